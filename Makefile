@@ -1,0 +1,92 @@
+# mqfs — one plain Makefile. Objects under build/, dependency files by -MMD -MP.
+#
+#   make            build build/mqfs
+#   make run        install missing packages, build, mount ./mnt (data ./mqfs-data)
+#   make test       install missing packages, build, run unit + integration tests
+#   make asan       the same suite under AddressSanitizer/UBSan (build-asan/)
+#   make bench      benchmarks under contrib/bench
+#   make install    PREFIX=/usr/local DESTDIR=
+
+VERSION  := 0.1.0
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BUILD    ?= build
+CC       ?= cc
+PKGS     := fuse3 liblz4 zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+OPT      ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -MMD -MP \
+            -DMQFS_VERSION=\"$(VERSION)\" -I. $(PKG_CFLAGS)
+LDLIBS   += $(PKG_LIBS) -lpthread
+
+ENGINE_SRC := $(wildcard engine/*.c)
+REPL_SRC   := $(wildcard repl/*.c)
+FS_SRC     := $(filter-out fs/main.c,$(wildcard fs/*.c))
+LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRC) $(REPL_SRC) $(FS_SRC))
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+UNIT_SUPPORT := $(filter-out tests/unit/test_%,$(wildcard tests/unit/*.c))
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+UNIT_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SUPPORT))
+
+all: $(BUILD)/mqfs $(BUILD)/mqfs-passthrough
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libmqfs.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/mqfs: $(BUILD)/fs/main.o $(BUILD)/libmqfs.a
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/mqfs-passthrough: $(BUILD)/contrib/bench/passthrough.o
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(BUILD)/libmqfs.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+deps:
+	@sh contrib/install-deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@mkdir -p mnt mqfs-data
+	./$(BUILD)/mqfs -f --data ./mqfs-data ./mnt
+
+unit: $(UNIT_BIN)
+	@sh tests/run-unit.sh $(UNIT_BIN)
+
+integration: all
+	@sh tests/integration/run.sh $(BUILD)/mqfs
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan \
+	    OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" unit integration
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@sh contrib/bench/run.sh $(BUILD)
+
+install: all
+	install -D -m 0755 $(BUILD)/mqfs $(DESTDIR)$(PREFIX)/bin/mqfs
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/mqfs
+
+clean:
+	rm -rf build build-asan
+
+.PHONY: all deps run unit integration test asan bench install uninstall clean
+.SECONDARY:
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,216 @@
+/*
+ * batch.h — Kafka record batch v2: codec, builder, record iterator,
+ * CRC-32C, varints, compression. Private to engine/ (and its unit tests).
+ *
+ * On-disk/wire layout of one batch (all integers big-endian):
+ *
+ *   offset  size  field
+ *   0       8     baseOffset            int64
+ *   8       4     batchLength           int32  bytes that follow this field
+ *   12      4     partitionLeaderEpoch  int32  (outside the CRC)
+ *   16      1     magic                 int8   = 2
+ *   17      4     crc                   uint32 CRC-32C of bytes 21..end
+ *   21      2     attributes            int16  bits 0-2 codec (0 none, 1 gzip,
+ *                                              2 snappy, 3 lz4, 4 zstd),
+ *                                              bit 3 timestampType,
+ *                                              bit 4 isTransactional,
+ *                                              bit 5 isControlBatch
+ *   23      4     lastOffsetDelta       int32
+ *   27      8     baseTimestamp         int64
+ *   35      8     maxTimestamp          int64
+ *   43      8     producerId            int64  (-1: none)
+ *   51      2     producerEpoch         int16  (-1)
+ *   53      4     baseSequence          int32  (-1)
+ *   57      4     recordsCount          int32
+ *   61      ...   records, compressed as a whole when codec != 0
+ *
+ * One record (varint = zigzag LEB128, as protobuf's sint32/sint64):
+ *
+ *   length varint, attributes int8 (unused, 0), timestampDelta varlong,
+ *   offsetDelta varint, keyLength varint (-1 = null key), key,
+ *   valueLength varint (-1 = null value), value, headersCount varint,
+ *   headers (headerKeyLength varint, key, headerValueLength varint, value)
+ *
+ * Invariants checked by batch_validate(): batchLength >= 49, magic 2, CRC
+ * matches, recordsCount >= 0, lastOffsetDelta >= 0. Records are checked while
+ * iterating: every length stays inside the batch, offset deltas strictly
+ * increase and never exceed lastOffsetDelta. A gzip payload is a gzip stream;
+ * an lz4 payload is an LZ4 frame (as Kafka's KafkaLZ4BlockOutputStream
+ * writes it, with a correct header checksum).
+ */
+#ifndef MQFS_ENGINE_BATCH_H
+#define MQFS_ENGINE_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define BATCH_HDR_SIZE        61   /* bytes before the first record */
+#define BATCH_LOG_OVERHEAD    12   /* baseOffset + batchLength */
+#define BATCH_MAGIC           2
+#define BATCH_CODEC_MASK      0x07
+#define BATCH_CODEC_NONE      0
+#define BATCH_CODEC_GZIP      1
+#define BATCH_CODEC_SNAPPY    2
+#define BATCH_CODEC_LZ4       3
+#define BATCH_CODEC_ZSTD      4
+#define BATCH_ATTR_LOG_APPEND_TIME 0x08
+#define BATCH_ATTR_TRANSACTIONAL   0x10
+#define BATCH_ATTR_CONTROL         0x20
+
+/* Field offsets inside the header, for in-place patching. */
+#define BATCH_OFF_BASE_OFFSET   0
+#define BATCH_OFF_LENGTH        8
+#define BATCH_OFF_LEADER_EPOCH  12
+#define BATCH_OFF_MAGIC         16
+#define BATCH_OFF_CRC           17
+#define BATCH_OFF_ATTRIBUTES    21
+#define BATCH_OFF_LAST_DELTA    23
+#define BATCH_OFF_BASE_TS       27
+#define BATCH_OFF_MAX_TS        35
+#define BATCH_OFF_COUNT         57
+
+struct batch_hdr {
+	int64_t base_offset;
+	int32_t batch_length;
+	int32_t partition_leader_epoch;
+	int8_t magic;
+	uint32_t crc;
+	int16_t attributes;
+	int32_t last_offset_delta;
+	int64_t base_timestamp;
+	int64_t max_timestamp;
+	int64_t producer_id;
+	int16_t producer_epoch;
+	int32_t base_sequence;
+	int32_t records_count;
+};
+
+/* One decoded record. Pointers point into the batch (or its decompressed
+ * payload) and stay valid until the iterator is advanced past the batch or
+ * freed. key_len/value_len are -1 for null. */
+struct rec {
+	int64_t offset;        /* base_offset + offsetDelta */
+	int64_t timestamp;     /* baseTimestamp + timestampDelta */
+	const uint8_t *key;
+	int32_t key_len;
+	const uint8_t *value;
+	int32_t value_len;
+	int32_t headers_count;
+};
+
+/* ---- big-endian helpers ---- */
+static inline uint16_t be16_get(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t be32_get(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t be64_get(const uint8_t *p)
+{
+	return (uint64_t)be32_get(p) << 32 | be32_get(p + 4);
+}
+static inline void be16_put(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = (uint8_t)v; }
+static inline void be32_put(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24; p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+static inline void be64_put(uint8_t *p, uint64_t v)
+{
+	be32_put(p, (uint32_t)(v >> 32)); be32_put(p + 4, (uint32_t)v);
+}
+
+/* ---- CRC-32C (Castagnoli), crc32c.c ----
+ * crc32c(0, "123456789", 9) == 0xE3069283. Uses SSE4.2 when the CPU has it
+ * (checked once at run time), else a table-driven portable version. */
+uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t crc32c_portable(uint32_t crc, const void *buf, size_t len);
+bool crc32c_hw_available(void);
+
+/* ---- varints, varint.c ----
+ * Zigzag-encoded LEB128 as Kafka writes them. put returns bytes written
+ * (at most 5 for 32-bit, 10 for 64-bit); get returns bytes consumed, or
+ * -EBADMSG when the input ends early or the value overflows. */
+int varint_put32(uint8_t *p, int32_t v);
+int varint_put64(uint8_t *p, int64_t v);
+int varint_get32(const uint8_t *p, size_t avail, int32_t *v);
+int varint_get64(const uint8_t *p, size_t avail, int64_t *v);
+int varint_size32(int32_t v);
+int varint_size64(int64_t v);
+
+/* ---- header ---- */
+/* Decodes the 61-byte header. -EBADMSG if len < BATCH_HDR_SIZE, magic != 2,
+ * batch_length < BATCH_HDR_SIZE - BATCH_LOG_OVERHEAD, records_count < 0. */
+int batch_hdr_decode(const uint8_t *buf, size_t len, struct batch_hdr *h);
+/* Total bytes of the batch at buf (batchLength + 12); needs 12 bytes. */
+static inline int64_t batch_total_size(const uint8_t *buf)
+{
+	return (int64_t)(int32_t)be32_get(buf + BATCH_OFF_LENGTH) + BATCH_LOG_OVERHEAD;
+}
+/* Full check of one complete batch of exactly len bytes: header, CRC.
+ * 0 or -EBADMSG. */
+int batch_validate(const uint8_t *buf, size_t len);
+/* Rewrites baseOffset and partitionLeaderEpoch in place (both are outside
+ * the CRC, which is why a leader can assign offsets without re-encoding). */
+void batch_set_base(uint8_t *buf, int64_t base_offset, int32_t leader_epoch);
+
+/* ---- builder ----
+ * Builds one batch into a caller-owned buffer. Usage:
+ *   batch_builder_init(&bb, buf, cap, codec);
+ *   while (batch_builder_add(&bb, ...) == 0) ...;
+ *   n = batch_builder_finish(&bb, base_offset, leader_epoch);
+ * The builder writes records uncompressed at buf+61; finish compresses them
+ * (into a scratch buffer it allocates and frees) when codec != NONE, then
+ * fills the header and the CRC. */
+struct batch_builder {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;            /* bytes used so far, header included */
+	int codec;
+	int32_t count;
+	int64_t base_timestamp;
+	int64_t max_timestamp;
+};
+void batch_builder_init(struct batch_builder *bb, uint8_t *buf, size_t cap, int codec);
+/* Worst-case encoded size of one record (for sizing buffers). */
+size_t batch_record_max_size(int32_t key_len, int32_t value_len);
+/* Appends one record (offset delta = count so far). key/value NULL with
+ * len -1 for null. -ENOSPC if it does not fit in cap (the builder is
+ * unchanged, so the caller can finish and start a new batch). */
+int batch_builder_add(struct batch_builder *bb, const void *key, int32_t key_len,
+		      const void *value, int32_t value_len, int64_t timestamp);
+/* Returns the batch's total size (> 0) or -ENOMEM / -EIO on compression
+ * failure. A builder with count == 0 returns -EINVAL. */
+int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset,
+			     int32_t leader_epoch);
+
+/* ---- iterator ----
+ * Walks the records of one complete, already-validated batch, decompressing
+ * the payload when needed (into memory the iterator owns). */
+struct batch_iter {
+	struct batch_hdr hdr;
+	const uint8_t *p, *end;
+	int32_t remaining;
+	int64_t last_delta;
+	uint8_t *owned;        /* decompressed payload, or NULL */
+	size_t owned_cap;
+};
+/* 0, or -EBADMSG (corrupt compressed payload), -ENOMEM, -ENOTSUP (codec we
+ * do not support: snappy, zstd). */
+int batch_iter_init(struct batch_iter *it, const uint8_t *batch, size_t len);
+/* 1 with *r filled, 0 at the end, -EBADMSG on a malformed record. */
+int batch_iter_next(struct batch_iter *it, struct rec *r);
+/* Frees the decompressed payload. Safe on a zeroed iterator. An iterator
+ * may be re-initialised without freeing; its payload buffer is reused. */
+void batch_iter_free(struct batch_iter *it);
+
+/* ---- compression (compress.c) ----
+ * Kafka's framing: gzip = a gzip stream (RFC 1952); lz4 = an LZ4 frame.
+ * compress: *out malloc'ed; decompress: into *out (realloc'ed, *cap updated).
+ * Return the output length or -EBADMSG / -ENOMEM / -ENOTSUP. */
+int64_t compress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out);
+int64_t decompress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out,
+		       size_t *cap);
+const char *codec_name(int codec);    /* "none", "gzip", "snappy", "lz4", "zstd" */
+int codec_parse(const char *s);       /* codec number or -EINVAL */
+
+#endif

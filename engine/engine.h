@@ -1,0 +1,235 @@
+/*
+ * engine.h — the log on one machine. The only public header of engine/.
+ *
+ * Design overview
+ * ---------------
+ * A *log* is one partition replica: a directory DATA/<topic>-<p>/ holding a
+ * sequence of segments. A segment is four files named by its base offset
+ * (20 digits, zero padded):
+ *
+ *   <base>.log        Kafka record batches v2, back to back (see batch.h)
+ *   <base>.index      Kafka offset index: 8-byte entries, relative offset
+ *                     u32 + file position u32, big-endian; one entry every
+ *                     index.interval.bytes of log
+ *   <base>.timeindex  Kafka time index: 12-byte entries, timestamp i64 +
+ *                     relative offset u32; an entry whenever the max
+ *                     timestamp grows, at most one per index interval
+ *   <base>.lines      mqfs's own: the line view's stable byte positions,
+ *                     described in seg.c (never inside Kafka's formats)
+ *
+ * plus leader-epoch-checkpoint (Kafka's text format) in the directory.
+ *
+ * The *line view* prints each record as one line: its value, or
+ * key<sep>value when the log has a key separator and the record a key, and
+ * '\n'. Every record has a stable byte position in that view: the sum of the
+ * line lengths of all records before it since offset 0. Positions never
+ * change, not after retention nor compaction (a removed record leaves a
+ * gap); they are what the mount shows as file offsets.
+ *
+ * Per log, invariants:
+ *   log_start_offset <= hw <= log_end_offset
+ *   offsets strictly increase through the segments; segments do not overlap
+ *   nothing at or above hw is ever returned by log_read_lines()
+ *   line positions are a strictly increasing function of the offset
+ *
+ * The *log manager* (struct logmgr) owns a data directory: it opens every
+ * log in it, runs recovery, and keeps the directory-level checkpoint files
+ * in Kafka's format (version line "0", count line, "topic partition value"):
+ *   recovery-point-offset-checkpoint, replication-offset-checkpoint (hw),
+ *   log-start-offset-checkpoint, and the marker .clean-shutdown.
+ *
+ * Threads: every function here is thread-safe. A log has one mutex for
+ * appends and metadata, and readers do not take it on the hot path of a
+ * sequential read (they follow a cursor).
+ *
+ * Errors: 0 or a count on success, -errno on failure:
+ *   -EINVAL bad argument, -ENOENT no such log/segment, -EEXIST exists,
+ *   -EBADMSG corrupt data found on disk, -EIO/-ENOSPC from the file system,
+ *   -EMSGSIZE record larger than max_message_bytes, -ERANGE offset outside
+ *   the log, -ENOMEM.
+ */
+#ifndef MQFS_ENGINE_ENGINE_H
+#define MQFS_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* ------------------------------------------------------------------ */
+/* File I/O function table. All engine file access goes through it, so
+ * that tests can inject short writes, EIO, ENOSPC and lost unsynced data
+ * (tests/unit/faultio.c). Every function returns >= 0 or -errno. */
+struct io_ops {
+	int (*open)(void *ctx, const char *path, int flags, mode_t mode);
+	int (*close)(void *ctx, int fd);
+	ssize_t (*pread)(void *ctx, int fd, void *buf, size_t len, off_t off);
+	ssize_t (*pwrite)(void *ctx, int fd, const void *buf, size_t len, off_t off);
+	int (*fsync)(void *ctx, int fd);
+	int (*ftruncate)(void *ctx, int fd, off_t len);
+	int64_t (*size)(void *ctx, int fd);             /* current file size */
+	int (*unlink)(void *ctx, const char *path);
+	int (*rename)(void *ctx, const char *from, const char *to);
+	int (*mkdir)(void *ctx, const char *path, mode_t mode);
+	int (*fsync_dir)(void *ctx, const char *path);
+	void *ctx;
+};
+extern const struct io_ops io_posix;    /* plain POSIX calls, ctx unused */
+
+/* Full-length helpers over an io table: loop over short reads/writes.
+ * io_pread_full returns bytes read (< len only at end of file). */
+ssize_t io_pread_full(const struct io_ops *io, int fd, void *buf, size_t len, off_t off);
+int io_pwrite_full(const struct io_ops *io, int fd, const void *buf, size_t len, off_t off);
+/* Durable replacement of a small file: tmp, fsync, rename, fsync dir. */
+int io_write_file_atomic(const struct io_ops *io, const char *path,
+			 const void *buf, size_t len);
+/* Reads a whole small file (<= 16 MiB) into a malloc'ed, NUL-terminated
+ * buffer. -ENOENT if absent. */
+int io_read_file(const struct io_ops *io, const char *path, char **out, size_t *len);
+
+/* ------------------------------------------------------------------ */
+/* Per-log settings (Kafka topic config names in comments). */
+struct log_config {
+	int64_t segment_bytes;          /* segment.bytes        (1 GiB) */
+	int64_t segment_ms;             /* segment.ms           (7 days) */
+	int32_t segment_index_bytes;    /* segment.index.bytes  (10 MiB) */
+	int32_t index_interval_bytes;   /* index.interval.bytes (4096) */
+	int32_t max_message_bytes;      /* max.message.bytes    (1048588) */
+	int64_t flush_messages;         /* flush.messages (INT64_MAX: never) */
+	int64_t flush_ms;               /* flush.ms       (INT64_MAX: never) */
+	int32_t batch_bytes;            /* batch.size: records per batch, bytes */
+	int codec;                      /* compression.type, BATCH_CODEC_* */
+	char key_sep[16];               /* key.separator, "" = none */
+	int key_sep_len;
+};
+void log_config_defaults(struct log_config *cfg);
+
+/* One record to append. key_len -1: null key; value_len -1: null value. */
+struct rec_in {
+	const char *key;
+	int32_t key_len;
+	const char *value;
+	int32_t value_len;
+	int64_t timestamp;              /* ms since the epoch */
+};
+
+struct log_state {
+	int64_t log_start_offset;
+	int64_t hw;                     /* high watermark */
+	int64_t log_end_offset;         /* LEO: next offset to assign */
+	int64_t recovery_point;         /* offsets below are fsynced */
+	int64_t line_start;             /* line position of log_start_offset */
+	int64_t line_hw;                /* line position of hw = st_size */
+	int64_t line_end;               /* line position of log_end_offset */
+	int32_t leader_epoch;           /* latest epoch in the epoch cache */
+	int32_t segments;
+	int64_t size_bytes;             /* bytes of .log files */
+	int64_t records;                /* records in [log_start, leo), approx. after compaction */
+};
+
+struct log;
+
+struct log_append_info {
+	int64_t first_offset;
+	int64_t last_offset;
+	int32_t batches;
+	int64_t bytes;                  /* bytes written to .log */
+	int64_t line_end;               /* line position after the last record */
+};
+
+/* Appends records as batches of at most cfg.batch_bytes, compressed with
+ * cfg.codec, stamped with leader_epoch, under the log's lock and in one
+ * write. Offsets are assigned from log_end_offset. Either every record is
+ * appended or none (on error the log is truncated back). Does not move the
+ * high watermark: the caller decides (log_set_hw). Rolls a segment first
+ * when needed. -EMSGSIZE (a record over max_message_bytes), -ENOSPC, -EIO. */
+int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_epoch,
+	       struct log_append_info *info);
+
+/* Moves the high watermark (clamped to [log_start, leo]); never backwards
+ * unless force (a follower truncating). Wakes hw listeners. */
+int log_set_hw(struct log *l, int64_t hw);
+/* Makes everything below upto (or all, upto < 0) durable: fsync of the
+ * segment files and their indexes, advances the recovery point. */
+int log_flush(struct log *l, int64_t upto);
+/* Truncates the log to end at offset (followers; recovery). */
+int log_truncate_to(struct log *l, int64_t offset);
+/* Records a new leader epoch starting at start_offset in the epoch cache
+ * (leader-epoch-checkpoint), which is rewritten durably. */
+int log_assign_epoch(struct log *l, int32_t epoch, int64_t start_offset);
+void log_get_state(struct log *l, struct log_state *st);
+/* Called (with no engine lock held) after the hw moved. One listener. */
+void log_set_hw_listener(struct log *l, void (*fn)(void *arg, struct log *l), void *arg);
+/* Changes settings that can change at run time (segment_*, flush_*,
+ * batch_bytes, codec, max_message_bytes). key_sep may only change while the
+ * log has never had a record (-EBUSY otherwise). */
+int log_reconfigure(struct log *l, const struct log_config *cfg);
+bool log_ever_written(struct log *l);
+/* Current wall clock in ms; tests may replace it (engine only calls this). */
+extern int64_t (*engine_now_ms)(void);
+
+/* ---- reading the line view ----
+ * A cursor makes sequential reads cost no lookup: it remembers the segment,
+ * the file position of the next batch and the record within it. A cursor
+ * belongs to one reader (one open file): no locking between its users. */
+struct log_cursor;
+struct log_cursor *log_cursor_new(struct log *l);
+void log_cursor_free(struct log_cursor *c);
+/* Copies up to size bytes of the line view starting at line position pos,
+ * stopping at the high watermark. Returns bytes copied (0 at or after the
+ * hw). If pos falls in a gap (records removed by retention or compaction)
+ * or before line_start, copying starts at the next record still present
+ * and *actual_pos (if not NULL) says where. If pos is inside a line, the
+ * copy starts inside that line. */
+ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *buf,
+		       size_t size, int64_t *actual_pos);
+/* Lookups, O(log n): first record at or after the position / offset /
+ * timestamp. Return 0 and fill the out values, or -ERANGE beyond the end. */
+int log_offset_to_pos(struct log *l, int64_t offset, int64_t *pos);
+int log_pos_to_offset(struct log *l, int64_t pos, int64_t *offset);
+int log_time_to_offset(struct log *l, int64_t ts_ms, int64_t *offset);
+
+/* ---- inspection (the .segments views) ---- */
+/* Base offsets of the segments, oldest first; *bases malloc'ed. */
+int log_segments(struct log *l, int64_t **bases, int *n);
+enum seg_file { SEG_LOG, SEG_INDEX, SEG_TIMEINDEX, SEG_DUMP };
+/* Size of a segment file (SEG_LOG: bytes; others: -1, rendered lazily). */
+int64_t log_segment_size(struct log *l, int64_t base, enum seg_file kind);
+/* Raw bytes of <base>.log (any position < size). */
+ssize_t log_segment_read_raw(struct log *l, int64_t base, char *buf, size_t size, int64_t off);
+/* Renders a segment file as text, one chunk at a time, for .index,
+ * .timeindex ("offset: 194 position: 5124", "timestamp: ... offset: ...")
+ * and .dump (a line per batch, then a line per record). *cursor starts at 0
+ * and is advanced; returns bytes written into buf (0 = done). buf must hold
+ * at least 64 KiB (one rendered batch line + its records may need more: a
+ * record line longer than the buffer is cut and ends in "...\n"). */
+ssize_t log_segment_render(struct log *l, int64_t base, enum seg_file kind,
+			   int64_t *cursor, char *buf, size_t size);
+
+/* ------------------------------------------------------------------ */
+/* The log manager: one data directory. */
+struct logmgr;
+/* Opens DATA (created if missing), reads the checkpoints; if the
+ * clean-shutdown marker is absent, every log is recovered from its recovery
+ * point on open. The marker is removed once open. */
+int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **out);
+/* Flushes all logs, writes the checkpoints and the clean-shutdown marker,
+ * closes every log. */
+void logmgr_close(struct logmgr *m);
+bool logmgr_was_clean(struct logmgr *m);
+/* Opens (creating if create) the log DATA/<topic>-<partition>. A log stays
+ * open until logmgr_drop_log or logmgr_close; opening twice returns the
+ * same log. */
+int logmgr_get_log(struct logmgr *m, const char *topic, int partition,
+		   const struct log_config *cfg, bool create, struct log **out);
+/* Deletes a log and its directory (renamed to <dir>.<n>-delete first, then
+ * removed). Open cursors keep working on the files they hold until freed. */
+int logmgr_drop_log(struct logmgr *m, const char *topic, int partition);
+/* Writes the three checkpoint files (called periodically and at close). */
+int logmgr_checkpoint(struct logmgr *m);
+/* Names of the logs found in the data directory at open ("topic", p). */
+int logmgr_found(struct logmgr *m, char ***topics, int **partitions, int *n);
+const char *logmgr_dir(struct logmgr *m);
+const struct io_ops *logmgr_io(struct logmgr *m);
+
+#endif

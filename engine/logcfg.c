@@ -1,0 +1,24 @@
+/*
+ * logcfg.c — defaults of the per-log settings (Kafka's topic defaults).
+ */
+#include <stdint.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "engine/batch.h"
+
+void log_config_defaults(struct log_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->segment_bytes = 1073741824;          /* 1 GiB */
+	cfg->segment_ms = 7LL * 24 * 3600 * 1000; /* 7 days */
+	cfg->segment_index_bytes = 10485760;      /* 10 MiB */
+	cfg->index_interval_bytes = 4096;
+	cfg->max_message_bytes = 1048588;
+	cfg->flush_messages = INT64_MAX;
+	cfg->flush_ms = INT64_MAX;
+	cfg->batch_bytes = 16384;
+	cfg->codec = BATCH_CODEC_NONE;
+	cfg->key_sep[0] = '\0';
+	cfg->key_sep_len = 0;
+}

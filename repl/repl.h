@@ -1,0 +1,164 @@
+/*
+ * repl.h — the broker: the only thing fs/ talks to. The one public header
+ * of repl/.
+ *
+ * A broker owns the topic catalog (names, partition counts, per-topic
+ * config overrides, owner and mode), persisted as one small file per topic
+ * under DATA/meta/topics/<topic>.properties (tmp + fsync + rename), and the
+ * partitions' logs through the engine's log manager. On a single node it is
+ * the leader of every partition with leader epoch 0 and itself as the only
+ * replica and ISR; the cluster implements the same calls.
+ *
+ * Produce path (DESIGN §1): topic_produce() takes complete lines, splits
+ * them into records (key<sep>value when the topic has key.separator),
+ * appends them to the partition's log, and returns when they are
+ * acknowledged according to acks (on one node: appended, hw moved; synced
+ * first when the flush settings ask for it).
+ *
+ * Ownership: struct topic is reference counted. broker_topic_get() returns
+ * a reference the caller drops with topic_put(). A deleted topic stays
+ * valid for holders of a reference; every call on it then fails -ENOENT.
+ *
+ * Threads: every function is thread-safe.
+ */
+#ifndef MQFS_REPL_REPL_H
+#define MQFS_REPL_REPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "engine/engine.h"
+
+/* ---- logging (repl/log.c) ----
+ * Levels as syslog's. To stderr in the foreground, to syslog (facility
+ * daemon) when daemonized. mq_log_limited() drops messages from one call
+ * site beyond 20 per 10 s, then reports how many it dropped. */
+enum { MQ_ERR = 3, MQ_WARN = 4, MQ_INFO = 6, MQ_DEBUG = 7 };
+void mq_log_init(int level, bool use_syslog);
+void mq_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define mq_log_limited(level, ...) do {					\
+		static struct mq_ratelimit mq_rl_;			\
+		if (mq_ratelimit_ok(&mq_rl_)) mq_log(level, __VA_ARGS__);	\
+	} while (0)
+struct mq_ratelimit { int64_t window_start; int count; int suppressed; int lock; };
+bool mq_ratelimit_ok(struct mq_ratelimit *rl);
+
+/* ---- configuration (repl/config.c) ----
+ * Kafka's server.properties form: "key=value" lines, '#' or '!' comments,
+ * blank lines, whitespace around key and value trimmed. */
+struct broker_config {
+	char data_dir[4096];
+	int32_t broker_id;                  /* broker.id (0) */
+	int32_t num_partitions;             /* num.partitions (1) */
+	struct log_config log;              /* log.segment.bytes, log.roll.ms, ... */
+	int acks;                           /* acks default for topics: 0, 1, -1 (all) */
+	int64_t buffer_memory;              /* buffer.memory (32 MiB) */
+	int64_t flush_scheduler_ms;         /* log.flush.scheduler.interval.ms */
+	int64_t checkpoint_interval_ms;     /* log.flush.offset.checkpoint.interval.ms (60000) */
+};
+void broker_config_defaults(struct broker_config *c);
+/* Parses a server.properties text. On error returns -EINVAL and writes a
+ * message naming the line ("line 3: unknown key 'foo'") into err. */
+int broker_config_parse(struct broker_config *c, const char *text, size_t len,
+			char *err, size_t errlen);
+int broker_config_load(struct broker_config *c, const char *path, char *err, size_t errlen);
+/* Renders the effective broker config as key=value lines (malloc'ed). */
+int broker_config_render(const struct broker_config *c, char **out, size_t *len);
+
+/* Topic-level settings: Kafka topic config names. */
+struct topic_config {
+	int32_t partitions;                 /* partitions (num.partitions) */
+	int acks;                           /* acks: 0, 1, -1 = all (default all) */
+	struct log_config log;              /* segment.bytes, segment.ms, ... */
+};
+/* Applies "key=value" lines to *tc (a copy the caller owns). All or
+ * nothing: on the first bad line returns -EINVAL with a message in err and
+ * leaves *tc unchanged. Keys: see README.md "Topic settings". */
+int topic_config_apply(struct topic_config *tc, const char *text, size_t len,
+		       char *err, size_t errlen);
+/* Renders every topic setting as key=value lines (malloc'ed). */
+int topic_config_render(const struct topic_config *tc, char **out, size_t *len);
+
+/* ---- broker ---- */
+struct broker;
+struct topic;
+
+/* Opens the data directory named in cfg (log manager, catalog, recovery). */
+int broker_open(const struct broker_config *cfg, struct broker **out);
+/* Clean shutdown: flush, checkpoints, clean-shutdown marker. */
+void broker_close(struct broker *b);
+const struct broker_config *broker_cfg(struct broker *b);
+
+/* Kafka topic name rules: [A-Za-z0-9._-]{1,249}, not "." or "..". */
+bool topic_name_valid(const char *name);
+/* -EINVAL bad name, -EEXIST exists, -ENOSPC/-EIO. *out may be NULL. */
+int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid,
+			mode_t mode, struct topic **out);
+/* Deletes the topic and its data; -ENOENT. */
+int broker_topic_delete(struct broker *b, const char *name);
+/* A new reference, or -ENOENT. */
+int broker_topic_get(struct broker *b, const char *name, struct topic **out);
+/* Sorted names of the topics (internal ones, starting "__", left out);
+ * *names and each name malloc'ed, free with broker_names_free. */
+int broker_topic_list(struct broker *b, char ***names, int *n);
+void broker_names_free(char **names, int n);
+/* Root views: MNT/.state, MNT/.config, MNT/.metrics (malloc'ed text). */
+int broker_state_text(struct broker *b, char **out, size_t *len);
+int broker_config_text(struct broker *b, char **out, size_t *len);
+int broker_metrics_text(struct broker *b, char **out, size_t *len);
+
+void topic_get(struct topic *t);
+void topic_put(struct topic *t);
+const char *topic_name(struct topic *t);
+uint64_t topic_id(struct topic *t);        /* unique for the life of the broker */
+bool topic_deleted(struct topic *t);
+int topic_partitions(struct topic *t);
+void topic_owner(struct topic *t, uid_t *uid, gid_t *gid, mode_t *mode);
+int topic_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode);
+int64_t topic_ctime(struct topic *t);      /* ms */
+int64_t topic_mtime(struct topic *t);      /* ms: last append to any partition */
+/* .config: read all settings; write key=value lines (all or nothing,
+ * -EINVAL with a log line naming the bad line; partitions may only grow;
+ * key.separator only before the first record: -EBUSY). */
+int topic_config_text(struct topic *t, char **out, size_t *len);
+int topic_config_write(struct topic *t, const char *text, size_t len);
+/* .state: header row, one row per partition. */
+int topic_state_text(struct topic *t, char **out, size_t *len);
+
+/* ---- produce ----
+ * lines: complete lines, each ended by '\n', except that with
+ * PRODUCE_FINAL the last one may lack it (a partial line flushed at close
+ * or fsync). partition -1 = the partitioner (.produce). Returns 0 when all
+ * records are acknowledged per acks, or:
+ *   -ENOENT topic or partition deleted, -EMSGSIZE a record over
+ *   max.message.bytes (nothing appended), -ENOSPC disk full (nothing
+ *   appended), -EAGAIN not appended, safe to retry, -ETIMEDOUT appended but
+ *   not confirmed committed, -EIO. */
+#define PRODUCE_FINAL    0x1
+#define PRODUCE_NONBLOCK 0x2
+int topic_produce(struct topic *t, int partition, const char *lines, size_t len, int flags);
+/* Makes everything appended to the partition durable (fsync). */
+int topic_fsync(struct topic *t, int partition);
+
+/* ---- consume: the line view of a partition ---- */
+struct log_cursor;
+/* st_size of the partition file: line position of the high watermark. */
+int64_t topic_line_size(struct topic *t, int partition);
+int topic_log_state(struct topic *t, int partition, struct log_state *st);
+int topic_cursor_new(struct topic *t, int partition, struct log_cursor **out);
+void topic_cursor_free(struct topic *t, int partition, struct log_cursor *c);
+ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c,
+			 int64_t pos, char *buf, size_t size, int64_t *actual_pos);
+
+/* ---- .segments ---- */
+int topic_segments(struct topic *t, int partition, int64_t **bases, int *n);
+int64_t topic_segment_size(struct topic *t, int partition, int64_t base, enum seg_file kind);
+ssize_t topic_segment_read_raw(struct topic *t, int partition, int64_t base, char *buf,
+			       size_t size, int64_t off);
+ssize_t topic_segment_render(struct topic *t, int partition, int64_t base,
+			     enum seg_file kind, int64_t *cursor, char *buf, size_t size);
+
+#endif
