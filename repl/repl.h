@@ -140,6 +140,8 @@ int topic_state_text(struct topic *t, char **out, size_t *len);
 #define PRODUCE_FINAL    0x1
 #define PRODUCE_NONBLOCK 0x2
 int topic_produce(struct topic *t, int partition, const char *lines, size_t len, int flags);
+/* The topic's max.message.bytes (the fs refuses a partial line beyond it). */
+int32_t topic_max_message_bytes(struct topic *t);
 /* Makes everything appended to the partition durable (fsync). */
 int topic_fsync(struct topic *t, int partition);
 
