@@ -216,6 +216,9 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 /* Flushes all logs, writes the checkpoints and the clean-shutdown marker,
  * closes every log. */
 void logmgr_close(struct logmgr *m);
+/* Closes without flushing, checkpointing or writing the marker: what a
+ * killed process leaves behind (tests; a fatal error). */
+void logmgr_abandon(struct logmgr *m);
 bool logmgr_was_clean(struct logmgr *m);
 /* Opens (creating if create) the log DATA/<topic>-<partition>. A log stays
  * open until logmgr_drop_log or logmgr_close; opening twice returns the

@@ -1,0 +1,845 @@
+/*
+ * log.c — one partition replica's log: an ordered list of segments, the
+ * append path (batch building, rolling), the high watermark, the leader
+ * epoch cache, and the line view's reader (cursors).
+ *
+ * Invariants (checked by tests/unit/test_log.c):
+ *   1. log_start_offset <= hw <= leo; line_start <= line_hw <= line_end.
+ *   2. Segments are sorted by base offset; each segment's records lie in
+ *      [base_offset, next segment's base_offset).
+ *   3. The last segment is the active one; only it is appended to.
+ *   4. A cursor returns records with offset < hw only, each line whole and
+ *      in offset order, from the position it was asked for.
+ *   5. An append is all or nothing: on error every file is cut back.
+ *
+ * Locking: l->lock guards the segment list, the appender state of the
+ * active segment, hw, the epoch cache and the configuration. Cursors take
+ * it only to snapshot hw and to move between segments; they read segment
+ * files with pread and the atomically published seg->size and
+ * seg->lines_entries.
+ *
+ * leader-epoch-checkpoint (Kafka's format): "0\n", the entry count, then
+ * "epoch start_offset" lines, oldest first.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/log_int.h"
+
+static int64_t real_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+int64_t (*engine_now_ms)(void) = real_now_ms;
+
+void log_ref(struct log *l)
+{
+	atomic_fetch_add(&l->refs, 1);
+}
+
+void log_unref(struct log *l)
+{
+	if (!l || atomic_fetch_sub(&l->refs, 1) != 1)
+		return;
+	for (int i = 0; i < l->nsegs; i++)
+		seg_unref(l->segs[i]);
+	free(l->segs);
+	free(l->epochs);
+	free(l->scratch);
+	free(l->meta);
+	pthread_mutex_destroy(&l->lock);
+	free(l);
+}
+
+static int segs_push(struct log *l, struct seg *s)
+{
+	if (l->nsegs == l->segs_cap) {
+		int nc = l->segs_cap ? l->segs_cap * 2 : 8;
+		struct seg **ns = realloc(l->segs, (size_t)nc * sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		l->segs = ns;
+		l->segs_cap = nc;
+	}
+	l->segs[l->nsegs++] = s;
+	return 0;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* ---- epoch cache ---- */
+
+static int epochs_write(struct log *l)
+{
+	size_t cap = 32 + (size_t)l->nepochs * 40;
+	char *buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	int n = snprintf(buf, cap, "0\n%d\n", l->nepochs);
+	for (int i = 0; i < l->nepochs; i++)
+		n += snprintf(buf + n, cap - (size_t)n, "%" PRId32 " %" PRId64 "\n",
+			      l->epochs[i].epoch, l->epochs[i].start_offset);
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", l->dir);
+	int rc = io_write_file_atomic(l->io, path, buf, (size_t)n);
+	free(buf);
+	return rc;
+}
+
+static int epochs_load(struct log *l)
+{
+	char path[PATH_MAX + 32], *text = NULL;
+	snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", l->dir);
+	int rc = io_read_file(l->io, path, &text, NULL);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	int version = -1, count = -1, used = 0;
+	char *p = text;
+	if (sscanf(p, "%d\n%d\n%n", &version, &count, &used) < 2 || version != 0 || count < 0 ||
+	    count > 1000000) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	p += used;
+	l->epochs = calloc((size_t)count + 1, sizeof(*l->epochs));
+	if (!l->epochs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < count; i++) {
+		struct epoch_ent e;
+		if (sscanf(p, "%" SCNd32 " %" SCNd64 "\n%n", &e.epoch, &e.start_offset, &used) < 2) {
+			rc = -EBADMSG;
+			goto out;
+		}
+		p += used;
+		l->epochs[l->nepochs++] = e;
+	}
+out:
+	free(text);
+	return rc;
+}
+
+int log_assign_epoch(struct log *l, int32_t epoch, int64_t start_offset)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = 0;
+	if (l->nepochs && l->epochs[l->nepochs - 1].epoch >= epoch)
+		goto out;
+	struct epoch_ent *ne = realloc(l->epochs, (size_t)(l->nepochs + 1) * sizeof(*ne));
+	if (!ne) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	l->epochs = ne;
+	l->epochs[l->nepochs++] = (struct epoch_ent){ epoch, start_offset };
+	rc = epochs_write(l);
+out:
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+/* ---- open and recovery ---- */
+
+static int log_load_segments(struct log *l, const struct log_open_args *a, bool *recovered)
+{
+	DIR *d = opendir(l->dir);
+	if (!d)
+		return -errno;
+	int64_t *bases = NULL;
+	int nb = 0, cap = 0, rc = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		size_t len = strlen(n);
+		char path[PATH_MAX + 300];
+		snprintf(path, sizeof(path), "%s/%s", l->dir, n);
+		/* Leftovers of an interrupted operation: .tmp files, and indexes or
+		 * deleted segments without their log go; everything else stays. */
+		if ((len > 4 && strcmp(n + len - 4, ".tmp") == 0) ||
+		    (len > 8 && strcmp(n + len - 8, ".deleted") == 0)) {
+			l->io->unlink(l->io->ctx, path);
+			continue;
+		}
+		if (len != 24 || strcmp(n + 20, ".log") != 0 ||
+		    strspn(n, "0123456789") != 20)
+			continue;
+		if (nb == cap) {
+			cap = cap ? cap * 2 : 16;
+			int64_t *nbs = realloc(bases, (size_t)cap * sizeof(*nbs));
+			if (!nbs) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			bases = nbs;
+		}
+		bases[nb++] = strtoll(n, NULL, 10);
+	}
+	if (nb > 1)
+		qsort(bases, (size_t)nb, sizeof(*bases), cmp_i64);
+	int64_t prev_end = -1, prev_line_end = a->log_start_offset <= 0 ? 0 : -1;
+	bool cut = false;
+	for (int i = 0; i < nb; i++) {
+		char path[PATH_MAX + 64];
+		struct seg *s;
+		if (cut) {
+			/* Everything after a truncated segment is not part of the log. */
+			static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
+			for (int k = 0; k < 4; k++) {
+				snprintf(path, sizeof(path), "%s/%020" PRId64 "%s", l->dir, bases[i], ext[k]);
+				l->io->unlink(l->io->ctx, path);
+			}
+			*recovered = true;
+			continue;
+		}
+		rc = seg_open(l->io, l->dir, bases[i], &s);
+		if (rc < 0)
+			goto out;
+		bool need = !a->clean && (a->recovery_point < 0 || i == nb - 1 ||
+					  bases[i + 1] > a->recovery_point);
+		if (!need)
+			need = seg_load_tail(s, l->cfg.key_sep_len, prev_line_end) < 0;
+		if (need) {
+			int64_t cutb = 0;
+			rc = seg_recover(s, prev_line_end < 0 ? 0 : prev_line_end, l->cfg.key_sep_len,
+					 l->cfg.index_interval_bytes, &cutb);
+			if (rc < 0) {
+				seg_unref(s);
+				goto out;
+			}
+			*recovered = true;
+			if (cutb > 0)
+				cut = true;
+		}
+		if (prev_end >= 0 && s->base_offset < prev_end) {
+			seg_unref(s);
+			rc = -EBADMSG;
+			goto out;
+		}
+		rc = segs_push(l, s);
+		if (rc < 0) {
+			seg_unref(s);
+			goto out;
+		}
+		prev_end = s->next_offset;
+		prev_line_end = s->line_end;
+	}
+out:
+	closedir(d);
+	free(bases);
+	return rc;
+}
+
+int log_open(const struct io_ops *io, const char *dir, const char *topic, int partition,
+	     const struct log_config *cfg, const struct log_open_args *a, bool create,
+	     struct log **out)
+{
+	struct log *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	pthread_mutex_init(&l->lock, NULL);
+	atomic_init(&l->refs, 1);
+	l->io = io;
+	l->cfg = *cfg;
+	l->partition = partition;
+	snprintf(l->topic, sizeof(l->topic), "%s", topic);
+	int rc = 0;
+	bool recovered = false;
+	if (snprintf(l->dir, sizeof(l->dir), "%s", dir) >= (int)sizeof(l->dir)) {
+		rc = -ENAMETOOLONG;
+		goto fail;
+	}
+	rc = io->mkdir(io->ctx, dir, 0755);
+	if (rc == -EEXIST)
+		rc = 0;
+	else if (rc == 0 && !create)
+		rc = -ENOENT;
+	if (rc < 0)
+		goto fail;
+	rc = log_load_segments(l, a, &recovered);
+	if (rc == 0)
+		rc = epochs_load(l);
+	if (rc < 0)
+		goto fail;
+	if (l->nsegs == 0) {
+		int64_t base = a->log_start_offset > 0 ? a->log_start_offset : 0;
+		struct seg *s;
+		rc = seg_create(io, dir, base, 0, &s);
+		if (rc == 0 && (rc = segs_push(l, s)) < 0)
+			seg_unref(s);
+		if (rc < 0)
+			goto fail;
+	}
+	int64_t leo = log_leo(l);
+	l->log_start_offset = l->segs[0]->base_offset;
+	if (a->log_start_offset > l->log_start_offset && a->log_start_offset <= leo)
+		l->log_start_offset = a->log_start_offset;
+	l->recovery_point = recovered ? leo : (a->recovery_point >= 0 && a->recovery_point < leo
+					      ? a->recovery_point : leo);
+	/* The engine keeps the checkpointed hw; the broker decides whether the
+	 * records above it are committed (on one node they are). */
+	l->hw = a->hw >= 0 ? a->hw : leo;
+	if (l->hw > leo)
+		l->hw = leo;
+	if (l->hw < l->log_start_offset)
+		l->hw = l->log_start_offset;
+	rc = log_offset_to_pos(l, l->hw, &l->line_hw);
+	if (rc == -ERANGE) {
+		l->line_hw = log_line_end(l);
+		rc = 0;
+	}
+	if (rc < 0)
+		goto fail;
+	*out = l;
+	return recovered ? 1 : 0;
+fail:
+	log_unref(l);
+	return rc;
+}
+
+/* ---- segment lookup ---- */
+
+int log_seg_index_by_offset(struct log *l, int64_t offset)
+{
+	int lo = 0, hi = l->nsegs - 1, ans = -1;
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+		if (l->segs[mid]->base_offset <= offset) {
+			ans = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return ans;
+}
+
+int log_seg_index_by_pos(struct log *l, int64_t pos)
+{
+	int lo = 0, hi = l->nsegs - 1, ans = -1;
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+		if (l->segs[mid]->line_base <= pos) {
+			ans = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return ans;
+}
+
+struct seg *log_seg_get(struct log *l, int64_t base)
+{
+	pthread_mutex_lock(&l->lock);
+	int i = log_seg_index_by_offset(l, base);
+	struct seg *s = NULL;
+	if (i >= 0 && l->segs[i]->base_offset == base) {
+		s = l->segs[i];
+		seg_ref(s);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return s;
+}
+
+/* ---- append ---- */
+
+static bool should_roll(struct log *l, struct seg *s, int64_t batch_size, int64_t last_offset,
+			int64_t now)
+{
+	int64_t size = atomic_load(&s->size);
+	if (size == 0)
+		return false;
+	return size + batch_size > l->cfg.segment_bytes ||
+	       size + batch_size > INT32_MAX ||
+	       (s->first_append_ms && now - s->first_append_ms > l->cfg.segment_ms) ||
+	       (s->idx_entries + 1) * INDEX_ENT_SIZE > l->cfg.segment_index_bytes ||
+	       (s->tidx_entries + 1) * TIMEINDEX_ENT_SIZE > l->cfg.segment_index_bytes ||
+	       last_offset - s->base_offset > INT32_MAX;
+}
+
+static int log_roll(struct log *l, int64_t base)
+{
+	struct seg *old = log_active(l), *s;
+	/* A closed segment is made durable at once: only the active segment can
+	 * hold unsynced data, so recovery starts at most one segment back. */
+	int rc = seg_flush(old);
+	if (rc == 0)
+		rc = seg_create(l->io, l->dir, base, old->line_end, &s);
+	if (rc < 0)
+		return rc;
+	rc = segs_push(l, s);
+	if (rc < 0) {
+		seg_unref(s);
+		return rc;
+	}
+	if (l->recovery_point < base)
+		l->recovery_point = base;
+	return 0;
+}
+
+static int scratch_reserve(struct log *l, size_t need)
+{
+	if (need <= l->scratch_cap)
+		return 0;
+	size_t nc = l->scratch_cap ? l->scratch_cap : 65536;
+	while (nc < need)
+		nc *= 2;
+	uint8_t *np = realloc(l->scratch, nc);
+	if (!np)
+		return -ENOMEM;
+	l->scratch = np;
+	l->scratch_cap = nc;
+	return 0;
+}
+
+static int meta_reserve(struct log *l, int n)
+{
+	if (n <= l->meta_cap)
+		return 0;
+	int nc = l->meta_cap ? l->meta_cap : 64;
+	while (nc < n)
+		nc *= 2;
+	struct batch_meta *nm = realloc(l->meta, (size_t)nc * sizeof(*nm));
+	if (!nm)
+		return -ENOMEM;
+	l->meta = nm;
+	l->meta_cap = nc;
+	return 0;
+}
+
+/* Encodes recs into l->scratch as batches; fills l->meta. Returns the
+ * number of batches and the total bytes in *total. */
+static int build_batches(struct log *l, const struct rec_in *recs, int n, int32_t epoch,
+			 int64_t *total)
+{
+	int64_t offset = log_leo(l), line = log_line_end(l);
+	size_t used = 0;
+	int nb = 0, i = 0;
+	while (i < n) {
+		size_t first = batch_record_max_size(recs[i].key_len, recs[i].value_len) + BATCH_HDR_SIZE;
+		size_t cap = (size_t)l->cfg.batch_bytes > first ? (size_t)l->cfg.batch_bytes : first;
+		int rc = scratch_reserve(l, used + cap);
+		if (rc == 0)
+			rc = meta_reserve(l, nb + 1);
+		if (rc < 0)
+			return rc;
+		struct batch_builder bb;
+		batch_builder_init(&bb, l->scratch + used, cap, l->cfg.codec);
+		struct batch_meta *m = &l->meta[nb];
+		m->base_offset = offset;
+		m->first_line_pos = line;
+		m->line_bytes = 0;
+		m->max_ts = -1;
+		m->max_ts_offset = offset;
+		for (; i < n; i++) {
+			const struct rec_in *r = &recs[i];
+			if (batch_builder_add(&bb, r->key, r->key_len, r->value, r->value_len,
+					      r->timestamp) < 0)
+				break;
+			int64_t ll = (r->value_len > 0 ? r->value_len : 0) + 1;
+			if (l->cfg.key_sep_len > 0 && r->key_len >= 0)
+				ll += r->key_len + l->cfg.key_sep_len;
+			m->line_bytes += ll;
+			if (r->timestamp > m->max_ts) {
+				m->max_ts = r->timestamp;
+				m->max_ts_offset = offset + bb.count - 1;
+			}
+		}
+		int64_t size = batch_builder_finish(&bb, offset, epoch);
+		if (size < 0)
+			return (int)size;
+		if (size > l->cfg.max_message_bytes && bb.count == 1)
+			return -EMSGSIZE;
+		m->size = size;
+		m->last_offset = offset + bb.count - 1;
+		offset += bb.count;
+		line += m->line_bytes;
+		used += (size_t)size;
+		nb++;
+	}
+	*total = (int64_t)used;
+	return nb;
+}
+
+static int log_truncate_locked(struct log *l, int64_t offset);
+
+int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_epoch,
+	       struct log_append_info *info)
+{
+	if (n <= 0)
+		return -EINVAL;
+	pthread_mutex_lock(&l->lock);
+	int rc = 0;
+	if (l->deleted) {
+		rc = -ENOENT;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		size_t need = batch_record_max_size(recs[i].key_len, recs[i].value_len) + BATCH_HDR_SIZE;
+		if (need > (size_t)l->cfg.max_message_bytes + 16) {
+			rc = -EMSGSIZE;
+			goto out;
+		}
+	}
+	int64_t total = 0;
+	int nb = build_batches(l, recs, n, leader_epoch, &total);
+	if (nb < 0) {
+		rc = nb;
+		goto out;
+	}
+	int64_t start = log_leo(l), now = engine_now_ms();
+	int nsegs0 = l->nsegs;
+	/* Write runs of batches that fit in the active segment; roll between. */
+	size_t off = 0;
+	for (int i = 0; i < nb;) {
+		struct seg *s = log_active(l);
+		if (should_roll(l, s, l->meta[i].size, l->meta[i].last_offset, now)) {
+			rc = log_roll(l, l->meta[i].base_offset);
+			if (rc < 0)
+				goto undo;
+			s = log_active(l);
+		}
+		int j = i;
+		int64_t run = 0, sz = atomic_load(&s->size);
+		do {
+			run += l->meta[j].size;
+			j++;
+		} while (j < nb && sz + run + l->meta[j].size <= l->cfg.segment_bytes &&
+			 sz + run + l->meta[j].size <= INT32_MAX &&
+			 l->meta[j].last_offset - s->base_offset <= INT32_MAX);
+		if (!s->first_append_ms)
+			s->first_append_ms = now;
+		rc = seg_append(s, l->scratch + off, (size_t)run, &l->meta[i], j - i,
+				l->cfg.index_interval_bytes);
+		if (rc < 0)
+			goto undo;
+		off += (size_t)run;
+		i = j;
+	}
+	if (info) {
+		info->first_offset = start;
+		info->last_offset = log_leo(l) - 1;
+		info->batches = nb;
+		info->bytes = total;
+		info->line_end = log_line_end(l);
+	}
+	goto out;
+undo:
+	if (l->nsegs > nsegs0 || log_leo(l) > start) {
+		int rc2 = log_truncate_locked(l, start);
+		(void)rc2;
+	}
+out:
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+/* ---- high watermark, flush, truncation ---- */
+
+int log_set_hw(struct log *l, int64_t hw)
+{
+	pthread_mutex_lock(&l->lock);
+	int64_t leo = log_leo(l);
+	if (hw > leo)
+		hw = leo;
+	if (hw < l->log_start_offset)
+		hw = l->log_start_offset;
+	bool moved = false;
+	int rc = 0;
+	if (hw != l->hw) {
+		int64_t pos;
+		if (hw == leo)
+			pos = log_line_end(l);
+		else if ((rc = log_offset_to_pos(l, hw, &pos)) < 0)
+			goto out;
+		l->hw = hw;
+		__atomic_store_n(&l->line_hw, pos, __ATOMIC_RELEASE);
+		moved = true;
+	}
+out:
+	pthread_mutex_unlock(&l->lock);
+	if (moved && l->hw_fn)
+		l->hw_fn(l->hw_arg, l);
+	return rc;
+}
+
+void log_set_hw_listener(struct log *l, void (*fn)(void *arg, struct log *l), void *arg)
+{
+	pthread_mutex_lock(&l->lock);
+	l->hw_fn = fn;
+	l->hw_arg = arg;
+	pthread_mutex_unlock(&l->lock);
+}
+
+int log_flush(struct log *l, int64_t upto)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = 0;
+	int64_t leo = log_leo(l);
+	if (upto < 0 || upto > leo)
+		upto = leo;
+	if (upto > l->recovery_point) {
+		for (int i = 0; i < l->nsegs && rc == 0; i++)
+			if (l->segs[i]->next_offset > l->recovery_point)
+				rc = seg_flush(l->segs[i]);
+		if (rc == 0)
+			l->recovery_point = upto;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+static int log_truncate_locked(struct log *l, int64_t offset)
+{
+	int rc = 0;
+	/* Drop whole segments past the offset, newest first (never the first). */
+	while (l->nsegs > 1 && log_active(l)->base_offset >= offset) {
+		struct seg *s = log_active(l);
+		static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
+		for (int k = 0; k < 4; k++) {
+			char p[PATH_MAX + 16];
+			snprintf(p, sizeof(p), "%s%s", s->path, ext[k]);
+			l->io->unlink(l->io->ctx, p);
+		}
+		l->nsegs--;
+		seg_unref(s);
+	}
+	struct seg *s = log_active(l);
+	rc = seg_truncate_to(s, offset, l->cfg.key_sep_len);
+	if (rc < 0)
+		return rc;
+	/* Recompute the active segment's tail from what is left. */
+	int64_t prev_line_end = l->nsegs > 1 ? l->segs[l->nsegs - 2]->line_end : -1;
+	rc = seg_load_tail(s, l->cfg.key_sep_len, prev_line_end);
+	if (rc < 0)
+		return rc;
+	int64_t leo = s->next_offset;
+	if (l->hw > leo) {
+		l->hw = leo;
+		__atomic_store_n(&l->line_hw, s->line_end, __ATOMIC_RELEASE);
+	}
+	if (l->recovery_point > leo)
+		l->recovery_point = leo;
+	int k = l->nepochs;
+	while (k > 0 && l->epochs[k - 1].start_offset >= leo && leo > 0)
+		k--;
+	if (k != l->nepochs) {
+		l->nepochs = k;
+		rc = epochs_write(l);
+	}
+	return rc;
+}
+
+int log_truncate_to(struct log *l, int64_t offset)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = offset < l->log_start_offset ? -ERANGE : log_truncate_locked(l, offset);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+void log_get_state(struct log *l, struct log_state *st)
+{
+	pthread_mutex_lock(&l->lock);
+	st->log_start_offset = l->log_start_offset;
+	st->hw = l->hw;
+	st->log_end_offset = log_leo(l);
+	st->recovery_point = l->recovery_point;
+	st->line_start = l->segs[0]->line_base;
+	st->line_hw = l->line_hw;
+	st->line_end = log_line_end(l);
+	st->leader_epoch = l->nepochs ? l->epochs[l->nepochs - 1].epoch : -1;
+	st->segments = l->nsegs;
+	st->size_bytes = 0;
+	for (int i = 0; i < l->nsegs; i++)
+		st->size_bytes += atomic_load(&l->segs[i]->size);
+	st->records = st->log_end_offset - st->log_start_offset;
+	pthread_mutex_unlock(&l->lock);
+}
+
+int log_reconfigure(struct log *l, const struct log_config *cfg)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = 0;
+	if ((cfg->key_sep_len != l->cfg.key_sep_len ||
+	     memcmp(cfg->key_sep, l->cfg.key_sep, (size_t)cfg->key_sep_len) != 0) &&
+	    log_line_end(l) > 0)
+		rc = -EBUSY;
+	else
+		l->cfg = *cfg;
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+bool log_ever_written(struct log *l)
+{
+	pthread_mutex_lock(&l->lock);
+	bool w = log_leo(l) > 0;
+	pthread_mutex_unlock(&l->lock);
+	return w;
+}
+
+/* ---- lookups ---- */
+
+/* Walks the batch at .lines entry i of s; calls back per record with its
+ * line position. Stops when fn returns non-zero (returned). */
+static int batch_walk(struct log *l, struct seg *s, int64_t i,
+		      int (*fn)(void *arg, const struct rec *r, int64_t pos), void *arg)
+{
+	struct lines_ent e;
+	int rc = seg_read_lines_ent(s, i, &e);
+	if (rc < 0)
+		return rc;
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	struct batch_iter it = { 0 };
+	int64_t total = seg_read_batch(s, e.position, atomic_load(&s->size), &buf, &cap);
+	if (total <= 0) {
+		rc = total < 0 ? (int)total : -EBADMSG;
+		goto out;
+	}
+	rc = batch_iter_init(&it, buf, (size_t)total);
+	if (rc < 0)
+		goto out;
+	struct rec r;
+	int64_t pos = e.line_pos;
+	while ((rc = batch_iter_next(&it, &r)) == 1) {
+		int64_t len = rec_line_len(&r, l->cfg.key_sep_len);
+		if ((rc = fn(arg, &r, pos)) != 0)
+			break;
+		pos += len;
+	}
+out:
+	batch_iter_free(&it);
+	free(buf);
+	return rc;
+}
+
+struct find_arg { int64_t key, offset, pos; int mode; int keysep; };
+
+static int find_cb(void *arg, const struct rec *r, int64_t pos)
+{
+	struct find_arg *f = arg;
+	bool hit;
+	if (f->mode == 0)
+		hit = r->offset >= f->key;
+	else if (f->mode == 1)
+		hit = pos + rec_line_len(r, f->keysep) > f->key;
+	else
+		hit = r->timestamp >= f->key;
+	if (!hit)
+		return 0;
+	f->offset = r->offset;
+	f->pos = pos;
+	return 1;
+}
+
+/* Searches from segment si, .lines entry ei forward until a record
+ * matches. Caller holds the lock. */
+static int find_from(struct log *l, int si, int64_t ei, struct find_arg *f)
+{
+	for (; si < l->nsegs; si++, ei = 0) {
+		struct seg *s = l->segs[si];
+		int64_t n = atomic_load(&s->lines_entries);
+		for (int64_t i = ei < 0 ? 0 : ei; i < n; i++) {
+			int rc = batch_walk(l, s, i, find_cb, f);
+			if (rc < 0)
+				return rc;
+			if (rc == 1)
+				return 0;
+			/* By offset or position, only the batch found can match, or the
+			 * first record of the next one. */
+		}
+	}
+	return -ERANGE;
+}
+
+int log_offset_to_pos(struct log *l, int64_t offset, int64_t *pos)
+{
+	/* Called with or without the lock: it only reads published state. */
+	if (offset >= log_leo(l))
+		return -ERANGE;
+	int si = log_seg_index_by_offset(l, offset);
+	if (si < 0)
+		si = 0;
+	int64_t ei = seg_find_offset(l->segs[si], offset);
+	struct find_arg f = { .key = offset, .mode = 0, .keysep = l->cfg.key_sep_len };
+	int rc = find_from(l, si, ei, &f);
+	if (rc == 0)
+		*pos = f.pos;
+	return rc;
+}
+
+int log_pos_to_offset(struct log *l, int64_t pos, int64_t *offset)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = -ERANGE;
+	if (pos < log_line_end(l)) {
+		int si = log_seg_index_by_pos(l, pos);
+		if (si < 0)
+			si = 0;
+		int64_t ei = seg_find_pos(l->segs[si], pos);
+		struct find_arg f = { .key = pos, .mode = 1, .keysep = l->cfg.key_sep_len };
+		rc = find_from(l, si, ei, &f);
+		if (rc == 0)
+			*offset = f.offset;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+int log_time_to_offset(struct log *l, int64_t ts, int64_t *offset)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = -ERANGE;
+	for (int si = 0; si < l->nsegs; si++) {
+		struct seg *s = l->segs[si];
+		if (s->max_ts < ts)
+			continue;
+		int64_t from = seg_find_time(s, ts);
+		if (from < 0) {
+			rc = (int)from;
+			break;
+		}
+		int64_t ei = seg_find_offset(s, from);
+		struct find_arg f = { .key = ts, .mode = 2, .keysep = l->cfg.key_sep_len };
+		rc = find_from(l, si, ei, &f);
+		if (rc == 0)
+			*offset = f.offset;
+		break;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+int log_segments(struct log *l, int64_t **bases, int *n)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = 0;
+	int64_t *b = malloc((size_t)l->nsegs * sizeof(*b));
+	if (!b) {
+		rc = -ENOMEM;
+	} else {
+		for (int i = 0; i < l->nsegs; i++)
+			b[i] = l->segs[i]->base_offset;
+		*bases = b;
+		*n = l->nsegs;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}

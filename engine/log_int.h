@@ -1,0 +1,154 @@
+/*
+ * log_int.h — private to engine/: the segment and the log structures that
+ * seg.c, log.c, logmgr.c and render.c share.
+ */
+#ifndef MQFS_ENGINE_LOG_INT_H
+#define MQFS_ENGINE_LOG_INT_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "engine/engine.h"
+#include "engine/batch.h"
+
+#define LINES_MAGIC      "MQLINES1"
+#define LINES_HDR_SIZE   16
+#define LINES_ENT_SIZE   16
+#define INDEX_ENT_SIZE   8
+#define TIMEINDEX_ENT_SIZE 12
+
+/* One .lines entry: a batch's base offset relative to the segment, its
+ * position in the .log file, and the line position of its first record. */
+struct lines_ent {
+	uint32_t rel_offset;
+	uint32_t position;
+	int64_t line_pos;
+};
+
+/* What the appender knows of each batch it writes. */
+struct batch_meta {
+	int64_t base_offset;
+	int64_t last_offset;
+	int64_t max_ts;
+	int64_t max_ts_offset;
+	int64_t line_bytes;       /* bytes of the line view of its records */
+	int64_t size;             /* bytes in .log */
+	int64_t first_line_pos;   /* line position of its first record */
+};
+
+/*
+ * A segment. Fields below "lock-free readers" are written by the appender
+ * under the log's lock and read by cursors with atomic loads: a reader
+ * never looks at a .lines entry at or beyond lines_entries, nor at bytes at
+ * or beyond size.
+ */
+struct seg {
+	int64_t base_offset;
+	int64_t line_base;          /* line position of base_offset */
+	int log_fd, idx_fd, tidx_fd, lines_fd;
+	const struct io_ops *io;
+	atomic_int refs;
+	char path[PATH_MAX];        /* DIR/<20-digit base>, no extension */
+	/* appender state (log lock) */
+	int64_t idx_entries, tidx_entries;
+	int64_t bytes_since_index;
+	int64_t last_tidx_ts;
+	int64_t first_append_ms;    /* for segment.ms; 0 = empty */
+	int64_t max_ts, max_ts_offset;
+	int64_t next_offset;        /* offset after the last record */
+	int64_t line_end;           /* line position after the last record */
+	bool dirty;                 /* written since the last fsync */
+	/* lock-free readers */
+	_Atomic int64_t size;
+	_Atomic int64_t lines_entries;
+};
+
+int seg_create(const struct io_ops *io, const char *dir, int64_t base, int64_t line_base,
+	       struct seg **out);
+int seg_open(const struct io_ops *io, const char *dir, int64_t base, struct seg **out);
+void seg_ref(struct seg *s);
+void seg_unref(struct seg *s);
+/* Loads next_offset, line_end, max_ts from the last entries; -EBADMSG when
+ * the indexes do not agree with the log (the caller then recovers it). */
+int seg_load_tail(struct seg *s, int key_sep_len, int64_t prev_line_end);
+/* Scans the .log from the start, validates every batch, truncates at the
+ * first invalid byte, rewrites the three indexes. line_base is used when
+ * .lines has no valid header. *truncated = bytes cut off. */
+int seg_recover(struct seg *s, int64_t line_base, int key_sep_len,
+		int32_t index_interval, int64_t *truncated);
+int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m,
+	       int n, int32_t index_interval);
+/* Cuts the segment so it ends before the first batch whose last offset is
+ * >= offset. */
+int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len);
+int seg_flush(struct seg *s);
+int seg_read_lines_ent(struct seg *s, int64_t i, struct lines_ent *e);
+/* Index i of the last .lines entry with rel offset <= offset - base (or
+ * line_pos <= pos); -1 if before the first; -ENOENT if empty. */
+int64_t seg_find_offset(struct seg *s, int64_t offset);
+int64_t seg_find_pos(struct seg *s, int64_t pos);
+int64_t seg_find_time(struct seg *s, int64_t ts);  /* offset from .timeindex or base */
+/* Line length of one record in the line view. */
+static inline int64_t rec_line_len(const struct rec *r, int key_sep_len)
+{
+	int64_t n = (r->value_len > 0 ? r->value_len : 0) + 1;
+	if (key_sep_len > 0 && r->key_len >= 0)
+		n += r->key_len + key_sep_len;
+	return n;
+}
+/* Reads one whole batch at position pos into *buf (grown as needed).
+ * Returns its size, 0 at the end, -EBADMSG if it runs past limit. */
+int64_t seg_read_batch(struct seg *s, int64_t pos, int64_t limit, uint8_t **buf, size_t *cap);
+
+struct epoch_ent { int32_t epoch; int64_t start_offset; };
+
+struct log {
+	pthread_mutex_t lock;
+	atomic_int refs;
+	char dir[PATH_MAX];
+	char topic[256];
+	int partition;
+	const struct io_ops *io;
+	struct log_config cfg;
+	struct seg **segs;          /* sorted by base offset; last = active */
+	int nsegs, segs_cap;
+	int64_t log_start_offset;
+	int64_t hw;
+	int64_t line_hw;
+	int64_t recovery_point;
+	bool deleted;
+	struct epoch_ent *epochs;
+	int nepochs;
+	uint8_t *scratch;
+	size_t scratch_cap;
+	struct batch_meta *meta;
+	int meta_cap;
+	void (*hw_fn)(void *arg, struct log *l);
+	void *hw_arg;
+};
+
+static inline struct seg *log_active(struct log *l) { return l->segs[l->nsegs - 1]; }
+static inline int64_t log_leo(struct log *l) { return log_active(l)->next_offset; }
+static inline int64_t log_line_end(struct log *l) { return log_active(l)->line_end; }
+
+/* log.c, for logmgr.c */
+struct log_open_args {
+	int64_t recovery_point;     /* -1 unknown */
+	int64_t hw;                 /* -1 unknown */
+	int64_t log_start_offset;   /* -1 unknown */
+	bool clean;
+};
+int log_open(const struct io_ops *io, const char *dir, const char *topic, int partition,
+	     const struct log_config *cfg, const struct log_open_args *args, bool create,
+	     struct log **out);
+void log_ref(struct log *l);
+void log_unref(struct log *l);
+/* Finds the segment holding offset (last with base <= offset); -1 none.
+ * Caller holds the lock. */
+int log_seg_index_by_offset(struct log *l, int64_t offset);
+int log_seg_index_by_pos(struct log *l, int64_t pos);
+/* A referenced segment by base offset (for .segments views), or NULL. */
+struct seg *log_seg_get(struct log *l, int64_t base);
+
+#endif

@@ -1,0 +1,387 @@
+/*
+ * logmgr.c — the log manager: one data directory and every log in it.
+ *
+ * Directory-level files, in Kafka's checkpoint format:
+ *
+ *     0                      version
+ *     3                      number of entries
+ *     orders 0 1204          topic, partition, value
+ *     ...
+ *
+ *   recovery-point-offset-checkpoint   offsets below are fsynced
+ *   replication-offset-checkpoint      high watermarks
+ *   log-start-offset-checkpoint        log start offsets
+ *   .clean-shutdown                    present only between a clean close
+ *                                      and the next open
+ *
+ * Checkpoints are replaced durably (tmp, fsync, rename, fsync dir). At open
+ * the marker decides whether logs are scanned: without it, every segment
+ * from the one holding the recovery point on is validated batch by batch.
+ * The marker is removed (durably) before anything is appended, so a crash
+ * after open is never mistaken for a clean shutdown.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/log_int.h"
+
+#define CLEAN_MARKER ".clean-shutdown"
+
+struct ckpt_ent { char *topic; int partition; int64_t value; };
+struct ckpt { struct ckpt_ent *e; int n; };
+
+struct logmgr {
+	pthread_mutex_t lock;
+	char dir[PATH_MAX];
+	const struct io_ops *io;
+	bool clean;
+	struct log **logs;
+	int nlogs, cap;
+	struct ckpt rp, hw, ls;     /* as read at open */
+	unsigned delete_seq;
+};
+
+static void ckpt_free(struct ckpt *c)
+{
+	for (int i = 0; i < c->n; i++)
+		free(c->e[i].topic);
+	free(c->e);
+	c->e = NULL;
+	c->n = 0;
+}
+
+static int ckpt_load(struct logmgr *m, const char *name, struct ckpt *c)
+{
+	char path[PATH_MAX + 64], *text = NULL;
+	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
+	int rc = io_read_file(m->io, path, &text, NULL);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	int version, count, used;
+	char *p = text;
+	if (sscanf(p, "%d\n%d\n%n", &version, &count, &used) < 2 || version != 0 || count < 0 ||
+	    count > 10000000) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	p += used;
+	c->e = calloc((size_t)count + 1, sizeof(*c->e));
+	if (!c->e) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < count; i++) {
+		char topic[256];
+		struct ckpt_ent e;
+		if (sscanf(p, "%255s %d %" SCNd64 "\n%n", topic, &e.partition, &e.value, &used) < 3) {
+			rc = -EBADMSG;
+			goto out;
+		}
+		p += used;
+		e.topic = strdup(topic);
+		if (!e.topic) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		c->e[c->n++] = e;
+	}
+out:
+	free(text);
+	return rc;
+}
+
+static int64_t ckpt_get(const struct ckpt *c, const char *topic, int partition)
+{
+	for (int i = 0; i < c->n; i++)
+		if (c->e[i].partition == partition && strcmp(c->e[i].topic, topic) == 0)
+			return c->e[i].value;
+	return -1;
+}
+
+/* Removes a directory and its files (no subdirectories in a log dir). */
+static void rm_dir(const char *path)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char p[PATH_MAX + 300];
+		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+		unlink(p);
+	}
+	closedir(d);
+	rmdir(path);
+}
+
+int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **out)
+{
+	struct logmgr *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	pthread_mutex_init(&m->lock, NULL);
+	m->io = io;
+	int rc = 0;
+	if (snprintf(m->dir, sizeof(m->dir), "%s", data_dir) >= (int)sizeof(m->dir)) {
+		rc = -ENAMETOOLONG;
+		goto fail;
+	}
+	rc = io->mkdir(io->ctx, data_dir, 0755);
+	if (rc < 0 && rc != -EEXIST)
+		goto fail;
+	rc = ckpt_load(m, "recovery-point-offset-checkpoint", &m->rp);
+	if (rc == 0)
+		rc = ckpt_load(m, "replication-offset-checkpoint", &m->hw);
+	if (rc == 0)
+		rc = ckpt_load(m, "log-start-offset-checkpoint", &m->ls);
+	if (rc < 0)
+		goto fail;
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/" CLEAN_MARKER, data_dir);
+	int fd = io->open(io->ctx, path, O_RDONLY, 0);
+	m->clean = fd >= 0;
+	if (fd >= 0) {
+		io->close(io->ctx, fd);
+		rc = io->unlink(io->ctx, path);
+		if (rc == 0)
+			rc = io->fsync_dir(io->ctx, data_dir);
+		if (rc < 0)
+			goto fail;
+	}
+	/* Finish deletions a crash interrupted. */
+	DIR *d = opendir(data_dir);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			size_t len = strlen(de->d_name);
+			if (len > 7 && strcmp(de->d_name + len - 7, "-delete") == 0) {
+				snprintf(path, sizeof(path), "%s/%s", data_dir, de->d_name);
+				rm_dir(path);
+			}
+		}
+		closedir(d);
+	}
+	*out = m;
+	return 0;
+fail:
+	ckpt_free(&m->rp);
+	ckpt_free(&m->hw);
+	ckpt_free(&m->ls);
+	free(m);
+	return rc;
+}
+
+bool logmgr_was_clean(struct logmgr *m) { return m->clean; }
+const char *logmgr_dir(struct logmgr *m) { return m->dir; }
+const struct io_ops *logmgr_io(struct logmgr *m) { return m->io; }
+
+static int find_log(struct logmgr *m, const char *topic, int partition)
+{
+	for (int i = 0; i < m->nlogs; i++)
+		if (m->logs[i]->partition == partition && strcmp(m->logs[i]->topic, topic) == 0)
+			return i;
+	return -1;
+}
+
+int logmgr_get_log(struct logmgr *m, const char *topic, int partition,
+		   const struct log_config *cfg, bool create, struct log **out)
+{
+	pthread_mutex_lock(&m->lock);
+	int rc = 0;
+	int i = find_log(m, topic, partition);
+	if (i >= 0) {
+		*out = m->logs[i];
+		goto out;
+	}
+	if (m->nlogs == m->cap) {
+		int nc = m->cap ? m->cap * 2 : 16;
+		struct log **nl = realloc(m->logs, (size_t)nc * sizeof(*nl));
+		if (!nl) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		m->logs = nl;
+		m->cap = nc;
+	}
+	char dir[PATH_MAX];
+	if (snprintf(dir, sizeof(dir), "%s/%s-%d", m->dir, topic, partition) >= (int)sizeof(dir)) {
+		rc = -ENAMETOOLONG;
+		goto out;
+	}
+	struct log_open_args a = {
+		.recovery_point = ckpt_get(&m->rp, topic, partition),
+		.hw = ckpt_get(&m->hw, topic, partition),
+		.log_start_offset = ckpt_get(&m->ls, topic, partition),
+		.clean = m->clean,
+	};
+	struct log *l;
+	rc = log_open(m->io, dir, topic, partition, cfg, &a, create, &l);
+	if (rc < 0)
+		goto out;
+	rc = 0;
+	m->logs[m->nlogs++] = l;
+	*out = l;
+out:
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int logmgr_drop_log(struct logmgr *m, const char *topic, int partition)
+{
+	pthread_mutex_lock(&m->lock);
+	int i = find_log(m, topic, partition), rc = 0;
+	if (i < 0) {
+		rc = -ENOENT;
+		goto out;
+	}
+	struct log *l = m->logs[i];
+	m->logs[i] = m->logs[--m->nlogs];
+	pthread_mutex_lock(&l->lock);
+	l->deleted = true;
+	pthread_mutex_unlock(&l->lock);
+	/* Rename first, as Kafka does: the log is gone from the directory's
+	 * namespace at once; the files go after, and a crash in between is
+	 * finished at the next open. Open cursors keep their descriptors. */
+	char gone[PATH_MAX + 64];
+	snprintf(gone, sizeof(gone), "%s.%u-%ld-delete", l->dir, m->delete_seq++, (long)getpid());
+	rc = m->io->rename(m->io->ctx, l->dir, gone);
+	if (rc == 0)
+		rc = m->io->fsync_dir(m->io->ctx, m->dir);
+	if (rc == 0)
+		rm_dir(gone);
+	log_unref(l);
+out:
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+static int ckpt_write(struct logmgr *m, const char *name, int which)
+{
+	size_t cap = 64 + (size_t)m->nlogs * 300, n = 0;
+	char *buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	n += (size_t)snprintf(buf, cap, "0\n%d\n", m->nlogs);
+	for (int i = 0; i < m->nlogs; i++) {
+		struct log_state st;
+		log_get_state(m->logs[i], &st);
+		int64_t v = which == 0 ? st.recovery_point : which == 1 ? st.hw : st.log_start_offset;
+		n += (size_t)snprintf(buf + n, cap - n, "%s %d %" PRId64 "\n", m->logs[i]->topic,
+				      m->logs[i]->partition, v);
+	}
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
+	int rc = io_write_file_atomic(m->io, path, buf, n);
+	free(buf);
+	return rc;
+}
+
+int logmgr_checkpoint(struct logmgr *m)
+{
+	pthread_mutex_lock(&m->lock);
+	int rc = ckpt_write(m, "recovery-point-offset-checkpoint", 0);
+	if (rc == 0)
+		rc = ckpt_write(m, "replication-offset-checkpoint", 1);
+	if (rc == 0)
+		rc = ckpt_write(m, "log-start-offset-checkpoint", 2);
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+static void logmgr_free(struct logmgr *m)
+{
+	for (int i = 0; i < m->nlogs; i++)
+		log_unref(m->logs[i]);
+	free(m->logs);
+	ckpt_free(&m->rp);
+	ckpt_free(&m->hw);
+	ckpt_free(&m->ls);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+void logmgr_abandon(struct logmgr *m)
+{
+	if (m)
+		logmgr_free(m);
+}
+
+void logmgr_close(struct logmgr *m)
+{
+	if (!m)
+		return;
+	int rc = 0;
+	for (int i = 0; i < m->nlogs; i++) {
+		int r = log_flush(m->logs[i], -1);
+		if (r < 0)
+			rc = r;
+	}
+	if (rc == 0)
+		rc = logmgr_checkpoint(m);
+	/* The marker promises that every log and checkpoint is durable: write
+	 * it only if all of that succeeded. */
+	if (rc == 0) {
+		char path[PATH_MAX + 64];
+		snprintf(path, sizeof(path), "%s/" CLEAN_MARKER, m->dir);
+		io_write_file_atomic(m->io, path, "", 0);
+	}
+	logmgr_free(m);
+}
+
+int logmgr_found(struct logmgr *m, char ***topics, int **partitions, int *n)
+{
+	DIR *d = opendir(m->dir);
+	if (!d)
+		return -errno;
+	char **t = NULL;
+	int *p = NULL, cnt = 0, cap = 0, rc = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char *dash = strrchr(de->d_name, '-');
+		if (!dash || dash == de->d_name || !dash[1] ||
+		    strspn(dash + 1, "0123456789") != strlen(dash + 1) || strlen(dash + 1) > 6)
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **nt = realloc(t, (size_t)cap * sizeof(*nt));
+			int *np = realloc(p, (size_t)cap * sizeof(*np));
+			if (nt)
+				t = nt;
+			if (np)
+				p = np;
+			if (!nt || !np) {
+				rc = -ENOMEM;
+				break;
+			}
+		}
+		t[cnt] = strndup(de->d_name, (size_t)(dash - de->d_name));
+		if (!t[cnt]) {
+			rc = -ENOMEM;
+			break;
+		}
+		p[cnt++] = atoi(dash + 1);
+	}
+	closedir(d);
+	if (rc < 0) {
+		for (int i = 0; i < cnt; i++)
+			free(t[i]);
+		free(t);
+		free(p);
+		return rc;
+	}
+	*topics = t;
+	*partitions = p;
+	*n = cnt;
+	return 0;
+}

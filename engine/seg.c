@@ -1,0 +1,691 @@
+/*
+ * seg.c — one segment: <base>.log, .index, .timeindex and .lines.
+ *
+ * .log        record batches v2 back to back (batch.h).
+ * .index      Kafka's offset index: 8-byte entries {relative offset u32,
+ *             position u32}, big-endian. An entry is added before a batch
+ *             when more than index.interval.bytes were written since the
+ *             last entry; it names the batch's last offset and the batch's
+ *             position (as Kafka's LogSegment.append does).
+ * .timeindex  Kafka's time index: 12-byte entries {timestamp i64, relative
+ *             offset u32}, added with an offset index entry when the
+ *             segment's max timestamp grew since the last entry.
+ * .lines      mqfs's line-view positions. A 16-byte header, "MQLINES1" and
+ *             the segment's line base (i64, the line position of its base
+ *             offset), then one 16-byte entry per batch, in log order:
+ *
+ *                 0  u32  batch base offset - segment base offset
+ *                 4  u32  batch position in .log
+ *                 8  i64  line position of the batch's first record
+ *
+ *             Inside a batch the records' lines are contiguous, so a
+ *             record's position is its batch's line_pos plus the line
+ *             lengths of the records before it in the batch. Gaps between
+ *             batches (retention, compaction) are allowed; positions only
+ *             grow.
+ *
+ * Validity (recovery): a batch is valid when its header decodes, it lies
+ * wholly inside the file, its CRC matches, and its base offset is above the
+ * previous batch's last offset. The log is cut at the first invalid byte and
+ * the three indexes are rebuilt from what remains. Indexes are written after
+ * the log bytes they describe, so after a crash an index can only be short
+ * (rebuilt) or, if the log lost unsynced bytes, ahead of it (rebuilt too:
+ * seg_load_tail checks the last entries against the log).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/log_int.h"
+
+static int seg_file(struct seg *s, const char *ext, char *buf, size_t cap)
+{
+	if (snprintf(buf, cap, "%s%s", s->path, ext) >= (int)cap)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static void enc_lines(uint8_t *p, const struct lines_ent *e)
+{
+	be32_put(p, e->rel_offset);
+	be32_put(p + 4, e->position);
+	be64_put(p + 8, (uint64_t)e->line_pos);
+}
+
+static void dec_lines(const uint8_t *p, struct lines_ent *e)
+{
+	e->rel_offset = be32_get(p);
+	e->position = be32_get(p + 4);
+	e->line_pos = (int64_t)be64_get(p + 8);
+}
+
+static void seg_close_fds(struct seg *s)
+{
+	int *fds[] = { &s->log_fd, &s->idx_fd, &s->tidx_fd, &s->lines_fd };
+	for (size_t i = 0; i < 4; i++) {
+		if (*fds[i] >= 0)
+			s->io->close(s->io->ctx, *fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+static int seg_alloc(const struct io_ops *io, const char *dir, int64_t base, struct seg **out)
+{
+	struct seg *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->io = io;
+	s->base_offset = base;
+	s->log_fd = s->idx_fd = s->tidx_fd = s->lines_fd = -1;
+	s->max_ts = -1;
+	s->max_ts_offset = -1;
+	s->last_tidx_ts = -1;
+	s->next_offset = base;
+	atomic_init(&s->refs, 1);
+	if (snprintf(s->path, sizeof(s->path), "%s/%020" PRId64, dir, base) >= (int)sizeof(s->path)) {
+		free(s);
+		return -ENAMETOOLONG;
+	}
+	*out = s;
+	return 0;
+}
+
+static int seg_open_files(struct seg *s, int flags)
+{
+	static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
+	int *fds[] = { &s->log_fd, &s->idx_fd, &s->tidx_fd, &s->lines_fd };
+	char p[PATH_MAX + 16];
+	for (size_t i = 0; i < 4; i++) {
+		int rc = seg_file(s, ext[i], p, sizeof(p));
+		if (rc < 0)
+			return rc;
+		/* Indexes can always be rebuilt, so they are created when missing. */
+		int f = i == 0 ? flags : (flags | O_CREAT);
+		rc = s->io->open(s->io->ctx, p, O_RDWR | f, 0644);
+		if (rc < 0)
+			return rc;
+		*fds[i] = rc;
+	}
+	return 0;
+}
+
+static int lines_write_header(struct seg *s)
+{
+	uint8_t h[LINES_HDR_SIZE];
+	memcpy(h, LINES_MAGIC, 8);
+	be64_put(h + 8, (uint64_t)s->line_base);
+	return io_pwrite_full(s->io, s->lines_fd, h, sizeof(h), 0);
+}
+
+int seg_create(const struct io_ops *io, const char *dir, int64_t base, int64_t line_base,
+	       struct seg **out)
+{
+	struct seg *s;
+	int rc = seg_alloc(io, dir, base, &s);
+	if (rc < 0)
+		return rc;
+	s->line_base = line_base;
+	s->line_end = line_base;
+	rc = seg_open_files(s, O_CREAT | O_TRUNC);
+	if (rc == 0)
+		rc = lines_write_header(s);
+	/* The header carries the line base, which nothing else can restore once
+	 * older segments are gone: make it durable now. */
+	if (rc == 0)
+		rc = io->fsync(io->ctx, s->lines_fd);
+	if (rc == 0)
+		rc = io->fsync_dir(io->ctx, dir);
+	if (rc < 0) {
+		seg_close_fds(s);
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int seg_open(const struct io_ops *io, const char *dir, int64_t base, struct seg **out)
+{
+	struct seg *s;
+	int rc = seg_alloc(io, dir, base, &s);
+	if (rc < 0)
+		return rc;
+	rc = seg_open_files(s, 0);
+	if (rc < 0)
+		goto fail;
+	int64_t sz = io->size(io->ctx, s->log_fd);
+	if (sz < 0) {
+		rc = (int)sz;
+		goto fail;
+	}
+	atomic_store(&s->size, sz);
+	*out = s;
+	return 0;
+fail:
+	seg_close_fds(s);
+	free(s);
+	return rc;
+}
+
+void seg_ref(struct seg *s)
+{
+	atomic_fetch_add(&s->refs, 1);
+}
+
+void seg_unref(struct seg *s)
+{
+	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+		return;
+	seg_close_fds(s);
+	free(s);
+}
+
+int seg_read_lines_ent(struct seg *s, int64_t i, struct lines_ent *e)
+{
+	uint8_t b[LINES_ENT_SIZE];
+	ssize_t n = io_pread_full(s->io, s->lines_fd, b, sizeof(b),
+				  LINES_HDR_SIZE + i * LINES_ENT_SIZE);
+	if (n < 0)
+		return (int)n;
+	if (n != LINES_ENT_SIZE)
+		return -EBADMSG;
+	dec_lines(b, e);
+	return 0;
+}
+
+int64_t seg_read_batch(struct seg *s, int64_t pos, int64_t limit, uint8_t **buf, size_t *cap)
+{
+	if (pos >= limit)
+		return 0;
+	if (limit - pos < BATCH_HDR_SIZE)
+		return -EBADMSG;
+	if (*cap < BATCH_HDR_SIZE) {
+		uint8_t *nb = realloc(*buf, 65536);
+		if (!nb)
+			return -ENOMEM;
+		*buf = nb;
+		*cap = 65536;
+	}
+	ssize_t n = io_pread_full(s->io, s->log_fd, *buf, BATCH_HDR_SIZE, pos);
+	if (n < 0)
+		return n;
+	if (n < BATCH_HDR_SIZE)
+		return -EBADMSG;
+	int64_t total = batch_total_size(*buf);
+	if (total < BATCH_HDR_SIZE || total > limit - pos)
+		return -EBADMSG;
+	if ((size_t)total > *cap) {
+		uint8_t *nb = realloc(*buf, (size_t)total);
+		if (!nb)
+			return -ENOMEM;
+		*buf = nb;
+		*cap = (size_t)total;
+	}
+	n = io_pread_full(s->io, s->log_fd, *buf + BATCH_HDR_SIZE, (size_t)total - BATCH_HDR_SIZE,
+			  pos + BATCH_HDR_SIZE);
+	if (n < 0)
+		return n;
+	if (n != total - BATCH_HDR_SIZE)
+		return -EBADMSG;
+	return total;
+}
+
+/* Sum of the line lengths of a batch's records; also checks the records. */
+static int64_t batch_line_bytes(const uint8_t *b, size_t len, int key_sep_len,
+				struct batch_iter *it)
+{
+	int rc = batch_iter_init(it, b, len);
+	if (rc < 0)
+		return rc;
+	int64_t sum = 0;
+	struct rec r;
+	while ((rc = batch_iter_next(it, &r)) == 1)
+		sum += rec_line_len(&r, key_sep_len);
+	return rc < 0 ? rc : sum;
+}
+
+int seg_load_tail(struct seg *s, int key_sep_len, int64_t prev_line_end)
+{
+	const struct io_ops *io = s->io;
+	int64_t size = atomic_load(&s->size);
+	int64_t lsz = io->size(io->ctx, s->lines_fd);
+	int64_t isz = io->size(io->ctx, s->idx_fd);
+	int64_t tsz = io->size(io->ctx, s->tidx_fd);
+	uint8_t h[LINES_HDR_SIZE];
+	if (lsz < LINES_HDR_SIZE || (lsz - LINES_HDR_SIZE) % LINES_ENT_SIZE ||
+	    isz < 0 || isz % INDEX_ENT_SIZE || tsz < 0 || tsz % TIMEINDEX_ENT_SIZE)
+		return -EBADMSG;
+	if (io_pread_full(io, s->lines_fd, h, sizeof(h), 0) != LINES_HDR_SIZE ||
+	    memcmp(h, LINES_MAGIC, 8) != 0)
+		return -EBADMSG;
+	s->line_base = (int64_t)be64_get(h + 8);
+	if (prev_line_end >= 0 && s->line_base < prev_line_end)
+		return -EBADMSG;
+	int64_t nent = (lsz - LINES_HDR_SIZE) / LINES_ENT_SIZE;
+	s->idx_entries = isz / INDEX_ENT_SIZE;
+	s->tidx_entries = tsz / TIMEINDEX_ENT_SIZE;
+	s->next_offset = s->base_offset;
+	s->line_end = s->line_base;
+	s->bytes_since_index = 0;
+	if (nent == 0) {
+		if (size != 0 || s->idx_entries || s->tidx_entries)
+			return -EBADMSG;
+		atomic_store(&s->lines_entries, 0);
+		return 0;
+	}
+	struct lines_ent e;
+	int rc = seg_read_lines_ent(s, nent - 1, &e);
+	if (rc < 0)
+		return rc;
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	struct batch_iter it = { 0 };
+	int64_t total = seg_read_batch(s, e.position, size, &buf, &cap);
+	if (total <= 0 || e.position + total != size) {
+		rc = total < 0 ? (int)total : -EBADMSG;
+		goto out;
+	}
+	struct batch_hdr hd;
+	rc = batch_hdr_decode(buf, (size_t)total, &hd);
+	if (rc < 0)
+		goto out;
+	if (hd.base_offset != s->base_offset + e.rel_offset) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	int64_t lb = batch_line_bytes(buf, (size_t)total, key_sep_len, &it);
+	if (lb < 0) {
+		rc = (int)lb;
+		goto out;
+	}
+	s->next_offset = hd.base_offset + hd.last_offset_delta + 1;
+	s->line_end = e.line_pos + lb;
+	s->max_ts = hd.max_timestamp;
+	s->max_ts_offset = s->next_offset - 1;
+	/* The indexes must not point past the log. */
+	if (s->idx_entries) {
+		uint8_t b[INDEX_ENT_SIZE];
+		if (io_pread_full(io, s->idx_fd, b, 8, (s->idx_entries - 1) * 8) != 8 ||
+		    be32_get(b + 4) >= (uint64_t)size ||
+		    s->base_offset + be32_get(b) >= s->next_offset) {
+			rc = -EBADMSG;
+			goto out;
+		}
+	}
+	if (s->tidx_entries) {
+		uint8_t b[TIMEINDEX_ENT_SIZE];
+		if (io_pread_full(io, s->tidx_fd, b, 12, (s->tidx_entries - 1) * 12) != 12 ||
+		    s->base_offset + be32_get(b + 8) >= s->next_offset) {
+			rc = -EBADMSG;
+			goto out;
+		}
+		s->last_tidx_ts = (int64_t)be64_get(b);
+		if (s->last_tidx_ts > s->max_ts)
+			s->max_ts = s->last_tidx_ts;
+	}
+	atomic_store(&s->lines_entries, nent);
+	rc = 0;
+out:
+	batch_iter_free(&it);
+	free(buf);
+	return rc;
+}
+
+/* Growable byte buffer for index rebuilds. */
+struct gbuf { uint8_t *p; size_t len, cap; };
+
+static int gbuf_add(struct gbuf *g, const void *d, size_t n)
+{
+	if (g->len + n > g->cap) {
+		size_t nc = g->cap ? g->cap * 2 : 4096;
+		while (nc < g->len + n)
+			nc *= 2;
+		uint8_t *np = realloc(g->p, nc);
+		if (!np)
+			return -ENOMEM;
+		g->p = np;
+		g->cap = nc;
+	}
+	memcpy(g->p + g->len, d, n);
+	g->len += n;
+	return 0;
+}
+
+/* The index entries that go with one appended batch (Kafka's rule). */
+static int index_entries_for(struct seg *s, const struct batch_meta *m, int64_t pos,
+			     int32_t index_interval, struct gbuf *idx, struct gbuf *tidx)
+{
+	int rc = 0;
+	if (s->bytes_since_index > index_interval) {
+		uint8_t b[12];
+		be32_put(b, (uint32_t)(m->last_offset - s->base_offset));
+		be32_put(b + 4, (uint32_t)pos);
+		rc = gbuf_add(idx, b, 8);
+		int64_t ts = m->max_ts > s->max_ts ? m->max_ts : s->max_ts;
+		int64_t tso = m->max_ts > s->max_ts ? m->max_ts_offset : s->max_ts_offset;
+		if (rc == 0 && ts > s->last_tidx_ts && tso >= s->base_offset) {
+			be64_put(b, (uint64_t)ts);
+			be32_put(b + 8, (uint32_t)(tso - s->base_offset));
+			rc = gbuf_add(tidx, b, 12);
+			s->last_tidx_ts = ts;
+		}
+		s->bytes_since_index = 0;
+	}
+	s->bytes_since_index += m->size;
+	return rc;
+}
+
+int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index_interval,
+		int64_t *truncated)
+{
+	const struct io_ops *io = s->io;
+	uint8_t h[LINES_HDR_SIZE];
+	int64_t lsz = io->size(io->ctx, s->lines_fd);
+	if (lsz >= LINES_HDR_SIZE &&
+	    io_pread_full(io, s->lines_fd, h, sizeof(h), 0) == LINES_HDR_SIZE &&
+	    memcmp(h, LINES_MAGIC, 8) == 0)
+		line_base = (int64_t)be64_get(h + 8);
+	s->line_base = line_base;
+	s->line_end = line_base;
+	s->next_offset = s->base_offset;
+	s->max_ts = s->max_ts_offset = s->last_tidx_ts = -1;
+	s->bytes_since_index = 0;
+	s->idx_entries = s->tidx_entries = 0;
+
+	struct gbuf lines = { 0 }, idx = { 0 }, tidx = { 0 };
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	struct batch_iter it = { 0 };
+	int64_t size = io->size(io->ctx, s->log_fd);
+	int64_t pos = 0;
+	int rc = 0;
+	if (size < 0) {
+		rc = (int)size;
+		goto out;
+	}
+	uint8_t hdr[LINES_HDR_SIZE];
+	memcpy(hdr, LINES_MAGIC, 8);
+	be64_put(hdr + 8, (uint64_t)line_base);
+	rc = gbuf_add(&lines, hdr, sizeof(hdr));
+	while (rc == 0 && pos < size) {
+		int64_t total = seg_read_batch(s, pos, size, &buf, &cap);
+		if (total == -EBADMSG)
+			break;
+		if (total < 0) {
+			rc = (int)total;
+			goto out;
+		}
+		struct batch_hdr bh;
+		if (batch_validate(buf, (size_t)total) < 0 ||
+		    batch_hdr_decode(buf, (size_t)total, &bh) < 0 ||
+		    bh.base_offset < s->next_offset ||
+		    bh.base_offset + bh.last_offset_delta - s->base_offset > UINT32_MAX ||
+		    pos > UINT32_MAX)
+			break;
+		int64_t lb = batch_line_bytes(buf, (size_t)total, key_sep_len, &it);
+		if (lb < 0)
+			break;
+		struct batch_meta m = {
+			.base_offset = bh.base_offset,
+			.last_offset = bh.base_offset + bh.last_offset_delta,
+			.max_ts = bh.max_timestamp,
+			.max_ts_offset = bh.base_offset + bh.last_offset_delta,
+			.line_bytes = lb, .size = total,
+		};
+		rc = index_entries_for(s, &m, pos, index_interval, &idx, &tidx);
+		if (rc < 0)
+			goto out;
+		uint8_t le[LINES_ENT_SIZE];
+		struct lines_ent e = { (uint32_t)(m.base_offset - s->base_offset), (uint32_t)pos,
+				       s->line_end };
+		enc_lines(le, &e);
+		rc = gbuf_add(&lines, le, sizeof(le));
+		if (m.max_ts > s->max_ts) {
+			s->max_ts = m.max_ts;
+			s->max_ts_offset = m.max_ts_offset;
+		}
+		s->next_offset = m.last_offset + 1;
+		s->line_end += lb;
+		pos += total;
+	}
+	if (rc < 0)
+		goto out;
+	*truncated = size - pos;
+	if (pos < size) {
+		rc = io->ftruncate(io->ctx, s->log_fd, pos);
+		if (rc < 0)
+			goto out;
+	}
+	/* Rewrite the indexes whole, then make the result durable. */
+	int fds[] = { s->lines_fd, s->idx_fd, s->tidx_fd };
+	struct gbuf *gb[] = { &lines, &idx, &tidx };
+	for (int i = 0; i < 3 && rc == 0; i++) {
+		rc = io->ftruncate(io->ctx, fds[i], 0);
+		if (rc == 0 && gb[i]->len)
+			rc = io_pwrite_full(io, fds[i], gb[i]->p, gb[i]->len, 0);
+		if (rc == 0)
+			rc = io->fsync(io->ctx, fds[i]);
+	}
+	if (rc == 0)
+		rc = io->fsync(io->ctx, s->log_fd);
+	if (rc < 0)
+		goto out;
+	s->idx_entries = (int64_t)idx.len / INDEX_ENT_SIZE;
+	s->tidx_entries = (int64_t)tidx.len / TIMEINDEX_ENT_SIZE;
+	atomic_store(&s->size, pos);
+	atomic_store(&s->lines_entries, (int64_t)(lines.len - LINES_HDR_SIZE) / LINES_ENT_SIZE);
+out:
+	batch_iter_free(&it);
+	free(buf);
+	free(lines.p);
+	free(idx.p);
+	free(tidx.p);
+	return rc;
+}
+
+int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m,
+	       int n, int32_t index_interval)
+{
+	const struct io_ops *io = s->io;
+	int64_t pos0 = atomic_load(&s->size);
+	int64_t nent0 = atomic_load(&s->lines_entries);
+	struct gbuf lines = { 0 }, idx = { 0 }, tidx = { 0 };
+	/* Appender state to restore if a write fails. */
+	int64_t bsi0 = s->bytes_since_index, ltts0 = s->last_tidx_ts;
+	int rc = 0;
+	int64_t pos = pos0;
+	for (int i = 0; i < n && rc == 0; i++) {
+		uint8_t le[LINES_ENT_SIZE];
+		struct lines_ent e = { (uint32_t)(m[i].base_offset - s->base_offset),
+				       (uint32_t)pos, m[i].first_line_pos };
+		enc_lines(le, &e);
+		rc = gbuf_add(&lines, le, sizeof(le));
+		if (rc == 0)
+			rc = index_entries_for(s, &m[i], pos, index_interval, &idx, &tidx);
+		pos += m[i].size;
+	}
+	if (rc == 0)
+		rc = io_pwrite_full(io, s->log_fd, data, len, pos0);
+	if (rc == 0)
+		rc = io_pwrite_full(io, s->lines_fd, lines.p, lines.len,
+				    LINES_HDR_SIZE + nent0 * LINES_ENT_SIZE);
+	if (rc == 0 && idx.len)
+		rc = io_pwrite_full(io, s->idx_fd, idx.p, idx.len, s->idx_entries * INDEX_ENT_SIZE);
+	if (rc == 0 && tidx.len)
+		rc = io_pwrite_full(io, s->tidx_fd, tidx.p, tidx.len,
+				    s->tidx_entries * TIMEINDEX_ENT_SIZE);
+	if (rc < 0) {
+		/* Nothing of a failed append stays: cut every file back. */
+		io->ftruncate(io->ctx, s->log_fd, pos0);
+		io->ftruncate(io->ctx, s->lines_fd, LINES_HDR_SIZE + nent0 * LINES_ENT_SIZE);
+		io->ftruncate(io->ctx, s->idx_fd, s->idx_entries * INDEX_ENT_SIZE);
+		io->ftruncate(io->ctx, s->tidx_fd, s->tidx_entries * TIMEINDEX_ENT_SIZE);
+		s->bytes_since_index = bsi0;
+		s->last_tidx_ts = ltts0;
+		goto out;
+	}
+	s->idx_entries += (int64_t)idx.len / INDEX_ENT_SIZE;
+	s->tidx_entries += (int64_t)tidx.len / TIMEINDEX_ENT_SIZE;
+	for (int i = 0; i < n; i++) {
+		if (m[i].max_ts > s->max_ts) {
+			s->max_ts = m[i].max_ts;
+			s->max_ts_offset = m[i].max_ts_offset;
+		}
+	}
+	s->next_offset = m[n - 1].last_offset + 1;
+	s->line_end = m[n - 1].first_line_pos + m[n - 1].line_bytes;
+	s->dirty = true;
+	/* Publish to lock-free readers last: bytes first, then the entries. */
+	atomic_store(&s->size, pos);
+	atomic_store(&s->lines_entries, nent0 + n);
+out:
+	free(lines.p);
+	free(idx.p);
+	free(tidx.p);
+	return rc;
+}
+
+int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len)
+{
+	(void)key_sep_len;
+	const struct io_ops *io = s->io;
+	int64_t n = atomic_load(&s->lines_entries);
+	/* First batch whose last offset >= offset: the batch after the last one
+	 * that starts below offset, unless that one reaches offset itself. */
+	int64_t keep = 0, size = 0;
+	int64_t i = seg_find_offset(s, offset - 1);
+	if (i >= 0) {
+		struct lines_ent e;
+		int rc = seg_read_lines_ent(s, i, &e);
+		if (rc < 0)
+			return rc;
+		uint8_t h[BATCH_HDR_SIZE];
+		if (io_pread_full(io, s->log_fd, h, sizeof(h), e.position) != BATCH_HDR_SIZE)
+			return -EBADMSG;
+		struct batch_hdr bh;
+		rc = batch_hdr_decode(h, sizeof(h), &bh);
+		if (rc < 0)
+			return rc;
+		if (bh.base_offset + bh.last_offset_delta < offset) {
+			keep = i + 1;
+			size = e.position + batch_total_size(h);
+		} else {
+			keep = i;
+			size = e.position;
+		}
+	}
+	if (keep >= n)
+		return 0;
+	int rc = io->ftruncate(io->ctx, s->log_fd, size);
+	if (rc == 0)
+		rc = io->ftruncate(io->ctx, s->lines_fd, LINES_HDR_SIZE + keep * LINES_ENT_SIZE);
+	if (rc < 0)
+		return rc;
+	/* Drop index entries at or beyond the cut. */
+	while (s->idx_entries > 0) {
+		uint8_t b[8];
+		if (io_pread_full(io, s->idx_fd, b, 8, (s->idx_entries - 1) * 8) != 8)
+			return -EIO;
+		if ((int64_t)be32_get(b + 4) < size)
+			break;
+		s->idx_entries--;
+	}
+	while (s->tidx_entries > 0) {
+		uint8_t b[12];
+		if (io_pread_full(io, s->tidx_fd, b, 12, (s->tidx_entries - 1) * 12) != 12)
+			return -EIO;
+		if (s->base_offset + (int64_t)be32_get(b + 8) < offset)
+			break;
+		s->tidx_entries--;
+	}
+	io->ftruncate(io->ctx, s->idx_fd, s->idx_entries * 8);
+	io->ftruncate(io->ctx, s->tidx_fd, s->tidx_entries * 12);
+	atomic_store(&s->lines_entries, keep);
+	atomic_store(&s->size, size);
+	s->dirty = true;
+	return 0;
+}
+
+int seg_flush(struct seg *s)
+{
+	if (!s->dirty)
+		return 0;
+	const struct io_ops *io = s->io;
+	/* Log bytes first: an index may lag its log after a crash, never lead. */
+	int rc = io->fsync(io->ctx, s->log_fd);
+	if (rc == 0)
+		rc = io->fsync(io->ctx, s->lines_fd);
+	if (rc == 0)
+		rc = io->fsync(io->ctx, s->idx_fd);
+	if (rc == 0)
+		rc = io->fsync(io->ctx, s->tidx_fd);
+	if (rc == 0)
+		s->dirty = false;
+	return rc;
+}
+
+int64_t seg_find_offset(struct seg *s, int64_t offset)
+{
+	int64_t n = atomic_load(&s->lines_entries);
+	if (n == 0)
+		return -ENOENT;
+	int64_t lo = 0, hi = n - 1, ans = -1;
+	while (lo <= hi) {
+		int64_t mid = lo + (hi - lo) / 2;
+		struct lines_ent e;
+		int rc = seg_read_lines_ent(s, mid, &e);
+		if (rc < 0)
+			return rc;
+		if (s->base_offset + (int64_t)e.rel_offset <= offset) {
+			ans = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return ans;
+}
+
+int64_t seg_find_pos(struct seg *s, int64_t pos)
+{
+	int64_t n = atomic_load(&s->lines_entries);
+	if (n == 0)
+		return -ENOENT;
+	int64_t lo = 0, hi = n - 1, ans = -1;
+	while (lo <= hi) {
+		int64_t mid = lo + (hi - lo) / 2;
+		struct lines_ent e;
+		int rc = seg_read_lines_ent(s, mid, &e);
+		if (rc < 0)
+			return rc;
+		if (e.line_pos <= pos) {
+			ans = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return ans;
+}
+
+int64_t seg_find_time(struct seg *s, int64_t ts)
+{
+	/* Last entry with timestamp < ts: records from there on may match. */
+	int64_t lo = 0, hi = s->tidx_entries - 1, off = s->base_offset;
+	while (lo <= hi) {
+		int64_t mid = lo + (hi - lo) / 2;
+		uint8_t b[12];
+		if (io_pread_full(s->io, s->tidx_fd, b, 12, mid * 12) != 12)
+			return -EIO;
+		if ((int64_t)be64_get(b) < ts) {
+			off = s->base_offset + be32_get(b + 8);
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return off;
+}

@@ -1,0 +1,706 @@
+/*
+ * config.c — the broker's server.properties and a topic's .config settings.
+ * See repl.h, section "configuration".
+ *
+ * Text format (both)
+ * ------------------
+ * A subset of java.util.Properties as Kafka reads server.properties:
+ *
+ *   - lines end at '\n' (a '\r' before it is whitespace); lines are
+ *     numbered from 1 for error messages;
+ *   - blank lines and lines whose first non-blank byte is '#' or '!' are
+ *     comments;
+ *   - every other line is  key '=' value  or  key ':' value; the key ends at
+ *     the first '=' or ':'; whitespace (space, tab, CR, FF, VT) around key
+ *     and value is trimmed;
+ *   - no line continuation and no backslash escapes, except in the value of
+ *     key.separator: \t (tab), \s (space), \\ (backslash);
+ *   - a key given twice: the last line wins; a NUL byte anywhere in a
+ *     setting line is an error.
+ *
+ * Values: integers are decimal digits only (no sign, no "0x", no suffix,
+ * no junk), and must lie in the key's range; acks is all, -1, 0 or 1;
+ * compression.type is none, gzip or lz4 ("producer" and "uncompressed",
+ * Kafka's broker-side names, mean none; snappy and zstd are refused as
+ * unsupported).
+ *
+ * Errors: the first bad line makes the whole text fail with -EINVAL and a
+ * message in err, one of
+ *   "line N: unknown key 'k'"
+ *   "line N: bad value for 'k': 'v' (expected ...)"
+ *   "line N: expected key=value: 'text'"
+ *   "line N: missing key: 'text'"
+ *   "line N: NUL byte"
+ * and the config is left exactly as it was (parsing writes to a copy).
+ *
+ * Precedence (as in Kafka): within one text, log.roll.ms wins over
+ * log.roll.hours and log.dirs over log.dir, whatever their order.
+ *
+ * Rendering writes every setting, one "key=value\n" line each, in the
+ * fixed order of broker_render_order / the code of topic_config_render,
+ * values in canonical form (acks=all, the codec's name, key.separator
+ * escaped), so that parsing the rendered text back changes nothing.
+ *
+ * Threads: no shared state; callers own the structs they pass.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "repl/repl.h"
+#include "engine/batch.h"
+
+#define CFG_MAX_PARTITIONS 10000
+#define CFG_MAX_FILE       (16 * 1024 * 1024)
+#define CFG_MAX_BATCH      (64 * 1024 * 1024)
+#define CFG_SHOW_KEY       100      /* bytes of a key quoted in a message */
+#define CFG_SHOW_VALUE     200      /* bytes of a value quoted in a message */
+
+enum cfg_kind { KIND_INT, KIND_ACKS, KIND_CODEC, KIND_SEP, KIND_PATH };
+
+enum cfg_id {
+	ID_BROKER_ID, ID_LOG_DIRS, ID_LOG_DIR, ID_NUM_PARTITIONS, ID_PARTITIONS,
+	ID_SEGMENT_BYTES, ID_SEGMENT_MS, ID_ROLL_HOURS, ID_INDEX_BYTES,
+	ID_INDEX_INTERVAL, ID_MAX_MESSAGE, ID_FLUSH_MESSAGES, ID_FLUSH_MS,
+	ID_FLUSH_SCHED_MS, ID_CHECKPOINT_MS, ID_COMPRESSION, ID_BATCH_SIZE,
+	ID_ACKS, ID_BUFFER_MEMORY, ID_KEY_SEP,
+};
+
+struct cfg_key {
+	const char *name;
+	enum cfg_id id;
+	enum cfg_kind kind;
+	int64_t min, max;               /* KIND_INT: the valid range */
+};
+
+static const struct cfg_key broker_keys[] = {
+	{ "broker.id",                   ID_BROKER_ID,      KIND_INT,   0, INT32_MAX },
+	{ "log.dirs",                    ID_LOG_DIRS,       KIND_PATH,  0, 0 },
+	{ "log.dir",                     ID_LOG_DIR,        KIND_PATH,  0, 0 },
+	{ "num.partitions",              ID_NUM_PARTITIONS, KIND_INT,   1, CFG_MAX_PARTITIONS },
+	/* .index positions are u32: a segment stays below 2 GiB. */
+	{ "log.segment.bytes",           ID_SEGMENT_BYTES,  KIND_INT,   1024, INT32_MAX },
+	{ "log.roll.ms",                 ID_SEGMENT_MS,     KIND_INT,   1, INT64_MAX },
+	{ "log.roll.hours",              ID_ROLL_HOURS,     KIND_INT,   1, INT32_MAX },
+	{ "log.index.size.max.bytes",    ID_INDEX_BYTES,    KIND_INT,   4096, INT32_MAX },
+	{ "log.index.interval.bytes",    ID_INDEX_INTERVAL, KIND_INT,   0, INT32_MAX },
+	{ "message.max.bytes",           ID_MAX_MESSAGE,    KIND_INT,   0, INT32_MAX },
+	{ "max.message.bytes",           ID_MAX_MESSAGE,    KIND_INT,   0, INT32_MAX },
+	{ "log.flush.interval.messages", ID_FLUSH_MESSAGES, KIND_INT,   1, INT64_MAX },
+	{ "log.flush.interval.ms",       ID_FLUSH_MS,       KIND_INT,   0, INT64_MAX },
+	{ "log.flush.scheduler.interval.ms", ID_FLUSH_SCHED_MS, KIND_INT, 1, INT64_MAX },
+	{ "log.flush.offset.checkpoint.interval.ms", ID_CHECKPOINT_MS, KIND_INT, 1, INT64_MAX },
+	{ "compression.type",            ID_COMPRESSION,    KIND_CODEC, 0, 0 },
+	{ "batch.size",                  ID_BATCH_SIZE,     KIND_INT,   1, CFG_MAX_BATCH },
+	{ "acks",                        ID_ACKS,           KIND_ACKS,  0, 0 },
+	{ "buffer.memory",               ID_BUFFER_MEMORY,  KIND_INT,   1024, INT64_MAX },
+	{ "key.separator",               ID_KEY_SEP,        KIND_SEP,   0, 0 },
+};
+
+static const struct cfg_key topic_keys[] = {
+	{ "partitions",           ID_PARTITIONS,     KIND_INT,   1, CFG_MAX_PARTITIONS },
+	{ "acks",                 ID_ACKS,           KIND_ACKS,  0, 0 },
+	{ "segment.bytes",        ID_SEGMENT_BYTES,  KIND_INT,   1024, INT32_MAX },
+	{ "segment.ms",           ID_SEGMENT_MS,     KIND_INT,   1, INT64_MAX },
+	{ "segment.index.bytes",  ID_INDEX_BYTES,    KIND_INT,   4096, INT32_MAX },
+	{ "index.interval.bytes", ID_INDEX_INTERVAL, KIND_INT,   0, INT32_MAX },
+	{ "max.message.bytes",    ID_MAX_MESSAGE,    KIND_INT,   0, INT32_MAX },
+	{ "flush.messages",       ID_FLUSH_MESSAGES, KIND_INT,   1, INT64_MAX },
+	{ "flush.ms",             ID_FLUSH_MS,       KIND_INT,   0, INT64_MAX },
+	{ "compression.type",     ID_COMPRESSION,    KIND_CODEC, 0, 0 },
+	{ "batch.size",           ID_BATCH_SIZE,     KIND_INT,   1, CFG_MAX_BATCH },
+	{ "key.separator",        ID_KEY_SEP,        KIND_SEP,   0, 0 },
+};
+
+#define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* compression.type values. Kept here rather than in engine/compress.c so
+ * that the broker refuses what the engine does not implement. */
+static const struct {
+	const char *name;
+	int codec;
+	bool supported;
+} codec_names[] = {
+	{ "none",         BATCH_CODEC_NONE,   true },
+	{ "gzip",         BATCH_CODEC_GZIP,   true },
+	{ "snappy",       BATCH_CODEC_SNAPPY, false },
+	{ "lz4",          BATCH_CODEC_LZ4,    true },
+	{ "zstd",         BATCH_CODEC_ZSTD,   false },
+	{ "producer",     BATCH_CODEC_NONE,   true },
+	{ "uncompressed", BATCH_CODEC_NONE,   true },
+};
+
+/* A parsed value: an integer (KIND_INT, KIND_ACKS, KIND_CODEC) or bytes
+ * (KIND_SEP: len bytes; KIND_PATH: NUL-terminated). */
+struct cfg_val {
+	int64_t i;
+	size_t len;
+	char s[sizeof(((struct broker_config *)0)->data_dir)];
+};
+
+typedef int (*cfg_set_fn)(void *arg, const struct cfg_key *k, const struct cfg_val *v,
+			  char *why, size_t whylen);
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static bool cfg_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static void trim(const char **s, size_t *n)
+{
+	while (*n > 0 && cfg_space((*s)[0])) {
+		(*s)++;
+		(*n)--;
+	}
+	while (*n > 0 && cfg_space((*s)[*n - 1]))
+		(*n)--;
+}
+
+static int show(size_t n, size_t limit)
+{
+	return (int)(n < limit ? n : limit);
+}
+
+static int parse_int(const char *s, size_t n, const struct cfg_key *k, int64_t *out,
+		     char *why, size_t whylen)
+{
+	int64_t v = 0;
+	bool ok = n > 0;
+
+	for (size_t i = 0; ok && i < n; i++) {
+		if (s[i] < '0' || s[i] > '9' ||
+		    __builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, s[i] - '0', &v))
+			ok = false;
+	}
+	if (!ok || v < k->min || v > k->max) {
+		snprintf(why, whylen, "expected an integer from %lld to %lld",
+			 (long long)k->min, (long long)k->max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static bool is(const char *s, size_t n, const char *word)
+{
+	return strlen(word) == n && memcmp(s, word, n) == 0;
+}
+
+static int parse_acks(const char *s, size_t n, int64_t *out, char *why, size_t whylen)
+{
+	if (is(s, n, "all") || is(s, n, "-1"))
+		*out = -1;
+	else if (is(s, n, "0"))
+		*out = 0;
+	else if (is(s, n, "1"))
+		*out = 1;
+	else {
+		snprintf(why, whylen, "expected all, -1, 0 or 1");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_codec(const char *s, size_t n, int64_t *out, char *why, size_t whylen)
+{
+	for (size_t i = 0; i < NKEYS(codec_names); i++) {
+		if (!is(s, n, codec_names[i].name))
+			continue;
+		if (!codec_names[i].supported)
+			break;
+		*out = codec_names[i].codec;
+		return 0;
+	}
+	snprintf(why, whylen, "%sexpected none, gzip or lz4",
+		 is(s, n, "snappy") || is(s, n, "zstd") ? "unsupported codec; " : "");
+	return -EINVAL;
+}
+
+/* key.separator: at most 15 bytes after unescaping \t \s \\; no newline
+ * and no control byte other than tab (it could not be written back). */
+static int parse_sep(const char *s, size_t n, struct cfg_val *v, char *why, size_t whylen)
+{
+	const size_t max = sizeof(((struct log_config *)0)->key_sep) - 1;
+
+	v->len = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '\\') {
+			char e = i + 1 < n ? s[++i] : '\0';
+
+			if (e == 't')
+				c = '\t';
+			else if (e == 's')
+				c = ' ';
+			else if (e == '\\')
+				c = '\\';
+			else if (e == 'n') {
+				snprintf(why, whylen, "a separator may not contain a newline");
+				return -EINVAL;
+			} else {
+				snprintf(why, whylen, "expected the escapes \\t, \\s or \\\\ only");
+				return -EINVAL;
+			}
+		} else if (((unsigned char)c < 0x20 && c != '\t') || c == 0x7f) {
+			snprintf(why, whylen, "expected no control characters");
+			return -EINVAL;
+		}
+		if (v->len == max) {
+			snprintf(why, whylen, "expected at most %zu bytes", max);
+			return -EINVAL;
+		}
+		v->s[v->len++] = c;
+	}
+	return 0;
+}
+
+/* log.dirs / log.dir: Kafka's comma-separated list, here of exactly one. */
+static int parse_path(const char *s, size_t n, struct cfg_val *v, char *why, size_t whylen)
+{
+	if (n == 0 || n >= sizeof(v->s)) {
+		snprintf(why, whylen, "expected a directory path of 1 to %zu bytes",
+			 sizeof(v->s) - 1);
+		return -EINVAL;
+	}
+	if (memchr(s, ',', n)) {
+		snprintf(why, whylen, "expected one directory: mqfs uses a single log dir");
+		return -EINVAL;
+	}
+	memcpy(v->s, s, n);
+	v->s[n] = '\0';
+	v->len = n;
+	return 0;
+}
+
+static int parse_value(const struct cfg_key *k, const char *s, size_t n, struct cfg_val *v,
+		       char *why, size_t whylen)
+{
+	switch (k->kind) {
+	case KIND_INT:   return parse_int(s, n, k, &v->i, why, whylen);
+	case KIND_ACKS:  return parse_acks(s, n, &v->i, why, whylen);
+	case KIND_CODEC: return parse_codec(s, n, &v->i, why, whylen);
+	case KIND_SEP:   return parse_sep(s, n, v, why, whylen);
+	case KIND_PATH:  return parse_path(s, n, v, why, whylen);
+	}
+	return -EINVAL;
+}
+
+/* Settings shared by both scopes, stored in a struct log_config. Returns
+ * false if k is not one of them. */
+static bool set_log_key(struct log_config *log, const struct cfg_key *k,
+			const struct cfg_val *v)
+{
+	switch (k->id) {
+	case ID_SEGMENT_BYTES:  log->segment_bytes = v->i; break;
+	case ID_SEGMENT_MS:     log->segment_ms = v->i; break;
+	case ID_INDEX_BYTES:    log->segment_index_bytes = (int32_t)v->i; break;
+	case ID_INDEX_INTERVAL: log->index_interval_bytes = (int32_t)v->i; break;
+	case ID_MAX_MESSAGE:    log->max_message_bytes = (int32_t)v->i; break;
+	case ID_FLUSH_MESSAGES: log->flush_messages = v->i; break;
+	case ID_FLUSH_MS:       log->flush_ms = v->i; break;
+	case ID_COMPRESSION:    log->codec = (int)v->i; break;
+	case ID_BATCH_SIZE:     log->batch_bytes = (int32_t)v->i; break;
+	case ID_KEY_SEP:
+		memset(log->key_sep, 0, sizeof(log->key_sep));
+		memcpy(log->key_sep, v->s, v->len);
+		log->key_sep_len = (int)v->len;
+		break;
+	default:
+		return false;
+	}
+	return true;
+}
+
+/* Runs every line of text through parse_value and set. Stops at the first
+ * bad line: -EINVAL with the message in err. */
+static int cfg_apply_text(const char *text, size_t len, const struct cfg_key *keys,
+			  size_t nkeys, cfg_set_fn set, void *arg, char *err, size_t errlen)
+{
+	struct cfg_val *v;
+	char why[160];
+	size_t pos = 0;
+	int line = 0, rc = 0;
+
+	v = malloc(sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	while (pos < len) {
+		const char *s = text + pos, *nl = memchr(s, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - s) : len - pos;
+		const char *key, *val, *sep = NULL;
+		size_t klen, vlen;
+		const struct cfg_key *k = NULL;
+
+		pos += n + (nl ? 1 : 0);
+		line++;
+		trim(&s, &n);
+		if (n == 0 || s[0] == '#' || s[0] == '!')
+			continue;
+		if (memchr(s, '\0', n)) {
+			set_err(err, errlen, "line %d: NUL byte", line);
+			rc = -EINVAL;
+			goto out;
+		}
+		for (size_t i = 0; i < n && !sep; i++)
+			if (s[i] == '=' || s[i] == ':')
+				sep = s + i;
+		if (!sep) {
+			set_err(err, errlen, "line %d: expected key=value: '%.*s'", line,
+				show(n, CFG_SHOW_VALUE), s);
+			rc = -EINVAL;
+			goto out;
+		}
+		key = s;
+		klen = (size_t)(sep - s);
+		val = sep + 1;
+		vlen = n - klen - 1;
+		trim(&key, &klen);
+		trim(&val, &vlen);
+		if (klen == 0) {
+			set_err(err, errlen, "line %d: missing key: '%.*s'", line,
+				show(n, CFG_SHOW_VALUE), s);
+			rc = -EINVAL;
+			goto out;
+		}
+		for (size_t i = 0; i < nkeys && !k; i++)
+			if (is(key, klen, keys[i].name))
+				k = &keys[i];
+		if (!k) {
+			set_err(err, errlen, "line %d: unknown key '%.*s'", line,
+				show(klen, CFG_SHOW_KEY), key);
+			rc = -EINVAL;
+			goto out;
+		}
+		why[0] = '\0';
+		if (parse_value(k, val, vlen, v, why, sizeof(why)) < 0 ||
+		    set(arg, k, v, why, sizeof(why)) < 0) {
+			set_err(err, errlen, "line %d: bad value for '%s': '%.*s' (%s)", line,
+				k->name, show(vlen, CFG_SHOW_VALUE), val, why);
+			rc = -EINVAL;
+			goto out;
+		}
+	}
+out:
+	free(v);
+	return rc;
+}
+
+/* ---- broker ---- */
+
+void broker_config_defaults(struct broker_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->data_dir, sizeof(c->data_dir), "%s", "./mqfs-data");
+	c->broker_id = 0;
+	c->num_partitions = 1;
+	log_config_defaults(&c->log);
+	c->acks = -1;
+	c->buffer_memory = 33554432;
+	c->flush_scheduler_ms = INT64_MAX;
+	c->checkpoint_interval_ms = 60000;
+}
+
+struct broker_parse {
+	struct broker_config c;         /* the copy being changed */
+	bool roll_ms_seen;              /* log.roll.ms in this text */
+	bool dirs_seen;                 /* log.dirs in this text */
+};
+
+static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *v,
+		      char *why, size_t whylen)
+{
+	struct broker_parse *p = arg;
+	struct broker_config *c = &p->c;
+
+	(void)why;
+	(void)whylen;
+	switch (k->id) {
+	case ID_BROKER_ID:      c->broker_id = (int32_t)v->i; break;
+	case ID_NUM_PARTITIONS: c->num_partitions = (int32_t)v->i; break;
+	case ID_ACKS:           c->acks = (int)v->i; break;
+	case ID_BUFFER_MEMORY:  c->buffer_memory = v->i; break;
+	case ID_FLUSH_SCHED_MS: c->flush_scheduler_ms = v->i; break;
+	case ID_CHECKPOINT_MS:  c->checkpoint_interval_ms = v->i; break;
+	case ID_LOG_DIRS:
+		p->dirs_seen = true;
+		memcpy(c->data_dir, v->s, v->len + 1);
+		break;
+	case ID_LOG_DIR:
+		if (!p->dirs_seen)
+			memcpy(c->data_dir, v->s, v->len + 1);
+		break;
+	case ID_SEGMENT_MS:
+		p->roll_ms_seen = true;
+		c->log.segment_ms = v->i;
+		break;
+	case ID_ROLL_HOURS:
+		if (!p->roll_ms_seen)
+			c->log.segment_ms = v->i * 3600 * 1000;
+		break;
+	default:
+		set_log_key(&c->log, k, v);
+		break;
+	}
+	return 0;
+}
+
+int broker_config_parse(struct broker_config *c, const char *text, size_t len,
+			char *err, size_t errlen)
+{
+	struct broker_parse *p;
+	int rc;
+
+	/* struct broker_config is over 4 KiB: the copy lives on the heap. */
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->c = *c;
+	rc = cfg_apply_text(text, len, broker_keys, NKEYS(broker_keys), broker_set, p,
+			    err, errlen);
+	if (rc == 0)
+		*c = p->c;
+	free(p);
+	return rc;
+}
+
+/* Reads a whole (small) file into a malloc'ed buffer. */
+static int read_small_file(const char *path, char **out, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = NULL, *nb;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t r;
+
+		if (!buf || n == cap) {
+			if (buf)
+				cap *= 2;
+			if (cap > CFG_MAX_FILE) {
+				rc = -EFBIG;
+				goto out;
+			}
+			nb = realloc(buf, cap);
+			if (!nb) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	*out = buf;
+	*len = n;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+int broker_config_load(struct broker_config *c, const char *path, char *err, size_t errlen)
+{
+	char msg[512];
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = read_small_file(path, &text, &len);
+	if (rc < 0) {
+		set_err(err, errlen, "cannot read %s: %s", path,
+			rc == -EFBIG ? "larger than 16 MiB" : strerror(-rc));
+		return rc;
+	}
+	rc = broker_config_parse(c, text, len, msg, sizeof(msg));
+	if (rc < 0)
+		set_err(err, errlen, "%s: %s", path, msg);
+	free(text);
+	return rc;
+}
+
+static const char *codec_str(int codec)
+{
+	for (size_t i = 0; i < NKEYS(codec_names); i++)
+		if (codec_names[i].codec == codec)
+			return codec_names[i].name;
+	return "none";
+}
+
+static const char *acks_str(int acks)
+{
+	return acks == 0 ? "0" : acks == 1 ? "1" : "all";
+}
+
+/* key.separator in the escaped form parse_sep reads back. */
+static void put_sep(FILE *f, const struct log_config *log)
+{
+	for (int i = 0; i < log->key_sep_len && i < (int)sizeof(log->key_sep); i++) {
+		char c = log->key_sep[i];
+
+		if (c == '\\')
+			fputs("\\\\", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c == ' ')
+			fputs("\\s", f);
+		else
+			fputc(c, f);
+	}
+	fputc('\n', f);
+}
+
+/* Ends an open_memstream() render: *out gets the NUL-terminated text. */
+/* Ends an open_memstream() render: *out gets the NUL-terminated text.
+ * *bufp is the stream's buffer, only valid once the stream is closed. */
+static int render_close(FILE *f, char **bufp, char **out)
+{
+	bool bad = ferror(f) != 0;
+
+	if (fclose(f) != 0 || bad) {
+		free(*bufp);
+		return -ENOMEM;
+	}
+	*out = *bufp;
+	return 0;
+}
+
+/* Rendering order (broker):
+ *   broker.id, log.dirs, num.partitions, log.segment.bytes, log.roll.ms,
+ *   log.index.size.max.bytes, log.index.interval.bytes, message.max.bytes,
+ *   log.flush.interval.messages, log.flush.interval.ms,
+ *   log.flush.scheduler.interval.ms, log.flush.offset.checkpoint.interval.ms,
+ *   compression.type, batch.size, acks, buffer.memory, key.separator */
+int broker_config_render(const struct broker_config *c, char **out, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f;
+
+	f = open_memstream(&buf, len);
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "broker.id=%d\n", c->broker_id);
+	fprintf(f, "log.dirs=%s\n", c->data_dir);
+	fprintf(f, "num.partitions=%d\n", c->num_partitions);
+	fprintf(f, "log.segment.bytes=%lld\n", (long long)c->log.segment_bytes);
+	fprintf(f, "log.roll.ms=%lld\n", (long long)c->log.segment_ms);
+	fprintf(f, "log.index.size.max.bytes=%d\n", c->log.segment_index_bytes);
+	fprintf(f, "log.index.interval.bytes=%d\n", c->log.index_interval_bytes);
+	fprintf(f, "message.max.bytes=%d\n", c->log.max_message_bytes);
+	fprintf(f, "log.flush.interval.messages=%lld\n", (long long)c->log.flush_messages);
+	fprintf(f, "log.flush.interval.ms=%lld\n", (long long)c->log.flush_ms);
+	fprintf(f, "log.flush.scheduler.interval.ms=%lld\n", (long long)c->flush_scheduler_ms);
+	fprintf(f, "log.flush.offset.checkpoint.interval.ms=%lld\n",
+		(long long)c->checkpoint_interval_ms);
+	fprintf(f, "compression.type=%s\n", codec_str(c->log.codec));
+	fprintf(f, "batch.size=%d\n", c->log.batch_bytes);
+	fprintf(f, "acks=%s\n", acks_str(c->acks));
+	fprintf(f, "buffer.memory=%lld\n", (long long)c->buffer_memory);
+	fputs("key.separator=", f);
+	put_sep(f, &c->log);
+	return render_close(f, &buf, out);
+}
+
+/* ---- topic ---- */
+
+struct topic_parse {
+	struct topic_config tc;         /* the copy being changed */
+	int32_t partitions_before;      /* partitions may only grow from this */
+};
+
+static int topic_set(void *arg, const struct cfg_key *k, const struct cfg_val *v,
+		     char *why, size_t whylen)
+{
+	struct topic_parse *p = arg;
+
+	switch (k->id) {
+	case ID_PARTITIONS:
+		if (v->i < p->partitions_before) {
+			snprintf(why, whylen, "partitions may only grow: now %d",
+				 p->partitions_before);
+			return -EINVAL;
+		}
+		p->tc.partitions = (int32_t)v->i;
+		break;
+	case ID_ACKS:
+		p->tc.acks = (int)v->i;
+		break;
+	default:
+		set_log_key(&p->tc.log, k, v);
+		break;
+	}
+	return 0;
+}
+
+int topic_config_apply(struct topic_config *tc, const char *text, size_t len,
+		       char *err, size_t errlen)
+{
+	struct topic_parse p;
+	int rc;
+
+	p.tc = *tc;
+	p.partitions_before = tc->partitions;
+	rc = cfg_apply_text(text, len, topic_keys, NKEYS(topic_keys), topic_set, &p,
+			    err, errlen);
+	if (rc == 0)
+		*tc = p.tc;
+	return rc;
+}
+
+/* Rendering order (topic):
+ *   partitions, acks, segment.bytes, segment.ms, segment.index.bytes,
+ *   index.interval.bytes, max.message.bytes, flush.messages, flush.ms,
+ *   compression.type, batch.size, key.separator */
+int topic_config_render(const struct topic_config *tc, char **out, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f;
+
+	f = open_memstream(&buf, len);
+	if (!f)
+		return -ENOMEM;
+	fprintf(f, "partitions=%d\n", tc->partitions);
+	fprintf(f, "acks=%s\n", acks_str(tc->acks));
+	fprintf(f, "segment.bytes=%lld\n", (long long)tc->log.segment_bytes);
+	fprintf(f, "segment.ms=%lld\n", (long long)tc->log.segment_ms);
+	fprintf(f, "segment.index.bytes=%d\n", tc->log.segment_index_bytes);
+	fprintf(f, "index.interval.bytes=%d\n", tc->log.index_interval_bytes);
+	fprintf(f, "max.message.bytes=%d\n", tc->log.max_message_bytes);
+	fprintf(f, "flush.messages=%lld\n", (long long)tc->log.flush_messages);
+	fprintf(f, "flush.ms=%lld\n", (long long)tc->log.flush_ms);
+	fprintf(f, "compression.type=%s\n", codec_str(tc->log.codec));
+	fprintf(f, "batch.size=%d\n", tc->log.batch_bytes);
+	fputs("key.separator=", f);
+	put_sep(f, &tc->log);
+	return render_close(f, &buf, out);
+}

@@ -1,0 +1,208 @@
+/*
+ * log.c — the daemon's diagnostic log (not the message log: that is
+ * engine/). See repl.h, section "logging".
+ *
+ * Output
+ *   foreground:  one line per message on stderr,
+ *                  "2026-11-26 17:47:20.123 WARN <message>\n"
+ *                written with a single write(2) so that lines from
+ *                concurrent threads never interleave;
+ *   daemonized:  syslog(3), ident "mqfs", facility LOG_DAEMON, the level
+ *                as the syslog priority.
+ * Messages above the level given to mq_log_init() are dropped. Before
+ * mq_log_init() the level is MQ_INFO and output goes to stderr.
+ *
+ * Rate limiting (mq_ratelimit_ok, behind mq_log_limited): per call site, a
+ * window of MQ_RL_WINDOW_MS opens at the first message; the first
+ * MQ_RL_BURST messages of a window pass, the rest are counted in
+ * `suppressed`. The first call after the window has ended opens a new
+ * window and, if any were suppressed, logs "N messages suppressed" (at
+ * MQ_WARN) before its own message.
+ *
+ * Threads: every function is thread-safe. The level and output choice are
+ * atomics; a call site's counters are guarded by its own tiny spinlock
+ * (struct mq_ratelimit.lock), held for a few instructions and never while
+ * writing output. errno is preserved across mq_log(), so "%m" works.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include <sched.h>
+
+#include "repl/repl.h"
+
+#define MQ_RL_WINDOW_MS 10000
+#define MQ_RL_BURST     20
+
+static int log_level = MQ_INFO;         /* accessed with __atomic_* */
+static int log_syslog;                  /* bool, accessed with __atomic_* */
+
+static const char *level_word(int level)
+{
+	static const char *const words[] = {
+		"EMERG", "ALERT", "CRIT", "ERROR", "WARN", "NOTICE", "INFO", "DEBUG",
+	};
+	if (level < 0 || level > 7)
+		return "DEBUG";
+	return words[level];
+}
+
+void mq_log_init(int level, bool use_syslog)
+{
+	if (level < 0)
+		level = 0;
+	if (level > MQ_DEBUG)
+		level = MQ_DEBUG;
+	if (use_syslog)
+		openlog("mqfs", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
+	__atomic_store_n(&log_syslog, use_syslog ? 1 : 0, __ATOMIC_RELEASE);
+}
+
+/* Writes all of buf to stderr; a short write is continued, EINTR retried,
+ * other errors dropped (there is nowhere left to report them). */
+static void write_stderr(const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(STDERR_FILENO, buf, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* "YYYY-MM-DD HH:MM:SS.mmm " in local time; returns its length. */
+static size_t format_time(char *buf, size_t size)
+{
+	struct timespec ts;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (!localtime_r(&ts.tv_sec, &tm))
+		memset(&tm, 0, sizeof(tm));
+	n = strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+	n += (size_t)snprintf(buf + n, size - n, ".%03ld ", ts.tv_nsec / 1000000);
+	return n < size ? n : size - 1;
+}
+
+void mq_log(int level, const char *fmt, ...)
+{
+	int saved_errno = errno;
+	char stackbuf[1024];
+	char *msg = stackbuf, *heap = NULL;
+	size_t prefix = 0, cap = sizeof(stackbuf);
+	bool to_syslog;
+	va_list ap;
+	int n;
+
+	if (level < 0)
+		level = 0;
+	if (level > __atomic_load_n(&log_level, __ATOMIC_RELAXED))
+		return;
+	to_syslog = __atomic_load_n(&log_syslog, __ATOMIC_ACQUIRE);
+
+	if (!to_syslog) {
+		prefix = format_time(stackbuf, cap);
+		prefix += (size_t)snprintf(stackbuf + prefix, cap - prefix, "%s ",
+					   level_word(level));
+	}
+
+	/* Room for the message, '\n' and NUL; a long message goes to the heap
+	 * rather than being cut. errno is restored first for "%m". */
+	errno = saved_errno;
+	va_start(ap, fmt);
+	n = vsnprintf(stackbuf + prefix, cap - prefix, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		goto out;
+	if ((size_t)n + 2 > cap - prefix) {
+		heap = malloc(prefix + (size_t)n + 2);
+		if (heap) {
+			memcpy(heap, stackbuf, prefix);
+			errno = saved_errno;
+			va_start(ap, fmt);
+			vsnprintf(heap + prefix, (size_t)n + 1, fmt, ap);
+			va_end(ap);
+			msg = heap;
+		} else {
+			n = (int)(cap - prefix - 2);    /* cut, but still log */
+		}
+	}
+	/* Exactly one trailing newline, whatever the caller wrote. */
+	while (n > 0 && msg[prefix + (size_t)n - 1] == '\n')
+		n--;
+
+	if (to_syslog) {
+		msg[n] = '\0';
+		syslog(LOG_DAEMON | level, "%s", msg);
+	} else {
+		msg[prefix + (size_t)n] = '\n';
+		write_stderr(msg, prefix + (size_t)n + 1);
+	}
+out:
+	free(heap);
+	errno = saved_errno;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void rl_lock(struct mq_ratelimit *rl)
+{
+	while (__atomic_exchange_n(&rl->lock, 1, __ATOMIC_ACQUIRE)) {
+		while (__atomic_load_n(&rl->lock, __ATOMIC_RELAXED))
+			sched_yield();
+	}
+}
+
+static void rl_unlock(struct mq_ratelimit *rl)
+{
+	__atomic_store_n(&rl->lock, 0, __ATOMIC_RELEASE);
+}
+
+bool mq_ratelimit_ok(struct mq_ratelimit *rl)
+{
+	int64_t now = mono_ms();
+	int missed = 0;
+	bool ok;
+
+	rl_lock(rl);
+	/* window_start == 0 with count == 0: a call site never used (static,
+	 * zero-initialised); the monotonic clock may itself be small. */
+	if ((rl->window_start == 0 && rl->count == 0) ||
+	    now - rl->window_start >= MQ_RL_WINDOW_MS) {
+		missed = rl->suppressed;
+		rl->window_start = now;
+		rl->count = 0;
+		rl->suppressed = 0;
+	}
+	if (rl->count < MQ_RL_BURST) {
+		rl->count++;
+		ok = true;
+	} else {
+		if (rl->suppressed < 0x7fffffff)
+			rl->suppressed++;
+		ok = false;
+	}
+	rl_unlock(rl);
+
+	/* Outside the lock: output may block. */
+	if (missed > 0)
+		mq_log(MQ_WARN, "%d messages suppressed", missed);
+	return ok;
+}

@@ -1,0 +1,840 @@
+/*
+ * test_config.c — repl/config.c (server.properties, topic .config) and
+ * repl/log.c (output format, rate limiting).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "repl/repl.h"
+#include "engine/batch.h"
+
+/* ---- helpers ---- */
+
+static int parse(struct broker_config *c, const char *text, char *err, size_t errlen)
+{
+	return broker_config_parse(c, text, strlen(text), err, errlen);
+}
+
+static int apply(struct topic_config *tc, const char *text, char *err, size_t errlen)
+{
+	return topic_config_apply(tc, text, strlen(text), err, errlen);
+}
+
+static void assert_log_config_equal(const struct log_config *a, const struct log_config *b)
+{
+	assert_int_equal(a->segment_bytes, b->segment_bytes);
+	assert_int_equal(a->segment_ms, b->segment_ms);
+	assert_int_equal(a->segment_index_bytes, b->segment_index_bytes);
+	assert_int_equal(a->index_interval_bytes, b->index_interval_bytes);
+	assert_int_equal(a->max_message_bytes, b->max_message_bytes);
+	assert_int_equal(a->flush_messages, b->flush_messages);
+	assert_int_equal(a->flush_ms, b->flush_ms);
+	assert_int_equal(a->batch_bytes, b->batch_bytes);
+	assert_int_equal(a->codec, b->codec);
+	assert_int_equal(a->key_sep_len, b->key_sep_len);
+	assert_memory_equal(a->key_sep, b->key_sep, sizeof(a->key_sep));
+}
+
+static void assert_broker_equal(const struct broker_config *a, const struct broker_config *b)
+{
+	assert_string_equal(a->data_dir, b->data_dir);
+	assert_int_equal(a->broker_id, b->broker_id);
+	assert_int_equal(a->num_partitions, b->num_partitions);
+	assert_log_config_equal(&a->log, &b->log);
+	assert_int_equal(a->acks, b->acks);
+	assert_int_equal(a->buffer_memory, b->buffer_memory);
+	assert_int_equal(a->flush_scheduler_ms, b->flush_scheduler_ms);
+	assert_int_equal(a->checkpoint_interval_ms, b->checkpoint_interval_ms);
+}
+
+static void assert_topic_equal(const struct topic_config *a, const struct topic_config *b)
+{
+	assert_int_equal(a->partitions, b->partitions);
+	assert_int_equal(a->acks, b->acks);
+	assert_log_config_equal(&a->log, &b->log);
+}
+
+static void topic_defaults(struct topic_config *tc)
+{
+	memset(tc, 0, sizeof(*tc));
+	tc->partitions = 1;
+	tc->acks = -1;
+	log_config_defaults(&tc->log);
+}
+
+/* Redirects fd 2 into a temporary file until capture_end(). */
+struct capture { int saved; int fd; };
+
+static void capture_begin(struct capture *cap)
+{
+	char path[] = "/tmp/test_config_XXXXXX";
+
+	fflush(stderr);
+	cap->fd = mkstemp(path);
+	assert_true(cap->fd >= 0);
+	unlink(path);
+	cap->saved = dup(STDERR_FILENO);
+	assert_true(cap->saved >= 0);
+	assert_int_equal(dup2(cap->fd, STDERR_FILENO), STDERR_FILENO);
+}
+
+/* Returns what was written (malloc'ed, NUL-terminated). */
+static char *capture_end(struct capture *cap)
+{
+	off_t size;
+	char *buf;
+
+	fflush(stderr);
+	assert_int_equal(dup2(cap->saved, STDERR_FILENO), STDERR_FILENO);
+	close(cap->saved);
+	size = lseek(cap->fd, 0, SEEK_END);
+	assert_true(size >= 0);
+	buf = calloc(1, (size_t)size + 1);
+	assert_non_null(buf);
+	assert_int_equal(pread(cap->fd, buf, (size_t)size, 0), size);
+	close(cap->fd);
+	return buf;
+}
+
+/* ---- broker config ---- */
+
+static const char default_render[] =
+	"broker.id=0\n"
+	"log.dirs=./mqfs-data\n"
+	"num.partitions=1\n"
+	"log.segment.bytes=1073741824\n"
+	"log.roll.ms=604800000\n"
+	"log.index.size.max.bytes=10485760\n"
+	"log.index.interval.bytes=4096\n"
+	"message.max.bytes=1048588\n"
+	"log.flush.interval.messages=9223372036854775807\n"
+	"log.flush.interval.ms=9223372036854775807\n"
+	"log.flush.scheduler.interval.ms=9223372036854775807\n"
+	"log.flush.offset.checkpoint.interval.ms=60000\n"
+	"compression.type=none\n"
+	"batch.size=16384\n"
+	"acks=all\n"
+	"buffer.memory=33554432\n"
+	"key.separator=\n";
+
+static void test_defaults(void **state)
+{
+	struct broker_config c;
+	char *text;
+	size_t len;
+
+	(void)state;
+	broker_config_defaults(&c);
+	assert_string_equal(c.data_dir, "./mqfs-data");
+	assert_int_equal(c.broker_id, 0);
+	assert_int_equal(c.num_partitions, 1);
+	assert_int_equal(c.log.segment_bytes, 1073741824);
+	assert_int_equal(c.log.segment_ms, 168LL * 3600 * 1000);
+	assert_int_equal(c.log.segment_index_bytes, 10485760);
+	assert_int_equal(c.log.index_interval_bytes, 4096);
+	assert_int_equal(c.log.max_message_bytes, 1048588);
+	assert_int_equal(c.log.flush_messages, INT64_MAX);
+	assert_int_equal(c.log.flush_ms, INT64_MAX);
+	assert_int_equal(c.log.batch_bytes, 16384);
+	assert_int_equal(c.log.codec, BATCH_CODEC_NONE);
+	assert_int_equal(c.log.key_sep_len, 0);
+	assert_int_equal(c.acks, -1);
+	assert_int_equal(c.buffer_memory, 33554432);
+	assert_int_equal(c.flush_scheduler_ms, INT64_MAX);
+	assert_int_equal(c.checkpoint_interval_ms, 60000);
+
+	assert_int_equal(broker_config_render(&c, &text, &len), 0);
+	assert_string_equal(text, default_render);
+	assert_int_equal(len, strlen(default_render));
+	free(text);
+
+	/* An empty text changes nothing. */
+	assert_int_equal(broker_config_parse(&c, "", 0, NULL, 0), 0);
+	assert_int_equal(c.num_partitions, 1);
+}
+
+static void test_every_broker_key(void **state)
+{
+	struct broker_config c;
+	char err[256] = "";
+
+	(void)state;
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c,
+		"broker.id=7\n"
+		"log.dirs=/var/lib/mqfs\n"
+		"num.partitions=12\n"
+		"log.segment.bytes=2147483647\n"
+		"log.roll.ms=1000\n"
+		"log.index.interval.bytes=0\n"
+		"log.index.size.max.bytes=4096\n"
+		"message.max.bytes=2000000\n"
+		"log.flush.interval.messages=1\n"
+		"log.flush.interval.ms=0\n"
+		"compression.type=lz4\n"
+		"batch.size=67108864\n"
+		"acks=1\n"
+		"buffer.memory=1024\n"
+		"log.flush.scheduler.interval.ms=1000\n"
+		"log.flush.offset.checkpoint.interval.ms=5000\n"
+		"key.separator=|\n", err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_string_equal(c.data_dir, "/var/lib/mqfs");
+	assert_int_equal(c.broker_id, 7);
+	assert_int_equal(c.num_partitions, 12);
+	assert_int_equal(c.log.segment_bytes, 2147483647);
+	assert_int_equal(c.log.segment_ms, 1000);
+	assert_int_equal(c.log.index_interval_bytes, 0);
+	assert_int_equal(c.log.segment_index_bytes, 4096);
+	assert_int_equal(c.log.max_message_bytes, 2000000);
+	assert_int_equal(c.log.flush_messages, 1);
+	assert_int_equal(c.log.flush_ms, 0);
+	assert_int_equal(c.log.codec, BATCH_CODEC_LZ4);
+	assert_int_equal(c.log.batch_bytes, 64 * 1024 * 1024);
+	assert_int_equal(c.acks, 1);
+	assert_int_equal(c.buffer_memory, 1024);
+	assert_int_equal(c.flush_scheduler_ms, 1000);
+	assert_int_equal(c.checkpoint_interval_ms, 5000);
+	assert_int_equal(c.log.key_sep_len, 1);
+	assert_string_equal(c.log.key_sep, "|");
+
+	/* Aliases and the other spellings of values. */
+	assert_int_equal(parse(&c, "max.message.bytes=500\nlog.dir=/d\nacks=all\n"
+			       "compression.type=gzip\n", err, sizeof(err)), 0);
+	assert_int_equal(c.log.max_message_bytes, 500);
+	assert_string_equal(c.data_dir, "/d");
+	assert_int_equal(c.acks, -1);
+	assert_int_equal(c.log.codec, BATCH_CODEC_GZIP);
+	assert_int_equal(parse(&c, "acks=0\ncompression.type=producer\n", err, sizeof(err)), 0);
+	assert_int_equal(c.acks, 0);
+	assert_int_equal(c.log.codec, BATCH_CODEC_NONE);
+	assert_int_equal(parse(&c, "acks=-1\ncompression.type=gzip\n", err, sizeof(err)), 0);
+	assert_int_equal(parse(&c, "compression.type=uncompressed\n", err, sizeof(err)), 0);
+	assert_int_equal(c.acks, -1);
+	assert_int_equal(c.log.codec, BATCH_CODEC_NONE);
+	/* The largest values of each type. */
+	assert_int_equal(parse(&c, "broker.id=2147483647\nlog.flush.interval.messages="
+			       "9223372036854775807\nnum.partitions=10000\n", err, sizeof(err)), 0);
+	assert_int_equal(c.broker_id, INT32_MAX);
+	assert_int_equal(c.log.flush_messages, INT64_MAX);
+	assert_int_equal(c.num_partitions, 10000);
+}
+
+static void test_precedence(void **state)
+{
+	struct broker_config c;
+	char err[256];
+
+	(void)state;
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c, "log.roll.hours=2\n", err, sizeof(err)), 0);
+	assert_int_equal(c.log.segment_ms, 2 * 3600 * 1000);
+	/* log.roll.ms wins, before or after log.roll.hours. */
+	assert_int_equal(parse(&c, "log.roll.ms=1234\nlog.roll.hours=5\n", err, sizeof(err)), 0);
+	assert_int_equal(c.log.segment_ms, 1234);
+	assert_int_equal(parse(&c, "log.roll.hours=5\nlog.roll.ms=4321\n", err, sizeof(err)), 0);
+	assert_int_equal(c.log.segment_ms, 4321);
+	/* Hours are still validated when ms wins. */
+	assert_int_equal(parse(&c, "log.roll.ms=1\nlog.roll.hours=0\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 2: bad value for 'log.roll.hours': '0' "
+			    "(expected an integer from 1 to 2147483647)");
+	assert_int_equal(c.log.segment_ms, 4321);
+	/* The largest hours value does not overflow. */
+	assert_int_equal(parse(&c, "log.roll.hours=2147483647\n", err, sizeof(err)), 0);
+	assert_int_equal(c.log.segment_ms, 2147483647LL * 3600 * 1000);
+
+	/* log.dirs wins over log.dir. */
+	assert_int_equal(parse(&c, "log.dirs=/a\nlog.dir=/b\n", err, sizeof(err)), 0);
+	assert_string_equal(c.data_dir, "/a");
+	assert_int_equal(parse(&c, "log.dir=/b\nlog.dirs=/c\n", err, sizeof(err)), 0);
+	assert_string_equal(c.data_dir, "/c");
+
+	/* Duplicates: the last wins. */
+	assert_int_equal(parse(&c, "num.partitions=3\nnum.partitions=4\n", err, sizeof(err)), 0);
+	assert_int_equal(c.num_partitions, 4);
+}
+
+static void test_bad_broker_input(void **state)
+{
+	static const struct { const char *text; const char *err; } cases[] = {
+		{ "foo=1\n", "line 1: unknown key 'foo'" },
+		{ "# c\n\nbroker.id=1\nlog.segment.bytes=12x\n",
+		  "line 4: bad value for 'log.segment.bytes': '12x' "
+		  "(expected an integer from 1024 to 2147483647)" },
+		{ "num.partitions=99999999999999999999\n",
+		  "line 1: bad value for 'num.partitions': '99999999999999999999' "
+		  "(expected an integer from 1 to 10000)" },
+		{ "log.flush.interval.messages=9223372036854775808\n",
+		  "line 1: bad value for 'log.flush.interval.messages': '9223372036854775808' "
+		  "(expected an integer from 1 to 9223372036854775807)" },
+		{ "broker.id=2147483648\n",
+		  "line 1: bad value for 'broker.id': '2147483648' "
+		  "(expected an integer from 0 to 2147483647)" },
+		{ "broker.id=-1\n",
+		  "line 1: bad value for 'broker.id': '-1' (expected an integer from 0 to 2147483647)" },
+		{ "buffer.memory=+4096\n",
+		  "line 1: bad value for 'buffer.memory': '+4096' "
+		  "(expected an integer from 1024 to 9223372036854775807)" },
+		{ "batch.size=0x10\n",
+		  "line 1: bad value for 'batch.size': '0x10' (expected an integer from 1 to 67108864)" },
+		{ "batch.size=1 000\n",
+		  "line 1: bad value for 'batch.size': '1 000' (expected an integer from 1 to 67108864)" },
+		{ "batch.size=67108865\n",
+		  "line 1: bad value for 'batch.size': '67108865' (expected an integer from 1 to 67108864)" },
+		{ "broker.id=1\nnum.partitions=\n",
+		  "line 2: bad value for 'num.partitions': '' (expected an integer from 1 to 10000)" },
+		{ "num.partitions=0\n",
+		  "line 1: bad value for 'num.partitions': '0' (expected an integer from 1 to 10000)" },
+		{ "num.partitions=10001\n",
+		  "line 1: bad value for 'num.partitions': '10001' (expected an integer from 1 to 10000)" },
+		{ "log.segment.bytes=1023\n",
+		  "line 1: bad value for 'log.segment.bytes': '1023' "
+		  "(expected an integer from 1024 to 2147483647)" },
+		{ "log.segment.bytes=2147483648\n",
+		  "line 1: bad value for 'log.segment.bytes': '2147483648' "
+		  "(expected an integer from 1024 to 2147483647)" },
+		{ "log.index.size.max.bytes=4095\n",
+		  "line 1: bad value for 'log.index.size.max.bytes': '4095' "
+		  "(expected an integer from 4096 to 2147483647)" },
+		{ "log.flush.interval.messages=0\n",
+		  "line 1: bad value for 'log.flush.interval.messages': '0' "
+		  "(expected an integer from 1 to 9223372036854775807)" },
+		{ "log.flush.offset.checkpoint.interval.ms=0\n",
+		  "line 1: bad value for 'log.flush.offset.checkpoint.interval.ms': '0' "
+		  "(expected an integer from 1 to 9223372036854775807)" },
+		{ "\n\nnum.partitions 3\n", "line 3: expected key=value: 'num.partitions 3'" },
+		{ "=5\n", "line 1: missing key: '=5'" },
+		{ "log.dirs=/a,/b\n",
+		  "line 1: bad value for 'log.dirs': '/a,/b' "
+		  "(expected one directory: mqfs uses a single log dir)" },
+		{ "log.dirs=\n",
+		  "line 1: bad value for 'log.dirs': '' (expected a directory path of 1 to 4095 bytes)" },
+		{ "compression.type=snappy\n",
+		  "line 1: bad value for 'compression.type': 'snappy' "
+		  "(unsupported codec; expected none, gzip or lz4)" },
+		{ "compression.type=zstd\n",
+		  "line 1: bad value for 'compression.type': 'zstd' "
+		  "(unsupported codec; expected none, gzip or lz4)" },
+		{ "compression.type=GZIP\n",
+		  "line 1: bad value for 'compression.type': 'GZIP' (expected none, gzip or lz4)" },
+		{ "acks=2\n", "line 1: bad value for 'acks': '2' (expected all, -1, 0 or 1)" },
+		{ "acks=\n", "line 1: bad value for 'acks': '' (expected all, -1, 0 or 1)" },
+		{ "key.separator=a\\nb\n",
+		  "line 1: bad value for 'key.separator': 'a\\nb' "
+		  "(a separator may not contain a newline)" },
+		{ "key.separator=0123456789abcdef\n",
+		  "line 1: bad value for 'key.separator': '0123456789abcdef' "
+		  "(expected at most 15 bytes)" },
+		{ "key.separator=\\x41\n",
+		  "line 1: bad value for 'key.separator': '\\x41' "
+		  "(expected the escapes \\t, \\s or \\\\ only)" },
+		{ "key.separator=a\\\n",
+		  "line 1: bad value for 'key.separator': 'a\\' "
+		  "(expected the escapes \\t, \\s or \\\\ only)" },
+		{ "key.separator=a\x01" "b\n",
+		  "line 1: bad value for 'key.separator': 'a\x01" "b' (expected no control characters)" },
+		{ "segment.bytes=2048\n", "line 1: unknown key 'segment.bytes'" },
+	};
+	struct broker_config c, before;
+	char err[512];
+
+	(void)state;
+	broker_config_defaults(&c);
+	/* Non-defaults, so that "unchanged" is not "reset to defaults". */
+	assert_int_equal(parse(&c, "num.partitions=5\nbroker.id=2\n", err, sizeof(err)), 0);
+	memcpy(&before, &c, sizeof(c));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(parse(&c, cases[i].text, err, sizeof(err)), -EINVAL);
+		assert_string_equal(err, cases[i].err);
+		assert_memory_equal(&c, &before, sizeof(c));
+	}
+
+	/* A good line before the bad one is not applied either. */
+	assert_int_equal(parse(&c, "num.partitions=9\nbroker.id=x\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 2: bad value for 'broker.id': 'x' "
+			    "(expected an integer from 0 to 2147483647)");
+	assert_memory_equal(&c, &before, sizeof(c));
+
+	/* A NUL byte inside a line. */
+	assert_int_equal(broker_config_parse(&c, "broker.id=1\nacks=1\0\n", 19, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "line 2: NUL byte");
+	assert_memory_equal(&c, &before, sizeof(c));
+
+	/* err may be NULL; a short err buffer is cut, still terminated. */
+	assert_int_equal(parse(&c, "foo=1\n", NULL, 0), -EINVAL);
+	assert_int_equal(parse(&c, "foo=1\n", err, 8), -EINVAL);
+	assert_string_equal(err, "line 1:");
+	assert_memory_equal(&c, &before, sizeof(c));
+}
+
+static void test_comments_whitespace(void **state)
+{
+	struct broker_config c;
+	char err[256] = "";
+	const char *text =
+		"# Kafka-style server.properties\n"
+		"! also a comment\n"
+		"\n"
+		"   \t  \n"
+		"   # indented comment = with separator\n"
+		"  num.partitions  =  7  \r\n"
+		"broker.id:3\n"
+		"log.dirs = /srv/mq data \n"
+		"\tacks\t:\tall\t\n"
+		"key.separator==\n"
+		"log.segment.bytes=4096";          /* no final newline */
+
+	(void)state;
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c, text, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(c.num_partitions, 7);
+	assert_int_equal(c.broker_id, 3);
+	assert_string_equal(c.data_dir, "/srv/mq data");
+	assert_int_equal(c.acks, -1);
+	assert_string_equal(c.log.key_sep, "=");
+	assert_int_equal(c.log.segment_bytes, 4096);
+
+	/* Line numbers count comment and blank lines, and CRLF. */
+	assert_int_equal(parse(&c, "# x\r\n\r\nbogus = 1\r\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 3: unknown key 'bogus'");
+	/* The key ends at the first ':' or '='. */
+	assert_int_equal(parse(&c, "key.separator: :\n", err, sizeof(err)), 0);
+	assert_string_equal(c.log.key_sep, ":");
+}
+
+static void test_broker_roundtrip(void **state)
+{
+	struct broker_config c, d;
+	char err[256];
+	char *text;
+	size_t len;
+
+	(void)state;
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c, "broker.id=4\nlog.dirs=/x\nlog.roll.hours=3\nacks=0\n"
+			       "compression.type=gzip\nkey.separator=\\s=>\\t\\\\\n",
+			       err, sizeof(err)), 0);
+	assert_int_equal(broker_config_render(&c, &text, &len), 0);
+	assert_int_equal(len, strlen(text));
+	assert_non_null(strstr(text, "log.roll.ms=10800000\n"));
+	assert_non_null(strstr(text, "acks=0\n"));
+	assert_non_null(strstr(text, "compression.type=gzip\n"));
+	assert_non_null(strstr(text, "key.separator=\\s=>\\t\\\\\n"));
+	broker_config_defaults(&d);
+	assert_int_equal(broker_config_parse(&d, text, len, err, sizeof(err)), 0);
+	assert_broker_equal(&c, &d);
+	free(text);
+}
+
+static void test_load(void **state)
+{
+	char dir[] = "/tmp/test_config_XXXXXX", path[128], err[512];
+	struct broker_config c, before;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/server.properties", dir);
+	broker_config_defaults(&c);
+
+	assert_int_equal(broker_config_load(&c, path, err, sizeof(err)), -ENOENT);
+	{
+		char want[256];
+
+		snprintf(want, sizeof(want), "cannot read %s: No such file or directory", path);
+		assert_string_equal(err, want);
+	}
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "broker.id=9\nnum.partitions=2\n", 29), 29);
+	close(fd);
+	assert_int_equal(broker_config_load(&c, path, err, sizeof(err)), 0);
+	assert_int_equal(c.broker_id, 9);
+	assert_int_equal(c.num_partitions, 2);
+
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "broker.id=1\nnope=2\n", 19), 19);
+	close(fd);
+	memcpy(&before, &c, sizeof(c));
+	assert_int_equal(broker_config_load(&c, path, err, sizeof(err)), -EINVAL);
+	{
+		char want[256];
+
+		snprintf(want, sizeof(want), "%s: line 2: unknown key 'nope'", path);
+		assert_string_equal(err, want);
+	}
+	assert_memory_equal(&c, &before, sizeof(c));
+
+	/* A directory is not a file. */
+	assert_int_equal(broker_config_load(&c, dir, err, sizeof(err)), -EISDIR);
+
+	unlink(path);
+	rmdir(dir);
+}
+
+/* ---- topic config ---- */
+
+static void test_every_topic_key(void **state)
+{
+	struct topic_config tc;
+	char err[256] = "";
+
+	(void)state;
+	topic_defaults(&tc);
+	assert_int_equal(apply(&tc,
+		"partitions=4\n"
+		"acks=1\n"
+		"segment.bytes=1048576\n"
+		"segment.ms=60000\n"
+		"segment.index.bytes=8192\n"
+		"index.interval.bytes=100\n"
+		"max.message.bytes=4096\n"
+		"flush.messages=10\n"
+		"flush.ms=250\n"
+		"compression.type=gzip\n"
+		"batch.size=1000\n"
+		"key.separator=\\t\n", err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_int_equal(tc.partitions, 4);
+	assert_int_equal(tc.acks, 1);
+	assert_int_equal(tc.log.segment_bytes, 1048576);
+	assert_int_equal(tc.log.segment_ms, 60000);
+	assert_int_equal(tc.log.segment_index_bytes, 8192);
+	assert_int_equal(tc.log.index_interval_bytes, 100);
+	assert_int_equal(tc.log.max_message_bytes, 4096);
+	assert_int_equal(tc.log.flush_messages, 10);
+	assert_int_equal(tc.log.flush_ms, 250);
+	assert_int_equal(tc.log.codec, BATCH_CODEC_GZIP);
+	assert_int_equal(tc.log.batch_bytes, 1000);
+	assert_int_equal(tc.log.key_sep_len, 1);
+	assert_string_equal(tc.log.key_sep, "\t");
+
+	/* Broker-only names are not topic keys. */
+	assert_int_equal(apply(&tc, "log.segment.bytes=2048\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 1: unknown key 'log.segment.bytes'");
+	assert_int_equal(apply(&tc, "num.partitions=8\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 1: unknown key 'num.partitions'");
+}
+
+static void test_topic_all_or_nothing(void **state)
+{
+	struct topic_config tc, before;
+	char err[256];
+
+	(void)state;
+	topic_defaults(&tc);
+	memcpy(&before, &tc, sizeof(tc));
+	assert_int_equal(apply(&tc, "acks=0\nsegment.bytes=2048\nkey.separator=,\nbogus=1\n",
+			       err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 4: unknown key 'bogus'");
+	assert_memory_equal(&tc, &before, sizeof(tc));
+
+	assert_int_equal(apply(&tc, "acks=0\nflush.ms=-1\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 2: bad value for 'flush.ms': '-1' "
+			    "(expected an integer from 0 to 9223372036854775807)");
+	assert_memory_equal(&tc, &before, sizeof(tc));
+
+	assert_int_equal(apply(&tc, "acks 0\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 1: expected key=value: 'acks 0'");
+	assert_memory_equal(&tc, &before, sizeof(tc));
+
+	assert_int_equal(apply(&tc, "compression.type=zstd\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 1: bad value for 'compression.type': 'zstd' "
+			    "(unsupported codec; expected none, gzip or lz4)");
+	assert_memory_equal(&tc, &before, sizeof(tc));
+}
+
+static void test_partitions_grow(void **state)
+{
+	struct topic_config tc;
+	char err[256];
+
+	(void)state;
+	topic_defaults(&tc);
+	tc.partitions = 3;
+	assert_int_equal(apply(&tc, "acks=1\npartitions=2\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 2: bad value for 'partitions': '2' "
+			    "(partitions may only grow: now 3)");
+	assert_int_equal(tc.partitions, 3);
+	assert_int_equal(tc.acks, -1);
+	assert_int_equal(apply(&tc, "partitions=3\n", err, sizeof(err)), 0);
+	assert_int_equal(tc.partitions, 3);
+	assert_int_equal(apply(&tc, "partitions=5\n", err, sizeof(err)), 0);
+	assert_int_equal(tc.partitions, 5);
+	/* Checked against the value before this text, last line wins. */
+	assert_int_equal(apply(&tc, "partitions=9\npartitions=6\n", err, sizeof(err)), 0);
+	assert_int_equal(tc.partitions, 6);
+	assert_int_equal(apply(&tc, "partitions=10001\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 1: bad value for 'partitions': '10001' "
+			    "(expected an integer from 1 to 10000)");
+	assert_int_equal(apply(&tc, "partitions=0\n", err, sizeof(err)), -EINVAL);
+	assert_int_equal(apply(&tc, "partitions=10000\n", err, sizeof(err)), 0);
+	assert_int_equal(tc.partitions, 10000);
+}
+
+static void test_key_separator(void **state)
+{
+	static const struct { const char *in; const char *sep; int len; const char *out; } cases[] = {
+		{ "key.separator=\\t\n",        "\t",     1, "key.separator=\\t\n" },
+		{ "key.separator=\\s\n",        " ",      1, "key.separator=\\s\n" },
+		{ "key.separator=\\\\\n",       "\\",     1, "key.separator=\\\\\n" },
+		{ "key.separator = :: \n",      "::",     2, "key.separator=::\n" },
+		{ "key.separator=a\tb\n",       "a\tb",   3, "key.separator=a\\tb\n" },
+		{ "key.separator=\\s->\\s\n",   " -> ",   4, "key.separator=\\s->\\s\n" },
+		{ "key.separator=#\n",          "#",      1, "key.separator=#\n" },
+		{ "key.separator=\xc2\xa7\n",   "\xc2\xa7", 2, "key.separator=\xc2\xa7\n" },
+		{ "key.separator=0123456789abcd\\\\\n", "0123456789abcd\\", 15,
+		  "key.separator=0123456789abcd\\\\\n" },
+		{ "key.separator=\n",           "",       0, "key.separator=\n" },
+	};
+	struct topic_config tc, again;
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text;
+		size_t len;
+
+		topic_defaults(&tc);
+		strcpy(tc.log.key_sep, "old");
+		tc.log.key_sep_len = 3;
+		assert_int_equal(apply(&tc, cases[i].in, err, sizeof(err)), 0);
+		assert_int_equal(tc.log.key_sep_len, cases[i].len);
+		assert_memory_equal(tc.log.key_sep, cases[i].sep, (size_t)cases[i].len);
+		assert_int_equal(tc.log.key_sep[cases[i].len], '\0');
+		assert_int_equal(topic_config_render(&tc, &text, &len), 0);
+		assert_non_null(strstr(text, cases[i].out));
+		/* Re-applying the rendered text is a no-op. */
+		memcpy(&again, &tc, sizeof(tc));
+		assert_int_equal(topic_config_apply(&again, text, len, err, sizeof(err)), 0);
+		assert_topic_equal(&again, &tc);
+		free(text);
+	}
+}
+
+static void test_topic_roundtrip(void **state)
+{
+	struct topic_config tc, again, fresh;
+	char err[256];
+	char *text, *text2;
+	size_t len, len2;
+
+	(void)state;
+	topic_defaults(&tc);
+	assert_int_equal(topic_config_render(&tc, &text, &len), 0);
+	assert_string_equal(text,
+		"partitions=1\n"
+		"acks=all\n"
+		"segment.bytes=1073741824\n"
+		"segment.ms=604800000\n"
+		"segment.index.bytes=10485760\n"
+		"index.interval.bytes=4096\n"
+		"max.message.bytes=1048588\n"
+		"flush.messages=9223372036854775807\n"
+		"flush.ms=9223372036854775807\n"
+		"compression.type=none\n"
+		"batch.size=16384\n"
+		"key.separator=\n");
+	free(text);
+
+	assert_int_equal(apply(&tc, "partitions=6\nacks=0\nsegment.bytes=5000\n"
+			       "segment.ms=77\nsegment.index.bytes=40960\nindex.interval.bytes=1\n"
+			       "max.message.bytes=100\nflush.messages=3\nflush.ms=4\n"
+			       "compression.type=lz4\nbatch.size=99\nkey.separator=\\s\\\\\\t|\n",
+			       err, sizeof(err)), 0);
+	assert_int_equal(topic_config_render(&tc, &text, &len), 0);
+	assert_int_equal(len, strlen(text));
+
+	/* Onto itself: no change. */
+	memcpy(&again, &tc, sizeof(tc));
+	assert_int_equal(topic_config_apply(&again, text, len, err, sizeof(err)), 0);
+	assert_topic_equal(&again, &tc);
+	/* Onto defaults: the same settings. */
+	topic_defaults(&fresh);
+	assert_int_equal(topic_config_apply(&fresh, text, len, err, sizeof(err)), 0);
+	assert_topic_equal(&fresh, &tc);
+	/* And the same text again. */
+	assert_int_equal(topic_config_render(&fresh, &text2, &len2), 0);
+	assert_int_equal(len2, len);
+	assert_string_equal(text2, text);
+	free(text);
+	free(text2);
+}
+
+/* ---- log ---- */
+
+static void test_log_output(void **state)
+{
+	struct capture cap;
+	char *out, *big;
+	size_t n;
+
+	(void)state;
+	mq_log_init(MQ_INFO, false);
+	capture_begin(&cap);
+	mq_log(MQ_WARN, "hello %d", 5);
+	mq_log(MQ_DEBUG, "not shown");
+	mq_log(MQ_ERR, "with newline\n");
+	errno = ENOENT;
+	mq_log(MQ_INFO, "errno %m");
+	assert_int_equal(errno, ENOENT);
+	out = capture_end(&cap);
+	/* "YYYY-MM-DD HH:MM:SS.mmm LEVEL msg" */
+	{
+		int y, mo, d, h, mi, s, ms;
+		char rest[64];
+
+		assert_int_equal(sscanf(out, "%4d-%2d-%2d %2d:%2d:%2d.%3d %63[^\n]",
+					&y, &mo, &d, &h, &mi, &s, &ms, rest), 8);
+		assert_string_equal(rest, "WARN hello 5");
+	}
+	assert_int_equal(out[23], ' ');
+	assert_non_null(strstr(out, " WARN hello 5\n"));
+	assert_null(strstr(out, "not shown"));
+	assert_non_null(strstr(out, " ERROR with newline\n"));
+	assert_null(strstr(out, "with newline\n\n"));
+	assert_non_null(strstr(out, " INFO errno No such file or directory\n"));
+	free(out);
+
+	/* A message longer than the stack buffer is not cut. */
+	big = malloc(5001);
+	assert_non_null(big);
+	memset(big, 'x', 5000);
+	big[5000] = '\0';
+	mq_log_init(MQ_DEBUG, false);
+	capture_begin(&cap);
+	mq_log(MQ_DEBUG, "%s|end", big);
+	out = capture_end(&cap);
+	n = strlen(out);
+	assert_true(n > 5005);
+	assert_string_equal(out + n - 5, "|end\n");
+	assert_non_null(strstr(out, " DEBUG xxx"));
+	free(out);
+	free(big);
+	mq_log_init(MQ_INFO, false);
+}
+
+static void test_ratelimit(void **state)
+{
+	struct mq_ratelimit rl = { 0 };
+	struct capture cap;
+	char *out;
+
+	(void)state;
+	for (int i = 0; i < 20; i++)
+		assert_true(mq_ratelimit_ok(&rl));
+	for (int i = 0; i < 6; i++)
+		assert_false(mq_ratelimit_ok(&rl));
+	assert_int_equal(rl.count, 20);
+	assert_int_equal(rl.suppressed, 6);
+
+	/* Age the window instead of sleeping 10 s: the next call opens a new
+	 * window, reports the suppressed count and passes. */
+	rl.window_start -= 10000;
+	capture_begin(&cap);
+	assert_true(mq_ratelimit_ok(&rl));
+	out = capture_end(&cap);
+	assert_non_null(strstr(out, " WARN 6 messages suppressed\n"));
+	assert_int_equal(rl.suppressed, 0);
+	assert_int_equal(rl.count, 1);
+	free(out);
+
+	/* A window with nothing suppressed reports nothing. */
+	rl.window_start -= 10000;
+	capture_begin(&cap);
+	assert_true(mq_ratelimit_ok(&rl));
+	out = capture_end(&cap);
+	assert_string_equal(out, "");
+	free(out);
+
+	/* Not yet 10 s: still the same window. */
+	for (int i = 0; i < 19; i++)
+		assert_true(mq_ratelimit_ok(&rl));
+	rl.window_start -= 9000;
+	assert_false(mq_ratelimit_ok(&rl));
+	assert_int_equal(rl.suppressed, 1);
+
+	/* Through the macro: the 21st message of a burst is dropped. */
+	capture_begin(&cap);
+	for (int i = 0; i < 25; i++)
+		mq_log_limited(MQ_WARN, "burst %d", i);
+	out = capture_end(&cap);
+	assert_non_null(strstr(out, "burst 19\n"));
+	assert_null(strstr(out, "burst 20\n"));
+	free(out);
+}
+
+struct rl_thread { struct mq_ratelimit *rl; int ok; };
+
+static void *rl_worker(void *arg)
+{
+	struct rl_thread *t = arg;
+
+	for (int i = 0; i < 1000; i++)
+		if (mq_ratelimit_ok(t->rl))
+			t->ok++;
+	return NULL;
+}
+
+static void test_ratelimit_threads(void **state)
+{
+	struct mq_ratelimit rl = { 0 };
+	struct rl_thread t[8];
+	pthread_t tid[8];
+	int ok = 0;
+
+	(void)state;
+	for (int i = 0; i < 8; i++) {
+		t[i].rl = &rl;
+		t[i].ok = 0;
+		assert_int_equal(pthread_create(&tid[i], NULL, rl_worker, &t[i]), 0);
+	}
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(pthread_join(tid[i], NULL), 0);
+		ok += t[i].ok;
+	}
+	assert_int_equal(ok, 20);
+	assert_int_equal(rl.count, 20);
+	assert_int_equal(rl.suppressed, 8000 - 20);
+	assert_int_equal(rl.lock, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_every_broker_key),
+		cmocka_unit_test(test_precedence),
+		cmocka_unit_test(test_bad_broker_input),
+		cmocka_unit_test(test_comments_whitespace),
+		cmocka_unit_test(test_broker_roundtrip),
+		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_every_topic_key),
+		cmocka_unit_test(test_topic_all_or_nothing),
+		cmocka_unit_test(test_partitions_grow),
+		cmocka_unit_test(test_key_separator),
+		cmocka_unit_test(test_topic_roundtrip),
+		cmocka_unit_test(test_log_output),
+		cmocka_unit_test(test_ratelimit),
+		cmocka_unit_test(test_ratelimit_threads),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

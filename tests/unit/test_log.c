@@ -1,0 +1,477 @@
+/*
+ * test_log.c — the engine's log: append, roll, line view, lookups,
+ * recovery (cut at every byte of the last batch, garbage, missing and
+ * overlong indexes), injected I/O errors, simulated power cuts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "engine/engine.h"
+#include "engine/log_int.h"
+#include "tests/unit/faultio.h"
+
+struct fx {
+	char dir[256];
+	struct faultio fio;
+	struct logmgr *m;
+	struct log *l;
+	struct log_config cfg;
+};
+
+static int64_t fake_now = 1700000000000LL;
+static int64_t test_now(void) { return fake_now; }
+
+static void fx_open(struct fx *f)
+{
+	assert_int_equal(logmgr_open(f->dir, &f->fio.ops, &f->m), 0);
+	assert_int_equal(logmgr_get_log(f->m, "t", 0, &f->cfg, true, &f->l), 0);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-log-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	faultio_init(&f->fio);
+	log_config_defaults(&f->cfg);
+	engine_now_ms = test_now;
+	fx_open(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	if (f->m)
+		logmgr_close(f->m);
+	faultio_free(&f->fio);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* Appends n records "<prefix><i>" one append call each of `per` records. */
+static void put(struct fx *f, int from, int n, int per)
+{
+	static char vals[4096][32];
+	struct rec_in r[4096];
+	for (int i = 0; i < n;) {
+		int k = 0;
+		for (; k < per && i < n; k++, i++) {
+			int len = snprintf(vals[k], sizeof(vals[k]), "value-%d", from + i);
+			r[k] = (struct rec_in){ NULL, -1, vals[k], len, fake_now + from + i };
+		}
+		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
+	}
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+}
+
+static char *expect_text(int from, int n, size_t *len)
+{
+	char *s = malloc((size_t)n * 24 + 1);
+	size_t o = 0;
+	for (int i = 0; i < n; i++)
+		o += (size_t)sprintf(s + o, "value-%d\n", from + i);
+	*len = o;
+	return s;
+}
+
+static char *read_all(struct log *l, size_t *len, size_t chunk)
+{
+	struct log_cursor *c = log_cursor_new(l);
+	size_t cap = 1 << 20, n = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (n + chunk > cap)
+			buf = realloc(buf, cap *= 2);
+		ssize_t got = log_read_lines(l, c, (int64_t)n, buf + n, chunk, NULL);
+		assert_true(got >= 0);
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	log_cursor_free(c);
+	*len = n;
+	return buf;
+}
+
+static void check_all(struct fx *f, int n)
+{
+	size_t el, gl;
+	char *e = expect_text(0, n, &el);
+	size_t chunks[] = { 1, 7, 4096, 1 << 20 };
+	for (size_t i = 0; i < 4; i++) {
+		if (chunks[i] == 1 && n > 3000)
+			continue;
+		char *g = read_all(f->l, &gl, chunks[i]);
+		assert_int_equal(gl, el);
+		assert_memory_equal(g, e, el);
+		free(g);
+	}
+	free(e);
+}
+
+static void reopen(struct fx *f, bool clean)
+{
+	if (clean) {
+		logmgr_close(f->m);
+	} else {
+		/* Like kill -9: no flush, no marker; the page cache survives. */
+		logmgr_abandon(f->m);
+		f->m = NULL;
+	}
+	fx_open(f);
+}
+
+static void test_append_read(void **state)
+{
+	struct fx *f = *state;
+	put(f, 0, 1000, 1);
+	put(f, 1000, 3000, 500);
+	check_all(f, 4000);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 4000);
+	assert_int_equal(st.hw, 4000);
+	assert_int_equal(st.line_hw, st.line_end);
+}
+
+static void test_roll_and_lookups(void **state)
+{
+	struct fx *f = *state;
+	f->cfg.segment_bytes = 4096;
+	f->cfg.index_interval_bytes = 256;
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 0, 5000, 37);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_true(st.segments > 10);
+	check_all(f, 5000);
+	/* offset <-> position for every 97th record */
+	size_t el;
+	char *e = expect_text(0, 5000, &el);
+	int64_t pos = 0;
+	for (int i = 0; i < 5000; i++) {
+		if (i % 97 == 0) {
+			int64_t p, o;
+			assert_int_equal(log_offset_to_pos(f->l, i, &p), 0);
+			assert_int_equal(p, pos);
+			assert_int_equal(log_pos_to_offset(f->l, pos, &o), 0);
+			assert_int_equal(o, i);
+			assert_int_equal(log_pos_to_offset(f->l, pos + 3, &o), 0);
+			assert_int_equal(o, i);
+			assert_int_equal(log_time_to_offset(f->l, fake_now + i, &o), 0);
+			assert_int_equal(o, i);
+		}
+		pos += (int64_t)strlen(e + pos) - (int64_t)strlen(strchr(e + pos, '\n')) + 1;
+	}
+	int64_t o;
+	assert_int_equal(log_time_to_offset(f->l, fake_now + 99999, &o), -ERANGE);
+	assert_int_equal(log_offset_to_pos(f->l, 5000, &pos), -ERANGE);
+	/* A read starting inside a line returns the rest of that line. */
+	struct log_cursor *c = log_cursor_new(f->l);
+	char buf[64];
+	int64_t p;
+	assert_int_equal(log_offset_to_pos(f->l, 4321, &p), 0);
+	ssize_t n = log_read_lines(f->l, c, p + 3, buf, 9, NULL);
+	assert_int_equal(n, 9);
+	assert_memory_equal(buf, "ue-4321\nv", 9);
+	log_cursor_free(c);
+	free(e);
+	/* Segments stay after a clean reopen, and so do the lookups. */
+	reopen(f, true);
+	check_all(f, 5000);
+	assert_int_equal(log_offset_to_pos(f->l, 4321, &pos), 0);
+	assert_int_equal(pos, p);
+}
+
+static void test_hw_limits_reads(void **state)
+{
+	struct fx *f = *state;
+	put(f, 0, 10, 10);
+	struct rec_in r = { NULL, -1, "above", 5, fake_now };
+	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+	size_t gl;
+	char *g = read_all(f->l, &gl, 4096);
+	size_t el;
+	char *e = expect_text(0, 10, &el);
+	assert_int_equal(gl, el);
+	free(g);
+	assert_int_equal(log_set_hw(f->l, 11), 0);
+	g = read_all(f->l, &gl, 4096);
+	assert_int_equal(gl, el + 6);
+	assert_memory_equal(g + el, "above\n", 6);
+	free(g);
+	free(e);
+}
+
+static void test_keys_line_view(void **state)
+{
+	struct fx *f = *state;
+	strcpy(f->cfg.key_sep, ":");
+	f->cfg.key_sep_len = 1;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	struct rec_in r[3] = {
+		{ "k1", 2, "v1", 2, fake_now },
+		{ NULL, -1, "nokey", 5, fake_now },
+		{ "k2", 2, NULL, -1, fake_now },
+	};
+	assert_int_equal(log_append(f->l, r, 3, 0, NULL), 0);
+	assert_int_equal(log_set_hw(f->l, 3), 0);
+	size_t gl;
+	char *g = read_all(f->l, &gl, 5);
+	assert_int_equal(gl, strlen("k1:v1\nnokey\nk2:\n"));
+	assert_memory_equal(g, "k1:v1\nnokey\nk2:\n", gl);
+	free(g);
+	/* The separator is fixed once there are records. */
+	f->cfg.key_sep[0] = '=';
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), -EBUSY);
+}
+
+static void test_msgsize(void **state)
+{
+	struct fx *f = *state;
+	f->cfg.max_message_bytes = 1000;
+	log_reconfigure(f->l, &f->cfg);
+	char big[2000];
+	memset(big, 'x', sizeof(big));
+	struct rec_in r[2] = { { NULL, -1, "ok", 2, fake_now }, { NULL, -1, big, 2000, fake_now } };
+	assert_int_equal(log_append(f->l, r, 2, 0, NULL), -EMSGSIZE);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 0);
+	assert_int_equal(st.size_bytes, 0);
+}
+
+/* Size of the active segment's .log file. */
+static int64_t active_size(struct fx *f, char *path, size_t cap)
+{
+	struct seg *s = log_active(f->l);
+	snprintf(path, cap, "%s.log", s->path);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	return st.st_size;
+}
+
+static void test_recover_cut_every_byte(void **state)
+{
+	struct fx *f = *state;
+	put(f, 0, 50, 10);
+	char path[PATH_MAX + 8];
+	int64_t before = active_size(f, path, sizeof(path));
+	put(f, 50, 10, 10);
+	int64_t after = active_size(f, path, sizeof(path));
+	for (int64_t cut = before; cut <= after; cut++) {
+		logmgr_close(f->m);
+		/* Re-create the full log, then cut it and lose the marker. */
+		f->m = NULL;
+		char cmd[600];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s/* %s/.clean-shutdown", f->dir, f->dir);
+		assert_int_equal(system(cmd), 0);
+		fx_open(f);
+		put(f, 0, 50, 10);
+		put(f, 50, 10, 10);
+		logmgr_close(f->m);
+		snprintf(cmd, sizeof(cmd), "%s/.clean-shutdown", f->dir);
+		unlink(cmd);
+		assert_int_equal(truncate(path, cut), 0);
+		fx_open(f);
+		struct log_state st;
+		log_get_state(f->l, &st);
+		assert_int_equal(st.log_end_offset, cut == after ? 60 : 50);
+		log_set_hw(f->l, st.log_end_offset);
+		check_all(f, (int)st.log_end_offset);
+		/* And the log takes appends again at the right offset. */
+		put(f, (int)st.log_end_offset, 5, 5);
+		check_all(f, (int)st.log_end_offset + 5);
+	}
+}
+
+static void test_recover_garbage_and_indexes(void **state)
+{
+	struct fx *f = *state;
+	f->cfg.index_interval_bytes = 100;
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 0, 300, 3);
+	char path[PATH_MAX + 8], ipath[PATH_MAX + 16];
+	int64_t size = active_size(f, path, sizeof(path));
+	/* kill -9, then garbage appended to the log */
+	reopen(f, false);
+	FILE *fp = fopen(path, "a");
+	fputs("garbage that is not a batch at all, more than 61 bytes long......", fp);
+	fclose(fp);
+	reopen(f, false);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 300);
+	assert_int_equal(active_size(f, path, sizeof(path)), size);
+	check_all(f, 300);
+	/* Index deleted: rebuilt even after a clean shutdown. */
+	logmgr_close(f->m);
+	f->m = NULL;
+	snprintf(ipath, sizeof(ipath), "%.*sindex", (int)(strlen(path) - 3), path);
+	struct stat is;
+	assert_int_equal(stat(ipath, &is), 0);
+	assert_true(is.st_size > 0);
+	unlink(ipath);
+	snprintf(ipath, sizeof(ipath), "%.*slines", (int)(strlen(path) - 3), path);
+	unlink(ipath);
+	fx_open(f);
+	check_all(f, 300);
+	snprintf(ipath, sizeof(ipath), "%.*sindex", (int)(strlen(path) - 3), path);
+	struct stat is2;
+	assert_int_equal(stat(ipath, &is2), 0);
+	assert_int_equal(is2.st_size, is.st_size);
+	/* Index longer than its log: rebuilt. */
+	logmgr_close(f->m);
+	f->m = NULL;
+	fp = fopen(ipath, "a");
+	fwrite("\0\0\x10\0\0\x10\0\0", 1, 8, fp);
+	fclose(fp);
+	fx_open(f);
+	assert_int_equal(stat(ipath, &is2), 0);
+	assert_int_equal(is2.st_size, is.st_size);
+	check_all(f, 300);
+}
+
+static void test_injected_errors(void **state)
+{
+	struct fx *f = *state;
+	put(f, 0, 100, 10);
+	int errs[] = { EIO, ENOSPC, 0 };
+	for (int k = 0; k < 3; k++) {
+		for (int nth = 1; nth <= 4; nth++) {
+			f->fio.pwrite_countdown = nth;
+			f->fio.pwrite_errno = errs[k];
+			struct rec_in r = { NULL, -1, "lost", 4, fake_now };
+			int rc = log_append(f->l, &r, 1, 0, NULL);
+			f->fio.pwrite_countdown = 0;
+			if (rc == 0) {
+				/* The fault fell on a file not written this time. */
+				log_truncate_to(f->l, 100);
+				continue;
+			}
+			assert_int_equal(rc, errs[k] ? -errs[k] : -EIO);
+			struct log_state st;
+			log_get_state(f->l, &st);
+			assert_int_equal(st.log_end_offset, 100);
+			check_all(f, 100);
+		}
+	}
+	put(f, 100, 10, 10);
+	check_all(f, 110);
+	reopen(f, false);
+	check_all(f, 110);
+}
+
+static void test_power_cut(void **state)
+{
+	struct fx *f = *state;
+	f->cfg.segment_bytes = 2048;
+	log_reconfigure(f->l, &f->cfg);
+	for (unsigned seed = 1; seed <= 20; seed++) {
+		put(f, 0, 400, 7);
+		assert_int_equal(log_flush(f->l, -1), 0);
+		assert_int_equal(logmgr_checkpoint(f->m), 0);
+		put(f, 400, 100, 7);          /* not synced */
+		logmgr_abandon(f->m);         /* the process dies ... */
+		f->m = NULL;
+		faultio_crash(&f->fio, (int)(seed & 1), seed);  /* ... and so does the power */
+		fx_open(f);
+		struct log_state st;
+		log_get_state(f->l, &st);
+		assert_true(st.log_end_offset >= 400);
+		log_set_hw(f->l, st.log_end_offset);
+		check_all(f, (int)st.log_end_offset);
+		logmgr_close(f->m);
+		f->m = NULL;
+		char cmd[600];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s/* %s/.clean-shutdown", f->dir, f->dir);
+		assert_int_equal(system(cmd), 0);
+		faultio_free(&f->fio);
+		faultio_init(&f->fio);
+		fx_open(f);
+		log_reconfigure(f->l, &f->cfg);
+	}
+}
+
+static void test_truncate_and_epochs(void **state)
+{
+	struct fx *f = *state;
+	f->cfg.segment_bytes = 1024;
+	log_reconfigure(f->l, &f->cfg);
+	assert_int_equal(log_assign_epoch(f->l, 0, 0), 0);
+	put(f, 0, 200, 5);
+	assert_int_equal(log_assign_epoch(f->l, 1, 200), 0);
+	put(f, 200, 100, 5);
+	assert_int_equal(log_truncate_to(f->l, 150), 0);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 150);
+	assert_int_equal(st.hw, 150);
+	assert_int_equal(st.leader_epoch, 0);
+	check_all(f, 150);
+	put(f, 150, 50, 5);
+	check_all(f, 200);
+	reopen(f, true);
+	check_all(f, 200);
+}
+
+static void test_render(void **state)
+{
+	struct fx *f = *state;
+	f->cfg.index_interval_bytes = 10;
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 0, 20, 2);
+	int64_t *bases;
+	int n;
+	assert_int_equal(log_segments(f->l, &bases, &n), 0);
+	assert_int_equal(n, 1);
+	char buf[65536];
+	int64_t cur = 0;
+	ssize_t got = log_segment_render(f->l, bases[0], SEG_INDEX, &cur, buf, sizeof(buf));
+	assert_true(got > 0);
+	buf[got] = 0;
+	assert_non_null(strstr(buf, "offset: 3 position: "));
+	cur = 0;
+	got = log_segment_render(f->l, bases[0], SEG_DUMP, &cur, buf, sizeof(buf));
+	assert_true(got > 0);
+	buf[got] = 0;
+	assert_non_null(strstr(buf, "baseOffset: 0 lastOffset: 1 count: 2 position: 0"));
+	assert_non_null(strstr(buf, "| offset: 19 "));
+	assert_non_null(strstr(buf, "value: value-19\n"));
+	assert_null(strstr(buf, "valid: no"));
+	free(bases);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_append_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roll_and_lookups, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hw_limits_reads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keys_line_view, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_msgsize, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_cut_every_byte, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_garbage_and_indexes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_injected_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_power_cut, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncate_and_epochs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_render, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
