@@ -1,0 +1,446 @@
+/*
+ * batch.c — Kafka record batch v2: header decoding, validation, the builder
+ * and the record iterator. The format (header fields byte by byte, the
+ * record layout) is written down in batch.h; this file keeps to it.
+ *
+ * Validity, in the order it is checked:
+ *   1. batch_hdr_decode: at least 61 bytes, magic 2, batchLength >= 49,
+ *      recordsCount >= 0.
+ *   2. batch_validate: batchLength + 12 is exactly the length given,
+ *      lastOffsetDelta >= 0, CRC-32C of bytes 21..end equals the crc field.
+ *   3. batch_iter_init: the payload decompresses (when attributes name a
+ *      codec); recordsCount <= lastOffsetDelta + 1, since deltas are
+ *      distinct and in 0..lastOffsetDelta (fewer records than that is
+ *      fine: compaction removes records but keeps lastOffsetDelta).
+ *   4. batch_iter_next, per record: each varint is complete and inside the
+ *      record, the record's length is exactly the bytes its fields take,
+ *      key/value lengths are >= -1, header keys are not null, offset deltas
+ *      strictly increase from >= 0 and never pass lastOffsetDelta, and the
+ *      payload holds exactly recordsCount records, no bytes left over.
+ *
+ * Offsets and timestamps are base + delta with two's-complement wrap (as in
+ * Java); a hostile batch can make them odd but never undefined behaviour.
+ *
+ * Hot path: the builder and the iterator run once per record (about ten
+ * million per GiB of small records), so neither allocates per record nor
+ * calls through pointers. The varints of a small record are one or two
+ * bytes; those are written and read by inline copies of varint.c's code
+ * below, longer ones on the read side go to varint.c.
+ *
+ * Nothing here keeps global state. A builder or an iterator belongs to one
+ * thread at a time; the batch bytes they read may be shared read-only.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/batch.h"
+
+/* Smallest possible record: length, attributes, timestampDelta,
+ * offsetDelta, keyLength, valueLength, headersCount, one byte each. */
+#define REC_MIN_SIZE 7
+
+/* ---- inline varints (the reference codec is varint.c) ---- */
+
+static inline uint32_t zz32(int32_t v)
+{
+	return ((uint32_t)v << 1) ^ -((uint32_t)v >> 31);
+}
+
+static inline uint64_t zz64(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ -((uint64_t)v >> 63);
+}
+
+/* Writers: the same bytes as varint_put32/64, inlined because a record has
+ * six varints and most are one or two bytes. */
+static inline int put_vi32(uint8_t *p, int32_t v)
+{
+	uint32_t z = zz32(v);
+	int n = 0;
+
+	while (z >= 0x80) {
+		p[n++] = (uint8_t)(z | 0x80);
+		z >>= 7;
+	}
+	p[n++] = (uint8_t)z;
+	return n;
+}
+
+static inline int put_vi64(uint8_t *p, int64_t v)
+{
+	uint64_t z = zz64(v);
+	int n = 0;
+
+	while (z >= 0x80) {
+		p[n++] = (uint8_t)(z | 0x80);
+		z >>= 7;
+	}
+	p[n++] = (uint8_t)z;
+	return n;
+}
+
+static inline int size_vi32(int32_t v)
+{
+	uint32_t z = zz32(v);
+
+	return z < 1u << 7 ? 1 : z < 1u << 14 ? 2 : varint_size32(v);
+}
+
+static inline int size_vi64(int64_t v)
+{
+	uint64_t z = zz64(v);
+
+	return z < 1u << 7 ? 1 : z < 1u << 14 ? 2 : varint_size64(v);
+}
+
+/* Readers: read a varint from *pp, not past end, and advance *pp; 0 or
+ * -EBADMSG. One- and two-byte varints inline, longer ones in varint.c. */
+static inline int get_vi32(const uint8_t **pp, const uint8_t *end, int32_t *v)
+{
+	const uint8_t *p = *pp;
+	uint32_t z;
+	int n;
+
+	if (p < end && p[0] < 0x80) {
+		z = p[0];
+		*v = (int32_t)((z >> 1) ^ -(z & 1));
+		*pp = p + 1;
+		return 0;
+	}
+	if (end - p >= 2 && p[1] < 0x80) {
+		z = (p[0] & 0x7fu) | (uint32_t)p[1] << 7;
+		*v = (int32_t)((z >> 1) ^ -(z & 1));
+		*pp = p + 2;
+		return 0;
+	}
+	n = varint_get32(p, (size_t)(end - p), v);
+	if (n < 0)
+		return n;
+	*pp = p + n;
+	return 0;
+}
+
+static inline int get_vi64(const uint8_t **pp, const uint8_t *end, int64_t *v)
+{
+	const uint8_t *p = *pp;
+	uint64_t z;
+	int n;
+
+	if (p < end && p[0] < 0x80) {
+		z = p[0];
+		*v = (int64_t)((z >> 1) ^ -(z & 1));
+		*pp = p + 1;
+		return 0;
+	}
+	if (end - p >= 2 && p[1] < 0x80) {
+		z = (p[0] & 0x7fu) | (uint64_t)p[1] << 7;
+		*v = (int64_t)((z >> 1) ^ -(z & 1));
+		*pp = p + 2;
+		return 0;
+	}
+	n = varint_get64(p, (size_t)(end - p), v);
+	if (n < 0)
+		return n;
+	*pp = p + n;
+	return 0;
+}
+
+/* Reads a length (>= -1) and skips that many bytes, which must lie before
+ * end. *data is NULL for -1. 0 or -EBADMSG. */
+static inline int get_bytes(const uint8_t **pp, const uint8_t *end,
+			    const uint8_t **data, int32_t *len)
+{
+	const uint8_t *p = *pp;
+
+	if (get_vi32(&p, end, len) < 0 || *len < -1)
+		return -EBADMSG;
+	if (*len < 0) {
+		*data = NULL;
+	} else {
+		if (*len > end - p)
+			return -EBADMSG;
+		*data = p;
+		p += *len;
+	}
+	*pp = p;
+	return 0;
+}
+
+static inline int64_t add_wrap(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+static inline int64_t sub_wrap(int64_t a, int64_t b)
+{
+	return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
+/* ---- header ---- */
+
+int batch_hdr_decode(const uint8_t *buf, size_t len, struct batch_hdr *h)
+{
+	if (len < BATCH_HDR_SIZE)
+		return -EBADMSG;
+	h->base_offset = (int64_t)be64_get(buf + BATCH_OFF_BASE_OFFSET);
+	h->batch_length = (int32_t)be32_get(buf + BATCH_OFF_LENGTH);
+	h->partition_leader_epoch = (int32_t)be32_get(buf + BATCH_OFF_LEADER_EPOCH);
+	h->magic = (int8_t)buf[BATCH_OFF_MAGIC];
+	h->crc = be32_get(buf + BATCH_OFF_CRC);
+	h->attributes = (int16_t)be16_get(buf + BATCH_OFF_ATTRIBUTES);
+	h->last_offset_delta = (int32_t)be32_get(buf + BATCH_OFF_LAST_DELTA);
+	h->base_timestamp = (int64_t)be64_get(buf + BATCH_OFF_BASE_TS);
+	h->max_timestamp = (int64_t)be64_get(buf + BATCH_OFF_MAX_TS);
+	h->producer_id = (int64_t)be64_get(buf + 43);
+	h->producer_epoch = (int16_t)be16_get(buf + 51);
+	h->base_sequence = (int32_t)be32_get(buf + 53);
+	h->records_count = (int32_t)be32_get(buf + BATCH_OFF_COUNT);
+	if (h->magic != BATCH_MAGIC ||
+	    h->batch_length < BATCH_HDR_SIZE - BATCH_LOG_OVERHEAD ||
+	    h->records_count < 0)
+		return -EBADMSG;
+	return 0;
+}
+
+int batch_validate(const uint8_t *buf, size_t len)
+{
+	struct batch_hdr h;
+
+	if (batch_hdr_decode(buf, len, &h) < 0)
+		return -EBADMSG;
+	if ((uint64_t)h.batch_length + BATCH_LOG_OVERHEAD != len ||
+	    h.last_offset_delta < 0)
+		return -EBADMSG;
+	if (crc32c(0, buf + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES) != h.crc)
+		return -EBADMSG;
+	return 0;
+}
+
+void batch_set_base(uint8_t *buf, int64_t base_offset, int32_t leader_epoch)
+{
+	be64_put(buf + BATCH_OFF_BASE_OFFSET, (uint64_t)base_offset);
+	be32_put(buf + BATCH_OFF_LEADER_EPOCH, (uint32_t)leader_epoch);
+}
+
+/* ---- builder ---- */
+
+void batch_builder_init(struct batch_builder *bb, uint8_t *buf, size_t cap, int codec)
+{
+	bb->buf = buf;
+	bb->cap = cap;
+	bb->len = BATCH_HDR_SIZE;
+	bb->codec = codec;
+	bb->count = 0;
+	bb->base_timestamp = 0;
+	bb->max_timestamp = 0;
+}
+
+size_t batch_record_max_size(int32_t key_len, int32_t value_len)
+{
+	/* length 5, attributes 1, timestampDelta 10, offsetDelta 5,
+	 * keyLength 5, valueLength 5, headersCount 1 */
+	return 32 + (size_t)(key_len > 0 ? key_len : 0) +
+	       (size_t)(value_len > 0 ? value_len : 0);
+}
+
+int batch_builder_add(struct batch_builder *bb, const void *key, int32_t key_len,
+		      const void *value, int32_t value_len, int64_t timestamp)
+{
+	uint64_t body, need;
+	int64_t ts_delta;
+	uint8_t *p;
+
+	if (key_len < -1 || value_len < -1 || (key_len > 0 && !key) ||
+	    (value_len > 0 && !value))
+		return -EINVAL;
+	if (bb->count == INT32_MAX)
+		return -ENOSPC;   /* offsetDelta would overflow */
+	ts_delta = bb->count ? sub_wrap(timestamp, bb->base_timestamp) : 0;
+
+	/* attributes + timestampDelta + offsetDelta + key + value + headersCount */
+	body = 1 + (uint64_t)size_vi64(ts_delta) + (uint64_t)size_vi32(bb->count) +
+	       (uint64_t)size_vi32(key_len) + (uint64_t)(key_len > 0 ? key_len : 0) +
+	       (uint64_t)size_vi32(value_len) + (uint64_t)(value_len > 0 ? value_len : 0) +
+	       1;
+	if (body > INT32_MAX)
+		return -ENOSPC;
+	need = (uint64_t)size_vi32((int32_t)body) + body;
+	/* Must fit the buffer, and batchLength (an int32) must stay valid. */
+	if (bb->len > bb->cap || need > bb->cap - bb->len ||
+	    bb->len - BATCH_LOG_OVERHEAD + need > INT32_MAX)
+		return -ENOSPC;
+
+	p = bb->buf + bb->len;
+	p += put_vi32(p, (int32_t)body);
+	*p++ = 0;                               /* attributes */
+	p += put_vi64(p, ts_delta);
+	p += put_vi32(p, bb->count);            /* offsetDelta */
+	p += put_vi32(p, key_len);
+	if (key_len > 0) {
+		memcpy(p, key, (size_t)key_len);
+		p += key_len;
+	}
+	p += put_vi32(p, value_len);
+	if (value_len > 0) {
+		memcpy(p, value, (size_t)value_len);
+		p += value_len;
+	}
+	*p++ = 0;                               /* headersCount */
+
+	bb->len += (size_t)need;
+	if (bb->count == 0) {
+		bb->base_timestamp = timestamp;
+		bb->max_timestamp = timestamp;
+	} else if (timestamp > bb->max_timestamp) {
+		bb->max_timestamp = timestamp;
+	}
+	bb->count++;
+	return 0;
+}
+
+int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset,
+			     int32_t leader_epoch)
+{
+	uint8_t *buf = bb->buf;
+	size_t len = bb->len;
+
+	if (bb->count == 0)
+		return -EINVAL;
+	if (bb->codec != BATCH_CODEC_NONE) {
+		uint8_t *z = NULL;
+		int64_t zlen = compress_buf(bb->codec, buf + BATCH_HDR_SIZE,
+					    len - BATCH_HDR_SIZE, &z);
+
+		if (zlen < 0)
+			return zlen;
+		/* add() only made sure the uncompressed records fit. The
+		 * records in buf stay intact when the compressed ones do not. */
+		if ((uint64_t)zlen > bb->cap - BATCH_HDR_SIZE ||
+		    (uint64_t)zlen + BATCH_HDR_SIZE - BATCH_LOG_OVERHEAD > INT32_MAX) {
+			free(z);
+			return -EMSGSIZE;
+		}
+		memcpy(buf + BATCH_HDR_SIZE, z, (size_t)zlen);
+		free(z);
+		len = BATCH_HDR_SIZE + (size_t)zlen;
+	}
+
+	be64_put(buf + BATCH_OFF_BASE_OFFSET, (uint64_t)base_offset);
+	be32_put(buf + BATCH_OFF_LENGTH, (uint32_t)(len - BATCH_LOG_OVERHEAD));
+	be32_put(buf + BATCH_OFF_LEADER_EPOCH, (uint32_t)leader_epoch);
+	buf[BATCH_OFF_MAGIC] = BATCH_MAGIC;
+	be16_put(buf + BATCH_OFF_ATTRIBUTES, (uint16_t)(bb->codec & BATCH_CODEC_MASK));
+	be32_put(buf + BATCH_OFF_LAST_DELTA, (uint32_t)(bb->count - 1));
+	be64_put(buf + BATCH_OFF_BASE_TS, (uint64_t)bb->base_timestamp);
+	be64_put(buf + BATCH_OFF_MAX_TS, (uint64_t)bb->max_timestamp);
+	be64_put(buf + 43, UINT64_MAX);         /* producerId -1 */
+	be16_put(buf + 51, UINT16_MAX);         /* producerEpoch -1 */
+	be32_put(buf + 53, UINT32_MAX);         /* baseSequence -1 */
+	be32_put(buf + BATCH_OFF_COUNT, (uint32_t)bb->count);
+	be32_put(buf + BATCH_OFF_CRC,
+		 crc32c(0, buf + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES));
+	bb->len = len;
+	return (int64_t)len;
+}
+
+/* ---- iterator ---- */
+
+/* The iterator must start zeroed (or be one that was used before): owned
+ * and owned_cap carry over between batches. */
+int batch_iter_init(struct batch_iter *it, const uint8_t *batch, size_t len)
+{
+	int64_t total, n;
+	int codec;
+
+	it->p = it->end = NULL;
+	it->remaining = 0;
+	it->last_delta = -1;
+	if (batch_hdr_decode(batch, len, &it->hdr) < 0)
+		return -EBADMSG;
+	/* Only the batch's own bytes, when len covers more. */
+	total = (int64_t)it->hdr.batch_length + BATCH_LOG_OVERHEAD;
+	if ((uint64_t)total > len || it->hdr.last_offset_delta < 0 ||
+	    (int64_t)it->hdr.records_count > (int64_t)it->hdr.last_offset_delta + 1)
+		return -EBADMSG;
+
+	codec = it->hdr.attributes & BATCH_CODEC_MASK;
+	if (codec == BATCH_CODEC_NONE) {
+		it->p = batch + BATCH_HDR_SIZE;
+		it->end = batch + total;
+	} else {
+		n = decompress_buf(codec, batch + BATCH_HDR_SIZE,
+				   (size_t)total - BATCH_HDR_SIZE,
+				   &it->owned, &it->owned_cap);
+		if (n < 0)
+			return (int)n;
+		it->p = it->owned;
+		it->end = it->owned + n;
+	}
+	if (it->hdr.records_count > (it->end - it->p) / REC_MIN_SIZE) {
+		it->p = it->end = NULL;
+		return -EBADMSG;
+	}
+	it->remaining = it->hdr.records_count;
+	return 0;
+}
+
+int batch_iter_next(struct batch_iter *it, struct rec *r)
+{
+	const uint8_t *p = it->p, *end = it->end, *rec_end;
+	const uint8_t *key, *value, *hk, *hv;
+	int32_t length, offset_delta, key_len, value_len, headers_count;
+	int32_t hk_len, hv_len;
+	int64_t ts_delta;
+
+	if (it->remaining <= 0)
+		return p == end ? 0 : -EBADMSG;   /* bytes after the last record */
+
+	if (get_vi32(&p, end, &length) < 0 || length < 0 || length > end - p)
+		return -EBADMSG;
+	rec_end = p + length;
+	if (p == rec_end)
+		return -EBADMSG;
+	p++;                                    /* attributes: unused */
+	if (get_vi64(&p, rec_end, &ts_delta) < 0 ||
+	    get_vi32(&p, rec_end, &offset_delta) < 0)
+		return -EBADMSG;
+	if (offset_delta <= it->last_delta ||
+	    offset_delta > it->hdr.last_offset_delta)
+		return -EBADMSG;
+	if (get_bytes(&p, rec_end, &key, &key_len) < 0 ||
+	    get_bytes(&p, rec_end, &value, &value_len) < 0 ||
+	    get_vi32(&p, rec_end, &headers_count) < 0 || headers_count < 0)
+		return -EBADMSG;
+	/* Each header takes at least 2 bytes, so this loop is bounded by
+	 * the record's length whatever headers_count claims. */
+	for (int32_t i = 0; i < headers_count; i++) {
+		if (get_bytes(&p, rec_end, &hk, &hk_len) < 0 || hk_len < 0 ||
+		    get_bytes(&p, rec_end, &hv, &hv_len) < 0)
+			return -EBADMSG;
+	}
+	if (p != rec_end)
+		return -EBADMSG;
+
+	r->offset = add_wrap(it->hdr.base_offset, offset_delta);
+	r->timestamp = add_wrap(it->hdr.base_timestamp, ts_delta);
+	r->key = key;
+	r->key_len = key_len;
+	r->value = value;
+	r->value_len = value_len;
+	r->headers_count = headers_count;
+	it->p = p;
+	it->last_delta = offset_delta;
+	it->remaining--;
+	return 1;
+}
+
+void batch_iter_free(struct batch_iter *it)
+{
+	free(it->owned);
+	it->owned = NULL;
+	it->owned_cap = 0;
+	it->p = it->end = NULL;
+	it->remaining = 0;
+}

@@ -1,0 +1,345 @@
+/*
+ * compress.c — the compression codecs of a record batch's payload (the
+ * records after the 61-byte header, compressed as one unit; batch.h).
+ *
+ * Framing, as Kafka writes it:
+ *   gzip  a gzip stream (RFC 1952) from zlib's deflate at the default level,
+ *         like Java's GZIPOutputStream. Reading uses zlib's automatic header
+ *         detection (gzip or zlib), and accepts several concatenated gzip
+ *         members as `gzip -d` does. Anything after the last member that is
+ *         not another member is an error.
+ *   lz4   one LZ4 frame (lz4frame.h) with independent 64 KiB blocks, no
+ *         block checksums, no content size and no content checksum: what
+ *         Kafka's KafkaLZ4BlockOutputStream writes, readable by `lz4 -d`.
+ *         Any frame liblz4 reads is accepted (dependent blocks, checksums,
+ *         several frames back to back).
+ *   snappy, zstd  not supported: -ENOTSUP.
+ *   none  a plain copy (so callers need not special-case it).
+ *
+ * The payload of a batch comes from disk or the network and is not trusted:
+ * every malformed input is -EBADMSG, never a crash, and decompression stops
+ * with -EBADMSG once the output would exceed COMPRESS_MAX_OUT (64 MiB), so a
+ * small hostile batch cannot make us allocate without bound. (Kafka's own
+ * limit on a batch is message.max.bytes, about 1 MB by default.) An output
+ * of exactly COMPRESS_MAX_OUT bytes is accepted.
+ *
+ * Errors: -EBADMSG corrupt or oversized input, -ENOMEM, -ENOTSUP (snappy,
+ * zstd), -EINVAL (compress_buf with a codec number that does not exist),
+ * -EIO (the compression library failed on valid input; should not happen).
+ *
+ * Stateless apart from the caller's buffers; callable from any thread.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lz4frame.h>
+#include <zlib.h>
+
+#include "engine/batch.h"
+
+#define COMPRESS_MAX_OUT (64u << 20)
+
+/* First guess for the output of decompressing n bytes; grows by doubling. */
+static size_t decomp_first_cap(size_t n)
+{
+	size_t c = n > COMPRESS_MAX_OUT / 4 ? COMPRESS_MAX_OUT : 4 * n;
+
+	return c < 4096 ? 4096 : c;
+}
+
+/* Makes room in *out for more output: at least doubles *cap, up to
+ * COMPRESS_MAX_OUT. 0, -EBADMSG when already at the limit, -ENOMEM. On
+ * failure *out and *cap are unchanged and still valid. */
+static int decomp_grow(uint8_t **out, size_t *cap, size_t want)
+{
+	size_t ncap;
+	uint8_t *n;
+
+	if (*cap >= COMPRESS_MAX_OUT)
+		return -EBADMSG;
+	ncap = *cap * 2 > want ? *cap * 2 : want;
+	if (ncap > COMPRESS_MAX_OUT)
+		ncap = COMPRESS_MAX_OUT;
+	n = realloc(*out, ncap);
+	if (!n)
+		return -ENOMEM;
+	*out = n;
+	*cap = ncap;
+	return 0;
+}
+
+/* ---- gzip ---- */
+
+static int64_t gzip_compress(const uint8_t *in, size_t len, uint8_t **out)
+{
+	z_stream zs;
+	uint8_t *buf = NULL;
+	size_t bound;
+	int64_t ret;
+	int zret;
+
+	memset(&zs, 0, sizeof(zs));
+	zret = deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+			    Z_DEFAULT_STRATEGY);
+	if (zret != Z_OK)
+		return zret == Z_MEM_ERROR ? -ENOMEM : -EIO;
+	/* deflateBound knows about the gzip wrapper once deflateInit2 ran. It
+	 * takes a uLong; on hosts where that is 32 bits batches are smaller. */
+	bound = deflateBound(&zs, (uLong)len);
+	buf = malloc(bound);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	zs.next_in = (Bytef *)in;   /* zlib does not write through next_in */
+	zs.next_out = buf;
+	do {
+		/* avail_* are uInt: feed in pieces for inputs over 4 GiB. */
+		size_t in_left = len - (size_t)((const uint8_t *)zs.next_in - in);
+		size_t out_left = bound - (size_t)(zs.next_out - buf);
+
+		zs.avail_in = in_left > UINT_MAX ? UINT_MAX : (uInt)in_left;
+		zs.avail_out = out_left > UINT_MAX ? UINT_MAX : (uInt)out_left;
+		zret = deflate(&zs, in_left > UINT_MAX ? Z_NO_FLUSH : Z_FINISH);
+	} while (zret == Z_OK);
+	if (zret != Z_STREAM_END) {
+		ret = -EIO;
+		goto out;
+	}
+	ret = (int64_t)(zs.next_out - buf);
+	*out = buf;
+	buf = NULL;
+out:
+	deflateEnd(&zs);
+	free(buf);
+	return ret;
+}
+
+static int64_t gzip_decompress(const uint8_t *in, size_t len, uint8_t **out,
+			       size_t *cap)
+{
+	z_stream zs;
+	size_t done = 0, in_left = len;
+	int64_t ret;
+	int zret, err;
+
+	memset(&zs, 0, sizeof(zs));
+	zret = inflateInit2(&zs, 15 + 32);
+	if (zret != Z_OK)
+		return zret == Z_MEM_ERROR ? -ENOMEM : -EIO;
+	if (*cap == 0 && (err = decomp_grow(out, cap, decomp_first_cap(len))) < 0) {
+		ret = err;
+		goto out;
+	}
+	zs.next_in = (Bytef *)in;
+	for (;;) {
+		size_t out_left;
+		uInt in_chunk, out_chunk;
+
+		/* At the limit, go on with no output room: what is left may be
+		 * just the gzip trailer. If it needs room instead, inflate
+		 * makes no progress and says Z_BUF_ERROR. */
+		if (done == *cap && (err = decomp_grow(out, cap, 0)) == -ENOMEM) {
+			ret = err;
+			goto out;
+		}
+		out_left = *cap - done;
+		in_chunk = in_left > UINT_MAX ? UINT_MAX : (uInt)in_left;
+		out_chunk = out_left > UINT_MAX ? UINT_MAX : (uInt)out_left;
+		zs.avail_in = in_chunk;
+		zs.next_out = *out + done;
+		zs.avail_out = out_chunk;
+		zret = inflate(&zs, Z_NO_FLUSH);
+		in_left -= in_chunk - zs.avail_in;
+		done += out_chunk - zs.avail_out;
+		if (zret == Z_STREAM_END) {
+			if (in_left == 0)
+				break;
+			/* Another gzip member follows (or junk, which the
+			 * header check of the next round rejects). */
+			if (inflateReset(&zs) != Z_OK) {
+				ret = -EIO;
+				goto out;
+			}
+			continue;
+		}
+		if (zret == Z_OK)
+			continue;          /* progress made */
+		if (zret == Z_BUF_ERROR && zs.avail_out == 0 &&
+		    *cap < COMPRESS_MAX_OUT)
+			continue;          /* output full: grow and go on */
+		/* Z_BUF_ERROR otherwise: the input ended mid-stream, or the
+		 * output would pass the limit. */
+		ret = zret == Z_MEM_ERROR ? -ENOMEM : -EBADMSG;
+		goto out;
+	}
+	ret = (int64_t)done;
+out:
+	inflateEnd(&zs);
+	return ret;
+}
+
+/* ---- lz4 ---- */
+
+static void lz4_prefs(LZ4F_preferences_t *prefs)
+{
+	memset(prefs, 0, sizeof(*prefs));
+	prefs->frameInfo.blockSizeID = LZ4F_max64KB;
+	prefs->frameInfo.blockMode = LZ4F_blockIndependent;
+	prefs->frameInfo.contentChecksumFlag = LZ4F_noContentChecksum;
+	prefs->frameInfo.blockChecksumFlag = LZ4F_noBlockChecksum;
+	prefs->frameInfo.contentSize = 0;   /* Kafka's reader wants none */
+	prefs->compressionLevel = 0;        /* liblz4's fast default */
+}
+
+static int64_t lz4_compress(const uint8_t *in, size_t len, uint8_t **out)
+{
+	LZ4F_preferences_t prefs;
+	size_t bound, n;
+	uint8_t *buf;
+
+	lz4_prefs(&prefs);
+	bound = LZ4F_compressFrameBound(len, &prefs);
+	buf = malloc(bound);
+	if (!buf)
+		return -ENOMEM;
+	n = LZ4F_compressFrame(buf, bound, in, len, &prefs);
+	if (LZ4F_isError(n)) {
+		free(buf);
+		return -EIO;
+	}
+	*out = buf;
+	return (int64_t)n;
+}
+
+static int64_t lz4_decompress(const uint8_t *in, size_t len, uint8_t **out,
+			      size_t *cap)
+{
+	LZ4F_dctx *dctx = NULL;
+	size_t done = 0, in_left = len;
+	int64_t ret;
+	int err;
+
+	if (LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION)))
+		return -ENOMEM;
+	if (*cap == 0 && (err = decomp_grow(out, cap, decomp_first_cap(len))) < 0) {
+		ret = err;
+		goto out;
+	}
+	for (;;) {
+		size_t dst_n, src_n, hint;
+
+		/* At the limit, go on with no output room: the frame may only
+		 * have its end mark left. If it needs room instead, no
+		 * progress is made and it is refused below. */
+		if (done == *cap && (err = decomp_grow(out, cap, 0)) == -ENOMEM) {
+			ret = err;
+			goto out;
+		}
+		dst_n = *cap - done;
+		src_n = in_left;
+		hint = LZ4F_decompress(dctx, *out + done, &dst_n,
+				       in + (len - in_left), &src_n, NULL);
+		if (LZ4F_isError(hint)) {
+			ret = -EBADMSG;
+			goto out;
+		}
+		in_left -= src_n;
+		done += dst_n;
+		/* hint 0: a frame ended; the context is ready for another
+		 * frame if any input is left. */
+		if (hint == 0 && in_left == 0)
+			break;
+		if (src_n == 0 && dst_n == 0) {
+			/* No progress: the input ended mid-frame, or the
+			 * output would pass the limit. */
+			ret = -EBADMSG;
+			goto out;
+		}
+	}
+	ret = (int64_t)done;
+out:
+	LZ4F_freeDecompressionContext(dctx);
+	return ret;
+}
+
+/* ---- public ---- */
+
+int64_t compress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out)
+{
+	switch (codec) {
+	case BATCH_CODEC_NONE: {
+		uint8_t *buf = malloc(len ? len : 1);
+
+		if (!buf)
+			return -ENOMEM;
+		if (len)
+			memcpy(buf, in, len);
+		*out = buf;
+		return (int64_t)len;
+	}
+	case BATCH_CODEC_GZIP:
+		return gzip_compress(in, len, out);
+	case BATCH_CODEC_LZ4:
+		return lz4_compress(in, len, out);
+	case BATCH_CODEC_SNAPPY:
+	case BATCH_CODEC_ZSTD:
+		return -ENOTSUP;
+	default:
+		return -EINVAL;
+	}
+}
+
+int64_t decompress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out,
+		       size_t *cap)
+{
+	int err;
+
+	switch (codec) {
+	case BATCH_CODEC_NONE:
+		if (len > COMPRESS_MAX_OUT)
+			return -EBADMSG;
+		if (*cap < len && (err = decomp_grow(out, cap, len)) < 0)
+			return err;
+		if (len)
+			memcpy(*out, in, len);
+		return (int64_t)len;
+	case BATCH_CODEC_GZIP:
+		return gzip_decompress(in, len, out, cap);
+	case BATCH_CODEC_LZ4:
+		return lz4_decompress(in, len, out, cap);
+	case BATCH_CODEC_SNAPPY:
+	case BATCH_CODEC_ZSTD:
+		return -ENOTSUP;
+	default:
+		return -EBADMSG;   /* codec bits 5..7: not a codec at all */
+	}
+}
+
+static const char *const codec_names[] = {
+	[BATCH_CODEC_NONE] = "none",
+	[BATCH_CODEC_GZIP] = "gzip",
+	[BATCH_CODEC_SNAPPY] = "snappy",
+	[BATCH_CODEC_LZ4] = "lz4",
+	[BATCH_CODEC_ZSTD] = "zstd",
+};
+
+const char *codec_name(int codec)
+{
+	if (codec < 0 || codec >= (int)(sizeof(codec_names) / sizeof(codec_names[0])))
+		return "unknown";
+	return codec_names[codec];
+}
+
+int codec_parse(const char *s)
+{
+	if (!s)
+		return -EINVAL;
+	for (int i = 0; i < (int)(sizeof(codec_names) / sizeof(codec_names[0])); i++)
+		if (strcmp(s, codec_names[i]) == 0)
+			return i;
+	return -EINVAL;
+}
