@@ -1,0 +1,41 @@
+#!/bin/sh
+# t_durability.sh — every acknowledged record survives unmount/remount and
+# kill -9/remount; recovery after a crash keeps positions; a torn tail
+# (garbage after the last batch) never becomes a record.
+# shellcheck disable=SC2016
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+. "$LIBDIR/lib.sh"
+mq_setup
+mq_mount
+mkdir "$MNT/d"
+echo 'segment.bytes=65536' > "$MNT/d/.config"
+seq 1 50000 > "$MQ_TMP/exp"
+expect_ok "write 50,000 records" sh -c 'seq 1 50000 > "$1"' sh "$MNT/d/0"
+expect_ok "several segments" test "$(ls "$MNT/d/.segments/0" | grep -c '\.log$')" -gt 3
+mq_umount
+expect_ok "clean marker" test -e "$DATA/.clean-shutdown"
+mq_mount
+expect_same "remount keeps every record" "$MQ_TMP/exp" "$MNT/d/0"
+expect_eq "settings survive remount" "segment.bytes=65536" "$(grep '^segment.bytes=' "$MNT/d/.config")"
+
+# kill -9 right after writes were acknowledged.
+seq 50001 60000 >> "$MQ_TMP/exp"
+expect_ok "write 10,000 more" sh -c 'seq 50001 60000 > "$1"' sh "$MNT/d/0"
+size=$(stat -c %s "$MNT/d/0")
+mq_kill9
+expect_ok "no clean marker after kill -9" test ! -e "$DATA/.clean-shutdown"
+mq_mount
+expect_same "kill -9 keeps every acknowledged record" "$MQ_TMP/exp" "$MNT/d/0"
+expect_eq "st_size unchanged after recovery" "$size" "$(stat -c %s "$MNT/d/0")"
+expect_ok "recovery was logged" grep -q 'recover' "$LOG"
+
+# A torn tail: bytes after the last batch, as a crash in mid-write leaves.
+mq_kill9
+last=$(ls "$DATA/d-0"/*.log | sort | tail -n 1)
+head -c 100 /dev/urandom >> "$last"
+mq_mount
+expect_same "garbage tail is cut, not a record" "$MQ_TMP/exp" "$MNT/d/0"
+expect_ok "appends continue" sh -c 'echo after-crash > "$1"' sh "$MNT/d/0"
+expect_eq "next record follows" "after-crash" "$(mq_run tail -n 1 "$MNT/d/0")"
+mq_umount
+mq_done

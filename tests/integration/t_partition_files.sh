@@ -1,0 +1,86 @@
+#!/bin/sh
+# t_partition_files.sh — partition files with everyday tools: seq into a
+# partition then wc, head, tail, cat; byte positions with dd and tail -c;
+# tail -f following; four concurrent writers; partial lines at close.
+# shellcheck disable=SC2016
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+. "$LIBDIR/lib.sh"
+mq_setup
+mq_mount
+T=$MNT/t
+expect_ok "mkdir topic" mkdir "$T"
+expect_eq "one partition by default" "0" "$(ls "$T")"
+
+seq 1 100000 > "$MQ_TMP/seq"
+expect_ok "seq > partition" sh -c 'seq 1 100000 > "$1"' sh "$T/0"
+expect_eq "wc -l" "100000" "$(mq_run wc -l < "$T/0")"
+expect_eq "head -n 3" "1
+2
+3" "$(mq_run head -n 3 "$T/0")"
+expect_eq "tail -n 1" "100000" "$(mq_run tail -n 1 "$T/0")"
+expect_same "cat equals seq" "$MQ_TMP/seq" "$T/0"
+expect_eq "st_size is the line view's size" "$(stat -c %s "$MQ_TMP/seq")" "$(stat -c %s "$T/0")"
+
+# Positions: byte N of the file is byte N of the line view, forever.
+expect_eq "tail -c +N reads from a position" "$(tail -c +288894 "$MQ_TMP/seq" | head -n 2)" \
+	"$(mq_run tail -c +288894 "$T/0" | head -n 2)"
+expect_eq "dd skip= reads from a position" "$(dd if="$MQ_TMP/seq" bs=1 skip=500000 count=20 status=none)" \
+	"$(mq_run dd if="$T/0" bs=1 skip=500000 count=20 status=none)"
+expect_eq "dd inside a line" "$(dd if="$MQ_TMP/seq" bs=7 skip=3 count=2 status=none)" \
+	"$(mq_run dd if="$T/0" bs=7 skip=3 count=2 status=none)"
+
+# >> and > both append.
+expect_ok "> appends" sh -c 'echo more > "$1"' sh "$T/0"
+expect_ok ">> appends" sh -c 'echo again >> "$1"' sh "$T/0"
+expect_eq "both appended" "100000
+more
+again" "$(mq_run tail -n 3 "$T/0")"
+
+# A partial line becomes a record at close; a write of several lines
+# followed by a partial one.
+expect_ok "printf partial" sh -c 'printf "a\nb\nno-newline" >> "$1"' sh "$T/0"
+expect_eq "partial line is a record at close" "a
+b
+no-newline" "$(mq_run tail -n 3 "$T/0")"
+expect_ok "empty line is a record" sh -c 'echo >> "$1"' sh "$T/0"
+expect_eq "record count" "100006" "$(mq_run wc -l < "$T/0")"
+
+# tail -f sees a record written after it started.
+mkdir "$MNT/f"
+mq_bg sh -c 'exec tail -f -s 0.1 "$1" > "$2"' sh "$MNT/f/0" "$MQ_TMP/tailout"
+TAILPID=$MQ_LAST_PID
+sleep 0.5
+echo first-after-start > "$MNT/f/0"
+i=0
+while [ $i -lt 50 ] && ! grep -q first-after-start "$MQ_TMP/tailout"; do sleep 0.1; i=$((i + 1)); done
+expect_ok "tail -f prints a new record" grep -qx first-after-start "$MQ_TMP/tailout"
+echo second > "$MNT/f/0"
+i=0
+while [ $i -lt 50 ] && ! grep -q second "$MQ_TMP/tailout"; do sleep 0.1; i=$((i + 1)); done
+expect_eq "tail -f prints exactly the records" "first-after-start
+second" "$(cat "$MQ_TMP/tailout")"
+mq_stop "$TAILPID"
+
+# Four concurrent writers, 20,000 distinct lines each: every line intact.
+mkdir "$MNT/c"
+for w in 1 2 3 4; do
+	mq_bg sh -c 'seq -f "writer-$2-line-%06g-padding-to-make-it-longer" 1 20000 | \
+		while IFS= read -r l; do printf "%s\n" "$l"; done > "$1"' sh "$MNT/c/0" "$w"
+	eval "W$w=\$MQ_LAST_PID"
+done
+for w in 1 2 3 4; do eval "mq_wait \$W$w 120"; done
+mq_run cat "$MNT/c/0" > "$MQ_TMP/conc"
+expect_eq "80,000 records" "80000" "$(wc -l < "$MQ_TMP/conc")"
+expect_eq "no line torn or lost" "0" "$(grep -cvE '^writer-[1-4]-line-[0-9]{6}-padding-to-make-it-longer$' "$MQ_TMP/conc")"
+expect_eq "every line once" "80000" "$(sort -u "$MQ_TMP/conc" | wc -l)"
+for w in 1 2 3 4; do
+	expect_eq "writer $w in order" "$(seq -f "writer-$w-line-%06g-padding-to-make-it-longer" 1 20000)" \
+		"$(grep "^writer-$w-" "$MQ_TMP/conc")"
+done
+# Big writes with dd: 1 MiB blocks of lines.
+seq -f "%030g" 1 200000 > "$MQ_TMP/big"
+mkdir "$MNT/d"
+expect_ok "dd bs=1M into a partition" dd if="$MQ_TMP/big" of="$MNT/d/0" bs=1M status=none
+expect_same "read back identical" "$MQ_TMP/big" "$MNT/d/0"
+mq_umount
+mq_done

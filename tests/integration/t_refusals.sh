@@ -1,0 +1,64 @@
+#!/bin/sh
+# t_refusals.sh — every refused operation gets its errno and leaves the data
+# byte-identical; bad names, bad config, read-only views, oversized records.
+# shellcheck disable=SC2016
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+. "$LIBDIR/lib.sh"
+mq_setup
+mq_mount
+T=$MNT/t
+mkdir "$T"
+seq 1 1000 > "$T/0"
+cp "$T/0" "$MQ_TMP/before"
+expect_errno "truncate refused" EPERM truncate -s 0 "$T/0"
+expect_errno "rm refused" EPERM rm -f "$T/0"
+expect_errno "mv refused" EPERM mv "$T/0" "$T/9"
+expect_errno "ln refused" EPERM ln "$T/0" "$T/hard"
+expect_errno "ln -s refused" EPERM ln -s 0 "$T/sym"
+expect_errno "chmod refused" EPERM chmod 600 "$T/0"
+expect_errno "new file in a topic" EPERM touch "$T/new"
+expect_errno "mkdir in a topic" EPERM mkdir "$T/sub"
+expect_errno "file at the root" EPERM touch "$MNT/file"
+expect_errno "write .state" EACCES sh -c 'echo x > "$1"' sh "$T/.state"
+expect_errno "write root .state" EACCES sh -c 'echo x > "$1"' sh "$MNT/.state"
+expect_errno "write a segment file" EACCES sh -c 'echo x >> "$1"' sh "$T/.segments/0/00000000000000000000.log"
+expect_errno "bad topic name" EINVAL mkdir "$MNT/bad name"
+expect_errno "bad topic name chars" EINVAL mkdir "$MNT/a:b"
+expect_errno "topic name too long" EINVAL mkdir "$MNT/$(printf 'x%.0s' $(seq 1 250))"
+expect_ok "249 characters is fine" mkdir "$MNT/$(printf 'y%.0s' $(seq 1 249))"
+expect_errno "mkdir twice" EEXIST mkdir "$T"
+expect_errno "unknown config key" EINVAL sh -c 'echo nosuch.key=1 > "$1"' sh "$T/.config"
+expect_errno "bad config value" EINVAL sh -c 'echo segment.bytes=lots > "$1"' sh "$T/.config"
+expect_errno "partitions may only grow" EINVAL sh -c 'echo partitions=0 > "$1"' sh "$T/.config"
+expect_ok "partitions grow" sh -c 'echo partitions=3 > "$1"' sh "$T/.config"
+expect_eq "three partitions" "0 1 2" "$(ls "$T" | tr '\n' ' ' | sed 's/ $//')"
+expect_ok "key.separator before records (new topic)" sh -c 'mkdir "$1" && echo "key.separator=:" > "$1/.config"' sh "$MNT/k"
+expect_ok "keyed line" sh -c 'echo "user1:hello" > "$1"' sh "$MNT/k/0"
+expect_eq "keyed line reads back identically" "user1:hello" "$(mq_run cat "$MNT/k/0")"
+expect_ok "dump shows the key" grep -q 'key: user1 value: hello' "$MNT/k/.segments/0/00000000000000000000.dump"
+expect_errno "key.separator fixed after records" EBUSY sh -c 'echo "key.separator=," > "$1"' sh "$MNT/k/.config"
+echo 'max.message.bytes=2000' > "$T/.config"
+{ echo small; head -c 3000 /dev/zero | tr '\0' x; echo; } > "$MQ_TMP/toobig"
+expect_errno "record over max.message.bytes" EMSGSIZE dd if="$MQ_TMP/toobig" of="$T/0" bs=1M status=none
+expect_same "nothing of the refused write appended" "$MQ_TMP/before" "$T/0"
+expect_errno "no such partition to read" ENOENT cat "$T/7"
+expect_errno "no partition is created by writing" EPERM sh -c 'echo x > "$1"' sh "$T/7"
+expect_ok "rmdir deletes a topic" rmdir "$MNT/k"
+expect_ok "its data is gone" test ! -e "$DATA/k-0"
+expect_errno "deleted topic" ENOENT cat "$MNT/k/0"
+expect_same "data byte-identical after all refusals" "$MQ_TMP/before" "$T/0"
+expect_ok "refusals are logged" grep -q 'EPERM\|refused\|not permitted' "$LOG"
+mq_umount
+
+# Bad broker config: refuse to start, naming the line.
+printf 'num.partitions=2\nno.such.key=1\n' > "$MQ_TMP/bad.properties"
+expect_fail "bad config refuses to start" "$MQFS" -f --data "$DATA" --config "$MQ_TMP/bad.properties" "$MNT"
+"$MQFS" -f --data "$DATA" --config "$MQ_TMP/bad.properties" "$MNT" 2> "$MQ_TMP/err"
+expect_ok "message names the line" grep -q 'line 2' "$MQ_TMP/err"
+printf 'num.partitions=2\n' > "$MQ_TMP/good.properties"
+mq_mount --config "$MQ_TMP/good.properties"
+mkdir "$MNT/two"
+expect_eq "num.partitions from the config" "0 1" "$(ls "$MNT/two" | tr '\n' ' ' | sed 's/ $//')"
+expect_same "data still there" "$MQ_TMP/before" "$T/0"
+mq_umount
+mq_done
