@@ -125,6 +125,9 @@ struct log_state {
 	int32_t segments;
 	int64_t size_bytes;             /* bytes of .log files */
 	int64_t records;                /* records in [log_start, leo), approx. after compaction */
+	int32_t recovered_segments;     /* at open: segments scanned and re-indexed */
+	int64_t recovery_truncated;     /* at open: invalid bytes cut from the tail */
+	int64_t recovery_ms;            /* at open: time spent recovering */
 };
 
 struct log;

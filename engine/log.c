@@ -222,6 +222,8 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 				goto out;
 			}
 			*recovered = true;
+			l->recovered_segments++;
+			l->recovery_truncated += cutb;
 			if (cutb > 0)
 				cut = true;
 		}
@@ -270,7 +272,11 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 		rc = -ENOENT;
 	if (rc < 0)
 		goto fail;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = log_load_segments(l, a, &recovered);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	l->recovery_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	if (rc == 0)
 		rc = epochs_load(l);
 	if (rc < 0)
@@ -669,6 +675,9 @@ void log_get_state(struct log *l, struct log_state *st)
 	for (int i = 0; i < l->nsegs; i++)
 		st->size_bytes += atomic_load(&l->segs[i]->size);
 	st->records = st->log_end_offset - st->log_start_offset;
+	st->recovered_segments = l->recovered_segments;
+	st->recovery_truncated = l->recovery_truncated;
+	st->recovery_ms = l->recovery_ms;
 	pthread_mutex_unlock(&l->lock);
 }
 

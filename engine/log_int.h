@@ -124,6 +124,9 @@ struct log {
 	size_t scratch_cap;
 	struct batch_meta *meta;
 	int meta_cap;
+	int32_t recovered_segments;
+	int64_t recovery_truncated;
+	int64_t recovery_ms;
 	void (*hw_fn)(void *arg, struct log *l);
 	void *hw_arg;
 };
