@@ -1,0 +1,347 @@
+#!/bin/sh
+# contrib/bench/throughput.sh — sequential write/read throughput (POSIX sh).
+#
+#   sh contrib/bench/throughput.sh [BUILD_DIR]        (BUILD_DIR default: build)
+#
+# A benchmark, not a test: it prints figures and exits 0 unless it could not
+# measure anything. One run measures three targets on the same filesystem:
+#   plain        a plain file in the bench dir
+#   passthrough  BUILD_DIR/mqfs-passthrough (same FUSE channel settings as
+#                mqfs: direct_io, 1 MiB requests, mt loop) over a dir there
+#   mqfs         BUILD_DIR/mqfs -f --data DIR MNT; mkdir MNT/bench; the file
+#                is MNT/bench/0 (rep 2, 3... use topics bench2, bench3...)
+# Source: BENCH_MB MiB of 100-byte lines (99 chars + '\n', all distinct),
+# generated once. Per rep: write with `dd if=SRC of=TARGET bs=1M`, read with
+# `cat TARGET > /dev/null`, wall time by `date +%s.%N`. Medians over the reps.
+#
+# Environment:
+#   BENCH_MB=1024        source size in MiB
+#   BENCH_REPS=3         repetitions per target
+#   BENCH_DIR=$TMPDIR or /tmp   where the temp dir goes (source, targets, data)
+#   BENCH_TARGETS="plain passthrough mqfs"
+#   BENCH_DROP_CACHES=0  1: try `echo 3 > /proc/sys/vm/drop_caches` before each
+#                        read (global and needs root; never required)
+#   BENCH_OP_TIMEOUT=900 seconds allowed for one dd or cat
+
+BUILD=${1:-build}
+BENCH_MB=${BENCH_MB:-1024}
+BENCH_REPS=${BENCH_REPS:-3}
+BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}}
+BENCH_TARGETS=${BENCH_TARGETS:-plain passthrough mqfs}
+BENCH_DROP_CACHES=${BENCH_DROP_CACHES:-0}
+BENCH_OP_TIMEOUT=${BENCH_OP_TIMEOUT:-900}
+
+say() { printf '%s\n' "$*"; }
+die() { say "throughput: $*" >&2; exit 1; }
+
+case $BENCH_MB in '' | *[!0-9]*) die "BENCH_MB must be a positive integer" ;; esac
+case $BENCH_REPS in '' | *[!0-9]*) die "BENCH_REPS must be a positive integer" ;; esac
+if [ "$BENCH_MB" -le 0 ] || [ "$BENCH_REPS" -le 0 ]; then
+	die "BENCH_MB and BENCH_REPS must be > 0"
+fi
+BUILD=$(cd "$BUILD" 2>/dev/null && pwd -P) || die "build dir '${1:-build}' not found"
+
+# ---- temp dir, cleanup -------------------------------------------------------
+tmp=$(mktemp -d "$BENCH_DIR/mqfs-bench.XXXXXX") || die "mktemp in $BENCH_DIR failed"
+tmp=$(cd "$tmp" && pwd -P)
+PIDS=""        # daemons we started
+MOUNTS=""      # mountpoints we mounted
+
+is_mounted() {
+	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts
+}
+
+alive() {      # running and not a zombie
+	[ -r "/proc/$1/stat" ] || return 1
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
+wait_exit() {  # wait_exit PID SECONDS — then reap; 1 on timeout
+	n=$(($2 * 10))
+	while alive "$1"; do
+		[ "$n" -le 0 ] && return 1
+		n=$((n - 1))
+		sleep 0.1
+	done
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+unmount() {    # unmount MNT PID — clean unmount, wait for the daemon
+	if is_mounted "$1"; then
+		timeout -k 5 30 fusermount3 -u "$1" 2>/dev/null ||
+			timeout -k 5 30 fusermount3 -uz "$1" 2>/dev/null
+	fi
+	if [ -n "$2" ] && ! wait_exit "$2" 60; then
+		say "  (daemon $2 still running 60 s after unmount; SIGKILL)"
+		kill -KILL "$2" 2>/dev/null
+		wait_exit "$2" 10
+	fi
+}
+
+# shellcheck disable=SC2317  # invoked by the traps below
+cleanup() {
+	trap - EXIT INT TERM HUP PIPE
+	for m in $MOUNTS; do
+		is_mounted "$m" && { timeout -k 5 30 fusermount3 -u "$m" 2>/dev/null ||
+			timeout -k 5 30 fusermount3 -uz "$m" 2>/dev/null; }
+	done
+	for p in $PIDS; do
+		if alive "$p"; then
+			kill -TERM "$p" 2>/dev/null
+			wait_exit "$p" 30 || { kill -KILL "$p" 2>/dev/null; wait_exit "$p" 10; }
+		fi
+	done
+	if awk -v t="$tmp/" 'index($2, t) == 1 { f = 1 } END { exit !f }' /proc/mounts; then
+		say "throughput: mounts left under $tmp, not removing it" >&2
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap 'cleanup' EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+trap 'cleanup; exit 129' HUP
+trap 'cleanup; exit 141' PIPE     # e.g. output piped into head
+
+# ---- helpers ---------------------------------------------------------------
+now() { date +%s.%N; }
+
+# mount_daemon MNT LOG CMD... — start a foreground FUSE daemon; wait 10 s for
+# MNT. Sets DPID. Returns 1 (daemon stopped) if it does not mount.
+mount_daemon() {
+	dm=$1
+	dl=$2
+	shift 2
+	mkdir -p "$dm"
+	"$@" >"$dl" 2>&1 </dev/null &
+	DPID=$!
+	PIDS="$PIDS $DPID"
+	MOUNTS="$MOUNTS $dm"
+	n=100
+	while ! is_mounted "$dm"; do
+		if ! alive "$DPID" || [ "$n" -le 0 ]; then
+			alive "$DPID" && kill -TERM "$DPID" 2>/dev/null
+			wait_exit "$DPID" 10 || kill -KILL "$DPID" 2>/dev/null
+			return 1
+		fi
+		n=$((n - 1))
+		sleep 0.1
+	done
+	return 0
+}
+
+hwm() {        # peak RSS of a pid, from /proc/PID/status
+	awk '/^VmHWM:/ { print $2 " " $3 }' "/proc/$1/status" 2>/dev/null
+}
+
+median() {     # median of the numbers in file $1
+	sort -g "$1" | awk '{ a[NR] = $1 }
+		END { if (NR == 0) print "nan";
+		      else if (NR % 2) print a[(NR + 1) / 2];
+		      else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+drop_caches() {
+	[ "$BENCH_DROP_CACHES" = 1 ] || return 1
+	sync
+	{ echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null
+}
+
+# Target specifics, by name. target_path NAME REP; prepare NAME REP; discard NAME REP
+target_path() {
+	case $1 in
+	plain) echo "$tmp/plain/file" ;;
+	passthrough) echo "$tmp/pt-mnt/file" ;;
+	mqfs) if [ "$2" -eq 1 ]; then echo "$tmp/mq-mnt/bench/0"; else echo "$tmp/mq-mnt/bench$2/0"; fi ;;
+	esac
+}
+
+prepare() {
+	case $1 in
+	plain | passthrough) rm -f "$(target_path "$1" "$2")" ;;
+	mqfs) [ "$2" -eq 1 ] || mkdir "$tmp/mq-mnt/bench$2" ;;
+	esac
+}
+
+discard() {    # free the space of a finished rep (best effort)
+	case $1 in
+	plain | passthrough) rm -f "$(target_path "$1" "$2")" ;;
+	mqfs) rmdir "$(dirname "$(target_path "$1" "$2")")" 2>/dev/null || : ;;
+	esac
+}
+
+# ---- source data -------------------------------------------------------------
+LINES=$((BENCH_MB * 1048576 / 100))
+BYTES=$((LINES * 100))
+SRC=$tmp/src.txt
+
+# Space: the source, one plain/passthrough copy at a time, and up to BENCH_REPS
+# copies inside mqfs if it cannot delete topics.
+need_mb=$((BENCH_MB * (2 + BENCH_REPS) + 256))
+avail_mb=$(df -Pm "$tmp" | awk 'NR == 2 { print $4 }')
+if [ -n "$avail_mb" ] && [ "$avail_mb" -lt "$need_mb" ]; then
+	die "need about $need_mb MiB free in $BENCH_DIR, have $avail_mb MiB (set BENCH_MB or BENCH_DIR)"
+fi
+
+t0=$(now)
+awk -v n="$LINES" 'BEGIN {
+	p = "abcdefghijklmnopqrstuvwxyz"; p = p p p p p   # 130 chars
+	for (i = 0; i < n; i++) printf "%012d %s\n", i, substr(p, i % 26 + 1, 86)
+}' >"$SRC" || die "could not generate $SRC"
+t1=$(now)
+[ "$(wc -c <"$SRC")" -eq "$BYTES" ] || die "generated source has the wrong size"
+
+say "throughput: $LINES records of 100 bytes = $BYTES bytes ($(awk -v b="$BYTES" 'BEGIN { printf "%.1f", b / 1048576 }') MiB), $BENCH_REPS reps, median reported"
+say "  bench dir: $tmp ($(df -PT "$tmp" | awk 'NR == 2 { print $2 " on " $1 }'))"
+say "  source generated in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s: $(head -c 60 "$SRC")..."
+say "  write: dd if=SRC of=TARGET bs=1M (no fsync; plain/passthrough end in the page cache)"
+say "  read:  cat TARGET > /dev/null"
+if drop_caches; then
+	DROPPED="yes (before every read)"
+elif [ "$BENCH_DROP_CACHES" = 1 ]; then
+	DROPPED="no (BENCH_DROP_CACHES=1 but writing /proc/sys/vm/drop_caches failed)"
+	BENCH_DROP_CACHES=0
+else
+	DROPPED="no (BENCH_DROP_CACHES=0): reads of plain/passthrough come from the page cache"
+fi
+say "  page cache dropped: $DROPPED"
+say ""
+
+# ---- run one target ------------------------------------------------------------
+# run_target NAME — BENCH_REPS write+read reps; results in $tmp/NAME.{w,r,ok,bs}
+run_target() {
+	name=$1
+	: >"$tmp/$name.w"
+	: >"$tmp/$name.r"
+	r=1
+	while [ "$r" -le "$BENCH_REPS" ]; do
+		if ! prepare "$name" "$r"; then
+			say "  $name: rep $r: preparing the target failed"
+			return 1
+		fi
+		tp=$(target_path "$name" "$r")
+		a=$(now)
+		if ! timeout --foreground -k 5 "$BENCH_OP_TIMEOUT" dd if="$SRC" of="$tp" bs=1M status=none; then
+			say "  $name: rep $r: dd write failed or timed out"
+			return 1
+		fi
+		b=$(now)
+		[ "$BENCH_DROP_CACHES" = 1 ] && drop_caches
+		c=$(now)
+		if ! timeout --foreground -k 5 "$BENCH_OP_TIMEOUT" cat "$tp" >/dev/null; then
+			say "  $name: rep $r: cat read failed or timed out"
+			return 1
+		fi
+		d=$(now)
+		w=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.6f", b - a }')
+		rd=$(awk -v a="$c" -v b="$d" 'BEGIN { printf "%.6f", b - a }')
+		echo "$w" >>"$tmp/$name.w"
+		echo "$rd" >>"$tmp/$name.r"
+		say "  $name: rep $r: write $w s, read $rd s"
+		if [ "$r" -lt "$BENCH_REPS" ]; then
+			discard "$name" "$r"
+		else
+			stat -c %o "$tp" >"$tmp/$name.bs" 2>/dev/null
+			if timeout --foreground -k 5 "$BENCH_OP_TIMEOUT" cmp -s "$SRC" "$tp"; then
+				echo yes >"$tmp/$name.ok"
+			else
+				echo "NO" >"$tmp/$name.ok"
+				say "  $name: WARNING: read-back of the last rep differs from the source"
+			fi
+		fi
+		r=$((r + 1))
+	done
+	return 0
+}
+
+DONE=""
+for target in $BENCH_TARGETS; do
+	case $target in
+	plain)
+		mkdir -p "$tmp/plain"
+		run_target plain && DONE="$DONE plain"
+		;;
+	passthrough)
+		pt=$BUILD/mqfs-passthrough
+		if [ ! -x "$pt" ]; then
+			say "  passthrough: SKIPPED: $pt not built (make build/mqfs-passthrough)"
+			continue
+		fi
+		mkdir -p "$tmp/pt-src"
+		if ! mount_daemon "$tmp/pt-mnt" "$tmp/pt.log" "$pt" -f "$tmp/pt-src" "$tmp/pt-mnt"; then
+			say "  passthrough: SKIPPED: mount failed:"
+			tail -n 5 "$tmp/pt.log" | sed 's/^/    | /'
+			continue
+		fi
+		ptpid=$DPID
+		run_target passthrough && DONE="$DONE passthrough"
+		hwm "$ptpid" >"$tmp/passthrough.rss"
+		rm -f "$tmp/pt-mnt/file"
+		unmount "$tmp/pt-mnt" "$ptpid"
+		;;
+	mqfs)
+		mq=$BUILD/mqfs
+		if [ ! -x "$mq" ]; then
+			say "  mqfs: SKIPPED: $mq not built yet"
+			continue
+		fi
+		mkdir -p "$tmp/mq-data"
+		if ! mount_daemon "$tmp/mq-mnt" "$tmp/mq.log" "$mq" -f --data "$tmp/mq-data" "$tmp/mq-mnt"; then
+			say "  mqfs: SKIPPED: mount failed:"
+			tail -n 5 "$tmp/mq.log" | sed 's/^/    | /'
+			continue
+		fi
+		mqpid=$DPID
+		if ! err=$(timeout -k 5 30 mkdir "$tmp/mq-mnt/bench" 2>&1); then
+			say "  mqfs: SKIPPED: mkdir MNT/bench failed: $err"
+			unmount "$tmp/mq-mnt" "$mqpid"
+			continue
+		fi
+		run_target mqfs && DONE="$DONE mqfs"
+		hwm "$mqpid" >"$tmp/mqfs.rss"
+		unmount "$tmp/mq-mnt" "$mqpid"
+		;;
+	*) say "  unknown target '$target' (plain, passthrough, mqfs)" ;;
+	esac
+	# Keep the source, free everything else before the next target.
+	rm -rf "$tmp/plain" "$tmp/pt-src" 2>/dev/null
+done
+
+# ---- results -------------------------------------------------------------------
+say ""
+[ -n "$DONE" ] || die "no target could be measured"
+
+for t in $DONE; do
+	echo "$(median "$tmp/$t.w") $(median "$tmp/$t.r")" >"$tmp/$t.med"
+done
+
+say "results (medians of $BENCH_REPS; MiB = 1048576 bytes; record = one 100-byte line):"
+printf '  %-12s %12s %14s %12s %14s %8s %9s %12s\n' \
+	target "write MiB/s" "write rec/s" "read MiB/s" "read rec/s" verified st_blksz "peak RSS"
+for t in $DONE; do
+	read -r w rd <"$tmp/$t.med"
+	rss=$(cat "$tmp/$t.rss" 2>/dev/null)
+	awk -v t="$t" -v w="$w" -v r="$rd" -v by="$BYTES" -v n="$LINES" \
+	    -v ok="$(cat "$tmp/$t.ok" 2>/dev/null)" -v bs="$(cat "$tmp/$t.bs" 2>/dev/null)" \
+	    -v rss="${rss:--}" 'BEGIN {
+		printf "  %-12s %12.1f %14.0f %12.1f %14.0f %8s %9s %12s\n",
+		       t, by / 1048576 / w, n / w, by / 1048576 / r, n / r, ok, bs, rss
+	}'
+done
+
+ratio() {      # ratio A B — "write x.xx  read x.xx" of A's speed over B's
+	case " $DONE " in *" $1 "*) ;; *) echo "n/a ($1 not measured)"; return ;; esac
+	case " $DONE " in *" $2 "*) ;; *) echo "n/a ($2 not measured)"; return ;; esac
+	read -r aw ar <"$tmp/$1.med"
+	read -r bw br <"$tmp/$2.med"
+	awk -v aw="$aw" -v ar="$ar" -v bw="$bw" -v br="$br" \
+		'BEGIN { printf "write %.2f  read %.2f", bw / aw, br / ar }'
+}
+say ""
+say "ratios (speed / speed):"
+say "  mqfs / passthrough:   $(ratio mqfs passthrough)"
+say "  passthrough / plain:  $(ratio passthrough plain)"
+say "  page cache dropped before reads: $DROPPED"
+exit 0

@@ -1,0 +1,415 @@
+# shellcheck shell=sh
+# tests/integration/lib.sh — harness for mqfs integration tests.
+# POSIX sh (works under dash and bash). Source it from a test script:
+#
+#   #!/bin/sh
+#   . "$(dirname "$0")/lib.sh"
+#   mq_setup                      # temp dir, $MNT $DATA $LOG, cleanup trap
+#   mq_mount                      # $MQFS -f --data $DATA $MNT, waits for it
+#   expect_ok    "mkdir topic"    mkdir "$MNT/orders"
+#   expect_eq    "partitions"     "0" "$(ls "$MNT/orders")"
+#   expect_errno "no unlink" EPERM rm -f "$MNT/orders/0"
+#   mq_umount
+#   mq_done                       # "<script>: N passed, M failed"; exit status
+#
+# Variables set by mq_setup:
+#   MQ_TMP   the test's private temp dir (/tmp/mqfs-it.XXXXXX), removed at exit
+#   MNT      $MQ_TMP/mnt    (created, empty)
+#   DATA     $MQ_TMP/data   (created, empty)
+#   LOG      $MQ_TMP/daemon.log  (stdout+stderr of every mounted daemon)
+#   MQ_NAME  the script's name, used in the summary line
+# Set by mq_mount / mq_mount_cmd:
+#   MQ_PID   pid of the daemon just started (the default for mq_umount/mq_kill9)
+# Set by mq_umount / mq_kill9 / mq_wait:
+#   MQ_RC    exit status of the process that was waited for
+# Set by mq_bg:
+#   MQ_LAST_PID  pid of the background command
+# Settings (environment, optional):
+#   MQFS            the mqfs binary (run.sh exports it as an absolute path)
+#   MQ_TIMEOUT      seconds for commands run by expect_*/mq_run (default 30)
+#   MQ_MOUNT_WAIT   seconds to wait for a mount / a daemon exit (default 10)
+#
+# Rules: call the harness functions in the script's own shell, not inside
+# $(...), a pipeline or ( ... ): counters, tracked pids and mounts live in
+# shell variables. Only pids started through mq_mount*, mq_bg are ever killed.
+# Wrap anything that touches the mount and could block in mq_run (or an
+# expect_*): a shell runs its traps only after the foreground command ends.
+# Do not `set -e`: a failed check must not end the script (lib.sh copes with
+# it, but the remaining checks would not run).
+
+MQ_PASS=0
+MQ_FAIL=0
+MQ_SKIP=0
+MQ_PIDS=""        # every tracked pid still to reap (daemons and mq_bg)
+MQ_DAEMONS=""     # subset: daemons (killed last, after unmounting)
+MQ_MOUNTS=""      # mountpoints we mounted
+MQ_PID=""
+MQ_RC=""
+MQ_LAST_PID=""
+MQ_TMP=""
+MQ_TIMEOUT=${MQ_TIMEOUT:-30}
+MQ_MOUNT_WAIT=${MQ_MOUNT_WAIT:-10}
+MQ_NAME=$(basename "$0")
+
+# ---- small internals -------------------------------------------------------
+
+_mq_add() {        # _mq_add VARNAME WORD   (append to a space list)
+	eval "$1=\"\$$1 \$2\""
+}
+
+_mq_del() {        # _mq_del VARNAME WORD   (remove from a space list)
+	_mq_l=""
+	_mq_src=""
+	eval "_mq_src=\$$1"
+	for _mq_w in $_mq_src; do
+		[ "$_mq_w" = "$2" ] || _mq_l="$_mq_l $_mq_w"
+	done
+	eval "$1=\$_mq_l"
+}
+
+# Sleep a tenth of a second (GNU sleep accepts fractions).
+_mq_tick() {
+	sleep 0.1 2>/dev/null || sleep 1
+}
+
+# True while PID is running (an exited but unreaped child does not count).
+_mq_alive() {
+	[ -r "/proc/$1/stat" ] || return 1
+	_mq_pst=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$_mq_pst" ] && [ "$_mq_pst" != Z ] && [ "$_mq_pst" != X ]
+}
+
+# Wait up to $2 seconds for PID $1 to exit, then reap it. Sets MQ_RC.
+# Returns 0 if it exited (or was already gone), 1 on timeout.
+_mq_wait_exit() {
+	_mq_n=$(($2 * 10))
+	while _mq_alive "$1"; do
+		[ "$_mq_n" -le 0 ] && return 1
+		_mq_n=$((_mq_n - 1))
+		_mq_tick
+	done
+	wait "$1" 2>/dev/null && MQ_RC=0 || MQ_RC=$?
+	_mq_del MQ_PIDS "$1"
+	_mq_del MQ_DAEMONS "$1"
+	return 0
+}
+
+# Kill a tracked pid: TERM, up to $2 seconds grace, then KILL; reap it.
+_mq_stop() {
+	if _mq_alive "$1"; then
+		kill -TERM "$1" 2>/dev/null
+		_mq_wait_exit "$1" "${2:-5}" && return 0
+		echo "# harness: pid $1 ignored SIGTERM, sending SIGKILL"
+		kill -KILL "$1" 2>/dev/null
+	fi
+	_mq_wait_exit "$1" 5
+}
+
+# True if DIR is a mountpoint, without touching the filesystem itself (a hung
+# FUSE daemon would hang stat()): looks in /proc/mounts.
+mq_is_mounted() {
+	awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/mounts
+}
+
+_mq_unmount() {    # _mq_unmount DIR — -u, else lazy -uz; quiet
+	mq_is_mounted "$1" || return 0
+	timeout -k 5 10 fusermount3 -u "$1" 2>/dev/null ||
+		timeout -k 5 10 fusermount3 -uz "$1" 2>/dev/null ||
+		umount -l "$1" 2>/dev/null
+	! mq_is_mounted "$1"
+}
+
+_mq_cleanup() {
+	_mq_rc=${1:-0}
+	trap - EXIT INT TERM HUP PIPE
+	# 1. background commands (readers blocked on the mount go first)
+	for _mq_p in $MQ_PIDS; do
+		case " $MQ_DAEMONS " in *" $_mq_p "*) continue ;; esac
+		_mq_stop "$_mq_p" 3
+	done
+	# 2. unmount; the daemons then exit by themselves
+	for _mq_m in $MQ_MOUNTS; do
+		_mq_unmount "$_mq_m" || echo "# harness: could not unmount $_mq_m"
+	done
+	# 3. daemons, then anything left
+	for _mq_p in $MQ_DAEMONS $MQ_PIDS; do
+		_mq_stop "$_mq_p" "$MQ_MOUNT_WAIT"
+	done
+	# 4. the temp dir — never while something is still mounted inside it
+	if [ -n "$MQ_TMP" ] && [ -d "$MQ_TMP" ]; then
+		if awk -v t="$MQ_TMP/" 'index($2, t) == 1 { f = 1 } END { exit !f }' /proc/mounts; then
+			echo "# harness: mounts left under $MQ_TMP, not removing it"
+		else
+			rm -rf "$MQ_TMP"
+		fi
+	fi
+	exit "$_mq_rc"
+}
+
+# ---- setup -----------------------------------------------------------------
+
+# mq_setup — create the temp dir, set MNT DATA LOG, install the cleanup trap.
+mq_setup() {
+	MQ_TMP=$(mktemp -d /tmp/mqfs-it.XXXXXX) || { echo "mq_setup: mktemp failed"; exit 1; }
+	MQ_TMP=$(cd "$MQ_TMP" && pwd -P)
+	MNT=$MQ_TMP/mnt
+	DATA=$MQ_TMP/data
+	LOG=$MQ_TMP/daemon.log
+	mkdir -p "$MNT" "$DATA" && : >"$LOG" || exit 1
+	trap '_mq_cleanup $?' EXIT
+	trap '_mq_cleanup 130' INT
+	trap '_mq_cleanup 143' TERM
+	trap '_mq_cleanup 129' HUP
+	trap '_mq_cleanup 141' PIPE      # output piped into head, etc.
+}
+
+# ---- daemons ---------------------------------------------------------------
+
+# mq_mount_cmd MOUNTPOINT CMD [ARGS...] — start CMD (a foreground FUSE daemon
+# that mounts MOUNTPOINT) in the background, output appended to $LOG; wait up
+# to MQ_MOUNT_WAIT s for MOUNTPOINT to appear in /proc/mounts. Sets MQ_PID.
+# On failure (daemon exits, or timeout) records a failure with the log and
+# ends the script (mq_done): nothing after a failed mount is meaningful.
+mq_mount_cmd() {
+	_mq_mnt=$1
+	shift
+	mkdir -p "$_mq_mnt"
+	echo "# mount: $* (log $LOG)" >>"$LOG"
+	"$@" >>"$LOG" 2>&1 </dev/null &
+	MQ_PID=$!
+	_mq_add MQ_PIDS "$MQ_PID"
+	_mq_add MQ_DAEMONS "$MQ_PID"
+	_mq_add MQ_MOUNTS "$_mq_mnt"
+	_mq_n=$((MQ_MOUNT_WAIT * 10))
+	while ! mq_is_mounted "$_mq_mnt"; do
+		if ! _mq_alive "$MQ_PID"; then
+			_mq_wait_exit "$MQ_PID" 1
+			fail "mount $_mq_mnt" "daemon exited with status $MQ_RC before mounting"
+			mq_done
+		fi
+		if [ "$_mq_n" -le 0 ]; then
+			fail "mount $_mq_mnt" "not mounted after ${MQ_MOUNT_WAIT}s"
+			mq_done
+		fi
+		_mq_n=$((_mq_n - 1))
+		_mq_tick
+	done
+	return 0
+}
+
+# mq_mount [ARGS...] — mount mqfs: $MQFS -f --data $DATA ARGS... $MNT.
+mq_mount() {
+	if [ -z "$MQFS" ] || [ ! -x "$MQFS" ]; then
+		fail "mount" "MQFS is not an executable: '${MQFS}'"
+		mq_done
+	fi
+	mq_mount_cmd "$MNT" "$MQFS" -f --data "$DATA" "$@" "$MNT"
+}
+
+# mq_umount [MOUNTPOINT [PID]] — fusermount3 -u (default $MNT) and wait up to
+# MQ_MOUNT_WAIT s for the daemon (default $MQ_PID) to exit; MQ_RC = its exit
+# status. Returns 0 on success. On failure records a failure (and, if the
+# daemon does not exit, kills it with SIGKILL) and returns 1.
+mq_umount() {
+	_mq_um=${1:-$MNT}
+	_mq_up=${2:-$MQ_PID}
+	MQ_RC=""
+	if ! _mq_err=$(timeout -k 5 "$MQ_MOUNT_WAIT" fusermount3 -u "$_mq_um" 2>&1); then
+		fail "umount $_mq_um" "fusermount3 -u: $_mq_err"
+		return 1
+	fi
+	_mq_del MQ_MOUNTS "$_mq_um"
+	[ -n "$_mq_up" ] || return 0
+	if ! _mq_wait_exit "$_mq_up" "$MQ_MOUNT_WAIT"; then
+		fail "umount $_mq_um" "daemon $_mq_up still running ${MQ_MOUNT_WAIT}s after unmount; killing it"
+		kill -KILL "$_mq_up" 2>/dev/null
+		_mq_wait_exit "$_mq_up" 5
+		return 1
+	fi
+	return 0
+}
+
+# mq_kill9 [MOUNTPOINT [PID]] — crash the daemon (default $MQ_PID): SIGKILL,
+# reap it (MQ_RC = 137), then remove the dead mount (fusermount3 -u, else
+# -uz). Returns 1 (and records a failure) if the mount cannot be removed.
+mq_kill9() {
+	_mq_km=${1:-$MNT}
+	_mq_kp=${2:-$MQ_PID}
+	if [ -n "$_mq_kp" ]; then
+		kill -KILL "$_mq_kp" 2>/dev/null
+		_mq_wait_exit "$_mq_kp" "$MQ_MOUNT_WAIT" ||
+			fail "kill9" "pid $_mq_kp did not die from SIGKILL"
+	fi
+	if ! _mq_unmount "$_mq_km"; then
+		fail "kill9 $_mq_km" "stale mount could not be removed"
+		return 1
+	fi
+	_mq_del MQ_MOUNTS "$_mq_km"
+	return 0
+}
+
+# mq_bg CMD [ARGS...] — run CMD in the background, tracked for cleanup
+# (SIGTERM, then SIGKILL at exit). Sets MQ_LAST_PID. Redirect inside the
+# command if needed:  mq_bg sh -c 'exec cat "$1" > "$2"' sh "$MNT/t/0" "$MQ_TMP/out"
+mq_bg() {
+	"$@" &
+	MQ_LAST_PID=$!
+	_mq_add MQ_PIDS "$MQ_LAST_PID"
+}
+
+# mq_wait PID [SECONDS] — wait (default MQ_TIMEOUT s) for a tracked
+# background pid to exit; MQ_RC = its exit status. Returns 1 on timeout
+# (the process keeps running and stays tracked).
+mq_wait() {
+	_mq_wait_exit "$1" "${2:-$MQ_TIMEOUT}"
+}
+
+# mq_stop PID — SIGTERM a tracked pid (SIGKILL after 5 s) and reap it.
+mq_stop() {
+	_mq_stop "$1" 5
+}
+
+# mq_run CMD [ARGS...] — run CMD under `timeout` (MQ_TIMEOUT s, then SIGKILL
+# 5 s later). Exit status 124 means it timed out. CMD must be a program,
+# not a shell function: use  mq_run sh -c '...'  for redirections.
+mq_run() {
+	timeout -k 5 "$MQ_TIMEOUT" "$@"
+}
+
+# ---- assertions ------------------------------------------------------------
+# Every assertion prints exactly one "ok - NAME" or "FAIL - NAME: ..." line
+# (failures are followed by indented details and the tail of $LOG).
+
+ok() {
+	MQ_PASS=$((MQ_PASS + 1))
+	echo "ok - $1"
+}
+
+# fail NAME MESSAGE — record a failure, print MESSAGE and the daemon log tail.
+fail() {
+	MQ_FAIL=$((MQ_FAIL + 1))
+	echo "FAIL - $1: $2"
+	if [ -n "$LOG" ] && [ -s "$LOG" ]; then
+		echo "    --- last lines of $LOG:"
+		tail -n "${MQ_LOG_LINES:-20}" "$LOG" | sed 's/^/    | /'
+	fi
+}
+
+# skip NAME REASON — a check that could not run; counted separately.
+skip() {
+	MQ_SKIP=$((MQ_SKIP + 1))
+	echo "skip - $1: $2"
+}
+
+# expect_eq NAME EXPECTED ACTUAL — string equality.
+expect_eq() {
+	if [ "$2" = "$3" ]; then
+		ok "$1"
+	else
+		fail "$1" "expected '$2', got '$3'"
+	fi
+}
+
+# Run "$@" under timeout, stderr into $_mq_errtext, status into $_mq_st.
+_mq_capture() {
+	_mq_ef=${MQ_TMP:-/tmp}/.mq_stderr.$$
+	if timeout -k 5 "$MQ_TIMEOUT" "$@" 2>"$_mq_ef" >/dev/null; then
+		_mq_st=0
+	else
+		_mq_st=$?
+	fi
+	_mq_errtext=$(head -c 2000 "$_mq_ef" 2>/dev/null)
+	rm -f "$_mq_ef"
+}
+
+_mq_why() {        # human text for status $_mq_st
+	case $_mq_st in
+	124) echo "timed out after ${MQ_TIMEOUT}s" ;;
+	*) echo "exit status $_mq_st${_mq_errtext:+, stderr: $_mq_errtext}" ;;
+	esac
+}
+
+# expect_ok NAME CMD [ARGS...] — CMD (under timeout) must exit 0. Its stdout
+# is discarded; use expect_eq with $(...) to check output.
+expect_ok() {
+	_mq_name=$1
+	shift
+	_mq_capture "$@"
+	if [ "$_mq_st" -eq 0 ]; then
+		ok "$_mq_name"
+	else
+		fail "$_mq_name" "'$*': $(_mq_why)"
+	fi
+}
+
+# expect_fail NAME CMD [ARGS...] — CMD must exit non-zero (but not time out).
+expect_fail() {
+	_mq_name=$1
+	shift
+	_mq_capture "$@"
+	if [ "$_mq_st" -ne 0 ] && [ "$_mq_st" -ne 124 ] && [ "$_mq_st" -lt 128 ]; then
+		ok "$_mq_name"
+	else
+		fail "$_mq_name" "'$*' should have failed: $(_mq_why)"
+	fi
+}
+
+# mq_strerror ERRNO_NAME — "EPERM" -> "Operation not permitted" (via perl's
+# view of the C library); other text is printed unchanged.
+mq_strerror() {
+	case $1 in
+	E[A-Z0-9]*)
+		perl -e 'use Errno; my $n = "Errno::$ARGV[0]"; my $v = eval { no strict "refs"; &$n() };
+			 if (defined $v) { $! = $v; print "$!" } else { print $ARGV[0] }' "$1" 2>/dev/null ||
+			printf '%s' "$1"
+		;;
+	*) printf '%s' "$1" ;;
+	esac
+}
+
+# expect_errno NAME ERRNO CMD [ARGS...] — CMD (under timeout) must fail and
+# its stderr must contain the error text of ERRNO, given as a symbol (EPERM,
+# EMSGSIZE, ...) or as the text itself ("Operation not permitted"). This is
+# how tools and shells report errno (strerror). For shell syntax:
+#   expect_errno "no truncate" EPERM sh -c ': > "$1"' sh "$MNT/t/0"
+# Beware: dash's builtin echo/printf report EVERY write error as "I/O error"
+# (only open errors of a redirection get strerror text, and dash says
+# "Directory nonexistent" for a missing directory). To see the errno of a
+# write() use /bin/echo, bash or dd:
+#   expect_errno "bad config" EINVAL sh -c '/bin/echo x=1 > "$1"' sh "$MNT/t/.config"
+expect_errno() {
+	_mq_name=$1
+	_mq_want=$(mq_strerror "$2")
+	shift 2
+	_mq_capture "$@"
+	if [ "$_mq_st" -eq 0 ]; then
+		fail "$_mq_name" "'$*' succeeded, expected failure with '$_mq_want'"
+	elif [ "$_mq_st" -eq 124 ]; then
+		fail "$_mq_name" "'$*' $(_mq_why), expected '$_mq_want'"
+	else
+		case $_mq_errtext in
+		*"$_mq_want"*) ok "$_mq_name" ;;
+		*) fail "$_mq_name" "'$*': expected '$_mq_want', $(_mq_why)" ;;
+		esac
+	fi
+}
+
+# expect_same NAME FILE_A FILE_B — byte-identical contents (cmp, under timeout).
+expect_same() {
+	_mq_name=$1
+	_mq_capture cmp "$2" "$3"
+	if [ "$_mq_st" -eq 0 ]; then
+		ok "$_mq_name"
+	else
+		fail "$_mq_name" "$2 and $3 differ: $(_mq_why)"
+	fi
+}
+
+# mq_done — print "<script>: N passed, M failed" and exit (1 if any failed);
+# the EXIT trap then cleans up.
+mq_done() {
+	[ "$MQ_SKIP" -gt 0 ] && echo "# $MQ_NAME: $MQ_SKIP skipped"
+	echo "$MQ_NAME: $MQ_PASS passed, $MQ_FAIL failed"
+	[ "$MQ_FAIL" -eq 0 ] && exit 0
+	exit 1
+}

@@ -1,0 +1,112 @@
+#!/bin/sh
+# tests/integration/run.sh — run the FUSE integration tests (POSIX sh).
+#
+#   sh tests/integration/run.sh build/mqfs [NAME...]
+#
+# Runs every tests/integration/t_*.sh (or only those whose name contains one
+# of the NAMEs) with MQFS exported as the absolute path of the given binary,
+# each under `timeout 300` (INTEGRATION_TIMEOUT), from the repository root.
+# Prints each script's output, then exactly one line
+#     integration: N passed, M failed
+# counting scripts, and exits non-zero if any script failed.
+
+usage() {
+	echo "usage: sh tests/integration/run.sh PATH/TO/mqfs [NAME...]" >&2
+	exit 2
+}
+
+[ $# -ge 1 ] || usage
+bin=$1
+shift
+
+here=$(cd "$(dirname "$0")" && pwd -P) || exit 2
+root=$(cd "$here/../.." && pwd -P) || exit 2
+
+# Absolute path of the binary (it need not exist yet for every test: the
+# passthrough smoke test only needs its sibling mqfs-passthrough).
+bindir=$(cd "$(dirname "$bin")" 2>/dev/null && pwd -P) ||
+	{ echo "integration: directory of '$bin' does not exist" >&2; exit 2; }
+MQFS=$bindir/$(basename "$bin")
+export MQFS
+
+if [ ! -c /dev/fuse ]; then
+	echo "integration: /dev/fuse is missing (not a character device here)." >&2
+	echo "integration: FUSE integration tests cannot run: load the fuse module" >&2
+	echo "integration: or give the container the device (--device /dev/fuse --cap-add SYS_ADMIN)." >&2
+	exit 2
+fi
+if ! command -v fusermount3 >/dev/null 2>&1; then
+	echo "integration: fusermount3 not found (Debian package 'fuse3'); refusing to run." >&2
+	exit 2
+fi
+for tool in timeout mktemp awk; do
+	command -v "$tool" >/dev/null 2>&1 ||
+		{ echo "integration: required tool '$tool' not found" >&2; exit 2; }
+done
+[ -x "$MQFS" ] || echo "integration: warning: $MQFS is not (yet) an executable; tests needing it will fail"
+
+TIMEOUT=${INTEGRATION_TIMEOUT:-300}
+pass=0
+failed=0
+failed_names=""
+
+cd "$root" || exit 2
+nomatch=0
+for t in "$here"/t_*.sh; do
+	[ -e "$t" ] || continue
+	name=$(basename "$t")
+	if [ $# -gt 0 ]; then
+		want=0
+		for pat in "$@"; do
+			case $name in *"$pat"*) want=1 ;; esac
+		done
+		[ "$want" -eq 1 ] || continue
+	fi
+
+	# Interpreter: the script's own (if executable), else by its shebang.
+	if [ -x "$t" ]; then
+		runner=""
+	elif head -n 1 "$t" | grep -q bash; then
+		runner="bash"
+	else
+		runner="sh"
+	fi
+
+	echo "=== $name"
+	start=$(date +%s)
+	# In the background so that a Ctrl-C/TERM of this runner reaches the
+	# test: `timeout` puts the test in its own process group, and on a
+	# signal we forward TERM to it (the test's trap then cleans up).
+	if [ -n "$runner" ]; then
+		timeout -k 10 "$TIMEOUT" "$runner" "$t" 2>&1 &
+	else
+		timeout -k 10 "$TIMEOUT" "$t" 2>&1 &
+	fi
+	tpid=$!
+	trap 'kill -TERM "$tpid" 2>/dev/null; wait "$tpid"; echo "integration: interrupted"; exit 130' INT
+	trap 'kill -TERM "$tpid" 2>/dev/null; wait "$tpid"; echo "integration: terminated"; exit 143' TERM
+	wait "$tpid"
+	rc=$?
+	trap - INT TERM
+	secs=$(($(date +%s) - start))
+	if [ "$rc" -eq 0 ]; then
+		pass=$((pass + 1))
+		echo "--- $name: PASS (${secs}s)"
+	else
+		failed=$((failed + 1))
+		failed_names="$failed_names $name"
+		case $rc in
+		124) echo "--- $name: FAIL (timed out after ${TIMEOUT}s)" ;;
+		137) echo "--- $name: FAIL (SIGKILL: timed out and ignored SIGTERM?)" ;;
+		*) echo "--- $name: FAIL (exit status $rc, ${secs}s)" ;;
+		esac
+	fi
+done
+
+if [ $# -gt 0 ] && [ $((pass + failed)) -eq 0 ]; then
+	echo "integration: no t_*.sh matched: $*"
+	nomatch=1
+fi
+[ -n "$failed_names" ] && echo "integration: failed scripts:$failed_names"
+echo "integration: $pass passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$nomatch" -eq 0 ]
