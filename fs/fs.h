@@ -1,0 +1,168 @@
+/*
+ * fs.h — the FUSE daemon's private header (fs/ only).
+ *
+ * Layout of fs/:
+ *   main.c   command line, config, daemonizing, session and loop
+ *   ops.c    struct fuse_lowlevel_ops: each op calls one helper that
+ *            returns 0/count or -errno, then only replies
+ *   tree.c   the namespace: names -> nodes, node attributes, directory
+ *            listings, and the refused namespace operations
+ *   views.c  open files: the partition line view (produce/consume), the
+ *            text views (.state, .config, .metrics), the .segments files
+ *   inode.c  the inode table (inode.h)
+ *
+ * The daemon's whole state is struct mqfs, the session's userdata.
+ *
+ * Threads: libfuse's multi-threaded loop calls ops concurrently. Shared
+ * state is the broker (thread-safe) and the inode table (its own lock).
+ * An open file (struct fs_file) has a mutex that the op holds around the
+ * helper *and* the reply, since a read replies from the file's buffer.
+ */
+#ifndef MQFS_FS_FS_H
+#define MQFS_FS_FS_H
+
+#define FUSE_USE_VERSION 35
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "fs/inode.h"
+#include "repl/repl.h"
+
+#define FS_MAX_WRITE      (1024 * 1024)   /* one write request, and the read buffer cap */
+#define FS_CHUNK_BYTES    (256 * 1024)    /* rendering chunk of .index/.timeindex/.dump */
+#define FS_ENTRY_TIMEOUT  1.0             /* names do not change under a live node */
+#define FS_DIR_ATTR_TIMEOUT 1.0           /* dirs change only through us (chmod, chown) */
+#define FS_FILE_ATTR_TIMEOUT 0.0          /* st_size of files is never cached */
+
+struct mqfs {
+	struct broker *broker;
+	struct inode_table *inodes;
+	char data_dir[4096];                /* absolute: the daemon chdirs to / */
+	uid_t uid;                          /* owner of MNT/ and the root views */
+	gid_t gid;
+	struct timespec start_time;         /* times of MNT/ and the root views */
+	/* Open files, so that those still open when the loop ends are released
+	 * (partial lines produced, cursors and topic references dropped)
+	 * before the broker closes. */
+	pthread_mutex_t files_lock;
+	struct fs_file *files;
+};
+
+/* ---- tree.c ---- */
+
+/* "orders/.segments/0/00000000000000000000.log" for log lines. */
+void fs_node_path(const struct fs_node *n, char *buf, size_t len);
+/* -ENOENT if the node's topic was deleted or its partition is beyond the
+ * topic's count. */
+int fs_node_alive(struct fs_node *n);
+/* Attributes of a node, fresh (st_size of partitions and text views is
+ * computed now). -ENOENT when its topic, partition or segment is gone. */
+int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st);
+/* Looks up name in directory ino and fills e (lookup count +1). */
+int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name,
+	      struct fuse_entry_param *e);
+int fs_getattr(struct mqfs *fs, fuse_ino_t ino, struct stat *st, double *timeout);
+int fs_setattr(struct mqfs *fs, fuse_req_t req, fuse_ino_t ino,
+	       const struct stat *attr, int to_set, struct stat *st, double *timeout);
+int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent,
+	     const char *name, mode_t mode, struct fuse_entry_param *e);
+int fs_rmdir(struct mqfs *fs, fuse_ino_t parent, const char *name);
+/* Refusals of create/mknod/symlink/link/rename/unlink: logs, returns -errno. */
+int fs_refuse_name(struct mqfs *fs, const char *op, fuse_ino_t parent, const char *name);
+int fs_statfs(struct mqfs *fs, struct statvfs *sv);
+
+/* A directory listing taken at readdir offset 0; later offsets index it. */
+struct fs_dirent {
+	char name[256];
+	mode_t type;                        /* S_IFDIR / S_IFREG */
+	uint64_t ino;
+};
+struct fs_dir {
+	fuse_ino_t ino;
+	struct fs_dirent *ents;
+	size_t n;
+	bool listed;
+	pthread_mutex_t lock;
+};
+int fs_dir_open(struct mqfs *fs, fuse_ino_t ino, struct fs_dir **out);
+/* Fills buf (size bytes) with entries from offset off; returns bytes. */
+ssize_t fs_dir_read(struct mqfs *fs, fuse_req_t req, struct fs_dir *d, char *buf,
+		    size_t size, off_t off);
+void fs_dir_close(struct fs_dir *d);
+
+/* ---- views.c ---- */
+
+enum fs_file_kind {
+	FILE_PART,          /* MNT/<topic>/<p> and .produce (partition -1) */
+	FILE_TEXT,          /* snapshot text views; .config also takes writes */
+	FILE_SEG_RAW,       /* .segments/<p>/<base>.log */
+	FILE_SEG_TEXT,      /* .segments/<p>/<base>.index/.timeindex/.dump */
+};
+
+struct fs_file {
+	pthread_mutex_t lock;
+	struct fs_file *prev, *next;        /* mqfs.files, under files_lock */
+	enum fs_file_kind kind;
+	int node_kind;                      /* enum node_kind */
+	struct topic *topic;                /* own reference, NULL for root views */
+	int partition;                      /* -1: the partitioner (.produce) */
+	int oflags;                         /* open(2) flags */
+	int64_t base;
+	enum seg_file seg;
+	char path[320];                     /* for log lines */
+
+	/* writes: the trailing partial line (partition, .produce, .config) */
+	char *partial;
+	size_t partial_len, partial_cap;
+
+	/* reads of the line view: the cursor and the client -> stable position
+	 * map across gaps (next_off is the client offset expected next, next_pos
+	 * the stable position it stands for) */
+	struct log_cursor *cursor;
+	int64_t next_off, next_pos;
+
+	/* reply buffer (partition and raw segment reads) */
+	char *rbuf;
+	size_t rbuf_cap;
+
+	/* FILE_TEXT: the snapshot rendered at open */
+	char *text;
+	size_t text_len;
+
+	/* FILE_SEG_TEXT: one rendered chunk [chunk_off, chunk_off + chunk_len)
+	 * of the stream; render_cursor renders the next one */
+	char *chunk;
+	size_t chunk_len;
+	int64_t chunk_off;
+	int64_t render_cursor;
+	bool render_done;
+};
+
+/* Renders the text of a view node (MNT/.state ..., <topic>/.config,
+ * <topic>/.state), malloc'ed. */
+int fs_view_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len);
+/* Opens ino with open(2) flags; -EACCES for writes to read-only views,
+ * -EISDIR for directories. */
+int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **out);
+/* The following run under f->lock (fs_file_lock), taken by the op. */
+ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **data);
+ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, int flags);
+int fs_file_flush(struct fs_file *f);
+int fs_file_fsync(struct fs_file *f);
+/* Produces a partial line left without flush, frees everything. */
+void fs_file_release(struct mqfs *fs, struct fs_file *f);
+/* After the loop: releases the files the kernel never released. */
+void fs_file_release_all(struct mqfs *fs);
+
+static inline void fs_file_lock(struct fs_file *f) { pthread_mutex_lock(&f->lock); }
+static inline void fs_file_unlock(struct fs_file *f) { pthread_mutex_unlock(&f->lock); }
+
+/* ---- ops.c ---- */
+extern const struct fuse_lowlevel_ops fs_ops;
+
+#endif

@@ -1,0 +1,110 @@
+/*
+ * inode.h — the inode table of the mount (private to fs/).
+ *
+ * Every object the kernel knows by inode number is a node: a kind, the
+ * topic it belongs to (a reference held for the node's life), a partition,
+ * a segment base offset and a segment file kind. A node is found two ways:
+ *
+ *   by key  (kind, topic_id, partition, base, file)  -> node   (lookups)
+ *   by ino                                           -> node   (every op)
+ *
+ * so that repeated lookups of one name return the same inode number, and
+ * the kernel's inode numbers map back to nodes in O(1).
+ *
+ * Life of a node (the FUSE lookup-count protocol):
+ *   - inode_lookup() finds or creates the node and adds 1 to its lookup
+ *     count; the caller then answers the kernel with fuse_reply_entry() (or
+ *     gives the count back with inode_forget() if that reply failed).
+ *   - the kernel's FORGET subtracts; at 0 the node is unlinked from both
+ *     hashes and freed, dropping its topic reference.
+ *   - an operation in flight holds a use reference (inode_get/inode_put), so
+ *     a FORGET racing with it never frees a node under its feet: the node
+ *     is freed by whichever of forget/put brings both counts to 0.
+ *   - the root (ino 1, FUSE_ROOT_ID) is pinned: never freed before the
+ *     table.
+ * Inode numbers are never reused within one table (a 64-bit counter), so a
+ * stale ino from the kernel finds nothing (-ESTALE) instead of another node.
+ *
+ * The table knows nothing of FUSE or of the broker: the topic reference is
+ * released through the put_topic callback given at creation (topic_put in
+ * the daemon, NULL in unit tests).
+ *
+ * Threads: every function is thread-safe (one mutex per table; the topic
+ * callback is called with no table lock held).
+ */
+#ifndef MQFS_FS_INODE_H
+#define MQFS_FS_INODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct topic;
+
+enum node_kind {
+	NODE_ROOT = 1,          /* MNT/ */
+	NODE_ROOT_STATE,        /* MNT/.state */
+	NODE_ROOT_CONFIG,       /* MNT/.config */
+	NODE_ROOT_METRICS,      /* MNT/.metrics */
+	NODE_TOPIC,             /* MNT/<topic>/ */
+	NODE_PART,              /* MNT/<topic>/<p> */
+	NODE_PRODUCE,           /* MNT/<topic>/.produce */
+	NODE_TOPIC_CONFIG,      /* MNT/<topic>/.config */
+	NODE_TOPIC_STATE,       /* MNT/<topic>/.state */
+	NODE_SEGMENTS,          /* MNT/<topic>/.segments/ */
+	NODE_SEG_PART,          /* MNT/<topic>/.segments/<p>/ */
+	NODE_SEG_FILE,          /* MNT/<topic>/.segments/<p>/<base>.<ext> */
+};
+
+/* Unused fields are 0 (topic_id, file) or -1 (partition, base). */
+struct node_key {
+	int kind;               /* enum node_kind */
+	uint64_t topic_id;
+	int32_t partition;
+	int64_t base;           /* segment base offset */
+	int file;               /* enum seg_file for NODE_SEG_FILE */
+};
+
+struct fs_node {
+	struct node_key key;
+	uint64_t ino;
+	struct topic *topic;    /* reference owned by the node; NULL for root nodes */
+
+	/* private to inode.c, under the table lock */
+	uint64_t nlookup;
+	uint32_t refs;
+	int pinned;
+	struct fs_node *key_next;
+	struct fs_node *ino_next;
+};
+
+struct inode_table;
+
+/* Creates a table holding the root node (ino 1). put_topic may be NULL. */
+int inode_table_new(void (*put_topic)(struct topic *), struct inode_table **out);
+/* Frees every node (dropping their topic references) and the table. No
+ * other call may be running. */
+void inode_table_free(struct inode_table *it);
+
+/* Finds the node of key, or creates it with the next inode number. The
+ * table takes over the caller's topic reference in every case (dropped at
+ * once when the node already exists, or on error). Adds 1 to the node's
+ * lookup count and returns it with a use reference (inode_put).
+ * -ENOMEM. */
+int inode_lookup(struct inode_table *it, const struct node_key *key,
+		 struct topic *topic, struct fs_node **out);
+/* The node of ino with a use reference, or -ESTALE (forgotten or never
+ * known). */
+int inode_get(struct inode_table *it, uint64_t ino, struct fs_node **out);
+/* Drops a use reference; frees the node if it was the last of both counts.
+ * NULL is fine. */
+void inode_put(struct inode_table *it, struct fs_node *n);
+/* Subtracts nlookup from the lookup count of ino (kernel FORGET). Unknown
+ * ino: ignored. */
+void inode_forget(struct inode_table *it, uint64_t ino, uint64_t nlookup);
+/* The inode number of key if a node exists, else 0. Counts unchanged
+ * (readdir's d_ino). */
+uint64_t inode_peek(struct inode_table *it, const struct node_key *key);
+/* Nodes in the table, the root included. */
+size_t inode_count(struct inode_table *it);
+
+#endif

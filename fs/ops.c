@@ -1,0 +1,356 @@
+/*
+ * ops.c — the FUSE low-level operations. Each op calls one helper (tree.c,
+ * views.c) that returns 0, a count or -errno, and then only replies. The
+ * valid replies of each op are listed above it.
+ *
+ * Lookup counts: a successful fuse_reply_entry() is a lookup the kernel
+ * will FORGET; if the reply fails (the request was interrupted) the count
+ * is given back at once.
+ *
+ * Threads: called from libfuse's worker threads, any op concurrently with
+ * any other. The state is the session's userdata, struct mqfs.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "fs/fs.h"
+
+static struct mqfs *req_fs(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+static struct fs_file *file_of(const struct fuse_file_info *fi)
+{
+	return (struct fs_file *)(uintptr_t)fi->fh;
+}
+
+static void reply_entry_or_err(fuse_req_t req, int rc, const struct fuse_entry_param *e)
+{
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else if (fuse_reply_entry(req, e) != 0)
+		inode_forget(req_fs(req)->inodes, e->ino, 1);
+}
+
+/* Capabilities: O_TRUNC arrives in open flags (never as a setattr), reads
+ * may be asynchronous, no writeback cache (writes must reach us when
+ * written: they are the records), and 1 MiB writes in one request. libfuse
+ * 3.14 sizes its receive buffer for FUSE_MAX_MAX_PAGES (256) pages and
+ * derives max_pages for the kernel from max_write, so setting max_write is
+ * all it takes; the value it passes in is already clamped to that buffer. */
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	if (conn->max_write > FS_MAX_WRITE)
+		conn->max_write = FS_MAX_WRITE;
+	mq_log(MQ_INFO, "fuse: protocol %u.%u, max_write %u, atomic_o_trunc %s",
+	       conn->proto_major, conn->proto_minor, conn->max_write,
+	       (conn->want & FUSE_CAP_ATOMIC_O_TRUNC) ? "on" : "off");
+}
+
+/* Valid replies: fuse_reply_entry, fuse_reply_err */
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	int rc = fs_lookup(req_fs(req), parent, name, &e);
+
+	reply_entry_or_err(req, rc, &e);
+}
+
+/* Valid replies: fuse_reply_none */
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	inode_forget(req_fs(req)->inodes, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+/* Valid replies: fuse_reply_none */
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++)
+		inode_forget(req_fs(req)->inodes, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+/* Valid replies: fuse_reply_attr, fuse_reply_err */
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	double timeout = 0;
+	int rc = fs_getattr(req_fs(req), ino, &st, &timeout);
+
+	(void)fi;
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, timeout);
+}
+
+/* Valid replies: fuse_reply_attr, fuse_reply_err */
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct stat st;
+	double timeout = 0;
+	int rc = fs_setattr(req_fs(req), req, ino, attr, to_set, &st, &timeout);
+
+	(void)fi;
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, timeout);
+}
+
+/* Valid replies: fuse_reply_entry, fuse_reply_err */
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct fuse_entry_param e;
+	int rc = fs_mkdir(req_fs(req), fuse_req_ctx(req), parent, name, mode, &e);
+
+	reply_entry_or_err(req, rc, &e);
+}
+
+/* Valid replies: fuse_reply_err */
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -fs_rmdir(req_fs(req), parent, name));
+}
+
+/* Valid replies: fuse_reply_entry, fuse_reply_err */
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	(void)mode;
+	(void)rdev;
+	fuse_reply_err(req, -fs_refuse_name(req_fs(req), "mknod", parent, name));
+}
+
+/* Valid replies: fuse_reply_create, fuse_reply_err */
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	(void)mode;
+	(void)fi;
+	fuse_reply_err(req, -fs_refuse_name(req_fs(req), "create", parent, name));
+}
+
+/* Valid replies: fuse_reply_entry, fuse_reply_err */
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	(void)link;
+	fuse_reply_err(req, -fs_refuse_name(req_fs(req), "symlink", parent, name));
+}
+
+/* Valid replies: fuse_reply_entry, fuse_reply_err */
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino;
+	fuse_reply_err(req, -fs_refuse_name(req_fs(req), "link", newparent, newname));
+}
+
+/* Valid replies: fuse_reply_err */
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -fs_refuse_name(req_fs(req), "unlink", parent, name));
+}
+
+/* Valid replies: fuse_reply_err */
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	(void)newparent;
+	(void)newname;
+	(void)flags;
+	fuse_reply_err(req, -fs_refuse_name(req_fs(req), "rename", parent, name));
+}
+
+/* Valid replies: fuse_reply_open, fuse_reply_err */
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_file *f = NULL;
+	int rc = fs_file_open(req_fs(req), ino, fi->flags, &f);
+
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)f;
+	fi->direct_io = 1;          /* no page cache: only committed records are seen */
+	fi->keep_cache = 0;
+	fi->nonseekable = 0;
+	if (fuse_reply_open(req, fi) != 0)
+		fs_file_release(req_fs(req), f);
+}
+
+/* Valid replies: fuse_reply_buf, fuse_reply_err */
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fs_file *f = file_of(fi);
+	const char *data = NULL;
+	ssize_t n;
+
+	(void)ino;
+	fs_file_lock(f);
+	n = fs_file_read(f, size, off, &data);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, data, (size_t)n);
+	fs_file_unlock(f);
+}
+
+/* Valid replies: fuse_reply_write, fuse_reply_err */
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct fs_file *f = file_of(fi);
+	ssize_t n;
+
+	(void)ino;
+	(void)off;                  /* every write appends */
+	fs_file_lock(f);
+	n = fs_file_write(f, buf, size, fi->flags);
+	fs_file_unlock(f);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+/* Valid replies: fuse_reply_err */
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_file *f = file_of(fi);
+	int rc;
+
+	(void)ino;
+	fs_file_lock(f);
+	rc = fs_file_flush(f);
+	fs_file_unlock(f);
+	fuse_reply_err(req, -rc);
+}
+
+/* Valid replies: fuse_reply_err */
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct fs_file *f = file_of(fi);
+	int rc;
+
+	(void)ino;
+	(void)datasync;
+	fs_file_lock(f);
+	rc = fs_file_fsync(f);
+	fs_file_unlock(f);
+	fuse_reply_err(req, -rc);
+}
+
+/* Valid replies: fuse_reply_err */
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	fs_file_release(req_fs(req), file_of(fi));
+	fuse_reply_err(req, 0);
+}
+
+/* Valid replies: fuse_reply_open, fuse_reply_err */
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_dir *d = NULL;
+	int rc = fs_dir_open(req_fs(req), ino, &d);
+
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	if (fuse_reply_open(req, fi) != 0)
+		fs_dir_close(d);
+}
+
+/* Valid replies: fuse_reply_buf, fuse_reply_data, fuse_reply_err */
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	struct fs_dir *d = (struct fs_dir *)(uintptr_t)fi->fh;
+	char *buf = malloc(size);
+	ssize_t n;
+
+	(void)ino;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = fs_dir_read(req_fs(req), req, d, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+/* Valid replies: fuse_reply_err */
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	fs_dir_close((struct fs_dir *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+/* Valid replies: fuse_reply_err */
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, 0);     /* the catalog is written durably when it changes */
+}
+
+/* Valid replies: fuse_reply_statfs, fuse_reply_err */
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+	int rc = fs_statfs(req_fs(req), &sv);
+
+	(void)ino;
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+const struct fuse_lowlevel_ops fs_ops = {
+	.init         = op_init,
+	.lookup       = op_lookup,
+	.forget       = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr      = op_getattr,
+	.setattr      = op_setattr,
+	.mknod        = op_mknod,
+	.mkdir        = op_mkdir,
+	.unlink       = op_unlink,
+	.rmdir        = op_rmdir,
+	.symlink      = op_symlink,
+	.rename       = op_rename,
+	.link         = op_link,
+	.open         = op_open,
+	.read         = op_read,
+	.write        = op_write,
+	.flush        = op_flush,
+	.release      = op_release,
+	.fsync        = op_fsync,
+	.opendir      = op_opendir,
+	.readdir      = op_readdir,
+	.releasedir   = op_releasedir,
+	.fsyncdir     = op_fsyncdir,
+	.statfs       = op_statfs,
+	.create       = op_create,
+};

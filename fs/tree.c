@@ -1,0 +1,770 @@
+/*
+ * tree.c — the namespace of the mount: which names exist, what node each
+ * is, its attributes, directory listings, and the refusals.
+ *
+ *   MNT/                         dir   .state .config .metrics <topic>...
+ *   MNT/<topic>/                 dir   .config .state .produce .segments 0..N-1
+ *   MNT/<topic>/<p>              file  the line view (append-only)
+ *   MNT/<topic>/.produce         file  lines go to the partitioner
+ *   MNT/<topic>/.segments/       dir   0..N-1
+ *   MNT/<topic>/.segments/<p>/   dir   <base>.log .index .timeindex .dump
+ *
+ * Internal topics ("__" names) are neither listed nor found. A node whose
+ * topic was deleted, whose partition is beyond the count, or whose segment
+ * is gone answers -ENOENT. Every refusal logs one (rate-limited) line with
+ * the operation, the path and the reason.
+ *
+ * Threads: any; nodes are held by use references for the length of a call.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "fs/fs.h"
+
+#define FS_FAKE_INO 0xffffffffULL   /* d_ino of an entry the kernel never looked up */
+
+static const char *const seg_ext[] = {
+	[SEG_LOG] = "log", [SEG_INDEX] = "index",
+	[SEG_TIMEINDEX] = "timeindex", [SEG_DUMP] = "dump",
+};
+
+static struct node_key node_key_make(int kind, struct topic *t, int32_t partition)
+{
+	return (struct node_key){
+		.kind = kind, .topic_id = t ? topic_id(t) : 0,
+		.partition = partition, .base = -1, .file = 0,
+	};
+}
+
+static bool name_reserved_root(const char *name)
+{
+	return !strcmp(name, ".state") || !strcmp(name, ".config") || !strcmp(name, ".metrics");
+}
+
+/* "0", "17": canonical decimal only ("01", "+1", "" are not partitions). */
+static int parse_partition(const char *name)
+{
+	long v = 0;
+	size_t len = strlen(name);
+
+	if (len == 0 || len > 10 || (name[0] == '0' && len > 1))
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)name[i]))
+			return -1;
+		v = v * 10 + (name[i] - '0');
+	}
+	return v > INT32_MAX ? -1 : (int)v;
+}
+
+/* "<20 digits>.<ext>" -> base, enum seg_file. */
+static int parse_seg_name(const char *name, int64_t *base, int *file)
+{
+	int64_t v = 0;
+
+	for (int i = 0; i < 20; i++) {
+		if (!isdigit((unsigned char)name[i]))
+			return -ENOENT;
+		if (v > (INT64_MAX - (name[i] - '0')) / 10)
+			return -ENOENT;
+		v = v * 10 + (name[i] - '0');
+	}
+	if (name[20] != '.')
+		return -ENOENT;
+	for (int k = SEG_LOG; k <= SEG_DUMP; k++) {
+		if (!strcmp(name + 21, seg_ext[k])) {
+			*base = v;
+			*file = k;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int seg_exists(struct topic *t, int partition, int64_t base)
+{
+	int64_t *bases = NULL;
+	int n = 0, lo, hi, rc;
+
+	rc = topic_segments(t, partition, &bases, &n);
+	if (rc < 0)
+		return rc;
+	rc = -ENOENT;
+	for (lo = 0, hi = n - 1; lo <= hi;) {        /* bases are sorted */
+		int mid = lo + (hi - lo) / 2;
+
+		if (bases[mid] == base) {
+			rc = 0;
+			break;
+		}
+		if (bases[mid] < base)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	free(bases);
+	return rc;
+}
+
+void fs_node_path(const struct fs_node *n, char *buf, size_t len)
+{
+	const char *t = n->topic ? topic_name(n->topic) : "";
+	int p = n->key.partition;
+
+	switch (n->key.kind) {
+	case NODE_ROOT:         snprintf(buf, len, "/"); break;
+	case NODE_ROOT_STATE:   snprintf(buf, len, ".state"); break;
+	case NODE_ROOT_CONFIG:  snprintf(buf, len, ".config"); break;
+	case NODE_ROOT_METRICS: snprintf(buf, len, ".metrics"); break;
+	case NODE_TOPIC:        snprintf(buf, len, "%s", t); break;
+	case NODE_PART:         snprintf(buf, len, "%s/%d", t, p); break;
+	case NODE_PRODUCE:      snprintf(buf, len, "%s/.produce", t); break;
+	case NODE_TOPIC_CONFIG: snprintf(buf, len, "%s/.config", t); break;
+	case NODE_TOPIC_STATE:  snprintf(buf, len, "%s/.state", t); break;
+	case NODE_SEGMENTS:     snprintf(buf, len, "%s/.segments", t); break;
+	case NODE_SEG_PART:     snprintf(buf, len, "%s/.segments/%d", t, p); break;
+	case NODE_SEG_FILE:
+		snprintf(buf, len, "%s/.segments/%d/%020" PRId64 ".%s", t, p,
+			 n->key.base, seg_ext[n->key.file]);
+		break;
+	default:                snprintf(buf, len, "?"); break;
+	}
+}
+
+/* -ENOENT if the node's topic, partition (or segment) no longer exists. */
+int fs_node_alive(struct fs_node *n)
+{
+	if (!n->topic)
+		return 0;
+	if (topic_deleted(n->topic))
+		return -ENOENT;
+	if (n->key.partition >= 0 && n->key.partition >= topic_partitions(n->topic))
+		return -ENOENT;
+	return 0;
+}
+
+static bool node_is_dir(int kind)
+{
+	return kind == NODE_ROOT || kind == NODE_TOPIC || kind == NODE_SEGMENTS ||
+	       kind == NODE_SEG_PART;
+}
+
+static void ms_to_timespec(int64_t ms, struct timespec *ts)
+{
+	if (ms < 0)
+		ms = 0;
+	ts->tv_sec = ms / 1000;
+	ts->tv_nsec = (ms % 1000) * 1000000;
+}
+
+int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st)
+{
+	uid_t uid = fs->uid;
+	gid_t gid = fs->gid;
+	mode_t mode = 0755;
+	int64_t size = 0;
+	char *text = NULL;
+	size_t text_len = 0;
+	int rc;
+
+	rc = fs_node_alive(n);
+	if (rc < 0)
+		return rc;
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	st->st_nlink = 1;
+	st->st_blksize = 4096;
+	st->st_mtim = st->st_ctim = st->st_atim = fs->start_time;
+	if (n->topic) {
+		topic_owner(n->topic, &uid, &gid, &mode);
+		mode &= 07777;
+		ms_to_timespec(topic_mtime(n->topic), &st->st_mtim);
+		ms_to_timespec(topic_ctime(n->topic), &st->st_ctim);
+		st->st_atim = st->st_mtim;
+	}
+	st->st_uid = uid;
+	st->st_gid = gid;
+
+	switch (n->key.kind) {
+	case NODE_ROOT:
+		st->st_mode = S_IFDIR | 0755;
+		break;
+	case NODE_TOPIC:
+		st->st_mode = S_IFDIR | mode;
+		break;
+	case NODE_SEGMENTS:
+	case NODE_SEG_PART:
+		st->st_mode = S_IFDIR | (mode & 0555);
+		break;
+	case NODE_PART:
+		st->st_mode = S_IFREG | (mode & 0666);
+		size = topic_line_size(n->topic, n->key.partition);
+		if (size < 0)
+			return (int)size;
+		break;
+	case NODE_PRODUCE:
+		st->st_mode = S_IFREG | (mode & 0666);
+		break;
+	case NODE_TOPIC_CONFIG:
+	case NODE_ROOT_STATE:
+	case NODE_ROOT_CONFIG:
+	case NODE_ROOT_METRICS:
+	case NODE_TOPIC_STATE:
+		st->st_mode = S_IFREG | (n->key.kind == NODE_TOPIC_CONFIG ? mode & 0666 :
+					 n->topic ? mode & 0444 : 0444);
+		rc = fs_view_render(fs, n, &text, &text_len);
+		if (rc < 0)
+			return rc;
+		free(text);
+		size = (int64_t)text_len;
+		break;
+	case NODE_SEG_FILE:
+		st->st_mode = S_IFREG | (mode & 0444);
+		if (n->key.file == SEG_LOG) {
+			size = topic_segment_size(n->topic, n->key.partition, n->key.base, SEG_LOG);
+			if (size < 0)
+				return (int)size;
+		} else {
+			rc = seg_exists(n->topic, n->key.partition, n->key.base);
+			if (rc < 0)
+				return rc;
+		}
+		break;
+	default:
+		return -EIO;
+	}
+	if (S_ISDIR(st->st_mode))
+		st->st_nlink = 2;
+	st->st_size = size;
+	st->st_blocks = (size + 511) / 512;
+	return 0;
+}
+
+static double node_attr_timeout(const struct fs_node *n)
+{
+	return node_is_dir(n->key.kind) ? FS_DIR_ATTR_TIMEOUT : FS_FILE_ATTR_TIMEOUT;
+}
+
+/* The key (and a topic reference, or NULL) of name inside dir. */
+static int child_key(struct mqfs *fs, struct fs_node *dir, const char *name,
+		     struct node_key *key, struct topic **topic)
+{
+	struct topic *t = NULL;
+	int p, rc;
+
+	*topic = NULL;
+	switch (dir->key.kind) {
+	case NODE_ROOT:
+		if (!strcmp(name, ".state"))
+			*key = node_key_make(NODE_ROOT_STATE, NULL, -1);
+		else if (!strcmp(name, ".config"))
+			*key = node_key_make(NODE_ROOT_CONFIG, NULL, -1);
+		else if (!strcmp(name, ".metrics"))
+			*key = node_key_make(NODE_ROOT_METRICS, NULL, -1);
+		else if (name[0] == '_' && name[1] == '_')
+			return -ENOENT;     /* internal topics stay hidden */
+		else {
+			rc = broker_topic_get(fs->broker, name, &t);
+			if (rc < 0)
+				return rc;
+			*key = node_key_make(NODE_TOPIC, t, -1);
+			*topic = t;
+		}
+		return 0;
+	case NODE_TOPIC:
+		if (!strcmp(name, ".config"))
+			*key = node_key_make(NODE_TOPIC_CONFIG, dir->topic, -1);
+		else if (!strcmp(name, ".state"))
+			*key = node_key_make(NODE_TOPIC_STATE, dir->topic, -1);
+		else if (!strcmp(name, ".produce"))
+			*key = node_key_make(NODE_PRODUCE, dir->topic, -1);
+		else if (!strcmp(name, ".segments"))
+			*key = node_key_make(NODE_SEGMENTS, dir->topic, -1);
+		else if ((p = parse_partition(name)) >= 0 && p < topic_partitions(dir->topic))
+			*key = node_key_make(NODE_PART, dir->topic, p);
+		else
+			return -ENOENT;
+		break;
+	case NODE_SEGMENTS:
+		p = parse_partition(name);
+		if (p < 0 || p >= topic_partitions(dir->topic))
+			return -ENOENT;
+		*key = node_key_make(NODE_SEG_PART, dir->topic, p);
+		break;
+	case NODE_SEG_PART:
+		*key = node_key_make(NODE_SEG_FILE, dir->topic, dir->key.partition);
+		rc = parse_seg_name(name, &key->base, &key->file);
+		if (rc < 0)
+			return rc;
+		rc = seg_exists(dir->topic, key->partition, key->base);
+		if (rc < 0)
+			return rc;
+		break;
+	default:
+		return -ENOTDIR;
+	}
+	topic_get(dir->topic);
+	*topic = dir->topic;
+	return 0;
+}
+
+/* Enters key as a node (lookup count +1) and fills e. */
+static int entry_fill(struct mqfs *fs, const struct node_key *key, struct topic *t,
+		      struct fuse_entry_param *e)
+{
+	struct fs_node *child;
+	int rc;
+
+	rc = inode_lookup(fs->inodes, key, t, &child);
+	if (rc < 0)
+		return rc;
+	memset(e, 0, sizeof(*e));
+	rc = fs_node_stat(fs, child, &e->attr);
+	if (rc < 0) {
+		inode_forget(fs->inodes, child->ino, 1);
+	} else {
+		e->ino = child->ino;
+		e->generation = 1;
+		e->attr_timeout = node_attr_timeout(child);
+		e->entry_timeout = FS_ENTRY_TIMEOUT;
+	}
+	inode_put(fs->inodes, child);
+	return rc;
+}
+
+int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name,
+	      struct fuse_entry_param *e)
+{
+	struct fs_node *dir;
+	struct node_key key;
+	struct topic *t;
+	int rc;
+
+	rc = inode_get(fs->inodes, parent, &dir);
+	if (rc < 0)
+		return rc;
+	rc = fs_node_alive(dir);
+	if (rc < 0)
+		goto out;
+	rc = child_key(fs, dir, name, &key, &t);
+	if (rc < 0)
+		goto out;
+	rc = entry_fill(fs, &key, t, e);
+out:
+	inode_put(fs->inodes, dir);
+	return rc;
+}
+
+int fs_getattr(struct mqfs *fs, fuse_ino_t ino, struct stat *st, double *timeout)
+{
+	struct fs_node *n;
+	int rc;
+
+	rc = inode_get(fs->inodes, ino, &n);
+	if (rc < 0)
+		return rc;
+	rc = fs_node_stat(fs, n, st);
+	*timeout = node_attr_timeout(n);
+	inode_put(fs->inodes, n);
+	return rc;
+}
+
+static bool req_in_group(fuse_req_t req, gid_t gid)
+{
+	gid_t groups[64];
+	int n = fuse_req_getgroups(req, 64, groups);
+
+	for (int i = 0; i < n && i < 64; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* chmod/chown of a topic directory: the owner or root, as Unix has it. */
+static int topic_chown(fuse_req_t req, struct fs_node *n, const struct stat *attr,
+		       int to_set, const char *path)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	uid_t uid, new_uid;
+	gid_t gid, new_gid;
+	mode_t mode, new_mode;
+
+	topic_owner(n->topic, &uid, &gid, &mode);
+	new_uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : uid;
+	new_gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : gid;
+	new_mode = (to_set & FUSE_SET_ATTR_MODE) ? (attr->st_mode & 07777) : (mode & 07777);
+	if (ctx->uid != 0) {
+		if (ctx->uid != uid) {
+			mq_log_limited(MQ_WARN, "chmod/chown %s: refused: uid %u is not the owner",
+				       path, (unsigned)ctx->uid);
+			return -EPERM;
+		}
+		if (new_uid != uid) {
+			mq_log_limited(MQ_WARN, "chown %s: refused: only root gives a topic away",
+				       path);
+			return -EPERM;
+		}
+		if (new_gid != gid && new_gid != ctx->gid && !req_in_group(req, new_gid)) {
+			mq_log_limited(MQ_WARN, "chgrp %s: refused: uid %u is not in group %u",
+				       path, (unsigned)ctx->uid, (unsigned)new_gid);
+			return -EPERM;
+		}
+	}
+	return topic_set_owner(n->topic, new_uid, new_gid, new_mode);
+}
+
+int fs_setattr(struct mqfs *fs, fuse_req_t req, fuse_ino_t ino,
+	       const struct stat *attr, int to_set, struct stat *st, double *timeout)
+{
+	struct fs_node *n;
+	char path[320];
+	int rc;
+
+	rc = inode_get(fs->inodes, ino, &n);
+	if (rc < 0)
+		return rc;
+	rc = fs_node_alive(n);
+	if (rc < 0)
+		goto out;
+	fs_node_path(n, path, sizeof(path));
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		mq_log_limited(MQ_WARN, "truncate %s: refused: %s", path,
+			       n->key.kind == NODE_PART ? "partitions are append-only" :
+			       node_is_dir(n->key.kind) ? "a directory" : "a generated view");
+		rc = node_is_dir(n->key.kind) ? -EISDIR : -EPERM;
+		goto out;
+	}
+	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		if (n->key.kind != NODE_TOPIC) {
+			mq_log_limited(MQ_WARN, "chmod/chown %s: refused: %s", path,
+				       n->topic ? "set owner and mode on the topic directory"
+						: "the root and its views are the daemon's");
+			rc = -EPERM;
+			goto out;
+		}
+		rc = topic_chown(req, n, attr, to_set, path);
+		if (rc < 0)
+			goto out;
+	}
+	/* atime/mtime (touch): accepted and ignored; times are the log's. */
+	rc = fs_node_stat(fs, n, st);
+	*timeout = node_attr_timeout(n);
+out:
+	inode_put(fs->inodes, n);
+	return rc;
+}
+
+int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent,
+	     const char *name, mode_t mode, struct fuse_entry_param *e)
+{
+	struct fs_node *dir;
+	struct topic *t = NULL;
+	struct node_key key;
+	char path[320];
+	int rc;
+
+	rc = inode_get(fs->inodes, parent, &dir);
+	if (rc < 0)
+		return rc;
+	fs_node_path(dir, path, sizeof(path));
+	if (dir->key.kind != NODE_ROOT) {
+		mq_log_limited(MQ_WARN, "mkdir %s/%s: refused: topics are made at the top of the mount",
+			       path, name);
+		rc = -EPERM;
+		goto out;
+	}
+	if (name_reserved_root(name)) {
+		mq_log_limited(MQ_WARN, "mkdir %s: refused: a view of the mount", name);
+		rc = -EEXIST;
+		goto out;
+	}
+	if (name[0] == '.' || (name[0] == '_' && name[1] == '_') || !topic_name_valid(name)) {
+		mq_log_limited(MQ_WARN, "mkdir %s: refused: %s", name,
+			       name[0] == '.' ? "dot-names are kept for metadata" :
+			       name[0] == '_' ? "\"__\" names are internal topics" :
+			       "a topic name is 1-249 of [A-Za-z0-9._-]");
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = broker_topic_create(fs->broker, name, ctx->uid, ctx->gid, mode & 07777, &t);
+	if (rc < 0) {
+		mq_log_limited(MQ_WARN, "mkdir %s: %s", name, strerror(-rc));
+		goto out;
+	}
+	mq_log(MQ_INFO, "topic %s created (uid %u, mode %04o)", name, (unsigned)ctx->uid,
+	       (unsigned)(mode & 07777));
+	key = node_key_make(NODE_TOPIC, t, -1);
+	rc = entry_fill(fs, &key, t, e);
+out:
+	inode_put(fs->inodes, dir);
+	return rc;
+}
+
+int fs_rmdir(struct mqfs *fs, fuse_ino_t parent, const char *name)
+{
+	struct fs_node *dir;
+	char path[320];
+	int rc;
+
+	rc = inode_get(fs->inodes, parent, &dir);
+	if (rc < 0)
+		return rc;
+	fs_node_path(dir, path, sizeof(path));
+	if (dir->key.kind != NODE_ROOT) {
+		mq_log_limited(MQ_WARN, "rmdir %s/%s: refused: only topics can be removed", path, name);
+		rc = -EPERM;
+	} else if (name_reserved_root(name)) {
+		rc = -ENOTDIR;
+	} else if (name[0] == '_' && name[1] == '_') {
+		rc = -ENOENT;
+	} else {
+		rc = broker_topic_delete(fs->broker, name);
+		if (rc == 0)
+			mq_log(MQ_INFO, "topic %s deleted", name);
+		else if (rc != -ENOENT)
+			mq_log_limited(MQ_WARN, "rmdir %s: %s", name, strerror(-rc));
+	}
+	inode_put(fs->inodes, dir);
+	return rc;
+}
+
+int fs_refuse_name(struct mqfs *fs, const char *op, fuse_ino_t parent, const char *name)
+{
+	struct fs_node *dir;
+	char path[320];
+	const char *why;
+	int rc;
+
+	rc = inode_get(fs->inodes, parent, &dir);
+	if (rc < 0)
+		return rc;
+	fs_node_path(dir, path, sizeof(path));
+	switch (dir->key.kind) {
+	case NODE_ROOT:
+		why = "the top of the mount holds topics (mkdir/rmdir) and read-only views";
+		break;
+	case NODE_TOPIC:
+		why = "a topic holds its partitions, append-only";
+		break;
+	default:
+		why = "read-only";
+		break;
+	}
+	mq_log_limited(MQ_WARN, "%s %s%s%s: refused: %s", op,
+		       dir->key.kind == NODE_ROOT ? "" : path,
+		       dir->key.kind == NODE_ROOT ? "" : "/", name, why);
+	inode_put(fs->inodes, dir);
+	return -EPERM;
+}
+
+int fs_statfs(struct mqfs *fs, struct statvfs *sv)
+{
+	return statvfs(fs->data_dir, sv) < 0 ? -errno : 0;
+}
+
+/* ---- directory listings ---- */
+
+static int dir_add(struct fs_dir *d, size_t *cap, const char *name, mode_t type, uint64_t ino)
+{
+	if (d->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 32;
+		struct fs_dirent *ents = realloc(d->ents, ncap * sizeof(*ents));
+
+		if (!ents)
+			return -ENOMEM;
+		d->ents = ents;
+		*cap = ncap;
+	}
+	snprintf(d->ents[d->n].name, sizeof(d->ents[d->n].name), "%s", name);
+	d->ents[d->n].type = type;
+	d->ents[d->n].ino = ino ? ino : FS_FAKE_INO;
+	d->n++;
+	return 0;
+}
+
+static int dir_add_key(struct mqfs *fs, struct fs_dir *d, size_t *cap, const char *name,
+		       mode_t type, const struct node_key *key)
+{
+	return dir_add(d, cap, name, type, inode_peek(fs->inodes, key));
+}
+
+static int list_root(struct mqfs *fs, struct fs_dir *d, size_t *cap)
+{
+	char **names = NULL;
+	int n = 0, rc;
+	struct node_key key;
+
+	rc = broker_topic_list(fs->broker, &names, &n);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < n && rc == 0; i++) {
+		struct topic *t;
+
+		if (names[i][0] == '_' && names[i][1] == '_')
+			continue;
+		key = node_key_make(NODE_TOPIC, NULL, -1);
+		if (broker_topic_get(fs->broker, names[i], &t) == 0) {
+			key.topic_id = topic_id(t);
+			topic_put(t);
+		}
+		rc = dir_add_key(fs, d, cap, names[i], S_IFDIR, &key);
+	}
+	broker_names_free(names, n);
+	return rc;
+}
+
+static int list_partitions(struct mqfs *fs, struct fs_dir *d, size_t *cap,
+			   struct fs_node *dir, int kind, mode_t type)
+{
+	int n = topic_partitions(dir->topic), rc = 0;
+	char name[16];
+
+	for (int p = 0; p < n && rc == 0; p++) {
+		struct node_key key = node_key_make(kind, dir->topic, p);
+
+		snprintf(name, sizeof(name), "%d", p);
+		rc = dir_add_key(fs, d, cap, name, type, &key);
+	}
+	return rc;
+}
+
+static int list_segments(struct mqfs *fs, struct fs_dir *d, size_t *cap, struct fs_node *dir)
+{
+	int64_t *bases = NULL;
+	int n = 0, rc;
+	char name[64];
+
+	rc = topic_segments(dir->topic, dir->key.partition, &bases, &n);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < n && rc == 0; i++) {
+		for (int k = SEG_LOG; k <= SEG_DUMP && rc == 0; k++) {
+			struct node_key key = node_key_make(NODE_SEG_FILE, dir->topic,
+							    dir->key.partition);
+
+			key.base = bases[i];
+			key.file = k;
+			snprintf(name, sizeof(name), "%020" PRId64 ".%s", bases[i], seg_ext[k]);
+			rc = dir_add_key(fs, d, cap, name, S_IFREG, &key);
+		}
+	}
+	free(bases);
+	return rc;
+}
+
+/* Fills d with the entries of node dir, "." and ".." first. */
+static int dir_list(struct mqfs *fs, struct fs_node *dir, struct fs_dir *d)
+{
+	size_t cap = 0;
+	int rc;
+	struct node_key k;
+
+	d->n = 0;
+	rc = fs_node_alive(dir);
+	if (rc < 0)
+		return rc;
+	rc = dir_add(d, &cap, ".", S_IFDIR, dir->ino);
+	switch (dir->key.kind) {
+	case NODE_ROOT:
+		rc = rc ?: dir_add(d, &cap, "..", S_IFDIR, dir->ino);
+		k = node_key_make(NODE_ROOT_STATE, NULL, -1);
+		rc = rc ?: dir_add_key(fs, d, &cap, ".state", S_IFREG, &k);
+		k.kind = NODE_ROOT_CONFIG;
+		rc = rc ?: dir_add_key(fs, d, &cap, ".config", S_IFREG, &k);
+		k.kind = NODE_ROOT_METRICS;
+		rc = rc ?: dir_add_key(fs, d, &cap, ".metrics", S_IFREG, &k);
+		rc = rc ?: list_root(fs, d, &cap);
+		break;
+	case NODE_TOPIC:
+		rc = rc ?: dir_add(d, &cap, "..", S_IFDIR, 1);
+		k = node_key_make(NODE_TOPIC_CONFIG, dir->topic, -1);
+		rc = rc ?: dir_add_key(fs, d, &cap, ".config", S_IFREG, &k);
+		k.kind = NODE_TOPIC_STATE;
+		rc = rc ?: dir_add_key(fs, d, &cap, ".state", S_IFREG, &k);
+		k.kind = NODE_PRODUCE;
+		rc = rc ?: dir_add_key(fs, d, &cap, ".produce", S_IFREG, &k);
+		k.kind = NODE_SEGMENTS;
+		rc = rc ?: dir_add_key(fs, d, &cap, ".segments", S_IFDIR, &k);
+		rc = rc ?: list_partitions(fs, d, &cap, dir, NODE_PART, S_IFREG);
+		break;
+	case NODE_SEGMENTS:
+		k = node_key_make(NODE_TOPIC, dir->topic, -1);
+		rc = rc ?: dir_add_key(fs, d, &cap, "..", S_IFDIR, &k);
+		rc = rc ?: list_partitions(fs, d, &cap, dir, NODE_SEG_PART, S_IFDIR);
+		break;
+	case NODE_SEG_PART:
+		k = node_key_make(NODE_SEGMENTS, dir->topic, -1);
+		rc = rc ?: dir_add_key(fs, d, &cap, "..", S_IFDIR, &k);
+		rc = rc ?: list_segments(fs, d, &cap, dir);
+		break;
+	default:
+		rc = -ENOTDIR;
+	}
+	return rc;
+}
+
+int fs_dir_open(struct mqfs *fs, fuse_ino_t ino, struct fs_dir **out)
+{
+	struct fs_node *n;
+	struct fs_dir *d;
+	int rc;
+
+	rc = inode_get(fs->inodes, ino, &n);
+	if (rc < 0)
+		return rc;
+	rc = node_is_dir(n->key.kind) ? fs_node_alive(n) : -ENOTDIR;
+	inode_put(fs->inodes, n);
+	if (rc < 0)
+		return rc;
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->ino = ino;
+	pthread_mutex_init(&d->lock, NULL);
+	*out = d;
+	return 0;
+}
+
+ssize_t fs_dir_read(struct mqfs *fs, fuse_req_t req, struct fs_dir *d, char *buf,
+		    size_t size, off_t off)
+{
+	struct fs_node *n;
+	size_t used = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&d->lock);
+	if (off == 0 || !d->listed) {
+		/* A fresh listing at the start (rewinddir sees new topics). */
+		rc = inode_get(fs->inodes, d->ino, &n);
+		if (rc == 0) {
+			rc = dir_list(fs, n, d);
+			inode_put(fs->inodes, n);
+		}
+		d->listed = rc == 0;
+	}
+	for (size_t i = (size_t)off; rc == 0 && off >= 0 && i < d->n; i++) {
+		struct stat st = { .st_ino = d->ents[i].ino, .st_mode = d->ents[i].type };
+		size_t len = fuse_add_direntry(req, buf + used, size - used, d->ents[i].name,
+					       &st, (off_t)(i + 1));
+
+		if (len > size - used)
+			break;
+		used += len;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return rc < 0 ? rc : (ssize_t)used;
+}
+
+void fs_dir_close(struct fs_dir *d)
+{
+	if (!d)
+		return;
+	pthread_mutex_destroy(&d->lock);
+	free(d->ents);
+	free(d);
+}

@@ -1,0 +1,502 @@
+/*
+ * views.c — open files: what read, write, flush, fsync and release do for
+ * each kind of file.
+ *
+ * Partition files (MNT/<topic>/<p>, and .produce with partition -1):
+ *   write   appends whatever the offset. data = partial + buf; everything up
+ *           to the last '\n' goes to ONE topic_produce() call (a write's
+ *           lines stay contiguous, writers never interleave inside a
+ *           record); the rest becomes the new partial line. Nothing of a
+ *           failed write is kept: the previous partial is restored.
+ *           A partial line longer than max.message.bytes: -EMSGSIZE.
+ *   flush   (every close of an fd) and fsync produce the partial line with
+ *           PRODUCE_FINAL; fsync then makes the partition durable.
+ *   read    the line view through a cursor. Client offsets equal stable
+ *           line positions until a gap (records removed by retention or
+ *           compaction): the read then continues at the next record and
+ *           next_off/next_pos remember where the client's offsets now
+ *           point, so sequential reads go on without a lookup:
+ *             pos = (off == next_off) ? next_pos : off
+ *             n = read(pos) -> actual;  next_pos = actual + n;  next_off = off + n
+ *           At or after the high watermark a read returns 0 at once.
+ *
+ * Text views (.state, .config, .metrics): rendered once at open into the
+ * file; reads serve that snapshot by offset. <topic>/.config also takes
+ * "key=value" lines: each write's complete lines are applied at once (all
+ * or nothing), a trailing partial line at flush.
+ *
+ * .segments files: <base>.log raw bytes by offset; .index, .timeindex and
+ * .dump rendered in 256 KiB chunks as the reader advances (they can be far
+ * larger than memory should hold); a read before the current chunk starts
+ * the rendering again from the beginning.
+ *
+ * Threads: the op holds f->lock around every fs_file_* call but open and
+ * release, and around its reply (reads reply from f's buffers).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/fs.h"
+
+#define FS_CONFIG_MAX_PENDING (64 * 1024)   /* an unfinished .config line */
+
+int fs_view_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len)
+{
+	int rc;
+
+	*out = NULL;
+	*len = 0;
+	switch (n->key.kind) {
+	case NODE_ROOT_STATE:   rc = broker_state_text(fs->broker, out, len); break;
+	case NODE_ROOT_CONFIG:  rc = broker_config_text(fs->broker, out, len); break;
+	case NODE_ROOT_METRICS: rc = broker_metrics_text(fs->broker, out, len); break;
+	case NODE_TOPIC_CONFIG: rc = topic_config_text(n->topic, out, len); break;
+	case NODE_TOPIC_STATE:  rc = topic_state_text(n->topic, out, len); break;
+	default:                return -EINVAL;
+	}
+	return rc < 0 ? rc : 0;
+}
+
+static bool view_read_only(int kind)
+{
+	return kind == NODE_ROOT_STATE || kind == NODE_ROOT_CONFIG ||
+	       kind == NODE_ROOT_METRICS || kind == NODE_TOPIC_STATE || kind == NODE_SEG_FILE;
+}
+
+static void file_free(struct fs_file *f)
+{
+	if (!f)
+		return;
+	if (f->cursor)
+		topic_cursor_free(f->topic, f->partition, f->cursor);
+	if (f->topic)
+		topic_put(f->topic);
+	pthread_mutex_destroy(&f->lock);
+	free(f->partial);
+	free(f->rbuf);
+	free(f->text);
+	free(f->chunk);
+	free(f);
+}
+
+int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **out)
+{
+	struct fs_node *n;
+	struct fs_file *f = NULL;
+	int acc = flags & O_ACCMODE;
+	int rc;
+
+	rc = inode_get(fs->inodes, ino, &n);
+	if (rc < 0)
+		return rc;
+	rc = fs_node_alive(n);
+	if (rc < 0)
+		goto out;
+	if (n->key.kind == NODE_ROOT || n->key.kind == NODE_TOPIC ||
+	    n->key.kind == NODE_SEGMENTS || n->key.kind == NODE_SEG_PART) {
+		rc = -EISDIR;
+		goto out;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	pthread_mutex_init(&f->lock, NULL);
+	f->node_kind = n->key.kind;
+	f->partition = n->key.partition;
+	f->base = n->key.base;
+	f->seg = (enum seg_file)n->key.file;
+	f->oflags = flags;
+	fs_node_path(n, f->path, sizeof(f->path));
+	if (n->topic) {
+		topic_get(n->topic);
+		f->topic = n->topic;
+	}
+	if (acc != O_RDONLY && view_read_only(n->key.kind)) {
+		mq_log_limited(MQ_WARN, "open %s for writing: refused: read-only view", f->path);
+		rc = -EACCES;
+		goto out;
+	}
+	switch (n->key.kind) {
+	case NODE_PART:
+	case NODE_PRODUCE:
+		/* O_TRUNC and O_APPEND are ignored: every write appends. */
+		f->kind = FILE_PART;
+		break;
+	case NODE_SEG_FILE:
+		f->kind = f->seg == SEG_LOG ? FILE_SEG_RAW : FILE_SEG_TEXT;
+		break;
+	default:
+		f->kind = FILE_TEXT;
+		if (acc != O_WRONLY)
+			rc = fs_view_render(fs, n, &f->text, &f->text_len);
+		break;
+	}
+out:
+	inode_put(fs->inodes, n);
+	if (rc < 0) {
+		file_free(f);
+		return rc;
+	}
+	pthread_mutex_lock(&fs->files_lock);
+	f->next = fs->files;
+	if (fs->files)
+		fs->files->prev = f;
+	fs->files = f;
+	pthread_mutex_unlock(&fs->files_lock);
+	*out = f;
+	return 0;
+}
+
+/* Makes f->rbuf hold size bytes (size <= FS_MAX_WRITE). */
+static int rbuf_reserve(struct fs_file *f, size_t size)
+{
+	char *buf;
+
+	if (f->rbuf_cap >= size)
+		return 0;
+	buf = realloc(f->rbuf, size);
+	if (!buf)
+		return -ENOMEM;
+	f->rbuf = buf;
+	f->rbuf_cap = size;
+	return 0;
+}
+
+static int partial_reserve(struct fs_file *f, size_t need)
+{
+	size_t cap = f->partial_cap ? f->partial_cap : 4096;
+	char *buf;
+
+	if (f->partial_cap >= need)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	buf = realloc(f->partial, cap);
+	if (!buf)
+		return -ENOMEM;
+	f->partial = buf;
+	f->partial_cap = cap;
+	return 0;
+}
+
+static ssize_t part_read(struct fs_file *f, size_t size, off_t off, const char **data)
+{
+	int64_t pos, actual;
+	ssize_t n;
+	int rc;
+
+	if (f->partition < 0)
+		return 0;                       /* .produce reads empty */
+	if (!f->cursor) {
+		rc = topic_cursor_new(f->topic, f->partition, &f->cursor);
+		if (rc < 0)
+			return rc;
+	}
+	if (size > FS_MAX_WRITE)
+		size = FS_MAX_WRITE;
+	rc = rbuf_reserve(f, size);
+	if (rc < 0)
+		return rc;
+	pos = (off == f->next_off) ? f->next_pos : off;
+	actual = pos;
+	n = topic_read_lines(f->topic, f->partition, f->cursor, pos, f->rbuf, size, &actual);
+	if (n < 0)
+		return n;
+	f->next_off = off + n;
+	f->next_pos = actual + n;
+	*data = f->rbuf;
+	return n;
+}
+
+/* Renders chunks forward until one holds offset off. 0 = off is past the
+ * end of the rendering. */
+static ssize_t seg_chunk_seek(struct fs_file *f, int64_t off)
+{
+	ssize_t n;
+
+	if (off < f->chunk_off) {
+		/* Backwards: the rendering only goes forward; start again. */
+		f->render_cursor = 0;
+		f->chunk_off = 0;
+		f->chunk_len = 0;
+		f->render_done = false;
+	}
+	while (off >= f->chunk_off + (int64_t)f->chunk_len) {
+		if (f->render_done)
+			return 0;
+		f->chunk_off += (int64_t)f->chunk_len;
+		f->chunk_len = 0;
+		n = topic_segment_render(f->topic, f->partition, f->base, f->seg,
+					 &f->render_cursor, f->chunk, FS_CHUNK_BYTES);
+		if (n < 0)
+			return n;
+		if (n == 0)
+			f->render_done = true;
+		f->chunk_len = (size_t)n;
+	}
+	return 1;
+}
+
+static ssize_t seg_text_read(struct fs_file *f, size_t size, off_t off, const char **data)
+{
+	size_t got = 0;
+	ssize_t rc;
+
+	if (!f->chunk) {
+		f->chunk = malloc(FS_CHUNK_BYTES);
+		if (!f->chunk)
+			return -ENOMEM;
+	}
+	if (size > FS_MAX_WRITE)
+		size = FS_MAX_WRITE;
+	rc = rbuf_reserve(f, size);
+	if (rc < 0)
+		return rc;
+	/* Fill the whole request, across chunk boundaries, so readers see
+	 * no short reads before the end. */
+	while (got < size) {
+		int64_t at = (int64_t)off + (int64_t)got;
+		size_t avail, take;
+
+		rc = seg_chunk_seek(f, at);
+		if (rc < 0 && got == 0)
+			return rc;
+		if (rc <= 0)
+			break;
+		avail = f->chunk_len - (size_t)(at - f->chunk_off);
+		take = avail < size - got ? avail : size - got;
+		memcpy(f->rbuf + got, f->chunk + (at - f->chunk_off), take);
+		got += take;
+	}
+	*data = f->rbuf;
+	return (ssize_t)got;
+}
+
+ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **data)
+{
+	ssize_t n;
+	int rc;
+
+	*data = NULL;
+	if (off < 0)
+		return -EINVAL;
+	if (f->topic && topic_deleted(f->topic))
+		return -ENOENT;
+	switch (f->kind) {
+	case FILE_PART:
+		return part_read(f, size, off, data);
+	case FILE_TEXT:
+		if ((size_t)off >= f->text_len)
+			return 0;
+		*data = f->text + off;
+		return (ssize_t)(f->text_len - (size_t)off < size ? f->text_len - (size_t)off : size);
+	case FILE_SEG_RAW:
+		if (size > FS_MAX_WRITE)
+			size = FS_MAX_WRITE;
+		rc = rbuf_reserve(f, size);
+		if (rc < 0)
+			return rc;
+		n = topic_segment_read_raw(f->topic, f->partition, f->base, f->rbuf, size, off);
+		*data = f->rbuf;
+		return n;
+	case FILE_SEG_TEXT:
+		return seg_text_read(f, size, off, data);
+	}
+	return -EIO;
+}
+
+static int produce_flags(int oflags)
+{
+	return (oflags & O_NONBLOCK) ? PRODUCE_NONBLOCK : 0;
+}
+
+static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, int oflags)
+{
+	const char *nl = memrchr(buf, '\n', size);
+	size_t head = nl ? (size_t)(nl - buf) + 1 : 0;
+	size_t tail = size - head;
+	int32_t max = topic_max_message_bytes(f->topic);
+	size_t rest = head ? tail : f->partial_len + size;
+	int rc;
+
+	if (max > 0 && rest > (size_t)max) {
+		mq_log_limited(MQ_WARN, "write %s: refused: a line over max.message.bytes (%d)",
+			       f->path, (int)max);
+		return -EMSGSIZE;
+	}
+	if (head == 0) {
+		rc = partial_reserve(f, f->partial_len + size);
+		if (rc < 0)
+			return rc;
+		memcpy(f->partial + f->partial_len, buf, size);
+		f->partial_len += size;
+		return (ssize_t)size;
+	}
+	/* Allocate before producing: nothing may fail once the records are in. */
+	if (f->partial_len == 0) {
+		rc = partial_reserve(f, tail);
+		if (rc < 0)
+			return rc;
+		rc = topic_produce(f->topic, f->partition, buf, head, produce_flags(oflags));
+	} else {
+		size_t need = f->partial_len + head;
+
+		rc = partial_reserve(f, need > tail ? need : tail);
+		if (rc < 0)
+			return rc;
+		/* Appended behind the partial: on failure partial_len still
+		 * says where the old partial ends, so it is restored as it was. */
+		memcpy(f->partial + f->partial_len, buf, head);
+		rc = topic_produce(f->topic, f->partition, f->partial, need,
+				   produce_flags(oflags));
+	}
+	if (rc < 0) {
+		if (rc != -EAGAIN)
+			mq_log_limited(MQ_WARN, "write %s: %s", f->path, strerror(-rc));
+		return rc;
+	}
+	mq_log(MQ_DEBUG, "write %s: %zu bytes, %zu to records, %zu kept", f->path, size,
+	       f->partial_len + head, tail);
+	if (tail > 0)
+		memcpy(f->partial, buf + head, tail);
+	f->partial_len = tail;
+	return (ssize_t)size;
+}
+
+static ssize_t config_write(struct fs_file *f, const char *buf, size_t size)
+{
+	size_t total = f->partial_len + size;
+	const char *nl;
+	size_t head;
+	int rc;
+
+	if (total > FS_CONFIG_MAX_PENDING && !memchr(buf, '\n', size)) {
+		mq_log_limited(MQ_WARN, "write %s: refused: a line over %d bytes", f->path,
+			       FS_CONFIG_MAX_PENDING);
+		return -EINVAL;
+	}
+	rc = partial_reserve(f, total + 1);
+	if (rc < 0)
+		return rc;
+	memcpy(f->partial + f->partial_len, buf, size);
+	nl = memrchr(f->partial, '\n', total);
+	if (!nl) {
+		f->partial_len = total;
+		return (ssize_t)size;
+	}
+	head = (size_t)(nl - f->partial) + 1;
+	rc = topic_config_write(f->topic, f->partial, head);
+	if (rc < 0) {
+		mq_log_limited(MQ_WARN, "write %s: %s, nothing changed", f->path, strerror(-rc));
+		return rc;                      /* partial_len unchanged: restored */
+	}
+	memmove(f->partial, f->partial + head, total - head);
+	f->partial_len = total - head;
+	return (ssize_t)size;
+}
+
+ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, int flags)
+{
+	if (size == 0)
+		return 0;
+	if (f->topic && topic_deleted(f->topic))
+		return -ENOENT;
+	if (f->kind == FILE_PART)
+		return part_write(f, buf, size, flags);
+	if (f->kind == FILE_TEXT && f->node_kind == NODE_TOPIC_CONFIG)
+		return config_write(f, buf, size);
+	return -EBADF;
+}
+
+/* Produces the partial line as the last record of this file's writes. */
+static int part_flush(struct fs_file *f)
+{
+	int rc;
+
+	if (f->partial_len == 0)
+		return 0;
+	rc = topic_produce(f->topic, f->partition, f->partial, f->partial_len,
+			   PRODUCE_FINAL | produce_flags(f->oflags));
+	/* Kept only when safe to retry (-EAGAIN: nothing appended). */
+	if (rc != -EAGAIN)
+		f->partial_len = 0;
+	if (rc < 0 && rc != -EAGAIN)
+		mq_log_limited(MQ_WARN, "close/fsync %s: final line: %s", f->path, strerror(-rc));
+	return rc < 0 ? rc : 0;
+}
+
+static int config_flush(struct fs_file *f)
+{
+	int rc;
+
+	if (f->partial_len == 0)
+		return 0;
+	f->partial[f->partial_len++] = '\n';    /* room kept by config_write */
+	rc = topic_config_write(f->topic, f->partial, f->partial_len);
+	f->partial_len = 0;
+	if (rc < 0)
+		mq_log_limited(MQ_WARN, "close %s: %s, nothing changed", f->path, strerror(-rc));
+	return rc < 0 ? rc : 0;
+}
+
+int fs_file_flush(struct fs_file *f)
+{
+	if (f->kind == FILE_PART)
+		return part_flush(f);
+	if (f->kind == FILE_TEXT && f->node_kind == NODE_TOPIC_CONFIG)
+		return config_flush(f);
+	return 0;
+}
+
+int fs_file_fsync(struct fs_file *f)
+{
+	int rc = fs_file_flush(f);
+
+	if (rc < 0 || f->kind != FILE_PART || (f->oflags & O_ACCMODE) == O_RDONLY)
+		return rc;
+	if (f->partition >= 0)
+		return topic_fsync(f->topic, f->partition);
+	/* .produce: the partitioner may have used any partition. */
+	for (int p = 0; p < topic_partitions(f->topic) && rc == 0; p++)
+		rc = topic_fsync(f->topic, p);
+	return rc;
+}
+
+void fs_file_release(struct mqfs *fs, struct fs_file *f)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&fs->files_lock);
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		fs->files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	pthread_mutex_unlock(&fs->files_lock);
+	/* A partial line left because no flush came (or flush said EAGAIN). */
+	if (f->partial_len > 0 && !topic_deleted(f->topic)) {
+		size_t len = f->partial_len;
+
+		if (fs_file_flush(f) < 0)
+			mq_log_limited(MQ_WARN, "release %s: a partial line of %zu bytes was lost",
+				       f->path, len);
+	}
+	file_free(f);
+}
+
+void fs_file_release_all(struct mqfs *fs)
+{
+	int n = 0;
+
+	while (fs->files) {
+		fs_file_release(fs, fs->files);
+		n++;
+	}
+	if (n > 0)
+		mq_log(MQ_INFO, "released %d file%s still open at unmount", n, n == 1 ? "" : "s");
+}
