@@ -1,0 +1,152 @@
+/*
+ * broker_int.h — private to repl/: the broker's and the topic's insides,
+ * shared by broker.c (catalog, lifecycle, scheduler), catalog.c (the topic
+ * metadata files), produce.c (the produce path, partitioner) and views.c
+ * (.state, .metrics).
+ *
+ * Locks, always taken in this order (never the other way round):
+ *
+ *   1. broker.admin_mu      serializes create / delete of topics
+ *   2. topic.lock (rwlock)  readers: every call that uses the topic's
+ *                           partitions or config; writers: delete, .config
+ *                           writes, owner changes, broker_close. A writer
+ *                           therefore waits for in-flight produce and read
+ *                           calls, and a deleted topic's logs are dropped
+ *                           only when nobody is using them.
+ *   3. partition.produce_mu one producer at a time per partition, held
+ *                           across the chunks of one write so its records
+ *                           stay contiguous in the log
+ *   4. broker.cat_lock      the sorted topic array; held only to look up,
+ *                           insert or remove, never while doing I/O
+ *   5. broker.pool_mu, broker.sched_mu, broker.orphan_mu  leaves
+ *
+ * The rwlocks prefer writers (so a stream of producers cannot starve a
+ * delete); no function takes topic.lock for reading twice. log_set_hw()
+ * runs with topic.lock (read) and produce_mu held, so a hw listener
+ * (log_set_hw_listener) must not call topic_*() itself: it may only queue
+ * work or wake a thread.
+ */
+#ifndef MQFS_REPL_BROKER_INT_H
+#define MQFS_REPL_BROKER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "repl/repl.h"
+
+#define TOPIC_NAME_MAX 249
+/* On a single node every partition has this broker as leader, epoch 0. */
+#define BROKER_LEADER_EPOCH 0
+
+struct partition {
+	int index;
+	struct log *log;                 /* owned by the logmgr */
+	pthread_mutex_t produce_mu;
+	/* Counters: written under produce_mu, read by anyone. */
+	_Atomic int64_t records_in;
+	_Atomic int64_t bytes_in;        /* record payload bytes (key + value) */
+	_Atomic int64_t batches_in;      /* batches written to the log */
+	_Atomic int64_t last_append_ms;  /* 0: none since open */
+	_Atomic int64_t last_flush_ms;
+};
+
+struct topic {
+	atomic_int refs;
+	struct broker *b;
+	char name[TOPIC_NAME_MAX + 1];
+	char meta_file[256];             /* file name in DATA/meta/topics/ */
+	uint64_t id;
+	int64_t ctime_ms;
+	pthread_rwlock_t lock;
+	/* Under lock: */
+	atomic_bool deleted;             /* deleted, or broker closed */
+	struct topic_config cfg;
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+	int nparts;
+	struct partition **parts;        /* pointers: growing moves no partition */
+	_Atomic uint32_t rr_next;        /* round-robin counter of .produce */
+};
+
+/* A reusable array of records for one produce call (see produce.c). */
+struct recbuf {
+	struct recbuf *next;
+	int cap;
+	struct rec_in *recs;
+	struct rec_in *sorted;           /* .produce: recs grouped by partition */
+	int32_t *part;                   /* .produce: partition of each record */
+};
+
+/* A log found in the data directory that no topic claims. */
+struct orphan {
+	char *topic;
+	int partition;
+};
+
+struct broker {
+	struct broker_config cfg;
+	struct logmgr *m;
+	char meta_dir[4200];             /* DATA/meta/topics */
+	int64_t open_ms;
+	bool fresh;                      /* the data directory was new */
+
+	pthread_mutex_t admin_mu;
+	pthread_rwlock_t cat_lock;
+	struct topic **topics;           /* sorted by name */
+	int ntopics, cap_topics;
+	_Atomic uint64_t next_topic_id;
+	pthread_mutex_t orphan_mu;       /* a leaf, guards: */
+	struct orphan *orphans;
+	int norphans;
+
+	pthread_mutex_t pool_mu;
+	struct recbuf *pool;
+	int pool_len;
+
+	pthread_t sched;
+	bool sched_running;
+	pthread_mutex_t sched_mu;
+	pthread_cond_t sched_cv;
+	bool sched_stop;
+};
+
+/* ---- catalog.c: DATA/meta/topics/<topic>.properties ---- */
+/* The default topic config of the broker (num.partitions, acks, log.*). */
+void catalog_default_config(const struct broker *b, struct topic_config *tc);
+/* File name (no directory) of the topic's metadata file. */
+void catalog_file_name(const char *topic, char *out, size_t outlen);
+/* Writes the topic's file durably from the given values. */
+int catalog_write(struct broker *b, const struct topic *t, const struct topic_config *tc,
+		  uid_t uid, gid_t gid, mode_t mode);
+/* Removes it durably (unlink + fsync of the directory). */
+int catalog_remove(struct broker *b, const char *meta_file);
+/* Parsed contents of one metadata file. */
+struct catalog_entry {
+	char name[TOPIC_NAME_MAX + 1];
+	struct topic_config cfg;
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+	int64_t ctime_ms;
+};
+/* Parses one file's text. -EBADMSG with a message in err. */
+int catalog_parse(const struct broker *b, const char *text, size_t len,
+		  struct catalog_entry *e, char *err, size_t errlen);
+/* Reads every metadata file: calls fn for each; stops at the first error.
+ * A file that does not parse: -EBADMSG, logged with its path. */
+int catalog_load(struct broker *b, int (*fn)(struct broker *b, const struct catalog_entry *e,
+					     const char *file, void *arg), void *arg);
+
+/* ---- produce.c ---- */
+/* Kafka's Utils.murmur2 (the Java client's partitioner hash). */
+uint32_t broker_murmur2(const void *data, size_t len);
+void broker_pool_free(struct broker *b);
+
+/* ---- broker.c ---- */
+/* Snapshot of the catalog: a reference on each topic, sorted by name.
+ * Free with broker_topics_release. */
+int broker_topics_snapshot(struct broker *b, struct topic ***out, int *n);
+void broker_topics_release(struct topic **ts, int n);
+
+#endif

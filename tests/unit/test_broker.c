@@ -1,0 +1,942 @@
+/*
+ * test_broker.c — the broker (repl/broker.c, catalog.c, produce.c,
+ * views.c) on a real data directory in a tmpdir: topics created, produced
+ * to and read back through the line view, keyed lines, max.message.bytes,
+ * key.separator fixed after the first record, growing partitions, reopen,
+ * delete with references held, names, the partitioner, the text views,
+ * concurrent writers.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "repl/repl.h"
+#include "repl/broker_int.h"
+
+struct fx {
+	char dir[64];
+	struct broker_config cfg;
+	struct broker *b;
+};
+
+static int rm_rf(const char *path)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	return system(cmd);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-broker.XXXXXX");
+	if (!f || !mkdtemp(f->dir))
+		return -1;
+	broker_config_defaults(&f->cfg);
+	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/data", f->dir);
+	if (broker_open(&f->cfg, &f->b) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	broker_close(f->b);
+	rm_rf(f->dir);
+	free(f);
+	return 0;
+}
+
+static void reopen(struct fx *f)
+{
+	broker_close(f->b);
+	f->b = NULL;
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+}
+
+static int produce_str(struct topic *t, int p, const char *s)
+{
+	return topic_produce(t, p, s, strlen(s), 0);
+}
+
+/* The whole committed line view of a partition (malloc'ed). */
+static char *read_all(struct topic *t, int p, size_t *len)
+{
+	struct log_cursor *c;
+	size_t cap = 1 << 16, n = 0;
+	char *buf = malloc(cap + 1);
+	ssize_t r;
+
+	assert_int_equal(topic_cursor_new(t, p, &c), 0);
+	for (;;) {
+		if (cap - n < 4096) {
+			cap *= 2;
+			buf = realloc(buf, cap + 1);
+		}
+		r = topic_read_lines(t, p, c, (int64_t)n, buf + n, cap - n, NULL);
+		assert_true(r >= 0);
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	topic_cursor_free(t, p, c);
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+static void assert_reads(struct topic *t, int p, const char *want)
+{
+	char *got = read_all(t, p, NULL);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static int64_t leo(struct topic *t, int p)
+{
+	struct log_state st;
+
+	assert_int_equal(topic_log_state(t, p, &st), 0);
+	return st.log_end_offset;
+}
+
+static bool path_exists(struct fx *f, const char *rel)
+{
+	char path[4400];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%s", f->cfg.data_dir, rel);
+	return stat(path, &sb) == 0;
+}
+
+static bool text_has(struct topic *t, const char *line)
+{
+	char *text;
+	size_t len;
+	bool r;
+
+	assert_int_equal(topic_config_text(t, &text, &len), 0);
+	r = strstr(text, line) != NULL;
+	free(text);
+	return r;
+}
+
+/* ------------------------------------------------------------------ */
+
+static void test_produce_read(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+	struct log_state st;
+
+	assert_int_equal(broker_topic_create(f->b, "orders", 1000, 1000, 0755, &t), 0);
+	assert_int_equal(topic_partitions(t), 1);
+	assert_int_equal(produce_str(t, 0, "a\nbb\n\nccc\n"), 0);
+	assert_reads(t, 0, "a\nbb\n\nccc\n");
+	assert_int_equal(topic_line_size(t, 0), 10);
+	assert_int_equal(topic_log_state(t, 0, &st), 0);
+	assert_int_equal(st.hw, 4);
+	assert_int_equal(st.log_end_offset, 4);
+	/* a partial last line only with PRODUCE_FINAL */
+	assert_int_equal(topic_produce(t, 0, "x\ny", 3, 0), -EINVAL);
+	assert_int_equal(topic_produce(t, 0, "x\ny", 3, PRODUCE_FINAL), 0);
+	assert_reads(t, 0, "a\nbb\n\nccc\nx\ny\n");
+	assert_int_equal(topic_produce(t, 0, "", 0, 0), 0);
+	assert_int_equal(produce_str(t, 1, "a\n"), -ENOENT);
+	assert_int_equal(produce_str(t, -2, "a\n"), -ENOENT);
+	assert_true(topic_mtime(t) >= topic_ctime(t));
+	assert_true(path_exists(f, "meta/topics/orders.properties"));
+	assert_true(path_exists(f, "orders-0"));
+	{
+		/* the leader epoch cache: epoch 0 from offset 0 */
+		char path[4400], buf[64] = "";
+		FILE *fp;
+
+		snprintf(path, sizeof(path), "%s/orders-0/leader-epoch-checkpoint",
+			 f->cfg.data_dir);
+		fp = fopen(path, "r");
+		assert_non_null(fp);
+		assert_true(fread(buf, 1, sizeof(buf) - 1, fp) > 0);
+		fclose(fp);
+		assert_string_equal(buf, "0\n1\n0 0\n");
+	}
+	assert_int_equal(broker_topic_create(f->b, "orders", 0, 0, 0755, NULL), -EEXIST);
+	topic_put(t);
+}
+
+static void test_keyed_roundtrip(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+	const char *in = "k1:v1\nnokey\nk2:\n:v\na:b:c\n\n";
+	const char *in2 = "k=>v\nk=>\nplain\n";
+	const char *in3 = "a b\nc\td\n";
+
+	assert_int_equal(broker_topic_create(f->b, "keyed", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, "key.separator=:\n", 16), 0);
+	assert_true(text_has(t, "key.separator=:\n"));
+	assert_int_equal(produce_str(t, 0, in), 0);
+	assert_reads(t, 0, in);
+	assert_int_equal(leo(t, 0), 6);
+	/* what the records are: "k2:" is a tombstone (null value), a line
+	 * without the separator has a null key, an empty line an empty value */
+	{
+		char *dump = malloc(1 << 16);
+		int64_t cur = 0;
+		ssize_t n = topic_segment_render(t, 0, 0, SEG_DUMP, &cur, dump, (1 << 16) - 1);
+
+		assert_true(n > 0);
+		dump[n] = '\0';
+		assert_non_null(strstr(dump, "key: k1 value: v1\n"));
+		assert_non_null(strstr(dump, "key: null value: nokey\n"));
+		assert_non_null(strstr(dump, "key: k2 value: null\n"));
+		assert_non_null(strstr(dump, "valueSize: 1 key:  value: v\n"));
+		assert_non_null(strstr(dump, "key: a value: b:c\n"));
+		assert_non_null(strstr(dump, "valueSize: 0 key: null value: \n"));
+		free(dump);
+	}
+	topic_put(t);
+
+	assert_int_equal(broker_topic_create(f->b, "keyed2", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, "key.separator==>", 16), 0);
+	assert_int_equal(produce_str(t, 0, in2), 0);
+	assert_reads(t, 0, in2);
+	topic_put(t);
+
+	/* a separator with a space, escaped in the metadata file */
+	assert_int_equal(broker_topic_create(f->b, "keyed3", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, "key.separator=\\s", 16), 0);
+	assert_int_equal(produce_str(t, 0, in3), 0);
+	assert_reads(t, 0, in3);
+	topic_put(t);
+
+	reopen(f);
+	assert_int_equal(broker_topic_get(f->b, "keyed", &t), 0);
+	assert_reads(t, 0, in);
+	topic_put(t);
+	assert_int_equal(broker_topic_get(f->b, "keyed2", &t), 0);
+	assert_reads(t, 0, in2);
+	topic_put(t);
+	assert_int_equal(broker_topic_get(f->b, "keyed3", &t), 0);
+	assert_reads(t, 0, in3);
+	assert_true(text_has(t, "key.separator=\\s\n"));
+	topic_put(t);
+}
+
+static void test_emsgsize(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+	char *big, line[400];
+	size_t n = 0, cap = 6 << 20;
+
+	assert_int_equal(broker_topic_create(f->b, "sizes", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, "max.message.bytes=300\n", 22), 0);
+	assert_int_equal(topic_max_message_bytes(t), 300);
+	memset(line, 'x', sizeof(line));
+	line[399] = '\n';
+	assert_int_equal(produce_str(t, 0, "ok\n"), 0);
+	/* one line too big in a small write: nothing of it appended */
+	big = malloc(cap);
+	n = (size_t)sprintf(big, "a\nb\n");
+	memcpy(big + n, line, 400);
+	n += 400;
+	assert_int_equal(topic_produce(t, 0, big, n, 0), -EMSGSIZE);
+	assert_int_equal(leo(t, 0), 1);
+	/* a write of several chunks whose last line is too big: nothing */
+	n = 0;
+	while (n < (5u << 20)) {
+		memcpy(big + n, "0123456789012345678901234567890123456789\n", 41);
+		n += 41;
+	}
+	memcpy(big + n, line, 400);
+	n += 400;
+	assert_int_equal(topic_produce(t, 0, big, n, 0), -EMSGSIZE);
+	assert_int_equal(leo(t, 0), 1);
+	/* and the same without it: all appended, contiguous */
+	n -= 400;
+	assert_int_equal(topic_produce(t, 0, big, n, 0), 0);
+	assert_int_equal(leo(t, 0), 1 + (int64_t)(n / 41));
+	assert_int_equal(topic_line_size(t, 0), 3 + (int64_t)n);
+	free(big);
+	topic_put(t);
+}
+
+static void test_keysep_busy(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+
+	assert_int_equal(broker_topic_create(f->b, "busy", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, "key.separator=|\n", 16), 0);
+	/* may change again while empty */
+	assert_int_equal(topic_config_write(t, "key.separator=:\n", 16), 0);
+	assert_int_equal(produce_str(t, 0, "k:v\n"), 0);
+	assert_int_equal(topic_config_write(t, "key.separator=|\n", 16), -EBUSY);
+	/* nothing changed, not even the other settings of that write */
+	assert_int_equal(topic_config_write(t, "flush.ms=5000\nkey.separator=|\n", 30), -EBUSY);
+	assert_false(text_has(t, "flush.ms=5000\n"));
+	assert_true(text_has(t, "key.separator=:\n"));
+	/* the same separator again is no change */
+	assert_int_equal(topic_config_write(t, "key.separator=:\n", 16), 0);
+	/* a bad line: -EINVAL, nothing changed */
+	assert_int_equal(topic_config_write(t, "flush.ms=5\nnope=1\n", 18), -EINVAL);
+	assert_false(text_has(t, "flush.ms=5\n"));
+	assert_reads(t, 0, "k:v\n");
+	topic_put(t);
+}
+
+static void test_partitions_grow(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+
+	assert_int_equal(broker_topic_create(f->b, "grow", 0, 0, 0755, &t), 0);
+	assert_int_equal(produce_str(t, 0, "p0\n"), 0);
+	assert_int_equal(topic_config_write(t, "partitions=3\n", 13), 0);
+	assert_int_equal(topic_partitions(t), 3);
+	assert_true(path_exists(f, "grow-1"));
+	assert_true(path_exists(f, "grow-2"));
+	assert_int_equal(produce_str(t, 2, "p2\n"), 0);
+	assert_reads(t, 2, "p2\n");
+	assert_reads(t, 0, "p0\n");
+	assert_int_equal(topic_config_write(t, "partitions=2\n", 13), -EINVAL);
+	assert_int_equal(topic_partitions(t), 3);
+	assert_int_equal(topic_config_write(t, "partitions=3\n", 13), 0);
+	topic_put(t);
+	reopen(f);
+	assert_int_equal(broker_topic_get(f->b, "grow", &t), 0);
+	assert_int_equal(topic_partitions(t), 3);
+	assert_reads(t, 2, "p2\n");
+	topic_put(t);
+}
+
+static void test_reopen(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+	int64_t ctime;
+	const char *cfg = "partitions=2\nsegment.bytes=1048576\nkey.separator=:\nflush.ms=60000\n";
+
+	assert_int_equal(broker_topic_create(f->b, "keep", 1234, 5678, 0750, &t), 0);
+	assert_int_equal(topic_config_write(t, cfg, strlen(cfg)), 0);
+	assert_int_equal(produce_str(t, 0, "a:1\nb:2\n"), 0);
+	assert_int_equal(produce_str(t, 1, "c\n"), 0);
+	assert_int_equal(topic_set_owner(t, 4321, 8765, 0700), 0);
+	ctime = topic_ctime(t);
+	topic_put(t);
+
+	reopen(f);
+	assert_int_equal(broker_topic_get(f->b, "keep", &t), 0);
+	topic_owner(t, &uid, &gid, &mode);
+	assert_int_equal(uid, 4321);
+	assert_int_equal(gid, 8765);
+	assert_int_equal(mode, 0700);
+	assert_int_equal(topic_ctime(t), ctime);
+	assert_int_equal(topic_partitions(t), 2);
+	assert_true(text_has(t, "segment.bytes=1048576\n"));
+	assert_true(text_has(t, "flush.ms=60000\n"));
+	assert_true(text_has(t, "key.separator=:\n"));
+	assert_reads(t, 0, "a:1\nb:2\n");
+	assert_reads(t, 1, "c\n");
+	assert_int_equal(produce_str(t, 0, "d:4\n"), 0);
+	assert_reads(t, 0, "a:1\nb:2\nd:4\n");
+	topic_put(t);
+
+	/* a broker default that changed applies to topics that did not
+	 * override it; overrides and partitions stay */
+	broker_close(f->b);
+	f->cfg.num_partitions = 5;
+	f->cfg.log.segment_bytes = 2 * 1048576;
+	f->cfg.log.flush_messages = 1000;
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	assert_int_equal(broker_topic_get(f->b, "keep", &t), 0);
+	assert_int_equal(topic_partitions(t), 2);
+	assert_true(text_has(t, "segment.bytes=1048576\n"));
+	assert_true(text_has(t, "flush.messages=1000\n"));
+	topic_put(t);
+}
+
+static void test_delete(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t, *t2;
+	struct log_cursor *c;
+	char buf[64];
+	int64_t *bases;
+	int n;
+
+	assert_int_equal(broker_topic_create(f->b, "gone", 0, 0, 0755, &t), 0);
+	assert_int_equal(produce_str(t, 0, "old\n"), 0);
+	assert_int_equal(topic_cursor_new(t, 0, &c), 0);
+	assert_int_equal(broker_topic_delete(f->b, "gone"), 0);
+	assert_true(topic_deleted(t));
+	assert_int_equal(produce_str(t, 0, "x\n"), -ENOENT);
+	assert_int_equal(topic_read_lines(t, 0, c, 0, buf, sizeof(buf), NULL), -ENOENT);
+	assert_int_equal(topic_fsync(t, 0), -ENOENT);
+	assert_int_equal(topic_line_size(t, 0), -ENOENT);
+	assert_int_equal(topic_segments(t, 0, &bases, &n), -ENOENT);
+	assert_int_equal(topic_config_write(t, "flush.ms=1\n", 11), -ENOENT);
+	assert_int_equal(topic_set_owner(t, 1, 1, 0700), -ENOENT);
+	topic_cursor_free(t, 0, c);
+	assert_string_equal(topic_name(t), "gone");
+	assert_false(path_exists(f, "gone-0"));
+	assert_false(path_exists(f, "meta/topics/gone.properties"));
+	assert_int_equal(broker_topic_get(f->b, "gone", &t2), -ENOENT);
+	assert_int_equal(broker_topic_delete(f->b, "gone"), -ENOENT);
+	/* a new topic of the same name starts empty, with a new id */
+	assert_int_equal(broker_topic_create(f->b, "gone", 0, 0, 0755, &t2), 0);
+	assert_true(topic_id(t2) != topic_id(t));
+	assert_int_equal(leo(t2, 0), 0);
+	assert_reads(t2, 0, "");
+	topic_put(t);
+	topic_put(t2);
+	reopen(f);
+	assert_int_equal(broker_topic_get(f->b, "gone", &t), 0);
+	assert_int_equal(leo(t, 0), 0);
+	topic_put(t);
+}
+
+/* An interrupted delete leaves logs without metadata: they stay on disk
+ * until a topic of that name is created, which must not see them. */
+static void test_orphan_logs(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+	char path[4400];
+
+	assert_int_equal(broker_topic_create(f->b, "orph", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, "partitions=2\n", 13), 0);
+	assert_int_equal(produce_str(t, 0, "stale\n"), 0);
+	assert_int_equal(produce_str(t, 1, "stale\n"), 0);
+	topic_put(t);
+	broker_close(f->b);
+	f->b = NULL;
+	snprintf(path, sizeof(path), "%s/meta/topics/orph.properties", f->cfg.data_dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	assert_int_equal(broker_topic_get(f->b, "orph", &t), -ENOENT);
+	assert_true(path_exists(f, "orph-0"));
+	assert_true(path_exists(f, "orph-1"));
+	assert_int_equal(broker_topic_create(f->b, "orph", 0, 0, 0755, &t), 0);
+	assert_int_equal(leo(t, 0), 0);
+	assert_false(path_exists(f, "orph-1"));
+	assert_int_equal(topic_config_write(t, "partitions=2\n", 13), 0);
+	assert_int_equal(leo(t, 1), 0);
+	assert_reads(t, 1, "");
+	topic_put(t);
+}
+
+static void test_corrupt_meta(void **state)
+{
+	struct fx *f = *state;
+	char path[4400];
+	FILE *fp;
+
+	assert_int_equal(broker_topic_create(f->b, "ok", 0, 0, 0755, NULL), 0);
+	broker_close(f->b);
+	f->b = NULL;
+	snprintf(path, sizeof(path), "%s/meta/topics/bad.properties", f->cfg.data_dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("topic=bad\nuid=0\ngid=0\nmode=0755\nctime.ms=1\npartitions=x\n", fp);
+	fclose(fp);
+	assert_int_equal(broker_open(&f->cfg, &f->b), -EBADMSG);
+	assert_null(f->b);
+	/* a name that does not match the file */
+	fp = fopen(path, "w");
+	fputs("topic=other\nuid=0\ngid=0\nmode=0755\nctime.ms=1\npartitions=1\n", fp);
+	fclose(fp);
+	assert_int_equal(broker_open(&f->cfg, &f->b), -EBADMSG);
+	/* missing owner */
+	fp = fopen(path, "w");
+	fputs("topic=bad\npartitions=1\n", fp);
+	fclose(fp);
+	assert_int_equal(broker_open(&f->cfg, &f->b), -EBADMSG);
+	/* fixed: opens */
+	fp = fopen(path, "w");
+	fputs("# c\ntopic=bad\nuid=0\ngid=0\nmode=0755\nctime.ms=1\npartitions=1\n", fp);
+	fclose(fp);
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	/* tmp files of an interrupted write are ignored */
+	snprintf(path, sizeof(path), "%s/meta/topics/ok.properties.tmp", f->cfg.data_dir);
+	fp = fopen(path, "w");
+	fputs("garbage", fp);
+	fclose(fp);
+	reopen(f);
+}
+
+static void test_catalog_parse(void **state)
+{
+	struct fx *f = *state;
+	struct catalog_entry e;
+	char err[256];
+	const char *ok = "topic=x\nuid=1\ngid=2\nmode=0640\nctime.ms=3\npartitions=4";
+	const char *spaced = " # c\r\n\n topic = x \nuid=1\ngid=2\nmode=640\nctime.ms=3\n"
+			     "partitions = 4\r\nkey.separator = =>\n";
+	const char *bad[] = {
+		"topic=x\nuid=1\ngid=2\nmode=0640\nctime.ms=3\n",           /* no partitions */
+		"topic=x\nuid=-1\ngid=2\nmode=0640\nctime.ms=3\npartitions=1\n",
+		"topic=x\nuid=1\ngid=2\nmode=08\nctime.ms=3\npartitions=1\n",
+		"topic=x\nuid=1\ngid=2\nmode=10000\nctime.ms=3\npartitions=1\n",
+		"topic=a/b\nuid=1\ngid=2\nmode=0640\nctime.ms=3\npartitions=1\n",
+		"topic=x\nuid=1\ngid=2\nmode=0640\nctime.ms=3\npartitions=1\nbogus\n",
+		"topic=x\nuid=1\ngid=2\nmode=0640\nctime.ms=3\npartitions=1\nbogus=1\n",
+		"",
+	};
+
+	assert_int_equal(catalog_parse(f->b, ok, strlen(ok), &e, err, sizeof(err)), 0);
+	assert_string_equal(e.name, "x");
+	assert_int_equal(e.uid, 1);
+	assert_int_equal(e.gid, 2);
+	assert_int_equal(e.mode, 0640);
+	assert_int_equal(e.ctime_ms, 3);
+	assert_int_equal(e.cfg.partitions, 4);
+	assert_int_equal(catalog_parse(f->b, spaced, strlen(spaced), &e, err, sizeof(err)), 0);
+	assert_string_equal(e.name, "x");
+	assert_int_equal(e.mode, 0640);
+	assert_int_equal(e.cfg.partitions, 4);
+	assert_int_equal(e.cfg.log.key_sep_len, 2);
+	assert_memory_equal(e.cfg.log.key_sep, "=>", 2);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(catalog_parse(f->b, bad[i], strlen(bad[i]), &e, err, sizeof(err)),
+				 -EBADMSG);
+}
+
+static void test_names(void **state)
+{
+	struct fx *f = *state;
+	char name[300];
+	struct topic *t;
+	char **names;
+	int n;
+
+	assert_false(topic_name_valid(""));
+	assert_false(topic_name_valid("."));
+	assert_false(topic_name_valid(".."));
+	assert_false(topic_name_valid("a/b"));
+	assert_false(topic_name_valid("a b"));
+	assert_false(topic_name_valid("a\nb"));
+	assert_false(topic_name_valid("caf\xc3\xa9"));
+	assert_false(topic_name_valid(NULL));
+	assert_true(topic_name_valid("a.b_c-D9"));
+	assert_true(topic_name_valid("..."));
+	memset(name, 'n', 250);
+	name[250] = '\0';
+	assert_false(topic_name_valid(name));
+	assert_int_equal(broker_topic_create(f->b, name, 0, 0, 0755, NULL), -EINVAL);
+	assert_int_equal(broker_topic_create(f->b, "a/b", 0, 0, 0755, NULL), -EINVAL);
+	assert_int_equal(broker_topic_create(f->b, "..", 0, 0, 0755, NULL), -EINVAL);
+	/* 249 characters: valid, survives a reopen (metadata file name cut) */
+	name[249] = '\0';
+	assert_true(topic_name_valid(name));
+	assert_int_equal(broker_topic_create(f->b, name, 0, 0, 0755, &t), 0);
+	assert_int_equal(produce_str(t, 0, "long\n"), 0);
+	topic_put(t);
+	assert_int_equal(broker_topic_create(f->b, "__consumer_offsets", 0, 0, 0755, NULL), 0);
+	assert_int_equal(broker_topic_create(f->b, "b", 0, 0, 0755, NULL), 0);
+	assert_int_equal(broker_topic_create(f->b, "a", 0, 0, 0755, NULL), 0);
+	reopen(f);
+	assert_int_equal(broker_topic_get(f->b, name, &t), 0);
+	assert_reads(t, 0, "long\n");
+	topic_put(t);
+	assert_int_equal(broker_topic_get(f->b, "__consumer_offsets", &t), 0);
+	topic_put(t);
+	assert_int_equal(broker_topic_list(f->b, &names, &n), 0);
+	assert_int_equal(n, 3);                 /* internal topic left out */
+	assert_string_equal(names[0], "a");
+	assert_string_equal(names[1], "b");
+	assert_string_equal(names[2], name);
+	broker_names_free(names, n);
+	assert_int_equal(broker_topic_delete(f->b, name), 0);
+	/* created again, it starts empty (or fails while its old log cannot
+	 * be dropped), never with the old records */
+	if (broker_topic_create(f->b, name, 0, 0, 0755, &t) == 0) {
+		assert_int_equal(leo(t, 0), 0);
+		topic_put(t);
+	}
+}
+
+static void test_murmur2(void **state)
+{
+	static const struct { const char *s; int32_t h; } v[] = {
+		{ "21", -973932308 },
+		{ "foobar", -790332482 },
+		{ "a-little-bit-long-string", -985981536 },
+		{ "a-little-bit-longer-string", -1486304829 },
+		{ "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971 },
+		{ "abc", 479470107 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		assert_int_equal((int32_t)broker_murmur2(v[i].s, strlen(v[i].s)), v[i].h);
+}
+
+static void test_partitioner(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+	const char *keys[] = { "21", "foobar", "abc", "a-little-bit-long-string" };
+	char want[3][256] = { "", "", "" };
+	char in[1024] = "";
+	size_t len;
+
+	assert_int_equal(broker_topic_create(f->b, "spread", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, "partitions=3\n", 13), 0);
+	/* keyless: round-robin, one record each */
+	assert_int_equal(produce_str(t, -1, "a\nb\nc\nd\ne\nf\n"), 0);
+	for (int p = 0; p < 3; p++)
+		assert_int_equal(leo(t, p), 2);
+	topic_put(t);
+
+	assert_int_equal(broker_topic_create(f->b, "hashed", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, "partitions=3\nkey.separator=:\n", 29), 0);
+	for (int r = 0; r < 2; r++) {
+		for (size_t i = 0; i < 4; i++) {
+			uint32_t h = broker_murmur2(keys[i], strlen(keys[i])) & 0x7fffffff;
+			char line[64];
+
+			snprintf(line, sizeof(line), "%s:%d%zu\n", keys[i], r, i);
+			strcat(in, line);
+			strcat(want[h % 3], line);
+		}
+	}
+	assert_int_equal(produce_str(t, -1, in), 0);
+	for (int p = 0; p < 3; p++) {
+		char *got = read_all(t, p, &len);
+
+		assert_string_equal(got, want[p]);
+		free(got);
+	}
+	topic_put(t);
+}
+
+static void test_views(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+	char *text;
+	size_t len;
+
+	assert_int_equal(broker_topic_create(f->b, "orders", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, "partitions=2\n", 13), 0);
+	assert_int_equal(produce_str(t, 0, "a\nb\nc\n"), 0);
+	assert_int_equal(produce_str(t, 1, "d\n"), 0);
+
+	assert_int_equal(topic_state_text(t, &text, &len), 0);
+	assert_int_equal(strlen(text), len);
+	assert_non_null(strstr(text, "partition  log_start_offset  high_watermark  "
+				"log_end_offset  leader  leader_epoch  replicas  isr  "
+				"size_bytes  segments\n"));
+	{
+		const char *row = strchr(text, '\n') + 1;
+		long long lso, hw, end, size;
+		int part, leader, epoch, segs;
+		char rep[16], isr[16];
+
+		assert_int_equal(sscanf(row, "%d %lld %lld %lld %d %d %15s %15s %lld %d", &part,
+					&lso, &hw, &end, &leader, &epoch, rep, isr, &size, &segs), 10);
+		assert_int_equal(part, 0);
+		assert_int_equal(lso, 0);
+		assert_int_equal(hw, 3);
+		assert_int_equal(end, 3);
+		assert_int_equal(leader, 0);
+		assert_int_equal(epoch, 0);
+		assert_string_equal(rep, "[0]");
+		assert_string_equal(isr, "[0]");
+		assert_true(size > 0);
+		assert_int_equal(segs, 1);
+		/* aligned: every row as long as the header */
+		assert_int_equal(strchr(row, '\n') - row, strlen(strchr(row, '\n') + 1) - 1);
+	}
+	free(text);
+
+	assert_int_equal(broker_metrics_text(f->b, &text, &len), 0);
+	assert_non_null(strstr(text, "# TYPE mqfs_records_in_total counter\n"));
+	assert_non_null(strstr(text, "mqfs_records_in_total{topic=\"orders\"} 4\n"));
+	assert_non_null(strstr(text, "# HELP mqfs_log_end_offset "));
+	assert_non_null(strstr(text, "mqfs_log_end_offset{topic=\"orders\",partition=\"0\"} 3\n"));
+	assert_non_null(strstr(text, "mqfs_high_watermark{topic=\"orders\",partition=\"1\"} 1\n"));
+	assert_non_null(strstr(text, "mqfs_batches_in_total{topic=\"orders\"} 2\n"));
+	assert_non_null(strstr(text, "mqfs_bytes_in_total{topic=\"orders\"} "));
+	assert_non_null(strstr(text, "mqfs_log_segments{topic=\"orders\",partition=\"1\"} 1\n"));
+	assert_non_null(strstr(text, "mqfs_process_resident_memory_bytes "));
+	assert_non_null(strstr(text, "mqfs_process_open_fds "));
+	assert_null(strstr(text, "mqfs_process_open_fds -1"));
+	free(text);
+
+	assert_int_equal(broker_state_text(f->b, &text, &len), 0);
+	assert_non_null(strstr(text, "broker.id=0\ncontroller=0\nbrokers=[0]\n"));
+	assert_non_null(strstr(text, "topics=1\n"));
+	assert_non_null(strstr(text, "last.shutdown=none\n"));
+	free(text);
+	reopen(f);
+	assert_int_equal(broker_state_text(f->b, &text, &len), 0);
+	assert_non_null(strstr(text, "last.shutdown=clean\n"));
+	free(text);
+
+	assert_int_equal(broker_config_text(f->b, &text, &len), 0);
+	assert_non_null(strstr(text, "num.partitions=1\n"));
+	free(text);
+	topic_put(t);
+}
+
+static void test_flush_messages(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+	struct log_state st;
+
+	assert_int_equal(broker_topic_create(f->b, "durable", 0, 0, 0755, &t), 0);
+	assert_int_equal(produce_str(t, 0, "a\nb\n"), 0);
+	assert_int_equal(topic_log_state(t, 0, &st), 0);
+	assert_int_equal(st.recovery_point, 0);
+	assert_int_equal(topic_config_write(t, "flush.messages=3\n", 17), 0);
+	assert_int_equal(produce_str(t, 0, "c\n"), 0);
+	assert_int_equal(topic_log_state(t, 0, &st), 0);
+	assert_int_equal(st.recovery_point, 3);
+	assert_int_equal(produce_str(t, 0, "d\n"), 0);
+	assert_int_equal(topic_log_state(t, 0, &st), 0);
+	assert_int_equal(st.recovery_point, 3);
+	assert_int_equal(topic_fsync(t, 0), 0);
+	assert_int_equal(topic_log_state(t, 0, &st), 0);
+	assert_int_equal(st.recovery_point, 4);
+	topic_put(t);
+}
+
+/* flush.ms: the scheduler thread flushes within about a second. */
+static void test_flush_ms(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+	struct log_state st;
+
+	assert_int_equal(broker_topic_create(f->b, "timed", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, "flush.ms=0\n", 11), 0);
+	assert_int_equal(produce_str(t, 0, "a\nb\n"), 0);
+	for (int i = 0; i < 40; i++) {
+		assert_int_equal(topic_log_state(t, 0, &st), 0);
+		if (st.recovery_point == 2)
+			break;
+		usleep(100 * 1000);
+	}
+	assert_int_equal(st.recovery_point, 2);
+	topic_put(t);
+}
+
+struct writer {
+	struct topic *t;
+	int id;
+};
+
+#define W_THREADS 4
+#define W_WRITES  50
+#define W_LINES   40
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	char buf[W_LINES * 32];
+
+	for (int k = 0; k < W_WRITES; k++) {
+		size_t n = 0;
+
+		for (int j = 0; j < W_LINES; j++)
+			n += (size_t)sprintf(buf + n, "w%d-%d-%d\n", w->id, k, j);
+		if (topic_produce(w->t, 0, buf, n, 0) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+/* Writers never interleave inside a write: its lines are contiguous. */
+static void test_concurrent_writers(void **state)
+{
+	struct fx *f = *state;
+	struct writer w[W_THREADS];
+	pthread_t th[W_THREADS];
+	struct topic *t;
+	char *all, *p;
+	size_t len;
+	int count = 0;
+
+	assert_int_equal(broker_topic_create(f->b, "busy4", 0, 0, 0755, &t), 0);
+	for (int i = 0; i < W_THREADS; i++) {
+		w[i].t = t;
+		w[i].id = i;
+		assert_int_equal(pthread_create(&th[i], NULL, writer_main, &w[i]), 0);
+	}
+	for (int i = 0; i < W_THREADS; i++) {
+		void *r;
+
+		pthread_join(th[i], &r);
+		assert_null(r);
+	}
+	all = read_all(t, 0, &len);
+	p = all;
+	while (*p) {
+		int id, k, j;
+
+		assert_int_equal(sscanf(p, "w%d-%d-%d\n", &id, &k, &j), 3);
+		assert_int_equal(j, 0);
+		for (int jj = 0; jj < W_LINES; jj++) {
+			char want[32];
+			size_t wl = (size_t)sprintf(want, "w%d-%d-%d\n", id, k, jj);
+
+			assert_memory_equal(p, want, wl);
+			p += wl;
+			count++;
+		}
+	}
+	assert_int_equal(count, W_THREADS * W_WRITES * W_LINES);
+	free(all);
+	topic_put(t);
+}
+
+/* A process killed after producing: every record it appended is there
+ * and committed at the next open (one node: hw = leo), even the ones after
+ * the last hw checkpoint. */
+static void test_crash_recovery(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+	int status;
+	pid_t pid;
+
+	broker_close(f->b);
+	f->b = NULL;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct broker *b;
+
+		if (broker_open(&f->cfg, &b) != 0 ||
+		    broker_topic_create(b, "crash", 0, 0, 0755, &t) != 0 ||
+		    produce_str(t, 0, "a\n") != 0 || logmgr_checkpoint(b->m) != 0 ||
+		    produce_str(t, 0, "b\nc\n") != 0)
+			_exit(1);
+		_exit(0);               /* no broker_close: no marker, no flush */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	assert_int_equal(broker_topic_get(f->b, "crash", &t), 0);
+	assert_reads(t, 0, "a\nb\nc\n");
+	assert_int_equal(topic_line_size(t, 0), 6);
+	{
+		char *text;
+		size_t len;
+
+		assert_int_equal(broker_state_text(f->b, &text, &len), 0);
+		assert_non_null(strstr(text, "last.shutdown=unclean\n"));
+		free(text);
+	}
+	topic_put(t);
+}
+
+struct deleter_arg {
+	struct topic *t;
+	int enoent;
+	int bad;
+};
+
+static void *produce_until_gone(void *arg)
+{
+	struct deleter_arg *a = arg;
+
+	for (int i = 0; i < 100000; i++) {
+		int rc = produce_str(a->t, 0, "x\ny\n");
+
+		if (rc == -ENOENT) {
+			a->enoent = 1;
+			break;
+		}
+		if (rc != 0) {
+			a->bad = rc;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* A topic deleted under its writers and readers: they get -ENOENT. */
+static void test_delete_under_load(void **state)
+{
+	struct fx *f = *state;
+	struct deleter_arg a[3];
+	pthread_t th[3];
+	char *text;
+	size_t len;
+
+	for (int round = 0; round < 5; round++) {
+		struct topic *t;
+
+		assert_int_equal(broker_topic_create(f->b, "hot", 0, 0, 0755, &t), 0);
+		for (int i = 0; i < 3; i++) {
+			a[i] = (struct deleter_arg){ .t = t };
+			assert_int_equal(pthread_create(&th[i], NULL, produce_until_gone, &a[i]), 0);
+		}
+		usleep(20 * 1000);
+		assert_int_equal(broker_metrics_text(f->b, &text, &len), 0);
+		free(text);
+		assert_int_equal(broker_topic_delete(f->b, "hot"), 0);
+		for (int i = 0; i < 3; i++) {
+			pthread_join(th[i], NULL);
+			assert_int_equal(a[i].bad, 0);
+			assert_int_equal(a[i].enoent, 1);
+		}
+		assert_int_equal(topic_state_text(t, &text, &len), -ENOENT);
+		topic_put(t);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_produce_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keyed_roundtrip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_emsgsize, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_keysep_busy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partitions_grow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_orphan_logs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_meta, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_catalog_parse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
+		cmocka_unit_test(test_murmur2),
+		cmocka_unit_test_setup_teardown(test_partitioner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_views, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_messages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_ms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_recovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_under_load, setup, teardown),
+	};
+
+	mq_log_init(MQ_ERR, false);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
