@@ -103,6 +103,10 @@ struct log_config {
 	int key_sep_len;
 };
 void log_config_defaults(struct log_config *cfg);
+/* Largest key + value bytes of one record under cfg->max_message_bytes: a
+ * batch holding only that record (header and worst-case record framing
+ * included) must not exceed max.message.bytes, Kafka's limit on a batch. */
+int64_t log_max_record_payload(const struct log_config *cfg);
 
 /* One record to append. key_len -1: null key; value_len -1: null value. */
 struct rec_in {

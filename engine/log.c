@@ -469,8 +469,6 @@ static int build_batches(struct log *l, const struct rec_in *recs, int n, int32_
 		int64_t size = batch_builder_finish(&bb, offset, epoch);
 		if (size < 0)
 			return (int)size;
-		if (size > l->cfg.max_message_bytes && bb.count == 1)
-			return -EMSGSIZE;
 		m->size = size;
 		m->last_offset = offset + bb.count - 1;
 		offset += bb.count;
@@ -495,9 +493,11 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
 		rc = -ENOENT;
 		goto out;
 	}
+	int64_t max = log_max_record_payload(&l->cfg);
 	for (int i = 0; i < n; i++) {
-		size_t need = batch_record_max_size(recs[i].key_len, recs[i].value_len) + BATCH_HDR_SIZE;
-		if (need > (size_t)l->cfg.max_message_bytes + 16) {
+		int64_t payload = (recs[i].key_len > 0 ? recs[i].key_len : 0) +
+				  (recs[i].value_len > 0 ? recs[i].value_len : 0);
+		if (payload > max) {
 			rc = -EMSGSIZE;
 			goto out;
 		}

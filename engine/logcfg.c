@@ -22,3 +22,9 @@ void log_config_defaults(struct log_config *cfg)
 	cfg->key_sep[0] = '\0';
 	cfg->key_sep_len = 0;
 }
+
+int64_t log_max_record_payload(const struct log_config *cfg)
+{
+	return (int64_t)cfg->max_message_bytes - BATCH_HDR_SIZE -
+	       (int64_t)batch_record_max_size(0, 0);
+}

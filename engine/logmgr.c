@@ -253,8 +253,12 @@ int logmgr_drop_log(struct logmgr *m, const char *topic, int partition)
 	/* Rename first, as Kafka does: the log is gone from the directory's
 	 * namespace at once; the files go after, and a crash in between is
 	 * finished at the next open. Open cursors keep their descriptors. */
-	char gone[PATH_MAX + 64];
-	snprintf(gone, sizeof(gone), "%s.%u-%ld-delete", l->dir, m->delete_seq++, (long)getpid());
+	char gone[PATH_MAX + 300];
+	/* <topic>-<p> can be 255 bytes already: cut the name to make room. */
+	const char *base = strrchr(l->dir, '/');
+	base = base ? base + 1 : l->dir;
+	snprintf(gone, sizeof(gone), "%s/%.200s.%u-%ld-delete", m->dir, base, m->delete_seq++,
+		 (long)getpid());
 	rc = m->io->rename(m->io->ctx, l->dir, gone);
 	if (rc == 0)
 		rc = m->io->fsync_dir(m->io->ctx, m->dir);

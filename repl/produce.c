@@ -177,11 +177,9 @@ static int recbuf_grow(struct recbuf *rb, bool spread)
 /* ------------------------------------------------------------------ */
 /* Lines to records */
 
-/* The engine refuses a record whose worst-case batch of one, header
- * included, is over max.message.bytes (+16 of slack; engine/log.c,
- * log_append): key + value > max.message.bytes - PRODUCE_RECORD_OVERHEAD.
- * The same limit here keeps invariant 1 across chunks. */
-#define PRODUCE_RECORD_OVERHEAD (32 + 61 - 16)
+/* The engine refuses a record whose key + value exceed
+ * log_max_record_payload(); checking the same limit here, before the first
+ * chunk is appended, keeps invariant 1 across chunks. */
 
 struct splitter {
 	const char *sep;
@@ -431,7 +429,7 @@ int topic_produce(struct topic *t, int partition, const char *lines, size_t len,
 	}
 	sp.sep = t->cfg.log.key_sep;
 	sp.sep_len = t->cfg.log.key_sep_len;
-	sp.max = (int64_t)t->cfg.log.max_message_bytes - PRODUCE_RECORD_OVERHEAD;
+	sp.max = log_max_record_payload(&t->cfg.log);
 	sp.now = engine_now_ms();
 	rb = recbuf_get(t->b);
 	if (!rb) {
