@@ -343,16 +343,19 @@ static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, int o
 			return rc;
 		rc = topic_produce(f->topic, f->partition, buf, head, produce_flags(oflags));
 	} else {
-		size_t need = f->partial_len + head;
+		/* Only the line that completes the partial one is joined; the
+		 * rest of the write is produced from where it lies. */
+		size_t first = (size_t)((const char *)memchr(buf, '\n', head) - buf) + 1;
+		size_t need = f->partial_len + first;
 
 		rc = partial_reserve(f, need > tail ? need : tail);
 		if (rc < 0)
 			return rc;
 		/* Appended behind the partial: on failure partial_len still
 		 * says where the old partial ends, so it is restored as it was. */
-		memcpy(f->partial + f->partial_len, buf, head);
-		rc = topic_produce(f->topic, f->partition, f->partial, need,
-				   produce_flags(oflags));
+		memcpy(f->partial + f->partial_len, buf, first);
+		rc = topic_produce2(f->topic, f->partition, f->partial, need, buf + first,
+				    head - first, produce_flags(oflags));
 	}
 	if (rc < 0) {
 		if (rc != -EAGAIN)

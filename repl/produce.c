@@ -219,8 +219,28 @@ static inline const char *line_parse(const struct splitter *sp, const char *p, c
 	return nl ? nl + 1 : end;
 }
 
+/* The lines of one produce call: at most two runs of complete lines (the
+ * first one a line the mount joined from an earlier partial line). */
+struct lsrc {
+	const char *p, *end;
+	const char *p2, *end2;
+};
+
+/* Steps to the second run once the first is used up; false when both are. */
+static inline bool lsrc_more(struct lsrc *s)
+{
+	if (s->p < s->end)
+		return true;
+	if (!s->p2)
+		return false;
+	s->p = s->p2;
+	s->end = s->end2;
+	s->p2 = s->end2 = NULL;
+	return s->p < s->end;
+}
+
 /* Size check of the lines in [p, end) without building records. */
-static int lines_check(const struct splitter *sp, const char *p, const char *end)
+static int lines_check_run(const struct splitter *sp, const char *p, const char *end)
 {
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -238,15 +258,23 @@ static int lines_check(const struct splitter *sp, const char *p, const char *end
 	return 0;
 }
 
+static int lines_check(const struct splitter *sp, const struct lsrc *s)
+{
+	int rc = lines_check_run(sp, s->p, s->end);
+	return rc == 0 && s->p2 ? lines_check_run(sp, s->p2, s->end2) : rc;
+}
+
 /* Fills rb->recs from *pp with at most one chunk. Returns the count or
  * -EMSGSIZE / -ENOMEM. */
 static int chunk_build(const struct splitter *sp, struct recbuf *rb, bool spread,
-		       const char **pp, const char *end)
+		       struct lsrc *src)
 {
-	const char *p = *pp, *start = p;
+	size_t bytes = 0;
 	int n = 0, rc;
 
-	while (p < end && (size_t)(p - start) < PRODUCE_CHUNK_BYTES) {
+	while (lsrc_more(src) && bytes < PRODUCE_CHUNK_BYTES) {
+		const char *p = src->p;
+
 		if (n == rb->cap) {
 			if (rb->cap >= PRODUCE_CHUNK_RECS)
 				break;
@@ -254,12 +282,12 @@ static int chunk_build(const struct splitter *sp, struct recbuf *rb, bool spread
 			if (rc < 0)
 				return rc;
 		}
-		p = line_parse(sp, p, end, &rb->recs[n]);
-		if (!p)
+		src->p = line_parse(sp, p, src->end, &rb->recs[n]);
+		if (!src->p)
 			return -EMSGSIZE;
+		bytes += (size_t)(src->p - p);
 		n++;
 	}
-	*pp = p;
 	return n;
 }
 
@@ -305,21 +333,20 @@ static int chunk_append(struct topic *t, struct partition *pt, const struct rec_
 
 /* All of [lines, end) into one partition. */
 static int produce_one(struct topic *t, struct partition *pt, const struct splitter *sp,
-		       struct recbuf *rb, const char *lines, const char *end)
+		       struct recbuf *rb, struct lsrc *src)
 {
-	const char *p = lines;
 	bool appended = false;
 	int n, rc = 0;
 
 	pthread_mutex_lock(&pt->produce_mu);
-	while (p < end) {
-		n = chunk_build(sp, rb, false, &p, end);
+	while (lsrc_more(src)) {
+		n = chunk_build(sp, rb, false, src);
 		if (n < 0) {
 			rc = n;
 			break;
 		}
-		if (!appended && p < end) {
-			rc = lines_check(sp, p, end);       /* invariant 1 */
+		if (!appended && lsrc_more(src)) {
+			rc = lines_check(sp, src);          /* invariant 1 */
 			if (rc < 0)
 				break;
 		}
@@ -334,15 +361,14 @@ static int produce_one(struct topic *t, struct partition *pt, const struct split
 
 /* .produce: records spread over the partitions by the partitioner. */
 static int produce_spread(struct topic *t, const struct splitter *sp, struct recbuf *rb,
-			  const char *lines, const char *end)
+			  struct lsrc *src)
 {
 	const int np = t->nparts;
-	const char *p = lines;
 	int *start = NULL, n, rc = 0;
 	bool checked = false;
 
 	if (np == 1)
-		return produce_one(t, t->parts[0], sp, rb, lines, end);
+		return produce_one(t, t->parts[0], sp, rb, src);
 	if (rb->cap > 0 && !rb->sorted) {
 		/* a pooled array used so far for single partitions only */
 		rb->sorted = malloc((size_t)rb->cap * sizeof(*rb->sorted));
@@ -358,16 +384,16 @@ static int produce_spread(struct topic *t, const struct splitter *sp, struct rec
 	start = malloc((size_t)(np + 1) * sizeof(*start));
 	if (!start)
 		return -ENOMEM;
-	while (p < end) {
+	while (lsrc_more(src)) {
 		uint32_t keyless = 0, rr;
 
-		n = chunk_build(sp, rb, true, &p, end);
+		n = chunk_build(sp, rb, true, src);
 		if (n < 0) {
 			rc = n;
 			break;
 		}
-		if (!checked && p < end) {
-			rc = lines_check(sp, p, end);
+		if (!checked && lsrc_more(src)) {
+			rc = lines_check(sp, src);
 			if (rc < 0)
 				break;
 		}
@@ -408,6 +434,13 @@ static int produce_spread(struct topic *t, const struct splitter *sp, struct rec
 
 int topic_produce(struct topic *t, int partition, const char *lines, size_t len, int flags)
 {
+	return topic_produce2(t, partition, NULL, 0, lines, len, flags);
+}
+
+int topic_produce2(struct topic *t, int partition, const char *head, size_t head_len,
+		   const char *lines, size_t len, int flags)
+{
+	struct lsrc src = { lines, lines + len, NULL, NULL };
 	struct splitter sp;
 	struct recbuf *rb = NULL;
 	int rc;
@@ -419,11 +452,18 @@ int topic_produce(struct topic *t, int partition, const char *lines, size_t len,
 		rc = -ENOENT;
 		goto out;
 	}
-	if (len == 0) {
+	if (head_len > 0) {
+		if (head[head_len - 1] != '\n') {
+			rc = -EINVAL;
+			goto out;
+		}
+		src = (struct lsrc){ head, head + head_len, len ? lines : NULL, lines + len };
+	}
+	if (head_len + len == 0) {
 		rc = 0;
 		goto out;
 	}
-	if (!(flags & PRODUCE_FINAL) && lines[len - 1] != '\n') {
+	if (len > 0 && !(flags & PRODUCE_FINAL) && lines[len - 1] != '\n') {
 		rc = -EINVAL;
 		goto out;
 	}
@@ -437,9 +477,9 @@ int topic_produce(struct topic *t, int partition, const char *lines, size_t len,
 		goto out;
 	}
 	if (partition < 0)
-		rc = produce_spread(t, &sp, rb, lines, lines + len);
+		rc = produce_spread(t, &sp, rb, &src);
 	else
-		rc = produce_one(t, t->parts[partition], &sp, rb, lines, lines + len);
+		rc = produce_one(t, t->parts[partition], &sp, rb, &src);
 out:
 	if (rb)
 		recbuf_put(t->b, rb);

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -56,6 +57,9 @@ struct broker_config {
 	struct log_config log;              /* log.segment.bytes, log.roll.ms, ... */
 	int acks;                           /* acks default for topics: 0, 1, -1 (all) */
 	int64_t buffer_memory;              /* buffer.memory (32 MiB) */
+	int64_t linger_ms;                  /* linger.ms default for topics (0) */
+	/* The engine's file I/O (NULL: io_posix); tests pass a fault table. */
+	const struct io_ops *io;
 	int64_t flush_scheduler_ms;         /* log.flush.scheduler.interval.ms */
 	int64_t checkpoint_interval_ms;     /* log.flush.offset.checkpoint.interval.ms (60000) */
 };
@@ -72,6 +76,7 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 struct topic_config {
 	int32_t partitions;                 /* partitions (num.partitions) */
 	int acks;                           /* acks: 0, 1, -1 = all (default all) */
+	int64_t linger_ms;                  /* linger.ms (0) */
 	struct log_config log;              /* segment.bytes, segment.ms, ... */
 };
 /* Applies "key=value" lines to *tc (a copy the caller owns). All or
@@ -140,6 +145,30 @@ int topic_state_text(struct topic *t, char **out, size_t *len);
 #define PRODUCE_FINAL    0x1
 #define PRODUCE_NONBLOCK 0x2
 int topic_produce(struct topic *t, int partition, const char *lines, size_t len, int flags);
+/* The same for two runs of lines appended as one: head (complete lines,
+ * e.g. a partial line completed by this write) then lines. Saves the mount
+ * from copying a whole write behind a partial line. */
+int topic_produce2(struct topic *t, int partition, const char *head, size_t head_len,
+		   const char *lines, size_t len, int flags);
+/* The same with a tracker: one per open file, for acks=0. An acks=0 write
+ * may return before its records are appended (when another append to the
+ * partition is in progress, the appender takes it along); the tracker
+ * counts such writes and keeps the first error one of them met, so that
+ * fsync() and close() can wait for them and report it. */
+struct produce_tracker {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int pending;                        /* acks=0 writes not yet appended */
+	int error;                          /* first -errno among them, 0 */
+};
+void produce_tracker_init(struct produce_tracker *tr);
+/* Waits until every write tracked is appended; returns the first error
+ * (and clears it) or 0. */
+int produce_tracker_wait(struct produce_tracker *tr);
+/* Waits as produce_tracker_wait, then frees. */
+void produce_tracker_destroy(struct produce_tracker *tr);
+int topic_produce_tracked(struct topic *t, int partition, const char *lines, size_t len,
+			  int flags, struct produce_tracker *tr);
 /* The topic's max.message.bytes (the fs refuses a partial line beyond it). */
 int32_t topic_max_message_bytes(struct topic *t);
 /* Makes everything appended to the partition durable (fsync). */
