@@ -43,85 +43,22 @@
 
 /* ---- inline varints (the reference codec is varint.c) ---- */
 
-static inline uint32_t zz32(int32_t v)
-{
-	return ((uint32_t)v << 1) ^ -((uint32_t)v >> 31);
-}
-
-static inline uint64_t zz64(int64_t v)
-{
-	return ((uint64_t)v << 1) ^ -((uint64_t)v >> 63);
-}
-
-/* Writers: the same bytes as varint_put32/64, inlined because a record has
- * six varints and most are one or two bytes. */
-static inline int put_vi32(uint8_t *p, int32_t v)
-{
-	uint32_t z = zz32(v);
-	int n = 0;
-
-	while (z >= 0x80) {
-		p[n++] = (uint8_t)(z | 0x80);
-		z >>= 7;
-	}
-	p[n++] = (uint8_t)z;
-	return n;
-}
-
-static inline int put_vi64(uint8_t *p, int64_t v)
-{
-	uint64_t z = zz64(v);
-	int n = 0;
-
-	while (z >= 0x80) {
-		p[n++] = (uint8_t)(z | 0x80);
-		z >>= 7;
-	}
-	p[n++] = (uint8_t)z;
-	return n;
-}
-
 static inline int size_vi32(int32_t v)
 {
-	uint32_t z = zz32(v);
+	uint32_t z = zigzag32(v);
 
 	return z < 1u << 7 ? 1 : z < 1u << 14 ? 2 : varint_size32(v);
 }
 
 static inline int size_vi64(int64_t v)
 {
-	uint64_t z = zz64(v);
+	uint64_t z = zigzag64(v);
 
 	return z < 1u << 7 ? 1 : z < 1u << 14 ? 2 : varint_size64(v);
 }
 
 /* Readers: read a varint from *pp, not past end, and advance *pp; 0 or
  * -EBADMSG. One- and two-byte varints inline, longer ones in varint.c. */
-static inline int get_vi32(const uint8_t **pp, const uint8_t *end, int32_t *v)
-{
-	const uint8_t *p = *pp;
-	uint32_t z;
-	int n;
-
-	if (p < end && p[0] < 0x80) {
-		z = p[0];
-		*v = (int32_t)((z >> 1) ^ -(z & 1));
-		*pp = p + 1;
-		return 0;
-	}
-	if (end - p >= 2 && p[1] < 0x80) {
-		z = (p[0] & 0x7fu) | (uint32_t)p[1] << 7;
-		*v = (int32_t)((z >> 1) ^ -(z & 1));
-		*pp = p + 2;
-		return 0;
-	}
-	n = varint_get32(p, (size_t)(end - p), v);
-	if (n < 0)
-		return n;
-	*pp = p + n;
-	return 0;
-}
-
 static inline int get_vi64(const uint8_t **pp, const uint8_t *end, int64_t *v)
 {
 	const uint8_t *p = *pp;
@@ -144,6 +81,24 @@ static inline int get_vi64(const uint8_t **pp, const uint8_t *end, int64_t *v)
 	if (n < 0)
 		return n;
 	*pp = p + n;
+	return 0;
+}
+
+static inline int get_vi32(const uint8_t **pp, const uint8_t *end, int32_t *v)
+{
+	const uint8_t *p = *pp;
+	int64_t w;
+	int rc;
+
+	/* At most 5 bytes, and the value must fit an int32 (as varint_get32). */
+	rc = get_vi64(pp, end - p > 5 ? p + 5 : end, &w);
+	if (rc < 0)
+		return rc;
+	if (w < INT32_MIN || w > INT32_MAX) {
+		*pp = p;
+		return -EBADMSG;
+	}
+	*v = (int32_t)w;
 	return 0;
 }
 
@@ -273,16 +228,16 @@ int batch_builder_add(struct batch_builder *bb, const void *key, int32_t key_len
 		return -ENOSPC;
 
 	p = bb->buf + bb->len;
-	p += put_vi32(p, (int32_t)body);
+	p += varint_put32(p, (int32_t)body);
 	*p++ = 0;                               /* attributes */
-	p += put_vi64(p, ts_delta);
-	p += put_vi32(p, bb->count);            /* offsetDelta */
-	p += put_vi32(p, key_len);
+	p += varint_put64(p, ts_delta);
+	p += varint_put32(p, bb->count);            /* offsetDelta */
+	p += varint_put32(p, key_len);
 	if (key_len > 0) {
 		memcpy(p, key, (size_t)key_len);
 		p += key_len;
 	}
-	p += put_vi32(p, value_len);
+	p += varint_put32(p, value_len);
 	if (value_len > 0) {
 		memcpy(p, value, (size_t)value_len);
 		p += value_len;

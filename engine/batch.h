@@ -129,9 +129,24 @@ bool crc32c_hw_available(void);
 /* ---- varints, varint.c ----
  * Zigzag-encoded LEB128 as Kafka writes them. put returns bytes written
  * (at most 5 for 32-bit, 10 for 64-bit); get returns bytes consumed, or
- * -EBADMSG when the input ends early or the value overflows. */
-int varint_put32(uint8_t *p, int32_t v);
-int varint_put64(uint8_t *p, int64_t v);
+ * -EBADMSG when the input ends early or the value overflows. The writers
+ * are inline: a record has six varints, most of one or two bytes. */
+static inline uint32_t zigzag32(int32_t v) { return ((uint32_t)v << 1) ^ -((uint32_t)v >> 31); }
+static inline uint64_t zigzag64(int64_t v) { return ((uint64_t)v << 1) ^ -((uint64_t)v >> 63); }
+static inline int64_t unzigzag64(uint64_t z) { return (int64_t)((z >> 1) ^ -(z & 1)); }
+static inline int varint_put_raw(uint8_t *p, uint64_t z)
+{
+	int n = 0;
+	while (z >= 0x80) {
+		p[n++] = (uint8_t)(z | 0x80);
+		z >>= 7;
+	}
+	p[n++] = (uint8_t)z;
+	return n;
+}
+/* A 32-bit value's zigzag form equals the 64-bit one of the same value. */
+static inline int varint_put32(uint8_t *p, int32_t v) { return varint_put_raw(p, zigzag32(v)); }
+static inline int varint_put64(uint8_t *p, int64_t v) { return varint_put_raw(p, zigzag64(v)); }
 int varint_get32(const uint8_t *p, size_t avail, int32_t *v);
 int varint_get64(const uint8_t *p, size_t avail, int64_t *v);
 int varint_size32(int32_t v);

@@ -26,70 +26,18 @@
 
 #include "engine/batch.h"
 
-static inline uint32_t zigzag32(int32_t v)
-{
-	return ((uint32_t)v << 1) ^ -((uint32_t)v >> 31);
-}
-
-static inline uint64_t zigzag64(int64_t v)
-{
-	return ((uint64_t)v << 1) ^ -((uint64_t)v >> 63);
-}
-
-static inline int32_t unzigzag32(uint32_t z)
-{
-	return (int32_t)((z >> 1) ^ -(z & 1));
-}
-
-static inline int64_t unzigzag64(uint64_t z)
-{
-	return (int64_t)((z >> 1) ^ -(z & 1));
-}
-
-int varint_put32(uint8_t *p, int32_t v)
-{
-	uint32_t z = zigzag32(v);
-	int n = 0;
-
-	while (z >= 0x80) {
-		p[n++] = (uint8_t)(z | 0x80);
-		z >>= 7;
-	}
-	p[n++] = (uint8_t)z;
-	return n;
-}
-
-int varint_put64(uint8_t *p, int64_t v)
-{
-	uint64_t z = zigzag64(v);
-	int n = 0;
-
-	while (z >= 0x80) {
-		p[n++] = (uint8_t)(z | 0x80);
-		z >>= 7;
-	}
-	p[n++] = (uint8_t)z;
-	return n;
-}
-
 int varint_get32(const uint8_t *p, size_t avail, int32_t *v)
 {
-	uint32_t z = 0;
-
-	for (size_t i = 0; i < 5; i++) {
-		if (i == avail)
-			return -EBADMSG;
-		uint8_t b = p[i];
-		/* 4 * 7 = 28 bits so far: the 5th byte holds the last 4. */
-		if (i == 4 && b > 0x0f)
-			return -EBADMSG;
-		z |= (uint32_t)(b & 0x7f) << (7 * i);
-		if (!(b & 0x80)) {
-			*v = unzigzag32(z);
-			return (int)i + 1;
-		}
-	}
-	return -EBADMSG;   /* not reached: the 5th byte always ends the loop */
+	/* The 64-bit decoder with the 32-bit limit: at most 5 bytes, and a
+	 * value outside int32 (a 5th byte over 0x0f) overflows the type. */
+	int64_t w;
+	int n = varint_get64(p, avail < 5 ? avail : 5, &w);
+	if (n < 0)
+		return n;
+	if (w < INT32_MIN || w > INT32_MAX)
+		return -EBADMSG;
+	*v = (int32_t)w;
+	return n;
 }
 
 int varint_get64(const uint8_t *p, size_t avail, int64_t *v)
