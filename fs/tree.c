@@ -178,7 +178,9 @@ int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st)
 	memset(st, 0, sizeof(*st));
 	st->st_ino = n->ino;
 	st->st_nlink = 1;
-	st->st_blksize = 4096;
+	/* The preferred I/O size is the largest FUSE request: cat, cp and
+	 * stdio then move 1 MiB per round trip instead of 128 KiB. */
+	st->st_blksize = 1 << 20;
 	st->st_mtim = st->st_ctim = st->st_atim = fs->start_time;
 	if (n->topic) {
 		topic_owner(n->topic, &uid, &gid, &mode);
@@ -192,7 +194,7 @@ int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st)
 
 	switch (n->key.kind) {
 	case NODE_ROOT:
-		st->st_mode = S_IFDIR | 0755;
+		st->st_mode = S_IFDIR | (fs->root_mode & 07777);
 		break;
 	case NODE_TOPIC:
 		st->st_mode = S_IFDIR | mode;

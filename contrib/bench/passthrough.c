@@ -14,7 +14,7 @@
  *     a 1 MiB write() reaches us as one request
  *   - max_read = 1 MiB (init() and the "-o max_read=" mount option must
  *     agree, libfuse checks), async_read
- *   - attribute and entry timeouts 0, st_blksize as in the source
+ *   - attribute and entry timeouts 0, st_blksize 1 MiB (as mqfs reports)
  *   - 10 idle worker threads (as mqfs), reads answered with fuse_reply_buf
  *     from a per-thread buffer (as mqfs: no splice)
  *
@@ -98,6 +98,17 @@ static void pt_procname(char *buf, size_t len, int fd)
 }
 
 /* Find or create the inode of `name` in `parent`; fill `e`. Returns 0 or errno. */
+/* fstat of an O_PATH descriptor; st_blksize is the I/O size mqfs reports
+ * (1 MiB, the largest FUSE request), so readers use the same request size
+ * on both mounts. */
+static int pt_stat(int fd, struct stat *st)
+{
+	if (fstatat(fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	st->st_blksize = 1 << 20;
+	return 0;
+}
+
 static int pt_do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
 			struct fuse_entry_param *e)
 {
@@ -114,7 +125,7 @@ static int pt_do_lookup(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno;
-	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+	if (pt_stat(fd, &e->attr) < 0) {
 		int err = errno;
 		close(fd);
 		return err;
@@ -230,7 +241,7 @@ static void pt_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct stat st;
 
 	(void)fi;
-	if (fstatat(pt_fd(req, ino), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+	if (pt_stat(pt_fd(req, ino), &st) < 0)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_attr(req, &st, pt_data(req)->timeout);
