@@ -194,7 +194,7 @@ int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st)
 
 	switch (n->key.kind) {
 	case NODE_ROOT:
-		st->st_mode = S_IFDIR | (fs->root_mode & 07777);
+		st->st_mode = S_IFDIR | 0755;
 		break;
 	case NODE_TOPIC:
 		st->st_mode = S_IFDIR | mode;
