@@ -77,11 +77,30 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh contrib/bench/run.sh $(BUILD)
 
+# Installs the binary, mqfs(8), the example broker config and the systemd
+# unit (its paths rewritten to this PREFIX/SYSCONFDIR). `mount -t fuse.mqfs`
+# needs no helper of ours: mount.fuse3 runs `mqfs` found on the default
+# PATH (mount(8) drops the caller's PATH), so PREFIX should be /usr/local or
+# /usr for it. An existing SYSCONFDIR/mqfs/*.conf is never touched.
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+
 install: all
-	install -D -m 0755 $(BUILD)/mqfs $(DESTDIR)$(PREFIX)/bin/mqfs
+	install -D -m 0755 $(BUILD)/mqfs $(DESTDIR)$(BINDIR)/mqfs
+	install -D -m 0644 contrib/mqfs.8 $(DESTDIR)$(MANDIR)/man8/mqfs.8
+	install -D -m 0644 contrib/mqfs.conf $(DESTDIR)$(SYSCONFDIR)/mqfs/mqfs.conf.example
+	@mkdir -p $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/local/bin/mqfs|$(BINDIR)/mqfs|g' \
+	    -e 's|/usr/local/etc/mqfs|$(SYSCONFDIR)/mqfs|g' \
+	    contrib/systemd/mqfs@.service > $(DESTDIR)$(UNITDIR)/mqfs@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/mqfs@.service
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/mqfs
+	rm -f $(DESTDIR)$(BINDIR)/mqfs $(DESTDIR)$(MANDIR)/man8/mqfs.8 \
+	      $(DESTDIR)$(SYSCONFDIR)/mqfs/mqfs.conf.example $(DESTDIR)$(UNITDIR)/mqfs@.service
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/mqfs 2>/dev/null
 
 clean:
 	rm -rf build build-asan

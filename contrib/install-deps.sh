@@ -3,6 +3,11 @@
 # Called by `make run`, `make test`, `make asan`, `make bench`.
 set -e
 need="libfuse3-dev fuse3 liblz4-dev lz4 zlib1g-dev libcmocka-dev pkg-config"
+# tests/integration/t_service.sh, t_permissions.sh: promtool (prometheus),
+# systemd-analyze (systemd), groff (groff-base), useradd (passwd),
+# setpriv/unshare/mount (util-linux). Installing prometheus also installs
+# (and, where systemd runs, enables) a Prometheus server unit.
+need="$need prometheus systemd groff-base passwd util-linux"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' \

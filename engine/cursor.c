@@ -10,7 +10,9 @@
  *
  * The cursor reads only what the appender has published (seg->size,
  * seg->lines_entries, atomically) and returns only records below the high
- * watermark, snapshotted once per call.
+ * watermark, snapshotted once per call. One call returns bytes of
+ * contiguous line positions: it stops before a gap left by retention or
+ * compaction, and the next call reports the jump in *actual_pos.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -312,6 +314,17 @@ ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *b
 		}
 		if (c->rec.offset >= hw)
 			break;
+		/* A gap (records removed by retention or compaction): one call
+		 * returns bytes of contiguous positions only, so that the caller's
+		 * next position is *actual_pos + the count. */
+		int64_t at = c->rec_pos + c->rec_done;
+		if (at != c->pos) {
+			if (n)
+				break;
+			c->pos = at;
+			if (actual_pos)
+				*actual_pos = at;
+		}
 		n += emit(c, buf + n, size - n);
 		c->pos = c->rec_pos + c->rec_done;
 	}

@@ -101,7 +101,16 @@ struct log_config {
 	int codec;                      /* compression.type, BATCH_CODEC_* */
 	char key_sep[16];               /* key.separator, "" = none */
 	int key_sep_len;
+	/* Retention and compaction (engine/retention.c, engine/cleaner.c). */
+	int64_t retention_ms;           /* retention.ms (7 days; -1 unlimited) */
+	int64_t retention_bytes;        /* retention.bytes (-1 unlimited) */
+	int cleanup_policy;             /* cleanup.policy, LOG_CLEANUP_* bits (delete) */
+	int64_t delete_retention_ms;    /* delete.retention.ms (1 day) */
+	double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio (0.5) */
+	int64_t min_compaction_lag_ms;  /* min.compaction.lag.ms (0) */
 };
+#define LOG_CLEANUP_DELETE  0x1
+#define LOG_CLEANUP_COMPACT 0x2
 void log_config_defaults(struct log_config *cfg);
 /* Largest key + value bytes of one record under cfg->max_message_bytes: a
  * batch holding only that record (header and worst-case record framing
@@ -132,6 +141,7 @@ struct log_state {
 	int32_t recovered_segments;     /* at open: segments scanned and re-indexed */
 	int64_t recovery_truncated;     /* at open: invalid bytes cut from the tail */
 	int64_t recovery_ms;            /* at open: time spent recovering */
+	int64_t first_dirty_offset;     /* cleaner checkpoint: below is compacted */
 };
 
 struct log;
@@ -214,6 +224,67 @@ ssize_t log_segment_render(struct log *l, int64_t base, enum seg_file kind,
 			   int64_t *cursor, char *buf, size_t size);
 
 /* ------------------------------------------------------------------ */
+/* Retention and compaction (engine/retention.c, engine/cleaner.c).
+ *
+ * Both remove records and never move one: offsets and line positions of
+ * the records that stay are unchanged, reads skip the gaps. Neither ever
+ * touches the active segment. A segment that leaves the log is renamed to
+ * <file>.deleted and unlinked when its last reader lets go of it (cursors
+ * hold references), so a reader finishes the bytes it was reading.
+ *
+ * Locking: each runs under the log's maintenance lock (one retention or
+ * clean at a time per log) and takes the log's lock only to snapshot the
+ * segment list and to swap it; appends and reads go on meanwhile. */
+
+struct log_retention_result {
+	int32_t segments;               /* segments deleted */
+	int64_t bytes;                  /* bytes of .log deleted */
+	int64_t log_start_offset;       /* after the run */
+};
+/* Deletes closed segments, oldest first, while the segment's largest
+ * timestamp is older than now - retention.ms or the log is larger than
+ * retention.bytes (the whole segment must fit in the excess), and only
+ * segments wholly below the high watermark. Needs cleanup.policy delete.
+ * Advances the log start offset to the first remaining segment. Returns
+ * segments deleted (>= 0) or -errno (-EIO/-ENOENT from the file system;
+ * what was deleted stays deleted). */
+int log_retention_run(struct log *l, int64_t now, struct log_retention_result *res);
+
+struct log_clean_stats {
+	int32_t segments_read;          /* closed segments scanned */
+	int32_t segments_rewritten;     /* segments swapped for cleaned ones */
+	int64_t bytes_read;
+	int64_t bytes_written;
+	int64_t records_read;
+	int64_t records_removed;        /* superseded records + expired tombstones */
+	int64_t first_dirty_offset;     /* the cleaner checkpoint after the run */
+	int64_t elapsed_ms;
+};
+/* The compaction state of a log: dirty ratio = bytes of closed, cleanable
+ * segments at or above the cleaner checkpoint / bytes of all cleanable
+ * segments (Kafka's LogToClean.cleanableRatio); 0 when nothing is
+ * cleanable. */
+int log_dirty_ratio(struct log *l, int64_t now, double *ratio);
+/* One clean of a compacted log (cleanup.policy has compact): if force or
+ * the dirty ratio >= min.cleanable.dirty.ratio, builds a key -> latest
+ * offset map over the dirty cleanable segments (at most map_bytes of map,
+ * 24 bytes a key), then rewrites every cleanable segment keeping a keyed
+ * record only if it is the latest of its key, and a tombstone (null or
+ * empty value) only while timestamp + delete.retention.ms > now. Records
+ * without a key are kept. Segments are cleanable when closed, wholly below
+ * the hw, and older than min.compaction.lag.ms (largest timestamp).
+ * Each rewritten segment replaces its original crash-safely:
+ *   <base>.<ext>.cleaned written and fsynced   crash: deleted at open
+ *   renamed to .swap, .log last                crash: .swap without
+ *                                               .log.swap deleted at open
+ *   .swap renamed over the originals, .log last crash: .log.swap present,
+ *                                               the swap is finished at open
+ * Returns 1 if it cleaned, 0 if there was nothing to do, or -errno (the
+ * segments not yet swapped stay as they were). */
+int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force,
+	      struct log_clean_stats *st);
+
+/* ------------------------------------------------------------------ */
 /* The log manager: one data directory. */
 struct logmgr;
 /* Opens DATA (created if missing), reads the checkpoints; if the
@@ -241,5 +312,29 @@ int logmgr_checkpoint(struct logmgr *m);
 int logmgr_found(struct logmgr *m, char ***topics, int **partitions, int *n);
 const char *logmgr_dir(struct logmgr *m);
 const struct io_ops *logmgr_io(struct logmgr *m);
+
+/* ------------------------------------------------------------------ */
+/* consumer group assignors (assign.c): pure logic, Kafka's semantics.
+ * Members are ordered by member id (strcmp), as Kafka sorts them; an
+ * assignment is owner[p] = index into member_ids, or -1 (unassigned). */
+enum assign_strategy {
+	ASSIGN_RANGE,                   /* "range" (Kafka's default) */
+	ASSIGN_ROUNDROBIN,              /* "roundrobin" */
+	ASSIGN_STICKY,                  /* "sticky" */
+	ASSIGN_COOPERATIVE_STICKY,      /* "cooperative-sticky" */
+};
+/* The strategy named by s[0..len), or -EINVAL. */
+int assign_strategy_parse(const char *s, size_t len);
+const char *assign_strategy_name(int strategy);
+/* Fills owner[0..npartitions) for the members. prev_owner (may be NULL:
+ * no previous generation) is the previous assignment in the same member
+ * indexes (-1 for partitions whose owner left); range and roundrobin
+ * ignore it. Sticky keeps as many previous owners as balance allows.
+ * Cooperative-sticky leaves partitions that must change owner unassigned
+ * (revoked) and returns how many: when > 0 the caller runs it again with
+ * this result as prev_owner, which then assigns them (KIP-429).
+ * Returns 0 or that count; -EINVAL, -ENOMEM. */
+int assign_compute(int strategy, const char *const *member_ids, int nmembers, int npartitions,
+		   const int32_t *prev_owner, int32_t *owner);
 
 #endif

@@ -55,6 +55,7 @@ void log_unref(struct log *l)
 	free(l->epochs);
 	free(l->scratch);
 	free(l->meta);
+	pthread_mutex_destroy(&l->maint_lock);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
 }
@@ -157,6 +158,11 @@ out:
 
 static int log_load_segments(struct log *l, const struct log_open_args *a, bool *recovered)
 {
+	/* An interrupted compaction swap is finished or rolled back first, so
+	 * that the listing below sees whole segments only. */
+	int rrc = cleaner_recover_dir(l->io, l->dir);
+	if (rrc < 0)
+		return rrc;
 	DIR *d = opendir(l->dir);
 	if (!d)
 		return -errno;
@@ -254,6 +260,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	if (!l)
 		return -ENOMEM;
 	pthread_mutex_init(&l->lock, NULL);
+	pthread_mutex_init(&l->maint_lock, NULL);
 	atomic_init(&l->refs, 1);
 	l->io = io;
 	l->cfg = *cfg;
@@ -303,6 +310,8 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 		l->hw = leo;
 	if (l->hw < l->log_start_offset)
 		l->hw = l->log_start_offset;
+	l->first_dirty_offset = a->cleaner_offset > l->log_start_offset && a->cleaner_offset <= leo
+				? a->cleaner_offset : l->log_start_offset;
 	rc = log_offset_to_pos(l, l->hw, &l->line_hw);
 	if (rc == -ERANGE) {
 		l->line_hw = log_line_end(l);
@@ -396,6 +405,11 @@ static int log_roll(struct log *l, int64_t base)
 	if (l->recovery_point < base)
 		l->recovery_point = base;
 	return 0;
+}
+
+int log_roll_locked(struct log *l)
+{
+	return log_roll(l, log_leo(l));
 }
 
 static int scratch_reserve(struct log *l, size_t need)
@@ -678,6 +692,8 @@ void log_get_state(struct log *l, struct log_state *st)
 	st->recovered_segments = l->recovered_segments;
 	st->recovery_truncated = l->recovery_truncated;
 	st->recovery_ms = l->recovery_ms;
+	st->first_dirty_offset = l->first_dirty_offset > l->log_start_offset
+				 ? l->first_dirty_offset : l->log_start_offset;
 	pthread_mutex_unlock(&l->lock);
 }
 

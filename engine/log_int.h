@@ -50,6 +50,11 @@ struct seg {
 	const struct io_ops *io;
 	atomic_int refs;
 	char path[PATH_MAX];        /* DIR/<20-digit base>, no extension */
+	char sfx[16];               /* after the extension: "" or ".cleaned" */
+	/* Set (under the log's lock) when the segment left the log and its
+	 * files were renamed to <file>.deleted: the last seg_unref unlinks
+	 * them (retention.c). */
+	atomic_bool deleted;
 	/* appender state (log lock) */
 	int64_t idx_entries, tidx_entries;
 	int64_t bytes_since_index;
@@ -67,6 +72,10 @@ struct seg {
 int seg_create(const struct io_ops *io, const char *dir, int64_t base, int64_t line_base,
 	       struct seg **out);
 int seg_open(const struct io_ops *io, const char *dir, int64_t base, struct seg **out);
+/* seg_create with file names <base>.<ext><sfx> (the cleaner's ".cleaned"
+ * segments); nothing is fsynced. */
+int seg_create_sfx(const struct io_ops *io, const char *dir, int64_t base, int64_t line_base,
+		   const char *sfx, struct seg **out);
 void seg_ref(struct seg *s);
 void seg_unref(struct seg *s);
 /* Loads next_offset, line_end, max_ts from the last entries; -EBADMSG when
@@ -129,6 +138,10 @@ struct log {
 	int64_t recovery_ms;
 	void (*hw_fn)(void *arg, struct log *l);
 	void *hw_arg;
+	/* Retention and compaction: one at a time per log, taken before lock
+	 * (never while holding it). */
+	pthread_mutex_t maint_lock;
+	int64_t first_dirty_offset;  /* cleaner checkpoint (lock) */
 };
 
 static inline struct seg *log_active(struct log *l) { return l->segs[l->nsegs - 1]; }
@@ -140,6 +153,7 @@ struct log_open_args {
 	int64_t recovery_point;     /* -1 unknown */
 	int64_t hw;                 /* -1 unknown */
 	int64_t log_start_offset;   /* -1 unknown */
+	int64_t cleaner_offset;     /* -1 unknown (cleaner-offset-checkpoint) */
 	bool clean;
 };
 int log_open(const struct io_ops *io, const char *dir, const char *topic, int partition,
@@ -153,5 +167,18 @@ int log_seg_index_by_offset(struct log *l, int64_t offset);
 int log_seg_index_by_pos(struct log *l, int64_t pos);
 /* A referenced segment by base offset (for .segments views), or NULL. */
 struct seg *log_seg_get(struct log *l, int64_t base);
+
+/* Closes the active segment and starts a new one at the LEO (retention
+ * rolls a quiet segment so that it can age out). Lock held. */
+int log_roll_locked(struct log *l);
+
+/* cleaner.c, for log.c: at open, before the segments are listed, finishes
+ * or rolls back an interrupted swap (.cleaned, .swap files) and removes
+ * index files whose .log is gone (a deletion cut short). */
+int cleaner_recover_dir(const struct io_ops *io, const char *dir);
+/* retention.c: removes segs[0..n) from the log (lock held), renames their
+ * files to .deleted (.log first) and marks them deleted; the caller drops
+ * the references it is handed in *gone (n of them) outside the lock. */
+int retention_remove_head_locked(struct log *l, int n, struct seg **gone);
 
 #endif

@@ -21,6 +21,12 @@ void log_config_defaults(struct log_config *cfg)
 	cfg->codec = BATCH_CODEC_NONE;
 	cfg->key_sep[0] = '\0';
 	cfg->key_sep_len = 0;
+	cfg->retention_ms = 7LL * 24 * 3600 * 1000;  /* 7 days */
+	cfg->retention_bytes = -1;
+	cfg->cleanup_policy = LOG_CLEANUP_DELETE;
+	cfg->delete_retention_ms = 24LL * 3600 * 1000; /* 1 day */
+	cfg->min_cleanable_dirty_ratio = 0.5;
+	cfg->min_compaction_lag_ms = 0;
 }
 
 int64_t log_max_record_payload(const struct log_config *cfg)

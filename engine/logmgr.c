@@ -11,6 +11,8 @@
  *   recovery-point-offset-checkpoint   offsets below are fsynced
  *   replication-offset-checkpoint      high watermarks
  *   log-start-offset-checkpoint        log start offsets
+ *   cleaner-offset-checkpoint          first dirty offset of each log
+ *                                      (below it the log is compacted)
  *   .clean-shutdown                    present only between a clean close
  *                                      and the next open
  *
@@ -44,7 +46,7 @@ struct logmgr {
 	bool clean;
 	struct log **logs;
 	int nlogs, cap;
-	struct ckpt rp, hw, ls;     /* as read at open */
+	struct ckpt rp, hw, ls, co; /* as read at open */
 	unsigned delete_seq;
 };
 
@@ -145,6 +147,8 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 		rc = ckpt_load(m, "replication-offset-checkpoint", &m->hw);
 	if (rc == 0)
 		rc = ckpt_load(m, "log-start-offset-checkpoint", &m->ls);
+	if (rc == 0)
+		rc = ckpt_load(m, "cleaner-offset-checkpoint", &m->co);
 	if (rc < 0)
 		goto fail;
 	char path[PATH_MAX + 64];
@@ -178,6 +182,7 @@ fail:
 	ckpt_free(&m->rp);
 	ckpt_free(&m->hw);
 	ckpt_free(&m->ls);
+	ckpt_free(&m->co);
 	free(m);
 	return rc;
 }
@@ -223,6 +228,7 @@ int logmgr_get_log(struct logmgr *m, const char *topic, int partition,
 		.recovery_point = ckpt_get(&m->rp, topic, partition),
 		.hw = ckpt_get(&m->hw, topic, partition),
 		.log_start_offset = ckpt_get(&m->ls, topic, partition),
+		.cleaner_offset = ckpt_get(&m->co, topic, partition),
 		.clean = m->clean,
 	};
 	struct log *l;
@@ -280,7 +286,8 @@ static int ckpt_write(struct logmgr *m, const char *name, int which)
 	for (int i = 0; i < m->nlogs; i++) {
 		struct log_state st;
 		log_get_state(m->logs[i], &st);
-		int64_t v = which == 0 ? st.recovery_point : which == 1 ? st.hw : st.log_start_offset;
+		int64_t v = which == 0 ? st.recovery_point : which == 1 ? st.hw :
+			    which == 2 ? st.log_start_offset : st.first_dirty_offset;
 		n += (size_t)snprintf(buf + n, cap - n, "%s %d %" PRId64 "\n", m->logs[i]->topic,
 				      m->logs[i]->partition, v);
 	}
@@ -299,6 +306,8 @@ int logmgr_checkpoint(struct logmgr *m)
 		rc = ckpt_write(m, "replication-offset-checkpoint", 1);
 	if (rc == 0)
 		rc = ckpt_write(m, "log-start-offset-checkpoint", 2);
+	if (rc == 0)
+		rc = ckpt_write(m, "cleaner-offset-checkpoint", 3);
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }
@@ -311,6 +320,7 @@ static void logmgr_free(struct logmgr *m)
 	ckpt_free(&m->rp);
 	ckpt_free(&m->hw);
 	ckpt_free(&m->ls);
+	ckpt_free(&m->co);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

@@ -43,7 +43,7 @@
 
 static int seg_file(struct seg *s, const char *ext, char *buf, size_t cap)
 {
-	if (snprintf(buf, cap, "%s%s", s->path, ext) >= (int)cap)
+	if (snprintf(buf, cap, "%s%s%s", s->path, ext, s->sfx) >= (int)cap)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -120,8 +120,8 @@ static int lines_write_header(struct seg *s)
 	return io_pwrite_full(s->io, s->lines_fd, h, sizeof(h), 0);
 }
 
-int seg_create(const struct io_ops *io, const char *dir, int64_t base, int64_t line_base,
-	       struct seg **out)
+static int seg_create_files(const struct io_ops *io, const char *dir, int64_t base,
+			    int64_t line_base, const char *sfx, bool sync, struct seg **out)
 {
 	struct seg *s;
 	int rc = seg_alloc(io, dir, base, &s);
@@ -129,14 +129,15 @@ int seg_create(const struct io_ops *io, const char *dir, int64_t base, int64_t l
 		return rc;
 	s->line_base = line_base;
 	s->line_end = line_base;
+	snprintf(s->sfx, sizeof(s->sfx), "%s", sfx);
 	rc = seg_open_files(s, O_CREAT | O_TRUNC);
 	if (rc == 0)
 		rc = lines_write_header(s);
 	/* The header carries the line base, which nothing else can restore once
 	 * older segments are gone: make it durable now. */
-	if (rc == 0)
+	if (rc == 0 && sync)
 		rc = io->fsync(io->ctx, s->lines_fd);
-	if (rc == 0)
+	if (rc == 0 && sync)
 		rc = io->fsync_dir(io->ctx, dir);
 	if (rc < 0) {
 		seg_close_fds(s);
@@ -145,6 +146,18 @@ int seg_create(const struct io_ops *io, const char *dir, int64_t base, int64_t l
 	}
 	*out = s;
 	return 0;
+}
+
+int seg_create(const struct io_ops *io, const char *dir, int64_t base, int64_t line_base,
+	       struct seg **out)
+{
+	return seg_create_files(io, dir, base, line_base, "", true, out);
+}
+
+int seg_create_sfx(const struct io_ops *io, const char *dir, int64_t base, int64_t line_base,
+		   const char *sfx, struct seg **out)
+{
+	return seg_create_files(io, dir, base, line_base, sfx, false, out);
 }
 
 int seg_open(const struct io_ops *io, const char *dir, int64_t base, struct seg **out)
@@ -180,6 +193,15 @@ void seg_unref(struct seg *s)
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
 	seg_close_fds(s);
+	if (atomic_load(&s->deleted)) {
+		/* The last reader of a segment that left the log (retention.c). */
+		static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
+		for (size_t i = 0; i < 4; i++) {
+			char p[PATH_MAX + 32];
+			snprintf(p, sizeof(p), "%s%s.deleted", s->path, ext[i]);
+			s->io->unlink(s->io->ctx, p);
+		}
+	}
 	free(s);
 }
 
@@ -384,10 +406,13 @@ int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index
 	const struct io_ops *io = s->io;
 	uint8_t h[LINES_HDR_SIZE];
 	int64_t lsz = io->size(io->ctx, s->lines_fd);
+	bool hdr_ok = false;
 	if (lsz >= LINES_HDR_SIZE &&
 	    io_pread_full(io, s->lines_fd, h, sizeof(h), 0) == LINES_HDR_SIZE &&
-	    memcmp(h, LINES_MAGIC, 8) == 0)
+	    memcmp(h, LINES_MAGIC, 8) == 0) {
 		line_base = (int64_t)be64_get(h + 8);
+		hdr_ok = true;
+	}
 	s->line_base = line_base;
 	s->line_end = line_base;
 	s->next_offset = s->base_offset;
@@ -400,7 +425,13 @@ int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index
 	size_t cap = 0;
 	struct batch_iter it = { 0 };
 	int64_t size = io->size(io->ctx, s->log_fd);
-	int64_t pos = 0;
+	int64_t pos = 0, k = 0;
+	/* Existing .lines entries that still match the log keep their line
+	 * positions: compaction leaves gaps between batches that a rescan
+	 * cannot see, and positions never move. Beyond them, batches follow
+	 * each other without gaps (as appends write them). */
+	int64_t old_ents = hdr_ok && lsz > LINES_HDR_SIZE
+			   ? (lsz - LINES_HDR_SIZE) / LINES_ENT_SIZE : 0;
 	int rc = 0;
 	if (size < 0) {
 		rc = (int)size;
@@ -441,6 +472,15 @@ int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index
 		uint8_t le[LINES_ENT_SIZE];
 		struct lines_ent e = { (uint32_t)(m.base_offset - s->base_offset), (uint32_t)pos,
 				       s->line_end };
+		struct lines_ent old;
+		if (k < old_ents && seg_read_lines_ent(s, k, &old) == 0 &&
+		    old.rel_offset == e.rel_offset && old.position == e.position &&
+		    old.line_pos >= s->line_end)
+			e.line_pos = old.line_pos;
+		else
+			old_ents = k;   /* no trust in entries after a mismatch */
+		k++;
+		s->line_end = e.line_pos;
 		enc_lines(le, &e);
 		rc = gbuf_add(&lines, le, sizeof(le));
 		if (m.max_ts > s->max_ts) {
@@ -627,7 +667,9 @@ int seg_flush(struct seg *s)
 	return rc;
 }
 
-int64_t seg_find_offset(struct seg *s, int64_t offset)
+/* Index of the last .lines entry whose key (the batch's base offset, or
+ * its first line position) is <= key. */
+static int64_t seg_find_entry(struct seg *s, int64_t key, bool by_pos)
 {
 	int64_t n = atomic_load(&s->lines_entries);
 	if (n == 0)
@@ -639,7 +681,8 @@ int64_t seg_find_offset(struct seg *s, int64_t offset)
 		int rc = seg_read_lines_ent(s, mid, &e);
 		if (rc < 0)
 			return rc;
-		if (s->base_offset + (int64_t)e.rel_offset <= offset) {
+		int64_t k = by_pos ? e.line_pos : s->base_offset + (int64_t)e.rel_offset;
+		if (k <= key) {
 			ans = mid;
 			lo = mid + 1;
 		} else {
@@ -649,26 +692,14 @@ int64_t seg_find_offset(struct seg *s, int64_t offset)
 	return ans;
 }
 
+int64_t seg_find_offset(struct seg *s, int64_t offset)
+{
+	return seg_find_entry(s, offset, false);
+}
+
 int64_t seg_find_pos(struct seg *s, int64_t pos)
 {
-	int64_t n = atomic_load(&s->lines_entries);
-	if (n == 0)
-		return -ENOENT;
-	int64_t lo = 0, hi = n - 1, ans = -1;
-	while (lo <= hi) {
-		int64_t mid = lo + (hi - lo) / 2;
-		struct lines_ent e;
-		int rc = seg_read_lines_ent(s, mid, &e);
-		if (rc < 0)
-			return rc;
-		if (e.line_pos <= pos) {
-			ans = mid;
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
-	return ans;
+	return seg_find_entry(s, pos, true);
 }
 
 int64_t seg_find_time(struct seg *s, int64_t ts)

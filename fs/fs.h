@@ -10,6 +10,7 @@
  *   views.c  open files: the partition line view (produce/consume), the
  *            text views (.state, .config, .metrics), the .segments files
  *   inode.c  the inode table (inode.h)
+ *   metrics.c FUSE op counts and latency histograms, MNT/.metrics
  *
  * The daemon's whole state is struct mqfs, the session's userdata.
  *
@@ -45,6 +46,8 @@ struct mqfs {
 	char data_dir[4096];                /* absolute: the daemon chdirs to / */
 	uid_t uid;                          /* owner of MNT/ and the root views */
 	gid_t gid;
+	mode_t root_mode;                   /* mode of MNT/ (-o mode=, default 0755) */
+	struct fs_metrics *metrics;         /* op counts and latencies (metrics.c) */
 	struct timespec start_time;         /* times of MNT/ and the root views */
 	/* Open files, so that those still open when the loop ends are released
 	 * (partial lines produced, cursors and topic references dropped)
@@ -102,6 +105,7 @@ enum fs_file_kind {
 	FILE_TEXT,          /* snapshot text views; .config also takes writes */
 	FILE_SEG_RAW,       /* .segments/<p>/<base>.log */
 	FILE_SEG_TEXT,      /* .segments/<p>/<base>.index/.timeindex/.dump */
+	FILE_CONSUME,       /* .groups/<g>/consume (groups.c) */
 };
 
 struct fs_file {
@@ -119,6 +123,9 @@ struct fs_file {
 	/* writes: the trailing partial line (partition, .produce, .config) */
 	char *partial;
 	size_t partial_len, partial_cap;
+	/* acks=0 writes of this file not yet appended, and their first error
+	 * (reported by flush, fsync, close) */
+	struct produce_tracker tracker;
 
 	/* reads of the line view: the cursor and the client -> stable position
 	 * map across gaps (next_off is the client offset expected next, next_pos
@@ -129,6 +136,15 @@ struct fs_file {
 	/* reply buffer (partition and raw segment reads) */
 	char *rbuf;
 	size_t rbuf_cap;
+
+	/* consumer groups (groups.c): the group of a .groups/<g>/ file; for
+	 * consume the member, the parked read and the poll handle */
+	struct group *group;
+	struct group_member *member;
+	fuse_req_t parked;
+	size_t parked_size;
+	bool parking;                       /* parked, interrupt not yet registered */
+	struct fuse_pollhandle *ph;
 
 	/* FILE_TEXT: the snapshot rendered at open */
 	char *text;
@@ -164,5 +180,41 @@ static inline void fs_file_unlock(struct fs_file *f) { pthread_mutex_unlock(&f->
 
 /* ---- ops.c ---- */
 extern const struct fuse_lowlevel_ops fs_ops;
+
+/* ---- tree.c, for groups.c ---- */
+int fs_dir_add(struct fs_dir *d, size_t *cap, const char *name, mode_t type, uint64_t ino);
+
+/* ---- groups.c: MNT/<topic>/.groups/ ---- */
+bool fs_groups_kind(int kind);
+int fs_groups_alive(struct fs_node *n);
+void fs_groups_path(const struct fs_node *n, char *buf, size_t len);
+/* Key of name in a NODE_GROUPS or NODE_GROUP directory. */
+int fs_groups_child(struct mqfs *fs, struct fs_node *dir, const char *name,
+		    struct node_key *key);
+int fs_groups_list(struct mqfs *fs, struct fs_node *dir, struct fs_dir *d, size_t *cap);
+int fs_groups_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len);
+/* Mode and size of a group node (mode: the topic's permission bits). */
+int fs_groups_stat(struct mqfs *fs, struct fs_node *n, mode_t mode, struct stat *st);
+int fs_groups_mkdir(struct fs_node *dir, const char *name, struct node_key *key);
+int fs_groups_rmdir(struct fs_node *dir, const char *name);
+int fs_groups_open(struct fs_file *f, struct fs_node *n);
+ssize_t fs_groups_write(struct fs_file *f, const char *buf, size_t size);
+int fs_consume_join(struct fs_file *f, pid_t pid);
+/* The consume read and poll ops: they reply themselves (a read may park). */
+void fs_consume_read(fuse_req_t req, struct fs_file *f, size_t size);
+void fs_consume_poll(fuse_req_t req, struct fs_file *f, struct fuse_pollhandle *ph);
+void fs_groups_file_free(struct fs_file *f);
+/* When the loop ends: parked reads answered EINTR, no more wakes. */
+void fs_groups_shutdown(struct mqfs *fs);
+
+/* ---- metrics.c ----
+ * Counts and times every FUSE operation by wrapping the op table: the
+ * session runs fs_metrics_ops(m), whose ops call those of inner. */
+struct fs_metrics;
+int fs_metrics_new(const struct fuse_lowlevel_ops *inner, struct fs_metrics **out);
+void fs_metrics_free(struct fs_metrics *m);
+const struct fuse_lowlevel_ops *fs_metrics_ops(struct fs_metrics *m);
+/* MNT/.metrics: the broker's metrics followed by the daemon's (malloc'ed). */
+int fs_metrics_render(struct mqfs *fs, char **out, size_t *len);
 
 #endif

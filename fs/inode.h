@@ -53,6 +53,13 @@ enum node_kind {
 	NODE_SEGMENTS,          /* MNT/<topic>/.segments/ */
 	NODE_SEG_PART,          /* MNT/<topic>/.segments/<p>/ */
 	NODE_SEG_FILE,          /* MNT/<topic>/.segments/<p>/<base>.<ext> */
+	/* consumer groups (groups.c): base = the group's id */
+	NODE_GROUPS,            /* MNT/<topic>/.groups/ */
+	NODE_GROUP,             /* MNT/<topic>/.groups/<g>/ */
+	NODE_GROUP_OFFSET,      /* MNT/<topic>/.groups/<g>/<p> */
+	NODE_GROUP_CONSUME,     /* MNT/<topic>/.groups/<g>/consume */
+	NODE_GROUP_STATE,       /* MNT/<topic>/.groups/<g>/.state */
+	NODE_GROUP_CONFIG,      /* MNT/<topic>/.groups/<g>/.config */
 };
 
 /* Unused fields are 0 (topic_id, file) or -1 (partition, base). */

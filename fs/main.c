@@ -2,23 +2,32 @@
  * main.c — the mqfs daemon: command line, broker config, daemonizing, the
  * FUSE session and its multi-threaded loop, clean shutdown.
  *
- *   mqfs [-f] [-d] [--data DIR] [--config FILE] [-o OPT[,OPT...]] MOUNTPOINT
+ *   mqfs [-f] [-d] [--data DIR] [--config FILE] [-o OPT[,OPT...]] [SOURCE] MOUNTPOINT
+ *
+ * mount.fuse3 (mount -t fuse.mqfs DATA MNT -o OPTS, or the /etc/fstab
+ * line `DATA MNT fuse.mqfs OPTS 0 0`) runs `mqfs DATA MNT -o OPTS`: SOURCE
+ * is the data directory. Inside -o, mqfs takes its own options (config=,
+ * data=, debug, and as tmpfs has them mode=, uid=, gid= for the root of
+ * the mount) and hands every other one to libfuse, whose
+ * fuse_session_new() refuses those it does not know, naming them, before
+ * anything is created on disk.
  *
  * Order of settings: broker_config_defaults(), data dir ./mqfs-data, then
- * the --config file (its log.dirs), then --data.
+ * the config file (its log.dirs), then SOURCE, then --data / data=.
  *
  * Daemonizing: the broker starts threads (flush, retention, ...) and fork()
  * keeps only the calling thread, so the broker must be opened in the
  * process that stays. Like fuse_daemonize(), the parent waits on a pipe;
  * unlike it, the child reports whether opening the data directory and
  * mounting succeeded, so `mqfs MNT` exits 1 on failure and returns 0 only
- * once the mount is ready. Messages up to then go to the terminal; after
- * that to syslog.
+ * once the mount is ready (which is what mount(8) needs). Messages up to
+ * then go to the terminal; after that to syslog (facility daemon). With
+ * -f, everything goes to stderr.
  *
- * Shutdown: SIGINT, SIGTERM, SIGHUP (fuse_set_signal_handlers) or
- * `fusermount3 -u MNT` end the loop; then unmount, drop the inode table's
- * topic references, broker_close() (which writes the clean-shutdown
- * marker).
+ * Shutdown: SIGINT, SIGTERM, SIGHUP (fuse_set_signal_handlers), `umount
+ * MNT` or `fusermount3 -u MNT` end the loop; then unmount, drop the inode
+ * table's topic references, broker_close() (which writes the
+ * clean-shutdown marker).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,30 +49,145 @@
 struct mqfs_opts {
 	bool foreground;
 	bool debug;
-	const char *data;
-	const char *config;
+	const char *data;                   /* --data or -o data= */
+	const char *config;                 /* --config or -o config= */
+	const char *source;                 /* SOURCE of `mqfs SOURCE MOUNTPOINT` */
 	const char *mountpoint;
 	char mnt[PATH_MAX];                 /* mountpoint, absolute */
-	struct fuse_args fuse_args;         /* argv[0], -o fsname=..., user's -o */
+	bool root_uid_set, root_gid_set;
+	uid_t root_uid;                     /* -o uid=, gid=, mode= (as tmpfs) */
+	gid_t root_gid;
+	mode_t root_mode;
+	bool allow_other, default_permissions;
+	char *fuse_opts;                    /* the -o options that are libfuse's */
+	char **bufs;                        /* copies of the -o lists: own values point here */
+	int nbufs;
+	struct fuse_args fuse_args;         /* built by fuse_args_build() */
 };
 
 static void usage(FILE *out, const char *prog)
 {
 	fprintf(out,
-		"usage: %s [options] MOUNTPOINT\n"
+		"usage: %s [options] [SOURCE] MOUNTPOINT\n"
 		"\n"
 		"Mounts a message log with Kafka's design: topics are directories,\n"
-		"partitions are append-only files of lines.\n"
+		"partitions are append-only files of lines. SOURCE is the data\n"
+		"directory (as mount.fuse3 passes it: mount -t fuse.mqfs DATA MNT).\n"
 		"\n"
 		"options:\n"
 		"  -f                 stay in the foreground, log to stderr\n"
 		"  -d                 debug logging\n"
-		"  --data DIR         data directory (default ./mqfs-data; wins over log.dirs)\n"
+		"  --data DIR         data directory (default ./mqfs-data; wins over\n"
+		"                     SOURCE and log.dirs)\n"
 		"  --config FILE      broker settings, server.properties form\n"
-		"  -o OPT[,OPT...]    FUSE mount options (allow_other, default_permissions, ...)\n"
+		"  -o OPT[,OPT...]    mount options:\n"
+		"      config=FILE, data=DIR, debug   as --config, --data, -d\n"
+		"      mode=MODE, uid=N, gid=N        mode (octal) and owner of the mount's\n"
+		"                                     root (default 0755, the daemon's user)\n"
+		"      allow_other, default_permissions, ro, ... (FUSE options below)\n"
 		"  -h, --help         this help\n"
 		"  -V, --version      version\n"
 		"\n", prog);
+}
+
+/* A decimal id for uid= / gid=. */
+static int parse_id(const char *s, unsigned long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return (errno || end == s || *end || *s == '-' || *out >= (unsigned long)UINT32_MAX)
+	       ? -EINVAL : 0;
+}
+
+/* One option of a -o list: mqfs's own are taken (their values point into
+ * o->bufs, which live as long as o), the rest are libfuse's and are
+ * collected in o->fuse_opts for fuse_session_new(), which refuses the
+ * ones it does not know, naming them. opt points into o->bufs. */
+static int opt_one(struct mqfs_opts *o, char *opt)
+{
+	char *val = strchr(opt, '=');
+	unsigned long id;
+
+	if (val)
+		val++;
+	if (!strncmp(opt, "config=", 7) || !strncmp(opt, "data=", 5)) {
+		if (!*val) {
+			fprintf(stderr, "mqfs: option '%s' needs a value\n", opt);
+			return -EINVAL;
+		}
+		if (opt[0] == 'c')
+			o->config = val;
+		else
+			o->data = val;
+		return 0;
+	}
+	if (!strcmp(opt, "debug")) {
+		o->debug = true;
+		return 0;
+	}
+	if (!strncmp(opt, "uid=", 4) || !strncmp(opt, "gid=", 4)) {
+		if (parse_id(val, &id) < 0) {
+			fprintf(stderr, "mqfs: option '%s': not a numeric id\n", opt);
+			return -EINVAL;
+		}
+		if (opt[0] == 'u')
+			o->root_uid = (uid_t)id, o->root_uid_set = true;
+		else
+			o->root_gid = (gid_t)id, o->root_gid_set = true;
+		return 0;
+	}
+	if (!strncmp(opt, "mode=", 5)) {
+		char *end;
+		unsigned long m = strtoul(val, &end, 8);
+
+		if (end == val || *end || m > 07777) {
+			fprintf(stderr, "mqfs: option '%s': not an octal mode\n", opt);
+			return -EINVAL;
+		}
+		o->root_mode = (mode_t)m;
+		return 0;
+	}
+	if (!strcmp(opt, "allow_other"))
+		o->allow_other = true;
+	if (!strcmp(opt, "default_permissions"))
+		o->default_permissions = true;
+	return fuse_opt_add_opt_escaped(&o->fuse_opts, opt) < 0 ? -ENOMEM : 0;
+}
+
+/* Splits "a,b=c\,d,e" (fuse's escaping: backslash quotes the next
+ * character) into options, in a copy kept in o->bufs so that the values
+ * stay valid. */
+static int opt_list(struct mqfs_opts *o, const char *list)
+{
+	char *buf = malloc(strlen(list) + 1), *w = buf, *start = buf;
+	char **bufs = realloc(o->bufs, (o->nbufs + 1) * sizeof(*bufs));
+	int rc = 0;
+
+	if (bufs)
+		o->bufs = bufs;
+	if (!buf || !bufs) {
+		free(buf);
+		return -ENOMEM;
+	}
+	o->bufs[o->nbufs++] = buf;
+	for (const char *r = list;; r++) {
+		if (*r == '\\' && r[1]) {
+			*w++ = *++r;
+			continue;
+		}
+		if (*r != ',' && *r != '\0') {
+			*w++ = *r;
+			continue;
+		}
+		*w++ = '\0';
+		if (*start)
+			rc = opt_one(o, start);
+		start = w;
+		if (rc < 0 || *r == '\0')
+			return rc;
+	}
 }
 
 static int opts_parse(int argc, char **argv, struct mqfs_opts *o)
@@ -75,13 +199,11 @@ static int opts_parse(int argc, char **argv, struct mqfs_opts *o)
 		{ "version", no_argument,       NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	int c, rc;
 
-	if (fuse_opt_add_arg(&o->fuse_args, argv[0]) < 0 ||
-	    fuse_opt_add_arg(&o->fuse_args, "-o") < 0 ||
-	    fuse_opt_add_arg(&o->fuse_args, "fsname=mqfs,subtype=mqfs") < 0)
-		return -ENOMEM;
 	opterr = 0;
+	/* GNU getopt permutes: mount.fuse3's `mqfs SOURCE MNT -o OPTS` parses
+	 * like `mqfs -o OPTS SOURCE MNT`. */
 	while ((c = getopt_long(argc, argv, "fdo:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = true; break;
@@ -89,9 +211,9 @@ static int opts_parse(int argc, char **argv, struct mqfs_opts *o)
 		case 'D': o->data = optarg; break;
 		case 'C': o->config = optarg; break;
 		case 'o':
-			if (fuse_opt_add_arg(&o->fuse_args, "-o") < 0 ||
-			    fuse_opt_add_arg(&o->fuse_args, optarg) < 0)
-				return -ENOMEM;
+			rc = opt_list(o, optarg);
+			if (rc < 0)
+				return rc;
 			break;
 		case 'h':
 			usage(stdout, argv[0]);
@@ -108,13 +230,28 @@ static int opts_parse(int argc, char **argv, struct mqfs_opts *o)
 			return -EINVAL;
 		}
 	}
-	if (optind != argc - 1) {
+	switch (argc - optind) {
+	case 1:
+		break;
+	case 2:
+		o->source = argv[optind++];
+		break;
+	default:
 		fprintf(stderr, "mqfs: %s\n", optind >= argc ? "no mount point given"
-							       : "more than one mount point given");
+			: "too many arguments (expected [SOURCE] MOUNTPOINT)");
 		return -EINVAL;
 	}
 	o->mountpoint = argv[optind];
 	return 0;
+}
+
+static void opts_free(struct mqfs_opts *o)
+{
+	for (int i = 0; i < o->nbufs; i++)
+		free(o->bufs[i]);
+	free(o->bufs);
+	free(o->fuse_opts);
+	fuse_opt_free_args(&o->fuse_args);
 }
 
 /* mkdir -p. */
@@ -139,11 +276,11 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-/* Broker settings, the data directory made absolute (we chdir to /). */
-static int config_prepare(const struct mqfs_opts *o, struct broker_config *cfg)
+/* Broker settings; the data directory: log.dirs of the config file, then
+ * SOURCE, then --data / data=. Touches nothing on disk. */
+static int config_load(const struct mqfs_opts *o, struct broker_config *cfg)
 {
 	char err[512] = "";
-	char abs[PATH_MAX];
 	int rc;
 
 	broker_config_defaults(cfg);
@@ -159,8 +296,20 @@ static int config_prepare(const struct mqfs_opts *o, struct broker_config *cfg)
 			return rc;
 		}
 	}
+	if (o->source)
+		snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", o->source);
 	if (o->data)
 		snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", o->data);
+	return 0;
+}
+
+/* Creates the data directory when missing and makes its name absolute
+ * (the daemon chdirs to /). */
+static int data_dir_prepare(struct broker_config *cfg)
+{
+	char abs[PATH_MAX];
+	int rc;
+
 	rc = mkdir_p(cfg->data_dir, 0755);
 	if (rc < 0 || !realpath(cfg->data_dir, abs)) {
 		rc = rc < 0 ? rc : -errno;
@@ -169,6 +318,35 @@ static int config_prepare(const struct mqfs_opts *o, struct broker_config *cfg)
 	}
 	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", abs);
 	return 0;
+}
+
+/* The arguments for fuse_session_new(): our fsname (the data directory, as
+ * mount(8) and df show it) and subtype first, so the user's -o may
+ * override them, then the user's libfuse options. */
+static int fuse_args_build(struct mqfs_opts *o, const char *prog, const char *data_dir)
+{
+	char cwd[PATH_MAX], name[2 * PATH_MAX + 16];
+	char *std = NULL;
+	int rc = -ENOMEM;
+
+	if (data_dir[0] != '/' && getcwd(cwd, sizeof(cwd)))
+		snprintf(name, sizeof(name), "fsname=%s/%s", cwd, data_dir);
+	else
+		snprintf(name, sizeof(name), "fsname=%s", data_dir);
+	if (fuse_opt_add_opt_escaped(&std, name) < 0 ||
+	    fuse_opt_add_opt(&std, "subtype=mqfs") < 0)
+		goto out;
+	if (fuse_opt_add_arg(&o->fuse_args, prog) < 0 ||
+	    fuse_opt_add_arg(&o->fuse_args, "-o") < 0 ||
+	    fuse_opt_add_arg(&o->fuse_args, std) < 0)
+		goto out;
+	if (o->fuse_opts && (fuse_opt_add_arg(&o->fuse_args, "-o") < 0 ||
+			     fuse_opt_add_arg(&o->fuse_args, o->fuse_opts) < 0))
+		goto out;
+	rc = 0;
+out:
+	free(std);
+	return rc;
 }
 
 /* Forks; the parent waits for the child's verdict and exits with it. In
@@ -229,43 +407,56 @@ static void daemon_failed(int fd)
 	}
 }
 
-static int run(struct mqfs_opts *o, const struct broker_config *cfg, int ready_fd)
+/* The session: validates the libfuse options (an unknown one is refused
+ * here, named by libfuse, before anything is created on disk). The
+ * session's userdata is fs, whose broker is opened later by run(). */
+static int session_new(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session **se)
 {
-	struct mqfs fs = { 0 };
-	struct fuse_session *se = NULL;
+	int rc;
+
+	rc = fs_metrics_new(&fs_ops, &fs->metrics);
+	if (rc < 0) {
+		fprintf(stderr, "mqfs: %s\n", strerror(-rc));
+		return rc;
+	}
+	*se = fuse_session_new(&o->fuse_args, fs_metrics_ops(fs->metrics),
+			       sizeof(struct fuse_lowlevel_ops), fs);
+	if (!*se) {
+		fprintf(stderr, "mqfs: mount options refused (see mqfs(8) and --help)\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* In the process that stays: opens the broker, mounts, runs the loop,
+ * shuts down. Returns the exit status. */
+static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
+	       const struct broker_config *cfg, int ready_fd)
+{
 	struct fuse_loop_config loop = { .clone_fd = 0, .max_idle_threads = 10 };
 	int level = o->debug ? MQ_DEBUG : MQ_INFO;
 	const char *mnt = o->mnt;
+	bool signals = false;
 	int rc;
 
-	snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", cfg->data_dir);
-	pthread_mutex_init(&fs.files_lock, NULL);
-	fs.uid = getuid();
-	fs.gid = getgid();
-	clock_gettime(CLOCK_REALTIME, &fs.start_time);
-
-	rc = broker_open(cfg, &fs.broker);
+	rc = broker_open(cfg, &fs->broker);
 	if (rc < 0) {
 		fprintf(stderr, "mqfs: cannot open %s: %s\n", cfg->data_dir, strerror(-rc));
-		return 1;
-	}
-	rc = inode_table_new(topic_put, &fs.inodes);
-	if (rc < 0) {
-		fprintf(stderr, "mqfs: %s\n", strerror(-rc));
 		goto out;
 	}
-	se = fuse_session_new(&o->fuse_args, &fs_ops, sizeof(fs_ops), &fs);
-	if (!se) {
-		rc = -EINVAL;                   /* libfuse printed why */
+	rc = inode_table_new(topic_put, &fs->inodes);
+	if (rc < 0) {
+		fprintf(stderr, "mqfs: %s\n", strerror(-rc));
 		goto out;
 	}
 	if (fuse_set_signal_handlers(se) != 0) {
 		rc = -EIO;
 		goto out;
 	}
+	signals = true;
 	if (fuse_session_mount(se, mnt) != 0) {
-		rc = -EIO;
-		goto out_signals;
+		rc = -EIO;                      /* libfuse printed why */
+		goto out;
 	}
 	if (chdir("/") < 0)
 		mq_log(MQ_WARN, "chdir /: %s", strerror(errno));
@@ -273,22 +464,27 @@ static int run(struct mqfs_opts *o, const struct broker_config *cfg, int ready_f
 		daemon_ready(ready_fd, level);
 		ready_fd = -1;
 	}
-	mq_log(MQ_INFO, "mqfs %s: %s mounted on %s", MQFS_VERSION, fs.data_dir, mnt);
+	mq_log(MQ_INFO, "mqfs %s: %s mounted on %s (root %04o uid %u gid %u)", MQFS_VERSION,
+	       fs->data_dir, mnt, (unsigned)fs->root_mode, (unsigned)fs->uid, (unsigned)fs->gid);
+	if (o->allow_other && !o->default_permissions)
+		mq_log(MQ_WARN, "allow_other without default_permissions: the kernel checks no "
+		       "modes, every user may read and write every topic");
 
 	rc = fuse_session_loop_mt(se, &loop);
+	fs_groups_shutdown(fs);             /* parked consume reads: EINTR */
 	/* A signal ends the loop with its number: a clean stop. */
 	rc = rc < 0 ? rc : 0;
 	mq_log(MQ_INFO, "unmounting %s", mnt);
-	mq_log(MQ_DEBUG, "inode table: %zu nodes still known", inode_count(fs.inodes));
+	mq_log(MQ_DEBUG, "inode table: %zu nodes still known", inode_count(fs->inodes));
 	fuse_session_unmount(se);
-out_signals:
-	fuse_remove_signal_handlers(se);
 out:
-	if (se)
-		fuse_session_destroy(se);
-	fs_file_release_all(&fs);
-	inode_table_free(fs.inodes);
-	broker_close(fs.broker);
+	if (signals)
+		fuse_remove_signal_handlers(se);
+	fuse_session_destroy(se);
+	fs_file_release_all(fs);
+	inode_table_free(fs->inodes);
+	broker_close(fs->broker);
+	fs_metrics_free(fs->metrics);
 	if (rc == 0)
 		mq_log(MQ_INFO, "stopped cleanly");
 	daemon_failed(ready_fd);
@@ -297,34 +493,48 @@ out:
 
 int main(int argc, char **argv)
 {
-	struct mqfs_opts o = { .fuse_args = FUSE_ARGS_INIT(0, NULL) };
+	struct mqfs_opts o = { .fuse_args = FUSE_ARGS_INIT(0, NULL), .root_mode = 0755 };
+	struct mqfs fs = { 0 };
+	struct fuse_session *se = NULL;
 	struct broker_config cfg;
 	int ready_fd = -1;
-	int rc;
+	int rc = 1;
 
 	if (opts_parse(argc, argv, &o) < 0) {
 		fprintf(stderr, "Try '%s --help'.\n", argv[0]);
-		fuse_opt_free_args(&o.fuse_args);
-		return 1;
+		goto out;
 	}
 	if (!realpath(o.mountpoint, o.mnt)) {
 		fprintf(stderr, "mqfs: mount point %s: %s\n", o.mountpoint, strerror(errno));
-		fuse_opt_free_args(&o.fuse_args);
-		return 1;
+		goto out;
 	}
 	mq_log_init(o.debug ? MQ_DEBUG : MQ_INFO, false);
-	if (config_prepare(&o, &cfg) < 0) {
-		fuse_opt_free_args(&o.fuse_args);
-		return 1;
+	if (config_load(&o, &cfg) < 0)
+		goto out;
+	if (fuse_args_build(&o, argv[0], cfg.data_dir) < 0) {
+		fprintf(stderr, "mqfs: %s\n", strerror(ENOMEM));
+		goto out;
 	}
+	fs.uid = o.root_uid_set ? o.root_uid : getuid();
+	fs.gid = o.root_gid_set ? o.root_gid : getgid();
+	fs.root_mode = o.root_mode;
+	pthread_mutex_init(&fs.files_lock, NULL);
+	clock_gettime(CLOCK_REALTIME, &fs.start_time);
+	if (session_new(&o, &fs, &se) < 0 || data_dir_prepare(&cfg) < 0)
+		goto out;
+	snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", cfg.data_dir);
 	if (!o.foreground) {
 		ready_fd = daemon_fork();
-		if (ready_fd < 0) {
-			fuse_opt_free_args(&o.fuse_args);
-			return 1;
-		}
+		if (ready_fd < 0)
+			goto out;
 	}
-	rc = run(&o, &cfg, ready_fd);
-	fuse_opt_free_args(&o.fuse_args);
+	rc = run(&o, &fs, se, &cfg, ready_fd);
+	se = NULL;                              /* run() destroyed it */
+	fs.metrics = NULL;
+out:
+	if (se)
+		fuse_session_destroy(se);
+	fs_metrics_free(fs.metrics);
+	opts_free(&o);
 	return rc;
 }

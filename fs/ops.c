@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/statvfs.h>
 
 #include "fs/fs.h"
@@ -178,6 +179,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_file *f = NULL;
 	int rc = fs_file_open(req_fs(req), ino, fi->flags, &f);
 
+	/* A consume file joins its group at open (a rebalance). */
+	if (rc == 0 && f->kind == FILE_CONSUME) {
+		rc = fs_consume_join(f, fuse_req_ctx(req)->pid);
+		if (rc < 0)
+			fs_file_release(req_fs(req), f);
+	}
 	if (rc < 0) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -199,6 +206,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	ssize_t n;
 
 	(void)ino;
+	if (f->kind == FILE_CONSUME) {
+		fs_consume_read(req, f, size);  /* replies now or parks the request */
+		return;
+	}
 	fs_file_lock(f);
 	n = fs_file_read(f, size, off, &data);
 	if (n < 0)
@@ -327,6 +338,23 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_statfs(req, &sv);
 }
 
+/* Valid replies: fuse_reply_poll, fuse_reply_err. Consume files only;
+ * the others are always ready. */
+static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		    struct fuse_pollhandle *ph)
+{
+	struct fs_file *f = file_of(fi);
+
+	(void)ino;
+	if (f->kind == FILE_CONSUME) {
+		fs_consume_poll(req, f, ph);
+		return;
+	}
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	fuse_reply_poll(req, POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM);
+}
+
 const struct fuse_lowlevel_ops fs_ops = {
 	.init         = op_init,
 	.lookup       = op_lookup,
@@ -353,4 +381,5 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.fsyncdir     = op_fsyncdir,
 	.statfs       = op_statfs,
 	.create       = op_create,
+	.poll         = op_poll,
 };

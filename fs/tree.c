@@ -132,7 +132,12 @@ void fs_node_path(const struct fs_node *n, char *buf, size_t len)
 		snprintf(buf, len, "%s/.segments/%d/%020" PRId64 ".%s", t, p,
 			 n->key.base, seg_ext[n->key.file]);
 		break;
-	default:                snprintf(buf, len, "?"); break;
+	default:
+		if (fs_groups_kind(n->key.kind))
+			fs_groups_path(n, buf, len);
+		else
+			snprintf(buf, len, "?");
+		break;
 	}
 }
 
@@ -145,13 +150,15 @@ int fs_node_alive(struct fs_node *n)
 		return -ENOENT;
 	if (n->key.partition >= 0 && n->key.partition >= topic_partitions(n->topic))
 		return -ENOENT;
+	if (fs_groups_kind(n->key.kind))
+		return fs_groups_alive(n);
 	return 0;
 }
 
 static bool node_is_dir(int kind)
 {
 	return kind == NODE_ROOT || kind == NODE_TOPIC || kind == NODE_SEGMENTS ||
-	       kind == NODE_SEG_PART;
+	       kind == NODE_SEG_PART || kind == NODE_GROUPS || kind == NODE_GROUP;
 }
 
 static void ms_to_timespec(int64_t ms, struct timespec *ts)
@@ -194,7 +201,7 @@ int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st)
 
 	switch (n->key.kind) {
 	case NODE_ROOT:
-		st->st_mode = S_IFDIR | 0755;
+		st->st_mode = S_IFDIR | (fs->root_mode & 07777);
 		break;
 	case NODE_TOPIC:
 		st->st_mode = S_IFDIR | mode;
@@ -238,7 +245,13 @@ int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st)
 		}
 		break;
 	default:
-		return -EIO;
+		if (!fs_groups_kind(n->key.kind))
+			return -EIO;
+		rc = fs_groups_stat(fs, n, mode, st);
+		if (rc < 0)
+			return rc;
+		size = st->st_size;
+		break;
 	}
 	if (S_ISDIR(st->st_mode))
 		st->st_nlink = 2;
@@ -287,6 +300,8 @@ static int child_key(struct mqfs *fs, struct fs_node *dir, const char *name,
 			*key = node_key_make(NODE_PRODUCE, dir->topic, -1);
 		else if (!strcmp(name, ".segments"))
 			*key = node_key_make(NODE_SEGMENTS, dir->topic, -1);
+		else if (!strcmp(name, ".groups"))
+			*key = node_key_make(NODE_GROUPS, dir->topic, -1);
 		else if ((p = parse_partition(name)) >= 0 && p < topic_partitions(dir->topic))
 			*key = node_key_make(NODE_PART, dir->topic, p);
 		else
@@ -304,6 +319,12 @@ static int child_key(struct mqfs *fs, struct fs_node *dir, const char *name,
 		if (rc < 0)
 			return rc;
 		rc = seg_exists(dir->topic, key->partition, key->base);
+		if (rc < 0)
+			return rc;
+		break;
+	case NODE_GROUPS:
+	case NODE_GROUP:
+		rc = fs_groups_child(fs, dir, name, key);
 		if (rc < 0)
 			return rc;
 		break;
@@ -474,6 +495,15 @@ int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent,
 	if (rc < 0)
 		return rc;
 	fs_node_path(dir, path, sizeof(path));
+	if ((dir->key.kind == NODE_GROUPS || dir->key.kind == NODE_GROUP) &&
+	    (rc = fs_node_alive(dir)) == 0) {
+		rc = fs_groups_mkdir(dir, name, &key);
+		if (rc == 0) {
+			topic_get(dir->topic);
+			rc = entry_fill(fs, &key, dir->topic, e);
+		}
+		goto out;
+	}
 	if (dir->key.kind != NODE_ROOT) {
 		mq_log_limited(MQ_WARN, "mkdir %s/%s: refused: topics are made at the top of the mount",
 			       path, name);
@@ -517,7 +547,10 @@ int fs_rmdir(struct mqfs *fs, fuse_ino_t parent, const char *name)
 	if (rc < 0)
 		return rc;
 	fs_node_path(dir, path, sizeof(path));
-	if (dir->key.kind != NODE_ROOT) {
+	if (dir->key.kind == NODE_GROUPS || dir->key.kind == NODE_GROUP) {
+		rc = fs_node_alive(dir);
+		rc = rc ?: fs_groups_rmdir(dir, name);
+	} else if (dir->key.kind != NODE_ROOT) {
 		mq_log_limited(MQ_WARN, "rmdir %s/%s: refused: only topics can be removed", path, name);
 		rc = -EPERM;
 	} else if (name_reserved_root(name)) {
@@ -587,6 +620,11 @@ static int dir_add(struct fs_dir *d, size_t *cap, const char *name, mode_t type,
 	d->ents[d->n].ino = ino ? ino : FS_FAKE_INO;
 	d->n++;
 	return 0;
+}
+
+int fs_dir_add(struct fs_dir *d, size_t *cap, const char *name, mode_t type, uint64_t ino)
+{
+	return dir_add(d, cap, name, type, ino);
 }
 
 static int dir_add_key(struct mqfs *fs, struct fs_dir *d, size_t *cap, const char *name,
@@ -692,6 +730,8 @@ static int dir_list(struct mqfs *fs, struct fs_node *dir, struct fs_dir *d)
 		rc = rc ?: dir_add_key(fs, d, &cap, ".produce", S_IFREG, &k);
 		k.kind = NODE_SEGMENTS;
 		rc = rc ?: dir_add_key(fs, d, &cap, ".segments", S_IFDIR, &k);
+		k.kind = NODE_GROUPS;
+		rc = rc ?: dir_add_key(fs, d, &cap, ".groups", S_IFDIR, &k);
 		rc = rc ?: list_partitions(fs, d, &cap, dir, NODE_PART, S_IFREG);
 		break;
 	case NODE_SEGMENTS:
@@ -703,6 +743,10 @@ static int dir_list(struct mqfs *fs, struct fs_node *dir, struct fs_dir *d)
 		k = node_key_make(NODE_SEGMENTS, dir->topic, -1);
 		rc = rc ?: dir_add_key(fs, d, &cap, "..", S_IFDIR, &k);
 		rc = rc ?: list_segments(fs, d, &cap, dir);
+		break;
+	case NODE_GROUPS:
+	case NODE_GROUP:
+		rc = rc ?: fs_groups_list(fs, dir, d, &cap);
 		break;
 	default:
 		rc = -ENOTDIR;

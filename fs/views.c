@@ -51,10 +51,14 @@ int fs_view_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len)
 	switch (n->key.kind) {
 	case NODE_ROOT_STATE:   rc = broker_state_text(fs->broker, out, len); break;
 	case NODE_ROOT_CONFIG:  rc = broker_config_text(fs->broker, out, len); break;
-	case NODE_ROOT_METRICS: rc = broker_metrics_text(fs->broker, out, len); break;
+	case NODE_ROOT_METRICS: rc = fs_metrics_render(fs, out, len); break;
 	case NODE_TOPIC_CONFIG: rc = topic_config_text(n->topic, out, len); break;
 	case NODE_TOPIC_STATE:  rc = topic_state_text(n->topic, out, len); break;
-	default:                return -EINVAL;
+	default:
+		if (!fs_groups_kind(n->key.kind))
+			return -EINVAL;
+		rc = fs_groups_render(fs, n, out, len);
+		break;
 	}
 	return rc < 0 ? rc : 0;
 }
@@ -62,7 +66,8 @@ int fs_view_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len)
 static bool view_read_only(int kind)
 {
 	return kind == NODE_ROOT_STATE || kind == NODE_ROOT_CONFIG ||
-	       kind == NODE_ROOT_METRICS || kind == NODE_TOPIC_STATE || kind == NODE_SEG_FILE;
+	       kind == NODE_ROOT_METRICS || kind == NODE_TOPIC_STATE || kind == NODE_SEG_FILE ||
+	       kind == NODE_GROUP_STATE || kind == NODE_GROUP_CONSUME;
 }
 
 static void file_free(struct fs_file *f)
@@ -71,6 +76,10 @@ static void file_free(struct fs_file *f)
 		return;
 	if (f->cursor)
 		topic_cursor_free(f->topic, f->partition, f->cursor);
+	/* Before the topic reference goes: queued acks=0 writes finish. */
+	produce_tracker_destroy(&f->tracker);
+	if (f->group)
+		fs_groups_file_free(f);         /* leaves the group first */
 	if (f->topic)
 		topic_put(f->topic);
 	pthread_mutex_destroy(&f->lock);
@@ -95,7 +104,8 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **ou
 	if (rc < 0)
 		goto out;
 	if (n->key.kind == NODE_ROOT || n->key.kind == NODE_TOPIC ||
-	    n->key.kind == NODE_SEGMENTS || n->key.kind == NODE_SEG_PART) {
+	    n->key.kind == NODE_SEGMENTS || n->key.kind == NODE_SEG_PART ||
+	    n->key.kind == NODE_GROUPS || n->key.kind == NODE_GROUP) {
 		rc = -EISDIR;
 		goto out;
 	}
@@ -105,6 +115,7 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **ou
 		goto out;
 	}
 	pthread_mutex_init(&f->lock, NULL);
+	produce_tracker_init(&f->tracker);
 	f->node_kind = n->key.kind;
 	f->partition = n->key.partition;
 	f->base = n->key.base;
@@ -131,7 +142,9 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **ou
 		break;
 	default:
 		f->kind = FILE_TEXT;
-		if (acc != O_WRONLY)
+		if (fs_groups_kind(n->key.kind))
+			rc = fs_groups_open(f, n);      /* consume: FILE_CONSUME */
+		if (rc == 0 && f->kind == FILE_TEXT && acc != O_WRONLY)
 			rc = fs_view_render(fs, n, &f->text, &f->text_len);
 		break;
 	}
@@ -305,6 +318,8 @@ ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **dat
 		return n;
 	case FILE_SEG_TEXT:
 		return seg_text_read(f, size, off, data);
+	case FILE_CONSUME:
+		return -EINVAL;                 /* fs_consume_read (groups.c) */
 	}
 	return -EIO;
 }
@@ -341,7 +356,8 @@ static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, int o
 		rc = partial_reserve(f, tail);
 		if (rc < 0)
 			return rc;
-		rc = topic_produce(f->topic, f->partition, buf, head, produce_flags(oflags));
+		rc = topic_produce_tracked(f->topic, f->partition, NULL, 0, buf, head,
+					   produce_flags(oflags), &f->tracker);
 	} else {
 		/* Only the line that completes the partial one is joined; the
 		 * rest of the write is produced from where it lies. */
@@ -354,8 +370,9 @@ static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, int o
 		/* Appended behind the partial: on failure partial_len still
 		 * says where the old partial ends, so it is restored as it was. */
 		memcpy(f->partial + f->partial_len, buf, first);
-		rc = topic_produce2(f->topic, f->partition, f->partial, need, buf + first,
-				    head - first, produce_flags(oflags));
+		rc = topic_produce_tracked(f->topic, f->partition, f->partial, need,
+					   buf + first, head - first, produce_flags(oflags),
+					   &f->tracker);
 	}
 	if (rc < 0) {
 		if (rc != -EAGAIN)
@@ -412,18 +429,28 @@ ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, int flags
 		return part_write(f, buf, size, flags);
 	if (f->kind == FILE_TEXT && f->node_kind == NODE_TOPIC_CONFIG)
 		return config_write(f, buf, size);
+	if (f->kind == FILE_TEXT && f->group)
+		return fs_groups_write(f, buf, size);
 	return -EBADF;
 }
 
 /* Produces the partial line as the last record of this file's writes. */
 static int part_flush(struct fs_file *f)
 {
-	int rc;
+	int rc, rc2;
 
 	if (f->partial_len == 0)
-		return 0;
-	rc = topic_produce(f->topic, f->partition, f->partial, f->partial_len,
-			   PRODUCE_FINAL | produce_flags(f->oflags));
+		return produce_tracker_wait(&f->tracker);
+	rc = topic_produce_tracked(f->topic, f->partition, NULL, 0, f->partial, f->partial_len,
+				   PRODUCE_FINAL | produce_flags(f->oflags), &f->tracker);
+	/* acks=0 writes queued earlier: done before close/fsync returns; an
+	 * error of theirs is this call's error (never a silent success). */
+	rc2 = produce_tracker_wait(&f->tracker);
+	if (rc2 < 0)
+		mq_log_limited(MQ_WARN, "close/fsync %s: an acks=0 write failed: %s", f->path,
+			       strerror(-rc2));
+	if (rc == 0)
+		rc = rc2;
 	/* Kept only when safe to retry (-EAGAIN: nothing appended). */
 	if (rc != -EAGAIN)
 		f->partial_len = 0;

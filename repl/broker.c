@@ -77,6 +77,7 @@ static struct partition *partition_new(int index)
 		return NULL;
 	pt->index = index;
 	pthread_mutex_init(&pt->produce_mu, NULL);
+	produce_partition_init(pt);
 	atomic_store(&pt->last_flush_ms, engine_now_ms());
 	return pt;
 }
@@ -85,6 +86,7 @@ static void partition_free(struct partition *pt)
 {
 	if (!pt)
 		return;
+	produce_partition_destroy(pt);
 	pthread_mutex_destroy(&pt->produce_mu);
 	free(pt);
 }
@@ -101,6 +103,15 @@ static struct topic *topic_new(struct broker *b, const char *name, const struct 
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	catalog_file_name(name, t->meta_file, sizeof(t->meta_file));
 	t->id = atomic_fetch_add(&b->next_topic_id, 1);
+	/* Keyless records of .produce: round-robin from a random partition
+	 * (the clock's nanoseconds, mixed with the id). */
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		atomic_init(&t->rr_next, (uint32_t)((uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL >> 32) ^
+			    (uint32_t)t->id);
+	}
 	t->ctime_ms = ctime_ms;
 	rwlock_init_wpref(&t->lock);
 	t->cfg = *tc;
@@ -142,6 +153,13 @@ static int become_leader(const char *name, int p, struct log *l)
 	int rc;
 
 	log_get_state(l, &st);
+	/* One line per recovery action (the engine does not log). */
+	if (st.recovered_segments > 0 || st.recovery_truncated > 0)
+		mq_log(MQ_WARN, "log %s-%d: recovered after an unclean shutdown: %d segment%s "
+		       "checked, %" PRId64 " invalid byte%s cut from the tail, %" PRId64 " ms",
+		       name, p, st.recovered_segments, st.recovered_segments == 1 ? "" : "s",
+		       st.recovery_truncated, st.recovery_truncated == 1 ? "" : "s",
+		       st.recovery_ms);
 	/* As Kafka's Partition.makeLeader: the epoch starts at the LEO
 	 * (a no-op when the cache already has it). */
 	rc = log_assign_epoch(l, BROKER_LEADER_EPOCH, st.log_end_offset);
@@ -150,6 +168,29 @@ static int become_leader(const char *name, int p, struct log *l)
 	mq_log(MQ_INFO, "topic %s partition %d: high watermark %" PRId64 " -> %" PRId64,
 	       name, p, st.hw, st.log_end_offset);
 	return log_set_hw(l, st.log_end_offset);
+}
+
+/* The hw listener of every log: hands (topic, partition) to the broker's
+ * listener (group.c). Runs with the topic's locks held: see broker_int.h. */
+static void broker_hw_moved(void *arg, struct log *l)
+{
+	struct partition *pt = arg;
+	struct broker *b = pt->b;
+
+	(void)l;
+	pthread_mutex_lock(&b->hw_mu);
+	if (b->hw_fn)
+		b->hw_fn(b->hw_arg, pt->topic, pt->index);
+	pthread_mutex_unlock(&b->hw_mu);
+}
+
+void broker_set_hw_listener(struct broker *b, void (*fn)(void *arg, const char *topic,
+							   int partition), void *arg)
+{
+	pthread_mutex_lock(&b->hw_mu);
+	b->hw_fn = fn;
+	b->hw_arg = arg;
+	pthread_mutex_unlock(&b->hw_mu);
 }
 
 /* Opens (creating) the logs of partitions [from, to) into parts[]. On
@@ -174,6 +215,11 @@ static int partitions_open(struct broker *b, const char *name, const struct log_
 		}
 		if (rc == 0)
 			rc = become_leader(name, p, parts[p]->log);
+		if (rc == 0) {
+			parts[p]->b = b;
+			parts[p]->topic = name;
+			log_set_hw_listener(parts[p]->log, broker_hw_moved, parts[p]);
+		}
 		if (rc < 0) {
 			mq_log(MQ_ERR, "topic %s: cannot open partition %d: %s", name, p,
 			       strerror(-rc));
@@ -322,14 +368,49 @@ out:
 	pthread_rwlock_unlock(&t->lock);
 }
 
+/* Retention of every partition of t (cleanup.policy with delete; the
+ * engine checks the policy and the limits). Returns segments deleted. */
+static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
+{
+	int deleted = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	if (atomic_load(&t->deleted))
+		goto out;
+	for (int p = 0; p < t->nparts; p++) {
+		struct log_retention_result res;
+		int rc = log_retention_run(t->parts[p]->log, now, &res);
+
+		if (rc < 0) {
+			mq_log_limited(MQ_ERR, "topic %s partition %d: retention: %s",
+				       t->name, p, strerror(-rc));
+			continue;
+		}
+		if (rc == 0)
+			continue;
+		deleted += rc;
+		atomic_fetch_add(&b->retention_segments, rc);
+		atomic_fetch_add(&b->retention_bytes, res.bytes);
+		mq_log(MQ_INFO, "topic %s partition %d: retention deleted %d segment(s), "
+		       "%" PRId64 " bytes; log start offset %" PRId64, t->name, p, rc,
+		       res.bytes, res.log_start_offset);
+	}
+out:
+	pthread_rwlock_unlock(&t->lock);
+	return deleted;
+}
+
 static void *sched_main(void *arg)
 {
 	struct broker *b = arg;
 	int64_t tick = b->cfg.flush_scheduler_ms > 0 && b->cfg.flush_scheduler_ms < 1000
 		       ? b->cfg.flush_scheduler_ms : 1000;
 	int64_t last_ckpt = engine_now_ms();
+	int64_t last_retention = last_ckpt;
 	struct timespec ts;
 
+	if (b->cfg.retention_check_ms < tick)
+		tick = b->cfg.retention_check_ms;
 	if (tick < 10)
 		tick = 10;
 	pthread_mutex_lock(&b->sched_mu);
@@ -353,12 +434,20 @@ static void *sched_main(void *arg)
 		pthread_mutex_unlock(&b->sched_mu);
 
 		now = engine_now_ms();
+		bool retention = now - last_retention >= b->cfg.retention_check_ms;
+		int deleted = 0;
 		if (broker_topics_snapshot(b, &topics, &n) == 0) {
 			for (int i = 0; i < n; i++)
 				sched_flush_topic(topics[i], now);
+			for (int i = 0; i < n && retention; i++)
+				deleted += sched_retention_topic(b, topics[i], now);
 			broker_topics_release(topics, n);
 		}
-		if (now - last_ckpt >= b->cfg.checkpoint_interval_ms) {
+		if (retention)
+			last_retention = now;
+		/* A new log start offset is checkpointed at once (Kafka does the
+		 * same after deleting segments). */
+		if (deleted > 0 || now - last_ckpt >= b->cfg.checkpoint_interval_ms) {
 			rc = logmgr_checkpoint(b->m);
 			if (rc < 0)
 				mq_log_limited(MQ_ERR, "checkpoint: %s", strerror(-rc));
@@ -397,6 +486,121 @@ static void sched_stop(struct broker *b)
 	pthread_mutex_unlock(&b->sched_mu);
 	pthread_join(b->sched, NULL);
 	b->sched_running = false;
+}
+
+/* ------------------------------------------------------------------ */
+/* Log cleaner thread ("mqfs-cleaner"): every log.cleaner.backoff.ms, each
+ * partition of a topic whose cleanup.policy has compact gets one log_clean
+ * (the engine decides from min.cleanable.dirty.ratio and
+ * min.compaction.lag.ms whether there is work); when something was
+ * cleaned it looks again at once, as Kafka's cleaner does. It holds the
+ * topic's lock for reading while it cleans (a delete waits for it). */
+
+static int cleaner_topic(struct broker *b, struct topic *t)
+{
+	int cleaned = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	if (atomic_load(&t->deleted) || !(t->cfg.log.cleanup_policy & LOG_CLEANUP_COMPACT))
+		goto out;
+	for (int p = 0; p < t->nparts; p++) {
+		struct log_clean_stats cs;
+		int rc = log_clean(t->parts[p]->log, engine_now_ms(), b->cfg.cleaner_dedupe_bytes,
+				   false, &cs);
+
+		if (rc < 0) {
+			atomic_fetch_add(&b->cleaner_errors, 1);
+			mq_log_limited(MQ_ERR, "topic %s partition %d: log cleaner: %s%s", t->name, p,
+				       strerror(-rc), rc == -ENOSPC ?
+				       " (too many keys: raise log.cleaner.dedupe.buffer.size)" : "");
+			continue;
+		}
+		if (rc == 0)
+			continue;
+		cleaned++;
+		atomic_fetch_add(&b->cleaner_runs, 1);
+		atomic_fetch_add(&b->cleaner_bytes_read, cs.bytes_read);
+		atomic_fetch_add(&b->cleaner_bytes_written, cs.bytes_written);
+		atomic_fetch_add(&b->cleaner_records_removed, cs.records_removed);
+		atomic_fetch_add(&b->cleaner_ms, cs.elapsed_ms);
+		mq_log(MQ_INFO, "topic %s partition %d: cleaned %d of %d segment(s): read %"
+		       PRId64 " bytes, wrote %" PRId64 ", %" PRId64 " records removed, %" PRId64
+		       " ms", t->name, p, cs.segments_rewritten, cs.segments_read, cs.bytes_read,
+		       cs.bytes_written, cs.records_removed, cs.elapsed_ms);
+	}
+out:
+	pthread_rwlock_unlock(&t->lock);
+	return cleaned;
+}
+
+static void *cleaner_main(void *arg)
+{
+	struct broker *b = arg;
+	int64_t wait = b->cfg.cleaner_backoff_ms;
+	struct timespec ts;
+
+	pthread_mutex_lock(&b->sched_mu);
+	while (!b->cleaner_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += wait / 1000;
+		ts.tv_nsec += (wait % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		while (!b->cleaner_stop && wait > 0 &&
+		       pthread_cond_timedwait(&b->cleaner_cv, &b->sched_mu, &ts) != ETIMEDOUT)
+			;
+		if (b->cleaner_stop)
+			break;
+		pthread_mutex_unlock(&b->sched_mu);
+
+		struct topic **topics;
+		int n, cleaned = 0;
+		if (broker_topics_snapshot(b, &topics, &n) == 0) {
+			for (int i = 0; i < n; i++)
+				cleaned += cleaner_topic(b, topics[i]);
+			broker_topics_release(topics, n);
+		}
+		wait = cleaned ? 0 : b->cfg.cleaner_backoff_ms;
+		pthread_mutex_lock(&b->sched_mu);
+	}
+	pthread_mutex_unlock(&b->sched_mu);
+	return NULL;
+}
+
+static int cleaner_start(struct broker *b)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	if (!b->cfg.cleaner_enable)
+		return 0;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->cleaner_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	rc = pthread_create(&b->cleaner, NULL, cleaner_main, b);
+	if (rc != 0) {
+		pthread_cond_destroy(&b->cleaner_cv);
+		return -rc;
+	}
+	pthread_setname_np(b->cleaner, "mqfs-cleaner");
+	b->cleaner_running = true;
+	return 0;
+}
+
+static void cleaner_stop(struct broker *b)
+{
+	if (!b->cleaner_running)
+		return;
+	pthread_mutex_lock(&b->sched_mu);
+	b->cleaner_stop = true;
+	pthread_cond_signal(&b->cleaner_cv);
+	pthread_mutex_unlock(&b->sched_mu);
+	pthread_join(b->cleaner, NULL);
+	pthread_cond_destroy(&b->cleaner_cv);
+	b->cleaner_running = false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -547,8 +751,10 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	pthread_mutex_init(&b->pool_mu, NULL);
 	pthread_mutex_init(&b->sched_mu, NULL);
 	pthread_mutex_init(&b->orphan_mu, NULL);
+	pthread_mutex_init(&b->hw_mu, NULL);
 
-	rc = logmgr_open(cfg->data_dir, &io_posix, &b->m);
+	produce_broker_init(b);
+	rc = logmgr_open(cfg->data_dir, cfg->io ? cfg->io : &io_posix, &b->m);
 	if (rc < 0) {
 		mq_log(MQ_ERR, "cannot open data directory %s: %s", cfg->data_dir, strerror(-rc));
 		goto fail;
@@ -575,7 +781,12 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	rc = find_orphans(b);
 	if (rc < 0)
 		goto fail;
+	rc = group_coord_open(b);
+	if (rc < 0)
+		goto fail;
 	rc = sched_start(b);
+	if (rc == 0)
+		rc = cleaner_start(b);
 	if (rc < 0)
 		goto fail;
 	mq_log(MQ_INFO, "broker %d: %s opened, %d topics, %s", cfg->broker_id,
@@ -600,7 +811,9 @@ static void broker_free(struct broker *b, bool abandon)
 {
 	if (!b)
 		return;
+	cleaner_stop(b);
 	sched_stop(b);
+	group_coord_close(b);
 	/* Holders of a reference from now on get -ENOENT; taking each lock
 	 * for writing waits for the calls in flight. */
 	for (int i = 0; i < b->ntopics; i++) {
@@ -620,11 +833,13 @@ static void broker_free(struct broker *b, bool abandon)
 		free(b->orphans[i].topic);
 	free(b->orphans);
 	broker_pool_free(b);
+	produce_broker_destroy(b);
 	pthread_mutex_destroy(&b->admin_mu);
 	pthread_rwlock_destroy(&b->cat_lock);
 	pthread_mutex_destroy(&b->pool_mu);
 	pthread_mutex_destroy(&b->sched_mu);
 	pthread_mutex_destroy(&b->orphan_mu);
+	pthread_mutex_destroy(&b->hw_mu);
 	if (b->sched_running)
 		pthread_cond_destroy(&b->sched_cv);
 	free(b);
@@ -670,7 +885,7 @@ int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid
 		rc = catalog_write(b, t, &t->cfg, t->uid, t->gid, t->mode);
 	if (rc < 0)
 		goto out;
-	rc = partitions_open(b, name, &t->cfg.log, t->parts, 0, tc.partitions, true);
+	rc = partitions_open(b, t->name, &t->cfg.log, t->parts, 0, tc.partitions, true);
 	if (rc < 0) {
 		catalog_remove(b, t->meta_file);
 		goto out;

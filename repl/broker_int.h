@@ -13,12 +13,13 @@
  *                           therefore waits for in-flight produce and read
  *                           calls, and a deleted topic's logs are dropped
  *                           only when nobody is using them.
- *   3. partition.produce_mu one producer at a time per partition, held
- *                           across the chunks of one write so its records
- *                           stay contiguous in the log
+ *   3. partition.produce_mu the partition's group-commit queue (produce.c);
+ *                           held only to queue, pick a group or complete
+ *                           it, never across log_append
  *   4. broker.cat_lock      the sorted topic array; held only to look up,
  *                           insert or remove, never while doing I/O
- *   5. broker.pool_mu, broker.sched_mu, broker.orphan_mu  leaves
+ *   5. broker.pool_mu, broker.sched_mu, broker.orphan_mu, broker.buf_mu,
+ *      produce_tracker.mu  leaves
  *
  * The rwlocks prefer writers (so a stream of producers cannot starve a
  * delete); no function takes topic.lock for reading twice. log_set_hw()
@@ -41,6 +42,8 @@
 struct partition {
 	int index;
 	struct log *log;                 /* owned by the logmgr */
+	struct broker *b;                /* for the hw listener (group.c) */
+	const char *topic;               /* the topic's name (outlives the partition) */
 	pthread_mutex_t produce_mu;
 	/* Counters: written under produce_mu, read by anyone. */
 	_Atomic int64_t records_in;
@@ -48,6 +51,15 @@ struct partition {
 	_Atomic int64_t batches_in;      /* batches written to the log */
 	_Atomic int64_t last_append_ms;  /* 0: none since open */
 	_Atomic int64_t last_flush_ms;
+	_Atomic int64_t payload_in;      /* key + value bytes of the records */
+	/* The group-commit queue (produce.c), under produce_mu. */
+	pthread_cond_t produce_cv;       /* a request done, or a leader chosen */
+	struct produce_req *q_head, *q_tail;
+	int64_t q_bytes;
+	bool appending;                  /* a writer is the appender */
+	bool lingering;                  /* it waits for more (linger.ms) */
+	struct rec_in *grp;              /* the appender's group array */
+	int grp_cap;
 };
 
 struct topic {
@@ -78,6 +90,16 @@ struct recbuf {
 	int32_t *part;                   /* .produce: partition of each record */
 };
 
+/* Producer metrics of the broker (produce.c; rendered by views.c). */
+#define PRODUCE_LAT_BUCKETS 14
+extern const double produce_lat_bounds[PRODUCE_LAT_BUCKETS];   /* seconds */
+struct produce_metrics {
+	_Atomic int64_t lat_count[PRODUCE_LAT_BUCKETS + 1];  /* last: +Inf */
+	_Atomic int64_t lat_sum_ns;
+	_Atomic int64_t buffer_full;     /* writes refused (EAGAIN) or blocked */
+	_Atomic int64_t acks0_queued;    /* acks=0 writes returned before their append */
+};
+
 /* A log found in the data directory that no topic claims. */
 struct orphan {
 	char *topic;
@@ -104,11 +126,41 @@ struct broker {
 	struct recbuf *pool;
 	int pool_len;
 
+	/* buffer.memory (produce.c): bytes accepted, not yet appended. */
+	_Atomic int64_t buf_used;
+	pthread_mutex_t buf_mu;          /* a leaf; with buf_cv, for waiters */
+	pthread_cond_t buf_cv;
+	atomic_int buf_waiters;
+	struct produce_metrics pm;
+
 	pthread_t sched;
 	bool sched_running;
 	pthread_mutex_t sched_mu;
 	pthread_cond_t sched_cv;
 	bool sched_stop;
+
+	/* Retention (on the scheduler thread) and the log cleaner thread
+	 * ("mqfs-cleaner", broker.c). The cleaner holds a topic's lock for
+	 * reading while it cleans one of its partitions. Counters for
+	 * MNT/.metrics, written by those threads, read by anyone. */
+	pthread_t cleaner;
+	bool cleaner_running;
+	bool cleaner_stop;               /* under sched_mu; cleaner_cv wakes it */
+	pthread_cond_t cleaner_cv;
+	_Atomic int64_t retention_segments;   /* segments deleted by retention */
+	_Atomic int64_t retention_bytes;      /* their bytes */
+	_Atomic int64_t cleaner_runs;         /* cleans done */
+	_Atomic int64_t cleaner_bytes_read;
+	_Atomic int64_t cleaner_bytes_written;
+	_Atomic int64_t cleaner_records_removed;
+	_Atomic int64_t cleaner_ms;           /* time spent cleaning */
+	_Atomic int64_t cleaner_errors;
+
+	/* Consumer groups (group.c) and the broker's hw listener. */
+	struct group_coord *gc;
+	pthread_mutex_t hw_mu;           /* a leaf: guards hw_fn, hw_arg */
+	void (*hw_fn)(void *arg, const char *topic, int partition);
+	void *hw_arg;
 };
 
 /* ---- catalog.c: DATA/meta/topics/<topic>.properties ---- */
@@ -142,11 +194,24 @@ int catalog_load(struct broker *b, int (*fn)(struct broker *b, const struct cata
 /* Kafka's Utils.murmur2 (the Java client's partitioner hash). */
 uint32_t broker_murmur2(const void *data, size_t len);
 void broker_pool_free(struct broker *b);
+/* Queue and buffer state: with partition_new / broker_open, and their
+ * frees (nothing may be queued then). */
+void produce_partition_init(struct partition *pt);
+void produce_partition_destroy(struct partition *pt);
+void produce_broker_init(struct broker *b);
+void produce_broker_destroy(struct broker *b);
 
 /* ---- broker.c ---- */
 /* Snapshot of the catalog: a reference on each topic, sorted by name.
  * Free with broker_topics_release. */
 int broker_topics_snapshot(struct broker *b, struct topic ***out, int *n);
 void broker_topics_release(struct topic **ts, int n);
+
+/* ---- group.c ---- */
+/* The group coordinator: creates __consumer_offsets if missing, replays
+ * it, starts the notifier, installs the hw listener. After the catalog is
+ * loaded; closed before the topics and logs. */
+int group_coord_open(struct broker *b);
+void group_coord_close(struct broker *b);
 
 #endif

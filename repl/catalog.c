@@ -54,6 +54,7 @@ void catalog_default_config(const struct broker *b, struct topic_config *tc)
 	memset(tc, 0, sizeof(*tc));
 	tc->partitions = b->cfg.num_partitions > 0 ? b->cfg.num_partitions : 1;
 	tc->acks = b->cfg.acks;
+	tc->linger_ms = b->cfg.linger_ms;
 	tc->log = b->cfg.log;
 }
 

@@ -60,14 +60,19 @@
 #define CFG_SHOW_KEY       100      /* bytes of a key quoted in a message */
 #define CFG_SHOW_VALUE     200      /* bytes of a value quoted in a message */
 
-enum cfg_kind { KIND_INT, KIND_ACKS, KIND_CODEC, KIND_SEP, KIND_PATH };
+enum cfg_kind { KIND_INT, KIND_ACKS, KIND_CODEC, KIND_SEP, KIND_PATH,
+		KIND_INT_M1, KIND_POLICY, KIND_RATIO, KIND_BOOL };
 
 enum cfg_id {
 	ID_BROKER_ID, ID_LOG_DIRS, ID_LOG_DIR, ID_NUM_PARTITIONS, ID_PARTITIONS,
 	ID_SEGMENT_BYTES, ID_SEGMENT_MS, ID_ROLL_HOURS, ID_INDEX_BYTES,
 	ID_INDEX_INTERVAL, ID_MAX_MESSAGE, ID_FLUSH_MESSAGES, ID_FLUSH_MS,
 	ID_FLUSH_SCHED_MS, ID_CHECKPOINT_MS, ID_COMPRESSION, ID_BATCH_SIZE,
-	ID_ACKS, ID_BUFFER_MEMORY, ID_KEY_SEP,
+	ID_ACKS, ID_BUFFER_MEMORY, ID_KEY_SEP, ID_LINGER_MS,
+	/* retention and compaction */
+	ID_RETENTION_MS, ID_RETENTION_MINUTES, ID_RETENTION_HOURS, ID_RETENTION_BYTES,
+	ID_CLEANUP_POLICY, ID_DELETE_RETENTION_MS, ID_MIN_DIRTY_RATIO, ID_MIN_LAG_MS,
+	ID_RETENTION_CHECK_MS, ID_CLEANER_ENABLE, ID_CLEANER_BACKOFF_MS, ID_CLEANER_DEDUPE,
 };
 
 struct cfg_key {
@@ -96,9 +101,24 @@ static const struct cfg_key broker_keys[] = {
 	{ "log.flush.offset.checkpoint.interval.ms", ID_CHECKPOINT_MS, KIND_INT, 1, INT64_MAX },
 	{ "compression.type",            ID_COMPRESSION,    KIND_CODEC, 0, 0 },
 	{ "batch.size",                  ID_BATCH_SIZE,     KIND_INT,   1, CFG_MAX_BATCH },
+	/* A write() waits out its linger: a minute is already absurd. */
+	{ "linger.ms",                   ID_LINGER_MS,      KIND_INT,   0, 60000 },
 	{ "acks",                        ID_ACKS,           KIND_ACKS,  0, 0 },
 	{ "buffer.memory",               ID_BUFFER_MEMORY,  KIND_INT,   1024, INT64_MAX },
 	{ "key.separator",               ID_KEY_SEP,        KIND_SEP,   0, 0 },
+	/* Retention and compaction: KIND_INT_M1 also takes -1 (unlimited). */
+	{ "log.retention.ms",            ID_RETENTION_MS,   KIND_INT_M1, 0, INT64_MAX },
+	{ "log.retention.minutes",       ID_RETENTION_MINUTES, KIND_INT_M1, 0, INT32_MAX },
+	{ "log.retention.hours",         ID_RETENTION_HOURS, KIND_INT_M1, 0, INT32_MAX },
+	{ "log.retention.bytes",         ID_RETENTION_BYTES, KIND_INT_M1, 0, INT64_MAX },
+	{ "log.retention.check.interval.ms", ID_RETENTION_CHECK_MS, KIND_INT, 1, INT64_MAX },
+	{ "log.cleanup.policy",          ID_CLEANUP_POLICY, KIND_POLICY, 0, 0 },
+	{ "log.cleaner.enable",          ID_CLEANER_ENABLE, KIND_BOOL,  0, 0 },
+	{ "log.cleaner.backoff.ms",      ID_CLEANER_BACKOFF_MS, KIND_INT, 1, INT64_MAX },
+	{ "log.cleaner.dedupe.buffer.size", ID_CLEANER_DEDUPE, KIND_INT, 65536, INT64_MAX },
+	{ "log.cleaner.delete.retention.ms", ID_DELETE_RETENTION_MS, KIND_INT, 0, INT64_MAX },
+	{ "log.cleaner.min.cleanable.ratio", ID_MIN_DIRTY_RATIO, KIND_RATIO, 0, 0 },
+	{ "log.cleaner.min.compaction.lag.ms", ID_MIN_LAG_MS, KIND_INT, 0, INT64_MAX },
 };
 
 static const struct cfg_key topic_keys[] = {
@@ -113,7 +133,14 @@ static const struct cfg_key topic_keys[] = {
 	{ "flush.ms",             ID_FLUSH_MS,       KIND_INT,   0, INT64_MAX },
 	{ "compression.type",     ID_COMPRESSION,    KIND_CODEC, 0, 0 },
 	{ "batch.size",           ID_BATCH_SIZE,     KIND_INT,   1, CFG_MAX_BATCH },
+	{ "linger.ms",            ID_LINGER_MS,      KIND_INT,   0, 60000 },
 	{ "key.separator",        ID_KEY_SEP,        KIND_SEP,   0, 0 },
+	{ "retention.ms",         ID_RETENTION_MS,   KIND_INT_M1, 0, INT64_MAX },
+	{ "retention.bytes",      ID_RETENTION_BYTES, KIND_INT_M1, 0, INT64_MAX },
+	{ "cleanup.policy",       ID_CLEANUP_POLICY, KIND_POLICY, 0, 0 },
+	{ "delete.retention.ms",  ID_DELETE_RETENTION_MS, KIND_INT, 0, INT64_MAX },
+	{ "min.cleanable.dirty.ratio", ID_MIN_DIRTY_RATIO, KIND_RATIO, 0, 0 },
+	{ "min.compaction.lag.ms", ID_MIN_LAG_MS,    KIND_INT,   0, INT64_MAX },
 };
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
@@ -291,10 +318,82 @@ static int parse_path(const char *s, size_t n, struct cfg_val *v, char *why, siz
 	return 0;
 }
 
+/* cleanup.policy: delete, compact, or both comma-separated (Kafka's list). */
+static int parse_policy(const char *s, size_t n, int64_t *out, char *why, size_t whylen)
+{
+	int64_t pol = 0;
+	while (n > 0) {
+		const char *comma = memchr(s, ',', n);
+		size_t w = comma ? (size_t)(comma - s) : n;
+		const char *t = s;
+		size_t tn = w;
+		trim(&t, &tn);
+		if (is(t, tn, "delete"))
+			pol |= LOG_CLEANUP_DELETE;
+		else if (is(t, tn, "compact"))
+			pol |= LOG_CLEANUP_COMPACT;
+		else {
+			pol = 0;
+			break;
+		}
+		s += w + (comma ? 1 : 0);
+		n -= w + (comma ? 1 : 0);
+		if (comma && n == 0)
+			pol = 0;
+	}
+	if (!pol) {
+		snprintf(why, whylen, "expected delete, compact or compact,delete");
+		return -EINVAL;
+	}
+	*out = pol;
+	return 0;
+}
+
+/* A ratio 0..1 as decimal digits with at most one '.', no exponent; kept
+ * in v->i as millionths so the value round-trips exactly. */
+static int parse_ratio(const char *s, size_t n, int64_t *out, char *why, size_t whylen)
+{
+	int64_t whole = 0, frac = 0, scale = 1000000;
+	size_t i = 0;
+	bool ok = n > 0, digits = false;
+	for (; ok && i < n && s[i] != '.'; i++, digits = true)
+		ok = s[i] >= '0' && s[i] <= '9' && (whole = whole * 10 + (s[i] - '0')) <= 1;
+	if (ok && i < n) {
+		for (i++; ok && i < n; i++, digits = true) {
+			ok = s[i] >= '0' && s[i] <= '9';
+			if (ok && scale > 1) {
+				scale /= 10;
+				frac += (s[i] - '0') * scale;
+			}
+		}
+	}
+	if (!ok || !digits || whole * 1000000 + frac > 1000000) {
+		snprintf(why, whylen, "expected a number from 0 to 1");
+		return -EINVAL;
+	}
+	*out = whole * 1000000 + frac;
+	return 0;
+}
+
 static int parse_value(const struct cfg_key *k, const char *s, size_t n, struct cfg_val *v,
 		       char *why, size_t whylen)
 {
 	switch (k->kind) {
+	case KIND_INT_M1:
+		if (is(s, n, "-1")) {
+			v->i = -1;
+			return 0;
+		}
+		return parse_int(s, n, k, &v->i, why, whylen);
+	case KIND_POLICY: return parse_policy(s, n, &v->i, why, whylen);
+	case KIND_RATIO:  return parse_ratio(s, n, &v->i, why, whylen);
+	case KIND_BOOL:
+		if (is(s, n, "true") || is(s, n, "false")) {
+			v->i = is(s, n, "true");
+			return 0;
+		}
+		snprintf(why, whylen, "expected true or false");
+		return -EINVAL;
 	case KIND_INT:   return parse_int(s, n, k, &v->i, why, whylen);
 	case KIND_ACKS:  return parse_acks(s, n, &v->i, why, whylen);
 	case KIND_CODEC: return parse_codec(s, n, &v->i, why, whylen);
@@ -319,6 +418,12 @@ static bool set_log_key(struct log_config *log, const struct cfg_key *k,
 	case ID_FLUSH_MS:       log->flush_ms = v->i; break;
 	case ID_COMPRESSION:    log->codec = (int)v->i; break;
 	case ID_BATCH_SIZE:     log->batch_bytes = (int32_t)v->i; break;
+	case ID_RETENTION_MS:   log->retention_ms = v->i; break;
+	case ID_RETENTION_BYTES: log->retention_bytes = v->i; break;
+	case ID_CLEANUP_POLICY: log->cleanup_policy = (int)v->i; break;
+	case ID_DELETE_RETENTION_MS: log->delete_retention_ms = v->i; break;
+	case ID_MIN_DIRTY_RATIO: log->min_cleanable_dirty_ratio = (double)v->i / 1e6; break;
+	case ID_MIN_LAG_MS:     log->min_compaction_lag_ms = v->i; break;
 	case ID_KEY_SEP:
 		memset(log->key_sep, 0, sizeof(log->key_sep));
 		memcpy(log->key_sep, v->s, v->len);
@@ -417,11 +522,16 @@ void broker_config_defaults(struct broker_config *c)
 	c->buffer_memory = 33554432;
 	c->flush_scheduler_ms = INT64_MAX;
 	c->checkpoint_interval_ms = 60000;
+	c->retention_check_ms = 300000;
+	c->cleaner_enable = true;
+	c->cleaner_backoff_ms = 15000;
+	c->cleaner_dedupe_bytes = 134217728;
 }
 
 struct broker_parse {
 	struct broker_config c;         /* the copy being changed */
 	bool roll_ms_seen;              /* log.roll.ms in this text */
+	bool ret_ms_seen, ret_min_seen; /* log.retention.ms / .minutes in this text */
 	bool dirs_seen;                 /* log.dirs in this text */
 };
 
@@ -438,6 +548,7 @@ static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *
 	case ID_NUM_PARTITIONS: c->num_partitions = (int32_t)v->i; break;
 	case ID_ACKS:           c->acks = (int)v->i; break;
 	case ID_BUFFER_MEMORY:  c->buffer_memory = v->i; break;
+	case ID_LINGER_MS:      c->linger_ms = v->i; break;
 	case ID_FLUSH_SCHED_MS: c->flush_scheduler_ms = v->i; break;
 	case ID_CHECKPOINT_MS:  c->checkpoint_interval_ms = v->i; break;
 	case ID_LOG_DIRS:
@@ -456,6 +567,25 @@ static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *
 		if (!p->roll_ms_seen)
 			c->log.segment_ms = v->i * 3600 * 1000;
 		break;
+	/* Kafka's precedence: log.retention.ms, then .minutes, then .hours,
+	 * whatever their order; -1 in any of them means unlimited. */
+	case ID_RETENTION_MS:
+		p->ret_ms_seen = true;
+		c->log.retention_ms = v->i;
+		break;
+	case ID_RETENTION_MINUTES:
+		p->ret_min_seen = true;
+		if (!p->ret_ms_seen)
+			c->log.retention_ms = v->i < 0 ? -1 : v->i * 60 * 1000;
+		break;
+	case ID_RETENTION_HOURS:
+		if (!p->ret_ms_seen && !p->ret_min_seen)
+			c->log.retention_ms = v->i < 0 ? -1 : v->i * 3600 * 1000;
+		break;
+	case ID_RETENTION_CHECK_MS: c->retention_check_ms = v->i; break;
+	case ID_CLEANER_ENABLE:     c->cleaner_enable = v->i != 0; break;
+	case ID_CLEANER_BACKOFF_MS: c->cleaner_backoff_ms = v->i; break;
+	case ID_CLEANER_DEDUPE:     c->cleaner_dedupe_bytes = v->i; break;
 	default:
 		set_log_key(&c->log, k, v);
 		break;
@@ -557,6 +687,23 @@ static const char *codec_str(int codec)
 	return "none";
 }
 
+static const char *policy_str(int pol)
+{
+	return pol == (LOG_CLEANUP_DELETE | LOG_CLEANUP_COMPACT) ? "compact,delete" :
+	       pol == LOG_CLEANUP_COMPACT ? "compact" : "delete";
+}
+
+/* The ratio as parse_ratio reads it back: up to six decimals, no
+ * trailing zeros ("0.5"). */
+static const char *ratio_str(double r, char *buf, size_t cap)
+{
+	long long m = (long long)(r * 1e6 + 0.5);
+	int n = snprintf(buf, cap, "%lld.%06lld", m / 1000000, m % 1000000);
+	while (n > 2 && buf[n - 1] == '0' && buf[n - 2] != '.')
+		buf[--n] = '\0';
+	return buf;
+}
+
 static const char *acks_str(int acks)
 {
 	return acks == 0 ? "0" : acks == 1 ? "1" : "all";
@@ -600,9 +747,14 @@ static int render_close(FILE *f, char **bufp, char **out)
  *   log.index.size.max.bytes, log.index.interval.bytes, message.max.bytes,
  *   log.flush.interval.messages, log.flush.interval.ms,
  *   log.flush.scheduler.interval.ms, log.flush.offset.checkpoint.interval.ms,
- *   compression.type, batch.size, acks, buffer.memory, key.separator */
+ *   compression.type, batch.size, linger.ms, acks, buffer.memory, key.separator,
+ *   log.retention.ms, log.retention.bytes, log.retention.check.interval.ms,
+ *   log.cleanup.policy, log.cleaner.enable, log.cleaner.backoff.ms,
+ *   log.cleaner.dedupe.buffer.size, log.cleaner.delete.retention.ms,
+ *   log.cleaner.min.cleanable.ratio, log.cleaner.min.compaction.lag.ms */
 int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 {
+	char rb[32];
 	char *buf = NULL;
 	FILE *f;
 
@@ -624,10 +776,24 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 		(long long)c->checkpoint_interval_ms);
 	fprintf(f, "compression.type=%s\n", codec_str(c->log.codec));
 	fprintf(f, "batch.size=%d\n", c->log.batch_bytes);
+	fprintf(f, "linger.ms=%lld\n", (long long)c->linger_ms);
 	fprintf(f, "acks=%s\n", acks_str(c->acks));
 	fprintf(f, "buffer.memory=%lld\n", (long long)c->buffer_memory);
 	fputs("key.separator=", f);
 	put_sep(f, &c->log);
+	fprintf(f, "log.retention.ms=%lld\n", (long long)c->log.retention_ms);
+	fprintf(f, "log.retention.bytes=%lld\n", (long long)c->log.retention_bytes);
+	fprintf(f, "log.retention.check.interval.ms=%lld\n", (long long)c->retention_check_ms);
+	fprintf(f, "log.cleanup.policy=%s\n", policy_str(c->log.cleanup_policy));
+	fprintf(f, "log.cleaner.enable=%s\n", c->cleaner_enable ? "true" : "false");
+	fprintf(f, "log.cleaner.backoff.ms=%lld\n", (long long)c->cleaner_backoff_ms);
+	fprintf(f, "log.cleaner.dedupe.buffer.size=%lld\n", (long long)c->cleaner_dedupe_bytes);
+	fprintf(f, "log.cleaner.delete.retention.ms=%lld\n",
+		(long long)c->log.delete_retention_ms);
+	fprintf(f, "log.cleaner.min.cleanable.ratio=%s\n",
+		ratio_str(c->log.min_cleanable_dirty_ratio, rb, sizeof(rb)));
+	fprintf(f, "log.cleaner.min.compaction.lag.ms=%lld\n",
+		(long long)c->log.min_compaction_lag_ms);
 	return render_close(f, &buf, out);
 }
 
@@ -655,6 +821,9 @@ static int topic_set(void *arg, const struct cfg_key *k, const struct cfg_val *v
 	case ID_ACKS:
 		p->tc.acks = (int)v->i;
 		break;
+	case ID_LINGER_MS:
+		p->tc.linger_ms = v->i;
+		break;
 	default:
 		set_log_key(&p->tc.log, k, v);
 		break;
@@ -680,9 +849,12 @@ int topic_config_apply(struct topic_config *tc, const char *text, size_t len,
 /* Rendering order (topic):
  *   partitions, acks, segment.bytes, segment.ms, segment.index.bytes,
  *   index.interval.bytes, max.message.bytes, flush.messages, flush.ms,
- *   compression.type, batch.size, key.separator */
+ *   compression.type, batch.size, linger.ms, key.separator, retention.ms,
+ *   retention.bytes, cleanup.policy, delete.retention.ms,
+ *   min.cleanable.dirty.ratio, min.compaction.lag.ms */
 int topic_config_render(const struct topic_config *tc, char **out, size_t *len)
 {
+	char rb[32];
 	char *buf = NULL;
 	FILE *f;
 
@@ -700,7 +872,15 @@ int topic_config_render(const struct topic_config *tc, char **out, size_t *len)
 	fprintf(f, "flush.ms=%lld\n", (long long)tc->log.flush_ms);
 	fprintf(f, "compression.type=%s\n", codec_str(tc->log.codec));
 	fprintf(f, "batch.size=%d\n", tc->log.batch_bytes);
+	fprintf(f, "linger.ms=%lld\n", (long long)tc->linger_ms);
 	fputs("key.separator=", f);
 	put_sep(f, &tc->log);
+	fprintf(f, "retention.ms=%lld\n", (long long)tc->log.retention_ms);
+	fprintf(f, "retention.bytes=%lld\n", (long long)tc->log.retention_bytes);
+	fprintf(f, "cleanup.policy=%s\n", policy_str(tc->log.cleanup_policy));
+	fprintf(f, "delete.retention.ms=%lld\n", (long long)tc->log.delete_retention_ms);
+	fprintf(f, "min.cleanable.dirty.ratio=%s\n",
+		ratio_str(tc->log.min_cleanable_dirty_ratio, rb, sizeof(rb)));
+	fprintf(f, "min.compaction.lag.ms=%lld\n", (long long)tc->log.min_compaction_lag_ms);
 	return render_close(f, &buf, out);
 }

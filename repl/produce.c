@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "repl/broker_int.h"
 
@@ -292,17 +293,204 @@ static int chunk_build(const struct splitter *sp, struct recbuf *rb, bool spread
 }
 
 /* ------------------------------------------------------------------ */
-/* Appending */
+/* Appending: the group-commit queue */
 
-/* One chunk into one partition; needs pt->produce_mu and t->lock (read).
- * On a single node the ack point is the same for acks 0, 1 and all: the
- * append on the leader, which is the only in-sync replica; acks=0 is
- * synchronous too, there being no network to skip. */
+const double produce_lat_bounds[PRODUCE_LAT_BUCKETS] = {
+	0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
+	0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0,
+};
+
+/* One write's records for one partition, queued (see the file header).
+ * On the writer's stack unless async. */
+struct produce_req {
+	struct produce_req *next;
+	const struct rec_in *recs;      /* the first (or only) chunk */
+	int n;
+	int64_t payload;                /* key + value bytes of recs */
+	/* more: the write has further chunks, parsed by the appender from the
+	 * writer's splitter, record array and line source (the writer waits,
+	 * so they stay valid); such a request is appended alone. */
+	bool more;
+	const struct splitter *sp;
+	struct recbuf *rb;
+	struct lsrc *src;
+	/* async (acks=0, queued): owned by the queue; the appender frees it,
+	 * gives its buffer.memory back and reports to tr. */
+	bool async;
+	int64_t bytes;
+	struct produce_tracker *tr;
+	/* under produce_mu: */
+	bool done, lead;
+	int rc;
+};
+
+void produce_broker_init(struct broker *b)
+{
+	atomic_init(&b->buf_used, 0);
+	atomic_init(&b->buf_waiters, 0);
+	pthread_mutex_init(&b->buf_mu, NULL);
+	pthread_cond_init(&b->buf_cv, NULL);
+}
+
+void produce_broker_destroy(struct broker *b)
+{
+	pthread_cond_destroy(&b->buf_cv);
+	pthread_mutex_destroy(&b->buf_mu);
+}
+
+void produce_partition_init(struct partition *pt)
+{
+	pthread_cond_init(&pt->produce_cv, NULL);
+}
+
+void produce_partition_destroy(struct partition *pt)
+{
+	pthread_cond_destroy(&pt->produce_cv);
+	free(pt->grp);
+	pt->grp = NULL;
+}
+
+/* ---- buffer.memory ----
+ * A lock-free fast path; waiters sleep on buf_cv. The waiter counts itself
+ * in buf_waiters before it looks at buf_used, the giver changes buf_used
+ * before it looks at buf_waiters (both seq_cst), so a wake-up is never
+ * lost. A write larger than the whole buffer goes through when nothing
+ * else holds any (it could never fit otherwise). */
+static bool buffer_fits(int64_t used, int64_t n, int64_t limit)
+{
+	return used == 0 || used + n <= limit;
+}
+
+static int buffer_take(struct broker *b, int64_t n, bool nonblock)
+{
+	const int64_t limit = b->cfg.buffer_memory;
+	int64_t used = atomic_fetch_add(&b->buf_used, n);
+
+	if (buffer_fits(used, n, limit))
+		return 0;
+	atomic_fetch_sub(&b->buf_used, n);
+	if (atomic_load(&b->buf_waiters) > 0)
+		pthread_cond_broadcast(&b->buf_cv);   /* we may have hidden a give */
+	atomic_fetch_add_explicit(&b->pm.buffer_full, 1, memory_order_relaxed);
+	if (nonblock)
+		return -EAGAIN;
+	pthread_mutex_lock(&b->buf_mu);
+	atomic_fetch_add(&b->buf_waiters, 1);
+	for (;;) {
+		used = atomic_load(&b->buf_used);
+		if (buffer_fits(used, n, limit)) {
+			if (atomic_compare_exchange_weak(&b->buf_used, &used, used + n))
+				break;
+			continue;
+		}
+		pthread_cond_wait(&b->buf_cv, &b->buf_mu);
+	}
+	atomic_fetch_sub(&b->buf_waiters, 1);
+	pthread_mutex_unlock(&b->buf_mu);
+	return 0;
+}
+
+static void buffer_give(struct broker *b, int64_t n)
+{
+	if (n <= 0)
+		return;
+	atomic_fetch_sub(&b->buf_used, n);
+	if (atomic_load(&b->buf_waiters) > 0) {
+		pthread_mutex_lock(&b->buf_mu);
+		pthread_cond_broadcast(&b->buf_cv);
+		pthread_mutex_unlock(&b->buf_mu);
+	}
+}
+
+/* ---- trackers (acks=0) ---- */
+
+void produce_tracker_init(struct produce_tracker *tr)
+{
+	pthread_mutex_init(&tr->mu, NULL);
+	pthread_cond_init(&tr->cv, NULL);
+	tr->pending = 0;
+	tr->error = 0;
+}
+
+int produce_tracker_wait(struct produce_tracker *tr)
+{
+	int rc;
+
+	pthread_mutex_lock(&tr->mu);
+	while (tr->pending > 0)
+		pthread_cond_wait(&tr->cv, &tr->mu);
+	rc = tr->error;
+	tr->error = 0;
+	pthread_mutex_unlock(&tr->mu);
+	return rc;
+}
+
+void produce_tracker_destroy(struct produce_tracker *tr)
+{
+	(void)produce_tracker_wait(tr);
+	pthread_cond_destroy(&tr->cv);
+	pthread_mutex_destroy(&tr->mu);
+}
+
+static void tracker_done(struct produce_tracker *tr, int rc)
+{
+	pthread_mutex_lock(&tr->mu);
+	if (rc < 0 && tr->error == 0)
+		tr->error = rc;
+	if (--tr->pending == 0)
+		pthread_cond_broadcast(&tr->cv);
+	pthread_mutex_unlock(&tr->mu);
+}
+
+/* ---- the append ---- */
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t recs_payload(const struct rec_in *recs, int n)
+{
+	int64_t s = 0;
+
+	for (int i = 0; i < n; i++)
+		s += (recs[i].key_len > 0 ? recs[i].key_len : 0) +
+		     (recs[i].value_len > 0 ? recs[i].value_len : 0);
+	return s;
+}
+
+static void latency_observe(struct broker *b, int64_t ns)
+{
+	double s = (double)ns / 1e9;
+	int i = 0;
+
+	while (i < PRODUCE_LAT_BUCKETS && s > produce_lat_bounds[i])
+		i++;
+	atomic_fetch_add_explicit(&b->pm.lat_count[i], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&b->pm.lat_sum_ns, ns, memory_order_relaxed);
+}
+
+/* Commits what was just appended: the high watermark. acks=1 and acks=all
+ * both wait for this point; with acks=all the hw is min LEO over the ISR,
+ * which on one node is this broker's LEO, so it moves at once (a cluster
+ * waits here for the followers' fetches, -ETIMEDOUT when they do not come
+ * in time). */
+static int partition_commit(struct partition *pt, int64_t last_offset)
+{
+	return log_set_hw(pt->log, last_offset + 1);
+}
+
+/* One chunk into one partition; called by the partition's appender only
+ * (with t->lock read, without produce_mu). */
 static int chunk_append(struct topic *t, struct partition *pt, const struct rec_in *recs,
-			int n)
+			int n, int64_t payload)
 {
 	struct log_append_info info;
 	struct log_state st;
+	int64_t t0 = mono_ns();
 	int rc;
 
 	rc = log_append(pt->log, recs, n, BROKER_LEADER_EPOCH, &info);
@@ -315,6 +503,7 @@ static int chunk_append(struct topic *t, struct partition *pt, const struct rec_
 	atomic_fetch_add_explicit(&pt->records_in, n, memory_order_relaxed);
 	atomic_fetch_add_explicit(&pt->bytes_in, info.bytes, memory_order_relaxed);
 	atomic_fetch_add_explicit(&pt->batches_in, info.batches, memory_order_relaxed);
+	atomic_fetch_add_explicit(&pt->payload_in, payload, memory_order_relaxed);
 	atomic_store_explicit(&pt->last_append_ms, recs[0].timestamp, memory_order_relaxed);
 	if (t->cfg.log.flush_messages != INT64_MAX) {
 		log_get_state(pt->log, &st);
@@ -328,47 +517,267 @@ static int chunk_append(struct topic *t, struct partition *pt, const struct rec_
 			atomic_store(&pt->last_flush_ms, recs[0].timestamp);
 		}
 	}
-	return log_set_hw(pt->log, info.last_offset + 1);
+	rc = partition_commit(pt, info.last_offset);
+	latency_observe(t->b, mono_ns() - t0);
+	return rc;
 }
 
-/* All of [lines, end) into one partition. */
-static int produce_one(struct topic *t, struct partition *pt, const struct splitter *sp,
-		       struct recbuf *rb, struct lsrc *src)
+/* Appends a group g (linked, n records in all) taken off the queue. */
+static int group_append(struct topic *t, struct partition *pt, struct produce_req *g, int n,
+			int64_t payload)
 {
-	bool appended = false;
-	int n, rc = 0;
+	struct produce_req *r;
+	int k = 0, rc;
+
+	if (!g->next && !g->more)
+		return chunk_append(t, pt, g->recs, g->n, g->payload);
+	if (g->more) {
+		/* Alone in its group: chunk after chunk, nobody in between. */
+		rc = chunk_append(t, pt, g->recs, g->n, g->payload);
+		while (rc == 0 && lsrc_more(g->src)) {
+			n = chunk_build(g->sp, g->rb, false, g->src);
+			if (n < 0)
+				return n;
+			rc = chunk_append(t, pt, g->rb->recs, n, recs_payload(g->rb->recs, n));
+		}
+		return rc;
+	}
+	if (pt->grp_cap < n) {
+		struct rec_in *p = realloc(pt->grp, (size_t)n * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		pt->grp = p;
+		pt->grp_cap = n;
+	}
+	for (r = g; r; r = r->next) {
+		memcpy(pt->grp + k, r->recs, (size_t)r->n * sizeof(*r->recs));
+		k += r->n;
+	}
+	return chunk_append(t, pt, pt->grp, n, payload);
+}
+
+static void linger_wait(struct topic *t, struct partition *pt)
+{
+	struct timespec dl;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += t->cfg.linger_ms / 1000;
+	dl.tv_nsec += (t->cfg.linger_ms % 1000) * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
+	pt->lingering = true;
+	while (pt->q_bytes < t->cfg.log.batch_bytes && !pt->q_head->more)
+		if (pthread_cond_timedwait(&pt->produce_cv, &pt->produce_mu, &dl) == ETIMEDOUT)
+			break;
+	pt->lingering = false;
+}
+
+/* The appender's loop. Called with produce_mu held and pt->appending set
+ * for us; returns with produce_mu held once me is done and the role is
+ * handed on (or nobody is left). */
+static void partition_lead(struct topic *t, struct partition *pt, struct produce_req *me)
+{
+	for (;;) {
+		struct produce_req *g, *last, *r, *nx;
+		int64_t payload;
+		int n, rc;
+
+		if (t->cfg.linger_ms > 0 && pt->q_bytes < t->cfg.log.batch_bytes)
+			linger_wait(t, pt);
+		/* Take a group off the head: as many requests as one append may
+		 * hold; a request of several chunks goes alone. */
+		g = last = pt->q_head;
+		n = g->n;
+		payload = g->payload;
+		if (!g->more) {
+			while (last->next && !last->next->more &&
+			       n + last->next->n <= PRODUCE_CHUNK_RECS &&
+			       payload + last->next->payload <= PRODUCE_CHUNK_BYTES) {
+				last = last->next;
+				n += last->n;
+				payload += last->payload;
+			}
+		}
+		pt->q_head = last->next;
+		if (!pt->q_head)
+			pt->q_tail = NULL;
+		last->next = NULL;
+		pt->q_bytes -= payload;
+		pthread_mutex_unlock(&pt->produce_mu);
+
+		rc = group_append(t, pt, g, n, payload);
+
+		pthread_mutex_lock(&pt->produce_mu);
+		for (r = g; r; r = nx) {
+			nx = r->next;
+			r->rc = rc;
+			r->done = true;
+			if (r->async) {
+				tracker_done(r->tr, rc);
+				buffer_give(t->b, r->bytes);
+				free(r);
+			}
+		}
+		pthread_cond_broadcast(&pt->produce_cv);
+		if (!me->done)
+			continue;
+		/* Hand the role to the first synchronous writer queued. */
+		for (r = pt->q_head; r && r->async; r = r->next)
+			;
+		if (r) {
+			r->lead = true;
+			pthread_cond_broadcast(&pt->produce_cv);
+			return;
+		}
+		if (!pt->q_head) {
+			pt->appending = false;
+			return;
+		}
+		/* Only acks=0 writes are left, whose writers are gone: go on. */
+	}
+}
+
+/* Queues r and returns its result once appended: 0 or -errno; 1 when r is
+ * async and was queued behind a running appender (the queue owns it now).
+ * An async r that finds no appender is appended here, synchronously, and
+ * stays the caller's. */
+static int partition_submit(struct topic *t, struct partition *pt, struct produce_req *r)
+{
+	int rc;
 
 	pthread_mutex_lock(&pt->produce_mu);
-	while (lsrc_more(src)) {
-		n = chunk_build(sp, rb, false, src);
-		if (n < 0) {
-			rc = n;
-			break;
-		}
-		if (!appended && lsrc_more(src)) {
-			rc = lines_check(sp, src);          /* invariant 1 */
-			if (rc < 0)
-				break;
-		}
-		rc = chunk_append(t, pt, rb->recs, n);
-		if (rc < 0)
-			break;
-		appended = true;
+	if (r->async && !pt->appending)
+		r->async = false;
+	if (r->async) {
+		pthread_mutex_lock(&r->tr->mu);
+		r->tr->pending++;
+		pthread_mutex_unlock(&r->tr->mu);
 	}
+	r->next = NULL;
+	if (pt->q_tail)
+		pt->q_tail->next = r;
+	else
+		pt->q_head = r;
+	pt->q_tail = r;
+	pt->q_bytes += r->payload;
+	if (!pt->appending) {
+		pt->appending = true;
+		r->lead = true;
+	} else {
+		if (pt->lingering)
+			pthread_cond_broadcast(&pt->produce_cv);
+		if (r->async) {
+			atomic_fetch_add_explicit(&t->b->pm.acks0_queued, 1, memory_order_relaxed);
+			pthread_mutex_unlock(&pt->produce_mu);
+			return 1;
+		}
+		while (!r->done && !r->lead)
+			pthread_cond_wait(&pt->produce_cv, &pt->produce_mu);
+	}
+	if (!r->done)
+		partition_lead(t, pt, r);
+	rc = r->rc;
 	pthread_mutex_unlock(&pt->produce_mu);
 	return rc;
 }
 
+/* An acks=0 request owning a copy of its records' bytes. */
+static struct produce_req *req_copy(const struct produce_req *r)
+{
+	size_t sz = sizeof(*r) + (size_t)r->n * sizeof(struct rec_in) + (size_t)r->payload;
+	struct produce_req *a = malloc(sz);
+	struct rec_in *recs;
+	char *d;
+
+	if (!a)
+		return NULL;
+	*a = *r;
+	recs = (struct rec_in *)(a + 1);
+	d = (char *)(recs + r->n);
+	for (int i = 0; i < r->n; i++) {
+		recs[i] = r->recs[i];
+		if (recs[i].key_len > 0) {
+			memcpy(d, recs[i].key, (size_t)recs[i].key_len);
+			recs[i].key = d;
+			d += recs[i].key_len;
+		}
+		if (recs[i].value_len > 0) {
+			memcpy(d, recs[i].value, (size_t)recs[i].value_len);
+			recs[i].value = d;
+			d += recs[i].value_len;
+		}
+	}
+	a->recs = recs;
+	return a;
+}
+
+static bool partition_busy(struct partition *pt)
+{
+	bool busy;
+
+	pthread_mutex_lock(&pt->produce_mu);
+	busy = pt->appending;
+	pthread_mutex_unlock(&pt->produce_mu);
+	return busy;
+}
+
+/* All of the write into one partition. *held: the write's buffer.memory,
+ * set to 0 when an async request took it over. */
+static int produce_one(struct topic *t, struct partition *pt, const struct splitter *sp,
+		       struct recbuf *rb, struct lsrc *src, struct produce_tracker *tr,
+		       int64_t *held)
+{
+	struct produce_req r = { 0 };
+	int n, rc;
+
+	n = chunk_build(sp, rb, false, src);
+	if (n <= 0)
+		return n;
+	r.more = lsrc_more(src);
+	if (r.more) {
+		rc = lines_check(sp, src);          /* invariant 1 */
+		if (rc < 0)
+			return rc;
+	}
+	r.recs = rb->recs;
+	r.n = n;
+	r.payload = recs_payload(rb->recs, n);
+	r.sp = sp;
+	r.rb = rb;
+	r.src = src;
+	if (tr && !r.more && t->cfg.acks == 0 && partition_busy(pt)) {
+		struct produce_req *a = req_copy(&r);
+
+		if (a) {
+			a->async = true;
+			a->tr = tr;
+			a->bytes = *held;
+			rc = partition_submit(t, pt, a);
+			if (rc == 1) {
+				*held = 0;
+				return 0;
+			}
+			free(a);
+			return rc;
+		}
+		/* no memory for a copy: append synchronously */
+	}
+	return partition_submit(t, pt, &r);
+}
+
 /* .produce: records spread over the partitions by the partitioner. */
 static int produce_spread(struct topic *t, const struct splitter *sp, struct recbuf *rb,
-			  struct lsrc *src)
+			  struct lsrc *src, struct produce_tracker *tr, int64_t *held)
 {
 	const int np = t->nparts;
 	int *start = NULL, n, rc = 0;
 	bool checked = false;
 
 	if (np == 1)
-		return produce_one(t, t->parts[0], sp, rb, src);
+		return produce_one(t, t->parts[0], sp, rb, src, tr, held);
 	if (rb->cap > 0 && !rb->sorted) {
 		/* a pooled array used so far for single partitions only */
 		rb->sorted = malloc((size_t)rb->cap * sizeof(*rb->sorted));
@@ -415,15 +824,17 @@ static int produce_spread(struct topic *t, const struct splitter *sp, struct rec
 			start[q + 1] += start[q];
 		for (int i = 0; i < n; i++)
 			rb->sorted[start[rb->part[i]]++] = rb->recs[i];
-		/* start[q] is now the end of group q */
+		/* start[q] is now the end of group q; each group is one
+		 * synchronous request to its partition's queue */
 		for (int q = 0, from = 0; q < np && rc == 0; from = start[q], q++) {
-			struct partition *pt = t->parts[q];
+			struct produce_req r = { 0 };
 
 			if (start[q] == from)
 				continue;
-			pthread_mutex_lock(&pt->produce_mu);
-			rc = chunk_append(t, pt, rb->sorted + from, start[q] - from);
-			pthread_mutex_unlock(&pt->produce_mu);
+			r.recs = rb->sorted + from;
+			r.n = start[q] - from;
+			r.payload = recs_payload(r.recs, r.n);
+			rc = partition_submit(t, t->parts[q], &r);
 		}
 		if (rc < 0)
 			break;
@@ -432,21 +843,57 @@ static int produce_spread(struct topic *t, const struct splitter *sp, struct rec
 	return rc;
 }
 
+/* Compacted topics (cleanup.policy has compact) take keyed records only,
+ * as Kafka does: a line without the key separator (or any line when the
+ * topic has none) refuses the whole write with -EINVAL, before anything
+ * is appended. (Issue 4: retention and compaction.) */
+static int compact_keys_check_run(const struct topic *t, const char *p, const char *end)
+{
+	const struct log_config *lc = &t->cfg.log;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (lc->key_sep_len == 0 || !memmem(p, l, lc->key_sep, (size_t)lc->key_sep_len)) {
+			mq_log_limited(MQ_WARN, "topic %s: write refused: a record without a key "
+				       "in a compacted topic (cleanup.policy=compact needs "
+				       "key.separator and key<sep>value lines)", t->name);
+			return -EINVAL;
+		}
+		p += l + 1;
+	}
+	return 0;
+}
+
+static int compact_keys_check(const struct topic *t, const struct lsrc *s)
+{
+	if (!(t->cfg.log.cleanup_policy & LOG_CLEANUP_COMPACT))
+		return 0;
+	int rc = compact_keys_check_run(t, s->p, s->end);
+	return rc == 0 && s->p2 ? compact_keys_check_run(t, s->p2, s->end2) : rc;
+}
+
 int topic_produce(struct topic *t, int partition, const char *lines, size_t len, int flags)
 {
-	return topic_produce2(t, partition, NULL, 0, lines, len, flags);
+	return topic_produce_tracked(t, partition, NULL, 0, lines, len, flags, NULL);
 }
 
 int topic_produce2(struct topic *t, int partition, const char *head, size_t head_len,
 		   const char *lines, size_t len, int flags)
 {
+	return topic_produce_tracked(t, partition, head, head_len, lines, len, flags, NULL);
+}
+
+int topic_produce_tracked(struct topic *t, int partition, const char *head, size_t head_len,
+			  const char *lines, size_t len, int flags, struct produce_tracker *tr)
+{
 	struct lsrc src = { lines, lines + len, NULL, NULL };
 	struct splitter sp;
 	struct recbuf *rb = NULL;
+	int64_t held = 0;
 	int rc;
 
-	/* PRODUCE_NONBLOCK: nothing here waits for memory on one node (no
-	 * send buffer); the only wait is for another writer's append. */
 	pthread_rwlock_rdlock(&t->lock);
 	if (atomic_load(&t->deleted) || partition < -1 || partition >= t->nparts) {
 		rc = -ENOENT;
@@ -467,6 +914,17 @@ int topic_produce2(struct topic *t, int partition, const char *head, size_t head
 		rc = -EINVAL;
 		goto out;
 	}
+	rc = compact_keys_check(t, &src);
+	if (rc < 0)
+		goto out;
+	/* buffer.memory: the bytes of this write until they are appended. */
+	rc = buffer_take(t->b, (int64_t)(head_len + len), flags & PRODUCE_NONBLOCK);
+	if (rc < 0) {
+		mq_log(MQ_DEBUG, "topic %s: write of %zu bytes: buffer.memory full", t->name,
+		       head_len + len);
+		goto out;
+	}
+	held = (int64_t)(head_len + len);
 	sp.sep = t->cfg.log.key_sep;
 	sp.sep_len = t->cfg.log.key_sep_len;
 	sp.max = log_max_record_payload(&t->cfg.log);
@@ -477,10 +935,11 @@ int topic_produce2(struct topic *t, int partition, const char *head, size_t head
 		goto out;
 	}
 	if (partition < 0)
-		rc = produce_spread(t, &sp, rb, &src);
+		rc = produce_spread(t, &sp, rb, &src, tr, &held);
 	else
-		rc = produce_one(t, t->parts[partition], &sp, rb, &src);
+		rc = produce_one(t, t->parts[partition], &sp, rb, &src, tr, &held);
 out:
+	buffer_give(t->b, held);
 	if (rb)
 		recbuf_put(t->b, rb);
 	pthread_rwlock_unlock(&t->lock);

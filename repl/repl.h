@@ -62,6 +62,11 @@ struct broker_config {
 	const struct io_ops *io;
 	int64_t flush_scheduler_ms;         /* log.flush.scheduler.interval.ms */
 	int64_t checkpoint_interval_ms;     /* log.flush.offset.checkpoint.interval.ms (60000) */
+	/* Retention and compaction (issue 4). */
+	int64_t retention_check_ms;         /* log.retention.check.interval.ms (300000) */
+	bool cleaner_enable;                /* log.cleaner.enable (true) */
+	int64_t cleaner_backoff_ms;         /* log.cleaner.backoff.ms (15000) */
+	int64_t cleaner_dedupe_bytes;       /* log.cleaner.dedupe.buffer.size (128 MiB) */
 };
 void broker_config_defaults(struct broker_config *c);
 /* Parses a server.properties text. On error returns -EINVAL and writes a
@@ -167,8 +172,8 @@ void produce_tracker_init(struct produce_tracker *tr);
 int produce_tracker_wait(struct produce_tracker *tr);
 /* Waits as produce_tracker_wait, then frees. */
 void produce_tracker_destroy(struct produce_tracker *tr);
-int topic_produce_tracked(struct topic *t, int partition, const char *lines, size_t len,
-			  int flags, struct produce_tracker *tr);
+int topic_produce_tracked(struct topic *t, int partition, const char *head, size_t head_len,
+			  const char *lines, size_t len, int flags, struct produce_tracker *tr);
 /* The topic's max.message.bytes (the fs refuses a partial line beyond it). */
 int32_t topic_max_message_bytes(struct topic *t);
 /* Makes everything appended to the partition durable (fsync). */
@@ -191,5 +196,72 @@ ssize_t topic_segment_read_raw(struct topic *t, int partition, int64_t base, cha
 			       size_t size, int64_t off);
 ssize_t topic_segment_render(struct topic *t, int partition, int64_t base,
 			     enum seg_file kind, int64_t *cursor, char *buf, size_t size);
+
+/* ---- high watermark listener ----
+ * fn(arg, topic, partition) after any partition's high watermark moved.
+ * It runs with the topic's locks held: it may only queue work or wake a
+ * thread, never call topic_*(). One listener (the group coordinator). */
+void broker_set_hw_listener(struct broker *b, void (*fn)(void *arg, const char *topic,
+							   int partition), void *arg);
+
+/* ---- consumer groups (repl/group.c) ----
+ * A group belongs to one topic (MNT/<topic>/.groups/<group>/); names follow
+ * the topic name rules. Committed offsets and the group's settings are
+ * records in the internal topic __consumer_offsets, replayed at
+ * broker_open. A member is one open consume file: joining or leaving
+ * rebalances the partitions with the group's partition.assignment.strategy
+ * (engine's assign_compute). Delivery is at-least-once: what a
+ * group_consume() returned is committed by the member's next
+ * group_consume(); a member that leaves commits nothing more.
+ * struct group is reference counted (group_put); every function is
+ * thread-safe. Errors: -EINVAL bad name or value, -ENOENT no such group
+ * (or topic/partition), -EEXIST, -EBUSY the group has active members,
+ * -ENOMEM, and the produce errors of a commit. */
+struct group;
+struct group_member;
+#define GROUP_LOOKUP       0        /* find only */
+#define GROUP_CREATE       1        /* find or create */
+#define GROUP_CREATE_EXCL  2        /* create; -EEXIST if it exists (mkdir) */
+int group_open(struct topic *t, const char *name, int create, struct group **out);
+/* The group with this id (stable for the life of the broker, never
+ * reused), if it still exists and belongs to t. */
+int group_by_id(struct topic *t, uint64_t id, struct group **out);
+void group_put(struct group *g);
+uint64_t group_id(struct group *g);
+const char *group_name(struct group *g);
+/* Names of t's groups, in creation order; free with broker_names_free. */
+int group_list(struct topic *t, char ***names, int *n);
+/* Deletes the group and its offsets (tombstones); -EBUSY with members. */
+int group_delete(struct topic *t, const char *name);
+/* The committed offset of a partition (the next to consume), or where
+ * auto.offset.reset would start when none was committed. */
+int group_offset(struct group *g, int partition, int64_t *offset);
+/* value: "N" (0..log end offset), "earliest", "latest", "@<ISO-8601 or
+ * epoch ms>" (first record at or after it, by the time index; the high
+ * watermark when none). -EINVAL bad value, -EBUSY members active. */
+int group_offset_reset(struct group *g, int partition, const char *value, size_t len);
+/* .state (members, assignment, per partition committed/end/lag) and
+ * .config (partition.assignment.strategy, auto.offset.reset,
+ * session.timeout.ms); config writes are all or nothing (-EINVAL). */
+int group_state_text(struct group *g, char **out, size_t *len);
+int group_config_text(struct group *g, char **out, size_t *len);
+int group_config_write(struct group *g, const char *text, size_t len);
+/* Joins (rebalances). wake(arg) is called from the coordinator's notifier
+ * thread, with no repl lock held, once per group_member_arm(), when one of
+ * the member's partitions may have new records or the assignment changed. */
+int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
+	       struct group_member **out);
+/* Leaves (rebalances) and frees m; waits for a wake call in flight. */
+void group_leave(struct group_member *m);
+const char *group_member_id(struct group_member *m);
+/* Commits the previous read's records, then copies whole lines of the
+ * member's partitions (a record longer than size in part) into buf.
+ * Returns bytes, 0 when nothing is ready (never blocks), -ENOENT. */
+ssize_t group_consume(struct group_member *m, char *buf, size_t size);
+/* Asks for one wake; returns 1 if records are ready already (the wake
+ * still comes), 0 armed, -ENOENT. */
+int group_member_arm(struct group_member *m);
+/* Cancels an armed wake; returns once no wake call is in flight. */
+void group_member_disarm(struct group_member *m);
 
 #endif

@@ -11,8 +11,9 @@
  *   0          0                 1200            1200            0       ...
  *
  * columns: partition log_start_offset high_watermark log_end_offset leader
- * leader_epoch replicas isr size_bytes segments; replicas and isr are
- * broker ids in brackets ("[0]").
+ * leader_epoch replicas isr size_bytes segments dirty_ratio; replicas and
+ * isr are broker ids in brackets ("[0]"); dirty_ratio is the cleaner's
+ * (0.00-1.00) for compacted topics, "-" otherwise.
  *
  * MNT/.metrics: Prometheus text exposition format 0.0.4; every metric has
  * its # HELP and # TYPE lines and all its samples together; label values
@@ -46,15 +47,16 @@ static int memstream_done(FILE *f, char **buf, size_t *len, char **out, size_t *
 /* ------------------------------------------------------------------ */
 /* MNT/<topic>/.state */
 
-#define STATE_COLS 10
+#define STATE_COLS 11
 static const char *const state_hdr[STATE_COLS] = {
 	"partition", "log_start_offset", "high_watermark", "log_end_offset", "leader",
-	"leader_epoch", "replicas", "isr", "size_bytes", "segments",
+	"leader_epoch", "replicas", "isr", "size_bytes", "segments", "dirty_ratio",
 };
 
 int topic_state_text(struct topic *t, char **out, size_t *len)
 {
 	struct log_state *st = NULL;
+	double *dirty = NULL;            /* -1: not a compacted topic */
 	char (*cells)[STATE_COLS][24] = NULL;
 	int w[STATE_COLS], n, id = t->b->cfg.broker_id, rc = 0;
 	char *buf = NULL;
@@ -67,10 +69,15 @@ int topic_state_text(struct topic *t, char **out, size_t *len)
 		rc = -ENOENT;
 	} else {
 		st = calloc((size_t)n + 1, sizeof(*st));
-		if (!st)
+		dirty = calloc((size_t)n + 1, sizeof(*dirty));
+		if (!st || !dirty)
 			rc = -ENOMEM;
-		for (int p = 0; st && p < n; p++)
+		for (int p = 0; rc == 0 && p < n; p++) {
 			log_get_state(t->parts[p]->log, &st[p]);
+			dirty[p] = -1;
+			if (t->cfg.log.cleanup_policy & LOG_CLEANUP_COMPACT)
+				log_dirty_ratio(t->parts[p]->log, engine_now_ms(), &dirty[p]);
+		}
 	}
 	pthread_rwlock_unlock(&t->lock);
 	if (rc < 0)
@@ -95,6 +102,10 @@ int topic_state_text(struct topic *t, char **out, size_t *len)
 		snprintf(cells[p][7], 24, "[%d]", id);
 		snprintf(cells[p][8], 24, "%" PRId64, st[p].size_bytes);
 		snprintf(cells[p][9], 24, "%d", st[p].segments);
+		if (dirty[p] < 0)
+			snprintf(cells[p][10], 24, "-");
+		else
+			snprintf(cells[p][10], 24, "%.2f", dirty[p]);
 		for (int c = 0; c < STATE_COLS; c++)
 			if ((int)strlen(cells[p][c]) > w[c])
 				w[c] = (int)strlen(cells[p][c]);
@@ -117,6 +128,7 @@ int topic_state_text(struct topic *t, char **out, size_t *len)
 	rc = memstream_done(f, &buf, &blen, out, len);
 out:
 	free(st);
+	free(dirty);
 	free(cells);
 	return rc;
 }
@@ -163,7 +175,7 @@ int broker_config_text(struct broker *b, char **out, size_t *len)
 
 struct msnap_part {
 	struct log_state st;
-	int64_t records_in, bytes_in, batches_in;
+	int64_t records_in, bytes_in, batches_in, payload_in;
 };
 
 struct msnap_topic {
@@ -190,7 +202,8 @@ static void metric_head(FILE *f, const char *name, const char *type, const char 
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-enum { M_LSO, M_HW, M_LEO, M_SIZE, M_SEGS, M_REC, M_BYTES, M_BATCHES };
+enum { M_LSO, M_HW, M_LEO, M_SIZE, M_SEGS, M_REC, M_BYTES, M_BATCHES, M_RECOV_SEGS,
+       M_RECOV_CUT, M_PAYLOAD };
 
 static int64_t part_value(const struct msnap_part *p, int which)
 {
@@ -202,6 +215,9 @@ static int64_t part_value(const struct msnap_part *p, int which)
 	case M_SEGS: return p->st.segments;
 	case M_REC: return p->records_in;
 	case M_BYTES: return p->bytes_in;
+	case M_PAYLOAD: return p->payload_in;
+	case M_RECOV_SEGS: return p->st.recovered_segments;
+	case M_RECOV_CUT: return p->st.recovery_truncated;
 	default: return p->batches_in;
 	}
 }
@@ -233,6 +249,68 @@ static void metric_topics(FILE *f, const struct msnap_topic *mt, int nt, int whi
 		put_label(f, mt[i].name);
 		fprintf(f, "\"} %" PRId64 "\n", sum);
 	}
+}
+
+/* Logs are opened one after the other at start: the broker's recovery
+ * time is the sum of the open times of the logs that needed recovery. */
+static double recovery_seconds(const struct msnap_topic *mt, int nt)
+{
+	int64_t ms = 0;
+
+	for (int i = 0; i < nt; i++) {
+		for (int p = 0; p < mt[i].n; p++) {
+			const struct log_state *st = &mt[i].p[p].st;
+
+			if (st->recovered_segments > 0 || st->recovery_truncated > 0)
+				ms += st->recovery_ms;
+		}
+	}
+	return (double)ms / 1000.0;
+}
+
+/* The producer path: compression ratio per topic, buffer, append latency. */
+static void produce_metrics_text(FILE *f, struct broker *b, const struct msnap_topic *mt, int nt)
+{
+	int64_t cum = 0;
+
+	metric_head(f, "mqfs_compression_ratio", "gauge",
+		    "Record payload bytes per byte of batches written (above 1: the log is "
+		    "smaller than the records), since the broker started.");
+	for (int i = 0; i < nt; i++) {
+		int64_t pl = 0, by = 0;
+
+		for (int p = 0; p < mt[i].n; p++) {
+			pl += mt[i].p[p].payload_in;
+			by += mt[i].p[p].bytes_in;
+		}
+		fprintf(f, "mqfs_compression_ratio{topic=\"");
+		put_label(f, mt[i].name);
+		fprintf(f, "\"} %.4f\n", by > 0 ? (double)pl / (double)by : 0.0);
+	}
+	metric_head(f, "mqfs_buffer_memory_used_bytes", "gauge",
+		    "Bytes written and accepted but not yet appended (buffer.memory).");
+	fprintf(f, "mqfs_buffer_memory_used_bytes %" PRId64 "\n", atomic_load(&b->buf_used));
+	metric_head(f, "mqfs_buffer_full_total", "counter",
+		    "Writes that found buffer.memory full (blocked, or EAGAIN with O_NONBLOCK).");
+	fprintf(f, "mqfs_buffer_full_total %" PRId64 "\n", atomic_load(&b->pm.buffer_full));
+	metric_head(f, "mqfs_acks0_queued_total", "counter",
+		    "acks=0 writes that returned before their records were appended.");
+	fprintf(f, "mqfs_acks0_queued_total %" PRId64 "\n", atomic_load(&b->pm.acks0_queued));
+	metric_head(f, "mqfs_append_latency_seconds", "histogram",
+		    "Time of one append to a partition's log (a group of writes), "
+		    "flush.messages fsync included.");
+	for (int i = 0; i <= PRODUCE_LAT_BUCKETS; i++) {
+		cum += atomic_load(&b->pm.lat_count[i]);
+		if (i < PRODUCE_LAT_BUCKETS)
+			fprintf(f, "mqfs_append_latency_seconds_bucket{le=\"%g\"} %" PRId64 "\n",
+				produce_lat_bounds[i], cum);
+		else
+			fprintf(f, "mqfs_append_latency_seconds_bucket{le=\"+Inf\"} %" PRId64 "\n",
+				cum);
+	}
+	fprintf(f, "mqfs_append_latency_seconds_sum %.6f\n",
+		(double)atomic_load(&b->pm.lat_sum_ns) / 1e9);
+	fprintf(f, "mqfs_append_latency_seconds_count %" PRId64 "\n", cum);
 }
 
 static int64_t process_rss(void)
@@ -284,6 +362,7 @@ static int metrics_snapshot(struct topic **ts, int n, struct msnap_topic *mt)
 				mt[i].p[p].records_in = atomic_load(&pt->records_in);
 				mt[i].p[p].bytes_in = atomic_load(&pt->bytes_in);
 				mt[i].p[p].batches_in = atomic_load(&pt->batches_in);
+				mt[i].p[p].payload_in = atomic_load(&pt->payload_in);
 			}
 		}
 		pthread_rwlock_unlock(&t->lock);
@@ -332,11 +411,54 @@ int broker_metrics_text(struct broker *b, char **out, size_t *len)
 		      "Bytes of record batches appended since the broker started.");
 	metric_topics(f, mt, n, M_BATCHES, "mqfs_batches_in_total",
 		      "Record batches appended since the broker started.");
+	metric_topics(f, mt, n, M_PAYLOAD, "mqfs_record_payload_bytes_in_total",
+		      "Key and value bytes of the records appended since the broker started.");
+	produce_metrics_text(f, b, mt, n);
+	metric_parts(f, mt, n, M_RECOV_SEGS, "mqfs_log_recovered_segments",
+		     "Segments checked by recovery when the log was opened (0: clean).");
+	metric_parts(f, mt, n, M_RECOV_CUT, "mqfs_log_recovery_truncated_bytes",
+		     "Invalid bytes recovery cut from the log's tail when it was opened.");
+	metric_head(f, "mqfs_recovery_seconds", "gauge",
+		    "Time spent recovering logs at start (0 after a clean shutdown).");
+	fprintf(f, "mqfs_recovery_seconds %.3f\n", recovery_seconds(mt, n));
 	metric_head(f, "mqfs_topics", "gauge", "Topics, internal ones included.");
 	fprintf(f, "mqfs_topics %d\n", n);
 	metric_head(f, "mqfs_last_shutdown_clean", "gauge",
 		    "0 if the broker started after an unclean shutdown (logs recovered).");
 	fprintf(f, "mqfs_last_shutdown_clean %d\n", b->fresh || logmgr_was_clean(b->m) ? 1 : 0);
+	/* Retention and the log cleaner (issue 4). */
+	metric_head(f, "mqfs_retention_deleted_segments_total", "counter",
+		    "Segments deleted by retention.");
+	fprintf(f, "mqfs_retention_deleted_segments_total %" PRId64 "\n",
+		atomic_load(&b->retention_segments));
+	metric_head(f, "mqfs_retention_deleted_bytes_total", "counter",
+		    "Bytes of segments deleted by retention.");
+	fprintf(f, "mqfs_retention_deleted_bytes_total %" PRId64 "\n",
+		atomic_load(&b->retention_bytes));
+	metric_head(f, "mqfs_cleaner_runs_total", "counter", "Log cleanings done.");
+	fprintf(f, "mqfs_cleaner_runs_total %" PRId64 "\n", atomic_load(&b->cleaner_runs));
+	metric_head(f, "mqfs_cleaner_errors_total", "counter", "Log cleanings that failed.");
+	fprintf(f, "mqfs_cleaner_errors_total %" PRId64 "\n", atomic_load(&b->cleaner_errors));
+	metric_head(f, "mqfs_cleaner_read_bytes_total", "counter",
+		    "Bytes of segments read by the log cleaner.");
+	fprintf(f, "mqfs_cleaner_read_bytes_total %" PRId64 "\n",
+		atomic_load(&b->cleaner_bytes_read));
+	metric_head(f, "mqfs_cleaner_written_bytes_total", "counter",
+		    "Bytes of cleaned segments written by the log cleaner.");
+	fprintf(f, "mqfs_cleaner_written_bytes_total %" PRId64 "\n",
+		atomic_load(&b->cleaner_bytes_written));
+	metric_head(f, "mqfs_cleaner_reclaimed_bytes_total", "counter",
+		    "Bytes reclaimed by the log cleaner (read minus written).");
+	fprintf(f, "mqfs_cleaner_reclaimed_bytes_total %" PRId64 "\n",
+		atomic_load(&b->cleaner_bytes_read) - atomic_load(&b->cleaner_bytes_written));
+	metric_head(f, "mqfs_cleaner_removed_records_total", "counter",
+		    "Records removed by the log cleaner (superseded and expired tombstones).");
+	fprintf(f, "mqfs_cleaner_removed_records_total %" PRId64 "\n",
+		atomic_load(&b->cleaner_records_removed));
+	metric_head(f, "mqfs_cleaner_time_seconds_total", "counter",
+		    "Time spent cleaning; read_bytes_total / this = cleaner throughput.");
+	fprintf(f, "mqfs_cleaner_time_seconds_total %.3f\n",
+		(double)atomic_load(&b->cleaner_ms) / 1000.0);
 	metric_head(f, "mqfs_process_resident_memory_bytes", "gauge",
 		    "Resident memory size in bytes.");
 	fprintf(f, "mqfs_process_resident_memory_bytes %" PRId64 "\n", process_rss());

@@ -23,9 +23,21 @@ static int file_slot(struct faultio *f, const char *path, int64_t size_if_new)
 	return i;
 }
 
+/* The crash-point injector (die_countdown): true when this mutating call
+ * must not happen. */
+static bool fi_dies(struct faultio *f)
+{
+	f->mutations++;
+	if (!f->dead && f->die_countdown > 0 && --f->die_countdown == 0)
+		f->dead = true;
+	return f->dead;
+}
+
 static int fi_open(void *ctx, const char *path, int flags, mode_t mode)
 {
 	struct faultio *f = ctx;
+	if ((flags & (O_CREAT | O_TRUNC)) && fi_dies(f))
+		return -EIO;
 	struct stat st;
 	int64_t existing = stat(path, &st) == 0 ? st.st_size : 0;
 	int fd = io_posix.open(NULL, path, flags, mode);
@@ -60,6 +72,8 @@ static ssize_t fi_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
 static ssize_t fi_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)
 {
 	struct faultio *f = ctx;
+	if (fi_dies(f))
+		return -EIO;
 	if (f->pwrite_countdown > 0 && --f->pwrite_countdown == 0) {
 		if (f->pwrite_errno)
 			return -f->pwrite_errno;
@@ -75,6 +89,8 @@ static ssize_t fi_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t o
 static int fi_fsync(void *ctx, int fd)
 {
 	struct faultio *f = ctx;
+	if (fi_dies(f))
+		return -EIO;
 	f->fsyncs++;
 	if (f->fsync_countdown > 0 && --f->fsync_countdown == 0)
 		return -EIO;
@@ -90,6 +106,8 @@ static int fi_fsync(void *ctx, int fd)
 static int fi_ftruncate(void *ctx, int fd, off_t len)
 {
 	struct faultio *f = ctx;
+	if (fi_dies(f))
+		return -EIO;
 	int rc = io_posix.ftruncate(NULL, fd, len);
 	if (rc == 0 && fd >= 0 && fd < 4096 && f->fd_path[fd]) {
 		int s = file_slot(f, f->fd_path[fd], 0);
@@ -108,6 +126,8 @@ static int64_t fi_size(void *ctx, int fd)
 static int fi_unlink(void *ctx, const char *path)
 {
 	struct faultio *f = ctx;
+	if (fi_dies(f))
+		return -EIO;
 	for (int i = 0; i < f->nfiles; i++)
 		if (strcmp(f->files[i].path, path) == 0)
 			f->files[i] = f->files[--f->nfiles];
@@ -117,6 +137,8 @@ static int fi_unlink(void *ctx, const char *path)
 static int fi_rename(void *ctx, const char *from, const char *to)
 {
 	struct faultio *f = ctx;
+	if (fi_dies(f))
+		return -EIO;
 	int rc = io_posix.rename(NULL, from, to);
 	if (rc == 0) {
 		/* The renamed file was fsynced by its writer (atomic replace). */
@@ -138,7 +160,8 @@ static int fi_mkdir(void *ctx, const char *path, mode_t mode)
 
 static int fi_fsync_dir(void *ctx, const char *path)
 {
-	(void)ctx;
+	if (fi_dies(ctx))
+		return -EIO;
 	return io_posix.fsync_dir(NULL, path);
 }
 

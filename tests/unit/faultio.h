@@ -8,6 +8,7 @@
 #define MQFS_TESTS_FAULTIO_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include "engine/engine.h"
 
 #define FAULTIO_FILES 512
@@ -18,6 +19,13 @@ struct faultio {
 	int pwrite_errno;           /* EIO or ENOSPC; 0 = a short write instead */
 	int fsync_countdown;        /* >0: the Nth fsync from now fails with EIO */
 	int fsyncs;                 /* fsync calls seen */
+	/* Crash points: >0, the Nth mutating call from now (pwrite, fsync,
+	 * fsync_dir, ftruncate, unlink, rename, creating open) and every one
+	 * after it fail with EIO and do nothing, as if the process had died
+	 * just before it. Reset dead (and call faultio_crash) to "restart". */
+	int die_countdown;
+	bool dead;
+	int mutations;              /* mutating calls seen */
 	char *fd_path[4096];
 	struct { char path[PATH_MAX]; int64_t durable; } files[FAULTIO_FILES];
 	int nfiles;

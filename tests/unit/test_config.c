@@ -125,9 +125,20 @@ static const char default_render[] =
 	"log.flush.offset.checkpoint.interval.ms=60000\n"
 	"compression.type=none\n"
 	"batch.size=16384\n"
+	"linger.ms=0\n"
 	"acks=all\n"
 	"buffer.memory=33554432\n"
-	"key.separator=\n";
+	"key.separator=\n"
+	"log.retention.ms=604800000\n"
+	"log.retention.bytes=-1\n"
+	"log.retention.check.interval.ms=300000\n"
+	"log.cleanup.policy=delete\n"
+	"log.cleaner.enable=true\n"
+	"log.cleaner.backoff.ms=15000\n"
+	"log.cleaner.dedupe.buffer.size=134217728\n"
+	"log.cleaner.delete.retention.ms=86400000\n"
+	"log.cleaner.min.cleanable.ratio=0.5\n"
+	"log.cleaner.min.compaction.lag.ms=0\n";
 
 static void test_defaults(void **state)
 {
@@ -651,7 +662,14 @@ static void test_topic_roundtrip(void **state)
 		"flush.ms=9223372036854775807\n"
 		"compression.type=none\n"
 		"batch.size=16384\n"
-		"key.separator=\n");
+		"linger.ms=0\n"
+		"key.separator=\n"
+		"retention.ms=604800000\n"
+		"retention.bytes=-1\n"
+		"cleanup.policy=delete\n"
+		"delete.retention.ms=86400000\n"
+		"min.cleanable.dirty.ratio=0.5\n"
+		"min.compaction.lag.ms=0\n");
 	free(text);
 
 	assert_int_equal(apply(&tc, "partitions=6\nacks=0\nsegment.bytes=5000\n"

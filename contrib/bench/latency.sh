@@ -1,0 +1,138 @@
+#!/bin/sh
+# contrib/bench/latency.sh — consumer groups: end-to-end latency and
+# consume-stream throughput (POSIX sh; python3 for the timing client).
+#
+#   sh contrib/bench/latency.sh [BUILD_DIR]          (BUILD_DIR default: build)
+#
+# A benchmark, not a test: prints figures, exits 0 unless nothing could be
+# measured.
+#   latency     mqfs -f --data DIR MNT; topic lat (1 partition). A reader
+#               holds MNT/lat/.groups/bench/consume open (a parked read);
+#               a producer writes one record at a time to MNT/lat/0, each
+#               carrying its send time (CLOCK_MONOTONIC ns); the reader
+#               timestamps each arrival. write() returns once the record is
+#               committed, so the figure is produce + commit + wake + read.
+#               p50, p99, p99.9 over BENCH_LAT_RECORDS records.
+#   throughput  BENCH_TP_MB MiB of 128-byte lines in topic tp (1 partition),
+#               read once as the partition file and once through a group's
+#               consume file, each by `dd bs=1M iflag=fullblock count=MB`
+#               (the consume stream never ends, so both stop at the size);
+#               medians of BENCH_REPS runs (a new group each run).
+#
+# Environment:
+#   BENCH_LAT_RECORDS=10000   BENCH_TP_MB=256   BENCH_REPS=3
+#   BENCH_DIR=$TMPDIR or /tmp
+
+BUILD=${1:-build}
+BENCH_LAT_RECORDS=${BENCH_LAT_RECORDS:-10000}
+BENCH_TP_MB=${BENCH_TP_MB:-256}
+BENCH_REPS=${BENCH_REPS:-3}
+BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}}
+
+say() { printf '%s\n' "$*"; }
+die() { say "latency: $*" >&2; exit 1; }
+
+BUILD=$(cd "$BUILD" 2>/dev/null && pwd -P) || die "build dir '${1:-build}' not found"
+command -v python3 >/dev/null 2>&1 || die "python3 is needed for the timing client"
+[ -c /dev/fuse ] || die "/dev/fuse missing"
+tmp=$(mktemp -d "$BENCH_DIR/mqfs-lat.XXXXXX") || die "mktemp in $BENCH_DIR failed"
+MNT=$tmp/mnt
+PID=""
+cleanup() {
+	if awk -v m="$MNT" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; then
+		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null
+	fi
+	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$MNT"
+"$BUILD/mqfs" -f --data "$tmp/data" "$MNT" > "$tmp/daemon.log" 2>&1 &
+PID=$!
+n=0
+until awk -v m="$MNT" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; do
+	n=$((n + 1))
+	[ $n -gt 100 ] && die "mount did not come up (see $tmp/daemon.log)"
+	sleep 0.1
+done
+
+# ---- latency ----
+mkdir "$MNT/lat" "$MNT/lat/.groups/bench" || die "mkdir failed"
+cat > "$tmp/lat.py" <<'PY'
+import os, sys, threading, time
+mnt, n = sys.argv[1], int(sys.argv[2])
+lat = []
+ready = threading.Event()
+def reader():
+    fd = os.open(mnt + "/lat/.groups/bench/consume", os.O_RDONLY)
+    ready.set()
+    buf = b""
+    while len(lat) < n:
+        data = os.read(fd, 1 << 20)
+        now = time.monotonic_ns()
+        buf += data
+        *lines, buf = buf.split(b"\n")
+        for l in lines:
+            lat.append(now - int(l))
+    os.close(fd)
+t = threading.Thread(target=reader)
+t.start()
+ready.wait()
+time.sleep(0.2)                      # the reader is parked
+fd = os.open(mnt + "/lat/0", os.O_WRONLY | os.O_APPEND)
+for i in range(n):
+    os.write(fd, b"%d\n" % time.monotonic_ns())
+    if i % 1000 == 999:
+        time.sleep(0.001)
+os.close(fd)
+t.join(60)
+lat.sort()
+def pct(p):
+    return lat[min(len(lat) - 1, int(len(lat) * p / 100.0))] / 1000.0
+print("records %d  p50 %.0f us  p99 %.0f us  p99.9 %.0f us  max %.0f us" %
+      (len(lat), pct(50), pct(99), pct(99.9), lat[-1] / 1000.0))
+PY
+say "end-to-end latency (write one record to MNT/lat/0 -> read from .groups/bench/consume):"
+timeout 300 python3 "$tmp/lat.py" "$MNT" "$BENCH_LAT_RECORDS" || die "latency client failed"
+
+# ---- throughput ----
+mkdir "$MNT/tp" || die "mkdir tp failed"
+python3 -c '
+import sys
+mb = int(sys.argv[1])
+line = lambda i: (b"%010d " % i) + b"x" * 116 + b"\n"
+with open(sys.argv[2], "wb") as f:
+    for i in range(mb * 8192):
+        f.write(line(i))' "$BENCH_TP_MB" "$tmp/src" || die "source generation failed"
+dd if="$tmp/src" of="$MNT/tp/0" bs=1M status=none || die "writing tp failed"
+rm -f "$tmp/src"
+now() { date +%s.%N; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+: > "$tmp/file.t"
+: > "$tmp/consume.t"
+r=1
+while [ $r -le "$BENCH_REPS" ]; do
+	a=$(now)
+	timeout 600 dd if="$MNT/tp/0" of=/dev/null bs=1M iflag=fullblock count="$BENCH_TP_MB" status=none ||
+		die "reading the partition file failed"
+	b=$(now)
+	echo "$a $b" | awk -v mb="$BENCH_TP_MB" '{ print mb / ($2 - $1) }' >> "$tmp/file.t"
+	mkdir "$MNT/tp/.groups/g$r" || die "mkdir group failed"
+	a=$(now)
+	timeout 600 dd if="$MNT/tp/.groups/g$r/consume" of=/dev/null bs=1M iflag=fullblock \
+		count="$BENCH_TP_MB" status=none || die "reading the consume stream failed"
+	b=$(now)
+	echo "$a $b" | awk -v mb="$BENCH_TP_MB" '{ print mb / ($2 - $1) }' >> "$tmp/consume.t"
+	r=$((r + 1))
+done
+f=$(median < "$tmp/file.t")
+c=$(median < "$tmp/consume.t")
+say ""
+say "read throughput, $BENCH_TP_MB MiB of 128-byte lines, median of $BENCH_REPS:"
+printf '  partition file (dd bs=1M)   %8.1f MiB/s\n' "$f"
+printf '  consume stream (dd bs=1M)   %8.1f MiB/s  (%.0f%% of the partition file)\n' "$c" \
+	"$(echo "$c $f" | awk '{ print 100 * $1 / $2 }')"
+exit 0

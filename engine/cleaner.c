@@ -1,0 +1,814 @@
+/*
+ * cleaner.c — log compaction (cleanup.policy=compact), Kafka's LogCleaner
+ * for one log at a time, with positions that never move.
+ *
+ * Terms (Kafka's):
+ *   first dirty offset   the cleaner checkpoint: below it the log has been
+ *                        compacted (cleaner-offset-checkpoint, logmgr.c)
+ *   cleanable segments   closed segments, oldest first, while every record
+ *                        is below the hw and the segment's largest
+ *                        timestamp is older than min.compaction.lag.ms;
+ *                        the first segment that fails ends the range (its
+ *                        base is the "first uncleanable offset")
+ *   dirty ratio          bytes of cleanable segments at or above the first
+ *                        dirty offset / bytes of all cleanable segments
+ *
+ * One clean:
+ *   1. Offset map: every keyed record of the dirty cleanable segments, key
+ *      -> its latest offset. Keys are stored as a 128-bit hash (Kafka keeps
+ *      an MD5), 24 bytes an entry, at most log.cleaner.dedupe.buffer.size
+ *      bytes; when it fills, the dirty range ends at the last segment that
+ *      fit.
+ *   2. Every cleanable segment (clean and dirty part) is rewritten: a keyed
+ *      record stays only if the map has no later offset for its key; a
+ *      tombstone (null or empty value) also goes once its timestamp +
+ *      delete.retention.ms has passed; records without a key and control
+ *      batches always stay. A batch that keeps all its records is copied
+ *      byte for byte; one that loses some is re-encoded (same codec, leader
+ *      epoch, record timestamps) as one batch per run of consecutive
+ *      survivors, so that inside each batch the survivors' line positions
+ *      are contiguous, as .lines requires (seg.c). Each output batch's
+ *      .lines entry carries its first survivor's original line position:
+ *      offsets and line positions of survivors never change.
+ *   3. A segment where nothing goes is left alone. Otherwise its cleaned
+ *      copy replaces it (below), and the log's segment list points to the
+ *      new files; a cursor reading the old one keeps its descriptors and
+ *      finishes the old bytes, which are the same records plus the removed
+ *      ones.
+ *   4. The first dirty offset becomes the first uncleanable offset.
+ *
+ * The swap, per segment, with <f> each of .index .timeindex .lines .log
+ * (.log always last):
+ *
+ *   a. <base><f>.cleaned written, fsynced, directory fsynced
+ *   b. <base><f>.cleaned renamed to <base><f>.swap, directory fsynced
+ *   c. <base><f>.swap renamed over <base><f>, directory fsynced
+ *
+ * Recovery (cleaner_recover_dir, at log open): .cleaned files are deleted
+ * (the old segment is intact); .swap files without <base>.log.swap are
+ * from an unfinished step b and are deleted; when <base>.log.swap exists,
+ * step b completed and the swap is finished by renaming every remaining
+ * .swap over its original. Either way the segment is wholly old or wholly
+ * new, and both hold every surviving record at its offset and position.
+ *
+ * Threads: log_clean runs on the broker's cleaner thread under the log's
+ * maint_lock (retention waits); it takes the log's lock only to snapshot
+ * the cleanable segments and to swap a segment pointer.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine/log_int.h"
+
+/* ---- recovery of an interrupted swap ---- */
+
+static bool has_suffix(const char *n, const char *sfx)
+{
+	size_t a = strlen(n), b = strlen(sfx);
+	return a > b && strcmp(n + a - b, sfx) == 0;
+}
+
+static bool name_in(char **names, int n, const char *want)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(names[i], want) == 0)
+			return true;
+	return false;
+}
+
+int cleaner_recover_dir(const struct io_ops *io, const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	char **names = NULL;
+	int n = 0, cap = 0, rc = 0;
+	bool changed = false;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			char **nn = realloc(names, (size_t)cap * sizeof(*nn));
+			if (!nn) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			names = nn;
+		}
+		if (!(names[n] = strdup(de->d_name))) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	for (int i = 0; i < n && rc == 0; i++) {
+		const char *nm = names[i];
+		char p[PATH_MAX + 300], q[PATH_MAX + 300], logswap[300];
+		snprintf(p, sizeof(p), "%s/%s", dir, nm);
+		if (has_suffix(nm, ".cleaned")) {
+			io->unlink(io->ctx, p);
+			changed = true;
+		} else if (has_suffix(nm, ".swap") && strlen(nm) > 20 &&
+			   strspn(nm, "0123456789") == 20 && nm[20] == '.') {
+			snprintf(logswap, sizeof(logswap), "%.20s.log.swap", nm);
+			if (strcmp(nm, logswap) == 0)
+				continue;               /* renamed last, below */
+			if (name_in(names, n, logswap)) {
+				snprintf(q, sizeof(q), "%s/%.*s", dir, (int)(strlen(nm) - 5), nm);
+				rc = io->rename(io->ctx, p, q);
+			} else {
+				io->unlink(io->ctx, p);
+			}
+			changed = true;
+		}
+	}
+	for (int i = 0; i < n && rc == 0; i++) {
+		const char *nm = names[i];
+		if (strlen(nm) == 29 && strcmp(nm + 20, ".log.swap") == 0) {
+			char p[PATH_MAX + 300], q[PATH_MAX + 300];
+			snprintf(p, sizeof(p), "%s/%s", dir, nm);
+			snprintf(q, sizeof(q), "%s/%.24s", dir, nm);
+			rc = io->rename(io->ctx, p, q);
+			changed = true;
+		}
+	}
+	/* Index files whose .log is gone: a deletion cut short (the .log is
+	 * renamed first). Without this they would be mistaken for the indexes
+	 * of a later segment of the same base. */
+	for (int i = 0; i < n && rc == 0; i++) {
+		const char *nm = names[i], *dot = strchr(nm, '.');
+		if (!dot || dot - nm != 20 || strspn(nm, "0123456789") != 20 ||
+		    (strcmp(dot, ".index") && strcmp(dot, ".timeindex") && strcmp(dot, ".lines")))
+			continue;
+		char want[32];
+		snprintf(want, sizeof(want), "%.20s.log", nm);
+		if (!name_in(names, n, want)) {
+			char want2[40];
+			snprintf(want2, sizeof(want2), "%.20s.log.swap", nm);
+			if (name_in(names, n, want2))
+				continue;
+			char p[PATH_MAX + 300];
+			snprintf(p, sizeof(p), "%s/%s", dir, nm);
+			io->unlink(io->ctx, p);
+			changed = true;
+		}
+	}
+	if (rc == 0 && changed)
+		rc = io->fsync_dir(io->ctx, dir);
+out:
+	closedir(d);
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+/* ---- the offset map ---- */
+
+struct omap_ent { uint64_t a, b; int64_t offset; };   /* offset -1: free */
+struct omap {
+	struct omap_ent *e;
+	size_t cap, used, max_used;
+};
+
+static uint64_t fnv1a64(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* MurmurHash64A (Austin Appleby, public domain), written out here. */
+static uint64_t murmur64a(const uint8_t *p, size_t n, uint64_t seed)
+{
+	const uint64_t m = 0xc6a4a7935bd1e995ULL;
+	const int r = 47;
+	uint64_t h = seed ^ (n * m);
+	size_t i = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t k;
+		memcpy(&k, p + i, 8);
+		k *= m;
+		k ^= k >> r;
+		k *= m;
+		h ^= k;
+		h *= m;
+	}
+	uint64_t t = 0;
+	for (size_t j = 0; i + j < n; j++)
+		t |= (uint64_t)p[i + j] << (8 * j);
+	if (n & 7) {
+		h ^= t;
+		h *= m;
+	}
+	h ^= h >> r;
+	h *= m;
+	h ^= h >> r;
+	return h;
+}
+
+static int omap_init(struct omap *m, int64_t want_entries, int64_t max_bytes)
+{
+	size_t cap = 1024;
+	int64_t max_cap = max_bytes / (int64_t)sizeof(struct omap_ent);
+	while ((int64_t)cap < want_entries * 2 && (int64_t)cap * 2 <= max_cap)
+		cap *= 2;
+	m->e = malloc(cap * sizeof(*m->e));
+	if (!m->e)
+		return -ENOMEM;
+	for (size_t i = 0; i < cap; i++)
+		m->e[i].offset = -1;
+	m->cap = cap;
+	m->used = 0;
+	m->max_used = cap * 9 / 10;    /* Kafka's dedupe load factor */
+	return 0;
+}
+
+static void key_hash(const uint8_t *k, int32_t len, uint64_t *a, uint64_t *b)
+{
+	*a = fnv1a64(k, (size_t)len);
+	*b = murmur64a(k, (size_t)len, 0x9e3779b97f4a7c15ULL);
+}
+
+static struct omap_ent *omap_slot(struct omap *m, uint64_t a, uint64_t b)
+{
+	size_t i = (size_t)(a ^ (b >> 7)) & (m->cap - 1);
+	for (;;) {
+		struct omap_ent *e = &m->e[i];
+		if (e->offset < 0 || (e->a == a && e->b == b))
+			return e;
+		i = (i + 1) & (m->cap - 1);
+	}
+}
+
+/* 0, or -ENOSPC when a new key does not fit. */
+static int omap_put(struct omap *m, uint64_t a, uint64_t b, int64_t offset)
+{
+	struct omap_ent *e = omap_slot(m, a, b);
+	if (e->offset < 0) {
+		if (m->used >= m->max_used)
+			return -ENOSPC;
+		m->used++;
+		e->a = a;
+		e->b = b;
+	}
+	e->offset = offset;
+	return 0;
+}
+
+static int64_t omap_get(struct omap *m, uint64_t a, uint64_t b)
+{
+	return omap_slot(m, a, b)->offset;
+}
+
+/* ---- cleanable range ---- */
+
+/* Number of cleanable segments from the start (lock held). */
+static int cleanable_count(struct log *l, int64_t now)
+{
+	int k = 0;
+	for (; k < l->nsegs - 1; k++) {
+		struct seg *s = l->segs[k];
+		if (l->segs[k + 1]->base_offset > l->hw)
+			break;
+		if (l->cfg.min_compaction_lag_ms > 0 && s->max_ts >= 0 &&
+		    now - s->max_ts < l->cfg.min_compaction_lag_ms)
+			break;
+	}
+	return k;
+}
+
+static double ratio_locked(struct log *l, int k)
+{
+	int64_t clean = 0, dirty = 0;
+	for (int i = 0; i < k; i++) {
+		int64_t sz = atomic_load(&l->segs[i]->size);
+		if (l->segs[i]->base_offset >= l->first_dirty_offset)
+			dirty += sz;
+		else
+			clean += sz;
+	}
+	return clean + dirty > 0 ? (double)dirty / (double)(clean + dirty) : 0.0;
+}
+
+int log_dirty_ratio(struct log *l, int64_t now, double *ratio)
+{
+	pthread_mutex_lock(&l->lock);
+	*ratio = ratio_locked(l, cleanable_count(l, now));
+	pthread_mutex_unlock(&l->lock);
+	return 0;
+}
+
+/* ---- reading a segment batch by batch ---- */
+
+struct seg_reader {
+	struct seg *s;
+	int64_t ent, nent, size;
+	uint8_t *buf;
+	size_t cap;
+	struct batch_iter it;
+	struct batch_hdr hdr;
+	int64_t total;           /* size of the current batch */
+	int64_t line_pos;        /* of its first record */
+};
+
+/* Loads the next batch. 1 = loaded, 0 = end, -errno. */
+static int rd_next(struct seg_reader *r)
+{
+	if (r->ent >= r->nent)
+		return 0;
+	struct lines_ent e;
+	int rc = seg_read_lines_ent(r->s, r->ent++, &e);
+	if (rc < 0)
+		return rc;
+	r->total = seg_read_batch(r->s, e.position, r->size, &r->buf, &r->cap);
+	if (r->total <= 0)
+		return r->total < 0 ? (int)r->total : -EBADMSG;
+	rc = batch_hdr_decode(r->buf, (size_t)r->total, &r->hdr);
+	if (rc == 0)
+		rc = batch_iter_init(&r->it, r->buf, (size_t)r->total);
+	if (rc < 0)
+		return rc;
+	r->line_pos = e.line_pos;
+	return 1;
+}
+
+static void rd_init(struct seg_reader *r, struct seg *s)
+{
+	memset(r, 0, sizeof(*r));
+	r->s = s;
+	r->nent = atomic_load(&s->lines_entries);
+	r->size = atomic_load(&s->size);
+}
+
+static void rd_free(struct seg_reader *r)
+{
+	batch_iter_free(&r->it);
+	free(r->buf);
+}
+
+/* ---- step 1: the map ---- */
+
+/* Adds the keyed records of segs [from, to) to the map. Returns the index
+ * of the first segment NOT wholly added (to when all fit). */
+static int build_map(struct seg **segs, int from, int to, struct omap *m,
+		     struct log_clean_stats *st)
+{
+	int i = from;
+	for (; i < to; i++) {
+		struct seg_reader r;
+		rd_init(&r, segs[i]);
+		int rc;
+		bool full = false;
+		while (!full && (rc = rd_next(&r)) == 1) {
+			struct rec rec;
+			while ((rc = batch_iter_next(&r.it, &rec)) == 1) {
+				if (rec.key_len < 0 || (r.hdr.attributes & BATCH_ATTR_CONTROL))
+					continue;
+				uint64_t a, b;
+				key_hash(rec.key, rec.key_len, &a, &b);
+				if (omap_put(m, a, b, rec.offset) < 0) {
+					full = true;
+					break;
+				}
+			}
+			if (rc < 0)
+				break;
+		}
+		rd_free(&r);
+		if (rc < 0)
+			return rc;
+		if (full)
+			break;
+	}
+	(void)st;
+	return i;
+}
+
+/* ---- step 2: rewriting one segment ---- */
+
+struct clean_ctx {
+	struct omap *map;
+	int64_t now;
+	int64_t delete_retention_ms;
+	int key_sep_len;
+	int32_t index_interval;
+	struct rec *recs;         /* one batch's records */
+	bool *keep;
+	int recs_cap;
+	uint8_t *out;             /* re-encoded batches */
+	size_t out_cap;
+	struct batch_meta *meta;
+	int meta_cap;
+};
+
+static bool keep_rec(struct clean_ctx *c, const struct rec *r)
+{
+	if (r->key_len < 0)
+		return true;
+	uint64_t a, b;
+	key_hash(r->key, r->key_len, &a, &b);
+	int64_t latest = omap_get(c->map, a, b);
+	if (latest > r->offset)
+		return false;
+	if (r->value_len <= 0 && r->timestamp + c->delete_retention_ms <= c->now)
+		return false;
+	return true;
+}
+
+/* Decodes the current batch's records into c->recs / c->keep. Returns the
+ * number of records, or -errno; *kept = survivors. */
+static int classify(struct clean_ctx *c, struct seg_reader *r, int *kept)
+{
+	int n = 0, rc;
+	struct rec rec;
+	*kept = 0;
+	while ((rc = batch_iter_next(&r->it, &rec)) == 1) {
+		if (n == c->recs_cap) {
+			int nc = c->recs_cap ? c->recs_cap * 2 : 256;
+			struct rec *nr = realloc(c->recs, (size_t)nc * sizeof(*nr));
+			bool *nk = nr ? realloc(c->keep, (size_t)nc * sizeof(*nk)) : NULL;
+			if (nr)
+				c->recs = nr;
+			if (!nk)
+				return -ENOMEM;
+			c->keep = nk;
+			c->recs_cap = nc;
+		}
+		c->recs[n] = rec;
+		c->keep[n] = (r->hdr.attributes & BATCH_ATTR_CONTROL) || keep_rec(c, &rec);
+		*kept += c->keep[n];
+		n++;
+	}
+	return rc < 0 ? rc : n;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t nc = *cap ? *cap : 16;
+	while (nc < need)
+		nc *= 2;
+	void *np = realloc(*p, nc * elem);
+	if (!np)
+		return -ENOMEM;
+	*p = np;
+	*cap = nc;
+	return 0;
+}
+
+/* Re-encodes the survivors of the current batch as one batch per run of
+ * consecutive survivors, appended to ns. */
+static int rewrite_batch(struct clean_ctx *c, struct seg_reader *r, int n, struct seg *ns,
+			 struct log_clean_stats *st)
+{
+	int64_t line = r->line_pos;
+	size_t used = 0;
+	int nb = 0;
+	int64_t *lines = malloc((size_t)n * sizeof(*lines));
+	if (!lines)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		lines[i] = line;
+		line += rec_line_len(&c->recs[i], c->key_sep_len);
+	}
+	/* Worst case: every survivor in a batch of its own. */
+	size_t need = 0;
+	for (int i = 0; i < n; i++)
+		if (c->keep[i])
+			need += BATCH_HDR_SIZE +
+				batch_record_max_size(c->recs[i].key_len, c->recs[i].value_len);
+	size_t mcap = (size_t)c->meta_cap;
+	int rc = grow((void **)&c->out, &c->out_cap, need, 1);
+	if (rc == 0)
+		rc = grow((void **)&c->meta, &mcap, (size_t)n, sizeof(*c->meta));
+	c->meta_cap = (int)mcap;
+	for (int i = 0; i < n && rc == 0;) {
+		if (!c->keep[i]) {
+			i++;
+			continue;
+		}
+		int j = i + 1;
+		size_t cap = BATCH_HDR_SIZE +
+			     batch_record_max_size(c->recs[i].key_len, c->recs[i].value_len);
+		while (j < n && c->keep[j] && c->recs[j].offset == c->recs[j - 1].offset + 1) {
+			cap += batch_record_max_size(c->recs[j].key_len, c->recs[j].value_len);
+			j++;
+		}
+		struct batch_builder bb;
+		batch_builder_init(&bb, c->out + used, cap, r->hdr.attributes & BATCH_CODEC_MASK);
+		struct batch_meta *m = &c->meta[nb];
+		m->base_offset = c->recs[i].offset;
+		m->last_offset = c->recs[j - 1].offset;
+		m->first_line_pos = lines[i];
+		m->line_bytes = lines[j - 1] + rec_line_len(&c->recs[j - 1], c->key_sep_len) - lines[i];
+		m->max_ts = -1;
+		m->max_ts_offset = m->base_offset;
+		for (int k = i; k < j && rc == 0; k++) {
+			const struct rec *x = &c->recs[k];
+			rc = batch_builder_add(&bb, x->key, x->key_len, x->value, x->value_len,
+					       x->timestamp);
+			if (x->timestamp > m->max_ts) {
+				m->max_ts = x->timestamp;
+				m->max_ts_offset = x->offset;
+			}
+		}
+		if (rc < 0)
+			break;
+		int64_t size = batch_builder_finish(&bb, m->base_offset,
+						    r->hdr.partition_leader_epoch);
+		if (size < 0) {
+			rc = (int)size;
+			break;
+		}
+		m->size = size;
+		used += (size_t)size;
+		nb++;
+		i = j;
+	}
+	if (rc == 0 && nb > 0) {
+		rc = seg_append(ns, c->out, used, c->meta, nb, c->index_interval);
+		st->bytes_written += (int64_t)used;
+	}
+	free(lines);
+	return rc;
+}
+
+/* Copies the current batch unchanged. */
+static int copy_batch(struct clean_ctx *c, struct seg_reader *r, int n, struct seg *ns,
+		      struct log_clean_stats *st)
+{
+	struct batch_meta m = {
+		.base_offset = r->hdr.base_offset,
+		.last_offset = r->hdr.base_offset + r->hdr.last_offset_delta,
+		.max_ts = r->hdr.max_timestamp,
+		.max_ts_offset = r->hdr.base_offset + r->hdr.last_offset_delta,
+		.size = r->total,
+		.first_line_pos = r->line_pos,
+		.line_bytes = 0,
+	};
+	for (int i = 0; i < n; i++)
+		m.line_bytes += rec_line_len(&c->recs[i], c->key_sep_len);
+	st->bytes_written += r->total;
+	return seg_append(ns, r->buf, (size_t)r->total, &m, 1, c->index_interval);
+}
+
+/* Counts what would go from s. Returns records removed or -errno. */
+static int64_t dry_run(struct clean_ctx *c, struct seg *s, struct log_clean_stats *st)
+{
+	struct seg_reader r;
+	rd_init(&r, s);
+	int64_t removed = 0;
+	int rc;
+	while ((rc = rd_next(&r)) == 1) {
+		int kept, n = classify(c, &r, &kept);
+		if (n < 0) {
+			rc = n;
+			break;
+		}
+		st->records_read += n;
+		removed += n - kept;
+	}
+	st->bytes_read += r.size;
+	rd_free(&r);
+	return rc < 0 ? rc : removed;
+}
+
+static void seg_name(const struct seg *s, const char *ext, const char *sfx, char *buf,
+		     size_t cap)
+{
+	snprintf(buf, cap, "%s%s%s", s->path, ext, sfx);
+}
+
+/* Steps b and c of the swap (header comment); .log last in each. */
+static int swap_files(const struct io_ops *io, const char *dir, const struct seg *s)
+{
+	static const char *ext[] = { ".index", ".timeindex", ".lines", ".log" };
+	char a[PATH_MAX + 32], b[PATH_MAX + 32];
+	int rc = 0, e;
+	for (e = 0; e < 4 && rc == 0; e++) {
+		seg_name(s, ext[e], ".cleaned", a, sizeof(a));
+		seg_name(s, ext[e], ".swap", b, sizeof(b));
+		rc = io->rename(io->ctx, a, b);
+	}
+	if (rc == 0)
+		rc = io->fsync_dir(io->ctx, dir);
+	if (rc < 0) {
+		/* Not committed (no .log.swap yet, or not durable): roll back. */
+		for (int k = 0; k < 4; k++) {
+			seg_name(s, ext[k], ".swap", b, sizeof(b));
+			io->unlink(io->ctx, b);
+			seg_name(s, ext[k], ".cleaned", a, sizeof(a));
+			io->unlink(io->ctx, a);
+		}
+		return rc;
+	}
+	/* Committed: from here a failure is finished by recovery at open. */
+	for (e = 0; e < 4 && rc == 0; e++) {
+		seg_name(s, ext[e], ".swap", a, sizeof(a));
+		seg_name(s, ext[e], "", b, sizeof(b));
+		rc = io->rename(io->ctx, a, b);
+	}
+	if (rc == 0)
+		rc = io->fsync_dir(io->ctx, dir);
+	return rc;
+}
+
+/* Rewrites s into <base>.*.cleaned, swaps it in and opens it as *out. */
+static int clean_segment(struct log *l, struct clean_ctx *c, struct seg *s, struct seg **out,
+			 struct log_clean_stats *st)
+{
+	struct seg *ns = NULL;
+	struct seg_reader r;
+	rd_init(&r, s);
+	int rc = seg_create_sfx(l->io, l->dir, s->base_offset, s->line_base, ".cleaned", &ns);
+	if (rc < 0)
+		goto out;
+	while ((rc = rd_next(&r)) == 1) {
+		int kept, n = classify(c, &r, &kept);
+		if (n < 0) {
+			rc = n;
+			break;
+		}
+		st->records_removed += n - kept;
+		if (kept == n)
+			rc = copy_batch(c, &r, n, ns, st);
+		else if (kept > 0)
+			rc = rewrite_batch(c, &r, n, ns, st);
+		if (rc < 0)
+			break;
+	}
+	if (rc < 0)
+		goto out;
+	ns->dirty = true;            /* fsync all four, even when empty */
+	rc = seg_flush(ns);
+	if (rc == 0)
+		rc = l->io->fsync_dir(l->io->ctx, l->dir);
+	seg_unref(ns);
+	ns = NULL;
+	if (rc == 0)
+		rc = swap_files(l->io, l->dir, s);
+	if (rc < 0)
+		goto out;
+	rc = seg_open(l->io, l->dir, s->base_offset, &ns);
+	if (rc == 0)
+		rc = seg_load_tail(ns, c->key_sep_len, -1);
+	if (rc < 0)
+		goto out;
+	*out = ns;
+	ns = NULL;
+out:
+	if (rc < 0 && ns) {
+		/* A failure before the swap: the .cleaned files go. */
+		static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
+		for (int k = 0; k < 4; k++) {
+			char p[PATH_MAX + 32];
+			seg_name(s, ext[k], ".cleaned", p, sizeof(p));
+			l->io->unlink(l->io->ctx, p);
+		}
+	}
+	seg_unref(ns);
+	rd_free(&r);
+	return rc;
+}
+
+/* Replaces old by ns in the log's list; drops the list's reference to old.
+ * -ESTALE if old left the log meanwhile. */
+static int swap_pointer(struct log *l, struct seg *old, struct seg *ns)
+{
+	int rc = -ESTALE;
+	pthread_mutex_lock(&l->lock);
+	for (int i = 0; i < l->nsegs; i++) {
+		if (l->segs[i] == old) {
+			l->segs[i] = ns;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (rc == 0)
+		seg_unref(old);
+	return rc;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force,
+	      struct log_clean_stats *st)
+{
+	struct log_clean_stats local;
+	if (!st)
+		st = &local;
+	memset(st, 0, sizeof(*st));
+	int64_t t0 = mono_ms();
+	struct seg **segs = NULL;
+	struct omap map = { 0 };
+	struct clean_ctx c = { 0 };
+	int k = 0, rc = 0;
+	pthread_mutex_lock(&l->maint_lock);
+	pthread_mutex_lock(&l->lock);
+	st->first_dirty_offset = l->first_dirty_offset;
+	if (l->deleted || !(l->cfg.cleanup_policy & LOG_CLEANUP_COMPACT)) {
+		pthread_mutex_unlock(&l->lock);
+		goto out;
+	}
+	k = cleanable_count(l, now);
+	int d = 0;                      /* first dirty cleanable segment */
+	while (d < k && l->segs[d]->base_offset < l->first_dirty_offset)
+		d++;
+	double ratio = ratio_locked(l, k);
+	if (d == k || (!force && ratio < l->cfg.min_cleanable_dirty_ratio)) {
+		pthread_mutex_unlock(&l->lock);
+		k = 0;
+		goto out;
+	}
+	segs = calloc((size_t)k + 1, sizeof(*segs));
+	if (!segs) {
+		pthread_mutex_unlock(&l->lock);
+		k = 0;
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < k; i++) {
+		segs[i] = l->segs[i];
+		seg_ref(segs[i]);
+	}
+	/* Appends only add segments after it, and retention waits for us. */
+	int64_t uncleanable = l->segs[k]->base_offset;
+	int64_t dirty_records = uncleanable - l->segs[d]->base_offset;
+	c.now = now;
+	c.delete_retention_ms = l->cfg.delete_retention_ms;
+	c.key_sep_len = l->cfg.key_sep_len;
+	c.index_interval = l->cfg.index_interval_bytes;
+	pthread_mutex_unlock(&l->lock);
+
+	rc = omap_init(&map, dirty_records, map_bytes);
+	if (rc < 0)
+		goto out;
+	c.map = &map;
+	int end = build_map(segs, d, k, &map, st);
+	if (end < 0) {
+		rc = end;
+		goto out;
+	}
+	if (end == d) {
+		/* Not even one dirty segment's keys fit: Kafka's advice applies. */
+		rc = -ENOSPC;
+		goto out;
+	}
+	for (int i = 0; i < end; i++) {
+		st->segments_read++;
+		int64_t removed = dry_run(&c, segs[i], st);
+		if (removed < 0) {
+			rc = (int)removed;
+			goto out;
+		}
+		if (removed == 0)
+			continue;
+		struct seg *ns = NULL;
+		rc = clean_segment(l, &c, segs[i], &ns, st);
+		if (rc < 0)
+			goto out;
+		rc = swap_pointer(l, segs[i], ns);
+		if (rc < 0) {
+			seg_unref(ns);
+			goto out;
+		}
+		st->segments_rewritten++;
+	}
+	pthread_mutex_lock(&l->lock);
+	int64_t next = end < k ? segs[end]->base_offset : uncleanable;
+	if (next > l->first_dirty_offset)
+		l->first_dirty_offset = next;
+	st->first_dirty_offset = l->first_dirty_offset;
+	pthread_mutex_unlock(&l->lock);
+	rc = 1;
+out:
+	for (int i = 0; i < k && segs; i++)
+		seg_unref(segs[i]);
+	free(segs);
+	free(map.e);
+	free(c.recs);
+	free(c.keep);
+	free(c.out);
+	free(c.meta);
+	st->elapsed_ms = mono_ms() - t0;
+	pthread_mutex_unlock(&l->maint_lock);
+	return rc;
+}

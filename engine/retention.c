@@ -1,0 +1,149 @@
+/*
+ * retention.c — Kafka's "delete" cleanup policy: whole closed segments
+ * leave the log by age (retention.ms) or by size (retention.bytes), oldest
+ * first, and the log start offset moves up to the first segment left.
+ *
+ * Rules (Kafka's UnifiedLog.deleteOldSegments):
+ *   1. Only a prefix of the log goes: the walk stops at the first segment
+ *      that must stay.
+ *   2. The active segment never goes. A quiet active segment (non-empty,
+ *      older than segment.ms) is rolled first, so that it can age out.
+ *   3. A segment goes only when all its records are below the high
+ *      watermark (the next segment's base offset <= hw).
+ *   4. By time: now - largest timestamp of the segment > retention.ms
+ *      (-1: never). A segment with no record (emptied by compaction)
+ *      counts as expired.
+ *   5. By size: while the log minus the segment is still >= retention.bytes
+ *      (-1: never).
+ *
+ * Deletion under readers: the segment is taken out of the list under the
+ * log's lock, its files are renamed <file>.deleted (.log first: a log
+ * without its .log is no segment, whatever else is left), and the last
+ * seg_unref — the log's own, or a cursor's that was still reading it —
+ * unlinks them. Positions never move: line positions live in the .lines of
+ * the segments that stay; st_size (the hw's line position) is unchanged.
+ *
+ * Crash safety: the log start offset is max(log-start-offset-checkpoint,
+ * base of the first segment) at open, so a crash after any rename leaves a
+ * consistent log; .deleted files and index files without their .log are
+ * removed at open (log.c, cleaner.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/log_int.h"
+
+int retention_remove_head_locked(struct log *l, int n, struct seg **gone)
+{
+	static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
+	int k = 0, rc = 0;
+	if (n >= l->nsegs)
+		n = l->nsegs - 1;      /* rule 2: never the active segment */
+	for (; k < n; k++) {
+		struct seg *s = l->segs[k];
+		for (int e = 0; e < 4; e++) {
+			char from[PATH_MAX + 32], to[PATH_MAX + 48];
+			snprintf(from, sizeof(from), "%s%s", s->path, ext[e]);
+			snprintf(to, sizeof(to), "%s%s.deleted", s->path, ext[e]);
+			int r = l->io->rename(l->io->ctx, from, to);
+			/* Without its .log renamed the segment is still whole: keep it.
+			 * A later file that fails is an orphan index, removed at open. */
+			if (r < 0 && e == 0) {
+				rc = r;
+				goto done;
+			}
+		}
+		atomic_store(&s->deleted, true);
+		gone[k] = s;
+	}
+done:
+	if (k > 0) {
+		memmove(l->segs, l->segs + k, (size_t)(l->nsegs - k) * sizeof(*l->segs));
+		l->nsegs -= k;
+		if (l->segs[0]->base_offset > l->log_start_offset)
+			l->log_start_offset = l->segs[0]->base_offset;
+		if (l->hw < l->log_start_offset)
+			l->hw = l->log_start_offset;
+		if (l->first_dirty_offset < l->log_start_offset)
+			l->first_dirty_offset = l->log_start_offset;
+	}
+	return k > 0 ? k : rc;
+}
+
+/* Rule 2: rolls a quiet active segment. Lock held. */
+static int roll_quiet_active(struct log *l, int64_t now)
+{
+	struct seg *a = log_active(l);
+	int64_t first = a->first_append_ms ? a->first_append_ms : a->max_ts;
+	if (atomic_load(&a->size) == 0 || first <= 0 || now - first <= l->cfg.segment_ms ||
+	    log_leo(l) != l->hw)
+		return 0;
+	return log_roll_locked(l);
+}
+
+int log_retention_run(struct log *l, int64_t now, struct log_retention_result *res)
+{
+	struct seg **gone = NULL;
+	int n = 0, rc = 0;
+	pthread_mutex_lock(&l->maint_lock);
+	pthread_mutex_lock(&l->lock);
+	const struct log_config *cfg = &l->cfg;
+	if (l->deleted || !(cfg->cleanup_policy & LOG_CLEANUP_DELETE) ||
+	    (cfg->retention_ms < 0 && cfg->retention_bytes < 0))
+		goto unlock;
+	if (cfg->retention_ms >= 0) {
+		rc = roll_quiet_active(l, now);
+		if (rc < 0)
+			goto unlock;
+	}
+	int64_t total = 0;
+	for (int i = 0; i < l->nsegs; i++)
+		total += atomic_load(&l->segs[i]->size);
+	for (; n < l->nsegs - 1; n++) {
+		struct seg *s = l->segs[n];
+		int64_t size = atomic_load(&s->size);
+		if (l->segs[n + 1]->base_offset > l->hw)
+			break;
+		bool by_time = cfg->retention_ms >= 0 &&
+			       (s->max_ts < 0 || now - s->max_ts > cfg->retention_ms);
+		bool by_size = cfg->retention_bytes >= 0 && total - size >= cfg->retention_bytes;
+		if (!by_time && !by_size)
+			break;
+		total -= size;
+	}
+	if (n == 0)
+		goto unlock;
+	gone = calloc((size_t)n, sizeof(*gone));
+	if (!gone) {
+		rc = -ENOMEM;
+		n = 0;
+		goto unlock;
+	}
+	/* Fewer than n go only when a rename fails; those that went stay gone. */
+	rc = retention_remove_head_locked(l, n, gone);
+	n = rc > 0 ? rc : 0;
+unlock:
+	if (res) {
+		res->segments = n;
+		res->bytes = 0;
+		res->log_start_offset = l->log_start_offset;
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (n > 0) {
+		int r = l->io->fsync_dir(l->io->ctx, l->dir);
+		if (r < 0 && rc >= 0)
+			rc = r;
+	}
+	int64_t freed = 0;
+	for (int i = 0; i < n; i++) {
+		freed += atomic_load(&gone[i]->size);
+		seg_unref(gone[i]);     /* unlinks unless a reader still holds it */
+	}
+	if (res)
+		res->bytes = freed;
+	free(gone);
+	pthread_mutex_unlock(&l->maint_lock);
+	return rc < 0 ? rc : n;
+}

@@ -1,0 +1,1495 @@
+/*
+ * group.c — the consumer group coordinator: groups of one topic, their
+ * members (each an open consume file), generations and rebalances,
+ * positions and committed offsets, durable in __consumer_offsets; parked
+ * reads woken when a high watermark moves. Knows nothing of FUSE: a member
+ * is woken through a callback, so the same coordinator can later run on the
+ * broker leading the group's __consumer_offsets partition.
+ *
+ * __consumer_offsets (internal, hidden from the mount; partition of a group
+ * = Kafka's abs(hashCode(group)) % partitions; key.separator TAB), one
+ * record per line of its line view:
+ *
+ *   <group>/<topic>/<p> TAB <offset> SP <commit timestamp ms> SP <metadata>
+ *        an offset commit (Kafka's OffsetCommit key: group, topic,
+ *        partition; value: offset, metadata, timestamp). Metadata is the
+ *        committing member id, or "reset".
+ *   <group>/<topic> TAB partition.assignment.strategy=S SP
+ *        auto.offset.reset=R SP session.timeout.ms=N
+ *        the group exists, with its settings (Kafka's GroupMetadata key).
+ *   either key with an empty value: a tombstone (group or offset deleted).
+ *
+ * Names are [A-Za-z0-9._-], so '/' and TAB cannot occur in them. Replay at
+ * open reads every record in order and keeps the last per key, which is
+ * exactly what compaction preserves (cleanup.policy=compact is set on the
+ * topic when the broker knows that key).
+ *
+ * Delivery (at-least-once): a read returns whole lines of the member's
+ * partitions from its positions (a record longer than the buffer continues
+ * in the next read); the records a read returned are committed when the
+ * same member reads again; a member that leaves commits nothing more, so
+ * its last read is delivered again to the next owner. Positions of a
+ * partition that changes owner restart at its committed offset (or at
+ * auto.offset.reset when it has none); a partition that stays keeps its
+ * position, never stops.
+ *
+ * Rebalance (group.mu held): on join, leave, strategy change and partition
+ * growth; members ordered by id; the assignor (engine/assign.c) computes
+ * owner[]; cooperative-sticky revokes in generation g+1 and assigns in g+2
+ * (here back to back, as nothing can read in between under group.mu).
+ *
+ * Parked reads: a member arms its wake callback (group_member_arm) when a
+ * read found nothing. The hw listener (broker_set_hw_listener) only queues
+ * (topic, partition) under wake_mu (it runs under topic locks); the
+ * notifier thread then calls the armed members' callbacks, once each,
+ * holding call_mu so that group_leave() can wait out a call in flight.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "repl/group_int.h"
+
+#define REPLAY_CHUNK (256 * 1024)
+#define SESSION_MIN 6000                /* group.min.session.timeout.ms */
+#define SESSION_MAX 1800000             /* group.max.session.timeout.ms */
+
+int group_offsets_partition(const char *group, int partitions)
+{
+	int32_t h = 0;
+
+	for (const char *p = group; *p; p++)
+		h = (int32_t)((uint32_t)h * 31u + (uint32_t)(unsigned char)*p);
+	return partitions > 0 ? (int)((h & 0x7fffffff) % partitions) : 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Partition lookups through the topic (topic.lock read) */
+
+static int part_lock(struct topic *t, int p, struct log **l)
+{
+	pthread_rwlock_rdlock(&t->lock);
+	if (atomic_load(&t->deleted) || p < 0 || p >= t->nparts) {
+		pthread_rwlock_unlock(&t->lock);
+		return -ENOENT;
+	}
+	*l = t->parts[p]->log;
+	return 0;
+}
+
+/* Line position where offset off starts (hw's position at or past hw). */
+static int off_to_pos(struct topic *t, int p, int64_t off, int64_t *pos)
+{
+	struct log_state st;
+	struct log *l;
+	int rc = part_lock(t, p, &l);
+
+	if (rc < 0)
+		return rc;
+	log_get_state(l, &st);
+	if (off >= st.hw)
+		*pos = st.line_hw;
+	else if (off <= st.log_start_offset)
+		*pos = st.line_start;
+	else if (log_offset_to_pos(l, off, pos) < 0)
+		*pos = st.line_hw;
+	pthread_rwlock_unlock(&t->lock);
+	return 0;
+}
+
+/* Offset of the first record at or after line position pos. */
+static int pos_to_off(struct topic *t, int p, int64_t pos, int64_t *off)
+{
+	struct log_state st;
+	struct log *l;
+	int rc = part_lock(t, p, &l);
+
+	if (rc < 0)
+		return rc;
+	log_get_state(l, &st);
+	if (pos >= st.line_hw || log_pos_to_offset(l, pos, off) < 0)
+		*off = st.hw;
+	pthread_rwlock_unlock(&t->lock);
+	return 0;
+}
+
+static int part_state(struct topic *t, int p, struct log_state *st)
+{
+	return topic_log_state(t, p, st);
+}
+
+/* First offset with a timestamp at or after ts; the hw when none. */
+static int time_to_off(struct topic *t, int p, int64_t ts, int64_t *off)
+{
+	struct log_state st;
+	struct log *l;
+	int rc = part_lock(t, p, &l);
+
+	if (rc < 0)
+		return rc;
+	log_get_state(l, &st);
+	if (log_time_to_offset(l, ts, off) < 0 || *off > st.hw)
+		*off = st.hw;
+	if (*off < st.log_start_offset)
+		*off = st.log_start_offset;
+	pthread_rwlock_unlock(&t->lock);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Groups in memory */
+
+static void gpart_init(struct gpart *gp)
+{
+	memset(gp, 0, sizeof(*gp));
+	gp->committed = -1;
+}
+
+/* Makes g->parts hold n partitions. */
+static int parts_grow(struct group *g, int n)
+{
+	struct gpart *np;
+
+	if (n <= g->nparts)
+		return 0;
+	np = realloc(g->parts, (size_t)n * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	for (int p = g->nparts; p < n; p++)
+		gpart_init(&np[p]);
+	g->parts = np;
+	g->nparts = n;
+	return 0;
+}
+
+static void group_free(struct group *g)
+{
+	for (int p = 0; p < g->nparts; p++)
+		if (g->parts[p].cursor)
+			topic_cursor_free(g->t, p, g->parts[p].cursor);
+	free(g->parts);
+	if (g->t)
+		topic_put(g->t);
+	pthread_mutex_destroy(&g->mu);
+	free(g);
+}
+
+void group_put(struct group *g)
+{
+	if (g && atomic_fetch_sub(&g->refs, 1) == 1)
+		group_free(g);
+}
+
+uint64_t group_id(struct group *g)
+{
+	return g->id;
+}
+
+const char *group_name(struct group *g)
+{
+	return g->name;
+}
+
+static struct group *group_new(struct group_coord *gc, const char *topic, const char *name)
+{
+	struct group *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	atomic_init(&g->refs, 1);
+	g->gc = gc;
+	g->id = ++gc->next_id;
+	snprintf(g->topic, sizeof(g->topic), "%s", topic);
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	pthread_mutex_init(&g->mu, NULL);
+	g->strategy = ASSIGN_RANGE;
+	g->session_timeout_ms = 45000;
+	return g;
+}
+
+/* Index in gc->groups, or -1. Needs gc->mu. */
+static int coord_find(struct group_coord *gc, const char *topic, const char *name)
+{
+	for (int i = 0; i < gc->ngroups; i++)
+		if (!strcmp(gc->groups[i]->topic, topic) && !strcmp(gc->groups[i]->name, name))
+			return i;
+	return -1;
+}
+
+/* Takes over the caller's reference. Needs gc->mu. */
+static int coord_insert(struct group_coord *gc, struct group *g)
+{
+	if (gc->ngroups == gc->cap) {
+		int cap = gc->cap ? gc->cap * 2 : 16;
+		struct group **ng = realloc(gc->groups, (size_t)cap * sizeof(*ng));
+
+		if (!ng)
+			return -ENOMEM;
+		gc->groups = ng;
+		gc->cap = cap;
+	}
+	gc->groups[gc->ngroups++] = g;
+	return 0;
+}
+
+static void coord_remove(struct group_coord *gc, int i)
+{
+	memmove(gc->groups + i, gc->groups + i + 1,
+		(size_t)(gc->ngroups - i - 1) * sizeof(*gc->groups));
+	gc->ngroups--;
+}
+
+/* ------------------------------------------------------------------ */
+/* __consumer_offsets records */
+
+static int offsets_append(struct group_coord *gc, const char *group, const char *lines,
+			  size_t len)
+{
+	int p = group_offsets_partition(group, topic_partitions(gc->offsets));
+	int rc = topic_produce(gc->offsets, p, lines, len, 0);
+
+	if (rc < 0)
+		mq_log_limited(MQ_ERR, "group %s: cannot write to %s: %s", group,
+			       GROUP_OFFSETS_TOPIC, strerror(-rc));
+	return rc;
+}
+
+static int meta_line(const struct group *g, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%s/%s\tpartition.assignment.strategy=%s "
+			"auto.offset.reset=%s session.timeout.ms=%d\n", g->name, g->topic,
+			assign_strategy_name(g->strategy), g->reset_latest ? "latest" : "earliest",
+			(int)g->session_timeout_ms);
+}
+
+static int persist_meta(struct group *g)
+{
+	char line[700];
+	int n = meta_line(g, line, sizeof(line));
+
+	return offsets_append(g->gc, g->name, line, (size_t)n);
+}
+
+/* Applies "key=value" settings separated by sep ('\n' or ' ') to the
+ * copies; -EINVAL with a reason in why. */
+static int settings_apply(const char *text, size_t len, char sep, int *strategy,
+			  bool *latest, int32_t *session, char *why, size_t whylen)
+{
+	const char *p = text, *end = text + len;
+
+	while (p < end) {
+		const char *e = memchr(p, sep, (size_t)(end - p)), *eq, *k, *v;
+		size_t kl, vl;
+
+		if (!e)
+			e = end;
+		k = p;
+		while (k < e && isspace((unsigned char)*k))
+			k++;
+		v = e;
+		while (v > k && isspace((unsigned char)v[-1]))
+			v--;
+		p = e + 1;
+		if (k == v || *k == '#')
+			continue;
+		eq = memchr(k, '=', (size_t)(v - k));
+		if (!eq) {
+			snprintf(why, whylen, "'%.*s': expected key=value", (int)(v - k), k);
+			return -EINVAL;
+		}
+		kl = (size_t)(eq - k);
+		while (kl > 0 && isspace((unsigned char)k[kl - 1]))
+			kl--;
+		eq++;
+		while (eq < v && isspace((unsigned char)*eq))
+			eq++;
+		vl = (size_t)(v - eq);
+		if (kl == 29 && !memcmp(k, "partition.assignment.strategy", kl)) {
+			int s = assign_strategy_parse(eq, vl);
+
+			if (s < 0) {
+				snprintf(why, whylen, "partition.assignment.strategy: '%.*s' is not "
+					 "range, roundrobin, sticky or cooperative-sticky", (int)vl, eq);
+				return -EINVAL;
+			}
+			*strategy = s;
+		} else if (kl == 17 && !memcmp(k, "auto.offset.reset", kl)) {
+			if (vl == 8 && !memcmp(eq, "earliest", 8))
+				*latest = false;
+			else if (vl == 6 && !memcmp(eq, "latest", 6))
+				*latest = true;
+			else {
+				snprintf(why, whylen, "auto.offset.reset: '%.*s' is not earliest or "
+					 "latest", (int)vl, eq);
+				return -EINVAL;
+			}
+		} else if (kl == 18 && !memcmp(k, "session.timeout.ms", kl)) {
+			char num[16];
+			char *ep;
+			long x;
+
+			if (vl == 0 || vl >= sizeof(num)) {
+				snprintf(why, whylen, "session.timeout.ms: not a number");
+				return -EINVAL;
+			}
+			memcpy(num, eq, vl);
+			num[vl] = '\0';
+			x = strtol(num, &ep, 10);
+			if (*ep || x < SESSION_MIN || x > SESSION_MAX) {
+				snprintf(why, whylen, "session.timeout.ms: '%s' is not %d..%d", num,
+					 SESSION_MIN, SESSION_MAX);
+				return -EINVAL;
+			}
+			*session = (int32_t)x;
+		} else {
+			snprintf(why, whylen, "unknown key '%.*s'", (int)kl, k);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* One replayed record: key [klen], value [vlen]. Last one per key wins. */
+static int replay_record(struct group_coord *gc, const char *key, size_t klen,
+			 const char *val, size_t vlen)
+{
+	char topic[TOPIC_NAME_MAX + 1], name[TOPIC_NAME_MAX + 1], kbuf[600];
+	const char *s1, *s2;
+	struct group *g;
+	int i, part = -1, rc;
+
+	if (klen >= sizeof(kbuf))
+		return -EBADMSG;
+	memcpy(kbuf, key, klen);
+	kbuf[klen] = '\0';
+	s1 = strchr(kbuf, '/');
+	if (!s1)
+		return -EBADMSG;
+	s2 = strchr(s1 + 1, '/');
+	snprintf(name, sizeof(name), "%.*s", (int)(s1 - kbuf), kbuf);
+	snprintf(topic, sizeof(topic), "%.*s", (int)((s2 ? s2 : kbuf + klen) - s1 - 1), s1 + 1);
+	if (!topic_name_valid(name) || !topic_name_valid(topic))
+		return -EBADMSG;
+	if (s2) {
+		char *ep;
+		long v = strtol(s2 + 1, &ep, 10);
+
+		if (*ep || v < 0 || v > INT32_MAX - 1)
+			return -EBADMSG;
+		part = (int)v;
+	}
+	i = coord_find(gc, topic, name);
+	if (part < 0 && vlen == 0) {            /* group deleted */
+		if (i >= 0) {
+			group_put(gc->groups[i]);
+			coord_remove(gc, i);
+		}
+		return 0;
+	}
+	if (i < 0) {
+		g = group_new(gc, topic, name);
+		if (!g)
+			return -ENOMEM;
+		rc = coord_insert(gc, g);
+		if (rc < 0) {
+			group_put(g);
+			return rc;
+		}
+	} else {
+		g = gc->groups[i];
+	}
+	if (part < 0) {
+		char why[200];
+
+		return settings_apply(val, vlen, ' ', &g->strategy, &g->reset_latest,
+				      &g->session_timeout_ms, why, sizeof(why)) < 0 ? -EBADMSG : 0;
+	}
+	rc = parts_grow(g, part + 1);
+	if (rc < 0)
+		return rc;
+	if (vlen == 0) {
+		g->parts[part].committed = -1;
+		return 0;
+	}
+	{
+		char vbuf[128];
+		long long off = -1, ts = 0;
+
+		snprintf(vbuf, sizeof(vbuf), "%.*s", (int)(vlen < 127 ? vlen : 127), val);
+		if (sscanf(vbuf, "%lld %lld", &off, &ts) < 1 || off < 0)
+			return -EBADMSG;
+		g->parts[part].committed = off;
+		g->parts[part].commit_ts = ts;
+	}
+	return 0;
+}
+
+/* Reads every record of every partition of __consumer_offsets. */
+static int replay(struct group_coord *gc)
+{
+	char *buf = malloc(REPLAY_CHUNK + 1);
+	int rc = 0, bad = 0, records = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (int p = 0; p < topic_partitions(gc->offsets) && rc == 0; p++) {
+		struct log_cursor *c = NULL;
+		int64_t pos = 0, actual;
+		size_t have = 0;
+
+		rc = topic_cursor_new(gc->offsets, p, &c);
+		if (rc < 0)
+			break;
+		for (;;) {
+			ssize_t n = topic_read_lines(gc->offsets, p, c, pos, buf + have,
+						     REPLAY_CHUNK - have, &actual);
+			char *line = buf, *nl, *end;
+
+			if (n < 0) {
+				rc = (int)n;
+				break;
+			}
+			if (n == 0)
+				break;
+			pos = actual + n;
+			end = buf + have + n;
+			while ((nl = memchr(line, '\n', (size_t)(end - line)))) {
+				char *tab = memchr(line, '\t', (size_t)(nl - line));
+				int r = tab ? replay_record(gc, line, (size_t)(tab - line), tab + 1,
+							    (size_t)(nl - tab - 1)) : -EBADMSG;
+
+				if (r == -ENOMEM) {
+					rc = r;
+					break;
+				}
+				bad += r < 0;
+				records++;
+				line = nl + 1;
+			}
+			have = (size_t)(end - line);
+			if (rc < 0 || have == REPLAY_CHUNK) {
+				rc = rc < 0 ? rc : -EBADMSG;      /* a line over 256 KiB */
+				break;
+			}
+			memmove(buf, line, have);
+		}
+		topic_cursor_free(gc->offsets, p, c);
+	}
+	free(buf);
+	if (bad)
+		mq_log(MQ_WARN, "%s: %d malformed records skipped", GROUP_OFFSETS_TOPIC, bad);
+	if (rc == 0)
+		mq_log(MQ_INFO, "%s: %d records replayed, %d groups", GROUP_OFFSETS_TOPIC,
+		       records, gc->ngroups);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Notifier */
+
+static void coord_queue(struct group_coord *gc, const char *topic, int partition)
+{
+	pthread_mutex_lock(&gc->wake_mu);
+	if (gc->nev < GROUP_EVENTS) {
+		struct group_event *e = &gc->ev[gc->nev++];
+
+		snprintf(e->topic, sizeof(e->topic), "%s", topic);
+		e->partition = partition;
+	} else {
+		gc->all = true;
+	}
+	pthread_cond_signal(&gc->wake_cv);
+	pthread_mutex_unlock(&gc->wake_mu);
+}
+
+/* The broker's hw listener: runs under topic.lock and produce_mu, so it
+ * only queues (and not at all while no member waits). */
+static void coord_hw_moved(void *arg, const char *topic, int partition)
+{
+	struct group_coord *gc = arg;
+
+	if (atomic_load_explicit(&gc->armed, memory_order_acquire) == 0)
+		return;
+	if (!strncmp(topic, "__", 2))
+		return;
+	coord_queue(gc, topic, partition);
+}
+
+static bool member_owns(struct group_member *m, int partition)
+{
+	struct group *g = m->g;
+
+	if (partition < 0)
+		return true;
+	return partition < g->nparts && g->parts[partition].owner == m;
+}
+
+/* Calls the armed members of the groups matching ev (all when ev NULL).
+ * Needs call_mu. */
+static void notify(struct group_coord *gc, const struct group_event *ev)
+{
+	struct group_member *fire[64];
+	int nfire;
+	bool more = true;
+
+	while (more) {
+		more = false;
+		nfire = 0;
+		pthread_mutex_lock(&gc->mu);
+		for (int i = 0; i < gc->ngroups; i++) {
+			struct group *g = gc->groups[i];
+
+			if (ev && strcmp(g->topic, ev->topic))
+				continue;
+			pthread_mutex_lock(&g->mu);
+			for (struct group_member *m = g->members; m; m = m->next) {
+				if (!m->armed || !member_owns(m, ev ? ev->partition : -1))
+					continue;
+				if (nfire == 64) {
+					more = true;
+					break;
+				}
+				m->armed = false;
+				atomic_fetch_sub(&gc->armed, 1);
+				fire[nfire++] = m;
+			}
+			pthread_mutex_unlock(&g->mu);
+		}
+		pthread_mutex_unlock(&gc->mu);
+		/* Members cannot be freed meanwhile: group_leave waits for
+		 * call_mu, which we hold. */
+		for (int i = 0; i < nfire; i++)
+			fire[i]->wake(fire[i]->wake_arg);
+	}
+}
+
+static void *notifier_main(void *arg)
+{
+	struct group_coord *gc = arg;
+	struct group_event *ev = malloc(sizeof(gc->ev));
+
+	if (!ev)
+		return NULL;
+	pthread_mutex_lock(&gc->wake_mu);
+	while (!gc->stop) {
+		int n;
+		bool all;
+
+		if (gc->nev == 0 && !gc->all) {
+			pthread_cond_wait(&gc->wake_cv, &gc->wake_mu);
+			continue;
+		}
+		n = gc->nev;
+		all = gc->all;
+		memcpy(ev, gc->ev, (size_t)n * sizeof(*ev));
+		gc->nev = 0;
+		gc->all = false;
+		pthread_mutex_unlock(&gc->wake_mu);
+		pthread_mutex_lock(&gc->call_mu);
+		if (all) {
+			notify(gc, NULL);
+		} else {
+			for (int i = 0; i < n; i++) {
+				bool dup = false;
+
+				for (int j = 0; j < i && !dup; j++)
+					dup = ev[j].partition == ev[i].partition &&
+					      !strcmp(ev[j].topic, ev[i].topic);
+				if (!dup)
+					notify(gc, &ev[i]);
+			}
+		}
+		pthread_mutex_unlock(&gc->call_mu);
+		pthread_mutex_lock(&gc->wake_mu);
+	}
+	pthread_mutex_unlock(&gc->wake_mu);
+	free(ev);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Open and close (broker_open / broker_close) */
+
+int group_coord_open(struct broker *b)
+{
+	struct group_coord *gc = calloc(1, sizeof(*gc));
+	int rc;
+
+	if (!gc)
+		return -ENOMEM;
+	gc->b = b;
+	pthread_mutex_init(&gc->call_mu, NULL);
+	pthread_mutex_init(&gc->mu, NULL);
+	pthread_mutex_init(&gc->wake_mu, NULL);
+	pthread_cond_init(&gc->wake_cv, NULL);
+	atomic_init(&gc->armed, 0);
+	b->gc = gc;
+	rc = broker_topic_get(b, GROUP_OFFSETS_TOPIC, &gc->offsets);
+	if (rc == -ENOENT) {
+		rc = broker_topic_create(b, GROUP_OFFSETS_TOPIC, 0, 0, 0600, &gc->offsets);
+		if (rc == 0) {
+			static const char cfg[] = "key.separator=\\t\n";
+			static const char compact[] = "cleanup.policy=compact\n";
+			struct topic_config tc;
+			char err[128];
+
+			rc = topic_config_write(gc->offsets, cfg, sizeof(cfg) - 1);
+			/* Only when the broker knows the key (compaction). */
+			catalog_default_config(b, &tc);
+			if (rc == 0 && topic_config_apply(&tc, compact, sizeof(compact) - 1,
+							  err, sizeof(err)) == 0)
+				rc = topic_config_write(gc->offsets, compact, sizeof(compact) - 1);
+		}
+	}
+	if (rc == 0)
+		rc = replay(gc);
+	if (rc == 0) {
+		rc = -pthread_create(&gc->thr, NULL, notifier_main, gc);
+		gc->running = rc == 0;
+	}
+	if (rc < 0) {
+		mq_log(MQ_ERR, "%s: %s", GROUP_OFFSETS_TOPIC, strerror(-rc));
+		group_coord_close(b);
+		return rc;
+	}
+	broker_set_hw_listener(b, coord_hw_moved, gc);
+	return 0;
+}
+
+void group_coord_close(struct broker *b)
+{
+	struct group_coord *gc = b->gc;
+
+	if (!gc)
+		return;
+	broker_set_hw_listener(b, NULL, NULL);
+	if (gc->running) {
+		pthread_mutex_lock(&gc->wake_mu);
+		gc->stop = true;
+		pthread_cond_signal(&gc->wake_cv);
+		pthread_mutex_unlock(&gc->wake_mu);
+		pthread_join(gc->thr, NULL);
+	}
+	for (int i = 0; i < gc->ngroups; i++)
+		group_put(gc->groups[i]);
+	free(gc->groups);
+	if (gc->offsets)
+		topic_put(gc->offsets);
+	pthread_mutex_destroy(&gc->call_mu);
+	pthread_mutex_destroy(&gc->mu);
+	pthread_mutex_destroy(&gc->wake_mu);
+	pthread_cond_destroy(&gc->wake_cv);
+	free(gc);
+	b->gc = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Finding groups */
+
+/* Binds the group to the topic object t (a group outlives the topic
+ * objects of its name: replayed before anyone looked the topic up, or the
+ * topic deleted and made again, whose old offsets then mean nothing).
+ * Needs g->mu. */
+static int group_bind(struct group *g, struct topic *t)
+{
+	if (g->t == t)
+		return 0;
+	if (g->t) {
+		if (!topic_deleted(g->t))
+			return -ENOENT;         /* t is the stale one */
+		mq_log(MQ_INFO, "group %s: topic %s was made again: committed offsets dropped",
+		       g->name, g->topic);
+		for (int p = 0; p < g->nparts; p++) {
+			if (g->parts[p].cursor)
+				topic_cursor_free(g->t, p, g->parts[p].cursor);
+			gpart_init(&g->parts[p]);
+		}
+		topic_put(g->t);
+	}
+	topic_get(t);
+	g->t = t;
+	return parts_grow(g, topic_partitions(t));
+}
+
+int group_open(struct topic *t, const char *name, int create, struct group **out)
+{
+	struct group_coord *gc = t->b->gc;
+	struct group *g;
+	int i, rc = 0;
+
+	*out = NULL;
+	if (!topic_name_valid(name))
+		return -EINVAL;
+	if (topic_deleted(t))
+		return -ENOENT;
+	pthread_mutex_lock(&gc->mu);
+	i = coord_find(gc, t->name, name);
+	if (i >= 0) {
+		g = gc->groups[i];
+		if (create == GROUP_CREATE_EXCL) {
+			rc = -EEXIST;
+			goto out;
+		}
+	} else if (!create) {
+		rc = -ENOENT;
+		goto out;
+	} else {
+		g = group_new(gc, t->name, name);
+		if (!g) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		rc = persist_meta(g);
+		if (rc == 0)
+			rc = coord_insert(gc, g);
+		if (rc < 0) {
+			group_put(g);
+			goto out;
+		}
+		mq_log(MQ_INFO, "group %s of topic %s created", name, t->name);
+	}
+	pthread_mutex_lock(&g->mu);
+	rc = group_bind(g, t);
+	pthread_mutex_unlock(&g->mu);
+	if (rc == 0) {
+		atomic_fetch_add(&g->refs, 1);
+		*out = g;
+	}
+out:
+	pthread_mutex_unlock(&gc->mu);
+	return rc;
+}
+
+int group_by_id(struct topic *t, uint64_t id, struct group **out)
+{
+	struct group_coord *gc = t->b->gc;
+	int rc = -ENOENT;
+
+	*out = NULL;
+	pthread_mutex_lock(&gc->mu);
+	for (int i = 0; i < gc->ngroups; i++) {
+		if (gc->groups[i]->id == id && !strcmp(gc->groups[i]->topic, t->name)) {
+			atomic_fetch_add(&gc->groups[i]->refs, 1);
+			*out = gc->groups[i];
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&gc->mu);
+	return rc;
+}
+
+int group_list(struct topic *t, char ***names, int *n)
+{
+	struct group_coord *gc = t->b->gc;
+	char **v;
+	int k = 0, rc = 0;
+
+	pthread_mutex_lock(&gc->mu);
+	v = calloc((size_t)gc->ngroups + 1, sizeof(*v));
+	if (!v) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < gc->ngroups; i++) {
+		if (strcmp(gc->groups[i]->topic, t->name))
+			continue;
+		v[k] = strdup(gc->groups[i]->name);
+		if (!v[k]) {
+			broker_names_free(v, k);
+			rc = -ENOMEM;
+			goto out;
+		}
+		k++;
+	}
+	*names = v;
+	*n = k;
+out:
+	pthread_mutex_unlock(&gc->mu);
+	return rc;
+}
+
+int group_delete(struct topic *t, const char *name)
+{
+	struct group_coord *gc = t->b->gc;
+	struct group *g;
+	char *text = NULL;
+	size_t len = 0, cap = 0;
+	int i, rc = 0;
+
+	pthread_mutex_lock(&gc->mu);
+	i = coord_find(gc, t->name, name);
+	if (i < 0) {
+		pthread_mutex_unlock(&gc->mu);
+		return -ENOENT;
+	}
+	g = gc->groups[i];
+	pthread_mutex_lock(&g->mu);
+	if (g->nmembers > 0) {
+		rc = -EBUSY;
+		goto out;
+	}
+	/* Tombstones: every committed offset, then the group. */
+	cap = (size_t)(g->nparts + 1) * 600;
+	text = malloc(cap);
+	if (!text) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int p = 0; p < g->nparts; p++)
+		if (g->parts[p].committed >= 0)
+			len += (size_t)snprintf(text + len, cap - len, "%s/%s/%d\t\n", g->name,
+						g->topic, p);
+	len += (size_t)snprintf(text + len, cap - len, "%s/%s\t\n", g->name, g->topic);
+	rc = offsets_append(gc, g->name, text, len);
+	if (rc < 0)
+		goto out;
+	g->deleted = true;
+	coord_remove(gc, i);
+	mq_log(MQ_INFO, "group %s of topic %s deleted", name, t->name);
+out:
+	pthread_mutex_unlock(&g->mu);
+	pthread_mutex_unlock(&gc->mu);
+	free(text);
+	if (rc == 0)
+		group_put(g);                   /* the coordinator's reference */
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Offsets */
+
+/* The offset a partition is read from: committed, or auto.offset.reset. */
+static int resolved_offset(struct group *g, int p, int64_t *off)
+{
+	struct log_state st;
+	int rc;
+
+	if (g->parts[p].committed >= 0) {
+		*off = g->parts[p].committed;
+		return 0;
+	}
+	rc = part_state(g->t, p, &st);
+	if (rc < 0)
+		return rc;
+	*off = g->reset_latest ? st.hw : st.log_start_offset;
+	return 0;
+}
+
+/* Needs g->mu; refreshes the partition count. */
+static int group_live(struct group *g)
+{
+	if (g->deleted || !g->t || topic_deleted(g->t))
+		return -ENOENT;
+	return parts_grow(g, topic_partitions(g->t));
+}
+
+int group_offset(struct group *g, int partition, int64_t *offset)
+{
+	int rc;
+
+	pthread_mutex_lock(&g->mu);
+	rc = group_live(g);
+	if (rc == 0 && (partition < 0 || partition >= topic_partitions(g->t)))
+		rc = -ENOENT;
+	if (rc == 0)
+		rc = resolved_offset(g, partition, offset);
+	pthread_mutex_unlock(&g->mu);
+	return rc;
+}
+
+/* "2024-05-01T12:00:00Z", "...T12:00:00.123+02:00", "2024-05-01" (UTC)
+ * or epoch milliseconds. */
+static int parse_timestamp(const char *s, int64_t *ms)
+{
+	struct tm tm = { 0 };
+	const char *p;
+	char *ep;
+	int64_t frac = 0, tz = 0;
+
+	if (*s && strspn(s, "0123456789") == strlen(s)) {
+		long long v = strtoll(s, &ep, 10);
+
+		if (*ep || strlen(s) > 15)
+			return -EINVAL;
+		*ms = v;
+		return 0;
+	}
+	p = strptime(s, "%Y-%m-%d", &tm);
+	if (!p)
+		return -EINVAL;
+	if (*p == 'T' || *p == ' ') {
+		p = strptime(p + 1, "%H:%M", &tm);
+		if (!p)
+			return -EINVAL;
+		if (*p == ':') {
+			p = strptime(p + 1, "%S", &tm);
+			if (!p)
+				return -EINVAL;
+			if (*p == '.' || *p == ',') {
+				int digits = 0;
+
+				for (p++; isdigit((unsigned char)*p); p++, digits++)
+					if (digits < 3)
+						frac = frac * 10 + (*p - '0');
+				if (digits == 0)
+					return -EINVAL;
+				for (; digits < 3; digits++)
+					frac *= 10;
+			}
+		}
+		if (*p == 'Z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			int sign = *p == '-' ? -1 : 1, hh, mm = 0;
+
+			if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]))
+				return -EINVAL;
+			hh = (p[1] - '0') * 10 + (p[2] - '0');
+			p += 3;
+			if (*p == ':')
+				p++;
+			if (isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1])) {
+				mm = (p[0] - '0') * 10 + (p[1] - '0');
+				p += 2;
+			}
+			tz = sign * (hh * 60 + mm) * 60000LL;
+		}
+	}
+	if (*p)
+		return -EINVAL;
+	*ms = (int64_t)timegm(&tm) * 1000 + frac - tz;
+	return 0;
+}
+
+static int commit_lines(struct group *g, const int *parts, const int64_t *offs, int n,
+			const char *metadata)
+{
+	char *text = malloc((size_t)n * 640 + 1);
+	size_t len = 0;
+	int64_t now = engine_now_ms();
+	int rc;
+
+	if (!text)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++)
+		len += (size_t)sprintf(text + len, "%s/%s/%d\t%" PRId64 " %" PRId64 " %s\n",
+				       g->name, g->topic, parts[i], offs[i], now, metadata);
+	rc = offsets_append(g->gc, g->name, text, len);
+	free(text);
+	if (rc == 0) {
+		for (int i = 0; i < n; i++) {
+			g->parts[parts[i]].committed = offs[i];
+			g->parts[parts[i]].commit_ts = now;
+		}
+	}
+	return rc;
+}
+
+int group_offset_reset(struct group *g, int partition, const char *value, size_t len)
+{
+	struct log_state st;
+	char v[80];
+	int64_t off = -1, ts;
+	int rc;
+
+	while (len > 0 && isspace((unsigned char)value[len - 1]))
+		len--;
+	while (len > 0 && isspace((unsigned char)*value)) {
+		value++;
+		len--;
+	}
+	if (len == 0 || len >= sizeof(v) || memchr(value, '\n', len))
+		return -EINVAL;
+	memcpy(v, value, len);
+	v[len] = '\0';
+	pthread_mutex_lock(&g->mu);
+	rc = group_live(g);
+	if (rc == 0 && (partition < 0 || partition >= topic_partitions(g->t)))
+		rc = -ENOENT;
+	if (rc < 0)
+		goto out;
+	if (g->nmembers > 0) {
+		rc = -EBUSY;
+		goto out;
+	}
+	rc = part_state(g->t, partition, &st);
+	if (rc < 0)
+		goto out;
+	rc = -EINVAL;
+	if (!strcmp(v, "earliest")) {
+		off = st.log_start_offset;
+	} else if (!strcmp(v, "latest")) {
+		off = st.hw;
+	} else if (v[0] == '@') {
+		if (parse_timestamp(v + 1, &ts) < 0)
+			goto out;
+		rc = time_to_off(g->t, partition, ts, &off);
+		if (rc < 0)
+			goto out;
+	} else if (strspn(v, "0123456789") == len && len <= 18) {
+		off = strtoll(v, NULL, 10);
+		if (off > st.log_end_offset)
+			goto out;
+	} else {
+		goto out;
+	}
+	rc = commit_lines(g, &partition, &off, 1, "reset");
+	if (rc == 0)
+		mq_log(MQ_INFO, "group %s of topic %s: partition %d reset to %" PRId64 " (%s)",
+		       g->name, g->topic, partition, off, v);
+out:
+	pthread_mutex_unlock(&g->mu);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Members and rebalance */
+
+/* Gives partition p to m (NULL: nobody). A new owner starts at the
+ * committed offset; the same owner keeps its position. Needs g->mu. */
+static void gpart_assign(struct group *g, int p, struct group_member *m)
+{
+	struct gpart *gp = &g->parts[p];
+	int64_t off, pos;
+
+	if (gp->owner == m)
+		return;
+	gp->owner = m;
+	if (!m)
+		return;
+	if (resolved_offset(g, p, &off) < 0 || off_to_pos(g->t, p, off, &pos) < 0)
+		pos = 0;
+	gp->pos = gp->done_pos = gp->commit_pos = pos;
+}
+
+/* Runs the group's assignor over its members. Needs g->mu. */
+static int rebalance(struct group *g)
+{
+	int m = g->nmembers, n = g->nparts, rc = 0, round = 0;
+	const char **ids = malloc((size_t)(m ? m : 1) * sizeof(*ids));
+	struct group_member **mv = malloc((size_t)(m ? m : 1) * sizeof(*mv));
+	int32_t *prev = malloc((size_t)(n ? n : 1) * sizeof(*prev));
+	int32_t *owner = malloc((size_t)(n ? n : 1) * sizeof(*owner));
+	int i = 0;
+
+	if (!ids || !mv || !prev || !owner) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (struct group_member *x = g->members; x; x = x->next, i++) {
+		ids[i] = x->id;
+		mv[i] = x;
+	}
+	do {
+		for (int p = 0; p < n; p++) {
+			prev[p] = -1;
+			for (int k = 0; k < m; k++)
+				if (g->parts[p].owner == mv[k])
+					prev[p] = k;
+		}
+		rc = assign_compute(g->strategy, ids, m, n, prev, owner);
+		if (rc < 0)
+			goto out;
+		for (int p = 0; p < n; p++)
+			gpart_assign(g, p, owner[p] >= 0 ? mv[owner[p]] : NULL);
+		g->generation++;
+		if (rc > 0)
+			mq_log(MQ_DEBUG, "group %s: generation %d revokes %d partitions",
+			       g->name, (int)g->generation, rc);
+	} while (rc > 0 && ++round < 2);
+	rc = 0;
+	mq_log(MQ_DEBUG, "group %s of topic %s: generation %d, %d members (%s)", g->name,
+	       g->topic, (int)g->generation, m, assign_strategy_name(g->strategy));
+	/* Members with new partitions may have data waiting. */
+	if (m > 0)
+		coord_queue(g->gc, g->topic, -1);
+out:
+	free(ids);
+	free(mv);
+	free(prev);
+	free(owner);
+	return rc;
+}
+
+int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
+	       struct group_member **out)
+{
+	struct group_member *m = calloc(1, sizeof(*m)), **tail;
+	int rc;
+
+	*out = NULL;
+	if (!m)
+		return -ENOMEM;
+	pthread_mutex_lock(&g->mu);
+	rc = group_live(g);
+	if (rc < 0) {
+		pthread_mutex_unlock(&g->mu);
+		free(m);
+		return rc;
+	}
+	m->g = g;
+	m->pid = pid;
+	m->wake = wake;
+	m->wake_arg = arg;
+	m->active = true;
+	/* Ids sort in join order, so range hands out partitions in it. */
+	snprintf(m->id, sizeof(m->id), "consumer-%06" PRIu64 "-%d", ++g->next_member, (int)pid);
+	for (tail = &g->members; *tail; tail = &(*tail)->next)
+		;
+	*tail = m;
+	g->nmembers++;
+	rc = rebalance(g);
+	if (rc < 0) {
+		*tail = NULL;
+		g->nmembers--;
+		rebalance(g);
+		pthread_mutex_unlock(&g->mu);
+		free(m);
+		return rc;
+	}
+	mq_log(MQ_INFO, "group %s of topic %s: %s (pid %d) joined, generation %d", g->name,
+	       g->topic, m->id, (int)pid, (int)g->generation);
+	atomic_fetch_add(&g->refs, 1);
+	pthread_mutex_unlock(&g->mu);
+	*out = m;
+	return 0;
+}
+
+void group_leave(struct group_member *m)
+{
+	struct group *g;
+
+	if (!m)
+		return;
+	g = m->g;
+	pthread_mutex_lock(&g->mu);
+	for (struct group_member **pp = &g->members; *pp; pp = &(*pp)->next) {
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	}
+	g->nmembers--;
+	m->active = false;
+	if (m->armed) {
+		m->armed = false;
+		atomic_fetch_sub(&g->gc->armed, 1);
+	}
+	for (int p = 0; p < g->nparts; p++)
+		if (g->parts[p].owner == m)
+			g->parts[p].owner = NULL;
+	if (!g->deleted && g->t && !topic_deleted(g->t))
+		rebalance(g);
+	mq_log(MQ_INFO, "group %s of topic %s: %s left, generation %d", g->name, g->topic,
+	       m->id, (int)g->generation);
+	pthread_mutex_unlock(&g->mu);
+	/* A wake call in flight on m ends before m is freed. */
+	pthread_mutex_lock(&g->gc->call_mu);
+	pthread_mutex_unlock(&g->gc->call_mu);
+	free(m);
+	group_put(g);
+}
+
+const char *group_member_id(struct group_member *m)
+{
+	return m->id;
+}
+
+/* Commits what the previous read returned. Needs g->mu. */
+static int commit_returned(struct group_member *m)
+{
+	struct group *g = m->g;
+	int parts[64], n = 0, rc = 0;
+	int64_t offs[64];
+
+	for (int p = 0; p < g->nparts; p++) {
+		struct gpart *gp = &g->parts[p];
+		int64_t off;
+
+		if (gp->owner != m || gp->done_pos == gp->commit_pos)
+			continue;
+		if (pos_to_off(g->t, p, gp->done_pos, &off) < 0)
+			continue;
+		gp->commit_pos = gp->done_pos;
+		if (off == gp->committed)
+			continue;
+		parts[n] = p;
+		offs[n++] = off;
+		if (n == 64) {
+			rc = commit_lines(g, parts, offs, n, m->id);
+			n = 0;
+		}
+	}
+	if (n > 0 && rc == 0)
+		rc = commit_lines(g, parts, offs, n, m->id);
+	return rc;
+}
+
+/* Whole lines of partition p from its position into buf. first: buf is
+ * empty, so a record longer than room is returned in part. */
+static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool first)
+{
+	struct gpart *gp = &g->parts[p];
+	int64_t actual;
+	ssize_t n;
+	const char *nl;
+	size_t keep;
+	int rc;
+
+	if (!gp->cursor) {
+		rc = topic_cursor_new(g->t, p, &gp->cursor);
+		if (rc < 0)
+			return rc;
+	}
+	n = topic_read_lines(g->t, p, gp->cursor, gp->pos, buf, room, &actual);
+	if (n <= 0)
+		return n;
+	if (actual != gp->pos && gp->done_pos == gp->pos)
+		gp->done_pos = actual;          /* a gap: records removed */
+	nl = memrchr(buf, '\n', (size_t)n);
+	if (nl)
+		keep = (size_t)(nl - buf) + 1;
+	else
+		keep = first ? (size_t)n : 0;
+	gp->pos = actual + (int64_t)keep;
+	if (nl)
+		gp->done_pos = actual + (int64_t)keep;
+	return (ssize_t)keep;
+}
+
+ssize_t group_consume(struct group_member *m, char *buf, size_t size)
+{
+	struct group *g = m->g;
+	size_t used = 0;
+	ssize_t n = 0;
+	int np, rc;
+
+	pthread_mutex_lock(&g->mu);
+	if (!m->active) {
+		rc = -ENOENT;
+		goto out;
+	}
+	np = g->nparts;
+	rc = group_live(g);
+	if (rc == 0 && g->nparts != np)
+		rc = rebalance(g);              /* the topic grew */
+	if (rc < 0)
+		goto out;
+	if (m->returned) {
+		/* A failed commit only means these come again: go on. */
+		commit_returned(m);
+		m->returned = false;
+	}
+	np = g->nparts;
+	for (int k = 0; k < np && used < size; k++) {
+		int p = (m->rr + k) % np;
+
+		if (g->parts[p].owner != m)
+			continue;
+		n = read_part(g, p, buf + used, size - used, used == 0);
+		if (n < 0) {
+			if (used == 0) {
+				rc = (int)n;
+				goto out;
+			}
+			break;
+		}
+		used += (size_t)n;
+	}
+	if (np > 0)
+		m->rr = (m->rr + 1) % np;
+	m->returned = used > 0;
+out:
+	pthread_mutex_unlock(&g->mu);
+	return rc < 0 ? rc : (ssize_t)used;
+}
+
+/* True when a partition of m has committed records past its position. */
+static bool member_readable(struct group_member *m)
+{
+	struct group *g = m->g;
+
+	for (int p = 0; p < g->nparts; p++) {
+		if (g->parts[p].owner != m)
+			continue;
+		if (topic_line_size(g->t, p) > g->parts[p].pos)
+			return true;
+	}
+	return false;
+}
+
+int group_member_arm(struct group_member *m)
+{
+	struct group *g = m->g;
+	int rc;
+
+	pthread_mutex_lock(&g->mu);
+	if (!m->active || g->deleted) {
+		rc = -ENOENT;
+	} else {
+		if (!m->armed) {
+			m->armed = true;
+			atomic_fetch_add_explicit(&g->gc->armed, 1, memory_order_release);
+		}
+		/* Armed before looking: a hw move from now on wakes us. */
+		rc = member_readable(m) ? 1 : 0;
+	}
+	pthread_mutex_unlock(&g->mu);
+	return rc;
+}
+
+void group_member_disarm(struct group_member *m)
+{
+	struct group *g = m->g;
+
+	pthread_mutex_lock(&g->mu);
+	if (m->armed) {
+		m->armed = false;
+		atomic_fetch_sub(&g->gc->armed, 1);
+	}
+	pthread_mutex_unlock(&g->mu);
+	pthread_mutex_lock(&g->gc->call_mu);
+	pthread_mutex_unlock(&g->gc->call_mu);
+}
+
+/* ------------------------------------------------------------------ */
+/* .state and .config */
+
+/* Closes the stream; only then are *buf and *blen final. */
+static int memstream_done(FILE *f, char **out, size_t *len, char **buf, size_t *blen)
+{
+	if (fclose(f) != 0) {
+		free(*buf);
+		return -ENOMEM;
+	}
+	*out = *buf;
+	*len = *blen;
+	return 0;
+}
+
+int group_state_text(struct group *g, char **out, size_t *len)
+{
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *f = open_memstream(&buf, &blen);
+	int rc;
+
+	if (!f)
+		return -ENOMEM;
+	pthread_mutex_lock(&g->mu);
+	rc = group_live(g);
+	if (rc < 0) {
+		pthread_mutex_unlock(&g->mu);
+		fclose(f);
+		free(buf);
+		return rc;
+	}
+	fprintf(f, "group %s\ntopic %s\nstate %s\ngeneration %d\n"
+		"partition.assignment.strategy %s\nmembers %d\n", g->name, g->topic,
+		g->nmembers ? "Stable" : "Empty", (int)g->generation,
+		assign_strategy_name(g->strategy), g->nmembers);
+	for (struct group_member *m = g->members; m; m = m->next) {
+		bool any = false;
+
+		fprintf(f, "member %s pid %d partitions ", m->id, (int)m->pid);
+		for (int p = 0; p < g->nparts; p++) {
+			if (g->parts[p].owner == m) {
+				fprintf(f, "%s%d", any ? "," : "", p);
+				any = true;
+			}
+		}
+		fprintf(f, "%s\n", any ? "" : "-");
+	}
+	fprintf(f, "%-9s %-14s %-14s %-8s %s\n", "PARTITION", "CURRENT-OFFSET",
+		"LOG-END-OFFSET", "LAG", "CONSUMER-ID");
+	for (int p = 0; p < g->nparts && p < topic_partitions(g->t); p++) {
+		struct log_state st;
+		char cur[24];
+
+		if (part_state(g->t, p, &st) < 0)
+			continue;
+		if (g->parts[p].committed >= 0)
+			snprintf(cur, sizeof(cur), "%" PRId64, g->parts[p].committed);
+		else
+			snprintf(cur, sizeof(cur), "-");
+		fprintf(f, "%-9d %-14s %-14" PRId64 " %-8" PRId64 " %s\n", p, cur, st.hw,
+			st.hw - (g->parts[p].committed >= 0 ? g->parts[p].committed :
+				 g->reset_latest ? st.hw : st.log_start_offset),
+			g->parts[p].owner ? g->parts[p].owner->id : "-");
+	}
+	pthread_mutex_unlock(&g->mu);
+	return memstream_done(f, out, len, &buf, &blen);
+}
+
+int group_config_text(struct group *g, char **out, size_t *len)
+{
+	char *buf = malloc(256);
+	int n;
+
+	if (!buf)
+		return -ENOMEM;
+	pthread_mutex_lock(&g->mu);
+	n = snprintf(buf, 256, "partition.assignment.strategy=%s\nauto.offset.reset=%s\n"
+		     "session.timeout.ms=%d\n", assign_strategy_name(g->strategy),
+		     g->reset_latest ? "latest" : "earliest", (int)g->session_timeout_ms);
+	pthread_mutex_unlock(&g->mu);
+	*out = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+int group_config_write(struct group *g, const char *text, size_t len)
+{
+	char why[200] = "";
+	int strategy, rc;
+	bool latest;
+	int32_t session;
+
+	pthread_mutex_lock(&g->mu);
+	rc = group_live(g);
+	if (rc < 0)
+		goto out;
+	strategy = g->strategy;
+	latest = g->reset_latest;
+	session = g->session_timeout_ms;
+	rc = settings_apply(text, len, '\n', &strategy, &latest, &session, why, sizeof(why));
+	if (rc < 0) {
+		mq_log_limited(MQ_WARN, "group %s of topic %s: .config refused: %s", g->name,
+			       g->topic, why);
+		goto out;
+	}
+	if (strategy == g->strategy && latest == g->reset_latest &&
+	    session == g->session_timeout_ms)
+		goto out;
+	{
+		struct group tmp;
+
+		/* Durable first; memory only once the record is in. */
+		memcpy(tmp.name, g->name, sizeof(tmp.name));
+		memcpy(tmp.topic, g->topic, sizeof(tmp.topic));
+		tmp.gc = g->gc;
+		tmp.strategy = strategy;
+		tmp.reset_latest = latest;
+		tmp.session_timeout_ms = session;
+		rc = persist_meta(&tmp);
+	}
+	if (rc < 0)
+		goto out;
+	if (strategy != g->strategy) {
+		mq_log(MQ_INFO, "group %s of topic %s: partition.assignment.strategy %s -> %s",
+		       g->name, g->topic, assign_strategy_name(g->strategy),
+		       assign_strategy_name(strategy));
+		g->strategy = strategy;
+		rc = rebalance(g);
+	}
+	g->reset_latest = latest;
+	g->session_timeout_ms = session;
+out:
+	pthread_mutex_unlock(&g->mu);
+	return rc;
+}

@@ -1,0 +1,103 @@
+/*
+ * group_int.h — private to repl/: the group coordinator's insides, shared
+ * by group.c (coordinator, consume path) and its unit test.
+ *
+ * Locks, in this order (after broker.admin_mu, before topic.lock):
+ *
+ *   1. coord.call_mu   held by the notifier while it calls members' wake
+ *                      callbacks; group_leave() takes it (with no other
+ *                      lock) to wait out a call in flight on its member
+ *   2. coord.mu        the list of groups
+ *   3. group.mu        members, assignment, positions, committed offsets;
+ *                      held across reads of the topic and commits to
+ *                      __consumer_offsets (which take topic locks: 4.)
+ *   4. topic.lock ...  (broker_int.h)
+ *   5. coord.wake_mu   a leaf: the hw listener runs under topic.lock and
+ *                      produce_mu, so it only queues an event here
+ */
+#ifndef MQFS_REPL_GROUP_INT_H
+#define MQFS_REPL_GROUP_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "repl/broker_int.h"
+
+#define GROUP_OFFSETS_TOPIC "__consumer_offsets"
+#define GROUP_EVENTS 256
+
+struct group_member;
+
+struct gpart {
+	struct group_member *owner;     /* NULL: unassigned */
+	int64_t committed;              /* next offset to consume; -1: none yet */
+	int64_t commit_ts;              /* ms of the commit */
+	struct log_cursor *cursor;      /* the owner's reads (belongs to the group) */
+	int64_t pos;                    /* owner's read position, may be inside a line */
+	int64_t done_pos;               /* after the last whole line returned */
+	int64_t commit_pos;             /* done_pos as last committed */
+};
+
+struct group_member {
+	struct group *g;
+	char id[64];
+	pid_t pid;
+	bool active;                    /* in g->members */
+	bool returned;                  /* the last read returned records */
+	int rr;                         /* partition a read starts with */
+	void (*wake)(void *arg);
+	void *wake_arg;
+	bool armed;                     /* wake wanted when data may be there */
+	struct group_member *next;
+};
+
+struct group {
+	atomic_int refs;
+	struct group_coord *gc;
+	uint64_t id;
+	char topic[TOPIC_NAME_MAX + 1];
+	char name[TOPIC_NAME_MAX + 1];
+	pthread_mutex_t mu;
+	/* Under mu: */
+	struct topic *t;                /* reference, NULL until first used */
+	bool deleted;
+	int strategy;                   /* enum assign_strategy */
+	bool reset_latest;              /* auto.offset.reset=latest */
+	int32_t session_timeout_ms;
+	int32_t generation;
+	uint64_t next_member;
+	struct group_member *members;   /* join order */
+	int nmembers;
+	struct gpart *parts;
+	int nparts;
+};
+
+struct group_event {
+	char topic[TOPIC_NAME_MAX + 1];
+	int partition;                  /* -1: every member of the topic's groups */
+};
+
+struct group_coord {
+	struct broker *b;
+	struct topic *offsets;          /* __consumer_offsets */
+	pthread_mutex_t call_mu;
+	pthread_mutex_t mu;
+	struct group **groups;
+	int ngroups, cap;
+	uint64_t next_id;
+	atomic_int armed;               /* armed members: the listener's fast path */
+
+	pthread_t thr;
+	bool running;
+	pthread_mutex_t wake_mu;
+	pthread_cond_t wake_cv;
+	bool stop;
+	bool all;                       /* the queue overflowed: wake everyone */
+	struct group_event ev[GROUP_EVENTS];
+	int nev;
+};
+
+/* Kafka's Utils.abs(groupId.hashCode()) % partitions. */
+int group_offsets_partition(const char *group, int partitions);
+
+#endif

@@ -1,0 +1,218 @@
+#!/bin/sh
+# t_groups.sh — consumer groups through files on a real mount: .groups/,
+# offset files, consume streams (one and two members, takeover after
+# kill -9), resets (earliest, N, @time), offsets across kill -9 and
+# remount, parked reads (timeout, SIGINT, O_NONBLOCK, poll), .state lag,
+# refusals, and __consumer_offsets hidden and unwritable.
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+. "$LIBDIR/lib.sh"
+mq_setup
+mq_mount
+
+T=$MNT/orders
+G=$T/.groups/g
+expect_ok "mkdir topic" mkdir "$T"
+expect_ok "three partitions" sh -c "echo partitions=3 > '$T/.config'"
+i=0
+while [ $i -lt 30 ]; do
+	printf 'r%02d\n' $i >> "$MQ_TMP/expected"
+	echo "r$(printf %02d $i)" > "$T/$((i % 3))"
+	i=$((i + 1))
+done
+sort "$MQ_TMP/expected" > "$MQ_TMP/expected.sorted"
+
+# Waits until every CURRENT-OFFSET in .state equals LOG-END-OFFSET (lag 0).
+wait_lag0() {
+	_n=0
+	while [ $_n -lt 100 ]; do
+		if mq_run cat "$1/.state" > "$MQ_TMP/state" 2>/dev/null &&
+		   awk '/^[0-9]/ { if ($4 != 0) bad = 1; n++ } END { exit !(n > 0 && !bad) }' \
+			"$MQ_TMP/state"; then
+			return 0
+		fi
+		_n=$((_n + 1))
+		_mq_tick
+	done
+	return 1
+}
+# check NAME FUNCTION ARGS...: a shell function as a check (expect_ok runs
+# programs only).
+check() {
+	_cn=$1
+	shift
+	if "$@"; then ok "$_cn"; else fail "$_cn" "'$*' failed"; fi
+}
+members_are() {
+	_n=0
+	while [ $_n -lt 100 ]; do
+		grep -q "^members $2\$" "$1/.state" 2>/dev/null && return 0
+		_n=$((_n + 1))
+		_mq_tick
+	done
+	return 1
+}
+
+# ---- groups as directories ----
+expect_eq ".groups empty" "" "$(ls "$T/.groups")"
+expect_ok "mkdir a group" mkdir "$G"
+expect_errno "mkdir twice" EEXIST mkdir "$G"
+expect_errno "bad group name" EINVAL mkdir "$T/.groups/a:b"
+expect_eq "ls .groups" "g" "$(ls "$T/.groups")"
+expect_eq "ls -a group" ". .. .config .state 0 1 2 consume" "$(ls -a "$G" | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "new group starts at earliest" "0" "$(cat "$G/0")"
+expect_eq "config defaults" "partition.assignment.strategy=range
+auto.offset.reset=earliest
+session.timeout.ms=45000" "$(cat "$G/.config")"
+
+# ---- one member gets every record exactly once ----
+mq_run timeout 2 cat "$G/consume" > "$MQ_TMP/one"
+expect_same "one consumer: every record once" "$MQ_TMP/expected.sorted" \
+	"$(sort "$MQ_TMP/one" > "$MQ_TMP/one.sorted"; echo "$MQ_TMP/one.sorted")"
+check "lag went to zero" wait_lag0 "$G"
+expect_eq "committed offsets" "10 10 10" "$(cat "$G/0" "$G/1" "$G/2" | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "nothing more to read" "" "$(mq_run timeout 1 cat "$G/consume")"
+
+# ---- two members split the partitions ----
+expect_ok "mkdir group h" mkdir "$T/.groups/h"
+H=$T/.groups/h
+expect_ok "h starts at latest" sh -c "printf 'auto.offset.reset=latest\n' > '$H/.config'"
+mq_bg sh -c "exec cat '$H/consume' > '$MQ_TMP/c1'"
+C1=$MQ_LAST_PID
+check "member 1 joined" members_are "$H" 1
+mq_bg sh -c "exec cat '$H/consume' > '$MQ_TMP/c2'"
+C2=$MQ_LAST_PID
+check "member 2 joined" members_are "$H" 2
+expect_eq "range: members get 0,1 and 2" "0,1 2" \
+	"$(grep '^member ' "$H/.state" | awk '{print $6}' | sort | tr '\n' ' ' | sed 's/ $//')"
+: > "$MQ_TMP/expected2"
+i=0
+while [ $i -lt 30 ]; do
+	echo "s$(printf %02d $i)" >> "$MQ_TMP/expected2"
+	echo "s$(printf %02d $i)" > "$T/$((i % 3))"
+	i=$((i + 1))
+done
+check "two members: lag goes to zero" wait_lag0 "$H"
+sort "$MQ_TMP/c1" "$MQ_TMP/c2" > "$MQ_TMP/both.sorted"
+sort "$MQ_TMP/expected2" > "$MQ_TMP/expected2.sorted"
+expect_same "two members: every record" "$MQ_TMP/expected2.sorted" "$MQ_TMP/both.sorted"
+expect_eq "no record read by both" "" "$(sort "$MQ_TMP/c1" | comm -12 - "$(sort "$MQ_TMP/c2" > "$MQ_TMP/c2s"; echo "$MQ_TMP/c2s")")"
+expect_ok "both members got records" sh -c "test -s '$MQ_TMP/c1' && test -s '$MQ_TMP/c2'"
+
+# kill -9 member 1: member 2 takes over from the committed offsets
+kill -KILL "$C1"
+mq_wait "$C1" 5
+check "member 1 left" members_are "$H" 1
+i=30
+while [ $i -lt 60 ]; do
+	echo "s$i" >> "$MQ_TMP/expected2"
+	echo "s$i" > "$T/$((i % 3))"
+	i=$((i + 1))
+done
+check "takeover: lag goes to zero" wait_lag0 "$H"
+sort -u "$MQ_TMP/c1" "$MQ_TMP/c2" > "$MQ_TMP/all.sorted"
+sort "$MQ_TMP/expected2" > "$MQ_TMP/expected2.sorted"
+expect_same "takeover: nothing lost" "$MQ_TMP/expected2.sorted" "$MQ_TMP/all.sorted"
+# duplicates only of what member 1 had read
+sort "$MQ_TMP/c2" | uniq -d > "$MQ_TMP/dups"
+sort "$MQ_TMP/c1" "$MQ_TMP/c2" | uniq -d | sort > "$MQ_TMP/dups_all"
+expect_eq "duplicates only of the killed member's reads" "" \
+	"$(sort "$MQ_TMP/c1" | comm -13 - "$MQ_TMP/dups_all")"
+expect_errno "reset refused while members are active" EBUSY \
+	bash -c "echo earliest > '$H/0'"
+expect_errno "rmdir refused while members are active" EBUSY rmdir "$H"
+mq_stop "$C2"
+check "no members" members_are "$H" 0
+
+# ---- resets ----
+mq_run timeout 1 cat "$G/consume" > /dev/null        # g catches up
+check "g caught up" wait_lag0 "$G"
+expect_ok "reset p0 to earliest" sh -c "echo earliest > '$G/0'"
+expect_eq "offset file shows it" "0" "$(cat "$G/0")"
+mq_run timeout 1 cat "$G/consume" > "$MQ_TMP/replay"
+expect_eq "earliest replays partition 0" "$(mq_run cat "$T/0" | sort)" \
+	"$(sort "$MQ_TMP/replay")"
+expect_ok "reset to N" sh -c "echo 7 > '$G/1'"
+expect_eq "N read back" "7" "$(cat "$G/1")"
+expect_ok "reset to latest" sh -c "echo latest > '$G/1'"
+expect_eq "latest read back" "30" "$(cat "$G/1")"
+expect_errno "garbage refused" EINVAL bash -c "echo abc > '$G/1'"
+expect_errno "negative refused" EINVAL bash -c "echo -1 > '$G/1'"
+expect_errno "beyond the log end refused" EINVAL bash -c "echo 31 > '$G/1'"
+expect_eq "old value stays" "30" "$(cat "$G/1")"
+expect_errno "bad strategy refused" EINVAL bash -c "echo partition.assignment.strategy=foo > '$G/.config'"
+expect_ok "sticky accepted" sh -c "echo partition.assignment.strategy=cooperative-sticky > '$G/.config'"
+expect_ok "strategy shown" grep -qx 'partition.assignment.strategy=cooperative-sticky' "$G/.config"
+
+# @timestamp: the first record at or after it, by the time index
+sleep 0.05
+TS=$(date +%s%3N)
+sleep 0.05
+echo late1 > "$T/2"
+echo late2 > "$T/2"
+expect_ok "reset @epoch-ms" sh -c "echo @$TS > '$G/2'"
+expect_eq "@epoch-ms lands on the first later record" "30" "$(cat "$G/2")"
+ISO=$(date -u -d "@$((TS / 1000)).$(printf %03d $((TS % 1000)))" +%Y-%m-%dT%H:%M:%S.%3NZ)
+expect_ok "reset earliest" sh -c "echo earliest > '$G/2'"
+expect_ok "reset @ISO-8601" sh -c "echo @$ISO > '$G/2'"
+expect_eq "@ISO lands on the same record" "30" "$(cat "$G/2")"
+expect_eq "reads from there" "late1 late2" "$(mq_run timeout 1 cat "$G/consume" | grep late | tr '\n' ' ' | sed 's/ $//')"
+expect_errno "bad time refused" EINVAL bash -c "echo @yesterday > '$G/2'"
+
+# ---- parked reads ----
+expect_ok "mkdir empty topic" mkdir "$MNT/empty"
+expect_ok "group made by mkdir" mkdir "$MNT/empty/.groups/e"
+START=$(date +%s%3N)
+mq_run timeout 1 cat "$MNT/empty/.groups/e/consume"
+rc=$?
+END=$(date +%s%3N)
+expect_eq "timeout 1 cat consume: timed out" 124 "$rc"
+expect_ok "returned after about a second" test $((END - START)) -lt 2500
+expect_errno "O_NONBLOCK: EAGAIN" EAGAIN dd if="$MNT/empty/.groups/e/consume" iflag=nonblock of=/dev/null count=1
+mq_bg python3 -c 'import signal, os, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execvp("cat", ["cat", sys.argv[1]])' "$MNT/empty/.groups/e/consume"
+P=$MQ_LAST_PID
+check "blocked reader joined" members_are "$MNT/empty/.groups/e" 1
+START=$(date +%s%3N)
+kill -INT "$P"
+mq_wait "$P" 5
+END=$(date +%s%3N)
+expect_ok "SIGINT ends a blocked read at once" test $((END - START)) -lt 1000
+# poll(): not ready, then ready once a record commits
+cat > "$MQ_TMP/poll.py" <<'PY'
+import os, select, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+p = select.poll()
+p.register(fd, select.POLLIN)
+before = p.poll(300)
+os.system("echo polled > " + sys.argv[2])
+after = p.poll(5000)
+data = os.read(fd, 4096)
+print(len(before), len(after), data.decode().strip())
+PY
+expect_eq "poll: readable when a record arrives" "0 1 polled" \
+	"$(mq_run python3 "$MQ_TMP/poll.py" "$MNT/empty/.groups/e/consume" "$MNT/empty/0")"
+
+# ---- refusals and the internal topic ----
+expect_errno "consume is read-only" EACCES bash -c "echo x > '$G/consume'"
+expect_errno ".state is read-only" EACCES bash -c "echo x > '$G/.state'"
+expect_errno "no such partition" ENOENT cat "$G/7"
+expect_ok "__consumer_offsets on disk" test -d "$DATA/__consumer_offsets-0"
+expect_fail "__consumer_offsets not listed" sh -c "ls -a '$MNT' | grep -q consumer_offsets"
+expect_errno "__consumer_offsets not writable" ENOENT bash -c "echo x > '$MNT/__consumer_offsets/0'"
+
+# ---- offsets survive kill -9 and remount ----
+cat "$G/0" "$G/1" "$G/2" "$H/0" "$H/1" "$H/2" > "$MQ_TMP/before"
+mq_kill9
+mq_mount
+cat "$G/0" "$G/1" "$G/2" "$H/0" "$H/1" "$H/2" > "$MQ_TMP/after"
+expect_same "offsets survive kill -9" "$MQ_TMP/before" "$MQ_TMP/after"
+expect_ok "settings survive" grep -qx 'auto.offset.reset=latest' "$H/.config"
+expect_ok "rmdir a group" rmdir "$T/.groups/h"
+mq_umount
+mq_mount
+expect_eq "groups after remount" "g" "$(ls "$T/.groups")"
+cat "$G/0" "$G/1" "$G/2" > "$MQ_TMP/after2"
+expect_eq "offsets survive remount" "$(head -3 "$MQ_TMP/before")" "$(cat "$MQ_TMP/after2")"
+mq_umount
+mq_done

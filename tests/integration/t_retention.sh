@@ -1,0 +1,127 @@
+#!/bin/sh
+# t_retention.sh — retention and compaction on a real mount: segments
+# disappear, .state's log start advances, cat starts at the first retained
+# record, byte offsets (tail -c +N, dd skip=) are the same before and after,
+# a cat reading a deleted segment finishes with the bytes it had; a
+# compacted topic keeps each key's newest value once, tombstones go after
+# delete.retention.ms, keyless writes are EINVAL; kill -9 while the cleaner
+# runs loses no surviving record.
+# shellcheck disable=SC2016
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+. "$LIBDIR/lib.sh"
+mq_setup
+cat > "$MQ_TMP/server.properties" <<EOF
+log.retention.check.interval.ms=200
+log.cleaner.backoff.ms=200
+EOF
+mq_mount --config "$MQ_TMP/server.properties"
+
+# wait_for COND: polls (up to 15 s) until the shell condition holds; run
+# it through expect_ok, which needs a command, not a function.
+WAIT='i=0; while [ $i -lt 150 ]; do if eval "$1"; then exit 0; fi; sleep 0.1; i=$((i + 1)); done; exit 1'
+col() {   # col TOPIC COLUMN-NAME: the value in partition 0's row of .state
+	mq_run awk -v c="$2" 'NR==1{for(i=1;i<=NF;i++)if($i==c)k=i} NR==2{print $k}' "$MNT/$1/.state"
+}
+
+# ---- retention ----------------------------------------------------------
+mkdir "$MNT/r"
+printf 'segment.bytes=1024\nbatch.size=200\n' > "$MNT/r/.config"
+awk 'BEGIN{for(i=1;i<=2000;i++)printf "rec-%05d\n", i}' > "$MQ_TMP/r.exp"
+expect_ok "write 2000 records" sh -c 'cat "$1" > "$2"' sh "$MQ_TMP/r.exp" "$MNT/r/0"
+nseg0=$(ls "$MNT/r/.segments/0" | grep -c '\.log$')
+expect_ok "many segments" test "$nseg0" -gt 20
+size0=$(stat -c %s "$MNT/r/0")
+p=$(grep -b '^rec-01900$' "$MNT/r/0" | cut -d: -f1)
+expect_eq "tail -c +N before" "rec-01900" "$(mq_run tail -c +$((p + 1)) "$MNT/r/0" | head -n 1)"
+seg1=$(ls "$MNT/r/.segments/0" | grep '\.log$' | sed -n 2p | sed 's/\.log$//' | sed 's/^0*//')
+
+# A reader inside the first segment: reads 100 bytes, waits, reads on.
+( dd bs=100 count=1 2>/dev/null; sleep 3; cat ) < "$MNT/r/0" > "$MQ_TMP/slow.out" &
+slow=$!
+sleep 0.5
+echo 'retention.bytes=3000' > "$MNT/r/.config"
+expect_ok "log start advances" sh -c "$WAIT" sh "[ \$(awk 'NR==2{print \$2}' '$MNT/r/.state') -gt 1500 ]"
+expect_ok "the held segment is renamed, not gone" \
+	test -e "$DATA/r-0/00000000000000000000.log.deleted"
+wait $slow
+start=$(col r log_start_offset)
+{ head -n "$seg1" "$MQ_TMP/r.exp"; tail -n +$((start + 1)) "$MQ_TMP/r.exp"; } > "$MQ_TMP/slow.exp"
+expect_same "a cat over a deleted segment finishes with the bytes it had" \
+	"$MQ_TMP/slow.exp" "$MQ_TMP/slow.out"
+expect_ok "its files go when it closes" \
+	sh -c "$WAIT" sh "[ ! -e '$DATA/r-0/00000000000000000000.log.deleted' ]"
+expect_ok "segments disappeared" test "$(ls "$MNT/r/.segments/0" | grep -c '\.log$')" -lt 6
+expect_ok "from the data directory too" test ! -e "$DATA/r-0/00000000000000000000.log"
+expect_eq "cat starts at the first retained record" "$(printf 'rec-%05d' $((start + 1)))" \
+	"$(mq_run head -n 1 "$MNT/r/0")"
+expect_eq "st_size unchanged" "$size0" "$(stat -c %s "$MNT/r/0")"
+expect_eq "tail -c +N after" "rec-01900" "$(mq_run tail -c +$((p + 1)) "$MNT/r/0" | head -n 1)"
+expect_eq "dd skip= after" "rec-01900" \
+	"$(mq_run dd if="$MNT/r/0" bs=1 skip="$p" count=9 2>/dev/null)"
+expect_eq "a read before the log start lands on the first record" \
+	"$(printf 'rec-%05d' $((start + 1)))" "$(mq_run tail -c +5 "$MNT/r/0" | head -n 1)"
+expect_ok "retention in .metrics" grep -q '^mqfs_retention_deleted_segments_total [1-9]' "$MNT/.metrics"
+mq_umount
+mq_mount --config "$MQ_TMP/server.properties"
+expect_eq "log start survives remount" "$start" "$(col r log_start_offset)"
+expect_eq "positions survive remount" "rec-01900" \
+	"$(mq_run tail -c +$((p + 1)) "$MNT/r/0" | head -n 1)"
+
+# ---- compaction ---------------------------------------------------------
+mkdir "$MNT/c"
+printf 'key.separator=:\nsegment.bytes=4096\ncleanup.policy=compact\nmin.cleanable.dirty.ratio=0.01\ndelete.retention.ms=4000\n' \
+	> "$MNT/c/.config"
+expect_eq "policy set" "cleanup.policy=compact" "$(grep '^cleanup.policy=' "$MNT/c/.config")"
+expect_errno "a record without a key is refused" EINVAL \
+	bash -c 'echo no-key-here > "$1"' sh "$MNT/c/0"
+expect_eq "nothing appended" "0" "$(stat -c %s "$MNT/c/0")"
+awk 'BEGIN{for(r=1;r<=50;r++)for(k=1;k<=100;k++)printf "k%d:v%d\n", k, r}' > "$MQ_TMP/c.in"
+expect_ok "100 keys x 50 writes" sh -c 'cat "$1" > "$2"' sh "$MQ_TMP/c.in" "$MNT/c/0"
+expect_ok "tombstones for k1..k10" sh -c \
+	'for k in 1 2 3 4 5 6 7 8 9 10; do echo "k$k:"; done > "$1"' sh "$MNT/c/0"
+q=$(grep -b '^k55:v50$' "$MNT/c/0" | cut -d: -f1)
+expect_ok "filler rolls the active segment" sh -c \
+	'awk "BEGIN{for(i=1;i<=600;i++)printf \"z%d:x\\n\", i}" > "$1"' sh "$MNT/c/0"
+expect_ok "the cleaner runs" sh -c "$WAIT" sh "grep -q '^mqfs_cleaner_runs_total [1-9]' '$MNT/.metrics'"
+expect_ok "dirty ratio drops" sh -c "$WAIT" sh "[ \"\$(awk 'NR==2{print \$11}' '$MNT/c/.state')\" = 0.00 ]"
+mq_run cat "$MNT/c/0" > "$MQ_TMP/c.out"
+expect_eq "each key once" "" "$(grep '^k' "$MQ_TMP/c.out" | cut -d: -f1 | sort | uniq -d)"
+expect_eq "100 keys" "100" "$(grep -c '^k' "$MQ_TMP/c.out")"
+expect_eq "newest values of k11..k100" "90" "$(grep -c '^k[0-9]*:v50$' "$MQ_TMP/c.out")"
+expect_eq "tombstones kept inside the horizon" "10" "$(grep -c '^k[0-9]*:$' "$MQ_TMP/c.out")"
+expect_eq "keys after them intact" "600" "$(grep -c '^z' "$MQ_TMP/c.out")"
+expect_eq "tail -c +N of a survivor unchanged" "k55:v50" \
+	"$(mq_run tail -c +$((q + 1)) "$MNT/c/0" | head -n 1)"
+expect_eq "dd skip= of a survivor unchanged" "k55:v50" \
+	"$(mq_run dd if="$MNT/c/0" bs=1 skip="$q" count=7 2>/dev/null)"
+expect_ok "cleaner bytes in .metrics" grep -q '^mqfs_cleaner_reclaimed_bytes_total [1-9]' "$MNT/.metrics"
+sleep 4
+expect_ok "new dirty data" sh -c \
+	'awk "BEGIN{for(i=1;i<=600;i++)printf \"y%d:x\\n\", i}" > "$1"' sh "$MNT/c/0"
+expect_ok "tombstones vanish after delete.retention.ms" \
+	sh -c "$WAIT" sh "[ \$(grep -c '^k[0-9]*:\$' '$MNT/c/0') -eq 0 ]"
+expect_eq "the rest stays" "90 600 600" \
+	"$(grep -c '^k' "$MNT/c/0") $(grep -c '^z' "$MNT/c/0") $(grep -c '^y' "$MNT/c/0")"
+
+# ---- kill -9 while cleaning ---------------------------------------------
+mkdir "$MNT/k"
+printf 'key.separator=:\nsegment.bytes=65536\ncleanup.policy=compact\nmin.cleanable.dirty.ratio=0.01\n' \
+	> "$MNT/k/.config"
+awk 'BEGIN{for(r=1;r<=200;r++)for(k=1;k<=1000;k++)printf "key%d:value-%d-%d\n", k, r, k}' \
+	> "$MQ_TMP/k.in"
+awk -F: '{last[$1]=$0} END{for(k in last)print last[k]}' "$MQ_TMP/k.in" | sort > "$MQ_TMP/k.newest"
+for delay in 0.1 0.3 0.6; do
+	expect_ok "write 200,000 keyed records" sh -c 'cat "$1" > "$2"' sh "$MQ_TMP/k.in" "$MNT/k/0"
+	sleep "$delay"
+	mq_kill9
+	mq_mount --config "$MQ_TMP/server.properties"
+	mq_run cat "$MNT/k/0" > "$MQ_TMP/k.out"
+	expect_eq "kill -9 after ${delay}s of cleaning: every newest value survives" "1000" \
+		"$(grep -Fx -f "$MQ_TMP/k.newest" "$MQ_TMP/k.out" | sort -u | wc -l)"
+	expect_eq "and nothing else appears" "" "$(grep -Fxv -f "$MQ_TMP/k.in" "$MQ_TMP/k.out" | head -n 3)"
+	expect_ok "no swap leftovers" sh -c '! ls "$1" | grep -q -e cleaned -e swap' sh "$DATA/k-0"
+done
+expect_ok "the cleaner finishes after remount" \
+	sh -c "$WAIT" sh "[ \"\$(awk 'NR==2{print \$11}' '$MNT/k/.state')\" = 0.00 ]"
+mq_umount
+mq_done

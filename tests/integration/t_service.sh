@@ -1,0 +1,195 @@
+#!/bin/sh
+# t_service.sh — mqfs as an installed service: `make install` into a
+# DESTDIR (and `make uninstall`), the installed binary mounted through
+# `mount -t fuse.mqfs` (mount.fuse3) and unmounted with `umount`, options
+# inside -o (config=, data=, unknown ones refused by name), the example
+# config listing every broker setting with its default, the systemd unit
+# (systemd-analyze verify), the man page (groff -ww, no warnings), and
+# MNT/.metrics (promtool check metrics; counters move with writes;
+# recovery after kill -9).
+#
+# mount(8) drops the caller's PATH, so mount.fuse3 finds `mqfs` only on the
+# default PATH (/usr/local/bin ...). The script therefore re-runs itself in
+# a private mount namespace (unshare -m) where DESTDIR/usr/local is
+# bind-mounted over /usr/local: the installed tree is used as if installed,
+# and nothing outside the namespace sees it.
+# shellcheck disable=SC2016
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+if [ -z "$MQ_SERVICE_NS" ]; then
+	if unshare --mount --propagation private true 2>/dev/null; then
+		MQ_SERVICE_NS=1 exec unshare --mount --propagation private sh "$0" "$@"
+	fi
+	MQ_SERVICE_NS=none
+fi
+. "$LIBDIR/lib.sh"
+mq_setup
+ROOT=$(cd "$LIBDIR/../.." && pwd -P)
+BUILDDIR=$(dirname "$MQFS")
+D=$MQ_TMP/dest
+D2=$MQ_TMP/dest-usr
+
+# ---- make install / uninstall -------------------------------------------
+# -o all: install the binary under test as it is (no rebuild).
+MAKE_INSTALL="make --no-print-directory -C $ROOT -o all BUILD=$BUILDDIR"
+# shellcheck disable=SC2086
+expect_ok "make install DESTDIR PREFIX=/usr/local" $MAKE_INSTALL install DESTDIR="$D" PREFIX=/usr/local
+for f in bin/mqfs share/man/man8/mqfs.8 etc/mqfs/mqfs.conf.example lib/systemd/system/mqfs@.service; do
+	expect_ok "installed /usr/local/$f" test -s "$D/usr/local/$f"
+done
+expect_eq "binary mode" "755" "$(stat -c %a "$D/usr/local/bin/mqfs")"
+expect_eq "man page mode" "644" "$(stat -c %a "$D/usr/local/share/man/man8/mqfs.8")"
+expect_ok "installed binary runs" "$D/usr/local/bin/mqfs" --version
+expect_ok "unit runs the installed binary" \
+	grep -q '^ExecStart=/usr/local/bin/mqfs .*config=/usr/local/etc/mqfs/%i.conf' \
+	"$D/usr/local/lib/systemd/system/mqfs@.service"
+# shellcheck disable=SC2086
+expect_ok "make install PREFIX=/usr" $MAKE_INSTALL install DESTDIR="$D2" PREFIX=/usr
+expect_ok "PREFIX=/usr: config in /etc, unit in /lib/systemd" \
+	grep -q '^ExecStart=/usr/bin/mqfs .*config=/etc/mqfs/%i.conf' "$D2/lib/systemd/system/mqfs@.service"
+# shellcheck disable=SC2086
+expect_ok "make uninstall" $MAKE_INSTALL uninstall DESTDIR="$D2" PREFIX=/usr
+expect_eq "uninstall leaves no file" "" "$(find "$D2" -type f)"
+
+# ---- man page ---------------------------------------------------------------
+groff -man -Tutf8 -ww -P-bou "$D/usr/local/share/man/man8/mqfs.8" >"$MQ_TMP/man.txt" 2>"$MQ_TMP/man.err"
+expect_eq "man page renders without warnings" "" "$(cat "$MQ_TMP/man.err")"
+for w in SYNOPSIS OPTIONS SEMANTICS ERRORS FILES EXAMPLES; do
+	expect_ok "man page has $w" grep -q "$w" "$MQ_TMP/man.txt"
+done
+# every -o option the daemon's --help lists is documented
+for o in config= data= debug mode= allow_other default_permissions; do
+	expect_ok "man page documents $o" grep -q -- "$o" "$MQ_TMP/man.txt"
+done
+
+if [ "$MQ_SERVICE_NS" != 1 ]; then
+	skip "mount -t fuse.mqfs" "unshare --mount is not permitted here"
+	mq_done
+fi
+mount --bind "$D/usr/local" /usr/local || { fail "bind DESTDIR" "mount --bind failed"; mq_done; }
+
+# ---- systemd unit ------------------------------------------------------------
+if command -v systemd-analyze >/dev/null 2>&1; then
+	# verify wants the ExecStart binary and man:mqfs(8) to exist: both are
+	# the installed ones here.
+	systemd-analyze verify "$D/usr/local/lib/systemd/system/mqfs@.service" >"$MQ_TMP/verify" 2>&1
+	expect_eq "systemd-analyze verify mqfs@.service" "" "$(cat "$MQ_TMP/verify")"
+else
+	fail "systemd-analyze" "not installed (Debian package systemd; contrib/install-deps.sh installs it)"
+fi
+
+# ---- options ---------------------------------------------------------------
+BIN=/usr/local/bin/mqfs
+expect_eq "the installed binary is the one on the default PATH" \
+	"$(cat "$D/usr/local/bin/mqfs" | cksum)" "$(cat "$BIN" | cksum)"
+out=$(timeout 10 "$BIN" "$MQ_TMP/nodata" "$MNT" -o allow_other,bogus_opt,frob=1 2>&1)
+expect_eq "unknown -o option: exit 1" "1" "$?"
+expect_ok "unknown -o options named" sh -c 'echo "$1" | grep -q "bogus_opt,frob=1"' sh "$out"
+expect_fail "nothing created for a refused option" test -e "$MQ_TMP/nodata"
+out=$(timeout 10 "$BIN" "$DATA" "$MNT" -o config= 2>&1)
+expect_ok "empty config= refused" sh -c 'echo "$1" | grep -q "config=.*needs a value"' sh "$out"
+out=$(timeout 10 "$BIN" "$DATA" "$MNT" -o config="$MQ_TMP/none.conf" 2>&1)
+expect_ok "missing config file named" sh -c 'echo "$1" | grep -q "none.conf"' sh "$out"
+expect_fail "a bad -o mode= is refused" timeout 10 "$BIN" "$DATA" "$MNT" -o mode=9z
+
+# The pid of the daemon that mount.fuse3 started for mountpoint $1 (it
+# forked away from mount: found by its command line).
+daemon_pid() {
+	for p in /proc/[0-9]*; do
+		c=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		case $c in "mqfs "*" $1 -o "*) echo "${p#/proc/}"; return 0 ;; esac
+	done
+	return 1
+}
+# mount_t SOURCE OPTS — mount -t fuse.mqfs SOURCE $MNT -o OPTS; tracks the
+# daemon so that cleanup unmounts and stops it.
+mount_t() {
+	if ! mq_run mount -t fuse.mqfs "$1" "$MNT" -o "$2" >>"$LOG" 2>&1; then
+		fail "mount -t fuse.mqfs $1 -o $2" "mount failed"
+		mq_done
+	fi
+	MQ_PID=$(daemon_pid "$MNT")
+	_mq_add MQ_MOUNTS "$MNT"
+	[ -n "$MQ_PID" ] && _mq_add MQ_DAEMONS "$MQ_PID"
+	ok "mount -t fuse.mqfs -o $2"
+}
+# umount_t — umount $MNT, wait for the daemon to finish its clean stop.
+umount_t() {
+	expect_ok "umount" umount "$MNT"
+	_mq_del MQ_MOUNTS "$MNT"
+	if _mq_wait_exit "$MQ_PID" "$MQ_MOUNT_WAIT"; then
+		ok "daemon exits after umount"
+	else
+		fail "daemon exits after umount" "pid $MQ_PID still running"
+	fi
+}
+metric() {         # metric NAME{LABELS} — its value in $MQ_TMP/metrics
+	awk -v k="$1" '$1 == k { print $2 }' "$MQ_TMP/metrics"
+}
+
+# ---- mount -t fuse.mqfs ---------------------------------------------------
+CONF=$MQ_TMP/broker.conf
+cp "$D/usr/local/etc/mqfs/mqfs.conf.example" "$CONF"
+echo 'num.partitions=2' >>"$CONF"
+mount_t "$DATA" "allow_other,default_permissions,config=$CONF"
+expect_ok "mounted as fuse.mqfs from the data directory" \
+	awk -v d="$DATA" -v m="$MNT" '$1 == d && $2 == m && $3 == "fuse.mqfs" { f = 1 } END { exit !f }' /proc/mounts
+expect_ok "daemon found" test -n "$MQ_PID"
+expect_eq "daemonized: detached from the terminal" "/dev/null" "$(readlink "/proc/$MQ_PID/fd/2")"
+expect_ok "mkdir a topic" mkdir "$MNT/orders"
+expect_eq "config= applied (num.partitions=2)" "0 1" "$(ls "$MNT/orders" | tr '\n' ' ' | sed 's/ $//')"
+
+# Every broker setting has its default documented in the example config.
+mq_run cat "$MNT/.config" >"$MQ_TMP/config"
+expect_ok ".config read" test -s "$MQ_TMP/config"
+while IFS= read -r line; do
+	case $line in log.dirs=* | num.partitions=*) continue ;; esac
+	expect_ok "mqfs.conf documents $line" grep -qxF "#$line" "$CONF"
+done <"$MQ_TMP/config"
+
+mq_run cat "$MNT/.metrics" >"$MQ_TMP/metrics"
+if command -v promtool >/dev/null 2>&1; then
+	expect_ok "promtool check metrics" sh -c 'promtool check metrics <"$1"' sh "$MQ_TMP/metrics"
+else
+	fail "promtool check metrics" "promtool not installed (Debian package prometheus; contrib/install-deps.sh installs it)"
+fi
+rec0=$(metric 'mqfs_records_in_total{topic="orders"}')
+wr0=$(metric 'mqfs_fuse_request_duration_seconds_count{op="write"}')
+expect_eq "no record yet" "0" "$rec0"
+expect_ok "produce 3 records" sh -c 'printf "a\nb\nc\n" > "$1"' sh "$MNT/orders/0"
+mq_run cat "$MNT/.metrics" >"$MQ_TMP/metrics"
+expect_eq "records_in_total moved by 3" "3" "$(metric 'mqfs_records_in_total{topic="orders"}')"
+expect_eq "high watermark 3" "3" "$(metric 'mqfs_high_watermark{topic="orders",partition="0"}')"
+expect_ok "fuse write requests counted" test "$(metric 'mqfs_fuse_request_duration_seconds_count{op="write"}')" -gt "${wr0:-0}"
+expect_ok "fuse mkdir counted" test "$(metric 'mqfs_fuse_request_duration_seconds_count{op="mkdir"}')" -ge 1
+expect_ok "process RSS reported" test "$(metric mqfs_process_resident_memory_bytes)" -gt 0
+expect_ok "open fds reported" test "$(metric mqfs_process_open_fds)" -gt 0
+expect_eq "no recovery after a fresh start" "0.000" "$(metric mqfs_recovery_seconds)"
+expect_ok "promtool check metrics after writes" sh -c 'promtool check metrics <"$1"' sh "$MQ_TMP/metrics"
+umount_t
+expect_ok "clean-shutdown marker after umount" test -e "$DATA/.clean-shutdown"
+
+# data= wins over SOURCE; the mount is named after the data directory.
+mount_t mqfs "data=$DATA"
+expect_ok "data= names the data directory" \
+	awk -v d="$DATA" -v m="$MNT" '$1 == d && $2 == m { f = 1 } END { exit !f }' /proc/mounts
+expect_eq "records kept across umount" "a b c" "$(mq_run cat "$MNT/orders/0" | tr '\n' ' ' | sed 's/ $//')"
+umount_t
+
+# ---- recovery: kill -9, a torn tail, then the log line and the metrics ------
+MQFS=$BIN
+mq_mount
+expect_ok "produce 2 more" sh -c 'printf "d\ne\n" > "$1"' sh "$MNT/orders/0"
+mq_kill9
+printf 'torn-tail' >>"$DATA/orders-0/00000000000000000000.log"
+mq_mount
+expect_ok "recovery logged with the log and the reason" \
+	grep -q 'log orders-0: recovered after an unclean shutdown: .* 9 invalid bytes cut' "$LOG"
+mq_run cat "$MNT/.metrics" >"$MQ_TMP/metrics"
+expect_eq "last shutdown unclean" "0" "$(metric mqfs_last_shutdown_clean)"
+expect_ok "recovered segments counted" test "$(metric 'mqfs_log_recovered_segments{topic="orders",partition="0"}')" -ge 1
+expect_eq "torn bytes counted" "9" "$(metric 'mqfs_log_recovery_truncated_bytes{topic="orders",partition="0"}')"
+expect_ok "recovery time reported" sh -c 'grep -q "^mqfs_recovery_seconds [0-9.]*$" "$1"' sh "$MQ_TMP/metrics"
+expect_eq "acknowledged records survive" "a b c d e" "$(mq_run cat "$MNT/orders/0" | tr '\n' ' ' | sed 's/ $//')"
+expect_ok "promtool check metrics after recovery" sh -c 'promtool check metrics <"$1"' sh "$MQ_TMP/metrics"
+mq_umount
+mq_done

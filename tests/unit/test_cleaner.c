@@ -1,0 +1,390 @@
+/*
+ * test_cleaner.c — compaction (engine/cleaner.c): a known sequence of keys,
+ * values and tombstones; survivors keep offsets and line positions; reads
+ * at removed positions continue at the next survivor; the tombstone
+ * horizon; keyless records; dirty ratio, min.cleanable.dirty.ratio and
+ * min.compaction.lag.ms; recovery keeps the gaps; a crash at every
+ * mutating step of a clean loses no surviving record.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "engine/engine.h"
+#include "engine/log_int.h"
+#include "tests/unit/faultio.h"
+
+#define MAXREC 4000
+
+struct fx {
+	char dir[256];
+	struct faultio fio;
+	struct logmgr *m;
+	struct log *l;
+	struct log_config cfg;
+	/* What was written: offset -> key index (-1 none), tombstone, ts. */
+	int key[MAXREC];
+	bool tomb[MAXREC];
+	int64_t ts[MAXREC];
+	int64_t pos[MAXREC];          /* line position, recorded at write */
+	char line[MAXREC][32];
+	int n;
+};
+
+static int64_t fake_now = 1700000000000LL;
+static int64_t test_now(void) { return fake_now; }
+
+static void fx_open(struct fx *f)
+{
+	assert_int_equal(logmgr_open(f->dir, &f->fio.ops, &f->m), 0);
+	assert_int_equal(logmgr_get_log(f->m, "t", 0, &f->cfg, true, &f->l), 0);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-clean-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	faultio_init(&f->fio);
+	log_config_defaults(&f->cfg);
+	f->cfg.segment_bytes = 1024;
+	f->cfg.index_interval_bytes = 200;
+	f->cfg.cleanup_policy = LOG_CLEANUP_COMPACT;
+	f->cfg.retention_ms = -1;
+	f->cfg.delete_retention_ms = 10000;
+	f->cfg.key_sep[0] = '=';
+	f->cfg.key_sep_len = 1;
+	fake_now = 1700000000000LL;
+	engine_now_ms = test_now;
+	fx_open(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	if (f->m)
+		logmgr_close(f->m);
+	faultio_free(&f->fio);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* Appends records in batches of `per`: key k (or none if k < 0) with value
+ * "v<offset>", or a tombstone (empty value) when tomb. */
+static void put(struct fx *f, const int *keys, const bool *tombs, int n, int per)
+{
+	struct rec_in r[64];
+	char kb[64][16], vb[64][16];
+	for (int i = 0; i < n;) {
+		int k = 0;
+		for (; k < per && i < n; k++, i++) {
+			int o = f->n + i;
+			int kl = snprintf(kb[k], sizeof(kb[k]), "k%d", keys[i]);
+			int vl = tombs[i] ? 0 : snprintf(vb[k], sizeof(vb[k]), "v%d", o);
+			r[k] = (struct rec_in){ keys[i] < 0 ? NULL : kb[k], keys[i] < 0 ? -1 : kl,
+						vb[k], vl, fake_now };
+			f->key[o] = keys[i];
+			f->tomb[o] = tombs[i];
+			f->ts[o] = fake_now;
+			if (keys[i] < 0)
+				snprintf(f->line[o], sizeof(f->line[o]), "v%d\n", o);
+			else if (tombs[i])
+				snprintf(f->line[o], sizeof(f->line[o]), "k%d=\n", keys[i]);
+			else
+				snprintf(f->line[o], sizeof(f->line[o]), "k%d=v%d\n", keys[i], o);
+			f->pos[o] = o ? f->pos[o - 1] + (int64_t)strlen(f->line[o - 1]) : 0;
+		}
+		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
+	}
+	f->n += n;
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, f->n);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+}
+
+/* nkeys keys written rounds times, round-robin; tombstones for the keys in
+ * tomb_keys on the last round. */
+static void put_rounds(struct fx *f, int nkeys, int rounds, int tomb_every)
+{
+	int keys[MAXREC];
+	bool tombs[MAXREC];
+	int n = 0;
+	for (int r = 0; r < rounds; r++)
+		for (int k = 0; k < nkeys; k++, n++) {
+			keys[n] = k;
+			tombs[n] = tomb_every && r == rounds - 1 && k % tomb_every == 0;
+		}
+	put(f, keys, tombs, n, 7);
+}
+
+struct seen { int64_t pos[MAXREC]; char line[MAXREC][32]; int n; };
+
+/* The whole line view, record by record with its position, through one
+ * cursor in chunks (positions from *actual_pos). */
+static void read_view(struct log *l, struct seen *s)
+{
+	struct log_cursor *c = log_cursor_new(l);
+	static char buf[1 << 17];
+	size_t have = 0;
+	int64_t pos = 0, start = 0, actual;
+	s->n = 0;
+	for (;;) {
+		ssize_t g = log_read_lines(l, c, pos, buf + have, 333, &actual);
+		assert_true(g >= 0);
+		if (g == 0)
+			break;
+		if (have == 0)
+			start = actual;
+		else
+			assert_int_equal(actual, pos);   /* a jump comes at a line start */
+		have += (size_t)g;
+		pos = actual + g;
+		/* Cut complete lines. */
+		char *p = buf, *nl;
+		while ((nl = memchr(p, '\n', have - (size_t)(p - buf)))) {
+			size_t len = (size_t)(nl - p) + 1;
+			assert_true(len < 32);
+			s->pos[s->n] = start;
+			memcpy(s->line[s->n], p, len);
+			s->line[s->n][len] = '\0';
+			s->n++;
+			start += (int64_t)len;
+			p = nl + 1;
+		}
+		have -= (size_t)(p - buf);
+		memmove(buf, p, have);
+	}
+	assert_int_equal(have, 0);
+	log_cursor_free(c);
+}
+
+/* Which records a clean must keep, given the first uncleanable offset. */
+static bool must_keep(struct fx *f, int o, int64_t uncleanable)
+{
+	if (o >= uncleanable || f->key[o] < 0)
+		return true;
+	for (int j = o + 1; j < uncleanable; j++)
+		if (f->key[j] == f->key[o])
+			return false;
+	return !(f->tomb[o] && f->ts[o] + f->cfg.delete_retention_ms <= fake_now);
+}
+
+/* Every line read is an original record at its original position, in
+ * order; every record in must_keep is among them. */
+static void check_view(struct fx *f, int64_t uncleanable, bool exact)
+{
+	static struct seen s;
+	read_view(f->l, &s);
+	int o = 0;
+	for (int i = 0; i < s.n; i++) {
+		while (o < f->n && f->pos[o] != s.pos[i]) {
+			assert_false(must_keep(f, o, uncleanable));
+			o++;
+		}
+		assert_true(o < f->n);
+		assert_string_equal(s.line[i], f->line[o]);
+		if (exact)
+			assert_true(must_keep(f, o, uncleanable));
+		int64_t p;
+		assert_int_equal(log_offset_to_pos(f->l, o, &p), 0);
+		assert_int_equal(p, f->pos[o]);
+		o++;
+	}
+	for (; o < f->n; o++)
+		assert_false(must_keep(f, o, uncleanable));
+}
+
+static void test_compact_sequence(void **state)
+{
+	struct fx *f = *state;
+	put_rounds(f, 20, 10, 5);               /* 200 records, k0 k5 k10 k15 tombstoned */
+	int keyless[10];
+	bool no[10] = { 0 };
+	for (int i = 0; i < 10; i++)
+		keyless[i] = -1;
+	put(f, keyless, no, 10, 3);
+	put_rounds(f, 20, 1, 0);                /* fills on; the active segment */
+	struct log_state st0, st;
+	log_get_state(f->l, &st0);
+	assert_true(st0.segments > 4);
+	double ratio;
+	assert_int_equal(log_dirty_ratio(f->l, fake_now, &ratio), 0);
+	assert_true(ratio == 1.0);
+	struct log_clean_stats cs;
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, &cs), 1);
+	int64_t *bases;
+	int nb;
+	assert_int_equal(log_segments(f->l, &bases, &nb), 0);
+	int64_t uncleanable = bases[nb - 1];
+	free(bases);
+	assert_int_equal(cs.first_dirty_offset, uncleanable);
+	assert_true(cs.records_removed > 100);
+	assert_true(cs.segments_rewritten > 0);
+	assert_true(cs.bytes_written < cs.bytes_read);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.first_dirty_offset, uncleanable);
+	assert_int_equal(st.line_hw, st0.line_hw);
+	assert_int_equal(st.log_start_offset, 0);
+	check_view(f, uncleanable, true);
+	/* Tombstones are still there (inside delete.retention.ms). */
+	int64_t p;
+	assert_int_equal(log_offset_to_pos(f->l, 180, &p), 0);   /* k0's tombstone */
+	assert_int_equal(p, f->pos[180]);
+	/* A read at a removed record's position continues at the next
+	 * survivor. */
+	struct log_cursor *c = log_cursor_new(f->l);
+	char buf[64];
+	int64_t actual;
+	assert_true(log_read_lines(f->l, c, f->pos[3] + 1, buf, sizeof(buf), &actual) > 0);
+	assert_int_equal(actual, f->pos[180]);
+	log_cursor_free(c);
+	/* Nothing dirty: no clean unless forced, and then nothing changes. */
+	assert_int_equal(log_dirty_ratio(f->l, fake_now, &ratio), 0);
+	assert_true(ratio == 0.0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 0);
+	/* Past the horizon, with new dirty data, the tombstones go. */
+	fake_now += 20000;
+	put_rounds(f, 20, 6, 0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, &cs), 1);
+	check_view(f, cs.first_dirty_offset, true);
+	assert_false(log_offset_to_pos(f->l, 180, &p) == 0 && p == f->pos[180]);
+	/* Gaps survive a reopen that rescans every segment. */
+	static struct seen before, after;
+	read_view(f->l, &before);
+	logmgr_abandon(f->m);
+	char path[400];
+	snprintf(path, sizeof(path), "%s/recovery-point-offset-checkpoint", f->dir);
+	unlink(path);
+	fx_open(f);
+	log_get_state(f->l, &st);
+	assert_true(st.recovered_segments > 3);
+	read_view(f->l, &after);
+	assert_int_equal(after.n, before.n);
+	for (int i = 0; i < before.n; i++) {
+		assert_int_equal(after.pos[i], before.pos[i]);
+		assert_string_equal(after.line[i], before.line[i]);
+	}
+}
+
+static void test_ratio_and_lag(void **state)
+{
+	struct fx *f = *state;
+	f->cfg.min_cleanable_dirty_ratio = 0.99;
+	f->cfg.min_compaction_lag_ms = 60000;
+	log_reconfigure(f->l, &f->cfg);
+	put_rounds(f, 10, 20, 0);
+	double ratio;
+	/* Within the lag nothing is cleanable. */
+	log_dirty_ratio(f->l, fake_now, &ratio);
+	assert_true(ratio == 0.0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 0);
+	fake_now += 61000;
+	put_rounds(f, 10, 2, 0);
+	log_dirty_ratio(f->l, fake_now, &ratio);
+	assert_true(ratio == 1.0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 1);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	check_view(f, st.first_dirty_offset, true);
+	/* Newer segments (inside the lag) were left alone: their records are
+	 * all there. */
+	for (int o = 200; o < f->n; o++) {
+		int64_t p;
+		assert_int_equal(log_offset_to_pos(f->l, o, &p), 0);
+		assert_int_equal(p, f->pos[o]);
+	}
+	/* Some dirty data: a clean only at or above the ratio. */
+	fake_now += 61000;
+	put_rounds(f, 10, 8, 0);
+	fake_now += 61000;
+	log_dirty_ratio(f->l, fake_now, &ratio);
+	assert_true(ratio > 0.0 && ratio < 1.0);
+	f->cfg.min_cleanable_dirty_ratio = ratio + 0.001;
+	log_reconfigure(f->l, &f->cfg);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 0);
+	f->cfg.min_cleanable_dirty_ratio = ratio;
+	log_reconfigure(f->l, &f->cfg);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 1);
+	log_get_state(f->l, &st);
+	check_view(f, st.first_dirty_offset, true);
+	/* delete policy only: the cleaner does nothing. */
+	f->cfg.cleanup_policy = LOG_CLEANUP_DELETE;
+	log_reconfigure(f->l, &f->cfg);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 0);
+}
+
+static void test_crash_points(void **state)
+{
+	struct fx *f = *state;
+	put_rounds(f, 15, 12, 4);
+	fake_now += 20000;                      /* tombstones past the horizon */
+	put_rounds(f, 15, 1, 0);
+	int64_t *bases;
+	int nb;
+	assert_int_equal(log_segments(f->l, &bases, &nb), 0);
+	int64_t uncleanable = bases[nb - 1];    /* the active segment's base */
+	free(bases);
+	logmgr_close(f->m);
+	f->m = NULL;
+	char tmpl[300], cmd[1200];
+	snprintf(tmpl, sizeof(tmpl), "%s-orig", f->dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s && cp -a %s %s", tmpl, f->dir, tmpl);
+	assert_int_equal(system(cmd), 0);
+	bool finished = false;
+	int points = 0;
+	for (int point = 1; !finished && point < 2000; point++, points++) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s && cp -a %s %s", f->dir, tmpl, f->dir);
+		assert_int_equal(system(cmd), 0);
+		faultio_free(&f->fio);
+		faultio_init(&f->fio);
+		fx_open(f);
+		f->fio.die_countdown = point;
+		struct log_clean_stats cs;
+		int rc = log_clean(f->l, fake_now, 1 << 20, true, &cs);
+		finished = !f->fio.dead;
+		if (finished)
+			assert_int_equal(rc, 1);
+		else
+			assert_true(rc < 0);
+		logmgr_abandon(f->m);
+		/* A power cut too: unsynced bytes are lost or torn. */
+		faultio_crash(&f->fio, 1, (unsigned)point);
+		f->fio.dead = false;
+		f->fio.die_countdown = 0;
+		fx_open(f);
+		check_view(f, uncleanable, finished);
+		/* The directory holds no leftovers of the swap. */
+		snprintf(cmd, sizeof(cmd), "ls %s/t-0 | grep -q -e cleaned -e swap", f->dir);
+		assert_int_not_equal(system(cmd), 0);
+		logmgr_close(f->m);
+		f->m = NULL;
+	}
+	assert_true(finished);
+	assert_true(points > 20);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_compact_sequence, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_points, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

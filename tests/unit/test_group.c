@@ -1,0 +1,366 @@
+/*
+ * test_group.c — the group coordinator on a real broker in a tmpdir:
+ * consume and commit (at-least-once), offsets replayed from
+ * __consumer_offsets after a clean close and after a crash, replay after
+ * the offsets log is compacted, rebalance on join and leave with takeover
+ * from the committed offsets, resets and their refusals, deletion, wakes.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "repl/group_int.h"
+
+struct fx {
+	char dir[256];
+	struct broker_config cfg;
+	struct broker *b;
+	struct topic *t;
+};
+
+static void fx_open(struct fx *f)
+{
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	if (broker_topic_get(f->b, "orders", &f->t) == -ENOENT) {
+		assert_int_equal(broker_topic_create(f->b, "orders", 0, 0, 0755, &f->t), 0);
+		assert_int_equal(topic_config_write(f->t, "partitions=3\n", 13), 0);
+	}
+}
+
+static void fx_close(struct fx *f)
+{
+	topic_put(f->t);
+	f->t = NULL;
+	broker_close(f->b);
+	f->b = NULL;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-group-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	broker_config_defaults(&f->cfg);
+	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/data", f->dir);
+	mq_log_init(MQ_WARN, false);
+	fx_open(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[300];
+
+	if (f->b)
+		fx_close(f);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void produce(struct fx *f, int p, const char *lines)
+{
+	assert_int_equal(topic_produce(f->t, p, lines, strlen(lines), 0), 0);
+}
+
+static atomic_int wakes;
+static void on_wake(void *arg) { (void)arg; atomic_fetch_add(&wakes, 1); }
+
+/* Everything a member can read now, appended to out. */
+static size_t drain(struct group_member *m, char *out, size_t cap)
+{
+	size_t used = 0;
+	ssize_t n;
+
+	while ((n = group_consume(m, out + used, cap - used)) > 0)
+		used += (size_t)n;
+	assert_true(n == 0);
+	out[used] = '\0';
+	return used;
+}
+
+static int64_t offset_of(struct group *g, int p)
+{
+	int64_t off = -1;
+
+	assert_int_equal(group_offset(g, p, &off), 0);
+	return off;
+}
+
+static void test_consume_commit_replay(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m;
+	char buf[4096];
+
+	produce(f, 0, "a\nb\n");
+	produce(f, 1, "c\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE_EXCL, &g), 0);
+	group_put(g);
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE_EXCL, &g), -EEXIST);
+	assert_int_equal(group_open(f->t, "bad/name", GROUP_CREATE, &g), -EINVAL);
+	assert_int_equal(group_open(f->t, "g", GROUP_LOOKUP, &g), 0);
+	assert_int_equal(offset_of(g, 0), 0);
+	assert_int_equal(group_join(g, 42, on_wake, NULL, &m), 0);
+	assert_int_equal(drain(m, buf, sizeof(buf)), 6);
+	/* all three lines, whole */
+	assert_non_null(strstr(buf, "a\nb\n"));
+	assert_non_null(strstr(buf, "c\n"));
+	/* the read that found nothing committed the previous one */
+	assert_int_equal(offset_of(g, 0), 2);
+	assert_int_equal(offset_of(g, 1), 1);
+	/* a read that is not followed by another stays uncommitted */
+	produce(f, 2, "d\n");
+	assert_int_equal(group_consume(m, buf, sizeof(buf)), 2);
+	assert_int_equal(offset_of(g, 2), 0);
+	group_leave(m);
+	group_put(g);
+
+	/* clean close and reopen: replayed */
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(group_open(f->t, "g", GROUP_LOOKUP, &g), 0);
+	assert_int_equal(offset_of(g, 0), 2);
+	assert_int_equal(offset_of(g, 1), 1);
+	assert_int_equal(offset_of(g, 2), 0);
+	/* the uncommitted record comes again */
+	assert_int_equal(group_join(g, 43, on_wake, NULL, &m), 0);
+	assert_int_equal(drain(m, buf, sizeof(buf)), 2);
+	assert_string_equal(buf, "d\n");
+	group_leave(m);
+	group_put(g);
+}
+
+/* A record longer than the reader's buffer continues in the next read;
+ * it is committed only once whole. */
+static void test_long_record(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m;
+	char buf[64];
+
+	produce(f, 0, "0123456789abcdef\nx\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
+	assert_int_equal(group_consume(m, buf, 10), 10);
+	assert_memory_equal(buf, "0123456789", 10);
+	/* the rest of the record, then whole lines only */
+	assert_int_equal(group_consume(m, buf, 10), 9);
+	assert_memory_equal(buf, "abcdef\nx\n", 9);
+	assert_int_equal(offset_of(g, 0), 0);        /* the first part was not a whole record */
+	assert_int_equal(group_consume(m, buf, 10), 0);
+	assert_int_equal(offset_of(g, 0), 2);
+	group_leave(m);
+	group_put(g);
+}
+
+/* range over 3 partitions: join splits, leave hands over from the
+ * committed offsets (the leaver's last read is delivered again). */
+static void test_rebalance_takeover(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m1, *m2;
+	char buf[4096], text[256];
+	size_t len;
+	char *st;
+
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_join(g, 1, on_wake, NULL, &m1), 0);
+	assert_int_equal(group_join(g, 2, on_wake, NULL, &m2), 0);
+	assert_int_equal(group_state_text(g, &st, &len), 0);
+	snprintf(text, sizeof(text), "member %s pid 1 partitions 0,1\n", group_member_id(m1));
+	assert_non_null(strstr(st, text));
+	snprintf(text, sizeof(text), "member %s pid 2 partitions 2\n", group_member_id(m2));
+	assert_non_null(strstr(st, text));
+	free(st);
+	produce(f, 0, "p0a\n");
+	produce(f, 2, "p2a\n");
+	assert_int_equal(drain(m2, buf, sizeof(buf)), 4);
+	assert_string_equal(buf, "p2a\n");
+	assert_int_equal(drain(m1, buf, sizeof(buf)), 4);
+	assert_string_equal(buf, "p0a\n");
+	/* m2 reads p2b and leaves before reading again: not committed */
+	produce(f, 2, "p2b\n");
+	assert_int_equal(group_consume(m2, buf, sizeof(buf)), 4);
+	assert_int_equal(group_offset_reset(g, 0, "0", 1), -EBUSY);
+	group_leave(m2);
+	assert_int_equal(drain(m1, buf, sizeof(buf)), 4);
+	assert_string_equal(buf, "p2b\n");             /* at-least-once */
+	assert_int_equal(offset_of(g, 2), 2);
+	assert_int_equal(group_delete(f->t, "g"), -EBUSY);
+	group_leave(m1);
+	group_put(g);
+}
+
+/* cooperative-sticky: a member keeps reading the partitions it keeps. */
+static void test_cooperative_keeps_position(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m1, *m2;
+	char buf[4096];
+
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_config_write(g, "partition.assignment.strategy=cooperative-sticky\n",
+					    49), 0);
+	assert_int_equal(group_config_write(g, "partition.assignment.strategy=x\n", 32), -EINVAL);
+	assert_int_equal(group_join(g, 1, on_wake, NULL, &m1), 0);
+	produce(f, 0, "a\n");
+	produce(f, 1, "b\n");
+	produce(f, 2, "c\n");
+	assert_int_equal(group_consume(m1, buf, sizeof(buf)), 6);   /* not committed yet */
+	assert_int_equal(group_join(g, 2, on_wake, NULL, &m2), 0);
+	/* m1 kept two partitions at their positions; one moved to m2 and
+	 * starts at its committed offset: exactly one record again. */
+	assert_int_equal(drain(m1, buf, sizeof(buf)), 0);
+	assert_int_equal(drain(m2, buf, sizeof(buf)), 2);
+	group_leave(m1);
+	group_leave(m2);
+	group_put(g);
+}
+
+static void test_reset(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	int64_t t0;
+
+	produce(f, 0, "a\nb\n");
+	usleep(20000);
+	t0 = engine_now_ms();
+	usleep(20000);
+	produce(f, 0, "c\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_offset_reset(g, 0, "latest\n", 7), 0);
+	assert_int_equal(offset_of(g, 0), 3);
+	assert_int_equal(group_offset_reset(g, 0, "1", 1), 0);
+	assert_int_equal(offset_of(g, 0), 1);
+	assert_int_equal(group_offset_reset(g, 0, "4", 1), -EINVAL);
+	assert_int_equal(group_offset_reset(g, 0, "-1", 2), -EINVAL);
+	assert_int_equal(group_offset_reset(g, 0, "x", 1), -EINVAL);
+	assert_int_equal(group_offset_reset(g, 0, "@", 1), -EINVAL);
+	assert_int_equal(offset_of(g, 0), 1);
+	{
+		char v[40];
+		int n = snprintf(v, sizeof(v), "@%lld", (long long)t0);
+
+		assert_int_equal(group_offset_reset(g, 0, v, (size_t)n), 0);
+		assert_int_equal(offset_of(g, 0), 2);
+	}
+	assert_int_equal(group_offset_reset(g, 0, "@2001-01-01T00:00:00Z", 21), 0);
+	assert_int_equal(offset_of(g, 0), 0);
+	assert_int_equal(group_offset_reset(g, 0, "@2999-01-01", 11), 0);
+	assert_int_equal(offset_of(g, 0), 3);
+	assert_int_equal(group_offset_reset(g, 7, "0", 1), -ENOENT);
+	group_put(g);
+}
+
+static void test_delete_and_replay(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	char **names;
+	int n;
+
+	assert_int_equal(group_open(f->t, "gone", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_offset_reset(g, 0, "0", 1), 0);
+	group_put(g);
+	assert_int_equal(group_open(f->t, "kept", GROUP_CREATE, &g), 0);
+	group_put(g);
+	assert_int_equal(group_delete(f->t, "gone"), 0);
+	assert_int_equal(group_delete(f->t, "gone"), -ENOENT);
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(group_list(f->t, &names, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(names[0], "kept");
+	broker_names_free(names, n);
+}
+
+/* Many commits, the offsets log compacted (when the cleaner exists), then
+ * replay still gives the last offset of every key. */
+static void test_replay_after_compaction(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct log *l;
+	struct log_clean_stats cs;
+	char v[16];
+
+	produce(f, 1, "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	for (int round = 0; round < 50; round++) {
+		int n = snprintf(v, sizeof(v), "%d", round % 11);
+
+		assert_int_equal(group_offset_reset(g, 1, v, (size_t)n), 0);
+	}
+	assert_int_equal(group_offset_reset(g, 2, "0", 1), 0);
+	group_put(g);
+	/* roll the offsets log so that the commits are in a closed segment */
+	assert_int_equal(topic_config_write(f->b->gc->offsets, "segment.bytes=1024\n", 19), 0);
+	assert_int_equal(group_open(f->t, "g", GROUP_LOOKUP, &g), 0);
+	for (int round = 0; round < 30; round++)
+		assert_int_equal(group_offset_reset(g, 0, "0", 1), 0);
+	group_put(g);
+	l = f->b->gc->offsets->parts[0]->log;
+	memset(&cs, 0, sizeof(cs));
+	assert_true(log_clean(l, engine_now_ms(), 1 << 20, true, &cs) >= 0);
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(group_open(f->t, "g", GROUP_LOOKUP, &g), 0);
+	assert_int_equal(offset_of(g, 1), 49 % 11);
+	assert_int_equal(offset_of(g, 2), 0);
+	group_put(g);
+}
+
+static void test_wake(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m;
+	char buf[64];
+
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
+	assert_int_equal(group_consume(m, buf, sizeof(buf)), 0);
+	assert_int_equal(group_member_arm(m), 0);
+	atomic_store(&wakes, 0);
+	produce(f, 1, "x\n");
+	for (int i = 0; i < 200 && atomic_load(&wakes) == 0; i++)
+		usleep(5000);
+	assert_true(atomic_load(&wakes) >= 1);
+	assert_int_equal(group_member_arm(m), 1);      /* data is there */
+	assert_int_equal(group_consume(m, buf, sizeof(buf)), 2);
+	group_member_disarm(m);
+	group_leave(m);
+	group_put(g);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_consume_commit_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rebalance_takeover, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cooperative_keeps_position, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_and_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replay_after_compaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wake, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

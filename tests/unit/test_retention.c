@@ -1,0 +1,439 @@
+/*
+ * test_retention.c — retention (engine/retention.c): selection by time, by
+ * size, both, never the active segment, only below the hw; the log start
+ * offset and positions after deletion; a reader holding a deleted segment;
+ * the log start across reopen; crash points during deletion.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "engine/engine.h"
+#include "engine/log_int.h"
+#include "repl/repl.h"
+#include "tests/unit/faultio.h"
+
+struct fx {
+	char dir[256];
+	struct faultio fio;
+	struct logmgr *m;
+	struct log *l;
+	struct log_config cfg;
+};
+
+static int64_t fake_now = 1700000000000LL;
+static int64_t test_now(void) { return fake_now; }
+
+static void fx_open(struct fx *f)
+{
+	assert_int_equal(logmgr_open(f->dir, &f->fio.ops, &f->m), 0);
+	assert_int_equal(logmgr_get_log(f->m, "t", 0, &f->cfg, true, &f->l), 0);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-ret-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	faultio_init(&f->fio);
+	log_config_defaults(&f->cfg);
+	f->cfg.segment_bytes = 2048;
+	f->cfg.retention_ms = 60000;
+	fake_now = 1700000000000LL;
+	engine_now_ms = test_now;
+	fx_open(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	if (f->m)
+		logmgr_close(f->m);
+	faultio_free(&f->fio);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* Appends records "value-<i>" for i in [from, from+n), ten per call,
+ * stamped with the fake clock, and commits them. */
+static void put(struct fx *f, int from, int n)
+{
+	char vals[10][32];
+	struct rec_in r[10];
+	for (int i = 0; i < n;) {
+		int k = 0;
+		for (; k < 10 && i < n; k++, i++) {
+			int len = snprintf(vals[k], sizeof(vals[k]), "value-%d", from + i);
+			r[k] = (struct rec_in){ NULL, -1, vals[k], len, fake_now };
+		}
+		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
+	}
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+}
+
+/* Line position of record i when every record 0..i-1 is "value-<j>\n". */
+static int64_t pos_of(int i)
+{
+	int64_t p = 0;
+	for (int j = 0; j < i; j++) {
+		char b[32];
+		p += snprintf(b, sizeof(b), "value-%d\n", j);
+	}
+	return p;
+}
+
+static bool exists(struct fx *f, int64_t base, const char *ext)
+{
+	char p[512];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/t-0/%020lld%s", f->dir, (long long)base, ext);
+	return stat(p, &st) == 0;
+}
+
+static void test_by_time(void **state)
+{
+	struct fx *f = *state;
+	put(f, 0, 300);                       /* old: several segments */
+	fake_now += 120000;                   /* two minutes later */
+	put(f, 300, 300);                     /* new */
+	struct log_state st0, st;
+	log_get_state(f->l, &st0);
+	assert_true(st0.segments > 6);
+	struct log_retention_result res;
+	int n = log_retention_run(f->l, fake_now, &res);
+	assert_true(n > 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, st0.segments - n);
+	assert_int_equal(res.segments, n);
+	assert_true(res.bytes > 0);
+	/* Only old records went: the log starts at a segment base <= 300 and
+	 * everything from 300 on is still there. */
+	assert_true(st.log_start_offset > 0 && st.log_start_offset <= 300);
+	assert_int_equal(res.log_start_offset, st.log_start_offset);
+	assert_int_equal(st.line_hw, st0.line_hw);        /* st_size never shrinks */
+	assert_int_equal(st.line_start, pos_of((int)st.log_start_offset));
+	/* The files are gone (no reader held them). */
+	assert_false(exists(f, 0, ".log"));
+	assert_false(exists(f, 0, ".log.deleted"));
+	/* A read at position 0 starts at the first retained record, at its
+	 * original position. */
+	struct log_cursor *c = log_cursor_new(f->l);
+	char buf[64], want[64];
+	int64_t actual = -1;
+	ssize_t got = log_read_lines(f->l, c, 0, buf, sizeof(buf), &actual);
+	assert_true(got > 0);
+	assert_int_equal(actual, pos_of((int)st.log_start_offset));
+	int wl = snprintf(want, sizeof(want), "value-%lld\n", (long long)st.log_start_offset);
+	assert_memory_equal(buf, want, (size_t)wl);
+	/* Positions of records that stay did not move. */
+	int64_t p;
+	assert_int_equal(log_offset_to_pos(f->l, 450, &p), 0);
+	assert_int_equal(p, pos_of(450));
+	log_cursor_free(c);
+	/* A second run finds nothing more. */
+	assert_int_equal(log_retention_run(f->l, fake_now, NULL), 0);
+	/* The log start survives a reopen (checkpoint), clean or not. */
+	logmgr_close(f->m);
+	fx_open(f);
+	struct log_state st2;
+	log_get_state(f->l, &st2);
+	assert_int_equal(st2.log_start_offset, st.log_start_offset);
+	assert_int_equal(st2.line_hw, st.line_hw);
+	logmgr_abandon(f->m);
+	fx_open(f);
+	log_get_state(f->l, &st2);
+	assert_int_equal(st2.log_start_offset, st.log_start_offset);
+	assert_int_equal(st2.line_start, st.line_start);
+}
+
+static void test_by_size(void **state)
+{
+	struct fx *f = *state;
+	f->cfg.retention_ms = -1;
+	f->cfg.retention_bytes = 6000;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	put(f, 0, 800);
+	struct log_state st0, st;
+	log_get_state(f->l, &st0);
+	int n = log_retention_run(f->l, fake_now, NULL);
+	assert_true(n > 0);
+	log_get_state(f->l, &st);
+	/* Kafka's rule: delete oldest while the rest is still >= retention.bytes. */
+	assert_true(st.size_bytes >= 6000);
+	int64_t *bases;
+	int nb;
+	assert_int_equal(log_segments(f->l, &bases, &nb), 0);
+	assert_true(st.size_bytes - log_segment_size(f->l, bases[0], SEG_LOG) < 6000);
+	free(bases);
+	assert_int_equal(st.line_hw, st0.line_hw);
+	/* Size retention off: nothing more goes, whatever the time. */
+	f->cfg.retention_bytes = -1;
+	log_reconfigure(f->l, &f->cfg);
+	fake_now += 1000LL * 3600 * 1000;
+	assert_int_equal(log_retention_run(f->l, fake_now, NULL), 0);
+}
+
+static void test_both_and_policy(void **state)
+{
+	struct fx *f = *state;
+	f->cfg.retention_bytes = 1000000;    /* size alone would keep all */
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 0, 200);
+	fake_now += 30000;
+	put(f, 200, 200);
+	fake_now += 40000;                    /* first part 70 s old, second 40 s */
+	/* compact only: no retention at all */
+	f->cfg.cleanup_policy = LOG_CLEANUP_COMPACT;
+	log_reconfigure(f->l, &f->cfg);
+	assert_int_equal(log_retention_run(f->l, fake_now, NULL), 0);
+	f->cfg.cleanup_policy = LOG_CLEANUP_COMPACT | LOG_CLEANUP_DELETE;
+	log_reconfigure(f->l, &f->cfg);
+	int n = log_retention_run(f->l, fake_now, NULL);
+	assert_true(n > 0);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_true(st.log_start_offset <= 200);
+	/* Now size wins over time. */
+	f->cfg.retention_bytes = 1500;
+	log_reconfigure(f->l, &f->cfg);
+	assert_true(log_retention_run(f->l, fake_now, NULL) > 0);
+	log_get_state(f->l, &st);
+	assert_true(st.log_start_offset > 200);
+}
+
+static void test_never_active_and_hw(void **state)
+{
+	struct fx *f = *state;
+	f->cfg.segment_ms = 1000LL * 3600 * 1000;   /* no time roll */
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 0, 300);
+	/* Records above the hw keep their segments. */
+	struct rec_in r = { NULL, -1, "x", 1, fake_now };
+	struct log_state st;
+	log_get_state(f->l, &st);
+	int64_t hw = st.hw;
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+	fake_now += 3600 * 1000;
+	log_retention_run(f->l, fake_now, NULL);
+	log_get_state(f->l, &st);
+	assert_true(st.log_start_offset <= hw);
+	assert_true(st.segments > 1);
+	/* With everything committed and old, all closed segments go, the
+	 * active one stays. */
+	log_set_hw(f->l, st.log_end_offset);
+	log_retention_run(f->l, fake_now, NULL);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, 1);
+	assert_true(st.log_start_offset < st.log_end_offset);
+	/* segment.ms lets a quiet active segment roll, then age out. */
+	f->cfg.segment_ms = 1000;
+	log_reconfigure(f->l, &f->cfg);
+	int64_t line_hw = st.line_hw;
+	assert_int_equal(log_retention_run(f->l, fake_now, NULL), 1);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, 1);
+	assert_int_equal(st.log_start_offset, st.log_end_offset);
+	assert_int_equal(st.line_hw, line_hw);
+	/* Appends go on at the same offsets and positions. */
+	put(f, 0, 1);
+	struct log_state st2;
+	log_get_state(f->l, &st2);
+	assert_int_equal(st2.log_end_offset, st.log_end_offset + 1);
+	assert_int_equal(st2.line_hw, line_hw + 8);
+}
+
+static void test_reader_holds_segment(void **state)
+{
+	struct fx *f = *state;
+	put(f, 0, 300);
+	fake_now += 120000;
+	put(f, 300, 100);
+	/* A reader in the middle of segment 0. */
+	struct log_cursor *c = log_cursor_new(f->l);
+	char buf[1 << 16];
+	ssize_t got = log_read_lines(f->l, c, 0, buf, 100, NULL);
+	assert_int_equal(got, 100);
+	int64_t *bases;
+	int nb;
+	assert_int_equal(log_segments(f->l, &bases, &nb), 0);
+	int64_t seg0_end = bases[1];
+	free(bases);
+	assert_true(log_retention_run(f->l, fake_now, NULL) > 0);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_true(st.log_start_offset > seg0_end);
+	/* Its files are renamed, not gone, while the cursor holds it. */
+	assert_false(exists(f, 0, ".log"));
+	assert_true(exists(f, 0, ".log.deleted"));
+	assert_true(exists(f, 0, ".lines.deleted"));
+	/* It reads on sequentially: the rest of segment 0 (the bytes it had),
+	 * then on at the first retained record (the segments in between are
+	 * gone: a gap, as a read at a removed position). */
+	size_t n = 100;
+	int64_t pos = 100, actual;
+	for (;;) {
+		ssize_t g = log_read_lines(f->l, c, pos, buf + n, 997, &actual);
+		assert_true(g >= 0);
+		if (g == 0)
+			break;
+		n += (size_t)g;
+		pos = actual + g;
+	}
+	size_t el = 0;
+	char *e = malloc(1 << 16);
+	for (int i = 0; i < 400; i++)
+		if (i < seg0_end || i >= st.log_start_offset)
+			el += (size_t)sprintf(e + el, "value-%d\n", i);
+	assert_int_equal(n, el);
+	assert_memory_equal(buf, e, el);
+	free(e);
+	log_cursor_free(c);
+	/* The last reference is gone: so are the files. */
+	assert_false(exists(f, 0, ".log.deleted"));
+	assert_false(exists(f, 0, ".lines.deleted"));
+}
+
+/* kill -9 (or a power cut) at every mutating step of a retention run:
+ * the reopened log is consistent and every retained record readable. */
+static void test_crash_points(void **state)
+{
+	struct fx *f = *state;
+	put(f, 0, 300);
+	fake_now += 120000;
+	put(f, 300, 200);
+	logmgr_close(f->m);
+	char tmpl[300], cmd[1200];
+	snprintf(tmpl, sizeof(tmpl), "%s-orig", f->dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s && cp -a %s %s", tmpl, f->dir, tmpl);
+	assert_int_equal(system(cmd), 0);
+	bool finished = false;
+	for (int point = 1; !finished && point < 200; point++) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s && cp -a %s %s", f->dir, tmpl, f->dir);
+		assert_int_equal(system(cmd), 0);
+		faultio_free(&f->fio);
+		faultio_init(&f->fio);
+		fx_open(f);
+		f->fio.die_countdown = point;
+		int rc = log_retention_run(f->l, fake_now, NULL);
+		finished = !f->fio.dead;
+		if (finished)
+			assert_true(rc > 0);
+		logmgr_abandon(f->m);
+		faultio_crash(&f->fio, 1, (unsigned)point);
+		f->fio.dead = false;
+		f->fio.die_countdown = 0;
+		fx_open(f);
+		struct log_state st;
+		log_get_state(f->l, &st);
+		assert_true(st.log_start_offset <= 300);
+		assert_int_equal(st.log_end_offset, 500);
+		assert_int_equal(st.line_start, pos_of((int)st.log_start_offset));
+		/* Every record from the log start on, in order, at its position. */
+		struct log_cursor *c = log_cursor_new(f->l);
+		static char buf[1 << 16], e[1 << 16];
+		size_t n = 0, el = 0;
+		int64_t actual = -1;
+		for (;;) {
+			ssize_t g = log_read_lines(f->l, c, n ? st.line_start + (int64_t)n : 0,
+						   buf + n, 4096, n ? NULL : &actual);
+			assert_true(g >= 0);
+			if (g == 0)
+				break;
+			n += (size_t)g;
+		}
+		assert_int_equal(actual, st.line_start);
+		for (int i = (int)st.log_start_offset; i < 500; i++)
+			el += (size_t)sprintf(e + el, "value-%d\n", i);
+		assert_int_equal(n, el);
+		assert_memory_equal(buf, e, el);
+		log_cursor_free(c);
+		logmgr_close(f->m);
+	}
+	assert_true(finished);
+	f->m = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The settings (repl/config.c): Kafka's precedence of log.retention.*,
+ * -1, policies, ratios; bad values refused with nothing changed. */
+static void test_config_keys(void **state)
+{
+	(void)state;
+	struct broker_config c;
+	char err[256];
+	broker_config_defaults(&c);
+	assert_int_equal(c.log.retention_ms, 604800000);
+	assert_int_equal(c.retention_check_ms, 300000);
+	const char *t1 = "log.retention.ms=5000\nlog.retention.hours=1\nlog.retention.minutes=2\n";
+	assert_int_equal(broker_config_parse(&c, t1, strlen(t1), err, sizeof(err)), 0);
+	assert_int_equal(c.log.retention_ms, 5000);
+	broker_config_defaults(&c);
+	const char *t2 = "log.retention.hours=1\nlog.retention.minutes=2\n";
+	assert_int_equal(broker_config_parse(&c, t2, strlen(t2), err, sizeof(err)), 0);
+	assert_int_equal(c.log.retention_ms, 120000);
+	broker_config_defaults(&c);
+	const char *t3 = "log.retention.hours=-1\nlog.retention.bytes=-1\n"
+			 "log.cleanup.policy=compact, delete\nlog.cleaner.min.cleanable.ratio=0.25\n";
+	assert_int_equal(broker_config_parse(&c, t3, strlen(t3), err, sizeof(err)), 0);
+	assert_int_equal(c.log.retention_ms, -1);
+	assert_int_equal(c.log.cleanup_policy, LOG_CLEANUP_COMPACT | LOG_CLEANUP_DELETE);
+	assert_true(c.log.min_cleanable_dirty_ratio == 0.25);
+	struct topic_config tc = { .partitions = 1 };
+	log_config_defaults(&tc.log);
+	const char *bad[] = { "retention.ms=-2\n", "cleanup.policy=keep\n",
+			      "cleanup.policy=compact,\n", "min.cleanable.dirty.ratio=1.5\n",
+			      "min.cleanable.dirty.ratio=.\n", "delete.retention.ms=-1\n",
+			      "retention.bytes=1e3\n" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct topic_config before = tc;
+		assert_int_equal(topic_config_apply(&tc, bad[i], strlen(bad[i]), err, sizeof(err)),
+				 -EINVAL);
+		assert_memory_equal(&before, &tc, sizeof(tc));
+	}
+	const char *ok = "retention.ms=-1\nretention.bytes=1000\ncleanup.policy=compact\n"
+			 "delete.retention.ms=5\nmin.cleanable.dirty.ratio=0.1\n"
+			 "min.compaction.lag.ms=7\n";
+	assert_int_equal(topic_config_apply(&tc, ok, strlen(ok), err, sizeof(err)), 0);
+	assert_int_equal(tc.log.retention_ms, -1);
+	assert_int_equal(tc.log.retention_bytes, 1000);
+	assert_int_equal(tc.log.cleanup_policy, LOG_CLEANUP_COMPACT);
+	assert_int_equal(tc.log.delete_retention_ms, 5);
+	assert_int_equal(tc.log.min_compaction_lag_ms, 7);
+	char *text;
+	size_t len;
+	assert_int_equal(topic_config_render(&tc, &text, &len), 0);
+	assert_non_null(strstr(text, "\nmin.cleanable.dirty.ratio=0.1\n"));
+	assert_non_null(strstr(text, "\ncleanup.policy=compact\n"));
+	free(text);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_by_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_by_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_both_and_policy, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_never_active_and_hw, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reader_holds_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crash_points, setup, teardown),
+		cmocka_unit_test(test_config_keys),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
