@@ -38,4 +38,23 @@ expect_same "garbage tail is cut, not a record" "$MQ_TMP/exp" "$MNT/d/0"
 expect_ok "appends continue" sh -c 'echo after-crash > "$1"' sh "$MNT/d/0"
 expect_eq "next record follows" "after-crash" "$(mq_run tail -n 1 "$MNT/d/0")"
 mq_umount
+# SIGTERM and SIGINT stop cleanly: a partial line held by an open writer
+# becomes a record, and the clean-shutdown marker is written.
+for sig in TERM INT; do
+	# A background job inherits an ignored SIGINT; give mqfs the default.
+	mq_mount_cmd "$MNT" env --default-signal=INT "$MQFS" -f --data "$DATA" "$MNT"
+	mq_bg sh -c 'exec 3>>"$1"; printf "partial-$2" >&3; sleep 30' sh "$MNT/d/0" "$sig"
+	W=$MQ_LAST_PID
+	sleep 0.5
+	kill -"$sig" "$MQ_PID"
+	mq_wait "$MQ_PID" 10
+	expect_eq "SIG$sig: exit status 0" 0 "$MQ_RC"
+	mq_stop "$W"
+	expect_ok "SIG$sig: clean marker" test -e "$DATA/.clean-shutdown"
+	mq_mount
+	expect_eq "SIG$sig: the pending partial line is a record" "partial-$sig" "$(mq_run tail -n 1 "$MNT/d/0")"
+	mq_umount
+done
+expect_ok "--help" sh -c '"$1" --help | grep -q -- --data' sh "$MQFS"
+expect_ok "--version" sh -c '"$1" --version | grep -q "[0-9]\.[0-9]"' sh "$MQFS"
 mq_done

@@ -458,6 +458,50 @@ static void test_render(void **state)
 	free(bases);
 }
 
+/* A segment rolls when its offset index is full, and when it is older than
+ * segment.ms. */
+static void test_roll_index_full_and_age(void **state)
+{
+	struct fx *f = *state;
+	f->cfg.segment_index_bytes = 4 * 8;      /* four index entries */
+	f->cfg.index_interval_bytes = 1;         /* an entry for every batch */
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 0, 30, 1);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_true(st.segments >= 6);
+	int64_t *bases;
+	int n;
+	assert_int_equal(log_segments(f->l, &bases, &n), 0);
+	for (int i = 0; i + 1 < n; i++) {
+		int64_t cur = 0;
+		char buf[4096];
+		ssize_t got = log_segment_render(f->l, bases[i], SEG_INDEX, &cur, buf, sizeof(buf));
+		assert_true(got > 0);
+		int lines = 0;
+		for (ssize_t k = 0; k < got; k++)
+			lines += buf[k] == '\n';
+		assert_true(lines <= 4);
+	}
+	free(bases);
+	check_all(f, 30);
+	/* segment.ms: a segment older than that rolls at the next append. */
+	f->cfg.segment_index_bytes = 10485760;
+	f->cfg.segment_ms = 1000;
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 30, 1, 1);
+	log_get_state(f->l, &st);
+	int before = st.segments;
+	put(f, 31, 1, 1);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, before);
+	fake_now += 1001;
+	put(f, 32, 1, 1);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, before + 1);
+	check_all(f, 33);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -472,6 +516,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_power_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate_and_epochs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roll_index_full_and_age, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
