@@ -20,105 +20,74 @@
 
 #include "engine/engine.h"
 #include "engine/log_int.h"
-#include "tests/unit/faultio.h"
+#include "tests/unit/logfx.h"
 
 #define MAXREC 4000
 
-struct fx {
-	char dir[256];
-	struct faultio fio;
-	struct logmgr *m;
-	struct log *l;
-	struct log_config cfg;
-	/* What was written: offset -> key index (-1 none), tombstone, ts. */
+/* What was written: offset -> key index (-1 none), tombstone, ts. */
+static struct written {
 	int key[MAXREC];
 	bool tomb[MAXREC];
 	int64_t ts[MAXREC];
 	int64_t pos[MAXREC];          /* line position, recorded at write */
 	char line[MAXREC][32];
 	int n;
-};
+} wr;
 
-static int64_t fake_now = 1700000000000LL;
-static int64_t test_now(void) { return fake_now; }
-
-static void fx_open(struct fx *f)
+static void tune(struct log_config *cfg)
 {
-	assert_int_equal(logmgr_open(f->dir, &f->fio.ops, &f->m), 0);
-	assert_int_equal(logmgr_get_log(f->m, "t", 0, &f->cfg, true, &f->l), 0);
+	cfg->segment_bytes = 1024;
+	cfg->index_interval_bytes = 200;
+	cfg->cleanup_policy = LOG_CLEANUP_COMPACT;
+	cfg->retention_ms = -1;
+	cfg->delete_retention_ms = 10000;
+	cfg->key_sep[0] = '=';
+	cfg->key_sep_len = 1;
 }
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-clean-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	faultio_init(&f->fio);
-	log_config_defaults(&f->cfg);
-	f->cfg.segment_bytes = 1024;
-	f->cfg.index_interval_bytes = 200;
-	f->cfg.cleanup_policy = LOG_CLEANUP_COMPACT;
-	f->cfg.retention_ms = -1;
-	f->cfg.delete_retention_ms = 10000;
-	f->cfg.key_sep[0] = '=';
-	f->cfg.key_sep_len = 1;
-	fake_now = 1700000000000LL;
-	engine_now_ms = test_now;
-	fx_open(f);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	if (f->m)
-		logmgr_close(f->m);
-	faultio_free(&f->fio);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
+	memset(&wr, 0, sizeof(wr));
+	return logfx_setup(state, "clean", tune);
 }
 
 /* Appends records in batches of `per`: key k (or none if k < 0) with value
  * "v<offset>", or a tombstone (empty value) when tomb. */
-static void put(struct fx *f, const int *keys, const bool *tombs, int n, int per)
+static void put(struct logfx *f, const int *keys, const bool *tombs, int n, int per)
 {
 	struct rec_in r[64];
 	char kb[64][16], vb[64][16];
 	for (int i = 0; i < n;) {
 		int k = 0;
 		for (; k < per && i < n; k++, i++) {
-			int o = f->n + i;
+			int o = wr.n + i;
 			int kl = snprintf(kb[k], sizeof(kb[k]), "k%d", keys[i]);
 			int vl = tombs[i] ? 0 : snprintf(vb[k], sizeof(vb[k]), "v%d", o);
 			r[k] = (struct rec_in){ keys[i] < 0 ? NULL : kb[k], keys[i] < 0 ? -1 : kl,
 						vb[k], vl, fake_now };
-			f->key[o] = keys[i];
-			f->tomb[o] = tombs[i];
-			f->ts[o] = fake_now;
+			wr.key[o] = keys[i];
+			wr.tomb[o] = tombs[i];
+			wr.ts[o] = fake_now;
 			if (keys[i] < 0)
-				snprintf(f->line[o], sizeof(f->line[o]), "v%d\n", o);
+				snprintf(wr.line[o], sizeof(wr.line[o]), "v%d\n", o);
 			else if (tombs[i])
-				snprintf(f->line[o], sizeof(f->line[o]), "k%d=\n", keys[i]);
+				snprintf(wr.line[o], sizeof(wr.line[o]), "k%d=\n", keys[i]);
 			else
-				snprintf(f->line[o], sizeof(f->line[o]), "k%d=v%d\n", keys[i], o);
-			f->pos[o] = o ? f->pos[o - 1] + (int64_t)strlen(f->line[o - 1]) : 0;
+				snprintf(wr.line[o], sizeof(wr.line[o]), "k%d=v%d\n", keys[i], o);
+			wr.pos[o] = o ? wr.pos[o - 1] + (int64_t)strlen(wr.line[o - 1]) : 0;
 		}
 		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
 	}
-	f->n += n;
+	wr.n += n;
 	struct log_state st;
 	log_get_state(f->l, &st);
-	assert_int_equal(st.log_end_offset, f->n);
+	assert_int_equal(st.log_end_offset, wr.n);
 	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
 }
 
 /* nkeys keys written rounds times, round-robin; tombstones for the keys in
  * tomb_keys on the last round. */
-static void put_rounds(struct fx *f, int nkeys, int rounds, int tomb_every)
+static void put_rounds(struct logfx *f, int nkeys, int rounds, int tomb_every)
 {
 	int keys[MAXREC];
 	bool tombs[MAXREC];
@@ -173,44 +142,44 @@ static void read_view(struct log *l, struct seen *s)
 }
 
 /* Which records a clean must keep, given the first uncleanable offset. */
-static bool must_keep(struct fx *f, int o, int64_t uncleanable)
+static bool must_keep(struct logfx *f, int o, int64_t uncleanable)
 {
-	if (o >= uncleanable || f->key[o] < 0)
+	if (o >= uncleanable || wr.key[o] < 0)
 		return true;
 	for (int j = o + 1; j < uncleanable; j++)
-		if (f->key[j] == f->key[o])
+		if (wr.key[j] == wr.key[o])
 			return false;
-	return !(f->tomb[o] && f->ts[o] + f->cfg.delete_retention_ms <= fake_now);
+	return !(wr.tomb[o] && wr.ts[o] + f->cfg.delete_retention_ms <= fake_now);
 }
 
 /* Every line read is an original record at its original position, in
  * order; every record in must_keep is among them. */
-static void check_view(struct fx *f, int64_t uncleanable, bool exact)
+static void check_view(struct logfx *f, int64_t uncleanable, bool exact)
 {
 	static struct seen s;
 	read_view(f->l, &s);
 	int o = 0;
 	for (int i = 0; i < s.n; i++) {
-		while (o < f->n && f->pos[o] != s.pos[i]) {
+		while (o < wr.n && wr.pos[o] != s.pos[i]) {
 			assert_false(must_keep(f, o, uncleanable));
 			o++;
 		}
-		assert_true(o < f->n);
-		assert_string_equal(s.line[i], f->line[o]);
+		assert_true(o < wr.n);
+		assert_string_equal(s.line[i], wr.line[o]);
 		if (exact)
 			assert_true(must_keep(f, o, uncleanable));
 		int64_t p;
 		assert_int_equal(log_offset_to_pos(f->l, o, &p), 0);
-		assert_int_equal(p, f->pos[o]);
+		assert_int_equal(p, wr.pos[o]);
 		o++;
 	}
-	for (; o < f->n; o++)
+	for (; o < wr.n; o++)
 		assert_false(must_keep(f, o, uncleanable));
 }
 
 static void test_compact_sequence(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	put_rounds(f, 20, 10, 5);               /* 200 records, k0 k5 k10 k15 tombstoned */
 	int keyless[10];
 	bool no[10] = { 0 };
@@ -243,14 +212,14 @@ static void test_compact_sequence(void **state)
 	/* Tombstones are still there (inside delete.retention.ms). */
 	int64_t p;
 	assert_int_equal(log_offset_to_pos(f->l, 180, &p), 0);   /* k0's tombstone */
-	assert_int_equal(p, f->pos[180]);
+	assert_int_equal(p, wr.pos[180]);
 	/* A read at a removed record's position continues at the next
 	 * survivor. */
 	struct log_cursor *c = log_cursor_new(f->l);
 	char buf[64];
 	int64_t actual;
-	assert_true(log_read_lines(f->l, c, f->pos[3] + 1, buf, sizeof(buf), &actual) > 0);
-	assert_int_equal(actual, f->pos[180]);
+	assert_true(log_read_lines(f->l, c, wr.pos[3] + 1, buf, sizeof(buf), &actual) > 0);
+	assert_int_equal(actual, wr.pos[180]);
 	log_cursor_free(c);
 	/* Nothing dirty: no clean unless forced, and then nothing changes. */
 	assert_int_equal(log_dirty_ratio(f->l, fake_now, &ratio), 0);
@@ -261,7 +230,7 @@ static void test_compact_sequence(void **state)
 	put_rounds(f, 20, 6, 0);
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, &cs), 1);
 	check_view(f, cs.first_dirty_offset, true);
-	assert_false(log_offset_to_pos(f->l, 180, &p) == 0 && p == f->pos[180]);
+	assert_false(log_offset_to_pos(f->l, 180, &p) == 0 && p == wr.pos[180]);
 	/* Gaps survive a reopen that rescans every segment. */
 	static struct seen before, after;
 	read_view(f->l, &before);
@@ -269,7 +238,7 @@ static void test_compact_sequence(void **state)
 	char path[400];
 	snprintf(path, sizeof(path), "%s/recovery-point-offset-checkpoint", f->dir);
 	unlink(path);
-	fx_open(f);
+	logfx_open(f);
 	log_get_state(f->l, &st);
 	assert_true(st.recovered_segments > 3);
 	read_view(f->l, &after);
@@ -282,7 +251,7 @@ static void test_compact_sequence(void **state)
 
 static void test_ratio_and_lag(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	f->cfg.min_cleanable_dirty_ratio = 0.99;
 	f->cfg.min_compaction_lag_ms = 60000;
 	log_reconfigure(f->l, &f->cfg);
@@ -302,10 +271,10 @@ static void test_ratio_and_lag(void **state)
 	check_view(f, st.first_dirty_offset, true);
 	/* Newer segments (inside the lag) were left alone: their records are
 	 * all there. */
-	for (int o = 200; o < f->n; o++) {
+	for (int o = 200; o < wr.n; o++) {
 		int64_t p;
 		assert_int_equal(log_offset_to_pos(f->l, o, &p), 0);
-		assert_int_equal(p, f->pos[o]);
+		assert_int_equal(p, wr.pos[o]);
 	}
 	/* Some dirty data: a clean only at or above the ratio. */
 	fake_now += 61000;
@@ -329,7 +298,7 @@ static void test_ratio_and_lag(void **state)
 
 static void test_crash_points(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	put_rounds(f, 15, 12, 4);
 	fake_now += 20000;                      /* tombstones past the horizon */
 	put_rounds(f, 15, 1, 0);
@@ -351,7 +320,7 @@ static void test_crash_points(void **state)
 		assert_int_equal(system(cmd), 0);
 		faultio_free(&f->fio);
 		faultio_init(&f->fio);
-		fx_open(f);
+		logfx_open(f);
 		f->fio.die_countdown = point;
 		struct log_clean_stats cs;
 		int rc = log_clean(f->l, fake_now, 1 << 20, true, &cs);
@@ -365,7 +334,7 @@ static void test_crash_points(void **state)
 		faultio_crash(&f->fio, 1, (unsigned)point);
 		f->fio.dead = false;
 		f->fio.die_countdown = 0;
-		fx_open(f);
+		logfx_open(f);
 		check_view(f, uncleanable, finished);
 		/* The directory holds no leftovers of the swap. */
 		snprintf(cmd, sizeof(cmd), "ls %s/t-0 | grep -q -e cleaned -e swap", f->dir);
@@ -382,9 +351,9 @@ static void test_crash_points(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_compact_sequence, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_crash_points, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compact_sequence, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_crash_points, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

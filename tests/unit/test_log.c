@@ -17,53 +17,21 @@
 
 #include "engine/engine.h"
 #include "engine/log_int.h"
-#include "tests/unit/faultio.h"
+#include "tests/unit/logfx.h"
 
-struct fx {
-	char dir[256];
-	struct faultio fio;
-	struct logmgr *m;
-	struct log *l;
-	struct log_config cfg;
-};
 
-static int64_t fake_now = 1700000000000LL;
-static int64_t test_now(void) { return fake_now; }
-
-static void fx_open(struct fx *f)
+static void tune(struct log_config *cfg)
 {
-	assert_int_equal(logmgr_open(f->dir, &f->fio.ops, &f->m), 0);
-	assert_int_equal(logmgr_get_log(f->m, "t", 0, &f->cfg, true, &f->l), 0);
+	(void)cfg;
 }
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-log-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	faultio_init(&f->fio);
-	log_config_defaults(&f->cfg);
-	engine_now_ms = test_now;
-	fx_open(f);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	if (f->m)
-		logmgr_close(f->m);
-	faultio_free(&f->fio);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
+	return logfx_setup(state, "log", tune);
 }
 
 /* Appends n records "<prefix><i>" one append call each of `per` records. */
-static void put(struct fx *f, int from, int n, int per)
+static void put(struct logfx *f, int from, int n, int per)
 {
 	static char vals[4096][32];
 	struct rec_in r[4096];
@@ -109,7 +77,7 @@ static char *read_all(struct log *l, size_t *len, size_t chunk)
 	return buf;
 }
 
-static void check_all(struct fx *f, int n)
+static void check_all(struct logfx *f, int n)
 {
 	size_t el, gl;
 	char *e = expect_text(0, n, &el);
@@ -125,7 +93,7 @@ static void check_all(struct fx *f, int n)
 	free(e);
 }
 
-static void reopen(struct fx *f, bool clean)
+static void reopen(struct logfx *f, bool clean)
 {
 	if (clean) {
 		logmgr_close(f->m);
@@ -134,12 +102,12 @@ static void reopen(struct fx *f, bool clean)
 		logmgr_abandon(f->m);
 		f->m = NULL;
 	}
-	fx_open(f);
+	logfx_open(f);
 }
 
 static void test_append_read(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	put(f, 0, 1000, 1);
 	put(f, 1000, 3000, 500);
 	check_all(f, 4000);
@@ -152,7 +120,7 @@ static void test_append_read(void **state)
 
 static void test_roll_and_lookups(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	f->cfg.segment_bytes = 4096;
 	f->cfg.index_interval_bytes = 256;
 	log_reconfigure(f->l, &f->cfg);
@@ -201,7 +169,7 @@ static void test_roll_and_lookups(void **state)
 
 static void test_hw_limits_reads(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	put(f, 0, 10, 10);
 	struct rec_in r = { NULL, -1, "above", 5, fake_now };
 	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
@@ -221,7 +189,7 @@ static void test_hw_limits_reads(void **state)
 
 static void test_keys_line_view(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	strcpy(f->cfg.key_sep, ":");
 	f->cfg.key_sep_len = 1;
 	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
@@ -244,7 +212,7 @@ static void test_keys_line_view(void **state)
 
 static void test_msgsize(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	f->cfg.max_message_bytes = 1000;
 	log_reconfigure(f->l, &f->cfg);
 	char big[2000];
@@ -258,7 +226,7 @@ static void test_msgsize(void **state)
 }
 
 /* Size of the active segment's .log file. */
-static int64_t active_size(struct fx *f, char *path, size_t cap)
+static int64_t active_size(struct logfx *f, char *path, size_t cap)
 {
 	struct seg *s = log_active(f->l);
 	snprintf(path, cap, "%s.log", s->path);
@@ -269,7 +237,7 @@ static int64_t active_size(struct fx *f, char *path, size_t cap)
 
 static void test_recover_cut_every_byte(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	put(f, 0, 50, 10);
 	char path[PATH_MAX + 8];
 	int64_t before = active_size(f, path, sizeof(path));
@@ -282,14 +250,14 @@ static void test_recover_cut_every_byte(void **state)
 		char cmd[600];
 		snprintf(cmd, sizeof(cmd), "rm -rf %s/* %s/.clean-shutdown", f->dir, f->dir);
 		assert_int_equal(system(cmd), 0);
-		fx_open(f);
+		logfx_open(f);
 		put(f, 0, 50, 10);
 		put(f, 50, 10, 10);
 		logmgr_close(f->m);
 		snprintf(cmd, sizeof(cmd), "%s/.clean-shutdown", f->dir);
 		unlink(cmd);
 		assert_int_equal(truncate(path, cut), 0);
-		fx_open(f);
+		logfx_open(f);
 		struct log_state st;
 		log_get_state(f->l, &st);
 		assert_int_equal(st.log_end_offset, cut == after ? 60 : 50);
@@ -303,7 +271,7 @@ static void test_recover_cut_every_byte(void **state)
 
 static void test_recover_garbage_and_indexes(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	f->cfg.index_interval_bytes = 100;
 	log_reconfigure(f->l, &f->cfg);
 	put(f, 0, 300, 3);
@@ -330,7 +298,7 @@ static void test_recover_garbage_and_indexes(void **state)
 	unlink(ipath);
 	snprintf(ipath, sizeof(ipath), "%.*slines", (int)(strlen(path) - 3), path);
 	unlink(ipath);
-	fx_open(f);
+	logfx_open(f);
 	check_all(f, 300);
 	snprintf(ipath, sizeof(ipath), "%.*sindex", (int)(strlen(path) - 3), path);
 	struct stat is2;
@@ -342,7 +310,7 @@ static void test_recover_garbage_and_indexes(void **state)
 	fp = fopen(ipath, "a");
 	fwrite("\0\0\x10\0\0\x10\0\0", 1, 8, fp);
 	fclose(fp);
-	fx_open(f);
+	logfx_open(f);
 	assert_int_equal(stat(ipath, &is2), 0);
 	assert_int_equal(is2.st_size, is.st_size);
 	check_all(f, 300);
@@ -350,7 +318,7 @@ static void test_recover_garbage_and_indexes(void **state)
 
 static void test_injected_errors(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	put(f, 0, 100, 10);
 	int errs[] = { EIO, ENOSPC, 0 };
 	for (int k = 0; k < 3; k++) {
@@ -380,7 +348,7 @@ static void test_injected_errors(void **state)
 
 static void test_power_cut(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	f->cfg.segment_bytes = 2048;
 	log_reconfigure(f->l, &f->cfg);
 	for (unsigned seed = 1; seed <= 20; seed++) {
@@ -391,7 +359,7 @@ static void test_power_cut(void **state)
 		logmgr_abandon(f->m);         /* the process dies ... */
 		f->m = NULL;
 		faultio_crash(&f->fio, (int)(seed & 1), seed);  /* ... and so does the power */
-		fx_open(f);
+		logfx_open(f);
 		struct log_state st;
 		log_get_state(f->l, &st);
 		assert_true(st.log_end_offset >= 400);
@@ -404,14 +372,14 @@ static void test_power_cut(void **state)
 		assert_int_equal(system(cmd), 0);
 		faultio_free(&f->fio);
 		faultio_init(&f->fio);
-		fx_open(f);
+		logfx_open(f);
 		log_reconfigure(f->l, &f->cfg);
 	}
 }
 
 static void test_truncate_and_epochs(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	f->cfg.segment_bytes = 1024;
 	log_reconfigure(f->l, &f->cfg);
 	assert_int_equal(log_assign_epoch(f->l, 0, 0), 0);
@@ -433,7 +401,7 @@ static void test_truncate_and_epochs(void **state)
 
 static void test_render(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	f->cfg.index_interval_bytes = 10;
 	log_reconfigure(f->l, &f->cfg);
 	put(f, 0, 20, 2);
@@ -462,7 +430,7 @@ static void test_render(void **state)
  * segment.ms. */
 static void test_roll_index_full_and_age(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	f->cfg.segment_index_bytes = 4 * 8;      /* four index entries */
 	f->cfg.index_interval_bytes = 1;         /* an entry for every batch */
 	log_reconfigure(f->l, &f->cfg);
@@ -505,18 +473,18 @@ static void test_roll_index_full_and_age(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_append_read, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_roll_and_lookups, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_hw_limits_reads, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_keys_line_view, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_msgsize, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_recover_cut_every_byte, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_recover_garbage_and_indexes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_injected_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_power_cut, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_truncate_and_epochs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_render, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_roll_index_full_and_age, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_read, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_roll_and_lookups, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_hw_limits_reads, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_keys_line_view, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_msgsize, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_recover_cut_every_byte, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_recover_garbage_and_indexes, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_injected_errors, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_power_cut, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_truncate_and_epochs, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_render, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_roll_index_full_and_age, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,57 +19,23 @@
 #include "engine/engine.h"
 #include "engine/log_int.h"
 #include "repl/repl.h"
-#include "tests/unit/faultio.h"
+#include "tests/unit/logfx.h"
 
-struct fx {
-	char dir[256];
-	struct faultio fio;
-	struct logmgr *m;
-	struct log *l;
-	struct log_config cfg;
-};
 
-static int64_t fake_now = 1700000000000LL;
-static int64_t test_now(void) { return fake_now; }
-
-static void fx_open(struct fx *f)
+static void tune(struct log_config *cfg)
 {
-	assert_int_equal(logmgr_open(f->dir, &f->fio.ops, &f->m), 0);
-	assert_int_equal(logmgr_get_log(f->m, "t", 0, &f->cfg, true, &f->l), 0);
+	cfg->segment_bytes = 2048;
+	cfg->retention_ms = 60000;
 }
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-ret-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	faultio_init(&f->fio);
-	log_config_defaults(&f->cfg);
-	f->cfg.segment_bytes = 2048;
-	f->cfg.retention_ms = 60000;
-	fake_now = 1700000000000LL;
-	engine_now_ms = test_now;
-	fx_open(f);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	if (f->m)
-		logmgr_close(f->m);
-	faultio_free(&f->fio);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
+	return logfx_setup(state, "ret", tune);
 }
 
 /* Appends records "value-<i>" for i in [from, from+n), ten per call,
  * stamped with the fake clock, and commits them. */
-static void put(struct fx *f, int from, int n)
+static void put(struct logfx *f, int from, int n)
 {
 	char vals[10][32];
 	struct rec_in r[10];
@@ -97,7 +63,7 @@ static int64_t pos_of(int i)
 	return p;
 }
 
-static bool exists(struct fx *f, int64_t base, const char *ext)
+static bool exists(struct logfx *f, int64_t base, const char *ext)
 {
 	char p[512];
 	struct stat st;
@@ -107,7 +73,7 @@ static bool exists(struct fx *f, int64_t base, const char *ext)
 
 static void test_by_time(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	put(f, 0, 300);                       /* old: several segments */
 	fake_now += 120000;                   /* two minutes later */
 	put(f, 300, 300);                     /* new */
@@ -149,13 +115,13 @@ static void test_by_time(void **state)
 	assert_int_equal(log_retention_run(f->l, fake_now, NULL), 0);
 	/* The log start survives a reopen (checkpoint), clean or not. */
 	logmgr_close(f->m);
-	fx_open(f);
+	logfx_open(f);
 	struct log_state st2;
 	log_get_state(f->l, &st2);
 	assert_int_equal(st2.log_start_offset, st.log_start_offset);
 	assert_int_equal(st2.line_hw, st.line_hw);
 	logmgr_abandon(f->m);
-	fx_open(f);
+	logfx_open(f);
 	log_get_state(f->l, &st2);
 	assert_int_equal(st2.log_start_offset, st.log_start_offset);
 	assert_int_equal(st2.line_start, st.line_start);
@@ -163,7 +129,7 @@ static void test_by_time(void **state)
 
 static void test_by_size(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	f->cfg.retention_ms = -1;
 	f->cfg.retention_bytes = 6000;
 	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
@@ -190,7 +156,7 @@ static void test_by_size(void **state)
 
 static void test_both_and_policy(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	f->cfg.retention_bytes = 1000000;    /* size alone would keep all */
 	log_reconfigure(f->l, &f->cfg);
 	put(f, 0, 200);
@@ -218,7 +184,7 @@ static void test_both_and_policy(void **state)
 
 static void test_never_active_and_hw(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	f->cfg.segment_ms = 1000LL * 3600 * 1000;   /* no time roll */
 	log_reconfigure(f->l, &f->cfg);
 	put(f, 0, 300);
@@ -260,7 +226,7 @@ static void test_never_active_and_hw(void **state)
 
 static void test_reader_holds_segment(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	put(f, 0, 300);
 	fake_now += 120000;
 	put(f, 300, 100);
@@ -313,7 +279,7 @@ static void test_reader_holds_segment(void **state)
  * the reopened log is consistent and every retained record readable. */
 static void test_crash_points(void **state)
 {
-	struct fx *f = *state;
+	struct logfx *f = *state;
 	put(f, 0, 300);
 	fake_now += 120000;
 	put(f, 300, 200);
@@ -328,7 +294,7 @@ static void test_crash_points(void **state)
 		assert_int_equal(system(cmd), 0);
 		faultio_free(&f->fio);
 		faultio_init(&f->fio);
-		fx_open(f);
+		logfx_open(f);
 		f->fio.die_countdown = point;
 		int rc = log_retention_run(f->l, fake_now, NULL);
 		finished = !f->fio.dead;
@@ -338,7 +304,7 @@ static void test_crash_points(void **state)
 		faultio_crash(&f->fio, 1, (unsigned)point);
 		f->fio.dead = false;
 		f->fio.die_countdown = 0;
-		fx_open(f);
+		logfx_open(f);
 		struct log_state st;
 		log_get_state(f->l, &st);
 		assert_true(st.log_start_offset <= 300);
@@ -427,12 +393,12 @@ static void test_config_keys(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_by_time, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_by_size, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_both_and_policy, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_never_active_and_hw, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reader_holds_segment, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_crash_points, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_by_time, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_by_size, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_both_and_policy, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_never_active_and_hw, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_reader_holds_segment, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_crash_points, setup, logfx_teardown),
 		cmocka_unit_test(test_config_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

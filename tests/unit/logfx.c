@@ -1,0 +1,56 @@
+/*
+ * logfx.c — see logfx.h.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "tests/unit/logfx.h"
+
+#define FAKE_EPOCH 1700000000000LL
+
+int64_t fake_now = FAKE_EPOCH;
+
+static int64_t fake_clock(void)
+{
+	return fake_now;
+}
+
+void logfx_open(struct logfx *f)
+{
+	assert_int_equal(logmgr_open(f->dir, &f->fio.ops, &f->m), 0);
+	assert_int_equal(logmgr_get_log(f->m, "t", 0, &f->cfg, true, &f->l), 0);
+}
+
+int logfx_setup(void **state, const char *tag, void (*tune)(struct log_config *cfg))
+{
+	struct logfx *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-%s-XXXXXX", tag);
+	assert_non_null(mkdtemp(f->dir));
+	faultio_init(&f->fio);
+	log_config_defaults(&f->cfg);
+	if (tune)
+		tune(&f->cfg);
+	fake_now = FAKE_EPOCH;
+	engine_now_ms = fake_clock;
+	logfx_open(f);
+	*state = f;
+	return 0;
+}
+
+int logfx_teardown(void **state)
+{
+	struct logfx *f = *state;
+	if (f->m)
+		logmgr_close(f->m);
+	faultio_free(&f->fio);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}

@@ -1,0 +1,31 @@
+/*
+ * logfx.h — the fixture the engine's log tests share: a temporary data
+ * directory with a log manager and one log ("t", partition 0) opened through
+ * the fault-injecting I/O table (faultio.h), and a fake clock.
+ */
+#ifndef MQFS_TESTS_LOGFX_H
+#define MQFS_TESTS_LOGFX_H
+
+#include "engine/engine.h"
+#include "tests/unit/faultio.h"
+
+struct logfx {
+	char dir[256];
+	struct faultio fio;
+	struct logmgr *m;
+	struct log *l;
+	struct log_config cfg;
+};
+
+/* The engine's clock while a fixture is set up; tests move it. */
+extern int64_t fake_now;
+
+/* cmocka setup: a new fixture in *state, the log opened with the default
+ * config changed by tune (may be NULL); tag names the temp directory. */
+int logfx_setup(void **state, const char *tag, void (*tune)(struct log_config *cfg));
+/* cmocka teardown: closes cleanly (if still open) and removes the dir. */
+int logfx_teardown(void **state);
+/* (Re)opens the log manager and the log with f->cfg. */
+void logfx_open(struct logfx *f);
+
+#endif
