@@ -10,7 +10,9 @@
  *           failed write is kept: the previous partial is restored.
  *           A partial line longer than max.message.bytes: -EMSGSIZE.
  *   flush   (every close of an fd) and fsync produce the partial line with
- *           PRODUCE_FINAL; fsync then makes the partition durable.
+ *           PRODUCE_FINAL and wait for the file's acks=0 writes still
+ *           queued (f->tracker), returning their first error; fsync then
+ *           makes the partition (every partition, for .produce) durable.
  *   read    the line view through a cursor. Client offsets equal stable
  *           line positions until a gap (records removed by retention or
  *           compaction): the read then continues at the next record and
@@ -512,6 +514,8 @@ void fs_file_release(struct mqfs *fs, struct fs_file *f)
 	if (f->partial_len > 0 && !topic_deleted(f->topic)) {
 		size_t len = f->partial_len;
 
+		/* Last chance: wait for buffer.memory rather than lose it. */
+		f->oflags &= ~O_NONBLOCK;
 		if (fs_file_flush(f) < 0)
 			mq_log_limited(MQ_WARN, "release %s: a partial line of %zu bytes was lost",
 				       f->path, len);

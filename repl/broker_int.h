@@ -32,6 +32,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 
 #include "repl/repl.h"
 
@@ -52,6 +53,10 @@ struct partition {
 	_Atomic int64_t last_append_ms;  /* 0: none since open */
 	_Atomic int64_t last_flush_ms;
 	_Atomic int64_t payload_in;      /* key + value bytes of the records */
+	/* Delivered to readers (partition files, consume files); relaxed
+	 * atomics added by the readers' threads. */
+	_Atomic int64_t records_out;     /* lines ended by a returned '\n' */
+	_Atomic int64_t bytes_out;       /* bytes of the line view returned */
 	/* The group-commit queue (produce.c), under produce_mu. */
 	pthread_cond_t produce_cv;       /* a request done, or a leader chosen */
 	struct produce_req *q_head, *q_tail;
@@ -207,11 +212,24 @@ void produce_broker_destroy(struct broker *b);
 int broker_topics_snapshot(struct broker *b, struct topic ***out, int *n);
 void broker_topics_release(struct topic **ts, int n);
 
+/* Counts n bytes of the line view in buf as delivered to a reader
+ * (mqfs_records_out_total, mqfs_bytes_out_total); topic_read_lines does
+ * it for partition files, group.c for consume files. Any thread. */
+void partition_count_out(struct partition *pt, const char *buf, size_t n);
+
 /* ---- group.c ---- */
 /* The group coordinator: creates __consumer_offsets if missing, replays
  * it, starts the notifier, installs the hw listener. After the catalog is
  * loaded; closed before the topics and logs. */
 int group_coord_open(struct broker *b);
 void group_coord_close(struct broker *b);
+/* The topic was deleted (broker_topic_delete, under admin_mu, so no topic
+ * of that name can be made meanwhile): its groups are tombstoned in
+ * __consumer_offsets and dropped, so a topic made again under the name
+ * starts with no groups, also after a restart. */
+void group_topic_deleted(struct broker *b, const char *topic);
+/* Appends the per-group metrics (lag, committed offset) to a .metrics
+ * text. No lock held by the caller. */
+void group_metrics_text(struct broker *b, FILE *f);
 
 #endif

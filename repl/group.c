@@ -18,6 +18,11 @@
  *        auto.offset.reset=R SP session.timeout.ms=N
  *        the group exists, with its settings (Kafka's GroupMetadata key).
  *   either key with an empty value: a tombstone (group or offset deleted).
+ *        Written by rmdir of a group, and for every group of a topic when
+ *        the topic is deleted (group_topic_deleted), so that a topic made
+ *        again under the name starts with no groups; groups whose topic is
+ *        missing at start (a delete cut short by a crash) are tombstoned
+ *        then (coord_sweep).
  *
  * Names are [A-Za-z0-9._-], so '/' and TAB cannot occur in them. Replay at
  * open reads every record in order and keeps the last per key, which is
@@ -37,6 +42,12 @@
  * growth; members ordered by id; the assignor (engine/assign.c) computes
  * owner[]; cooperative-sticky revokes in generation g+1 and assigns in g+2
  * (here back to back, as nothing can read in between under group.mu).
+ *
+ * session.timeout.ms is accepted, validated (6000..1800000, Kafka's
+ * group.min/max.session.timeout.ms) and kept, but no timer uses it: a
+ * member is one open consume file and leaves when the file is closed,
+ * which the kernel does when the process dies, so no member can go
+ * silent while still holding partitions.
  *
  * Parked reads: a member arms its wake callback (group_member_arm) when a
  * read found nothing. The hw listener (broker_set_hw_listener) only queues
@@ -79,6 +90,33 @@ static int part_lock(struct topic *t, int p, struct log **l)
 	}
 	*l = t->parts[p]->log;
 	return 0;
+}
+
+/* topic_read_lines without counting the bytes as delivered: replay reads
+ * internal records, and a consume read keeps only whole lines (read_part
+ * counts those). */
+static ssize_t read_lines(struct topic *t, int p, struct log_cursor *c, int64_t pos,
+			  char *buf, size_t size, int64_t *actual)
+{
+	struct log *l;
+	ssize_t n = part_lock(t, p, &l);
+
+	if (n < 0)
+		return n;
+	n = log_read_lines(l, c, pos, buf, size, actual);
+	pthread_rwlock_unlock(&t->lock);
+	return n;
+}
+
+/* mqfs_records_out_total / mqfs_bytes_out_total of a consume read. */
+static void count_out(struct topic *t, int p, const char *buf, size_t n)
+{
+	struct log *l;
+
+	if (n == 0 || part_lock(t, p, &l) < 0)
+		return;
+	partition_count_out(t->parts[p], buf, n);
+	pthread_rwlock_unlock(&t->lock);
 }
 
 /* Line position where offset off starts (hw's position at or past hw). */
@@ -445,8 +483,8 @@ static int replay(struct group_coord *gc)
 		if (rc < 0)
 			break;
 		for (;;) {
-			ssize_t n = topic_read_lines(gc->offsets, p, c, pos, buf + have,
-						     REPLAY_CHUNK - have, &actual);
+			ssize_t n = read_lines(gc->offsets, p, c, pos, buf + have,
+					       REPLAY_CHUNK - have, &actual);
 			char *line = buf, *nl, *end;
 
 			if (n < 0) {
@@ -614,6 +652,8 @@ static void *notifier_main(void *arg)
 /* ------------------------------------------------------------------ */
 /* Open and close (broker_open / broker_close) */
 
+static void coord_sweep(struct group_coord *gc);
+
 int group_coord_open(struct broker *b)
 {
 	struct group_coord *gc = calloc(1, sizeof(*gc));
@@ -647,6 +687,11 @@ int group_coord_open(struct broker *b)
 	}
 	if (rc == 0)
 		rc = replay(gc);
+	if (rc == 0) {
+		pthread_mutex_lock(&gc->mu);
+		coord_sweep(gc);
+		pthread_mutex_unlock(&gc->mu);
+	}
 	if (rc == 0) {
 		rc = -pthread_create(&gc->thr, NULL, notifier_main, gc);
 		gc->running = rc == 0;
@@ -715,6 +760,43 @@ static int group_bind(struct group *g, struct topic *t)
 	return parts_grow(g, topic_partitions(t));
 }
 
+/* Makes group name of t, durable (its metadata record) before it is
+ * visible. Needs gc->mu. */
+static int coord_create(struct group_coord *gc, struct topic *t, const char *name,
+			struct group **out)
+{
+	struct group *g = group_new(gc, t->name, name);
+	int rc;
+
+	if (!g)
+		return -ENOMEM;
+	rc = persist_meta(g);
+	if (rc == 0)
+		rc = coord_insert(gc, g);
+	if (rc < 0) {
+		group_put(g);
+		return rc;
+	}
+	mq_log(MQ_INFO, "group %s of topic %s created", name, t->name);
+	*out = g;
+	return 0;
+}
+
+/* A reference on g, bound to t. Needs gc->mu. */
+static int coord_ref(struct group *g, struct topic *t, struct group **out)
+{
+	int rc;
+
+	pthread_mutex_lock(&g->mu);
+	rc = group_bind(g, t);
+	pthread_mutex_unlock(&g->mu);
+	if (rc == 0) {
+		atomic_fetch_add(&g->refs, 1);
+		*out = g;
+	}
+	return rc;
+}
+
 int group_open(struct topic *t, const char *name, int create, struct group **out)
 {
 	struct group_coord *gc = t->b->gc;
@@ -738,27 +820,11 @@ int group_open(struct topic *t, const char *name, int create, struct group **out
 		rc = -ENOENT;
 		goto out;
 	} else {
-		g = group_new(gc, t->name, name);
-		if (!g) {
-			rc = -ENOMEM;
+		rc = coord_create(gc, t, name, &g);
+		if (rc < 0)
 			goto out;
-		}
-		rc = persist_meta(g);
-		if (rc == 0)
-			rc = coord_insert(gc, g);
-		if (rc < 0) {
-			group_put(g);
-			goto out;
-		}
-		mq_log(MQ_INFO, "group %s of topic %s created", name, t->name);
 	}
-	pthread_mutex_lock(&g->mu);
-	rc = group_bind(g, t);
-	pthread_mutex_unlock(&g->mu);
-	if (rc == 0) {
-		atomic_fetch_add(&g->refs, 1);
-		*out = g;
-	}
+	rc = coord_ref(g, t, out);
 out:
 	pthread_mutex_unlock(&gc->mu);
 	return rc;
@@ -813,12 +879,31 @@ out:
 	return rc;
 }
 
+/* Writes tombstones for g's committed offsets and for g itself into
+ * __consumer_offsets (replay then forgets them; compaction removes them).
+ * Needs g->mu. */
+static int write_tombstones(struct group *g)
+{
+	size_t cap = (size_t)(g->nparts + 1) * 600, len = 0;
+	char *text = malloc(cap);
+	int rc;
+
+	if (!text)
+		return -ENOMEM;
+	for (int p = 0; p < g->nparts; p++)
+		if (g->parts[p].committed >= 0)
+			len += (size_t)snprintf(text + len, cap - len, "%s/%s/%d\t\n", g->name,
+						g->topic, p);
+	len += (size_t)snprintf(text + len, cap - len, "%s/%s\t\n", g->name, g->topic);
+	rc = offsets_append(g->gc, g->name, text, len);
+	free(text);
+	return rc;
+}
+
 int group_delete(struct topic *t, const char *name)
 {
 	struct group_coord *gc = t->b->gc;
 	struct group *g;
-	char *text = NULL;
-	size_t len = 0, cap = 0;
 	int i, rc = 0;
 
 	pthread_mutex_lock(&gc->mu);
@@ -833,19 +918,7 @@ int group_delete(struct topic *t, const char *name)
 		rc = -EBUSY;
 		goto out;
 	}
-	/* Tombstones: every committed offset, then the group. */
-	cap = (size_t)(g->nparts + 1) * 600;
-	text = malloc(cap);
-	if (!text) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int p = 0; p < g->nparts; p++)
-		if (g->parts[p].committed >= 0)
-			len += (size_t)snprintf(text + len, cap - len, "%s/%s/%d\t\n", g->name,
-						g->topic, p);
-	len += (size_t)snprintf(text + len, cap - len, "%s/%s\t\n", g->name, g->topic);
-	rc = offsets_append(gc, g->name, text, len);
+	rc = write_tombstones(g);
 	if (rc < 0)
 		goto out;
 	g->deleted = true;
@@ -854,10 +927,100 @@ int group_delete(struct topic *t, const char *name)
 out:
 	pthread_mutex_unlock(&g->mu);
 	pthread_mutex_unlock(&gc->mu);
-	free(text);
 	if (rc == 0)
 		group_put(g);                   /* the coordinator's reference */
 	return rc;
+}
+
+/* Drops every group of topic (tombstoned: a topic made again under the
+ * name must not find them, not even after a restart). Armed members are
+ * disarmed and returned in *fire (malloc'ed; NULL if none or no memory:
+ * they then learn it at their next read) to be woken with call_mu held:
+ * their reads answer ENOENT. Needs gc->mu. */
+static void coord_drop_topic(struct group_coord *gc, const char *topic, const char *why,
+			     struct group_member ***fire, int *nfire)
+{
+	int cap = 0;
+
+	*fire = NULL;
+	*nfire = 0;
+	for (int i = 0; i < gc->ngroups;) {
+		struct group *g = gc->groups[i];
+		int rc;
+
+		if (strcmp(g->topic, topic)) {
+			i++;
+			continue;
+		}
+		pthread_mutex_lock(&g->mu);
+		rc = write_tombstones(g);
+		if (rc < 0)
+			mq_log(MQ_ERR, "group %s of topic %s: tombstones not written (%s): its "
+			       "offsets come back if the topic is made again before a restart",
+			       g->name, topic, strerror(-rc));
+		g->deleted = true;
+		for (struct group_member *m = g->members; m; m = m->next) {
+			if (!m->armed)
+				continue;
+			m->armed = false;
+			atomic_fetch_sub(&gc->armed, 1);
+			if (*nfire == cap) {
+				int nc = cap ? cap * 2 : 8;
+				struct group_member **nf = realloc(*fire, (size_t)nc * sizeof(*nf));
+
+				if (!nf)
+					continue;
+				*fire = nf;
+				cap = nc;
+			}
+			(*fire)[(*nfire)++] = m;
+		}
+		pthread_mutex_unlock(&g->mu);
+		coord_remove(gc, i);
+		mq_log(MQ_INFO, "group %s of topic %s deleted: %s", g->name, topic, why);
+		group_put(g);                   /* members hold their own */
+	}
+}
+
+void group_topic_deleted(struct broker *b, const char *topic)
+{
+	struct group_coord *gc = b->gc;
+	struct group_member **fire;
+	int nfire;
+
+	if (!gc)
+		return;
+	pthread_mutex_lock(&gc->call_mu);
+	pthread_mutex_lock(&gc->mu);
+	coord_drop_topic(gc, topic, "the topic was deleted", &fire, &nfire);
+	pthread_mutex_unlock(&gc->mu);
+	/* Members cannot be freed meanwhile: group_leave waits for call_mu. */
+	for (int i = 0; i < nfire; i++)
+		fire[i]->wake(fire[i]->wake_arg);
+	pthread_mutex_unlock(&gc->call_mu);
+	free(fire);
+}
+
+/* At start: groups whose topic is gone (a delete cut short by a crash
+ * before its tombstones were written) are dropped the same way. The
+ * catalog is complete here (broker_open refuses to start otherwise). */
+static void coord_sweep(struct group_coord *gc)
+{
+	for (int i = 0; i < gc->ngroups;) {
+		char topic[TOPIC_NAME_MAX + 1];
+		struct group_member **fire;
+		struct topic *t;
+		int nfire;
+
+		if (broker_topic_get(gc->b, gc->groups[i]->topic, &t) == 0) {
+			topic_put(t);
+			i++;
+			continue;
+		}
+		snprintf(topic, sizeof(topic), "%s", gc->groups[i]->topic);
+		coord_drop_topic(gc, topic, "its topic no longer exists", &fire, &nfire);
+		free(fire);                     /* no members before the mount */
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -1246,7 +1409,7 @@ static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool fi
 		if (rc < 0)
 			return rc;
 	}
-	n = topic_read_lines(g->t, p, gp->cursor, gp->pos, buf, room, &actual);
+	n = read_lines(g->t, p, gp->cursor, gp->pos, buf, room, &actual);
 	if (n <= 0)
 		return n;
 	if (actual != gp->pos && gp->done_pos == gp->pos)
@@ -1259,6 +1422,7 @@ static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool fi
 	gp->pos = actual + (int64_t)keep;
 	if (nl)
 		gp->done_pos = actual + (int64_t)keep;
+	count_out(g->t, p, buf, keep);
 	return (ssize_t)keep;
 }
 
@@ -1492,4 +1656,103 @@ int group_config_write(struct group *g, const char *text, size_t len)
 out:
 	pthread_mutex_unlock(&g->mu);
 	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Metrics */
+
+struct gsnap {
+	char topic[TOPIC_NAME_MAX + 1];
+	char name[TOPIC_NAME_MAX + 1];
+	bool latest;
+	int nmembers;
+	int n;
+	int64_t *committed;             /* [n], -1: none */
+	int64_t *lag;                   /* [n], -1: partition unreadable */
+};
+
+/* Copies the groups' offsets under the locks, then reads the logs' states
+ * without them. Group and topic names are [A-Za-z0-9._-]: no label value
+ * needs escaping. */
+void group_metrics_text(struct broker *b, FILE *f)
+{
+	struct group_coord *gc = b->gc;
+	struct gsnap *gs = NULL;
+	int n = 0;
+
+	if (!gc)
+		return;
+	pthread_mutex_lock(&gc->mu);
+	gs = calloc((size_t)gc->ngroups + 1, sizeof(*gs));
+	for (int i = 0; gs && i < gc->ngroups; i++) {
+		struct group *g = gc->groups[i];
+		struct gsnap *s = &gs[n];
+
+		pthread_mutex_lock(&g->mu);
+		snprintf(s->topic, sizeof(s->topic), "%s", g->topic);
+		snprintf(s->name, sizeof(s->name), "%s", g->name);
+		s->latest = g->reset_latest;
+		s->nmembers = g->nmembers;
+		s->committed = calloc((size_t)g->nparts + 1, sizeof(int64_t));
+		s->lag = calloc((size_t)g->nparts + 1, sizeof(int64_t));
+		if (s->committed && s->lag) {
+			s->n = g->nparts;
+			for (int p = 0; p < g->nparts; p++)
+				s->committed[p] = g->parts[p].committed;
+		}
+		pthread_mutex_unlock(&g->mu);
+		n++;
+	}
+	pthread_mutex_unlock(&gc->mu);
+	for (int i = 0; i < n; i++) {
+		struct topic *t;
+
+		if (broker_topic_get(b, gs[i].topic, &t) < 0) {
+			gs[i].n = 0;
+			continue;
+		}
+		if (gs[i].n > topic_partitions(t))
+			gs[i].n = topic_partitions(t);
+		for (int p = 0; p < gs[i].n; p++) {
+			struct log_state st;
+			int64_t from = gs[i].committed[p];
+
+			if (topic_log_state(t, p, &st) < 0) {
+				gs[i].lag[p] = -1;
+				continue;
+			}
+			if (from < 0)
+				from = gs[i].latest ? st.hw : st.log_start_offset;
+			gs[i].lag[p] = st.hw > from ? st.hw - from : 0;
+		}
+		topic_put(t);
+	}
+	fprintf(f, "# HELP mqfs_consumer_group_lag Records of the partition between the "
+		"group's committed offset (its auto.offset.reset position when it has none) "
+		"and the high watermark.\n# TYPE mqfs_consumer_group_lag gauge\n");
+	for (int i = 0; i < n; i++)
+		for (int p = 0; p < gs[i].n; p++)
+			if (gs[i].lag[p] >= 0)
+				fprintf(f, "mqfs_consumer_group_lag{topic=\"%s\",group=\"%s\","
+					"partition=\"%d\"} %" PRId64 "\n", gs[i].topic, gs[i].name,
+					p, gs[i].lag[p]);
+	fprintf(f, "# HELP mqfs_consumer_group_committed_offset The group's committed "
+		"offset (the next record to consume); partitions with no commit have no "
+		"sample.\n# TYPE mqfs_consumer_group_committed_offset gauge\n");
+	for (int i = 0; i < n; i++)
+		for (int p = 0; p < gs[i].n; p++)
+			if (gs[i].committed[p] >= 0)
+				fprintf(f, "mqfs_consumer_group_committed_offset{topic=\"%s\","
+					"group=\"%s\",partition=\"%d\"} %" PRId64 "\n", gs[i].topic,
+					gs[i].name, p, gs[i].committed[p]);
+	fprintf(f, "# HELP mqfs_consumer_group_members Open consume files of the group.\n"
+		"# TYPE mqfs_consumer_group_members gauge\n");
+	for (int i = 0; i < n; i++)
+		fprintf(f, "mqfs_consumer_group_members{topic=\"%s\",group=\"%s\"} %d\n",
+			gs[i].topic, gs[i].name, gs[i].nmembers);
+	for (int i = 0; i < n; i++) {
+		free(gs[i].committed);
+		free(gs[i].lag);
+	}
+	free(gs);
 }

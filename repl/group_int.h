@@ -6,7 +6,9 @@
  *
  *   1. coord.call_mu   held by the notifier while it calls members' wake
  *                      callbacks; group_leave() takes it (with no other
- *                      lock) to wait out a call in flight on its member
+ *                      lock) to wait out a call in flight on its member;
+ *                      group_topic_deleted() takes it under admin_mu to
+ *                      wake the members of the groups it drops
  *   2. coord.mu        the list of groups
  *   3. group.mu        members, assignment, positions, committed offsets;
  *                      held across reads of the topic and commits to

@@ -27,9 +27,45 @@
  *      appended: a write bigger than one chunk is checked to its end
  *      before the first append.
  *   2. The records of one write to a partition are contiguous in its log:
- *      the partition's produce_mu is held across all the chunks.
+ *      a request of several chunks is appended alone by the appender.
  *   3. The high watermark moves only after the append (and, when
  *      flush.messages asks for it, the fsync) that it covers.
+ *   4. A queue is non-empty only while its appender is inside a
+ *      topic_produce call (holding t->lock for reading): the appender
+ *      leaves only when nothing is queued or another synchronous writer
+ *      has the role, so nothing queued is ever stranded, and a delete
+ *      (t->lock for writing) finds every queue empty.
+ *   5. buffer.memory counts a write's bytes from before it is parsed until
+ *      its records are appended (or refused).
+ *
+ * Group commit, per partition (a leader/follower queue, like LevelDB's
+ * writer queue):
+ *
+ *      writer ──queue req──> [ r1 r2 r3 ... ]   produce_mu held briefly
+ *        │ no appender?  ──> becomes the appender
+ *        │ else          ──> waits on produce_cv until done, or until made
+ *        │                   the appender by the previous one
+ *      appender: (linger.ms: waits until batch.size bytes are queued or
+ *        the time is up) takes requests off the head (up to one chunk),
+ *        appends them in ONE log_append (so the engine cuts batch.size
+ *        batches across writers), moves the hw, marks each done, wakes
+ *        them; once its own request is done it hands the role to the
+ *        first synchronous writer still queued, or leaves if none.
+ *
+ * acks: 1 and all wait for the same point, the hw move after the append
+ * (partition_commit: with all, hw = min LEO over the ISR, which on one
+ * node is the LEO; a cluster waits for the followers there). acks=0 with
+ * a tracker (an open file): when an append to the partition is already in
+ * progress, the write's records are copied and queued and write() returns
+ * at once; the appender takes them along. Alone, it appends itself (there
+ * is no network to skip on one node, and nothing else would do it). Its
+ * errors are kept in the tracker and returned by the file's next fsync()
+ * or close(), which wait for it: acks=0 never weakens what fsync promises.
+ *
+ * Note: the kernel serializes write()s to one FUSE file (one inode), so
+ * writers share batches when they write the same partition through
+ * different files (its partition file and .produce) or through the
+ * partitioner.
  *
  * Only one chunk's append is all or nothing (the engine's guarantee); a
  * write of more than PRODUCE_CHUNK_BYTES that hits ENOSPC or EIO after its

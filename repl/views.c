@@ -176,6 +176,7 @@ int broker_config_text(struct broker *b, char **out, size_t *len)
 struct msnap_part {
 	struct log_state st;
 	int64_t records_in, bytes_in, batches_in, payload_in;
+	int64_t records_out, bytes_out;
 };
 
 struct msnap_topic {
@@ -203,7 +204,7 @@ static void metric_head(FILE *f, const char *name, const char *type, const char 
 }
 
 enum { M_LSO, M_HW, M_LEO, M_SIZE, M_SEGS, M_REC, M_BYTES, M_BATCHES, M_RECOV_SEGS,
-       M_RECOV_CUT, M_PAYLOAD };
+       M_RECOV_CUT, M_PAYLOAD, M_REC_OUT, M_BYTES_OUT };
 
 static int64_t part_value(const struct msnap_part *p, int which)
 {
@@ -216,6 +217,8 @@ static int64_t part_value(const struct msnap_part *p, int which)
 	case M_REC: return p->records_in;
 	case M_BYTES: return p->bytes_in;
 	case M_PAYLOAD: return p->payload_in;
+	case M_REC_OUT: return p->records_out;
+	case M_BYTES_OUT: return p->bytes_out;
 	case M_RECOV_SEGS: return p->st.recovered_segments;
 	case M_RECOV_CUT: return p->st.recovery_truncated;
 	default: return p->batches_in;
@@ -363,6 +366,8 @@ static int metrics_snapshot(struct topic **ts, int n, struct msnap_topic *mt)
 				mt[i].p[p].bytes_in = atomic_load(&pt->bytes_in);
 				mt[i].p[p].batches_in = atomic_load(&pt->batches_in);
 				mt[i].p[p].payload_in = atomic_load(&pt->payload_in);
+				mt[i].p[p].records_out = atomic_load(&pt->records_out);
+				mt[i].p[p].bytes_out = atomic_load(&pt->bytes_out);
 			}
 		}
 		pthread_rwlock_unlock(&t->lock);
@@ -414,6 +419,13 @@ int broker_metrics_text(struct broker *b, char **out, size_t *len)
 	metric_topics(f, mt, n, M_PAYLOAD, "mqfs_record_payload_bytes_in_total",
 		      "Key and value bytes of the records appended since the broker started.");
 	produce_metrics_text(f, b, mt, n);
+	metric_topics(f, mt, n, M_REC_OUT, "mqfs_records_out_total",
+		      "Records (whole lines) returned to readers of partition and consume files "
+		      "since the broker started.");
+	metric_topics(f, mt, n, M_BYTES_OUT, "mqfs_bytes_out_total",
+		      "Bytes of the line view returned to readers of partition and consume "
+		      "files since the broker started.");
+	group_metrics_text(b, f);
 	metric_parts(f, mt, n, M_RECOV_SEGS, "mqfs_log_recovered_segments",
 		     "Segments checked by recovery when the log was opened (0: clean).");
 	metric_parts(f, mt, n, M_RECOV_CUT, "mqfs_log_recovery_truncated_bytes",

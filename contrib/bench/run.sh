@@ -34,7 +34,7 @@ if [ ! -c /dev/fuse ]; then
 	export BENCH_TARGETS
 fi
 
-BENCHES="throughput latency"      # add further contrib/bench/<name>.sh here
+BENCHES="throughput latency smallwrites"      # add further contrib/bench/<name>.sh here
 status=0
 for b in $BENCHES; do
 	echo "=== $b"

@@ -3,7 +3,9 @@
 # offset files, consume streams (one and two members, takeover after
 # kill -9), resets (earliest, N, @time), offsets across kill -9 and
 # remount, parked reads (timeout, SIGINT, O_NONBLOCK, poll), .state lag,
-# refusals, and __consumer_offsets hidden and unwritable.
+# refusals, and __consumer_offsets hidden and unwritable; group metrics and
+# records/bytes out in .metrics; a topic deleted and made again starts with
+# no groups, also after a remount.
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
 mq_setup
@@ -214,5 +216,51 @@ mq_mount
 expect_eq "groups after remount" "g" "$(ls "$T/.groups")"
 cat "$G/0" "$G/1" "$G/2" > "$MQ_TMP/after2"
 expect_eq "offsets survive remount" "$(head -3 "$MQ_TMP/before")" "$(cat "$MQ_TMP/after2")"
+
+# ---- groups are made by mkdir only: a lookup leaves nothing behind ----
+expect_errno "consume of a group never made" ENOENT cat "$T/.groups/fresh/consume"
+expect_errno "ls of a group never made" ENOENT ls "$T/.groups/typo"
+expect_eq "nothing left behind" "g" "$(ls "$T/.groups")"
+
+# ---- .metrics: group lag and committed offset, records and bytes out ----
+M=$MNT/.metrics
+metric() { awk -v k="$1" '$1 == k { print $2 }' "$M"; }
+expect_ok "reset g/0 to 0" sh -c "echo 0 > '$G/0'"
+N0=$(mq_run cat "$T/0" | wc -l)
+expect_eq "lag of g/0 = its records" "$N0" \
+	"$(metric 'mqfs_consumer_group_lag{topic="orders",group="g",partition="0"}')"
+expect_eq "committed offset of g/0" "0" \
+	"$(metric 'mqfs_consumer_group_committed_offset{topic="orders",group="g",partition="0"}')"
+R0=$(metric 'mqfs_records_out_total{topic="orders"}')
+B0=$(metric 'mqfs_bytes_out_total{topic="orders"}')
+B1=$(mq_run cat "$T/1" | wc -c)
+N1=$(mq_run cat "$T/1" | wc -l)
+expect_eq "records out: a partition file read" "$((R0 + 2 * N1))" \
+	"$(metric 'mqfs_records_out_total{topic="orders"}')"
+expect_eq "bytes out: a partition file read" "$((B0 + 2 * B1))" \
+	"$(metric 'mqfs_bytes_out_total{topic="orders"}')"
+mq_run timeout 1 cat "$G/consume" > "$MQ_TMP/c3"
+expect_eq "records out: a consume read" "$((R0 + 2 * N1 + $(wc -l < "$MQ_TMP/c3")))" \
+	"$(metric 'mqfs_records_out_total{topic="orders"}')"
+expect_eq "lag of g/0 after consuming" "0" \
+	"$(metric 'mqfs_consumer_group_lag{topic="orders",group="g",partition="0"}')"
+if command -v promtool > /dev/null 2>&1; then
+	expect_ok "promtool check metrics (with groups)" sh -c "promtool check metrics < '$M'"
+fi
+
+# ---- a topic made again does not bring back its old groups' offsets ----
+expect_ok "g/0 at 5" sh -c "echo 5 > '$G/0'"
+expect_ok "rmdir the topic" rmdir "$T"
+expect_ok "mkdir it again" mkdir "$T"
+expect_ok "three partitions again" sh -c "echo partitions=3 > '$T/.config'"
+for r in n1 n2 n3 n4 n5 n6 n7; do echo $r > "$T/0"; done
+expect_eq "the new topic has no groups" "" "$(ls "$T/.groups")"
+mq_umount
+mq_mount
+expect_eq "nor after a remount" "" "$(ls "$T/.groups")"
+expect_ok "mkdir g again" mkdir "$G"
+expect_eq "g starts at auto.offset.reset, not at the old 5" "0" "$(cat "$G/0")"
+expect_eq "and reads the new records" "n1 n2 n3 n4 n5 n6 n7" \
+	"$(mq_run timeout 1 cat "$G/consume" | tr '\n' ' ' | sed 's/ $//')"
 mq_umount
 mq_done

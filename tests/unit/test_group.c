@@ -350,6 +350,97 @@ static void test_wake(void **state)
 	group_put(g);
 }
 
+
+/* A topic deleted and made again does not get its old groups back, not
+ * even after a restart: the delete tombstones them. */
+static void test_topic_delete_tombstones(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	char **names;
+	int n;
+
+	produce(f, 0, "a\nb\nc\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_offset_reset(g, 0, "2", 1), 0);
+	group_put(g);
+	topic_put(f->t);
+	assert_int_equal(broker_topic_delete(f->b, "orders"), 0);
+	assert_int_equal(broker_topic_create(f->b, "orders", 0, 0, 0755, &f->t), 0);
+	assert_int_equal(topic_config_write(f->t, "partitions=3\n", 13), 0);
+	produce(f, 0, "x\ny\nz\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_LOOKUP, &g), -ENOENT);
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(group_list(f->t, &names, &n), 0);
+	assert_int_equal(n, 0);
+	broker_names_free(names, n);
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(offset_of(g, 0), 0);                   /* earliest, not 2 */
+	group_put(g);
+}
+
+/* Records of groups whose topic is gone (a delete cut short before its
+ * tombstones) are dropped at start, so a topic made later starts clean. */
+static void test_sweep_at_start(void **state)
+{
+	struct fx *f = *state;
+	static const char rec[] = "g/ghost\tpartition.assignment.strategy=range "
+				  "auto.offset.reset=earliest session.timeout.ms=45000\n"
+				  "g/ghost/0\t5 0 consumer-1\n";
+	struct topic *t;
+	struct group *g;
+	int p = group_offsets_partition("g", topic_partitions(f->b->gc->offsets));
+
+	assert_int_equal(topic_produce(f->b->gc->offsets, p, rec, sizeof(rec) - 1, 0), 0);
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(broker_topic_create(f->b, "ghost", 0, 0, 0755, &t), 0);
+	assert_int_equal(group_open(t, "g", GROUP_LOOKUP, &g), -ENOENT);
+	fx_close(f);                                            /* replay again */
+	fx_open(f);
+	topic_put(t);
+	assert_int_equal(broker_topic_get(f->b, "ghost", &t), 0);
+	assert_int_equal(group_open(t, "g", GROUP_LOOKUP, &g), -ENOENT);
+	topic_put(t);
+}
+
+/* Lag, committed offsets and records/bytes out in .metrics. */
+static void test_metrics(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m;
+	char buf[64], *text;
+	size_t len;
+
+	produce(f, 0, "aa\nbb\ncc\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(broker_metrics_text(f->b, &text, &len), 0);
+	assert_non_null(strstr(text, "mqfs_consumer_group_lag{topic=\"orders\",group=\"g\","
+			       "partition=\"0\"} 3\n"));
+	assert_null(strstr(text, "mqfs_consumer_group_committed_offset{"));
+	assert_non_null(strstr(text, "mqfs_records_out_total{topic=\"orders\"} 0\n"));
+	free(text);
+	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
+	assert_int_equal(group_consume(m, buf, 7), 6);          /* aa bb: whole lines */
+	assert_int_equal(group_consume(m, buf, sizeof(buf)), 3); /* commits aa bb */
+	assert_int_equal(broker_metrics_text(f->b, &text, &len), 0);
+	assert_non_null(strstr(text, "mqfs_consumer_group_lag{topic=\"orders\",group=\"g\","
+			       "partition=\"0\"} 1\n"));
+	assert_non_null(strstr(text, "mqfs_consumer_group_committed_offset{topic=\"orders\","
+			       "group=\"g\",partition=\"0\"} 2\n"));
+	assert_non_null(strstr(text, "mqfs_consumer_group_members{topic=\"orders\","
+			       "group=\"g\"} 1\n"));
+	assert_non_null(strstr(text, "mqfs_records_out_total{topic=\"orders\"} 3\n"));
+	assert_non_null(strstr(text, "mqfs_bytes_out_total{topic=\"orders\"} 9\n"));
+	/* internal reads (replay) are not deliveries */
+	assert_non_null(strstr(text, "mqfs_records_out_total{topic=\"__consumer_offsets\"} 0\n"));
+	free(text);
+	group_leave(m);
+	group_put(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -361,6 +452,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_and_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_after_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wake, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_topic_delete_tombstones, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_at_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,188 @@
+#!/bin/sh
+# contrib/bench/smallwrites.sh — small writes and compressed streaming
+# (POSIX sh).
+#
+#   sh contrib/bench/smallwrites.sh [BUILD_DIR]        (BUILD_DIR default: build)
+#
+# A benchmark, not a test: it prints figures. In one run:
+#   small writes   one write() per 100-byte record (dd bs=100), SMALL_RECORDS
+#                  records in all, by 1, 2 and 4 concurrent writers (each
+#                  its own dd on its share of the records, all appending to
+#                  the same file): the passthrough daemon (the FUSE round
+#                  trip, the ceiling) and mqfs (one partition file), and
+#                  mqfs's rate as a percentage of the passthrough's.
+#   streaming      dd bs=1M of SMALL_STREAM_MB MiB of 100-byte log-like
+#                  lines into a topic with compression.type=none and =lz4:
+#                  MB/s and the bytes of the .log segments.
+# Wall time by `date +%s.%N`; medians over SMALL_REPS repetitions.
+#
+# Environment:
+#   SMALL_RECORDS=200000   records per small-write run
+#   SMALL_WRITERS="1 2 4"  concurrent writers
+#   SMALL_STREAM_MB=256    size of the streaming input
+#   SMALL_REPS=3
+#   BENCH_DIR=$TMPDIR or /tmp
+
+BUILD=${1:-build}
+SMALL_RECORDS=${SMALL_RECORDS:-200000}
+SMALL_WRITERS=${SMALL_WRITERS:-1 2 4}
+SMALL_STREAM_MB=${SMALL_STREAM_MB:-256}
+SMALL_REPS=${SMALL_REPS:-3}
+BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}}
+
+say() { printf '%s\n' "$*"; }
+die() { say "smallwrites: $*" >&2; exit 1; }
+
+for v in "$SMALL_RECORDS" "$SMALL_STREAM_MB" "$SMALL_REPS"; do
+	case $v in '' | *[!0-9]* | 0) die "SMALL_RECORDS, SMALL_STREAM_MB, SMALL_REPS: positive integers" ;; esac
+done
+BUILD=$(cd "$BUILD" 2>/dev/null && pwd -P) || die "build dir '${1:-build}' not found"
+[ -x "$BUILD/mqfs" ] || die "$BUILD/mqfs not built"
+[ -x "$BUILD/mqfs-passthrough" ] || die "$BUILD/mqfs-passthrough not built"
+[ -c /dev/fuse ] || { say "smallwrites: /dev/fuse missing: SKIPPED"; exit 0; }
+
+tmp=$(mktemp -d "$BENCH_DIR/mqfs-small.XXXXXX") || die "mktemp in $BENCH_DIR failed"
+tmp=$(cd "$tmp" && pwd -P)
+PIDS=""
+MOUNTS=""
+
+is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
+alive() {
+	[ -r "/proc/$1/stat" ] || return 1
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+wait_exit() {
+	n=$(($2 * 10))
+	while alive "$1"; do
+		[ "$n" -le 0 ] && return 1
+		n=$((n - 1))
+		sleep 0.1
+	done
+	wait "$1" 2>/dev/null
+	return 0
+}
+# shellcheck disable=SC2317  # invoked by the traps below
+cleanup() {
+	trap - EXIT INT TERM HUP PIPE
+	for m in $MOUNTS; do
+		is_mounted "$m" && { timeout -k 5 30 fusermount3 -u "$m" 2>/dev/null ||
+			timeout -k 5 30 fusermount3 -uz "$m" 2>/dev/null; }
+	done
+	for p in $PIDS; do
+		if alive "$p"; then
+			kill -TERM "$p" 2>/dev/null
+			wait_exit "$p" 30 || { kill -KILL "$p" 2>/dev/null; wait_exit "$p" 10; }
+		fi
+	done
+	if awk -v t="$tmp/" 'index($2, t) == 1 { f = 1 } END { exit !f }' /proc/mounts; then
+		say "smallwrites: mounts left under $tmp, not removing it" >&2
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap 'cleanup' EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+trap 'cleanup; exit 129' HUP
+trap 'cleanup; exit 141' PIPE
+
+mount_daemon() {       # mount_daemon MNT LOG CMD...
+	dm=$1
+	dl=$2
+	shift 2
+	mkdir -p "$dm"
+	"$@" >"$dl" 2>&1 </dev/null &
+	DPID=$!
+	PIDS="$PIDS $DPID"
+	MOUNTS="$MOUNTS $dm"
+	n=100
+	while ! is_mounted "$dm"; do
+		if ! alive "$DPID" || [ "$n" -le 0 ]; then
+			return 1
+		fi
+		n=$((n - 1))
+		sleep 0.1
+	done
+}
+now() { date +%s.%N; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# ---- inputs ----
+awk -v n="$SMALL_RECORDS" 'BEGIN { for (i = 0; i < n; i++) printf "%09d %089d\n", i, i }' > "$tmp/src"
+mount_daemon "$tmp/pt" "$tmp/pt.log" "$BUILD/mqfs-passthrough" -f "$tmp/ptdir" "$tmp/pt" 2>/dev/null ||
+	{ mkdir -p "$tmp/ptdir"; mount_daemon "$tmp/pt" "$tmp/pt.log" "$BUILD/mqfs-passthrough" -f "$tmp/ptdir" "$tmp/pt"; } ||
+	die "passthrough did not mount: $(tail -n 3 "$tmp/pt.log")"
+mount_daemon "$tmp/mq" "$tmp/mq.log" "$BUILD/mqfs" -f --data "$tmp/data" "$tmp/mq" ||
+	die "mqfs did not mount: $(tail -n 3 "$tmp/mq.log")"
+
+# run_writers N TARGET — N dd's, one write() per record, each on its share;
+# prints seconds.
+run_writers() {
+	per=$((SMALL_RECORDS / $1))
+	t0=$(now)
+	pids=""
+	i=0
+	while [ "$i" -lt "$1" ]; do
+		dd if="$tmp/src" of="$2" bs=100 skip=$((i * per)) count="$per" \
+			oflag=append conv=notrunc status=none &
+		pids="$pids $!"
+		i=$((i + 1))
+	done
+	for p in $pids; do wait "$p"; done
+	t1=$(now)
+	echo "$t1 - $t0" | bc
+}
+
+say "small writes: $SMALL_RECORDS records of 100 bytes, one write() each (dd bs=100), median of $SMALL_REPS"
+printf '  %-8s %14s %14s %8s\n' writers "passthrough/s" "mqfs/s" "mqfs %"
+rep_n=0
+for w in $SMALL_WRITERS; do
+	: > "$tmp/t.pt"
+	: > "$tmp/t.mq"
+	r=1
+	while [ "$r" -le "$SMALL_REPS" ]; do
+		rep_n=$((rep_n + 1))
+		rm -f "$tmp/pt/f"
+		run_writers "$w" "$tmp/pt/f" >> "$tmp/t.pt"
+		mkdir "$tmp/mq/s$rep_n"
+		run_writers "$w" "$tmp/mq/s$rep_n/0" >> "$tmp/t.mq"
+		got=$(wc -l < "$tmp/mq/s$rep_n/0")
+		[ "$got" -eq $((SMALL_RECORDS / w * w)) ] || say "  (mqfs: $got records, expected $((SMALL_RECORDS / w * w)))"
+		rmdir "$tmp/mq/s$rep_n"
+		r=$((r + 1))
+	done
+	tp=$(median < "$tmp/t.pt")
+	tm=$(median < "$tmp/t.mq")
+	printf '  %-8s %14.0f %14.0f %7.1f%%\n' "$w" \
+		"$(echo "$SMALL_RECORDS / $tp" | bc -l)" "$(echo "$SMALL_RECORDS / $tm" | bc -l)" \
+		"$(echo "100 * $tp / $tm" | bc -l)"
+done
+
+# ---- streaming, lz4 vs none ----
+awk -v mb="$SMALL_STREAM_MB" 'BEGIN { n = mb * 1048576 / 100;
+	for (i = 0; i < n; i++) printf "%-99.99s\n", sprintf("ts=%010d level=INFO svc=api path=/v1/orders/%06d status=200 ms=%03d", i, i % 5000, i % 1000) }' \
+	> "$tmp/stream"
+sz=$(wc -c < "$tmp/stream")
+say ""
+say "streaming: $((sz / 1048576)) MiB of 100-byte log lines, dd bs=1M, median of $SMALL_REPS"
+printf '  %-10s %10s %16s\n' codec "MB/s" "segment bytes"
+for codec in none lz4; do
+	: > "$tmp/t.s"
+	r=1
+	while [ "$r" -le "$SMALL_REPS" ]; do
+		rep_n=$((rep_n + 1))
+		mkdir "$tmp/mq/c$rep_n"
+		echo "compression.type=$codec" > "$tmp/mq/c$rep_n/.config"
+		t0=$(now)
+		dd if="$tmp/stream" of="$tmp/mq/c$rep_n/0" bs=1M status=none
+		t1=$(now)
+		echo "$t1 - $t0" | bc >> "$tmp/t.s"
+		logb=$(cat "$tmp/data/c$rep_n-0/"*.log | wc -c)
+		rmdir "$tmp/mq/c$rep_n"
+		r=$((r + 1))
+	done
+	t=$(median < "$tmp/t.s")
+	printf '  %-10s %10.1f %16s\n' "$codec" "$(echo "$sz / 1000000 / $t" | bc -l)" "$logb"
+done
+exit 0

@@ -1,0 +1,459 @@
+/*
+ * test_produce.c — the produce path (repl/produce.c) on a real data
+ * directory through the fault-injecting I/O table: Kafka's murmur2 against
+ * the vectors of Kafka's own UtilsTest, the .produce partitioner (keyed and
+ * round-robin), batch building from large and small writes, group commit
+ * of concurrent writers (linger.ms), buffer.memory (EAGAIN / blocking),
+ * acks=0 with a tracker, fsync reaching the disk (counted fsyncs), ENOSPC
+ * with nothing half-written, EMSGSIZE, a deleted topic.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "repl/repl.h"
+#include "repl/broker_int.h"
+#include "tests/unit/faultio.h"
+
+struct fx {
+	char dir[64];
+	struct faultio fio;
+	struct broker_config cfg;
+	struct broker *b;
+	struct topic *t;
+};
+
+static int setup_with(void **state, int64_t buffer_memory)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-produce.XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	faultio_init(&f->fio);
+	broker_config_defaults(&f->cfg);
+	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/data", f->dir);
+	f->cfg.io = &f->fio.ops;
+	f->cfg.buffer_memory = buffer_memory;
+	if (broker_open(&f->cfg, &f->b) != 0)
+		return -1;
+	if (broker_topic_create(f->b, "t", 0, 0, 0755, &f->t) != 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, 33554432);
+}
+
+static int setup_small_buffer(void **state)
+{
+	return setup_with(state, 1024);
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	topic_put(f->t);
+	broker_close(f->b);
+	faultio_free(&f->fio);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static void config(struct fx *f, const char *kv)
+{
+	assert_int_equal(topic_config_write(f->t, kv, strlen(kv)), 0);
+}
+
+static struct partition *part(struct fx *f, int p)
+{
+	return f->t->parts[p];
+}
+
+static int64_t leo(struct fx *f, int p)
+{
+	struct log_state st;
+
+	assert_int_equal(topic_log_state(f->t, p, &st), 0);
+	return st.log_end_offset;
+}
+
+static char *read_all(struct topic *t, int p)
+{
+	struct log_cursor *c;
+	size_t cap = 1 << 20, n = 0;
+	char *buf = malloc(cap + 1);
+	ssize_t r;
+
+	assert_int_equal(topic_cursor_new(t, p, &c), 0);
+	while ((r = topic_read_lines(t, p, c, (int64_t)n, buf + n, cap - n, NULL)) > 0)
+		n += (size_t)r;
+	assert_true(r == 0);
+	topic_cursor_free(t, p, c);
+	buf[n] = '\0';
+	return buf;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- murmur2 and the partitioner ---- */
+
+static void test_murmur2_kafka_vectors(void **state)
+{
+	/* org.apache.kafka.common.utils.UtilsTest.testMurmur2 */
+	static const struct { const char *s; int32_t h; } v[] = {
+		{ "21", -973932308 },
+		{ "foobar", -790332482 },
+		{ "a-little-bit-long-string", -985981536 },
+		{ "a-little-bit-longer-string", -1486304829 },
+		{ "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971 },
+		{ "abc", 479470107 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		assert_int_equal((int32_t)broker_murmur2(v[i].s, strlen(v[i].s)), v[i].h);
+}
+
+static void test_partitioner_keyed(void **state)
+{
+	struct fx *f = *state;
+	static const char *keys[] = { "21", "foobar", "abc", "a-little-bit-long-string" };
+	char line[64];
+
+	config(f, "partitions=4\nkey.separator=:\n");
+	for (int round = 0; round < 3; round++) {
+		for (size_t i = 0; i < 4; i++) {
+			snprintf(line, sizeof(line), "%s:v%d\n", keys[i], round);
+			assert_int_equal(topic_produce(f->t, -1, line, strlen(line), 0), 0);
+		}
+	}
+	/* Each key where Kafka's producer puts it, every time. */
+	for (size_t i = 0; i < 4; i++) {
+		int p = (int)((broker_murmur2(keys[i], strlen(keys[i])) & 0x7fffffff) % 4);
+		char *all = read_all(f->t, p), want[64];
+
+		for (int round = 0; round < 3; round++) {
+			snprintf(want, sizeof(want), "%s:v%d\n", keys[i], round);
+			assert_non_null(strstr(all, want));
+		}
+		free(all);
+	}
+}
+
+static void test_partitioner_round_robin(void **state)
+{
+	struct fx *f = *state;
+	char buf[4000];
+	size_t n = 0;
+	int64_t total = 0, lo = INT64_MAX, hi = 0;
+
+	config(f, "partitions=4\n");
+	for (int i = 0; i < 400; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%d\n", i % 10);
+	assert_int_equal(topic_produce(f->t, -1, buf, n, 0), 0);
+	for (int i = 0; i < 7; i++)     /* and one record per write */
+		assert_int_equal(topic_produce(f->t, -1, "x\n", 2, 0), 0);
+	for (int p = 0; p < 4; p++) {
+		int64_t c = leo(f, p);
+
+		total += c;
+		lo = c < lo ? c : lo;
+		hi = c > hi ? c : hi;
+	}
+	assert_int_equal(total, 407);
+	assert_true(hi - lo <= 1);      /* one record at a time, in turn */
+}
+
+/* ---- batching ---- */
+
+static void test_batches_large_write(void **state)
+{
+	struct fx *f = *state;
+	size_t len = 1000 * 100;
+	char *buf = malloc(len);
+
+	for (int i = 0; i < 1000; i++) {
+		memset(buf + i * 100, 'a' + i % 26, 99);
+		buf[i * 100 + 99] = '\n';
+	}
+	assert_int_equal(topic_produce(f->t, 0, buf, len, 0), 0);
+	assert_int_equal(leo(f, 0), 1000);
+	/* batch.size 16384: about 100000 / 16384 batches, never one per record */
+	assert_true(atomic_load(&part(f, 0)->batches_in) >= 6);
+	assert_true(atomic_load(&part(f, 0)->batches_in) <= 8);
+	free(buf);
+}
+
+struct writer {
+	struct fx *f;
+	pthread_barrier_t *bar;
+	int id, nwrites, flags;
+	int rc;
+	int64_t ms;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	char line[64];
+	int64_t t0;
+
+	if (w->bar)
+		pthread_barrier_wait(w->bar);
+	t0 = now_ms();
+	for (int i = 0; i < w->nwrites && w->rc == 0; i++) {
+		int n = snprintf(line, sizeof(line), "w%d-%06d\n", w->id, i);
+
+		w->rc = topic_produce(w->f->t, 0, line, (size_t)n, w->flags);
+	}
+	w->ms = now_ms() - t0;
+	return NULL;
+}
+
+/* Concurrent writers with linger.ms share one batch; each write returns
+ * only when its own record is appended. */
+static void test_group_commit_linger(void **state)
+{
+	struct fx *f = *state;
+	pthread_barrier_t bar;
+	pthread_t th[4];
+	struct writer w[4];
+
+	config(f, "linger.ms=300\n");
+	pthread_barrier_init(&bar, NULL, 4);
+	for (int i = 0; i < 4; i++) {
+		w[i] = (struct writer){ .f = f, .bar = &bar, .id = i, .nwrites = 1 };
+		pthread_create(&th[i], NULL, writer_main, &w[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].rc, 0);
+	}
+	pthread_barrier_destroy(&bar);
+	assert_int_equal(leo(f, 0), 4);
+	assert_int_equal(atomic_load(&part(f, 0)->batches_in), 1);
+}
+
+/* Many writers, no linger: every record exactly once, each writer's in
+ * order. */
+static void test_group_commit_many(void **state)
+{
+	struct fx *f = *state;
+	pthread_t th[8];
+	struct writer w[8];
+	char *all, *p, want[32];
+	int next[8] = { 0 };
+
+	for (int i = 0; i < 8; i++) {
+		w[i] = (struct writer){ .f = f, .id = i, .nwrites = 2000 };
+		pthread_create(&th[i], NULL, writer_main, &w[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].rc, 0);
+	}
+	assert_int_equal(leo(f, 0), 16000);
+	all = read_all(f->t, 0);
+	for (p = all; *p; p = strchr(p, '\n') + 1) {
+		int id = p[1] - '0';
+
+		snprintf(want, sizeof(want), "w%d-%06d\n", id, next[id]);
+		assert_memory_equal(p, want, strlen(want));
+		next[id]++;
+	}
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(next[i], 2000);
+	free(all);
+}
+
+/* ---- buffer.memory (1024 bytes in this fixture) ---- */
+
+static void *big_writer(void *arg)
+{
+	struct writer *w = arg;
+	char buf[800];
+
+	memset(buf, 'b', sizeof(buf));
+	buf[sizeof(buf) - 1] = '\n';
+	w->rc = topic_produce(w->f->t, 0, buf, sizeof(buf), 0);
+	return NULL;
+}
+
+static void test_buffer_memory(void **state)
+{
+	struct fx *f = *state;
+	struct writer w = { .f = f };
+	pthread_t th;
+	char buf[800];
+	int64_t t0;
+
+	memset(buf, 'c', sizeof(buf));
+	buf[sizeof(buf) - 1] = '\n';
+	/* The first writer lingers 400 ms holding 800 of the 1024 bytes. */
+	config(f, "linger.ms=400\n");
+	pthread_create(&th, NULL, big_writer, &w);
+	usleep(100 * 1000);
+	t0 = now_ms();
+	assert_int_equal(topic_produce(f->t, 0, buf, sizeof(buf), PRODUCE_NONBLOCK), -EAGAIN);
+	assert_true(now_ms() - t0 < 100);       /* at once, not after the linger */
+	assert_int_equal(atomic_load(&f->b->pm.buffer_full), 1);
+	/* Blocking: waits for the first append, then goes through. */
+	assert_int_equal(topic_produce(f->t, 0, buf, sizeof(buf), 0), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(w.rc, 0);
+	assert_int_equal(leo(f, 0), 2);
+	assert_int_equal(atomic_load(&f->b->buf_used), 0);
+	/* A write bigger than the whole buffer passes when it is empty. */
+	config(f, "linger.ms=0\n");
+	{
+		char big[3000];
+
+		memset(big, 'd', sizeof(big));
+		big[sizeof(big) - 1] = '\n';
+		assert_int_equal(topic_produce(f->t, 0, big, sizeof(big), PRODUCE_NONBLOCK), 0);
+	}
+}
+
+/* ---- acks ---- */
+
+static void test_acks0_tracker(void **state)
+{
+	struct fx *f = *state;
+	struct produce_tracker tr;
+	struct writer w = { .f = f };
+	pthread_t th;
+	int64_t t0;
+
+	produce_tracker_init(&tr);
+	/* Alone, acks=0 appends at once (nobody else would). */
+	config(f, "acks=0\n");
+	assert_int_equal(topic_produce_tracked(f->t, 0, NULL, 0, "a\n", 2, 0, &tr), 0);
+	assert_int_equal(leo(f, 0), 1);
+	/* Behind a lingering appender it returns before its append. */
+	config(f, "linger.ms=300\n");
+	pthread_create(&th, NULL, big_writer, &w);
+	usleep(50 * 1000);
+	t0 = now_ms();
+	assert_int_equal(topic_produce_tracked(f->t, 0, NULL, 0, "q\n", 2, 0, &tr), 0);
+	assert_true(now_ms() - t0 < 150);
+	assert_int_equal(leo(f, 0), 1);                 /* not yet appended */
+	assert_int_equal(atomic_load(&f->b->pm.acks0_queued), 1);
+	assert_int_equal(produce_tracker_wait(&tr), 0); /* what fsync/close do */
+	assert_int_equal(leo(f, 0), 3);
+	pthread_join(th, NULL);
+	assert_int_equal(w.rc, 0);
+	produce_tracker_destroy(&tr);
+}
+
+/* ---- durability and errors ---- */
+
+static void test_fsync_reaches_disk(void **state)
+{
+	struct fx *f = *state;
+	int before;
+
+	assert_int_equal(topic_produce(f->t, 0, "x\ny\n", 4, 0), 0);
+	before = f->fio.fsyncs;
+	assert_int_equal(topic_fsync(f->t, 0), 0);
+	assert_true(f->fio.fsyncs > before);
+	{
+		struct log_state st;
+
+		assert_int_equal(topic_log_state(f->t, 0, &st), 0);
+		assert_int_equal(st.recovery_point, 2);
+	}
+	/* flush.messages=1: each write is synced before it returns. */
+	config(f, "flush.messages=1\n");
+	before = f->fio.fsyncs;
+	assert_int_equal(topic_produce(f->t, 0, "z\n", 2, 0), 0);
+	assert_true(f->fio.fsyncs > before);
+	/* A failed fsync is fsync's error. */
+	f->fio.fsync_countdown = 1;
+	assert_int_equal(topic_produce(f->t, 0, "w\n", 2, 0), -EIO);
+	f->fio.fsync_countdown = 1;
+	assert_int_equal(topic_fsync(f->t, 0), -EIO);
+}
+
+static void test_enospc_nothing_half_written(void **state)
+{
+	struct fx *f = *state;
+	char buf[20000];
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = i % 50 == 49 ? '\n' : 'e';
+	assert_int_equal(topic_produce(f->t, 0, "first\n", 6, 0), 0);
+	f->fio.pwrite_errno = ENOSPC;
+	f->fio.pwrite_countdown = 1;
+	assert_int_equal(topic_produce(f->t, 0, buf, sizeof(buf), 0), -ENOSPC);
+	assert_int_equal(leo(f, 0), 1);
+	{
+		char *all = read_all(f->t, 0);
+
+		assert_string_equal(all, "first\n");
+		free(all);
+	}
+	assert_int_equal(topic_produce(f->t, 0, "after\n", 6, 0), 0);
+	assert_int_equal(leo(f, 0), 2);
+}
+
+static void test_emsgsize_and_deleted(void **state)
+{
+	struct fx *f = *state;
+	size_t len = 6 << 20;
+	char *buf = malloc(len);
+
+	/* Two chunks' worth of short lines, one too long at the very end. */
+	memset(buf, '\n', len);
+	memset(buf + len - 2000000, 'x', 1999999);
+	assert_int_equal(topic_produce(f->t, 0, buf, len, 0), -EMSGSIZE);
+	assert_int_equal(leo(f, 0), 0);
+	free(buf);
+	assert_int_equal(broker_topic_delete(f->b, "t"), 0);
+	assert_int_equal(topic_produce(f->t, 0, "x\n", 2, 0), -ENOENT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_murmur2_kafka_vectors),
+		cmocka_unit_test_setup_teardown(test_partitioner_keyed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partitioner_round_robin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batches_large_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit_linger, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_commit_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_buffer_memory, setup_small_buffer, teardown),
+		cmocka_unit_test_setup_teardown(test_acks0_tracker, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fsync_reaches_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enospc_nothing_half_written, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_emsgsize_and_deleted, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
