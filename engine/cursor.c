@@ -71,6 +71,16 @@ static int cur_entry(struct log_cursor *c, int64_t i, struct lines_ent *e)
 {
 	if (i < c->ent_first || i >= c->ent_first + c->ent_count) {
 		int64_t n = atomic_load(&c->seg->lines_entries);
+		if (i >= n && atomic_load(&c->seg->lines_pending)) {
+			/* At the tail of the active segment: have the entries the
+			 * appender holds back written (seg.c), then look again. */
+			pthread_mutex_lock(&c->l->lock);
+			int rc = seg_lines_sync(c->seg);
+			pthread_mutex_unlock(&c->l->lock);
+			if (rc < 0)
+				return rc;
+			n = atomic_load(&c->seg->lines_entries);
+		}
 		if (i >= n)
 			return 0;
 		int64_t cnt = n - i < ENT_CHUNK ? n - i : ENT_CHUNK;

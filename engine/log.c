@@ -40,6 +40,8 @@ static int64_t real_now_ms(void)
 }
 int64_t (*engine_now_ms)(void) = real_now_ms;
 
+static int offset_to_pos_locked(struct log *l, int64_t offset, int64_t *pos);
+
 void log_ref(struct log *l)
 {
 	atomic_fetch_add(&l->refs, 1);
@@ -312,7 +314,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 		l->hw = l->log_start_offset;
 	l->first_dirty_offset = a->cleaner_offset > l->log_start_offset && a->cleaner_offset <= leo
 				? a->cleaner_offset : l->log_start_offset;
-	rc = log_offset_to_pos(l, l->hw, &l->line_hw);
+	rc = offset_to_pos_locked(l, l->hw, &l->line_hw);
 	if (rc == -ERANGE) {
 		l->line_hw = log_line_end(l);
 		rc = 0;
@@ -585,7 +587,7 @@ int log_set_hw(struct log *l, int64_t hw)
 		int64_t pos;
 		if (hw == leo)
 			pos = log_line_end(l);
-		else if ((rc = log_offset_to_pos(l, hw, &pos)) < 0)
+		else if ((rc = offset_to_pos_locked(l, hw, &pos)) < 0)
 			goto out;
 		l->hw = hw;
 		__atomic_store_n(&l->line_hw, pos, __ATOMIC_RELEASE);
@@ -794,11 +796,20 @@ static int find_from(struct log *l, int si, int64_t ei, struct find_arg *f)
 	return -ERANGE;
 }
 
-int log_offset_to_pos(struct log *l, int64_t offset, int64_t *pos)
+/* Lookups search .lines: the active segment's pending entries are written
+ * first so that the search sees every batch. Caller holds the lock. */
+static int lookup_prepare(struct log *l)
 {
-	/* Called with or without the lock: it only reads published state. */
+	return seg_lines_sync(log_active(l));
+}
+
+static int offset_to_pos_locked(struct log *l, int64_t offset, int64_t *pos)
+{
 	if (offset >= log_leo(l))
 		return -ERANGE;
+	int rc0 = lookup_prepare(l);
+	if (rc0 < 0)
+		return rc0;
 	int si = log_seg_index_by_offset(l, offset);
 	if (si < 0)
 		si = 0;
@@ -810,11 +821,21 @@ int log_offset_to_pos(struct log *l, int64_t offset, int64_t *pos)
 	return rc;
 }
 
+int log_offset_to_pos(struct log *l, int64_t offset, int64_t *pos)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = offset_to_pos_locked(l, offset, pos);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
 int log_pos_to_offset(struct log *l, int64_t pos, int64_t *offset)
 {
 	pthread_mutex_lock(&l->lock);
-	int rc = -ERANGE;
-	if (pos < log_line_end(l)) {
+	int rc = lookup_prepare(l);
+	if (rc == 0)
+		rc = -ERANGE;
+	if (rc == -ERANGE && pos < log_line_end(l)) {
 		int si = log_seg_index_by_pos(l, pos);
 		if (si < 0)
 			si = 0;
@@ -831,8 +852,10 @@ int log_pos_to_offset(struct log *l, int64_t pos, int64_t *offset)
 int log_time_to_offset(struct log *l, int64_t ts, int64_t *offset)
 {
 	pthread_mutex_lock(&l->lock);
-	int rc = -ERANGE;
-	for (int si = 0; si < l->nsegs; si++) {
+	int rc = lookup_prepare(l);
+	if (rc == 0)
+		rc = -ERANGE;
+	for (int si = 0; si < l->nsegs && rc == -ERANGE; si++) {
 		struct seg *s = l->segs[si];
 		if (s->max_ts < ts)
 			continue;

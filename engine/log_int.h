@@ -64,6 +64,13 @@ struct seg {
 	int64_t next_offset;        /* offset after the last record */
 	int64_t line_end;           /* line position after the last record */
 	bool dirty;                 /* written since the last fsync */
+	/* .lines entries of appended batches not yet written to the file:
+	 * written in blocks (seg_lines_sync) rather than one pwrite per append.
+	 * Readers that reach the last written entry while lines_pending is set
+	 * ask for them under the log's lock. */
+	uint8_t *lines_pend;
+	int lines_pend_n, lines_pend_cap;
+	atomic_bool lines_pending;
 	/* lock-free readers */
 	_Atomic int64_t size;
 	_Atomic int64_t lines_entries;
@@ -92,6 +99,8 @@ int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batc
  * >= offset. */
 int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len);
 int seg_flush(struct seg *s);
+/* Writes the pending .lines entries (log lock held). */
+int seg_lines_sync(struct seg *s);
 int seg_read_lines_ent(struct seg *s, int64_t i, struct lines_ent *e);
 /* Index i of the last .lines entry with rel offset <= offset - base (or
  * line_pos <= pos); -1 if before the first; -ENOENT if empty. */

@@ -18,6 +18,11 @@
  *                 4  u32  batch position in .log
  *                 8  i64  line position of the batch's first record
  *
+ *             Entries are written in blocks: the appender keeps those of
+ *             the latest batches in memory until a block is full, the
+ *             segment is flushed, or a reader needs them (seg_lines_sync).
+ *             After a crash .lines may thus be short; it is rebuilt.
+ *
  *             Inside a batch the records' lines are contiguous, so a
  *             record's position is its batch's line_pos plus the line
  *             lengths of the records before it in the batch. Gaps between
@@ -193,6 +198,7 @@ void seg_unref(struct seg *s)
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
 	seg_close_fds(s);
+	free(s->lines_pend);
 	if (atomic_load(&s->deleted)) {
 		/* The last reader of a segment that left the log (retention.c). */
 		static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
@@ -357,7 +363,16 @@ out:
 }
 
 /* Growable byte buffer for index rebuilds. */
-struct gbuf { uint8_t *p; size_t len, cap; };
+/* Growable byte buffer; it may start on caller-provided (stack) storage,
+ * which is left for the heap only when it fills, so the append path does not
+ * allocate. */
+struct gbuf { uint8_t *p; size_t len, cap; uint8_t *stack; };
+
+static void gbuf_free(struct gbuf *g)
+{
+	if (g->p != g->stack)
+		free(g->p);
+}
 
 static int gbuf_add(struct gbuf *g, const void *d, size_t n)
 {
@@ -365,9 +380,11 @@ static int gbuf_add(struct gbuf *g, const void *d, size_t n)
 		size_t nc = g->cap ? g->cap * 2 : 4096;
 		while (nc < g->len + n)
 			nc *= 2;
-		uint8_t *np = realloc(g->p, nc);
+		uint8_t *np = g->p == g->stack ? malloc(nc) : realloc(g->p, nc);
 		if (!np)
 			return -ENOMEM;
+		if (g->p == g->stack && g->len)
+			memcpy(np, g->p, g->len);
 		g->p = np;
 		g->cap = nc;
 	}
@@ -520,10 +537,43 @@ int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index
 out:
 	batch_iter_free(&it);
 	free(buf);
-	free(lines.p);
-	free(idx.p);
-	free(tidx.p);
+	gbuf_free(&lines);
+	gbuf_free(&idx);
+	gbuf_free(&tidx);
 	return rc;
+}
+
+#define LINES_PEND_MAX 256     /* entries held back: one 4 KiB write */
+
+int seg_lines_sync(struct seg *s)
+{
+	if (s->lines_pend_n == 0)
+		return 0;
+	int64_t n0 = atomic_load(&s->lines_entries);
+	int rc = io_pwrite_full(s->io, s->lines_fd, s->lines_pend,
+				(size_t)s->lines_pend_n * LINES_ENT_SIZE,
+				LINES_HDR_SIZE + n0 * LINES_ENT_SIZE);
+	if (rc < 0)
+		return rc;       /* still pending: the next sync retries */
+	atomic_store(&s->lines_entries, n0 + s->lines_pend_n);
+	s->lines_pend_n = 0;
+	atomic_store(&s->lines_pending, false);
+	return 0;
+}
+
+static int lines_pend_reserve(struct seg *s, int more)
+{
+	if (s->lines_pend_n + more <= s->lines_pend_cap)
+		return 0;
+	int nc = s->lines_pend_cap ? s->lines_pend_cap : LINES_PEND_MAX;
+	while (nc < s->lines_pend_n + more)
+		nc *= 2;
+	uint8_t *np = realloc(s->lines_pend, (size_t)nc * LINES_ENT_SIZE);
+	if (!np)
+		return -ENOMEM;
+	s->lines_pend = np;
+	s->lines_pend_cap = nc;
+	return 0;
 }
 
 int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m,
@@ -531,27 +581,23 @@ int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batc
 {
 	const struct io_ops *io = s->io;
 	int64_t pos0 = atomic_load(&s->size);
-	int64_t nent0 = atomic_load(&s->lines_entries);
-	struct gbuf lines = { 0 }, idx = { 0 }, tidx = { 0 };
+	uint8_t istack[64 * INDEX_ENT_SIZE], tstack[64 * TIMEINDEX_ENT_SIZE];
+	struct gbuf idx = { istack, 0, sizeof(istack), istack };
+	struct gbuf tidx = { tstack, 0, sizeof(tstack), tstack };
 	/* Appender state to restore if a write fails. */
 	int64_t bsi0 = s->bytes_since_index, ltts0 = s->last_tidx_ts;
-	int rc = 0;
+	int pend0 = s->lines_pend_n;
+	int rc = lines_pend_reserve(s, n);
 	int64_t pos = pos0;
 	for (int i = 0; i < n && rc == 0; i++) {
-		uint8_t le[LINES_ENT_SIZE];
 		struct lines_ent e = { (uint32_t)(m[i].base_offset - s->base_offset),
 				       (uint32_t)pos, m[i].first_line_pos };
-		enc_lines(le, &e);
-		rc = gbuf_add(&lines, le, sizeof(le));
-		if (rc == 0)
-			rc = index_entries_for(s, &m[i], pos, index_interval, &idx, &tidx);
+		enc_lines(s->lines_pend + (size_t)(pend0 + i) * LINES_ENT_SIZE, &e);
+		rc = index_entries_for(s, &m[i], pos, index_interval, &idx, &tidx);
 		pos += m[i].size;
 	}
 	if (rc == 0)
 		rc = io_pwrite_full(io, s->log_fd, data, len, pos0);
-	if (rc == 0)
-		rc = io_pwrite_full(io, s->lines_fd, lines.p, lines.len,
-				    LINES_HDR_SIZE + nent0 * LINES_ENT_SIZE);
 	if (rc == 0 && idx.len)
 		rc = io_pwrite_full(io, s->idx_fd, idx.p, idx.len, s->idx_entries * INDEX_ENT_SIZE);
 	if (rc == 0 && tidx.len)
@@ -560,13 +606,13 @@ int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batc
 	if (rc < 0) {
 		/* Nothing of a failed append stays: cut every file back. */
 		io->ftruncate(io->ctx, s->log_fd, pos0);
-		io->ftruncate(io->ctx, s->lines_fd, LINES_HDR_SIZE + nent0 * LINES_ENT_SIZE);
 		io->ftruncate(io->ctx, s->idx_fd, s->idx_entries * INDEX_ENT_SIZE);
 		io->ftruncate(io->ctx, s->tidx_fd, s->tidx_entries * TIMEINDEX_ENT_SIZE);
 		s->bytes_since_index = bsi0;
 		s->last_tidx_ts = ltts0;
 		goto out;
 	}
+	s->lines_pend_n = pend0 + n;
 	s->idx_entries += (int64_t)idx.len / INDEX_ENT_SIZE;
 	s->tidx_entries += (int64_t)tidx.len / TIMEINDEX_ENT_SIZE;
 	for (int i = 0; i < n; i++) {
@@ -578,13 +624,16 @@ int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batc
 	s->next_offset = m[n - 1].last_offset + 1;
 	s->line_end = m[n - 1].first_line_pos + m[n - 1].line_bytes;
 	s->dirty = true;
-	/* Publish to lock-free readers last: bytes first, then the entries. */
+	/* Publish to lock-free readers: the bytes, then that entries wait. */
 	atomic_store(&s->size, pos);
-	atomic_store(&s->lines_entries, nent0 + n);
+	atomic_store(&s->lines_pending, true);
+	/* A failed block write is not the append's failure: the entries stay
+	 * pending and seg_flush, which must succeed, reports it. */
+	if (s->lines_pend_n >= LINES_PEND_MAX)
+		(void)seg_lines_sync(s);
 out:
-	free(lines.p);
-	free(idx.p);
-	free(tidx.p);
+	gbuf_free(&idx);
+	gbuf_free(&tidx);
 	return rc;
 }
 
@@ -592,6 +641,9 @@ int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len)
 {
 	(void)key_sep_len;
 	const struct io_ops *io = s->io;
+	int rc0 = seg_lines_sync(s);
+	if (rc0 < 0)
+		return rc0;
 	int64_t n = atomic_load(&s->lines_entries);
 	/* First batch whose last offset >= offset: the batch after the last one
 	 * that starts below offset, unless that one reaches offset itself. */
@@ -655,7 +707,9 @@ int seg_flush(struct seg *s)
 		return 0;
 	const struct io_ops *io = s->io;
 	/* Log bytes first: an index may lag its log after a crash, never lead. */
-	int rc = io->fsync(io->ctx, s->log_fd);
+	int rc = seg_lines_sync(s);
+	if (rc == 0)
+		rc = io->fsync(io->ctx, s->log_fd);
 	if (rc == 0)
 		rc = io->fsync(io->ctx, s->lines_fd);
 	if (rc == 0)
