@@ -23,41 +23,20 @@
 #   BENCH_LAT_RECORDS=10000   BENCH_TP_MB=256   BENCH_REPS=3
 #   BENCH_DIR=$TMPDIR or /tmp
 
-BUILD=${1:-build}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+BENCH_NAME=latency
 BENCH_LAT_RECORDS=${BENCH_LAT_RECORDS:-10000}
 BENCH_TP_MB=${BENCH_TP_MB:-256}
 BENCH_REPS=${BENCH_REPS:-3}
-BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}}
 
-say() { printf '%s\n' "$*"; }
-die() { say "latency: $*" >&2; exit 1; }
-
-BUILD=$(cd "$BUILD" 2>/dev/null && pwd -P) || die "build dir '${1:-build}' not found"
+bench_build "${1:-build}"
 command -v python3 >/dev/null 2>&1 || die "python3 is needed for the timing client"
 [ -c /dev/fuse ] || die "/dev/fuse missing"
-tmp=$(mktemp -d "$BENCH_DIR/mqfs-lat.XXXXXX") || die "mktemp in $BENCH_DIR failed"
+bench_tmp mqfs-lat
 MNT=$tmp/mnt
-PID=""
-cleanup() {
-	if awk -v m="$MNT" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; then
-		fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null
-	fi
-	[ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-mkdir -p "$MNT"
-"$BUILD/mqfs" -f --data "$tmp/data" "$MNT" > "$tmp/daemon.log" 2>&1 &
-PID=$!
-n=0
-until awk -v m="$MNT" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; do
-	n=$((n + 1))
-	[ $n -gt 100 ] && die "mount did not come up (see $tmp/daemon.log)"
-	sleep 0.1
-done
+mount_daemon "$MNT" "$tmp/daemon.log" "$BUILD/mqfs" -f --data "$tmp/data" "$MNT" ||
+	die "mount did not come up: $(tail -n 3 "$tmp/daemon.log")"
 
 # ---- latency ----
 mkdir "$MNT/lat" "$MNT/lat/.groups/bench" || die "mkdir failed"
@@ -109,8 +88,6 @@ with open(sys.argv[2], "wb") as f:
         f.write(line(i))' "$BENCH_TP_MB" "$tmp/src" || die "source generation failed"
 dd if="$tmp/src" of="$MNT/tp/0" bs=1M status=none || die "writing tp failed"
 rm -f "$tmp/src"
-now() { date +%s.%N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 : > "$tmp/file.t"
 : > "$tmp/consume.t"
 r=1

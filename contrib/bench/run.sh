@@ -3,13 +3,36 @@
 #
 #   sh contrib/bench/run.sh [BUILD_DIR]          (make bench)
 #
-# Prints a header describing the machine, then runs each benchmark script.
+# Prints the command line that reproduces the run (the BENCH_*, SMALL_* and
+# TMPDIR settings in the environment, the directory and this script) and a
+# header describing the machine, then runs each benchmark script.
 # Benchmarks print figures; they are not pass/fail tests. Settings are
-# environment variables documented in each script (throughput.sh: BENCH_MB,
-# BENCH_REPS, BENCH_DIR, BENCH_TARGETS, BENCH_DROP_CACHES, BENCH_OP_TIMEOUT).
+# environment variables documented in each script:
+#   throughput.sh   BENCH_MB BENCH_REPS BENCH_DIR BENCH_TARGETS
+#                   BENCH_DROP_CACHES BENCH_OP_TIMEOUT
+#   latency.sh      BENCH_LAT_RECORDS BENCH_TP_MB BENCH_REPS BENCH_DIR
+#   smallwrites.sh  SMALL_RECORDS SMALL_WRITERS SMALL_STREAM_MB SMALL_REPS
+#                   BENCH_DIR
+# Their shared harness (temp dir, cleanup, mounting, timing) is lib.sh.
 
 BUILD=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd -P) || exit 1
+
+quote() {      # quote WORD — WORD as a shell word (single quotes if needed)
+	case $1 in
+	'' | *[!A-Za-z0-9_./:=,+-]*) printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")" ;;
+	*) printf '%s' "$1" ;;
+	esac
+}
+
+# The reproducing command: every setting the scripts read, as set now.
+cmd="cd $(quote "$(pwd -P)") &&"
+for v in $(env | sed -nE 's/^((BENCH|SMALL)_[A-Z_]*|TMPDIR)=.*/\1/p' | sort -u); do
+	val=""
+	eval "val=\${$v}"
+	cmd="$cmd $v=$(quote "$val")"
+done
+cmd="$cmd sh $(quote "$0") $(quote "$BUILD")"
 
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)
 [ -n "$cpu" ] || cpu=$(uname -m)
@@ -19,11 +42,14 @@ rev=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo none)
 dirty=$(git -C "$here" status --porcelain 2>/dev/null | head -n 1)
 
 echo "mqfs benchmarks"
+echo "  command: $cmd"
 echo "  date:    $(date '+%Y-%m-%d %H:%M:%S %z')"
 echo "  host:    $(uname -n)"
 echo "  kernel:  $(uname -srm)"
 echo "  cpu:     $cpu ($(nproc 2>/dev/null || echo '?') online)"
 echo "  memory:  $mem"
+bdir=${BENCH_DIR:-${TMPDIR:-/tmp}}
+echo "  disk:    $bdir: $(df -PT "$bdir" 2>/dev/null | awk 'NR == 2 { printf "%s on %s, %.1f GiB free", $2, $1, $5 / 1048576 }')"
 echo "  libfuse: $fuse; /proc/sys/fs/fuse/max_pages_limit: $(cat /proc/sys/fs/fuse/max_pages_limit 2>/dev/null || echo n/a)"
 echo "  build:   $BUILD (git $rev${dirty:+, uncommitted changes})"
 echo ""

@@ -23,95 +23,27 @@
 #   SMALL_REPS=3
 #   BENCH_DIR=$TMPDIR or /tmp
 
-BUILD=${1:-build}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+BENCH_NAME=smallwrites
 SMALL_RECORDS=${SMALL_RECORDS:-200000}
 SMALL_WRITERS=${SMALL_WRITERS:-1 2 4}
 SMALL_STREAM_MB=${SMALL_STREAM_MB:-256}
 SMALL_REPS=${SMALL_REPS:-3}
-BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}}
-
-say() { printf '%s\n' "$*"; }
-die() { say "smallwrites: $*" >&2; exit 1; }
 
 for v in "$SMALL_RECORDS" "$SMALL_STREAM_MB" "$SMALL_REPS"; do
 	case $v in '' | *[!0-9]* | 0) die "SMALL_RECORDS, SMALL_STREAM_MB, SMALL_REPS: positive integers" ;; esac
 done
-BUILD=$(cd "$BUILD" 2>/dev/null && pwd -P) || die "build dir '${1:-build}' not found"
+bench_build "${1:-build}"
 [ -x "$BUILD/mqfs" ] || die "$BUILD/mqfs not built"
 [ -x "$BUILD/mqfs-passthrough" ] || die "$BUILD/mqfs-passthrough not built"
 [ -c /dev/fuse ] || { say "smallwrites: /dev/fuse missing: SKIPPED"; exit 0; }
-
-tmp=$(mktemp -d "$BENCH_DIR/mqfs-small.XXXXXX") || die "mktemp in $BENCH_DIR failed"
-tmp=$(cd "$tmp" && pwd -P)
-PIDS=""
-MOUNTS=""
-
-is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts; }
-alive() {
-	[ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-wait_exit() {
-	n=$(($2 * 10))
-	while alive "$1"; do
-		[ "$n" -le 0 ] && return 1
-		n=$((n - 1))
-		sleep 0.1
-	done
-	wait "$1" 2>/dev/null
-	return 0
-}
-# shellcheck disable=SC2317  # invoked by the traps below
-cleanup() {
-	trap - EXIT INT TERM HUP PIPE
-	for m in $MOUNTS; do
-		is_mounted "$m" && { timeout -k 5 30 fusermount3 -u "$m" 2>/dev/null ||
-			timeout -k 5 30 fusermount3 -uz "$m" 2>/dev/null; }
-	done
-	for p in $PIDS; do
-		if alive "$p"; then
-			kill -TERM "$p" 2>/dev/null
-			wait_exit "$p" 30 || { kill -KILL "$p" 2>/dev/null; wait_exit "$p" 10; }
-		fi
-	done
-	if awk -v t="$tmp/" 'index($2, t) == 1 { f = 1 } END { exit !f }' /proc/mounts; then
-		say "smallwrites: mounts left under $tmp, not removing it" >&2
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap 'cleanup' EXIT
-trap 'cleanup; exit 130' INT
-trap 'cleanup; exit 143' TERM
-trap 'cleanup; exit 129' HUP
-trap 'cleanup; exit 141' PIPE
-
-mount_daemon() {       # mount_daemon MNT LOG CMD...
-	dm=$1
-	dl=$2
-	shift 2
-	mkdir -p "$dm"
-	"$@" >"$dl" 2>&1 </dev/null &
-	DPID=$!
-	PIDS="$PIDS $DPID"
-	MOUNTS="$MOUNTS $dm"
-	n=100
-	while ! is_mounted "$dm"; do
-		if ! alive "$DPID" || [ "$n" -le 0 ]; then
-			return 1
-		fi
-		n=$((n - 1))
-		sleep 0.1
-	done
-}
-now() { date +%s.%N; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+bench_tmp mqfs-small
 
 # ---- inputs ----
 awk -v n="$SMALL_RECORDS" 'BEGIN { for (i = 0; i < n; i++) printf "%09d %089d\n", i, i }' > "$tmp/src"
-mount_daemon "$tmp/pt" "$tmp/pt.log" "$BUILD/mqfs-passthrough" -f "$tmp/ptdir" "$tmp/pt" 2>/dev/null ||
-	{ mkdir -p "$tmp/ptdir"; mount_daemon "$tmp/pt" "$tmp/pt.log" "$BUILD/mqfs-passthrough" -f "$tmp/ptdir" "$tmp/pt"; } ||
+mkdir -p "$tmp/ptdir"
+mount_daemon "$tmp/pt" "$tmp/pt.log" "$BUILD/mqfs-passthrough" -f "$tmp/ptdir" "$tmp/pt" ||
 	die "passthrough did not mount: $(tail -n 3 "$tmp/pt.log")"
 mount_daemon "$tmp/mq" "$tmp/mq.log" "$BUILD/mqfs" -f --data "$tmp/data" "$tmp/mq" ||
 	die "mqfs did not mount: $(tail -n 3 "$tmp/mq.log")"
@@ -130,8 +62,7 @@ run_writers() {
 		i=$((i + 1))
 	done
 	for p in $pids; do wait "$p"; done
-	t1=$(now)
-	echo "$t1 - $t0" | bc
+	elapsed "$t0" "$(now)"
 }
 
 say "small writes: $SMALL_RECORDS records of 100 bytes, one write() each (dd bs=100), median of $SMALL_REPS"
@@ -176,8 +107,7 @@ for codec in none lz4; do
 		echo "compression.type=$codec" > "$tmp/mq/c$rep_n/.config"
 		t0=$(now)
 		dd if="$tmp/stream" of="$tmp/mq/c$rep_n/0" bs=1M status=none
-		t1=$(now)
-		echo "$t1 - $t0" | bc >> "$tmp/t.s"
+		elapsed "$t0" "$(now)" >> "$tmp/t.s"
 		logb=$(cat "$tmp/data/c$rep_n-0/"*.log | wc -c)
 		rmdir "$tmp/mq/c$rep_n"
 		r=$((r + 1))

@@ -23,124 +23,26 @@
 #                        read (global and needs root; never required)
 #   BENCH_OP_TIMEOUT=900 seconds allowed for one dd or cat
 
-BUILD=${1:-build}
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+BENCH_NAME=throughput
 BENCH_MB=${BENCH_MB:-1024}
 BENCH_REPS=${BENCH_REPS:-3}
-BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}}
 BENCH_TARGETS=${BENCH_TARGETS:-plain passthrough mqfs}
 BENCH_DROP_CACHES=${BENCH_DROP_CACHES:-0}
 BENCH_OP_TIMEOUT=${BENCH_OP_TIMEOUT:-900}
-
-say() { printf '%s\n' "$*"; }
-die() { say "throughput: $*" >&2; exit 1; }
 
 case $BENCH_MB in '' | *[!0-9]*) die "BENCH_MB must be a positive integer" ;; esac
 case $BENCH_REPS in '' | *[!0-9]*) die "BENCH_REPS must be a positive integer" ;; esac
 if [ "$BENCH_MB" -le 0 ] || [ "$BENCH_REPS" -le 0 ]; then
 	die "BENCH_MB and BENCH_REPS must be > 0"
 fi
-BUILD=$(cd "$BUILD" 2>/dev/null && pwd -P) || die "build dir '${1:-build}' not found"
-
-# ---- temp dir, cleanup -------------------------------------------------------
-tmp=$(mktemp -d "$BENCH_DIR/mqfs-bench.XXXXXX") || die "mktemp in $BENCH_DIR failed"
-tmp=$(cd "$tmp" && pwd -P)
-PIDS=""        # daemons we started
-MOUNTS=""      # mountpoints we mounted
-
-is_mounted() {
-	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts
-}
-
-alive() {      # running and not a zombie
-	[ -r "/proc/$1/stat" ] || return 1
-	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
-}
-
-wait_exit() {  # wait_exit PID SECONDS — then reap; 1 on timeout
-	n=$(($2 * 10))
-	while alive "$1"; do
-		[ "$n" -le 0 ] && return 1
-		n=$((n - 1))
-		sleep 0.1
-	done
-	wait "$1" 2>/dev/null
-	return 0
-}
-
-unmount() {    # unmount MNT PID — clean unmount, wait for the daemon
-	if is_mounted "$1"; then
-		timeout -k 5 30 fusermount3 -u "$1" 2>/dev/null ||
-			timeout -k 5 30 fusermount3 -uz "$1" 2>/dev/null
-	fi
-	if [ -n "$2" ] && ! wait_exit "$2" 60; then
-		say "  (daemon $2 still running 60 s after unmount; SIGKILL)"
-		kill -KILL "$2" 2>/dev/null
-		wait_exit "$2" 10
-	fi
-}
-
-# shellcheck disable=SC2317  # invoked by the traps below
-cleanup() {
-	trap - EXIT INT TERM HUP PIPE
-	for m in $MOUNTS; do
-		is_mounted "$m" && { timeout -k 5 30 fusermount3 -u "$m" 2>/dev/null ||
-			timeout -k 5 30 fusermount3 -uz "$m" 2>/dev/null; }
-	done
-	for p in $PIDS; do
-		if alive "$p"; then
-			kill -TERM "$p" 2>/dev/null
-			wait_exit "$p" 30 || { kill -KILL "$p" 2>/dev/null; wait_exit "$p" 10; }
-		fi
-	done
-	if awk -v t="$tmp/" 'index($2, t) == 1 { f = 1 } END { exit !f }' /proc/mounts; then
-		say "throughput: mounts left under $tmp, not removing it" >&2
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap 'cleanup' EXIT
-trap 'cleanup; exit 130' INT
-trap 'cleanup; exit 143' TERM
-trap 'cleanup; exit 129' HUP
-trap 'cleanup; exit 141' PIPE     # e.g. output piped into head
+bench_build "${1:-build}"
+bench_tmp mqfs-bench
 
 # ---- helpers ---------------------------------------------------------------
-now() { date +%s.%N; }
-
-# mount_daemon MNT LOG CMD... — start a foreground FUSE daemon; wait 10 s for
-# MNT. Sets DPID. Returns 1 (daemon stopped) if it does not mount.
-mount_daemon() {
-	dm=$1
-	dl=$2
-	shift 2
-	mkdir -p "$dm"
-	"$@" >"$dl" 2>&1 </dev/null &
-	DPID=$!
-	PIDS="$PIDS $DPID"
-	MOUNTS="$MOUNTS $dm"
-	n=100
-	while ! is_mounted "$dm"; do
-		if ! alive "$DPID" || [ "$n" -le 0 ]; then
-			alive "$DPID" && kill -TERM "$DPID" 2>/dev/null
-			wait_exit "$DPID" 10 || kill -KILL "$DPID" 2>/dev/null
-			return 1
-		fi
-		n=$((n - 1))
-		sleep 0.1
-	done
-	return 0
-}
-
 hwm() {        # peak RSS of a pid, from /proc/PID/status
 	awk '/^VmHWM:/ { print $2 " " $3 }' "/proc/$1/status" 2>/dev/null
-}
-
-median() {     # median of the numbers in file $1
-	sort -g "$1" | awk '{ a[NR] = $1 }
-		END { if (NR == 0) print "nan";
-		      else if (NR % 2) print a[(NR + 1) / 2];
-		      else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
 }
 
 drop_caches() {
@@ -235,8 +137,8 @@ run_target() {
 			return 1
 		fi
 		d=$(now)
-		w=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.6f", b - a }')
-		rd=$(awk -v a="$c" -v b="$d" 'BEGIN { printf "%.6f", b - a }')
+		w=$(elapsed "$a" "$b")
+		rd=$(elapsed "$c" "$d")
 		echo "$w" >>"$tmp/$name.w"
 		echo "$rd" >>"$tmp/$name.r"
 		say "  $name: rep $r: write $w s, read $rd s"
@@ -314,7 +216,7 @@ say ""
 [ -n "$DONE" ] || die "no target could be measured"
 
 for t in $DONE; do
-	echo "$(median "$tmp/$t.w") $(median "$tmp/$t.r")" >"$tmp/$t.med"
+	echo "$(median <"$tmp/$t.w") $(median <"$tmp/$t.r")" >"$tmp/$t.med"
 done
 
 say "results (medians of $BENCH_REPS; MiB = 1048576 bytes; record = one 100-byte line):"

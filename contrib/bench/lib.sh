@@ -1,0 +1,173 @@
+# shellcheck shell=sh
+# contrib/bench/lib.sh — harness shared by the mqfs benchmark scripts
+# (POSIX sh, works under dash and bash). Source it from a benchmark:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   BENCH_NAME=throughput            # prefix of die's and cleanup's messages
+#   bench_build "${1:-build}"        # BUILD := that dir, absolute, or die
+#   bench_tmp mqfs-bench             # tmp := $BENCH_DIR/mqfs-bench.XXXXXX,
+#                                    # removed at exit; cleanup traps set
+#   mount_daemon "$tmp/mnt" "$tmp/mq.log" "$BUILD/mqfs" -f --data "$tmp/d" "$tmp/mnt" ||
+#           die "mqfs did not mount: $(tail -n 3 "$tmp/mq.log")"
+#   pid=$DPID
+#   a=$(now); ...; b=$(now); elapsed "$a" "$b" >>"$tmp/t"
+#   median <"$tmp/t"
+#   unmount "$tmp/mnt" "$pid"        # optional: the exit trap does it too
+#
+# Functions:
+#   say TEXT...            print one line
+#   die TEXT...            "$BENCH_NAME: TEXT" on stderr, exit 1 (cleanup runs)
+#   bench_build DIR        BUILD := absolute path of DIR, or die
+#   bench_tmp PREFIX       private temp dir, sets tmp; traps EXIT INT TERM HUP
+#                          PIPE unmount what we mounted, stop the daemons we
+#                          started and remove tmp (kept, with a message, if
+#                          something is still mounted under it)
+#   mount_daemon MNT LOG CMD...   start a foreground FUSE daemon with output
+#                          to LOG; waits up to 10 s for MNT to appear in
+#                          /proc/mounts. Sets DPID. 1 (daemon stopped) if it
+#                          did not mount.
+#   unmount MNT [PID]      fusermount3 -u (lazy -uz if that fails), then wait
+#                          up to 60 s for PID to exit (SIGKILL after that)
+#   is_mounted MNT         0 if MNT is a mountpoint in /proc/mounts
+#   alive PID              0 if PID runs and is not a zombie
+#   wait_exit PID SECONDS  wait for PID to exit, then reap; 1 on timeout
+#   now                    wall clock, seconds with nanoseconds
+#   elapsed A B            B - A in seconds, "%.6f"
+#   median                 median of the numbers on stdin (the mean of the
+#                          two middle ones for an even count; "nan" if none)
+#
+# Settings read here: BENCH_DIR (default $TMPDIR or /tmp), where bench_tmp
+# puts its temp dir.
+#
+# Only pids started by mount_daemon are ever signalled, only mountpoints it
+# mounted are unmounted. Call the functions in the script's own shell (not in
+# $(...) or a pipeline): the tracked pids and mounts live in shell variables.
+# The functions' own variables start with _b to keep clear of the scripts'.
+
+BENCH_NAME=${BENCH_NAME:-bench}
+BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}}
+BENCH_PIDS=""      # daemons we started and have not reaped yet
+BENCH_MOUNTS=""    # mountpoints we mounted and have not unmounted yet
+DPID=""
+tmp=""
+
+say() { printf '%s\n' "$*"; }
+die() { say "$BENCH_NAME: $*" >&2; exit 1; }
+
+_bench_del() {     # _bench_del VARNAME WORD — remove WORD from a space list
+	_bl=""
+	_bw=""
+	eval "_bw=\$$1"
+	for _bx in $_bw; do
+		[ "$_bx" = "$2" ] || _bl="$_bl $_bx"
+	done
+	eval "$1=\$_bl"
+}
+
+bench_build() {
+	# shellcheck disable=SC2034  # BUILD is for the sourcing script
+	BUILD=$(cd "$1" 2>/dev/null && pwd -P) || die "build dir '$1' not found"
+}
+
+is_mounted() {
+	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts
+}
+
+alive() {
+	[ -r "/proc/$1/stat" ] || return 1
+	# The state is the first field after "(comm) "; comm may hold spaces.
+	_bst=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$_bst" ] && [ "$_bst" != Z ] && [ "$_bst" != X ]
+}
+
+wait_exit() {
+	_bn=$(($2 * 10))
+	while alive "$1"; do
+		[ "$_bn" -le 0 ] && return 1
+		_bn=$((_bn - 1))
+		sleep 0.1
+	done
+	wait "$1" 2>/dev/null
+	_bench_del BENCH_PIDS "$1"
+	return 0
+}
+
+_bench_fusermount() {   # unmount, lazily if busy; bounded in time
+	timeout -k 5 30 fusermount3 -u "$1" 2>/dev/null ||
+		timeout -k 5 30 fusermount3 -uz "$1" 2>/dev/null
+}
+
+unmount() {
+	is_mounted "$1" && _bench_fusermount "$1"
+	is_mounted "$1" || _bench_del BENCH_MOUNTS "$1"
+	if [ -n "$2" ] && ! wait_exit "$2" 60; then
+		say "  (daemon $2 still running 60 s after unmount; SIGKILL)"
+		kill -KILL "$2" 2>/dev/null
+		wait_exit "$2" 10
+	fi
+}
+
+mount_daemon() {
+	_bm=$1
+	_blog=$2
+	shift 2
+	mkdir -p "$_bm"
+	"$@" >"$_blog" 2>&1 </dev/null &
+	DPID=$!
+	BENCH_PIDS="$BENCH_PIDS $DPID"
+	BENCH_MOUNTS="$BENCH_MOUNTS $_bm"
+	_bn=100
+	while ! is_mounted "$_bm"; do
+		if ! alive "$DPID" || [ "$_bn" -le 0 ]; then
+			alive "$DPID" && kill -TERM "$DPID" 2>/dev/null
+			wait_exit "$DPID" 10 || { kill -KILL "$DPID" 2>/dev/null; wait_exit "$DPID" 10; }
+			return 1
+		fi
+		_bn=$((_bn - 1))
+		sleep 0.1
+	done
+	return 0
+}
+
+now() { date +%s.%N; }
+
+elapsed() {
+	awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f\n", b - a }'
+}
+
+median() {
+	sort -g | awk '{ a[NR] = $1 }
+		END { if (NR == 0) print "nan";
+		      else if (NR % 2) print a[(NR + 1) / 2];
+		      else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# shellcheck disable=SC2317  # invoked by the traps set in bench_tmp
+bench_cleanup() {
+	trap - EXIT INT TERM HUP PIPE
+	for _bm in $BENCH_MOUNTS; do
+		is_mounted "$_bm" && _bench_fusermount "$_bm"
+	done
+	# An unmounted daemon exits by itself; give it a moment before SIGTERM.
+	for _bp in $BENCH_PIDS; do
+		wait_exit "$_bp" 5 && continue
+		kill -TERM "$_bp" 2>/dev/null
+		wait_exit "$_bp" 30 || { kill -KILL "$_bp" 2>/dev/null; wait_exit "$_bp" 10; }
+	done
+	[ -n "$tmp" ] || return 0
+	if awk -v t="$tmp/" 'index($2, t) == 1 { f = 1 } END { exit !f }' /proc/mounts; then
+		say "$BENCH_NAME: mounts left under $tmp, not removing it" >&2
+	else
+		rm -rf "$tmp"
+	fi
+}
+
+bench_tmp() {
+	tmp=$(mktemp -d "$BENCH_DIR/$1.XXXXXX") || die "mktemp in $BENCH_DIR failed"
+	tmp=$(cd "$tmp" && pwd -P)
+	trap 'bench_cleanup' EXIT
+	trap 'bench_cleanup; exit 130' INT
+	trap 'bench_cleanup; exit 143' TERM
+	trap 'bench_cleanup; exit 129' HUP
+	trap 'bench_cleanup; exit 141' PIPE   # e.g. output piped into head
+}
