@@ -169,6 +169,11 @@ int log_set_hw(struct log *l, int64_t hw);
 /* Makes everything below upto (or all, upto < 0) durable: fsync of the
  * segment files and their indexes, advances the recovery point. */
 int log_flush(struct log *l, int64_t upto);
+/* fsyncs the closed segments not yet durable (a rolled segment is not
+ * fsynced by the append that rolled it) and advances the recovery point to
+ * the active segment. Takes the log's lock only to look; call it from a
+ * background thread, every second or so. */
+int log_flush_closed(struct log *l);
 /* Truncates the log to end at offset (followers; recovery). */
 int log_truncate_to(struct log *l, int64_t offset);
 /* Records a new leader epoch starting at start_offset in the epoch cache

@@ -217,8 +217,11 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 		rc = seg_open(l->io, l->dir, bases[i], &s);
 		if (rc < 0)
 			goto out;
-		bool need = !a->clean && (a->recovery_point < 0 || i == nb - 1 ||
-					  bases[i + 1] > a->recovery_point);
+		/* Segments at or after the recovery point may have lost data that
+		 * was never fsynced; those before it were fsynced whole. */
+		bool unsynced = !a->clean && (a->recovery_point < 0 || i == nb - 1 ||
+					      bases[i + 1] > a->recovery_point);
+		bool need = unsynced;
 		if (!need)
 			need = seg_load_tail(s, l->cfg.key_sep_len, prev_line_end) < 0;
 		if (need) {
@@ -234,6 +237,18 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 			l->recovery_truncated += cutb;
 			if (cutb > 0)
 				cut = true;
+		}
+		/* The log stays a prefix: an unsynced segment that now ends before
+		 * the next one begins lost records in between (the kernel may write
+		 * a later file back before an earlier one), so whatever follows
+		 * goes too. Compaction cannot be the cause: it only rewrites
+		 * segments below the checkpointed recovery point (cleaner.c).
+		 * Without a checkpointed recovery point (a lost checkpoint file)
+		 * that cannot be told, and nothing is cut. */
+		if (unsynced && a->recovery_point >= 0 && i + 1 < nb &&
+		    s->next_offset < bases[i + 1]) {
+			cut = true;
+			*recovered = true;
 		}
 		if (prev_end >= 0 && s->base_offset < prev_end) {
 			seg_unref(s);
@@ -392,9 +407,12 @@ static bool should_roll(struct log *l, struct seg *s, int64_t batch_size, int64_
 static int log_roll(struct log *l, int64_t base)
 {
 	struct seg *old = log_active(l), *s;
-	/* A closed segment is made durable at once: only the active segment can
-	 * hold unsynced data, so recovery starts at most one segment back. */
-	int rc = seg_flush(old);
+	/* The closed segment's .lines entries are written now (readers, the
+	 * cleaner and retention see closed segments whole); its fsync is left
+	 * to log_flush_closed() in the background, as Kafka flushes a rolled
+	 * segment asynchronously: an fsync of a whole segment here would stall
+	 * the append that rolled. The recovery point stays where it is. */
+	int rc = seg_lines_sync(old);
 	if (rc == 0)
 		rc = seg_create(l->io, l->dir, base, old->line_end, &s);
 	if (rc < 0)
@@ -404,9 +422,38 @@ static int log_roll(struct log *l, int64_t base)
 		seg_unref(s);
 		return rc;
 	}
-	if (l->recovery_point < base)
-		l->recovery_point = base;
 	return 0;
+}
+
+int log_flush_closed(struct log *l)
+{
+	struct seg *todo[64];
+	int n = 0, rc = 0;
+	pthread_mutex_lock(&l->lock);
+	int64_t upto = log_active(l)->base_offset;
+	for (int i = 0; i < l->nsegs - 1 && n < 64; i++) {
+		if (l->segs[i]->next_offset > l->recovery_point) {
+			todo[n++] = l->segs[i];
+			seg_ref(l->segs[i]);
+		}
+	}
+	if (n == 64)
+		upto = todo[63]->next_offset;
+	pthread_mutex_unlock(&l->lock);
+	/* Closed segments take no appends: fsync them without the lock, so
+	 * appends to the active segment go on meanwhile. */
+	for (int i = 0; i < n; i++) {
+		if (rc == 0)
+			rc = seg_flush(todo[i]);
+		seg_unref(todo[i]);
+	}
+	if (rc == 0 && n > 0) {
+		pthread_mutex_lock(&l->lock);
+		if (l->recovery_point < upto)
+			l->recovery_point = upto;
+		pthread_mutex_unlock(&l->lock);
+	}
+	return rc;
 }
 
 int log_roll_locked(struct log *l)

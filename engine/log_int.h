@@ -63,7 +63,7 @@ struct seg {
 	int64_t max_ts, max_ts_offset;
 	int64_t next_offset;        /* offset after the last record */
 	int64_t line_end;           /* line position after the last record */
-	bool dirty;                 /* written since the last fsync */
+	atomic_bool dirty;          /* written since the last fsync */
 	/* .lines entries of appended batches not yet written to the file:
 	 * written in blocks (seg_lines_sync) rather than one pwrite per append.
 	 * Readers that reach the last written entry while lines_pending is set

@@ -344,14 +344,20 @@ void broker_topics_release(struct topic **ts, int n)
 static void sched_flush_topic(struct topic *t, int64_t now)
 {
 	pthread_rwlock_rdlock(&t->lock);
-	if (atomic_load(&t->deleted) || t->cfg.log.flush_ms == INT64_MAX)
+	if (atomic_load(&t->deleted))
 		goto out;
 	for (int p = 0; p < t->nparts; p++) {
 		struct partition *pt = t->parts[p];
 		struct log_state st;
 		int rc;
 
-		if (now - atomic_load(&pt->last_flush_ms) < t->cfg.log.flush_ms)
+		/* Rolled segments are made durable here, not by the append. */
+		rc = log_flush_closed(pt->log);
+		if (rc < 0)
+			mq_log_limited(MQ_ERR, "topic %s partition %d: flush of closed segments: %s",
+				       t->name, p, strerror(-rc));
+		if (t->cfg.log.flush_ms == INT64_MAX ||
+		    now - atomic_load(&pt->last_flush_ms) < t->cfg.log.flush_ms)
 			continue;
 		log_get_state(pt->log, &st);
 		if (st.log_end_offset > st.recovery_point) {
@@ -505,8 +511,12 @@ static int cleaner_topic(struct broker *b, struct topic *t)
 		goto out;
 	for (int p = 0; p < t->nparts; p++) {
 		struct log_clean_stats cs;
-		int rc = log_clean(t->parts[p]->log, engine_now_ms(), b->cfg.cleaner_dedupe_bytes,
-				   false, &cs);
+		/* The cleaner rewrites only segments below the recovery point;
+		 * recovery must know that point too, so it is checkpointed first. */
+		int rc = logmgr_checkpoint(b->m);
+		if (rc == 0)
+			rc = log_clean(t->parts[p]->log, engine_now_ms(),
+				       b->cfg.cleaner_dedupe_bytes, false, &cs);
 
 		if (rc < 0) {
 			atomic_fetch_add(&b->cleaner_errors, 1);

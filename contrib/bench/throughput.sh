@@ -11,7 +11,7 @@
 #   mqfs         BUILD_DIR/mqfs -f --data DIR MNT; mkdir MNT/bench; the file
 #                is MNT/bench/0 (rep 2, 3... use topics bench2, bench3...)
 # Source: BENCH_MB MiB of 100-byte lines (99 chars + '\n', all distinct),
-# generated once. Per rep: write with `dd if=SRC of=TARGET bs=1M`, read with
+# generated once. Per rep: sync (untimed), write with `dd if=SRC of=TARGET bs=1M`, read with
 # `cat TARGET > /dev/null`, wall time by `date +%s.%N`. Medians over the reps.
 #
 # Environment:
@@ -98,7 +98,7 @@ t1=$(now)
 say "throughput: $LINES records of 100 bytes = $BYTES bytes ($(awk -v b="$BYTES" 'BEGIN { printf "%.1f", b / 1048576 }') MiB), $BENCH_REPS reps, median reported"
 say "  bench dir: $tmp ($(df -PT "$tmp" | awk 'NR == 2 { print $2 " on " $1 }'))"
 say "  source generated in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s: $(head -c 60 "$SRC")..."
-say "  write: dd if=SRC of=TARGET bs=1M (no fsync; plain/passthrough end in the page cache)"
+say "  write: sync, then dd if=SRC of=TARGET bs=1M timed (no fsync: every target ends in the page cache)"
 say "  read:  cat TARGET > /dev/null"
 if drop_caches; then
 	DROPPED="yes (before every read)"
@@ -124,6 +124,9 @@ run_target() {
 			return 1
 		fi
 		tp=$(target_path "$name" "$r")
+		# Every write starts with no dirty pages waiting: otherwise the
+		# target measured later pays for the writeback of those before it.
+		sync
 		a=$(now)
 		if ! timeout --foreground -k 5 "$BENCH_OP_TIMEOUT" dd if="$SRC" of="$tp" bs=1M status=none; then
 			say "  $name: rep $r: dd write failed or timed out"

@@ -83,6 +83,9 @@ static void put(struct logfx *f, const int *keys, const bool *tombs, int n, int 
 	log_get_state(f->l, &st);
 	assert_int_equal(st.log_end_offset, wr.n);
 	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	/* What the broker's scheduler does every second: closed segments
+	 * become durable, and only durable segments are cleanable. */
+	assert_int_equal(log_flush_closed(f->l), 0);
 }
 
 /* nkeys keys written rounds times, round-robin; tombstones for the keys in

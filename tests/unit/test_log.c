@@ -470,6 +470,62 @@ static void test_roll_index_full_and_age(void **state)
 	check_all(f, 33);
 }
 
+/* A rolled segment is fsynced in the background (log_flush_closed), not by
+ * the append that rolled it; after a crash the log is still a prefix: an
+ * unsynced segment that lost its tail takes the later segments with it. */
+static void test_async_roll_flush_and_prefix(void **state)
+{
+	struct logfx *f = *state;
+	f->cfg.segment_bytes = 1024;
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 0, 100, 5);
+	assert_int_equal(log_flush(f->l, -1), 0);
+	assert_int_equal(logmgr_checkpoint(f->m), 0);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	int64_t rp = st.recovery_point;
+	assert_int_equal(rp, 100);
+	int fs0 = f->fio.fsyncs;
+	put(f, 100, 200, 5);                       /* several rolls */
+	log_get_state(f->l, &st);
+	assert_int_equal(st.recovery_point, rp);    /* nothing fsynced by rolling */
+	assert_true(f->fio.fsyncs - fs0 <= 2 * (st.segments + 1));  /* only .lines headers */
+	int64_t *bases;
+	int n;
+	assert_int_equal(log_segments(f->l, &bases, &n), 0);
+	assert_true(n >= 4);
+	int64_t active = bases[n - 1];
+	/* The first segment holding unsynced records loses its tail, as if the
+	 * kernel had written later files back first. */
+	int k = 0;
+	while (k + 1 < n && bases[k + 1] <= rp)
+		k++;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/t-0/%020lld.log", f->dir, (long long)bases[k]);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	logmgr_abandon(f->m);
+	f->m = NULL;
+	assert_int_equal(truncate(path, sb.st_size - 30), 0);
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_true(st.log_end_offset >= rp && st.log_end_offset < bases[k + 1]);
+	log_set_hw(f->l, st.log_end_offset);
+	check_all(f, (int)st.log_end_offset);
+	put(f, (int)st.log_end_offset, 10, 5);
+	check_all(f, (int)st.log_end_offset + 10);
+	free(bases);
+	/* log_flush_closed makes the closed segments durable and moves the
+	 * recovery point to the active segment. */
+	put(f, (int)st.log_end_offset + 10, 100, 5);
+	assert_int_equal(log_flush_closed(f->l), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(log_segments(f->l, &bases, &n), 0);
+	active = bases[n - 1];
+	free(bases);
+	assert_int_equal(st.recovery_point, active);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -485,6 +541,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncate_and_epochs, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_render, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_index_full_and_age, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_async_roll_flush_and_prefix, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
