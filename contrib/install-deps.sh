@@ -8,6 +8,9 @@ need="libfuse3-dev fuse3 liblz4-dev lz4 zlib1g-dev libcmocka-dev pkg-config"
 # setpriv/unshare/mount (util-linux). Installing prometheus also installs
 # (and, where systemd runs, enables) a Prometheus server unit.
 need="$need prometheus systemd groff-base passwd util-linux"
+# t_groups.sh, t_produce.sh and contrib/bench/latency.sh drive a few system
+# calls (poll, close errors, timestamps) from python3; the benchmarks use bc.
+need="$need python3 bc"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' \
