@@ -528,8 +528,6 @@ int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent,
 		mq_log_limited(MQ_WARN, "mkdir %s: %s", name, strerror(-rc));
 		goto out;
 	}
-	mq_log(MQ_INFO, "topic %s created (uid %u, mode %04o)", name, (unsigned)ctx->uid,
-	       (unsigned)(mode & 07777));
 	key = node_key_make(NODE_TOPIC, t, -1);
 	rc = entry_fill(fs, &key, t, e);
 out:

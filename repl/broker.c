@@ -908,7 +908,8 @@ int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid
 		catalog_remove(b, t->meta_file);
 		goto out;
 	}
-	mq_log(MQ_INFO, "topic %s: created, %d partitions", name, t->nparts);
+	mq_log(MQ_INFO, "topic %s: created, %d partitions, uid %u gid %u mode %04o", name,
+	       t->nparts, (unsigned)uid, (unsigned)gid, (unsigned)mode);
 	if (out) {
 		topic_get(t);
 		*out = t;
