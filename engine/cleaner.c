@@ -6,8 +6,8 @@
  *   first dirty offset   the cleaner checkpoint: below it the log has been
  *                        compacted (cleaner-offset-checkpoint, logmgr.c)
  *   cleanable segments   closed segments, oldest first, while every record
- *                        is below the hw and the recovery point (fsynced:
- *                        see log.c's prefix rule) and the segment's largest
+ *                        is below the hw and the checkpointed recovery
+ *                        point (see log.c's prefix rule) and the largest
  *                        timestamp is older than min.compaction.lag.ms;
  *                        the first segment that fails ends the range (its
  *                        base is the "first uncleanable offset")
@@ -282,10 +282,10 @@ static int cleanable_count(struct log *l, int64_t now)
 		struct seg *s = l->segs[k];
 		if (l->segs[k + 1]->base_offset > l->hw)
 			break;
-		/* Only durable segments: recovery relies on every segment after
-		 * the recovery point being as appended (log.c's prefix rule), and
-		 * the broker checkpoints the recovery point before cleaning. */
-		if (l->segs[k + 1]->base_offset > l->recovery_point)
+		/* Only segments below the checkpointed recovery point: recovery
+		 * relies on every segment after it being as appended (log.c's
+		 * prefix rule); the broker checkpoints before cleaning. */
+		if (l->segs[k + 1]->base_offset > l->recovery_point_ckpt)
 			break;
 		if (l->cfg.min_compaction_lag_ms > 0 && s->max_ts >= 0 &&
 		    now - s->max_ts < l->cfg.min_compaction_lag_ms)

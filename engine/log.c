@@ -320,6 +320,8 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 		l->log_start_offset = a->log_start_offset;
 	l->recovery_point = recovered ? leo : (a->recovery_point >= 0 && a->recovery_point < leo
 					      ? a->recovery_point : leo);
+	l->recovery_point_ckpt = a->recovery_point < 0 ? 0
+				 : a->recovery_point < leo ? a->recovery_point : leo;
 	/* The engine keeps the checkpointed hw; the broker decides whether the
 	 * records above it are committed (on one node they are). */
 	l->hw = a->hw >= 0 ? a->hw : leo;
@@ -704,6 +706,8 @@ static int log_truncate_locked(struct log *l, int64_t offset)
 	}
 	if (l->recovery_point > leo)
 		l->recovery_point = leo;
+	if (l->recovery_point_ckpt > leo)
+		l->recovery_point_ckpt = leo;
 	int k = l->nepochs;
 	while (k > 0 && l->epochs[k - 1].start_offset >= leo && leo > 0)
 		k--;

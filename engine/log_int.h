@@ -135,6 +135,10 @@ struct log {
 	int64_t hw;
 	int64_t line_hw;
 	int64_t recovery_point;
+	/* The recovery point as last written to recovery-point-offset-checkpoint
+	 * (<= recovery_point). Recovery trusts segments below the checkpointed
+	 * value only, so the cleaner rewrites nothing at or above it. */
+	int64_t recovery_point_ckpt;
 	bool deleted;
 	struct epoch_ent *epochs;
 	int nepochs;

@@ -282,18 +282,35 @@ static int ckpt_write(struct logmgr *m, const char *name, int which)
 	char *buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
+	int64_t *vals = calloc((size_t)m->nlogs + 1, sizeof(*vals));
+	if (!vals) {
+		free(buf);
+		return -ENOMEM;
+	}
 	n += (size_t)snprintf(buf, cap, "0\n%d\n", m->nlogs);
 	for (int i = 0; i < m->nlogs; i++) {
 		struct log_state st;
 		log_get_state(m->logs[i], &st);
 		int64_t v = which == 0 ? st.recovery_point : which == 1 ? st.hw :
 			    which == 2 ? st.log_start_offset : st.first_dirty_offset;
+		vals[i] = v;
 		n += (size_t)snprintf(buf + n, cap - n, "%s %d %" PRId64 "\n", m->logs[i]->topic,
 				      m->logs[i]->partition, v);
 	}
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
 	int rc = io_write_file_atomic(m->io, path, buf, n);
+	/* Once the recovery points are on disk, recovery will trust what is
+	 * below them: the cleaner may rewrite up to there (log_int.h). */
+	for (int i = 0; rc == 0 && which == 0 && i < m->nlogs; i++) {
+		struct log *l = m->logs[i];
+		pthread_mutex_lock(&l->lock);
+		if (vals[i] > l->recovery_point_ckpt)
+			l->recovery_point_ckpt = vals[i] < l->recovery_point ? vals[i]
+									: l->recovery_point;
+		pthread_mutex_unlock(&l->lock);
+	}
+	free(vals);
 	free(buf);
 	return rc;
 }
