@@ -63,6 +63,9 @@ void fs_node_path(const struct fs_node *n, char *buf, size_t len);
 /* -ENOENT if the node's topic was deleted or its partition is beyond the
  * topic's count. */
 int fs_node_alive(struct fs_node *n);
+/* inode_get, then fs_node_alive: a node reference to inode_put, or -errno
+ * (the reference already dropped). */
+int fs_node_get(struct mqfs *fs, fuse_ino_t ino, struct fs_node **out);
 /* Attributes of a node, fresh (st_size of partitions and text views is
  * computed now). -ENOENT when its topic, partition or segment is gone. */
 int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st);

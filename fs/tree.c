@@ -155,6 +155,21 @@ int fs_node_alive(struct fs_node *n)
 	return 0;
 }
 
+int fs_node_get(struct mqfs *fs, fuse_ino_t ino, struct fs_node **out)
+{
+	struct fs_node *n;
+	int rc = inode_get(fs->inodes, ino, &n);
+	if (rc < 0)
+		return rc;
+	rc = fs_node_alive(n);
+	if (rc < 0) {
+		inode_put(fs->inodes, n);
+		return rc;
+	}
+	*out = n;
+	return 0;
+}
+
 static bool node_is_dir(int kind)
 {
 	return kind == NODE_ROOT || kind == NODE_TOPIC || kind == NODE_SEGMENTS ||
@@ -368,12 +383,9 @@ int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name,
 	struct topic *t;
 	int rc;
 
-	rc = inode_get(fs->inodes, parent, &dir);
+	rc = fs_node_get(fs, parent, &dir);
 	if (rc < 0)
 		return rc;
-	rc = fs_node_alive(dir);
-	if (rc < 0)
-		goto out;
 	rc = child_key(fs, dir, name, &key, &t);
 	if (rc < 0)
 		goto out;
@@ -448,12 +460,9 @@ int fs_setattr(struct mqfs *fs, fuse_req_t req, fuse_ino_t ino,
 	char path[320];
 	int rc;
 
-	rc = inode_get(fs->inodes, ino, &n);
+	rc = fs_node_get(fs, ino, &n);
 	if (rc < 0)
 		return rc;
-	rc = fs_node_alive(n);
-	if (rc < 0)
-		goto out;
 	fs_node_path(n, path, sizeof(path));
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		mq_log_limited(MQ_WARN, "truncate %s: refused: %s", path,

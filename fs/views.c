@@ -99,12 +99,9 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **ou
 	int acc = flags & O_ACCMODE;
 	int rc;
 
-	rc = inode_get(fs->inodes, ino, &n);
+	rc = fs_node_get(fs, ino, &n);
 	if (rc < 0)
 		return rc;
-	rc = fs_node_alive(n);
-	if (rc < 0)
-		goto out;
 	if (n->key.kind == NODE_ROOT || n->key.kind == NODE_TOPIC ||
 	    n->key.kind == NODE_SEGMENTS || n->key.kind == NODE_SEG_PART ||
 	    n->key.kind == NODE_GROUPS || n->key.kind == NODE_GROUP) {
