@@ -580,22 +580,6 @@ static void test_names(void **state)
 	}
 }
 
-static void test_murmur2(void **state)
-{
-	static const struct { const char *s; int32_t h; } v[] = {
-		{ "21", -973932308 },
-		{ "foobar", -790332482 },
-		{ "a-little-bit-long-string", -985981536 },
-		{ "a-little-bit-longer-string", -1486304829 },
-		{ "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8", -58897971 },
-		{ "abc", 479470107 },
-	};
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-		assert_int_equal((int32_t)broker_murmur2(v[i].s, strlen(v[i].s)), v[i].h);
-}
-
 static void test_partitioner(void **state)
 {
 	struct fx *f = *state;
@@ -928,7 +912,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_catalog_parse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
-		cmocka_unit_test(test_murmur2),
 		cmocka_unit_test_setup_teardown(test_partitioner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_views, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_messages, setup, teardown),
