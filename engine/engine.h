@@ -189,6 +189,10 @@ int log_reconfigure(struct log *l, const struct log_config *cfg);
 bool log_ever_written(struct log *l);
 /* Current wall clock in ms; tests may replace it (engine only calls this). */
 extern int64_t (*engine_now_ms)(void);
+/* Helper threads a log manager opened from now on starts for encoding big
+ * appends (log_append); -1 (the default): online CPUs - 1, at most 3.
+ * Tests set it to get the same code path on every machine. */
+extern int engine_helper_threads;
 
 /* ---- reading the line view ----
  * A cursor makes sequential reads cost no lookup: it remembers the segment,

@@ -55,8 +55,10 @@ void log_unref(struct log *l)
 		seg_unref(l->segs[i]);
 	free(l->segs);
 	free(l->epochs);
-	free(l->scratch);
-	free(l->meta);
+	for (int i = 0; i < LOG_PARTS; i++) {
+		free(l->enc[i].buf);
+		free(l->enc[i].meta);
+	}
 	pthread_mutex_destroy(&l->maint_lock);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
@@ -463,55 +465,70 @@ int log_roll_locked(struct log *l)
 	return log_roll(l, log_leo(l));
 }
 
-static int scratch_reserve(struct log *l, size_t need)
+/* Grows an encoding buffer to hold need bytes and nmeta batches. */
+static int encbuf_reserve(struct encbuf *e, size_t need, int nmeta)
 {
-	if (need <= l->scratch_cap)
-		return 0;
-	size_t nc = l->scratch_cap ? l->scratch_cap : 65536;
-	while (nc < need)
-		nc *= 2;
-	uint8_t *np = realloc(l->scratch, nc);
-	if (!np)
-		return -ENOMEM;
-	l->scratch = np;
-	l->scratch_cap = nc;
+	if (need > e->cap) {
+		size_t nc = e->cap ? e->cap : 65536;
+		while (nc < need)
+			nc *= 2;
+		uint8_t *np = realloc(e->buf, nc);
+		if (!np)
+			return -ENOMEM;
+		e->buf = np;
+		e->cap = nc;
+	}
+	if (nmeta > e->meta_cap) {
+		int nc = e->meta_cap ? e->meta_cap : 64;
+		while (nc < nmeta)
+			nc *= 2;
+		struct batch_meta *nm = realloc(e->meta, (size_t)nc * sizeof(*nm));
+		if (!nm)
+			return -ENOMEM;
+		e->meta = nm;
+		e->meta_cap = nc;
+	}
 	return 0;
 }
 
-static int meta_reserve(struct log *l, int n)
-{
-	if (n <= l->meta_cap)
-		return 0;
-	int nc = l->meta_cap ? l->meta_cap : 64;
-	while (nc < n)
-		nc *= 2;
-	struct batch_meta *nm = realloc(l->meta, (size_t)nc * sizeof(*nm));
-	if (!nm)
-		return -ENOMEM;
-	l->meta = nm;
-	l->meta_cap = nc;
-	return 0;
-}
+/* One run of records to encode: recs[0..n) get offsets from offset on and
+ * line positions from line on. Pure: it touches only *eb and reads the
+ * records and the configuration, so a helper thread can run it while the
+ * appender writes another part under the log's lock. */
+struct enc_part {
+	const struct log_config *cfg;
+	struct encbuf *eb;
+	const struct rec_in *recs;
+	int n;
+	int64_t offset, line;
+	int32_t epoch;
+	int nb;                     /* out: batches, or -errno */
+	int64_t total;              /* out: bytes */
+};
 
-/* Encodes recs into l->scratch as batches; fills l->meta. Returns the
- * number of batches and the total bytes in *total. */
-static int build_batches(struct log *l, const struct rec_in *recs, int n, int32_t epoch,
-			 int64_t *total)
+/* Encodes the part into eb as batches of at most batch.size (a record
+ * bigger than that gets a batch of its own) and fills eb->meta. */
+static void enc_part_run(void *arg)
 {
-	int64_t offset = log_leo(l), line = log_line_end(l);
+	struct enc_part *p = arg;
+	const struct log_config *cfg = p->cfg;
+	struct encbuf *eb = p->eb;
+	const struct rec_in *recs = p->recs;
+	int64_t offset = p->offset, line = p->line;
 	size_t used = 0;
-	int nb = 0, i = 0;
+	int nb = 0, i = 0, n = p->n;
+
 	while (i < n) {
 		size_t first = batch_record_max_size(recs[i].key_len, recs[i].value_len) + BATCH_HDR_SIZE;
-		size_t cap = (size_t)l->cfg.batch_bytes > first ? (size_t)l->cfg.batch_bytes : first;
-		int rc = scratch_reserve(l, used + cap);
-		if (rc == 0)
-			rc = meta_reserve(l, nb + 1);
-		if (rc < 0)
-			return rc;
+		size_t cap = (size_t)cfg->batch_bytes > first ? (size_t)cfg->batch_bytes : first;
+		int rc = encbuf_reserve(eb, used + cap, nb + 1);
+		if (rc < 0) {
+			p->nb = rc;
+			return;
+		}
 		struct batch_builder bb;
-		batch_builder_init(&bb, l->scratch + used, cap, l->cfg.codec);
-		struct batch_meta *m = &l->meta[nb];
+		batch_builder_init(&bb, eb->buf + used, cap, cfg->codec);
+		struct batch_meta *m = &eb->meta[nb];
 		m->base_offset = offset;
 		m->first_line_pos = line;
 		m->line_bytes = 0;
@@ -523,17 +540,19 @@ static int build_batches(struct log *l, const struct rec_in *recs, int n, int32_
 					      r->timestamp) < 0)
 				break;
 			int64_t ll = (r->value_len > 0 ? r->value_len : 0) + 1;
-			if (l->cfg.key_sep_len > 0 && r->key_len >= 0)
-				ll += r->key_len + l->cfg.key_sep_len;
+			if (cfg->key_sep_len > 0 && r->key_len >= 0)
+				ll += r->key_len + cfg->key_sep_len;
 			m->line_bytes += ll;
 			if (r->timestamp > m->max_ts) {
 				m->max_ts = r->timestamp;
 				m->max_ts_offset = offset + bb.count - 1;
 			}
 		}
-		int64_t size = batch_builder_finish(&bb, offset, epoch);
-		if (size < 0)
-			return (int)size;
+		int64_t size = batch_builder_finish(&bb, offset, p->epoch);
+		if (size < 0) {
+			p->nb = (int)size;
+			return;
+		}
 		m->size = size;
 		m->last_offset = offset + bb.count - 1;
 		offset += bb.count;
@@ -541,11 +560,79 @@ static int build_batches(struct log *l, const struct rec_in *recs, int n, int32_
 		used += (size_t)size;
 		nb++;
 	}
-	*total = (int64_t)used;
-	return nb;
+	p->total = (int64_t)used;
+	p->nb = nb;
+}
+
+/* Writes nb encoded batches (buf, meta) at the end of the log: runs of
+ * batches that fit in the active segment, rolling between them. */
+static int write_batches(struct log *l, const uint8_t *buf, const struct batch_meta *meta,
+			 int nb, int64_t now)
+{
+	size_t off = 0;
+
+	for (int i = 0; i < nb;) {
+		struct seg *s = log_active(l);
+		if (should_roll(l, s, meta[i].size, meta[i].last_offset, now)) {
+			int rc = log_roll(l, meta[i].base_offset);
+			if (rc < 0)
+				return rc;
+			s = log_active(l);
+		}
+		int j = i;
+		int64_t run = 0, sz = atomic_load(&s->size);
+		do {
+			run += meta[j].size;
+			j++;
+		} while (j < nb && sz + run + meta[j].size <= l->cfg.segment_bytes &&
+			 sz + run + meta[j].size <= INT32_MAX &&
+			 meta[j].last_offset - s->base_offset <= INT32_MAX);
+		if (!s->first_append_ms)
+			s->first_append_ms = now;
+		int rc = seg_append(s, buf + off, (size_t)run, &meta[i], j - i,
+				    l->cfg.index_interval_bytes);
+		if (rc < 0)
+			return rc;
+		off += (size_t)run;
+		i = j;
+	}
+	return 0;
 }
 
 static int log_truncate_locked(struct log *l, int64_t offset);
+
+/*
+ * An append of at least 2 * LOG_PART_BYTES of keys and values is encoded in
+ * parts when a helper is idle: this thread encodes the first part and
+ * writes the parts in order; the helper encodes the others, one after the
+ * other, ahead of the writes. A part's offsets are known before it is
+ * encoded (one per record); its line positions depend on the lines before
+ * it, so they are counted from 0 and shifted when the part is written.
+ * Encoding (copy, CRC-32C, compression) and the page-cache write are most
+ * of an append's time: with the helper they overlap, and the appending
+ * thread encodes only the first part. The batches are those a serial
+ * append would make, except that a part's last batch may be short.
+ */
+#define LOG_PART_BYTES (64 << 10)
+
+struct enc_pipe {
+	struct enc_part *part;      /* [1..nparts) are the helper's */
+	int nparts;
+	struct pool *pool;
+	struct pool_job *job;
+};
+
+static void enc_pipe_run(void *arg)
+{
+	struct enc_pipe *pp = arg;
+
+	for (int i = 1; i < pp->nparts; i++) {
+		enc_part_run(&pp->part[i]);
+		pool_progress(pp->pool, pp->job, i);
+		if (pp->part[i].nb < 0)
+			break;
+	}
+}
 
 int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_epoch,
 	       struct log_append_info *info)
@@ -558,7 +645,7 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
 		rc = -ENOENT;
 		goto out;
 	}
-	int64_t max = log_max_record_payload(&l->cfg);
+	int64_t max = log_max_record_payload(&l->cfg), bytes = 0;
 	for (int i = 0; i < n; i++) {
 		int64_t payload = (recs[i].key_len > 0 ? recs[i].key_len : 0) +
 				  (recs[i].value_len > 0 ? recs[i].value_len : 0);
@@ -566,42 +653,49 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
 			rc = -EMSGSIZE;
 			goto out;
 		}
-	}
-	int64_t total = 0;
-	int nb = build_batches(l, recs, n, leader_epoch, &total);
-	if (nb < 0) {
-		rc = nb;
-		goto out;
+		bytes += payload;
 	}
 	int64_t start = log_leo(l), now = engine_now_ms();
 	int nsegs0 = l->nsegs;
-	/* Write runs of batches that fit in the active segment; roll between. */
-	size_t off = 0;
-	for (int i = 0; i < nb;) {
-		struct seg *s = log_active(l);
-		if (should_roll(l, s, l->meta[i].size, l->meta[i].last_offset, now)) {
-			rc = log_roll(l, l->meta[i].base_offset);
-			if (rc < 0)
-				goto undo;
-			s = log_active(l);
-		}
-		int j = i;
-		int64_t run = 0, sz = atomic_load(&s->size);
-		do {
-			run += l->meta[j].size;
-			j++;
-		} while (j < nb && sz + run + l->meta[j].size <= l->cfg.segment_bytes &&
-			 sz + run + l->meta[j].size <= INT32_MAX &&
-			 l->meta[j].last_offset - s->base_offset <= INT32_MAX);
-		if (!s->first_append_ms)
-			s->first_append_ms = now;
-		rc = seg_append(s, l->scratch + off, (size_t)run, &l->meta[i], j - i,
-				l->cfg.index_interval_bytes);
-		if (rc < 0)
-			goto undo;
-		off += (size_t)run;
-		i = j;
+	int64_t k = l->pool ? bytes / LOG_PART_BYTES : 1;
+	int nparts = (int)(k < 2 ? 1 : k > LOG_PARTS ? LOG_PARTS : k > n ? n : k);
+	struct enc_part part[LOG_PARTS];
+	struct pool_job job = { .fn = enc_pipe_run };
+	struct enc_pipe pipe = { part, nparts, l->pool, &job };
+	for (int i = 0; i < nparts; i++) {
+		int a = (int)((int64_t)n * i / nparts), b = (int)((int64_t)n * (i + 1) / nparts);
+		part[i] = (struct enc_part){ &l->cfg, &l->enc[i], recs + a, b - a, start + a,
+					     i ? 0 : log_line_end(l), leader_epoch, -ECANCELED, 0 };
 	}
+	job.arg = &pipe;
+	bool helped = nparts > 1 && pool_try_run(l->pool, &job);
+	if (nparts > 1 && !helped) {
+		part[0].n = n;
+		nparts = 1;
+	}
+	int nb = 0;
+	int64_t total = 0;
+	for (int i = 0; i < nparts; i++) {
+		if (i == 0)
+			enc_part_run(&part[0]);
+		else
+			pool_wait_progress(l->pool, &job, i);
+		rc = part[i].nb;
+		if (rc < 0)
+			break;
+		int64_t shift = i ? log_line_end(l) : 0;
+		for (int j = 0; shift && j < part[i].nb; j++)
+			l->enc[i].meta[j].first_line_pos += shift;
+		rc = write_batches(l, l->enc[i].buf, l->enc[i].meta, part[i].nb, now);
+		if (rc < 0)
+			break;
+		nb += part[i].nb;
+		total += part[i].total;
+	}
+	if (helped)
+		pool_wait(l->pool, &job);   /* the records are the caller's */
+	if (rc < 0)
+		goto undo;
 	if (info) {
 		info->first_offset = start;
 		info->last_offset = log_leo(l) - 1;

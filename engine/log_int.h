@@ -11,6 +11,7 @@
 
 #include "engine/engine.h"
 #include "engine/batch.h"
+#include "engine/pool.h"
 
 #define LINES_MAGIC      "MQLINES1"
 #define LINES_HDR_SIZE   16
@@ -27,6 +28,16 @@ struct lines_ent {
 };
 
 /* What the appender knows of each batch it writes. */
+/* Batches encoded by an append, before they are written; an append of
+ * many records is encoded in up to LOG_PARTS parts. */
+#define LOG_PARTS 4
+struct encbuf {
+	uint8_t *buf;
+	size_t cap;
+	struct batch_meta *meta;
+	int meta_cap;
+};
+
 struct batch_meta {
 	int64_t base_offset;
 	int64_t last_offset;
@@ -142,10 +153,10 @@ struct log {
 	bool deleted;
 	struct epoch_ent *epochs;
 	int nepochs;
-	uint8_t *scratch;
-	size_t scratch_cap;
-	struct batch_meta *meta;
-	int meta_cap;
+	/* Encoded batches of the append in progress (lock), one buffer per
+	 * part (see log_append). */
+	struct encbuf enc[LOG_PARTS];
+	struct pool *pool;          /* the manager's helpers; NULL: none */
 	int32_t recovered_segments;
 	int64_t recovery_truncated;
 	int64_t recovery_ms;

@@ -36,6 +36,8 @@
 
 #define CLEAN_MARKER ".clean-shutdown"
 
+int engine_helper_threads = -1;
+
 struct ckpt_ent { char *topic; int partition; int64_t value; };
 struct ckpt { struct ckpt_ent *e; int n; };
 
@@ -48,6 +50,7 @@ struct logmgr {
 	int nlogs, cap;
 	struct ckpt rp, hw, ls, co; /* as read at open */
 	unsigned delete_seq;
+	struct pool *pool;          /* helpers for the logs' appends; may be NULL */
 };
 
 static void ckpt_free(struct ckpt *c)
@@ -176,6 +179,10 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 		}
 		closedir(d);
 	}
+	/* Without helpers appends are encoded by their own thread only. */
+	if (pool_create(engine_helper_threads >= 0 ? engine_helper_threads : pool_default_threads(),
+			&m->pool) < 0)
+		m->pool = NULL;
 	*out = m;
 	return 0;
 fail:
@@ -236,6 +243,7 @@ int logmgr_get_log(struct logmgr *m, const char *topic, int partition,
 	if (rc < 0)
 		goto out;
 	rc = 0;
+	l->pool = m->pool;
 	m->logs[m->nlogs++] = l;
 	*out = l;
 out:
@@ -255,6 +263,7 @@ int logmgr_drop_log(struct logmgr *m, const char *topic, int partition)
 	m->logs[i] = m->logs[--m->nlogs];
 	pthread_mutex_lock(&l->lock);
 	l->deleted = true;
+	l->pool = NULL;
 	pthread_mutex_unlock(&l->lock);
 	/* Rename first, as Kafka does: the log is gone from the directory's
 	 * namespace at once; the files go after, and a crash in between is
@@ -331,8 +340,15 @@ int logmgr_checkpoint(struct logmgr *m)
 
 static void logmgr_free(struct logmgr *m)
 {
-	for (int i = 0; i < m->nlogs; i++)
+	/* A log may outlive its manager (a reference still held): it appends
+	 * without helpers from now on. */
+	for (int i = 0; i < m->nlogs; i++) {
+		pthread_mutex_lock(&m->logs[i]->lock);
+		m->logs[i]->pool = NULL;
+		pthread_mutex_unlock(&m->logs[i]->lock);
 		log_unref(m->logs[i]);
+	}
+	pool_destroy(m->pool);
 	free(m->logs);
 	ckpt_free(&m->rp);
 	ckpt_free(&m->hw);

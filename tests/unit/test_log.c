@@ -25,9 +25,29 @@ static void tune(struct log_config *cfg)
 	(void)cfg;
 }
 
+static void tune_lz4(struct log_config *cfg)
+{
+	cfg->codec = BATCH_CODEC_LZ4;
+	cfg->segment_bytes = 256 << 10;     /* parts cross segment rolls */
+}
+
 static int setup(void **state)
 {
+	engine_helper_threads = -1;
 	return logfx_setup(state, "log", tune);
+}
+
+/* One helper thread on every machine: big appends are encoded in parts. */
+static int setup_helper(void **state)
+{
+	engine_helper_threads = 1;
+	return logfx_setup(state, "logpar", tune);
+}
+
+static int setup_helper_lz4(void **state)
+{
+	engine_helper_threads = 1;
+	return logfx_setup(state, "logparlz4", tune_lz4);
 }
 
 /* Appends n records "<prefix><i>" one append call each of `per` records. */
@@ -526,6 +546,133 @@ static void test_async_roll_flush_and_prefix(void **state)
 	assert_int_equal(st.recovery_point, active);
 }
 
+/* Records of varied sizes (empty ones too) for the parallel append: value
+ * i is "p<i>:" and filler up to a length that cycles through 0..299. */
+#define PAR_N 20000
+static char par_vals[PAR_N][320];
+
+static size_t par_build(struct rec_in *r, int from, int n, char *expect)
+{
+	size_t o = 0;
+	for (int i = 0; i < n; i++) {
+		int want = ((from + i) * 37) % 300;
+		int len = want ? snprintf(par_vals[i], sizeof(par_vals[i]), "p%d:", from + i) : 0;
+		for (; len < want; len++)
+			par_vals[i][len] = (char)('a' + (from + i + len) % 26);
+		r[i] = (struct rec_in){ NULL, -1, par_vals[i], len, fake_now + i };
+		memcpy(expect + o, par_vals[i], (size_t)len);
+		o += (size_t)len;
+		expect[o++] = '\n';
+	}
+	return o;
+}
+
+static void par_check(struct logfx *f, const char *expect, size_t len)
+{
+	size_t gl;
+	char *g = read_all(f->l, &gl, 65536);
+	assert_int_equal(gl, len);
+	assert_memory_equal(g, expect, len);
+	free(g);
+	/* Every record's line position, both ways. */
+	int64_t pos = 0, off = 0, got;
+	for (size_t i = 0; i < len; off++) {
+		if (off % 97 == 0 || i + 400 > len) {
+			assert_int_equal(log_offset_to_pos(f->l, off, &got), 0);
+			assert_int_equal(got, pos);
+			assert_int_equal(log_pos_to_offset(f->l, pos, &got), 0);
+			assert_int_equal(got, off);
+		}
+		const char *nl = memchr(expect + i, '\n', len - i);
+		i = (size_t)(nl - expect) + 1;
+		pos = (int64_t)i;
+	}
+}
+
+/* One append big enough to be encoded in parts by the helper: the line view,
+ * the offsets and every position are those of a serial append, before and
+ * after recovery. */
+static void test_parallel_append(void **state)
+{
+	struct logfx *f = *state;
+	static struct rec_in r[PAR_N];
+	size_t cap = (size_t)PAR_N * 2 * 320;
+	char *expect = malloc(cap);
+	struct log_append_info info;
+	struct log_state st;
+
+	assert_non_null(expect);
+	/* Some records first, so the parts do not start at position 0. */
+	size_t len = par_build(r, 0, 10, expect);
+	assert_int_equal(log_append(f->l, r, 10, 0, NULL), 0);
+	for (int round = 0; round < 2; round++) {
+		int from = 10 + round * PAR_N;
+		len += par_build(r, from, PAR_N, expect + len);
+		assert_int_equal(log_append(f->l, r, PAR_N, 0, &info), 0);
+		assert_int_equal(info.first_offset, from);
+		assert_int_equal(info.last_offset, from + PAR_N - 1);
+		assert_int_equal(info.line_end, (int64_t)len);
+		assert_true(info.batches >= LOG_PARTS);
+	}
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 10 + 2 * PAR_N);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	par_check(f, expect, len);
+	reopen(f, false);           /* recovery validates every batch */
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 10 + 2 * PAR_N);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	par_check(f, expect, len);
+	free(expect);
+}
+
+/* A write failing in a later part (after earlier parts were written) takes
+ * the whole append back: all or nothing, as a serial append. */
+static void test_parallel_append_fails_whole(void **state)
+{
+	struct logfx *f = *state;
+	static struct rec_in r[PAR_N];
+	char *expect = malloc((size_t)PAR_N * 320);
+	struct log_state st;
+
+	assert_non_null(expect);
+	size_t len = par_build(r, 0, 100, expect);
+	assert_int_equal(log_append(f->l, r, 100, 0, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	int failed = 0;
+	for (int nth = 1; nth <= 3 * LOG_PARTS + 2; nth++) {
+		char *scratch = malloc((size_t)PAR_N * 320);
+		assert_non_null(scratch);
+		par_build(r, 100, PAR_N, scratch);
+		f->fio.pwrite_countdown = nth;
+		f->fio.pwrite_errno = EIO;
+		int rc = log_append(f->l, r, PAR_N, 0, NULL);
+		f->fio.pwrite_countdown = 0;
+		free(scratch);
+		if (rc == 0) {
+			/* The fault fell after the append's last write. */
+			assert_int_equal(log_truncate_to(f->l, 100), 0);
+			continue;
+		}
+		failed++;
+		assert_int_equal(rc, -EIO);
+		log_get_state(f->l, &st);
+		assert_int_equal(st.log_end_offset, 100);
+		assert_int_equal(st.line_end, (int64_t)len);
+		par_check(f, expect, len);
+	}
+	/* Every part's writes were hit: the .log and .index of each. */
+	assert_true(failed >= 2 * LOG_PARTS);
+	/* And the log goes on from there. */
+	len += par_build(r, 100, PAR_N, expect + len);
+	assert_int_equal(log_append(f->l, r, PAR_N, 0, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	par_check(f, expect, len);
+	free(expect);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -542,6 +689,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_render, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_index_full_and_age, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_async_roll_flush_and_prefix, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_parallel_append, setup_helper, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_parallel_append, setup_helper_lz4, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_parallel_append_fails_whole, setup_helper,
+						logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

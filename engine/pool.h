@@ -1,0 +1,44 @@
+/*
+ * pool.h — helper threads for the engine's CPU-bound work (private to
+ * engine/).
+ *
+ * An append of many records encodes part of its batches on a helper while
+ * the appending thread encodes and writes the rest (log.c). The pool never
+ * queues: pool_try_run() hands a job to an idle helper or refuses at once,
+ * and the caller then does the work itself. So a busy pool costs nothing but
+ * the lost parallelism, and no caller ever waits for another caller's job.
+ */
+#ifndef MQFS_ENGINE_POOL_H
+#define MQFS_ENGINE_POOL_H
+
+#include <stdbool.h>
+
+struct pool;
+
+struct pool_job {
+	void (*fn)(void *arg);
+	void *arg;
+	/* private */
+	bool done;                  /* under the pool's lock */
+	_Atomic int progress;       /* pool_progress */
+};
+
+/* A pool of n helper threads (n <= 0: none; every pool_try_run refuses).
+ * -errno on failure. */
+int pool_create(int n, struct pool **out);
+/* Helpers to use on this machine: online CPUs - 1, at most 3. */
+int pool_default_threads(void);
+/* Waits for running jobs, stops and joins the helpers. NULL is a no-op. */
+void pool_destroy(struct pool *p);
+/* Starts j->fn(j->arg) on an idle helper and returns true; false (nothing
+ * started) when none is idle or p is NULL. */
+bool pool_try_run(struct pool *p, struct pool_job *j);
+/* Returns once a job started by pool_try_run has finished. */
+void pool_wait(struct pool *p, struct pool_job *j);
+/* For a job that hands out its results piece by piece: the job reports
+ * that k pieces are ready (k grows); pool_wait_progress returns once k
+ * pieces are ready or the job has finished. */
+void pool_progress(struct pool *p, struct pool_job *j, int k);
+void pool_wait_progress(struct pool *p, struct pool_job *j, int k);
+
+#endif

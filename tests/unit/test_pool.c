@@ -1,0 +1,166 @@
+/*
+ * test_pool.c — the engine's helper threads: jobs run on a helper, a busy
+ * or empty pool refuses at once (the caller then does the work), progress
+ * is seen piece by piece, destroy joins.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "engine/pool.h"
+
+struct gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool open;
+	pthread_t ran_on;
+	atomic_int runs;
+};
+
+static void gate_init(struct gate *g)
+{
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	g->open = false;
+	atomic_init(&g->runs, 0);
+}
+
+static void gate_open(struct gate *g)
+{
+	pthread_mutex_lock(&g->mu);
+	g->open = true;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* A job that waits for its gate: holds its helper busy until released. */
+static void gated_job(void *arg)
+{
+	struct gate *g = arg;
+
+	g->ran_on = pthread_self();
+	pthread_mutex_lock(&g->mu);
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+	atomic_fetch_add(&g->runs, 1);
+}
+
+static void test_no_helpers_refuse(void **state)
+{
+	struct pool *p;
+	struct gate g;
+	struct pool_job j = { .fn = gated_job, .arg = &g };
+
+	(void)state;
+	gate_init(&g);
+	assert_false(pool_try_run(NULL, &j));
+	assert_int_equal(pool_create(0, &p), 0);
+	assert_false(pool_try_run(p, &j));
+	pool_destroy(p);
+	pool_destroy(NULL);
+	assert_int_equal(atomic_load(&g.runs), 0);
+	assert_true(pool_default_threads() >= 0 && pool_default_threads() <= 3);
+}
+
+static void test_runs_on_helper_and_refuses_when_busy(void **state)
+{
+	struct pool *p;
+	struct gate g1, g2;
+	struct pool_job j1 = { .fn = gated_job, .arg = &g1 };
+	struct pool_job j2 = { .fn = gated_job, .arg = &g2 };
+
+	(void)state;
+	gate_init(&g1);
+	gate_init(&g2);
+	assert_int_equal(pool_create(1, &p), 0);
+	assert_true(pool_try_run(p, &j1));
+	/* The only helper has j1 (blocked on its gate): j2 is refused. */
+	assert_false(pool_try_run(p, &j2));
+	gate_open(&g1);
+	pool_wait(p, &j1);
+	assert_int_equal(atomic_load(&g1.runs), 1);
+	assert_false(pthread_equal(g1.ran_on, pthread_self()));
+	/* Idle again: the next job is taken. */
+	gate_open(&g2);
+	assert_true(pool_try_run(p, &j2));
+	pool_wait(p, &j2);
+	assert_int_equal(atomic_load(&g2.runs), 1);
+	pool_destroy(p);
+}
+
+struct steps {
+	struct pool *p;
+	struct pool_job *j;
+	struct gate gates[4];
+	int seen[4];
+};
+
+/* Reports piece i only once the test opened gate i. */
+static void stepping_job(void *arg)
+{
+	struct steps *s = arg;
+
+	for (int i = 0; i < 4; i++) {
+		gated_job(&s->gates[i]);
+		s->seen[i] = i + 100;
+		pool_progress(s->p, s->j, i + 1);
+	}
+}
+
+static void test_progress(void **state)
+{
+	struct pool *p;
+	struct steps s = { 0 };
+	struct pool_job j = { .fn = stepping_job, .arg = &s };
+
+	(void)state;
+	assert_int_equal(pool_create(2, &p), 0);
+	s.p = p;
+	s.j = &j;
+	for (int i = 0; i < 4; i++)
+		gate_init(&s.gates[i]);
+	assert_true(pool_try_run(p, &j));
+	for (int i = 0; i < 4; i++) {
+		gate_open(&s.gates[i]);
+		pool_wait_progress(p, &j, i + 1);
+		/* Piece i is visible once reported; later ones not yet run. */
+		assert_int_equal(s.seen[i], i + 100);
+		if (i < 3)
+			assert_int_equal(atomic_load(&s.gates[i + 1].runs), 0);
+	}
+	pool_wait(p, &j);
+	pool_destroy(p);
+}
+
+/* Destroy waits for a running job and joins every helper. */
+static void test_destroy_waits(void **state)
+{
+	struct pool *p;
+	struct gate g;
+	struct pool_job j = { .fn = gated_job, .arg = &g };
+
+	(void)state;
+	gate_init(&g);
+	assert_int_equal(pool_create(3, &p), 0);
+	assert_true(pool_try_run(p, &j));
+	gate_open(&g);
+	pool_destroy(p);
+	assert_int_equal(atomic_load(&g.runs), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_no_helpers_refuse),
+		cmocka_unit_test(test_runs_on_helper_and_refuses_when_busy),
+		cmocka_unit_test(test_progress),
+		cmocka_unit_test(test_destroy_waits),
+	};
+	return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
+}
