@@ -10,9 +10,29 @@
 #                mqfs: direct_io, 1 MiB requests, mt loop) over a dir there
 #   mqfs         BUILD_DIR/mqfs -f --data DIR MNT; mkdir MNT/bench; the file
 #                is MNT/bench/0 (rep 2, 3... use topics bench2, bench3...)
+# Both daemons are mounted once at the start and stay mounted for the whole
+# run; a target that cannot be set up is reported SKIPPED.
 # Source: BENCH_MB MiB of 100-byte lines (99 chars + '\n', all distinct),
 # generated once. Per rep: sync (untimed), write with `dd if=SRC of=TARGET bs=1M`, read with
-# `cat TARGET > /dev/null`, wall time by `date +%s.%N`. Medians over the reps.
+# `cat TARGET > /dev/null`, wall time by `date +%s.%N`, then the rep's data is
+# deleted (rm; rmdir of the topic on mqfs). The last rep is first compared
+# with the source (cmp) and its st_blksize recorded.
+#
+# The reps are interleaved: round R = 1..BENCH_REPS runs one rep of every
+# target, in BENCH_TARGETS order rotated left by R-1 (round 1: plain
+# passthrough mqfs, round 2: passthrough mqfs plain, round 3: mqfs plain
+# passthrough, ...), so that no target always follows the same one. On a
+# shared VM the speed of writing into the page cache drifts by several times
+# over tens of seconds; targets measured one after the other in the same
+# round see about the same machine, targets measured minutes apart do not.
+# Peak RSS (VmHWM) of each daemon is read after the last round.
+#
+# Results: medians over the reps, in MiB/s and records/s; the ratios of those
+# medians (mqfs / passthrough, passthrough / plain); and the median over the
+# rounds of each round's own mqfs / passthrough ratio (that round's
+# passthrough time over its mqfs time, write and read separately), which
+# cancels the drift between rounds:
+#   mqfs / passthrough, median of per-round ratios: write 0.62  read 0.70
 #
 # Environment:
 #   BENCH_MB=1024        source size in MiB
@@ -111,62 +131,19 @@ fi
 say "  page cache dropped: $DROPPED"
 say ""
 
-# ---- run one target ------------------------------------------------------------
-# run_target NAME — BENCH_REPS write+read reps; results in $tmp/NAME.{w,r,ok,bs}
-run_target() {
-	name=$1
-	: >"$tmp/$name.w"
-	: >"$tmp/$name.r"
-	r=1
-	while [ "$r" -le "$BENCH_REPS" ]; do
-		if ! prepare "$name" "$r"; then
-			say "  $name: rep $r: preparing the target failed"
-			return 1
-		fi
-		tp=$(target_path "$name" "$r")
-		# Every write starts with no dirty pages waiting: otherwise the
-		# target measured later pays for the writeback of those before it.
-		sync
-		a=$(now)
-		if ! timeout --foreground -k 5 "$BENCH_OP_TIMEOUT" dd if="$SRC" of="$tp" bs=1M status=none; then
-			say "  $name: rep $r: dd write failed or timed out"
-			return 1
-		fi
-		b=$(now)
-		[ "$BENCH_DROP_CACHES" = 1 ] && drop_caches
-		c=$(now)
-		if ! timeout --foreground -k 5 "$BENCH_OP_TIMEOUT" cat "$tp" >/dev/null; then
-			say "  $name: rep $r: cat read failed or timed out"
-			return 1
-		fi
-		d=$(now)
-		w=$(elapsed "$a" "$b")
-		rd=$(elapsed "$c" "$d")
-		echo "$w" >>"$tmp/$name.w"
-		echo "$rd" >>"$tmp/$name.r"
-		say "  $name: rep $r: write $w s, read $rd s"
-		if [ "$r" -lt "$BENCH_REPS" ]; then
-			discard "$name" "$r"
-		else
-			stat -c %o "$tp" >"$tmp/$name.bs" 2>/dev/null
-			if timeout --foreground -k 5 "$BENCH_OP_TIMEOUT" cmp -s "$SRC" "$tp"; then
-				echo yes >"$tmp/$name.ok"
-			else
-				echo "NO" >"$tmp/$name.ok"
-				say "  $name: WARNING: read-back of the last rep differs from the source"
-			fi
-		fi
-		r=$((r + 1))
-	done
-	return 0
-}
-
-DONE=""
+# ---- set up every target once ---------------------------------------------------
+# ACTIVE := the targets that could be set up, in BENCH_TARGETS order. The
+# daemons stay mounted until after the last round.
+ACTIVE=""
+SEEN=""
+ptpid=""
+mqpid=""
 for target in $BENCH_TARGETS; do
+	case " $SEEN " in *" $target "*) say "  $target: listed twice, measured once"; continue ;; esac
+	SEEN="$SEEN $target"
 	case $target in
 	plain)
 		mkdir -p "$tmp/plain"
-		run_target plain && DONE="$DONE plain"
 		;;
 	passthrough)
 		pt=$BUILD/mqfs-passthrough
@@ -181,10 +158,6 @@ for target in $BENCH_TARGETS; do
 			continue
 		fi
 		ptpid=$DPID
-		run_target passthrough && DONE="$DONE passthrough"
-		hwm "$ptpid" >"$tmp/passthrough.rss"
-		rm -f "$tmp/pt-mnt/file"
-		unmount "$tmp/pt-mnt" "$ptpid"
 		;;
 	mqfs)
 		mq=$BUILD/mqfs
@@ -202,17 +175,105 @@ for target in $BENCH_TARGETS; do
 		if ! err=$(timeout -k 5 30 mkdir "$tmp/mq-mnt/bench" 2>&1); then
 			say "  mqfs: SKIPPED: mkdir MNT/bench failed: $err"
 			unmount "$tmp/mq-mnt" "$mqpid"
+			mqpid=""
 			continue
 		fi
-		run_target mqfs && DONE="$DONE mqfs"
-		hwm "$mqpid" >"$tmp/mqfs.rss"
-		unmount "$tmp/mq-mnt" "$mqpid"
 		;;
-	*) say "  unknown target '$target' (plain, passthrough, mqfs)" ;;
+	*)
+		say "  unknown target '$target' (plain, passthrough, mqfs)"
+		continue
+		;;
 	esac
-	# Keep the source, free everything else before the next target.
-	rm -rf "$tmp/plain" "$tmp/pt-src" 2>/dev/null
+	: >"$tmp/$target.w"
+	: >"$tmp/$target.r"
+	ACTIVE="$ACTIVE $target"
 done
+[ -n "$ACTIVE" ] || die "no target could be measured"
+
+# ---- one rep of one target ---------------------------------------------------------
+# run_rep NAME REP — one write+read; appends to $tmp/NAME.{w,r}. The last rep
+# also records $tmp/NAME.{ok,bs}. The rep's data is discarded afterwards, so
+# every round runs with the same files around.
+run_rep() {
+	name=$1
+	rep=$2
+	if ! prepare "$name" "$rep"; then
+		say "  $name: rep $rep: preparing the target failed"
+		return 1
+	fi
+	tp=$(target_path "$name" "$rep")
+	# Every write starts with no dirty pages waiting: otherwise the
+	# target measured later pays for the writeback of those before it.
+	sync
+	a=$(now)
+	if ! timeout --foreground -k 5 "$BENCH_OP_TIMEOUT" dd if="$SRC" of="$tp" bs=1M status=none; then
+		say "  $name: rep $rep: dd write failed or timed out"
+		return 1
+	fi
+	b=$(now)
+	[ "$BENCH_DROP_CACHES" = 1 ] && drop_caches
+	c=$(now)
+	if ! timeout --foreground -k 5 "$BENCH_OP_TIMEOUT" cat "$tp" >/dev/null; then
+		say "  $name: rep $rep: cat read failed or timed out"
+		return 1
+	fi
+	d=$(now)
+	w=$(elapsed "$a" "$b")
+	rd=$(elapsed "$c" "$d")
+	echo "$w" >>"$tmp/$name.w"
+	echo "$rd" >>"$tmp/$name.r"
+	say "  $name: rep $rep: write $w s, read $rd s"
+	if [ "$rep" -eq "$BENCH_REPS" ]; then
+		stat -c %o "$tp" >"$tmp/$name.bs" 2>/dev/null
+		if timeout --foreground -k 5 "$BENCH_OP_TIMEOUT" cmp -s "$SRC" "$tp"; then
+			echo yes >"$tmp/$name.ok"
+		else
+			echo "NO" >"$tmp/$name.ok"
+			say "  $name: WARNING: read-back of the last rep differs from the source"
+		fi
+	fi
+	discard "$name" "$rep"
+	return 0
+}
+
+rotate() {     # rotate N WORD... — the WORDs rotated left by N
+	rot_n=$(($1 % ($# - 1)))
+	shift
+	while [ "$rot_n" -gt 0 ]; do
+		set -- "$@" "$1"
+		shift
+		rot_n=$((rot_n - 1))
+	done
+	echo "$*"
+}
+
+# ---- interleaved rounds ------------------------------------------------------------
+# Round R runs one rep of each target, ACTIVE rotated left by R-1. A target
+# whose rep fails leaves LIVE and is not measured in later rounds.
+LIVE=$ACTIVE
+round=1
+while [ "$round" -le "$BENCH_REPS" ] && [ -n "$LIVE" ]; do
+	# shellcheck disable=SC2086  # ACTIVE is a list of words
+	for target in $(rotate $((round - 1)) $ACTIVE); do
+		case " $LIVE " in *" $target "*) ;; *) continue ;; esac
+		if ! run_rep "$target" "$round"; then
+			say "  $target: not measured further"
+			LIVE=$(for t in $LIVE; do [ "$t" = "$target" ] || printf ' %s' "$t"; done)
+		fi
+	done
+	round=$((round + 1))
+done
+DONE=$LIVE
+
+# Peak RSS over the whole run, then unmount (the exit trap would do it too).
+if [ -n "$ptpid" ]; then
+	hwm "$ptpid" >"$tmp/passthrough.rss"
+	unmount "$tmp/pt-mnt" "$ptpid"
+fi
+if [ -n "$mqpid" ]; then
+	hwm "$mqpid" >"$tmp/mqfs.rss"
+	unmount "$tmp/mq-mnt" "$mqpid"
+fi
 
 # ---- results -------------------------------------------------------------------
 say ""
@@ -244,9 +305,18 @@ ratio() {      # ratio A B — "write x.xx  read x.xx" of A's speed over B's
 	awk -v aw="$aw" -v ar="$ar" -v bw="$bw" -v br="$br" \
 		'BEGIN { printf "write %.2f  read %.2f", bw / aw, br / ar }'
 }
+round_ratio() {  # round_ratio A B — median over the rounds of A's speed over B's
+	case " $DONE " in *" $1 "*) ;; *) echo "n/a ($1 not measured)"; return ;; esac
+	case " $DONE " in *" $2 "*) ;; *) echo "n/a ($2 not measured)"; return ;; esac
+	# Line i of NAME.w and NAME.r is round i for every target in DONE.
+	rw=$(paste "$tmp/$2.w" "$tmp/$1.w" | awk '$2 > 0 { print $1 / $2 }' | median)
+	rr=$(paste "$tmp/$2.r" "$tmp/$1.r" | awk '$2 > 0 { print $1 / $2 }' | median)
+	awk -v w="$rw" -v r="$rr" 'BEGIN { printf "write %.2f  read %.2f", w, r }'
+}
 say ""
 say "ratios (speed / speed):"
 say "  mqfs / passthrough:   $(ratio mqfs passthrough)"
+say "  mqfs / passthrough, median of per-round ratios: $(round_ratio mqfs passthrough)"
 say "  passthrough / plain:  $(ratio passthrough plain)"
 say "  page cache dropped before reads: $DROPPED"
 exit 0
