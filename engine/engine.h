@@ -54,6 +54,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 /* ------------------------------------------------------------------ */
@@ -126,6 +127,52 @@ struct rec_in {
 	int64_t timestamp;              /* ms since the epoch */
 };
 
+/* ---- lines to records ----
+ * How the mount's lines become records (the produce path and
+ * log_append_lines):
+ *   "value"            key null, value "value" (no separator in it, or the
+ *                      topic has none)
+ *   "key<sep>value"    key "key", value "value" (split at the first one)
+ *   "key<sep>"         key "key", value null: a tombstone
+ *   ""                 key null, value "" (empty, not null)
+ */
+struct line_rules {
+	const char *sep;                /* key.separator */
+	int sep_len;                    /* 0: lines have no key */
+	int64_t max;                    /* largest key + value bytes of a record */
+};
+
+/* Parses the line at p (up to '\n' or end) into *r, leaving r->timestamp
+ * alone; returns the start of the next line, or NULL if the record is over
+ * lr->max. */
+static inline const char *line_to_rec(const struct line_rules *lr, const char *p,
+				      const char *end, struct rec_in *r)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+	const char *s = NULL;
+
+	if (lr->sep_len > 0)
+		s = lr->sep_len == 1 ? memchr(p, lr->sep[0], l)
+				     : memmem(p, l, lr->sep, (size_t)lr->sep_len);
+	if ((int64_t)l - (s ? lr->sep_len : 0) > lr->max)
+		return NULL;
+	if (s) {
+		size_t k = (size_t)(s - p), v = l - k - (size_t)lr->sep_len;
+
+		r->key = p;
+		r->key_len = (int32_t)k;
+		r->value = v ? s + lr->sep_len : NULL;
+		r->value_len = v ? (int32_t)v : -1;
+	} else {
+		r->key = NULL;
+		r->key_len = -1;
+		r->value = p;
+		r->value_len = (int32_t)l;
+	}
+	return nl ? nl + 1 : end;
+}
+
 struct log_state {
 	int64_t log_start_offset;
 	int64_t hw;                     /* high watermark */
@@ -151,17 +198,25 @@ struct log_append_info {
 	int64_t last_offset;
 	int32_t batches;
 	int64_t bytes;                  /* bytes written to .log */
+	int64_t payload;                /* key + value bytes of the records */
 	int64_t line_end;               /* line position after the last record */
 };
 
 /* Appends records as batches of at most cfg.batch_bytes, compressed with
- * cfg.codec, stamped with leader_epoch, under the log's lock and in one
- * write. Offsets are assigned from log_end_offset. Either every record is
+ * cfg.codec, stamped with leader_epoch, under the log's lock. Offsets are assigned from log_end_offset. Either every record is
  * appended or none (on error the log is truncated back). Does not move the
  * high watermark: the caller decides (log_set_hw). Rolls a segment first
  * when needed. -EMSGSIZE (a record over max_message_bytes), -ENOSPC, -EIO. */
 int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_epoch,
 	       struct log_append_info *info);
+/* log_append of the lines in head[0..head_len) and then buf[0..len) (each
+ * ends in '\n' except maybe the very last; head may be NULL), made records
+ * by line_to_rec with the log's key.separator and stamped ts. The parsing
+ * is shared out with the encoding (see log.c), so a big write costs the
+ * appending thread less than splitting it first. -EMSGSIZE (nothing
+ * appended) when a line is over max_message_bytes. */
+int log_append_lines(struct log *l, const char *head, size_t head_len, const char *buf,
+		     size_t len, int64_t ts, int32_t leader_epoch, struct log_append_info *info);
 
 /* Moves the high watermark (clamped to [log_start, leo]); never backwards
  * unless force (a follower truncating). Wakes hw listeners. */

@@ -88,6 +88,7 @@
 
 #define PRODUCE_CHUNK_RECS  32768
 #define PRODUCE_CHUNK_BYTES (4 << 20)
+#define PRODUCE_LINES_MIN   (128 << 10)  /* a write this big goes as lines */
 #define RECBUF_POOL_MAX     8
 
 /* ------------------------------------------------------------------ */
@@ -219,41 +220,16 @@ static int recbuf_grow(struct recbuf *rb, bool spread)
  * chunk is appended, keeps invariant 1 across chunks. */
 
 struct splitter {
-	const char *sep;
-	int sep_len;
-	int64_t max;            /* largest key + value bytes of a record */
-	int64_t now;
+	struct line_rules lr;   /* key.separator, the size limit */
+	int64_t now;            /* every record of a write gets this timestamp */
 };
 
-/* Parses the line at p (up to '\n' or end) into *r; returns the start of
- * the next line, or NULL if the record is too big. */
+/* line_to_rec (engine.h) stamped with the write's time. */
 static inline const char *line_parse(const struct splitter *sp, const char *p, const char *end,
 				     struct rec_in *r)
 {
-	const char *nl = memchr(p, '\n', (size_t)(end - p));
-	size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-	const char *s = NULL;
-
-	if (sp->sep_len > 0)
-		s = sp->sep_len == 1 ? memchr(p, sp->sep[0], l)
-				     : memmem(p, l, sp->sep, (size_t)sp->sep_len);
-	if ((int64_t)l - (s ? sp->sep_len : 0) > sp->max)
-		return NULL;
 	r->timestamp = sp->now;
-	if (s) {
-		size_t k = (size_t)(s - p), v = l - k - (size_t)sp->sep_len;
-
-		r->key = p;
-		r->key_len = (int32_t)k;
-		r->value = v ? s + sp->sep_len : NULL;
-		r->value_len = v ? (int32_t)v : -1;
-	} else {
-		r->key = NULL;
-		r->key_len = -1;
-		r->value = p;
-		r->value_len = (int32_t)l;
-	}
-	return nl ? nl + 1 : end;
+	return line_to_rec(&sp->lr, p, end, r);
 }
 
 /* The lines of one produce call: at most two runs of complete lines (the
@@ -284,7 +260,7 @@ static int lines_check_run(const struct splitter *sp, const char *p, const char 
 		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
 
 		/* A line no longer than the limit fits whatever it holds. */
-		if ((int64_t)l > sp->max) {
+		if ((int64_t)l > sp->lr.max) {
 			struct rec_in r;
 
 			if (!line_parse(sp, p, end, &r))
@@ -350,6 +326,11 @@ struct produce_req {
 	const struct splitter *sp;
 	struct recbuf *rb;
 	struct lsrc *src;
+	/* lines: a big write of one run of lines, not parsed by the writer:
+	 * the engine parses it while encoding (log_append_lines); appended
+	 * alone, like more. */
+	const char *head, *lines;
+	size_t head_len, lines_len;
 	/* async (acks=0, queued): owned by the queue; the appender frees it,
 	 * gives its buffer.memory back and reports to tr. */
 	bool async;
@@ -519,28 +500,25 @@ static int partition_commit(struct partition *pt, int64_t last_offset)
 	return log_set_hw(pt->log, last_offset + 1);
 }
 
-/* One chunk into one partition; called by the partition's appender only
- * (with t->lock read, without produce_mu). */
-static int chunk_append(struct topic *t, struct partition *pt, const struct rec_in *recs,
-			int n, int64_t payload)
+/* What follows an append into one partition (metrics, flush.messages,
+ * the hw); rc is the append's result. */
+static int appended(struct topic *t, struct partition *pt, int rc,
+		    const struct log_append_info *info, int64_t ts, int64_t t0)
 {
-	struct log_append_info info;
 	struct log_state st;
-	int64_t t0 = mono_ns();
-	int rc;
 
-	rc = log_append(pt->log, recs, n, BROKER_LEADER_EPOCH, &info);
 	if (rc < 0) {
 		if (rc != -EMSGSIZE)
 			mq_log_limited(MQ_ERR, "topic %s partition %d: append: %s", t->name,
 				       pt->index, strerror(-rc));
 		return rc;
 	}
-	atomic_fetch_add_explicit(&pt->records_in, n, memory_order_relaxed);
-	atomic_fetch_add_explicit(&pt->bytes_in, info.bytes, memory_order_relaxed);
-	atomic_fetch_add_explicit(&pt->batches_in, info.batches, memory_order_relaxed);
-	atomic_fetch_add_explicit(&pt->payload_in, payload, memory_order_relaxed);
-	atomic_store_explicit(&pt->last_append_ms, recs[0].timestamp, memory_order_relaxed);
+	atomic_fetch_add_explicit(&pt->records_in, info->last_offset - info->first_offset + 1,
+				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&pt->bytes_in, info->bytes, memory_order_relaxed);
+	atomic_fetch_add_explicit(&pt->batches_in, info->batches, memory_order_relaxed);
+	atomic_fetch_add_explicit(&pt->payload_in, info->payload, memory_order_relaxed);
+	atomic_store_explicit(&pt->last_append_ms, ts, memory_order_relaxed);
 	if (t->cfg.log.flush_messages != INT64_MAX) {
 		log_get_state(pt->log, &st);
 		if (st.log_end_offset - st.recovery_point >= t->cfg.log.flush_messages) {
@@ -550,31 +528,55 @@ static int chunk_append(struct topic *t, struct partition *pt, const struct rec_
 					       t->name, pt->index, strerror(-rc));
 				return rc;
 			}
-			atomic_store(&pt->last_flush_ms, recs[0].timestamp);
+			atomic_store(&pt->last_flush_ms, ts);
 		}
 	}
-	rc = partition_commit(pt, info.last_offset);
+	rc = partition_commit(pt, info->last_offset);
 	latency_observe(t->b, mono_ns() - t0);
 	return rc;
 }
 
+/* One chunk into one partition; called by the partition's appender only
+ * (with t->lock read, without produce_mu). */
+static int chunk_append(struct topic *t, struct partition *pt, const struct rec_in *recs,
+			int n)
+{
+	struct log_append_info info;
+	int64_t t0 = mono_ns();
+	int rc = log_append(pt->log, recs, n, BROKER_LEADER_EPOCH, &info);
+
+	return appended(t, pt, rc, &info, recs[0].timestamp, t0);
+}
+
+/* A lines request into one partition (the appender, as chunk_append). */
+static int lines_append(struct topic *t, struct partition *pt, const struct produce_req *r)
+{
+	struct log_append_info info;
+	int64_t t0 = mono_ns();
+	int rc = log_append_lines(pt->log, r->head, r->head_len, r->lines, r->lines_len,
+				  r->sp->now, BROKER_LEADER_EPOCH, &info);
+
+	return appended(t, pt, rc, &info, r->sp->now, t0);
+}
+
 /* Appends a group g (linked, n records in all) taken off the queue. */
-static int group_append(struct topic *t, struct partition *pt, struct produce_req *g, int n,
-			int64_t payload)
+static int group_append(struct topic *t, struct partition *pt, struct produce_req *g, int n)
 {
 	struct produce_req *r;
 	int k = 0, rc;
 
+	if (g->lines)
+		return lines_append(t, pt, g);
 	if (!g->next && !g->more)
-		return chunk_append(t, pt, g->recs, g->n, g->payload);
+		return chunk_append(t, pt, g->recs, g->n);
 	if (g->more) {
 		/* Alone in its group: chunk after chunk, nobody in between. */
-		rc = chunk_append(t, pt, g->recs, g->n, g->payload);
+		rc = chunk_append(t, pt, g->recs, g->n);
 		while (rc == 0 && lsrc_more(g->src)) {
 			n = chunk_build(g->sp, g->rb, false, g->src);
 			if (n < 0)
 				return n;
-			rc = chunk_append(t, pt, g->rb->recs, n, recs_payload(g->rb->recs, n));
+			rc = chunk_append(t, pt, g->rb->recs, n);
 		}
 		return rc;
 	}
@@ -590,7 +592,7 @@ static int group_append(struct topic *t, struct partition *pt, struct produce_re
 		memcpy(pt->grp + k, r->recs, (size_t)r->n * sizeof(*r->recs));
 		k += r->n;
 	}
-	return chunk_append(t, pt, pt->grp, n, payload);
+	return chunk_append(t, pt, pt->grp, n);
 }
 
 static void linger_wait(struct topic *t, struct partition *pt)
@@ -605,7 +607,7 @@ static void linger_wait(struct topic *t, struct partition *pt)
 		dl.tv_nsec -= 1000000000;
 	}
 	pt->lingering = true;
-	while (pt->q_bytes < t->cfg.log.batch_bytes && !pt->q_head->more)
+	while (pt->q_bytes < t->cfg.log.batch_bytes && !pt->q_head->more && !pt->q_head->lines)
 		if (pthread_cond_timedwait(&pt->produce_cv, &pt->produce_mu, &dl) == ETIMEDOUT)
 			break;
 	pt->lingering = false;
@@ -624,12 +626,12 @@ static void partition_lead(struct topic *t, struct partition *pt, struct produce
 		if (t->cfg.linger_ms > 0 && pt->q_bytes < t->cfg.log.batch_bytes)
 			linger_wait(t, pt);
 		/* Take a group off the head: as many requests as one append may
-		 * hold; a request of several chunks goes alone. */
+		 * hold; a request of several chunks, or of lines, goes alone. */
 		g = last = pt->q_head;
 		n = g->n;
 		payload = g->payload;
-		if (!g->more) {
-			while (last->next && !last->next->more &&
+		if (!g->more && !g->lines) {
+			while (last->next && !last->next->more && !last->next->lines &&
 			       n + last->next->n <= PRODUCE_CHUNK_RECS &&
 			       payload + last->next->payload <= PRODUCE_CHUNK_BYTES) {
 				last = last->next;
@@ -644,7 +646,7 @@ static void partition_lead(struct topic *t, struct partition *pt, struct produce
 		pt->q_bytes -= payload;
 		pthread_mutex_unlock(&pt->produce_mu);
 
-		rc = group_append(t, pt, g, n, payload);
+		rc = group_append(t, pt, g, n);
 
 		pthread_mutex_lock(&pt->produce_mu);
 		for (r = g; r; r = nx) {
@@ -767,8 +769,27 @@ static int produce_one(struct topic *t, struct partition *pt, const struct split
 		       int64_t *held)
 {
 	struct produce_req r = { 0 };
+	size_t len = (size_t)(src->end - src->p) + (size_t)(src->end2 - src->p2);
 	int n, rc;
 
+	/* A big write of one run of lines is not parsed here: the engine
+	 * parses it while encoding, shared out with its helper threads
+	 * (log_append_lines). An acks=0 write that would be queued keeps the
+	 * copying path below. */
+	if (len >= PRODUCE_LINES_MIN && len <= PRODUCE_CHUNK_BYTES &&
+	    !(tr && t->cfg.acks == 0 && partition_busy(pt))) {
+		if (src->p2) {          /* the line joined from a partial one */
+			r.head = src->p;
+			r.head_len = (size_t)(src->end - src->p);
+			src->p = src->p2;
+			src->end = src->end2;
+		}
+		r.lines = src->p;
+		r.lines_len = (size_t)(src->end - src->p);
+		r.payload = (int64_t)len;
+		r.sp = sp;
+		return partition_submit(t, pt, &r);
+	}
 	n = chunk_build(sp, rb, false, src);
 	if (n <= 0)
 		return n;
@@ -961,9 +982,9 @@ int topic_produce_tracked(struct topic *t, int partition, const char *head, size
 		goto out;
 	}
 	held = (int64_t)(head_len + len);
-	sp.sep = t->cfg.log.key_sep;
-	sp.sep_len = t->cfg.log.key_sep_len;
-	sp.max = log_max_record_payload(&t->cfg.log);
+	sp.lr.sep = t->cfg.log.key_sep;
+	sp.lr.sep_len = t->cfg.log.key_sep_len;
+	sp.lr.max = log_max_record_payload(&t->cfg.log);
 	sp.now = engine_now_ms();
 	rb = recbuf_get(t->b);
 	if (!rb) {

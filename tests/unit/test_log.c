@@ -44,6 +44,12 @@ static int setup_helper(void **state)
 	return logfx_setup(state, "logpar", tune);
 }
 
+static int setup_no_helper(void **state)
+{
+	engine_helper_threads = 0;
+	return logfx_setup(state, "lognohelp", tune);
+}
+
 static int setup_helper_lz4(void **state)
 {
 	engine_helper_threads = 1;
@@ -673,6 +679,73 @@ static void test_parallel_append_fails_whole(void **state)
 	free(expect);
 }
 
+/* log_append_lines: the lines of a head and a body (a big one, cut into
+ * parts) come back identical, keys included; a line over the limit in a
+ * late part leaves nothing appended; the last line may lack its '\n'. */
+static void test_append_lines(void **state)
+{
+	struct logfx *f = *state;
+	struct log_config cfg = f->cfg;
+	struct log_append_info info;
+	struct log_state st;
+	size_t cap = 4u << 20, len = 0;
+	char *body = malloc(cap), *all = malloc(cap + 64);
+
+	assert_non_null(body);
+	assert_non_null(all);
+	snprintf(cfg.key_sep, sizeof(cfg.key_sep), ":");
+	cfg.key_sep_len = 1;
+	assert_int_equal(log_reconfigure(f->l, &cfg), 0);
+	f->cfg = cfg;                   /* for reopen */
+	const char *head = "joined:from a partial line\n";
+	/* keyed, keyless, empty, tombstone ("k:"), empty key (":v") lines */
+	for (int i = 0; len < (3u << 20); i++) {
+		switch (i % 5) {
+		case 0: len += (size_t)sprintf(body + len, "key%d:value %d %0*d\n", i % 97, i, i % 200, 0); break;
+		case 1: len += (size_t)sprintf(body + len, "no key here %d\n", i); break;
+		case 2: len += (size_t)sprintf(body + len, "\n"); break;
+		case 3: len += (size_t)sprintf(body + len, "gone%d:\n", i); break;
+		default: len += (size_t)sprintf(body + len, ":empty key %d\n", i); break;
+		}
+	}
+	len += (size_t)sprintf(body + len, "last:without newline");
+	size_t hl = strlen(head), nlines = 1;
+	for (size_t i = 0; i < len; i++)
+		nlines += body[i] == '\n';
+	nlines++;                       /* the last, unterminated */
+	memcpy(all, head, hl);
+	memcpy(all + hl, body, len);
+	all[hl + len] = '\n';
+	assert_int_equal(log_append_lines(f->l, head, hl, body, len, fake_now, 0, &info), 0);
+	assert_int_equal(info.first_offset, 0);
+	assert_int_equal(info.last_offset, (int64_t)nlines - 1);
+	assert_int_equal(info.line_end, (int64_t)(hl + len + 1));
+	/* A line over max.message.bytes near the end: nothing of it appended. */
+	char *big = malloc(cap);
+	assert_non_null(big);
+	size_t bl = 0;
+	while (bl < (3u << 20) - 2000000)
+		bl += (size_t)sprintf(big + bl, "fine line %zu\n", bl);
+	memset(big + bl, 'x', 1100000);
+	bl += 1100000;
+	big[bl++] = '\n';
+	assert_int_equal(log_append_lines(f->l, NULL, 0, big, bl, fake_now, 0, NULL), -EMSGSIZE);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, (int64_t)nlines);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	par_check(f, all, hl + len + 1);
+	reopen(f, false);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, (int64_t)nlines);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	par_check(f, all, hl + len + 1);
+	/* Nothing in: refused. */
+	assert_int_equal(log_append_lines(f->l, NULL, 0, NULL, 0, fake_now, 0, NULL), -EINVAL);
+	free(big);
+	free(body);
+	free(all);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -693,6 +766,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_parallel_append, setup_helper_lz4, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_append_fails_whole, setup_helper,
 						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_append_lines, setup_helper, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_append_lines, setup_no_helper, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -439,6 +439,54 @@ static void test_emsgsize_and_deleted(void **state)
 	assert_int_equal(topic_produce(f->t, 0, "x\n", 2, 0), -ENOENT);
 }
 
+/* A big write (with a line joined from a partial one ahead of it) goes to
+ * the engine as lines: same records, batches of batch.size, all or
+ * nothing on a line too long or a failed write. */
+static void test_big_write_as_lines(void **state)
+{
+	struct fx *f = *state;
+	size_t len = 10000 * 100, big = 2u << 20;
+	char *buf = malloc(big), *want = malloc(len + 8);
+
+	for (int i = 0; i < 10000; i++) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "%06d %092d", i, i);
+		memcpy(buf + i * 100, line, 99);
+		buf[i * 100 + 99] = '\n';
+	}
+	memcpy(want, "joined\n", 7);
+	memcpy(want + 7, buf, len);
+	want[len + 7] = 0;
+	assert_int_equal(topic_produce2(f->t, 0, "joined\n", 7, buf, len, 0), 0);
+	assert_int_equal(leo(f, 0), 10001);
+	assert_int_equal(atomic_load(&part(f, 0)->records_in), 10001);
+	assert_int_equal(atomic_load(&part(f, 0)->payload_in), 10001 * 99 - 93);
+	assert_true(atomic_load(&part(f, 0)->batches_in) >= 62);
+	assert_true(atomic_load(&part(f, 0)->batches_in) <= 70);
+	/* A line over max.message.bytes at the end of 2 MiB: nothing of it. */
+	memset(buf, '\n', big);
+	memset(buf + big - 1200000, 'x', 1100000);
+	assert_int_equal(topic_produce(f->t, 0, buf, big, 0), -EMSGSIZE);
+	assert_int_equal(leo(f, 0), 10001);
+	/* A write failing in its third pwrite: nothing of it. */
+	memset(buf, 'y', big);
+	for (size_t i = 99; i < big; i += 100)
+		buf[i] = '\n';
+	f->fio.pwrite_errno = ENOSPC;
+	f->fio.pwrite_countdown = 3;
+	assert_int_equal(topic_produce(f->t, 0, buf, big / 100 * 100, 0), -ENOSPC);
+	assert_int_equal(leo(f, 0), 10001);
+	{
+		char *all = read_all(f->t, 0);
+
+		assert_string_equal(all, want);
+		free(all);
+	}
+	free(buf);
+	free(want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -453,6 +501,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fsync_reaches_disk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enospc_nothing_half_written, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_emsgsize_and_deleted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_big_write_as_lines, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
