@@ -43,6 +43,7 @@ struct log_cursor {
 	bool have_rec;
 	struct rec rec;
 	int64_t rec_pos, rec_len, rec_done;
+	int64_t lines_out;           /* lines whose '\n' was copied out */
 };
 
 struct log_cursor *log_cursor_new(struct log *l)
@@ -256,6 +257,7 @@ static size_t emit(struct log_cursor *c, char *out, size_t room)
 		memcpy(out, r->value, vl);
 		out[vl] = '\n';
 		c->rec_done = c->rec_len;
+		c->lines_out++;
 		return vl + 1;
 	}
 	const void *parts[4];
@@ -284,7 +286,14 @@ static size_t emit(struct log_cursor *c, char *out, size_t room)
 		done = 0;
 	}
 	c->rec_done += (int64_t)n;
+	if (c->rec_done == c->rec_len)
+		c->lines_out++;
 	return n;
+}
+
+int64_t log_cursor_lines(const struct log_cursor *c)
+{
+	return c->lines_out;
 }
 
 ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *buf,

@@ -256,6 +256,9 @@ extern int engine_helper_threads;
 struct log_cursor;
 struct log_cursor *log_cursor_new(struct log *l);
 void log_cursor_free(struct log_cursor *c);
+/* Lines the cursor has copied out whole (their '\n' included), ever: the
+ * difference across a read is the records it completed. */
+int64_t log_cursor_lines(const struct log_cursor *c);
 /* Copies up to size bytes of the line view starting at line position pos,
  * stopping at the high watermark. Returns bytes copied (0 at or after the
  * hw). If pos falls in a gap (records removed by retention or compaction)

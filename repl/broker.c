@@ -1316,41 +1316,16 @@ ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c,
 
 	if (rc < 0)
 		return rc;
+	int64_t lines = log_cursor_lines(c);
 	rc = log_read_lines(pt->log, c, pos, buf, size, actual_pos);
 	if (rc > 0)
-		partition_count_out(pt, buf, (size_t)rc);
+		partition_count_out(pt, log_cursor_lines(c) - lines, (size_t)rc);
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
 }
 
-/* 16 bytes compared at once: a GCC/Clang vector type (SSE2, NEON...). */
-typedef unsigned char count_v16 __attribute__((vector_size(16)));
-
-void partition_count_out(struct partition *pt, const char *buf, size_t n)
+void partition_count_out(struct partition *pt, int64_t lines, size_t n)
 {
-	const count_v16 nl = (count_v16){ 0 } + '\n';
-	int64_t lines = 0;
-	size_t i = 0;
-
-	/* This runs on every read of a partition file, so it must cost
-	 * little next to the copy (about 40 GB/s here, against 1 GB/s for
-	 * a byte loop): each lane of acc counts the '\n' bytes of its
-	 * column, (w == nl) being -1 there, for at most 255 rounds before
-	 * it could wrap. */
-	while (i + 16 <= n) {
-		count_v16 acc = { 0 };
-
-		for (int k = 0; k < 255 && i + 16 <= n; k++, i += 16) {
-			count_v16 w;
-
-			memcpy(&w, buf + i, 16);
-			acc -= (count_v16)(w == nl);
-		}
-		for (int j = 0; j < 16; j++)
-			lines += acc[j];
-	}
-	for (; i < n; i++)
-		lines += buf[i] == '\n';
 	atomic_fetch_add_explicit(&pt->records_out, lines, memory_order_relaxed);
 	atomic_fetch_add_explicit(&pt->bytes_out, (int64_t)n, memory_order_relaxed);
 }

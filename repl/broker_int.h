@@ -215,7 +215,7 @@ void broker_topics_release(struct topic **ts, int n);
 /* Counts n bytes of the line view in buf as delivered to a reader
  * (mqfs_records_out_total, mqfs_bytes_out_total); topic_read_lines does
  * it for partition files, group.c for consume files. Any thread. */
-void partition_count_out(struct partition *pt, const char *buf, size_t n);
+void partition_count_out(struct partition *pt, int64_t lines, size_t n);
 
 /* ---- group.c ---- */
 /* The group coordinator: creates __consumer_offsets if missing, replays

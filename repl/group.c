@@ -109,13 +109,13 @@ static ssize_t read_lines(struct topic *t, int p, struct log_cursor *c, int64_t 
 }
 
 /* mqfs_records_out_total / mqfs_bytes_out_total of a consume read. */
-static void count_out(struct topic *t, int p, const char *buf, size_t n)
+static void count_out(struct topic *t, int p, int64_t lines, size_t n)
 {
 	struct log *l;
 
 	if (n == 0 || part_lock(t, p, &l) < 0)
 		return;
-	partition_count_out(t->parts[p], buf, n);
+	partition_count_out(t->parts[p], lines, n);
 	pthread_rwlock_unlock(&t->lock);
 }
 
@@ -1398,7 +1398,7 @@ static int commit_returned(struct group_member *m)
 static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool first)
 {
 	struct gpart *gp = &g->parts[p];
-	int64_t actual;
+	int64_t actual, lines;
 	ssize_t n;
 	const char *nl;
 	size_t keep;
@@ -1409,9 +1409,11 @@ static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool fi
 		if (rc < 0)
 			return rc;
 	}
+	lines = log_cursor_lines(gp->cursor);
 	n = read_lines(g->t, p, gp->cursor, gp->pos, buf, room, &actual);
 	if (n <= 0)
 		return n;
+	lines = log_cursor_lines(gp->cursor) - lines;   /* each ends in buf */
 	if (actual != gp->pos && gp->done_pos == gp->pos)
 		gp->done_pos = actual;          /* a gap: records removed */
 	nl = memrchr(buf, '\n', (size_t)n);
@@ -1422,7 +1424,7 @@ static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool fi
 	gp->pos = actual + (int64_t)keep;
 	if (nl)
 		gp->done_pos = actual + (int64_t)keep;
-	count_out(g->t, p, buf, keep);
+	count_out(g->t, p, lines, keep);
 	return (ssize_t)keep;
 }
 

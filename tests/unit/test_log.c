@@ -746,6 +746,36 @@ static void test_append_lines(void **state)
 	free(all);
 }
 
+/* The cursor counts the lines it hands out whole: across any read, the
+ * newlines in the bytes returned (the records-out metric). */
+static void test_cursor_lines(void **state)
+{
+	struct logfx *f = *state;
+	put(f, 0, 1000, 100);
+	size_t chunks[] = { 1, 7, 100, 4096 };
+	for (size_t k = 0; k < 4; k++) {
+		struct log_cursor *c = log_cursor_new(f->l);
+		char buf[4096];
+		int64_t pos = 0, seen = 0;
+		for (;;) {
+			int64_t before = log_cursor_lines(c);
+			ssize_t n = log_read_lines(f->l, c, pos, buf, chunks[k], NULL);
+			assert_true(n >= 0);
+			if (n == 0)
+				break;
+			int64_t nl = 0;
+			for (ssize_t i = 0; i < n; i++)
+				nl += buf[i] == '\n';
+			assert_int_equal(log_cursor_lines(c) - before, nl);
+			seen += nl;
+			pos += n;
+		}
+		assert_int_equal(seen, 1000);
+		assert_int_equal(log_cursor_lines(c), 1000);
+		log_cursor_free(c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -767,6 +797,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_parallel_append_fails_whole, setup_helper,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_lines, setup_helper, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_cursor_lines, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_lines, setup_no_helper, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
