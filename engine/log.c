@@ -1,7 +1,8 @@
 /*
  * log.c — one partition replica's log: an ordered list of segments, the
- * append path (batch building, rolling), the high watermark, the leader
- * epoch cache, and the line view's reader (cursors).
+ * append path (batch building in parts shared with helper threads, rolling),
+ * the high watermark, the leader epoch cache, and the line view's reader
+ * (cursors).
  *
  * Invariants (checked by tests/unit/test_log.c):
  *   1. log_start_offset <= hw <= leo; line_start <= line_hw <= line_end.

@@ -21,6 +21,12 @@
  * is bounded by the number of concurrent writers, not by the number of
  * partitions.
  *
+ * A write into one partition of PRODUCE_LINES_MIN bytes or more (up to one
+ * chunk; a line joined from a partial one may lead it) is not split here:
+ * it is queued as lines and appended alone by log_append_lines, which
+ * parses it while encoding, in parts shared with the engine's helper
+ * threads.
+ *
  * Invariants:
  *   1. A record over max.message.bytes (its batch of one, as the engine
  *      counts it) fails the whole write with -EMSGSIZE before anything is
