@@ -56,10 +56,6 @@ void log_unref(struct log *l)
 		seg_unref(l->segs[i]);
 	free(l->segs);
 	free(l->epochs);
-	for (int i = 0; i < LOG_PARTS; i++) {
-		free(l->enc[i].buf);
-		free(l->enc[i].meta);
-	}
 	pthread_mutex_destroy(&l->maint_lock);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
@@ -466,6 +462,58 @@ int log_roll_locked(struct log *l)
 	return log_roll(l, log_leo(l));
 }
 
+static void encset_free(struct encset *es)
+{
+	for (int i = 0; i < LOG_PARTS; i++) {
+		free(es->enc[i].buf);
+		free(es->enc[i].meta);
+	}
+	free(es);
+}
+
+void enc_cache_init(struct enc_cache *c)
+{
+	pthread_mutex_init(&c->mu, NULL);
+	c->free = NULL;
+}
+
+void enc_cache_destroy(struct enc_cache *c)
+{
+	while (c->free) {
+		struct encset *es = c->free;
+		c->free = es->next;
+		encset_free(es);
+	}
+	pthread_mutex_destroy(&c->mu);
+}
+
+/* Buffers for one append: from the manager's cache, or new. */
+static struct encset *encset_take(struct log *l)
+{
+	struct encset *es = NULL;
+
+	if (l->encs) {
+		pthread_mutex_lock(&l->encs->mu);
+		es = l->encs->free;
+		if (es)
+			l->encs->free = es->next;
+		pthread_mutex_unlock(&l->encs->mu);
+	}
+	return es ? es : calloc(1, sizeof(*es));
+}
+
+static void encset_give(struct log *l, struct encset *es)
+{
+	if (!l->encs) {
+		encset_free(es);
+		return;
+	}
+	pthread_mutex_lock(&l->encs->mu);
+	es->next = l->encs->free;
+	l->encs->free = es;
+	pthread_mutex_unlock(&l->encs->mu);
+}
+
 /* Grows an encoding buffer to hold need bytes and nmeta batches. */
 static int encbuf_reserve(struct encbuf *e, size_t need, int nmeta)
 {
@@ -784,13 +832,19 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
 	int nparts = parts_for(l, bytes);
 	if (nparts > n)
 		nparts = n;
+	struct encset *es = encset_take(l);
+	if (!es) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	struct enc_part part[LOG_PARTS];
 	for (int i = 0; i < nparts; i++) {
 		int a = (int)((int64_t)n * i / nparts), b = (int)((int64_t)n * (i + 1) / nparts);
-		part[i] = (struct enc_part){ .cfg = &l->cfg, .eb = &l->enc[i], .recs = recs + a,
+		part[i] = (struct enc_part){ .cfg = &l->cfg, .eb = &es->enc[i], .recs = recs + a,
 					     .n = b - a, .epoch = leader_epoch, .nb = -ECANCELED };
 	}
 	rc = append_parts(l, part, nparts, info);
+	encset_give(l, es);
 out:
 	pthread_mutex_unlock(&l->lock);
 	return rc;
@@ -815,6 +869,11 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 	struct line_rules lr = { l->cfg.key_sep, l->cfg.key_sep_len,
 				 log_max_record_payload(&l->cfg) };
 	int nparts = parts_for(l, (int64_t)len), k = 0;
+	struct encset *es = encset_take(l);
+	if (!es) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	struct enc_part part[LOG_PARTS];
 	const char *p = buf, *end = buf + len;
 	/* Cut at the end of the line holding each 1/nparts mark of buf; the
@@ -829,7 +888,7 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 			nl = memchr(mark, '\n', (size_t)(end - mark));
 			cut = nl ? nl + 1 : end;
 		}
-		part[k] = (struct enc_part){ .cfg = &l->cfg, .eb = &l->enc[k], .p = p,
+		part[k] = (struct enc_part){ .cfg = &l->cfg, .eb = &es->enc[k], .p = p,
 					     .end = cut, .lr = &lr, .ts = ts,
 					     .epoch = leader_epoch, .nb = -ECANCELED };
 		if (i == 0 && head_len > 0) {
@@ -842,6 +901,7 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 		p = cut;
 	}
 	rc = append_parts(l, part, k, info);
+	encset_give(l, es);
 out:
 	pthread_mutex_unlock(&l->lock);
 	return rc;

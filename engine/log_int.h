@@ -38,6 +38,20 @@ struct encbuf {
 	int meta_cap;
 };
 
+/* The buffers of one append (one per part), taken from a cache shared by
+ * the logs of a manager for the append's duration: their memory follows the
+ * number of appends running at once, not the number of partitions. */
+struct encset {
+	struct encset *next;
+	struct encbuf enc[LOG_PARTS];
+};
+struct enc_cache {
+	pthread_mutex_t mu;
+	struct encset *free;
+};
+void enc_cache_init(struct enc_cache *c);
+void enc_cache_destroy(struct enc_cache *c);
+
 struct batch_meta {
 	int64_t base_offset;
 	int64_t last_offset;
@@ -153,10 +167,8 @@ struct log {
 	bool deleted;
 	struct epoch_ent *epochs;
 	int nepochs;
-	/* Encoded batches of the append in progress (lock), one buffer per
-	 * part (see log_append). */
-	struct encbuf enc[LOG_PARTS];
 	struct pool *pool;          /* the manager's helpers; NULL: none */
+	struct enc_cache *encs;     /* the manager's encoding buffers; NULL: own */
 	int32_t recovered_segments;
 	int64_t recovery_truncated;
 	int64_t recovery_ms;

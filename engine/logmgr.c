@@ -51,6 +51,7 @@ struct logmgr {
 	struct ckpt rp, hw, ls, co; /* as read at open */
 	unsigned delete_seq;
 	struct pool *pool;          /* helpers for the logs' appends; may be NULL */
+	struct enc_cache encs;      /* the logs' encoding buffers */
 };
 
 static void ckpt_free(struct ckpt *c)
@@ -136,6 +137,7 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 	if (!m)
 		return -ENOMEM;
 	pthread_mutex_init(&m->lock, NULL);
+	enc_cache_init(&m->encs);
 	m->io = io;
 	int rc = 0;
 	if (snprintf(m->dir, sizeof(m->dir), "%s", data_dir) >= (int)sizeof(m->dir)) {
@@ -190,6 +192,7 @@ fail:
 	ckpt_free(&m->hw);
 	ckpt_free(&m->ls);
 	ckpt_free(&m->co);
+	enc_cache_destroy(&m->encs);
 	free(m);
 	return rc;
 }
@@ -244,6 +247,7 @@ int logmgr_get_log(struct logmgr *m, const char *topic, int partition,
 		goto out;
 	rc = 0;
 	l->pool = m->pool;
+	l->encs = &m->encs;
 	m->logs[m->nlogs++] = l;
 	*out = l;
 out:
@@ -264,6 +268,7 @@ int logmgr_drop_log(struct logmgr *m, const char *topic, int partition)
 	pthread_mutex_lock(&l->lock);
 	l->deleted = true;
 	l->pool = NULL;
+	l->encs = NULL;
 	pthread_mutex_unlock(&l->lock);
 	/* Rename first, as Kafka does: the log is gone from the directory's
 	 * namespace at once; the files go after, and a crash in between is
@@ -345,10 +350,12 @@ static void logmgr_free(struct logmgr *m)
 	for (int i = 0; i < m->nlogs; i++) {
 		pthread_mutex_lock(&m->logs[i]->lock);
 		m->logs[i]->pool = NULL;
+		m->logs[i]->encs = NULL;
 		pthread_mutex_unlock(&m->logs[i]->lock);
 		log_unref(m->logs[i]);
 	}
 	pool_destroy(m->pool);
+	enc_cache_destroy(&m->encs);
 	free(m->logs);
 	ckpt_free(&m->rp);
 	ckpt_free(&m->hw);

@@ -776,6 +776,32 @@ static void test_cursor_lines(void **state)
 	}
 }
 
+/* The encoding buffers of big appends are shared by the manager's logs:
+ * appends one after the other, to any number of partitions, use one set. */
+static void test_enc_buffers_shared(void **state)
+{
+	struct logfx *f = *state;
+	static struct rec_in r[PAR_N];
+	char *scratch = malloc((size_t)PAR_N * 320);
+	struct log *logs[8];
+	int sets = 0;
+
+	assert_non_null(scratch);
+	par_build(r, 0, PAR_N, scratch);
+	logs[0] = f->l;
+	for (int i = 1; i < 8; i++)
+		assert_int_equal(logmgr_get_log(f->m, "t", i, &f->cfg, true, &logs[i]), 0);
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < 8; i++)
+			assert_int_equal(log_append(logs[i], r, PAR_N, 0, NULL), 0);
+	for (int i = 1; i < 8; i++)
+		assert_ptr_equal(logs[i]->encs, f->l->encs);
+	for (struct encset *es = f->l->encs->free; es; es = es->next)
+		sets++;
+	assert_int_equal(sets, 1);
+	free(scratch);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -798,6 +824,7 @@ int main(void)
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_lines, setup_helper, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_lines, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_enc_buffers_shared, setup_helper, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_lines, setup_no_helper, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
