@@ -13,6 +13,11 @@
  * watermark, snapshotted once per call. One call returns bytes of
  * contiguous line positions: it stops before a gap left by retention or
  * compaction, and the next call reports the jump in *actual_pos.
+ *
+ * Between batches, a big read takes the whole batches that fit at once,
+ * decoded in two halves on two threads (cur_batches); anything it cannot
+ * vouch for (a gap, a batch not as its entries say) is left to the record
+ * by record path.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -44,6 +49,9 @@ struct log_cursor {
 	struct rec rec;
 	int64_t rec_pos, rec_len, rec_done;
 	int64_t lines_out;           /* lines whose '\n' was copied out */
+	/* whole-batch reads (cur_batches): the second half's .log bytes */
+	uint8_t *ra2;
+	size_t ra2_cap;
 };
 
 struct log_cursor *log_cursor_new(struct log *l)
@@ -64,6 +72,7 @@ void log_cursor_free(struct log_cursor *c)
 	batch_iter_free(&c->it);
 	seg_unref(c->seg);
 	free(c->ra);
+	free(c->ra2);
 	log_unref(c->l);
 	free(c);
 }
@@ -296,12 +305,165 @@ int64_t log_cursor_lines(const struct log_cursor *c)
 	return c->lines_out;
 }
 
+/* ---- whole batches, on two threads ----
+ *
+ * A big read that starts at a batch boundary takes the whole batches that
+ * fit, all below the high watermark, straight from the .lines entries: the
+ * entries give each batch's bytes in the .log (up to the next entry's
+ * position) and where its lines go in the output (its line position), so
+ * the batches can be decoded in two halves at once, the second by one of
+ * the log manager's helpers, each reading its own .log range. The result
+ * is taken only if every batch decodes to exactly the line bytes its
+ * entries promise (a gap left by compaction, or anything odd, makes it
+ * fall back to the record-by-record path, which handles and reports it).
+ */
+#define BATCHES_MAX   512           /* batches per call */
+
+int engine_batch_read_min = 256 << 10;
+
+struct dec_half {
+	struct seg *seg;
+	const struct lines_ent *e;  /* e[0..n]: e[n] marks the end */
+	int n;
+	char *out;                  /* where e[0]'s lines go */
+	int key_sep_len;
+	const char *key_sep;
+	uint8_t **buf;              /* .log bytes, grown as needed */
+	size_t *cap;
+	struct batch_iter *it;
+	int64_t lines;              /* out: records */
+	int rc;                     /* out: 0, or -errno / -EAGAIN: fall back */
+};
+
+static void dec_half_run(void *arg)
+{
+	struct dec_half *h = arg;
+	size_t bytes = h->e[h->n].position - h->e[0].position;
+
+	h->rc = 0;
+	h->lines = 0;
+	if (bytes > *h->cap) {
+		uint8_t *nb = realloc(*h->buf, bytes);
+		if (!nb) {
+			h->rc = -ENOMEM;
+			return;
+		}
+		*h->buf = nb;
+		*h->cap = bytes;
+	}
+	ssize_t got = io_pread_full(h->seg->io, h->seg->log_fd, *h->buf, bytes,
+				    h->e[0].position);
+	if (got < 0 || (size_t)got != bytes) {
+		h->rc = got < 0 ? (int)got : -EAGAIN;
+		return;
+	}
+	for (int i = 0; i < h->n && h->rc == 0; i++) {
+		const uint8_t *b = *h->buf + (h->e[i].position - h->e[0].position);
+		size_t blen = h->e[i + 1].position - h->e[i].position;
+		char *o = h->out + (h->e[i].line_pos - h->e[0].line_pos);
+		int64_t room = h->e[i + 1].line_pos - h->e[i].line_pos, used = 0;
+		struct rec r;
+		int rc;
+
+		if (blen < BATCH_HDR_SIZE || batch_total_size(b) != (int64_t)blen ||
+		    batch_iter_init(h->it, b, blen) < 0) {
+			h->rc = -EAGAIN;
+			break;
+		}
+		while ((rc = batch_iter_next(h->it, &r)) == 1) {
+			int64_t len = rec_line_len(&r, h->key_sep_len);
+			if (used + len > room) {
+				rc = -EAGAIN;
+				break;
+			}
+			if (h->key_sep_len > 0 && r.key_len >= 0) {
+				memcpy(o + used, r.key, (size_t)r.key_len);
+				used += r.key_len;
+				memcpy(o + used, h->key_sep, (size_t)h->key_sep_len);
+				used += h->key_sep_len;
+			}
+			if (r.value_len > 0) {
+				memcpy(o + used, r.value, (size_t)r.value_len);
+				used += r.value_len;
+			}
+			o[used++] = '\n';
+			h->lines++;
+		}
+		if (rc < 0 || used != room)
+			h->rc = -EAGAIN;
+	}
+}
+
+/* If the cursor stands between batches: the whole batches that fit in
+ * size bytes and lie below line_hw, copied out (decoded on two threads when
+ * a helper is idle). Returns the bytes, or 0 to go record by record. */
+static size_t cur_batches(struct log_cursor *c, char *out, size_t size, int64_t line_hw,
+			  struct pool *pool)
+{
+	struct lines_ent e[BATCHES_MAX + 1];
+	int k = 0;
+
+	if ((int64_t)size < engine_batch_read_min || !c->seg ||
+	    (c->have_rec && c->rec_done < c->rec_len))
+		return 0;
+	if (c->in_batch) {
+		struct rec r;
+		if (c->it.remaining > 0 || batch_iter_next(&c->it, &r) != 0)
+			return 0;
+		c->in_batch = false;            /* as cur_next_rec does at a batch's end */
+		c->have_rec = false;
+		c->ent++;
+	}
+	/* e[0..k]: the batches that fit, and the entry after the last. */
+	while (k <= BATCHES_MAX) {
+		if (cur_entry(c, c->ent + k, &e[k]) != 1)
+			break;
+		if (k == 0 && e[0].line_pos != c->pos)
+			return 0;                   /* a gap: the slow path reports it */
+		if (k > 0 && (e[k].line_pos - e[0].line_pos > (int64_t)size ||
+			      e[k].line_pos > line_hw || e[k].position <= e[k - 1].position ||
+			      e[k].line_pos < e[k - 1].line_pos))
+			break;
+		k++;
+	}
+	int n = k - 1;                          /* batches: e[n] ends the last */
+	if (n < 2 || e[n].line_pos - e[0].line_pos < engine_batch_read_min)
+		return 0;
+	int j = 1;
+	while (j < n - 1 && e[j].line_pos - e[0].line_pos < (e[n].line_pos - e[0].line_pos) / 2)
+		j++;
+	struct batch_iter it2 = { 0 };
+	struct dec_half h[2] = {
+		{ c->seg, e, j, out, c->l->cfg.key_sep_len, c->l->cfg.key_sep, &c->ra, &c->ra_cap,
+		  &c->it, 0, 0 },
+		{ c->seg, e + j, n - j, out + (e[j].line_pos - e[0].line_pos), c->l->cfg.key_sep_len,
+		  c->l->cfg.key_sep, &c->ra2, &c->ra2_cap, &it2, 0, 0 },
+	};
+	struct pool_job job = { .fn = dec_half_run, .arg = &h[1] };
+	bool helped = pool_try_run(pool, &job);
+
+	c->ra_len = 0;                          /* c->ra is reused below */
+	dec_half_run(&h[0]);
+	if (helped)
+		pool_wait(pool, &job);
+	else
+		dec_half_run(&h[1]);
+	batch_iter_free(&it2);
+	if (h[0].rc < 0 || h[1].rc < 0)
+		return 0;
+	c->ent += n;
+	c->pos = e[n].line_pos;
+	c->lines_out += h[0].lines + h[1].lines;
+	return (size_t)(e[n].line_pos - e[0].line_pos);
+}
+
 ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *buf,
 		       size_t size, int64_t *actual_pos)
 {
 	pthread_mutex_lock(&l->lock);
 	int64_t hw = l->hw, line_hw = l->line_hw;
 	bool deleted = l->deleted;
+	struct pool *pool = l->pool;
 	pthread_mutex_unlock(&l->lock);
 	if (deleted)
 		return -ENOENT;
@@ -320,6 +482,11 @@ ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *b
 		*actual_pos = c->pos;
 	size_t n = 0;
 	while (n < size) {
+		size_t got = cur_batches(c, buf + n, size - n, line_hw, pool);
+		if (got > 0) {
+			n += got;
+			continue;
+		}
 		if (!c->have_rec || c->rec_done == c->rec_len) {
 			c->have_rec = false;
 			int rc = cur_next_rec(c);

@@ -248,6 +248,10 @@ extern int64_t (*engine_now_ms)(void);
  * appends (log_append); -1 (the default): online CPUs - 1, at most 3.
  * Tests set it to get the same code path on every machine. */
 extern int engine_helper_threads;
+/* Reads of at least this many bytes (256 KiB) that start between batches
+ * decode whole batches on two threads (cursor.c); tests lower it to take
+ * that path on small logs. */
+extern int engine_batch_read_min;
 
 /* ---- reading the line view ----
  * A cursor makes sequential reads cost no lookup: it remembers the segment,

@@ -34,25 +34,30 @@ static void tune_lz4(struct log_config *cfg)
 static int setup(void **state)
 {
 	engine_helper_threads = -1;
+	engine_batch_read_min = 256 << 10;
 	return logfx_setup(state, "log", tune);
 }
 
-/* One helper thread on every machine: big appends are encoded in parts. */
+/* One helper thread on every machine: big appends are encoded in parts,
+ * and reads of 4 KiB or more take whole batches on two threads. */
 static int setup_helper(void **state)
 {
 	engine_helper_threads = 1;
+	engine_batch_read_min = 4096;
 	return logfx_setup(state, "logpar", tune);
 }
 
 static int setup_no_helper(void **state)
 {
 	engine_helper_threads = 0;
+	engine_batch_read_min = 4096;
 	return logfx_setup(state, "lognohelp", tune);
 }
 
 static int setup_helper_lz4(void **state)
 {
 	engine_helper_threads = 1;
+	engine_batch_read_min = 4096;
 	return logfx_setup(state, "logparlz4", tune_lz4);
 }
 
@@ -802,6 +807,59 @@ static void test_enc_buffers_shared(void **state)
 	free(scratch);
 }
 
+/* Whole-batch reads (two threads): stop at the high watermark, start
+ * inside a record, go on across segments, and agree with record-by-record
+ * reads, keys and compression included. */
+static void test_read_whole_batches(void **state)
+{
+	struct logfx *f = *state;
+	struct log_config cfg = f->cfg;
+	struct log_state st;
+	size_t cap = 4u << 20, len = 0;
+	char *body = malloc(cap), *got = malloc(cap);
+
+	assert_non_null(body);
+	assert_non_null(got);
+	snprintf(cfg.key_sep, sizeof(cfg.key_sep), "=");
+	cfg.key_sep_len = 1;
+	cfg.segment_bytes = 1 << 20;            /* several segments */
+	assert_int_equal(log_reconfigure(f->l, &cfg), 0);
+	f->cfg = cfg;
+	for (int i = 0; len < (3u << 20); i++)
+		len += (size_t)(i % 3 ? sprintf(body + len, "k%d=v%0*d\n", i % 50, i % 150, i)
+				      : sprintf(body + len, "plain %d\n", i));
+	assert_int_equal(log_append_lines(f->l, NULL, 0, body, len, fake_now, 0, NULL), 0);
+	log_get_state(f->l, &st);
+	int64_t mid = st.log_end_offset * 2 / 3, mid_pos;
+	assert_int_equal(log_set_hw(f->l, mid), 0);
+	assert_int_equal(log_offset_to_pos(f->l, mid, &mid_pos), 0);
+	struct log_cursor *c = log_cursor_new(f->l);
+	size_t n = 0;
+	ssize_t g;
+	while ((g = log_read_lines(f->l, c, (int64_t)n, got + n, 1 << 20, NULL)) > 0)
+		n += (size_t)g;
+	assert_true(g == 0);
+	assert_int_equal(n, mid_pos);           /* not a byte past the hw */
+	assert_memory_equal(got, body, n);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	while ((g = log_read_lines(f->l, c, (int64_t)n, got + n, 1 << 20, NULL)) > 0)
+		n += (size_t)g;
+	assert_int_equal(n, len);
+	assert_memory_equal(got, body, len);
+	assert_int_equal(log_cursor_lines(c), st.log_end_offset);
+	log_cursor_free(c);
+	/* From inside a record, in big reads. */
+	c = log_cursor_new(f->l);
+	n = 12345;
+	while ((g = log_read_lines(f->l, c, (int64_t)n, got + n, 700000, NULL)) > 0)
+		n += (size_t)g;
+	assert_int_equal(n, len);
+	assert_memory_equal(got + 12345, body + 12345, len - 12345);
+	log_cursor_free(c);
+	free(body);
+	free(got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -825,6 +883,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_append_lines, setup_helper, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_lines, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_enc_buffers_shared, setup_helper, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_read_whole_batches, setup_helper, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_read_whole_batches, setup_helper_lz4,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_read_whole_batches, setup_no_helper,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_lines, setup_no_helper, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,6 +30,7 @@ static void tune(struct log_config *cfg)
 
 static int setup(void **state)
 {
+	engine_batch_read_min = 64;             /* whole-batch reads too */
 	return logfx_setup(state, "ret", tune);
 }
 
