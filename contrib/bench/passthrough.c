@@ -18,6 +18,11 @@
  *   - 10 idle worker threads (as mqfs), reads answered with fuse_reply_buf
  *     from a per-thread buffer (as mqfs: no splice)
  *
+ * For control experiments only: MQFS_PT_WRITE_WORK_US=N in the environment
+ * makes every write spend N microseconds busy (on top of its pwrite) before
+ * it replies, so a benchmark can show how a rate depends on the handler's
+ * time alone (contrib/bench/smallwrites.sh uses it for its control row).
+ *
  * Inodes: every looked-up object is held by an O_PATH descriptor and keyed by
  * (st_dev, st_ino) of the source, reference-counted by the kernel's lookup
  * count; the fuse inode number is the address of our struct (root is
@@ -42,6 +47,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PT_MAX_IO      (1u << 20)   /* 1 MiB: max_write and max_read */
@@ -60,6 +66,7 @@ struct pt_fs {
 	struct pt_inode root;
 	struct pt_inode *buckets[PT_BUCKETS];
 	double timeout;             /* attr and entry timeout, seconds */
+	int64_t write_work_ns;      /* MQFS_PT_WRITE_WORK_US, as ns; 0: none */
 };
 
 struct pt_dir {
@@ -521,6 +528,15 @@ static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 			break;
 		done += (size_t)n;
 	}
+	if (pt_data(req)->write_work_ns > 0) {
+		struct timespec a, b;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		do
+			clock_gettime(CLOCK_MONOTONIC, &b);
+		while ((b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec) <
+		       pt_data(req)->write_work_ns);
+	}
 	fuse_reply_write(req, done);
 }
 
@@ -656,6 +672,8 @@ int main(int argc, char *argv[])
 	}
 	pthread_mutex_init(&fs->lock, NULL);
 	fs->timeout = 0.0;
+	if (getenv("MQFS_PT_WRITE_WORK_US"))
+		fs->write_work_ns = strtoll(getenv("MQFS_PT_WRITE_WORK_US"), NULL, 10) * 1000;
 	fs->root.nlookup = 2;
 	fs->root.fd = open(pa.source, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fs->root.fd < 0 || fstat(fs->root.fd, &st) < 0) {

@@ -11,6 +11,12 @@
 #                  the same file): the passthrough daemon (the FUSE round
 #                  trip, the ceiling) and mqfs (one partition file), and
 #                  mqfs's rate as a percentage of the passthrough's.
+#   control        the same small writes against a second passthrough whose
+#                  write handler spends SMALL_CONTROL_US microseconds busy
+#                  before replying (MQFS_PT_WRITE_WORK_US, passthrough.c), by
+#                  1 and 2 writers: how the rate depends on the handler's
+#                  time alone (two O_APPEND writers fall off a cliff once a
+#                  write takes a few microseconds, whoever serves it)
 #   streaming      dd bs=1M of SMALL_STREAM_MB MiB of 100-byte log-like
 #                  lines into a topic with compression.type=none and =lz4:
 #                  MB/s and the bytes of the .log segments.
@@ -21,6 +27,7 @@
 #   SMALL_WRITERS="1 2 4"  concurrent writers
 #   SMALL_STREAM_MB=256    size of the streaming input
 #   SMALL_REPS=3
+#   SMALL_CONTROL_US=3     0: no control rows
 #   BENCH_DIR=$TMPDIR or /tmp
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -30,7 +37,9 @@ SMALL_RECORDS=${SMALL_RECORDS:-200000}
 SMALL_WRITERS=${SMALL_WRITERS:-1 2 4}
 SMALL_STREAM_MB=${SMALL_STREAM_MB:-256}
 SMALL_REPS=${SMALL_REPS:-3}
+SMALL_CONTROL_US=${SMALL_CONTROL_US:-3}
 
+case $SMALL_CONTROL_US in '' | *[!0-9]*) die "SMALL_CONTROL_US: a non-negative integer" ;; esac
 for v in "$SMALL_RECORDS" "$SMALL_STREAM_MB" "$SMALL_REPS"; do
 	case $v in '' | *[!0-9]* | 0) die "SMALL_RECORDS, SMALL_STREAM_MB, SMALL_REPS: positive integers" ;; esac
 done
@@ -89,6 +98,40 @@ for w in $SMALL_WRITERS; do
 		"$(echo "$SMALL_RECORDS / $tp" | bc -l)" "$(echo "$SMALL_RECORDS / $tm" | bc -l)" \
 		"$(echo "100 * $tp / $tm" | bc -l)"
 done
+
+# ---- control: the passthrough with a slower write handler ----
+if [ "$SMALL_CONTROL_US" -gt 0 ]; then
+	mkdir -p "$tmp/ctldir"
+	MQFS_PT_WRITE_WORK_US=$SMALL_CONTROL_US
+	export MQFS_PT_WRITE_WORK_US
+	mount_daemon "$tmp/ctl" "$tmp/ctl.log" "$BUILD/mqfs-passthrough" -f "$tmp/ctldir" "$tmp/ctl"
+	ctl_ok=$?
+	unset MQFS_PT_WRITE_WORK_US
+	if [ "$ctl_ok" -eq 0 ]; then
+		say ""
+		say "control: the passthrough with $SMALL_CONTROL_US us of busy work per write before its reply, median of $SMALL_REPS"
+		printf '  %-8s %14s %14s %8s\n' writers "passthrough/s" "+${SMALL_CONTROL_US}us/s" "%"
+		for w in 1 2; do
+			: > "$tmp/t.pt"
+			: > "$tmp/t.ctl"
+			r=1
+			while [ "$r" -le "$SMALL_REPS" ]; do
+				rm -f "$tmp/pt/f" "$tmp/ctl/f"
+				run_writers "$w" "$tmp/pt/f" >> "$tmp/t.pt"
+				run_writers "$w" "$tmp/ctl/f" >> "$tmp/t.ctl"
+				r=$((r + 1))
+			done
+			tp=$(median < "$tmp/t.pt")
+			tc=$(median < "$tmp/t.ctl")
+			printf '  %-8s %14.0f %14.0f %7.1f%%\n' "$w" \
+				"$(echo "$SMALL_RECORDS / $tp" | bc -l)" "$(echo "$SMALL_RECORDS / $tc" | bc -l)" \
+				"$(echo "100 * $tp / $tc" | bc -l)"
+		done
+		rm -f "$tmp/ctl/f"
+	else
+		say "control: the second passthrough did not mount: SKIPPED"
+	fi
+fi
 
 # ---- streaming, lz4 vs none ----
 awk -v mb="$SMALL_STREAM_MB" 'BEGIN { n = mb * 1048576 / 100;
