@@ -452,6 +452,7 @@ static size_t cur_batches(struct log_cursor *c, char *out, size_t size, int64_t 
 	if (h[0].rc < 0 || h[1].rc < 0)
 		return 0;
 	c->ent += n;
+	c->have_rec = false;
 	c->pos = e[n].line_pos;
 	c->lines_out += h[0].lines + h[1].lines;
 	return (size_t)(e[n].line_pos - e[0].line_pos);

@@ -559,7 +559,6 @@ struct enc_part {
 	int32_t epoch;
 	int nb;                         /* out: batches, or -errno */
 	int64_t total;                  /* out: bytes */
-	int64_t count;                  /* out: records */
 	int64_t payload;                /* out: key + value bytes */
 };
 
@@ -657,7 +656,6 @@ static void enc_part_run(void *arg)
 	if (p->nb < 0)
 		return;
 	p->total = (int64_t)used;
-	p->count = offset;
 	p->payload = payload;
 	p->nb = nb;
 }
