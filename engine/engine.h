@@ -73,6 +73,12 @@ struct io_ops {
 	int (*rename)(void *ctx, const char *from, const char *to);
 	int (*mkdir)(void *ctx, const char *path, mode_t mode);
 	int (*fsync_dir)(void *ctx, const char *path);
+	/* Optional (NULL: appends use pwrite only). map_tail reserves disk
+	 * space for [off, off+len) of fd (growing the file: the bytes past
+	 * the data read as zeros) and maps it shared, read-write; NULL with
+	 * errno set when either fails. unmap undoes a map_tail. */
+	void *(*map_tail)(void *ctx, int fd, off_t off, size_t len);
+	void (*unmap)(void *ctx, void *addr, size_t len);
 	void *ctx;
 };
 extern const struct io_ops io_posix;    /* plain POSIX calls, ctx unused */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
@@ -92,11 +93,31 @@ static int px_fsync_dir(void *ctx, const char *path)
 	return rc;
 }
 
+/* fallocate first: a page of a shared mapping that needs a block the disk
+ * cannot give raises SIGBUS; allocated ahead, it never does. */
+static void *px_map_tail(void *ctx, int fd, off_t off, size_t len)
+{
+	(void)ctx;
+	int rc = posix_fallocate(fd, off, (off_t)len);
+	if (rc != 0) {
+		errno = rc;
+		return NULL;
+	}
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void px_unmap(void *ctx, void *addr, size_t len)
+{
+	(void)ctx;
+	munmap(addr, len);
+}
+
 const struct io_ops io_posix = {
 	.open = px_open, .close = px_close, .pread = px_pread, .pwrite = px_pwrite,
 	.fsync = px_fsync, .ftruncate = px_ftruncate, .size = px_size,
 	.unlink = px_unlink, .rename = px_rename, .mkdir = px_mkdir,
-	.fsync_dir = px_fsync_dir, .ctx = NULL,
+	.fsync_dir = px_fsync_dir, .map_tail = px_map_tail, .unmap = px_unmap, .ctx = NULL,
 };
 
 ssize_t io_pread_full(const struct io_ops *io, int fd, void *buf, size_t len, off_t off)

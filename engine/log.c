@@ -337,6 +337,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	}
 	if (rc < 0)
 		goto fail;
+	log_active(l)->tail_ok = true;
 	*out = l;
 	return recovered ? 1 : 0;
 fail:
@@ -415,6 +416,8 @@ static int log_roll(struct log *l, int64_t base)
 	 * the append that rolled. The recovery point stays where it is. */
 	int rc = seg_lines_sync(old);
 	if (rc == 0)
+		rc = seg_tail_drop(old);        /* a closed file ends where its log does */
+	if (rc == 0)
 		rc = seg_create(l->io, l->dir, base, old->line_end, &s);
 	if (rc < 0)
 		return rc;
@@ -423,7 +426,24 @@ static int log_roll(struct log *l, int64_t base)
 		seg_unref(s);
 		return rc;
 	}
+	old->tail_ok = false;
+	s->tail_ok = true;
 	return 0;
+}
+
+int log_tail_close(struct log *l)
+{
+	pthread_mutex_lock(&l->lock);
+	struct seg *s = log_active(l);
+	int rc = 0;
+	if (s->tail_ext) {
+		rc = seg_tail_drop(s);
+		if (rc == 0)
+			rc = seg_flush(s);      /* the cut size is durable too */
+	}
+	s->tail_ok = false;
+	pthread_mutex_unlock(&l->lock);
+	return rc;
 }
 
 int log_flush_closed(struct log *l)
@@ -979,6 +999,7 @@ static int log_truncate_locked(struct log *l, int64_t offset)
 	rc = seg_truncate_to(s, offset, l->cfg.key_sep_len);
 	if (rc < 0)
 		return rc;
+	s->tail_ok = true;                  /* it may have become the active one */
 	/* Recompute the active segment's tail from what is left. */
 	int64_t prev_line_end = l->nsegs > 1 ? l->segs[l->nsegs - 2]->line_end : -1;
 	rc = seg_load_tail(s, l->cfg.key_sep_len, prev_line_end);

@@ -96,6 +96,13 @@ struct seg {
 	uint8_t *lines_pend;
 	int lines_pend_n, lines_pend_cap;
 	atomic_bool lines_pending;
+	/* The mapped tail (seg.c): small appends of the active segment are
+	 * copied into a shared mapping of the .log's next bytes. tail_ok: this
+	 * segment may have one; tail_ext: the file may be longer than size. */
+	bool tail_ok, tail_ext;
+	uint8_t *tail;
+	int64_t tail_off;
+	size_t tail_len;
 	/* lock-free readers */
 	_Atomic int64_t size;
 	_Atomic int64_t lines_entries;
@@ -123,6 +130,9 @@ int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batc
 /* Cuts the segment so it ends before the first batch whose last offset is
  * >= offset. */
 int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len);
+/* Ends the mapped tail: unmaps it and cuts the file back to the log's
+ * size (not fsynced). 0 if there was none. */
+int seg_tail_drop(struct seg *s);
 int seg_flush(struct seg *s);
 /* Writes the pending .lines entries (log lock held). */
 int seg_lines_sync(struct seg *s);
@@ -204,6 +214,9 @@ int log_seg_index_by_pos(struct log *l, int64_t pos);
 /* A referenced segment by base offset (for .segments views), or NULL. */
 struct seg *log_seg_get(struct log *l, int64_t base);
 
+/* Ends the active segment's mapped tail and fsyncs it, so its file ends
+ * where the log does (a clean shutdown, before the marker). */
+int log_tail_close(struct log *l);
 /* Closes the active segment and starts a new one at the LEO (retention
  * rolls a quiet segment so that it can age out). Lock held. */
 int log_roll_locked(struct log *l);

@@ -377,7 +377,9 @@ void logmgr_close(struct logmgr *m)
 		return;
 	int rc = 0;
 	for (int i = 0; i < m->nlogs; i++) {
-		int r = log_flush(m->logs[i], -1);
+		int r = log_tail_close(m->logs[i]);
+		if (r == 0)
+			r = log_flush(m->logs[i], -1);
 		if (r < 0)
 			rc = r;
 	}

@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/log_int.h"
 
@@ -197,6 +198,7 @@ void seg_unref(struct seg *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
+	(void)seg_tail_drop(s);
 	seg_close_fds(s);
 	free(s->lines_pend);
 	if (atomic_load(&s->deleted)) {
@@ -417,6 +419,27 @@ static int index_entries_for(struct seg *s, const struct batch_meta *m, int64_t 
 	return rc;
 }
 
+/* End of the last non-zero byte of the .log in [from, to), or from. */
+static int64_t nonzero_end(struct seg *s, int64_t from, int64_t to)
+{
+	uint8_t b[65536];
+	int64_t end = from;
+
+	for (int64_t at = from; at < to;) {
+		size_t want = to - at < (int64_t)sizeof(b) ? (size_t)(to - at) : sizeof(b);
+		ssize_t n = io_pread_full(s->io, s->log_fd, b, want, at);
+		if (n <= 0)
+			return to;      /* unreadable: all of it counts */
+		for (ssize_t i = n; i > 0; i--)
+			if (b[i - 1]) {
+				end = at + i;
+				break;
+			}
+		at += n;
+	}
+	return end;
+}
+
 int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index_interval,
 		int64_t *truncated)
 {
@@ -510,7 +533,9 @@ int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index
 	}
 	if (rc < 0)
 		goto out;
-	*truncated = size - pos;
+	/* Zeros past the last batch are the space a mapped tail reserved
+	 * (or what a crash left unwritten): cut, but not torn bytes. */
+	*truncated = nonzero_end(s, pos, size) - pos;
 	if (pos < size) {
 		rc = io->ftruncate(io->ctx, s->log_fd, pos);
 		if (rc < 0)
@@ -576,6 +601,69 @@ static int lines_pend_reserve(struct seg *s, int more)
 	return 0;
 }
 
+/* ---- the mapped tail ----
+ * Small appends to the active segment are copied into a shared mapping of
+ * the .log's next bytes rather than written with pwrite: into the page
+ * cache all the same (so they survive kill -9 alike, and fsync covers
+ * them), without a system call. That matters because a small write's time
+ * in the daemon decides how two writers of one file share it (README,
+ * "Not yet"). The window is SEG_TAIL_WINDOW bytes whose disk space is
+ * reserved first (io->map_tail), so a page never lacks a block (no
+ * SIGBUS on a full disk), and the file is longer than the log while it
+ * exists: everything that needs the file to end where the log ends drops
+ * it first (seg_tail_drop) - a roll, a truncation, a failed append, the
+ * last reference, a clean shutdown. After a crash, recovery cuts the zeros
+ * past the log like any invalid tail (and does not count them as torn).
+ * Readers never notice: they read up to s->size only.
+ */
+#define SEG_TAIL_WINDOW (1 << 20)
+#define SEG_TAIL_APPEND (64 << 10)   /* bigger appends are written */
+
+static void seg_tail_unmap(struct seg *s)
+{
+	if (s->tail) {
+		s->io->unmap(s->io->ctx, s->tail, s->tail_len);
+		s->tail = NULL;
+		s->tail_len = 0;
+	}
+}
+
+int seg_tail_drop(struct seg *s)
+{
+	seg_tail_unmap(s);
+	if (!s->tail_ext)
+		return 0;
+	s->tail_ext = false;
+	return s->io->ftruncate(s->io->ctx, s->log_fd, atomic_load(&s->size));
+}
+
+/* Copies len bytes to position pos through the mapped tail, mapping a new
+ * window when pos is past the current one. false: not done (no mapping
+ * here, or it failed, e.g. a full disk: the caller writes instead and
+ * gets the error). */
+static bool seg_tail_copy(struct seg *s, const uint8_t *data, size_t len, int64_t pos)
+{
+	if (!s->tail_ok || !s->io->map_tail || len > SEG_TAIL_APPEND)
+		return false;
+	if (!s->tail || pos < s->tail_off ||
+	    pos + (int64_t)len > s->tail_off + (int64_t)s->tail_len) {
+		long page = sysconf(_SC_PAGESIZE);
+		int64_t off = pos - pos % (page > 0 ? page : 4096);
+		seg_tail_unmap(s);
+		s->tail_ext = true;     /* a failed reservation may still grow it */
+		void *p = s->io->map_tail(s->io->ctx, s->log_fd, (off_t)off, SEG_TAIL_WINDOW);
+		if (!p) {
+			s->tail_ok = false;
+			return false;
+		}
+		s->tail = p;
+		s->tail_off = off;
+		s->tail_len = SEG_TAIL_WINDOW;
+	}
+	memcpy(s->tail + (pos - s->tail_off), data, len);
+	return true;
+}
+
 int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m,
 	       int n, int32_t index_interval)
 {
@@ -596,7 +684,7 @@ int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batc
 		rc = index_entries_for(s, &m[i], pos, index_interval, &idx, &tidx);
 		pos += m[i].size;
 	}
-	if (rc == 0)
+	if (rc == 0 && !seg_tail_copy(s, data, len, pos0))
 		rc = io_pwrite_full(io, s->log_fd, data, len, pos0);
 	if (rc == 0 && idx.len)
 		rc = io_pwrite_full(io, s->idx_fd, idx.p, idx.len, s->idx_entries * INDEX_ENT_SIZE);
@@ -605,6 +693,8 @@ int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batc
 				    s->tidx_entries * TIMEINDEX_ENT_SIZE);
 	if (rc < 0) {
 		/* Nothing of a failed append stays: cut every file back. */
+		seg_tail_unmap(s);
+		s->tail_ext = false;
 		io->ftruncate(io->ctx, s->log_fd, pos0);
 		io->ftruncate(io->ctx, s->idx_fd, s->idx_entries * INDEX_ENT_SIZE);
 		io->ftruncate(io->ctx, s->tidx_fd, s->tidx_entries * TIMEINDEX_ENT_SIZE);
@@ -641,7 +731,9 @@ int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len)
 {
 	(void)key_sep_len;
 	const struct io_ops *io = s->io;
-	int rc0 = seg_lines_sync(s);
+	int rc0 = seg_tail_drop(s);
+	if (rc0 == 0)
+		rc0 = seg_lines_sync(s);
 	if (rc0 < 0)
 		return rc0;
 	int64_t n = atomic_load(&s->lines_entries);

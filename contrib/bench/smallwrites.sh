@@ -151,7 +151,7 @@ for codec in none lz4; do
 		t0=$(now)
 		dd if="$tmp/stream" of="$tmp/mq/c$rep_n/0" bs=1M status=none
 		elapsed "$t0" "$(now)" >> "$tmp/t.s"
-		logb=$(cat "$tmp/data/c$rep_n-0/"*.log | wc -c)
+		logb=$(cat "$tmp/mq/c$rep_n/.segments/0/"*.log | wc -c)
 		rmdir "$tmp/mq/c$rep_n"
 		r=$((r + 1))
 	done
