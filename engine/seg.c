@@ -1,7 +1,10 @@
 /*
  * seg.c — one segment: <base>.log, .index, .timeindex and .lines.
  *
- * .log        record batches v2 back to back (batch.h).
+ * .log        record batches v2 back to back (batch.h). While the segment
+ *             is active it may end in up to SEG_TAIL_WINDOW bytes of zeros
+ *             past its last batch: space reserved for the mapped tail
+ *             (below), cut off at roll, truncation, close and recovery.
  * .index      Kafka's offset index: 8-byte entries {relative offset u32,
  *             position u32}, big-endian. An entry is added before a batch
  *             when more than index.interval.bytes were written since the
