@@ -620,7 +620,10 @@ static int lines_pend_reserve(struct seg *s, int more)
  * Readers never notice: they read up to s->size only.
  */
 #define SEG_TAIL_WINDOW (1 << 20)
-#define SEG_TAIL_APPEND (64 << 10)   /* bigger appends are written */
+/* Bigger appends are written: the system call is then a small part of
+ * their cost, and a write is cheaper than faulting the mapping in page by
+ * page. */
+#define SEG_TAIL_APPEND 4096
 
 static void seg_tail_unmap(struct seg *s)
 {
