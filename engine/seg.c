@@ -610,7 +610,7 @@ static int lines_pend_reserve(struct seg *s, int more)
  * cache all the same (so they survive kill -9 alike, and fsync covers
  * them), without a system call. That matters because a small write's time
  * in the daemon decides how two writers of one file share it (README,
- * "Not yet"). The window is SEG_TAIL_WINDOW bytes whose disk space is
+ * "Layout of the code"). The window is SEG_TAIL_WINDOW bytes whose disk space is
  * reserved first (io->map_tail), so a page never lacks a block (no
  * SIGBUS on a full disk), and the file is longer than the log while it
  * exists: everything that needs the file to end where the log ends drops

@@ -775,7 +775,7 @@ static int produce_one(struct topic *t, struct partition *pt, const struct split
 		       int64_t *held)
 {
 	struct produce_req r = { 0 };
-	size_t len = (size_t)(src->end - src->p) + (size_t)(src->end2 - src->p2);
+	size_t len = (size_t)(src->end - src->p) + (src->p2 ? (size_t)(src->end2 - src->p2) : 0);
 	int n, rc;
 
 	/* A big write of one run of lines is not parsed here: the engine
