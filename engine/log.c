@@ -776,7 +776,8 @@ static int parts_for(struct log *l, int64_t bytes)
 	return k < 2 ? 1 : k > LOG_PARTS ? LOG_PARTS : (int)k;
 }
 
-/* Encodes and writes part[0..nparts) in order (lock held); all or nothing. */
+/* Encodes and writes part[0..nparts) in order (lock held), with a set of
+ * buffers from the manager's cache; all or nothing. */
 static int append_parts(struct log *l, struct enc_part *part, int nparts,
 			struct log_append_info *info)
 {
@@ -785,7 +786,12 @@ static int append_parts(struct log *l, struct enc_part *part, int nparts,
 	int64_t total = 0, payload = 0;
 	struct pool_job job = { .fn = enc_pipe_run };
 	struct enc_pipe pipe = { part, nparts, l->pool, &job };
+	struct encset *es = encset_take(l);
 
+	if (!es)
+		return -ENOMEM;
+	for (int i = 0; i < nparts; i++)
+		part[i].eb = &es->enc[i];
 	job.arg = &pipe;
 	bool helped = nparts > 1 && pool_try_run(l->pool, &job);
 	for (int i = 0; i < nparts; i++) {
@@ -806,6 +812,7 @@ static int append_parts(struct log *l, struct enc_part *part, int nparts,
 	}
 	if (helped)
 		pool_wait(l->pool, &job);   /* its input is the caller's */
+	encset_give(l, es);
 	if (rc < 0) {
 		if (l->nsegs > nsegs0 || log_leo(l) > start) {
 			int rc2 = log_truncate_locked(l, start);
@@ -850,19 +857,13 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
 	int nparts = parts_for(l, bytes);
 	if (nparts > n)
 		nparts = n;
-	struct encset *es = encset_take(l);
-	if (!es) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	struct enc_part part[LOG_PARTS];
 	for (int i = 0; i < nparts; i++) {
 		int a = (int)((int64_t)n * i / nparts), b = (int)((int64_t)n * (i + 1) / nparts);
-		part[i] = (struct enc_part){ .cfg = &l->cfg, .eb = &es->enc[i], .recs = recs + a,
-					     .n = b - a, .epoch = leader_epoch, .nb = -ECANCELED };
+		part[i] = (struct enc_part){ .cfg = &l->cfg, .recs = recs + a, .n = b - a,
+					     .epoch = leader_epoch, .nb = -ECANCELED };
 	}
 	rc = append_parts(l, part, nparts, info);
-	encset_give(l, es);
 out:
 	pthread_mutex_unlock(&l->lock);
 	return rc;
@@ -887,11 +888,6 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 	struct line_rules lr = { l->cfg.key_sep, l->cfg.key_sep_len,
 				 log_max_record_payload(&l->cfg) };
 	int nparts = parts_for(l, (int64_t)len), k = 0;
-	struct encset *es = encset_take(l);
-	if (!es) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	struct enc_part part[LOG_PARTS];
 	const char *p = buf, *end = buf + len;
 	/* Cut at the end of the line holding each 1/nparts mark of buf; the
@@ -906,7 +902,7 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 			nl = memchr(mark, '\n', (size_t)(end - mark));
 			cut = nl ? nl + 1 : end;
 		}
-		part[k] = (struct enc_part){ .cfg = &l->cfg, .eb = &es->enc[k], .p = p,
+		part[k] = (struct enc_part){ .cfg = &l->cfg, .p = p,
 					     .end = cut, .lr = &lr, .ts = ts,
 					     .epoch = leader_epoch, .nb = -ECANCELED };
 		if (i == 0 && head_len > 0) {
@@ -919,7 +915,6 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 		p = cut;
 	}
 	rc = append_parts(l, part, k, info);
-	encset_give(l, es);
 out:
 	pthread_mutex_unlock(&l->lock);
 	return rc;

@@ -74,6 +74,16 @@ run_writers() {
 	elapsed "$t0" "$(now)"
 }
 
+# rate_row WRITERS TIMES_A TIMES_B — one table row: the records/s of the
+# median times in each file, and B's rate as a percentage of A's.
+rate_row() {
+	_ta=$(median < "$2")
+	_tb=$(median < "$3")
+	printf '  %-8s %14.0f %14.0f %7.1f%%\n' "$1" \
+		"$(echo "$SMALL_RECORDS / $_ta" | bc -l)" "$(echo "$SMALL_RECORDS / $_tb" | bc -l)" \
+		"$(echo "100 * $_ta / $_tb" | bc -l)"
+}
+
 say "small writes: $SMALL_RECORDS records of 100 bytes, one write() each (dd bs=100), median of $SMALL_REPS"
 printf '  %-8s %14s %14s %8s\n' writers "passthrough/s" "mqfs/s" "mqfs %"
 rep_n=0
@@ -92,11 +102,7 @@ for w in $SMALL_WRITERS; do
 		rmdir "$tmp/mq/s$rep_n"
 		r=$((r + 1))
 	done
-	tp=$(median < "$tmp/t.pt")
-	tm=$(median < "$tmp/t.mq")
-	printf '  %-8s %14.0f %14.0f %7.1f%%\n' "$w" \
-		"$(echo "$SMALL_RECORDS / $tp" | bc -l)" "$(echo "$SMALL_RECORDS / $tm" | bc -l)" \
-		"$(echo "100 * $tp / $tm" | bc -l)"
+	rate_row "$w" "$tmp/t.pt" "$tmp/t.mq"
 done
 
 # ---- control: the passthrough with a slower write handler ----
@@ -121,11 +127,7 @@ if [ "$SMALL_CONTROL_US" -gt 0 ]; then
 				run_writers "$w" "$tmp/ctl/f" >> "$tmp/t.ctl"
 				r=$((r + 1))
 			done
-			tp=$(median < "$tmp/t.pt")
-			tc=$(median < "$tmp/t.ctl")
-			printf '  %-8s %14.0f %14.0f %7.1f%%\n' "$w" \
-				"$(echo "$SMALL_RECORDS / $tp" | bc -l)" "$(echo "$SMALL_RECORDS / $tc" | bc -l)" \
-				"$(echo "100 * $tp / $tc" | bc -l)"
+			rate_row "$w" "$tmp/t.pt" "$tmp/t.ctl"
 		done
 		rm -f "$tmp/ctl/f"
 	else
