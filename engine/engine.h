@@ -366,11 +366,21 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force,
 struct logmgr;
 /* Opens DATA (created if missing), reads the checkpoints; if the
  * clean-shutdown marker is absent, every log is recovered from its recovery
- * point on open. The marker is removed once open. */
+ * point on open. The marker is removed once open. First of all it locks the
+ * directory (flock on DATA/.lock, held until close or abandon):
+ * -EWOULDBLOCK when another manager, of any process, has it open. */
 int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **out);
+/* The pid written in DATA/.lock by the manager that locked it last (it
+ * may have exited since), or -ENOENT / -EBADMSG. */
+int logmgr_lock_owner(const char *data_dir);
 /* Flushes all logs, writes the checkpoints and the clean-shutdown marker,
- * closes every log. */
-void logmgr_close(struct logmgr *m);
+ * closes every log and unlocks the directory. The marker is written only if
+ * everything before it succeeded: on a failure (-EIO, -ENOSPC, ...) the
+ * manager is closed all the same, without the marker, so the next open
+ * recovers; logmgr_shutdown then also puts in why (if not NULL) what failed,
+ * naming the file, and the reason. */
+int logmgr_shutdown(struct logmgr *m, char *why, size_t whylen);
+int logmgr_close(struct logmgr *m);
 /* Closes without flushing, checkpointing or writing the marker: what a
  * killed process leaves behind (tests; a fatal error). */
 void logmgr_abandon(struct logmgr *m);

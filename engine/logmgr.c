@@ -15,12 +15,22 @@
  *                                      (below it the log is compacted)
  *   .clean-shutdown                    present only between a clean close
  *                                      and the next open
+ *   .lock                              the pid of the process that has the
+ *                                      directory open, in decimal; the
+ *                                      flock(LOCK_EX) on it is what counts
  *
  * Checkpoints are replaced durably (tmp, fsync, rename, fsync dir). At open
  * the marker decides whether logs are scanned: without it, every segment
  * from the one holding the recovery point on is validated batch by batch.
  * The marker is removed (durably) before anything is appended, so a crash
  * after open is never mistaken for a clean shutdown.
+ *
+ * One process per directory: logmgr_open takes flock(LOCK_EX|LOCK_NB) on
+ * .lock before it reads or writes anything else, and the lock lives as long
+ * as the manager (the kernel drops it when the process dies, so a kill -9
+ * leaves no stale lock). A second manager on the same directory, in this
+ * process or another, gets -EWOULDBLOCK: recovery by a second daemon would
+ * cut the first one's active segment under its feet.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,12 +39,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/log_int.h"
 
 #define CLEAN_MARKER ".clean-shutdown"
+#define LOCK_FILE    ".lock"
 
 int engine_helper_threads = -1;
 
@@ -52,6 +64,7 @@ struct logmgr {
 	unsigned delete_seq;
 	struct pool *pool;          /* helpers for the logs' appends; may be NULL */
 	struct enc_cache encs;      /* the logs' encoding buffers */
+	int lock_fd;                /* .lock, flocked for the manager's life */
 };
 
 static void ckpt_free(struct ckpt *c)
@@ -131,6 +144,51 @@ static void rm_dir(const char *path)
 	rmdir(path);
 }
 
+/* The lock is no data: it is taken with plain system calls, not through
+ * the I/O table, whose fault injection and crash points are about data. */
+static int dir_lock(const char *data_dir)
+{
+	char path[PATH_MAX + 16], pid[32];
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/" LOCK_FILE, data_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int rc = errno == EWOULDBLOCK ? -EWOULDBLOCK : -errno;
+		close(fd);
+		return rc;
+	}
+	/* The pid is only for the message a second daemon prints: failing to
+	 * write it leaves the lock just as good. */
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	bool written = ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)n, 0) == n;
+	(void)written;
+	return fd;
+}
+
+int logmgr_lock_owner(const char *data_dir)
+{
+	char path[PATH_MAX + 16], buf[32];
+	long pid;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/" LOCK_FILE, data_dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	if (n <= 0)
+		return -ENOENT;
+	buf[n] = '\0';
+	if (sscanf(buf, "%ld", &pid) != 1 || pid <= 0 || pid > INT_MAX)
+		return -EBADMSG;
+	return (int)pid;
+}
+
 int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **out)
 {
 	struct logmgr *m = calloc(1, sizeof(*m));
@@ -139,6 +197,7 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 	pthread_mutex_init(&m->lock, NULL);
 	enc_cache_init(&m->encs);
 	m->io = io;
+	m->lock_fd = -1;
 	int rc = 0;
 	if (snprintf(m->dir, sizeof(m->dir), "%s", data_dir) >= (int)sizeof(m->dir)) {
 		rc = -ENAMETOOLONG;
@@ -147,6 +206,11 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 	rc = io->mkdir(io->ctx, data_dir, 0755);
 	if (rc < 0 && rc != -EEXIST)
 		goto fail;
+	m->lock_fd = dir_lock(data_dir);
+	if (m->lock_fd < 0) {
+		rc = m->lock_fd;
+		goto fail;
+	}
 	rc = ckpt_load(m, "recovery-point-offset-checkpoint", &m->rp);
 	if (rc == 0)
 		rc = ckpt_load(m, "replication-offset-checkpoint", &m->hw);
@@ -193,6 +257,8 @@ fail:
 	ckpt_free(&m->ls);
 	ckpt_free(&m->co);
 	enc_cache_destroy(&m->encs);
+	if (m->lock_fd >= 0)
+		close(m->lock_fd);
 	free(m);
 	return rc;
 }
@@ -329,16 +395,30 @@ static int ckpt_write(struct logmgr *m, const char *name, int which)
 	return rc;
 }
 
+/* The four checkpoints; on failure *failed names the file not written.
+ * Caller holds m->lock. */
+static int ckpt_write_all(struct logmgr *m, const char **failed)
+{
+	static const char *names[] = {
+		"recovery-point-offset-checkpoint", "replication-offset-checkpoint",
+		"log-start-offset-checkpoint", "cleaner-offset-checkpoint",
+	};
+	int rc = 0;
+
+	for (int i = 0; i < 4 && rc == 0; i++) {
+		rc = ckpt_write(m, names[i], i);
+		if (rc < 0)
+			*failed = names[i];
+	}
+	return rc;
+}
+
 int logmgr_checkpoint(struct logmgr *m)
 {
+	const char *failed;
+
 	pthread_mutex_lock(&m->lock);
-	int rc = ckpt_write(m, "recovery-point-offset-checkpoint", 0);
-	if (rc == 0)
-		rc = ckpt_write(m, "replication-offset-checkpoint", 1);
-	if (rc == 0)
-		rc = ckpt_write(m, "log-start-offset-checkpoint", 2);
-	if (rc == 0)
-		rc = ckpt_write(m, "cleaner-offset-checkpoint", 3);
+	int rc = ckpt_write_all(m, &failed);
 	pthread_mutex_unlock(&m->lock);
 	return rc;
 }
@@ -362,6 +442,8 @@ static void logmgr_free(struct logmgr *m)
 	ckpt_free(&m->ls);
 	ckpt_free(&m->co);
 	pthread_mutex_destroy(&m->lock);
+	/* Last: the directory is free once everything above is done. */
+	close(m->lock_fd);
 	free(m);
 }
 
@@ -371,28 +453,50 @@ void logmgr_abandon(struct logmgr *m)
 		logmgr_free(m);
 }
 
-void logmgr_close(struct logmgr *m)
+int logmgr_shutdown(struct logmgr *m, char *why, size_t whylen)
 {
-	if (!m)
-		return;
+	char what[2 * PATH_MAX] = "";
+	const char *failed = NULL;
 	int rc = 0;
+
+	if (!m)
+		return 0;
 	for (int i = 0; i < m->nlogs; i++) {
-		int r = log_tail_close(m->logs[i]);
+		struct log *l = m->logs[i];
+		int r = log_tail_close(l);
 		if (r == 0)
-			r = log_flush(m->logs[i], -1);
+			r = log_flush(l, -1);
+		if (r < 0 && rc == 0)
+			snprintf(what, sizeof(what), "flushing %s", l->dir);
 		if (r < 0)
 			rc = r;
 	}
-	if (rc == 0)
-		rc = logmgr_checkpoint(m);
+	if (rc == 0) {
+		pthread_mutex_lock(&m->lock);
+		rc = ckpt_write_all(m, &failed);
+		pthread_mutex_unlock(&m->lock);
+		if (rc < 0)
+			snprintf(what, sizeof(what), "writing %s/%s", m->dir, failed);
+	}
 	/* The marker promises that every log and checkpoint is durable: write
-	 * it only if all of that succeeded. */
+	 * it only if all of that succeeded. Without it the next open recovers,
+	 * which is what a stop that could not make everything durable needs. */
 	if (rc == 0) {
 		char path[PATH_MAX + 64];
 		snprintf(path, sizeof(path), "%s/" CLEAN_MARKER, m->dir);
-		io_write_file_atomic(m->io, path, "", 0);
+		rc = io_write_file_atomic(m->io, path, "", 0);
+		if (rc < 0)
+			snprintf(what, sizeof(what), "writing %s", path);
 	}
+	if (rc < 0 && why && whylen)
+		snprintf(why, whylen, "%s: %s", what, strerror(-rc));
 	logmgr_free(m);
+	return rc;
+}
+
+int logmgr_close(struct logmgr *m)
+{
+	return logmgr_shutdown(m, NULL, 0);
 }
 
 int logmgr_found(struct logmgr *m, char ***topics, int **partitions, int *n)

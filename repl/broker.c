@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -740,7 +741,7 @@ static int find_orphans(struct broker *b)
 	return 0;
 }
 
-static void broker_free(struct broker *b, bool abandon);
+static int broker_free(struct broker *b, bool abandon);
 
 int broker_open(const struct broker_config *cfg, struct broker **out)
 {
@@ -765,6 +766,19 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 
 	produce_broker_init(b);
 	rc = logmgr_open(cfg->data_dir, cfg->io ? cfg->io : &io_posix, &b->m);
+	if (rc == -EWOULDBLOCK) {
+		int pid = logmgr_lock_owner(cfg->data_dir);
+
+		if (pid > 0)
+			mq_log(MQ_ERR, "data directory %s is in use by another mqfs (pid %d holds "
+			       "%s/.lock): not starting a second one on it", cfg->data_dir, pid,
+			       cfg->data_dir);
+		else
+			mq_log(MQ_ERR, "data directory %s is in use by another mqfs (%s/.lock is "
+			       "locked): not starting a second one on it", cfg->data_dir,
+			       cfg->data_dir);
+		goto fail;
+	}
 	if (rc < 0) {
 		mq_log(MQ_ERR, "cannot open data directory %s: %s", cfg->data_dir, strerror(-rc));
 		goto fail;
@@ -812,15 +826,18 @@ fail:
 	return rc;
 }
 
-void broker_close(struct broker *b)
+int broker_close(struct broker *b)
 {
-	broker_free(b, false);
+	return broker_free(b, false);
 }
 
-static void broker_free(struct broker *b, bool abandon)
+static int broker_free(struct broker *b, bool abandon)
 {
+	char why[2 * PATH_MAX + 128];
+	int rc = 0;
+
 	if (!b)
-		return;
+		return 0;
 	cleaner_stop(b);
 	sched_stop(b);
 	group_coord_close(b);
@@ -835,10 +852,14 @@ static void broker_free(struct broker *b, bool abandon)
 		topic_put(t);
 	}
 	free(b->topics);
-	if (b->m && abandon)
+	if (b->m && abandon) {
 		logmgr_abandon(b->m);
-	else if (b->m)
-		logmgr_close(b->m);
+	} else if (b->m) {
+		rc = logmgr_shutdown(b->m, why, sizeof(why));
+		if (rc < 0)
+			mq_log(MQ_ERR, "clean stop failed: %s; no clean-shutdown marker written, "
+			       "the next start recovers the logs", why);
+	}
 	for (int i = 0; i < b->norphans; i++)
 		free(b->orphans[i].topic);
 	free(b->orphans);
@@ -853,6 +874,7 @@ static void broker_free(struct broker *b, bool abandon)
 	if (b->sched_running)
 		pthread_cond_destroy(&b->sched_cv);
 	free(b);
+	return rc;
 }
 
 const struct broker_config *broker_cfg(struct broker *b)

@@ -98,8 +98,10 @@ struct topic;
 
 /* Opens the data directory named in cfg (log manager, catalog, recovery). */
 int broker_open(const struct broker_config *cfg, struct broker **out);
-/* Clean shutdown: flush, checkpoints, clean-shutdown marker. */
-void broker_close(struct broker *b);
+/* Clean shutdown: flush, checkpoints, clean-shutdown marker. Frees b in
+ * every case; -errno (logged, naming what failed) when the logs or the
+ * checkpoints could not be made durable: then no marker was written. */
+int broker_close(struct broker *b);
 const struct broker_config *broker_cfg(struct broker *b);
 
 /* Kafka topic name rules: [A-Za-z0-9._-]{1,249}, not "." or "..". */

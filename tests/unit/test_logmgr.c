@@ -1,0 +1,125 @@
+/*
+ * test_logmgr.c — the log manager's hold on its data directory: one
+ * manager at a time (the .lock flock), and a close that could not make the
+ * checkpoints durable (a full disk) says so, writes no clean-shutdown
+ * marker, and the next open recovers.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "engine/engine.h"
+#include "tests/unit/logfx.h"
+
+static int setup(void **state)
+{
+	return logfx_setup(state, "logmgr", NULL);
+}
+
+static void append(struct log *l, const char *v)
+{
+	struct rec_in r = { NULL, -1, v, (int)strlen(v), 1 };
+	struct log_state st;
+
+	assert_int_equal(log_append(l, &r, 1, 0, NULL), 0);
+	log_get_state(l, &st);
+	assert_int_equal(log_set_hw(l, st.log_end_offset), 0);
+}
+
+static bool marker(struct logfx *f)
+{
+	char p[400];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/.clean-shutdown", f->dir);
+	return stat(p, &st) == 0;
+}
+
+/* A second manager on a directory in use is refused before it reads or
+ * writes anything; the lock names the holder and goes with the close. */
+static void test_lock(void **state)
+{
+	struct logfx *f = *state;
+	struct logmgr *m2 = NULL;
+
+	append(f->l, "first");
+	assert_int_equal(logmgr_open(f->dir, &io_posix, &m2), -EWOULDBLOCK);
+	assert_null(m2);
+	assert_int_equal(logmgr_lock_owner(f->dir), (int)getpid());
+	assert_int_equal(logmgr_close(f->m), 0);
+	f->m = NULL;
+	assert_true(marker(f));
+	assert_int_equal(logmgr_open(f->dir, &io_posix, &m2), 0);
+	assert_true(logmgr_was_clean(m2));
+	logmgr_abandon(m2);
+	/* Abandoning (a fatal error) unlocks too. */
+	logfx_open(f);
+}
+
+/* A full disk while the checkpoints are written at close: the close fails
+ * naming the file, no marker is written, and the next open recovers. */
+static void test_close_enospc(void **state)
+{
+	struct logfx *f = *state;
+	char why[8192] = "";
+	struct log_state st;
+
+	append(f->l, "a");
+	append(f->l, "b");
+	assert_int_equal(logmgr_close(f->m), 0);
+	logfx_open(f);
+	append(f->l, "c");
+	assert_false(marker(f));
+	/* With the log flushed already, the first write of the close is the
+	 * first checkpoint's. */
+	assert_int_equal(log_flush(f->l, -1), 0);
+	f->fio.pwrite_countdown = 1;
+	f->fio.pwrite_errno = ENOSPC;
+	assert_int_equal(logmgr_shutdown(f->m, why, sizeof(why)), -ENOSPC);
+	f->m = NULL;
+	assert_non_null(strstr(why, "recovery-point-offset-checkpoint"));
+	assert_non_null(strstr(why, strerror(ENOSPC)));
+	assert_false(marker(f));
+	logfx_open(f);
+	assert_false(logmgr_was_clean(f->m));
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 3);
+}
+
+/* The marker itself cannot be written: the close fails as well. */
+static void test_close_marker_fails(void **state)
+{
+	struct logfx *f = *state;
+	char why[8192] = "";
+
+	append(f->l, "a");
+	/* The marker is empty (no write to fail): fail its fsync, the one
+	 * after those of the four checkpoints, counted on a first round. */
+	assert_int_equal(log_flush(f->l, -1), 0);
+	f->fio.fsyncs = 0;
+	assert_int_equal(logmgr_checkpoint(f->m), 0);
+	f->fio.fsync_countdown = f->fio.fsyncs + 1;
+	assert_int_equal(logmgr_shutdown(f->m, why, sizeof(why)), -EIO);
+	f->m = NULL;
+	assert_non_null(strstr(why, ".clean-shutdown"));
+	assert_false(marker(f));
+	logfx_open(f);
+	assert_false(logmgr_was_clean(f->m));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_lock, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_close_enospc, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_close_marker_fails, setup, logfx_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
