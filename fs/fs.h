@@ -3,6 +3,7 @@
  *
  * Layout of fs/:
  *   main.c   command line, config, daemonizing, session and loop
+ *   daemon.c the process: signals, open-files limit, a dead mount point
  *   ops.c    struct fuse_lowlevel_ops: each op calls one helper that
  *            returns 0/count or -errno, then only replies
  *   tree.c   the namespace: names -> nodes, node attributes, directory
@@ -28,6 +29,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -55,6 +57,20 @@ struct mqfs {
 	pthread_mutex_t files_lock;
 	struct fs_file *files;
 };
+
+/* ---- daemon.c ---- */
+
+/* SIGINT, SIGTERM, SIGHUP back to SIG_DFL and unblocked, whatever the
+ * process inherited, so that fuse_set_signal_handlers() installs its
+ * handler on all three (it skips a signal that is not SIG_DFL). */
+int daemon_signals_reset(void);
+/* Raises the soft RLIMIT_NOFILE to the hard limit (fs.nr_open when that is
+ * unlimited); *was and *now are the soft limit before and after. */
+int daemon_raise_nofile(rlim_t *was, rlim_t *now);
+/* When mountpoint is a dead FUSE mount (ENOTCONN: its daemon was killed),
+ * detaches it and returns 1 (logged); 0 when it is not dead; -ENOTCONN
+ * when it cannot be cleared (a message on stderr gives the command). */
+int daemon_clear_dead_mount(const char *mountpoint);
 
 /* ---- tree.c ---- */
 

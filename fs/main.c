@@ -24,10 +24,15 @@
  * then go to the terminal; after that to syslog (facility daemon). With
  * -f, everything goes to stderr.
  *
- * Shutdown: SIGINT, SIGTERM, SIGHUP (fuse_set_signal_handlers), `umount
- * MNT` or `fusermount3 -u MNT` end the loop; then unmount, drop the inode
- * table's topic references, broker_close() (which writes the
- * clean-shutdown marker).
+ * Before the broker opens (daemon.c): the open-files limit is raised, a
+ * dead mount left on MOUNTPOINT by a killed daemon is detached, and the
+ * three stop signals get their default disposition back.
+ *
+ * Shutdown: SIGINT, SIGTERM, SIGHUP (fuse_set_signal_handlers, whatever
+ * the process inherited), `umount MNT` or `fusermount3 -u MNT` end the
+ * loop; then unmount, drop the inode table's topic references,
+ * broker_close() (which writes the clean-shutdown marker). The exit status
+ * is 0 only when that close made everything durable and wrote the marker.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +68,8 @@ struct mqfs_opts {
 	char **bufs;                        /* copies of the -o lists: own values point here */
 	int nbufs;
 	struct fuse_args fuse_args;         /* built by fuse_args_build() */
+	rlim_t nofile_was, nofile_now;      /* soft RLIMIT_NOFILE before and after raising */
+	int nofile_rc;                      /* daemon_raise_nofile()'s result */
 };
 
 static void usage(FILE *out, const char *prog)
@@ -440,6 +447,11 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 	int rc;
 
 	rc = broker_open(cfg, &fs->broker);
+	if (rc == -EWOULDBLOCK) {
+		fprintf(stderr, "mqfs: cannot open %s: in use by another mqfs (see above)\n",
+			cfg->data_dir);
+		goto out;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "mqfs: cannot open %s: %s\n", cfg->data_dir, strerror(-rc));
 		goto out;
@@ -449,7 +461,7 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 		fprintf(stderr, "mqfs: %s\n", strerror(-rc));
 		goto out;
 	}
-	if (fuse_set_signal_handlers(se) != 0) {
+	if (daemon_signals_reset() < 0 || fuse_set_signal_handlers(se) != 0) {
 		rc = -EIO;
 		goto out;
 	}
@@ -466,6 +478,14 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 	}
 	mq_log(MQ_INFO, "mqfs %s: %s mounted on %s (root %04o uid %u gid %u)", MQFS_VERSION,
 	       fs->data_dir, mnt, (unsigned)fs->root_mode, (unsigned)fs->uid, (unsigned)fs->gid);
+	if (o->nofile_rc < 0)
+		mq_log(MQ_WARN, "open files limit stays %llu: cannot raise it: %s",
+		       (unsigned long long)o->nofile_was, strerror(-o->nofile_rc));
+	else if (o->nofile_now != o->nofile_was)
+		mq_log(MQ_INFO, "open files limit raised from %llu to %llu (the hard limit)",
+		       (unsigned long long)o->nofile_was, (unsigned long long)o->nofile_now);
+	else
+		mq_log(MQ_INFO, "open files limit %llu", (unsigned long long)o->nofile_now);
 	if (o->allow_other && !o->default_permissions)
 		mq_log(MQ_WARN, "allow_other without default_permissions: the kernel checks no "
 		       "modes, every user may read and write every topic");
@@ -483,7 +503,9 @@ out:
 	fuse_session_destroy(se);
 	fs_file_release_all(fs);
 	inode_table_free(fs->inodes);
-	broker_close(fs->broker);
+	/* broker_close logged what it could not make durable. */
+	if (broker_close(fs->broker) < 0 && rc == 0)
+		rc = -EIO;
 	fs_metrics_free(fs->metrics);
 	if (rc == 0)
 		mq_log(MQ_INFO, "stopped cleanly");
@@ -504,11 +526,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Try '%s --help'.\n", argv[0]);
 		goto out;
 	}
+	mq_log_init(o.debug ? MQ_DEBUG : MQ_INFO, false);
+	if (daemon_clear_dead_mount(o.mountpoint) < 0)
+		goto out;
+	o.nofile_rc = daemon_raise_nofile(&o.nofile_was, &o.nofile_now);
 	if (!realpath(o.mountpoint, o.mnt)) {
 		fprintf(stderr, "mqfs: mount point %s: %s\n", o.mountpoint, strerror(errno));
 		goto out;
 	}
-	mq_log_init(o.debug ? MQ_DEBUG : MQ_INFO, false);
 	if (config_load(&o, &cfg) < 0)
 		goto out;
 	if (fuse_args_build(&o, argv[0], cfg.data_dir) < 0) {

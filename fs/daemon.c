@@ -1,0 +1,204 @@
+/*
+ * daemon.c — what the daemon sets up in its own process before it mounts:
+ * the signals it documents, the open-files limit, and a dead mount left on
+ * its mount point by a daemon that was killed.
+ *
+ * Signals: SIGINT, SIGTERM and SIGHUP stop mqfs cleanly. libfuse's
+ * fuse_set_signal_handlers() installs its handler only on a signal whose
+ * disposition is SIG_DFL, and a process inherits ignored signals (a shell
+ * starts background jobs with SIGINT ignored) and its blocked mask: so the
+ * three are reset to SIG_DFL and unblocked first, whatever was inherited.
+ *
+ * Open files: every partition's active segment holds descriptors, and so do
+ * closed segments while they are read (engine/seg.c). The soft
+ * RLIMIT_NOFILE is raised to the hard one (capped by fs.nr_open when the
+ * hard limit is unlimited).
+ *
+ * A dead mount: after a kill -9 the mount point stays mounted with no
+ * daemon behind it and every access fails with ENOTCONN ("Transport
+ * endpoint is not connected"), mount included. When the mount point is such
+ * a dead FUSE mount, mqfs detaches it (umount2 MNT_DETACH as root, else
+ * `fusermount3 -u -z`, as the user who mounted it may) and mounts over the
+ * freed directory; when that fails it refuses, printing the command.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fs/fs.h"
+
+int daemon_signals_reset(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa = { .sa_handler = SIG_DFL };
+	sigset_t set;
+
+	sigemptyset(&sa.sa_mask);
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		if (sigaction(sigs[i], &sa, NULL) < 0)
+			return -errno;
+		sigaddset(&set, sigs[i]);
+	}
+	return pthread_sigmask(SIG_UNBLOCK, &set, NULL) == 0 ? 0 : -EINVAL;
+}
+
+/* The kernel's ceiling for RLIMIT_NOFILE (fs.nr_open). */
+static rlim_t nr_open(void)
+{
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+	unsigned long long v = 0;
+
+	if (f) {
+		if (fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v ? (rlim_t)v : 1048576;
+}
+
+int daemon_raise_nofile(rlim_t *was, rlim_t *now)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	*was = *now = rl.rlim_cur;
+	want = rl.rlim_max == RLIM_INFINITY ? nr_open() : rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= want)
+		return 0;
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	*now = want;
+	return 0;
+}
+
+/* Undoes /proc/self/mountinfo's octal escapes (\040 for a space, ...). */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (char *r = s; *r; r++) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+		    r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+			r += 3;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
+/* The type of the last mount on path ("fuse.mqfs", ...), or "" if path is
+ * no mount point. */
+static void mount_type(const char *path, char *type, size_t cap)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[3 * PATH_MAX];
+
+	type[0] = '\0';
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mp[PATH_MAX], fstype[256];
+		const char *sep = strstr(line, " - ");
+
+		/* id parent dev root MOUNTPOINT ... - FSTYPE source options */
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
+		    sscanf(sep + 3, "%255s", fstype) != 1)
+			continue;
+		unescape(mp);
+		if (strcmp(mp, path) == 0)
+			snprintf(type, cap, "%s", fstype);
+	}
+	fclose(f);
+}
+
+/* fusermount3 -u -z path: 0 if it exited 0. */
+static int fusermount_detach(const char *path)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-u", "-z", path, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EPERM;
+}
+
+/* The absolute name of path without resolving its last component (which
+ * cannot be resolved when it is a dead mount). */
+static int abs_name(const char *path, char *out, size_t cap)
+{
+	char buf[PATH_MAX], dir[PATH_MAX];
+	const char *base;
+	char *slash;
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	while (len > 1 && buf[len - 1] == '/')
+		buf[--len] = '\0';
+	slash = strrchr(buf, '/');
+	if (!slash) {
+		base = buf;
+		if (!realpath(".", dir))
+			return -errno;
+	} else {
+		*slash = '\0';
+		base = slash + 1;
+		if (!realpath(slash == buf ? "/" : buf, dir))
+			return -errno;
+	}
+	if (snprintf(out, cap, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "", base) >= (int)cap)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int daemon_clear_dead_mount(const char *mountpoint)
+{
+	char path[PATH_MAX], type[256];
+	struct stat st;
+	int rc;
+
+	if (stat(mountpoint, &st) == 0 || errno != ENOTCONN)
+		return 0;
+	rc = abs_name(mountpoint, path, sizeof(path));
+	if (rc < 0)
+		return rc;
+	mount_type(path, type, sizeof(type));
+	if (strncmp(type, "fuse", 4) != 0) {
+		fprintf(stderr, "mqfs: mount point %s: %s, and it is not a FUSE mount: "
+			"not touching it\n", path, strerror(ENOTCONN));
+		return -ENOTCONN;
+	}
+	rc = umount2(path, MNT_DETACH) == 0 ? 0 : -errno;
+	if (rc == -EPERM)
+		rc = fusermount_detach(path);
+	if (rc < 0 || (stat(path, &st) < 0 && errno == ENOTCONN)) {
+		fprintf(stderr, "mqfs: mount point %s is a dead %s mount (its daemon is gone) and "
+			"could not be detached; run: fusermount3 -u -z %s\n", path, type, path);
+		return -ENOTCONN;
+	}
+	mq_log(MQ_WARN, "mount point %s was a dead %s mount (its daemon was gone): detached it",
+	       path, type);
+	return 1;
+}

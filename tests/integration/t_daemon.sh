@@ -1,0 +1,81 @@
+#!/bin/sh
+# t_daemon.sh — the daemon's hold on its process and its directories: a
+# second mqfs on a data directory in use is refused and the first one's
+# records stay intact; a dead mount left by kill -9 is cleared by the next
+# start on the same mount point; SIGINT stops mqfs even when it was
+# started with SIGINT ignored (a background job of a script).
+# shellcheck disable=SC2016
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+. "$LIBDIR/lib.sh"
+mq_setup
+
+# Polls (up to MQ_MOUNT_WAIT s) until `cat FILE` gives what EXPECTED holds.
+wait_reads() {
+	_n=$((MQ_MOUNT_WAIT * 10))
+	while ! timeout -k 2 5 cat "$1" 2>/dev/null | cmp -s - "$2"; do
+		[ "$_n" -le 0 ] && return 1
+		_n=$((_n - 1))
+		sleep 0.1
+	done
+}
+
+mq_mount
+mkdir "$MNT/t"
+seq 1 1000 > "$MQ_TMP/exp"
+expect_ok "first daemon takes records" sh -c 'seq 1 1000 > "$1"' sh "$MNT/t/0"
+
+# A second daemon on the same data directory.
+MNT2=$MQ_TMP/mnt2
+mkdir "$MNT2"
+_mq_add MQ_MOUNTS "$MNT2"       # unmounted at exit should it mount after all
+"$MQFS" --data "$DATA" "$MNT2" > "$MQ_TMP/second.out" 2>&1
+st=$?
+expect_eq "second daemon on the same data exits 1" 1 "$st"
+expect_ok "it did not mount" sh -c '! awk -v m="$1" '"'"'$2 == m { f = 1 } END { exit !f }'"'"' /proc/mounts' sh "$MNT2"
+expect_ok "its message names the directory and the pid holding it" \
+	grep -q "data directory $DATA is in use by another mqfs (pid $MQ_PID" "$MQ_TMP/second.out"
+expect_same "the first daemon's records are intact" "$MQ_TMP/exp" "$MNT/t/0"
+seq 1001 1100 >> "$MQ_TMP/exp"
+expect_ok "the first daemon still appends" sh -c 'seq 1001 1100 > "$1"' sh "$MNT/t/0"
+expect_same "and reads all of it" "$MQ_TMP/exp" "$MNT/t/0"
+mq_umount
+expect_eq "first daemon stopped cleanly" 0 "$MQ_RC"
+mq_mount
+expect_same "every record after a restart" "$MQ_TMP/exp" "$MNT/t/0"
+
+# kill -9 leaves a dead mount; the next start on the same mount point
+# clears it and mounts.
+kill -KILL "$MQ_PID"
+mq_wait "$MQ_PID" 10
+expect_errno "the dead mount answers ENOTCONN" ENOTCONN stat "$MNT"
+mq_bg sh -c 'exec "$0" -f --data "$1" "$2" >>"$3" 2>&1' "$MQFS" "$DATA" "$MNT" "$LOG"
+P=$MQ_LAST_PID
+_mq_add MQ_DAEMONS "$P"
+if wait_reads "$MNT/t/0" "$MQ_TMP/exp"; then
+	ok "a start on the dead mount point mounts and serves every record"
+else
+	fail "a start on the dead mount point mounts and serves every record" "$(cat "$MNT/t/0" 2>&1 | tail -n 1)"
+fi
+expect_ok "the dead mount was logged" grep -q "was a dead fuse" "$LOG"
+expect_ok "appends after the restart" sh -c 'echo after > "$1"' sh "$MNT/t/0"
+echo after >> "$MQ_TMP/exp"
+expect_eq "exactly one mount left on the mount point" 1 \
+	"$(awk -v m="$MNT" '$2 == m' /proc/mounts | wc -l)"
+mq_umount "$MNT" "$P"
+expect_eq "stopped cleanly after the restart" 0 "$MQ_RC"
+
+# SIGINT ignored by the parent, as for a background job of a script: the
+# daemon still stops on it, cleanly.
+mq_mount_cmd "$MNT" sh -c 'trap "" INT; exec "$@"' sh "$MQFS" -f --data "$DATA" "$MNT"
+expect_same "records before SIGINT" "$MQ_TMP/exp" "$MNT/t/0"
+kill -INT "$MQ_PID"
+if mq_wait "$MQ_PID" "$MQ_MOUNT_WAIT"; then
+	ok "SIGINT stops a daemon started with SIGINT ignored"
+	expect_eq "exit status 0" 0 "$MQ_RC"
+	expect_ok "unmounted" sh -c '! awk -v m="$1" '"'"'$2 == m { f = 1 } END { exit !f }'"'"' /proc/mounts' sh "$MNT"
+	expect_ok "clean marker" test -e "$DATA/.clean-shutdown"
+	_mq_del MQ_MOUNTS "$MNT"
+else
+	fail "SIGINT stops a daemon started with SIGINT ignored" "still running"
+fi
+mq_done
