@@ -18,6 +18,13 @@
  * decoded in two halves on two threads (cur_batches); anything it cannot
  * vouch for (a gap, a batch not as its entries say) is left to the record
  * by record path.
+ *
+ * Memory: a cursor's buffers grow (to RA_SIZE, or to what a whole-batch
+ * read takes) only with room in the manager's read-ahead budget (struct
+ * ra_budget); without room a cursor reads with RA_SMALL, or the one batch
+ * it needs when that is bigger (charged all the same, so that the budget
+ * counts every byte), and the whole-batch path is skipped. Buffers are kept
+ * (and charged) until the cursor is freed.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -26,6 +33,7 @@
 #include "engine/log_int.h"
 
 #define RA_SIZE     (512 * 1024)
+#define RA_SMALL    (16 * 1024)
 #define ENT_CHUNK   256
 
 struct log_cursor {
@@ -52,7 +60,72 @@ struct log_cursor {
 	/* whole-batch reads (cur_batches): the second half's .log bytes */
 	uint8_t *ra2;
 	size_t ra2_cap;
+	size_t charged;              /* ra_cap + ra2_cap, charged to l->rab */
 };
+
+struct ra_budget *ra_budget_new(int64_t limit)
+{
+	struct ra_budget *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	atomic_init(&b->limit, limit);
+	atomic_init(&b->refs, 1);
+	return b;
+}
+
+void ra_budget_ref(struct ra_budget *b)
+{
+	atomic_fetch_add(&b->refs, 1);
+}
+
+void ra_budget_unref(struct ra_budget *b)
+{
+	if (b && atomic_fetch_sub(&b->refs, 1) == 1)
+		free(b);
+}
+
+/* Charges n bytes to the budget; false (nothing charged) when that would
+ * pass its limit, unless forced. */
+static bool ra_budget_take(struct ra_budget *b, size_t n, bool force)
+{
+	if (!b)
+		return true;
+	int64_t now = atomic_fetch_add(&b->used, (int64_t)n) + (int64_t)n;
+	if (force || now <= atomic_load(&b->limit))
+		return true;
+	atomic_fetch_sub(&b->used, (int64_t)n);
+	return false;
+}
+
+/* Grows *buf (capacity *cap) to want bytes if the budget has room, else to
+ * need (0: optional, then nothing happens), at least RA_SMALL. Returns 1
+ * grown to want, 0 otherwise (*cap >= need), -ENOMEM. */
+static int cur_grow(struct log_cursor *c, uint8_t **buf, size_t *cap, size_t need, size_t want)
+{
+	struct ra_budget *b = c->l->rab;
+	size_t to = want;
+	bool full = true;
+
+	if (want <= *cap)
+		return 1;
+	if (!ra_budget_take(b, want - *cap, false)) {
+		full = false;
+		to = need > RA_SMALL ? need : RA_SMALL;
+		if (need == 0 || to <= *cap)
+			return 0;
+		(void)ra_budget_take(b, to - *cap, true);
+	}
+	uint8_t *n = realloc(*buf, to);
+	if (!n) {
+		if (b)
+			atomic_fetch_sub(&b->used, (int64_t)(to - *cap));
+		return -ENOMEM;
+	}
+	c->charged += to - *cap;
+	*buf = n;
+	*cap = to;
+	return full;
+}
 
 struct log_cursor *log_cursor_new(struct log *l)
 {
@@ -73,6 +146,8 @@ void log_cursor_free(struct log_cursor *c)
 	seg_unref(c->seg);
 	free(c->ra);
 	free(c->ra2);
+	if (c->l->rab)
+		atomic_fetch_sub(&c->l->rab->used, (int64_t)c->charged);
 	log_unref(c->l);
 	free(c);
 }
@@ -127,13 +202,11 @@ static int cur_fill(struct log_cursor *c, int64_t pos, size_t len)
 		want = (size_t)(size - pos);
 	if (want < len)
 		return -EBADMSG;
-	if (want > c->ra_cap) {
-		uint8_t *n = realloc(c->ra, want);
-		if (!n)
-			return -ENOMEM;
-		c->ra = n;
-		c->ra_cap = want;
-	}
+	int rc = cur_grow(c, &c->ra, &c->ra_cap, len, want);
+	if (rc < 0)
+		return rc;
+	if (want > c->ra_cap)
+		want = c->ra_cap;       /* the budget is spent: read less ahead */
 	ssize_t got = io_pread_full(c->seg->io, c->seg->log_fd, c->ra, want, pos);
 	if (got < 0)
 		return (int)got;
@@ -432,6 +505,11 @@ static size_t cur_batches(struct log_cursor *c, char *out, size_t size, int64_t 
 	int j = 1;
 	while (j < n - 1 && e[j].line_pos - e[0].line_pos < (e[n].line_pos - e[0].line_pos) / 2)
 		j++;
+	/* The buffers both halves read into, if the budget has room for them:
+	 * else the record by record path reads with what the cursor has. */
+	if (cur_grow(c, &c->ra, &c->ra_cap, 0, e[j].position - e[0].position) != 1 ||
+	    cur_grow(c, &c->ra2, &c->ra2_cap, 0, e[n].position - e[j].position) != 1)
+		return 0;
 	struct batch_iter it2 = { 0 };
 	struct dec_half h[2] = {
 		{ c->seg, e, j, out, c->l->cfg.key_sep_len, c->l->cfg.key_sep, &c->ra, &c->ra_cap,

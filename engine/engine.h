@@ -385,6 +385,13 @@ int logmgr_close(struct logmgr *m);
  * killed process leaves behind (tests; a fatal error). */
 void logmgr_abandon(struct logmgr *m);
 bool logmgr_was_clean(struct logmgr *m);
+/* Read-ahead buffers of all the cursors of the manager's logs together
+ * stay within a budget (LOGMGR_READAHEAD_BUDGET unless set): a cursor that
+ * finds it spent reads with a buffer of one batch (at least 16 KiB) instead
+ * of 512 KiB, more slowly but without failing. readahead_bytes: in use. */
+#define LOGMGR_READAHEAD_BUDGET (64LL << 20)
+void logmgr_set_readahead_budget(struct logmgr *m, int64_t bytes);
+int64_t logmgr_readahead_bytes(struct logmgr *m);
 /* Opens (creating if create) the log DATA/<topic>-<partition>. A log stays
  * open until logmgr_drop_log or logmgr_close; opening twice returns the
  * same log. */

@@ -56,6 +56,7 @@ void log_unref(struct log *l)
 		seg_unref(l->segs[i]);
 	free(l->segs);
 	free(l->epochs);
+	ra_budget_unref(l->rab);
 	pthread_mutex_destroy(&l->maint_lock);
 	pthread_mutex_destroy(&l->lock);
 	free(l);

@@ -52,6 +52,20 @@ struct enc_cache {
 void enc_cache_init(struct enc_cache *c);
 void enc_cache_destroy(struct enc_cache *c);
 
+/* The read-ahead budget (cursor.c): the bytes of read-ahead buffers of
+ * every cursor of a manager's logs together. A cursor grows its buffers
+ * only when the budget has room, and otherwise reads with a small buffer
+ * (what one batch needs). Shared by the manager and each of its logs, so
+ * reference counted: a log, and its cursors, may outlive the manager. */
+struct ra_budget {
+	_Atomic int64_t used;
+	_Atomic int64_t limit;
+	atomic_int refs;
+};
+struct ra_budget *ra_budget_new(int64_t limit);
+void ra_budget_ref(struct ra_budget *b);
+void ra_budget_unref(struct ra_budget *b);
+
 struct batch_meta {
 	int64_t base_offset;
 	int64_t last_offset;
@@ -179,6 +193,9 @@ struct log {
 	int nepochs;
 	struct pool *pool;          /* the manager's helpers; NULL: none */
 	struct enc_cache *encs;     /* the manager's encoding buffers; NULL: own */
+	/* The manager's read-ahead budget (a reference), set before the log is
+	 * handed out and never changed; NULL: unbounded. */
+	struct ra_budget *rab;
 	int32_t recovered_segments;
 	int64_t recovery_truncated;
 	int64_t recovery_ms;

@@ -64,6 +64,7 @@ struct logmgr {
 	unsigned delete_seq;
 	struct pool *pool;          /* helpers for the logs' appends; may be NULL */
 	struct enc_cache encs;      /* the logs' encoding buffers */
+	struct ra_budget *rab;      /* the logs' cursors' read-ahead buffers */
 	int lock_fd;                /* .lock, flocked for the manager's life */
 };
 
@@ -199,6 +200,11 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 	m->io = io;
 	m->lock_fd = -1;
 	int rc = 0;
+	m->rab = ra_budget_new(LOGMGR_READAHEAD_BUDGET);
+	if (!m->rab) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	if (snprintf(m->dir, sizeof(m->dir), "%s", data_dir) >= (int)sizeof(m->dir)) {
 		rc = -ENAMETOOLONG;
 		goto fail;
@@ -257,6 +263,7 @@ fail:
 	ckpt_free(&m->ls);
 	ckpt_free(&m->co);
 	enc_cache_destroy(&m->encs);
+	ra_budget_unref(m->rab);
 	if (m->lock_fd >= 0)
 		close(m->lock_fd);
 	free(m);
@@ -264,6 +271,16 @@ fail:
 }
 
 bool logmgr_was_clean(struct logmgr *m) { return m->clean; }
+
+void logmgr_set_readahead_budget(struct logmgr *m, int64_t bytes)
+{
+	atomic_store(&m->rab->limit, bytes);
+}
+
+int64_t logmgr_readahead_bytes(struct logmgr *m)
+{
+	return atomic_load(&m->rab->used);
+}
 const char *logmgr_dir(struct logmgr *m) { return m->dir; }
 const struct io_ops *logmgr_io(struct logmgr *m) { return m->io; }
 
@@ -314,6 +331,8 @@ int logmgr_get_log(struct logmgr *m, const char *topic, int partition,
 	rc = 0;
 	l->pool = m->pool;
 	l->encs = &m->encs;
+	ra_budget_ref(m->rab);
+	l->rab = m->rab;
 	m->logs[m->nlogs++] = l;
 	*out = l;
 out:
@@ -436,6 +455,7 @@ static void logmgr_free(struct logmgr *m)
 	}
 	pool_destroy(m->pool);
 	enc_cache_destroy(&m->encs);
+	ra_budget_unref(m->rab);
 	free(m->logs);
 	ckpt_free(&m->rp);
 	ckpt_free(&m->hw);

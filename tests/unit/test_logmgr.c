@@ -2,7 +2,9 @@
  * test_logmgr.c — the log manager's hold on its data directory: one
  * manager at a time (the .lock flock), and a close that could not make the
  * checkpoints durable (a full disk) says so, writes no clean-shutdown
- * marker, and the next open recovers.
+ * marker, and the next open recovers; the read-ahead buffers of all the
+ * readers together stay within the manager's budget, and readers beyond it
+ * still read everything.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -114,12 +116,77 @@ static void test_close_marker_fails(void **state)
 	assert_false(logmgr_was_clean(f->m));
 }
 
+/* 24 readers of a 3 MiB log under a 1 MiB budget: two get full read-ahead
+ * buffers, the others small ones, and every reader reads every byte, in
+ * small reads and in big (whole-batch) ones. */
+static void test_readahead_budget(void **state)
+{
+	enum { NREC = 30000, NCUR = 24, BUDGET = 1 << 20 };
+	struct logfx *f = *state;
+	struct log_cursor *c[NCUR];
+	int64_t pos[NCUR] = { 0 };
+	static struct rec_in r[NREC];
+	static char v[NREC][100];
+	size_t total = 0;
+	char *want, *got[NCUR];
+
+	for (int i = 0; i < NREC; i++) {
+		int n = snprintf(v[i], sizeof(v[i]), "%090d", i);
+		r[i] = (struct rec_in){ NULL, -1, v[i], n, 1 };
+		total += (size_t)n + 1;
+	}
+	for (int i = 0; i < NREC; i += 1000)
+		assert_int_equal(log_append(f->l, r + i, 1000, 0, NULL), 0);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	want = malloc(total);
+	assert_non_null(want);
+	for (size_t i = 0, at = 0; i < NREC; i++) {
+		memcpy(want + at, v[i], (size_t)r[i].value_len);
+		at += (size_t)r[i].value_len;
+		want[at++] = '\n';
+	}
+	logmgr_set_readahead_budget(f->m, BUDGET);
+	for (int k = 0; k < NCUR; k++) {
+		c[k] = log_cursor_new(f->l);
+		got[k] = malloc(total);
+		assert_non_null(c[k]);
+		assert_non_null(got[k]);
+	}
+	/* Round robin, so that every cursor holds its buffers at once; odd
+	 * cursors read 4 KiB at a time, even ones 1 MiB (the whole-batch path). */
+	for (bool more = true; more;) {
+		more = false;
+		for (int k = 0; k < NCUR; k++) {
+			size_t sz = k % 2 ? 4096 : 1 << 20;
+			if ((size_t)pos[k] == total)
+				continue;
+			if (total - (size_t)pos[k] < sz)
+				sz = total - (size_t)pos[k];
+			ssize_t n = log_read_lines(f->l, c[k], pos[k], got[k] + pos[k], sz, NULL);
+			assert_true(n > 0);
+			pos[k] += n;
+			more = true;
+			assert_true(logmgr_readahead_bytes(f->m) <= BUDGET + NCUR * (16 << 10));
+		}
+	}
+	for (int k = 0; k < NCUR; k++) {
+		assert_memory_equal(got[k], want, total);
+		log_cursor_free(c[k]);
+		free(got[k]);
+	}
+	assert_int_equal(logmgr_readahead_bytes(f->m), 0);
+	free(want);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_lock, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_close_enospc, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_close_marker_fails, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_readahead_budget, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
