@@ -325,9 +325,16 @@ int logmgr_get_log(struct logmgr *m, const char *topic, int partition,
 		.clean = m->clean,
 	};
 	struct log *l;
+	struct stat st;
+	bool existed = stat(dir, &st) == 0;
 	rc = log_open(m->io, dir, topic, partition, cfg, &a, create, &l);
-	if (rc < 0)
+	if (rc < 0) {
+		/* A log this call began to make leaves nothing behind that a
+		 * later open would take for a log. */
+		if (create && !existed)
+			rm_dir(dir);
 		goto out;
+	}
 	rc = 0;
 	l->pool = m->pool;
 	l->encs = &m->encs;

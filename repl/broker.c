@@ -203,12 +203,15 @@ static int partitions_open(struct broker *b, const char *name, const struct log_
 	int p, rc = 0;
 
 	for (p = from; p < to; p++) {
+		bool opened;
+
 		parts[p] = partition_new(p);
 		if (!parts[p]) {
 			rc = -ENOMEM;
 			break;
 		}
 		rc = logmgr_get_log(b->m, name, p, lc, true, &parts[p]->log);
+		opened = rc >= 0;
 		if (rc >= 0) {
 			/* An already open log keeps the settings it was opened
 			 * with: make it take the topic's. */
@@ -224,6 +227,10 @@ static int partitions_open(struct broker *b, const char *name, const struct log_
 		if (rc < 0) {
 			mq_log(MQ_ERR, "topic %s: cannot open partition %d: %s", name, p,
 			       strerror(-rc));
+			/* Opened but not usable: the log manager must not keep
+			 * it, nor its files stay for a later create to find. */
+			if (opened && fresh)
+				logmgr_drop_log(b->m, name, p);
 			partition_free(parts[p]);
 			parts[p] = NULL;
 			break;

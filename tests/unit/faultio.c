@@ -38,6 +38,8 @@ static int fi_open(void *ctx, const char *path, int flags, mode_t mode)
 	struct faultio *f = ctx;
 	if ((flags & (O_CREAT | O_TRUNC)) && fi_dies(f))
 		return -EIO;
+	if ((flags & O_CREAT) && f->fail_path && strstr(path, f->fail_path))
+		return -EIO;
 	struct stat st;
 	int64_t existing = stat(path, &st) == 0 ? st.st_size : 0;
 	int fd = io_posix.open(NULL, path, flags, mode);
@@ -141,6 +143,7 @@ static int fi_rename(void *ctx, const char *from, const char *to)
 		return -EIO;
 	int rc = io_posix.rename(NULL, from, to);
 	if (rc == 0) {
+		f->renames++;
 		/* The renamed file was fsynced by its writer (atomic replace). */
 		for (int i = 0; i < f->nfiles; i++)
 			if (strcmp(f->files[i].path, to) == 0)
@@ -154,7 +157,9 @@ static int fi_rename(void *ctx, const char *from, const char *to)
 
 static int fi_mkdir(void *ctx, const char *path, mode_t mode)
 {
-	(void)ctx;
+	struct faultio *f = ctx;
+	if (f->fail_path && strstr(path, f->fail_path))
+		return -EIO;
 	return io_posix.mkdir(NULL, path, mode);
 }
 

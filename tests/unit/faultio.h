@@ -26,6 +26,10 @@ struct faultio {
 	int die_countdown;
 	bool dead;
 	int mutations;              /* mutating calls seen */
+	int renames;                /* renames done */
+	/* Not NULL: a creating open or a mkdir of a path containing it fails
+	 * with EIO (one file or one log directory that cannot be made). */
+	const char *fail_path;
 	char *fd_path[4096];
 	struct { char path[PATH_MAX]; int64_t durable; } files[FAULTIO_FILES];
 	int nfiles;
