@@ -19,7 +19,9 @@
  *                                      directory open, in decimal; the
  *                                      flock(LOCK_EX) on it is what counts
  *
- * Checkpoints are replaced durably (tmp, fsync, rename, fsync dir). At open
+ * Checkpoints are replaced durably (tmp, fsync, rename, fsync dir), and
+ * only when their text differs from what this manager last wrote there: a
+ * pass of the cleaner or the scheduler over quiet logs writes nothing. At open
  * the marker decides whether logs are scanned: without it, every segment
  * from the one holding the recovery point on is validated batch by batch.
  * The marker is removed (durably) before anything is appended, so a crash
@@ -61,6 +63,10 @@ struct logmgr {
 	struct log **logs;
 	int nlogs, cap;
 	struct ckpt rp, hw, ls, co; /* as read at open */
+	/* The text each checkpoint file holds since this manager last wrote
+	 * it (under lock); NULL: not written yet, or its last write failed. */
+	char *ckpt_text[4];
+	size_t ckpt_len[4];
 	unsigned delete_seq;
 	struct pool *pool;          /* helpers for the logs' appends; may be NULL */
 	struct enc_cache encs;      /* the logs' encoding buffers */
@@ -405,7 +411,18 @@ static int ckpt_write(struct logmgr *m, const char *name, int which)
 	}
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
-	int rc = io_write_file_atomic(m->io, path, buf, n);
+	int rc = 0;
+	if (!m->ckpt_text[which] || m->ckpt_len[which] != n ||
+	    memcmp(m->ckpt_text[which], buf, n) != 0) {
+		free(m->ckpt_text[which]);
+		m->ckpt_text[which] = NULL;
+		rc = io_write_file_atomic(m->io, path, buf, n);
+		if (rc == 0) {
+			m->ckpt_text[which] = buf;
+			m->ckpt_len[which] = n;
+			buf = NULL;
+		}
+	}
 	/* Once the recovery points are on disk, recovery will trust what is
 	 * below them: the cleaner may rewrite up to there (log_int.h). */
 	for (int i = 0; rc == 0 && which == 0 && i < m->nlogs; i++) {
@@ -463,6 +480,8 @@ static void logmgr_free(struct logmgr *m)
 	pool_destroy(m->pool);
 	enc_cache_destroy(&m->encs);
 	ra_budget_unref(m->rab);
+	for (int i = 0; i < 4; i++)
+		free(m->ckpt_text[i]);
 	free(m->logs);
 	ckpt_free(&m->rp);
 	ckpt_free(&m->hw);

@@ -403,6 +403,38 @@ static void test_clean_only_checkpointed(void **state)
 	assert_int_equal(st.log_end_offset, end);
 }
 
+/* A pass over a log with nothing new writes no checkpoint file: the
+ * cleaner checkpoints before every clean, and each write is a temp file,
+ * two fsyncs and a rename. A change rewrites the files. */
+static void test_checkpoint_unchanged(void **state)
+{
+	struct logfx *f = *state;
+	put_rounds(f, 20, 10, 0);                 /* flushed and checkpointed */
+	struct log_clean_stats cs;
+	assert_true(log_clean(f->l, fake_now, 1 << 20, true, &cs) >= 0);
+	assert_int_equal(logmgr_checkpoint(f->m), 0);
+	int renames = f->fio.renames;
+	for (int pass = 0; pass < 3; pass++) {
+		assert_int_equal(logmgr_checkpoint(f->m), 0);
+		assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, &cs), 0);
+	}
+	assert_int_equal(f->fio.renames, renames);
+	int keys[1] = { 99 };
+	bool tombs[1] = { false };
+	put(f, keys, tombs, 1, 1);                /* moves the hw: rewritten */
+	assert_true(f->fio.renames > renames);
+	char path[512], text[256] = "";
+	snprintf(path, sizeof(path), "%s/replication-offset-checkpoint", f->dir);
+	FILE *fp = fopen(path, "r");
+	assert_non_null(fp);
+	size_t n = fread(text, 1, sizeof(text) - 1, fp);
+	fclose(fp);
+	text[n] = '\0';
+	char want[64];
+	snprintf(want, sizeof(want), "t 0 %d\n", wr.n);
+	assert_non_null(strstr(text, want));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -410,6 +442,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_clean_only_checkpointed, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_unchanged, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
