@@ -54,7 +54,10 @@
  *
  * Threads: log_clean runs on the broker's cleaner thread under the log's
  * maint_lock (retention waits); it takes the log's lock only to snapshot
- * the cleanable segments and to swap a segment pointer.
+ * the cleanable segments, to swap a segment pointer and to see whether
+ * the log was dropped: a dropped log (logmgr_drop_log waits on maint_lock)
+ * stops the clean before its next segment with -ENOENT, that segment and
+ * the rest left as they were.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -689,6 +692,16 @@ out:
 	return rc;
 }
 
+void (*engine_clean_hook)(struct log *l);
+
+static bool log_dropped(struct log *l)
+{
+	pthread_mutex_lock(&l->lock);
+	bool d = l->deleted;
+	pthread_mutex_unlock(&l->lock);
+	return d;
+}
+
 /* Replaces old by ns in the log's list; drops the list's reference to old.
  * -ESTALE if old left the log meanwhile. */
 static int swap_pointer(struct log *l, struct seg *old, struct seg *ns)
@@ -763,6 +776,8 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force,
 	c.key_sep_len = l->cfg.key_sep_len;
 	c.index_interval = l->cfg.index_interval_bytes;
 	pthread_mutex_unlock(&l->lock);
+	if (engine_clean_hook)
+		engine_clean_hook(l);
 
 	rc = omap_init(&map, dirty_records, map_bytes);
 	if (rc < 0)
@@ -779,6 +794,10 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force,
 		goto out;
 	}
 	for (int i = 0; i < end; i++) {
+		if (log_dropped(l)) {
+			rc = -ENOENT;
+			goto out;
+		}
 		st->segments_read++;
 		int64_t removed = dry_run(&c, segs[i], st);
 		if (removed < 0) {

@@ -258,6 +258,10 @@ extern int engine_helper_threads;
  * decode whole batches on two threads (cursor.c); tests lower it to take
  * that path on small logs. */
 extern int engine_batch_read_min;
+/* Not NULL: log_clean calls it once it has chosen its segments, holding
+ * the log's maint_lock but not its lock (tests use it to hold a clean in
+ * progress). */
+extern void (*engine_clean_hook)(struct log *l);
 
 /* ---- reading the line view ----
  * A cursor makes sequential reads cost no lookup: it remembers the segment,
@@ -398,8 +402,18 @@ int64_t logmgr_readahead_bytes(struct logmgr *m);
 int logmgr_get_log(struct logmgr *m, const char *topic, int partition,
 		   const struct log_config *cfg, bool create, struct log **out);
 /* Deletes a log and its directory (renamed to <dir>.<n>-delete first, then
- * removed). Open cursors keep working on the files they hold until freed. */
+ * removed). Open cursors keep working on the files they hold until freed.
+ * A clean or retention run in progress on the log stops at its next
+ * segment; the drop waits for it (without holding the manager's lock), so
+ * nothing writes in the directory once it is renamed, nor in a new log
+ * made under the same name. */
 int logmgr_drop_log(struct logmgr *m, const char *topic, int partition);
+/* References that keep a log's memory and open files alive after
+ * logmgr_drop_log or logmgr_close (calls on a dropped log: -ENOENT or no
+ * effect). The broker takes one under its topic lock, then does the long
+ * I/O (log_clean, log_flush, retention) without that lock. Any thread. */
+void log_ref(struct log *l);
+void log_unref(struct log *l);
 /* Writes the three checkpoint files (called periodically and at close). */
 int logmgr_checkpoint(struct logmgr *m);
 /* Names of the logs found in the data directory at open ("topic", p). */

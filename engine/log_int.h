@@ -222,8 +222,6 @@ struct log_open_args {
 int log_open(const struct io_ops *io, const char *dir, const char *topic, int partition,
 	     const struct log_config *cfg, const struct log_open_args *args, bool create,
 	     struct log **out);
-void log_ref(struct log *l);
-void log_unref(struct log *l);
 /* Finds the segment holding offset (last with base <= offset); -1 none.
  * Caller holds the lock. */
 int log_seg_index_by_offset(struct log *l, int64_t offset);

@@ -368,21 +368,28 @@ int logmgr_drop_log(struct logmgr *m, const char *topic, int partition)
 	l->pool = NULL;
 	l->encs = NULL;
 	pthread_mutex_unlock(&l->lock);
-	/* Rename first, as Kafka does: the log is gone from the directory's
-	 * namespace at once; the files go after, and a crash in between is
-	 * finished at the next open. Open cursors keep their descriptors. */
 	char gone[PATH_MAX + 300];
 	/* <topic>-<p> can be 255 bytes already: cut the name to make room. */
 	const char *base = strrchr(l->dir, '/');
 	base = base ? base + 1 : l->dir;
 	snprintf(gone, sizeof(gone), "%s/%.200s.%u-%ld-delete", m->dir, base, m->delete_seq++,
 		 (long)getpid());
+	pthread_mutex_unlock(&m->lock);
+	/* A clean (or retention) in progress writes and renames files in the
+	 * directory: it sees deleted at its next segment and stops; wait for
+	 * it, without the manager's lock (checkpoints go on meanwhile). */
+	pthread_mutex_lock(&l->maint_lock);
+	pthread_mutex_unlock(&l->maint_lock);
+	/* Rename first, as Kafka does: the log is gone from the directory's
+	 * namespace at once; the files go after, and a crash in between is
+	 * finished at the next open. Open cursors keep their descriptors. */
 	rc = m->io->rename(m->io->ctx, l->dir, gone);
 	if (rc == 0)
 		rc = m->io->fsync_dir(m->io->ctx, m->dir);
 	if (rc == 0)
 		rm_dir(gone);
 	log_unref(l);
+	return rc;
 out:
 	pthread_mutex_unlock(&m->lock);
 	return rc;

@@ -260,6 +260,67 @@ static int part_begin(struct topic *t, int partition, struct partition **out)
 	return 0;
 }
 
+/* part_begin, then a reference to the partition's log and the lock
+ * released: for calls that do long I/O on the log (fsync). log_unref when
+ * done. */
+static int part_log(struct topic *t, int partition, struct partition **pt, struct log **l)
+{
+	int rc = part_begin(t, partition, pt);
+
+	if (rc < 0)
+		return rc;
+	*l = (*pt)->log;
+	log_ref(*l);
+	pthread_rwlock_unlock(&t->lock);
+	return 0;
+}
+
+/* Every partition of t with a reference to its log, and a copy of the
+ * config, taken under t->lock: the scheduler and the cleaner then flush,
+ * delete segments and clean without it, so that a .config write, chmod or
+ * rmdir (which take the lock for writing, and make every later reader wait
+ * behind them) never waits for that I/O. -ENOENT if t is deleted. Free
+ * with parts_unref. */
+struct part_ref {
+	struct partition *pt;            /* lives as long as the topic */
+	struct log *log;                 /* referenced */
+};
+
+static int parts_ref(struct topic *t, struct part_ref **out, int *n, struct topic_config *cfg)
+{
+	struct part_ref *r;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	if (atomic_load(&t->deleted)) {
+		rc = -ENOENT;
+		goto out;
+	}
+	r = calloc((size_t)t->nparts + 1, sizeof(*r));
+	if (!r) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int p = 0; p < t->nparts; p++) {
+		r[p].pt = t->parts[p];
+		r[p].log = t->parts[p]->log;
+		log_ref(r[p].log);
+	}
+	*out = r;
+	*n = t->nparts;
+	*cfg = t->cfg;
+out:
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}
+
+static void parts_unref(struct part_ref *r, int n)
+{
+	for (int p = 0; r && p < n; p++)
+		log_unref(r[p].log);
+	free(r);
+}
+
 /* ------------------------------------------------------------------ */
 /* The catalog in memory */
 
@@ -351,25 +412,28 @@ void broker_topics_release(struct topic **ts, int n)
 
 static void sched_flush_topic(struct topic *t, int64_t now)
 {
-	pthread_rwlock_rdlock(&t->lock);
-	if (atomic_load(&t->deleted))
-		goto out;
-	for (int p = 0; p < t->nparts; p++) {
-		struct partition *pt = t->parts[p];
+	struct topic_config cfg;
+	struct part_ref *r;
+	int n;
+
+	if (parts_ref(t, &r, &n, &cfg) < 0)
+		return;
+	for (int p = 0; p < n; p++) {
+		struct partition *pt = r[p].pt;
 		struct log_state st;
 		int rc;
 
 		/* Rolled segments are made durable here, not by the append. */
-		rc = log_flush_closed(pt->log);
-		if (rc < 0)
+		rc = log_flush_closed(r[p].log);
+		if (rc < 0 && rc != -ENOENT)
 			mq_log_limited(MQ_ERR, "topic %s partition %d: flush of closed segments: %s",
 				       t->name, p, strerror(-rc));
-		if (t->cfg.log.flush_ms == INT64_MAX ||
-		    now - atomic_load(&pt->last_flush_ms) < t->cfg.log.flush_ms)
+		if (cfg.log.flush_ms == INT64_MAX ||
+		    now - atomic_load(&pt->last_flush_ms) < cfg.log.flush_ms)
 			continue;
-		log_get_state(pt->log, &st);
+		log_get_state(r[p].log, &st);
 		if (st.log_end_offset > st.recovery_point) {
-			rc = log_flush(pt->log, -1);
+			rc = log_flush(r[p].log, -1);
 			if (rc < 0) {
 				mq_log_limited(MQ_ERR, "topic %s partition %d: flush: %s",
 					       t->name, p, strerror(-rc));
@@ -378,22 +442,22 @@ static void sched_flush_topic(struct topic *t, int64_t now)
 		}
 		atomic_store(&pt->last_flush_ms, now);
 	}
-out:
-	pthread_rwlock_unlock(&t->lock);
+	parts_unref(r, n);
 }
 
 /* Retention of every partition of t (cleanup.policy with delete; the
  * engine checks the policy and the limits). Returns segments deleted. */
 static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
 {
-	int deleted = 0;
+	struct topic_config cfg;
+	struct part_ref *r;
+	int n, deleted = 0;
 
-	pthread_rwlock_rdlock(&t->lock);
-	if (atomic_load(&t->deleted))
-		goto out;
-	for (int p = 0; p < t->nparts; p++) {
+	if (parts_ref(t, &r, &n, &cfg) < 0)
+		return 0;
+	for (int p = 0; p < n; p++) {
 		struct log_retention_result res;
-		int rc = log_retention_run(t->parts[p]->log, now, &res);
+		int rc = log_retention_run(r[p].log, now, &res);
 
 		if (rc < 0) {
 			mq_log_limited(MQ_ERR, "topic %s partition %d: retention: %s",
@@ -409,8 +473,7 @@ static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
 		       "%" PRId64 " bytes; log start offset %" PRId64, t->name, p, rc,
 		       res.bytes, res.log_start_offset);
 	}
-out:
-	pthread_rwlock_unlock(&t->lock);
+	parts_unref(r, n);
 	return deleted;
 }
 
@@ -507,25 +570,29 @@ static void sched_stop(struct broker *b)
  * partition of a topic whose cleanup.policy has compact gets one log_clean
  * (the engine decides from min.cleanable.dirty.ratio and
  * min.compaction.lag.ms whether there is work); when something was
- * cleaned it looks again at once, as Kafka's cleaner does. It holds the
- * topic's lock for reading while it cleans (a delete waits for it). */
+ * cleaned it looks again at once, as Kafka's cleaner does. It cleans
+ * without the topic's lock, on references to the logs (parts_ref); a
+ * delete meanwhile stops the clean (logmgr_drop_log). */
 
 static int cleaner_topic(struct broker *b, struct topic *t)
 {
-	int cleaned = 0;
+	struct topic_config cfg;
+	struct part_ref *r;
+	int n, cleaned = 0;
 
-	pthread_rwlock_rdlock(&t->lock);
-	if (atomic_load(&t->deleted) || !(t->cfg.log.cleanup_policy & LOG_CLEANUP_COMPACT))
-		goto out;
-	for (int p = 0; p < t->nparts; p++) {
+	if (parts_ref(t, &r, &n, &cfg) < 0)
+		return 0;
+	for (int p = 0; p < n && (cfg.log.cleanup_policy & LOG_CLEANUP_COMPACT); p++) {
 		struct log_clean_stats cs;
 		/* The cleaner rewrites only segments below the recovery point;
 		 * recovery must know that point too, so it is checkpointed first. */
 		int rc = logmgr_checkpoint(b->m);
 		if (rc == 0)
-			rc = log_clean(t->parts[p]->log, engine_now_ms(),
-				       b->cfg.cleaner_dedupe_bytes, false, &cs);
+			rc = log_clean(r[p].log, engine_now_ms(), b->cfg.cleaner_dedupe_bytes,
+				       false, &cs);
 
+		if (rc == -ENOENT)
+			break;                  /* the topic was deleted meanwhile */
 		if (rc < 0) {
 			atomic_fetch_add(&b->cleaner_errors, 1);
 			mq_log_limited(MQ_ERR, "topic %s partition %d: log cleaner: %s%s", t->name, p,
@@ -546,8 +613,7 @@ static int cleaner_topic(struct broker *b, struct topic *t)
 		       " ms", t->name, p, cs.segments_rewritten, cs.segments_read, cs.bytes_read,
 		       cs.bytes_written, cs.records_removed, cs.elapsed_ms);
 	}
-out:
-	pthread_rwlock_unlock(&t->lock);
+	parts_unref(r, n);
 	return cleaned;
 }
 
@@ -953,7 +1019,7 @@ out:
 int broker_topic_delete(struct broker *b, const char *name)
 {
 	struct topic *t;
-	int i, rc;
+	int i, rc, nparts;
 
 	pthread_mutex_lock(&b->admin_mu);
 	i = cat_find(b, name);
@@ -972,7 +1038,14 @@ int broker_topic_delete(struct broker *b, const char *name)
 	}
 	atomic_store(&t->deleted, true);
 	cat_remove(b, i);
-	for (int p = 0; p < t->nparts; p++) {
+	for (int p = 0; p < t->nparts; p++)
+		t->parts[p]->log = NULL;
+	nparts = t->nparts;
+	pthread_rwlock_unlock(&t->lock);
+	/* Without the topic's lock: a drop waits for a clean in progress. No
+	 * caller reaches the logs through t any more (deleted), and admin_mu
+	 * keeps the name from being made again before they are gone. */
+	for (int p = 0; p < nparts; p++) {
 		int r = logmgr_drop_log(b->m, name, p);
 
 		if (r < 0 && r != -ENOENT) {
@@ -980,9 +1053,7 @@ int broker_topic_delete(struct broker *b, const char *name)
 			       strerror(-r));
 			orphan_add(b, name, p);
 		}
-		t->parts[p]->log = NULL;
 	}
-	pthread_rwlock_unlock(&t->lock);
 	/* Still under admin_mu: no topic of the name can be made before its
 	 * groups are gone. */
 	group_topic_deleted(b, name);
@@ -1281,14 +1352,15 @@ out:
 int topic_fsync(struct topic *t, int partition)
 {
 	struct partition *pt;
-	int rc = part_begin(t, partition, &pt);
+	struct log *l;
+	int rc = part_log(t, partition, &pt, &l);
 
 	if (rc < 0)
 		return rc;
-	rc = log_flush(pt->log, -1);
+	rc = log_flush(l, -1);
 	if (rc == 0)
 		atomic_store(&pt->last_flush_ms, engine_now_ms());
-	pthread_rwlock_unlock(&t->lock);
+	log_unref(l);
 	return rc;
 }
 

@@ -11,8 +11,14 @@
  *                           partitions or config; writers: delete, .config
  *                           writes, owner changes, broker_close. A writer
  *                           therefore waits for in-flight produce and read
- *                           calls, and a deleted topic's logs are dropped
- *                           only when nobody is using them.
+ *                           calls. Long I/O runs without it: the cleaner,
+ *                           the scheduler's flushes and retention and
+ *                           topic_fsync take a reference to the log under
+ *                           the lock (parts_ref, part_log) and release the
+ *                           lock before log_clean, log_flush, retention;
+ *                           a log dropped meanwhile answers -ENOENT or
+ *                           nothing, and its drop (outside the lock, under
+ *                           admin_mu) waits for a clean in progress.
  *   3. partition.produce_mu the partition's group-commit queue (produce.c);
  *                           held only to queue, pick a group or complete
  *                           it, never across log_append
@@ -145,8 +151,8 @@ struct broker {
 	bool sched_stop;
 
 	/* Retention (on the scheduler thread) and the log cleaner thread
-	 * ("mqfs-cleaner", broker.c). The cleaner holds a topic's lock for
-	 * reading while it cleans one of its partitions. Counters for
+	 * ("mqfs-cleaner", broker.c). Both work on log references, without
+	 * the topic's lock (see the lock order above). Counters for
 	 * MNT/.metrics, written by those threads, read by anyone. */
 	pthread_t cleaner;
 	bool cleaner_running;

@@ -18,12 +18,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "repl/repl.h"
 #include "repl/broker_int.h"
+#include "engine/log_int.h"
 #include "tests/unit/faultio.h"
 
 struct fx {
@@ -55,9 +58,13 @@ static int setup(void **state)
 	return 0;
 }
 
+static void hold_release(void);
+
 static int teardown(void **state)
 {
 	struct fx *f = *state;
+
+	hold_release();                 /* a failed test may leave a clean held */
 
 	broker_close(f->b);
 	rm_rf(f->dir);
@@ -484,6 +491,161 @@ static void test_create_fails_midway(void **state)
 		f->cfg.io = NULL;
 		assert_int_equal(broker_open(&f->cfg, &f->b), 0);
 	}
+}
+
+/* A clean of topic "c" held inside log_clean (engine_clean_hook) until
+ * released: the handshake that makes a clean "in progress" for as long as
+ * the test needs. */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool entered;                   /* a clean of "c" reached the hook */
+	bool release;
+	int calls_rc;                   /* topic_calls */
+	bool calls_done;
+	int delete_rc;                  /* delete_c */
+	bool delete_done;
+} hold = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static void hold_clean(struct log *l)
+{
+	if (strcmp(l->topic, "c") != 0)
+		return;
+	pthread_mutex_lock(&hold.mu);
+	hold.entered = true;
+	pthread_cond_broadcast(&hold.cv);
+	while (!hold.release)
+		pthread_cond_wait(&hold.cv, &hold.mu);
+	pthread_mutex_unlock(&hold.mu);
+}
+
+static void hold_release(void)
+{
+	pthread_mutex_lock(&hold.mu);
+	hold.release = true;
+	pthread_cond_broadcast(&hold.cv);
+	pthread_mutex_unlock(&hold.mu);
+	engine_clean_hook = NULL;
+}
+
+/* Waits until *flag is true (a deadline far above any normal run, so a
+ * call that waits for the clean fails the test instead of hanging it). */
+static bool hold_wait(const bool *flag)
+{
+	struct timespec dl;
+	bool ok;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += 60;
+	pthread_mutex_lock(&hold.mu);
+	while (!*flag && pthread_cond_timedwait(&hold.cv, &hold.mu, &dl) == 0)
+		;
+	ok = *flag;
+	pthread_mutex_unlock(&hold.mu);
+	return ok;
+}
+
+/* A helper thread's result, for hold_wait. */
+static void hold_done(int *rc_out, bool *done, int rc)
+{
+	pthread_mutex_lock(&hold.mu);
+	*rc_out = rc;
+	*done = true;
+	pthread_cond_broadcast(&hold.cv);
+	pthread_mutex_unlock(&hold.mu);
+}
+
+/* What users do to a topic while it is compacted: a .config write, chmod,
+ * stat, a write and its fsync. */
+static void *topic_calls(void *arg)
+{
+	struct topic *t = arg;
+	struct log_state st;
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+	int rc = topic_config_write(t, "retention.ms=86400000\n", 22);
+
+	if (rc == 0)
+		rc = topic_set_owner(t, 0, 0, 0700);
+	if (rc == 0) {
+		topic_owner(t, &uid, &gid, &mode);
+		rc = mode == 0700 ? topic_log_state(t, 0, &st) : -EINVAL;
+	}
+	if (rc == 0)
+		rc = topic_line_size(t, 0) > 0 ? 0 : -EINVAL;
+	if (rc == 0)
+		rc = produce_str(t, 0, "k1=during\n");
+	if (rc == 0)
+		rc = topic_fsync(t, 0);
+	hold_done(&hold.calls_rc, &hold.calls_done, rc);
+	return NULL;
+}
+
+static void *delete_c(void *arg)
+{
+	hold_done(&hold.delete_rc, &hold.delete_done, broker_topic_delete(arg, "c"));
+	return NULL;
+}
+
+/* A clean in progress does not hold the topic: a .config write, chmod,
+ * stat, write and fsync on it complete while the clean is held, and rmdir
+ * marks the topic deleted at once, then waits for the clean to stop before
+ * the directory goes, so a topic made again under the name is untouched. */
+static void test_clean_does_not_hold_topic(void **state)
+{
+	struct fx *f = *state;
+	static const char cfg[] = "cleanup.policy=compact\nsegment.bytes=1024\n"
+				  "min.cleanable.dirty.ratio=0.01\nkey.separator==\n";
+	struct topic *t;
+	pthread_t th, del;
+	char line[64];
+	DIR *d;
+	struct dirent *de;
+
+	broker_close(f->b);
+	f->cfg.cleaner_backoff_ms = 10;
+	f->cfg.flush_scheduler_ms = 10;
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	hold.entered = false;
+	hold.release = false;
+	hold.calls_done = hold.delete_done = false;
+	engine_clean_hook = hold_clean;
+	assert_int_equal(broker_topic_create(f->b, "c", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, cfg, sizeof(cfg) - 1), 0);
+	for (int i = 0; i < 300; i++) {
+		snprintf(line, sizeof(line), "k%d=value-%d-xxxxxxxxxxxxxxxx\n", i % 10, i);
+		assert_int_equal(produce_str(t, 0, line), 0);
+	}
+	assert_true(hold_wait(&hold.entered));
+
+	assert_int_equal(pthread_create(&th, NULL, topic_calls, t), 0);
+	assert_true(hold_wait(&hold.calls_done));
+	assert_int_equal(hold.calls_rc, 0);
+	pthread_join(th, NULL);
+
+	assert_int_equal(pthread_create(&del, NULL, delete_c, f->b), 0);
+	for (int i = 0; i < 600000 && !topic_deleted(t); i++)
+		usleep(100);
+	assert_true(topic_deleted(t));
+	assert_int_equal(topic_line_size(t, 0), -ENOENT);
+	hold_release();
+	assert_true(hold_wait(&hold.delete_done));
+	pthread_join(del, NULL);
+	assert_int_equal(hold.delete_rc, 0);
+	topic_put(t);
+	assert_false(path_exists(f, "c-0"));
+
+	assert_int_equal(broker_topic_create(f->b, "c", 0, 0, 0755, &t), 0);
+	assert_int_equal(produce_str(t, 0, "new\n"), 0);
+	assert_reads(t, 0, "new\n");
+	topic_put(t);
+	snprintf(line, sizeof(line), "%s/c-0", f->cfg.data_dir);
+	d = opendir(line);
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		assert_null(strstr(de->d_name, ".cleaned"));
+	closedir(d);
 }
 
 /* An interrupted delete leaves logs without metadata: they stay on disk
@@ -977,6 +1139,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_logs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_fails_midway, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clean_does_not_hold_topic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_catalog_parse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
