@@ -53,8 +53,13 @@ expect_eq "uninstall leaves no file" "" "$(find "$D2" -type f)"
 # ---- man page ---------------------------------------------------------------
 groff -man -Tutf8 -ww -P-bou "$D/usr/local/share/man/man8/mqfs.8" >"$MQ_TMP/man.txt" 2>"$MQ_TMP/man.err"
 expect_eq "man page renders without warnings" "" "$(cat "$MQ_TMP/man.err")"
-for w in SYNOPSIS OPTIONS SEMANTICS ERRORS FILES EXAMPLES; do
+for w in SYNOPSIS OPTIONS SEMANTICS "CONSUMER GROUPS" ERRORS FILES EXAMPLES; do
 	expect_ok "man page has $w" grep -q "$w" "$MQ_TMP/man.txt"
+done
+# ETIMEDOUT is a cluster's: the page says a single node never returns it
+expect_ok "man page: no ETIMEDOUT on one node" grep -q "single *node *never *returns *ETIMEDOUT" "$MQ_TMP/man.txt"
+for w in 'groups/G/consume' partition.assignment.strategy EINTR; do
+	expect_ok "man page documents $w" grep -q -- "$w" "$MQ_TMP/man.txt"
 done
 # every -o option the daemon's --help lists is documented
 for o in config= data= debug mode= allow_other default_permissions; do
