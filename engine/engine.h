@@ -291,7 +291,10 @@ int log_time_to_offset(struct log *l, int64_t ts_ms, int64_t *offset);
 /* Base offsets of the segments, oldest first; *bases malloc'ed. */
 int log_segments(struct log *l, int64_t **bases, int *n);
 enum seg_file { SEG_LOG, SEG_INDEX, SEG_TIMEINDEX, SEG_DUMP };
-/* Size of a segment file (SEG_LOG: bytes; others: -1, rendered lazily). */
+/* Size of a segment file: SEG_LOG its bytes; the others the bytes of
+ * their rendering, as log_segment_render would give them now (rendered
+ * whole once, then cached in the segment until the file it renders grows:
+ * for a closed segment, for good). */
 int64_t log_segment_size(struct log *l, int64_t base, enum seg_file kind);
 /* Raw bytes of <base>.log (any position < size). */
 ssize_t log_segment_read_raw(struct log *l, int64_t base, char *buf, size_t size, int64_t off);

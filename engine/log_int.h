@@ -120,6 +120,10 @@ struct seg {
 	/* lock-free readers */
 	_Atomic int64_t size;
 	_Atomic int64_t lines_entries;
+	/* Sizes of the .index, .timeindex and .dump renderings (render.c,
+	 * under its stripe lock): render_size[k] holds while the file that
+	 * rendering reads is render_key[k] - 1 bytes long (0: not known). */
+	int64_t render_key[3], render_size[3];
 };
 
 int seg_create(const struct io_ops *io, const char *dir, int64_t base, int64_t line_base,

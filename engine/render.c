@@ -15,11 +15,15 @@
  *
  * Rendering is chunked: a cursor (entry index, or .log position for
  * .dump) lets a reader stream a rendering far larger than memory should
- * hold.
+ * hold. The rendering is a function of the bytes of the file it reads (and
+ * only grows as that file grows), so its size, which stat reports so that
+ * tar and rsync copy the whole text, is computed once per file size and
+ * kept in the segment (log_segment_size).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +31,71 @@
 #include "engine/log_int.h"
 
 #define DUMP_PAYLOAD_MAX 200
+#define RENDER_CHUNK     (256 * 1024)
+#define RENDER_STRIPES   16
+
+/* Guards the render_key/render_size pairs of segments (hashed by
+ * address): a pair must change as one. */
+static pthread_mutex_t render_mu[RENDER_STRIPES] = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+	PTHREAD_MUTEX_INITIALIZER,
+};
+
+static ssize_t render_kind(struct seg *s, enum seg_file kind, int64_t *cursor, char *buf,
+			   size_t size);
+
+/* What a rendering depends on: the length of the file it reads. */
+static int64_t render_source_size(struct seg *s, enum seg_file kind)
+{
+	if (kind == SEG_DUMP)
+		return atomic_load(&s->size);
+	return s->io->size(s->io->ctx, kind == SEG_INDEX ? s->idx_fd : s->tidx_fd);
+}
+
+/* The rendering's size: from the cache, or rendered whole (and cached if
+ * the file did not grow meanwhile). */
+static int64_t render_size(struct seg *s, enum seg_file kind)
+{
+	pthread_mutex_t *mu = &render_mu[((uintptr_t)s >> 6) % RENDER_STRIPES];
+	int k = (int)kind - 1;
+	int64_t key = render_source_size(s, kind), total = 0, cursor = 0;
+	if (key < 0)
+		return key;
+	pthread_mutex_lock(mu);
+	bool hit = s->render_key[k] == key + 1;
+	int64_t cached = s->render_size[k];
+	pthread_mutex_unlock(mu);
+	if (hit)
+		return cached;
+	char *buf = malloc(RENDER_CHUNK);
+	if (!buf)
+		return -ENOMEM;
+	ssize_t n;
+	while ((n = render_kind(s, kind, &cursor, buf, RENDER_CHUNK)) > 0)
+		total += n;
+	free(buf);
+	if (n < 0)
+		return n;
+	if (render_source_size(s, kind) == key) {
+		pthread_mutex_lock(mu);
+		s->render_key[k] = key + 1;
+		s->render_size[k] = total;
+		pthread_mutex_unlock(mu);
+	}
+	return total;
+}
 
 int64_t log_segment_size(struct log *l, int64_t base, enum seg_file kind)
 {
 	struct seg *s = log_seg_get(l, base);
 	if (!s)
 		return -ENOENT;
-	int64_t n = kind == SEG_LOG ? atomic_load(&s->size) : -1;
+	int64_t n = kind == SEG_LOG ? atomic_load(&s->size) :
+		    kind >= SEG_INDEX && kind <= SEG_DUMP ? render_size(s, kind) : -EINVAL;
 	seg_unref(s);
 	return n;
 }
@@ -183,6 +245,14 @@ ssize_t log_segment_render(struct log *l, int64_t base, enum seg_file kind, int6
 	struct seg *s = log_seg_get(l, base);
 	if (!s)
 		return -ENOENT;
+	ssize_t n = render_kind(s, kind, cursor, buf, size);
+	seg_unref(s);
+	return n;
+}
+
+static ssize_t render_kind(struct seg *s, enum seg_file kind, int64_t *cursor, char *buf,
+			   size_t size)
+{
 	ssize_t n;
 	switch (kind) {
 	case SEG_INDEX:
@@ -197,6 +267,5 @@ ssize_t log_segment_render(struct log *l, int64_t base, enum seg_file kind, int6
 	default:
 		n = -EINVAL;
 	}
-	seg_unref(s);
 	return n;
 }

@@ -248,16 +248,13 @@ int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st)
 		size = (int64_t)text_len;
 		break;
 	case NODE_SEG_FILE:
+		/* The size of a rendered file is that of its text, so that tar,
+		 * rsync and cp, which copy st_size bytes, copy all of it. */
 		st->st_mode = S_IFREG | (mode & 0444);
-		if (n->key.file == SEG_LOG) {
-			size = topic_segment_size(n->topic, n->key.partition, n->key.base, SEG_LOG);
-			if (size < 0)
-				return (int)size;
-		} else {
-			rc = seg_exists(n->topic, n->key.partition, n->key.base);
-			if (rc < 0)
-				return rc;
-		}
+		size = topic_segment_size(n->topic, n->key.partition, n->key.base,
+					  (enum seg_file)n->key.file);
+		if (size < 0)
+			return (int)size;
 		break;
 	default:
 		if (!fs_groups_kind(n->key.kind))

@@ -1446,12 +1446,14 @@ int topic_segments(struct topic *t, int partition, int64_t **bases, int *n)
 int64_t topic_segment_size(struct topic *t, int partition, int64_t base, enum seg_file kind)
 {
 	struct partition *pt;
-	int64_t rc = part_begin(t, partition, &pt);
+	struct log *l;
+	int64_t rc = part_log(t, partition, &pt, &l);
 
 	if (rc < 0)
 		return rc;
-	rc = log_segment_size(pt->log, base, kind);
-	pthread_rwlock_unlock(&t->lock);
+	/* Without the topic's lock: a rendering's size may read a segment. */
+	rc = log_segment_size(l, base, kind);
+	log_unref(l);
 	return rc;
 }
 
