@@ -399,6 +399,8 @@ static int srv_first(struct sasl_server *s, const char *in, size_t n)
 		return srv_refuse(s, -EILSEQ, "malformed user name");
 	if (!msg_attr(&m, 'r', &nonce, &nn) || !nonce_ok(nonce, nn))
 		return srv_refuse(s, -EBADMSG, "malformed client nonce");
+	if (m.end[-1] == ',')
+		return srv_refuse(s, -EBADMSG, "trailing comma");
 	/* Extensions: "key=value" each; unknown ones are ignored. */
 	while (m.p < m.end) {
 		const char *comma = memchr(m.p, ',', (size_t)(m.end - m.p));
@@ -408,8 +410,6 @@ static int srv_first(struct sasl_server *s, const char *in, size_t n)
 		if (!eq || eq == m.p)
 			return srv_refuse(s, -EBADMSG, "malformed extension");
 		m.p = comma ? comma + 1 : m.end;
-		if (comma && m.p == m.end)
-			return srv_refuse(s, -EBADMSG, "trailing comma");
 	}
 	if (authzid) {
 		char az[SASL_MAX_USER + 1];
