@@ -11,6 +11,8 @@ need="$need prometheus systemd groff-base passwd util-linux"
 # t_groups.sh, t_produce.sh and contrib/bench/latency.sh drive a few system
 # calls (poll, close errors, timestamps) from python3; the benchmarks use bc.
 need="$need python3 bc"
+# repl/sasl.c: SCRAM-SHA-256 (PBKDF2, HMAC, SHA-256, RAND_bytes) from libcrypto.
+need="$need libssl-dev"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' \

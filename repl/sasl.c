@@ -1,0 +1,712 @@
+/*
+ * sasl.c — SCRAM-SHA-256, server and client, over OpenSSL's libcrypto.
+ * The messages, the key derivation and the refusals are written down in
+ * sasl.h.
+ *
+ * Parsing keeps to the RFC's grammar and order; each message is checked
+ * whole before any state changes, so a refused message leaves nothing
+ * half-applied (the state just becomes FAILED). All buffers are fixed
+ * arrays bounded by SASL_MAX_MSG, so no input makes this allocate.
+ * Secrets (salted password, client key) are wiped after use.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "repl/proto.h"
+#include "repl/sasl.h"
+
+#define NONCE_RAW 24   /* random bytes of a nonce part, 32 in base64 */
+
+/* ---- base64 (strict: padding only at the end, no whitespace) ---- */
+
+static const char b64chars[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* Encodes into out (cap >= 4 * ceil(n / 3) + 1); the length. */
+static size_t b64_encode(const uint8_t *in, size_t n, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+
+		if (i + 1 < n)
+			v |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		out[o++] = b64chars[v >> 18 & 63];
+		out[o++] = b64chars[v >> 12 & 63];
+		out[o++] = i + 1 < n ? b64chars[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? b64chars[v & 63] : '=';
+	}
+	out[o] = 0;
+	return o;
+}
+
+static int b64_val(char c)
+{
+	const char *p = c ? strchr(b64chars, c) : NULL;
+
+	return p ? (int)(p - b64chars) : -1;
+}
+
+/* Decodes n chars into out (at most cap bytes); the length or -EBADMSG. */
+static int b64_decode(const char *in, size_t n, uint8_t *out, size_t cap)
+{
+	size_t o = 0;
+
+	if (n % 4)
+		return -EBADMSG;
+	for (size_t i = 0; i < n; i += 4) {
+		int v[4], pad = 0;
+		uint32_t x;
+
+		for (int k = 0; k < 4; k++) {
+			if (in[i + k] == '=' && i + 4 == n && k >= 2) {
+				v[k] = 0;
+				pad++;
+				continue;
+			}
+			if (pad || (v[k] = b64_val(in[i + k])) < 0)
+				return -EBADMSG;
+		}
+		x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		if (o + 3 - (size_t)pad > cap)
+			return -EBADMSG;
+		out[o++] = (uint8_t)(x >> 16);
+		if (pad < 2)
+			out[o++] = (uint8_t)(x >> 8);
+		if (pad < 1)
+			out[o++] = (uint8_t)x;
+	}
+	return (int)o;
+}
+
+/* ---- the SCRAM functions ---- */
+
+static int hmac(const uint8_t *key, size_t key_len, const void *data, size_t n,
+		uint8_t out[SASL_KEY_LEN])
+{
+	unsigned int len = 0;
+
+	if (!HMAC(EVP_sha256(), key, (int)key_len, data, n, out, &len) || len != SASL_KEY_LEN)
+		return -EIO;
+	return 0;
+}
+
+/* SaltedPassword, then ClientKey and ServerKey. */
+static int derive(const char *password, const uint8_t *salt, size_t salt_len, int iterations,
+		  uint8_t client_key[SASL_KEY_LEN], uint8_t server_key[SASL_KEY_LEN])
+{
+	uint8_t salted[SASL_KEY_LEN];
+	int rc = -EIO;
+
+	if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len, iterations,
+			      EVP_sha256(), SASL_KEY_LEN, salted) == 1 &&
+	    !hmac(salted, sizeof(salted), "Client Key", 10, client_key) &&
+	    !hmac(salted, sizeof(salted), "Server Key", 10, server_key))
+		rc = 0;
+	OPENSSL_cleanse(salted, sizeof(salted));
+	return rc;
+}
+
+int sasl_cred_from_password(const char *password, const uint8_t *salt, size_t salt_len,
+			    int iterations, struct sasl_cred *cred)
+{
+	uint8_t client_key[SASL_KEY_LEN];
+	int rc;
+
+	memset(cred, 0, sizeof(*cred));
+	if (iterations < SASL_MIN_ITERATIONS || iterations > SASL_MAX_ITERATIONS)
+		return -EINVAL;
+	if (!salt) {
+		salt_len = 32;
+		if (RAND_bytes(cred->salt, (int)salt_len) != 1)
+			return -EIO;
+	} else {
+		if (!salt_len || salt_len > SASL_MAX_SALT)
+			return -EINVAL;
+		memcpy(cred->salt, salt, salt_len);
+	}
+	cred->salt_len = salt_len;
+	cred->iterations = iterations;
+	rc = derive(password, cred->salt, salt_len, iterations, client_key, cred->server_key);
+	if (!rc && !SHA256(client_key, sizeof(client_key), cred->stored_key))
+		rc = -EIO;
+	OPENSSL_cleanse(client_key, sizeof(client_key));
+	return rc;
+}
+
+/* The value of key=... in a credential text, up to ',' ']' or the end. */
+static int cred_field(const char *text, const char *key, const char **v, size_t *n)
+{
+	size_t kl = strlen(key);
+
+	for (const char *p = text; *p; p++) {
+		if ((p == text || p[-1] == ',' || p[-1] == '[') && !strncmp(p, key, kl) &&
+		    p[kl] == '=') {
+			*v = p + kl + 1;
+			*n = strcspn(*v, ",]");
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int sasl_cred_parse(const char *text, struct sasl_cred *cred)
+{
+	const char *body = text, *v;
+	char num[16];
+	size_t n, blen;
+	int len;
+
+	memset(cred, 0, sizeof(*cred));
+	if (!strncmp(text, SASL_SCRAM_SHA_256 "=[", sizeof(SASL_SCRAM_SHA_256) + 1))
+		body = text + sizeof(SASL_SCRAM_SHA_256) + 1;
+	blen = strlen(body);
+	if (body != text && (blen == 0 || body[blen - 1] != ']'))
+		return -EINVAL;
+	if (cred_field(body, "salt", &v, &n))
+		return -EINVAL;
+	len = b64_decode(v, n, cred->salt, sizeof(cred->salt));
+	if (len <= 0)
+		return -EINVAL;
+	cred->salt_len = (size_t)len;
+	if (cred_field(body, "stored_key", &v, &n) ||
+	    b64_decode(v, n, cred->stored_key, SASL_KEY_LEN) != SASL_KEY_LEN)
+		return -EINVAL;
+	if (cred_field(body, "server_key", &v, &n) ||
+	    b64_decode(v, n, cred->server_key, SASL_KEY_LEN) != SASL_KEY_LEN)
+		return -EINVAL;
+	if (cred_field(body, "iterations", &v, &n) || n == 0 || n >= sizeof(num) ||
+	    strspn(v, "0123456789") < n)
+		return -EINVAL;
+	memcpy(num, v, n);
+	num[n] = 0;
+	cred->iterations = atoi(num);
+	if (cred->iterations < SASL_MIN_ITERATIONS || cred->iterations > SASL_MAX_ITERATIONS)
+		return -EINVAL;
+	return 0;
+}
+
+int sasl_cred_format(const struct sasl_cred *cred, char *buf, size_t cap)
+{
+	char salt[SASL_MAX_SALT * 2], sk[64], vk[64];
+	int n;
+
+	b64_encode(cred->salt, cred->salt_len, salt);
+	b64_encode(cred->stored_key, SASL_KEY_LEN, sk);
+	b64_encode(cred->server_key, SASL_KEY_LEN, vk);
+	n = snprintf(buf, cap, SASL_SCRAM_SHA_256 "=[salt=%s,stored_key=%s,server_key=%s,iterations=%d]",
+		     salt, sk, vk, cred->iterations);
+	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
+}
+
+int16_t sasl_kafka_error(int err)
+{
+	return err == -EALREADY ? PROTO_ERR_ILLEGAL_SASL_STATE
+				: PROTO_ERR_SASL_AUTHENTICATION_FAILED;
+}
+
+/* ---- message parsing ---- */
+
+/* A cursor over one message. */
+struct msg {
+	const char *p;
+	const char *end;
+};
+
+/* Reads attribute "key=value" at the cursor (value up to ',' or the end)
+ * and moves past the ',' after it. */
+static bool msg_attr(struct msg *m, char key, const char **v, size_t *n)
+{
+	const char *comma;
+
+	if (m->end - m->p < 2 || m->p[0] != key || m->p[1] != '=')
+		return false;
+	*v = m->p + 2;
+	comma = memchr(*v, ',', (size_t)(m->end - *v));
+	*n = (size_t)((comma ? comma : m->end) - *v);
+	m->p = comma ? comma + 1 : m->end;
+	return true;
+}
+
+static bool nonce_ok(const char *v, size_t n)
+{
+	if (!n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] < 0x21 || v[i] > 0x7e || v[i] == ',')
+			return false;
+	return true;
+}
+
+/* saslname -> user; 0 or -EILSEQ. */
+static int unescape_user(const char *v, size_t n, char *user)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+
+		if (c == '=') {
+			if (n - i >= 3 && v[i + 1] == '2' && v[i + 2] == 'C')
+				c = ',';
+			else if (n - i >= 3 && v[i + 1] == '3' && v[i + 2] == 'D')
+				c = '=';
+			else
+				return -EILSEQ;
+			i += 2;
+		}
+		if (o >= SASL_MAX_USER)
+			return -EILSEQ;
+		user[o++] = c;
+	}
+	user[o] = 0;
+	return o ? 0 : -EILSEQ;
+}
+
+/* user -> saslname; the length or -EILSEQ. */
+static int escape_user(const char *user, char *out, size_t cap)
+{
+	size_t o = 0, n = strlen(user);
+
+	if (!n || n > SASL_MAX_USER)
+		return -EILSEQ;
+	for (size_t i = 0; i < n; i++) {
+		const char *rep = user[i] == ',' ? "=2C" : user[i] == '=' ? "=3D" : NULL;
+		size_t k = rep ? 3 : 1;
+
+		if (o + k >= cap)
+			return -EILSEQ;
+		memcpy(out + o, rep ? rep : &user[i], k);
+		o += k;
+	}
+	out[o] = 0;
+	return (int)o;
+}
+
+static int random_nonce(char *out)
+{
+	uint8_t raw[NONCE_RAW];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return -EIO;
+	b64_encode(raw, sizeof(raw), out);
+	return 0;
+}
+
+/* ---- server ---- */
+
+enum srv_state { SRV_START, SRV_WAIT_FINAL, SRV_DONE, SRV_FAILED };
+
+struct sasl_server {
+	enum srv_state state;
+	sasl_lookup_fn lookup;
+	void *arg;
+	struct sasl_cred cred;
+	char user[SASL_MAX_USER + 1];
+	char gs2[SASL_MAX_MSG + 1];          /* gs2-header, for the c= check */
+	size_t gs2_len;
+	char first_bare[SASL_MAX_MSG + 1];   /* client-first-bare */
+	char nonce[SASL_MAX_MSG + 1];        /* c-nonce s-nonce */
+	char snonce[64];                     /* s-nonce, set or random */
+	char out[SASL_MAX_MSG + 1];          /* server-first / server-final */
+	const char *reason;
+};
+
+int sasl_server_new(sasl_lookup_fn lookup, void *arg, struct sasl_server **out)
+{
+	struct sasl_server *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->lookup = lookup;
+	s->arg = arg;
+	s->reason = "";
+	*out = s;
+	return 0;
+}
+
+void sasl_server_free(struct sasl_server *s)
+{
+	if (!s)
+		return;
+	OPENSSL_cleanse(s, sizeof(*s));
+	free(s);
+}
+
+int sasl_server_set_nonce(struct sasl_server *s, const char *nonce)
+{
+	if (!nonce_ok(nonce, strlen(nonce)) || strlen(nonce) >= sizeof(s->snonce))
+		return -EINVAL;
+	strcpy(s->snonce, nonce);
+	return 0;
+}
+
+const char *sasl_server_user(const struct sasl_server *s)
+{
+	return s->state == SRV_DONE ? s->user : NULL;
+}
+
+const char *sasl_server_reason(const struct sasl_server *s) { return s->reason; }
+
+/* Refuses: the state becomes FAILED, reason is kept for the log. */
+static int srv_refuse(struct sasl_server *s, int err, const char *reason)
+{
+	s->state = SRV_FAILED;
+	s->reason = reason;
+	return err;
+}
+
+static int srv_first(struct sasl_server *s, const char *in, size_t n)
+{
+	struct msg m = { in, in + n };
+	const char *v, *bare, *nonce;
+	size_t vn, nn;
+	char user[SASL_MAX_USER + 1];
+	int rc, len;
+
+	/* gs2-header: cbind-flag "," [authzid] "," */
+	if (m.p < m.end && *m.p == 'p')
+		return srv_refuse(s, -EOPNOTSUPP, "channel binding requested");
+	if (n < 3 || (m.p[0] != 'n' && m.p[0] != 'y') || m.p[1] != ',')
+		return srv_refuse(s, -EBADMSG, "malformed gs2 header");
+	m.p += 2;
+	const char *authzid = NULL;
+	size_t authzid_len = 0;
+	if (m.p < m.end && *m.p != ',') {
+		if (!msg_attr(&m, 'a', &authzid, &authzid_len) || !authzid_len)
+			return srv_refuse(s, -EBADMSG, "malformed authzid");
+	} else if (m.p < m.end) {
+		m.p++;
+	}
+	bare = m.p;
+	if (m.end - m.p >= 2 && m.p[0] == 'm' && m.p[1] == '=')
+		return srv_refuse(s, -EOPNOTSUPP, "mandatory extension");
+	if (!msg_attr(&m, 'n', &v, &vn))
+		return srv_refuse(s, -EBADMSG, "no user name");
+	if (unescape_user(v, vn, user))
+		return srv_refuse(s, -EILSEQ, "malformed user name");
+	if (!msg_attr(&m, 'r', &nonce, &nn) || !nonce_ok(nonce, nn))
+		return srv_refuse(s, -EBADMSG, "malformed client nonce");
+	if (m.end[-1] == ',')
+		return srv_refuse(s, -EBADMSG, "trailing comma");
+	/* Extensions: "key=value" each; unknown ones are ignored. */
+	while (m.p < m.end) {
+		const char *comma = memchr(m.p, ',', (size_t)(m.end - m.p));
+		const char *e = comma ? comma : m.end;
+		const char *eq = memchr(m.p, '=', (size_t)(e - m.p));
+
+		if (!eq || eq == m.p)
+			return srv_refuse(s, -EBADMSG, "malformed extension");
+		m.p = comma ? comma + 1 : m.end;
+	}
+	if (authzid) {
+		char az[SASL_MAX_USER + 1];
+
+		if (unescape_user(authzid, authzid_len, az) || strcmp(az, user))
+			return srv_refuse(s, -EOPNOTSUPP, "authzid differs from the user");
+	}
+	rc = s->lookup(s->arg, user, &s->cred);
+	if (rc)
+		return srv_refuse(s, rc == -ENOENT ? -ENOENT : rc, "unknown user");
+	if (s->cred.iterations < SASL_MIN_ITERATIONS || s->cred.iterations > SASL_MAX_ITERATIONS ||
+	    !s->cred.salt_len || s->cred.salt_len > SASL_MAX_SALT)
+		return srv_refuse(s, -ENOENT, "unusable credential");
+	if (!s->snonce[0] && random_nonce(s->snonce))
+		return srv_refuse(s, -EIO, "no random bytes");
+
+	strcpy(s->user, user);
+	s->gs2_len = (size_t)(bare - in);
+	memcpy(s->gs2, in, s->gs2_len);
+	memcpy(s->first_bare, bare, (size_t)(m.end - bare));
+	s->first_bare[m.end - bare] = 0;
+	len = snprintf(s->nonce, sizeof(s->nonce), "%.*s%s", (int)nn, nonce, s->snonce);
+	if (len < 0 || (size_t)len >= sizeof(s->nonce))
+		return srv_refuse(s, -EMSGSIZE, "nonce too long");
+	char salt[SASL_MAX_SALT * 2];
+	b64_encode(s->cred.salt, s->cred.salt_len, salt);
+	len = snprintf(s->out, sizeof(s->out), "r=%s,s=%s,i=%d", s->nonce, salt, s->cred.iterations);
+	if (len < 0 || (size_t)len >= sizeof(s->out))
+		return srv_refuse(s, -EMSGSIZE, "server-first too long");
+	s->state = SRV_WAIT_FINAL;
+	return 0;
+}
+
+/* AuthMessage into buf (cap >= 3 * SASL_MAX_MSG + 3); its length. */
+static size_t auth_message(char *buf, const char *first_bare, const char *server_first,
+			   const char *final_np, size_t final_np_len)
+{
+	size_t a = strlen(first_bare), b = strlen(server_first), o = 0;
+
+	memcpy(buf + o, first_bare, a);
+	o += a;
+	buf[o++] = ',';
+	memcpy(buf + o, server_first, b);
+	o += b;
+	buf[o++] = ',';
+	memcpy(buf + o, final_np, final_np_len);
+	return o + final_np_len;
+}
+
+static int srv_final(struct sasl_server *s, const char *in, size_t n)
+{
+	struct msg m = { in, in + n };
+	const char *v, *proof_at;
+	size_t vn;
+	uint8_t cb[SASL_MAX_MSG], proof[SASL_KEY_LEN + 3], sig[SASL_KEY_LEN], ck[SASL_KEY_LEN];
+	uint8_t h[SASL_KEY_LEN], ssig[SASL_KEY_LEN];
+	char am[3 * SASL_MAX_MSG + 3];
+	size_t am_len;
+	int len;
+
+	if (!msg_attr(&m, 'c', &v, &vn))
+		return srv_refuse(s, -EBADMSG, "no channel binding attribute");
+	len = b64_decode(v, vn, cb, sizeof(cb));
+	if (len < 0)
+		return srv_refuse(s, -EBADMSG, "malformed channel binding");
+	if ((size_t)len != s->gs2_len || memcmp(cb, s->gs2, s->gs2_len))
+		return srv_refuse(s, -EBADE, "channel binding differs from the gs2 header");
+	if (!msg_attr(&m, 'r', &v, &vn) || !nonce_ok(v, vn))
+		return srv_refuse(s, -EBADMSG, "malformed nonce");
+	if (vn != strlen(s->nonce) || memcmp(v, s->nonce, vn))
+		return srv_refuse(s, -EPROTO, "nonce differs from this exchange's");
+	/* Extensions, then the proof, which must come last. */
+	for (;;) {
+		proof_at = m.p;
+		if (m.p >= m.end)
+			return srv_refuse(s, -EBADMSG, "no proof");
+		if (msg_attr(&m, 'p', &v, &vn))
+			break;
+		const char *comma = memchr(m.p, ',', (size_t)(m.end - m.p));
+		const char *eq = memchr(m.p, '=', (size_t)((comma ? comma : m.end) - m.p));
+
+		if (!comma || !eq || eq == m.p)
+			return srv_refuse(s, -EBADMSG, "malformed extension");
+		m.p = comma + 1;
+	}
+	if (m.p != m.end || m.end[-1] == ',')
+		return srv_refuse(s, -EBADMSG, "attributes after the proof");
+	if (b64_decode(v, vn, proof, sizeof(proof)) != SASL_KEY_LEN)
+		return srv_refuse(s, -EBADMSG, "malformed proof");
+
+	am_len = auth_message(am, s->first_bare, s->out, in, (size_t)(proof_at - in - 1));
+	if (hmac(s->cred.stored_key, SASL_KEY_LEN, am, am_len, sig) ||
+	    hmac(s->cred.server_key, SASL_KEY_LEN, am, am_len, ssig))
+		return srv_refuse(s, -EIO, "hmac failed");
+	for (int i = 0; i < SASL_KEY_LEN; i++)
+		ck[i] = proof[i] ^ sig[i];
+	if (!SHA256(ck, sizeof(ck), h))
+		return srv_refuse(s, -EIO, "sha-256 failed");
+	OPENSSL_cleanse(ck, sizeof(ck));
+	if (CRYPTO_memcmp(h, s->cred.stored_key, SASL_KEY_LEN))
+		return srv_refuse(s, -EACCES, "invalid proof (wrong password)");
+	memcpy(s->out, "v=", 2);
+	b64_encode(ssig, sizeof(ssig), s->out + 2);
+	s->state = SRV_DONE;
+	s->reason = "";
+	return 1;
+}
+
+int sasl_server_step(struct sasl_server *s, const uint8_t *in, size_t in_len,
+		     const char **out, size_t *out_len)
+{
+	const char *msg = (const char *)in;
+	int rc;
+
+	*out = NULL;
+	*out_len = 0;
+	if (s->state == SRV_DONE || s->state == SRV_FAILED)
+		return srv_refuse(s, -EALREADY, "message after the exchange ended");
+	if (in_len > SASL_MAX_MSG)
+		return srv_refuse(s, -EMSGSIZE, "message too long");
+	if (memchr(msg, 0, in_len))
+		return srv_refuse(s, -EBADMSG, "NUL byte in message");
+	rc = s->state == SRV_START ? srv_first(s, msg, in_len) : srv_final(s, msg, in_len);
+	if (rc >= 0) {
+		*out = s->out;
+		*out_len = strlen(s->out);
+	}
+	return rc;
+}
+
+/* ---- client ---- */
+
+enum cli_state { CLI_START, CLI_WAIT_FIRST, CLI_WAIT_FINAL, CLI_DONE, CLI_FAILED };
+
+struct sasl_client {
+	enum cli_state state;
+	char password[SASL_MAX_MSG + 1];
+	char first_bare[SASL_MAX_MSG + 1];
+	char cnonce[64];
+	uint8_t server_sig[SASL_KEY_LEN];
+	char out[3 * SASL_MAX_MSG];
+	const char *reason;
+};
+
+int sasl_client_new(const char *user, const char *password, struct sasl_client **out)
+{
+	struct sasl_client *c;
+	char esc[3 * SASL_MAX_USER + 1];
+
+	if (escape_user(user, esc, sizeof(esc)) < 0)
+		return -EILSEQ;
+	if (strlen(password) > SASL_MAX_MSG)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	strcpy(c->password, password);
+	snprintf(c->first_bare, sizeof(c->first_bare), "n=%s,r=", esc);
+	c->reason = "";
+	*out = c;
+	return 0;
+}
+
+void sasl_client_free(struct sasl_client *c)
+{
+	if (!c)
+		return;
+	OPENSSL_cleanse(c, sizeof(*c));
+	free(c);
+}
+
+int sasl_client_set_nonce(struct sasl_client *c, const char *nonce)
+{
+	if (!nonce_ok(nonce, strlen(nonce)) || strlen(nonce) >= sizeof(c->cnonce))
+		return -EINVAL;
+	strcpy(c->cnonce, nonce);
+	return 0;
+}
+
+const char *sasl_client_reason(const struct sasl_client *c) { return c->reason; }
+
+static int cli_refuse(struct sasl_client *c, int err, const char *reason)
+{
+	c->state = CLI_FAILED;
+	c->reason = reason;
+	return err;
+}
+
+/* server-first -> client-final. */
+static int cli_final(struct sasl_client *c, const char *in, size_t n)
+{
+	struct msg m = { in, in + n };
+	const char *nonce, *v;
+	size_t nn, vn, cl = strlen(c->cnonce);
+	uint8_t salt[SASL_MAX_SALT], ck[SASL_KEY_LEN], sk[SASL_KEY_LEN], stored[SASL_KEY_LEN];
+	uint8_t sig[SASL_KEY_LEN], proof[SASL_KEY_LEN];
+	char num[16], server_first[SASL_MAX_MSG + 1], am[3 * SASL_MAX_MSG + 3], p64[64];
+	int salt_len, iterations, len, rc;
+	size_t am_len, final_np;
+
+	if (n >= 2 && in[0] == 'e' && in[1] == '=')
+		return cli_refuse(c, -EACCES, "server refused");
+	if (n >= 2 && in[0] == 'm' && in[1] == '=')
+		return cli_refuse(c, -EOPNOTSUPP, "mandatory extension");
+	if (!msg_attr(&m, 'r', &nonce, &nn) || !nonce_ok(nonce, nn))
+		return cli_refuse(c, -EBADMSG, "malformed nonce");
+	if (nn <= cl || memcmp(nonce, c->cnonce, cl))
+		return cli_refuse(c, -EPROTO, "server nonce does not extend ours");
+	if (!msg_attr(&m, 's', &v, &vn))
+		return cli_refuse(c, -EBADMSG, "no salt");
+	salt_len = b64_decode(v, vn, salt, sizeof(salt));
+	if (salt_len <= 0)
+		return cli_refuse(c, -EBADMSG, "malformed salt");
+	if (!msg_attr(&m, 'i', &v, &vn) || !vn || vn >= sizeof(num) ||
+	    strspn(v, "0123456789") < vn)
+		return cli_refuse(c, -EBADMSG, "malformed iteration count");
+	memcpy(num, v, vn);
+	num[vn] = 0;
+	iterations = atoi(num);
+	if (vn > 6 || iterations < SASL_MIN_ITERATIONS || iterations > SASL_MAX_ITERATIONS)
+		return cli_refuse(c, -EINVAL, "iteration count outside 4096..16384");
+
+	memcpy(server_first, in, n);
+	server_first[n] = 0;
+	len = snprintf(c->out, sizeof(c->out), "c=biws,r=%.*s", (int)nn, nonce);
+	final_np = (size_t)len;
+	am_len = auth_message(am, c->first_bare, server_first, c->out, final_np);
+	rc = derive(c->password, salt, (size_t)salt_len, iterations, ck, sk);
+	if (!rc && !SHA256(ck, sizeof(ck), stored))
+		rc = -EIO;
+	if (!rc)
+		rc = hmac(stored, sizeof(stored), am, am_len, sig);
+	if (!rc)
+		rc = hmac(sk, sizeof(sk), am, am_len, c->server_sig);
+	OPENSSL_cleanse(sk, sizeof(sk));
+	if (rc) {
+		OPENSSL_cleanse(ck, sizeof(ck));
+		return cli_refuse(c, rc, "key derivation failed");
+	}
+	for (int i = 0; i < SASL_KEY_LEN; i++)
+		proof[i] = ck[i] ^ sig[i];
+	OPENSSL_cleanse(ck, sizeof(ck));
+	b64_encode(proof, sizeof(proof), p64);
+	snprintf(c->out + final_np, sizeof(c->out) - final_np, ",p=%s", p64);
+	c->state = CLI_WAIT_FINAL;
+	return 0;
+}
+
+static int cli_verify(struct sasl_client *c, const char *in, size_t n)
+{
+	struct msg m = { in, in + n };
+	uint8_t sig[SASL_KEY_LEN + 3];
+	const char *v;
+	size_t vn;
+
+	if (n >= 2 && in[0] == 'e' && in[1] == '=')
+		return cli_refuse(c, -EACCES, "server refused the proof");
+	if (!msg_attr(&m, 'v', &v, &vn) || m.p != m.end)
+		return cli_refuse(c, -EBADMSG, "malformed server-final");
+	if (b64_decode(v, vn, sig, sizeof(sig)) != SASL_KEY_LEN ||
+	    CRYPTO_memcmp(sig, c->server_sig, SASL_KEY_LEN))
+		return cli_refuse(c, -EKEYREJECTED, "server signature is wrong");
+	c->state = CLI_DONE;
+	c->out[0] = 0;
+	return 1;
+}
+
+int sasl_client_step(struct sasl_client *c, const uint8_t *in, size_t in_len,
+		     const char **out, size_t *out_len)
+{
+	const char *msg = (const char *)in;
+	int rc;
+
+	*out = NULL;
+	*out_len = 0;
+	if (c->state == CLI_DONE || c->state == CLI_FAILED)
+		return cli_refuse(c, -EALREADY, "message after the exchange ended");
+	if (c->state == CLI_START) {
+		if (!c->cnonce[0] && random_nonce(c->cnonce))
+			return cli_refuse(c, -EIO, "no random bytes");
+		size_t fl = strlen(c->first_bare);
+
+		snprintf(c->first_bare + fl, sizeof(c->first_bare) - fl, "%s", c->cnonce);
+		snprintf(c->out, sizeof(c->out), "n,,%s", c->first_bare);
+		c->state = CLI_WAIT_FIRST;
+		*out = c->out;
+		*out_len = strlen(c->out);
+		return 0;
+	}
+	if (!in || in_len > SASL_MAX_MSG)
+		return cli_refuse(c, -EMSGSIZE, "message too long");
+	if (memchr(msg, 0, in_len))
+		return cli_refuse(c, -EBADMSG, "NUL byte in message");
+	rc = c->state == CLI_WAIT_FIRST ? cli_final(c, msg, in_len) : cli_verify(c, msg, in_len);
+	*out = c->out;
+	*out_len = rc >= 0 ? strlen(c->out) : 0;
+	if (rc < 0)
+		*out = NULL;
+	return rc;
+}

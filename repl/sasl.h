@@ -1,0 +1,136 @@
+/*
+ * sasl.h — SCRAM-SHA-256 (RFC 5802, RFC 7677) for the broker listener:
+ * the server side that checks a peer and the client side a broker uses to
+ * authenticate to another. Private to repl/. Kafka carries the messages in
+ * SaslAuthenticate auth_bytes (proto_sasl.c); this file knows nothing of
+ * the transport.
+ *
+ * The exchange (every message is printable text, attributes "k=value"
+ * separated by ','):
+ *
+ *   client-first  gs2-header client-first-bare
+ *                 gs2-header = "n,," or "y,," (no channel binding), or with
+ *                 "a=<authzid>" between the commas (must be the user)
+ *                 client-first-bare = "n=" saslname ",r=" c-nonce
+ *                 [",ext=value"...] (Kafka's extensions; ignored here)
+ *   server-first  "r=" c-nonce s-nonce ",s=" base64(salt) ",i=" iterations
+ *   client-final  "c=" base64(gs2-header) ",r=" c-nonce s-nonce ",p=" base64(proof)
+ *   server-final  "v=" base64(ServerSignature)
+ *
+ *   saslname: the user name with ',' written "=2C" and '=' written "=3D";
+ *   nonces: printable ASCII other than ','.
+ *   SaltedPassword = PBKDF2-HMAC-SHA-256(password, salt, iterations)
+ *   ClientKey = HMAC(SaltedPassword, "Client Key"), StoredKey = SHA-256(ClientKey)
+ *   ServerKey = HMAC(SaltedPassword, "Server Key")
+ *   AuthMessage = client-first-bare "," server-first "," client-final-without-proof
+ *   proof = ClientKey XOR HMAC(StoredKey, AuthMessage)
+ *   ServerSignature = HMAC(ServerKey, AuthMessage)
+ *
+ * The server keeps only StoredKey and ServerKey per user (struct sasl_cred,
+ * as Kafka stores it: "SCRAM-SHA-256=[salt=..,stored_key=..,server_key=..,
+ * iterations=4096]", base64 values), so a stolen credential store does not
+ * give the password. The proof is checked by recomputing ClientKey and
+ * comparing its hash with StoredKey in constant time. Passwords are used as
+ * their UTF-8 bytes without SASLprep, as Kafka does.
+ *
+ * Server states (sasl_server_step moves them; every other input is
+ * refused and the state becomes FAILED for good):
+ *
+ *     START --client-first--> WAIT_FINAL --client-final--> DONE
+ *       |                        |
+ *       +--------refusal---------+--------> FAILED
+ *
+ * Refusals, one errno each (the reason string says more, for the log):
+ *   -EMSGSIZE   message over SASL_MAX_MSG bytes
+ *   -EBADMSG    malformed message: attribute order or syntax, base64,
+ *               nonce characters, NUL bytes
+ *   -EILSEQ     user name badly escaped ('=' not followed by 2C or 3D),
+ *               empty or over SASL_MAX_USER bytes
+ *   -EOPNOTSUPP channel binding asked ("p="), mandatory extension ("m="),
+ *               an authzid other than the user
+ *   -ENOENT     no credentials for the user
+ *   -EPROTO     nonce mismatch (client-final of another exchange: replay)
+ *   -EBADE      channel binding data is not the gs2 header
+ *   -EACCES     wrong proof (wrong password)
+ *   -EALREADY   a message after DONE or FAILED (the same exchange replayed)
+ * The client adds: -EPROTO server nonce not extending ours, -EINVAL
+ * iterations outside 4096..16384, -EACCES the server sent "e=",
+ * -EKEYREJECTED the server's signature is wrong (it does not know the
+ * password: not the broker we meant).
+ * -ENOMEM and -EIO (libcrypto failed) can come from any call.
+ *
+ * Threads: a server or client object belongs to one connection, one
+ * thread at a time; the lookup callback is called from sasl_server_step.
+ */
+#ifndef MQFS_REPL_SASL_H
+#define MQFS_REPL_SASL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SASL_SCRAM_SHA_256     "SCRAM-SHA-256"
+#define SASL_MIN_ITERATIONS    4096
+#define SASL_MAX_ITERATIONS    16384
+#define SASL_MAX_SALT          64
+#define SASL_MAX_USER          255
+#define SASL_MAX_MSG           2048
+#define SASL_KEY_LEN           32
+
+struct sasl_cred {
+	uint8_t salt[SASL_MAX_SALT];
+	size_t salt_len;
+	uint8_t stored_key[SASL_KEY_LEN];
+	uint8_t server_key[SASL_KEY_LEN];
+	int iterations;
+};
+
+/* Derives the credential of password with salt (salt NULL: 32 random
+ * bytes). -EINVAL for iterations outside the limits or a salt of 0 or
+ * more than SASL_MAX_SALT bytes. */
+int sasl_cred_from_password(const char *password, const uint8_t *salt, size_t salt_len,
+			    int iterations, struct sasl_cred *cred);
+/* Parses "salt=..,stored_key=..,server_key=..,iterations=N", bare or in
+ * "SCRAM-SHA-256=[...]"; -EINVAL when malformed. */
+int sasl_cred_parse(const char *text, struct sasl_cred *cred);
+/* Formats as "SCRAM-SHA-256=[salt=..,stored_key=..,server_key=..,
+ * iterations=N]"; the length, or -ENOSPC. */
+int sasl_cred_format(const struct sasl_cred *cred, char *buf, size_t cap);
+
+/* Finds user's credential: 0, or -ENOENT. */
+typedef int (*sasl_lookup_fn)(void *arg, const char *user, struct sasl_cred *cred);
+
+struct sasl_server;
+
+int sasl_server_new(sasl_lookup_fn lookup, void *arg, struct sasl_server **out);
+void sasl_server_free(struct sasl_server *s);
+/* Uses this server nonce part instead of 24 random bytes (tests and test
+ * vectors); printable, no ','. 0 or -EINVAL. */
+int sasl_server_set_nonce(struct sasl_server *s, const char *nonce);
+/* Takes the client's next message. 0: send *out and wait for the next;
+ * 1: authenticated, send *out (server-final); -errno: refused (see the
+ * list above), send nothing but Kafka's error. *out stays valid until the
+ * next call or free. */
+int sasl_server_step(struct sasl_server *s, const uint8_t *in, size_t in_len,
+		     const char **out, size_t *out_len);
+/* The authenticated user (NULL before DONE). */
+const char *sasl_server_user(const struct sasl_server *s);
+/* Why the last step was refused ("" when it was not). */
+const char *sasl_server_reason(const struct sasl_server *s);
+
+struct sasl_client;
+
+int sasl_client_new(const char *user, const char *password, struct sasl_client **out);
+void sasl_client_free(struct sasl_client *c);
+int sasl_client_set_nonce(struct sasl_client *c, const char *nonce);
+/* First call with in NULL: *out is client-first. Then with server-first:
+ * *out is client-final. Then with server-final: 1 when the server proved
+ * it knows the credential, *out_len 0. -errno as listed above. */
+int sasl_client_step(struct sasl_client *c, const uint8_t *in, size_t in_len,
+		     const char **out, size_t *out_len);
+const char *sasl_client_reason(const struct sasl_client *c);
+
+/* The Kafka error code for a refusal (SaslAuthenticate's error_code):
+ * ILLEGAL_SASL_STATE for -EALREADY, else SASL_AUTHENTICATION_FAILED. */
+int16_t sasl_kafka_error(int err);
+
+#endif

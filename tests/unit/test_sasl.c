@@ -1,0 +1,392 @@
+/*
+ * test_sasl.c — SCRAM-SHA-256 (repl/sasl.c): RFC 7677's exchange byte for
+ * byte (both sides, with the RFC's nonces), Kafka's credential text, and
+ * every refusal of sasl.h with its errno: wrong password, nonce mismatch,
+ * replays, malformed attributes, escaped user names, channel binding, a
+ * server that does not know the password.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "repl/proto.h"
+#include "repl/sasl.h"
+
+/* RFC 7677 section 3. */
+#define RFC_CNONCE "rOprNGfwEbeRWgbNEkqO"
+#define RFC_SNONCE "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
+#define RFC_FIRST "n,,n=user,r=" RFC_CNONCE
+#define RFC_SFIRST "r=" RFC_CNONCE RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+#define RFC_FINAL "c=biws,r=" RFC_CNONCE RFC_SNONCE \
+	",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+#define RFC_SFINAL "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+
+static const uint8_t rfc_salt[] = {
+	0x5b, 0x6d, 0x99, 0x68, 0x9d, 0x12, 0x35, 0x8e,
+	0xec, 0xa0, 0x4b, 0x14, 0x12, 0x36, 0xfa, 0x81,
+};
+
+/* The user database of a test: one user and its credential. */
+struct db {
+	const char *user;
+	struct sasl_cred cred;
+	char seen[300];  /* the user name the server looked up */
+};
+
+static int lookup(void *arg, const char *user, struct sasl_cred *cred)
+{
+	struct db *db = arg;
+
+	snprintf(db->seen, sizeof(db->seen), "%s", user);
+	if (strcmp(user, db->user))
+		return -ENOENT;
+	*cred = db->cred;
+	return 0;
+}
+
+static void db_init(struct db *db, const char *user, const char *password)
+{
+	db->user = user;
+	db->seen[0] = 0;
+	assert_int_equal(sasl_cred_from_password(password, rfc_salt, sizeof(rfc_salt), 4096,
+						 &db->cred), 0);
+}
+
+static struct sasl_server *server(struct db *db)
+{
+	struct sasl_server *s;
+
+	assert_int_equal(sasl_server_new(lookup, db, &s), 0);
+	assert_int_equal(sasl_server_set_nonce(s, RFC_SNONCE), 0);
+	return s;
+}
+
+static int sstep(struct sasl_server *s, const char *msg, const char **out)
+{
+	size_t n;
+
+	return sasl_server_step(s, (const uint8_t *)msg, strlen(msg), out, &n);
+}
+
+static int cstep(struct sasl_client *c, const char *msg, const char **out)
+{
+	size_t n;
+
+	return sasl_client_step(c, (const uint8_t *)msg, msg ? strlen(msg) : 0, out, &n);
+}
+
+static void test_rfc7677_server(void **state)
+{
+	struct db db;
+	struct sasl_server *s;
+	const char *out;
+
+	(void)state;
+	db_init(&db, "user", "pencil");
+	s = server(&db);
+	assert_int_equal(sstep(s, RFC_FIRST, &out), 0);
+	assert_string_equal(out, RFC_SFIRST);
+	assert_null(sasl_server_user(s));
+	assert_int_equal(sstep(s, RFC_FINAL, &out), 1);
+	assert_string_equal(out, RFC_SFINAL);
+	assert_string_equal(sasl_server_user(s), "user");
+	/* The same client-final again, on the finished exchange. */
+	assert_int_equal(sstep(s, RFC_FINAL, &out), -EALREADY);
+	assert_int_equal(sasl_kafka_error(-EALREADY), PROTO_ERR_ILLEGAL_SASL_STATE);
+	sasl_server_free(s);
+}
+
+static void test_rfc7677_client(void **state)
+{
+	struct sasl_client *c;
+	const char *out;
+
+	(void)state;
+	assert_int_equal(sasl_client_new("user", "pencil", &c), 0);
+	assert_int_equal(sasl_client_set_nonce(c, RFC_CNONCE), 0);
+	assert_int_equal(cstep(c, NULL, &out), 0);
+	assert_string_equal(out, RFC_FIRST);
+	assert_int_equal(cstep(c, RFC_SFIRST, &out), 0);
+	assert_string_equal(out, RFC_FINAL);
+	assert_int_equal(cstep(c, RFC_SFINAL, &out), 1);
+	assert_int_equal(cstep(c, RFC_SFINAL, &out), -EALREADY);
+	sasl_client_free(c);
+}
+
+/* Client against server with random nonces; 1 when both sides agree. */
+static int exchange(struct db *db, const char *user, const char *password, int *srv_rc)
+{
+	struct sasl_server *s;
+	struct sasl_client *c;
+	const char *cout, *sout;
+	size_t cn, sn;
+	int rc;
+
+	assert_int_equal(sasl_server_new(lookup, db, &s), 0);
+	assert_int_equal(sasl_client_new(user, password, &c), 0);
+	assert_int_equal(sasl_client_step(c, NULL, 0, &cout, &cn), 0);
+	*srv_rc = sasl_server_step(s, (const uint8_t *)cout, cn, &sout, &sn);
+	if (*srv_rc == 0) {
+		assert_int_equal(sasl_client_step(c, (const uint8_t *)sout, sn, &cout, &cn), 0);
+		*srv_rc = sasl_server_step(s, (const uint8_t *)cout, cn, &sout, &sn);
+	}
+	rc = *srv_rc == 1 ? sasl_client_step(c, (const uint8_t *)sout, sn, &cout, &cn) : *srv_rc;
+	sasl_client_free(c);
+	sasl_server_free(s);
+	return rc;
+}
+
+static void test_random_nonces_and_passwords(void **state)
+{
+	struct db db;
+	int srv;
+
+	(void)state;
+	db_init(&db, "broker-1", "s3cret");
+	assert_int_equal(exchange(&db, "broker-1", "s3cret", &srv), 1);
+	assert_int_equal(srv, 1);
+	assert_int_equal(exchange(&db, "broker-1", "s3cres", &srv), -EACCES);
+	assert_int_equal(sasl_kafka_error(srv), PROTO_ERR_SASL_AUTHENTICATION_FAILED);
+	assert_int_equal(exchange(&db, "broker-2", "s3cret", &srv), -ENOENT);
+	/* Random salt: another credential for the same password works too. */
+	assert_int_equal(sasl_cred_from_password("s3cret", NULL, 0, 4096, &db.cred), 0);
+	assert_int_equal(db.cred.salt_len, 32);
+	assert_int_equal(exchange(&db, "broker-1", "s3cret", &srv), 1);
+}
+
+static void test_escaped_user(void **state)
+{
+	struct db db;
+	struct sasl_server *s;
+	struct sasl_client *c;
+	const char *out;
+	int srv;
+
+	(void)state;
+	db_init(&db, "a,b=c", "pw");
+	assert_int_equal(sasl_client_new("a,b=c", "pw", &c), 0);
+	assert_int_equal(sasl_client_set_nonce(c, "abc"), 0);
+	assert_int_equal(cstep(c, NULL, &out), 0);
+	assert_string_equal(out, "n,,n=a=2Cb=3Dc,r=abc");
+	sasl_client_free(c);
+	assert_int_equal(exchange(&db, "a,b=c", "pw", &srv), 1);
+	assert_string_equal(db.seen, "a,b=c");
+
+	/* '=' followed by anything but 2C or 3D, and an empty name. */
+	static const char *const bad[] = {
+		"n,,n=a=2Xb,r=abc", "n,,n=a=,r=abc", "n,,n=a=3,r=abc", "n,,n=a=2c,r=abc",
+		"n,,n=,r=abc",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		s = server(&db);
+		assert_int_equal(sstep(s, bad[i], &out), -EILSEQ);
+		assert_true(strlen(sasl_server_reason(s)) > 0);
+		/* Refused once, refused for good. */
+		assert_int_equal(sstep(s, RFC_FIRST, &out), -EALREADY);
+		sasl_server_free(s);
+	}
+}
+
+static void test_malformed_client_first(void **state)
+{
+	static const struct { const char *msg; int err; } cases[] = {
+		{ "", -EBADMSG },
+		{ "n", -EBADMSG },
+		{ "n,", -EBADMSG },
+		{ "x,,n=user,r=abc", -EBADMSG },
+		{ "n,,r=abc,n=user", -EBADMSG },         /* order */
+		{ "n,,n=user", -EBADMSG },               /* no nonce */
+		{ "n,,n=user,r=", -EBADMSG },            /* empty nonce */
+		{ "n,,n=user,r=ab\x7f", -EBADMSG },      /* not printable */
+		{ "n,,n=user,r=abc,", -EBADMSG },        /* trailing comma */
+		{ "n,,n=user,r=abc,novalue", -EBADMSG }, /* extension without '=' */
+		{ "n,a,n=user,r=abc", -EBADMSG },        /* authzid without a= */
+		{ "p=tls-unique,,n=user,r=abc", -EOPNOTSUPP },
+		{ "n,,m=ext,n=user,r=abc", -EOPNOTSUPP },
+		{ "n,a=other,n=user,r=abc", -EOPNOTSUPP },
+		{ "n,,n=nobody,r=abc", -ENOENT },
+	};
+	struct db db;
+	const char *out;
+
+	(void)state;
+	db_init(&db, "user", "pencil");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sasl_server *s = server(&db);
+
+		assert_int_equal(sstep(s, cases[i].msg, &out), cases[i].err);
+		assert_null(out);
+		sasl_server_free(s);
+	}
+	/* Accepted: "y" flag, authzid equal to the user, Kafka's extensions. */
+	static const char *const good[] = {
+		"y,,n=user,r=abc", "n,a=user,n=user,r=abc", "n,,n=user,r=abc,tokenauth=true",
+	};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct sasl_server *s = server(&db);
+
+		assert_int_equal(sstep(s, good[i], &out), 0);
+		sasl_server_free(s);
+	}
+	/* A NUL byte inside and an oversized message. */
+	struct sasl_server *s = server(&db);
+	size_t n;
+	assert_int_equal(sasl_server_step(s, (const uint8_t *)"n,,n=us\0er,r=a", 14, &out, &n),
+			 -EBADMSG);
+	sasl_server_free(s);
+	char *big = malloc(SASL_MAX_MSG + 2);
+	memset(big, 'a', SASL_MAX_MSG + 1);
+	big[SASL_MAX_MSG + 1] = 0;
+	memcpy(big, "n,,n=user,r=", 12);
+	s = server(&db);
+	assert_int_equal(sstep(s, big, &out), -EMSGSIZE);
+	sasl_server_free(s);
+	free(big);
+}
+
+static void test_malformed_client_final(void **state)
+{
+	static const struct { const char *msg; int err; } cases[] = {
+		{ "r=" RFC_CNONCE RFC_SNONCE ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", -EBADMSG },
+		{ "c=bi!s,r=" RFC_CNONCE RFC_SNONCE ",p=x", -EBADMSG },
+		{ "c=eSws,r=" RFC_CNONCE RFC_SNONCE
+		  ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", -EBADE },  /* "y,," */
+		{ "c=biws,r=" RFC_CNONCE "XX"
+		  ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", -EPROTO },
+		{ "c=biws,r=" RFC_CNONCE RFC_SNONCE, -EBADMSG },                /* no proof */
+		{ "c=biws,r=" RFC_CNONCE RFC_SNONCE ",p=dHzb", -EBADMSG },      /* short */
+		{ "c=biws,r=" RFC_CNONCE RFC_SNONCE
+		  ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=,x=1", -EBADMSG },
+		{ "c=biws,r=" RFC_CNONCE RFC_SNONCE
+		  ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=,", -EBADMSG },
+		{ "c=biws,r=" RFC_CNONCE RFC_SNONCE
+		  ",p=eHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", -EACCES },  /* one bit */
+	};
+	struct db db;
+	const char *out;
+
+	(void)state;
+	db_init(&db, "user", "pencil");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sasl_server *s = server(&db);
+
+		assert_int_equal(sstep(s, RFC_FIRST, &out), 0);
+		assert_int_equal(sstep(s, cases[i].msg, &out), cases[i].err);
+		assert_null(sasl_server_user(s));
+		sasl_server_free(s);
+	}
+}
+
+static void test_replay_to_new_exchange(void **state)
+{
+	struct db db;
+	struct sasl_server *s;
+	const char *out;
+
+	(void)state;
+	db_init(&db, "user", "pencil");
+	/* A recorded exchange replayed to a server that picks a fresh nonce:
+	 * the client-final names the old nonce and is refused. */
+	assert_int_equal(sasl_server_new(lookup, &db, &s), 0);
+	assert_int_equal(sstep(s, RFC_FIRST, &out), 0);
+	assert_non_null(strstr(out, RFC_CNONCE));
+	assert_null(strstr(out, RFC_SNONCE));
+	assert_int_equal(sstep(s, RFC_FINAL, &out), -EPROTO);
+	sasl_server_free(s);
+}
+
+static void test_client_refusals(void **state)
+{
+	static const struct { const char *msg; int err; } first[] = {
+		{ "r=other" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", -EPROTO },
+		{ "r=" RFC_CNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", -EPROTO },
+		{ "r=" RFC_CNONCE "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=1000", -EINVAL },
+		{ "r=" RFC_CNONCE "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=99999999999", -EINVAL },
+		{ "r=" RFC_CNONCE "x,s=W22ZaJ0SNY7soEsUEjb6gQ=,i=4096", -EBADMSG },
+		{ "r=" RFC_CNONCE "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=-4096", -EBADMSG },
+		{ "r=" RFC_CNONCE "x,i=4096", -EBADMSG },
+		{ "e=unknown-user", -EACCES },
+		{ "m=x,r=" RFC_CNONCE "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", -EOPNOTSUPP },
+	};
+	static const struct { const char *msg; int err; } final[] = {
+		{ "v=7rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=", -EKEYREJECTED },
+		{ "v=6rriTRBi23WpRR", -EKEYREJECTED },
+		{ "e=invalid-proof", -EACCES },
+		{ "x=1", -EBADMSG },
+	};
+	struct sasl_client *c;
+	const char *out;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++) {
+		assert_int_equal(sasl_client_new("user", "pencil", &c), 0);
+		assert_int_equal(sasl_client_set_nonce(c, RFC_CNONCE), 0);
+		assert_int_equal(cstep(c, NULL, &out), 0);
+		assert_int_equal(cstep(c, first[i].msg, &out), first[i].err);
+		assert_true(strlen(sasl_client_reason(c)) > 0);
+		sasl_client_free(c);
+	}
+	for (size_t i = 0; i < sizeof(final) / sizeof(final[0]); i++) {
+		assert_int_equal(sasl_client_new("user", "pencil", &c), 0);
+		assert_int_equal(sasl_client_set_nonce(c, RFC_CNONCE), 0);
+		assert_int_equal(cstep(c, NULL, &out), 0);
+		assert_int_equal(cstep(c, RFC_SFIRST, &out), 0);
+		assert_int_equal(cstep(c, final[i].msg, &out), final[i].err);
+		sasl_client_free(c);
+	}
+	assert_int_equal(sasl_client_new("", "pencil", &c), -EILSEQ);
+}
+
+static void test_credentials(void **state)
+{
+	struct sasl_cred a, b;
+	char text[512];
+	int n;
+
+	(void)state;
+	assert_int_equal(sasl_cred_from_password("pencil", rfc_salt, sizeof(rfc_salt), 4096, &a), 0);
+	n = sasl_cred_format(&a, text, sizeof(text));
+	assert_true(n > 0);
+	assert_int_equal(strncmp(text, "SCRAM-SHA-256=[salt=W22ZaJ0SNY7soEsUEjb6gQ==,stored_key=", 55), 0);
+	assert_non_null(strstr(text, ",iterations=4096]"));
+	assert_int_equal(sasl_cred_parse(text, &b), 0);
+	assert_memory_equal(&a, &b, sizeof(a));
+	/* Bare form, fields in another order. */
+	char bare[512];
+	const char *sk = strstr(text, "stored_key="), *vk = strstr(text, "server_key=");
+	snprintf(bare, sizeof(bare), "iterations=4096,%.*s,salt=W22ZaJ0SNY7soEsUEjb6gQ==,%.*s",
+		 (int)(strchr(sk, ',') - sk), sk, (int)(strchr(vk, ',') - vk), vk);
+	assert_int_equal(sasl_cred_parse(bare, &b), 0);
+	assert_memory_equal(&a, &b, sizeof(a));
+	assert_int_equal(sasl_cred_format(&a, text, 20), -ENOSPC);
+	assert_int_equal(sasl_cred_parse("salt=W22ZaJ0SNY7soEsUEjb6gQ==", &b), -EINVAL);
+	assert_int_equal(sasl_cred_parse("SCRAM-SHA-256=[salt=W22Z]", &b), -EINVAL);
+	assert_int_equal(sasl_cred_from_password("p", rfc_salt, sizeof(rfc_salt), 100, &b), -EINVAL);
+	assert_int_equal(sasl_cred_from_password("p", rfc_salt, 0, 4096, &b), -EINVAL);
+	n = snprintf(text, sizeof(text), "salt=W22ZaJ0SNY7soEsUEjb6gQ==,stored_key=AAAA,"
+		     "server_key=AAAA,iterations=4096");
+	assert_int_equal(sasl_cred_parse(text, &b), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rfc7677_server),
+		cmocka_unit_test(test_rfc7677_client),
+		cmocka_unit_test(test_random_nonces_and_passwords),
+		cmocka_unit_test(test_escaped_user),
+		cmocka_unit_test(test_malformed_client_first),
+		cmocka_unit_test(test_malformed_client_final),
+		cmocka_unit_test(test_replay_to_new_exchange),
+		cmocka_unit_test(test_client_refusals),
+		cmocka_unit_test(test_credentials),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
