@@ -333,9 +333,14 @@ int fs_consume_join(struct fs_file *f, pid_t pid)
 	return rc;
 }
 
-/* Reads into f->rbuf. Needs f->lock. */
-static ssize_t consume_fill(struct fs_file *f, size_t size)
+/* Reads the member's stream at off into f->rbuf. Past the end of what
+ * the file returned (a seek forward, or the later part of a read the
+ * kernel split in two) is an end of file: -ERANGE becomes 0 bytes.
+ * Needs f->lock. */
+static ssize_t consume_fill(struct fs_file *f, off_t off, size_t size, bool *eof)
 {
+	ssize_t n;
+
 	if (size > FS_MAX_WRITE)
 		size = FS_MAX_WRITE;
 	if (f->rbuf_cap < size) {
@@ -346,7 +351,9 @@ static ssize_t consume_fill(struct fs_file *f, size_t size)
 		f->rbuf = b;
 		f->rbuf_cap = size;
 	}
-	return group_consume(f->member, f->rbuf, size);
+	n = group_consume(f->member, (int64_t)off, f->rbuf, size);
+	*eof = n == -ERANGE;
+	return *eof ? 0 : n;
 }
 
 /* Answers the parked request if records (or an error) are there; else
@@ -355,9 +362,10 @@ static void consume_try(struct fs_file *f)
 {
 	for (int tries = 0; f->parked && !f->parking && tries < 4; tries++) {
 		fuse_req_t req = f->parked;
-		ssize_t n = consume_fill(f, f->parked_size);
+		bool eof;
+		ssize_t n = consume_fill(f, f->parked_off, f->parked_size, &eof);
 
-		if (n == 0) {
+		if (n == 0 && !eof) {
 			int r = group_member_arm(f->member);
 
 			if (r == 0)
@@ -403,8 +411,9 @@ static void consume_interrupt(fuse_req_t req, void *arg)
 	fs_file_unlock(f);
 }
 
-void fs_consume_read(fuse_req_t req, struct fs_file *f, size_t size)
+void fs_consume_read(fuse_req_t req, struct fs_file *f, size_t size, off_t off)
 {
+	bool eof;
 	ssize_t n;
 	int r;
 
@@ -416,10 +425,10 @@ void fs_consume_read(fuse_req_t req, struct fs_file *f, size_t size)
 		fuse_reply_err(req, EBUSY);
 		return;
 	}
-	n = consume_fill(f, size);
-	if (n == 0 && (f->oflags & O_NONBLOCK))
+	n = consume_fill(f, off, size, &eof);
+	if (n == 0 && !eof && (f->oflags & O_NONBLOCK))
 		n = -EAGAIN;
-	if (n != 0) {
+	if (n != 0 || eof) {
 		if (n < 0)
 			fuse_reply_err(req, (int)-n);
 		else
@@ -430,6 +439,7 @@ void fs_consume_read(fuse_req_t req, struct fs_file *f, size_t size)
 	/* Park: the worker thread goes back to libfuse. */
 	f->parked = req;
 	f->parked_size = size;
+	f->parked_off = off;
 	f->parking = true;
 	fs_file_unlock(f);
 	/* May call consume_interrupt at once (already interrupted): it

@@ -212,9 +212,9 @@ void broker_set_hw_listener(struct broker *b, void (*fn)(void *arg, const char *
  * records in the internal topic __consumer_offsets, replayed at
  * broker_open. A member is one open consume file: joining or leaving
  * rebalances the partitions with the group's partition.assignment.strategy
- * (engine's assign_compute). Delivery is at-least-once: what a
- * group_consume() returned is committed by the member's next
- * group_consume(); a member that leaves commits nothing more.
+ * (engine's assign_compute). Delivery is at-least-once, and a member's
+ * read offset is its commit position: see group_consume(); a member that
+ * leaves commits nothing more.
  * struct group is reference counted (group_put); every function is
  * thread-safe. Errors: -EINVAL bad name or value, -ENOENT no such group
  * (or topic/partition), -EEXIST, -EBUSY the group has active members,
@@ -256,10 +256,19 @@ int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 /* Leaves (rebalances) and frees m; waits for a wake call in flight. */
 void group_leave(struct group_member *m);
 const char *group_member_id(struct group_member *m);
-/* Commits the previous read's records, then copies whole lines of the
- * member's partitions (a record longer than size in part) into buf.
- * Returns bytes, 0 when nothing is ready (never blocks), -ENOENT. */
-ssize_t group_consume(struct group_member *m, char *buf, size_t size);
+/* A member reads its stream: every byte it was ever returned, in order,
+ * at stream offsets from 0 (the consume file's offsets). A read at off
+ * first commits the records of the stream that end at or before off, then
+ * returns: at the end of the stream, new whole lines of the member's
+ * partitions (a record longer than size in part); before the end, the
+ * same bytes as before from off. Returns bytes, 0 when nothing new is
+ * ready (never blocks); -ENOENT; -ESPIPE before the stream's committed
+ * part (nothing read again); -ERANGE past its end (nothing returned, all
+ * of the stream committed: an end of file); -ENODATA when bytes to return
+ * again were removed by retention or compaction; -EBADMSG, -EIO when a
+ * lookup or read of the log fails (nothing committed past the records
+ * delivered). */
+ssize_t group_consume(struct group_member *m, int64_t off, char *buf, size_t size);
 /* Asks for one wake; returns 1 if records are ready already (the wake
  * still comes), 0 armed, -ENOENT. */
 int group_member_arm(struct group_member *m);
