@@ -252,9 +252,9 @@ int fs_groups_mkdir(struct fs_node *dir, const char *name, struct node_key *key)
 	}
 	rc = group_open(dir->topic, name, GROUP_CREATE_EXCL, &g);
 	if (rc < 0) {
-		mq_log_limited(MQ_WARN, "mkdir %s/%s: %s", path, name,
-			       rc == -EINVAL ? "refused: a group name is 1-249 of [A-Za-z0-9._-]"
-					     : strerror(-rc));
+		mq_log_limited(MQ_WARN, "mkdir %s/%s: %s%s", path, name,
+			       rc == -EINVAL ? "refused: " : "",
+			       rc == -EINVAL ? group_name_refusal(name) : strerror(-rc));
 		return rc;
 	}
 	*key = gkey(NODE_GROUP, dir->topic, (int64_t)group_id(g), -1);
@@ -302,14 +302,10 @@ ssize_t fs_groups_write(struct fs_file *f, const char *buf, size_t size)
 	if (f->node_kind == NODE_GROUP_OFFSET) {
 		/* Each write carries a whole value ("5\n" from echo). */
 		rc = group_offset_reset(f->group, f->partition, buf, size);
-		if (rc == -EINVAL)
-			mq_log_limited(MQ_WARN, "write %s: refused: '%.*s' is not an offset, "
-				       "earliest, latest or @time within the log", f->path,
-				       (int)(size > 64 ? 64 : size), buf);
-		else if (rc == -EBUSY)
+		if (rc == -EBUSY)
 			mq_log_limited(MQ_WARN, "write %s: refused: the group has active members",
 				       f->path);
-		else if (rc < 0)
+		else if (rc < 0 && rc != -EINVAL)       /* EINVAL: logged with its reason */
 			mq_log_limited(MQ_WARN, "write %s: %s", f->path, strerror(-rc));
 	} else if (f->node_kind == NODE_GROUP_CONFIG) {
 		rc = group_config_write(f->group, buf, size);

@@ -822,6 +822,17 @@ static int coord_ref(struct group *g, struct topic *t, struct group **out)
 	return rc;
 }
 
+const char *group_name_refusal(const char *name)
+{
+	if (!topic_name_valid(name))
+		return "a group name is 1-249 of [A-Za-z0-9._-], not . or ..";
+	if (name[0] == '.')
+		return "dot-names are kept for metadata";
+	if (name[0] == '_' && name[1] == '_')
+		return "\"__\" names are kept for internal use";
+	return NULL;
+}
+
 int group_open(struct topic *t, const char *name, int create, struct group **out)
 {
 	struct group_coord *gc = t->b->gc;
@@ -829,7 +840,9 @@ int group_open(struct topic *t, const char *name, int create, struct group **out
 	int i, rc = 0;
 
 	*out = NULL;
-	if (!topic_name_valid(name))
+	/* Groups made before the name rules were enforced can still be found
+	 * (and removed). */
+	if (!topic_name_valid(name) || (create && group_name_refusal(name)))
 		return -EINVAL;
 	if (topic_deleted(t))
 		return -ENOENT;
@@ -1090,67 +1103,117 @@ int group_offset(struct group *g, int partition, int64_t *offset)
 	return rc;
 }
 
-/* "2024-05-01T12:00:00Z", "...T12:00:00.123+02:00", "2024-05-01" (UTC)
- * or epoch milliseconds. */
-static int parse_timestamp(const char *s, int64_t *ms)
+/* The n digits at p as a number; -1 unless all n are digits (stops at the
+ * first non-digit, so never reads past a '\0'). */
+static int fixed_digits(const char *p, int n)
 {
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)p[i]))
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v;
+}
+
+/* Strict ISO-8601: "2024-05-01" (UTC), "2024-05-01T12:00", "...T12:00:00",
+ * "...T12:00:00.123", each optionally ending in Z or an offset +HH, +HHMM,
+ * +HH:MM (-12:00..+14:00, the zones that exist); or epoch milliseconds.
+ * A date or time that does not exist (2024-02-30, 24:00) is refused, not
+ * carried into the next day. -EINVAL with the reason in why. */
+static int parse_timestamp(const char *s, int64_t *ms, char *why, size_t whylen)
+{
+	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	struct tm tm = { 0 };
-	const char *p;
-	char *ep;
-	int64_t frac = 0, tz = 0;
+	const char *p = s;
+	int y, mo, d, h = 0, mi = 0, sec = 0, tzm = 0, dim;
+	int64_t frac = 0;
 
 	if (*s && strspn(s, "0123456789") == strlen(s)) {
-		long long v = strtoll(s, &ep, 10);
-
-		if (*ep || strlen(s) > 15)
+		if (strlen(s) > 15) {
+			snprintf(why, whylen, "epoch milliseconds over 15 digits");
 			return -EINVAL;
-		*ms = v;
+		}
+		*ms = strtoll(s, NULL, 10);
 		return 0;
 	}
-	p = strptime(s, "%Y-%m-%d", &tm);
-	if (!p)
+	if ((y = fixed_digits(p, 4)) < 0 || p[4] != '-' || (mo = fixed_digits(p + 5, 2)) < 0 ||
+	    p[7] != '-' || (d = fixed_digits(p + 8, 2)) < 0) {
+		snprintf(why, whylen, "not YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z|+HH:MM] nor epoch ms");
 		return -EINVAL;
+	}
+	p += 10;
+	if (mo < 1 || mo > 12) {
+		snprintf(why, whylen, "month %02d does not exist", mo);
+		return -EINVAL;
+	}
+	dim = mdays[mo - 1] + (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+	if (d < 1 || d > dim) {
+		snprintf(why, whylen, "%04d-%02d has no day %02d", y, mo, d);
+		return -EINVAL;
+	}
 	if (*p == 'T' || *p == ' ') {
-		p = strptime(p + 1, "%H:%M", &tm);
-		if (!p)
+		if ((h = fixed_digits(p + 1, 2)) < 0 || p[3] != ':' ||
+		    (mi = fixed_digits(p + 4, 2)) < 0) {
+			snprintf(why, whylen, "the time is not HH:MM[:SS[.mmm]]");
 			return -EINVAL;
+		}
+		p += 6;
 		if (*p == ':') {
-			p = strptime(p + 1, "%S", &tm);
-			if (!p)
+			if ((sec = fixed_digits(p + 1, 2)) < 0) {
+				snprintf(why, whylen, "the seconds are not two digits");
 				return -EINVAL;
+			}
+			p += 3;
 			if (*p == '.' || *p == ',') {
-				int digits = 0;
+				int ndig = 0;
 
-				for (p++; isdigit((unsigned char)*p); p++, digits++)
-					if (digits < 3)
+				for (p++; isdigit((unsigned char)*p); p++, ndig++)
+					if (ndig < 3)
 						frac = frac * 10 + (*p - '0');
-				if (digits == 0)
+				if (ndig == 0) {
+					snprintf(why, whylen, "no digits after the decimal mark");
 					return -EINVAL;
-				for (; digits < 3; digits++)
+				}
+				for (; ndig < 3; ndig++)
 					frac *= 10;
 			}
+		}
+		if (h > 23 || mi > 59 || sec > 59) {
+			snprintf(why, whylen, "time %02d:%02d:%02d does not exist", h, mi, sec);
+			return -EINVAL;
 		}
 		if (*p == 'Z') {
 			p++;
 		} else if (*p == '+' || *p == '-') {
-			int sign = *p == '-' ? -1 : 1, hh, mm = 0;
+			int sign = *p == '-' ? -1 : 1, tzh = fixed_digits(p + 1, 2), tzmin = 0;
 
-			if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]))
-				return -EINVAL;
-			hh = (p[1] - '0') * 10 + (p[2] - '0');
-			p += 3;
-			if (*p == ':')
-				p++;
-			if (isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1])) {
-				mm = (p[0] - '0') * 10 + (p[1] - '0');
-				p += 2;
+			if (tzh >= 0) {
+				p += 3;
+				if (*p == ':')
+					p++;
+				if (isdigit((unsigned char)*p) && (tzmin = fixed_digits(p, 2)) >= 0)
+					p += 2;
 			}
-			tz = sign * (hh * 60 + mm) * 60000LL;
+			tzm = sign * (tzh * 60 + tzmin);
+			if (tzh < 0 || tzmin < 0 || tzmin > 59 || tzm < -12 * 60 || tzm > 14 * 60) {
+				snprintf(why, whylen, "the time zone offset is not +HH, +HHMM or +HH:MM in -12:00..+14:00");
+				return -EINVAL;
+			}
 		}
 	}
-	if (*p)
+	if (*p) {
+		snprintf(why, whylen, "'%.20s' after the date and time", p);
 		return -EINVAL;
-	*ms = (int64_t)timegm(&tm) * 1000 + frac - tz;
+	}
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	*ms = (int64_t)timegm(&tm) * 1000 + frac - (int64_t)tzm * 60000;
 	return 0;
 }
 
@@ -1181,7 +1244,7 @@ static int commit_lines(struct group *g, const int *parts, const int64_t *offs, 
 int group_offset_reset(struct group *g, int partition, const char *value, size_t len)
 {
 	struct log_state st;
-	char v[80];
+	char v[80], why[160] = "not an offset, earliest, latest or @time";
 	int64_t off = -1, ts;
 	int rc;
 
@@ -1191,8 +1254,12 @@ int group_offset_reset(struct group *g, int partition, const char *value, size_t
 		value++;
 		len--;
 	}
-	if (len == 0 || len >= sizeof(v) || memchr(value, '\n', len))
+	if (len == 0 || len >= sizeof(v) || memchr(value, '\n', len)) {
+		mq_log_limited(MQ_WARN, "group %s of topic %s: partition %d: reset refused: the "
+			       "value is empty, over %zu bytes or several lines", g->name,
+			       g->topic, partition, sizeof(v) - 1);
 		return -EINVAL;
+	}
 	memcpy(v, value, len);
 	v[len] = '\0';
 	pthread_mutex_lock(&g->mu);
@@ -1214,15 +1281,18 @@ int group_offset_reset(struct group *g, int partition, const char *value, size_t
 	} else if (!strcmp(v, "latest")) {
 		off = st.hw;
 	} else if (v[0] == '@') {
-		if (parse_timestamp(v + 1, &ts) < 0)
+		if (parse_timestamp(v + 1, &ts, why, sizeof(why)) < 0)
 			goto out;
 		rc = time_to_off(g->t, partition, ts, &off);
 		if (rc < 0)
 			goto out;
 	} else if (strspn(v, "0123456789") == len && len <= 18) {
 		off = strtoll(v, NULL, 10);
-		if (off > st.log_end_offset)
+		if (off > st.log_end_offset) {
+			snprintf(why, sizeof(why), "past the log end offset %" PRId64,
+				 st.log_end_offset);
 			goto out;
+		}
 	} else {
 		goto out;
 	}
@@ -1231,6 +1301,9 @@ int group_offset_reset(struct group *g, int partition, const char *value, size_t
 		mq_log(MQ_INFO, "group %s of topic %s: partition %d reset to %" PRId64 " (%s)",
 		       g->name, g->topic, partition, off, v);
 out:
+	if (rc == -EINVAL)
+		mq_log_limited(MQ_WARN, "group %s of topic %s: partition %d: reset to '%s' "
+			       "refused: %s", g->name, g->topic, partition, v, why);
 	pthread_mutex_unlock(&g->mu);
 	return rc;
 }

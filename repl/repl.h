@@ -208,7 +208,7 @@ void broker_set_hw_listener(struct broker *b, void (*fn)(void *arg, const char *
 
 /* ---- consumer groups (repl/group.c) ----
  * A group belongs to one topic (MNT/<topic>/.groups/<group>/); names follow
- * the topic name rules. Committed offsets and the group's settings are
+ * the topic name rules (group_name_refusal). Committed offsets and the group's settings are
  * records in the internal topic __consumer_offsets, replayed at
  * broker_open. A member is one open consume file: joining or leaving
  * rebalances the partitions with the group's partition.assignment.strategy
@@ -225,6 +225,9 @@ struct group_member;
 #define GROUP_CREATE       1        /* find or create */
 #define GROUP_CREATE_EXCL  2        /* create; -EEXIST if it exists (mkdir) */
 int group_open(struct topic *t, const char *name, int create, struct group **out);
+/* Why a new group may not have this name (the topic name rules, and no
+ * leading '.' or "__"), or NULL when it may. */
+const char *group_name_refusal(const char *name);
 /* The group with this id (stable for the life of the broker, never
  * reused), if it still exists and belongs to t. */
 int group_by_id(struct topic *t, uint64_t id, struct group **out);

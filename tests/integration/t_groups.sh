@@ -61,6 +61,10 @@ expect_eq ".groups empty" "" "$(ls "$T/.groups")"
 expect_ok "mkdir a group" mkdir "$G"
 expect_errno "mkdir twice" EEXIST mkdir "$G"
 expect_errno "bad group name" EINVAL mkdir "$T/.groups/a:b"
+expect_errno "dot-name group refused" EINVAL mkdir "$T/.groups/.x"
+expect_errno "__ group refused" EINVAL mkdir "$T/.groups/__x"
+expect_ok "the refusal is logged with why" \
+	grep -q 'mkdir orders/.groups/__x: refused: "__" names are kept' "$LOG"
 expect_eq "ls .groups" "g" "$(ls "$T/.groups")"
 expect_eq "ls -a group" ". .. .config .state 0 1 2 consume" "$(ls -a "$G" | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "new group starts at earliest" "0" "$(cat "$G/0")"
@@ -161,6 +165,12 @@ expect_ok "reset @ISO-8601" sh -c "echo @$ISO > '$G/2'"
 expect_eq "@ISO lands on the same record" "30" "$(cat "$G/2")"
 expect_eq "reads from there" "late1 late2" "$(mq_run timeout 1 cat "$G/consume" | grep late | tr '\n' ' ' | sed 's/ $//')"
 expect_errno "bad time refused" EINVAL bash -c "echo @yesterday > '$G/2'"
+expect_errno "a day that does not exist refused" EINVAL bash -c "echo @2024-02-30 > '$G/2'"
+expect_errno "a time zone offset that does not exist refused" EINVAL \
+	bash -c "echo @2024-05-01T12:00+25:00 > '$G/2'"
+expect_ok "the refusal is logged with the value and why" \
+	grep -q "partition 2: reset to '@2024-02-30' refused: 2024-02 has no day 30" "$LOG"
+expect_eq "the offset stays" "32" "$(cat "$G/2")"
 
 # ---- parked reads ----
 expect_ok "mkdir empty topic" mkdir "$MNT/empty"

@@ -117,6 +117,13 @@ static void test_consume_commit_replay(void **state)
 	group_put(g);
 	assert_int_equal(group_open(f->t, "g", GROUP_CREATE_EXCL, &g), -EEXIST);
 	assert_int_equal(group_open(f->t, "bad/name", GROUP_CREATE, &g), -EINVAL);
+	/* dot-names are metadata, "__" names internal: not for new groups */
+	assert_int_equal(group_open(f->t, ".x", GROUP_CREATE_EXCL, &g), -EINVAL);
+	assert_int_equal(group_open(f->t, "__x", GROUP_CREATE, &g), -EINVAL);
+	assert_non_null(group_name_refusal("__x"));
+	assert_null(group_name_refusal("_x.y-z"));
+	assert_int_equal(group_open(f->t, "_x.y-z", GROUP_CREATE_EXCL, &g), 0);
+	group_put(g);
 	assert_int_equal(group_open(f->t, "g", GROUP_LOOKUP, &g), 0);
 	assert_int_equal(offset_of(g, 0), 0);
 	assert_int_equal(group_join(g, 42, on_wake, NULL, &m), 0);
@@ -271,6 +278,26 @@ static void test_reset(void **state)
 	assert_int_equal(offset_of(g, 0), 0);
 	assert_int_equal(group_offset_reset(g, 0, "@2999-01-01", 11), 0);
 	assert_int_equal(offset_of(g, 0), 3);
+	/* the same instant written with an offset: 1999-12-31T23:00-01:00 */
+	assert_int_equal(group_offset_reset(g, 0, "@2000-01-01T00:00:00+01:00", 26), 0);
+	assert_int_equal(offset_of(g, 0), 0);
+	assert_int_equal(group_offset_reset(g, 0, "@2024-02-29T23:59:59.5Z", 23), 0);
+	{
+		/* dates and times that do not exist are refused, not rolled over */
+		static const char *const bad[] = {
+			"@2024-02-30", "@2023-02-29", "@2024-13-01", "@2024-00-10", "@2024-04-31",
+			"@2024-05-01T24:00", "@2024-05-01T12:60", "@2024-05-01T12:00:60",
+			"@2024-05-01T12:00+25:00", "@2024-05-01T12:00-13:00",
+			"@2024-05-01T12:00+02:60", "@2024-05-01T12:00+2", "@2024-5-01",
+			"@ 2024-05-01", "@2024-05-01T", "@2024-05-01T12:00:00.",
+			"@2024-05-01x", "@2024-05-01T12:00Zx",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			assert_int_equal(group_offset_reset(g, 0, bad[i], strlen(bad[i])), -EINVAL);
+	}
+	assert_int_equal(group_offset_reset(g, 0, "@2024-05-01T12:00+14:00", 23), 0);
+	assert_int_equal(group_offset_reset(g, 0, "@2024-05-01T12:00-1200", 22), 0);
 	assert_int_equal(group_offset_reset(g, 7, "0", 1), -ENOENT);
 	group_put(g);
 }
