@@ -1557,8 +1557,10 @@ static void stream_trim(struct group_member *m, int64_t x)
 
 	while (i < m->npieces && m->pieces[i].soff + m->pieces[i].len <= x)
 		i++;
-	memmove(m->pieces, m->pieces + i, (size_t)(m->npieces - i) * sizeof(*m->pieces));
-	m->npieces -= i;
+	if (i > 0) {
+		memmove(m->pieces, m->pieces + i, (size_t)(m->npieces - i) * sizeof(*m->pieces));
+		m->npieces -= i;
+	}
 	if (m->npieces > 0 && m->pieces[0].soff < x) {
 		struct gpiece *pc = &m->pieces[0];
 		int64_t k = x - pc->soff;
