@@ -1513,10 +1513,6 @@ static int reread(struct group *g, int p, int64_t pos, char *buf, int64_t len)
 		else
 			got += n;
 	}
-	if (rc == -ENODATA)
-		mq_log_limited(MQ_WARN, "group %s of topic %s: partition %d: the records at line "
-			       "position %" PRId64 " are gone (retention or compaction) and "
-			       "cannot be read again", g->name, g->topic, p, pos + got);
 	return rc;
 }
 
@@ -1648,6 +1644,12 @@ static ssize_t redeliver(struct group_member *m, int64_t x, char *buf, size_t si
 		if (len > (int64_t)(size - used))
 			len = (int64_t)(size - used);
 		rc = reread(m->g, pc->part, pc->lpos + from, buf + used, len);
+		if (rc == -ENODATA && used == 0)
+			mq_log_limited(MQ_WARN, "group %s of topic %s: %s: read at %" PRId64 ": "
+				       "the records of partition %d at line position %" PRId64
+				       " were removed by retention or compaction and cannot be "
+				       "read again", m->g->name, m->g->topic, m->id, x, pc->part,
+				       pc->lpos + from);
 		if (rc < 0)
 			return used > 0 ? (ssize_t)used : rc;
 		used += (size_t)len;
