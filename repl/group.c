@@ -41,8 +41,9 @@
  * is committed and cannot be read again (ESPIPE). A member that leaves
  * commits nothing more, so its unpassed records are delivered again to the
  * next owner. Commits go only forward and only from the partition's
- * current owner. The committed offset is never a guess: a failed lookup
- * (a damaged batch, an I/O error) fails the read and commits nothing.
+ * current owner. The committed offset is never a guess: a partition whose
+ * log cannot be searched or read at the position (a damaged batch, an I/O
+ * error) is not committed, and its read fails with the error.
  * Positions of a partition that changes owner restart at its committed
  * offset (or at auto.offset.reset when it has none); a partition that
  * stays keeps its position, never stops.
@@ -1572,9 +1573,11 @@ static void stream_trim(struct group_member *m, int64_t x)
 
 /* Commits, for every partition m still owns, the records of its stream
  * that end at or before stream offset x (x <= m->end), then forgets the
- * stream before x. A failed lookup changes nothing and is returned: the
- * read fails and commits nothing past the records delivered. A failed
- * commit record is only logged: those records come again. Needs g->mu. */
+ * stream before x. A partition whose offset cannot be looked up (a
+ * damaged batch, EIO) is logged and not committed: its records come again
+ * to the next owner, and the read of the partition itself reports the
+ * error. A failed commit record is only logged, with the same outcome.
+ * Only -ENOMEM is returned. Needs g->mu. */
 static int commit_upto(struct group_member *m, int64_t x)
 {
 	struct group *g = m->g;
@@ -1590,7 +1593,7 @@ static int commit_upto(struct group_member *m, int64_t x)
 	for (int i = 0; i < m->npieces && m->pieces[i].soff < x; i++) {
 		const struct gpiece *pc = &m->pieces[i];
 		struct gpart *gp;
-		int64_t b, off;
+		int64_t b, off = -1;
 
 		if (pc->part >= g->nparts)
 			continue;
@@ -1598,17 +1601,20 @@ static int commit_upto(struct group_member *m, int64_t x)
 		if (gp->owner != m || gp->epoch != pc->epoch)
 			continue;               /* p moved: its new owner commits it */
 		rc = piece_passed(g, pc, x, &b);
-		if (rc < 0)
+		if (rc == 0 && b > gp->commit_pos)
+			rc = pos_to_off(g->t, pc->part, b, &off);
+		if (rc == -ENOMEM)
 			goto out;
-		if (b <= gp->commit_pos)
-			continue;
-		rc = pos_to_off(g->t, pc->part, b, &off);
 		if (rc < 0) {
 			mq_log_limited(MQ_ERR, "group %s of topic %s: partition %d: cannot find "
-				       "the offset at line position %" PRId64 ": %s; nothing "
-				       "committed", g->name, g->topic, pc->part, b, strerror(-rc));
-			goto out;
+				       "the offset at line position %" PRId64 ": %s; not committed",
+				       g->name, g->topic, pc->part, b >= 0 ? b : pc->lpos,
+				       strerror(-rc));
+			rc = 0;
+			continue;
 		}
+		if (b <= gp->commit_pos)
+			continue;
 		if (off == gp->committed) {
 			gp->commit_pos = b;
 			continue;

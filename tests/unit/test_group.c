@@ -573,6 +573,15 @@ static void test_damaged_batch_commits_nothing(void **state)
 	assert_int_equal(n, -EBADMSG);
 	assert_int_equal(consume(m, buf, sizeof(buf)), -EBADMSG); /* again, not skipped */
 	assert_true(offset_of(g, 0) <= 2);
+	/* the member's other partitions still flow */
+	produce(f, 1, "z\n");
+	for (int i = 0; i < 3 && (n = consume(m, buf, sizeof(buf))) != 2; i++)
+		assert_int_equal(n, -EBADMSG);
+	assert_int_equal(n, 2);
+	assert_memory_equal(buf, "z\n", 2);
+	assert_true(consume(m, buf, sizeof(buf)) <= 0);
+	assert_int_equal(offset_of(g, 1), 1);
+	assert_true(offset_of(g, 0) <= 2);
 	group_leave(m);
 	/* a new owner whose committed offset is in the damaged batch: its
 	 * reads fail, nothing read from the log end */
