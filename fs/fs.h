@@ -162,6 +162,7 @@ struct fs_file {
 	struct group_member *member;
 	fuse_req_t parked;
 	size_t parked_size;
+	off_t parked_off;
 	bool parking;                       /* parked, interrupt not yet registered */
 	struct fuse_pollhandle *ph;
 
@@ -220,7 +221,7 @@ int fs_groups_open(struct fs_file *f, struct fs_node *n);
 ssize_t fs_groups_write(struct fs_file *f, const char *buf, size_t size);
 int fs_consume_join(struct fs_file *f, pid_t pid);
 /* The consume read and poll ops: they reply themselves (a read may park). */
-void fs_consume_read(fuse_req_t req, struct fs_file *f, size_t size);
+void fs_consume_read(fuse_req_t req, struct fs_file *f, size_t size, off_t off);
 void fs_consume_poll(fuse_req_t req, struct fs_file *f, struct fuse_pollhandle *ph);
 void fs_groups_file_free(struct fs_file *f);
 /* When the loop ends: parked reads answered EINTR, no more wakes. */

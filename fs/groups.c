@@ -252,9 +252,9 @@ int fs_groups_mkdir(struct fs_node *dir, const char *name, struct node_key *key)
 	}
 	rc = group_open(dir->topic, name, GROUP_CREATE_EXCL, &g);
 	if (rc < 0) {
-		mq_log_limited(MQ_WARN, "mkdir %s/%s: %s", path, name,
-			       rc == -EINVAL ? "refused: a group name is 1-249 of [A-Za-z0-9._-]"
-					     : strerror(-rc));
+		mq_log_limited(MQ_WARN, "mkdir %s/%s: %s%s", path, name,
+			       rc == -EINVAL ? "refused: " : "",
+			       rc == -EINVAL ? group_name_refusal(name) : strerror(-rc));
 		return rc;
 	}
 	*key = gkey(NODE_GROUP, dir->topic, (int64_t)group_id(g), -1);
@@ -302,14 +302,10 @@ ssize_t fs_groups_write(struct fs_file *f, const char *buf, size_t size)
 	if (f->node_kind == NODE_GROUP_OFFSET) {
 		/* Each write carries a whole value ("5\n" from echo). */
 		rc = group_offset_reset(f->group, f->partition, buf, size);
-		if (rc == -EINVAL)
-			mq_log_limited(MQ_WARN, "write %s: refused: '%.*s' is not an offset, "
-				       "earliest, latest or @time within the log", f->path,
-				       (int)(size > 64 ? 64 : size), buf);
-		else if (rc == -EBUSY)
+		if (rc == -EBUSY)
 			mq_log_limited(MQ_WARN, "write %s: refused: the group has active members",
 				       f->path);
-		else if (rc < 0)
+		else if (rc < 0 && rc != -EINVAL)       /* EINVAL: logged with its reason */
 			mq_log_limited(MQ_WARN, "write %s: %s", f->path, strerror(-rc));
 	} else if (f->node_kind == NODE_GROUP_CONFIG) {
 		rc = group_config_write(f->group, buf, size);
@@ -333,9 +329,14 @@ int fs_consume_join(struct fs_file *f, pid_t pid)
 	return rc;
 }
 
-/* Reads into f->rbuf. Needs f->lock. */
-static ssize_t consume_fill(struct fs_file *f, size_t size)
+/* Reads the member's stream at off into f->rbuf. Past the end of what
+ * the file returned (a seek forward, or the later part of a read the
+ * kernel split in two) is an end of file: -ERANGE becomes 0 bytes.
+ * Needs f->lock. */
+static ssize_t consume_fill(struct fs_file *f, off_t off, size_t size, bool *eof)
 {
+	ssize_t n;
+
 	if (size > FS_MAX_WRITE)
 		size = FS_MAX_WRITE;
 	if (f->rbuf_cap < size) {
@@ -346,7 +347,9 @@ static ssize_t consume_fill(struct fs_file *f, size_t size)
 		f->rbuf = b;
 		f->rbuf_cap = size;
 	}
-	return group_consume(f->member, f->rbuf, size);
+	n = group_consume(f->member, (int64_t)off, f->rbuf, size);
+	*eof = n == -ERANGE;
+	return *eof ? 0 : n;
 }
 
 /* Answers the parked request if records (or an error) are there; else
@@ -355,9 +358,10 @@ static void consume_try(struct fs_file *f)
 {
 	for (int tries = 0; f->parked && !f->parking && tries < 4; tries++) {
 		fuse_req_t req = f->parked;
-		ssize_t n = consume_fill(f, f->parked_size);
+		bool eof;
+		ssize_t n = consume_fill(f, f->parked_off, f->parked_size, &eof);
 
-		if (n == 0) {
+		if (n == 0 && !eof) {
 			int r = group_member_arm(f->member);
 
 			if (r == 0)
@@ -403,8 +407,9 @@ static void consume_interrupt(fuse_req_t req, void *arg)
 	fs_file_unlock(f);
 }
 
-void fs_consume_read(fuse_req_t req, struct fs_file *f, size_t size)
+void fs_consume_read(fuse_req_t req, struct fs_file *f, size_t size, off_t off)
 {
+	bool eof;
 	ssize_t n;
 	int r;
 
@@ -416,10 +421,10 @@ void fs_consume_read(fuse_req_t req, struct fs_file *f, size_t size)
 		fuse_reply_err(req, EBUSY);
 		return;
 	}
-	n = consume_fill(f, size);
-	if (n == 0 && (f->oflags & O_NONBLOCK))
+	n = consume_fill(f, off, size, &eof);
+	if (n == 0 && !eof && (f->oflags & O_NONBLOCK))
 		n = -EAGAIN;
-	if (n != 0) {
+	if (n != 0 || eof) {
 		if (n < 0)
 			fuse_reply_err(req, (int)-n);
 		else
@@ -430,6 +435,7 @@ void fs_consume_read(fuse_req_t req, struct fs_file *f, size_t size)
 	/* Park: the worker thread goes back to libfuse. */
 	f->parked = req;
 	f->parked_size = size;
+	f->parked_off = off;
 	f->parking = true;
 	fs_file_unlock(f);
 	/* May call consume_interrupt at once (already interrupted): it

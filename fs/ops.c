@@ -207,7 +207,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)ino;
 	if (f->kind == FILE_CONSUME) {
-		fs_consume_read(req, f, size);  /* replies now or parks the request */
+		fs_consume_read(req, f, size, off);  /* replies now or parks */
 		return;
 	}
 	fs_file_lock(f);

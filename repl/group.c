@@ -29,14 +29,24 @@
  * exactly what compaction preserves (cleanup.policy=compact is set on the
  * topic when the broker knows that key).
  *
- * Delivery (at-least-once): a read returns whole lines of the member's
- * partitions from its positions (a record longer than the buffer continues
- * in the next read); the records a read returned are committed when the
- * same member reads again; a member that leaves commits nothing more, so
- * its last read is delivered again to the next owner. Positions of a
- * partition that changes owner restart at its committed offset (or at
- * auto.offset.reset when it has none); a partition that stays keeps its
- * position, never stops.
+ * Delivery (at-least-once): each member reads a stream, the bytes it was
+ * ever returned, at offsets from 0 (its consume file's offsets). A read at
+ * the stream's end returns whole lines of the member's partitions from
+ * their positions (a record longer than the buffer continues in the next
+ * read). A read at offset x first commits, per partition, the records that
+ * end at or before x in the stream; a read before the end returns the same
+ * bytes again from x, re-read from the log (the member keeps positions,
+ * struct gpiece, not bytes), so a reader that seeks back (bash's read,
+ * head) gets every record once. The stream before the last read's offset
+ * is committed and cannot be read again (ESPIPE). A member that leaves
+ * commits nothing more, so its unpassed records are delivered again to the
+ * next owner. Commits go only forward and only from the partition's
+ * current owner. The committed offset is never a guess: a partition whose
+ * log cannot be searched or read at the position (a damaged batch, an I/O
+ * error) is not committed, and its read fails with the error.
+ * Positions of a partition that changes owner restart at its committed
+ * offset (or at auto.offset.reset when it has none); a partition that
+ * stays keeps its position, never stops.
  *
  * Rebalance (group.mu held): on join, leave, strategy change and partition
  * growth; members ordered by id; the assignor (engine/assign.c) computes
@@ -119,7 +129,9 @@ static void count_out(struct topic *t, int p, int64_t lines, size_t n)
 	pthread_rwlock_unlock(&t->lock);
 }
 
-/* Line position where offset off starts (hw's position at or past hw). */
+/* Line position where offset off starts (hw's position at or past hw).
+ * A failed lookup (a damaged batch, an I/O error) is returned, never
+ * replaced by a guess: a guess past the records would skip them. */
 static int off_to_pos(struct topic *t, int p, int64_t off, int64_t *pos)
 {
 	struct log_state st;
@@ -129,17 +141,23 @@ static int off_to_pos(struct topic *t, int p, int64_t off, int64_t *pos)
 	if (rc < 0)
 		return rc;
 	log_get_state(l, &st);
-	if (off >= st.hw)
+	if (off >= st.hw) {
 		*pos = st.line_hw;
-	else if (off <= st.log_start_offset)
+	} else if (off <= st.log_start_offset) {
 		*pos = st.line_start;
-	else if (log_offset_to_pos(l, off, pos) < 0)
-		*pos = st.line_hw;
+	} else {
+		rc = log_offset_to_pos(l, off, pos);
+		if (rc == -ERANGE) {
+			*pos = st.line_hw;
+			rc = 0;
+		}
+	}
 	pthread_rwlock_unlock(&t->lock);
-	return 0;
+	return rc;
 }
 
-/* Offset of the first record at or after line position pos. */
+/* Offset of the first record at or after line position pos; a failed
+ * lookup is returned (see off_to_pos). */
 static int pos_to_off(struct topic *t, int p, int64_t pos, int64_t *off)
 {
 	struct log_state st;
@@ -149,10 +167,17 @@ static int pos_to_off(struct topic *t, int p, int64_t pos, int64_t *off)
 	if (rc < 0)
 		return rc;
 	log_get_state(l, &st);
-	if (pos >= st.line_hw || log_pos_to_offset(l, pos, off) < 0)
+	if (pos >= st.line_hw) {
 		*off = st.hw;
+	} else {
+		rc = log_pos_to_offset(l, pos, off);
+		if (rc == -ERANGE) {
+			*off = st.hw;
+			rc = 0;
+		}
+	}
 	pthread_rwlock_unlock(&t->lock);
-	return 0;
+	return rc;
 }
 
 static int part_state(struct topic *t, int p, struct log_state *st)
@@ -160,7 +185,8 @@ static int part_state(struct topic *t, int p, struct log_state *st)
 	return topic_log_state(t, p, st);
 }
 
-/* First offset with a timestamp at or after ts; the hw when none. */
+/* First offset with a timestamp at or after ts; the hw when none; a
+ * failed lookup is returned. */
 static int time_to_off(struct topic *t, int p, int64_t ts, int64_t *off)
 {
 	struct log_state st;
@@ -797,6 +823,17 @@ static int coord_ref(struct group *g, struct topic *t, struct group **out)
 	return rc;
 }
 
+const char *group_name_refusal(const char *name)
+{
+	if (!topic_name_valid(name))
+		return "a group name is 1-249 of [A-Za-z0-9._-], not . or ..";
+	if (name[0] == '.')
+		return "dot-names are kept for metadata";
+	if (name[0] == '_' && name[1] == '_')
+		return "\"__\" names are kept for internal use";
+	return NULL;
+}
+
 int group_open(struct topic *t, const char *name, int create, struct group **out)
 {
 	struct group_coord *gc = t->b->gc;
@@ -804,7 +841,9 @@ int group_open(struct topic *t, const char *name, int create, struct group **out
 	int i, rc = 0;
 
 	*out = NULL;
-	if (!topic_name_valid(name))
+	/* Groups made before the name rules were enforced can still be found
+	 * (and removed). */
+	if (!topic_name_valid(name) || (create && group_name_refusal(name)))
 		return -EINVAL;
 	if (topic_deleted(t))
 		return -ENOENT;
@@ -1065,67 +1104,117 @@ int group_offset(struct group *g, int partition, int64_t *offset)
 	return rc;
 }
 
-/* "2024-05-01T12:00:00Z", "...T12:00:00.123+02:00", "2024-05-01" (UTC)
- * or epoch milliseconds. */
-static int parse_timestamp(const char *s, int64_t *ms)
+/* The n digits at p as a number; -1 unless all n are digits (stops at the
+ * first non-digit, so never reads past a '\0'). */
+static int fixed_digits(const char *p, int n)
 {
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)p[i]))
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v;
+}
+
+/* Strict ISO-8601: "2024-05-01" (UTC), "2024-05-01T12:00", "...T12:00:00",
+ * "...T12:00:00.123", each optionally ending in Z or an offset +HH, +HHMM,
+ * +HH:MM (-12:00..+14:00, the zones that exist); or epoch milliseconds.
+ * A date or time that does not exist (2024-02-30, 24:00) is refused, not
+ * carried into the next day. -EINVAL with the reason in why. */
+static int parse_timestamp(const char *s, int64_t *ms, char *why, size_t whylen)
+{
+	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
 	struct tm tm = { 0 };
-	const char *p;
-	char *ep;
-	int64_t frac = 0, tz = 0;
+	const char *p = s;
+	int y, mo, d, h = 0, mi = 0, sec = 0, tzm = 0, dim;
+	int64_t frac = 0;
 
 	if (*s && strspn(s, "0123456789") == strlen(s)) {
-		long long v = strtoll(s, &ep, 10);
-
-		if (*ep || strlen(s) > 15)
+		if (strlen(s) > 15) {
+			snprintf(why, whylen, "epoch milliseconds over 15 digits");
 			return -EINVAL;
-		*ms = v;
+		}
+		*ms = strtoll(s, NULL, 10);
 		return 0;
 	}
-	p = strptime(s, "%Y-%m-%d", &tm);
-	if (!p)
+	if ((y = fixed_digits(p, 4)) < 0 || p[4] != '-' || (mo = fixed_digits(p + 5, 2)) < 0 ||
+	    p[7] != '-' || (d = fixed_digits(p + 8, 2)) < 0) {
+		snprintf(why, whylen, "not YYYY-MM-DD[THH:MM[:SS[.mmm]]][Z|+HH:MM] nor epoch ms");
 		return -EINVAL;
+	}
+	p += 10;
+	if (mo < 1 || mo > 12) {
+		snprintf(why, whylen, "month %02d does not exist", mo);
+		return -EINVAL;
+	}
+	dim = mdays[mo - 1] + (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+	if (d < 1 || d > dim) {
+		snprintf(why, whylen, "%04d-%02d has no day %02d", y, mo, d);
+		return -EINVAL;
+	}
 	if (*p == 'T' || *p == ' ') {
-		p = strptime(p + 1, "%H:%M", &tm);
-		if (!p)
+		if ((h = fixed_digits(p + 1, 2)) < 0 || p[3] != ':' ||
+		    (mi = fixed_digits(p + 4, 2)) < 0) {
+			snprintf(why, whylen, "the time is not HH:MM[:SS[.mmm]]");
 			return -EINVAL;
+		}
+		p += 6;
 		if (*p == ':') {
-			p = strptime(p + 1, "%S", &tm);
-			if (!p)
+			if ((sec = fixed_digits(p + 1, 2)) < 0) {
+				snprintf(why, whylen, "the seconds are not two digits");
 				return -EINVAL;
+			}
+			p += 3;
 			if (*p == '.' || *p == ',') {
-				int digits = 0;
+				int ndig = 0;
 
-				for (p++; isdigit((unsigned char)*p); p++, digits++)
-					if (digits < 3)
+				for (p++; isdigit((unsigned char)*p); p++, ndig++)
+					if (ndig < 3)
 						frac = frac * 10 + (*p - '0');
-				if (digits == 0)
+				if (ndig == 0) {
+					snprintf(why, whylen, "no digits after the decimal mark");
 					return -EINVAL;
-				for (; digits < 3; digits++)
+				}
+				for (; ndig < 3; ndig++)
 					frac *= 10;
 			}
+		}
+		if (h > 23 || mi > 59 || sec > 59) {
+			snprintf(why, whylen, "time %02d:%02d:%02d does not exist", h, mi, sec);
+			return -EINVAL;
 		}
 		if (*p == 'Z') {
 			p++;
 		} else if (*p == '+' || *p == '-') {
-			int sign = *p == '-' ? -1 : 1, hh, mm = 0;
+			int sign = *p == '-' ? -1 : 1, tzh = fixed_digits(p + 1, 2), tzmin = 0;
 
-			if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]))
-				return -EINVAL;
-			hh = (p[1] - '0') * 10 + (p[2] - '0');
-			p += 3;
-			if (*p == ':')
-				p++;
-			if (isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1])) {
-				mm = (p[0] - '0') * 10 + (p[1] - '0');
-				p += 2;
+			if (tzh >= 0) {
+				p += 3;
+				if (*p == ':')
+					p++;
+				if (isdigit((unsigned char)*p) && (tzmin = fixed_digits(p, 2)) >= 0)
+					p += 2;
 			}
-			tz = sign * (hh * 60 + mm) * 60000LL;
+			tzm = sign * (tzh * 60 + tzmin);
+			if (tzh < 0 || tzmin < 0 || tzmin > 59 || tzm < -12 * 60 || tzm > 14 * 60) {
+				snprintf(why, whylen, "the time zone offset is not +HH, +HHMM or +HH:MM in -12:00..+14:00");
+				return -EINVAL;
+			}
 		}
 	}
-	if (*p)
+	if (*p) {
+		snprintf(why, whylen, "'%.20s' after the date and time", p);
 		return -EINVAL;
-	*ms = (int64_t)timegm(&tm) * 1000 + frac - tz;
+	}
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	*ms = (int64_t)timegm(&tm) * 1000 + frac - (int64_t)tzm * 60000;
 	return 0;
 }
 
@@ -1156,7 +1245,7 @@ static int commit_lines(struct group *g, const int *parts, const int64_t *offs, 
 int group_offset_reset(struct group *g, int partition, const char *value, size_t len)
 {
 	struct log_state st;
-	char v[80];
+	char v[80], why[160] = "not an offset, earliest, latest or @time";
 	int64_t off = -1, ts;
 	int rc;
 
@@ -1166,8 +1255,12 @@ int group_offset_reset(struct group *g, int partition, const char *value, size_t
 		value++;
 		len--;
 	}
-	if (len == 0 || len >= sizeof(v) || memchr(value, '\n', len))
+	if (len == 0 || len >= sizeof(v) || memchr(value, '\n', len)) {
+		mq_log_limited(MQ_WARN, "group %s of topic %s: partition %d: reset refused: the "
+			       "value is empty, over %zu bytes or several lines", g->name,
+			       g->topic, partition, sizeof(v) - 1);
 		return -EINVAL;
+	}
 	memcpy(v, value, len);
 	v[len] = '\0';
 	pthread_mutex_lock(&g->mu);
@@ -1189,15 +1282,18 @@ int group_offset_reset(struct group *g, int partition, const char *value, size_t
 	} else if (!strcmp(v, "latest")) {
 		off = st.hw;
 	} else if (v[0] == '@') {
-		if (parse_timestamp(v + 1, &ts) < 0)
+		if (parse_timestamp(v + 1, &ts, why, sizeof(why)) < 0)
 			goto out;
 		rc = time_to_off(g->t, partition, ts, &off);
 		if (rc < 0)
 			goto out;
 	} else if (strspn(v, "0123456789") == len && len <= 18) {
 		off = strtoll(v, NULL, 10);
-		if (off > st.log_end_offset)
+		if (off > st.log_end_offset) {
+			snprintf(why, sizeof(why), "past the log end offset %" PRId64,
+				 st.log_end_offset);
 			goto out;
+		}
 	} else {
 		goto out;
 	}
@@ -1206,6 +1302,9 @@ int group_offset_reset(struct group *g, int partition, const char *value, size_t
 		mq_log(MQ_INFO, "group %s of topic %s: partition %d reset to %" PRId64 " (%s)",
 		       g->name, g->topic, partition, off, v);
 out:
+	if (rc == -EINVAL)
+		mq_log_limited(MQ_WARN, "group %s of topic %s: partition %d: reset to '%s' "
+			       "refused: %s", g->name, g->topic, partition, v, why);
 	pthread_mutex_unlock(&g->mu);
 	return rc;
 }
@@ -1213,21 +1312,41 @@ out:
 /* ------------------------------------------------------------------ */
 /* Members and rebalance */
 
+/* Where the owner of p starts: the line position of its committed offset
+ * (or auto.offset.reset). When that lookup fails the position stays
+ * unknown (-1) and every read of the owner fails with the error until a
+ * lookup succeeds: a guess could skip records. Needs g->mu. */
+static int part_resolve(struct group *g, int p)
+{
+	struct gpart *gp = &g->parts[p];
+	int64_t off = -1, pos;
+	int rc = resolved_offset(g, p, &off);
+
+	if (rc == 0)
+		rc = off_to_pos(g->t, p, off, &pos);
+	if (rc < 0) {
+		gp->pos = -1;
+		mq_log_limited(MQ_ERR, "group %s of topic %s: partition %d: cannot find the "
+			       "line position of offset %" PRId64 ": %s; its consume reads fail "
+			       "until it is found", g->name, g->topic, p, off, strerror(-rc));
+		return rc;
+	}
+	gp->pos = gp->commit_pos = pos;
+	return 0;
+}
+
 /* Gives partition p to m (NULL: nobody). A new owner starts at the
  * committed offset; the same owner keeps its position. Needs g->mu. */
 static void gpart_assign(struct group *g, int p, struct group_member *m)
 {
 	struct gpart *gp = &g->parts[p];
-	int64_t off, pos;
 
 	if (gp->owner == m)
 		return;
 	gp->owner = m;
-	if (!m)
-		return;
-	if (resolved_offset(g, p, &off) < 0 || off_to_pos(g->t, p, off, &pos) < 0)
-		pos = 0;
-	gp->pos = gp->done_pos = gp->commit_pos = pos;
+	gp->epoch++;                    /* the old owner's stream no longer commits p */
+	if (m)
+		part_resolve(g, p);
 }
 
 /* Runs the group's assignor over its members. Needs g->mu. */
@@ -1345,7 +1464,7 @@ void group_leave(struct group_member *m)
 	}
 	for (int p = 0; p < g->nparts; p++)
 		if (g->parts[p].owner == m)
-			g->parts[p].owner = NULL;
+			gpart_assign(g, p, NULL);
 	if (!g->deleted && g->t && !topic_deleted(g->t))
 		rebalance(g);
 	mq_log(MQ_INFO, "group %s of topic %s: %s left, generation %d", g->name, g->topic,
@@ -1354,6 +1473,7 @@ void group_leave(struct group_member *m)
 	/* A wake call in flight on m ends before m is freed. */
 	pthread_mutex_lock(&g->gc->call_mu);
 	pthread_mutex_unlock(&g->gc->call_mu);
+	free(m->pieces);
 	free(m);
 	group_put(g);
 }
@@ -1363,75 +1483,266 @@ const char *group_member_id(struct group_member *m)
 	return m->id;
 }
 
-/* Commits what the previous read returned. Needs g->mu. */
-static int commit_returned(struct group_member *m)
+/* The group's cursor on partition p, made on first use. Needs g->mu. */
+static int part_cursor(struct group *g, int p, struct log_cursor **c)
 {
-	struct group *g = m->g;
-	int parts[64], n = 0, rc = 0;
-	int64_t offs[64];
+	int rc = 0;
 
-	for (int p = 0; p < g->nparts; p++) {
-		struct gpart *gp = &g->parts[p];
-		int64_t off;
-
-		if (gp->owner != m || gp->done_pos == gp->commit_pos)
-			continue;
-		if (pos_to_off(g->t, p, gp->done_pos, &off) < 0)
-			continue;
-		gp->commit_pos = gp->done_pos;
-		if (off == gp->committed)
-			continue;
-		parts[n] = p;
-		offs[n++] = off;
-		if (n == 64) {
-			rc = commit_lines(g, parts, offs, n, m->id);
-			n = 0;
-		}
-	}
-	if (n > 0 && rc == 0)
-		rc = commit_lines(g, parts, offs, n, m->id);
+	if (!g->parts[p].cursor)
+		rc = topic_cursor_new(g->t, p, &g->parts[p].cursor);
+	*c = g->parts[p].cursor;
 	return rc;
 }
 
-/* Whole lines of partition p from its position into buf. first: buf is
+/* Reads exactly len bytes of the line view of p at pos into buf, as they
+ * were returned before; -ENODATA when they are no longer there (removed by
+ * retention or compaction since). Needs g->mu. */
+static int reread(struct group *g, int p, int64_t pos, char *buf, int64_t len)
+{
+	struct log_cursor *c;
+	int64_t got = 0, actual;
+	int rc = part_cursor(g, p, &c);
+
+	while (rc == 0 && got < len) {
+		ssize_t n = read_lines(g->t, p, c, pos + got, buf + got, (size_t)(len - got),
+				       &actual);
+
+		if (n < 0)
+			rc = (int)n;
+		else if (n == 0 || actual != pos + got)
+			rc = -ENODATA;
+		else
+			got += n;
+	}
+	return rc;
+}
+
+/* *bound: the line position after the last record of piece pc that ends
+ * at or before stream offset x, or -1 when none does. Needs g->mu. */
+static int piece_passed(struct group *g, const struct gpiece *pc, int64_t x, int64_t *bound)
+{
+	int64_t k = x - pc->soff;
+	const char *nl;
+	char *buf;
+	int rc;
+
+	*bound = -1;
+	if (k > pc->len)
+		k = pc->len;
+	if (k <= 0 || pc->last_nl == 0)
+		return 0;
+	if (k >= pc->last_nl) {
+		*bound = pc->lpos + pc->last_nl;
+		return 0;
+	}
+	/* x inside the piece (a reader that seeked back): find its last
+	 * line end before x in the log rather than keeping the bytes. */
+	buf = malloc((size_t)k);
+	if (!buf)
+		return -ENOMEM;
+	rc = reread(g, pc->part, pc->lpos, buf, k);
+	if (rc == 0 && (nl = memrchr(buf, '\n', (size_t)k)))
+		*bound = pc->lpos + (nl - buf) + 1;
+	free(buf);
+	return rc == -ENODATA ? 0 : rc;         /* gone: nothing to commit */
+}
+
+/* Drops the part of m's stream before x (x <= m->end). Needs g->mu. */
+static void stream_trim(struct group_member *m, int64_t x)
+{
+	int i = 0;
+
+	while (i < m->npieces && m->pieces[i].soff + m->pieces[i].len <= x)
+		i++;
+	if (i > 0) {
+		memmove(m->pieces, m->pieces + i, (size_t)(m->npieces - i) * sizeof(*m->pieces));
+		m->npieces -= i;
+	}
+	if (m->npieces > 0 && m->pieces[0].soff < x) {
+		struct gpiece *pc = &m->pieces[0];
+		int64_t k = x - pc->soff;
+
+		pc->soff = x;
+		pc->lpos += k;
+		pc->len -= k;
+		pc->last_nl = pc->last_nl > k ? pc->last_nl - k : 0;
+	}
+	if (x > m->start)
+		m->start = x;
+}
+
+/* Commits, for every partition m still owns, the records of its stream
+ * that end at or before stream offset x (x <= m->end), then forgets the
+ * stream before x. A partition whose offset cannot be looked up (a
+ * damaged batch, EIO) is logged and not committed: its records come again
+ * to the next owner, and the read of the partition itself reports the
+ * error. A failed commit record is only logged, with the same outcome.
+ * Only -ENOMEM is returned. Needs g->mu. */
+static int commit_upto(struct group_member *m, int64_t x)
+{
+	struct group *g = m->g;
+	int n = 0, rc = 0;
+	int *parts = malloc((size_t)(m->npieces + 1) * sizeof(*parts));
+	int64_t *offs = malloc((size_t)(m->npieces + 1) * sizeof(*offs));
+	int64_t *bounds = malloc((size_t)(m->npieces + 1) * sizeof(*bounds));
+
+	if (!parts || !offs || !bounds) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < m->npieces && m->pieces[i].soff < x; i++) {
+		const struct gpiece *pc = &m->pieces[i];
+		struct gpart *gp;
+		int64_t b, off = -1;
+
+		if (pc->part >= g->nparts)
+			continue;
+		gp = &g->parts[pc->part];
+		if (gp->owner != m || gp->epoch != pc->epoch)
+			continue;               /* p moved: its new owner commits it */
+		rc = piece_passed(g, pc, x, &b);
+		if (rc == 0 && b > gp->commit_pos)
+			rc = pos_to_off(g->t, pc->part, b, &off);
+		if (rc == -ENOMEM)
+			goto out;
+		if (rc < 0) {
+			mq_log_limited(MQ_ERR, "group %s of topic %s: partition %d: cannot find "
+				       "the offset at line position %" PRId64 ": %s; not committed",
+				       g->name, g->topic, pc->part, b >= 0 ? b : pc->lpos,
+				       strerror(-rc));
+			rc = 0;
+			continue;
+		}
+		if (b <= gp->commit_pos)
+			continue;
+		if (off == gp->committed) {
+			gp->commit_pos = b;
+			continue;
+		}
+		parts[n] = pc->part;
+		offs[n] = off;
+		bounds[n++] = b;
+	}
+	if (n > 0 && commit_lines(g, parts, offs, n, m->id) == 0)
+		for (int i = 0; i < n; i++)
+			g->parts[parts[i]].commit_pos = bounds[i];
+	stream_trim(m, x);
+out:
+	free(parts);
+	free(offs);
+	free(bounds);
+	return rc;
+}
+
+/* The stream from x (start <= x < end) again, the same bytes, up to size.
+ * Needs g->mu. */
+static ssize_t redeliver(struct group_member *m, int64_t x, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	for (int i = 0; i < m->npieces && used < size; i++) {
+		const struct gpiece *pc = &m->pieces[i];
+		int64_t from = x > pc->soff ? x - pc->soff : 0, len = pc->len - from;
+		int rc;
+
+		if (len <= 0)
+			continue;
+		if (len > (int64_t)(size - used))
+			len = (int64_t)(size - used);
+		rc = reread(m->g, pc->part, pc->lpos + from, buf + used, len);
+		if (rc == -ENODATA && used == 0)
+			mq_log_limited(MQ_WARN, "group %s of topic %s: %s: read at %" PRId64 ": "
+				       "the records of partition %d at line position %" PRId64
+				       " were removed by retention or compaction and cannot be "
+				       "read again", m->g->name, m->g->topic, m->id, x, pc->part,
+				       pc->lpos + from);
+		if (rc < 0)
+			return used > 0 ? (ssize_t)used : rc;
+		used += (size_t)len;
+	}
+	return (ssize_t)used;
+}
+
+/* Whole lines of partition p from its position into buf; *lpos: the line
+ * position of buf[0], *last_nl: bytes up to its last '\n'. first: buf is
  * empty, so a record longer than room is returned in part. */
-static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool first)
+static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool first,
+			 int64_t *lpos, int64_t *last_nl)
 {
 	struct gpart *gp = &g->parts[p];
+	struct log_cursor *c;
 	int64_t actual, lines;
 	ssize_t n;
 	const char *nl;
 	size_t keep;
 	int rc;
 
-	if (!gp->cursor) {
-		rc = topic_cursor_new(g->t, p, &gp->cursor);
-		if (rc < 0)
-			return rc;
-	}
-	lines = log_cursor_lines(gp->cursor);
-	n = read_lines(g->t, p, gp->cursor, gp->pos, buf, room, &actual);
+	if (gp->pos < 0 && (rc = part_resolve(g, p)) < 0)
+		return rc;
+	rc = part_cursor(g, p, &c);
+	if (rc < 0)
+		return rc;
+	lines = log_cursor_lines(c);
+	n = read_lines(g->t, p, c, gp->pos, buf, room, &actual);
 	if (n <= 0)
 		return n;
-	lines = log_cursor_lines(gp->cursor) - lines;   /* each ends in buf */
-	if (actual != gp->pos && gp->done_pos == gp->pos)
-		gp->done_pos = actual;          /* a gap: records removed */
+	lines = log_cursor_lines(c) - lines;    /* each ends in buf */
 	nl = memrchr(buf, '\n', (size_t)n);
 	if (nl)
 		keep = (size_t)(nl - buf) + 1;
 	else
 		keep = first ? (size_t)n : 0;
+	*lpos = actual;
+	*last_nl = nl ? (int64_t)keep : 0;
 	gp->pos = actual + (int64_t)keep;
-	if (nl)
-		gp->done_pos = actual + (int64_t)keep;
 	count_out(g->t, p, lines, keep);
 	return (ssize_t)keep;
 }
 
-ssize_t group_consume(struct group_member *m, char *buf, size_t size)
+/* New records at the end of m's stream. Needs g->mu. */
+static ssize_t read_fresh(struct group_member *m, char *buf, size_t size)
 {
 	struct group *g = m->g;
+	int np = g->nparts;
 	size_t used = 0;
+
+	if (m->cap < np) {
+		struct gpiece *v = realloc(m->pieces, (size_t)np * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		m->pieces = v;
+		m->cap = np;
+	}
+	for (int k = 0; k < np && used < size; k++) {
+		int p = (m->rr + k) % np;
+		int64_t lpos, last_nl;
+		ssize_t n;
+
+		if (g->parts[p].owner != m)
+			continue;
+		n = read_part(g, p, buf + used, size - used, used == 0, &lpos, &last_nl);
+		if (n < 0) {
+			if (used == 0)
+				return n;
+			break;
+		}
+		if (n == 0)
+			continue;
+		m->pieces[m->npieces++] = (struct gpiece){ .soff = m->end, .lpos = lpos, .len = n,
+							   .last_nl = last_nl, .part = p,
+							   .epoch = g->parts[p].epoch };
+		m->end += n;
+		used += (size_t)n;
+	}
+	if (np > 0)
+		m->rr = (m->rr + 1) % np;
+	return (ssize_t)used;
+}
+
+ssize_t group_consume(struct group_member *m, int64_t off, char *buf, size_t size)
+{
+	struct group *g = m->g;
 	ssize_t n = 0;
 	int np, rc;
 
@@ -1446,36 +1757,29 @@ ssize_t group_consume(struct group_member *m, char *buf, size_t size)
 		rc = rebalance(g);              /* the topic grew */
 	if (rc < 0)
 		goto out;
-	if (m->returned) {
-		/* A failed commit only means these come again: go on. */
-		commit_returned(m);
-		m->returned = false;
+	if (off < m->start) {
+		mq_log_limited(MQ_WARN, "group %s of topic %s: %s: read at %" PRId64 " refused: "
+			       "the stream before %" PRId64 " is committed and cannot be read "
+			       "again", g->name, g->topic, m->id, off, m->start);
+		rc = -ESPIPE;
+		goto out;
 	}
-	np = g->nparts;
-	for (int k = 0; k < np && used < size; k++) {
-		int p = (m->rr + k) % np;
-
-		if (g->parts[p].owner != m)
-			continue;
-		n = read_part(g, p, buf + used, size - used, used == 0);
-		if (n < 0) {
-			if (used == 0) {
-				rc = (int)n;
-				goto out;
-			}
-			break;
-		}
-		used += (size_t)n;
-	}
-	if (np > 0)
-		m->rr = (m->rr + 1) % np;
-	m->returned = used > 0;
+	rc = commit_upto(m, off < m->end ? off : m->end);
+	if (rc < 0)
+		goto out;
+	if (off > m->end)
+		rc = -ERANGE;
+	else if (off < m->end)
+		n = redeliver(m, off, buf, size);
+	else
+		n = read_fresh(m, buf, size);
 out:
 	pthread_mutex_unlock(&g->mu);
-	return rc < 0 ? rc : (ssize_t)used;
+	return rc < 0 ? rc : n;
 }
 
-/* True when a partition of m has committed records past its position. */
+/* True when a partition of m has committed records past its position (or
+ * a position to look up, whose read then reports how that went). */
 static bool member_readable(struct group_member *m)
 {
 	struct group *g = m->g;
@@ -1483,7 +1787,7 @@ static bool member_readable(struct group_member *m)
 	for (int p = 0; p < g->nparts; p++) {
 		if (g->parts[p].owner != m)
 			continue;
-		if (topic_line_size(g->t, p) > g->parts[p].pos)
+		if (g->parts[p].pos < 0 || topic_line_size(g->t, p) > g->parts[p].pos)
 			return true;
 	}
 	return false;

@@ -35,9 +35,25 @@ struct gpart {
 	int64_t committed;              /* next offset to consume; -1: none yet */
 	int64_t commit_ts;              /* ms of the commit */
 	struct log_cursor *cursor;      /* the owner's reads (belongs to the group) */
-	int64_t pos;                    /* owner's read position, may be inside a line */
-	int64_t done_pos;               /* after the last whole line returned */
-	int64_t commit_pos;             /* done_pos as last committed */
+	int64_t pos;                    /* owner's next line position, may be inside a
+					 * line; -1: not known yet (the lookup of the
+					 * committed offset failed, retried by a read) */
+	int64_t commit_pos;             /* line position the owner last committed */
+	uint32_t epoch;                 /* bumped whenever the owner changes */
+};
+
+/* Bytes [soff, soff + len) of a member's stream are the line view of
+ * partition part at [lpos, lpos + len), returned while the member owned
+ * part in epoch epoch. last_nl: bytes of the piece up to and including its
+ * last '\n' (0: it holds none), so that a read at the piece's end needs no
+ * look at the log to find the records it passed. */
+struct gpiece {
+	int64_t soff;
+	int64_t lpos;
+	int64_t len;
+	int64_t last_nl;
+	int part;
+	uint32_t epoch;
 };
 
 struct group_member {
@@ -45,7 +61,15 @@ struct group_member {
 	char id[64];
 	pid_t pid;
 	bool active;                    /* in g->members */
-	bool returned;                  /* the last read returned records */
+	/* The member's stream (the consume file's bytes): [start, end) is
+	 * what was returned and is not yet passed by a read's offset, kept as
+	 * pieces (positions, not bytes: a read before end re-reads the log).
+	 * Invariants: start <= end; pieces are in stream order, contiguous,
+	 * and cover exactly [start, end); all come from the last read at end,
+	 * so there are at most as many as partitions. */
+	int64_t start, end;
+	struct gpiece *pieces;
+	int npieces, cap;
 	int rr;                         /* partition a read starts with */
 	void (*wake)(void *arg);
 	void *wake_arg;

@@ -208,13 +208,13 @@ void broker_set_hw_listener(struct broker *b, void (*fn)(void *arg, const char *
 
 /* ---- consumer groups (repl/group.c) ----
  * A group belongs to one topic (MNT/<topic>/.groups/<group>/); names follow
- * the topic name rules. Committed offsets and the group's settings are
+ * the topic name rules (group_name_refusal). Committed offsets and the group's settings are
  * records in the internal topic __consumer_offsets, replayed at
  * broker_open. A member is one open consume file: joining or leaving
  * rebalances the partitions with the group's partition.assignment.strategy
- * (engine's assign_compute). Delivery is at-least-once: what a
- * group_consume() returned is committed by the member's next
- * group_consume(); a member that leaves commits nothing more.
+ * (engine's assign_compute). Delivery is at-least-once, and a member's
+ * read offset is its commit position: see group_consume(); a member that
+ * leaves commits nothing more.
  * struct group is reference counted (group_put); every function is
  * thread-safe. Errors: -EINVAL bad name or value, -ENOENT no such group
  * (or topic/partition), -EEXIST, -EBUSY the group has active members,
@@ -225,6 +225,9 @@ struct group_member;
 #define GROUP_CREATE       1        /* find or create */
 #define GROUP_CREATE_EXCL  2        /* create; -EEXIST if it exists (mkdir) */
 int group_open(struct topic *t, const char *name, int create, struct group **out);
+/* Why a new group may not have this name (the topic name rules, and no
+ * leading '.' or "__"), or NULL when it may. */
+const char *group_name_refusal(const char *name);
 /* The group with this id (stable for the life of the broker, never
  * reused), if it still exists and belongs to t. */
 int group_by_id(struct topic *t, uint64_t id, struct group **out);
@@ -256,10 +259,19 @@ int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 /* Leaves (rebalances) and frees m; waits for a wake call in flight. */
 void group_leave(struct group_member *m);
 const char *group_member_id(struct group_member *m);
-/* Commits the previous read's records, then copies whole lines of the
- * member's partitions (a record longer than size in part) into buf.
- * Returns bytes, 0 when nothing is ready (never blocks), -ENOENT. */
-ssize_t group_consume(struct group_member *m, char *buf, size_t size);
+/* A member reads its stream: every byte it was ever returned, in order,
+ * at stream offsets from 0 (the consume file's offsets). A read at off
+ * first commits the records of the stream that end at or before off, then
+ * returns: at the end of the stream, new whole lines of the member's
+ * partitions (a record longer than size in part); before the end, the
+ * same bytes as before from off. Returns bytes, 0 when nothing new is
+ * ready (never blocks); -ENOENT; -ESPIPE before the stream's committed
+ * part (nothing read again); -ERANGE past its end (nothing returned, all
+ * of the stream committed: an end of file); -ENODATA when bytes to return
+ * again were removed by retention or compaction; -EBADMSG, -EIO when a
+ * lookup or read of the log fails (nothing committed past the records
+ * delivered). */
+ssize_t group_consume(struct group_member *m, int64_t off, char *buf, size_t size);
 /* Asks for one wake; returns 1 if records are ready already (the wake
  * still comes), 0 armed, -ENOENT. */
 int group_member_arm(struct group_member *m);

@@ -2,7 +2,9 @@
 # t_groups.sh — consumer groups through files on a real mount: .groups/,
 # offset files, consume streams (one and two members, takeover after
 # kill -9), resets (earliest, N, @time), offsets across kill -9 and
-# remount, parked reads (timeout, SIGINT, O_NONBLOCK, poll), .state lag,
+# remount, parked reads (timeout, SIGINT, O_NONBLOCK, poll), the read
+# offset as the commit position (bash's while read, { head; head; }, a
+# one-shot head, a read before an earlier one), .state lag,
 # refusals, and __consumer_offsets hidden and unwritable; group metrics and
 # records/bytes out in .metrics; a topic deleted and made again starts with
 # no groups, also after a remount.
@@ -59,6 +61,10 @@ expect_eq ".groups empty" "" "$(ls "$T/.groups")"
 expect_ok "mkdir a group" mkdir "$G"
 expect_errno "mkdir twice" EEXIST mkdir "$G"
 expect_errno "bad group name" EINVAL mkdir "$T/.groups/a:b"
+expect_errno "dot-name group refused" EINVAL mkdir "$T/.groups/.x"
+expect_errno "__ group refused" EINVAL mkdir "$T/.groups/__x"
+expect_ok "the refusal is logged with why" \
+	grep -q 'mkdir orders/.groups/__x: refused: "__" names are kept' "$LOG"
 expect_eq "ls .groups" "g" "$(ls "$T/.groups")"
 expect_eq "ls -a group" ". .. .config .state 0 1 2 consume" "$(ls -a "$G" | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "new group starts at earliest" "0" "$(cat "$G/0")"
@@ -159,6 +165,12 @@ expect_ok "reset @ISO-8601" sh -c "echo @$ISO > '$G/2'"
 expect_eq "@ISO lands on the same record" "30" "$(cat "$G/2")"
 expect_eq "reads from there" "late1 late2" "$(mq_run timeout 1 cat "$G/consume" | grep late | tr '\n' ' ' | sed 's/ $//')"
 expect_errno "bad time refused" EINVAL bash -c "echo @yesterday > '$G/2'"
+expect_errno "a day that does not exist refused" EINVAL bash -c "echo @2024-02-30 > '$G/2'"
+expect_errno "a time zone offset that does not exist refused" EINVAL \
+	bash -c "echo @2024-05-01T12:00+25:00 > '$G/2'"
+expect_ok "the refusal is logged with the value and why" \
+	grep -q "partition 2: reset to '@2024-02-30' refused: 2024-02 has no day 30" "$LOG"
+expect_eq "the offset stays" "32" "$(cat "$G/2")"
 
 # ---- parked reads ----
 expect_ok "mkdir empty topic" mkdir "$MNT/empty"
@@ -194,6 +206,59 @@ print(len(before), len(after), data.decode().strip())
 PY
 expect_eq "poll: readable when a record arrives" "0 1 polled" \
 	"$(mq_run python3 "$MQ_TMP/poll.py" "$MNT/empty/.groups/e/consume" "$MNT/empty/0")"
+
+# ---- the file position is the commit position: readers that seek back ----
+L=$MNT/lines
+expect_ok "mkdir topic lines" mkdir "$L"
+seq 1 1000 > "$MQ_TMP/seq1000"
+expect_ok "1000 records" cp "$MQ_TMP/seq1000" "$L/0"
+# committed_is FILE N: polls an offset file until it shows N.
+committed_is() {
+	_n=0
+	while [ $_n -lt 100 ]; do
+		[ "$(cat "$1" 2>/dev/null)" = "$2" ] && return 0
+		_n=$((_n + 1))
+		_mq_tick
+	done
+	return 1
+}
+# bash's read takes a block, then seeks back to the end of the line it used
+expect_ok "mkdir group w" mkdir "$L/.groups/w"
+mq_bg bash -c "while read -r l; do echo \"\$l\"; done < '$L/.groups/w/consume' > '$MQ_TMP/w'"
+W=$MQ_LAST_PID
+check "while read: the blocked read at the end commits all 1000" \
+	committed_is "$L/.groups/w/0" 1000
+mq_stop "$W"
+expect_same "while read: every record once, in order" "$MQ_TMP/seq1000" "$MQ_TMP/w"
+# each head reads a block and seeks back: the second read commits the
+# two lines the first head used and returns the rest again
+expect_ok "mkdir group hh" mkdir "$L/.groups/hh"
+expect_eq "{ head -n2; head -n2; }: four records, once each" "1 2 3 4" \
+	"$(mq_run sh -c "{ head -n2; head -n2; } < '$L/.groups/hh/consume'" | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "{ head -n2; head -n2; } commits the first two" "2" "$(cat "$L/.groups/hh/0")"
+expect_eq "the next member starts at the third" "3" "$(mq_run head -n 1 "$L/.groups/hh/consume")"
+# a one-shot head: no read follows its seek, so nothing is committed
+expect_ok "mkdir group k" mkdir "$L/.groups/k"
+expect_eq "head -n 1 prints the first record" "1" "$(mq_run head -n 1 "$L/.groups/k/consume")"
+expect_eq "head -n 1 commits nothing" "0" "$(cat "$L/.groups/k/0")"
+expect_eq "so the next member gets it again" "1" "$(mq_run head -n 1 "$L/.groups/k/consume")"
+# a read before the position of a later read: refused, nothing read again
+cat > "$MQ_TMP/seek.py" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+a = os.read(fd, 4)
+os.lseek(fd, 2, os.SEEK_SET)
+b = os.read(fd, 2)
+print(a.decode().replace("\n", " "), b.decode().replace("\n", " "))
+os.lseek(fd, 0, os.SEEK_SET)
+os.read(fd, 2)
+PY
+expect_ok "mkdir group s" mkdir "$L/.groups/s"
+expect_eq "a read at an earlier offset returns the same bytes" "1 2  2 " \
+	"$(mq_run python3 "$MQ_TMP/seek.py" "$L/.groups/s/consume" 2>/dev/null)"
+expect_errno "a read before a later read's offset: ESPIPE" ESPIPE \
+	python3 "$MQ_TMP/seek.py" "$L/.groups/s/consume"
+expect_ok "ESPIPE logged" grep -q "read at 0 refused: the stream before 2 is committed" "$LOG"
 
 # ---- refusals and the internal topic ----
 expect_errno "consume is read-only" EACCES bash -c "echo x > '$G/consume'"

@@ -3,7 +3,10 @@
  * consume and commit (at-least-once), offsets replayed from
  * __consumer_offsets after a clean close and after a crash, replay after
  * the offsets log is compacted, rebalance on join and leave with takeover
- * from the committed offsets, resets and their refusals, deletion, wakes.
+ * from the committed offsets, resets and their refusals (times that do
+ * not exist, reserved group names), deletion, wakes; the read offset as
+ * the commit position (seeking back, reading past the end, re-reading
+ * records compaction removed); nothing committed past a damaged batch.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -77,13 +80,19 @@ static void produce(struct fx *f, int p, const char *lines)
 static atomic_int wakes;
 static void on_wake(void *arg) { (void)arg; atomic_fetch_add(&wakes, 1); }
 
+/* A read at the end of the member's stream, as cat reads. */
+static ssize_t consume(struct group_member *m, char *buf, size_t size)
+{
+	return group_consume(m, m->end, buf, size);
+}
+
 /* Everything a member can read now, appended to out. */
 static size_t drain(struct group_member *m, char *out, size_t cap)
 {
 	size_t used = 0;
 	ssize_t n;
 
-	while ((n = group_consume(m, out + used, cap - used)) > 0)
+	while ((n = consume(m, out + used, cap - used)) > 0)
 		used += (size_t)n;
 	assert_true(n == 0);
 	out[used] = '\0';
@@ -111,6 +120,13 @@ static void test_consume_commit_replay(void **state)
 	group_put(g);
 	assert_int_equal(group_open(f->t, "g", GROUP_CREATE_EXCL, &g), -EEXIST);
 	assert_int_equal(group_open(f->t, "bad/name", GROUP_CREATE, &g), -EINVAL);
+	/* dot-names are metadata, "__" names internal: not for new groups */
+	assert_int_equal(group_open(f->t, ".x", GROUP_CREATE_EXCL, &g), -EINVAL);
+	assert_int_equal(group_open(f->t, "__x", GROUP_CREATE, &g), -EINVAL);
+	assert_non_null(group_name_refusal("__x"));
+	assert_null(group_name_refusal("_x.y-z"));
+	assert_int_equal(group_open(f->t, "_x.y-z", GROUP_CREATE_EXCL, &g), 0);
+	group_put(g);
 	assert_int_equal(group_open(f->t, "g", GROUP_LOOKUP, &g), 0);
 	assert_int_equal(offset_of(g, 0), 0);
 	assert_int_equal(group_join(g, 42, on_wake, NULL, &m), 0);
@@ -123,7 +139,7 @@ static void test_consume_commit_replay(void **state)
 	assert_int_equal(offset_of(g, 1), 1);
 	/* a read that is not followed by another stays uncommitted */
 	produce(f, 2, "d\n");
-	assert_int_equal(group_consume(m, buf, sizeof(buf)), 2);
+	assert_int_equal(consume(m, buf, sizeof(buf)), 2);
 	assert_int_equal(offset_of(g, 2), 0);
 	group_leave(m);
 	group_put(g);
@@ -155,13 +171,13 @@ static void test_long_record(void **state)
 	produce(f, 0, "0123456789abcdef\nx\n");
 	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
 	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
-	assert_int_equal(group_consume(m, buf, 10), 10);
+	assert_int_equal(consume(m, buf, 10), 10);
 	assert_memory_equal(buf, "0123456789", 10);
 	/* the rest of the record, then whole lines only */
-	assert_int_equal(group_consume(m, buf, 10), 9);
+	assert_int_equal(consume(m, buf, 10), 9);
 	assert_memory_equal(buf, "abcdef\nx\n", 9);
 	assert_int_equal(offset_of(g, 0), 0);        /* the first part was not a whole record */
-	assert_int_equal(group_consume(m, buf, 10), 0);
+	assert_int_equal(consume(m, buf, 10), 0);
 	assert_int_equal(offset_of(g, 0), 2);
 	group_leave(m);
 	group_put(g);
@@ -195,7 +211,7 @@ static void test_rebalance_takeover(void **state)
 	assert_string_equal(buf, "p0a\n");
 	/* m2 reads p2b and leaves before reading again: not committed */
 	produce(f, 2, "p2b\n");
-	assert_int_equal(group_consume(m2, buf, sizeof(buf)), 4);
+	assert_int_equal(consume(m2, buf, sizeof(buf)), 4);
 	assert_int_equal(group_offset_reset(g, 0, "0", 1), -EBUSY);
 	group_leave(m2);
 	assert_int_equal(drain(m1, buf, sizeof(buf)), 4);
@@ -222,7 +238,7 @@ static void test_cooperative_keeps_position(void **state)
 	produce(f, 0, "a\n");
 	produce(f, 1, "b\n");
 	produce(f, 2, "c\n");
-	assert_int_equal(group_consume(m1, buf, sizeof(buf)), 6);   /* not committed yet */
+	assert_int_equal(consume(m1, buf, sizeof(buf)), 6);   /* not committed yet */
 	assert_int_equal(group_join(g, 2, on_wake, NULL, &m2), 0);
 	/* m1 kept two partitions at their positions; one moved to m2 and
 	 * starts at its committed offset: exactly one record again. */
@@ -265,6 +281,26 @@ static void test_reset(void **state)
 	assert_int_equal(offset_of(g, 0), 0);
 	assert_int_equal(group_offset_reset(g, 0, "@2999-01-01", 11), 0);
 	assert_int_equal(offset_of(g, 0), 3);
+	/* the same instant written with an offset: 1999-12-31T23:00-01:00 */
+	assert_int_equal(group_offset_reset(g, 0, "@2000-01-01T00:00:00+01:00", 26), 0);
+	assert_int_equal(offset_of(g, 0), 0);
+	assert_int_equal(group_offset_reset(g, 0, "@2024-02-29T23:59:59.5Z", 23), 0);
+	{
+		/* dates and times that do not exist are refused, not rolled over */
+		static const char *const bad[] = {
+			"@2024-02-30", "@2023-02-29", "@2024-13-01", "@2024-00-10", "@2024-04-31",
+			"@2024-05-01T24:00", "@2024-05-01T12:60", "@2024-05-01T12:00:60",
+			"@2024-05-01T12:00+25:00", "@2024-05-01T12:00-13:00",
+			"@2024-05-01T12:00+02:60", "@2024-05-01T12:00+2", "@2024-5-01",
+			"@ 2024-05-01", "@2024-05-01T", "@2024-05-01T12:00:00.",
+			"@2024-05-01x", "@2024-05-01T12:00Zx",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			assert_int_equal(group_offset_reset(g, 0, bad[i], strlen(bad[i])), -EINVAL);
+	}
+	assert_int_equal(group_offset_reset(g, 0, "@2024-05-01T12:00+14:00", 23), 0);
+	assert_int_equal(group_offset_reset(g, 0, "@2024-05-01T12:00-1200", 22), 0);
 	assert_int_equal(group_offset_reset(g, 7, "0", 1), -ENOENT);
 	group_put(g);
 }
@@ -336,7 +372,7 @@ static void test_wake(void **state)
 
 	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
 	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
-	assert_int_equal(group_consume(m, buf, sizeof(buf)), 0);
+	assert_int_equal(consume(m, buf, sizeof(buf)), 0);
 	assert_int_equal(group_member_arm(m), 0);
 	atomic_store(&wakes, 0);
 	produce(f, 1, "x\n");
@@ -344,7 +380,7 @@ static void test_wake(void **state)
 		usleep(5000);
 	assert_true(atomic_load(&wakes) >= 1);
 	assert_int_equal(group_member_arm(m), 1);      /* data is there */
-	assert_int_equal(group_consume(m, buf, sizeof(buf)), 2);
+	assert_int_equal(consume(m, buf, sizeof(buf)), 2);
 	group_member_disarm(m);
 	group_leave(m);
 	group_put(g);
@@ -423,8 +459,8 @@ static void test_metrics(void **state)
 	assert_non_null(strstr(text, "mqfs_records_out_total{topic=\"orders\"} 0\n"));
 	free(text);
 	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
-	assert_int_equal(group_consume(m, buf, 7), 6);          /* aa bb: whole lines */
-	assert_int_equal(group_consume(m, buf, sizeof(buf)), 3); /* commits aa bb */
+	assert_int_equal(consume(m, buf, 7), 6);          /* aa bb: whole lines */
+	assert_int_equal(consume(m, buf, sizeof(buf)), 3); /* commits aa bb */
 	assert_int_equal(broker_metrics_text(f->b, &text, &len), 0);
 	assert_non_null(strstr(text, "mqfs_consumer_group_lag{topic=\"orders\",group=\"g\","
 			       "partition=\"0\"} 1\n"));
@@ -437,6 +473,155 @@ static void test_metrics(void **state)
 	/* internal reads (replay) are not deliveries */
 	assert_non_null(strstr(text, "mqfs_records_out_total{topic=\"__consumer_offsets\"} 0\n"));
 	free(text);
+	group_leave(m);
+	group_put(g);
+}
+
+
+/* The read offset is the commit position: a read at x commits the
+ * records that end at or before x and returns the same bytes from x again
+ * (bash's read and head seek back to the end of the line they used). */
+static void test_seek_back(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m;
+	char buf[256];
+	int first;
+
+	produce(f, 0, "a\nbb\nccc\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
+	assert_int_equal(group_consume(m, 0, buf, sizeof(buf)), 9);
+	assert_memory_equal(buf, "a\nbb\nccc\n", 9);
+	assert_int_equal(offset_of(g, 0), 0);
+	/* used "a\n", seeked back to 2: a committed, the rest again */
+	assert_int_equal(group_consume(m, 2, buf, sizeof(buf)), 7);
+	assert_memory_equal(buf, "bb\nccc\n", 7);
+	assert_int_equal(offset_of(g, 0), 1);
+	/* inside "bb\n": nothing more committed, the same bytes from there */
+	assert_int_equal(group_consume(m, 3, buf, 4), 4);
+	assert_memory_equal(buf, "b\ncc", 4);
+	assert_int_equal(offset_of(g, 0), 1);
+	assert_int_equal(group_consume(m, 5, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "ccc\n", 4);
+	assert_int_equal(offset_of(g, 0), 2);
+	/* before the committed part: refused; past the end: an end of file */
+	assert_int_equal(group_consume(m, 4, buf, sizeof(buf)), -ESPIPE);
+	assert_int_equal(group_consume(m, 20, buf, sizeof(buf)), -ERANGE);
+	assert_int_equal(offset_of(g, 0), 3);
+	assert_int_equal(group_consume(m, 9, buf, sizeof(buf)), 0);
+	/* one read over two partitions: a read inside the second piece
+	 * commits the first partition whole and the second in part */
+	produce(f, 1, "x1\nx2\n");
+	produce(f, 2, "y1\ny2\n");
+	assert_int_equal(group_consume(m, 9, buf, sizeof(buf)), 12);
+	first = buf[0] == 'x' ? 1 : 2;
+	assert_int_equal(group_consume(m, 9 + 6 + 3, buf, sizeof(buf)), 3);
+	assert_memory_equal(buf, first == 1 ? "y2\n" : "x2\n", 3);
+	assert_int_equal(offset_of(g, first), 2);
+	assert_int_equal(offset_of(g, 3 - first), 1);
+	group_leave(m);
+	/* the next member gets the record the first never passed */
+	assert_int_equal(group_join(g, 2, on_wake, NULL, &m), 0);
+	assert_int_equal(drain(m, buf, sizeof(buf)), 3);
+	assert_string_equal(buf, first == 1 ? "y2\n" : "x2\n");
+	group_leave(m);
+	group_put(g);
+}
+
+/* Flips the magic byte of the second batch of orders-0's first segment. */
+static void damage_second_batch(struct fx *f)
+{
+	char path[sizeof(f->cfg.data_dir) + 64];
+	unsigned char h[12], bad = 9;
+	FILE *fp;
+	long second;
+
+	snprintf(path, sizeof(path), "%s/orders-0/00000000000000000000.log", f->cfg.data_dir);
+	fp = fopen(path, "r+b");
+	assert_non_null(fp);
+	assert_int_equal(fread(h, 1, 12, fp), 12);
+	second = 12 + (long)((uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 |
+			     (uint32_t)h[10] << 8 | h[11]);
+	assert_int_equal(fseek(fp, second + 16, SEEK_SET), 0);    /* magic */
+	assert_int_equal(fwrite(&bad, 1, 1, fp), 1);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* A lookup that fails on a damaged batch fails the read and commits
+ * nothing past the records delivered (never the log end). */
+static void test_damaged_batch_commits_nothing(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m;
+	char buf[256];
+	ssize_t n;
+
+	produce(f, 0, "a\nb\n");
+	produce(f, 0, "c\n");
+	produce(f, 0, "d\n");
+	fx_close(f);
+	damage_second_batch(f);
+	fx_open(f);
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
+	assert_int_equal(consume(m, buf, sizeof(buf)), 4);        /* a b, up to the damage */
+	assert_memory_equal(buf, "a\nb\n", 4);
+	n = consume(m, buf, sizeof(buf));
+	assert_int_equal(n, -EBADMSG);
+	assert_int_equal(consume(m, buf, sizeof(buf)), -EBADMSG); /* again, not skipped */
+	assert_true(offset_of(g, 0) <= 2);
+	/* the member's other partitions still flow */
+	produce(f, 1, "z\n");
+	for (int i = 0; i < 3 && (n = consume(m, buf, sizeof(buf))) != 2; i++)
+		assert_int_equal(n, -EBADMSG);
+	assert_int_equal(n, 2);
+	assert_memory_equal(buf, "z\n", 2);
+	assert_true(consume(m, buf, sizeof(buf)) <= 0);
+	assert_int_equal(offset_of(g, 1), 1);
+	assert_true(offset_of(g, 0) <= 2);
+	group_leave(m);
+	/* a new owner whose committed offset is in the damaged batch: its
+	 * reads fail, nothing read from the log end */
+	assert_int_equal(group_offset_reset(g, 0, "2", 1), 0);
+	assert_int_equal(group_join(g, 2, on_wake, NULL, &m), 0);
+	produce(f, 0, "e\n");
+	assert_int_equal(consume(m, buf, sizeof(buf)), -EBADMSG);
+	assert_int_equal(offset_of(g, 0), 2);
+	group_leave(m);
+	group_put(g);
+}
+
+/* Records returned, then removed by compaction before the reader passed
+ * them: a read of them again fails (ENODATA), it never returns other
+ * bytes at those offsets. */
+static void test_redeliver_after_compaction(void **state)
+{
+	struct fx *f = *state;
+	static const char cfg[] = "key.separator=:\ncleanup.policy=compact\nsegment.bytes=1024\n";
+	struct log_clean_stats cs;
+	struct group *g;
+	struct group_member *m;
+	char buf[64];
+
+	assert_int_equal(topic_config_write(f->t, cfg, sizeof(cfg) - 1), 0);
+	produce(f, 0, "k:1\n");
+	for (int i = 0; i < 40; i++)
+		produce(f, 0, "k:2\n");               /* closes the first segments */
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
+	assert_int_equal(group_consume(m, 0, buf, 8), 8);
+	assert_memory_equal(buf, "k:1\nk:2\n", 8);
+	/* the cleaner rewrites only below the checkpointed recovery point */
+	assert_true(log_flush_closed(f->t->parts[0]->log) >= 0);
+	assert_int_equal(logmgr_checkpoint(f->b->m), 0);
+	memset(&cs, 0, sizeof(cs));
+	assert_true(log_clean(f->t->parts[0]->log, engine_now_ms(), 1 << 20, true, &cs) >= 0);
+	assert_true(cs.records_removed > 0);
+	assert_int_equal(group_consume(m, 2, buf, sizeof(buf)), -ENODATA);
+	assert_int_equal(offset_of(g, 0), 0);
 	group_leave(m);
 	group_put(g);
 }
@@ -455,6 +640,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_topic_delete_tombstones, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_seek_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_batch_commits_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_redeliver_after_compaction, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
