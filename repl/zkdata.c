@@ -331,7 +331,8 @@ int zk_uuid_valid(const char *s)
 int zk_uuid_new(char out[ZK_UUID_LEN + 1])
 {
 	uint8_t b[18];
-	int i, o = 0;
+	char tmp[24];
+	int i, o;
 
 	do {
 		size_t got = 0;
@@ -346,15 +347,18 @@ int zk_uuid_new(char out[ZK_UUID_LEN + 1])
 			}
 			got += (size_t)r;
 		}
+		/* Two zero bytes of padding make 6 groups of 3; the last
+		 * two characters they give are padding and dropped. */
 		b[16] = b[17] = 0;
 		for (i = 0, o = 0; i < 18; i += 3) {
 			uint32_t w = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8 | b[i + 2];
 
-			out[o++] = b64url[w >> 18 & 63];
-			out[o++] = b64url[w >> 12 & 63];
-			out[o++] = b64url[w >> 6 & 63];
-			out[o++] = b64url[w & 63];
+			tmp[o++] = b64url[w >> 18 & 63];
+			tmp[o++] = b64url[w >> 12 & 63];
+			tmp[o++] = b64url[w >> 6 & 63];
+			tmp[o++] = b64url[w & 63];
 		}
+		memcpy(out, tmp, ZK_UUID_LEN);
 		out[ZK_UUID_LEN] = '\0';
 		/* Kafka never hands out ids starting with '-' (they read as
 		 * command-line options) nor the reserved all-zero id. */
