@@ -31,6 +31,7 @@
 
 #define ZKC_DEFAULT_PORT "2181"
 #define ZKC_GET_TRIES    5
+#define ZKC_EXPIRE_TRIES 5
 
 struct zkc_wctx {
 	struct zkc *zkc;
@@ -255,6 +256,18 @@ static void free_handle(struct zkc *zkc)
 	free(zkc);
 }
 
+/* CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait. */
+static void deadline_after(struct timespec *t, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t->tv_nsec >= 1000000000) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000;
+	}
+}
+
 /* Opens a session on connstr (clientid: resume that session, or NULL) and
  * waits for it. */
 static int open_handle(const char *hosts, const char *chroot, int timeout_ms,
@@ -294,13 +307,7 @@ static int open_handle(const char *hosts, const char *chroot, int timeout_ms,
 		rc = errno == ENOMEM ? -ENOMEM : -EINVAL;
 		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += wait_ms / 1000;
-	deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	deadline_after(&deadline, wait_ms);
 	pthread_mutex_lock(&zkc->lock);
 	while (zkc->state != ZOO_CONNECTED_STATE && rc == 0) {
 		if (zkc->state == ZOO_EXPIRED_SESSION_STATE)
@@ -372,16 +379,45 @@ int zkc_session_timeout(const struct zkc *zkc)
 	return zkc->session_timeout_ms;
 }
 
+/* Waits up to ms for the handle to reach state; 1 if it did. */
+static int wait_state(struct zkc *zkc, int state, int ms)
+{
+	struct timespec end;
+	int reached;
+
+	deadline_after(&end, ms);
+	pthread_mutex_lock(&zkc->lock);
+	while (zkc->state != state &&
+	       pthread_cond_timedwait(&zkc->cond, &zkc->lock, &end) != ETIMEDOUT)
+		;
+	reached = zkc->state == state;
+	pthread_mutex_unlock(&zkc->lock);
+	return reached;
+}
+
 int zkc_expire(struct zkc *zkc)
 {
 	clientid_t id = *zoo_client_id(zkc->zh);
-	struct zkc *twin = NULL;
-	int rc;
+	int attempt, rc = -ETIMEDOUT;
 
-	rc = open_handle(zkc->hosts, NULL, zkc->session_timeout_ms,
-			 zkc->session_timeout_ms, &id, NULL, NULL, &twin);
-	/* Closing the twin closes the session they share on the server. */
-	zkc_close(twin);
+	/* The twin's connection takes the session over and its close ends
+	 * it. But the handle, cut off by the takeover, may reconnect first
+	 * and take the session back, and then the twin's close does nothing
+	 * (the server refuses it as from a moved session): so try again
+	 * until the handle sees the expiry. */
+	for (attempt = 0; attempt < ZKC_EXPIRE_TRIES; attempt++) {
+		struct zkc *twin = NULL;
+
+		rc = open_handle(zkc->hosts, NULL, zkc->session_timeout_ms,
+				 zkc->session_timeout_ms, &id, NULL, NULL, &twin);
+		zkc_close(twin);
+		if (rc == -ENOTCONN || wait_state(zkc, ZOO_EXPIRED_SESSION_STATE,
+						  zkc->session_timeout_ms / 2))
+			return 0;   /* expired (already, if the twin found it so) */
+		if (rc)
+			return rc;
+		rc = -ETIMEDOUT;
+	}
 	return rc;
 }
 

@@ -116,7 +116,10 @@ int zkc_session_timeout(const struct zkc *zkc);
 
 /* Makes the server expire this handle's session, as ZooKeeper's own tests
  * do: opens a second connection with the same session id and password and
- * closes it. The handle then sees ZKC_DISCONNECTED and ZKC_EXPIRED. */
+ * closes it, again if the handle won its session back first. Returns once
+ * the handle has seen its expiry (its session callback heard
+ * ZKC_EXPIRED), -ETIMEDOUT if that did not happen in a few tries. Not from
+ * a callback. */
 int zkc_expire(struct zkc *zkc);
 
 /* Reads a znode: *data is malloc'd, NUL-terminated (*len excludes the NUL;

@@ -10,7 +10,8 @@
  * two brokers and failover when the winner's session closes, and the epoch
  * guard that stops the deposed one; topics, partition states and their
  * guarded updates; session expiry reported to the owner; malformed
- * documents in znodes. Nothing waits for a fixed time: events are awaited
+ * documents in znodes; a server killed and restarted, which the session
+ * survives. Nothing waits for a fixed time: events are awaited
  * with a deadline.
  */
 #include <stdarg.h>
@@ -644,6 +645,38 @@ static void test_malformed_znodes(void **state)
 	zkc_close(zkc);
 }
 
+/* ---- a server restart (last: the other tests' sessions are closed) ---- */
+
+static void test_server_restart(void **state)
+{
+	struct zkc *zkc = NULL;
+	char connect[256], *data;
+	size_t len;
+	int rc, tries;
+
+	(void)state;
+	seen_reset(&session_seen);
+	snprintf(connect, sizeof(connect), "%s/t_restart", srv.connect);
+	assert_int_equal(zkc_open(connect, SESSION_MS, CONNECT_MS, on_session,
+				  &session_seen, &zkc), 0);
+	assert_int_equal(zkc_create(zkc, "/mine", "e", 1, ZKC_EPHEMERAL, NULL, 0), 0);
+	seen_reset(&session_seen);
+
+	/* Killed and back within the session timeout: the library
+	 * reconnects, the owner hears both, the session and its ephemeral
+	 * node survive. */
+	assert_int_equal(zksrv_restart(&srv), 0);
+	assert_true(seen_wait(&session_seen, ZKC_DISCONNECTED, NULL));
+	assert_true(seen_wait(&session_seen, ZKC_CONNECTED, NULL));
+	/* A call racing the reconnection may see the loss; the next works. */
+	for (tries = 0, rc = -ECONNRESET; tries < 3 && rc == -ECONNRESET; tries++)
+		rc = zkc_get(zkc, "/mine", &data, &len, NULL, NULL, NULL);
+	assert_int_equal(rc, 0);
+	assert_string_equal(data, "e");
+	free(data);
+	zkc_close(zkc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -657,6 +690,7 @@ int main(void)
 		cmocka_unit_test(test_controller_failover),
 		cmocka_unit_test(test_topics),
 		cmocka_unit_test(test_malformed_znodes),
+		cmocka_unit_test(test_server_restart),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

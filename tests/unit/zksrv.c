@@ -125,49 +125,63 @@ static void show_log(const struct zksrv *s)
 	}
 }
 
-int zksrv_start(struct zksrv *s)
+static int script_path(char *buf, size_t size)
 {
 	const char *src = getenv("MQFS_SRC");
-	char script[512];
-	int tries, rc = -ETIMEDOUT;
 
-	memset(s, 0, sizeof(*s));
-	snprintf(script, sizeof(script), "%s/tests/zk.sh", src ? src : ".");
-	if (access(script, R_OK) < 0) {
+	snprintf(buf, size, "%s/tests/zk.sh", src ? src : ".");
+	if (access(buf, R_OK) < 0) {
 		fprintf(stderr, "zksrv: %s: %s (run from the source tree or set MQFS_SRC)\n",
-			script, strerror(errno));
+			buf, strerror(errno));
 		return -ENOENT;
 	}
+	return 0;
+}
+
+/* Spawns the server on s->port and waits until it answers: 0, or
+ * -EADDRINUSE (it exited: the port was taken), -ETIMEDOUT, -errno. */
+static int run(struct zksrv *s, const char *script)
+{
+	time_t end = time(NULL) + ZKSRV_START_SECONDS;
+	int status;
+
+	if ((s->pid = spawn(script, s->dir, s->port)) < 0)
+		return -errno;
+	track(s->pid, 1);
+	for (;;) {
+		if (ruok(s->port))
+			return 0;
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			track(s->pid, 0);
+			s->pid = 0;
+			return -EADDRINUSE;
+		}
+		if (time(NULL) >= end)
+			return -ETIMEDOUT;
+		usleep(50 * 1000);
+	}
+}
+
+int zksrv_start(struct zksrv *s)
+{
+	char script[512];
+	int tries, rc;
+
+	memset(s, 0, sizeof(*s));
+	if ((rc = script_path(script, sizeof(script))))
+		return rc;
 	strcpy(s->dir, "/tmp/mqfs-zk.XXXXXX");
 	if (!mkdtemp(s->dir))
 		return -errno;
-	for (tries = 0; tries < ZKSRV_PORT_TRIES && rc != 0; tries++) {
-		time_t end = time(NULL) + ZKSRV_START_SECONDS;
-		int status;
-
+	/* Another port when ours was taken between our test and its bind;
+	 * a slow JVM (-ETIMEDOUT) is not helped by one. */
+	rc = -EADDRINUSE;
+	for (tries = 0; tries < ZKSRV_PORT_TRIES && rc == -EADDRINUSE; tries++) {
 		if ((s->port = free_port()) < 0) {
 			rc = s->port;
 			break;
 		}
-		if ((s->pid = spawn(script, s->dir, s->port)) < 0) {
-			rc = -errno;
-			break;
-		}
-		track(s->pid, 1);
-		for (rc = 1; rc == 1; usleep(50 * 1000)) {
-			if (ruok(s->port)) {
-				rc = 0;
-			} else if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-				/* Exited: most likely the port was taken
-				 * between our test and its bind. */
-				track(s->pid, 0);
-				s->pid = 0;
-				rc = -EADDRINUSE;
-			} else if (time(NULL) >= end) {
-				rc = -ETIMEDOUT;
-				tries = ZKSRV_PORT_TRIES;   /* a slow JVM: give up */
-			}
-		}
+		rc = run(s, script);
 	}
 	if (rc == 0) {
 		snprintf(s->connect, sizeof(s->connect), "127.0.0.1:%d", s->port);
@@ -175,6 +189,25 @@ int zksrv_start(struct zksrv *s)
 	}
 	show_log(s);
 	zksrv_stop(s);
+	return rc;
+}
+
+int zksrv_restart(struct zksrv *s)
+{
+	char script[512];
+	int rc;
+
+	if ((rc = script_path(script, sizeof(script))))
+		return rc;
+	if (s->pid > 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+		track(s->pid, 0);
+		s->pid = 0;
+	}
+	rc = run(s, script);
+	if (rc)
+		show_log(s);
 	return rc;
 }
 

@@ -24,6 +24,9 @@ struct zksrv {
  * machine) until it answers "ruok". Tries another port if the one picked
  * was taken meanwhile. 0 or -errno (the log is printed on failure). */
 int zksrv_start(struct zksrv *s);
+/* Kills the server (-9) and starts it again on the same port and data, as
+ * a crash and restart would; waits until it answers. 0 or -errno. */
+int zksrv_restart(struct zksrv *s);
 /* Kills the server, waits for it and removes its directory. Idempotent. */
 void zksrv_stop(struct zksrv *s);
 
