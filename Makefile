@@ -12,13 +12,13 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 BUILD    ?= build
 CC       ?= cc
-PKGS     := fuse3 liblz4 zlib libcrypto
+PKGS     := fuse3 liblz4 zlib libcrypto jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 OPT      ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -MMD -MP \
             -DMQFS_VERSION=\"$(VERSION)\" -I. $(PKG_CFLAGS)
-LDLIBS   += $(PKG_LIBS) -lpthread
+LDLIBS   += $(PKG_LIBS) -lzookeeper_mt -lpthread
 
 ENGINE_SRC := $(wildcard engine/*.c)
 REPL_SRC   := $(wildcard repl/*.c)

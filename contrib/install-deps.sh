@@ -13,6 +13,10 @@ need="$need prometheus systemd groff-base passwd util-linux"
 need="$need python3 bc"
 # repl/sasl.c: SCRAM-SHA-256 (PBKDF2, HMAC, SHA-256, RAND_bytes) from libcrypto.
 need="$need libssl-dev"
+# repl/zkdata.c writes Kafka's ZooKeeper documents with jansson; repl/zkc.c
+# is a client over libzookeeper-mt; tests/zk.sh and tests/unit/test_zk.c run
+# a real ZooKeeper server (zookeeper, with its jars and a JRE).
+need="$need libjansson-dev libzookeeper-mt-dev zookeeper"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' \

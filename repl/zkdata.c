@@ -1,0 +1,1111 @@
+/*
+ * zkdata.c — Kafka's ZooKeeper documents, encoded and decoded with jansson.
+ * The layout and the invariants are written down in zkdata.h.
+ *
+ * Decoding takes the bytes of a znode, which any client of the ensemble may
+ * have written: every field is checked for presence, type and range, and a
+ * refusal names the field (the reason goes to the caller's `why` buffer).
+ * Parsing refuses duplicate keys and NUL bytes (jansson's defaults plus
+ * JSON_REJECT_DUPLICATES), so a document means one thing.
+ *
+ * Encoding builds a jansson tree in the key order Kafka's documentation
+ * shows and dumps it compact, which is what Kafka's Jackson writes (Kafka's
+ * own order follows a Scala map and is not specified; readers must not
+ * depend on it, and neither do our decoders).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/random.h>
+
+#include <jansson.h>
+
+#include "repl/zkdata.h"
+
+/* ---- errors and small helpers ---- */
+
+static int bad(char *why, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int bad(char *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why) {
+		va_start(ap, fmt);
+		vsnprintf(why, ZK_WHY_LEN, fmt, ap);
+		va_end(ap);
+	}
+	return -EBADMSG;
+}
+
+static char *dump(json_t *root)
+{
+	char *s = NULL;
+
+	if (root)
+		s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(root);
+	return s;
+}
+
+/* Parses a document whose top level must be an object. */
+static int load_object(const char *buf, size_t len, json_t **out, char *why)
+{
+	json_error_t err;
+	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+
+	if (!root)
+		return bad(why, "not JSON: %s at byte %d", err.text, err.position);
+	if (!json_is_object(root)) {
+		json_decref(root);
+		return bad(why, "not a JSON object");
+	}
+	*out = root;
+	return 0;
+}
+
+static int get_i32(json_t *obj, const char *key, int need, int64_t min,
+		   int32_t *out, char *why);
+
+/* Parses an object whose "version" must be `version` (documents that
+ * have had only one version). */
+static int load_version(const char *buf, size_t len, int32_t version,
+			const char *what, json_t **out, char *why)
+{
+	int32_t v;
+	int rc;
+
+	if ((rc = load_object(buf, len, out, why)))
+		return rc;
+	if ((rc = get_i32(*out, "version", 1, 1, &v, why)) == 0 && v != version)
+		rc = bad(why, "unsupported %s version %d", what, (int)v);
+	if (rc) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* Reads an int32 field; -ENOENT when absent (and `need` is 0). */
+static int get_i32(json_t *obj, const char *key, int need, int64_t min,
+		   int32_t *out, char *why)
+{
+	json_t *v = json_object_get(obj, key);
+	json_int_t i;
+
+	if (!v)
+		return need ? bad(why, "\"%s\" missing", key) : -ENOENT;
+	if (!json_is_integer(v))
+		return bad(why, "\"%s\" is not an integer", key);
+	i = json_integer_value(v);
+	if (i < min || i > INT32_MAX)
+		return bad(why, "\"%s\" out of range: %lld", key, (long long)i);
+	*out = (int32_t)i;
+	return 0;
+}
+
+/* A decimal int64 >= 0 written as a string (Kafka's timestamps). */
+static int parse_ms(const char *s, int64_t *out)
+{
+	int64_t v = 0;
+
+	if (!*s || (s[0] == '0' && s[1]))
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (INT64_MAX - (*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Optional "timestamp":"<ms>" field. */
+static int get_timestamp(json_t *obj, int64_t *out, char *why)
+{
+	json_t *v = json_object_get(obj, "timestamp");
+
+	*out = 0;
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || parse_ms(json_string_value(v), out) < 0)
+		return bad(why, "\"timestamp\" is not a decimal string");
+	return 0;
+}
+
+static json_t *ms_string(int64_t ms)
+{
+	char tmp[24];
+
+	snprintf(tmp, sizeof(tmp), "%" PRId64, ms);
+	return json_string(tmp);
+}
+
+/* An array of distinct int32 >= 0 (replica lists, ISRs). */
+static int get_ids(json_t *arr, const char *what, int32_t **out, int *n,
+		   char *why)
+{
+	size_t i, j, count;
+	int32_t *ids;
+
+	if (!json_is_array(arr))
+		return bad(why, "%s is not an array", what);
+	count = json_array_size(arr);
+	ids = malloc((count ? count : 1) * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	for (i = 0; i < count; i++) {
+		json_t *v = json_array_get(arr, i);
+		json_int_t x;
+
+		if (!json_is_integer(v) || (x = json_integer_value(v)) < 0 ||
+		    x > INT32_MAX) {
+			free(ids);
+			return bad(why, "%s holds a value that is not a broker id", what);
+		}
+		ids[i] = (int32_t)x;
+		for (j = 0; j < i; j++)
+			if (ids[j] == ids[i]) {
+				free(ids);
+				return bad(why, "%s names broker %d twice", what, (int)x);
+			}
+	}
+	*out = ids;
+	*n = (int)count;
+	return 0;
+}
+
+static json_t *ids_array(const int32_t *ids, int n)
+{
+	json_t *arr = json_array();
+	int i;
+
+	for (i = 0; arr && i < n; i++)
+		if (json_array_append_new(arr, json_integer(ids[i])) < 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	return arr;
+}
+
+/* Sets key to v (taking v); on failure drops root and returns NULL. */
+static json_t *put(json_t *root, const char *key, json_t *v)
+{
+	if (!root) {
+		json_decref(v);
+		return NULL;
+	}
+	/* json_object_set_new takes v even when it fails. */
+	if (!v || json_object_set_new(root, key, v) < 0) {
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+/* ---- paths and names ---- */
+
+int zk_topic_name_valid(const char *topic)
+{
+	size_t n = topic ? strlen(topic) : 0;
+	size_t i;
+
+	if (n == 0 || n > ZK_TOPIC_MAX || !strcmp(topic, ".") || !strcmp(topic, ".."))
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = topic[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int path_fmt(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int path_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size)
+		return -ENAMETOOLONG;
+	return n;
+}
+
+int zk_path_broker(char *buf, size_t size, int32_t broker_id)
+{
+	if (broker_id < 0)
+		return -EINVAL;
+	return path_fmt(buf, size, ZK_BROKER_IDS_PATH "/%d", (int)broker_id);
+}
+
+int zk_path_topic(char *buf, size_t size, const char *topic)
+{
+	if (!zk_topic_name_valid(topic))
+		return -EINVAL;
+	return path_fmt(buf, size, ZK_BROKER_TOPICS_PATH "/%s", topic);
+}
+
+int zk_path_partitions(char *buf, size_t size, const char *topic)
+{
+	if (!zk_topic_name_valid(topic))
+		return -EINVAL;
+	return path_fmt(buf, size, ZK_BROKER_TOPICS_PATH "/%s/partitions", topic);
+}
+
+int zk_path_partition(char *buf, size_t size, const char *topic, int32_t partition)
+{
+	if (!zk_topic_name_valid(topic) || partition < 0)
+		return -EINVAL;
+	return path_fmt(buf, size, ZK_BROKER_TOPICS_PATH "/%s/partitions/%d",
+			topic, (int)partition);
+}
+
+int zk_path_partition_state(char *buf, size_t size, const char *topic,
+			    int32_t partition)
+{
+	if (!zk_topic_name_valid(topic) || partition < 0)
+		return -EINVAL;
+	return path_fmt(buf, size, ZK_BROKER_TOPICS_PATH "/%s/partitions/%d/state",
+			topic, (int)partition);
+}
+
+int zk_path_topic_config(char *buf, size_t size, const char *topic)
+{
+	if (!zk_topic_name_valid(topic))
+		return -EINVAL;
+	return path_fmt(buf, size, ZK_CONFIG_TOPICS_PATH "/%s", topic);
+}
+
+int zk_path_delete_topic(char *buf, size_t size, const char *topic)
+{
+	if (!zk_topic_name_valid(topic))
+		return -EINVAL;
+	return path_fmt(buf, size, ZK_DELETE_TOPICS_PATH "/%s", topic);
+}
+
+/* ---- ids: Kafka's Uuid.toString, url-safe base64 of 16 bytes ---- */
+
+static const char b64url[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static int b64_value(char c)
+{
+	const char *p = c ? strchr(b64url, c) : NULL;
+
+	return p ? (int)(p - b64url) : -1;
+}
+
+int zk_uuid_valid(const char *s)
+{
+	int i, zero = 1;
+
+	if (!s || strlen(s) != ZK_UUID_LEN)
+		return 0;
+	for (i = 0; i < ZK_UUID_LEN; i++) {
+		int v = b64_value(s[i]);
+
+		if (v < 0)
+			return 0;
+		if (v)
+			zero = 0;
+		/* 22 characters carry 132 bits; the last 4 must be 0 for
+		 * the string to be the canonical form of 16 bytes. */
+		if (i == ZK_UUID_LEN - 1 && (v & 0x0f))
+			return 0;
+	}
+	return !zero;
+}
+
+int zk_uuid_new(char out[ZK_UUID_LEN + 1])
+{
+	uint8_t b[18];
+	char tmp[24];
+	int i, o;
+
+	do {
+		size_t got = 0;
+
+		while (got < 16) {
+			ssize_t r = getrandom(b + got, 16 - got, 0);
+
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				return -errno;
+			}
+			got += (size_t)r;
+		}
+		/* Two zero bytes of padding make 6 groups of 3; the last
+		 * two characters they give are padding and dropped. */
+		b[16] = b[17] = 0;
+		for (i = 0, o = 0; i < 18; i += 3) {
+			uint32_t w = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8 | b[i + 2];
+
+			tmp[o++] = b64url[w >> 18 & 63];
+			tmp[o++] = b64url[w >> 12 & 63];
+			tmp[o++] = b64url[w >> 6 & 63];
+			tmp[o++] = b64url[w & 63];
+		}
+		memcpy(out, tmp, ZK_UUID_LEN);
+		out[ZK_UUID_LEN] = '\0';
+		/* Kafka never hands out ids starting with '-' (they read as
+		 * command-line options) nor the reserved all-zero id. */
+	} while (out[0] == '-' || !zk_uuid_valid(out));
+	return 0;
+}
+
+/* ---- /brokers/ids/<id> ---- */
+
+static const char *const protocols[] = {
+	"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL",
+};
+
+static int protocol_known(const char *p)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(protocols) / sizeof(protocols[0]); i++)
+		if (!strcmp(p, protocols[i]))
+			return 1;
+	return 0;
+}
+
+/* "LISTENER://host:port", host possibly "[v6]" or empty (all interfaces). */
+static int endpoint_parse(const char *s, struct zk_endpoint *ep, char *why)
+{
+	const char *sep = strstr(s, "://"), *h, *hend, *colon;
+	char *end;
+	long port;
+
+	if (!sep || sep == s)
+		return bad(why, "endpoint \"%.60s\" has no listener name", s);
+	h = sep + 3;
+	if (*h == '[') {
+		hend = strchr(++h, ']');
+		if (!hend || hend[1] != ':')
+			return bad(why, "endpoint \"%.60s\" has a bad IPv6 host", s);
+		colon = hend + 1;
+	} else {
+		colon = strrchr(h, ':');
+		if (!colon)
+			return bad(why, "endpoint \"%.60s\" has no port", s);
+		hend = colon;
+	}
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || port < 0 || port > 65535)
+		return bad(why, "endpoint \"%.60s\" has a bad port", s);
+	ep->listener = strndup(s, (size_t)(sep - s));
+	ep->host = strndup(h, (size_t)(hend - h));
+	ep->port = (int32_t)port;
+	if (!ep->listener || !ep->host)
+		return -ENOMEM;
+	return 0;
+}
+
+char *zk_broker_encode(const struct zk_broker *b)
+{
+	json_t *root = json_object(), *map = json_object(), *eps = json_array();
+	json_t *feats = json_object();
+	const struct zk_endpoint *plain = NULL;
+	int i;
+
+	if (!root || !map || !eps || !feats || b->n_endpoints < 1)
+		goto fail;
+	for (i = 0; i < b->n_endpoints; i++) {
+		const struct zk_endpoint *ep = &b->endpoints[i];
+		char tmp[600];
+		int v6 = strchr(ep->host, ':') != NULL;
+
+		if (snprintf(tmp, sizeof(tmp), "%s://%s%s%s:%d", ep->listener,
+			     v6 ? "[" : "", ep->host, v6 ? "]" : "",
+			     (int)ep->port) >= (int)sizeof(tmp))
+			goto fail;
+		if (json_array_append_new(eps, json_string(tmp)) < 0 ||
+		    json_object_set_new(map, ep->listener,
+					json_string(ep->security_protocol)) < 0)
+			goto fail;
+		if (!plain && !strcmp(ep->security_protocol, "PLAINTEXT"))
+			plain = ep;
+	}
+	for (i = 0; i < b->n_features; i++) {
+		json_t *f = json_pack("{s:i,s:i}", "min_version",
+				      (int)b->features[i].min_version,
+				      "max_version", (int)b->features[i].max_version);
+
+		if (json_object_set_new(feats, b->features[i].name, f) < 0)
+			goto fail;
+	}
+	root = put(root, "listener_security_protocol_map", map);
+	root = put(root, "endpoints", eps);
+	map = eps = NULL;
+	root = put(root, "jmx_port", json_integer(b->jmx_port));
+	root = put(root, "features", feats);
+	feats = NULL;
+	root = put(root, "host", plain ? json_string(plain->host) : json_null());
+	root = put(root, "timestamp", ms_string(b->timestamp));
+	root = put(root, "port", json_integer(plain ? plain->port : -1));
+	root = put(root, "version", json_integer(5));
+	if (b->rack)
+		root = put(root, "rack", json_string(b->rack));
+	return dump(root);
+fail:
+	json_decref(root);
+	json_decref(map);
+	json_decref(eps);
+	json_decref(feats);
+	return NULL;
+}
+
+static int broker_endpoints(json_t *root, struct zk_broker *b, char *why)
+{
+	json_t *eps = json_object_get(root, "endpoints");
+	json_t *map = json_object_get(root, "listener_security_protocol_map");
+	size_t i;
+	int rc;
+
+	if (!eps)
+		return bad(why, "\"endpoints\" missing");
+	if (!json_is_array(eps) || json_array_size(eps) == 0)
+		return bad(why, "\"endpoints\" is not a non-empty array");
+	if (map && !json_is_object(map))
+		return bad(why, "\"listener_security_protocol_map\" is not an object");
+	b->endpoints = calloc(json_array_size(eps), sizeof(*b->endpoints));
+	if (!b->endpoints)
+		return -ENOMEM;
+	for (i = 0; i < json_array_size(eps); i++) {
+		json_t *e = json_array_get(eps, i);
+		struct zk_endpoint *ep = &b->endpoints[i];
+		const char *proto;
+
+		if (!json_is_string(e))
+			return bad(why, "an endpoint is not a string");
+		b->n_endpoints++;
+		rc = endpoint_parse(json_string_value(e), ep, why);
+		if (rc)
+			return rc;
+		if (map) {
+			json_t *p = json_object_get(map, ep->listener);
+
+			if (!json_is_string(p))
+				return bad(why, "listener %.40s has no security protocol",
+					   ep->listener);
+			proto = json_string_value(p);
+		} else {
+			proto = ep->listener;
+		}
+		if (!protocol_known(proto))
+			return bad(why, "unknown security protocol %.40s", proto);
+		ep->security_protocol = strdup(proto);
+		if (!ep->security_protocol)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int broker_features(json_t *root, struct zk_broker *b, char *why)
+{
+	json_t *feats = json_object_get(root, "features"), *f;
+	const char *name;
+	int32_t lo, hi;
+	int rc;
+
+	if (!feats || json_is_null(feats))
+		return 0;
+	if (!json_is_object(feats))
+		return bad(why, "\"features\" is not an object");
+	b->features = calloc(json_object_size(feats) + 1, sizeof(*b->features));
+	if (!b->features)
+		return -ENOMEM;
+	json_object_foreach(feats, name, f) {
+		if (!json_is_object(f))
+			return bad(why, "feature %.40s is not an object", name);
+		if ((rc = get_i32(f, "min_version", 1, 0, &lo, why)) ||
+		    (rc = get_i32(f, "max_version", 1, 0, &hi, why)))
+			return rc;
+		if (hi > INT16_MAX || lo > hi)
+			return bad(why, "feature %.40s has a bad version range", name);
+		b->features[b->n_features].name = strdup(name);
+		if (!b->features[b->n_features].name)
+			return -ENOMEM;
+		b->features[b->n_features].min_version = (int16_t)lo;
+		b->features[b->n_features].max_version = (int16_t)hi;
+		b->n_features++;
+	}
+	return 0;
+}
+
+int zk_broker_decode(const char *buf, size_t len, struct zk_broker *b, char *why)
+{
+	json_t *root = NULL, *v;
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	b->port = -1;
+	if ((rc = load_object(buf, len, &root, why)))
+		return rc;
+	if ((rc = get_i32(root, "version", 1, 1, &b->version, why)) ||
+	    (rc = get_i32(root, "jmx_port", 1, -1, &b->jmx_port, why)) ||
+	    (rc = get_timestamp(root, &b->timestamp, why)))
+		goto out;
+	if (b->version > 5) {
+		rc = bad(why, "unsupported broker registration version %d", (int)b->version);
+		goto out;
+	}
+	v = json_object_get(root, "host");
+	if (v && !json_is_null(v) && !json_is_string(v)) {
+		rc = bad(why, "\"host\" is not a string");
+		goto out;
+	}
+	if (json_is_string(v) && !(b->host = strdup(json_string_value(v)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = get_i32(root, "port", b->version == 1, -1, &b->port, why);
+	if (rc && rc != -ENOENT)
+		goto out;
+	if (b->version == 1) {
+		/* Only host and port: one PLAINTEXT endpoint. */
+		if (!b->host) {
+			rc = bad(why, "\"host\" missing");
+			goto out;
+		}
+		b->endpoints = calloc(1, sizeof(*b->endpoints));
+		if (!b->endpoints) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		b->n_endpoints = 1;
+		b->endpoints->listener = strdup("PLAINTEXT");
+		b->endpoints->security_protocol = strdup("PLAINTEXT");
+		b->endpoints->host = strdup(b->host);
+		b->endpoints->port = b->port;
+		rc = b->endpoints->listener && b->endpoints->security_protocol &&
+		     b->endpoints->host ? 0 : -ENOMEM;
+	} else {
+		rc = broker_endpoints(root, b, why);
+	}
+	if (rc)
+		goto out;
+	v = json_object_get(root, "rack");
+	if (v && !json_is_null(v)) {
+		if (!json_is_string(v)) {
+			rc = bad(why, "\"rack\" is not a string");
+			goto out;
+		}
+		if (!(b->rack = strdup(json_string_value(v)))) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	rc = broker_features(root, b, why);
+out:
+	json_decref(root);
+	if (rc)
+		zk_broker_clear(b);
+	return rc;
+}
+
+void zk_broker_clear(struct zk_broker *b)
+{
+	int i;
+
+	for (i = 0; i < b->n_endpoints; i++) {
+		free(b->endpoints[i].listener);
+		free(b->endpoints[i].security_protocol);
+		free(b->endpoints[i].host);
+	}
+	for (i = 0; i < b->n_features; i++)
+		free(b->features[i].name);
+	free(b->endpoints);
+	free(b->features);
+	free(b->host);
+	free(b->rack);
+	memset(b, 0, sizeof(*b));
+}
+
+/* ---- /controller, /controller_epoch ---- */
+
+char *zk_controller_encode(const struct zk_controller *c)
+{
+	json_t *root = json_object();
+
+	root = put(root, "version", json_integer(1));
+	root = put(root, "brokerid", json_integer(c->broker_id));
+	root = put(root, "timestamp", ms_string(c->timestamp));
+	return dump(root);
+}
+
+int zk_controller_decode(const char *buf, size_t len, struct zk_controller *c,
+			 char *why)
+{
+	json_t *root = NULL;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->kraft_controller_epoch = -1;
+	if ((rc = load_object(buf, len, &root, why)))
+		return rc;
+	if ((rc = get_i32(root, "version", 1, 1, &c->version, why)) ||
+	    (rc = get_i32(root, "brokerid", 1, 0, &c->broker_id, why)) ||
+	    (rc = get_timestamp(root, &c->timestamp, why)))
+		goto out;
+	if (c->version > 2) {
+		rc = bad(why, "unsupported controller version %d", (int)c->version);
+		goto out;
+	}
+	rc = get_i32(root, "kraftControllerEpoch", 0, -1,
+		     &c->kraft_controller_epoch, why);
+	if (rc == -ENOENT)
+		rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+char *zk_controller_epoch_encode(int32_t epoch)
+{
+	char *s = malloc(12);
+
+	if (s)
+		snprintf(s, 12, "%d", (int)(epoch < 0 ? 0 : epoch));
+	return s;
+}
+
+int zk_controller_epoch_decode(const char *buf, size_t len, int32_t *epoch,
+			       char *why)
+{
+	int64_t v = 0;
+	size_t i;
+
+	if (len == 0 || len > 10 || (buf[0] == '0' && len > 1))
+		return bad(why, "controller epoch is not a decimal integer");
+	for (i = 0; i < len; i++) {
+		if (buf[i] < '0' || buf[i] > '9')
+			return bad(why, "controller epoch is not a decimal integer");
+		v = v * 10 + (buf[i] - '0');
+	}
+	if (v > INT32_MAX)
+		return bad(why, "controller epoch out of range");
+	*epoch = (int32_t)v;
+	return 0;
+}
+
+/* ---- /brokers/topics/<t> ---- */
+
+char *zk_topic_encode(const struct zk_topic *t)
+{
+	json_t *root = json_object(), *parts = json_object();
+	json_t *adding = json_object(), *removing = json_object();
+	int i, fail = !root || !parts || !adding || !removing;
+
+	for (i = 0; !fail && i < t->n_partitions; i++) {
+		const struct zk_assignment *a = &t->partitions[i];
+		char key[12];
+
+		snprintf(key, sizeof(key), "%d", i);
+		if (json_object_set_new(parts, key, ids_array(a->replicas, a->n_replicas)) < 0 ||
+		    (a->n_adding && json_object_set_new(adding, key,
+				ids_array(a->adding, a->n_adding)) < 0) ||
+		    (a->n_removing && json_object_set_new(removing, key,
+				ids_array(a->removing, a->n_removing)) < 0))
+			fail = 1;
+	}
+	if (fail) {
+		json_decref(root);
+		json_decref(parts);
+		json_decref(adding);
+		json_decref(removing);
+		return NULL;
+	}
+	root = put(root, "version", json_integer(3));
+	root = put(root, "partitions", parts);
+	root = put(root, "adding_replicas", adding);
+	root = put(root, "removing_replicas", removing);
+	if (t->topic_id[0])
+		root = put(root, "topic_id", json_string(t->topic_id));
+	return dump(root);
+}
+
+/* Partition keys are "0".."n-1", decimal without leading zeros. */
+static int partition_key(const char *key, int n)
+{
+	long v = 0;
+	const char *p;
+
+	if (!*key || (key[0] == '0' && key[1]) || strlen(key) > 10)
+		return -1;
+	for (p = key; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	return v < n ? (int)v : -1;
+}
+
+/* "adding_replicas" / "removing_replicas": optional, keys must be partitions. */
+static int topic_moves(json_t *root, const char *field, struct zk_topic *t,
+		       int adding, char *why)
+{
+	json_t *obj = json_object_get(root, field), *v;
+	const char *key;
+	int rc, p;
+
+	if (!obj)
+		return 0;
+	if (!json_is_object(obj))
+		return bad(why, "\"%s\" is not an object", field);
+	json_object_foreach(obj, key, v) {
+		struct zk_assignment *a;
+
+		p = partition_key(key, t->n_partitions);
+		if (p < 0)
+			return bad(why, "\"%s\" names partition \"%.20s\" the topic lacks",
+				   field, key);
+		a = &t->partitions[p];
+		rc = adding ? get_ids(v, field, &a->adding, &a->n_adding, why)
+			    : get_ids(v, field, &a->removing, &a->n_removing, why);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int zk_topic_decode(const char *buf, size_t len, struct zk_topic *t, char *why)
+{
+	json_t *root = NULL, *parts, *v;
+	const char *key;
+	int rc, p;
+
+	memset(t, 0, sizeof(*t));
+	if ((rc = load_object(buf, len, &root, why)))
+		return rc;
+	if ((rc = get_i32(root, "version", 1, 1, &t->version, why)))
+		goto out;
+	if (t->version > 3) {
+		rc = bad(why, "unsupported topic version %d", (int)t->version);
+		goto out;
+	}
+	parts = json_object_get(root, "partitions");
+	if (!json_is_object(parts) || json_object_size(parts) == 0) {
+		rc = bad(why, "\"partitions\" is not a non-empty object");
+		goto out;
+	}
+	t->partitions = calloc(json_object_size(parts), sizeof(*t->partitions));
+	if (!t->partitions) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	t->n_partitions = (int)json_object_size(parts);
+	json_object_foreach(parts, key, v) {
+		struct zk_assignment *a;
+
+		/* n keys, each a distinct number below n: exactly 0..n-1. */
+		p = partition_key(key, t->n_partitions);
+		if (p < 0 || t->partitions[p].replicas) {
+			rc = bad(why, "partition \"%.20s\" is not one of 0..%d", key,
+				 t->n_partitions - 1);
+			goto out;
+		}
+		a = &t->partitions[p];
+		if ((rc = get_ids(v, "a replica list", &a->replicas, &a->n_replicas, why)))
+			goto out;
+		if (a->n_replicas == 0) {
+			rc = bad(why, "partition %d has no replicas", p);
+			goto out;
+		}
+	}
+	if ((rc = topic_moves(root, "adding_replicas", t, 1, why)) ||
+	    (rc = topic_moves(root, "removing_replicas", t, 0, why)))
+		goto out;
+	v = json_object_get(root, "topic_id");
+	if (v && !json_is_null(v)) {
+		if (!json_is_string(v) || !zk_uuid_valid(json_string_value(v))) {
+			rc = bad(why, "\"topic_id\" is not a topic id");
+			goto out;
+		}
+		memcpy(t->topic_id, json_string_value(v), ZK_UUID_LEN + 1);
+	}
+out:
+	json_decref(root);
+	if (rc)
+		zk_topic_clear(t);
+	return rc;
+}
+
+void zk_topic_clear(struct zk_topic *t)
+{
+	int i;
+
+	for (i = 0; t->partitions && i < t->n_partitions; i++) {
+		free(t->partitions[i].replicas);
+		free(t->partitions[i].adding);
+		free(t->partitions[i].removing);
+	}
+	free(t->partitions);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- /brokers/topics/<t>/partitions/<p>/state ---- */
+
+char *zk_partition_state_encode(const struct zk_partition_state *s)
+{
+	json_t *root = json_object();
+
+	root = put(root, "controller_epoch", json_integer(s->controller_epoch));
+	root = put(root, "leader", json_integer(s->leader));
+	root = put(root, "version", json_integer(1));
+	root = put(root, "leader_epoch", json_integer(s->leader_epoch));
+	root = put(root, "isr", ids_array(s->isr, s->n_isr));
+	if (s->leader_recovery_state != ZK_RECOVERY_RECOVERED)
+		root = put(root, "leader_recovery_state",
+			   json_integer(s->leader_recovery_state));
+	return dump(root);
+}
+
+int zk_partition_state_decode(const char *buf, size_t len,
+			      struct zk_partition_state *s, char *why)
+{
+	json_t *root = NULL, *isr;
+	int32_t recovery = ZK_RECOVERY_RECOVERED;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if ((rc = load_version(buf, len, 1, "partition state", &root, why)))
+		return rc;
+	if ((rc = get_i32(root, "controller_epoch", 1, 0, &s->controller_epoch, why)) ||
+	    (rc = get_i32(root, "leader", 1, ZK_LEADER_NONE, &s->leader, why)) ||
+	    (rc = get_i32(root, "leader_epoch", 1, 0, &s->leader_epoch, why)))
+		goto out;
+	rc = get_i32(root, "leader_recovery_state", 0, 0, &recovery, why);
+	if (rc == -ENOENT)
+		rc = 0;
+	if (rc)
+		goto out;
+	if (recovery > ZK_RECOVERY_RECOVERING) {
+		rc = bad(why, "unknown leader_recovery_state %d", (int)recovery);
+		goto out;
+	}
+	s->leader_recovery_state = (int8_t)recovery;
+	isr = json_object_get(root, "isr");
+	if (!isr) {
+		rc = bad(why, "\"isr\" missing");
+		goto out;
+	}
+	rc = get_ids(isr, "\"isr\"", &s->isr, &s->n_isr, why);
+out:
+	json_decref(root);
+	if (rc)
+		zk_partition_state_clear(s);
+	return rc;
+}
+
+void zk_partition_state_clear(struct zk_partition_state *s)
+{
+	free(s->isr);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- /config/topics/<t> ---- */
+
+char *zk_config_encode(const struct zk_config *c)
+{
+	json_t *root = json_object(), *cfg = json_object();
+	int i;
+
+	for (i = 0; cfg && i < c->n; i++)
+		if (json_object_set_new(cfg, c->keys[i], json_string(c->values[i])) < 0) {
+			json_decref(cfg);
+			cfg = NULL;
+		}
+	root = put(root, "version", json_integer(1));
+	root = put(root, "config", cfg);
+	return dump(root);
+}
+
+int zk_config_decode(const char *buf, size_t len, struct zk_config *c, char *why)
+{
+	json_t *root = NULL, *cfg, *v;
+	const char *key;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if ((rc = load_version(buf, len, 1, "config", &root, why)))
+		return rc;
+	cfg = json_object_get(root, "config");
+	if (!json_is_object(cfg)) {
+		rc = bad(why, "\"config\" is not an object");
+		goto out;
+	}
+	c->keys = calloc(json_object_size(cfg) + 1, sizeof(char *));
+	c->values = calloc(json_object_size(cfg) + 1, sizeof(char *));
+	if (!c->keys || !c->values) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	json_object_foreach(cfg, key, v) {
+		if (!json_is_string(v)) {
+			rc = bad(why, "config \"%.60s\" is not a string", key);
+			goto out;
+		}
+		c->keys[c->n] = strdup(key);
+		c->values[c->n] = strdup(json_string_value(v));
+		c->n++;
+		if (!c->keys[c->n - 1] || !c->values[c->n - 1]) {
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+out:
+	json_decref(root);
+	if (rc)
+		zk_config_clear(c);
+	return rc;
+}
+
+const char *zk_config_get(const struct zk_config *c, const char *key)
+{
+	int i;
+
+	for (i = 0; i < c->n; i++)
+		if (!strcmp(c->keys[i], key))
+			return c->values[i];
+	return NULL;
+}
+
+void zk_config_clear(struct zk_config *c)
+{
+	int i;
+
+	for (i = 0; i < c->n; i++) {
+		free(c->keys[i]);
+		free(c->values[i]);
+	}
+	free(c->keys);
+	free(c->values);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ---- /isr_change_notification/isr_change_<seq> ---- */
+
+char *zk_isr_change_encode(const struct zk_isr_change *c)
+{
+	json_t *root = json_object(), *arr = json_array();
+	int i;
+
+	for (i = 0; arr && i < c->n; i++)
+		if (json_array_append_new(arr, json_pack("{s:s,s:i}",
+				"topic", c->partitions[i].topic,
+				"partition", (int)c->partitions[i].partition)) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	root = put(root, "version", json_integer(1));
+	root = put(root, "partitions", arr);
+	return dump(root);
+}
+
+int zk_isr_change_decode(const char *buf, size_t len, struct zk_isr_change *c,
+			 char *why)
+{
+	json_t *root = NULL, *arr;
+	size_t i;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if ((rc = load_version(buf, len, 1, "isr change", &root, why)))
+		return rc;
+	arr = json_object_get(root, "partitions");
+	if (!json_is_array(arr)) {
+		rc = bad(why, "\"partitions\" is not an array");
+		goto out;
+	}
+	c->partitions = calloc(json_array_size(arr) + 1, sizeof(*c->partitions));
+	if (!c->partitions) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < json_array_size(arr); i++) {
+		json_t *e = json_array_get(arr, i), *topic;
+		struct zk_tp *tp = &c->partitions[c->n];
+
+		if (!json_is_object(e)) {
+			rc = bad(why, "a partition is not an object");
+			goto out;
+		}
+		topic = json_object_get(e, "topic");
+		if (!json_is_string(topic) || !zk_topic_name_valid(json_string_value(topic))) {
+			rc = bad(why, "\"topic\" is not a topic name");
+			goto out;
+		}
+		if ((rc = get_i32(e, "partition", 1, 0, &tp->partition, why)))
+			goto out;
+		if (!(tp->topic = strdup(json_string_value(topic)))) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		c->n++;
+	}
+out:
+	json_decref(root);
+	if (rc)
+		zk_isr_change_clear(c);
+	return rc;
+}
+
+void zk_isr_change_clear(struct zk_isr_change *c)
+{
+	int i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->partitions[i].topic);
+	free(c->partitions);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ---- /cluster/id ---- */
+
+char *zk_cluster_id_encode(const char *id)
+{
+	json_t *root = json_object();
+
+	root = put(root, "version", json_string("1"));
+	root = put(root, "id", json_string(id));
+	return dump(root);
+}
+
+int zk_cluster_id_decode(const char *buf, size_t len, char id[ZK_UUID_LEN + 1],
+			 char *why)
+{
+	json_t *root = NULL, *v;
+	int rc;
+
+	if ((rc = load_object(buf, len, &root, why)))
+		return rc;
+	v = json_object_get(root, "version");
+	if (!json_is_string(v) || strcmp(json_string_value(v), "1")) {
+		rc = bad(why, "\"version\" is not \"1\"");
+		goto out;
+	}
+	v = json_object_get(root, "id");
+	if (!json_is_string(v) || !zk_uuid_valid(json_string_value(v))) {
+		rc = bad(why, "\"id\" is not a cluster id");
+		goto out;
+	}
+	memcpy(id, json_string_value(v), ZK_UUID_LEN + 1);
+out:
+	json_decref(root);
+	return rc;
+}

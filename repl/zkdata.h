@@ -1,0 +1,225 @@
+/*
+ * zkdata.h — the znodes of a Kafka cluster coordinated by ZooKeeper (Kafka
+ * before KRaft) and the JSON documents they hold, so that Kafka's own
+ * ZooKeeper tools read what mqfs writes and the other way round. Private to
+ * repl/ (and its unit tests).
+ *
+ * The layout (paths under the chroot of `zookeeper.connect`):
+ *
+ *   /brokers/ids/<id>          ephemeral, one per live broker (version 5):
+ *       {"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT"},
+ *        "endpoints":["PLAINTEXT://host:9092"],"jmx_port":-1,
+ *        "features":{},"host":"host","timestamp":"1700000000000",
+ *        "port":9092,"version":5}              ("rack":"r1" when set)
+ *   /controller                ephemeral, the elected controller:
+ *       {"version":1,"brokerid":1,"timestamp":"1700000000000"}
+ *   /controller_epoch          persistent, a plain decimal integer ("3");
+ *                              its znode version guards every write a
+ *                              controller makes (a deposed controller's
+ *                              writes fail their check of this version)
+ *   /brokers/topics/<t>        persistent, replica assignment:
+ *       {"version":3,"partitions":{"0":[1,2,3],"1":[2,3,1]},
+ *        "adding_replicas":{},"removing_replicas":{},
+ *        "topic_id":"<22 chars of url-safe base64, 16 bytes>"}
+ *   /brokers/topics/<t>/partitions/<p>/state   persistent, leader and ISR:
+ *       {"controller_epoch":1,"leader":1,"version":1,"leader_epoch":0,
+ *        "isr":[1,2,3]}       ("leader_recovery_state":1 while RECOVERING)
+ *   /config/topics/<t>         persistent, topic overrides:
+ *       {"version":1,"config":{"retention.ms":"1000"}}
+ *   /admin/delete_topics/<t>   persistent, no data: a deletion request
+ *   /isr_change_notification/isr_change_<10-digit seq>  persistent sequential:
+ *       {"version":1,"partitions":[{"topic":"t","partition":0}]}
+ *   /brokers/seqid             persistent, no data: its znode version
+ *                              numbers generated broker ids
+ *   /cluster/id                persistent: {"version":"1","id":"<base64 uuid>"}
+ *
+ * Invariants the decoders enforce (anything else is -EBADMSG with a reason):
+ *   - every required field is present with its JSON type (integers are
+ *     JSON integers in int32 range, strings are strings), unknown fields are
+ *     ignored (newer Kafka versions add some), duplicate keys are refused;
+ *   - a topic's partitions are exactly 0..n-1, every partition has at least
+ *     one replica and no broker twice; adding/removing replicas name only
+ *     partitions of the topic;
+ *   - broker ids and partitions are >= 0; a leader is a broker id or -1
+ *     (none); epochs are >= 0; an ISR holds no broker twice;
+ *   - a topic or cluster id is 22 characters of url-safe base64 without
+ *     padding encoding 16 bytes.
+ *
+ * Encoders return a malloc'd NUL-terminated compact JSON string (the caller
+ * frees it) or NULL when out of memory. Decoded structs own their memory:
+ * release them with the matching _clear() (which also accepts a zeroed
+ * struct). Nothing here keeps state; every function is thread-safe.
+ */
+#ifndef MQFS_REPL_ZKDATA_H
+#define MQFS_REPL_ZKDATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ZK_WHY_LEN      160   /* room for the reason a document was refused */
+#define ZK_UUID_LEN     22    /* url-safe base64 of 16 bytes, no padding */
+#define ZK_TOPIC_MAX    249   /* Kafka's longest topic name */
+#define ZK_PATH_MAX     512
+
+/* ---- paths ---- */
+
+#define ZK_BROKER_IDS_PATH        "/brokers/ids"
+#define ZK_BROKER_TOPICS_PATH     "/brokers/topics"
+#define ZK_BROKER_SEQID_PATH      "/brokers/seqid"
+#define ZK_CONTROLLER_PATH        "/controller"
+#define ZK_CONTROLLER_EPOCH_PATH  "/controller_epoch"
+#define ZK_CONFIG_TOPICS_PATH     "/config/topics"
+#define ZK_CONFIG_CHANGES_PATH    "/config/changes"
+#define ZK_DELETE_TOPICS_PATH     "/admin/delete_topics"
+#define ZK_ISR_CHANGE_PATH        "/isr_change_notification"
+#define ZK_ISR_CHANGE_PREFIX      "/isr_change_notification/isr_change_"
+#define ZK_CLUSTER_ID_PATH        "/cluster/id"
+
+/* Kafka's legal topic names: 1..249 of [a-zA-Z0-9._-], not "." or "..". */
+int zk_topic_name_valid(const char *topic);
+
+/* Each writes the path into buf (ZK_PATH_MAX is always enough for a valid
+ * topic name) and returns its length; -EINVAL for an invalid topic name or
+ * a negative id, -ENAMETOOLONG when buf is too small. */
+int zk_path_broker(char *buf, size_t size, int32_t broker_id);
+int zk_path_topic(char *buf, size_t size, const char *topic);
+int zk_path_partitions(char *buf, size_t size, const char *topic);
+int zk_path_partition(char *buf, size_t size, const char *topic, int32_t partition);
+int zk_path_partition_state(char *buf, size_t size, const char *topic, int32_t partition);
+int zk_path_topic_config(char *buf, size_t size, const char *topic);
+int zk_path_delete_topic(char *buf, size_t size, const char *topic);
+
+/* ---- ids ---- */
+
+/* A new random id in Kafka's Uuid.toString form (never starting with '-',
+ * never the all-zero id). 0 or -errno from getrandom(2). */
+int zk_uuid_new(char out[ZK_UUID_LEN + 1]);
+/* 1 when s is a valid id of that form, else 0. */
+int zk_uuid_valid(const char *s);
+
+/* ---- /brokers/ids/<id> ---- */
+
+struct zk_endpoint {
+	char *listener;            /* listener name: "PLAINTEXT", "CLIENT" */
+	char *security_protocol;   /* "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL" */
+	char *host;                /* without IPv6 brackets */
+	int32_t port;
+};
+
+struct zk_feature {
+	char *name;
+	int16_t min_version, max_version;
+};
+
+struct zk_broker {
+	int32_t version;           /* decoded; the encoder always writes 5 */
+	char *host;                /* first PLAINTEXT endpoint's, or NULL */
+	int32_t port;              /* its port, or -1 */
+	int32_t jmx_port;          /* -1: none */
+	int64_t timestamp;         /* registration time, ms since the epoch */
+	char *rack;                /* NULL: none */
+	struct zk_endpoint *endpoints;
+	int n_endpoints;
+	struct zk_feature *features;
+	int n_features;
+};
+
+/* host and port of the first PLAINTEXT endpoint are derived from endpoints,
+ * as Kafka does for old clients (broker's own host/port are ignored). At
+ * least one endpoint; every field of it set. */
+char *zk_broker_encode(const struct zk_broker *b);
+/* Versions 1..5; version 1 has only host and port (one PLAINTEXT endpoint).
+ * Without listener_security_protocol_map a listener name must be a security
+ * protocol, as in Kafka. -EBADMSG, -ENOMEM. */
+int zk_broker_decode(const char *buf, size_t len, struct zk_broker *b, char *why);
+void zk_broker_clear(struct zk_broker *b);
+
+/* ---- /controller, /controller_epoch ---- */
+
+struct zk_controller {
+	int32_t version;           /* 1; Kafka 3.4+ writes 2 during a KRaft migration */
+	int32_t broker_id;
+	int64_t timestamp;
+	int32_t kraft_controller_epoch;  /* version 2 only; -1 otherwise */
+};
+
+char *zk_controller_encode(const struct zk_controller *c);
+int zk_controller_decode(const char *buf, size_t len, struct zk_controller *c, char *why);
+
+/* A plain non-negative decimal int32, no sign, no spaces, no leading zeros. */
+char *zk_controller_epoch_encode(int32_t epoch);
+int zk_controller_epoch_decode(const char *buf, size_t len, int32_t *epoch, char *why);
+
+/* ---- /brokers/topics/<t> ---- */
+
+struct zk_assignment {
+	int32_t *replicas;  int n_replicas;   /* first one is the preferred leader */
+	int32_t *adding;    int n_adding;     /* reassignment in progress */
+	int32_t *removing;  int n_removing;
+};
+
+struct zk_topic {
+	int32_t version;                /* decoded (1..3); the encoder writes 3 */
+	char topic_id[ZK_UUID_LEN + 1]; /* "" when the document has none */
+	struct zk_assignment *partitions;
+	int n_partitions;
+};
+
+char *zk_topic_encode(const struct zk_topic *t);
+int zk_topic_decode(const char *buf, size_t len, struct zk_topic *t, char *why);
+void zk_topic_clear(struct zk_topic *t);
+
+/* ---- /brokers/topics/<t>/partitions/<p>/state ---- */
+
+#define ZK_LEADER_NONE        (-1)
+#define ZK_RECOVERY_RECOVERED 0
+#define ZK_RECOVERY_RECOVERING 1
+
+struct zk_partition_state {
+	int32_t controller_epoch;
+	int32_t leader;             /* broker id, or ZK_LEADER_NONE */
+	int32_t leader_epoch;
+	int32_t *isr;  int n_isr;
+	int8_t leader_recovery_state;  /* written only when not RECOVERED, as Kafka */
+};
+
+char *zk_partition_state_encode(const struct zk_partition_state *s);
+int zk_partition_state_decode(const char *buf, size_t len, struct zk_partition_state *s, char *why);
+void zk_partition_state_clear(struct zk_partition_state *s);
+
+/* ---- /config/topics/<t> ---- */
+
+struct zk_config {
+	char **keys;
+	char **values;
+	int n;
+};
+
+char *zk_config_encode(const struct zk_config *c);
+int zk_config_decode(const char *buf, size_t len, struct zk_config *c, char *why);
+/* The value of key, or NULL. */
+const char *zk_config_get(const struct zk_config *c, const char *key);
+void zk_config_clear(struct zk_config *c);
+
+/* ---- /isr_change_notification/isr_change_<seq> ---- */
+
+struct zk_tp {
+	char *topic;
+	int32_t partition;
+};
+
+struct zk_isr_change {
+	struct zk_tp *partitions;
+	int n;
+};
+
+char *zk_isr_change_encode(const struct zk_isr_change *c);
+int zk_isr_change_decode(const char *buf, size_t len, struct zk_isr_change *c, char *why);
+void zk_isr_change_clear(struct zk_isr_change *c);
+
+/* ---- /cluster/id ---- */
+
+char *zk_cluster_id_encode(const char *id);
+int zk_cluster_id_decode(const char *buf, size_t len, char id[ZK_UUID_LEN + 1], char *why);
+
+#endif

@@ -1,0 +1,506 @@
+/*
+ * zkmeta.c — broker registration, controller election, topics and
+ * partition states on ZooKeeper. The guards these operations keep are
+ * numbered in zkmeta.h; the documents are zkdata.h's.
+ *
+ * Retries: a call that loses its connection (-ECONNRESET) does not know
+ * whether its write happened. The operations that must be idempotent check
+ * the outcome when they meet the node they tried to create: registration
+ * compares the ephemeral owner with this session, the election compares
+ * the controller's id and owner with this broker and session. Everything
+ * else reports the error and the caller re-reads.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl/zkmeta.h"
+
+/* Rounds of the election when /controller vanishes between our failed
+ * create and our read of it: each round means another broker's session
+ * ended in between, so a few rounds are plenty. */
+#define ZKMETA_ELECT_ROUNDS 8
+
+int zkmeta_ensure_paths(struct zkc *zkc)
+{
+	static const char *const paths[] = {
+		ZK_BROKER_IDS_PATH, ZK_BROKER_TOPICS_PATH, ZK_BROKER_SEQID_PATH,
+		ZK_CONFIG_TOPICS_PATH, ZK_CONFIG_CHANGES_PATH,
+		ZK_DELETE_TOPICS_PATH, ZK_ISR_CHANGE_PATH,
+	};
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		rc = zkc_create(zkc, paths[i], NULL, 0, ZKC_PARENTS, NULL, 0);
+		if (rc && rc != -EEXIST)
+			return rc;
+	}
+	return 0;
+}
+
+int zkmeta_register_broker(struct zkc *zkc, int32_t broker_id,
+			   const struct zk_broker *b)
+{
+	char path[ZK_PATH_MAX], *doc;
+	struct zkc_stat st;
+	int rc, tries;
+
+	if ((rc = zk_path_broker(path, sizeof(path), broker_id)) < 0)
+		return rc;
+	if (!(doc = zk_broker_encode(b)))
+		return -ENOMEM;
+	for (tries = 0; tries < 2; tries++) {
+		rc = zkc_create(zkc, path, doc, strlen(doc),
+				ZKC_EPHEMERAL | ZKC_PARENTS, NULL, 0);
+		if (rc != -EEXIST)
+			break;
+		/* Ours from an earlier try whose answer was lost? Or one
+		 * whose session just ended (then try once more)? */
+		rc = zkc_exists(zkc, path, &st, NULL, NULL);
+		if (rc == 0)
+			rc = st.ephemeral_owner == zkc_session_id(zkc) ? 0 : -EEXIST;
+		if (rc != -ENOENT)
+			break;
+	}
+	free(doc);
+	return rc;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int zkmeta_broker_ids(struct zkc *zkc, int32_t **ids, zkc_watch_fn *watch, void *arg)
+{
+	char **names = NULL;
+	int32_t *out;
+	int n, i, k = 0;
+
+	n = zkc_children(zkc, ZK_BROKER_IDS_PATH, &names, watch, arg);
+	if (n < 0)
+		return n;
+	out = malloc(((size_t)n + 1) * sizeof(*out));
+	for (i = 0; out && i < n; i++) {
+		char *end;
+		long v = strtol(names[i], &end, 10);
+
+		/* Only ids: anything else under /brokers/ids is not a broker. */
+		if (*end || end == names[i] || v < 0 || v > INT32_MAX)
+			continue;
+		out[k++] = (int32_t)v;
+	}
+	zkc_names_free(names, n);
+	if (!out)
+		return -ENOMEM;
+	qsort(out, (size_t)k, sizeof(*out), id_cmp);
+	*ids = out;
+	return k;
+}
+
+/* ---- controller ---- */
+
+/* Reads /controller_epoch, creating it at epoch 0 when missing (as Kafka's
+ * first controller does). */
+static int read_epoch(struct zkc *zkc, int32_t *epoch, int32_t *zk_version,
+		      char *why)
+{
+	struct zkc_stat st;
+	char *data = NULL;
+	size_t len;
+	int rc, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		rc = zkc_get(zkc, ZK_CONTROLLER_EPOCH_PATH, &data, &len, &st, NULL, NULL);
+		if (rc != -ENOENT)
+			break;
+		rc = zkc_create(zkc, ZK_CONTROLLER_EPOCH_PATH, "0", 1, ZKC_PERSISTENT,
+				NULL, 0);
+		if (rc && rc != -EEXIST)
+			return rc;
+	}
+	if (rc)
+		return rc;
+	rc = zk_controller_epoch_decode(data, len, epoch, why);
+	*zk_version = st.version;
+	free(data);
+	return rc;
+}
+
+/* Who is the controller now: 0 and *c, or -ENOENT when nobody is. */
+static int read_controller(struct zkc *zkc, struct zk_controller *c,
+			   struct zkc_stat *st, zkc_watch_fn *watch, void *arg,
+			   char *why)
+{
+	char *data = NULL;
+	size_t len;
+	int rc;
+
+	rc = zkc_get(zkc, ZK_CONTROLLER_PATH, &data, &len, st, watch, arg);
+	if (rc)
+		return rc;
+	rc = zk_controller_decode(data, len, c, why);
+	free(data);
+	return rc;
+}
+
+int zkmeta_elect(struct zkc *zkc, int32_t broker_id, int64_t now_ms,
+		 struct zkmeta_controller *out, zkc_watch_fn *watch, void *arg,
+		 char *why)
+{
+	struct zk_controller me = { .broker_id = broker_id, .timestamp = now_ms };
+	char *doc = zk_controller_encode(&me), *next = NULL;
+	int rc = -EAGAIN, round, failed;
+
+	memset(out, 0, sizeof(*out));
+	if (!doc)
+		return -ENOMEM;
+	for (round = 0; round < ZKMETA_ELECT_ROUNDS && rc == -EAGAIN; round++) {
+		struct zkc_op ops[2];
+		struct zk_controller c;
+		struct zkc_stat st;
+		int32_t epoch, version;
+
+		free(next);
+		next = NULL;
+		if ((rc = read_epoch(zkc, &epoch, &version, why)))
+			break;
+		if (!(next = zk_controller_epoch_encode(epoch + 1))) {
+			rc = -ENOMEM;
+			break;
+		}
+		/* Guard 2: /controller and epoch + 1, both or neither. */
+		ops[0] = (struct zkc_op){ .type = ZKC_OP_CREATE, .path = ZK_CONTROLLER_PATH,
+					  .data = doc, .len = strlen(doc),
+					  .flags = ZKC_EPHEMERAL };
+		ops[1] = (struct zkc_op){ .type = ZKC_OP_SET, .path = ZK_CONTROLLER_EPOCH_PATH,
+					  .data = next, .len = strlen(next),
+					  .version = version };
+		rc = zkc_multi(zkc, ops, 2, &failed);
+		if (rc == 0) {
+			out->controller_id = broker_id;
+			out->epoch = epoch + 1;
+			out->epoch_zk_version = ops[1].new_version;
+			rc = 1;
+			break;
+		}
+		if (rc != -EEXIST && rc != -ESTALE && rc != -ECONNRESET)
+			break;
+		/* Someone else won, or we did and the answer was lost. */
+		rc = read_controller(zkc, &c, &st, watch, arg, why);
+		if (rc == -ENOENT || rc == -ECONNRESET) {
+			rc = -EAGAIN;   /* gone again: another round */
+			continue;
+		}
+		if (rc)
+			break;
+		out->controller_id = c.broker_id;
+		if (c.broker_id != broker_id || st.ephemeral_owner != zkc_session_id(zkc)) {
+			rc = 0;
+			break;
+		}
+		/* Ours: the epoch we wrote is current. */
+		rc = read_epoch(zkc, &out->epoch, &out->epoch_zk_version, why);
+		rc = rc ? rc : 1;
+	}
+	free(doc);
+	free(next);
+	return rc;
+}
+
+/* ---- topics ---- */
+
+static int read_state(struct zkc *zkc, const char *topic, int32_t p,
+		      struct zkmeta_partition *part, char *why)
+{
+	char path[ZK_PATH_MAX], *data = NULL;
+	struct zkc_stat st;
+	size_t len;
+	int rc;
+
+	if ((rc = zk_path_partition_state(path, sizeof(path), topic, p)) < 0)
+		return rc;
+	rc = zkc_get(zkc, path, &data, &len, &st, NULL, NULL);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	rc = zk_partition_state_decode(data, len, &part->state, why);
+	free(data);
+	if (rc == 0) {
+		part->present = 1;
+		part->zk_version = st.version;
+	}
+	return rc;
+}
+
+int zkmeta_read_topic(struct zkc *zkc, const char *topic, struct zkmeta_topic *t,
+		      char *why)
+{
+	char path[ZK_PATH_MAX], *data = NULL;
+	size_t len;
+	int rc, p;
+
+	memset(t, 0, sizeof(*t));
+	if ((rc = zk_path_topic(path, sizeof(path), topic)) < 0)
+		return rc;
+	snprintf(t->name, sizeof(t->name), "%s", topic);
+	if ((rc = zkc_get(zkc, path, &data, &len, NULL, NULL, NULL)))
+		return rc;
+	rc = zk_topic_decode(data, len, &t->assignment, why);
+	free(data);
+	if (rc)
+		return rc;
+	t->partitions = calloc((size_t)t->assignment.n_partitions, sizeof(*t->partitions));
+	if (!t->partitions) {
+		zkmeta_topic_clear(t);
+		return -ENOMEM;
+	}
+	for (p = 0; p < t->assignment.n_partitions; p++)
+		if ((rc = read_state(zkc, topic, p, &t->partitions[p], why))) {
+			zkmeta_topic_clear(t);
+			return rc;
+		}
+	return 0;
+}
+
+void zkmeta_topic_clear(struct zkmeta_topic *t)
+{
+	int p;
+
+	for (p = 0; t->partitions && p < t->assignment.n_partitions; p++)
+		zk_partition_state_clear(&t->partitions[p].state);
+	free(t->partitions);
+	zk_topic_clear(&t->assignment);
+	memset(t, 0, sizeof(*t));
+}
+
+void zkmeta_topics_free(struct zkmeta_topic *topics, int n)
+{
+	int i;
+
+	for (i = 0; topics && i < n; i++)
+		zkmeta_topic_clear(&topics[i]);
+	free(topics);
+}
+
+int zkmeta_read_topics(struct zkc *zkc, struct zkmeta_topic **topics,
+		       zkc_watch_fn *watch, void *arg, char *why)
+{
+	struct zkmeta_topic *out;
+	char **names = NULL;
+	int n, i, k = 0, rc = 0;
+
+	n = zkc_children(zkc, ZK_BROKER_TOPICS_PATH, &names, watch, arg);
+	if (n < 0)
+		return n;
+	out = calloc((size_t)n + 1, sizeof(*out));
+	if (!out)
+		rc = -ENOMEM;
+	for (i = 0; rc == 0 && i < n; i++) {
+		/* A name that is not a topic is not ours to read. */
+		if (!zk_topic_name_valid(names[i]))
+			continue;
+		rc = zkmeta_read_topic(zkc, names[i], &out[k], why);
+		if (rc == 0)
+			k++;
+		else if (rc == -ENOENT)
+			rc = 0;   /* deleted since the listing */
+	}
+	zkc_names_free(names, n);
+	if (rc) {
+		zkmeta_topics_free(out, k);
+		return rc;
+	}
+	*topics = out;
+	return k;
+}
+
+int zkmeta_create_topic(struct zkc *zkc, const char *topic,
+			const struct zk_topic *assignment,
+			const struct zk_config *config)
+{
+	static const struct zk_config none = { NULL, NULL, 0 };
+	char tpath[ZK_PATH_MAX], cpath[ZK_PATH_MAX];
+	char *tdoc = NULL, *cdoc = NULL;
+	struct zkc_op ops[2];
+	int rc, failed;
+
+	if ((rc = zk_path_topic(tpath, sizeof(tpath), topic)) < 0 ||
+	    (rc = zk_path_topic_config(cpath, sizeof(cpath), topic)) < 0)
+		return rc;
+	tdoc = zk_topic_encode(assignment);
+	cdoc = zk_config_encode(config ? config : &none);
+	if (!tdoc || !cdoc) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	ops[0] = (struct zkc_op){ .type = ZKC_OP_CREATE, .path = tpath,
+				  .data = tdoc, .len = strlen(tdoc) };
+	ops[1] = (struct zkc_op){ .type = ZKC_OP_CREATE, .path = cpath,
+				  .data = cdoc, .len = strlen(cdoc) };
+	rc = zkc_multi(zkc, ops, 2, &failed);
+	if (rc == -EEXIST && failed == 1) {
+		/* A config left by an earlier topic of that name: ours
+		 * replaces it, still in the same transaction. */
+		ops[1].type = ZKC_OP_SET;
+		ops[1].version = ZKC_ANY_VERSION;
+		rc = zkc_multi(zkc, ops, 2, &failed);
+	}
+out:
+	free(tdoc);
+	free(cdoc);
+	return rc;
+}
+
+/* Guard 2 in front of ops: a check of the epoch version. */
+static struct zkc_op epoch_check(int32_t epoch_zk_version)
+{
+	return (struct zkc_op){ .type = ZKC_OP_CHECK, .path = ZK_CONTROLLER_EPOCH_PATH,
+				.version = epoch_zk_version };
+}
+
+static int create_state(struct zkc *zkc, const char *topic, int32_t p,
+			const struct zk_partition_state *s, int32_t epoch_zk_version)
+{
+	char ppath[ZK_PATH_MAX], spath[ZK_PATH_MAX], *doc;
+	struct zkc_op ops[3];
+	int rc, failed;
+
+	if ((rc = zk_path_partition(ppath, sizeof(ppath), topic, p)) < 0 ||
+	    (rc = zk_path_partition_state(spath, sizeof(spath), topic, p)) < 0)
+		return rc;
+	if (!(doc = zk_partition_state_encode(s)))
+		return -ENOMEM;
+	ops[0] = epoch_check(epoch_zk_version);
+	ops[1] = (struct zkc_op){ .type = ZKC_OP_CREATE, .path = ppath };
+	ops[2] = (struct zkc_op){ .type = ZKC_OP_CREATE, .path = spath,
+				  .data = doc, .len = strlen(doc) };
+	rc = zkc_multi(zkc, ops, 3, &failed);
+	if (rc == -EEXIST && failed == 1) {
+		/* The partition node survived an earlier try; its state
+		 * is what is missing. */
+		ops[1] = ops[2];
+		rc = zkc_multi(zkc, ops, 2, &failed);
+	}
+	if (rc && failed == 0)
+		rc = -EPERM;
+	free(doc);
+	return rc;
+}
+
+int zkmeta_create_partition_states(struct zkc *zkc, const char *topic,
+				   const struct zk_partition_state *states, int n,
+				   int32_t epoch_zk_version)
+{
+	char path[ZK_PATH_MAX];
+	int rc, p;
+
+	if ((rc = zk_path_partitions(path, sizeof(path), topic)) < 0)
+		return rc;
+	rc = zkc_create(zkc, path, NULL, 0, ZKC_PERSISTENT, NULL, 0);
+	if (rc && rc != -EEXIST)
+		return rc;
+	for (p = 0; p < n; p++)
+		if ((rc = create_state(zkc, topic, p, &states[p], epoch_zk_version)))
+			return rc;
+	return 0;
+}
+
+int zkmeta_update_partition_state(struct zkc *zkc, const char *topic,
+				  int32_t partition,
+				  const struct zk_partition_state *state,
+				  int32_t zk_version, int32_t epoch_zk_version,
+				  int32_t *new_zk_version)
+{
+	char path[ZK_PATH_MAX], *doc;
+	struct zkc_op ops[2];
+	struct zkc_stat st;
+	int rc, failed;
+
+	if ((rc = zk_path_partition_state(path, sizeof(path), topic, partition)) < 0)
+		return rc;
+	if (zk_version < 0)
+		return -EINVAL;   /* guard 3 always names a version */
+	if (!(doc = zk_partition_state_encode(state)))
+		return -ENOMEM;
+	if (epoch_zk_version == ZKC_ANY_VERSION) {
+		rc = zkc_set(zkc, path, doc, strlen(doc), zk_version, &st);
+		if (rc == 0 && new_zk_version)
+			*new_zk_version = st.version;
+	} else {
+		ops[0] = epoch_check(epoch_zk_version);
+		ops[1] = (struct zkc_op){ .type = ZKC_OP_SET, .path = path,
+					  .data = doc, .len = strlen(doc),
+					  .version = zk_version };
+		rc = zkc_multi(zkc, ops, 2, &failed);
+		if (rc == 0 && new_zk_version)
+			*new_zk_version = ops[1].new_version;
+		if (rc && failed == 0)
+			rc = -EPERM;
+	}
+	free(doc);
+	return rc;
+}
+
+int zkmeta_request_delete_topic(struct zkc *zkc, const char *topic)
+{
+	char tpath[ZK_PATH_MAX], dpath[ZK_PATH_MAX];
+	int rc;
+
+	if ((rc = zk_path_topic(tpath, sizeof(tpath), topic)) < 0 ||
+	    (rc = zk_path_delete_topic(dpath, sizeof(dpath), topic)) < 0)
+		return rc;
+	if ((rc = zkc_exists(zkc, tpath, NULL, NULL, NULL)))
+		return rc;
+	return zkc_create(zkc, dpath, NULL, 0, ZKC_PARENTS, NULL, 0);
+}
+
+int zkmeta_notify_isr_change(struct zkc *zkc, const struct zk_isr_change *c)
+{
+	char *doc = zk_isr_change_encode(c);
+	int rc;
+
+	if (!doc)
+		return -ENOMEM;
+	rc = zkc_create(zkc, ZK_ISR_CHANGE_PREFIX, doc, strlen(doc),
+			ZKC_SEQUENTIAL | ZKC_PARENTS, NULL, 0);
+	free(doc);
+	return rc;
+}
+
+int zkmeta_cluster_id(struct zkc *zkc, char id[ZK_UUID_LEN + 1], char *why)
+{
+	char *data = NULL, *doc;
+	size_t len;
+	int rc, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		rc = zkc_get(zkc, ZK_CLUSTER_ID_PATH, &data, &len, NULL, NULL, NULL);
+		if (rc == 0) {
+			rc = zk_cluster_id_decode(data, len, id, why);
+			free(data);
+			return rc;
+		}
+		if (rc != -ENOENT)
+			return rc;
+		/* First broker of the cluster: make one. If another broker
+		 * makes it first, ours fails and theirs is read. */
+		if ((rc = zk_uuid_new(id)))
+			return rc;
+		if (!(doc = zk_cluster_id_encode(id)))
+			return -ENOMEM;
+		rc = zkc_create(zkc, ZK_CLUSTER_ID_PATH, doc, strlen(doc),
+				ZKC_PARENTS, NULL, 0);
+		free(doc);
+		if (rc == 0)
+			return 0;
+		if (rc != -EEXIST)
+			return rc;
+	}
+	return rc;
+}

@@ -1,0 +1,123 @@
+/*
+ * zkmeta.h — the cluster's metadata operations on ZooKeeper, as Kafka's
+ * KafkaZkClient and controller do them before KRaft: broker registration,
+ * controller election with its epoch, topics with their assignments and
+ * partition states, and the guarded writes that keep a deposed controller
+ * or a stale leader from overwriting newer state. Documents and paths are
+ * zkdata.h's; the client is zkc.h. Private to repl/.
+ *
+ * The guards (the invariants this file keeps):
+ *   1. A broker id is held by one session: /brokers/ids/<id> is ephemeral,
+ *      created only if absent; it disappears with the session.
+ *   2. At most one controller: /controller is ephemeral and created in the
+ *      same transaction that moves /controller_epoch from e to e+1 under a
+ *      check of its znode version. The winner keeps that version (call it
+ *      the epoch version) and puts a check of it in front of every write it
+ *      makes; once another broker wins, that check fails (-EPERM here), so
+ *      a deposed controller can change nothing.
+ *   3. A partition state changes only from the version that was read: a
+ *      write names the znode version it was based on, and a concurrent
+ *      change makes it fail (-ESTALE); the writer re-reads and decides again.
+ *
+ * All calls are synchronous zkc calls: never from a zkc callback (zkc.h,
+ * "Threads"). Errors are zkc's, plus -EBADMSG (a znode holds a document
+ * that does not decode; `why` says what) and -EPERM (guard 2).
+ */
+#ifndef MQFS_REPL_ZKMETA_H
+#define MQFS_REPL_ZKMETA_H
+
+#include <stdint.h>
+
+#include "repl/zkc.h"
+#include "repl/zkdata.h"
+
+/* The persistent paths every broker expects (Kafka creates them at start):
+ * /brokers/ids, /brokers/topics, /brokers/seqid, /config/topics,
+ * /config/changes, /admin/delete_topics, /isr_change_notification. */
+int zkmeta_ensure_paths(struct zkc *zkc);
+
+/* Registers b as /brokers/ids/<broker_id> (ephemeral). -EEXIST when another
+ * session holds the id; 0 also when this session already does (a retry
+ * after a lost connection). */
+int zkmeta_register_broker(struct zkc *zkc, int32_t broker_id,
+			   const struct zk_broker *b);
+
+/* Sorted ids of the registered brokers; watch (may be NULL) fires when the
+ * set changes. Returns the count; *ids is malloc'd. */
+int zkmeta_broker_ids(struct zkc *zkc, int32_t **ids, zkc_watch_fn *watch, void *arg);
+
+struct zkmeta_controller {
+	int32_t controller_id;      /* the elected broker */
+	int32_t epoch;              /* controller epoch: set when this broker won */
+	int32_t epoch_zk_version;   /* the epoch version of guard 2: idem */
+};
+
+/* Tries to become the controller. 1: this broker won (out holds the new
+ * epoch and the epoch version); 0: another broker is the controller
+ * (out->controller_id), and watch (may be NULL) is armed on /controller:
+ * it fires when the controller changes or goes, and the owner then calls
+ * zkmeta_elect again. */
+int zkmeta_elect(struct zkc *zkc, int32_t broker_id, int64_t now_ms,
+		 struct zkmeta_controller *out, zkc_watch_fn *watch, void *arg,
+		 char *why);
+
+struct zkmeta_partition {
+	int present;                /* 0: no state yet (a new topic) */
+	struct zk_partition_state state;
+	int32_t zk_version;         /* the state znode's version */
+};
+
+struct zkmeta_topic {
+	char name[ZK_TOPIC_MAX + 1];
+	struct zk_topic assignment;
+	struct zkmeta_partition *partitions;  /* assignment.n_partitions of them */
+};
+
+/* Reads a topic's assignment and every partition's state. -ENOENT when
+ * the topic does not exist. */
+int zkmeta_read_topic(struct zkc *zkc, const char *topic, struct zkmeta_topic *t,
+		      char *why);
+void zkmeta_topic_clear(struct zkmeta_topic *t);
+
+/* Reads every topic (sorted by name); watch (may be NULL) fires when topics
+ * are added or removed. Returns the count; free with zkmeta_topics_free. A
+ * topic deleted while it is read is left out. */
+int zkmeta_read_topics(struct zkc *zkc, struct zkmeta_topic **topics,
+		       zkc_watch_fn *watch, void *arg, char *why);
+void zkmeta_topics_free(struct zkmeta_topic *topics, int n);
+
+/* Creates the topic: its assignment and its config overrides (config may
+ * be NULL: none), in one transaction. -EEXIST when the topic exists. */
+int zkmeta_create_topic(struct zkc *zkc, const char *topic,
+			const struct zk_topic *assignment,
+			const struct zk_config *config);
+
+/* The controller's half of a new topic: writes the initial state of each
+ * of its n partitions (states[p]), each guarded by the epoch version.
+ * -EPERM (guard 2), -EEXIST when a state exists already. */
+int zkmeta_create_partition_states(struct zkc *zkc, const char *topic,
+				   const struct zk_partition_state *states, int n,
+				   int32_t epoch_zk_version);
+
+/* Writes a partition's state if its znode still has version zk_version
+ * (guard 3) and, when epoch_zk_version is not ZKC_ANY_VERSION, if the
+ * writer is still the controller (guard 2). *new_zk_version (may be NULL)
+ * gets the version after. -ESTALE, -EPERM, -ENOENT. */
+int zkmeta_update_partition_state(struct zkc *zkc, const char *topic,
+				  int32_t partition,
+				  const struct zk_partition_state *state,
+				  int32_t zk_version, int32_t epoch_zk_version,
+				  int32_t *new_zk_version);
+
+/* Asks the controller to delete a topic (/admin/delete_topics/<t>).
+ * -ENOENT when no such topic, -EEXIST when already asked. */
+int zkmeta_request_delete_topic(struct zkc *zkc, const char *topic);
+
+/* Tells the controller that the ISR of these partitions changed (a
+ * sequential /isr_change_notification/isr_change_ znode). */
+int zkmeta_notify_isr_change(struct zkc *zkc, const struct zk_isr_change *c);
+
+/* The cluster id, created on first use by whichever broker comes first. */
+int zkmeta_cluster_id(struct zkc *zkc, char id[ZK_UUID_LEN + 1], char *why);
+
+#endif
