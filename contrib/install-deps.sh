@@ -13,6 +13,8 @@ need="$need prometheus systemd groff-base passwd util-linux"
 need="$need python3 bc"
 # repl/sasl.c: SCRAM-SHA-256 (PBKDF2, HMAC, SHA-256, RAND_bytes) from libcrypto.
 need="$need libssl-dev"
+# t_writes.sh: what an editor's save and rsync --inplace do to a partition.
+need="$need vim-tiny rsync"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' \
