@@ -195,6 +195,10 @@ struct log_state {
 	int64_t recovery_truncated;     /* at open: invalid bytes cut from the tail */
 	int64_t recovery_ms;            /* at open: time spent recovering */
 	int64_t first_dirty_offset;     /* cleaner checkpoint: below is compacted */
+	/* -1, or: an append failed and cutting it back failed too; records
+	 * from here on are its leftovers, never committed; appends fail with
+	 * -EIO until one manages the cut first. */
+	int64_t fence;
 };
 
 struct log;

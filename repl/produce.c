@@ -517,6 +517,12 @@ static int appended(struct topic *t, struct partition *pt, int rc,
 		if (rc != -EMSGSIZE)
 			mq_log_limited(MQ_ERR, "topic %s partition %d: append: %s", t->name,
 				       pt->index, strerror(-rc));
+		log_get_state(pt->log, &st);
+		if (st.fence >= 0)
+			mq_log_limited(MQ_ERR, "topic %s partition %d: the failed append could not "
+				       "be cut back: records from offset %lld are held back (never "
+				       "committed) and appends fail until the cut succeeds", t->name,
+				       pt->index, (long long)st.fence);
 		return rc;
 	}
 	atomic_fetch_add_explicit(&pt->records_in, info->last_offset - info->first_offset + 1,
