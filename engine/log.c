@@ -787,14 +787,13 @@ static int parts_for(struct log *l, int64_t bytes)
 /* Cuts a failed append back to start (lock held). When the cut fails the
  * log is fenced there (invariant 5): the records it leaves must never be
  * committed, nor anything be appended behind them. */
-static void append_rollback(struct log *l, int64_t start)
+static int append_rollback(struct log *l, int64_t start)
 {
 	int rc = log_truncate_locked(l, start);
 
-	if (rc == 0)
-		return;
-	if (l->fence < 0 || start < l->fence)
+	if (rc < 0 && (l->fence < 0 || start < l->fence))
 		l->fence = start;
+	return rc;
 }
 
 /* Before an append on a fenced log: the cut again. 0 or -EIO. */
@@ -849,7 +848,7 @@ static int append_parts(struct log *l, struct enc_part *part, int nparts,
 	encset_give(l, es);
 	if (rc < 0) {
 		if (l->nsegs > nsegs0 || log_leo(l) > start)
-			append_rollback(l, start);
+			(void)append_rollback(l, start);    /* fenced if it fails */
 		return rc;
 	}
 	if (log_leo(l) == start)
@@ -1059,6 +1058,14 @@ int log_truncate_to(struct log *l, int64_t offset)
 {
 	pthread_mutex_lock(&l->lock);
 	int rc = offset < l->log_start_offset ? -ERANGE : log_truncate_locked(l, offset);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+int log_rollback(struct log *l, int64_t offset)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = offset < l->hw ? -ERANGE : offset >= log_leo(l) ? 0 : append_rollback(l, offset);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }
