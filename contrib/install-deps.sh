@@ -17,6 +17,8 @@ need="$need libssl-dev"
 # is a client over libzookeeper-mt; tests/zk.sh and tests/unit/test_zk.c run
 # a real ZooKeeper server (zookeeper, with its jars and a JRE).
 need="$need libjansson-dev libzookeeper-mt-dev zookeeper"
+# t_writes.sh: what an editor's save and rsync --inplace do to a partition.
+need="$need vim-tiny rsync"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' \

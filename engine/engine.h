@@ -195,6 +195,10 @@ struct log_state {
 	int64_t recovery_truncated;     /* at open: invalid bytes cut from the tail */
 	int64_t recovery_ms;            /* at open: time spent recovering */
 	int64_t first_dirty_offset;     /* cleaner checkpoint: below is compacted */
+	/* -1, or: an append failed and cutting it back failed too; records
+	 * from here on are its leftovers, never committed; appends fail with
+	 * -EIO until one manages the cut first. */
+	int64_t fence;
 };
 
 struct log;
@@ -237,6 +241,11 @@ int log_flush(struct log *l, int64_t upto);
 int log_flush_closed(struct log *l);
 /* Truncates the log to end at offset (followers; recovery). */
 int log_truncate_to(struct log *l, int64_t offset);
+/* Takes back the caller's own append from offset on, which it could not
+ * complete (its flush failed) and must never be committed: the cut, or,
+ * when the cut fails, the fence of a failed append (see log_state.fence).
+ * 0, or the cut's error with the log fenced. */
+int log_rollback(struct log *l, int64_t offset);
 /* Records a new leader epoch starting at start_offset in the epoch cache
  * (leader-epoch-checkpoint), which is rewritten durably. */
 int log_assign_epoch(struct log *l, int32_t epoch, int64_t start_offset);

@@ -11,7 +11,10 @@
  *   3. The last segment is the active one; only it is appended to.
  *   4. A cursor returns records with offset < hw only, each line whole and
  *      in offset order, from the position it was asked for.
- *   5. An append is all or nothing: on error every file is cut back.
+ *   5. An append is all or nothing: on error every file is cut back; if
+ *      that fails too, the log is fenced at the append's first offset (the
+ *      hw stays at or below it, appends fail with -EIO) until a later
+ *      append manages the cut.
  *
  * Locking: l->lock guards the segment list, the appender state of the
  * active segment, hw, the epoch cache and the configuration. Cursors take
@@ -42,6 +45,7 @@ static int64_t real_now_ms(void)
 int64_t (*engine_now_ms)(void) = real_now_ms;
 
 static int offset_to_pos_locked(struct log *l, int64_t offset, int64_t *pos);
+static int fence_clear(struct log *l);
 
 void log_ref(struct log *l)
 {
@@ -279,6 +283,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_mutex_init(&l->maint_lock, NULL);
 	atomic_init(&l->refs, 1);
+	l->fence = -1;
 	l->io = io;
 	l->cfg = *cfg;
 	l->partition = partition;
@@ -435,9 +440,11 @@ static int log_roll(struct log *l, int64_t base)
 int log_tail_close(struct log *l)
 {
 	pthread_mutex_lock(&l->lock);
+	/* A fenced log's leftovers go before a clean stop: after a restart
+	 * the records above the checkpointed hw count as committed. */
+	int rc = l->fence >= 0 ? fence_clear(l) : 0;
 	struct seg *s = log_active(l);
-	int rc = 0;
-	if (s->tail_ext) {
+	if (rc == 0 && s->tail_ext) {
 		rc = seg_tail_drop(s);
 		if (rc == 0)
 			rc = seg_flush(s);      /* the cut size is durable too */
@@ -777,13 +784,38 @@ static int parts_for(struct log *l, int64_t bytes)
 	return k < 2 ? 1 : k > LOG_PARTS ? LOG_PARTS : (int)k;
 }
 
+/* Cuts a failed append back to start (lock held). When the cut fails the
+ * log is fenced there (invariant 5): the records it leaves must never be
+ * committed, nor anything be appended behind them. */
+static int append_rollback(struct log *l, int64_t start)
+{
+	int rc = log_truncate_locked(l, start);
+
+	if (rc < 0 && (l->fence < 0 || start < l->fence))
+		l->fence = start;
+	return rc;
+}
+
+/* Before an append on a fenced log: the cut again. 0 or -EIO. */
+static int fence_clear(struct log *l)
+{
+	if (log_truncate_locked(l, l->fence) < 0)
+		return -EIO;
+	l->fence = -1;
+	return 0;
+}
+
 /* Encodes and writes part[0..nparts) in order (lock held), with a set of
  * buffers from the manager's cache; all or nothing. */
 static int append_parts(struct log *l, struct enc_part *part, int nparts,
 			struct log_append_info *info)
 {
+	int rc = l->fence >= 0 ? fence_clear(l) : 0;
+
+	if (rc < 0)
+		return rc;
 	int64_t start = log_leo(l), now = engine_now_ms();
-	int nsegs0 = l->nsegs, nb = 0, rc = 0;
+	int nsegs0 = l->nsegs, nb = 0;
 	int64_t total = 0, payload = 0;
 	struct pool_job job = { .fn = enc_pipe_run };
 	struct enc_pipe pipe = { part, nparts, l->pool, &job };
@@ -815,10 +847,8 @@ static int append_parts(struct log *l, struct enc_part *part, int nparts,
 		pool_wait(l->pool, &job);   /* its input is the caller's */
 	encset_give(l, es);
 	if (rc < 0) {
-		if (l->nsegs > nsegs0 || log_leo(l) > start) {
-			int rc2 = log_truncate_locked(l, start);
-			(void)rc2;
-		}
+		if (l->nsegs > nsegs0 || log_leo(l) > start)
+			(void)append_rollback(l, start);    /* fenced if it fails */
 		return rc;
 	}
 	if (log_leo(l) == start)
@@ -929,6 +959,8 @@ int log_set_hw(struct log *l, int64_t hw)
 	int64_t leo = log_leo(l);
 	if (hw > leo)
 		hw = leo;
+	if (l->fence >= 0 && hw > l->fence)
+		hw = l->fence;                  /* leftovers of a failed append */
 	if (hw < l->log_start_offset)
 		hw = l->log_start_offset;
 	bool moved = false;
@@ -1006,6 +1038,8 @@ static int log_truncate_locked(struct log *l, int64_t offset)
 		l->hw = leo;
 		__atomic_store_n(&l->line_hw, s->line_end, __ATOMIC_RELEASE);
 	}
+	if (l->fence >= leo)
+		l->fence = -1;                  /* the leftovers are gone */
 	if (l->recovery_point > leo)
 		l->recovery_point = leo;
 	if (l->recovery_point_ckpt > leo)
@@ -1024,6 +1058,14 @@ int log_truncate_to(struct log *l, int64_t offset)
 {
 	pthread_mutex_lock(&l->lock);
 	int rc = offset < l->log_start_offset ? -ERANGE : log_truncate_locked(l, offset);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+int log_rollback(struct log *l, int64_t offset)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = offset < l->hw ? -ERANGE : offset >= log_leo(l) ? 0 : append_rollback(l, offset);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }
@@ -1049,6 +1091,7 @@ void log_get_state(struct log *l, struct log_state *st)
 	st->recovery_ms = l->recovery_ms;
 	st->first_dirty_offset = l->first_dirty_offset > l->log_start_offset
 				 ? l->first_dirty_offset : l->log_start_offset;
+	st->fence = l->fence;
 	pthread_mutex_unlock(&l->lock);
 }
 

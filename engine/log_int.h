@@ -193,6 +193,10 @@ struct log {
 	 * value only, so the cleaner rewrites nothing at or above it. */
 	int64_t recovery_point_ckpt;
 	bool deleted;
+	/* An append failed and so did its rollback: records from fence on are
+	 * leftovers (fence = -1: none). hw never passes it, and no append is
+	 * made until a truncation to it succeeds. */
+	int64_t fence;
 	struct epoch_ent *epochs;
 	int nepochs;
 	struct pool *pool;          /* the manager's helpers; NULL: none */

@@ -142,6 +142,17 @@ struct fs_file {
 	/* writes: the trailing partial line (partition, .produce, .config) */
 	char *partial;
 	size_t partial_len, partial_cap;
+	/* partition files (views.c): dropping = the rest of a line over the
+	 * size limit is discarded up to its newline; refused_long = a line was
+	 * refused so since the last flush; refused = a copy of the last write
+	 * refused with -EMSGSIZE, at refused_off, to know it when it is sent
+	 * again; wnext = the offset that continues this file's writes (-1
+	 * before its first write) */
+	bool dropping, refused_long;
+	char *refused;
+	size_t refused_len;
+	int64_t refused_off;
+	int64_t wnext;
 	/* acks=0 writes of this file not yet appended, and their first error
 	 * (reported by flush, fsync, close) */
 	struct produce_tracker tracker;
@@ -187,7 +198,11 @@ int fs_view_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len);
 int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **out);
 /* The following run under f->lock (fs_file_lock), taken by the op. */
 ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **data);
-ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, int flags);
+/* flags: the file's current status flags (O_APPEND, O_NONBLOCK); off:
+ * where the kernel asks the write to land (see views.c for partitions). */
+ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off, int flags);
+/* Refuses to allocate or punch space: always -EOPNOTSUPP, logged. */
+int fs_file_fallocate(struct fs_file *f, int mode, off_t off, off_t len);
 int fs_file_flush(struct fs_file *f);
 int fs_file_fsync(struct fs_file *f);
 /* Produces a partial line left without flush, frees everything. */

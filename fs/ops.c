@@ -227,9 +227,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	ssize_t n;
 
 	(void)ino;
-	(void)off;                  /* every write appends */
 	fs_file_lock(f);
-	n = fs_file_write(f, buf, size, fi->flags);
+	n = fs_file_write(f, buf, size, off, fi->flags);
 	fs_file_unlock(f);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
@@ -262,6 +261,14 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	rc = fs_file_fsync(f);
 	fs_file_unlock(f);
 	fuse_reply_err(req, -rc);
+}
+
+/* Valid replies: fuse_reply_err */
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+			 struct fuse_file_info *fi)
+{
+	(void)ino;
+	fuse_reply_err(req, -fs_file_fallocate(file_of(fi), mode, offset, length));
 }
 
 /* Valid replies: fuse_reply_err */
@@ -375,6 +382,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.flush        = op_flush,
 	.release      = op_release,
 	.fsync        = op_fsync,
+	.fallocate    = op_fallocate,
 	.opendir      = op_opendir,
 	.readdir      = op_readdir,
 	.releasedir   = op_releasedir,

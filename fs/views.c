@@ -3,16 +3,41 @@
  * each kind of file.
  *
  * Partition files (MNT/<topic>/<p>, and .produce with partition -1):
- *   write   appends whatever the offset. data = partial + buf; everything up
- *           to the last '\n' goes to ONE topic_produce() call (a write's
- *           lines stay contiguous, writers never interleave inside a
- *           record); the rest becomes the new partial line. Nothing of a
- *           failed write is kept: the previous partial is restored.
- *           A partial line longer than max.message.bytes: -EMSGSIZE.
+ *   write   appends. data = partial + buf; everything up to the last '\n'
+ *           goes to ONE topic_produce() call (a write's lines stay
+ *           contiguous, writers never interleave inside a record); the
+ *           rest becomes the new partial line. Nothing of a failed write
+ *           is kept: the previous partial is restored.
+ *   where   a file that is not O_APPEND takes a write only at the offset
+ *           that continues its own writes (wnext = offset + count of the
+ *           last accepted one), or, for its first write, at 0 when opened
+ *           with O_TRUNC (">") or at st_size (empty file, lseek to the
+ *           end); else -ESPIPE, nothing appended. A stream written from
+ *           start to end (the shell, cat, several writers each on its own
+ *           file) always continues itself; what does not is a write over
+ *           existing bytes (rsync --inplace, an editor's save that
+ *           truncates with ftruncate, which is refused, and then writes at
+ *           0) or past the end (glibc's posix_fallocate emulation, once
+ *           fallocate is refused, writes a NUL byte every 4 KiB at or past
+ *           st_size, never at the offset its file left off at).
+ *   long    a line over max.message.bytes is never appended, in whole or
+ *           in part, whatever requests it comes in (a write over 1 MiB is
+ *           several): the request that makes it too long fails with
+ *           -EMSGSIZE; the file's partial line goes when it is the start
+ *           of that line; if the line does not end in that request, the
+ *           file then drops every write up to and including the one with
+ *           its newline (each -EMSGSIZE: nothing of such a write is
+ *           appended). A request that repeats the last refused one (same
+ *           offset, same bytes: stdio and Python send the rest of a write
+ *           again after a short count or an error) is refused again. The
+ *           next flush or fsync returns -EMSGSIZE once more, for writers
+ *           that took the refusal for a short write.
  *   flush   (every close of an fd) and fsync produce the partial line with
  *           PRODUCE_FINAL and wait for the file's acks=0 writes still
  *           queued (f->tracker), returning their first error; fsync then
  *           makes the partition (every partition, for .produce) durable.
+ *   fallocate  -EOPNOTSUPP: space is not reserved in a log, and a
+ *           zeroed range would be a record of NUL bytes.
  *   read    the line view through a cursor. Client offsets equal stable
  *           line positions until a gap (records removed by retention or
  *           compaction): the read then continues at the next record and
@@ -86,6 +111,7 @@ static void file_free(struct fs_file *f)
 		topic_put(f->topic);
 	pthread_mutex_destroy(&f->lock);
 	free(f->partial);
+	free(f->refused);
 	free(f->rbuf);
 	free(f->text);
 	free(f->chunk);
@@ -120,6 +146,7 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **ou
 	f->base = n->key.base;
 	f->seg = (enum seg_file)n->key.file;
 	f->oflags = flags;
+	f->wnext = -1;
 	fs_node_path(n, f->path, sizeof(f->path));
 	if (n->topic) {
 		topic_get(n->topic);
@@ -328,20 +355,42 @@ static int produce_flags(int oflags)
 	return (oflags & O_NONBLOCK) ? PRODUCE_NONBLOCK : 0;
 }
 
-static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, int oflags)
+/* A line over the size limit (see the file header): the write fails and
+ * nothing of it is appended. held: the file's unfinished line is the
+ * beginning of the over-long one, so it goes too. drop: the over-long line
+ * does not end in this write; what follows is dropped up to its newline. */
+static ssize_t part_refuse_long(struct fs_file *f, off_t off, bool held, bool drop,
+				const char *what)
+{
+	mq_log_limited(MQ_WARN, "write %s at offset %lld: refused: %s over max.message.bytes "
+		       "(%d)%s", f->path, (long long)off, what, (int)topic_max_message_bytes(f->topic),
+		       drop ? "; the rest of that line is dropped up to its newline" : "");
+	if (held)
+		f->partial_len = 0;
+	f->dropping = drop;
+	return -EMSGSIZE;
+}
+
+static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, off_t off,
+			  int oflags)
 {
 	const char *nl = memrchr(buf, '\n', size);
 	size_t head = nl ? (size_t)(nl - buf) + 1 : 0;
 	size_t tail = size - head;
-	int32_t max = topic_max_message_bytes(f->topic);
-	size_t rest = head ? tail : f->partial_len + size;
 	int rc;
 
-	if (max > 0 && rest > (size_t)max) {
-		mq_log_limited(MQ_WARN, "write %s: refused: a line over max.message.bytes (%d)",
-			       f->path, (int)max);
+	if (f->dropping) {
+		/* The write that ends the over-long line fails whole as well:
+		 * one error, one rule (nothing of a failed write is appended). */
+		if (nl)
+			f->dropping = false;
+		mq_log_limited(MQ_WARN, "write %s at offset %lld: %zu bytes dropped: the rest of a "
+			       "line over max.message.bytes%s", f->path, (long long)off, size,
+			       nl ? ", which ends in this write" : "");
 		return -EMSGSIZE;
 	}
+	if (topic_line_check(f->topic, NULL, (head ? 0 : f->partial_len) + tail, false) < 0)
+		return part_refuse_long(f, off, head == 0, true, "an unfinished line");
 	if (head == 0) {
 		rc = partial_reserve(f, f->partial_len + size);
 		if (rc < 0)
@@ -369,13 +418,17 @@ static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, int o
 		/* Appended behind the partial: on failure partial_len still
 		 * says where the old partial ends, so it is restored as it was. */
 		memcpy(f->partial + f->partial_len, buf, first);
+		if (topic_line_check(f->topic, f->partial, need - 1, true) < 0)
+			return part_refuse_long(f, off, true, false, "a line begun in earlier writes");
 		rc = topic_produce_tracked(f->topic, f->partition, f->partial, need,
 					   buf + first, head - first, produce_flags(oflags),
 					   &f->tracker);
 	}
 	if (rc < 0) {
 		if (rc != -EAGAIN)
-			mq_log_limited(MQ_WARN, "write %s: %s", f->path, strerror(-rc));
+			mq_log_limited(MQ_WARN, "write %s at offset %lld: %s%s", f->path,
+				       (long long)off, strerror(-rc),
+				       rc == -EMSGSIZE ? ": a line over max.message.bytes" : "");
 		return rc;
 	}
 	mq_log(MQ_DEBUG, "write %s: %zu bytes, %zu to records, %zu kept", f->path, size,
@@ -384,6 +437,80 @@ static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, int o
 		memcpy(f->partial, buf + head, tail);
 	f->partial_len = tail;
 	return (ssize_t)size;
+}
+
+/* True when the write repeats the last one refused with -EMSGSIZE: the same
+ * offset (a failed write does not move the file offset) and the same bytes
+ * over their common length (the repeat may be cut into requests anew). */
+static bool part_write_repeats(const struct fs_file *f, const char *buf, size_t size, off_t off)
+{
+	size_t n = size < f->refused_len ? size : f->refused_len;
+
+	return f->refused && off == f->refused_off && memcmp(buf, f->refused, n) == 0;
+}
+
+static void part_refused_forget(struct fs_file *f)
+{
+	free(f->refused);
+	f->refused = NULL;
+	f->refused_len = 0;
+}
+
+/* A partition write: a repeat of a refused one is refused again, so that
+ * nothing of an over-long line goes in when stdio or Python send the rest
+ * of a write again after a short count or an error. */
+static ssize_t part_write_once(struct fs_file *f, const char *buf, size_t size, off_t off,
+			       int flags)
+{
+	ssize_t n;
+
+	if (part_write_repeats(f, buf, size, off)) {
+		mq_log_limited(MQ_WARN, "write %s at offset %lld: refused again: %zu bytes that "
+			       "repeat a write refused for a line over max.message.bytes", f->path,
+			       (long long)off, size);
+		return -EMSGSIZE;
+	}
+	n = part_write(f, buf, size, off, flags);
+	if (n == -EMSGSIZE) {
+		f->refused_long = true;
+		part_refused_forget(f);
+		f->refused = malloc(size);      /* no memory: repeats go unrecognised */
+		if (f->refused) {
+			memcpy(f->refused, buf, size);
+			f->refused_len = size;
+			f->refused_off = off;
+		}
+	} else if (n > 0) {
+		part_refused_forget(f);         /* the writer has moved on */
+	}
+	return n;
+}
+
+/* Whether a write at off may go to a partition file (see the file header).
+ * 0 or -ESPIPE. */
+static int part_write_where(struct fs_file *f, off_t off, int flags)
+{
+	int64_t end;
+
+	if (flags & O_APPEND)
+		return 0;
+	if (f->wnext >= 0) {
+		if (off == f->wnext)
+			return 0;
+		end = f->wnext;
+	} else {
+		if (off == 0 && (f->oflags & O_TRUNC))
+			return 0;
+		end = f->partition >= 0 ? topic_line_size(f->topic, f->partition) : 0;
+		if (end < 0)
+			return (int)end;
+		if (off == end)
+			return 0;
+	}
+	mq_log_limited(MQ_WARN, "write %s at offset %lld: refused: partition files are appended "
+		       "to, a write must continue this file's writes (offset %lld); nothing "
+		       "appended", f->path, (long long)off, (long long)end);
+	return -ESPIPE;
 }
 
 static ssize_t config_write(struct fs_file *f, const char *buf, size_t size)
@@ -418,14 +545,22 @@ static ssize_t config_write(struct fs_file *f, const char *buf, size_t size)
 	return (ssize_t)size;
 }
 
-ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, int flags)
+ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off, int flags)
 {
+	ssize_t n;
+
 	if (size == 0)
 		return 0;
 	if (f->topic && topic_deleted(f->topic))
 		return -ENOENT;
-	if (f->kind == FILE_PART)
-		return part_write(f, buf, size, flags);
+	if (f->kind == FILE_PART) {
+		n = part_write_where(f, off, flags);
+		if (n == 0)
+			n = part_write_once(f, buf, size, off, flags);
+		if (n > 0)
+			f->wnext = (int64_t)off + n;    /* where the kernel's offset now is */
+		return n;
+	}
 	if (f->kind == FILE_TEXT && f->node_kind == NODE_TOPIC_CONFIG)
 		return config_write(f, buf, size);
 	if (f->kind == FILE_TEXT && f->group)
@@ -433,8 +568,19 @@ ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, int flags
 	return -EBADF;
 }
 
+int fs_file_fallocate(struct fs_file *f, int mode, off_t off, off_t len)
+{
+	/* Space cannot be reserved in a log, and a hole or zeroed range would
+	 * be a record of NUL bytes. The kernel remembers the answer for the
+	 * mount, so this is logged once. */
+	mq_log_limited(MQ_WARN, "fallocate %s (mode %#x, offset %lld, length %lld): refused: "
+		       "not supported, nothing appended", f->path, (unsigned)mode, (long long)off,
+		       (long long)len);
+	return -EOPNOTSUPP;
+}
+
 /* Produces the partial line as the last record of this file's writes. */
-static int part_flush(struct fs_file *f)
+static int part_flush_line(struct fs_file *f)
 {
 	int rc, rc2;
 
@@ -456,6 +602,18 @@ static int part_flush(struct fs_file *f)
 	if (rc < 0 && rc != -EAGAIN)
 		mq_log_limited(MQ_WARN, "close/fsync %s: final line: %s", f->path, strerror(-rc));
 	return rc < 0 ? rc : 0;
+}
+
+/* A writer may take the refusal of a line's later piece for a short write
+ * and stop (or go on) without seeing an error: close and fsync say once
+ * more that a line was not appended. */
+static int part_flush(struct fs_file *f)
+{
+	bool refused = f->refused_long;
+	int rc = part_flush_line(f);
+
+	f->refused_long = false;
+	return rc < 0 ? rc : refused ? -EMSGSIZE : 0;
 }
 
 static int config_flush(struct fs_file *f)

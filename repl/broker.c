@@ -1205,6 +1205,26 @@ int32_t topic_max_message_bytes(struct topic *t)
 	return v;
 }
 
+int topic_line_check(struct topic *t, const char *line, size_t len, bool ended)
+{
+	struct line_rules lr;
+	struct rec_in r;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	lr.sep = t->cfg.log.key_sep;
+	lr.sep_len = t->cfg.log.key_sep_len;
+	lr.max = log_max_record_payload(&t->cfg.log);
+	/* An unfinished line only grows: past the limit plus a separator (a
+	 * keyed line's separator is not payload) it can never fit. */
+	if (!ended)
+		rc = (int64_t)len > lr.max + lr.sep_len ? -EMSGSIZE : 0;
+	else if ((int64_t)len > lr.max && !line_to_rec(&lr, line, line + len, &r))
+		rc = -EMSGSIZE;
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* .config */
 

@@ -35,7 +35,9 @@
  *   2. The records of one write to a partition are contiguous in its log:
  *      a request of several chunks is appended alone by the appender.
  *   3. The high watermark moves only after the append (and, when
- *      flush.messages asks for it, the fsync) that it covers.
+ *      flush.messages asks for it, the fsync) that it covers. An append
+ *      whose fsync fails is taken back (log_rollback) before the write
+ *      fails: a retry must not find its records committed.
  *   4. A queue is non-empty only while its appender is inside a
  *      topic_produce call (holding t->lock for reading): the appender
  *      leaves only when nothing is queued or another synchronous writer
@@ -517,6 +519,12 @@ static int appended(struct topic *t, struct partition *pt, int rc,
 		if (rc != -EMSGSIZE)
 			mq_log_limited(MQ_ERR, "topic %s partition %d: append: %s", t->name,
 				       pt->index, strerror(-rc));
+		log_get_state(pt->log, &st);
+		if (st.fence >= 0)
+			mq_log_limited(MQ_ERR, "topic %s partition %d: the failed append could not "
+				       "be cut back: records from offset %lld are held back (never "
+				       "committed) and appends fail until the cut succeeds", t->name,
+				       pt->index, (long long)st.fence);
 		return rc;
 	}
 	atomic_fetch_add_explicit(&pt->records_in, info->last_offset - info->first_offset + 1,
@@ -530,8 +538,15 @@ static int appended(struct topic *t, struct partition *pt, int rc,
 		if (st.log_end_offset - st.recovery_point >= t->cfg.log.flush_messages) {
 			rc = log_flush(pt->log, -1);
 			if (rc < 0) {
-				mq_log_limited(MQ_ERR, "topic %s partition %d: flush: %s",
-					       t->name, pt->index, strerror(-rc));
+				/* The write fails, so its records must never be
+				 * committed (a retry would repeat them): taken back. */
+				int rc2 = log_rollback(pt->log, info->first_offset);
+
+				mq_log_limited(MQ_ERR, "topic %s partition %d: flush: %s; offsets "
+					       "%lld-%lld taken back%s", t->name, pt->index,
+					       strerror(-rc), (long long)info->first_offset,
+					       (long long)info->last_offset,
+					       rc2 < 0 ? " (held back: the cut failed too)" : "");
 				return rc;
 			}
 			atomic_store(&pt->last_flush_ms, ts);

@@ -176,8 +176,12 @@ int produce_tracker_wait(struct produce_tracker *tr);
 void produce_tracker_destroy(struct produce_tracker *tr);
 int topic_produce_tracked(struct topic *t, int partition, const char *head, size_t head_len,
 			  const char *lines, size_t len, int flags, struct produce_tracker *tr);
-/* The topic's max.message.bytes (the fs refuses a partial line beyond it). */
+/* The topic's max.message.bytes. */
 int32_t topic_max_message_bytes(struct topic *t);
+/* 0 if the line of len bytes (its '\n' not counted) can be one record,
+ * -EMSGSIZE if not. ended: line holds the whole line; otherwise the line
+ * is unfinished (more may follow), only len counts and line may be NULL. */
+int topic_line_check(struct topic *t, const char *line, size_t len, bool ended);
 /* Makes everything appended to the partition durable (fsync). */
 int topic_fsync(struct topic *t, int partition);
 

@@ -157,25 +157,29 @@ expect_ok "metrics: buffer full counted" sh -c '
 	awk "/^mqfs_buffer_full_total / { exit !(\$2 > 0) }" "$1"' sh "$MNT/.metrics"
 mq_umount
 
-# close() reports the error of a pending partial line: the line passes the
-# write-time check (it is under max.message.bytes) but not the record limit
-# (max.message.bytes less the batch overhead), so only close() can tell.
+# An unfinished line that can no longer fit a record (max.message.bytes
+# less the batch overhead) is refused by the write that makes it too long,
+# and close() says EMSGSIZE once more.
 mq_mount
 mkdir "$MNT/cl"
 echo 'max.message.bytes=2000' > "$MNT/cl/.config"
 echo before > "$MNT/cl/0"
 cat > "$MQ_TMP/close.py" <<'PY'
 import errno, os, sys
-fd = os.open(sys.argv[1], os.O_WRONLY)
-os.write(fd, b"x" * 1950)           # a partial line, kept by the open file
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+try:
+    os.write(fd, b"x" * 1950)       # a partial line, too long for a record
+    print("written", end=" ")
+except OSError as e:
+    print("write", errno.errorcode.get(e.errno, e.errno), end=" ")
 try:
     os.close(fd)
 except OSError as e:
-    print(errno.errorcode.get(e.errno, e.errno))
+    print("close", errno.errorcode.get(e.errno, e.errno))
     sys.exit(0)
 print("closed without error")
 PY
-expect_eq "close() returns the partial line's EMSGSIZE" "EMSGSIZE" \
+expect_eq "write() and close() return the partial line's EMSGSIZE" "write EMSGSIZE close EMSGSIZE" \
 	"$(mq_run python3 "$MQ_TMP/close.py" "$MNT/cl/0")"
 expect_eq "nothing of it appended" "before" "$(mq_run cat "$MNT/cl/0")"
 mq_umount

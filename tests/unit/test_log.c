@@ -684,6 +684,66 @@ static void test_parallel_append_fails_whole(void **state)
 	free(expect);
 }
 
+/* An append that fails after some of its parts were written, whose
+ * rollback fails too (the disk refuses every change for a while): the
+ * append's error is returned, nothing of it is ever visible, however far
+ * the hw is asked to move, no append lands behind it, and once the disk
+ * is back the next append cuts it away first. */
+static void test_failed_rollback_fences(void **state)
+{
+	struct logfx *f = *state;
+	static struct rec_in r[PAR_N];
+	char *expect = malloc((size_t)PAR_N * 320 + 64);
+	char *scratch = malloc((size_t)PAR_N * 320);
+	struct log_state st;
+	int fenced = 0;
+
+	assert_non_null(expect);
+	assert_non_null(scratch);
+	size_t len = par_build(r, 0, 100, expect);
+	assert_int_equal(log_append(f->l, r, 100, 0, NULL), 0);
+	assert_int_equal(log_set_hw(f->l, 100), 0);
+	for (int nth = 2; nth <= 3 * LOG_PARTS + 2; nth++) {
+		par_build(r, 100, PAR_N, scratch);
+		f->fio.die_countdown = nth;
+		int rc = log_append(f->l, r, PAR_N, 0, NULL);
+		if (rc == 0 || (log_get_state(f->l, &st), st.log_end_offset == 100)) {
+			/* Past the append's writes, or rolled back in full. */
+			f->fio.die_countdown = 0;
+			f->fio.dead = false;
+			if (rc == 0)
+				assert_int_equal(log_truncate_to(f->l, 100), 0);
+			continue;
+		}
+		fenced++;
+		assert_int_equal(rc, -EIO);
+		assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+		log_get_state(f->l, &st);
+		assert_int_equal(st.hw, 100);
+		assert_int_equal(st.fence, 100);
+		/* Still refused while the disk is: nothing behind the leftovers. */
+		struct rec_in one = { NULL, -1, "after", 5, fake_now };
+		assert_int_equal(log_append(f->l, &one, 1, 0, NULL), -EIO);
+		f->fio.dead = false;
+		f->fio.die_countdown = 0;
+		/* (The line view's reads write pending entries: not while dead.) */
+		assert_int_equal(log_set_hw(f->l, INT64_MAX), 0);
+		log_get_state(f->l, &st);
+		assert_int_equal(st.hw, 100);
+		par_check(f, expect, len);
+		struct log_append_info info;
+		assert_int_equal(log_append(f->l, &one, 1, 0, &info), 0);
+		assert_int_equal(info.first_offset, 100);
+		assert_int_equal(log_set_hw(f->l, 101), 0);
+		memcpy(expect + len, "after\n", 6);
+		par_check(f, expect, len + 6);
+		assert_int_equal(log_truncate_to(f->l, 100), 0);
+	}
+	assert_true(fenced > 0);
+	free(scratch);
+	free(expect);
+}
+
 /* log_append_lines: the lines of a head and a body (a big one, cut into
  * parts) come back identical, keys included; a line over the limit in a
  * late part leaves nothing appended; the last line may lack its '\n'. */
@@ -879,6 +939,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_parallel_append, setup_helper, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_append, setup_helper_lz4, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_append_fails_whole, setup_helper,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_failed_rollback_fences, setup_helper,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_lines, setup_helper, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_lines, setup, logfx_teardown),

@@ -397,8 +397,30 @@ static void test_fsync_reaches_disk(void **state)
 	/* A failed fsync is fsync's error. */
 	f->fio.fsync_countdown = 1;
 	assert_int_equal(topic_produce(f->t, 0, "w\n", 2, 0), -EIO);
+	config(f, "flush.messages=9223372036854775807\n");
+	assert_int_equal(topic_produce(f->t, 0, "v\n", 2, 0), 0);
 	f->fio.fsync_countdown = 1;
 	assert_int_equal(topic_fsync(f->t, 0), -EIO);
+}
+
+/* flush.messages=1 and a failed fsync: the write fails, and its records
+ * are not committed later either (a writer that retries would repeat
+ * them); the next write goes on from where the log was. */
+static void test_failed_flush_takes_back(void **state)
+{
+	struct fx *f = *state;
+	char *all;
+
+	config(f, "flush.messages=1\n");
+	assert_int_equal(topic_produce(f->t, 0, "a\nb\n", 4, 0), 0);
+	f->fio.fsync_countdown = 1;
+	assert_int_equal(topic_produce(f->t, 0, "lost1\nlost2\n", 12, 0), -EIO);
+	assert_int_equal(leo(f, 0), 2);
+	assert_int_equal(topic_produce(f->t, 0, "c\n", 2, 0), 0);
+	all = read_all(f->t, 0);
+	assert_string_equal(all, "a\nb\nc\n");
+	free(all);
+	assert_int_equal(leo(f, 0), 3);
 }
 
 static void test_enospc_nothing_half_written(void **state)
@@ -499,6 +521,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_buffer_memory, setup_small_buffer, teardown),
 		cmocka_unit_test_setup_teardown(test_acks0_tracker, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fsync_reaches_disk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_flush_takes_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enospc_nothing_half_written, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_emsgsize_and_deleted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_big_write_as_lines, setup, teardown),

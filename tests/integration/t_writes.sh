@@ -1,0 +1,122 @@
+#!/bin/sh
+# t_writes.sh — writes that must append nothing: a line over
+# max.message.bytes whatever the request sizes (one big write, small dd
+# blocks, a writer that goes on after the error), fallocate and glibc's
+# posix_fallocate emulation, an editor's save and rsync --inplace (writes
+# at offsets that do not continue the file's own writes); and the
+# redirections that must keep working (>, >>, cat >, several writers, a
+# writer at the end after lseek).
+# shellcheck disable=SC2016
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+. "$LIBDIR/lib.sh"
+mq_setup
+mq_mount
+T=$MNT/t
+mkdir "$T"
+seq 1 3 > "$T/0"
+cp "$T/0" "$MQ_TMP/before"
+
+# ---- a line over max.message.bytes (1048588 by default) ----
+# One write of 1.2 MB reaches the daemon as two requests: the first is
+# taken as the start of a line, the second makes it too long. Python's
+# sys.stdout ignores the short count it gets back, so only the log and the
+# data can tell here.
+mq_run python3 -c "import sys;sys.stdout.write('y'*1200000+'\n')" >> "$T/0"
+expect_same "one big write of a long line: nothing appended" "$MQ_TMP/before" "$T/0"
+expect_ok "the long line is logged" grep -q 'write t/0 at offset [0-9]*: refused: a line begun in earlier writes over max.message.bytes' "$LOG"
+# A file object sends the rest again after the short count and at close:
+# both are refused, and close() says EMSGSIZE.
+expect_errno "python open/write/close: EMSGSIZE" EMSGSIZE python3 -c "
+f = open('$T/0', 'a'); f.write('y' * 1200000 + '\n'); f.close()"
+expect_same "nothing appended by the repeats" "$MQ_TMP/before" "$T/0"
+expect_ok "the repeat is logged" grep -q 'refused again: .* bytes that repeat a write refused' "$LOG"
+{ head -c 1100000 /dev/zero | tr '\0' z; printf '\nnext\n'; } > "$MQ_TMP/long"
+expect_errno "dd bs=1000 of a long line: EMSGSIZE" EMSGSIZE dd if="$MQ_TMP/long" of="$T/0" bs=1000 oflag=append conv=notrunc status=none
+expect_same "dd: nothing appended" "$MQ_TMP/before" "$T/0"
+expect_ok "dd: logged with its offset" grep -q 'write t/0 at offset [0-9]*: refused: an unfinished line over max.message.bytes' "$LOG"
+# A writer that goes on after the error: the lines before the long one
+# are records, its later pieces are dropped up to its newline (each such
+# write fails), the lines after it are records again; close() says
+# EMSGSIZE once more.
+mq_run python3 -c "
+import os, sys
+fd = os.open('$T/0', os.O_WRONLY | os.O_APPEND)
+os.write(fd, b'before\n')
+errs = 0
+for i in range(1200):
+    try:
+        os.write(fd, b'%04d' % i * 250)     # no two pieces alike
+    except OSError:
+        errs += 1
+try:
+    os.write(fd, b'w\n')
+except OSError:
+    errs += 1
+os.write(fd, b'after\n')
+try:
+    os.close(fd)
+except OSError as e:
+    sys.exit('close: ' + os.strerror(e.errno) + ', %d writes refused' % errs)
+" 2> "$MQ_TMP/err"
+expect_ok "close after a dropped line: EMSGSIZE" grep -q "close: $(mq_strerror EMSGSIZE), 1[0-9][0-9] writes refused" "$MQ_TMP/err"
+{ cat "$MQ_TMP/before"; printf 'before\nafter\n'; } > "$MQ_TMP/expect"
+expect_same "lines around the long one kept, nothing of it" "$MQ_TMP/expect" "$T/0"
+expect_errno "bash echo of a long line: EMSGSIZE" EMSGSIZE bash -c 'echo "$(head -c 1200000 /dev/zero | tr "\0" b)" >> "$1"; echo next >> "$1"; exit 1' sh "$T/0"
+echo next >> "$MQ_TMP/expect"
+expect_same "the next line is a record" "$MQ_TMP/expect" "$T/0"
+
+# ---- fallocate ----
+cp "$T/0" "$MQ_TMP/before"
+expect_errno "fallocate(1): EOPNOTSUPP" EOPNOTSUPP fallocate -l 1M "$T/0"
+expect_ok "fallocate is logged" grep -q 'fallocate t/0 (mode 0, offset 0, length 1048576): refused' "$LOG"
+# os.posix_fallocate on an O_WRONLY descriptor: glibc falls back to
+# writing a NUL byte per 4 KiB block at or past st_size.
+cat > "$MQ_TMP/pfalloc.py" <<'EOF'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+try:
+    os.posix_fallocate(fd, 0, int(sys.argv[2]))
+except OSError as e:
+    sys.exit('posix_fallocate: ' + os.strerror(e.errno))
+EOF
+expect_errno "posix_fallocate past the end: ESPIPE" ESPIPE python3 "$MQ_TMP/pfalloc.py" "$T/0" 1048576
+expect_same "posix_fallocate: nothing appended" "$MQ_TMP/before" "$T/0"
+mkdir "$MNT/e"
+expect_errno "posix_fallocate of an empty partition: ESPIPE" ESPIPE python3 "$MQ_TMP/pfalloc.py" "$MNT/e/0" 4096
+expect_eq "the empty partition stays empty" 0 "$(stat -c %s "$MNT/e/0")"
+
+# ---- editors and rsync --inplace ----
+seq 1 4 > "$MQ_TMP/four"
+expect_errno "rsync --inplace: ESPIPE" ESPIPE rsync --inplace "$MQ_TMP/four" "$T/0"
+expect_errno "rsync --inplace --no-whole-file: ESPIPE" ESPIPE rsync --inplace --no-whole-file "$MQ_TMP/four" "$T/0"
+expect_same "rsync: nothing appended" "$MQ_TMP/before" "$T/0"
+VIM=$(command -v vim.tiny || command -v vim)
+if [ -n "$VIM" ]; then
+	expect_fail "vim's save fails" env HOME="$MQ_TMP" "$VIM" -u NONE -N -es -c 'normal Goadded' -c wq "$T/0"
+	expect_same "vim: nothing appended" "$MQ_TMP/before" "$T/0"
+else
+	skip "vim's save" "neither vim.tiny nor vim installed"
+fi
+expect_errno "a write in the middle: ESPIPE" ESPIPE python3 -c "
+import os; fd = os.open('$T/0', os.O_WRONLY); os.pwrite(fd, b'x\n', 2)"
+expect_same "nothing appended by writes at offsets" "$MQ_TMP/before" "$T/0"
+expect_ok "the refusal is logged" grep -q 'write t/0 at offset 2: refused: partition files are appended to' "$LOG"
+
+# ---- what must keep working ----
+expect_ok "> appends" sh -c 'echo gt1 > "$1" && echo gt2 > "$1"' sh "$T/0"
+expect_ok "cat > appends" sh -c 'seq 1 2 > "$2" && cat "$2" > "$1"' sh "$T/0" "$MQ_TMP/two"
+expect_ok ">> appends" sh -c 'echo gtgt >> "$1"' sh "$T/0"
+expect_ok "two writers, one with a partial line held" python3 -c "
+import os
+a = os.open('$T/0', os.O_WRONLY | os.O_APPEND)
+b = os.open('$T/0', os.O_WRONLY | os.O_TRUNC)
+os.write(a, b'par'); os.write(b, b'bee1\n'); os.write(a, b'tial\n'); os.write(b, b'bee2\n')
+os.close(a); os.close(b)"
+expect_ok "a writer at the end after lseek" python3 -c "
+import os
+fd = os.open('$T/0', os.O_WRONLY); os.lseek(fd, 0, os.SEEK_END)
+os.write(fd, b'end1\n'); os.write(fd, b'end2\n'); os.close(fd)"
+{ cat "$MQ_TMP/before"; printf 'gt1\ngt2\n1\n2\ngtgt\nbee1\npartial\nbee2\nend1\nend2\n'; } > "$MQ_TMP/expect"
+expect_same "every accepted line once, in order" "$MQ_TMP/expect" "$T/0"
+mq_umount
+mq_done
