@@ -54,52 +54,25 @@ tmp=""
 say() { printf '%s\n' "$*"; }
 die() { say "$BENCH_NAME: $*" >&2; exit 1; }
 
-_bench_del() {     # _bench_del VARNAME WORD — remove WORD from a space list
-	_bl=""
-	_bw=""
-	eval "_bw=\$$1"
-	for _bx in $_bw; do
-		[ "$_bx" = "$2" ] || _bl="$_bl $_bx"
-	done
-	eval "$1=\$_bl"
-}
+. "$(dirname "$0")/../../tests/proc.sh"
 
 bench_build() {
 	# shellcheck disable=SC2034  # BUILD is for the sourcing script
 	BUILD=$(cd "$1" 2>/dev/null && pwd -P) || die "build dir '$1' not found"
 }
 
-is_mounted() {
-	awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts
-}
-
-alive() {
-	[ -r "/proc/$1/stat" ] || return 1
-	# The state is the first field after "(comm) "; comm may hold spaces.
-	_bst=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$_bst" ] && [ "$_bst" != Z ] && [ "$_bst" != X ]
-}
+is_mounted() { proc_is_mounted "$1"; }
+alive() { proc_alive "$1"; }
 
 wait_exit() {
-	_bn=$(($2 * 10))
-	while alive "$1"; do
-		[ "$_bn" -le 0 ] && return 1
-		_bn=$((_bn - 1))
-		sleep 0.1
-	done
-	wait "$1" 2>/dev/null
-	_bench_del BENCH_PIDS "$1"
+	proc_wait_exit "$1" "$2" || return 1
+	proc_list_del BENCH_PIDS "$1"
 	return 0
 }
 
-_bench_fusermount() {   # unmount, lazily if busy; bounded in time
-	timeout -k 5 30 fusermount3 -u "$1" 2>/dev/null ||
-		timeout -k 5 30 fusermount3 -uz "$1" 2>/dev/null
-}
-
 unmount() {
-	is_mounted "$1" && _bench_fusermount "$1"
-	is_mounted "$1" || _bench_del BENCH_MOUNTS "$1"
+	proc_unmount "$1" 30
+	is_mounted "$1" || proc_list_del BENCH_MOUNTS "$1"
 	if [ -n "$2" ] && ! wait_exit "$2" 60; then
 		say "  (daemon $2 still running 60 s after unmount; SIGKILL)"
 		kill -KILL "$2" 2>/dev/null
@@ -114,19 +87,12 @@ mount_daemon() {
 	mkdir -p "$_bm"
 	"$@" >"$_blog" 2>&1 </dev/null &
 	DPID=$!
-	BENCH_PIDS="$BENCH_PIDS $DPID"
-	BENCH_MOUNTS="$BENCH_MOUNTS $_bm"
-	_bn=100
-	while ! is_mounted "$_bm"; do
-		if ! alive "$DPID" || [ "$_bn" -le 0 ]; then
-			alive "$DPID" && kill -TERM "$DPID" 2>/dev/null
-			wait_exit "$DPID" 10 || { kill -KILL "$DPID" 2>/dev/null; wait_exit "$DPID" 10; }
-			return 1
-		fi
-		_bn=$((_bn - 1))
-		sleep 0.1
-	done
-	return 0
+	proc_list_add BENCH_PIDS "$DPID"
+	proc_list_add BENCH_MOUNTS "$_bm"
+	proc_wait_mounted "$_bm" "$DPID" 10 && return 0
+	alive "$DPID" && kill -TERM "$DPID" 2>/dev/null
+	wait_exit "$DPID" 10 || { kill -KILL "$DPID" 2>/dev/null; wait_exit "$DPID" 10; }
+	return 1
 }
 
 now() { date +%s.%N; }
@@ -146,7 +112,7 @@ median() {
 bench_cleanup() {
 	trap - EXIT INT TERM HUP PIPE
 	for _bm in $BENCH_MOUNTS; do
-		is_mounted "$_bm" && _bench_fusermount "$_bm"
+		proc_unmount "$_bm" 30
 	done
 	# An unmounted daemon exits by itself; give it a moment before SIGTERM.
 	for _bp in $BENCH_PIDS; do
@@ -155,7 +121,7 @@ bench_cleanup() {
 		wait_exit "$_bp" 30 || { kill -KILL "$_bp" 2>/dev/null; wait_exit "$_bp" 10; }
 	done
 	[ -n "$tmp" ] || return 0
-	if awk -v t="$tmp/" 'index($2, t) == 1 { f = 1 } END { exit !f }' /proc/mounts; then
+	if proc_mounts_under "$tmp"; then
 		say "$BENCH_NAME: mounts left under $tmp, not removing it" >&2
 	else
 		rm -rf "$tmp"

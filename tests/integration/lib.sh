@@ -53,42 +53,19 @@ MQ_NAME=$(basename "$0")
 
 # ---- small internals -------------------------------------------------------
 
-_mq_add() {        # _mq_add VARNAME WORD   (append to a space list)
-	eval "$1=\"\$$1 \$2\""
-}
+# LIBDIR: this folder, as the test scripts set it before sourcing lib.sh.
+. "${LIBDIR:-$(dirname "$0")}/../proc.sh"
 
-_mq_del() {        # _mq_del VARNAME WORD   (remove from a space list)
-	_mq_l=""
-	_mq_src=""
-	eval "_mq_src=\$$1"
-	for _mq_w in $_mq_src; do
-		[ "$_mq_w" = "$2" ] || _mq_l="$_mq_l $_mq_w"
-	done
-	eval "$1=\$_mq_l"
-}
-
-# Sleep a tenth of a second (GNU sleep accepts fractions).
-_mq_tick() {
-	sleep 0.1 2>/dev/null || sleep 1
-}
-
-# True while PID is running (an exited but unreaped child does not count).
-_mq_alive() {
-	[ -r "/proc/$1/stat" ] || return 1
-	_mq_pst=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$_mq_pst" ] && [ "$_mq_pst" != Z ] && [ "$_mq_pst" != X ]
-}
+_mq_add() { proc_list_add "$@"; }
+_mq_del() { proc_list_del "$@"; }
+_mq_tick() { proc_tick; }
+_mq_alive() { proc_alive "$1"; }
 
 # Wait up to $2 seconds for PID $1 to exit, then reap it. Sets MQ_RC.
 # Returns 0 if it exited (or was already gone), 1 on timeout.
 _mq_wait_exit() {
-	_mq_n=$(($2 * 10))
-	while _mq_alive "$1"; do
-		[ "$_mq_n" -le 0 ] && return 1
-		_mq_n=$((_mq_n - 1))
-		_mq_tick
-	done
-	wait "$1" 2>/dev/null && MQ_RC=0 || MQ_RC=$?
+	proc_wait_exit "$1" "$2" || return 1
+	MQ_RC=$PROC_RC
 	_mq_del MQ_PIDS "$1"
 	_mq_del MQ_DAEMONS "$1"
 	return 0
@@ -105,19 +82,8 @@ _mq_stop() {
 	_mq_wait_exit "$1" 5
 }
 
-# True if DIR is a mountpoint, without touching the filesystem itself (a hung
-# FUSE daemon would hang stat()): looks in /proc/mounts.
-mq_is_mounted() {
-	awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/mounts
-}
-
-_mq_unmount() {    # _mq_unmount DIR — -u, else lazy -uz; quiet
-	mq_is_mounted "$1" || return 0
-	timeout -k 5 10 fusermount3 -u "$1" 2>/dev/null ||
-		timeout -k 5 10 fusermount3 -uz "$1" 2>/dev/null ||
-		umount -l "$1" 2>/dev/null
-	! mq_is_mounted "$1"
-}
+mq_is_mounted() { proc_is_mounted "$1"; }
+_mq_unmount() { proc_unmount "$1" 10; }
 
 _mq_cleanup() {
 	_mq_rc=${1:-0}
@@ -137,7 +103,7 @@ _mq_cleanup() {
 	done
 	# 4. the temp dir — never while something is still mounted inside it
 	if [ -n "$MQ_TMP" ] && [ -d "$MQ_TMP" ]; then
-		if awk -v t="$MQ_TMP/" 'index($2, t) == 1 { f = 1 } END { exit !f }' /proc/mounts; then
+		if proc_mounts_under "$MQ_TMP"; then
 			echo "# harness: mounts left under $MQ_TMP, not removing it"
 		else
 			rm -rf "$MQ_TMP"
@@ -180,20 +146,14 @@ mq_mount_cmd() {
 	_mq_add MQ_PIDS "$MQ_PID"
 	_mq_add MQ_DAEMONS "$MQ_PID"
 	_mq_add MQ_MOUNTS "$_mq_mnt"
-	_mq_n=$((MQ_MOUNT_WAIT * 10))
-	while ! mq_is_mounted "$_mq_mnt"; do
-		if ! _mq_alive "$MQ_PID"; then
-			_mq_wait_exit "$MQ_PID" 1
-			fail "mount $_mq_mnt" "daemon exited with status $MQ_RC before mounting"
-			mq_done
-		fi
-		if [ "$_mq_n" -le 0 ]; then
-			fail "mount $_mq_mnt" "not mounted after ${MQ_MOUNT_WAIT}s"
-			mq_done
-		fi
-		_mq_n=$((_mq_n - 1))
-		_mq_tick
-	done
+	proc_wait_mounted "$_mq_mnt" "$MQ_PID" "$MQ_MOUNT_WAIT"
+	case $? in
+	1)	_mq_wait_exit "$MQ_PID" 1
+		fail "mount $_mq_mnt" "daemon exited with status $MQ_RC before mounting"
+		mq_done ;;
+	2)	fail "mount $_mq_mnt" "not mounted after ${MQ_MOUNT_WAIT}s"
+		mq_done ;;
+	esac
 	return 0
 }
 

@@ -87,6 +87,7 @@ expect_eq "data survives kill -9" "again" "$(cat "$SRC/a")"
 
 # ---- the harness cleans up after a script that leaves everything behind ------------
 cat >"$MQ_TMP/child.sh" <<'EOF'
+LIBDIR=$1
 . "$1/lib.sh"
 mq_setup
 mq_mount_cmd "$MNT" "$2" -f "$3" "$MNT"

@@ -1,0 +1,86 @@
+# shellcheck shell=sh
+# tests/proc.sh — process and mount primitives shared by the integration
+# test harness (tests/integration/lib.sh) and the benchmark harness
+# (contrib/bench/lib.sh). POSIX sh; sourced, never run.
+#
+#   proc_list_add VAR WORD     append WORD to the space-separated list in VAR
+#   proc_list_del VAR WORD     remove WORD from it
+#   proc_tick                  sleep a tenth of a second
+#   proc_alive PID             0 while PID runs (a zombie does not count)
+#   proc_wait_exit PID SECS    wait up to SECS for PID to exit, then reap it;
+#                              PROC_RC := its exit status; 1 on timeout
+#   proc_is_mounted DIR        0 if DIR is a mountpoint, from /proc/mounts
+#                              (never touches the mount: a hung FUSE daemon
+#                              would hang stat())
+#   proc_unmount DIR [SECS]    fusermount3 -u, else lazy -uz, else umount -l,
+#                              each bounded by SECS (10); 0 once unmounted
+#   proc_wait_mounted DIR PID SECS
+#                              poll until DIR is mounted: 0; 1 if PID exited
+#                              first; 2 on timeout
+#   proc_mounts_under DIR      0 if anything is mounted below DIR/
+#
+# Variables of these functions start with _p, clear of the callers'.
+
+proc_list_add() {
+	eval "$1=\"\$$1 \$2\""
+}
+
+proc_list_del() {
+	_pl=""
+	_psrc=""
+	eval "_psrc=\$$1"
+	for _pw in $_psrc; do
+		[ "$_pw" = "$2" ] || _pl="$_pl $_pw"
+	done
+	eval "$1=\$_pl"
+}
+
+proc_tick() {
+	sleep 0.1 2>/dev/null || sleep 1
+}
+
+proc_alive() {
+	[ -r "/proc/$1/stat" ] || return 1
+	# The state is the first field after "(comm) "; comm may hold spaces.
+	_pst=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$_pst" ] && [ "$_pst" != Z ] && [ "$_pst" != X ]
+}
+
+proc_wait_exit() {
+	_pn=$(($2 * 10))
+	while proc_alive "$1"; do
+		[ "$_pn" -le 0 ] && return 1
+		_pn=$((_pn - 1))
+		proc_tick
+	done
+	wait "$1" 2>/dev/null && PROC_RC=0 || PROC_RC=$?
+	return 0
+}
+
+proc_is_mounted() {
+	awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/mounts
+}
+
+proc_unmount() {
+	proc_is_mounted "$1" || return 0
+	_pt=${2:-10}
+	timeout -k 5 "$_pt" fusermount3 -u "$1" 2>/dev/null ||
+		timeout -k 5 "$_pt" fusermount3 -uz "$1" 2>/dev/null ||
+		umount -l "$1" 2>/dev/null
+	! proc_is_mounted "$1"
+}
+
+proc_wait_mounted() {
+	_pn=$(($3 * 10))
+	while ! proc_is_mounted "$1"; do
+		proc_alive "$2" || return 1
+		[ "$_pn" -le 0 ] && return 2
+		_pn=$((_pn - 1))
+		proc_tick
+	done
+	return 0
+}
+
+proc_mounts_under() {
+	awk -v t="$1/" 'index($2, t) == 1 { f = 1 } END { exit !f }' /proc/mounts
+}
