@@ -363,7 +363,8 @@ static size_t emit(struct log_cursor *c, char *out, size_t room)
 	/* Fast path: a whole value-only line. */
 	if (done == 0 && (seplen == 0 || r->key_len < 0) && (size_t)c->rec_len <= room) {
 		size_t vl = r->value_len > 0 ? (size_t)r->value_len : 0;
-		memcpy(out, r->value, vl);
+		if (vl)                 /* a null value has no pointer to copy from */
+			memcpy(out, r->value, vl);
 		out[vl] = '\n';
 		c->rec_done = c->rec_len;
 		c->lines_out++;
