@@ -4,6 +4,8 @@
 #   make run        install missing packages, build, mount ./mnt (data ./mqfs-data)
 #   make test       install missing packages, build, run unit + integration tests
 #   make asan       the same suite under AddressSanitizer/UBSan (build-asan/)
+#   make fuzz       each fuzz target under libFuzzer for FUZZ_SECONDS (clang,
+#                   build-fuzz/); make test replays their corpus (fuzz-replay)
 #   make bench      benchmarks under contrib/bench
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -49,6 +51,57 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(BUILD)/libmqfs.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# Fuzz targets (tests/fuzz/fuzz_<t>.c). make test and make asan run each
+# over its checked-in corpus (tests/fuzz/corpus/fuzz_<t>/) through replay.c,
+# built with the normal compiler; make fuzz builds them with libFuzzer.
+FUZZ_TARGETS := batch recovery request
+FUZZ_REPLAY  := $(patsubst %,$(BUILD)/fuzz/replay-%,$(FUZZ_TARGETS))
+FUZZ_SECONDS ?= 60
+
+$(BUILD)/fuzz/replay-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(BUILD)/libmqfs.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fuzz/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/libmqfs.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fuzz/gen-corpus: $(BUILD)/tests/fuzz/gen_corpus.o $(BUILD)/libmqfs.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Each replay's output goes to a file, shown only when it fails.
+fuzz-replay: $(FUZZ_REPLAY)
+	@for t in $(FUZZ_TARGETS); do \
+	    $(BUILD)/fuzz/replay-$$t tests/fuzz/corpus/fuzz_$$t > $(BUILD)/fuzz/replay-$$t.log 2>&1 || \
+	        { cat $(BUILD)/fuzz/replay-$$t.log; echo "fuzz replay $$t: FAILED"; exit 1; }; \
+	    echo "fuzz replay $$t: $$(tail -n 1 $(BUILD)/fuzz/replay-$$t.log)"; \
+	done
+
+# New inputs go to build-fuzz/fuzz/corpus-<t>/, crashes to
+# build-fuzz/fuzz/crashes-<t>/; the checked-in corpus is only read.
+fuzz:
+	@command -v clang >/dev/null 2>&1 || sh contrib/install-deps.sh clang
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
+	    OPT="-O1 -g -fsanitize=fuzzer-no-link,address -fno-omit-frame-pointer" \
+	    LDFLAGS="-fsanitize=fuzzer,address" fuzz-run
+
+fuzz-run: $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$t $(BUILD)/fuzz/crashes-$$t; \
+	    echo "fuzz $$t: $(FUZZ_SECONDS) s"; \
+	    $(BUILD)/fuzz/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=$(BUILD)/fuzz/crashes-$$t/ \
+	        $(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/fuzz_$$t || exit 1; \
+	done
+
+# Regenerates the seed corpus of the batch and recovery targets
+# (deterministic); the request target's seeds are kept by hand.
+fuzz-corpus: $(BUILD)/fuzz/gen-corpus
+	rm -rf tests/fuzz/corpus/fuzz_batch tests/fuzz/corpus/fuzz_recovery
+	mkdir -p tests/fuzz/corpus/fuzz_batch tests/fuzz/corpus/fuzz_recovery
+	$(BUILD)/fuzz/gen-corpus tests/fuzz/corpus
+
 deps:
 	@sh contrib/install-deps.sh
 
@@ -64,14 +117,15 @@ integration: all
 	@sh tests/integration/run.sh $(BUILD)/mqfs
 
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(FUZZ_REPLAY)
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory integration
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan \
 	    OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    LDFLAGS="-fsanitize=address,undefined" unit integration
+	    LDFLAGS="-fsanitize=address,undefined" unit fuzz-replay integration
 
 bench: deps
 	@$(MAKE) --no-print-directory all
@@ -103,9 +157,10 @@ uninstall:
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/mqfs 2>/dev/null
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps run unit integration test asan bench install uninstall clean
+.PHONY: all deps run unit integration test asan bench install uninstall clean \
+	fuzz fuzz-run fuzz-replay fuzz-corpus
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

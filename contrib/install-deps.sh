@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the Debian packages mqfs needs to build, test and run, when missing.
-# Called by `make run`, `make test`, `make asan`, `make bench`.
+# Called by `make run`, `make test`, `make asan`, `make bench`, `make fuzz`.
 set -e
 need="libfuse3-dev fuse3 liblz4-dev lz4 zlib1g-dev libcmocka-dev pkg-config"
 # tests/integration/t_service.sh, t_permissions.sh: promtool (prometheus),
@@ -19,6 +19,9 @@ need="$need libssl-dev"
 need="$need libjansson-dev libzookeeper-mt-dev zookeeper"
 # t_writes.sh: what an editor's save and rsync --inplace do to a partition.
 need="$need vim-tiny rsync"
+# `make fuzz` only (sh contrib/install-deps.sh clang): libFuzzer comes with
+# clang.
+[ "$1" = clang ] && need="$need clang"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' \

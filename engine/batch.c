@@ -8,8 +8,10 @@
  *      recordsCount >= 0.
  *   2. batch_validate: batchLength + 12 is exactly the length given,
  *      lastOffsetDelta >= 0, CRC-32C of bytes 21..end equals the crc field.
- *   3. batch_iter_init: the payload decompresses (when attributes name a
- *      codec); recordsCount <= lastOffsetDelta + 1, since deltas are
+ *   3. batch_iter_init: the CRC-32C matches (as in 2: every reader checks
+ *      it, so a byte flipped on disk is never served as a record); the
+ *      payload decompresses (when attributes name a codec) to at most
+ *      COMPRESS_MAX_OUT bytes; recordsCount <= lastOffsetDelta + 1, since deltas are
  *      distinct and in 0..lastOffsetDelta (fewer records than that is
  *      fine: compaction removes records but keeps lastOffsetDelta).
  *   4. batch_iter_next, per record: each varint is complete and inside the
@@ -31,7 +33,9 @@
  * thread at a time; the batch bytes they read may be shared read-only.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -304,7 +308,7 @@ int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset,
 
 /* The iterator must start zeroed (or be one that was used before): owned
  * and owned_cap carry over between batches. */
-int batch_iter_init(struct batch_iter *it, const uint8_t *batch, size_t len)
+static int iter_init(struct batch_iter *it, const uint8_t *batch, size_t len, bool check_crc)
 {
 	int64_t total, n;
 	int codec;
@@ -318,6 +322,9 @@ int batch_iter_init(struct batch_iter *it, const uint8_t *batch, size_t len)
 	total = (int64_t)it->hdr.batch_length + BATCH_LOG_OVERHEAD;
 	if ((uint64_t)total > len || it->hdr.last_offset_delta < 0 ||
 	    (int64_t)it->hdr.records_count > (int64_t)it->hdr.last_offset_delta + 1)
+		return -EBADMSG;
+	if (check_crc && crc32c(0, batch + BATCH_OFF_ATTRIBUTES,
+				(size_t)total - BATCH_OFF_ATTRIBUTES) != it->hdr.crc)
 		return -EBADMSG;
 
 	codec = it->hdr.attributes & BATCH_CODEC_MASK;
@@ -339,6 +346,16 @@ int batch_iter_init(struct batch_iter *it, const uint8_t *batch, size_t len)
 	}
 	it->remaining = it->hdr.records_count;
 	return 0;
+}
+
+int batch_iter_init(struct batch_iter *it, const uint8_t *batch, size_t len)
+{
+	return iter_init(it, batch, len, true);
+}
+
+int batch_iter_init_nocrc(struct batch_iter *it, const uint8_t *batch, size_t len)
+{
+	return iter_init(it, batch, len, false);
 }
 
 int batch_iter_next(struct batch_iter *it, struct rec *r)
@@ -398,4 +415,52 @@ void batch_iter_free(struct batch_iter *it)
 	it->owned_cap = 0;
 	it->p = it->end = NULL;
 	it->remaining = 0;
+}
+
+/* ---- diagnosis ---- */
+
+void batch_explain(const uint8_t *buf, size_t len, char *out, size_t cap)
+{
+	struct batch_iter it = { 0 };
+	struct batch_hdr h;
+	struct rec r;
+	int64_t total;
+	int32_t n = 0;
+	int rc;
+
+	out[0] = '\0';
+	if (len < BATCH_HDR_SIZE) {
+		snprintf(out, cap, "%zu bytes, shorter than a batch header", len);
+		return;
+	}
+	total = batch_total_size(buf);
+	batch_hdr_decode(buf, len, &h);
+	if (h.magic != BATCH_MAGIC) {
+		snprintf(out, cap, "magic %d, not %d", h.magic, BATCH_MAGIC);
+	} else if (total < BATCH_HDR_SIZE || (uint64_t)total > len) {
+		snprintf(out, cap, "batchLength %" PRId32 " does not fit the %zu bytes there",
+			 h.batch_length, len);
+	} else if (h.records_count < 0 || h.last_offset_delta < 0 ||
+		   (int64_t)h.records_count > (int64_t)h.last_offset_delta + 1) {
+		snprintf(out, cap, "recordsCount %" PRId32 " does not fit lastOffsetDelta %" PRId32,
+			 h.records_count, h.last_offset_delta);
+	} else {
+		uint32_t crc = crc32c(0, buf + BATCH_OFF_ATTRIBUTES,
+				      (size_t)total - BATCH_OFF_ATTRIBUTES);
+
+		if (crc != h.crc) {
+			snprintf(out, cap, "CRC-32C mismatch: stored 0x%08" PRIx32
+				 ", computed 0x%08" PRIx32, h.crc, crc);
+		} else if ((rc = iter_init(&it, buf, (size_t)total, false)) < 0) {
+			snprintf(out, cap, "%s payload does not decode: %s",
+				 codec_name(h.attributes & BATCH_CODEC_MASK), strerror(-rc));
+		} else {
+			while ((rc = batch_iter_next(&it, &r)) == 1)
+				n++;
+			if (rc < 0)
+				snprintf(out, cap, "record %" PRId32 " of %" PRId32 " is malformed",
+					 n, h.records_count);
+		}
+	}
+	batch_iter_free(&it);
 }

@@ -31,11 +31,11 @@
  *   valueLength varint (-1 = null value), value, headersCount varint,
  *   headers (headerKeyLength varint, key, headerValueLength varint, value)
  *
- * Invariants checked by batch_validate(): batchLength >= 49, magic 2, CRC
- * matches, recordsCount >= 0, lastOffsetDelta >= 0. Records are checked while
- * iterating: every length stays inside the batch, offset deltas strictly
- * increase and never exceed lastOffsetDelta. A gzip payload is a gzip stream;
- * an lz4 payload is an LZ4 frame (as Kafka's KafkaLZ4BlockOutputStream
+ * Invariants checked by batch_validate() and by batch_iter_init() (every
+ * reader): batchLength >= 49, magic 2, CRC matches, recordsCount >= 0,
+ * lastOffsetDelta >= 0. Records are checked while iterating: every length
+ * stays inside the batch, offset deltas strictly increase and never exceed
+ * lastOffsetDelta. A gzip payload is a gzip stream; an lz4 payload is an LZ4 frame (as Kafka's KafkaLZ4BlockOutputStream
  * writes it, with a correct header checksum).
  */
 #ifndef MQFS_ENGINE_BATCH_H
@@ -209,11 +209,19 @@ struct batch_iter {
 	uint8_t *owned;        /* decompressed payload, or NULL */
 	size_t owned_cap;
 };
-/* 0, or -EBADMSG (corrupt compressed payload), -ENOMEM, -ENOTSUP (codec we
- * do not support: snappy, zstd). */
+/* 0, or -EBADMSG (the CRC-32C does not match, corrupt compressed payload),
+ * -ENOMEM, -ENOTSUP (codec we do not support: snappy, zstd). */
 int batch_iter_init(struct batch_iter *it, const uint8_t *batch, size_t len);
+/* The same without the CRC check: only for a batch whose bytes are looked
+ * at for their shape, never served (seg_load_tail: a flipped byte there is
+ * for readers to report, not a reason to cut the log at open). */
+int batch_iter_init_nocrc(struct batch_iter *it, const uint8_t *batch, size_t len);
 /* 1 with *r filled, 0 at the end, -EBADMSG on a malformed record. */
 int batch_iter_next(struct batch_iter *it, struct rec *r);
+/* Why the batch of len bytes at buf is not valid, in words for a log line
+ * (the first failed check in the order of batch.c), into out (cap bytes);
+ * "" when it is valid. Slow: for error paths only. */
+void batch_explain(const uint8_t *buf, size_t len, char *out, size_t cap);
 /* Frees the decompressed payload. Safe on a zeroed iterator. An iterator
  * may be re-initialised without freeing; its payload buffer is reused. */
 void batch_iter_free(struct batch_iter *it);

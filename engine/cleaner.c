@@ -52,6 +52,14 @@
  * .swap over its original. Either way the segment is wholly old or wholly
  * new, and both hold every surviving record at its offset and position.
  *
+ * Corruption: every batch is checked whole as it is read (rd_next). A
+ * corrupt one is reported (log_corrupt) and fails the clean with -EBADMSG
+ * before anything of its segment, or of any later segment, is rewritten;
+ * segments already swapped hold the same surviving records as before. The
+ * first dirty offset does not move, so every later clean stops there too
+ * until the segment is gone (retention) or repaired: a log with a bad
+ * batch is in effect not compacted, and loses nothing to the cleaner.
+ *
  * Threads: log_clean runs on the broker's cleaner thread under the log's
  * maint_lock (retention waits); it takes the log's lock only to snapshot
  * the cleanable segments, to swap a segment pointer and to see whether
@@ -321,6 +329,7 @@ int log_dirty_ratio(struct log *l, int64_t now, double *ratio)
 /* ---- reading a segment batch by batch ---- */
 
 struct seg_reader {
+	struct log *l;
 	struct seg *s;
 	int64_t ent, nent, size;
 	uint8_t *buf;
@@ -328,6 +337,7 @@ struct seg_reader {
 	struct batch_iter it;
 	struct batch_hdr hdr;
 	int64_t total;           /* size of the current batch */
+	int64_t pos;             /* its position in the .log */
 	int64_t line_pos;        /* of its first record */
 };
 
@@ -342,19 +352,36 @@ static int rd_next(struct seg_reader *r)
 		return rc;
 	r->total = seg_read_batch(r->s, e.position, r->size, &r->buf, &r->cap);
 	if (r->total <= 0)
-		return r->total < 0 ? (int)r->total : -EBADMSG;
-	rc = batch_hdr_decode(r->buf, (size_t)r->total, &r->hdr);
+		rc = r->total < 0 ? (int)r->total : -EBADMSG;
+	else
+		rc = batch_hdr_decode(r->buf, (size_t)r->total, &r->hdr);
 	if (rc == 0)
 		rc = batch_iter_init(&r->it, r->buf, (size_t)r->total);
-	if (rc < 0)
+	if (rc < 0) {
+		/* The clean stops here: nothing of this segment or any later one
+		 * is rewritten, so no record is dropped for want of reading it. */
+		if (rc == -EBADMSG)
+			log_corrupt(r->l, r->s, e.position, r->total > 0 ? r->buf : NULL,
+				    r->total > 0 ? (size_t)r->total : 0);
 		return rc;
+	}
+	r->pos = e.position;
 	r->line_pos = e.line_pos;
 	return 1;
 }
 
-static void rd_init(struct seg_reader *r, struct seg *s)
+/* A malformed record under a good CRC: reported like a bad batch. */
+static int rd_bad_record(struct seg_reader *r, int rc)
+{
+	if (rc == -EBADMSG)
+		log_corrupt(r->l, r->s, r->pos, r->buf, (size_t)r->total);
+	return rc;
+}
+
+static void rd_init(struct seg_reader *r, struct log *l, struct seg *s)
 {
 	memset(r, 0, sizeof(*r));
+	r->l = l;
 	r->s = s;
 	r->nent = atomic_load(&s->lines_entries);
 	r->size = atomic_load(&s->size);
@@ -370,13 +397,13 @@ static void rd_free(struct seg_reader *r)
 
 /* Adds the keyed records of segs [from, to) to the map. Returns the index
  * of the first segment NOT wholly added (to when all fit). */
-static int build_map(struct seg **segs, int from, int to, struct omap *m,
+static int build_map(struct log *l, struct seg **segs, int from, int to, struct omap *m,
 		     struct log_clean_stats *st)
 {
 	int i = from;
 	for (; i < to; i++) {
 		struct seg_reader r;
-		rd_init(&r, segs[i]);
+		rd_init(&r, l, segs[i]);
 		int rc;
 		bool full = false;
 		while (!full && (rc = rd_next(&r)) == 1) {
@@ -391,8 +418,10 @@ static int build_map(struct seg **segs, int from, int to, struct omap *m,
 					break;
 				}
 			}
-			if (rc < 0)
+			if (rc < 0) {
+				rd_bad_record(&r, rc);
 				break;
+			}
 		}
 		rd_free(&r);
 		if (rc < 0)
@@ -459,7 +488,7 @@ static int classify(struct clean_ctx *c, struct seg_reader *r, int *kept)
 		*kept += c->keep[n];
 		n++;
 	}
-	return rc < 0 ? rc : n;
+	return rc < 0 ? rd_bad_record(r, rc) : n;
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
@@ -574,10 +603,11 @@ static int copy_batch(struct clean_ctx *c, struct seg_reader *r, int n, struct s
 }
 
 /* Counts what would go from s. Returns records removed or -errno. */
-static int64_t dry_run(struct clean_ctx *c, struct seg *s, struct log_clean_stats *st)
+static int64_t dry_run(struct log *l, struct clean_ctx *c, struct seg *s,
+		       struct log_clean_stats *st)
 {
 	struct seg_reader r;
-	rd_init(&r, s);
+	rd_init(&r, l, s);
 	int64_t removed = 0;
 	int rc;
 	while ((rc = rd_next(&r)) == 1) {
@@ -640,7 +670,7 @@ static int clean_segment(struct log *l, struct clean_ctx *c, struct seg *s, stru
 {
 	struct seg *ns = NULL;
 	struct seg_reader r;
-	rd_init(&r, s);
+	rd_init(&r, l, s);
 	int rc = seg_create_sfx(l->io, l->dir, s->base_offset, s->line_base, ".cleaned", &ns);
 	if (rc < 0)
 		goto out;
@@ -783,7 +813,7 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force,
 	if (rc < 0)
 		goto out;
 	c.map = &map;
-	int end = build_map(segs, d, k, &map, st);
+	int end = build_map(l, segs, d, k, &map, st);
 	if (end < 0) {
 		rc = end;
 		goto out;
@@ -799,7 +829,7 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force,
 			goto out;
 		}
 		st->segments_read++;
-		int64_t removed = dry_run(&c, segs[i], st);
+		int64_t removed = dry_run(l, &c, segs[i], st);
 		if (removed < 0) {
 			rc = (int)removed;
 			goto out;

@@ -25,6 +25,13 @@
  * it needs when that is bigger (charged all the same, so that the budget
  * counts every byte), and the whole-batch path is skipped. Buffers are kept
  * (and charged) until the cursor is freed.
+ *
+ * Corruption: every batch is checked whole (CRC-32C included) before any
+ * of its records is copied out, on both paths. A bad batch ends the read
+ * before it: the bytes of the records before it are returned, and the next
+ * read (which starts in the bad batch) fails with -EBADMSG, every time, with
+ * the cursor left where it was. The record by record path reports it
+ * (log_corrupt); the two-thread path only falls back to it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -49,7 +56,9 @@ struct log_cursor {
 	uint8_t *ra;
 	size_t ra_cap, ra_len;
 	int64_t ra_off;              /* file position of ra[0] */
-	/* current batch and record */
+	/* current batch (at .log position batch_pos, batch_len bytes, in c->ra
+	 * while in_batch) and record */
+	int64_t batch_pos, batch_len;
 	bool in_batch;
 	struct batch_iter it;
 	int64_t next_line;           /* line position of the next record in the batch */
@@ -224,19 +233,32 @@ static int cur_open_batch(struct log_cursor *c)
 		return rc;
 	rc = cur_fill(c, e.position, BATCH_LOG_OVERHEAD);
 	if (rc < 0)
-		return rc;
+		goto bad;
 	int64_t total = batch_total_size(c->ra + (e.position - c->ra_off));
-	if (total < BATCH_HDR_SIZE)
-		return -EBADMSG;
+	if (total < BATCH_HDR_SIZE) {
+		rc = -EBADMSG;
+		goto bad;
+	}
 	rc = cur_fill(c, e.position, (size_t)total);
 	if (rc < 0)
-		return rc;
+		goto bad;
 	rc = batch_iter_init(&c->it, c->ra + (e.position - c->ra_off), (size_t)total);
-	if (rc < 0)
+	if (rc < 0) {
+		if (rc == -EBADMSG)
+			log_corrupt(c->l, c->seg, e.position, c->ra + (e.position - c->ra_off),
+				    (size_t)total);
 		return rc;
+	}
+	c->batch_pos = e.position;
+	c->batch_len = total;
 	c->in_batch = true;
 	c->next_line = e.line_pos;
 	return 1;
+bad:
+	/* The entry points at bytes that are not a whole batch. */
+	if (rc == -EBADMSG)
+		log_corrupt(c->l, c->seg, e.position, NULL, 0);
+	return rc;
 }
 
 /* Moves to the next record. 1 = have one, 0 = end of published data. */
@@ -245,8 +267,13 @@ static int cur_next_rec(struct log_cursor *c)
 	for (;;) {
 		if (c->in_batch) {
 			int rc = batch_iter_next(&c->it, &c->rec);
-			if (rc < 0)
+			if (rc < 0) {
+				/* Records that do not parse under a good CRC: the
+				 * writer's fault, reported all the same. */
+				log_corrupt(c->l, c->seg, c->batch_pos,
+					    c->ra + (c->batch_pos - c->ra_off), (size_t)c->batch_len);
 				return rc;
+			}
 			if (rc == 1) {
 				c->have_rec = true;
 				c->rec_pos = c->next_line;
@@ -336,7 +363,8 @@ static size_t emit(struct log_cursor *c, char *out, size_t room)
 	/* Fast path: a whole value-only line. */
 	if (done == 0 && (seplen == 0 || r->key_len < 0) && (size_t)c->rec_len <= room) {
 		size_t vl = r->value_len > 0 ? (size_t)r->value_len : 0;
-		memcpy(out, r->value, vl);
+		if (vl)                 /* a null value has no pointer to copy from */
+			memcpy(out, r->value, vl);
 		out[vl] = '\n';
 		c->rec_done = c->rec_len;
 		c->lines_out++;

@@ -199,6 +199,7 @@ struct log_state {
 	 * from here on are its leftovers, never committed; appends fail with
 	 * -EIO until one manages the cut first. */
 	int64_t fence;
+	int64_t corrupt_batches;        /* since open: batches readers found corrupt */
 };
 
 struct log;
@@ -252,6 +253,15 @@ int log_assign_epoch(struct log *l, int32_t epoch, int64_t start_offset);
 void log_get_state(struct log *l, struct log_state *st);
 /* Called (with no engine lock held) after the hw moved. One listener. */
 void log_set_hw_listener(struct log *l, void (*fn)(void *arg, struct log *l), void *arg);
+/* Called once per corrupt batch a reader (a partition file or consume
+ * read, a lookup, the cleaner, .dump) finds: the .log file's path, the
+ * batch's position in it, and why it is not valid. The read fails there
+ * with -EBADMSG; the engine does not log, so this is the caller's chance.
+ * May run on any thread, with the log's lock held: fn must not call into
+ * this log. Set it before the log is handed to readers. */
+typedef void log_corrupt_fn(void *arg, struct log *l, const char *file, int64_t pos,
+			    const char *why);
+void log_set_corrupt_listener(struct log *l, log_corrupt_fn *fn, void *arg);
 /* Changes settings that can change at run time (segment_*, flush_*,
  * batch_bytes, codec, max_message_bytes). key_sep may only change while the
  * log has never had a record (-EBUSY otherwise). */

@@ -1089,6 +1089,7 @@ void log_get_state(struct log *l, struct log_state *st)
 	st->recovered_segments = l->recovered_segments;
 	st->recovery_truncated = l->recovery_truncated;
 	st->recovery_ms = l->recovery_ms;
+	st->corrupt_batches = atomic_load(&l->corrupt_batches);
 	st->first_dirty_offset = l->first_dirty_offset > l->log_start_offset
 				 ? l->first_dirty_offset : l->log_start_offset;
 	st->fence = l->fence;
@@ -1148,6 +1149,8 @@ static int batch_walk(struct log *l, struct seg *s, int64_t i,
 		pos += len;
 	}
 out:
+	if (rc == -EBADMSG)
+		log_corrupt(l, s, e.position, total > 0 ? buf : NULL, total > 0 ? (size_t)total : 0);
 	batch_iter_free(&it);
 	free(buf);
 	return rc;

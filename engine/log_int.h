@@ -82,6 +82,7 @@ struct batch_meta {
  * never looks at a .lines entry at or beyond lines_entries, nor at bytes at
  * or beyond size.
  */
+#define SEG_BAD_SLOTS 8
 struct seg {
 	int64_t base_offset;
 	int64_t line_base;          /* line position of base_offset */
@@ -124,6 +125,9 @@ struct seg {
 	 * under its stripe lock): render_size[k] holds while the file that
 	 * rendering reads is render_key[k] - 1 bytes long (0: not known). */
 	int64_t render_key[3], render_size[3];
+	/* Corrupt batches already reported (corrupt.c): position + 1, 0 = a
+	 * free slot. Filled lock-free by whichever reader finds one first. */
+	_Atomic int64_t bad_seen[SEG_BAD_SLOTS];
 };
 
 int seg_create(const struct io_ops *io, const char *dir, int64_t base, int64_t line_base,
@@ -209,6 +213,12 @@ struct log {
 	int64_t recovery_ms;
 	void (*hw_fn)(void *arg, struct log *l);
 	void *hw_arg;
+	/* Corrupt batches found by readers (corrupt.c); the listener is set
+	 * before the log is handed to readers and read with atomics, since
+	 * it may be called with the lock held or not. */
+	_Atomic int64_t corrupt_batches;
+	log_corrupt_fn *corrupt_fn;
+	void *corrupt_arg;
 	/* Retention and compaction: one at a time per log, taken before lock
 	 * (never while holding it). */
 	pthread_mutex_t maint_lock;
@@ -243,6 +253,14 @@ int log_tail_close(struct log *l);
 /* Closes the active segment and starts a new one at the LEO (retention
  * rolls a quiet segment so that it can age out). Lock held. */
 int log_roll_locked(struct log *l);
+
+/* corrupt.c: a reader found the batch at .log position pos of s not valid
+ * (buf/len: the bytes there, or NULL when they could not be read whole, len
+ * then the length the batch claims). The first time this batch is seen
+ * it is counted and the log's corrupt listener is told why; later calls
+ * for the same batch do nothing, so a reader that retries is not logged
+ * again. Any thread, with or without the log's lock. */
+void log_corrupt(struct log *l, struct seg *s, int64_t pos, const uint8_t *buf, size_t len);
 
 /* cleaner.c, for log.c: at open, before the segments are listed, finishes
  * or rolls back an interrupted swap (.cleaned, .swap files) and removes

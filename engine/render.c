@@ -13,6 +13,11 @@
  *     printable ASCII; a record line is cut at 200 bytes of payload with
  *     "..." and the full sizes given)
  *
+ * A batch that is not valid as a reader would check it (header, CRC-32C,
+ * payload: batch_iter_init) gets "valid: no" and none of its records; it
+ * is reported once (log_corrupt) and the dump goes on with the next batch
+ * when its length still leads to one.
+ *
  * Rendering is chunked: a cursor (entry index, or .log position for
  * .dump) lets a reader stream a rendering far larger than memory should
  * hold. The rendering is a function of the bytes of the file it reads (and
@@ -45,8 +50,8 @@ static pthread_mutex_t render_mu[RENDER_STRIPES] = {
 	PTHREAD_MUTEX_INITIALIZER,
 };
 
-static ssize_t render_kind(struct seg *s, enum seg_file kind, int64_t *cursor, char *buf,
-			   size_t size);
+static ssize_t render_kind(struct log *l, struct seg *s, enum seg_file kind, int64_t *cursor,
+			   char *buf, size_t size);
 
 /* What a rendering depends on: the length of the file it reads. */
 static int64_t render_source_size(struct seg *s, enum seg_file kind)
@@ -58,7 +63,7 @@ static int64_t render_source_size(struct seg *s, enum seg_file kind)
 
 /* The rendering's size: from the cache, or rendered whole (and cached if
  * the file did not grow meanwhile). */
-static int64_t render_size(struct seg *s, enum seg_file kind)
+static int64_t render_size(struct log *l, struct seg *s, enum seg_file kind)
 {
 	pthread_mutex_t *mu = &render_mu[((uintptr_t)s >> 6) % RENDER_STRIPES];
 	int k = (int)kind - 1;
@@ -75,7 +80,7 @@ static int64_t render_size(struct seg *s, enum seg_file kind)
 	if (!buf)
 		return -ENOMEM;
 	ssize_t n;
-	while ((n = render_kind(s, kind, &cursor, buf, RENDER_CHUNK)) > 0)
+	while ((n = render_kind(l, s, kind, &cursor, buf, RENDER_CHUNK)) > 0)
 		total += n;
 	free(buf);
 	if (n < 0)
@@ -95,7 +100,7 @@ int64_t log_segment_size(struct log *l, int64_t base, enum seg_file kind)
 	if (!s)
 		return -ENOENT;
 	int64_t n = kind == SEG_LOG ? atomic_load(&s->size) :
-		    kind >= SEG_INDEX && kind <= SEG_DUMP ? render_size(s, kind) : -EINVAL;
+		    kind >= SEG_INDEX && kind <= SEG_DUMP ? render_size(l, s, kind) : -EINVAL;
 	seg_unref(s);
 	return n;
 }
@@ -168,7 +173,8 @@ static ssize_t render_index(struct seg *s, bool time, int64_t *cursor, char *buf
 
 /* The .dump cursor: low 32 bits the batch position in .log, high bits the
  * index of the next record to print in that batch (0: the batch line too). */
-static ssize_t render_dump(struct seg *s, int64_t *cursor, char *buf, size_t size)
+static ssize_t render_dump(struct log *l, struct seg *s, int64_t *cursor, char *buf,
+			   size_t size)
 {
 	int64_t end = atomic_load(&s->size);
 	uint8_t *b = NULL;
@@ -183,14 +189,22 @@ static ssize_t render_dump(struct seg *s, int64_t *cursor, char *buf, size_t siz
 			break;
 		int64_t total = seg_read_batch(s, pos, end, &b, &cap);
 		if (total <= 0) {
+			if (total == -EBADMSG)
+				log_corrupt(l, s, pos, NULL, 0);
 			n += (size_t)snprintf(buf + n, size - n,
 					      "position: %" PRId64 " invalid batch: %s\n", pos,
 					      total < 0 ? strerror((int)-total) : "empty");
 			*cursor = end;
 			break;
 		}
+		/* Valid as every reader sees it: header, CRC, payload. */
 		struct batch_hdr h;
-		bool valid = batch_validate(b, (size_t)total) == 0;
+		int rc = batch_validate(b, (size_t)total);
+		if (rc == 0)
+			rc = batch_iter_init(&it, b, (size_t)total);
+		bool valid = rc == 0;
+		if (rc == -EBADMSG)
+			log_corrupt(l, s, pos, b, (size_t)total);
 		if (batch_hdr_decode(b, (size_t)total, &h) < 0)
 			valid = false;
 		if (skip == 0)
@@ -203,12 +217,12 @@ static ssize_t render_dump(struct seg *s, int64_t *cursor, char *buf, size_t siz
 				total, h.base_timestamp, h.max_timestamp, h.partition_leader_epoch,
 				codec_name(h.attributes & BATCH_CODEC_MASK), h.crc, valid ? "yes" : "no");
 		*cursor = pos + total;
-		if (!valid)
-			continue;
-		int rc = batch_iter_init(&it, b, (size_t)total);
-		if (rc < 0) {
-			n += (size_t)snprintf(buf + n, size - n, "| records unreadable: %s\n",
-					      strerror(-rc));
+		if (!valid) {
+			/* The reason is in the daemon's log; here only that its
+			 * records are not shown. */
+			if (skip == 0 && rc != -EBADMSG)
+				n += (size_t)snprintf(buf + n, size - n,
+						      "| records unreadable: %s\n", strerror(-rc));
 			continue;
 		}
 		struct rec r;
@@ -229,9 +243,11 @@ static ssize_t render_dump(struct seg *s, int64_t *cursor, char *buf, size_t siz
 				" valueSize: %" PRId32 " key: %s value: %s\n",
 				r.offset, r.timestamp, r.key_len, r.value_len, k, v);
 		}
-		if (got < 0)
+		if (got < 0) {
+			log_corrupt(l, s, pos, b, (size_t)total);
 			n += (size_t)snprintf(buf + n, size - n, "| malformed record: %s\n",
 					      strerror(-got));
+		}
 	}
 out:
 	batch_iter_free(&it);
@@ -245,13 +261,13 @@ ssize_t log_segment_render(struct log *l, int64_t base, enum seg_file kind, int6
 	struct seg *s = log_seg_get(l, base);
 	if (!s)
 		return -ENOENT;
-	ssize_t n = render_kind(s, kind, cursor, buf, size);
+	ssize_t n = render_kind(l, s, kind, cursor, buf, size);
 	seg_unref(s);
 	return n;
 }
 
-static ssize_t render_kind(struct seg *s, enum seg_file kind, int64_t *cursor, char *buf,
-			   size_t size)
+static ssize_t render_kind(struct log *l, struct seg *s, enum seg_file kind, int64_t *cursor,
+			   char *buf, size_t size)
 {
 	ssize_t n;
 	switch (kind) {
@@ -262,7 +278,7 @@ static ssize_t render_kind(struct seg *s, enum seg_file kind, int64_t *cursor, c
 		n = render_index(s, true, cursor, buf, size);
 		break;
 	case SEG_DUMP:
-		n = render_dump(s, cursor, buf, size);
+		n = render_dump(l, s, cursor, buf, size);
 		break;
 	default:
 		n = -EINVAL;

@@ -266,11 +266,12 @@ int64_t seg_read_batch(struct seg *s, int64_t pos, int64_t limit, uint8_t **buf,
 	return total;
 }
 
-/* Sum of the line lengths of a batch's records; also checks the records. */
-static int64_t batch_line_bytes(const uint8_t *b, size_t len, int key_sep_len,
+/* Sum of the line lengths of a batch's records; also checks the records
+ * (and the CRC when crc: see seg_load_tail for when it is not). */
+static int64_t batch_line_bytes(const uint8_t *b, size_t len, int key_sep_len, bool crc,
 				struct batch_iter *it)
 {
-	int rc = batch_iter_init(it, b, len);
+	int rc = crc ? batch_iter_init(it, b, len) : batch_iter_init_nocrc(it, b, len);
 	if (rc < 0)
 		return rc;
 	int64_t sum = 0;
@@ -329,7 +330,11 @@ int seg_load_tail(struct seg *s, int key_sep_len, int64_t prev_line_end)
 		rc = -EBADMSG;
 		goto out;
 	}
-	int64_t lb = batch_line_bytes(buf, (size_t)total, key_sep_len, &it);
+	/* Without the CRC: this segment is trusted (fsynced whole), and a
+	 * failure here sends it to seg_recover, which cuts at the first bad
+	 * batch. A byte flipped in a closed segment is corruption, not a torn
+	 * write: readers find it and fail with EBADMSG there, the log stays. */
+	int64_t lb = batch_line_bytes(buf, (size_t)total, key_sep_len, false, &it);
 	if (lb < 0) {
 		rc = (int)lb;
 		goto out;
@@ -499,7 +504,7 @@ int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index
 		    bh.base_offset + bh.last_offset_delta - s->base_offset > UINT32_MAX ||
 		    pos > UINT32_MAX)
 			break;
-		int64_t lb = batch_line_bytes(buf, (size_t)total, key_sep_len, &it);
+		int64_t lb = batch_line_bytes(buf, (size_t)total, key_sep_len, true, &it);
 		if (lb < 0)
 			break;
 		struct batch_meta m = {

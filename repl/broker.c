@@ -194,6 +194,19 @@ void broker_set_hw_listener(struct broker *b, void (*fn)(void *arg, const char *
 	pthread_mutex_unlock(&b->hw_mu);
 }
 
+/* The engine found a corrupt batch (once per batch): the one line that
+ * tells the operator where it is. Any thread, maybe under the log's lock. */
+static void broker_corrupt_found(void *arg, struct log *l, const char *file, int64_t pos,
+				 const char *why)
+{
+	const struct partition *part = arg;
+
+	(void)l;
+	mq_log(MQ_ERR, "topic %s partition %d: corrupt batch in %s at position %" PRId64
+	       ": %s; reads that reach it fail with EBADMSG", part->topic, part->index, file,
+	       pos, why);
+}
+
 /* Opens (creating) the logs of partitions [from, to) into parts[]. On
  * failure frees the structs and, if fresh (the partitions are new, not
  * the existing ones of a topic being loaded), drops the logs it opened. */
@@ -213,6 +226,8 @@ static int partitions_open(struct broker *b, const char *name, const struct log_
 		rc = logmgr_get_log(b->m, name, p, lc, true, &parts[p]->log);
 		opened = rc >= 0;
 		if (rc >= 0) {
+			parts[p]->topic = name;
+			log_set_corrupt_listener(parts[p]->log, broker_corrupt_found, parts[p]);
 			/* An already open log keeps the settings it was opened
 			 * with: make it take the topic's. */
 			rc = log_reconfigure(parts[p]->log, lc);
@@ -597,7 +612,9 @@ static int cleaner_topic(struct broker *b, struct topic *t)
 			atomic_fetch_add(&b->cleaner_errors, 1);
 			mq_log_limited(MQ_ERR, "topic %s partition %d: log cleaner: %s%s", t->name, p,
 				       strerror(-rc), rc == -ENOSPC ?
-				       " (too many keys: raise log.cleaner.dedupe.buffer.size)" : "");
+				       " (too many keys: raise log.cleaner.dedupe.buffer.size)" :
+				       rc == -EBADMSG ? " (a corrupt batch: not compacted from its "
+				       "segment on, nothing removed)" : "");
 			continue;
 		}
 		if (rc == 0)

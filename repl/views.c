@@ -204,7 +204,7 @@ static void metric_head(FILE *f, const char *name, const char *type, const char 
 }
 
 enum { M_LSO, M_HW, M_LEO, M_SIZE, M_SEGS, M_REC, M_BYTES, M_BATCHES, M_RECOV_SEGS,
-       M_RECOV_CUT, M_PAYLOAD, M_REC_OUT, M_BYTES_OUT };
+       M_RECOV_CUT, M_PAYLOAD, M_REC_OUT, M_BYTES_OUT, M_CORRUPT };
 
 static int64_t part_value(const struct msnap_part *p, int which)
 {
@@ -221,6 +221,7 @@ static int64_t part_value(const struct msnap_part *p, int which)
 	case M_BYTES_OUT: return p->bytes_out;
 	case M_RECOV_SEGS: return p->st.recovered_segments;
 	case M_RECOV_CUT: return p->st.recovery_truncated;
+	case M_CORRUPT: return p->st.corrupt_batches;
 	default: return p->batches_in;
 	}
 }
@@ -430,6 +431,9 @@ int broker_metrics_text(struct broker *b, char **out, size_t *len)
 		     "Segments checked by recovery when the log was opened (0: clean).");
 	metric_parts(f, mt, n, M_RECOV_CUT, "mqfs_log_recovery_truncated_bytes",
 		     "Invalid bytes recovery cut from the log's tail when it was opened.");
+	metric_topics(f, mt, n, M_CORRUPT, "mqfs_corrupt_batches_total",
+		      "Record batches found corrupt (CRC-32C or format) by reads, lookups, the "
+		      "cleaner or .dump since the broker started; each counted once.");
 	metric_head(f, "mqfs_recovery_seconds", "gauge",
 		    "Time spent recovering logs at start (0 after a clean shutdown).");
 	fprintf(f, "mqfs_recovery_seconds %.3f\n", recovery_seconds(mt, n));

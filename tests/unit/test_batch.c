@@ -490,6 +490,52 @@ static void test_crc_covers_every_byte(void **state)
 	free(pool);
 }
 
+/* Every reader's iterator checks the CRC: a flipped bit anywhere under
+ * the CRC fails batch_iter_init (the _nocrc variant reads such a batch when
+ * the flip keeps its shape), and batch_explain says why. */
+static void test_iter_checks_crc(void **state)
+{
+	const int codecs[] = { BATCH_CODEC_NONE, BATCH_CODEC_GZIP, BATCH_CODEC_LZ4 };
+	struct batch_iter it = { 0 };
+	char why[160];
+	uint8_t *pool;
+	struct trec *recs;
+
+	(void)state;
+	rng_seed(11);
+	recs = gen_recs(10, 8, 40, &pool);
+	for (size_t c = 0; c < 3; c++) {
+		size_t len;
+		uint8_t *b = build(codecs[c], recs, 10, 65536, 100, 3, &len);
+
+		batch_explain(b, len, why, sizeof(why));
+		assert_string_equal(why, "");
+		for (size_t i = BATCH_OFF_ATTRIBUTES + 2; i < len; i++) {
+			b[i] ^= 0x20;
+			assert_int_equal(batch_iter_init(&it, b, len), -EBADMSG);
+			batch_explain(b, len, why, sizeof(why));
+			if (i >= BATCH_HDR_SIZE)
+				assert_non_null(strstr(why, "CRC-32C mismatch"));
+			else
+				assert_string_not_equal(why, "");
+			b[i] ^= 0x20;
+		}
+		/* A value byte of an uncompressed batch: the shape holds. */
+		if (codecs[c] == BATCH_CODEC_NONE) {
+			b[len - 2] ^= 0x01;
+			assert_int_equal(batch_iter_init_nocrc(&it, b, len), 0);
+			b[len - 2] ^= 0x01;
+		}
+		assert_int_equal(batch_iter_init(&it, b, len), 0);
+		free(b);
+	}
+	batch_explain((const uint8_t *)"short", 5, why, sizeof(why));
+	assert_non_null(strstr(why, "shorter than a batch header"));
+	batch_iter_free(&it);
+	free(recs);
+	free(pool);
+}
+
 static void test_set_base(void **state)
 {
 	const struct trec recs[] = {
@@ -1392,6 +1438,7 @@ int main(void)
 		cmocka_unit_test(test_tiny_batch_layout),
 		cmocka_unit_test(test_hdr_decode_errors),
 		cmocka_unit_test(test_crc_covers_every_byte),
+		cmocka_unit_test(test_iter_checks_crc),
 		cmocka_unit_test(test_set_base),
 		cmocka_unit_test(test_roundtrip_special_values),
 		cmocka_unit_test(test_roundtrip_one_record),

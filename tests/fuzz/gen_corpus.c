@@ -1,0 +1,160 @@
+/*
+ * gen_corpus.c — writes the seed corpus of the fuzz targets:
+ *
+ *   gen-corpus DIR     (writes DIR/fuzz_batch/NAME and DIR/fuzz_recovery/NAME)
+ *
+ * batch: valid batches of each codec mqfs writes (none, gzip, lz4) with
+ * keys, null and empty values, long values; and the ways a batch is found
+ * broken (a flipped payload byte, a bad CRC, bad magic, a length past the
+ * end, truncated, a codec we do not decode, records that lie about their
+ * count). recovery: segment files: empty, one batch, many batches of each
+ * codec with consecutive offsets, a torn tail, garbage in the middle, a
+ * tail of zeros (the mapped tail), offsets that go backwards.
+ *
+ * The output is deterministic (fixed timestamps), so regenerating it
+ * (`make fuzz-corpus`) changes nothing unless the format does.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/batch.h"
+
+static const char *out_dir;
+
+static void put(const char *sub, const char *name, const uint8_t *b, size_t len)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", out_dir, sub, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(b, 1, len, f) != len || fclose(f) != 0) {
+		perror(path);
+		exit(1);
+	}
+}
+
+/* One batch of n records "k<i>"="v<i>..." (every third keyless, every
+ * fifth value null, every seventh empty), value lengths up to vmax. */
+static size_t batch(uint8_t *buf, size_t cap, int codec, int n, int vmax, int64_t base)
+{
+	struct batch_builder bb;
+	char k[16], v[4096];
+
+	batch_builder_init(&bb, buf, cap, codec);
+	for (int i = 0; i < n; i++) {
+		int kl = snprintf(k, sizeof(k), "k%d", i);
+		int vl = 1 + (i * 37) % vmax;
+		for (int j = 0; j < vl; j++)
+			v[j] = (char)('a' + (i + j) % 26);
+		if (batch_builder_add(&bb, i % 3 ? k : NULL, i % 3 ? kl : -1,
+				      i % 5 == 0 ? NULL : v, i % 5 == 0 ? -1 : i % 7 == 0 ? 0 : vl,
+				      1700000000000LL + i) < 0)
+			exit(1);
+	}
+	int64_t len = batch_builder_finish(&bb, base, 0);
+	if (len < 0)
+		exit(1);
+	return (size_t)len;
+}
+
+static void fix_crc(uint8_t *b, size_t len)
+{
+	be32_put(b + BATCH_OFF_CRC, crc32c(0, b + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES));
+}
+
+int main(int argc, char **argv)
+{
+	static uint8_t b[1 << 20], seg[1 << 21];
+	const int codecs[] = { BATCH_CODEC_NONE, BATCH_CODEC_GZIP, BATCH_CODEC_LZ4 };
+	char name[64];
+	size_t len, sl;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: gen-corpus DIR\n");
+		return 2;
+	}
+	out_dir = argv[1];
+
+	/* ---- batch ---- */
+	for (int c = 0; c < 3; c++) {
+		const char *cn = codec_name(codecs[c]);
+		const int ns[] = { 1, 5, 40 }, vm[] = { 8, 60, 600 };
+		for (int i = 0; i < 3; i++) {
+			len = batch(b, sizeof(b), codecs[c], ns[i], vm[i], 100 * i);
+			snprintf(name, sizeof(name), "valid-%s-%d", cn, ns[i]);
+			put("fuzz_batch", name, b, len);
+		}
+		len = batch(b, sizeof(b), codecs[c], 10, 30, 7);
+		b[len - 3] ^= 0x40;
+		snprintf(name, sizeof(name), "flipped-%s", cn);
+		put("fuzz_batch", name, b, len);
+		fix_crc(b, len);
+		snprintf(name, sizeof(name), "flipped-crc-fixed-%s", cn);
+		put("fuzz_batch", name, b, len);
+	}
+	len = batch(b, sizeof(b), BATCH_CODEC_NONE, 3, 10, 0);
+	b[BATCH_OFF_CRC] ^= 1;
+	put("fuzz_batch", "bad-crc", b, len);
+	b[BATCH_OFF_CRC] ^= 1;
+	b[BATCH_OFF_MAGIC] = 1;
+	put("fuzz_batch", "bad-magic", b, len);
+	b[BATCH_OFF_MAGIC] = BATCH_MAGIC;
+	put("fuzz_batch", "truncated", b, len - 5);
+	put("fuzz_batch", "header-only", b, BATCH_HDR_SIZE);
+	be32_put(b + BATCH_OFF_LENGTH, (uint32_t)len);
+	put("fuzz_batch", "length-past-end", b, len);
+	len = batch(b, sizeof(b), BATCH_CODEC_NONE, 3, 10, 0);
+	be16_put(b + BATCH_OFF_ATTRIBUTES, BATCH_CODEC_SNAPPY);
+	fix_crc(b, len);
+	put("fuzz_batch", "codec-snappy", b, len);
+	be16_put(b + BATCH_OFF_ATTRIBUTES, 6);
+	fix_crc(b, len);
+	put("fuzz_batch", "codec-6", b, len);
+	len = batch(b, sizeof(b), BATCH_CODEC_NONE, 3, 10, 0);
+	be32_put(b + BATCH_OFF_COUNT, 2);
+	fix_crc(b, len);
+	put("fuzz_batch", "count-too-small", b, len);
+	be32_put(b + BATCH_OFF_COUNT, 4);
+	be32_put(b + BATCH_OFF_LAST_DELTA, 5);
+	fix_crc(b, len);
+	put("fuzz_batch", "count-too-big", b, len);
+	len = batch(b, sizeof(b), BATCH_CODEC_GZIP, 3, 10, 0);
+	memcpy(b + len, b, len);
+	put("fuzz_batch", "two-batches", b, 2 * len);
+
+	/* ---- recovery ---- */
+	put("fuzz_recovery", "empty", seg, 0);
+	for (int c = 0; c < 3; c++) {
+		const char *cn = codec_name(codecs[c]);
+		int64_t off = 0;
+		sl = 0;
+		for (int i = 0; i < 8; i++) {
+			len = batch(seg + sl, sizeof(seg) - sl, codecs[c], 1 + i, 40, off);
+			sl += len;
+			off += 1 + i;
+		}
+		snprintf(name, sizeof(name), "segment-%s", cn);
+		put("fuzz_recovery", name, seg, sl);
+		snprintf(name, sizeof(name), "torn-%s", cn);
+		put("fuzz_recovery", name, seg, sl - 7);
+		memset(seg + sl, 0, 4096);
+		snprintf(name, sizeof(name), "zeros-%s", cn);
+		put("fuzz_recovery", name, seg, sl + 4096);
+		seg[sl / 2] ^= 0x10;
+		snprintf(name, sizeof(name), "middle-%s", cn);
+		put("fuzz_recovery", name, seg, sl);
+	}
+	sl = batch(seg, sizeof(seg), BATCH_CODEC_NONE, 3, 10, 0);
+	put("fuzz_recovery", "one-batch", seg, sl);
+	sl += batch(seg + sl, sizeof(seg) - sl, BATCH_CODEC_NONE, 3, 10, 1);
+	put("fuzz_recovery", "offsets-overlap", seg, sl);
+	sl = batch(seg, sizeof(seg), BATCH_CODEC_LZ4, 3, 10, 5);
+	sl += batch(seg + sl, sizeof(seg) - sl, BATCH_CODEC_LZ4, 3, 10, 100);
+	put("fuzz_recovery", "offsets-gap", seg, sl);
+	sl = batch(seg, sizeof(seg), BATCH_CODEC_NONE, 200, 2000, 0);
+	put("fuzz_recovery", "big-batch", seg, sl);
+	return 0;
+}
