@@ -462,9 +462,11 @@ static void conn_close(struct net_conn *c, int level, const char *why)
 	c->fd = -1;
 	memwait_del(c);
 	list_del(c->req_out ? &loop->busy : &loop->lru, c);
+	/* In WAIT_MEM frame_len is known but nothing was reserved. */
+	if (c->frame)
+		mem_release(srv, c->frame_len);
 	free(c->frame);
 	c->frame = NULL;
-	mem_release(srv, c->frame_len);
 	c->frame_len = 0;
 	ip_give(srv, c->ip);
 	STAT_ADD(srv, connections, -1);
@@ -561,10 +563,9 @@ static int conn_send(struct net_conn *c)
 	return 0;
 }
 
-static void conn_read(struct net_conn *c);
-
 /* Sends as much as the socket takes; when done, frees the request and
- * reads again (or closes when the response was the last word). */
+ * listens again (or closes when the response was the last word). The
+ * caller reads on: conn_read's own loop, or the event that got here. */
 static void conn_flush(struct net_conn *c)
 {
 	int rc = conn_send(c);
@@ -586,8 +587,6 @@ static void conn_flush(struct net_conn *c)
 	}
 	c->state = READ_SIZE;
 	conn_set_events(c, EPOLLIN);
-	/* Level-triggered epoll would tell us too; reading now saves a round. */
-	conn_read(c);
 }
 
 /* Starts sending c->req's finished response. */
@@ -851,15 +850,22 @@ answered:
 	conn_reply(c);
 }
 
-/* Reads what the socket has, up to one whole frame (invariant 1). */
+/* Reads what the socket has, one frame at a time (invariant 1): a frame
+ * answered at once lets the next be read, up to FRAMES_PER_READ in one
+ * go so that a pipelining client cannot hold the loop; level-triggered
+ * epoll brings the rest. */
+#define FRAMES_PER_READ 16
+
 static void conn_read(struct net_conn *c)
 {
 	struct net_server *srv = c->loop->srv;
+	int frames = 0;
 	ssize_t n;
 	size_t len;
 	int rc;
 
-	while (!c->closed && (c->state == READ_SIZE || c->state == READ_FRAME)) {
+	while (!c->closed && (c->state == READ_SIZE || c->state == READ_FRAME) &&
+	       frames < FRAMES_PER_READ) {
 		if (c->state == READ_SIZE)
 			n = recv(c->fd, c->size_buf + c->size_got, 4 - c->size_got, MSG_DONTWAIT);
 		else
@@ -882,7 +888,7 @@ static void conn_read(struct net_conn *c)
 			c->frame_got += (size_t)n;
 			if (c->frame_got == c->frame_len) {
 				conn_frame(c);
-				return;
+				frames++;
 			}
 			continue;
 		}
@@ -925,7 +931,7 @@ static void conn_read(struct net_conn *c)
 		c->state = READ_FRAME;
 		if (!len) {
 			conn_frame(c);
-			return;
+			frames++;
 		}
 	}
 }
@@ -986,6 +992,8 @@ static void loop_take_done(struct net_loop *loop)
 				conn_close(c, MQ_WARN, why);
 			} else {
 				conn_reply(c);
+				if (!c->closed && c->state == READ_SIZE)
+					conn_read(c);
 			}
 		}
 		req = next;
@@ -1220,7 +1228,7 @@ static void *loop_main(void *arg)
 					conn_close(c, MQ_DEBUG, "socket error or hang-up");
 				else if (c->state == BUSY && c->req && !c->req_out)
 					conn_flush(c);
-				else
+				if (!c->closed && (c->state == READ_SIZE || c->state == READ_FRAME))
 					conn_read(c);
 			}
 		}
