@@ -169,8 +169,9 @@ int net_server_new(const struct net_config *cfg, sasl_lookup_fn lookup, void *lo
  * SaslAuthenticate (the listener's own) or an API outside the table. */
 int net_server_handle(struct net_server *srv, int16_t api_key, net_handler_fn fn, void *arg);
 /* Binds every listener (SO_REUSEADDR), starts the loops and the workers.
- * 0; -EADDRINUSE, -EADDRNOTAVAIL, -EINVAL (host not an address),
- * -errno of socket/bind/listen/pthread_create. On error nothing runs. */
+ * 0; -EADDRINUSE, -EADDRNOTAVAIL (host unknown or not local), -EINVAL
+ * (started already), -errno of socket/bind/listen/pthread_create. On
+ * error nothing runs. */
 int net_server_start(struct net_server *srv);
 /* The port listener i is bound to (its configured port, or the one the
  * kernel chose for port 0); -ENOENT for no such listener or before start. */
@@ -246,7 +247,8 @@ int net_client_version(const struct net_client *c, int16_t api_key);
 /* SaslHandshake v1 with SCRAM-SHA-256, then SaslAuthenticate until the
  * server proves itself. 0; -EACCES refused (wrong user or password),
  * -EKEYREJECTED the server does not know the password, -EOPNOTSUPP the
- * server does not offer SCRAM-SHA-256, other sasl.h errors. */
+ * server does not offer SCRAM-SHA-256, -EPROTO another handshake error
+ * (ILLEGAL_SASL_STATE: already authenticated), other sasl.h errors. */
 int net_client_sasl(struct net_client *c, const char *user, const char *password,
 		    int64_t timeout_ms);
 /* A response read by net_client_call: the whole frame (after its size)
