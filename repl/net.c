@@ -1,0 +1,1531 @@
+/*
+ * net.c — the broker listener's event loops, connections and worker pool
+ * (the design, states and limits are written down in net.h).
+ *
+ * Ownership:
+ *   - a connection (struct net_conn) belongs to its loop; only that thread
+ *     reads, writes or frees it. It is freed at the end of a loop
+ *     iteration (the graveyard), never while an epoll event of the same
+ *     batch may still point at it, and never while its request is out
+ *     with a worker or parked (req_out): the completion frees it then.
+ *   - a request (struct net_req) owns its frame (counted in frame_bytes
+ *     until freed) and its response. It is held by exactly one of: the
+ *     loop (deciding, in the backlog, or sending), the work queue, a
+ *     worker or the owner it was parked with, the loop's done list.
+ *   - loop->lock guards the loop's incoming and done lists only; srv->qlock
+ *     the work queue; srv->iplock the per-address counts. No lock is held
+ *     while calling a handler, a done callback or the SASL lookup.
+ *
+ * Invariants:
+ *   1. A connection has at most one request (c->req), so responses leave
+ *      in request order and an unread response stops reading.
+ *   2. A connection's epoll interest is EPOLLIN only in READ_SIZE and
+ *      READ_FRAME, EPOLLOUT only while a response is blocked on a full
+ *      socket, nothing otherwise.
+ *   3. frame_bytes is the sum of the frames held; a frame is reserved only
+ *      while frame_bytes < queued.max.request.bytes (so the total exceeds
+ *      the limit by less than one frame, and a frame larger than the limit
+ *      can still be served alone, as Kafka's non-strict pool allows).
+ *   4. Connections not at a worker are on their loop's LRU list, oldest
+ *      activity first; those at a worker are on the busy list. Only the
+ *      LRU list is expired by connections.max.idle.ms.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "repl/net.h"
+#include "repl/repl.h"
+
+#define N_API_KEYS 128
+#define IP_BUCKETS 256
+#define EVENTS_PER_WAIT 64
+#define ACCEPTS_PER_EVENT 64
+
+enum obj_kind { OBJ_LISTENER, OBJ_CONN, OBJ_WAKE };
+
+enum conn_state { READ_SIZE, READ_FRAME, WAIT_MEM, BUSY };
+
+/* Where a SASL_PLAINTEXT connection stands (net.h). */
+enum auth_state {
+	AUTH_START,        /* nothing yet: ApiVersions or SaslHandshake */
+	AUTH_HANDSHAKE,    /* after ApiVersions: SaslHandshake only */
+	AUTH_SCRAM,        /* after handshake v1: SaslAuthenticate */
+	AUTH_SCRAM_RAW,    /* after handshake v0: bare tokens */
+	AUTH_DONE,
+};
+
+struct net_listener {
+	enum obj_kind kind;
+	int fd;
+	int idx;
+	int port;
+};
+
+struct net_loop;
+
+struct net_conn {
+	enum obj_kind kind;
+	int fd;
+	struct net_loop *loop;
+	int listener;
+	uint8_t ip[16];                 /* the address as a table key */
+	char peer[64];
+	enum conn_state state;
+	uint32_t events;
+	uint8_t size_buf[4];
+	size_t size_got;
+	uint8_t *frame;
+	size_t frame_len, frame_got;
+	struct net_req *req;            /* invariant 1 */
+	bool req_out;                   /* req at a worker, parked or done-listed */
+	bool in_backlog;
+	bool close_after_write;
+	bool closed;
+	int64_t last_active;
+	struct net_conn *prev, *next;   /* LRU or busy list */
+	struct net_conn *wait_next;     /* memwait list */
+	bool waiting_mem;
+	struct net_conn *grave_next;
+	enum auth_state auth;
+	struct sasl_server *sasl;
+	char user[SASL_MAX_USER + 1];
+};
+
+struct net_req {
+	struct net_conn *conn;
+	uint8_t *frame;
+	size_t frame_len;
+	struct proto_req msg;
+	struct proto_out out;
+	size_t counted;                 /* bytes added to response_bytes */
+	size_t piece, piece_off;        /* send progress */
+	net_done_fn done_fn;
+	void *done_arg;
+	int rc;
+	int cancelled;                  /* __atomic */
+	struct net_req *next;           /* queue, backlog or done list */
+};
+
+struct net_incoming {
+	int fd;
+	int listener;
+	uint8_t ip[16];
+	char peer[64];
+	struct net_incoming *next;
+};
+
+struct conn_list {
+	struct net_conn *head, *tail;
+};
+
+struct net_loop {
+	struct net_server *srv;
+	int idx;
+	int epfd;
+	int efd;
+	enum obj_kind wake_kind;        /* epoll data of efd points here */
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	struct net_incoming *incoming;
+	struct net_req *done_head, *done_tail;
+	/* loop thread only */
+	struct conn_list lru, busy;
+	struct net_conn *memwait_head, *memwait_tail;
+	struct net_req *backlog_head, *backlog_tail;
+	struct net_conn *grave;
+	int64_t outstanding;            /* requests at workers or parked */
+	bool shut;                      /* connections closed for stop */
+};
+
+struct ip_count {
+	uint8_t ip[16];
+	int count;
+	struct ip_count *next;
+};
+
+struct net_server {
+	struct net_config cfg;
+	sasl_lookup_fn lookup;
+	void *lookup_arg;
+	struct {
+		net_handler_fn fn;
+		void *arg;
+	} handlers[N_API_KEYS];
+	struct net_listener lst[NET_MAX_LISTENERS];
+	int n_loops;
+	struct net_loop *loops;
+	int n_workers;
+	pthread_t *workers;
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;
+	struct net_req *q_head, *q_tail;
+	int q_len;
+	pthread_mutex_t iplock;
+	struct ip_count *ips[IP_BUCKETS];
+	unsigned next_loop;             /* loop 0 only */
+	int stopping;                   /* __atomic */
+	int memwaiters;                 /* __atomic: connections in WAIT_MEM */
+	bool started, stopped;
+	struct net_stats st;            /* __atomic fields */
+};
+
+#define STAT_ADD(srv, f, n) __atomic_add_fetch(&(srv)->st.f, (n), __ATOMIC_RELAXED)
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *api_name(int16_t api_key)
+{
+	const struct proto_api *a = proto_api_find(api_key);
+
+	return a ? a->name : "unknown API";
+}
+
+static void loop_wake(struct net_loop *loop)
+{
+	uint64_t one = 1;
+
+	/* The counter saturates long before anyone could care; a failed
+	 * write means it is already non-zero, i.e. the loop will wake. */
+	if (write(loop->efd, &one, sizeof(one)) < 0) {
+		/* nothing to do */
+	}
+}
+
+/* ---- lists ---- */
+
+static void list_del(struct conn_list *l, struct net_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		l->tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void list_add_tail(struct conn_list *l, struct net_conn *c)
+{
+	c->next = NULL;
+	c->prev = l->tail;
+	if (l->tail)
+		l->tail->next = c;
+	else
+		l->head = c;
+	l->tail = c;
+}
+
+/* Marks activity: the connection goes to the LRU's tail. */
+static void conn_touch(struct net_conn *c)
+{
+	struct net_loop *loop = c->loop;
+
+	c->last_active = now_ms();
+	if (c->req_out)
+		return;
+	list_del(&loop->lru, c);
+	list_add_tail(&loop->lru, c);
+}
+
+/* ---- per-address counts (srv->iplock) ---- */
+
+static unsigned ip_hash(const uint8_t ip[16])
+{
+	unsigned h = 2166136261u;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ ip[i]) * 16777619u;
+	return h % IP_BUCKETS;
+}
+
+/* Counts one more connection from ip unless it has max already: 0 or
+ * -EMFILE (over the limit), -ENOMEM. */
+static int ip_take(struct net_server *srv, const uint8_t ip[16], int max)
+{
+	struct ip_count **pp = &srv->ips[ip_hash(ip)], *e;
+	int rc = 0;
+
+	pthread_mutex_lock(&srv->iplock);
+	for (e = *pp; e && memcmp(e->ip, ip, 16); e = e->next)
+		;
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		memcpy(e->ip, ip, 16);
+		e->next = *pp;
+		*pp = e;
+	}
+	if (e->count >= max)
+		rc = -EMFILE;
+	else
+		e->count++;
+out:
+	pthread_mutex_unlock(&srv->iplock);
+	return rc;
+}
+
+static void ip_give(struct net_server *srv, const uint8_t ip[16])
+{
+	struct ip_count **pp = &srv->ips[ip_hash(ip)], *e;
+
+	pthread_mutex_lock(&srv->iplock);
+	for (; (e = *pp) && memcmp(e->ip, ip, 16); pp = &e->next)
+		;
+	if (e && --e->count <= 0) {
+		*pp = e->next;
+		free(e);
+	}
+	pthread_mutex_unlock(&srv->iplock);
+}
+
+/* ---- frame memory (invariant 3) ---- */
+
+static bool mem_reserve(struct net_server *srv, size_t n)
+{
+	int64_t limit = srv->cfg.queued_max_request_bytes;
+
+	if (limit >= 0 && __atomic_load_n(&srv->st.frame_bytes, __ATOMIC_RELAXED) >= limit)
+		return false;
+	STAT_ADD(srv, frame_bytes, (int64_t)n);
+	return true;
+}
+
+static void mem_release(struct net_server *srv, size_t n)
+{
+	if (!n)
+		return;
+	STAT_ADD(srv, frame_bytes, -(int64_t)n);
+	if (__atomic_load_n(&srv->memwaiters, __ATOMIC_RELAXED) > 0)
+		for (int i = 0; i < srv->n_loops; i++)
+			loop_wake(&srv->loops[i]);
+}
+
+/* ---- requests ---- */
+
+/* Runs the done callback with status and frees req (loop thread). */
+static void req_free(struct net_req *req, int status)
+{
+	struct net_server *srv;
+
+	if (!req)
+		return;
+	srv = req->conn->loop->srv;
+	if (req->done_fn)
+		req->done_fn(req->done_arg, req, status);
+	proto_req_free(&req->msg);
+	proto_out_free(&req->out);
+	if (req->counted)
+		STAT_ADD(srv, response_bytes, -(int64_t)req->counted);
+	free(req->frame);
+	mem_release(srv, req->frame_len);
+	free(req);
+}
+
+const struct proto_req *net_req_msg(const struct net_req *req) { return &req->msg; }
+struct proto_out *net_req_out(struct net_req *req) { return &req->out; }
+const char *net_req_peer(const struct net_req *req) { return req->conn->peer; }
+int net_req_listener(const struct net_req *req) { return req->conn->listener; }
+
+const char *net_req_user(const struct net_req *req)
+{
+	return req->conn->auth == AUTH_DONE && req->conn->user[0] ? req->conn->user : NULL;
+}
+
+bool net_req_cancelled(const struct net_req *req)
+{
+	return __atomic_load_n(&req->cancelled, __ATOMIC_ACQUIRE) != 0;
+}
+
+void net_req_on_done(struct net_req *req, net_done_fn fn, void *arg)
+{
+	req->done_fn = fn;
+	req->done_arg = arg;
+}
+
+size_t net_req_begin(struct net_req *req)
+{
+	const struct proto_req_hdr *h = &req->msg.hdr;
+
+	return proto_resp_begin(&req->out.w, h->api_key, h->api_version, h->correlation_id);
+}
+
+int net_req_end(struct net_req *req, size_t pos)
+{
+	return proto_out_finish(&req->out, pos);
+}
+
+void net_req_complete(struct net_req *req, int rc)
+{
+	struct net_loop *loop = req->conn->loop;
+
+	req->rc = rc > 0 ? -EINVAL : rc;
+	req->next = NULL;
+	pthread_mutex_lock(&loop->lock);
+	if (loop->done_tail)
+		loop->done_tail->next = req;
+	else
+		loop->done_head = req;
+	loop->done_tail = req;
+	pthread_mutex_unlock(&loop->lock);
+	loop_wake(loop);
+}
+
+/* ---- connections ---- */
+
+static int conn_set_events(struct net_conn *c, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = c };
+
+	if (c->events == events)
+		return 0;
+	if (epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev))
+		return -errno;
+	c->events = events;
+	return 0;
+}
+
+static void memwait_del(struct net_conn *c)
+{
+	struct net_loop *loop = c->loop;
+	struct net_conn **pp = &loop->memwait_head, *prev = NULL;
+
+	if (!c->waiting_mem)
+		return;
+	for (; *pp && *pp != c; pp = &(*pp)->wait_next)
+		prev = *pp;
+	if (*pp)
+		*pp = c->wait_next;
+	if (loop->memwait_tail == c)
+		loop->memwait_tail = prev;
+	c->wait_next = NULL;
+	c->waiting_mem = false;
+	__atomic_sub_fetch(&loop->srv->memwaiters, 1, __ATOMIC_RELAXED);
+}
+
+static void backlog_del(struct net_loop *loop, struct net_req *req)
+{
+	struct net_req **pp = &loop->backlog_head, *prev = NULL;
+
+	for (; *pp && *pp != req; pp = &(*pp)->next)
+		prev = *pp;
+	if (*pp)
+		*pp = req->next;
+	if (loop->backlog_tail == req)
+		loop->backlog_tail = prev;
+	req->next = NULL;
+}
+
+/* Closes c (idempotent); why is logged at level when not NULL. The struct
+ * goes to the graveyard, or stays until its request comes back. */
+static void conn_close(struct net_conn *c, int level, const char *why)
+{
+	struct net_loop *loop = c->loop;
+	struct net_server *srv = loop->srv;
+
+	if (c->closed)
+		return;
+	/* Debug-level reasons (a peer leaving, idle expiry) are routine and
+	 * would only eat the rate limit of the lines that matter. */
+	if (why && level <= MQ_INFO)
+		mq_log_limited(level, "net: %s: %s; closing the connection", c->peer, why);
+	c->closed = true;
+	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	memwait_del(c);
+	list_del(c->req_out ? &loop->busy : &loop->lru, c);
+	/* In WAIT_MEM frame_len is known but nothing was reserved. */
+	if (c->frame)
+		mem_release(srv, c->frame_len);
+	free(c->frame);
+	c->frame = NULL;
+	c->frame_len = 0;
+	ip_give(srv, c->ip);
+	STAT_ADD(srv, connections, -1);
+	sasl_server_free(c->sasl);
+	c->sasl = NULL;
+	if (c->req && c->req_out) {
+		__atomic_store_n(&c->req->cancelled, 1, __ATOMIC_RELEASE);
+		return;  /* freed when the request comes back */
+	}
+	if (c->req) {
+		if (c->in_backlog)
+			backlog_del(loop, c->req);
+		req_free(c->req, -ECONNRESET);
+		c->req = NULL;
+	}
+	c->grave_next = loop->grave;
+	loop->grave = c;
+}
+
+static void conn_add(struct net_loop *loop, int fd, int listener, const uint8_t ip[16],
+		     const char *peer)
+{
+	struct net_server *srv = loop->srv;
+	struct net_conn *c = calloc(1, sizeof(*c));
+	struct epoll_event ev = { .events = EPOLLIN };
+	int one = 1;
+
+	if (!c)
+		goto fail;
+	c->kind = OBJ_CONN;
+	c->fd = fd;
+	c->loop = loop;
+	c->listener = listener;
+	memcpy(c->ip, ip, 16);
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	c->state = READ_SIZE;
+	c->events = EPOLLIN;
+	c->auth = srv->cfg.listeners[listener].security == NET_SASL_PLAINTEXT ?
+		AUTH_START : AUTH_DONE;
+	/* Responses are whole frames written at once: no Nagle delay. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ev.data.ptr = c;
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev))
+		goto fail;
+	c->last_active = now_ms();
+	list_add_tail(&loop->lru, c);
+	return;
+fail:
+	mq_log_limited(MQ_WARN, "net: %s: cannot take the connection: %s", peer, strerror(errno));
+	free(c);
+	close(fd);
+	ip_give(srv, ip);
+	STAT_ADD(srv, connections, -1);
+}
+
+/* ---- sending ---- */
+
+/* Sends what is left of c->req's response: 0 all sent, 1 the socket is
+ * full, -errno. */
+static int conn_send(struct net_conn *c)
+{
+	struct net_req *req = c->req;
+	struct proto_out *out = &req->out;
+
+	while (req->piece < out->n_pieces) {
+		const struct proto_piece *pc = &out->pieces[req->piece];
+		size_t left = pc->len - req->piece_off;
+		ssize_t n;
+
+		if (pc->kind == PROTO_PIECE_MEM) {
+			n = send(c->fd, out->w.buf + pc->offset + req->piece_off, left,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		} else {
+			off_t off = pc->offset + (off_t)req->piece_off;
+
+			n = sendfile(c->fd, pc->fd, &off, left);
+			if (n == 0)
+				return -EIO;  /* the file is shorter than promised */
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 1;
+			return -errno;
+		}
+		conn_touch(c);
+		req->piece_off += (size_t)n;
+		if (req->piece_off == pc->len) {
+			req->piece++;
+			req->piece_off = 0;
+		}
+	}
+	return 0;
+}
+
+/* Sends as much as the socket takes; when done, frees the request and
+ * listens again (or closes when the response was the last word). The
+ * caller reads on: conn_read's own loop, or the event that got here. */
+static void conn_flush(struct net_conn *c)
+{
+	int rc = conn_send(c);
+
+	if (rc < 0) {
+		conn_close(c, MQ_INFO, rc == -EIO ? "a file piece of a response was cut short" :
+			   "send failed");
+		return;
+	}
+	if (rc == 1) {
+		conn_set_events(c, EPOLLOUT);
+		return;
+	}
+	req_free(c->req, 0);
+	c->req = NULL;
+	if (c->close_after_write) {
+		conn_close(c, 0, NULL);
+		return;
+	}
+	c->state = READ_SIZE;
+	conn_set_events(c, EPOLLIN);
+}
+
+/* Starts sending c->req's finished response. */
+static void conn_reply(struct net_conn *c)
+{
+	struct net_req *req = c->req;
+
+	if (req->out.total < 4 || !req->out.n_pieces) {
+		mq_log_limited(MQ_ERR, "net: %s: the %s handler returned no response",
+			       c->peer, api_name(req->msg.hdr.api_key));
+		conn_close(c, 0, NULL);
+		return;
+	}
+	req->counted = req->out.w.cap;
+	STAT_ADD(c->loop->srv, response_bytes, (int64_t)req->counted);
+	req->piece = req->piece_off = 0;
+	conn_flush(c);
+}
+
+/* ---- requests the listener answers ---- */
+
+static int answer_api_versions(struct net_req *req, bool unsupported)
+{
+	const struct proto_req_hdr *h = &req->msg.hdr;
+	int16_t v = unsupported ? 0 : h->api_version;
+	size_t pos = proto_resp_begin(&req->out.w, h->api_key, v, h->correlation_id);
+
+	proto_api_versions_resp_encode(&req->out.w, v, unsupported ?
+				       PROTO_ERR_UNSUPPORTED_VERSION : PROTO_ERR_NONE, 0);
+	return proto_out_finish(&req->out, pos);
+}
+
+static int answer_handshake(struct net_conn *c, struct net_req *req, int16_t error_code)
+{
+	struct proto_sasl_handshake_resp resp = { .error_code = error_code };
+	size_t pos = net_req_begin(req);
+
+	if (c->loop->srv->cfg.sasl_scram_sha_256 &&
+	    c->loop->srv->cfg.listeners[c->listener].security == NET_SASL_PLAINTEXT)
+		resp.mechanisms[resp.n_mechanisms++] = kstr_of(SASL_SCRAM_SHA_256);
+	proto_sasl_handshake_resp_encode(&req->out.w, req->msg.hdr.api_version, &resp);
+	return net_req_end(req, pos);
+}
+
+static int answer_auth(struct net_req *req, int16_t error_code, const char *message,
+		       const char *bytes, size_t len)
+{
+	struct proto_sasl_auth_resp resp = {
+		.error_code = error_code,
+		.error_message = message ? kstr_of(message) : KSTR_NULL,
+		.auth_bytes = { bytes ? bytes : "", (int32_t)len },
+	};
+	size_t pos = net_req_begin(req);
+
+	proto_sasl_auth_resp_encode(&req->out.w, req->msg.hdr.api_version, &resp);
+	return net_req_end(req, pos);
+}
+
+/* One SCRAM step with the client's token: 0 with the answer built in req
+ * (raw: a bare size-prefixed token), or -errno when the connection must
+ * simply close. */
+static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t *in,
+			  size_t in_len, bool raw)
+{
+	struct net_server *srv = c->loop->srv;
+	const char *out = NULL;
+	size_t out_len = 0, pos;
+	int rc = sasl_server_step(c->sasl, in, in_len, &out, &out_len);
+
+	if (rc < 0) {
+		STAT_ADD(srv, auth_failures, 1);
+		mq_log_limited(MQ_WARN, "net: %s: SaslAuthenticate refused: %s (%s)", c->peer,
+			       sasl_server_reason(c->sasl), strerror(-rc));
+		c->close_after_write = true;
+		if (raw)
+			return -EACCES;  /* the v0 exchange has no error message */
+		return answer_auth(req, sasl_kafka_error(rc),
+				   "Authentication failed during authentication due to invalid "
+				   "credentials with SASL mechanism " SASL_SCRAM_SHA_256, NULL, 0);
+	}
+	if (rc == 1) {
+		snprintf(c->user, sizeof(c->user), "%s", sasl_server_user(c->sasl));
+		c->auth = AUTH_DONE;
+		mq_log(MQ_INFO, "net: %s: authenticated as %s (%s)", c->peer, c->user,
+		       SASL_SCRAM_SHA_256);
+	}
+	if (!raw)
+		return answer_auth(req, PROTO_ERR_NONE, NULL, out, out_len);
+	pos = kbuf_w_frame_begin(&req->out.w);
+	kbuf_write_raw(&req->out.w, out, out_len);
+	return proto_out_finish(&req->out, pos);
+}
+
+/* A request on a SASL listener before authentication: 0 answered (the
+ * answer may end the connection: close_after_write), -errno close now. */
+static int conn_pre_auth(struct net_conn *c, struct net_req *req)
+{
+	struct net_server *srv = c->loop->srv;
+	const struct proto_req *m = &req->msg;
+	int16_t key = m->hdr.api_key;
+	int rc;
+
+	if (key == PROTO_API_API_VERSIONS && c->auth == AUTH_START) {
+		c->auth = AUTH_HANDSHAKE;
+		return answer_api_versions(req, false);
+	}
+	if (key == PROTO_API_SASL_HANDSHAKE && (c->auth == AUTH_START || c->auth == AUTH_HANDSHAKE)) {
+		if (!srv->cfg.sasl_scram_sha_256 ||
+		    !kstr_eq(m->u.sasl_handshake.mechanism, SASL_SCRAM_SHA_256)) {
+			STAT_ADD(srv, auth_failures, 1);
+			mq_log_limited(MQ_WARN, "net: %s: SaslHandshake refused: mechanism "
+				       "'%.*s' not enabled", c->peer,
+				       (int)(m->u.sasl_handshake.mechanism.len > 0 ?
+					     m->u.sasl_handshake.mechanism.len : 0),
+				       m->u.sasl_handshake.mechanism.ptr ?
+				       m->u.sasl_handshake.mechanism.ptr : "");
+			c->close_after_write = true;
+			return answer_handshake(c, req, PROTO_ERR_UNSUPPORTED_SASL_MECHANISM);
+		}
+		rc = sasl_server_new(srv->lookup, srv->lookup_arg, &c->sasl);
+		if (rc)
+			return rc;
+		c->auth = m->hdr.api_version >= 1 ? AUTH_SCRAM : AUTH_SCRAM_RAW;
+		return answer_handshake(c, req, PROTO_ERR_NONE);
+	}
+	if (key == PROTO_API_SASL_AUTHENTICATE && c->auth == AUTH_SCRAM) {
+		struct kstr b = m->u.sasl_auth.auth_bytes;
+
+		return conn_sasl_step(c, req, (const uint8_t *)b.ptr, b.len > 0 ? (size_t)b.len : 0,
+				      false);
+	}
+	STAT_ADD(srv, auth_failures, 1);
+	mq_log_limited(MQ_WARN, "net: %s: %s request refused on %s before authentication "
+		       "(%s); closing the connection", c->peer, api_name(key),
+		       srv->cfg.listeners[c->listener].name,
+		       c->auth == AUTH_SCRAM ? "expected SaslAuthenticate" :
+		       c->auth == AUTH_HANDSHAKE ? "expected SaslHandshake" :
+		       "expected ApiVersions or SaslHandshake");
+	return -EACCES;
+}
+
+/* Hands req to a worker, or to the backlog when the queue is full (or
+ * others wait there before it: requests leave the backlog in order). */
+static void conn_dispatch(struct net_conn *c, struct net_req *req, bool from_backlog)
+{
+	struct net_loop *loop = c->loop;
+	struct net_server *srv = loop->srv;
+	bool queued = false;
+
+	pthread_mutex_lock(&srv->qlock);
+	if (__atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE)) {
+		/* The workers may be gone: nothing new goes to the queue. */
+		pthread_mutex_unlock(&srv->qlock);
+		c->in_backlog = false;
+		conn_close(c, 0, NULL);
+		return;
+	}
+	if ((from_backlog || !loop->backlog_head) && srv->q_len < srv->cfg.queued_max_requests) {
+		req->next = NULL;
+		if (srv->q_tail)
+			srv->q_tail->next = req;
+		else
+			srv->q_head = req;
+		srv->q_tail = req;
+		srv->q_len++;
+		queued = true;
+		pthread_cond_signal(&srv->qcond);
+	}
+	pthread_mutex_unlock(&srv->qlock);
+	if (queued) {
+		list_del(&loop->lru, c);
+		list_add_tail(&loop->busy, c);
+		c->req_out = true;
+		loop->outstanding++;
+		return;
+	}
+	req->next = NULL;
+	c->in_backlog = true;
+	if (loop->backlog_tail)
+		loop->backlog_tail->next = req;
+	else
+		loop->backlog_head = req;
+	loop->backlog_tail = req;
+}
+
+/* A whole frame arrived on c: decide, answer, refuse or dispatch. */
+static void conn_frame(struct net_conn *c)
+{
+	struct net_server *srv = c->loop->srv;
+	struct net_req *req = calloc(1, sizeof(*req));
+	const struct proto_req_hdr *h;
+	int rc;
+
+	if (!req) {
+		conn_close(c, MQ_ERR, "out of memory");
+		return;
+	}
+	req->conn = c;
+	req->frame = c->frame;
+	req->frame_len = c->frame_len;
+	c->frame = NULL;
+	c->frame_len = c->frame_got = 0;
+	c->req = req;
+	c->state = BUSY;
+	conn_set_events(c, 0);
+	proto_out_init(&req->out, (size_t)srv->cfg.socket_response_max_bytes);
+	STAT_ADD(srv, requests, 1);
+	if (c->auth == AUTH_SCRAM_RAW) {
+		rc = conn_sasl_step(c, req, req->frame, req->frame_len, true);
+		goto answered;
+	}
+	rc = proto_req_decode(req->frame, req->frame_len, &req->msg);
+	h = &req->msg.hdr;
+	if (rc == -EOPNOTSUPP && h->api_key == PROTO_API_API_VERSIONS) {
+		rc = answer_api_versions(req, true);
+		goto answered;
+	}
+	if (rc == -EOPNOTSUPP) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "unsupported request: api_key %d (%s) version %d",
+			 h->api_key, api_name(h->api_key), h->api_version);
+		conn_close(c, MQ_WARN, why);
+		return;
+	}
+	if (rc) {
+		conn_close(c, MQ_WARN, "malformed request frame");
+		return;
+	}
+	if (c->auth != AUTH_DONE) {
+		rc = conn_pre_auth(c, req);
+		goto answered;
+	}
+	switch (h->api_key) {
+	case PROTO_API_API_VERSIONS:
+		rc = answer_api_versions(req, false);
+		goto answered;
+	case PROTO_API_SASL_HANDSHAKE:
+		rc = answer_handshake(c, req, PROTO_ERR_ILLEGAL_SASL_STATE);
+		goto answered;
+	case PROTO_API_SASL_AUTHENTICATE:
+		rc = answer_auth(req, PROTO_ERR_ILLEGAL_SASL_STATE,
+				 "SaslAuthenticate request received after successful "
+				 "authentication", NULL, 0);
+		goto answered;
+	}
+	if (h->api_key < 0 || h->api_key >= N_API_KEYS || !srv->handlers[h->api_key].fn) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "no handler for %s", api_name(h->api_key));
+		conn_close(c, MQ_WARN, why);
+		return;
+	}
+	conn_dispatch(c, req, false);
+	return;
+answered:
+	if (rc) {
+		conn_close(c, 0, NULL);
+		return;
+	}
+	conn_reply(c);
+}
+
+/* Reads what the socket has, one frame at a time (invariant 1): a frame
+ * answered at once lets the next be read, up to FRAMES_PER_READ in one
+ * go so that a pipelining client cannot hold the loop; level-triggered
+ * epoll brings the rest. */
+#define FRAMES_PER_READ 16
+
+static void conn_read(struct net_conn *c)
+{
+	struct net_server *srv = c->loop->srv;
+	int frames = 0;
+	ssize_t n;
+	size_t len;
+	int rc;
+
+	while (!c->closed && (c->state == READ_SIZE || c->state == READ_FRAME) &&
+	       frames < FRAMES_PER_READ) {
+		if (c->state == READ_SIZE)
+			n = recv(c->fd, c->size_buf + c->size_got, 4 - c->size_got, MSG_DONTWAIT);
+		else
+			n = recv(c->fd, c->frame + c->frame_got, c->frame_len - c->frame_got,
+				 MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			bool mid = c->size_got || c->state == READ_FRAME;
+
+			conn_close(c, mid ? MQ_INFO : MQ_DEBUG,
+				   n < 0 ? "receive failed" :
+				   mid ? "peer closed in the middle of a frame" : "peer closed");
+			return;
+		}
+		conn_touch(c);
+		if (c->state == READ_FRAME) {
+			c->frame_got += (size_t)n;
+			if (c->frame_got == c->frame_len) {
+				conn_frame(c);
+				frames++;
+			}
+			continue;
+		}
+		c->size_got += (size_t)n;
+		if (c->size_got < 4)
+			continue;
+		c->size_got = 0;
+		rc = proto_frame_peek(c->size_buf, 4, (size_t)srv->cfg.socket_request_max_bytes, &len);
+		if (rc) {
+			char why[128];
+			int32_t sz = (int32_t)((uint32_t)c->size_buf[0] << 24 |
+					       (uint32_t)c->size_buf[1] << 16 |
+					       (uint32_t)c->size_buf[2] << 8 | c->size_buf[3]);
+
+			snprintf(why, sizeof(why), "frame size %d %s", sz, rc == -EMSGSIZE ?
+				 "above socket.request.max.bytes" : "is negative");
+			conn_close(c, MQ_WARN, why);
+			return;
+		}
+		c->frame_len = len;
+		if (!mem_reserve(srv, len)) {
+			c->state = WAIT_MEM;
+			conn_set_events(c, 0);
+			c->waiting_mem = true;
+			c->wait_next = NULL;
+			if (c->loop->memwait_tail)
+				c->loop->memwait_tail->wait_next = c;
+			else
+				c->loop->memwait_head = c;
+			c->loop->memwait_tail = c;
+			__atomic_add_fetch(&srv->memwaiters, 1, __ATOMIC_RELAXED);
+			return;
+		}
+		c->frame = malloc(len ? len : 1);
+		if (!c->frame) {
+			conn_close(c, MQ_ERR, "out of memory for a request frame");
+			return;
+		}
+		c->frame_got = 0;
+		c->state = READ_FRAME;
+		if (!len) {
+			conn_frame(c);
+			frames++;
+		}
+	}
+}
+
+/* ---- the loop's own work: hand-overs, completions, waits ---- */
+
+static void loop_take_incoming(struct net_loop *loop)
+{
+	struct net_incoming *in;
+
+	pthread_mutex_lock(&loop->lock);
+	in = loop->incoming;
+	loop->incoming = NULL;
+	pthread_mutex_unlock(&loop->lock);
+	while (in) {
+		struct net_incoming *next = in->next;
+
+		if (__atomic_load_n(&loop->srv->stopping, __ATOMIC_ACQUIRE)) {
+			close(in->fd);
+			ip_give(loop->srv, in->ip);
+			STAT_ADD(loop->srv, connections, -1);
+		} else {
+			conn_add(loop, in->fd, in->listener, in->ip, in->peer);
+		}
+		free(in);
+		in = next;
+	}
+}
+
+static void loop_take_done(struct net_loop *loop)
+{
+	struct net_req *req;
+
+	pthread_mutex_lock(&loop->lock);
+	req = loop->done_head;
+	loop->done_head = loop->done_tail = NULL;
+	pthread_mutex_unlock(&loop->lock);
+	while (req) {
+		struct net_req *next = req->next;
+		struct net_conn *c = req->conn;
+
+		loop->outstanding--;
+		c->req_out = false;
+		if (c->closed) {
+			c->req = NULL;
+			req_free(req, -ECONNRESET);
+			c->grave_next = loop->grave;
+			loop->grave = c;
+		} else {
+			list_del(&loop->busy, c);
+			list_add_tail(&loop->lru, c);
+			c->last_active = now_ms();
+			if (req->rc < 0) {
+				char why[128];
+
+				snprintf(why, sizeof(why), "the %s handler failed: %s",
+					 api_name(req->msg.hdr.api_key), strerror(-req->rc));
+				conn_close(c, MQ_WARN, why);
+			} else {
+				conn_reply(c);
+				if (!c->closed && c->state == READ_SIZE)
+					conn_read(c);
+			}
+		}
+		req = next;
+	}
+}
+
+static void loop_retry_backlog(struct net_loop *loop)
+{
+	while (loop->backlog_head) {
+		struct net_req *req = loop->backlog_head;
+		struct net_server *srv = loop->srv;
+		bool room;
+
+		pthread_mutex_lock(&srv->qlock);
+		room = srv->q_len < srv->cfg.queued_max_requests;
+		pthread_mutex_unlock(&srv->qlock);
+		if (!room)
+			return;
+		loop->backlog_head = req->next;
+		if (!loop->backlog_head)
+			loop->backlog_tail = NULL;
+		req->conn->in_backlog = false;
+		conn_dispatch(req->conn, req, true);
+	}
+}
+
+static void loop_retry_memwait(struct net_loop *loop)
+{
+	struct net_server *srv = loop->srv;
+
+	while (loop->memwait_head) {
+		struct net_conn *c = loop->memwait_head;
+
+		if (!mem_reserve(srv, c->frame_len))
+			return;
+		memwait_del(c);
+		c->frame = malloc(c->frame_len ? c->frame_len : 1);
+		if (!c->frame) {
+			mem_release(srv, c->frame_len);
+			c->frame_len = 0;
+			conn_close(c, MQ_ERR, "out of memory for a request frame");
+			continue;
+		}
+		c->frame_got = 0;
+		c->state = READ_FRAME;
+		conn_set_events(c, EPOLLIN);
+		if (!c->frame_len)
+			conn_frame(c);
+	}
+}
+
+/* ---- accepting (loop 0) ---- */
+
+static void addr_key(const struct sockaddr_storage *ss, uint8_t ip[16], char *peer, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	memset(ip, 0, 16);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)ss;
+
+		memcpy(ip + 12, &a->sin_addr, 4);
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		snprintf(peer, cap, "%s:%u", host, ntohs(a->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)ss;
+
+		memcpy(ip, &a->sin6_addr, 16);
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		snprintf(peer, cap, "[%s]:%u", host, ntohs(a->sin6_port));
+	} else {
+		snprintf(peer, cap, "?");
+	}
+}
+
+static void loop_accept(struct net_loop *loop, struct net_listener *l)
+{
+	struct net_server *srv = loop->srv;
+
+	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		uint8_t ip[16];
+		char peer[64];
+		struct net_loop *to;
+		int64_t n;
+		int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				mq_log_limited(MQ_ERR, "net: accept on %s: %s",
+					       srv->cfg.listeners[l->idx].name, strerror(errno));
+			return;
+		}
+		addr_key(&ss, ip, peer, sizeof(peer));
+		n = STAT_ADD(srv, connections, 1);
+		if (n > srv->cfg.max_connections) {
+			STAT_ADD(srv, connections, -1);
+			STAT_ADD(srv, refused, 1);
+			close(fd);
+			mq_log_limited(MQ_WARN, "net: %s: refused: max.connections (%d) reached",
+				       peer, srv->cfg.max_connections);
+			continue;
+		}
+		if (ip_take(srv, ip, srv->cfg.max_connections_per_ip)) {
+			STAT_ADD(srv, connections, -1);
+			STAT_ADD(srv, refused, 1);
+			close(fd);
+			mq_log_limited(MQ_WARN, "net: %s: refused: max.connections.per.ip (%d) "
+				       "reached", peer, srv->cfg.max_connections_per_ip);
+			continue;
+		}
+		STAT_ADD(srv, accepted, 1);
+		to = &srv->loops[srv->next_loop++ % (unsigned)srv->n_loops];
+		if (to == loop) {
+			conn_add(loop, fd, l->idx, ip, peer);
+			continue;
+		}
+		struct net_incoming *in = calloc(1, sizeof(*in));
+
+		if (!in) {
+			close(fd);
+			ip_give(srv, ip);
+			STAT_ADD(srv, connections, -1);
+			continue;
+		}
+		in->fd = fd;
+		in->listener = l->idx;
+		memcpy(in->ip, ip, 16);
+		snprintf(in->peer, sizeof(in->peer), "%s", peer);
+		pthread_mutex_lock(&to->lock);
+		in->next = to->incoming;
+		to->incoming = in;
+		pthread_mutex_unlock(&to->lock);
+		loop_wake(to);
+	}
+}
+
+/* ---- the loop ---- */
+
+static int loop_timeout(struct net_loop *loop)
+{
+	int64_t idle = loop->srv->cfg.connections_max_idle_ms, left;
+
+	if (!loop->lru.head)
+		return -1;
+	left = loop->lru.head->last_active + idle - now_ms();
+	if (left < 0)
+		return 0;
+	return left > INT_MAX ? INT_MAX : (int)left + 1;
+}
+
+static void loop_expire(struct net_loop *loop)
+{
+	int64_t idle = loop->srv->cfg.connections_max_idle_ms, now = now_ms();
+
+	while (loop->lru.head && now - loop->lru.head->last_active >= idle) {
+		STAT_ADD(loop->srv, closed_idle, 1);
+		conn_close(loop->lru.head, MQ_DEBUG, "idle past connections.max.idle.ms");
+	}
+}
+
+static void loop_bury(struct net_loop *loop)
+{
+	while (loop->grave) {
+		struct net_conn *c = loop->grave;
+
+		loop->grave = c->grave_next;
+		free(c);
+	}
+}
+
+/* On stop: every connection closes; requests out are waited for. */
+static void loop_shut(struct net_loop *loop)
+{
+	struct net_server *srv = loop->srv;
+
+	if (loop->idx == 0)
+		for (int i = 0; i < srv->cfg.n_listeners; i++)
+			if (srv->lst[i].fd >= 0) {
+				epoll_ctl(loop->epfd, EPOLL_CTL_DEL, srv->lst[i].fd, NULL);
+				close(srv->lst[i].fd);
+				srv->lst[i].fd = -1;
+			}
+	while (loop->lru.head)
+		conn_close(loop->lru.head, 0, NULL);
+	while (loop->busy.head)
+		conn_close(loop->busy.head, 0, NULL);
+	loop->shut = true;
+}
+
+static void *loop_main(void *arg)
+{
+	struct net_loop *loop = arg;
+	struct net_server *srv = loop->srv;
+	struct epoll_event evs[EVENTS_PER_WAIT];
+	sigset_t pipe;
+
+	/* sendfile(2) has no MSG_NOSIGNAL: a peer gone mid-response must
+	 * give EPIPE here, not kill the daemon. */
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
+	for (;;) {
+		int n = epoll_wait(loop->epfd, evs, EVENTS_PER_WAIT, loop_timeout(loop));
+		bool woken = false;
+
+		if (n < 0 && errno != EINTR) {
+			mq_log(MQ_ERR, "net: epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			enum obj_kind *k = evs[i].data.ptr;
+
+			if (*k == OBJ_WAKE) {
+				uint64_t v;
+
+				if (read(loop->efd, &v, sizeof(v)) < 0) {
+					/* EAGAIN: someone else drained it */
+				}
+				woken = true;
+			} else if (*k == OBJ_LISTENER) {
+				loop_accept(loop, (struct net_listener *)k);
+			} else {
+				struct net_conn *c = (struct net_conn *)k;
+
+				if (c->closed)
+					continue;
+				if (evs[i].events & (EPOLLERR | EPOLLHUP) &&
+				    !(evs[i].events & EPOLLIN))
+					conn_close(c, MQ_DEBUG, "socket error or hang-up");
+				else if (c->state == BUSY && c->req && !c->req_out)
+					conn_flush(c);
+				if (!c->closed && (c->state == READ_SIZE || c->state == READ_FRAME))
+					conn_read(c);
+			}
+		}
+		if (woken) {
+			loop_take_incoming(loop);
+			loop_take_done(loop);
+			loop_retry_backlog(loop);
+			loop_retry_memwait(loop);
+		}
+		loop_expire(loop);
+		if (__atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE) && !loop->shut)
+			loop_shut(loop);
+		loop_bury(loop);
+		if (loop->shut && !loop->outstanding)
+			break;
+	}
+	return NULL;
+}
+
+/* ---- workers ---- */
+
+static void *worker_main(void *arg)
+{
+	struct net_server *srv = arg;
+
+	for (;;) {
+		struct net_req *req;
+		bool was_full;
+		int16_t key;
+		int rc;
+
+		pthread_mutex_lock(&srv->qlock);
+		while (!srv->q_head && !__atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE))
+			pthread_cond_wait(&srv->qcond, &srv->qlock);
+		req = srv->q_head;
+		if (!req) {
+			pthread_mutex_unlock(&srv->qlock);
+			return NULL;
+		}
+		srv->q_head = req->next;
+		if (!srv->q_head)
+			srv->q_tail = NULL;
+		was_full = srv->q_len == srv->cfg.queued_max_requests;
+		srv->q_len--;
+		pthread_mutex_unlock(&srv->qlock);
+		if (was_full)
+			for (int i = 0; i < srv->n_loops; i++)
+				loop_wake(&srv->loops[i]);
+		key = req->msg.hdr.api_key;
+		rc = srv->handlers[key].fn(srv->handlers[key].arg, req);
+		if (rc != NET_PARKED)
+			net_req_complete(req, rc);
+	}
+}
+
+/* ---- the server ---- */
+
+static bool cfg_valid(const struct net_config *cfg)
+{
+	return cfg->n_listeners >= 1 && cfg->n_listeners <= NET_MAX_LISTENERS &&
+	       cfg->n_advertised >= 0 && cfg->n_advertised <= NET_MAX_LISTENERS &&
+	       cfg->num_network_threads >= 1 && cfg->num_network_threads <= NET_MAX_THREADS &&
+	       cfg->num_io_threads >= 1 && cfg->num_io_threads <= NET_MAX_THREADS &&
+	       cfg->socket_request_max_bytes >= 1 && cfg->socket_request_max_bytes <= INT32_MAX &&
+	       cfg->socket_response_max_bytes >= 1024 &&
+	       cfg->max_connections >= 0 && cfg->max_connections_per_ip >= 0 &&
+	       cfg->connections_max_idle_ms >= 1 && cfg->queued_max_requests >= 1 &&
+	       (cfg->queued_max_request_bytes == -1 || cfg->queued_max_request_bytes >= 1);
+}
+
+int net_server_new(const struct net_config *cfg, sasl_lookup_fn lookup, void *lookup_arg,
+		   struct net_server **out)
+{
+	struct net_server *srv;
+
+	if (!cfg_valid(cfg))
+		return -EINVAL;
+	for (int i = 0; i < cfg->n_listeners; i++)
+		if (cfg->listeners[i].security == NET_SASL_PLAINTEXT &&
+		    (!lookup || !cfg->sasl_scram_sha_256))
+			return -EINVAL;
+	srv = calloc(1, sizeof(*srv));
+	if (!srv)
+		return -ENOMEM;
+	srv->cfg = *cfg;
+	srv->lookup = lookup;
+	srv->lookup_arg = lookup_arg;
+	for (int i = 0; i < NET_MAX_LISTENERS; i++)
+		srv->lst[i].fd = -1;
+	pthread_mutex_init(&srv->qlock, NULL);
+	pthread_cond_init(&srv->qcond, NULL);
+	pthread_mutex_init(&srv->iplock, NULL);
+	*out = srv;
+	return 0;
+}
+
+int net_server_handle(struct net_server *srv, int16_t api_key, net_handler_fn fn, void *arg)
+{
+	if (srv->started || !fn || api_key < 0 || api_key >= N_API_KEYS || !proto_api_find(api_key) ||
+	    api_key == PROTO_API_API_VERSIONS || api_key == PROTO_API_SASL_HANDSHAKE ||
+	    api_key == PROTO_API_SASL_AUTHENTICATE)
+		return -EINVAL;
+	srv->handlers[api_key].fn = fn;
+	srv->handlers[api_key].arg = arg;
+	return 0;
+}
+
+/* Binds listener i. */
+static int listener_open(struct net_server *srv, int i)
+{
+	const struct net_endpoint *ep = &srv->cfg.listeners[i];
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char port[8];
+	int fd = -1, one = 1, rc;
+
+	snprintf(port, sizeof(port), "%d", ep->port);
+	rc = getaddrinfo(ep->host[0] ? ep->host : NULL, port, &hints, &ai);
+	if (rc)
+		return rc == EAI_SYSTEM ? -errno : -EADDRNOTAVAIL;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, SOMAXCONN) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl)) {
+		rc = -errno;
+		goto out;
+	}
+	srv->lst[i].kind = OBJ_LISTENER;
+	srv->lst[i].idx = i;
+	srv->lst[i].fd = fd;
+	srv->lst[i].port = ntohs(ss.ss_family == AF_INET6 ?
+				 ((struct sockaddr_in6 *)&ss)->sin6_port :
+				 ((struct sockaddr_in *)&ss)->sin_port);
+	fd = -1;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	if (rc)
+		mq_log(MQ_ERR, "net: cannot listen on %s://%s:%d: %s", ep->name, ep->host, ep->port,
+		       strerror(-rc));
+	return rc;
+}
+
+static int loop_init(struct net_server *srv, struct net_loop *loop, int idx)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	loop->srv = srv;
+	loop->idx = idx;
+	loop->wake_kind = OBJ_WAKE;
+	pthread_mutex_init(&loop->lock, NULL);
+	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+	loop->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (loop->epfd < 0 || loop->efd < 0)
+		return -errno;
+	ev.data.ptr = &loop->wake_kind;
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, loop->efd, &ev))
+		return -errno;
+	return 0;
+}
+
+int net_server_start(struct net_server *srv)
+{
+	int rc = 0;
+
+	if (srv->started)
+		return -EINVAL;
+	srv->n_loops = srv->cfg.num_network_threads;
+	srv->loops = calloc((size_t)srv->n_loops, sizeof(*srv->loops));
+	srv->workers = calloc((size_t)srv->cfg.num_io_threads, sizeof(*srv->workers));
+	if (!srv->loops || !srv->workers) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < srv->n_loops; i++) {
+		srv->loops[i].epfd = srv->loops[i].efd = -1;
+		rc = loop_init(srv, &srv->loops[i], i);
+		if (rc)
+			goto fail;
+	}
+	for (int i = 0; i < srv->cfg.n_listeners; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &srv->lst[i] };
+
+		rc = listener_open(srv, i);
+		if (rc)
+			goto fail;
+		if (epoll_ctl(srv->loops[0].epfd, EPOLL_CTL_ADD, srv->lst[i].fd, &ev)) {
+			rc = -errno;
+			goto fail;
+		}
+	}
+	srv->started = true;
+	for (int i = 0; i < srv->cfg.num_io_threads; i++) {
+		rc = -pthread_create(&srv->workers[i], NULL, worker_main, srv);
+		if (rc)
+			goto fail;
+		srv->n_workers++;
+	}
+	for (int i = 0; i < srv->n_loops; i++) {
+		rc = -pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]);
+		if (rc)
+			goto fail;
+		srv->loops[i].running = true;
+	}
+	return 0;
+fail:
+	net_server_stop(srv);
+	srv->started = false;
+	return rc;
+}
+
+int net_server_port(const struct net_server *srv, int i)
+{
+	if (!srv->started || i < 0 || i >= srv->cfg.n_listeners)
+		return -ENOENT;
+	return srv->lst[i].port;
+}
+
+void net_server_stop(struct net_server *srv)
+{
+	if (!srv || srv->stopped)
+		return;
+	srv->stopped = true;
+	__atomic_store_n(&srv->stopping, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&srv->qlock);
+	pthread_cond_broadcast(&srv->qcond);
+	pthread_mutex_unlock(&srv->qlock);
+	for (int i = 0; i < srv->n_workers; i++)
+		pthread_join(srv->workers[i], NULL);
+	for (int i = 0; srv->loops && i < srv->n_loops; i++) {
+		struct net_loop *loop = &srv->loops[i];
+
+		if (loop->running) {
+			loop_wake(loop);
+			pthread_join(loop->thread, NULL);
+			loop->running = false;
+		}
+	}
+	for (int i = 0; i < NET_MAX_LISTENERS; i++)
+		if (srv->lst[i].fd >= 0) {
+			close(srv->lst[i].fd);
+			srv->lst[i].fd = -1;
+		}
+}
+
+void net_server_free(struct net_server *srv)
+{
+	if (!srv)
+		return;
+	net_server_stop(srv);
+	for (int i = 0; srv->loops && i < srv->n_loops; i++) {
+		struct net_loop *loop = &srv->loops[i];
+
+		while (loop->incoming) {
+			struct net_incoming *in = loop->incoming;
+
+			loop->incoming = in->next;
+			close(in->fd);
+			free(in);
+		}
+		if (loop->epfd >= 0)
+			close(loop->epfd);
+		if (loop->efd >= 0)
+			close(loop->efd);
+		pthread_mutex_destroy(&loop->lock);
+	}
+	for (int i = 0; i < IP_BUCKETS; i++)
+		while (srv->ips[i]) {
+			struct ip_count *e = srv->ips[i];
+
+			srv->ips[i] = e->next;
+			free(e);
+		}
+	free(srv->loops);
+	free(srv->workers);
+	pthread_mutex_destroy(&srv->qlock);
+	pthread_cond_destroy(&srv->qcond);
+	pthread_mutex_destroy(&srv->iplock);
+	free(srv);
+}
+
+void net_server_stats(struct net_server *srv, struct net_stats *st)
+{
+	st->connections = __atomic_load_n(&srv->st.connections, __ATOMIC_RELAXED);
+	st->accepted = __atomic_load_n(&srv->st.accepted, __ATOMIC_RELAXED);
+	st->refused = __atomic_load_n(&srv->st.refused, __ATOMIC_RELAXED);
+	st->closed_idle = __atomic_load_n(&srv->st.closed_idle, __ATOMIC_RELAXED);
+	st->frame_bytes = __atomic_load_n(&srv->st.frame_bytes, __ATOMIC_RELAXED);
+	st->response_bytes = __atomic_load_n(&srv->st.response_bytes, __ATOMIC_RELAXED);
+	st->requests = __atomic_load_n(&srv->st.requests, __ATOMIC_RELAXED);
+	st->auth_failures = __atomic_load_n(&srv->st.auth_failures, __ATOMIC_RELAXED);
+}

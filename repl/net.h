@@ -1,0 +1,273 @@
+/*
+ * net.h — the broker listener: Kafka's wire protocol on TCP, served by a
+ * few epoll event loops with per-connection buffers of fixed limits, and a
+ * pool of worker threads that run the owner's request handlers. Also the
+ * client side a broker uses to talk to another (replica fetcher, write
+ * forwarding). Private to repl/; the broker owns one struct net_server.
+ *
+ * Threads (Kafka's SocketServer shape: acceptor, processors, handlers):
+ *
+ *   loop 0 .. num.network.threads-1   each an epoll loop owning its
+ *                                      connections; loop 0 also accepts
+ *                                      and deals connections round-robin
+ *   worker 0 .. num.io.threads-1      run handlers, may block
+ *   any thread                        net_req_complete() of a parked request
+ *
+ * A connection is read, decoded and written only by its loop. Requests
+ * travel loop -> queue (at most queued.max.requests) -> worker -> the
+ * loop's completion list (an eventfd wakes the loop) -> the socket.
+ *
+ * Connection states (one request at a time, as Kafka mutes a channel from
+ * a complete request until its response is sent, so responses go out in
+ * request order and a client that does not read its responses stops
+ * being read):
+ *
+ *   READ_SIZE --4 bytes--> READ_FRAME --frame--> BUSY --response sent--> READ_SIZE
+ *       |                     |   ^                 |
+ *       |                     v   | memory freed    | (handler, parked,
+ *       |                  WAIT_MEM                 |  queue full: BUSY)
+ *       +--------- any error, idle, peer gone ------+--> closed
+ *
+ * Authentication on a SASL_PLAINTEXT listener (Kafka's
+ * SaslServerAuthenticator): before it succeeds only these are accepted,
+ * in this order:
+ *   ApiVersions (at most once, before the handshake), answered here;
+ *   SaslHandshake v0/v1 naming an enabled mechanism (else the response
+ *     UNSUPPORTED_SASL_MECHANISM, then the connection is closed);
+ *   SaslAuthenticate carrying the SCRAM messages (v1 handshake), or
+ *     bare size-prefixed tokens (v0 handshake).
+ * Any other request, or these out of order, closes the connection with a
+ * log line naming the peer and the API (Kafka closes too: "Unexpected Kafka
+ * request of type ... during SASL handshake"). A refused proof is answered
+ * SASL_AUTHENTICATION_FAILED (ILLEGAL_SASL_STATE for a replay), logged with
+ * the peer and sasl_server_reason(), and the connection is closed once the
+ * answer is out. After success, and on PLAINTEXT listeners, SaslHandshake
+ * and SaslAuthenticate are answered ILLEGAL_SASL_STATE (as KafkaApis does)
+ * and every other request goes to the handler table.
+ *
+ * Requests the listener answers or refuses itself:
+ *   ApiVersions: our table (proto_api_table); a version above ours gets
+ *     UNSUPPORTED_VERSION in a v0 body.
+ *   an unknown API key or a version outside the table: the connection is
+ *     closed and logged (Kafka's Processor closes on InvalidRequestException:
+ *     no response can be built for a request it cannot parse);
+ *   a malformed frame (-EBADMSG from the decoder): closed, logged;
+ *   a frame size above socket.request.max.bytes or negative: closed, logged;
+ *   a known API with no handler registered: closed, logged.
+ *
+ * Limits (what one client can make the broker hold):
+ *   - a connection holds one frame at most: its size <= socket.request.max.bytes,
+ *     allocated only once the 4-byte size is read, and only while the
+ *     frames held by all connections stay within queued.max.request.bytes
+ *     (-1: no limit); otherwise the connection is not read until memory
+ *     is released (Kafka's memory pool);
+ *   - one response in memory at most: its memory part (headers, metadata)
+ *     <= socket.response.max.bytes; record bytes go from files by sendfile;
+ *   - max.connections in all, max.connections.per.ip from one address:
+ *     above them a new connection is accepted and closed at once (logged,
+ *     rate limited);
+ *   - connections.max.idle.ms without a byte read or written, with no
+ *     request in progress: closed.
+ *
+ * Responses. A handler fills the request's struct proto_out (proto.h)
+ * with a whole frame: memory pieces are sent with writev(2), file pieces
+ * with sendfile(2). A file piece must stay valid until the request's done
+ * callback runs (net_req_on_done): it runs once, on the loop thread, after
+ * the last byte was sent (status 0) or when the connection was closed
+ * first (-ECONNRESET), so the owner can release its segment references.
+ * A file shorter than its piece (truncated meanwhile) closes the
+ * connection: the frame size was already promised.
+ */
+#ifndef MQFS_REPL_NET_H
+#define MQFS_REPL_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "repl/proto.h"
+#include "repl/sasl.h"
+
+#define NET_MAX_LISTENERS   8
+#define NET_MAX_HOST        255
+#define NET_MAX_NAME        64
+#define NET_MAX_THREADS     64
+
+enum net_security {
+	NET_PLAINTEXT,
+	NET_SASL_PLAINTEXT,
+};
+
+/* One entry of `listeners` / `advertised.listeners`: NAME://host:port.
+ * The name is the security protocol (PLAINTEXT, SASL_PLAINTEXT); host ""
+ * (written "NAME://:port") binds every address. */
+struct net_endpoint {
+	char name[NET_MAX_NAME];
+	enum net_security security;
+	char host[NET_MAX_HOST + 1];
+	int port;                       /* 0..65535; 0: any free port */
+};
+
+/* The listener's settings, Kafka's names and defaults. */
+struct net_config {
+	int n_listeners;                           /* listeners (PLAINTEXT://:9092) */
+	struct net_endpoint listeners[NET_MAX_LISTENERS];
+	int n_advertised;                          /* advertised.listeners (none: listeners) */
+	struct net_endpoint advertised[NET_MAX_LISTENERS];
+	bool sasl_scram_sha_256;                   /* sasl.enabled.mechanisms (SCRAM-SHA-256) */
+	int num_network_threads;                   /* 3 */
+	int num_io_threads;                        /* 8 */
+	int64_t socket_request_max_bytes;          /* 104857600 */
+	int64_t socket_response_max_bytes;         /* mqfs: memory part of one response, 1 MiB */
+	int max_connections;                       /* 2147483647 */
+	int max_connections_per_ip;                /* 2147483647 */
+	int64_t connections_max_idle_ms;           /* 600000 */
+	int queued_max_requests;                   /* 500 */
+	int64_t queued_max_request_bytes;          /* -1: no limit */
+};
+
+/* Kafka's defaults, one PLAINTEXT listener on every address, port 9092. */
+void net_config_default(struct net_config *cfg);
+/* Sets one key from its text: 0; -ENOENT not a listener key; -EINVAL bad
+ * value (out of range, malformed listener list, unknown mechanism).
+ * Nothing changes on error. */
+int net_config_set(struct net_config *cfg, const char *key, const char *value);
+/* Parses a comma-separated listener list into eps (at most max): the
+ * count, or -EINVAL (syntax, unknown protocol, a port outside 0..65535,
+ * the same name twice, more than max). */
+int net_listeners_parse(const char *text, struct net_endpoint *eps, int max);
+/* Writes eps as a listener list ("A://h:1,B://h:2"): the length, or
+ * -ENOSPC. */
+int net_listeners_format(const struct net_endpoint *eps, int n, char *buf, size_t cap);
+
+struct net_server;
+struct net_req;
+
+/* Returned by a handler that will answer later with net_req_complete(). */
+#define NET_PARKED 1
+
+/* A request handler, run on a worker thread: fills net_req_out(req) with
+ * a whole response frame and returns 0, or returns NET_PARKED and calls
+ * net_req_complete() later from any thread, or returns -errno: the
+ * connection is closed with a log line naming the API and the error. */
+typedef int (*net_handler_fn)(void *arg, struct net_req *req);
+/* Called once per handed-out request, on its loop thread: status 0 when
+ * the response was sent, -ECONNRESET when the connection went first (or
+ * the handler failed). */
+typedef void (*net_done_fn)(void *arg, struct net_req *req, int status);
+
+/* Builds the server (nothing bound yet). cfg is copied. lookup finds SCRAM
+ * credentials on SASL listeners (called on a loop thread: must not
+ * block); it may be NULL when no listener is SASL_PLAINTEXT. -EINVAL for
+ * a SASL listener without lookup or without an enabled mechanism, or for
+ * settings out of range; -ENOMEM. */
+int net_server_new(const struct net_config *cfg, sasl_lookup_fn lookup, void *lookup_arg,
+		   struct net_server **out);
+/* Registers the handler of a supported api_key (proto_api_find), before
+ * net_server_start. -EINVAL for ApiVersions, SaslHandshake,
+ * SaslAuthenticate (the listener's own) or an API outside the table. */
+int net_server_handle(struct net_server *srv, int16_t api_key, net_handler_fn fn, void *arg);
+/* Binds every listener (SO_REUSEADDR), starts the loops and the workers.
+ * 0; -EADDRINUSE, -EADDRNOTAVAIL (host unknown or not local), -EINVAL
+ * (started already), -errno of socket/bind/listen/pthread_create. On
+ * error nothing runs. */
+int net_server_start(struct net_server *srv);
+/* The port listener i is bound to (its configured port, or the one the
+ * kernel chose for port 0); -ENOENT for no such listener or before start. */
+int net_server_port(const struct net_server *srv, int i);
+/* Stops accepting, closes every connection (done callbacks get
+ * -ECONNRESET), waits for requests still in handlers or parked (their
+ * owners must complete them) and joins every thread. Idempotent. */
+void net_server_stop(struct net_server *srv);
+/* Stops if needed and frees. NULL is fine. */
+void net_server_free(struct net_server *srv);
+
+/* What the listener holds now (a consistent-enough snapshot for tests,
+ * metrics and .state). */
+struct net_stats {
+	int64_t connections;         /* open connections */
+	int64_t accepted;            /* connections accepted since start */
+	int64_t refused;             /* closed at accept: max.connections(.per.ip) */
+	int64_t closed_idle;         /* closed by connections.max.idle.ms */
+	int64_t frame_bytes;         /* request frames held, all connections */
+	int64_t response_bytes;      /* memory parts of responses held */
+	int64_t requests;            /* requests decoded */
+	int64_t auth_failures;       /* SASL refusals and requests refused before auth */
+};
+void net_server_stats(struct net_server *srv, struct net_stats *st);
+
+/* ---- a request, as the handler sees it ----
+ * A struct net_req belongs to the listener; between the handler's call and
+ * net_req_complete() the handler (or whoever it parked the request with)
+ * may use it from one thread at a time. */
+
+/* The decoded request (strings point into the frame, valid until done). */
+const struct proto_req *net_req_msg(const struct net_req *req);
+/* Where the response frame goes (limit socket.response.max.bytes). */
+struct proto_out *net_req_out(struct net_req *req);
+/* Starts a response frame of this request's API, version and correlation
+ * id in net_req_out(req); finish with net_req_end(req, pos) (which
+ * patches the size and closes the piece list). */
+size_t net_req_begin(struct net_req *req);
+int net_req_end(struct net_req *req, size_t pos);
+/* The peer, "127.0.0.1:40312" / "[::1]:40312". */
+const char *net_req_peer(const struct net_req *req);
+/* The SCRAM user of a SASL connection, or NULL (PLAINTEXT). */
+const char *net_req_user(const struct net_req *req);
+/* The index of the listener (into cfg.listeners) the request came in on. */
+int net_req_listener(const struct net_req *req);
+/* True once the connection is gone: a parked request may be completed
+ * early, its response will be dropped. Any thread. */
+bool net_req_cancelled(const struct net_req *req);
+/* Sets the done callback (see net_done_fn); from the handler's thread. */
+void net_req_on_done(struct net_req *req, net_done_fn fn, void *arg);
+/* Completes a parked request from any thread: rc 0 sends the response
+ * built in net_req_out(req), -errno closes the connection. Call it once;
+ * the request must not be touched after. */
+void net_req_complete(struct net_req *req, int rc);
+
+/* ---- the client side ----
+ * A blocking connection to another broker, used by one thread at a time.
+ * Every call takes a timeout in milliseconds and returns -ETIMEDOUT when
+ * it passes; after any error but -EOPNOTSUPP the connection is unusable
+ * (close it and connect again). */
+
+struct net_client;
+
+/* Connects to host:port (a numeric address or a name), sends ApiVersions
+ * (v3, falling back to v0 on UNSUPPORTED_VERSION) and keeps the broker's
+ * versions. 0; -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT, -EBADMSG (not
+ * Kafka), -EPROTO (an error code in ApiVersions), -ENOMEM. */
+int net_client_connect(const char *host, int port, int64_t timeout_ms,
+		       struct net_client **out);
+void net_client_close(struct net_client *c);
+/* The largest version of api_key that both sides support, or -EOPNOTSUPP. */
+int net_client_version(const struct net_client *c, int16_t api_key);
+/* SaslHandshake v1 with SCRAM-SHA-256, then SaslAuthenticate until the
+ * server proves itself. 0; -EACCES refused (wrong user or password),
+ * -EKEYREJECTED the server does not know the password, -EOPNOTSUPP the
+ * server does not offer SCRAM-SHA-256, -EPROTO another handshake error
+ * (ILLEGAL_SASL_STATE: already authenticated), other sasl.h errors. */
+int net_client_sasl(struct net_client *c, const char *user, const char *password,
+		    int64_t timeout_ms);
+/* A response read by net_client_call: the whole frame (after its size)
+ * and a reader over its body (after the response header). */
+struct net_resp {
+	uint8_t *frame;
+	size_t len;
+	struct kbuf_r body;
+};
+void net_resp_free(struct net_resp *resp);
+/* Sends one request (header from api_key, api_version, a fresh
+ * correlation id; then body_len bytes of body) and reads its response,
+ * which must carry the same correlation id (-EBADMSG otherwise). The
+ * response is at most max_resp bytes (0: socket.request.max.bytes'
+ * default), else -EMSGSIZE. */
+int net_client_call(struct net_client *c, int16_t api_key, int16_t api_version,
+		    const void *body, size_t body_len, size_t max_resp, int64_t timeout_ms,
+		    struct net_resp *resp);
+/* The socket, for tests that need to misbehave. */
+int net_client_fd(const struct net_client *c);
+
+#endif

@@ -1,0 +1,400 @@
+/*
+ * net_client.c — the client side of the broker protocol (net.h): one
+ * blocking connection to another broker, for the replica fetcher and for
+ * write forwarding.
+ *
+ * Every call has a deadline: the socket is non-blocking and each wait is
+ * a poll(2) for the time left, so a silent peer costs a timeout, never a
+ * hang. Requests go out one at a time and the response must carry the
+ * correlation id just sent (the server answers in order anyway; a
+ * mismatch means the stream is out of step and the connection is done).
+ * A response's size is checked before anything is allocated for it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "repl/net.h"
+
+#define CLIENT_ID "mqfs"
+#define DEFAULT_MAX_RESP (100u << 20)
+
+struct net_client {
+	int fd;
+	int32_t next_corr;
+	int32_t n_apis;
+	struct proto_api *apis;   /* the broker's versions (ApiVersions) */
+	bool broken;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = events };
+		int64_t left = deadline - now_ms();
+		int n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n > 0)
+			return 0;
+	}
+}
+
+static int send_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
+{
+	while (n) {
+		ssize_t k = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		int rc;
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			rc = wait_fd(fd, POLLOUT, deadline);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (k < 0)
+			return -errno;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static int recv_all(int fd, uint8_t *p, size_t n, int64_t deadline)
+{
+	while (n) {
+		ssize_t k = recv(fd, p, n, MSG_DONTWAIT);
+		int rc;
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			rc = wait_fd(fd, POLLIN, deadline);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (k == 0)
+			return -ECONNRESET;
+		if (k < 0)
+			return -errno;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Connects fd-less c to one address before deadline. */
+static int connect_one(const struct addrinfo *ai, int64_t deadline)
+{
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1, err = 0, rc;
+	socklen_t el = sizeof(err);
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	if (errno != EINPROGRESS) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = wait_fd(fd, POLLOUT, deadline);
+	if (rc)
+		goto fail;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) || err) {
+		rc = err ? -err : -errno;
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return rc;
+}
+
+void net_resp_free(struct net_resp *resp)
+{
+	if (!resp)
+		return;
+	free(resp->frame);
+	memset(resp, 0, sizeof(*resp));
+}
+
+int net_client_call(struct net_client *c, int16_t api_key, int16_t api_version,
+		    const void *body, size_t body_len, size_t max_resp, int64_t timeout_ms,
+		    struct net_resp *resp)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	struct proto_req_hdr hdr = {
+		.api_key = api_key,
+		.api_version = api_version,
+		.correlation_id = c->next_corr++,
+		.client_id = kstr_of(CLIENT_ID),
+	};
+	struct kbuf_w w;
+	uint8_t size[4];
+	size_t len, pos;
+	int32_t corr;
+	int rc;
+
+	memset(resp, 0, sizeof(*resp));
+	if (c->broken)
+		return -ENOTCONN;
+	if (c->next_corr < 0)
+		c->next_corr = 0;
+	kbuf_w_init(&w, body_len + 512);
+	pos = proto_req_begin(&w, &hdr);
+	kbuf_write_raw(&w, body, body_len);
+	rc = proto_frame_end(&w, pos);
+	if (!rc)
+		rc = send_all(c->fd, w.buf, w.len, deadline);
+	kbuf_w_free(&w);
+	if (rc)
+		goto broken;
+	rc = recv_all(c->fd, size, 4, deadline);
+	if (!rc)
+		rc = proto_frame_peek(size, 4, max_resp ? max_resp : DEFAULT_MAX_RESP, &len);
+	if (rc)
+		goto broken;
+	resp->frame = malloc(len ? len : 1);
+	if (!resp->frame) {
+		rc = -ENOMEM;
+		goto broken;
+	}
+	resp->len = len;
+	rc = recv_all(c->fd, resp->frame, len, deadline);
+	if (rc)
+		goto broken;
+	kbuf_r_init(&resp->body, resp->frame, len);
+	rc = proto_resp_hdr_decode(&resp->body, api_key, api_version, &corr);
+	if (!rc && corr != hdr.correlation_id)
+		rc = -EBADMSG;
+	if (rc)
+		goto broken;
+	return 0;
+broken:
+	c->broken = true;
+	net_resp_free(resp);
+	return rc;
+}
+
+/* ApiVersions at version v: 0, 1 to retry at v0, -errno. */
+static int client_api_versions(struct net_client *c, int16_t v, int64_t deadline)
+{
+	struct proto_api_versions_req req = {
+		.client_software_name = kstr_of("mqfs"),
+		.client_software_version = kstr_of(MQFS_VERSION),
+	};
+	struct proto_api_versions_resp av;
+	struct net_resp resp;
+	struct kbuf_w w;
+	int rc;
+
+	kbuf_w_init(&w, 256);
+	rc = proto_api_versions_req_encode(&w, v, &req);
+	if (!rc)
+		rc = net_client_call(c, PROTO_API_API_VERSIONS, v, w.buf, w.len, 1 << 20,
+				     deadline - now_ms(), &resp);
+	kbuf_w_free(&w);
+	if (rc)
+		return rc;
+	/* An UNSUPPORTED_VERSION answer is always a v0 body. */
+	rc = proto_api_versions_resp_decode(&resp.body, v, &av);
+	if (rc && v > 0) {
+		kbuf_r_init(&resp.body, resp.frame + 4, resp.len - 4);
+		rc = proto_api_versions_resp_decode(&resp.body, 0, &av);
+	}
+	net_resp_free(&resp);
+	if (rc)
+		return rc;
+	if (av.error_code == PROTO_ERR_UNSUPPORTED_VERSION && v > 0) {
+		proto_api_versions_resp_free(&av);
+		return 1;
+	}
+	if (av.error_code != PROTO_ERR_NONE) {
+		proto_api_versions_resp_free(&av);
+		return -EPROTO;
+	}
+	free(c->apis);
+	c->apis = av.api_keys;
+	c->n_apis = av.n_api_keys;
+	return 0;
+}
+
+int net_client_connect(const char *host, int port, int64_t timeout_ms, struct net_client **out)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	struct net_client *c;
+	char ps[8];
+	int rc, fd = -ECONNREFUSED;
+
+	snprintf(ps, sizeof(ps), "%d", port);
+	rc = getaddrinfo(host, ps, &hints, &ai);
+	if (rc)
+		return rc == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
+	for (struct addrinfo *a = ai; a; a = a->ai_next) {
+		fd = connect_one(a, deadline);
+		if (fd >= 0 || fd == -ETIMEDOUT)
+			break;
+	}
+	freeaddrinfo(ai);
+	if (fd < 0)
+		return fd;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->fd = fd;
+	c->next_corr = 1;
+	rc = client_api_versions(c, 3, deadline);
+	if (rc == 1)
+		rc = client_api_versions(c, 0, deadline);
+	if (rc) {
+		net_client_close(c);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+void net_client_close(struct net_client *c)
+{
+	if (!c)
+		return;
+	close(c->fd);
+	free(c->apis);
+	free(c);
+}
+
+int net_client_fd(const struct net_client *c)
+{
+	return c->fd;
+}
+
+int net_client_version(const struct net_client *c, int16_t api_key)
+{
+	const struct proto_api *ours = proto_api_find(api_key);
+
+	if (!ours)
+		return -EOPNOTSUPP;
+	for (int32_t i = 0; i < c->n_apis; i++) {
+		const struct proto_api *a = &c->apis[i];
+		int16_t hi = a->max_version < ours->max_version ? a->max_version : ours->max_version;
+		int16_t lo = a->min_version > ours->min_version ? a->min_version : ours->min_version;
+
+		if (a->api_key == api_key)
+			return hi >= lo ? hi : -EOPNOTSUPP;
+	}
+	return -EOPNOTSUPP;
+}
+
+/* One SaslAuthenticate round: sends in, returns the server's bytes in
+ * resp (their kstr in *bytes). */
+static int client_auth_round(struct net_client *c, int16_t v, const char *in, size_t in_len,
+			     int64_t deadline, struct net_resp *resp, struct kstr *bytes)
+{
+	struct proto_sasl_auth_req req = { .auth_bytes = { in, (int32_t)in_len } };
+	struct proto_sasl_auth_resp ar;
+	struct kbuf_w w;
+	int rc;
+
+	kbuf_w_init(&w, SASL_MAX_MSG + 64);
+	rc = proto_sasl_auth_req_encode(&w, v, &req);
+	if (!rc)
+		rc = net_client_call(c, PROTO_API_SASL_AUTHENTICATE, v, w.buf, w.len, 1 << 20,
+				     deadline - now_ms(), resp);
+	kbuf_w_free(&w);
+	if (rc)
+		return rc;
+	rc = proto_sasl_auth_resp_decode(&resp->body, v, &ar);
+	if (rc)
+		return rc;
+	if (ar.error_code != PROTO_ERR_NONE)
+		return ar.error_code == PROTO_ERR_ILLEGAL_SASL_STATE ? -EALREADY : -EACCES;
+	*bytes = ar.auth_bytes;
+	return 0;
+}
+
+int net_client_sasl(struct net_client *c, const char *user, const char *password,
+		    int64_t timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	struct proto_sasl_handshake_req hreq = { .mechanism = kstr_of(SASL_SCRAM_SHA_256) };
+	struct proto_sasl_handshake_resp hresp;
+	struct sasl_client *sc = NULL;
+	struct net_resp resp = { 0 };
+	const char *out;
+	size_t out_len;
+	struct kstr in = { NULL, 0 };
+	struct kbuf_w w;
+	int v = net_client_version(c, PROTO_API_SASL_AUTHENTICATE);
+	int rc;
+
+	if (v < 0 || net_client_version(c, PROTO_API_SASL_HANDSHAKE) < 1)
+		return -EOPNOTSUPP;
+	kbuf_w_init(&w, 256);
+	rc = proto_sasl_handshake_req_encode(&w, 1, &hreq);
+	if (!rc)
+		rc = net_client_call(c, PROTO_API_SASL_HANDSHAKE, 1, w.buf, w.len, 1 << 20,
+				     deadline - now_ms(), &resp);
+	kbuf_w_free(&w);
+	if (!rc)
+		rc = proto_sasl_handshake_resp_decode(&resp.body, 1, &hresp);
+	if (!rc && hresp.error_code != PROTO_ERR_NONE)
+		rc = hresp.error_code == PROTO_ERR_UNSUPPORTED_SASL_MECHANISM ? -EOPNOTSUPP : -EPROTO;
+	net_resp_free(&resp);
+	if (!rc)
+		rc = sasl_client_new(user, password, &sc);
+	/* client-first, client-final, then the server's proof (rc 1). */
+	for (int round = 0; !rc && round < 3; round++) {
+		rc = sasl_client_step(sc, (const uint8_t *)in.ptr, round ? (size_t)in.len : 0,
+				      &out, &out_len);
+		if (rc == 1) {
+			rc = 0;
+			goto out;
+		}
+		if (rc)
+			break;
+		net_resp_free(&resp);
+		rc = client_auth_round(c, (int16_t)v, out, out_len, deadline, &resp, &in);
+		if (in.len < 0)
+			rc = rc ? rc : -EBADMSG;
+	}
+	if (!rc)
+		rc = -EPROTO;  /* three rounds and no proof */
+out:
+	if (rc)
+		c->broken = true;
+	net_resp_free(&resp);
+	sasl_client_free(sc);
+	return rc;
+}

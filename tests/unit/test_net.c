@@ -1,0 +1,1153 @@
+/*
+ * test_net.c — the broker listener (repl/net.c, net_client.c,
+ * net_config.c) on real sockets on 127.0.0.1, port 0: ApiVersions v0 and
+ * v3, an unsupported version, unknown APIs, a Fetch answered from a file
+ * range (sendfile) byte for byte, a parked request completed from another
+ * thread, SCRAM-SHA-256 (success, wrong password, requests before
+ * authentication, the v0 bare-token exchange), truncated and oversized
+ * frames, idle expiry, 1000 idle connections, max.connections, and a
+ * client that never reads. No sleeps decide anything: every wait polls a
+ * condition against a deadline.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+
+#include "repl/net.h"
+#include "repl/repl.h"
+
+#define DEADLINE_MS 20000
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Polls cond(arg) every millisecond until it holds or the deadline. */
+static bool eventually(bool (*cond)(void *), void *arg)
+{
+	int64_t end = now_ms() + DEADLINE_MS;
+
+	while (now_ms() < end) {
+		if (cond(arg))
+			return true;
+		usleep(1000);
+	}
+	return cond(arg);
+}
+
+/* ---- stderr capture, to check what the listener logs ---- */
+
+static int saved_stderr = -1;
+static char log_path[64];
+
+static void log_capture(void)
+{
+	int fd;
+
+	snprintf(log_path, sizeof(log_path), "/tmp/mqfs-test-net-log.XXXXXX");
+	fd = mkstemp(log_path);
+	assert_true(fd >= 0);
+	saved_stderr = dup(2);
+	dup2(fd, 2);
+	close(fd);
+}
+
+/* Stops capturing; the text logged since log_capture (caller frees). */
+static char *log_release(void)
+{
+	FILE *f;
+	char *buf = calloc(1, 1 << 16);
+
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	saved_stderr = -1;
+	f = fopen(log_path, "r");
+	assert_non_null(f);
+	if (fread(buf, 1, (1 << 16) - 1, f)) {
+		/* buf is NUL-terminated by calloc */
+	}
+	fclose(f);
+	unlink(log_path);
+	fputs(buf, stderr);
+	return buf;
+}
+
+/* Teardown: a failed test leaves stderr captured; give it back, with
+ * what was logged. */
+static int log_restore(void **state)
+{
+	(void)state;
+	if (saved_stderr >= 0)
+		free(log_release());
+	return 0;
+}
+
+static bool log_has(void *arg)
+{
+	const char **want = arg;
+	FILE *f = fopen(log_path, "r");
+	char buf[1 << 16] = "";
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	for (; *want; want++)
+		if (!strstr(buf, *want))
+			return false;
+	return true;
+}
+
+/* ---- a test server ---- */
+
+struct fx {
+	struct net_config cfg;
+	struct net_server *srv;
+	int port;
+	/* Fetch handler */
+	int file_fd;
+	off_t file_off;
+	int32_t file_len;
+	int done_calls;            /* __atomic */
+	int done_status;
+	/* parked OffsetForLeaderEpoch */
+	struct net_req *parked;    /* __atomic */
+	/* SASL */
+	struct sasl_cred cred;
+};
+
+static int fetch_done_status_set(struct fx *fx, int status)
+{
+	fx->done_status = status;
+	return __atomic_add_fetch(&fx->done_calls, 1, __ATOMIC_SEQ_CST);
+}
+
+static void fetch_done(void *arg, struct net_req *req, int status)
+{
+	(void)req;
+	fetch_done_status_set(arg, status);
+}
+
+/* Answers every Fetch with the records of fx's file range. */
+static int fetch_handler(void *arg, struct net_req *req)
+{
+	struct fx *fx = arg;
+	const struct proto_req *m = net_req_msg(req);
+	struct proto_fetch_resp_part part = {
+		.partition_index = 0,
+		.high_watermark = 42,
+		.last_stable_offset = 42,
+		.log_start_offset = 0,
+		.n_aborted = -1,
+		.preferred_read_replica = -1,
+		.records_len = fx->file_len,
+		.records_fd = fx->file_fd,
+		.records_offset = fx->file_off,
+	};
+	struct proto_fetch_resp_topic topic = { .topic = kstr_of("orders"), .n_partitions = 1,
+						.partitions = &part };
+	struct proto_fetch_resp resp = { .n_topics = 1, .topics = &topic };
+
+	assert_int_equal(m->hdr.api_key, PROTO_API_FETCH);
+	net_req_on_done(req, fetch_done, fx);
+	return proto_fetch_resp_encode(net_req_out(req), m->hdr.api_version,
+				       m->hdr.correlation_id, &resp);
+}
+
+/* Parks every OffsetForLeaderEpoch request for the test to complete. */
+static int ofle_handler(void *arg, struct net_req *req)
+{
+	struct fx *fx = arg;
+
+	__atomic_store_n(&fx->parked, req, __ATOMIC_SEQ_CST);
+	return NET_PARKED;
+}
+
+static int lookup(void *arg, const char *user, struct sasl_cred *cred)
+{
+	struct fx *fx = arg;
+
+	if (strcmp(user, "broker"))
+		return -ENOENT;
+	*cred = fx->cred;
+	return 0;
+}
+
+static void fx_config(struct fx *fx, const char *listeners)
+{
+	memset(fx, 0, sizeof(*fx));
+	fx->file_fd = -1;
+	net_config_default(&fx->cfg);
+	assert_int_equal(net_config_set(&fx->cfg, "listeners", listeners), 0);
+	fx->cfg.num_network_threads = 2;
+	fx->cfg.num_io_threads = 2;
+}
+
+static void fx_start(struct fx *fx)
+{
+	assert_int_equal(sasl_cred_from_password("s3cret", NULL, 0, 4096, &fx->cred), 0);
+	assert_int_equal(net_server_new(&fx->cfg, lookup, fx, &fx->srv), 0);
+	assert_int_equal(net_server_handle(fx->srv, PROTO_API_FETCH, fetch_handler, fx), 0);
+	assert_int_equal(net_server_handle(fx->srv, PROTO_API_OFFSET_FOR_LEADER_EPOCH,
+					   ofle_handler, fx), 0);
+	assert_int_equal(net_server_start(fx->srv), 0);
+	fx->port = net_server_port(fx->srv, 0);
+	assert_true(fx->port > 0);
+}
+
+static void fx_stop(struct fx *fx)
+{
+	net_server_free(fx->srv);
+	if (fx->file_fd >= 0)
+		close(fx->file_fd);
+}
+
+static struct net_stats fx_stats(struct fx *fx)
+{
+	struct net_stats st;
+
+	net_server_stats(fx->srv, &st);
+	return st;
+}
+
+/* A raw blocking socket to the server. */
+static int raw_connect(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+static void write_all(int fd, const void *p, size_t n)
+{
+	while (n) {
+		ssize_t k = write(fd, p, n);
+
+		assert_true(k > 0);
+		p = (const char *)p + k;
+		n -= (size_t)k;
+	}
+}
+
+/* True when the server closed fd: EOF (or a reset) before the deadline;
+ * any bytes before it are skipped. */
+static bool closed_by_server(int fd)
+{
+	int64_t end = now_ms() + DEADLINE_MS;
+	char buf[4096];
+
+	while (now_ms() < end) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0)
+			return true;
+	}
+	return false;
+}
+
+/* A request frame of api_key/version with body. */
+static size_t build_req(uint8_t *buf, size_t cap, int16_t key, int16_t v, int32_t corr,
+			const void *body, size_t blen)
+{
+	struct kbuf_w w;
+	struct proto_req_hdr h = { key, v, corr, kstr_of("test") };
+	size_t pos, len;
+
+	kbuf_w_init(&w, cap);
+	pos = kbuf_w_frame_begin(&w);
+	kbuf_write_i16(&w, key);
+	kbuf_write_i16(&w, v);
+	kbuf_write_i32(&w, corr);
+	kbuf_write_string(&w, h.client_id, false, true);
+	if (proto_is_flexible(key, v) || (key == PROTO_API_API_VERSIONS && v >= 3))
+		kbuf_write_tags_empty(&w);
+	kbuf_write_raw(&w, body, blen);
+	kbuf_w_frame_end(&w, pos, 0);
+	assert_int_equal(kbuf_w_err(&w), 0);
+	memcpy(buf, w.buf, w.len);
+	len = w.len;
+	kbuf_w_free(&w);
+	return len;
+}
+
+/* Reads one response frame (after its size) into a malloc'd buffer. */
+static uint8_t *read_frame(int fd, size_t *len)
+{
+	uint8_t sz[4], *buf;
+	size_t n;
+	struct kbuf_r r;
+
+	for (size_t got = 0; got < 4;) {
+		ssize_t k = recv(fd, sz + got, 4 - got, 0);
+
+		assert_true(k > 0);
+		got += (size_t)k;
+	}
+	kbuf_r_init(&r, sz, 4);
+	n = (size_t)kbuf_read_i32(&r);
+	buf = malloc(n + 1);
+	for (size_t got = 0; got < n;) {
+		ssize_t k = recv(fd, buf + got, n - got, 0);
+
+		assert_true(k > 0);
+		got += (size_t)k;
+	}
+	*len = n;
+	return buf;
+}
+
+/* ---- config ---- */
+
+static void test_config(void **state)
+{
+	struct net_config cfg;
+	struct net_endpoint eps[NET_MAX_LISTENERS];
+	char buf[256];
+
+	(void)state;
+	net_config_default(&cfg);
+	assert_int_equal(cfg.socket_request_max_bytes, 104857600);
+	assert_int_equal(cfg.connections_max_idle_ms, 600000);
+	assert_int_equal(cfg.queued_max_requests, 500);
+	assert_int_equal(cfg.num_network_threads, 3);
+	assert_int_equal(cfg.num_io_threads, 8);
+	assert_int_equal(cfg.listeners[0].port, 9092);
+
+	assert_int_equal(net_listeners_parse("PLAINTEXT://127.0.0.1:9092, sasl_plaintext://:0",
+					     eps, NET_MAX_LISTENERS), 2);
+	assert_string_equal(eps[0].host, "127.0.0.1");
+	assert_int_equal(eps[0].security, NET_PLAINTEXT);
+	assert_string_equal(eps[1].name, "SASL_PLAINTEXT");
+	assert_int_equal(eps[1].security, NET_SASL_PLAINTEXT);
+	assert_string_equal(eps[1].host, "");
+	assert_int_equal(eps[1].port, 0);
+	assert_int_equal(net_listeners_parse("PLAINTEXT://[::1]:9092", eps, 8), 1);
+	assert_string_equal(eps[0].host, "::1");
+	assert_int_equal(net_listeners_format(eps, 1, buf, sizeof(buf)), 22);
+	assert_string_equal(buf, "PLAINTEXT://[::1]:9092");
+
+	const char *bad[] = {
+		"", "PLAINTEXT", "PLAINTEXT://h", "PLAINTEXT://h:", "PLAINTEXT://h:65536",
+		"PLAINTEXT://h:-1", "SSL://h:1", "PLAINTEXT://::1:9092", "PLAINTEXT://h:1,",
+		"PLAINTEXT://h:1,PLAINTEXT://h:2", "PLAINTEXT://h:9x", NULL,
+	};
+	for (int i = 0; bad[i]; i++) {
+		struct net_config before = cfg;
+
+		assert_int_equal(net_config_set(&cfg, "listeners", bad[i]), -EINVAL);
+		assert_memory_equal(&before, &cfg, sizeof(cfg));
+	}
+	assert_int_equal(net_config_set(&cfg, "advertised.listeners",
+					"PLAINTEXT://broker1.example:9092"), 0);
+	assert_int_equal(cfg.n_advertised, 1);
+	assert_string_equal(cfg.advertised[0].host, "broker1.example");
+	assert_int_equal(net_config_set(&cfg, "max.connections.per.ip", "10"), 0);
+	assert_int_equal(cfg.max_connections_per_ip, 10);
+	assert_int_equal(net_config_set(&cfg, "socket.request.max.bytes", "0"), -EINVAL);
+	assert_int_equal(net_config_set(&cfg, "num.network.threads", "0"), -EINVAL);
+	assert_int_equal(net_config_set(&cfg, "queued.max.request.bytes", "0"), -EINVAL);
+	assert_int_equal(net_config_set(&cfg, "queued.max.request.bytes", "-1"), 0);
+	assert_int_equal(net_config_set(&cfg, "connections.max.idle.ms", "12x"), -EINVAL);
+	assert_int_equal(net_config_set(&cfg, "sasl.enabled.mechanisms", "PLAIN"), -EINVAL);
+	assert_int_equal(net_config_set(&cfg, "sasl.enabled.mechanisms", ""), 0);
+	assert_false(cfg.sasl_scram_sha_256);
+	assert_int_equal(net_config_set(&cfg, "sasl.enabled.mechanisms", "SCRAM-SHA-256"), 0);
+	assert_true(cfg.sasl_scram_sha_256);
+	assert_int_equal(net_config_set(&cfg, "log.retention.ms", "1"), -ENOENT);
+
+	/* A SASL listener needs credentials to check. */
+	struct net_server *srv;
+
+	assert_int_equal(net_config_set(&cfg, "listeners", "SASL_PLAINTEXT://127.0.0.1:0"), 0);
+	assert_int_equal(net_server_new(&cfg, NULL, NULL, &srv), -EINVAL);
+}
+
+/* ---- ApiVersions ---- */
+
+static void check_versions(struct kbuf_r *body, int16_t v, int16_t want_err)
+{
+	struct proto_api_versions_resp av;
+	size_t n;
+	const struct proto_api *ours = proto_api_table(&n);
+
+	assert_int_equal(proto_api_versions_resp_decode(body, v, &av), 0);
+	assert_int_equal(av.error_code, want_err);
+	assert_int_equal(av.n_api_keys, (int32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(av.api_keys[i].api_key, ours[i].api_key);
+		assert_int_equal(av.api_keys[i].max_version, ours[i].max_version);
+	}
+	proto_api_versions_resp_free(&av);
+}
+
+static void test_api_versions(void **state)
+{
+	struct fx fx;
+	struct net_client *c;
+	struct net_resp resp;
+	uint8_t body[64];
+	struct kbuf_w w;
+	struct proto_api_versions_req req = { kstr_of("t"), kstr_of("1") };
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	assert_int_equal(net_client_version(c, PROTO_API_FETCH), 12);
+	assert_int_equal(net_client_version(c, PROTO_API_API_VERSIONS), 3);
+
+	/* v0: empty body; v3: compact strings and tags, header v2. */
+	assert_int_equal(net_client_call(c, PROTO_API_API_VERSIONS, 0, NULL, 0, 0, DEADLINE_MS,
+					 &resp), 0);
+	check_versions(&resp.body, 0, PROTO_ERR_NONE);
+	net_resp_free(&resp);
+	kbuf_w_init(&w, 64);
+	assert_int_equal(proto_api_versions_req_encode(&w, 3, &req), 0);
+	memcpy(body, w.buf, w.len);
+	assert_int_equal(net_client_call(c, PROTO_API_API_VERSIONS, 3, body, w.len, 0,
+					 DEADLINE_MS, &resp), 0);
+	kbuf_w_free(&w);
+	check_versions(&resp.body, 3, PROTO_ERR_NONE);
+	net_resp_free(&resp);
+
+	/* A version above ours: UNSUPPORTED_VERSION in a v0 body, and the
+	 * connection stays usable. */
+	assert_int_equal(net_client_call(c, PROTO_API_API_VERSIONS, 9, NULL, 0, 0, DEADLINE_MS,
+					 &resp), 0);
+	check_versions(&resp.body, 0, PROTO_ERR_UNSUPPORTED_VERSION);
+	net_resp_free(&resp);
+	assert_int_equal(net_client_call(c, PROTO_API_API_VERSIONS, 1, NULL, 0, 0, DEADLINE_MS,
+					 &resp), 0);
+	check_versions(&resp.body, 1, PROTO_ERR_NONE);
+	net_resp_free(&resp);
+	net_client_close(c);
+	fx_stop(&fx);
+}
+
+/* Pipelined requests in one write: every response, in request order
+ * (the listener takes one frame at a time from the socket). */
+static void test_pipelined_in_order(void **state)
+{
+	enum { N = 100 };
+	struct fx fx;
+	static uint8_t buf[N * 64];
+	size_t at = 0, len;
+	int fd;
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	for (int i = 0; i < N; i++)
+		at += build_req(buf + at, sizeof(buf) - at, PROTO_API_API_VERSIONS,
+				(int16_t)(i % 3), 1000 + i, NULL, 0);
+	fd = raw_connect(fx.port);
+	write_all(fd, buf, at);
+	for (int i = 0; i < N; i++) {
+		uint8_t *resp = read_frame(fd, &len);
+		struct kbuf_r r;
+		int32_t corr;
+
+		kbuf_r_init(&r, resp, len);
+		assert_int_equal(proto_resp_hdr_decode(&r, PROTO_API_API_VERSIONS, 0, &corr), 0);
+		assert_int_equal(corr, 1000 + i);
+		check_versions(&r, (int16_t)(i % 3), PROTO_ERR_NONE);
+		free(resp);
+	}
+	close(fd);
+	fx_stop(&fx);
+}
+
+/* An unknown API key or an unsupported version of a known API closes the
+ * connection, logged; the server goes on. */
+static void test_unsupported_closes(void **state)
+{
+	struct fx fx;
+	uint8_t buf[256];
+	size_t n;
+	int fd;
+	const char *want[] = { "api_key 0", "api_key 1 (Fetch) version 99", NULL };
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	log_capture();
+	fd = raw_connect(fx.port);
+	n = build_req(buf, sizeof(buf), 0 /* Produce */, 9, 7, "xxxx", 4);
+	write_all(fd, buf, n);
+	assert_true(closed_by_server(fd));
+	close(fd);
+	fd = raw_connect(fx.port);
+	n = build_req(buf, sizeof(buf), PROTO_API_FETCH, 99, 8, "xxxx", 4);
+	write_all(fd, buf, n);
+	assert_true(closed_by_server(fd));
+	close(fd);
+	assert_true(eventually(log_has, want));
+	free(log_release());
+
+	/* A malformed body of a supported request: closed as well. */
+	fd = raw_connect(fx.port);
+	n = build_req(buf, sizeof(buf), PROTO_API_FETCH, 4, 9, "\x01", 1);
+	write_all(fd, buf, n);
+	assert_true(closed_by_server(fd));
+	close(fd);
+
+	struct net_client *c;
+
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	net_client_close(c);
+	fx_stop(&fx);
+}
+
+/* ---- Fetch from a file range, by sendfile ---- */
+
+static bool done_once(void *arg)
+{
+	return __atomic_load_n(&((struct fx *)arg)->done_calls, __ATOMIC_SEQ_CST) >= 1;
+}
+
+static void fetch_body(uint8_t *out, size_t *len, int16_t v)
+{
+	struct proto_fetch_part part = { .partition = 0, .current_leader_epoch = -1,
+					 .fetch_offset = 0, .last_fetched_epoch = -1,
+					 .log_start_offset = -1, .partition_max_bytes = 1 << 20 };
+	struct proto_fetch_topic topic = { kstr_of("orders"), 1, &part };
+	struct proto_fetch_req req = { .cluster_id = KSTR_NULL, .replica_id = 2,
+				       .max_wait_ms = 500, .min_bytes = 1, .max_bytes = 1 << 20,
+				       .session_epoch = -1, .n_topics = 1, .topics = &topic,
+				       .rack_id = kstr_of("") };
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 1024);
+	assert_int_equal(proto_fetch_req_encode(&w, v, &req), 0);
+	memcpy(out, w.buf, w.len);
+	*len = w.len;
+	kbuf_w_free(&w);
+}
+
+static void test_fetch_sendfile(void **state)
+{
+	struct fx fx;
+	struct net_client *c;
+	struct net_resp resp;
+	struct proto_fetch_resp fr;
+	char path[] = "/tmp/mqfs-test-net-seg.XXXXXX";
+	uint8_t *data = malloc(300000), body[1024];
+	size_t blen;
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx.file_fd = mkstemp(path);
+	assert_true(fx.file_fd >= 0);
+	unlink(path);
+	srand(7);
+	for (int i = 0; i < 300000; i++)
+		data[i] = (uint8_t)rand();
+	write_all(fx.file_fd, data, 300000);
+	/* Large enough that sendfile cannot finish in one go on loopback. */
+	fx.file_off = 4097;
+	fx.file_len = 250000;
+	fx_start(&fx);
+
+	for (int16_t v = 4; v <= 12; v += 8) {
+		__atomic_store_n(&fx.done_calls, 0, __ATOMIC_SEQ_CST);
+		assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+		fetch_body(body, &blen, v);
+		assert_int_equal(net_client_call(c, PROTO_API_FETCH, v, body, blen, 0, DEADLINE_MS,
+						 &resp), 0);
+		assert_int_equal(proto_fetch_resp_decode(&resp.body, v, &fr), 0);
+		assert_int_equal(fr.n_topics, 1);
+		assert_true(kstr_eq(fr.topics[0].topic, "orders"));
+		assert_int_equal(fr.topics[0].partitions[0].high_watermark, 42);
+		assert_int_equal(fr.topics[0].partitions[0].records_len, 250000);
+		assert_memory_equal(fr.topics[0].partitions[0].records, data + 4097, 250000);
+		proto_fetch_resp_free(&fr);
+		net_resp_free(&resp);
+		/* The owner hears that the file range is no longer needed. */
+		assert_true(eventually(done_once, &fx));
+		assert_int_equal(fx.done_status, 0);
+		net_client_close(c);
+	}
+	free(data);
+	fx_stop(&fx);
+}
+
+/* ---- a parked request, completed from another thread ---- */
+
+static bool parked(void *arg)
+{
+	return __atomic_load_n(&((struct fx *)arg)->parked, __ATOMIC_SEQ_CST) != NULL;
+}
+
+/* An OffsetForLeaderEpoch v4 request frame for orders-0, epoch 3. */
+static size_t ofle_frame(uint8_t *frame, size_t cap, int32_t corr)
+{
+	struct proto_ofle_part p = { 0, -1, 3 };
+	struct proto_ofle_topic t = { kstr_of("orders"), 1, &p };
+	struct proto_ofle_req oreq = { .replica_id = 1, .n_topics = 1, .topics = &t };
+	struct kbuf_w w;
+	size_t n;
+
+	kbuf_w_init(&w, 512);
+	assert_int_equal(proto_ofle_req_encode(&w, 4, &oreq), 0);
+	n = build_req(frame, cap, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, corr, w.buf, w.len);
+	kbuf_w_free(&w);
+	return n;
+}
+
+static void test_parked(void **state)
+{
+	struct fx fx;
+	struct proto_ofle_resp_part rp = { 0, 0, 3, 1234 };
+	struct proto_ofle_resp_topic rt = { kstr_of("orders"), 1, &rp };
+	struct proto_ofle_resp oresp = { 0, 1, &rt }, got;
+	uint8_t frame[512], *resp;
+	struct kbuf_r r;
+	size_t n, len, pos;
+	int32_t corr;
+	int fd;
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	n = ofle_frame(frame, sizeof(frame), 77);
+	fd = raw_connect(fx.port);
+	write_all(fd, frame, n);
+	assert_true(eventually(parked, &fx));
+
+	/* Nothing is sent while the request waits. */
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+
+	assert_int_equal(poll(&pf, 1, 0), 0);
+
+	/* This (test) thread is not the worker that parked it. */
+	struct net_req *req = fx.parked;
+	const struct proto_req *m = net_req_msg(req);
+
+	assert_int_equal(m->u.ofle.topics[0].partitions[0].leader_epoch, 3);
+	assert_int_equal(strncmp(net_req_peer(req), "127.0.0.1:", 10), 0);
+	pos = net_req_begin(req);
+	assert_int_equal(proto_ofle_resp_encode(&net_req_out(req)->w, 4, &oresp), 0);
+	assert_int_equal(net_req_end(req, pos), 0);
+	net_req_complete(req, 0);
+
+	resp = read_frame(fd, &len);
+	kbuf_r_init(&r, resp, len);
+	assert_int_equal(proto_resp_hdr_decode(&r, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, &corr), 0);
+	assert_int_equal(corr, 77);
+	assert_int_equal(proto_ofle_resp_decode(&r, 4, &got), 0);
+	assert_int_equal(got.topics[0].partitions[0].end_offset, 1234);
+	proto_ofle_resp_free(&got);
+	free(resp);
+	close(fd);
+	fx_stop(&fx);
+}
+
+
+/* A handler's error closes the connection, logged; a request still
+ * parked at stop is cancelled and waited for. */
+static void *stop_thread(void *arg)
+{
+	net_server_stop(arg);
+	return NULL;
+}
+
+static bool is_cancelled(void *arg)
+{
+	return net_req_cancelled(arg);
+}
+
+static void test_handler_error_and_stop(void **state)
+{
+	struct fx fx;
+	const char *want[] = { "the OffsetForLeaderEpoch handler failed: Input/output error", NULL };
+	uint8_t frame[512];
+	struct net_req *req;
+	pthread_t th;
+	size_t n;
+	int fd;
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	n = ofle_frame(frame, sizeof(frame), 1);
+
+	log_capture();
+	fd = raw_connect(fx.port);
+	write_all(fd, frame, n);
+	assert_true(eventually(parked, &fx));
+	req = __atomic_exchange_n(&fx.parked, NULL, __ATOMIC_SEQ_CST);
+	net_req_complete(req, -EIO);
+	assert_true(closed_by_server(fd));
+	close(fd);
+	assert_true(eventually(log_has, want));
+	free(log_release());
+
+	fd = raw_connect(fx.port);
+	write_all(fd, frame, n);
+	assert_true(eventually(parked, &fx));
+	req = fx.parked;
+	assert_false(net_req_cancelled(req));
+	assert_int_equal(pthread_create(&th, NULL, stop_thread, fx.srv), 0);
+	assert_true(eventually(is_cancelled, req));
+	net_req_complete(req, 0);  /* nothing built: dropped, the peer is gone */
+	pthread_join(th, NULL);
+	assert_true(closed_by_server(fd));
+	close(fd);
+	fx_stop(&fx);
+}
+
+/* ---- SASL ---- */
+
+static void test_sasl(void **state)
+{
+	struct fx fx;
+	struct net_client *c;
+	struct net_resp resp;
+	uint8_t body[1024], buf[1024];
+	size_t blen, n;
+	int fd;
+	const char *want_pw[] = { "SaslAuthenticate refused", "invalid proof", "127.0.0.1:", NULL };
+	const char *want_fetch[] = { "Fetch request refused on SASL_PLAINTEXT before authentication",
+				     NULL };
+	char path[] = "/tmp/mqfs-test-net-seg.XXXXXX";
+
+	(void)state;
+	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
+	fx.file_fd = mkstemp(path);
+	unlink(path);
+	write_all(fx.file_fd, "0123456789", 10);
+	fx.file_len = 10;
+	fx_start(&fx);
+	log_capture();
+
+	/* The right password: authenticated, then a Fetch gets through. */
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	assert_int_equal(net_client_sasl(c, "broker", "s3cret", DEADLINE_MS), 0);
+	fetch_body(body, &blen, 12);
+	assert_int_equal(net_client_call(c, PROTO_API_FETCH, 12, body, blen, 0, DEADLINE_MS,
+					 &resp), 0);
+	net_resp_free(&resp);
+	/* A second handshake after success: ILLEGAL_SASL_STATE, still open. */
+	assert_int_equal(net_client_sasl(c, "broker", "s3cret", DEADLINE_MS), -EPROTO);
+	net_client_close(c);
+
+	/* A wrong password: refused, logged with the reason, closed. */
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	assert_int_equal(net_client_sasl(c, "broker", "guess", DEADLINE_MS), -EACCES);
+	assert_true(closed_by_server(net_client_fd(c)));
+	net_client_close(c);
+	assert_true(eventually(log_has, want_pw));
+
+	/* Fetch before authentication, after ApiVersions: closed, logged. */
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	assert_int_equal(net_client_call(c, PROTO_API_FETCH, 12, body, blen, 0, DEADLINE_MS,
+					 &resp), -ECONNRESET);
+	net_client_close(c);
+	/* ... and as the very first request. */
+	fd = raw_connect(fx.port);
+	n = build_req(buf, sizeof(buf), PROTO_API_FETCH, 12, 1, body, blen);
+	write_all(fd, buf, n);
+	assert_true(closed_by_server(fd));
+	close(fd);
+	assert_true(eventually(log_has, want_fetch));
+	free(log_release());
+	assert_true(eventually(done_once, &fx));
+	assert_int_equal(__atomic_load_n(&fx.done_calls, __ATOMIC_SEQ_CST), 1);
+	assert_true(fx_stats(&fx).auth_failures >= 3);
+	fx_stop(&fx);
+}
+
+/* The v0 handshake: SCRAM messages as bare size-prefixed tokens. */
+static void test_sasl_v0_tokens(void **state)
+{
+	struct fx fx;
+	struct sasl_client *sc;
+	struct kbuf_w w;
+	uint8_t buf[4096], *tok;
+	size_t n, len;
+	const char *out;
+	size_t out_len;
+	struct proto_sasl_handshake_req hreq = { kstr_of(SASL_SCRAM_SHA_256) };
+	int fd, rc = 0;
+
+	(void)state;
+	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	fd = raw_connect(fx.port);
+	kbuf_w_init(&w, 256);
+	assert_int_equal(proto_sasl_handshake_req_encode(&w, 0, &hreq), 0);
+	n = build_req(buf, sizeof(buf), PROTO_API_SASL_HANDSHAKE, 0, 5, w.buf, w.len);
+	kbuf_w_free(&w);
+	write_all(fd, buf, n);
+	free(read_frame(fd, &len));
+	assert_int_equal(sasl_client_new("broker", "s3cret", &sc), 0);
+	tok = NULL;
+	len = 0;
+	for (int round = 0; round < 3; round++) {
+		rc = sasl_client_step(sc, tok, len, &out, &out_len);
+		free(tok);
+		tok = NULL;
+		if (rc)
+			break;
+		buf[0] = 0; buf[1] = 0; buf[2] = (uint8_t)(out_len >> 8); buf[3] = (uint8_t)out_len;
+		memcpy(buf + 4, out, out_len);
+		write_all(fd, buf, out_len + 4);
+		tok = read_frame(fd, &len);
+	}
+	assert_int_equal(rc, 1);
+	sasl_client_free(sc);
+	/* Authenticated: ApiVersions is answered as on any connection. */
+	n = build_req(buf, sizeof(buf), PROTO_API_API_VERSIONS, 0, 6, NULL, 0);
+	write_all(fd, buf, n);
+	tok = read_frame(fd, &len);
+	struct kbuf_r r;
+	int32_t corr;
+
+	kbuf_r_init(&r, tok, len);
+	assert_int_equal(proto_resp_hdr_decode(&r, PROTO_API_API_VERSIONS, 0, &corr), 0);
+	assert_int_equal(corr, 6);
+	check_versions(&r, 0, PROTO_ERR_NONE);
+	free(tok);
+	close(fd);
+	fx_stop(&fx);
+}
+
+/* ---- bad frames and idle clients ---- */
+
+static bool no_connections(void *arg)
+{
+	return fx_stats(arg).connections == 0;
+}
+
+static void test_bad_frames(void **state)
+{
+	struct fx fx;
+	uint8_t buf[64] = { 0, 0, 0, 100, 0, 18, 0, 0 };
+	const char *want[] = { "peer closed in the middle of a frame",
+			       "frame size 2000 above socket.request.max.bytes",
+			       "frame size -5 is negative", NULL };
+	struct net_client *c;
+	int fd;
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx.cfg.socket_request_max_bytes = 1024;
+	fx_start(&fx);
+	log_capture();
+	/* A truncated frame, then the client goes. */
+	fd = raw_connect(fx.port);
+	write_all(fd, buf, 14);
+	close(fd);
+	/* A frame size above the limit: closed before anything is held. */
+	fd = raw_connect(fx.port);
+	buf[2] = 2000 >> 8;
+	buf[3] = 2000 & 0xff;
+	write_all(fd, buf, 4);
+	assert_true(closed_by_server(fd));
+	close(fd);
+	fd = raw_connect(fx.port);
+	memcpy(buf, "\xff\xff\xff\xfb", 4);
+	write_all(fd, buf, 4);
+	assert_true(closed_by_server(fd));
+	close(fd);
+	assert_true(eventually(log_has, want));
+	free(log_release());
+	assert_true(eventually(no_connections, &fx));
+	assert_int_equal(fx_stats(&fx).frame_bytes, 0);
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	net_client_close(c);
+	fx_stop(&fx);
+}
+
+static void test_idle_closed(void **state)
+{
+	struct fx fx;
+	int fd;
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx.cfg.connections_max_idle_ms = 100;
+	fx_start(&fx);
+	fd = raw_connect(fx.port);
+	assert_true(closed_by_server(fd));
+	close(fd);
+	assert_int_equal(fx_stats(&fx).closed_idle, 1);
+	fx_stop(&fx);
+}
+
+/* ---- many connections ---- */
+
+struct want_stat {
+	struct fx *fx;
+	int64_t connections, refused;
+};
+
+static bool stat_reached(void *arg)
+{
+	struct want_stat *w = arg;
+	struct net_stats st = fx_stats(w->fx);
+
+	return st.connections == w->connections && st.refused == w->refused;
+}
+
+static void raise_nofile(int need)
+{
+	struct rlimit rl;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < (rlim_t)need && rl.rlim_max >= (rlim_t)need) {
+		rl.rlim_cur = (rlim_t)need;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < (rlim_t)need)
+		skip();
+}
+
+static bool frames_held(void *arg)
+{
+	return fx_stats(arg).frame_bytes >= (1 << 20);
+}
+
+static void test_thousand_idle(void **state)
+{
+	enum { N = 1000 };
+	struct fx fx;
+	static int fds[N];
+	struct net_client *c;
+	struct net_stats st;
+	struct want_stat w = { &fx, N, 0 };
+
+	(void)state;
+	raise_nofile(2 * N + 100);
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx.cfg.max_connections = N + 1;
+	fx.cfg.queued_max_request_bytes = 1 << 20;
+	fx_start(&fx);
+	for (int i = 0; i < N; i++)
+		fds[i] = raw_connect(fx.port);
+	assert_true(eventually(stat_reached, &w));
+	/* Idle connections hold no frame and no response, and the loop
+	 * still answers. */
+	st = fx_stats(&fx);
+	assert_int_equal(st.frame_bytes, 0);
+	assert_int_equal(st.response_bytes, 0);
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	net_client_close(c);
+	/* Half of them announce a 1 MiB frame they never send: what is
+	 * allocated stays within queued.max.request.bytes plus one frame
+	 * (the pool is shared, as Kafka's is: the others wait for memory). */
+	for (int i = 0; i < N / 2; i++)
+		write_all(fds[i], "\x00\x10\x00\x00", 4);
+	assert_true(eventually(frames_held, &fx));
+	st = fx_stats(&fx);
+	assert_true(st.frame_bytes <= (1 << 20) + (1 << 20));
+	/* When they leave, every reservation is given back. */
+	for (int i = 0; i < N / 2; i++)
+		close(fds[i]);
+	w.connections = N / 2;
+	assert_true(eventually(stat_reached, &w));
+	assert_int_equal(fx_stats(&fx).frame_bytes, 0);
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	net_client_close(c);
+	for (int i = N / 2; i < N; i++)
+		close(fds[i]);
+	w.connections = 0;
+	assert_true(eventually(stat_reached, &w));
+	assert_int_equal(fx_stats(&fx).frame_bytes, 0);
+	fx_stop(&fx);
+}
+
+static void test_max_connections(void **state)
+{
+	enum { MAX = 50, N = 80 };
+	struct fx fx;
+	int fds[N];
+	struct net_client *c;
+	struct want_stat w = { &fx, MAX, N - MAX };
+	int closed = 0;
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx.cfg.max_connections = MAX;
+	fx_start(&fx);
+	for (int i = 0; i < N; i++)
+		fds[i] = raw_connect(fx.port);
+	assert_true(eventually(stat_reached, &w));
+	/* The refused ones were closed by the server. */
+	for (int i = MAX; i < N; i++)
+		closed += closed_by_server(fds[i]);
+	assert_int_equal(closed, N - MAX);
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), -ECONNRESET);
+	/* One leaves: a new client is served. */
+	for (int i = 0; i < N; i++)
+		close(fds[i]);
+	w.connections = 0;
+	w.refused = N - MAX + 1;
+	assert_true(eventually(stat_reached, &w));
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	net_client_close(c);
+
+	/* Per address. */
+	fx_stop(&fx);
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx.cfg.max_connections_per_ip = 3;
+	fx_start(&fx);
+	for (int i = 0; i < 4; i++)
+		fds[i] = raw_connect(fx.port);
+	w.connections = 3;
+	w.refused = 1;
+	assert_true(eventually(stat_reached, &w));
+	assert_true(closed_by_server(fds[3]));
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	fx_stop(&fx);
+}
+
+struct want_held {
+	struct fx *fx;
+	int64_t frame;
+};
+
+static bool one_frame_held(void *arg)
+{
+	struct want_held *w = arg;
+
+	return fx_stats(w->fx).frame_bytes <= w->frame;
+}
+
+/* A client that sends requests and never reads: each Fetch response is
+ * 256 KiB from a file, so a few fill the socket buffers; the listener
+ * then stops reading that client, holds one frame and one response at
+ * most, and serves others meanwhile. */
+static void test_never_reads(void **state)
+{
+	enum { SENT = 200 };
+	struct fx fx;
+	uint8_t body[1024], req[1200];
+	char path[] = "/tmp/mqfs-test-net-seg.XXXXXX";
+	static uint8_t zeros[256 << 10];
+	size_t blen, n;
+	int fd, small = 4096;
+	struct net_client *c;
+	struct net_stats st;
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx.file_fd = mkstemp(path);
+	unlink(path);
+	write_all(fx.file_fd, zeros, sizeof(zeros));
+	fx.file_len = (int32_t)sizeof(zeros);
+	fx_start(&fx);
+	fd = raw_connect(fx.port);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	fetch_body(body, &blen, 12);
+	n = build_req(req, sizeof(req), PROTO_API_FETCH, 12, 1, body, blen);
+	/* 200 small requests fit in the kernel's default socket buffers
+	 * whether or not the listener reads them. */
+	for (int i = 0; i < SENT; i++) {
+		write_all(fd, req, n);
+		st = fx_stats(&fx);
+		assert_true(st.frame_bytes <= (int64_t)n);
+		assert_true(st.response_bytes <= fx.cfg.socket_response_max_bytes);
+	}
+	/* The other client is served while this one is stuck. */
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	net_client_close(c);
+	st = fx_stats(&fx);
+	/* Answered at most what the socket buffers hold (some MiB), far
+	 * from 200 x 256 KiB. */
+	assert_true(st.requests - 2 < SENT / 2);
+	/* The other client's frame is released just after its answer left. */
+	struct want_held held = { &fx, (int64_t)n };
+
+	assert_true(eventually(one_frame_held, &held));
+	assert_true(fx_stats(&fx).response_bytes <= fx.cfg.socket_response_max_bytes);
+	close(fd);
+	fx_stop(&fx);
+}
+
+/* kcat (librdkafka 2.x) negotiates with our ApiVersions v3: its protocol
+ * debug output shows the answer, and that it found no Metadata in our
+ * table (so it never sends one). */
+static void test_kcat_api_versions(void **state)
+{
+	struct fx fx;
+	char cmd[256], line[1024];
+	bool answered = false, understood = false;
+	FILE *p;
+
+	(void)state;
+	if (system("command -v kcat >/dev/null 2>&1"))
+		skip();
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	snprintf(cmd, sizeof(cmd), "timeout 60 kcat -b 127.0.0.1:%d -L -m 5 -d protocol 2>&1",
+		 fx.port);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		if (strstr(line, "Received ApiVersionResponse (v3"))
+			answered = true;
+		/* Our table has no Metadata: librdkafka read it and knows. */
+		if (answered && strstr(line, "MetadataResponse") &&
+		    strstr(line, "not supported by broker"))
+			understood = true;
+	}
+	pclose(p);
+	assert_true(answered);
+	assert_true(understood);
+	fx_stop(&fx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_api_versions),
+		cmocka_unit_test(test_pipelined_in_order),
+		cmocka_unit_test_teardown(test_unsupported_closes, log_restore),
+		cmocka_unit_test(test_fetch_sendfile),
+		cmocka_unit_test(test_parked),
+		cmocka_unit_test_teardown(test_handler_error_and_stop, log_restore),
+		cmocka_unit_test_teardown(test_sasl, log_restore),
+		cmocka_unit_test(test_sasl_v0_tokens),
+		cmocka_unit_test_teardown(test_bad_frames, log_restore),
+		cmocka_unit_test(test_idle_closed),
+		cmocka_unit_test(test_thousand_idle),
+		cmocka_unit_test(test_max_connections),
+		cmocka_unit_test(test_never_reads),
+		cmocka_unit_test(test_kcat_api_versions),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
