@@ -49,7 +49,7 @@
  * stays keeps its position, never stops.
  *
  * Rebalance (group.mu held): on join, leave, strategy change and partition
- * growth; members ordered by id; the assignor (engine/assign.c) computes
+ * growth; members ordered by id; the assignor (assign.c) computes
  * owner[]; cooperative-sticky revokes in generation g+1 and assigns in g+2
  * (here back to back, as nothing can read in between under group.mu).
  *

@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "repl/assign.h"
 #include "repl/broker_int.h"
 
 #define GROUP_OFFSETS_TOPIC "__consumer_offsets"

@@ -216,7 +216,7 @@ void broker_set_hw_listener(struct broker *b, void (*fn)(void *arg, const char *
  * records in the internal topic __consumer_offsets, replayed at
  * broker_open. A member is one open consume file: joining or leaving
  * rebalances the partitions with the group's partition.assignment.strategy
- * (engine's assign_compute). Delivery is at-least-once, and a member's
+ * (the assignors of repl/assign.c). Delivery is at-least-once, and a member's
  * read offset is its commit position: see group_consume(); a member that
  * leaves commits nothing more.
  * struct group is reference counted (group_put); every function is

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "engine/engine.h"
+#include "repl/assign.h"
 
 #define MAXM 64
 #define MAXP 256

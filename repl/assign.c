@@ -27,7 +27,8 @@
  *   cooperative-sticky  the sticky target, but a partition whose previous
  *               owner is still a member and is not its target owner is only
  *               revoked (owner -1) in this generation; the caller runs a
- *               second rebalance in which it is assigned (KIP-429). So a
+ *               second rebalance in which it is assigned (Kafka's incremental
+ *               cooperative rebalance). So a
  *               partition is never owned by two members in one generation,
  *               and a member never stops reading a partition it keeps.
  *               The second round keeps everything owned (each kept count
@@ -37,7 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
+#include "repl/assign.h"
 
 static const char *const strategy_names[] = {
 	[ASSIGN_RANGE] = "range",
