@@ -172,7 +172,7 @@ static int become_leader(const char *name, int p, struct log *l)
 }
 
 /* The hw listener of every log: hands (topic, partition) to the broker's
- * listener (group.c). Runs with the topic's locks held: see broker_int.h. */
+ * listener (group_notify.c). Runs with the topic's locks held: see broker_int.h. */
 static void broker_hw_moved(void *arg, struct log *l)
 {
 	struct partition *pt = arg;

@@ -49,7 +49,7 @@
 struct partition {
 	int index;
 	struct log *log;                 /* owned by the logmgr */
-	struct broker *b;                /* for the hw listener (group.c) */
+	struct broker *b;                /* for the hw listener (group_notify.c) */
 	const char *topic;               /* the topic's name (outlives the partition) */
 	pthread_mutex_t produce_mu;
 	/* Counters: written under produce_mu, read by anyone. */
@@ -167,7 +167,7 @@ struct broker {
 	_Atomic int64_t cleaner_ms;           /* time spent cleaning */
 	_Atomic int64_t cleaner_errors;
 
-	/* Consumer groups (group.c) and the broker's hw listener. */
+	/* Consumer groups (group_*.c) and the broker's hw listener. */
 	struct group_coord *gc;
 	pthread_mutex_t hw_mu;           /* a leaf: guards hw_fn, hw_arg */
 	void (*hw_fn)(void *arg, const char *topic, int partition);
@@ -220,10 +220,10 @@ void broker_topics_release(struct topic **ts, int n);
 
 /* Counts n bytes of the line view in buf as delivered to a reader
  * (mqfs_records_out_total, mqfs_bytes_out_total); topic_read_lines does
- * it for partition files, group.c for consume files. Any thread. */
+ * it for partition files, group_consume.c for consume files. Any thread. */
 void partition_count_out(struct partition *pt, int64_t lines, size_t n);
 
-/* ---- group.c ---- */
+/* ---- group_coord.c, group_views.c ---- */
 /* The group coordinator: creates __consumer_offsets if missing, replays
  * it, starts the notifier, installs the hw listener. After the catalog is
  * loaded; closed before the topics and logs. */

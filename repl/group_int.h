@@ -1,21 +1,45 @@
 /*
- * group_int.h — private to repl/: the group coordinator's insides, shared
- * by group.c (coordinator, consume path) and its unit test.
+ * group_int.h — private to repl/: the consumer group coordinator's insides,
+ * shared by its files and their unit test. Each file owns one seam:
+ *
+ *   group_store.c      the __consumer_offsets records: their format, the
+ *                      replay at open, every write (commits, group
+ *                      settings, tombstones)
+ *   group_coord.c      the coordinator's life (open, close) and its groups:
+ *                      find, create, delete, bind to a topic, drop with
+ *                      the topic; the lock-and-check prologue
+ *   group_rebalance.c  members, generations and the assignment: join,
+ *                      leave, rebalance (the assignors are assign.c)
+ *   group_offsets.c    offsets and line positions of a group's partitions:
+ *                      lookups through the topic, where an owner starts,
+ *                      the committed offset and its reset
+ *   group_consume.c    a member's stream: consume reads, the file position
+ *                      as the commit position, re-delivery
+ *   group_notify.c     parked reads: arming, the hw listener and the
+ *                      notifier thread that wakes members
+ *   group_views.c      .state and .config of a group, and its metrics
  *
  * Locks, in this order (after broker.admin_mu, before topic.lock):
  *
  *   1. coord.call_mu   held by the notifier while it calls members' wake
- *                      callbacks; group_leave() takes it (with no other
- *                      lock) to wait out a call in flight on its member;
- *                      group_topic_deleted() takes it under admin_mu to
- *                      wake the members of the groups it drops
+ *                      callbacks; group_leave() and group_member_disarm()
+ *                      take it (with no other lock) to wait out a call in
+ *                      flight on their member; group_topic_deleted() takes
+ *                      it under admin_mu to wake the members of the groups
+ *                      it drops
  *   2. coord.mu        the list of groups
  *   3. group.mu        members, assignment, positions, committed offsets;
  *                      held across reads of the topic and commits to
  *                      __consumer_offsets (which take topic locks: 4.)
  *   4. topic.lock ...  (broker_int.h)
- *   5. coord.wake_mu   a leaf: the hw listener runs under topic.lock and
- *                      produce_mu, so it only queues an event here
+ *   5. coord.wake_mu   a leaf. The hw listener takes it and nothing else:
+ *                      log_set_hw() calls the listener after dropping the
+ *                      log's lock, from the partition's appender, which
+ *                      holds topic.lock for reading (not produce_mu: the
+ *                      appender drops it around the append and the hw
+ *                      move), and through broker_hw_moved(), which holds
+ *                      broker.hw_mu. So the listener only queues an event
+ *                      here, for the notifier thread.
  */
 #ifndef MQFS_REPL_GROUP_INT_H
 #define MQFS_REPL_GROUP_INT_H
@@ -124,7 +148,82 @@ struct group_coord {
 	int nev;
 };
 
+/* ---- group_store.c: __consumer_offsets ---- */
 /* Kafka's Utils.abs(groupId.hashCode()) % partitions. */
 int group_offsets_partition(const char *group, int partitions);
+/* Finds (or makes, compacted and keyed by TAB) __consumer_offsets and
+ * replays it into gc->groups. At open, before any other thread. */
+int group_store_open(struct group_coord *gc);
+/* Appends lines (whole records) to the group's partition of
+ * __consumer_offsets; a failure is logged. */
+int group_store_append(struct group_coord *gc, const char *group, const char *lines,
+		       size_t len);
+/* The group's settings record (name, topic, strategy, reset_latest and
+ * session_timeout_ms of g). */
+int group_store_meta(const struct group *g);
+/* Commits offs[i] for partitions parts[i] (n of them) with metadata (the
+ * member id, or "reset"), then sets them in g. Needs g->mu. */
+int group_store_commit(struct group *g, const int *parts, const int64_t *offs, int n,
+		       const char *metadata);
+/* Tombstones for g's committed offsets and for g itself. Needs g->mu. */
+int group_store_tombstones(struct group *g);
+/* Applies "key=value" settings separated by sep ('\n' for .config, ' '
+ * in a settings record) to the copies; -EINVAL with a reason in why. */
+int group_settings_apply(const char *text, size_t len, char sep, int *strategy,
+			 bool *latest, int32_t *session, char *why, size_t whylen);
+
+/* ---- group_coord.c: the groups ---- */
+struct group *group_new(struct group_coord *gc, const char *topic, const char *name);
+/* Makes g->parts hold n partitions. */
+int group_parts_grow(struct group *g, int n);
+/* Index in gc->groups, or -1. Needs gc->mu. */
+int group_coord_find(struct group_coord *gc, const char *topic, const char *name);
+/* Takes over the caller's reference. Needs gc->mu. */
+int group_coord_insert(struct group_coord *gc, struct group *g);
+void group_coord_remove(struct group_coord *gc, int i);
+/* -ENOENT unless g and its topic still exist; refreshes the partition
+ * count. Needs g->mu. */
+int group_live(struct group *g);
+/* The prologue of a group's public functions: takes g->mu and checks
+ * group_live(). Returns with g->mu held 0, or 1 when the topic's
+ * partition count grew since the group last looked; -errno with g->mu
+ * released. */
+int group_lock_live(struct group *g);
+/* group_lock_live(), and -ENOENT unless the topic has the partition;
+ * 0 with g->mu held. */
+int group_lock_part(struct group *g, int partition);
+
+/* ---- group_rebalance.c ---- */
+/* Runs the group's assignor over its members. Needs g->mu. */
+int group_rebalance(struct group *g);
+
+/* ---- group_offsets.c: offsets and positions ---- */
+/* topic.lock (read) and partition p's log; -ENOENT when the topic or the
+ * partition is gone. 0: the caller unlocks t->lock. */
+int group_part_lock(struct topic *t, int p, struct log **l);
+int group_off_to_pos(struct topic *t, int p, int64_t off, int64_t *pos);
+int group_pos_to_off(struct topic *t, int p, int64_t pos, int64_t *off);
+/* Sets the position (and commit position) of p's owner from the committed
+ * offset; on failure the position is -1 (unknown). Needs g->mu. */
+int group_part_resolve(struct group *g, int p);
+
+/* ---- group_consume.c ---- */
+/* topic_read_lines without counting the bytes as delivered. */
+ssize_t group_read_lines(struct topic *t, int p, struct log_cursor *c, int64_t pos,
+			 char *buf, size_t size, int64_t *actual);
+
+/* ---- group_notify.c: parked reads ---- */
+/* Starts the notifier thread, then listens to the broker's hw moves. */
+int group_notifier_start(struct group_coord *gc);
+/* Stops listening, then stops the thread (if it runs). */
+void group_notifier_stop(struct group_coord *gc);
+/* Queues a wake of the armed members owning (topic, partition); -1: every
+ * armed member of the topic's groups. Takes wake_mu (a leaf). */
+void group_notify_queue(struct group_coord *gc, const char *topic, int partition);
+/* Disarms m if armed. Needs g->mu. */
+void group_member_unarm(struct group_member *m);
+/* Returns once no wake call is in flight. Takes call_mu: no other lock
+ * may be held. */
+void group_wait_calls(struct group_coord *gc);
 
 #endif

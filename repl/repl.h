@@ -210,7 +210,7 @@ ssize_t topic_segment_render(struct topic *t, int partition, int64_t base,
 void broker_set_hw_listener(struct broker *b, void (*fn)(void *arg, const char *topic,
 							   int partition), void *arg);
 
-/* ---- consumer groups (repl/group.c) ----
+/* ---- consumer groups (repl/group_*.c, private header group_int.h) ----
  * A group belongs to one topic (MNT/<topic>/.groups/<group>/); names follow
  * the topic name rules (group_name_refusal). Committed offsets and the group's settings are
  * records in the internal topic __consumer_offsets, replayed at

@@ -1,0 +1,362 @@
+/*
+ * group_consume.c — a member's stream: what a read of the consume file
+ * returns and what it commits.
+ *
+ * Delivery is at-least-once. Each member reads a stream, the bytes it was
+ * ever returned, at offsets from 0 (its consume file's offsets):
+ *
+ *   stream:  | committed, gone | returned, not passed  | (next read) ...
+ *            0                 start                   end
+ *
+ *   - a read at end returns whole lines of the member's partitions from
+ *     their positions, partition after partition starting with a rotating
+ *     one (a record longer than the buffer is returned in part and
+ *     continues in the next read);
+ *   - a read at offset x (start <= x <= end) first commits, per partition,
+ *     the records that end at or before x in the stream, then forgets the
+ *     stream before x; so the file position is the commit position;
+ *   - a read at x < end returns the same bytes again from x, re-read from
+ *     the log: the member keeps positions (struct gpiece), not bytes. So a
+ *     reader that seeks back (bash's read, head) gets every record once;
+ *     bytes that retention or compaction removed since answer -ENODATA;
+ *   - a read before start is refused (-ESPIPE): that part is committed;
+ *     a read past end commits all of the stream and returns -ERANGE.
+ *
+ * Invariants: start <= end; the pieces of a member cover exactly
+ * [start, end) in order, all from the last read at end (so at most one
+ * per partition). A commit goes only forward and only from the
+ * partition's current owner in the epoch the piece was read in: a
+ * partition that changed owner is committed by its new owner. The
+ * committed offset is never a guess: a partition whose offset cannot be
+ * looked up (a damaged batch, EIO) is logged and not committed, and its
+ * read fails with the error.
+ *
+ * Everything here runs under group.mu, and reads the topic under
+ * topic.lock (read) through group_read_lines.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl/group_int.h"
+
+/* topic_read_lines without counting the bytes as delivered: replay reads
+ * internal records, and a consume read keeps only whole lines (read_part
+ * counts those). */
+ssize_t group_read_lines(struct topic *t, int p, struct log_cursor *c, int64_t pos,
+			 char *buf, size_t size, int64_t *actual)
+{
+	struct log *l;
+	ssize_t n = group_part_lock(t, p, &l);
+
+	if (n < 0)
+		return n;
+	n = log_read_lines(l, c, pos, buf, size, actual);
+	pthread_rwlock_unlock(&t->lock);
+	return n;
+}
+
+/* mqfs_records_out_total / mqfs_bytes_out_total of a consume read. */
+static void count_out(struct topic *t, int p, int64_t lines, size_t n)
+{
+	struct log *l;
+
+	if (n == 0 || group_part_lock(t, p, &l) < 0)
+		return;
+	partition_count_out(t->parts[p], lines, n);
+	pthread_rwlock_unlock(&t->lock);
+}
+
+/* The group's cursor on partition p, made on first use. Needs g->mu. */
+static int part_cursor(struct group *g, int p, struct log_cursor **c)
+{
+	int rc = 0;
+
+	if (!g->parts[p].cursor)
+		rc = topic_cursor_new(g->t, p, &g->parts[p].cursor);
+	*c = g->parts[p].cursor;
+	return rc;
+}
+
+/* Reads exactly len bytes of the line view of p at pos into buf, as they
+ * were returned before; -ENODATA when they are no longer there (removed by
+ * retention or compaction since). Needs g->mu. */
+static int reread(struct group *g, int p, int64_t pos, char *buf, int64_t len)
+{
+	struct log_cursor *c;
+	int64_t got = 0, actual;
+	int rc = part_cursor(g, p, &c);
+
+	while (rc == 0 && got < len) {
+		ssize_t n = group_read_lines(g->t, p, c, pos + got, buf + got,
+					     (size_t)(len - got), &actual);
+
+		if (n < 0)
+			rc = (int)n;
+		else if (n == 0 || actual != pos + got)
+			rc = -ENODATA;
+		else
+			got += n;
+	}
+	return rc;
+}
+
+/* *bound: the line position after the last record of piece pc that ends
+ * at or before stream offset x, or -1 when none does. Needs g->mu. */
+static int piece_passed(struct group *g, const struct gpiece *pc, int64_t x, int64_t *bound)
+{
+	int64_t k = x - pc->soff;
+	const char *nl;
+	char *buf;
+	int rc;
+
+	*bound = -1;
+	if (k > pc->len)
+		k = pc->len;
+	if (k <= 0 || pc->last_nl == 0)
+		return 0;
+	if (k >= pc->last_nl) {
+		*bound = pc->lpos + pc->last_nl;
+		return 0;
+	}
+	/* x inside the piece (a reader that seeked back): find its last
+	 * line end before x in the log rather than keeping the bytes. */
+	buf = malloc((size_t)k);
+	if (!buf)
+		return -ENOMEM;
+	rc = reread(g, pc->part, pc->lpos, buf, k);
+	if (rc == 0 && (nl = memrchr(buf, '\n', (size_t)k)))
+		*bound = pc->lpos + (nl - buf) + 1;
+	free(buf);
+	return rc == -ENODATA ? 0 : rc;         /* gone: nothing to commit */
+}
+
+/* Drops the part of m's stream before x (x <= m->end). Needs g->mu. */
+static void stream_trim(struct group_member *m, int64_t x)
+{
+	int i = 0;
+
+	while (i < m->npieces && m->pieces[i].soff + m->pieces[i].len <= x)
+		i++;
+	if (i > 0) {
+		memmove(m->pieces, m->pieces + i, (size_t)(m->npieces - i) * sizeof(*m->pieces));
+		m->npieces -= i;
+	}
+	if (m->npieces > 0 && m->pieces[0].soff < x) {
+		struct gpiece *pc = &m->pieces[0];
+		int64_t k = x - pc->soff;
+
+		pc->soff = x;
+		pc->lpos += k;
+		pc->len -= k;
+		pc->last_nl = pc->last_nl > k ? pc->last_nl - k : 0;
+	}
+	if (x > m->start)
+		m->start = x;
+}
+
+/* Commits, for every partition m still owns, the records of its stream
+ * that end at or before stream offset x (x <= m->end), then forgets the
+ * stream before x. A partition whose offset cannot be looked up (a
+ * damaged batch, EIO) is logged and not committed: its records come again
+ * to the next owner, and the read of the partition itself reports the
+ * error. A failed commit record is only logged, with the same outcome.
+ * Only -ENOMEM is returned. Needs g->mu. */
+static int commit_upto(struct group_member *m, int64_t x)
+{
+	struct group *g = m->g;
+	int n = 0, rc = 0;
+	int *parts = malloc((size_t)(m->npieces + 1) * sizeof(*parts));
+	int64_t *offs = malloc((size_t)(m->npieces + 1) * sizeof(*offs));
+	int64_t *bounds = malloc((size_t)(m->npieces + 1) * sizeof(*bounds));
+
+	if (!parts || !offs || !bounds) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < m->npieces && m->pieces[i].soff < x; i++) {
+		const struct gpiece *pc = &m->pieces[i];
+		struct gpart *gp;
+		int64_t b, off = -1;
+
+		if (pc->part >= g->nparts)
+			continue;
+		gp = &g->parts[pc->part];
+		if (gp->owner != m || gp->epoch != pc->epoch)
+			continue;               /* p moved: its new owner commits it */
+		rc = piece_passed(g, pc, x, &b);
+		if (rc == 0 && b > gp->commit_pos)
+			rc = group_pos_to_off(g->t, pc->part, b, &off);
+		if (rc == -ENOMEM)
+			goto out;
+		if (rc < 0) {
+			mq_log_limited(MQ_ERR, "group %s of topic %s: partition %d: cannot find "
+				       "the offset at line position %" PRId64 ": %s; not committed",
+				       g->name, g->topic, pc->part, b >= 0 ? b : pc->lpos,
+				       strerror(-rc));
+			rc = 0;
+			continue;
+		}
+		if (b <= gp->commit_pos)
+			continue;
+		if (off == gp->committed) {
+			gp->commit_pos = b;
+			continue;
+		}
+		parts[n] = pc->part;
+		offs[n] = off;
+		bounds[n++] = b;
+	}
+	if (n > 0 && group_store_commit(g, parts, offs, n, m->id) == 0)
+		for (int i = 0; i < n; i++)
+			g->parts[parts[i]].commit_pos = bounds[i];
+	stream_trim(m, x);
+out:
+	free(parts);
+	free(offs);
+	free(bounds);
+	return rc;
+}
+
+/* The stream from x (start <= x < end) again, the same bytes, up to size.
+ * Needs g->mu. */
+static ssize_t redeliver(struct group_member *m, int64_t x, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	for (int i = 0; i < m->npieces && used < size; i++) {
+		const struct gpiece *pc = &m->pieces[i];
+		int64_t from = x > pc->soff ? x - pc->soff : 0, len = pc->len - from;
+		int rc;
+
+		if (len <= 0)
+			continue;
+		if (len > (int64_t)(size - used))
+			len = (int64_t)(size - used);
+		rc = reread(m->g, pc->part, pc->lpos + from, buf + used, len);
+		if (rc == -ENODATA && used == 0)
+			mq_log_limited(MQ_WARN, "group %s of topic %s: %s: read at %" PRId64 ": "
+				       "the records of partition %d at line position %" PRId64
+				       " were removed by retention or compaction and cannot be "
+				       "read again", m->g->name, m->g->topic, m->id, x, pc->part,
+				       pc->lpos + from);
+		if (rc < 0)
+			return used > 0 ? (ssize_t)used : rc;
+		used += (size_t)len;
+	}
+	return (ssize_t)used;
+}
+
+/* Whole lines of partition p from its position into buf; *lpos: the line
+ * position of buf[0], *last_nl: bytes up to its last '\n'. first: buf is
+ * empty, so a record longer than room is returned in part. */
+static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool first,
+			 int64_t *lpos, int64_t *last_nl)
+{
+	struct gpart *gp = &g->parts[p];
+	struct log_cursor *c;
+	int64_t actual, lines;
+	ssize_t n;
+	const char *nl;
+	size_t keep;
+	int rc;
+
+	if (gp->pos < 0 && (rc = group_part_resolve(g, p)) < 0)
+		return rc;
+	rc = part_cursor(g, p, &c);
+	if (rc < 0)
+		return rc;
+	lines = log_cursor_lines(c);
+	n = group_read_lines(g->t, p, c, gp->pos, buf, room, &actual);
+	if (n <= 0)
+		return n;
+	lines = log_cursor_lines(c) - lines;    /* each ends in buf */
+	nl = memrchr(buf, '\n', (size_t)n);
+	if (nl)
+		keep = (size_t)(nl - buf) + 1;
+	else
+		keep = first ? (size_t)n : 0;
+	*lpos = actual;
+	*last_nl = nl ? (int64_t)keep : 0;
+	gp->pos = actual + (int64_t)keep;
+	count_out(g->t, p, lines, keep);
+	return (ssize_t)keep;
+}
+
+/* New records at the end of m's stream. Needs g->mu. */
+static ssize_t read_fresh(struct group_member *m, char *buf, size_t size)
+{
+	struct group *g = m->g;
+	int np = g->nparts;
+	size_t used = 0;
+
+	if (m->cap < np) {
+		struct gpiece *v = realloc(m->pieces, (size_t)np * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		m->pieces = v;
+		m->cap = np;
+	}
+	for (int k = 0; k < np && used < size; k++) {
+		int p = (m->rr + k) % np;
+		int64_t lpos, last_nl;
+		ssize_t n;
+
+		if (g->parts[p].owner != m)
+			continue;
+		n = read_part(g, p, buf + used, size - used, used == 0, &lpos, &last_nl);
+		if (n < 0) {
+			if (used == 0)
+				return n;
+			break;
+		}
+		if (n == 0)
+			continue;
+		m->pieces[m->npieces++] = (struct gpiece){ .soff = m->end, .lpos = lpos, .len = n,
+							   .last_nl = last_nl, .part = p,
+							   .epoch = g->parts[p].epoch };
+		m->end += n;
+		used += (size_t)n;
+	}
+	if (np > 0)
+		m->rr = (m->rr + 1) % np;
+	return (ssize_t)used;
+}
+
+ssize_t group_consume(struct group_member *m, int64_t off, char *buf, size_t size)
+{
+	struct group *g = m->g;
+	ssize_t n = 0;
+	int rc = group_lock_live(g);
+
+	if (rc < 0)
+		return rc;
+	if (!m->active)
+		rc = -ENOENT;
+	else if (rc > 0)
+		rc = group_rebalance(g);        /* the topic grew */
+	if (rc < 0)
+		goto out;
+	if (off < m->start) {
+		mq_log_limited(MQ_WARN, "group %s of topic %s: %s: read at %" PRId64 " refused: "
+			       "the stream before %" PRId64 " is committed and cannot be read "
+			       "again", g->name, g->topic, m->id, off, m->start);
+		rc = -ESPIPE;
+		goto out;
+	}
+	rc = commit_upto(m, off < m->end ? off : m->end);
+	if (rc < 0)
+		goto out;
+	if (off > m->end)
+		rc = -ERANGE;
+	else if (off < m->end)
+		n = redeliver(m, off, buf, size);
+	else
+		n = read_fresh(m, buf, size);
+out:
+	pthread_mutex_unlock(&g->mu);
+	return rc < 0 ? rc : n;
+}

@@ -1,0 +1,492 @@
+/*
+ * group_coord.c — the consumer group coordinator's life and its groups:
+ * open and close (broker_open / broker_close), the list of groups
+ * (coord.mu), finding, creating and deleting a group, binding a group to
+ * its topic object, and dropping every group of a deleted topic.
+ *
+ * A group belongs to one topic, by name; names are [A-Za-z0-9._-], so
+ * '/' and TAB (the separators of the __consumer_offsets records,
+ * group_store.c) cannot occur in them. A group is made durable (its
+ * settings record) before it is visible, and a deleted one is tombstoned
+ * before it disappears, so that replay at open finds what the mount
+ * showed. A group outlives the topic objects of its name: it is replayed
+ * before anyone looked the topic up, and binds to the topic at first use
+ * (group_bind). When the topic is deleted its groups go with it, with
+ * tombstones, so that a topic made again under the name starts with no
+ * groups; groups whose topic is missing at open (a delete cut short by a
+ * crash) are dropped then (coord_sweep).
+ *
+ * struct group is reference counted: the coordinator's list holds one
+ * reference, each caller of group_open/group_by_id one, each member one.
+ * Every public function of a group takes group.mu through
+ * group_lock_live(), which also answers -ENOENT for a deleted group or
+ * topic. Lock order: group_int.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl/group_int.h"
+
+static void gpart_init(struct gpart *gp)
+{
+	memset(gp, 0, sizeof(*gp));
+	gp->committed = -1;
+}
+
+int group_parts_grow(struct group *g, int n)
+{
+	struct gpart *np;
+
+	if (n <= g->nparts)
+		return 0;
+	np = realloc(g->parts, (size_t)n * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	for (int p = g->nparts; p < n; p++)
+		gpart_init(&np[p]);
+	g->parts = np;
+	g->nparts = n;
+	return 0;
+}
+
+static void group_free(struct group *g)
+{
+	for (int p = 0; p < g->nparts; p++)
+		if (g->parts[p].cursor)
+			topic_cursor_free(g->t, p, g->parts[p].cursor);
+	free(g->parts);
+	if (g->t)
+		topic_put(g->t);
+	pthread_mutex_destroy(&g->mu);
+	free(g);
+}
+
+void group_put(struct group *g)
+{
+	if (g && atomic_fetch_sub(&g->refs, 1) == 1)
+		group_free(g);
+}
+
+uint64_t group_id(struct group *g)
+{
+	return g->id;
+}
+
+const char *group_name(struct group *g)
+{
+	return g->name;
+}
+
+struct group *group_new(struct group_coord *gc, const char *topic, const char *name)
+{
+	struct group *g = calloc(1, sizeof(*g));
+
+	if (!g)
+		return NULL;
+	atomic_init(&g->refs, 1);
+	g->gc = gc;
+	g->id = ++gc->next_id;
+	snprintf(g->topic, sizeof(g->topic), "%s", topic);
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	pthread_mutex_init(&g->mu, NULL);
+	g->strategy = ASSIGN_RANGE;
+	g->session_timeout_ms = 45000;
+	return g;
+}
+
+int group_coord_find(struct group_coord *gc, const char *topic, const char *name)
+{
+	for (int i = 0; i < gc->ngroups; i++)
+		if (!strcmp(gc->groups[i]->topic, topic) && !strcmp(gc->groups[i]->name, name))
+			return i;
+	return -1;
+}
+
+int group_coord_insert(struct group_coord *gc, struct group *g)
+{
+	if (gc->ngroups == gc->cap) {
+		int cap = gc->cap ? gc->cap * 2 : 16;
+		struct group **ng = realloc(gc->groups, (size_t)cap * sizeof(*ng));
+
+		if (!ng)
+			return -ENOMEM;
+		gc->groups = ng;
+		gc->cap = cap;
+	}
+	gc->groups[gc->ngroups++] = g;
+	return 0;
+}
+
+void group_coord_remove(struct group_coord *gc, int i)
+{
+	memmove(gc->groups + i, gc->groups + i + 1,
+		(size_t)(gc->ngroups - i - 1) * sizeof(*gc->groups));
+	gc->ngroups--;
+}
+
+int group_live(struct group *g)
+{
+	if (g->deleted || !g->t || topic_deleted(g->t))
+		return -ENOENT;
+	return group_parts_grow(g, topic_partitions(g->t));
+}
+
+int group_lock_live(struct group *g)
+{
+	int np, rc;
+
+	pthread_mutex_lock(&g->mu);
+	np = g->nparts;
+	rc = group_live(g);
+	if (rc < 0) {
+		pthread_mutex_unlock(&g->mu);
+		return rc;
+	}
+	return g->nparts != np;
+}
+
+int group_lock_part(struct group *g, int partition)
+{
+	int rc = group_lock_live(g);
+
+	if (rc < 0)
+		return rc;
+	if (partition < 0 || partition >= topic_partitions(g->t)) {
+		pthread_mutex_unlock(&g->mu);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static void coord_sweep(struct group_coord *gc);
+
+int group_coord_open(struct broker *b)
+{
+	struct group_coord *gc = calloc(1, sizeof(*gc));
+	int rc;
+
+	if (!gc)
+		return -ENOMEM;
+	gc->b = b;
+	pthread_mutex_init(&gc->call_mu, NULL);
+	pthread_mutex_init(&gc->mu, NULL);
+	pthread_mutex_init(&gc->wake_mu, NULL);
+	pthread_cond_init(&gc->wake_cv, NULL);
+	atomic_init(&gc->armed, 0);
+	b->gc = gc;
+	rc = group_store_open(gc);
+	if (rc == 0) {
+		pthread_mutex_lock(&gc->mu);
+		coord_sweep(gc);
+		pthread_mutex_unlock(&gc->mu);
+	}
+	if (rc == 0)
+		rc = group_notifier_start(gc);
+	if (rc < 0) {
+		mq_log(MQ_ERR, "%s: %s", GROUP_OFFSETS_TOPIC, strerror(-rc));
+		group_coord_close(b);
+		return rc;
+	}
+	return 0;
+}
+
+void group_coord_close(struct broker *b)
+{
+	struct group_coord *gc = b->gc;
+
+	if (!gc)
+		return;
+	group_notifier_stop(gc);
+	for (int i = 0; i < gc->ngroups; i++)
+		group_put(gc->groups[i]);
+	free(gc->groups);
+	if (gc->offsets)
+		topic_put(gc->offsets);
+	pthread_mutex_destroy(&gc->call_mu);
+	pthread_mutex_destroy(&gc->mu);
+	pthread_mutex_destroy(&gc->wake_mu);
+	pthread_cond_destroy(&gc->wake_cv);
+	free(gc);
+	b->gc = NULL;
+}
+
+/* Binds the group to the topic object t (a group outlives the topic
+ * objects of its name: replayed before anyone looked the topic up, or the
+ * topic deleted and made again, whose old offsets then mean nothing).
+ * Needs g->mu. */
+static int group_bind(struct group *g, struct topic *t)
+{
+	if (g->t == t)
+		return 0;
+	if (g->t) {
+		if (!topic_deleted(g->t))
+			return -ENOENT;         /* t is the stale one */
+		mq_log(MQ_INFO, "group %s: topic %s was made again: committed offsets dropped",
+		       g->name, g->topic);
+		for (int p = 0; p < g->nparts; p++) {
+			if (g->parts[p].cursor)
+				topic_cursor_free(g->t, p, g->parts[p].cursor);
+			gpart_init(&g->parts[p]);
+		}
+		topic_put(g->t);
+	}
+	topic_get(t);
+	g->t = t;
+	return group_parts_grow(g, topic_partitions(t));
+}
+
+/* Makes group name of t, durable (its metadata record) before it is
+ * visible. Needs gc->mu. */
+static int coord_create(struct group_coord *gc, struct topic *t, const char *name,
+			struct group **out)
+{
+	struct group *g = group_new(gc, t->name, name);
+	int rc;
+
+	if (!g)
+		return -ENOMEM;
+	rc = group_store_meta(g);
+	if (rc == 0)
+		rc = group_coord_insert(gc, g);
+	if (rc < 0) {
+		group_put(g);
+		return rc;
+	}
+	mq_log(MQ_INFO, "group %s of topic %s created", name, t->name);
+	*out = g;
+	return 0;
+}
+
+/* A reference on g, bound to t. Needs gc->mu. */
+static int coord_ref(struct group *g, struct topic *t, struct group **out)
+{
+	int rc;
+
+	pthread_mutex_lock(&g->mu);
+	rc = group_bind(g, t);
+	pthread_mutex_unlock(&g->mu);
+	if (rc == 0) {
+		atomic_fetch_add(&g->refs, 1);
+		*out = g;
+	}
+	return rc;
+}
+
+const char *group_name_refusal(const char *name)
+{
+	if (!topic_name_valid(name))
+		return "a group name is 1-249 of [A-Za-z0-9._-], not . or ..";
+	if (name[0] == '.')
+		return "dot-names are kept for metadata";
+	if (name[0] == '_' && name[1] == '_')
+		return "\"__\" names are kept for internal use";
+	return NULL;
+}
+
+int group_open(struct topic *t, const char *name, int create, struct group **out)
+{
+	struct group_coord *gc = t->b->gc;
+	struct group *g;
+	int i, rc = 0;
+
+	*out = NULL;
+	/* Groups made before the name rules were enforced can still be found
+	 * (and removed). */
+	if (!topic_name_valid(name) || (create && group_name_refusal(name)))
+		return -EINVAL;
+	if (topic_deleted(t))
+		return -ENOENT;
+	pthread_mutex_lock(&gc->mu);
+	i = group_coord_find(gc, t->name, name);
+	if (i >= 0) {
+		g = gc->groups[i];
+		if (create == GROUP_CREATE_EXCL) {
+			rc = -EEXIST;
+			goto out;
+		}
+	} else if (!create) {
+		rc = -ENOENT;
+		goto out;
+	} else {
+		rc = coord_create(gc, t, name, &g);
+		if (rc < 0)
+			goto out;
+	}
+	rc = coord_ref(g, t, out);
+out:
+	pthread_mutex_unlock(&gc->mu);
+	return rc;
+}
+
+int group_by_id(struct topic *t, uint64_t id, struct group **out)
+{
+	struct group_coord *gc = t->b->gc;
+	int rc = -ENOENT;
+
+	*out = NULL;
+	pthread_mutex_lock(&gc->mu);
+	for (int i = 0; i < gc->ngroups; i++) {
+		if (gc->groups[i]->id == id && !strcmp(gc->groups[i]->topic, t->name)) {
+			atomic_fetch_add(&gc->groups[i]->refs, 1);
+			*out = gc->groups[i];
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&gc->mu);
+	return rc;
+}
+
+int group_list(struct topic *t, char ***names, int *n)
+{
+	struct group_coord *gc = t->b->gc;
+	char **v;
+	int k = 0, rc = 0;
+
+	pthread_mutex_lock(&gc->mu);
+	v = calloc((size_t)gc->ngroups + 1, sizeof(*v));
+	if (!v) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < gc->ngroups; i++) {
+		if (strcmp(gc->groups[i]->topic, t->name))
+			continue;
+		v[k] = strdup(gc->groups[i]->name);
+		if (!v[k]) {
+			broker_names_free(v, k);
+			rc = -ENOMEM;
+			goto out;
+		}
+		k++;
+	}
+	*names = v;
+	*n = k;
+out:
+	pthread_mutex_unlock(&gc->mu);
+	return rc;
+}
+
+int group_delete(struct topic *t, const char *name)
+{
+	struct group_coord *gc = t->b->gc;
+	struct group *g;
+	int i, rc = 0;
+
+	pthread_mutex_lock(&gc->mu);
+	i = group_coord_find(gc, t->name, name);
+	if (i < 0) {
+		pthread_mutex_unlock(&gc->mu);
+		return -ENOENT;
+	}
+	g = gc->groups[i];
+	pthread_mutex_lock(&g->mu);
+	if (g->nmembers > 0) {
+		rc = -EBUSY;
+		goto out;
+	}
+	rc = group_store_tombstones(g);
+	if (rc < 0)
+		goto out;
+	g->deleted = true;
+	group_coord_remove(gc, i);
+	mq_log(MQ_INFO, "group %s of topic %s deleted", name, t->name);
+out:
+	pthread_mutex_unlock(&g->mu);
+	pthread_mutex_unlock(&gc->mu);
+	if (rc == 0)
+		group_put(g);                   /* the coordinator's reference */
+	return rc;
+}
+
+/* Drops every group of topic (tombstoned: a topic made again under the
+ * name must not find them, not even after a restart). Armed members are
+ * disarmed and returned in *fire (malloc'ed; NULL if none or no memory:
+ * they then learn it at their next read) to be woken with call_mu held:
+ * their reads answer ENOENT. Needs gc->mu. */
+static void coord_drop_topic(struct group_coord *gc, const char *topic, const char *why,
+			     struct group_member ***fire, int *nfire)
+{
+	int cap = 0;
+
+	*fire = NULL;
+	*nfire = 0;
+	for (int i = 0; i < gc->ngroups;) {
+		struct group *g = gc->groups[i];
+		int rc;
+
+		if (strcmp(g->topic, topic)) {
+			i++;
+			continue;
+		}
+		pthread_mutex_lock(&g->mu);
+		rc = group_store_tombstones(g);
+		if (rc < 0)
+			mq_log(MQ_ERR, "group %s of topic %s: tombstones not written (%s): its "
+			       "offsets come back if the topic is made again before a restart",
+			       g->name, topic, strerror(-rc));
+		g->deleted = true;
+		for (struct group_member *m = g->members; m; m = m->next) {
+			if (!m->armed)
+				continue;
+			group_member_unarm(m);
+			if (*nfire == cap) {
+				int nc = cap ? cap * 2 : 8;
+				struct group_member **nf = realloc(*fire, (size_t)nc * sizeof(*nf));
+
+				if (!nf)
+					continue;
+				*fire = nf;
+				cap = nc;
+			}
+			(*fire)[(*nfire)++] = m;
+		}
+		pthread_mutex_unlock(&g->mu);
+		group_coord_remove(gc, i);
+		mq_log(MQ_INFO, "group %s of topic %s deleted: %s", g->name, topic, why);
+		group_put(g);                   /* members hold their own */
+	}
+}
+
+void group_topic_deleted(struct broker *b, const char *topic)
+{
+	struct group_coord *gc = b->gc;
+	struct group_member **fire;
+	int nfire;
+
+	if (!gc)
+		return;
+	pthread_mutex_lock(&gc->call_mu);
+	pthread_mutex_lock(&gc->mu);
+	coord_drop_topic(gc, topic, "the topic was deleted", &fire, &nfire);
+	pthread_mutex_unlock(&gc->mu);
+	/* Members cannot be freed meanwhile: group_leave waits for call_mu. */
+	for (int i = 0; i < nfire; i++)
+		fire[i]->wake(fire[i]->wake_arg);
+	pthread_mutex_unlock(&gc->call_mu);
+	free(fire);
+}
+
+/* At start: groups whose topic is gone (a delete cut short by a crash
+ * before its tombstones were written) are dropped the same way. The
+ * catalog is complete here (broker_open refuses to start otherwise). */
+static void coord_sweep(struct group_coord *gc)
+{
+	for (int i = 0; i < gc->ngroups;) {
+		char topic[TOPIC_NAME_MAX + 1];
+		struct group_member **fire;
+		struct topic *t;
+		int nfire;
+
+		if (broker_topic_get(gc->b, gc->groups[i]->topic, &t) == 0) {
+			topic_put(t);
+			i++;
+			continue;
+		}
+		snprintf(topic, sizeof(topic), "%s", gc->groups[i]->topic);
+		coord_drop_topic(gc, topic, "its topic no longer exists", &fire, &nfire);
+		free(fire);                     /* no members before the mount */
+	}
+}

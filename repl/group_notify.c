@@ -1,0 +1,229 @@
+/*
+ * group_notify.c — parked consume reads and their wake-ups.
+ *
+ * A consume read that found nothing parks: the member arms its wake
+ * callback (group_member_arm) and the fs layer answers the read later.
+ * A member is woken once per arming, when one of its partitions' high
+ * watermark moved or when a rebalance may have given it partitions with
+ * data waiting (group_notify_queue with partition -1).
+ *
+ * The hw listener (coord_hw_moved, installed with broker_set_hw_listener)
+ * runs inside a produce: under topic.lock and broker.hw_mu (group_int.h).
+ * It cannot take group locks, so it only queues (topic, partition) under
+ * wake_mu, and not at all while no member is armed (coord.armed, an
+ * atomic count: the produce path's fast exit). The queue holds
+ * GROUP_EVENTS events; on overflow it wakes every armed member instead.
+ *
+ * The notifier thread takes the queue, drops duplicates and, holding
+ * call_mu, disarms the matching members under coord.mu and group.mu and
+ * calls their callbacks with no other lock held. A member is never freed
+ * during its call: group_leave and group_member_disarm wait for call_mu
+ * (group_wait_calls) before they return.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl/group_int.h"
+
+void group_notify_queue(struct group_coord *gc, const char *topic, int partition)
+{
+	pthread_mutex_lock(&gc->wake_mu);
+	if (gc->nev < GROUP_EVENTS) {
+		struct group_event *e = &gc->ev[gc->nev++];
+
+		snprintf(e->topic, sizeof(e->topic), "%s", topic);
+		e->partition = partition;
+	} else {
+		gc->all = true;
+	}
+	pthread_cond_signal(&gc->wake_cv);
+	pthread_mutex_unlock(&gc->wake_mu);
+}
+
+/* The broker's hw listener: runs under topic.lock and broker.hw_mu, so it
+ * only queues (and not at all while no member waits). */
+static void coord_hw_moved(void *arg, const char *topic, int partition)
+{
+	struct group_coord *gc = arg;
+
+	if (atomic_load_explicit(&gc->armed, memory_order_acquire) == 0)
+		return;
+	if (!strncmp(topic, "__", 2))
+		return;
+	group_notify_queue(gc, topic, partition);
+}
+
+static bool member_owns(struct group_member *m, int partition)
+{
+	struct group *g = m->g;
+
+	if (partition < 0)
+		return true;
+	return partition < g->nparts && g->parts[partition].owner == m;
+}
+
+/* Calls the armed members of the groups matching ev (all when ev NULL).
+ * Needs call_mu. */
+static void notify(struct group_coord *gc, const struct group_event *ev)
+{
+	struct group_member *fire[64];
+	int nfire;
+	bool more = true;
+
+	while (more) {
+		more = false;
+		nfire = 0;
+		pthread_mutex_lock(&gc->mu);
+		for (int i = 0; i < gc->ngroups; i++) {
+			struct group *g = gc->groups[i];
+
+			if (ev && strcmp(g->topic, ev->topic))
+				continue;
+			pthread_mutex_lock(&g->mu);
+			for (struct group_member *m = g->members; m; m = m->next) {
+				if (!m->armed || !member_owns(m, ev ? ev->partition : -1))
+					continue;
+				if (nfire == 64) {
+					more = true;
+					break;
+				}
+				group_member_unarm(m);
+				fire[nfire++] = m;
+			}
+			pthread_mutex_unlock(&g->mu);
+		}
+		pthread_mutex_unlock(&gc->mu);
+		/* Members cannot be freed meanwhile: group_leave waits for
+		 * call_mu, which we hold. */
+		for (int i = 0; i < nfire; i++)
+			fire[i]->wake(fire[i]->wake_arg);
+	}
+}
+
+static void *notifier_main(void *arg)
+{
+	struct group_coord *gc = arg;
+	struct group_event *ev = malloc(sizeof(gc->ev));
+
+	if (!ev)
+		return NULL;
+	pthread_mutex_lock(&gc->wake_mu);
+	while (!gc->stop) {
+		int n;
+		bool all;
+
+		if (gc->nev == 0 && !gc->all) {
+			pthread_cond_wait(&gc->wake_cv, &gc->wake_mu);
+			continue;
+		}
+		n = gc->nev;
+		all = gc->all;
+		memcpy(ev, gc->ev, (size_t)n * sizeof(*ev));
+		gc->nev = 0;
+		gc->all = false;
+		pthread_mutex_unlock(&gc->wake_mu);
+		pthread_mutex_lock(&gc->call_mu);
+		if (all) {
+			notify(gc, NULL);
+		} else {
+			for (int i = 0; i < n; i++) {
+				bool dup = false;
+
+				for (int j = 0; j < i && !dup; j++)
+					dup = ev[j].partition == ev[i].partition &&
+					      !strcmp(ev[j].topic, ev[i].topic);
+				if (!dup)
+					notify(gc, &ev[i]);
+			}
+		}
+		pthread_mutex_unlock(&gc->call_mu);
+		pthread_mutex_lock(&gc->wake_mu);
+	}
+	pthread_mutex_unlock(&gc->wake_mu);
+	free(ev);
+	return NULL;
+}
+
+/* True when a partition of m has committed records past its position (or
+ * a position to look up, whose read then reports how that went). */
+static bool member_readable(struct group_member *m)
+{
+	struct group *g = m->g;
+
+	for (int p = 0; p < g->nparts; p++) {
+		if (g->parts[p].owner != m)
+			continue;
+		if (g->parts[p].pos < 0 || topic_line_size(g->t, p) > g->parts[p].pos)
+			return true;
+	}
+	return false;
+}
+
+int group_member_arm(struct group_member *m)
+{
+	struct group *g = m->g;
+	int rc;
+
+	pthread_mutex_lock(&g->mu);
+	if (!m->active || g->deleted) {
+		rc = -ENOENT;
+	} else {
+		if (!m->armed) {
+			m->armed = true;
+			atomic_fetch_add_explicit(&g->gc->armed, 1, memory_order_release);
+		}
+		/* Armed before looking: a hw move from now on wakes us. */
+		rc = member_readable(m) ? 1 : 0;
+	}
+	pthread_mutex_unlock(&g->mu);
+	return rc;
+}
+
+void group_member_disarm(struct group_member *m)
+{
+	struct group *g = m->g;
+
+	pthread_mutex_lock(&g->mu);
+	group_member_unarm(m);
+	pthread_mutex_unlock(&g->mu);
+	group_wait_calls(g->gc);
+}
+
+void group_member_unarm(struct group_member *m)
+{
+	if (m->armed) {
+		m->armed = false;
+		atomic_fetch_sub(&m->g->gc->armed, 1);
+	}
+}
+
+void group_wait_calls(struct group_coord *gc)
+{
+	pthread_mutex_lock(&gc->call_mu);
+	pthread_mutex_unlock(&gc->call_mu);
+}
+
+int group_notifier_start(struct group_coord *gc)
+{
+	int rc = -pthread_create(&gc->thr, NULL, notifier_main, gc);
+
+	gc->running = rc == 0;
+	if (rc == 0)
+		broker_set_hw_listener(gc->b, coord_hw_moved, gc);
+	return rc;
+}
+
+void group_notifier_stop(struct group_coord *gc)
+{
+	broker_set_hw_listener(gc->b, NULL, NULL);
+	if (!gc->running)
+		return;
+	pthread_mutex_lock(&gc->wake_mu);
+	gc->stop = true;
+	pthread_cond_signal(&gc->wake_cv);
+	pthread_mutex_unlock(&gc->wake_mu);
+	pthread_join(gc->thr, NULL);
+	gc->running = false;
+}

@@ -1,0 +1,170 @@
+/*
+ * group_rebalance.c — a group's members, generations and assignment.
+ *
+ * A member is one open consume file (group_join at open, group_leave at
+ * close, which the kernel does when the process dies): so no member can
+ * go silent while holding partitions, and session.timeout.ms, kept and
+ * validated, drives no timer. Member ids sort in join order
+ * ("consumer-<6-digit sequence>-<pid>").
+ *
+ * Rebalance (group.mu held): on join, leave, strategy change and partition
+ * growth. Members are ordered by id; the group's assignor (assign.c)
+ * computes owner[] from the previous owners; each change of owner bumps
+ * the partition's epoch, so that the old owner's stream no longer commits
+ * it, and the new owner starts at the committed offset (or at
+ * auto.offset.reset when there is none: group_part_resolve); a partition
+ * that keeps its owner keeps its position and never stops.
+ * Cooperative-sticky revokes in generation g+1 and assigns in g+2, here
+ * back to back, as nothing can read in between under group.mu. Members
+ * are then woken: a new partition may have records waiting.
+ *
+ * A member that leaves commits nothing more: its records not yet passed
+ * by its reads are delivered again to the next owner (at-least-once).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "repl/group_int.h"
+
+/* Gives partition p to m (NULL: nobody). A new owner starts at the
+ * committed offset; the same owner keeps its position. Needs g->mu. */
+static void gpart_assign(struct group *g, int p, struct group_member *m)
+{
+	struct gpart *gp = &g->parts[p];
+
+	if (gp->owner == m)
+		return;
+	gp->owner = m;
+	gp->epoch++;                    /* the old owner's stream no longer commits p */
+	if (m)
+		group_part_resolve(g, p);
+}
+
+int group_rebalance(struct group *g)
+{
+	int m = g->nmembers, n = g->nparts, rc = 0, round = 0;
+	const char **ids = malloc((size_t)(m ? m : 1) * sizeof(*ids));
+	struct group_member **mv = malloc((size_t)(m ? m : 1) * sizeof(*mv));
+	int32_t *prev = malloc((size_t)(n ? n : 1) * sizeof(*prev));
+	int32_t *owner = malloc((size_t)(n ? n : 1) * sizeof(*owner));
+	int i = 0;
+
+	if (!ids || !mv || !prev || !owner) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (struct group_member *x = g->members; x; x = x->next, i++) {
+		ids[i] = x->id;
+		mv[i] = x;
+	}
+	do {
+		for (int p = 0; p < n; p++) {
+			prev[p] = -1;
+			for (int k = 0; k < m; k++)
+				if (g->parts[p].owner == mv[k])
+					prev[p] = k;
+		}
+		rc = assign_compute(g->strategy, ids, m, n, prev, owner);
+		if (rc < 0)
+			goto out;
+		for (int p = 0; p < n; p++)
+			gpart_assign(g, p, owner[p] >= 0 ? mv[owner[p]] : NULL);
+		g->generation++;
+		if (rc > 0)
+			mq_log(MQ_DEBUG, "group %s: generation %d revokes %d partitions",
+			       g->name, (int)g->generation, rc);
+	} while (rc > 0 && ++round < 2);
+	rc = 0;
+	mq_log(MQ_DEBUG, "group %s of topic %s: generation %d, %d members (%s)", g->name,
+	       g->topic, (int)g->generation, m, assign_strategy_name(g->strategy));
+	/* Members with new partitions may have data waiting. */
+	if (m > 0)
+		group_notify_queue(g->gc, g->topic, -1);
+out:
+	free(ids);
+	free(mv);
+	free(prev);
+	free(owner);
+	return rc;
+}
+
+int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
+	       struct group_member **out)
+{
+	struct group_member *m = calloc(1, sizeof(*m)), **tail;
+	int rc;
+
+	*out = NULL;
+	if (!m)
+		return -ENOMEM;
+	rc = group_lock_live(g);
+	if (rc < 0) {
+		free(m);
+		return rc;
+	}
+	m->g = g;
+	m->pid = pid;
+	m->wake = wake;
+	m->wake_arg = arg;
+	m->active = true;
+	/* Ids sort in join order, so range hands out partitions in it. */
+	snprintf(m->id, sizeof(m->id), "consumer-%06" PRIu64 "-%d", ++g->next_member, (int)pid);
+	for (tail = &g->members; *tail; tail = &(*tail)->next)
+		;
+	*tail = m;
+	g->nmembers++;
+	rc = group_rebalance(g);
+	if (rc < 0) {
+		*tail = NULL;
+		g->nmembers--;
+		group_rebalance(g);
+		pthread_mutex_unlock(&g->mu);
+		free(m);
+		return rc;
+	}
+	mq_log(MQ_INFO, "group %s of topic %s: %s (pid %d) joined, generation %d", g->name,
+	       g->topic, m->id, (int)pid, (int)g->generation);
+	atomic_fetch_add(&g->refs, 1);
+	pthread_mutex_unlock(&g->mu);
+	*out = m;
+	return 0;
+}
+
+void group_leave(struct group_member *m)
+{
+	struct group *g;
+
+	if (!m)
+		return;
+	g = m->g;
+	pthread_mutex_lock(&g->mu);
+	for (struct group_member **pp = &g->members; *pp; pp = &(*pp)->next) {
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	}
+	g->nmembers--;
+	m->active = false;
+	group_member_unarm(m);
+	for (int p = 0; p < g->nparts; p++)
+		if (g->parts[p].owner == m)
+			gpart_assign(g, p, NULL);
+	if (!g->deleted && g->t && !topic_deleted(g->t))
+		group_rebalance(g);
+	mq_log(MQ_INFO, "group %s of topic %s: %s left, generation %d", g->name, g->topic,
+	       m->id, (int)g->generation);
+	pthread_mutex_unlock(&g->mu);
+	/* A wake call in flight on m ends before m is freed. */
+	group_wait_calls(g->gc);
+	free(m->pieces);
+	free(m);
+	group_put(g);
+}
+
+const char *group_member_id(struct group_member *m)
+{
+	return m->id;
+}

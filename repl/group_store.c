@@ -1,0 +1,364 @@
+/*
+ * group_store.c — the consumer groups' durable state: the records of the
+ * internal topic __consumer_offsets, their replay at open and every write
+ * (offset commits, group settings, tombstones).
+ *
+ * __consumer_offsets is hidden from the mount; the partition of a group is
+ * Kafka's abs(hashCode(group)) % partitions, its key.separator TAB, and
+ * cleanup.policy=compact when the broker knows that key. One record per
+ * line of its line view:
+ *
+ *   <group>/<topic>/<p> TAB <offset> SP <commit timestamp ms> SP <metadata>
+ *        an offset commit (Kafka's OffsetCommit key: group, topic,
+ *        partition; value: offset, metadata, timestamp): <offset> is the
+ *        next record to consume. Metadata is the committing member id, or
+ *        "reset".
+ *   <group>/<topic> TAB partition.assignment.strategy=S SP
+ *        auto.offset.reset=R SP session.timeout.ms=N
+ *        the group exists, with its settings (Kafka's GroupMetadata key).
+ *   either key with an empty value: a tombstone (group or offset deleted).
+ *        Written by rmdir of a group, and for every group of a topic when
+ *        the topic is deleted.
+ *
+ * Names are [A-Za-z0-9._-], so '/' and TAB cannot occur in them.
+ * Replay at open reads every record of every partition in order and keeps
+ * the last per key, which is exactly what compaction preserves; a
+ * malformed record is skipped and counted in one log line, a line over
+ * REPLAY_CHUNK refuses the open (-EBADMSG). A write is durable as any
+ * produce of the topic; memory changes only once it is in.
+ *
+ * session.timeout.ms is validated (SESSION_MIN..SESSION_MAX, Kafka's
+ * group.min/max.session.timeout.ms) and kept; no timer uses it (a member
+ * is an open file: group_rebalance.c).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl/group_int.h"
+
+#define REPLAY_CHUNK (256 * 1024)
+#define SESSION_MIN 6000                /* group.min.session.timeout.ms */
+#define SESSION_MAX 1800000             /* group.max.session.timeout.ms */
+
+int group_offsets_partition(const char *group, int partitions)
+{
+	int32_t h = 0;
+
+	for (const char *p = group; *p; p++)
+		h = (int32_t)((uint32_t)h * 31u + (uint32_t)(unsigned char)*p);
+	return partitions > 0 ? (int)((h & 0x7fffffff) % partitions) : 0;
+}
+
+int group_store_append(struct group_coord *gc, const char *group, const char *lines,
+		       size_t len)
+{
+	int p = group_offsets_partition(group, topic_partitions(gc->offsets));
+	int rc = topic_produce(gc->offsets, p, lines, len, 0);
+
+	if (rc < 0)
+		mq_log_limited(MQ_ERR, "group %s: cannot write to %s: %s", group,
+			       GROUP_OFFSETS_TOPIC, strerror(-rc));
+	return rc;
+}
+
+static int meta_line(const struct group *g, char *buf, size_t len)
+{
+	return snprintf(buf, len, "%s/%s\tpartition.assignment.strategy=%s "
+			"auto.offset.reset=%s session.timeout.ms=%d\n", g->name, g->topic,
+			assign_strategy_name(g->strategy), g->reset_latest ? "latest" : "earliest",
+			(int)g->session_timeout_ms);
+}
+
+int group_store_meta(const struct group *g)
+{
+	char line[700];
+	int n = meta_line(g, line, sizeof(line));
+
+	return group_store_append(g->gc, g->name, line, (size_t)n);
+}
+
+int group_settings_apply(const char *text, size_t len, char sep, int *strategy,
+			 bool *latest, int32_t *session, char *why, size_t whylen)
+{
+	const char *p = text, *end = text + len;
+
+	while (p < end) {
+		const char *e = memchr(p, sep, (size_t)(end - p)), *eq, *k, *v;
+		size_t kl, vl;
+
+		if (!e)
+			e = end;
+		k = p;
+		while (k < e && isspace((unsigned char)*k))
+			k++;
+		v = e;
+		while (v > k && isspace((unsigned char)v[-1]))
+			v--;
+		p = e + 1;
+		if (k == v || *k == '#')
+			continue;
+		eq = memchr(k, '=', (size_t)(v - k));
+		if (!eq) {
+			snprintf(why, whylen, "'%.*s': expected key=value", (int)(v - k), k);
+			return -EINVAL;
+		}
+		kl = (size_t)(eq - k);
+		while (kl > 0 && isspace((unsigned char)k[kl - 1]))
+			kl--;
+		eq++;
+		while (eq < v && isspace((unsigned char)*eq))
+			eq++;
+		vl = (size_t)(v - eq);
+		if (kl == 29 && !memcmp(k, "partition.assignment.strategy", kl)) {
+			int s = assign_strategy_parse(eq, vl);
+
+			if (s < 0) {
+				snprintf(why, whylen, "partition.assignment.strategy: '%.*s' is not "
+					 "range, roundrobin, sticky or cooperative-sticky", (int)vl, eq);
+				return -EINVAL;
+			}
+			*strategy = s;
+		} else if (kl == 17 && !memcmp(k, "auto.offset.reset", kl)) {
+			if (vl == 8 && !memcmp(eq, "earliest", 8))
+				*latest = false;
+			else if (vl == 6 && !memcmp(eq, "latest", 6))
+				*latest = true;
+			else {
+				snprintf(why, whylen, "auto.offset.reset: '%.*s' is not earliest or "
+					 "latest", (int)vl, eq);
+				return -EINVAL;
+			}
+		} else if (kl == 18 && !memcmp(k, "session.timeout.ms", kl)) {
+			char num[16];
+			char *ep;
+			long x;
+
+			if (vl == 0 || vl >= sizeof(num)) {
+				snprintf(why, whylen, "session.timeout.ms: not a number");
+				return -EINVAL;
+			}
+			memcpy(num, eq, vl);
+			num[vl] = '\0';
+			x = strtol(num, &ep, 10);
+			if (*ep || x < SESSION_MIN || x > SESSION_MAX) {
+				snprintf(why, whylen, "session.timeout.ms: '%s' is not %d..%d", num,
+					 SESSION_MIN, SESSION_MAX);
+				return -EINVAL;
+			}
+			*session = (int32_t)x;
+		} else {
+			snprintf(why, whylen, "unknown key '%.*s'", (int)kl, k);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* One replayed record: key [klen], value [vlen]. Last one per key wins. */
+static int replay_record(struct group_coord *gc, const char *key, size_t klen,
+			 const char *val, size_t vlen)
+{
+	char topic[TOPIC_NAME_MAX + 1], name[TOPIC_NAME_MAX + 1], kbuf[600];
+	const char *s1, *s2;
+	struct group *g;
+	int i, part = -1, rc;
+
+	if (klen >= sizeof(kbuf))
+		return -EBADMSG;
+	memcpy(kbuf, key, klen);
+	kbuf[klen] = '\0';
+	s1 = strchr(kbuf, '/');
+	if (!s1)
+		return -EBADMSG;
+	s2 = strchr(s1 + 1, '/');
+	snprintf(name, sizeof(name), "%.*s", (int)(s1 - kbuf), kbuf);
+	snprintf(topic, sizeof(topic), "%.*s", (int)((s2 ? s2 : kbuf + klen) - s1 - 1), s1 + 1);
+	if (!topic_name_valid(name) || !topic_name_valid(topic))
+		return -EBADMSG;
+	if (s2) {
+		char *ep;
+		long v = strtol(s2 + 1, &ep, 10);
+
+		if (*ep || v < 0 || v > INT32_MAX - 1)
+			return -EBADMSG;
+		part = (int)v;
+	}
+	i = group_coord_find(gc, topic, name);
+	if (part < 0 && vlen == 0) {            /* group deleted */
+		if (i >= 0) {
+			group_put(gc->groups[i]);
+			group_coord_remove(gc, i);
+		}
+		return 0;
+	}
+	if (i < 0) {
+		g = group_new(gc, topic, name);
+		if (!g)
+			return -ENOMEM;
+		rc = group_coord_insert(gc, g);
+		if (rc < 0) {
+			group_put(g);
+			return rc;
+		}
+	} else {
+		g = gc->groups[i];
+	}
+	if (part < 0) {
+		char why[200];
+
+		rc = group_settings_apply(val, vlen, ' ', &g->strategy, &g->reset_latest,
+					  &g->session_timeout_ms, why, sizeof(why));
+		return rc < 0 ? -EBADMSG : 0;
+	}
+	rc = group_parts_grow(g, part + 1);
+	if (rc < 0)
+		return rc;
+	if (vlen == 0) {
+		g->parts[part].committed = -1;
+		return 0;
+	}
+	{
+		char vbuf[128];
+		long long off = -1, ts = 0;
+
+		snprintf(vbuf, sizeof(vbuf), "%.*s", (int)(vlen < 127 ? vlen : 127), val);
+		if (sscanf(vbuf, "%lld %lld", &off, &ts) < 1 || off < 0)
+			return -EBADMSG;
+		g->parts[part].committed = off;
+		g->parts[part].commit_ts = ts;
+	}
+	return 0;
+}
+
+/* Reads every record of every partition of __consumer_offsets. */
+static int replay(struct group_coord *gc)
+{
+	char *buf = malloc(REPLAY_CHUNK + 1);
+	int rc = 0, bad = 0, records = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (int p = 0; p < topic_partitions(gc->offsets) && rc == 0; p++) {
+		struct log_cursor *c = NULL;
+		int64_t pos = 0, actual;
+		size_t have = 0;
+
+		rc = topic_cursor_new(gc->offsets, p, &c);
+		if (rc < 0)
+			break;
+		for (;;) {
+			ssize_t n = group_read_lines(gc->offsets, p, c, pos, buf + have,
+						     REPLAY_CHUNK - have, &actual);
+			char *line = buf, *nl, *end;
+
+			if (n < 0) {
+				rc = (int)n;
+				break;
+			}
+			if (n == 0)
+				break;
+			pos = actual + n;
+			end = buf + have + n;
+			while ((nl = memchr(line, '\n', (size_t)(end - line)))) {
+				char *tab = memchr(line, '\t', (size_t)(nl - line));
+				int r = tab ? replay_record(gc, line, (size_t)(tab - line), tab + 1,
+							    (size_t)(nl - tab - 1)) : -EBADMSG;
+
+				if (r == -ENOMEM) {
+					rc = r;
+					break;
+				}
+				bad += r < 0;
+				records++;
+				line = nl + 1;
+			}
+			have = (size_t)(end - line);
+			if (rc < 0 || have == REPLAY_CHUNK) {
+				rc = rc < 0 ? rc : -EBADMSG;      /* a line over 256 KiB */
+				break;
+			}
+			memmove(buf, line, have);
+		}
+		topic_cursor_free(gc->offsets, p, c);
+	}
+	free(buf);
+	if (bad)
+		mq_log(MQ_WARN, "%s: %d malformed records skipped", GROUP_OFFSETS_TOPIC, bad);
+	if (rc == 0)
+		mq_log(MQ_INFO, "%s: %d records replayed, %d groups", GROUP_OFFSETS_TOPIC,
+		       records, gc->ngroups);
+	return rc;
+}
+
+int group_store_commit(struct group *g, const int *parts, const int64_t *offs, int n,
+		       const char *metadata)
+{
+	char *text = malloc((size_t)n * 640 + 1);
+	size_t len = 0;
+	int64_t now = engine_now_ms();
+	int rc;
+
+	if (!text)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++)
+		len += (size_t)sprintf(text + len, "%s/%s/%d\t%" PRId64 " %" PRId64 " %s\n",
+				       g->name, g->topic, parts[i], offs[i], now, metadata);
+	rc = group_store_append(g->gc, g->name, text, len);
+	free(text);
+	if (rc == 0) {
+		for (int i = 0; i < n; i++) {
+			g->parts[parts[i]].committed = offs[i];
+			g->parts[parts[i]].commit_ts = now;
+		}
+	}
+	return rc;
+}
+
+/* Writes tombstones for g's committed offsets and for g itself into
+ * __consumer_offsets (replay then forgets them; compaction removes them).
+ * Needs g->mu. */
+int group_store_tombstones(struct group *g)
+{
+	size_t cap = (size_t)(g->nparts + 1) * 600, len = 0;
+	char *text = malloc(cap);
+	int rc;
+
+	if (!text)
+		return -ENOMEM;
+	for (int p = 0; p < g->nparts; p++)
+		if (g->parts[p].committed >= 0)
+			len += (size_t)snprintf(text + len, cap - len, "%s/%s/%d\t\n", g->name,
+						g->topic, p);
+	len += (size_t)snprintf(text + len, cap - len, "%s/%s\t\n", g->name, g->topic);
+	rc = group_store_append(g->gc, g->name, text, len);
+	free(text);
+	return rc;
+}
+
+int group_store_open(struct group_coord *gc)
+{
+	struct broker *b = gc->b;
+	int rc = broker_topic_get(b, GROUP_OFFSETS_TOPIC, &gc->offsets);
+
+	if (rc == -ENOENT) {
+		rc = broker_topic_create(b, GROUP_OFFSETS_TOPIC, 0, 0, 0600, &gc->offsets);
+		if (rc == 0) {
+			static const char cfg[] = "key.separator=\\t\n";
+			static const char compact[] = "cleanup.policy=compact\n";
+			struct topic_config tc;
+			char err[128];
+
+			rc = topic_config_write(gc->offsets, cfg, sizeof(cfg) - 1);
+			/* Only when the broker knows the key (compaction). */
+			catalog_default_config(b, &tc);
+			if (rc == 0 && topic_config_apply(&tc, compact, sizeof(compact) - 1,
+							  err, sizeof(err)) == 0)
+				rc = topic_config_write(gc->offsets, compact, sizeof(compact) - 1);
+		}
+	}
+	return rc == 0 ? replay(gc) : rc;
+}
