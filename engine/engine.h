@@ -229,8 +229,10 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
 int log_append_lines(struct log *l, const char *head, size_t head_len, const char *buf,
 		     size_t len, int64_t ts, int32_t leader_epoch, struct log_append_info *info);
 
-/* Moves the high watermark (clamped to [log_start, leo]); never backwards
- * unless force (a follower truncating). Wakes hw listeners. */
+/* Moves the high watermark up to hw (clamped to [log_start, leo]) and wakes
+ * the hw listener. It never moves back: an hw at or below the current one
+ * changes nothing (returns 0). Only log_truncate_to lowers it, to the new
+ * log end. */
 int log_set_hw(struct log *l, int64_t hw);
 /* Makes everything below upto (or all, upto < 0) durable: fsync of the
  * segment files and their indexes, advances the recovery point. */
@@ -240,7 +242,8 @@ int log_flush(struct log *l, int64_t upto);
  * the active segment. Takes the log's lock only to look; call it from a
  * background thread, every second or so. */
 int log_flush_closed(struct log *l);
-/* Truncates the log to end at offset (followers; recovery). */
+/* Truncates the log to end at offset (followers; recovery): the only call
+ * that moves the high watermark back (to offset, if it was above). */
 int log_truncate_to(struct log *l, int64_t offset);
 /* Takes back the caller's own append from offset on, which it could not
  * complete (its flush failed) and must never be committed: the cut, or,

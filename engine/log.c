@@ -6,6 +6,8 @@
  *
  * Invariants (checked by tests/unit/test_log.c):
  *   1. log_start_offset <= hw <= leo; line_start <= line_hw <= line_end.
+ *      hw only grows, except through a truncation (log_truncate_to).
+ *      recovery_point <= leo.
  *   2. Segments are sorted by base offset; each segment's records lie in
  *      [base_offset, next segment's base_offset).
  *   3. The last segment is the active one; only it is appended to.
@@ -468,6 +470,7 @@ int log_flush_closed(struct log *l)
 	}
 	if (n == 64)
 		upto = todo[63]->next_offset;
+	uint64_t truncations = l->truncations;
 	pthread_mutex_unlock(&l->lock);
 	/* Closed segments take no appends: fsync them without the lock, so
 	 * appends to the active segment go on meanwhile. */
@@ -478,7 +481,7 @@ int log_flush_closed(struct log *l)
 	}
 	if (rc == 0 && n > 0) {
 		pthread_mutex_lock(&l->lock);
-		if (l->recovery_point < upto)
+		if (l->truncations == truncations && l->recovery_point < upto)
 			l->recovery_point = upto;
 		pthread_mutex_unlock(&l->lock);
 	}
@@ -965,7 +968,10 @@ int log_set_hw(struct log *l, int64_t hw)
 		hw = l->log_start_offset;
 	bool moved = false;
 	int rc = 0;
-	if (hw != l->hw) {
+	/* Readers may already have been given the records below l->hw: only a
+	 * truncation (log_truncate_to) may take it back. Concurrent commits
+	 * can arrive out of order, and an older, lower one is a no-op. */
+	if (hw > l->hw) {
 		int64_t pos;
 		if (hw == leo)
 			pos = log_line_end(l);
@@ -1011,6 +1017,7 @@ int log_flush(struct log *l, int64_t upto)
 static int log_truncate_locked(struct log *l, int64_t offset)
 {
 	int rc = 0;
+	l->truncations++;
 	/* Drop whole segments past the offset, newest first (never the first). */
 	while (l->nsegs > 1 && log_active(l)->base_offset >= offset) {
 		struct seg *s = log_active(l);
@@ -1024,9 +1031,9 @@ static int log_truncate_locked(struct log *l, int64_t offset)
 		seg_unref(s);
 	}
 	struct seg *s = log_active(l);
-	rc = seg_truncate_to(s, offset, l->cfg.key_sep_len);
-	if (rc < 0)
-		return rc;
+	/* On error the segment is either as it was or cut (its .log's cut
+	 * left to a retry): either way its tail is recomputed. */
+	int trc = seg_truncate_to(s, offset, l->cfg.key_sep_len);
 	s->tail_ok = true;                  /* it may have become the active one */
 	/* Recompute the active segment's tail from what is left. */
 	int64_t prev_line_end = l->nsegs > 1 ? l->segs[l->nsegs - 2]->line_end : -1;
@@ -1051,7 +1058,7 @@ static int log_truncate_locked(struct log *l, int64_t offset)
 		l->nepochs = k;
 		rc = epochs_write(l);
 	}
-	return rc;
+	return rc < 0 ? rc : trc;
 }
 
 int log_truncate_to(struct log *l, int64_t offset)

@@ -115,6 +115,9 @@ struct seg {
 	 * copied into a shared mapping of the .log's next bytes. tail_ok: this
 	 * segment may have one; tail_ext: the file may be longer than size. */
 	bool tail_ok, tail_ext;
+	/* .index/.timeindex may hold entries past idx_entries/tidx_entries:
+	 * a cut that failed, retried by seg_tail_drop. */
+	bool idx_ext;
 	uint8_t *tail;
 	int64_t tail_off;
 	size_t tail_len;
@@ -153,7 +156,9 @@ int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batc
  * >= offset. */
 int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len);
 /* Ends the mapped tail: unmaps it and cuts the file back to the log's
- * size (not fsynced). 0 if there was none. */
+ * size (and the indexes to their entries, after a failed cut); not
+ * fsynced. 0 if there was nothing to cut; on error the cut is retried by
+ * the next call. */
 int seg_tail_drop(struct seg *s);
 int seg_flush(struct seg *s);
 /* Writes the pending .lines entries (log lock held). */
@@ -196,6 +201,10 @@ struct log {
 	 * (<= recovery_point). Recovery trusts segments below the checkpointed
 	 * value only, so the cleaner rewrites nothing at or above it. */
 	int64_t recovery_point_ckpt;
+	/* Truncations so far: log_flush_closed, which fsyncs without the lock,
+	 * advances the recovery point only if none happened meanwhile (the
+	 * offsets it flushed may since have been cut and written again). */
+	uint64_t truncations;
 	bool deleted;
 	/* An append failed and so did its rollback: records from fence on are
 	 * leftovers (fence = -1: none). hw never passes it, and no append is

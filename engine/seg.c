@@ -639,13 +639,31 @@ static void seg_tail_unmap(struct seg *s)
 	}
 }
 
+/* Cuts the index files back to their entries. */
+static int seg_idx_cut(struct seg *s)
+{
+	int rc = s->io->ftruncate(s->io->ctx, s->idx_fd, s->idx_entries * INDEX_ENT_SIZE);
+	if (rc == 0)
+		rc = s->io->ftruncate(s->io->ctx, s->tidx_fd,
+				      s->tidx_entries * TIMEINDEX_ENT_SIZE);
+	s->idx_ext = rc < 0;
+	return rc;
+}
+
 int seg_tail_drop(struct seg *s)
 {
+	int rc = 0;
 	seg_tail_unmap(s);
-	if (!s->tail_ext)
-		return 0;
-	s->tail_ext = false;
-	return s->io->ftruncate(s->io->ctx, s->log_fd, atomic_load(&s->size));
+	/* Flags stay set until their cut succeeds: bytes past the log must
+	 * not become records at the next open. */
+	if (s->tail_ext) {
+		rc = s->io->ftruncate(s->io->ctx, s->log_fd, atomic_load(&s->size));
+		if (rc == 0)
+			s->tail_ext = false;
+	}
+	if (rc == 0 && s->idx_ext)
+		rc = seg_idx_cut(s);
+	return rc;
 }
 
 /* Copies len bytes to position pos through the mapped tail, mapping a new
@@ -703,12 +721,13 @@ int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batc
 		rc = io_pwrite_full(io, s->tidx_fd, tidx.p, tidx.len,
 				    s->tidx_entries * TIMEINDEX_ENT_SIZE);
 	if (rc < 0) {
-		/* Nothing of a failed append stays: cut every file back. */
-		seg_tail_unmap(s);
-		s->tail_ext = false;
-		io->ftruncate(io->ctx, s->log_fd, pos0);
-		io->ftruncate(io->ctx, s->idx_fd, s->idx_entries * INDEX_ENT_SIZE);
-		io->ftruncate(io->ctx, s->tidx_fd, s->tidx_entries * TIMEINDEX_ENT_SIZE);
+		/* Nothing of a failed append stays: cut every file back. A cut
+		 * that fails is left flagged and redone by seg_tail_drop (at the
+		 * latest at roll or close), so the batch written here can never
+		 * be taken for a record at the next open. */
+		s->tail_ext = true;
+		s->idx_ext = true;
+		(void)seg_tail_drop(s);
 		s->bytes_since_index = bsi0;
 		s->last_tidx_ts = ltts0;
 		goto out;
@@ -774,34 +793,43 @@ int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len)
 	}
 	if (keep >= n)
 		return 0;
-	int rc = io->ftruncate(io->ctx, s->log_fd, size);
+	/* Index entries at or beyond the cut go. */
+	int64_t ni = s->idx_entries, nt = s->tidx_entries;
+	while (ni > 0) {
+		uint8_t b[8];
+		if (io_pread_full(io, s->idx_fd, b, 8, (ni - 1) * 8) != 8)
+			return -EIO;
+		if ((int64_t)be32_get(b + 4) < size)
+			break;
+		ni--;
+	}
+	while (nt > 0) {
+		uint8_t b[12];
+		if (io_pread_full(io, s->tidx_fd, b, 12, (nt - 1) * 12) != 12)
+			return -EIO;
+		if (s->base_offset + (int64_t)be32_get(b + 8) < offset)
+			break;
+		nt--;
+	}
+	/* Derived files first: each cut that fails leaves the segment as it
+	 * was, since shorter indexes are still valid (sparser) ones. */
+	s->idx_entries = ni;
+	s->tidx_entries = nt;
+	int rc = seg_idx_cut(s);
 	if (rc == 0)
 		rc = io->ftruncate(io->ctx, s->lines_fd, LINES_HDR_SIZE + keep * LINES_ENT_SIZE);
 	if (rc < 0)
 		return rc;
-	/* Drop index entries at or beyond the cut. */
-	while (s->idx_entries > 0) {
-		uint8_t b[8];
-		if (io_pread_full(io, s->idx_fd, b, 8, (s->idx_entries - 1) * 8) != 8)
-			return -EIO;
-		if ((int64_t)be32_get(b + 4) < size)
-			break;
-		s->idx_entries--;
-	}
-	while (s->tidx_entries > 0) {
-		uint8_t b[12];
-		if (io_pread_full(io, s->tidx_fd, b, 12, (s->tidx_entries - 1) * 12) != 12)
-			return -EIO;
-		if (s->base_offset + (int64_t)be32_get(b + 8) < offset)
-			break;
-		s->tidx_entries--;
-	}
-	io->ftruncate(io->ctx, s->idx_fd, s->idx_entries * 8);
-	io->ftruncate(io->ctx, s->tidx_fd, s->tidx_entries * 12);
+	/* From here the segment ends at size. If the .log's cut fails, the
+	 * bytes past it are what a mapped tail leaves (tail_ext): never read,
+	 * and cut by the next seg_tail_drop. */
+	rc = io->ftruncate(io->ctx, s->log_fd, size);
+	if (rc < 0)
+		s->tail_ext = true;
 	atomic_store(&s->lines_entries, keep);
 	atomic_store(&s->size, size);
 	s->dirty = true;
-	return 0;
+	return rc;
 }
 
 int seg_flush(struct seg *s)

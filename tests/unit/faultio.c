@@ -94,6 +94,11 @@ static int fi_fsync(void *ctx, int fd)
 	if (fi_dies(f))
 		return -EIO;
 	f->fsyncs++;
+	if (f->on_fsync) {
+		void (*fn)(void *) = f->on_fsync;
+		f->on_fsync = NULL;
+		fn(f->on_fsync_arg);
+	}
 	if (f->fsync_countdown > 0 && --f->fsync_countdown == 0)
 		return -EIO;
 	int rc = io_posix.fsync(NULL, fd);
@@ -109,6 +114,8 @@ static int fi_ftruncate(void *ctx, int fd, off_t len)
 {
 	struct faultio *f = ctx;
 	if (fi_dies(f))
+		return -EIO;
+	if (f->ftruncate_countdown > 0 && --f->ftruncate_countdown == 0)
 		return -EIO;
 	int rc = io_posix.ftruncate(NULL, fd, len);
 	if (rc == 0 && fd >= 0 && fd < 4096 && f->fd_path[fd]) {

@@ -19,6 +19,11 @@ struct faultio {
 	int pwrite_errno;           /* EIO or ENOSPC; 0 = a short write instead */
 	int fsync_countdown;        /* >0: the Nth fsync from now fails with EIO */
 	int fsyncs;                 /* fsync calls seen */
+	int ftruncate_countdown;    /* >0: the Nth ftruncate from now fails with EIO */
+	/* Called (once, then cleared) at the next fsync, before it happens:
+	 * lets a test act in the middle of an engine operation. */
+	void (*on_fsync)(void *arg);
+	void *on_fsync_arg;
 	/* Crash points: >0, the Nth mutating call from now (pwrite, fsync,
 	 * fsync_dir, ftruncate, unlink, rename, creating open) and every one
 	 * after it fail with EIO and do nothing, as if the process had died

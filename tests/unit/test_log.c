@@ -579,6 +579,115 @@ static void test_async_roll_flush_and_prefix(void **state)
 	assert_int_equal(st.recovery_point, active);
 }
 
+/* The high watermark never moves back through log_set_hw (commits of
+ * concurrent appends may arrive out of order); log_truncate_to is the one
+ * way down. */
+static void test_hw_never_back(void **state)
+{
+	struct logfx *f = *state;
+	put(f, 0, 20, 5);
+	assert_int_equal(log_set_hw(f->l, 7), 0);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.hw, 20);
+	check_all(f, 20);
+	assert_int_equal(log_truncate_to(f->l, 10), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.hw, 10);
+	assert_int_equal(st.log_end_offset, 10);
+	check_all(f, 10);
+}
+
+struct trunc_arg { struct logfx *f; int64_t offset; int rc; };
+
+static void truncate_now(void *arg)
+{
+	struct trunc_arg *t = arg;
+	t->rc = log_truncate_to(t->f->l, t->offset);
+}
+
+/* A truncation while log_flush_closed fsyncs without the lock: the
+ * recovery point must not end above the log end, or a later log_flush
+ * skips its fsync and reports success. */
+static void test_flush_closed_truncated_meanwhile(void **state)
+{
+	struct logfx *f = *state;
+	f->cfg.segment_bytes = 1024;
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 0, 20, 5);
+	assert_int_equal(log_flush(f->l, -1), 0);
+	put(f, 20, 200, 5);                     /* closed segments, not fsynced */
+	struct trunc_arg t = { f, 30, 1 };
+	f->fio.on_fsync = truncate_now;
+	f->fio.on_fsync_arg = &t;
+	assert_int_equal(log_flush_closed(f->l), 0);
+	assert_int_equal(t.rc, 0);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 30);
+	assert_true(st.recovery_point <= st.log_end_offset);
+	/* Records written again below the old recovery point are fsynced. */
+	put(f, 30, 40, 5);
+	int fs0 = f->fio.fsyncs;
+	assert_int_equal(log_flush(f->l, -1), 0);
+	assert_true(f->fio.fsyncs > fs0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.recovery_point, 70);
+	check_all(f, 70);
+}
+
+/* A failed ftruncate is never ignored: an append whose cut back fails
+ * still leaves no record behind (not even after a restart), and a
+ * truncation whose index cut fails says so. */
+static void test_ftruncate_failures(void **state)
+{
+	struct logfx *f = *state;
+	f->cfg.index_interval_bytes = 1;        /* an index entry per batch */
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 0, 100, 10);
+	static char big[6000];
+	memset(big, 'b', sizeof(big));          /* written, not mapped */
+	struct rec_in r = { NULL, -1, big, (int32_t)sizeof(big), fake_now };
+	f->fio.pwrite_countdown = 2;            /* .log lands, .index fails */
+	f->fio.pwrite_errno = EIO;
+	f->fio.ftruncate_countdown = 1;         /* and so does the cut back */
+	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), -EIO);
+	f->fio.pwrite_countdown = 0;
+	f->fio.ftruncate_countdown = 0;
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 100);
+	check_all(f, 100);
+	reopen(f, true);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 100);
+	check_all(f, 100);
+
+	/* Truncations with each of their cuts failing in turn. */
+	int64_t leo = 100;
+	for (int nth = 1; nth <= 6; nth++) {
+		put(f, (int)leo, 20, 2);
+		f->fio.ftruncate_countdown = nth;
+		int rc = log_truncate_to(f->l, leo + 6);
+		bool hit = f->fio.ftruncate_countdown == 0;
+		f->fio.ftruncate_countdown = 0;
+		assert_int_equal(rc, hit ? -EIO : 0);
+		log_get_state(f->l, &st);
+		assert_true(st.log_end_offset == leo + 6 || st.log_end_offset == leo + 20);
+		if (st.log_end_offset > leo + 6)
+			assert_int_equal(log_truncate_to(f->l, leo + 6), 0);
+		leo += 6;
+		log_set_hw(f->l, leo);
+		check_all(f, (int)leo);
+	}
+	reopen(f, true);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, leo);
+	check_all(f, (int)leo);
+	reopen(f, false);
+	check_all(f, (int)leo);
+}
+
 /* Records of varied sizes (empty ones too) for the parallel append: value
  * i is "p<i>:" and filler up to a length that cycles through 0..299. */
 #define PAR_N 20000
@@ -959,6 +1068,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_render, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_index_full_and_age, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_async_roll_flush_and_prefix, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_hw_never_back, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_flush_closed_truncated_meanwhile, setup,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_ftruncate_failures, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_append, setup_helper, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_append, setup_helper_lz4, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_append_fails_whole, setup_helper,
