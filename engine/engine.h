@@ -44,7 +44,9 @@
  *
  * Errors: 0 or a count on success, -errno on failure:
  *   -EINVAL bad argument, -ENOENT no such log/segment, -EEXIST exists,
- *   -EBADMSG corrupt data found on disk, -EIO/-ENOSPC from the file system,
+ *   -EBADMSG corrupt data found on disk, -EIO/-ENOSPC from the file system
+ *   (-EIO too from appends and truncations of a log found damaged at open,
+ *   log_state.damaged; retention and the cleaner leave such a log alone),
  *   -EMSGSIZE record larger than max_message_bytes, -ERANGE offset outside
  *   the log, -ENOMEM.
  */
@@ -194,6 +196,9 @@ struct log_state {
 	int32_t recovered_segments;     /* at open: segments scanned and re-indexed */
 	int64_t recovery_truncated;     /* at open: invalid bytes cut from the tail */
 	int64_t recovery_ms;            /* at open: time spent recovering */
+	bool damaged;                   /* at open: damage recovery may not cut
+					 * (engine_log says where): served up to
+					 * log_end_offset, writes -EIO, files kept */
 	int64_t first_dirty_offset;     /* cleaner checkpoint: below is compacted */
 	/* -1, or: an append failed and cutting it back failed too; records
 	 * from here on are its leftovers, never committed; appends fail with
@@ -270,6 +275,14 @@ void log_set_corrupt_listener(struct log *l, log_corrupt_fn *fn, void *arg);
  * log has never had a record (-EBUSY otherwise). */
 int log_reconfigure(struct log *l, const struct log_config *cfg);
 bool log_ever_written(struct log *l);
+/* Where the engine reports what it finds wrong on disk and what it does
+ * about it (a refused checkpoint, a damaged segment, a rebuilt index): one
+ * line each, naming the file, the offset or byte position and the reason.
+ * Levels are syslog's (ENGINE_LOG_*). NULL (the default): not reported;
+ * the daemon points it at its own log. */
+enum { ENGINE_LOG_ERR = 3, ENGINE_LOG_WARN = 4, ENGINE_LOG_INFO = 6 };
+extern void (*engine_log)(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Current wall clock in ms; tests may replace it (engine only calls this). */
 extern int64_t (*engine_now_ms)(void);
 /* Helper threads a log manager opened from now on starts for encoding big

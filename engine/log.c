@@ -7,7 +7,7 @@
  * Invariants (checked by tests/unit/test_log.c):
  *   1. log_start_offset <= hw <= leo; line_start <= line_hw <= line_end.
  *      hw only grows, except through a truncation (log_truncate_to).
- *      recovery_point <= leo.
+ *      recovery_point <= leo, but in a damaged log (see open).
  *   2. Segments are sorted by base offset; each segment's records lie in
  *      [base_offset, next segment's base_offset).
  *   3. The last segment is the active one; only it is appended to.
@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "engine/log_int.h"
@@ -45,6 +46,7 @@ static int64_t real_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 int64_t (*engine_now_ms)(void) = real_now_ms;
+void (*engine_log)(int level, const char *fmt, ...);
 
 static int offset_to_pos_locked(struct log *l, int64_t offset, int64_t *pos);
 static int fence_clear(struct log *l);
@@ -116,10 +118,18 @@ static int epochs_load(struct log *l)
 		return 0;
 	if (rc < 0)
 		return rc;
-	int version = -1, count = -1, used = 0;
+	int version = -1, count = -1, used = 0, line = 1;
+	const char *why = NULL;
 	char *p = text;
-	if (sscanf(p, "%d\n%d\n%n", &version, &count, &used) < 2 || version != 0 || count < 0 ||
-	    count > 1000000) {
+	if (sscanf(p, "%d\n%d\n%n", &version, &count, &used) < 2) {
+		why = "no version and count lines";
+	} else if (version != 0) {
+		why = "unknown version (not 0)";
+	} else if (count < 0 || count > 1000000) {
+		line = 2;
+		why = "entry count out of range";
+	}
+	if (why) {
 		rc = -EBADMSG;
 		goto out;
 	}
@@ -131,7 +141,15 @@ static int epochs_load(struct log *l)
 	}
 	for (int i = 0; i < count; i++) {
 		struct epoch_ent e;
-		if (sscanf(p, "%" SCNd32 " %" SCNd64 "\n%n", &e.epoch, &e.start_offset, &used) < 2) {
+		line = 3 + i;
+		if (sscanf(p, "%" SCNd32 " %" SCNd64 "\n%n", &e.epoch, &e.start_offset, &used) < 2)
+			why = "not \"epoch start_offset\"";
+		else if (e.epoch < 0 || e.start_offset < 0)
+			why = "negative epoch or offset";
+		else if (i > 0 && (e.epoch <= l->epochs[i - 1].epoch ||
+				   e.start_offset < l->epochs[i - 1].start_offset))
+			why = "epochs and start offsets must increase";
+		if (why) {
 			rc = -EBADMSG;
 			goto out;
 		}
@@ -139,6 +157,10 @@ static int epochs_load(struct log *l)
 		l->epochs[l->nepochs++] = e;
 	}
 out:
+	if (why)
+		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: line %d: %s; partition refused (Kafka's format: "
+			      "0, the count, then \"epoch start_offset\" lines; a missing file "
+			      "is rebuilt)", path, line, why);
 	free(text);
 	return rc;
 }
@@ -163,6 +185,24 @@ out:
 }
 
 /* ---- open and recovery ---- */
+
+/* Removes the four files of the segment at base (recovery), saying so. */
+static void log_drop_files(struct log *l, int64_t base, const char *why)
+{
+	static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
+	char path[PATH_MAX + 64];
+	for (int k = 0; k < 4; k++) {
+		snprintf(path, sizeof(path), "%s/%020" PRId64 "%s", l->dir, base, ext[k]);
+		if (k == 0) {
+			struct stat st;
+			if (stat(path, &st) == 0)
+				ENGINE_REPORT(ENGINE_LOG_WARN, "%s: deleted %s (%lld bytes, offsets "
+					      "from %" PRId64 ", never fsynced)", path, why,
+					      (long long)st.st_size, base);
+		}
+		l->io->unlink(l->io->ctx, path);
+	}
+}
 
 static int log_load_segments(struct log *l, const struct log_open_args *a, bool *recovered)
 {
@@ -211,52 +251,70 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 		char path[PATH_MAX + 64];
 		struct seg *s;
 		if (cut) {
-			/* Everything after a truncated segment is not part of the log. */
-			static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
-			for (int k = 0; k < 4; k++) {
-				snprintf(path, sizeof(path), "%s/%020" PRId64 "%s", l->dir, bases[i], ext[k]);
-				l->io->unlink(l->io->ctx, path);
-			}
+			/* The log stays a prefix: what follows a torn segment was
+			 * never fsynced either, and goes. */
+			log_drop_files(l, bases[i], "after a torn segment");
 			*recovered = true;
 			continue;
+		}
+		if (l->damaged) {
+			ENGINE_REPORT(ENGINE_LOG_ERR, "%s: %d later segment(s) (%020" PRId64 ".log "
+				      "to %020" PRId64 ".log) kept on disk, not served", l->dir,
+				      nb - i, bases[i], bases[nb - 1]);
+			break;
 		}
 		rc = seg_open(l->io, l->dir, bases[i], &s);
 		if (rc < 0)
 			goto out;
 		/* Segments at or after the recovery point may have lost data that
-		 * was never fsynced; those before it were fsynced whole. */
+		 * was never fsynced; those before it were fsynced whole. Only the
+		 * former may be cut: invalid bytes in the others are damage. */
 		bool unsynced = !a->clean && (a->recovery_point < 0 || i == nb - 1 ||
 					      bases[i + 1] > a->recovery_point);
 		bool need = unsynced;
 		if (!need)
 			need = seg_load_tail(s, l->cfg.key_sep_len, prev_line_end) < 0;
 		if (need) {
-			int64_t cutb = 0;
+			int64_t bad = 0, size0 = atomic_load(&s->size);
 			rc = seg_recover(s, prev_line_end < 0 ? 0 : prev_line_end, l->cfg.key_sep_len,
-					 l->cfg.index_interval_bytes, &cutb);
+					 l->cfg.index_interval_bytes, unsynced, &bad);
 			if (rc < 0) {
 				seg_unref(s);
 				goto out;
 			}
 			*recovered = true;
 			l->recovered_segments++;
-			l->recovery_truncated += cutb;
-			if (cutb > 0)
+			int64_t end = atomic_load(&s->size);
+			snprintf(path, sizeof(path), "%s.log", s->path);
+			if (bad > 0 && unsynced) {
+				l->recovery_truncated += bad;
 				cut = true;
-		}
-		/* The log stays a prefix: an unsynced segment that now ends before
-		 * the next one begins lost records in between (the kernel may write
-		 * a later file back before an earlier one), so whatever follows
-		 * goes too. Compaction cannot be the cause: it only rewrites
-		 * segments below the checkpointed recovery point (cleaner.c).
-		 * Without a checkpointed recovery point (a lost checkpoint file)
-		 * that cannot be told, and nothing is cut. */
-		if (unsynced && a->recovery_point >= 0 && i + 1 < nb &&
-		    s->next_offset < bases[i + 1]) {
-			cut = true;
-			*recovered = true;
+				ENGINE_REPORT(ENGINE_LOG_WARN, "%s: torn tail after an unclean stop: %"
+					      PRId64 " invalid bytes at position %" PRId64 " cut; the "
+					      "log now ends at offset %" PRId64, path, bad, end,
+					      s->next_offset);
+			} else if (bad > 0 || (!unsynced && end < size0)) {
+				l->damaged = true;
+				ENGINE_REPORT(ENGINE_LOG_ERR, "%s: damaged: %" PRId64 " invalid bytes "
+					      "from position %" PRId64 " (of %" PRId64 "), in a segment "
+					      "%s; served up to offset %" PRId64 ", writes refused, "
+					      "files kept", path, size0 - end, end, size0,
+					      unsynced ? "written before the last stop" :
+					      "that was fsynced", s->next_offset);
+			} else if (end < size0) {
+				ENGINE_REPORT(ENGINE_LOG_INFO, "%s: %" PRId64 " zero bytes past the "
+					      "last batch (position %" PRId64 ") cut", path,
+					      size0 - end, end);
+			} else {
+				ENGINE_REPORT(ENGINE_LOG_INFO, "%s: indexes rebuilt from the log",
+					      path);
+			}
 		}
 		if (prev_end >= 0 && s->base_offset < prev_end) {
+			ENGINE_REPORT(ENGINE_LOG_ERR, "%s/%020" PRId64 ".log: overlaps the segment "
+				      "before it (which ends at offset %" PRId64 "); partition refused: "
+				      "move one of the two out of %s", l->dir, bases[i], prev_end - 1,
+				      l->dir);
 			seg_unref(s);
 			rc = -EBADMSG;
 			goto out;
@@ -268,11 +326,81 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 		}
 		prev_end = s->next_offset;
 		prev_line_end = s->line_end;
+		if (l->damaged || cut || i + 1 == nb || s->next_offset >= bases[i + 1])
+			continue;
+		/* Records missing before the next segment. An unsynced segment
+		 * may have lost them at a crash (the kernel may write a later file
+		 * back before an earlier one): the log is cut there. Compaction
+		 * leaves such gaps too: below its checkpoint, or, as its checkpoint
+		 * may lag, anywhere below the checkpointed recovery point of a
+		 * compacted log (it rewrites nothing above). Anything else is a
+		 * segment missing or shortened: damage. */
+		bool compacted = bases[i + 1] <= a->cleaner_offset ||
+				 ((l->cfg.cleanup_policy & LOG_CLEANUP_COMPACT) &&
+				  (a->recovery_point < 0 || bases[i + 1] <= a->recovery_point));
+		if (unsynced && a->recovery_point >= 0) {
+			cut = true;
+			*recovered = true;
+			ENGINE_REPORT(ENGINE_LOG_WARN, "%s.log: ends at offset %" PRId64 " but the "
+				      "next segment starts at %" PRId64 " (records lost at an unclean "
+				      "stop): the log is cut there", s->path, s->next_offset,
+				      bases[i + 1]);
+		} else if (!compacted) {
+			l->damaged = true;
+			ENGINE_REPORT(ENGINE_LOG_ERR, "%s: damaged: records %" PRId64 "..%" PRId64
+				      " are missing (%s.log ends at offset %" PRId64 ", the next "
+				      "segment starts at %" PRId64 "); served up to offset %" PRId64
+				      ", writes refused, files kept", l->dir, s->next_offset,
+				      bases[i + 1] - 1, s->path, s->next_offset, bases[i + 1],
+				      s->next_offset);
+		}
 	}
 out:
 	closedir(d);
 	free(bases);
 	return rc;
+}
+
+/* The log start offset at open: the first segment's base, or the
+ * checkpointed one when it is higher (retention's deletions can be lost at
+ * a power cut while the checkpoint survived). Segments wholly below it go
+ * as retention would have removed them, and reads start at it. */
+static int log_start_load(struct log *l, int64_t ckpt)
+{
+	int64_t leo = log_leo(l);
+	l->log_start_offset = l->segs[0]->base_offset;
+	l->line_start = l->segs[0]->line_base;
+	if (ckpt > leo)
+		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: the checkpointed log start offset %" PRId64
+			      " is beyond the log end %" PRId64 " (log-start-offset-checkpoint): "
+			      "records %" PRId64 "..%" PRId64 " are missing; the log starts at %"
+			      PRId64, l->dir, ckpt, leo, leo, ckpt - 1, l->log_start_offset);
+	if (ckpt <= l->log_start_offset || ckpt > leo)
+		return 0;
+	int n = 0;
+	while (n + 1 < l->nsegs && l->segs[n + 1]->base_offset <= ckpt)
+		n++;
+	if (n > 0) {
+		struct seg **gone = calloc((size_t)n, sizeof(*gone));
+		if (!gone)
+			return -ENOMEM;
+		int k = retention_remove_head_locked(l, n, gone);
+		for (int i = 0; i < (k > 0 ? k : 0); i++)
+			seg_unref(gone[i]);
+		free(gone);
+		if (k < 0)
+			return k;
+		ENGINE_REPORT(ENGINE_LOG_WARN, "%s: %d segment(s) below the checkpointed log start "
+			      "offset %" PRId64 " deleted (a deletion lost at a crash)", l->dir, k,
+			      ckpt);
+	}
+	l->log_start_offset = ckpt;
+	if (ckpt == leo) {
+		l->line_start = log_line_end(l);
+		return 0;
+	}
+	int rc = offset_to_pos_locked(l, ckpt, &l->line_start);
+	return rc == -ERANGE ? 0 : rc;
 }
 
 int log_open(const struct io_ops *io, const char *dir, const char *topic, int partition,
@@ -322,13 +450,18 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 			goto fail;
 	}
 	int64_t leo = log_leo(l);
-	l->log_start_offset = l->segs[0]->base_offset;
-	if (a->log_start_offset > l->log_start_offset && a->log_start_offset <= leo)
-		l->log_start_offset = a->log_start_offset;
+	rc = log_start_load(l, a->log_start_offset);
+	if (rc < 0)
+		goto fail;
 	l->recovery_point = recovered ? leo : (a->recovery_point >= 0 && a->recovery_point < leo
 					      ? a->recovery_point : leo);
 	l->recovery_point_ckpt = a->recovery_point < 0 ? 0
 				 : a->recovery_point < leo ? a->recovery_point : leo;
+	/* A damaged log keeps its checkpointed recovery point, beyond the
+	 * damage: at the next open after a crash the damaged segment still
+	 * counts as fsynced, so recovery does not take it for a torn tail. */
+	if (l->damaged && a->recovery_point > leo)
+		l->recovery_point = a->recovery_point;
 	/* The engine keeps the checkpointed hw; the broker decides whether the
 	 * records above it are committed (on one node they are). */
 	l->hw = a->hw >= 0 ? a->hw : leo;
@@ -345,7 +478,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	}
 	if (rc < 0)
 		goto fail;
-	log_active(l)->tail_ok = true;
+	log_active(l)->tail_ok = !l->damaged;
 	*out = l;
 	return recovered ? 1 : 0;
 fail:
@@ -874,8 +1007,8 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
 		return -EINVAL;
 	pthread_mutex_lock(&l->lock);
 	int rc = 0;
-	if (l->deleted) {
-		rc = -ENOENT;
+	if (l->deleted || l->damaged) {
+		rc = l->deleted ? -ENOENT : -EIO;
 		goto out;
 	}
 	int64_t max = log_max_record_payload(&l->cfg), bytes = 0;
@@ -915,8 +1048,8 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 	}
 	pthread_mutex_lock(&l->lock);
 	int rc = 0;
-	if (l->deleted) {
-		rc = -ENOENT;
+	if (l->deleted || l->damaged) {
+		rc = l->deleted ? -ENOENT : -EIO;
 		goto out;
 	}
 	struct line_rules lr = { l->cfg.key_sep, l->cfg.key_sep_len,
@@ -1064,7 +1197,8 @@ static int log_truncate_locked(struct log *l, int64_t offset)
 int log_truncate_to(struct log *l, int64_t offset)
 {
 	pthread_mutex_lock(&l->lock);
-	int rc = offset < l->log_start_offset ? -ERANGE : log_truncate_locked(l, offset);
+	int rc = l->damaged ? -EIO : offset < l->log_start_offset ? -ERANGE
+		 : log_truncate_locked(l, offset);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }
@@ -1084,7 +1218,7 @@ void log_get_state(struct log *l, struct log_state *st)
 	st->hw = l->hw;
 	st->log_end_offset = log_leo(l);
 	st->recovery_point = l->recovery_point;
-	st->line_start = l->segs[0]->line_base;
+	st->line_start = l->line_start;
 	st->line_hw = l->line_hw;
 	st->line_end = log_line_end(l);
 	st->leader_epoch = l->nepochs ? l->epochs[l->nepochs - 1].epoch : -1;
@@ -1097,6 +1231,7 @@ void log_get_state(struct log *l, struct log_state *st)
 	st->recovery_truncated = l->recovery_truncated;
 	st->recovery_ms = l->recovery_ms;
 	st->corrupt_batches = atomic_load(&l->corrupt_batches);
+	st->damaged = l->damaged;
 	st->first_dirty_offset = l->first_dirty_offset > l->log_start_offset
 				 ? l->first_dirty_offset : l->log_start_offset;
 	st->fence = l->fence;

@@ -145,11 +145,15 @@ void seg_unref(struct seg *s);
 /* Loads next_offset, line_end, max_ts from the last entries; -EBADMSG when
  * the indexes do not agree with the log (the caller then recovers it). */
 int seg_load_tail(struct seg *s, int key_sep_len, int64_t prev_line_end);
-/* Scans the .log from the start, validates every batch, truncates at the
- * first invalid byte, rewrites the three indexes. line_base is used when
- * .lines has no valid header. *truncated = bytes cut off. */
+/* Scans the .log from the start, validates every batch, rewrites the
+ * three indexes for the valid batches. With cut, the .log is truncated at
+ * the first invalid byte; without, it is left whole on disk (damage kept
+ * for an operator to rescue) and only the segment's size in memory ends
+ * there. line_base is used when .lines has no valid header. *invalid =
+ * bytes after the last valid batch that are not zeros (zeros are space a
+ * mapped tail reserved, or never written). */
 int seg_recover(struct seg *s, int64_t line_base, int key_sep_len,
-		int32_t index_interval, int64_t *truncated);
+		int32_t index_interval, bool cut, int64_t *invalid);
 int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m,
 	       int n, int32_t index_interval);
 /* Cuts the segment so it ends before the first batch whose last offset is
@@ -194,6 +198,9 @@ struct log {
 	struct seg **segs;          /* sorted by base offset; last = active */
 	int nsegs, segs_cap;
 	int64_t log_start_offset;
+	/* Line position of log_start_offset: reads never start below it
+	 * (records below a checkpointed log start stay unseen). */
+	int64_t line_start;
 	int64_t hw;
 	int64_t line_hw;
 	int64_t recovery_point;
@@ -217,6 +224,11 @@ struct log {
 	/* The manager's read-ahead budget (a reference), set before the log is
 	 * handed out and never changed; NULL: unbounded. */
 	struct ra_budget *rab;
+	/* Damage found at open that recovery may not cut (a synced segment
+	 * invalid, or records missing between segments): the log holds the
+	 * segments up to the damage, reads stop there, and everything that
+	 * would write refuses with -EIO. The files stay as they are. */
+	bool damaged;
 	int32_t recovered_segments;
 	int64_t recovery_truncated;
 	int64_t recovery_ms;
@@ -233,6 +245,12 @@ struct log {
 	pthread_mutex_t maint_lock;
 	int64_t first_dirty_offset;  /* cleaner checkpoint (lock) */
 };
+
+#define ENGINE_REPORT(level, ...)					\
+	do {								\
+		if (engine_log)						\
+			engine_log(level, __VA_ARGS__);			\
+	} while (0)
 
 static inline struct seg *log_active(struct log *l) { return l->segs[l->nsegs - 1]; }
 static inline int64_t log_leo(struct log *l) { return log_active(l)->next_offset; }

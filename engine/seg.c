@@ -449,7 +449,7 @@ static int64_t nonzero_end(struct seg *s, int64_t from, int64_t to)
 }
 
 int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index_interval,
-		int64_t *truncated)
+		bool cut, int64_t *invalid)
 {
 	const struct io_ops *io = s->io;
 	uint8_t h[LINES_HDR_SIZE];
@@ -543,8 +543,8 @@ int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index
 		goto out;
 	/* Zeros past the last batch are the space a mapped tail reserved
 	 * (or what a crash left unwritten): cut, but not torn bytes. */
-	*truncated = nonzero_end(s, pos, size) - pos;
-	if (pos < size) {
+	*invalid = nonzero_end(s, pos, size) - pos;
+	if (pos < size && cut) {
 		rc = io->ftruncate(io->ctx, s->log_fd, pos);
 		if (rc < 0)
 			goto out;
@@ -559,7 +559,7 @@ int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index
 		if (rc == 0)
 			rc = io->fsync(io->ctx, fds[i]);
 	}
-	if (rc == 0)
+	if (rc == 0 && cut)
 		rc = io->fsync(io->ctx, s->log_fd);
 	if (rc < 0)
 		goto out;

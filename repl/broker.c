@@ -161,6 +161,10 @@ static int become_leader(const char *name, int p, struct log *l)
 		       name, p, st.recovered_segments, st.recovered_segments == 1 ? "" : "s",
 		       st.recovery_truncated, st.recovery_truncated == 1 ? "" : "s",
 		       st.recovery_ms);
+	if (st.damaged)
+		mq_log(MQ_ERR, "topic %s partition %d: damaged on disk (see above): served up to "
+		       "offset %" PRId64 ", writes refused with EIO until the files are repaired",
+		       name, p, st.log_end_offset);
 	/* As Kafka's Partition.makeLeader: the epoch starts at the LEO
 	 * (a no-op when the cache already has it). */
 	rc = log_assign_epoch(l, BROKER_LEADER_EPOCH, st.log_end_offset);
@@ -855,6 +859,8 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	pthread_mutex_init(&b->hw_mu, NULL);
 
 	produce_broker_init(b);
+	/* What the engine finds on disk goes to the daemon's log. */
+	engine_log = mq_log;
 	rc = logmgr_open(cfg->data_dir, cfg->io ? cfg->io : &io_posix, &b->m);
 	if (rc == -EWOULDBLOCK) {
 		int pid = logmgr_lock_owner(cfg->data_dir);

@@ -688,6 +688,154 @@ static void test_ftruncate_failures(void **state)
 	check_all(f, (int)leo);
 }
 
+/* 300 records in segments of 1 KiB, then a clean stop; returns the
+ * segments' bases (malloc'ed), *n of them (more than 5). */
+static int64_t *closed_in_segments(struct logfx *f, int *n)
+{
+	int64_t *bases;
+	f->cfg.segment_bytes = 1024;
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 0, 300, 5);
+	assert_int_equal(log_segments(f->l, &bases, n), 0);
+	assert_true(*n > 5);
+	logmgr_close(f->m);
+	f->m = NULL;
+	return bases;
+}
+
+/* A checkpointed log start offset above the first segment (retention's
+ * deletions lost at a power cut, the checkpoint kept) governs reads: no
+ * record below it is returned, whatever position is asked for. */
+static void test_checkpointed_log_start(void **state)
+{
+	struct logfx *f = *state;
+	int n;
+	int64_t *bases = closed_in_segments(f, &n);
+	int64_t start = bases[3] + 2;           /* inside the fourth segment */
+	free(bases);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/log-start-offset-checkpoint", f->dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "0\n1\nt 0 %lld\n", (long long)start);
+	fclose(fp);
+	logfx_open(f);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, start);
+	assert_int_equal(st.segments, n - 3);
+	int64_t pos;
+	assert_int_equal(log_offset_to_pos(f->l, start, &pos), 0);
+	assert_int_equal(st.line_start, pos);
+	size_t el, gl;
+	char *e = expect_text((int)start, 300 - (int)start, &el);
+	struct log_cursor *c = log_cursor_new(f->l);
+	char *g = malloc(1 << 20);
+	int64_t at = -1;
+	ssize_t got = log_read_lines(f->l, c, 0, g, 1 << 20, &at);
+	assert_int_equal(at, pos);
+	gl = (size_t)got;
+	while ((got = log_read_lines(f->l, c, pos + (int64_t)gl, g + gl, (1 << 20) - gl, NULL)) > 0)
+		gl += (size_t)got;
+	assert_int_equal(gl, el);
+	assert_memory_equal(g, e, el);
+	log_cursor_free(c);
+	free(g);
+	free(e);
+}
+
+/* Segment k's .log path and size. */
+static int64_t seg_log_path(struct logfx *f, int64_t base, char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/t-0/%020lld.log", f->dir, (long long)base);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_size;
+}
+
+/* Reads the whole line view and checks it is records 0..n-1. */
+static void expect_damaged(struct logfx *f, int64_t leo, const char *what)
+{
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_true(st.damaged);
+	assert_int_equal(st.log_end_offset, leo);
+	assert_int_equal(st.hw, leo);
+	check_all(f, (int)leo);
+	struct rec_in r = { NULL, -1, "x", 1, fake_now };
+	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), -EIO);
+	assert_int_equal(log_truncate_to(f->l, 0), -EIO);
+	assert_non_null(strstr(logfx_reports, what));
+}
+
+/* Damage found at open after a clean stop is never cut: a segment cut in
+ * the middle of a batch, or missing, leaves the partition readable up to
+ * the damage, writes refused, every file kept, and a report that names the
+ * file and the offsets. */
+static void test_damage_kept(void **state)
+{
+	struct logfx *f = *state;
+	int n;
+	int64_t *bases = closed_in_segments(f, &n);
+	/* Segment 2 cut 10 bytes short: its last batch is torn. */
+	char path[512], last[512];
+	int64_t size = seg_log_path(f, bases[2], path, sizeof(path));
+	int64_t last_size = seg_log_path(f, bases[n - 1], last, sizeof(last));
+	char cmd[1400];
+	snprintf(cmd, sizeof(cmd), "cp %s %s/whole.log", path, f->dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(truncate(path, size - 10), 0);
+	logfx_open(f);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_true(st.log_end_offset > bases[2] && st.log_end_offset < bases[3]);
+	expect_damaged(f, st.log_end_offset, path);
+	assert_non_null(strstr(logfx_reports, "invalid bytes"));
+	/* Nothing cut, nothing deleted, not even at a clean stop. */
+	assert_int_equal(seg_log_path(f, bases[2], path, sizeof(path)), size - 10);
+	assert_int_equal(seg_log_path(f, bases[n - 1], last, sizeof(last)), last_size);
+	reopen(f, true);
+	expect_damaged(f, st.log_end_offset, path);
+	reopen(f, false);
+	expect_damaged(f, st.log_end_offset, path);
+
+	/* The operator puts the segment back whole: all of it is there again. */
+	logmgr_close(f->m);
+	f->m = NULL;
+	snprintf(cmd, sizeof(cmd), "mv %s/whole.log %s", f->dir, path);
+	assert_int_equal(system(cmd), 0);
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_false(st.damaged);
+	assert_int_equal(st.log_end_offset, 300);
+	log_set_hw(f->l, 300);
+	check_all(f, 300);
+
+	/* A segment missing in the middle. */
+	logmgr_close(f->m);
+	f->m = NULL;
+	logfx_reports[0] = '\0';
+	snprintf(cmd, sizeof(cmd), "mkdir %s/aside && mv %s/t-0/%020lld.* %s/aside/", f->dir, f->dir,
+		 (long long)bases[3], f->dir);
+	assert_int_equal(system(cmd), 0);
+	logfx_open(f);
+	expect_damaged(f, bases[3], "are missing");
+	char want[64];
+	snprintf(want, sizeof(want), "records %lld..%lld", (long long)bases[3],
+		 (long long)bases[4] - 1);
+	assert_non_null(strstr(logfx_reports, want));
+	assert_int_equal(seg_log_path(f, bases[n - 1], last, sizeof(last)), last_size);
+	logmgr_close(f->m);
+	f->m = NULL;
+	snprintf(cmd, sizeof(cmd), "mv %s/aside/* %s/t-0/", f->dir, f->dir);
+	assert_int_equal(system(cmd), 0);
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_false(st.damaged);
+	assert_int_equal(st.log_end_offset, 300);
+	free(bases);
+}
+
 /* Records of varied sizes (empty ones too) for the parallel append: value
  * i is "p<i>:" and filler up to a length that cycles through 0..299. */
 #define PAR_N 20000
@@ -1069,6 +1217,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roll_index_full_and_age, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_async_roll_flush_and_prefix, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_hw_never_back, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_damage_kept, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_checkpointed_log_start, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_flush_closed_truncated_meanwhile, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ftruncate_failures, setup, logfx_teardown),
