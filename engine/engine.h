@@ -426,6 +426,11 @@ int logmgr_close(struct logmgr *m);
 /* Closes without flushing, checkpointing or writing the marker: what a
  * killed process leaves behind (tests; a fatal error). */
 void logmgr_abandon(struct logmgr *m);
+/* Closes after a start that failed before anything was appended (a
+ * refused partition): no checkpoint is written, and the clean-shutdown
+ * marker is put back if the open found one, so the next start after the
+ * repair does not take the refusal for a crash. */
+void logmgr_close_refused(struct logmgr *m);
 bool logmgr_was_clean(struct logmgr *m);
 /* Read-ahead buffers of all the cursors of the manager's logs together
  * stay within a budget (LOGMGR_READAHEAD_BUDGET unless set): a cursor that

@@ -524,6 +524,20 @@ void logmgr_abandon(struct logmgr *m)
 		logmgr_free(m);
 }
 
+static void marker_write(struct logmgr *m)
+{
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/" CLEAN_MARKER, m->dir);
+	io_write_file_atomic(m->io, path, "", 0);
+}
+
+void logmgr_close_refused(struct logmgr *m)
+{
+	if (m && m->clean)
+		marker_write(m);
+	logmgr_abandon(m);
+}
+
 int logmgr_shutdown(struct logmgr *m, char *why, size_t whylen)
 {
 	char what[2 * PATH_MAX] = "";

@@ -917,7 +917,8 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	return 0;
 fail:
 	/* Not logmgr_close(): its checkpoints would list only the logs
-	 * opened so far, and its marker would claim a clean shutdown. */
+	 * opened so far. Nothing was appended: the data directory is as the
+	 * open found it, clean-shutdown marker included. */
 	broker_free(b, true);
 	return rc;
 }
@@ -949,7 +950,7 @@ static int broker_free(struct broker *b, bool abandon)
 	}
 	free(b->topics);
 	if (b->m && abandon) {
-		logmgr_abandon(b->m);
+		logmgr_close_refused(b->m);
 	} else if (b->m) {
 		rc = logmgr_shutdown(b->m, why, sizeof(why));
 		if (rc < 0)
