@@ -186,6 +186,17 @@ out:
 
 /* ---- open and recovery ---- */
 
+/* Whether the cleaner may have rewritten segments that end before
+ * end_base, leaving gaps in offsets and line positions: below its
+ * checkpoint, or, as that may lag, below the checkpointed recovery point of
+ * a compacted log (it rewrites nothing above). */
+static bool may_be_compacted(struct log *l, const struct log_open_args *a, int64_t end_base)
+{
+	return end_base <= a->cleaner_offset ||
+	       ((l->cfg.cleanup_policy & LOG_CLEANUP_COMPACT) &&
+		(a->recovery_point < 0 || end_base <= a->recovery_point));
+}
+
 /* Removes the four files of the segment at base (recovery), saying so. */
 static void log_drop_files(struct log *l, int64_t base, const char *why)
 {
@@ -271,13 +282,15 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 		 * former may be cut: invalid bytes in the others are damage. */
 		bool unsynced = !a->clean && (a->recovery_point < 0 || i == nb - 1 ||
 					      bases[i + 1] > a->recovery_point);
+		bool contiguous = !may_be_compacted(l, a, i + 1 < nb ? bases[i + 1] : INT64_MAX);
 		bool need = unsynced;
 		if (!need)
-			need = seg_load_tail(s, l->cfg.key_sep_len, prev_line_end) < 0;
+			need = seg_load_tail(s, l->cfg.key_sep_len, prev_line_end) < 0 ||
+			       seg_check_lines(s, l->cfg.key_sep_len, contiguous) < 0;
 		if (need) {
 			int64_t bad = 0, size0 = atomic_load(&s->size);
-			rc = seg_recover(s, prev_line_end < 0 ? 0 : prev_line_end, l->cfg.key_sep_len,
-					 l->cfg.index_interval_bytes, unsynced, &bad);
+			rc = seg_recover(s, prev_line_end, l->cfg.key_sep_len,
+					 l->cfg.index_interval_bytes, unsynced, contiguous, &bad);
 			if (rc < 0) {
 				seg_unref(s);
 				goto out;
@@ -305,9 +318,6 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 				ENGINE_REPORT(ENGINE_LOG_INFO, "%s: %" PRId64 " zero bytes past the "
 					      "last batch (position %" PRId64 ") cut", path,
 					      size0 - end, end);
-			} else {
-				ENGINE_REPORT(ENGINE_LOG_INFO, "%s: indexes rebuilt from the log",
-					      path);
 			}
 		}
 		if (prev_end >= 0 && s->base_offset < prev_end) {
@@ -331,13 +341,8 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 		/* Records missing before the next segment. An unsynced segment
 		 * may have lost them at a crash (the kernel may write a later file
 		 * back before an earlier one): the log is cut there. Compaction
-		 * leaves such gaps too: below its checkpoint, or, as its checkpoint
-		 * may lag, anywhere below the checkpointed recovery point of a
-		 * compacted log (it rewrites nothing above). Anything else is a
+		 * leaves such gaps too (may_be_compacted). Anything else is a
 		 * segment missing or shortened: damage. */
-		bool compacted = bases[i + 1] <= a->cleaner_offset ||
-				 ((l->cfg.cleanup_policy & LOG_CLEANUP_COMPACT) &&
-				  (a->recovery_point < 0 || bases[i + 1] <= a->recovery_point));
 		if (unsynced && a->recovery_point >= 0) {
 			cut = true;
 			*recovered = true;
@@ -345,7 +350,7 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 				      "next segment starts at %" PRId64 " (records lost at an unclean "
 				      "stop): the log is cut there", s->path, s->next_offset,
 				      bases[i + 1]);
-		} else if (!compacted) {
+		} else if (contiguous) {
 			l->damaged = true;
 			ENGINE_REPORT(ENGINE_LOG_ERR, "%s: damaged: records %" PRId64 "..%" PRId64
 				      " are missing (%s.log ends at offset %" PRId64 ", the next "

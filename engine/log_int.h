@@ -145,15 +145,23 @@ void seg_unref(struct seg *s);
 /* Loads next_offset, line_end, max_ts from the last entries; -EBADMSG when
  * the indexes do not agree with the log (the caller then recovers it). */
 int seg_load_tail(struct seg *s, int key_sep_len, int64_t prev_line_end);
+/* Checks the .lines entries of a segment seg_load_tail loaded: strictly
+ * increasing, the first at the segment's start, and about one batch in 64
+ * decoded against its entry and the next (with contiguous, line positions
+ * must follow each other without gaps: no compaction happened here).
+ * -EBADMSG, reported with the entry and the reason, when one does not. */
+int seg_check_lines(struct seg *s, int key_sep_len, bool contiguous);
 /* Scans the .log from the start, validates every batch, rewrites the
  * three indexes for the valid batches. With cut, the .log is truncated at
  * the first invalid byte; without, it is left whole on disk (damage kept
  * for an operator to rescue) and only the segment's size in memory ends
  * there. line_base is used when .lines has no valid header. *invalid =
  * bytes after the last valid batch that are not zeros (zeros are space a
- * mapped tail reserved, or never written). */
+ * mapped tail reserved, or never written). With contiguous (no compaction
+ * in this segment) line positions follow each other from line_base (>= 0:
+ * the end of the segment before) whatever the old .lines said. */
 int seg_recover(struct seg *s, int64_t line_base, int key_sep_len,
-		int32_t index_interval, bool cut, int64_t *invalid);
+		int32_t index_interval, bool cut, bool contiguous, int64_t *invalid);
 int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m,
 	       int n, int32_t index_interval);
 /* Cuts the segment so it ends before the first batch whose last offset is

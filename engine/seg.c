@@ -372,6 +372,75 @@ out:
 	return rc;
 }
 
+/* One sampled .lines entry i against its batch: the batch at its position
+ * has its base offset, ends where the next entry (or the log) starts, and
+ * its records' lines fit before the next entry's line position (exactly,
+ * when contiguous). Returns a reason, or NULL. */
+static const char *lines_ent_check(struct seg *s, const struct lines_ent *e,
+				   const struct lines_ent *next, int key_sep_len, bool contiguous,
+				   uint8_t **buf, size_t *cap, struct batch_iter *it)
+{
+	int64_t size = atomic_load(&s->size);
+	int64_t end = next ? (int64_t)next->position : size;
+	int64_t total = seg_read_batch(s, e->position, size, buf, cap);
+	struct batch_hdr hd;
+	if (total <= 0 || e->position + total != end)
+		return "its batch does not end where the next one starts";
+	if (batch_hdr_decode(*buf, (size_t)total, &hd) < 0 ||
+	    hd.base_offset != s->base_offset + e->rel_offset)
+		return "its batch has another base offset";
+	if (!next)
+		return NULL;
+	batch_iter_free(it);
+	int64_t lb = batch_line_bytes(*buf, (size_t)total, key_sep_len, it);
+	if (lb < 0)
+		return "its batch does not decode";
+	if (next->line_pos < e->line_pos + lb || (contiguous && next->line_pos != e->line_pos + lb))
+		return "its line position does not follow from the batch before";
+	return NULL;
+}
+
+int seg_check_lines(struct seg *s, int key_sep_len, bool contiguous)
+{
+	int64_t n = atomic_load(&s->lines_entries);
+	if (n == 0)
+		return 0;
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	struct batch_iter it = { 0 };
+	struct lines_ent prev = { 0 }, e;
+	/* Every entry is read (16 bytes a batch); one batch in about 64 is
+	 * decoded against its entries, and the last (seg_load_tail) always. */
+	int64_t step = n / 64 > 1 ? n / 64 : 1, bad = -1;
+	const char *why = NULL;
+	int rc = 0;
+	for (int64_t i = 0; i < n && !why; i++) {
+		rc = seg_read_lines_ent(s, i, &e);
+		if (rc < 0)
+			goto out;
+		if (i == 0 && (e.position != 0 || (contiguous && e.rel_offset != 0) ||
+			       (contiguous ? e.line_pos != s->line_base : e.line_pos < s->line_base)))
+			why = "the first entry is not at the segment's start";
+		else if (i > 0 && (e.rel_offset <= prev.rel_offset || e.position <= prev.position ||
+				   e.line_pos <= prev.line_pos))
+			why = "entries do not increase";
+		else if (i > 0 && ((i - 1) % step == 0 || i == n - 1))
+			why = lines_ent_check(s, &prev, &e, key_sep_len, contiguous, &buf, &cap, &it);
+		bad = why ? i : bad;
+		prev = e;
+	}
+	if (why)
+		ENGINE_REPORT(ENGINE_LOG_WARN, "%s.lines: entry %" PRId64 " (offset %" PRId64
+			      ", position %" PRIu32 ", line position %" PRId64 "): %s; rebuilt from "
+			      "the log", s->path, bad, s->base_offset + e.rel_offset, e.position,
+			      e.line_pos, why);
+	rc = why ? -EBADMSG : 0;
+out:
+	batch_iter_free(&it);
+	free(buf);
+	return rc;
+}
+
 /* Growable byte buffer for index rebuilds. */
 /* Growable byte buffer; it may start on caller-provided (stack) storage,
  * which is left for the heap only when it fills, so the append path does not
@@ -449,7 +518,7 @@ static int64_t nonzero_end(struct seg *s, int64_t from, int64_t to)
 }
 
 int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index_interval,
-		bool cut, int64_t *invalid)
+		bool cut, bool contiguous, int64_t *invalid)
 {
 	const struct io_ops *io = s->io;
 	uint8_t h[LINES_HDR_SIZE];
@@ -458,9 +527,14 @@ int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index
 	if (lsz >= LINES_HDR_SIZE &&
 	    io_pread_full(io, s->lines_fd, h, sizeof(h), 0) == LINES_HDR_SIZE &&
 	    memcmp(h, LINES_MAGIC, 8) == 0) {
-		line_base = (int64_t)be64_get(h + 8);
+		/* The header is what keeps the line base once older segments are
+		 * gone; when the segment before is here, it decides. */
+		if (!contiguous || line_base < 0)
+			line_base = (int64_t)be64_get(h + 8);
 		hdr_ok = true;
 	}
+	if (line_base < 0)
+		line_base = 0;
 	s->line_base = line_base;
 	s->line_end = line_base;
 	s->next_offset = s->base_offset;
@@ -523,7 +597,7 @@ int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index
 		struct lines_ent old;
 		if (k < old_ents && seg_read_lines_ent(s, k, &old) == 0 &&
 		    old.rel_offset == e.rel_offset && old.position == e.position &&
-		    old.line_pos >= s->line_end)
+		    old.line_pos >= s->line_end && (!contiguous || old.line_pos == s->line_end))
 			e.line_pos = old.line_pos;
 		else
 			old_ents = k;   /* no trust in entries after a mismatch */

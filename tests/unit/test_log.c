@@ -836,6 +836,60 @@ static void test_damage_kept(void **state)
 	free(bases);
 }
 
+/* Overwrites the line position of .lines entry i of the segment at base. */
+static void poke_line_pos(struct logfx *f, int64_t base, int64_t i, int64_t line_pos)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/t-0/%020lld.lines", f->dir, (long long)base);
+	int fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	uint8_t b[8];
+	for (int k = 0; k < 8; k++)
+		b[k] = (uint8_t)((uint64_t)line_pos >> (56 - 8 * k));
+	assert_int_equal(pwrite(fd, b, 8, LINES_HDR_SIZE + i * LINES_ENT_SIZE + 8), 8);
+	close(fd);
+}
+
+/* .lines is derived data and is not trusted blindly: damaged positions
+ * (one that would make st_size a terabyte) are found at open, reported
+ * with the entry, and rebuilt from the log. */
+static void test_lines_checked(void **state)
+{
+	struct logfx *f = *state;
+	int n;
+	int64_t *bases = closed_in_segments(f, &n);
+	size_t el;
+	char *e = expect_text(0, 300, &el);
+	struct lines_ent ent;
+	poke_line_pos(f, bases[2], 1, 123456);          /* out of order */
+	logfx_open(f);
+	assert_int_equal(seg_read_lines_ent(log_active(f->l), 0, &ent), 0);
+	int64_t last = atomic_load(&log_active(f->l)->lines_entries) - 1;
+	logmgr_close(f->m);
+	f->m = NULL;
+	poke_line_pos(f, bases[n - 1], last, (int64_t)1 << 40);   /* the last entry */
+	poke_line_pos(f, bases[4], 2, 0);
+	logfx_open(f);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.line_end, (int64_t)el);
+	assert_int_equal(st.line_hw, (int64_t)el);
+	check_all(f, 300);
+	assert_non_null(strstr(logfx_reports, ".lines: entry"));
+	char want[64];
+	snprintf(want, sizeof(want), "%020lld.lines: entry %lld", (long long)bases[n - 1],
+		 (long long)last);
+	assert_non_null(strstr(logfx_reports, want));
+	/* Rebuilt on disk: the next open finds nothing to say. */
+	reopen(f, true);
+	logfx_reports[0] = '\0';
+	reopen(f, true);
+	assert_null(strstr(logfx_reports, ".lines"));
+	check_all(f, 300);
+	free(e);
+	free(bases);
+}
+
 /* Records of varied sizes (empty ones too) for the parallel append: value
  * i is "p<i>:" and filler up to a length that cycles through 0..299. */
 #define PAR_N 20000
@@ -1217,6 +1271,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roll_index_full_and_age, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_async_roll_flush_and_prefix, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_hw_never_back, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_lines_checked, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_damage_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_checkpointed_log_start, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_flush_closed_truncated_meanwhile, setup,
