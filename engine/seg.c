@@ -835,9 +835,11 @@ int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len)
 {
 	(void)key_sep_len;
 	const struct io_ops *io = s->io;
-	int rc0 = seg_tail_drop(s);
+	/* .lines first: on any error below, the caller reloads the segment's
+	 * tail from its files, which must then hold every entry. */
+	int rc0 = seg_lines_sync(s);
 	if (rc0 == 0)
-		rc0 = seg_lines_sync(s);
+		rc0 = seg_tail_drop(s);
 	if (rc0 < 0)
 		return rc0;
 	int64_t n = atomic_load(&s->lines_entries);
