@@ -34,8 +34,13 @@
  *
  * Validity (recovery): a batch is valid when its header decodes, it lies
  * wholly inside the file, its CRC matches, and its base offset is above the
- * previous batch's last offset. The log is cut at the first invalid byte and
- * the three indexes are rebuilt from what remains. Indexes are written after
+ * previous batch's last offset. A segment that may have lost unsynced bytes
+ * is cut at the first invalid byte; in any other (log.c decides) the bytes
+ * stay on disk and the segment ends there in memory only (damage kept for
+ * rescue). Either way the three indexes are rebuilt from the valid batches.
+ * .lines is checked at open (seg_check_lines) and rebuilt on a mismatch:
+ * it is derived data, but its line positions are kept where they match,
+ * since compaction leaves gaps a rescan cannot see. Indexes are written after
  * the log bytes they describe, so after a crash an index can only be short
  * (rebuilt) or, if the log lost unsynced bytes, ahead of it (rebuilt too:
  * seg_load_tail checks the last entries against the log).
