@@ -1169,9 +1169,14 @@ static int log_truncate_locked(struct log *l, int64_t offset)
 		seg_unref(s);
 	}
 	struct seg *s = log_active(l);
-	/* On error the segment is either as it was or cut (its .log's cut
-	 * left to a retry): either way its tail is recomputed. */
+	/* On error the segment is either as it was (nothing to recompute:
+	 * its files may lag its state, .lines entries still pending) or cut
+	 * in memory, its .log's cut left to a retry: then its tail is
+	 * recomputed from the files, which hold every entry by then. */
+	int64_t size0 = atomic_load(&s->size);
 	int trc = seg_truncate_to(s, offset, l->cfg.key_sep_len);
+	if (trc < 0 && atomic_load(&s->size) == size0)
+		return trc;
 	s->tail_ok = true;                  /* it may have become the active one */
 	/* Recompute the active segment's tail from what is left. */
 	int64_t prev_line_end = l->nsegs > 1 ? l->segs[l->nsegs - 2]->line_end : -1;

@@ -380,26 +380,31 @@ out:
 /* One sampled .lines entry i against its batch: the batch at its position
  * has its base offset, ends where the next entry (or the log) starts, and
  * its records' lines fit before the next entry's line position (exactly,
- * when contiguous). Returns a reason, or NULL. */
+ * when contiguous). Returns a reason, or NULL. A batch that does not
+ * decode says nothing about .lines: damage in the .log is the readers'
+ * to report (EBADMSG at its position), not a reason to rebuild .lines. */
 static const char *lines_ent_check(struct seg *s, const struct lines_ent *e,
 				   const struct lines_ent *next, int key_sep_len, bool contiguous,
 				   uint8_t **buf, size_t *cap, struct batch_iter *it)
 {
 	int64_t size = atomic_load(&s->size);
 	int64_t end = next ? (int64_t)next->position : size;
+	if ((int64_t)e->position >= size)
+		return "it points past the end of the log";
 	int64_t total = seg_read_batch(s, e->position, size, buf, cap);
 	struct batch_hdr hd;
-	if (total <= 0 || e->position + total != end)
+	if (total <= 0 || batch_hdr_decode(*buf, (size_t)total, &hd) < 0)
+		return NULL;
+	if (e->position + total != end)
 		return "its batch does not end where the next one starts";
-	if (batch_hdr_decode(*buf, (size_t)total, &hd) < 0 ||
-	    hd.base_offset != s->base_offset + e->rel_offset)
+	if (hd.base_offset != s->base_offset + e->rel_offset)
 		return "its batch has another base offset";
 	if (!next)
 		return NULL;
 	batch_iter_free(it);
-	int64_t lb = batch_line_bytes(*buf, (size_t)total, key_sep_len, it);
+	int64_t lb = batch_line_bytes(*buf, (size_t)total, key_sep_len, false, it);
 	if (lb < 0)
-		return "its batch does not decode";
+		return NULL;
 	if (next->line_pos < e->line_pos + lb || (contiguous && next->line_pos != e->line_pos + lb))
 		return "its line position does not follow from the batch before";
 	return NULL;
