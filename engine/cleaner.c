@@ -773,7 +773,7 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force,
 	pthread_mutex_lock(&l->maint_lock);
 	pthread_mutex_lock(&l->lock);
 	st->first_dirty_offset = l->first_dirty_offset;
-	if (l->deleted || !(l->cfg.cleanup_policy & LOG_CLEANUP_COMPACT)) {
+	if (l->deleted || l->damaged || !(l->cfg.cleanup_policy & LOG_CLEANUP_COMPACT)) {
 		pthread_mutex_unlock(&l->lock);
 		goto out;
 	}

@@ -568,7 +568,7 @@ ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *b
 		       size_t size, int64_t *actual_pos)
 {
 	pthread_mutex_lock(&l->lock);
-	int64_t hw = l->hw, line_hw = l->line_hw;
+	int64_t hw = l->hw, line_hw = l->line_hw, line_start = l->line_start;
 	bool deleted = l->deleted;
 	struct pool *pool = l->pool;
 	pthread_mutex_unlock(&l->lock);
@@ -579,6 +579,10 @@ ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *b
 	if (pos >= line_hw || size == 0)
 		return 0;
 	if (c->pos != pos || !c->seg) {
+		/* As a gap: a seek never lands below the log start (a cursor
+		 * already there reads on what its segment holds). */
+		if (pos < line_start)
+			pos = line_start;
 		int rc = cur_seek(c, pos);
 		if (rc < 0)
 			return rc;

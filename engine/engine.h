@@ -44,7 +44,9 @@
  *
  * Errors: 0 or a count on success, -errno on failure:
  *   -EINVAL bad argument, -ENOENT no such log/segment, -EEXIST exists,
- *   -EBADMSG corrupt data found on disk, -EIO/-ENOSPC from the file system,
+ *   -EBADMSG corrupt data found on disk, -EIO/-ENOSPC from the file system
+ *   (-EIO too from appends and truncations of a log found damaged at open,
+ *   log_state.damaged; retention and the cleaner leave such a log alone),
  *   -EMSGSIZE record larger than max_message_bytes, -ERANGE offset outside
  *   the log, -ENOMEM.
  */
@@ -194,6 +196,9 @@ struct log_state {
 	int32_t recovered_segments;     /* at open: segments scanned and re-indexed */
 	int64_t recovery_truncated;     /* at open: invalid bytes cut from the tail */
 	int64_t recovery_ms;            /* at open: time spent recovering */
+	bool damaged;                   /* at open: damage recovery may not cut
+					 * (engine_log says where): served up to
+					 * log_end_offset, writes -EIO, files kept */
 	int64_t first_dirty_offset;     /* cleaner checkpoint: below is compacted */
 	/* -1, or: an append failed and cutting it back failed too; records
 	 * from here on are its leftovers, never committed; appends fail with
@@ -229,8 +234,10 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
 int log_append_lines(struct log *l, const char *head, size_t head_len, const char *buf,
 		     size_t len, int64_t ts, int32_t leader_epoch, struct log_append_info *info);
 
-/* Moves the high watermark (clamped to [log_start, leo]); never backwards
- * unless force (a follower truncating). Wakes hw listeners. */
+/* Moves the high watermark up to hw (clamped to [log_start, leo]) and wakes
+ * the hw listener. It never moves back: an hw at or below the current one
+ * changes nothing (returns 0). Only log_truncate_to lowers it, to the new
+ * log end. */
 int log_set_hw(struct log *l, int64_t hw);
 /* Makes everything below upto (or all, upto < 0) durable: fsync of the
  * segment files and their indexes, advances the recovery point. */
@@ -240,7 +247,8 @@ int log_flush(struct log *l, int64_t upto);
  * the active segment. Takes the log's lock only to look; call it from a
  * background thread, every second or so. */
 int log_flush_closed(struct log *l);
-/* Truncates the log to end at offset (followers; recovery). */
+/* Truncates the log to end at offset (followers; recovery): the only call
+ * that moves the high watermark back (to offset, if it was above). */
 int log_truncate_to(struct log *l, int64_t offset);
 /* Takes back the caller's own append from offset on, which it could not
  * complete (its flush failed) and must never be committed: the cut, or,
@@ -267,6 +275,14 @@ void log_set_corrupt_listener(struct log *l, log_corrupt_fn *fn, void *arg);
  * log has never had a record (-EBUSY otherwise). */
 int log_reconfigure(struct log *l, const struct log_config *cfg);
 bool log_ever_written(struct log *l);
+/* Where the engine reports what it finds wrong on disk and what it does
+ * about it (a refused checkpoint, a damaged segment, a rebuilt index): one
+ * line each, naming the file, the offset or byte position and the reason.
+ * Levels are syslog's (ENGINE_LOG_*). NULL (the default): not reported;
+ * the daemon points it at its own log. */
+enum { ENGINE_LOG_ERR = 3, ENGINE_LOG_WARN = 4, ENGINE_LOG_INFO = 6 };
+extern void (*engine_log)(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Current wall clock in ms; tests may replace it (engine only calls this). */
 extern int64_t (*engine_now_ms)(void);
 /* Helper threads a log manager opened from now on starts for encoding big
@@ -410,6 +426,11 @@ int logmgr_close(struct logmgr *m);
 /* Closes without flushing, checkpointing or writing the marker: what a
  * killed process leaves behind (tests; a fatal error). */
 void logmgr_abandon(struct logmgr *m);
+/* Closes after a start that failed before anything was appended (a
+ * refused partition): no checkpoint is written, and the clean-shutdown
+ * marker is put back if the open found one, so the next start after the
+ * repair does not take the refusal for a crash. */
+void logmgr_close_refused(struct logmgr *m);
 bool logmgr_was_clean(struct logmgr *m);
 /* Read-ahead buffers of all the cursors of the manager's logs together
  * stay within a budget (LOGMGR_READAHEAD_BUDGET unless set): a cursor that

@@ -6,6 +6,8 @@
  *
  * Invariants (checked by tests/unit/test_log.c):
  *   1. log_start_offset <= hw <= leo; line_start <= line_hw <= line_end.
+ *      hw only grows, except through a truncation (log_truncate_to).
+ *      recovery_point <= leo, but in a damaged log (see open).
  *   2. Segments are sorted by base offset; each segment's records lie in
  *      [base_offset, next segment's base_offset).
  *   3. The last segment is the active one; only it is appended to.
@@ -32,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "engine/log_int.h"
@@ -43,6 +46,7 @@ static int64_t real_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 int64_t (*engine_now_ms)(void) = real_now_ms;
+void (*engine_log)(int level, const char *fmt, ...);
 
 static int offset_to_pos_locked(struct log *l, int64_t offset, int64_t *pos);
 static int fence_clear(struct log *l);
@@ -114,10 +118,18 @@ static int epochs_load(struct log *l)
 		return 0;
 	if (rc < 0)
 		return rc;
-	int version = -1, count = -1, used = 0;
+	int version = -1, count = -1, used = 0, line = 1;
+	const char *why = NULL;
 	char *p = text;
-	if (sscanf(p, "%d\n%d\n%n", &version, &count, &used) < 2 || version != 0 || count < 0 ||
-	    count > 1000000) {
+	if (sscanf(p, "%d\n%d\n%n", &version, &count, &used) < 2) {
+		why = "no version and count lines";
+	} else if (version != 0) {
+		why = "unknown version (not 0)";
+	} else if (count < 0 || count > 1000000) {
+		line = 2;
+		why = "entry count out of range";
+	}
+	if (why) {
 		rc = -EBADMSG;
 		goto out;
 	}
@@ -129,7 +141,15 @@ static int epochs_load(struct log *l)
 	}
 	for (int i = 0; i < count; i++) {
 		struct epoch_ent e;
-		if (sscanf(p, "%" SCNd32 " %" SCNd64 "\n%n", &e.epoch, &e.start_offset, &used) < 2) {
+		line = 3 + i;
+		if (sscanf(p, "%" SCNd32 " %" SCNd64 "\n%n", &e.epoch, &e.start_offset, &used) < 2)
+			why = "not \"epoch start_offset\"";
+		else if (e.epoch < 0 || e.start_offset < 0)
+			why = "negative epoch or offset";
+		else if (i > 0 && (e.epoch <= l->epochs[i - 1].epoch ||
+				   e.start_offset < l->epochs[i - 1].start_offset))
+			why = "epochs and start offsets must increase";
+		if (why) {
 			rc = -EBADMSG;
 			goto out;
 		}
@@ -137,6 +157,10 @@ static int epochs_load(struct log *l)
 		l->epochs[l->nepochs++] = e;
 	}
 out:
+	if (why)
+		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: line %d: %s; partition refused (Kafka's format: "
+			      "0, the count, then \"epoch start_offset\" lines; a missing file "
+			      "is rebuilt)", path, line, why);
 	free(text);
 	return rc;
 }
@@ -161,6 +185,35 @@ out:
 }
 
 /* ---- open and recovery ---- */
+
+/* Whether the cleaner may have rewritten segments that end before
+ * end_base, leaving gaps in offsets and line positions: below its
+ * checkpoint, or, as that may lag, below the checkpointed recovery point of
+ * a compacted log (it rewrites nothing above). */
+static bool may_be_compacted(struct log *l, const struct log_open_args *a, int64_t end_base)
+{
+	return end_base <= a->cleaner_offset ||
+	       ((l->cfg.cleanup_policy & LOG_CLEANUP_COMPACT) &&
+		(a->recovery_point < 0 || end_base <= a->recovery_point));
+}
+
+/* Removes the four files of the segment at base (recovery), saying so. */
+static void log_drop_files(struct log *l, int64_t base, const char *why)
+{
+	static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
+	char path[PATH_MAX + 64];
+	for (int k = 0; k < 4; k++) {
+		snprintf(path, sizeof(path), "%s/%020" PRId64 "%s", l->dir, base, ext[k]);
+		if (k == 0) {
+			struct stat st;
+			if (stat(path, &st) == 0)
+				ENGINE_REPORT(ENGINE_LOG_WARN, "%s: deleted %s (%lld bytes, offsets "
+					      "from %" PRId64 ", never fsynced)", path, why,
+					      (long long)st.st_size, base);
+		}
+		l->io->unlink(l->io->ctx, path);
+	}
+}
 
 static int log_load_segments(struct log *l, const struct log_open_args *a, bool *recovered)
 {
@@ -209,52 +262,69 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 		char path[PATH_MAX + 64];
 		struct seg *s;
 		if (cut) {
-			/* Everything after a truncated segment is not part of the log. */
-			static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
-			for (int k = 0; k < 4; k++) {
-				snprintf(path, sizeof(path), "%s/%020" PRId64 "%s", l->dir, bases[i], ext[k]);
-				l->io->unlink(l->io->ctx, path);
-			}
+			/* The log stays a prefix: what follows a torn segment was
+			 * never fsynced either, and goes. */
+			log_drop_files(l, bases[i], "after a torn segment");
 			*recovered = true;
 			continue;
+		}
+		if (l->damaged) {
+			ENGINE_REPORT(ENGINE_LOG_ERR, "%s: %d later segment(s) (%020" PRId64 ".log "
+				      "to %020" PRId64 ".log) kept on disk, not served", l->dir,
+				      nb - i, bases[i], bases[nb - 1]);
+			break;
 		}
 		rc = seg_open(l->io, l->dir, bases[i], &s);
 		if (rc < 0)
 			goto out;
 		/* Segments at or after the recovery point may have lost data that
-		 * was never fsynced; those before it were fsynced whole. */
+		 * was never fsynced; those before it were fsynced whole. Only the
+		 * former may be cut: invalid bytes in the others are damage. */
 		bool unsynced = !a->clean && (a->recovery_point < 0 || i == nb - 1 ||
 					      bases[i + 1] > a->recovery_point);
+		bool contiguous = !may_be_compacted(l, a, i + 1 < nb ? bases[i + 1] : INT64_MAX);
 		bool need = unsynced;
 		if (!need)
-			need = seg_load_tail(s, l->cfg.key_sep_len, prev_line_end) < 0;
+			need = seg_load_tail(s, l->cfg.key_sep_len, prev_line_end) < 0 ||
+			       seg_check_lines(s, l->cfg.key_sep_len, contiguous) < 0;
 		if (need) {
-			int64_t cutb = 0;
-			rc = seg_recover(s, prev_line_end < 0 ? 0 : prev_line_end, l->cfg.key_sep_len,
-					 l->cfg.index_interval_bytes, &cutb);
+			int64_t bad = 0, size0 = atomic_load(&s->size);
+			rc = seg_recover(s, prev_line_end, l->cfg.key_sep_len,
+					 l->cfg.index_interval_bytes, unsynced, contiguous, &bad);
 			if (rc < 0) {
 				seg_unref(s);
 				goto out;
 			}
 			*recovered = true;
 			l->recovered_segments++;
-			l->recovery_truncated += cutb;
-			if (cutb > 0)
+			int64_t end = atomic_load(&s->size);
+			snprintf(path, sizeof(path), "%s.log", s->path);
+			if (bad > 0 && unsynced) {
+				l->recovery_truncated += bad;
 				cut = true;
-		}
-		/* The log stays a prefix: an unsynced segment that now ends before
-		 * the next one begins lost records in between (the kernel may write
-		 * a later file back before an earlier one), so whatever follows
-		 * goes too. Compaction cannot be the cause: it only rewrites
-		 * segments below the checkpointed recovery point (cleaner.c).
-		 * Without a checkpointed recovery point (a lost checkpoint file)
-		 * that cannot be told, and nothing is cut. */
-		if (unsynced && a->recovery_point >= 0 && i + 1 < nb &&
-		    s->next_offset < bases[i + 1]) {
-			cut = true;
-			*recovered = true;
+				ENGINE_REPORT(ENGINE_LOG_WARN, "%s: torn tail after an unclean stop: %"
+					      PRId64 " invalid bytes at position %" PRId64 " cut; the "
+					      "log now ends at offset %" PRId64, path, bad, end,
+					      s->next_offset);
+			} else if (bad > 0 || (!unsynced && end < size0)) {
+				l->damaged = true;
+				ENGINE_REPORT(ENGINE_LOG_ERR, "%s: damaged: %" PRId64 " invalid bytes "
+					      "from position %" PRId64 " (of %" PRId64 "), in a segment "
+					      "%s; served up to offset %" PRId64 ", writes refused, "
+					      "files kept", path, size0 - end, end, size0,
+					      unsynced ? "written before the last stop" :
+					      "that was fsynced", s->next_offset);
+			} else if (end < size0) {
+				ENGINE_REPORT(ENGINE_LOG_INFO, "%s: %" PRId64 " zero bytes past the "
+					      "last batch (position %" PRId64 ") cut", path,
+					      size0 - end, end);
+			}
 		}
 		if (prev_end >= 0 && s->base_offset < prev_end) {
+			ENGINE_REPORT(ENGINE_LOG_ERR, "%s/%020" PRId64 ".log: overlaps the segment "
+				      "before it (which ends at offset %" PRId64 "); partition refused: "
+				      "move one of the two out of %s", l->dir, bases[i], prev_end - 1,
+				      l->dir);
 			seg_unref(s);
 			rc = -EBADMSG;
 			goto out;
@@ -266,11 +336,76 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 		}
 		prev_end = s->next_offset;
 		prev_line_end = s->line_end;
+		if (l->damaged || cut || i + 1 == nb || s->next_offset >= bases[i + 1])
+			continue;
+		/* Records missing before the next segment. An unsynced segment
+		 * may have lost them at a crash (the kernel may write a later file
+		 * back before an earlier one): the log is cut there. Compaction
+		 * leaves such gaps too (may_be_compacted). Anything else is a
+		 * segment missing or shortened: damage. */
+		if (unsynced && a->recovery_point >= 0) {
+			cut = true;
+			*recovered = true;
+			ENGINE_REPORT(ENGINE_LOG_WARN, "%s.log: ends at offset %" PRId64 " but the "
+				      "next segment starts at %" PRId64 " (records lost at an unclean "
+				      "stop): the log is cut there", s->path, s->next_offset,
+				      bases[i + 1]);
+		} else if (contiguous) {
+			l->damaged = true;
+			ENGINE_REPORT(ENGINE_LOG_ERR, "%s: damaged: records %" PRId64 "..%" PRId64
+				      " are missing (%s.log ends at offset %" PRId64 ", the next "
+				      "segment starts at %" PRId64 "); served up to offset %" PRId64
+				      ", writes refused, files kept", l->dir, s->next_offset,
+				      bases[i + 1] - 1, s->path, s->next_offset, bases[i + 1],
+				      s->next_offset);
+		}
 	}
 out:
 	closedir(d);
 	free(bases);
 	return rc;
+}
+
+/* The log start offset at open: the first segment's base, or the
+ * checkpointed one when it is higher (retention's deletions can be lost at
+ * a power cut while the checkpoint survived). Segments wholly below it go
+ * as retention would have removed them, and reads start at it. */
+static int log_start_load(struct log *l, int64_t ckpt)
+{
+	int64_t leo = log_leo(l);
+	l->log_start_offset = l->segs[0]->base_offset;
+	l->line_start = l->segs[0]->line_base;
+	if (ckpt > leo)
+		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: the checkpointed log start offset %" PRId64
+			      " is beyond the log end %" PRId64 " (log-start-offset-checkpoint): "
+			      "records %" PRId64 "..%" PRId64 " are missing; the log starts at %"
+			      PRId64, l->dir, ckpt, leo, leo, ckpt - 1, l->log_start_offset);
+	if (ckpt <= l->log_start_offset || ckpt > leo)
+		return 0;
+	int n = 0;
+	while (n + 1 < l->nsegs && l->segs[n + 1]->base_offset <= ckpt)
+		n++;
+	if (n > 0) {
+		struct seg **gone = calloc((size_t)n, sizeof(*gone));
+		if (!gone)
+			return -ENOMEM;
+		int k = retention_remove_head_locked(l, n, gone);
+		for (int i = 0; i < (k > 0 ? k : 0); i++)
+			seg_unref(gone[i]);
+		free(gone);
+		if (k < 0)
+			return k;
+		ENGINE_REPORT(ENGINE_LOG_WARN, "%s: %d segment(s) below the checkpointed log start "
+			      "offset %" PRId64 " deleted (a deletion lost at a crash)", l->dir, k,
+			      ckpt);
+	}
+	l->log_start_offset = ckpt;
+	if (ckpt == leo) {
+		l->line_start = log_line_end(l);
+		return 0;
+	}
+	int rc = offset_to_pos_locked(l, ckpt, &l->line_start);
+	return rc == -ERANGE ? 0 : rc;
 }
 
 int log_open(const struct io_ops *io, const char *dir, const char *topic, int partition,
@@ -320,13 +455,18 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 			goto fail;
 	}
 	int64_t leo = log_leo(l);
-	l->log_start_offset = l->segs[0]->base_offset;
-	if (a->log_start_offset > l->log_start_offset && a->log_start_offset <= leo)
-		l->log_start_offset = a->log_start_offset;
+	rc = log_start_load(l, a->log_start_offset);
+	if (rc < 0)
+		goto fail;
 	l->recovery_point = recovered ? leo : (a->recovery_point >= 0 && a->recovery_point < leo
 					      ? a->recovery_point : leo);
 	l->recovery_point_ckpt = a->recovery_point < 0 ? 0
 				 : a->recovery_point < leo ? a->recovery_point : leo;
+	/* A damaged log keeps its checkpointed recovery point, beyond the
+	 * damage: at the next open after a crash the damaged segment still
+	 * counts as fsynced, so recovery does not take it for a torn tail. */
+	if (l->damaged && a->recovery_point > leo)
+		l->recovery_point = a->recovery_point;
 	/* The engine keeps the checkpointed hw; the broker decides whether the
 	 * records above it are committed (on one node they are). */
 	l->hw = a->hw >= 0 ? a->hw : leo;
@@ -343,7 +483,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	}
 	if (rc < 0)
 		goto fail;
-	log_active(l)->tail_ok = true;
+	log_active(l)->tail_ok = !l->damaged;
 	*out = l;
 	return recovered ? 1 : 0;
 fail:
@@ -468,6 +608,7 @@ int log_flush_closed(struct log *l)
 	}
 	if (n == 64)
 		upto = todo[63]->next_offset;
+	uint64_t truncations = l->truncations;
 	pthread_mutex_unlock(&l->lock);
 	/* Closed segments take no appends: fsync them without the lock, so
 	 * appends to the active segment go on meanwhile. */
@@ -478,7 +619,7 @@ int log_flush_closed(struct log *l)
 	}
 	if (rc == 0 && n > 0) {
 		pthread_mutex_lock(&l->lock);
-		if (l->recovery_point < upto)
+		if (l->truncations == truncations && l->recovery_point < upto)
 			l->recovery_point = upto;
 		pthread_mutex_unlock(&l->lock);
 	}
@@ -871,8 +1012,8 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
 		return -EINVAL;
 	pthread_mutex_lock(&l->lock);
 	int rc = 0;
-	if (l->deleted) {
-		rc = -ENOENT;
+	if (l->deleted || l->damaged) {
+		rc = l->deleted ? -ENOENT : -EIO;
 		goto out;
 	}
 	int64_t max = log_max_record_payload(&l->cfg), bytes = 0;
@@ -912,8 +1053,8 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 	}
 	pthread_mutex_lock(&l->lock);
 	int rc = 0;
-	if (l->deleted) {
-		rc = -ENOENT;
+	if (l->deleted || l->damaged) {
+		rc = l->deleted ? -ENOENT : -EIO;
 		goto out;
 	}
 	struct line_rules lr = { l->cfg.key_sep, l->cfg.key_sep_len,
@@ -965,7 +1106,10 @@ int log_set_hw(struct log *l, int64_t hw)
 		hw = l->log_start_offset;
 	bool moved = false;
 	int rc = 0;
-	if (hw != l->hw) {
+	/* Readers may already have been given the records below l->hw: only a
+	 * truncation (log_truncate_to) may take it back. Concurrent commits
+	 * can arrive out of order, and an older, lower one is a no-op. */
+	if (hw > l->hw) {
 		int64_t pos;
 		if (hw == leo)
 			pos = log_line_end(l);
@@ -1011,6 +1155,7 @@ int log_flush(struct log *l, int64_t upto)
 static int log_truncate_locked(struct log *l, int64_t offset)
 {
 	int rc = 0;
+	l->truncations++;
 	/* Drop whole segments past the offset, newest first (never the first). */
 	while (l->nsegs > 1 && log_active(l)->base_offset >= offset) {
 		struct seg *s = log_active(l);
@@ -1024,9 +1169,14 @@ static int log_truncate_locked(struct log *l, int64_t offset)
 		seg_unref(s);
 	}
 	struct seg *s = log_active(l);
-	rc = seg_truncate_to(s, offset, l->cfg.key_sep_len);
-	if (rc < 0)
-		return rc;
+	/* On error the segment is either as it was (nothing to recompute:
+	 * its files may lag its state, .lines entries still pending) or cut
+	 * in memory, its .log's cut left to a retry: then its tail is
+	 * recomputed from the files, which hold every entry by then. */
+	int64_t size0 = atomic_load(&s->size);
+	int trc = seg_truncate_to(s, offset, l->cfg.key_sep_len);
+	if (trc < 0 && atomic_load(&s->size) == size0)
+		return trc;
 	s->tail_ok = true;                  /* it may have become the active one */
 	/* Recompute the active segment's tail from what is left. */
 	int64_t prev_line_end = l->nsegs > 1 ? l->segs[l->nsegs - 2]->line_end : -1;
@@ -1051,13 +1201,14 @@ static int log_truncate_locked(struct log *l, int64_t offset)
 		l->nepochs = k;
 		rc = epochs_write(l);
 	}
-	return rc;
+	return rc < 0 ? rc : trc;
 }
 
 int log_truncate_to(struct log *l, int64_t offset)
 {
 	pthread_mutex_lock(&l->lock);
-	int rc = offset < l->log_start_offset ? -ERANGE : log_truncate_locked(l, offset);
+	int rc = l->damaged ? -EIO : offset < l->log_start_offset ? -ERANGE
+		 : log_truncate_locked(l, offset);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }
@@ -1077,7 +1228,7 @@ void log_get_state(struct log *l, struct log_state *st)
 	st->hw = l->hw;
 	st->log_end_offset = log_leo(l);
 	st->recovery_point = l->recovery_point;
-	st->line_start = l->segs[0]->line_base;
+	st->line_start = l->line_start;
 	st->line_hw = l->line_hw;
 	st->line_end = log_line_end(l);
 	st->leader_epoch = l->nepochs ? l->epochs[l->nepochs - 1].epoch : -1;
@@ -1090,6 +1241,7 @@ void log_get_state(struct log *l, struct log_state *st)
 	st->recovery_truncated = l->recovery_truncated;
 	st->recovery_ms = l->recovery_ms;
 	st->corrupt_batches = atomic_load(&l->corrupt_batches);
+	st->damaged = l->damaged;
 	st->first_dirty_offset = l->first_dirty_offset > l->log_start_offset
 				 ? l->first_dirty_offset : l->log_start_offset;
 	st->fence = l->fence;

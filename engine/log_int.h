@@ -115,6 +115,9 @@ struct seg {
 	 * copied into a shared mapping of the .log's next bytes. tail_ok: this
 	 * segment may have one; tail_ext: the file may be longer than size. */
 	bool tail_ok, tail_ext;
+	/* .index/.timeindex may hold entries past idx_entries/tidx_entries:
+	 * a cut that failed, retried by seg_tail_drop. */
+	bool idx_ext;
 	uint8_t *tail;
 	int64_t tail_off;
 	size_t tail_len;
@@ -142,18 +145,32 @@ void seg_unref(struct seg *s);
 /* Loads next_offset, line_end, max_ts from the last entries; -EBADMSG when
  * the indexes do not agree with the log (the caller then recovers it). */
 int seg_load_tail(struct seg *s, int key_sep_len, int64_t prev_line_end);
-/* Scans the .log from the start, validates every batch, truncates at the
- * first invalid byte, rewrites the three indexes. line_base is used when
- * .lines has no valid header. *truncated = bytes cut off. */
+/* Checks the .lines entries of a segment seg_load_tail loaded: strictly
+ * increasing, the first at the segment's start, and about one batch in 64
+ * decoded against its entry and the next (with contiguous, line positions
+ * must follow each other without gaps: no compaction happened here).
+ * -EBADMSG, reported with the entry and the reason, when one does not. */
+int seg_check_lines(struct seg *s, int key_sep_len, bool contiguous);
+/* Scans the .log from the start, validates every batch, rewrites the
+ * three indexes for the valid batches. With cut, the .log is truncated at
+ * the first invalid byte; without, it is left whole on disk (damage kept
+ * for an operator to rescue) and only the segment's size in memory ends
+ * there. line_base is used when .lines has no valid header. *invalid =
+ * bytes after the last valid batch that are not zeros (zeros are space a
+ * mapped tail reserved, or never written). With contiguous (no compaction
+ * in this segment) line positions follow each other from line_base (>= 0:
+ * the end of the segment before) whatever the old .lines said. */
 int seg_recover(struct seg *s, int64_t line_base, int key_sep_len,
-		int32_t index_interval, int64_t *truncated);
+		int32_t index_interval, bool cut, bool contiguous, int64_t *invalid);
 int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m,
 	       int n, int32_t index_interval);
 /* Cuts the segment so it ends before the first batch whose last offset is
  * >= offset. */
 int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len);
 /* Ends the mapped tail: unmaps it and cuts the file back to the log's
- * size (not fsynced). 0 if there was none. */
+ * size (and the indexes to their entries, after a failed cut); not
+ * fsynced. 0 if there was nothing to cut; on error the cut is retried by
+ * the next call. */
 int seg_tail_drop(struct seg *s);
 int seg_flush(struct seg *s);
 /* Writes the pending .lines entries (log lock held). */
@@ -189,6 +206,9 @@ struct log {
 	struct seg **segs;          /* sorted by base offset; last = active */
 	int nsegs, segs_cap;
 	int64_t log_start_offset;
+	/* Line position of log_start_offset: reads never start below it
+	 * (records below a checkpointed log start stay unseen). */
+	int64_t line_start;
 	int64_t hw;
 	int64_t line_hw;
 	int64_t recovery_point;
@@ -196,6 +216,10 @@ struct log {
 	 * (<= recovery_point). Recovery trusts segments below the checkpointed
 	 * value only, so the cleaner rewrites nothing at or above it. */
 	int64_t recovery_point_ckpt;
+	/* Truncations so far: log_flush_closed, which fsyncs without the lock,
+	 * advances the recovery point only if none happened meanwhile (the
+	 * offsets it flushed may since have been cut and written again). */
+	uint64_t truncations;
 	bool deleted;
 	/* An append failed and so did its rollback: records from fence on are
 	 * leftovers (fence = -1: none). hw never passes it, and no append is
@@ -208,6 +232,11 @@ struct log {
 	/* The manager's read-ahead budget (a reference), set before the log is
 	 * handed out and never changed; NULL: unbounded. */
 	struct ra_budget *rab;
+	/* Damage found at open that recovery may not cut (a synced segment
+	 * invalid, or records missing between segments): the log holds the
+	 * segments up to the damage, reads stop there, and everything that
+	 * would write refuses with -EIO. The files stay as they are. */
+	bool damaged;
 	int32_t recovered_segments;
 	int64_t recovery_truncated;
 	int64_t recovery_ms;
@@ -224,6 +253,12 @@ struct log {
 	pthread_mutex_t maint_lock;
 	int64_t first_dirty_offset;  /* cleaner checkpoint (lock) */
 };
+
+#define ENGINE_REPORT(level, ...)					\
+	do {								\
+		if (engine_log)						\
+			engine_log(level, __VA_ARGS__);			\
+	} while (0)
 
 static inline struct seg *log_active(struct log *l) { return l->segs[l->nsegs - 1]; }
 static inline int64_t log_leo(struct log *l) { return log_active(l)->next_offset; }

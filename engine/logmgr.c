@@ -92,10 +92,18 @@ static int ckpt_load(struct logmgr *m, const char *name, struct ckpt *c)
 		return 0;
 	if (rc < 0)
 		return rc;
-	int version, count, used;
+	int version, count, used, line = 1;
+	const char *why = NULL;
 	char *p = text;
-	if (sscanf(p, "%d\n%d\n%n", &version, &count, &used) < 2 || version != 0 || count < 0 ||
-	    count > 10000000) {
+	if (sscanf(p, "%d\n%d\n%n", &version, &count, &used) < 2) {
+		why = "no version and count lines";
+	} else if (version != 0) {
+		why = "unknown version (not 0)";
+	} else if (count < 0 || count > 10000000) {
+		line = 2;
+		why = "entry count out of range";
+	}
+	if (why) {
 		rc = -EBADMSG;
 		goto out;
 	}
@@ -108,7 +116,12 @@ static int ckpt_load(struct logmgr *m, const char *name, struct ckpt *c)
 	for (int i = 0; i < count; i++) {
 		char topic[256];
 		struct ckpt_ent e;
-		if (sscanf(p, "%255s %d %" SCNd64 "\n%n", topic, &e.partition, &e.value, &used) < 3) {
+		line = 3 + i;
+		if (sscanf(p, "%255s %d %" SCNd64 "\n%n", topic, &e.partition, &e.value, &used) < 3)
+			why = "not \"topic partition offset\"";
+		else if (e.partition < 0 || e.value < 0)
+			why = "negative partition or offset";
+		if (why) {
 			rc = -EBADMSG;
 			goto out;
 		}
@@ -121,6 +134,11 @@ static int ckpt_load(struct logmgr *m, const char *name, struct ckpt *c)
 		c->e[c->n++] = e;
 	}
 out:
+	if (why)
+		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: line %d: %s; refusing to start (Kafka's "
+			      "checkpoint format: 0, the count, then \"topic partition offset\" "
+			      "lines); fix the file or move it away (then the segments alone tell "
+			      "what the logs hold)", path, line, why);
 	free(text);
 	return rc;
 }
@@ -504,6 +522,20 @@ void logmgr_abandon(struct logmgr *m)
 {
 	if (m)
 		logmgr_free(m);
+}
+
+static void marker_write(struct logmgr *m)
+{
+	char path[PATH_MAX + 64];
+	snprintf(path, sizeof(path), "%s/" CLEAN_MARKER, m->dir);
+	io_write_file_atomic(m->io, path, "", 0);
+}
+
+void logmgr_close_refused(struct logmgr *m)
+{
+	if (m && m->clean)
+		marker_write(m);
+	logmgr_abandon(m);
 }
 
 int logmgr_shutdown(struct logmgr *m, char *why, size_t whylen)

@@ -62,8 +62,10 @@ done:
 	if (k > 0) {
 		memmove(l->segs, l->segs + k, (size_t)(l->nsegs - k) * sizeof(*l->segs));
 		l->nsegs -= k;
-		if (l->segs[0]->base_offset > l->log_start_offset)
+		if (l->segs[0]->base_offset > l->log_start_offset) {
 			l->log_start_offset = l->segs[0]->base_offset;
+			l->line_start = l->segs[0]->line_base;
+		}
 		if (l->hw < l->log_start_offset)
 			l->hw = l->log_start_offset;
 		if (l->first_dirty_offset < l->log_start_offset)
@@ -90,7 +92,7 @@ int log_retention_run(struct log *l, int64_t now, struct log_retention_result *r
 	pthread_mutex_lock(&l->maint_lock);
 	pthread_mutex_lock(&l->lock);
 	const struct log_config *cfg = &l->cfg;
-	if (l->deleted || !(cfg->cleanup_policy & LOG_CLEANUP_DELETE) ||
+	if (l->deleted || l->damaged || !(cfg->cleanup_policy & LOG_CLEANUP_DELETE) ||
 	    (cfg->retention_ms < 0 && cfg->retention_bytes < 0))
 		goto unlock;
 	if (cfg->retention_ms >= 0) {

@@ -34,8 +34,13 @@
  *
  * Validity (recovery): a batch is valid when its header decodes, it lies
  * wholly inside the file, its CRC matches, and its base offset is above the
- * previous batch's last offset. The log is cut at the first invalid byte and
- * the three indexes are rebuilt from what remains. Indexes are written after
+ * previous batch's last offset. A segment that may have lost unsynced bytes
+ * is cut at the first invalid byte; in any other (log.c decides) the bytes
+ * stay on disk and the segment ends there in memory only (damage kept for
+ * rescue). Either way the three indexes are rebuilt from the valid batches.
+ * .lines is checked at open (seg_check_lines) and rebuilt on a mismatch:
+ * it is derived data, but its line positions are kept where they match,
+ * since compaction leaves gaps a rescan cannot see. Indexes are written after
  * the log bytes they describe, so after a crash an index can only be short
  * (rebuilt) or, if the log lost unsynced bytes, ahead of it (rebuilt too:
  * seg_load_tail checks the last entries against the log).
@@ -372,6 +377,80 @@ out:
 	return rc;
 }
 
+/* One sampled .lines entry i against its batch: the batch at its position
+ * has its base offset, ends where the next entry (or the log) starts, and
+ * its records' lines fit before the next entry's line position (exactly,
+ * when contiguous). Returns a reason, or NULL. A batch that does not
+ * decode says nothing about .lines: damage in the .log is the readers'
+ * to report (EBADMSG at its position), not a reason to rebuild .lines. */
+static const char *lines_ent_check(struct seg *s, const struct lines_ent *e,
+				   const struct lines_ent *next, int key_sep_len, bool contiguous,
+				   uint8_t **buf, size_t *cap, struct batch_iter *it)
+{
+	int64_t size = atomic_load(&s->size);
+	int64_t end = next ? (int64_t)next->position : size;
+	if ((int64_t)e->position >= size)
+		return "it points past the end of the log";
+	int64_t total = seg_read_batch(s, e->position, size, buf, cap);
+	struct batch_hdr hd;
+	if (total <= 0 || batch_hdr_decode(*buf, (size_t)total, &hd) < 0)
+		return NULL;
+	if (e->position + total != end)
+		return "its batch does not end where the next one starts";
+	if (hd.base_offset != s->base_offset + e->rel_offset)
+		return "its batch has another base offset";
+	if (!next)
+		return NULL;
+	batch_iter_free(it);
+	int64_t lb = batch_line_bytes(*buf, (size_t)total, key_sep_len, false, it);
+	if (lb < 0)
+		return NULL;
+	if (next->line_pos < e->line_pos + lb || (contiguous && next->line_pos != e->line_pos + lb))
+		return "its line position does not follow from the batch before";
+	return NULL;
+}
+
+int seg_check_lines(struct seg *s, int key_sep_len, bool contiguous)
+{
+	int64_t n = atomic_load(&s->lines_entries);
+	if (n == 0)
+		return 0;
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	struct batch_iter it = { 0 };
+	struct lines_ent prev = { 0 }, e;
+	/* Every entry is read (16 bytes a batch); one batch in about 64 is
+	 * decoded against its entries, and the last (seg_load_tail) always. */
+	int64_t step = n / 64 > 1 ? n / 64 : 1, bad = -1;
+	const char *why = NULL;
+	int rc = 0;
+	for (int64_t i = 0; i < n && !why; i++) {
+		rc = seg_read_lines_ent(s, i, &e);
+		if (rc < 0)
+			goto out;
+		if (i == 0 && (e.position != 0 || (contiguous && e.rel_offset != 0) ||
+			       (contiguous ? e.line_pos != s->line_base : e.line_pos < s->line_base)))
+			why = "the first entry is not at the segment's start";
+		else if (i > 0 && (e.rel_offset <= prev.rel_offset || e.position <= prev.position ||
+				   e.line_pos <= prev.line_pos))
+			why = "entries do not increase";
+		else if (i > 0 && ((i - 1) % step == 0 || i == n - 1))
+			why = lines_ent_check(s, &prev, &e, key_sep_len, contiguous, &buf, &cap, &it);
+		bad = why ? i : bad;
+		prev = e;
+	}
+	if (why)
+		ENGINE_REPORT(ENGINE_LOG_WARN, "%s.lines: entry %" PRId64 " (offset %" PRId64
+			      ", position %" PRIu32 ", line position %" PRId64 "): %s; rebuilt from "
+			      "the log", s->path, bad, s->base_offset + e.rel_offset, e.position,
+			      e.line_pos, why);
+	rc = why ? -EBADMSG : 0;
+out:
+	batch_iter_free(&it);
+	free(buf);
+	return rc;
+}
+
 /* Growable byte buffer for index rebuilds. */
 /* Growable byte buffer; it may start on caller-provided (stack) storage,
  * which is left for the heap only when it fills, so the append path does not
@@ -449,7 +528,7 @@ static int64_t nonzero_end(struct seg *s, int64_t from, int64_t to)
 }
 
 int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index_interval,
-		int64_t *truncated)
+		bool cut, bool contiguous, int64_t *invalid)
 {
 	const struct io_ops *io = s->io;
 	uint8_t h[LINES_HDR_SIZE];
@@ -458,9 +537,14 @@ int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index
 	if (lsz >= LINES_HDR_SIZE &&
 	    io_pread_full(io, s->lines_fd, h, sizeof(h), 0) == LINES_HDR_SIZE &&
 	    memcmp(h, LINES_MAGIC, 8) == 0) {
-		line_base = (int64_t)be64_get(h + 8);
+		/* The header is what keeps the line base once older segments are
+		 * gone; when the segment before is here, it decides. */
+		if (!contiguous || line_base < 0)
+			line_base = (int64_t)be64_get(h + 8);
 		hdr_ok = true;
 	}
+	if (line_base < 0)
+		line_base = 0;
 	s->line_base = line_base;
 	s->line_end = line_base;
 	s->next_offset = s->base_offset;
@@ -523,7 +607,7 @@ int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index
 		struct lines_ent old;
 		if (k < old_ents && seg_read_lines_ent(s, k, &old) == 0 &&
 		    old.rel_offset == e.rel_offset && old.position == e.position &&
-		    old.line_pos >= s->line_end)
+		    old.line_pos >= s->line_end && (!contiguous || old.line_pos == s->line_end))
 			e.line_pos = old.line_pos;
 		else
 			old_ents = k;   /* no trust in entries after a mismatch */
@@ -543,8 +627,8 @@ int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index
 		goto out;
 	/* Zeros past the last batch are the space a mapped tail reserved
 	 * (or what a crash left unwritten): cut, but not torn bytes. */
-	*truncated = nonzero_end(s, pos, size) - pos;
-	if (pos < size) {
+	*invalid = nonzero_end(s, pos, size) - pos;
+	if (pos < size && cut) {
 		rc = io->ftruncate(io->ctx, s->log_fd, pos);
 		if (rc < 0)
 			goto out;
@@ -559,7 +643,7 @@ int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index
 		if (rc == 0)
 			rc = io->fsync(io->ctx, fds[i]);
 	}
-	if (rc == 0)
+	if (rc == 0 && cut)
 		rc = io->fsync(io->ctx, s->log_fd);
 	if (rc < 0)
 		goto out;
@@ -639,13 +723,31 @@ static void seg_tail_unmap(struct seg *s)
 	}
 }
 
+/* Cuts the index files back to their entries. */
+static int seg_idx_cut(struct seg *s)
+{
+	int rc = s->io->ftruncate(s->io->ctx, s->idx_fd, s->idx_entries * INDEX_ENT_SIZE);
+	if (rc == 0)
+		rc = s->io->ftruncate(s->io->ctx, s->tidx_fd,
+				      s->tidx_entries * TIMEINDEX_ENT_SIZE);
+	s->idx_ext = rc < 0;
+	return rc;
+}
+
 int seg_tail_drop(struct seg *s)
 {
+	int rc = 0;
 	seg_tail_unmap(s);
-	if (!s->tail_ext)
-		return 0;
-	s->tail_ext = false;
-	return s->io->ftruncate(s->io->ctx, s->log_fd, atomic_load(&s->size));
+	/* Flags stay set until their cut succeeds: bytes past the log must
+	 * not become records at the next open. */
+	if (s->tail_ext) {
+		rc = s->io->ftruncate(s->io->ctx, s->log_fd, atomic_load(&s->size));
+		if (rc == 0)
+			s->tail_ext = false;
+	}
+	if (rc == 0 && s->idx_ext)
+		rc = seg_idx_cut(s);
+	return rc;
 }
 
 /* Copies len bytes to position pos through the mapped tail, mapping a new
@@ -703,12 +805,13 @@ int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batc
 		rc = io_pwrite_full(io, s->tidx_fd, tidx.p, tidx.len,
 				    s->tidx_entries * TIMEINDEX_ENT_SIZE);
 	if (rc < 0) {
-		/* Nothing of a failed append stays: cut every file back. */
-		seg_tail_unmap(s);
-		s->tail_ext = false;
-		io->ftruncate(io->ctx, s->log_fd, pos0);
-		io->ftruncate(io->ctx, s->idx_fd, s->idx_entries * INDEX_ENT_SIZE);
-		io->ftruncate(io->ctx, s->tidx_fd, s->tidx_entries * TIMEINDEX_ENT_SIZE);
+		/* Nothing of a failed append stays: cut every file back. A cut
+		 * that fails is left flagged and redone by seg_tail_drop (at the
+		 * latest at roll or close), so the batch written here can never
+		 * be taken for a record at the next open. */
+		s->tail_ext = true;
+		s->idx_ext = true;
+		(void)seg_tail_drop(s);
 		s->bytes_since_index = bsi0;
 		s->last_tidx_ts = ltts0;
 		goto out;
@@ -742,9 +845,11 @@ int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len)
 {
 	(void)key_sep_len;
 	const struct io_ops *io = s->io;
-	int rc0 = seg_tail_drop(s);
+	/* .lines first: on any error below, the caller reloads the segment's
+	 * tail from its files, which must then hold every entry. */
+	int rc0 = seg_lines_sync(s);
 	if (rc0 == 0)
-		rc0 = seg_lines_sync(s);
+		rc0 = seg_tail_drop(s);
 	if (rc0 < 0)
 		return rc0;
 	int64_t n = atomic_load(&s->lines_entries);
@@ -774,34 +879,43 @@ int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len)
 	}
 	if (keep >= n)
 		return 0;
-	int rc = io->ftruncate(io->ctx, s->log_fd, size);
+	/* Index entries at or beyond the cut go. */
+	int64_t ni = s->idx_entries, nt = s->tidx_entries;
+	while (ni > 0) {
+		uint8_t b[8];
+		if (io_pread_full(io, s->idx_fd, b, 8, (ni - 1) * 8) != 8)
+			return -EIO;
+		if ((int64_t)be32_get(b + 4) < size)
+			break;
+		ni--;
+	}
+	while (nt > 0) {
+		uint8_t b[12];
+		if (io_pread_full(io, s->tidx_fd, b, 12, (nt - 1) * 12) != 12)
+			return -EIO;
+		if (s->base_offset + (int64_t)be32_get(b + 8) < offset)
+			break;
+		nt--;
+	}
+	/* Derived files first: each cut that fails leaves the segment as it
+	 * was, since shorter indexes are still valid (sparser) ones. */
+	s->idx_entries = ni;
+	s->tidx_entries = nt;
+	int rc = seg_idx_cut(s);
 	if (rc == 0)
 		rc = io->ftruncate(io->ctx, s->lines_fd, LINES_HDR_SIZE + keep * LINES_ENT_SIZE);
 	if (rc < 0)
 		return rc;
-	/* Drop index entries at or beyond the cut. */
-	while (s->idx_entries > 0) {
-		uint8_t b[8];
-		if (io_pread_full(io, s->idx_fd, b, 8, (s->idx_entries - 1) * 8) != 8)
-			return -EIO;
-		if ((int64_t)be32_get(b + 4) < size)
-			break;
-		s->idx_entries--;
-	}
-	while (s->tidx_entries > 0) {
-		uint8_t b[12];
-		if (io_pread_full(io, s->tidx_fd, b, 12, (s->tidx_entries - 1) * 12) != 12)
-			return -EIO;
-		if (s->base_offset + (int64_t)be32_get(b + 8) < offset)
-			break;
-		s->tidx_entries--;
-	}
-	io->ftruncate(io->ctx, s->idx_fd, s->idx_entries * 8);
-	io->ftruncate(io->ctx, s->tidx_fd, s->tidx_entries * 12);
+	/* From here the segment ends at size. If the .log's cut fails, the
+	 * bytes past it are what a mapped tail leaves (tail_ext): never read,
+	 * and cut by the next seg_tail_drop. */
+	rc = io->ftruncate(io->ctx, s->log_fd, size);
+	if (rc < 0)
+		s->tail_ext = true;
 	atomic_store(&s->lines_entries, keep);
 	atomic_store(&s->size, size);
 	s->dirty = true;
-	return 0;
+	return rc;
 }
 
 int seg_flush(struct seg *s)

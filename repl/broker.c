@@ -161,6 +161,10 @@ static int become_leader(const char *name, int p, struct log *l)
 		       name, p, st.recovered_segments, st.recovered_segments == 1 ? "" : "s",
 		       st.recovery_truncated, st.recovery_truncated == 1 ? "" : "s",
 		       st.recovery_ms);
+	if (st.damaged)
+		mq_log(MQ_ERR, "topic %s partition %d: damaged on disk (see above): served up to "
+		       "offset %" PRId64 ", writes refused with EIO until the files are repaired",
+		       name, p, st.log_end_offset);
 	/* As Kafka's Partition.makeLeader: the epoch starts at the LEO
 	 * (a no-op when the cache already has it). */
 	rc = log_assign_epoch(l, BROKER_LEADER_EPOCH, st.log_end_offset);
@@ -855,6 +859,8 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	pthread_mutex_init(&b->hw_mu, NULL);
 
 	produce_broker_init(b);
+	/* What the engine finds on disk goes to the daemon's log. */
+	engine_log = mq_log;
 	rc = logmgr_open(cfg->data_dir, cfg->io ? cfg->io : &io_posix, &b->m);
 	if (rc == -EWOULDBLOCK) {
 		int pid = logmgr_lock_owner(cfg->data_dir);
@@ -911,7 +917,8 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	return 0;
 fail:
 	/* Not logmgr_close(): its checkpoints would list only the logs
-	 * opened so far, and its marker would claim a clean shutdown. */
+	 * opened so far. Nothing was appended: the data directory is as the
+	 * open found it, clean-shutdown marker included. */
 	broker_free(b, true);
 	return rc;
 }
@@ -943,7 +950,7 @@ static int broker_free(struct broker *b, bool abandon)
 	}
 	free(b->topics);
 	if (b->m && abandon) {
-		logmgr_abandon(b->m);
+		logmgr_close_refused(b->m);
 	} else if (b->m) {
 		rc = logmgr_shutdown(b->m, why, sizeof(why));
 		if (rc < 0)

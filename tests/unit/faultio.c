@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,8 +19,11 @@ static int file_slot(struct faultio *f, const char *path, int64_t size_if_new)
 	if (f->nfiles == FAULTIO_FILES)
 		return -1;
 	int i = f->nfiles++;
-	strncpy(f->files[i].path, path, PATH_MAX - 1);
+	snprintf(f->files[i].path, PATH_MAX, "%s", path);
 	f->files[i].durable = size_if_new;
+	f->files[i].snap = NULL;
+	f->files[i].snap_off = 0;
+	f->files[i].snap_len = 0;
 	return i;
 }
 
@@ -88,19 +92,92 @@ static ssize_t fi_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t o
 	return io_posix.pwrite(NULL, fd, buf, len, off);
 }
 
+/* Copies the file's current bytes [off, off + len) into its snapshot
+ * (zeros past the end of the file). */
+static void snap_fill(struct faultio *f, int s, int fd, int64_t off, size_t len)
+{
+	if (!f->files[s].snap || len == 0)
+		return;
+	uint8_t *dst = f->files[s].snap + (off - f->files[s].snap_off);
+	memset(dst, 0, len);
+	ssize_t n = io_posix.pread(NULL, fd, dst, len, off);
+	(void)n;
+}
+
+/* The snapshot grows to cover [off, off + len): the new part holds what is
+ * in the file now, up to its durable size. */
+static void snap_cover(struct faultio *f, int s, int fd, int64_t off, size_t len)
+{
+	int64_t lo = off, hi = off + (int64_t)len;
+	if (f->files[s].snap) {
+		int64_t so = f->files[s].snap_off, se = so + (int64_t)f->files[s].snap_len;
+		if (lo >= so && hi <= se)
+			return;
+		lo = lo < so ? lo : so;
+		hi = hi > se ? hi : se;
+	}
+	uint8_t *n = calloc(1, (size_t)(hi - lo));
+	if (!n)
+		return;
+	if (f->files[s].snap)
+		memcpy(n + (f->files[s].snap_off - lo), f->files[s].snap, f->files[s].snap_len);
+	int64_t old_lo = f->files[s].snap ? f->files[s].snap_off : hi;
+	int64_t old_hi = f->files[s].snap ? old_lo + (int64_t)f->files[s].snap_len : hi;
+	free(f->files[s].snap);
+	f->files[s].snap = n;
+	f->files[s].snap_off = lo;
+	f->files[s].snap_len = (size_t)(hi - lo);
+	int64_t dur = f->files[s].durable;
+	int64_t a = lo, b = old_lo < dur ? old_lo : dur;
+	if (b > a)
+		snap_fill(f, s, fd, a, (size_t)(b - a));
+	a = old_hi;
+	b = hi < dur ? hi : dur;
+	if (b > a)
+		snap_fill(f, s, fd, a, (size_t)(b - a));
+}
+
+static void *fi_map_tail(void *ctx, int fd, off_t off, size_t len)
+{
+	struct faultio *f = ctx;
+	if (fi_dies(f)) {
+		errno = EIO;
+		return NULL;
+	}
+	if (fd >= 0 && fd < 4096 && f->fd_path[fd]) {
+		int s = file_slot(f, f->fd_path[fd], 0);
+		if (s >= 0)
+			snap_cover(f, s, fd, off, len);
+	}
+	return io_posix.map_tail(NULL, fd, off, len);
+}
+
+static void fi_unmap(void *ctx, void *addr, size_t len)
+{
+	(void)ctx;
+	io_posix.unmap(NULL, addr, len);
+}
+
 static int fi_fsync(void *ctx, int fd)
 {
 	struct faultio *f = ctx;
 	if (fi_dies(f))
 		return -EIO;
 	f->fsyncs++;
+	if (f->on_fsync) {
+		void (*fn)(void *) = f->on_fsync;
+		f->on_fsync = NULL;
+		fn(f->on_fsync_arg);
+	}
 	if (f->fsync_countdown > 0 && --f->fsync_countdown == 0)
 		return -EIO;
 	int rc = io_posix.fsync(NULL, fd);
 	if (rc == 0 && fd >= 0 && fd < 4096 && f->fd_path[fd]) {
 		int s = file_slot(f, f->fd_path[fd], 0);
-		if (s >= 0)
+		if (s >= 0) {
 			f->files[s].durable = io_posix.size(NULL, fd);
+			snap_fill(f, s, fd, f->files[s].snap_off, f->files[s].snap_len);
+		}
 	}
 	return rc;
 }
@@ -109,6 +186,8 @@ static int fi_ftruncate(void *ctx, int fd, off_t len)
 {
 	struct faultio *f = ctx;
 	if (fi_dies(f))
+		return -EIO;
+	if (f->ftruncate_countdown > 0 && --f->ftruncate_countdown == 0)
 		return -EIO;
 	int rc = io_posix.ftruncate(NULL, fd, len);
 	if (rc == 0 && fd >= 0 && fd < 4096 && f->fd_path[fd]) {
@@ -125,15 +204,50 @@ static int64_t fi_size(void *ctx, int fd)
 	return io_posix.size(NULL, fd);
 }
 
+/* Renames the tracked files at path `from` to `to`. */
+static void files_move(struct faultio *f, const char *from, const char *to)
+{
+	for (int i = 0; i < f->nfiles; i++)
+		if (strcmp(f->files[i].path, from) == 0)
+			snprintf(f->files[i].path, PATH_MAX, "%s", to);
+}
+
+static void dir_of(const char *path, char *dir)
+{
+	const char *sl = strrchr(path, '/');
+	size_t n = sl ? (size_t)(sl - path) : 0;
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+}
+
+/* Moves path out of the way under a hidden name in its directory. */
+static int stash(struct faultio *f, const char *path, char *to)
+{
+	char dir[PATH_MAX];
+	dir_of(path, dir);
+	if (snprintf(to, PATH_MAX, "%.4000s/.fistash.%u", dir, f->stash_seq++) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	int rc = io_posix.rename(NULL, path, to);
+	if (rc == 0)
+		files_move(f, path, to);
+	return rc;
+}
+
 static int fi_unlink(void *ctx, const char *path)
 {
 	struct faultio *f = ctx;
 	if (fi_dies(f))
 		return -EIO;
-	for (int i = 0; i < f->nfiles; i++)
-		if (strcmp(f->files[i].path, path) == 0)
-			f->files[i] = f->files[--f->nfiles];
-	return io_posix.unlink(NULL, path);
+	if (f->ndirops == FAULTIO_FILES)
+		return io_posix.unlink(NULL, path);
+	int k = f->ndirops;
+	int rc = stash(f, path, f->dirops[k].stash);
+	if (rc < 0)
+		return rc;
+	snprintf(f->dirops[k].from, PATH_MAX, "%s", path);
+	f->dirops[k].to[0] = '\0';
+	f->ndirops++;
+	return 0;
 }
 
 static int fi_rename(void *ctx, const char *from, const char *to)
@@ -141,18 +255,31 @@ static int fi_rename(void *ctx, const char *from, const char *to)
 	struct faultio *f = ctx;
 	if (fi_dies(f))
 		return -EIO;
-	int rc = io_posix.rename(NULL, from, to);
-	if (rc == 0) {
-		f->renames++;
-		/* The renamed file was fsynced by its writer (atomic replace). */
-		for (int i = 0; i < f->nfiles; i++)
-			if (strcmp(f->files[i].path, to) == 0)
-				f->files[i] = f->files[--f->nfiles];
-		for (int i = 0; i < f->nfiles; i++)
-			if (strcmp(f->files[i].path, from) == 0)
-				strncpy(f->files[i].path, to, PATH_MAX - 1);
+	if (f->ndirops == FAULTIO_FILES) {
+		int rc = io_posix.rename(NULL, from, to);
+		f->renames += rc == 0;
+		return rc;
 	}
-	return rc;
+	int k = f->ndirops;
+	struct stat st;
+	f->dirops[k].stash[0] = '\0';
+	if (stat(to, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		int rc = stash(f, to, f->dirops[k].stash);
+		if (rc < 0)
+			return rc;
+	}
+	int rc = io_posix.rename(NULL, from, to);
+	if (rc < 0) {
+		if (f->dirops[k].stash[0] && io_posix.rename(NULL, f->dirops[k].stash, to) == 0)
+			files_move(f, f->dirops[k].stash, to);
+		return rc;
+	}
+	f->renames++;
+	files_move(f, from, to);
+	snprintf(f->dirops[k].from, PATH_MAX, "%s", from);
+	snprintf(f->dirops[k].to, PATH_MAX, "%s", to);
+	f->ndirops++;
+	return 0;
 }
 
 static int fi_mkdir(void *ctx, const char *path, mode_t mode)
@@ -163,11 +290,43 @@ static int fi_mkdir(void *ctx, const char *path, mode_t mode)
 	return io_posix.mkdir(NULL, path, mode);
 }
 
+/* Drops the stashed file of a durable operation for good. */
+static void stash_drop(struct faultio *f, const char *path)
+{
+	for (int i = 0; i < f->nfiles; i++)
+		if (strcmp(f->files[i].path, path) == 0) {
+			free(f->files[i].snap);
+			f->files[i] = f->files[--f->nfiles];
+			i--;
+		}
+	io_posix.unlink(NULL, path);
+}
+
 static int fi_fsync_dir(void *ctx, const char *path)
 {
-	if (fi_dies(ctx))
+	struct faultio *f = ctx;
+	if (fi_dies(f))
 		return -EIO;
-	return io_posix.fsync_dir(NULL, path);
+	int rc = io_posix.fsync_dir(NULL, path);
+	if (rc < 0)
+		return rc;
+	/* The operations in this directory are durable now. */
+	int k = 0;
+	for (int i = 0; i < f->ndirops; i++) {
+		char d1[PATH_MAX], d2[PATH_MAX];
+		dir_of(f->dirops[i].from, d1);
+		dir_of(f->dirops[i].to[0] ? f->dirops[i].to : f->dirops[i].from, d2);
+		if (strcmp(d1, path) == 0 || strcmp(d2, path) == 0) {
+			if (f->dirops[i].stash[0])
+				stash_drop(f, f->dirops[i].stash);
+			continue;
+		}
+		if (k != i)
+			f->dirops[k] = f->dirops[i];
+		k++;
+	}
+	f->ndirops = k;
+	return 0;
 }
 
 void faultio_init(struct faultio *f)
@@ -177,8 +336,14 @@ void faultio_init(struct faultio *f)
 		.open = fi_open, .close = fi_close, .pread = fi_pread, .pwrite = fi_pwrite,
 		.fsync = fi_fsync, .ftruncate = fi_ftruncate, .size = fi_size,
 		.unlink = fi_unlink, .rename = fi_rename, .mkdir = fi_mkdir,
-		.fsync_dir = fi_fsync_dir, .ctx = f,
+		.fsync_dir = fi_fsync_dir, .map_tail = fi_map_tail, .unmap = fi_unmap, .ctx = f,
 	};
+}
+
+void faultio_no_map(struct faultio *f)
+{
+	f->ops.map_tail = NULL;
+	f->ops.unmap = NULL;
 }
 
 void faultio_free(struct faultio *f)
@@ -187,16 +352,58 @@ void faultio_free(struct faultio *f)
 		free(f->fd_path[i]);
 		f->fd_path[i] = NULL;
 	}
+	for (int i = 0; i < f->nfiles; i++) {
+		free(f->files[i].snap);
+		f->files[i].snap = NULL;
+	}
 }
 
 void faultio_crash(struct faultio *f, int torn, unsigned seed)
 {
 	srand(seed);
+	/* Directory entries first, newest first: files get back their names
+	 * as of the last fsync of each directory. */
+	for (int i = f->ndirops - 1; i >= 0; i--) {
+		const char *from = f->dirops[i].from, *to = f->dirops[i].to;
+		const char *st = f->dirops[i].stash;
+		if (to[0] && io_posix.rename(NULL, to, from) == 0)
+			files_move(f, to, from);
+		if (st[0] && io_posix.rename(NULL, st, to[0] ? to : from) == 0)
+			files_move(f, st, to[0] ? to : from);
+	}
+	f->ndirops = 0;
 	for (int i = 0; i < f->nfiles; i++) {
 		struct stat st;
 		if (stat(f->files[i].path, &st) < 0)
 			continue;
 		int64_t keep = f->files[i].durable;
+		if (f->files[i].snap) {
+			/* Pages written through the mapping since the last fsync are
+			 * lost (torn: the first few of them made it). */
+			int64_t from = f->files[i].snap_off;
+			size_t len = f->files[i].snap_len;
+			if (torn) {
+				size_t pages = len / 4096 + 1;
+				size_t skip = (size_t)(rand() % (int)(pages > 64 ? 64 : pages)) * 4096;
+				skip = skip < len ? skip : len;
+				from += (int64_t)skip;
+				len -= skip;
+			}
+			if (from < st.st_size && len > 0) {
+				int fd = open(f->files[i].path, O_WRONLY);
+				if (fd >= 0) {
+					size_t n = (size_t)(st.st_size - from) < len
+						   ? (size_t)(st.st_size - from) : len;
+					ssize_t w = pwrite(fd, f->files[i].snap + (from - f->files[i].snap_off),
+							   n, from);
+					(void)w;
+					close(fd);
+				}
+			}
+			free(f->files[i].snap);
+			f->files[i].snap = NULL;
+			f->files[i].snap_len = 0;
+		}
 		if (st.st_size <= keep)
 			continue;
 		if (torn)

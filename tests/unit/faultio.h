@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include "engine/engine.h"
 
 #define FAULTIO_FILES 512
@@ -19,6 +20,11 @@ struct faultio {
 	int pwrite_errno;           /* EIO or ENOSPC; 0 = a short write instead */
 	int fsync_countdown;        /* >0: the Nth fsync from now fails with EIO */
 	int fsyncs;                 /* fsync calls seen */
+	int ftruncate_countdown;    /* >0: the Nth ftruncate from now fails with EIO */
+	/* Called (once, then cleared) at the next fsync, before it happens:
+	 * lets a test act in the middle of an engine operation. */
+	void (*on_fsync)(void *arg);
+	void *on_fsync_arg;
 	/* Crash points: >0, the Nth mutating call from now (pwrite, fsync,
 	 * fsync_dir, ftruncate, unlink, rename, creating open) and every one
 	 * after it fail with EIO and do nothing, as if the process had died
@@ -31,14 +37,35 @@ struct faultio {
 	 * with EIO (one file or one log directory that cannot be made). */
 	const char *fail_path;
 	char *fd_path[4096];
-	struct { char path[PATH_MAX]; int64_t durable; } files[FAULTIO_FILES];
+	/* durable: the size at the last fsync. A file with a mapped tail also
+	 * keeps snap, its bytes [snap_off, snap_off + snap_len) as of its last
+	 * fsync (or the map, if none since): what a power cut restores there,
+	 * since pages written through the mapping are as volatile as pwrites. */
+	struct {
+		char path[PATH_MAX];
+		int64_t durable;
+		uint8_t *snap;
+		int64_t snap_off;
+		size_t snap_len;
+	} files[FAULTIO_FILES];
 	int nfiles;
+	/* Renames and unlinks not yet made durable by an fsync of their
+	 * directory; a power cut undoes them, newest first. An unlinked file,
+	 * or one a rename replaced, waits under a hidden name (".fistash.N"
+	 * in its directory) until then. */
+	struct { char from[PATH_MAX], to[PATH_MAX], stash[PATH_MAX]; } dirops[FAULTIO_FILES];
+	int ndirops;
+	unsigned stash_seq;
 };
 
 void faultio_init(struct faultio *f);
 void faultio_free(struct faultio *f);
+/* Takes map_tail out of the table: appends are written with pwrite. */
+void faultio_no_map(struct faultio *f);
 /* Simulates a power cut: every tracked file loses what was written after
- * its last fsync (torn: keeps a random part of it instead). */
+ * its last fsync, through pwrite or its mapped tail (torn: keeps a random
+ * part of it instead), and every rename or unlink whose directory was not
+ * fsynced since is undone. */
 void faultio_crash(struct faultio *f, int torn, unsigned seed);
 
 #endif

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "tests/unit/logfx.h"
@@ -17,6 +18,21 @@ int64_t fake_now = FAKE_EPOCH;
 static int64_t fake_clock(void)
 {
 	return fake_now;
+}
+
+char logfx_reports[8192];
+
+static void logfx_report(int level, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	size_t n = strlen(logfx_reports);
+	snprintf(logfx_reports + n, sizeof(logfx_reports) - n, "%d %s\n", level, line);
+	if (getenv("LOGFX_VERBOSE"))
+		fprintf(stderr, "engine: %d %s\n", level, line);
 }
 
 void logfx_open(struct logfx *f)
@@ -37,6 +53,8 @@ int logfx_setup(void **state, const char *tag, void (*tune)(struct log_config *c
 		tune(&f->cfg);
 	fake_now = FAKE_EPOCH;
 	engine_now_ms = fake_clock;
+	engine_log = logfx_report;
+	logfx_reports[0] = '\0';
 	logfx_open(f);
 	*state = f;
 	return 0;

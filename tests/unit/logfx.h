@@ -20,6 +20,10 @@ struct logfx {
 /* The engine's clock while a fixture is set up; tests move it. */
 extern int64_t fake_now;
 
+/* What the engine reported (engine_log) since the setup, a line each:
+ * "<level> <text>". LOGFX_VERBOSE=1 in the environment prints them too. */
+extern char logfx_reports[8192];
+
 /* cmocka setup: a new fixture in *state, the log opened with the default
  * config changed by tune (may be NULL); tag names the temp directory. */
 int logfx_setup(void **state, const char *tag, void (*tune)(struct log_config *cfg));

@@ -279,13 +279,13 @@ static void test_msgsize(void **state)
 }
 
 /* Size of the active segment's .log file. */
+/* The active segment's .log and the bytes of batches in it (the file may
+ * be longer: the space a mapped tail reserved). */
 static int64_t active_size(struct logfx *f, char *path, size_t cap)
 {
 	struct seg *s = log_active(f->l);
 	snprintf(path, cap, "%s.log", s->path);
-	struct stat st;
-	assert_int_equal(stat(path, &st), 0);
-	return st.st_size;
+	return atomic_load(&s->size);
 }
 
 static void test_recover_cut_every_byte(void **state)
@@ -399,9 +399,12 @@ static void test_injected_errors(void **state)
 	check_all(f, 110);
 }
 
+/* Power cuts on the default append path: small appends go through the
+ * mapped tail, whose unsynced pages faultio loses like unsynced writes. */
 static void test_power_cut(void **state)
 {
 	struct logfx *f = *state;
+	assert_non_null(f->fio.ops.map_tail);
 	f->cfg.segment_bytes = 2048;
 	log_reconfigure(f->l, &f->cfg);
 	for (unsigned seed = 1; seed <= 20; seed++) {
@@ -416,6 +419,9 @@ static void test_power_cut(void **state)
 		struct log_state st;
 		log_get_state(f->l, &st);
 		assert_true(st.log_end_offset >= 400);
+		/* Nothing torn: what was not fsynced is gone, mapped or not. */
+		if (!(seed & 1))
+			assert_int_equal(st.log_end_offset, 400);
 		log_set_hw(f->l, st.log_end_offset);
 		check_all(f, (int)st.log_end_offset);
 		logmgr_close(f->m);
@@ -577,6 +583,360 @@ static void test_async_roll_flush_and_prefix(void **state)
 	active = bases[n - 1];
 	free(bases);
 	assert_int_equal(st.recovery_point, active);
+}
+
+/* The high watermark never moves back through log_set_hw (commits of
+ * concurrent appends may arrive out of order); log_truncate_to is the one
+ * way down. */
+static void test_hw_never_back(void **state)
+{
+	struct logfx *f = *state;
+	put(f, 0, 20, 5);
+	assert_int_equal(log_set_hw(f->l, 7), 0);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.hw, 20);
+	check_all(f, 20);
+	assert_int_equal(log_truncate_to(f->l, 10), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.hw, 10);
+	assert_int_equal(st.log_end_offset, 10);
+	check_all(f, 10);
+}
+
+struct trunc_arg { struct logfx *f; int64_t offset; int rc; };
+
+static void truncate_now(void *arg)
+{
+	struct trunc_arg *t = arg;
+	t->rc = log_truncate_to(t->f->l, t->offset);
+}
+
+/* A truncation while log_flush_closed fsyncs without the lock: the
+ * recovery point must not end above the log end, or a later log_flush
+ * skips its fsync and reports success. */
+static void test_flush_closed_truncated_meanwhile(void **state)
+{
+	struct logfx *f = *state;
+	f->cfg.segment_bytes = 1024;
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 0, 20, 5);
+	assert_int_equal(log_flush(f->l, -1), 0);
+	put(f, 20, 200, 5);                     /* closed segments, not fsynced */
+	struct trunc_arg t = { f, 30, 1 };
+	f->fio.on_fsync = truncate_now;
+	f->fio.on_fsync_arg = &t;
+	assert_int_equal(log_flush_closed(f->l), 0);
+	assert_int_equal(t.rc, 0);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 30);
+	assert_true(st.recovery_point <= st.log_end_offset);
+	/* Records written again below the old recovery point are fsynced. */
+	put(f, 30, 40, 5);
+	int fs0 = f->fio.fsyncs;
+	assert_int_equal(log_flush(f->l, -1), 0);
+	assert_true(f->fio.fsyncs > fs0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.recovery_point, 70);
+	check_all(f, 70);
+}
+
+/* A failed ftruncate is never ignored: an append whose cut back fails
+ * still leaves no record behind (not even after a restart), and a
+ * truncation whose index cut fails says so. */
+static void test_ftruncate_failures(void **state)
+{
+	struct logfx *f = *state;
+	f->cfg.index_interval_bytes = 1;        /* an index entry per batch */
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 0, 100, 10);
+	static char big[6000];
+	memset(big, 'b', sizeof(big));          /* written, not mapped */
+	struct rec_in r = { NULL, -1, big, (int32_t)sizeof(big), fake_now };
+	f->fio.pwrite_countdown = 2;            /* .log lands, .index fails */
+	f->fio.pwrite_errno = EIO;
+	f->fio.ftruncate_countdown = 1;         /* and so does the cut back */
+	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), -EIO);
+	f->fio.pwrite_countdown = 0;
+	f->fio.ftruncate_countdown = 0;
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 100);
+	check_all(f, 100);
+	reopen(f, true);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 100);
+	check_all(f, 100);
+
+	/* Truncations with each of their cuts failing in turn. */
+	int64_t leo = 100;
+	for (int nth = 1; nth <= 6; nth++) {
+		put(f, (int)leo, 20, 2);
+		f->fio.ftruncate_countdown = nth;
+		int rc = log_truncate_to(f->l, leo + 6);
+		bool hit = f->fio.ftruncate_countdown == 0;
+		f->fio.ftruncate_countdown = 0;
+		assert_int_equal(rc, hit ? -EIO : 0);
+		log_get_state(f->l, &st);
+		assert_true(st.log_end_offset == leo + 6 || st.log_end_offset == leo + 20);
+		if (st.log_end_offset > leo + 6)
+			assert_int_equal(log_truncate_to(f->l, leo + 6), 0);
+		leo += 6;
+		log_set_hw(f->l, leo);
+		check_all(f, (int)leo);
+	}
+	reopen(f, true);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, leo);
+	check_all(f, (int)leo);
+	reopen(f, false);
+	check_all(f, (int)leo);
+}
+
+/* 300 records in segments of 1 KiB, then a clean stop; returns the
+ * segments' bases (malloc'ed), *n of them (more than 5). */
+static int64_t *closed_in_segments(struct logfx *f, int *n)
+{
+	int64_t *bases;
+	f->cfg.segment_bytes = 1024;
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 0, 300, 5);
+	assert_int_equal(log_segments(f->l, &bases, n), 0);
+	assert_true(*n > 5);
+	logmgr_close(f->m);
+	f->m = NULL;
+	return bases;
+}
+
+/* A checkpointed log start offset above the first segment (retention's
+ * deletions lost at a power cut, the checkpoint kept) governs reads: no
+ * record below it is returned, whatever position is asked for. */
+static void test_checkpointed_log_start(void **state)
+{
+	struct logfx *f = *state;
+	int n;
+	int64_t *bases = closed_in_segments(f, &n);
+	int64_t start = bases[3] + 2;           /* inside the fourth segment */
+	free(bases);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/log-start-offset-checkpoint", f->dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "0\n1\nt 0 %lld\n", (long long)start);
+	fclose(fp);
+	logfx_open(f);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, start);
+	assert_int_equal(st.segments, n - 3);
+	int64_t pos;
+	assert_int_equal(log_offset_to_pos(f->l, start, &pos), 0);
+	assert_int_equal(st.line_start, pos);
+	size_t el, gl;
+	char *e = expect_text((int)start, 300 - (int)start, &el);
+	struct log_cursor *c = log_cursor_new(f->l);
+	char *g = malloc(1 << 20);
+	int64_t at = -1;
+	ssize_t got = log_read_lines(f->l, c, 0, g, 1 << 20, &at);
+	assert_int_equal(at, pos);
+	gl = (size_t)got;
+	while ((got = log_read_lines(f->l, c, pos + (int64_t)gl, g + gl, (1 << 20) - gl, NULL)) > 0)
+		gl += (size_t)got;
+	assert_int_equal(gl, el);
+	assert_memory_equal(g, e, el);
+	log_cursor_free(c);
+	free(g);
+	free(e);
+}
+
+/* Segment k's .log path and size. */
+static int64_t seg_log_path(struct logfx *f, int64_t base, char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/t-0/%020lld.log", f->dir, (long long)base);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_size;
+}
+
+/* Reads the whole line view and checks it is records 0..n-1. */
+static void expect_damaged(struct logfx *f, int64_t leo, const char *what)
+{
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_true(st.damaged);
+	assert_int_equal(st.log_end_offset, leo);
+	assert_int_equal(st.hw, leo);
+	check_all(f, (int)leo);
+	struct rec_in r = { NULL, -1, "x", 1, fake_now };
+	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), -EIO);
+	assert_int_equal(log_truncate_to(f->l, 0), -EIO);
+	assert_non_null(strstr(logfx_reports, what));
+}
+
+/* Damage found at open after a clean stop is never cut: a segment cut in
+ * the middle of a batch, or missing, leaves the partition readable up to
+ * the damage, writes refused, every file kept, and a report that names the
+ * file and the offsets. */
+static void test_damage_kept(void **state)
+{
+	struct logfx *f = *state;
+	int n;
+	int64_t *bases = closed_in_segments(f, &n);
+	/* Segment 2 cut 10 bytes short: its last batch is torn. */
+	char path[512], last[512];
+	int64_t size = seg_log_path(f, bases[2], path, sizeof(path));
+	int64_t last_size = seg_log_path(f, bases[n - 1], last, sizeof(last));
+	char cmd[1400];
+	snprintf(cmd, sizeof(cmd), "cp %s %s/whole.log", path, f->dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(truncate(path, size - 10), 0);
+	logfx_open(f);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_true(st.log_end_offset > bases[2] && st.log_end_offset < bases[3]);
+	expect_damaged(f, st.log_end_offset, path);
+	assert_non_null(strstr(logfx_reports, "invalid bytes"));
+	/* Nothing cut, nothing deleted, not even at a clean stop. */
+	assert_int_equal(seg_log_path(f, bases[2], path, sizeof(path)), size - 10);
+	assert_int_equal(seg_log_path(f, bases[n - 1], last, sizeof(last)), last_size);
+	reopen(f, true);
+	expect_damaged(f, st.log_end_offset, path);
+	reopen(f, false);
+	expect_damaged(f, st.log_end_offset, path);
+
+	/* The operator puts the segment back whole: all of it is there again. */
+	logmgr_close(f->m);
+	f->m = NULL;
+	snprintf(cmd, sizeof(cmd), "mv %s/whole.log %s", f->dir, path);
+	assert_int_equal(system(cmd), 0);
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_false(st.damaged);
+	assert_int_equal(st.log_end_offset, 300);
+	log_set_hw(f->l, 300);
+	check_all(f, 300);
+
+	/* A segment missing in the middle. */
+	logmgr_close(f->m);
+	f->m = NULL;
+	logfx_reports[0] = '\0';
+	snprintf(cmd, sizeof(cmd), "mkdir %s/aside && mv %s/t-0/%020lld.* %s/aside/", f->dir, f->dir,
+		 (long long)bases[3], f->dir);
+	assert_int_equal(system(cmd), 0);
+	logfx_open(f);
+	expect_damaged(f, bases[3], "are missing");
+	char want[64];
+	snprintf(want, sizeof(want), "records %lld..%lld", (long long)bases[3],
+		 (long long)bases[4] - 1);
+	assert_non_null(strstr(logfx_reports, want));
+	assert_int_equal(seg_log_path(f, bases[n - 1], last, sizeof(last)), last_size);
+	logmgr_close(f->m);
+	f->m = NULL;
+	snprintf(cmd, sizeof(cmd), "mv %s/aside/* %s/t-0/", f->dir, f->dir);
+	assert_int_equal(system(cmd), 0);
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_false(st.damaged);
+	assert_int_equal(st.log_end_offset, 300);
+	free(bases);
+}
+
+/* Overwrites the line position of .lines entry i of the segment at base. */
+static void poke_line_pos(struct logfx *f, int64_t base, int64_t i, int64_t line_pos)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/t-0/%020lld.lines", f->dir, (long long)base);
+	int fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	uint8_t b[8];
+	for (int k = 0; k < 8; k++)
+		b[k] = (uint8_t)((uint64_t)line_pos >> (56 - 8 * k));
+	assert_int_equal(pwrite(fd, b, 8, LINES_HDR_SIZE + i * LINES_ENT_SIZE + 8), 8);
+	close(fd);
+}
+
+/* .lines is derived data and is not trusted blindly: damaged positions
+ * (one that would make st_size a terabyte) are found at open, reported
+ * with the entry, and rebuilt from the log. */
+static void test_lines_checked(void **state)
+{
+	struct logfx *f = *state;
+	int n;
+	int64_t *bases = closed_in_segments(f, &n);
+	size_t el;
+	char *e = expect_text(0, 300, &el);
+	struct lines_ent ent;
+	poke_line_pos(f, bases[2], 1, 123456);          /* out of order */
+	logfx_open(f);
+	assert_int_equal(seg_read_lines_ent(log_active(f->l), 0, &ent), 0);
+	int64_t last = atomic_load(&log_active(f->l)->lines_entries) - 1;
+	logmgr_close(f->m);
+	f->m = NULL;
+	poke_line_pos(f, bases[n - 1], last, (int64_t)1 << 40);   /* the last entry */
+	poke_line_pos(f, bases[4], 2, 0);
+	logfx_open(f);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.line_end, (int64_t)el);
+	assert_int_equal(st.line_hw, (int64_t)el);
+	check_all(f, 300);
+	assert_non_null(strstr(logfx_reports, ".lines: entry"));
+	char want[64];
+	snprintf(want, sizeof(want), "%020lld.lines: entry %lld", (long long)bases[n - 1],
+		 (long long)last);
+	assert_non_null(strstr(logfx_reports, want));
+	/* Rebuilt on disk: the next open finds nothing to say. */
+	reopen(f, true);
+	logfx_reports[0] = '\0';
+	reopen(f, true);
+	assert_null(strstr(logfx_reports, ".lines"));
+	check_all(f, 300);
+	free(e);
+	free(bases);
+}
+
+/* A power cut after retention: its renames to .deleted were made durable
+ * (it fsyncs the log's directory), the unlinks that followed were not, so
+ * the .deleted files come back; open removes them, and the log starts
+ * where the checkpoint says. */
+static void test_power_cut_after_retention(void **state)
+{
+	struct logfx *f = *state;
+	f->cfg.segment_bytes = 1024;
+	f->cfg.retention_bytes = 3000;
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 0, 300, 5);
+	assert_int_equal(log_flush(f->l, -1), 0);
+	struct log_retention_result res;
+	assert_true(log_retention_run(f->l, fake_now, &res) > 0);
+	assert_int_equal(logmgr_checkpoint(f->m), 0);
+	int64_t start = res.log_start_offset;
+	assert_true(start > 0);
+	logmgr_abandon(f->m);
+	f->m = NULL;
+	faultio_crash(&f->fio, 0, 1);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/t-0/%020d.log.deleted", f->dir, 0);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);       /* the unlink was lost */
+	logfx_open(f);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, start);
+	assert_int_equal(st.log_end_offset, 300);
+	assert_int_equal(stat(path, &sb), -1);
+	size_t el;
+	char *e = expect_text((int)start, 300 - (int)start, &el);
+	struct log_cursor *c = log_cursor_new(f->l);
+	char *g = malloc(1 << 16);
+	int64_t at;
+	ssize_t got = log_read_lines(f->l, c, 0, g, 1 << 16, &at);
+	assert_int_equal(got, (ssize_t)el);
+	assert_memory_equal(g, e, el);
+	log_cursor_free(c);
+	free(g);
+	free(e);
 }
 
 /* Records of varied sizes (empty ones too) for the parallel append: value
@@ -959,6 +1319,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_render, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_index_full_and_age, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_async_roll_flush_and_prefix, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_hw_never_back, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_power_cut_after_retention, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_lines_checked, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_damage_kept, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_checkpointed_log_start, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_flush_closed_truncated_meanwhile, setup,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_ftruncate_failures, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_append, setup_helper, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_append, setup_helper_lz4, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_append_fails_whole, setup_helper,
