@@ -334,12 +334,10 @@ ssize_t group_consume(struct group_member *m, int64_t off, char *buf, size_t siz
 
 	if (rc < 0)
 		return rc;
-	if (!m->active)
+	if (!m->active) {
 		rc = -ENOENT;
-	else if (rc > 0)
-		rc = group_rebalance(g);        /* the topic grew */
-	if (rc < 0)
 		goto out;
+	}
 	if (off < m->start) {
 		mq_log_limited(MQ_WARN, "group %s of topic %s: %s: read at %" PRId64 " refused: "
 			       "the stream before %" PRId64 " is committed and cannot be read "

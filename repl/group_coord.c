@@ -140,11 +140,15 @@ int group_lock_live(struct group *g)
 	pthread_mutex_lock(&g->mu);
 	np = g->nparts;
 	rc = group_live(g);
+	/* The topic grew: its new partitions go to the members now, whichever
+	 * call noticed it (a .state read as well as a consume read). */
+	if (rc >= 0 && g->nparts != np && g->nmembers > 0)
+		rc = group_rebalance(g);
 	if (rc < 0) {
 		pthread_mutex_unlock(&g->mu);
 		return rc;
 	}
-	return g->nparts != np;
+	return 0;
 }
 
 int group_lock_part(struct group *g, int partition)

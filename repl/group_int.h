@@ -185,9 +185,9 @@ void group_coord_remove(struct group_coord *gc, int i);
  * count. Needs g->mu. */
 int group_live(struct group *g);
 /* The prologue of a group's public functions: takes g->mu and checks
- * group_live(). Returns with g->mu held 0, or 1 when the topic's
- * partition count grew since the group last looked; -errno with g->mu
- * released. */
+ * group_live(); when the topic's partition count grew since the group
+ * last looked, rebalances its members over the new count. Returns 0 with
+ * g->mu held, -errno with g->mu released. */
 int group_lock_live(struct group *g);
 /* group_lock_live(), and -ENOENT unless the topic has the partition;
  * 0 with g->mu held. */

@@ -222,6 +222,32 @@ static void test_rebalance_takeover(void **state)
 	group_put(g);
 }
 
+/* The topic grows while a member is active: the new partitions are
+ * assigned at once, whichever call first notices the new count (here a
+ * .state read, before any consume read). */
+static void test_growth_rebalances(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m;
+	char buf[4096], text[256];
+	size_t len;
+	char *st;
+
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
+	assert_int_equal(topic_config_write(f->t, "partitions=4\n", 13), 0);
+	assert_int_equal(group_state_text(g, &st, &len), 0);
+	snprintf(text, sizeof(text), "member %s pid 1 partitions 0,1,2,3\n", group_member_id(m));
+	assert_non_null(strstr(st, text));
+	free(st);
+	produce(f, 3, "p3a\n");
+	assert_int_equal(drain(m, buf, sizeof(buf)), 4);
+	assert_string_equal(buf, "p3a\n");
+	group_leave(m);
+	group_put(g);
+}
+
 /* cooperative-sticky: a member keeps reading the partitions it keeps. */
 static void test_cooperative_keeps_position(void **state)
 {
@@ -643,6 +669,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_seek_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damaged_batch_commits_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_redeliver_after_compaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_growth_rebalances, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
