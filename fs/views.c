@@ -4,7 +4,7 @@
  *
  * Partition files (MNT/<topic>/<p>, and .produce with partition -1):
  *   write   appends. data = partial + buf; everything up to the last '\n'
- *           goes to ONE topic_produce() call (a write's lines stay
+ *           goes to ONE topic_produce_file() call (a write's lines stay
  *           contiguous, writers never interleave inside a record); the
  *           rest becomes the new partial line. Nothing of a failed write
  *           is kept: the previous partial is restored.
@@ -404,8 +404,10 @@ static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, off_t
 		rc = partial_reserve(f, tail);
 		if (rc < 0)
 			return rc;
-		rc = topic_produce_tracked(f->topic, f->partition, NULL, 0, buf, head,
-					   produce_flags(oflags), &f->tracker);
+		const struct produce_input in = { .lines = buf, .len = head };
+
+		rc = topic_produce_file(f->topic, f->partition, &in, produce_flags(oflags),
+					&f->tracker);
 	} else {
 		/* Only the line that completes the partial one is joined; the
 		 * rest of the write is produced from where it lies. */
@@ -420,9 +422,11 @@ static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, off_t
 		memcpy(f->partial + f->partial_len, buf, first);
 		if (topic_line_check(f->topic, f->partial, need - 1, true) < 0)
 			return part_refuse_long(f, off, true, false, "a line begun in earlier writes");
-		rc = topic_produce_tracked(f->topic, f->partition, f->partial, need,
-					   buf + first, head - first, produce_flags(oflags),
-					   &f->tracker);
+		const struct produce_input in = { .head = f->partial, .head_len = need,
+						  .lines = buf + first, .len = head - first };
+
+		rc = topic_produce_file(f->topic, f->partition, &in, produce_flags(oflags),
+					&f->tracker);
 	}
 	if (rc < 0) {
 		if (rc != -EAGAIN)
@@ -582,12 +586,15 @@ int fs_file_fallocate(struct fs_file *f, int mode, off_t off, off_t len)
 /* Produces the partial line as the last record of this file's writes. */
 static int part_flush_line(struct fs_file *f)
 {
+	struct produce_input in = { 0 };
 	int rc, rc2;
 
 	if (f->partial_len == 0)
 		return produce_tracker_wait(&f->tracker);
-	rc = topic_produce_tracked(f->topic, f->partition, NULL, 0, f->partial, f->partial_len,
-				   PRODUCE_FINAL | produce_flags(f->oflags), &f->tracker);
+	in.lines = f->partial;
+	in.len = f->partial_len;
+	rc = topic_produce_file(f->topic, f->partition, &in,
+				PRODUCE_FINAL | produce_flags(f->oflags), &f->tracker);
 	/* acks=0 writes queued earlier: done before close/fsync returns; an
 	 * error of theirs is this call's error (never a silent success). */
 	rc2 = produce_tracker_wait(&f->tracker);

@@ -175,14 +175,16 @@ static int become_leader(const char *name, int p, struct log *l)
 	return log_set_hw(l, st.log_end_offset);
 }
 
-/* The hw listener of every log: hands (topic, partition) to the broker's
- * listener (group_notify.c). Runs with the topic's locks held: see broker_int.h. */
+/* The hw listener of every log: wakes the partition's writers waiting for
+ * their commit, and hands (topic, partition) to the broker's listener
+ * (group_notify.c). What it may do: see broker_int.h. */
 static void broker_hw_moved(void *arg, struct log *l)
 {
 	struct partition *pt = arg;
 	struct broker *b = pt->b;
 
 	(void)l;
+	produce_hw_moved(pt);
 	pthread_mutex_lock(&b->hw_mu);
 	if (b->hw_fn)
 		b->hw_fn(b->hw_arg, pt->topic, pt->index);
@@ -1062,8 +1064,10 @@ int broker_topic_delete(struct broker *b, const char *name)
 	}
 	atomic_store(&t->deleted, true);
 	cat_remove(b, i);
-	for (int p = 0; p < t->nparts; p++)
+	for (int p = 0; p < t->nparts; p++) {
+		produce_partition_wake(t->parts[p]);
 		t->parts[p]->log = NULL;
+	}
 	nparts = t->nparts;
 	pthread_rwlock_unlock(&t->lock);
 	/* Without the topic's lock: a drop waits for a clean in progress. No

@@ -4,33 +4,55 @@
  * metadata files), produce.c (the produce path, partitioner) and views.c
  * (.state, .metrics).
  *
- * Locks, always taken in this order (never the other way round):
+ * Locks, always taken in this order (never the other way round); the
+ * group coordinator's locks (group_int.h) come between 1 and 2:
  *
  *   1. broker.admin_mu      serializes create / delete of topics
  *   2. topic.lock (rwlock)  readers: every call that uses the topic's
  *                           partitions or config; writers: delete, .config
  *                           writes, owner changes, broker_close. A writer
- *                           therefore waits for in-flight produce and read
- *                           calls. Long I/O runs without it: the cleaner,
- *                           the scheduler's flushes and retention and
- *                           topic_fsync take a reference to the log under
- *                           the lock (parts_ref, part_log) and release the
- *                           lock before log_clean, log_flush, retention;
- *                           a log dropped meanwhile answers -ENOENT or
- *                           nothing, and its drop (outside the lock, under
- *                           admin_mu) waits for a clean in progress.
+ *                           therefore waits for the readers in flight, so
+ *                           no reader holds it across long I/O or a wait:
+ *                           the produce path, the cleaner, the scheduler's
+ *                           flushes and retention and topic_fsync take
+ *                           what they need under the lock (a copy of the
+ *                           config, a reference to the log: parts_ref,
+ *                           part_log, produce.c's produce_begin) and
+ *                           release it before log_append, linger.ms,
+ *                           buffer.memory and commit waits, log_clean,
+ *                           log_flush, retention; a log dropped meanwhile
+ *                           answers -ENOENT or nothing, and its drop
+ *                           (outside the lock, under admin_mu) waits for a
+ *                           clean in progress.
  *   3. partition.produce_mu the partition's group-commit queue (produce.c);
- *                           held only to queue, pick a group or complete
- *                           it, never across log_append
+ *                           held only to queue, pick a commit group or
+ *                           complete it (released while waiting on
+ *                           produce_cv), never across log_append, the
+ *                           fsync or the hw move; taken under topic.lock
+ *                           (write) only by a delete, to wake an appender
+ *                           waiting out linger.ms
  *   4. broker.cat_lock      the sorted topic array; held only to look up,
  *                           insert or remove, never while doing I/O
- *   5. broker.pool_mu, broker.sched_mu, broker.orphan_mu, broker.buf_mu,
- *      produce_tracker.mu  leaves
+ *   5. broker.hw_mu         guards hw_fn, hw_arg; held while the listener
+ *                           runs, which takes coord.wake_mu (group_int.h)
+ *   6. leaves: broker.pool_mu, broker.sched_mu, broker.orphan_mu,
+ *      broker.buf_mu, produce_tracker.mu, partition.commit_mu,
+ *      coord.wake_mu (group_int.h)
+ *
+ * The engine's locks come after all of these: repl calls the engine with
+ * any of them held, and the engine calls back (the hw listener) with none
+ * of its own held.
  *
  * The rwlocks prefer writers (so a stream of producers cannot starve a
- * delete); no function takes topic.lock for reading twice. log_set_hw()
- * runs with topic.lock (read) and produce_mu held, so a hw listener
- * (log_set_hw_listener) must not call topic_*() itself: it may only queue
+ * delete); no function takes topic.lock for reading twice.
+ *
+ * log_set_hw() and so the hw listener (broker_hw_moved) run: on the
+ * produce path, in the appender with no repl lock held (neither
+ * topic.lock nor produce_mu); when a partition becomes leader
+ * (become_leader), under admin_mu or topic.lock (write) for a grow, before
+ * the listener is installed. The listener takes partition.commit_mu
+ * (produce_hw_moved), then hw_mu and, in the group coordinator's
+ * listener, coord.wake_mu; it must not call topic_*(): it may only queue
  * work or wake a thread.
  */
 #ifndef MQFS_REPL_BROKER_INT_H
@@ -52,7 +74,7 @@ struct partition {
 	struct broker *b;                /* for the hw listener (group_notify.c) */
 	const char *topic;               /* the topic's name (outlives the partition) */
 	pthread_mutex_t produce_mu;
-	/* Counters: written under produce_mu, read by anyone. */
+	/* Counters: written by the appender (relaxed atomics), read by anyone. */
 	_Atomic int64_t records_in;
 	_Atomic int64_t bytes_in;        /* record payload bytes (key + value) */
 	_Atomic int64_t batches_in;      /* batches written to the log */
@@ -69,8 +91,12 @@ struct partition {
 	int64_t q_bytes;
 	bool appending;                  /* a writer is the appender */
 	bool lingering;                  /* it waits for more (linger.ms) */
-	struct rec_in *grp;              /* the appender's group array */
-	int grp_cap;
+	struct rec_in *join_recs;        /* the appender's commit-group array */
+	int join_cap;
+	/* Writers waiting for the hw to cover their records (acks=all). */
+	pthread_mutex_t commit_mu;       /* a leaf, with commit_cv */
+	pthread_cond_t commit_cv;        /* the hw moved (CLOCK_MONOTONIC) */
+	atomic_int commit_waiters;
 };
 
 struct topic {
@@ -211,6 +237,19 @@ void produce_partition_init(struct partition *pt);
 void produce_partition_destroy(struct partition *pt);
 void produce_broker_init(struct broker *b);
 void produce_broker_destroy(struct broker *b);
+/* The partition's hw moved: wakes the writers waiting for their commit
+ * (cheap when none waits). Called by the hw listener; takes commit_mu. */
+void produce_hw_moved(struct partition *pt);
+/* The acknowledgement step of an acks=all write (see repl.h "produce"):
+ * waits, holding no lock but commit_mu (released while it sleeps), until
+ * the hw of l (pt's log, referenced by the caller) is above last_offset.
+ * 0; -ETIMEDOUT after timeout_ms (appended, not confirmed committed;
+ * logged); -ENOENT when t is deleted meanwhile. */
+int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l,
+			int64_t last_offset, int64_t timeout_ms);
+/* The topic is deleted (t->deleted set): ends an appender's linger wait
+ * and the writers' commit waits at once. Takes produce_mu, commit_mu. */
+void produce_partition_wake(struct partition *pt);
 
 /* ---- broker.c ---- */
 /* Snapshot of the catalog: a reference on each topic, sorted by name.

@@ -68,7 +68,7 @@ enum cfg_id {
 	ID_SEGMENT_BYTES, ID_SEGMENT_MS, ID_ROLL_HOURS, ID_INDEX_BYTES,
 	ID_INDEX_INTERVAL, ID_MAX_MESSAGE, ID_FLUSH_MESSAGES, ID_FLUSH_MS,
 	ID_FLUSH_SCHED_MS, ID_CHECKPOINT_MS, ID_COMPRESSION, ID_BATCH_SIZE,
-	ID_ACKS, ID_BUFFER_MEMORY, ID_KEY_SEP, ID_LINGER_MS,
+	ID_ACKS, ID_BUFFER_MEMORY, ID_KEY_SEP, ID_LINGER_MS, ID_REQUEST_TIMEOUT_MS,
 	/* retention and compaction */
 	ID_RETENTION_MS, ID_RETENTION_MINUTES, ID_RETENTION_HOURS, ID_RETENTION_BYTES,
 	ID_CLEANUP_POLICY, ID_DELETE_RETENTION_MS, ID_MIN_DIRTY_RATIO, ID_MIN_LAG_MS,
@@ -105,6 +105,7 @@ static const struct cfg_key broker_keys[] = {
 	{ "linger.ms",                   ID_LINGER_MS,      KIND_INT,   0, 60000 },
 	{ "acks",                        ID_ACKS,           KIND_ACKS,  0, 0 },
 	{ "buffer.memory",               ID_BUFFER_MEMORY,  KIND_INT,   1024, INT64_MAX },
+	{ "request.timeout.ms",          ID_REQUEST_TIMEOUT_MS, KIND_INT, 1, INT32_MAX },
 	{ "key.separator",               ID_KEY_SEP,        KIND_SEP,   0, 0 },
 	/* Retention and compaction: KIND_INT_M1 also takes -1 (unlimited). */
 	{ "log.retention.ms",            ID_RETENTION_MS,   KIND_INT_M1, 0, INT64_MAX },
@@ -520,6 +521,7 @@ void broker_config_defaults(struct broker_config *c)
 	log_config_defaults(&c->log);
 	c->acks = -1;
 	c->buffer_memory = 33554432;
+	c->request_timeout_ms = 30000;
 	c->flush_scheduler_ms = INT64_MAX;
 	c->checkpoint_interval_ms = 60000;
 	c->retention_check_ms = 300000;
@@ -549,6 +551,7 @@ static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *
 	case ID_ACKS:           c->acks = (int)v->i; break;
 	case ID_BUFFER_MEMORY:  c->buffer_memory = v->i; break;
 	case ID_LINGER_MS:      c->linger_ms = v->i; break;
+	case ID_REQUEST_TIMEOUT_MS: c->request_timeout_ms = v->i; break;
 	case ID_FLUSH_SCHED_MS: c->flush_scheduler_ms = v->i; break;
 	case ID_CHECKPOINT_MS:  c->checkpoint_interval_ms = v->i; break;
 	case ID_LOG_DIRS:
@@ -747,8 +750,9 @@ static int render_close(FILE *f, char **bufp, char **out)
  *   log.index.size.max.bytes, log.index.interval.bytes, message.max.bytes,
  *   log.flush.interval.messages, log.flush.interval.ms,
  *   log.flush.scheduler.interval.ms, log.flush.offset.checkpoint.interval.ms,
- *   compression.type, batch.size, linger.ms, acks, buffer.memory, key.separator,
- *   log.retention.ms, log.retention.bytes, log.retention.check.interval.ms,
+ *   compression.type, batch.size, linger.ms, acks, buffer.memory,
+ *   request.timeout.ms, key.separator, log.retention.ms, log.retention.bytes,
+ *   log.retention.check.interval.ms,
  *   log.cleanup.policy, log.cleaner.enable, log.cleaner.backoff.ms,
  *   log.cleaner.dedupe.buffer.size, log.cleaner.delete.retention.ms,
  *   log.cleaner.min.cleanable.ratio, log.cleaner.min.compaction.lag.ms */
@@ -779,6 +783,7 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 	fprintf(f, "linger.ms=%lld\n", (long long)c->linger_ms);
 	fprintf(f, "acks=%s\n", acks_str(c->acks));
 	fprintf(f, "buffer.memory=%lld\n", (long long)c->buffer_memory);
+	fprintf(f, "request.timeout.ms=%lld\n", (long long)c->request_timeout_ms);
 	fputs("key.separator=", f);
 	put_sep(f, &c->log);
 	fprintf(f, "log.retention.ms=%lld\n", (long long)c->log.retention_ms);

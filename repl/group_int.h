@@ -35,9 +35,10 @@
  *   5. coord.wake_mu   a leaf. The hw listener takes it and nothing else:
  *                      log_set_hw() calls the listener after dropping the
  *                      log's lock, from the partition's appender, which
- *                      holds topic.lock for reading (not produce_mu: the
- *                      appender drops it around the append and the hw
- *                      move), and through broker_hw_moved(), which holds
+ *                      holds no repl lock (neither topic.lock nor
+ *                      produce_mu), or when a partition becomes leader
+ *                      (under admin_mu, or topic.lock for writing in a
+ *                      grow), and through broker_hw_moved(), which holds
  *                      broker.hw_mu. So the listener only queues an event
  *                      here, for the notifier thread.
  */

@@ -38,13 +38,22 @@
  *      flush.messages asks for it, the fsync) that it covers. An append
  *      whose fsync fails is taken back (log_rollback) before the write
  *      fails: a retry must not find its records committed.
- *   4. A queue is non-empty only while its appender is inside a
- *      topic_produce call (holding t->lock for reading): the appender
- *      leaves only when nothing is queued or another synchronous writer
- *      has the role, so nothing queued is ever stranded, and a delete
- *      (t->lock for writing) finds every queue empty.
+ *   4. A queue is non-empty only while its appender is inside a produce
+ *      call: the appender leaves only when nothing is queued or another
+ *      synchronous writer has the role, so nothing queued is ever
+ *      stranded. The appender holds its caller's topic reference and a
+ *      reference to the log, never the topic's lock: a delete meanwhile
+ *      fails what is still queued with -ENOENT (or the log's drop does),
+ *      and the partition struct outlives the queue.
  *   5. buffer.memory counts a write's bytes from before it is parsed until
  *      its records are appended (or refused).
+ *
+ * A produce call takes what it needs from the topic under t->lock (read)
+ * and lets go of the lock before it appends (struct produce_ctx): a copy
+ * of the settings and, per partition, a reference to the log. No
+ * topic-wide lock is held across an append, a linger.ms wait, a
+ * flush.messages fsync or the wait for the commit, so .config writes,
+ * chmod, rmdir and stat of the topic never wait for them.
  *
  * Group commit, per partition (a leader/follower queue, like LevelDB's
  * writer queue):
@@ -53,22 +62,30 @@
  *        │ no appender?  ──> becomes the appender
  *        │ else          ──> waits on produce_cv until done, or until made
  *        │                   the appender by the previous one
- *      appender: (linger.ms: waits until batch.size bytes are queued or
- *        the time is up) takes requests off the head (up to one chunk),
- *        appends them in ONE log_append (so the engine cuts batch.size
- *        batches across writers), moves the hw, marks each done, wakes
- *        them; once its own request is done it hands the role to the
- *        first synchronous writer still queued, or leaves if none.
+ *      appender: (linger.ms: waits until batch.size bytes are queued, the
+ *        time is up or the topic is deleted) takes a commit group off the
+ *        head (requests of several writers, up to one chunk), appends it
+ *        in ONE log_append (so the engine cuts batch.size batches across
+ *        writers), moves the hw (leader_hw_update), marks each request
+ *        done with the group's last offset, wakes them; once its own
+ *        request is done it hands the role to the first synchronous
+ *        writer still queued, or leaves if none.
  *
- * acks: 1 and all wait for the same point, the hw move after the append
- * (partition_commit: with all, hw = min LEO over the ISR, which on one
- * node is the LEO; a cluster waits for the followers there). acks=0 with
- * a tracker (an open file): when an append to the partition is already in
- * progress, the write's records are copied and queued and write() returns
- * at once; the appender takes them along. Alone, it appends itself (there
- * is no network to skip on one node, and nothing else would do it). Its
- * errors are kept in the tracker and returned by the file's next fsync()
- * or close(), which wait for it: acks=0 never weakens what fsync promises.
+ * Appended, then committed: the steps above are the append; each writer
+ * with acks=all then waits on its own, holding no lock, until the hw
+ * covers its last offset (produce_commit_wait), or -ETIMEDOUT after
+ * request.timeout.ms (appended, not confirmed committed). acks=1 returns
+ * once appended. On one node hw = min LEO over the ISR = this broker's
+ * LEO, moved by the appender right after the append, so the wait ends at
+ * its first look and acks=1 and all are the same point; a cluster moves
+ * the hw when followers fetch and wakes the waiters (produce_hw_moved).
+ * acks=0 with a tracker (an open file): when an append to the partition
+ * is already in progress, the write's records are copied and queued and
+ * write() returns at once; the appender takes them along. Alone, it
+ * appends itself (there is no network to skip on one node, and nothing
+ * else would do it). Its errors are kept in the tracker and returned by
+ * the file's next fsync() or close(), which wait for it: acks=0 never
+ * weakens what fsync promises.
  *
  * Note: the kernel serializes write()s to one FUSE file (one inode), so
  * writers share batches when they write the same partition through
@@ -347,6 +364,7 @@ struct produce_req {
 	/* under produce_mu: */
 	bool done, lead;
 	int rc;
+	int64_t last_offset;            /* of its commit group, once done */
 };
 
 void produce_broker_init(struct broker *b)
@@ -365,14 +383,24 @@ void produce_broker_destroy(struct broker *b)
 
 void produce_partition_init(struct partition *pt)
 {
+	pthread_condattr_t ca;
+
 	pthread_cond_init(&pt->produce_cv, NULL);
+	pthread_mutex_init(&pt->commit_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&pt->commit_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	atomic_init(&pt->commit_waiters, 0);
 }
 
 void produce_partition_destroy(struct partition *pt)
 {
 	pthread_cond_destroy(&pt->produce_cv);
-	free(pt->grp);
-	pt->grp = NULL;
+	pthread_cond_destroy(&pt->commit_cv);
+	pthread_mutex_destroy(&pt->commit_mu);
+	free(pt->join_recs);
+	pt->join_recs = NULL;
 }
 
 /* ---- buffer.memory ----
@@ -477,6 +505,18 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* *dl = now + ms on clock clk, for a pthread_cond_timedwait. */
+static void deadline_in(struct timespec *dl, clockid_t clk, int64_t ms)
+{
+	clock_gettime(clk, dl);
+	dl->tv_sec += ms / 1000;
+	dl->tv_nsec += (ms % 1000) * 1000000;
+	if (dl->tv_nsec >= 1000000000) {
+		dl->tv_sec++;
+		dl->tv_nsec -= 1000000000;
+	}
+}
+
 static int64_t recs_payload(const struct rec_in *recs, int n)
 {
 	int64_t s = 0;
@@ -498,28 +538,83 @@ static void latency_observe(struct broker *b, int64_t ns)
 	atomic_fetch_add_explicit(&b->pm.lat_sum_ns, ns, memory_order_relaxed);
 }
 
-/* Commits what was just appended: the high watermark. acks=1 and acks=all
- * both wait for this point; with acks=all the hw is min LEO over the ISR,
- * which on one node is this broker's LEO, so it moves at once (a cluster
- * waits here for the followers' fetches, -ETIMEDOUT when they do not come
- * in time). */
-static int partition_commit(struct partition *pt, int64_t last_offset)
+/* ---- what a produce call takes from its topic ----
+ * Everything the append needs is taken under t->lock (read) and used
+ * without it: a copy of the settings and, per partition written, the
+ * partition (which lives as long as the topic, and the caller holds a
+ * reference to the topic) and a counted reference to its log. So a
+ * .config write, chmod, rmdir or stat of the topic, which take the lock
+ * (for writing, or behind a writer that does), never waits for an append,
+ * a linger.ms wait, a flush.messages fsync or a wait for the commit. A
+ * .config write that lands meanwhile applies from the next write on. A
+ * delete meanwhile: the log's drop makes the append fail with -ENOENT
+ * (or the append lands first and goes with the log), and a linger wait
+ * ends at once (produce_partition_wake). */
+struct produce_ctx {
+	struct topic *t;
+	struct topic_config cfg;         /* as when the call began */
+	int nparts;                      /* partitions then (they only grow) */
+};
+
+struct produce_part {
+	struct partition *pt;
+	struct log *log;                 /* referenced; NULL: not taken yet */
+	int64_t last_offset;             /* last offset appended by this call; -1: none */
+};
+
+/* Takes partition p of ctx (p < ctx->nparts): under t->lock, briefly. */
+static int produce_part_take(const struct produce_ctx *ctx, int p, struct produce_part *pp)
 {
-	return log_set_hw(pt->log, last_offset + 1);
+	struct topic *t = ctx->t;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	if (atomic_load(&t->deleted)) {
+		rc = -ENOENT;
+	} else {
+		pp->pt = t->parts[p];
+		pp->log = pp->pt->log;
+		pp->last_offset = -1;
+		log_ref(pp->log);
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}
+
+static void produce_part_release(struct produce_part *pp)
+{
+	if (pp->log)
+		log_unref(pp->log);
+	pp->log = NULL;
+}
+
+/* ---- appended: the append step ---- */
+
+/* The leader's high watermark after an append (Kafka's
+ * maybeIncrementLeaderHW): hw = min LEO over the ISR. On one node the ISR
+ * is this broker alone, so the hw moves to the end of what was just
+ * appended, here, by the appender. A cluster moves it instead when the
+ * followers' fetches show their LEO; the writers wait for it in the
+ * acknowledgement step either way (produce_commit_wait). */
+static int leader_hw_update(struct produce_part *pp, int64_t last_offset)
+{
+	return log_set_hw(pp->log, last_offset + 1);
 }
 
 /* What follows an append into one partition (metrics, flush.messages,
  * the hw); rc is the append's result. */
-static int appended(struct topic *t, struct partition *pt, int rc,
+static int appended(const struct produce_ctx *ctx, struct produce_part *pp, int rc,
 		    const struct log_append_info *info, int64_t ts, int64_t t0)
 {
+	const struct topic *t = ctx->t;
+	struct partition *pt = pp->pt;
 	struct log_state st;
 
 	if (rc < 0) {
-		if (rc != -EMSGSIZE)
+		if (rc != -EMSGSIZE && rc != -ENOENT)
 			mq_log_limited(MQ_ERR, "topic %s partition %d: append: %s", t->name,
 				       pt->index, strerror(-rc));
-		log_get_state(pt->log, &st);
+		log_get_state(pp->log, &st);
 		if (st.fence >= 0)
 			mq_log_limited(MQ_ERR, "topic %s partition %d: the failed append could not "
 				       "be cut back: records from offset %lld are held back (never "
@@ -533,14 +628,14 @@ static int appended(struct topic *t, struct partition *pt, int rc,
 	atomic_fetch_add_explicit(&pt->batches_in, info->batches, memory_order_relaxed);
 	atomic_fetch_add_explicit(&pt->payload_in, info->payload, memory_order_relaxed);
 	atomic_store_explicit(&pt->last_append_ms, ts, memory_order_relaxed);
-	if (t->cfg.log.flush_messages != INT64_MAX) {
-		log_get_state(pt->log, &st);
-		if (st.log_end_offset - st.recovery_point >= t->cfg.log.flush_messages) {
-			rc = log_flush(pt->log, -1);
+	if (ctx->cfg.log.flush_messages != INT64_MAX) {
+		log_get_state(pp->log, &st);
+		if (st.log_end_offset - st.recovery_point >= ctx->cfg.log.flush_messages) {
+			rc = log_flush(pp->log, -1);
 			if (rc < 0) {
 				/* The write fails, so its records must never be
 				 * committed (a retry would repeat them): taken back. */
-				int rc2 = log_rollback(pt->log, info->first_offset);
+				int rc2 = log_rollback(pp->log, info->first_offset);
 
 				mq_log_limited(MQ_ERR, "topic %s partition %d: flush: %s; offsets "
 					       "%lld-%lld taken back%s", t->name, pt->index,
@@ -552,83 +647,96 @@ static int appended(struct topic *t, struct partition *pt, int rc,
 			atomic_store(&pt->last_flush_ms, ts);
 		}
 	}
-	rc = partition_commit(pt, info->last_offset);
+	rc = leader_hw_update(pp, info->last_offset);
 	latency_observe(t->b, mono_ns() - t0);
 	return rc;
 }
 
 /* One chunk into one partition; called by the partition's appender only
- * (with t->lock read, without produce_mu). */
-static int chunk_append(struct topic *t, struct partition *pt, const struct rec_in *recs,
-			int n)
+ * (without any repl lock). *last: the chunk's last offset. */
+static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
+			const struct rec_in *recs, int n, int64_t *last)
 {
 	struct log_append_info info;
 	int64_t t0 = mono_ns();
-	int rc = log_append(pt->log, recs, n, BROKER_LEADER_EPOCH, &info);
+	int rc = log_append(pp->log, recs, n, BROKER_LEADER_EPOCH, &info);
 
-	return appended(t, pt, rc, &info, recs[0].timestamp, t0);
+	rc = appended(ctx, pp, rc, &info, recs[0].timestamp, t0);
+	if (rc == 0)
+		*last = info.last_offset;
+	return rc;
 }
 
 /* A lines request into one partition (the appender, as chunk_append). */
-static int lines_append(struct topic *t, struct partition *pt, const struct produce_req *r)
+static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
+			const struct produce_req *r, int64_t *last)
 {
 	struct log_append_info info;
 	int64_t t0 = mono_ns();
-	int rc = log_append_lines(pt->log, r->head, r->head_len, r->lines, r->lines_len,
+	int rc = log_append_lines(pp->log, r->head, r->head_len, r->lines, r->lines_len,
 				  r->sp->now, BROKER_LEADER_EPOCH, &info);
 
-	return appended(t, pt, rc, &info, r->sp->now, t0);
+	rc = appended(ctx, pp, rc, &info, r->sp->now, t0);
+	if (rc == 0)
+		*last = info.last_offset;
+	return rc;
 }
 
-/* Appends a group g (linked, n records in all) taken off the queue. */
-static int group_append(struct topic *t, struct partition *pt, struct produce_req *g, int n)
+/* Appends a commit group g (requests of several writers, linked, n
+ * records in all) taken off the queue, in one log_append. *last: the last
+ * offset appended for the group (each of its requests is acknowledged
+ * once the hw covers it: they were appended together, as one batch run). */
+static int commit_group_append(const struct produce_ctx *ctx, struct produce_part *pp,
+			       struct produce_req *g, int n, int64_t *last)
 {
+	struct partition *pt = pp->pt;
 	struct produce_req *r;
 	int k = 0, rc;
 
+	/* Deleted while it lingered or queued: nothing is appended. */
+	if (atomic_load(&ctx->t->deleted))
+		return -ENOENT;
 	if (g->lines)
-		return lines_append(t, pt, g);
+		return lines_append(ctx, pp, g, last);
 	if (!g->next && !g->more)
-		return chunk_append(t, pt, g->recs, g->n);
+		return chunk_append(ctx, pp, g->recs, g->n, last);
 	if (g->more) {
 		/* Alone in its group: chunk after chunk, nobody in between. */
-		rc = chunk_append(t, pt, g->recs, g->n);
+		rc = chunk_append(ctx, pp, g->recs, g->n, last);
 		while (rc == 0 && lsrc_more(g->src)) {
 			n = chunk_build(g->sp, g->rb, false, g->src);
 			if (n < 0)
 				return n;
-			rc = chunk_append(t, pt, g->rb->recs, n);
+			rc = chunk_append(ctx, pp, g->rb->recs, n, last);
 		}
 		return rc;
 	}
-	if (pt->grp_cap < n) {
-		struct rec_in *p = realloc(pt->grp, (size_t)n * sizeof(*p));
+	if (pt->join_cap < n) {
+		struct rec_in *p = realloc(pt->join_recs, (size_t)n * sizeof(*p));
 
 		if (!p)
 			return -ENOMEM;
-		pt->grp = p;
-		pt->grp_cap = n;
+		pt->join_recs = p;
+		pt->join_cap = n;
 	}
 	for (r = g; r; r = r->next) {
-		memcpy(pt->grp + k, r->recs, (size_t)r->n * sizeof(*r->recs));
+		memcpy(pt->join_recs + k, r->recs, (size_t)r->n * sizeof(*r->recs));
 		k += r->n;
 	}
-	return chunk_append(t, pt, pt->grp, n);
+	return chunk_append(ctx, pp, pt->join_recs, n, last);
 }
 
-static void linger_wait(struct topic *t, struct partition *pt)
+/* Waits (produce_mu held, released while waiting) until batch.size bytes
+ * are queued, linger.ms has passed, a request that goes alone is at the
+ * head, or the topic is deleted. */
+static void linger_wait(const struct produce_ctx *ctx, struct partition *pt)
 {
 	struct timespec dl;
 
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += t->cfg.linger_ms / 1000;
-	dl.tv_nsec += (t->cfg.linger_ms % 1000) * 1000000;
-	if (dl.tv_nsec >= 1000000000) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000;
-	}
+	deadline_in(&dl, CLOCK_REALTIME, ctx->cfg.linger_ms);
 	pt->lingering = true;
-	while (pt->q_bytes < t->cfg.log.batch_bytes && !pt->q_head->more && !pt->q_head->lines)
+	while (pt->q_bytes < ctx->cfg.log.batch_bytes && !pt->q_head->more &&
+	       !pt->q_head->lines && !atomic_load(&ctx->t->deleted))
 		if (pthread_cond_timedwait(&pt->produce_cv, &pt->produce_mu, &dl) == ETIMEDOUT)
 			break;
 	pt->lingering = false;
@@ -636,16 +744,21 @@ static void linger_wait(struct topic *t, struct partition *pt)
 
 /* The appender's loop. Called with produce_mu held and pt->appending set
  * for us; returns with produce_mu held once me is done and the role is
- * handed on (or nobody is left). */
-static void partition_lead(struct topic *t, struct partition *pt, struct produce_req *me)
+ * handed on (or nobody is left). It appends with its own call's settings
+ * and log reference (ctx, pp): every request in the queue is for the same
+ * partition and log. */
+static void partition_lead(const struct produce_ctx *ctx, struct produce_part *pp,
+			   struct produce_req *me)
 {
+	struct partition *pt = pp->pt;
+
 	for (;;) {
 		struct produce_req *g, *last, *r, *nx;
-		int64_t payload;
+		int64_t payload, last_offset = -1;
 		int n, rc;
 
-		if (t->cfg.linger_ms > 0 && pt->q_bytes < t->cfg.log.batch_bytes)
-			linger_wait(t, pt);
+		if (ctx->cfg.linger_ms > 0 && pt->q_bytes < ctx->cfg.log.batch_bytes)
+			linger_wait(ctx, pt);
 		/* Take a group off the head: as many requests as one append may
 		 * hold; a request of several chunks, or of lines, goes alone. */
 		g = last = pt->q_head;
@@ -667,16 +780,17 @@ static void partition_lead(struct topic *t, struct partition *pt, struct produce
 		pt->q_bytes -= payload;
 		pthread_mutex_unlock(&pt->produce_mu);
 
-		rc = group_append(t, pt, g, n);
+		rc = commit_group_append(ctx, pp, g, n, &last_offset);
 
 		pthread_mutex_lock(&pt->produce_mu);
 		for (r = g; r; r = nx) {
 			nx = r->next;
 			r->rc = rc;
+			r->last_offset = last_offset;
 			r->done = true;
 			if (r->async) {
 				tracker_done(r->tr, rc);
-				buffer_give(t->b, r->bytes);
+				buffer_give(ctx->t->b, r->bytes);
 				free(r);
 			}
 		}
@@ -699,12 +813,14 @@ static void partition_lead(struct topic *t, struct partition *pt, struct produce
 	}
 }
 
-/* Queues r and returns its result once appended: 0 or -errno; 1 when r is
- * async and was queued behind a running appender (the queue owns it now).
- * An async r that finds no appender is appended here, synchronously, and
- * stays the caller's. */
-static int partition_submit(struct topic *t, struct partition *pt, struct produce_req *r)
+/* Queues r and returns its result once appended: 0 or -errno (and
+ * r->last_offset); 1 when r is async and was queued behind a running
+ * appender (the queue owns it now). An async r that finds no appender is
+ * appended here, synchronously, and stays the caller's. */
+static int partition_submit(const struct produce_ctx *ctx, struct produce_part *pp,
+			    struct produce_req *r)
 {
+	struct partition *pt = pp->pt;
 	int rc;
 
 	pthread_mutex_lock(&pt->produce_mu);
@@ -729,7 +845,8 @@ static int partition_submit(struct topic *t, struct partition *pt, struct produc
 		if (pt->lingering)
 			pthread_cond_broadcast(&pt->produce_cv);
 		if (r->async) {
-			atomic_fetch_add_explicit(&t->b->pm.acks0_queued, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&ctx->t->b->pm.acks0_queued, 1,
+						  memory_order_relaxed);
 			pthread_mutex_unlock(&pt->produce_mu);
 			return 1;
 		}
@@ -737,9 +854,79 @@ static int partition_submit(struct topic *t, struct partition *pt, struct produc
 			pthread_cond_wait(&pt->produce_cv, &pt->produce_mu);
 	}
 	if (!r->done)
-		partition_lead(t, pt, r);
+		partition_lead(ctx, pp, r);
 	rc = r->rc;
 	pthread_mutex_unlock(&pt->produce_mu);
+	if (rc == 0 && r->last_offset > pp->last_offset)
+		pp->last_offset = r->last_offset;
+	return rc;
+}
+
+void produce_partition_wake(struct partition *pt)
+{
+	pthread_mutex_lock(&pt->produce_mu);
+	if (pt->lingering)
+		pthread_cond_broadcast(&pt->produce_cv);
+	pthread_mutex_unlock(&pt->produce_mu);
+	produce_hw_moved(pt);
+}
+
+/* ---- committed: the acknowledgement step ----
+ * A writer whose records are appended waits, holding no topic or
+ * partition lock, until the high watermark covers its last offset
+ * (acks=all), or request.timeout.ms: -ETIMEDOUT, appended but not
+ * confirmed committed. On one node the hw moved with the append, so the
+ * first look ends the wait. commit_waiters and the hw are a Dekker pair:
+ * a waiter counts itself, then reads the hw (under the log's lock); the
+ * mover writes the hw (under the log's lock), then reads the count; so
+ * one of them sees the other and no wake-up is lost. */
+
+static int64_t log_hw(struct log *l)
+{
+	struct log_state st;
+
+	log_get_state(l, &st);
+	return st.hw;
+}
+
+void produce_hw_moved(struct partition *pt)
+{
+	if (atomic_load(&pt->commit_waiters) == 0)
+		return;
+	pthread_mutex_lock(&pt->commit_mu);
+	pthread_cond_broadcast(&pt->commit_cv);
+	pthread_mutex_unlock(&pt->commit_mu);
+}
+
+int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l,
+			int64_t last_offset, int64_t timeout_ms)
+{
+	struct timespec dl;
+	int rc = 0;
+
+	if (log_hw(l) > last_offset)
+		return 0;
+	deadline_in(&dl, CLOCK_MONOTONIC, timeout_ms);
+	pthread_mutex_lock(&pt->commit_mu);
+	atomic_fetch_add(&pt->commit_waiters, 1);
+	while (log_hw(l) <= last_offset) {
+		if (atomic_load(&t->deleted)) {
+			rc = -ENOENT;
+			break;
+		}
+		if (pthread_cond_timedwait(&pt->commit_cv, &pt->commit_mu, &dl) == ETIMEDOUT &&
+		    log_hw(l) <= last_offset) {
+			rc = -ETIMEDOUT;
+			break;
+		}
+	}
+	atomic_fetch_sub(&pt->commit_waiters, 1);
+	pthread_mutex_unlock(&pt->commit_mu);
+	if (rc == -ETIMEDOUT)
+		mq_log_limited(MQ_WARN, "topic %s partition %d: offsets up to %lld appended but "
+			       "not committed (high watermark %lld) within request.timeout.ms=%lld",
+			       t->name, pt->index, (long long)last_offset, (long long)log_hw(l),
+			       (long long)timeout_ms);
 	return rc;
 }
 
@@ -785,12 +972,13 @@ static bool partition_busy(struct partition *pt)
 
 /* All of the write into one partition. *held: the write's buffer.memory,
  * set to 0 when an async request took it over. */
-static int produce_one(struct topic *t, struct partition *pt, const struct splitter *sp,
-		       struct recbuf *rb, struct lsrc *src, struct produce_tracker *tr,
-		       int64_t *held)
+static int produce_one(const struct produce_ctx *ctx, struct produce_part *pp,
+		       const struct splitter *sp, struct recbuf *rb, struct lsrc *src,
+		       struct produce_tracker *tr, int64_t *held)
 {
 	struct produce_req r = { 0 };
 	size_t len = (size_t)(src->end - src->p) + (src->p2 ? (size_t)(src->end2 - src->p2) : 0);
+	bool acks0 = tr && ctx->cfg.acks == 0;
 	int n, rc;
 
 	/* A big write of one run of lines is not parsed here: the engine
@@ -798,7 +986,7 @@ static int produce_one(struct topic *t, struct partition *pt, const struct split
 	 * (log_append_lines). An acks=0 write that would be queued keeps the
 	 * copying path below. */
 	if (len >= PRODUCE_LINES_MIN && len <= PRODUCE_CHUNK_BYTES &&
-	    !(tr && t->cfg.acks == 0 && partition_busy(pt))) {
+	    !(acks0 && partition_busy(pp->pt))) {
 		if (src->p2) {          /* the line joined from a partial one */
 			r.head = src->p;
 			r.head_len = (size_t)(src->end - src->p);
@@ -809,7 +997,7 @@ static int produce_one(struct topic *t, struct partition *pt, const struct split
 		r.lines_len = (size_t)(src->end - src->p);
 		r.payload = (int64_t)len;
 		r.sp = sp;
-		return partition_submit(t, pt, &r);
+		return partition_submit(ctx, pp, &r);
 	}
 	n = chunk_build(sp, rb, false, src);
 	if (n <= 0)
@@ -826,14 +1014,14 @@ static int produce_one(struct topic *t, struct partition *pt, const struct split
 	r.sp = sp;
 	r.rb = rb;
 	r.src = src;
-	if (tr && !r.more && t->cfg.acks == 0 && partition_busy(pt)) {
+	if (acks0 && !r.more && partition_busy(pp->pt)) {
 		struct produce_req *a = req_copy(&r);
 
 		if (a) {
 			a->async = true;
 			a->tr = tr;
 			a->bytes = *held;
-			rc = partition_submit(t, pt, a);
+			rc = partition_submit(ctx, pp, a);
 			if (rc == 1) {
 				*held = 0;
 				return 0;
@@ -843,19 +1031,18 @@ static int produce_one(struct topic *t, struct partition *pt, const struct split
 		}
 		/* no memory for a copy: append synchronously */
 	}
-	return partition_submit(t, pt, &r);
+	return partition_submit(ctx, pp, &r);
 }
 
-/* .produce: records spread over the partitions by the partitioner. */
-static int produce_spread(struct topic *t, const struct splitter *sp, struct recbuf *rb,
-			  struct lsrc *src, struct produce_tracker *tr, int64_t *held)
+/* .produce: records spread over the partitions by the partitioner. pps:
+ * one per partition of ctx, taken on first use. */
+static int produce_spread(const struct produce_ctx *ctx, struct produce_part *pps,
+			  const struct splitter *sp, struct recbuf *rb, struct lsrc *src)
 {
-	const int np = t->nparts;
+	const int np = ctx->nparts;
 	int *start = NULL, n, rc = 0;
 	bool checked = false;
 
-	if (np == 1)
-		return produce_one(t, t->parts[0], sp, rb, src, tr, held);
 	if (rb->cap > 0 && !rb->sorted) {
 		/* a pooled array used so far for single partitions only */
 		rb->sorted = malloc((size_t)rb->cap * sizeof(*rb->sorted));
@@ -887,7 +1074,7 @@ static int produce_spread(struct topic *t, const struct splitter *sp, struct rec
 		checked = true;
 		for (int i = 0; i < n; i++)
 			keyless += !rb->recs[i].key;
-		rr = keyless ? atomic_fetch_add(&t->rr_next, keyless) : 0;
+		rr = keyless ? atomic_fetch_add(&ctx->t->rr_next, keyless) : 0;
 		/* counting sort by partition, stable: order kept in each */
 		memset(start, 0, (size_t)(np + 1) * sizeof(*start));
 		for (int i = 0; i < n; i++) {
@@ -909,10 +1096,15 @@ static int produce_spread(struct topic *t, const struct splitter *sp, struct rec
 
 			if (start[q] == from)
 				continue;
+			if (!pps[q].log) {
+				rc = produce_part_take(ctx, q, &pps[q]);
+				if (rc < 0)
+					break;
+			}
 			r.recs = rb->sorted + from;
 			r.n = start[q] - from;
 			r.payload = recs_payload(r.recs, r.n);
-			rc = partition_submit(t, t->parts[q], &r);
+			rc = partition_submit(ctx, &pps[q], &r);
 		}
 		if (rc < 0)
 			break;
@@ -924,10 +1116,10 @@ static int produce_spread(struct topic *t, const struct splitter *sp, struct rec
 /* Compacted topics (cleanup.policy has compact) take keyed records only,
  * as Kafka does: a line without the key separator (or any line when the
  * topic has none) refuses the whole write with -EINVAL, before anything
- * is appended. (Issue 4: retention and compaction.) */
-static int compact_keys_check_run(const struct topic *t, const char *p, const char *end)
+ * is appended. */
+static int compact_keys_check_run(const struct produce_ctx *ctx, const char *p, const char *end)
 {
-	const struct log_config *lc = &t->cfg.log;
+	const struct log_config *lc = &ctx->cfg.log;
 
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -936,7 +1128,7 @@ static int compact_keys_check_run(const struct topic *t, const char *p, const ch
 		if (lc->key_sep_len == 0 || !memmem(p, l, lc->key_sep, (size_t)lc->key_sep_len)) {
 			mq_log_limited(MQ_WARN, "topic %s: write refused: a record without a key "
 				       "in a compacted topic (cleanup.policy=compact needs "
-				       "key.separator and key<sep>value lines)", t->name);
+				       "key.separator and key<sep>value lines)", ctx->t->name);
 			return -EINVAL;
 		}
 		p += l + 1;
@@ -944,55 +1136,87 @@ static int compact_keys_check_run(const struct topic *t, const char *p, const ch
 	return 0;
 }
 
-static int compact_keys_check(const struct topic *t, const struct lsrc *s)
+static int compact_keys_check(const struct produce_ctx *ctx, const struct lsrc *s)
 {
-	if (!(t->cfg.log.cleanup_policy & LOG_CLEANUP_COMPACT))
+	if (!(ctx->cfg.log.cleanup_policy & LOG_CLEANUP_COMPACT))
 		return 0;
-	int rc = compact_keys_check_run(t, s->p, s->end);
-	return rc == 0 && s->p2 ? compact_keys_check_run(t, s->p2, s->end2) : rc;
+	int rc = compact_keys_check_run(ctx, s->p, s->end);
+	return rc == 0 && s->p2 ? compact_keys_check_run(ctx, s->p2, s->end2) : rc;
 }
 
-int topic_produce(struct topic *t, int partition, const char *lines, size_t len, int flags)
+/* The settings (and, for one partition, the partition) under t->lock. */
+static int produce_begin(struct topic *t, int partition, struct produce_ctx *ctx,
+			 struct produce_part *pp)
 {
-	return topic_produce_tracked(t, partition, NULL, 0, lines, len, flags, NULL);
-}
+	int rc = 0;
 
-int topic_produce2(struct topic *t, int partition, const char *head, size_t head_len,
-		   const char *lines, size_t len, int flags)
-{
-	return topic_produce_tracked(t, partition, head, head_len, lines, len, flags, NULL);
-}
-
-int topic_produce_tracked(struct topic *t, int partition, const char *head, size_t head_len,
-			  const char *lines, size_t len, int flags, struct produce_tracker *tr)
-{
-	struct lsrc src = { lines, lines + len, NULL, NULL };
-	struct splitter sp;
-	struct recbuf *rb = NULL;
-	int64_t held = 0;
-	int rc;
-
+	ctx->t = t;
 	pthread_rwlock_rdlock(&t->lock);
 	if (atomic_load(&t->deleted) || partition < -1 || partition >= t->nparts) {
 		rc = -ENOENT;
 		goto out;
 	}
+	ctx->cfg = t->cfg;
+	ctx->nparts = t->nparts;
+	if (partition >= 0) {
+		pp->pt = t->parts[partition];
+		pp->log = pp->pt->log;
+		pp->last_offset = -1;
+		log_ref(pp->log);
+	}
+out:
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}
+
+int topic_produce(struct topic *t, int partition, const char *lines, size_t len, int flags)
+{
+	const struct produce_input in = { .lines = lines, .len = len };
+
+	return topic_produce_file(t, partition, &in, flags, NULL);
+}
+
+int topic_produce_file(struct topic *t, int partition, const struct produce_input *in,
+		       int flags, struct produce_tracker *tr)
+{
+	const char *head = in->head, *lines = in->lines;
+	size_t head_len = in->head_len, len = in->len;
+	struct lsrc src = { lines, lines + len, NULL, NULL };
+	struct produce_ctx ctx;
+	struct produce_part one = { 0 }, *pps = &one;
+	struct splitter sp;
+	struct recbuf *rb = NULL;
+	int64_t held = 0;
+	int np = 1, rc;
+
 	if (head_len > 0) {
-		if (head[head_len - 1] != '\n') {
-			rc = -EINVAL;
-			goto out;
-		}
+		if (head[head_len - 1] != '\n')
+			return -EINVAL;
 		src = (struct lsrc){ head, head + head_len, len ? lines : NULL, lines + len };
 	}
-	if (head_len + len == 0) {
-		rc = 0;
+	if (len > 0 && !(flags & PRODUCE_FINAL) && lines[len - 1] != '\n')
+		return -EINVAL;
+	rc = produce_begin(t, partition, &ctx, &one);
+	if (rc < 0)
+		return rc;
+	if (head_len + len == 0)
 		goto out;
+	if (partition < 0 && ctx.nparts > 1) {
+		np = ctx.nparts;
+		pps = calloc((size_t)np, sizeof(*pps));
+		if (!pps) {
+			pps = &one;
+			np = 1;
+			rc = -ENOMEM;
+			goto out;
+		}
+	} else if (partition < 0) {
+		rc = produce_part_take(&ctx, 0, &one);
+		if (rc < 0)
+			goto out;
+		partition = 0;
 	}
-	if (len > 0 && !(flags & PRODUCE_FINAL) && lines[len - 1] != '\n') {
-		rc = -EINVAL;
-		goto out;
-	}
-	rc = compact_keys_check(t, &src);
+	rc = compact_keys_check(&ctx, &src);
 	if (rc < 0)
 		goto out;
 	/* buffer.memory: the bytes of this write until they are appended. */
@@ -1003,9 +1227,9 @@ int topic_produce_tracked(struct topic *t, int partition, const char *head, size
 		goto out;
 	}
 	held = (int64_t)(head_len + len);
-	sp.lr.sep = t->cfg.log.key_sep;
-	sp.lr.sep_len = t->cfg.log.key_sep_len;
-	sp.lr.max = log_max_record_payload(&t->cfg.log);
+	sp.lr.sep = ctx.cfg.log.key_sep;
+	sp.lr.sep_len = ctx.cfg.log.key_sep_len;
+	sp.lr.max = log_max_record_payload(&ctx.cfg.log);
 	sp.now = engine_now_ms();
 	rb = recbuf_get(t->b);
 	if (!rb) {
@@ -1013,13 +1237,21 @@ int topic_produce_tracked(struct topic *t, int partition, const char *head, size
 		goto out;
 	}
 	if (partition < 0)
-		rc = produce_spread(t, &sp, rb, &src, tr, &held);
+		rc = produce_spread(&ctx, pps, &sp, rb, &src);
 	else
-		rc = produce_one(t, t->parts[partition], &sp, rb, &src, tr, &held);
+		rc = produce_one(&ctx, &one, &sp, rb, &src, tr, &held);
+	/* Appended; acks=all also waits until it is committed. */
+	for (int q = 0; q < np && rc == 0 && ctx.cfg.acks == -1; q++)
+		if (pps[q].log && pps[q].last_offset >= 0)
+			rc = produce_commit_wait(t, pps[q].pt, pps[q].log, pps[q].last_offset,
+						 t->b->cfg.request_timeout_ms);
 out:
 	buffer_give(t->b, held);
 	if (rb)
 		recbuf_put(t->b, rb);
-	pthread_rwlock_unlock(&t->lock);
+	for (int q = 0; q < np; q++)
+		produce_part_release(&pps[q]);
+	if (pps != &one)
+		free(pps);
 	return rc;
 }

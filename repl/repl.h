@@ -9,11 +9,10 @@
  * the leader of every partition with leader epoch 0 and itself as the only
  * replica and ISR; the cluster implements the same calls.
  *
- * Produce path (DESIGN §1): topic_produce() takes complete lines, splits
- * them into records (key<sep>value when the topic has key.separator),
- * appends them to the partition's log, and returns when they are
- * acknowledged according to acks (on one node: appended, hw moved; synced
- * first when the flush settings ask for it).
+ * Produce path: topic_produce() takes complete lines, splits them into
+ * records (key<sep>value when the topic has key.separator), appends them
+ * to the partition's log, and returns when they are acknowledged according
+ * to acks (appended, then committed: see "produce" below).
  *
  * Ownership: struct topic is reference counted. broker_topic_get() returns
  * a reference the caller drops with topic_put(). A deleted topic stays
@@ -58,6 +57,9 @@ struct broker_config {
 	int acks;                           /* acks default for topics: 0, 1, -1 (all) */
 	int64_t buffer_memory;              /* buffer.memory (32 MiB) */
 	int64_t linger_ms;                  /* linger.ms default for topics (0) */
+	/* request.timeout.ms (30000): longest wait of an acks=all write for
+	 * the high watermark to cover its records (-ETIMEDOUT). */
+	int64_t request_timeout_ms;
 	/* The engine's file I/O (NULL: io_posix); tests pass a fault table. */
 	const struct io_ops *io;
 	int64_t flush_scheduler_ms;         /* log.flush.scheduler.interval.ms */
@@ -141,27 +143,43 @@ int topic_config_write(struct topic *t, const char *text, size_t len);
 int topic_state_text(struct topic *t, char **out, size_t *len);
 
 /* ---- produce ----
- * lines: complete lines, each ended by '\n', except that with
- * PRODUCE_FINAL the last one may lack it (a partial line flushed at close
- * or fsync). partition -1 = the partitioner (.produce). Returns 0 when all
- * records are acknowledged per acks, or:
- *   -ENOENT topic or partition deleted, -EMSGSIZE a record over
+ * A write is acknowledged in two steps, "appended" then "committed":
+ *   1. appended: its records are in the partition's log (and, when
+ *      flush.messages asks for it, synced), in one append serialised per
+ *      partition (group commit, produce.c), under no topic-wide lock;
+ *   2. committed (acks=all): it waits, holding no lock, until the high
+ *      watermark covers its last offset, at most request.timeout.ms. On
+ *      one node the ISR is this broker, so the hw moves with the append
+ *      and this step ends at once.
+ * acks=1 returns after step 1, acks=0 may return before it (see
+ * produce_tracker).
+ *
+ * The input is one or two runs of lines: lines holds complete lines, each
+ * ended by '\n', except that with PRODUCE_FINAL the last one may lack it
+ * (a partial line flushed at close or fsync); head, if any, is appended
+ * just before them as one write (complete lines: e.g. a partial line
+ * completed by this write), which saves the mount from copying a whole
+ * write behind a partial line. partition -1 = the partitioner (.produce).
+ * Returns 0 when all records are acknowledged per acks, or:
+ *   -ENOENT topic or partition deleted, -EINVAL a run not ended by '\n'
+ *   (or a keyless record in a compacted topic), -EMSGSIZE a record over
  *   max.message.bytes (nothing appended), -ENOSPC disk full (nothing
- *   appended), -EAGAIN not appended, safe to retry, -ETIMEDOUT appended but
- *   not confirmed committed, -EIO. */
+ *   appended), -EAGAIN not appended, safe to retry (O_NONBLOCK and
+ *   buffer.memory full), -ETIMEDOUT appended but not confirmed committed
+ *   within request.timeout.ms, -EIO. */
 #define PRODUCE_FINAL    0x1
 #define PRODUCE_NONBLOCK 0x2
-int topic_produce(struct topic *t, int partition, const char *lines, size_t len, int flags);
-/* The same for two runs of lines appended as one: head (complete lines,
- * e.g. a partial line completed by this write) then lines. Saves the mount
- * from copying a whole write behind a partial line. */
-int topic_produce2(struct topic *t, int partition, const char *head, size_t head_len,
-		   const char *lines, size_t len, int flags);
-/* The same with a tracker: one per open file, for acks=0. An acks=0 write
- * may return before its records are appended (when another append to the
- * partition is in progress, the appender takes it along); the tracker
- * counts such writes and keeps the first error one of them met, so that
- * fsync() and close() can wait for them and report it. */
+struct produce_input {
+	const char *head;                   /* may be NULL (head_len 0) */
+	size_t head_len;
+	const char *lines;
+	size_t len;
+};
+/* acks=0 writes through one open file: such a write may return before its
+ * records are appended (when another append to the partition is in
+ * progress, the appender takes it along); the tracker counts such writes
+ * and keeps the first error one of them met, so that fsync() and close()
+ * can wait for them and report it. */
 struct produce_tracker {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -174,8 +192,13 @@ void produce_tracker_init(struct produce_tracker *tr);
 int produce_tracker_wait(struct produce_tracker *tr);
 /* Waits as produce_tracker_wait, then frees. */
 void produce_tracker_destroy(struct produce_tracker *tr);
-int topic_produce_tracked(struct topic *t, int partition, const char *head, size_t head_len,
-			  const char *lines, size_t len, int flags, struct produce_tracker *tr);
+/* A write through an open file: both runs, and the file's tracker (NULL:
+ * none; acks=0 then appends before it returns). */
+int topic_produce_file(struct topic *t, int partition, const struct produce_input *in,
+		       int flags, struct produce_tracker *tr);
+/* One run of lines, no tracker: writers that are not an open file (the
+ * group coordinator's commits, tests). */
+int topic_produce(struct topic *t, int partition, const char *lines, size_t len, int flags);
 /* The topic's max.message.bytes. */
 int32_t topic_max_message_bytes(struct topic *t);
 /* 0 if the line of len bytes (its '\n' not counted) can be one record,
@@ -205,8 +228,9 @@ ssize_t topic_segment_render(struct topic *t, int partition, int64_t base,
 
 /* ---- high watermark listener ----
  * fn(arg, topic, partition) after any partition's high watermark moved.
- * It runs with the topic's locks held: it may only queue work or wake a
- * thread, never call topic_*(). One listener (the group coordinator). */
+ * It may run with a topic's lock held (a grow) and with the broker's
+ * hw_mu: it may only queue work or wake a thread, never call topic_*().
+ * One listener (the group coordinator). */
 void broker_set_hw_listener(struct broker *b, void (*fn)(void *arg, const char *topic,
 							   int partition), void *arg);
 

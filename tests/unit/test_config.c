@@ -55,6 +55,7 @@ static void assert_broker_equal(const struct broker_config *a, const struct brok
 	assert_log_config_equal(&a->log, &b->log);
 	assert_int_equal(a->acks, b->acks);
 	assert_int_equal(a->buffer_memory, b->buffer_memory);
+	assert_int_equal(a->request_timeout_ms, b->request_timeout_ms);
 	assert_int_equal(a->flush_scheduler_ms, b->flush_scheduler_ms);
 	assert_int_equal(a->checkpoint_interval_ms, b->checkpoint_interval_ms);
 }
@@ -128,6 +129,7 @@ static const char default_render[] =
 	"linger.ms=0\n"
 	"acks=all\n"
 	"buffer.memory=33554432\n"
+	"request.timeout.ms=30000\n"
 	"key.separator=\n"
 	"log.retention.ms=604800000\n"
 	"log.retention.bytes=-1\n"
@@ -163,6 +165,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.log.key_sep_len, 0);
 	assert_int_equal(c.acks, -1);
 	assert_int_equal(c.buffer_memory, 33554432);
+	assert_int_equal(c.request_timeout_ms, 30000);
 	assert_int_equal(c.flush_scheduler_ms, INT64_MAX);
 	assert_int_equal(c.checkpoint_interval_ms, 60000);
 
@@ -198,6 +201,7 @@ static void test_every_broker_key(void **state)
 		"batch.size=67108864\n"
 		"acks=1\n"
 		"buffer.memory=1024\n"
+		"request.timeout.ms=250\n"
 		"log.flush.scheduler.interval.ms=1000\n"
 		"log.flush.offset.checkpoint.interval.ms=5000\n"
 		"key.separator=|\n", err, sizeof(err)), 0);
@@ -216,6 +220,7 @@ static void test_every_broker_key(void **state)
 	assert_int_equal(c.log.batch_bytes, 64 * 1024 * 1024);
 	assert_int_equal(c.acks, 1);
 	assert_int_equal(c.buffer_memory, 1024);
+	assert_int_equal(c.request_timeout_ms, 250);
 	assert_int_equal(c.flush_scheduler_ms, 1000);
 	assert_int_equal(c.checkpoint_interval_ms, 5000);
 	assert_int_equal(c.log.key_sep_len, 1);

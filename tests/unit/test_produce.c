@@ -5,7 +5,9 @@
  * round-robin), batch building from large and small writes, group commit
  * of concurrent writers (linger.ms), buffer.memory (EAGAIN / blocking),
  * acks=0 with a tracker, fsync reaching the disk (counted fsyncs), ENOSPC
- * with nothing half-written, EMSGSIZE, a deleted topic.
+ * with nothing half-written, EMSGSIZE, a deleted topic; no topic lock
+ * held across a linger wait (.config, chmod, stat, rmdir meanwhile); the
+ * acknowledgement step waiting for the high watermark.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -343,6 +345,14 @@ static void test_buffer_memory(void **state)
 
 /* ---- acks ---- */
 
+/* One line into partition 0 through an open file's tracker. */
+static int produce_tracked(struct topic *t, const char *line, struct produce_tracker *tr)
+{
+	const struct produce_input in = { .lines = line, .len = strlen(line) };
+
+	return topic_produce_file(t, 0, &in, 0, tr);
+}
+
 static void test_acks0_tracker(void **state)
 {
 	struct fx *f = *state;
@@ -354,14 +364,14 @@ static void test_acks0_tracker(void **state)
 	produce_tracker_init(&tr);
 	/* Alone, acks=0 appends at once (nobody else would). */
 	config(f, "acks=0\n");
-	assert_int_equal(topic_produce_tracked(f->t, 0, NULL, 0, "a\n", 2, 0, &tr), 0);
+	assert_int_equal(produce_tracked(f->t, "a\n", &tr), 0);
 	assert_int_equal(leo(f, 0), 1);
 	/* Behind a lingering appender it returns before its append. */
 	config(f, "linger.ms=300\n");
 	pthread_create(&th, NULL, big_writer, &w);
 	usleep(50 * 1000);
 	t0 = now_ms();
-	assert_int_equal(topic_produce_tracked(f->t, 0, NULL, 0, "q\n", 2, 0, &tr), 0);
+	assert_int_equal(produce_tracked(f->t, "q\n", &tr), 0);
 	assert_true(now_ms() - t0 < 150);
 	assert_int_equal(leo(f, 0), 1);                 /* not yet appended */
 	assert_int_equal(atomic_load(&f->b->pm.acks0_queued), 1);
@@ -469,6 +479,7 @@ static void test_big_write_as_lines(void **state)
 	struct fx *f = *state;
 	size_t len = 10000 * 100, big = 2u << 20;
 	char *buf = malloc(big), *want = malloc(len + 8);
+	struct produce_input in;
 
 	for (int i = 0; i < 10000; i++) {
 		char line[128];
@@ -480,7 +491,8 @@ static void test_big_write_as_lines(void **state)
 	memcpy(want, "joined\n", 7);
 	memcpy(want + 7, buf, len);
 	want[len + 7] = 0;
-	assert_int_equal(topic_produce2(f->t, 0, "joined\n", 7, buf, len, 0), 0);
+	in = (struct produce_input){ .head = "joined\n", .head_len = 7, .lines = buf, .len = len };
+	assert_int_equal(topic_produce_file(f->t, 0, &in, 0, NULL), 0);
 	assert_int_equal(leo(f, 0), 10001);
 	assert_int_equal(atomic_load(&part(f, 0)->records_in), 10001);
 	assert_int_equal(atomic_load(&part(f, 0)->payload_in), 10001 * 99 - 93);
@@ -509,6 +521,233 @@ static void test_big_write_as_lines(void **state)
 	free(want);
 }
 
+/* ---- no topic-wide lock across the append ---- */
+
+/* Polls cond(f) with a deadline (never a sleep of the expected time). */
+static bool wait_until(bool (*cond)(struct fx *f), struct fx *f)
+{
+	for (int64_t dl = now_ms() + 20000; now_ms() < dl; usleep(1000))
+		if (cond(f))
+			return true;
+	return cond(f);
+}
+
+static bool lingering(struct fx *f)
+{
+	struct partition *pt = part(f, 0);
+	bool l;
+
+	pthread_mutex_lock(&pt->produce_mu);
+	l = pt->lingering;
+	pthread_mutex_unlock(&pt->produce_mu);
+	return l;
+}
+
+struct bg {
+	struct fx *f;
+	atomic_int done;
+	int rc;
+};
+
+static void *lingering_writer(void *arg)
+{
+	struct bg *w = arg;
+
+	w->rc = topic_produce(w->f->t, 0, "parked\n", 7, 0);
+	atomic_store(&w->done, 1);
+	return NULL;
+}
+
+static void *topic_ops(void *arg)
+{
+	struct bg *o = arg;
+	struct topic *t = o->f->t;
+	const char *kv = "retention.ms=3600000\npartitions=2\n";
+	int rc = topic_config_write(t, kv, strlen(kv));
+
+	if (rc == 0)
+		rc = topic_set_owner(t, 1, 1, 0700);                /* chmod, chown */
+	if (rc == 0 && topic_line_size(t, 0) != 0)           /* stat */
+		rc = -EPROTO;
+	if (rc == 0 && topic_partitions(t) != 2)
+		rc = -EPROTO;
+	o->rc = rc;
+	atomic_store(&o->done, 1);
+	return NULL;
+}
+
+static bool bg_done(struct bg *b)
+{
+	return atomic_load(&b->done) != 0;
+}
+
+static struct bg *g_bg;
+static bool g_bg_done(struct fx *f)
+{
+	(void)f;
+	return bg_done(g_bg);
+}
+
+/* Runs fn(b) on a thread that must finish before the deadline. */
+static void run_bg(void *(*fn)(void *), struct bg *b)
+{
+	pthread_t th;
+
+	pthread_create(&th, NULL, fn, b);
+	g_bg = b;
+	assert_true(wait_until(g_bg_done, b->f));
+	pthread_join(th, NULL);
+}
+
+/* A writer parked in its linger.ms wait holds no topic lock: a .config
+ * write (which also grows the partitions), chmod and stat of the topic
+ * complete while it waits; then its write goes on, with the settings it
+ * began with. */
+static void test_topic_ops_during_linger(void **state)
+{
+	struct fx *f = *state;
+	struct bg w = { .f = f }, o = { .f = f };
+	pthread_t tw;
+	char big[20000];
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+
+	config(f, "linger.ms=60000\n");
+	pthread_create(&tw, NULL, lingering_writer, &w);
+	assert_true(wait_until(lingering, f));
+	run_bg(topic_ops, &o);
+	assert_int_equal(o.rc, 0);
+	/* All of it happened while the writer still waited. */
+	assert_true(lingering(f));
+	assert_false(bg_done(&w));
+	assert_int_equal(leo(f, 0), 0);
+	topic_owner(f->t, &uid, &gid, &mode);
+	assert_int_equal(mode, 0700);
+	/* A write of batch.size bytes ends the linger: both are appended. */
+	memset(big, 'b', sizeof(big));
+	big[sizeof(big) - 1] = '\n';
+	assert_int_equal(topic_produce(f->t, 0, big, sizeof(big), 0), 0);
+	pthread_join(tw, NULL);
+	assert_int_equal(w.rc, 0);
+	assert_int_equal(leo(f, 0), 2);
+	config(f, "linger.ms=0\n");
+	assert_int_equal(topic_produce(f->t, 1, "new\n", 4, 0), 0);
+	assert_int_equal(leo(f, 1), 1);
+}
+
+static void *deleter(void *arg)
+{
+	struct bg *d = arg;
+
+	d->rc = broker_topic_delete(d->f->b, "t");
+	atomic_store(&d->done, 1);
+	return NULL;
+}
+
+/* rmdir of a topic whose writer waits out linger.ms completes at once,
+ * and the write then fails with ENOENT, nothing appended. */
+static void test_delete_during_linger(void **state)
+{
+	struct fx *f = *state;
+	struct bg w = { .f = f }, d = { .f = f };
+	pthread_t tw;
+
+	config(f, "linger.ms=60000\n");
+	pthread_create(&tw, NULL, lingering_writer, &w);
+	assert_true(wait_until(lingering, f));
+	run_bg(deleter, &d);
+	assert_int_equal(d.rc, 0);
+	g_bg = &w;
+	assert_true(wait_until(g_bg_done, f));   /* not after the linger */
+	pthread_join(tw, NULL);
+	assert_int_equal(w.rc, -ENOENT);
+	assert_int_equal(atomic_load(&part(f, 0)->records_in), 0);
+}
+
+/* ---- appended, then committed ---- */
+
+struct acker {
+	struct fx *f;
+	struct log *l;
+	int64_t last, timeout_ms;
+	atomic_int done;
+	int rc;
+};
+
+static void *acker_main(void *arg)
+{
+	struct acker *a = arg;
+
+	a->rc = produce_commit_wait(a->f->t, part(a->f, 0), a->l, a->last, a->timeout_ms);
+	atomic_store(&a->done, 1);
+	return NULL;
+}
+
+static bool commit_waiting(struct fx *f)
+{
+	return atomic_load(&part(f, 0)->commit_waiters) == 1;
+}
+
+/* Appends one record through the engine alone: appended, the hw not moved
+ * (a leader's state until its followers have fetched). Its offset. */
+static int64_t append_uncommitted(struct fx *f)
+{
+	struct rec_in r = { .key = NULL, .key_len = -1, .value = "u", .value_len = 1,
+			    .timestamp = 1 };
+	struct log_append_info info;
+
+	assert_int_equal(log_append(part(f, 0)->log, &r, 1, BROKER_LEADER_EPOCH, &info), 0);
+	return info.last_offset;
+}
+
+/* The acknowledgement step waits, holding no lock, until the hw covers the
+ * records (woken by the hw move), gives ETIMEDOUT when it does not in
+ * time, and ENOENT when the topic goes meanwhile; on one node a write's
+ * own append moves the hw, so acks=all returns at once. */
+static void test_ack_waits_for_commit(void **state)
+{
+	struct fx *f = *state;
+	struct log *l = part(f, 0)->log;
+	struct acker a = { .f = f, .l = l, .timeout_ms = 60000 };
+	struct log_state st;
+	pthread_t th;
+	char *all;
+
+	assert_int_equal(topic_produce(f->t, 0, "c0\n", 3, 0), 0);  /* acks=all */
+	assert_int_equal(topic_log_state(f->t, 0, &st), 0);
+	assert_int_equal(st.hw, 1);
+	a.last = append_uncommitted(f);
+	assert_int_equal(a.last, 1);
+	pthread_create(&th, NULL, acker_main, &a);
+	assert_true(wait_until(commit_waiting, f));
+	/* Parked on the hw, not on a lock: the topic is free meanwhile. */
+	config(f, "retention.ms=3600000\n");
+	assert_int_equal(topic_line_size(f->t, 0), 3);
+	assert_false(atomic_load(&a.done));
+	assert_int_equal(log_set_hw(l, a.last + 1), 0);   /* the followers caught up */
+	pthread_join(th, NULL);
+	assert_int_equal(a.rc, 0);
+	/* Never covered: ETIMEDOUT, the record stays appended, uncommitted. */
+	a.last = append_uncommitted(f);
+	assert_int_equal(produce_commit_wait(f->t, part(f, 0), l, a.last, 1), -ETIMEDOUT);
+	assert_int_equal(topic_log_state(f->t, 0, &st), 0);
+	assert_int_equal(st.hw, 2);
+	assert_int_equal(st.log_end_offset, 3);
+	all = read_all(f->t, 0);
+	assert_string_equal(all, "c0\nu\n");
+	free(all);
+	/* A delete ends the wait. */
+	log_ref(l);
+	a.done = 0;
+	pthread_create(&th, NULL, acker_main, &a);
+	assert_true(wait_until(commit_waiting, f));
+	assert_int_equal(broker_topic_delete(f->b, "t"), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(a.rc, -ENOENT);
+	log_unref(l);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -525,6 +764,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_enospc_nothing_half_written, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_emsgsize_and_deleted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_big_write_as_lines, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_topic_ops_during_linger, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_during_linger, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_waits_for_commit, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
