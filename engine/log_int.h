@@ -1,6 +1,8 @@
 /*
- * log_int.h — private to engine/: the segment and the log structures that
- * seg.c, log.c, logmgr.c and render.c share.
+ * log_int.h — private to engine/: the segment and the log structures, and
+ * the functions the engine's files call across one another (the log's
+ * files are listed at the top of log.c). Lock order: a log's maint_lock
+ * before its lock, never the other way.
  */
 #ifndef MQFS_ENGINE_LOG_INT_H
 #define MQFS_ENGINE_LOG_INT_H
@@ -264,7 +266,7 @@ static inline struct seg *log_active(struct log *l) { return l->segs[l->nsegs - 
 static inline int64_t log_leo(struct log *l) { return log_active(l)->next_offset; }
 static inline int64_t log_line_end(struct log *l) { return log_active(l)->line_end; }
 
-/* log.c, for logmgr.c */
+/* log_open.c, for logmgr.c */
 struct log_open_args {
 	int64_t recovery_point;     /* -1 unknown */
 	int64_t hw;                 /* -1 unknown */
@@ -275,19 +277,45 @@ struct log_open_args {
 int log_open(const struct io_ops *io, const char *dir, const char *topic, int partition,
 	     const struct log_config *cfg, const struct log_open_args *args, bool create,
 	     struct log **out);
-/* Finds the segment holding offset (last with base <= offset); -1 none.
- * Caller holds the lock. */
+
+/* log.c: appends s to the segment list (lock held, or the log not yet
+ * shared); the list takes over the caller's reference on success. */
+int log_segs_push(struct log *l, struct seg *s);
+/* Ends the active segment's mapped tail and fsyncs it, so its file ends
+ * where the log does (a clean shutdown, before the marker). */
+int log_tail_close(struct log *l);
+
+/* lookup.c. Finds the segment holding offset (last with base <= offset);
+ * -1 none. Caller holds the lock. */
 int log_seg_index_by_offset(struct log *l, int64_t offset);
 int log_seg_index_by_pos(struct log *l, int64_t pos);
 /* A referenced segment by base offset (for .segments views), or NULL. */
 struct seg *log_seg_get(struct log *l, int64_t base);
+/* log_offset_to_pos with the lock held: -ERANGE at or past the LEO. */
+int log_offset_to_pos_locked(struct log *l, int64_t offset, int64_t *pos);
 
-/* Ends the active segment's mapped tail and fsyncs it, so its file ends
- * where the log does (a clean shutdown, before the marker). */
-int log_tail_close(struct log *l);
+/* epoch.c. Reads leader-epoch-checkpoint into the empty cache at open
+ * (missing: empty); -EBADMSG, logged with the line and the reason. */
+int epoch_cache_load(struct log *l);
+/* Drops the entries starting at or after end_offset (kept when it is 0)
+ * and rewrites the file if any went. Lock held. */
+int epoch_cache_truncate_from_end(struct log *l, int64_t end_offset);
+
+/* append.c, lock held. Writes nb encoded batches (buf, meta; offsets
+ * already theirs) at the end of the log, rolling as needed. */
+int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta *meta,
+		      int nb, int64_t now);
 /* Closes the active segment and starts a new one at the LEO (retention
- * rolls a quiet segment so that it can age out). Lock held. */
+ * rolls a quiet segment so that it can age out). */
 int log_roll_locked(struct log *l);
+/* Cuts a failed append back to start; fences the log there if the cut
+ * fails (the cut's error is returned). */
+int log_append_rollback(struct log *l, int64_t start);
+/* Cuts a fenced log back to its fence: 0, or -EIO if that fails again. */
+int log_fence_clear(struct log *l);
+
+/* truncate.c: the log ends before offset (lock held); see log_truncate_to. */
+int log_truncate_locked(struct log *l, int64_t offset);
 
 /* corrupt.c: a reader found the batch at .log position pos of s not valid
  * (buf/len: the bytes there, or NULL when they could not be read whole, len
@@ -297,7 +325,7 @@ int log_roll_locked(struct log *l);
  * again. Any thread, with or without the log's lock. */
 void log_corrupt(struct log *l, struct seg *s, int64_t pos, const uint8_t *buf, size_t len);
 
-/* cleaner.c, for log.c: at open, before the segments are listed, finishes
+/* cleaner.c, for log_open.c: at open, before the segments are listed, finishes
  * or rolls back an interrupted swap (.cleaned, .swap files) and removes
  * index files whose .log is gone (a deletion cut short). */
 int cleaner_recover_dir(const struct io_ops *io, const char *dir);

@@ -1,0 +1,130 @@
+/*
+ * append.c — what every append shares, whoever made its batches: writing
+ * encoded batches at the end of the log in runs that fit the active
+ * segment, rolling to a new segment between them, and the all-or-nothing
+ * rule (invariant 5 of log.c): a failed append is cut back
+ * (log_append_rollback) and, when the cut fails too, the log is fenced at
+ * the append's first offset until a later cut succeeds (log_fence_clear).
+ * The leader's append, which encodes records and assigns their offsets, is
+ * append_leader.c.
+ *
+ * Rolling (should_roll): a new segment starts at the next batch's base
+ * offset when the active one is not empty and the batch would take it past
+ * segment.bytes (or 2 GiB), segment.ms has passed since its first append,
+ * an index would pass segment.index.bytes, or a relative offset would not
+ * fit 32 bits. The closed segment's .lines entries are written and its
+ * mapped tail cut at once; its fsync is left to log_flush_closed.
+ *
+ * Locking: every function here runs with l->lock held.
+ */
+#include <errno.h>
+
+#include "engine/log_int.h"
+
+static bool should_roll(struct log *l, struct seg *s, int64_t batch_size, int64_t last_offset,
+			int64_t now)
+{
+	int64_t size = atomic_load(&s->size);
+	if (size == 0)
+		return false;
+	return size + batch_size > l->cfg.segment_bytes ||
+	       size + batch_size > INT32_MAX ||
+	       (s->first_append_ms && now - s->first_append_ms > l->cfg.segment_ms) ||
+	       (s->idx_entries + 1) * INDEX_ENT_SIZE > l->cfg.segment_index_bytes ||
+	       (s->tidx_entries + 1) * TIMEINDEX_ENT_SIZE > l->cfg.segment_index_bytes ||
+	       last_offset - s->base_offset > INT32_MAX;
+}
+
+static int log_roll(struct log *l, int64_t base)
+{
+	struct seg *old = log_active(l), *s;
+	/* The closed segment's .lines entries are written now (readers, the
+	 * cleaner and retention see closed segments whole); its fsync is left
+	 * to log_flush_closed() in the background, as Kafka flushes a rolled
+	 * segment asynchronously: an fsync of a whole segment here would stall
+	 * the append that rolled. The recovery point stays where it is. */
+	int rc = seg_lines_sync(old);
+	if (rc == 0)
+		rc = seg_tail_drop(old);        /* a closed file ends where its log does */
+	if (rc == 0)
+		rc = seg_create(l->io, l->dir, base, old->line_end, &s);
+	if (rc < 0)
+		return rc;
+	rc = log_segs_push(l, s);
+	if (rc < 0) {
+		seg_unref(s);
+		return rc;
+	}
+	old->tail_ok = false;
+	s->tail_ok = true;
+	return 0;
+}
+
+int log_roll_locked(struct log *l)
+{
+	return log_roll(l, log_leo(l));
+}
+
+/* Writes nb encoded batches (buf, meta) at the end of the log: runs of
+ * batches that fit in the active segment, rolling between them. */
+int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta *meta,
+			 int nb, int64_t now)
+{
+	size_t off = 0;
+
+	for (int i = 0; i < nb;) {
+		struct seg *s = log_active(l);
+		if (should_roll(l, s, meta[i].size, meta[i].last_offset, now)) {
+			int rc = log_roll(l, meta[i].base_offset);
+			if (rc < 0)
+				return rc;
+			s = log_active(l);
+		}
+		int j = i;
+		int64_t run = 0, sz = atomic_load(&s->size);
+		do {
+			run += meta[j].size;
+			j++;
+		} while (j < nb && sz + run + meta[j].size <= l->cfg.segment_bytes &&
+			 sz + run + meta[j].size <= INT32_MAX &&
+			 meta[j].last_offset - s->base_offset <= INT32_MAX);
+		if (!s->first_append_ms)
+			s->first_append_ms = now;
+		int rc = seg_append(s, buf + off, (size_t)run, &meta[i], j - i,
+				    l->cfg.index_interval_bytes);
+		if (rc < 0)
+			return rc;
+		off += (size_t)run;
+		i = j;
+	}
+	return 0;
+}
+
+/* Cuts a failed append back to start (lock held). When the cut fails the
+ * log is fenced there (invariant 5): the records it leaves must never be
+ * committed, nor anything be appended behind them. */
+int log_append_rollback(struct log *l, int64_t start)
+{
+	int rc = log_truncate_locked(l, start);
+
+	if (rc < 0 && (l->fence < 0 || start < l->fence))
+		l->fence = start;
+	return rc;
+}
+
+/* Before an append on a fenced log: the cut again. 0 or -EIO. */
+int log_fence_clear(struct log *l)
+{
+	if (log_truncate_locked(l, l->fence) < 0)
+		return -EIO;
+	l->fence = -1;
+	return 0;
+}
+
+int log_rollback(struct log *l, int64_t offset)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = offset < l->hw ? -ERANGE : offset >= log_leo(l) ? 0 : log_append_rollback(l, offset);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}

@@ -1,0 +1,427 @@
+/*
+ * append_leader.c — the leader's append: records (log_append) or lines
+ * (log_append_lines) encoded into record batches of at most batch.size,
+ * compressed with the log's codec, stamped with the leader epoch, given
+ * offsets from the log end and written through append.c.
+ *
+ * The encode pipeline: an append of at least 2 * LOG_PART_BYTES is cut
+ * into up to LOG_PARTS parts when the manager's helper pool has an idle
+ * thread. Each part is encoded as if it started the log (enc_part_run,
+ * pure: it touches only its own buffers, so a helper can run it) and gets
+ * its place when it is written (part_place). The appending thread encodes
+ * part 0 and writes the parts in order while the helper encodes the
+ * others ahead of it. Encoding buffers come from the manager's cache
+ * (enc_cache) for the append's duration, so their memory follows the
+ * number of appends running at once, not the number of partitions.
+ *
+ * Locking: log_append and log_append_lines take l->lock for the whole
+ * append; helper threads never touch the log, only their part.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/log_int.h"
+
+static void encset_free(struct encset *es)
+{
+	for (int i = 0; i < LOG_PARTS; i++) {
+		free(es->enc[i].buf);
+		free(es->enc[i].meta);
+	}
+	free(es);
+}
+
+void enc_cache_init(struct enc_cache *c)
+{
+	pthread_mutex_init(&c->mu, NULL);
+	c->free = NULL;
+}
+
+void enc_cache_destroy(struct enc_cache *c)
+{
+	while (c->free) {
+		struct encset *es = c->free;
+		c->free = es->next;
+		encset_free(es);
+	}
+	pthread_mutex_destroy(&c->mu);
+}
+
+/* Buffers for one append: from the manager's cache, or new. */
+static struct encset *encset_take(struct log *l)
+{
+	struct encset *es = NULL;
+
+	if (l->encs) {
+		pthread_mutex_lock(&l->encs->mu);
+		es = l->encs->free;
+		if (es)
+			l->encs->free = es->next;
+		pthread_mutex_unlock(&l->encs->mu);
+	}
+	return es ? es : calloc(1, sizeof(*es));
+}
+
+static void encset_give(struct log *l, struct encset *es)
+{
+	if (!l->encs) {
+		encset_free(es);
+		return;
+	}
+	pthread_mutex_lock(&l->encs->mu);
+	es->next = l->encs->free;
+	l->encs->free = es;
+	pthread_mutex_unlock(&l->encs->mu);
+}
+
+/* Grows an encoding buffer to hold need bytes and nmeta batches. */
+static int encbuf_reserve(struct encbuf *e, size_t need, int nmeta)
+{
+	if (need > e->cap) {
+		size_t nc = e->cap ? e->cap : 65536;
+		while (nc < need)
+			nc *= 2;
+		uint8_t *np = realloc(e->buf, nc);
+		if (!np)
+			return -ENOMEM;
+		e->buf = np;
+		e->cap = nc;
+	}
+	if (nmeta > e->meta_cap) {
+		int nc = e->meta_cap ? e->meta_cap : 64;
+		while (nc < nmeta)
+			nc *= 2;
+		struct batch_meta *nm = realloc(e->meta, (size_t)nc * sizeof(*nm));
+		if (!nm)
+			return -ENOMEM;
+		e->meta = nm;
+		e->meta_cap = nc;
+	}
+	return 0;
+}
+
+/* One part of an append to encode: records from an array, or lines parsed
+ * on the way (recs NULL). A part is encoded as if it started the log
+ * (offsets and line positions from 0) and given its place when it is
+ * written (part_place), so parts can be encoded before the ones ahead of
+ * them are counted. Pure: it touches only *eb and reads its input and the
+ * configuration, so a helper thread can run it while the appender writes
+ * another part under the log's lock. */
+struct enc_part {
+	const struct log_config *cfg;
+	struct encbuf *eb;
+	const struct rec_in *recs;      /* recs[0..n), or */
+	int n;
+	const char *p, *end;            /* lines in [p, end) then [p2, end2), */
+	const char *p2, *end2;          /* by lr, stamped ts */
+	const struct line_rules *lr;
+	int64_t ts;
+	int32_t epoch;
+	int nb;                         /* out: batches, or -errno */
+	int64_t total;                  /* out: bytes */
+	int64_t payload;                /* out: key + value bytes */
+};
+
+/* The part's next record into *r; false at its end, or with p->nb set to
+ * -EMSGSIZE when a line is too big. */
+static inline bool part_next(struct enc_part *p, int *i, struct rec_in *r)
+{
+	if (p->recs) {
+		if (*i >= p->n)
+			return false;
+		*r = p->recs[(*i)++];
+		return true;
+	}
+	while (p->p >= p->end) {
+		if (!p->p2)
+			return false;
+		p->p = p->p2;
+		p->end = p->end2;
+		p->p2 = NULL;
+	}
+	const char *next = line_to_rec(p->lr, p->p, p->end, r);
+	if (!next) {
+		p->nb = -EMSGSIZE;
+		return false;
+	}
+	r->timestamp = p->ts;
+	p->p = next;
+	return true;
+}
+
+/* Encodes the part into eb as batches of at most batch.size (a record
+ * bigger than that gets a batch of its own) and fills eb->meta. */
+static void enc_part_run(void *arg)
+{
+	struct enc_part *p = arg;
+	const struct log_config *cfg = p->cfg;
+	struct encbuf *eb = p->eb;
+	int64_t offset = 0, line = 0, payload = 0;
+	size_t used = 0;
+	int nb = 0, i = 0;
+	struct rec_in r;
+
+	p->nb = 0;
+	bool have = part_next(p, &i, &r);
+	while (have) {
+		size_t first = batch_record_max_size(r.key_len, r.value_len) + BATCH_HDR_SIZE;
+		size_t cap = (size_t)cfg->batch_bytes > first ? (size_t)cfg->batch_bytes : first;
+		int rc = encbuf_reserve(eb, used + cap, nb + 1);
+		if (rc < 0) {
+			p->nb = rc;
+			return;
+		}
+		struct batch_builder bb;
+		batch_builder_init(&bb, eb->buf + used, cap, cfg->codec);
+		struct batch_meta *m = &eb->meta[nb];
+		m->base_offset = offset;
+		m->first_line_pos = line;
+		m->line_bytes = 0;
+		m->max_ts = -1;
+		m->max_ts_offset = offset;
+		do {
+			if (batch_builder_add(&bb, r.key, r.key_len, r.value, r.value_len,
+					      r.timestamp) < 0)
+				break;
+			int64_t kv = (r.value_len > 0 ? r.value_len : 0) +
+				     (r.key_len > 0 ? r.key_len : 0);
+			payload += kv;
+			m->line_bytes += (r.value_len > 0 ? r.value_len : 0) + 1;
+			if (cfg->key_sep_len > 0 && r.key_len >= 0)
+				m->line_bytes += r.key_len + cfg->key_sep_len;
+			if (r.timestamp > m->max_ts) {
+				m->max_ts = r.timestamp;
+				m->max_ts_offset = offset + bb.count - 1;
+			}
+			have = part_next(p, &i, &r);
+		} while (have);
+		if (p->nb < 0)
+			return;                 /* a line too big */
+		if (bb.count == 0) {
+			p->nb = -EINVAL;        /* a record the builder refuses */
+			return;
+		}
+		int64_t size = batch_builder_finish(&bb, offset, p->epoch);
+		if (size < 0) {
+			p->nb = (int)size;
+			return;
+		}
+		m->size = size;
+		m->last_offset = offset + bb.count - 1;
+		offset += bb.count;
+		line += m->line_bytes;
+		used += (size_t)size;
+		nb++;
+	}
+	if (p->nb < 0)
+		return;
+	p->total = (int64_t)used;
+	p->payload = payload;
+	p->nb = nb;
+}
+
+/* Gives an encoded part its place: offsets from the LEO on, line positions
+ * from the line end on (it was encoded from 0). The base offset is outside
+ * the batch CRC, so the batches are patched in place. Lock held. */
+static void part_place(struct log *l, struct encbuf *eb, int nb)
+{
+	int64_t off = log_leo(l), line = log_line_end(l);
+	size_t pos = 0;
+
+	for (int j = 0; j < nb; j++) {
+		struct batch_meta *m = &eb->meta[j];
+		m->base_offset += off;
+		m->last_offset += off;
+		m->max_ts_offset += off;
+		m->first_line_pos += line;
+		be64_put(eb->buf + pos + BATCH_OFF_BASE_OFFSET, (uint64_t)m->base_offset);
+		pos += (size_t)m->size;
+	}
+}
+
+/*
+ * An append of at least 2 * LOG_PART_BYTES is cut into parts (up to
+ * LOG_PARTS) when a helper is idle: this thread encodes the first part and
+ * writes the parts in order; the helper encodes the others, one after the
+ * other, ahead of the writes. For log_append_lines the parts are runs of
+ * lines, so the parsing is shared out too. Encoding (parsing, copy,
+ * CRC-32C, compression) and the page-cache write are most of an append's
+ * time: with the helper they overlap, and the appending thread encodes
+ * only the first part. Without a helper the appender encodes and writes
+ * the parts one after the other itself. The batches are those a serial
+ * append would make, except that a part's last batch may be short.
+ */
+#define LOG_PART_BYTES (64 << 10)
+
+struct enc_pipe {
+	struct enc_part *part;      /* [1..nparts) are the helper's */
+	int nparts;
+	struct pool *pool;
+	struct pool_job *job;
+};
+
+static void enc_pipe_run(void *arg)
+{
+	struct enc_pipe *pp = arg;
+
+	for (int i = 1; i < pp->nparts; i++) {
+		enc_part_run(&pp->part[i]);
+		pool_progress(pp->pool, pp->job, i);
+		if (pp->part[i].nb < 0)
+			break;
+	}
+}
+
+/* Parts for an append of `bytes` of keys and values. */
+static int parts_for(struct log *l, int64_t bytes)
+{
+	int64_t k = l->pool ? bytes / LOG_PART_BYTES : 1;
+	return k < 2 ? 1 : k > LOG_PARTS ? LOG_PARTS : (int)k;
+}
+
+/* Encodes and writes part[0..nparts) in order (lock held), with a set of
+ * buffers from the manager's cache; all or nothing. */
+static int append_parts(struct log *l, struct enc_part *part, int nparts,
+			struct log_append_info *info)
+{
+	int rc = l->fence >= 0 ? log_fence_clear(l) : 0;
+
+	if (rc < 0)
+		return rc;
+	int64_t start = log_leo(l), now = engine_now_ms();
+	int nsegs0 = l->nsegs, nb = 0;
+	int64_t total = 0, payload = 0;
+	struct pool_job job = { .fn = enc_pipe_run };
+	struct enc_pipe pipe = { part, nparts, l->pool, &job };
+	struct encset *es = encset_take(l);
+
+	if (!es)
+		return -ENOMEM;
+	for (int i = 0; i < nparts; i++)
+		part[i].eb = &es->enc[i];
+	job.arg = &pipe;
+	bool helped = nparts > 1 && pool_try_run(l->pool, &job);
+	for (int i = 0; i < nparts; i++) {
+		if (i == 0 || !helped)
+			enc_part_run(&part[i]);
+		else
+			pool_wait_progress(l->pool, &job, i);
+		rc = part[i].nb;
+		if (rc < 0)
+			break;
+		part_place(l, part[i].eb, part[i].nb);
+		rc = log_write_batches(l, part[i].eb->buf, part[i].eb->meta, part[i].nb, now);
+		if (rc < 0)
+			break;
+		nb += part[i].nb;
+		total += part[i].total;
+		payload += part[i].payload;
+	}
+	if (helped)
+		pool_wait(l->pool, &job);   /* its input is the caller's */
+	encset_give(l, es);
+	if (rc < 0) {
+		if (l->nsegs > nsegs0 || log_leo(l) > start)
+			(void)log_append_rollback(l, start);    /* fenced if it fails */
+		return rc;
+	}
+	if (log_leo(l) == start)
+		return -EINVAL;             /* no record in the input */
+	if (info) {
+		info->first_offset = start;
+		info->last_offset = log_leo(l) - 1;
+		info->batches = nb;
+		info->bytes = total;
+		info->payload = payload;
+		info->line_end = log_line_end(l);
+	}
+	return 0;
+}
+
+int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_epoch,
+	       struct log_append_info *info)
+{
+	if (n <= 0)
+		return -EINVAL;
+	pthread_mutex_lock(&l->lock);
+	int rc = 0;
+	if (l->deleted || l->damaged) {
+		rc = l->deleted ? -ENOENT : -EIO;
+		goto out;
+	}
+	int64_t max = log_max_record_payload(&l->cfg), bytes = 0;
+	for (int i = 0; i < n; i++) {
+		int64_t payload = (recs[i].key_len > 0 ? recs[i].key_len : 0) +
+				  (recs[i].value_len > 0 ? recs[i].value_len : 0);
+		if (payload > max) {
+			rc = -EMSGSIZE;
+			goto out;
+		}
+		bytes += payload;
+	}
+	int nparts = parts_for(l, bytes);
+	if (nparts > n)
+		nparts = n;
+	struct enc_part part[LOG_PARTS];
+	for (int i = 0; i < nparts; i++) {
+		int a = (int)((int64_t)n * i / nparts), b = (int)((int64_t)n * (i + 1) / nparts);
+		part[i] = (struct enc_part){ .cfg = &l->cfg, .recs = recs + a, .n = b - a,
+					     .epoch = leader_epoch, .nb = -ECANCELED };
+	}
+	rc = append_parts(l, part, nparts, info);
+out:
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+int log_append_lines(struct log *l, const char *head, size_t head_len, const char *buf,
+		     size_t len, int64_t ts, int32_t leader_epoch, struct log_append_info *info)
+{
+	if (head_len + len == 0)
+		return -EINVAL;
+	if (len == 0) {                 /* the head alone */
+		buf = head;
+		len = head_len;
+		head_len = 0;
+	}
+	pthread_mutex_lock(&l->lock);
+	int rc = 0;
+	if (l->deleted || l->damaged) {
+		rc = l->deleted ? -ENOENT : -EIO;
+		goto out;
+	}
+	struct line_rules lr = { l->cfg.key_sep, l->cfg.key_sep_len,
+				 log_max_record_payload(&l->cfg) };
+	int nparts = parts_for(l, (int64_t)len), k = 0;
+	struct enc_part part[LOG_PARTS];
+	const char *p = buf, *end = buf + len;
+	/* Cut at the end of the line holding each 1/nparts mark of buf; the
+	 * head goes first, in part 0. */
+	for (int i = 0; i < nparts && (p < end || i == 0); i++) {
+		const char *cut = end;
+		if (i < nparts - 1) {
+			const char *mark = buf + len * (size_t)(i + 1) / (size_t)nparts - 1;
+			const char *nl;
+			if (mark < p)
+				mark = p;
+			nl = memchr(mark, '\n', (size_t)(end - mark));
+			cut = nl ? nl + 1 : end;
+		}
+		part[k] = (struct enc_part){ .cfg = &l->cfg, .p = p,
+					     .end = cut, .lr = &lr, .ts = ts,
+					     .epoch = leader_epoch, .nb = -ECANCELED };
+		if (i == 0 && head_len > 0) {
+			part[k].p = head;
+			part[k].end = head + head_len;
+			part[k].p2 = p;
+			part[k].end2 = cut;
+		}
+		k++;
+		p = cut;
+	}
+	rc = append_parts(l, part, k, info);
+out:
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}

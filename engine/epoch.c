@@ -1,0 +1,131 @@
+/*
+ * epoch.c — the leader epoch cache (Kafka's LeaderEpochFileCache): the
+ * first offset of each leader epoch of this log, oldest first, kept in
+ * memory (l->epochs) and in DIR/leader-epoch-checkpoint.
+ *
+ * leader-epoch-checkpoint (Kafka's text format):
+ *
+ *     0                  version
+ *     2                  number of entries
+ *     0 0                epoch start_offset, oldest first
+ *     3 1204
+ *
+ * Invariants: epochs strictly increase, start offsets never decrease,
+ * neither is negative. The file is replaced durably (tmp, fsync, rename,
+ * fsync dir) after every change; a missing file is an empty cache, one
+ * that does not parse refuses the partition at open (-EBADMSG, logged with
+ * the line and the reason).
+ *
+ * Locking: l->lock, held by the caller (truncation) or taken here
+ * (log_assign_epoch); epoch_cache_load runs at open, before the log is
+ * shared.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "engine/log_int.h"
+
+static int epochs_write(struct log *l)
+{
+	size_t cap = 32 + (size_t)l->nepochs * 40;
+	char *buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	int n = snprintf(buf, cap, "0\n%d\n", l->nepochs);
+	for (int i = 0; i < l->nepochs; i++)
+		n += snprintf(buf + n, cap - (size_t)n, "%" PRId32 " %" PRId64 "\n",
+			      l->epochs[i].epoch, l->epochs[i].start_offset);
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", l->dir);
+	int rc = io_write_file_atomic(l->io, path, buf, (size_t)n);
+	free(buf);
+	return rc;
+}
+
+int epoch_cache_load(struct log *l)
+{
+	char path[PATH_MAX + 32], *text = NULL;
+	snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", l->dir);
+	int rc = io_read_file(l->io, path, &text, NULL);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	int version = -1, count = -1, used = 0, line = 1;
+	const char *why = NULL;
+	char *p = text;
+	if (sscanf(p, "%d\n%d\n%n", &version, &count, &used) < 2) {
+		why = "no version and count lines";
+	} else if (version != 0) {
+		why = "unknown version (not 0)";
+	} else if (count < 0 || count > 1000000) {
+		line = 2;
+		why = "entry count out of range";
+	}
+	if (why) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	p += used;
+	l->epochs = calloc((size_t)count + 1, sizeof(*l->epochs));
+	if (!l->epochs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < count; i++) {
+		struct epoch_ent e;
+		line = 3 + i;
+		if (sscanf(p, "%" SCNd32 " %" SCNd64 "\n%n", &e.epoch, &e.start_offset, &used) < 2)
+			why = "not \"epoch start_offset\"";
+		else if (e.epoch < 0 || e.start_offset < 0)
+			why = "negative epoch or offset";
+		else if (i > 0 && (e.epoch <= l->epochs[i - 1].epoch ||
+				   e.start_offset < l->epochs[i - 1].start_offset))
+			why = "epochs and start offsets must increase";
+		if (why) {
+			rc = -EBADMSG;
+			goto out;
+		}
+		p += used;
+		l->epochs[l->nepochs++] = e;
+	}
+out:
+	if (why)
+		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: line %d: %s; partition refused (Kafka's format: "
+			      "0, the count, then \"epoch start_offset\" lines; a missing file "
+			      "is rebuilt)", path, line, why);
+	free(text);
+	return rc;
+}
+
+int log_assign_epoch(struct log *l, int32_t epoch, int64_t start_offset)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = 0;
+	if (l->nepochs && l->epochs[l->nepochs - 1].epoch >= epoch)
+		goto out;
+	struct epoch_ent *ne = realloc(l->epochs, (size_t)(l->nepochs + 1) * sizeof(*ne));
+	if (!ne) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	l->epochs = ne;
+	l->epochs[l->nepochs++] = (struct epoch_ent){ epoch, start_offset };
+	rc = epochs_write(l);
+out:
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+int epoch_cache_truncate_from_end(struct log *l, int64_t end_offset)
+{
+	int k = l->nepochs;
+	while (k > 0 && l->epochs[k - 1].start_offset >= end_offset && end_offset > 0)
+		k--;
+	if (k == l->nepochs)
+		return 0;
+	l->nepochs = k;
+	return epochs_write(l);
+}

@@ -1,0 +1,350 @@
+/*
+ * log_open.c — opening a log: the segments listed and, where they may be
+ * torn or damaged, recovered; the log start offset, recovery point and hw
+ * set from the checkpoints the manager read.
+ *
+ * Which segments are checked at open:
+ *   - after an unclean stop, every segment from the one holding the
+ *     checkpointed recovery point on (all of them without a checkpoint) is
+ *     scanned batch by batch (seg_recover): they may hold bytes never
+ *     fsynced;
+ *   - any other segment whose indexes disagree with its .log, or whose
+ *     .lines entries fail seg_check_lines, is rebuilt without cutting.
+ *
+ * The prefix rule: invalid bytes in an unsynced segment are a torn tail,
+ * cut there, and every later segment (never fsynced either) is deleted,
+ * each with a log line. Records missing between two segments are a cut
+ * too when the earlier one was unsynced.
+ *
+ * Damage: invalid bytes in a segment that was fsynced, or records missing
+ * between segments outside what compaction removed (may_be_compacted), cut
+ * nothing and delete nothing. The log is served up to the damage, later
+ * segments stay on disk unserved, l->damaged refuses every write with
+ * -EIO, and the log says what was found (file, position, offsets).
+ *
+ * Refusals (-EBADMSG, logged with the file and the reason): two segments
+ * that overlap, a leader-epoch-checkpoint that does not parse (epoch.c).
+ *
+ * Runs before the log is handed out: nothing else holds it, no lock taken.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "engine/log_int.h"
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Whether the cleaner may have rewritten segments that end before
+ * end_base, leaving gaps in offsets and line positions: below its
+ * checkpoint, or, as that may lag, below the checkpointed recovery point of
+ * a compacted log (it rewrites nothing above). */
+static bool may_be_compacted(struct log *l, const struct log_open_args *a, int64_t end_base)
+{
+	return end_base <= a->cleaner_offset ||
+	       ((l->cfg.cleanup_policy & LOG_CLEANUP_COMPACT) &&
+		(a->recovery_point < 0 || end_base <= a->recovery_point));
+}
+
+/* Removes the four files of the segment at base (recovery), saying so. */
+static void log_drop_files(struct log *l, int64_t base, const char *why)
+{
+	static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
+	char path[PATH_MAX + 64];
+	for (int k = 0; k < 4; k++) {
+		snprintf(path, sizeof(path), "%s/%020" PRId64 "%s", l->dir, base, ext[k]);
+		if (k == 0) {
+			struct stat st;
+			if (stat(path, &st) == 0)
+				ENGINE_REPORT(ENGINE_LOG_WARN, "%s: deleted %s (%lld bytes, offsets "
+					      "from %" PRId64 ", never fsynced)", path, why,
+					      (long long)st.st_size, base);
+		}
+		l->io->unlink(l->io->ctx, path);
+	}
+}
+
+static int log_load_segments(struct log *l, const struct log_open_args *a, bool *recovered)
+{
+	/* An interrupted compaction swap is finished or rolled back first, so
+	 * that the listing below sees whole segments only. */
+	int rrc = cleaner_recover_dir(l->io, l->dir);
+	if (rrc < 0)
+		return rrc;
+	DIR *d = opendir(l->dir);
+	if (!d)
+		return -errno;
+	int64_t *bases = NULL;
+	int nb = 0, cap = 0, rc = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		size_t len = strlen(n);
+		char path[PATH_MAX + 300];
+		snprintf(path, sizeof(path), "%s/%s", l->dir, n);
+		/* Leftovers of an interrupted operation: .tmp files, and indexes or
+		 * deleted segments without their log go; everything else stays. */
+		if ((len > 4 && strcmp(n + len - 4, ".tmp") == 0) ||
+		    (len > 8 && strcmp(n + len - 8, ".deleted") == 0)) {
+			l->io->unlink(l->io->ctx, path);
+			continue;
+		}
+		if (len != 24 || strcmp(n + 20, ".log") != 0 ||
+		    strspn(n, "0123456789") != 20)
+			continue;
+		if (nb == cap) {
+			cap = cap ? cap * 2 : 16;
+			int64_t *nbs = realloc(bases, (size_t)cap * sizeof(*nbs));
+			if (!nbs) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			bases = nbs;
+		}
+		bases[nb++] = strtoll(n, NULL, 10);
+	}
+	if (nb > 1)
+		qsort(bases, (size_t)nb, sizeof(*bases), cmp_i64);
+	int64_t prev_end = -1, prev_line_end = a->log_start_offset <= 0 ? 0 : -1;
+	bool cut = false;
+	for (int i = 0; i < nb; i++) {
+		char path[PATH_MAX + 64];
+		struct seg *s;
+		if (cut) {
+			/* The log stays a prefix: what follows a torn segment was
+			 * never fsynced either, and goes. */
+			log_drop_files(l, bases[i], "after a torn segment");
+			*recovered = true;
+			continue;
+		}
+		if (l->damaged) {
+			ENGINE_REPORT(ENGINE_LOG_ERR, "%s: %d later segment(s) (%020" PRId64 ".log "
+				      "to %020" PRId64 ".log) kept on disk, not served", l->dir,
+				      nb - i, bases[i], bases[nb - 1]);
+			break;
+		}
+		rc = seg_open(l->io, l->dir, bases[i], &s);
+		if (rc < 0)
+			goto out;
+		/* Segments at or after the recovery point may have lost data that
+		 * was never fsynced; those before it were fsynced whole. Only the
+		 * former may be cut: invalid bytes in the others are damage. */
+		bool unsynced = !a->clean && (a->recovery_point < 0 || i == nb - 1 ||
+					      bases[i + 1] > a->recovery_point);
+		bool contiguous = !may_be_compacted(l, a, i + 1 < nb ? bases[i + 1] : INT64_MAX);
+		bool need = unsynced;
+		if (!need)
+			need = seg_load_tail(s, l->cfg.key_sep_len, prev_line_end) < 0 ||
+			       seg_check_lines(s, l->cfg.key_sep_len, contiguous) < 0;
+		if (need) {
+			int64_t bad = 0, size0 = atomic_load(&s->size);
+			rc = seg_recover(s, prev_line_end, l->cfg.key_sep_len,
+					 l->cfg.index_interval_bytes, unsynced, contiguous, &bad);
+			if (rc < 0) {
+				seg_unref(s);
+				goto out;
+			}
+			*recovered = true;
+			l->recovered_segments++;
+			int64_t end = atomic_load(&s->size);
+			snprintf(path, sizeof(path), "%s.log", s->path);
+			if (bad > 0 && unsynced) {
+				l->recovery_truncated += bad;
+				cut = true;
+				ENGINE_REPORT(ENGINE_LOG_WARN, "%s: torn tail after an unclean stop: %"
+					      PRId64 " invalid bytes at position %" PRId64 " cut; the "
+					      "log now ends at offset %" PRId64, path, bad, end,
+					      s->next_offset);
+			} else if (bad > 0 || (!unsynced && end < size0)) {
+				l->damaged = true;
+				ENGINE_REPORT(ENGINE_LOG_ERR, "%s: damaged: %" PRId64 " invalid bytes "
+					      "from position %" PRId64 " (of %" PRId64 "), in a segment "
+					      "%s; served up to offset %" PRId64 ", writes refused, "
+					      "files kept", path, size0 - end, end, size0,
+					      unsynced ? "written before the last stop" :
+					      "that was fsynced", s->next_offset);
+			} else if (end < size0) {
+				ENGINE_REPORT(ENGINE_LOG_INFO, "%s: %" PRId64 " zero bytes past the "
+					      "last batch (position %" PRId64 ") cut", path,
+					      size0 - end, end);
+			}
+		}
+		if (prev_end >= 0 && s->base_offset < prev_end) {
+			ENGINE_REPORT(ENGINE_LOG_ERR, "%s/%020" PRId64 ".log: overlaps the segment "
+				      "before it (which ends at offset %" PRId64 "); partition refused: "
+				      "move one of the two out of %s", l->dir, bases[i], prev_end - 1,
+				      l->dir);
+			seg_unref(s);
+			rc = -EBADMSG;
+			goto out;
+		}
+		rc = log_segs_push(l, s);
+		if (rc < 0) {
+			seg_unref(s);
+			goto out;
+		}
+		prev_end = s->next_offset;
+		prev_line_end = s->line_end;
+		if (l->damaged || cut || i + 1 == nb || s->next_offset >= bases[i + 1])
+			continue;
+		/* Records missing before the next segment. An unsynced segment
+		 * may have lost them at a crash (the kernel may write a later file
+		 * back before an earlier one): the log is cut there. Compaction
+		 * leaves such gaps too (may_be_compacted). Anything else is a
+		 * segment missing or shortened: damage. */
+		if (unsynced && a->recovery_point >= 0) {
+			cut = true;
+			*recovered = true;
+			ENGINE_REPORT(ENGINE_LOG_WARN, "%s.log: ends at offset %" PRId64 " but the "
+				      "next segment starts at %" PRId64 " (records lost at an unclean "
+				      "stop): the log is cut there", s->path, s->next_offset,
+				      bases[i + 1]);
+		} else if (contiguous) {
+			l->damaged = true;
+			ENGINE_REPORT(ENGINE_LOG_ERR, "%s: damaged: records %" PRId64 "..%" PRId64
+				      " are missing (%s.log ends at offset %" PRId64 ", the next "
+				      "segment starts at %" PRId64 "); served up to offset %" PRId64
+				      ", writes refused, files kept", l->dir, s->next_offset,
+				      bases[i + 1] - 1, s->path, s->next_offset, bases[i + 1],
+				      s->next_offset);
+		}
+	}
+out:
+	closedir(d);
+	free(bases);
+	return rc;
+}
+
+/* The log start offset at open: the first segment's base, or the
+ * checkpointed one when it is higher (retention's deletions can be lost at
+ * a power cut while the checkpoint survived). Segments wholly below it go
+ * as retention would have removed them, and reads start at it. */
+static int log_start_load(struct log *l, int64_t ckpt)
+{
+	int64_t leo = log_leo(l);
+	l->log_start_offset = l->segs[0]->base_offset;
+	l->line_start = l->segs[0]->line_base;
+	if (ckpt > leo)
+		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: the checkpointed log start offset %" PRId64
+			      " is beyond the log end %" PRId64 " (log-start-offset-checkpoint): "
+			      "records %" PRId64 "..%" PRId64 " are missing; the log starts at %"
+			      PRId64, l->dir, ckpt, leo, leo, ckpt - 1, l->log_start_offset);
+	if (ckpt <= l->log_start_offset || ckpt > leo)
+		return 0;
+	int n = 0;
+	while (n + 1 < l->nsegs && l->segs[n + 1]->base_offset <= ckpt)
+		n++;
+	if (n > 0) {
+		struct seg **gone = calloc((size_t)n, sizeof(*gone));
+		if (!gone)
+			return -ENOMEM;
+		int k = retention_remove_head_locked(l, n, gone);
+		for (int i = 0; i < (k > 0 ? k : 0); i++)
+			seg_unref(gone[i]);
+		free(gone);
+		if (k < 0)
+			return k;
+		ENGINE_REPORT(ENGINE_LOG_WARN, "%s: %d segment(s) below the checkpointed log start "
+			      "offset %" PRId64 " deleted (a deletion lost at a crash)", l->dir, k,
+			      ckpt);
+	}
+	l->log_start_offset = ckpt;
+	if (ckpt == leo) {
+		l->line_start = log_line_end(l);
+		return 0;
+	}
+	int rc = log_offset_to_pos_locked(l, ckpt, &l->line_start);
+	return rc == -ERANGE ? 0 : rc;
+}
+
+int log_open(const struct io_ops *io, const char *dir, const char *topic, int partition,
+	     const struct log_config *cfg, const struct log_open_args *a, bool create,
+	     struct log **out)
+{
+	struct log *l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_mutex_init(&l->maint_lock, NULL);
+	atomic_init(&l->refs, 1);
+	l->fence = -1;
+	l->io = io;
+	l->cfg = *cfg;
+	l->partition = partition;
+	snprintf(l->topic, sizeof(l->topic), "%s", topic);
+	int rc = 0;
+	bool recovered = false;
+	if (snprintf(l->dir, sizeof(l->dir), "%s", dir) >= (int)sizeof(l->dir)) {
+		rc = -ENAMETOOLONG;
+		goto fail;
+	}
+	rc = io->mkdir(io->ctx, dir, 0755);
+	if (rc == -EEXIST)
+		rc = 0;
+	else if (rc == 0 && !create)
+		rc = -ENOENT;
+	if (rc < 0)
+		goto fail;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	rc = log_load_segments(l, a, &recovered);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	l->recovery_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	if (rc == 0)
+		rc = epoch_cache_load(l);
+	if (rc < 0)
+		goto fail;
+	if (l->nsegs == 0) {
+		int64_t base = a->log_start_offset > 0 ? a->log_start_offset : 0;
+		struct seg *s;
+		rc = seg_create(io, dir, base, 0, &s);
+		if (rc == 0 && (rc = log_segs_push(l, s)) < 0)
+			seg_unref(s);
+		if (rc < 0)
+			goto fail;
+	}
+	int64_t leo = log_leo(l);
+	rc = log_start_load(l, a->log_start_offset);
+	if (rc < 0)
+		goto fail;
+	l->recovery_point = recovered ? leo : (a->recovery_point >= 0 && a->recovery_point < leo
+					      ? a->recovery_point : leo);
+	l->recovery_point_ckpt = a->recovery_point < 0 ? 0
+				 : a->recovery_point < leo ? a->recovery_point : leo;
+	/* A damaged log keeps its checkpointed recovery point, beyond the
+	 * damage: at the next open after a crash the damaged segment still
+	 * counts as fsynced, so recovery does not take it for a torn tail. */
+	if (l->damaged && a->recovery_point > leo)
+		l->recovery_point = a->recovery_point;
+	/* The engine keeps the checkpointed hw; the broker decides whether the
+	 * records above it are committed (on one node they are). */
+	l->hw = a->hw >= 0 ? a->hw : leo;
+	if (l->hw > leo)
+		l->hw = leo;
+	if (l->hw < l->log_start_offset)
+		l->hw = l->log_start_offset;
+	l->first_dirty_offset = a->cleaner_offset > l->log_start_offset && a->cleaner_offset <= leo
+				? a->cleaner_offset : l->log_start_offset;
+	rc = log_offset_to_pos_locked(l, l->hw, &l->line_hw);
+	if (rc == -ERANGE) {
+		l->line_hw = log_line_end(l);
+		rc = 0;
+	}
+	if (rc < 0)
+		goto fail;
+	log_active(l)->tail_ok = !l->damaged;
+	*out = l;
+	return recovered ? 1 : 0;
+fail:
+	log_unref(l);
+	return rc;
+}

@@ -1,0 +1,216 @@
+/*
+ * lookup.c — finding things in the log: the segment holding an offset or
+ * a line position (binary search over the segment list), and the record at
+ * an offset, at a line position, or the first at or after a timestamp
+ * (the segment's .lines or .timeindex narrows the search to one batch,
+ * which is then decoded and walked).
+ *
+ * A batch that does not decode is reported (log_corrupt) and the lookup
+ * fails with -EBADMSG; an offset, position or time past the end is -ERANGE.
+ * The active segment's pending .lines entries are written before a search
+ * (lookup_prepare) so that it sees every batch.
+ *
+ * Locking: every search runs with l->lock held; the public functions take
+ * it, the _locked ones expect it.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "engine/log_int.h"
+
+int log_seg_index_by_offset(struct log *l, int64_t offset)
+{
+	int lo = 0, hi = l->nsegs - 1, ans = -1;
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+		if (l->segs[mid]->base_offset <= offset) {
+			ans = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return ans;
+}
+
+int log_seg_index_by_pos(struct log *l, int64_t pos)
+{
+	int lo = 0, hi = l->nsegs - 1, ans = -1;
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+		if (l->segs[mid]->line_base <= pos) {
+			ans = mid;
+			lo = mid + 1;
+		} else {
+			hi = mid - 1;
+		}
+	}
+	return ans;
+}
+
+struct seg *log_seg_get(struct log *l, int64_t base)
+{
+	pthread_mutex_lock(&l->lock);
+	int i = log_seg_index_by_offset(l, base);
+	struct seg *s = NULL;
+	if (i >= 0 && l->segs[i]->base_offset == base) {
+		s = l->segs[i];
+		seg_ref(s);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return s;
+}
+
+/* Walks the batch at .lines entry i of s; calls back per record with its
+ * line position. Stops when fn returns non-zero (returned). */
+static int batch_walk(struct log *l, struct seg *s, int64_t i,
+		      int (*fn)(void *arg, const struct rec *r, int64_t pos), void *arg)
+{
+	struct lines_ent e;
+	int rc = seg_read_lines_ent(s, i, &e);
+	if (rc < 0)
+		return rc;
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	struct batch_iter it = { 0 };
+	int64_t total = seg_read_batch(s, e.position, atomic_load(&s->size), &buf, &cap);
+	if (total <= 0) {
+		rc = total < 0 ? (int)total : -EBADMSG;
+		goto out;
+	}
+	rc = batch_iter_init(&it, buf, (size_t)total);
+	if (rc < 0)
+		goto out;
+	struct rec r;
+	int64_t pos = e.line_pos;
+	while ((rc = batch_iter_next(&it, &r)) == 1) {
+		int64_t len = rec_line_len(&r, l->cfg.key_sep_len);
+		if ((rc = fn(arg, &r, pos)) != 0)
+			break;
+		pos += len;
+	}
+out:
+	if (rc == -EBADMSG)
+		log_corrupt(l, s, e.position, total > 0 ? buf : NULL, total > 0 ? (size_t)total : 0);
+	batch_iter_free(&it);
+	free(buf);
+	return rc;
+}
+
+struct find_arg { int64_t key, offset, pos; int mode; int keysep; };
+
+static int find_cb(void *arg, const struct rec *r, int64_t pos)
+{
+	struct find_arg *f = arg;
+	bool hit;
+	if (f->mode == 0)
+		hit = r->offset >= f->key;
+	else if (f->mode == 1)
+		hit = pos + rec_line_len(r, f->keysep) > f->key;
+	else
+		hit = r->timestamp >= f->key;
+	if (!hit)
+		return 0;
+	f->offset = r->offset;
+	f->pos = pos;
+	return 1;
+}
+
+/* Searches from segment si, .lines entry ei forward until a record
+ * matches. Caller holds the lock. */
+static int find_from(struct log *l, int si, int64_t ei, struct find_arg *f)
+{
+	for (; si < l->nsegs; si++, ei = 0) {
+		struct seg *s = l->segs[si];
+		int64_t n = atomic_load(&s->lines_entries);
+		for (int64_t i = ei < 0 ? 0 : ei; i < n; i++) {
+			int rc = batch_walk(l, s, i, find_cb, f);
+			if (rc < 0)
+				return rc;
+			if (rc == 1)
+				return 0;
+			/* By offset or position, only the batch found can match, or the
+			 * first record of the next one. */
+		}
+	}
+	return -ERANGE;
+}
+
+/* Lookups search .lines: the active segment's pending entries are written
+ * first so that the search sees every batch. Caller holds the lock. */
+static int lookup_prepare(struct log *l)
+{
+	return seg_lines_sync(log_active(l));
+}
+
+int log_offset_to_pos_locked(struct log *l, int64_t offset, int64_t *pos)
+{
+	if (offset >= log_leo(l))
+		return -ERANGE;
+	int rc0 = lookup_prepare(l);
+	if (rc0 < 0)
+		return rc0;
+	int si = log_seg_index_by_offset(l, offset);
+	if (si < 0)
+		si = 0;
+	int64_t ei = seg_find_offset(l->segs[si], offset);
+	struct find_arg f = { .key = offset, .mode = 0, .keysep = l->cfg.key_sep_len };
+	int rc = find_from(l, si, ei, &f);
+	if (rc == 0)
+		*pos = f.pos;
+	return rc;
+}
+
+int log_offset_to_pos(struct log *l, int64_t offset, int64_t *pos)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = log_offset_to_pos_locked(l, offset, pos);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+int log_pos_to_offset(struct log *l, int64_t pos, int64_t *offset)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = lookup_prepare(l);
+	if (rc == 0)
+		rc = -ERANGE;
+	if (rc == -ERANGE && pos < log_line_end(l)) {
+		int si = log_seg_index_by_pos(l, pos);
+		if (si < 0)
+			si = 0;
+		int64_t ei = seg_find_pos(l->segs[si], pos);
+		struct find_arg f = { .key = pos, .mode = 1, .keysep = l->cfg.key_sep_len };
+		rc = find_from(l, si, ei, &f);
+		if (rc == 0)
+			*offset = f.offset;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+int log_time_to_offset(struct log *l, int64_t ts, int64_t *offset)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = lookup_prepare(l);
+	if (rc == 0)
+		rc = -ERANGE;
+	for (int si = 0; si < l->nsegs && rc == -ERANGE; si++) {
+		struct seg *s = l->segs[si];
+		if (s->max_ts < ts)
+			continue;
+		int64_t from = seg_find_time(s, ts);
+		if (from < 0) {
+			rc = (int)from;
+			break;
+		}
+		int64_t ei = seg_find_offset(s, from);
+		struct find_arg f = { .key = ts, .mode = 2, .keysep = l->cfg.key_sep_len };
+		rc = find_from(l, si, ei, &f);
+		if (rc == 0)
+			*offset = f.offset;
+		break;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}

@@ -1,0 +1,76 @@
+/*
+ * truncate.c — cutting the log back so that it ends before an offset (a
+ * follower's truncation, the rollback of a failed append, clearing a
+ * fence).
+ *
+ * Steps (log_truncate_locked, l->lock held):
+ *   1. whole segments at or past the offset go, newest first, their four
+ *      files unlinked (the first segment never goes, it is cut instead);
+ *   2. the now active segment is cut (seg_truncate_to) and its tail state
+ *      reloaded from its files;
+ *   3. everything that pointed past the new log end follows it: the hw
+ *      (the only way it moves back) and its line position, the fence, the
+ *      recovery point and its checkpointed value, the epoch cache
+ *      (epoch_cache_truncate_from_end).
+ * l->truncations counts the calls, so that log_flush_closed, which fsyncs
+ * without the lock, does not advance the recovery point over a cut.
+ */
+#include <errno.h>
+#include <stdio.h>
+
+#include "engine/log_int.h"
+
+int log_truncate_locked(struct log *l, int64_t offset)
+{
+	int rc = 0;
+	l->truncations++;
+	/* Drop whole segments past the offset, newest first (never the first). */
+	while (l->nsegs > 1 && log_active(l)->base_offset >= offset) {
+		struct seg *s = log_active(l);
+		static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
+		for (int k = 0; k < 4; k++) {
+			char p[PATH_MAX + 16];
+			snprintf(p, sizeof(p), "%s%s", s->path, ext[k]);
+			l->io->unlink(l->io->ctx, p);
+		}
+		l->nsegs--;
+		seg_unref(s);
+	}
+	struct seg *s = log_active(l);
+	/* On error the segment is either as it was (nothing to recompute:
+	 * its files may lag its state, .lines entries still pending) or cut
+	 * in memory, its .log's cut left to a retry: then its tail is
+	 * recomputed from the files, which hold every entry by then. */
+	int64_t size0 = atomic_load(&s->size);
+	int trc = seg_truncate_to(s, offset, l->cfg.key_sep_len);
+	if (trc < 0 && atomic_load(&s->size) == size0)
+		return trc;
+	s->tail_ok = true;                  /* it may have become the active one */
+	/* Recompute the active segment's tail from what is left. */
+	int64_t prev_line_end = l->nsegs > 1 ? l->segs[l->nsegs - 2]->line_end : -1;
+	rc = seg_load_tail(s, l->cfg.key_sep_len, prev_line_end);
+	if (rc < 0)
+		return rc;
+	int64_t leo = s->next_offset;
+	if (l->hw > leo) {
+		l->hw = leo;
+		__atomic_store_n(&l->line_hw, s->line_end, __ATOMIC_RELEASE);
+	}
+	if (l->fence >= leo)
+		l->fence = -1;                  /* the leftovers are gone */
+	if (l->recovery_point > leo)
+		l->recovery_point = leo;
+	if (l->recovery_point_ckpt > leo)
+		l->recovery_point_ckpt = leo;
+	rc = epoch_cache_truncate_from_end(l, leo);
+	return rc < 0 ? rc : trc;
+}
+
+int log_truncate_to(struct log *l, int64_t offset)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = l->damaged ? -EIO : offset < l->log_start_offset ? -ERANGE
+		 : log_truncate_locked(l, offset);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
