@@ -78,26 +78,15 @@ static void encset_give(struct log *l, struct encset *es)
 /* Grows an encoding buffer to hold need bytes and nmeta batches. */
 static int encbuf_reserve(struct encbuf *e, size_t need, int nmeta)
 {
-	if (need > e->cap) {
-		size_t nc = e->cap ? e->cap : 65536;
-		while (nc < need)
-			nc *= 2;
-		uint8_t *np = realloc(e->buf, nc);
-		if (!np)
-			return -ENOMEM;
-		e->buf = np;
-		e->cap = nc;
-	}
-	if (nmeta > e->meta_cap) {
-		int nc = e->meta_cap ? e->meta_cap : 64;
-		while (nc < nmeta)
-			nc *= 2;
-		struct batch_meta *nm = realloc(e->meta, (size_t)nc * sizeof(*nm));
-		if (!nm)
-			return -ENOMEM;
-		e->meta = nm;
-		e->meta_cap = nc;
-	}
+	uint8_t *np = engine_grow(e->buf, &e->cap, need, 1, 65536);
+	if (!np)
+		return -ENOMEM;
+	e->buf = np;
+	struct batch_meta *nm = engine_grow(e->meta, &e->meta_cap, (size_t)nmeta,
+					    sizeof(*nm), 64);
+	if (!nm)
+		return -ENOMEM;
+	e->meta = nm;
 	return 0;
 }
 

@@ -53,22 +53,13 @@ int epoch_cache_load(struct log *l)
 		return 0;
 	if (rc < 0)
 		return rc;
-	int version = -1, count = -1, used = 0, line = 1;
+	int count = -1, used = 0, line = 1;
 	const char *why = NULL;
-	char *p = text;
-	if (sscanf(p, "%d\n%d\n%n", &version, &count, &used) < 2) {
-		why = "no version and count lines";
-	} else if (version != 0) {
-		why = "unknown version (not 0)";
-	} else if (count < 0 || count > 1000000) {
-		line = 2;
-		why = "entry count out of range";
-	}
-	if (why) {
+	const char *p = ckpt_parse_header(text, 1000000, &count, &line, &why);
+	if (!p) {
 		rc = -EBADMSG;
 		goto out;
 	}
-	p += used;
 	l->epochs = calloc((size_t)count + 1, sizeof(*l->epochs));
 	if (!l->epochs) {
 		rc = -ENOMEM;

@@ -76,14 +76,10 @@ void log_unref(struct log *l)
 
 int log_segs_push(struct log *l, struct seg *s)
 {
-	if (l->nsegs == l->segs_cap) {
-		int nc = l->segs_cap ? l->segs_cap * 2 : 8;
-		struct seg **ns = realloc(l->segs, (size_t)nc * sizeof(*ns));
-		if (!ns)
-			return -ENOMEM;
-		l->segs = ns;
-		l->segs_cap = nc;
-	}
+	struct seg **ns = engine_grow(l->segs, &l->segs_cap, (size_t)l->nsegs + 1, sizeof(*ns), 8);
+	if (!ns)
+		return -ENOMEM;
+	l->segs = ns;
 	l->segs[l->nsegs++] = s;
 	return 0;
 }

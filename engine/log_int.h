@@ -10,10 +10,27 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include "engine/engine.h"
 #include "engine/batch.h"
 #include "engine/pool.h"
+
+/* Makes room in the array p (*cap elements of elem bytes) for need
+ * elements, doubling from first. Returns the array, or NULL (out of
+ * memory) with p and *cap as they were. */
+static inline void *engine_grow(void *p, size_t *cap, size_t need, size_t elem, size_t first)
+{
+	if (need <= *cap)
+		return p;
+	size_t nc = *cap ? *cap : first;
+	while (nc < need)
+		nc *= 2;
+	void *np = realloc(p, nc * elem);
+	if (np)
+		*cap = nc;
+	return np;
+}
 
 #define LINES_MAGIC      "MQLINES1"
 #define LINES_HDR_SIZE   16
@@ -37,7 +54,7 @@ struct encbuf {
 	uint8_t *buf;
 	size_t cap;
 	struct batch_meta *meta;
-	int meta_cap;
+	size_t meta_cap;
 };
 
 /* The buffers of one append (one per part), taken from a cache shared by
@@ -206,7 +223,8 @@ struct log {
 	const struct io_ops *io;
 	struct log_config cfg;
 	struct seg **segs;          /* sorted by base offset; last = active */
-	int nsegs, segs_cap;
+	int nsegs;
+	size_t segs_cap;
 	int64_t log_start_offset;
 	/* Line position of log_start_offset: reads never start below it
 	 * (records below a checkpointed log start stay unseen). */
@@ -324,6 +342,14 @@ int log_truncate_locked(struct log *l, int64_t offset);
  * for the same batch do nothing, so a reader that retries is not logged
  * again. Any thread, with or without the log's lock. */
 void log_corrupt(struct log *l, struct seg *s, int64_t pos, const uint8_t *buf, size_t len);
+
+/* logmgr.c: the two header lines of Kafka's checkpoint text format
+ * ("0", then the entry count, at most max), shared by the directory's
+ * checkpoints and leader-epoch-checkpoint (epoch.c). Returns where the
+ * entry lines start, or NULL with *why and *line (1 or 2) saying what is
+ * wrong. */
+const char *ckpt_parse_header(const char *text, int max, int *count, int *line,
+			      const char **why);
 
 /* cleaner.c, for log_open.c: at open, before the segments are listed, finishes
  * or rolls back an interrupted swap (.cleaned, .swap files) and removes

@@ -84,7 +84,8 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 	if (!d)
 		return -errno;
 	int64_t *bases = NULL;
-	int nb = 0, cap = 0, rc = 0;
+	size_t cap = 0;
+	int nb = 0, rc = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		const char *n = de->d_name;
@@ -101,15 +102,12 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 		if (len != 24 || strcmp(n + 20, ".log") != 0 ||
 		    strspn(n, "0123456789") != 20)
 			continue;
-		if (nb == cap) {
-			cap = cap ? cap * 2 : 16;
-			int64_t *nbs = realloc(bases, (size_t)cap * sizeof(*nbs));
-			if (!nbs) {
-				rc = -ENOMEM;
-				goto out;
-			}
-			bases = nbs;
+		int64_t *nbs = engine_grow(bases, &cap, (size_t)nb + 1, sizeof(*nbs), 16);
+		if (!nbs) {
+			rc = -ENOMEM;
+			goto out;
 		}
+		bases = nbs;
 		bases[nb++] = strtoll(n, NULL, 10);
 	}
 	if (nb > 1)

@@ -61,7 +61,8 @@ struct logmgr {
 	const struct io_ops *io;
 	bool clean;
 	struct log **logs;
-	int nlogs, cap;
+	int nlogs;
+	size_t cap;
 	struct ckpt rp, hw, ls, co; /* as read at open */
 	/* The text each checkpoint file holds since this manager last wrote
 	 * it (under lock); NULL: not written yet, or its last write failed. */
@@ -83,6 +84,24 @@ static void ckpt_free(struct ckpt *c)
 	c->n = 0;
 }
 
+const char *ckpt_parse_header(const char *text, int max, int *count, int *line,
+			      const char **why)
+{
+	int version, used;
+	*line = 1;
+	if (sscanf(text, "%d\n%d\n%n", &version, count, &used) < 2) {
+		*why = "no version and count lines";
+	} else if (version != 0) {
+		*why = "unknown version (not 0)";
+	} else if (*count < 0 || *count > max) {
+		*line = 2;
+		*why = "entry count out of range";
+	} else {
+		return text + used;
+	}
+	return NULL;
+}
+
 static int ckpt_load(struct logmgr *m, const char *name, struct ckpt *c)
 {
 	char path[PATH_MAX + 64], *text = NULL;
@@ -92,22 +111,13 @@ static int ckpt_load(struct logmgr *m, const char *name, struct ckpt *c)
 		return 0;
 	if (rc < 0)
 		return rc;
-	int version, count, used, line = 1;
+	int count, used, line = 1;
 	const char *why = NULL;
-	char *p = text;
-	if (sscanf(p, "%d\n%d\n%n", &version, &count, &used) < 2) {
-		why = "no version and count lines";
-	} else if (version != 0) {
-		why = "unknown version (not 0)";
-	} else if (count < 0 || count > 10000000) {
-		line = 2;
-		why = "entry count out of range";
-	}
-	if (why) {
+	const char *p = ckpt_parse_header(text, 10000000, &count, &line, &why);
+	if (!p) {
 		rc = -EBADMSG;
 		goto out;
 	}
-	p += used;
 	c->e = calloc((size_t)count + 1, sizeof(*c->e));
 	if (!c->e) {
 		rc = -ENOMEM;
@@ -326,16 +336,12 @@ int logmgr_get_log(struct logmgr *m, const char *topic, int partition,
 		*out = m->logs[i];
 		goto out;
 	}
-	if (m->nlogs == m->cap) {
-		int nc = m->cap ? m->cap * 2 : 16;
-		struct log **nl = realloc(m->logs, (size_t)nc * sizeof(*nl));
-		if (!nl) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		m->logs = nl;
-		m->cap = nc;
+	struct log **nl = engine_grow(m->logs, &m->cap, (size_t)m->nlogs + 1, sizeof(*nl), 16);
+	if (!nl) {
+		rc = -ENOMEM;
+		goto out;
 	}
+	m->logs = nl;
 	char dir[PATH_MAX];
 	if (snprintf(dir, sizeof(dir), "%s/%s-%d", m->dir, topic, partition) >= (int)sizeof(dir)) {
 		rc = -ENAMETOOLONG;
@@ -590,25 +596,23 @@ int logmgr_found(struct logmgr *m, char ***topics, int **partitions, int *n)
 	if (!d)
 		return -errno;
 	char **t = NULL;
-	int *p = NULL, cnt = 0, cap = 0, rc = 0;
+	int *p = NULL, cnt = 0, rc = 0;
+	size_t tcap = 0, pcap = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		char *dash = strrchr(de->d_name, '-');
 		if (!dash || dash == de->d_name || !dash[1] ||
 		    strspn(dash + 1, "0123456789") != strlen(dash + 1) || strlen(dash + 1) > 6)
 			continue;
-		if (cnt == cap) {
-			cap = cap ? cap * 2 : 16;
-			char **nt = realloc(t, (size_t)cap * sizeof(*nt));
-			int *np = realloc(p, (size_t)cap * sizeof(*np));
-			if (nt)
-				t = nt;
-			if (np)
-				p = np;
-			if (!nt || !np) {
-				rc = -ENOMEM;
-				break;
-			}
+		char **nt = engine_grow(t, &tcap, (size_t)cnt + 1, sizeof(*nt), 16);
+		if (nt)
+			t = nt;
+		int *np = nt ? engine_grow(p, &pcap, (size_t)cnt + 1, sizeof(*np), 16) : NULL;
+		if (np)
+			p = np;
+		if (!nt || !np) {
+			rc = -ENOMEM;
+			break;
 		}
 		t[cnt] = strndup(de->d_name, (size_t)(dash - de->d_name));
 		if (!t[cnt]) {

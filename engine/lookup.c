@@ -18,12 +18,16 @@
 
 #include "engine/log_int.h"
 
-int log_seg_index_by_offset(struct log *l, int64_t offset)
+/* The last segment whose key (base offset, or line base with by_pos) is
+ * <= key; -1 if none. Both keys increase along the list (invariant 2 of
+ * log.c; line positions increase with offsets). */
+static int seg_index(struct log *l, int64_t key, bool by_pos)
 {
 	int lo = 0, hi = l->nsegs - 1, ans = -1;
 	while (lo <= hi) {
 		int mid = lo + (hi - lo) / 2;
-		if (l->segs[mid]->base_offset <= offset) {
+		const struct seg *s = l->segs[mid];
+		if ((by_pos ? s->line_base : s->base_offset) <= key) {
 			ans = mid;
 			lo = mid + 1;
 		} else {
@@ -33,19 +37,14 @@ int log_seg_index_by_offset(struct log *l, int64_t offset)
 	return ans;
 }
 
+int log_seg_index_by_offset(struct log *l, int64_t offset)
+{
+	return seg_index(l, offset, false);
+}
+
 int log_seg_index_by_pos(struct log *l, int64_t pos)
 {
-	int lo = 0, hi = l->nsegs - 1, ans = -1;
-	while (lo <= hi) {
-		int mid = lo + (hi - lo) / 2;
-		if (l->segs[mid]->line_base <= pos) {
-			ans = mid;
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
-	return ans;
+	return seg_index(l, pos, true);
 }
 
 struct seg *log_seg_get(struct log *l, int64_t base)
