@@ -15,7 +15,8 @@
  * fit 32 bits. The closed segment's .lines entries are written and its
  * mapped tail cut at once; its fsync is left to log_flush_closed.
  *
- * Locking: every function here runs with l->lock held.
+ * Locking: every function here runs with l->lock held, but log_rollback,
+ * which takes it.
  */
 #include <errno.h>
 

@@ -228,9 +228,9 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
 /* log_append of the lines in head[0..head_len) and then buf[0..len) (each
  * ends in '\n' except maybe the very last; head may be NULL), made records
  * by line_to_rec with the log's key.separator and stamped ts. The parsing
- * is shared out with the encoding (see log.c), so a big write costs the
- * appending thread less than splitting it first. -EMSGSIZE (nothing
- * appended) when a line is over max_message_bytes. */
+ * is shared out with the encoding (see append_leader.c), so a big write
+ * costs the appending thread less than splitting it first. -EMSGSIZE
+ * (nothing appended) when a line is over max_message_bytes. */
 int log_append_lines(struct log *l, const char *head, size_t head_len, const char *buf,
 		     size_t len, int64_t ts, int32_t leader_epoch, struct log_append_info *info);
 

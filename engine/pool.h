@@ -3,10 +3,11 @@
  * engine/).
  *
  * An append of many records encodes part of its batches on a helper while
- * the appending thread encodes and writes the rest (log.c). The pool never
- * queues: pool_try_run() hands a job to an idle helper or refuses at once,
- * and the caller then does the work itself. So a busy pool costs nothing but
- * the lost parallelism, and no caller ever waits for another caller's job.
+ * the appending thread encodes and writes the rest (append_leader.c). The
+ * pool never queues: pool_try_run() hands a job to an idle helper or
+ * refuses at once, and the caller then does the work itself. So a busy pool
+ * costs nothing but the lost parallelism, and no caller ever waits for
+ * another caller's job.
  */
 #ifndef MQFS_ENGINE_POOL_H
 #define MQFS_ENGINE_POOL_H

@@ -26,7 +26,7 @@
  * Crash safety: the log start offset is max(log-start-offset-checkpoint,
  * base of the first segment) at open, so a crash after any rename leaves a
  * consistent log; .deleted files and index files without their .log are
- * removed at open (log.c, cleaner.c).
+ * removed at open (log_open.c, cleaner.c).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /*
  * fuzz_recovery.c — libFuzzer target: opening a log whose segment was left
- * by a crash (engine/log.c, seg.c recovery), then reading it all.
+ * by a crash (engine/log_open.c, seg.c recovery), then reading it all.
  *
  * The input is the bytes of DATA/t-0/00000000000000000000.log; there is no
  * .lines, .index or .timeindex, no checkpoint and no clean-shutdown marker,

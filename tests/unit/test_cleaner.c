@@ -357,8 +357,8 @@ static void test_crash_points(void **state)
 }
 
 /* The cleaner rewrites only segments below the *checkpointed* recovery
- * point: recovery cuts an unsynced segment that ends early (log.c's prefix
- * rule), and a compacted one ends early too. A clean, then kill -9 before
+ * point: recovery cuts an unsynced segment that ends early (log_open.c's
+ * prefix rule), and a compacted one ends early too. A clean, then kill -9 before
  * any further checkpoint, must lose nothing. */
 static void test_clean_only_checkpointed(void **state)
 {
