@@ -6,15 +6,20 @@
  * The log's other seams have files of their own:
  *   log_open.c       open and recovery at start, the damage checks
  *   epoch.c          the leader epoch cache (leader-epoch-checkpoint)
- *   append.c         what every append shares: writing batches at the log
- *                    end, rolling, rollback and the fence
+ *   writing:
+ *   append.c         what every append shares: writing encoded batches at
+ *                    the log end, rolling, rollback and the fence
  *   append_leader.c  the leader's append: records encoded into batches
  *                    (in parts shared with helper threads), offsets and
  *                    the leader epoch assigned here
  *   truncate.c       truncation to an offset
+ *   reading:
  *   lookup.c         segment and record lookups by offset, line position
  *                    and time
  *   cursor.c         the line view's reader
+ *   render.c         the .index, .timeindex and .dump texts
+ *   corrupt.c        corrupt batches that readers find, reported once
+ *   maintenance:
  *   retention.c, cleaner.c  deletion and compaction
  *
  * Invariants (checked by tests/unit/test_log.c):

@@ -46,7 +46,6 @@ struct lines_ent {
 	int64_t line_pos;
 };
 
-/* What the appender knows of each batch it writes. */
 /* Batches encoded by an append, before they are written; an append of
  * many records is encoded in up to LOG_PARTS parts. */
 #define LOG_PARTS 4
@@ -85,6 +84,7 @@ struct ra_budget *ra_budget_new(int64_t limit);
 void ra_budget_ref(struct ra_budget *b);
 void ra_budget_unref(struct ra_budget *b);
 
+/* What the appender knows of each batch it writes. */
 struct batch_meta {
 	int64_t base_offset;
 	int64_t last_offset;
