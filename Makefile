@@ -22,10 +22,11 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -MMD -MP \
             -DMQFS_VERSION=\"$(VERSION)\" -I. $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lzookeeper_mt -lpthread
 
+UTIL_SRC   := $(wildcard util/*.c)
 ENGINE_SRC := $(wildcard engine/*.c)
 REPL_SRC   := $(wildcard repl/*.c)
 FS_SRC     := $(filter-out fs/main.c,$(wildcard fs/*.c))
-LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRC) $(REPL_SRC) $(FS_SRC))
+LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(UTIL_SRC) $(ENGINE_SRC) $(REPL_SRC) $(FS_SRC))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_SUPPORT := $(filter-out tests/unit/test_%,$(wildcard tests/unit/*.c))
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))

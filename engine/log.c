@@ -38,14 +38,9 @@
 #include <time.h>
 
 #include "engine/log_int.h"
+#include "util/clock.h"
 
-static int64_t real_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-int64_t (*engine_now_ms)(void) = real_now_ms;
+int64_t (*engine_now_ms)(void) = now_real_ms;
 void (*engine_log)(int level, const char *fmt, ...);
 
 static int offset_to_pos_locked(struct log *l, int64_t offset, int64_t *pos);

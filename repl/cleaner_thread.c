@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "repl/broker_int.h"
+#include "util/clock.h"
 
 /* Every log.cleaner.backoff.ms, each
  * partition of a topic whose cleanup.policy has compact gets one log_clean
@@ -73,13 +74,7 @@ static void *cleaner_main(void *arg)
 
 	pthread_mutex_lock(&b->sched_mu);
 	while (!b->cleaner_stop) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += wait / 1000;
-		ts.tv_nsec += (wait % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		deadline_from_ms(CLOCK_MONOTONIC, wait, &ts);
 		while (!b->cleaner_stop && wait > 0 &&
 		       pthread_cond_timedwait(&b->cleaner_cv, &b->sched_mu, &ts) != ETIMEDOUT)
 			;

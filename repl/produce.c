@@ -93,6 +93,7 @@
 #include <time.h>
 
 #include "repl/broker_int.h"
+#include "util/clock.h"
 
 #define PRODUCE_CHUNK_RECS  32768
 #define PRODUCE_CHUNK_BYTES (4 << 20)
@@ -469,14 +470,6 @@ static void tracker_done(struct produce_tracker *tr, int rc)
 
 /* ---- the append ---- */
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int64_t recs_payload(const struct rec_in *recs, int n)
 {
 	int64_t s = 0;
@@ -553,7 +546,7 @@ static int appended(struct topic *t, struct partition *pt, int rc,
 		}
 	}
 	rc = partition_commit(pt, info->last_offset);
-	latency_observe(t->b, mono_ns() - t0);
+	latency_observe(t->b, now_mono_ns() - t0);
 	return rc;
 }
 
@@ -563,7 +556,7 @@ static int chunk_append(struct topic *t, struct partition *pt, const struct rec_
 			int n)
 {
 	struct log_append_info info;
-	int64_t t0 = mono_ns();
+	int64_t t0 = now_mono_ns();
 	int rc = log_append(pt->log, recs, n, BROKER_LEADER_EPOCH, &info);
 
 	return appended(t, pt, rc, &info, recs[0].timestamp, t0);
@@ -573,7 +566,7 @@ static int chunk_append(struct topic *t, struct partition *pt, const struct rec_
 static int lines_append(struct topic *t, struct partition *pt, const struct produce_req *r)
 {
 	struct log_append_info info;
-	int64_t t0 = mono_ns();
+	int64_t t0 = now_mono_ns();
 	int rc = log_append_lines(pt->log, r->head, r->head_len, r->lines, r->lines_len,
 				  r->sp->now, BROKER_LEADER_EPOCH, &info);
 
@@ -620,13 +613,7 @@ static void linger_wait(struct topic *t, struct partition *pt)
 {
 	struct timespec dl;
 
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += t->cfg.linger_ms / 1000;
-	dl.tv_nsec += (t->cfg.linger_ms % 1000) * 1000000;
-	if (dl.tv_nsec >= 1000000000) {
-		dl.tv_sec++;
-		dl.tv_nsec -= 1000000000;
-	}
+	deadline_from_ms(CLOCK_REALTIME, t->cfg.linger_ms, &dl);
 	pt->lingering = true;
 	while (pt->q_bytes < t->cfg.log.batch_bytes && !pt->q_head->more && !pt->q_head->lines)
 		if (pthread_cond_timedwait(&pt->produce_cv, &pt->produce_mu, &dl) == ETIMEDOUT)

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "repl/broker_int.h"
+#include "util/clock.h"
 
 static void sched_flush_topic(struct topic *t, int64_t now)
 {
@@ -103,13 +104,7 @@ static void *sched_main(void *arg)
 		int64_t now;
 		int n, rc;
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += tick / 1000;
-		ts.tv_nsec += (tick % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		deadline_from_ms(CLOCK_MONOTONIC, tick, &ts);
 		while (!b->sched_stop &&
 		       pthread_cond_timedwait(&b->sched_cv, &b->sched_mu, &ts) != ETIMEDOUT)
 			;
