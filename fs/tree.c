@@ -29,8 +29,8 @@
 #define FS_FAKE_INO 0xffffffffULL   /* d_ino of an entry the kernel never looked up */
 
 static const char *const seg_ext[] = {
-	[SEG_LOG] = "log", [SEG_INDEX] = "index",
-	[SEG_TIMEINDEX] = "timeindex", [SEG_DUMP] = "dump",
+	[SEGMENT_LOG] = "log", [SEGMENT_INDEX] = "index",
+	[SEGMENT_TIMEINDEX] = "timeindex", [SEGMENT_DUMP] = "dump",
 };
 
 static struct node_key node_key_make(int kind, struct topic *t, int32_t partition)
@@ -62,7 +62,7 @@ static int parse_partition(const char *name)
 	return v > INT32_MAX ? -1 : (int)v;
 }
 
-/* "<20 digits>.<ext>" -> base, enum seg_file. */
+/* "<20 digits>.<ext>" -> base, enum segment_file. */
 static int parse_seg_name(const char *name, int64_t *base, int *file)
 {
 	int64_t v = 0;
@@ -76,7 +76,7 @@ static int parse_seg_name(const char *name, int64_t *base, int *file)
 	}
 	if (name[20] != '.')
 		return -ENOENT;
-	for (int k = SEG_LOG; k <= SEG_DUMP; k++) {
+	for (int k = SEGMENT_LOG; k <= SEGMENT_DUMP; k++) {
 		if (!strcmp(name + 21, seg_ext[k])) {
 			*base = v;
 			*file = k;
@@ -252,7 +252,7 @@ int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st)
 		 * rsync and cp, which copy st_size bytes, copy all of it. */
 		st->st_mode = S_IFREG | (mode & 0444);
 		size = topic_segment_size(n->topic, n->key.partition, n->key.base,
-					  (enum seg_file)n->key.file);
+					  (enum segment_file)n->key.file);
 		if (size < 0)
 			return (int)size;
 		break;
@@ -697,7 +697,7 @@ static int list_segments(struct mqfs *fs, struct fs_dir *d, size_t *cap, struct 
 	if (rc < 0)
 		return rc;
 	for (int i = 0; i < n && rc == 0; i++) {
-		for (int k = SEG_LOG; k <= SEG_DUMP && rc == 0; k++) {
+		for (int k = SEGMENT_LOG; k <= SEGMENT_DUMP && rc == 0; k++) {
 			struct node_key key = node_key_make(NODE_SEG_FILE, dir->topic,
 							    dir->key.partition);
 

@@ -43,6 +43,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "repl/config.h"
 #include "repl/repl.h"
 
 #define TOPIC_NAME_MAX 249
@@ -104,7 +105,7 @@ struct recbuf {
 	int32_t *part;                   /* .produce: partition of each record */
 };
 
-/* Producer metrics of the broker (produce.c; rendered by views.c). */
+/* Producer metrics of the broker (produce.c; rendered by broker_views.c). */
 #define PRODUCE_LAT_BUCKETS 14
 extern const double produce_lat_bounds[PRODUCE_LAT_BUCKETS];   /* seconds */
 struct produce_metrics {
@@ -270,6 +271,14 @@ int parts_ref(struct topic *t, struct part_ref **out, int *n, struct topic_confi
 void parts_unref(struct part_ref *r, int n);
 
 /* ---- topic_read.c ---- */
+/* The line view for repl/ itself (group.c, tests): a partition's log
+ * state, and engine cursors. topic_read_lines counts what it returns as
+ * delivered; topic_reader_* (repl.h) wrap these for fs. */
+int topic_log_state(struct topic *t, int partition, struct log_state *st);
+int topic_cursor_new(struct topic *t, int partition, struct log_cursor **out);
+void topic_cursor_free(struct topic *t, int partition, struct log_cursor *c);
+ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c,
+			 int64_t pos, char *buf, size_t size, int64_t *actual_pos);
 /* Counts n bytes of the line view in buf as delivered to a reader
  * (mqfs_records_out_total, mqfs_bytes_out_total); topic_read_lines does
  * it for partition files, group_consume.c for consume files. Any thread. */

@@ -91,10 +91,57 @@ ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c,
 	return rc;
 }
 
+/* fs's reader is an engine cursor of its own. */
+struct topic_reader {
+	struct log_cursor *c;
+};
+
+int topic_reader_new(struct topic *t, int partition, struct topic_reader **out)
+{
+	struct topic_reader *r = malloc(sizeof(*r));
+	int rc;
+
+	if (!r)
+		return -ENOMEM;
+	rc = topic_cursor_new(t, partition, &r->c);
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void topic_reader_free(struct topic_reader *r)
+{
+	if (!r)
+		return;
+	log_cursor_free(r->c);
+	free(r);
+}
+
+ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r,
+			  int64_t pos, char *buf, size_t size, int64_t *actual_pos)
+{
+	return topic_read_lines(t, partition, r->c, pos, buf, size, actual_pos);
+}
+
 void partition_count_out(struct partition *pt, int64_t lines, size_t n)
 {
 	atomic_fetch_add_explicit(&pt->records_out, lines, memory_order_relaxed);
 	atomic_fetch_add_explicit(&pt->bytes_out, (int64_t)n, memory_order_relaxed);
+}
+
+/* repl.h's names of the segment files, the engine's. */
+static enum seg_file seg_kind(enum segment_file kind)
+{
+	switch (kind) {
+	case SEGMENT_INDEX:     return SEG_INDEX;
+	case SEGMENT_TIMEINDEX: return SEG_TIMEINDEX;
+	case SEGMENT_DUMP:      return SEG_DUMP;
+	case SEGMENT_LOG:       break;
+	}
+	return SEG_LOG;
 }
 
 int topic_segments(struct topic *t, int partition, int64_t **bases, int *n)
@@ -109,7 +156,8 @@ int topic_segments(struct topic *t, int partition, int64_t **bases, int *n)
 	return rc;
 }
 
-int64_t topic_segment_size(struct topic *t, int partition, int64_t base, enum seg_file kind)
+int64_t topic_segment_size(struct topic *t, int partition, int64_t base,
+			   enum segment_file kind)
 {
 	struct partition *pt;
 	struct log *l;
@@ -118,7 +166,7 @@ int64_t topic_segment_size(struct topic *t, int partition, int64_t base, enum se
 	if (rc < 0)
 		return rc;
 	/* Without the topic's lock: a rendering's size may read a segment. */
-	rc = log_segment_size(l, base, kind);
+	rc = log_segment_size(l, base, seg_kind(kind));
 	log_unref(l);
 	return rc;
 }
@@ -137,14 +185,14 @@ ssize_t topic_segment_read_raw(struct topic *t, int partition, int64_t base, cha
 }
 
 ssize_t topic_segment_render(struct topic *t, int partition, int64_t base,
-			     enum seg_file kind, int64_t *cursor, char *buf, size_t size)
+			     enum segment_file kind, int64_t *cursor, char *buf, size_t size)
 {
 	struct partition *pt;
 	ssize_t rc = part_begin(t, partition, &pt);
 
 	if (rc < 0)
 		return rc;
-	rc = log_segment_render(pt->log, base, kind, cursor, buf, size);
+	rc = log_segment_render(pt->log, base, seg_kind(kind), cursor, buf, size);
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
 }

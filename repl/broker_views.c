@@ -1,5 +1,5 @@
 /*
- * views.c — the broker's text views: MNT/<topic>/.state, MNT/.state,
+ * broker_views.c — the broker's text views: MNT/<topic>/.state, MNT/.state,
  * MNT/.config, MNT/.metrics. Every view is rendered whole into a malloc'ed
  * buffer from a snapshot taken under the locks, then formatted without
  * them.
