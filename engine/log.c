@@ -104,59 +104,45 @@ static int epochs_write(struct log *l)
 	return rc;
 }
 
+static int epochs_begin(void *arg, int count)
+{
+	struct log *l = arg;
+
+	l->epochs = calloc((size_t)count + 1, sizeof(*l->epochs));
+	return l->epochs ? 0 : -ENOMEM;
+}
+
+/* "epoch start_offset", both increasing */
+static int epochs_entry(void *arg, const char *p, int *used, const char **why)
+{
+	struct log *l = arg;
+	struct epoch_ent e;
+
+	if (sscanf(p, "%" SCNd32 " %" SCNd64 "\n%n", &e.epoch, &e.start_offset, used) < 2)
+		*why = "not \"epoch start_offset\"";
+	else if (e.epoch < 0 || e.start_offset < 0)
+		*why = "negative epoch or offset";
+	else if (l->nepochs > 0 && (e.epoch <= l->epochs[l->nepochs - 1].epoch ||
+				    e.start_offset < l->epochs[l->nepochs - 1].start_offset))
+		*why = "epochs and start offsets must increase";
+	if (*why)
+		return -EBADMSG;
+	l->epochs[l->nepochs++] = e;
+	return 0;
+}
+
 static int epochs_load(struct log *l)
 {
-	char path[PATH_MAX + 32], *text = NULL;
-	snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", l->dir);
-	int rc = io_read_file(l->io, path, &text, NULL);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc < 0)
-		return rc;
-	int version = -1, count = -1, used = 0, line = 1;
+	char path[PATH_MAX + 32];
 	const char *why = NULL;
-	char *p = text;
-	if (sscanf(p, "%d\n%d\n%n", &version, &count, &used) < 2) {
-		why = "no version and count lines";
-	} else if (version != 0) {
-		why = "unknown version (not 0)";
-	} else if (count < 0 || count > 1000000) {
-		line = 2;
-		why = "entry count out of range";
-	}
-	if (why) {
-		rc = -EBADMSG;
-		goto out;
-	}
-	p += used;
-	l->epochs = calloc((size_t)count + 1, sizeof(*l->epochs));
-	if (!l->epochs) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < count; i++) {
-		struct epoch_ent e;
-		line = 3 + i;
-		if (sscanf(p, "%" SCNd32 " %" SCNd64 "\n%n", &e.epoch, &e.start_offset, &used) < 2)
-			why = "not \"epoch start_offset\"";
-		else if (e.epoch < 0 || e.start_offset < 0)
-			why = "negative epoch or offset";
-		else if (i > 0 && (e.epoch <= l->epochs[i - 1].epoch ||
-				   e.start_offset < l->epochs[i - 1].start_offset))
-			why = "epochs and start offsets must increase";
-		if (why) {
-			rc = -EBADMSG;
-			goto out;
-		}
-		p += used;
-		l->epochs[l->nepochs++] = e;
-	}
-out:
-	if (why)
+	int line = 0, rc;
+
+	snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", l->dir);
+	rc = ckpt_read(l->io, path, 1000000, epochs_begin, epochs_entry, l, &why, &line);
+	if (rc == -EBADMSG)
 		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: line %d: %s; partition refused (Kafka's format: "
 			      "0, the count, then \"epoch start_offset\" lines; a missing file "
 			      "is rebuilt)", path, line, why);
-	free(text);
 	return rc;
 }
 
