@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include "engine/log_int.h"
+#include "util/bsearch.h"
 #include "util/clock.h"
 
 int64_t (*engine_now_ms)(void) = now_real_ms;
@@ -474,34 +475,26 @@ fail:
 
 /* ---- segment lookup ---- */
 
+static int seg_base_offset_at(const void *arg, int64_t i, int64_t *k)
+{
+	*k = ((const struct log *)arg)->segs[i]->base_offset;
+	return 0;
+}
+
+static int seg_line_base_at(const void *arg, int64_t i, int64_t *k)
+{
+	*k = ((const struct log *)arg)->segs[i]->line_base;
+	return 0;
+}
+
 int log_seg_index_by_offset(struct log *l, int64_t offset)
 {
-	int lo = 0, hi = l->nsegs - 1, ans = -1;
-	while (lo <= hi) {
-		int mid = lo + (hi - lo) / 2;
-		if (l->segs[mid]->base_offset <= offset) {
-			ans = mid;
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
-	return ans;
+	return (int)bsearch_last_le(l->nsegs, offset, seg_base_offset_at, l);
 }
 
 int log_seg_index_by_pos(struct log *l, int64_t pos)
 {
-	int lo = 0, hi = l->nsegs - 1, ans = -1;
-	while (lo <= hi) {
-		int mid = lo + (hi - lo) / 2;
-		if (l->segs[mid]->line_base <= pos) {
-			ans = mid;
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
-	return ans;
+	return (int)bsearch_last_le(l->nsegs, pos, seg_line_base_at, l);
 }
 
 struct seg *log_seg_get(struct log *l, int64_t base)

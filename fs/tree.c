@@ -25,6 +25,7 @@
 #include <sys/statvfs.h>
 
 #include "fs/fs.h"
+#include "util/bsearch.h"
 
 #define FS_FAKE_INO 0xffffffffULL   /* d_ino of an entry the kernel never looked up */
 
@@ -86,27 +87,22 @@ static int parse_seg_name(const char *name, int64_t *base, int *file)
 	return -ENOENT;
 }
 
+static int base_at(const void *arg, int64_t i, int64_t *k)
+{
+	*k = ((const int64_t *)arg)[i];
+	return 0;
+}
+
 static int seg_exists(struct topic *t, int partition, int64_t base)
 {
-	int64_t *bases = NULL;
-	int n = 0, lo, hi, rc;
+	int64_t *bases = NULL, i;
+	int n = 0, rc;
 
 	rc = topic_segments(t, partition, &bases, &n);
 	if (rc < 0)
 		return rc;
-	rc = -ENOENT;
-	for (lo = 0, hi = n - 1; lo <= hi;) {        /* bases are sorted */
-		int mid = lo + (hi - lo) / 2;
-
-		if (bases[mid] == base) {
-			rc = 0;
-			break;
-		}
-		if (bases[mid] < base)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
+	i = bsearch_last_le(n, base, base_at, bases);   /* bases are sorted */
+	rc = i >= 0 && bases[i] == base ? 0 : -ENOENT;
 	free(bases);
 	return rc;
 }
