@@ -115,6 +115,37 @@ static int find_orphans(struct broker *b)
 	return 0;
 }
 
+/* The background threads wait on their own condition variable (on the
+ * monotonic clock, for deadline_from_ms) under sched_mu. */
+int broker_thread_start(struct broker *b, pthread_t *th, pthread_cond_t *cv,
+			void *(*fn)(void *), const char *name)
+{
+	pthread_condattr_t ca;
+	int rc;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+	rc = pthread_create(th, NULL, fn, b);
+	if (rc != 0) {
+		pthread_cond_destroy(cv);
+		return -rc;
+	}
+	pthread_setname_np(*th, name);
+	return 0;
+}
+
+void broker_thread_stop(struct broker *b, pthread_t th, bool *stop, pthread_cond_t *cv)
+{
+	pthread_mutex_lock(&b->sched_mu);
+	*stop = true;
+	pthread_cond_signal(cv);
+	pthread_mutex_unlock(&b->sched_mu);
+	pthread_join(th, NULL);
+	pthread_cond_destroy(cv);
+}
+
 static int broker_free(struct broker *b, bool abandon);
 
 int broker_open(const struct broker_config *cfg, struct broker **out)
@@ -248,8 +279,6 @@ static int broker_free(struct broker *b, bool abandon)
 	pthread_mutex_destroy(&b->sched_mu);
 	pthread_mutex_destroy(&b->orphan_mu);
 	pthread_mutex_destroy(&b->hw_mu);
-	if (b->sched_running)
-		pthread_cond_destroy(&b->sched_cv);
 	free(b);
 	return rc;
 }

@@ -286,6 +286,12 @@ void partition_count_out(struct partition *pt, int64_t lines, size_t n);
 
 /* ---- scheduler.c, cleaner_thread.c: started last by broker_open,
  * stopped first by broker_close (cleaner, then scheduler). */
+/* broker.c: starts fn(b) as the thread named name, with *cv initialised
+ * on CLOCK_MONOTONIC; stops it: *stop set and *cv signalled under
+ * sched_mu, then joined and *cv destroyed. */
+int broker_thread_start(struct broker *b, pthread_t *th, pthread_cond_t *cv,
+			void *(*fn)(void *), const char *name);
+void broker_thread_stop(struct broker *b, pthread_t th, bool *stop, pthread_cond_t *cv);
 int scheduler_start(struct broker *b);
 void scheduler_stop(struct broker *b);
 /* Does nothing unless log.cleaner.enable. */

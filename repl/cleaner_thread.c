@@ -98,35 +98,20 @@ static void *cleaner_main(void *arg)
 
 int cleaner_thread_start(struct broker *b)
 {
-	pthread_condattr_t ca;
 	int rc;
 
 	if (!b->cfg.cleaner_enable)
 		return 0;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&b->cleaner_cv, &ca);
-	pthread_condattr_destroy(&ca);
-	rc = pthread_create(&b->cleaner, NULL, cleaner_main, b);
-	if (rc != 0) {
-		pthread_cond_destroy(&b->cleaner_cv);
-		return -rc;
-	}
-	pthread_setname_np(b->cleaner, "mqfs-cleaner");
-	b->cleaner_running = true;
-	return 0;
+	rc = broker_thread_start(b, &b->cleaner, &b->cleaner_cv, cleaner_main, "mqfs-cleaner");
+	b->cleaner_running = rc == 0;
+	return rc;
 }
 
 void cleaner_thread_stop(struct broker *b)
 {
 	if (!b->cleaner_running)
 		return;
-	pthread_mutex_lock(&b->sched_mu);
-	b->cleaner_stop = true;
-	pthread_cond_signal(&b->cleaner_cv);
-	pthread_mutex_unlock(&b->sched_mu);
-	pthread_join(b->cleaner, NULL);
-	pthread_cond_destroy(&b->cleaner_cv);
+	broker_thread_stop(b, b->cleaner, &b->cleaner_stop, &b->cleaner_cv);
 	b->cleaner_running = false;
 }
 

@@ -140,30 +140,17 @@ static void *sched_main(void *arg)
 
 int scheduler_start(struct broker *b)
 {
-	pthread_condattr_t ca;
-	int rc;
+	int rc = broker_thread_start(b, &b->sched, &b->sched_cv, sched_main, "mqfs-sched");
 
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&b->sched_cv, &ca);
-	pthread_condattr_destroy(&ca);
-	rc = pthread_create(&b->sched, NULL, sched_main, b);
-	if (rc != 0)
-		return -rc;
-	pthread_setname_np(b->sched, "mqfs-sched");
-	b->sched_running = true;
-	return 0;
+	b->sched_running = rc == 0;
+	return rc;
 }
 
 void scheduler_stop(struct broker *b)
 {
 	if (!b->sched_running)
 		return;
-	pthread_mutex_lock(&b->sched_mu);
-	b->sched_stop = true;
-	pthread_cond_signal(&b->sched_cv);
-	pthread_mutex_unlock(&b->sched_mu);
-	pthread_join(b->sched, NULL);
+	broker_thread_stop(b, b->sched, &b->sched_stop, &b->sched_cv);
 	b->sched_running = false;
 }
 
