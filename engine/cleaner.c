@@ -76,6 +76,7 @@
 #include <time.h>
 
 #include "engine/log_int.h"
+#include "util/clock.h"
 
 /* ---- recovery of an interrupted swap ---- */
 
@@ -751,13 +752,6 @@ static int swap_pointer(struct log *l, struct seg *old, struct seg *ns)
 	return rc;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force,
 	      struct log_clean_stats *st)
 {
@@ -765,7 +759,7 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force,
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
-	int64_t t0 = mono_ms();
+	int64_t t0 = now_mono_ms();
 	struct seg **segs = NULL;
 	struct omap map = { 0 };
 	struct clean_ctx c = { 0 };
@@ -863,7 +857,7 @@ out:
 	free(c.keep);
 	free(c.out);
 	free(c.meta);
-	st->elapsed_ms = mono_ms() - t0;
+	st->elapsed_ms = now_mono_ms() - t0;
 	pthread_mutex_unlock(&l->maint_lock);
 	return rc;
 }

@@ -118,6 +118,13 @@ struct log_config {
 	double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio (0.5) */
 	int64_t min_compaction_lag_ms;  /* min.compaction.lag.ms (0) */
 };
+/* compression.type: the codec numbers of Kafka's batch attributes (bits
+ * 0-2). snappy and zstd are known but not supported (-ENOTSUP). */
+#define BATCH_CODEC_NONE    0
+#define BATCH_CODEC_GZIP    1
+#define BATCH_CODEC_SNAPPY  2
+#define BATCH_CODEC_LZ4     3
+#define BATCH_CODEC_ZSTD    4
 #define LOG_CLEANUP_DELETE  0x1
 #define LOG_CLEANUP_COMPACT 0x2
 void log_config_defaults(struct log_config *cfg);

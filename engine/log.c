@@ -38,14 +38,10 @@
 #include <time.h>
 
 #include "engine/log_int.h"
+#include "util/bsearch.h"
+#include "util/clock.h"
 
-static int64_t real_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-int64_t (*engine_now_ms)(void) = real_now_ms;
+int64_t (*engine_now_ms)(void) = now_real_ms;
 void (*engine_log)(int level, const char *fmt, ...);
 
 static int offset_to_pos_locked(struct log *l, int64_t offset, int64_t *pos);
@@ -109,59 +105,45 @@ static int epochs_write(struct log *l)
 	return rc;
 }
 
+static int epochs_begin(void *arg, int count)
+{
+	struct log *l = arg;
+
+	l->epochs = calloc((size_t)count + 1, sizeof(*l->epochs));
+	return l->epochs ? 0 : -ENOMEM;
+}
+
+/* "epoch start_offset", both increasing */
+static int epochs_entry(void *arg, const char *p, int *used, const char **why)
+{
+	struct log *l = arg;
+	struct epoch_ent e;
+
+	if (sscanf(p, "%" SCNd32 " %" SCNd64 "\n%n", &e.epoch, &e.start_offset, used) < 2)
+		*why = "not \"epoch start_offset\"";
+	else if (e.epoch < 0 || e.start_offset < 0)
+		*why = "negative epoch or offset";
+	else if (l->nepochs > 0 && (e.epoch <= l->epochs[l->nepochs - 1].epoch ||
+				    e.start_offset < l->epochs[l->nepochs - 1].start_offset))
+		*why = "epochs and start offsets must increase";
+	if (*why)
+		return -EBADMSG;
+	l->epochs[l->nepochs++] = e;
+	return 0;
+}
+
 static int epochs_load(struct log *l)
 {
-	char path[PATH_MAX + 32], *text = NULL;
-	snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", l->dir);
-	int rc = io_read_file(l->io, path, &text, NULL);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc < 0)
-		return rc;
-	int version = -1, count = -1, used = 0, line = 1;
+	char path[PATH_MAX + 32];
 	const char *why = NULL;
-	char *p = text;
-	if (sscanf(p, "%d\n%d\n%n", &version, &count, &used) < 2) {
-		why = "no version and count lines";
-	} else if (version != 0) {
-		why = "unknown version (not 0)";
-	} else if (count < 0 || count > 1000000) {
-		line = 2;
-		why = "entry count out of range";
-	}
-	if (why) {
-		rc = -EBADMSG;
-		goto out;
-	}
-	p += used;
-	l->epochs = calloc((size_t)count + 1, sizeof(*l->epochs));
-	if (!l->epochs) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < count; i++) {
-		struct epoch_ent e;
-		line = 3 + i;
-		if (sscanf(p, "%" SCNd32 " %" SCNd64 "\n%n", &e.epoch, &e.start_offset, &used) < 2)
-			why = "not \"epoch start_offset\"";
-		else if (e.epoch < 0 || e.start_offset < 0)
-			why = "negative epoch or offset";
-		else if (i > 0 && (e.epoch <= l->epochs[i - 1].epoch ||
-				   e.start_offset < l->epochs[i - 1].start_offset))
-			why = "epochs and start offsets must increase";
-		if (why) {
-			rc = -EBADMSG;
-			goto out;
-		}
-		p += used;
-		l->epochs[l->nepochs++] = e;
-	}
-out:
-	if (why)
+	int line = 0, rc;
+
+	snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", l->dir);
+	rc = ckpt_read(l->io, path, 1000000, epochs_begin, epochs_entry, l, &why, &line);
+	if (rc == -EBADMSG)
 		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: line %d: %s; partition refused (Kafka's format: "
 			      "0, the count, then \"epoch start_offset\" lines; a missing file "
 			      "is rebuilt)", path, line, why);
-	free(text);
 	return rc;
 }
 
@@ -493,34 +475,26 @@ fail:
 
 /* ---- segment lookup ---- */
 
+static int seg_base_offset_at(const void *arg, int64_t i, int64_t *k)
+{
+	*k = ((const struct log *)arg)->segs[i]->base_offset;
+	return 0;
+}
+
+static int seg_line_base_at(const void *arg, int64_t i, int64_t *k)
+{
+	*k = ((const struct log *)arg)->segs[i]->line_base;
+	return 0;
+}
+
 int log_seg_index_by_offset(struct log *l, int64_t offset)
 {
-	int lo = 0, hi = l->nsegs - 1, ans = -1;
-	while (lo <= hi) {
-		int mid = lo + (hi - lo) / 2;
-		if (l->segs[mid]->base_offset <= offset) {
-			ans = mid;
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
-	return ans;
+	return (int)bsearch_last_le(l->nsegs, offset, seg_base_offset_at, l);
 }
 
 int log_seg_index_by_pos(struct log *l, int64_t pos)
 {
-	int lo = 0, hi = l->nsegs - 1, ans = -1;
-	while (lo <= hi) {
-		int mid = lo + (hi - lo) / 2;
-		if (l->segs[mid]->line_base <= pos) {
-			ans = mid;
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
-	return ans;
+	return (int)bsearch_last_le(l->nsegs, pos, seg_line_base_at, l);
 }
 
 struct seg *log_seg_get(struct log *l, int64_t base)

@@ -13,6 +13,19 @@
 #include "engine/batch.h"
 #include "engine/pool.h"
 
+/* checkpoint.c: reads one of Kafka's checkpoint files at path: calls
+ * begin(arg, count) once after the header, then entry(arg, p, &used, why)
+ * for each of the count entries (p at its line; used = bytes it read, its
+ * '\n' included), each returning 0 or -errno (-EBADMSG with *why set when
+ * it refuses the entry). 0 (nothing called) when the file is missing;
+ * -EBADMSG when the text is not a checkpoint of at most max entries, with
+ * *why and *line (1-based) saying what and where; -errno of the read or of
+ * a function. */
+int ckpt_read(const struct io_ops *io, const char *path, int max,
+	      int (*begin)(void *arg, int count),
+	      int (*entry)(void *arg, const char *p, int *used, const char **why),
+	      void *arg, const char **why, int *line);
+
 #define LINES_MAGIC      "MQLINES1"
 #define LINES_HDR_SIZE   16
 #define LINES_ENT_SIZE   16

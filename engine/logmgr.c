@@ -83,63 +83,47 @@ static void ckpt_free(struct ckpt *c)
 	c->n = 0;
 }
 
+static int ckpt_begin(void *arg, int count)
+{
+	struct ckpt *c = arg;
+
+	c->e = calloc((size_t)count + 1, sizeof(*c->e));
+	return c->e ? 0 : -ENOMEM;
+}
+
+/* "topic partition value" */
+static int ckpt_entry(void *arg, const char *p, int *used, const char **why)
+{
+	struct ckpt *c = arg;
+	char topic[256];
+	struct ckpt_ent e;
+
+	if (sscanf(p, "%255s %d %" SCNd64 "\n%n", topic, &e.partition, &e.value, used) < 3)
+		*why = "not \"topic partition offset\"";
+	else if (e.partition < 0 || e.value < 0)
+		*why = "negative partition or offset";
+	if (*why)
+		return -EBADMSG;
+	e.topic = strdup(topic);
+	if (!e.topic)
+		return -ENOMEM;
+	c->e[c->n++] = e;
+	return 0;
+}
+
 static int ckpt_load(struct logmgr *m, const char *name, struct ckpt *c)
 {
-	char path[PATH_MAX + 64], *text = NULL;
-	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
-	int rc = io_read_file(m->io, path, &text, NULL);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc < 0)
-		return rc;
-	int version, count, used, line = 1;
+	char path[PATH_MAX + 64];
 	const char *why = NULL;
-	char *p = text;
-	if (sscanf(p, "%d\n%d\n%n", &version, &count, &used) < 2) {
-		why = "no version and count lines";
-	} else if (version != 0) {
-		why = "unknown version (not 0)";
-	} else if (count < 0 || count > 10000000) {
-		line = 2;
-		why = "entry count out of range";
-	}
-	if (why) {
-		rc = -EBADMSG;
-		goto out;
-	}
-	p += used;
-	c->e = calloc((size_t)count + 1, sizeof(*c->e));
-	if (!c->e) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < count; i++) {
-		char topic[256];
-		struct ckpt_ent e;
-		line = 3 + i;
-		if (sscanf(p, "%255s %d %" SCNd64 "\n%n", topic, &e.partition, &e.value, &used) < 3)
-			why = "not \"topic partition offset\"";
-		else if (e.partition < 0 || e.value < 0)
-			why = "negative partition or offset";
-		if (why) {
-			rc = -EBADMSG;
-			goto out;
-		}
-		p += used;
-		e.topic = strdup(topic);
-		if (!e.topic) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		c->e[c->n++] = e;
-	}
-out:
-	if (why)
+	int line = 0, rc;
+
+	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
+	rc = ckpt_read(m->io, path, 10000000, ckpt_begin, ckpt_entry, c, &why, &line);
+	if (rc == -EBADMSG)
 		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: line %d: %s; refusing to start (Kafka's "
 			      "checkpoint format: 0, the count, then \"topic partition offset\" "
 			      "lines); fix the file or move it away (then the segments alone tell "
 			      "what the logs hold)", path, line, why);
-	free(text);
 	return rc;
 }
 

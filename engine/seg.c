@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "engine/log_int.h"
+#include "util/bsearch.h"
 
 static int seg_file(struct seg *s, const char *ext, char *buf, size_t cap)
 {
@@ -938,56 +939,79 @@ int seg_flush(struct seg *s)
 	return rc;
 }
 
-/* Index of the last .lines entry whose key (the batch's base offset, or
- * its first line position) is <= key. */
-static int64_t seg_find_entry(struct seg *s, int64_t key, bool by_pos)
+/* The keys of the .lines entries: the batch's base offset, or its first
+ * line position. */
+static int lines_offset_at(const void *arg, int64_t i, int64_t *k)
+{
+	struct seg *s = (struct seg *)arg;
+	struct lines_ent e;
+	int rc = seg_read_lines_ent(s, i, &e);
+
+	if (rc < 0)
+		return rc;
+	*k = s->base_offset + (int64_t)e.rel_offset;
+	return 0;
+}
+
+static int lines_pos_at(const void *arg, int64_t i, int64_t *k)
+{
+	struct lines_ent e;
+	int rc = seg_read_lines_ent((struct seg *)arg, i, &e);
+
+	if (rc < 0)
+		return rc;
+	*k = e.line_pos;
+	return 0;
+}
+
+/* Index of the last .lines entry whose key is <= key. */
+static int64_t seg_find_entry(struct seg *s, int64_t key,
+			      int (*key_at)(const void *arg, int64_t i, int64_t *k))
 {
 	int64_t n = atomic_load(&s->lines_entries);
 	if (n == 0)
 		return -ENOENT;
-	int64_t lo = 0, hi = n - 1, ans = -1;
-	while (lo <= hi) {
-		int64_t mid = lo + (hi - lo) / 2;
-		struct lines_ent e;
-		int rc = seg_read_lines_ent(s, mid, &e);
-		if (rc < 0)
-			return rc;
-		int64_t k = by_pos ? e.line_pos : s->base_offset + (int64_t)e.rel_offset;
-		if (k <= key) {
-			ans = mid;
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
-	return ans;
+	return bsearch_last_le(n, key, key_at, s);
 }
 
 int64_t seg_find_offset(struct seg *s, int64_t offset)
 {
-	return seg_find_entry(s, offset, false);
+	return seg_find_entry(s, offset, lines_offset_at);
 }
 
 int64_t seg_find_pos(struct seg *s, int64_t pos)
 {
-	return seg_find_entry(s, pos, true);
+	return seg_find_entry(s, pos, lines_pos_at);
+}
+
+/* A .timeindex entry: timestamp (8 bytes), relative offset (4). */
+static int tidx_read(const struct seg *s, int64_t i, int64_t *ts, int64_t *offset)
+{
+	uint8_t b[12];
+
+	if (io_pread_full(s->io, s->tidx_fd, b, 12, i * 12) != 12)
+		return -EIO;
+	*ts = (int64_t)be64_get(b);
+	*offset = s->base_offset + be32_get(b + 8);
+	return 0;
+}
+
+static int tidx_time_at(const void *arg, int64_t i, int64_t *k)
+{
+	int64_t offset;
+
+	return tidx_read(arg, i, k, &offset);
 }
 
 int64_t seg_find_time(struct seg *s, int64_t ts)
 {
 	/* Last entry with timestamp < ts: records from there on may match. */
-	int64_t lo = 0, hi = s->tidx_entries - 1, off = s->base_offset;
-	while (lo <= hi) {
-		int64_t mid = lo + (hi - lo) / 2;
-		uint8_t b[12];
-		if (io_pread_full(s->io, s->tidx_fd, b, 12, mid * 12) != 12)
-			return -EIO;
-		if ((int64_t)be64_get(b) < ts) {
-			off = s->base_offset + be32_get(b + 8);
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
-	return off;
+	int64_t i, t, off = s->base_offset;
+
+	if (ts == INT64_MIN)
+		return off;
+	i = bsearch_last_le(s->tidx_entries, ts - 1, tidx_time_at, s);
+	if (i >= 0 && tidx_read(s, i, &t, &off) < 0)
+		return -EIO;
+	return i < -1 ? i : off;
 }

@@ -287,11 +287,10 @@ static int mkdir_p(const char *path, mode_t mode)
  * SOURCE, then --data / data=. Touches nothing on disk. */
 static int config_load(const struct mqfs_opts *o, struct broker_config *cfg)
 {
+	const char *dir = o->data ? o->data : o->source;
 	char err[512] = "";
 	int rc;
 
-	broker_config_defaults(cfg);
-	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./mqfs-data");
 	if (o->config) {
 		rc = broker_config_load(cfg, o->config, err, sizeof(err));
 		if (rc < 0) {
@@ -303,11 +302,12 @@ static int config_load(const struct mqfs_opts *o, struct broker_config *cfg)
 			return rc;
 		}
 	}
-	if (o->source)
-		snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", o->source);
-	if (o->data)
-		snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", o->data);
-	return 0;
+	if (!dir)
+		return 0;
+	rc = broker_config_set_data_dir(cfg, dir);
+	if (rc < 0)
+		fprintf(stderr, "mqfs: data directory %s: %s\n", dir, strerror(-rc));
+	return rc;
 }
 
 /* Creates the data directory when missing and makes its name absolute
@@ -317,14 +317,14 @@ static int data_dir_prepare(struct broker_config *cfg)
 	char abs[PATH_MAX];
 	int rc;
 
-	rc = mkdir_p(cfg->data_dir, 0755);
-	if (rc < 0 || !realpath(cfg->data_dir, abs)) {
+	rc = mkdir_p(broker_config_data_dir(cfg), 0755);
+	if (rc < 0 || !realpath(broker_config_data_dir(cfg), abs)) {
 		rc = rc < 0 ? rc : -errno;
-		fprintf(stderr, "mqfs: data directory %s: %s\n", cfg->data_dir, strerror(-rc));
+		fprintf(stderr, "mqfs: data directory %s: %s\n", broker_config_data_dir(cfg),
+			strerror(-rc));
 		return rc;
 	}
-	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", abs);
-	return 0;
+	return broker_config_set_data_dir(cfg, abs);
 }
 
 /* The arguments for fuse_session_new(): our fsname (the data directory, as
@@ -449,11 +449,12 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 	rc = broker_open(cfg, &fs->broker);
 	if (rc == -EWOULDBLOCK) {
 		fprintf(stderr, "mqfs: cannot open %s: in use by another mqfs (see above)\n",
-			cfg->data_dir);
+			broker_config_data_dir(cfg));
 		goto out;
 	}
 	if (rc < 0) {
-		fprintf(stderr, "mqfs: cannot open %s: %s\n", cfg->data_dir, strerror(-rc));
+		fprintf(stderr, "mqfs: cannot open %s: %s\n", broker_config_data_dir(cfg),
+			strerror(-rc));
 		goto out;
 	}
 	rc = inode_table_new(topic_put, &fs->inodes);
@@ -518,7 +519,7 @@ int main(int argc, char **argv)
 	struct mqfs_opts o = { .fuse_args = FUSE_ARGS_INIT(0, NULL), .root_mode = 0755 };
 	struct mqfs fs = { 0 };
 	struct fuse_session *se = NULL;
-	struct broker_config cfg;
+	struct broker_config *cfg = NULL;
 	int ready_fd = -1;
 	int rc = 1;
 
@@ -534,9 +535,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mqfs: mount point %s: %s\n", o.mountpoint, strerror(errno));
 		goto out;
 	}
-	if (config_load(&o, &cfg) < 0)
+	if (broker_config_new(&cfg) < 0) {
+		fprintf(stderr, "mqfs: %s\n", strerror(ENOMEM));
 		goto out;
-	if (fuse_args_build(&o, argv[0], cfg.data_dir) < 0) {
+	}
+	if (config_load(&o, cfg) < 0)
+		goto out;
+	if (fuse_args_build(&o, argv[0], broker_config_data_dir(cfg)) < 0) {
 		fprintf(stderr, "mqfs: %s\n", strerror(ENOMEM));
 		goto out;
 	}
@@ -545,21 +550,22 @@ int main(int argc, char **argv)
 	fs.root_mode = o.root_mode;
 	pthread_mutex_init(&fs.files_lock, NULL);
 	clock_gettime(CLOCK_REALTIME, &fs.start_time);
-	if (session_new(&o, &fs, &se) < 0 || data_dir_prepare(&cfg) < 0)
+	if (session_new(&o, &fs, &se) < 0 || data_dir_prepare(cfg) < 0)
 		goto out;
-	snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", cfg.data_dir);
+	snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", broker_config_data_dir(cfg));
 	if (!o.foreground) {
 		ready_fd = daemon_fork();
 		if (ready_fd < 0)
 			goto out;
 	}
-	rc = run(&o, &fs, se, &cfg, ready_fd);
+	rc = run(&o, &fs, se, cfg, ready_fd);
 	se = NULL;                              /* run() destroyed it */
 	fs.metrics = NULL;
 out:
 	if (se)
 		fuse_session_destroy(se);
 	fs_metrics_free(fs.metrics);
+	broker_config_free(cfg);
 	opts_free(&o);
 	return rc;
 }

@@ -51,8 +51,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "repl/repl.h"
-#include "engine/batch.h"
+#include "repl/config.h"
 
 #define CFG_MAX_PARTITIONS 10000
 #define CFG_MAX_FILE       (16 * 1024 * 1024)
@@ -680,6 +679,35 @@ int broker_config_load(struct broker_config *c, const char *path, char *err, siz
 		set_err(err, errlen, "%s: %s", path, msg);
 	free(text);
 	return rc;
+}
+
+int broker_config_new(struct broker_config **out)
+{
+	*out = malloc(sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	broker_config_defaults(*out);
+	return 0;
+}
+
+void broker_config_free(struct broker_config *c)
+{
+	free(c);
+}
+
+const char *broker_config_data_dir(const struct broker_config *c)
+{
+	return c->data_dir;
+}
+
+int broker_config_set_data_dir(struct broker_config *c, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (n >= sizeof(c->data_dir))
+		return -ENAMETOOLONG;
+	memcpy(c->data_dir, dir, n + 1);
+	return 0;
 }
 
 static const char *codec_str(int codec)

@@ -51,6 +51,7 @@
 
 #include "repl/net.h"
 #include "repl/repl.h"
+#include "util/clock.h"
 
 #define N_API_KEYS 128
 #define IP_BUCKETS 256
@@ -188,14 +189,6 @@ struct net_server {
 
 #define STAT_ADD(srv, f, n) __atomic_add_fetch(&(srv)->st.f, (n), __ATOMIC_RELAXED)
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const char *api_name(int16_t api_key)
 {
 	const struct proto_api *a = proto_api_find(api_key);
@@ -245,7 +238,7 @@ static void conn_touch(struct net_conn *c)
 {
 	struct net_loop *loop = c->loop;
 
-	c->last_active = now_ms();
+	c->last_active = now_mono_ms();
 	if (c->req_out)
 		return;
 	list_del(&loop->lru, c);
@@ -511,7 +504,7 @@ static void conn_add(struct net_loop *loop, int fd, int listener, const uint8_t 
 	ev.data.ptr = c;
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev))
 		goto fail;
-	c->last_active = now_ms();
+	c->last_active = now_mono_ms();
 	list_add_tail(&loop->lru, c);
 	return;
 fail:
@@ -983,7 +976,7 @@ static void loop_take_done(struct net_loop *loop)
 		} else {
 			list_del(&loop->busy, c);
 			list_add_tail(&loop->lru, c);
-			c->last_active = now_ms();
+			c->last_active = now_mono_ms();
 			if (req->rc < 0) {
 				char why[128];
 
@@ -1141,7 +1134,7 @@ static int loop_timeout(struct net_loop *loop)
 
 	if (!loop->lru.head)
 		return -1;
-	left = loop->lru.head->last_active + idle - now_ms();
+	left = loop->lru.head->last_active + idle - now_mono_ms();
 	if (left < 0)
 		return 0;
 	return left > INT_MAX ? INT_MAX : (int)left + 1;
@@ -1149,7 +1142,7 @@ static int loop_timeout(struct net_loop *loop)
 
 static void loop_expire(struct net_loop *loop)
 {
-	int64_t idle = loop->srv->cfg.connections_max_idle_ms, now = now_ms();
+	int64_t idle = loop->srv->cfg.connections_max_idle_ms, now = now_mono_ms();
 
 	while (loop->lru.head && now - loop->lru.head->last_active >= idle) {
 		STAT_ADD(loop->srv, closed_idle, 1);

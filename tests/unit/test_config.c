@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "repl/repl.h"
+#include "repl/config.h"
 #include "engine/batch.h"
 
 /* ---- helpers ---- */

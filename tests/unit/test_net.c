@@ -30,23 +30,16 @@
 
 #include "repl/net.h"
 #include "repl/repl.h"
+#include "util/clock.h"
 
 #define DEADLINE_MS 20000
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Polls cond(arg) every millisecond until it holds or the deadline. */
 static bool eventually(bool (*cond)(void *), void *arg)
 {
-	int64_t end = now_ms() + DEADLINE_MS;
+	int64_t end = now_mono_ms() + DEADLINE_MS;
 
-	while (now_ms() < end) {
+	while (now_mono_ms() < end) {
 		if (cond(arg))
 			return true;
 		usleep(1000);
@@ -258,10 +251,10 @@ static void write_all(int fd, const void *p, size_t n)
  * any bytes before it are skipped. */
 static bool closed_by_server(int fd)
 {
-	int64_t end = now_ms() + DEADLINE_MS;
+	int64_t end = now_mono_ms() + DEADLINE_MS;
 	char buf[4096];
 
-	while (now_ms() < end) {
+	while (now_mono_ms() < end) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
