@@ -672,7 +672,8 @@ static int clean_segment(struct log *l, struct clean_ctx *c, struct seg *s, stru
 	struct seg *ns = NULL;
 	struct seg_reader r;
 	rd_init(&r, l, s);
-	int rc = seg_create_sfx(l->io, l->dir, s->base_offset, s->line_base, ".cleaned", &ns);
+	int rc = seg_create_sfx(l->io, l->fdc, l->dir, s->base_offset, s->line_base, ".cleaned",
+				&ns);
 	if (rc < 0)
 		goto out;
 	while ((rc = rd_next(&r)) == 1) {
@@ -697,11 +698,15 @@ static int clean_segment(struct log *l, struct clean_ctx *c, struct seg *s, stru
 		rc = l->io->fsync_dir(l->io->ctx, l->dir);
 	seg_unref(ns);
 	ns = NULL;
+	/* Readers of s go on reading its old files after the swap: they keep
+	 * their descriptors, which cannot be reopened by name once replaced. */
+	if (rc == 0)
+		rc = seg_keep_fds(s);
 	if (rc == 0)
 		rc = swap_files(l->io, l->dir, s);
 	if (rc < 0)
 		goto out;
-	rc = seg_open(l->io, l->dir, s->base_offset, &ns);
+	rc = seg_open(l->io, l->fdc, l->dir, s->base_offset, &ns);
 	if (rc == 0)
 		rc = seg_load_tail(ns, c->key_sep_len, -1);
 	if (rc < 0)

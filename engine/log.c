@@ -61,6 +61,7 @@ void log_unref(struct log *l)
 	free(l->segs);
 	free(l->epochs);
 	ra_budget_unref(l->rab);
+	seg_cache_unref(l->fdc);
 	pthread_mutex_destroy(&l->maint_lock);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
@@ -256,7 +257,7 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 				      nb - i, bases[i], bases[nb - 1]);
 			break;
 		}
-		rc = seg_open(l->io, l->dir, bases[i], &s);
+		rc = seg_open(l->io, l->fdc, l->dir, bases[i], &s);
 		if (rc < 0)
 			goto out;
 		/* Segments at or after the recovery point may have lost data that
@@ -402,6 +403,8 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	atomic_init(&l->refs, 1);
 	l->fence = -1;
 	l->io = io;
+	l->fdc = a->fdc;
+	seg_cache_ref(l->fdc);
 	l->cfg = *cfg;
 	l->partition = partition;
 	snprintf(l->topic, sizeof(l->topic), "%s", topic);
@@ -430,7 +433,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	if (l->nsegs == 0) {
 		int64_t base = a->log_start_offset > 0 ? a->log_start_offset : 0;
 		struct seg *s;
-		rc = seg_create(io, dir, base, 0, &s);
+		rc = seg_create(io, l->fdc, dir, base, 0, &s);
 		if (rc == 0 && (rc = segs_push(l, s)) < 0)
 			seg_unref(s);
 		if (rc < 0)
@@ -466,6 +469,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	if (rc < 0)
 		goto fail;
 	log_active(l)->tail_ok = !l->damaged;
+	seg_set_active(log_active(l), true);
 	*out = l;
 	return recovered ? 1 : 0;
 fail:
@@ -538,7 +542,7 @@ static int log_roll(struct log *l, int64_t base)
 	if (rc == 0)
 		rc = seg_tail_drop(old);        /* a closed file ends where its log does */
 	if (rc == 0)
-		rc = seg_create(l->io, l->dir, base, old->line_end, &s);
+		rc = seg_create(l->io, l->fdc, l->dir, base, old->line_end, &s);
 	if (rc < 0)
 		return rc;
 	rc = segs_push(l, s);
@@ -548,6 +552,8 @@ static int log_roll(struct log *l, int64_t base)
 	}
 	old->tail_ok = false;
 	s->tail_ok = true;
+	seg_set_active(old, false);
+	seg_set_active(s, true);
 	return 0;
 }
 
@@ -1140,6 +1146,7 @@ static int log_truncate_locked(struct log *l, int64_t offset)
 			l->io->unlink(l->io->ctx, p);
 		}
 		l->nsegs--;
+		seg_set_active(s, false);
 		seg_unref(s);
 	}
 	struct seg *s = log_active(l);
@@ -1152,6 +1159,7 @@ static int log_truncate_locked(struct log *l, int64_t offset)
 	if (trc < 0 && atomic_load(&s->size) == size0)
 		return trc;
 	s->tail_ok = true;                  /* it may have become the active one */
+	seg_set_active(s, true);
 	/* Recompute the active segment's tail from what is left. */
 	int64_t prev_line_end = l->nsegs > 1 ? l->segs[l->nsegs - 2]->line_end : -1;
 	rc = seg_load_tail(s, l->cfg.key_sep_len, prev_line_end);

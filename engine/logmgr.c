@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -71,6 +72,7 @@ struct logmgr {
 	struct pool *pool;          /* helpers for the logs' appends; may be NULL */
 	struct enc_cache encs;      /* the logs' encoding buffers */
 	struct ra_budget *rab;      /* the logs' cursors' read-ahead buffers */
+	struct seg_cache *fdc;      /* the logs' closed segments' descriptors */
 	int lock_fd;                /* .lock, flocked for the manager's life */
 };
 
@@ -209,7 +211,8 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 	m->lock_fd = -1;
 	int rc = 0;
 	m->rab = ra_budget_new(LOGMGR_READAHEAD_BUDGET);
-	if (!m->rab) {
+	m->fdc = seg_cache_new(logmgr_fd_cache_default());
+	if (!m->rab || !m->fdc) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -272,6 +275,7 @@ fail:
 	ckpt_free(&m->co);
 	enc_cache_destroy(&m->encs);
 	ra_budget_unref(m->rab);
+	seg_cache_unref(m->fdc);
 	if (m->lock_fd >= 0)
 		close(m->lock_fd);
 	free(m);
@@ -288,6 +292,25 @@ void logmgr_set_readahead_budget(struct logmgr *m, int64_t bytes)
 int64_t logmgr_readahead_bytes(struct logmgr *m)
 {
 	return atomic_load(&m->rab->used);
+}
+
+int64_t logmgr_fd_cache_default(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return LOGMGR_FD_CACHE_MIN;
+	int64_t n = (int64_t)(rl.rlim_cur / 4 / 4);
+	return n > LOGMGR_FD_CACHE_MIN ? n : LOGMGR_FD_CACHE_MIN;
+}
+
+void logmgr_set_fd_cache(struct logmgr *m, int64_t segments)
+{
+	seg_cache_set_max(m->fdc, segments > 0 ? segments : logmgr_fd_cache_default());
+}
+
+void logmgr_fd_stats(struct logmgr *m, int64_t *open_sets, int64_t *evictions)
+{
+	seg_cache_stats(m->fdc, open_sets, evictions);
 }
 const char *logmgr_dir(struct logmgr *m) { return m->dir; }
 const struct io_ops *logmgr_io(struct logmgr *m) { return m->io; }
@@ -331,6 +354,7 @@ int logmgr_get_log(struct logmgr *m, const char *topic, int partition,
 		.log_start_offset = ckpt_get(&m->ls, topic, partition),
 		.cleaner_offset = ckpt_get(&m->co, topic, partition),
 		.clean = m->clean,
+		.fdc = m->fdc,
 	};
 	struct log *l;
 	struct stat st;
@@ -489,6 +513,7 @@ static void logmgr_free(struct logmgr *m)
 	pool_destroy(m->pool);
 	enc_cache_destroy(&m->encs);
 	ra_budget_unref(m->rab);
+	seg_cache_unref(m->fdc);
 	for (int i = 0; i < 4; i++)
 		free(m->ckpt_text[i]);
 	free(m->logs);
