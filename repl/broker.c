@@ -190,6 +190,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 		mq_log(MQ_ERR, "cannot open data directory %s: %s", cfg->data_dir, strerror(-rc));
 		goto fail;
 	}
+	logmgr_set_fd_cache(b->m, cfg->segment_fd_cache);
 	io = logmgr_io(b->m);
 	if (snprintf(dir, sizeof(dir), "%s/meta", logmgr_dir(b->m)) >= (int)sizeof(dir) - 16 ||
 	    snprintf(b->meta_dir, sizeof(b->meta_dir), "%s/topics", dir) >=

@@ -72,6 +72,7 @@ enum cfg_id {
 	ID_RETENTION_MS, ID_RETENTION_MINUTES, ID_RETENTION_HOURS, ID_RETENTION_BYTES,
 	ID_CLEANUP_POLICY, ID_DELETE_RETENTION_MS, ID_MIN_DIRTY_RATIO, ID_MIN_LAG_MS,
 	ID_RETENTION_CHECK_MS, ID_CLEANER_ENABLE, ID_CLEANER_BACKOFF_MS, ID_CLEANER_DEDUPE,
+	ID_SEGMENT_FD_CACHE,
 };
 
 struct cfg_key {
@@ -116,6 +117,7 @@ static const struct cfg_key broker_keys[] = {
 	{ "log.cleaner.enable",          ID_CLEANER_ENABLE, KIND_BOOL,  0, 0 },
 	{ "log.cleaner.backoff.ms",      ID_CLEANER_BACKOFF_MS, KIND_INT, 1, INT64_MAX },
 	{ "log.cleaner.dedupe.buffer.size", ID_CLEANER_DEDUPE, KIND_INT, 65536, INT64_MAX },
+	{ "log.segment.fd.cache",        ID_SEGMENT_FD_CACHE, KIND_INT, 0, INT32_MAX },
 	{ "log.cleaner.delete.retention.ms", ID_DELETE_RETENTION_MS, KIND_INT, 0, INT64_MAX },
 	{ "log.cleaner.min.cleanable.ratio", ID_MIN_DIRTY_RATIO, KIND_RATIO, 0, 0 },
 	{ "log.cleaner.min.compaction.lag.ms", ID_MIN_LAG_MS, KIND_INT, 0, INT64_MAX },
@@ -588,6 +590,7 @@ static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *
 	case ID_CLEANER_ENABLE:     c->cleaner_enable = v->i != 0; break;
 	case ID_CLEANER_BACKOFF_MS: c->cleaner_backoff_ms = v->i; break;
 	case ID_CLEANER_DEDUPE:     c->cleaner_dedupe_bytes = v->i; break;
+	case ID_SEGMENT_FD_CACHE:   c->segment_fd_cache = v->i; break;
 	default:
 		set_log_key(&c->log, k, v);
 		break;
@@ -783,7 +786,8 @@ static int render_close(FILE *f, char **bufp, char **out)
  *   log.retention.check.interval.ms,
  *   log.cleanup.policy, log.cleaner.enable, log.cleaner.backoff.ms,
  *   log.cleaner.dedupe.buffer.size, log.cleaner.delete.retention.ms,
- *   log.cleaner.min.cleanable.ratio, log.cleaner.min.compaction.lag.ms */
+ *   log.cleaner.min.cleanable.ratio, log.cleaner.min.compaction.lag.ms,
+ *   log.segment.fd.cache */
 int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 {
 	char rb[32];
@@ -827,6 +831,7 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 		ratio_str(c->log.min_cleanable_dirty_ratio, rb, sizeof(rb)));
 	fprintf(f, "log.cleaner.min.compaction.lag.ms=%lld\n",
 		(long long)c->log.min_compaction_lag_ms);
+	fprintf(f, "log.segment.fd.cache=%lld\n", (long long)c->segment_fd_cache);
 	return render_close(f, &buf, out);
 }
 

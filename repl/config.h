@@ -30,6 +30,9 @@ struct broker_config {
 	bool cleaner_enable;                /* log.cleaner.enable (true) */
 	int64_t cleaner_backoff_ms;         /* log.cleaner.backoff.ms (15000) */
 	int64_t cleaner_dedupe_bytes;       /* log.cleaner.dedupe.buffer.size (128 MiB) */
+	/* log.segment.fd.cache: idle closed segments whose descriptors stay
+	 * open (0: a quarter of RLIMIT_NOFILE / 4, at least 16). */
+	int64_t segment_fd_cache;
 };
 void broker_config_defaults(struct broker_config *c);
 /* Parses a server.properties text. On error returns -EINVAL and writes a

@@ -140,7 +140,8 @@ static const char default_render[] =
 	"log.cleaner.dedupe.buffer.size=134217728\n"
 	"log.cleaner.delete.retention.ms=86400000\n"
 	"log.cleaner.min.cleanable.ratio=0.5\n"
-	"log.cleaner.min.compaction.lag.ms=0\n";
+	"log.cleaner.min.compaction.lag.ms=0\n"
+	"log.segment.fd.cache=0\n";
 
 static void test_defaults(void **state)
 {
