@@ -672,8 +672,16 @@ static int clean_segment(struct log *l, struct clean_ctx *c, struct seg *s, stru
 	struct seg *ns = NULL;
 	struct seg_reader r;
 	rd_init(&r, l, s);
-	int rc = seg_create_sfx(l->io, l->fdc, l->dir, s->base_offset, s->line_base, ".cleaned",
-				&ns);
+	/* s's descriptors stay open while it is read, and (seg_keep_fds below)
+	 * for good once its files are replaced: readers of s go on reading its
+	 * old files, which cannot be reopened by name after the swap. Pinned
+	 * first, so that keeping them cannot fail after the work is done. */
+	int rc = seg_pin(s);
+	if (rc < 0) {
+		rd_free(&r);
+		return rc;
+	}
+	rc = seg_create_sfx(l->io, l->fdc, l->dir, s->base_offset, s->line_base, ".cleaned", &ns);
 	if (rc < 0)
 		goto out;
 	while ((rc = rd_next(&r)) == 1) {
@@ -698,8 +706,6 @@ static int clean_segment(struct log *l, struct clean_ctx *c, struct seg *s, stru
 		rc = l->io->fsync_dir(l->io->ctx, l->dir);
 	seg_unref(ns);
 	ns = NULL;
-	/* Readers of s go on reading its old files after the swap: they keep
-	 * their descriptors, which cannot be reopened by name once replaced. */
 	if (rc == 0)
 		rc = seg_keep_fds(s);
 	if (rc == 0)
@@ -725,6 +731,7 @@ out:
 	}
 	seg_unref(ns);
 	rd_free(&r);
+	seg_unpin(s);
 	return rc;
 }
 

@@ -3,7 +3,8 @@
  * closed segments than the manager keeps open is opened, read whole through
  * cursors and .dump, made durable and reopened with the number of
  * open descriptors bounded all along; a reader of a segment retention
- * removed reopens its renamed files, never a file that replaced them;
+ * removed reopens its renamed files, never a file that replaced them; a
+ * reader of a segment the cleaner replaced reads the old files on;
  * running out of descriptors (EMFILE
  * from the I/O table) fails a read or an append cleanly, appends nothing,
  * and everything works again once descriptors are free.
@@ -260,6 +261,59 @@ static void test_emfile(void **state)
 	free(want);
 }
 
+static void compacted(struct log_config *cfg)
+{
+	cfg->segment_bytes = 1024;
+	cfg->cleanup_policy = LOG_CLEANUP_COMPACT;
+	cfg->retention_ms = -1;
+	cfg->key_sep[0] = '=';
+	cfg->key_sep_len = 1;
+}
+
+static int setup_compacted(void **state)
+{
+	return logfx_setup(state, "fdcache-clean", compacted);
+}
+
+/* A reader holding a segment that the cleaner replaces keeps reading the
+ * old files, even with the cache closing every idle set: the cleaner keeps
+ * the old segment's descriptors, since its names now hold the new files. */
+static void test_cleaned_segment_keeps_fds(void **state)
+{
+	struct logfx *f = *state;
+	uint8_t *b = NULL, *before = NULL;
+	size_t cap = 0, bcap = 0;
+
+	for (int i = 0; i < 300; i++) {
+		char k[8], v[16];
+		int kl = snprintf(k, sizeof(k), "k%d", i % 5);
+		int vl = snprintf(v, sizeof(v), "v%d", i);
+		struct rec_in r = { k, kl, v, vl, fake_now };
+		assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+	}
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	assert_int_equal(log_flush_closed(f->l), 0);
+	assert_int_equal(logmgr_checkpoint(f->m), 0);
+	struct seg *s0 = log_seg_get(f->l, 0);
+	assert_non_null(s0);
+	int64_t size0 = atomic_load(&s0->size);
+	int64_t n0 = seg_read_batch(s0, 0, size0, &before, &bcap);
+	assert_true(n0 > 0);
+	seg_cache_set_max(f->l->fdc, 0);
+	assert_true(s0->log_fd < 0);
+	struct log_clean_stats cs;
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, &cs), 1);
+	assert_true(cs.segments_rewritten > 0);
+	seg_cache_set_max(f->l->fdc, 0);
+	assert_int_equal(seg_read_batch(s0, 0, size0, &b, &cap), n0);
+	assert_memory_equal(b, before, (size_t)n0);
+	seg_unref(s0);
+	free(b);
+	free(before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +321,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reopen_deleted_or_replaced, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_emfile, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_cleaned_segment_keeps_fds, setup_compacted,
+						logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
