@@ -417,6 +417,22 @@ static int64_t process_fds_row(const struct mctx *c)
 	return process_fds();
 }
 
+static int64_t segment_fd_sets(const struct mctx *c)
+{
+	int64_t open_sets, evictions;
+
+	logmgr_fd_stats(c->b->m, &open_sets, &evictions);
+	return open_sets;
+}
+
+static int64_t segment_fd_evictions(const struct mctx *c)
+{
+	int64_t open_sets, evictions;
+
+	logmgr_fd_stats(c->b->m, &open_sets, &evictions);
+	return evictions;
+}
+
 /* MNT/.metrics, one row per metric in the order rendered. */
 enum metric_kind {
 	MK_PART,        /* a gauge per partition: part_value(which) */
@@ -511,6 +527,11 @@ static const struct metric_row metric_rows[] = {
 		"Resident memory size in bytes."),
 	ROW_INT(process_fds_row, "mqfs_process_open_fds", "gauge",
 		"Number of open file descriptors."),
+	ROW_INT(segment_fd_sets, "mqfs_segment_fd_sets", "gauge",
+		"Segments whose 4 files are open: active, in use, or idle (log.segment.fd.cache)."),
+	ROW_INT(segment_fd_evictions, "mqfs_segment_fd_evictions_total", "counter",
+		"Idle closed segments whose files were closed to stay within "
+		"log.segment.fd.cache."),
 };
 
 static void metric_row_text(FILE *f, const struct metric_row *r, const struct mctx *c)

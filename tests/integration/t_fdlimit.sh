@@ -28,6 +28,11 @@ expect_ok "400 segments or more ($nseg)" test "$nseg" -ge 400
 expect_ok "cat reads every record" cmp "$MQ_TMP/exp" "$MNT/t/0"
 expect_ok "descriptors stay under the limit" \
 	test "$(ls "/proc/$MQ_PID/fd" | wc -l)" -lt 96
+metric() { mq_run awk -v m="$1" '$1 == m {print $2}' "$MNT/.metrics"; }
+expect_ok "idle segments' files closed (.metrics)" \
+	test "$(metric mqfs_segment_fd_evictions_total)" -ge 300
+expect_ok "open segment files bounded (.metrics)" \
+	test "$(metric mqfs_segment_fd_sets)" -le 24
 # 40 partitions need 160 descriptors for their active segments: refused
 # whole, and the topic and the daemon go on as before. (env printf: dash's
 # builtin echo reports any failed write as "I/O error".)
