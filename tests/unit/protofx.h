@@ -1,0 +1,40 @@
+/*
+ * protofx.h — what the codec tests of each API group share: decoding a
+ * message at every truncation, and a round trip that must give back the
+ * same bytes. A decoder is wrapped as protofx_dec_fn so one helper serves
+ * every request and response type.
+ */
+#ifndef MQFS_TESTS_PROTOFX_H
+#define MQFS_TESTS_PROTOFX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "repl/proto.h"
+
+#define PROTOFX_BYTES(...) ((const uint8_t[]){ __VA_ARGS__ }), \
+	sizeof((const uint8_t[]){ __VA_ARGS__ })
+
+/* Decodes buf[0..len) as version v into out (a decoded struct); frees
+ * with the matching _free when it returns an error itself. */
+typedef int (*protofx_dec_fn)(const uint8_t *buf, size_t len, int16_t v, void *out);
+typedef void (*protofx_free_fn)(void *out);
+
+/* Asserts that every strict prefix of buf (copied to a buffer of exactly
+ * that size, so ASan sees an over-read) fails with -EBADMSG, then decodes
+ * the whole of it into out and returns the decoder's result. */
+int protofx_cuts(protofx_dec_fn dec, protofx_free_fn fr, const uint8_t *buf, size_t len,
+		 int16_t v, void *out);
+
+/* The same for a whole request frame (without its size) through
+ * proto_req_decode. */
+int protofx_req_cuts(const uint8_t *frame, size_t len, struct proto_req *req);
+
+/* Asserts that buf decodes (at v, with every truncation refused), that
+ * encode(decoded) writes exactly buf again, and leaves the decoded struct
+ * in out for field checks (freed by the caller). */
+typedef int (*protofx_enc_fn)(struct kbuf_w *w, int16_t v, const void *in);
+void protofx_same_bytes(protofx_dec_fn dec, protofx_enc_fn enc, protofx_free_fn fr,
+			const uint8_t *buf, size_t len, int16_t v, void *out);
+
+#endif
