@@ -54,3 +54,34 @@ void protofx_same_bytes(protofx_dec_fn dec, protofx_enc_fn enc, protofx_free_fn 
 	assert_memory_equal(w.buf, buf, len);
 	kbuf_w_free(&w);
 }
+
+size_t protofx_frame_of(const struct proto_req_hdr *hdr, protofx_req_enc_fn enc,
+			const void *body, uint8_t **buf)
+{
+	struct kbuf_w w;
+	size_t pos, len;
+
+	kbuf_w_init(&w, 1 << 20);
+	pos = proto_req_begin(&w, hdr);
+	assert_int_equal(enc(&w, hdr->api_version, body), 0);
+	assert_int_equal(proto_frame_end(&w, pos), 0);
+	len = w.len - 4;
+	*buf = malloc(len);
+	assert_non_null(*buf);
+	memcpy(*buf, w.buf + 4, len);
+	kbuf_w_free(&w);
+	return len;
+}
+
+void protofx_req_same_bytes(const uint8_t *frame, size_t len, protofx_req_enc_fn enc,
+			    protofx_body_fn body, struct proto_req *req)
+{
+	uint8_t *again;
+	size_t n;
+
+	assert_int_equal(protofx_req_cuts(frame, len, req), 0);
+	n = protofx_frame_of(&req->hdr, enc, body(req), &again);
+	assert_int_equal(n, len);
+	assert_memory_equal(again, frame, len);
+	free(again);
+}

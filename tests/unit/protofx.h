@@ -15,6 +15,11 @@
 #define PROTOFX_BYTES(...) ((const uint8_t[]){ __VA_ARGS__ }), \
 	sizeof((const uint8_t[]){ __VA_ARGS__ })
 
+/* Big-endian INT32 / INT64 bytes, for hand-built frames. */
+#define PI32(x) (uint8_t)((uint32_t)(x) >> 24), (uint8_t)((uint32_t)(x) >> 16), \
+	(uint8_t)((uint32_t)(x) >> 8), (uint8_t)(x)
+#define PI64(x) PI32((uint64_t)(x) >> 32), PI32(x)
+
 /* Decodes buf[0..len) as version v into out (a decoded struct); frees
  * with the matching _free when it returns an error itself. */
 typedef int (*protofx_dec_fn)(const uint8_t *buf, size_t len, int16_t v, void *out);
@@ -36,5 +41,18 @@ int protofx_req_cuts(const uint8_t *frame, size_t len, struct proto_req *req);
 typedef int (*protofx_enc_fn)(struct kbuf_w *w, int16_t v, const void *in);
 void protofx_same_bytes(protofx_dec_fn dec, protofx_enc_fn enc, protofx_free_fn fr,
 			const uint8_t *buf, size_t len, int16_t v, void *out);
+
+/* A request body encoder, and how to find the body in a decoded request. */
+typedef int (*protofx_req_enc_fn)(struct kbuf_w *w, int16_t v, const void *body);
+typedef const void *(*protofx_body_fn)(const struct proto_req *req);
+
+/* The request frame of (hdr, body) without its size field, in *buf (the
+ * caller frees it); returns its length. */
+size_t protofx_frame_of(const struct proto_req_hdr *hdr, protofx_req_enc_fn enc,
+			const void *body, uint8_t **buf);
+/* Decodes frame (every truncation refused) into req and encodes it again:
+ * asserts the same bytes. req is the caller's to free. */
+void protofx_req_same_bytes(const uint8_t *frame, size_t len, protofx_req_enc_fn enc,
+			    protofx_body_fn body, struct proto_req *req);
 
 #endif

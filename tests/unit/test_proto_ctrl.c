@@ -19,45 +19,6 @@
 #include "repl/proto.h"
 #include "tests/unit/protofx.h"
 
-#define I32(x) (uint8_t)((uint32_t)(x) >> 24), (uint8_t)((uint32_t)(x) >> 16), \
-	(uint8_t)((uint32_t)(x) >> 8), (uint8_t)(x)
-#define I64(x) I32((uint64_t)(x) >> 32), I32(x)
-
-/* Encodes a request (header hdr) into a frame without its size field;
- * the caller frees *buf. */
-typedef int (*req_enc_fn)(struct kbuf_w *w, int16_t v, const void *body);
-
-static size_t frame_of(const struct proto_req_hdr *hdr, req_enc_fn enc, const void *body,
-		       uint8_t **buf)
-{
-	struct kbuf_w w;
-	size_t pos, len;
-
-	kbuf_w_init(&w, 1 << 20);
-	pos = proto_req_begin(&w, hdr);
-	assert_int_equal(enc(&w, hdr->api_version, body), 0);
-	assert_int_equal(proto_frame_end(&w, pos), 0);
-	len = w.len - 4;
-	*buf = malloc(len);
-	memcpy(*buf, w.buf + 4, len);
-	kbuf_w_free(&w);
-	return len;
-}
-
-/* Decodes frame (all cuts refused), encodes it again: the same bytes. */
-static void req_same_bytes(const uint8_t *frame, size_t len, req_enc_fn enc,
-			   const void *(*body)(const struct proto_req *), struct proto_req *req)
-{
-	uint8_t *again;
-	size_t n;
-
-	assert_int_equal(protofx_req_cuts(frame, len, req), 0);
-	n = frame_of(&req->hdr, enc, body(req), &again);
-	assert_int_equal(n, len);
-	assert_memory_equal(again, frame, len);
-	free(again);
-}
-
 static int lisr_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_lisr_req_encode(w, v, b); }
 static int um_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_um_req_encode(w, v, b); }
 static int stop_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_stop_req_encode(w, v, b); }
@@ -71,36 +32,36 @@ static const void *cs_of(const struct proto_req *r) { return &r->u.cs; }
 
 /* v1: header v1, the flat list of partition states (topic name in each). */
 static const uint8_t lisr_v1[] = {
-	0x00, 0x04, 0x00, 0x01, I32(7), 0x00, 0x01, 'c',   /* key 4, v1, corr 7, "c" */
-	I32(1), I32(3),                                     /* controller id, epoch */
-	I32(3),                                             /* 3 partition states */
-	0x00, 0x01, 't', I32(0), I32(3), I32(1), I32(5),    /* t-0: ce 3, leader 1, epoch 5 */
-	I32(2), I32(1), I32(2), I32(10),                    /* isr [1,2], zk version 10 */
-	I32(2), I32(1), I32(2), 0x00,                       /* replicas [1,2], is_new false */
-	0x00, 0x01, 't', I32(1), I32(3), I32(2), I32(6),
-	I32(1), I32(2), I32(11), I32(2), I32(2), I32(1), 0x01,
-	0x00, 0x01, 'u', I32(0), I32(3), I32(1), I32(0),
-	I32(1), I32(1), I32(0), I32(1), I32(1), 0x00,
-	I32(2),                                             /* live leaders */
-	I32(1), 0x00, 0x02, 'h', '1', I32(9092),
-	I32(2), 0x00, 0x02, 'h', '2', I32(9093),
+	0x00, 0x04, 0x00, 0x01, PI32(7), 0x00, 0x01, 'c',   /* key 4, v1, corr 7, "c" */
+	PI32(1), PI32(3),                                     /* controller id, epoch */
+	PI32(3),                                             /* 3 partition states */
+	0x00, 0x01, 't', PI32(0), PI32(3), PI32(1), PI32(5),    /* t-0: ce 3, leader 1, epoch 5 */
+	PI32(2), PI32(1), PI32(2), PI32(10),                    /* isr [1,2], zk version 10 */
+	PI32(2), PI32(1), PI32(2), 0x00,                       /* replicas [1,2], is_new false */
+	0x00, 0x01, 't', PI32(1), PI32(3), PI32(2), PI32(6),
+	PI32(1), PI32(2), PI32(11), PI32(2), PI32(2), PI32(1), 0x01,
+	0x00, 0x01, 'u', PI32(0), PI32(3), PI32(1), PI32(0),
+	PI32(1), PI32(1), PI32(0), PI32(1), PI32(1), 0x00,
+	PI32(2),                                             /* live leaders */
+	PI32(1), 0x00, 0x02, 'h', '1', PI32(9092),
+	PI32(2), 0x00, 0x02, 'h', '2', PI32(9093),
 };
 
 /* v6: flexible (header v2), broker epoch, type, topic ids, adding and
  * removing replicas, leader_recovery_state. */
 static const uint8_t lisr_v6[] = {
-	0x00, 0x04, 0x00, 0x06, I32(8), 0x00, 0x01, 'c', 0x00,
-	I32(1), I32(3), I64(77), 0x01,                      /* ..., broker epoch 77, FULL */
+	0x00, 0x04, 0x00, 0x06, PI32(8), 0x00, 0x01, 'c', 0x00,
+	PI32(1), PI32(3), PI64(77), 0x01,                      /* ..., broker epoch 77, FULL */
 	0x02, 0x02, 't',                                    /* 1 topic "t" */
 	1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
 	0x02,                                               /* 1 partition state */
-	I32(0), I32(3), I32(1), I32(5),
-	0x03, I32(1), I32(2), I32(10),                      /* isr [1,2], epoch 10 */
-	0x04, I32(1), I32(2), I32(3),                       /* replicas [1,2,3] */
-	0x02, I32(3), 0x01,                                 /* adding [3], removing [] */
+	PI32(0), PI32(3), PI32(1), PI32(5),
+	0x03, PI32(1), PI32(2), PI32(10),                      /* isr [1,2], epoch 10 */
+	0x04, PI32(1), PI32(2), PI32(3),                       /* replicas [1,2,3] */
+	0x02, PI32(3), 0x01,                                 /* adding [3], removing [] */
 	0x01, 0x01, 0x00,                                   /* is_new, recovering, tags */
 	0x00,                                               /* topic tags */
-	0x02, I32(1), 0x03, 'h', '1', I32(9092), 0x00,      /* live leader 1 */
+	0x02, PI32(1), 0x03, 'h', '1', PI32(9092), 0x00,      /* live leader 1 */
 	0x00,
 };
 
@@ -111,7 +72,7 @@ static void test_lisr_frames(void **state)
 	struct proto_part_state *ps;
 
 	(void)state;
-	req_same_bytes(lisr_v1, sizeof(lisr_v1), lisr_enc, lisr_of, &req);
+	protofx_req_same_bytes(lisr_v1, sizeof(lisr_v1), lisr_enc, lisr_of, &req);
 	assert_int_equal(req.hdr.correlation_id, 7);
 	assert_int_equal(l->controller_epoch, 3);
 	assert_true(l->broker_epoch == -1);
@@ -133,7 +94,7 @@ static void test_lisr_frames(void **state)
 	assert_int_equal(l->live_leaders[1].port, 9093);
 	proto_req_free(&req);
 
-	req_same_bytes(lisr_v6, sizeof(lisr_v6), lisr_enc, lisr_of, &req);
+	protofx_req_same_bytes(lisr_v6, sizeof(lisr_v6), lisr_enc, lisr_of, &req);
 	assert_true(l->broker_epoch == 77);
 	assert_int_equal(l->type, PROTO_LISR_FULL);
 	assert_int_equal(l->n_topics, 1);
@@ -179,9 +140,9 @@ static void test_lisr_every_version(void **state)
 		struct proto_req req;
 		struct proto_part_state *got;
 		uint8_t *buf;
-		size_t len = frame_of(&hdr, lisr_enc, &in, &buf);
+		size_t len = protofx_frame_of(&hdr, lisr_enc, &in, &buf);
 
-		req_same_bytes(buf, len, lisr_enc, lisr_of, &req);
+		protofx_req_same_bytes(buf, len, lisr_enc, lisr_of, &req);
 		assert_int_equal(req.u.lisr.n_topics, 2);
 		assert_int_equal(req.u.lisr.topic_states[0].n_partitions, 2);
 		assert_true(kstr_eq(req.u.lisr.topic_states[1].topic_name, "x"));
@@ -229,8 +190,8 @@ static void test_lisr_response(void **state)
 	protofx_same_bytes(lisr_resp_dec, lisr_resp_enc, lisr_resp_free, PROTOFX_BYTES(
 		0x00, 0x00,                                   /* error_code NONE */
 		0x03,                                         /* 2 partition errors */
-		0x02, 't', I32(0), 0x00, 0x00, 0x00,
-		0x02, 't', I32(1), 0x00, 0x06, 0x00,          /* NOT_LEADER_OR_FOLLOWER */
+		0x02, 't', PI32(0), 0x00, 0x00, 0x00,
+		0x02, 't', PI32(1), 0x00, 0x06, 0x00,          /* NOT_LEADER_OR_FOLLOWER */
 		0x00), 4, &resp);
 	assert_int_equal(resp.n_partition_errors, 2);
 	assert_true(kstr_eq(resp.partition_errors[1].topic_name, "t"));
@@ -240,7 +201,7 @@ static void test_lisr_response(void **state)
 	protofx_same_bytes(lisr_resp_dec, lisr_resp_enc, lisr_resp_free, PROTOFX_BYTES(
 		0x00, 0x0b,                                   /* STALE_CONTROLLER_EPOCH */
 		0x02, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 7,
-		0x02, I32(4), 0x00, 0x00, 0x00,
+		0x02, PI32(4), 0x00, 0x00, 0x00,
 		0x00,
 		0x00), 5, &resp);
 	assert_int_equal(resp.error_code, PROTO_ERR_STALE_CONTROLLER_EPOCH);
@@ -250,7 +211,7 @@ static void test_lisr_response(void **state)
 	proto_lisr_resp_free(&resp);
 	/* v0: not flexible. */
 	protofx_same_bytes(lisr_resp_dec, lisr_resp_enc, lisr_resp_free, PROTOFX_BYTES(
-		0x00, 0x00, I32(1), 0x00, 0x01, 'a', I32(2), 0x00, 0x03), 0, &resp);
+		0x00, 0x00, PI32(1), 0x00, 0x01, 'a', PI32(2), 0x00, 0x03), 0, &resp);
 	assert_int_equal(resp.partition_errors[0].error_code, 3);
 	proto_lisr_resp_free(&resp);
 }
@@ -259,26 +220,26 @@ static void test_lisr_response(void **state)
 
 /* v0: flat partition states, brokers as (id, host, port). */
 static const uint8_t um_v0[] = {
-	0x00, 0x06, 0x00, 0x00, I32(9), 0xff, 0xff,         /* key 6, v0, null client */
-	I32(1), I32(2),
-	I32(1),                                             /* 1 partition state */
-	0x00, 0x01, 't', I32(0), I32(2), I32(1), I32(4),
-	I32(1), I32(1), I32(3), I32(1), I32(1),             /* isr [1], zk 3, replicas [1] */
-	I32(1), I32(1), 0x00, 0x01, 'h', I32(9092),         /* broker 1 h:9092 */
+	0x00, 0x06, 0x00, 0x00, PI32(9), 0xff, 0xff,         /* key 6, v0, null client */
+	PI32(1), PI32(2),
+	PI32(1),                                             /* 1 partition state */
+	0x00, 0x01, 't', PI32(0), PI32(2), PI32(1), PI32(4),
+	PI32(1), PI32(1), PI32(3), PI32(1), PI32(1),             /* isr [1], zk 3, replicas [1] */
+	PI32(1), PI32(1), 0x00, 0x01, 'h', PI32(9092),         /* broker 1 h:9092 */
 };
 
 /* v8: flexible, topic ids, endpoints with listener, rack, type as tag 0. */
 static const uint8_t um_v8[] = {
-	0x00, 0x06, 0x00, 0x08, I32(10), 0x00, 0x01, 'c', 0x00,
-	I32(1), 0x00, I32(2), I64(-1),                       /* not kraft, epoch 2, -1 */
+	0x00, 0x06, 0x00, 0x08, PI32(10), 0x00, 0x01, 'c', 0x00,
+	PI32(1), 0x00, PI32(2), PI64(-1),                       /* not kraft, epoch 2, -1 */
 	0x02, 0x02, 't', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5,
-	0x02, I32(0), I32(2), I32(1), I32(4),
-	0x02, I32(1), I32(3), 0x03, I32(1), I32(2),          /* isr [1], zk 3, replicas [1,2] */
-	0x02, I32(2), 0x00,                                  /* offline [2] */
+	0x02, PI32(0), PI32(2), PI32(1), PI32(4),
+	0x02, PI32(1), PI32(3), 0x03, PI32(1), PI32(2),          /* isr [1], zk 3, replicas [1,2] */
+	0x02, PI32(2), 0x00,                                  /* offline [2] */
 	0x00,
 	0x02,                                                /* 1 live broker */
-	I32(1), 0x02,                                        /* id 1, 1 endpoint */
-	I32(9092), 0x02, 'h', 0x0a, 'P', 'L', 'A', 'I', 'N', 'T', 'E', 'X', 'T', 0x00, 0x00, 0x00,
+	PI32(1), 0x02,                                        /* id 1, 1 endpoint */
+	PI32(9092), 0x02, 'h', 0x0a, 'P', 'L', 'A', 'I', 'N', 'T', 'E', 'X', 'T', 0x00, 0x00, 0x00,
 	0x03, 'r', '1', 0x00,                                /* rack "r1" */
 	0x01, 0x00, 0x01, 0x01,                              /* tag 0 type = 1 */
 };
@@ -289,7 +250,7 @@ static void test_um_frames(void **state)
 	struct proto_um_req *u = &req.u.um;
 
 	(void)state;
-	req_same_bytes(um_v0, sizeof(um_v0), um_enc, um_of, &req);
+	protofx_req_same_bytes(um_v0, sizeof(um_v0), um_enc, um_of, &req);
 	assert_null(req.hdr.client_id.ptr);
 	assert_int_equal(u->n_topics, 1);
 	assert_int_equal(u->topic_states[0].partition_states[0].partition_epoch, 3);
@@ -300,7 +261,7 @@ static void test_um_frames(void **state)
 	assert_null(u->live_brokers[0].rack.ptr);
 	proto_req_free(&req);
 
-	req_same_bytes(um_v8, sizeof(um_v8), um_enc, um_of, &req);
+	protofx_req_same_bytes(um_v8, sizeof(um_v8), um_enc, um_of, &req);
 	assert_int_equal(u->type, 1);
 	assert_int_equal(u->topic_states[0].topic_id[15], 5);
 	assert_int_equal(u->topic_states[0].partition_states[0].n_offline_replicas, 1);
@@ -331,8 +292,8 @@ static void test_um_every_version(void **state)
 		size_t len;
 
 		in.n_live_brokers = v == 0 ? 1 : 2;
-		len = frame_of(&hdr, um_enc, &in, &buf);
-		req_same_bytes(buf, len, um_enc, um_of, &req);
+		len = protofx_frame_of(&hdr, um_enc, &in, &buf);
+		protofx_req_same_bytes(buf, len, um_enc, um_of, &req);
 		got = &req.u.um.topic_states[0].partition_states[1];
 		assert_int_equal(got->leader_epoch, 10);
 		assert_int_equal(got->n_offline_replicas, v >= 4 ? 1 : 0);
@@ -390,18 +351,18 @@ static void test_um_response(void **state)
 /* ---- StopReplica ---- */
 
 static const uint8_t stop_v0[] = {
-	0x00, 0x05, 0x00, 0x00, I32(11), 0x00, 0x01, 'c',
-	I32(1), I32(2), 0x01,                               /* delete_partitions */
-	I32(3),                                             /* t-0, t-2, u-1 */
-	0x00, 0x01, 't', I32(0), 0x00, 0x01, 't', I32(2), 0x00, 0x01, 'u', I32(1),
+	0x00, 0x05, 0x00, 0x00, PI32(11), 0x00, 0x01, 'c',
+	PI32(1), PI32(2), 0x01,                               /* delete_partitions */
+	PI32(3),                                             /* t-0, t-2, u-1 */
+	0x00, 0x01, 't', PI32(0), 0x00, 0x01, 't', PI32(2), 0x00, 0x01, 'u', PI32(1),
 };
 
 static const uint8_t stop_v3[] = {
-	0x00, 0x05, 0x00, 0x03, I32(12), 0x00, 0x01, 'c', 0x00,
-	I32(1), I32(2), I64(88),
+	0x00, 0x05, 0x00, 0x03, PI32(12), 0x00, 0x01, 'c', 0x00,
+	PI32(1), PI32(2), PI64(88),
 	0x02, 0x02, 't', 0x03,                              /* topic t, 2 partitions */
-	I32(0), I32(4), 0x01, 0x00,                         /* 0: epoch 4, delete */
-	I32(1), I32(-2), 0x00, 0x00,                        /* 1: epoch -2, keep */
+	PI32(0), PI32(4), 0x01, 0x00,                         /* 0: epoch 4, delete */
+	PI32(1), PI32(-2), 0x00, 0x00,                        /* 1: epoch -2, keep */
 	0x00, 0x00,
 };
 
@@ -414,7 +375,7 @@ static void test_stop_replica(void **state)
 	struct proto_stop_req in = { 1, true, 2, 3, true, 2, tt, NULL };
 
 	(void)state;
-	req_same_bytes(stop_v0, sizeof(stop_v0), stop_enc, stop_of, &req);
+	protofx_req_same_bytes(stop_v0, sizeof(stop_v0), stop_enc, stop_of, &req);
 	assert_true(s->delete_partitions);
 	assert_int_equal(s->n_topics, 2);
 	assert_int_equal(s->topics[0].n_partitions, 2);
@@ -423,7 +384,7 @@ static void test_stop_replica(void **state)
 	assert_true(s->topics[1].partition_states[0].delete_partition);
 	proto_req_free(&req);
 
-	req_same_bytes(stop_v3, sizeof(stop_v3), stop_enc, stop_of, &req);
+	protofx_req_same_bytes(stop_v3, sizeof(stop_v3), stop_enc, stop_of, &req);
 	assert_true(s->broker_epoch == 88);
 	assert_false(s->delete_partitions);
 	assert_int_equal(s->topics[0].partition_states[0].leader_epoch, 4);
@@ -435,9 +396,9 @@ static void test_stop_replica(void **state)
 	for (int16_t v = 0; v <= 4; v++) {
 		struct proto_req_hdr hdr = { PROTO_API_STOP_REPLICA, v, v, kstr_of("c") };
 		uint8_t *buf;
-		size_t len = frame_of(&hdr, stop_enc, &in, &buf);
+		size_t len = protofx_frame_of(&hdr, stop_enc, &in, &buf);
 
-		req_same_bytes(buf, len, stop_enc, stop_of, &req);
+		protofx_req_same_bytes(buf, len, stop_enc, stop_of, &req);
 		assert_int_equal(s->n_topics, 2);
 		assert_int_equal(s->topics[0].partition_states[1].partition_index, 1);
 		/* Before v3 one flag for all, after it per partition. */
@@ -470,11 +431,11 @@ static void test_stop_response(void **state)
 
 	(void)state;
 	protofx_same_bytes(stop_resp_dec, stop_resp_enc, stop_resp_free, PROTOFX_BYTES(
-		0x00, 0x00, I32(1), 0x00, 0x01, 't', I32(3), 0x00, 0x38), 0, &resp);
+		0x00, 0x00, PI32(1), 0x00, 0x01, 't', PI32(3), 0x00, 0x38), 0, &resp);
 	assert_int_equal(resp.partition_errors[0].error_code, PROTO_ERR_KAFKA_STORAGE_ERROR);
 	proto_stop_resp_free(&resp);
 	protofx_same_bytes(stop_resp_dec, stop_resp_enc, stop_resp_free, PROTOFX_BYTES(
-		0x00, 0x00, 0x02, 0x02, 't', I32(3), 0x00, 0x00, 0x00, 0x00), 2, &resp);
+		0x00, 0x00, 0x02, 0x02, 't', PI32(3), 0x00, 0x00, 0x00, 0x00), 2, &resp);
 	assert_int_equal(resp.partition_errors[0].partition_index, 3);
 	proto_stop_resp_free(&resp);
 }
@@ -490,41 +451,41 @@ static void test_controlled_shutdown(void **state)
 
 	(void)state;
 	/* v0: request header v0, no client_id. */
-	req_same_bytes(PROTOFX_BYTES(0x00, 0x07, 0x00, 0x00, I32(5), I32(3)), cs_enc, cs_of, &req);
+	protofx_req_same_bytes(PROTOFX_BYTES(0x00, 0x07, 0x00, 0x00, PI32(5), PI32(3)), cs_enc, cs_of, &req);
 	assert_int_equal(req.u.cs.broker_id, 3);
 	assert_true(req.u.cs.broker_epoch == -1);
 	assert_null(req.hdr.client_id.ptr);
 	proto_req_free(&req);
 	assert_int_equal(proto_req_hdr_version(PROTO_API_CONTROLLED_SHUTDOWN, 0), 0);
 	/* v3: header v2. */
-	req_same_bytes(PROTOFX_BYTES(0x00, 0x07, 0x00, 0x03, I32(6), 0x00, 0x01, 'b', 0x00,
-				     I32(3), I64(42), 0x00), cs_enc, cs_of, &req);
+	protofx_req_same_bytes(PROTOFX_BYTES(0x00, 0x07, 0x00, 0x03, PI32(6), 0x00, 0x01, 'b', 0x00,
+				     PI32(3), PI64(42), 0x00), cs_enc, cs_of, &req);
 	assert_true(req.u.cs.broker_epoch == 42);
 	assert_true(kstr_eq(req.hdr.client_id, "b"));
 	proto_req_free(&req);
 	for (int16_t v = 0; v <= 3; v++) {
 		struct proto_req_hdr hdr = { PROTO_API_CONTROLLED_SHUTDOWN, v, v, kstr_of("b") };
 		uint8_t *buf;
-		size_t len = frame_of(&hdr, cs_enc, &in, &buf);
+		size_t len = protofx_frame_of(&hdr, cs_enc, &in, &buf);
 
-		req_same_bytes(buf, len, cs_enc, cs_of, &req);
+		protofx_req_same_bytes(buf, len, cs_enc, cs_of, &req);
 		assert_true(req.u.cs.broker_epoch == (v >= 2 ? 42 : -1));
 		proto_req_free(&req);
 		free(buf);
 	}
 
 	/* Response v1: two partitions still led; v3 flexible. */
-	kbuf_r_init(&r, PROTOFX_BYTES(0x00, 0x00, I32(2), 0x00, 0x01, 't', I32(0),
-				      0x00, 0x01, 't', I32(1)));
+	kbuf_r_init(&r, PROTOFX_BYTES(0x00, 0x00, PI32(2), 0x00, 0x01, 't', PI32(0),
+				      0x00, 0x01, 't', PI32(1)));
 	assert_int_equal(proto_cs_resp_decode(&r, 1, &resp), 0);
 	assert_int_equal(resp.n_remaining, 2);
 	assert_int_equal(resp.remaining_partitions[1].partition_index, 1);
 	proto_cs_resp_free(&resp);
-	kbuf_r_init(&r, PROTOFX_BYTES(0x00, 0x00, 0x02, 0x02, 't', I32(0), 0x00, 0x00));
+	kbuf_r_init(&r, PROTOFX_BYTES(0x00, 0x00, 0x02, 0x02, 't', PI32(0), 0x00, 0x00));
 	assert_int_equal(proto_cs_resp_decode(&r, 3, &resp), 0);
 	assert_true(kstr_eq(resp.remaining_partitions[0].topic_name, "t"));
 	proto_cs_resp_free(&resp);
-	kbuf_r_init(&r, PROTOFX_BYTES(0x00, 0x00, 0x02, 0x02, 't', I32(0), 0x00));
+	kbuf_r_init(&r, PROTOFX_BYTES(0x00, 0x00, 0x02, 0x02, 't', PI32(0), 0x00));
 	assert_int_equal(proto_cs_resp_decode(&r, 3, &resp), -EBADMSG);
 }
 
@@ -550,11 +511,11 @@ static void test_caps(void **state)
 	ps.n_isr = PROTO_MAX_BROKERS + 1;
 	ps.isr = many;
 	ts[0] = (struct proto_topic_state){ kstr_of("t"), { 0 }, 1, &ps };
-	len = frame_of(&hdr, lisr_enc, &in, &buf);
+	len = protofx_frame_of(&hdr, lisr_enc, &in, &buf);
 	assert_int_equal(proto_req_decode(buf, len, &req), -EBADMSG);
 	free(buf);
 	ps.n_isr = PROTO_MAX_BROKERS;
-	len = frame_of(&hdr, lisr_enc, &in, &buf);
+	len = protofx_frame_of(&hdr, lisr_enc, &in, &buf);
 	assert_int_equal(proto_req_decode(buf, len, &req), 0);
 	proto_req_free(&req);
 	free(buf);
@@ -568,12 +529,12 @@ static void test_caps(void **state)
 	in.n_topics = 2;
 	for (int16_t v = 1; v <= 2; v++) {
 		hdr.api_version = v;
-		len = frame_of(&hdr, lisr_enc, &in, &buf);
+		len = protofx_frame_of(&hdr, lisr_enc, &in, &buf);
 		assert_int_equal(proto_req_decode(buf, len, &req), -EBADMSG);
 		free(buf);
 	}
 	ts[0].n_partitions = PROTO_MAX_PARTITIONS / 2;
-	len = frame_of(&hdr, lisr_enc, &in, &buf);
+	len = protofx_frame_of(&hdr, lisr_enc, &in, &buf);
 	assert_int_equal(proto_req_decode(buf, len, &req), 0);
 	proto_req_free(&req);
 	free(buf);
@@ -585,7 +546,7 @@ static void test_caps(void **state)
 	for (int16_t v = 0; v <= 1; v++) {
 		struct proto_req_hdr sh = { PROTO_API_STOP_REPLICA, v, 1, KSTR_NULL };
 
-		len = frame_of(&sh, stop_enc, &sin, &buf);
+		len = protofx_frame_of(&sh, stop_enc, &sin, &buf);
 		assert_int_equal(proto_req_decode(buf, len, &req), -EBADMSG);
 		free(buf);
 	}
