@@ -329,6 +329,12 @@ int proto_api_versions_req_encode(struct kbuf_w *w, int16_t version,
 /* Our answer: error_code and the table of supported APIs. */
 int proto_api_versions_resp_encode(struct kbuf_w *w, int16_t version,
 				   int16_t error_code, int32_t throttle_time_ms);
+/* The same listing only the APIs for which served(arg, api_key) is true:
+ * a listener advertises what it answers, not everything the codec knows,
+ * or a client would send requests it then sees refused. */
+int proto_api_versions_resp_encode_served(struct kbuf_w *w, int16_t version,
+					  int16_t error_code, int32_t throttle_time_ms,
+					  bool (*served)(void *arg, int16_t api_key), void *arg);
 int proto_api_versions_resp_decode(struct kbuf_r *r, int16_t version,
 				   struct proto_api_versions_resp *resp);
 void proto_api_versions_resp_free(struct proto_api_versions_resp *resp);

@@ -361,13 +361,26 @@ int proto_api_versions_req_encode(struct kbuf_w *w, int16_t version,
 int proto_api_versions_resp_encode(struct kbuf_w *w, int16_t version,
 				   int16_t error_code, int32_t throttle_time_ms)
 {
+	return proto_api_versions_resp_encode_served(w, version, error_code, throttle_time_ms,
+						     NULL, NULL);
+}
+
+int proto_api_versions_resp_encode_served(struct kbuf_w *w, int16_t version,
+					  int16_t error_code, int32_t throttle_time_ms,
+					  bool (*served)(void *arg, int16_t api_key), void *arg)
+{
 	bool flex = version >= 3;
+	int32_t n = 0;
 
 	if (!proto_api_supported(PROTO_API_API_VERSIONS, version))
 		return -EOPNOTSUPP;
+	for (size_t i = 0; i < N_APIS; i++)
+		n += !served || served(arg, api_table[i].api_key);
 	kbuf_write_i16(w, error_code);
-	kbuf_write_array_len(w, (int32_t)N_APIS, flex);
+	kbuf_write_array_len(w, n, flex);
 	for (size_t i = 0; i < N_APIS; i++) {
+		if (served && !served(arg, api_table[i].api_key))
+			continue;
 		kbuf_write_i16(w, api_table[i].api_key);
 		kbuf_write_i16(w, api_table[i].min_version);
 		kbuf_write_i16(w, api_table[i].max_version);
