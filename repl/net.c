@@ -601,14 +601,27 @@ static void conn_reply(struct net_conn *c)
 
 /* ---- requests the listener answers ---- */
 
+/* The APIs this server answers: its own (ApiVersions, SASL) and those
+ * with a handler, so a client never sees an API it would be refused. */
+static bool api_served(void *arg, int16_t api_key)
+{
+	const struct net_server *srv = arg;
+
+	if (api_key == PROTO_API_API_VERSIONS || api_key == PROTO_API_SASL_HANDSHAKE ||
+	    api_key == PROTO_API_SASL_AUTHENTICATE)
+		return true;
+	return api_key >= 0 && api_key < N_API_KEYS && srv->handlers[api_key].fn;
+}
+
 static int answer_api_versions(struct net_req *req, bool unsupported)
 {
 	const struct proto_req_hdr *h = &req->msg.hdr;
 	int16_t v = unsupported ? 0 : h->api_version;
 	size_t pos = proto_resp_begin(&req->out.w, h->api_key, v, h->correlation_id);
 
-	proto_api_versions_resp_encode(&req->out.w, v, unsupported ?
-				       PROTO_ERR_UNSUPPORTED_VERSION : PROTO_ERR_NONE, 0);
+	proto_api_versions_resp_encode_served(&req->out.w, v, unsupported ?
+					      PROTO_ERR_UNSUPPORTED_VERSION : PROTO_ERR_NONE, 0,
+					      api_served, req->conn->loop->srv);
 	return proto_out_finish(&req->out, pos);
 }
 

@@ -392,13 +392,25 @@ static void check_versions(struct kbuf_r *body, int16_t v, int16_t want_err)
 	size_t n;
 	const struct proto_api *ours = proto_api_table(&n);
 
+	int32_t k = 0;
+
 	assert_int_equal(proto_api_versions_resp_decode(body, v, &av), 0);
 	assert_int_equal(av.error_code, want_err);
-	assert_int_equal(av.n_api_keys, (int32_t)n);
+	/* Listed: what the fixture serves (Fetch, OffsetForLeaderEpoch and
+	 * the listener's own), not every API the codec knows. */
 	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(av.api_keys[i].api_key, ours[i].api_key);
-		assert_int_equal(av.api_keys[i].max_version, ours[i].max_version);
+		if (ours[i].api_key != PROTO_API_FETCH &&
+		    ours[i].api_key != PROTO_API_OFFSET_FOR_LEADER_EPOCH &&
+		    ours[i].api_key != PROTO_API_API_VERSIONS &&
+		    ours[i].api_key != PROTO_API_SASL_HANDSHAKE &&
+		    ours[i].api_key != PROTO_API_SASL_AUTHENTICATE)
+			continue;
+		assert_true(k < av.n_api_keys);
+		assert_int_equal(av.api_keys[k].api_key, ours[i].api_key);
+		assert_int_equal(av.api_keys[k].max_version, ours[i].max_version);
+		k++;
 	}
+	assert_int_equal(av.n_api_keys, k);
 	proto_api_versions_resp_free(&av);
 }
 
@@ -487,14 +499,14 @@ static void test_unsupported_closes(void **state)
 	uint8_t buf[256];
 	size_t n;
 	int fd;
-	const char *want[] = { "api_key 0", "api_key 1 (Fetch) version 99", NULL };
+	const char *want[] = { "api_key 2", "api_key 1 (Fetch) version 99", NULL };
 
 	(void)state;
 	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
 	fx_start(&fx);
 	log_capture();
 	fd = raw_connect(fx.port);
-	n = build_req(buf, sizeof(buf), 0 /* Produce */, 9, 7, "xxxx", 4);
+	n = build_req(buf, sizeof(buf), 2 /* ListOffsets */, 7, 7, "xxxx", 4);
 	write_all(fd, buf, n);
 	assert_true(closed_by_server(fd));
 	close(fd);
