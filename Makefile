@@ -2,6 +2,8 @@
 #
 #   make            build build/mqfs
 #   make run        install missing packages, build, mount ./mnt (data ./mqfs-data)
+#   make cluster    install missing packages, build, run ZooKeeper and three
+#                   brokers on loopback, mounts ./cluster/mnt1..3 (Ctrl-C stops)
 #   make test       install missing packages, check the layers, build, run unit +
 #                   integration tests
 #   make asan       the same suite under AddressSanitizer/UBSan (build-asan/)
@@ -112,6 +114,10 @@ run: deps
 	@mkdir -p mnt mqfs-data
 	./$(BUILD)/mqfs -f --data ./mqfs-data ./mnt
 
+cluster: deps
+	@$(MAKE) --no-print-directory all
+	@sh contrib/cluster/run.sh $(BUILD)
+
 unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
 
@@ -167,7 +173,7 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps run check-layers unit integration test asan bench install uninstall clean \
+.PHONY: all deps run cluster check-layers unit integration test asan bench install uninstall clean \
 	fuzz fuzz-run fuzz-replay fuzz-corpus
 .SECONDARY:
 

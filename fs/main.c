@@ -3,6 +3,11 @@
  * FUSE session and its multi-threaded loop, clean shutdown.
  *
  *   mqfs [-f] [-d] [--data DIR] [--config FILE] [-o OPT[,OPT...]] [SOURCE] MOUNTPOINT
+ *   mqfs --zookeeper HOST:PORT[/chroot] --add-scram-user NAME  < password-line
+ *   mqfs --zookeeper HOST:PORT[/chroot] --delete-scram-user NAME
+ *
+ * The last two manage a cluster's SCRAM-SHA-256 users (scram_admin_add /
+ * _delete in repl.h) as Kafka's kafka-configs.sh does, and mount nothing.
  *
  * mount.fuse3 (mount -t fuse.mqfs DATA MNT -o OPTS, or the /etc/fstab
  * line `DATA MNT fuse.mqfs OPTS 0 0`) runs `mqfs DATA MNT -o OPTS`: SOURCE
@@ -70,6 +75,8 @@ struct mqfs_opts {
 	struct fuse_args fuse_args;         /* built by fuse_args_build() */
 	rlim_t nofile_was, nofile_now;      /* soft RLIMIT_NOFILE before and after raising */
 	int nofile_rc;                      /* daemon_raise_nofile()'s result */
+	const char *zookeeper;              /* --zookeeper */
+	const char *add_user, *delete_user; /* --add-scram-user, --delete-scram-user */
 };
 
 static void usage(FILE *out, const char *prog)
@@ -93,6 +100,11 @@ static void usage(FILE *out, const char *prog)
 		"                                     root (default 0755, the daemon's user)\n"
 		"      allow_other, default_permissions, ro, ... (FUSE options below)\n"
 		"  -h, --help         this help\n"
+		"\n"
+		"SCRAM users of a cluster (no mount; the password is read from stdin,\n"
+		"one line):\n"
+		"  --zookeeper HOST:PORT[/chroot] --add-scram-user NAME\n"
+		"  --zookeeper HOST:PORT[/chroot] --delete-scram-user NAME\n"
 		"  -V, --version      version\n"
 		"\n", prog);
 }
@@ -204,6 +216,9 @@ static int opts_parse(int argc, char **argv, struct mqfs_opts *o)
 		{ "config",  required_argument, NULL, 'C' },
 		{ "help",    no_argument,       NULL, 'h' },
 		{ "version", no_argument,       NULL, 'V' },
+		{ "zookeeper", required_argument, NULL, 'Z' },
+		{ "add-scram-user", required_argument, NULL, 'A' },
+		{ "delete-scram-user", required_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc;
@@ -217,6 +232,9 @@ static int opts_parse(int argc, char **argv, struct mqfs_opts *o)
 		case 'd': o->debug = true; break;
 		case 'D': o->data = optarg; break;
 		case 'C': o->config = optarg; break;
+		case 'Z': o->zookeeper = optarg; break;
+		case 'A': o->add_user = optarg; break;
+		case 'X': o->delete_user = optarg; break;
 		case 'o':
 			rc = opt_list(o, optarg);
 			if (rc < 0)
@@ -236,6 +254,14 @@ static int opts_parse(int argc, char **argv, struct mqfs_opts *o)
 				argv[optind - 1]);
 			return -EINVAL;
 		}
+	}
+	if (o->add_user || o->delete_user || o->zookeeper) {
+		if (!o->zookeeper || !!o->add_user == !!o->delete_user || optind != argc) {
+			fprintf(stderr, "mqfs: --zookeeper goes with exactly one of "
+				"--add-scram-user NAME or --delete-scram-user NAME, nothing else\n");
+			return -EINVAL;
+		}
+		return 0;
 	}
 	switch (argc - optind) {
 	case 1:
@@ -514,6 +540,40 @@ out:
 	return rc < 0 ? 1 : 0;
 }
 
+/* --add-scram-user / --delete-scram-user: the exit status. */
+static int scram_user(const struct mqfs_opts *o)
+{
+	char err[512] = "", *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int rc;
+
+	if (o->delete_user) {
+		rc = scram_admin_delete(o->zookeeper, o->delete_user, err, sizeof(err));
+		if (rc == 0)
+			printf("SCRAM user %s deleted\n", o->delete_user);
+	} else {
+		n = getline(&line, &cap, stdin);
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (n <= 0) {
+			fprintf(stderr, "mqfs: --add-scram-user: expected the password on stdin "
+				"(one line)\n");
+			free(line);
+			return 1;
+		}
+		rc = scram_admin_add(o->zookeeper, o->add_user, line, err, sizeof(err));
+		explicit_bzero(line, (size_t)n);
+		free(line);
+		if (rc == 0)
+			printf("SCRAM user %s written (SCRAM-SHA-256, 4096 iterations)\n",
+			       o->add_user);
+	}
+	if (rc < 0)
+		fprintf(stderr, "mqfs: %s\n", err);
+	return rc < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct mqfs_opts o = { .fuse_args = FUSE_ARGS_INIT(0, NULL), .root_mode = 0755 };
@@ -528,6 +588,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	mq_log_init(o.debug ? MQ_DEBUG : MQ_INFO, false);
+	if (o.zookeeper) {
+		rc = scram_user(&o);
+		goto out;
+	}
 	if (daemon_clear_dead_mount(o.mountpoint) < 0)
 		goto out;
 	o.nofile_rc = daemon_raise_nofile(&o.nofile_was, &o.nofile_now);

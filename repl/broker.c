@@ -1,9 +1,10 @@
 /*
- * broker.c — the broker's lifecycle on a single node: open (log manager,
- * meta directory, catalog load, orphan logs, group coordinator, the
- * scheduler and cleaner threads) and close (stop the threads, make every
- * topic answer -ENOENT, clean shutdown of the logs), and the orphan logs
- * (logs in the data directory that no topic claims).
+ * broker.c — the broker's lifecycle: open (log manager, meta directory,
+ * catalog load, orphan logs, group coordinator, the scheduler and cleaner
+ * threads, then with zookeeper.connect or listeners the cluster: cluster.c)
+ * and close (stop the listener, stop the threads, make every topic answer
+ * -ENOENT, clean shutdown of the logs, then leave the cluster), and the
+ * orphan logs (logs in the data directory that no topic claims).
  *
  * Where the rest lives: topics.c (catalog in memory, topic attributes),
  * partitions.c (partition logs, leading, engine listeners), topic_config.c
@@ -221,6 +222,12 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 		rc = cleaner_thread_start(b);
 	if (rc < 0)
 		goto fail;
+	/* b->cfg, not cfg: the cluster keeps the pointer. */
+	if (cluster_config_zk(&b->cfg.cluster) || b->cfg.cluster.listeners_set) {
+		rc = cluster_open(&b->cfg, &b->cluster);
+		if (rc < 0)
+			goto fail;
+	}
 	mq_log(MQ_INFO, "broker %d: %s opened, %d topics, %s", cfg->broker_id,
 	       logmgr_dir(b->m), b->ntopics, b->fresh ? "new data directory" :
 	       logmgr_was_clean(b->m) ? "last shutdown clean" :
@@ -247,6 +254,8 @@ static int broker_free(struct broker *b, bool abandon)
 
 	if (!b)
 		return 0;
+	/* No request is served while the broker shuts down. */
+	cluster_stop(b->cluster);
 	cleaner_thread_stop(b);
 	scheduler_stop(b);
 	group_coord_close(b);
@@ -269,6 +278,9 @@ static int broker_free(struct broker *b, bool abandon)
 			mq_log(MQ_ERR, "clean stop failed: %s; no clean-shutdown marker written, "
 			       "the next start recovers the logs", why);
 	}
+	/* Leaving the cluster (the registration goes) after the local
+	 * shutdown, as Kafka does. */
+	cluster_close(b->cluster);
 	for (int i = 0; i < b->norphans; i++)
 		free(b->orphans[i].topic);
 	free(b->orphans);

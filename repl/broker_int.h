@@ -65,6 +65,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "repl/cluster.h"
 #include "repl/config.h"
 #include "repl/repl.h"
 
@@ -202,6 +203,10 @@ struct broker {
 	pthread_mutex_t hw_mu;           /* a leaf: guards hw_fn, hw_arg */
 	void (*hw_fn)(void *arg, const char *topic, int partition);
 	void *hw_arg;
+
+	/* ZooKeeper, the listener (cluster.c): NULL on a single node
+	 * without `listeners`. */
+	struct cluster *cluster;
 };
 
 /* ---- catalog.c: DATA/meta/topics/<topic>.properties ---- */

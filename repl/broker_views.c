@@ -15,6 +15,11 @@
  * isr are broker ids in brackets ("[0]"); dirty_ratio is the cleaner's
  * (0.00-1.00) for compacted topics, "-" otherwise.
  *
+ * MNT/.state in a ZooKeeper cluster: broker.id, then cluster_state_text's
+ * lines (broker.epoch, zookeeper.*, cluster.id, controller, brokers, one
+ * broker.<id>=alive|gone <endpoints> line per broker known), then the
+ * node's own as on a single node.
+ *
  * MNT/.metrics: Prometheus text exposition format 0.0.4; every metric has
  * its # HELP and # TYPE lines and all its samples together; label values
  * are escaped (\\, \", \n).
@@ -156,6 +161,16 @@ int broker_state_text(struct broker *b, char **out, size_t *len)
 	f = open_memstream(&buf, &blen);
 	if (!f)
 		return -ENOMEM;
+	if (cluster_zk_mode(b->cluster)) {
+		fprintf(f, "broker.id=%d\n", id);
+		cluster_state_text(b->cluster, f);
+		fprintf(f, "metadata.store=zookeeper\ndata.dir=%s\ntopics=%d\n"
+			"internal.topics=%d\npartitions=%d\nlast.shutdown=%s\n"
+			"uptime.ms=%" PRId64 "\nversion=%s\n", logmgr_dir(b->m), user, n - user,
+			parts, b->fresh ? "none" : logmgr_was_clean(b->m) ? "clean" : "unclean",
+			engine_now_ms() - b->open_ms, MQFS_VERSION);
+		return memstream_done(f, &buf, &blen, out, len);
+	}
 	fprintf(f, "broker.id=%d\ncontroller=%d\nbrokers=[%d]\nmetadata.store=local\n"
 		"data.dir=%s\ntopics=%d\ninternal.topics=%d\npartitions=%d\n"
 		"last.shutdown=%s\nuptime.ms=%" PRId64 "\nversion=%s\n",
@@ -324,6 +339,14 @@ static void append_latency_text(FILE *f, const struct mctx *c)
 static void group_metrics_row(FILE *f, const struct mctx *c)
 {
 	group_metrics_text(c->b, f);
+}
+
+/* The listener's and ZooKeeper's metrics; nothing on a single node
+ * without a listener. */
+static void cluster_metrics_row(FILE *f, const struct mctx *c)
+{
+	if (c->b->cluster)
+		cluster_metrics_text(c->b->cluster, f);
 }
 
 static int64_t process_rss(void)
@@ -523,6 +546,7 @@ static const struct metric_row metric_rows[] = {
 		   "Records removed by the log cleaner (superseded and expired tombstones)."),
 	ROW_SECONDS(cleaner_seconds, "mqfs_cleaner_time_seconds_total", "counter",
 		    "Time spent cleaning; read_bytes_total / this = cleaner throughput."),
+	ROW_TEXT(cluster_metrics_row),
 	ROW_INT(process_rss_row, "mqfs_process_resident_memory_bytes", "gauge",
 		"Resident memory size in bytes."),
 	ROW_INT(process_fds_row, "mqfs_process_open_fds", "gauge",

@@ -8,6 +8,7 @@
 #define MQFS_REPL_CONFIG_H
 
 #include "engine/engine.h"
+#include "repl/cluster_config.h"
 #include "repl/repl.h"
 
 struct broker_config {
@@ -33,13 +34,18 @@ struct broker_config {
 	/* log.segment.fd.cache: idle closed segments whose descriptors stay
 	 * open (0: a quarter of RLIMIT_NOFILE / 4, at least 16). */
 	int64_t segment_fd_cache;
+	/* ZooKeeper, the listener, SASL, replication (cluster_config.h). */
+	struct cluster_config cluster;
 };
 void broker_config_defaults(struct broker_config *c);
 /* Parses a server.properties text. On error returns -EINVAL and writes a
- * message naming the line ("line 3: unknown key 'foo'") into err. */
+ * message naming the line ("line 3: unknown key 'foo'") into err, or for
+ * the cluster settings' checks across keys (cluster_config_check) the key
+ * ("security.inter.broker.protocol: no SASL_PLAINTEXT listener ..."). */
 int broker_config_parse(struct broker_config *c, const char *text, size_t len,
 			char *err, size_t errlen);
-/* Renders the effective broker config as key=value lines (malloc'ed). */
+/* Renders the effective broker config as key=value lines (malloc'ed);
+ * the cluster settings only when zookeeper.connect or listeners is set. */
 int broker_config_render(const struct broker_config *c, char **out, size_t *len);
 
 /* Topic-level settings: Kafka topic config names. */
@@ -47,6 +53,8 @@ struct topic_config {
 	int32_t partitions;                 /* partitions (num.partitions) */
 	int acks;                           /* acks: 0, 1, -1 = all (default all) */
 	int64_t linger_ms;                  /* linger.ms (0) */
+	int32_t min_insync_replicas;        /* min.insync.replicas (the broker's) */
+	bool unclean_leader_election;       /* unclean.leader.election.enable (the broker's) */
 	struct log_config log;              /* segment.bytes, segment.ms, ... */
 };
 /* Applies "key=value" lines to *tc (a copy the caller owns). All or

@@ -49,6 +49,17 @@ int broker_config_load(struct broker_config *c, const char *path, char *err, siz
 const char *broker_config_data_dir(const struct broker_config *c);
 int broker_config_set_data_dir(struct broker_config *c, const char *dir);
 
+/* ---- SCRAM users (repl/scram_admin.c) ----
+ * Kafka's SCRAM-SHA-256 users live in ZooKeeper (/config/users/<user>),
+ * created before the brokers start, as kafka-configs.sh does. connect is
+ * zookeeper.connect's form. add writes (or replaces) the user's salted
+ * credential (4096 iterations, a fresh salt); delete removes it. -EINVAL
+ * bad name, -ENOENT (delete) no such user, ZooKeeper's errors; err says
+ * what failed. */
+int scram_admin_add(const char *connect, const char *user, const char *password,
+		    char *err, size_t errlen);
+int scram_admin_delete(const char *connect, const char *user, char *err, size_t errlen);
+
 /* ---- broker ---- */
 struct broker;
 struct topic;
