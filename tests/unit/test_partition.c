@@ -1,0 +1,586 @@
+/*
+ * test_partition.c — the replica roles (repl/partition.c, fetch_serve.c,
+ * fetcher.c). First the rules with Kafka's cases, on a test log
+ * (tests/unit/tlog.c) and an ISR writer that records what it is asked:
+ * HW = min LEO over the ISR and only forward, last-caught-up times, ISR
+ * shrink past replica.lag.time.max.ms, ISR expansion at HW and the leader
+ * epoch's start, a pending ISR write, a stale write, min.insync.replicas,
+ * stale LeaderAndIsr, makeLeader/makeFollower, the unclean-restart
+ * eligibility. Then leader and follower end to end over a loopback
+ * listener: catch-up, ISR join, Kafka's KIP-101 and KIP-279 scenarios,
+ * byte-identical files below the HW. Waits poll against deadlines.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "repl/partition.h"
+#include "tests/unit/tlog.h"
+
+static char tmpdir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/mqfs-test-partition.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct tlog *log_new(const char *name)
+{
+	char dir[128];
+	struct tlog *t;
+
+	snprintf(dir, sizeof(dir), "%s/%s", tmpdir, name);
+	assert_int_equal(mkdir(dir, 0755) == 0 || errno == EEXIST, 1);
+	t = tlog_open(dir);
+	assert_non_null(t);
+	return t;
+}
+
+/* The ISR writer of the tests: records the proposals, answers the next
+ * partition epoch, or fail when set. */
+struct writer {
+	int calls;
+	struct partition_state last;
+	int fail;
+};
+
+static int writer_fn(void *arg, struct partition *p, const struct partition_state *proposed)
+{
+	struct writer *w = arg;
+
+	(void)p;
+	w->calls++;
+	w->last = *proposed;
+	return w->fail ? w->fail : proposed->partition_epoch + 1;
+}
+
+static struct partition_state state3(int32_t leader, int32_t epoch, int n_isr)
+{
+	struct partition_state st = { .leader = leader, .leader_epoch = epoch,
+				      .partition_epoch = epoch, .n_replicas = 3,
+				      .replicas = { 1, 2, 3 }, .n_isr = n_isr };
+
+	for (int i = 0; i < n_isr; i++)
+		st.isr[i] = i + 1;
+	return st;
+}
+
+static struct partition *part_new(struct tlog *t, int32_t broker, bool unclean,
+				  struct writer *w)
+{
+	struct partition_config cfg = { .broker_id = broker, .replica_lag_time_max_ms = 30000,
+					.min_insync_replicas = 2, .unclean_restart = unclean };
+	struct partition *p;
+
+	assert_int_equal(partition_new("orders", 0, &cfg, &tlog_ops, t, &p), 0);
+	if (w)
+		partition_set_isr_writer(p, writer_fn, w);
+	return p;
+}
+
+static int64_t hw_of(struct partition *p)
+{
+	struct partition_info info;
+
+	partition_get_info(p, &info);
+	return info.offsets.hw;
+}
+
+static int isr_size(struct partition *p)
+{
+	struct partition_info info;
+
+	partition_get_info(p, &info);
+	return info.n_isr;
+}
+
+/* ---- the high watermark ---- */
+
+static void test_hw_min_leo_over_isr(void **state)
+{
+	struct tlog *t = log_new("hw");
+	struct writer w = { 0 };
+	struct partition *p = part_new(t, 1, false, &w);
+	struct partition_state st = state3(1, 5, 3);
+
+	(void)state;
+	tlog_append(t, 10, 0, "old");
+	/* A new leader epoch starts at the LEO, in the epoch cache. */
+	assert_int_equal(partition_make_leader(p, &st, 1000), 1);
+	assert_int_equal(tlog_ops.latest_epoch(t), 5);
+	/* Followers' LEOs are unknown: the hw cannot move yet. */
+	assert_int_equal(hw_of(p), 0);
+	tlog_append(t, 5, 5, "new");                          /* LEO 15 */
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 12, 1001), 0);
+	assert_int_equal(hw_of(p), 0);                        /* 3 unknown */
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 8, 1002), 0);
+	assert_int_equal(hw_of(p), 8);
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 15, 1003), 0);
+	assert_int_equal(hw_of(p), 12);
+	/* A follower behind the hw (it truncated) does not move it back. */
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 3, 1004), 0);
+	assert_int_equal(hw_of(p), 12);
+	assert_int_equal(partition_maybe_increment_leader_hw(p, 1005), 0);
+	/* A fetch past our LEO is refused, one from a stranger too. */
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 16, 1006), -ERANGE);
+	assert_int_equal(partition_update_follower_fetch_state(p, 9, 1, 1006), -ENOENT);
+	assert_int_equal(partition_update_follower_fetch_state(p, 1, 1, 1006), -ENOENT);
+	partition_unref(p);
+	tlog_close(t);
+}
+
+static void test_hw_alone_in_isr(void **state)
+{
+	struct tlog *t = log_new("alone");
+	struct partition *p = part_new(t, 1, false, NULL);
+	struct partition_state st = state3(1, 1, 1);
+
+	(void)state;
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	tlog_append(t, 4, 1, "a");
+	/* Followers outside the ISR do not hold the hw back. */
+	assert_int_equal(partition_maybe_increment_leader_hw(p, 1), 1);
+	assert_int_equal(hw_of(p), 4);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 0, 2), 0);
+	assert_int_equal(hw_of(p), 4);
+	partition_unref(p);
+	tlog_close(t);
+}
+
+/* ---- last caught up, shrink ---- */
+
+static void test_caught_up_times(void **state)
+{
+	struct tlog *t = log_new("caught");
+	struct writer w = { 0 };
+	struct partition *p = part_new(t, 1, false, &w);
+	struct partition_state st = state3(1, 1, 3);
+	struct partition_info info;
+
+	(void)state;
+	tlog_append(t, 10, 1, "a");
+	assert_int_equal(partition_make_leader(p, &st, 100), 1);
+	partition_get_info(p, &info);
+	/* In the ISR at election: caught up as of the election. */
+	assert_int_equal(info.followers[0].last_caught_up_ms, 100);
+	assert_int_equal(info.followers[0].log_end_offset, -1);
+	/* Fetch at our LEO: caught up now. */
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, 200), 0);
+	tlog_append(t, 10, 1, "b");                           /* LEO 20 */
+	/* Fetch below our LEO but at the LEO of its previous fetch: caught
+	 * up as of that previous fetch (200), not now. */
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, 300), 0);
+	partition_get_info(p, &info);
+	assert_int_equal(info.followers[0].last_caught_up_ms, 200);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 15, 400), 0);
+	partition_get_info(p, &info);
+	assert_int_equal(info.followers[0].last_caught_up_ms, 200);
+	/* At the LEO of its previous fetch (20): caught up as of 400. */
+	tlog_append(t, 1, 1, "c");
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 20, 500), 0);
+	partition_get_info(p, &info);
+	assert_int_equal(info.followers[0].last_caught_up_ms, 400);
+	partition_unref(p);
+	tlog_close(t);
+}
+
+static void test_shrink_isr(void **state)
+{
+	struct tlog *t = log_new("shrink");
+	struct writer w = { 0 };
+	struct partition *p = part_new(t, 1, false, &w);
+	struct partition_state st = state3(1, 1, 3);
+	struct partition_info info;
+
+	(void)state;
+	tlog_append(t, 10, 1, "a");
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, 10), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 5, 10), 0);
+	assert_int_equal(hw_of(p), 5);
+	/* Exactly at the lag limit nobody leaves. */
+	assert_int_equal(partition_maybe_shrink_isr(p, 30000), 0);
+	assert_int_equal(w.calls, 0);
+	/* Past it, 3 (last caught up at election, 0) leaves; 2 fetched at our
+	 * LEO, so it is caught up whatever the time. */
+	assert_int_equal(partition_maybe_shrink_isr(p, 30001), 1);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(w.last.n_isr, 2);
+	assert_int_equal(w.last.partition_epoch, 1);
+	partition_get_info(p, &info);
+	assert_int_equal(info.n_isr, 2);
+	assert_int_equal(info.partition_epoch, 2);
+	assert_int_equal(info.isr_shrinks, 1);
+	/* The slow follower no longer holds the hw. */
+	assert_int_equal(hw_of(p), 10);
+	/* A leader with followers that stopped fetching shrinks to itself. */
+	tlog_append(t, 1, 1, "b");
+	assert_int_equal(partition_maybe_shrink_isr(p, 100000), 1);
+	assert_int_equal(isr_size(p), 1);
+	assert_int_equal(partition_check_append(p, -1), -EAGAIN);
+	assert_int_equal(partition_check_append(p, 1), 0);
+	assert_true(partition_under_min_isr(p));
+	partition_unref(p);
+	tlog_close(t);
+}
+
+static void test_shrink_write_fails(void **state)
+{
+	struct tlog *t = log_new("shrinkfail");
+	struct writer w = { .fail = -ESTALE };
+	struct partition *p = part_new(t, 1, false, &w);
+	struct partition_state st = state3(1, 1, 3);
+	struct partition_info info;
+
+	(void)state;
+	tlog_append(t, 10, 1, "a");
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, 10), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 2, 10), 0);
+	/* The version moved: nothing changes, the hw stays held by 3. */
+	assert_int_equal(partition_maybe_shrink_isr(p, 40000), -ESTALE);
+	partition_get_info(p, &info);
+	assert_int_equal(info.n_isr, 3);
+	assert_false(info.isr_write_pending);
+	assert_int_equal(info.offsets.hw, 2);
+	/* The wiring re-reads and hands the state back; next tick works. */
+	st.partition_epoch = 7;
+	assert_int_equal(partition_make_leader(p, &st, 40001), 0);
+	w.fail = 0;
+	assert_int_equal(partition_maybe_shrink_isr(p, 80000), 1);
+	partition_get_info(p, &info);
+	assert_int_equal(info.partition_epoch, 8);
+	partition_unref(p);
+	tlog_close(t);
+}
+
+/* ---- expand ---- */
+
+static void test_expand_isr(void **state)
+{
+	struct tlog *t = log_new("expand");
+	struct writer w = { 0 };
+	struct partition *p = part_new(t, 1, false, &w);
+	struct partition_state st = state3(1, 3, 1);
+	struct partition_info info;
+
+	(void)state;
+	tlog_append(t, 10, 2, "old");                   /* epoch 2: 0..9 */
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	tlog_append(t, 10, 3, "new");                   /* epoch 3 starts at 10 */
+	assert_int_equal(partition_maybe_increment_leader_hw(p, 0), 1);
+	assert_int_equal(hw_of(p), 20);
+	/* Below the hw: not in sync. */
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 15, 1), 0);
+	assert_int_equal(isr_size(p), 1);
+	assert_int_equal(w.calls, 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 20, 2), 0);
+	assert_int_equal(w.calls, 1);
+	partition_get_info(p, &info);
+	assert_int_equal(info.n_isr, 2);
+	assert_int_equal(info.isr[1], 2);
+	assert_int_equal(info.isr_expands, 1);
+	assert_int_equal(partition_check_append(p, -1), 0);
+	assert_false(partition_under_min_isr(p));
+	partition_unref(p);
+	tlog_close(t);
+}
+
+/* Kafka's isFollowerInSync: at or past the hw is not enough when the hw is
+ * still below the start of the leader's epoch (a new leader whose hw lags
+ * must not admit a follower lacking records of its own epoch). */
+static void test_expand_needs_epoch_start(void **state)
+{
+	struct partition_replica r = { .broker_id = 2, .log_end_offset = 12 };
+
+	(void)state;
+	assert_true(partition_replica_in_sync(&r, 12, 12));
+	assert_false(partition_replica_in_sync(&r, 10, 15));
+	assert_false(partition_replica_in_sync(&r, 13, 0));
+	r.log_end_offset = -1;
+	assert_false(partition_replica_in_sync(&r, -1, -1));
+
+	struct tlog *t = log_new("epochstart");
+	struct writer w = { 0 };
+	struct partition *p = part_new(t, 1, false, &w);
+	struct partition_state st = state3(1, 4, 2);
+
+	tlog_append(t, 10, 3, "a");
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);    /* epoch 4 at 10 */
+	/* The hw is 0 (2 has not fetched), so 3 at 8 is past the hw, but
+	 * short of the epoch's start (10): not in sync; at 10 it is. */
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 8, 1), 0);
+	assert_int_equal(isr_size(p), 2);
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 10, 2), 0);
+	assert_int_equal(isr_size(p), 3);
+	partition_unref(p);
+	tlog_close(t);
+}
+
+/* An expansion being written already holds the hw (maximal ISR), and a
+ * second change waits for the first. */
+static struct partition *pending_p;
+static int64_t pending_hw_seen = -2;
+static int pending_shrink_rc = -2;
+
+static int writer_peek(void *arg, struct partition *p, const struct partition_state *proposed)
+{
+	struct partition_info info;
+
+	(void)arg;
+	partition_get_info(p, &info);
+	assert_true(info.isr_write_pending);
+	pending_shrink_rc = partition_maybe_shrink_isr(pending_p, 1000000);
+	tlog_append(partition_log(p), 3, 1, "during");
+	partition_maybe_increment_leader_hw(p, 0);
+	pending_hw_seen = hw_of(p);
+	return proposed->partition_epoch + 1;
+}
+
+static void test_pending_expand_holds_hw(void **state)
+{
+	struct tlog *t = log_new("pending");
+	struct partition *p = part_new(t, 1, false, NULL);
+	struct partition_state st = state3(1, 1, 1);
+
+	(void)state;
+	pending_p = p;
+	partition_set_isr_writer(p, writer_peek, NULL);
+	tlog_append(t, 5, 1, "a");
+	/* Alone in the ISR, the new leader's hw moves to its LEO at once. */
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	assert_int_equal(hw_of(p), 5);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 5, 1), 0);
+	/* During the write the leader appended 3; 2 is at 5 and counts. */
+	assert_int_equal(pending_hw_seen, 5);
+	assert_int_equal(pending_shrink_rc, 0);
+	assert_int_equal(isr_size(p), 2);
+	assert_int_equal(hw_of(p), 5);
+	partition_unref(p);
+	tlog_close(t);
+}
+
+/* ---- role changes ---- */
+
+static void test_make_leader_follower_transitions(void **state)
+{
+	struct tlog *t = log_new("roles");
+	struct writer w = { 0 };
+	struct partition *p = part_new(t, 2, false, &w);
+	struct partition_state st = state3(1, 5, 3);
+	struct partition_follow f;
+	struct partition_info info;
+	uint64_t g;
+
+	(void)state;
+	assert_int_equal(partition_follow_state(p, &f), -EREMOTE);
+	assert_int_equal(partition_check_append(p, 1), -EREMOTE);
+	assert_int_equal(partition_make_follower(p, &st), 1);
+	assert_int_equal(partition_follow_state(p, &f), 0);
+	assert_int_equal(f.leader, 1);
+	assert_int_equal(f.state, PARTITION_TRUNCATING);
+	g = f.generation;
+	/* The same state again changes nothing for the fetcher. */
+	assert_int_equal(partition_make_follower(p, &st), 0);
+	/* An older epoch is stale; so is an older partition epoch. */
+	st.leader_epoch = 4;
+	assert_int_equal(partition_make_follower(p, &st), -ESTALE);
+	st.leader_epoch = 5;
+	st.partition_epoch = 4;
+	assert_int_equal(partition_make_follower(p, &st), -ESTALE);
+	/* Malformed: leader not a replica, ISR outside replicas, us leading
+	 * through make_follower. */
+	st = state3(7, 6, 1);
+	assert_int_equal(partition_make_follower(p, &st), -EINVAL);
+	st = state3(1, 6, 3);
+	st.isr[2] = 9;
+	assert_int_equal(partition_make_follower(p, &st), -EINVAL);
+	st = state3(2, 6, 3);
+	assert_int_equal(partition_make_follower(p, &st), -EINVAL);
+	/* Not in the ISR as leader: refused. */
+	st = state3(2, 6, 1);
+	assert_int_equal(partition_make_leader(p, &st, 0), -EINVAL);
+	/* Follower's appends and truncations of an old generation fail. */
+	st = state3(3, 6, 3);
+	assert_int_equal(partition_make_follower(p, &st), 1);
+	assert_int_equal(partition_follower_truncate(p, g, 0, true), -ESTALE);
+	assert_int_equal(partition_follower_append(p, g, NULL, 0, 0), -ESTALE);
+	assert_int_equal(partition_follow_state(p, &f), 0);
+	assert_int_equal(partition_follower_truncate(p, f.generation, 0, true), 0);
+	assert_int_equal(partition_follow_state(p, &f), 0);
+	assert_int_equal(f.state, PARTITION_FETCHING);
+	/* Leader: epoch 7 enters the cache at the LEO. */
+	tlog_append(t, 3, 6, "x");
+	st = state3(2, 7, 2);
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	partition_get_info(p, &info);
+	assert_int_equal(info.role, PARTITION_LEADER);
+	assert_int_equal(info.leader_epoch_start_offset, 3);
+	assert_int_equal(info.n_followers, 2);
+	assert_int_equal(partition_follow_state(p, &f), -EREMOTE);
+	partition_make_none(p);
+	partition_get_info(p, &info);
+	assert_int_equal(info.role, PARTITION_NONE);
+	partition_unref(p);
+	tlog_close(t);
+}
+
+/* A follower's hw is min(leader's hw, its LEO) and never moves back. */
+static void test_follower_hw(void **state)
+{
+	struct tlog *leader = log_new("fhw-l"), *t = log_new("fhw-f");
+	struct partition *p = part_new(t, 2, false, NULL);
+	struct partition_state st = state3(1, 1, 3);
+	struct partition_follow f;
+	struct partition_raw raw;
+	uint8_t buf[8192];
+
+	(void)state;
+	tlog_append(leader, 5, 1, "a");
+	tlog_append(leader, 5, 1, "b");
+	assert_int_equal(partition_make_follower(p, &st), 1);
+	assert_int_equal(partition_follow_state(p, &f), 0);
+	assert_int_equal(partition_follower_truncate(p, f.generation, 0, true), 0);
+	assert_int_equal(tlog_ops.read_raw(leader, 0, 5, 1 << 20, &raw), 0);
+	assert_true(raw.len > 0 && raw.len <= sizeof(buf));
+	assert_int_equal(pread(raw.fd, buf, raw.len, raw.offset), (ssize_t)raw.len);
+	tlog_ops.raw_release(leader, &raw);
+	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8), 0);
+	assert_int_equal(hw_of(p), 5);
+	assert_int_equal(partition_follower_append(p, f.generation, NULL, 0, 3), 0);
+	assert_int_equal(hw_of(p), 5);
+	/* Batches that do not start at our LEO are refused. */
+	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8), -EBADMSG);
+	assert_int_equal(tlog_refs(leader), 0);
+	partition_unref(p);
+	tlog_close(leader);
+	tlog_close(t);
+}
+
+/* After an unclean restart a replica is no leader until it is back in
+ * the ISR holding the leader's hw of its first fetch. */
+static int changes;
+static void on_change(void *arg, struct partition *p)
+{
+	(void)arg;
+	(void)p;
+	changes++;
+}
+
+static void test_unclean_restart_eligibility(void **state)
+{
+	struct tlog *leader = log_new("ucl-l"), *t = log_new("ucl-f");
+	struct partition *p = part_new(t, 2, true, NULL);
+	struct partition_state st = state3(2, 3, 3);
+	struct partition_follow f;
+	struct partition_raw raw;
+	uint8_t buf[8192];
+
+	(void)state;
+	partition_set_listener(p, on_change, NULL);
+	assert_false(partition_leader_eligible(p));
+	assert_int_equal(partition_make_leader(p, &st, 0), -EPERM);
+	/* Following a leader that is not us; we are outside the ISR. */
+	st = state3(1, 3, 1);
+	assert_int_equal(partition_make_follower(p, &st), 1);
+	assert_int_equal(partition_follow_state(p, &f), 0);
+	assert_int_equal(partition_follower_truncate(p, f.generation, 0, true), 0);
+	tlog_append(leader, 4, 1, "a");
+	tlog_append(leader, 4, 1, "b");
+	assert_int_equal(tlog_ops.read_raw(leader, 0, 4, 1, &raw), 0);
+	assert_int_equal(pread(raw.fd, buf, raw.len, raw.offset), (ssize_t)raw.len);
+	tlog_ops.raw_release(leader, &raw);
+	/* First fetch: the leader's hw is 8; we hold 4. */
+	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8), 0);
+	assert_false(partition_leader_eligible(p));
+	assert_int_equal(tlog_ops.read_raw(leader, 4, 8, 1, &raw), 0);
+	assert_int_equal(pread(raw.fd, buf, raw.len, raw.offset), (ssize_t)raw.len);
+	tlog_ops.raw_release(leader, &raw);
+	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8), 0);
+	/* Caught up but not yet in the ISR. */
+	assert_false(partition_leader_eligible(p));
+	st = state3(1, 3, 2);
+	st.partition_epoch = 4;
+	int before = changes;
+	assert_int_equal(partition_make_follower(p, &st), 0);
+	assert_int_equal(partition_follower_append(p, f.generation, NULL, 0, 8), 0);
+	assert_true(partition_leader_eligible(p));
+	assert_true(changes > before);
+	st = state3(2, 4, 2);
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	partition_unref(p);
+	tlog_close(leader);
+	tlog_close(t);
+}
+
+/* The epoch cache rule the truncation relies on (tlog follows Kafka's
+ * LeaderEpochFileCache.endOffsetFor, as the engine's does). */
+static void test_end_offset_for_epoch(void **state)
+{
+	struct tlog *t = log_new("eofe");
+	int32_t e;
+	int64_t end;
+
+	(void)state;
+	tlog_ops.end_offset_for_epoch(t, 1, &e, &end);
+	assert_int_equal(e, -1);
+	assert_int_equal(end, -1);
+	tlog_append(t, 2, 1, "a");
+	tlog_append(t, 3, 3, "b");
+	tlog_append(t, 1, 5, "c");
+	tlog_ops.end_offset_for_epoch(t, 0, &e, &end);
+	assert_int_equal(e, 0);
+	assert_int_equal(end, 0);
+	tlog_ops.end_offset_for_epoch(t, 1, &e, &end);
+	assert_int_equal(e, 1);
+	assert_int_equal(end, 2);
+	tlog_ops.end_offset_for_epoch(t, 2, &e, &end);
+	assert_int_equal(e, 1);
+	assert_int_equal(end, 2);
+	tlog_ops.end_offset_for_epoch(t, 4, &e, &end);
+	assert_int_equal(e, 3);
+	assert_int_equal(end, 5);
+	tlog_ops.end_offset_for_epoch(t, 9, &e, &end);
+	assert_int_equal(e, 5);
+	assert_int_equal(end, 6);
+	tlog_close(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hw_min_leo_over_isr),
+		cmocka_unit_test(test_hw_alone_in_isr),
+		cmocka_unit_test(test_caught_up_times),
+		cmocka_unit_test(test_shrink_isr),
+		cmocka_unit_test(test_shrink_write_fails),
+		cmocka_unit_test(test_expand_isr),
+		cmocka_unit_test(test_expand_needs_epoch_start),
+		cmocka_unit_test(test_pending_expand_holds_hw),
+		cmocka_unit_test(test_make_leader_follower_transitions),
+		cmocka_unit_test(test_follower_hw),
+		cmocka_unit_test(test_unclean_restart_eligibility),
+		cmocka_unit_test(test_end_offset_for_epoch),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
