@@ -17,13 +17,17 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "repl/fetch_serve.h"
+#include "repl/fetcher.h"
 #include "repl/partition.h"
 #include "tests/unit/tlog.h"
+#include "util/clock.h"
 
 static char tmpdir[64];
 
@@ -565,6 +569,401 @@ static void test_end_offset_for_epoch(void **state)
 	tlog_close(t);
 }
 
+
+/* ---- end to end: leader and follower over a loopback listener ---- */
+
+#define DEADLINE_MS 20000
+
+/* A broker of the tests: one partition replica, its listener serving it. */
+struct bk {
+	int32_t id;
+	struct tlog *t;
+	struct partition *p;
+	struct writer w;
+	struct fetch_serve *fs;
+	struct net_server *srv;
+	int port;
+	struct fetcher *fetcher;
+};
+
+static struct partition *bk_lookup(void *arg, struct kstr topic, int32_t index)
+{
+	struct bk *b = arg;
+
+	if (!kstr_eq(topic, "orders") || index != 0)
+		return NULL;
+	partition_ref(b->p);
+	return b->p;
+}
+
+static void bk_wake(void *arg)
+{
+	struct bk *b = arg;
+
+	if (b->fs)
+		fetch_serve_wake(b->fs);
+}
+
+static void bk_start(struct bk *b, int32_t id, const char *name)
+{
+	struct net_config cfg;
+
+	memset(b, 0, sizeof(*b));
+	b->id = id;
+	b->t = log_new(name);
+	b->p = part_new(b->t, id, false, &b->w);
+	assert_int_equal(fetch_serve_new(bk_lookup, b, NULL, &b->fs), 0);
+	tlog_set_listener(b->t, bk_wake, b);
+	net_config_default(&cfg);
+	assert_int_equal(net_config_set(&cfg, "listeners", "PLAINTEXT://127.0.0.1:0"), 0);
+	cfg.num_network_threads = 1;
+	cfg.num_io_threads = 2;
+	assert_int_equal(net_server_new(&cfg, NULL, NULL, &b->srv), 0);
+	assert_int_equal(fetch_serve_register(b->fs, b->srv), 0);
+	assert_int_equal(net_server_start(b->srv), 0);
+	b->port = net_server_port(b->srv, 0);
+}
+
+/* Follows source over the loopback listener. */
+static void bk_follow(struct bk *b, struct bk *source, bool truncate_on_fetch)
+{
+	struct fetcher_config cfg;
+
+	fetcher_config_default(&cfg);
+	cfg.broker_id = b->id;
+	cfg.source_id = source->id;
+	strcpy(cfg.host, "127.0.0.1");
+	cfg.port = source->port;
+	cfg.backoff_ms = 50;
+	cfg.max_wait_ms = 200;
+	cfg.truncate_on_fetch = truncate_on_fetch;
+	if (b->fetcher)
+		fetcher_free(b->fetcher);
+	assert_int_equal(fetcher_new(&cfg, &b->fetcher), 0);
+	assert_int_equal(fetcher_add(b->fetcher, b->p), 0);
+}
+
+static void bk_stop(struct bk *b)
+{
+	fetcher_free(b->fetcher);
+	fetch_serve_stop(b->fs);
+	net_server_free(b->srv);
+	fetch_serve_free(b->fs);
+	/* Every file range the handler handed out was released. */
+	assert_int_equal(tlog_refs(b->t), 0);
+	partition_unref(b->p);
+	tlog_close(b->t);
+}
+
+static struct partition_state state2(int32_t leader, int32_t epoch, int n_isr, int32_t other)
+{
+	struct partition_state st = { .leader = leader, .leader_epoch = epoch,
+				      .partition_epoch = epoch, .n_replicas = 2,
+				      .replicas = { 1, 2 }, .n_isr = n_isr,
+				      .isr = { leader, other } };
+	return st;
+}
+
+static int64_t leo_of(struct bk *b)
+{
+	struct partition_offsets o;
+
+	tlog_ops.offsets(b->t, &o);
+	return o.log_end_offset;
+}
+
+/* Polls until the follower b has the leader a's LEO and hw, and a's ISR
+ * has n_isr members. */
+static bool synced(struct bk *a, struct bk *b, int n_isr)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (now_mono_ms() < end) {
+		if (leo_of(b) == leo_of(a) && hw_of(b->p) == hw_of(a->p) &&
+		    hw_of(a->p) == leo_of(a) && isr_size(a->p) == n_isr)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* The two .log files are the same bytes below the hw. */
+static void assert_identical_below_hw(struct bk *a, struct bk *b)
+{
+	int64_t n = tlog_pos_of(a->t, hw_of(a->p));
+	char *x = malloc((size_t)n + 1), *y = malloc((size_t)n + 1);
+	FILE *fa = fopen(tlog_path(a->t), "rb"), *fb = fopen(tlog_path(b->t), "rb");
+
+	assert_int_equal(tlog_pos_of(b->t, hw_of(a->p)), n);
+	assert_int_equal(fread(x, 1, (size_t)n, fa), (size_t)n);
+	assert_int_equal(fread(y, 1, (size_t)n, fb), (size_t)n);
+	assert_memory_equal(x, y, (size_t)n);
+	fclose(fa);
+	fclose(fb);
+	free(x);
+	free(y);
+}
+
+static void leader_append(struct bk *b, int n, int32_t epoch, const char *prefix)
+{
+	assert_int_equal(partition_check_append(b->p, 1), 0);
+	assert_true(tlog_append(b->t, n, epoch, prefix) >= 0);
+	assert_true(partition_maybe_increment_leader_hw(b->p, now_mono_ms()) >= 0);
+}
+
+/* Catch-up, ISR join, hw on both sides; then the KIP-101 case: the old
+ * leader holds records of its epoch that were never committed; the new
+ * leader wrote others at the same offsets; the old leader, now follower,
+ * truncates exactly those and takes the new leader's. */
+static void test_e2e_catch_up_and_kip101(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 1, 2);
+	char v[64];
+
+	(void)state;
+	bk_start(&a, 1, "e2e-a");
+	bk_start(&b, 2, "e2e-b");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	leader_append(&a, 5, 1, "a");
+	leader_append(&a, 3, 1, "b");
+	bk_follow(&b, &a, false);
+	/* b catches up, joins the ISR through the writer, the hw follows. */
+	assert_true(synced(&a, &b, 2));
+	assert_int_equal(a.w.calls, 1);
+	assert_int_equal(a.w.last.n_isr, 2);
+	/* acks=all now possible (min.insync.replicas 2). */
+	assert_int_equal(partition_check_append(a.p, -1), 0);
+	leader_append(&a, 2, 1, "c");
+	assert_true(synced(&a, &b, 2));
+	assert_int_equal(leo_of(&b), 10);
+	assert_identical_below_hw(&a, &b);
+
+	/* b stops fetching; a appends 3 records b never sees: uncommitted. */
+	fetcher_remove(b.fetcher, b.p);
+	leader_append(&a, 3, 1, "u");
+	assert_int_equal(leo_of(&a), 13);
+	assert_int_equal(hw_of(a.p), 10);
+
+	/* The controller elects b in epoch 2 (a presumed dead); b writes. */
+	st = state2(2, 2, 1, 1);
+	assert_int_equal(partition_make_leader(b.p, &st, now_mono_ms()), 1);
+	leader_append(&b, 2, 2, "n");
+	/* a comes back as follower of b: truncates 10..12, fetches b's. */
+	assert_int_equal(partition_make_follower(a.p, &st), 1);
+	bk_follow(&a, &b, false);
+	assert_true(synced(&b, &a, 2));
+	assert_int_equal(leo_of(&a), 12);
+	assert_int_equal(tlog_truncations(a.t), 1);
+	assert_int_equal(tlog_value_at(a.t, 9, v, sizeof(v)), 0);
+	assert_string_equal(v, "c-1");
+	assert_int_equal(tlog_value_at(a.t, 10, v, sizeof(v)), 0);
+	assert_string_equal(v, "n-0");
+	assert_int_equal(tlog_ops.latest_epoch(a.t), 2);
+	assert_identical_below_hw(&b, &a);
+	bk_stop(&a);
+	bk_stop(&b);
+}
+
+/* KIP-279: the follower's log went through epochs the leader never had;
+ * one question is not enough, each round steps back an epoch.
+ *   follower a: epoch 1 [0,1], epoch 2 [2,3], epoch 4 [4,5]
+ *   leader b:   epoch 1 [0,1], epoch 3 [2..6], leading in epoch 5 from 7
+ * a asks for 4: b says (3, 7); a ends epoch 3 (its 2) at 4: cut to 4.
+ * a asks for 2: b says (1, 2); a ends epoch 1 at 2: cut to 2, done. */
+static void kip279(bool truncate_on_fetch)
+{
+	struct bk a, b;
+	struct partition_state st = state2(2, 5, 1, 1);
+	struct fetcher_stats fst;
+	char v[64];
+
+	bk_start(&a, 1, truncate_on_fetch ? "k279f-a" : "k279-a");
+	bk_start(&b, 2, truncate_on_fetch ? "k279f-b" : "k279-b");
+	tlog_append(a.t, 2, 1, "x");
+	tlog_append(b.t, 2, 1, "x");
+	tlog_append(a.t, 2, 2, "a2");
+	tlog_append(a.t, 2, 4, "a4");
+	tlog_append(b.t, 5, 3, "b3");
+	assert_int_equal(partition_make_leader(b.p, &st, now_mono_ms()), 1);
+	leader_append(&b, 1, 5, "b5");
+	assert_int_equal(partition_make_follower(a.p, &st), 1);
+	bk_follow(&a, &b, truncate_on_fetch);
+	assert_true(synced(&b, &a, 2));
+	fetcher_get_stats(a.fetcher, &fst);
+	assert_int_equal(fst.truncations, 2);
+	assert_int_equal(tlog_truncations(a.t), 2);
+	assert_int_equal(leo_of(&a), 8);
+	assert_int_equal(tlog_value_at(a.t, 2, v, sizeof(v)), 0);
+	assert_string_equal(v, "b3-0");
+	assert_int_equal(tlog_value_at(a.t, 7, v, sizeof(v)), 0);
+	assert_string_equal(v, "b5-0");
+	assert_identical_below_hw(&b, &a);
+	bk_stop(&a);
+	bk_stop(&b);
+}
+
+static void test_e2e_kip279_offset_for_leader_epoch(void **state)
+{
+	(void)state;
+	kip279(false);
+}
+
+static void test_e2e_kip279_diverging_epoch(void **state)
+{
+	(void)state;
+	kip279(true);
+}
+
+/* ---- the Fetch handler seen from a raw client ---- */
+
+static int16_t fetch_one(struct net_client *c, int32_t replica_id, int32_t cur_epoch,
+			 int64_t offset, int32_t last_epoch, int32_t max_wait,
+			 struct proto_fetch_resp_part *out, int64_t *elapsed_ms)
+{
+	struct proto_fetch_part part = { .partition = 0, .current_leader_epoch = cur_epoch,
+					 .fetch_offset = offset, .last_fetched_epoch = last_epoch,
+					 .log_start_offset = -1, .partition_max_bytes = 1 << 20 };
+	struct proto_fetch_topic topic = { kstr_of("orders"), 1, &part };
+	struct proto_fetch_req req = { .cluster_id = KSTR_NULL, .replica_id = replica_id,
+				       .max_wait_ms = max_wait, .min_bytes = 1,
+				       .max_bytes = 1 << 20, .session_epoch = -1, .n_topics = 1,
+				       .topics = &topic, .rack_id = kstr_of("") };
+	struct proto_fetch_resp fr;
+	struct net_resp resp;
+	struct kbuf_w w;
+	int64_t t0 = now_mono_ms();
+	int16_t err;
+
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_fetch_req_encode(&w, 12, &req), 0);
+	assert_int_equal(net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS,
+					 &resp), 0);
+	kbuf_w_free(&w);
+	assert_int_equal(proto_fetch_resp_decode(&resp.body, 12, &fr), 0);
+	assert_int_equal(fr.n_topics, 1);
+	assert_int_equal(fr.topics[0].n_partitions, 1);
+	*out = fr.topics[0].partitions[0];
+	out->records = NULL;
+	out->aborted = NULL;
+	err = out->error_code;
+	proto_fetch_resp_free(&fr);
+	net_resp_free(&resp);
+	if (elapsed_ms)
+		*elapsed_ms = now_mono_ms() - t0;
+	return err;
+}
+
+static void *append_when_parked(void *arg)
+{
+	struct bk *b = arg;
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (fetch_serve_parked(b->fs) == 0 && now_mono_ms() < end)
+		usleep(1000);
+	leader_append(b, 1, 3, "late");
+	return NULL;
+}
+
+static void test_fetch_handler_rules(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 3, 1, 2);
+	struct net_client *c;
+	struct proto_fetch_resp_part r;
+	pthread_t th;
+	int64_t took;
+
+	(void)state;
+	bk_start(&a, 1, "rules");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	/* Not leader yet. */
+	assert_int_equal(fetch_one(c, 2, -1, 0, -1, 0, &r, NULL),
+			 PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	tlog_append(a.t, 4, 2, "old");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 2, 3, "new");                 /* epoch 3 from 4; LEO 6 */
+	assert_int_equal(fetch_one(c, 2, 2, 0, -1, 0, &r, NULL), PROTO_ERR_FENCED_LEADER_EPOCH);
+	assert_int_equal(fetch_one(c, 2, 4, 0, -1, 0, &r, NULL), PROTO_ERR_UNKNOWN_LEADER_EPOCH);
+	assert_int_equal(fetch_one(c, 2, 3, 7, -1, 0, &r, NULL), PROTO_ERR_OFFSET_OUT_OF_RANGE);
+	assert_int_equal(fetch_one(c, 9, 3, 0, -1, 0, &r, NULL),
+			 PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	/* A follower that thinks epoch 2 went on to offset 5: diverging. */
+	assert_int_equal(fetch_one(c, 2, 3, 5, 2, 0, &r, NULL), 0);
+	assert_true(r.has_diverging_epoch);
+	assert_int_equal(r.diverging_epoch, 2);
+	assert_int_equal(r.diverging_end_offset, 4);
+	assert_int_equal(r.records_len, 0);
+	/* The hw is 6 (alone in the ISR); a consumer sees up to it, a
+	 * follower fetch records all of it. */
+	assert_int_equal(fetch_one(c, -1, 3, 0, -1, 0, &r, NULL), 0);
+	assert_int_equal(r.high_watermark, 6);
+	assert_int_equal(r.records_len, tlog_pos_of(a.t, 6));
+	/* Follower 2 at 6, nothing new: parked until the append. */
+	assert_int_equal(pthread_create(&th, NULL, append_when_parked, &a), 0);
+	assert_int_equal(fetch_one(c, 2, 3, 6, 3, 10000, &r, &took), 0);
+	pthread_join(th, NULL);
+	assert_true(r.records_len > 0);
+	assert_true(took < 10000);
+	/* Now 2 is in the ISR (it fetched at the LEO, epoch start 4). */
+	assert_int_equal(isr_size(a.p), 2);
+	/* Nothing new again: answered empty at max_wait_ms. */
+	assert_int_equal(fetch_one(c, 2, 3, 7, 3, 100, &r, &took), 0);
+	assert_int_equal(r.records_len, 0);
+	assert_true(took >= 100);
+	assert_int_equal(fetch_serve_parked(a.fs), 0);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
+static void test_ofle_handler(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 5, 1, 2);
+	struct net_client *c;
+	struct proto_ofle_part rp = { .partition = 0, .current_leader_epoch = 5 };
+	struct proto_ofle_topic rt = { kstr_of("orders"), 1, &rp };
+	struct proto_ofle_req rq = { .replica_id = 2, .n_topics = 1, .topics = &rt };
+	int32_t want_epoch[] = { 1, 1, 3, 5, -1 };
+	int64_t want_end[] = { 2, 2, 5, 6, -1 };
+	int32_t ask[] = { 1, 2, 4, 5, -1 };
+
+	(void)state;
+	bk_start(&a, 1, "ofle");
+	tlog_append(a.t, 2, 1, "a");
+	tlog_append(a.t, 3, 3, "b");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 1, 5, "c");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	for (int i = 0; i < 6; i++) {
+		struct proto_ofle_resp resp;
+		struct net_resp nr;
+		struct kbuf_w w;
+
+		rp.leader_epoch = i < 5 ? ask[i] : 1;
+		rp.current_leader_epoch = i < 5 ? 5 : 4;
+		kbuf_w_init(&w, 4096);
+		assert_int_equal(proto_ofle_req_encode(&w, 4, &rq), 0);
+		assert_int_equal(net_client_call(c, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, w.buf,
+						 w.len, 0, DEADLINE_MS, &nr), 0);
+		kbuf_w_free(&w);
+		assert_int_equal(proto_ofle_resp_decode(&nr.body, 4, &resp), 0);
+		if (i < 5) {
+			assert_int_equal(resp.topics[0].partitions[0].error_code, 0);
+			assert_int_equal(resp.topics[0].partitions[0].leader_epoch, want_epoch[i]);
+			assert_int_equal(resp.topics[0].partitions[0].end_offset, want_end[i]);
+		} else {
+			assert_int_equal(resp.topics[0].partitions[0].error_code,
+					 PROTO_ERR_FENCED_LEADER_EPOCH);
+		}
+		proto_ofle_resp_free(&resp);
+		net_resp_free(&nr);
+	}
+	net_client_close(c);
+	bk_stop(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -580,6 +979,11 @@ int main(void)
 		cmocka_unit_test(test_follower_hw),
 		cmocka_unit_test(test_unclean_restart_eligibility),
 		cmocka_unit_test(test_end_offset_for_epoch),
+		cmocka_unit_test(test_e2e_catch_up_and_kip101),
+		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch),
+		cmocka_unit_test(test_e2e_kip279_diverging_epoch),
+		cmocka_unit_test(test_fetch_handler_rules),
+		cmocka_unit_test(test_ofle_handler),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
