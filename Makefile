@@ -2,7 +2,10 @@
 #
 #   make            build build/mqfs
 #   make run        install missing packages, build, mount ./mnt (data ./mqfs-data)
-#   make test       install missing packages, build, run unit + integration tests
+#   make cluster    install missing packages, build, run ZooKeeper and three
+#                   brokers on loopback, mounts ./cluster/mnt1..3 (Ctrl-C stops)
+#   make test       install missing packages, check the layers, build, run unit +
+#                   integration tests
 #   make asan       the same suite under AddressSanitizer/UBSan (build-asan/)
 #   make fuzz       each fuzz target under libFuzzer for FUZZ_SECONDS (clang,
 #                   build-fuzz/); make test replays their corpus (fuzz-replay)
@@ -22,10 +25,11 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(OPT) -MMD -MP \
             -DMQFS_VERSION=\"$(VERSION)\" -I. $(PKG_CFLAGS)
 LDLIBS   += $(PKG_LIBS) -lzookeeper_mt -lpthread
 
+UTIL_SRC   := $(wildcard util/*.c)
 ENGINE_SRC := $(wildcard engine/*.c)
 REPL_SRC   := $(wildcard repl/*.c)
 FS_SRC     := $(filter-out fs/main.c,$(wildcard fs/*.c))
-LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(ENGINE_SRC) $(REPL_SRC) $(FS_SRC))
+LIB_OBJ    := $(patsubst %.c,$(BUILD)/%.o,$(UTIL_SRC) $(ENGINE_SRC) $(REPL_SRC) $(FS_SRC))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_SUPPORT := $(filter-out tests/unit/test_%,$(wildcard tests/unit/*.c))
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -110,13 +114,23 @@ run: deps
 	@mkdir -p mnt mqfs-data
 	./$(BUILD)/mqfs -f --data ./mqfs-data ./mnt
 
+cluster: deps
+	@$(MAKE) --no-print-directory all
+	@sh contrib/cluster/run.sh $(BUILD)
+
 unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
 
 integration: all
 	@sh tests/integration/run.sh $(BUILD)/mqfs
 
+# Fails when an #include crosses the layers (util <- engine <- repl <- fs)
+# the wrong way; its header says the rules.
+check-layers:
+	@sh tests/check-layers.sh
+
 test: deps
+	@$(MAKE) --no-print-directory check-layers
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(FUZZ_REPLAY)
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-replay
@@ -159,7 +173,7 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps run unit integration test asan bench install uninstall clean \
+.PHONY: all deps run cluster check-layers unit integration test asan bench install uninstall clean \
 	fuzz fuzz-run fuzz-replay fuzz-corpus
 .SECONDARY:
 

@@ -19,6 +19,8 @@ need="$need libssl-dev"
 need="$need libjansson-dev libzookeeper-mt-dev zookeeper"
 # t_writes.sh: what an editor's save and rsync --inplace do to a partition.
 need="$need vim-tiny rsync"
+# kcat: t_cluster_start.sh checks the SASL listener with a real Kafka client.
+need="$need kcat"
 # `make fuzz` only (sh contrib/install-deps.sh clang): libFuzzer comes with
 # clang.
 [ "$1" = clang ] && need="$need clang"

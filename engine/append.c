@@ -48,7 +48,7 @@ static int log_roll(struct log *l, int64_t base)
 	if (rc == 0)
 		rc = seg_tail_drop(old);        /* a closed file ends where its log does */
 	if (rc == 0)
-		rc = seg_create(l->io, l->dir, base, old->line_end, &s);
+		rc = seg_create(l->io, l->fdc, l->dir, base, old->line_end, &s);
 	if (rc < 0)
 		return rc;
 	rc = log_segs_push(l, s);
@@ -58,6 +58,8 @@ static int log_roll(struct log *l, int64_t base)
 	}
 	old->tail_ok = false;
 	s->tail_ok = true;
+	seg_set_active(old, false);
+	seg_set_active(s, true);
 	return 0;
 }
 

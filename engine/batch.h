@@ -45,15 +45,12 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+#include "engine/engine.h"         /* BATCH_CODEC_* */
+
 #define BATCH_HDR_SIZE        61   /* bytes before the first record */
 #define BATCH_LOG_OVERHEAD    12   /* baseOffset + batchLength */
 #define BATCH_MAGIC           2
 #define BATCH_CODEC_MASK      0x07
-#define BATCH_CODEC_NONE      0
-#define BATCH_CODEC_GZIP      1
-#define BATCH_CODEC_SNAPPY    2
-#define BATCH_CODEC_LZ4       3
-#define BATCH_CODEC_ZSTD      4
 #define BATCH_ATTR_LOG_APPEND_TIME 0x08
 #define BATCH_ATTR_TRANSACTIONAL   0x10
 #define BATCH_ATTR_CONTROL         0x20

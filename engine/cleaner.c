@@ -76,6 +76,7 @@
 #include <time.h>
 
 #include "engine/log_int.h"
+#include "util/clock.h"
 
 /* ---- recovery of an interrupted swap ---- */
 
@@ -671,7 +672,16 @@ static int clean_segment(struct log *l, struct clean_ctx *c, struct seg *s, stru
 	struct seg *ns = NULL;
 	struct seg_reader r;
 	rd_init(&r, l, s);
-	int rc = seg_create_sfx(l->io, l->dir, s->base_offset, s->line_base, ".cleaned", &ns);
+	/* s's descriptors stay open while it is read, and (seg_keep_fds below)
+	 * for good once its files are replaced: readers of s go on reading its
+	 * old files, which cannot be reopened by name after the swap. Pinned
+	 * first, so that keeping them cannot fail after the work is done. */
+	int rc = seg_pin(s);
+	if (rc < 0) {
+		rd_free(&r);
+		return rc;
+	}
+	rc = seg_create_sfx(l->io, l->fdc, l->dir, s->base_offset, s->line_base, ".cleaned", &ns);
 	if (rc < 0)
 		goto out;
 	while ((rc = rd_next(&r)) == 1) {
@@ -697,10 +707,12 @@ static int clean_segment(struct log *l, struct clean_ctx *c, struct seg *s, stru
 	seg_unref(ns);
 	ns = NULL;
 	if (rc == 0)
+		rc = seg_keep_fds(s);
+	if (rc == 0)
 		rc = swap_files(l->io, l->dir, s);
 	if (rc < 0)
 		goto out;
-	rc = seg_open(l->io, l->dir, s->base_offset, &ns);
+	rc = seg_open(l->io, l->fdc, l->dir, s->base_offset, &ns);
 	if (rc == 0)
 		rc = seg_load_tail(ns, c->key_sep_len, -1);
 	if (rc < 0)
@@ -719,6 +731,7 @@ out:
 	}
 	seg_unref(ns);
 	rd_free(&r);
+	seg_unpin(s);
 	return rc;
 }
 
@@ -751,13 +764,6 @@ static int swap_pointer(struct log *l, struct seg *old, struct seg *ns)
 	return rc;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force,
 	      struct log_clean_stats *st)
 {
@@ -765,7 +771,7 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force,
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
-	int64_t t0 = mono_ms();
+	int64_t t0 = now_mono_ms();
 	struct seg **segs = NULL;
 	struct omap map = { 0 };
 	struct clean_ctx c = { 0 };
@@ -863,7 +869,7 @@ out:
 	free(c.keep);
 	free(c.out);
 	free(c.meta);
-	st->elapsed_ms = mono_ms() - t0;
+	st->elapsed_ms = now_mono_ms() - t0;
 	pthread_mutex_unlock(&l->maint_lock);
 	return rc;
 }

@@ -2,7 +2,8 @@
  * cursor.c — the line view reader.
  *
  * A cursor stands at a line position: in a segment (referenced, so
- * retention cannot close its files under it), at a .lines entry, inside the
+ * retention cannot unlink its files under it; each read pins its
+ * descriptors for the read only, seg.c), at a .lines entry, inside the
  * decoded batch of that entry, inside one record's line. Sequential reads
  * walk the .lines entries and the .log bytes in lockstep through read-ahead
  * buffers and never search; a read at any other position seeks with two
@@ -179,9 +180,8 @@ static int cur_entry(struct log_cursor *c, int64_t i, struct lines_ent *e)
 			return 0;
 		int64_t cnt = n - i < ENT_CHUNK ? n - i : ENT_CHUNK;
 		uint8_t buf[ENT_CHUNK * LINES_ENT_SIZE];
-		ssize_t got = io_pread_full(c->seg->io, c->seg->lines_fd, buf,
-					    (size_t)cnt * LINES_ENT_SIZE,
-					    LINES_HDR_SIZE + i * LINES_ENT_SIZE);
+		ssize_t got = seg_pread(c->seg, SEG_FD_LINES, buf, (size_t)cnt * LINES_ENT_SIZE,
+					LINES_HDR_SIZE + i * LINES_ENT_SIZE);
 		if (got < 0)
 			return (int)got;
 		cnt = got / LINES_ENT_SIZE;
@@ -216,7 +216,7 @@ static int cur_fill(struct log_cursor *c, int64_t pos, size_t len)
 		return rc;
 	if (want > c->ra_cap)
 		want = c->ra_cap;       /* the budget is spent: read less ahead */
-	ssize_t got = io_pread_full(c->seg->io, c->seg->log_fd, c->ra, want, pos);
+	ssize_t got = seg_pread(c->seg, SEG_FD_LOG, c->ra, want, pos);
 	if (got < 0)
 		return (int)got;
 	c->ra_off = pos;
@@ -452,8 +452,7 @@ static void dec_half_run(void *arg)
 		*h->buf = nb;
 		*h->cap = bytes;
 	}
-	ssize_t got = io_pread_full(h->seg->io, h->seg->log_fd, *h->buf, bytes,
-				    h->e[0].position);
+	ssize_t got = seg_pread(h->seg, SEG_FD_LOG, *h->buf, bytes, h->e[0].position);
 	if (got < 0 || (size_t)got != bytes) {
 		h->rc = got < 0 ? (int)got : -EAGAIN;
 		return;

@@ -118,6 +118,13 @@ struct log_config {
 	double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio (0.5) */
 	int64_t min_compaction_lag_ms;  /* min.compaction.lag.ms (0) */
 };
+/* compression.type: the codec numbers of Kafka's batch attributes (bits
+ * 0-2). snappy and zstd are known but not supported (-ENOTSUP). */
+#define BATCH_CODEC_NONE    0
+#define BATCH_CODEC_GZIP    1
+#define BATCH_CODEC_SNAPPY  2
+#define BATCH_CODEC_LZ4     3
+#define BATCH_CODEC_ZSTD    4
 #define LOG_CLEANUP_DELETE  0x1
 #define LOG_CLEANUP_COMPACT 0x2
 void log_config_defaults(struct log_config *cfg);
@@ -439,6 +446,22 @@ bool logmgr_was_clean(struct logmgr *m);
 #define LOGMGR_READAHEAD_BUDGET (64LL << 20)
 void logmgr_set_readahead_budget(struct logmgr *m, int64_t bytes);
 int64_t logmgr_readahead_bytes(struct logmgr *m);
+/* Each segment has four descriptors (.log .index .timeindex .lines). The
+ * active segments' stay open; of the closed segments' sets, those in use
+ * (a read, a flush, the cleaner) stay open for the use and at most
+ * `segments` idle ones are kept open, the least recently used closed
+ * beyond that and reopened when next needed (log.segment.fd.cache). The
+ * default, logmgr_fd_cache_default(), is a quarter of the soft
+ * RLIMIT_NOFILE at the call divided by 4 descriptors a set, at least
+ * LOGMGR_FD_CACHE_MIN. Opening a set when out of descriptors first closes
+ * every idle set and tries again; then the read or append fails with
+ * -EMFILE/-ENFILE and nothing is appended. */
+#define LOGMGR_FD_CACHE_MIN 16
+int64_t logmgr_fd_cache_default(void);
+void logmgr_set_fd_cache(struct logmgr *m, int64_t segments);
+/* Segment descriptor sets open now (active ones included), and idle sets
+ * closed so far. */
+void logmgr_fd_stats(struct logmgr *m, int64_t *open_sets, int64_t *evictions);
 /* Opens (creating if create) the log DATA/<topic>-<partition>. A log stays
  * open until logmgr_drop_log or logmgr_close; opening twice returns the
  * same log. */

@@ -12,9 +12,11 @@
  *
  * Invariants: epochs strictly increase, start offsets never decrease,
  * neither is negative. The file is replaced durably (tmp, fsync, rename,
- * fsync dir) after every change; a missing file is an empty cache, one
- * that does not parse refuses the partition at open (-EBADMSG, logged with
- * the line and the reason).
+ * fsync dir) after every change; it is read at open by checkpoint.c's
+ * ckpt_read (the reader of Kafka's checkpoint format, shared with
+ * logmgr.c): a missing file is an empty cache, one that does not parse
+ * refuses the partition at open (-EBADMSG, logged with the line and the
+ * reason).
  *
  * Locking: l->lock, held by the caller (truncation) or taken here
  * (log_assign_epoch); epoch_cache_load runs at open, before the log is
@@ -44,50 +46,45 @@ static int epochs_write(struct log *l)
 	return rc;
 }
 
+static int epochs_begin(void *arg, int count)
+{
+	struct log *l = arg;
+
+	l->epochs = calloc((size_t)count + 1, sizeof(*l->epochs));
+	return l->epochs ? 0 : -ENOMEM;
+}
+
+/* "epoch start_offset", both increasing */
+static int epochs_entry(void *arg, const char *p, int *used, const char **why)
+{
+	struct log *l = arg;
+	struct epoch_ent e;
+
+	if (sscanf(p, "%" SCNd32 " %" SCNd64 "\n%n", &e.epoch, &e.start_offset, used) < 2)
+		*why = "not \"epoch start_offset\"";
+	else if (e.epoch < 0 || e.start_offset < 0)
+		*why = "negative epoch or offset";
+	else if (l->nepochs > 0 && (e.epoch <= l->epochs[l->nepochs - 1].epoch ||
+				    e.start_offset < l->epochs[l->nepochs - 1].start_offset))
+		*why = "epochs and start offsets must increase";
+	if (*why)
+		return -EBADMSG;
+	l->epochs[l->nepochs++] = e;
+	return 0;
+}
+
 int epoch_cache_load(struct log *l)
 {
-	char path[PATH_MAX + 32], *text = NULL;
-	snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", l->dir);
-	int rc = io_read_file(l->io, path, &text, NULL);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc < 0)
-		return rc;
-	int count = -1, used = 0, line = 1;
+	char path[PATH_MAX + 32];
 	const char *why = NULL;
-	const char *p = ckpt_parse_header(text, 1000000, &count, &line, &why);
-	if (!p) {
-		rc = -EBADMSG;
-		goto out;
-	}
-	l->epochs = calloc((size_t)count + 1, sizeof(*l->epochs));
-	if (!l->epochs) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < count; i++) {
-		struct epoch_ent e;
-		line = 3 + i;
-		if (sscanf(p, "%" SCNd32 " %" SCNd64 "\n%n", &e.epoch, &e.start_offset, &used) < 2)
-			why = "not \"epoch start_offset\"";
-		else if (e.epoch < 0 || e.start_offset < 0)
-			why = "negative epoch or offset";
-		else if (i > 0 && (e.epoch <= l->epochs[i - 1].epoch ||
-				   e.start_offset < l->epochs[i - 1].start_offset))
-			why = "epochs and start offsets must increase";
-		if (why) {
-			rc = -EBADMSG;
-			goto out;
-		}
-		p += used;
-		l->epochs[l->nepochs++] = e;
-	}
-out:
-	if (why)
+	int line = 0, rc;
+
+	snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", l->dir);
+	rc = ckpt_read(l->io, path, 1000000, epochs_begin, epochs_entry, l, &why, &line);
+	if (rc == -EBADMSG)
 		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: line %d: %s; partition refused (Kafka's format: "
 			      "0, the count, then \"epoch start_offset\" lines; a missing file "
 			      "is rebuilt)", path, line, why);
-	free(text);
 	return rc;
 }
 

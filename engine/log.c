@@ -47,17 +47,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/log_int.h"
+#include "util/clock.h"
 
-static int64_t real_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-int64_t (*engine_now_ms)(void) = real_now_ms;
+int64_t (*engine_now_ms)(void) = now_real_ms;
 void (*engine_log)(int level, const char *fmt, ...);
 
 void log_ref(struct log *l)
@@ -74,6 +68,7 @@ void log_unref(struct log *l)
 	free(l->segs);
 	free(l->epochs);
 	ra_budget_unref(l->rab);
+	seg_cache_unref(l->fdc);
 	pthread_mutex_destroy(&l->maint_lock);
 	pthread_mutex_destroy(&l->lock);
 	free(l);

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/types.h>
 
 #include "engine/engine.h"
 #include "engine/batch.h"
@@ -31,6 +32,19 @@ static inline void *engine_grow(void *p, size_t *cap, size_t need, size_t elem, 
 		*cap = nc;
 	return np;
 }
+
+/* checkpoint.c: reads one of Kafka's checkpoint files at path: calls
+ * begin(arg, count) once after the header, then entry(arg, p, &used, why)
+ * for each of the count entries (p at its line; used = bytes it read, its
+ * '\n' included), each returning 0 or -errno (-EBADMSG with *why set when
+ * it refuses the entry). 0 (nothing called) when the file is missing;
+ * -EBADMSG when the text is not a checkpoint of at most max entries, with
+ * *why and *line (1-based) saying what and where; -errno of the read or of
+ * a function. */
+int ckpt_read(const struct io_ops *io, const char *path, int max,
+	      int (*begin)(void *arg, int count),
+	      int (*entry)(void *arg, const char *p, int *used, const char **why),
+	      void *arg, const char **why, int *line);
 
 #define LINES_MAGIC      "MQLINES1"
 #define LINES_HDR_SIZE   16
@@ -105,9 +119,24 @@ struct batch_meta {
 struct seg {
 	int64_t base_offset;
 	int64_t line_base;          /* line position of base_offset */
+	/* Valid only while pinned (seg_pin), or while the segment is not in a
+	 * descriptor cache (fdc NULL): an idle set may be closed by the cache
+	 * at any time and its numbers reused (seg.c, "Descriptors"). */
 	int log_fd, idx_fd, tidx_fd, lines_fd;
 	const struct io_ops *io;
 	atomic_int refs;
+	/* The descriptor cache (seg.c): pins > 0 keeps the four descriptors
+	 * open; 0 -> 1 and 1 -> 0 happen under fdc->mu only. The rest is
+	 * fdc->mu's: on the LRU iff open and pins == 0. */
+	struct seg_cache *fdc;
+	atomic_int pins;
+	bool in_lru;
+	struct seg *lru_prev, *lru_next;
+	dev_t log_dev;              /* the .log's identity, checked at reopen */
+	ino_t log_ino;
+	/* Pins held by the log while the segment is active, and by the cleaner
+	 * once its files are replaced (log lock / cleaner). */
+	bool active, kept;
 	char path[PATH_MAX];        /* DIR/<20-digit base>, no extension */
 	char sfx[16];               /* after the extension: "" or ".cleaned" */
 	/* Set (under the log's lock) when the segment left the log and its
@@ -152,15 +181,46 @@ struct seg {
 	_Atomic int64_t bad_seen[SEG_BAD_SLOTS];
 };
 
-int seg_create(const struct io_ops *io, const char *dir, int64_t base, int64_t line_base,
-	       struct seg **out);
-int seg_open(const struct io_ops *io, const char *dir, int64_t base, struct seg **out);
+/* The descriptor cache of a manager's closed segments (seg.c): at most
+ * max_idle descriptor sets of segments nobody is using stay open, least
+ * recently used closed first. Reference counted like ra_budget: segments
+ * and logs may outlive the manager. */
+struct seg_cache;
+struct seg_cache *seg_cache_new(int64_t max_idle);
+void seg_cache_ref(struct seg_cache *c);
+void seg_cache_unref(struct seg_cache *c);
+void seg_cache_set_max(struct seg_cache *c, int64_t max_idle);
+/* Descriptor sets open now (in use or idle), and idle sets closed so far. */
+void seg_cache_stats(struct seg_cache *c, int64_t *open_sets, int64_t *evictions);
+
+/* fdc NULL: the segment's descriptors stay open for its life. */
+int seg_create(const struct io_ops *io, struct seg_cache *fdc, const char *dir, int64_t base,
+	       int64_t line_base, struct seg **out);
+int seg_open(const struct io_ops *io, struct seg_cache *fdc, const char *dir, int64_t base,
+	     struct seg **out);
 /* seg_create with file names <base>.<ext><sfx> (the cleaner's ".cleaned"
  * segments); nothing is fsynced. */
-int seg_create_sfx(const struct io_ops *io, const char *dir, int64_t base, int64_t line_base,
-		   const char *sfx, struct seg **out);
+int seg_create_sfx(const struct io_ops *io, struct seg_cache *fdc, const char *dir, int64_t base,
+		   int64_t line_base, const char *sfx, struct seg **out);
 void seg_ref(struct seg *s);
 void seg_unref(struct seg *s);
+/* Keeps the descriptors open until seg_unpin, reopening them if the cache
+ * closed them: -EMFILE/-ENFILE (after the cache gave back what it could),
+ * -ENOENT when the files are gone. Any thread, any lock (fdc->mu is taken
+ * last). Every seg_* function below pins for its own duration. */
+int seg_pin(struct seg *s);
+void seg_unpin(struct seg *s);
+/* The log's pin on its active segment (log lock): never closed by the
+ * cache while set. Best effort: without it, use just reopens on demand. */
+void seg_set_active(struct seg *s, bool active);
+/* Pins for the rest of the segment's life: its files are about to be
+ * replaced under their names (the cleaner's swap), so they could not be
+ * reopened. */
+int seg_keep_fds(struct seg *s);
+/* pread / size of one of the four files, pinned for the call. */
+enum seg_fd { SEG_FD_LOG, SEG_FD_INDEX, SEG_FD_TIMEINDEX, SEG_FD_LINES };
+ssize_t seg_pread(struct seg *s, enum seg_fd f, void *buf, size_t len, int64_t off);
+int64_t seg_fsize(struct seg *s, enum seg_fd f);
 /* Loads next_offset, line_end, max_ts from the last entries; -EBADMSG when
  * the indexes do not agree with the log (the caller then recovers it). */
 int seg_load_tail(struct seg *s, int key_sep_len, int64_t prev_line_end);
@@ -252,6 +312,9 @@ struct log {
 	/* The manager's read-ahead budget (a reference), set before the log is
 	 * handed out and never changed; NULL: unbounded. */
 	struct ra_budget *rab;
+	/* The manager's descriptor cache (a reference), set at open; NULL:
+	 * every segment keeps its descriptors. */
+	struct seg_cache *fdc;
 	/* Damage found at open that recovery may not cut (a synced segment
 	 * invalid, or records missing between segments): the log holds the
 	 * segments up to the damage, reads stop there, and everything that
@@ -291,6 +354,7 @@ struct log_open_args {
 	int64_t log_start_offset;   /* -1 unknown */
 	int64_t cleaner_offset;     /* -1 unknown (cleaner-offset-checkpoint) */
 	bool clean;
+	struct seg_cache *fdc;      /* the manager's descriptor cache; NULL: none */
 };
 int log_open(const struct io_ops *io, const char *dir, const char *topic, int partition,
 	     const struct log_config *cfg, const struct log_open_args *args, bool create,
@@ -342,14 +406,6 @@ int log_truncate_locked(struct log *l, int64_t offset);
  * for the same batch do nothing, so a reader that retries is not logged
  * again. Any thread, with or without the log's lock. */
 void log_corrupt(struct log *l, struct seg *s, int64_t pos, const uint8_t *buf, size_t len);
-
-/* logmgr.c: the two header lines of Kafka's checkpoint text format
- * ("0", then the entry count, at most max), shared by the directory's
- * checkpoints and leader-epoch-checkpoint (epoch.c). Returns where the
- * entry lines start, or NULL with *why and *line (1 or 2) saying what is
- * wrong. */
-const char *ckpt_parse_header(const char *text, int max, int *count, int *line,
-			      const char **why);
 
 /* cleaner.c, for log_open.c: at open, before the segments are listed, finishes
  * or rolls back an interrupted swap (.cleaned, .swap files) and removes

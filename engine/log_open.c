@@ -34,9 +34,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "engine/log_int.h"
+#include "util/clock.h"
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -130,7 +130,7 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 				      nb - i, bases[i], bases[nb - 1]);
 			break;
 		}
-		rc = seg_open(l->io, l->dir, bases[i], &s);
+		rc = seg_open(l->io, l->fdc, l->dir, bases[i], &s);
 		if (rc < 0)
 			goto out;
 		/* Segments at or after the recovery point may have lost data that
@@ -276,6 +276,8 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	atomic_init(&l->refs, 1);
 	l->fence = -1;
 	l->io = io;
+	l->fdc = a->fdc;
+	seg_cache_ref(l->fdc);
 	l->cfg = *cfg;
 	l->partition = partition;
 	snprintf(l->topic, sizeof(l->topic), "%s", topic);
@@ -292,11 +294,9 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 		rc = -ENOENT;
 	if (rc < 0)
 		goto fail;
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int64_t t0 = now_mono_ms();
 	rc = log_load_segments(l, a, &recovered);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	l->recovery_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	l->recovery_ms = now_mono_ms() - t0;
 	if (rc == 0)
 		rc = epoch_cache_load(l);
 	if (rc < 0)
@@ -304,7 +304,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	if (l->nsegs == 0) {
 		int64_t base = a->log_start_offset > 0 ? a->log_start_offset : 0;
 		struct seg *s;
-		rc = seg_create(io, dir, base, 0, &s);
+		rc = seg_create(io, l->fdc, dir, base, 0, &s);
 		if (rc == 0 && (rc = log_segs_push(l, s)) < 0)
 			seg_unref(s);
 		if (rc < 0)
@@ -340,6 +340,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	if (rc < 0)
 		goto fail;
 	log_active(l)->tail_ok = !l->damaged;
+	seg_set_active(log_active(l), true);
 	*out = l;
 	return recovered ? 1 : 0;
 fail:

@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,6 +73,7 @@ struct logmgr {
 	struct pool *pool;          /* helpers for the logs' appends; may be NULL */
 	struct enc_cache encs;      /* the logs' encoding buffers */
 	struct ra_budget *rab;      /* the logs' cursors' read-ahead buffers */
+	struct seg_cache *fdc;      /* the logs' closed segments' descriptors */
 	int lock_fd;                /* .lock, flocked for the manager's life */
 };
 
@@ -84,72 +86,47 @@ static void ckpt_free(struct ckpt *c)
 	c->n = 0;
 }
 
-const char *ckpt_parse_header(const char *text, int max, int *count, int *line,
-			      const char **why)
+static int ckpt_begin(void *arg, int count)
 {
-	int version, used;
-	*line = 1;
-	if (sscanf(text, "%d\n%d\n%n", &version, count, &used) < 2) {
-		*why = "no version and count lines";
-	} else if (version != 0) {
-		*why = "unknown version (not 0)";
-	} else if (*count < 0 || *count > max) {
-		*line = 2;
-		*why = "entry count out of range";
-	} else {
-		return text + used;
-	}
-	return NULL;
+	struct ckpt *c = arg;
+
+	c->e = calloc((size_t)count + 1, sizeof(*c->e));
+	return c->e ? 0 : -ENOMEM;
+}
+
+/* "topic partition value" */
+static int ckpt_entry(void *arg, const char *p, int *used, const char **why)
+{
+	struct ckpt *c = arg;
+	char topic[256];
+	struct ckpt_ent e;
+
+	if (sscanf(p, "%255s %d %" SCNd64 "\n%n", topic, &e.partition, &e.value, used) < 3)
+		*why = "not \"topic partition offset\"";
+	else if (e.partition < 0 || e.value < 0)
+		*why = "negative partition or offset";
+	if (*why)
+		return -EBADMSG;
+	e.topic = strdup(topic);
+	if (!e.topic)
+		return -ENOMEM;
+	c->e[c->n++] = e;
+	return 0;
 }
 
 static int ckpt_load(struct logmgr *m, const char *name, struct ckpt *c)
 {
-	char path[PATH_MAX + 64], *text = NULL;
-	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
-	int rc = io_read_file(m->io, path, &text, NULL);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc < 0)
-		return rc;
-	int count, used, line = 1;
+	char path[PATH_MAX + 64];
 	const char *why = NULL;
-	const char *p = ckpt_parse_header(text, 10000000, &count, &line, &why);
-	if (!p) {
-		rc = -EBADMSG;
-		goto out;
-	}
-	c->e = calloc((size_t)count + 1, sizeof(*c->e));
-	if (!c->e) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < count; i++) {
-		char topic[256];
-		struct ckpt_ent e;
-		line = 3 + i;
-		if (sscanf(p, "%255s %d %" SCNd64 "\n%n", topic, &e.partition, &e.value, &used) < 3)
-			why = "not \"topic partition offset\"";
-		else if (e.partition < 0 || e.value < 0)
-			why = "negative partition or offset";
-		if (why) {
-			rc = -EBADMSG;
-			goto out;
-		}
-		p += used;
-		e.topic = strdup(topic);
-		if (!e.topic) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		c->e[c->n++] = e;
-	}
-out:
-	if (why)
+	int line = 0, rc;
+
+	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
+	rc = ckpt_read(m->io, path, 10000000, ckpt_begin, ckpt_entry, c, &why, &line);
+	if (rc == -EBADMSG)
 		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: line %d: %s; refusing to start (Kafka's "
 			      "checkpoint format: 0, the count, then \"topic partition offset\" "
 			      "lines); fix the file or move it away (then the segments alone tell "
 			      "what the logs hold)", path, line, why);
-	free(text);
 	return rc;
 }
 
@@ -235,7 +212,8 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 	m->lock_fd = -1;
 	int rc = 0;
 	m->rab = ra_budget_new(LOGMGR_READAHEAD_BUDGET);
-	if (!m->rab) {
+	m->fdc = seg_cache_new(logmgr_fd_cache_default());
+	if (!m->rab || !m->fdc) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -298,6 +276,7 @@ fail:
 	ckpt_free(&m->co);
 	enc_cache_destroy(&m->encs);
 	ra_budget_unref(m->rab);
+	seg_cache_unref(m->fdc);
 	if (m->lock_fd >= 0)
 		close(m->lock_fd);
 	free(m);
@@ -314,6 +293,25 @@ void logmgr_set_readahead_budget(struct logmgr *m, int64_t bytes)
 int64_t logmgr_readahead_bytes(struct logmgr *m)
 {
 	return atomic_load(&m->rab->used);
+}
+
+int64_t logmgr_fd_cache_default(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return LOGMGR_FD_CACHE_MIN;
+	int64_t n = (int64_t)(rl.rlim_cur / 4 / 4);
+	return n > LOGMGR_FD_CACHE_MIN ? n : LOGMGR_FD_CACHE_MIN;
+}
+
+void logmgr_set_fd_cache(struct logmgr *m, int64_t segments)
+{
+	seg_cache_set_max(m->fdc, segments > 0 ? segments : logmgr_fd_cache_default());
+}
+
+void logmgr_fd_stats(struct logmgr *m, int64_t *open_sets, int64_t *evictions)
+{
+	seg_cache_stats(m->fdc, open_sets, evictions);
 }
 const char *logmgr_dir(struct logmgr *m) { return m->dir; }
 const struct io_ops *logmgr_io(struct logmgr *m) { return m->io; }
@@ -353,6 +351,7 @@ int logmgr_get_log(struct logmgr *m, const char *topic, int partition,
 		.log_start_offset = ckpt_get(&m->ls, topic, partition),
 		.cleaner_offset = ckpt_get(&m->co, topic, partition),
 		.clean = m->clean,
+		.fdc = m->fdc,
 	};
 	struct log *l;
 	struct stat st;
@@ -511,6 +510,7 @@ static void logmgr_free(struct logmgr *m)
 	pool_destroy(m->pool);
 	enc_cache_destroy(&m->encs);
 	ra_budget_unref(m->rab);
+	seg_cache_unref(m->fdc);
 	for (int i = 0; i < 4; i++)
 		free(m->ckpt_text[i]);
 	free(m->logs);

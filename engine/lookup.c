@@ -1,9 +1,9 @@
 /*
  * lookup.c — finding things in the log: the segment holding an offset or
- * a line position (binary search over the segment list), and the record at
- * an offset, at a line position, or the first at or after a timestamp
- * (the segment's .lines or .timeindex narrows the search to one batch,
- * which is then decoded and walked).
+ * a line position (util/bsearch.h's bsearch_last_le over the segment
+ * list), and the record at an offset, at a line position, or the first at
+ * or after a timestamp (the segment's .lines or .timeindex narrows the
+ * search to one batch, which is then decoded and walked).
  *
  * A batch that does not decode is reported (log_corrupt) and the lookup
  * fails with -EBADMSG; an offset, position or time past the end is -ERANGE.
@@ -17,34 +17,31 @@
 #include <stdlib.h>
 
 #include "engine/log_int.h"
+#include "util/bsearch.h"
 
-/* The last segment whose key (base offset, or line base with by_pos) is
- * <= key; -1 if none. Both keys increase along the list (invariant 2 of
- * log.c; line positions increase with offsets). */
-static int seg_index(struct log *l, int64_t key, bool by_pos)
+/* The keys of the segment list for bsearch_last_le: base offsets, line
+ * bases. Both increase along the list (invariant 2 of log.c; line
+ * positions increase with offsets). */
+static int seg_base_offset_at(const void *arg, int64_t i, int64_t *k)
 {
-	int lo = 0, hi = l->nsegs - 1, ans = -1;
-	while (lo <= hi) {
-		int mid = lo + (hi - lo) / 2;
-		const struct seg *s = l->segs[mid];
-		if ((by_pos ? s->line_base : s->base_offset) <= key) {
-			ans = mid;
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
-	return ans;
+	*k = ((const struct log *)arg)->segs[i]->base_offset;
+	return 0;
+}
+
+static int seg_line_base_at(const void *arg, int64_t i, int64_t *k)
+{
+	*k = ((const struct log *)arg)->segs[i]->line_base;
+	return 0;
 }
 
 int log_seg_index_by_offset(struct log *l, int64_t offset)
 {
-	return seg_index(l, offset, false);
+	return (int)bsearch_last_le(l->nsegs, offset, seg_base_offset_at, l);
 }
 
 int log_seg_index_by_pos(struct log *l, int64_t pos)
 {
-	return seg_index(l, pos, true);
+	return (int)bsearch_last_le(l->nsegs, pos, seg_line_base_at, l);
 }
 
 struct seg *log_seg_get(struct log *l, int64_t base)

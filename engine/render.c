@@ -58,7 +58,7 @@ static int64_t render_source_size(struct seg *s, enum seg_file kind)
 {
 	if (kind == SEG_DUMP)
 		return atomic_load(&s->size);
-	return s->io->size(s->io->ctx, kind == SEG_INDEX ? s->idx_fd : s->tidx_fd);
+	return seg_fsize(s, kind == SEG_INDEX ? SEG_FD_INDEX : SEG_FD_TIMEINDEX);
 }
 
 /* The rendering's size: from the cache, or rendered whole (and cached if
@@ -115,7 +115,7 @@ ssize_t log_segment_read_raw(struct log *l, int64_t base, char *buf, size_t size
 	if (off < end) {
 		if ((int64_t)size > end - off)
 			size = (size_t)(end - off);
-		n = io_pread_full(s->io, s->log_fd, buf, size, off);
+		n = seg_pread(s, SEG_FD_LOG, buf, size, off);
 	}
 	seg_unref(s);
 	return n;
@@ -150,15 +150,18 @@ static size_t esc(char *out, size_t cap, const uint8_t *p, int32_t len)
 static ssize_t render_index(struct seg *s, bool time, int64_t *cursor, char *buf, size_t size)
 {
 	size_t esz = time ? TIMEINDEX_ENT_SIZE : INDEX_ENT_SIZE;
-	int fd = time ? s->tidx_fd : s->idx_fd;
-	int64_t total = s->io->size(s->io->ctx, fd);
+	enum seg_fd fd = time ? SEG_FD_TIMEINDEX : SEG_FD_INDEX;
+	int64_t total = seg_fsize(s, fd);
 	if (total < 0)
 		return total;
 	int64_t count = total / (int64_t)esz;
 	size_t n = 0;
 	uint8_t b[12];
 	while (*cursor < count && n + 80 < size) {
-		if (io_pread_full(s->io, fd, b, esz, *cursor * (int64_t)esz) != (ssize_t)esz)
+		ssize_t got = seg_pread(s, fd, b, esz, *cursor * (int64_t)esz);
+		if (got < 0)
+			return got;
+		if (got != (ssize_t)esz)
 			return -EIO;
 		if (time)
 			n += (size_t)snprintf(buf + n, size - n, "timestamp: %" PRId64 " offset: %" PRId64 "\n",

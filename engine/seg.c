@@ -35,7 +35,7 @@
  * Validity (recovery): a batch is valid when its header decodes, it lies
  * wholly inside the file, its CRC matches, and its base offset is above the
  * previous batch's last offset. A segment that may have lost unsynced bytes
- * is cut at the first invalid byte; in any other (log.c decides) the bytes
+ * is cut at the first invalid byte; in any other (log_open.c decides) the bytes
  * stay on disk and the segment ends there in memory only (damage kept for
  * rescue). Either way the three indexes are rebuilt from the valid batches.
  * .lines is checked at open (seg_check_lines) and rebuilt on a mismatch:
@@ -44,6 +44,31 @@
  * the log bytes they describe, so after a crash an index can only be short
  * (rebuilt) or, if the log lost unsynced bytes, ahead of it (rebuilt too:
  * seg_load_tail checks the last entries against the log).
+ *
+ * Descriptors: a segment's four files are open while it is pinned
+ * (seg_pin/seg_unpin, a count). The log pins its active segment for as long
+ * as it is active (it also has the mapped tail); every seg_* function, and
+ * every reader through seg_pread, pins for its own duration. A segment
+ * nobody pins is idle: its descriptors stay open on its manager's LRU
+ * (struct seg_cache), and when more than max_idle sets are idle the least
+ * recently used is closed. A pin on a closed set reopens it.
+ *
+ *   Invariants (seg_cache.mu):
+ *   1. pins goes 0 -> 1 and 1 -> 0 only under mu; above 1 it moves with
+ *      atomics. So the cache, which closes only sets with pins == 0 under
+ *      mu, never closes a descriptor that someone is using.
+ *   2. A segment is on the LRU iff its descriptors are open and pins == 0.
+ *   3. A reopen opens the names the segment had (or, once retention
+ *      renamed them, <file>.deleted) and checks that the .log is the same
+ *      file (device and inode): a segment whose files were replaced never
+ *      reads another file's bytes. The cleaner, whose swap replaces them,
+ *      pins the old segment for the rest of its life first (seg_keep_fds).
+ *   4. Running out of descriptors (EMFILE, ENFILE) when opening closes every
+ *      idle set and tries once more; if that fails too the caller gets the
+ *      errno (nothing appended, nothing read), reported at most every 10 s.
+ *
+ * mu is the innermost lock: taken under the log's lock, never the other
+ * way, and nothing but open, close and fstat happen under it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,9 +76,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/log_int.h"
+#include "util/bsearch.h"
+#include "util/clock.h"
+
+struct seg_cache {
+	pthread_mutex_t mu;
+	atomic_int refs;
+	int64_t max_idle;            /* mu */
+	int64_t idle;                /* sets on the LRU (mu) */
+	struct seg *lru_head, *lru_tail;   /* head: least recently used (mu) */
+	_Atomic int64_t open_sets, evictions;
+	_Atomic int64_t reported_s;  /* last EMFILE report, monotonic seconds */
+};
 
 static int seg_file(struct seg *s, const char *ext, char *buf, size_t cap)
 {
@@ -86,12 +124,14 @@ static void seg_close_fds(struct seg *s)
 	}
 }
 
-static int seg_alloc(const struct io_ops *io, const char *dir, int64_t base, struct seg **out)
+static int seg_alloc(const struct io_ops *io, struct seg_cache *fdc, const char *dir,
+		     int64_t base, struct seg **out)
 {
 	struct seg *s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	s->io = io;
+	s->fdc = fdc;
 	s->base_offset = base;
 	s->log_fd = s->idx_fd = s->tidx_fd = s->lines_fd = -1;
 	s->max_ts = -1;
@@ -123,6 +163,11 @@ static int seg_open_files(struct seg *s, int flags)
 			return rc;
 		*fds[i] = rc;
 	}
+	struct stat st;
+	if (fstat(s->log_fd, &st) < 0)
+		return -errno;
+	s->log_dev = st.st_dev;
+	s->log_ino = st.st_ino;
 	return 0;
 }
 
@@ -134,17 +179,307 @@ static int lines_write_header(struct seg *s)
 	return io_pwrite_full(s->io, s->lines_fd, h, sizeof(h), 0);
 }
 
-static int seg_create_files(const struct io_ops *io, const char *dir, int64_t base,
-			    int64_t line_base, const char *sfx, bool sync, struct seg **out)
+/* ---- the descriptor cache (header comment, "Descriptors") ---- */
+
+struct seg_cache *seg_cache_new(int64_t max_idle)
+{
+	struct seg_cache *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	pthread_mutex_init(&c->mu, NULL);
+	atomic_init(&c->refs, 1);
+	c->max_idle = max_idle;
+	atomic_init(&c->reported_s, -1);
+	return c;
+}
+
+void seg_cache_ref(struct seg_cache *c)
+{
+	if (c)
+		atomic_fetch_add(&c->refs, 1);
+}
+
+void seg_cache_unref(struct seg_cache *c)
+{
+	if (!c || atomic_fetch_sub(&c->refs, 1) != 1)
+		return;
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+static void lru_remove(struct seg_cache *c, struct seg *s)
+{
+	if (!s->in_lru)
+		return;
+	if (s->lru_prev)
+		s->lru_prev->lru_next = s->lru_next;
+	else
+		c->lru_head = s->lru_next;
+	if (s->lru_next)
+		s->lru_next->lru_prev = s->lru_prev;
+	else
+		c->lru_tail = s->lru_prev;
+	s->lru_prev = s->lru_next = NULL;
+	s->in_lru = false;
+	c->idle--;
+}
+
+/* Closes idle sets, least recently used first, until at most keep are
+ * left (mu held). */
+static void cache_trim_locked(struct seg_cache *c, int64_t keep)
+{
+	while (c->idle > keep && c->lru_head) {
+		struct seg *s = c->lru_head;
+		lru_remove(c, s);
+		seg_close_fds(s);
+		atomic_fetch_sub(&c->open_sets, 1);
+		atomic_fetch_add(&c->evictions, 1);
+	}
+}
+
+void seg_cache_set_max(struct seg_cache *c, int64_t max_idle)
+{
+	pthread_mutex_lock(&c->mu);
+	c->max_idle = max_idle;
+	cache_trim_locked(c, max_idle);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void seg_cache_stats(struct seg_cache *c, int64_t *open_sets, int64_t *evictions)
+{
+	*open_sets = c ? atomic_load(&c->open_sets) : 0;
+	*evictions = c ? atomic_load(&c->evictions) : 0;
+}
+
+/* An open set nobody pins becomes the most recently used idle one (mu
+ * held). */
+static void cache_add_locked(struct seg_cache *c, struct seg *s)
+{
+	s->lru_prev = c->lru_tail;
+	s->lru_next = NULL;
+	if (c->lru_tail)
+		c->lru_tail->lru_next = s;
+	else
+		c->lru_head = s;
+	c->lru_tail = s;
+	s->in_lru = true;
+	c->idle++;
+	cache_trim_locked(c, c->max_idle);
+}
+
+static bool out_of_fds(int rc)
+{
+	return rc == -EMFILE || rc == -ENFILE;
+}
+
+/* Out of descriptors even after closing every idle set: said at most once
+ * every 10 s per cache, since every read and append retried meanwhile
+ * would say it again. */
+static void report_no_fds(struct seg *s, int rc)
+{
+	struct seg_cache *c = s->fdc;
+	if (c) {
+		int64_t now_s = now_mono_ms() / 1000;
+		int64_t last = atomic_load(&c->reported_s);
+		if (last >= 0 && now_s - last < 10)
+			return;
+		if (!atomic_compare_exchange_strong(&c->reported_s, &last, now_s))
+			return;
+	}
+	ENGINE_REPORT(ENGINE_LOG_ERR, "%s.log: cannot open the segment's files: %s (%" PRId64
+		      " segment descriptor sets open, none idle left to close); the read or "
+		      "append fails and works again once descriptors are free",
+		      s->path, strerror(-rc), c ? atomic_load(&c->open_sets) : (int64_t)0);
+}
+
+/* Opens the files of a new or listed segment, closing idle sets and trying
+ * once more when out of descriptors. */
+static int seg_open_files_retry(struct seg *s, int flags)
+{
+	int rc = seg_open_files(s, flags);
+	if (out_of_fds(rc) && s->fdc) {
+		seg_close_fds(s);
+		pthread_mutex_lock(&s->fdc->mu);
+		cache_trim_locked(s->fdc, 0);
+		pthread_mutex_unlock(&s->fdc->mu);
+		rc = seg_open_files(s, flags);
+	}
+	if (out_of_fds(rc))
+		report_no_fds(s, rc);
+	return rc;
+}
+
+/* The set of a new or listed segment joins the cache, idle. */
+static void seg_cache_join(struct seg *s)
+{
+	if (!s->fdc)
+		return;
+	pthread_mutex_lock(&s->fdc->mu);
+	atomic_fetch_add(&s->fdc->open_sets, 1);
+	cache_add_locked(s->fdc, s);
+	pthread_mutex_unlock(&s->fdc->mu);
+	seg_cache_ref(s->fdc);
+}
+
+/* Reopens a closed set (mu held): the names it had, or the .deleted ones
+ * retention renamed them to, and only if the .log is still the same file. */
+static int seg_reopen_locked(struct seg *s)
+{
+	static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
+	int *fds[] = { &s->log_fd, &s->idx_fd, &s->tidx_fd, &s->lines_fd };
+	bool deleted = atomic_load(&s->deleted);
+	int rc = 0;
+	for (size_t i = 0; i < 4 && rc == 0; i++) {
+		char p[PATH_MAX + 32];
+		snprintf(p, sizeof(p), "%s%s%s", s->path, ext[i], deleted ? ".deleted" : s->sfx);
+		rc = s->io->open(s->io->ctx, p, O_RDWR, 0);
+		if (rc == -ENOENT && !deleted) {
+			/* Retention renames before it marks the segment. */
+			snprintf(p, sizeof(p), "%s%s.deleted", s->path, ext[i]);
+			rc = s->io->open(s->io->ctx, p, O_RDWR, 0);
+		}
+		if (rc >= 0) {
+			*fds[i] = rc;
+			rc = 0;
+		}
+	}
+	struct stat st;
+	if (rc == 0 && fstat(s->log_fd, &st) < 0)
+		rc = -errno;
+	if (rc == 0 && (st.st_dev != s->log_dev || st.st_ino != s->log_ino)) {
+		ENGINE_REPORT(ENGINE_LOG_ERR, "%s.log: the segment's files were replaced while it "
+			      "was still read; the read fails", s->path);
+		rc = -ENOENT;
+	}
+	if (rc < 0)
+		seg_close_fds(s);
+	return rc;
+}
+
+int seg_pin(struct seg *s)
+{
+	int p = atomic_load(&s->pins);
+	while (p > 0)
+		if (atomic_compare_exchange_weak(&s->pins, &p, p + 1))
+			return 0;
+	struct seg_cache *c = s->fdc;
+	if (!c) {
+		atomic_fetch_add(&s->pins, 1);
+		return 0;
+	}
+	pthread_mutex_lock(&c->mu);
+	int rc = 0;
+	if (s->log_fd >= 0) {
+		lru_remove(c, s);
+	} else {
+		rc = seg_reopen_locked(s);
+		if (out_of_fds(rc)) {
+			cache_trim_locked(c, 0);
+			rc = seg_reopen_locked(s);
+		}
+		if (rc == 0)
+			atomic_fetch_add(&c->open_sets, 1);
+	}
+	if (rc == 0)
+		atomic_fetch_add(&s->pins, 1);
+	pthread_mutex_unlock(&c->mu);
+	if (out_of_fds(rc))
+		report_no_fds(s, rc);
+	return rc;
+}
+
+void seg_unpin(struct seg *s)
+{
+	int p = atomic_load(&s->pins);
+	while (p > 1)
+		if (atomic_compare_exchange_weak(&s->pins, &p, p - 1))
+			return;
+	struct seg_cache *c = s->fdc;
+	if (!c) {
+		atomic_fetch_sub(&s->pins, 1);
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	if (atomic_fetch_sub(&s->pins, 1) == 1 && s->log_fd >= 0)
+		cache_add_locked(c, s);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void seg_set_active(struct seg *s, bool active)
+{
+	if (active == s->active)
+		return;
+	if (!active)
+		seg_unpin(s);
+	else if (seg_pin(s) < 0)
+		return;
+	s->active = active;
+}
+
+int seg_keep_fds(struct seg *s)
+{
+	if (s->kept)
+		return 0;
+	int rc = seg_pin(s);
+	if (rc == 0)
+		s->kept = true;
+	return rc;
+}
+
+/* The body of a public seg_* that touches descriptors: the call, with the
+ * segment pinned for its duration (a pin that fails is the result). */
+#define PINNED(s, type, call)						\
+	do {								\
+		int prc_ = seg_pin(s);					\
+		if (prc_ < 0)						\
+			return prc_;					\
+		type r_ = (call);					\
+		seg_unpin(s);						\
+		return r_;						\
+	} while (0)
+
+static int seg_fd(const struct seg *s, enum seg_fd f)
+{
+	switch (f) {
+	case SEG_FD_LOG: return s->log_fd;
+	case SEG_FD_INDEX: return s->idx_fd;
+	case SEG_FD_TIMEINDEX: return s->tidx_fd;
+	default: return s->lines_fd;
+	}
+}
+
+ssize_t seg_pread(struct seg *s, enum seg_fd f, void *buf, size_t len, int64_t off)
+{
+	int rc = seg_pin(s);
+	if (rc < 0)
+		return rc;
+	ssize_t n = io_pread_full(s->io, seg_fd(s, f), buf, len, off);
+	seg_unpin(s);
+	return n;
+}
+
+int64_t seg_fsize(struct seg *s, enum seg_fd f)
+{
+	int rc = seg_pin(s);
+	if (rc < 0)
+		return rc;
+	int64_t n = s->io->size(s->io->ctx, seg_fd(s, f));
+	seg_unpin(s);
+	return n;
+}
+
+static int seg_create_files(const struct io_ops *io, struct seg_cache *fdc, const char *dir,
+			    int64_t base, int64_t line_base, const char *sfx, bool sync,
+			    struct seg **out)
 {
 	struct seg *s;
-	int rc = seg_alloc(io, dir, base, &s);
+	int rc = seg_alloc(io, fdc, dir, base, &s);
 	if (rc < 0)
 		return rc;
 	s->line_base = line_base;
 	s->line_end = line_base;
 	snprintf(s->sfx, sizeof(s->sfx), "%s", sfx);
-	rc = seg_open_files(s, O_CREAT | O_TRUNC);
+	rc = seg_open_files_retry(s, O_CREAT | O_TRUNC);
 	if (rc == 0)
 		rc = lines_write_header(s);
 	/* The header carries the line base, which nothing else can restore once
@@ -158,29 +493,31 @@ static int seg_create_files(const struct io_ops *io, const char *dir, int64_t ba
 		free(s);
 		return rc;
 	}
+	seg_cache_join(s);
 	*out = s;
 	return 0;
 }
 
-int seg_create(const struct io_ops *io, const char *dir, int64_t base, int64_t line_base,
-	       struct seg **out)
+int seg_create(const struct io_ops *io, struct seg_cache *fdc, const char *dir, int64_t base,
+	       int64_t line_base, struct seg **out)
 {
-	return seg_create_files(io, dir, base, line_base, "", true, out);
+	return seg_create_files(io, fdc, dir, base, line_base, "", true, out);
 }
 
-int seg_create_sfx(const struct io_ops *io, const char *dir, int64_t base, int64_t line_base,
-		   const char *sfx, struct seg **out)
+int seg_create_sfx(const struct io_ops *io, struct seg_cache *fdc, const char *dir, int64_t base,
+		   int64_t line_base, const char *sfx, struct seg **out)
 {
-	return seg_create_files(io, dir, base, line_base, sfx, false, out);
+	return seg_create_files(io, fdc, dir, base, line_base, sfx, false, out);
 }
 
-int seg_open(const struct io_ops *io, const char *dir, int64_t base, struct seg **out)
+int seg_open(const struct io_ops *io, struct seg_cache *fdc, const char *dir, int64_t base,
+	     struct seg **out)
 {
 	struct seg *s;
-	int rc = seg_alloc(io, dir, base, &s);
+	int rc = seg_alloc(io, fdc, dir, base, &s);
 	if (rc < 0)
 		return rc;
-	rc = seg_open_files(s, 0);
+	rc = seg_open_files_retry(s, 0);
 	if (rc < 0)
 		goto fail;
 	int64_t sz = io->size(io->ctx, s->log_fd);
@@ -189,6 +526,7 @@ int seg_open(const struct io_ops *io, const char *dir, int64_t base, struct seg 
 		goto fail;
 	}
 	atomic_store(&s->size, sz);
+	seg_cache_join(s);
 	*out = s;
 	return 0;
 fail:
@@ -207,7 +545,16 @@ void seg_unref(struct seg *s)
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
 	(void)seg_tail_drop(s);
+	struct seg_cache *c = s->fdc;
+	if (c)
+		pthread_mutex_lock(&c->mu);
+	lru_remove(c, s);
+	if (c && s->log_fd >= 0)
+		atomic_fetch_sub(&c->open_sets, 1);
 	seg_close_fds(s);
+	if (c)
+		pthread_mutex_unlock(&c->mu);
+	seg_cache_unref(c);
 	free(s->lines_pend);
 	if (atomic_load(&s->deleted)) {
 		/* The last reader of a segment that left the log (retention.c). */
@@ -221,7 +568,7 @@ void seg_unref(struct seg *s)
 	free(s);
 }
 
-int seg_read_lines_ent(struct seg *s, int64_t i, struct lines_ent *e)
+static int seg_read_lines_ent_pinned(struct seg *s, int64_t i, struct lines_ent *e)
 {
 	uint8_t b[LINES_ENT_SIZE];
 	ssize_t n = io_pread_full(s->io, s->lines_fd, b, sizeof(b),
@@ -234,7 +581,13 @@ int seg_read_lines_ent(struct seg *s, int64_t i, struct lines_ent *e)
 	return 0;
 }
 
-int64_t seg_read_batch(struct seg *s, int64_t pos, int64_t limit, uint8_t **buf, size_t *cap)
+int seg_read_lines_ent(struct seg *s, int64_t i, struct lines_ent *e)
+{
+	PINNED(s, int, seg_read_lines_ent_pinned(s, i, e));
+}
+
+static int64_t seg_read_batch_pinned(struct seg *s, int64_t pos, int64_t limit, uint8_t **buf,
+				      size_t *cap)
 {
 	if (pos >= limit)
 		return 0;
@@ -271,6 +624,11 @@ int64_t seg_read_batch(struct seg *s, int64_t pos, int64_t limit, uint8_t **buf,
 	return total;
 }
 
+int64_t seg_read_batch(struct seg *s, int64_t pos, int64_t limit, uint8_t **buf, size_t *cap)
+{
+	PINNED(s, int64_t, seg_read_batch_pinned(s, pos, limit, buf, cap));
+}
+
 /* Sum of the line lengths of a batch's records; also checks the records
  * (and the CRC when crc: see seg_load_tail for when it is not). */
 static int64_t batch_line_bytes(const uint8_t *b, size_t len, int key_sep_len, bool crc,
@@ -286,7 +644,7 @@ static int64_t batch_line_bytes(const uint8_t *b, size_t len, int key_sep_len, b
 	return rc < 0 ? rc : sum;
 }
 
-int seg_load_tail(struct seg *s, int key_sep_len, int64_t prev_line_end)
+static int seg_load_tail_pinned(struct seg *s, int key_sep_len, int64_t prev_line_end)
 {
 	const struct io_ops *io = s->io;
 	int64_t size = atomic_load(&s->size);
@@ -377,6 +735,11 @@ out:
 	return rc;
 }
 
+int seg_load_tail(struct seg *s, int key_sep_len, int64_t prev_line_end)
+{
+	PINNED(s, int, seg_load_tail_pinned(s, key_sep_len, prev_line_end));
+}
+
 /* One sampled .lines entry i against its batch: the batch at its position
  * has its base offset, ends where the next entry (or the log) starts, and
  * its records' lines fit before the next entry's line position (exactly,
@@ -410,7 +773,7 @@ static const char *lines_ent_check(struct seg *s, const struct lines_ent *e,
 	return NULL;
 }
 
-int seg_check_lines(struct seg *s, int key_sep_len, bool contiguous)
+static int seg_check_lines_pinned(struct seg *s, int key_sep_len, bool contiguous)
 {
 	int64_t n = atomic_load(&s->lines_entries);
 	if (n == 0)
@@ -449,6 +812,11 @@ out:
 	batch_iter_free(&it);
 	free(buf);
 	return rc;
+}
+
+int seg_check_lines(struct seg *s, int key_sep_len, bool contiguous)
+{
+	PINNED(s, int, seg_check_lines_pinned(s, key_sep_len, contiguous));
 }
 
 /* Growable byte buffer for index rebuilds. */
@@ -527,8 +895,8 @@ static int64_t nonzero_end(struct seg *s, int64_t from, int64_t to)
 	return end;
 }
 
-int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index_interval,
-		bool cut, bool contiguous, int64_t *invalid)
+static int seg_recover_pinned(struct seg *s, int64_t line_base, int key_sep_len,
+			      int32_t index_interval, bool cut, bool contiguous, int64_t *invalid)
 {
 	const struct io_ops *io = s->io;
 	uint8_t h[LINES_HDR_SIZE];
@@ -660,9 +1028,16 @@ out:
 	return rc;
 }
 
+int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index_interval,
+		bool cut, bool contiguous, int64_t *invalid)
+{
+	PINNED(s, int, seg_recover_pinned(s, line_base, key_sep_len, index_interval, cut, contiguous,
+					  invalid));
+}
+
 #define LINES_PEND_MAX 256     /* entries held back: one 4 KiB write */
 
-int seg_lines_sync(struct seg *s)
+static int seg_lines_sync_pinned(struct seg *s)
 {
 	if (s->lines_pend_n == 0)
 		return 0;
@@ -676,6 +1051,13 @@ int seg_lines_sync(struct seg *s)
 	s->lines_pend_n = 0;
 	atomic_store(&s->lines_pending, false);
 	return 0;
+}
+
+int seg_lines_sync(struct seg *s)
+{
+	if (s->lines_pend_n == 0)
+		return 0;
+	PINNED(s, int, seg_lines_sync_pinned(s));
 }
 
 static int lines_pend_reserve(struct seg *s, int more)
@@ -734,7 +1116,7 @@ static int seg_idx_cut(struct seg *s)
 	return rc;
 }
 
-int seg_tail_drop(struct seg *s)
+static int seg_tail_drop_pinned(struct seg *s)
 {
 	int rc = 0;
 	seg_tail_unmap(s);
@@ -748,6 +1130,15 @@ int seg_tail_drop(struct seg *s)
 	if (rc == 0 && s->idx_ext)
 		rc = seg_idx_cut(s);
 	return rc;
+}
+
+int seg_tail_drop(struct seg *s)
+{
+	if (!s->tail_ext && !s->idx_ext) {
+		seg_tail_unmap(s);
+		return 0;
+	}
+	PINNED(s, int, seg_tail_drop_pinned(s));
 }
 
 /* Copies len bytes to position pos through the mapped tail, mapping a new
@@ -777,8 +1168,8 @@ static bool seg_tail_copy(struct seg *s, const uint8_t *data, size_t len, int64_
 	return true;
 }
 
-int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m,
-	       int n, int32_t index_interval)
+static int seg_append_pinned(struct seg *s, const uint8_t *data, size_t len,
+			     const struct batch_meta *m, int n, int32_t index_interval)
 {
 	const struct io_ops *io = s->io;
 	int64_t pos0 = atomic_load(&s->size);
@@ -841,7 +1232,13 @@ out:
 	return rc;
 }
 
-int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len)
+int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m,
+	       int n, int32_t index_interval)
+{
+	PINNED(s, int, seg_append_pinned(s, data, len, m, n, index_interval));
+}
+
+static int seg_truncate_to_pinned(struct seg *s, int64_t offset, int key_sep_len)
 {
 	(void)key_sep_len;
 	const struct io_ops *io = s->io;
@@ -918,7 +1315,12 @@ int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len)
 	return rc;
 }
 
-int seg_flush(struct seg *s)
+int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len)
+{
+	PINNED(s, int, seg_truncate_to_pinned(s, offset, key_sep_len));
+}
+
+static int seg_flush_pinned(struct seg *s)
 {
 	if (!s->dirty)
 		return 0;
@@ -938,56 +1340,97 @@ int seg_flush(struct seg *s)
 	return rc;
 }
 
-/* Index of the last .lines entry whose key (the batch's base offset, or
- * its first line position) is <= key. */
-static int64_t seg_find_entry(struct seg *s, int64_t key, bool by_pos)
+int seg_flush(struct seg *s)
+{
+	if (!s->dirty)
+		return 0;
+	PINNED(s, int, seg_flush_pinned(s));
+}
+
+/* The keys of the .lines entries: the batch's base offset, or its first
+ * line position. */
+static int lines_offset_at(const void *arg, int64_t i, int64_t *k)
+{
+	struct seg *s = (struct seg *)arg;
+	struct lines_ent e;
+	int rc = seg_read_lines_ent(s, i, &e);
+
+	if (rc < 0)
+		return rc;
+	*k = s->base_offset + (int64_t)e.rel_offset;
+	return 0;
+}
+
+static int lines_pos_at(const void *arg, int64_t i, int64_t *k)
+{
+	struct lines_ent e;
+	int rc = seg_read_lines_ent((struct seg *)arg, i, &e);
+
+	if (rc < 0)
+		return rc;
+	*k = e.line_pos;
+	return 0;
+}
+
+/* Index of the last .lines entry whose key is <= key. */
+static int64_t seg_find_entry_pinned(struct seg *s, int64_t key,
+				     int (*key_at)(const void *arg, int64_t i, int64_t *k))
 {
 	int64_t n = atomic_load(&s->lines_entries);
 	if (n == 0)
 		return -ENOENT;
-	int64_t lo = 0, hi = n - 1, ans = -1;
-	while (lo <= hi) {
-		int64_t mid = lo + (hi - lo) / 2;
-		struct lines_ent e;
-		int rc = seg_read_lines_ent(s, mid, &e);
-		if (rc < 0)
-			return rc;
-		int64_t k = by_pos ? e.line_pos : s->base_offset + (int64_t)e.rel_offset;
-		if (k <= key) {
-			ans = mid;
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
-	return ans;
+	return bsearch_last_le(n, key, key_at, s);
+}
+
+static int64_t seg_find_entry(struct seg *s, int64_t key,
+			      int (*key_at)(const void *arg, int64_t i, int64_t *k))
+{
+	PINNED(s, int64_t, seg_find_entry_pinned(s, key, key_at));
 }
 
 int64_t seg_find_offset(struct seg *s, int64_t offset)
 {
-	return seg_find_entry(s, offset, false);
+	return seg_find_entry(s, offset, lines_offset_at);
 }
 
 int64_t seg_find_pos(struct seg *s, int64_t pos)
 {
-	return seg_find_entry(s, pos, true);
+	return seg_find_entry(s, pos, lines_pos_at);
+}
+
+/* A .timeindex entry: timestamp (8 bytes), relative offset (4). */
+static int tidx_read(const struct seg *s, int64_t i, int64_t *ts, int64_t *offset)
+{
+	uint8_t b[12];
+
+	if (io_pread_full(s->io, s->tidx_fd, b, 12, i * 12) != 12)
+		return -EIO;
+	*ts = (int64_t)be64_get(b);
+	*offset = s->base_offset + be32_get(b + 8);
+	return 0;
+}
+
+static int tidx_time_at(const void *arg, int64_t i, int64_t *k)
+{
+	int64_t offset;
+
+	return tidx_read(arg, i, k, &offset);
+}
+
+static int64_t seg_find_time_pinned(struct seg *s, int64_t ts)
+{
+	/* Last entry with timestamp < ts: records from there on may match. */
+	int64_t i, t, off = s->base_offset;
+
+	if (ts == INT64_MIN)
+		return off;
+	i = bsearch_last_le(s->tidx_entries, ts - 1, tidx_time_at, s);
+	if (i >= 0 && tidx_read(s, i, &t, &off) < 0)
+		return -EIO;
+	return i < -1 ? i : off;
 }
 
 int64_t seg_find_time(struct seg *s, int64_t ts)
 {
-	/* Last entry with timestamp < ts: records from there on may match. */
-	int64_t lo = 0, hi = s->tidx_entries - 1, off = s->base_offset;
-	while (lo <= hi) {
-		int64_t mid = lo + (hi - lo) / 2;
-		uint8_t b[12];
-		if (io_pread_full(s->io, s->tidx_fd, b, 12, mid * 12) != 12)
-			return -EIO;
-		if ((int64_t)be64_get(b) < ts) {
-			off = s->base_offset + be32_get(b + 8);
-			lo = mid + 1;
-		} else {
-			hi = mid - 1;
-		}
-	}
-	return off;
+	PINNED(s, int64_t, seg_find_time_pinned(s, ts));
 }

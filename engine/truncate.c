@@ -34,6 +34,7 @@ int log_truncate_locked(struct log *l, int64_t offset)
 			l->io->unlink(l->io->ctx, p);
 		}
 		l->nsegs--;
+		seg_set_active(s, false);
 		seg_unref(s);
 	}
 	struct seg *s = log_active(l);
@@ -46,6 +47,7 @@ int log_truncate_locked(struct log *l, int64_t offset)
 	if (trc < 0 && atomic_load(&s->size) == size0)
 		return trc;
 	s->tail_ok = true;                  /* it may have become the active one */
+	seg_set_active(s, true);
 	/* Recompute the active segment's tail from what is left. */
 	int64_t prev_line_end = l->nsegs > 1 ? l->segs[l->nsegs - 2]->line_end : -1;
 	rc = seg_load_tail(s, l->cfg.key_sep_len, prev_line_end);

@@ -8,8 +8,11 @@
  *            returns 0/count or -errno, then only replies
  *   tree.c   the namespace: names -> nodes, node attributes, directory
  *            listings, and the refused namespace operations
- *   views.c  open files: the partition line view (produce/consume), the
+ *   open_files.c  open files: what read, write, flush, fsync and release
+ *            do for the partition files (produce and the line view), the
  *            text views (.state, .config, .metrics), the .segments files
+ *   groups.c the consumer group directories and files under
+ *            MNT/<topic>/.groups/ (consume files are group members)
  *   inode.c  the inode table (inode.h)
  *   metrics.c FUSE op counts and latency histograms, MNT/.metrics
  *
@@ -117,7 +120,7 @@ ssize_t fs_dir_read(struct mqfs *fs, fuse_req_t req, struct fs_dir *d, char *buf
 		    size_t size, off_t off);
 void fs_dir_close(struct fs_dir *d);
 
-/* ---- views.c ---- */
+/* ---- open_files.c ---- */
 
 enum fs_file_kind {
 	FILE_PART,          /* MNT/<topic>/<p> and .produce (partition -1) */
@@ -136,13 +139,13 @@ struct fs_file {
 	int partition;                      /* -1: the partitioner (.produce) */
 	int oflags;                         /* open(2) flags */
 	int64_t base;
-	enum seg_file seg;
+	enum segment_file seg;
 	char path[320];                     /* for log lines */
 
 	/* writes: the trailing partial line (partition, .produce, .config) */
 	char *partial;
 	size_t partial_len, partial_cap;
-	/* partition files (views.c): dropping = the rest of a line over the
+	/* partition files (open_files.c): dropping = the rest of a line over the
 	 * size limit is discarded up to its newline; refused_long = a line was
 	 * refused so since the last flush; refused = a copy of the last write
 	 * refused with -EMSGSIZE, at refused_off, to know it when it is sent
@@ -157,10 +160,10 @@ struct fs_file {
 	 * (reported by flush, fsync, close) */
 	struct produce_tracker tracker;
 
-	/* reads of the line view: the cursor and the client -> stable position
+	/* reads of the line view: the reader and the client -> stable position
 	 * map across gaps (next_off is the client offset expected next, next_pos
 	 * the stable position it stands for) */
-	struct log_cursor *cursor;
+	struct topic_reader *reader;
 	int64_t next_off, next_pos;
 
 	/* reply buffer (partition and raw segment reads) */
@@ -199,7 +202,7 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **ou
 /* The following run under f->lock (fs_file_lock), taken by the op. */
 ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **data);
 /* flags: the file's current status flags (O_APPEND, O_NONBLOCK); off:
- * where the kernel asks the write to land (see views.c for partitions). */
+ * where the kernel asks the write to land (see open_files.c for partitions). */
 ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off, int flags);
 /* Refuses to allocate or punch space: always -EOPNOTSUPP, logged. */
 int fs_file_fallocate(struct fs_file *f, int mode, off_t off, off_t len);

@@ -68,7 +68,7 @@ struct node_key {
 	uint64_t topic_id;
 	int32_t partition;
 	int64_t base;           /* segment base offset */
-	int file;               /* enum seg_file for NODE_SEG_FILE */
+	int file;               /* enum segment_file for NODE_SEG_FILE */
 };
 
 struct fs_node {

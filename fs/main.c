@@ -3,6 +3,11 @@
  * FUSE session and its multi-threaded loop, clean shutdown.
  *
  *   mqfs [-f] [-d] [--data DIR] [--config FILE] [-o OPT[,OPT...]] [SOURCE] MOUNTPOINT
+ *   mqfs --zookeeper HOST:PORT[/chroot] --add-scram-user NAME  < password-line
+ *   mqfs --zookeeper HOST:PORT[/chroot] --delete-scram-user NAME
+ *
+ * The last two manage a cluster's SCRAM-SHA-256 users (scram_admin_add /
+ * _delete in repl.h) as Kafka's kafka-configs.sh does, and mount nothing.
  *
  * mount.fuse3 (mount -t fuse.mqfs DATA MNT -o OPTS, or the /etc/fstab
  * line `DATA MNT fuse.mqfs OPTS 0 0`) runs `mqfs DATA MNT -o OPTS`: SOURCE
@@ -70,6 +75,8 @@ struct mqfs_opts {
 	struct fuse_args fuse_args;         /* built by fuse_args_build() */
 	rlim_t nofile_was, nofile_now;      /* soft RLIMIT_NOFILE before and after raising */
 	int nofile_rc;                      /* daemon_raise_nofile()'s result */
+	const char *zookeeper;              /* --zookeeper */
+	const char *add_user, *delete_user; /* --add-scram-user, --delete-scram-user */
 };
 
 static void usage(FILE *out, const char *prog)
@@ -93,6 +100,11 @@ static void usage(FILE *out, const char *prog)
 		"                                     root (default 0755, the daemon's user)\n"
 		"      allow_other, default_permissions, ro, ... (FUSE options below)\n"
 		"  -h, --help         this help\n"
+		"\n"
+		"SCRAM users of a cluster (no mount; the password is read from stdin,\n"
+		"one line):\n"
+		"  --zookeeper HOST:PORT[/chroot] --add-scram-user NAME\n"
+		"  --zookeeper HOST:PORT[/chroot] --delete-scram-user NAME\n"
 		"  -V, --version      version\n"
 		"\n", prog);
 }
@@ -204,6 +216,9 @@ static int opts_parse(int argc, char **argv, struct mqfs_opts *o)
 		{ "config",  required_argument, NULL, 'C' },
 		{ "help",    no_argument,       NULL, 'h' },
 		{ "version", no_argument,       NULL, 'V' },
+		{ "zookeeper", required_argument, NULL, 'Z' },
+		{ "add-scram-user", required_argument, NULL, 'A' },
+		{ "delete-scram-user", required_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc;
@@ -217,6 +232,9 @@ static int opts_parse(int argc, char **argv, struct mqfs_opts *o)
 		case 'd': o->debug = true; break;
 		case 'D': o->data = optarg; break;
 		case 'C': o->config = optarg; break;
+		case 'Z': o->zookeeper = optarg; break;
+		case 'A': o->add_user = optarg; break;
+		case 'X': o->delete_user = optarg; break;
 		case 'o':
 			rc = opt_list(o, optarg);
 			if (rc < 0)
@@ -236,6 +254,14 @@ static int opts_parse(int argc, char **argv, struct mqfs_opts *o)
 				argv[optind - 1]);
 			return -EINVAL;
 		}
+	}
+	if (o->add_user || o->delete_user || o->zookeeper) {
+		if (!o->zookeeper || !!o->add_user == !!o->delete_user || optind != argc) {
+			fprintf(stderr, "mqfs: --zookeeper goes with exactly one of "
+				"--add-scram-user NAME or --delete-scram-user NAME, nothing else\n");
+			return -EINVAL;
+		}
+		return 0;
 	}
 	switch (argc - optind) {
 	case 1:
@@ -287,11 +313,10 @@ static int mkdir_p(const char *path, mode_t mode)
  * SOURCE, then --data / data=. Touches nothing on disk. */
 static int config_load(const struct mqfs_opts *o, struct broker_config *cfg)
 {
+	const char *dir = o->data ? o->data : o->source;
 	char err[512] = "";
 	int rc;
 
-	broker_config_defaults(cfg);
-	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "./mqfs-data");
 	if (o->config) {
 		rc = broker_config_load(cfg, o->config, err, sizeof(err));
 		if (rc < 0) {
@@ -303,11 +328,12 @@ static int config_load(const struct mqfs_opts *o, struct broker_config *cfg)
 			return rc;
 		}
 	}
-	if (o->source)
-		snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", o->source);
-	if (o->data)
-		snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", o->data);
-	return 0;
+	if (!dir)
+		return 0;
+	rc = broker_config_set_data_dir(cfg, dir);
+	if (rc < 0)
+		fprintf(stderr, "mqfs: data directory %s: %s\n", dir, strerror(-rc));
+	return rc;
 }
 
 /* Creates the data directory when missing and makes its name absolute
@@ -317,14 +343,14 @@ static int data_dir_prepare(struct broker_config *cfg)
 	char abs[PATH_MAX];
 	int rc;
 
-	rc = mkdir_p(cfg->data_dir, 0755);
-	if (rc < 0 || !realpath(cfg->data_dir, abs)) {
+	rc = mkdir_p(broker_config_data_dir(cfg), 0755);
+	if (rc < 0 || !realpath(broker_config_data_dir(cfg), abs)) {
 		rc = rc < 0 ? rc : -errno;
-		fprintf(stderr, "mqfs: data directory %s: %s\n", cfg->data_dir, strerror(-rc));
+		fprintf(stderr, "mqfs: data directory %s: %s\n", broker_config_data_dir(cfg),
+			strerror(-rc));
 		return rc;
 	}
-	snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", abs);
-	return 0;
+	return broker_config_set_data_dir(cfg, abs);
 }
 
 /* The arguments for fuse_session_new(): our fsname (the data directory, as
@@ -449,11 +475,12 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 	rc = broker_open(cfg, &fs->broker);
 	if (rc == -EWOULDBLOCK) {
 		fprintf(stderr, "mqfs: cannot open %s: in use by another mqfs (see above)\n",
-			cfg->data_dir);
+			broker_config_data_dir(cfg));
 		goto out;
 	}
 	if (rc < 0) {
-		fprintf(stderr, "mqfs: cannot open %s: %s\n", cfg->data_dir, strerror(-rc));
+		fprintf(stderr, "mqfs: cannot open %s: %s\n", broker_config_data_dir(cfg),
+			strerror(-rc));
 		goto out;
 	}
 	rc = inode_table_new(topic_put, &fs->inodes);
@@ -513,12 +540,46 @@ out:
 	return rc < 0 ? 1 : 0;
 }
 
+/* --add-scram-user / --delete-scram-user: the exit status. */
+static int scram_user(const struct mqfs_opts *o)
+{
+	char err[512] = "", *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int rc;
+
+	if (o->delete_user) {
+		rc = scram_admin_delete(o->zookeeper, o->delete_user, err, sizeof(err));
+		if (rc == 0)
+			printf("SCRAM user %s deleted\n", o->delete_user);
+	} else {
+		n = getline(&line, &cap, stdin);
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (n <= 0) {
+			fprintf(stderr, "mqfs: --add-scram-user: expected the password on stdin "
+				"(one line)\n");
+			free(line);
+			return 1;
+		}
+		rc = scram_admin_add(o->zookeeper, o->add_user, line, err, sizeof(err));
+		explicit_bzero(line, (size_t)n);
+		free(line);
+		if (rc == 0)
+			printf("SCRAM user %s written (SCRAM-SHA-256, 4096 iterations)\n",
+			       o->add_user);
+	}
+	if (rc < 0)
+		fprintf(stderr, "mqfs: %s\n", err);
+	return rc < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct mqfs_opts o = { .fuse_args = FUSE_ARGS_INIT(0, NULL), .root_mode = 0755 };
 	struct mqfs fs = { 0 };
 	struct fuse_session *se = NULL;
-	struct broker_config cfg;
+	struct broker_config *cfg = NULL;
 	int ready_fd = -1;
 	int rc = 1;
 
@@ -527,6 +588,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	mq_log_init(o.debug ? MQ_DEBUG : MQ_INFO, false);
+	if (o.zookeeper) {
+		rc = scram_user(&o);
+		goto out;
+	}
 	if (daemon_clear_dead_mount(o.mountpoint) < 0)
 		goto out;
 	o.nofile_rc = daemon_raise_nofile(&o.nofile_was, &o.nofile_now);
@@ -534,9 +599,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mqfs: mount point %s: %s\n", o.mountpoint, strerror(errno));
 		goto out;
 	}
-	if (config_load(&o, &cfg) < 0)
+	if (broker_config_new(&cfg) < 0) {
+		fprintf(stderr, "mqfs: %s\n", strerror(ENOMEM));
 		goto out;
-	if (fuse_args_build(&o, argv[0], cfg.data_dir) < 0) {
+	}
+	if (config_load(&o, cfg) < 0)
+		goto out;
+	if (fuse_args_build(&o, argv[0], broker_config_data_dir(cfg)) < 0) {
 		fprintf(stderr, "mqfs: %s\n", strerror(ENOMEM));
 		goto out;
 	}
@@ -545,21 +614,22 @@ int main(int argc, char **argv)
 	fs.root_mode = o.root_mode;
 	pthread_mutex_init(&fs.files_lock, NULL);
 	clock_gettime(CLOCK_REALTIME, &fs.start_time);
-	if (session_new(&o, &fs, &se) < 0 || data_dir_prepare(&cfg) < 0)
+	if (session_new(&o, &fs, &se) < 0 || data_dir_prepare(cfg) < 0)
 		goto out;
-	snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", cfg.data_dir);
+	snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", broker_config_data_dir(cfg));
 	if (!o.foreground) {
 		ready_fd = daemon_fork();
 		if (ready_fd < 0)
 			goto out;
 	}
-	rc = run(&o, &fs, se, &cfg, ready_fd);
+	rc = run(&o, &fs, se, cfg, ready_fd);
 	se = NULL;                              /* run() destroyed it */
 	fs.metrics = NULL;
 out:
 	if (se)
 		fuse_session_destroy(se);
 	fs_metrics_free(fs.metrics);
+	broker_config_free(cfg);
 	opts_free(&o);
 	return rc;
 }

@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "fs/fs.h"
+#include "util/clock.h"
 
 /* Upper bounds of the buckets, in ns, and as Prometheus prints them. */
 static const int64_t bucket_ns[] = {
@@ -77,18 +78,10 @@ struct fs_metrics {
 	struct op_stats op[OP_MAX];
 };
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void op_done(struct fs_metrics *m, int op, int64_t t0)
 {
 	struct op_stats *s = &m->op[op];
-	int64_t dt = now_ns() - t0;
+	int64_t dt = now_mono_ns() - t0;
 	size_t b = 0;
 
 	if (dt < 0)
@@ -105,7 +98,7 @@ static void op_done(struct fs_metrics *m, int op, int64_t t0)
 	static void w_##name params						\
 	{									\
 		struct fs_metrics *m = ((struct mqfs *)fuse_req_userdata(req))->metrics; \
-		int64_t t0 = now_ns();						\
+		int64_t t0 = now_mono_ns();						\
 		m->inner.name args;						\
 		op_done(m, OP, t0);						\
 	}

@@ -1,6 +1,6 @@
 /*
  * ops.c — the FUSE low-level operations. Each op calls one helper (tree.c,
- * views.c) that returns 0, a count or -errno, and then only replies. The
+ * open_files.c, groups.c) that returns 0, a count or -errno, and then only replies. The
  * valid replies of each op are listed above it.
  *
  * Lookup counts: a successful fuse_reply_entry() is a lookup the kernel

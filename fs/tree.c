@@ -25,12 +25,13 @@
 #include <sys/statvfs.h>
 
 #include "fs/fs.h"
+#include "util/bsearch.h"
 
 #define FS_FAKE_INO 0xffffffffULL   /* d_ino of an entry the kernel never looked up */
 
 static const char *const seg_ext[] = {
-	[SEG_LOG] = "log", [SEG_INDEX] = "index",
-	[SEG_TIMEINDEX] = "timeindex", [SEG_DUMP] = "dump",
+	[SEGMENT_LOG] = "log", [SEGMENT_INDEX] = "index",
+	[SEGMENT_TIMEINDEX] = "timeindex", [SEGMENT_DUMP] = "dump",
 };
 
 static struct node_key node_key_make(int kind, struct topic *t, int32_t partition)
@@ -62,7 +63,7 @@ static int parse_partition(const char *name)
 	return v > INT32_MAX ? -1 : (int)v;
 }
 
-/* "<20 digits>.<ext>" -> base, enum seg_file. */
+/* "<20 digits>.<ext>" -> base, enum segment_file. */
 static int parse_seg_name(const char *name, int64_t *base, int *file)
 {
 	int64_t v = 0;
@@ -76,7 +77,7 @@ static int parse_seg_name(const char *name, int64_t *base, int *file)
 	}
 	if (name[20] != '.')
 		return -ENOENT;
-	for (int k = SEG_LOG; k <= SEG_DUMP; k++) {
+	for (int k = SEGMENT_LOG; k <= SEGMENT_DUMP; k++) {
 		if (!strcmp(name + 21, seg_ext[k])) {
 			*base = v;
 			*file = k;
@@ -86,27 +87,22 @@ static int parse_seg_name(const char *name, int64_t *base, int *file)
 	return -ENOENT;
 }
 
+static int base_at(const void *arg, int64_t i, int64_t *k)
+{
+	*k = ((const int64_t *)arg)[i];
+	return 0;
+}
+
 static int seg_exists(struct topic *t, int partition, int64_t base)
 {
-	int64_t *bases = NULL;
-	int n = 0, lo, hi, rc;
+	int64_t *bases = NULL, i;
+	int n = 0, rc;
 
 	rc = topic_segments(t, partition, &bases, &n);
 	if (rc < 0)
 		return rc;
-	rc = -ENOENT;
-	for (lo = 0, hi = n - 1; lo <= hi;) {        /* bases are sorted */
-		int mid = lo + (hi - lo) / 2;
-
-		if (bases[mid] == base) {
-			rc = 0;
-			break;
-		}
-		if (bases[mid] < base)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
+	i = bsearch_last_le(n, base, base_at, bases);   /* bases are sorted */
+	rc = i >= 0 && bases[i] == base ? 0 : -ENOENT;
 	free(bases);
 	return rc;
 }
@@ -252,7 +248,7 @@ int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st)
 		 * rsync and cp, which copy st_size bytes, copy all of it. */
 		st->st_mode = S_IFREG | (mode & 0444);
 		size = topic_segment_size(n->topic, n->key.partition, n->key.base,
-					  (enum seg_file)n->key.file);
+					  (enum segment_file)n->key.file);
 		if (size < 0)
 			return (int)size;
 		break;
@@ -697,7 +693,7 @@ static int list_segments(struct mqfs *fs, struct fs_dir *d, size_t *cap, struct 
 	if (rc < 0)
 		return rc;
 	for (int i = 0; i < n && rc == 0; i++) {
-		for (int k = SEG_LOG; k <= SEG_DUMP && rc == 0; k++) {
+		for (int k = SEGMENT_LOG; k <= SEGMENT_DUMP && rc == 0; k++) {
 			struct node_key key = node_key_make(NODE_SEG_FILE, dir->topic,
 							    dir->key.partition);
 

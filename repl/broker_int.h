@@ -1,8 +1,11 @@
 /*
  * broker_int.h — private to repl/: the broker's and the topic's insides,
- * shared by broker.c (catalog, lifecycle, scheduler), catalog.c (the topic
- * metadata files), produce.c (the produce path, partitioner) and views.c
- * (.state, .metrics).
+ * shared by broker.c (lifecycle, orphan logs), topics.c (the catalog in
+ * memory, topic attributes), partitions.c (partition logs, leading, the
+ * engine's listeners), topic_config.c (.config), topic_read.c (the read
+ * wrappers), scheduler.c and cleaner_thread.c (the background threads),
+ * catalog.c (the topic metadata files), produce.c (the produce path,
+ * partitioner) and broker_views.c (.state, .metrics).
  *
  * Locks, always taken in this order (never the other way round); the
  * group coordinator's locks (group_int.h) come between 1 and 2:
@@ -62,6 +65,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "repl/cluster.h"
+#include "repl/config.h"
 #include "repl/repl.h"
 
 #define TOPIC_NAME_MAX 249
@@ -127,7 +132,7 @@ struct recbuf {
 	int32_t *part;                   /* .produce: partition of each record */
 };
 
-/* Producer metrics of the broker (produce.c; rendered by views.c). */
+/* Producer metrics of the broker (produce.c; rendered by broker_views.c). */
 #define PRODUCE_LAT_BUCKETS 14
 extern const double produce_lat_bounds[PRODUCE_LAT_BUCKETS];   /* seconds */
 struct produce_metrics {
@@ -176,8 +181,8 @@ struct broker {
 	pthread_cond_t sched_cv;
 	bool sched_stop;
 
-	/* Retention (on the scheduler thread) and the log cleaner thread
-	 * ("mqfs-cleaner", broker.c). Both work on log references, without
+	/* Retention (on the scheduler thread, scheduler.c) and the log
+	 * cleaner thread ("mqfs-cleaner", cleaner_thread.c). Both work on log references, without
 	 * the topic's lock (see the lock order above). Counters for
 	 * MNT/.metrics, written by those threads, read by anyone. */
 	pthread_t cleaner;
@@ -198,6 +203,10 @@ struct broker {
 	pthread_mutex_t hw_mu;           /* a leaf: guards hw_fn, hw_arg */
 	void (*hw_fn)(void *arg, const char *topic, int partition);
 	void *hw_arg;
+
+	/* ZooKeeper, the listener (cluster.c): NULL on a single node
+	 * without `listeners`. */
+	struct cluster *cluster;
 };
 
 /* ---- catalog.c: DATA/meta/topics/<topic>.properties ---- */
@@ -251,16 +260,87 @@ int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l,
  * and the writers' commit waits at once. Takes produce_mu, commit_mu. */
 void produce_partition_wake(struct partition *pt);
 
-/* ---- broker.c ---- */
+/* ---- broker.c: orphan logs ----
+ * Logs in the data directory that no topic claims (an interrupted delete
+ * or grow, a drop that failed). Kept, never deleted behind the user's
+ * back, until a topic of that name is created (or grows over them). */
+void orphan_add(struct broker *b, const char *topic, int partition);
+/* Drops the orphan logs of topic with partition >= from. Fails if one
+ * cannot be dropped: the caller must not then open a log of that name. */
+int orphans_drop(struct broker *b, const char *topic, int from);
+
+/* ---- topics.c: the catalog in memory ---- */
+/* A rwlock that prefers writers (see the lock order above). */
+void rwlock_init_wpref(pthread_rwlock_t *l);
+/* Index of name in b->topics, or -(insertion point) - 1. Needs cat_lock
+ * or admin_mu. */
+int cat_find(struct broker *b, const char *name);
+/* Takes over the caller's reference; -EEXIST. Needs admin_mu (or the
+ * broker not yet shared). */
+int cat_insert(struct broker *b, struct topic *t);
+/* catalog_load's callback at broker_open. */
+int topics_load_one(struct broker *b, const struct catalog_entry *e, const char *file,
+		    void *arg);
 /* Snapshot of the catalog: a reference on each topic, sorted by name.
  * Free with broker_topics_release. */
 int broker_topics_snapshot(struct broker *b, struct topic ***out, int *n);
 void broker_topics_release(struct topic **ts, int n);
 
+/* ---- partitions.c ---- */
+struct partition *partition_new(int index);
+void partition_free(struct partition *pt);
+/* Opens (creating) the logs of partitions [from, to) into parts[] and
+ * leads them. On failure frees the structs and, if fresh (new partitions,
+ * not the existing ones of a topic being loaded), drops the logs it
+ * opened. */
+int partitions_open(struct broker *b, const char *name, const struct log_config *lc,
+		    struct partition **parts, int from, int to, bool fresh);
+/* Takes t->lock for reading and checks the topic and the partition; on
+ * success the caller calls pthread_rwlock_unlock(&t->lock) when done. */
+int part_begin(struct topic *t, int partition, struct partition **out);
+/* part_begin, then a reference to the partition's log and the lock
+ * released: for calls that do long I/O on the log. log_unref when done. */
+int part_log(struct topic *t, int partition, struct partition **pt, struct log **l);
+/* Every partition of t with a reference to its log, and a copy of the
+ * config, taken under t->lock: the scheduler and the cleaner then flush,
+ * delete segments and clean without it, so that a .config write, chmod or
+ * rmdir (which take the lock for writing, and make every later reader wait
+ * behind them) never waits for that I/O. -ENOENT if t is deleted. Free
+ * with parts_unref. */
+struct part_ref {
+	struct partition *pt;            /* lives as long as the topic */
+	struct log *log;                 /* referenced */
+};
+int parts_ref(struct topic *t, struct part_ref **out, int *n, struct topic_config *cfg);
+void parts_unref(struct part_ref *r, int n);
+
+/* ---- topic_read.c ---- */
+/* The line view for repl/ itself (group.c, tests): a partition's log
+ * state, and engine cursors. topic_read_lines counts what it returns as
+ * delivered; topic_reader_* (repl.h) wrap these for fs. */
+int topic_log_state(struct topic *t, int partition, struct log_state *st);
+int topic_cursor_new(struct topic *t, int partition, struct log_cursor **out);
+void topic_cursor_free(struct topic *t, int partition, struct log_cursor *c);
+ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c,
+			 int64_t pos, char *buf, size_t size, int64_t *actual_pos);
 /* Counts n bytes of the line view in buf as delivered to a reader
  * (mqfs_records_out_total, mqfs_bytes_out_total); topic_read_lines does
  * it for partition files, group_consume.c for consume files. Any thread. */
 void partition_count_out(struct partition *pt, int64_t lines, size_t n);
+
+/* ---- scheduler.c, cleaner_thread.c: started last by broker_open,
+ * stopped first by broker_close (cleaner, then scheduler). */
+/* broker.c: starts fn(b) as the thread named name, with *cv initialised
+ * on CLOCK_MONOTONIC; stops it: *stop set and *cv signalled under
+ * sched_mu, then joined and *cv destroyed. */
+int broker_thread_start(struct broker *b, pthread_t *th, pthread_cond_t *cv,
+			void *(*fn)(void *), const char *name);
+void broker_thread_stop(struct broker *b, pthread_t th, bool *stop, pthread_cond_t *cv);
+int scheduler_start(struct broker *b);
+void scheduler_stop(struct broker *b);
+/* Does nothing unless log.cleaner.enable. */
+int cleaner_thread_start(struct broker *b);
+void cleaner_thread_stop(struct broker *b);
 
 /* ---- group_coord.c, group_views.c ---- */
 /* The group coordinator: creates __consumer_offsets if missing, replays

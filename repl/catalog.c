@@ -55,6 +55,8 @@ void catalog_default_config(const struct broker *b, struct topic_config *tc)
 	tc->partitions = b->cfg.num_partitions > 0 ? b->cfg.num_partitions : 1;
 	tc->acks = b->cfg.acks;
 	tc->linger_ms = b->cfg.linger_ms;
+	tc->min_insync_replicas = b->cfg.cluster.min_insync_replicas;
+	tc->unclean_leader_election = b->cfg.cluster.unclean_leader_election;
 	tc->log = b->cfg.log;
 }
 

@@ -51,8 +51,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "repl/repl.h"
-#include "engine/batch.h"
+#include "repl/config.h"
 
 #define CFG_MAX_PARTITIONS 10000
 #define CFG_MAX_FILE       (16 * 1024 * 1024)
@@ -61,7 +60,7 @@
 #define CFG_SHOW_VALUE     200      /* bytes of a value quoted in a message */
 
 enum cfg_kind { KIND_INT, KIND_ACKS, KIND_CODEC, KIND_SEP, KIND_PATH,
-		KIND_INT_M1, KIND_POLICY, KIND_RATIO, KIND_BOOL };
+		KIND_INT_M1, KIND_POLICY, KIND_RATIO, KIND_BOOL, KIND_STR };
 
 enum cfg_id {
 	ID_BROKER_ID, ID_LOG_DIRS, ID_LOG_DIR, ID_NUM_PARTITIONS, ID_PARTITIONS,
@@ -73,6 +72,11 @@ enum cfg_id {
 	ID_RETENTION_MS, ID_RETENTION_MINUTES, ID_RETENTION_HOURS, ID_RETENTION_BYTES,
 	ID_CLEANUP_POLICY, ID_DELETE_RETENTION_MS, ID_MIN_DIRTY_RATIO, ID_MIN_LAG_MS,
 	ID_RETENTION_CHECK_MS, ID_CLEANER_ENABLE, ID_CLEANER_BACKOFF_MS, ID_CLEANER_DEDUPE,
+	ID_SEGMENT_FD_CACHE,
+	/* topic settings of replication */
+	ID_MIN_ISR, ID_UNCLEAN,
+	/* a cluster setting, handed to cluster_config_set */
+	ID_CLUSTER,
 };
 
 struct cfg_key {
@@ -117,6 +121,7 @@ static const struct cfg_key broker_keys[] = {
 	{ "log.cleaner.enable",          ID_CLEANER_ENABLE, KIND_BOOL,  0, 0 },
 	{ "log.cleaner.backoff.ms",      ID_CLEANER_BACKOFF_MS, KIND_INT, 1, INT64_MAX },
 	{ "log.cleaner.dedupe.buffer.size", ID_CLEANER_DEDUPE, KIND_INT, 65536, INT64_MAX },
+	{ "log.segment.fd.cache",        ID_SEGMENT_FD_CACHE, KIND_INT, 0, INT32_MAX },
 	{ "log.cleaner.delete.retention.ms", ID_DELETE_RETENTION_MS, KIND_INT, 0, INT64_MAX },
 	{ "log.cleaner.min.cleanable.ratio", ID_MIN_DIRTY_RATIO, KIND_RATIO, 0, 0 },
 	{ "log.cleaner.min.compaction.lag.ms", ID_MIN_LAG_MS, KIND_INT, 0, INT64_MAX },
@@ -142,6 +147,8 @@ static const struct cfg_key topic_keys[] = {
 	{ "delete.retention.ms",  ID_DELETE_RETENTION_MS, KIND_INT, 0, INT64_MAX },
 	{ "min.cleanable.dirty.ratio", ID_MIN_DIRTY_RATIO, KIND_RATIO, 0, 0 },
 	{ "min.compaction.lag.ms", ID_MIN_LAG_MS,    KIND_INT,   0, INT64_MAX },
+	{ "min.insync.replicas",  ID_MIN_ISR,        KIND_INT,   1, INT16_MAX },
+	{ "unclean.leader.election.enable", ID_UNCLEAN, KIND_BOOL, 0, 0 },
 };
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
@@ -400,6 +407,15 @@ static int parse_value(const struct cfg_key *k, const char *s, size_t n, struct 
 	case KIND_CODEC: return parse_codec(s, n, &v->i, why, whylen);
 	case KIND_SEP:   return parse_sep(s, n, v, why, whylen);
 	case KIND_PATH:  return parse_path(s, n, v, why, whylen);
+	case KIND_STR:
+		if (n >= sizeof(v->s)) {
+			snprintf(why, whylen, "longer than %zu bytes", sizeof(v->s) - 1);
+			return -EINVAL;
+		}
+		memcpy(v->s, s, n);
+		v->s[n] = '\0';
+		v->len = n;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -439,8 +455,10 @@ static bool set_log_key(struct log_config *log, const struct cfg_key *k,
 /* Runs every line of text through parse_value and set. Stops at the first
  * bad line: -EINVAL with the message in err. */
 static int cfg_apply_text(const char *text, size_t len, const struct cfg_key *keys,
-			  size_t nkeys, cfg_set_fn set, void *arg, char *err, size_t errlen)
+			  size_t nkeys, bool cluster, cfg_set_fn set, void *arg, char *err,
+			  size_t errlen)
 {
+	struct cfg_key ck = { NULL, ID_CLUSTER, KIND_STR, 0, 0 };
 	struct cfg_val *v;
 	char why[160];
 	size_t pos = 0;
@@ -490,6 +508,8 @@ static int cfg_apply_text(const char *text, size_t len, const struct cfg_key *ke
 		for (size_t i = 0; i < nkeys && !k; i++)
 			if (is(key, klen, keys[i].name))
 				k = &keys[i];
+		if (!k && cluster && (ck.name = cluster_config_key(key, klen)))
+			k = &ck;
 		if (!k) {
 			set_err(err, errlen, "line %d: unknown key '%.*s'", line,
 				show(klen, CFG_SHOW_KEY), key);
@@ -528,6 +548,7 @@ void broker_config_defaults(struct broker_config *c)
 	c->cleaner_enable = true;
 	c->cleaner_backoff_ms = 15000;
 	c->cleaner_dedupe_bytes = 134217728;
+	cluster_config_defaults(&c->cluster);
 }
 
 struct broker_parse {
@@ -543,8 +564,6 @@ static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *
 	struct broker_parse *p = arg;
 	struct broker_config *c = &p->c;
 
-	(void)why;
-	(void)whylen;
 	switch (k->id) {
 	case ID_BROKER_ID:      c->broker_id = (int32_t)v->i; break;
 	case ID_NUM_PARTITIONS: c->num_partitions = (int32_t)v->i; break;
@@ -589,6 +608,9 @@ static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *
 	case ID_CLEANER_ENABLE:     c->cleaner_enable = v->i != 0; break;
 	case ID_CLEANER_BACKOFF_MS: c->cleaner_backoff_ms = v->i; break;
 	case ID_CLEANER_DEDUPE:     c->cleaner_dedupe_bytes = v->i; break;
+	case ID_SEGMENT_FD_CACHE:   c->segment_fd_cache = v->i; break;
+	case ID_CLUSTER:
+		return cluster_config_set(&c->cluster, k->name, v->s, why, whylen);
 	default:
 		set_log_key(&c->log, k, v);
 		break;
@@ -607,8 +629,10 @@ int broker_config_parse(struct broker_config *c, const char *text, size_t len,
 	if (!p)
 		return -ENOMEM;
 	p->c = *c;
-	rc = cfg_apply_text(text, len, broker_keys, NKEYS(broker_keys), broker_set, p,
+	rc = cfg_apply_text(text, len, broker_keys, NKEYS(broker_keys), true, broker_set, p,
 			    err, errlen);
+	if (rc == 0)
+		rc = cluster_config_check(&p->c.cluster, err, errlen);
 	if (rc == 0)
 		*c = p->c;
 	free(p);
@@ -680,6 +704,35 @@ int broker_config_load(struct broker_config *c, const char *path, char *err, siz
 		set_err(err, errlen, "%s: %s", path, msg);
 	free(text);
 	return rc;
+}
+
+int broker_config_new(struct broker_config **out)
+{
+	*out = malloc(sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	broker_config_defaults(*out);
+	return 0;
+}
+
+void broker_config_free(struct broker_config *c)
+{
+	free(c);
+}
+
+const char *broker_config_data_dir(const struct broker_config *c)
+{
+	return c->data_dir;
+}
+
+int broker_config_set_data_dir(struct broker_config *c, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (n >= sizeof(c->data_dir))
+		return -ENAMETOOLONG;
+	memcpy(c->data_dir, dir, n + 1);
+	return 0;
 }
 
 static const char *codec_str(int codec)
@@ -755,7 +808,9 @@ static int render_close(FILE *f, char **bufp, char **out)
  *   log.retention.check.interval.ms,
  *   log.cleanup.policy, log.cleaner.enable, log.cleaner.backoff.ms,
  *   log.cleaner.dedupe.buffer.size, log.cleaner.delete.retention.ms,
- *   log.cleaner.min.cleanable.ratio, log.cleaner.min.compaction.lag.ms */
+ *   log.cleaner.min.cleanable.ratio, log.cleaner.min.compaction.lag.ms,
+ *   log.segment.fd.cache,
+ *   then, with zookeeper.connect or listeners set, cluster_config_render's */
 int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 {
 	char rb[32];
@@ -799,6 +854,10 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 		ratio_str(c->log.min_cleanable_dirty_ratio, rb, sizeof(rb)));
 	fprintf(f, "log.cleaner.min.compaction.lag.ms=%lld\n",
 		(long long)c->log.min_compaction_lag_ms);
+	fprintf(f, "log.segment.fd.cache=%lld\n", (long long)c->segment_fd_cache);
+	/* A single node without a listener shows what it always showed. */
+	if (cluster_config_zk(&c->cluster) || c->cluster.listeners_set)
+		cluster_config_render(&c->cluster, f);
 	return render_close(f, &buf, out);
 }
 
@@ -829,6 +888,12 @@ static int topic_set(void *arg, const struct cfg_key *k, const struct cfg_val *v
 	case ID_LINGER_MS:
 		p->tc.linger_ms = v->i;
 		break;
+	case ID_MIN_ISR:
+		p->tc.min_insync_replicas = (int32_t)v->i;
+		break;
+	case ID_UNCLEAN:
+		p->tc.unclean_leader_election = v->i != 0;
+		break;
 	default:
 		set_log_key(&p->tc.log, k, v);
 		break;
@@ -844,7 +909,7 @@ int topic_config_apply(struct topic_config *tc, const char *text, size_t len,
 
 	p.tc = *tc;
 	p.partitions_before = tc->partitions;
-	rc = cfg_apply_text(text, len, topic_keys, NKEYS(topic_keys), topic_set, &p,
+	rc = cfg_apply_text(text, len, topic_keys, NKEYS(topic_keys), false, topic_set, &p,
 			    err, errlen);
 	if (rc == 0)
 		*tc = p.tc;
@@ -856,7 +921,8 @@ int topic_config_apply(struct topic_config *tc, const char *text, size_t len,
  *   index.interval.bytes, max.message.bytes, flush.messages, flush.ms,
  *   compression.type, batch.size, linger.ms, key.separator, retention.ms,
  *   retention.bytes, cleanup.policy, delete.retention.ms,
- *   min.cleanable.dirty.ratio, min.compaction.lag.ms */
+ *   min.cleanable.dirty.ratio, min.compaction.lag.ms, min.insync.replicas,
+ *   unclean.leader.election.enable */
 int topic_config_render(const struct topic_config *tc, char **out, size_t *len)
 {
 	char rb[32];
@@ -887,5 +953,8 @@ int topic_config_render(const struct topic_config *tc, char **out, size_t *len)
 	fprintf(f, "min.cleanable.dirty.ratio=%s\n",
 		ratio_str(tc->log.min_cleanable_dirty_ratio, rb, sizeof(rb)));
 	fprintf(f, "min.compaction.lag.ms=%lld\n", (long long)tc->log.min_compaction_lag_ms);
+	fprintf(f, "min.insync.replicas=%d\n", tc->min_insync_replicas);
+	fprintf(f, "unclean.leader.election.enable=%s\n",
+		tc->unclean_leader_election ? "true" : "false");
 	return render_close(f, &buf, out);
 }

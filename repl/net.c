@@ -51,6 +51,7 @@
 
 #include "repl/net.h"
 #include "repl/repl.h"
+#include "util/clock.h"
 
 #define N_API_KEYS 128
 #define IP_BUCKETS 256
@@ -188,14 +189,6 @@ struct net_server {
 
 #define STAT_ADD(srv, f, n) __atomic_add_fetch(&(srv)->st.f, (n), __ATOMIC_RELAXED)
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const char *api_name(int16_t api_key)
 {
 	const struct proto_api *a = proto_api_find(api_key);
@@ -245,7 +238,7 @@ static void conn_touch(struct net_conn *c)
 {
 	struct net_loop *loop = c->loop;
 
-	c->last_active = now_ms();
+	c->last_active = now_mono_ms();
 	if (c->req_out)
 		return;
 	list_del(&loop->lru, c);
@@ -511,7 +504,7 @@ static void conn_add(struct net_loop *loop, int fd, int listener, const uint8_t 
 	ev.data.ptr = c;
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_ADD, fd, &ev))
 		goto fail;
-	c->last_active = now_ms();
+	c->last_active = now_mono_ms();
 	list_add_tail(&loop->lru, c);
 	return;
 fail:
@@ -608,14 +601,27 @@ static void conn_reply(struct net_conn *c)
 
 /* ---- requests the listener answers ---- */
 
+/* The APIs this server answers: its own (ApiVersions, SASL) and those
+ * with a handler, so a client never sees an API it would be refused. */
+static bool api_served(void *arg, int16_t api_key)
+{
+	const struct net_server *srv = arg;
+
+	if (api_key == PROTO_API_API_VERSIONS || api_key == PROTO_API_SASL_HANDSHAKE ||
+	    api_key == PROTO_API_SASL_AUTHENTICATE)
+		return true;
+	return api_key >= 0 && api_key < N_API_KEYS && srv->handlers[api_key].fn;
+}
+
 static int answer_api_versions(struct net_req *req, bool unsupported)
 {
 	const struct proto_req_hdr *h = &req->msg.hdr;
 	int16_t v = unsupported ? 0 : h->api_version;
 	size_t pos = proto_resp_begin(&req->out.w, h->api_key, v, h->correlation_id);
 
-	proto_api_versions_resp_encode(&req->out.w, v, unsupported ?
-				       PROTO_ERR_UNSUPPORTED_VERSION : PROTO_ERR_NONE, 0);
+	proto_api_versions_resp_encode_served(&req->out.w, v, unsupported ?
+					      PROTO_ERR_UNSUPPORTED_VERSION : PROTO_ERR_NONE, 0,
+					      api_served, req->conn->loop->srv);
 	return proto_out_finish(&req->out, pos);
 }
 
@@ -983,7 +989,7 @@ static void loop_take_done(struct net_loop *loop)
 		} else {
 			list_del(&loop->busy, c);
 			list_add_tail(&loop->lru, c);
-			c->last_active = now_ms();
+			c->last_active = now_mono_ms();
 			if (req->rc < 0) {
 				char why[128];
 
@@ -1141,7 +1147,7 @@ static int loop_timeout(struct net_loop *loop)
 
 	if (!loop->lru.head)
 		return -1;
-	left = loop->lru.head->last_active + idle - now_ms();
+	left = loop->lru.head->last_active + idle - now_mono_ms();
 	if (left < 0)
 		return 0;
 	return left > INT_MAX ? INT_MAX : (int)left + 1;
@@ -1149,7 +1155,7 @@ static int loop_timeout(struct net_loop *loop)
 
 static void loop_expire(struct net_loop *loop)
 {
-	int64_t idle = loop->srv->cfg.connections_max_idle_ms, now = now_ms();
+	int64_t idle = loop->srv->cfg.connections_max_idle_ms, now = now_mono_ms();
 
 	while (loop->lru.head && now - loop->lru.head->last_active >= idle) {
 		STAT_ADD(loop->srv, closed_idle, 1);

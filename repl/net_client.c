@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "repl/net.h"
+#include "util/clock.h"
 
 #define CLIENT_ID "mqfs"
 #define DEFAULT_MAX_RESP (100u << 20)
@@ -36,19 +37,11 @@ struct net_client {
 	bool broken;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int wait_fd(int fd, short events, int64_t deadline)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = events };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - now_mono_ms();
 		int n;
 
 		if (left <= 0)
@@ -150,7 +143,7 @@ int net_client_call(struct net_client *c, int16_t api_key, int16_t api_version,
 		    const void *body, size_t body_len, size_t max_resp, int64_t timeout_ms,
 		    struct net_resp *resp)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = now_mono_ms() + timeout_ms;
 	struct proto_req_hdr hdr = {
 		.api_key = api_key,
 		.api_version = api_version,
@@ -220,7 +213,7 @@ static int client_api_versions(struct net_client *c, int16_t v, int64_t deadline
 	rc = proto_api_versions_req_encode(&w, v, &req);
 	if (!rc)
 		rc = net_client_call(c, PROTO_API_API_VERSIONS, v, w.buf, w.len, 1 << 20,
-				     deadline - now_ms(), &resp);
+				     deadline - now_mono_ms(), &resp);
 	kbuf_w_free(&w);
 	if (rc)
 		return rc;
@@ -249,7 +242,7 @@ static int client_api_versions(struct net_client *c, int16_t v, int64_t deadline
 
 int net_client_connect(const char *host, int port, int64_t timeout_ms, struct net_client **out)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = now_mono_ms() + timeout_ms;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	struct addrinfo *ai = NULL;
 	struct net_client *c;
@@ -331,7 +324,7 @@ static int client_auth_round(struct net_client *c, int16_t v, const char *in, si
 	rc = proto_sasl_auth_req_encode(&w, v, &req);
 	if (!rc)
 		rc = net_client_call(c, PROTO_API_SASL_AUTHENTICATE, v, w.buf, w.len, 1 << 20,
-				     deadline - now_ms(), resp);
+				     deadline - now_mono_ms(), resp);
 	kbuf_w_free(&w);
 	if (rc)
 		return rc;
@@ -347,7 +340,7 @@ static int client_auth_round(struct net_client *c, int16_t v, const char *in, si
 int net_client_sasl(struct net_client *c, const char *user, const char *password,
 		    int64_t timeout_ms)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = now_mono_ms() + timeout_ms;
 	struct proto_sasl_handshake_req hreq = { .mechanism = kstr_of(SASL_SCRAM_SHA_256) };
 	struct proto_sasl_handshake_resp hresp;
 	struct sasl_client *sc = NULL;
@@ -365,7 +358,7 @@ int net_client_sasl(struct net_client *c, const char *user, const char *password
 	rc = proto_sasl_handshake_req_encode(&w, 1, &hreq);
 	if (!rc)
 		rc = net_client_call(c, PROTO_API_SASL_HANDSHAKE, 1, w.buf, w.len, 1 << 20,
-				     deadline - now_ms(), &resp);
+				     deadline - now_mono_ms(), &resp);
 	kbuf_w_free(&w);
 	if (!rc)
 		rc = proto_sasl_handshake_resp_decode(&resp.body, 1, &hresp);

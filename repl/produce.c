@@ -110,6 +110,7 @@
 #include <time.h>
 
 #include "repl/broker_int.h"
+#include "util/clock.h"
 
 #define PRODUCE_CHUNK_RECS  32768
 #define PRODUCE_CHUNK_BYTES (4 << 20)
@@ -497,26 +498,6 @@ static void tracker_done(struct produce_tracker *tr, int rc)
 
 /* ---- the append ---- */
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-/* *dl = now + ms on clock clk, for a pthread_cond_timedwait. */
-static void deadline_in(struct timespec *dl, clockid_t clk, int64_t ms)
-{
-	clock_gettime(clk, dl);
-	dl->tv_sec += ms / 1000;
-	dl->tv_nsec += (ms % 1000) * 1000000;
-	if (dl->tv_nsec >= 1000000000) {
-		dl->tv_sec++;
-		dl->tv_nsec -= 1000000000;
-	}
-}
-
 static int64_t recs_payload(const struct rec_in *recs, int n)
 {
 	int64_t s = 0;
@@ -648,7 +629,7 @@ static int appended(const struct produce_ctx *ctx, struct produce_part *pp, int 
 		}
 	}
 	rc = leader_hw_update(pp, info->last_offset);
-	latency_observe(t->b, mono_ns() - t0);
+	latency_observe(t->b, now_mono_ns() - t0);
 	return rc;
 }
 
@@ -658,7 +639,7 @@ static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
 			const struct rec_in *recs, int n, int64_t *last)
 {
 	struct log_append_info info;
-	int64_t t0 = mono_ns();
+	int64_t t0 = now_mono_ns();
 	int rc = log_append(pp->log, recs, n, BROKER_LEADER_EPOCH, &info);
 
 	rc = appended(ctx, pp, rc, &info, recs[0].timestamp, t0);
@@ -672,7 +653,7 @@ static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
 			const struct produce_req *r, int64_t *last)
 {
 	struct log_append_info info;
-	int64_t t0 = mono_ns();
+	int64_t t0 = now_mono_ns();
 	int rc = log_append_lines(pp->log, r->head, r->head_len, r->lines, r->lines_len,
 				  r->sp->now, BROKER_LEADER_EPOCH, &info);
 
@@ -733,7 +714,7 @@ static void linger_wait(const struct produce_ctx *ctx, struct partition *pt)
 {
 	struct timespec dl;
 
-	deadline_in(&dl, CLOCK_REALTIME, ctx->cfg.linger_ms);
+	deadline_from_ms(CLOCK_REALTIME, ctx->cfg.linger_ms, &dl);
 	pt->lingering = true;
 	while (pt->q_bytes < ctx->cfg.log.batch_bytes && !pt->q_head->more &&
 	       !pt->q_head->lines && !atomic_load(&ctx->t->deleted))
@@ -906,7 +887,7 @@ int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l,
 
 	if (log_hw(l) > last_offset)
 		return 0;
-	deadline_in(&dl, CLOCK_MONOTONIC, timeout_ms);
+	deadline_from_ms(CLOCK_MONOTONIC, timeout_ms, &dl);
 	pthread_mutex_lock(&pt->commit_mu);
 	atomic_fetch_add(&pt->commit_waiters, 1);
 	while (log_hw(l) <= last_offset) {

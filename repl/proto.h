@@ -14,17 +14,25 @@
  *   header v2: v1 + TAGGED_FIELDS (client_id stays a non-compact string)
  *   response header v0: correlation_id INT32;  v1: v0 + TAGGED_FIELDS
  *
- * A request uses header v2 when its API version is flexible, else v1; a
- * response header v1 when flexible, else v0 — except ApiVersions, whose
- * response header is always v0 so that a client that does not yet know
- * the broker's versions can read the error (as Kafka does).
+ * A request uses header v2 when its API version is flexible, else v1 —
+ * except ControlledShutdown v0, whose request header is v0 (Kafka's only
+ * user of it). A response header is v1 when flexible, else v0 — except
+ * ApiVersions, whose response header is always v0 so that a client that
+ * does not yet know the broker's versions can read the error (as Kafka
+ * does).
  *
  * Flexible versions (Kafka's "flexibleVersions") write strings, bytes and
  * arrays in their compact forms and end every struct with TAGGED_FIELDS;
  * unknown tags are skipped on read.
  *
  * Supported APIs (proto_api_table), min-max, flexible from:
+ *   Produce (0)                3-9,  9       clients, forwarded writes
  *   Fetch (1)                  4-12, 12      replication, later clients
+ *   Metadata (3)               0-12, 9       clients
+ *   LeaderAndIsr (4)           0-7,  4       controller -> brokers
+ *   StopReplica (5)            0-4,  2       controller -> brokers
+ *   UpdateMetadata (6)         0-8,  6       controller -> brokers
+ *   ControlledShutdown (7)     0-3,  3       broker -> controller
  *   OffsetForLeaderEpoch (23)  0-4,  4       follower truncation
  *   SaslHandshake (17)         0-1,  none
  *   ApiVersions (18)           0-3,  3
@@ -83,13 +91,24 @@
 
 #define PROTO_MAX_TOPICS      1000
 #define PROTO_MAX_PARTITIONS  10000
+/* Brokers in one message (live brokers, live leaders, Metadata's broker
+ * list), and broker ids in one replica list (replicas, isr, ...). */
+#define PROTO_MAX_BROKERS     1000
+/* Endpoints (listeners) of one broker in UpdateMetadata. */
+#define PROTO_MAX_ENDPOINTS   16
 /* Largest frame the decoders accept by default (Kafka's
  * socket.request.max.bytes is 100 MiB; ours is for replication fetches
  * and SASL, far smaller). The listener may pass its own. */
 #define PROTO_MAX_FRAME       (64 << 20)
 
 enum proto_api_key {
+	PROTO_API_PRODUCE = 0,
 	PROTO_API_FETCH = 1,
+	PROTO_API_METADATA = 3,
+	PROTO_API_LEADER_AND_ISR = 4,
+	PROTO_API_STOP_REPLICA = 5,
+	PROTO_API_UPDATE_METADATA = 6,
+	PROTO_API_CONTROLLED_SHUTDOWN = 7,
 	PROTO_API_SASL_HANDSHAKE = 17,
 	PROTO_API_API_VERSIONS = 18,
 	PROTO_API_OFFSET_FOR_LEADER_EPOCH = 23,
@@ -248,8 +267,8 @@ const struct proto_api *proto_api_find(int16_t api_key);
 bool proto_api_supported(int16_t api_key, int16_t version);
 /* True when that version of that API is flexible (false when unknown). */
 bool proto_is_flexible(int16_t api_key, int16_t version);
-/* Header versions for a supported (api_key, version): request 1 or 2,
- * response 0 or 1. */
+/* Header versions for a supported (api_key, version): request 1 or 2 (0
+ * for ControlledShutdown v0), response 0 or 1. */
 int proto_req_hdr_version(int16_t api_key, int16_t version);
 int proto_resp_hdr_version(int16_t api_key, int16_t version);
 
@@ -310,6 +329,12 @@ int proto_api_versions_req_encode(struct kbuf_w *w, int16_t version,
 /* Our answer: error_code and the table of supported APIs. */
 int proto_api_versions_resp_encode(struct kbuf_w *w, int16_t version,
 				   int16_t error_code, int32_t throttle_time_ms);
+/* The same listing only the APIs for which served(arg, api_key) is true:
+ * a listener advertises what it answers, not everything the codec knows,
+ * or a client would send requests it then sees refused. */
+int proto_api_versions_resp_encode_served(struct kbuf_w *w, int16_t version,
+					  int16_t error_code, int32_t throttle_time_ms,
+					  bool (*served)(void *arg, int16_t api_key), void *arg);
 int proto_api_versions_resp_decode(struct kbuf_r *r, int16_t version,
 				   struct proto_api_versions_resp *resp);
 void proto_api_versions_resp_free(struct proto_api_versions_resp *resp);
@@ -532,6 +557,336 @@ int proto_sasl_auth_resp_decode(struct kbuf_r *r, int16_t version,
 int proto_sasl_auth_resp_encode(struct kbuf_w *w, int16_t version,
 				const struct proto_sasl_auth_resp *resp);
 
+/* ---- controller APIs of the ZooKeeper era, proto_ctrl.c ----
+ *
+ * LeaderAndIsr (4) and UpdateMetadata (6) carry partition states, grouped
+ * by topic from LeaderAndIsr v2 / UpdateMetadata v5 and one flat list with
+ * the topic name in each before. Both forms decode to topics: consecutive
+ * ungrouped states of one name become one topic (whose partition_states
+ * then point into one block the request owns), and encoding an old version
+ * writes every state of every topic with its topic's name. */
+
+struct proto_part_state {
+	int32_t partition_index;
+	int32_t controller_epoch;
+	int32_t leader;
+	int32_t leader_epoch;
+	int32_t n_isr;
+	int32_t *isr;
+	/* The ZooKeeper version of the state znode: LeaderAndIsr's
+	 * partition_epoch, UpdateMetadata's zk_version. */
+	int32_t partition_epoch;
+	int32_t n_replicas;
+	int32_t *replicas;
+	/* LeaderAndIsr only. */
+	int32_t n_adding_replicas;     /* v3+ */
+	int32_t *adding_replicas;
+	int32_t n_removing_replicas;   /* v3+ */
+	int32_t *removing_replicas;
+	bool is_new;                   /* v1+ */
+	int8_t leader_recovery_state;  /* v6+: 1 after an unclean election */
+	/* UpdateMetadata only. */
+	int32_t n_offline_replicas;    /* v4+ */
+	int32_t *offline_replicas;
+};
+
+struct proto_topic_state {
+	struct kstr topic_name;
+	uint8_t topic_id[16];          /* LeaderAndIsr v5+, UpdateMetadata v7+ */
+	int32_t n_partitions;
+	struct proto_part_state *partition_states;
+};
+
+struct proto_live_leader {
+	int32_t broker_id;
+	struct kstr host_name;
+	int32_t port;
+};
+
+enum proto_lisr_type {
+	PROTO_LISR_INCREMENTAL = 0,  /* only the partitions that changed */
+	PROTO_LISR_FULL = 1,         /* every partition this broker hosts */
+};
+
+struct proto_lisr_req {
+	int32_t controller_id;
+	bool is_kraft_controller;      /* v7+ */
+	int32_t controller_epoch;
+	int64_t broker_epoch;          /* v2+, -1 */
+	int8_t type;                   /* v5+, enum proto_lisr_type */
+	int32_t n_topics;
+	struct proto_topic_state *topic_states;
+	int32_t n_live_leaders;
+	struct proto_live_leader *live_leaders;
+	struct proto_part_state *ungrouped;  /* decode of v0-1: owns the states */
+};
+
+struct proto_lisr_part_error {
+	struct kstr topic_name;        /* v0-4 */
+	int32_t partition_index;
+	int16_t error_code;
+};
+
+struct proto_lisr_topic_error {
+	uint8_t topic_id[16];
+	int32_t n_partition_errors;
+	struct proto_lisr_part_error *partition_errors;
+};
+
+/* v0-4: partition_errors, each with its topic_name; v5+: topics by id. */
+struct proto_lisr_resp {
+	int16_t error_code;
+	int32_t n_partition_errors;
+	struct proto_lisr_part_error *partition_errors;
+	int32_t n_topics;
+	struct proto_lisr_topic_error *topics;
+};
+
+struct proto_um_endpoint {
+	int32_t port;
+	struct kstr host;
+	struct kstr listener;          /* v3+, "" before */
+	int16_t security_protocol;     /* 0 PLAINTEXT, 1 SSL, 2 SASL_PLAINTEXT, 3 SASL_SSL */
+};
+
+/* v0 has exactly one endpoint (v0_host, v0_port), decoded as an endpoint
+ * with listener "" and PLAINTEXT; encoding v0 needs exactly one. */
+struct proto_um_broker {
+	int32_t id;
+	int32_t n_endpoints;
+	struct proto_um_endpoint *endpoints;
+	struct kstr rack;              /* v2+, null */
+};
+
+struct proto_um_req {
+	int32_t controller_id;
+	bool is_kraft_controller;      /* v8+ */
+	int8_t type;                   /* v8+ tag 0, enum proto_lisr_type */
+	int32_t controller_epoch;
+	int64_t broker_epoch;          /* v5+, -1 */
+	int32_t n_topics;
+	struct proto_topic_state *topic_states;
+	int32_t n_live_brokers;
+	struct proto_um_broker *live_brokers;
+	struct proto_part_state *ungrouped;  /* decode of v0-4 */
+};
+
+struct proto_um_resp {
+	int16_t error_code;
+};
+
+struct proto_stop_part {
+	int32_t partition_index;
+	int32_t leader_epoch;          /* v3+; -1 before, or to skip the check */
+	bool delete_partition;         /* v3+; before, the request's flag */
+};
+
+struct proto_stop_topic {
+	struct kstr topic_name;
+	int32_t n_partitions;
+	struct proto_stop_part *partition_states;
+};
+
+/* v0 lists (topic, partition) pairs, v1-2 topics with partition indexes,
+ * both with one delete_partitions flag; v3+ a state per partition. All
+ * decode to topics (v0 grouped as LeaderAndIsr v0-1 are). */
+struct proto_stop_req {
+	int32_t controller_id;
+	bool is_kraft_controller;      /* v4+ */
+	int32_t controller_epoch;
+	int64_t broker_epoch;          /* v1+, -1 */
+	bool delete_partitions;        /* v0-2 */
+	int32_t n_topics;
+	struct proto_stop_topic *topics;
+	struct proto_stop_part *ungrouped;  /* decode of v0 */
+};
+
+struct proto_topic_part_error {
+	struct kstr topic_name;
+	int32_t partition_index;
+	int16_t error_code;
+};
+
+struct proto_stop_resp {
+	int16_t error_code;
+	int32_t n_partition_errors;
+	struct proto_topic_part_error *partition_errors;
+};
+
+struct proto_cs_req {
+	int32_t broker_id;
+	int64_t broker_epoch;          /* v2+, -1 */
+};
+
+/* The partitions the broker still leads (error_code NONE) or all of them
+ * (on error); error_code of the entries is unused. */
+struct proto_cs_resp {
+	int16_t error_code;
+	int32_t n_remaining;
+	struct proto_topic_part_error *remaining_partitions;
+};
+
+int proto_lisr_req_decode(struct kbuf_r *r, int16_t version, struct proto_lisr_req *req);
+int proto_lisr_req_encode(struct kbuf_w *w, int16_t version, const struct proto_lisr_req *req);
+void proto_lisr_req_free(struct proto_lisr_req *req);
+int proto_lisr_resp_decode(struct kbuf_r *r, int16_t version, struct proto_lisr_resp *resp);
+int proto_lisr_resp_encode(struct kbuf_w *w, int16_t version, const struct proto_lisr_resp *resp);
+void proto_lisr_resp_free(struct proto_lisr_resp *resp);
+
+int proto_um_req_decode(struct kbuf_r *r, int16_t version, struct proto_um_req *req);
+/* -EINVAL for a v0 broker without exactly one endpoint. */
+int proto_um_req_encode(struct kbuf_w *w, int16_t version, const struct proto_um_req *req);
+void proto_um_req_free(struct proto_um_req *req);
+int proto_um_resp_decode(struct kbuf_r *r, int16_t version, struct proto_um_resp *resp);
+int proto_um_resp_encode(struct kbuf_w *w, int16_t version, const struct proto_um_resp *resp);
+
+int proto_stop_req_decode(struct kbuf_r *r, int16_t version, struct proto_stop_req *req);
+int proto_stop_req_encode(struct kbuf_w *w, int16_t version, const struct proto_stop_req *req);
+void proto_stop_req_free(struct proto_stop_req *req);
+int proto_stop_resp_decode(struct kbuf_r *r, int16_t version, struct proto_stop_resp *resp);
+int proto_stop_resp_encode(struct kbuf_w *w, int16_t version, const struct proto_stop_resp *resp);
+void proto_stop_resp_free(struct proto_stop_resp *resp);
+
+int proto_cs_req_decode(struct kbuf_r *r, int16_t version, struct proto_cs_req *req);
+int proto_cs_req_encode(struct kbuf_w *w, int16_t version, const struct proto_cs_req *req);
+int proto_cs_resp_decode(struct kbuf_r *r, int16_t version, struct proto_cs_resp *resp);
+int proto_cs_resp_encode(struct kbuf_w *w, int16_t version, const struct proto_cs_resp *resp);
+void proto_cs_resp_free(struct proto_cs_resp *resp);
+
+/* ---- Produce (0), proto_produce.c ---- */
+
+struct proto_produce_part {
+	int32_t index;
+	/* Record batches, as Fetch's records: records_len -1 null; on encode
+	 * from the file range (records_fd, records_offset, records_len) when
+	 * records_fd >= 0, else from records; on decode, records points into
+	 * the frame (records_fd -1). The bytes are not parsed here: the
+	 * batches are validated where they are appended (engine/batch.c). */
+	int32_t records_len;
+	const uint8_t *records;
+	int records_fd;
+	off_t records_offset;
+};
+
+struct proto_produce_topic {
+	struct kstr name;
+	int32_t n_partitions;
+	struct proto_produce_part *partition_data;
+};
+
+struct proto_produce_req {
+	struct kstr transactional_id;  /* null */
+	int16_t acks;                  /* -1 all, 0 none, 1 leader: not checked here */
+	int32_t timeout_ms;
+	int32_t n_topics;
+	struct proto_produce_topic *topic_data;
+};
+
+struct proto_record_error {
+	int32_t batch_index;
+	struct kstr batch_index_error_message;  /* null */
+};
+
+struct proto_produce_resp_part {
+	int32_t index;
+	int16_t error_code;
+	int64_t base_offset;
+	int64_t log_append_time_ms;    /* -1 unless LogAppendTime */
+	int64_t log_start_offset;      /* v5+, -1 */
+	int32_t n_record_errors;       /* v8+ */
+	struct proto_record_error *record_errors;
+	struct kstr error_message;     /* v8+, null */
+};
+
+struct proto_produce_resp_topic {
+	struct kstr name;
+	int32_t n_partitions;
+	struct proto_produce_resp_part *partition_responses;
+};
+
+struct proto_produce_resp {
+	int32_t n_topics;
+	struct proto_produce_resp_topic *responses;
+	int32_t throttle_time_ms;
+};
+
+/* The whole request frame (size, header hdr, body) into out; file ranges
+ * become FILE pieces, so forwarded batches are never copied. */
+int proto_produce_req_encode(struct proto_out *out, const struct proto_req_hdr *hdr,
+			     const struct proto_produce_req *req);
+int proto_produce_req_decode(struct kbuf_r *r, int16_t version, struct proto_produce_req *req);
+void proto_produce_req_free(struct proto_produce_req *req);
+int proto_produce_resp_encode(struct kbuf_w *w, int16_t version,
+			      const struct proto_produce_resp *resp);
+int proto_produce_resp_decode(struct kbuf_r *r, int16_t version, struct proto_produce_resp *resp);
+void proto_produce_resp_free(struct proto_produce_resp *resp);
+
+/* ---- Metadata (3), proto_meta.c ---- */
+
+struct proto_meta_req_topic {
+	uint8_t topic_id[16];          /* v10+, zero */
+	struct kstr name;              /* null allowed v10+ (asked by id) */
+};
+
+struct proto_meta_req {
+	/* -1: every topic (null in v1+, an empty array in v0, which cannot
+	 * ask for none); 0: brokers only (v1+). */
+	int32_t n_topics;
+	struct proto_meta_req_topic *topics;
+	bool allow_auto_topic_creation;             /* v4+, true before */
+	bool include_cluster_authorized_operations; /* v8-10 */
+	bool include_topic_authorized_operations;   /* v8+ */
+};
+
+struct proto_meta_broker {
+	int32_t node_id;
+	struct kstr host;
+	int32_t port;
+	struct kstr rack;              /* v1+, null */
+};
+
+struct proto_meta_part {
+	int16_t error_code;
+	int32_t partition_index;
+	int32_t leader_id;
+	int32_t leader_epoch;          /* v7+, -1 */
+	int32_t n_replica_nodes;
+	int32_t *replica_nodes;
+	int32_t n_isr_nodes;
+	int32_t *isr_nodes;
+	int32_t n_offline_replicas;    /* v5+ */
+	int32_t *offline_replicas;
+};
+
+struct proto_meta_topic {
+	int16_t error_code;
+	struct kstr name;              /* null allowed v12+ */
+	uint8_t topic_id[16];          /* v10+ */
+	bool is_internal;              /* v1+ */
+	int32_t n_partitions;
+	struct proto_meta_part *partitions;
+	int32_t topic_authorized_operations;  /* v8+, INT32_MIN: not asked */
+};
+
+struct proto_meta_resp {
+	int32_t throttle_time_ms;      /* v3+ */
+	int32_t n_brokers;
+	struct proto_meta_broker *brokers;
+	struct kstr cluster_id;        /* v2+, null */
+	int32_t controller_id;         /* v1+, -1 */
+	int32_t n_topics;
+	struct proto_meta_topic *topics;
+	int32_t cluster_authorized_operations;  /* v8-10, INT32_MIN */
+};
+
+int proto_meta_req_decode(struct kbuf_r *r, int16_t version, struct proto_meta_req *req);
+/* -EINVAL for n_topics 0 in v0 (it would mean every topic). */
+int proto_meta_req_encode(struct kbuf_w *w, int16_t version, const struct proto_meta_req *req);
+void proto_meta_req_free(struct proto_meta_req *req);
+int proto_meta_resp_decode(struct kbuf_r *r, int16_t version, struct proto_meta_resp *resp);
+int proto_meta_resp_encode(struct kbuf_w *w, int16_t version, const struct proto_meta_resp *resp);
+void proto_meta_resp_free(struct proto_meta_resp *resp);
+
 /* ---- any request (proto_hdr.c) ---- */
 
 /* A whole request frame (without its size field), decoded: the header and
@@ -544,6 +899,12 @@ struct proto_req {
 		struct proto_ofle_req ofle;
 		struct proto_sasl_handshake_req sasl_handshake;
 		struct proto_sasl_auth_req sasl_auth;
+		struct proto_produce_req produce;
+		struct proto_meta_req meta;
+		struct proto_lisr_req lisr;
+		struct proto_stop_req stop;
+		struct proto_um_req um;
+		struct proto_cs_req cs;
 	} u;
 };
 

@@ -174,9 +174,23 @@ int16_t proto_err_from_errno(int err)
 #define NOT_FLEXIBLE INT16_MAX
 
 /* Versions from the JSON schemas' validVersions/flexibleVersions, cut to
- * what the codecs here implement. Kept in api_key order. */
+ * what the codecs here implement. Kept in api_key order.
+ *
+ * What the clients of Debian and npm pick (the highest version both sides
+ * know): librdkafka 2.0 (kcat 1.7) asks for Produce up to v7 (v3 at least
+ * once it writes record batch v2) and Metadata up to v4; kafkajs 2.2 for
+ * Produce up to v7 and Metadata up to v6. Both are inside the ranges here,
+ * and both fall back to lower versions as the broker lists them. Produce
+ * starts at v3, the first version that carries record batch v2, the only
+ * format mqfs stores. */
 static const struct proto_api api_table[] = {
+	{ PROTO_API_PRODUCE, 3, 9, 9, "Produce" },
 	{ PROTO_API_FETCH, 4, 12, 12, "Fetch" },
+	{ PROTO_API_METADATA, 0, 12, 9, "Metadata" },
+	{ PROTO_API_LEADER_AND_ISR, 0, 7, 4, "LeaderAndIsr" },
+	{ PROTO_API_STOP_REPLICA, 0, 4, 2, "StopReplica" },
+	{ PROTO_API_UPDATE_METADATA, 0, 8, 6, "UpdateMetadata" },
+	{ PROTO_API_CONTROLLED_SHUTDOWN, 0, 3, 3, "ControlledShutdown" },
 	{ PROTO_API_SASL_HANDSHAKE, 0, 1, NOT_FLEXIBLE, "SaslHandshake" },
 	{ PROTO_API_API_VERSIONS, 0, 3, 3, "ApiVersions" },
 	{ PROTO_API_OFFSET_FOR_LEADER_EPOCH, 0, 4, 4, "OffsetForLeaderEpoch" },
@@ -215,6 +229,9 @@ bool proto_is_flexible(int16_t api_key, int16_t version)
 
 int proto_req_hdr_version(int16_t api_key, int16_t version)
 {
+	/* Kafka's one request with header v0, kept as it was. */
+	if (api_key == PROTO_API_CONTROLLED_SHUTDOWN && version == 0)
+		return 0;
 	return proto_is_flexible(api_key, version) ? 2 : 1;
 }
 
@@ -264,7 +281,8 @@ int proto_req_hdr_decode(struct kbuf_r *r, struct proto_req_hdr *hdr)
 	} else {
 		return -EOPNOTSUPP;
 	}
-	hdr->client_id = kbuf_read_nstr(r);
+	if (hv >= 1)
+		hdr->client_id = kbuf_read_nstr(r);
 	if (hv >= 2)
 		kbuf_read_tags(r, NULL, NULL);
 	return r->err;
@@ -277,7 +295,8 @@ size_t proto_req_begin(struct kbuf_w *w, const struct proto_req_hdr *hdr)
 	kbuf_write_i16(w, hdr->api_key);
 	kbuf_write_i16(w, hdr->api_version);
 	kbuf_write_i32(w, hdr->correlation_id);
-	kbuf_write_string(w, hdr->client_id, false, true);
+	if (proto_req_hdr_version(hdr->api_key, hdr->api_version) >= 1)
+		kbuf_write_string(w, hdr->client_id, false, true);
 	if (proto_req_hdr_version(hdr->api_key, hdr->api_version) >= 2)
 		kbuf_write_tags_empty(w);
 	return pos;
@@ -342,13 +361,26 @@ int proto_api_versions_req_encode(struct kbuf_w *w, int16_t version,
 int proto_api_versions_resp_encode(struct kbuf_w *w, int16_t version,
 				   int16_t error_code, int32_t throttle_time_ms)
 {
+	return proto_api_versions_resp_encode_served(w, version, error_code, throttle_time_ms,
+						     NULL, NULL);
+}
+
+int proto_api_versions_resp_encode_served(struct kbuf_w *w, int16_t version,
+					  int16_t error_code, int32_t throttle_time_ms,
+					  bool (*served)(void *arg, int16_t api_key), void *arg)
+{
 	bool flex = version >= 3;
+	int32_t n = 0;
 
 	if (!proto_api_supported(PROTO_API_API_VERSIONS, version))
 		return -EOPNOTSUPP;
+	for (size_t i = 0; i < N_APIS; i++)
+		n += !served || served(arg, api_table[i].api_key);
 	kbuf_write_i16(w, error_code);
-	kbuf_write_array_len(w, (int32_t)N_APIS, flex);
+	kbuf_write_array_len(w, n, flex);
 	for (size_t i = 0; i < N_APIS; i++) {
+		if (served && !served(arg, api_table[i].api_key))
+			continue;
 		kbuf_write_i16(w, api_table[i].api_key);
 		kbuf_write_i16(w, api_table[i].min_version);
 		kbuf_write_i16(w, api_table[i].max_version);
@@ -434,6 +466,18 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 		return proto_sasl_handshake_req_decode(&r, v, &req->u.sasl_handshake);
 	case PROTO_API_SASL_AUTHENTICATE:
 		return proto_sasl_auth_req_decode(&r, v, &req->u.sasl_auth);
+	case PROTO_API_PRODUCE:
+		return proto_produce_req_decode(&r, v, &req->u.produce);
+	case PROTO_API_METADATA:
+		return proto_meta_req_decode(&r, v, &req->u.meta);
+	case PROTO_API_LEADER_AND_ISR:
+		return proto_lisr_req_decode(&r, v, &req->u.lisr);
+	case PROTO_API_STOP_REPLICA:
+		return proto_stop_req_decode(&r, v, &req->u.stop);
+	case PROTO_API_UPDATE_METADATA:
+		return proto_um_req_decode(&r, v, &req->u.um);
+	case PROTO_API_CONTROLLED_SHUTDOWN:
+		return proto_cs_req_decode(&r, v, &req->u.cs);
 	}
 	return -EOPNOTSUPP;
 }
@@ -442,9 +486,28 @@ void proto_req_free(struct proto_req *req)
 {
 	if (!req)
 		return;
-	if (req->hdr.api_key == PROTO_API_FETCH)
+	switch (req->hdr.api_key) {
+	case PROTO_API_FETCH:
 		proto_fetch_req_free(&req->u.fetch);
-	else if (req->hdr.api_key == PROTO_API_OFFSET_FOR_LEADER_EPOCH)
+		break;
+	case PROTO_API_OFFSET_FOR_LEADER_EPOCH:
 		proto_ofle_req_free(&req->u.ofle);
+		break;
+	case PROTO_API_PRODUCE:
+		proto_produce_req_free(&req->u.produce);
+		break;
+	case PROTO_API_METADATA:
+		proto_meta_req_free(&req->u.meta);
+		break;
+	case PROTO_API_LEADER_AND_ISR:
+		proto_lisr_req_free(&req->u.lisr);
+		break;
+	case PROTO_API_STOP_REPLICA:
+		proto_stop_req_free(&req->u.stop);
+		break;
+	case PROTO_API_UPDATE_METADATA:
+		proto_um_req_free(&req->u.um);
+		break;
+	}
 	memset(req, 0, sizeof(*req));
 }

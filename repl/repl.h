@@ -30,69 +30,35 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "engine/engine.h"
-
-/* ---- logging (repl/log.c) ----
- * Levels as syslog's. To stderr in the foreground, to syslog (facility
- * daemon) when daemonized. mq_log_limited() drops messages from one call
- * site beyond 20 per 10 s, then reports how many it dropped. */
-enum { MQ_ERR = 3, MQ_WARN = 4, MQ_INFO = 6, MQ_DEBUG = 7 };
-void mq_log_init(int level, bool use_syslog);
-void mq_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define mq_log_limited(level, ...) do {					\
-		static struct mq_ratelimit mq_rl_;			\
-		if (mq_ratelimit_ok(&mq_rl_)) mq_log(level, __VA_ARGS__);	\
-	} while (0)
-struct mq_ratelimit { int64_t window_start; int count; int suppressed; int lock; };
-bool mq_ratelimit_ok(struct mq_ratelimit *rl);
+#include "util/log.h"
 
 /* ---- configuration (repl/config.c) ----
  * Kafka's server.properties form: "key=value" lines, '#' or '!' comments,
- * blank lines, whitespace around key and value trimmed. */
-struct broker_config {
-	char data_dir[4096];
-	int32_t broker_id;                  /* broker.id (0) */
-	int32_t num_partitions;             /* num.partitions (1) */
-	struct log_config log;              /* log.segment.bytes, log.roll.ms, ... */
-	int acks;                           /* acks default for topics: 0, 1, -1 (all) */
-	int64_t buffer_memory;              /* buffer.memory (32 MiB) */
-	int64_t linger_ms;                  /* linger.ms default for topics (0) */
-	/* request.timeout.ms (30000): longest wait of an acks=all write for
-	 * the high watermark to cover its records (-ETIMEDOUT). */
-	int64_t request_timeout_ms;
-	/* The engine's file I/O (NULL: io_posix); tests pass a fault table. */
-	const struct io_ops *io;
-	int64_t flush_scheduler_ms;         /* log.flush.scheduler.interval.ms */
-	int64_t checkpoint_interval_ms;     /* log.flush.offset.checkpoint.interval.ms (60000) */
-	/* Retention and compaction (issue 4). */
-	int64_t retention_check_ms;         /* log.retention.check.interval.ms (300000) */
-	bool cleaner_enable;                /* log.cleaner.enable (true) */
-	int64_t cleaner_backoff_ms;         /* log.cleaner.backoff.ms (15000) */
-	int64_t cleaner_dedupe_bytes;       /* log.cleaner.dedupe.buffer.size (128 MiB) */
-};
-void broker_config_defaults(struct broker_config *c);
-/* Parses a server.properties text. On error returns -EINVAL and writes a
- * message naming the line ("line 3: unknown key 'foo'") into err. */
-int broker_config_parse(struct broker_config *c, const char *text, size_t len,
-			char *err, size_t errlen);
+ * blank lines, whitespace around key and value trimmed. The settings
+ * themselves are the broker's business (repl/config.h); fs holds them
+ * only to name the data directory and to pass them to broker_open. */
+struct broker_config;
+/* A config with every default set; -ENOMEM. Free with broker_config_free. */
+int broker_config_new(struct broker_config **out);
+void broker_config_free(struct broker_config *c);
+/* Reads a server.properties file over c. On error returns -EINVAL (or the
+ * file's -errno) and writes a message naming the file and the line
+ * ("FILE: line 3: unknown key 'foo'") into err. */
 int broker_config_load(struct broker_config *c, const char *path, char *err, size_t errlen);
-/* Renders the effective broker config as key=value lines (malloc'ed). */
-int broker_config_render(const struct broker_config *c, char **out, size_t *len);
+/* The data directory (log.dirs): get, set (-ENAMETOOLONG). */
+const char *broker_config_data_dir(const struct broker_config *c);
+int broker_config_set_data_dir(struct broker_config *c, const char *dir);
 
-/* Topic-level settings: Kafka topic config names. */
-struct topic_config {
-	int32_t partitions;                 /* partitions (num.partitions) */
-	int acks;                           /* acks: 0, 1, -1 = all (default all) */
-	int64_t linger_ms;                  /* linger.ms (0) */
-	struct log_config log;              /* segment.bytes, segment.ms, ... */
-};
-/* Applies "key=value" lines to *tc (a copy the caller owns). All or
- * nothing: on the first bad line returns -EINVAL with a message in err and
- * leaves *tc unchanged. Keys: see README.md "Topic settings". */
-int topic_config_apply(struct topic_config *tc, const char *text, size_t len,
-		       char *err, size_t errlen);
-/* Renders every topic setting as key=value lines (malloc'ed). */
-int topic_config_render(const struct topic_config *tc, char **out, size_t *len);
+/* ---- SCRAM users (repl/scram_admin.c) ----
+ * Kafka's SCRAM-SHA-256 users live in ZooKeeper (/config/users/<user>),
+ * created before the brokers start, as kafka-configs.sh does. connect is
+ * zookeeper.connect's form. add writes (or replaces) the user's salted
+ * credential (4096 iterations, a fresh salt); delete removes it. -EINVAL
+ * bad name, -ENOENT (delete) no such user, ZooKeeper's errors; err says
+ * what failed. */
+int scram_admin_add(const char *connect, const char *user, const char *password,
+		    char *err, size_t errlen);
+int scram_admin_delete(const char *connect, const char *user, char *err, size_t errlen);
 
 /* ---- broker ---- */
 struct broker;
@@ -104,7 +70,6 @@ int broker_open(const struct broker_config *cfg, struct broker **out);
  * every case; -errno (logged, naming what failed) when the logs or the
  * checkpoints could not be made durable: then no marker was written. */
 int broker_close(struct broker *b);
-const struct broker_config *broker_cfg(struct broker *b);
 
 /* Kafka topic name rules: [A-Za-z0-9._-]{1,249}, not "." or "..". */
 bool topic_name_valid(const char *name);
@@ -208,23 +173,42 @@ int topic_line_check(struct topic *t, const char *line, size_t len, bool ended);
 /* Makes everything appended to the partition durable (fsync). */
 int topic_fsync(struct topic *t, int partition);
 
-/* ---- consume: the line view of a partition ---- */
-struct log_cursor;
+/* ---- the line view of a partition (the partition files) ----
+ * Each record is one line (value, or key<sep>value, then '\n') at a line
+ * position that never changes; nothing at or above the high watermark is
+ * returned. */
 /* st_size of the partition file: line position of the high watermark. */
 int64_t topic_line_size(struct topic *t, int partition);
-int topic_log_state(struct topic *t, int partition, struct log_state *st);
-int topic_cursor_new(struct topic *t, int partition, struct log_cursor **out);
-void topic_cursor_free(struct topic *t, int partition, struct log_cursor *c);
-ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c,
-			 int64_t pos, char *buf, size_t size, int64_t *actual_pos);
+/* A reader of one partition's line view, one per open partition file: it
+ * keeps the place of its last read so that the next one continues there
+ * without a lookup. It outlives a delete of its topic. */
+struct topic_reader;
+int topic_reader_new(struct topic *t, int partition, struct topic_reader **out);
+void topic_reader_free(struct topic_reader *r);
+/* Copies up to size bytes of the line view from line position pos; 0 at
+ * or after the high watermark. When pos falls in a gap (records removed
+ * by retention or compaction) it starts at the next record present and
+ * *actual_pos (if not NULL) says where. The lines returned count as
+ * delivered (.metrics). -ENOENT, -EBADMSG, -EIO. */
+ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r,
+			  int64_t pos, char *buf, size_t size, int64_t *actual_pos);
 
-/* ---- .segments ---- */
+/* ---- .segments ----
+ * The files of a partition's segments: <base>.log raw, the others
+ * rendered as text (.index, .timeindex, and .dump: a line per batch, then
+ * a line per record). */
+enum segment_file { SEGMENT_LOG, SEGMENT_INDEX, SEGMENT_TIMEINDEX, SEGMENT_DUMP };
+/* Base offsets of the segments, oldest first; *bases malloc'ed. */
 int topic_segments(struct topic *t, int partition, int64_t **bases, int *n);
-int64_t topic_segment_size(struct topic *t, int partition, int64_t base, enum seg_file kind);
+/* The file's size: .log its bytes, the others their rendering's. */
+int64_t topic_segment_size(struct topic *t, int partition, int64_t base,
+			   enum segment_file kind);
 ssize_t topic_segment_read_raw(struct topic *t, int partition, int64_t base, char *buf,
 			       size_t size, int64_t off);
+/* One chunk of a rendering: *cursor starts at 0 and is advanced; returns
+ * bytes written into buf (at least 64 KiB), 0 when done. */
 ssize_t topic_segment_render(struct topic *t, int partition, int64_t base,
-			     enum seg_file kind, int64_t *cursor, char *buf, size_t size);
+			     enum segment_file kind, int64_t *cursor, char *buf, size_t size);
 
 /* ---- high watermark listener ----
  * fn(arg, topic, partition) after any partition's high watermark moved.

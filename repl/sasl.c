@@ -479,7 +479,13 @@ static int srv_final(struct sasl_server *s, const char *in, size_t n)
 		return srv_refuse(s, -EBADE, "channel binding differs from the gs2 header");
 	if (!msg_attr(&m, 'r', &v, &vn) || !nonce_ok(v, vn))
 		return srv_refuse(s, -EBADMSG, "malformed nonce");
-	if (vn != strlen(s->nonce) || memcmp(v, s->nonce, vn))
+	/* Kafka's ScramSaslServer accepts a final nonce that ENDS with this
+	 * exchange's nonce, not only one equal to it: librdkafka sends its
+	 * client nonce again in front of the whole nonce the server gave it.
+	 * The proof below covers the message as received, so the extra
+	 * prefix cannot be altered by anyone without the password. */
+	if (vn < strlen(s->nonce) ||
+	    memcmp(v + vn - strlen(s->nonce), s->nonce, strlen(s->nonce)))
 		return srv_refuse(s, -EPROTO, "nonce differs from this exchange's");
 	/* Extensions, then the proof, which must come last. */
 	for (;;) {

@@ -28,6 +28,7 @@
 
 #include "repl/repl.h"
 #include "repl/zkc.h"
+#include "util/clock.h"
 
 #define ZKC_DEFAULT_PORT "2181"
 #define ZKC_GET_TRIES    5
@@ -256,18 +257,6 @@ static void free_handle(struct zkc *zkc)
 	free(zkc);
 }
 
-/* CLOCK_MONOTONIC time ms from now, for pthread_cond_timedwait. */
-static void deadline_after(struct timespec *t, int ms)
-{
-	clock_gettime(CLOCK_MONOTONIC, t);
-	t->tv_sec += ms / 1000;
-	t->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (t->tv_nsec >= 1000000000) {
-		t->tv_sec++;
-		t->tv_nsec -= 1000000000;
-	}
-}
-
 /* Opens a session on connstr (clientid: resume that session, or NULL) and
  * waits for it. */
 static int open_handle(const char *hosts, const char *chroot, int timeout_ms,
@@ -307,7 +296,7 @@ static int open_handle(const char *hosts, const char *chroot, int timeout_ms,
 		rc = errno == ENOMEM ? -ENOMEM : -EINVAL;
 		goto out;
 	}
-	deadline_after(&deadline, wait_ms);
+	deadline_from_ms(CLOCK_MONOTONIC, wait_ms, &deadline);
 	pthread_mutex_lock(&zkc->lock);
 	while (zkc->state != ZOO_CONNECTED_STATE && rc == 0) {
 		if (zkc->state == ZOO_EXPIRED_SESSION_STATE)
@@ -385,7 +374,7 @@ static int wait_state(struct zkc *zkc, int state, int ms)
 	struct timespec end;
 	int reached;
 
-	deadline_after(&end, ms);
+	deadline_from_ms(CLOCK_MONOTONIC, ms, &end);
 	pthread_mutex_lock(&zkc->lock);
 	while (zkc->state != state &&
 	       pthread_cond_timedwait(&zkc->cond, &zkc->lock, &end) != ETIMEDOUT)

@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "repl/sasl.h"
 #include "repl/zkdata.h"
 
 /* ---- errors and small helpers ---- */
@@ -279,6 +280,26 @@ int zk_path_partition_state(char *buf, size_t size, const char *topic,
 		return -EINVAL;
 	return path_fmt(buf, size, ZK_BROKER_TOPICS_PATH "/%s/partitions/%d/state",
 			topic, (int)partition);
+}
+
+int zk_user_name_valid(const char *user)
+{
+	size_t n = strlen(user);
+
+	if (n == 0 || n > SASL_MAX_USER || !strcmp(user, ".") || !strcmp(user, ".."))
+		return 0;
+	for (; *user; user++)
+		if (!((*user >= 'a' && *user <= 'z') || (*user >= 'A' && *user <= 'Z') ||
+		      (*user >= '0' && *user <= '9') || strchr("._@-", *user)))
+			return 0;
+	return 1;
+}
+
+int zk_path_user(char *buf, size_t size, const char *user)
+{
+	if (!zk_user_name_valid(user))
+		return -EINVAL;
+	return path_fmt(buf, size, ZK_CONFIG_USERS_PATH "/%s", user);
 }
 
 int zk_path_topic_config(char *buf, size_t size, const char *topic)
@@ -1108,4 +1129,57 @@ int zk_cluster_id_decode(const char *buf, size_t len, char id[ZK_UUID_LEN + 1],
 out:
 	json_decref(root);
 	return rc;
+}
+
+/* ---- /config/users/<user>, /config/changes ---- */
+
+char *zk_user_scram_encode(const struct sasl_cred *cred)
+{
+	char text[512], *bare, *end;
+	char *keys[1] = { SASL_SCRAM_SHA_256 }, *values[1];
+	struct zk_config c = { keys, values, 1 };
+
+	/* sasl_cred_format writes Kafka's command-line form
+	 * "SCRAM-SHA-256=[...]"; the znode holds what is inside the brackets. */
+	if (sasl_cred_format(cred, text, sizeof(text)) < 0)
+		return NULL;
+	bare = strchr(text, '[');
+	end = strrchr(text, ']');
+	if (!bare || !end || end < bare)
+		return NULL;
+	*end = '\0';
+	values[0] = bare + 1;
+	return zk_config_encode(&c);
+}
+
+int zk_user_scram_decode(const char *buf, size_t len, struct sasl_cred *cred, char *why)
+{
+	struct zk_config c;
+	const char *v;
+	int rc;
+
+	if ((rc = zk_config_decode(buf, len, &c, why)))
+		return rc;
+	v = zk_config_get(&c, SASL_SCRAM_SHA_256);
+	if (!v)
+		rc = -ENOENT;
+	else if (sasl_cred_parse(v, cred) < 0)
+		rc = bad(why, "SCRAM-SHA-256 is not salt=..,stored_key=..,server_key=..,"
+			 "iterations=N");
+	zk_config_clear(&c);
+	return rc;
+}
+
+char *zk_config_change_user_encode(const char *user)
+{
+	json_t *root = json_object();
+	char path[ZK_PATH_MAX];
+
+	if (path_fmt(path, sizeof(path), "users/%s", user) < 0) {
+		json_decref(root);
+		return NULL;
+	}
+	root = put(root, "version", json_integer(2));
+	root = put(root, "entity_path", json_string(path));
+	return dump(root);
 }

@@ -32,6 +32,12 @@
  *   /brokers/seqid             persistent, no data: its znode version
  *                              numbers generated broker ids
  *   /cluster/id                persistent: {"version":"1","id":"<base64 uuid>"}
+ *   /config/users/<user>       persistent, a SCRAM user's credential:
+ *       {"version":1,"config":{"SCRAM-SHA-256":
+ *        "salt=<b64>,stored_key=<b64>,server_key=<b64>,iterations=4096"}}
+ *   /config/changes/config_change_<10-digit seq>  persistent sequential:
+ *       {"version":2,"entity_path":"users/<user>"}  tells Kafka's brokers
+ *       that a user's config changed
  *
  * Invariants the decoders enforce (anything else is -EBADMSG with a reason):
  *   - every required field is present with its JSON type (integers are
@@ -74,6 +80,8 @@
 #define ZK_ISR_CHANGE_PATH        "/isr_change_notification"
 #define ZK_ISR_CHANGE_PREFIX      "/isr_change_notification/isr_change_"
 #define ZK_CLUSTER_ID_PATH        "/cluster/id"
+#define ZK_CONFIG_USERS_PATH      "/config/users"
+#define ZK_CONFIG_CHANGE_PREFIX   "/config/changes/config_change_"
 
 /* Kafka's legal topic names: 1..249 of [a-zA-Z0-9._-], not "." or "..". */
 int zk_topic_name_valid(const char *topic);
@@ -88,6 +96,13 @@ int zk_path_partition(char *buf, size_t size, const char *topic, int32_t partiti
 int zk_path_partition_state(char *buf, size_t size, const char *topic, int32_t partition);
 int zk_path_topic_config(char *buf, size_t size, const char *topic);
 int zk_path_delete_topic(char *buf, size_t size, const char *topic);
+/* /config/users/<user>: -EINVAL unless zk_user_name_valid. */
+int zk_path_user(char *buf, size_t size, const char *user);
+
+/* A SCRAM user name mqfs writes as a znode: 1..255 of [A-Za-z0-9._@-],
+ * not "." or ".." (the characters Kafka's URL-encoding of user names
+ * leaves as they are, so Kafka's tools find the same znode). */
+int zk_user_name_valid(const char *user);
 
 /* ---- ids ---- */
 
@@ -216,6 +231,18 @@ struct zk_isr_change {
 char *zk_isr_change_encode(const struct zk_isr_change *c);
 int zk_isr_change_decode(const char *buf, size_t len, struct zk_isr_change *c, char *why);
 void zk_isr_change_clear(struct zk_isr_change *c);
+
+/* ---- /config/users/<user>, /config/changes ---- */
+
+struct sasl_cred;
+/* The user's document holding cred as SCRAM-SHA-256. */
+char *zk_user_scram_encode(const struct sasl_cred *cred);
+/* The SCRAM-SHA-256 credential of a user's document: -ENOENT when it has
+ * none (a user with other settings only), -EBADMSG when the document or
+ * the credential does not decode. */
+int zk_user_scram_decode(const char *buf, size_t len, struct sasl_cred *cred, char *why);
+/* {"version":2,"entity_path":"users/<user>"} */
+char *zk_config_change_user_encode(const char *user);
 
 /* ---- /cluster/id ---- */
 

@@ -27,7 +27,7 @@ int zkmeta_ensure_paths(struct zkc *zkc)
 	static const char *const paths[] = {
 		ZK_BROKER_IDS_PATH, ZK_BROKER_TOPICS_PATH, ZK_BROKER_SEQID_PATH,
 		ZK_CONFIG_TOPICS_PATH, ZK_CONFIG_CHANGES_PATH,
-		ZK_DELETE_TOPICS_PATH, ZK_ISR_CHANGE_PATH,
+		ZK_DELETE_TOPICS_PATH, ZK_ISR_CHANGE_PATH, ZK_CONFIG_USERS_PATH,
 	};
 	size_t i;
 	int rc;
@@ -502,5 +502,62 @@ int zkmeta_cluster_id(struct zkc *zkc, char id[ZK_UUID_LEN + 1], char *why)
 		if (rc != -EEXIST)
 			return rc;
 	}
+	return rc;
+}
+
+/* Kafka's brokers learn of a changed user from a notification znode. */
+static int notify_user_change(struct zkc *zkc, const char *user)
+{
+	char *doc = zk_config_change_user_encode(user);
+	int rc;
+
+	if (!doc)
+		return -ENOMEM;
+	rc = zkc_create(zkc, ZK_CONFIG_CHANGE_PREFIX, doc, strlen(doc),
+			ZKC_SEQUENTIAL | ZKC_PARENTS, NULL, 0);
+	free(doc);
+	return rc;
+}
+
+int zkmeta_scram_user_set(struct zkc *zkc, const char *user, const struct sasl_cred *cred)
+{
+	char path[ZK_PATH_MAX], *doc;
+	int rc;
+
+	if ((rc = zk_path_user(path, sizeof(path), user)) < 0)
+		return rc;
+	if (!(doc = zk_user_scram_encode(cred)))
+		return -ENOMEM;
+	rc = zkc_create(zkc, path, doc, strlen(doc), ZKC_PARENTS, NULL, 0);
+	if (rc == -EEXIST)
+		rc = zkc_set(zkc, path, doc, strlen(doc), ZKC_ANY_VERSION, NULL);
+	free(doc);
+	return rc ? rc : notify_user_change(zkc, user);
+}
+
+int zkmeta_scram_user_delete(struct zkc *zkc, const char *user)
+{
+	char path[ZK_PATH_MAX];
+	int rc;
+
+	if ((rc = zk_path_user(path, sizeof(path), user)) < 0)
+		return rc;
+	rc = zkc_delete(zkc, path, ZKC_ANY_VERSION);
+	return rc ? rc : notify_user_change(zkc, user);
+}
+
+int zkmeta_scram_user(struct zkc *zkc, const char *user, struct sasl_cred *cred,
+		      zkc_watch_fn *watch, void *arg, char *why)
+{
+	char path[ZK_PATH_MAX], *data = NULL;
+	size_t len;
+	int rc;
+
+	if ((rc = zk_path_user(path, sizeof(path), user)) < 0)
+		return rc;
+	rc = zkc_get(zkc, path, &data, &len, NULL, watch, arg);
+	if (rc == 0)
+		rc = zk_user_scram_decode(data, len, cred, why);
+	free(data);
 	return rc;
 }

@@ -28,6 +28,7 @@
 
 #include <stdint.h>
 
+#include "repl/sasl.h"
 #include "repl/zkc.h"
 #include "repl/zkdata.h"
 
@@ -116,6 +117,18 @@ int zkmeta_request_delete_topic(struct zkc *zkc, const char *topic);
 /* Tells the controller that the ISR of these partitions changed (a
  * sequential /isr_change_notification/isr_change_ znode). */
 int zkmeta_notify_isr_change(struct zkc *zkc, const struct zk_isr_change *c);
+
+/* SCRAM users, as kafka-configs.sh --entity-type users writes them: the
+ * credential in /config/users/<user> (created or replaced), and a change
+ * notification for Kafka's brokers. -EINVAL for a user name that is not
+ * zk_user_name_valid; delete: -ENOENT when no such user. */
+int zkmeta_scram_user_set(struct zkc *zkc, const char *user, const struct sasl_cred *cred);
+int zkmeta_scram_user_delete(struct zkc *zkc, const char *user);
+/* Reads a user's credential; watch (may be NULL) fires when the znode
+ * changes or goes. -ENOENT no such user (or no SCRAM-SHA-256 credential),
+ * -EBADMSG. */
+int zkmeta_scram_user(struct zkc *zkc, const char *user, struct sasl_cred *cred,
+		      zkc_watch_fn *watch, void *arg, char *why);
 
 /* The cluster id, created on first use by whichever broker comes first. */
 int zkmeta_cluster_id(struct zkc *zkc, char id[ZK_UUID_LEN + 1], char *why);

@@ -40,6 +40,11 @@ static bool fi_dies(struct faultio *f)
 static int fi_open(void *ctx, const char *path, int flags, mode_t mode)
 {
 	struct faultio *f = ctx;
+	f->opens++;
+	if (f->open_fails > 0) {
+		f->open_fails--;
+		return -f->open_errno;
+	}
 	if ((flags & (O_CREAT | O_TRUNC)) && fi_dies(f))
 		return -EIO;
 	if ((flags & O_CREAT) && f->fail_path && strstr(path, f->fail_path))

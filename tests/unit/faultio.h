@@ -36,6 +36,11 @@ struct faultio {
 	/* Not NULL: a creating open or a mkdir of a path containing it fails
 	 * with EIO (one file or one log directory that cannot be made). */
 	const char *fail_path;
+	/* >0: the next open_fails opens fail with open_errno (EMFILE: out of
+	 * descriptors), one less each time. */
+	int open_fails;
+	int open_errno;
+	int opens;                  /* open calls seen */
 	char *fd_path[4096];
 	/* durable: the size at the last fsync. A file with a mapped tail also
 	 * keeps snap, its bytes [snap_off, snap_off + snap_len) as of its last

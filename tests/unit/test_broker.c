@@ -1,7 +1,8 @@
 /*
- * test_broker.c — the broker (repl/broker.c, catalog.c, produce.c,
- * views.c) on a real data directory in a tmpdir: topics created, produced
- * to and read back through the line view, keyed lines, max.message.bytes,
+ * test_broker.c — the broker (repl/broker.c, topics.c, partitions.c,
+ * topic_config.c, topic_read.c, catalog.c, produce.c, broker_views.c) on
+ * a real data directory in a tmpdir: topics created, produced to and read
+ * back through the line view, keyed lines, max.message.bytes,
  * key.separator fixed after the first record, growing partitions, reopen,
  * delete with references held, names, the partitioner, the text views,
  * concurrent writers.
@@ -210,7 +211,7 @@ static void test_keyed_roundtrip(void **state)
 	{
 		char *dump = malloc(1 << 16);
 		int64_t cur = 0;
-		ssize_t n = topic_segment_render(t, 0, 0, SEG_DUMP, &cur, dump, (1 << 16) - 1);
+		ssize_t n = topic_segment_render(t, 0, 0, SEGMENT_DUMP, &cur, dump, (1 << 16) - 1);
 
 		assert_true(n > 0);
 		dump[n] = '\0';

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "repl/repl.h"
+#include "repl/config.h"
 #include "engine/batch.h"
 
 /* ---- helpers ---- */
@@ -64,6 +64,8 @@ static void assert_topic_equal(const struct topic_config *a, const struct topic_
 {
 	assert_int_equal(a->partitions, b->partitions);
 	assert_int_equal(a->acks, b->acks);
+	assert_int_equal(a->min_insync_replicas, b->min_insync_replicas);
+	assert_int_equal(a->unclean_leader_election, b->unclean_leader_election);
 	assert_log_config_equal(&a->log, &b->log);
 }
 
@@ -72,6 +74,7 @@ static void topic_defaults(struct topic_config *tc)
 	memset(tc, 0, sizeof(*tc));
 	tc->partitions = 1;
 	tc->acks = -1;
+	tc->min_insync_replicas = 1;
 	log_config_defaults(&tc->log);
 }
 
@@ -140,7 +143,8 @@ static const char default_render[] =
 	"log.cleaner.dedupe.buffer.size=134217728\n"
 	"log.cleaner.delete.retention.ms=86400000\n"
 	"log.cleaner.min.cleanable.ratio=0.5\n"
-	"log.cleaner.min.compaction.lag.ms=0\n";
+	"log.cleaner.min.compaction.lag.ms=0\n"
+	"log.segment.fd.cache=0\n";
 
 static void test_defaults(void **state)
 {
@@ -674,7 +678,9 @@ static void test_topic_roundtrip(void **state)
 		"cleanup.policy=delete\n"
 		"delete.retention.ms=86400000\n"
 		"min.cleanable.dirty.ratio=0.5\n"
-		"min.compaction.lag.ms=0\n");
+		"min.compaction.lag.ms=0\n"
+		"min.insync.replicas=1\n"
+		"unclean.leader.election.enable=false\n");
 	free(text);
 
 	assert_int_equal(apply(&tc, "partitions=6\nacks=0\nsegment.bytes=5000\n"
@@ -702,6 +708,241 @@ static void test_topic_roundtrip(void **state)
 }
 
 /* ---- log ---- */
+
+/* ---- cluster settings (cluster_config.c) ---- */
+
+#define JAAS_ADMIN "org.apache.kafka.common.security.scram.ScramLoginModule required " \
+	"username=\"admin\" password=\"admin-secret\";"
+
+static void test_cluster_defaults(void **state)
+{
+	struct broker_config c;
+	char *text;
+	size_t len;
+
+	(void)state;
+	broker_config_defaults(&c);
+	assert_string_equal(c.cluster.zk_connect, "");
+	assert_false(cluster_config_zk(&c.cluster));
+	assert_int_equal(c.cluster.zk_session_timeout_ms, 18000);
+	assert_int_equal(cluster_config_connect_timeout(&c.cluster), 18000);
+	assert_false(c.cluster.listeners_set);
+	assert_int_equal(c.cluster.inter_broker, NET_PLAINTEXT);
+	assert_int_equal(c.cluster.default_replication_factor, 1);
+	assert_int_equal(c.cluster.min_insync_replicas, 1);
+	assert_int_equal(c.cluster.replica_lag_time_max_ms, 30000);
+	assert_int_equal(c.cluster.replica_fetch_max_bytes, 1048576);
+	assert_int_equal(c.cluster.replica_fetch_wait_max_ms, 500);
+	assert_int_equal(c.cluster.replica_fetch_min_bytes, 1);
+	assert_int_equal(c.cluster.num_replica_fetchers, 1);
+	assert_false(c.cluster.unclean_leader_election);
+	assert_true(c.cluster.controlled_shutdown);
+	assert_true(c.cluster.auto_leader_rebalance);
+	assert_int_equal(c.cluster.leader_imbalance_pct, 10);
+	assert_int_equal(c.cluster.leader_imbalance_check_s, 300);
+	/* A single node renders exactly what it always did: no cluster keys. */
+	assert_int_equal(broker_config_render(&c, &text, &len), 0);
+	assert_null(strstr(text, "zookeeper"));
+	assert_null(strstr(text, "listeners"));
+	free(text);
+}
+
+static void test_cluster_keys(void **state)
+{
+	struct broker_config c;
+	char err[256] = "";
+
+	(void)state;
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c,
+		"zookeeper.connect=127.0.0.1:2181,127.0.0.1:2182/mqfs\n"
+		"zookeeper.session.timeout.ms=4000\n"
+		"zookeeper.connection.timeout.ms=9000\n"
+		"broker.id=3\n"
+		"listeners=SASL_PLAINTEXT://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092\n"
+		"advertised.listeners=SASL_PLAINTEXT://b3.example:9093\n"
+		"security.inter.broker.protocol=SASL_PLAINTEXT\n"
+		"sasl.enabled.mechanisms=SCRAM-SHA-256\n"
+		"sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256\n"
+		"listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=" JAAS_ADMIN "\n"
+		"default.replication.factor=3\nmin.insync.replicas=2\n"
+		"replica.lag.time.max.ms=10000\nreplica.fetch.max.bytes=2048\n"
+		"replica.fetch.wait.max.ms=100\nreplica.fetch.min.bytes=10\n"
+		"num.replica.fetchers=2\nunclean.leader.election.enable=true\n"
+		"controlled.shutdown.enable=false\nauto.leader.rebalance.enable=false\n"
+		"leader.imbalance.per.broker.percentage=20\n"
+		"leader.imbalance.check.interval.seconds=60\n"
+		"num.io.threads=4\nmax.connections.per.ip=7\n", err, sizeof(err)), 0);
+	assert_true(cluster_config_zk(&c.cluster));
+	assert_string_equal(c.cluster.zk_connect, "127.0.0.1:2181,127.0.0.1:2182/mqfs");
+	assert_int_equal(c.cluster.zk_session_timeout_ms, 4000);
+	assert_int_equal(cluster_config_connect_timeout(&c.cluster), 9000);
+	assert_int_equal(c.broker_id, 3);
+	assert_true(c.cluster.listeners_set);
+	assert_int_equal(c.cluster.net.n_listeners, 2);
+	assert_string_equal(c.cluster.net.listeners[0].name, "SASL_PLAINTEXT");
+	assert_int_equal(c.cluster.net.listeners[0].port, 9093);
+	assert_int_equal(c.cluster.net.n_advertised, 1);
+	assert_string_equal(c.cluster.net.advertised[0].host, "b3.example");
+	assert_int_equal(c.cluster.inter_broker, NET_SASL_PLAINTEXT);
+	assert_string_equal(c.cluster.jaas_user, "admin");
+	assert_string_equal(c.cluster.jaas_password, "admin-secret");
+	assert_int_equal(c.cluster.default_replication_factor, 3);
+	assert_int_equal(c.cluster.min_insync_replicas, 2);
+	assert_int_equal(c.cluster.replica_lag_time_max_ms, 10000);
+	assert_int_equal(c.cluster.replica_fetch_max_bytes, 2048);
+	assert_int_equal(c.cluster.replica_fetch_wait_max_ms, 100);
+	assert_int_equal(c.cluster.replica_fetch_min_bytes, 10);
+	assert_int_equal(c.cluster.num_replica_fetchers, 2);
+	assert_true(c.cluster.unclean_leader_election);
+	assert_false(c.cluster.controlled_shutdown);
+	assert_false(c.cluster.auto_leader_rebalance);
+	assert_int_equal(c.cluster.leader_imbalance_pct, 20);
+	assert_int_equal(c.cluster.leader_imbalance_check_s, 60);
+	assert_int_equal(c.cluster.net.num_io_threads, 4);
+	assert_int_equal(c.cluster.net.max_connections_per_ip, 7);
+	/* Kafka's generic name of the JAAS setting works as well. */
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c, "sasl.jaas.config=" JAAS_ADMIN "\n", err, sizeof(err)), 0);
+	assert_string_equal(c.cluster.jaas_user, "admin");
+}
+
+static void test_cluster_render_roundtrip(void **state)
+{
+	struct broker_config c, back;
+	char err[256] = "", *text;
+	size_t len;
+
+	(void)state;
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c, "zookeeper.connect=127.0.0.1:2181\n"
+		"listeners=SASL_PLAINTEXT://127.0.0.1:0\n"
+		"security.inter.broker.protocol=SASL_PLAINTEXT\n"
+		"sasl.jaas.config=" JAAS_ADMIN "\nmin.insync.replicas=2\n", err, sizeof(err)), 0);
+	assert_int_equal(broker_config_render(&c, &text, &len), 0);
+	assert_non_null(strstr(text, "\nzookeeper.connect=127.0.0.1:2181\n"));
+	assert_non_null(strstr(text, "\nzookeeper.connection.timeout.ms=18000\n"));
+	assert_non_null(strstr(text, "\nlisteners=SASL_PLAINTEXT://127.0.0.1:0\n"));
+	assert_non_null(strstr(text, "\nadvertised.listeners=SASL_PLAINTEXT://127.0.0.1:0\n"));
+	assert_non_null(strstr(text, "\nmin.insync.replicas=2\n"));
+	/* The broker's password is not shown to readers of MNT/.config. */
+	assert_null(strstr(text, "admin-secret"));
+	assert_non_null(strstr(text, "username=\"admin\" password=\"[hidden]\";\n"));
+	/* Everything else reads back to the same settings. */
+	broker_config_defaults(&back);
+	assert_int_equal(broker_config_parse(&back, text, len, err, sizeof(err)), 0);
+	assert_broker_equal(&c, &back);
+	assert_string_equal(back.cluster.zk_connect, c.cluster.zk_connect);
+	assert_int_equal(back.cluster.min_insync_replicas, 2);
+	assert_int_equal(back.cluster.net.n_listeners, 1);
+	assert_int_equal(back.cluster.inter_broker, NET_SASL_PLAINTEXT);
+	free(text);
+}
+
+static void expect_cluster_refusal(const char *text, const char *msg)
+{
+	struct broker_config c, before;
+	char err[512] = "";
+
+	broker_config_defaults(&c);
+	before = c;
+	assert_int_equal(parse(&c, text, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, msg))
+		fail_msg("'%s': expected '%s' in '%s'", text, msg, err);
+	/* All or nothing. */
+	assert_memory_equal(&c, &before, sizeof(c));
+}
+
+static void test_cluster_refusals(void **state)
+{
+	(void)state;
+	expect_cluster_refusal("zookeeper.session.timeout.ms=0\n",
+			       "bad value for 'zookeeper.session.timeout.ms'");
+	expect_cluster_refusal("zookeeper.connect=/chroot\n", "zookeeper.connect: '/chroot'");
+	expect_cluster_refusal("zookeeper.connect=h:1/a/\n", "zookeeper.connect:");
+	expect_cluster_refusal("listeners=SSL://:9093\n", "bad value for 'listeners'");
+	expect_cluster_refusal("listeners=PLAINTEXT://:1,PLAINTEXT://:2\n",
+			       "bad value for 'listeners'");
+	expect_cluster_refusal("security.inter.broker.protocol=SSL\n",
+			       "bad value for 'security.inter.broker.protocol'");
+	expect_cluster_refusal("sasl.mechanism.inter.broker.protocol=PLAIN\n",
+			       "bad value for 'sasl.mechanism.inter.broker.protocol'");
+	expect_cluster_refusal("sasl.enabled.mechanisms=GSSAPI\n",
+			       "bad value for 'sasl.enabled.mechanisms'");
+	expect_cluster_refusal("default.replication.factor=0\n",
+			       "bad value for 'default.replication.factor'");
+	expect_cluster_refusal("min.insync.replicas=x\n", "bad value for 'min.insync.replicas'");
+	expect_cluster_refusal("unclean.leader.election.enable=yes\n",
+			       "bad value for 'unclean.leader.election.enable'");
+	expect_cluster_refusal("leader.imbalance.per.broker.percentage=101\n",
+			       "bad value for 'leader.imbalance.per.broker.percentage'");
+	/* JAAS lines Kafka would not accept either. */
+	expect_cluster_refusal("sasl.jaas.config=org.apache.kafka.common.security.plain."
+			       "PlainLoginModule required username=\"a\" password=\"b\";\n",
+			       "expected the login module");
+	expect_cluster_refusal("sasl.jaas.config=org.apache.kafka.common.security.scram."
+			       "ScramLoginModule username=\"a\" password=\"b\";\n", "'required'");
+	expect_cluster_refusal("sasl.jaas.config=org.apache.kafka.common.security.scram."
+			       "ScramLoginModule required username=\"a\";\n",
+			       "expected username=");
+	expect_cluster_refusal("sasl.jaas.config=org.apache.kafka.common.security.scram."
+			       "ScramLoginModule required username=a password=\"b\";\n",
+			       "quoted value");
+	expect_cluster_refusal("sasl.jaas.config=org.apache.kafka.common.security.scram."
+			       "ScramLoginModule required username=\"a\" password=\"b\"\n",
+			       "';'");
+	/* Checks across keys name the key. */
+	expect_cluster_refusal("zookeeper.connect=h:1\nlisteners=PLAINTEXT://:9092\n"
+			       "security.inter.broker.protocol=SASL_PLAINTEXT\n"
+			       "sasl.jaas.config=" JAAS_ADMIN "\n",
+			       "security.inter.broker.protocol: no SASL_PLAINTEXT listener");
+	expect_cluster_refusal("zookeeper.connect=h:1\nlisteners=SASL_PLAINTEXT://:9093\n"
+			       "security.inter.broker.protocol=SASL_PLAINTEXT\n",
+			       "needs the broker's credentials");
+	expect_cluster_refusal("listeners=PLAINTEXT://:9092\n"
+			       "advertised.listeners=SASL_PLAINTEXT://h:9093\n",
+			       "advertised.listeners: SASL_PLAINTEXT is not a listener");
+	expect_cluster_refusal("listeners=PLAINTEXT://:9092\n"
+			       "advertised.listeners=PLAINTEXT://:9092\n",
+			       "advertised.listeners: PLAINTEXT advertises no host");
+	expect_cluster_refusal("replica.fetch.wait.max.ms=30000\n",
+			       "replica.fetch.wait.max.ms (30000) must be below");
+}
+
+static void test_jaas_escapes(void **state)
+{
+	char user[64], pass[64], why[128];
+
+	(void)state;
+	assert_int_equal(cluster_jaas_parse("  org.apache.kafka.common.security.scram."
+		"ScramLoginModule   required\tusername = \"a\\\"b\" tokenauth=\"false\" "
+		"password=\"p\\\\q;\" ; ", user, sizeof(user), pass, sizeof(pass), why,
+		sizeof(why)), 0);
+	assert_string_equal(user, "a\"b");
+	assert_string_equal(pass, "p\\q;");
+	assert_int_equal(cluster_jaas_parse("org.apache.kafka.common.security.scram."
+		"ScramLoginModule required username=\"\" password=\"x\";", user, sizeof(user),
+		pass, sizeof(pass), why, sizeof(why)), -EINVAL);
+}
+
+static void test_topic_replication_keys(void **state)
+{
+	struct topic_config tc;
+	char err[256] = "";
+
+	(void)state;
+	topic_defaults(&tc);
+	assert_int_equal(apply(&tc, "min.insync.replicas=2\nunclean.leader.election.enable=true\n",
+			       err, sizeof(err)), 0);
+	assert_int_equal(tc.min_insync_replicas, 2);
+	assert_true(tc.unclean_leader_election);
+	assert_int_equal(apply(&tc, "min.insync.replicas=0\n", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "min.insync.replicas"));
+	assert_int_equal(tc.min_insync_replicas, 2);
+	/* Broker-only keys stay broker-only. */
+	assert_int_equal(apply(&tc, "zookeeper.connect=h:1\n", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "unknown key 'zookeeper.connect'"));
+}
 
 static void test_log_output(void **state)
 {
@@ -854,6 +1095,12 @@ int main(void)
 		cmocka_unit_test(test_partitions_grow),
 		cmocka_unit_test(test_key_separator),
 		cmocka_unit_test(test_topic_roundtrip),
+		cmocka_unit_test(test_cluster_defaults),
+		cmocka_unit_test(test_cluster_keys),
+		cmocka_unit_test(test_cluster_render_roundtrip),
+		cmocka_unit_test(test_cluster_refusals),
+		cmocka_unit_test(test_jaas_escapes),
+		cmocka_unit_test(test_topic_replication_keys),
 		cmocka_unit_test(test_log_output),
 		cmocka_unit_test(test_ratelimit),
 		cmocka_unit_test(test_ratelimit_threads),

@@ -30,23 +30,16 @@
 
 #include "repl/net.h"
 #include "repl/repl.h"
+#include "util/clock.h"
 
 #define DEADLINE_MS 20000
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Polls cond(arg) every millisecond until it holds or the deadline. */
 static bool eventually(bool (*cond)(void *), void *arg)
 {
-	int64_t end = now_ms() + DEADLINE_MS;
+	int64_t end = now_mono_ms() + DEADLINE_MS;
 
-	while (now_ms() < end) {
+	while (now_mono_ms() < end) {
 		if (cond(arg))
 			return true;
 		usleep(1000);
@@ -258,10 +251,10 @@ static void write_all(int fd, const void *p, size_t n)
  * any bytes before it are skipped. */
 static bool closed_by_server(int fd)
 {
-	int64_t end = now_ms() + DEADLINE_MS;
+	int64_t end = now_mono_ms() + DEADLINE_MS;
 	char buf[4096];
 
-	while (now_ms() < end) {
+	while (now_mono_ms() < end) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
@@ -399,13 +392,25 @@ static void check_versions(struct kbuf_r *body, int16_t v, int16_t want_err)
 	size_t n;
 	const struct proto_api *ours = proto_api_table(&n);
 
+	int32_t k = 0;
+
 	assert_int_equal(proto_api_versions_resp_decode(body, v, &av), 0);
 	assert_int_equal(av.error_code, want_err);
-	assert_int_equal(av.n_api_keys, (int32_t)n);
+	/* Listed: what the fixture serves (Fetch, OffsetForLeaderEpoch and
+	 * the listener's own), not every API the codec knows. */
 	for (size_t i = 0; i < n; i++) {
-		assert_int_equal(av.api_keys[i].api_key, ours[i].api_key);
-		assert_int_equal(av.api_keys[i].max_version, ours[i].max_version);
+		if (ours[i].api_key != PROTO_API_FETCH &&
+		    ours[i].api_key != PROTO_API_OFFSET_FOR_LEADER_EPOCH &&
+		    ours[i].api_key != PROTO_API_API_VERSIONS &&
+		    ours[i].api_key != PROTO_API_SASL_HANDSHAKE &&
+		    ours[i].api_key != PROTO_API_SASL_AUTHENTICATE)
+			continue;
+		assert_true(k < av.n_api_keys);
+		assert_int_equal(av.api_keys[k].api_key, ours[i].api_key);
+		assert_int_equal(av.api_keys[k].max_version, ours[i].max_version);
+		k++;
 	}
+	assert_int_equal(av.n_api_keys, k);
 	proto_api_versions_resp_free(&av);
 }
 
@@ -494,14 +499,14 @@ static void test_unsupported_closes(void **state)
 	uint8_t buf[256];
 	size_t n;
 	int fd;
-	const char *want[] = { "api_key 0", "api_key 1 (Fetch) version 99", NULL };
+	const char *want[] = { "api_key 2", "api_key 1 (Fetch) version 99", NULL };
 
 	(void)state;
 	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
 	fx_start(&fx);
 	log_capture();
 	fd = raw_connect(fx.port);
-	n = build_req(buf, sizeof(buf), 0 /* Produce */, 9, 7, "xxxx", 4);
+	n = build_req(buf, sizeof(buf), 2 /* ListOffsets */, 7, 7, "xxxx", 4);
 	write_all(fd, buf, n);
 	assert_true(closed_by_server(fd));
 	close(fd);

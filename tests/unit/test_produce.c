@@ -26,6 +26,7 @@
 #include "repl/repl.h"
 #include "repl/broker_int.h"
 #include "tests/unit/faultio.h"
+#include "util/clock.h"
 
 struct fx {
 	char dir[64];
@@ -114,14 +115,6 @@ static char *read_all(struct topic *t, int p)
 	topic_cursor_free(t, p, c);
 	buf[n] = '\0';
 	return buf;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- murmur2 and the partitioner ---- */
@@ -229,13 +222,13 @@ static void *writer_main(void *arg)
 
 	if (w->bar)
 		pthread_barrier_wait(w->bar);
-	t0 = now_ms();
+	t0 = now_mono_ms();
 	for (int i = 0; i < w->nwrites && w->rc == 0; i++) {
 		int n = snprintf(line, sizeof(line), "w%d-%06d\n", w->id, i);
 
 		w->rc = topic_produce(w->f->t, 0, line, (size_t)n, w->flags);
 	}
-	w->ms = now_ms() - t0;
+	w->ms = now_mono_ms() - t0;
 	return NULL;
 }
 
@@ -322,9 +315,9 @@ static void test_buffer_memory(void **state)
 	config(f, "linger.ms=400\n");
 	pthread_create(&th, NULL, big_writer, &w);
 	usleep(100 * 1000);
-	t0 = now_ms();
+	t0 = now_mono_ms();
 	assert_int_equal(topic_produce(f->t, 0, buf, sizeof(buf), PRODUCE_NONBLOCK), -EAGAIN);
-	assert_true(now_ms() - t0 < 100);       /* at once, not after the linger */
+	assert_true(now_mono_ms() - t0 < 100);       /* at once, not after the linger */
 	assert_int_equal(atomic_load(&f->b->pm.buffer_full), 1);
 	/* Blocking: waits for the first append, then goes through. */
 	assert_int_equal(topic_produce(f->t, 0, buf, sizeof(buf), 0), 0);
@@ -370,9 +363,9 @@ static void test_acks0_tracker(void **state)
 	config(f, "linger.ms=300\n");
 	pthread_create(&th, NULL, big_writer, &w);
 	usleep(50 * 1000);
-	t0 = now_ms();
+	t0 = now_mono_ms();
 	assert_int_equal(produce_tracked(f->t, "q\n", &tr), 0);
-	assert_true(now_ms() - t0 < 150);
+	assert_true(now_mono_ms() - t0 < 150);
 	assert_int_equal(leo(f, 0), 1);                 /* not yet appended */
 	assert_int_equal(atomic_load(&f->b->pm.acks0_queued), 1);
 	assert_int_equal(produce_tracker_wait(&tr), 0); /* what fsync/close do */
@@ -526,7 +519,7 @@ static void test_big_write_as_lines(void **state)
 /* Polls cond(f) with a deadline (never a sleep of the expected time). */
 static bool wait_until(bool (*cond)(struct fx *f), struct fx *f)
 {
-	for (int64_t dl = now_ms() + 20000; now_ms() < dl; usleep(1000))
+	for (int64_t dl = now_mono_ms() + 20000; now_mono_ms() < dl; usleep(1000))
 		if (cond(f))
 			return true;
 	return cond(f);

@@ -18,7 +18,7 @@
 
 #include "engine/engine.h"
 #include "engine/log_int.h"
-#include "repl/repl.h"
+#include "repl/config.h"
 #include "tests/unit/logfx.h"
 
 

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "repl/sasl.h"
 #include "repl/zkdata.h"
 
 #define DEC(fn, doc, out, why) fn((doc), strlen(doc), (out), (why))
@@ -558,9 +559,47 @@ static void test_paths(void **state)
 	assert_true(zk_topic_name_valid("__consumer_offsets"));
 }
 
+/* /config/users/<user> as kafka-configs.sh writes it, and back. */
+static void test_user_scram(void **state)
+{
+	static const char kafka[] =
+		"{\"version\":1,\"config\":{\"SCRAM-SHA-256\":"
+		"\"salt=MWtxOG56cHNybGhoank2Ym5nNmZ2Nmd4,stored_key=PGwQ8ZyTPGWTc6Q4aZ"
+		"WUP5tG4mP/QKoYlI7QbxsM0s4=,server_key=ylS8G4Pld+tOzdhAGGaS5JsqcdeAE3Fz3"
+		"3BSDTm2LYQ=,iterations=4096\"}}";
+	struct sasl_cred cred, back;
+	char why[ZK_WHY_LEN], path[ZK_PATH_MAX], *doc;
+
+	(void)state;
+	assert_int_equal(zk_user_scram_decode(kafka, strlen(kafka), &cred, why), 0);
+	assert_int_equal(cred.iterations, 4096);
+	assert_int_equal(cred.salt_len, 24);
+	doc = zk_user_scram_encode(&cred);
+	assert_non_null(doc);
+	assert_string_equal(doc, kafka);
+	assert_int_equal(zk_user_scram_decode(doc, strlen(doc), &back, why), 0);
+	assert_memory_equal(&back, &cred, sizeof(cred));
+	free(doc);
+	/* A user with other settings only has no credential; junk is refused. */
+	assert_int_equal(DEC(zk_user_scram_decode, "{\"version\":1,\"config\":"
+			     "{\"producer_byte_rate\":\"1024\"}}", &cred, why), -ENOENT);
+	assert_int_equal(DEC(zk_user_scram_decode, "{\"version\":1,\"config\":"
+			     "{\"SCRAM-SHA-256\":\"salt=x\"}}", &cred, why), -EBADMSG);
+	assert_int_equal(zk_path_user(path, sizeof(path), "admin"), 19);
+	assert_string_equal(path, "/config/users/admin");
+	assert_int_equal(zk_path_user(path, sizeof(path), "a/b"), -EINVAL);
+	assert_int_equal(zk_path_user(path, sizeof(path), ".."), -EINVAL);
+	assert_int_equal(zk_path_user(path, sizeof(path), ""), -EINVAL);
+	assert_true(zk_user_name_valid("svc-1.x@corp"));
+	doc = zk_config_change_user_encode("admin");
+	assert_string_equal(doc, "{\"version\":2,\"entity_path\":\"users/admin\"}");
+	free(doc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_user_scram),
 		cmocka_unit_test(test_broker_kafka_v5),
 		cmocka_unit_test(test_broker_old_versions),
 		cmocka_unit_test(test_broker_encode),

@@ -1,5 +1,5 @@
 /*
- * views.c — open files: what read, write, flush, fsync and release do for
+ * open_files.c — open files: what read, write, flush, fsync and release do for
  * each kind of file.
  *
  * Partition files (MNT/<topic>/<p>, and .produce with partition -1):
@@ -38,7 +38,7 @@
  *           makes the partition (every partition, for .produce) durable.
  *   fallocate  -EOPNOTSUPP: space is not reserved in a log, and a
  *           zeroed range would be a record of NUL bytes.
- *   read    the line view through a cursor. Client offsets equal stable
+ *   read    the line view through a reader. Client offsets equal stable
  *           line positions until a gap (records removed by retention or
  *           compaction): the read then continues at the next record and
  *           next_off/next_pos remember where the client's offsets now
@@ -101,8 +101,7 @@ static void file_free(struct fs_file *f)
 {
 	if (!f)
 		return;
-	if (f->cursor)
-		topic_cursor_free(f->topic, f->partition, f->cursor);
+	topic_reader_free(f->reader);
 	/* Before the topic reference goes: queued acks=0 writes finish. */
 	produce_tracker_destroy(&f->tracker);
 	if (f->group)
@@ -144,7 +143,7 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **ou
 	f->node_kind = n->key.kind;
 	f->partition = n->key.partition;
 	f->base = n->key.base;
-	f->seg = (enum seg_file)n->key.file;
+	f->seg = (enum segment_file)n->key.file;
 	f->oflags = flags;
 	f->wnext = -1;
 	fs_node_path(n, f->path, sizeof(f->path));
@@ -164,7 +163,7 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **ou
 		f->kind = FILE_PART;
 		break;
 	case NODE_SEG_FILE:
-		f->kind = f->seg == SEG_LOG ? FILE_SEG_RAW : FILE_SEG_TEXT;
+		f->kind = f->seg == SEGMENT_LOG ? FILE_SEG_RAW : FILE_SEG_TEXT;
 		break;
 	default:
 		f->kind = FILE_TEXT;
@@ -230,8 +229,8 @@ static ssize_t part_read(struct fs_file *f, size_t size, off_t off, const char *
 
 	if (f->partition < 0)
 		return 0;                       /* .produce reads empty */
-	if (!f->cursor) {
-		rc = topic_cursor_new(f->topic, f->partition, &f->cursor);
+	if (!f->reader) {
+		rc = topic_reader_new(f->topic, f->partition, &f->reader);
 		if (rc < 0)
 			return rc;
 	}
@@ -242,7 +241,7 @@ static ssize_t part_read(struct fs_file *f, size_t size, off_t off, const char *
 		return rc;
 	pos = (off == f->next_off) ? f->next_pos : off;
 	actual = pos;
-	n = topic_read_lines(f->topic, f->partition, f->cursor, pos, f->rbuf, size, &actual);
+	n = topic_reader_read(f->topic, f->partition, f->reader, pos, f->rbuf, size, &actual);
 	if (n < 0)
 		return n;
 	f->next_off = off + n;

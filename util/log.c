@@ -1,6 +1,6 @@
 /*
  * log.c — the daemon's diagnostic log (not the message log: that is
- * engine/). See repl.h, section "logging".
+ * engine/), used by every layer. Interface: util/log.h.
  *
  * Output
  *   foreground:  one line per message on stderr,
@@ -34,7 +34,8 @@
 #include <unistd.h>
 #include <sched.h>
 
-#include "repl/repl.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 #define MQ_RL_WINDOW_MS 10000
 #define MQ_RL_BURST     20
@@ -154,14 +155,6 @@ out:
 	errno = saved_errno;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void rl_lock(struct mq_ratelimit *rl)
 {
 	while (__atomic_exchange_n(&rl->lock, 1, __ATOMIC_ACQUIRE)) {
@@ -177,7 +170,7 @@ static void rl_unlock(struct mq_ratelimit *rl)
 
 bool mq_ratelimit_ok(struct mq_ratelimit *rl)
 {
-	int64_t now = mono_ms();
+	int64_t now = now_mono_ms();
 	int missed = 0;
 	bool ok;
 

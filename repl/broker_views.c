@@ -1,5 +1,5 @@
 /*
- * views.c — the broker's text views: MNT/<topic>/.state, MNT/.state,
+ * broker_views.c — the broker's text views: MNT/<topic>/.state, MNT/.state,
  * MNT/.config, MNT/.metrics. Every view is rendered whole into a malloc'ed
  * buffer from a snapshot taken under the locks, then formatted without
  * them.
@@ -15,6 +15,11 @@
  * isr are broker ids in brackets ("[0]"); dirty_ratio is the cleaner's
  * (0.00-1.00) for compacted topics, "-" otherwise.
  *
+ * MNT/.state in a ZooKeeper cluster: broker.id, then cluster_state_text's
+ * lines (broker.epoch, zookeeper.*, cluster.id, controller, brokers, one
+ * broker.<id>=alive|gone <endpoints> line per broker known), then the
+ * node's own as on a single node.
+ *
  * MNT/.metrics: Prometheus text exposition format 0.0.4; every metric has
  * its # HELP and # TYPE lines and all its samples together; label values
  * are escaped (\\, \", \n).
@@ -22,6 +27,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +161,16 @@ int broker_state_text(struct broker *b, char **out, size_t *len)
 	f = open_memstream(&buf, &blen);
 	if (!f)
 		return -ENOMEM;
+	if (cluster_zk_mode(b->cluster)) {
+		fprintf(f, "broker.id=%d\n", id);
+		cluster_state_text(b->cluster, f);
+		fprintf(f, "metadata.store=zookeeper\ndata.dir=%s\ntopics=%d\n"
+			"internal.topics=%d\npartitions=%d\nlast.shutdown=%s\n"
+			"uptime.ms=%" PRId64 "\nversion=%s\n", logmgr_dir(b->m), user, n - user,
+			parts, b->fresh ? "none" : logmgr_was_clean(b->m) ? "clean" : "unclean",
+			engine_now_ms() - b->open_ms, MQFS_VERSION);
+		return memstream_done(f, &buf, &blen, out, len);
+	}
 	fprintf(f, "broker.id=%d\ncontroller=%d\nbrokers=[%d]\nmetadata.store=local\n"
 		"data.dir=%s\ntopics=%d\ninternal.topics=%d\npartitions=%d\n"
 		"last.shutdown=%s\nuptime.ms=%" PRId64 "\nversion=%s\n",
@@ -183,6 +199,13 @@ struct msnap_topic {
 	const char *name;       /* valid while the snapshot holds the topic */
 	int n;
 	struct msnap_part *p;
+};
+
+/* What a metric is rendered from: the broker and the topics' snapshot. */
+struct mctx {
+	struct broker *b;
+	const struct msnap_topic *mt;
+	int nt;
 };
 
 /* A label value, escaped per the exposition format. */
@@ -257,13 +280,13 @@ static void metric_topics(FILE *f, const struct msnap_topic *mt, int nt, int whi
 
 /* Logs are opened one after the other at start: the broker's recovery
  * time is the sum of the open times of the logs that needed recovery. */
-static double recovery_seconds(const struct msnap_topic *mt, int nt)
+static double recovery_seconds(const struct mctx *c)
 {
 	int64_t ms = 0;
 
-	for (int i = 0; i < nt; i++) {
-		for (int p = 0; p < mt[i].n; p++) {
-			const struct log_state *st = &mt[i].p[p].st;
+	for (int i = 0; i < c->nt; i++) {
+		for (int p = 0; p < c->mt[i].n; p++) {
+			const struct log_state *st = &c->mt[i].p[p].st;
 
 			if (st->recovered_segments > 0 || st->recovery_truncated > 0)
 				ms += st->recovery_ms;
@@ -272,39 +295,35 @@ static double recovery_seconds(const struct msnap_topic *mt, int nt)
 	return (double)ms / 1000.0;
 }
 
-/* The producer path: compression ratio per topic, buffer, append latency. */
-static void produce_metrics_text(FILE *f, struct broker *b, const struct msnap_topic *mt, int nt)
+/* Record payload bytes per byte of batches written, per topic. */
+static void compression_ratio_text(FILE *f, const struct mctx *c)
 {
-	int64_t cum = 0;
-
 	metric_head(f, "mqfs_compression_ratio", "gauge",
 		    "Record payload bytes per byte of batches written (above 1: the log is "
 		    "smaller than the records), since the broker started.");
-	for (int i = 0; i < nt; i++) {
+	for (int i = 0; i < c->nt; i++) {
 		int64_t pl = 0, by = 0;
 
-		for (int p = 0; p < mt[i].n; p++) {
-			pl += mt[i].p[p].payload_in;
-			by += mt[i].p[p].bytes_in;
+		for (int p = 0; p < c->mt[i].n; p++) {
+			pl += c->mt[i].p[p].payload_in;
+			by += c->mt[i].p[p].bytes_in;
 		}
 		fprintf(f, "mqfs_compression_ratio{topic=\"");
-		put_label(f, mt[i].name);
+		put_label(f, c->mt[i].name);
 		fprintf(f, "\"} %.4f\n", by > 0 ? (double)pl / (double)by : 0.0);
 	}
-	metric_head(f, "mqfs_buffer_memory_used_bytes", "gauge",
-		    "Bytes written and accepted but not yet appended (buffer.memory).");
-	fprintf(f, "mqfs_buffer_memory_used_bytes %" PRId64 "\n", atomic_load(&b->buf_used));
-	metric_head(f, "mqfs_buffer_full_total", "counter",
-		    "Writes that found buffer.memory full (blocked, or EAGAIN with O_NONBLOCK).");
-	fprintf(f, "mqfs_buffer_full_total %" PRId64 "\n", atomic_load(&b->pm.buffer_full));
-	metric_head(f, "mqfs_acks0_queued_total", "counter",
-		    "acks=0 writes that returned before their records were appended.");
-	fprintf(f, "mqfs_acks0_queued_total %" PRId64 "\n", atomic_load(&b->pm.acks0_queued));
+}
+
+static void append_latency_text(FILE *f, const struct mctx *c)
+{
+	const struct produce_metrics *pm = &c->b->pm;
+	int64_t cum = 0;
+
 	metric_head(f, "mqfs_append_latency_seconds", "histogram",
 		    "Time of one append to a partition's log (a group of writes), "
 		    "flush.messages fsync included.");
 	for (int i = 0; i <= PRODUCE_LAT_BUCKETS; i++) {
-		cum += atomic_load(&b->pm.lat_count[i]);
+		cum += atomic_load(&pm->lat_count[i]);
 		if (i < PRODUCE_LAT_BUCKETS)
 			fprintf(f, "mqfs_append_latency_seconds_bucket{le=\"%g\"} %" PRId64 "\n",
 				produce_lat_bounds[i], cum);
@@ -313,8 +332,21 @@ static void produce_metrics_text(FILE *f, struct broker *b, const struct msnap_t
 				cum);
 	}
 	fprintf(f, "mqfs_append_latency_seconds_sum %.6f\n",
-		(double)atomic_load(&b->pm.lat_sum_ns) / 1e9);
+		(double)atomic_load(&pm->lat_sum_ns) / 1e9);
 	fprintf(f, "mqfs_append_latency_seconds_count %" PRId64 "\n", cum);
+}
+
+static void group_metrics_row(FILE *f, const struct mctx *c)
+{
+	group_metrics_text(c->b, f);
+}
+
+/* The listener's and ZooKeeper's metrics; nothing on a single node
+ * without a listener. */
+static void cluster_metrics_row(FILE *f, const struct mctx *c)
+{
+	if (c->b->cluster)
+		cluster_metrics_text(c->b->cluster, f);
 }
 
 static int64_t process_rss(void)
@@ -376,10 +408,184 @@ static int metrics_snapshot(struct topic **ts, int n, struct msnap_topic *mt)
 	return 0;
 }
 
+static int64_t topics_count(const struct mctx *c)
+{
+	return c->nt;
+}
+
+static int64_t last_shutdown_clean(const struct mctx *c)
+{
+	return c->b->fresh || logmgr_was_clean(c->b->m) ? 1 : 0;
+}
+
+static int64_t cleaner_reclaimed(const struct mctx *c)
+{
+	return atomic_load(&c->b->cleaner_bytes_read) - atomic_load(&c->b->cleaner_bytes_written);
+}
+
+static double cleaner_seconds(const struct mctx *c)
+{
+	return (double)atomic_load(&c->b->cleaner_ms) / 1000.0;
+}
+
+static int64_t process_rss_row(const struct mctx *c)
+{
+	(void)c;
+	return process_rss();
+}
+
+static int64_t process_fds_row(const struct mctx *c)
+{
+	(void)c;
+	return process_fds();
+}
+
+static int64_t segment_fd_sets(const struct mctx *c)
+{
+	int64_t open_sets, evictions;
+
+	logmgr_fd_stats(c->b->m, &open_sets, &evictions);
+	return open_sets;
+}
+
+static int64_t segment_fd_evictions(const struct mctx *c)
+{
+	int64_t open_sets, evictions;
+
+	logmgr_fd_stats(c->b->m, &open_sets, &evictions);
+	return evictions;
+}
+
+/* MNT/.metrics, one row per metric in the order rendered. */
+enum metric_kind {
+	MK_PART,        /* a gauge per partition: part_value(which) */
+	MK_TOPIC,       /* a counter per topic: part_value(which) summed */
+	MK_ATOMIC,      /* one value: the _Atomic int64_t at offset `at` of struct broker */
+	MK_INT,         /* one value: get() */
+	MK_SECONDS,     /* one value: secs(), three decimals */
+	MK_TEXT,        /* text() writes the metric(s) whole, # HELP and # TYPE included */
+};
+
+struct metric_row {
+	enum metric_kind kind;
+	const char *name, *type, *help;
+	int which;
+	size_t at;
+	int64_t (*get)(const struct mctx *c);
+	double (*secs)(const struct mctx *c);
+	void (*text)(FILE *f, const struct mctx *c);
+};
+
+#define ROW_PART(w, n, h)        { MK_PART, n, "gauge", h, .which = w }
+#define ROW_TOPIC(w, n, h)       { MK_TOPIC, n, "counter", h, .which = w }
+#define ROW_ATOMIC(fld, n, t, h) { MK_ATOMIC, n, t, h, .at = offsetof(struct broker, fld) }
+#define ROW_INT(fn, n, t, h)     { MK_INT, n, t, h, .get = fn }
+#define ROW_SECONDS(fn, n, t, h) { MK_SECONDS, n, t, h, .secs = fn }
+#define ROW_TEXT(fn)             { MK_TEXT, NULL, NULL, NULL, .text = fn }
+
+static const struct metric_row metric_rows[] = {
+	ROW_PART(M_LSO, "mqfs_log_start_offset",
+		 "First offset still in the partition's log."),
+	ROW_PART(M_HW, "mqfs_high_watermark",
+		 "Offset below which records are committed (readable)."),
+	ROW_PART(M_LEO, "mqfs_log_end_offset",
+		 "Offset the next appended record gets."),
+	ROW_PART(M_SIZE, "mqfs_log_size_bytes",
+		 "Bytes of the partition's .log segment files."),
+	ROW_PART(M_SEGS, "mqfs_log_segments",
+		 "Segments of the partition's log."),
+	ROW_TOPIC(M_REC, "mqfs_records_in_total",
+		  "Records appended by producers since the broker started."),
+	ROW_TOPIC(M_BYTES, "mqfs_bytes_in_total",
+		  "Bytes of record batches appended since the broker started."),
+	ROW_TOPIC(M_BATCHES, "mqfs_batches_in_total",
+		  "Record batches appended since the broker started."),
+	ROW_TOPIC(M_PAYLOAD, "mqfs_record_payload_bytes_in_total",
+		  "Key and value bytes of the records appended since the broker started."),
+	ROW_TEXT(compression_ratio_text),
+	ROW_ATOMIC(buf_used, "mqfs_buffer_memory_used_bytes", "gauge",
+		   "Bytes written and accepted but not yet appended (buffer.memory)."),
+	ROW_ATOMIC(pm.buffer_full, "mqfs_buffer_full_total", "counter",
+		   "Writes that found buffer.memory full (blocked, or EAGAIN with O_NONBLOCK)."),
+	ROW_ATOMIC(pm.acks0_queued, "mqfs_acks0_queued_total", "counter",
+		   "acks=0 writes that returned before their records were appended."),
+	ROW_TEXT(append_latency_text),
+	ROW_TOPIC(M_REC_OUT, "mqfs_records_out_total",
+		  "Records (whole lines) returned to readers of partition and consume files "
+		  "since the broker started."),
+	ROW_TOPIC(M_BYTES_OUT, "mqfs_bytes_out_total",
+		  "Bytes of the line view returned to readers of partition and consume "
+		  "files since the broker started."),
+	ROW_TEXT(group_metrics_row),
+	ROW_PART(M_RECOV_SEGS, "mqfs_log_recovered_segments",
+		 "Segments checked by recovery when the log was opened (0: clean)."),
+	ROW_PART(M_RECOV_CUT, "mqfs_log_recovery_truncated_bytes",
+		 "Invalid bytes recovery cut from the log's tail when it was opened."),
+	ROW_TOPIC(M_CORRUPT, "mqfs_corrupt_batches_total",
+		  "Record batches found corrupt (CRC-32C or format) by reads, lookups, the "
+		  "cleaner or .dump since the broker started; each counted once."),
+	ROW_SECONDS(recovery_seconds, "mqfs_recovery_seconds", "gauge",
+		    "Time spent recovering logs at start (0 after a clean shutdown)."),
+	ROW_INT(topics_count, "mqfs_topics", "gauge", "Topics, internal ones included."),
+	ROW_INT(last_shutdown_clean, "mqfs_last_shutdown_clean", "gauge",
+		"0 if the broker started after an unclean shutdown (logs recovered)."),
+	ROW_ATOMIC(retention_segments, "mqfs_retention_deleted_segments_total", "counter",
+		   "Segments deleted by retention."),
+	ROW_ATOMIC(retention_bytes, "mqfs_retention_deleted_bytes_total", "counter",
+		   "Bytes of segments deleted by retention."),
+	ROW_ATOMIC(cleaner_runs, "mqfs_cleaner_runs_total", "counter", "Log cleanings done."),
+	ROW_ATOMIC(cleaner_errors, "mqfs_cleaner_errors_total", "counter",
+		   "Log cleanings that failed."),
+	ROW_ATOMIC(cleaner_bytes_read, "mqfs_cleaner_read_bytes_total", "counter",
+		   "Bytes of segments read by the log cleaner."),
+	ROW_ATOMIC(cleaner_bytes_written, "mqfs_cleaner_written_bytes_total", "counter",
+		   "Bytes of cleaned segments written by the log cleaner."),
+	ROW_INT(cleaner_reclaimed, "mqfs_cleaner_reclaimed_bytes_total", "counter",
+		"Bytes reclaimed by the log cleaner (read minus written)."),
+	ROW_ATOMIC(cleaner_records_removed, "mqfs_cleaner_removed_records_total", "counter",
+		   "Records removed by the log cleaner (superseded and expired tombstones)."),
+	ROW_SECONDS(cleaner_seconds, "mqfs_cleaner_time_seconds_total", "counter",
+		    "Time spent cleaning; read_bytes_total / this = cleaner throughput."),
+	ROW_TEXT(cluster_metrics_row),
+	ROW_INT(process_rss_row, "mqfs_process_resident_memory_bytes", "gauge",
+		"Resident memory size in bytes."),
+	ROW_INT(process_fds_row, "mqfs_process_open_fds", "gauge",
+		"Number of open file descriptors."),
+	ROW_INT(segment_fd_sets, "mqfs_segment_fd_sets", "gauge",
+		"Segments whose 4 files are open: active, in use, or idle (log.segment.fd.cache)."),
+	ROW_INT(segment_fd_evictions, "mqfs_segment_fd_evictions_total", "counter",
+		"Idle closed segments whose files were closed to stay within "
+		"log.segment.fd.cache."),
+};
+
+static void metric_row_text(FILE *f, const struct metric_row *r, const struct mctx *c)
+{
+	switch (r->kind) {
+	case MK_PART:
+		metric_parts(f, c->mt, c->nt, r->which, r->name, r->help);
+		return;
+	case MK_TOPIC:
+		metric_topics(f, c->mt, c->nt, r->which, r->name, r->help);
+		return;
+	case MK_TEXT:
+		r->text(f, c);
+		return;
+	default:
+		break;
+	}
+	metric_head(f, r->name, r->type, r->help);
+	if (r->kind == MK_SECONDS)
+		fprintf(f, "%s %.3f\n", r->name, r->secs(c));
+	else
+		fprintf(f, "%s %" PRId64 "\n", r->name, r->kind == MK_INT ? r->get(c) :
+			atomic_load((_Atomic int64_t *)((char *)c->b + r->at)));
+}
+
 int broker_metrics_text(struct broker *b, char **out, size_t *len)
 {
 	struct topic **ts = NULL;
 	struct msnap_topic *mt = NULL;
+	struct mctx c;
 	int n = 0, rc;
 	char *buf = NULL;
 	size_t blen = 0;
@@ -401,85 +607,9 @@ int broker_metrics_text(struct broker *b, char **out, size_t *len)
 		rc = -ENOMEM;
 		goto out;
 	}
-	metric_parts(f, mt, n, M_LSO, "mqfs_log_start_offset",
-		     "First offset still in the partition's log.");
-	metric_parts(f, mt, n, M_HW, "mqfs_high_watermark",
-		     "Offset below which records are committed (readable).");
-	metric_parts(f, mt, n, M_LEO, "mqfs_log_end_offset",
-		     "Offset the next appended record gets.");
-	metric_parts(f, mt, n, M_SIZE, "mqfs_log_size_bytes",
-		     "Bytes of the partition's .log segment files.");
-	metric_parts(f, mt, n, M_SEGS, "mqfs_log_segments",
-		     "Segments of the partition's log.");
-	metric_topics(f, mt, n, M_REC, "mqfs_records_in_total",
-		      "Records appended by producers since the broker started.");
-	metric_topics(f, mt, n, M_BYTES, "mqfs_bytes_in_total",
-		      "Bytes of record batches appended since the broker started.");
-	metric_topics(f, mt, n, M_BATCHES, "mqfs_batches_in_total",
-		      "Record batches appended since the broker started.");
-	metric_topics(f, mt, n, M_PAYLOAD, "mqfs_record_payload_bytes_in_total",
-		      "Key and value bytes of the records appended since the broker started.");
-	produce_metrics_text(f, b, mt, n);
-	metric_topics(f, mt, n, M_REC_OUT, "mqfs_records_out_total",
-		      "Records (whole lines) returned to readers of partition and consume files "
-		      "since the broker started.");
-	metric_topics(f, mt, n, M_BYTES_OUT, "mqfs_bytes_out_total",
-		      "Bytes of the line view returned to readers of partition and consume "
-		      "files since the broker started.");
-	group_metrics_text(b, f);
-	metric_parts(f, mt, n, M_RECOV_SEGS, "mqfs_log_recovered_segments",
-		     "Segments checked by recovery when the log was opened (0: clean).");
-	metric_parts(f, mt, n, M_RECOV_CUT, "mqfs_log_recovery_truncated_bytes",
-		     "Invalid bytes recovery cut from the log's tail when it was opened.");
-	metric_topics(f, mt, n, M_CORRUPT, "mqfs_corrupt_batches_total",
-		      "Record batches found corrupt (CRC-32C or format) by reads, lookups, the "
-		      "cleaner or .dump since the broker started; each counted once.");
-	metric_head(f, "mqfs_recovery_seconds", "gauge",
-		    "Time spent recovering logs at start (0 after a clean shutdown).");
-	fprintf(f, "mqfs_recovery_seconds %.3f\n", recovery_seconds(mt, n));
-	metric_head(f, "mqfs_topics", "gauge", "Topics, internal ones included.");
-	fprintf(f, "mqfs_topics %d\n", n);
-	metric_head(f, "mqfs_last_shutdown_clean", "gauge",
-		    "0 if the broker started after an unclean shutdown (logs recovered).");
-	fprintf(f, "mqfs_last_shutdown_clean %d\n", b->fresh || logmgr_was_clean(b->m) ? 1 : 0);
-	/* Retention and the log cleaner (issue 4). */
-	metric_head(f, "mqfs_retention_deleted_segments_total", "counter",
-		    "Segments deleted by retention.");
-	fprintf(f, "mqfs_retention_deleted_segments_total %" PRId64 "\n",
-		atomic_load(&b->retention_segments));
-	metric_head(f, "mqfs_retention_deleted_bytes_total", "counter",
-		    "Bytes of segments deleted by retention.");
-	fprintf(f, "mqfs_retention_deleted_bytes_total %" PRId64 "\n",
-		atomic_load(&b->retention_bytes));
-	metric_head(f, "mqfs_cleaner_runs_total", "counter", "Log cleanings done.");
-	fprintf(f, "mqfs_cleaner_runs_total %" PRId64 "\n", atomic_load(&b->cleaner_runs));
-	metric_head(f, "mqfs_cleaner_errors_total", "counter", "Log cleanings that failed.");
-	fprintf(f, "mqfs_cleaner_errors_total %" PRId64 "\n", atomic_load(&b->cleaner_errors));
-	metric_head(f, "mqfs_cleaner_read_bytes_total", "counter",
-		    "Bytes of segments read by the log cleaner.");
-	fprintf(f, "mqfs_cleaner_read_bytes_total %" PRId64 "\n",
-		atomic_load(&b->cleaner_bytes_read));
-	metric_head(f, "mqfs_cleaner_written_bytes_total", "counter",
-		    "Bytes of cleaned segments written by the log cleaner.");
-	fprintf(f, "mqfs_cleaner_written_bytes_total %" PRId64 "\n",
-		atomic_load(&b->cleaner_bytes_written));
-	metric_head(f, "mqfs_cleaner_reclaimed_bytes_total", "counter",
-		    "Bytes reclaimed by the log cleaner (read minus written).");
-	fprintf(f, "mqfs_cleaner_reclaimed_bytes_total %" PRId64 "\n",
-		atomic_load(&b->cleaner_bytes_read) - atomic_load(&b->cleaner_bytes_written));
-	metric_head(f, "mqfs_cleaner_removed_records_total", "counter",
-		    "Records removed by the log cleaner (superseded and expired tombstones).");
-	fprintf(f, "mqfs_cleaner_removed_records_total %" PRId64 "\n",
-		atomic_load(&b->cleaner_records_removed));
-	metric_head(f, "mqfs_cleaner_time_seconds_total", "counter",
-		    "Time spent cleaning; read_bytes_total / this = cleaner throughput.");
-	fprintf(f, "mqfs_cleaner_time_seconds_total %.3f\n",
-		(double)atomic_load(&b->cleaner_ms) / 1000.0);
-	metric_head(f, "mqfs_process_resident_memory_bytes", "gauge",
-		    "Resident memory size in bytes.");
-	fprintf(f, "mqfs_process_resident_memory_bytes %" PRId64 "\n", process_rss());
-	metric_head(f, "mqfs_process_open_fds", "gauge", "Number of open file descriptors.");
-	fprintf(f, "mqfs_process_open_fds %" PRId64 "\n", process_fds());
+	c = (struct mctx){ .b = b, .mt = mt, .nt = n };
+	for (size_t i = 0; i < sizeof(metric_rows) / sizeof(metric_rows[0]); i++)
+		metric_row_text(f, &metric_rows[i], &c);
 	rc = memstream_done(f, &buf, &blen, out, len);
 out:
 	for (int i = 0; mt && i < n; i++)

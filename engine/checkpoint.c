@@ -1,0 +1,65 @@
+/*
+ * checkpoint.c — reading Kafka's checkpoint files, the one parser of their
+ * text format for the offset checkpoints of the data directory (logmgr.c:
+ * "topic partition value" entries) and each log's leader-epoch-checkpoint
+ * (epoch.c: "epoch start_offset" entries):
+ *
+ *     0            version; Kafka has no other
+ *     N            number of entries, 0..max
+ *     <entry>\n    N lines, whose fields the caller's entry function reads
+ *
+ * A missing file is an empty checkpoint. Anything else that does not match
+ * (another version, a count out of range, an entry the caller refuses,
+ * fewer entries than the count) is -EBADMSG with the reason and its line
+ * (1-based) for the caller's report; the caller undoes what its functions
+ * built.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "engine/log_int.h"
+
+int ckpt_read(const struct io_ops *io, const char *path, int max,
+	      int (*begin)(void *arg, int count),
+	      int (*entry)(void *arg, const char *p, int *used, const char **why),
+	      void *arg, const char **why, int *line)
+{
+	char *text = NULL;
+	int version = -1, count = -1, used = 0;
+	const char *p;
+	int rc = io_read_file(io, path, &text, NULL);
+
+	*why = NULL;
+	*line = 1;
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	p = text;
+	if (sscanf(p, "%d\n%d\n%n", &version, &count, &used) < 2) {
+		*why = "no version and count lines";
+	} else if (version != 0) {
+		*why = "unknown version (not 0)";
+	} else if (count < 0 || count > max) {
+		*line = 2;
+		*why = "entry count out of range";
+	}
+	if (*why) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	p += used;
+	rc = begin(arg, count);
+	for (int i = 0; i < count && rc == 0; i++) {
+		*line = 3 + i;
+		used = 0;
+		rc = entry(arg, p, &used, why);
+		p += used;
+	}
+	if (rc == -EBADMSG && !*why)
+		*why = "malformed entry";
+out:
+	free(text);
+	return rc;
+}

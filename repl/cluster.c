@@ -1,0 +1,697 @@
+/*
+ * cluster.c — the broker in cluster mode: its ZooKeeper session and
+ * registration, the Kafka-protocol listener with SCRAM, and the metadata
+ * cache of the brokers, the controller and the cluster id (cluster.h).
+ *
+ * Start (cluster_open), in Kafka's order (KafkaServer.startup):
+ *   1. open the session (zookeeper.connect, zookeeper.session.timeout.ms,
+ *      waiting up to zookeeper.connection.timeout.ms);
+ *   2. ensure the persistent paths, read or create /cluster/id;
+ *   3. read the SCRAM users (/config/users/<user>) into the credential
+ *      table the listener's lookup reads;
+ *   4. start the listener, so that the advertised ports are bound ones
+ *      (port 0 in `listeners` is a free port the kernel picks);
+ *   5. register /brokers/ids/<broker.id> (ephemeral) with the advertised
+ *      endpoints; an id another session holds refuses the start. The
+ *      broker epoch is the registration znode's czxid, as in Kafka;
+ *   6. read the brokers and the controller, watching both;
+ *   7. start the cluster thread.
+ * The controller (controller.c) will be started after step 6, by
+ * cluster_start_controller(c): the session and the registration it needs
+ * exist from there on.
+ *
+ * The cluster thread ("mqfs-cluster") does every ZooKeeper call after the
+ * start. zkc's callbacks run on its completion thread and must not call
+ * the server (zkc.h, "Threads"): they only set bits in c->events and
+ * signal c->cv. The thread then, per bit:
+ *
+ *   EV_SESSION   the session expired: close the handle, open a new one
+ *                (retrying every CLUSTER_RETRY_MS), then EV_REGISTER and
+ *                every read below, which re-arm the watches the old
+ *                session lost;
+ *   EV_REGISTER  register again (the broker epoch changes; logged);
+ *   EV_BROKERS   /brokers/ids changed: re-read the brokers;
+ *   EV_CONTROLLER /controller changed: re-read it;
+ *   EV_USERS     /config/users or /config/changes changed: re-read the
+ *                users.
+ * A read that fails (connection lost meanwhile) keeps its bit and is
+ * tried again after CLUSTER_RETRY_MS, so nothing is missed while
+ * ZooKeeper is away: watches that survive a reconnection fire then, and
+ * the retried read re-arms the rest.
+ *
+ * Locks: c->mu guards events and stop (a leaf); c->cred_mu guards the
+ * credential table (a leaf, taken by the listener's loop threads, which
+ * must not block: the table is in memory). The zkc handle belongs to the
+ * thread (and to cluster_open before it runs): no lock.
+ *
+ * Stop (broker_close): cluster_stop first stops the listener and the
+ * thread; cluster_close, after the logs are shut down, closes the session,
+ * which deletes the registration at once (Kafka's controlled shutdown
+ * would move leadership away before: the controller's part).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "repl/cluster.h"
+#include "repl/config.h"
+#include "repl/metadata_cache.h"
+#include "repl/net.h"
+#include "repl/zkmeta.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define CLUSTER_RETRY_MS 500
+
+enum {
+	EV_SESSION    = 1 << 0,
+	EV_REGISTER   = 1 << 1,
+	EV_BROKERS    = 1 << 2,
+	EV_CONTROLLER = 1 << 3,
+	EV_USERS      = 1 << 4,
+	EV_READS      = EV_BROKERS | EV_CONTROLLER | EV_USERS,
+};
+
+/* ZooKeeper session state, for .state and .metrics. */
+enum { ZK_STATE_NONE, ZK_STATE_CONNECTED, ZK_STATE_DISCONNECTED, ZK_STATE_EXPIRED };
+
+struct cred_entry {
+	char user[SASL_MAX_USER + 1];
+	struct sasl_cred cred;
+};
+
+struct cluster {
+	const struct broker_config *cfg;    /* the broker's copy: outlives c */
+	struct zkc *zk;
+	struct net_server *srv;
+	struct metadata_cache *mc;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;                  /* CLOCK_MONOTONIC */
+	unsigned events;
+	bool stop;
+	pthread_t th;
+	bool th_running;
+
+	pthread_mutex_t cred_mu;
+	struct cred_entry *creds;
+	int ncreds;
+
+	atomic_int zk_state;
+	_Atomic int64_t broker_epoch;
+	_Atomic int64_t expirations;        /* sessions lost and replaced */
+	_Atomic int64_t registrations;      /* registrations made */
+};
+
+static void post(struct cluster *c, unsigned ev)
+{
+	pthread_mutex_lock(&c->mu);
+	c->events |= ev;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- zkc callbacks (completion thread: post only) ---- */
+
+static void on_session(void *arg, enum zkc_session ev)
+{
+	struct cluster *c = arg;
+
+	switch (ev) {
+	case ZKC_CONNECTED:
+		if (atomic_exchange(&c->zk_state, ZK_STATE_CONNECTED) == ZK_STATE_DISCONNECTED)
+			mq_log(MQ_INFO, "ZooKeeper: connected again, session kept");
+		break;
+	case ZKC_DISCONNECTED:
+		atomic_store(&c->zk_state, ZK_STATE_DISCONNECTED);
+		mq_log(MQ_WARN, "ZooKeeper: connection lost, reconnecting");
+		break;
+	case ZKC_EXPIRED:
+	case ZKC_AUTH_FAILED:
+		atomic_store(&c->zk_state, ZK_STATE_EXPIRED);
+		post(c, EV_SESSION);
+		break;
+	}
+}
+
+static void on_brokers(void *arg, enum zkc_watch ev, const char *path)
+{
+	(void)ev;
+	(void)path;
+	post(arg, EV_BROKERS);
+}
+
+static void on_controller(void *arg, enum zkc_watch ev, const char *path)
+{
+	(void)ev;
+	(void)path;
+	post(arg, EV_CONTROLLER);
+}
+
+static void on_users(void *arg, enum zkc_watch ev, const char *path)
+{
+	(void)ev;
+	(void)path;
+	post(arg, EV_USERS);
+}
+
+/* ---- credentials (the listener's lookup: a loop thread, no blocking) ---- */
+
+static int cred_lookup(void *arg, const char *user, struct sasl_cred *cred)
+{
+	struct cluster *c = arg;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&c->cred_mu);
+	for (int i = 0; i < c->ncreds; i++)
+		if (!strcmp(c->creds[i].user, user)) {
+			*cred = c->creds[i].cred;
+			rc = 0;
+			break;
+		}
+	pthread_mutex_unlock(&c->cred_mu);
+	return rc;
+}
+
+static void creds_replace(struct cluster *c, struct cred_entry *creds, int n)
+{
+	struct cred_entry *old;
+
+	pthread_mutex_lock(&c->cred_mu);
+	old = c->creds;
+	c->creds = creds;
+	c->ncreds = n;
+	pthread_mutex_unlock(&c->cred_mu);
+	free(old);
+}
+
+/* A single node has no user store: its one SCRAM user is the broker's
+ * own, from its JAAS setting. */
+static int creds_local(struct cluster *c)
+{
+	struct cred_entry *e;
+	int rc;
+
+	if (!c->cfg->cluster.jaas_user[0])
+		return 0;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	snprintf(e->user, sizeof(e->user), "%s", c->cfg->cluster.jaas_user);
+	rc = sasl_cred_from_password(c->cfg->cluster.jaas_password, NULL, 0,
+				     SASL_MIN_ITERATIONS, &e->cred);
+	if (rc < 0) {
+		free(e);
+		return rc;
+	}
+	creds_replace(c, e, 1);
+	return 0;
+}
+
+/* Re-reads every SCRAM user. Watches /config/users (users added or
+ * removed) and /config/changes (Kafka's notice of a changed user). */
+static int read_users(struct cluster *c)
+{
+	struct cred_entry *creds = NULL;
+	char **names = NULL, **changes = NULL, why[ZK_WHY_LEN];
+	int n, nc, k = 0, rc;
+
+	nc = zkc_children(c->zk, ZK_CONFIG_CHANGES_PATH, &changes, on_users, c);
+	if (nc < 0)
+		return nc;
+	zkc_names_free(changes, nc);
+	n = zkc_children(c->zk, ZK_CONFIG_USERS_PATH, &names, on_users, c);
+	if (n < 0)
+		return n;
+	creds = calloc((size_t)n + 1, sizeof(*creds));
+	if (!creds) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		why[0] = '\0';
+		rc = zkmeta_scram_user(c->zk, names[i], &creds[k].cred, NULL, NULL, why);
+		if (rc == -ENOENT || rc == -EINVAL)
+			continue;       /* gone meanwhile, no SCRAM credential, a name not ours */
+		if (rc == -EBADMSG) {
+			mq_log(MQ_WARN, "SCRAM user %s: /config/users/%s does not decode (%s): "
+			       "ignored", names[i], names[i], why);
+			continue;
+		}
+		if (rc < 0)
+			goto out;
+		snprintf(creds[k].user, sizeof(creds[k].user), "%s", names[i]);
+		k++;
+	}
+	creds_replace(c, creds, k);
+	creds = NULL;
+	rc = 0;
+out:
+	free(creds);
+	zkc_names_free(names, n);
+	return rc;
+}
+
+/* ---- brokers, controller ---- */
+
+static void endpoints_text(const struct zk_broker *zb, char *buf, size_t size)
+{
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < zb->n_endpoints && at < size; i++) {
+		const struct zk_endpoint *e = &zb->endpoints[i];
+		bool v6 = strchr(e->host, ':') != NULL;
+		int w = snprintf(buf + at, size - at, "%s%s://%s%s%s:%d", i ? "," : "",
+				 e->listener, v6 ? "[" : "", e->host, v6 ? "]" : "", (int)e->port);
+
+		if (w < 0)
+			break;
+		at += (size_t)w;
+	}
+}
+
+static int read_brokers(struct cluster *c)
+{
+	struct metadata_broker *live = NULL;
+	int32_t *ids = NULL;
+	int n, k = 0, rc;
+
+	n = zkmeta_broker_ids(c->zk, &ids, on_brokers, c);
+	if (n < 0)
+		return n;
+	live = calloc((size_t)n + 1, sizeof(*live));
+	if (!live) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		char path[ZK_PATH_MAX], why[ZK_WHY_LEN] = "", *data = NULL;
+		struct zk_broker zb;
+		size_t len;
+
+		zk_path_broker(path, sizeof(path), ids[i]);
+		rc = zkc_get(c->zk, path, &data, &len, NULL, NULL, NULL);
+		if (rc == -ENOENT)
+			continue;       /* left meanwhile: the watch tells */
+		if (rc < 0)
+			goto out;
+		rc = zk_broker_decode(data, len, &zb, why);
+		free(data);
+		live[k].id = ids[i];
+		if (rc == 0) {
+			endpoints_text(&zb, live[k].endpoints, sizeof(live[k].endpoints));
+			zk_broker_clear(&zb);
+		} else {
+			mq_log(MQ_WARN, "broker %d: %s does not decode (%s)", (int)ids[i], path, why);
+		}
+		k++;
+	}
+	rc = metadata_cache_set_brokers(c->mc, live, k);
+out:
+	free(live);
+	free(ids);
+	return rc;
+}
+
+static int read_controller(struct cluster *c)
+{
+	char *data = NULL, why[ZK_WHY_LEN] = "";
+	struct zk_controller zc;
+	size_t len;
+	int rc;
+
+	for (;;) {
+		rc = zkc_get(c->zk, ZK_CONTROLLER_PATH, &data, &len, NULL, on_controller, c);
+		if (rc == 0)
+			break;
+		if (rc != -ENOENT)
+			return rc;
+		/* None now: watch for its creation; it may have come meanwhile. */
+		rc = zkc_exists(c->zk, ZK_CONTROLLER_PATH, NULL, on_controller, c);
+		if (rc == -ENOENT) {
+			metadata_cache_set_controller(c->mc, -1);
+			return 0;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	rc = zk_controller_decode(data, len, &zc, why);
+	free(data);
+	if (rc < 0) {
+		mq_log(MQ_WARN, "%s does not decode (%s)", ZK_CONTROLLER_PATH, why);
+		metadata_cache_set_controller(c->mc, -1);
+		return 0;
+	}
+	metadata_cache_set_controller(c->mc, zc.broker_id);
+	return 0;
+}
+
+/* ---- registration ---- */
+
+/* The endpoints to advertise: advertised.listeners, else listeners; a
+ * port 0 becomes the port the listener of that name is bound to, an empty
+ * host this machine's name. */
+static int advertised(struct cluster *c, struct zk_endpoint *eps, char hosts[][NET_MAX_HOST + 1])
+{
+	const struct net_config *nc = &c->cfg->cluster.net;
+	const struct net_endpoint *adv = nc->n_advertised ? nc->advertised : nc->listeners;
+	int n = nc->n_advertised ? nc->n_advertised : nc->n_listeners;
+
+	for (int i = 0; i < n; i++) {
+		int port = adv[i].port;
+
+		for (int j = 0; port == 0 && j < nc->n_listeners; j++)
+			if (!strcmp(nc->listeners[j].name, adv[i].name))
+				port = net_server_port(c->srv, j);
+		if (port <= 0)
+			return -EINVAL;
+		snprintf(hosts[i], NET_MAX_HOST + 1, "%s", adv[i].host);
+		if (!hosts[i][0] && gethostname(hosts[i], NET_MAX_HOST) < 0)
+			return -errno;
+		eps[i] = (struct zk_endpoint){
+			.listener = (char *)adv[i].name,
+			.security_protocol = adv[i].security == NET_SASL_PLAINTEXT ?
+					     "SASL_PLAINTEXT" : "PLAINTEXT",
+			.host = hosts[i],
+			.port = port,
+		};
+	}
+	return n;
+}
+
+static int register_broker(struct cluster *c)
+{
+	struct zk_endpoint eps[NET_MAX_LISTENERS];
+	char hosts[NET_MAX_LISTENERS][NET_MAX_HOST + 1], path[ZK_PATH_MAX];
+	int32_t id = c->cfg->broker_id;
+	struct zk_broker zb;
+	struct zkc_stat st;
+	int n, rc;
+
+	n = advertised(c, eps, hosts);
+	if (n < 0)
+		return n;
+	zb = (struct zk_broker){ .version = 5, .port = -1, .jmx_port = -1,
+				 .timestamp = now_real_ms(), .endpoints = eps, .n_endpoints = n };
+	rc = zkmeta_register_broker(c->zk, id, &zb);
+	if (rc == -EEXIST) {
+		zk_path_broker(path, sizeof(path), id);
+		st.ephemeral_owner = 0;
+		zkc_exists(c->zk, path, &st, NULL, NULL);
+		mq_log(MQ_ERR, "broker.id %d is taken: %s is registered by another live broker "
+		       "(ZooKeeper session 0x%" PRIx64 "); not starting a second broker with "
+		       "that id", (int)id, path, (uint64_t)st.ephemeral_owner);
+		return rc;
+	}
+	if (rc < 0)
+		return rc;
+	zk_path_broker(path, sizeof(path), id);
+	rc = zkc_exists(c->zk, path, &st, NULL, NULL);
+	if (rc < 0)
+		return rc;
+	atomic_store(&c->broker_epoch, st.czxid);
+	atomic_fetch_add(&c->registrations, 1);
+	mq_log(MQ_INFO, "broker %d registered at %s (broker epoch %" PRId64 ", session 0x%"
+	       PRIx64 ")", (int)id, path, st.czxid, (uint64_t)zkc_session_id(c->zk));
+	return 0;
+}
+
+static int zk_connect(struct cluster *c)
+{
+	const struct cluster_config *cc = &c->cfg->cluster;
+	int rc;
+
+	atomic_store(&c->zk_state, ZK_STATE_NONE);
+	rc = zkc_open(cc->zk_connect, (int)cc->zk_session_timeout_ms,
+		      (int)cluster_config_connect_timeout(cc), on_session, c, &c->zk);
+	if (rc < 0)
+		return rc;
+	atomic_store(&c->zk_state, ZK_STATE_CONNECTED);
+	return zkmeta_ensure_paths(c->zk);
+}
+
+/* ---- the cluster thread ---- */
+
+/* Runs the work of the bits in ev; returns the bits still to do. */
+static unsigned cluster_work(struct cluster *c, unsigned ev)
+{
+	if (ev & EV_SESSION) {
+		atomic_fetch_add(&c->expirations, 1);
+		mq_log(MQ_WARN, "ZooKeeper session expired: its registration and watches are "
+		       "gone; opening a new session");
+		zkc_close(c->zk);
+		c->zk = NULL;
+		if (zk_connect(c) < 0) {
+			zkc_close(c->zk);
+			c->zk = NULL;
+			return ev;
+		}
+		mq_log(MQ_INFO, "ZooKeeper: new session 0x%" PRIx64,
+		       (uint64_t)zkc_session_id(c->zk));
+		ev = (ev & ~EV_SESSION) | EV_REGISTER | EV_READS;
+	}
+	if ((ev & EV_REGISTER) && register_broker(c) == 0)
+		ev &= ~EV_REGISTER;
+	if ((ev & EV_BROKERS) && read_brokers(c) == 0)
+		ev &= ~EV_BROKERS;
+	if ((ev & EV_CONTROLLER) && read_controller(c) == 0)
+		ev &= ~EV_CONTROLLER;
+	if ((ev & EV_USERS) && read_users(c) == 0)
+		ev &= ~EV_USERS;
+	return ev;
+}
+
+static void *cluster_main(void *arg)
+{
+	struct cluster *c = arg;
+	unsigned pending = 0;
+
+	pthread_mutex_lock(&c->mu);
+	while (!c->stop) {
+		unsigned ev;
+
+		if (!c->events) {
+			if (pending) {
+				struct timespec ts;
+
+				deadline_from_ms(CLOCK_MONOTONIC, CLUSTER_RETRY_MS, &ts);
+				pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+			} else {
+				pthread_cond_wait(&c->cv, &c->mu);
+			}
+			if (c->stop)
+				break;
+		}
+		ev = c->events | pending;
+		c->events = 0;
+		pthread_mutex_unlock(&c->mu);
+		pending = cluster_work(c, ev);
+		pthread_mutex_lock(&c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+static int listener_start(struct cluster *c)
+{
+	const struct net_config *nc = &c->cfg->cluster.net;
+	char text[NET_MAX_LISTENERS * (NET_MAX_HOST + NET_MAX_NAME + 16)];
+	int rc;
+
+	rc = net_server_new(nc, cred_lookup, c, &c->srv);
+	if (rc == 0)
+		rc = net_server_start(c->srv);
+	if (rc < 0) {
+		net_listeners_format(nc->listeners, nc->n_listeners, text, sizeof(text));
+		mq_log(MQ_ERR, "listeners %s: cannot listen: %s", text, strerror(-rc));
+		return rc;
+	}
+	for (int i = 0; i < nc->n_listeners; i++)
+		mq_log(MQ_INFO, "listening on %s://%s:%d", nc->listeners[i].name,
+		       nc->listeners[i].host, net_server_port(c->srv, i));
+	return 0;
+}
+
+static int zk_start(struct cluster *c)
+{
+	const struct cluster_config *cc = &c->cfg->cluster;
+	char id[ZK_UUID_LEN + 1], why[ZK_WHY_LEN] = "";
+	int rc;
+
+	rc = zk_connect(c);
+	if (rc < 0) {
+		mq_log(MQ_ERR, "ZooKeeper %s: %s%s", cc->zk_connect, strerror(-rc),
+		       rc == -ETIMEDOUT ? " (no session within zookeeper.connection.timeout.ms)"
+		       : "");
+		return rc;
+	}
+	rc = zkmeta_cluster_id(c->zk, id, why);
+	if (rc < 0) {
+		mq_log(MQ_ERR, "ZooKeeper %s: cluster id: %s %s", cc->zk_connect,
+		       strerror(-rc), why);
+		return rc;
+	}
+	metadata_cache_set_cluster_id(c->mc, id);
+	rc = read_users(c);
+	if (rc == 0)
+		rc = listener_start(c);
+	if (rc == 0)
+		rc = register_broker(c);
+	if (rc == 0)
+		rc = read_brokers(c);
+	if (rc == 0)
+		rc = read_controller(c);
+	if (rc < 0)
+		return rc;
+	/* Here, once controller.c lands: cluster_start_controller(c). */
+	mq_log(MQ_INFO, "broker %d joined cluster %s (ZooKeeper %s)", c->cfg->broker_id, id,
+	       cc->zk_connect);
+	return 0;
+}
+
+int cluster_open(const struct broker_config *cfg, struct cluster **out)
+{
+	pthread_condattr_t ca;
+	struct cluster *c;
+	int rc;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->cfg = cfg;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->cred_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	rc = metadata_cache_new(&c->mc);
+	if (rc < 0)
+		goto fail;
+	if (!cluster_config_zk(&cfg->cluster)) {
+		rc = creds_local(c);
+		if (rc == 0)
+			rc = listener_start(c);
+		if (rc < 0)
+			goto fail;
+		*out = c;
+		return 0;
+	}
+	rc = zk_start(c);
+	if (rc < 0)
+		goto fail;
+	rc = pthread_create(&c->th, NULL, cluster_main, c);
+	if (rc != 0) {
+		rc = -rc;
+		goto fail;
+	}
+	pthread_setname_np(c->th, "mqfs-cluster");
+	c->th_running = true;
+	*out = c;
+	return 0;
+fail:
+	cluster_close(c);
+	return rc;
+}
+
+void cluster_stop(struct cluster *c)
+{
+	if (!c)
+		return;
+	if (c->srv)
+		net_server_stop(c->srv);
+	if (c->th_running) {
+		pthread_mutex_lock(&c->mu);
+		c->stop = true;
+		pthread_cond_signal(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(c->th, NULL);
+		c->th_running = false;
+	}
+}
+
+void cluster_close(struct cluster *c)
+{
+	if (!c)
+		return;
+	cluster_stop(c);
+	net_server_free(c->srv);
+	if (c->zk) {
+		zkc_close(c->zk);
+		mq_log(MQ_INFO, "broker %d: ZooKeeper session closed, registration removed",
+		       c->cfg->broker_id);
+	}
+	metadata_cache_free(c->mc);
+	free(c->creds);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->cred_mu);
+	free(c);
+}
+
+int cluster_zk_mode(const struct cluster *c)
+{
+	return c && cluster_config_zk(&c->cfg->cluster);
+}
+
+static const char *zk_state_name(int s)
+{
+	switch (s) {
+	case ZK_STATE_CONNECTED: return "connected";
+	case ZK_STATE_DISCONNECTED: return "disconnected";
+	case ZK_STATE_EXPIRED: return "expired";
+	default: return "none";
+	}
+}
+
+void cluster_state_text(struct cluster *c, FILE *f)
+{
+	fprintf(f, "broker.epoch=%" PRId64 "\nzookeeper.connect=%s\nzookeeper.session=%s\n",
+		atomic_load(&c->broker_epoch), c->cfg->cluster.zk_connect,
+		zk_state_name(atomic_load(&c->zk_state)));
+	metadata_cache_render(c->mc, f);
+}
+
+static void metric(FILE *f, const char *name, const char *type, const char *help,
+		   int64_t v)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %" PRId64 "\n", name, help, name, type,
+		name, v);
+}
+
+void cluster_metrics_text(struct cluster *c, FILE *f)
+{
+	struct net_stats st;
+
+	net_server_stats(c->srv, &st);
+	metric(f, "mqfs_listener_connections", "gauge",
+	       "Connections open on the broker listener.", st.connections);
+	metric(f, "mqfs_listener_accepted_total", "counter",
+	       "Connections accepted by the broker listener.", st.accepted);
+	metric(f, "mqfs_listener_refused_total", "counter",
+	       "Connections closed at accept: max.connections or max.connections.per.ip.",
+	       st.refused);
+	metric(f, "mqfs_listener_auth_failures_total", "counter",
+	       "SASL authentications refused, and requests refused before authentication.",
+	       st.auth_failures);
+	metric(f, "mqfs_listener_requests_total", "counter",
+	       "Requests decoded by the broker listener.", st.requests);
+	if (!cluster_zk_mode(c))
+		return;
+	metric(f, "mqfs_zookeeper_connected", "gauge",
+	       "1 while the ZooKeeper session is connected.",
+	       atomic_load(&c->zk_state) == ZK_STATE_CONNECTED);
+	metric(f, "mqfs_zookeeper_expired_sessions_total", "counter",
+	       "ZooKeeper sessions that expired and were replaced (the broker registered "
+	       "again).", atomic_load(&c->expirations));
+	metric(f, "mqfs_broker_registrations_total", "counter",
+	       "Registrations of this broker in /brokers/ids.", atomic_load(&c->registrations));
+}

@@ -1,0 +1,444 @@
+/*
+ * cluster_config.c — the broker's cluster settings (cluster_config.h):
+ * one key at a time for config.c's parser, the checks across keys once a
+ * text is read, and their rendering for MNT/.config.
+ *
+ * The JAAS value Kafka takes for a SCRAM login (one line):
+ *
+ *   org.apache.kafka.common.security.scram.ScramLoginModule required
+ *       username="admin" password="admin-secret";
+ *
+ * module name, the control flag "required", then options name="value"
+ * (a backslash in a value quotes the next character), then ';'. Only
+ * username and password are used; other options are accepted and ignored,
+ * as Kafka passes them to the module.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl/cluster_config.h"
+#include "repl/zkc.h"
+
+#define SCRAM_MODULE "org.apache.kafka.common.security.scram.ScramLoginModule"
+
+enum ckind { C_STR, C_MS, C_INT, C_BOOL, C_PROTO, C_MECH, C_JAAS, C_NET };
+
+struct ckey {
+	const char *name;
+	enum ckind kind;
+	size_t at;                  /* offset of the field in struct cluster_config */
+	int64_t min, max;           /* C_MS, C_INT */
+};
+
+#define F(f) offsetof(struct cluster_config, f)
+
+static const struct ckey ckeys[] = {
+	{ "zookeeper.connect",                 C_STR,   F(zk_connect), 0, 0 },
+	{ "zookeeper.session.timeout.ms",      C_MS,    F(zk_session_timeout_ms), 1, INT32_MAX },
+	{ "zookeeper.connection.timeout.ms",   C_MS,    F(zk_connection_timeout_ms), 1, INT32_MAX },
+	{ "security.inter.broker.protocol",    C_PROTO, F(inter_broker), 0, 0 },
+	{ "sasl.mechanism.inter.broker.protocol", C_MECH, 0, 0, 0 },
+	{ "sasl.jaas.config",                  C_JAAS,  0, 0, 0 },
+	{ "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config", C_JAAS, 0, 0, 0 },
+	{ "default.replication.factor",        C_INT,   F(default_replication_factor), 1, INT16_MAX },
+	{ "min.insync.replicas",               C_INT,   F(min_insync_replicas), 1, INT16_MAX },
+	{ "replica.lag.time.max.ms",           C_MS,    F(replica_lag_time_max_ms), 1, INT32_MAX },
+	{ "replica.fetch.max.bytes",           C_INT,   F(replica_fetch_max_bytes), 0, INT32_MAX },
+	{ "replica.fetch.wait.max.ms",         C_INT,   F(replica_fetch_wait_max_ms), 0, INT32_MAX },
+	{ "replica.fetch.min.bytes",           C_INT,   F(replica_fetch_min_bytes), 1, INT32_MAX },
+	{ "num.replica.fetchers",              C_INT,   F(num_replica_fetchers), 1, NET_MAX_THREADS },
+	{ "unclean.leader.election.enable",    C_BOOL,  F(unclean_leader_election), 0, 0 },
+	{ "controlled.shutdown.enable",        C_BOOL,  F(controlled_shutdown), 0, 0 },
+	{ "auto.leader.rebalance.enable",      C_BOOL,  F(auto_leader_rebalance), 0, 0 },
+	{ "leader.imbalance.per.broker.percentage", C_INT, F(leader_imbalance_pct), 0, 100 },
+	{ "leader.imbalance.check.interval.seconds", C_MS, F(leader_imbalance_check_s), 1, INT32_MAX },
+	/* net_config_set's keys, handed through. */
+	{ "listeners",                         C_NET,   0, 0, 0 },
+	{ "advertised.listeners",              C_NET,   0, 0, 0 },
+	{ "sasl.enabled.mechanisms",           C_NET,   0, 0, 0 },
+	{ "num.network.threads",               C_NET,   0, 0, 0 },
+	{ "num.io.threads",                    C_NET,   0, 0, 0 },
+	{ "socket.request.max.bytes",          C_NET,   0, 0, 0 },
+	{ "socket.response.max.bytes",         C_NET,   0, 0, 0 },
+	{ "max.connections",                   C_NET,   0, 0, 0 },
+	{ "max.connections.per.ip",            C_NET,   0, 0, 0 },
+	{ "connections.max.idle.ms",           C_NET,   0, 0, 0 },
+	{ "queued.max.requests",               C_NET,   0, 0, 0 },
+	{ "queued.max.request.bytes",          C_NET,   0, 0, 0 },
+};
+
+#define NCKEYS (sizeof(ckeys) / sizeof(ckeys[0]))
+
+void cluster_config_defaults(struct cluster_config *cc)
+{
+	memset(cc, 0, sizeof(*cc));
+	cc->zk_session_timeout_ms = 18000;
+	cc->zk_connection_timeout_ms = -1;
+	net_config_default(&cc->net);
+	cc->inter_broker = NET_PLAINTEXT;
+	cc->default_replication_factor = 1;
+	cc->min_insync_replicas = 1;
+	cc->replica_lag_time_max_ms = 30000;
+	cc->replica_fetch_max_bytes = 1048576;
+	cc->replica_fetch_wait_max_ms = 500;
+	cc->replica_fetch_min_bytes = 1;
+	cc->num_replica_fetchers = 1;
+	cc->unclean_leader_election = false;
+	cc->controlled_shutdown = true;
+	cc->auto_leader_rebalance = true;
+	cc->leader_imbalance_pct = 10;
+	cc->leader_imbalance_check_s = 300;
+}
+
+static const struct ckey *ckey_find(const char *key, size_t klen)
+{
+	for (size_t i = 0; i < NCKEYS; i++)
+		if (strlen(ckeys[i].name) == klen && !memcmp(ckeys[i].name, key, klen))
+			return &ckeys[i];
+	return NULL;
+}
+
+const char *cluster_config_key(const char *key, size_t klen)
+{
+	const struct ckey *k = ckey_find(key, klen);
+
+	return k ? k->name : NULL;
+}
+
+static int parse_num(const char *s, int64_t lo, int64_t hi, int64_t *out)
+{
+	int64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9' || __builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, *s - '0', &v))
+			return -EINVAL;
+	if (v < lo || v > hi)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* A quoted value at *p ('"' ... '"', backslash quotes the next
+ * character) into out; *p moves past it. */
+static int jaas_quoted(const char **p, char *out, size_t size)
+{
+	const char *s = *p;
+	size_t n = 0;
+
+	if (*s++ != '"')
+		return -EINVAL;
+	while (*s && *s != '"') {
+		if (*s == '\\' && s[1])
+			s++;
+		if (n + 1 >= size)
+			return -EINVAL;
+		out[n++] = *s++;
+	}
+	if (*s != '"')
+		return -EINVAL;
+	out[n] = '\0';
+	*p = s + 1;
+	return 0;
+}
+
+static const char *skip_space(const char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
+int cluster_jaas_parse(const char *text, char *user, size_t usize, char *password,
+		       size_t psize, char *why, size_t whylen)
+{
+	const char *p = skip_space(text);
+	char name[64], value[SASL_MAX_MSG];
+	bool got_user = false, got_pass = false;
+
+	if (strncmp(p, SCRAM_MODULE, strlen(SCRAM_MODULE)) ||
+	    !isspace((unsigned char)p[strlen(SCRAM_MODULE)])) {
+		snprintf(why, whylen, "expected the login module %s", SCRAM_MODULE);
+		return -EINVAL;
+	}
+	p = skip_space(p + strlen(SCRAM_MODULE));
+	if (strncmp(p, "required", 8) || !(isspace((unsigned char)p[8]) || p[8] == ';')) {
+		snprintf(why, whylen, "expected 'required' after the login module");
+		return -EINVAL;
+	}
+	p = skip_space(p + 8);
+	while (*p && *p != ';') {
+		size_t n = 0;
+
+		while (*p && *p != '=' && !isspace((unsigned char)*p) && n + 1 < sizeof(name))
+			name[n++] = *p++;
+		name[n] = '\0';
+		p = skip_space(p);
+		if (n == 0 || *p++ != '=') {
+			snprintf(why, whylen, "expected option=\"value\" pairs");
+			return -EINVAL;
+		}
+		p = skip_space(p);
+		if (jaas_quoted(&p, value, sizeof(value)) < 0) {
+			snprintf(why, whylen, "option %s: expected a quoted value", name);
+			return -EINVAL;
+		}
+		if (!strcmp(name, "username")) {
+			if (!value[0] || strlen(value) >= usize || strlen(value) > SASL_MAX_USER) {
+				snprintf(why, whylen, "username: 1 to %d bytes", SASL_MAX_USER);
+				return -EINVAL;
+			}
+			snprintf(user, usize, "%s", value);
+			got_user = true;
+		} else if (!strcmp(name, "password")) {
+			if (strlen(value) >= psize) {
+				snprintf(why, whylen, "password: too long");
+				return -EINVAL;
+			}
+			snprintf(password, psize, "%s", value);
+			got_pass = true;
+		}
+		p = skip_space(p);
+	}
+	if (*p != ';' || *skip_space(p + 1)) {
+		snprintf(why, whylen, "expected ';' at the end");
+		return -EINVAL;
+	}
+	if (!got_user || !got_pass) {
+		snprintf(why, whylen, "expected username=\"...\" and password=\"...\"");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cluster_config_set(struct cluster_config *cc, const char *key, const char *value,
+		       char *why, size_t whylen)
+{
+	const struct ckey *k = ckey_find(key, strlen(key));
+	char *field;
+	int64_t v;
+	int rc;
+
+	if (!k) {
+		snprintf(why, whylen, "not a cluster setting");
+		return -EINVAL;
+	}
+	field = (char *)cc + k->at;
+	switch (k->kind) {
+	case C_STR:
+		if (strlen(value) >= CLUSTER_CONNECT_MAX) {
+			snprintf(why, whylen, "longer than %d bytes", CLUSTER_CONNECT_MAX - 1);
+			return -EINVAL;
+		}
+		snprintf(field, CLUSTER_CONNECT_MAX, "%s", value);
+		return 0;
+	case C_MS:
+	case C_INT:
+		if (parse_num(value, k->min, k->max, &v) < 0) {
+			snprintf(why, whylen, "expected an integer from %" PRId64 " to %" PRId64,
+				 k->min, k->max);
+			return -EINVAL;
+		}
+		if (k->kind == C_MS)
+			*(int64_t *)(void *)field = v;
+		else
+			*(int32_t *)(void *)field = (int32_t)v;
+		return 0;
+	case C_BOOL:
+		if (strcmp(value, "true") && strcmp(value, "false")) {
+			snprintf(why, whylen, "expected true or false");
+			return -EINVAL;
+		}
+		*(bool *)field = !strcmp(value, "true");
+		return 0;
+	case C_PROTO:
+		if (!strcmp(value, "PLAINTEXT"))
+			cc->inter_broker = NET_PLAINTEXT;
+		else if (!strcmp(value, "SASL_PLAINTEXT"))
+			cc->inter_broker = NET_SASL_PLAINTEXT;
+		else {
+			snprintf(why, whylen, "expected PLAINTEXT or SASL_PLAINTEXT");
+			return -EINVAL;
+		}
+		return 0;
+	case C_MECH:
+		if (strcmp(value, SASL_SCRAM_SHA_256)) {
+			snprintf(why, whylen, "expected %s, the only mechanism mqfs has",
+				 SASL_SCRAM_SHA_256);
+			return -EINVAL;
+		}
+		return 0;
+	case C_JAAS:
+		return cluster_jaas_parse(value, cc->jaas_user, sizeof(cc->jaas_user),
+					  cc->jaas_password, sizeof(cc->jaas_password),
+					  why, whylen);
+	case C_NET:
+		rc = net_config_set(&cc->net, key, value);
+		if (rc < 0) {
+			snprintf(why, whylen, "%s", !strcmp(key, "sasl.enabled.mechanisms") ?
+				 "expected SCRAM-SHA-256, the only mechanism mqfs has" :
+				 strstr(key, "listeners") ? "expected a list of PLAINTEXT://host:port "
+				 "or SASL_PLAINTEXT://host:port with distinct names" :
+				 "out of range");
+			return -EINVAL;
+		}
+		if (!strcmp(key, "listeners"))
+			cc->listeners_set = true;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+bool cluster_config_zk(const struct cluster_config *cc)
+{
+	return cc->zk_connect[0] != '\0';
+}
+
+int64_t cluster_config_connect_timeout(const struct cluster_config *cc)
+{
+	return cc->zk_connection_timeout_ms > 0 ? cc->zk_connection_timeout_ms
+						: cc->zk_session_timeout_ms;
+}
+
+static const char *security_name(enum net_security s)
+{
+	return s == NET_SASL_PLAINTEXT ? "SASL_PLAINTEXT" : "PLAINTEXT";
+}
+
+int cluster_config_check(const struct cluster_config *cc, char *err, size_t errlen)
+{
+	const struct net_config *nc = &cc->net;
+	bool zk = cluster_config_zk(cc), any_sasl = false, inter_found = false;
+	char *hosts = NULL, *chroot = NULL;
+
+	if (zk) {
+		int rc = zkc_parse_connect(cc->zk_connect, &hosts, &chroot);
+
+		free(hosts);
+		free(chroot);
+		if (rc < 0) {
+			snprintf(err, errlen, "zookeeper.connect: '%s' is not "
+				 "host:port[,host:port...][/chroot]", cc->zk_connect);
+			return -EINVAL;
+		}
+	}
+	for (int i = 0; i < nc->n_listeners; i++) {
+		any_sasl |= nc->listeners[i].security == NET_SASL_PLAINTEXT;
+		inter_found |= nc->listeners[i].security == cc->inter_broker;
+	}
+	for (int i = 0; i < nc->n_advertised; i++) {
+		bool named = false;
+
+		for (int j = 0; j < nc->n_listeners; j++)
+			named |= !strcmp(nc->advertised[i].name, nc->listeners[j].name);
+		if (!named) {
+			snprintf(err, errlen, "advertised.listeners: %s is not a listener of "
+				 "listeners", nc->advertised[i].name);
+			return -EINVAL;
+		}
+		if (!nc->advertised[i].host[0] || !strcmp(nc->advertised[i].host, "0.0.0.0")) {
+			snprintf(err, errlen, "advertised.listeners: %s advertises no host: "
+				 "peers could not connect to it", nc->advertised[i].name);
+			return -EINVAL;
+		}
+	}
+	if ((zk || cc->listeners_set) && !inter_found) {
+		snprintf(err, errlen, "security.inter.broker.protocol: no %s listener in "
+			 "listeners", security_name(cc->inter_broker));
+		return -EINVAL;
+	}
+	if ((zk || cc->listeners_set) && any_sasl && !nc->sasl_scram_sha_256) {
+		snprintf(err, errlen, "sasl.enabled.mechanisms: a SASL_PLAINTEXT listener "
+			 "needs SCRAM-SHA-256");
+		return -EINVAL;
+	}
+	if (zk && cc->inter_broker == NET_SASL_PLAINTEXT && !cc->jaas_user[0]) {
+		snprintf(err, errlen, "security.inter.broker.protocol=SASL_PLAINTEXT needs the "
+			 "broker's credentials: listener.name.sasl_plaintext.scram-sha-256."
+			 "sasl.jaas.config (or sasl.jaas.config)");
+		return -EINVAL;
+	}
+	if (cc->replica_fetch_wait_max_ms >= cc->replica_lag_time_max_ms) {
+		snprintf(err, errlen, "replica.fetch.wait.max.ms (%d) must be below "
+			 "replica.lag.time.max.ms (%" PRId64 ")", cc->replica_fetch_wait_max_ms,
+			 cc->replica_lag_time_max_ms);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void put_listeners(FILE *f, const char *key, const struct net_endpoint *eps, int n)
+{
+	char buf[NET_MAX_LISTENERS * (NET_MAX_HOST + NET_MAX_NAME + 16)];
+
+	if (net_listeners_format(eps, n, buf, sizeof(buf)) >= 0)
+		fprintf(f, "%s=%s\n", key, buf);
+}
+
+/* Backslash and quote written back escaped, as jaas_quoted reads them. */
+static void put_quoted(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fputc('\\', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+void cluster_config_render(const struct cluster_config *cc, FILE *f)
+{
+	const struct net_config *nc = &cc->net;
+
+	fprintf(f, "zookeeper.connect=%s\n", cc->zk_connect);
+	fprintf(f, "zookeeper.session.timeout.ms=%" PRId64 "\n", cc->zk_session_timeout_ms);
+	fprintf(f, "zookeeper.connection.timeout.ms=%" PRId64 "\n",
+		cluster_config_connect_timeout(cc));
+	put_listeners(f, "listeners", nc->listeners, nc->n_listeners);
+	if (nc->n_advertised)
+		put_listeners(f, "advertised.listeners", nc->advertised, nc->n_advertised);
+	else
+		put_listeners(f, "advertised.listeners", nc->listeners, nc->n_listeners);
+	fprintf(f, "sasl.enabled.mechanisms=%s\n", nc->sasl_scram_sha_256 ? SASL_SCRAM_SHA_256 : "");
+	fprintf(f, "security.inter.broker.protocol=%s\n", security_name(cc->inter_broker));
+	fprintf(f, "sasl.mechanism.inter.broker.protocol=%s\n", SASL_SCRAM_SHA_256);
+	if (cc->jaas_user[0]) {
+		fprintf(f, "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config="
+			SCRAM_MODULE " required username=");
+		put_quoted(f, cc->jaas_user);
+		/* .config is readable by every user of the mount: the password
+		 * stays out of it, as Kafka shows a sensitive setting. */
+		fputs(" password=\"[hidden]\";\n", f);
+	}
+	fprintf(f, "num.network.threads=%d\nnum.io.threads=%d\n", nc->num_network_threads,
+		nc->num_io_threads);
+	fprintf(f, "socket.request.max.bytes=%" PRId64 "\nsocket.response.max.bytes=%" PRId64 "\n",
+		nc->socket_request_max_bytes, nc->socket_response_max_bytes);
+	fprintf(f, "max.connections=%d\nmax.connections.per.ip=%d\n", nc->max_connections,
+		nc->max_connections_per_ip);
+	fprintf(f, "connections.max.idle.ms=%" PRId64 "\nqueued.max.requests=%d\n",
+		nc->connections_max_idle_ms, nc->queued_max_requests);
+	fprintf(f, "queued.max.request.bytes=%" PRId64 "\n", nc->queued_max_request_bytes);
+	fprintf(f, "default.replication.factor=%d\nmin.insync.replicas=%d\n",
+		cc->default_replication_factor, cc->min_insync_replicas);
+	fprintf(f, "replica.lag.time.max.ms=%" PRId64 "\n", cc->replica_lag_time_max_ms);
+	fprintf(f, "replica.fetch.max.bytes=%d\nreplica.fetch.wait.max.ms=%d\n",
+		cc->replica_fetch_max_bytes, cc->replica_fetch_wait_max_ms);
+	fprintf(f, "replica.fetch.min.bytes=%d\nnum.replica.fetchers=%d\n",
+		cc->replica_fetch_min_bytes, cc->num_replica_fetchers);
+	fprintf(f, "unclean.leader.election.enable=%s\n",
+		cc->unclean_leader_election ? "true" : "false");
+	fprintf(f, "controlled.shutdown.enable=%s\n", cc->controlled_shutdown ? "true" : "false");
+	fprintf(f, "auto.leader.rebalance.enable=%s\n",
+		cc->auto_leader_rebalance ? "true" : "false");
+	fprintf(f, "leader.imbalance.per.broker.percentage=%d\n", cc->leader_imbalance_pct);
+	fprintf(f, "leader.imbalance.check.interval.seconds=%" PRId64 "\n",
+		cc->leader_imbalance_check_s);
+}

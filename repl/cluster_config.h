@@ -1,0 +1,101 @@
+/*
+ * cluster_config.h — private to repl/: the broker's cluster settings
+ * (ZooKeeper, the listener, SASL, replication), Kafka's names and defaults,
+ * parsed line by line for config.c and checked together once a whole text
+ * is read.
+ *
+ *   zookeeper.connect                      "" (single node, no ZooKeeper)
+ *   zookeeper.session.timeout.ms           18000
+ *   zookeeper.connection.timeout.ms        the session timeout
+ *   listeners, advertised.listeners,       repl/net_config.c (net.h); a
+ *   num.network.threads, ...               single node opens a listener only
+ *                                          when `listeners` is given
+ *   security.inter.broker.protocol         PLAINTEXT | SASL_PLAINTEXT
+ *   sasl.mechanism.inter.broker.protocol   SCRAM-SHA-256 (the only one)
+ *   sasl.jaas.config, and
+ *   listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config
+ *                                          the broker's own credentials:
+ *       org.apache.kafka.common.security.scram.ScramLoginModule required
+ *       username="admin" password="admin-secret";
+ *   default.replication.factor 1, min.insync.replicas 1,
+ *   replica.lag.time.max.ms 30000, replica.fetch.max.bytes 1048576,
+ *   replica.fetch.wait.max.ms 500, replica.fetch.min.bytes 1,
+ *   num.replica.fetchers 1, unclean.leader.election.enable false,
+ *   controlled.shutdown.enable true, auto.leader.rebalance.enable true,
+ *   leader.imbalance.per.broker.percentage 10,
+ *   leader.imbalance.check.interval.seconds 300
+ *
+ * Checks across keys (cluster_config_check), each failing with a message
+ * that names the key:
+ *   - zookeeper.connect parses (zkc_parse_connect);
+ *   - zookeeper.connection.timeout.ms >= 1 when given;
+ *   - every advertised listener names a listener of `listeners`, and none
+ *     advertises the wildcard host (a peer could not connect to it);
+ *   - security.inter.broker.protocol names the protocol of a listener
+ *     (when ZooKeeper or listeners are set, as Kafka requires it);
+ *   - SASL_PLAINTEXT anywhere needs SCRAM-SHA-256 in sasl.enabled.mechanisms;
+ *     SASL_PLAINTEXT between brokers needs the broker's jaas credentials;
+ *   - replica.fetch.wait.max.ms below replica.lag.time.max.ms (Kafka's
+ *     rule: otherwise followers drop out of the ISR while they wait).
+ */
+#ifndef MQFS_REPL_CLUSTER_CONFIG_H
+#define MQFS_REPL_CLUSTER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "repl/net.h"
+
+#define CLUSTER_CONNECT_MAX 1024
+
+struct cluster_config {
+	char zk_connect[CLUSTER_CONNECT_MAX];   /* zookeeper.connect ("") */
+	int64_t zk_session_timeout_ms;          /* 18000 */
+	int64_t zk_connection_timeout_ms;       /* -1: the session timeout */
+	bool listeners_set;                     /* `listeners` was given */
+	struct net_config net;                  /* listeners and their limits */
+	enum net_security inter_broker;         /* security.inter.broker.protocol */
+	char jaas_user[SASL_MAX_USER + 1];      /* from the jaas config ("") */
+	char jaas_password[SASL_MAX_MSG];
+	int32_t default_replication_factor;     /* 1 */
+	int32_t min_insync_replicas;            /* 1 */
+	int64_t replica_lag_time_max_ms;        /* 30000 */
+	int32_t replica_fetch_max_bytes;        /* 1048576 */
+	int32_t replica_fetch_wait_max_ms;      /* 500 */
+	int32_t replica_fetch_min_bytes;        /* 1 */
+	int32_t num_replica_fetchers;           /* 1 */
+	bool unclean_leader_election;           /* false */
+	bool controlled_shutdown;               /* true */
+	bool auto_leader_rebalance;             /* true */
+	int32_t leader_imbalance_pct;           /* 10 */
+	int64_t leader_imbalance_check_s;       /* 300 */
+};
+
+void cluster_config_defaults(struct cluster_config *cc);
+/* The known key named by key[0..klen), as a NUL-terminated static string,
+ * or NULL. */
+const char *cluster_config_key(const char *key, size_t klen);
+/* Sets key (one cluster_config_key returned) from its text. 0, or -EINVAL
+ * with what was expected in why; cc is unchanged on error. */
+int cluster_config_set(struct cluster_config *cc, const char *key, const char *value,
+		       char *why, size_t whylen);
+/* The checks across keys listed above: 0, or -EINVAL with a message that
+ * names the key in err. */
+int cluster_config_check(const struct cluster_config *cc, char *err, size_t errlen);
+/* True when the broker joins a cluster (zookeeper.connect given). */
+bool cluster_config_zk(const struct cluster_config *cc);
+/* The effective connection timeout (the session timeout when unset). */
+int64_t cluster_config_connect_timeout(const struct cluster_config *cc);
+/* Appends the settings as key=value lines, in the order of the table at
+ * the top (the jaas config with the password shown as "[hidden]"), to f. */
+void cluster_config_render(const struct cluster_config *cc, FILE *f);
+/* Parses a JAAS line of Kafka's ScramLoginModule: username and password
+ * into user/password (sizes as in struct cluster_config). -EINVAL with
+ * why: another login module, no "required", an option without a quoted
+ * value, a missing username or password, no final ';'. */
+int cluster_jaas_parse(const char *text, char *user, size_t usize, char *password,
+		       size_t psize, char *why, size_t whylen);
+
+#endif

@@ -1,0 +1,514 @@
+/*
+ * fetch_serve.c — the leader's Fetch and OffsetForLeaderEpoch handlers and
+ * the fetch purgatory (Kafka's ReplicaManager.fetchMessages, DelayedFetch,
+ * and the leader's half of AbstractFetcherThread's truncation).
+ *
+ * A Fetch, per partition, in this order (the first that applies answers):
+ *   1. no local replica:                      UNKNOWN_TOPIC_OR_PARTITION
+ *   2. not the leader:                        NOT_LEADER_OR_FOLLOWER
+ *   3. current_leader_epoch (not -1) below ours: FENCED_LEADER_EPOCH,
+ *      above ours:                            UNKNOWN_LEADER_EPOCH
+ *   4. fetch_offset outside [log start, LEO]: OFFSET_OUT_OF_RANGE
+ *   5. a follower (replica_id >= 0) whose last_fetched_epoch (v12) we end
+ *      earlier than it thinks, or than its fetch_offset: diverging_epoch =
+ *      our (largest epoch <= it, its end offset), no records, its state
+ *      untouched (it will truncate and fetch again)
+ *   6. records: whole batches from the one holding fetch_offset, below the
+ *      LEO for a follower, below the hw for anyone else (nothing above the
+ *      hw reaches a consumer), partition_max_bytes each and max_bytes in
+ *      all (the first partition with data gets at least one batch).
+ * A follower's fetch first updates its state on the leader (LEO, caught
+ * up times), which may expand the ISR and move the hw.
+ *
+ * Records go out as file ranges (sendfile): each range holds a reference
+ * of its log (raw_release) until the response was sent or the connection
+ * went (net_req_on_done).
+ *
+ * The purgatory. A fetch where no partition has records or an error, with
+ * max_wait_ms > 0, is parked (NET_PARKED) with a deadline. One thread owns
+ * the parked list: fetch_serve_wake (the LEO and hw listeners) sets a flag
+ * and signals it; it takes the whole list out, looks at each fetch without
+ * its mutex (so a listener called under a partition's lock never waits
+ * for it), answers those with data, an error, a passed deadline or a gone
+ * connection, and puts the others back. min_bytes counts as 1: a fetch
+ * with any record is answered (followers send min_bytes 1).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl/fetch_serve.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+struct fs_part {
+	struct partition *p;          /* referenced, or NULL */
+	const struct proto_fetch_part *req;
+	int16_t error;
+	bool diverging;
+	int32_t diverging_epoch;
+	int64_t diverging_end;
+	struct partition_raw raw;
+};
+
+struct fs_fetch {
+	struct fetch_serve *fs;
+	struct net_req *req;
+	const struct proto_fetch_req *msg;
+	int n;
+	struct fs_part *parts;        /* in request order, topic by topic */
+	int64_t deadline_ms;
+	struct fs_fetch *next;
+};
+
+struct fetch_serve {
+	fetch_serve_lookup_fn lookup;
+	void *lookup_arg;
+	int64_t (*now_ms)(void);
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool started;
+	bool stopping;
+	bool woken;
+	int n_parked;
+	struct fs_fetch *parked;
+};
+
+static int64_t mono_ms(void)
+{
+	return now_mono_ms();
+}
+
+static void fetch_free(struct fs_fetch *f)
+{
+	for (int i = 0; i < f->n; i++) {
+		struct fs_part *fp = &f->parts[i];
+
+		if (fp->p && fp->raw.ref)
+			partition_log_ops(fp->p)->raw_release(partition_log(fp->p), &fp->raw);
+		partition_unref(fp->p);
+	}
+	free(f->parts);
+	free(f);
+}
+
+static void fetch_done(void *arg, struct net_req *req, int status)
+{
+	(void)req;
+	(void)status;
+	fetch_free(arg);
+}
+
+/* Rule 3, shared with OffsetForLeaderEpoch: 0 or the Kafka error. */
+static int16_t epoch_check(struct partition *p, int32_t current_leader_epoch)
+{
+	int32_t epoch;
+
+	if (!p)
+		return PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	if (partition_leader_epoch(p, &epoch))
+		return PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
+	if (current_leader_epoch >= 0 && current_leader_epoch < epoch)
+		return PROTO_ERR_FENCED_LEADER_EPOCH;
+	if (current_leader_epoch > epoch)
+		return PROTO_ERR_UNKNOWN_LEADER_EPOCH;
+	return 0;
+}
+
+/* Rules 1-5 for one partition, at the fetch's arrival. */
+static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
+{
+	const struct proto_fetch_part *rq = fp->req;
+	struct partition_offsets o;
+	void *log;
+	const struct partition_log_ops *ops;
+	int rc;
+
+	fp->error = epoch_check(fp->p, rq->current_leader_epoch);
+	if (fp->error)
+		return;
+	log = partition_log(fp->p);
+	ops = partition_log_ops(fp->p);
+	ops->offsets(log, &o);
+	if (rq->fetch_offset < o.log_start_offset || rq->fetch_offset > o.log_end_offset) {
+		fp->error = PROTO_ERR_OFFSET_OUT_OF_RANGE;
+		return;
+	}
+	if (f->msg->replica_id < 0)
+		return;
+	if (rq->last_fetched_epoch >= 0) {
+		int32_t e;
+		int64_t end;
+
+		ops->end_offset_for_epoch(log, rq->last_fetched_epoch, &e, &end);
+		if (e < rq->last_fetched_epoch || end < rq->fetch_offset) {
+			fp->diverging = true;
+			fp->diverging_epoch = e;
+			fp->diverging_end = end;
+			return;
+		}
+	}
+	rc = partition_update_follower_fetch_state(fp->p, f->msg->replica_id, rq->fetch_offset, now);
+	if (rc == -ENOENT)
+		fp->error = PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
+	else if (rc < 0 && rc != -ESTALE)
+		fp->error = proto_err_from_errno(rc);
+}
+
+/* What a fetch may read of fp now: the offset it stops below. */
+static int64_t part_upper(const struct fs_fetch *f, const struct fs_part *fp,
+			  struct partition_offsets *o)
+{
+	partition_log_ops(fp->p)->offsets(partition_log(fp->p), o);
+	return f->msg->replica_id >= 0 ? o->log_end_offset : o->hw;
+}
+
+/* True when the fetch should be answered now (rule: any data, any error). */
+static bool fetch_ready(const struct fs_fetch *f)
+{
+	for (int i = 0; i < f->n; i++) {
+		const struct fs_part *fp = &f->parts[i];
+		struct partition_offsets o;
+		int32_t epoch;
+
+		if (fp->error || fp->diverging)
+			return true;
+		if (partition_leader_epoch(fp->p, &epoch))
+			return true;       /* lost leadership while parked */
+		if (part_upper(f, fp, &o) > fp->req->fetch_offset)
+			return true;
+	}
+	return false;
+}
+
+/* Rule 6 and the response frame into the request's output. */
+static int fetch_respond(struct fs_fetch *f)
+{
+	const struct proto_fetch_req *m = f->msg;
+	const struct proto_req *pr = net_req_msg(f->req);
+	struct proto_fetch_resp_topic *topics = calloc((size_t)m->n_topics + 1, sizeof(*topics));
+	struct proto_fetch_resp_part *parts = calloc((size_t)f->n + 1, sizeof(*parts));
+	struct proto_fetch_resp resp = { .n_topics = m->n_topics, .topics = topics,
+					 .session_id = 0 };
+	int64_t budget = m->max_bytes > 0 ? m->max_bytes : INT32_MAX;
+	int k = 0, rc;
+
+	/* From here on the request's done callback frees f, whatever
+	 * happens (a failed handler gets it with -ECONNRESET). */
+	net_req_on_done(f->req, fetch_done, f);
+	if (!topics || !parts) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int32_t t = 0; t < m->n_topics; t++) {
+		topics[t].topic = m->topics[t].topic;
+		topics[t].n_partitions = m->topics[t].n_partitions;
+		topics[t].partitions = &parts[k];
+		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
+			struct fs_part *fp = &f->parts[k];
+			struct proto_fetch_resp_part *rp = &parts[k];
+			struct partition_offsets o = { -1, -1, -1 };
+			int64_t upper;
+			size_t max;
+
+			rp->partition_index = fp->req->partition;
+			rp->n_aborted = -1;
+			rp->preferred_read_replica = -1;
+			rp->records_fd = -1;
+			rp->records = (const uint8_t *)"";
+			rp->error_code = fp->error;
+			if (!fp->error && epoch_check(fp->p, fp->req->current_leader_epoch))
+				rp->error_code = epoch_check(fp->p, fp->req->current_leader_epoch);
+			if (fp->p && rp->error_code != PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
+				partition_log_ops(fp->p)->offsets(partition_log(fp->p), &o);
+			rp->high_watermark = o.hw;
+			rp->last_stable_offset = o.hw;
+			rp->log_start_offset = o.log_start_offset;
+			if (rp->error_code)
+				continue;
+			if (fp->diverging) {
+				rp->has_diverging_epoch = true;
+				rp->diverging_epoch = fp->diverging_epoch;
+				rp->diverging_end_offset = fp->diverging_end;
+				continue;
+			}
+			upper = part_upper(f, fp, &o);
+			max = (size_t)(fp->req->partition_max_bytes < budget ?
+				       fp->req->partition_max_bytes : budget);
+			if (upper <= fp->req->fetch_offset || max == 0)
+				continue;
+			rc = partition_log_ops(fp->p)->read_raw(partition_log(fp->p),
+								fp->req->fetch_offset, upper,
+								max, &fp->raw);
+			if (rc) {
+				rp->error_code = proto_err_from_errno(rc);
+				continue;
+			}
+			if (fp->raw.len) {
+				rp->records_fd = fp->raw.fd;
+				rp->records_offset = fp->raw.offset;
+				rp->records_len = (int32_t)fp->raw.len;
+				budget -= (int64_t)fp->raw.len;
+				if (budget < 0)
+					budget = 0;
+			}
+		}
+	}
+	rc = proto_fetch_resp_encode(net_req_out(f->req), pr->hdr.api_version,
+				     pr->hdr.correlation_id, &resp);
+out:
+	free(topics);
+	free(parts);
+	return rc;
+}
+
+static int fetch_handler(void *arg, struct net_req *req)
+{
+	struct fetch_serve *fs = arg;
+	const struct proto_fetch_req *m = &net_req_msg(req)->u.fetch;
+	struct fs_fetch *f = calloc(1, sizeof(*f));
+	int64_t now = fs->now_ms();
+	int n = 0, k = 0;
+	bool park;
+
+	if (!f)
+		return -ENOMEM;
+	for (int32_t t = 0; t < m->n_topics; t++)
+		n += m->topics[t].n_partitions;
+	f->fs = fs;
+	f->req = req;
+	f->msg = m;
+	f->n = n;
+	f->parts = calloc((size_t)n + 1, sizeof(*f->parts));
+	if (!f->parts) {
+		free(f);
+		return -ENOMEM;
+	}
+	for (int32_t t = 0; t < m->n_topics; t++)
+		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
+			struct fs_part *fp = &f->parts[k];
+
+			fp->req = &m->topics[t].partitions[j];
+			fp->raw.fd = -1;
+			fp->p = fs->lookup(fs->lookup_arg, m->topics[t].topic, fp->req->partition);
+			part_validate(f, fp, now);
+		}
+	f->deadline_ms = now + (m->max_wait_ms > 0 ? m->max_wait_ms : 0);
+	/* Readiness is looked at before the purgatory's lock (a partition's
+	 * lock is never taken under it); a change in between is not lost,
+	 * since a parked fetch is looked at again at once (woken). */
+	park = m->max_wait_ms > 0 && n > 0 && !fetch_ready(f);
+	pthread_mutex_lock(&fs->lock);
+	park = park && !fs->stopping;
+	if (park) {
+		f->next = fs->parked;
+		fs->parked = f;
+		fs->n_parked++;
+		fs->woken = true;
+		pthread_cond_signal(&fs->cond);
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (park)
+		return NET_PARKED;
+	return fetch_respond(f);
+}
+
+/* Answers a parked fetch (purgatory thread, no lock held). */
+static void fetch_complete(struct fs_fetch *f)
+{
+	struct net_req *req = f->req;
+	int rc = fetch_respond(f);
+
+	net_req_complete(req, rc);
+}
+
+static void *purgatory_main(void *arg)
+{
+	struct fetch_serve *fs = arg;
+
+	pthread_mutex_lock(&fs->lock);
+	for (;;) {
+		struct fs_fetch *list, *keep = NULL, *next;
+		int64_t now = fs->now_ms(), earliest = INT64_MAX;
+		bool stopping = fs->stopping;
+
+		list = fs->parked;
+		fs->parked = NULL;
+		fs->woken = false;
+		pthread_mutex_unlock(&fs->lock);
+		for (struct fs_fetch *f = list; f; f = next) {
+			next = f->next;
+			if (stopping || now >= f->deadline_ms || net_req_cancelled(f->req) ||
+			    fetch_ready(f)) {
+				pthread_mutex_lock(&fs->lock);
+				fs->n_parked--;
+				pthread_mutex_unlock(&fs->lock);
+				fetch_complete(f);
+				continue;
+			}
+			if (f->deadline_ms < earliest)
+				earliest = f->deadline_ms;
+			f->next = keep;
+			keep = f;
+		}
+		pthread_mutex_lock(&fs->lock);
+		while (keep) {
+			next = keep->next;
+			keep->next = fs->parked;
+			fs->parked = keep;
+			keep = next;
+		}
+		if (stopping && !fs->parked)
+			break;
+		for (struct fs_fetch *f = fs->parked; f; f = f->next)
+			if (f->deadline_ms < earliest)
+				earliest = f->deadline_ms;
+		if (!fs->woken && !fs->stopping) {
+			struct timespec ts;
+
+			if (earliest == INT64_MAX) {
+				pthread_cond_wait(&fs->cond, &fs->lock);
+			} else {
+				/* Polling the clock the tests may replace: wake at
+				 * most every 10 ms when a deadline is near. */
+				int64_t wait = earliest - fs->now_ms();
+
+				deadline_from_ms(CLOCK_MONOTONIC, wait < 1 ? 1 : wait > 10 ? 10 : wait,
+						 &ts);
+				pthread_cond_timedwait(&fs->cond, &fs->lock, &ts);
+			}
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return NULL;
+}
+
+int fetch_serve_new(fetch_serve_lookup_fn lookup, void *arg, int64_t (*now_ms)(void),
+		    struct fetch_serve **out)
+{
+	struct fetch_serve *fs = calloc(1, sizeof(*fs));
+	pthread_condattr_t ca;
+	int rc;
+
+	if (!fs)
+		return -ENOMEM;
+	fs->lookup = lookup;
+	fs->lookup_arg = arg;
+	fs->now_ms = now_ms ? now_ms : mono_ms;
+	pthread_mutex_init(&fs->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	rc = -pthread_create(&fs->thread, NULL, purgatory_main, fs);
+	if (rc) {
+		pthread_cond_destroy(&fs->cond);
+		pthread_mutex_destroy(&fs->lock);
+		free(fs);
+		return rc;
+	}
+	fs->started = true;
+	*out = fs;
+	return 0;
+}
+
+/* ---- OffsetForLeaderEpoch: the leader's end offset for an epoch ---- */
+
+static int ofle_handler(void *arg, struct net_req *req)
+{
+	struct fetch_serve *fs = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_ofle_req *m = &pr->u.ofle;
+	struct proto_ofle_resp resp = { .n_topics = m->n_topics };
+	struct proto_ofle_resp_part *parts;
+	int n = 0, k = 0, rc;
+	size_t pos;
+
+	for (int32_t t = 0; t < m->n_topics; t++)
+		n += m->topics[t].n_partitions;
+	resp.topics = calloc((size_t)m->n_topics + 1, sizeof(*resp.topics));
+	parts = calloc((size_t)n + 1, sizeof(*parts));
+	if (!resp.topics || !parts) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int32_t t = 0; t < m->n_topics; t++) {
+		resp.topics[t].topic = m->topics[t].topic;
+		resp.topics[t].n_partitions = m->topics[t].n_partitions;
+		resp.topics[t].partitions = &parts[k];
+		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
+			const struct proto_ofle_part *rq = &m->topics[t].partitions[j];
+			struct proto_ofle_resp_part *rp = &parts[k];
+			struct partition *p = fs->lookup(fs->lookup_arg, m->topics[t].topic,
+							 rq->partition);
+
+			rp->partition = rq->partition;
+			rp->leader_epoch = -1;
+			rp->end_offset = -1;
+			rp->error_code = epoch_check(p, rq->current_leader_epoch);
+			if (!rp->error_code)
+				partition_log_ops(p)->end_offset_for_epoch(partition_log(p),
+									   rq->leader_epoch,
+									   &rp->leader_epoch,
+									   &rp->end_offset);
+			partition_unref(p);
+		}
+	}
+	pos = net_req_begin(req);
+	rc = proto_ofle_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
+	if (!rc)
+		rc = net_req_end(req, pos);
+out:
+	free(resp.topics);
+	free(parts);
+	return rc;
+}
+
+int fetch_serve_register(struct fetch_serve *fs, struct net_server *srv)
+{
+	int rc = net_server_handle(srv, PROTO_API_FETCH, fetch_handler, fs);
+
+	return rc ? rc : net_server_handle(srv, PROTO_API_OFFSET_FOR_LEADER_EPOCH, ofle_handler, fs);
+}
+
+void fetch_serve_wake(struct fetch_serve *fs)
+{
+	pthread_mutex_lock(&fs->lock);
+	fs->woken = true;
+	pthread_cond_signal(&fs->cond);
+	pthread_mutex_unlock(&fs->lock);
+}
+
+int fetch_serve_parked(struct fetch_serve *fs)
+{
+	int n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = fs->n_parked;
+	pthread_mutex_unlock(&fs->lock);
+	return n;
+}
+
+void fetch_serve_stop(struct fetch_serve *fs)
+{
+	if (!fs || !fs->started)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	fs->stopping = true;
+	pthread_cond_signal(&fs->cond);
+	pthread_mutex_unlock(&fs->lock);
+	pthread_join(fs->thread, NULL);
+	fs->started = false;
+}
+
+void fetch_serve_free(struct fetch_serve *fs)
+{
+	if (!fs)
+		return;
+	fetch_serve_stop(fs);
+	pthread_cond_destroy(&fs->cond);
+	pthread_mutex_destroy(&fs->lock);
+	free(fs);
+}

@@ -1,0 +1,47 @@
+/*
+ * fetch_serve.h — the leader's side of replication on the broker listener:
+ * the Fetch (api key 1) and OffsetForLeaderEpoch (23) handlers, and the
+ * fetch purgatory where a Fetch with nothing new waits (parked, not on a
+ * thread) for the LEO or the hw to move, or for its max_wait_ms. Private to
+ * repl/; the cluster wiring owns one per broker.
+ *
+ * Wiring (in this order):
+ *   fetch_serve_new(lookup)       before the listener starts
+ *   fetch_serve_register(fs, srv) before net_server_start
+ *   fetch_serve_wake(fs)          from the engine's LEO and hw listeners
+ *                                 of every partition (any thread, any lock:
+ *                                 it only signals)
+ *   fetch_serve_stop(fs)          before net_server_stop: answers every
+ *                                 parked fetch with what there is
+ *   fetch_serve_free(fs)          after net_server_free
+ */
+#ifndef MQFS_REPL_FETCH_SERVE_H
+#define MQFS_REPL_FETCH_SERVE_H
+
+#include <stdint.h>
+
+#include "repl/kbuf.h"
+#include "repl/net.h"
+#include "repl/partition.h"
+
+/* Finds the local replica of (topic, index) and returns it with a
+ * reference taken (the handler drops it), or NULL when this broker has no
+ * such replica. Called on worker threads and the purgatory thread; must
+ * not block on the network. */
+typedef struct partition *(*fetch_serve_lookup_fn)(void *arg, struct kstr topic, int32_t index);
+
+struct fetch_serve;
+
+/* Starts the purgatory's thread. now_ms may be NULL (the monotonic clock
+ * in ms); tests pass their own. -ENOMEM, -errno of pthread_create. */
+int fetch_serve_new(fetch_serve_lookup_fn lookup, void *arg, int64_t (*now_ms)(void),
+		    struct fetch_serve **out);
+/* Registers both handlers with srv. */
+int fetch_serve_register(struct fetch_serve *fs, struct net_server *srv);
+void fetch_serve_wake(struct fetch_serve *fs);
+/* Parked fetches now (tests, metrics). */
+int fetch_serve_parked(struct fetch_serve *fs);
+void fetch_serve_stop(struct fetch_serve *fs);
+void fetch_serve_free(struct fetch_serve *fs);
+
+#endif

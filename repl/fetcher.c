@@ -1,0 +1,509 @@
+/*
+ * fetcher.c — the replica fetcher thread of fetcher.h: connect (SASL when
+ * configured), then rounds of: truncate the partitions that must, one
+ * Fetch for the others, append what came back. Kafka's
+ * AbstractFetcherThread (maybeTruncate, processFetchRequest,
+ * processPartitionData) and ReplicaFetcherThread, in one loop.
+ *
+ * Locks, in this order: f->round, held by the thread for a whole round
+ * and by fetcher_remove (so a partition leaves the list between rounds
+ * only); f->lock, the partition list, the stats and the stop flag.
+ * Neither is held across a wait for the backoff. Partition calls take only the partition's lock.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl/fetcher.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define FETCHER_MAX_PARTS 1024
+#define FETCHER_MAX_ROUNDS 16      /* truncation rounds in one go */
+
+struct fpart {
+	struct partition *p;
+	int64_t backoff_until_ms;
+};
+
+struct fetcher {
+	struct fetcher_config cfg;
+	char *user, *password;
+	pthread_mutex_t lock;
+	pthread_mutex_t round;
+	pthread_cond_t cond;
+	pthread_t thread;
+	bool stopping;
+	int n;
+	struct fpart parts[FETCHER_MAX_PARTS];
+	struct net_client *conn;
+	struct fetcher_stats stats;
+};
+
+void fetcher_config_default(struct fetcher_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->backoff_ms = 1000;
+	cfg->max_wait_ms = 500;
+	cfg->min_bytes = 1;
+	cfg->max_bytes = 10 << 20;
+	cfg->partition_max_bytes = 1 << 20;
+	cfg->request_timeout_ms = 30000;
+}
+
+static void stat_add(struct fetcher *f, int64_t *field, int64_t n)
+{
+	pthread_mutex_lock(&f->lock);
+	*field += n;
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Waits ms or until stopped (or a partition is added); true when stopping. */
+static bool pause_ms(struct fetcher *f, int64_t ms)
+{
+	struct timespec ts;
+	bool stop;
+
+	deadline_from_ms(CLOCK_MONOTONIC, ms, &ts);
+	pthread_mutex_lock(&f->lock);
+	if (!f->stopping)
+		pthread_cond_timedwait(&f->cond, &f->lock, &ts);
+	stop = f->stopping;
+	pthread_mutex_unlock(&f->lock);
+	return stop;
+}
+
+static int connect_source(struct fetcher *f)
+{
+	int rc = net_client_connect(f->cfg.host, f->cfg.port, f->cfg.request_timeout_ms, &f->conn);
+
+	if (!rc && f->user)
+		rc = net_client_sasl(f->conn, f->user, f->password, f->cfg.request_timeout_ms);
+	if (rc) {
+		mq_log_limited(4, "fetcher: broker %d at %s:%d: %s", f->cfg.source_id, f->cfg.host,
+			       f->cfg.port, strerror(-rc));
+		net_client_close(f->conn);
+		f->conn = NULL;
+		return rc;
+	}
+	stat_add(f, &f->stats.connects, 1);
+	return 0;
+}
+
+/* One round of the truncation rule (fetcher.h) given the leader's answer
+ * (leader_epoch, end) for our epoch. Returns 1 when done, 0 when another
+ * round is needed, -errno. */
+static int truncate_step(struct partition *p, const struct partition_follow *fw,
+			 int32_t leader_epoch, int64_t end)
+{
+	const struct partition_log_ops *ops = partition_log_ops(p);
+	struct partition_offsets o;
+	int32_t fe;
+	int64_t fend, target;
+	bool done;
+	int rc;
+
+	ops->offsets(partition_log(p), &o);
+	if (end < 0) {
+		target = o.hw;
+		done = true;
+	} else {
+		ops->end_offset_for_epoch(partition_log(p), leader_epoch, &fe, &fend);
+		done = fe == leader_epoch || fe < 0;
+		if (fe < 0)
+			target = end < o.log_end_offset ? end : o.log_end_offset;
+		else if (done)
+			target = end < fend ? end : fend;
+		else
+			target = fend < o.log_end_offset ? fend : o.log_end_offset;
+	}
+	rc = partition_follower_truncate(p, fw->generation, target, done);
+	return rc ? rc : done;
+}
+
+/* KIP-101/279 by OffsetForLeaderEpoch until done. 0, -errno (connection),
+ * or 1: a partition-level refusal (backed off). */
+static int truncate_by_ofle(struct fetcher *f, struct partition *p)
+{
+	for (int round = 0; round < FETCHER_MAX_ROUNDS; round++) {
+		struct partition_follow fw;
+		struct proto_ofle_part rp;
+		struct proto_ofle_topic rt;
+		struct proto_ofle_req rq = { .replica_id = f->cfg.broker_id, .n_topics = 1,
+					     .topics = &rt };
+		struct proto_ofle_resp resp = { 0 };
+		struct net_resp nr = { 0 };
+		struct kbuf_w w;
+		int v = net_client_version(f->conn, PROTO_API_OFFSET_FOR_LEADER_EPOCH), rc;
+
+		if (partition_follow_state(p, &fw) || fw.state != PARTITION_TRUNCATING)
+			return 0;
+		if (fw.last_fetched_epoch < 0) {
+			/* No epoch of ours to ask about: the hw is all we know. */
+			rc = truncate_step(p, &fw, -1, -1);
+			return rc < 0 && rc != -ESTALE ? rc : 0;
+		}
+		if (v < 0)
+			return v;
+		rp = (struct proto_ofle_part){ .partition = partition_index(p),
+					       .current_leader_epoch = fw.leader_epoch,
+					       .leader_epoch = fw.last_fetched_epoch };
+		rt = (struct proto_ofle_topic){ kstr_of(partition_topic(p)), 1, &rp };
+		kbuf_w_init(&w, 1 << 16);
+		rc = proto_ofle_req_encode(&w, (int16_t)v, &rq);
+		if (!rc)
+			rc = net_client_call(f->conn, PROTO_API_OFFSET_FOR_LEADER_EPOCH, (int16_t)v,
+					     w.buf, w.len, 0, f->cfg.request_timeout_ms, &nr);
+		kbuf_w_free(&w);
+		if (!rc)
+			rc = proto_ofle_resp_decode(&nr.body, (int16_t)v, &resp);
+		if (!rc && (resp.n_topics != 1 || resp.topics[0].n_partitions != 1))
+			rc = -EBADMSG;
+		if (!rc) {
+			const struct proto_ofle_resp_part *a = &resp.topics[0].partitions[0];
+
+			stat_add(f, &f->stats.truncations, 1);
+			if (a->error_code) {
+				mq_log_limited(4, "fetcher: %s-%d: OffsetForLeaderEpoch: %s",
+					       partition_topic(p), partition_index(p),
+					       proto_err_name(a->error_code));
+				rc = 1;
+			} else {
+				rc = truncate_step(p, &fw, a->leader_epoch, a->end_offset);
+				rc = rc == 1 ? 0 : rc == 0 ? 2 : rc;
+			}
+		}
+		proto_ofle_resp_free(&resp);
+		net_resp_free(&nr);
+		if (rc != 2)
+			return rc == -ESTALE ? 0 : rc;
+	}
+	return 1;
+}
+
+/* Whole batches at the start of records (a response may end inside one:
+ * Kafka cuts at max bytes). */
+static size_t whole_batches(const uint8_t *b, size_t len)
+{
+	size_t at = 0;
+
+	while (len - at >= 12) {
+		int32_t bl = (int32_t)((uint32_t)b[at + 8] << 24 | (uint32_t)b[at + 9] << 16 |
+				       (uint32_t)b[at + 10] << 8 | b[at + 11]);
+
+		if (bl < 0 || (size_t)bl + 12 > len - at)
+			break;
+		at += (size_t)bl + 12;
+	}
+	return at;
+}
+
+/* Applies one partition of a Fetch response. */
+static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partition_follow *fw,
+			const struct proto_fetch_resp_part *a, int64_t now)
+{
+	struct partition *p = fp->p;
+	int rc = 0;
+
+	if (a->error_code) {
+		mq_log_limited(4, "fetcher: %s-%d from broker %d: %s", partition_topic(p),
+			       partition_index(p), f->cfg.source_id, proto_err_name(a->error_code));
+		fp->backoff_until_ms = now + f->cfg.backoff_ms;
+		return;
+	}
+	if (a->has_diverging_epoch) {
+		stat_add(f, &f->stats.truncations, 1);
+		rc = truncate_step(p, fw, a->diverging_epoch, a->diverging_end_offset);
+		rc = rc > 0 ? 0 : rc;
+	} else {
+		size_t len = a->records_len > 0 ? whole_batches(a->records, (size_t)a->records_len) : 0;
+
+		rc = partition_follower_append(p, fw->generation, a->records, len, a->high_watermark);
+		if (!rc)
+			stat_add(f, &f->stats.bytes, (int64_t)len);
+	}
+	if (rc && rc != -ESTALE) {
+		mq_log_limited(3, "fetcher: %s-%d: %s", partition_topic(p), partition_index(p),
+			       strerror(-rc));
+		fp->backoff_until_ms = now + f->cfg.backoff_ms;
+	}
+}
+
+/* One Fetch for every partition ready to fetch. 0 or -errno (connection). */
+static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_follow *fws,
+		      int n, int64_t now)
+{
+	struct proto_fetch_part *rps = calloc((size_t)n, sizeof(*rps));
+	struct proto_fetch_topic *rts = calloc((size_t)n, sizeof(*rts));
+	int *topic_of = calloc((size_t)n, sizeof(int));
+	struct proto_fetch_req rq = { .cluster_id = KSTR_NULL, .replica_id = f->cfg.broker_id,
+				      .max_wait_ms = f->cfg.max_wait_ms,
+				      .min_bytes = f->cfg.min_bytes, .max_bytes = f->cfg.max_bytes,
+				      .session_epoch = -1, .topics = rts, .rack_id = kstr_of("") };
+	struct proto_fetch_resp resp = { 0 };
+	struct net_resp nr = { 0 };
+	struct kbuf_w w;
+	int v = net_client_version(f->conn, PROTO_API_FETCH), rc = -ENOMEM, k = 0;
+
+	if (v < 0)
+		return v;
+	if (!rps || !rts || !topic_of)
+		goto out;
+	/* Partitions grouped by topic, each topic once. */
+	for (int i = 0; i < n; i++) {
+		int t;
+
+		for (t = 0; t < rq.n_topics && !kstr_eq(rts[t].topic, partition_topic(ready[i]->p)); t++)
+			;
+		topic_of[i] = t;
+		if (t == rq.n_topics)
+			rts[rq.n_topics++].topic = kstr_of(partition_topic(ready[i]->p));
+	}
+	for (int t = 0; t < rq.n_topics; t++) {
+		rts[t].partitions = &rps[k];
+		for (int i = 0; i < n; i++) {
+			if (topic_of[i] != t)
+				continue;
+			rps[k++] = (struct proto_fetch_part){
+				.partition = partition_index(ready[i]->p),
+				.current_leader_epoch = fws[i].leader_epoch,
+				.fetch_offset = fws[i].fetch_offset,
+				.last_fetched_epoch = f->cfg.truncate_on_fetch ?
+						      fws[i].last_fetched_epoch : -1,
+				.log_start_offset = -1,
+				.partition_max_bytes = f->cfg.partition_max_bytes,
+			};
+			rts[t].n_partitions++;
+		}
+	}
+	kbuf_w_init(&w, 1 << 20);
+	rc = proto_fetch_req_encode(&w, (int16_t)v, &rq);
+	if (!rc)
+		rc = net_client_call(f->conn, PROTO_API_FETCH, (int16_t)v, w.buf, w.len,
+				     (size_t)f->cfg.max_bytes + (1 << 20),
+				     f->cfg.max_wait_ms + f->cfg.request_timeout_ms, &nr);
+	kbuf_w_free(&w);
+	if (!rc)
+		rc = proto_fetch_resp_decode(&nr.body, (int16_t)v, &resp);
+	if (!rc && resp.error_code)
+		rc = -EPROTO;
+	for (int32_t t = 0; !rc && t < resp.n_topics; t++)
+		for (int32_t j = 0; j < resp.topics[t].n_partitions; j++) {
+			const struct proto_fetch_resp_part *a = &resp.topics[t].partitions[j];
+
+			for (int i = 0; i < n; i++)
+				if (kstr_eq(resp.topics[t].topic, partition_topic(ready[i]->p)) &&
+				    a->partition_index == partition_index(ready[i]->p)) {
+					fetch_apply(f, ready[i], &fws[i], a, now);
+					break;
+				}
+		}
+	if (!rc)
+		stat_add(f, &f->stats.fetches, 1);
+out:
+	proto_fetch_resp_free(&resp);
+	net_resp_free(&nr);
+	free(rps);
+	free(rts);
+	free(topic_of);
+	return rc;
+}
+
+/* One round over the partitions; 0, 1 (nothing to do), or -errno. */
+static int round_once(struct fetcher *f)
+{
+	struct fpart *ready[FETCHER_MAX_PARTS];
+	struct partition_follow fws[FETCHER_MAX_PARTS];
+	int64_t now = now_mono_ms();
+	int n = 0, rc = 0;
+
+	pthread_mutex_lock(&f->lock);
+	for (int i = 0; i < f->n; i++) {
+		struct fpart *fp = &f->parts[i];
+		struct partition_follow fw;
+
+		/* Not following this source any more: drop it. */
+		if (partition_follow_state(fp->p, &fw) || fw.leader != f->cfg.source_id) {
+			partition_unref(fp->p);
+			f->parts[i--] = f->parts[--f->n];
+			continue;
+		}
+		if (fp->backoff_until_ms > now)
+			continue;
+		ready[n++] = fp;
+	}
+	pthread_mutex_unlock(&f->lock);
+	for (int i = 0; i < n && !rc; i++) {
+		if (partition_follow_state(ready[i]->p, &fws[i]))
+			continue;
+		if (fws[i].state == PARTITION_TRUNCATING && f->cfg.truncate_on_fetch &&
+		    fws[i].last_fetched_epoch >= 0)
+			rc = partition_follower_truncate(ready[i]->p, fws[i].generation,
+							 fws[i].fetch_offset, true);
+		else if (fws[i].state == PARTITION_TRUNCATING)
+			rc = truncate_by_ofle(f, ready[i]->p);
+		if (rc == 1 || rc == -ESTALE) {
+			ready[i]->backoff_until_ms = now + (rc == 1 ? f->cfg.backoff_ms : 0);
+			rc = 0;
+		}
+	}
+	if (rc)
+		return rc;
+	/* Those fetching now, their positions after any truncation. */
+	int m = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (ready[i]->backoff_until_ms > now || partition_follow_state(ready[i]->p, &fws[m]) ||
+		    fws[m].state != PARTITION_FETCHING)
+			continue;
+		ready[m++] = ready[i];
+	}
+	return m ? fetch_once(f, ready, fws, m, now) : 1;
+}
+
+static void *fetcher_main(void *arg)
+{
+	struct fetcher *f = arg;
+
+	for (;;) {
+		int rc;
+
+		pthread_mutex_lock(&f->lock);
+		while (!f->stopping && f->n == 0)
+			pthread_cond_wait(&f->cond, &f->lock);
+		if (f->stopping) {
+			pthread_mutex_unlock(&f->lock);
+			break;
+		}
+		pthread_mutex_unlock(&f->lock);
+		pthread_mutex_lock(&f->round);
+		rc = f->conn ? 0 : connect_source(f);
+		if (!rc)
+			rc = round_once(f);
+		pthread_mutex_unlock(&f->round);
+		if (rc < 0) {
+			stat_add(f, &f->stats.errors, 1);
+			net_client_close(f->conn);
+			f->conn = NULL;
+		}
+		/* Nothing ready (all backing off) or an error: wait before
+		 * the next round instead of spinning. */
+		if (rc != 0 && pause_ms(f, rc < 0 ? f->cfg.backoff_ms : 10))
+			break;
+	}
+	net_client_close(f->conn);
+	f->conn = NULL;
+	return NULL;
+}
+
+int fetcher_new(const struct fetcher_config *cfg, struct fetcher **out)
+{
+	struct fetcher *f;
+	pthread_condattr_t ca;
+	int rc;
+
+	if (cfg->port <= 0 || cfg->port > 65535 || cfg->broker_id < 0 || cfg->source_id < 0 ||
+	    cfg->backoff_ms < 0 || cfg->max_wait_ms < 0 || cfg->partition_max_bytes <= 0 ||
+	    cfg->max_bytes <= 0 || (cfg->sasl_user && !cfg->sasl_password))
+		return -EINVAL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	f->cfg = *cfg;
+	if (cfg->sasl_user) {
+		f->user = strdup(cfg->sasl_user);
+		f->password = strdup(cfg->sasl_password);
+		if (!f->user || !f->password) {
+			rc = -ENOMEM;
+			goto fail;
+		}
+	}
+	f->cfg.sasl_user = f->cfg.sasl_password = NULL;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_mutex_init(&f->round, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&f->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	rc = -pthread_create(&f->thread, NULL, fetcher_main, f);
+	if (rc) {
+		pthread_cond_destroy(&f->cond);
+		pthread_mutex_destroy(&f->round);
+		pthread_mutex_destroy(&f->lock);
+		goto fail;
+	}
+	*out = f;
+	return 0;
+fail:
+	free(f->user);
+	free(f->password);
+	free(f);
+	return rc;
+}
+
+int fetcher_add(struct fetcher *f, struct partition *p)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&f->lock);
+	for (int i = 0; i < f->n; i++)
+		if (f->parts[i].p == p)
+			rc = -EEXIST;
+	if (!rc && f->n == FETCHER_MAX_PARTS)
+		rc = -ENOSPC;
+	if (!rc) {
+		partition_ref(p);
+		f->parts[f->n++] = (struct fpart){ .p = p };
+		pthread_cond_signal(&f->cond);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return rc;
+}
+
+void fetcher_remove(struct fetcher *f, struct partition *p)
+{
+	bool found = false;
+
+	/* After the round in progress, which may hold p (and pointers into
+	 * the list, which a removal reorders). */
+	pthread_mutex_lock(&f->round);
+	pthread_mutex_lock(&f->lock);
+	for (int i = 0; i < f->n; i++)
+		if (f->parts[i].p == p) {
+			f->parts[i] = f->parts[--f->n];
+			found = true;
+			break;
+		}
+	pthread_mutex_unlock(&f->lock);
+	pthread_mutex_unlock(&f->round);
+	if (found)
+		partition_unref(p);
+}
+
+void fetcher_get_stats(struct fetcher *f, struct fetcher_stats *st)
+{
+	pthread_mutex_lock(&f->lock);
+	*st = f->stats;
+	st->partitions = f->n;
+	pthread_mutex_unlock(&f->lock);
+}
+
+void fetcher_free(struct fetcher *f)
+{
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->stopping = true;
+	pthread_cond_broadcast(&f->cond);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(f->thread, NULL);
+	for (int i = 0; i < f->n; i++)
+		partition_unref(f->parts[i].p);
+	pthread_cond_destroy(&f->cond);
+	pthread_mutex_destroy(&f->round);
+	pthread_mutex_destroy(&f->lock);
+	free(f->user);
+	free(f->password);
+	free(f);
+}

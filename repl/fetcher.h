@@ -1,0 +1,79 @@
+/*
+ * fetcher.h — a replica fetcher: one thread per source broker
+ * (num.replica.fetchers = 1) that keeps the local follower replicas of the
+ * partitions that broker leads in step with it (Kafka's
+ * ReplicaFetcherThread). Private to repl/; the cluster wiring makes one
+ * per leader broker, adds a partition after partition_make_follower
+ * returned 1 and removes it when the partition's leader changes (the
+ * fetcher also drops, by itself, a partition that is no longer following
+ * this source).
+ *
+ * Per partition: truncate first (partition_follow_state says
+ * PARTITION_TRUNCATING), then fetch from the LEO. Truncation (Kafka's
+ * KIP-101 and KIP-279), one round:
+ *   ask the leader (OffsetForLeaderEpoch) for its end offset of our
+ *   latest epoch E: it answers (E', end) with E' its largest epoch <= E;
+ *   our own end offset for E' is (F, fend);
+ *   F == E': truncate to min(end, fend), done;
+ *   else:    truncate to min(fend, LEO) and ask again with our new latest
+ *            epoch (the logs diverged before E').
+ *   The leader has no epoch at all (end -1): truncate to our hw.
+ * With truncate_on_fetch (Fetch v12 on both sides) the question is not
+ * asked: the fetch carries last_fetched_epoch and the leader answers a
+ * divergence in the fetch response (diverging_epoch), taken as one round
+ * of the same rule. Every truncation is durable before the next fetch.
+ *
+ * Errors: a failed connection or request closes the connection and waits
+ * replica.fetch.backoff.ms before connecting again; a partition error
+ * (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER, ...)
+ * holds that partition back for the same time while the others go on.
+ */
+#ifndef MQFS_REPL_FETCHER_H
+#define MQFS_REPL_FETCHER_H
+
+#include <stdint.h>
+
+#include "repl/net.h"
+#include "repl/partition.h"
+
+struct fetcher_config {
+	int32_t broker_id;                  /* this broker: the fetch's replica_id */
+	int32_t source_id;                  /* the leader broker fetched from */
+	char host[NET_MAX_HOST + 1];
+	int port;
+	const char *sasl_user;              /* NULL: PLAINTEXT listener */
+	const char *sasl_password;
+	int64_t backoff_ms;                 /* replica.fetch.backoff.ms (1000) */
+	int32_t max_wait_ms;                /* replica.fetch.wait.max.ms (500) */
+	int32_t min_bytes;                  /* replica.fetch.min.bytes (1) */
+	int32_t max_bytes;                  /* replica.fetch.response.max.bytes (10 MiB) */
+	int32_t partition_max_bytes;        /* replica.fetch.max.bytes (1 MiB) */
+	int64_t request_timeout_ms;         /* replica.socket.timeout.ms (30000) */
+	bool truncate_on_fetch;             /* diverging epochs instead of OffsetForLeaderEpoch */
+};
+
+void fetcher_config_default(struct fetcher_config *cfg);
+
+struct fetcher_stats {
+	int64_t connects;
+	int64_t errors;          /* failed connections and requests */
+	int64_t fetches;         /* Fetch responses handled */
+	int64_t bytes;           /* record bytes appended */
+	int64_t truncations;     /* truncation rounds (OffsetForLeaderEpoch or diverging) */
+	int partitions;
+};
+
+struct fetcher;
+
+/* Starts the thread (it connects on its own). cfg is copied; the SASL
+ * strings too. -EINVAL, -ENOMEM, -errno of pthread_create. */
+int fetcher_new(const struct fetcher_config *cfg, struct fetcher **out);
+/* Follows p (a reference is taken). -EEXIST already there. */
+int fetcher_add(struct fetcher *f, struct partition *p);
+/* Stops following p; returns once the thread no longer uses it. */
+void fetcher_remove(struct fetcher *f, struct partition *p);
+void fetcher_get_stats(struct fetcher *f, struct fetcher_stats *st);
+/* Stops the thread, drops every partition, frees. NULL is fine. */
+void fetcher_free(struct fetcher *f);
+
+#endif

@@ -1,0 +1,634 @@
+/*
+ * partition.c — one partition replica on this broker: its role, leader
+ * epoch, replicas, ISR, the high watermark, and on the leader each
+ * follower's fetch state; the rules of partition.h (invariants 1-9) in
+ * the fewest lines, named after Kafka's Partition.scala.
+ *
+ * An ISR change goes in three steps so that no lock is held across the
+ * ZooKeeper write:
+ *   1. under the lock: compute the new ISR, mark it pending (the maximal
+ *      ISR now includes it: invariant 7), copy the proposal;
+ *   2. no lock: the owner's writer makes it durable (or, with no writer,
+ *      the local metadata store of a single node: the next partition
+ *      epoch);
+ *   3. under the lock: apply it if the partition is still led by us in
+ *      the same leader and partition epoch, clear the pending mark, and
+ *      see whether the hw can move.
+ * One change is pending at a time; a rule that finds one pending waits
+ * for the next fetch or the next expiration tick.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl/partition.h"
+
+struct partition {
+	pthread_mutex_t lock;
+	int refs;
+	char topic[PARTITION_MAX_TOPIC + 1];
+	int32_t index;
+	struct partition_config cfg;
+	const struct partition_log_ops *ops;
+	void *log;
+	partition_isr_write_fn isr_write;
+	void *isr_write_arg;
+	partition_change_fn on_change;
+	void *on_change_arg;
+
+	enum partition_role role;
+	struct partition_state st;
+	/* leader */
+	int64_t leader_epoch_start_offset;
+	int n_followers;
+	struct partition_replica followers[PARTITION_MAX_REPLICAS];
+	bool isr_pending;
+	struct partition_state pending;
+	int64_t isr_shrinks;
+	int64_t isr_expands;
+	/* follower */
+	enum partition_fetch_state fetch_state;
+	uint64_t generation;
+	/* invariant 9: set at open after an unclean shutdown; the leader's hw
+	 * at the first fetch after it (-1: not fetched yet) */
+	bool unclean;
+	int64_t unclean_target;
+};
+
+int partition_new(const char *topic, int32_t index, const struct partition_config *cfg,
+		  const struct partition_log_ops *ops, void *log, struct partition **out)
+{
+	struct partition *p;
+
+	if (!topic || !*topic || strlen(topic) > PARTITION_MAX_TOPIC || index < 0 || !ops ||
+	    cfg->replica_lag_time_max_ms < 0 || cfg->min_insync_replicas < 1)
+		return -EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_init(&p->lock, NULL);
+	p->refs = 1;
+	strcpy(p->topic, topic);
+	p->index = index;
+	p->cfg = *cfg;
+	p->ops = ops;
+	p->log = log;
+	p->role = PARTITION_NONE;
+	p->st.leader = -1;
+	p->st.leader_epoch = -1;
+	p->st.partition_epoch = -1;
+	p->leader_epoch_start_offset = -1;
+	p->unclean = cfg->unclean_restart;
+	p->unclean_target = -1;
+	*out = p;
+	return 0;
+}
+
+void partition_ref(struct partition *p)
+{
+	__atomic_add_fetch(&p->refs, 1, __ATOMIC_ACQ_REL);
+}
+
+void partition_unref(struct partition *p)
+{
+	if (!p || __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+void partition_set_isr_writer(struct partition *p, partition_isr_write_fn fn, void *arg)
+{
+	pthread_mutex_lock(&p->lock);
+	p->isr_write = fn;
+	p->isr_write_arg = arg;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void partition_set_listener(struct partition *p, partition_change_fn fn, void *arg)
+{
+	pthread_mutex_lock(&p->lock);
+	p->on_change = fn;
+	p->on_change_arg = arg;
+	pthread_mutex_unlock(&p->lock);
+}
+
+const char *partition_topic(const struct partition *p) { return p->topic; }
+int32_t partition_index(const struct partition *p) { return p->index; }
+void *partition_log(const struct partition *p) { return p->log; }
+const struct partition_log_ops *partition_log_ops(const struct partition *p) { return p->ops; }
+
+static void notify(struct partition *p)
+{
+	partition_change_fn fn;
+	void *arg;
+
+	pthread_mutex_lock(&p->lock);
+	fn = p->on_change;
+	arg = p->on_change_arg;
+	pthread_mutex_unlock(&p->lock);
+	if (fn)
+		fn(arg, p);
+}
+
+static bool ids_have(const int32_t *ids, int n, int32_t id)
+{
+	for (int i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* A state from the controller is well formed: replicas distinct and within
+ * bounds, the ISR within the replicas, the leader (if any) a replica. */
+static int state_check(const struct partition_state *st)
+{
+	if (st->n_replicas < 1 || st->n_replicas > PARTITION_MAX_REPLICAS || st->n_isr < 0 ||
+	    st->n_isr > st->n_replicas || st->leader_epoch < 0)
+		return -EINVAL;
+	for (int i = 0; i < st->n_replicas; i++)
+		if (st->replicas[i] < 0 || ids_have(st->replicas, i, st->replicas[i]))
+			return -EINVAL;
+	for (int i = 0; i < st->n_isr; i++)
+		if (!ids_have(st->replicas, st->n_replicas, st->isr[i]) ||
+		    ids_have(st->isr, i, st->isr[i]))
+			return -EINVAL;
+	if (st->leader >= 0 && !ids_have(st->replicas, st->n_replicas, st->leader))
+		return -EINVAL;
+	return 0;
+}
+
+/* Older than what we hold: a lower leader epoch, or the same one with a
+ * lower partition epoch (a controller's late message). */
+static bool state_stale(const struct partition *p, const struct partition_state *st)
+{
+	if (st->leader_epoch != p->st.leader_epoch)
+		return st->leader_epoch < p->st.leader_epoch;
+	return st->partition_epoch < p->st.partition_epoch;
+}
+
+static struct partition_replica *follower_find(struct partition *p, int32_t id)
+{
+	for (int i = 0; i < p->n_followers; i++)
+		if (p->followers[i].broker_id == id)
+			return &p->followers[i];
+	return NULL;
+}
+
+/* Kafka's Replica.resetReplicaState: on a new leader epoch nothing of a
+ * follower's fetches is known; one in the ISR counts as caught up now so
+ * that it is not shrunk before it could fetch, one outside as never. */
+static void replica_reset(struct partition_replica *r, int32_t id, bool in_isr, int64_t now_ms)
+{
+	r->broker_id = id;
+	r->log_end_offset = -1;
+	r->last_fetch_leader_leo = -1;
+	r->last_fetch_ms = 0;
+	r->last_caught_up_ms = in_isr ? now_ms : 0;
+}
+
+/* The maximal ISR holds id: the ISR, or a pending change's. */
+static bool in_maximal_isr(const struct partition *p, int32_t id)
+{
+	return ids_have(p->st.isr, p->st.n_isr, id) ||
+	       (p->isr_pending && ids_have(p->pending.isr, p->pending.n_isr, id));
+}
+
+/* Under the lock: invariant 2. */
+static int increment_hw_locked(struct partition *p)
+{
+	struct partition_offsets o;
+	int64_t hw;
+	int rc;
+
+	if (p->role != PARTITION_LEADER)
+		return -EREMOTE;
+	p->ops->offsets(p->log, &o);
+	hw = o.log_end_offset;
+	for (int i = 0; i < p->n_followers; i++) {
+		const struct partition_replica *r = &p->followers[i];
+
+		if (in_maximal_isr(p, r->broker_id) && r->log_end_offset < hw)
+			hw = r->log_end_offset;
+	}
+	if (hw <= o.hw)
+		return 0;
+	rc = p->ops->set_hw(p->log, hw);
+	return rc < 0 ? rc : 1;
+}
+
+int partition_maybe_increment_leader_hw(struct partition *p, int64_t now_ms)
+{
+	int rc;
+
+	(void)now_ms;
+	pthread_mutex_lock(&p->lock);
+	rc = increment_hw_locked(p);
+	pthread_mutex_unlock(&p->lock);
+	if (rc > 0)
+		notify(p);
+	return rc;
+}
+
+int partition_make_leader(struct partition *p, const struct partition_state *st, int64_t now_ms)
+{
+	struct partition_replica old[PARTITION_MAX_REPLICAS];
+	struct partition_offsets o;
+	int n_old, rc, new_epoch;
+
+	rc = state_check(st);
+	if (rc)
+		return rc;
+	if (st->leader != p->cfg.broker_id || !ids_have(st->isr, st->n_isr, st->leader))
+		return -EINVAL;
+	pthread_mutex_lock(&p->lock);
+	if (state_stale(p, st)) {
+		rc = -ESTALE;
+		goto out;
+	}
+	if (p->unclean) {
+		rc = -EPERM;
+		goto out;
+	}
+	new_epoch = p->role != PARTITION_LEADER || st->leader_epoch != p->st.leader_epoch;
+	p->ops->offsets(p->log, &o);
+	if (new_epoch) {
+		/* Epochs in the cache only grow: an epoch we already hold (a
+		 * leader re-elected in the epoch it wrote) keeps its start. */
+		if (p->ops->latest_epoch(p->log) < st->leader_epoch) {
+			rc = p->ops->assign_epoch(p->log, st->leader_epoch, o.log_end_offset);
+			if (rc)
+				goto out;
+		}
+		p->leader_epoch_start_offset = o.log_end_offset;
+	}
+	n_old = new_epoch ? 0 : p->n_followers;
+	memcpy(old, p->followers, sizeof(old));
+	p->n_followers = 0;
+	for (int i = 0; i < st->n_replicas; i++) {
+		int32_t id = st->replicas[i];
+		struct partition_replica *r = &p->followers[p->n_followers];
+		int j;
+
+		if (id == p->cfg.broker_id)
+			continue;
+		for (j = 0; j < n_old && old[j].broker_id != id; j++)
+			;
+		if (j < n_old)
+			*r = old[j];
+		else
+			replica_reset(r, id, ids_have(st->isr, st->n_isr, id), now_ms);
+		p->n_followers++;
+	}
+	p->st = *st;
+	p->role = PARTITION_LEADER;
+	p->isr_pending = false;
+	rc = increment_hw_locked(p);
+	rc = rc < 0 ? rc : new_epoch;
+out:
+	pthread_mutex_unlock(&p->lock);
+	if (rc >= 0)
+		notify(p);
+	return rc;
+}
+
+int partition_make_follower(struct partition *p, const struct partition_state *st)
+{
+	int rc;
+
+	rc = state_check(st);
+	if (rc)
+		return rc;
+	if (st->leader == p->cfg.broker_id ||
+	    !ids_have(st->replicas, st->n_replicas, p->cfg.broker_id))
+		return -EINVAL;
+	pthread_mutex_lock(&p->lock);
+	if (state_stale(p, st)) {
+		pthread_mutex_unlock(&p->lock);
+		return -ESTALE;
+	}
+	rc = p->role != PARTITION_FOLLOWER || st->leader != p->st.leader ||
+	     st->leader_epoch != p->st.leader_epoch;
+	p->st = *st;
+	p->role = PARTITION_FOLLOWER;
+	p->n_followers = 0;
+	p->isr_pending = false;
+	p->leader_epoch_start_offset = -1;
+	if (rc) {
+		p->fetch_state = PARTITION_TRUNCATING;
+		p->generation++;
+	}
+	pthread_mutex_unlock(&p->lock);
+	notify(p);
+	return rc;
+}
+
+void partition_make_none(struct partition *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->role = PARTITION_NONE;
+	p->n_followers = 0;
+	p->isr_pending = false;
+	p->leader_epoch_start_offset = -1;
+	p->generation++;
+	pthread_mutex_unlock(&p->lock);
+	notify(p);
+}
+
+bool partition_replica_in_sync(const struct partition_replica *r, int64_t hw,
+			       int64_t leader_epoch_start_offset)
+{
+	return r->log_end_offset >= 0 && r->log_end_offset >= hw &&
+	       r->log_end_offset >= leader_epoch_start_offset;
+}
+
+bool partition_replica_caught_up(const struct partition_replica *r, int64_t leader_leo,
+				 int64_t now_ms, int64_t lag_max_ms)
+{
+	return r->log_end_offset == leader_leo || now_ms - r->last_caught_up_ms <= lag_max_ms;
+}
+
+/* Called with the lock held, returns without it: the end of step 1 and
+ * steps 2 and 3 of an ISR change (the file header). */
+static int isr_change(struct partition *p, const struct partition_state *proposed)
+{
+	partition_isr_write_fn fn = p->isr_write;
+	void *arg = p->isr_write_arg;
+	bool applied = false;
+	int rc;
+
+	p->pending = *proposed;
+	p->isr_pending = true;
+	pthread_mutex_unlock(&p->lock);
+	rc = fn ? fn(arg, p, proposed) : proposed->partition_epoch + 1;
+	pthread_mutex_lock(&p->lock);
+	p->isr_pending = false;
+	if (rc >= 0 && p->role == PARTITION_LEADER &&
+	    p->st.leader_epoch == proposed->leader_epoch &&
+	    p->st.partition_epoch == proposed->partition_epoch) {
+		if (proposed->n_isr < p->st.n_isr)
+			p->isr_shrinks++;
+		else
+			p->isr_expands++;
+		memcpy(p->st.isr, proposed->isr, sizeof(p->st.isr));
+		p->st.n_isr = proposed->n_isr;
+		p->st.partition_epoch = rc;
+		applied = true;
+	}
+	if (p->role == PARTITION_LEADER)
+		increment_hw_locked(p);
+	pthread_mutex_unlock(&p->lock);
+	if (applied)
+		notify(p);
+	return rc < 0 ? rc : applied ? 0 : -ESTALE;
+}
+
+int partition_update_follower_fetch_state(struct partition *p, int32_t replica_id,
+					  int64_t fetch_offset, int64_t now_ms)
+{
+	struct partition_replica *r;
+	struct partition_offsets o;
+	int rc;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->role != PARTITION_LEADER) {
+		pthread_mutex_unlock(&p->lock);
+		return -EREMOTE;
+	}
+	r = follower_find(p, replica_id);
+	p->ops->offsets(p->log, &o);
+	if (!r || fetch_offset > o.log_end_offset || fetch_offset < 0) {
+		pthread_mutex_unlock(&p->lock);
+		return r ? -ERANGE : -ENOENT;
+	}
+	/* Kafka's Replica.updateFetchState: caught up now when it fetched
+	 * at our LEO; caught up as of its previous fetch when it fetched at
+	 * least what our LEO was then. */
+	if (fetch_offset >= o.log_end_offset) {
+		if (now_ms > r->last_caught_up_ms)
+			r->last_caught_up_ms = now_ms;
+	} else if (fetch_offset >= r->last_fetch_leader_leo && r->last_fetch_leader_leo >= 0) {
+		if (r->last_fetch_ms > r->last_caught_up_ms)
+			r->last_caught_up_ms = r->last_fetch_ms;
+	}
+	r->log_end_offset = fetch_offset;
+	r->last_fetch_leader_leo = o.log_end_offset;
+	r->last_fetch_ms = now_ms;
+	pthread_mutex_unlock(&p->lock);
+	rc = partition_maybe_expand_isr(p, replica_id, now_ms);
+	if (rc < 0 && rc != -ESTALE)
+		return rc;
+	rc = partition_maybe_increment_leader_hw(p, now_ms);
+	return rc < 0 ? rc : 0;
+}
+
+int partition_maybe_expand_isr(struct partition *p, int32_t replica_id, int64_t now_ms)
+{
+	struct partition_state proposed;
+	struct partition_replica *r;
+	struct partition_offsets o;
+	int rc;
+
+	(void)now_ms;
+	pthread_mutex_lock(&p->lock);
+	r = p->role == PARTITION_LEADER ? follower_find(p, replica_id) : NULL;
+	if (!r || p->isr_pending || ids_have(p->st.isr, p->st.n_isr, replica_id)) {
+		pthread_mutex_unlock(&p->lock);
+		return p->role == PARTITION_LEADER ? 0 : -EREMOTE;
+	}
+	p->ops->offsets(p->log, &o);
+	if (!partition_replica_in_sync(r, o.hw, p->leader_epoch_start_offset)) {
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
+	proposed = p->st;
+	proposed.isr[proposed.n_isr++] = replica_id;
+	rc = isr_change(p, &proposed);
+	return rc < 0 ? rc : 1;
+}
+
+int partition_maybe_shrink_isr(struct partition *p, int64_t now_ms)
+{
+	struct partition_state proposed;
+	struct partition_offsets o;
+	int removed = 0, rc;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->role != PARTITION_LEADER || p->isr_pending) {
+		rc = p->role == PARTITION_LEADER ? 0 : -EREMOTE;
+		pthread_mutex_unlock(&p->lock);
+		return rc;
+	}
+	p->ops->offsets(p->log, &o);
+	proposed = p->st;
+	proposed.n_isr = 0;
+	for (int i = 0; i < p->st.n_isr; i++) {
+		int32_t id = p->st.isr[i];
+		struct partition_replica *r = follower_find(p, id);
+
+		if (r && !partition_replica_caught_up(r, o.log_end_offset, now_ms,
+						      p->cfg.replica_lag_time_max_ms)) {
+			removed++;
+			continue;
+		}
+		proposed.isr[proposed.n_isr++] = id;
+	}
+	if (!removed) {
+		pthread_mutex_unlock(&p->lock);
+		return 0;
+	}
+	/* The shrinking ISR still holds the hw back until it is written:
+	 * the maximal ISR is the current, larger one. */
+	rc = isr_change(p, &proposed);
+	return rc < 0 ? rc : removed;
+}
+
+int partition_check_append(struct partition *p, int acks)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->role != PARTITION_LEADER)
+		rc = -EREMOTE;
+	else if (acks == -1 && p->st.n_isr < p->cfg.min_insync_replicas)
+		rc = -EAGAIN;
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+bool partition_under_min_isr(struct partition *p)
+{
+	bool under;
+
+	pthread_mutex_lock(&p->lock);
+	under = p->role == PARTITION_LEADER && p->st.n_isr < p->cfg.min_insync_replicas;
+	pthread_mutex_unlock(&p->lock);
+	return under;
+}
+
+int partition_follow_state(struct partition *p, struct partition_follow *f)
+{
+	struct partition_offsets o;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->role != PARTITION_FOLLOWER) {
+		pthread_mutex_unlock(&p->lock);
+		return -EREMOTE;
+	}
+	p->ops->offsets(p->log, &o);
+	f->leader = p->st.leader;
+	f->leader_epoch = p->st.leader_epoch;
+	f->state = p->fetch_state;
+	f->fetch_offset = o.log_end_offset;
+	f->last_fetched_epoch = p->ops->latest_epoch(p->log);
+	f->generation = p->generation;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+int partition_follower_truncate(struct partition *p, uint64_t generation, int64_t offset,
+				bool done)
+{
+	struct partition_offsets o;
+	int rc = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->role != PARTITION_FOLLOWER || p->generation != generation) {
+		rc = -ESTALE;
+		goto out;
+	}
+	p->ops->offsets(p->log, &o);
+	if (offset < o.log_start_offset)
+		offset = o.log_start_offset;
+	if (offset < o.log_end_offset)
+		rc = p->ops->truncate_to(p->log, offset);
+	if (!rc && done)
+		p->fetch_state = PARTITION_FETCHING;
+out:
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+int partition_follower_append(struct partition *p, uint64_t generation, const uint8_t *records,
+			      size_t len, int64_t leader_hw)
+{
+	struct partition_offsets o;
+	bool eligible_now = false;
+	int rc = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->role != PARTITION_FOLLOWER || p->generation != generation) {
+		rc = -ESTALE;
+		goto out;
+	}
+	if (len > 0) {
+		rc = p->ops->append_batches(p->log, records, len);
+		if (rc)
+			goto out;
+	}
+	p->ops->offsets(p->log, &o);
+	rc = p->ops->set_hw(p->log, leader_hw < o.log_end_offset ? leader_hw : o.log_end_offset);
+	if (rc)
+		goto out;
+	if (p->unclean) {
+		if (p->unclean_target < 0)
+			p->unclean_target = leader_hw;
+		if (o.log_end_offset >= p->unclean_target &&
+		    ids_have(p->st.isr, p->st.n_isr, p->cfg.broker_id)) {
+			p->unclean = false;
+			eligible_now = true;
+		}
+	}
+out:
+	pthread_mutex_unlock(&p->lock);
+	if (eligible_now)
+		notify(p);
+	return rc;
+}
+
+void partition_get_info(struct partition *p, struct partition_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	pthread_mutex_lock(&p->lock);
+	info->role = p->role;
+	info->leader = p->st.leader;
+	info->leader_epoch = p->st.leader_epoch;
+	info->partition_epoch = p->st.partition_epoch;
+	info->leader_epoch_start_offset = p->leader_epoch_start_offset;
+	info->n_replicas = p->st.n_replicas;
+	memcpy(info->replicas, p->st.replicas, sizeof(info->replicas));
+	info->n_isr = p->st.n_isr;
+	memcpy(info->isr, p->st.isr, sizeof(info->isr));
+	info->n_followers = p->n_followers;
+	memcpy(info->followers, p->followers, sizeof(info->followers));
+	p->ops->offsets(p->log, &info->offsets);
+	info->isr_write_pending = p->isr_pending;
+	info->leader_eligible = !p->unclean;
+	info->isr_shrinks = p->isr_shrinks;
+	info->isr_expands = p->isr_expands;
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool partition_leader_eligible(struct partition *p)
+{
+	bool ok;
+
+	pthread_mutex_lock(&p->lock);
+	ok = !p->unclean;
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
+int partition_leader_epoch(struct partition *p, int32_t *epoch)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->role == PARTITION_LEADER)
+		*epoch = p->st.leader_epoch;
+	else
+		rc = -EREMOTE;
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}

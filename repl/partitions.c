@@ -1,0 +1,229 @@
+/*
+ * partitions.c — a topic's partitions on this broker: the partition
+ * objects, opening their logs and leading them (epoch 0, hw at the log
+ * end), the listeners the engine calls on each log (hw moved, corruption
+ * found: the one log line naming the file and position), and the ways
+ * the other files reach a partition's log under or outside the topic's
+ * lock (part_begin, part_log, parts_ref). Lock order: broker_int.h.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "repl/broker_int.h"
+
+struct partition *partition_new(int index)
+{
+	struct partition *pt = calloc(1, sizeof(*pt));
+
+	if (!pt)
+		return NULL;
+	pt->index = index;
+	pthread_mutex_init(&pt->produce_mu, NULL);
+	produce_partition_init(pt);
+	atomic_store(&pt->last_flush_ms, engine_now_ms());
+	return pt;
+}
+
+void partition_free(struct partition *pt)
+{
+	if (!pt)
+		return;
+	produce_partition_destroy(pt);
+	pthread_mutex_destroy(&pt->produce_mu);
+	free(pt);
+}
+
+/* This broker leads every partition, in epoch 0.
+ *
+ * On one node the ISR is this broker alone, so hw = min LEO over the ISR
+ * = its own LEO. The engine reopens a log at its checkpointed hw (which
+ * lags by up to a checkpoint interval after a crash); every record the
+ * recovered log still has was appended, hence committed: move the hw up. */
+static int become_leader(const char *name, int p, struct log *l)
+{
+	struct log_state st;
+	int rc;
+
+	log_get_state(l, &st);
+	/* One line per recovery action (the engine does not log). */
+	if (st.recovered_segments > 0 || st.recovery_truncated > 0)
+		mq_log(MQ_WARN, "log %s-%d: recovered after an unclean shutdown: %d segment%s "
+		       "checked, %" PRId64 " invalid byte%s cut from the tail, %" PRId64 " ms",
+		       name, p, st.recovered_segments, st.recovered_segments == 1 ? "" : "s",
+		       st.recovery_truncated, st.recovery_truncated == 1 ? "" : "s",
+		       st.recovery_ms);
+	if (st.damaged)
+		mq_log(MQ_ERR, "topic %s partition %d: damaged on disk (see above): served up to "
+		       "offset %" PRId64 ", writes refused with EIO until the files are repaired",
+		       name, p, st.log_end_offset);
+	/* As Kafka's Partition.makeLeader: the epoch starts at the LEO
+	 * (a no-op when the cache already has it). */
+	rc = log_assign_epoch(l, BROKER_LEADER_EPOCH, st.log_end_offset);
+	if (rc < 0 || st.hw >= st.log_end_offset)
+		return rc;
+	mq_log(MQ_INFO, "topic %s partition %d: high watermark %" PRId64 " -> %" PRId64,
+	       name, p, st.hw, st.log_end_offset);
+	return log_set_hw(l, st.log_end_offset);
+}
+
+/* The hw listener of every log: wakes the partition's writers waiting for
+ * their commit, and hands (topic, partition) to the broker's listener
+ * (group_notify.c). What it may do: see broker_int.h. */
+static void broker_hw_moved(void *arg, struct log *l)
+{
+	struct partition *pt = arg;
+	struct broker *b = pt->b;
+
+	(void)l;
+	produce_hw_moved(pt);
+	pthread_mutex_lock(&b->hw_mu);
+	if (b->hw_fn)
+		b->hw_fn(b->hw_arg, pt->topic, pt->index);
+	pthread_mutex_unlock(&b->hw_mu);
+}
+
+void broker_set_hw_listener(struct broker *b, void (*fn)(void *arg, const char *topic,
+							   int partition), void *arg)
+{
+	pthread_mutex_lock(&b->hw_mu);
+	b->hw_fn = fn;
+	b->hw_arg = arg;
+	pthread_mutex_unlock(&b->hw_mu);
+}
+
+/* The engine found a corrupt batch (once per batch): the one line that
+ * tells the operator where it is. Any thread, maybe under the log's lock. */
+static void broker_corrupt_found(void *arg, struct log *l, const char *file, int64_t pos,
+				 const char *why)
+{
+	const struct partition *part = arg;
+
+	(void)l;
+	mq_log(MQ_ERR, "topic %s partition %d: corrupt batch in %s at position %" PRId64
+	       ": %s; reads that reach it fail with EBADMSG", part->topic, part->index, file,
+	       pos, why);
+}
+
+/* Opens (creating) the logs of partitions [from, to) into parts[]. On
+ * failure frees the structs and, if fresh (the partitions are new, not
+ * the existing ones of a topic being loaded), drops the logs it opened. */
+int partitions_open(struct broker *b, const char *name, const struct log_config *lc,
+			   struct partition **parts, int from, int to, bool fresh)
+{
+	int p, rc = 0;
+
+	for (p = from; p < to; p++) {
+		bool opened;
+
+		parts[p] = partition_new(p);
+		if (!parts[p]) {
+			rc = -ENOMEM;
+			break;
+		}
+		rc = logmgr_get_log(b->m, name, p, lc, true, &parts[p]->log);
+		opened = rc >= 0;
+		if (rc >= 0) {
+			parts[p]->topic = name;
+			log_set_corrupt_listener(parts[p]->log, broker_corrupt_found, parts[p]);
+			/* An already open log keeps the settings it was opened
+			 * with: make it take the topic's. */
+			rc = log_reconfigure(parts[p]->log, lc);
+		}
+		if (rc == 0)
+			rc = become_leader(name, p, parts[p]->log);
+		if (rc == 0) {
+			parts[p]->b = b;
+			parts[p]->topic = name;
+			log_set_hw_listener(parts[p]->log, broker_hw_moved, parts[p]);
+		}
+		if (rc < 0) {
+			mq_log(MQ_ERR, "topic %s: cannot open partition %d: %s", name, p,
+			       strerror(-rc));
+			/* Opened but not usable: the log manager must not keep
+			 * it, nor its files stay for a later create to find. */
+			if (opened && fresh)
+				logmgr_drop_log(b->m, name, p);
+			partition_free(parts[p]);
+			parts[p] = NULL;
+			break;
+		}
+	}
+	if (rc < 0) {
+		while (--p >= from) {
+			if (fresh)
+				logmgr_drop_log(b->m, name, p);
+			partition_free(parts[p]);
+			parts[p] = NULL;
+		}
+	}
+	return rc;
+}
+
+/* Takes t->lock for reading and checks the topic and the partition; on
+ * success the caller calls pthread_rwlock_unlock(&t->lock) when done. */
+int part_begin(struct topic *t, int partition, struct partition **out)
+{
+	pthread_rwlock_rdlock(&t->lock);
+	if (atomic_load(&t->deleted) || partition < 0 || partition >= t->nparts) {
+		pthread_rwlock_unlock(&t->lock);
+		return -ENOENT;
+	}
+	*out = t->parts[partition];
+	return 0;
+}
+
+/* part_begin, then a reference to the partition's log and the lock
+ * released: for calls that do long I/O on the log (fsync). log_unref when
+ * done. */
+int part_log(struct topic *t, int partition, struct partition **pt, struct log **l)
+{
+	int rc = part_begin(t, partition, pt);
+
+	if (rc < 0)
+		return rc;
+	*l = (*pt)->log;
+	log_ref(*l);
+	pthread_rwlock_unlock(&t->lock);
+	return 0;
+}
+
+/* The caller's view of the topic's partitions, without its lock: see
+ * struct part_ref in broker_int.h. */
+int parts_ref(struct topic *t, struct part_ref **out, int *n, struct topic_config *cfg)
+{
+	struct part_ref *r;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	if (atomic_load(&t->deleted)) {
+		rc = -ENOENT;
+		goto out;
+	}
+	r = calloc((size_t)t->nparts + 1, sizeof(*r));
+	if (!r) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int p = 0; p < t->nparts; p++) {
+		r[p].pt = t->parts[p];
+		r[p].log = t->parts[p]->log;
+		log_ref(r[p].log);
+	}
+	*out = r;
+	*n = t->nparts;
+	*cfg = t->cfg;
+out:
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}
+
+void parts_unref(struct part_ref *r, int n)
+{
+	for (int p = 0; r && p < n; p++)
+		log_unref(r[p].log);
+	free(r);
+}

@@ -1,0 +1,156 @@
+/*
+ * scheduler.c — the scheduler thread ("mqfs-sched"): wakes every
+ * min(log.flush.scheduler.interval.ms, log.retention.check.interval.ms,
+ * 1 s); flushes the closed segments of every log, and each log whose
+ * flush.ms has passed since its last flush and that has unflushed
+ * records; every log.retention.check.interval.ms runs retention; every
+ * log.flush.offset.checkpoint.interval.ms (and at once after retention
+ * deleted a segment) writes the checkpoint files. It works on log
+ * references taken with parts_ref, without the topic's lock.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "repl/broker_int.h"
+#include "util/clock.h"
+
+static void sched_flush_topic(struct topic *t, int64_t now)
+{
+	struct topic_config cfg;
+	struct part_ref *r;
+	int n;
+
+	if (parts_ref(t, &r, &n, &cfg) < 0)
+		return;
+	for (int p = 0; p < n; p++) {
+		struct partition *pt = r[p].pt;
+		struct log_state st;
+		int rc;
+
+		/* Rolled segments are made durable here, not by the append. */
+		rc = log_flush_closed(r[p].log);
+		if (rc < 0 && rc != -ENOENT)
+			mq_log_limited(MQ_ERR, "topic %s partition %d: flush of closed segments: %s",
+				       t->name, p, strerror(-rc));
+		if (cfg.log.flush_ms == INT64_MAX ||
+		    now - atomic_load(&pt->last_flush_ms) < cfg.log.flush_ms)
+			continue;
+		log_get_state(r[p].log, &st);
+		if (st.log_end_offset > st.recovery_point) {
+			rc = log_flush(r[p].log, -1);
+			if (rc < 0) {
+				mq_log_limited(MQ_ERR, "topic %s partition %d: flush: %s",
+					       t->name, p, strerror(-rc));
+				continue;
+			}
+		}
+		atomic_store(&pt->last_flush_ms, now);
+	}
+	parts_unref(r, n);
+}
+
+/* Retention of every partition of t (cleanup.policy with delete; the
+ * engine checks the policy and the limits). Returns segments deleted. */
+static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
+{
+	struct topic_config cfg;
+	struct part_ref *r;
+	int n, deleted = 0;
+
+	if (parts_ref(t, &r, &n, &cfg) < 0)
+		return 0;
+	for (int p = 0; p < n; p++) {
+		struct log_retention_result res;
+		int rc = log_retention_run(r[p].log, now, &res);
+
+		if (rc < 0) {
+			mq_log_limited(MQ_ERR, "topic %s partition %d: retention: %s",
+				       t->name, p, strerror(-rc));
+			continue;
+		}
+		if (rc == 0)
+			continue;
+		deleted += rc;
+		atomic_fetch_add(&b->retention_segments, rc);
+		atomic_fetch_add(&b->retention_bytes, res.bytes);
+		mq_log(MQ_INFO, "topic %s partition %d: retention deleted %d segment(s), "
+		       "%" PRId64 " bytes; log start offset %" PRId64, t->name, p, rc,
+		       res.bytes, res.log_start_offset);
+	}
+	parts_unref(r, n);
+	return deleted;
+}
+
+static void *sched_main(void *arg)
+{
+	struct broker *b = arg;
+	int64_t tick = b->cfg.flush_scheduler_ms > 0 && b->cfg.flush_scheduler_ms < 1000
+		       ? b->cfg.flush_scheduler_ms : 1000;
+	int64_t last_ckpt = engine_now_ms();
+	int64_t last_retention = last_ckpt;
+	struct timespec ts;
+
+	if (b->cfg.retention_check_ms < tick)
+		tick = b->cfg.retention_check_ms;
+	if (tick < 10)
+		tick = 10;
+	pthread_mutex_lock(&b->sched_mu);
+	while (!b->sched_stop) {
+		struct topic **topics;
+		int64_t now;
+		int n, rc;
+
+		deadline_from_ms(CLOCK_MONOTONIC, tick, &ts);
+		while (!b->sched_stop &&
+		       pthread_cond_timedwait(&b->sched_cv, &b->sched_mu, &ts) != ETIMEDOUT)
+			;
+		if (b->sched_stop)
+			break;
+		pthread_mutex_unlock(&b->sched_mu);
+
+		now = engine_now_ms();
+		bool retention = now - last_retention >= b->cfg.retention_check_ms;
+		int deleted = 0;
+		if (broker_topics_snapshot(b, &topics, &n) == 0) {
+			for (int i = 0; i < n; i++)
+				sched_flush_topic(topics[i], now);
+			for (int i = 0; i < n && retention; i++)
+				deleted += sched_retention_topic(b, topics[i], now);
+			broker_topics_release(topics, n);
+		}
+		if (retention)
+			last_retention = now;
+		/* A new log start offset is checkpointed at once (Kafka does the
+		 * same after deleting segments). */
+		if (deleted > 0 || now - last_ckpt >= b->cfg.checkpoint_interval_ms) {
+			rc = logmgr_checkpoint(b->m);
+			if (rc < 0)
+				mq_log_limited(MQ_ERR, "checkpoint: %s", strerror(-rc));
+			last_ckpt = now;
+		}
+		pthread_mutex_lock(&b->sched_mu);
+	}
+	pthread_mutex_unlock(&b->sched_mu);
+	return NULL;
+}
+
+int scheduler_start(struct broker *b)
+{
+	int rc = broker_thread_start(b, &b->sched, &b->sched_cv, sched_main, "mqfs-sched");
+
+	b->sched_running = rc == 0;
+	return rc;
+}
+
+void scheduler_stop(struct broker *b)
+{
+	if (!b->sched_running)
+		return;
+	broker_thread_stop(b, b->sched, &b->sched_stop, &b->sched_cv);
+	b->sched_running = false;
+}
+

@@ -1,0 +1,154 @@
+/*
+ * topic_config.c — a topic's .config: reading it, and writing it all or
+ * nothing (parse, refuse with a log line naming the reason, grow the
+ * partitions, reconfigure the logs, write the metadata file, log each
+ * setting that changed). The parsing and rendering of the settings are
+ * config.c's.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "repl/broker_int.h"
+
+int topic_config_text(struct topic *t, char **out, size_t *len)
+{
+	int rc;
+
+	pthread_rwlock_rdlock(&t->lock);
+	rc = atomic_load(&t->deleted) ? -ENOENT : topic_config_render(&t->cfg, out, len);
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}
+
+/* The line "key=..." of a rendered config, or NULL. */
+static const char *config_line(const char *text, size_t len, const char *key, size_t keylen,
+			       size_t *linelen)
+{
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+
+		if (l > keylen && p[keylen] == '=' && memcmp(p, key, keylen) == 0) {
+			*linelen = l;
+			return p;
+		}
+		p += l + 1;
+	}
+	return NULL;
+}
+
+/* Logs every setting whose rendered line changed. */
+static void config_log_changes(struct topic *t, const struct topic_config *old,
+			       const struct topic_config *nc)
+{
+	char *a = NULL, *z = NULL;
+	size_t alen = 0, zlen = 0;
+
+	if (topic_config_render(old, &a, &alen) < 0 || topic_config_render(nc, &z, &zlen) < 0)
+		goto out;
+	for (const char *p = z, *end = z + zlen; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), ol = 0;
+		const char *eq = memchr(p, '=', l), *o;
+
+		if (eq) {
+			size_t k = (size_t)(eq - p);
+
+			o = config_line(a, alen, p, k, &ol);
+			if (!o || ol != l || memcmp(o, p, l) != 0)
+				mq_log(MQ_INFO, "topic %s: %.*s (was %.*s)", t->name, (int)l, p,
+				       o ? (int)(ol - k - 1) : 0, o ? o + k + 1 : "");
+		}
+		p += l + 1;
+	}
+out:
+	free(a);
+	free(z);
+}
+
+int topic_config_write(struct topic *t, const char *text, size_t len)
+{
+	struct broker *b = t->b;
+	struct topic_config nc;
+	struct partition **parts = NULL;
+	char err[256];
+	int rc, old_n, new_n, p = 0;
+	bool log_changed;
+
+	pthread_rwlock_wrlock(&t->lock);
+	if (atomic_load(&t->deleted)) {
+		rc = -ENOENT;
+		goto out;
+	}
+	nc = t->cfg;
+	err[0] = '\0';
+	rc = topic_config_apply(&nc, text, len, err, sizeof(err));
+	if (rc < 0) {
+		mq_log_limited(MQ_WARN, "topic %s: .config refused: %s", t->name, err);
+		goto out;
+	}
+	if (nc.log.key_sep_len != t->cfg.log.key_sep_len ||
+	    memcmp(nc.log.key_sep, t->cfg.log.key_sep, (size_t)nc.log.key_sep_len) != 0) {
+		for (int i = 0; i < t->nparts; i++) {
+			if (log_ever_written(t->parts[i]->log)) {
+				mq_log_limited(MQ_WARN, "topic %s: .config refused: key.separator "
+					       "is fixed once the topic has records", t->name);
+				rc = -EBUSY;
+				goto out;
+			}
+		}
+	}
+	old_n = t->nparts;
+	new_n = nc.partitions > old_n ? nc.partitions : old_n;
+	parts = calloc((size_t)new_n, sizeof(*parts));
+	if (!parts) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	memcpy(parts, t->parts, (size_t)old_n * sizeof(*parts));
+	/* 1. new partitions' logs (over any orphan of an interrupted grow) */
+	if (new_n > old_n) {
+		rc = orphans_drop(b, t->name, old_n);
+		if (rc == 0)
+			rc = partitions_open(b, t->name, &nc.log, parts, old_n, new_n, true);
+		if (rc < 0)
+			goto out;
+	}
+	/* 2. the existing logs take the new settings */
+	log_changed = memcmp(&nc.log, &t->cfg.log, sizeof(nc.log)) != 0;
+	for (p = 0; log_changed && p < old_n; p++) {
+		rc = log_reconfigure(parts[p]->log, &nc.log);
+		if (rc < 0) {
+			mq_log_limited(MQ_WARN, "topic %s: .config refused: partition %d: %s",
+				       t->name, p, strerror(-rc));
+			goto undo;
+		}
+	}
+	/* 3. durable */
+	rc = catalog_write(b, t, &nc, t->uid, t->gid, t->mode);
+	if (rc < 0)
+		goto undo;
+	config_log_changes(t, &t->cfg, &nc);
+	t->cfg = nc;
+	free(t->parts);
+	t->parts = parts;
+	t->nparts = new_n;
+	parts = NULL;
+	goto out;
+undo:
+	while (--p >= 0)
+		log_reconfigure(parts[p]->log, &t->cfg.log);
+	for (p = old_n; p < new_n; p++) {
+		logmgr_drop_log(b->m, t->name, p);
+		partition_free(parts[p]);
+	}
+out:
+	pthread_rwlock_unlock(&t->lock);
+	free(parts);
+	return rc;
+}
+

@@ -1,0 +1,198 @@
+/*
+ * topic_read.c — the read side of a topic's partitions: thin wrappers
+ * over the engine that check the topic and partition under the topic's
+ * lock (part_begin) or take a log reference for long I/O (part_log): the
+ * line view (size, state, cursors, reads), .segments (list, sizes, raw
+ * and rendered files), the delivered-records counters, and topic_fsync,
+ * which like the reads only needs a reference to the log.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "repl/broker_int.h"
+
+int topic_fsync(struct topic *t, int partition)
+{
+	struct partition *pt;
+	struct log *l;
+	int rc = part_log(t, partition, &pt, &l);
+
+	if (rc < 0)
+		return rc;
+	rc = log_flush(l, -1);
+	if (rc == 0)
+		atomic_store(&pt->last_flush_ms, engine_now_ms());
+	log_unref(l);
+	return rc;
+}
+
+int64_t topic_line_size(struct topic *t, int partition)
+{
+	struct partition *pt;
+	struct log_state st;
+	int rc = part_begin(t, partition, &pt);
+
+	if (rc < 0)
+		return rc;
+	log_get_state(pt->log, &st);
+	pthread_rwlock_unlock(&t->lock);
+	return st.line_hw;
+}
+
+int topic_log_state(struct topic *t, int partition, struct log_state *st)
+{
+	struct partition *pt;
+	int rc = part_begin(t, partition, &pt);
+
+	if (rc < 0)
+		return rc;
+	log_get_state(pt->log, st);
+	pthread_rwlock_unlock(&t->lock);
+	return 0;
+}
+
+int topic_cursor_new(struct topic *t, int partition, struct log_cursor **out)
+{
+	struct partition *pt;
+	int rc = part_begin(t, partition, &pt);
+
+	if (rc < 0)
+		return rc;
+	*out = log_cursor_new(pt->log);
+	pthread_rwlock_unlock(&t->lock);
+	return *out ? 0 : -ENOMEM;
+}
+
+void topic_cursor_free(struct topic *t, int partition, struct log_cursor *c)
+{
+	/* A cursor outlives its log (the engine keeps the files it holds). */
+	(void)t;
+	(void)partition;
+	log_cursor_free(c);
+}
+
+ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c,
+			 int64_t pos, char *buf, size_t size, int64_t *actual_pos)
+{
+	struct partition *pt;
+	ssize_t rc = part_begin(t, partition, &pt);
+
+	if (rc < 0)
+		return rc;
+	int64_t lines = log_cursor_lines(c);
+	rc = log_read_lines(pt->log, c, pos, buf, size, actual_pos);
+	if (rc > 0)
+		partition_count_out(pt, log_cursor_lines(c) - lines, (size_t)rc);
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}
+
+/* fs's reader is an engine cursor of its own. */
+struct topic_reader {
+	struct log_cursor *c;
+};
+
+int topic_reader_new(struct topic *t, int partition, struct topic_reader **out)
+{
+	struct topic_reader *r = malloc(sizeof(*r));
+	int rc;
+
+	if (!r)
+		return -ENOMEM;
+	rc = topic_cursor_new(t, partition, &r->c);
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void topic_reader_free(struct topic_reader *r)
+{
+	if (!r)
+		return;
+	log_cursor_free(r->c);
+	free(r);
+}
+
+ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r,
+			  int64_t pos, char *buf, size_t size, int64_t *actual_pos)
+{
+	return topic_read_lines(t, partition, r->c, pos, buf, size, actual_pos);
+}
+
+void partition_count_out(struct partition *pt, int64_t lines, size_t n)
+{
+	atomic_fetch_add_explicit(&pt->records_out, lines, memory_order_relaxed);
+	atomic_fetch_add_explicit(&pt->bytes_out, (int64_t)n, memory_order_relaxed);
+}
+
+/* repl.h's names of the segment files, the engine's. */
+static enum seg_file seg_kind(enum segment_file kind)
+{
+	switch (kind) {
+	case SEGMENT_INDEX:     return SEG_INDEX;
+	case SEGMENT_TIMEINDEX: return SEG_TIMEINDEX;
+	case SEGMENT_DUMP:      return SEG_DUMP;
+	case SEGMENT_LOG:       break;
+	}
+	return SEG_LOG;
+}
+
+int topic_segments(struct topic *t, int partition, int64_t **bases, int *n)
+{
+	struct partition *pt;
+	int rc = part_begin(t, partition, &pt);
+
+	if (rc < 0)
+		return rc;
+	rc = log_segments(pt->log, bases, n);
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}
+
+int64_t topic_segment_size(struct topic *t, int partition, int64_t base,
+			   enum segment_file kind)
+{
+	struct partition *pt;
+	struct log *l;
+	int64_t rc = part_log(t, partition, &pt, &l);
+
+	if (rc < 0)
+		return rc;
+	/* Without the topic's lock: a rendering's size may read a segment. */
+	rc = log_segment_size(l, base, seg_kind(kind));
+	log_unref(l);
+	return rc;
+}
+
+ssize_t topic_segment_read_raw(struct topic *t, int partition, int64_t base, char *buf,
+			       size_t size, int64_t off)
+{
+	struct partition *pt;
+	ssize_t rc = part_begin(t, partition, &pt);
+
+	if (rc < 0)
+		return rc;
+	rc = log_segment_read_raw(pt->log, base, buf, size, off);
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}
+
+ssize_t topic_segment_render(struct topic *t, int partition, int64_t base,
+			     enum segment_file kind, int64_t *cursor, char *buf, size_t size)
+{
+	struct partition *pt;
+	ssize_t rc = part_begin(t, partition, &pt);
+
+	if (rc < 0)
+		return rc;
+	rc = log_segment_render(pt->log, base, seg_kind(kind), cursor, buf, size);
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}

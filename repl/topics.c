@@ -1,0 +1,508 @@
+/*
+ * topics.c — the topic catalog in memory and the topic attributes: names,
+ * topic objects and their references, create / delete / look up / list,
+ * building a topic from its metadata file at open, owner and mode,
+ * times, and the line limits of produce.
+ *
+ * The catalog is a sorted array of struct topic * under broker.cat_lock
+ * (lookups: binary search). Its files are catalog.c's business; the
+ * partitions' logs belong to the engine's log manager (partitions.c opens
+ * them). Lock order and what each lock guards: broker_int.h.
+ *
+ * Order of durable steps, so that a crash between any two leaves a state
+ * the next open handles:
+ *
+ *   create:  1. metadata file written (atomic)   crash: topic exists, its
+ *            2. partition logs created             logs are created at open
+ *   delete:  1. metadata file removed (durable)  crash: the logs are left
+ *            2. partition logs dropped             over as orphans (logged
+ *                                                  at open), dropped when a
+ *                                                  topic of that name is
+ *                                                  created again
+ *   grow (topic_config.c): 1. new partition logs created  crash: empty
+ *            2. metadata file rewritten            orphan logs, dropped by
+ *                                                  the next grow
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "repl/broker_int.h"
+
+/* ------------------------------------------------------------------ */
+/* Names */
+
+bool topic_name_valid(const char *name)
+{
+	size_t n;
+
+	if (!name)
+		return false;
+	n = strlen(name);
+	if (n < 1 || n > TOPIC_NAME_MAX || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Topic objects */
+
+void rwlock_init_wpref(pthread_rwlock_t *l)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(l, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
+static struct topic *topic_new(struct broker *b, const char *name, const struct topic_config *tc,
+			       uid_t uid, gid_t gid, mode_t mode, int64_t ctime_ms)
+{
+	struct topic *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	atomic_init(&t->refs, 1);
+	t->b = b;
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	catalog_file_name(name, t->meta_file, sizeof(t->meta_file));
+	t->id = atomic_fetch_add(&b->next_topic_id, 1);
+	/* Keyless records of .produce: round-robin from a random partition
+	 * (the clock's nanoseconds, mixed with the id). */
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		atomic_init(&t->rr_next, (uint32_t)((uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL >> 32) ^
+			    (uint32_t)t->id);
+	}
+	t->ctime_ms = ctime_ms;
+	rwlock_init_wpref(&t->lock);
+	t->cfg = *tc;
+	t->uid = uid;
+	t->gid = gid;
+	t->mode = mode & 07777;
+	return t;
+}
+
+static void topic_free(struct topic *t)
+{
+	for (int p = 0; p < t->nparts; p++)
+		partition_free(t->parts[p]);
+	free(t->parts);
+	pthread_rwlock_destroy(&t->lock);
+	free(t);
+}
+
+void topic_get(struct topic *t)
+{
+	atomic_fetch_add(&t->refs, 1);
+}
+
+void topic_put(struct topic *t)
+{
+	if (t && atomic_fetch_sub(&t->refs, 1) == 1)
+		topic_free(t);
+}
+
+/* ------------------------------------------------------------------ */
+/* The catalog in memory */
+
+/* Index of name, or -(insertion point) - 1. Needs cat_lock or admin_mu. */
+int cat_find(struct broker *b, const char *name)
+{
+	int lo = 0, hi = b->ntopics - 1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2, c = strcmp(b->topics[mid]->name, name);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -lo - 1;
+}
+
+/* Takes over the caller's reference. Needs admin_mu (or the broker not
+ * yet shared). */
+int cat_insert(struct broker *b, struct topic *t)
+{
+	int i = cat_find(b, t->name), rc = 0;
+
+	if (i >= 0)
+		return -EEXIST;
+	i = -i - 1;
+	pthread_rwlock_wrlock(&b->cat_lock);
+	if (b->ntopics == b->cap_topics) {
+		int cap = b->cap_topics ? b->cap_topics * 2 : 16;
+		struct topic **nt = realloc(b->topics, (size_t)cap * sizeof(*nt));
+
+		if (!nt) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		b->topics = nt;
+		b->cap_topics = cap;
+	}
+	memmove(b->topics + i + 1, b->topics + i, (size_t)(b->ntopics - i) * sizeof(*b->topics));
+	b->topics[i] = t;
+	b->ntopics++;
+out:
+	pthread_rwlock_unlock(&b->cat_lock);
+	return rc;
+}
+
+static void cat_remove(struct broker *b, int i)
+{
+	pthread_rwlock_wrlock(&b->cat_lock);
+	memmove(b->topics + i, b->topics + i + 1, (size_t)(b->ntopics - i - 1) * sizeof(*b->topics));
+	b->ntopics--;
+	pthread_rwlock_unlock(&b->cat_lock);
+}
+
+int broker_topics_snapshot(struct broker *b, struct topic ***out, int *n)
+{
+	struct topic **ts;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&b->cat_lock);
+	ts = malloc((size_t)(b->ntopics ? b->ntopics : 1) * sizeof(*ts));
+	if (!ts) {
+		rc = -ENOMEM;
+	} else {
+		for (int i = 0; i < b->ntopics; i++) {
+			ts[i] = b->topics[i];
+			topic_get(ts[i]);
+		}
+		*n = b->ntopics;
+		*out = ts;
+	}
+	pthread_rwlock_unlock(&b->cat_lock);
+	return rc;
+}
+
+void broker_topics_release(struct topic **ts, int n)
+{
+	for (int i = 0; i < n; i++)
+		topic_put(ts[i]);
+	free(ts);
+}
+
+/* catalog_load's callback: the topic of one metadata file, its partitions
+ * opened, into the catalog. Before the broker is shared. */
+int topics_load_one(struct broker *b, const struct catalog_entry *e, const char *file, void *arg)
+{
+	struct topic *t;
+	int rc;
+
+	(void)arg;
+	t = topic_new(b, e->name, &e->cfg, e->uid, e->gid, e->mode, e->ctime_ms);
+	if (!t)
+		return -ENOMEM;
+	t->parts = calloc((size_t)e->cfg.partitions, sizeof(*t->parts));
+	if (!t->parts) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = partitions_open(b, t->name, &t->cfg.log, t->parts, 0, e->cfg.partitions, false);
+	if (rc < 0)
+		goto fail;
+	t->nparts = e->cfg.partitions;
+	rc = cat_insert(b, t);
+	if (rc < 0) {
+		mq_log(MQ_ERR, "catalog: %s: topic %s twice", file, t->name);
+		rc = -EBADMSG;
+		goto fail;
+	}
+	return 0;
+fail:
+	topic_put(t);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Create, delete, look up */
+
+int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid,
+			mode_t mode, struct topic **out)
+{
+	struct topic_config tc;
+	struct topic *t = NULL;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!topic_name_valid(name))
+		return -EINVAL;
+	pthread_mutex_lock(&b->admin_mu);
+	if (cat_find(b, name) >= 0) {
+		rc = -EEXIST;
+		goto out;
+	}
+	catalog_default_config(b, &tc);
+	t = topic_new(b, name, &tc, uid, gid, mode, engine_now_ms());
+	if (!t) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	t->parts = calloc((size_t)tc.partitions, sizeof(*t->parts));
+	if (!t->parts) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = orphans_drop(b, name, 0);
+	if (rc == 0)
+		rc = catalog_write(b, t, &t->cfg, t->uid, t->gid, t->mode);
+	if (rc < 0)
+		goto out;
+	rc = partitions_open(b, t->name, &t->cfg.log, t->parts, 0, tc.partitions, true);
+	if (rc < 0) {
+		catalog_remove(b, t->meta_file);
+		goto out;
+	}
+	t->nparts = tc.partitions;
+	rc = cat_insert(b, t);
+	if (rc < 0) {
+		for (int p = 0; p < t->nparts; p++)
+			logmgr_drop_log(b->m, name, p);
+		catalog_remove(b, t->meta_file);
+		goto out;
+	}
+	mq_log(MQ_INFO, "topic %s: created, %d partitions, uid %u gid %u mode %04o", name,
+	       t->nparts, (unsigned)uid, (unsigned)gid, (unsigned)mode);
+	if (out) {
+		topic_get(t);
+		*out = t;
+	}
+	t = NULL;                      /* the catalog's reference now */
+out:
+	pthread_mutex_unlock(&b->admin_mu);
+	topic_put(t);
+	return rc;
+}
+
+int broker_topic_delete(struct broker *b, const char *name)
+{
+	struct topic *t;
+	int i, rc, nparts;
+
+	pthread_mutex_lock(&b->admin_mu);
+	i = cat_find(b, name);
+	if (i < 0) {
+		pthread_mutex_unlock(&b->admin_mu);
+		return -ENOENT;
+	}
+	t = b->topics[i];
+	pthread_rwlock_wrlock(&t->lock);
+	rc = catalog_remove(b, t->meta_file);
+	if (rc < 0) {
+		mq_log(MQ_ERR, "topic %s: cannot remove its metadata: %s", name, strerror(-rc));
+		pthread_rwlock_unlock(&t->lock);
+		pthread_mutex_unlock(&b->admin_mu);
+		return rc;
+	}
+	atomic_store(&t->deleted, true);
+	cat_remove(b, i);
+	for (int p = 0; p < t->nparts; p++) {
+		produce_partition_wake(t->parts[p]);
+		t->parts[p]->log = NULL;
+	}
+	nparts = t->nparts;
+	pthread_rwlock_unlock(&t->lock);
+	/* Without the topic's lock: a drop waits for a clean in progress. No
+	 * caller reaches the logs through t any more (deleted), and admin_mu
+	 * keeps the name from being made again before they are gone. */
+	for (int p = 0; p < nparts; p++) {
+		int r = logmgr_drop_log(b->m, name, p);
+
+		if (r < 0 && r != -ENOENT) {
+			mq_log(MQ_ERR, "topic %s: cannot drop partition %d: %s", name, p,
+			       strerror(-r));
+			orphan_add(b, name, p);
+		}
+	}
+	/* Still under admin_mu: no topic of the name can be made before its
+	 * groups are gone. */
+	group_topic_deleted(b, name);
+	pthread_mutex_unlock(&b->admin_mu);
+	mq_log(MQ_INFO, "topic %s: deleted", name);
+	topic_put(t);
+	return 0;
+}
+
+int broker_topic_get(struct broker *b, const char *name, struct topic **out)
+{
+	int i, rc = -ENOENT;
+
+	*out = NULL;
+	pthread_rwlock_rdlock(&b->cat_lock);
+	i = cat_find(b, name);
+	if (i >= 0) {
+		*out = b->topics[i];
+		topic_get(*out);
+		rc = 0;
+	}
+	pthread_rwlock_unlock(&b->cat_lock);
+	return rc;
+}
+
+int broker_topic_list(struct broker *b, char ***names, int *n)
+{
+	char **v;
+	int k = 0, rc = 0;
+
+	pthread_rwlock_rdlock(&b->cat_lock);
+	v = calloc((size_t)b->ntopics + 1, sizeof(*v));
+	if (!v) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < b->ntopics; i++) {
+		if (strncmp(b->topics[i]->name, "__", 2) == 0)
+			continue;
+		v[k] = strdup(b->topics[i]->name);
+		if (!v[k]) {
+			broker_names_free(v, k);
+			v = NULL;
+			rc = -ENOMEM;
+			goto out;
+		}
+		k++;
+	}
+	*names = v;
+	*n = k;
+out:
+	pthread_rwlock_unlock(&b->cat_lock);
+	return rc;
+}
+
+void broker_names_free(char **names, int n)
+{
+	if (!names)
+		return;
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* ------------------------------------------------------------------ */
+/* Topic attributes */
+
+const char *topic_name(struct topic *t)
+{
+	return t->name;
+}
+
+uint64_t topic_id(struct topic *t)
+{
+	return t->id;
+}
+
+bool topic_deleted(struct topic *t)
+{
+	return atomic_load(&t->deleted);
+}
+
+int topic_partitions(struct topic *t)
+{
+	int n;
+
+	pthread_rwlock_rdlock(&t->lock);
+	n = t->nparts;
+	pthread_rwlock_unlock(&t->lock);
+	return n;
+}
+
+void topic_owner(struct topic *t, uid_t *uid, gid_t *gid, mode_t *mode)
+{
+	pthread_rwlock_rdlock(&t->lock);
+	*uid = t->uid;
+	*gid = t->gid;
+	*mode = t->mode;
+	pthread_rwlock_unlock(&t->lock);
+}
+
+int topic_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&t->lock);
+	if (atomic_load(&t->deleted)) {
+		rc = -ENOENT;
+		goto out;
+	}
+	rc = catalog_write(t->b, t, &t->cfg, uid, gid, mode & 07777);
+	if (rc < 0)
+		goto out;
+	t->uid = uid;
+	t->gid = gid;
+	t->mode = mode & 07777;
+out:
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}
+
+int64_t topic_ctime(struct topic *t)
+{
+	return t->ctime_ms;
+}
+
+int64_t topic_mtime(struct topic *t)
+{
+	int64_t m = t->ctime_ms;
+
+	pthread_rwlock_rdlock(&t->lock);
+	for (int p = 0; p < t->nparts; p++) {
+		int64_t a = atomic_load(&t->parts[p]->last_append_ms);
+
+		if (a > m)
+			m = a;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return m;
+}
+
+int32_t topic_max_message_bytes(struct topic *t)
+{
+	int32_t v;
+
+	pthread_rwlock_rdlock(&t->lock);
+	v = t->cfg.log.max_message_bytes;
+	pthread_rwlock_unlock(&t->lock);
+	return v;
+}
+
+int topic_line_check(struct topic *t, const char *line, size_t len, bool ended)
+{
+	struct line_rules lr;
+	struct rec_in r;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	lr.sep = t->cfg.log.key_sep;
+	lr.sep_len = t->cfg.log.key_sep_len;
+	lr.max = log_max_record_payload(&t->cfg.log);
+	/* An unfinished line only grows: past the limit plus a separator (a
+	 * keyed line's separator is not payload) it can never fit. */
+	if (!ended)
+		rc = (int64_t)len > lr.max + lr.sep_len ? -EMSGSIZE : 0;
+	else if ((int64_t)len > lr.max && !line_to_rec(&lr, line, line + len, &r))
+		rc = -EMSGSIZE;
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}

@@ -1,0 +1,61 @@
+#!/bin/sh
+# t_fdlimit.sh — a daemon under `ulimit -n 96` (soft and hard: it cannot
+# raise it) holds a partition of 400 segments, four files each: the writes
+# that make them, a restart that opens and checks every one, cat of the whole
+# partition and of every .dump, and appends after it all work, because only
+# a bounded number of closed segments keep their descriptors open. More
+# partitions than the limit allows are refused with EMFILE, nothing changed.
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+. "$LIBDIR/lib.sh"
+mq_setup
+
+# mount_tight: mqfs with 96 descriptors at most, soft and hard.
+mount_tight() {
+	mq_mount_cmd "$MNT" sh -c 'ulimit -n 96 && exec "$0" -f --data "$1" "$2"' \
+		"$MQFS" "$DATA" "$MNT"
+}
+
+mount_tight
+expect_eq "the limit applies" "96" \
+	"$(awk '/^Max open files/{print $4}' "/proc/$MQ_PID/limits")"
+mkdir "$MNT/t"
+printf 'segment.bytes=1024\nbatch.size=200\n' > "$MNT/t/.config"
+awk 'BEGIN{for(i=1;i<=16000;i++)printf "rec-%05d\n", i}' > "$MQ_TMP/exp"
+expect_ok "write 16000 records into ~400 segments" \
+	sh -c 'cat "$1" > "$2"' sh "$MQ_TMP/exp" "$MNT/t/0"
+nseg=$(ls "$MNT/t/.segments/0" | grep -c '\.log$')
+expect_ok "400 segments or more ($nseg)" test "$nseg" -ge 400
+expect_ok "cat reads every record" cmp "$MQ_TMP/exp" "$MNT/t/0"
+expect_ok "descriptors stay under the limit" \
+	test "$(ls "/proc/$MQ_PID/fd" | wc -l)" -lt 96
+metric() { mq_run awk -v m="$1" '$1 == m {print $2}' "$MNT/.metrics"; }
+expect_ok "idle segments' files closed (.metrics)" \
+	test "$(metric mqfs_segment_fd_evictions_total)" -ge 300
+expect_ok "open segment files bounded (.metrics)" \
+	test "$(metric mqfs_segment_fd_sets)" -le 24
+# 40 partitions need 160 descriptors for their active segments: refused
+# whole, and the topic and the daemon go on as before. (env printf: dash's
+# builtin echo reports any failed write as "I/O error".)
+mkdir "$MNT/wide"
+expect_errno "partitions=40 under 96 descriptors" EMFILE \
+	sh -c 'env printf "partitions=40\n" > "$1"' sh "$MNT/wide/.config"
+expect_eq "nothing changed" "0" "$(mq_run ls "$MNT/wide")"
+expect_ok "the log says why" grep -q "Too many open files" "$LOG"
+expect_ok "a write after it" sh -c 'echo w > "$1"' sh "$MNT/wide/0"
+expect_eq "read back" "w" "$(mq_run cat "$MNT/wide/0")"
+mq_umount
+
+# The restart opens every segment to check it.
+mount_tight
+expect_ok "cat after the restart" cmp "$MQ_TMP/exp" "$MNT/t/0"
+expect_eq "every record in the .dump views" "16000" \
+	"$(mq_run sh -c 'cat "$1"/*.dump | grep -c "rec-"' sh "$MNT/t/.segments/0")"
+expect_eq "the first segment's index renders" "0" \
+	"$(mq_run sh -c 'cat "$1"/00000000000000000000.index >/dev/null; echo $?' sh \
+		"$MNT/t/.segments/0")"
+expect_ok "append after the restart" sh -c 'echo after > "$1"' sh "$MNT/t/0"
+expect_eq "the appended record" "after" "$(mq_run tail -n 1 "$MNT/t/0")"
+expect_eq "offsets" "16001" "$(mq_run awk 'NR==2{print $3}' "$MNT/t/.state")"
+mq_umount
+expect_eq "clean stop" "0" "$MQ_RC"
+mq_done

@@ -1,0 +1,87 @@
+/*
+ * protofx.c — shared checks of the codec tests (protofx.h).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "tests/unit/protofx.h"
+
+int protofx_cuts(protofx_dec_fn dec, protofx_free_fn fr, const uint8_t *buf, size_t len,
+		 int16_t v, void *out)
+{
+	for (size_t cut = 0; cut < len; cut++) {
+		uint8_t *copy = malloc(cut ? cut : 1);
+
+		assert_non_null(copy);
+		memcpy(copy, buf, cut);
+		assert_int_equal(dec(copy, cut, v, out), -EBADMSG);
+		fr(out);
+		free(copy);
+	}
+	return dec(buf, len, v, out);
+}
+
+static int req_dec(const uint8_t *buf, size_t len, int16_t v, void *out)
+{
+	(void)v;
+	return proto_req_decode(buf, len, out);
+}
+
+static void req_free(void *out)
+{
+	proto_req_free(out);
+}
+
+int protofx_req_cuts(const uint8_t *frame, size_t len, struct proto_req *req)
+{
+	return protofx_cuts(req_dec, req_free, frame, len, 0, req);
+}
+
+void protofx_same_bytes(protofx_dec_fn dec, protofx_enc_fn enc, protofx_free_fn fr,
+			const uint8_t *buf, size_t len, int16_t v, void *out)
+{
+	struct kbuf_w w;
+
+	assert_int_equal(protofx_cuts(dec, fr, buf, len, v, out), 0);
+	kbuf_w_init(&w, len + 64);
+	assert_int_equal(enc(&w, v, out), 0);
+	assert_int_equal(w.len, len);
+	assert_memory_equal(w.buf, buf, len);
+	kbuf_w_free(&w);
+}
+
+size_t protofx_frame_of(const struct proto_req_hdr *hdr, protofx_req_enc_fn enc,
+			const void *body, uint8_t **buf)
+{
+	struct kbuf_w w;
+	size_t pos, len;
+
+	kbuf_w_init(&w, 1 << 20);
+	pos = proto_req_begin(&w, hdr);
+	assert_int_equal(enc(&w, hdr->api_version, body), 0);
+	assert_int_equal(proto_frame_end(&w, pos), 0);
+	len = w.len - 4;
+	*buf = malloc(len);
+	assert_non_null(*buf);
+	memcpy(*buf, w.buf + 4, len);
+	kbuf_w_free(&w);
+	return len;
+}
+
+void protofx_req_same_bytes(const uint8_t *frame, size_t len, protofx_req_enc_fn enc,
+			    protofx_body_fn body, struct proto_req *req)
+{
+	uint8_t *again;
+	size_t n;
+
+	assert_int_equal(protofx_req_cuts(frame, len, req), 0);
+	n = protofx_frame_of(&req->hdr, enc, body(req), &again);
+	assert_int_equal(n, len);
+	assert_memory_equal(again, frame, len);
+	free(again);
+}

@@ -1,0 +1,126 @@
+/*
+ * test_checkpoint.c — the one reader of Kafka's checkpoint text format
+ * (engine/checkpoint.c), used for the data directory's offset checkpoints
+ * and each log's leader-epoch-checkpoint: the entries reach the caller in
+ * order, a missing file is empty, and every malformed header or entry is
+ * -EBADMSG.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "engine/log_int.h"
+
+struct seen {
+	int count;                       /* from begin; -1: not called */
+	int n;
+	int64_t a[8], b[8];
+};
+
+static int begin(void *arg, int count)
+{
+	struct seen *s = arg;
+
+	s->count = count;
+	return 0;
+}
+
+static int entry(void *arg, const char *p, int *used, const char **why)
+{
+	struct seen *s = arg;
+	long long a, b;
+
+	if (s->n == 8 || sscanf(p, "%lld %lld\n%n", &a, &b, used) < 2) {
+		*why = "not two numbers";
+		return -EBADMSG;
+	}
+	s->a[s->n] = a;
+	s->b[s->n++] = b;
+	return 0;
+}
+
+static const char *last_why;
+static int last_line;
+
+/* ckpt_read of a file holding text (NULL: no file). */
+static int read_text(const char *text, struct seen *s)
+{
+	char path[] = "/tmp/mqfs-test-ckpt.XXXXXX";
+	int fd = mkstemp(path), rc;
+
+	assert_true(fd >= 0);
+	if (text)
+		assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	if (!text)
+		unlink(path);
+	memset(s, 0, sizeof(*s));
+	s->count = -1;
+	rc = ckpt_read(&io_posix, path, 4, begin, entry, s, &last_why, &last_line);
+	unlink(path);
+	return rc;
+}
+
+static void test_entries_in_order(void **state)
+{
+	struct seen s;
+
+	(void)state;
+	assert_int_equal(read_text("0\n3\n0 0\n1 120\n4 9000\n", &s), 0);
+	assert_int_equal(s.count, 3);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.a[2], 4);
+	assert_int_equal(s.b[2], 9000);
+	assert_int_equal(read_text("0\n0\n", &s), 0);
+	assert_int_equal(s.count, 0);
+	assert_int_equal(s.n, 0);
+}
+
+static void test_missing_is_empty(void **state)
+{
+	struct seen s;
+
+	(void)state;
+	assert_int_equal(read_text(NULL, &s), 0);
+	assert_int_equal(s.count, -1);
+}
+
+static void test_malformed(void **state)
+{
+	static const struct {
+		const char *text, *why;
+		int line;
+	} bad[] = {
+		{ "", "no version and count lines", 1 },
+		{ "zero\n1\n0 0\n", "no version and count lines", 1 },
+		{ "1\n1\n0 0\n", "unknown version (not 0)", 1 },
+		{ "0\n-1\n", "entry count out of range", 2 },
+		{ "0\n5\n0 0\n1 1\n2 2\n3 3\n4 4\n", "entry count out of range", 2 },
+		{ "0\n2\n0 0\n", "not two numbers", 4 },   /* fewer entries than the count */
+		{ "0\n2\n0 0\nx 0\n", "not two numbers", 4 },
+	};
+	struct seen s;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(read_text(bad[i].text, &s), -EBADMSG);
+		assert_string_equal(last_why, bad[i].why);
+		assert_int_equal(last_line, bad[i].line);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_entries_in_order),
+		cmocka_unit_test(test_missing_is_empty),
+		cmocka_unit_test(test_malformed),
+	};
+	return cmocka_run_group_tests_name("checkpoint", tests, NULL, NULL);
+}

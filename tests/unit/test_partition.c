@@ -1,0 +1,1057 @@
+/*
+ * test_partition.c — the replica roles (repl/partition.c, fetch_serve.c,
+ * fetcher.c). First the rules with Kafka's cases, on a test log
+ * (tests/unit/tlog.c) and an ISR writer that records what it is asked:
+ * HW = min LEO over the ISR and only forward, last-caught-up times, ISR
+ * shrink past replica.lag.time.max.ms, ISR expansion at HW and the leader
+ * epoch's start, a pending ISR write, a stale write, min.insync.replicas,
+ * stale LeaderAndIsr, makeLeader/makeFollower, the unclean-restart
+ * eligibility. Then leader and follower end to end over a loopback
+ * listener: catch-up, ISR join, Kafka's KIP-101 and KIP-279 scenarios,
+ * byte-identical files below the HW. Waits poll against deadlines.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "repl/fetch_serve.h"
+#include "repl/fetcher.h"
+#include "repl/partition.h"
+#include "tests/unit/tlog.h"
+#include "util/clock.h"
+
+static char tmpdir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/mqfs-test-partition.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct tlog *log_new(const char *name)
+{
+	char dir[128];
+	struct tlog *t;
+
+	snprintf(dir, sizeof(dir), "%s/%s", tmpdir, name);
+	assert_int_equal(mkdir(dir, 0755) == 0 || errno == EEXIST, 1);
+	t = tlog_open(dir);
+	assert_non_null(t);
+	return t;
+}
+
+/* The ISR writer of the tests: records the proposals, answers the next
+ * partition epoch, or fail when set. */
+struct writer {
+	int calls;
+	struct partition_state last;
+	int fail;
+};
+
+static int writer_fn(void *arg, struct partition *p, const struct partition_state *proposed)
+{
+	struct writer *w = arg;
+
+	(void)p;
+	w->calls++;
+	w->last = *proposed;
+	return w->fail ? w->fail : proposed->partition_epoch + 1;
+}
+
+static struct partition_state state3(int32_t leader, int32_t epoch, int n_isr)
+{
+	struct partition_state st = { .leader = leader, .leader_epoch = epoch,
+				      .partition_epoch = epoch, .n_replicas = 3,
+				      .replicas = { 1, 2, 3 }, .n_isr = n_isr };
+
+	for (int i = 0; i < n_isr; i++)
+		st.isr[i] = i + 1;
+	return st;
+}
+
+static struct partition *part_new(struct tlog *t, int32_t broker, bool unclean,
+				  struct writer *w)
+{
+	struct partition_config cfg = { .broker_id = broker, .replica_lag_time_max_ms = 30000,
+					.min_insync_replicas = 2, .unclean_restart = unclean };
+	struct partition *p;
+
+	assert_int_equal(partition_new("orders", 0, &cfg, &tlog_ops, t, &p), 0);
+	if (w)
+		partition_set_isr_writer(p, writer_fn, w);
+	return p;
+}
+
+static int64_t hw_of(struct partition *p)
+{
+	struct partition_info info;
+
+	partition_get_info(p, &info);
+	return info.offsets.hw;
+}
+
+static int isr_size(struct partition *p)
+{
+	struct partition_info info;
+
+	partition_get_info(p, &info);
+	return info.n_isr;
+}
+
+/* ---- the high watermark ---- */
+
+static void test_hw_min_leo_over_isr(void **state)
+{
+	struct tlog *t = log_new("hw");
+	struct writer w = { 0 };
+	struct partition *p = part_new(t, 1, false, &w);
+	struct partition_state st = state3(1, 5, 3);
+
+	(void)state;
+	tlog_append(t, 10, 0, "old");
+	/* A new leader epoch starts at the LEO, in the epoch cache. */
+	assert_int_equal(partition_make_leader(p, &st, 1000), 1);
+	assert_int_equal(tlog_ops.latest_epoch(t), 5);
+	/* Followers' LEOs are unknown: the hw cannot move yet. */
+	assert_int_equal(hw_of(p), 0);
+	tlog_append(t, 5, 5, "new");                          /* LEO 15 */
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 12, 1001), 0);
+	assert_int_equal(hw_of(p), 0);                        /* 3 unknown */
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 8, 1002), 0);
+	assert_int_equal(hw_of(p), 8);
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 15, 1003), 0);
+	assert_int_equal(hw_of(p), 12);
+	/* A follower behind the hw (it truncated) does not move it back. */
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 3, 1004), 0);
+	assert_int_equal(hw_of(p), 12);
+	assert_int_equal(partition_maybe_increment_leader_hw(p, 1005), 0);
+	/* A fetch past our LEO is refused, one from a stranger too. */
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 16, 1006), -ERANGE);
+	assert_int_equal(partition_update_follower_fetch_state(p, 9, 1, 1006), -ENOENT);
+	assert_int_equal(partition_update_follower_fetch_state(p, 1, 1, 1006), -ENOENT);
+	partition_unref(p);
+	tlog_close(t);
+}
+
+static void test_hw_alone_in_isr(void **state)
+{
+	struct tlog *t = log_new("alone");
+	struct partition *p = part_new(t, 1, false, NULL);
+	struct partition_state st = state3(1, 1, 1);
+
+	(void)state;
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	tlog_append(t, 4, 1, "a");
+	/* Followers outside the ISR do not hold the hw back. */
+	assert_int_equal(partition_maybe_increment_leader_hw(p, 1), 1);
+	assert_int_equal(hw_of(p), 4);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 0, 2), 0);
+	assert_int_equal(hw_of(p), 4);
+	partition_unref(p);
+	tlog_close(t);
+}
+
+/* ---- last caught up, shrink ---- */
+
+static void test_caught_up_times(void **state)
+{
+	struct tlog *t = log_new("caught");
+	struct writer w = { 0 };
+	struct partition *p = part_new(t, 1, false, &w);
+	struct partition_state st = state3(1, 1, 3);
+	struct partition_info info;
+
+	(void)state;
+	tlog_append(t, 10, 1, "a");
+	assert_int_equal(partition_make_leader(p, &st, 100), 1);
+	partition_get_info(p, &info);
+	/* In the ISR at election: caught up as of the election. */
+	assert_int_equal(info.followers[0].last_caught_up_ms, 100);
+	assert_int_equal(info.followers[0].log_end_offset, -1);
+	/* Fetch at our LEO: caught up now. */
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, 200), 0);
+	tlog_append(t, 10, 1, "b");                           /* LEO 20 */
+	/* Fetch below our LEO but at the LEO of its previous fetch: caught
+	 * up as of that previous fetch (200), not now. */
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, 300), 0);
+	partition_get_info(p, &info);
+	assert_int_equal(info.followers[0].last_caught_up_ms, 200);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 15, 400), 0);
+	partition_get_info(p, &info);
+	assert_int_equal(info.followers[0].last_caught_up_ms, 200);
+	/* At the LEO of its previous fetch (20): caught up as of 400. */
+	tlog_append(t, 1, 1, "c");
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 20, 500), 0);
+	partition_get_info(p, &info);
+	assert_int_equal(info.followers[0].last_caught_up_ms, 400);
+	partition_unref(p);
+	tlog_close(t);
+}
+
+static void test_shrink_isr(void **state)
+{
+	struct tlog *t = log_new("shrink");
+	struct writer w = { 0 };
+	struct partition *p = part_new(t, 1, false, &w);
+	struct partition_state st = state3(1, 1, 3);
+	struct partition_info info;
+
+	(void)state;
+	tlog_append(t, 10, 1, "a");
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, 10), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 5, 10), 0);
+	assert_int_equal(hw_of(p), 5);
+	/* Exactly at the lag limit nobody leaves. */
+	assert_int_equal(partition_maybe_shrink_isr(p, 30000), 0);
+	assert_int_equal(w.calls, 0);
+	/* Past it, 3 (last caught up at election, 0) leaves; 2 fetched at our
+	 * LEO, so it is caught up whatever the time. */
+	assert_int_equal(partition_maybe_shrink_isr(p, 30001), 1);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(w.last.n_isr, 2);
+	assert_int_equal(w.last.partition_epoch, 1);
+	partition_get_info(p, &info);
+	assert_int_equal(info.n_isr, 2);
+	assert_int_equal(info.partition_epoch, 2);
+	assert_int_equal(info.isr_shrinks, 1);
+	/* The slow follower no longer holds the hw. */
+	assert_int_equal(hw_of(p), 10);
+	/* A leader with followers that stopped fetching shrinks to itself. */
+	tlog_append(t, 1, 1, "b");
+	assert_int_equal(partition_maybe_shrink_isr(p, 100000), 1);
+	assert_int_equal(isr_size(p), 1);
+	assert_int_equal(partition_check_append(p, -1), -EAGAIN);
+	assert_int_equal(partition_check_append(p, 1), 0);
+	assert_true(partition_under_min_isr(p));
+	partition_unref(p);
+	tlog_close(t);
+}
+
+static void test_shrink_write_fails(void **state)
+{
+	struct tlog *t = log_new("shrinkfail");
+	struct writer w = { .fail = -ESTALE };
+	struct partition *p = part_new(t, 1, false, &w);
+	struct partition_state st = state3(1, 1, 3);
+	struct partition_info info;
+
+	(void)state;
+	tlog_append(t, 10, 1, "a");
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, 10), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 2, 10), 0);
+	/* The version moved: nothing changes, the hw stays held by 3. */
+	assert_int_equal(partition_maybe_shrink_isr(p, 40000), -ESTALE);
+	partition_get_info(p, &info);
+	assert_int_equal(info.n_isr, 3);
+	assert_false(info.isr_write_pending);
+	assert_int_equal(info.offsets.hw, 2);
+	/* The wiring re-reads and hands the state back; next tick works. */
+	st.partition_epoch = 7;
+	assert_int_equal(partition_make_leader(p, &st, 40001), 0);
+	w.fail = 0;
+	assert_int_equal(partition_maybe_shrink_isr(p, 80000), 1);
+	partition_get_info(p, &info);
+	assert_int_equal(info.partition_epoch, 8);
+	partition_unref(p);
+	tlog_close(t);
+}
+
+/* ---- expand ---- */
+
+static void test_expand_isr(void **state)
+{
+	struct tlog *t = log_new("expand");
+	struct writer w = { 0 };
+	struct partition *p = part_new(t, 1, false, &w);
+	struct partition_state st = state3(1, 3, 1);
+	struct partition_info info;
+
+	(void)state;
+	tlog_append(t, 10, 2, "old");                   /* epoch 2: 0..9 */
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	tlog_append(t, 10, 3, "new");                   /* epoch 3 starts at 10 */
+	assert_int_equal(partition_maybe_increment_leader_hw(p, 0), 1);
+	assert_int_equal(hw_of(p), 20);
+	/* Below the hw: not in sync. */
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 15, 1), 0);
+	assert_int_equal(isr_size(p), 1);
+	assert_int_equal(w.calls, 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 20, 2), 0);
+	assert_int_equal(w.calls, 1);
+	partition_get_info(p, &info);
+	assert_int_equal(info.n_isr, 2);
+	assert_int_equal(info.isr[1], 2);
+	assert_int_equal(info.isr_expands, 1);
+	assert_int_equal(partition_check_append(p, -1), 0);
+	assert_false(partition_under_min_isr(p));
+	partition_unref(p);
+	tlog_close(t);
+}
+
+/* Kafka's isFollowerInSync: at or past the hw is not enough when the hw is
+ * still below the start of the leader's epoch (a new leader whose hw lags
+ * must not admit a follower lacking records of its own epoch). */
+static void test_expand_needs_epoch_start(void **state)
+{
+	struct partition_replica r = { .broker_id = 2, .log_end_offset = 12 };
+
+	(void)state;
+	assert_true(partition_replica_in_sync(&r, 12, 12));
+	assert_false(partition_replica_in_sync(&r, 10, 15));
+	assert_false(partition_replica_in_sync(&r, 13, 0));
+	r.log_end_offset = -1;
+	assert_false(partition_replica_in_sync(&r, -1, -1));
+
+	struct tlog *t = log_new("epochstart");
+	struct writer w = { 0 };
+	struct partition *p = part_new(t, 1, false, &w);
+	struct partition_state st = state3(1, 4, 2);
+
+	tlog_append(t, 10, 3, "a");
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);    /* epoch 4 at 10 */
+	/* The hw is 0 (2 has not fetched), so 3 at 8 is past the hw, but
+	 * short of the epoch's start (10): not in sync; at 10 it is. */
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 8, 1), 0);
+	assert_int_equal(isr_size(p), 2);
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 10, 2), 0);
+	assert_int_equal(isr_size(p), 3);
+	partition_unref(p);
+	tlog_close(t);
+}
+
+/* An expansion being written already holds the hw (maximal ISR), and a
+ * second change waits for the first. */
+static struct partition *pending_p;
+static int64_t pending_hw_seen = -2;
+static int pending_shrink_rc = -2;
+
+static int writer_peek(void *arg, struct partition *p, const struct partition_state *proposed)
+{
+	struct partition_info info;
+
+	(void)arg;
+	partition_get_info(p, &info);
+	assert_true(info.isr_write_pending);
+	pending_shrink_rc = partition_maybe_shrink_isr(pending_p, 1000000);
+	tlog_append(partition_log(p), 3, 1, "during");
+	partition_maybe_increment_leader_hw(p, 0);
+	pending_hw_seen = hw_of(p);
+	return proposed->partition_epoch + 1;
+}
+
+static void test_pending_expand_holds_hw(void **state)
+{
+	struct tlog *t = log_new("pending");
+	struct partition *p = part_new(t, 1, false, NULL);
+	struct partition_state st = state3(1, 1, 1);
+
+	(void)state;
+	pending_p = p;
+	partition_set_isr_writer(p, writer_peek, NULL);
+	tlog_append(t, 5, 1, "a");
+	/* Alone in the ISR, the new leader's hw moves to its LEO at once. */
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	assert_int_equal(hw_of(p), 5);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 5, 1), 0);
+	/* During the write the leader appended 3; 2 is at 5 and counts. */
+	assert_int_equal(pending_hw_seen, 5);
+	assert_int_equal(pending_shrink_rc, 0);
+	assert_int_equal(isr_size(p), 2);
+	assert_int_equal(hw_of(p), 5);
+	partition_unref(p);
+	tlog_close(t);
+}
+
+/* ---- role changes ---- */
+
+static void test_make_leader_follower_transitions(void **state)
+{
+	struct tlog *t = log_new("roles");
+	struct writer w = { 0 };
+	struct partition *p = part_new(t, 2, false, &w);
+	struct partition_state st = state3(1, 5, 3);
+	struct partition_follow f;
+	struct partition_info info;
+	uint64_t g;
+
+	(void)state;
+	assert_int_equal(partition_follow_state(p, &f), -EREMOTE);
+	assert_int_equal(partition_check_append(p, 1), -EREMOTE);
+	assert_int_equal(partition_make_follower(p, &st), 1);
+	assert_int_equal(partition_follow_state(p, &f), 0);
+	assert_int_equal(f.leader, 1);
+	assert_int_equal(f.state, PARTITION_TRUNCATING);
+	g = f.generation;
+	/* The same state again changes nothing for the fetcher. */
+	assert_int_equal(partition_make_follower(p, &st), 0);
+	/* An older epoch is stale; so is an older partition epoch. */
+	st.leader_epoch = 4;
+	assert_int_equal(partition_make_follower(p, &st), -ESTALE);
+	st.leader_epoch = 5;
+	st.partition_epoch = 4;
+	assert_int_equal(partition_make_follower(p, &st), -ESTALE);
+	/* Malformed: leader not a replica, ISR outside replicas, us leading
+	 * through make_follower. */
+	st = state3(7, 6, 1);
+	assert_int_equal(partition_make_follower(p, &st), -EINVAL);
+	st = state3(1, 6, 3);
+	st.isr[2] = 9;
+	assert_int_equal(partition_make_follower(p, &st), -EINVAL);
+	st = state3(2, 6, 3);
+	assert_int_equal(partition_make_follower(p, &st), -EINVAL);
+	/* Not in the ISR as leader: refused. */
+	st = state3(2, 6, 1);
+	assert_int_equal(partition_make_leader(p, &st, 0), -EINVAL);
+	/* Follower's appends and truncations of an old generation fail. */
+	st = state3(3, 6, 3);
+	assert_int_equal(partition_make_follower(p, &st), 1);
+	assert_int_equal(partition_follower_truncate(p, g, 0, true), -ESTALE);
+	assert_int_equal(partition_follower_append(p, g, NULL, 0, 0), -ESTALE);
+	assert_int_equal(partition_follow_state(p, &f), 0);
+	assert_int_equal(partition_follower_truncate(p, f.generation, 0, true), 0);
+	assert_int_equal(partition_follow_state(p, &f), 0);
+	assert_int_equal(f.state, PARTITION_FETCHING);
+	/* Leader: epoch 7 enters the cache at the LEO. */
+	tlog_append(t, 3, 6, "x");
+	st = state3(2, 7, 2);
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	partition_get_info(p, &info);
+	assert_int_equal(info.role, PARTITION_LEADER);
+	assert_int_equal(info.leader_epoch_start_offset, 3);
+	assert_int_equal(info.n_followers, 2);
+	assert_int_equal(partition_follow_state(p, &f), -EREMOTE);
+	partition_make_none(p);
+	partition_get_info(p, &info);
+	assert_int_equal(info.role, PARTITION_NONE);
+	partition_unref(p);
+	tlog_close(t);
+}
+
+/* A follower's hw is min(leader's hw, its LEO) and never moves back. */
+static void test_follower_hw(void **state)
+{
+	struct tlog *leader = log_new("fhw-l"), *t = log_new("fhw-f");
+	struct partition *p = part_new(t, 2, false, NULL);
+	struct partition_state st = state3(1, 1, 3);
+	struct partition_follow f;
+	struct partition_raw raw;
+	uint8_t buf[8192];
+
+	(void)state;
+	tlog_append(leader, 5, 1, "a");
+	tlog_append(leader, 5, 1, "b");
+	assert_int_equal(partition_make_follower(p, &st), 1);
+	assert_int_equal(partition_follow_state(p, &f), 0);
+	assert_int_equal(partition_follower_truncate(p, f.generation, 0, true), 0);
+	assert_int_equal(tlog_ops.read_raw(leader, 0, 5, 1 << 20, &raw), 0);
+	assert_true(raw.len > 0 && raw.len <= sizeof(buf));
+	assert_int_equal(pread(raw.fd, buf, raw.len, raw.offset), (ssize_t)raw.len);
+	tlog_ops.raw_release(leader, &raw);
+	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8), 0);
+	assert_int_equal(hw_of(p), 5);
+	assert_int_equal(partition_follower_append(p, f.generation, NULL, 0, 3), 0);
+	assert_int_equal(hw_of(p), 5);
+	/* Batches that do not start at our LEO are refused. */
+	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8), -EBADMSG);
+	assert_int_equal(tlog_refs(leader), 0);
+	partition_unref(p);
+	tlog_close(leader);
+	tlog_close(t);
+}
+
+/* After an unclean restart a replica is no leader until it is back in
+ * the ISR holding the leader's hw of its first fetch. */
+static int changes;
+static void on_change(void *arg, struct partition *p)
+{
+	(void)arg;
+	(void)p;
+	changes++;
+}
+
+static void test_unclean_restart_eligibility(void **state)
+{
+	struct tlog *leader = log_new("ucl-l"), *t = log_new("ucl-f");
+	struct partition *p = part_new(t, 2, true, NULL);
+	struct partition_state st = state3(2, 3, 3);
+	struct partition_follow f;
+	struct partition_raw raw;
+	uint8_t buf[8192];
+
+	(void)state;
+	partition_set_listener(p, on_change, NULL);
+	assert_false(partition_leader_eligible(p));
+	assert_int_equal(partition_make_leader(p, &st, 0), -EPERM);
+	/* Following a leader that is not us; we are outside the ISR. */
+	st = state3(1, 3, 1);
+	assert_int_equal(partition_make_follower(p, &st), 1);
+	assert_int_equal(partition_follow_state(p, &f), 0);
+	assert_int_equal(partition_follower_truncate(p, f.generation, 0, true), 0);
+	tlog_append(leader, 4, 1, "a");
+	tlog_append(leader, 4, 1, "b");
+	assert_int_equal(tlog_ops.read_raw(leader, 0, 4, 1, &raw), 0);
+	assert_int_equal(pread(raw.fd, buf, raw.len, raw.offset), (ssize_t)raw.len);
+	tlog_ops.raw_release(leader, &raw);
+	/* First fetch: the leader's hw is 8; we hold 4. */
+	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8), 0);
+	assert_false(partition_leader_eligible(p));
+	assert_int_equal(tlog_ops.read_raw(leader, 4, 8, 1, &raw), 0);
+	assert_int_equal(pread(raw.fd, buf, raw.len, raw.offset), (ssize_t)raw.len);
+	tlog_ops.raw_release(leader, &raw);
+	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8), 0);
+	/* Caught up but not yet in the ISR. */
+	assert_false(partition_leader_eligible(p));
+	st = state3(1, 3, 2);
+	st.partition_epoch = 4;
+	int before = changes;
+	assert_int_equal(partition_make_follower(p, &st), 0);
+	assert_int_equal(partition_follower_append(p, f.generation, NULL, 0, 8), 0);
+	assert_true(partition_leader_eligible(p));
+	assert_true(changes > before);
+	st = state3(2, 4, 2);
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	partition_unref(p);
+	tlog_close(leader);
+	tlog_close(t);
+}
+
+/* The epoch cache rule the truncation relies on (tlog follows Kafka's
+ * LeaderEpochFileCache.endOffsetFor, as the engine's does). */
+static void test_end_offset_for_epoch(void **state)
+{
+	struct tlog *t = log_new("eofe");
+	int32_t e;
+	int64_t end;
+
+	(void)state;
+	tlog_ops.end_offset_for_epoch(t, 1, &e, &end);
+	assert_int_equal(e, -1);
+	assert_int_equal(end, -1);
+	tlog_append(t, 2, 1, "a");
+	tlog_append(t, 3, 3, "b");
+	tlog_append(t, 1, 5, "c");
+	tlog_ops.end_offset_for_epoch(t, 0, &e, &end);
+	assert_int_equal(e, 0);
+	assert_int_equal(end, 0);
+	tlog_ops.end_offset_for_epoch(t, 1, &e, &end);
+	assert_int_equal(e, 1);
+	assert_int_equal(end, 2);
+	tlog_ops.end_offset_for_epoch(t, 2, &e, &end);
+	assert_int_equal(e, 1);
+	assert_int_equal(end, 2);
+	tlog_ops.end_offset_for_epoch(t, 4, &e, &end);
+	assert_int_equal(e, 3);
+	assert_int_equal(end, 5);
+	tlog_ops.end_offset_for_epoch(t, 9, &e, &end);
+	assert_int_equal(e, 5);
+	assert_int_equal(end, 6);
+	tlog_close(t);
+}
+
+
+/* ---- end to end: leader and follower over a loopback listener ---- */
+
+#define DEADLINE_MS 20000
+
+/* A broker of the tests: one partition replica, its listener serving it. */
+struct bk {
+	int32_t id;
+	struct tlog *t;
+	struct partition *p;
+	struct writer w;
+	struct fetch_serve *fs;
+	struct net_server *srv;
+	int port;
+	struct fetcher *fetcher;
+	struct sasl_cred cred;
+	const char *user;              /* set: the listener is SASL_PLAINTEXT */
+};
+
+static int bk_cred(void *arg, const char *user, struct sasl_cred *cred)
+{
+	struct bk *b = arg;
+
+	if (strcmp(user, "broker"))
+		return -ENOENT;
+	*cred = b->cred;
+	return 0;
+}
+
+/* (Re)starts b's listener, on port (0: any free one). */
+static void bk_listen(struct bk *b, int port)
+{
+	struct net_config cfg;
+	char spec[64];
+
+	net_config_default(&cfg);
+	snprintf(spec, sizeof(spec), "%s://127.0.0.1:%d", b->user ? "SASL_PLAINTEXT" : "PLAINTEXT",
+		 port);
+	assert_int_equal(net_config_set(&cfg, "listeners", spec), 0);
+	cfg.num_network_threads = 1;
+	cfg.num_io_threads = 2;
+	assert_int_equal(net_server_new(&cfg, bk_cred, b, &b->srv), 0);
+	assert_int_equal(fetch_serve_register(b->fs, b->srv), 0);
+	assert_int_equal(net_server_start(b->srv), 0);
+	b->port = net_server_port(b->srv, 0);
+}
+
+static struct partition *bk_lookup(void *arg, struct kstr topic, int32_t index)
+{
+	struct bk *b = arg;
+
+	if (!kstr_eq(topic, "orders") || index != 0)
+		return NULL;
+	partition_ref(b->p);
+	return b->p;
+}
+
+static void bk_wake(void *arg)
+{
+	struct bk *b = arg;
+
+	if (b->fs)
+		fetch_serve_wake(b->fs);
+}
+
+static void bk_start_as(struct bk *b, int32_t id, const char *name, const char *user)
+{
+	memset(b, 0, sizeof(*b));
+	b->id = id;
+	b->user = user;
+	assert_int_equal(sasl_cred_from_password("s3cret", NULL, 0, 4096, &b->cred), 0);
+	b->t = log_new(name);
+	b->p = part_new(b->t, id, false, &b->w);
+	assert_int_equal(fetch_serve_new(bk_lookup, b, NULL, &b->fs), 0);
+	tlog_set_listener(b->t, bk_wake, b);
+	bk_listen(b, 0);
+}
+
+static void bk_start(struct bk *b, int32_t id, const char *name)
+{
+	bk_start_as(b, id, name, NULL);
+}
+
+/* Follows source over the loopback listener. */
+static void bk_follow(struct bk *b, struct bk *source, bool truncate_on_fetch)
+{
+	struct fetcher_config cfg;
+
+	fetcher_config_default(&cfg);
+	cfg.broker_id = b->id;
+	cfg.source_id = source->id;
+	strcpy(cfg.host, "127.0.0.1");
+	cfg.port = source->port;
+	cfg.backoff_ms = 50;
+	cfg.max_wait_ms = 200;
+	cfg.truncate_on_fetch = truncate_on_fetch;
+	cfg.sasl_user = source->user;
+	cfg.sasl_password = source->user ? "s3cret" : NULL;
+	if (b->fetcher)
+		fetcher_free(b->fetcher);
+	assert_int_equal(fetcher_new(&cfg, &b->fetcher), 0);
+	assert_int_equal(fetcher_add(b->fetcher, b->p), 0);
+}
+
+static void bk_stop(struct bk *b)
+{
+	fetcher_free(b->fetcher);
+	fetch_serve_stop(b->fs);
+	net_server_free(b->srv);
+	fetch_serve_free(b->fs);
+	/* Every file range the handler handed out was released. */
+	assert_int_equal(tlog_refs(b->t), 0);
+	partition_unref(b->p);
+	tlog_close(b->t);
+}
+
+static struct partition_state state2(int32_t leader, int32_t epoch, int n_isr, int32_t other)
+{
+	struct partition_state st = { .leader = leader, .leader_epoch = epoch,
+				      .partition_epoch = epoch, .n_replicas = 2,
+				      .replicas = { 1, 2 }, .n_isr = n_isr,
+				      .isr = { leader, other } };
+	return st;
+}
+
+static int64_t leo_of(struct bk *b)
+{
+	struct partition_offsets o;
+
+	tlog_ops.offsets(b->t, &o);
+	return o.log_end_offset;
+}
+
+/* Polls until the follower b has the leader a's LEO and hw, and a's ISR
+ * has n_isr members. */
+static bool synced(struct bk *a, struct bk *b, int n_isr)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (now_mono_ms() < end) {
+		if (leo_of(b) == leo_of(a) && hw_of(b->p) == hw_of(a->p) &&
+		    hw_of(a->p) == leo_of(a) && isr_size(a->p) == n_isr)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/* The two .log files are the same bytes below the hw. */
+static void assert_identical_below_hw(struct bk *a, struct bk *b)
+{
+	int64_t n = tlog_pos_of(a->t, hw_of(a->p));
+	char *x = malloc((size_t)n + 1), *y = malloc((size_t)n + 1);
+	FILE *fa = fopen(tlog_path(a->t), "rb"), *fb = fopen(tlog_path(b->t), "rb");
+
+	assert_int_equal(tlog_pos_of(b->t, hw_of(a->p)), n);
+	assert_int_equal(fread(x, 1, (size_t)n, fa), (size_t)n);
+	assert_int_equal(fread(y, 1, (size_t)n, fb), (size_t)n);
+	assert_memory_equal(x, y, (size_t)n);
+	fclose(fa);
+	fclose(fb);
+	free(x);
+	free(y);
+}
+
+static void leader_append(struct bk *b, int n, int32_t epoch, const char *prefix)
+{
+	assert_int_equal(partition_check_append(b->p, 1), 0);
+	assert_true(tlog_append(b->t, n, epoch, prefix) >= 0);
+	assert_true(partition_maybe_increment_leader_hw(b->p, now_mono_ms()) >= 0);
+}
+
+/* Catch-up, ISR join, hw on both sides; then the KIP-101 case: the old
+ * leader holds records of its epoch that were never committed; the new
+ * leader wrote others at the same offsets; the old leader, now follower,
+ * truncates exactly those and takes the new leader's. */
+static void test_e2e_catch_up_and_kip101(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 1, 2);
+	char v[64];
+
+	(void)state;
+	bk_start(&a, 1, "e2e-a");
+	bk_start(&b, 2, "e2e-b");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	leader_append(&a, 5, 1, "a");
+	leader_append(&a, 3, 1, "b");
+	bk_follow(&b, &a, false);
+	/* b catches up, joins the ISR through the writer, the hw follows. */
+	assert_true(synced(&a, &b, 2));
+	assert_int_equal(a.w.calls, 1);
+	assert_int_equal(a.w.last.n_isr, 2);
+	/* acks=all now possible (min.insync.replicas 2). */
+	assert_int_equal(partition_check_append(a.p, -1), 0);
+	leader_append(&a, 2, 1, "c");
+	assert_true(synced(&a, &b, 2));
+	assert_int_equal(leo_of(&b), 10);
+	assert_identical_below_hw(&a, &b);
+
+	/* b stops fetching; a appends 3 records b never sees: uncommitted. */
+	fetcher_remove(b.fetcher, b.p);
+	leader_append(&a, 3, 1, "u");
+	assert_int_equal(leo_of(&a), 13);
+	assert_int_equal(hw_of(a.p), 10);
+
+	/* The controller elects b in epoch 2 (a presumed dead); b writes. */
+	st = state2(2, 2, 1, 1);
+	assert_int_equal(partition_make_leader(b.p, &st, now_mono_ms()), 1);
+	leader_append(&b, 2, 2, "n");
+	/* a comes back as follower of b: truncates 10..12, fetches b's. */
+	assert_int_equal(partition_make_follower(a.p, &st), 1);
+	bk_follow(&a, &b, false);
+	assert_true(synced(&b, &a, 2));
+	assert_int_equal(leo_of(&a), 12);
+	assert_int_equal(tlog_truncations(a.t), 1);
+	assert_int_equal(tlog_value_at(a.t, 9, v, sizeof(v)), 0);
+	assert_string_equal(v, "c-1");
+	assert_int_equal(tlog_value_at(a.t, 10, v, sizeof(v)), 0);
+	assert_string_equal(v, "n-0");
+	assert_int_equal(tlog_ops.latest_epoch(a.t), 2);
+	assert_identical_below_hw(&b, &a);
+	bk_stop(&a);
+	bk_stop(&b);
+}
+
+/* KIP-279: the follower's log went through epochs the leader never had;
+ * one question is not enough, each round steps back an epoch.
+ *   follower a: epoch 1 [0,1], epoch 2 [2,3], epoch 4 [4,5]
+ *   leader b:   epoch 1 [0,1], epoch 3 [2..6], leading in epoch 5 from 7
+ * a asks for 4: b says (3, 7); a ends epoch 3 (its 2) at 4: cut to 4.
+ * a asks for 2: b says (1, 2); a ends epoch 1 at 2: cut to 2, done. */
+static void kip279(bool truncate_on_fetch)
+{
+	struct bk a, b;
+	struct partition_state st = state2(2, 5, 1, 1);
+	struct fetcher_stats fst;
+	char v[64];
+
+	bk_start(&a, 1, truncate_on_fetch ? "k279f-a" : "k279-a");
+	bk_start(&b, 2, truncate_on_fetch ? "k279f-b" : "k279-b");
+	tlog_append(a.t, 2, 1, "x");
+	tlog_append(b.t, 2, 1, "x");
+	tlog_append(a.t, 2, 2, "a2");
+	tlog_append(a.t, 2, 4, "a4");
+	tlog_append(b.t, 5, 3, "b3");
+	assert_int_equal(partition_make_leader(b.p, &st, now_mono_ms()), 1);
+	leader_append(&b, 1, 5, "b5");
+	assert_int_equal(partition_make_follower(a.p, &st), 1);
+	bk_follow(&a, &b, truncate_on_fetch);
+	assert_true(synced(&b, &a, 2));
+	fetcher_get_stats(a.fetcher, &fst);
+	assert_int_equal(fst.truncations, 2);
+	assert_int_equal(tlog_truncations(a.t), 2);
+	assert_int_equal(leo_of(&a), 8);
+	assert_int_equal(tlog_value_at(a.t, 2, v, sizeof(v)), 0);
+	assert_string_equal(v, "b3-0");
+	assert_int_equal(tlog_value_at(a.t, 7, v, sizeof(v)), 0);
+	assert_string_equal(v, "b5-0");
+	assert_identical_below_hw(&b, &a);
+	bk_stop(&a);
+	bk_stop(&b);
+}
+
+static void test_e2e_kip279_offset_for_leader_epoch(void **state)
+{
+	(void)state;
+	kip279(false);
+}
+
+static void test_e2e_kip279_diverging_epoch(void **state)
+{
+	(void)state;
+	kip279(true);
+}
+
+/* ---- the Fetch handler seen from a raw client ---- */
+
+static int16_t fetch_one(struct net_client *c, int32_t replica_id, int32_t cur_epoch,
+			 int64_t offset, int32_t last_epoch, int32_t max_wait,
+			 struct proto_fetch_resp_part *out, int64_t *elapsed_ms)
+{
+	struct proto_fetch_part part = { .partition = 0, .current_leader_epoch = cur_epoch,
+					 .fetch_offset = offset, .last_fetched_epoch = last_epoch,
+					 .log_start_offset = -1, .partition_max_bytes = 1 << 20 };
+	struct proto_fetch_topic topic = { kstr_of("orders"), 1, &part };
+	struct proto_fetch_req req = { .cluster_id = KSTR_NULL, .replica_id = replica_id,
+				       .max_wait_ms = max_wait, .min_bytes = 1,
+				       .max_bytes = 1 << 20, .session_epoch = -1, .n_topics = 1,
+				       .topics = &topic, .rack_id = kstr_of("") };
+	struct proto_fetch_resp fr;
+	struct net_resp resp;
+	struct kbuf_w w;
+	int64_t t0 = now_mono_ms();
+	int16_t err;
+
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_fetch_req_encode(&w, 12, &req), 0);
+	assert_int_equal(net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS,
+					 &resp), 0);
+	kbuf_w_free(&w);
+	assert_int_equal(proto_fetch_resp_decode(&resp.body, 12, &fr), 0);
+	assert_int_equal(fr.n_topics, 1);
+	assert_int_equal(fr.topics[0].n_partitions, 1);
+	*out = fr.topics[0].partitions[0];
+	out->records = NULL;
+	out->aborted = NULL;
+	err = out->error_code;
+	proto_fetch_resp_free(&fr);
+	net_resp_free(&resp);
+	if (elapsed_ms)
+		*elapsed_ms = now_mono_ms() - t0;
+	return err;
+}
+
+static void *append_when_parked(void *arg)
+{
+	struct bk *b = arg;
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (fetch_serve_parked(b->fs) == 0 && now_mono_ms() < end)
+		usleep(1000);
+	leader_append(b, 1, 3, "late");
+	return NULL;
+}
+
+static void test_fetch_handler_rules(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 3, 1, 2);
+	struct net_client *c;
+	struct proto_fetch_resp_part r;
+	pthread_t th;
+	int64_t took;
+
+	(void)state;
+	bk_start(&a, 1, "rules");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	/* Not leader yet. */
+	assert_int_equal(fetch_one(c, 2, -1, 0, -1, 0, &r, NULL),
+			 PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	tlog_append(a.t, 4, 2, "old");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 2, 3, "new");                 /* epoch 3 from 4; LEO 6 */
+	assert_int_equal(fetch_one(c, 2, 2, 0, -1, 0, &r, NULL), PROTO_ERR_FENCED_LEADER_EPOCH);
+	assert_int_equal(fetch_one(c, 2, 4, 0, -1, 0, &r, NULL), PROTO_ERR_UNKNOWN_LEADER_EPOCH);
+	assert_int_equal(fetch_one(c, 2, 3, 7, -1, 0, &r, NULL), PROTO_ERR_OFFSET_OUT_OF_RANGE);
+	assert_int_equal(fetch_one(c, 9, 3, 0, -1, 0, &r, NULL),
+			 PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	/* A follower that thinks epoch 2 went on to offset 5: diverging. */
+	assert_int_equal(fetch_one(c, 2, 3, 5, 2, 0, &r, NULL), 0);
+	assert_true(r.has_diverging_epoch);
+	assert_int_equal(r.diverging_epoch, 2);
+	assert_int_equal(r.diverging_end_offset, 4);
+	assert_int_equal(r.records_len, 0);
+	/* The hw is 6 (alone in the ISR); a consumer sees up to it, a
+	 * follower fetch records all of it. */
+	assert_int_equal(fetch_one(c, -1, 3, 0, -1, 0, &r, NULL), 0);
+	assert_int_equal(r.high_watermark, 6);
+	assert_int_equal(r.records_len, tlog_pos_of(a.t, 6));
+	/* Follower 2 at 6, nothing new: parked until the append. */
+	assert_int_equal(pthread_create(&th, NULL, append_when_parked, &a), 0);
+	assert_int_equal(fetch_one(c, 2, 3, 6, 3, 10000, &r, &took), 0);
+	pthread_join(th, NULL);
+	assert_true(r.records_len > 0);
+	assert_true(took < 10000);
+	/* Now 2 is in the ISR (it fetched at the LEO, epoch start 4). */
+	assert_int_equal(isr_size(a.p), 2);
+	/* Nothing new again: answered empty at max_wait_ms. */
+	assert_int_equal(fetch_one(c, 2, 3, 7, 3, 100, &r, &took), 0);
+	assert_int_equal(r.records_len, 0);
+	assert_true(took >= 100);
+	assert_int_equal(fetch_serve_parked(a.fs), 0);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
+static void test_ofle_handler(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 5, 1, 2);
+	struct net_client *c;
+	struct proto_ofle_part rp = { .partition = 0, .current_leader_epoch = 5 };
+	struct proto_ofle_topic rt = { kstr_of("orders"), 1, &rp };
+	struct proto_ofle_req rq = { .replica_id = 2, .n_topics = 1, .topics = &rt };
+	int32_t want_epoch[] = { 1, 1, 3, 5, -1 };
+	int64_t want_end[] = { 2, 2, 5, 6, -1 };
+	int32_t ask[] = { 1, 2, 4, 5, -1 };
+
+	(void)state;
+	bk_start(&a, 1, "ofle");
+	tlog_append(a.t, 2, 1, "a");
+	tlog_append(a.t, 3, 3, "b");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 1, 5, "c");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	for (int i = 0; i < 6; i++) {
+		struct proto_ofle_resp resp;
+		struct net_resp nr;
+		struct kbuf_w w;
+
+		rp.leader_epoch = i < 5 ? ask[i] : 1;
+		rp.current_leader_epoch = i < 5 ? 5 : 4;
+		kbuf_w_init(&w, 4096);
+		assert_int_equal(proto_ofle_req_encode(&w, 4, &rq), 0);
+		assert_int_equal(net_client_call(c, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, w.buf,
+						 w.len, 0, DEADLINE_MS, &nr), 0);
+		kbuf_w_free(&w);
+		assert_int_equal(proto_ofle_resp_decode(&nr.body, 4, &resp), 0);
+		if (i < 5) {
+			assert_int_equal(resp.topics[0].partitions[0].error_code, 0);
+			assert_int_equal(resp.topics[0].partitions[0].leader_epoch, want_epoch[i]);
+			assert_int_equal(resp.topics[0].partitions[0].end_offset, want_end[i]);
+		} else {
+			assert_int_equal(resp.topics[0].partitions[0].error_code,
+					 PROTO_ERR_FENCED_LEADER_EPOCH);
+		}
+		proto_ofle_resp_free(&resp);
+		net_resp_free(&nr);
+	}
+	net_client_close(c);
+	bk_stop(&a);
+}
+
+/* The fetcher authenticates with SCRAM-SHA-256 on a SASL listener; when
+ * the leader's listener goes away it backs off, reconnects and goes on. */
+static void test_e2e_sasl_and_reconnect(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct fetcher_stats fst;
+	int port;
+
+	(void)state;
+	bk_start_as(&a, 1, "sasl-a", "broker");
+	bk_start(&b, 2, "sasl-b");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	leader_append(&a, 3, 1, "a");
+	bk_follow(&b, &a, false);
+	assert_true(synced(&a, &b, 2));
+	/* The listener goes; the leader appends meanwhile (2 is in the ISR:
+	 * the hw waits for it). */
+	port = a.port;
+	fetch_serve_stop(a.fs);
+	net_server_free(a.srv);
+	leader_append(&a, 2, 1, "b");
+	assert_int_equal(hw_of(a.p), 3);
+	fetch_serve_free(a.fs);
+	assert_int_equal(fetch_serve_new(bk_lookup, &a, NULL, &a.fs), 0);
+	bk_listen(&a, port);
+	assert_true(synced(&a, &b, 2));
+	fetcher_get_stats(b.fetcher, &fst);
+	assert_true(fst.connects >= 2);
+	assert_true(fst.errors >= 1);
+	assert_identical_below_hw(&a, &b);
+	bk_stop(&b);
+	bk_stop(&a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hw_min_leo_over_isr),
+		cmocka_unit_test(test_hw_alone_in_isr),
+		cmocka_unit_test(test_caught_up_times),
+		cmocka_unit_test(test_shrink_isr),
+		cmocka_unit_test(test_shrink_write_fails),
+		cmocka_unit_test(test_expand_isr),
+		cmocka_unit_test(test_expand_needs_epoch_start),
+		cmocka_unit_test(test_pending_expand_holds_hw),
+		cmocka_unit_test(test_make_leader_follower_transitions),
+		cmocka_unit_test(test_follower_hw),
+		cmocka_unit_test(test_unclean_restart_eligibility),
+		cmocka_unit_test(test_end_offset_for_epoch),
+		cmocka_unit_test(test_e2e_catch_up_and_kip101),
+		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch),
+		cmocka_unit_test(test_e2e_kip279_diverging_epoch),
+		cmocka_unit_test(test_fetch_handler_rules),
+		cmocka_unit_test(test_ofle_handler),
+		cmocka_unit_test(test_e2e_sasl_and_reconnect),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
