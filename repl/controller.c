@@ -33,7 +33,11 @@
  *                                 partitions they led get new leaders
  *                                 (offline election), offline partitions
  *                                 come back with a returning broker, new
- *                                 brokers get all their partitions
+ *                                 brokers get all their partitions; a
+ *                                 broker whose registration is newer
+ *                                 than the one seen (restarted between
+ *                                 two reads) is both: gone, then new
+ *                                 (ctrl_bounce)
  *   /brokers/topics children      ctrl_on_topics: new partitions get their
  *                                 first state (leader = first live replica,
  *                                 ISR = live replicas, leader epoch 0)
@@ -41,7 +45,9 @@
  *                                 delete to the replicas, znodes removed
  *   /isr_change_notification      ctrl_on_isr_change: re-read the states a
  *                                 leader changed, UpdateMetadata to all
- *   controlled shutdown request   ctrl_on_controlled_shutdown
+ *   controlled shutdown request   ctrl_on_controlled_shutdown: its
+ *                                 leaderships move (it is told), it stops
+ *                                 following the rest and leaves their ISRs
  *   leader.imbalance timer        ctrl_on_rebalance: preferred elections
  *                                 for the brokers above the imbalance
  *
@@ -212,6 +218,11 @@ int controller_decide_live(const struct zk_partition_state *cur,
 		}
 	}
 	rc = next_state(cur, leader, isr, n, next);
+	/* A leader from outside the ISR recovers its log before it takes
+	 * followers into the ISR (Kafka's leader recovery state). */
+	if (rc == 1 && leader != ZK_LEADER_NONE && leader != cur->leader &&
+	    !has(cur->isr, cur->n_isr, leader))
+		next->leader_recovery_state = ZK_RECOVERY_RECOVERING;
 	free(isr);
 	return rc;
 }
@@ -320,6 +331,7 @@ enum ctrl_call_type { CALL_RECONNECT, CALL_SHUTDOWN, CALL_STOP };
 struct ctrl_call {
 	enum ctrl_call_type type;
 	int32_t broker_id;          /* CALL_SHUTDOWN */
+	struct controller_tp **remaining;  /* CALL_SHUTDOWN, may be NULL */
 	struct zkc *zkc;            /* CALL_RECONNECT */
 	bool done;
 	int rc;
@@ -368,7 +380,8 @@ struct controller {
 	struct zkc *zkc;
 	enum ctrl_state state;
 	int32_t epoch, epoch_zk_version;
-	int32_t *live;
+	int32_t *live;              /* sorted */
+	int64_t *live_epochs;       /* broker epochs (czxid), as live */
 	int n_live;
 	int32_t *shutting;
 	int n_shutting;
@@ -452,7 +465,9 @@ static void ctrl_clear_cache(struct controller *ctl)
 	ctl->topics = NULL;
 	ctl->n_topics = 0;
 	free(ctl->live);
+	free(ctl->live_epochs);
 	ctl->live = NULL;
+	ctl->live_epochs = NULL;
 	ctl->n_live = 0;
 	free(ctl->shutting);
 	ctl->shutting = NULL;
@@ -547,16 +562,20 @@ static void batch_lisr(struct ctrl_batch *b, int32_t broker_id, int t, int32_t p
 	sends_push(b, &b->lisr, (struct ctrl_send){ broker_id, t, p, is_new, false });
 }
 
-/* A changed partition: LeaderAndIsr to its live replicas that are not
- * shutting down (those get StopReplica), UpdateMetadata to everyone. */
+/* A changed partition: LeaderAndIsr to its live replicas, UpdateMetadata
+ * to everyone. A replica shutting down hears only that it no longer leads
+ * (old_leader); where it follows, it gets StopReplica instead. */
 static void batch_partition(struct controller *ctl, struct ctrl_batch *b, int t, int32_t p,
-			    bool is_new)
+			    bool is_new, int32_t old_leader)
 {
 	const struct zk_assignment *a = &ctl->topics[t].assignment.partitions[p];
 
-	for (int i = 0; i < a->n_replicas; i++)
-		if (ctrl_is_live(ctl, a->replicas[i]) && !ctrl_is_shutting(ctl, a->replicas[i]))
-			batch_lisr(b, a->replicas[i], t, p, is_new);
+	for (int i = 0; i < a->n_replicas; i++) {
+		int32_t r = a->replicas[i];
+
+		if (ctrl_is_live(ctl, r) && (!ctrl_is_shutting(ctl, r) || r == old_leader))
+			batch_lisr(b, r, t, p, is_new);
+	}
 	sends_push(b, &b->meta, (struct ctrl_send){ -1, t, p, is_new, false });
 }
 
@@ -571,6 +590,7 @@ static void fill_state(const struct controller *ctl, const struct ctrl_send *s,
 		.topic = tp->name, .partition = s->p,
 		.controller_epoch = part->state.controller_epoch,
 		.leader = part->state.leader, .leader_epoch = part->state.leader_epoch,
+		.leader_recovery_state = part->state.leader_recovery_state,
 		.isr = part->state.isr, .n_isr = part->state.n_isr,
 		.partition_epoch = part->zk_version,
 		.replicas = a->replicas, .n_replicas = a->n_replicas,
@@ -819,10 +839,12 @@ static int ctrl_change(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 						   part->zk_version, ctl->epoch_zk_version,
 						   &version);
 		if (rc == 0) {
+			int32_t old_leader = part->state.leader;
+
 			zk_partition_state_clear(&part->state);
 			part->state = next;
 			part->zk_version = version;
-			batch_partition(ctl, b, t, p, false);
+			batch_partition(ctl, b, t, p, false, old_leader);
 			return 1;
 		}
 		zk_partition_state_clear(&next);
@@ -898,7 +920,7 @@ static int ctrl_start_partitions(struct controller *ctl, struct ctrl_batch *b)
 				part->state = s;
 				part->zk_version = 0;
 				part->present = 1;
-				batch_partition(ctl, b, t, p, true);
+				batch_partition(ctl, b, t, p, true, ZK_LEADER_NONE);
 				continue;
 			}
 			free(isr);
@@ -927,23 +949,74 @@ static int ctrl_elect_all(struct controller *ctl, struct ctrl_batch *b)
 
 /* ---- events ---- */
 
+/* Reads the live brokers and their broker epochs (the czxid of their
+ * registration: a broker that restarted between two reads has a new one),
+ * and re-arms the watch. */
 static int ctrl_read_brokers(struct controller *ctl)
 {
+	char path[ZK_PATH_MAX];
+	struct zkc_stat st;
 	int32_t *ids = NULL;
-	int n, i, k = 0;
+	int64_t *epochs;
+	int n, i, k = 0, rc = 0;
 
 	n = zkmeta_broker_ids(ctl->zkc, &ids, ctrl_watch, ctl);
 	if (n < 0)
 		return n;
+	if (!(epochs = malloc(((size_t)n + 1) * sizeof(*epochs)))) {
+		free(ids);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		if ((rc = zk_path_broker(path, sizeof(path), ids[i])) < 0)
+			break;
+		rc = zkc_exists(ctl->zkc, path, &st, NULL, NULL);
+		if (rc == 0) {
+			ids[k] = ids[i];
+			epochs[k++] = st.czxid;
+		} else if (rc == -ENOENT) {
+			rc = 0;   /* gone since the listing: the watch has fired */
+		}
+	}
+	if (rc) {
+		free(ids);
+		free(epochs);
+		return rc;
+	}
 	free(ctl->live);
+	free(ctl->live_epochs);
 	ctl->live = ids;
-	ctl->n_live = n;
+	ctl->live_epochs = epochs;
+	ctl->n_live = k;
 	/* A broker that left is no longer shutting down. */
-	for (i = 0; i < ctl->n_shutting; i++)
+	for (i = 0, k = 0; i < ctl->n_shutting; i++)
 		if (ctrl_is_live(ctl, ctl->shutting[i]))
 			ctl->shutting[k++] = ctl->shutting[i];
 	ctl->n_shutting = k;
 	return 0;
+}
+
+/* Kafka's onBrokerFailure for brokers that restarted between two reads
+ * (bounced): elections run as if they were gone, so they lose their
+ * leaderships and ISR places and then come up as new brokers. */
+static int ctrl_bounce(struct controller *ctl, const int32_t *bounced, int n_bounced,
+		       struct ctrl_batch *b)
+{
+	int32_t *all = ctl->live, *rest;
+	int n_all = ctl->n_live, i, k = 0, rc;
+
+	if (!(rest = malloc(((size_t)n_all + 1) * sizeof(*rest))))
+		return -ENOMEM;
+	for (i = 0; i < n_all; i++)
+		if (!has(bounced, n_bounced, all[i]))
+			rest[k++] = all[i];
+	ctl->live = rest;
+	ctl->n_live = k;
+	rc = ctrl_elect_all(ctl, b);
+	ctl->live = all;
+	ctl->n_live = n_all;
+	free(rest);
+	return rc;
 }
 
 static int ctrl_read_topics(struct controller *ctl)
@@ -1119,32 +1192,43 @@ static int ctrl_on_isr_change(struct controller *ctl, struct ctrl_batch *b)
 static int ctrl_on_brokers(struct controller *ctl, struct ctrl_batch *b, bool all)
 {
 	int32_t *old = ctl->live, *added = NULL;
-	int n_old = ctl->n_live, n_added = 0, n_dead = 0, i, t, p, j, rc;
+	int64_t *old_epochs = ctl->live_epochs;
+	int n_old = ctl->n_live, n_added = 0, n_bounced = 0, n_dead = 0, i, t, p, j, rc;
 
 	ctl->live = NULL;
+	ctl->live_epochs = NULL;
 	ctl->n_live = 0;
 	if ((rc = ctrl_read_brokers(ctl))) {
 		ctl->live = old;
+		ctl->live_epochs = old_epochs;
 		ctl->n_live = n_old;
 		return rc;
 	}
 	if (!(added = malloc(((size_t)ctl->n_live + 1) * sizeof(*added)))) {
-		free(old);
-		return -ENOMEM;
+		rc = -ENOMEM;
+		goto out;
 	}
+	/* Bounced brokers first in added[], then the new ones. */
 	for (i = 0; i < ctl->n_live; i++)
-		if (!has(old, n_old, ctl->live[i]))
+		for (j = 0; j < n_old; j++)
+			if (old[j] == ctl->live[i] && old_epochs[j] != ctl->live_epochs[i]) {
+				added[n_bounced++] = ctl->live[i];
+				mq_log(MQ_INFO, "controller: broker %d restarted", ctl->live[i]);
+			}
+	n_added = n_bounced;
+	for (i = 0; i < ctl->n_live; i++)
+		if (!has(old, n_old, ctl->live[i])) {
 			added[n_added++] = ctl->live[i];
+			if (!all)
+				mq_log(MQ_INFO, "controller: broker %d is up", ctl->live[i]);
+		}
 	for (i = 0; i < n_old; i++)
 		if (!ctrl_is_live(ctl, old[i])) {
 			n_dead++;
 			mq_log(MQ_INFO, "controller: broker %d is gone", old[i]);
 		}
-	for (i = 0; i < n_added && !all; i++)
-		mq_log(MQ_INFO, "controller: broker %d is up", added[i]);
-	free(old);
-	rc = 0;
-	if (n_added || n_dead || all) {
+	rc = n_bounced ? ctrl_bounce(ctl, added, n_bounced, b) : 0;
+	if (rc == 0 && (n_added || n_dead || all)) {
 		rc = ctrl_start_partitions(ctl, b);
 		if (rc == 0)
 			rc = ctrl_elect_all(ctl, b);
@@ -1162,7 +1246,10 @@ static int ctrl_on_brokers(struct controller *ctl, struct ctrl_batch *b, bool al
 		}
 	if (n_added || all)
 		b->meta_all = true;
+out:
 	free(added);
+	free(old);
+	free(old_epochs);
 	return rc;
 }
 
@@ -1173,12 +1260,16 @@ static int ctrl_on_topics(struct controller *ctl, struct ctrl_batch *b)
 	return rc ? rc : ctrl_start_partitions(ctl, b);
 }
 
-/* Kafka's doControlledShutdown: returns how many partitions with more than
- * one replica broker_id still leads. */
+/* Kafka's doControlledShutdown. Partitions with more than one replica:
+ * those broker_id leads get a controlled-shutdown election, those it
+ * follows a StopReplica and its removal from the ISR. The answer is every
+ * partition it still leads (single replicas included, as Kafka answers):
+ * their count, and the list in *remaining (malloc'd; may be NULL). */
 static int ctrl_on_controlled_shutdown(struct controller *ctl, int32_t broker_id,
-				       struct ctrl_batch *b)
+				       struct ctrl_batch *b, struct controller_tp **remaining)
 {
-	int t, p, rc, remaining = 0;
+	struct controller_tp *left;
+	int t, p, rc, n = 0;
 
 	if (ctl->state != CTRL_ACTIVE)
 		return -EAGAIN;
@@ -1197,17 +1288,36 @@ static int ctrl_on_controlled_shutdown(struct controller *ctl, int32_t broker_id
 		for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++) {
 			const struct zk_assignment *a = &ctl->topics[t].assignment.partitions[p];
 			const struct zkmeta_partition *part = &ctl->topics[t].partitions[p];
+			bool followed;
 
-			if (!part->present || !has(a->replicas, a->n_replicas, broker_id))
+			if (!part->present || a->n_replicas < 2 ||
+			    !has(a->replicas, a->n_replicas, broker_id))
 				continue;
+			followed = part->state.leader != broker_id;
 			if ((rc = ctrl_change(ctl, t, p, ELECT_SHUTDOWN, b)) < 0)
 				return rc;
-			if (part->state.leader != broker_id)
+			if (followed)
 				sends_push(b, &b->stop, (struct ctrl_send){ broker_id, t, p, false, false });
-			else if (a->n_replicas > 1)
-				remaining++;
 		}
-	return remaining;
+	for (t = 0; t < ctl->n_topics; t++)
+		for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++)
+			n += ctl->topics[t].partitions[p].present &&
+			     ctl->topics[t].partitions[p].state.leader == broker_id;
+	if (!remaining)
+		return n;
+	if (!(left = malloc(((size_t)n + 1) * sizeof(*left))))
+		return -ENOMEM;
+	n = 0;
+	for (t = 0; t < ctl->n_topics; t++)
+		for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++)
+			if (ctl->topics[t].partitions[p].present &&
+			    ctl->topics[t].partitions[p].state.leader == broker_id) {
+				snprintf(left[n].topic, sizeof(left[n].topic), "%s",
+					 ctl->topics[t].name);
+				left[n++].partition = p;
+			}
+	*remaining = left;
+	return n;
 }
 
 /* leader.imbalance.check: preferred elections for the partitions of every
@@ -1358,10 +1468,14 @@ static void ctrl_do_call(struct controller *ctl, struct ctrl_call *call, struct 
 		call->rc = 0;
 		break;
 	case CALL_SHUTDOWN:
-		rc = ctrl_on_controlled_shutdown(ctl, call->broker_id, b);
+		rc = ctrl_on_controlled_shutdown(ctl, call->broker_id, b, call->remaining);
 		if (rc >= 0) {
 			int sent = ctrl_flush(ctl, b);
 
+			if (sent && call->remaining) {
+				free(*call->remaining);
+				*call->remaining = NULL;
+			}
 			rc = sent ? sent : rc;
 		}
 		if (rc < 0 && rc != -EAGAIN && rc != -ENOENT)
@@ -1370,7 +1484,7 @@ static void ctrl_do_call(struct controller *ctl, struct ctrl_call *call, struct 
 		break;
 	case CALL_STOP:
 		if (ctl->state == CTRL_ACTIVE && ctl->cfg.controlled_shutdown_enable) {
-			rc = ctrl_on_controlled_shutdown(ctl, ctl->cfg.broker_id, b);
+			rc = ctrl_on_controlled_shutdown(ctl, ctl->cfg.broker_id, b, NULL);
 			if (rc >= 0)
 				rc = ctrl_flush(ctl, b);
 			if (rc < 0)
@@ -1574,10 +1688,14 @@ int controller_reconnect(struct controller *ctl, struct zkc *zkc)
 	return ctrl_call(ctl, &call);
 }
 
-int controller_controlled_shutdown(struct controller *ctl, int32_t broker_id)
+int controller_controlled_shutdown(struct controller *ctl, int32_t broker_id,
+				   struct controller_tp **remaining)
 {
-	struct ctrl_call call = { .type = CALL_SHUTDOWN, .broker_id = broker_id };
+	struct ctrl_call call = { .type = CALL_SHUTDOWN, .broker_id = broker_id,
+				  .remaining = remaining };
 
+	if (remaining)
+		*remaining = NULL;
 	return ctrl_call(ctl, &call);
 }
 

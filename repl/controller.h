@@ -69,9 +69,10 @@ struct controller_brokers {
  * dead replicas from the ISR):
  *   - the leader is live: ISR = ISR minus dead brokers;
  *   - else the new leader is the first replica (assignment order) that is
- *     live and in the ISR, ISR = ISR minus dead brokers; without one, if
- *     unclean_enable, the first live replica and ISR = {it}, with *unclean
- *     set (data may be lost); else leader ZK_LEADER_NONE (offline) and ISR
+ *     live, not shutting down and in the ISR, ISR = ISR minus dead
+ *     brokers; without one, if unclean_enable, the first such replica
+ *     outside the ISR, ISR = {it}, leader_recovery_state RECOVERING and
+ *     *unclean set (data may be lost); else leader ZK_LEADER_NONE (offline) and ISR
  *     = ISR minus dead brokers, except that its last member stays when all
  *     are dead (the replica with the latest data, to come back as leader).
  * unclean may be NULL. */
@@ -131,6 +132,8 @@ struct controller_partition_state {
 	int32_t controller_epoch;
 	int32_t leader;              /* ZK_LEADER_NONE: offline */
 	int32_t leader_epoch;
+	int8_t leader_recovery_state;  /* ZK_RECOVERY_*: RECOVERING after an
+					* unclean election */
 	const int32_t *isr;
 	int n_isr;
 	int32_t partition_epoch;     /* the state znode's version */
@@ -212,15 +215,26 @@ void controller_session_event(struct controller *ctl, enum zkc_session ev);
  * handle (which the owner then closes). Not from a zkc callback. */
 int controller_reconnect(struct controller *ctl, struct zkc *zkc);
 
-/* A broker asks to shut down (Kafka's ControlledShutdown request): the
- * controller moves leadership of its partitions to other in-sync replicas,
- * takes it out of their ISRs, tells it to stop following, and returns how
- * many partitions (with more than one replica) it still leads: 0 means it
- * may go. Waits for the event thread. -EAGAIN: this broker is not the
- * controller (ask the current one); -ENOENT: broker_id is not live;
- * -EPERM, or a ZooKeeper error, when the controller lost its office on the
- * way. Not from a zkc callback. */
-int controller_controlled_shutdown(struct controller *ctl, int32_t broker_id);
+/* A partition named in an answer. */
+struct controller_tp {
+	char topic[ZK_TOPIC_MAX + 1];
+	int32_t partition;
+};
+
+/* A broker asks to shut down (Kafka's ControlledShutdown request). Of
+ * its partitions with more than one replica, the controller moves those
+ * it leads to other in-sync replicas (which are told first), and stops
+ * it following the others (StopReplica, then out of their ISRs). Returns
+ * how many partitions it still leads, all of them listed in *remaining
+ * (malloc'd, the caller frees; remaining may be NULL): 0 means it may go.
+ * As in Kafka, a partition it leads alone stays led by it and is listed;
+ * the broker then retries and, after its retries, goes anyway. Waits for
+ * the event thread. -EAGAIN: this broker is not the controller (ask the
+ * current one); -ENOENT: broker_id is not live; -EPERM, or a ZooKeeper
+ * error, when the controller lost its office on the way. Not from a zkc
+ * callback. */
+int controller_controlled_shutdown(struct controller *ctl, int32_t broker_id,
+				   struct controller_tp **remaining);
 
 /* Creates a topic as Kafka's AdminZkClient does on any broker: assigns
  * its replicas over the live brokers (controller_assign_replicas, random

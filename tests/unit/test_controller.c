@@ -9,8 +9,14 @@
  * Then the controller against a real ZooKeeper (one server for the binary,
  * tests/unit/zksrv.c; a chroot per test): brokers are zkc sessions
  * registered with zkmeta_register_broker, and "killing" one closes its
- * session. The channel is implemented by recording every partition each
- * broker was sent, and the tests assert what went to whom with which
+ * session. Covered: topic creation, broker loss and return, the ISR
+ * notice of a leader and the rebalance that follows; offline partitions
+ * without unclean election; controlled shutdown; a broker restarted
+ * behind the controller's back; failover by session expiry, the refused
+ * write of the deposed controller, its return as a follower; a fenced
+ * write that makes the controller resign and win again; topic deletion
+ * and creation. The channel is implemented by recording every partition
+ * each broker was sent, and the tests assert what went to whom with which
  * leader, leader epoch and ISR. Nothing waits for a fixed time: each
  * expectation is polled with a deadline.
  */
@@ -153,6 +159,7 @@ static void test_decide_live(void **state)
 	assert_int_equal(controller_decide_live(&cur, r123, 3, &no1, false, &next, &unclean), 1);
 	expect_next(&next, 2, (int32_t[]){ 2, 3 }, 2);
 	assert_false(unclean);
+	assert_int_equal(next.leader_recovery_state, ZK_RECOVERY_RECOVERED);
 	zk_partition_state_clear(&next);
 	assert_int_equal(controller_decide_live(&cur, r321, 3, &no1, false, &next, NULL), 1);
 	expect_next(&next, 3, (int32_t[]){ 2, 3 }, 2);
@@ -191,6 +198,7 @@ static void test_decide_live(void **state)
 	assert_int_equal(controller_decide_live(&cur, r12, 2, &only2, true, &next, &unclean), 1);
 	expect_next(&next, 2, (int32_t[]){ 2 }, 1);
 	assert_true(unclean);
+	assert_int_equal(next.leader_recovery_state, ZK_RECOVERY_RECOVERING);
 	zk_partition_state_clear(&next);
 	/* ... but with no live replica at all, offline still. */
 	assert_int_equal(controller_decide_live(&cur, r12, 2, &only3, true, &next, &unclean), 1);
@@ -343,7 +351,36 @@ struct recorder {
 	struct sent v[MAX_SENT];
 	int n;
 	int bad;        /* calls that broke a rule (checked by cluster_stop) */
+	pthread_cond_t cond;
+	bool gated;     /* LeaderAndIsr calls wait until it is cleared */
+	bool held;      /* one is waiting: the controller's thread is busy */
 };
+
+/* Holds the controller's thread in its next LeaderAndIsr call, so that
+ * what happens meanwhile reaches it as one event. */
+static void rec_gate(struct recorder *r, bool on)
+{
+	pthread_mutex_lock(&r->lock);
+	r->gated = on;
+	r->held = false;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static bool rec_wait_held(struct recorder *r)
+{
+	struct timespec end;
+	bool held;
+
+	clock_gettime(CLOCK_REALTIME, &end);
+	end.tv_sec += WAIT_MS / 1000;
+	pthread_mutex_lock(&r->lock);
+	while (!r->held && pthread_cond_timedwait(&r->cond, &r->lock, &end) != ETIMEDOUT)
+		;
+	held = r->held;
+	pthread_mutex_unlock(&r->lock);
+	return held;
+}
 
 static void rec_add(struct recorder *r, const struct sent *s)
 {
@@ -387,6 +424,16 @@ static bool has_id(const int32_t *ids, int n, int32_t id)
 static int rec_lisr(void *arg, int32_t broker_id, int32_t epoch,
 		    const struct controller_partition_state *states, int n)
 {
+	struct recorder *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->gated) {
+		r->held = true;
+		pthread_cond_broadcast(&r->cond);
+		while (r->gated)
+			pthread_cond_wait(&r->cond, &r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
 	rec_states(arg, REC_LISR, broker_id, epoch, states, n);
 	return 0;
 }
@@ -712,7 +759,7 @@ static void test_topic_broker_loss_and_rebalance(void **state)
 	assert_true(info.epoch >= 1);
 	/* The loser follows the winner. */
 	wait_info(b->ctl, follows, a->id, &other);
-	assert_int_equal(controller_controlled_shutdown(b->ctl, 3), -EAGAIN);
+	assert_int_equal(controller_controlled_shutdown(b->ctl, 3, NULL), -EAGAIN);
 
 	/* replicas: [1,2,3] [2,3,1] [3,1,2]. */
 	assert_int_equal(controller_assign_replicas(brokers, 3, 3, 3, 0, 0, replicas), 0);
@@ -830,6 +877,7 @@ static void test_offline_and_back(void **state)
 static void test_controlled_shutdown(void **state)
 {
 	int32_t cs[] = { 1, 2, 3, 2, 3, 1, 3, 1, 2 }, one[] = { 2 };
+	struct controller_tp *left;
 	struct zk_partition_state s;
 	struct node *a;
 	int p;
@@ -841,12 +889,16 @@ static void test_controlled_shutdown(void **state)
 	create_topic(nodes[3].zkc, "one", one, 1, 1);
 	wait_created(nodes[3].zkc, "cs", 3);
 	wait_created(nodes[3].zkc, "one", 1);
-	assert_int_equal(controller_controlled_shutdown(a->ctl, 9), -ENOENT);
+	assert_int_equal(controller_controlled_shutdown(a->ctl, 9, NULL), -ENOENT);
 
-	/* cs-1 was led by 2: now by 3. The single-replica one-0 cannot move
-	 * and does not hold the shutdown up. The answer comes after the
-	 * writes: no waiting below. */
-	assert_int_equal(controller_controlled_shutdown(a->ctl, 2), 0);
+	/* cs-1 was led by 2: now by 3, and 2 hears it no longer leads. It
+	 * stops following cs-0 and cs-2 and leaves their ISRs. The
+	 * single-replica one-0 cannot move: it is the answer (Kafka's). The
+	 * answer comes after the writes: no waiting below. */
+	assert_int_equal(controller_controlled_shutdown(a->ctl, 2, &left), 1);
+	assert_string_equal(left[0].topic, "one");
+	assert_int_equal(left[0].partition, 0);
+	free(left);
 	wait_state(nodes[3].zkc, "cs", 1, 1, 3, &s, NULL);
 	assert_int_equal(s.leader_epoch, 1);
 	expect_isr(&s, (int32_t[]){ 3, 1 }, 2);
@@ -857,18 +909,51 @@ static void test_controlled_shutdown(void **state)
 	wait_state(nodes[3].zkc, "one", 0, 0, 2, &s, NULL);
 	assert_int_equal(s.leader_epoch, 0);
 	zk_partition_state_clear(&s);
-	for (p = 0; p < 3; p++) {
+	for (p = 0; p < 3; p += 2) {
 		assert_int_equal(rec_count(&a->rec, REC_STOP, 2, "cs", p, -2, -1), 1);
 		assert_int_equal(rec_count(&a->rec, REC_LISR, 2, "cs", p, -2, 1), 0);
 	}
+	assert_int_equal(rec_count(&a->rec, REC_STOP, 2, "cs", 1, -2, -1), 0);
 	assert_int_equal(rec_count(&a->rec, REC_STOP, 2, "one", 0, -2, -1), 0);
-	assert_int_equal(rec_count(&a->rec, REC_LISR, 3, "cs", 1, 3, 1), 1);
-	assert_int_equal(rec_count(&a->rec, REC_LISR, 1, "cs", 1, 3, 1), 1);
+	for (p = 1; p <= 3; p++)
+		assert_int_equal(rec_count(&a->rec, REC_LISR, p, "cs", 1, 3, 1), 1);
 	/* Asked again: nothing more to move, nothing rewritten. */
-	assert_int_equal(controller_controlled_shutdown(a->ctl, 2), 0);
+	assert_int_equal(controller_controlled_shutdown(a->ctl, 2, NULL), 1);
 	wait_state(nodes[3].zkc, "cs", 1, 1, 3, &s, NULL);
 	assert_int_equal(s.leader_epoch, 1);
 	zk_partition_state_clear(&s);
+	cluster_stop();
+}
+
+/* A broker restarts while the controller is busy: when the controller
+ * looks, the same id is registered, by a new session. It must not take
+ * that for "nothing happened": the restarted broker lost its leaderships
+ * and its place in the ISRs, and hears about its partitions again. */
+static void test_bounced_broker(void **state)
+{
+	int32_t r[] = { 3, 1, 2 }, other[] = { 1 };
+	struct zk_partition_state s;
+	struct node *a;
+
+	(void)state;
+	cluster_start("/t_bounce", 1, false);
+	a = wait_active();
+	create_topic(nodes[2].zkc, "bt", r, 1, 3);
+	wait_created(nodes[2].zkc, "bt", 1);
+
+	rec_gate(&a->rec, true);
+	create_topic(nodes[2].zkc, "other", other, 1, 1);
+	assert_true(rec_wait_held(&a->rec));
+	node_kill(&nodes[3]);
+	node_register(&nodes[3]);
+	rec_gate(&a->rec, false);
+
+	wait_state(nodes[2].zkc, "bt", 0, 1, 1, &s, NULL);
+	assert_int_equal(s.leader_epoch, 1);
+	expect_isr(&s, (int32_t[]){ 1, 2 }, 2);
+	zk_partition_state_clear(&s);
+	assert_true(rec_wait(&a->rec, REC_LISR, 3, "bt", 0, 1, 1));
+	assert_true(rec_wait(&a->rec, REC_LISR, 2, "bt", 0, 1, 1));
 	cluster_stop();
 }
 
@@ -1026,8 +1111,10 @@ static int group_setup(void **state)
 	/* The controller's INFO lines and the library's session messages
 	 * are expected; errors still show. */
 	mq_log_init(MQ_ERR, false);
-	for (int i = 0; i < N(nodes); i++)
+	for (int i = 0; i < N(nodes); i++) {
 		pthread_mutex_init(&nodes[i].rec.lock, NULL);
+		pthread_cond_init(&nodes[i].rec.cond, NULL);
+	}
 	return zksrv_start(&srv) == 0 ? 0 : -1;
 }
 
@@ -1050,6 +1137,7 @@ int main(void)
 		cmocka_unit_test(test_topic_broker_loss_and_rebalance),
 		cmocka_unit_test(test_offline_and_back),
 		cmocka_unit_test(test_controlled_shutdown),
+		cmocka_unit_test(test_bounced_broker),
 		cmocka_unit_test(test_failover),
 		cmocka_unit_test(test_fenced_write_resigns),
 		cmocka_unit_test(test_topic_deletion),
