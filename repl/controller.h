@@ -190,8 +190,9 @@ struct controller_info {
 };
 
 /* Starts the event thread, which enters the election at once. zkc stays
- * the caller's; cfg and ch are copied. -EINVAL (broker_id < 0), -ENOMEM,
- * -EAGAIN (no thread). */
+ * the caller's; cfg and ch are copied. -EINVAL (broker_id < 0, or
+ * leader_imbalance_check_interval_seconds < 1), -ENOMEM, -EAGAIN (no
+ * thread). */
 int controller_start(struct zkc *zkc, const struct controller_config *cfg,
 		     const struct controller_channel *ch, struct controller **out);
 
