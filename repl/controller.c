@@ -81,8 +81,9 @@
 #include <time.h>
 
 #include "repl/controller.h"
-#include "repl/repl.h"
 #include "repl/zkmeta.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 /* ---- pure decisions ---- */
 
@@ -391,22 +392,6 @@ struct controller {
 	int64_t rebalance_at_ms;    /* 0: no check due */
 };
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void ctrl_post(struct controller *ctl, int bits)
 {
 	pthread_mutex_lock(&ctl->lock);
@@ -504,7 +489,7 @@ static void ctrl_fail(struct controller *ctl, int rc, const char *what)
 		ctl->state = CTRL_DETACHED;
 		return;
 	}
-	ctl->retry_at_ms = mono_ms() + (rc == -EPERM ? 0 : CTRL_RETRY_MS);
+	ctl->retry_at_ms = now_mono_ms() + (rc == -EPERM ? 0 : CTRL_RETRY_MS);
 }
 
 static int ctrl_flush(struct controller *ctl, struct ctrl_batch *b);
@@ -1389,7 +1374,7 @@ static int ctrl_become_active(struct controller *ctl, const struct zkmeta_contro
 	    (rc = ctrl_on_deletions(ctl, b)))
 		return rc;
 	if (ctl->cfg.auto_leader_rebalance_enable)
-		ctl->rebalance_at_ms = mono_ms() +
+		ctl->rebalance_at_ms = now_mono_ms() +
 			(int64_t)ctl->cfg.leader_imbalance_check_interval_seconds * 1000;
 	return 0;
 }
@@ -1402,7 +1387,7 @@ static void ctrl_elect(struct controller *ctl, struct ctrl_batch *b)
 
 	if (ctl->state == CTRL_DETACHED || ctl->state == CTRL_STOPPED)
 		return;
-	won = zkmeta_elect(ctl->zkc, ctl->cfg.broker_id, wall_ms(), &mc, ctrl_watch, ctl, why);
+	won = zkmeta_elect(ctl->zkc, ctl->cfg.broker_id, now_real_ms(), &mc, ctrl_watch, ctl, why);
 	if (won < 0) {
 		if (won == -EBADMSG)
 			mq_log(MQ_ERR, "controller: election: %s", why);
@@ -1530,7 +1515,7 @@ static int64_t ctrl_deadline(const struct controller *ctl)
 
 static void ctrl_timers(struct controller *ctl, struct ctrl_batch *b)
 {
-	int64_t now = mono_ms();
+	int64_t now = now_mono_ms();
 
 	if (ctl->retry_at_ms && ctl->retry_at_ms <= now) {
 		ctl->retry_at_ms = 0;
@@ -1557,7 +1542,7 @@ static void *ctrl_thread(void *arg)
 		int64_t deadline = ctrl_deadline(ctl);
 
 		pthread_mutex_lock(&ctl->lock);
-		while (!ctl->calls && !ctl->pending && (!deadline || mono_ms() < deadline)) {
+		while (!ctl->calls && !ctl->pending && (!deadline || now_mono_ms() < deadline)) {
 			if (deadline) {
 				struct timespec ts = { deadline / 1000, (deadline % 1000) * 1000000 };
 

@@ -34,11 +34,12 @@
 #include <cmocka.h>
 
 #include "repl/controller.h"
-#include "repl/repl.h"
 #include "repl/zkc.h"
 #include "repl/zkdata.h"
 #include "repl/zkmeta.h"
 #include "tests/unit/zksrv.h"
+#include "util/clock.h"
+#include "util/log.h"
 
 #define SESSION_MS 6000
 #define CONNECT_MS 20000
@@ -372,8 +373,7 @@ static bool rec_wait_held(struct recorder *r)
 	struct timespec end;
 	bool held;
 
-	clock_gettime(CLOCK_REALTIME, &end);
-	end.tv_sec += WAIT_MS / 1000;
+	deadline_from_ms(CLOCK_REALTIME, WAIT_MS, &end);
 	pthread_mutex_lock(&r->lock);
 	while (!r->held && pthread_cond_timedwait(&r->cond, &r->lock, &end) != ETIMEDOUT)
 		;
@@ -481,14 +481,6 @@ static int rec_count(struct recorder *r, int kind, int32_t broker_id, const char
 	return n;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void pause_ms(int ms)
 {
 	struct timespec ts = { 0, ms * 1000000L };
@@ -500,10 +492,10 @@ static void pause_ms(int ms)
 static int rec_wait(struct recorder *r, int kind, int32_t broker_id, const char *topic,
 		    int32_t partition, int32_t leader, int32_t leader_epoch)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = now_mono_ms() + WAIT_MS;
 
 	while (!rec_count(r, kind, broker_id, topic, partition, leader, leader_epoch)) {
-		if (now_ms() > end)
+		if (now_mono_ms() > end)
 			return 0;
 		pause_ms(10);
 	}
@@ -616,7 +608,7 @@ static void cluster_stop(void)
 /* The node whose controller is active, once exactly one is. */
 static struct node *wait_active(void)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = now_mono_ms() + WAIT_MS;
 
 	for (;;) {
 		struct node *found = NULL;
@@ -635,7 +627,7 @@ static struct node *wait_active(void)
 		}
 		if (active == 1)
 			return found;
-		assert_true(now_ms() < end);
+		assert_true(now_mono_ms() < end);
 		pause_ms(10);
 	}
 }
@@ -657,7 +649,7 @@ static void create_topic(struct zkc *zkc, const char *topic, const int32_t *repl
 static void wait_state(struct zkc *zkc, const char *topic, int32_t p, int32_t min_epoch,
 		       int32_t leader, struct zk_partition_state *out, int32_t *zk_version)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = now_mono_ms() + WAIT_MS;
 	char why[ZK_WHY_LEN];
 
 	for (;;) {
@@ -675,7 +667,7 @@ static void wait_state(struct zkc *zkc, const char *topic, int32_t p, int32_t mi
 			return;
 		}
 		zkmeta_topic_clear(&t);
-		assert_true(now_ms() < end);
+		assert_true(now_mono_ms() < end);
 		pause_ms(10);
 	}
 }
@@ -695,13 +687,13 @@ static void wait_created(struct zkc *zkc, const char *topic, int n)
 static void wait_info(struct controller *ctl, bool (*pred)(const struct controller_info *, int32_t),
 		      int32_t arg, struct controller_info *info)
 {
-	int64_t end = now_ms() + WAIT_MS;
+	int64_t end = now_mono_ms() + WAIT_MS;
 
 	for (;;) {
 		controller_get_info(ctl, info);
 		if (pred(info, arg))
 			return;
-		assert_true(now_ms() < end);
+		assert_true(now_mono_ms() < end);
 		pause_ms(10);
 	}
 }
@@ -1080,9 +1072,9 @@ static void test_topic_deletion(void **state)
 	wait_created(nodes[2].zkc, "gone", 2);
 
 	assert_int_equal(zkmeta_request_delete_topic(nodes[2].zkc, "gone"), 0);
-	end = now_ms() + WAIT_MS;
+	end = now_mono_ms() + WAIT_MS;
 	while (zkc_exists(nodes[2].zkc, "/admin/delete_topics/gone", NULL, NULL, NULL) == 0 &&
-	       now_ms() < end)
+	       now_mono_ms() < end)
 		pause_ms(10);
 	assert_int_equal(zkc_exists(nodes[2].zkc, "/admin/delete_topics/gone", NULL, NULL, NULL),
 			 -ENOENT);
