@@ -536,6 +536,15 @@ static bool ctrl_is_live(const struct controller *ctl, int32_t id)
 	return has(ctl->live, ctl->n_live, id);
 }
 
+/* The broker epoch of a live broker, -1 (Kafka's unknown) for another. */
+static int64_t ctrl_broker_epoch(const struct controller *ctl, int32_t id)
+{
+	for (int i = 0; i < ctl->n_live; i++)
+		if (ctl->live[i] == id)
+			return ctl->live_epochs[i];
+	return -1;
+}
+
 static bool ctrl_is_shutting(const struct controller *ctl, int32_t id)
 {
 	return has(ctl->shutting, ctl->n_shutting, id);
@@ -572,7 +581,7 @@ static void fill_state(const struct controller *ctl, const struct ctrl_send *s,
 	const struct zk_assignment *a = &tp->assignment.partitions[s->p];
 
 	*out = (struct controller_partition_state){
-		.topic = tp->name, .partition = s->p,
+		.topic = tp->name, .topic_id = tp->assignment.topic_id, .partition = s->p,
 		.controller_epoch = part->state.controller_epoch,
 		.leader = part->state.leader, .leader_epoch = part->state.leader_epoch,
 		.leader_recovery_state = part->state.leader_recovery_state,
@@ -645,7 +654,8 @@ static int flush_lisr(struct controller *ctl, struct ctrl_batch *b)
 		k = fill_states(ctl, &b->lisr.v[i], j - i, st);
 		if (k && ctl->ch.leader_and_isr)
 			report("LeaderAndIsr", id,
-			       ctl->ch.leader_and_isr(ctl->ch.arg, id, ctl->epoch, st, k));
+			       ctl->ch.leader_and_isr(ctl->ch.arg, id, ctrl_broker_epoch(ctl, id),
+						      ctl->epoch, st, k));
 	}
 	free(st);
 	return 0;
@@ -672,8 +682,8 @@ static int flush_meta(struct controller *ctl, struct ctrl_batch *b)
 	k = fill_states(ctl, b->meta.v, b->meta.n, st);
 	for (i = 0; i < ctl->n_live && ctl->ch.update_metadata; i++)
 		report("UpdateMetadata", ctl->live[i],
-		       ctl->ch.update_metadata(ctl->ch.arg, ctl->live[i], ctl->epoch,
-					       ctl->live, ctl->n_live, st, k));
+		       ctl->ch.update_metadata(ctl->ch.arg, ctl->live[i], ctl->live_epochs[i],
+					       ctl->epoch, ctl->live, ctl->n_live, st, k));
 	free(st);
 	return 0;
 }
@@ -702,7 +712,8 @@ static int flush_stop(struct controller *ctl, struct ctrl_batch *b)
 		}
 		if (ctl->ch.stop_replica)
 			report("StopReplica", id,
-			       ctl->ch.stop_replica(ctl->ch.arg, id, ctl->epoch, sr, k));
+			       ctl->ch.stop_replica(ctl->ch.arg, id, ctrl_broker_epoch(ctl, id),
+						    ctl->epoch, sr, k));
 	}
 	free(sr);
 	return 0;

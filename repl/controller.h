@@ -128,6 +128,7 @@ struct controller_config {
  * during the call only. */
 struct controller_partition_state {
 	const char *topic;
+	const char *topic_id;        /* Kafka's Uuid string, "" when the topic has none */
 	int32_t partition;
 	int32_t controller_epoch;
 	int32_t leader;              /* ZK_LEADER_NONE: offline */
@@ -153,7 +154,9 @@ struct controller_stop_replica {
 /*
  * How the controller reaches the brokers. Called on the controller's event
  * thread, one call at a time, always with the epoch of the controller that
- * decided, after the decision is written to ZooKeeper. An implementation
+ * decided, after the decision is written to ZooKeeper, and with the broker
+ * epoch of the recipient (the czxid of its registration, as Kafka's
+ * broker_epoch: a broker refuses what was meant for its previous life). An implementation
  * sends (or queues) the request and returns; a nonzero return is logged,
  * and the broker catches up from the next request or from the znodes. A
  * function may be NULL (nothing sent).
@@ -166,12 +169,14 @@ struct controller_stop_replica {
  *                    shutdown), or deletes them (topic deletion)
  */
 struct controller_channel {
-	int (*leader_and_isr)(void *arg, int32_t broker_id, int32_t controller_epoch,
+	int (*leader_and_isr)(void *arg, int32_t broker_id, int64_t broker_epoch,
+			      int32_t controller_epoch,
 			      const struct controller_partition_state *states, int n);
-	int (*update_metadata)(void *arg, int32_t broker_id, int32_t controller_epoch,
-			       const int32_t *live_brokers, int n_live,
+	int (*update_metadata)(void *arg, int32_t broker_id, int64_t broker_epoch,
+			       int32_t controller_epoch, const int32_t *live_brokers, int n_live,
 			       const struct controller_partition_state *states, int n);
-	int (*stop_replica)(void *arg, int32_t broker_id, int32_t controller_epoch,
+	int (*stop_replica)(void *arg, int32_t broker_id, int64_t broker_epoch,
+			    int32_t controller_epoch,
 			    const struct controller_stop_replica *parts, int n);
 	void *arg;
 };

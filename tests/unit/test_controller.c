@@ -337,6 +337,7 @@ enum { REC_LISR, REC_META, REC_STOP };
 struct sent {
 	int kind;
 	int32_t broker_id, controller_epoch;
+	int64_t broker_epoch;
 	char topic[32];
 	int32_t partition, leader, leader_epoch;
 	int32_t isr[8];
@@ -390,12 +391,12 @@ static void rec_add(struct recorder *r, const struct sent *s)
 	pthread_mutex_unlock(&r->lock);
 }
 
-static void rec_states(struct recorder *r, int kind, int32_t broker_id, int32_t epoch,
-		       const struct controller_partition_state *states, int n)
+static void rec_states(struct recorder *r, int kind, int32_t broker_id, int64_t broker_epoch,
+		       int32_t epoch, const struct controller_partition_state *states, int n)
 {
 	for (int i = 0; i < n; i++) {
 		struct sent s = { .kind = kind, .broker_id = broker_id,
-				  .controller_epoch = epoch,
+				  .controller_epoch = epoch, .broker_epoch = broker_epoch,
 				  .partition = states[i].partition,
 				  .leader = states[i].leader,
 				  .leader_epoch = states[i].leader_epoch,
@@ -407,7 +408,8 @@ static void rec_states(struct recorder *r, int kind, int32_t broker_id, int32_t 
 		/* A state carries the epoch of the controller that wrote it:
 		 * this one or an earlier one. cmocka's asserts belong to the
 		 * test's thread: counted here. */
-		if (states[i].controller_epoch > epoch || states[i].n_isr < 1)
+		if (states[i].controller_epoch > epoch || states[i].n_isr < 1 ||
+		    !zk_uuid_valid(states[i].topic_id) || broker_epoch <= 0)
 			__atomic_add_fetch(&r->bad, 1, __ATOMIC_RELAXED);
 		rec_add(r, &s);
 	}
@@ -421,7 +423,7 @@ static bool has_id(const int32_t *ids, int n, int32_t id)
 	return false;
 }
 
-static int rec_lisr(void *arg, int32_t broker_id, int32_t epoch,
+static int rec_lisr(void *arg, int32_t broker_id, int64_t broker_epoch, int32_t epoch,
 		    const struct controller_partition_state *states, int n)
 {
 	struct recorder *r = arg;
@@ -434,25 +436,26 @@ static int rec_lisr(void *arg, int32_t broker_id, int32_t epoch,
 			pthread_cond_wait(&r->cond, &r->lock);
 	}
 	pthread_mutex_unlock(&r->lock);
-	rec_states(arg, REC_LISR, broker_id, epoch, states, n);
+	rec_states(arg, REC_LISR, broker_id, broker_epoch, epoch, states, n);
 	return 0;
 }
 
-static int rec_meta(void *arg, int32_t broker_id, int32_t epoch, const int32_t *live,
-		    int n_live, const struct controller_partition_state *states, int n)
+static int rec_meta(void *arg, int32_t broker_id, int64_t broker_epoch, int32_t epoch,
+		    const int32_t *live, int n_live,
+		    const struct controller_partition_state *states, int n)
 {
 	if (n_live < 1 || n_live > 3 || !has_id(live, n_live, broker_id))
 		__atomic_add_fetch(&((struct recorder *)arg)->bad, 1, __ATOMIC_RELAXED);
-	rec_states(arg, REC_META, broker_id, epoch, states, n);
+	rec_states(arg, REC_META, broker_id, broker_epoch, epoch, states, n);
 	return 0;
 }
 
-static int rec_stop(void *arg, int32_t broker_id, int32_t epoch,
+static int rec_stop(void *arg, int32_t broker_id, int64_t broker_epoch, int32_t epoch,
 		    const struct controller_stop_replica *parts, int n)
 {
 	for (int i = 0; i < n; i++) {
 		struct sent s = { .kind = REC_STOP, .broker_id = broker_id,
-				  .controller_epoch = epoch, .partition = parts[i].partition,
+				  .controller_epoch = epoch, .broker_epoch = broker_epoch, .partition = parts[i].partition,
 				  .leader_epoch = parts[i].leader_epoch,
 				  .delete_partition = parts[i].delete_partition };
 
@@ -521,6 +524,23 @@ static int rec_wait_isr(struct recorder *r, int32_t broker_id, const char *topic
 			pause_ms(10);
 	}
 	return found;
+}
+
+/* The broker epoch of the LeaderAndIsr of topic-p at that leader epoch to
+ * broker_id; 0 when none was sent. */
+static int64_t rec_broker_epoch(struct recorder *r, int32_t broker_id, const char *topic,
+				int32_t partition, int32_t leader_epoch)
+{
+	int64_t epoch = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (int i = 0; i < r->n; i++)
+		if (r->v[i].kind == REC_LISR && r->v[i].broker_id == broker_id &&
+		    !strcmp(r->v[i].topic, topic) && r->v[i].partition == partition &&
+		    r->v[i].leader_epoch == leader_epoch)
+			epoch = r->v[i].broker_epoch;
+	pthread_mutex_unlock(&r->lock);
+	return epoch;
 }
 
 /* A broker: its session, its registration and maybe a controller. */
@@ -662,6 +682,7 @@ static void create_topic(struct zkc *zkc, const char *topic, const int32_t *repl
 	for (int p = 0; p < n_partitions; p++)
 		a[p] = (struct zk_assignment){ .replicas = (int32_t *)replicas + p * rf,
 					       .n_replicas = rf };
+	assert_int_equal(zk_uuid_new(t.topic_id), 0);
 	assert_int_equal(zkmeta_create_topic(zkc, topic, &t, NULL), 0);
 }
 
@@ -977,6 +998,11 @@ static void test_bounced_broker(void **state)
 	zk_partition_state_clear(&s);
 	assert_true(rec_wait(&a->rec, REC_LISR, 3, "bt", 0, 1, 1));
 	assert_true(rec_wait(&a->rec, REC_LISR, 2, "bt", 0, 1, 1));
+	/* Addressed to its new life: another broker epoch than before. */
+	assert_int_not_equal(rec_broker_epoch(&a->rec, 3, "bt", 0, 0),
+			     rec_broker_epoch(&a->rec, 3, "bt", 0, 1));
+	assert_int_equal(rec_broker_epoch(&a->rec, 2, "bt", 0, 0),
+			 rec_broker_epoch(&a->rec, 2, "bt", 0, 1));
 	cluster_stop();
 }
 
