@@ -1,0 +1,1739 @@
+/*
+ * controller.c — the cluster controller (Kafka's KafkaController with its
+ * PartitionStateMachine, ReplicaStateMachine and ControllerEventManager,
+ * ZooKeeper era). The pure decisions come first; the controller object
+ * after them. The API is controller.h's; the znodes and the write guards
+ * are zkdata.h's and zkmeta.h's.
+ *
+ * THE CONTROLLER'S STATES (ctl->state, changed on the event thread only)
+ *
+ *            controller_start            zkmeta_elect() == 0
+ *                   |               +-----------------------> FOLLOWER
+ *                   v               |                            |
+ *   +--------> CANDIDATE -----------+    /controller watch fires |
+ *   |               |    ^  ^            (ctrl_elect)            |
+ *   |               |    |  +------------------------------------+
+ *   |  zkmeta_elect |    |
+ *   |      == 1     |    | ctrl_resign: /controller is no longer ours,
+ *   |               v    | a guarded write was fenced (-EPERM), or a
+ *   |            ACTIVE -+ ZooKeeper error (re-elected after a backoff)
+ *   |               |
+ *   |               | ZKC_EXPIRED (controller_session_event): ctrl_resign
+ *   |               v
+ *   +---------- DETACHED   (from any state; controller_reconnect gives the
+ *   controller_reconnect    new handle and goes back to CANDIDATE)
+ *
+ *   any state --controller_stop--> STOPPED (ACTIVE first runs a controlled
+ *                                  shutdown of its own broker)
+ *
+ * While ACTIVE (ctrl_become_active: read brokers, topics, states, start
+ * the partitions without state, elect where leaders are gone, tell every
+ * broker everything), events are handled one at a time:
+ *   /brokers/ids children         ctrl_on_brokers: dead brokers leave ISRs,
+ *                                 partitions they led get new leaders
+ *                                 (offline election), offline partitions
+ *                                 come back with a returning broker, new
+ *                                 brokers get all their partitions; a
+ *                                 broker whose registration is newer
+ *                                 than the one seen (restarted between
+ *                                 two reads) is both: gone, then new
+ *                                 (ctrl_bounce)
+ *   /brokers/topics children      ctrl_on_topics: new partitions get their
+ *                                 first state (leader = first live replica,
+ *                                 ISR = live replicas, leader epoch 0)
+ *   /admin/delete_topics children ctrl_on_deletions: StopReplica with
+ *                                 delete to the replicas, znodes removed
+ *   /isr_change_notification      ctrl_on_isr_change: re-read the states a
+ *                                 leader changed, UpdateMetadata to all
+ *   controlled shutdown request   ctrl_on_controlled_shutdown: its
+ *                                 leaderships move (it is told), it stops
+ *                                 following the rest and leaves their ISRs
+ *   leader.imbalance timer        ctrl_on_rebalance: preferred elections
+ *                                 for the brokers above the imbalance
+ *
+ * INVARIANTS
+ *   1. Only the event thread calls zkc or the channel and touches the
+ *      cache (live brokers, topics with their states). zkc callbacks only
+ *      set a bit in ctl->pending and signal; the caller-facing calls that
+ *      need an answer queue an event on the stack and wait for it.
+ *   2. Every partition state the controller writes names the znode version
+ *      it read and the epoch version it won with (zkmeta.h guards 2 and 3).
+ *      -ESTALE means someone (a leader changing its ISR) wrote in between:
+ *      re-read and decide again. -EPERM means another controller was
+ *      elected: resign at once, write nothing more.
+ *   3. Every state written differs from the one read and carries leader
+ *      epoch + 1 and the controller's epoch.
+ *   4. A leader comes from ISR ∩ live brokers, unless
+ *      unclean.leader.election.enable (then logged as possible data loss).
+ *   5. The controller never empties an ISR: a dead sole member stays, and
+ *      the partition is offline (leader -1) until it returns.
+ *   6. The channel hears a state only after it is written, only while
+ *      ACTIVE, with the epoch of that office.
+ *   7. The cache is a copy of ZooKeeper, re-read on every takeover: the
+ *      controller keeps nothing that ZooKeeper does not hold.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "repl/controller.h"
+#include "repl/zkmeta.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+/* ---- pure decisions ---- */
+
+static bool has(const int32_t *set, int n, int32_t id)
+{
+	for (int i = 0; i < n; i++)
+		if (set[i] == id)
+			return true;
+	return false;
+}
+
+static int rand_below(int n)
+{
+	uint32_t r = 0;
+
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint32_t)time(NULL);
+	return (int)(r % (uint32_t)n);
+}
+
+int controller_assign_replicas(const int32_t *brokers, int n_brokers, int n_partitions,
+			       int replication_factor, int start_index, int replica_shift,
+			       int32_t *replicas)
+{
+	int n = n_brokers, rf = replication_factor, start, shift, p, j, i;
+
+	if (n_partitions <= 0 || rf <= 0 || rf > n)
+		return -EINVAL;
+	for (i = 1; i < n; i++)
+		if (brokers[i] <= brokers[i - 1])
+			return -EINVAL;
+	start = start_index >= 0 ? start_index % n : rand_below(n);
+	shift = replica_shift >= 0 ? replica_shift % n : rand_below(n);
+	for (p = 0; p < n_partitions; p++) {
+		int first = (p + start) % n;
+
+		/* Each lap around the brokers moves the followers one further,
+		 * so that a broker's partitions do not all follow the same
+		 * next broker. */
+		if (p > 0 && p % n == 0)
+			shift++;
+		replicas[(size_t)p * rf] = brokers[first];
+		for (j = 0; j < rf - 1; j++)
+			replicas[(size_t)p * rf + 1 + j] =
+				brokers[(first + 1 + (shift + j) % (n - 1)) % n];
+	}
+	return 0;
+}
+
+/* Fills next when (leader, isr) differs from cur: 1, else 0; -ENOMEM. */
+static int next_state(const struct zk_partition_state *cur, int32_t leader,
+		      const int32_t *isr, int n_isr, struct zk_partition_state *next)
+{
+	memset(next, 0, sizeof(*next));
+	if (leader == cur->leader && n_isr == cur->n_isr &&
+	    (n_isr == 0 || !memcmp(isr, cur->isr, (size_t)n_isr * sizeof(*isr))))
+		return 0;
+	next->isr = malloc(((size_t)n_isr + 1) * sizeof(*isr));
+	if (!next->isr)
+		return -ENOMEM;
+	if (n_isr)
+		memcpy(next->isr, isr, (size_t)n_isr * sizeof(*isr));
+	next->n_isr = n_isr;
+	next->leader = leader;
+	next->leader_epoch = cur->leader_epoch + 1;
+	next->controller_epoch = cur->controller_epoch;
+	next->leader_recovery_state = cur->leader_recovery_state;
+	return 1;
+}
+
+/* The members of cur's ISR that are registered and, with drop_shutting,
+ * not shutting down, in ISR order; when none is left, the ISR's last
+ * member (the ISR is never emptied). out has room for cur->n_isr. */
+static int isr_keep(const struct zk_partition_state *cur, const struct controller_brokers *b,
+		    bool drop_shutting, int32_t *out)
+{
+	int i, n = 0;
+
+	for (i = 0; i < cur->n_isr; i++) {
+		int32_t r = cur->isr[i];
+
+		if (has(b->live, b->n_live, r) &&
+		    !(drop_shutting && has(b->shutting, b->n_shutting, r)))
+			out[n++] = r;
+	}
+	if (n == 0 && cur->n_isr > 0)
+		out[n++] = cur->isr[cur->n_isr - 1];
+	return n;
+}
+
+/* The first replica that is registered, not shutting down and (unless
+ * any_replica) in cur's ISR: Kafka's offline, reassignment and controlled
+ * shutdown elections, which differ only in the sets they look at. */
+static int32_t first_eligible(const struct zk_partition_state *cur,
+			      const int32_t *replicas, int n_replicas,
+			      const struct controller_brokers *b, bool any_replica)
+{
+	for (int i = 0; i < n_replicas; i++) {
+		int32_t r = replicas[i];
+
+		if (has(b->live, b->n_live, r) && !has(b->shutting, b->n_shutting, r) &&
+		    (any_replica || has(cur->isr, cur->n_isr, r)))
+			return r;
+	}
+	return ZK_LEADER_NONE;
+}
+
+int controller_decide_live(const struct zk_partition_state *cur,
+			   const int32_t *replicas, int n_replicas,
+			   const struct controller_brokers *b, bool unclean_enable,
+			   struct zk_partition_state *next, bool *unclean)
+{
+	int32_t leader = cur->leader, *isr;
+	int n, rc;
+
+	if (unclean)
+		*unclean = false;
+	isr = malloc(((size_t)cur->n_isr + 1) * sizeof(*isr));
+	if (!isr)
+		return -ENOMEM;
+	n = isr_keep(cur, b, false, isr);
+	if (leader == ZK_LEADER_NONE || !has(b->live, b->n_live, leader)) {
+		leader = first_eligible(cur, replicas, n_replicas, b, false);
+		if (leader == ZK_LEADER_NONE && unclean_enable) {
+			leader = first_eligible(cur, replicas, n_replicas, b, true);
+			if (leader != ZK_LEADER_NONE) {
+				/* It starts from its own log: the ISR is it. */
+				isr[0] = leader;
+				n = 1;
+				if (unclean)
+					*unclean = true;
+			}
+		}
+	}
+	rc = next_state(cur, leader, isr, n, next);
+	/* A leader from outside the ISR recovers its log before it takes
+	 * followers into the ISR (Kafka's leader recovery state). */
+	if (rc == 1 && leader != ZK_LEADER_NONE && leader != cur->leader &&
+	    !has(cur->isr, cur->n_isr, leader))
+		next->leader_recovery_state = ZK_RECOVERY_RECOVERING;
+	free(isr);
+	return rc;
+}
+
+int controller_decide_controlled_shutdown(const struct zk_partition_state *cur,
+					  const int32_t *replicas, int n_replicas,
+					  const struct controller_brokers *b,
+					  struct zk_partition_state *next)
+{
+	int32_t leader = cur->leader, *isr;
+	int n, rc;
+
+	if (has(b->shutting, b->n_shutting, leader)) {
+		leader = first_eligible(cur, replicas, n_replicas, b, false);
+		if (leader == ZK_LEADER_NONE) {
+			/* Nobody to take over: it keeps leading, and the
+			 * caller reports the partition as still led by it. */
+			memset(next, 0, sizeof(*next));
+			return 0;
+		}
+	}
+	isr = malloc(((size_t)cur->n_isr + 1) * sizeof(*isr));
+	if (!isr)
+		return -ENOMEM;
+	n = isr_keep(cur, b, true, isr);
+	rc = next_state(cur, leader, isr, n, next);
+	free(isr);
+	return rc;
+}
+
+int controller_decide_preferred(const struct zk_partition_state *cur,
+				const int32_t *replicas, int n_replicas,
+				const struct controller_brokers *b,
+				struct zk_partition_state *next)
+{
+	int32_t pref = n_replicas > 0 ? replicas[0] : ZK_LEADER_NONE;
+
+	memset(next, 0, sizeof(*next));
+	if (pref == ZK_LEADER_NONE || pref == cur->leader ||
+	    !has(b->live, b->n_live, pref) || has(b->shutting, b->n_shutting, pref) ||
+	    !has(cur->isr, cur->n_isr, pref))
+		return 0;
+	return next_state(cur, pref, cur->isr, cur->n_isr, next);
+}
+
+struct pref_led {
+	int32_t preferred;
+	int led;        /* 1: the preferred replica leads */
+};
+
+static int pref_led_cmp(const void *a, const void *b)
+{
+	int32_t x = ((const struct pref_led *)a)->preferred;
+	int32_t y = ((const struct pref_led *)b)->preferred;
+
+	return (x > y) - (x < y);
+}
+
+int controller_imbalanced_brokers(const int32_t *preferred, const int32_t *leader, int n,
+				  int percentage, int32_t *out)
+{
+	struct pref_led *v;
+	int i, j, k = 0;
+
+	if (n <= 0)
+		return 0;
+	if (!(v = malloc((size_t)n * sizeof(*v))))
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		v[i] = (struct pref_led){ preferred[i], leader[i] == preferred[i] };
+	qsort(v, (size_t)n, sizeof(*v), pref_led_cmp);
+	for (i = 0; i < n; i = j) {
+		int64_t total = 0, not_led = 0;
+
+		for (j = i; j < n && v[j].preferred == v[i].preferred; j++) {
+			total++;
+			not_led += !v[j].led;
+		}
+		/* not_led / total > percentage / 100, in integers. */
+		if (not_led * 100 > (int64_t)percentage * total)
+			out[k++] = v[i].preferred;
+	}
+	free(v);
+	return k;
+}
+
+/* ---- the controller ---- */
+
+enum ctrl_state { CTRL_CANDIDATE, CTRL_FOLLOWER, CTRL_ACTIVE, CTRL_DETACHED, CTRL_STOPPED };
+
+/* Events from zkc callbacks: bits of ctl->pending, so that a callback
+ * never allocates and a burst of one kind is handled once (every handler
+ * re-reads what it needs). */
+enum {
+	EV_ELECT = 1 << 0,          /* /controller changed; or retry */
+	EV_BROKERS = 1 << 1,
+	EV_TOPICS = 1 << 2,
+	EV_DELETIONS = 1 << 3,
+	EV_ISR_CHANGE = 1 << 4,
+	EV_EXPIRED = 1 << 5,
+};
+
+/* Events a caller waits for (on its stack). */
+enum ctrl_call_type { CALL_RECONNECT, CALL_SHUTDOWN, CALL_STOP };
+
+struct ctrl_call {
+	enum ctrl_call_type type;
+	int32_t broker_id;          /* CALL_SHUTDOWN */
+	struct controller_tp **remaining;  /* CALL_SHUTDOWN, may be NULL */
+	struct zkc *zkc;            /* CALL_RECONNECT */
+	bool done;
+	int rc;
+	struct ctrl_call *next;
+};
+
+/* One request to one broker about one partition, before grouping. */
+struct ctrl_send {
+	int32_t broker_id;
+	int t;                      /* index in ctl->topics */
+	int32_t p;
+	bool is_new;
+	bool delete_partition;
+};
+
+struct ctrl_sends {
+	struct ctrl_send *v;
+	int n, cap;
+};
+
+/* What one event tells the brokers, sent at its end (ctrl_flush). */
+struct ctrl_batch {
+	struct ctrl_sends lisr;     /* LeaderAndIsr, per broker */
+	struct ctrl_sends meta;     /* UpdateMetadata: partitions (broker unused) */
+	bool meta_all;              /* UpdateMetadata: every partition */
+	struct ctrl_sends stop;     /* StopReplica, per broker */
+	int err;                    /* -ENOMEM while collecting */
+};
+
+#define CTRL_RETRY_MS    200    /* back-off before re-entering the election */
+#define CTRL_WRITE_TRIES 5      /* re-reads of a state that keeps changing */
+
+struct controller {
+	struct controller_config cfg;
+	struct controller_channel ch;
+	pthread_t thread;
+
+	pthread_mutex_t lock;       /* pending, calls, info, closed */
+	pthread_cond_t cond;        /* work for the thread; a call is done */
+	bool closed;                /* stopped: callbacks and calls are refused */
+	int pending;
+	struct ctrl_call *calls, **calls_tail;
+	struct controller_info info;
+
+	/* Event thread only (invariant 1). */
+	struct zkc *zkc;
+	enum ctrl_state state;
+	int32_t epoch, epoch_zk_version;
+	int32_t *live;              /* sorted */
+	int64_t *live_epochs;       /* broker epochs (czxid), as live */
+	int n_live;
+	int32_t *shutting;
+	int n_shutting;
+	struct zkmeta_topic *topics;
+	int n_topics;
+	int64_t retry_at_ms;        /* 0: no retry due */
+	int64_t rebalance_at_ms;    /* 0: no check due */
+};
+
+static void ctrl_post(struct controller *ctl, int bits)
+{
+	pthread_mutex_lock(&ctl->lock);
+	if (!ctl->closed) {
+		ctl->pending |= bits;
+		pthread_cond_broadcast(&ctl->cond);
+	}
+	pthread_mutex_unlock(&ctl->lock);
+}
+
+/* Every watch of the controller: runs on the completion thread, so it only
+ * posts the event its path stands for. */
+static void ctrl_watch(void *arg, enum zkc_watch ev, const char *path)
+{
+	struct controller *ctl = arg;
+
+	(void)ev;
+	if (!strcmp(path, ZK_CONTROLLER_PATH))
+		ctrl_post(ctl, EV_ELECT);
+	else if (!strcmp(path, ZK_BROKER_IDS_PATH))
+		ctrl_post(ctl, EV_BROKERS);
+	else if (!strcmp(path, ZK_BROKER_TOPICS_PATH))
+		ctrl_post(ctl, EV_TOPICS);
+	else if (!strcmp(path, ZK_DELETE_TOPICS_PATH))
+		ctrl_post(ctl, EV_DELETIONS);
+	else if (!strcmp(path, ZK_ISR_CHANGE_PATH))
+		ctrl_post(ctl, EV_ISR_CHANGE);
+}
+
+void controller_session_event(struct controller *ctl, enum zkc_session ev)
+{
+	if (ev == ZKC_EXPIRED || ev == ZKC_AUTH_FAILED)
+		ctrl_post(ctl, EV_EXPIRED);
+}
+
+/* Publishes what controller_get_info shows. */
+static void ctrl_publish(struct controller *ctl)
+{
+	int t, p, offline = 0;
+
+	for (t = 0; t < ctl->n_topics; t++)
+		for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++)
+			offline += ctl->topics[t].partitions[p].present &&
+				   ctl->topics[t].partitions[p].state.leader == ZK_LEADER_NONE;
+	pthread_mutex_lock(&ctl->lock);
+	ctl->info.active = ctl->state == CTRL_ACTIVE;
+	ctl->info.epoch = ctl->info.active ? ctl->epoch : 0;
+	ctl->info.epoch_zk_version = ctl->info.active ? ctl->epoch_zk_version : 0;
+	ctl->info.offline_partitions = ctl->info.active ? offline : 0;
+	pthread_mutex_unlock(&ctl->lock);
+}
+
+static void ctrl_clear_cache(struct controller *ctl)
+{
+	zkmeta_topics_free(ctl->topics, ctl->n_topics);
+	ctl->topics = NULL;
+	ctl->n_topics = 0;
+	free(ctl->live);
+	free(ctl->live_epochs);
+	ctl->live = NULL;
+	ctl->live_epochs = NULL;
+	ctl->n_live = 0;
+	free(ctl->shutting);
+	ctl->shutting = NULL;
+	ctl->n_shutting = 0;
+}
+
+/* ACTIVE -> CANDIDATE: forget everything (invariant 7); stale watches
+ * that fire later find the controller not ACTIVE and do nothing. */
+static void ctrl_resign(struct controller *ctl)
+{
+	if (ctl->state == CTRL_ACTIVE) {
+		mq_log(MQ_INFO, "controller: broker %d resigns (epoch %d)",
+		       ctl->cfg.broker_id, ctl->epoch);
+		pthread_mutex_lock(&ctl->lock);
+		ctl->info.resignations++;
+		pthread_mutex_unlock(&ctl->lock);
+	}
+	ctrl_clear_cache(ctl);
+	ctl->rebalance_at_ms = 0;
+	if (ctl->state != CTRL_DETACHED && ctl->state != CTRL_STOPPED)
+		ctl->state = CTRL_CANDIDATE;
+}
+
+/* The one reaction to a failed step (invariant 2): fenced, re-elect now;
+ * session gone, wait for a new handle; anything else, re-elect after a
+ * back-off (the election re-reads everything). */
+static void ctrl_fail(struct controller *ctl, int rc, const char *what)
+{
+	if (ctl->state == CTRL_ACTIVE || rc != -ENOTCONN)
+		mq_log(rc == -EPERM ? MQ_INFO : MQ_WARN, "controller: broker %d: %s: %s",
+		       ctl->cfg.broker_id, what, strerror(-rc));
+	ctrl_resign(ctl);
+	if (rc == -ENOTCONN) {
+		ctl->state = CTRL_DETACHED;
+		return;
+	}
+	ctl->retry_at_ms = now_mono_ms() + (rc == -EPERM ? 0 : CTRL_RETRY_MS);
+}
+
+static int ctrl_flush(struct controller *ctl, struct ctrl_batch *b);
+
+/* ctrl_fail, and the batch of the failed step is dropped: it may name
+ * topics of a cache that is gone (ctrl_flush sends nothing unless ACTIVE). */
+static void ctrl_abort(struct controller *ctl, struct ctrl_batch *b, int rc, const char *what)
+{
+	ctrl_fail(ctl, rc, what);
+	ctrl_flush(ctl, b);
+}
+
+/* ---- the batch of requests ---- */
+
+static void sends_push(struct ctrl_batch *b, struct ctrl_sends *s, struct ctrl_send one)
+{
+	if (s->n == s->cap) {
+		int cap = s->cap ? 2 * s->cap : 16;
+		struct ctrl_send *v = realloc(s->v, (size_t)cap * sizeof(*v));
+
+		if (!v) {
+			b->err = -ENOMEM;
+			return;
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = one;
+}
+
+static int send_cmp(const void *a, const void *b)
+{
+	const struct ctrl_send *x = a, *y = b;
+
+	if (x->broker_id != y->broker_id)
+		return x->broker_id < y->broker_id ? -1 : 1;
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return (x->p > y->p) - (x->p < y->p);
+}
+
+static bool ctrl_is_live(const struct controller *ctl, int32_t id)
+{
+	return has(ctl->live, ctl->n_live, id);
+}
+
+/* The broker epoch of a live broker, -1 (Kafka's unknown) for another. */
+static int64_t ctrl_broker_epoch(const struct controller *ctl, int32_t id)
+{
+	for (int i = 0; i < ctl->n_live; i++)
+		if (ctl->live[i] == id)
+			return ctl->live_epochs[i];
+	return -1;
+}
+
+static bool ctrl_is_shutting(const struct controller *ctl, int32_t id)
+{
+	return has(ctl->shutting, ctl->n_shutting, id);
+}
+
+/* LeaderAndIsr for (t, p) to one replica. */
+static void batch_lisr(struct ctrl_batch *b, int32_t broker_id, int t, int32_t p, bool is_new)
+{
+	sends_push(b, &b->lisr, (struct ctrl_send){ broker_id, t, p, is_new, false });
+}
+
+/* A changed partition: LeaderAndIsr to its live replicas, UpdateMetadata
+ * to everyone. A replica shutting down hears only that it no longer leads
+ * (old_leader); where it follows, it gets StopReplica instead. */
+static void batch_partition(struct controller *ctl, struct ctrl_batch *b, int t, int32_t p,
+			    bool is_new, int32_t old_leader)
+{
+	const struct zk_assignment *a = &ctl->topics[t].assignment.partitions[p];
+
+	for (int i = 0; i < a->n_replicas; i++) {
+		int32_t r = a->replicas[i];
+
+		if (ctrl_is_live(ctl, r) && (!ctrl_is_shutting(ctl, r) || r == old_leader))
+			batch_lisr(b, r, t, p, is_new);
+	}
+	sends_push(b, &b->meta, (struct ctrl_send){ -1, t, p, is_new, false });
+}
+
+static void fill_state(const struct controller *ctl, const struct ctrl_send *s,
+		       struct controller_partition_state *out)
+{
+	const struct zkmeta_topic *tp = &ctl->topics[s->t];
+	const struct zkmeta_partition *part = &tp->partitions[s->p];
+	const struct zk_assignment *a = &tp->assignment.partitions[s->p];
+
+	*out = (struct controller_partition_state){
+		.topic = tp->name, .topic_id = tp->assignment.topic_id, .partition = s->p,
+		.controller_epoch = part->state.controller_epoch,
+		.leader = part->state.leader, .leader_epoch = part->state.leader_epoch,
+		.leader_recovery_state = part->state.leader_recovery_state,
+		.isr = part->state.isr, .n_isr = part->state.n_isr,
+		.partition_epoch = part->zk_version,
+		.replicas = a->replicas, .n_replicas = a->n_replicas,
+		.is_new = s->is_new,
+	};
+}
+
+/* Sorts and removes repeats (the same partition twice to one broker). */
+static void sends_sort(struct ctrl_sends *s)
+{
+	int i, k = 0;
+
+	if (s->n == 0)
+		return;
+	qsort(s->v, (size_t)s->n, sizeof(*s->v), send_cmp);
+	for (i = 1; i < s->n; i++) {
+		if (send_cmp(&s->v[k], &s->v[i]) == 0) {
+			s->v[k].is_new |= s->v[i].is_new;
+			continue;
+		}
+		s->v[++k] = s->v[i];
+	}
+	s->n = k + 1;
+}
+
+static void report(const char *req, int32_t broker_id, int rc)
+{
+	if (rc)
+		mq_log_limited(MQ_WARN, "controller: %s to broker %d failed: %s",
+			       req, broker_id, strerror(rc < 0 ? -rc : rc));
+}
+
+/* The end of the run of (sorted) sends to v[i]'s broker. */
+static int run_end(const struct ctrl_sends *s, int i)
+{
+	int j = i;
+
+	while (j < s->n && s->v[j].broker_id == s->v[i].broker_id)
+		j++;
+	return j;
+}
+
+/* The states of the partitions of v[0..n) that have one. */
+static int fill_states(const struct controller *ctl, const struct ctrl_send *v, int n,
+		       struct controller_partition_state *st)
+{
+	int i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (ctl->topics[v[i].t].partitions[v[i].p].present)
+			fill_state(ctl, &v[i], &st[k++]);
+	return k;
+}
+
+static int flush_lisr(struct controller *ctl, struct ctrl_batch *b)
+{
+	struct controller_partition_state *st;
+	int i, j, k;
+
+	sends_sort(&b->lisr);
+	if (!(st = malloc(((size_t)b->lisr.n + 1) * sizeof(*st))))
+		return -ENOMEM;
+	for (i = 0; i < b->lisr.n; i = j) {
+		int32_t id = b->lisr.v[i].broker_id;
+
+		j = run_end(&b->lisr, i);
+		k = fill_states(ctl, &b->lisr.v[i], j - i, st);
+		if (k && ctl->ch.leader_and_isr)
+			report("LeaderAndIsr", id,
+			       ctl->ch.leader_and_isr(ctl->ch.arg, id, ctrl_broker_epoch(ctl, id),
+						      ctl->epoch, st, k));
+	}
+	free(st);
+	return 0;
+}
+
+static int flush_meta(struct controller *ctl, struct ctrl_batch *b)
+{
+	struct controller_partition_state *st;
+	int i, k, t, p;
+
+	if (b->meta_all) {
+		b->meta.n = 0;
+		for (t = 0; t < ctl->n_topics; t++)
+			for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++)
+				sends_push(b, &b->meta, (struct ctrl_send){ -1, t, p, false, false });
+		if (b->err)
+			return b->err;
+	}
+	sends_sort(&b->meta);
+	if (!b->meta_all && b->meta.n == 0)
+		return 0;
+	if (!(st = malloc(((size_t)b->meta.n + 1) * sizeof(*st))))
+		return -ENOMEM;
+	k = fill_states(ctl, b->meta.v, b->meta.n, st);
+	for (i = 0; i < ctl->n_live && ctl->ch.update_metadata; i++)
+		report("UpdateMetadata", ctl->live[i],
+		       ctl->ch.update_metadata(ctl->ch.arg, ctl->live[i], ctl->live_epochs[i],
+					       ctl->epoch, ctl->live, ctl->n_live, st, k));
+	free(st);
+	return 0;
+}
+
+static int flush_stop(struct controller *ctl, struct ctrl_batch *b)
+{
+	struct controller_stop_replica *sr;
+	int i, j, k;
+
+	sends_sort(&b->stop);
+	if (!(sr = malloc(((size_t)b->stop.n + 1) * sizeof(*sr))))
+		return -ENOMEM;
+	for (i = 0; i < b->stop.n; i = j) {
+		int32_t id = b->stop.v[i].broker_id;
+
+		j = run_end(&b->stop, i);
+		for (k = 0; k < j - i; k++) {
+			const struct ctrl_send *s = &b->stop.v[i + k];
+			const struct zkmeta_partition *part = &ctl->topics[s->t].partitions[s->p];
+
+			sr[k] = (struct controller_stop_replica){
+				.topic = ctl->topics[s->t].name, .partition = s->p,
+				.leader_epoch = part->present ? part->state.leader_epoch : 0,
+				.delete_partition = s->delete_partition,
+			};
+		}
+		if (ctl->ch.stop_replica)
+			report("StopReplica", id,
+			       ctl->ch.stop_replica(ctl->ch.arg, id, ctrl_broker_epoch(ctl, id),
+						    ctl->epoch, sr, k));
+	}
+	free(sr);
+	return 0;
+}
+
+/* Sends what the batch holds (invariant 6: only while ACTIVE) and empties
+ * it. */
+static int ctrl_flush(struct controller *ctl, struct ctrl_batch *b)
+{
+	int rc = b->err;
+
+	if (rc == 0 && ctl->state == CTRL_ACTIVE) {
+		rc = flush_stop(ctl, b);
+		if (rc == 0)
+			rc = flush_lisr(ctl, b);
+		if (rc == 0)
+			rc = flush_meta(ctl, b);
+	}
+	b->lisr.n = b->meta.n = b->stop.n = 0;
+	b->meta_all = false;
+	b->err = 0;
+	return rc;
+}
+
+static void batch_free(struct ctrl_batch *b)
+{
+	free(b->lisr.v);
+	free(b->meta.v);
+	free(b->stop.v);
+}
+
+/* ---- partition states ---- */
+
+/* Re-reads one partition's state into the cache (a write of ours met a
+ * newer version, or a leader announced an ISR change). */
+static int ctrl_reread_state(struct controller *ctl, int t, int32_t p)
+{
+	struct zkmeta_partition *part = &ctl->topics[t].partitions[p];
+	struct zk_partition_state s;
+	char path[ZK_PATH_MAX], why[ZK_WHY_LEN] = "", *data = NULL;
+	struct zkc_stat st;
+	size_t len;
+	int rc;
+
+	if ((rc = zk_path_partition_state(path, sizeof(path), ctl->topics[t].name, p)) < 0)
+		return rc;
+	rc = zkc_get(ctl->zkc, path, &data, &len, &st, NULL, NULL);
+	if (rc == -ENOENT)
+		return 0;   /* not created yet, or being deleted: nothing to learn */
+	if (rc)
+		return rc;
+	memset(&s, 0, sizeof(s));
+	rc = zk_partition_state_decode(data, len, &s, why);
+	free(data);
+	if (rc) {
+		mq_log(MQ_ERR, "controller: %s: %s", path, why);
+		return rc;
+	}
+	zk_partition_state_clear(&part->state);
+	part->state = s;
+	part->zk_version = st.version;
+	part->present = 1;
+	return 0;
+}
+
+/* The elections of Kafka's PartitionStateMachine the controller runs. */
+enum ctrl_election {
+	ELECT_LIVE,             /* offline election, dead replicas leave ISRs */
+	ELECT_SHUTDOWN,         /* controlled shutdown */
+	ELECT_PREFERRED,        /* preferred leader (rebalance) */
+};
+
+/* The pure decision of that kind for the cached state of (t, p). */
+static int ctrl_decide(struct controller *ctl, int t, int32_t p, enum ctrl_election kind,
+		       struct zk_partition_state *next)
+{
+	const struct zk_assignment *a = &ctl->topics[t].assignment.partitions[p];
+	const struct zk_partition_state *cur = &ctl->topics[t].partitions[p].state;
+	struct controller_brokers b = { ctl->live, ctl->n_live, ctl->shutting, ctl->n_shutting };
+	bool unclean = false;
+	int rc;
+
+	switch (kind) {
+	case ELECT_SHUTDOWN:
+		return controller_decide_controlled_shutdown(cur, a->replicas, a->n_replicas,
+							     &b, next);
+	case ELECT_PREFERRED:
+		return controller_decide_preferred(cur, a->replicas, a->n_replicas, &b, next);
+	case ELECT_LIVE:
+		break;
+	}
+	rc = controller_decide_live(cur, a->replicas, a->n_replicas, &b,
+				    ctl->cfg.unclean_leader_election_enable, next, &unclean);
+	if (rc == 1 && unclean)
+		mq_log(MQ_WARN, "controller: %s-%d: unclean leader election: broker %d leads "
+		       "from outside the ISR; records the old ISR acknowledged may be lost",
+		       ctl->topics[t].name, p, next->leader);
+	return rc;
+}
+
+/* Decides, writes under both guards, and on success puts the new state in
+ * the cache and the batch: 1 changed, 0 nothing to change, -errno
+ * (-EPERM: fenced). Invariants 2 and 3. */
+static int ctrl_change(struct controller *ctl, int t, int32_t p, enum ctrl_election kind,
+		       struct ctrl_batch *b)
+{
+	struct zkmeta_partition *part = &ctl->topics[t].partitions[p];
+	struct zk_partition_state next;
+	int32_t version;
+	int rc, tries;
+
+	for (tries = 0; tries < CTRL_WRITE_TRIES; tries++) {
+		if (!part->present)
+			return 0;
+		if ((rc = ctrl_decide(ctl, t, p, kind, &next)) <= 0)
+			return rc;
+		next.controller_epoch = ctl->epoch;
+		rc = zkmeta_update_partition_state(ctl->zkc, ctl->topics[t].name, p, &next,
+						   part->zk_version, ctl->epoch_zk_version,
+						   &version);
+		if (rc == 0) {
+			int32_t old_leader = part->state.leader;
+
+			zk_partition_state_clear(&part->state);
+			part->state = next;
+			part->zk_version = version;
+			batch_partition(ctl, b, t, p, false, old_leader);
+			return 1;
+		}
+		zk_partition_state_clear(&next);
+		if (rc != -ESTALE)
+			return rc;
+		if ((rc = ctrl_reread_state(ctl, t, p)))
+			return rc;
+	}
+	return -ESTALE;
+}
+
+/* Writes the first state of a new partition, guarded by the epoch. */
+static int ctrl_create_state(struct controller *ctl, int t, int32_t p,
+			     const struct zk_partition_state *s)
+{
+	char ppath[ZK_PATH_MAX], spath[ZK_PATH_MAX], *doc;
+	const char *topic = ctl->topics[t].name;
+	struct zkc_op ops[2];
+	int rc, failed = -1;
+
+	if ((rc = zk_path_partition(ppath, sizeof(ppath), topic, p)) < 0 ||
+	    (rc = zk_path_partition_state(spath, sizeof(spath), topic, p)) < 0)
+		return rc;
+	/* The partition's own znode holds nothing worth guarding. */
+	rc = zkc_create(ctl->zkc, ppath, NULL, 0, ZKC_PARENTS, NULL, 0);
+	if (rc && rc != -EEXIST)
+		return rc;
+	if (!(doc = zk_partition_state_encode(s)))
+		return -ENOMEM;
+	ops[0] = (struct zkc_op){ .type = ZKC_OP_CHECK, .path = ZK_CONTROLLER_EPOCH_PATH,
+				  .version = ctl->epoch_zk_version };
+	ops[1] = (struct zkc_op){ .type = ZKC_OP_CREATE, .path = spath,
+				  .data = doc, .len = strlen(doc) };
+	rc = zkc_multi(ctl->zkc, ops, 2, &failed);
+	free(doc);
+	if (rc && failed == 0)
+		return -EPERM;
+	return rc;
+}
+
+/* Kafka's NewPartition -> OnlinePartition: every partition without a
+ * state gets leader = first live replica, ISR = live replicas, leader
+ * epoch 0. One with no live replica waits for one to come up. */
+static int ctrl_start_partitions(struct controller *ctl, struct ctrl_batch *b)
+{
+	int t, p, i, rc;
+
+	for (t = 0; t < ctl->n_topics; t++) {
+		struct zkmeta_topic *tp = &ctl->topics[t];
+
+		for (p = 0; p < tp->assignment.n_partitions; p++) {
+			const struct zk_assignment *a = &tp->assignment.partitions[p];
+			struct zkmeta_partition *part = &tp->partitions[p];
+			struct zk_partition_state s = { .controller_epoch = ctl->epoch,
+							.leader = ZK_LEADER_NONE };
+			int32_t *isr;
+
+			if (part->present)
+				continue;
+			if (!(isr = malloc(((size_t)a->n_replicas + 1) * sizeof(*isr))))
+				return -ENOMEM;
+			for (i = 0; i < a->n_replicas; i++)
+				if (ctrl_is_live(ctl, a->replicas[i]))
+					isr[s.n_isr++] = a->replicas[i];
+			if (s.n_isr == 0) {
+				free(isr);
+				continue;
+			}
+			s.leader = isr[0];
+			s.isr = isr;
+			rc = ctrl_create_state(ctl, t, p, &s);
+			if (rc == 0) {
+				part->state = s;
+				part->zk_version = 0;
+				part->present = 1;
+				batch_partition(ctl, b, t, p, true, ZK_LEADER_NONE);
+				continue;
+			}
+			free(isr);
+			/* Created by an earlier controller whose answer was
+			 * lost: what it wrote is the state. */
+			if (rc == -EEXIST)
+				rc = ctrl_reread_state(ctl, t, p);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* Offline election and ISR cleanup over every partition. */
+static int ctrl_elect_all(struct controller *ctl, struct ctrl_batch *b)
+{
+	int t, p, rc;
+
+	for (t = 0; t < ctl->n_topics; t++)
+		for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++)
+			if ((rc = ctrl_change(ctl, t, p, ELECT_LIVE, b)) < 0)
+				return rc;
+	return 0;
+}
+
+/* ---- events ---- */
+
+/* Reads the live brokers and their broker epochs (the czxid of their
+ * registration: a broker that restarted between two reads has a new one),
+ * and re-arms the watch. */
+static int ctrl_read_brokers(struct controller *ctl)
+{
+	char path[ZK_PATH_MAX];
+	struct zkc_stat st;
+	int32_t *ids = NULL;
+	int64_t *epochs;
+	int n, i, k = 0, rc = 0;
+
+	n = zkmeta_broker_ids(ctl->zkc, &ids, ctrl_watch, ctl);
+	if (n < 0)
+		return n;
+	if (!(epochs = malloc(((size_t)n + 1) * sizeof(*epochs)))) {
+		free(ids);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		if ((rc = zk_path_broker(path, sizeof(path), ids[i])) < 0)
+			break;
+		rc = zkc_exists(ctl->zkc, path, &st, NULL, NULL);
+		if (rc == 0) {
+			ids[k] = ids[i];
+			epochs[k++] = st.czxid;
+		} else if (rc == -ENOENT) {
+			rc = 0;   /* gone since the listing: the watch has fired */
+		}
+	}
+	if (rc) {
+		free(ids);
+		free(epochs);
+		return rc;
+	}
+	free(ctl->live);
+	free(ctl->live_epochs);
+	ctl->live = ids;
+	ctl->live_epochs = epochs;
+	ctl->n_live = k;
+	/* A broker that left is no longer shutting down. */
+	for (i = 0, k = 0; i < ctl->n_shutting; i++)
+		if (ctrl_is_live(ctl, ctl->shutting[i]))
+			ctl->shutting[k++] = ctl->shutting[i];
+	ctl->n_shutting = k;
+	return 0;
+}
+
+/* Kafka's onBrokerFailure for brokers that restarted between two reads
+ * (bounced): elections run as if they were gone, so they lose their
+ * leaderships and ISR places and then come up as new brokers. */
+static int ctrl_bounce(struct controller *ctl, const int32_t *bounced, int n_bounced,
+		       struct ctrl_batch *b)
+{
+	int32_t *all = ctl->live, *rest;
+	int n_all = ctl->n_live, i, k = 0, rc;
+
+	if (!(rest = malloc(((size_t)n_all + 1) * sizeof(*rest))))
+		return -ENOMEM;
+	for (i = 0; i < n_all; i++)
+		if (!has(bounced, n_bounced, all[i]))
+			rest[k++] = all[i];
+	ctl->live = rest;
+	ctl->n_live = k;
+	rc = ctrl_elect_all(ctl, b);
+	ctl->live = all;
+	ctl->n_live = n_all;
+	free(rest);
+	return rc;
+}
+
+static int ctrl_read_topics(struct controller *ctl)
+{
+	struct zkmeta_topic *topics = NULL;
+	char why[ZK_WHY_LEN] = "";
+	int n;
+
+	n = zkmeta_read_topics(ctl->zkc, &topics, ctrl_watch, ctl, why);
+	if (n < 0) {
+		if (n == -EBADMSG)
+			mq_log(MQ_ERR, "controller: reading topics: %s", why);
+		return n;
+	}
+	zkmeta_topics_free(ctl->topics, ctl->n_topics);
+	ctl->topics = topics;
+	ctl->n_topics = n;
+	return 0;
+}
+
+static int find_topic(const struct controller *ctl, const char *name)
+{
+	for (int t = 0; t < ctl->n_topics; t++)
+		if (!strcmp(ctl->topics[t].name, name))
+			return t;
+	return -1;
+}
+
+/* Removes a path's descendants (not the path). */
+static int delete_children(struct zkc *zkc, const char *path)
+{
+	char **names = NULL, child[ZK_PATH_MAX];
+	int n, i, rc = 0;
+
+	n = zkc_children(zkc, path, &names, NULL, NULL);
+	if (n == -ENOENT)
+		return 0;
+	if (n < 0)
+		return n;
+	for (i = 0; i < n && rc == 0; i++) {
+		if (snprintf(child, sizeof(child), "%s/%s", path, names[i]) >= (int)sizeof(child)) {
+			rc = -ENAMETOOLONG;
+			break;
+		}
+		rc = delete_children(zkc, child);
+		if (rc == 0) {
+			rc = zkc_delete(zkc, child, ZKC_ANY_VERSION);
+			if (rc == -ENOENT)
+				rc = 0;
+		}
+	}
+	zkc_names_free(names, n);
+	return rc;
+}
+
+/* Kafka's TopicDeletionManager, without waiting for dead replicas (they
+ * find the topic gone when they come back): StopReplica with delete to the
+ * live replicas, then the topic's znodes, the last ones guarded by the
+ * epoch, then the request. */
+static int ctrl_delete_topic(struct controller *ctl, const char *name, struct ctrl_batch *b)
+{
+	char tpath[ZK_PATH_MAX], cpath[ZK_PATH_MAX], dpath[ZK_PATH_MAX];
+	struct zkc_op ops[4];
+	int t = find_topic(ctl, name), p, i, n = 0, rc, failed = -1;
+
+	if ((rc = zk_path_topic(tpath, sizeof(tpath), name)) < 0 ||
+	    (rc = zk_path_topic_config(cpath, sizeof(cpath), name)) < 0 ||
+	    (rc = zk_path_delete_topic(dpath, sizeof(dpath), name)) < 0)
+		return rc;
+	ops[n++] = (struct zkc_op){ .type = ZKC_OP_CHECK, .path = ZK_CONTROLLER_EPOCH_PATH,
+				    .version = ctl->epoch_zk_version };
+	if (t >= 0) {
+		const struct zk_topic *a = &ctl->topics[t].assignment;
+
+		for (p = 0; p < a->n_partitions; p++)
+			for (i = 0; i < a->partitions[p].n_replicas; i++)
+				if (ctrl_is_live(ctl, a->partitions[p].replicas[i]))
+					sends_push(b, &b->stop, (struct ctrl_send){
+						a->partitions[p].replicas[i], t, p, false, true });
+		if ((rc = ctrl_flush(ctl, b)))
+			return rc;
+		if ((rc = delete_children(ctl->zkc, tpath)))
+			return rc;
+		ops[n++] = (struct zkc_op){ .type = ZKC_OP_DELETE, .path = tpath,
+					    .version = ZKC_ANY_VERSION };
+	}
+	if (zkc_exists(ctl->zkc, cpath, NULL, NULL, NULL) == 0)
+		ops[n++] = (struct zkc_op){ .type = ZKC_OP_DELETE, .path = cpath,
+					    .version = ZKC_ANY_VERSION };
+	ops[n++] = (struct zkc_op){ .type = ZKC_OP_DELETE, .path = dpath,
+				    .version = ZKC_ANY_VERSION };
+	rc = zkc_multi(ctl->zkc, ops, n, &failed);
+	if (rc && failed == 0)
+		return -EPERM;
+	if (rc)
+		return rc;
+	mq_log(MQ_INFO, "controller: topic %s deleted", name);
+	if (t >= 0) {
+		zkmeta_topic_clear(&ctl->topics[t]);
+		memmove(&ctl->topics[t], &ctl->topics[t + 1],
+			(size_t)(ctl->n_topics - t - 1) * sizeof(*ctl->topics));
+		ctl->n_topics--;
+	}
+	return 0;
+}
+
+static int ctrl_on_deletions(struct controller *ctl, struct ctrl_batch *b)
+{
+	char **names = NULL;
+	int n, i, rc = 0;
+
+	n = zkc_children(ctl->zkc, ZK_DELETE_TOPICS_PATH, &names, ctrl_watch, ctl);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n && rc == 0; i++) {
+		if (!zk_topic_name_valid(names[i])) {
+			mq_log(MQ_WARN, "controller: %s/%s: not a topic name, ignored",
+			       ZK_DELETE_TOPICS_PATH, names[i]);
+			continue;
+		}
+		rc = ctrl_delete_topic(ctl, names[i], b);
+	}
+	zkc_names_free(names, n);
+	return rc;
+}
+
+/* A leader changed an ISR and said so: re-read those states and tell
+ * every broker (the leader's own write is the decision). */
+static int ctrl_on_isr_change(struct controller *ctl, struct ctrl_batch *b)
+{
+	char **names = NULL, path[ZK_PATH_MAX], why[ZK_WHY_LEN], *data;
+	int n, i, j, rc = 0;
+
+	n = zkc_children(ctl->zkc, ZK_ISR_CHANGE_PATH, &names, ctrl_watch, ctl);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n && rc == 0; i++) {
+		struct zk_isr_change c = { NULL, 0 };
+		size_t len;
+
+		snprintf(path, sizeof(path), "%s/%s", ZK_ISR_CHANGE_PATH, names[i]);
+		rc = zkc_get(ctl->zkc, path, &data, &len, NULL, NULL, NULL);
+		if (rc == -ENOENT) {
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			break;
+		why[0] = '\0';
+		if (zk_isr_change_decode(data, len, &c, why))
+			mq_log(MQ_WARN, "controller: %s: %s; dropped", path, why);
+		free(data);
+		for (j = 0; j < c.n && rc == 0; j++) {
+			int t = find_topic(ctl, c.partitions[j].topic);
+			int32_t p = c.partitions[j].partition;
+
+			if (t < 0 || p >= ctl->topics[t].assignment.n_partitions)
+				continue;
+			if ((rc = ctrl_reread_state(ctl, t, p)) == 0)
+				sends_push(b, &b->meta, (struct ctrl_send){ -1, t, p, false, false });
+		}
+		zk_isr_change_clear(&c);
+		if (rc == 0) {
+			rc = zkc_delete(ctl->zkc, path, ZKC_ANY_VERSION);
+			if (rc == -ENOENT)
+				rc = 0;
+		}
+	}
+	zkc_names_free(names, n);
+	return rc;
+}
+
+static int ctrl_on_brokers(struct controller *ctl, struct ctrl_batch *b, bool all)
+{
+	int32_t *old = ctl->live, *added = NULL;
+	int64_t *old_epochs = ctl->live_epochs;
+	int n_old = ctl->n_live, n_added = 0, n_bounced = 0, n_dead = 0, i, t, p, j, rc;
+
+	ctl->live = NULL;
+	ctl->live_epochs = NULL;
+	ctl->n_live = 0;
+	if ((rc = ctrl_read_brokers(ctl))) {
+		ctl->live = old;
+		ctl->live_epochs = old_epochs;
+		ctl->n_live = n_old;
+		return rc;
+	}
+	if (!(added = malloc(((size_t)ctl->n_live + 1) * sizeof(*added)))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* Bounced brokers first in added[], then the new ones. */
+	for (i = 0; i < ctl->n_live; i++)
+		for (j = 0; j < n_old; j++)
+			if (old[j] == ctl->live[i] && old_epochs[j] != ctl->live_epochs[i]) {
+				added[n_bounced++] = ctl->live[i];
+				mq_log(MQ_INFO, "controller: broker %d restarted", ctl->live[i]);
+			}
+	n_added = n_bounced;
+	for (i = 0; i < ctl->n_live; i++)
+		if (!has(old, n_old, ctl->live[i])) {
+			added[n_added++] = ctl->live[i];
+			if (!all)
+				mq_log(MQ_INFO, "controller: broker %d is up", ctl->live[i]);
+		}
+	for (i = 0; i < n_old; i++)
+		if (!ctrl_is_live(ctl, old[i])) {
+			n_dead++;
+			mq_log(MQ_INFO, "controller: broker %d is gone", old[i]);
+		}
+	rc = n_bounced ? ctrl_bounce(ctl, added, n_bounced, b) : 0;
+	if (rc == 0 && (n_added || n_dead || all)) {
+		rc = ctrl_start_partitions(ctl, b);
+		if (rc == 0)
+			rc = ctrl_elect_all(ctl, b);
+	}
+	/* A broker that comes up (or every broker, at takeover) hears about
+	 * all of its partitions, and everyone about every partition. */
+	for (t = 0; rc == 0 && t < ctl->n_topics; t++)
+		for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++) {
+			const struct zk_assignment *a = &ctl->topics[t].assignment.partitions[p];
+
+			for (j = 0; j < a->n_replicas; j++)
+				if (all ? ctrl_is_live(ctl, a->replicas[j])
+					: has(added, n_added, a->replicas[j]))
+					batch_lisr(b, a->replicas[j], t, p, false);
+		}
+	if (n_added || all)
+		b->meta_all = true;
+out:
+	free(added);
+	free(old);
+	free(old_epochs);
+	return rc;
+}
+
+static int ctrl_on_topics(struct controller *ctl, struct ctrl_batch *b)
+{
+	int rc = ctrl_read_topics(ctl);
+
+	return rc ? rc : ctrl_start_partitions(ctl, b);
+}
+
+/* Kafka's doControlledShutdown. Partitions with more than one replica:
+ * those broker_id leads get a controlled-shutdown election, those it
+ * follows a StopReplica and its removal from the ISR. The answer is every
+ * partition it still leads (single replicas included, as Kafka answers):
+ * their count, and the list in *remaining (malloc'd; may be NULL). */
+static int ctrl_on_controlled_shutdown(struct controller *ctl, int32_t broker_id,
+				       struct ctrl_batch *b, struct controller_tp **remaining)
+{
+	struct controller_tp *left;
+	int t, p, rc, n = 0;
+
+	if (ctl->state != CTRL_ACTIVE)
+		return -EAGAIN;
+	if (!ctrl_is_live(ctl, broker_id))
+		return -ENOENT;
+	if (!ctrl_is_shutting(ctl, broker_id)) {
+		int32_t *v = realloc(ctl->shutting, ((size_t)ctl->n_shutting + 1) * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		ctl->shutting = v;
+		ctl->shutting[ctl->n_shutting++] = broker_id;
+	}
+	mq_log(MQ_INFO, "controller: controlled shutdown of broker %d", broker_id);
+	for (t = 0; t < ctl->n_topics; t++)
+		for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++) {
+			const struct zk_assignment *a = &ctl->topics[t].assignment.partitions[p];
+			const struct zkmeta_partition *part = &ctl->topics[t].partitions[p];
+			bool followed;
+
+			if (!part->present || a->n_replicas < 2 ||
+			    !has(a->replicas, a->n_replicas, broker_id))
+				continue;
+			followed = part->state.leader != broker_id;
+			if ((rc = ctrl_change(ctl, t, p, ELECT_SHUTDOWN, b)) < 0)
+				return rc;
+			if (followed)
+				sends_push(b, &b->stop, (struct ctrl_send){ broker_id, t, p, false, false });
+		}
+	for (t = 0; t < ctl->n_topics; t++)
+		for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++)
+			n += ctl->topics[t].partitions[p].present &&
+			     ctl->topics[t].partitions[p].state.leader == broker_id;
+	if (!remaining)
+		return n;
+	if (!(left = malloc(((size_t)n + 1) * sizeof(*left))))
+		return -ENOMEM;
+	n = 0;
+	for (t = 0; t < ctl->n_topics; t++)
+		for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++)
+			if (ctl->topics[t].partitions[p].present &&
+			    ctl->topics[t].partitions[p].state.leader == broker_id) {
+				snprintf(left[n].topic, sizeof(left[n].topic), "%s",
+					 ctl->topics[t].name);
+				left[n++].partition = p;
+			}
+	*remaining = left;
+	return n;
+}
+
+/* leader.imbalance.check: preferred elections for the partitions of every
+ * broker above leader.imbalance.per.broker.percentage. */
+static int ctrl_on_rebalance(struct controller *ctl, struct ctrl_batch *b)
+{
+	int32_t *pref, *lead, *over;
+	int t, p, n = 0, k, rc = 0;
+
+	for (t = 0; t < ctl->n_topics; t++)
+		n += ctl->topics[t].assignment.n_partitions;
+	pref = malloc(((size_t)n + 1) * sizeof(*pref));
+	lead = malloc(((size_t)n + 1) * sizeof(*lead));
+	over = malloc(((size_t)n + 1) * sizeof(*over));
+	if (!pref || !lead || !over) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	n = 0;
+	for (t = 0; t < ctl->n_topics; t++)
+		for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++)
+			if (ctl->topics[t].partitions[p].present &&
+			    ctl->topics[t].assignment.partitions[p].n_replicas > 0) {
+				pref[n] = ctl->topics[t].assignment.partitions[p].replicas[0];
+				lead[n++] = ctl->topics[t].partitions[p].state.leader;
+			}
+	k = controller_imbalanced_brokers(pref, lead, n,
+					  ctl->cfg.leader_imbalance_per_broker_percentage, over);
+	if (k < 0) {
+		rc = k;
+		goto out;
+	}
+	for (t = 0; rc >= 0 && k > 0 && t < ctl->n_topics; t++)
+		for (p = 0; rc >= 0 && p < ctl->topics[t].assignment.n_partitions; p++) {
+			const struct zk_assignment *a = &ctl->topics[t].assignment.partitions[p];
+
+			if (a->n_replicas > 0 && has(over, k, a->replicas[0]))
+				rc = ctrl_change(ctl, t, p, ELECT_PREFERRED, b);
+		}
+	rc = rc < 0 ? rc : 0;
+out:
+	free(pref);
+	free(lead);
+	free(over);
+	return rc;
+}
+
+/* CANDIDATE -> ACTIVE: read everything and tell everyone. */
+static int ctrl_become_active(struct controller *ctl, const struct zkmeta_controller *mc,
+			      struct ctrl_batch *b)
+{
+	int rc;
+
+	ctl->state = CTRL_ACTIVE;
+	ctl->epoch = mc->epoch;
+	ctl->epoch_zk_version = mc->epoch_zk_version;
+	pthread_mutex_lock(&ctl->lock);
+	ctl->info.elections_won++;
+	ctl->info.controller_id = ctl->cfg.broker_id;
+	pthread_mutex_unlock(&ctl->lock);
+	mq_log(MQ_INFO, "controller: broker %d is the controller (epoch %d)",
+	       ctl->cfg.broker_id, ctl->epoch);
+	if ((rc = zkmeta_ensure_paths(ctl->zkc)) ||
+	    (rc = ctrl_read_topics(ctl)) ||
+	    (rc = ctrl_on_brokers(ctl, b, true)) ||
+	    (rc = ctrl_flush(ctl, b)) ||
+	    (rc = ctrl_on_isr_change(ctl, b)) ||
+	    (rc = ctrl_flush(ctl, b)) ||
+	    (rc = ctrl_on_deletions(ctl, b)))
+		return rc;
+	if (ctl->cfg.auto_leader_rebalance_enable)
+		ctl->rebalance_at_ms = now_mono_ms() +
+			(int64_t)ctl->cfg.leader_imbalance_check_interval_seconds * 1000;
+	return 0;
+}
+
+static void ctrl_elect(struct controller *ctl, struct ctrl_batch *b)
+{
+	struct zkmeta_controller mc;
+	char why[ZK_WHY_LEN] = "";
+	int won, rc;
+
+	if (ctl->state == CTRL_DETACHED || ctl->state == CTRL_STOPPED)
+		return;
+	won = zkmeta_elect(ctl->zkc, ctl->cfg.broker_id, now_real_ms(), &mc, ctrl_watch, ctl, why);
+	if (won < 0) {
+		if (won == -EBADMSG)
+			mq_log(MQ_ERR, "controller: election: %s", why);
+		ctrl_fail(ctl, won, "election");
+		return;
+	}
+	ctl->retry_at_ms = 0;
+	/* Watch /controller in every case: a winner by creation has none. */
+	rc = zkc_exists(ctl->zkc, ZK_CONTROLLER_PATH, NULL, ctrl_watch, ctl);
+	if (rc && rc != -ENOENT) {
+		ctrl_fail(ctl, rc, "watching /controller");
+		return;
+	}
+	if (rc == -ENOENT)
+		ctrl_post(ctl, EV_ELECT);   /* gone already: run again */
+	if (won && ctl->state == CTRL_ACTIVE && mc.epoch_zk_version == ctl->epoch_zk_version)
+		return;   /* still ours, the same office */
+	ctrl_resign(ctl);
+	if (!won) {
+		ctl->state = CTRL_FOLLOWER;
+		pthread_mutex_lock(&ctl->lock);
+		ctl->info.controller_id = mc.controller_id;
+		pthread_mutex_unlock(&ctl->lock);
+		return;
+	}
+	if ((rc = ctrl_become_active(ctl, &mc, b)) || (rc = ctrl_flush(ctl, b)))
+		ctrl_abort(ctl, b, rc, "taking over");
+}
+
+/* Runs one handler of an ACTIVE controller and sends what it decided; a
+ * stale watch of an earlier office finds the controller not ACTIVE. */
+static void ctrl_run(struct controller *ctl, struct ctrl_batch *b,
+		     int (*handler)(struct controller *, struct ctrl_batch *), const char *what)
+{
+	int rc;
+
+	if (ctl->state != CTRL_ACTIVE)
+		return;
+	rc = handler(ctl, b);
+	if (rc == 0)
+		rc = ctrl_flush(ctl, b);
+	if (rc)
+		ctrl_abort(ctl, b, rc, what);
+}
+
+static int ctrl_on_brokers_changed(struct controller *ctl, struct ctrl_batch *b)
+{
+	return ctrl_on_brokers(ctl, b, false);
+}
+
+/* A call a caller waits for. */
+static void ctrl_do_call(struct controller *ctl, struct ctrl_call *call, struct ctrl_batch *b)
+{
+	int rc;
+
+	switch (call->type) {
+	case CALL_RECONNECT:
+		ctrl_resign(ctl);
+		ctl->zkc = call->zkc;
+		ctl->state = CTRL_CANDIDATE;
+		ctl->retry_at_ms = 0;
+		ctrl_post(ctl, EV_ELECT);
+		call->rc = 0;
+		break;
+	case CALL_SHUTDOWN:
+		rc = ctrl_on_controlled_shutdown(ctl, call->broker_id, b, call->remaining);
+		if (rc >= 0) {
+			int sent = ctrl_flush(ctl, b);
+
+			if (sent && call->remaining) {
+				free(*call->remaining);
+				*call->remaining = NULL;
+			}
+			rc = sent ? sent : rc;
+		}
+		if (rc < 0 && rc != -EAGAIN && rc != -ENOENT)
+			ctrl_abort(ctl, b, rc, "controlled shutdown");
+		call->rc = rc;
+		break;
+	case CALL_STOP:
+		if (ctl->state == CTRL_ACTIVE && ctl->cfg.controlled_shutdown_enable) {
+			rc = ctrl_on_controlled_shutdown(ctl, ctl->cfg.broker_id, b, NULL);
+			if (rc >= 0)
+				rc = ctrl_flush(ctl, b);
+			if (rc < 0)
+				mq_log(MQ_WARN, "controller: shutting down broker %d: %s",
+				       ctl->cfg.broker_id, strerror(-rc));
+		}
+		ctrl_flush(ctl, b);   /* empty, or what a failed step left */
+		ctrl_resign(ctl);
+		ctl->state = CTRL_STOPPED;
+		call->rc = 0;
+		break;
+	}
+	ctrl_publish(ctl);
+	pthread_mutex_lock(&ctl->lock);
+	call->done = true;
+	if (call->type == CALL_STOP) {
+		struct ctrl_call *c;
+
+		/* Callbacks post nothing more; calls queued behind the stop
+		 * are answered, not left waiting. */
+		ctl->closed = true;
+		for (c = ctl->calls; c; c = c->next) {
+			c->rc = -ESHUTDOWN;
+			c->done = true;
+		}
+		ctl->calls = NULL;
+		ctl->calls_tail = &ctl->calls;
+	}
+	pthread_cond_broadcast(&ctl->cond);
+	pthread_mutex_unlock(&ctl->lock);
+}
+
+/* The next timer of the event thread: a retry of the election or the
+ * imbalance check; 0 when none. */
+static int64_t ctrl_deadline(const struct controller *ctl)
+{
+	int64_t d = ctl->retry_at_ms;
+
+	if (ctl->rebalance_at_ms && (!d || ctl->rebalance_at_ms < d))
+		d = ctl->rebalance_at_ms;
+	return d;
+}
+
+static void ctrl_timers(struct controller *ctl, struct ctrl_batch *b)
+{
+	int64_t now = now_mono_ms();
+
+	if (ctl->retry_at_ms && ctl->retry_at_ms <= now) {
+		ctl->retry_at_ms = 0;
+		ctrl_elect(ctl, b);
+	}
+	if (ctl->rebalance_at_ms && ctl->rebalance_at_ms <= now) {
+		ctl->rebalance_at_ms = now +
+			(int64_t)ctl->cfg.leader_imbalance_check_interval_seconds * 1000;
+		ctrl_run(ctl, b, ctrl_on_rebalance, "leader rebalance");
+	}
+}
+
+/* Kafka's ControllerEventManager: one event at a time. */
+static void *ctrl_thread(void *arg)
+{
+	struct controller *ctl = arg;
+	struct ctrl_batch b;
+	bool stopped = false;
+
+	memset(&b, 0, sizeof(b));
+	while (!stopped) {
+		struct ctrl_call *call = NULL;
+		int bits = 0;
+		int64_t deadline = ctrl_deadline(ctl);
+
+		pthread_mutex_lock(&ctl->lock);
+		while (!ctl->calls && !ctl->pending && (!deadline || now_mono_ms() < deadline)) {
+			if (deadline) {
+				struct timespec ts = { deadline / 1000, (deadline % 1000) * 1000000 };
+
+				pthread_cond_timedwait(&ctl->cond, &ctl->lock, &ts);
+			} else {
+				pthread_cond_wait(&ctl->cond, &ctl->lock);
+			}
+		}
+		if ((call = ctl->calls)) {
+			if (!(ctl->calls = call->next))
+				ctl->calls_tail = &ctl->calls;
+		} else {
+			bits = ctl->pending;
+			ctl->pending = 0;
+		}
+		pthread_mutex_unlock(&ctl->lock);
+
+		if (call) {
+			stopped = call->type == CALL_STOP;
+			ctrl_do_call(ctl, call, &b);
+			continue;
+		}
+		if (bits & EV_EXPIRED) {
+			if (ctl->state != CTRL_DETACHED)
+				mq_log(MQ_WARN, "controller: broker %d: ZooKeeper session expired",
+				       ctl->cfg.broker_id);
+			ctrl_resign(ctl);
+			ctl->state = CTRL_DETACHED;
+			ctl->retry_at_ms = 0;
+		}
+		if (bits & EV_ELECT)
+			ctrl_elect(ctl, &b);
+		if (bits & EV_BROKERS)
+			ctrl_run(ctl, &b, ctrl_on_brokers_changed, "broker change");
+		if (bits & EV_TOPICS)
+			ctrl_run(ctl, &b, ctrl_on_topics, "topic change");
+		if (bits & EV_DELETIONS)
+			ctrl_run(ctl, &b, ctrl_on_deletions, "topic deletion");
+		if (bits & EV_ISR_CHANGE)
+			ctrl_run(ctl, &b, ctrl_on_isr_change, "ISR change");
+		ctrl_timers(ctl, &b);
+		ctrl_publish(ctl);
+	}
+	batch_free(&b);
+	return NULL;
+}
+
+/* Queues a call and waits until the event thread has done it. */
+static int ctrl_call(struct controller *ctl, struct ctrl_call *call)
+{
+	pthread_mutex_lock(&ctl->lock);
+	if (ctl->closed) {
+		pthread_mutex_unlock(&ctl->lock);
+		return -ESHUTDOWN;
+	}
+	call->next = NULL;
+	call->done = false;
+	*ctl->calls_tail = call;
+	ctl->calls_tail = &call->next;
+	pthread_cond_broadcast(&ctl->cond);
+	while (!call->done)
+		pthread_cond_wait(&ctl->cond, &ctl->lock);
+	pthread_mutex_unlock(&ctl->lock);
+	return call->rc;
+}
+
+int controller_start(struct zkc *zkc, const struct controller_config *cfg,
+		     const struct controller_channel *ch, struct controller **out)
+{
+	struct controller *ctl;
+	pthread_condattr_t ca;
+	int rc;
+
+	if (!zkc || cfg->broker_id < 0 || cfg->leader_imbalance_check_interval_seconds <= 0)
+		return -EINVAL;
+	if (!(ctl = calloc(1, sizeof(*ctl))))
+		return -ENOMEM;
+	ctl->cfg = *cfg;
+	ctl->ch = *ch;
+	ctl->zkc = zkc;
+	ctl->state = CTRL_CANDIDATE;
+	ctl->calls_tail = &ctl->calls;
+	ctl->info.controller_id = -1;
+	ctl->pending = EV_ELECT;
+	pthread_mutex_init(&ctl->lock, NULL);
+	/* The timers are monotonic: a clock step must not fire or starve
+	 * them. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&ctl->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((rc = pthread_create(&ctl->thread, NULL, ctrl_thread, ctl))) {
+		pthread_cond_destroy(&ctl->cond);
+		pthread_mutex_destroy(&ctl->lock);
+		free(ctl);
+		return -rc;
+	}
+	*out = ctl;
+	return 0;
+}
+
+void controller_stop(struct controller *ctl)
+{
+	struct ctrl_call call = { .type = CALL_STOP };
+
+	if (!ctl)
+		return;
+	if (ctrl_call(ctl, &call) == 0)
+		pthread_join(ctl->thread, NULL);
+}
+
+void controller_free(struct controller *ctl)
+{
+	if (!ctl)
+		return;
+	ctrl_clear_cache(ctl);
+	pthread_cond_destroy(&ctl->cond);
+	pthread_mutex_destroy(&ctl->lock);
+	free(ctl);
+}
+
+int controller_reconnect(struct controller *ctl, struct zkc *zkc)
+{
+	struct ctrl_call call = { .type = CALL_RECONNECT, .zkc = zkc };
+
+	if (!zkc)
+		return -EINVAL;
+	return ctrl_call(ctl, &call);
+}
+
+int controller_controlled_shutdown(struct controller *ctl, int32_t broker_id,
+				   struct controller_tp **remaining)
+{
+	struct ctrl_call call = { .type = CALL_SHUTDOWN, .broker_id = broker_id,
+				  .remaining = remaining };
+
+	if (remaining)
+		*remaining = NULL;
+	return ctrl_call(ctl, &call);
+}
+
+void controller_get_info(struct controller *ctl, struct controller_info *info)
+{
+	pthread_mutex_lock(&ctl->lock);
+	*info = ctl->info;
+	pthread_mutex_unlock(&ctl->lock);
+}
+
+int controller_create_topic(struct zkc *zkc, const struct controller_config *cfg,
+			    const char *topic, int n_partitions, int replication_factor,
+			    const struct zk_config *config)
+{
+	struct zk_topic t = { .version = 3 };
+	int32_t *ids = NULL, *replicas = NULL;
+	int n, p, rf = replication_factor < 0 ? cfg->default_replication_factor
+					      : replication_factor, rc;
+
+	if (!zk_topic_name_valid(topic))
+		return -EINVAL;
+	if ((n = zkmeta_broker_ids(zkc, &ids, NULL, NULL)) < 0)
+		return n;
+	rc = -ENOMEM;
+	if (n_partitions > 0 && rf > 0 &&
+	    !(replicas = malloc((size_t)n_partitions * (size_t)rf * sizeof(*replicas))))
+		goto out;
+	t.partitions = calloc(n_partitions > 0 ? (size_t)n_partitions : 1, sizeof(*t.partitions));
+	if (!t.partitions)
+		goto out;
+	rc = controller_assign_replicas(ids, n, n_partitions, rf, -1, -1, replicas);
+	if (rc)
+		goto out;
+	for (p = 0; p < n_partitions; p++)
+		t.partitions[p] = (struct zk_assignment){ .replicas = replicas + (size_t)p * rf,
+							  .n_replicas = rf };
+	t.n_partitions = n_partitions;
+	if ((rc = zk_uuid_new(t.topic_id)) == 0)
+		rc = zkmeta_create_topic(zkc, topic, &t, config);
+out:
+	free(t.partitions);
+	free(replicas);
+	free(ids);
+	return rc;
+}

@@ -1,0 +1,258 @@
+/*
+ * controller.h — the cluster controller of a ZooKeeper-coordinated cluster,
+ * as Kafka's KafkaController with its partition and replica state machines
+ * did it before KRaft, reduced to what mqfs needs. Private to repl/.
+ *
+ * Every broker runs one; the one that wins the election (zkmeta_elect)
+ * decides leaders and ISRs: on broker loss and return, for new and deleted
+ * topics, on controlled shutdown and for preferred-leader rebalancing. It
+ * writes each decision to the partition's state znode under the guards of
+ * zkmeta.h, then tells the brokers through a channel of three calls
+ * (Kafka's LeaderAndIsr, UpdateMetadata and StopReplica requests) that the
+ * owner implements over the network. The state machine and its invariants
+ * are written down at the top of controller.c.
+ *
+ * Two halves:
+ *   - pure decisions (no I/O, no locks, any thread): replica assignment of
+ *     a new topic, the next leader and ISR of a partition for each kind of
+ *     election, the per-broker preferred-leader imbalance;
+ *   - the controller object: one event thread that does all ZooKeeper I/O
+ *     and calls the channel; zkc callbacks only queue events for it.
+ *
+ * Errors: 0 or a count, else -errno as listed per function.
+ */
+#ifndef MQFS_REPL_CONTROLLER_H
+#define MQFS_REPL_CONTROLLER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "repl/zkc.h"
+#include "repl/zkdata.h"
+
+/* ---- pure decisions ---- */
+
+/* Kafka's assignReplicasToBrokers without racks: partition p's first
+ * replica is brokers[(p + start_index) % n]; the others follow it at
+ * distance 1 + (shift + j) % (n - 1), and the shift grows by one each time
+ * p wraps around the brokers, so that followers spread as well as leaders.
+ * brokers: n_brokers ids, strictly increasing (sorted, no repeats).
+ * start_index, replica_shift: < 0 for a random one each (as Kafka), else
+ * the value (tests, reproducible layouts). replicas gets
+ * n_partitions * replication_factor ids, partition after partition.
+ * -EINVAL: n_partitions <= 0, replication_factor <= 0 or greater than
+ * n_brokers (Kafka's INVALID_REPLICATION_FACTOR), brokers not sorted. */
+int controller_assign_replicas(const int32_t *brokers, int n_brokers, int n_partitions,
+			       int replication_factor, int start_index, int replica_shift,
+			       int32_t *replicas);
+
+/* The brokers an election looks at: live ones (registered under
+ * /brokers/ids) and, among them, those in controlled shutdown. Any order. */
+struct controller_brokers {
+	const int32_t *live;
+	int n_live;
+	const int32_t *shutting;
+	int n_shutting;
+};
+
+/*
+ * Each decide function reads a partition's current state `cur` and its
+ * assignment (replicas in order, the first is the preferred leader) and
+ * fills `next` with the state to write: 1 when it differs from cur (then
+ * next->leader_epoch is cur's + 1 and next->isr is malloc'd: release with
+ * zk_partition_state_clear), 0 when nothing is to change (next is zeroed),
+ * -ENOMEM. next->controller_epoch is cur's: the controller sets its own.
+ * No new ISR is ever empty.
+ */
+
+/* After brokers came or went (Kafka's offline election and its removal of
+ * dead replicas from the ISR):
+ *   - the leader is live: ISR = ISR minus dead brokers;
+ *   - else the new leader is the first replica (assignment order) that is
+ *     live, not shutting down and in the ISR, ISR = ISR minus dead
+ *     brokers; without one, if unclean_enable, the first such replica
+ *     outside the ISR, ISR = {it}, leader_recovery_state RECOVERING and
+ *     *unclean set (data may be lost); else leader ZK_LEADER_NONE (offline) and ISR
+ *     = ISR minus dead brokers, except that its last member stays when all
+ *     are dead (the replica with the latest data, to come back as leader).
+ * unclean may be NULL. */
+int controller_decide_live(const struct zk_partition_state *cur,
+			   const int32_t *replicas, int n_replicas,
+			   const struct controller_brokers *b, bool unclean_enable,
+			   struct zk_partition_state *next, bool *unclean);
+
+/* Brokers b->shutting are shutting down (Kafka's controlled shutdown
+ * election): a shutting leader gives way to the first replica that is live,
+ * in the ISR and not shutting, and shutting brokers leave the ISR (the
+ * last member stays). A shutting leader without such a successor keeps
+ * everything as it is: the partition is reported as still led by it. */
+int controller_decide_controlled_shutdown(const struct zk_partition_state *cur,
+					  const int32_t *replicas, int n_replicas,
+					  const struct controller_brokers *b,
+					  struct zk_partition_state *next);
+
+/* Preferred leader election: leadership goes back to replicas[0] when it
+ * is live, not shutting and in the ISR and does not lead already; the ISR
+ * is unchanged. */
+int controller_decide_preferred(const struct zk_partition_state *cur,
+				const int32_t *replicas, int n_replicas,
+				const struct controller_brokers *b,
+				struct zk_partition_state *next);
+
+/* Kafka's auto-rebalance test (leader.imbalance.per.broker.percentage):
+ * for each broker that is the preferred leader (preferred[i]) of some
+ * partitions, the share of those it does not lead (leader[i] !=
+ * preferred[i]) is its imbalance. Writes into out (room for n ids) the
+ * brokers whose imbalance is above percentage/100, in increasing order,
+ * and returns their count. */
+int controller_imbalanced_brokers(const int32_t *preferred, const int32_t *leader, int n,
+				  int percentage, int32_t *out);
+
+/* ---- the controller ---- */
+
+/* The broker keys the controller uses, with Kafka's names. */
+struct controller_config {
+	int32_t broker_id;                      /* broker.id */
+	int32_t default_replication_factor;     /* default.replication.factor (1) */
+	bool unclean_leader_election_enable;    /* unclean.leader.election.enable (false) */
+	bool auto_leader_rebalance_enable;      /* auto.leader.rebalance.enable (true) */
+	int32_t leader_imbalance_per_broker_percentage;  /* (10) */
+	int32_t leader_imbalance_check_interval_seconds; /* (300) */
+	bool controlled_shutdown_enable;        /* controlled.shutdown.enable (true):
+						 * controller_stop moves this
+						 * broker's leaderships away first */
+};
+
+/* One partition as the channel tells it to a broker (the fields of Kafka's
+ * LeaderAndIsr and UpdateMetadata partition states). Pointers are valid
+ * during the call only. */
+struct controller_partition_state {
+	const char *topic;
+	const char *topic_id;        /* Kafka's Uuid string, "" when the topic has none */
+	int32_t partition;
+	int32_t controller_epoch;
+	int32_t leader;              /* ZK_LEADER_NONE: offline */
+	int32_t leader_epoch;
+	int8_t leader_recovery_state;  /* ZK_RECOVERY_*: RECOVERING after an
+					* unclean election */
+	const int32_t *isr;
+	int n_isr;
+	int32_t partition_epoch;     /* the state znode's version */
+	const int32_t *replicas;
+	int n_replicas;
+	bool is_new;                 /* first LeaderAndIsr of a new partition */
+};
+
+/* One replica to stop (Kafka's StopReplica partition). */
+struct controller_stop_replica {
+	const char *topic;
+	int32_t partition;
+	int32_t leader_epoch;
+	bool delete_partition;       /* the topic is deleted: remove its log */
+};
+
+/*
+ * How the controller reaches the brokers. Called on the controller's event
+ * thread, one call at a time, always with the epoch of the controller that
+ * decided, after the decision is written to ZooKeeper, and with the broker
+ * epoch of the recipient (the czxid of its registration, as Kafka's
+ * broker_epoch: a broker refuses what was meant for its previous life). An implementation
+ * sends (or queues) the request and returns; a nonzero return is logged,
+ * and the broker catches up from the next request or from the znodes. A
+ * function may be NULL (nothing sent).
+ *   leader_and_isr   the partitions of which broker_id is a replica whose
+ *                    leader or ISR changed (or all of them when the broker
+ *                    came up or the controller took over)
+ *   update_metadata  every live broker, the partitions that changed (or
+ *                    all of them), and the live broker ids
+ *   stop_replica     broker_id stops following these partitions (controlled
+ *                    shutdown), or deletes them (topic deletion)
+ */
+struct controller_channel {
+	int (*leader_and_isr)(void *arg, int32_t broker_id, int64_t broker_epoch,
+			      int32_t controller_epoch,
+			      const struct controller_partition_state *states, int n);
+	int (*update_metadata)(void *arg, int32_t broker_id, int64_t broker_epoch,
+			       int32_t controller_epoch, const int32_t *live_brokers, int n_live,
+			       const struct controller_partition_state *states, int n);
+	int (*stop_replica)(void *arg, int32_t broker_id, int64_t broker_epoch,
+			    int32_t controller_epoch,
+			    const struct controller_stop_replica *parts, int n);
+	void *arg;
+};
+
+struct controller;
+
+/* What the controller is doing, for status views and tests. */
+struct controller_info {
+	bool active;                 /* this broker is the controller */
+	int32_t controller_id;       /* who is, as last seen; -1: unknown */
+	int32_t epoch;               /* while active: the controller epoch */
+	int32_t epoch_zk_version;    /* while active: guard 2 of zkmeta.h */
+	int32_t elections_won;
+	int32_t resignations;
+	int32_t offline_partitions;  /* while active: partitions with no leader */
+};
+
+/* Starts the event thread, which enters the election at once. zkc stays
+ * the caller's; cfg and ch are copied. -EINVAL (broker_id < 0, or
+ * leader_imbalance_check_interval_seconds < 1), -ENOMEM, -EAGAIN (no
+ * thread). */
+int controller_start(struct zkc *zkc, const struct controller_config *cfg,
+		     const struct controller_channel *ch, struct controller **out);
+
+/* Stops the controller: when it is active and controlled.shutdown.enable,
+ * first moves its own broker's leaderships away (as a controlled
+ * shutdown); then it stops processing and joins the thread. After it
+ * returns the controller makes no zkc call; the owner may then close the
+ * handle, and must do so before controller_free (zkc_close waits for and
+ * drops the watches that point at the controller). */
+void controller_stop(struct controller *ctl);
+/* Frees a stopped controller. NULL is fine. */
+void controller_free(struct controller *ctl);
+
+/* The owner's zkc session callback forwards its events here (it may be
+ * called on the completion thread). On ZKC_EXPIRED or ZKC_AUTH_FAILED the
+ * controller resigns and waits for controller_reconnect. */
+void controller_session_event(struct controller *ctl, enum zkc_session ev);
+
+/* After an expiry, the owner's new handle: the controller switches to it
+ * and enters the election again. Returns once it no longer uses the old
+ * handle (which the owner then closes). Not from a zkc callback. */
+int controller_reconnect(struct controller *ctl, struct zkc *zkc);
+
+/* A partition named in an answer. */
+struct controller_tp {
+	char topic[ZK_TOPIC_MAX + 1];
+	int32_t partition;
+};
+
+/* A broker asks to shut down (Kafka's ControlledShutdown request). Of
+ * its partitions with more than one replica, the controller moves those
+ * it leads to other in-sync replicas (which are told first), and stops
+ * it following the others (StopReplica, then out of their ISRs). Returns
+ * how many partitions it still leads, all of them listed in *remaining
+ * (malloc'd, the caller frees; remaining may be NULL): 0 means it may go.
+ * As in Kafka, a partition it leads alone stays led by it and is listed;
+ * the broker then retries and, after its retries, goes anyway. Waits for
+ * the event thread. -EAGAIN: this broker is not the controller (ask the
+ * current one); -ENOENT: broker_id is not live; -EPERM, or a ZooKeeper
+ * error, when the controller lost its office on the way. Not from a zkc
+ * callback. */
+int controller_controlled_shutdown(struct controller *ctl, int32_t broker_id,
+				   struct controller_tp **remaining);
+
+/* Creates a topic as Kafka's AdminZkClient does on any broker: assigns
+ * its replicas over the live brokers (controller_assign_replicas, random
+ * start) and writes the assignment and config (may be NULL); the
+ * controller then creates the partition states. replication_factor < 0
+ * means cfg->default_replication_factor. -EINVAL (see the assignment,
+ * or a bad name), -EEXIST, or a ZooKeeper error. */
+int controller_create_topic(struct zkc *zkc, const struct controller_config *cfg,
+			    const char *topic, int n_partitions, int replication_factor,
+			    const struct zk_config *config);
+
+/* A snapshot of the controller's state; any thread. */
+void controller_get_info(struct controller *ctl, struct controller_info *info);
+
+#endif

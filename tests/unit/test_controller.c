@@ -1,0 +1,1197 @@
+/*
+ * test_controller.c — the cluster controller (repl/controller.c).
+ *
+ * First its pure decisions, case by case against Kafka's rules: replica
+ * assignment (Kafka's own expected layout for 5 brokers), the offline,
+ * controlled-shutdown and preferred elections with the ISR each leaves,
+ * the leader epoch bump, and the per-broker imbalance.
+ *
+ * Then the controller against a real ZooKeeper (one server for the binary,
+ * tests/unit/zksrv.c; a chroot per test): brokers are zkc sessions
+ * registered with zkmeta_register_broker, and "killing" one closes its
+ * session. Covered: topic creation, broker loss and return, the ISR
+ * notice of a leader and the rebalance that follows; offline partitions
+ * without unclean election; controlled shutdown; a broker restarted
+ * behind the controller's back; failover by session expiry, the refused
+ * write of the deposed controller, its return as a follower; a fenced
+ * write that makes the controller resign and win again; topic deletion
+ * and creation. The channel is implemented by recording every partition
+ * each broker was sent, and the tests assert what went to whom with which
+ * leader, leader epoch and ISR. Nothing waits for a fixed time: each
+ * expectation is polled with a deadline.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "repl/controller.h"
+#include "repl/zkc.h"
+#include "repl/zkdata.h"
+#include "repl/zkmeta.h"
+#include "tests/unit/zksrv.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define SESSION_MS 6000
+#define CONNECT_MS 20000
+#define WAIT_MS    15000   /* deadline of an expectation; they come in ms */
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* ---- pure decisions ---- */
+
+static void test_assign_kafka_layout(void **state)
+{
+	/* Kafka's AdminTest.testReplicaAssignment: 5 brokers, 10
+	 * partitions, replication factor 3, start index 0. */
+	static const int32_t expected[10][3] = {
+		{ 0, 1, 2 }, { 1, 2, 3 }, { 2, 3, 4 }, { 3, 4, 0 }, { 4, 0, 1 },
+		{ 0, 2, 3 }, { 1, 3, 4 }, { 2, 4, 0 }, { 3, 0, 1 }, { 4, 1, 2 },
+	};
+	int32_t brokers[] = { 0, 1, 2, 3, 4 }, out[30];
+	int p;
+
+	(void)state;
+	assert_int_equal(controller_assign_replicas(brokers, 5, 10, 3, 0, 0, out), 0);
+	for (p = 0; p < 10; p++)
+		assert_memory_equal(&out[p * 3], expected[p], sizeof(expected[p]));
+}
+
+static void test_assign_spread_and_errors(void **state)
+{
+	int32_t brokers[] = { 2, 5, 9, 11 }, unsorted[] = { 1, 3, 2 }, twice[] = { 1, 1 };
+	int32_t out[4 * 12];
+	int lead[4], replica[4], p, i, j, round, start;
+
+	(void)state;
+	/* Any start: every partition has distinct brokers, each broker leads
+	 * 12/4 partitions and holds 12*3/4 replicas. */
+	for (round = 0; round < 20; round++) {
+		start = round < 4 ? round : -1;
+		memset(lead, 0, sizeof(lead));
+		memset(replica, 0, sizeof(replica));
+		assert_int_equal(controller_assign_replicas(brokers, 4, 12, 3, start,
+							    start, out), 0);
+		for (p = 0; p < 12; p++)
+			for (i = 0; i < 3; i++) {
+				for (j = 0; j < i; j++)
+					assert_int_not_equal(out[p * 3 + i], out[p * 3 + j]);
+				for (j = 0; j < 4 && brokers[j] != out[p * 3 + i]; j++)
+					;
+				assert_true(j < 4);
+				replica[j]++;
+				lead[j] += i == 0;
+			}
+		for (j = 0; j < 4; j++) {
+			assert_int_equal(lead[j], 3);
+			assert_int_equal(replica[j], 9);
+		}
+	}
+	/* Start index 1 moves the first leader to the second broker. */
+	assert_int_equal(controller_assign_replicas(brokers, 4, 1, 2, 1, 0, out), 0);
+	assert_int_equal(out[0], 5);
+	assert_int_equal(out[1], 9);
+	/* One broker, factor one. */
+	assert_int_equal(controller_assign_replicas(brokers, 1, 3, 1, -1, -1, out), 0);
+	assert_int_equal(out[2], 2);
+	/* Kafka's INVALID_REPLICATION_FACTOR and INVALID_PARTITIONS. */
+	assert_int_equal(controller_assign_replicas(brokers, 4, 1, 5, 0, 0, out), -EINVAL);
+	assert_int_equal(controller_assign_replicas(brokers, 4, 1, 0, 0, 0, out), -EINVAL);
+	assert_int_equal(controller_assign_replicas(brokers, 0, 1, 1, 0, 0, out), -EINVAL);
+	assert_int_equal(controller_assign_replicas(brokers, 4, 0, 1, 0, 0, out), -EINVAL);
+	assert_int_equal(controller_assign_replicas(unsorted, 3, 1, 1, 0, 0, out), -EINVAL);
+	assert_int_equal(controller_assign_replicas(twice, 2, 1, 1, 0, 0, out), -EINVAL);
+}
+
+/* A state with leader, leader epoch 7, controller epoch 3 and the ISR. */
+static struct zk_partition_state st(int32_t leader, const int32_t *isr, int n_isr)
+{
+	return (struct zk_partition_state){ .controller_epoch = 3, .leader = leader,
+					    .leader_epoch = 7, .isr = (int32_t *)isr,
+					    .n_isr = n_isr };
+}
+
+static void expect_next(const struct zk_partition_state *next, int32_t leader,
+			const int32_t *isr, int n_isr)
+{
+	assert_int_equal(next->leader, leader);
+	assert_int_equal(next->leader_epoch, 8);
+	assert_int_equal(next->controller_epoch, 3);
+	assert_int_equal(next->n_isr, n_isr);
+	assert_memory_equal(next->isr, isr, (size_t)n_isr * sizeof(*isr));
+}
+
+static void test_decide_live(void **state)
+{
+	int32_t r123[] = { 1, 2, 3 }, r321[] = { 3, 2, 1 }, r12[] = { 1, 2 };
+	int32_t isr123[] = { 1, 2, 3 }, isr13[] = { 1, 3 }, isr1[] = { 1 }, isr12[] = { 1, 2 };
+	int32_t live123[] = { 1, 2, 3 }, live12[] = { 1, 2 }, live23[] = { 2, 3 };
+	int32_t live3[] = { 3 }, live2[] = { 2 }, shut2[] = { 2 };
+	struct controller_brokers all = { live123, 3, NULL, 0 };
+	struct controller_brokers no3 = { live12, 2, NULL, 0 };
+	struct controller_brokers no1 = { live23, 2, NULL, 0 };
+	struct controller_brokers no1_shut2 = { live23, 2, shut2, 1 };
+	struct controller_brokers only3 = { live3, 1, NULL, 0 };
+	struct controller_brokers only2 = { live2, 1, NULL, 0 };
+	struct controller_brokers none = { NULL, 0, NULL, 0 };
+	struct zk_partition_state cur, next;
+	bool unclean;
+
+	(void)state;
+	/* Everyone alive: nothing to change. */
+	cur = st(1, isr123, 3);
+	assert_int_equal(controller_decide_live(&cur, r123, 3, &all, false, &next, &unclean), 0);
+	assert_null(next.isr);
+	/* A follower died: the leader stays, the ISR shrinks, epoch + 1. */
+	assert_int_equal(controller_decide_live(&cur, r123, 3, &no3, false, &next, NULL), 1);
+	expect_next(&next, 1, (int32_t[]){ 1, 2 }, 2);
+	zk_partition_state_clear(&next);
+	/* The leader died: the first live replica in assignment order that
+	 * is in the ISR; the ISR keeps its own order. */
+	assert_int_equal(controller_decide_live(&cur, r123, 3, &no1, false, &next, &unclean), 1);
+	expect_next(&next, 2, (int32_t[]){ 2, 3 }, 2);
+	assert_false(unclean);
+	assert_int_equal(next.leader_recovery_state, ZK_RECOVERY_RECOVERED);
+	zk_partition_state_clear(&next);
+	assert_int_equal(controller_decide_live(&cur, r321, 3, &no1, false, &next, NULL), 1);
+	expect_next(&next, 3, (int32_t[]){ 2, 3 }, 2);
+	zk_partition_state_clear(&next);
+	/* A live replica outside the ISR is passed over. */
+	cur = st(1, isr13, 2);
+	assert_int_equal(controller_decide_live(&cur, r123, 3, &no1, false, &next, NULL), 1);
+	expect_next(&next, 3, (int32_t[]){ 3 }, 1);
+	zk_partition_state_clear(&next);
+	/* A broker shutting down is not elected. */
+	cur = st(1, isr123, 3);
+	assert_int_equal(controller_decide_live(&cur, r123, 3, &no1_shut2, false, &next, NULL), 1);
+	expect_next(&next, 3, (int32_t[]){ 2, 3 }, 2);
+	zk_partition_state_clear(&next);
+	/* A live leader that is shutting down keeps leading here (the
+	 * controlled shutdown moves it). */
+	assert_int_equal(controller_decide_live(&cur, r123, 3,
+		&(struct controller_brokers){ live123, 3, (int32_t[]){ 1 }, 1 },
+		false, &next, NULL), 0);
+
+	/* The sole ISR member died, unclean election off: offline, and the
+	 * ISR keeps it. Asked again: no change. */
+	cur = st(1, isr1, 1);
+	assert_int_equal(controller_decide_live(&cur, r12, 2, &only2, false, &next, &unclean), 1);
+	expect_next(&next, ZK_LEADER_NONE, isr1, 1);
+	assert_false(unclean);
+	zk_partition_state_clear(&next);
+	cur = st(ZK_LEADER_NONE, isr1, 1);
+	assert_int_equal(controller_decide_live(&cur, r12, 2, &only2, false, &next, NULL), 0);
+	/* It comes back: it leads again. */
+	assert_int_equal(controller_decide_live(&cur, r12, 2, &all, false, &next, NULL), 1);
+	expect_next(&next, 1, isr1, 1);
+	zk_partition_state_clear(&next);
+	/* Unclean election on: the first live replica, alone in the ISR. */
+	cur = st(1, isr1, 1);
+	assert_int_equal(controller_decide_live(&cur, r12, 2, &only2, true, &next, &unclean), 1);
+	expect_next(&next, 2, (int32_t[]){ 2 }, 1);
+	assert_true(unclean);
+	assert_int_equal(next.leader_recovery_state, ZK_RECOVERY_RECOVERING);
+	zk_partition_state_clear(&next);
+	/* ... but with no live replica at all, offline still. */
+	assert_int_equal(controller_decide_live(&cur, r12, 2, &only3, true, &next, &unclean), 1);
+	expect_next(&next, ZK_LEADER_NONE, isr1, 1);
+	assert_false(unclean);
+	zk_partition_state_clear(&next);
+	/* Two ISR members die at once: the ISR keeps its last member. */
+	cur = st(1, isr12, 2);
+	assert_int_equal(controller_decide_live(&cur, r123, 3, &only3, false, &next, NULL), 1);
+	expect_next(&next, ZK_LEADER_NONE, (int32_t[]){ 2 }, 1);
+	zk_partition_state_clear(&next);
+	assert_int_equal(controller_decide_live(&cur, r123, 3, &none, false, &next, NULL), 1);
+	expect_next(&next, ZK_LEADER_NONE, (int32_t[]){ 2 }, 1);
+	zk_partition_state_clear(&next);
+}
+
+static void test_decide_controlled_shutdown(void **state)
+{
+	int32_t r123[] = { 1, 2, 3 }, r231[] = { 2, 3, 1 }, r1[] = { 1 };
+	int32_t isr123[] = { 1, 2, 3 }, isr231[] = { 2, 3, 1 }, isr1[] = { 1 }, isr13[] = { 1, 3 };
+	int32_t live123[] = { 1, 2, 3 }, live12[] = { 1, 2 };
+	int32_t shut1[] = { 1 }, shut2[] = { 2 }, shut12[] = { 1, 2 };
+	struct controller_brokers b;
+	struct zk_partition_state cur, next;
+
+	(void)state;
+	/* The shutting leader gives way to the next in-sync replica and
+	 * leaves the ISR. */
+	b = (struct controller_brokers){ live123, 3, shut1, 1 };
+	cur = st(1, isr123, 3);
+	assert_int_equal(controller_decide_controlled_shutdown(&cur, r123, 3, &b, &next), 1);
+	expect_next(&next, 2, (int32_t[]){ 2, 3 }, 2);
+	zk_partition_state_clear(&next);
+	/* Assignment order decides who takes over. */
+	cur = st(1, isr231, 3);
+	assert_int_equal(controller_decide_controlled_shutdown(&cur, r231, 3, &b, &next), 1);
+	expect_next(&next, 2, (int32_t[]){ 2, 3 }, 2);
+	zk_partition_state_clear(&next);
+	/* Neither a dead nor another shutting broker takes over. */
+	b = (struct controller_brokers){ live12, 2, shut12, 2 };
+	cur = st(1, isr123, 3);
+	assert_int_equal(controller_decide_controlled_shutdown(&cur, r123, 3, &b, &next), 0);
+	b = (struct controller_brokers){ live123, 3, shut12, 2 };
+	assert_int_equal(controller_decide_controlled_shutdown(&cur, r123, 3, &b, &next), 1);
+	expect_next(&next, 3, (int32_t[]){ 3 }, 1);
+	zk_partition_state_clear(&next);
+	/* A shutting follower only leaves the ISR. */
+	b = (struct controller_brokers){ live123, 3, shut2, 1 };
+	assert_int_equal(controller_decide_controlled_shutdown(&cur, r123, 3, &b, &next), 1);
+	expect_next(&next, 1, isr13, 2);
+	zk_partition_state_clear(&next);
+	/* ... unless it is not in it: nothing to do. */
+	cur = st(1, isr13, 2);
+	assert_int_equal(controller_decide_controlled_shutdown(&cur, r123, 3, &b, &next), 0);
+	/* A leader without a successor keeps everything, even when it is
+	 * the only replica. */
+	b = (struct controller_brokers){ live123, 3, shut1, 1 };
+	cur = st(1, isr1, 1);
+	assert_int_equal(controller_decide_controlled_shutdown(&cur, r123, 3, &b, &next), 0);
+	assert_int_equal(controller_decide_controlled_shutdown(&cur, r1, 1, &b, &next), 0);
+}
+
+static void test_decide_preferred(void **state)
+{
+	int32_t r123[] = { 1, 2, 3 }, isr231[] = { 2, 3, 1 }, isr23[] = { 2, 3 };
+	int32_t live123[] = { 1, 2, 3 }, live23[] = { 2, 3 }, shut1[] = { 1 };
+	struct controller_brokers all = { live123, 3, NULL, 0 };
+	struct zk_partition_state cur, next;
+
+	(void)state;
+	cur = st(2, isr231, 3);
+	assert_int_equal(controller_decide_preferred(&cur, r123, 3, &all, &next), 1);
+	expect_next(&next, 1, isr231, 3);
+	zk_partition_state_clear(&next);
+	/* Not when it leads already, is dead, shutting or out of the ISR. */
+	cur = st(1, isr231, 3);
+	assert_int_equal(controller_decide_preferred(&cur, r123, 3, &all, &next), 0);
+	cur = st(2, isr231, 3);
+	assert_int_equal(controller_decide_preferred(&cur, r123, 3,
+		&(struct controller_brokers){ live23, 2, NULL, 0 }, &next), 0);
+	assert_int_equal(controller_decide_preferred(&cur, r123, 3,
+		&(struct controller_brokers){ live123, 3, shut1, 1 }, &next), 0);
+	cur = st(2, isr23, 2);
+	assert_int_equal(controller_decide_preferred(&cur, r123, 3, &all, &next), 0);
+	assert_int_equal(controller_decide_preferred(&cur, r123, 0, &all, &next), 0);
+}
+
+static void test_imbalance(void **state)
+{
+	int32_t pref[20], lead[20], out[20];
+	int i;
+
+	(void)state;
+	/* Broker 1 is preferred for 10 partitions, broker 2 for 10. */
+	for (i = 0; i < 20; i++) {
+		pref[i] = i < 10 ? 1 : 2;
+		lead[i] = pref[i];
+	}
+	assert_int_equal(controller_imbalanced_brokers(pref, lead, 20, 10, out), 0);
+	/* 1 of 10 not led: 10% is not above 10%. */
+	lead[0] = 2;
+	assert_int_equal(controller_imbalanced_brokers(pref, lead, 20, 10, out), 0);
+	/* 2 of 10: above. */
+	lead[1] = 3;
+	assert_int_equal(controller_imbalanced_brokers(pref, lead, 20, 10, out), 1);
+	assert_int_equal(out[0], 1);
+	/* Both brokers, reported in increasing order whatever the input's. */
+	lead[19] = lead[18] = ZK_LEADER_NONE;
+	assert_int_equal(controller_imbalanced_brokers(pref + 10, lead + 10, 10, 10, out), 1);
+	for (i = 0; i < 10; i++) {
+		int32_t t = pref[i];
+
+		pref[i] = pref[19 - i];
+		pref[19 - i] = t;
+		t = lead[i];
+		lead[i] = lead[19 - i];
+		lead[19 - i] = t;
+	}
+	assert_int_equal(controller_imbalanced_brokers(pref, lead, 20, 10, out), 2);
+	assert_int_equal(out[0], 1);
+	assert_int_equal(out[1], 2);
+	/* 0%: any partition led by another broker counts; 100%: never. */
+	assert_int_equal(controller_imbalanced_brokers(pref, lead, 20, 0, out), 2);
+	assert_int_equal(controller_imbalanced_brokers(pref, lead, 20, 100, out), 0);
+	assert_int_equal(controller_imbalanced_brokers(pref, lead, 0, 10, out), 0);
+}
+
+/* ---- a cluster on a real ZooKeeper ---- */
+
+static struct zksrv srv;
+
+enum { REC_LISR, REC_META, REC_STOP };
+
+/* One partition of one request to one broker. */
+struct sent {
+	int kind;
+	int32_t broker_id, controller_epoch;
+	int64_t broker_epoch;
+	char topic[32];
+	int32_t partition, leader, leader_epoch;
+	int32_t isr[8];
+	int n_isr;
+	bool is_new, delete_partition;
+};
+
+#define MAX_SENT 4096
+
+/* The channel under test: what the active controller told each broker. */
+struct recorder {
+	pthread_mutex_t lock;
+	struct sent v[MAX_SENT];
+	int n;
+	int bad;        /* calls that broke a rule (checked by cluster_stop) */
+	pthread_cond_t cond;
+	bool gated;     /* LeaderAndIsr calls wait until it is cleared */
+	bool held;      /* one is waiting: the controller's thread is busy */
+};
+
+/* Holds the controller's thread in its next LeaderAndIsr call, so that
+ * what happens meanwhile reaches it as one event. */
+static void rec_gate(struct recorder *r, bool on)
+{
+	pthread_mutex_lock(&r->lock);
+	r->gated = on;
+	r->held = false;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static bool rec_wait_held(struct recorder *r)
+{
+	struct timespec end;
+	bool held;
+
+	deadline_from_ms(CLOCK_REALTIME, WAIT_MS, &end);
+	pthread_mutex_lock(&r->lock);
+	while (!r->held && pthread_cond_timedwait(&r->cond, &r->lock, &end) != ETIMEDOUT)
+		;
+	held = r->held;
+	pthread_mutex_unlock(&r->lock);
+	return held;
+}
+
+static void rec_add(struct recorder *r, const struct sent *s)
+{
+	pthread_mutex_lock(&r->lock);
+	if (r->n < MAX_SENT)
+		r->v[r->n++] = *s;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void rec_states(struct recorder *r, int kind, int32_t broker_id, int64_t broker_epoch,
+		       int32_t epoch, const struct controller_partition_state *states, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct sent s = { .kind = kind, .broker_id = broker_id,
+				  .controller_epoch = epoch, .broker_epoch = broker_epoch,
+				  .partition = states[i].partition,
+				  .leader = states[i].leader,
+				  .leader_epoch = states[i].leader_epoch,
+				  .n_isr = states[i].n_isr < 8 ? states[i].n_isr : 8,
+				  .is_new = states[i].is_new };
+
+		snprintf(s.topic, sizeof(s.topic), "%s", states[i].topic);
+		memcpy(s.isr, states[i].isr, (size_t)s.n_isr * sizeof(int32_t));
+		/* A state carries the epoch of the controller that wrote it:
+		 * this one or an earlier one. cmocka's asserts belong to the
+		 * test's thread: counted here. */
+		if (states[i].controller_epoch > epoch || states[i].n_isr < 1 ||
+		    !zk_uuid_valid(states[i].topic_id) || broker_epoch <= 0)
+			__atomic_add_fetch(&r->bad, 1, __ATOMIC_RELAXED);
+		rec_add(r, &s);
+	}
+}
+
+static bool has_id(const int32_t *ids, int n, int32_t id)
+{
+	for (int i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+static int rec_lisr(void *arg, int32_t broker_id, int64_t broker_epoch, int32_t epoch,
+		    const struct controller_partition_state *states, int n)
+{
+	struct recorder *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->gated) {
+		r->held = true;
+		pthread_cond_broadcast(&r->cond);
+		while (r->gated)
+			pthread_cond_wait(&r->cond, &r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	rec_states(arg, REC_LISR, broker_id, broker_epoch, epoch, states, n);
+	return 0;
+}
+
+static int rec_meta(void *arg, int32_t broker_id, int64_t broker_epoch, int32_t epoch,
+		    const int32_t *live, int n_live,
+		    const struct controller_partition_state *states, int n)
+{
+	if (n_live < 1 || n_live > 3 || !has_id(live, n_live, broker_id))
+		__atomic_add_fetch(&((struct recorder *)arg)->bad, 1, __ATOMIC_RELAXED);
+	rec_states(arg, REC_META, broker_id, broker_epoch, epoch, states, n);
+	return 0;
+}
+
+static int rec_stop(void *arg, int32_t broker_id, int64_t broker_epoch, int32_t epoch,
+		    const struct controller_stop_replica *parts, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct sent s = { .kind = REC_STOP, .broker_id = broker_id,
+				  .controller_epoch = epoch, .broker_epoch = broker_epoch, .partition = parts[i].partition,
+				  .leader_epoch = parts[i].leader_epoch,
+				  .delete_partition = parts[i].delete_partition };
+
+		snprintf(s.topic, sizeof(s.topic), "%s", parts[i].topic);
+		rec_add(arg, &s);
+	}
+	return 0;
+}
+
+/* How many records match; leader_epoch < 0 and leader < -1 match any. */
+static int rec_count(struct recorder *r, int kind, int32_t broker_id, const char *topic,
+		     int32_t partition, int32_t leader, int32_t leader_epoch)
+{
+	int i, n = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (i = 0; i < r->n; i++) {
+		const struct sent *s = &r->v[i];
+
+		n += s->kind == kind && s->broker_id == broker_id &&
+		     !strcmp(s->topic, topic) && s->partition == partition &&
+		     (leader < -1 || s->leader == leader) &&
+		     (leader_epoch < 0 || s->leader_epoch == leader_epoch);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+static void pause_ms(int ms)
+{
+	struct timespec ts = { 0, ms * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Polls until the record is there (1) or the deadline passed (0). */
+static int rec_wait(struct recorder *r, int kind, int32_t broker_id, const char *topic,
+		    int32_t partition, int32_t leader, int32_t leader_epoch)
+{
+	int64_t end = now_mono_ms() + WAIT_MS;
+
+	while (!rec_count(r, kind, broker_id, topic, partition, leader, leader_epoch)) {
+		if (now_mono_ms() > end)
+			return 0;
+		pause_ms(10);
+	}
+	return 1;
+}
+
+/* Polls until broker_id was sent UpdateMetadata for topic-p with an ISR
+ * of n_isr members (1), or the deadline passed (0). */
+static int rec_wait_isr(struct recorder *r, int32_t broker_id, const char *topic,
+			int32_t partition, int n_isr)
+{
+	int64_t end = now_mono_ms() + WAIT_MS;
+	int i, found = 0;
+
+	while (!found && now_mono_ms() <= end) {
+		pthread_mutex_lock(&r->lock);
+		for (i = 0; i < r->n && !found; i++)
+			found = r->v[i].kind == REC_META && r->v[i].broker_id == broker_id &&
+				!strcmp(r->v[i].topic, topic) && r->v[i].partition == partition &&
+				r->v[i].n_isr == n_isr;
+		pthread_mutex_unlock(&r->lock);
+		if (!found)
+			pause_ms(10);
+	}
+	return found;
+}
+
+/* The broker epoch of the LeaderAndIsr of topic-p at that leader epoch to
+ * broker_id; 0 when none was sent. */
+static int64_t rec_broker_epoch(struct recorder *r, int32_t broker_id, const char *topic,
+				int32_t partition, int32_t leader_epoch)
+{
+	int64_t epoch = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (int i = 0; i < r->n; i++)
+		if (r->v[i].kind == REC_LISR && r->v[i].broker_id == broker_id &&
+		    !strcmp(r->v[i].topic, topic) && r->v[i].partition == partition &&
+		    r->v[i].leader_epoch == leader_epoch)
+			epoch = r->v[i].broker_epoch;
+	pthread_mutex_unlock(&r->lock);
+	return epoch;
+}
+
+/* A broker: its session, its registration and maybe a controller. */
+struct node {
+	int32_t id;
+	struct zkc *zkc;
+	struct controller *ctl;
+	struct recorder rec;
+	char chroot[32];
+};
+
+/* Static: a failing test may leave a handle whose thread still calls in. */
+static struct node nodes[4];
+
+static void on_session(void *arg, enum zkc_session ev)
+{
+	struct node *n = arg;
+	struct controller *ctl = __atomic_load_n(&n->ctl, __ATOMIC_ACQUIRE);
+
+	if (ctl)
+		controller_session_event(ctl, ev);
+}
+
+static struct zkc *open_at(const char *chroot, struct node *n)
+{
+	char connect[256];
+	struct zkc *zkc = NULL;
+
+	snprintf(connect, sizeof(connect), "%s%s", srv.connect, chroot);
+	assert_int_equal(zkc_open(connect, SESSION_MS, CONNECT_MS, n ? on_session : NULL,
+				  n, &zkc), 0);
+	return zkc;
+}
+
+static void node_register(struct node *n)
+{
+	struct zk_endpoint ep = { "PLAINTEXT", "PLAINTEXT", "127.0.0.1", 9090 + n->id };
+	struct zk_broker b = { .jmx_port = -1, .timestamp = 1, .endpoints = &ep,
+			       .n_endpoints = 1 };
+
+	n->zkc = open_at(n->chroot, n);
+	assert_int_equal(zkmeta_ensure_paths(n->zkc), 0);
+	assert_int_equal(zkmeta_register_broker(n->zkc, n->id, &b), 0);
+}
+
+static struct controller_config config_of(int32_t id, bool rebalance)
+{
+	return (struct controller_config){
+		.broker_id = id, .default_replication_factor = 2,
+		.unclean_leader_election_enable = false,
+		.auto_leader_rebalance_enable = rebalance,
+		.leader_imbalance_per_broker_percentage = 10,
+		.leader_imbalance_check_interval_seconds = 1,
+		.controlled_shutdown_enable = true,
+	};
+}
+
+/* Brokers 1..3 registered under chroot; controllers on the first
+ * n_controllers of them. */
+static void cluster_start(const char *chroot, int n_controllers, bool rebalance)
+{
+	int i;
+
+	for (i = 1; i <= 3; i++) {
+		struct node *n = &nodes[i];
+
+		pthread_mutex_lock(&n->rec.lock);
+		n->rec.n = 0;
+		n->rec.bad = 0;
+		pthread_mutex_unlock(&n->rec.lock);
+		n->id = i;
+		n->ctl = NULL;
+		snprintf(n->chroot, sizeof(n->chroot), "%s", chroot);
+		node_register(n);
+	}
+	for (i = 1; i <= n_controllers; i++) {
+		struct controller_config cfg = config_of(i, rebalance);
+		struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[i].rec };
+		struct controller *ctl;
+
+		assert_int_equal(controller_start(nodes[i].zkc, &cfg, &ch, &ctl), 0);
+		__atomic_store_n(&nodes[i].ctl, ctl, __ATOMIC_RELEASE);
+	}
+}
+
+static void node_kill(struct node *n)
+{
+	struct controller *ctl = n->ctl;
+
+	if (ctl)
+		controller_stop(ctl);
+	zkc_close(n->zkc);
+	n->zkc = NULL;
+	__atomic_store_n(&n->ctl, NULL, __ATOMIC_RELEASE);
+	controller_free(ctl);
+}
+
+static void cluster_stop(void)
+{
+	for (int i = 1; i <= 3; i++) {
+		node_kill(&nodes[i]);
+		assert_int_equal(__atomic_load_n(&nodes[i].rec.bad, __ATOMIC_RELAXED), 0);
+	}
+}
+
+/* The node whose controller is active, once exactly one is. */
+static struct node *wait_active(void)
+{
+	int64_t end = now_mono_ms() + WAIT_MS;
+
+	for (;;) {
+		struct node *found = NULL;
+		int i, active = 0;
+
+		for (i = 1; i <= 3; i++) {
+			struct controller_info info;
+
+			if (!nodes[i].ctl)
+				continue;
+			controller_get_info(nodes[i].ctl, &info);
+			if (info.active) {
+				active++;
+				found = &nodes[i];
+			}
+		}
+		if (active == 1)
+			return found;
+		assert_true(now_mono_ms() < end);
+		pause_ms(10);
+	}
+}
+
+static void create_topic(struct zkc *zkc, const char *topic, const int32_t *replicas,
+			 int n_partitions, int rf)
+{
+	struct zk_assignment a[8];
+	struct zk_topic t = { .version = 3, .partitions = a, .n_partitions = n_partitions };
+
+	for (int p = 0; p < n_partitions; p++)
+		a[p] = (struct zk_assignment){ .replicas = (int32_t *)replicas + p * rf,
+					       .n_replicas = rf };
+	assert_int_equal(zk_uuid_new(t.topic_id), 0);
+	assert_int_equal(zkmeta_create_topic(zkc, topic, &t, NULL), 0);
+}
+
+/* Polls until topic-p has a state with leader_epoch >= min_epoch (and,
+ * when leader >= -1, that leader); the state and its version go out. */
+static void wait_state(struct zkc *zkc, const char *topic, int32_t p, int32_t min_epoch,
+		       int32_t leader, struct zk_partition_state *out, int32_t *zk_version)
+{
+	int64_t end = now_mono_ms() + WAIT_MS;
+	char why[ZK_WHY_LEN];
+
+	for (;;) {
+		struct zkmeta_topic t;
+
+		assert_int_equal(zkmeta_read_topic(zkc, topic, &t, why), 0);
+		assert_true(p < t.assignment.n_partitions);
+		if (t.partitions[p].present && t.partitions[p].state.leader_epoch >= min_epoch &&
+		    (leader < -1 || t.partitions[p].state.leader == leader)) {
+			*out = t.partitions[p].state;
+			if (zk_version)
+				*zk_version = t.partitions[p].zk_version;
+			t.partitions[p].state = (struct zk_partition_state){ 0 };
+			zkmeta_topic_clear(&t);
+			return;
+		}
+		zkmeta_topic_clear(&t);
+		assert_true(now_mono_ms() < end);
+		pause_ms(10);
+	}
+}
+
+/* Polls until the first states of topic's n partitions are written. */
+static void wait_created(struct zkc *zkc, const char *topic, int n)
+{
+	struct zk_partition_state s;
+
+	for (int p = 0; p < n; p++) {
+		wait_state(zkc, topic, p, 0, -2, &s, NULL);
+		zk_partition_state_clear(&s);
+	}
+}
+
+/* Polls until the controller's info says what pred wants. */
+static void wait_info(struct controller *ctl, bool (*pred)(const struct controller_info *, int32_t),
+		      int32_t arg, struct controller_info *info)
+{
+	int64_t end = now_mono_ms() + WAIT_MS;
+
+	for (;;) {
+		controller_get_info(ctl, info);
+		if (pred(info, arg))
+			return;
+		assert_true(now_mono_ms() < end);
+		pause_ms(10);
+	}
+}
+
+static bool follows(const struct controller_info *info, int32_t id)
+{
+	return !info->active && info->controller_id == id;
+}
+
+static bool is_active(const struct controller_info *info, int32_t yes)
+{
+	return info->active == (yes != 0);
+}
+
+static bool epoch_version_above(const struct controller_info *info, int32_t version)
+{
+	return info->active && info->epoch_zk_version > version;
+}
+
+static bool offline_count(const struct controller_info *info, int32_t n)
+{
+	return info->offline_partitions == n;
+}
+
+static void expect_isr(const struct zk_partition_state *s, const int32_t *isr, int n)
+{
+	assert_int_equal(s->n_isr, n);
+	assert_memory_equal(s->isr, isr, (size_t)n * sizeof(*isr));
+}
+
+/* The leader's half of an ISR change (Kafka's Partition.expandIsr in the
+ * ZooKeeper era): a guarded write of its own, then the notification. */
+static void leader_sets_isr(struct zkc *zkc, const char *topic, int32_t p,
+			    const int32_t *isr, int n)
+{
+	struct zk_partition_state s;
+	struct zk_tp tp = { (char *)topic, p };
+	struct zk_isr_change c = { &tp, 1 };
+	int32_t version;
+
+	wait_state(zkc, topic, p, 0, -2, &s, &version);
+	free(s.isr);
+	s.isr = (int32_t *)isr;
+	s.n_isr = n;
+	assert_int_equal(zkmeta_update_partition_state(zkc, topic, p, &s, version,
+						       ZKC_ANY_VERSION, NULL), 0);
+	assert_int_equal(zkmeta_notify_isr_change(zkc, &c), 0);
+}
+
+/* Topic creation, one controller elected, a broker lost and back, its
+ * ISR rejoined, and leadership given back to it by the rebalance. */
+static void test_topic_broker_loss_and_rebalance(void **state)
+{
+	int32_t replicas[9], brokers[] = { 1, 2, 3 };
+	struct zk_partition_state s;
+	struct controller_info info, other;
+	struct node *a, *b;
+	int p, i;
+
+	(void)state;
+	cluster_start("/t_loss", 2, true);
+	a = wait_active();
+	b = a == &nodes[1] ? &nodes[2] : &nodes[1];
+	controller_get_info(a->ctl, &info);
+	assert_true(info.epoch >= 1);
+	/* The loser follows the winner. */
+	wait_info(b->ctl, follows, a->id, &other);
+	assert_int_equal(controller_controlled_shutdown(b->ctl, 3, NULL), -EAGAIN);
+
+	/* replicas: [1,2,3] [2,3,1] [3,1,2]. */
+	assert_int_equal(controller_assign_replicas(brokers, 3, 3, 3, 0, 0, replicas), 0);
+	create_topic(nodes[3].zkc, "orders", replicas, 3, 3);
+	for (p = 0; p < 3; p++) {
+		wait_state(nodes[3].zkc, "orders", p, 0, -2, &s, NULL);
+		assert_int_equal(s.leader, replicas[p * 3]);
+		assert_int_equal(s.leader_epoch, 0);
+		assert_int_equal(s.controller_epoch, info.epoch);
+		expect_isr(&s, &replicas[p * 3], 3);
+		zk_partition_state_clear(&s);
+		for (i = 1; i <= 3; i++) {
+			assert_true(rec_wait(&a->rec, REC_LISR, i, "orders", p,
+					     replicas[p * 3], 0));
+			assert_true(rec_wait(&a->rec, REC_META, i, "orders", p,
+					     replicas[p * 3], 0));
+		}
+	}
+	/* Only the controller talks to brokers. */
+	assert_int_equal(b->rec.n, 0);
+
+	/* Broker 3 dies: orders-2 (led by 3) goes to 1, the next of [3,1,2]
+	 * in the ISR; every ISR loses 3; every epoch moves to 1. */
+	node_kill(&nodes[3]);
+	wait_state(nodes[1].zkc, "orders", 2, 1, -2, &s, NULL);
+	assert_int_equal(s.leader, 1);
+	assert_int_equal(s.leader_epoch, 1);
+	expect_isr(&s, (int32_t[]){ 1, 2 }, 2);
+	zk_partition_state_clear(&s);
+	wait_state(nodes[1].zkc, "orders", 0, 1, -2, &s, NULL);
+	assert_int_equal(s.leader, 1);
+	expect_isr(&s, (int32_t[]){ 1, 2 }, 2);
+	zk_partition_state_clear(&s);
+	wait_state(nodes[1].zkc, "orders", 1, 1, -2, &s, NULL);
+	assert_int_equal(s.leader, 2);
+	expect_isr(&s, (int32_t[]){ 2, 1 }, 2);
+	zk_partition_state_clear(&s);
+	for (p = 0; p < 3; p++)
+		for (i = 1; i <= 2; i++)
+			assert_true(rec_wait(&a->rec, REC_LISR, i, "orders", p, -2, 1));
+	assert_int_equal(rec_count(&a->rec, REC_LISR, 3, "orders", 2, -2, 1), 0);
+
+	/* Broker 3 returns: it hears of its partitions, still outside the
+	 * ISRs (only a leader puts it back). */
+	node_register(&nodes[3]);
+	for (p = 0; p < 3; p++)
+		assert_true(rec_wait(&a->rec, REC_LISR, 3, "orders", p, -2, 1));
+	wait_state(nodes[1].zkc, "orders", 2, 1, -2, &s, NULL);
+	assert_int_equal(s.leader, 1);
+	assert_int_equal(s.leader_epoch, 1);
+	zk_partition_state_clear(&s);
+
+	/* The leader of orders-2 takes 3 back into its ISR and says so: the
+	 * controller passes it on, and the rebalance (3 leads none of the
+	 * partitions it is preferred for) makes 3 the leader again. */
+	leader_sets_isr(nodes[1].zkc, "orders", 2, (int32_t[]){ 1, 2, 3 }, 3);
+	wait_state(nodes[1].zkc, "orders", 2, 2, 3, &s, NULL);
+	assert_int_equal(s.leader_epoch, 2);
+	expect_isr(&s, (int32_t[]){ 1, 2, 3 }, 3);
+	zk_partition_state_clear(&s);
+	for (i = 1; i <= 3; i++)
+		assert_true(rec_wait(&a->rec, REC_LISR, i, "orders", 2, 3, 2));
+	/* The others lead where they are preferred: untouched. */
+	wait_state(nodes[1].zkc, "orders", 0, 1, 1, &s, NULL);
+	assert_int_equal(s.leader_epoch, 1);
+	zk_partition_state_clear(&s);
+	assert_int_equal(b->rec.n, 0);
+	cluster_stop();
+}
+
+/* Unclean election off: partitions whose whole ISR died go offline and
+ * come back with that broker, even with another replica alive. */
+static void test_offline_and_back(void **state)
+{
+	int32_t solo[] = { 3 }, pair[] = { 3, 2 };
+	struct zk_partition_state s;
+	struct controller_info info;
+	struct node *a;
+
+	(void)state;
+	cluster_start("/t_offline", 1, false);
+	a = wait_active();
+	create_topic(nodes[2].zkc, "solo", solo, 1, 1);
+	create_topic(nodes[2].zkc, "pair", pair, 1, 2);
+	wait_created(nodes[2].zkc, "solo", 1);
+	/* The leader of pair-0 dropped 2 from its ISR. */
+	leader_sets_isr(nodes[2].zkc, "pair", 0, (int32_t[]){ 3 }, 1);
+	assert_true(rec_wait_isr(&a->rec, 2, "pair", 0, 1));
+
+	node_kill(&nodes[3]);
+	wait_state(nodes[2].zkc, "solo", 0, 1, ZK_LEADER_NONE, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 3 }, 1);
+	zk_partition_state_clear(&s);
+	wait_state(nodes[2].zkc, "pair", 0, 1, ZK_LEADER_NONE, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 3 }, 1);
+	assert_int_equal(s.leader_epoch, 1);
+	zk_partition_state_clear(&s);
+	assert_true(rec_wait(&a->rec, REC_LISR, 2, "pair", 0, ZK_LEADER_NONE, 1));
+	wait_info(a->ctl, offline_count, 2, &info);
+
+	node_register(&nodes[3]);
+	wait_state(nodes[2].zkc, "solo", 0, 2, 3, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 3 }, 1);
+	zk_partition_state_clear(&s);
+	wait_state(nodes[2].zkc, "pair", 0, 2, 3, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 3 }, 1);
+	assert_int_equal(s.leader_epoch, 2);
+	zk_partition_state_clear(&s);
+	assert_true(rec_wait(&a->rec, REC_LISR, 3, "solo", 0, 3, 2));
+	assert_true(rec_wait(&a->rec, REC_LISR, 2, "pair", 0, 3, 2));
+	cluster_stop();
+}
+
+/* A broker asks to shut down: leadership moves first, then the answer. */
+static void test_controlled_shutdown(void **state)
+{
+	int32_t cs[] = { 1, 2, 3, 2, 3, 1, 3, 1, 2 }, one[] = { 2 };
+	struct controller_tp *left;
+	struct zk_partition_state s;
+	struct node *a;
+	int p;
+
+	(void)state;
+	cluster_start("/t_shutdown", 1, false);
+	a = wait_active();
+	create_topic(nodes[3].zkc, "cs", cs, 3, 3);
+	create_topic(nodes[3].zkc, "one", one, 1, 1);
+	wait_created(nodes[3].zkc, "cs", 3);
+	wait_created(nodes[3].zkc, "one", 1);
+	assert_int_equal(controller_controlled_shutdown(a->ctl, 9, NULL), -ENOENT);
+
+	/* cs-1 was led by 2: now by 3, and 2 hears it no longer leads. It
+	 * stops following cs-0 and cs-2 and leaves their ISRs. The
+	 * single-replica one-0 cannot move: it is the answer (Kafka's). The
+	 * answer comes after the writes: no waiting below. */
+	assert_int_equal(controller_controlled_shutdown(a->ctl, 2, &left), 1);
+	assert_string_equal(left[0].topic, "one");
+	assert_int_equal(left[0].partition, 0);
+	free(left);
+	wait_state(nodes[3].zkc, "cs", 1, 1, 3, &s, NULL);
+	assert_int_equal(s.leader_epoch, 1);
+	expect_isr(&s, (int32_t[]){ 3, 1 }, 2);
+	zk_partition_state_clear(&s);
+	wait_state(nodes[3].zkc, "cs", 0, 1, 1, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 1, 3 }, 2);
+	zk_partition_state_clear(&s);
+	wait_state(nodes[3].zkc, "one", 0, 0, 2, &s, NULL);
+	assert_int_equal(s.leader_epoch, 0);
+	zk_partition_state_clear(&s);
+	for (p = 0; p < 3; p += 2) {
+		assert_int_equal(rec_count(&a->rec, REC_STOP, 2, "cs", p, -2, -1), 1);
+		assert_int_equal(rec_count(&a->rec, REC_LISR, 2, "cs", p, -2, 1), 0);
+	}
+	assert_int_equal(rec_count(&a->rec, REC_STOP, 2, "cs", 1, -2, -1), 0);
+	assert_int_equal(rec_count(&a->rec, REC_STOP, 2, "one", 0, -2, -1), 0);
+	for (p = 1; p <= 3; p++)
+		assert_int_equal(rec_count(&a->rec, REC_LISR, p, "cs", 1, 3, 1), 1);
+	/* Asked again: nothing more to move, nothing rewritten. */
+	assert_int_equal(controller_controlled_shutdown(a->ctl, 2, NULL), 1);
+	wait_state(nodes[3].zkc, "cs", 1, 1, 3, &s, NULL);
+	assert_int_equal(s.leader_epoch, 1);
+	zk_partition_state_clear(&s);
+	cluster_stop();
+}
+
+/* A broker restarts while the controller is busy: when the controller
+ * looks, the same id is registered, by a new session. It must not take
+ * that for "nothing happened": the restarted broker lost its leaderships
+ * and its place in the ISRs, and hears about its partitions again. */
+static void test_bounced_broker(void **state)
+{
+	int32_t r[] = { 3, 1, 2 }, other[] = { 1 };
+	struct zk_partition_state s;
+	struct node *a;
+
+	(void)state;
+	cluster_start("/t_bounce", 1, false);
+	a = wait_active();
+	create_topic(nodes[2].zkc, "bt", r, 1, 3);
+	wait_created(nodes[2].zkc, "bt", 1);
+
+	rec_gate(&a->rec, true);
+	create_topic(nodes[2].zkc, "other", other, 1, 1);
+	assert_true(rec_wait_held(&a->rec));
+	node_kill(&nodes[3]);
+	node_register(&nodes[3]);
+	rec_gate(&a->rec, false);
+
+	wait_state(nodes[2].zkc, "bt", 0, 1, 1, &s, NULL);
+	assert_int_equal(s.leader_epoch, 1);
+	expect_isr(&s, (int32_t[]){ 1, 2 }, 2);
+	zk_partition_state_clear(&s);
+	assert_true(rec_wait(&a->rec, REC_LISR, 3, "bt", 0, 1, 1));
+	assert_true(rec_wait(&a->rec, REC_LISR, 2, "bt", 0, 1, 1));
+	/* Addressed to its new life: another broker epoch than before. */
+	assert_int_not_equal(rec_broker_epoch(&a->rec, 3, "bt", 0, 0),
+			     rec_broker_epoch(&a->rec, 3, "bt", 0, 1));
+	assert_int_equal(rec_broker_epoch(&a->rec, 2, "bt", 0, 0),
+			 rec_broker_epoch(&a->rec, 2, "bt", 0, 1));
+	cluster_stop();
+}
+
+/* The controller's session expires: the other broker takes over with a
+ * higher epoch, the deposed one's writes are refused, the new one goes
+ * on, and the old one comes back as a follower. */
+static void test_failover(void **state)
+{
+	int32_t r[] = { 1, 2, 3, 2, 3, 1 };
+	struct controller_info old, now;
+	struct zk_partition_state s;
+	struct node *a, *b;
+	struct zkc *stale;
+	int32_t version;
+	int p;
+
+	(void)state;
+	cluster_start("/t_failover", 2, false);
+	a = wait_active();
+	b = a == &nodes[1] ? &nodes[2] : &nodes[1];
+	create_topic(nodes[3].zkc, "fo", r, 2, 3);
+	wait_created(nodes[3].zkc, "fo", 2);
+	controller_get_info(a->ctl, &old);
+
+	/* a may still think itself active for a moment: it hears of the
+	 * expiry through its own queue. */
+	assert_int_equal(zkc_expire(a->zkc), 0);
+	wait_info(b->ctl, is_active, 1, &now);
+	assert_true(now.epoch > old.epoch);
+	assert_true(now.epoch_zk_version > old.epoch_zk_version);
+	wait_info(a->ctl, is_active, 0, &now);
+	assert_true(now.resignations >= 1);
+
+	/* A write under the old office is refused. */
+	wait_state(nodes[3].zkc, "fo", 0, 0, -2, &s, &version);
+	assert_int_equal(zkmeta_update_partition_state(nodes[3].zkc, "fo", 0, &s, version,
+						       old.epoch_zk_version, NULL), -EPERM);
+	zk_partition_state_clear(&s);
+
+	/* Broker a's registration went with its session: the new controller
+	 * moves its leaderships and drops it from the ISRs. */
+	for (p = 0; p < 2; p++) {
+		wait_state(nodes[3].zkc, "fo", p, 1, -2, &s, NULL);
+		assert_int_not_equal(s.leader, a->id);
+		assert_false(s.n_isr == 3);
+		controller_get_info(b->ctl, &now);
+		assert_int_equal(s.controller_epoch, now.epoch);
+		zk_partition_state_clear(&s);
+		assert_true(rec_wait(&b->rec, REC_LISR, 3, "fo", p, -2, 1));
+	}
+
+	/* a gets a new session: it registers again and follows b. */
+	stale = a->zkc;
+	node_register(a);
+	assert_int_equal(controller_reconnect(a->ctl, a->zkc), 0);
+	zkc_close(stale);
+	wait_info(a->ctl, follows, b->id, &now);
+	assert_true(rec_wait(&b->rec, REC_LISR, a->id, "fo", 0, -2, -1));
+	cluster_stop();
+}
+
+/* Someone moved /controller_epoch behind the controller's back: its next
+ * write is fenced, it resigns, wins again with the current epoch version
+ * and then makes the change. */
+static void test_fenced_write_resigns(void **state)
+{
+	int32_t r[] = { 1, 2, 3 };
+	struct controller_info before, after;
+	struct zk_partition_state s;
+	char *data;
+	size_t len;
+	struct node *a;
+
+	(void)state;
+	cluster_start("/t_fence", 1, false);
+	a = wait_active();
+	create_topic(nodes[2].zkc, "fz", r, 1, 3);
+	wait_created(nodes[2].zkc, "fz", 1);
+	controller_get_info(a->ctl, &before);
+	assert_int_equal(zkc_get(nodes[2].zkc, "/controller_epoch", &data, &len, NULL, NULL, NULL), 0);
+	assert_int_equal(zkc_set(nodes[2].zkc, "/controller_epoch", data, len, ZKC_ANY_VERSION, NULL), 0);
+	free(data);
+
+	node_kill(&nodes[3]);
+	wait_state(nodes[2].zkc, "fz", 0, 1, 1, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 1, 2 }, 2);
+	zk_partition_state_clear(&s);
+	/* What the controller shows is published after its event. */
+	wait_info(a->ctl, epoch_version_above, before.epoch_zk_version, &after);
+	assert_true(after.active);
+	assert_true(after.resignations >= before.resignations + 1);
+	assert_true(after.elections_won >= before.elections_won + 1);
+	assert_true(after.epoch_zk_version > before.epoch_zk_version);
+	cluster_stop();
+}
+
+/* Topic deletion: StopReplica with delete to the replicas, znodes gone;
+ * and a topic created through controller_create_topic. */
+static void test_topic_deletion(void **state)
+{
+	struct controller_config cfg = config_of(1, false);
+	int32_t gone[] = { 1, 2, 2, 3 };
+	struct zkmeta_topic t;
+	char why[ZK_WHY_LEN];
+	struct node *a;
+	int64_t end;
+	int p, i;
+
+	(void)state;
+	cluster_start("/t_delete", 1, false);
+	a = wait_active();
+	create_topic(nodes[2].zkc, "gone", gone, 2, 2);
+	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "kept", 4, -1, NULL), 0);
+	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "big", 1, 4, NULL), -EINVAL);
+	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "kept", 1, 1, NULL), -EEXIST);
+	assert_int_equal(zkmeta_read_topic(nodes[2].zkc, "kept", &t, why), 0);
+	assert_int_equal(t.assignment.n_partitions, 4);
+	for (p = 0; p < 4; p++) {
+		assert_int_equal(t.assignment.partitions[p].n_replicas, 2);
+		assert_int_not_equal(t.assignment.partitions[p].replicas[0],
+				     t.assignment.partitions[p].replicas[1]);
+	}
+	zkmeta_topic_clear(&t);
+	wait_created(nodes[2].zkc, "kept", 4);
+	wait_created(nodes[2].zkc, "gone", 2);
+
+	assert_int_equal(zkmeta_request_delete_topic(nodes[2].zkc, "gone"), 0);
+	end = now_mono_ms() + WAIT_MS;
+	while (zkc_exists(nodes[2].zkc, "/admin/delete_topics/gone", NULL, NULL, NULL) == 0 &&
+	       now_mono_ms() < end)
+		pause_ms(10);
+	assert_int_equal(zkc_exists(nodes[2].zkc, "/admin/delete_topics/gone", NULL, NULL, NULL),
+			 -ENOENT);
+	assert_int_equal(zkc_exists(nodes[2].zkc, "/brokers/topics/gone", NULL, NULL, NULL), -ENOENT);
+	assert_int_equal(zkc_exists(nodes[2].zkc, "/config/topics/gone", NULL, NULL, NULL), -ENOENT);
+	assert_int_equal(zkc_exists(nodes[2].zkc, "/brokers/topics/kept", NULL, NULL, NULL), 0);
+	for (p = 0; p < 2; p++)
+		for (i = 0; i < 2; i++) {
+			int32_t r = gone[p * 2 + i];
+			int k, hits = 0;
+
+			pthread_mutex_lock(&a->rec.lock);
+			for (k = 0; k < a->rec.n; k++)
+				hits += a->rec.v[k].kind == REC_STOP && a->rec.v[k].broker_id == r &&
+					!strcmp(a->rec.v[k].topic, "gone") &&
+					a->rec.v[k].partition == p && a->rec.v[k].delete_partition;
+			pthread_mutex_unlock(&a->rec.lock);
+			assert_int_equal(hits, 1);
+		}
+	cluster_stop();
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	/* The controller's INFO lines and the library's session messages
+	 * are expected; errors still show. */
+	mq_log_init(MQ_ERR, false);
+	for (int i = 0; i < N(nodes); i++) {
+		pthread_mutex_init(&nodes[i].rec.lock, NULL);
+		pthread_cond_init(&nodes[i].rec.cond, NULL);
+	}
+	return zksrv_start(&srv) == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	zksrv_stop(&srv);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_assign_kafka_layout),
+		cmocka_unit_test(test_assign_spread_and_errors),
+		cmocka_unit_test(test_decide_live),
+		cmocka_unit_test(test_decide_controlled_shutdown),
+		cmocka_unit_test(test_decide_preferred),
+		cmocka_unit_test(test_imbalance),
+		cmocka_unit_test(test_topic_broker_loss_and_rebalance),
+		cmocka_unit_test(test_offline_and_back),
+		cmocka_unit_test(test_controlled_shutdown),
+		cmocka_unit_test(test_bounced_broker),
+		cmocka_unit_test(test_failover),
+		cmocka_unit_test(test_fenced_write_resigns),
+		cmocka_unit_test(test_topic_deletion),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
