@@ -55,4 +55,14 @@ size_t protofx_frame_of(const struct proto_req_hdr *hdr, protofx_req_enc_fn enc,
 void protofx_req_same_bytes(const uint8_t *frame, size_t len, protofx_req_enc_fn enc,
 			    protofx_body_fn body, struct proto_req *req);
 
+/* A request body of api at version v, framed (header "c"), through
+ * protofx_req_same_bytes; *frame (which req's strings point into) is the
+ * caller's to free after req. */
+void protofx_req_round(int16_t api, int16_t v, protofx_req_enc_fn enc, protofx_body_fn body,
+		       const void *in, struct proto_req *req, uint8_t **frame);
+/* A response body encoded at v, through protofx_same_bytes into out;
+ * *buf the same way. */
+void protofx_resp_round(protofx_dec_fn dec, protofx_enc_fn enc, protofx_free_fn fr, int16_t v,
+			const void *in, void *out, uint8_t **buf);
+
 #endif
