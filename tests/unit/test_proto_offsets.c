@@ -26,22 +26,9 @@ static const void *lo_of(const struct proto_req *r) { return &r->u.list_offsets;
 static const void *oc_of(const struct proto_req *r) { return &r->u.offset_commit; }
 static const void *of_of(const struct proto_req *r) { return &r->u.offset_fetch; }
 
-#define RESP_CODEC(name, type)                                                        \
-	static int name##_dec(const uint8_t *b, size_t n, int16_t v, void *out)       \
-	{                                                                             \
-		struct kbuf_r r;                                                      \
-		kbuf_r_init(&r, b, n);                                                \
-		return proto_##type##_resp_decode(&r, v, out);                        \
-	}                                                                             \
-	static int name##_renc(struct kbuf_w *w, int16_t v, const void *in)           \
-	{                                                                             \
-		return proto_##type##_resp_encode(w, v, in);                          \
-	}                                                                             \
-	static void name##_free(void *p) { proto_##type##_resp_free(p); }
-
-RESP_CODEC(lo, list_offsets)
-RESP_CODEC(oc, offset_commit)
-RESP_CODEC(of, offset_fetch)
+PROTOFX_RESP_CODEC(lo, list_offsets)
+PROTOFX_RESP_CODEC(oc, offset_commit)
+PROTOFX_RESP_CODEC(of, offset_fetch)
 
 /* ---- ListOffsets ---- */
 
