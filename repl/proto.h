@@ -1,8 +1,9 @@
 /*
  * proto.h — Kafka's wire protocol, the part the broker listener speaks:
  * frames, request/response headers, ApiVersions, Fetch,
- * OffsetForLeaderEpoch, SaslHandshake, SaslAuthenticate, and Kafka's error
- * codes. Private to repl/ (the listener, the fetcher and their tests).
+ * OffsetForLeaderEpoch, SaslHandshake, SaslAuthenticate, the controller's
+ * APIs, and the client APIs (Produce, Metadata, offsets, consumer groups,
+ * admin), and Kafka's error codes. Private to repl/ (the listener, the fetcher and their tests).
  * Field names are Kafka's (the JSON schemas of clients/src/main/resources/common/message),
  * in snake_case.
  *
