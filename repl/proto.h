@@ -1,8 +1,9 @@
 /*
  * proto.h — Kafka's wire protocol, the part the broker listener speaks:
  * frames, request/response headers, ApiVersions, Fetch,
- * OffsetForLeaderEpoch, SaslHandshake, SaslAuthenticate, and Kafka's error
- * codes. Private to repl/ (the listener, the fetcher and their tests).
+ * OffsetForLeaderEpoch, SaslHandshake, SaslAuthenticate, the controller's
+ * APIs, and the client APIs (Produce, Metadata, offsets, consumer groups,
+ * admin), and Kafka's error codes. Private to repl/ (the listener, the fetcher and their tests).
  * Field names are Kafka's (the JSON schemas of clients/src/main/resources/common/message),
  * in snake_case.
  *
@@ -28,15 +29,29 @@
  * Supported APIs (proto_api_table), min-max, flexible from:
  *   Produce (0)                3-9,  9       clients, forwarded writes
  *   Fetch (1)                  4-12, 12      replication, later clients
+ *   ListOffsets (2)            0-7,  6       clients
  *   Metadata (3)               0-12, 9       clients
  *   LeaderAndIsr (4)           0-7,  4       controller -> brokers
  *   StopReplica (5)            0-4,  2       controller -> brokers
  *   UpdateMetadata (6)         0-8,  6       controller -> brokers
  *   ControlledShutdown (7)     0-3,  3       broker -> controller
+ *   OffsetCommit (8)           0-8,  8       consumers
+ *   OffsetFetch (9)            0-8,  6       consumers
+ *   FindCoordinator (10)       0-4,  3       consumers
+ *   JoinGroup (11)             0-9,  6       consumers
+ *   Heartbeat (12)             0-4,  4       consumers
+ *   LeaveGroup (13)            0-5,  4       consumers
+ *   SyncGroup (14)             0-5,  4       consumers
  *   OffsetForLeaderEpoch (23)  0-4,  4       follower truncation
  *   SaslHandshake (17)         0-1,  none
  *   ApiVersions (18)           0-3,  3
+ *   CreateTopics (19)          0-7,  5       admin clients
+ *   DeleteTopics (20)          0-6,  4       admin clients
+ *   DescribeConfigs (32)       0-4,  4       admin clients
+ *   AlterConfigs (33)          0-2,  2       admin clients
  *   SaslAuthenticate (36)      0-2,  2
+ *   CreatePartitions (37)      0-3,  2       admin clients
+ *   IncrementalAlterConfigs (44) 0-1, 1      admin clients
  * An ApiVersions request of a version we do not know is answered with
  * UNSUPPORTED_VERSION and a v0 body listing our versions; any other
  * unknown API or version is -EOPNOTSUPP to the caller, which answers or
@@ -104,15 +119,29 @@
 enum proto_api_key {
 	PROTO_API_PRODUCE = 0,
 	PROTO_API_FETCH = 1,
+	PROTO_API_LIST_OFFSETS = 2,
 	PROTO_API_METADATA = 3,
 	PROTO_API_LEADER_AND_ISR = 4,
 	PROTO_API_STOP_REPLICA = 5,
 	PROTO_API_UPDATE_METADATA = 6,
 	PROTO_API_CONTROLLED_SHUTDOWN = 7,
+	PROTO_API_OFFSET_COMMIT = 8,
+	PROTO_API_OFFSET_FETCH = 9,
+	PROTO_API_FIND_COORDINATOR = 10,
+	PROTO_API_JOIN_GROUP = 11,
+	PROTO_API_HEARTBEAT = 12,
+	PROTO_API_LEAVE_GROUP = 13,
+	PROTO_API_SYNC_GROUP = 14,
 	PROTO_API_SASL_HANDSHAKE = 17,
 	PROTO_API_API_VERSIONS = 18,
+	PROTO_API_CREATE_TOPICS = 19,
+	PROTO_API_DELETE_TOPICS = 20,
 	PROTO_API_OFFSET_FOR_LEADER_EPOCH = 23,
+	PROTO_API_DESCRIBE_CONFIGS = 32,
+	PROTO_API_ALTER_CONFIGS = 33,
 	PROTO_API_SASL_AUTHENTICATE = 36,
+	PROTO_API_CREATE_PARTITIONS = 37,
+	PROTO_API_INCREMENTAL_ALTER_CONFIGS = 44,
 };
 
 /* Kafka's error codes (Errors.java), Kafka's names. */
@@ -887,6 +916,682 @@ int proto_meta_resp_decode(struct kbuf_r *r, int16_t version, struct proto_meta_
 int proto_meta_resp_encode(struct kbuf_w *w, int16_t version, const struct proto_meta_resp *resp);
 void proto_meta_resp_free(struct proto_meta_resp *resp);
 
+/* ---- ListOffsets (2), OffsetCommit (8), OffsetFetch (9), proto_offsets.c ---- */
+
+/* ListOffsets' special timestamps: the offset after the last record, the
+ * log start offset, and (v7+) the offset of the record with the largest
+ * timestamp. Any other value asks for the first offset whose timestamp is
+ * at least that. */
+#define PROTO_LIST_OFFSETS_LATEST        (-1)
+#define PROTO_LIST_OFFSETS_EARLIEST      (-2)
+#define PROTO_LIST_OFFSETS_MAX_TIMESTAMP (-3)
+
+/* Old style offsets in one ListOffsets v0 answer. */
+#define PROTO_MAX_OLD_OFFSETS 1000
+/* Groups in one OffsetFetch v8+ request or response. */
+#define PROTO_MAX_GROUPS      1000
+
+enum proto_isolation_level {
+	PROTO_READ_UNCOMMITTED = 0,
+	PROTO_READ_COMMITTED = 1,
+};
+
+struct proto_list_offsets_part {
+	int32_t partition_index;
+	int32_t current_leader_epoch;  /* v4+, -1 */
+	int64_t timestamp;             /* or PROTO_LIST_OFFSETS_* */
+	int32_t max_num_offsets;       /* v0, 1 */
+};
+
+struct proto_list_offsets_topic {
+	struct kstr name;
+	int32_t n_partitions;
+	struct proto_list_offsets_part *partitions;
+};
+
+struct proto_list_offsets_req {
+	int32_t replica_id;            /* -1 for a consumer */
+	int8_t isolation_level;        /* v2+, enum proto_isolation_level */
+	int32_t n_topics;
+	struct proto_list_offsets_topic *topics;
+};
+
+struct proto_list_offsets_resp_part {
+	int32_t partition_index;
+	int16_t error_code;
+	int32_t n_old_style_offsets;   /* v0 */
+	int64_t *old_style_offsets;
+	int64_t timestamp;             /* v1+, -1 */
+	int64_t offset;                /* v1+, -1 */
+	int32_t leader_epoch;          /* v4+, -1 */
+};
+
+struct proto_list_offsets_resp_topic {
+	struct kstr name;
+	int32_t n_partitions;
+	struct proto_list_offsets_resp_part *partitions;
+};
+
+struct proto_list_offsets_resp {
+	int32_t throttle_time_ms;      /* v2+ */
+	int32_t n_topics;
+	struct proto_list_offsets_resp_topic *topics;
+};
+
+/* -EINVAL for PROTO_LIST_OFFSETS_MAX_TIMESTAMP below v7 (an older broker
+ * would take it for a timestamp). */
+int proto_list_offsets_req_encode(struct kbuf_w *w, int16_t version,
+				  const struct proto_list_offsets_req *req);
+int proto_list_offsets_req_decode(struct kbuf_r *r, int16_t version,
+				  struct proto_list_offsets_req *req);
+void proto_list_offsets_req_free(struct proto_list_offsets_req *req);
+int proto_list_offsets_resp_encode(struct kbuf_w *w, int16_t version,
+				   const struct proto_list_offsets_resp *resp);
+int proto_list_offsets_resp_decode(struct kbuf_r *r, int16_t version,
+				   struct proto_list_offsets_resp *resp);
+void proto_list_offsets_resp_free(struct proto_list_offsets_resp *resp);
+
+struct proto_offset_commit_part {
+	int32_t partition_index;
+	int64_t committed_offset;
+	int32_t committed_leader_epoch;  /* v6+, -1 */
+	int64_t commit_timestamp;        /* v1 only, -1 */
+	struct kstr committed_metadata;  /* null allowed */
+};
+
+struct proto_offset_commit_topic {
+	struct kstr name;
+	int32_t n_partitions;
+	struct proto_offset_commit_part *partitions;
+};
+
+struct proto_offset_commit_req {
+	struct kstr group_id;
+	int32_t generation_id;         /* v1+, -1 (GenerationIdOrMemberEpoch) */
+	struct kstr member_id;         /* v1+, "" */
+	struct kstr group_instance_id; /* v7+, null */
+	int64_t retention_time_ms;     /* v2-4, -1: the broker's default */
+	int32_t n_topics;
+	struct proto_offset_commit_topic *topics;
+};
+
+struct proto_offset_commit_resp_part {
+	int32_t partition_index;
+	int16_t error_code;
+};
+
+struct proto_offset_commit_resp_topic {
+	struct kstr name;
+	int32_t n_partitions;
+	struct proto_offset_commit_resp_part *partitions;
+};
+
+struct proto_offset_commit_resp {
+	int32_t throttle_time_ms;      /* v3+ */
+	int32_t n_topics;
+	struct proto_offset_commit_resp_topic *topics;
+};
+
+int proto_offset_commit_req_encode(struct kbuf_w *w, int16_t version,
+				   const struct proto_offset_commit_req *req);
+int proto_offset_commit_req_decode(struct kbuf_r *r, int16_t version,
+				   struct proto_offset_commit_req *req);
+void proto_offset_commit_req_free(struct proto_offset_commit_req *req);
+int proto_offset_commit_resp_encode(struct kbuf_w *w, int16_t version,
+				    const struct proto_offset_commit_resp *resp);
+int proto_offset_commit_resp_decode(struct kbuf_r *r, int16_t version,
+				    struct proto_offset_commit_resp *resp);
+void proto_offset_commit_resp_free(struct proto_offset_commit_resp *resp);
+
+/* OffsetFetch asks for one group in v0-7 and for several (groups) in v8;
+ * both decode to groups, and encoding v0-7 needs exactly one. */
+struct proto_offset_fetch_topic {
+	struct kstr name;
+	int32_t n_partition_indexes;
+	int32_t *partition_indexes;
+};
+
+struct proto_offset_fetch_group {
+	struct kstr group_id;
+	/* -1 (null, v2+): every partition the group has committed. */
+	int32_t n_topics;
+	struct proto_offset_fetch_topic *topics;
+};
+
+struct proto_offset_fetch_req {
+	int32_t n_groups;
+	struct proto_offset_fetch_group *groups;
+	bool require_stable;           /* v7+ */
+};
+
+struct proto_offset_fetch_resp_part {
+	int32_t partition_index;
+	int64_t committed_offset;      /* -1: none */
+	int32_t committed_leader_epoch;  /* v5+, -1 */
+	struct kstr metadata;          /* null allowed */
+	int16_t error_code;
+};
+
+struct proto_offset_fetch_resp_topic {
+	struct kstr name;
+	int32_t n_partitions;
+	struct proto_offset_fetch_resp_part *partitions;
+};
+
+/* v0-7: one group, group_id not on the wire (null on decode), its
+ * error_code the response's (v2+, NONE before). */
+struct proto_offset_fetch_resp_group {
+	struct kstr group_id;
+	int32_t n_topics;
+	struct proto_offset_fetch_resp_topic *topics;
+	int16_t error_code;
+};
+
+struct proto_offset_fetch_resp {
+	int32_t throttle_time_ms;      /* v3+ */
+	int32_t n_groups;
+	struct proto_offset_fetch_resp_group *groups;
+};
+
+/* -EINVAL below v8 unless exactly one group, and for null topics below v2. */
+int proto_offset_fetch_req_encode(struct kbuf_w *w, int16_t version,
+				  const struct proto_offset_fetch_req *req);
+int proto_offset_fetch_req_decode(struct kbuf_r *r, int16_t version,
+				  struct proto_offset_fetch_req *req);
+void proto_offset_fetch_req_free(struct proto_offset_fetch_req *req);
+/* -EINVAL below v8 unless exactly one group. */
+int proto_offset_fetch_resp_encode(struct kbuf_w *w, int16_t version,
+				   const struct proto_offset_fetch_resp *resp);
+int proto_offset_fetch_resp_decode(struct kbuf_r *r, int16_t version,
+				   struct proto_offset_fetch_resp *resp);
+void proto_offset_fetch_resp_free(struct proto_offset_fetch_resp *resp);
+
+/* ---- FindCoordinator (10), JoinGroup (11), Heartbeat (12),
+ * LeaveGroup (13), SyncGroup (14) and the consumer protocol's embedded
+ * formats, proto_group.c ---- */
+
+/* Protocols one JoinGroup member offers, members in one group answer,
+ * keys in one FindCoordinator v4 request. */
+#define PROTO_MAX_PROTOCOLS   64
+#define PROTO_MAX_MEMBERS     10000
+#define PROTO_MAX_COORD_KEYS  1000
+
+enum proto_coord_key_type {
+	PROTO_COORD_GROUP = 0,
+	PROTO_COORD_TRANSACTION = 1,
+};
+
+/* v0-3 ask for one key, v4 for several (coordinator_keys); both decode
+ * to keys, and encoding v0-3 needs exactly one. */
+struct proto_find_coord_req {
+	int8_t key_type;               /* v1+, enum proto_coord_key_type */
+	int32_t n_keys;
+	struct kstr *keys;
+};
+
+struct proto_coordinator {
+	struct kstr key;               /* v4+; null on decode of v0-3 */
+	int32_t node_id;
+	struct kstr host;
+	int32_t port;
+	int16_t error_code;
+	struct kstr error_message;     /* v1+, null */
+};
+
+/* v0-3 answer one coordinator, v4 one per key; encoding v0-3 needs
+ * exactly one. */
+struct proto_find_coord_resp {
+	int32_t throttle_time_ms;      /* v1+ */
+	int32_t n_coordinators;
+	struct proto_coordinator *coordinators;
+};
+
+int proto_find_coord_req_encode(struct kbuf_w *w, int16_t version,
+				const struct proto_find_coord_req *req);
+int proto_find_coord_req_decode(struct kbuf_r *r, int16_t version,
+				struct proto_find_coord_req *req);
+void proto_find_coord_req_free(struct proto_find_coord_req *req);
+int proto_find_coord_resp_encode(struct kbuf_w *w, int16_t version,
+				 const struct proto_find_coord_resp *resp);
+int proto_find_coord_resp_decode(struct kbuf_r *r, int16_t version,
+				 struct proto_find_coord_resp *resp);
+void proto_find_coord_resp_free(struct proto_find_coord_resp *resp);
+
+/* Bytes fields (metadata, assignment) point into the frame like strings:
+ * ptr is really const uint8_t *. */
+struct proto_join_protocol {
+	struct kstr name;
+	struct kstr metadata;
+};
+
+struct proto_join_req {
+	struct kstr group_id;
+	int32_t session_timeout_ms;
+	int32_t rebalance_timeout_ms;  /* v1+, -1 (v0: the session timeout) */
+	struct kstr member_id;         /* "" on the first join */
+	struct kstr group_instance_id; /* v5+, null */
+	struct kstr protocol_type;     /* "consumer" */
+	int32_t n_protocols;
+	struct proto_join_protocol *protocols;
+	struct kstr reason;            /* v8+, null */
+};
+
+struct proto_join_member {
+	struct kstr member_id;
+	struct kstr group_instance_id; /* v5+, null */
+	struct kstr metadata;
+};
+
+struct proto_join_resp {
+	int32_t throttle_time_ms;      /* v2+ */
+	int16_t error_code;
+	int32_t generation_id;
+	struct kstr protocol_type;     /* v7+, null */
+	struct kstr protocol_name;     /* null allowed v7+ */
+	struct kstr leader;
+	bool skip_assignment;          /* v9+ */
+	struct kstr member_id;
+	int32_t n_members;             /* the leader's answer only */
+	struct proto_join_member *members;
+};
+
+int proto_join_req_encode(struct kbuf_w *w, int16_t version, const struct proto_join_req *req);
+int proto_join_req_decode(struct kbuf_r *r, int16_t version, struct proto_join_req *req);
+void proto_join_req_free(struct proto_join_req *req);
+/* -EINVAL for a null protocol_name below v7. */
+int proto_join_resp_encode(struct kbuf_w *w, int16_t version, const struct proto_join_resp *resp);
+int proto_join_resp_decode(struct kbuf_r *r, int16_t version, struct proto_join_resp *resp);
+void proto_join_resp_free(struct proto_join_resp *resp);
+
+struct proto_sync_assignment {
+	struct kstr member_id;
+	struct kstr assignment;
+};
+
+struct proto_sync_req {
+	struct kstr group_id;
+	int32_t generation_id;
+	struct kstr member_id;
+	struct kstr group_instance_id; /* v3+, null */
+	struct kstr protocol_type;     /* v5+, null */
+	struct kstr protocol_name;     /* v5+, null */
+	int32_t n_assignments;         /* the leader's request only */
+	struct proto_sync_assignment *assignments;
+};
+
+struct proto_sync_resp {
+	int32_t throttle_time_ms;      /* v1+ */
+	int16_t error_code;
+	struct kstr protocol_type;     /* v5+, null */
+	struct kstr protocol_name;     /* v5+, null */
+	struct kstr assignment;
+};
+
+int proto_sync_req_encode(struct kbuf_w *w, int16_t version, const struct proto_sync_req *req);
+int proto_sync_req_decode(struct kbuf_r *r, int16_t version, struct proto_sync_req *req);
+void proto_sync_req_free(struct proto_sync_req *req);
+int proto_sync_resp_encode(struct kbuf_w *w, int16_t version, const struct proto_sync_resp *resp);
+int proto_sync_resp_decode(struct kbuf_r *r, int16_t version, struct proto_sync_resp *resp);
+
+struct proto_heartbeat_req {
+	struct kstr group_id;
+	int32_t generation_id;
+	struct kstr member_id;
+	struct kstr group_instance_id; /* v3+, null */
+};
+
+struct proto_heartbeat_resp {
+	int32_t throttle_time_ms;      /* v1+ */
+	int16_t error_code;
+};
+
+int proto_heartbeat_req_encode(struct kbuf_w *w, int16_t version,
+			       const struct proto_heartbeat_req *req);
+int proto_heartbeat_req_decode(struct kbuf_r *r, int16_t version,
+			       struct proto_heartbeat_req *req);
+int proto_heartbeat_resp_encode(struct kbuf_w *w, int16_t version,
+				const struct proto_heartbeat_resp *resp);
+int proto_heartbeat_resp_decode(struct kbuf_r *r, int16_t version,
+				struct proto_heartbeat_resp *resp);
+
+struct proto_leave_member {
+	struct kstr member_id;
+	struct kstr group_instance_id; /* null */
+	struct kstr reason;            /* request v5+, null */
+	int16_t error_code;            /* response only */
+};
+
+/* v0-2 name one member_id, v3+ a list of members; both decode to members
+ * and encoding v0-2 needs exactly one. */
+struct proto_leave_req {
+	struct kstr group_id;
+	int32_t n_members;
+	struct proto_leave_member *members;
+};
+
+struct proto_leave_resp {
+	int32_t throttle_time_ms;      /* v1+ */
+	int16_t error_code;
+	int32_t n_members;             /* v3+ */
+	struct proto_leave_member *members;
+};
+
+int proto_leave_req_encode(struct kbuf_w *w, int16_t version, const struct proto_leave_req *req);
+int proto_leave_req_decode(struct kbuf_r *r, int16_t version, struct proto_leave_req *req);
+void proto_leave_req_free(struct proto_leave_req *req);
+int proto_leave_resp_encode(struct kbuf_w *w, int16_t version,
+			    const struct proto_leave_resp *resp);
+int proto_leave_resp_decode(struct kbuf_r *r, int16_t version, struct proto_leave_resp *resp);
+void proto_leave_resp_free(struct proto_leave_resp *resp);
+
+/* The consumer protocol: what a "consumer" member puts in JoinGroup's
+ * protocol metadata (a subscription) and what the leader hands each member
+ * in SyncGroup (an assignment). Each starts with its INT16 version and is
+ * never flexible. A version above ours is read as ours and its remaining
+ * bytes ignored (newer fields are appended), as Kafka's consumers do. */
+#define PROTO_CONSUMER_PROTOCOL_MAX_VERSION 3
+
+struct proto_topic_partitions {
+	struct kstr topic;
+	int32_t n_partitions;
+	int32_t *partitions;
+};
+
+struct proto_consumer_sub {
+	int16_t version;
+	int32_t n_topics;
+	struct kstr *topics;
+	struct kstr user_data;         /* null allowed */
+	int32_t n_owned_partitions;    /* v1+ */
+	struct proto_topic_partitions *owned_partitions;
+	int32_t generation_id;         /* v2+, -1 */
+	struct kstr rack_id;           /* v3+, null */
+};
+
+struct proto_consumer_asg {
+	int16_t version;
+	int32_t n_assigned;
+	struct proto_topic_partitions *assigned_partitions;
+	struct kstr user_data;         /* null allowed */
+};
+
+/* Encoders write sub->version (0..3; else -EOPNOTSUPP). Decoders take the
+ * whole bytes field (metadata / assignment): 0, -EBADMSG, -ENOMEM. */
+int proto_consumer_sub_encode(struct kbuf_w *w, const struct proto_consumer_sub *sub);
+int proto_consumer_sub_decode(const uint8_t *buf, size_t len, struct proto_consumer_sub *sub);
+void proto_consumer_sub_free(struct proto_consumer_sub *sub);
+int proto_consumer_asg_encode(struct kbuf_w *w, const struct proto_consumer_asg *asg);
+int proto_consumer_asg_decode(const uint8_t *buf, size_t len, struct proto_consumer_asg *asg);
+void proto_consumer_asg_free(struct proto_consumer_asg *asg);
+
+/* ---- CreateTopics (19), DeleteTopics (20), DescribeConfigs (32),
+ * AlterConfigs (33), CreatePartitions (37), IncrementalAlterConfigs (44),
+ * proto_admin.c ---- */
+
+/* Configs in one resource or topic, keys asked of one resource, broker
+ * ids in one replica assignment (PROTO_MAX_BROKERS), synonyms of one
+ * config. */
+#define PROTO_MAX_CONFIGS   1000
+#define PROTO_MAX_SYNONYMS  16
+
+enum proto_resource_type {
+	PROTO_RESOURCE_TOPIC = 2,
+	PROTO_RESOURCE_BROKER = 4,
+	PROTO_RESOURCE_BROKER_LOGGER = 8,
+};
+
+enum proto_config_op {
+	PROTO_CONFIG_SET = 0,
+	PROTO_CONFIG_DELETE = 1,
+	PROTO_CONFIG_APPEND = 2,
+	PROTO_CONFIG_SUBTRACT = 3,
+};
+
+/* A config name and value (null allowed), and for IncrementalAlterConfigs
+ * the operation. */
+struct proto_config {
+	struct kstr name;
+	struct kstr value;
+	int8_t config_operation;       /* IncrementalAlterConfigs only */
+};
+
+struct proto_replica_assignment {
+	int32_t partition_index;       /* CreateTopics only */
+	int32_t n_broker_ids;
+	int32_t *broker_ids;
+};
+
+struct proto_creatable_topic {
+	struct kstr name;
+	int32_t num_partitions;        /* -1: the broker's default */
+	int16_t replication_factor;    /* -1: the broker's default */
+	int32_t n_assignments;
+	struct proto_replica_assignment *assignments;
+	int32_t n_configs;
+	struct proto_config *configs;
+};
+
+struct proto_create_topics_req {
+	int32_t n_topics;
+	struct proto_creatable_topic *topics;
+	int32_t timeout_ms;
+	bool validate_only;            /* v1+ */
+};
+
+struct proto_topic_config_desc {
+	struct kstr name;
+	struct kstr value;             /* null allowed */
+	bool read_only;
+	int8_t config_source;          /* -1 unknown */
+	bool is_sensitive;
+};
+
+struct proto_creatable_topic_result {
+	struct kstr name;
+	uint8_t topic_id[16];          /* v7+ */
+	int16_t error_code;
+	struct kstr error_message;     /* v1+, null */
+	int16_t topic_config_error_code;  /* v5+ tag 0, NONE */
+	int32_t num_partitions;        /* v5+, -1 */
+	int16_t replication_factor;    /* v5+, -1 */
+	int32_t n_configs;             /* v5+, -1 null */
+	struct proto_topic_config_desc *configs;
+};
+
+struct proto_create_topics_resp {
+	int32_t throttle_time_ms;      /* v2+ */
+	int32_t n_topics;
+	struct proto_creatable_topic_result *topics;
+};
+
+int proto_create_topics_req_encode(struct kbuf_w *w, int16_t version,
+				   const struct proto_create_topics_req *req);
+int proto_create_topics_req_decode(struct kbuf_r *r, int16_t version,
+				   struct proto_create_topics_req *req);
+void proto_create_topics_req_free(struct proto_create_topics_req *req);
+int proto_create_topics_resp_encode(struct kbuf_w *w, int16_t version,
+				    const struct proto_create_topics_resp *resp);
+int proto_create_topics_resp_decode(struct kbuf_r *r, int16_t version,
+				    struct proto_create_topics_resp *resp);
+void proto_create_topics_resp_free(struct proto_create_topics_resp *resp);
+
+/* v0-5 name topics; v6 names or ids (name null when by id). */
+struct proto_delete_topic {
+	struct kstr name;
+	uint8_t topic_id[16];          /* v6+ */
+};
+
+struct proto_delete_topics_req {
+	int32_t n_topics;
+	struct proto_delete_topic *topics;
+	int32_t timeout_ms;
+};
+
+struct proto_delete_topic_result {
+	struct kstr name;              /* null allowed v6+ */
+	uint8_t topic_id[16];          /* v6+ */
+	int16_t error_code;
+	struct kstr error_message;     /* v5+, null */
+};
+
+struct proto_delete_topics_resp {
+	int32_t throttle_time_ms;      /* v1+ */
+	int32_t n_responses;
+	struct proto_delete_topic_result *responses;
+};
+
+/* -EINVAL for a null name below v6. */
+int proto_delete_topics_req_encode(struct kbuf_w *w, int16_t version,
+				   const struct proto_delete_topics_req *req);
+int proto_delete_topics_req_decode(struct kbuf_r *r, int16_t version,
+				   struct proto_delete_topics_req *req);
+void proto_delete_topics_req_free(struct proto_delete_topics_req *req);
+/* -EINVAL for a null name below v6. */
+int proto_delete_topics_resp_encode(struct kbuf_w *w, int16_t version,
+				    const struct proto_delete_topics_resp *resp);
+int proto_delete_topics_resp_decode(struct kbuf_r *r, int16_t version,
+				    struct proto_delete_topics_resp *resp);
+void proto_delete_topics_resp_free(struct proto_delete_topics_resp *resp);
+
+struct proto_create_parts_topic {
+	struct kstr name;
+	int32_t count;                 /* the new total */
+	int32_t n_assignments;         /* -1 null: the broker assigns */
+	struct proto_replica_assignment *assignments;  /* partition_index unused */
+};
+
+struct proto_create_parts_req {
+	int32_t n_topics;
+	struct proto_create_parts_topic *topics;
+	int32_t timeout_ms;
+	bool validate_only;
+};
+
+/* A per-resource answer: CreatePartitions' results and AlterConfigs'
+ * responses (resource_type unused in CreatePartitions). */
+struct proto_resource_result {
+	int16_t error_code;
+	struct kstr error_message;     /* null */
+	int8_t resource_type;
+	struct kstr resource_name;
+};
+
+struct proto_create_parts_resp {
+	int32_t throttle_time_ms;
+	int32_t n_results;
+	struct proto_resource_result *results;
+};
+
+int proto_create_parts_req_encode(struct kbuf_w *w, int16_t version,
+				  const struct proto_create_parts_req *req);
+int proto_create_parts_req_decode(struct kbuf_r *r, int16_t version,
+				  struct proto_create_parts_req *req);
+void proto_create_parts_req_free(struct proto_create_parts_req *req);
+int proto_create_parts_resp_encode(struct kbuf_w *w, int16_t version,
+				   const struct proto_create_parts_resp *resp);
+int proto_create_parts_resp_decode(struct kbuf_r *r, int16_t version,
+				   struct proto_create_parts_resp *resp);
+void proto_create_parts_resp_free(struct proto_create_parts_resp *resp);
+
+struct proto_describe_configs_resource {
+	int8_t resource_type;          /* enum proto_resource_type */
+	struct kstr resource_name;
+	int32_t n_configuration_keys;  /* -1 null: every config */
+	struct kstr *configuration_keys;
+};
+
+struct proto_describe_configs_req {
+	int32_t n_resources;
+	struct proto_describe_configs_resource *resources;
+	bool include_synonyms;         /* v1+ */
+	bool include_documentation;    /* v3+ */
+};
+
+struct proto_config_synonym {
+	struct kstr name;
+	struct kstr value;             /* null allowed */
+	int8_t source;
+};
+
+struct proto_describe_configs_entry {
+	struct kstr name;
+	struct kstr value;             /* null allowed */
+	bool read_only;
+	bool is_default;               /* v0 */
+	int8_t config_source;          /* v1+, -1 */
+	bool is_sensitive;
+	int32_t n_synonyms;            /* v1+ */
+	struct proto_config_synonym *synonyms;
+	int8_t config_type;            /* v3+, 0 unknown */
+	struct kstr documentation;     /* v3+, null */
+};
+
+struct proto_describe_configs_result {
+	int16_t error_code;
+	struct kstr error_message;     /* null */
+	int8_t resource_type;
+	struct kstr resource_name;
+	int32_t n_configs;
+	struct proto_describe_configs_entry *configs;
+};
+
+struct proto_describe_configs_resp {
+	int32_t throttle_time_ms;
+	int32_t n_results;
+	struct proto_describe_configs_result *results;
+};
+
+int proto_describe_configs_req_encode(struct kbuf_w *w, int16_t version,
+				      const struct proto_describe_configs_req *req);
+int proto_describe_configs_req_decode(struct kbuf_r *r, int16_t version,
+				      struct proto_describe_configs_req *req);
+void proto_describe_configs_req_free(struct proto_describe_configs_req *req);
+int proto_describe_configs_resp_encode(struct kbuf_w *w, int16_t version,
+				       const struct proto_describe_configs_resp *resp);
+int proto_describe_configs_resp_decode(struct kbuf_r *r, int16_t version,
+				       struct proto_describe_configs_resp *resp);
+void proto_describe_configs_resp_free(struct proto_describe_configs_resp *resp);
+
+/* AlterConfigs (whole sets) and IncrementalAlterConfigs (an operation per
+ * config) share their structs; the _incr_ functions are the latter. */
+struct proto_alter_configs_resource {
+	int8_t resource_type;
+	struct kstr resource_name;
+	int32_t n_configs;
+	struct proto_config *configs;
+};
+
+struct proto_alter_configs_req {
+	int32_t n_resources;
+	struct proto_alter_configs_resource *resources;
+	bool validate_only;
+};
+
+struct proto_alter_configs_resp {
+	int32_t throttle_time_ms;
+	int32_t n_responses;
+	struct proto_resource_result *responses;
+};
+
+int proto_alter_configs_req_encode(struct kbuf_w *w, int16_t version,
+				   const struct proto_alter_configs_req *req);
+int proto_alter_configs_req_decode(struct kbuf_r *r, int16_t version,
+				   struct proto_alter_configs_req *req);
+int proto_incr_alter_configs_req_encode(struct kbuf_w *w, int16_t version,
+					const struct proto_alter_configs_req *req);
+int proto_incr_alter_configs_req_decode(struct kbuf_r *r, int16_t version,
+					struct proto_alter_configs_req *req);
+void proto_alter_configs_req_free(struct proto_alter_configs_req *req);
+int proto_alter_configs_resp_encode(struct kbuf_w *w, int16_t version,
+				    const struct proto_alter_configs_resp *resp);
+int proto_alter_configs_resp_decode(struct kbuf_r *r, int16_t version,
+				    struct proto_alter_configs_resp *resp);
+int proto_incr_alter_configs_resp_encode(struct kbuf_w *w, int16_t version,
+					 const struct proto_alter_configs_resp *resp);
+int proto_incr_alter_configs_resp_decode(struct kbuf_r *r, int16_t version,
+					 struct proto_alter_configs_resp *resp);
+void proto_alter_configs_resp_free(struct proto_alter_configs_resp *resp);
+
 /* ---- any request (proto_hdr.c) ---- */
 
 /* A whole request frame (without its size field), decoded: the header and
@@ -905,6 +1610,19 @@ struct proto_req {
 		struct proto_stop_req stop;
 		struct proto_um_req um;
 		struct proto_cs_req cs;
+		struct proto_list_offsets_req list_offsets;
+		struct proto_offset_commit_req offset_commit;
+		struct proto_offset_fetch_req offset_fetch;
+		struct proto_find_coord_req find_coord;
+		struct proto_join_req join;
+		struct proto_sync_req sync;
+		struct proto_heartbeat_req heartbeat;
+		struct proto_leave_req leave;
+		struct proto_create_topics_req create_topics;
+		struct proto_delete_topics_req delete_topics;
+		struct proto_create_parts_req create_parts;
+		struct proto_describe_configs_req describe_configs;
+		struct proto_alter_configs_req alter_configs;  /* and incremental */
 	} u;
 };
 

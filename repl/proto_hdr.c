@@ -182,19 +182,42 @@ int16_t proto_err_from_errno(int err)
  * Produce up to v7 and Metadata up to v6. Both are inside the ranges here,
  * and both fall back to lower versions as the broker lists them. Produce
  * starts at v3, the first version that carries record batch v2, the only
- * format mqfs stores. */
+ * format mqfs stores.
+ *
+ * The consumer group, offset and admin APIs, librdkafka 2.0 / kafkajs 2.2
+ * at most: ListOffsets v2 / v3, OffsetCommit v7 / v5, OffsetFetch v7 /
+ * v4, FindCoordinator v2 / v2, JoinGroup v5 / v5, Heartbeat v3 / v3,
+ * LeaveGroup v1 / v3, SyncGroup v3 / v3, CreateTopics v4 / v3,
+ * DeleteTopics v1 / v1, CreatePartitions v0 / v1, DescribeConfigs v1 /
+ * v2, AlterConfigs v0 / v1 (IncrementalAlterConfigs: librdkafka's admin
+ * API from 2.2). The ranges here reach Kafka 3.x's clients too (flexible
+ * versions, FindCoordinator v4's batched keys, OffsetFetch v8's groups). */
 static const struct proto_api api_table[] = {
 	{ PROTO_API_PRODUCE, 3, 9, 9, "Produce" },
 	{ PROTO_API_FETCH, 4, 12, 12, "Fetch" },
+	{ PROTO_API_LIST_OFFSETS, 0, 7, 6, "ListOffsets" },
 	{ PROTO_API_METADATA, 0, 12, 9, "Metadata" },
 	{ PROTO_API_LEADER_AND_ISR, 0, 7, 4, "LeaderAndIsr" },
 	{ PROTO_API_STOP_REPLICA, 0, 4, 2, "StopReplica" },
 	{ PROTO_API_UPDATE_METADATA, 0, 8, 6, "UpdateMetadata" },
 	{ PROTO_API_CONTROLLED_SHUTDOWN, 0, 3, 3, "ControlledShutdown" },
+	{ PROTO_API_OFFSET_COMMIT, 0, 8, 8, "OffsetCommit" },
+	{ PROTO_API_OFFSET_FETCH, 0, 8, 6, "OffsetFetch" },
+	{ PROTO_API_FIND_COORDINATOR, 0, 4, 3, "FindCoordinator" },
+	{ PROTO_API_JOIN_GROUP, 0, 9, 6, "JoinGroup" },
+	{ PROTO_API_HEARTBEAT, 0, 4, 4, "Heartbeat" },
+	{ PROTO_API_LEAVE_GROUP, 0, 5, 4, "LeaveGroup" },
+	{ PROTO_API_SYNC_GROUP, 0, 5, 4, "SyncGroup" },
 	{ PROTO_API_SASL_HANDSHAKE, 0, 1, NOT_FLEXIBLE, "SaslHandshake" },
 	{ PROTO_API_API_VERSIONS, 0, 3, 3, "ApiVersions" },
+	{ PROTO_API_CREATE_TOPICS, 0, 7, 5, "CreateTopics" },
+	{ PROTO_API_DELETE_TOPICS, 0, 6, 4, "DeleteTopics" },
 	{ PROTO_API_OFFSET_FOR_LEADER_EPOCH, 0, 4, 4, "OffsetForLeaderEpoch" },
+	{ PROTO_API_DESCRIBE_CONFIGS, 0, 4, 4, "DescribeConfigs" },
+	{ PROTO_API_ALTER_CONFIGS, 0, 2, 2, "AlterConfigs" },
 	{ PROTO_API_SASL_AUTHENTICATE, 0, 2, 2, "SaslAuthenticate" },
+	{ PROTO_API_CREATE_PARTITIONS, 0, 3, 2, "CreatePartitions" },
+	{ PROTO_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, 1, "IncrementalAlterConfigs" },
 };
 
 #define N_APIS (sizeof(api_table) / sizeof(api_table[0]))
@@ -478,6 +501,34 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 		return proto_um_req_decode(&r, v, &req->u.um);
 	case PROTO_API_CONTROLLED_SHUTDOWN:
 		return proto_cs_req_decode(&r, v, &req->u.cs);
+	case PROTO_API_LIST_OFFSETS:
+		return proto_list_offsets_req_decode(&r, v, &req->u.list_offsets);
+	case PROTO_API_OFFSET_COMMIT:
+		return proto_offset_commit_req_decode(&r, v, &req->u.offset_commit);
+	case PROTO_API_OFFSET_FETCH:
+		return proto_offset_fetch_req_decode(&r, v, &req->u.offset_fetch);
+	case PROTO_API_FIND_COORDINATOR:
+		return proto_find_coord_req_decode(&r, v, &req->u.find_coord);
+	case PROTO_API_JOIN_GROUP:
+		return proto_join_req_decode(&r, v, &req->u.join);
+	case PROTO_API_SYNC_GROUP:
+		return proto_sync_req_decode(&r, v, &req->u.sync);
+	case PROTO_API_HEARTBEAT:
+		return proto_heartbeat_req_decode(&r, v, &req->u.heartbeat);
+	case PROTO_API_LEAVE_GROUP:
+		return proto_leave_req_decode(&r, v, &req->u.leave);
+	case PROTO_API_CREATE_TOPICS:
+		return proto_create_topics_req_decode(&r, v, &req->u.create_topics);
+	case PROTO_API_DELETE_TOPICS:
+		return proto_delete_topics_req_decode(&r, v, &req->u.delete_topics);
+	case PROTO_API_CREATE_PARTITIONS:
+		return proto_create_parts_req_decode(&r, v, &req->u.create_parts);
+	case PROTO_API_DESCRIBE_CONFIGS:
+		return proto_describe_configs_req_decode(&r, v, &req->u.describe_configs);
+	case PROTO_API_ALTER_CONFIGS:
+		return proto_alter_configs_req_decode(&r, v, &req->u.alter_configs);
+	case PROTO_API_INCREMENTAL_ALTER_CONFIGS:
+		return proto_incr_alter_configs_req_decode(&r, v, &req->u.alter_configs);
 	}
 	return -EOPNOTSUPP;
 }
@@ -507,6 +558,43 @@ void proto_req_free(struct proto_req *req)
 		break;
 	case PROTO_API_UPDATE_METADATA:
 		proto_um_req_free(&req->u.um);
+		break;
+	case PROTO_API_LIST_OFFSETS:
+		proto_list_offsets_req_free(&req->u.list_offsets);
+		break;
+	case PROTO_API_OFFSET_COMMIT:
+		proto_offset_commit_req_free(&req->u.offset_commit);
+		break;
+	case PROTO_API_OFFSET_FETCH:
+		proto_offset_fetch_req_free(&req->u.offset_fetch);
+		break;
+	case PROTO_API_FIND_COORDINATOR:
+		proto_find_coord_req_free(&req->u.find_coord);
+		break;
+	case PROTO_API_JOIN_GROUP:
+		proto_join_req_free(&req->u.join);
+		break;
+	case PROTO_API_SYNC_GROUP:
+		proto_sync_req_free(&req->u.sync);
+		break;
+	case PROTO_API_LEAVE_GROUP:
+		proto_leave_req_free(&req->u.leave);
+		break;
+	case PROTO_API_CREATE_TOPICS:
+		proto_create_topics_req_free(&req->u.create_topics);
+		break;
+	case PROTO_API_DELETE_TOPICS:
+		proto_delete_topics_req_free(&req->u.delete_topics);
+		break;
+	case PROTO_API_CREATE_PARTITIONS:
+		proto_create_parts_req_free(&req->u.create_parts);
+		break;
+	case PROTO_API_DESCRIBE_CONFIGS:
+		proto_describe_configs_req_free(&req->u.describe_configs);
+		break;
+	case PROTO_API_ALTER_CONFIGS:
+	case PROTO_API_INCREMENTAL_ALTER_CONFIGS:
+		proto_alter_configs_req_free(&req->u.alter_configs);
 		break;
 	}
 	memset(req, 0, sizeof(*req));

@@ -9,6 +9,7 @@
  * valid frame per API and version family).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,10 +53,44 @@ static void produce_roundtrip(const struct proto_req *req)
 	proto_out_free(&out);
 }
 
+/* The counts a re-encoded client API request must keep. */
+static bool client_api_same(const struct proto_req *a, const struct proto_req *b)
+{
+	switch (a->hdr.api_key) {
+	case PROTO_API_LIST_OFFSETS:
+		return a->u.list_offsets.n_topics == b->u.list_offsets.n_topics;
+	case PROTO_API_OFFSET_COMMIT:
+		return a->u.offset_commit.n_topics == b->u.offset_commit.n_topics;
+	case PROTO_API_OFFSET_FETCH:
+		return a->u.offset_fetch.n_groups == b->u.offset_fetch.n_groups;
+	case PROTO_API_FIND_COORDINATOR:
+		return a->u.find_coord.n_keys == b->u.find_coord.n_keys;
+	case PROTO_API_JOIN_GROUP:
+		return a->u.join.n_protocols == b->u.join.n_protocols;
+	case PROTO_API_SYNC_GROUP:
+		return a->u.sync.n_assignments == b->u.sync.n_assignments;
+	case PROTO_API_LEAVE_GROUP:
+		return a->u.leave.n_members == b->u.leave.n_members;
+	case PROTO_API_CREATE_TOPICS:
+		return a->u.create_topics.n_topics == b->u.create_topics.n_topics;
+	case PROTO_API_DELETE_TOPICS:
+		return a->u.delete_topics.n_topics == b->u.delete_topics.n_topics;
+	case PROTO_API_CREATE_PARTITIONS:
+		return a->u.create_parts.n_topics == b->u.create_parts.n_topics;
+	case PROTO_API_DESCRIBE_CONFIGS:
+		return a->u.describe_configs.n_resources == b->u.describe_configs.n_resources;
+	case PROTO_API_ALTER_CONFIGS:
+	case PROTO_API_INCREMENTAL_ALTER_CONFIGS:
+		return a->u.alter_configs.n_resources == b->u.alter_configs.n_resources;
+	}
+	return true;
+}
+
 /* Re-encodes a decoded body and decodes it again; aborts on a mismatch. */
 static void roundtrip(const struct proto_req *req)
 {
 	struct proto_req again;
+	int16_t v = req->hdr.api_version;
 	struct kbuf_w w;
 	size_t pos;
 	int rc;
@@ -94,6 +129,48 @@ static void roundtrip(const struct proto_req *req)
 	case PROTO_API_CONTROLLED_SHUTDOWN:
 		rc = proto_cs_req_encode(&w, req->hdr.api_version, &req->u.cs);
 		break;
+	case PROTO_API_LIST_OFFSETS:
+		rc = proto_list_offsets_req_encode(&w, v, &req->u.list_offsets);
+		break;
+	case PROTO_API_OFFSET_COMMIT:
+		rc = proto_offset_commit_req_encode(&w, v, &req->u.offset_commit);
+		break;
+	case PROTO_API_OFFSET_FETCH:
+		rc = proto_offset_fetch_req_encode(&w, v, &req->u.offset_fetch);
+		break;
+	case PROTO_API_FIND_COORDINATOR:
+		rc = proto_find_coord_req_encode(&w, v, &req->u.find_coord);
+		break;
+	case PROTO_API_JOIN_GROUP:
+		rc = proto_join_req_encode(&w, v, &req->u.join);
+		break;
+	case PROTO_API_SYNC_GROUP:
+		rc = proto_sync_req_encode(&w, v, &req->u.sync);
+		break;
+	case PROTO_API_HEARTBEAT:
+		rc = proto_heartbeat_req_encode(&w, v, &req->u.heartbeat);
+		break;
+	case PROTO_API_LEAVE_GROUP:
+		rc = proto_leave_req_encode(&w, v, &req->u.leave);
+		break;
+	case PROTO_API_CREATE_TOPICS:
+		rc = proto_create_topics_req_encode(&w, v, &req->u.create_topics);
+		break;
+	case PROTO_API_DELETE_TOPICS:
+		rc = proto_delete_topics_req_encode(&w, v, &req->u.delete_topics);
+		break;
+	case PROTO_API_CREATE_PARTITIONS:
+		rc = proto_create_parts_req_encode(&w, v, &req->u.create_parts);
+		break;
+	case PROTO_API_DESCRIBE_CONFIGS:
+		rc = proto_describe_configs_req_encode(&w, v, &req->u.describe_configs);
+		break;
+	case PROTO_API_ALTER_CONFIGS:
+		rc = proto_alter_configs_req_encode(&w, v, &req->u.alter_configs);
+		break;
+	case PROTO_API_INCREMENTAL_ALTER_CONFIGS:
+		rc = proto_incr_alter_configs_req_encode(&w, v, &req->u.alter_configs);
+		break;
 	default:
 		rc = proto_sasl_auth_req_encode(&w, req->hdr.api_version, &req->u.sasl_auth);
 		break;
@@ -125,6 +202,8 @@ static void roundtrip(const struct proto_req *req)
 		abort();
 	if (req->hdr.api_key == PROTO_API_METADATA &&
 	    again.u.meta.n_topics != req->u.meta.n_topics)
+		abort();
+	if (!client_api_same(req, &again))
 		abort();
 	proto_req_free(&again);
 	kbuf_w_free(&w);

@@ -85,3 +85,26 @@ void protofx_req_same_bytes(const uint8_t *frame, size_t len, protofx_req_enc_fn
 	assert_memory_equal(again, frame, len);
 	free(again);
 }
+
+void protofx_req_round(int16_t api, int16_t v, protofx_req_enc_fn enc, protofx_body_fn body,
+		       const void *in, struct proto_req *req, uint8_t **frame)
+{
+	struct proto_req_hdr hdr = { api, v, 100 + v, kstr_of("c") };
+	size_t len = protofx_frame_of(&hdr, enc, in, frame);
+
+	protofx_req_same_bytes(*frame, len, enc, body, req);
+}
+
+void protofx_resp_round(protofx_dec_fn dec, protofx_enc_fn enc, protofx_free_fn fr, int16_t v,
+			const void *in, void *out, uint8_t **buf)
+{
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 1 << 20);
+	assert_int_equal(enc(&w, v, in), 0);
+	*buf = malloc(w.len ? w.len : 1);
+	assert_non_null(*buf);
+	memcpy(*buf, w.buf, w.len);
+	protofx_same_bytes(dec, enc, fr, *buf, w.len, v, out);
+	kbuf_w_free(&w);
+}

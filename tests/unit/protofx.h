@@ -55,4 +55,29 @@ size_t protofx_frame_of(const struct proto_req_hdr *hdr, protofx_req_enc_fn enc,
 void protofx_req_same_bytes(const uint8_t *frame, size_t len, protofx_req_enc_fn enc,
 			    protofx_body_fn body, struct proto_req *req);
 
+/* name_dec, name_renc and name_free over proto_<type>_resp_{decode,
+ * encode,free}, in the shapes above. */
+#define PROTOFX_RESP_CODEC(name, type)                                                        \
+	static int name##_dec(const uint8_t *b, size_t n, int16_t v, void *out)       \
+	{                                                                             \
+		struct kbuf_r r;                                                      \
+		kbuf_r_init(&r, b, n);                                                \
+		return proto_##type##_resp_decode(&r, v, out);                        \
+	}                                                                             \
+	static int name##_renc(struct kbuf_w *w, int16_t v, const void *in)           \
+	{                                                                             \
+		return proto_##type##_resp_encode(w, v, in);                          \
+	}                                                                             \
+	static void name##_free(void *p) { proto_##type##_resp_free(p); }
+
+/* A request body of api at version v, framed (header "c"), through
+ * protofx_req_same_bytes; *frame (which req's strings point into) is the
+ * caller's to free after req. */
+void protofx_req_round(int16_t api, int16_t v, protofx_req_enc_fn enc, protofx_body_fn body,
+		       const void *in, struct proto_req *req, uint8_t **frame);
+/* A response body encoded at v, through protofx_same_bytes into out;
+ * *buf the same way. */
+void protofx_resp_round(protofx_dec_fn dec, protofx_enc_fn enc, protofx_free_fn fr, int16_t v,
+			const void *in, void *out, uint8_t **buf);
+
 #endif
