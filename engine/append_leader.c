@@ -361,6 +361,8 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
 	rc = append_parts(l, part, nparts, info);
 out:
 	pthread_mutex_unlock(&l->lock);
+	if (rc == 0)
+		log_notify_leo(l);
 	return rc;
 }
 
@@ -412,5 +414,7 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 	rc = append_parts(l, part, k, info);
 out:
 	pthread_mutex_unlock(&l->lock);
+	if (rc == 0)
+		log_notify_leo(l);
 	return rc;
 }

@@ -242,7 +242,7 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 		     size_t len, int64_t ts, int32_t leader_epoch, struct log_append_info *info);
 
 /* Moves the high watermark up to hw (clamped to [log_start, leo]) and wakes
- * the hw listener. It never moves back: an hw at or below the current one
+ * the hw listeners. It never moves back: an hw at or below the current one
  * changes nothing (returns 0). Only log_truncate_to lowers it, to the new
  * log end. */
 int log_set_hw(struct log *l, int64_t hw);
@@ -255,8 +255,15 @@ int log_flush(struct log *l, int64_t upto);
  * background thread, every second or so. */
 int log_flush_closed(struct log *l);
 /* Truncates the log to end at offset (followers; recovery): the only call
- * that moves the high watermark back (to offset, if it was above). */
+ * that moves the high watermark back (to offset, if it was above). The
+ * epoch cache loses the epochs that start at or after the new end
+ * (Kafka's truncateFromEnd), its file rewritten durably. */
 int log_truncate_to(struct log *l, int64_t offset);
+/* log_truncate_to, durable before it returns: the cut segment's files are
+ * fsynced, and the directory when whole segments went, so that no power
+ * cut can bring the cut records back (a follower must never fetch again
+ * over records it took back). -ERANGE below the log start. */
+int log_truncate_durable(struct log *l, int64_t offset);
 /* Takes back the caller's own append from offset on, which it could not
  * complete (its flush failed) and must never be committed: the cut, or,
  * when the cut fails, the fence of a failed append (see log_state.fence).
@@ -266,8 +273,90 @@ int log_rollback(struct log *l, int64_t offset);
  * (leader-epoch-checkpoint), which is rewritten durably. */
 int log_assign_epoch(struct log *l, int32_t epoch, int64_t start_offset);
 void log_get_state(struct log *l, struct log_state *st);
-/* Called (with no engine lock held) after the hw moved. One listener. */
-void log_set_hw_listener(struct log *l, void (*fn)(void *arg, struct log *l), void *arg);
+/* Kafka's LeaderEpochFileCache.endOffsetFor, for OffsetForLeaderEpoch and
+ * the follower's truncation (KIP-101, KIP-279): *out_epoch = the largest
+ * epoch <= epoch in the cache and *out_end = the start offset of the next
+ * larger one, or the LEO when it is the latest. An epoch below all of
+ * them: (epoch, start of the first), as Kafka answers (the records of
+ * older epochs are gone from this log anyway). (-1, -1), Kafka's
+ * UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET, when epoch is -1 or the
+ * cache is empty. Always 0. */
+int log_end_offset_for_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end);
+
+/* ---- listeners ----
+ * Called with no engine lock held, on the thread that moved the hw
+ * (log_set_hw, log_set_follower_hw) or appended (log_append,
+ * log_append_lines, log_append_batches: the LEO listeners, for parked
+ * fetches). Up to LOG_LISTENERS_MAX of each kind per log; add returns
+ * -ENOSPC beyond, -EEXIST for a (fn, arg) already there. Once remove
+ * returns, fn is not running for this log and will not be called again,
+ * so arg may be freed. fn may call into the log (log_set_hw included) but
+ * must not add or remove listeners of it. */
+#define LOG_LISTENERS_MAX 8
+typedef void log_listener_fn(void *arg, struct log *l);
+int log_add_hw_listener(struct log *l, log_listener_fn *fn, void *arg);
+void log_remove_hw_listener(struct log *l, log_listener_fn *fn, void *arg);
+int log_add_leo_listener(struct log *l, log_listener_fn *fn, void *arg);
+void log_remove_leo_listener(struct log *l, log_listener_fn *fn, void *arg);
+
+/* ---- replication (a follower's log, the leader's fetch path) ---- */
+
+/* A follower's hw: min(leader_hw, its own LEO), and never back (as
+ * log_set_hw). */
+int log_set_follower_hw(struct log *l, int64_t leader_hw);
+
+/* Whole batches of one segment as a range of its .log file, for sendfile:
+ * [pos, pos + len) of fd. While the reference is held (until
+ * log_raw_release) the segment and its descriptor stay open and its bytes
+ * stay on disk: retention and compaction unlink a segment only when its
+ * last reference goes. A truncation of the log (a leader that became a
+ * follower) may still cut the bytes: senders check the count sendfile
+ * returns. len 0 (fd -1, no reference): nothing to send. */
+struct log_raw {
+	void *seg;              /* the referenced segment; NULL when len is 0 */
+	int fd;
+	int64_t pos;
+	int64_t len;
+	int64_t base_offset;    /* of the first batch */
+	int64_t last_offset;    /* of the last batch */
+	int32_t last_epoch;     /* partition leader epoch of the last batch; -1 */
+	int32_t batches;
+};
+/* Kafka's fetch read: the batches from the one holding fetch_offset (found
+ * through .lines, O(log n)), in one segment, each wholly below upto (the
+ * leader serves followers up to the LEO, everyone else up to the hw: pass
+ * it; it is clamped to the LEO), as many as fit max_bytes but at least one
+ * (a fetch always makes progress, whatever the batch's size). 0 with *out
+ * filled (maybe empty), or -ERANGE (OFFSET_OUT_OF_RANGE) when fetch_offset
+ * is below the log start offset or above the LEO, -EBADMSG a batch header
+ * that does not decode (reported through the corrupt listener), -EIO,
+ * -EMFILE. Any thread; takes the log's lock for the lookup only. */
+int log_read_raw(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_bytes,
+		 struct log_raw *out);
+/* Drops the reference of a log_read_raw result; an empty one is fine. */
+void log_raw_release(struct log_raw *raw);
+/* The follower's append: the leader's batches appended as they are
+ * (offsets, leader epochs, CRCs, compression kept). Every batch is
+ * checked first: magic 2, its length, its CRC-32C, the first base offset
+ * = the LEO and each next one = the previous last offset + 1, offsets
+ * inside a batch increasing, records that decode (a compressed payload
+ * is decompressed to count its lines), its partition leader epoch >= the
+ * latest in the epoch cache and >= the batch before. A batch cut short
+ * at the end of buf (a Fetch response may end so) is ignored. Then, under
+ * the log's lock, all or nothing: indexes and .lines positions are built
+ * as the leader built them, and segments roll by this log's own config
+ * (segment.bytes, index size, offset range: the same points as the
+ * leader's when the configs are the same; segment.ms on the batches'
+ * timestamps, since this log's clock says nothing of when the leader
+ * wrote them). A batch that starts a new epoch enters the epoch cache at
+ * its base offset. Does not move the hw (log_set_follower_hw). Returns
+ * the batches appended (0: none whole in buf) with *last_offset (may be
+ * NULL) the last offset appended or -1; -EBADMSG (nothing appended) for
+ * a batch that is not valid, offsets that do not start at the LEO or do
+ * not follow each other, an epoch that goes back; -ENOTSUP a codec we
+ * cannot read; -EIO, -ENOSPC (nothing appended). max.message.bytes is not
+ * applied: a replica takes every batch its leader took. */
+int log_append_batches(struct log *l, const uint8_t *buf, size_t len, int64_t *last_offset);
 /* Called once per corrupt batch a reader (a partition file or consume
  * read, a lookup, the cleaner, .dump) finds: the .log file's path, the
  * batch's position in it, and why it is not valid. The read fails there

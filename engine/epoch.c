@@ -18,9 +18,9 @@
  * refuses the partition at open (-EBADMSG, logged with the line and the
  * reason).
  *
- * Locking: l->lock, held by the caller (truncation) or taken here
- * (log_assign_epoch); epoch_cache_load runs at open, before the log is
- * shared.
+ * Locking: l->lock, held by the caller (truncation, the follower's
+ * append) or taken here (log_assign_epoch, log_end_offset_for_epoch);
+ * epoch_cache_load runs at open, before the log is shared.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -88,32 +88,83 @@ int epoch_cache_load(struct log *l)
 	return rc;
 }
 
+int epoch_cache_assign(struct log *l, int32_t epoch, int64_t start_offset)
+{
+	if (epoch <= epoch_cache_latest(l))
+		return 0;
+	struct epoch_ent *ne = realloc(l->epochs, (size_t)(l->nepochs + 1) * sizeof(*ne));
+	if (!ne)
+		return -ENOMEM;
+	l->epochs = ne;
+	l->epochs[l->nepochs++] = (struct epoch_ent){ epoch, start_offset };
+	int rc = epochs_write(l);
+	if (rc < 0)
+		l->nepochs--;           /* the cache says what the file says */
+	return rc;
+}
+
 int log_assign_epoch(struct log *l, int32_t epoch, int64_t start_offset)
 {
 	pthread_mutex_lock(&l->lock);
-	int rc = 0;
-	if (l->nepochs && l->epochs[l->nepochs - 1].epoch >= epoch)
-		goto out;
-	struct epoch_ent *ne = realloc(l->epochs, (size_t)(l->nepochs + 1) * sizeof(*ne));
-	if (!ne) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	l->epochs = ne;
-	l->epochs[l->nepochs++] = (struct epoch_ent){ epoch, start_offset };
-	rc = epochs_write(l);
-out:
+	int rc = epoch_cache_assign(l, epoch, start_offset);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }
 
+/* Kafka's truncateFromEnd: entries starting at or after end_offset go
+ * (all of them for 0: a log emptied holds no epoch). */
 int epoch_cache_truncate_from_end(struct log *l, int64_t end_offset)
 {
 	int k = l->nepochs;
-	while (k > 0 && l->epochs[k - 1].start_offset >= end_offset && end_offset > 0)
+	while (k > 0 && l->epochs[k - 1].start_offset >= end_offset)
 		k--;
 	if (k == l->nepochs)
 		return 0;
 	l->nepochs = k;
 	return epochs_write(l);
+}
+
+int epoch_cache_truncate_above(struct log *l, int32_t epoch)
+{
+	int k = l->nepochs;
+	while (k > 0 && l->epochs[k - 1].epoch > epoch)
+		k--;
+	if (k == l->nepochs)
+		return 0;
+	l->nepochs = k;
+	return epochs_write(l);
+}
+
+/*
+ * Kafka's LeaderEpochFileCache.endOffsetFor. With the cache
+ * [0@0, 1@10, 3@20] and the LEO 25:
+ *
+ *   epoch asked   answer    why
+ *   -1            (-1, -1)  undefined
+ *   0             (0, 10)   epoch 1 starts at 10
+ *   1             (1, 20)
+ *   2             (1, 20)   no epoch 2 here: the largest below, 1, ends at 20
+ *   3, 7          (3, 25)   the latest runs to the LEO
+ *
+ * and with [2@5, ...] asked for 1: (1, 5), the start of the first.
+ */
+int log_end_offset_for_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end)
+{
+	pthread_mutex_lock(&l->lock);
+	*out_epoch = -1;
+	*out_end = -1;
+	if (epoch >= 0 && l->nepochs > 0) {
+		int i = 0;      /* the first entry above epoch (the cache is short) */
+		while (i < l->nepochs && l->epochs[i].epoch <= epoch)
+			i++;
+		if (i == l->nepochs) {
+			*out_epoch = l->epochs[i - 1].epoch;
+			*out_end = log_leo(l);
+		} else {
+			*out_epoch = i == 0 ? epoch : l->epochs[i - 1].epoch;
+			*out_end = l->epochs[i].start_offset;
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	return 0;
 }

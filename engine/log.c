@@ -69,6 +69,7 @@ void log_unref(struct log *l)
 	free(l->epochs);
 	ra_budget_unref(l->rab);
 	seg_cache_unref(l->fdc);
+	pthread_rwlock_destroy(&l->listen_lock);
 	pthread_mutex_destroy(&l->maint_lock);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
@@ -160,17 +161,91 @@ int log_set_hw(struct log *l, int64_t hw)
 	}
 out:
 	pthread_mutex_unlock(&l->lock);
-	if (moved && l->hw_fn)
-		l->hw_fn(l->hw_arg, l);
+	if (moved)
+		log_notify_hw(l);
 	return rc;
 }
 
-void log_set_hw_listener(struct log *l, void (*fn)(void *arg, struct log *l), void *arg)
+int log_set_follower_hw(struct log *l, int64_t leader_hw)
 {
-	pthread_mutex_lock(&l->lock);
-	l->hw_fn = fn;
-	l->hw_arg = arg;
-	pthread_mutex_unlock(&l->lock);
+	/* log_set_hw clamps to the LEO, which is the follower's rule: it
+	 * cannot have committed what it does not hold. */
+	return log_set_hw(l, leader_hw);
+}
+
+/* ---- listeners ----
+ * A notification holds listen_lock for reading while it calls, so that a
+ * removal (which takes it for writing) returns only once no call is in
+ * flight. glibc's rwlocks prefer readers by default, so a listener that
+ * moves the hw of the same log (a nested read lock) does not deadlock. */
+
+static int listener_add(struct log *l, struct log_listener *v, int *n, log_listener_fn *fn,
+			void *arg)
+{
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&l->listen_lock);
+	for (int i = 0; i < *n && rc == 0; i++)
+		if (v[i].fn == fn && v[i].arg == arg)
+			rc = -EEXIST;
+	if (rc == 0 && *n == LOG_LISTENERS_MAX)
+		rc = -ENOSPC;
+	if (rc == 0)
+		v[(*n)++] = (struct log_listener){ fn, arg };
+	pthread_rwlock_unlock(&l->listen_lock);
+	return rc;
+}
+
+static void listener_remove(struct log *l, struct log_listener *v, int *n, log_listener_fn *fn,
+			    void *arg)
+{
+	pthread_rwlock_wrlock(&l->listen_lock);
+	for (int i = 0; i < *n; i++) {
+		if (v[i].fn == fn && v[i].arg == arg) {
+			memmove(&v[i], &v[i + 1], (size_t)(*n - i - 1) * sizeof(*v));
+			(*n)--;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&l->listen_lock);
+}
+
+static void listeners_call(struct log *l, const struct log_listener *v, const int *n)
+{
+	pthread_rwlock_rdlock(&l->listen_lock);
+	for (int i = 0; i < *n; i++)
+		v[i].fn(v[i].arg, l);
+	pthread_rwlock_unlock(&l->listen_lock);
+}
+
+int log_add_hw_listener(struct log *l, log_listener_fn *fn, void *arg)
+{
+	return listener_add(l, l->hw_fns, &l->n_hw_fns, fn, arg);
+}
+
+void log_remove_hw_listener(struct log *l, log_listener_fn *fn, void *arg)
+{
+	listener_remove(l, l->hw_fns, &l->n_hw_fns, fn, arg);
+}
+
+int log_add_leo_listener(struct log *l, log_listener_fn *fn, void *arg)
+{
+	return listener_add(l, l->leo_fns, &l->n_leo_fns, fn, arg);
+}
+
+void log_remove_leo_listener(struct log *l, log_listener_fn *fn, void *arg)
+{
+	listener_remove(l, l->leo_fns, &l->n_leo_fns, fn, arg);
+}
+
+void log_notify_hw(struct log *l)
+{
+	listeners_call(l, l->hw_fns, &l->n_hw_fns);
+}
+
+void log_notify_leo(struct log *l)
+{
+	listeners_call(l, l->leo_fns, &l->n_leo_fns);
 }
 
 int log_flush(struct log *l, int64_t upto)

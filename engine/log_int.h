@@ -323,8 +323,13 @@ struct log {
 	int32_t recovered_segments;
 	int64_t recovery_truncated;
 	int64_t recovery_ms;
-	void (*hw_fn)(void *arg, struct log *l);
-	void *hw_arg;
+	/* hw and LEO listeners (log.c): the lists change under listen_lock
+	 * held for writing; a notification holds it for reading while it
+	 * calls them, so a removal waits for the calls in flight. */
+	pthread_rwlock_t listen_lock;
+	struct log_listener { log_listener_fn *fn; void *arg; }
+		hw_fns[LOG_LISTENERS_MAX], leo_fns[LOG_LISTENERS_MAX];
+	int n_hw_fns, n_leo_fns;
 	/* Corrupt batches found by readers (corrupt.c); the listener is set
 	 * before the log is handed to readers and read with atomics, since
 	 * it may be called with the lock held or not. */
@@ -346,6 +351,10 @@ struct log {
 static inline struct seg *log_active(struct log *l) { return l->segs[l->nsegs - 1]; }
 static inline int64_t log_leo(struct log *l) { return log_active(l)->next_offset; }
 static inline int64_t log_line_end(struct log *l) { return log_active(l)->line_end; }
+
+/* log.c: calls the hw / LEO listeners (no engine lock held). */
+void log_notify_hw(struct log *l);
+void log_notify_leo(struct log *l);
 
 /* log_open.c, for logmgr.c */
 struct log_open_args {
@@ -382,9 +391,23 @@ int epoch_cache_load(struct log *l);
 /* Drops the entries starting at or after end_offset (kept when it is 0)
  * and rewrites the file if any went. Lock held. */
 int epoch_cache_truncate_from_end(struct log *l, int64_t end_offset);
+/* Drops the entries of epochs above epoch (an append that failed takes
+ * back the epochs it added), rewriting the file if any went. Lock held. */
+int epoch_cache_truncate_above(struct log *l, int32_t epoch);
+/* Adds (epoch, start_offset) when epoch is above the latest, rewriting the
+ * file durably; 0 (nothing to do) otherwise. Lock held. */
+int epoch_cache_assign(struct log *l, int32_t epoch, int64_t start_offset);
+/* The latest epoch in the cache, -1 when empty. Lock held. */
+static inline int32_t epoch_cache_latest(const struct log *l)
+{
+	return l->nepochs ? l->epochs[l->nepochs - 1].epoch : -1;
+}
 
 /* append.c, lock held. Writes nb encoded batches (buf, meta; offsets
- * already theirs) at the end of the log, rolling as needed. */
+ * already theirs) at the end of the log, rolling as needed. now is the
+ * clock segment.ms is measured on; LOG_CLOCK_BATCH: each batch's max
+ * timestamp (a follower's append). */
+#define LOG_CLOCK_BATCH INT64_MIN
 int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta *meta,
 		      int nb, int64_t now);
 /* Closes the active segment and starts a new one at the LEO (retention

@@ -273,6 +273,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 		return -ENOMEM;
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_mutex_init(&l->maint_lock, NULL);
+	pthread_rwlock_init(&l->listen_lock, NULL);
 	atomic_init(&l->refs, 1);
 	l->fence = -1;
 	l->io = io;

@@ -10,12 +10,17 @@
  *      reloaded from its files;
  *   3. everything that pointed past the new log end follows it: the hw
  *      (the only way it moves back) and its line position, the fence, the
- *      recovery point and its checkpointed value, the epoch cache
- *      (epoch_cache_truncate_from_end).
+ *      recovery point and its checkpointed value;
+ *   4. for a truncation the owner asks for (log_truncate_to, not the
+ *      rollback of a failed append, which keeps the epoch its leader has
+ *      just started), the epoch cache (epoch_cache_truncate_from_end);
+ *   5. log_truncate_durable: fsync of the cut segment, then of the
+ *      directory when whole segments went.
  * l->truncations counts the calls, so that log_flush_closed, which fsyncs
  * without the lock, does not advance the recovery point over a cut.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "engine/log_int.h"
@@ -64,15 +69,44 @@ int log_truncate_locked(struct log *l, int64_t offset)
 		l->recovery_point = leo;
 	if (l->recovery_point_ckpt > leo)
 		l->recovery_point_ckpt = leo;
-	rc = epoch_cache_truncate_from_end(l, leo);
-	return rc < 0 ? rc : trc;
+	return trc;
+}
+
+/* A truncation the log's owner asked for (not a rollback): the epoch
+ * cache follows the log end; durable makes the whole cut durable. */
+static int log_truncate(struct log *l, int64_t offset, bool durable)
+{
+	pthread_mutex_lock(&l->lock);
+	int nsegs0 = l->nsegs, rc;
+	if (l->damaged) {
+		rc = -EIO;
+		goto out;
+	}
+	if (offset < l->log_start_offset) {
+		rc = -ERANGE;
+		goto out;
+	}
+	rc = log_truncate_locked(l, offset);
+	if (rc == 0)
+		rc = epoch_cache_truncate_from_end(l, log_leo(l));
+	/* The cut .log (and its indexes) first, then the directory that lost
+	 * segments: until both are on disk a power cut could give back the
+	 * records taken away. The epoch checkpoint was replaced durably. */
+	if (rc == 0 && durable)
+		rc = seg_flush(log_active(l));
+	if (rc == 0 && durable && l->nsegs < nsegs0)
+		rc = l->io->fsync_dir(l->io->ctx, l->dir);
+out:
+	pthread_mutex_unlock(&l->lock);
+	return rc;
 }
 
 int log_truncate_to(struct log *l, int64_t offset)
 {
-	pthread_mutex_lock(&l->lock);
-	int rc = l->damaged ? -EIO : offset < l->log_start_offset ? -ERANGE
-		 : log_truncate_locked(l, offset);
-	pthread_mutex_unlock(&l->lock);
-	return rc;
+	return log_truncate(l, offset, false);
+}
+
+int log_truncate_durable(struct log *l, int64_t offset)
+{
+	return log_truncate(l, offset, true);
 }

@@ -135,6 +135,9 @@ struct partition_log_ops {
 	int (*truncate_to)(void *log, int64_t offset);
 };
 
+/* The engine's log (struct log *) behind the table (partition_log.c). */
+extern const struct partition_log_ops partition_engine_ops;
+
 enum partition_role { PARTITION_NONE, PARTITION_LEADER, PARTITION_FOLLOWER };
 
 /* The fetch state of a follower partition (Kafka's PartitionFetchState). */

@@ -138,7 +138,7 @@ int partitions_open(struct broker *b, const char *name, const struct log_config 
 		if (rc == 0) {
 			parts[p]->b = b;
 			parts[p]->topic = name;
-			log_set_hw_listener(parts[p]->log, broker_hw_moved, parts[p]);
+			rc = log_add_hw_listener(parts[p]->log, broker_hw_moved, parts[p]);
 		}
 		if (rc < 0) {
 			mq_log(MQ_ERR, "topic %s: cannot open partition %d: %s", name, p,

@@ -1,0 +1,108 @@
+/*
+ * partition_log.c — the engine's log behind struct partition_log_ops
+ * (partition.h): what a replica (partition.c, fetch_serve.c, fetcher.c)
+ * calls on its local log, each operation one engine call. The file range
+ * of read_raw is a referenced segment (struct log_raw) whose reference
+ * rides in partition_raw.ref until raw_release.
+ *
+ * Threads: any; the engine's calls take the log's own locks.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "engine/engine.h"
+#include "repl/partition.h"
+
+static void pl_offsets(void *log, struct partition_offsets *o)
+{
+	struct log_state st;
+
+	log_get_state(log, &st);
+	o->log_start_offset = st.log_start_offset;
+	o->hw = st.hw;
+	o->log_end_offset = st.log_end_offset;
+}
+
+static int pl_set_hw(void *log, int64_t hw)
+{
+	return log_set_follower_hw(log, hw);
+}
+
+static int pl_assign_epoch(void *log, int32_t epoch, int64_t start_offset)
+{
+	return log_assign_epoch(log, epoch, start_offset);
+}
+
+static int32_t pl_latest_epoch(void *log)
+{
+	struct log_state st;
+
+	log_get_state(log, &st);
+	return st.leader_epoch;
+}
+
+static void pl_end_offset_for_epoch(void *log, int32_t epoch, int32_t *found_epoch,
+				    int64_t *end_offset)
+{
+	(void)log_end_offset_for_epoch(log, epoch, found_epoch, end_offset);
+}
+
+static int pl_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max_bytes,
+		       struct partition_raw *raw)
+{
+	struct log_raw *r = malloc(sizeof(*r));
+	int rc;
+
+	raw->fd = -1;
+	raw->offset = 0;
+	raw->len = 0;
+	raw->last_epoch = -1;
+	raw->ref = NULL;
+	if (!r)
+		return -ENOMEM;
+	rc = log_read_raw(log, offset, max_offset, max_bytes, r);
+	if (rc < 0 || r->len == 0) {
+		free(r);
+		return rc;
+	}
+	raw->fd = r->fd;
+	raw->offset = (off_t)r->pos;
+	raw->len = (size_t)r->len;
+	raw->last_epoch = r->last_epoch;
+	raw->ref = r;
+	return 0;
+}
+
+static void pl_raw_release(void *log, struct partition_raw *raw)
+{
+	(void)log;
+	if (!raw->ref)
+		return;
+	log_raw_release(raw->ref);
+	free(raw->ref);
+	raw->ref = NULL;
+}
+
+static int pl_append_batches(void *log, const uint8_t *buf, size_t len)
+{
+	int rc = log_append_batches(log, buf, len, NULL);
+
+	return rc < 0 ? rc : 0;
+}
+
+static int pl_truncate_to(void *log, int64_t offset)
+{
+	return log_truncate_durable(log, offset);
+}
+
+const struct partition_log_ops partition_engine_ops = {
+	.offsets = pl_offsets,
+	.set_hw = pl_set_hw,
+	.assign_epoch = pl_assign_epoch,
+	.latest_epoch = pl_latest_epoch,
+	.end_offset_for_epoch = pl_end_offset_for_epoch,
+	.read_raw = pl_read_raw,
+	.raw_release = pl_raw_release,
+	.append_batches = pl_append_batches,
+	.truncate_to = pl_truncate_to,
+};
