@@ -13,10 +13,7 @@
  * segment.bytes (or 2 GiB), segment.ms has passed since its first append,
  * an index would pass segment.index.bytes, or a relative offset would not
  * fit 32 bits. The closed segment's .lines entries are written and its
- * mapped tail cut at once; its fsync is left to log_flush_closed. A
- * follower's append measures segment.ms on the batches' max timestamps
- * (LOG_CLOCK_BATCH) and is written one batch at a time, so that each
- * batch gets the roll test with its own time.
+ * mapped tail cut at once; its fsync is left to log_flush_closed.
  *
  * Locking: every function here runs with l->lock held, but log_rollback,
  * which takes it.
@@ -78,12 +75,8 @@ int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta
 {
 	size_t off = 0;
 
-	bool batch_clock = now == LOG_CLOCK_BATCH;
-
 	for (int i = 0; i < nb;) {
 		struct seg *s = log_active(l);
-		if (batch_clock)
-			now = meta[i].max_ts;
 		if (should_roll(l, s, meta[i].size, meta[i].last_offset, now)) {
 			int rc = log_roll(l, meta[i].base_offset);
 			if (rc < 0)
@@ -95,7 +88,7 @@ int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta
 		do {
 			run += meta[j].size;
 			j++;
-		} while (j < nb && !batch_clock && sz + run + meta[j].size <= l->cfg.segment_bytes &&
+		} while (j < nb && sz + run + meta[j].size <= l->cfg.segment_bytes &&
 			 sz + run + meta[j].size <= INT32_MAX &&
 			 meta[j].last_offset - s->base_offset <= INT32_MAX);
 		if (!s->first_append_ms)

@@ -28,7 +28,18 @@
  * its offset (first record holding it), the same line lengths, so
  * .index, .timeindex and .lines come out as the leader's (line positions
  * count from this log's line end, which is the leader's when both hold
- * the same records). A batch whose epoch is above the latest enters the
+ * the same records).
+ *
+ * Where segments roll: by this log's own config, as Kafka's followers do,
+ * with the rules of every append (append.c): segment.bytes, the 2 GiB and
+ * 32-bit offset limits, a full index, segment.ms. The first three depend
+ * only on the batches, so with the leader's config the follower rolls
+ * where the leader did and every file is the same; segment.ms is measured
+ * on each replica's own clock (a follower that was behind rolls later),
+ * and a full index is tested where an append's run of batches starts,
+ * which differs with how fetches group them: with segment.index.bytes
+ * and segment.ms at their defaults (10 MiB of index, 7 days) these do not
+ * come before segment.bytes in practice. A batch whose epoch is above the latest enters the
  * epoch cache at its base offset (Kafka's assign(epoch, baseOffset) on a
  * follower's append), after the bytes are written, so that an entry
  * never names an offset the log has not been given. All or nothing: an
@@ -157,7 +168,7 @@ static int append_checked(struct log *l, const uint8_t *buf, struct batch_meta *
 	}
 	int nsegs0 = l->nsegs;
 	int32_t epoch0 = epoch_cache_latest(l);
-	rc = log_write_batches(l, buf, m, n, LOG_CLOCK_BATCH);
+	rc = log_write_batches(l, buf, m, n, engine_now_ms());
 	for (int i = 0; i < n && rc == 0; i++)
 		if (e[i] > epoch_cache_latest(l))
 			rc = epoch_cache_assign(l, e[i], m[i].base_offset);

@@ -345,10 +345,10 @@ void log_raw_release(struct log_raw *raw);
  * at the end of buf (a Fetch response may end so) is ignored. Then, under
  * the log's lock, all or nothing: indexes and .lines positions are built
  * as the leader built them, and segments roll by this log's own config
- * (segment.bytes, index size, offset range: the same points as the
- * leader's when the configs are the same; segment.ms on the batches'
- * timestamps, since this log's clock says nothing of when the leader
- * wrote them). A batch that starts a new epoch enters the epoch cache at
+ * (segment.bytes and the offset range roll where the leader's did when
+ * the configs are the same; segment.ms runs on this log's clock, and a
+ * full index is seen where a run of batches starts: see
+ * append_follower.c). A batch that starts a new epoch enters the epoch cache at
  * its base offset. Does not move the hw (log_set_follower_hw). Returns
  * the batches appended (0: none whole in buf) with *last_offset (may be
  * NULL) the last offset appended or -1; -EBADMSG (nothing appended) for

@@ -404,10 +404,7 @@ static inline int32_t epoch_cache_latest(const struct log *l)
 }
 
 /* append.c, lock held. Writes nb encoded batches (buf, meta; offsets
- * already theirs) at the end of the log, rolling as needed. now is the
- * clock segment.ms is measured on; LOG_CLOCK_BATCH: each batch's max
- * timestamp (a follower's append). */
-#define LOG_CLOCK_BATCH INT64_MIN
+ * already theirs) at the end of the log, rolling as needed. */
 int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta *meta,
 		      int nb, int64_t now);
 /* Closes the active segment and starts a new one at the LEO (retention

@@ -8,7 +8,9 @@
  * stale LeaderAndIsr, makeLeader/makeFollower, the unclean-restart
  * eligibility. Then leader and follower end to end over a loopback
  * listener: catch-up, ISR join, Kafka's KIP-101 and KIP-279 scenarios,
- * byte-identical files below the HW. Waits poll against deadlines.
+ * byte-identical files below the HW; those again on real engine logs
+ * (tests/unit/elog.c), where every segment file and the epoch checkpoint
+ * must come out the same. Waits poll against deadlines.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +28,7 @@
 #include "repl/fetch_serve.h"
 #include "repl/fetcher.h"
 #include "repl/partition.h"
+#include "tests/unit/elog.h"
 #include "tests/unit/tlog.h"
 #include "util/clock.h"
 
@@ -88,17 +91,23 @@ static struct partition_state state3(int32_t leader, int32_t epoch, int n_isr)
 	return st;
 }
 
-static struct partition *part_new(struct tlog *t, int32_t broker, bool unclean,
-				  struct writer *w)
+static struct partition *part_new_ops(const struct partition_log_ops *ops, void *log,
+				      int32_t broker, bool unclean, struct writer *w)
 {
 	struct partition_config cfg = { .broker_id = broker, .replica_lag_time_max_ms = 30000,
 					.min_insync_replicas = 2, .unclean_restart = unclean };
 	struct partition *p;
 
-	assert_int_equal(partition_new("orders", 0, &cfg, &tlog_ops, t, &p), 0);
+	assert_int_equal(partition_new("orders", 0, &cfg, ops, log, &p), 0);
 	if (w)
 		partition_set_isr_writer(p, writer_fn, w);
 	return p;
+}
+
+static struct partition *part_new(struct tlog *t, int32_t broker, bool unclean,
+				  struct writer *w)
+{
+	return part_new_ops(&tlog_ops, t, broker, unclean, w);
 }
 
 static int64_t hw_of(struct partition *p)
@@ -574,10 +583,18 @@ static void test_end_offset_for_epoch(void **state)
 
 #define DEADLINE_MS 20000
 
+/* The end-to-end tests run on the test log, and again on real engine
+ * logs (tests/unit/elog.c over repl/partition_log.c) when this is set. */
+static bool use_engine;
+
 /* A broker of the tests: one partition replica, its listener serving it. */
 struct bk {
 	int32_t id;
-	struct tlog *t;
+	struct tlog *t;                /* the test log, or */
+	struct elog *e;                /* an engine log (use_engine) */
+	void *log;
+	const struct partition_log_ops *ops;
+	char dir[128];
 	struct partition *p;
 	struct writer w;
 	struct fetch_serve *fs;
@@ -640,10 +657,23 @@ static void bk_start_as(struct bk *b, int32_t id, const char *name, const char *
 	b->id = id;
 	b->user = user;
 	assert_int_equal(sasl_cred_from_password("s3cret", NULL, 0, 4096, &b->cred), 0);
-	b->t = log_new(name);
-	b->p = part_new(b->t, id, false, &b->w);
+	if (use_engine) {
+		snprintf(b->dir, sizeof(b->dir), "%s/engine-%s", tmpdir, name);
+		b->e = elog_open(b->dir);
+		assert_non_null(b->e);
+		b->log = b->e;
+		b->ops = &elog_ops;
+	} else {
+		b->t = log_new(name);
+		b->log = b->t;
+		b->ops = &tlog_ops;
+	}
+	b->p = part_new_ops(b->ops, b->log, id, false, &b->w);
 	assert_int_equal(fetch_serve_new(bk_lookup, b, NULL, &b->fs), 0);
-	tlog_set_listener(b->t, bk_wake, b);
+	if (b->e)
+		elog_set_listener(b->e, bk_wake, b);
+	else
+		tlog_set_listener(b->t, bk_wake, b);
 	bk_listen(b, 0);
 }
 
@@ -680,9 +710,42 @@ static void bk_stop(struct bk *b)
 	net_server_free(b->srv);
 	fetch_serve_free(b->fs);
 	/* Every file range the handler handed out was released. */
-	assert_int_equal(tlog_refs(b->t), 0);
+	assert_int_equal(b->e ? elog_refs(b->e) : tlog_refs(b->t), 0);
 	partition_unref(b->p);
-	tlog_close(b->t);
+	if (b->e)
+		elog_close(b->e);       /* the files stay, for bk_assert_same_files */
+	else
+		tlog_close(b->t);
+}
+
+/* Engine logs only, once both are stopped: .log, .index, .timeindex,
+ * .lines and leader-epoch-checkpoint, byte for byte (the tests end with
+ * the hw at the LEO on both, so the whole files are below it). */
+static void bk_assert_same_files(struct bk *a, struct bk *b)
+{
+	char da[160], db[160], why[600];
+
+	if (!use_engine)
+		return;
+	snprintf(da, sizeof(da), "%s/orders-0", a->dir);
+	snprintf(db, sizeof(db), "%s/orders-0", b->dir);
+	if (elog_dirs_identical(da, db, why, sizeof(why)) != 0)
+		fail_msg("%s", why);
+}
+
+static int64_t bk_append(struct bk *b, int n, int32_t epoch, const char *prefix)
+{
+	return b->e ? elog_append(b->e, n, epoch, prefix) : tlog_append(b->t, n, epoch, prefix);
+}
+
+static int bk_truncations(struct bk *b)
+{
+	return b->e ? elog_truncations(b->e) : tlog_truncations(b->t);
+}
+
+static int bk_value_at(struct bk *b, int64_t offset, char *v, size_t cap)
+{
+	return b->e ? elog_value_at(b->e, offset, v, cap) : tlog_value_at(b->t, offset, v, cap);
 }
 
 static struct partition_state state2(int32_t leader, int32_t epoch, int n_isr, int32_t other)
@@ -698,7 +761,7 @@ static int64_t leo_of(struct bk *b)
 {
 	struct partition_offsets o;
 
-	tlog_ops.offsets(b->t, &o);
+	b->ops->offsets(b->log, &o);
 	return o.log_end_offset;
 }
 
@@ -720,6 +783,20 @@ static bool synced(struct bk *a, struct bk *b, int n_isr)
 /* The two .log files are the same bytes below the hw. */
 static void assert_identical_below_hw(struct bk *a, struct bk *b)
 {
+	if (use_engine) {
+		size_t na, nb;
+		uint8_t *x = elog_bytes_below(a->e, hw_of(a->p), &na);
+		uint8_t *y = elog_bytes_below(b->e, hw_of(a->p), &nb);
+
+		assert_non_null(x);
+		assert_non_null(y);
+		assert_true(na > 0);
+		assert_int_equal(na, nb);
+		assert_memory_equal(x, y, na);
+		free(x);
+		free(y);
+		return;
+	}
 	int64_t n = tlog_pos_of(a->t, hw_of(a->p));
 	char *x = malloc((size_t)n + 1), *y = malloc((size_t)n + 1);
 	FILE *fa = fopen(tlog_path(a->t), "rb"), *fb = fopen(tlog_path(b->t), "rb");
@@ -737,7 +814,7 @@ static void assert_identical_below_hw(struct bk *a, struct bk *b)
 static void leader_append(struct bk *b, int n, int32_t epoch, const char *prefix)
 {
 	assert_int_equal(partition_check_append(b->p, 1), 0);
-	assert_true(tlog_append(b->t, n, epoch, prefix) >= 0);
+	assert_true(bk_append(b, n, epoch, prefix) >= 0);
 	assert_true(partition_maybe_increment_leader_hw(b->p, now_mono_ms()) >= 0);
 }
 
@@ -785,15 +862,16 @@ static void test_e2e_catch_up_and_kip101(void **state)
 	bk_follow(&a, &b, false);
 	assert_true(synced(&b, &a, 2));
 	assert_int_equal(leo_of(&a), 12);
-	assert_int_equal(tlog_truncations(a.t), 1);
-	assert_int_equal(tlog_value_at(a.t, 9, v, sizeof(v)), 0);
+	assert_int_equal(bk_truncations(&a), 1);
+	assert_int_equal(bk_value_at(&a, 9, v, sizeof(v)), 0);
 	assert_string_equal(v, "c-1");
-	assert_int_equal(tlog_value_at(a.t, 10, v, sizeof(v)), 0);
+	assert_int_equal(bk_value_at(&a, 10, v, sizeof(v)), 0);
 	assert_string_equal(v, "n-0");
-	assert_int_equal(tlog_ops.latest_epoch(a.t), 2);
+	assert_int_equal(a.ops->latest_epoch(a.log), 2);
 	assert_identical_below_hw(&b, &a);
 	bk_stop(&a);
 	bk_stop(&b);
+	bk_assert_same_files(&a, &b);
 }
 
 /* KIP-279: the follower's log went through epochs the leader never had;
@@ -811,11 +889,11 @@ static void kip279(bool truncate_on_fetch)
 
 	bk_start(&a, 1, truncate_on_fetch ? "k279f-a" : "k279-a");
 	bk_start(&b, 2, truncate_on_fetch ? "k279f-b" : "k279-b");
-	tlog_append(a.t, 2, 1, "x");
-	tlog_append(b.t, 2, 1, "x");
-	tlog_append(a.t, 2, 2, "a2");
-	tlog_append(a.t, 2, 4, "a4");
-	tlog_append(b.t, 5, 3, "b3");
+	bk_append(&a, 2, 1, "x");
+	bk_append(&b, 2, 1, "x");
+	bk_append(&a, 2, 2, "a2");
+	bk_append(&a, 2, 4, "a4");
+	bk_append(&b, 5, 3, "b3");
 	assert_int_equal(partition_make_leader(b.p, &st, now_mono_ms()), 1);
 	leader_append(&b, 1, 5, "b5");
 	assert_int_equal(partition_make_follower(a.p, &st), 1);
@@ -823,15 +901,16 @@ static void kip279(bool truncate_on_fetch)
 	assert_true(synced(&b, &a, 2));
 	fetcher_get_stats(a.fetcher, &fst);
 	assert_int_equal(fst.truncations, 2);
-	assert_int_equal(tlog_truncations(a.t), 2);
+	assert_int_equal(bk_truncations(&a), 2);
 	assert_int_equal(leo_of(&a), 8);
-	assert_int_equal(tlog_value_at(a.t, 2, v, sizeof(v)), 0);
+	assert_int_equal(bk_value_at(&a, 2, v, sizeof(v)), 0);
 	assert_string_equal(v, "b3-0");
-	assert_int_equal(tlog_value_at(a.t, 7, v, sizeof(v)), 0);
+	assert_int_equal(bk_value_at(&a, 7, v, sizeof(v)), 0);
 	assert_string_equal(v, "b5-0");
 	assert_identical_below_hw(&b, &a);
 	bk_stop(&a);
 	bk_stop(&b);
+	bk_assert_same_files(&a, &b);
 }
 
 static void test_e2e_kip279_offset_for_leader_epoch(void **state)
@@ -844,6 +923,32 @@ static void test_e2e_kip279_diverging_epoch(void **state)
 {
 	(void)state;
 	kip279(true);
+}
+
+/* The same on two engine logs: repl/partition_log.c's table over the
+ * engine's raw reads, follower appends, epoch cache and durable
+ * truncation, and every file byte-identical at the end. */
+static void test_e2e_catch_up_and_kip101_engine(void **state)
+{
+	use_engine = true;
+	test_e2e_catch_up_and_kip101(state);
+	use_engine = false;
+}
+
+static void test_e2e_kip279_offset_for_leader_epoch_engine(void **state)
+{
+	(void)state;
+	use_engine = true;
+	kip279(false);
+	use_engine = false;
+}
+
+static void test_e2e_kip279_diverging_epoch_engine(void **state)
+{
+	(void)state;
+	use_engine = true;
+	kip279(true);
+	use_engine = false;
 }
 
 /* ---- the Fetch handler seen from a raw client ---- */
@@ -1048,6 +1153,9 @@ int main(void)
 		cmocka_unit_test(test_e2e_catch_up_and_kip101),
 		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch),
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch),
+		cmocka_unit_test(test_e2e_catch_up_and_kip101_engine),
+		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch_engine),
+		cmocka_unit_test(test_e2e_kip279_diverging_epoch_engine),
 		cmocka_unit_test(test_fetch_handler_rules),
 		cmocka_unit_test(test_ofle_handler),
 		cmocka_unit_test(test_e2e_sasl_and_reconnect),
