@@ -9,7 +9,8 @@
 #   make asan       the same suite under AddressSanitizer/UBSan (build-asan/)
 #   make fuzz       each fuzz target under libFuzzer for FUZZ_SECONDS (clang,
 #                   build-fuzz/); make test replays their corpus (fuzz-replay)
-#   make bench      benchmarks under contrib/bench
+#   make bench      install missing packages (with redis-server, redis-tools),
+#                   build, run the benchmarks under contrib/bench
 #   make install    PREFIX=/usr/local DESTDIR=
 
 VERSION  := 0.1.0
@@ -141,7 +142,8 @@ asan: deps
 	    OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" unit fuzz-replay integration
 
-bench: deps
+bench:
+	@sh contrib/install-deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@sh contrib/bench/run.sh $(BUILD)
 

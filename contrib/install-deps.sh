@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages mqfs needs to build, test and run, when missing.
 # Called by `make run`, `make test`, `make asan`, `make bench`, `make fuzz`.
+#   sh contrib/install-deps.sh [clang|bench]
 set -e
 need="libfuse3-dev fuse3 liblz4-dev lz4 zlib1g-dev libcmocka-dev pkg-config"
 # tests/integration/t_service.sh, t_permissions.sh: promtool (prometheus),
@@ -24,6 +25,12 @@ need="$need kcat"
 # `make fuzz` only (sh contrib/install-deps.sh clang): libFuzzer comes with
 # clang.
 [ "$1" = clang ] && need="$need clang"
+# `make bench` only (sh contrib/install-deps.sh bench): contrib/bench/redis.sh
+# runs Redis Streams beside mqfs (redis-server, and redis-cli from
+# redis-tools). The benchmark starts its own server on loopback; where
+# systemd runs, the package also enables a system redis-server unit
+# (127.0.0.1:6379), which the benchmark does not use.
+[ "$1" = bench ] && need="$need redis-server redis-tools"
 missing=""
 for p in $need; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' \

@@ -8,11 +8,12 @@
 # measured.
 #   latency     mqfs -f --data DIR MNT; topic lat (1 partition). A reader
 #               holds MNT/lat/.groups/bench/consume open (a parked read);
-#               a producer writes one record at a time to MNT/lat/0, each
-#               carrying its send time (CLOCK_MONOTONIC ns); the reader
-#               timestamps each arrival. write() returns once the record is
-#               committed, so the figure is produce + commit + wake + read.
-#               p50, p99, p99.9 over BENCH_LAT_RECORDS records.
+#               a producer writes one 100-byte record at a time to
+#               MNT/lat/0, each carrying its send time (CLOCK_MONOTONIC ns);
+#               the reader timestamps each arrival (latency.py, the client
+#               redis.sh runs against Redis too). write() returns once the
+#               record is committed, so the figure is produce + commit +
+#               wake + read. p50, p99, p99.9 over BENCH_LAT_RECORDS records.
 #   throughput  BENCH_TP_MB MiB of 128-byte lines in topic tp (1 partition),
 #               read once as the partition file and once through a group's
 #               consume file, each by `dd bs=1M iflag=fullblock count=MB`
@@ -40,42 +41,9 @@ mount_daemon "$MNT" "$tmp/daemon.log" "$BUILD/mqfs" -f --data "$tmp/data" "$MNT"
 
 # ---- latency ----
 mkdir "$MNT/lat" "$MNT/lat/.groups/bench" || die "mkdir failed"
-cat > "$tmp/lat.py" <<'PY'
-import os, sys, threading, time
-mnt, n = sys.argv[1], int(sys.argv[2])
-lat = []
-ready = threading.Event()
-def reader():
-    fd = os.open(mnt + "/lat/.groups/bench/consume", os.O_RDONLY)
-    ready.set()
-    buf = b""
-    while len(lat) < n:
-        data = os.read(fd, 1 << 20)
-        now = time.monotonic_ns()
-        buf += data
-        *lines, buf = buf.split(b"\n")
-        for l in lines:
-            lat.append(now - int(l))
-    os.close(fd)
-t = threading.Thread(target=reader)
-t.start()
-ready.wait()
-time.sleep(0.2)                      # the reader is parked
-fd = os.open(mnt + "/lat/0", os.O_WRONLY | os.O_APPEND)
-for i in range(n):
-    os.write(fd, b"%d\n" % time.monotonic_ns())
-    if i % 1000 == 999:
-        time.sleep(0.001)
-os.close(fd)
-t.join(60)
-lat.sort()
-def pct(p):
-    return lat[min(len(lat) - 1, int(len(lat) * p / 100.0))] / 1000.0
-print("records %d  p50 %.0f us  p99 %.0f us  p99.9 %.0f us  max %.0f us" %
-      (len(lat), pct(50), pct(99), pct(99.9), lat[-1] / 1000.0))
-PY
 say "end-to-end latency (write one record to MNT/lat/0 -> read from .groups/bench/consume):"
-timeout 300 python3 "$tmp/lat.py" "$MNT" "$BENCH_LAT_RECORDS" || die "latency client failed"
+timeout 300 python3 "$(dirname "$0")/latency.py" mqfs "$MNT/lat/0" "$MNT/lat/.groups/bench/consume" \
+	"$BENCH_LAT_RECORDS" || die "latency client failed"
 
 # ---- throughput ----
 mkdir "$MNT/tp" || die "mkdir tp failed"

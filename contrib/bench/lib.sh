@@ -22,8 +22,13 @@
 #                          PIPE unmount what we mounted, stop the daemons we
 #                          started and remove tmp (kept, with a message, if
 #                          something is still mounted under it)
-#   mount_daemon MNT LOG CMD...   start a foreground FUSE daemon with output
-#                          to LOG; waits up to 10 s for MNT to appear in
+#   start_daemon LOG CMD...  start CMD in the background with output to LOG
+#                          and stdin from /dev/null; the exit trap stops it
+#                          if it still runs. Sets DPID.
+#   stop_daemon PID        SIGTERM, wait up to 30 s for PID to exit (SIGKILL
+#                          after that), reap it
+#   mount_daemon MNT LOG CMD...   start_daemon of a foreground FUSE daemon;
+#                          waits up to 10 s for MNT to appear in
 #                          /proc/mounts. Sets DPID. 1 (daemon stopped) if it
 #                          did not mount.
 #   unmount MNT [PID]      fusermount3 -u (lazy -uz if that fails), then wait
@@ -35,11 +40,19 @@
 #   elapsed A B            B - A in seconds, "%.6f"
 #   median                 median of the numbers on stdin (the mean of the
 #                          two middle ones for an even count; "nan" if none)
+#   spread                 "MIN-MAX" of the numbers on stdin ("nan" if none)
+#   records N FILE         N distinct 100-byte records (99 characters and
+#                          '\n') into FILE: the records of the small-write
+#                          and peer benchmarks
+#   dd_writers N TARGET SRC RECORDS
+#                          N concurrent dd's, one write() per 100-byte
+#                          record, each appending its share of SRC's first
+#                          RECORDS records to TARGET; prints the seconds
 #
 # Settings read here: BENCH_DIR (default $TMPDIR or /tmp), where bench_tmp
 # puts its temp dir.
 #
-# Only pids started by mount_daemon are ever signalled, only mountpoints it
+# Only pids started by start_daemon or mount_daemon are ever signalled, only mountpoints it
 # mounted are unmounted. Call the functions in the script's own shell (not in
 # $(...) or a pipeline): the tracked pids and mounts live in shell variables.
 # The functions' own variables start with _b to keep clear of the scripts'.
@@ -80,18 +93,27 @@ unmount() {
 	fi
 }
 
-mount_daemon() {
-	_bm=$1
-	_blog=$2
-	shift 2
-	mkdir -p "$_bm"
+start_daemon() {
+	_blog=$1
+	shift
 	"$@" >"$_blog" 2>&1 </dev/null &
 	DPID=$!
 	proc_list_add BENCH_PIDS "$DPID"
+}
+
+stop_daemon() {
+	alive "$1" && kill -TERM "$1" 2>/dev/null
+	wait_exit "$1" 30 || { kill -KILL "$1" 2>/dev/null; wait_exit "$1" 10; }
+}
+
+mount_daemon() {
+	_bm=$1
+	shift
+	mkdir -p "$_bm"
+	start_daemon "$@"
 	proc_list_add BENCH_MOUNTS "$_bm"
 	proc_wait_mounted "$_bm" "$DPID" 10 && return 0
-	alive "$DPID" && kill -TERM "$DPID" 2>/dev/null
-	wait_exit "$DPID" 10 || { kill -KILL "$DPID" 2>/dev/null; wait_exit "$DPID" 10; }
+	stop_daemon "$DPID"
 	return 1
 }
 
@@ -106,6 +128,30 @@ median() {
 		END { if (NR == 0) print "nan";
 		      else if (NR % 2) print a[(NR + 1) / 2];
 		      else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+spread() {
+	sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 }
+		END { if (NR == 0) print "nan"; else print lo "-" hi }'
+}
+
+records() {
+	awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++) printf "%09d %089d\n", i, i }' > "$2"
+}
+
+dd_writers() {
+	_bper=$(($4 / $1))
+	_bt0=$(now)
+	_bpids=""
+	_bi=0
+	while [ "$_bi" -lt "$1" ]; do
+		dd if="$3" of="$2" bs=100 skip=$((_bi * _bper)) count="$_bper" \
+			oflag=append conv=notrunc status=none &
+		_bpids="$_bpids $!"
+		_bi=$((_bi + 1))
+	done
+	for _bp in $_bpids; do wait "$_bp"; done
+	elapsed "$_bt0" "$(now)"
 }
 
 # shellcheck disable=SC2317  # invoked by the traps set in bench_tmp

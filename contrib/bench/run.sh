@@ -3,9 +3,10 @@
 #
 #   sh contrib/bench/run.sh [BUILD_DIR]          (make bench)
 #
-# Prints the command line that reproduces the run (the BENCH_*, SMALL_* and
-# TMPDIR settings in the environment, the directory and this script) and a
-# header describing the machine, then runs each benchmark script.
+# Prints the command line that reproduces the run (the BENCH_*, SMALL_*,
+# REDIS_* and TMPDIR settings in the environment, the directory and this
+# script) and a header describing the machine, then runs each benchmark
+# script.
 # Benchmarks print figures; they are not pass/fail tests. Settings are
 # environment variables documented in each script:
 #   throughput.sh   BENCH_MB BENCH_REPS BENCH_DIR BENCH_TARGETS
@@ -13,6 +14,10 @@
 #   latency.sh      BENCH_LAT_RECORDS BENCH_TP_MB BENCH_REPS BENCH_DIR
 #   smallwrites.sh  SMALL_RECORDS SMALL_WRITERS SMALL_STREAM_MB SMALL_REPS
 #                   BENCH_DIR
+#   redis.sh        SMALL_RECORDS REDIS_RECORDS REDIS_COUNT BENCH_LAT_RECORDS
+#                   BENCH_REPS BENCH_DIR (Redis Streams beside mqfs; needs
+#                   redis-server and redis-tools: sh contrib/install-deps.sh
+#                   bench, which make bench runs)
 # Their shared harness (temp dir, cleanup, mounting, timing) is lib.sh.
 
 BUILD=${1:-build}
@@ -27,7 +32,7 @@ quote() {      # quote WORD — WORD as a shell word (single quotes if needed)
 
 # The reproducing command: every setting the scripts read, as set now.
 cmd="cd $(quote "$(pwd -P)") &&"
-for v in $(env | sed -nE 's/^((BENCH|SMALL)_[A-Z_]*|TMPDIR)=.*/\1/p' | sort -u); do
+for v in $(env | sed -nE 's/^((BENCH|SMALL|REDIS)_[A-Z_]*|TMPDIR)=.*/\1/p' | sort -u); do
 	val=""
 	eval "val=\${$v}"
 	cmd="$cmd $v=$(quote "$val")"
@@ -60,7 +65,7 @@ if [ ! -c /dev/fuse ]; then
 	export BENCH_TARGETS
 fi
 
-BENCHES="throughput latency smallwrites"      # add further contrib/bench/<name>.sh here
+BENCHES="throughput latency smallwrites redis"      # add further contrib/bench/<name>.sh here
 status=0
 for b in $BENCHES; do
 	echo "=== $b"

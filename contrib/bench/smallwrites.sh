@@ -50,7 +50,7 @@ bench_build "${1:-build}"
 bench_tmp mqfs-small
 
 # ---- inputs ----
-awk -v n="$SMALL_RECORDS" 'BEGIN { for (i = 0; i < n; i++) printf "%09d %089d\n", i, i }' > "$tmp/src"
+records "$SMALL_RECORDS" "$tmp/src"
 mkdir -p "$tmp/ptdir"
 mount_daemon "$tmp/pt" "$tmp/pt.log" "$BUILD/mqfs-passthrough" -f "$tmp/ptdir" "$tmp/pt" ||
 	die "passthrough did not mount: $(tail -n 3 "$tmp/pt.log")"
@@ -59,20 +59,7 @@ mount_daemon "$tmp/mq" "$tmp/mq.log" "$BUILD/mqfs" -f --data "$tmp/data" "$tmp/m
 
 # run_writers N TARGET — N dd's, one write() per record, each on its share;
 # prints seconds.
-run_writers() {
-	per=$((SMALL_RECORDS / $1))
-	t0=$(now)
-	pids=""
-	i=0
-	while [ "$i" -lt "$1" ]; do
-		dd if="$tmp/src" of="$2" bs=100 skip=$((i * per)) count="$per" \
-			oflag=append conv=notrunc status=none &
-		pids="$pids $!"
-		i=$((i + 1))
-	done
-	for p in $pids; do wait "$p"; done
-	elapsed "$t0" "$(now)"
-}
+run_writers() { dd_writers "$1" "$2" "$tmp/src" "$SMALL_RECORDS"; }
 
 # rate_row WRITERS TIMES_A TIMES_B — one table row: the records/s of the
 # median times in each file, and B's rate as a percentage of A's.

@@ -1,0 +1,192 @@
+"""contrib/bench/latency.py — one-record end-to-end latency client for the
+benchmarks (python3, standard library only).
+
+    python3 latency.py mqfs WRITE_PATH READ_PATH N
+    python3 latency.py redis PORT KEY N
+
+A producer sends N records of 100 bytes one at a time, each carrying its
+send time (CLOCK_MONOTONIC ns, 20 digits, then padding and '\\n'), and waits
+for each send to complete before the next; a reader, parked before the
+first record, timestamps each arrival. Every 1000 records the producer
+pauses 1 ms. Both run in this one process (two threads), so both targets
+pay the same client costs.
+
+  mqfs   the producer write()s each record to WRITE_PATH (O_APPEND; write()
+         returns once the record is committed); the reader read()s
+         READ_PATH, a group's consume file, which parks until records come.
+  redis  the producer sends XADD KEY * v RECORD (the record without its
+         '\\n') on one connection and waits for the reply; the reader
+         repeats XREAD COUNT 1000 BLOCK 0 STREAMS KEY LAST_ID on a second
+         connection. The producer starts once the server counts the reader
+         as blocked (INFO clients: blocked_clients), not after a delay.
+         RESP2 over a raw socket to 127.0.0.1:PORT.
+
+Prints one line:
+    records N  p50 X us  p99 Y us  p99.9 Z us  max W us
+Exit status 1 if fewer than N records arrived within 60 s of the last send.
+"""
+import os
+import socket
+import sys
+import threading
+import time
+
+PAD = b"x" * 78
+
+
+def record(ns):
+    return b"%020d " % ns + PAD + b"\n"
+
+
+def sent_at(rec):
+    return int(rec[:20])
+
+
+# ---- Redis: RESP2 ----------------------------------------------------------
+
+def resp_cmd(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def resp_read(f):
+    line = f.readline()
+    if not line.endswith(b"\r\n"):
+        raise EOFError("redis: connection closed")
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest
+    if kind == b"-":
+        raise RuntimeError("redis: " + rest.decode(errors="replace"))
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)
+        if len(data) != n + 2:
+            raise EOFError("redis: connection closed in a reply")
+        return data[:-2]
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [resp_read(f) for _ in range(n)]
+    raise RuntimeError("redis: unexpected reply %r" % line[:40])
+
+
+class Conn:
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.sock.settimeout(None)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.f = self.sock.makefile("rb")
+
+    def call(self, *args):
+        self.sock.sendall(resp_cmd(*args))
+        return resp_read(self.f)
+
+    def close(self):
+        self.f.close()
+        self.sock.close()
+
+
+# ---- the two targets -------------------------------------------------------
+
+def run_mqfs(write_path, read_path, n, lat):
+    ready = threading.Event()
+
+    def reader():
+        fd = os.open(read_path, os.O_RDONLY)
+        ready.set()
+        buf = b""
+        while len(lat) < n:
+            data = os.read(fd, 1 << 20)
+            now = time.monotonic_ns()
+            if not data:
+                break
+            buf += data
+            *lines, buf = buf.split(b"\n")
+            for rec in lines:
+                lat.append(now - sent_at(rec))
+        os.close(fd)
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    ready.wait()
+    # The consume file gives no sign that its reader is parked; the open
+    # returned, and the first read parks well within this.
+    time.sleep(0.2)
+    fd = os.open(write_path, os.O_WRONLY | os.O_APPEND)
+    for i in range(n):
+        os.write(fd, record(time.monotonic_ns()))
+        if i % 1000 == 999:
+            time.sleep(0.001)
+    os.close(fd)
+    t.join(60)
+
+
+def run_redis(port, key, n, lat):
+    failure = []
+
+    def reader():
+        try:
+            c = Conn(port)
+            last = b"0-0"
+            while len(lat) < n:
+                reply = c.call("XREAD", "COUNT", "1000", "BLOCK", "0",
+                               "STREAMS", key, last)
+                now = time.monotonic_ns()
+                for entry_id, fields in reply[0][1]:
+                    lat.append(now - sent_at(fields[1]))
+                    last = entry_id
+            c.close()
+        except Exception as e:           # reported by the main thread
+            failure.append(e)
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    prod = Conn(port)
+    deadline = time.monotonic() + 60
+    while b"blocked_clients:1" not in prod.call("INFO", "clients"):
+        if failure or time.monotonic() > deadline:
+            sys.exit("latency: the XREAD reader never blocked: %s" %
+                     (failure[0] if failure else "timeout"))
+        time.sleep(0.01)
+    for i in range(n):
+        prod.call("XADD", key, "*", "v", record(time.monotonic_ns())[:-1])
+        if i % 1000 == 999:
+            time.sleep(0.001)
+    prod.close()
+    t.join(60)
+    if failure:
+        sys.exit("latency: %s" % failure[0])
+
+
+def main():
+    a = sys.argv[1:]
+    lat = []
+    if len(a) == 4 and a[0] == "mqfs":
+        n = int(a[3])
+        run_mqfs(a[1], a[2], n, lat)
+    elif len(a) == 4 and a[0] == "redis":
+        n = int(a[3])
+        run_redis(int(a[1]), a[2], n, lat)
+    else:
+        sys.exit(__doc__)
+    if len(lat) < n:
+        sys.exit("latency: %d of %d records arrived" % (len(lat), n))
+    lat.sort()
+
+    def pct(p):
+        return lat[min(len(lat) - 1, int(len(lat) * p / 100.0))] / 1000.0
+
+    print("records %d  p50 %.0f us  p99 %.0f us  p99.9 %.0f us  max %.0f us" %
+          (len(lat), pct(50), pct(99), pct(99.9), lat[-1] / 1000.0))
+
+
+if __name__ == "__main__":
+    main()
