@@ -1,7 +1,6 @@
 /*
  * kmsg.h — the struct-level layer of Kafka's wire codec, between kbuf
- * (primitive types) and the per-API codecs (proto_ctrl.c, proto_produce.c,
- * proto_meta.c): one switch for flexible versions, array counts with caps,
+ * (primitive types) and the per-API codecs (proto_*.c): one switch for flexible versions, array counts with caps,
  * bounded allocation, int32 arrays (broker ids) and the one error exit.
  * Private to repl/.
  *
@@ -58,6 +57,9 @@ int kmsg_end(struct kmsg_dec *d);
 /* Smallest encodings, for the min_elem of kmsg_count. */
 static inline size_t kmsg_str_min(bool flex) { return flex ? 1 : 2; }
 static inline size_t kmsg_arr_min(bool flex) { return flex ? 1 : 4; }
+/* A name, an array and the struct's tags: the smallest topic (or group)
+ * entry of most messages. */
+static inline size_t kmsg_topic_min(bool flex) { return kmsg_str_min(flex) + kmsg_arr_min(flex) + flex; }
 
 void kmsg_write_str(struct kbuf_w *w, bool flex, struct kstr s);
 void kmsg_write_nstr(struct kbuf_w *w, bool flex, struct kstr s);

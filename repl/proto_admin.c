@@ -647,7 +647,7 @@ int proto_describe_configs_req_decode(struct kbuf_r *r, int16_t v,
 	if (!proto_api_supported(PROTO_API_DESCRIBE_CONFIGS, v))
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_DESCRIBE_CONFIGS, v));
-	rmin = 1 + kmsg_str_min(d.flex) + kmsg_arr_min(d.flex) + d.flex;
+	rmin = 1 + kmsg_topic_min(d.flex);
 	req->n_resources = kmsg_count(&d, false, rmin, PROTO_MAX_TOPICS);
 	req->resources = kmsg_alloc(&d, req->n_resources, sizeof(*req->resources));
 	for (int32_t i = 0; i < req->n_resources && !r->err; i++) {
@@ -865,7 +865,7 @@ static int alter_req_decode(struct kbuf_r *r, int16_t api, int16_t v,
 	if (!proto_api_supported(api, v))
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(api, v));
-	rmin = 1 + kmsg_str_min(d.flex) + kmsg_arr_min(d.flex) + d.flex;
+	rmin = 1 + kmsg_topic_min(d.flex);
 	req->n_resources = kmsg_count(&d, false, rmin, PROTO_MAX_TOPICS);
 	req->resources = kmsg_alloc(&d, req->n_resources, sizeof(*req->resources));
 	for (int32_t i = 0; i < req->n_resources && !r->err; i++) {

@@ -722,7 +722,7 @@ int proto_stop_req_decode(struct kbuf_r *r, int16_t v, struct proto_stop_req *re
 	if (!proto_api_supported(PROTO_API_STOP_REPLICA, v))
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_STOP_REPLICA, v));
-	topic_min = kmsg_str_min(d.flex) + kmsg_arr_min(d.flex) + d.flex;
+	topic_min = kmsg_topic_min(d.flex);
 	req->controller_id = kbuf_read_i32(r);
 	if (v >= 4)
 		req->is_kraft_controller = kbuf_read_bool(r);

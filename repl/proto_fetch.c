@@ -47,75 +47,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "repl/kmsg.h"
 #include "repl/proto.h"
-
-/* ---- decoding helpers ---- */
-
-struct dec {
-	struct kbuf_r *r;
-	bool flex;
-	int32_t parts_left;  /* partitions still allowed in this message */
-	int nomem;
-};
-
-/* An array count (refusing null unless nullable), checked against the
- * bytes left and against cap. */
-static int32_t dec_count(struct dec *d, bool nullable, size_t min_elem, int32_t cap)
-{
-	int32_t n = kbuf_read_array_len(d->r, d->flex, nullable, min_elem);
-
-	if (n > cap)
-		kbuf_r_fail(d->r);
-	return d->r->err ? 0 : n;
-}
-
-/* Partitions count of one topic, charged to the message's allowance. */
-static int32_t dec_parts(struct dec *d, size_t min_elem)
-{
-	int32_t n = dec_count(d, false, min_elem, d->parts_left);
-
-	d->parts_left -= n;
-	return n;
-}
-
-static void *dec_alloc(struct dec *d, int32_t n, size_t size)
-{
-	void *p;
-
-	if (d->r->err || n <= 0)
-		return NULL;
-	p = calloc((size_t)n, size);
-	if (!p) {
-		d->nomem = 1;
-		kbuf_r_fail(d->r);
-	}
-	return p;
-}
-
-/* The end of a decode: 0, or the error after freeing with fn. */
-static int dec_end(struct dec *d, void (*fn)(void *), void *obj)
-{
-	int rc = kbuf_r_done(d->r);
-
-	if (!rc)
-		return 0;
-	fn(obj);
-	return d->nomem ? -ENOMEM : rc;
-}
-
-static void dec_tags(struct dec *d)
-{
-	if (d->flex)
-		kbuf_read_tags(d->r, NULL, NULL);
-}
-
-static struct kstr dec_str(struct dec *d)
-{
-	return kbuf_read_string(d->r, d->flex, false);
-}
-
-static size_t str_min(bool flex) { return flex ? 1 : 2; }
-static size_t arr_min(bool flex) { return flex ? 1 : 4; }
 
 /* ---- Fetch request ---- */
 
@@ -135,15 +68,13 @@ static size_t fetch_part_min(int16_t v)
 	       (v >= 12 ? 1 : 0);
 }
 
-static void fetch_req_free_cb(void *p) { proto_fetch_req_free(p); }
-
-static void fetch_topic_decode(struct dec *d, int16_t v, struct proto_fetch_topic *t)
+static void fetch_topic_decode(struct kmsg_dec *d, int16_t v, struct proto_fetch_topic *t)
 {
 	struct kbuf_r *r = d->r;
 
-	t->topic = dec_str(d);
-	t->n_partitions = dec_parts(d, fetch_part_min(v));
-	t->partitions = dec_alloc(d, t->n_partitions, sizeof(*t->partitions));
+	t->topic = kmsg_str(d);
+	t->n_partitions = kmsg_parts(d, fetch_part_min(v));
+	t->partitions = kmsg_alloc(d, t->n_partitions, sizeof(*t->partitions));
 	for (int32_t j = 0; j < t->n_partitions && !r->err; j++) {
 		struct proto_fetch_part *p = &t->partitions[j];
 
@@ -153,25 +84,26 @@ static void fetch_topic_decode(struct dec *d, int16_t v, struct proto_fetch_topi
 		p->last_fetched_epoch = v >= 12 ? kbuf_read_i32(r) : -1;
 		p->log_start_offset = v >= 5 ? kbuf_read_i64(r) : -1;
 		p->partition_max_bytes = kbuf_read_i32(r);
-		dec_tags(d);
+		kmsg_tags(d);
 	}
-	dec_tags(d);
+	kmsg_tags(d);
 }
 
-static void forgotten_decode(struct dec *d, struct proto_forgotten_topic *f)
+static void forgotten_decode(struct kmsg_dec *d, struct proto_forgotten_topic *f)
 {
-	f->topic = dec_str(d);
-	f->n_partitions = dec_parts(d, 4);
-	f->partitions = dec_alloc(d, f->n_partitions, sizeof(*f->partitions));
+	f->topic = kmsg_str(d);
+	f->n_partitions = kmsg_parts(d, 4);
+	f->partitions = kmsg_alloc(d, f->n_partitions, sizeof(*f->partitions));
 	for (int32_t j = 0; j < f->n_partitions && !d->r->err; j++)
 		f->partitions[j] = kbuf_read_i32(d->r);
-	dec_tags(d);
+	kmsg_tags(d);
 }
 
 int proto_fetch_req_decode(struct kbuf_r *r, int16_t v, struct proto_fetch_req *req)
 {
-	struct dec d = { r, v >= 12, PROTO_MAX_PARTITIONS, 0 };
-	size_t topic_min = str_min(d.flex) + arr_min(d.flex) + d.flex;
+	struct kmsg_dec d;
+	size_t topic_min;
+	int rc;
 
 	memset(req, 0, sizeof(*req));
 	req->cluster_id = KSTR_NULL;
@@ -179,6 +111,8 @@ int proto_fetch_req_decode(struct kbuf_r *r, int16_t v, struct proto_fetch_req *
 	req->session_epoch = -1;
 	if (!proto_api_supported(PROTO_API_FETCH, v))
 		return -EOPNOTSUPP;
+	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_FETCH, v));
+	topic_min = kmsg_topic_min(d.flex);
 	req->replica_id = kbuf_read_i32(r);
 	req->max_wait_ms = kbuf_read_i32(r);
 	req->min_bytes = kbuf_read_i32(r);
@@ -190,21 +124,24 @@ int proto_fetch_req_decode(struct kbuf_r *r, int16_t v, struct proto_fetch_req *
 		req->session_id = kbuf_read_i32(r);
 		req->session_epoch = kbuf_read_i32(r);
 	}
-	req->n_topics = dec_count(&d, false, topic_min, PROTO_MAX_TOPICS);
-	req->topics = dec_alloc(&d, req->n_topics, sizeof(*req->topics));
+	req->n_topics = kmsg_count(&d, false, topic_min, PROTO_MAX_TOPICS);
+	req->topics = kmsg_alloc(&d, req->n_topics, sizeof(*req->topics));
 	for (int32_t i = 0; i < req->n_topics && !r->err; i++)
 		fetch_topic_decode(&d, v, &req->topics[i]);
 	if (v >= 7) {
-		req->n_forgotten = dec_count(&d, false, topic_min, PROTO_MAX_TOPICS);
-		req->forgotten = dec_alloc(&d, req->n_forgotten, sizeof(*req->forgotten));
+		req->n_forgotten = kmsg_count(&d, false, topic_min, PROTO_MAX_TOPICS);
+		req->forgotten = kmsg_alloc(&d, req->n_forgotten, sizeof(*req->forgotten));
 		for (int32_t i = 0; i < req->n_forgotten && !r->err; i++)
 			forgotten_decode(&d, &req->forgotten[i]);
 	}
 	if (v >= 11)
-		req->rack_id = dec_str(&d);
+		req->rack_id = kmsg_str(&d);
 	if (d.flex)
 		kbuf_read_tags(r, fetch_req_tag, req);
-	return dec_end(&d, fetch_req_free_cb, req);
+	rc = kmsg_end(&d);
+	if (rc)
+		proto_fetch_req_free(req);
+	return rc;
 }
 
 void proto_fetch_req_free(struct proto_fetch_req *req)
@@ -441,19 +378,8 @@ static void fetch_part_encode(struct proto_out *out, int16_t v,
 	}
 	if (v >= 11)
 		kbuf_write_i32(w, p->preferred_read_replica);
-	if (p->records_len >= 0 && p->records_fd >= 0) {
-		/* The length here, the bytes as a FILE piece after it. */
-		if (flex)
-			kbuf_write_uvarint(w, (uint32_t)p->records_len + 1);
-		else
-			kbuf_write_i32(w, p->records_len);
-		*rc = proto_out_add_file(out, p->records_fd, p->records_offset,
-					 (size_t)p->records_len);
-	} else {
-		kbuf_write_bytes(w, p->records_len < 0 ? KSTR_NULL :
-				 (struct kstr){ (const char *)p->records, p->records_len },
-				 flex, true);
-	}
+	*rc = kmsg_write_records(out, flex, p->records_len, p->records, p->records_fd,
+				 p->records_offset);
 	if (!flex)
 		return;
 	kbuf_write_uvarint(w, (uint32_t)(p->has_diverging_epoch + p->has_current_leader));
@@ -526,11 +452,11 @@ static size_t fetch_resp_part_min(int16_t v)
 {
 	bool flex = v >= 12;
 
-	return 4 + 2 + 8 + 8 + (v >= 5 ? 8 : 0) + arr_min(flex) + (v >= 11 ? 4 : 0) +
-	       arr_min(flex) + flex;
+	return 4 + 2 + 8 + 8 + (v >= 5 ? 8 : 0) + kmsg_arr_min(flex) + (v >= 11 ? 4 : 0) +
+	       kmsg_arr_min(flex) + flex;
 }
 
-static void fetch_resp_part_decode(struct dec *d, int16_t v, struct proto_fetch_resp_part *p)
+static void fetch_resp_part_decode(struct kmsg_dec *d, int16_t v, struct proto_fetch_resp_part *p)
 {
 	struct kbuf_r *r = d->r;
 	struct kstr rec;
@@ -541,12 +467,12 @@ static void fetch_resp_part_decode(struct dec *d, int16_t v, struct proto_fetch_
 	p->high_watermark = kbuf_read_i64(r);
 	p->last_stable_offset = kbuf_read_i64(r);
 	p->log_start_offset = v >= 5 ? kbuf_read_i64(r) : -1;
-	p->n_aborted = dec_count(d, true, 16 + d->flex, INT32_MAX);
-	p->aborted = dec_alloc(d, p->n_aborted, sizeof(*p->aborted));
+	p->n_aborted = kmsg_count(d, true, 16 + d->flex, INT32_MAX);
+	p->aborted = kmsg_alloc(d, p->n_aborted, sizeof(*p->aborted));
 	for (int32_t i = 0; i < p->n_aborted && !r->err; i++) {
 		p->aborted[i].producer_id = kbuf_read_i64(r);
 		p->aborted[i].first_offset = kbuf_read_i64(r);
-		dec_tags(d);
+		kmsg_tags(d);
 	}
 	p->preferred_read_replica = v >= 11 ? kbuf_read_i32(r) : -1;
 	rec = kbuf_read_bytes(r, d->flex, true);
@@ -556,35 +482,37 @@ static void fetch_resp_part_decode(struct dec *d, int16_t v, struct proto_fetch_
 		kbuf_read_tags(r, fetch_part_tag, p);
 }
 
-static void fetch_resp_free_cb(void *p) { proto_fetch_resp_free(p); }
-
 int proto_fetch_resp_decode(struct kbuf_r *r, int16_t v, struct proto_fetch_resp *resp)
 {
-	struct dec d = { r, v >= 12, PROTO_MAX_PARTITIONS, 0 };
+	struct kmsg_dec d;
+	int rc;
 
 	memset(resp, 0, sizeof(*resp));
 	if (!proto_api_supported(PROTO_API_FETCH, v))
 		return -EOPNOTSUPP;
+	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_FETCH, v));
 	resp->throttle_time_ms = kbuf_read_i32(r);
 	if (v >= 7) {
 		resp->error_code = kbuf_read_i16(r);
 		resp->session_id = kbuf_read_i32(r);
 	}
-	resp->n_topics = dec_count(&d, false, str_min(d.flex) + arr_min(d.flex) + d.flex,
-				   PROTO_MAX_TOPICS);
-	resp->topics = dec_alloc(&d, resp->n_topics, sizeof(*resp->topics));
+	resp->n_topics = kmsg_count(&d, false, kmsg_topic_min(d.flex), PROTO_MAX_TOPICS);
+	resp->topics = kmsg_alloc(&d, resp->n_topics, sizeof(*resp->topics));
 	for (int32_t i = 0; i < resp->n_topics && !r->err; i++) {
 		struct proto_fetch_resp_topic *t = &resp->topics[i];
 
-		t->topic = dec_str(&d);
-		t->n_partitions = dec_parts(&d, fetch_resp_part_min(v));
-		t->partitions = dec_alloc(&d, t->n_partitions, sizeof(*t->partitions));
+		t->topic = kmsg_str(&d);
+		t->n_partitions = kmsg_parts(&d, fetch_resp_part_min(v));
+		t->partitions = kmsg_alloc(&d, t->n_partitions, sizeof(*t->partitions));
 		for (int32_t j = 0; j < t->n_partitions && !r->err; j++)
 			fetch_resp_part_decode(&d, v, &t->partitions[j]);
-		dec_tags(&d);
+		kmsg_tags(&d);
 	}
-	dec_tags(&d);
-	return dec_end(&d, fetch_resp_free_cb, resp);
+	kmsg_tags(&d);
+	rc = kmsg_end(&d);
+	if (rc)
+		proto_fetch_resp_free(resp);
+	return rc;
 }
 
 void proto_fetch_resp_free(struct proto_fetch_resp *resp)
@@ -605,41 +533,43 @@ void proto_fetch_resp_free(struct proto_fetch_resp *resp)
 
 /* ---- OffsetForLeaderEpoch ---- */
 
-static void ofle_req_free_cb(void *p) { proto_ofle_req_free(p); }
-static void ofle_resp_free_cb(void *p) { proto_ofle_resp_free(p); }
-
 int proto_ofle_req_decode(struct kbuf_r *r, int16_t v, struct proto_ofle_req *req)
 {
-	struct dec d = { r, v >= 4, PROTO_MAX_PARTITIONS, 0 };
-	size_t part_min = 4 + (v >= 2 ? 4 : 0) + 4 + d.flex;
+	struct kmsg_dec d;
+	size_t part_min;
+	int rc;
 
 	memset(req, 0, sizeof(*req));
 	req->replica_id = -2;
 	if (!proto_api_supported(PROTO_API_OFFSET_FOR_LEADER_EPOCH, v))
 		return -EOPNOTSUPP;
+	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_OFFSET_FOR_LEADER_EPOCH, v));
+	part_min = 4 + (v >= 2 ? 4 : 0) + 4 + d.flex;
 	if (v >= 3)
 		req->replica_id = kbuf_read_i32(r);
-	req->n_topics = dec_count(&d, false, str_min(d.flex) + arr_min(d.flex) + d.flex,
-				  PROTO_MAX_TOPICS);
-	req->topics = dec_alloc(&d, req->n_topics, sizeof(*req->topics));
+	req->n_topics = kmsg_count(&d, false, kmsg_topic_min(d.flex), PROTO_MAX_TOPICS);
+	req->topics = kmsg_alloc(&d, req->n_topics, sizeof(*req->topics));
 	for (int32_t i = 0; i < req->n_topics && !r->err; i++) {
 		struct proto_ofle_topic *t = &req->topics[i];
 
-		t->topic = dec_str(&d);
-		t->n_partitions = dec_parts(&d, part_min);
-		t->partitions = dec_alloc(&d, t->n_partitions, sizeof(*t->partitions));
+		t->topic = kmsg_str(&d);
+		t->n_partitions = kmsg_parts(&d, part_min);
+		t->partitions = kmsg_alloc(&d, t->n_partitions, sizeof(*t->partitions));
 		for (int32_t j = 0; j < t->n_partitions && !r->err; j++) {
 			struct proto_ofle_part *p = &t->partitions[j];
 
 			p->partition = kbuf_read_i32(r);
 			p->current_leader_epoch = v >= 2 ? kbuf_read_i32(r) : -1;
 			p->leader_epoch = kbuf_read_i32(r);
-			dec_tags(&d);
+			kmsg_tags(&d);
 		}
-		dec_tags(&d);
+		kmsg_tags(&d);
 	}
-	dec_tags(&d);
-	return dec_end(&d, ofle_req_free_cb, req);
+	kmsg_tags(&d);
+	rc = kmsg_end(&d);
+	if (rc)
+		proto_ofle_req_free(req);
+	return rc;
 }
 
 void proto_ofle_req_free(struct proto_ofle_req *req)
@@ -685,23 +615,25 @@ int proto_ofle_req_encode(struct kbuf_w *w, int16_t v, const struct proto_ofle_r
 
 int proto_ofle_resp_decode(struct kbuf_r *r, int16_t v, struct proto_ofle_resp *resp)
 {
-	struct dec d = { r, v >= 4, PROTO_MAX_PARTITIONS, 0 };
-	size_t part_min = 2 + 4 + (v >= 1 ? 4 : 0) + 8 + d.flex;
+	struct kmsg_dec d;
+	size_t part_min;
+	int rc;
 
 	memset(resp, 0, sizeof(*resp));
 	if (!proto_api_supported(PROTO_API_OFFSET_FOR_LEADER_EPOCH, v))
 		return -EOPNOTSUPP;
+	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_OFFSET_FOR_LEADER_EPOCH, v));
+	part_min = 2 + 4 + (v >= 1 ? 4 : 0) + 8 + d.flex;
 	if (v >= 2)
 		resp->throttle_time_ms = kbuf_read_i32(r);
-	resp->n_topics = dec_count(&d, false, str_min(d.flex) + arr_min(d.flex) + d.flex,
-				   PROTO_MAX_TOPICS);
-	resp->topics = dec_alloc(&d, resp->n_topics, sizeof(*resp->topics));
+	resp->n_topics = kmsg_count(&d, false, kmsg_topic_min(d.flex), PROTO_MAX_TOPICS);
+	resp->topics = kmsg_alloc(&d, resp->n_topics, sizeof(*resp->topics));
 	for (int32_t i = 0; i < resp->n_topics && !r->err; i++) {
 		struct proto_ofle_resp_topic *t = &resp->topics[i];
 
-		t->topic = dec_str(&d);
-		t->n_partitions = dec_parts(&d, part_min);
-		t->partitions = dec_alloc(&d, t->n_partitions, sizeof(*t->partitions));
+		t->topic = kmsg_str(&d);
+		t->n_partitions = kmsg_parts(&d, part_min);
+		t->partitions = kmsg_alloc(&d, t->n_partitions, sizeof(*t->partitions));
 		for (int32_t j = 0; j < t->n_partitions && !r->err; j++) {
 			struct proto_ofle_resp_part *p = &t->partitions[j];
 
@@ -709,12 +641,15 @@ int proto_ofle_resp_decode(struct kbuf_r *r, int16_t v, struct proto_ofle_resp *
 			p->partition = kbuf_read_i32(r);
 			p->leader_epoch = v >= 1 ? kbuf_read_i32(r) : -1;
 			p->end_offset = kbuf_read_i64(r);
-			dec_tags(&d);
+			kmsg_tags(&d);
 		}
-		dec_tags(&d);
+		kmsg_tags(&d);
 	}
-	dec_tags(&d);
-	return dec_end(&d, ofle_resp_free_cb, resp);
+	kmsg_tags(&d);
+	rc = kmsg_end(&d);
+	if (rc)
+		proto_ofle_resp_free(resp);
+	return rc;
 }
 
 void proto_ofle_resp_free(struct proto_ofle_resp *resp)

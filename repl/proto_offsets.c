@@ -71,7 +71,7 @@ int proto_list_offsets_req_decode(struct kbuf_r *r, int16_t v, struct proto_list
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_LIST_OFFSETS, v));
 	pmin = 4 + (v >= 4 ? 4 : 0) + 8 + (v == 0 ? 4 : 0) + d.flex;
-	tmin = kmsg_str_min(d.flex) + kmsg_arr_min(d.flex) + d.flex;
+	tmin = kmsg_topic_min(d.flex);
 	req->replica_id = kbuf_read_i32(r);
 	if (v >= 2)
 		req->isolation_level = kbuf_read_i8(r);
@@ -182,7 +182,7 @@ int proto_list_offsets_resp_decode(struct kbuf_r *r, int16_t v,
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_LIST_OFFSETS, v));
 	pmin = 4 + 2 + (v == 0 ? 4 : 16) + (v >= 4 ? 4 : 0) + d.flex;
-	tmin = kmsg_str_min(d.flex) + kmsg_arr_min(d.flex) + d.flex;
+	tmin = kmsg_topic_min(d.flex);
 	if (v >= 2)
 		resp->throttle_time_ms = kbuf_read_i32(r);
 	resp->n_topics = kmsg_count(&d, false, tmin, PROTO_MAX_TOPICS);
@@ -276,7 +276,7 @@ int proto_offset_commit_req_decode(struct kbuf_r *r, int16_t v,
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_OFFSET_COMMIT, v));
 	pmin = 4 + 8 + (v >= 6 ? 4 : 0) + (v == 1 ? 8 : 0) + kmsg_str_min(d.flex) + d.flex;
-	tmin = kmsg_str_min(d.flex) + kmsg_arr_min(d.flex) + d.flex;
+	tmin = kmsg_topic_min(d.flex);
 	req->group_id = kmsg_str(&d);
 	if (v >= 1) {
 		req->generation_id = kbuf_read_i32(r);
@@ -375,7 +375,7 @@ int proto_offset_commit_resp_decode(struct kbuf_r *r, int16_t v,
 	if (!proto_api_supported(PROTO_API_OFFSET_COMMIT, v))
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_OFFSET_COMMIT, v));
-	tmin = kmsg_str_min(d.flex) + kmsg_arr_min(d.flex) + d.flex;
+	tmin = kmsg_topic_min(d.flex);
 	if (v >= 3)
 		resp->throttle_time_ms = kbuf_read_i32(r);
 	resp->n_topics = kmsg_count(&d, false, tmin, PROTO_MAX_TOPICS);
@@ -444,7 +444,7 @@ void proto_offset_commit_resp_free(struct proto_offset_commit_resp *resp)
 static void of_topics_decode(struct kmsg_dec *d, int16_t v, struct proto_offset_fetch_group *g)
 {
 	struct kbuf_r *r = d->r;
-	size_t tmin = kmsg_str_min(d->flex) + kmsg_arr_min(d->flex) + d->flex;
+	size_t tmin = kmsg_topic_min(d->flex);
 
 	g->n_topics = kmsg_count(d, v >= 2, tmin, PROTO_MAX_TOPICS);
 	g->topics = kmsg_alloc(d, g->n_topics, sizeof(*g->topics));
@@ -471,7 +471,7 @@ int proto_offset_fetch_req_decode(struct kbuf_r *r, int16_t v,
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_OFFSET_FETCH, v));
 	if (v >= 8) {
-		size_t gmin = kmsg_str_min(d.flex) + kmsg_arr_min(d.flex) + d.flex;
+		size_t gmin = kmsg_topic_min(d.flex);
 
 		req->n_groups = kmsg_count(&d, false, gmin, PROTO_MAX_GROUPS);
 	} else {
@@ -547,7 +547,7 @@ static void of_resp_topics_decode(struct kmsg_dec *d, int16_t v,
 				  struct proto_offset_fetch_resp_group *g)
 {
 	struct kbuf_r *r = d->r;
-	size_t tmin = kmsg_str_min(d->flex) + kmsg_arr_min(d->flex) + d->flex;
+	size_t tmin = kmsg_topic_min(d->flex);
 	size_t pmin = 4 + 8 + (v >= 5 ? 4 : 0) + kmsg_str_min(d->flex) + 2 + d->flex;
 
 	g->n_topics = kmsg_count(d, false, tmin, PROTO_MAX_TOPICS);
@@ -585,7 +585,7 @@ int proto_offset_fetch_resp_decode(struct kbuf_r *r, int16_t v,
 	if (v >= 3)
 		resp->throttle_time_ms = kbuf_read_i32(r);
 	if (v >= 8) {
-		size_t gmin = kmsg_str_min(d.flex) + kmsg_arr_min(d.flex) + 2 + d.flex;
+		size_t gmin = kmsg_topic_min(d.flex) + 2;
 
 		resp->n_groups = kmsg_count(&d, false, gmin, PROTO_MAX_GROUPS);
 	} else {

@@ -88,7 +88,7 @@ int proto_produce_req_decode(struct kbuf_r *r, int16_t v, struct proto_produce_r
 	if (!proto_api_supported(PROTO_API_PRODUCE, v))
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_PRODUCE, v));
-	topic_min = kmsg_str_min(d.flex) + kmsg_arr_min(d.flex) + d.flex;
+	topic_min = kmsg_topic_min(d.flex);
 	part_min = 4 + kmsg_arr_min(d.flex) + d.flex;
 	req->transactional_id = kmsg_nstr(&d);
 	req->acks = kbuf_read_i16(r);
@@ -216,8 +216,7 @@ int proto_produce_resp_decode(struct kbuf_r *r, int16_t v, struct proto_produce_
 	if (!proto_api_supported(PROTO_API_PRODUCE, v))
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_PRODUCE, v));
-	resp->n_topics = kmsg_count(&d, false, kmsg_str_min(d.flex) + kmsg_arr_min(d.flex) + d.flex,
-				    PROTO_MAX_TOPICS);
+	resp->n_topics = kmsg_count(&d, false, kmsg_topic_min(d.flex), PROTO_MAX_TOPICS);
 	resp->responses = kmsg_alloc(&d, resp->n_topics, sizeof(*resp->responses));
 	for (int32_t i = 0; i < resp->n_topics && !r->err; i++) {
 		struct proto_produce_resp_topic *t = &resp->responses[i];
