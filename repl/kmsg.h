@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "repl/kbuf.h"
 
@@ -53,6 +54,14 @@ void kmsg_tags(struct kmsg_dec *d);
 int32_t kmsg_i32s(struct kmsg_dec *d, bool nullable, int32_t cap, int32_t **arr);
 /* 0 when the message was read whole; -ENOMEM or -EBADMSG. */
 int kmsg_end(struct kmsg_dec *d);
+/* Frees an array a decoder allocated and empties it (NULL, count 0), so a
+ * struct freed after a failed decode, or freed twice, stays valid. */
+#define KMSG_FREE(arr, n) \
+	do { \
+		free(arr); \
+		(arr) = NULL; \
+		(n) = 0; \
+	} while (0)
 
 /* Smallest encodings, for the min_elem of kmsg_count. */
 static inline size_t kmsg_str_min(bool flex) { return flex ? 1 : 2; }

@@ -206,9 +206,7 @@ void proto_create_topics_req_free(struct proto_create_topics_req *req)
 		assignments_free(req->topics[i].n_assignments, req->topics[i].assignments);
 		free(req->topics[i].configs);
 	}
-	free(req->topics);
-	req->topics = NULL;
-	req->n_topics = 0;
+	KMSG_FREE(req->topics, req->n_topics);
 }
 
 static int ct_result_tag(void *arg, uint32_t tag, struct kbuf_r *field)
@@ -331,9 +329,7 @@ void proto_create_topics_resp_free(struct proto_create_topics_resp *resp)
 		return;
 	for (int32_t i = 0; resp->topics && i < resp->n_topics; i++)
 		free(resp->topics[i].configs);
-	free(resp->topics);
-	resp->topics = NULL;
-	resp->n_topics = 0;
+	KMSG_FREE(resp->topics, resp->n_topics);
 }
 
 /* ---- DeleteTopics ---- */
@@ -400,9 +396,7 @@ void proto_delete_topics_req_free(struct proto_delete_topics_req *req)
 {
 	if (!req)
 		return;
-	free(req->topics);
-	req->topics = NULL;
-	req->n_topics = 0;
+	KMSG_FREE(req->topics, req->n_topics);
 }
 
 int proto_delete_topics_resp_decode(struct kbuf_r *r, int16_t v,
@@ -471,9 +465,7 @@ void proto_delete_topics_resp_free(struct proto_delete_topics_resp *resp)
 {
 	if (!resp)
 		return;
-	free(resp->responses);
-	resp->responses = NULL;
-	resp->n_responses = 0;
+	KMSG_FREE(resp->responses, resp->n_responses);
 }
 
 /* ---- CreatePartitions ---- */
@@ -544,9 +536,7 @@ void proto_create_parts_req_free(struct proto_create_parts_req *req)
 		return;
 	for (int32_t i = 0; req->topics && i < req->n_topics; i++)
 		assignments_free(req->topics[i].n_assignments, req->topics[i].assignments);
-	free(req->topics);
-	req->topics = NULL;
-	req->n_topics = 0;
+	KMSG_FREE(req->topics, req->n_topics);
 }
 
 /* results ARRAY of (name STRING, error_code INT16, error_message
@@ -629,9 +619,7 @@ void proto_create_parts_resp_free(struct proto_create_parts_resp *resp)
 {
 	if (!resp)
 		return;
-	free(resp->results);
-	resp->results = NULL;
-	resp->n_results = 0;
+	KMSG_FREE(resp->results, resp->n_results);
 }
 
 /* ---- DescribeConfigs ---- */
@@ -707,9 +695,7 @@ void proto_describe_configs_req_free(struct proto_describe_configs_req *req)
 		return;
 	for (int32_t i = 0; req->resources && i < req->n_resources; i++)
 		free(req->resources[i].configuration_keys);
-	free(req->resources);
-	req->resources = NULL;
-	req->n_resources = 0;
+	KMSG_FREE(req->resources, req->n_resources);
 }
 
 static size_t dc_entry_min(int16_t v, bool flex)
@@ -846,9 +832,7 @@ void proto_describe_configs_resp_free(struct proto_describe_configs_resp *resp)
 			free(res->configs[j].synonyms);
 		free(res->configs);
 	}
-	free(resp->results);
-	resp->results = NULL;
-	resp->n_results = 0;
+	KMSG_FREE(resp->results, resp->n_results);
 }
 
 /* ---- AlterConfigs, IncrementalAlterConfigs ---- */
@@ -935,9 +919,7 @@ void proto_alter_configs_req_free(struct proto_alter_configs_req *req)
 		return;
 	for (int32_t i = 0; req->resources && i < req->n_resources; i++)
 		free(req->resources[i].configs);
-	free(req->resources);
-	req->resources = NULL;
-	req->n_resources = 0;
+	KMSG_FREE(req->resources, req->n_resources);
 }
 
 static int alter_resp_decode(struct kbuf_r *r, int16_t api, int16_t v,
@@ -987,7 +969,5 @@ void proto_alter_configs_resp_free(struct proto_alter_configs_resp *resp)
 {
 	if (!resp)
 		return;
-	free(resp->responses);
-	resp->responses = NULL;
-	resp->n_responses = 0;
+	KMSG_FREE(resp->responses, resp->n_responses);
 }

@@ -891,9 +891,7 @@ void proto_stop_resp_free(struct proto_stop_resp *resp)
 {
 	if (!resp)
 		return;
-	free(resp->partition_errors);
-	resp->partition_errors = NULL;
-	resp->n_partition_errors = 0;
+	KMSG_FREE(resp->partition_errors, resp->n_partition_errors);
 }
 
 /* ---- ControlledShutdown (7) ---- */
@@ -940,7 +938,5 @@ void proto_cs_resp_free(struct proto_cs_resp *resp)
 {
 	if (!resp)
 		return;
-	free(resp->remaining_partitions);
-	resp->remaining_partitions = NULL;
-	resp->n_remaining = 0;
+	KMSG_FREE(resp->remaining_partitions, resp->n_remaining);
 }

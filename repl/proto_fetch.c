@@ -152,11 +152,8 @@ void proto_fetch_req_free(struct proto_fetch_req *req)
 		free(req->topics[i].partitions);
 	for (int32_t i = 0; req->forgotten && i < req->n_forgotten; i++)
 		free(req->forgotten[i].partitions);
-	free(req->topics);
-	free(req->forgotten);
-	req->topics = NULL;
-	req->forgotten = NULL;
-	req->n_topics = req->n_forgotten = 0;
+	KMSG_FREE(req->topics, req->n_topics);
+	KMSG_FREE(req->forgotten, req->n_forgotten);
 }
 
 /* A COMPACT_NULLABLE_STRING as tagged field tag. */
@@ -526,9 +523,7 @@ void proto_fetch_resp_free(struct proto_fetch_resp *resp)
 			free(t->partitions[j].aborted);
 		free(t->partitions);
 	}
-	free(resp->topics);
-	resp->topics = NULL;
-	resp->n_topics = 0;
+	KMSG_FREE(resp->topics, resp->n_topics);
 }
 
 /* ---- OffsetForLeaderEpoch ---- */
@@ -578,9 +573,7 @@ void proto_ofle_req_free(struct proto_ofle_req *req)
 		return;
 	for (int32_t i = 0; req->topics && i < req->n_topics; i++)
 		free(req->topics[i].partitions);
-	free(req->topics);
-	req->topics = NULL;
-	req->n_topics = 0;
+	KMSG_FREE(req->topics, req->n_topics);
 }
 
 int proto_ofle_req_encode(struct kbuf_w *w, int16_t v, const struct proto_ofle_req *req)
@@ -658,9 +651,7 @@ void proto_ofle_resp_free(struct proto_ofle_resp *resp)
 		return;
 	for (int32_t i = 0; resp->topics && i < resp->n_topics; i++)
 		free(resp->topics[i].partitions);
-	free(resp->topics);
-	resp->topics = NULL;
-	resp->n_topics = 0;
+	KMSG_FREE(resp->topics, resp->n_topics);
 }
 
 int proto_ofle_resp_encode(struct kbuf_w *w, int16_t v, const struct proto_ofle_resp *resp)

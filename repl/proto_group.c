@@ -140,9 +140,7 @@ void proto_find_coord_req_free(struct proto_find_coord_req *req)
 {
 	if (!req)
 		return;
-	free(req->keys);
-	req->keys = NULL;
-	req->n_keys = 0;
+	KMSG_FREE(req->keys, req->n_keys);
 }
 
 int proto_find_coord_resp_decode(struct kbuf_r *r, int16_t v, struct proto_find_coord_resp *resp)
@@ -232,9 +230,7 @@ void proto_find_coord_resp_free(struct proto_find_coord_resp *resp)
 {
 	if (!resp)
 		return;
-	free(resp->coordinators);
-	resp->coordinators = NULL;
-	resp->n_coordinators = 0;
+	KMSG_FREE(resp->coordinators, resp->n_coordinators);
 }
 
 /* ---- JoinGroup ---- */
@@ -307,9 +303,7 @@ void proto_join_req_free(struct proto_join_req *req)
 {
 	if (!req)
 		return;
-	free(req->protocols);
-	req->protocols = NULL;
-	req->n_protocols = 0;
+	KMSG_FREE(req->protocols, req->n_protocols);
 }
 
 int proto_join_resp_decode(struct kbuf_r *r, int16_t v, struct proto_join_resp *resp)
@@ -389,9 +383,7 @@ void proto_join_resp_free(struct proto_join_resp *resp)
 {
 	if (!resp)
 		return;
-	free(resp->members);
-	resp->members = NULL;
-	resp->n_members = 0;
+	KMSG_FREE(resp->members, resp->n_members);
 }
 
 /* ---- SyncGroup ---- */
@@ -460,9 +452,7 @@ void proto_sync_req_free(struct proto_sync_req *req)
 {
 	if (!req)
 		return;
-	free(req->assignments);
-	req->assignments = NULL;
-	req->n_assignments = 0;
+	KMSG_FREE(req->assignments, req->n_assignments);
 }
 
 int proto_sync_resp_decode(struct kbuf_r *r, int16_t v, struct proto_sync_resp *resp)
@@ -633,9 +623,7 @@ void proto_leave_req_free(struct proto_leave_req *req)
 {
 	if (!req)
 		return;
-	free(req->members);
-	req->members = NULL;
-	req->n_members = 0;
+	KMSG_FREE(req->members, req->n_members);
 }
 
 int proto_leave_resp_decode(struct kbuf_r *r, int16_t v, struct proto_leave_resp *resp)
@@ -700,9 +688,7 @@ void proto_leave_resp_free(struct proto_leave_resp *resp)
 {
 	if (!resp)
 		return;
-	free(resp->members);
-	resp->members = NULL;
-	resp->n_members = 0;
+	KMSG_FREE(resp->members, resp->n_members);
 }
 
 /* ---- consumer protocol ---- */

@@ -105,9 +105,7 @@ void proto_meta_req_free(struct proto_meta_req *req)
 {
 	if (!req)
 		return;
-	free(req->topics);
-	req->topics = NULL;
-	req->n_topics = 0;
+	KMSG_FREE(req->topics, req->n_topics);
 }
 
 /* ---- response ---- */

@@ -142,9 +142,7 @@ void proto_list_offsets_req_free(struct proto_list_offsets_req *req)
 		return;
 	for (int32_t i = 0; req->topics && i < req->n_topics; i++)
 		free(req->topics[i].partitions);
-	free(req->topics);
-	req->topics = NULL;
-	req->n_topics = 0;
+	KMSG_FREE(req->topics, req->n_topics);
 }
 
 static void lo_resp_part_decode(struct kmsg_dec *d, int16_t v,
@@ -253,9 +251,7 @@ void proto_list_offsets_resp_free(struct proto_list_offsets_resp *resp)
 			free(t->partitions[j].old_style_offsets);
 		free(t->partitions);
 	}
-	free(resp->topics);
-	resp->topics = NULL;
-	resp->n_topics = 0;
+	KMSG_FREE(resp->topics, resp->n_topics);
 }
 
 /* ---- OffsetCommit ---- */
@@ -359,9 +355,7 @@ void proto_offset_commit_req_free(struct proto_offset_commit_req *req)
 		return;
 	for (int32_t i = 0; req->topics && i < req->n_topics; i++)
 		free(req->topics[i].partitions);
-	free(req->topics);
-	req->topics = NULL;
-	req->n_topics = 0;
+	KMSG_FREE(req->topics, req->n_topics);
 }
 
 int proto_offset_commit_resp_decode(struct kbuf_r *r, int16_t v,
@@ -432,9 +426,7 @@ void proto_offset_commit_resp_free(struct proto_offset_commit_resp *resp)
 		return;
 	for (int32_t i = 0; resp->topics && i < resp->n_topics; i++)
 		free(resp->topics[i].partitions);
-	free(resp->topics);
-	resp->topics = NULL;
-	resp->n_topics = 0;
+	KMSG_FREE(resp->topics, resp->n_topics);
 }
 
 /* ---- OffsetFetch ---- */
@@ -538,9 +530,7 @@ void proto_offset_fetch_req_free(struct proto_offset_fetch_req *req)
 			free(g->topics[j].partition_indexes);
 		free(g->topics);
 	}
-	free(req->groups);
-	req->groups = NULL;
-	req->n_groups = 0;
+	KMSG_FREE(req->groups, req->n_groups);
 }
 
 static void of_resp_topics_decode(struct kmsg_dec *d, int16_t v,
@@ -666,7 +656,5 @@ void proto_offset_fetch_resp_free(struct proto_offset_fetch_resp *resp)
 			free(g->topics[j].partitions);
 		free(g->topics);
 	}
-	free(resp->groups);
-	resp->groups = NULL;
-	resp->n_groups = 0;
+	KMSG_FREE(resp->groups, resp->n_groups);
 }

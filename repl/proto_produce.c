@@ -127,9 +127,7 @@ void proto_produce_req_free(struct proto_produce_req *req)
 		return;
 	for (int32_t i = 0; req->topic_data && i < req->n_topics; i++)
 		free(req->topic_data[i].partition_data);
-	free(req->topic_data);
-	req->topic_data = NULL;
-	req->n_topics = 0;
+	KMSG_FREE(req->topic_data, req->n_topics);
 }
 
 /* ---- response ---- */
@@ -248,7 +246,5 @@ void proto_produce_resp_free(struct proto_produce_resp *resp)
 			free(t->partition_responses[j].record_errors);
 		free(t->partition_responses);
 	}
-	free(resp->responses);
-	resp->responses = NULL;
-	resp->n_topics = 0;
+	KMSG_FREE(resp->responses, resp->n_topics);
 }
