@@ -1,7 +1,9 @@
 /*
  * kmsg.h — the struct-level layer of Kafka's wire codec, between kbuf
- * (primitive types) and the per-API codecs (proto_*.c): one switch for flexible versions, array counts with caps,
- * bounded allocation, int32 arrays (broker ids) and the one error exit.
+ * (primitive types) and the per-API codecs (proto_*.c): one switch for
+ * flexible versions, array counts with caps, bounded allocation, int32
+ * arrays (broker ids), the records field, freeing decoded arrays and the
+ * one error exit.
  * Private to repl/.
  *
  * A decoder keeps a struct kmsg_dec for the whole message:
@@ -68,7 +70,10 @@ static inline size_t kmsg_str_min(bool flex) { return flex ? 1 : 2; }
 static inline size_t kmsg_arr_min(bool flex) { return flex ? 1 : 4; }
 /* A name, an array and the struct's tags: the smallest topic (or group)
  * entry of most messages. */
-static inline size_t kmsg_topic_min(bool flex) { return kmsg_str_min(flex) + kmsg_arr_min(flex) + flex; }
+static inline size_t kmsg_topic_min(bool flex)
+{
+	return kmsg_str_min(flex) + kmsg_arr_min(flex) + flex;
+}
 
 void kmsg_write_str(struct kbuf_w *w, bool flex, struct kstr s);
 void kmsg_write_nstr(struct kbuf_w *w, bool flex, struct kstr s);

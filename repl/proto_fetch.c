@@ -181,12 +181,12 @@ int proto_fetch_req_encode(struct kbuf_w *w, int16_t v, const struct proto_fetch
 		kbuf_write_i32(w, req->session_id);
 		kbuf_write_i32(w, req->session_epoch);
 	}
-	kbuf_write_array_len(w, req->n_topics, flex);
+	kmsg_write_len(w, flex, req->n_topics);
 	for (int32_t i = 0; i < req->n_topics; i++) {
 		const struct proto_fetch_topic *t = &req->topics[i];
 
-		kbuf_write_string(w, t->topic, flex, false);
-		kbuf_write_array_len(w, t->n_partitions, flex);
+		kmsg_write_str(w, flex, t->topic);
+		kmsg_write_len(w, flex, t->n_partitions);
 		for (int32_t j = 0; j < t->n_partitions; j++) {
 			const struct proto_fetch_part *p = &t->partitions[j];
 
@@ -199,28 +199,22 @@ int proto_fetch_req_encode(struct kbuf_w *w, int16_t v, const struct proto_fetch
 			if (v >= 5)
 				kbuf_write_i64(w, p->log_start_offset);
 			kbuf_write_i32(w, p->partition_max_bytes);
-			if (flex)
-				kbuf_write_tags_empty(w);
+			kmsg_write_tags(w, flex);
 		}
-		if (flex)
-			kbuf_write_tags_empty(w);
+		kmsg_write_tags(w, flex);
 	}
 	if (v >= 7) {
-		kbuf_write_array_len(w, req->n_forgotten, flex);
+		kmsg_write_len(w, flex, req->n_forgotten);
 		for (int32_t i = 0; i < req->n_forgotten; i++) {
 			const struct proto_forgotten_topic *f = &req->forgotten[i];
 
-			kbuf_write_string(w, f->topic, flex, false);
-			kbuf_write_array_len(w, f->n_partitions, flex);
-			for (int32_t j = 0; j < f->n_partitions; j++)
-				kbuf_write_i32(w, f->partitions[j]);
-			if (flex)
-				kbuf_write_tags_empty(w);
+			kmsg_write_str(w, flex, f->topic);
+			kmsg_write_i32s(w, flex, f->n_partitions, f->partitions);
+			kmsg_write_tags(w, flex);
 		}
 	}
 	if (v >= 11)
-		kbuf_write_string(w, req->rack_id.ptr ? req->rack_id : (struct kstr){ "", 0 },
-				  flex, false);
+		kmsg_write_str(w, flex, req->rack_id.ptr ? req->rack_id : (struct kstr){ "", 0 });
 	if (flex) {
 		if (req->cluster_id.ptr) {
 			kbuf_write_uvarint(w, 1);
@@ -366,12 +360,11 @@ static void fetch_part_encode(struct proto_out *out, int16_t v,
 	kbuf_write_i64(w, p->last_stable_offset);
 	if (v >= 5)
 		kbuf_write_i64(w, p->log_start_offset);
-	kbuf_write_array_len(w, p->n_aborted < 0 ? -1 : p->n_aborted, flex);
+	kmsg_write_len(w, flex, p->n_aborted < 0 ? -1 : p->n_aborted);
 	for (int32_t i = 0; i < p->n_aborted; i++) {
 		kbuf_write_i64(w, p->aborted[i].producer_id);
 		kbuf_write_i64(w, p->aborted[i].first_offset);
-		if (flex)
-			kbuf_write_tags_empty(w);
+		kmsg_write_tags(w, flex);
 	}
 	if (v >= 11)
 		kbuf_write_i32(w, p->preferred_read_replica);
@@ -410,19 +403,17 @@ int proto_fetch_resp_encode(struct proto_out *out, int16_t v, int32_t correlatio
 		kbuf_write_i16(w, resp->error_code);
 		kbuf_write_i32(w, resp->session_id);
 	}
-	kbuf_write_array_len(w, resp->n_topics, flex);
+	kmsg_write_len(w, flex, resp->n_topics);
 	for (int32_t i = 0; i < resp->n_topics && !rc; i++) {
 		const struct proto_fetch_resp_topic *t = &resp->topics[i];
 
-		kbuf_write_string(w, t->topic, flex, false);
-		kbuf_write_array_len(w, t->n_partitions, flex);
+		kmsg_write_str(w, flex, t->topic);
+		kmsg_write_len(w, flex, t->n_partitions);
 		for (int32_t j = 0; j < t->n_partitions && !rc; j++)
 			fetch_part_encode(out, v, &t->partitions[j], &rc);
-		if (flex)
-			kbuf_write_tags_empty(w);
+		kmsg_write_tags(w, flex);
 	}
-	if (flex)
-		kbuf_write_tags_empty(w);
+	kmsg_write_tags(w, flex);
 	return rc ? rc : proto_out_finish(out, pos);
 }
 
@@ -584,25 +575,22 @@ int proto_ofle_req_encode(struct kbuf_w *w, int16_t v, const struct proto_ofle_r
 		return -EOPNOTSUPP;
 	if (v >= 3)
 		kbuf_write_i32(w, req->replica_id);
-	kbuf_write_array_len(w, req->n_topics, flex);
+	kmsg_write_len(w, flex, req->n_topics);
 	for (int32_t i = 0; i < req->n_topics; i++) {
 		const struct proto_ofle_topic *t = &req->topics[i];
 
-		kbuf_write_string(w, t->topic, flex, false);
-		kbuf_write_array_len(w, t->n_partitions, flex);
+		kmsg_write_str(w, flex, t->topic);
+		kmsg_write_len(w, flex, t->n_partitions);
 		for (int32_t j = 0; j < t->n_partitions; j++) {
 			kbuf_write_i32(w, t->partitions[j].partition);
 			if (v >= 2)
 				kbuf_write_i32(w, t->partitions[j].current_leader_epoch);
 			kbuf_write_i32(w, t->partitions[j].leader_epoch);
-			if (flex)
-				kbuf_write_tags_empty(w);
+			kmsg_write_tags(w, flex);
 		}
-		if (flex)
-			kbuf_write_tags_empty(w);
+		kmsg_write_tags(w, flex);
 	}
-	if (flex)
-		kbuf_write_tags_empty(w);
+	kmsg_write_tags(w, flex);
 	return kbuf_w_err(w);
 }
 
@@ -662,12 +650,12 @@ int proto_ofle_resp_encode(struct kbuf_w *w, int16_t v, const struct proto_ofle_
 		return -EOPNOTSUPP;
 	if (v >= 2)
 		kbuf_write_i32(w, resp->throttle_time_ms);
-	kbuf_write_array_len(w, resp->n_topics, flex);
+	kmsg_write_len(w, flex, resp->n_topics);
 	for (int32_t i = 0; i < resp->n_topics; i++) {
 		const struct proto_ofle_resp_topic *t = &resp->topics[i];
 
-		kbuf_write_string(w, t->topic, flex, false);
-		kbuf_write_array_len(w, t->n_partitions, flex);
+		kmsg_write_str(w, flex, t->topic);
+		kmsg_write_len(w, flex, t->n_partitions);
 		for (int32_t j = 0; j < t->n_partitions; j++) {
 			const struct proto_ofle_resp_part *p = &t->partitions[j];
 
@@ -676,13 +664,10 @@ int proto_ofle_resp_encode(struct kbuf_w *w, int16_t v, const struct proto_ofle_
 			if (v >= 1)
 				kbuf_write_i32(w, p->leader_epoch);
 			kbuf_write_i64(w, p->end_offset);
-			if (flex)
-				kbuf_write_tags_empty(w);
+			kmsg_write_tags(w, flex);
 		}
-		if (flex)
-			kbuf_write_tags_empty(w);
+		kmsg_write_tags(w, flex);
 	}
-	if (flex)
-		kbuf_write_tags_empty(w);
+	kmsg_write_tags(w, flex);
 	return kbuf_w_err(w);
 }
