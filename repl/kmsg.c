@@ -74,6 +74,16 @@ int32_t kmsg_i32s(struct kmsg_dec *d, bool nullable, int32_t cap, int32_t **arr)
 	return n;
 }
 
+int32_t kmsg_strs(struct kmsg_dec *d, bool nullable, int32_t cap, struct kstr **arr)
+{
+	int32_t n = kmsg_count(d, nullable, kmsg_str_min(d->flex), cap);
+
+	*arr = kmsg_alloc(d, n, sizeof(**arr));
+	for (int32_t i = 0; *arr && i < n; i++)
+		(*arr)[i] = kmsg_str(d);
+	return n;
+}
+
 int kmsg_end(struct kmsg_dec *d)
 {
 	int rc = kbuf_r_done(d->r);
@@ -107,6 +117,13 @@ void kmsg_write_i32s(struct kbuf_w *w, bool flex, int32_t n, const int32_t *arr)
 	kbuf_write_array_len(w, n < 0 ? -1 : n, flex);
 	for (int32_t i = 0; i < n; i++)
 		kbuf_write_i32(w, arr[i]);
+}
+
+void kmsg_write_strs(struct kbuf_w *w, bool flex, int32_t n, const struct kstr *arr)
+{
+	kbuf_write_array_len(w, n < 0 ? -1 : n, flex);
+	for (int32_t i = 0; i < n; i++)
+		kmsg_write_str(w, flex, arr[i]);
 }
 
 int kmsg_write_records(struct proto_out *out, bool flex, int32_t len, const uint8_t *mem,

@@ -54,6 +54,8 @@ void kmsg_tags(struct kmsg_dec *d);
 /* An []int32 of at most cap elements into *arr (allocated, owned by the
  * caller even on error); returns the count, -1 for null (nullable only). */
 int32_t kmsg_i32s(struct kmsg_dec *d, bool nullable, int32_t cap, int32_t **arr);
+/* The same for a []STRING; the strings point into the reader's buffer. */
+int32_t kmsg_strs(struct kmsg_dec *d, bool nullable, int32_t cap, struct kstr **arr);
 /* 0 when the message was read whole; -ENOMEM or -EBADMSG. */
 int kmsg_end(struct kmsg_dec *d);
 /* Frees an array a decoder allocated and empties it (NULL, count 0), so a
@@ -81,6 +83,8 @@ void kmsg_write_len(struct kbuf_w *w, bool flex, int32_t n);
 void kmsg_write_tags(struct kbuf_w *w, bool flex);
 /* An []int32; n -1 writes null. */
 void kmsg_write_i32s(struct kbuf_w *w, bool flex, int32_t n, const int32_t *arr);
+/* A []STRING; n -1 writes null. */
+void kmsg_write_strs(struct kbuf_w *w, bool flex, int32_t n, const struct kstr *arr);
 
 /* A records field (NULLABLE_BYTES or COMPACT_NULLABLE_BYTES of record
  * batches) into out: len -1 null; from the file range (fd, offset, len) as

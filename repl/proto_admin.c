@@ -643,12 +643,8 @@ int proto_describe_configs_req_decode(struct kbuf_r *r, int16_t v,
 
 		res->resource_type = kbuf_read_i8(r);
 		res->resource_name = kmsg_str(&d);
-		res->n_configuration_keys = kmsg_count(&d, true, kmsg_str_min(d.flex),
-						       PROTO_MAX_CONFIGS);
-		res->configuration_keys = kmsg_alloc(&d, res->n_configuration_keys,
-						     sizeof(struct kstr));
-		for (int32_t j = 0; j < res->n_configuration_keys && !r->err; j++)
-			res->configuration_keys[j] = kmsg_str(&d);
+		res->n_configuration_keys = kmsg_strs(&d, true, PROTO_MAX_CONFIGS,
+						      &res->configuration_keys);
 		kmsg_tags(&d);
 	}
 	if (v >= 1)
@@ -675,10 +671,7 @@ int proto_describe_configs_req_encode(struct kbuf_w *w, int16_t v,
 
 		kbuf_write_i8(w, res->resource_type);
 		kmsg_write_str(w, flex, res->resource_name);
-		kmsg_write_len(w, flex, res->n_configuration_keys < 0 ? -1 :
-					res->n_configuration_keys);
-		for (int32_t j = 0; j < res->n_configuration_keys; j++)
-			kmsg_write_str(w, flex, res->configuration_keys[j]);
+		kmsg_write_strs(w, flex, res->n_configuration_keys, res->configuration_keys);
 		kmsg_write_tags(w, flex);
 	}
 	if (v >= 1)

@@ -102,12 +102,8 @@ int proto_find_coord_req_decode(struct kbuf_r *r, int16_t v, struct proto_find_c
 	}
 	if (v >= 1)
 		req->key_type = kbuf_read_i8(r);
-	if (v >= 4) {
-		req->n_keys = kmsg_count(&d, false, kmsg_str_min(d.flex), PROTO_MAX_COORD_KEYS);
-		req->keys = kmsg_alloc(&d, req->n_keys, sizeof(*req->keys));
-		for (int32_t i = 0; i < req->n_keys && !r->err; i++)
-			req->keys[i] = kmsg_str(&d);
-	}
+	if (v >= 4)
+		req->n_keys = kmsg_strs(&d, false, PROTO_MAX_COORD_KEYS, &req->keys);
 	kmsg_tags(&d);
 	rc = kmsg_end(&d);
 	if (rc)
@@ -127,11 +123,8 @@ int proto_find_coord_req_encode(struct kbuf_w *w, int16_t v, const struct proto_
 		kmsg_write_str(w, flex, req->keys[0]);
 	if (v >= 1)
 		kbuf_write_i8(w, req->key_type);
-	if (v >= 4) {
-		kmsg_write_len(w, flex, req->n_keys);
-		for (int32_t i = 0; i < req->n_keys; i++)
-			kmsg_write_str(w, flex, req->keys[i]);
-	}
+	if (v >= 4)
+		kmsg_write_strs(w, flex, req->n_keys, req->keys);
 	kmsg_write_tags(w, flex);
 	return kbuf_w_err(w);
 }
@@ -760,10 +753,7 @@ int proto_consumer_sub_decode(const uint8_t *buf, size_t len, struct proto_consu
 	kbuf_r_init(&r, buf, len);
 	kmsg_dec_init(&d, &r, false);
 	sub->version = cp_version(&r, &newer);
-	sub->n_topics = kmsg_count(&d, false, 2, PROTO_MAX_TOPICS);
-	sub->topics = kmsg_alloc(&d, sub->n_topics, sizeof(*sub->topics));
-	for (int32_t i = 0; i < sub->n_topics && !r.err; i++)
-		sub->topics[i] = kmsg_str(&d);
+	sub->n_topics = kmsg_strs(&d, false, PROTO_MAX_TOPICS, &sub->topics);
 	sub->user_data = kbuf_read_bytes(&r, false, true);
 	if (sub->version >= 1)
 		sub->n_owned_partitions = tps_decode(&d, &sub->owned_partitions);
@@ -782,9 +772,7 @@ int proto_consumer_sub_encode(struct kbuf_w *w, const struct proto_consumer_sub 
 	if (sub->version < 0 || sub->version > PROTO_CONSUMER_PROTOCOL_MAX_VERSION)
 		return -EOPNOTSUPP;
 	kbuf_write_i16(w, sub->version);
-	kmsg_write_len(w, false, sub->n_topics);
-	for (int32_t i = 0; i < sub->n_topics; i++)
-		kmsg_write_str(w, false, sub->topics[i]);
+	kmsg_write_strs(w, false, sub->n_topics, sub->topics);
 	kbuf_write_bytes(w, sub->user_data, false, true);
 	if (sub->version >= 1)
 		tps_write(w, sub->n_owned_partitions, sub->owned_partitions);
