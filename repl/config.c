@@ -79,76 +79,126 @@ enum cfg_id {
 	ID_CLUSTER,
 };
 
+struct cfg_spec {
+	enum cfg_kind kind;
+	int64_t min, max;               /* KIND_INT, KIND_INT_M1: the valid range */
+};
+
+/* A name a setting goes by (log.roll.ms in server.properties is
+ * segment.ms in a .config). */
 struct cfg_key {
 	const char *name;
 	enum cfg_id id;
-	enum cfg_kind kind;
-	int64_t min, max;               /* KIND_INT: the valid range */
 };
 
-static const struct cfg_key broker_keys[] = {
-	{ "broker.id",                   ID_BROKER_ID,      KIND_INT,   0, INT32_MAX },
-	{ "log.dirs",                    ID_LOG_DIRS,       KIND_PATH,  0, 0 },
-	{ "log.dir",                     ID_LOG_DIR,        KIND_PATH,  0, 0 },
-	{ "num.partitions",              ID_NUM_PARTITIONS, KIND_INT,   1, CFG_MAX_PARTITIONS },
+/* What each setting's value may be, once per setting whatever its name in
+ * server.properties or a .config. */
+static const struct cfg_spec cfg_specs[] = {
+	[ID_BROKER_ID]           = { KIND_INT, 0, INT32_MAX },
+	[ID_LOG_DIRS]            = { KIND_PATH, 0, 0 },
+	[ID_LOG_DIR]             = { KIND_PATH, 0, 0 },
+	[ID_NUM_PARTITIONS]      = { KIND_INT, 1, CFG_MAX_PARTITIONS },
 	/* .index positions are u32: a segment stays below 2 GiB. */
-	{ "log.segment.bytes",           ID_SEGMENT_BYTES,  KIND_INT,   1024, INT32_MAX },
-	{ "log.roll.ms",                 ID_SEGMENT_MS,     KIND_INT,   1, INT64_MAX },
-	{ "log.roll.hours",              ID_ROLL_HOURS,     KIND_INT,   1, INT32_MAX },
-	{ "log.index.size.max.bytes",    ID_INDEX_BYTES,    KIND_INT,   4096, INT32_MAX },
-	{ "log.index.interval.bytes",    ID_INDEX_INTERVAL, KIND_INT,   0, INT32_MAX },
-	{ "message.max.bytes",           ID_MAX_MESSAGE,    KIND_INT,   0, INT32_MAX },
-	{ "max.message.bytes",           ID_MAX_MESSAGE,    KIND_INT,   0, INT32_MAX },
-	{ "log.flush.interval.messages", ID_FLUSH_MESSAGES, KIND_INT,   1, INT64_MAX },
-	{ "log.flush.interval.ms",       ID_FLUSH_MS,       KIND_INT,   0, INT64_MAX },
-	{ "log.flush.scheduler.interval.ms", ID_FLUSH_SCHED_MS, KIND_INT, 1, INT64_MAX },
-	{ "log.flush.offset.checkpoint.interval.ms", ID_CHECKPOINT_MS, KIND_INT, 1, INT64_MAX },
-	{ "compression.type",            ID_COMPRESSION,    KIND_CODEC, 0, 0 },
-	{ "batch.size",                  ID_BATCH_SIZE,     KIND_INT,   1, CFG_MAX_BATCH },
+	[ID_SEGMENT_BYTES]       = { KIND_INT, 1024, INT32_MAX },
+	[ID_SEGMENT_MS]          = { KIND_INT, 1, INT64_MAX },
+	[ID_ROLL_HOURS]          = { KIND_INT, 1, INT32_MAX },
+	[ID_INDEX_BYTES]         = { KIND_INT, 4096, INT32_MAX },
+	[ID_INDEX_INTERVAL]      = { KIND_INT, 0, INT32_MAX },
+	[ID_MAX_MESSAGE]         = { KIND_INT, 0, INT32_MAX },
+	[ID_FLUSH_MESSAGES]      = { KIND_INT, 1, INT64_MAX },
+	[ID_FLUSH_MS]            = { KIND_INT, 0, INT64_MAX },
+	[ID_FLUSH_SCHED_MS]      = { KIND_INT, 1, INT64_MAX },
+	[ID_CHECKPOINT_MS]       = { KIND_INT, 1, INT64_MAX },
+	[ID_COMPRESSION]         = { KIND_CODEC, 0, 0 },
+	[ID_BATCH_SIZE]          = { KIND_INT, 1, CFG_MAX_BATCH },
 	/* A write() waits out its linger: a minute is already absurd. */
-	{ "linger.ms",                   ID_LINGER_MS,      KIND_INT,   0, 60000 },
-	{ "acks",                        ID_ACKS,           KIND_ACKS,  0, 0 },
-	{ "buffer.memory",               ID_BUFFER_MEMORY,  KIND_INT,   1024, INT64_MAX },
-	{ "request.timeout.ms",          ID_REQUEST_TIMEOUT_MS, KIND_INT, 1, INT32_MAX },
-	{ "key.separator",               ID_KEY_SEP,        KIND_SEP,   0, 0 },
+	[ID_LINGER_MS]           = { KIND_INT, 0, 60000 },
+	[ID_ACKS]                = { KIND_ACKS, 0, 0 },
+	[ID_BUFFER_MEMORY]       = { KIND_INT, 1024, INT64_MAX },
+	[ID_REQUEST_TIMEOUT_MS]  = { KIND_INT, 1, INT32_MAX },
+	[ID_KEY_SEP]             = { KIND_SEP, 0, 0 },
 	/* Retention and compaction: KIND_INT_M1 also takes -1 (unlimited). */
-	{ "log.retention.ms",            ID_RETENTION_MS,   KIND_INT_M1, 0, INT64_MAX },
-	{ "log.retention.minutes",       ID_RETENTION_MINUTES, KIND_INT_M1, 0, INT32_MAX },
-	{ "log.retention.hours",         ID_RETENTION_HOURS, KIND_INT_M1, 0, INT32_MAX },
-	{ "log.retention.bytes",         ID_RETENTION_BYTES, KIND_INT_M1, 0, INT64_MAX },
-	{ "log.retention.check.interval.ms", ID_RETENTION_CHECK_MS, KIND_INT, 1, INT64_MAX },
-	{ "log.cleanup.policy",          ID_CLEANUP_POLICY, KIND_POLICY, 0, 0 },
-	{ "log.cleaner.enable",          ID_CLEANER_ENABLE, KIND_BOOL,  0, 0 },
-	{ "log.cleaner.backoff.ms",      ID_CLEANER_BACKOFF_MS, KIND_INT, 1, INT64_MAX },
-	{ "log.cleaner.dedupe.buffer.size", ID_CLEANER_DEDUPE, KIND_INT, 65536, INT64_MAX },
-	{ "log.segment.fd.cache",        ID_SEGMENT_FD_CACHE, KIND_INT, 0, INT32_MAX },
-	{ "log.cleaner.delete.retention.ms", ID_DELETE_RETENTION_MS, KIND_INT, 0, INT64_MAX },
-	{ "log.cleaner.min.cleanable.ratio", ID_MIN_DIRTY_RATIO, KIND_RATIO, 0, 0 },
-	{ "log.cleaner.min.compaction.lag.ms", ID_MIN_LAG_MS, KIND_INT, 0, INT64_MAX },
+	[ID_RETENTION_MS]        = { KIND_INT_M1, 0, INT64_MAX },
+	[ID_RETENTION_MINUTES]   = { KIND_INT_M1, 0, INT32_MAX },
+	[ID_RETENTION_HOURS]     = { KIND_INT_M1, 0, INT32_MAX },
+	[ID_RETENTION_BYTES]     = { KIND_INT_M1, 0, INT64_MAX },
+	[ID_RETENTION_CHECK_MS]  = { KIND_INT, 1, INT64_MAX },
+	[ID_CLEANUP_POLICY]      = { KIND_POLICY, 0, 0 },
+	[ID_CLEANER_ENABLE]      = { KIND_BOOL, 0, 0 },
+	[ID_CLEANER_BACKOFF_MS]  = { KIND_INT, 1, INT64_MAX },
+	[ID_CLEANER_DEDUPE]      = { KIND_INT, 65536, INT64_MAX },
+	[ID_SEGMENT_FD_CACHE]    = { KIND_INT, 0, INT32_MAX },
+	[ID_DELETE_RETENTION_MS] = { KIND_INT, 0, INT64_MAX },
+	[ID_MIN_DIRTY_RATIO]     = { KIND_RATIO, 0, 0 },
+	[ID_MIN_LAG_MS]          = { KIND_INT, 0, INT64_MAX },
+	[ID_PARTITIONS]          = { KIND_INT, 1, CFG_MAX_PARTITIONS },
+	[ID_MIN_ISR]             = { KIND_INT, 1, INT16_MAX },
+	[ID_UNCLEAN]             = { KIND_BOOL, 0, 0 },
+	[ID_CLUSTER]             = { KIND_STR, 0, 0 },
+};
+_Static_assert(sizeof(cfg_specs) / sizeof(cfg_specs[0]) == ID_CLUSTER + 1,
+	       "every setting has its spec");
+
+static const struct cfg_key broker_keys[] = {
+	{ "broker.id", ID_BROKER_ID },
+	{ "log.dirs", ID_LOG_DIRS },
+	{ "log.dir", ID_LOG_DIR },
+	{ "num.partitions", ID_NUM_PARTITIONS },
+	{ "log.segment.bytes", ID_SEGMENT_BYTES },
+	{ "log.roll.ms", ID_SEGMENT_MS },
+	{ "log.roll.hours", ID_ROLL_HOURS },
+	{ "log.index.size.max.bytes", ID_INDEX_BYTES },
+	{ "log.index.interval.bytes", ID_INDEX_INTERVAL },
+	{ "message.max.bytes", ID_MAX_MESSAGE },
+	{ "max.message.bytes", ID_MAX_MESSAGE },
+	{ "log.flush.interval.messages", ID_FLUSH_MESSAGES },
+	{ "log.flush.interval.ms", ID_FLUSH_MS },
+	{ "log.flush.scheduler.interval.ms", ID_FLUSH_SCHED_MS },
+	{ "log.flush.offset.checkpoint.interval.ms", ID_CHECKPOINT_MS },
+	{ "compression.type", ID_COMPRESSION },
+	{ "batch.size", ID_BATCH_SIZE },
+	{ "linger.ms", ID_LINGER_MS },
+	{ "acks", ID_ACKS },
+	{ "buffer.memory", ID_BUFFER_MEMORY },
+	{ "request.timeout.ms", ID_REQUEST_TIMEOUT_MS },
+	{ "key.separator", ID_KEY_SEP },
+	{ "log.retention.ms", ID_RETENTION_MS },
+	{ "log.retention.minutes", ID_RETENTION_MINUTES },
+	{ "log.retention.hours", ID_RETENTION_HOURS },
+	{ "log.retention.bytes", ID_RETENTION_BYTES },
+	{ "log.retention.check.interval.ms", ID_RETENTION_CHECK_MS },
+	{ "log.cleanup.policy", ID_CLEANUP_POLICY },
+	{ "log.cleaner.enable", ID_CLEANER_ENABLE },
+	{ "log.cleaner.backoff.ms", ID_CLEANER_BACKOFF_MS },
+	{ "log.cleaner.dedupe.buffer.size", ID_CLEANER_DEDUPE },
+	{ "log.segment.fd.cache", ID_SEGMENT_FD_CACHE },
+	{ "log.cleaner.delete.retention.ms", ID_DELETE_RETENTION_MS },
+	{ "log.cleaner.min.cleanable.ratio", ID_MIN_DIRTY_RATIO },
+	{ "log.cleaner.min.compaction.lag.ms", ID_MIN_LAG_MS },
 };
 
 static const struct cfg_key topic_keys[] = {
-	{ "partitions",           ID_PARTITIONS,     KIND_INT,   1, CFG_MAX_PARTITIONS },
-	{ "acks",                 ID_ACKS,           KIND_ACKS,  0, 0 },
-	{ "segment.bytes",        ID_SEGMENT_BYTES,  KIND_INT,   1024, INT32_MAX },
-	{ "segment.ms",           ID_SEGMENT_MS,     KIND_INT,   1, INT64_MAX },
-	{ "segment.index.bytes",  ID_INDEX_BYTES,    KIND_INT,   4096, INT32_MAX },
-	{ "index.interval.bytes", ID_INDEX_INTERVAL, KIND_INT,   0, INT32_MAX },
-	{ "max.message.bytes",    ID_MAX_MESSAGE,    KIND_INT,   0, INT32_MAX },
-	{ "flush.messages",       ID_FLUSH_MESSAGES, KIND_INT,   1, INT64_MAX },
-	{ "flush.ms",             ID_FLUSH_MS,       KIND_INT,   0, INT64_MAX },
-	{ "compression.type",     ID_COMPRESSION,    KIND_CODEC, 0, 0 },
-	{ "batch.size",           ID_BATCH_SIZE,     KIND_INT,   1, CFG_MAX_BATCH },
-	{ "linger.ms",            ID_LINGER_MS,      KIND_INT,   0, 60000 },
-	{ "key.separator",        ID_KEY_SEP,        KIND_SEP,   0, 0 },
-	{ "retention.ms",         ID_RETENTION_MS,   KIND_INT_M1, 0, INT64_MAX },
-	{ "retention.bytes",      ID_RETENTION_BYTES, KIND_INT_M1, 0, INT64_MAX },
-	{ "cleanup.policy",       ID_CLEANUP_POLICY, KIND_POLICY, 0, 0 },
-	{ "delete.retention.ms",  ID_DELETE_RETENTION_MS, KIND_INT, 0, INT64_MAX },
-	{ "min.cleanable.dirty.ratio", ID_MIN_DIRTY_RATIO, KIND_RATIO, 0, 0 },
-	{ "min.compaction.lag.ms", ID_MIN_LAG_MS,    KIND_INT,   0, INT64_MAX },
-	{ "min.insync.replicas",  ID_MIN_ISR,        KIND_INT,   1, INT16_MAX },
-	{ "unclean.leader.election.enable", ID_UNCLEAN, KIND_BOOL, 0, 0 },
+	{ "partitions", ID_PARTITIONS },
+	{ "acks", ID_ACKS },
+	{ "segment.bytes", ID_SEGMENT_BYTES },
+	{ "segment.ms", ID_SEGMENT_MS },
+	{ "segment.index.bytes", ID_INDEX_BYTES },
+	{ "index.interval.bytes", ID_INDEX_INTERVAL },
+	{ "max.message.bytes", ID_MAX_MESSAGE },
+	{ "flush.messages", ID_FLUSH_MESSAGES },
+	{ "flush.ms", ID_FLUSH_MS },
+	{ "compression.type", ID_COMPRESSION },
+	{ "batch.size", ID_BATCH_SIZE },
+	{ "linger.ms", ID_LINGER_MS },
+	{ "key.separator", ID_KEY_SEP },
+	{ "retention.ms", ID_RETENTION_MS },
+	{ "retention.bytes", ID_RETENTION_BYTES },
+	{ "cleanup.policy", ID_CLEANUP_POLICY },
+	{ "delete.retention.ms", ID_DELETE_RETENTION_MS },
+	{ "min.cleanable.dirty.ratio", ID_MIN_DIRTY_RATIO },
+	{ "min.compaction.lag.ms", ID_MIN_LAG_MS },
+	{ "min.insync.replicas", ID_MIN_ISR },
+	{ "unclean.leader.election.enable", ID_UNCLEAN },
 };
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
@@ -225,9 +275,9 @@ static int parse_int(const char *s, size_t n, const struct cfg_key *k, int64_t *
 		    __builtin_add_overflow(v, s[i] - '0', &v))
 			ok = false;
 	}
-	if (!ok || v < k->min || v > k->max) {
+	if (!ok || v < cfg_specs[k->id].min || v > cfg_specs[k->id].max) {
 		snprintf(why, whylen, "expected an integer from %lld to %lld",
-			 (long long)k->min, (long long)k->max);
+			 (long long)cfg_specs[k->id].min, (long long)cfg_specs[k->id].max);
 		return -EINVAL;
 	}
 	*out = v;
@@ -386,7 +436,7 @@ static int parse_ratio(const char *s, size_t n, int64_t *out, char *why, size_t 
 static int parse_value(const struct cfg_key *k, const char *s, size_t n, struct cfg_val *v,
 		       char *why, size_t whylen)
 {
-	switch (k->kind) {
+	switch (cfg_specs[k->id].kind) {
 	case KIND_INT_M1:
 		if (is(s, n, "-1")) {
 			v->i = -1;
@@ -458,7 +508,7 @@ static int cfg_apply_text(const char *text, size_t len, const struct cfg_key *ke
 			  size_t nkeys, bool cluster, cfg_set_fn set, void *arg, char *err,
 			  size_t errlen)
 {
-	struct cfg_key ck = { NULL, ID_CLUSTER, KIND_STR, 0, 0 };
+	struct cfg_key ck = { NULL, ID_CLUSTER };
 	struct cfg_val *v;
 	char why[160];
 	size_t pos = 0;
