@@ -238,18 +238,28 @@ int fs_groups_stat(struct mqfs *fs, struct fs_node *n, mode_t mode, struct stat 
 	}
 }
 
+/* Fills path with dir's; -EPERM, logged with why, unless dir is .groups/
+ * itself, the only directory whose entries are groups. */
+static int groups_dir_only(const struct fs_node *dir, const char *op, const char *name,
+			   const char *why, char *path, size_t len)
+{
+	fs_node_path(dir, path, len);
+	if (dir->key.kind == NODE_GROUPS)
+		return 0;
+	mq_log_limited(MQ_WARN, "%s %s/%s: refused: %s", op, path, name, why);
+	return -EPERM;
+}
+
 int fs_groups_mkdir(struct fs_node *dir, const char *name, struct node_key *key)
 {
 	struct group *g;
 	char path[320];
 	int rc;
 
-	fs_node_path(dir, path, sizeof(path));
-	if (dir->key.kind != NODE_GROUPS) {
-		mq_log_limited(MQ_WARN, "mkdir %s/%s: refused: groups are made in .groups/",
-			       path, name);
-		return -EPERM;
-	}
+	rc = groups_dir_only(dir, "mkdir", name, "groups are made in .groups/", path,
+			     sizeof(path));
+	if (rc < 0)
+		return rc;
 	rc = group_open(dir->topic, name, GROUP_CREATE_EXCL, &g);
 	if (rc < 0) {
 		mq_log_limited(MQ_WARN, "mkdir %s/%s: %s%s", path, name,
@@ -267,12 +277,10 @@ int fs_groups_rmdir(struct fs_node *dir, const char *name)
 	char path[320];
 	int rc;
 
-	fs_node_path(dir, path, sizeof(path));
-	if (dir->key.kind != NODE_GROUPS) {
-		mq_log_limited(MQ_WARN, "rmdir %s/%s: refused: only groups can be removed here",
-			       path, name);
-		return -EPERM;
-	}
+	rc = groups_dir_only(dir, "rmdir", name, "only groups can be removed here", path,
+			     sizeof(path));
+	if (rc < 0)
+		return rc;
 	rc = group_delete(dir->topic, name);
 	if (rc == -EBUSY)
 		mq_log_limited(MQ_WARN, "rmdir %s/%s: refused: the group has active members",

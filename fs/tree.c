@@ -484,6 +484,24 @@ out:
 	return rc;
 }
 
+/* The directory parent (a reference the caller puts) and its path, for
+ * the log lines of the ops that change what it holds. */
+static int dir_get(struct mqfs *fs, fuse_ino_t parent, struct fs_node **dir, char *path,
+		   size_t len)
+{
+	int rc = inode_get(fs->inodes, parent, dir);
+
+	if (rc == 0)
+		fs_node_path(*dir, path, len);
+	return rc;
+}
+
+/* .groups/ and a group's directory: mkdir and rmdir there are groups'. */
+static bool in_groups(const struct fs_node *dir)
+{
+	return dir->key.kind == NODE_GROUPS || dir->key.kind == NODE_GROUP;
+}
+
 int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent,
 	     const char *name, mode_t mode, struct fuse_entry_param *e)
 {
@@ -493,12 +511,10 @@ int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent,
 	char path[320];
 	int rc;
 
-	rc = inode_get(fs->inodes, parent, &dir);
+	rc = dir_get(fs, parent, &dir, path, sizeof(path));
 	if (rc < 0)
 		return rc;
-	fs_node_path(dir, path, sizeof(path));
-	if ((dir->key.kind == NODE_GROUPS || dir->key.kind == NODE_GROUP) &&
-	    (rc = fs_node_alive(dir)) == 0) {
+	if (in_groups(dir) && (rc = fs_node_alive(dir)) == 0) {
 		rc = fs_groups_mkdir(dir, name, &key);
 		if (rc == 0) {
 			topic_get(dir->topic);
@@ -543,11 +559,10 @@ int fs_rmdir(struct mqfs *fs, fuse_ino_t parent, const char *name)
 	char path[320];
 	int rc;
 
-	rc = inode_get(fs->inodes, parent, &dir);
+	rc = dir_get(fs, parent, &dir, path, sizeof(path));
 	if (rc < 0)
 		return rc;
-	fs_node_path(dir, path, sizeof(path));
-	if (dir->key.kind == NODE_GROUPS || dir->key.kind == NODE_GROUP) {
+	if (in_groups(dir)) {
 		rc = fs_node_alive(dir);
 		rc = rc ?: fs_groups_rmdir(dir, name);
 	} else if (dir->key.kind != NODE_ROOT) {
@@ -575,10 +590,9 @@ int fs_refuse_name(struct mqfs *fs, const char *op, fuse_ino_t parent, const cha
 	const char *why;
 	int rc;
 
-	rc = inode_get(fs->inodes, parent, &dir);
+	rc = dir_get(fs, parent, &dir, path, sizeof(path));
 	if (rc < 0)
 		return rc;
-	fs_node_path(dir, path, sizeof(path));
 	switch (dir->key.kind) {
 	case NODE_ROOT:
 		why = "the top of the mount holds topics (mkdir/rmdir) and read-only views";
