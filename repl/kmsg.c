@@ -84,6 +84,14 @@ int32_t kmsg_strs(struct kmsg_dec *d, bool nullable, int32_t cap, struct kstr **
 	return n;
 }
 
+int32_t kmsg_records(struct kmsg_dec *d, const uint8_t **records)
+{
+	struct kstr rec = kbuf_read_bytes(d->r, d->flex, true);
+
+	*records = (const uint8_t *)rec.ptr;
+	return rec.len;
+}
+
 int kmsg_end(struct kmsg_dec *d)
 {
 	int rc = kbuf_r_done(d->r);

@@ -56,6 +56,9 @@ void kmsg_tags(struct kmsg_dec *d);
 int32_t kmsg_i32s(struct kmsg_dec *d, bool nullable, int32_t cap, int32_t **arr);
 /* The same for a []STRING; the strings point into the reader's buffer. */
 int32_t kmsg_strs(struct kmsg_dec *d, bool nullable, int32_t cap, struct kstr **arr);
+/* A records field: its length (-1 null) and *records pointing at its bytes
+ * in the reader's buffer (NULL when null). */
+int32_t kmsg_records(struct kmsg_dec *d, const uint8_t **records);
 /* 0 when the message was read whole; -ENOMEM or -EBADMSG. */
 int kmsg_end(struct kmsg_dec *d);
 /* Frees an array a decoder allocated and empties it (NULL, count 0), so a

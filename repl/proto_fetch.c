@@ -447,7 +447,6 @@ static size_t fetch_resp_part_min(int16_t v)
 static void fetch_resp_part_decode(struct kmsg_dec *d, int16_t v, struct proto_fetch_resp_part *p)
 {
 	struct kbuf_r *r = d->r;
-	struct kstr rec;
 
 	p->records_fd = -1;
 	p->partition_index = kbuf_read_i32(r);
@@ -463,9 +462,7 @@ static void fetch_resp_part_decode(struct kmsg_dec *d, int16_t v, struct proto_f
 		kmsg_tags(d);
 	}
 	p->preferred_read_replica = v >= 11 ? kbuf_read_i32(r) : -1;
-	rec = kbuf_read_bytes(r, d->flex, true);
-	p->records = (const uint8_t *)rec.ptr;
-	p->records_len = rec.len;
+	p->records_len = kmsg_records(d, &p->records);
 	if (d->flex)
 		kbuf_read_tags(r, fetch_part_tag, p);
 }

@@ -103,12 +103,9 @@ int proto_produce_req_decode(struct kbuf_r *r, int16_t v, struct proto_produce_r
 		t->partition_data = kmsg_alloc(&d, t->n_partitions, sizeof(*t->partition_data));
 		for (int32_t j = 0; j < t->n_partitions && !r->err; j++) {
 			struct proto_produce_part *p = &t->partition_data[j];
-			struct kstr rec;
 
 			p->index = kbuf_read_i32(r);
-			rec = kbuf_read_bytes(r, d.flex, true);
-			p->records = (const uint8_t *)rec.ptr;
-			p->records_len = rec.len;
+			p->records_len = kmsg_records(&d, &p->records);
 			p->records_fd = -1;
 			kmsg_tags(&d);
 		}
