@@ -833,7 +833,6 @@ static void put_sep(FILE *f, const struct log_config *log)
 	fputc('\n', f);
 }
 
-/* Ends an open_memstream() render: *out gets the NUL-terminated text. */
 /* Ends an open_memstream() render: *out gets the NUL-terminated text.
  * *bufp is the stream's buffer, only valid once the stream is closed. */
 static int render_close(FILE *f, char **bufp, char **out)
