@@ -58,7 +58,7 @@
 /* Checks the batch at b (avail bytes); fills *m but for the placement
  * (first_line_pos). Returns its size, 0 when it is cut short, -EBADMSG,
  * -ENOTSUP, -ENOMEM. */
-static int64_t batch_check(const uint8_t *b, size_t avail, int key_sep_len,
+static int64_t batch_check(const uint8_t *b, size_t avail, const struct line_fmt *lf,
 			   struct batch_meta *m, int32_t *epoch)
 {
 	struct batch_hdr h;
@@ -90,7 +90,7 @@ static int64_t batch_check(const uint8_t *b, size_t avail, int key_sep_len,
 			break;
 		}
 		prev = r.offset;
-		m->line_bytes += rec_line_len(&r, key_sep_len);
+		m->line_bytes += line_len(lf, &r);
 		if (r.timestamp > m->max_ts) {
 			m->max_ts = r.timestamp;
 			m->max_ts_offset = r.offset;
@@ -103,9 +103,9 @@ static int64_t batch_check(const uint8_t *b, size_t avail, int key_sep_len,
 	return size;
 }
 
-/* The whole batches of buf, checked (lines counted with key_sep_len); *n of them
+/* The whole batches of buf, checked (lines counted with lf); *n of them
  * in *meta (malloc'ed), their epochs in *epochs, *used bytes. */
-static int batches_check(const uint8_t *buf, size_t len, int key_sep_len,
+static int batches_check(const uint8_t *buf, size_t len, const struct line_fmt *lf,
 			 struct batch_meta **meta, int32_t **epochs, int *n, size_t *used)
 {
 	size_t at = 0, cap = 0;
@@ -128,7 +128,7 @@ static int batches_check(const uint8_t *buf, size_t len, int key_sep_len,
 			}
 			cap = nc;
 		}
-		int64_t size = batch_check(buf + at, len - at, key_sep_len, &m[k], &e[k]);
+		int64_t size = batch_check(buf + at, len - at, lf, &m[k], &e[k]);
 		if (size <= 0) {
 			rc = (int)size;
 			break;
@@ -192,17 +192,17 @@ int log_append_batches(struct log *l, const uint8_t *buf, size_t len, int64_t *l
 	int rc;
 again:
 	pthread_mutex_lock(&l->lock);
-	int key_sep_len = l->cfg.key_sep_len;
+	struct line_fmt lf = l->lf;
 	rc = l->deleted ? -ENOENT : l->damaged ? -EIO : 0;
 	pthread_mutex_unlock(&l->lock);
 	if (rc == 0)
-		rc = batches_check(buf, len, key_sep_len, &m, &e, &n, &used);
+		rc = batches_check(buf, len, &lf, &m, &e, &n, &used);
 	if (rc < 0 || n == 0)
 		goto out;
 	pthread_mutex_lock(&l->lock);
-	bool sep_changed = l->cfg.key_sep_len != key_sep_len;
+	bool sep_changed = memcmp(&l->lf, &lf, sizeof(lf)) != 0;
 	if (sep_changed)
-		;                       /* line lengths counted with another separator */
+		;                       /* line lengths counted with another line format */
 	else if (l->deleted || l->damaged)
 		rc = l->deleted ? -ENOENT : -EIO;
 	else

@@ -99,6 +99,7 @@ static int encbuf_reserve(struct encbuf *e, size_t need, int nmeta)
  * another part under the log's lock. */
 struct enc_part {
 	const struct log_config *cfg;
+	const struct line_fmt *lf;
 	struct encbuf *eb;
 	const struct rec_in *recs;      /* recs[0..n), or */
 	int n;
@@ -176,9 +177,10 @@ static void enc_part_run(void *arg)
 			int64_t kv = (r.value_len > 0 ? r.value_len : 0) +
 				     (r.key_len > 0 ? r.key_len : 0);
 			payload += kv;
-			m->line_bytes += (r.value_len > 0 ? r.value_len : 0) + 1;
-			if (cfg->key_sep_len > 0 && r.key_len >= 0)
-				m->line_bytes += r.key_len + cfg->key_sep_len;
+			struct rec lr = { .key = (const uint8_t *)r.key, .key_len = r.key_len,
+					  .value = (const uint8_t *)r.value,
+					  .value_len = r.value_len };
+			m->line_bytes += line_len(p->lf, &lr);
 			if (r.timestamp > m->max_ts) {
 				m->max_ts = r.timestamp;
 				m->max_ts_offset = offset + bb.count - 1;
@@ -355,7 +357,7 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
 	struct enc_part part[LOG_PARTS];
 	for (int i = 0; i < nparts; i++) {
 		int a = (int)((int64_t)n * i / nparts), b = (int)((int64_t)n * (i + 1) / nparts);
-		part[i] = (struct enc_part){ .cfg = &l->cfg, .recs = recs + a, .n = b - a,
+		part[i] = (struct enc_part){ .cfg = &l->cfg, .lf = &l->lf, .recs = recs + a, .n = b - a,
 					     .epoch = leader_epoch, .nb = -ECANCELED };
 	}
 	rc = append_parts(l, part, nparts, info);
@@ -382,8 +384,10 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 		rc = l->deleted ? -ENOENT : -EIO;
 		goto out;
 	}
-	struct line_rules lr = { l->cfg.key_sep, l->cfg.key_sep_len,
-				 log_max_record_payload(&l->cfg) };
+	/* Each part its own rules: escaped lines are unescaped into the
+	 * part's scratch space, on whichever thread encodes it. */
+	struct line_rules lr[LOG_PARTS];
+	struct line_scratch scr[LOG_PARTS] = { { 0 } };
 	int nparts = parts_for(l, (int64_t)len), k = 0;
 	struct enc_part part[LOG_PARTS];
 	const char *p = buf, *end = buf + len;
@@ -399,8 +403,12 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 			nl = memchr(mark, '\n', (size_t)(end - mark));
 			cut = nl ? nl + 1 : end;
 		}
-		part[k] = (struct enc_part){ .cfg = &l->cfg, .p = p,
-					     .end = cut, .lr = &lr, .ts = ts,
+		lr[k] = (struct line_rules){ l->cfg.key_sep, l->cfg.key_sep_len,
+					     log_max_record_payload(&l->cfg), l->cfg.line_format,
+					     &scr[k] };
+		line_scratch_reset(&scr[k], (size_t)(cut - p) + (i == 0 ? head_len : 0));
+		part[k] = (struct enc_part){ .cfg = &l->cfg, .lf = &l->lf, .p = p,
+					     .end = cut, .lr = &lr[k], .ts = ts,
 					     .epoch = leader_epoch, .nb = -ECANCELED };
 		if (i == 0 && head_len > 0) {
 			part[k].p = head;
@@ -412,6 +420,8 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 		p = cut;
 	}
 	rc = append_parts(l, part, k, info);
+	for (int i = 0; i < k; i++)
+		line_scratch_free(&scr[i]);
 out:
 	pthread_mutex_unlock(&l->lock);
 	if (rc == 0)

@@ -396,7 +396,9 @@ int batch_iter_next(struct batch_iter *it, struct rec *r)
 		return -EBADMSG;
 
 	r->offset = add_wrap(it->hdr.base_offset, offset_delta);
-	r->timestamp = add_wrap(it->hdr.base_timestamp, ts_delta);
+	/* LogAppendTime: every record's time is the batch's (as Kafka reads it). */
+	r->timestamp = it->hdr.attributes & BATCH_ATTR_LOG_APPEND_TIME ? it->hdr.max_timestamp
+		       : add_wrap(it->hdr.base_timestamp, ts_delta);
 	r->key = key;
 	r->key_len = key_len;
 	r->value = value;

@@ -440,7 +440,7 @@ struct clean_ctx {
 	struct omap *map;
 	int64_t now;
 	int64_t delete_retention_ms;
-	int key_sep_len;
+	struct line_fmt lf;
 	int32_t index_interval;
 	struct rec *recs;         /* one batch's records */
 	bool *keep;
@@ -520,7 +520,7 @@ static int rewrite_batch(struct clean_ctx *c, struct seg_reader *r, int n, struc
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
 		lines[i] = line;
-		line += rec_line_len(&c->recs[i], c->key_sep_len);
+		line += line_len(&c->lf, &c->recs[i]);
 	}
 	/* Worst case: every survivor in a batch of its own. */
 	size_t need = 0;
@@ -551,7 +551,7 @@ static int rewrite_batch(struct clean_ctx *c, struct seg_reader *r, int n, struc
 		m->base_offset = c->recs[i].offset;
 		m->last_offset = c->recs[j - 1].offset;
 		m->first_line_pos = lines[i];
-		m->line_bytes = lines[j - 1] + rec_line_len(&c->recs[j - 1], c->key_sep_len) - lines[i];
+		m->line_bytes = lines[j - 1] + line_len(&c->lf, &c->recs[j - 1]) - lines[i];
 		m->max_ts = -1;
 		m->max_ts_offset = m->base_offset;
 		for (int k = i; k < j && rc == 0; k++) {
@@ -598,7 +598,7 @@ static int copy_batch(struct clean_ctx *c, struct seg_reader *r, int n, struct s
 		.line_bytes = 0,
 	};
 	for (int i = 0; i < n; i++)
-		m.line_bytes += rec_line_len(&c->recs[i], c->key_sep_len);
+		m.line_bytes += line_len(&c->lf, &c->recs[i]);
 	st->bytes_written += r->total;
 	return seg_append(ns, r->buf, (size_t)r->total, &m, 1, c->index_interval);
 }
@@ -714,7 +714,7 @@ static int clean_segment(struct log *l, struct clean_ctx *c, struct seg *s, stru
 		goto out;
 	rc = seg_open(l->io, l->fdc, l->dir, s->base_offset, &ns);
 	if (rc == 0)
-		rc = seg_load_tail(ns, c->key_sep_len, -1);
+		rc = seg_load_tail(ns, &c->lf, -1);
 	if (rc < 0)
 		goto out;
 	*out = ns;
@@ -809,7 +809,7 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force,
 	int64_t dirty_records = uncleanable - l->segs[d]->base_offset;
 	c.now = now;
 	c.delete_retention_ms = l->cfg.delete_retention_ms;
-	c.key_sep_len = l->cfg.key_sep_len;
+	c.lf = l->lf;
 	c.index_interval = l->cfg.index_interval_bytes;
 	pthread_mutex_unlock(&l->lock);
 	if (engine_clean_hook)

@@ -66,6 +66,9 @@ struct log_cursor {
 	bool have_rec;
 	struct rec rec;
 	int64_t rec_pos, rec_len, rec_done;
+	bool rec_esc;                /* shown escaped: its line is in esc */
+	char *esc;
+	size_t esc_cap;
 	int64_t lines_out;           /* lines whose '\n' was copied out */
 	/* whole-batch reads (cur_batches): the second half's .log bytes */
 	uint8_t *ra2;
@@ -156,6 +159,7 @@ void log_cursor_free(struct log_cursor *c)
 	seg_unref(c->seg);
 	free(c->ra);
 	free(c->ra2);
+	free(c->esc);
 	if (c->l->rab)
 		atomic_fetch_sub(&c->l->rab->used, (int64_t)c->charged);
 	log_unref(c->l);
@@ -261,6 +265,21 @@ bad:
 	return rc;
 }
 
+/* The escaped line of the current record into c->esc: a line is copied
+ * out in pieces, so it is rendered once. */
+static int cur_render(struct log_cursor *c)
+{
+	if ((size_t)c->rec_len > c->esc_cap) {
+		char *nb = realloc(c->esc, (size_t)c->rec_len);
+		if (!nb)
+			return -ENOMEM;
+		c->esc = nb;
+		c->esc_cap = (size_t)c->rec_len;
+	}
+	line_render(&c->l->lf, &c->rec, c->esc);
+	return 0;
+}
+
 /* Moves to the next record. 1 = have one, 0 = end of published data. */
 static int cur_next_rec(struct log_cursor *c)
 {
@@ -277,7 +296,10 @@ static int cur_next_rec(struct log_cursor *c)
 			if (rc == 1) {
 				c->have_rec = true;
 				c->rec_pos = c->next_line;
-				c->rec_len = rec_line_len(&c->rec, c->l->cfg.key_sep_len);
+				c->rec_len = line_len(&c->l->lf, &c->rec);
+				c->rec_esc = line_escaped(&c->l->lf, &c->rec);
+				if (c->rec_esc && (rc = cur_render(c)) < 0)
+					return rc;
 				c->rec_done = 0;
 				c->next_line += c->rec_len;
 				return 1;
@@ -360,6 +382,14 @@ static size_t emit(struct log_cursor *c, char *out, size_t room)
 	int seplen = c->l->cfg.key_sep_len;
 	size_t n = 0;
 	int64_t done = c->rec_done;
+	if (c->rec_esc) {
+		n = (size_t)(c->rec_len - done) < room ? (size_t)(c->rec_len - done) : room;
+		memcpy(out, c->esc + done, n);
+		c->rec_done += (int64_t)n;
+		if (c->rec_done == c->rec_len)
+			c->lines_out++;
+		return n;
+	}
 	/* Fast path: a whole value-only line. */
 	if (done == 0 && (seplen == 0 || r->key_len < 0) && (size_t)c->rec_len <= room) {
 		size_t vl = r->value_len > 0 ? (size_t)r->value_len : 0;
@@ -427,8 +457,7 @@ struct dec_half {
 	const struct lines_ent *e;  /* e[0..n]: e[n] marks the end */
 	int n;
 	char *out;                  /* where e[0]'s lines go */
-	int key_sep_len;
-	const char *key_sep;
+	const struct line_fmt *lf;
 	uint8_t **buf;              /* .log bytes, grown as needed */
 	size_t *cap;
 	struct batch_iter *it;
@@ -471,22 +500,12 @@ static void dec_half_run(void *arg)
 			break;
 		}
 		while ((rc = batch_iter_next(h->it, &r)) == 1) {
-			int64_t len = rec_line_len(&r, h->key_sep_len);
+			int64_t len = line_len(h->lf, &r);
 			if (used + len > room) {
 				rc = -EAGAIN;
 				break;
 			}
-			if (h->key_sep_len > 0 && r.key_len >= 0) {
-				memcpy(o + used, r.key, (size_t)r.key_len);
-				used += r.key_len;
-				memcpy(o + used, h->key_sep, (size_t)h->key_sep_len);
-				used += h->key_sep_len;
-			}
-			if (r.value_len > 0) {
-				memcpy(o + used, r.value, (size_t)r.value_len);
-				used += r.value_len;
-			}
-			o[used++] = '\n';
+			used += line_render(h->lf, &r, o + used);
 			h->lines++;
 		}
 		if (rc < 0 || used != room)
@@ -539,10 +558,10 @@ static size_t cur_batches(struct log_cursor *c, char *out, size_t size, int64_t 
 		return 0;
 	struct batch_iter it2 = { 0 };
 	struct dec_half h[2] = {
-		{ c->seg, e, j, out, c->l->cfg.key_sep_len, c->l->cfg.key_sep, &c->ra, &c->ra_cap,
+		{ c->seg, e, j, out, &c->l->lf, &c->ra, &c->ra_cap,
 		  &c->it, 0, 0 },
-		{ c->seg, e + j, n - j, out + (e[j].line_pos - e[0].line_pos), c->l->cfg.key_sep_len,
-		  c->l->cfg.key_sep, &c->ra2, &c->ra2_cap, &it2, 0, 0 },
+		{ c->seg, e + j, n - j, out + (e[j].line_pos - e[0].line_pos), &c->l->lf,
+		  &c->ra2, &c->ra2_cap, &it2, 0, 0 },
 	};
 	struct pool_job job = { .fn = dec_half_run, .arg = &h[1] };
 	bool helped = pool_try_run(pool, &job);

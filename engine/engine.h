@@ -56,6 +56,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -110,6 +111,7 @@ struct log_config {
 	int codec;                      /* compression.type, BATCH_CODEC_* */
 	char key_sep[16];               /* key.separator, "" = none */
 	int key_sep_len;
+	int line_format;                /* line.format, LINE_FORMAT_* (escape) */
 	/* Retention and compaction (engine/retention.c, engine/cleaner.c). */
 	int64_t retention_ms;           /* retention.ms (7 days; -1 unlimited) */
 	int64_t retention_bytes;        /* retention.bytes (-1 unlimited) */
@@ -125,6 +127,13 @@ struct log_config {
 #define BATCH_CODEC_SNAPPY  2
 #define BATCH_CODEC_LZ4     3
 #define BATCH_CODEC_ZSTD    4
+/* line.format: how the line view shows a record that a line cannot
+ * carry (linefmt.c has the rules). Fixed, as key.separator, once the log
+ * has a record: line positions are computed from the rendered lines. */
+#define LINE_FORMAT_RAW     0
+#define LINE_FORMAT_ESCAPE  1
+const char *line_format_name(int format);     /* "raw", "escape" */
+int line_format_parse(const char *s, size_t n);  /* LINE_FORMAT_* or -EINVAL */
 #define LOG_CLEANUP_DELETE  0x1
 #define LOG_CLEANUP_COMPACT 0x2
 void log_config_defaults(struct log_config *cfg);
@@ -150,12 +159,44 @@ struct rec_in {
  *   "key<sep>value"    key "key", value "value" (split at the first one)
  *   "key<sep>"         key "key", value null: a tombstone
  *   ""                 key null, value "" (empty, not null)
+ * With line.format=escape, a line that starts with a backslash is an
+ * escaped line (linefmt.c): the rest is split the same way and each part
+ * unescaped into the scratch space, so a record the line view had to
+ * escape comes back as the bytes it holds.
  */
+struct line_scratch {
+	char *buf;
+	size_t len, cap;
+	size_t hint;                    /* bytes of input it will serve, at most */
+};
+/* Readies s for parsing input of at most bytes bytes: no allocation until
+ * an escaped line asks for it (then hint bytes at once, so the pointers
+ * handed out before never move). */
+static inline void line_scratch_reset(struct line_scratch *s, size_t bytes)
+{
+	s->len = 0;
+	s->hint = bytes;
+}
+static inline void line_scratch_free(struct line_scratch *s)
+{
+	free(s->buf);
+	s->buf = NULL;
+	s->len = s->cap = 0;
+}
+
 struct line_rules {
 	const char *sep;                /* key.separator */
 	int sep_len;                    /* 0: lines have no key */
 	int64_t max;                    /* largest key + value bytes of a record */
+	int format;                     /* line.format */
+	struct line_scratch *scratch;   /* NULL: escaped lines are taken literally
+					 * (a size check: never bigger unescaped) */
 };
+
+/* An escaped line [p, p + l) (its leading backslash included) into *r,
+ * its bytes in lr->scratch: true, or false when over lr->max or when the
+ * scratch space cannot be had (linefmt.c). */
+bool line_unescape_rec(const struct line_rules *lr, const char *p, size_t l, struct rec_in *r);
 
 /* Parses the line at p (up to '\n' or end) into *r, leaving r->timestamp
  * alone; returns the start of the next line, or NULL if the record is over
@@ -167,6 +208,11 @@ static inline const char *line_to_rec(const struct line_rules *lr, const char *p
 	size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
 	const char *s = NULL;
 
+	if (lr->format == LINE_FORMAT_ESCAPE && l > 0 && p[0] == '\\' && lr->scratch) {
+		if (!line_unescape_rec(lr, p, l, r))
+			return NULL;
+		return nl ? nl + 1 : end;
+	}
 	if (lr->sep_len > 0)
 		s = lr->sep_len == 1 ? memchr(p, lr->sep[0], l)
 				     : memmem(p, l, lr->sep, (size_t)lr->sep_len);
@@ -240,6 +286,26 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
  * (nothing appended) when a line is over max_message_bytes. */
 int log_append_lines(struct log *l, const char *head, size_t head_len, const char *buf,
 		     size_t len, int64_t ts, int32_t leader_epoch, struct log_append_info *info);
+
+/* Appends record batches as a Kafka client sent them (the records of one
+ * partition of a Produce request, batches[0..len)), Kafka's LogValidator
+ * in place (append_client.c): every batch is checked whole before any is
+ * written (length, magic 2, CRC-32C, attributes, every record decodes,
+ * offset deltas 0..n-1), then each gets its base offset (from the log
+ * end) and leader_epoch written in place (both outside the CRC), so the
+ * bytes are kept as the client wrote them, headers and producer id,
+ * epoch and sequence included. log_append_time >= 0 stamps
+ * message.timestamp.type=LogAppendTime (attribute bit 3 and the max
+ * timestamp, inside the CRC, which is then recomputed). Indexes and line
+ * positions (in the log's line.format) are built as for any append; all
+ * or nothing; the high watermark is the caller's. Errors, nothing
+ * appended: -EBADMSG a batch that is not whole or not valid; -EPROTO
+ * magic other than 2; -ENOTSUP snappy or zstd; -EPERM a transactional or
+ * control batch (no transaction coordinator here); -EMSGSIZE a batch over
+ * max.message.bytes; -EINVAL no batch; -ENOSPC, -EIO, -ENOMEM. *bad (if
+ * not NULL) gets the index of the batch refused, -1 otherwise. */
+int log_append_client(struct log *l, uint8_t *batches, size_t len, int32_t leader_epoch,
+		       int64_t log_append_time, struct log_append_info *info, int *bad);
 
 /* Moves the high watermark up to hw (clamped to [log_start, leo]) and wakes
  * the hw listeners. It never moves back: an hw at or below the current one

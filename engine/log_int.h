@@ -52,6 +52,13 @@ int ckpt_read(const struct io_ops *io, const char *path, int max,
 #define INDEX_ENT_SIZE   8
 #define TIMEINDEX_ENT_SIZE 12
 
+/* How records become lines (linefmt.c): line.format and key.separator,
+ * copied from the log's settings (both fixed once the log has a record). */
+struct line_fmt {
+	int format;
+	int sep_len;
+	char sep[16];
+};
 /* One .lines entry: a batch's base offset relative to the segment, its
  * position in the .log file, and the line position of its first record. */
 struct lines_ent {
@@ -223,13 +230,13 @@ ssize_t seg_pread(struct seg *s, enum seg_fd f, void *buf, size_t len, int64_t o
 int64_t seg_fsize(struct seg *s, enum seg_fd f);
 /* Loads next_offset, line_end, max_ts from the last entries; -EBADMSG when
  * the indexes do not agree with the log (the caller then recovers it). */
-int seg_load_tail(struct seg *s, int key_sep_len, int64_t prev_line_end);
+int seg_load_tail(struct seg *s, const struct line_fmt *lf, int64_t prev_line_end);
 /* Checks the .lines entries of a segment seg_load_tail loaded: strictly
  * increasing, the first at the segment's start, and about one batch in 64
  * decoded against its entry and the next (with contiguous, line positions
  * must follow each other without gaps: no compaction happened here).
  * -EBADMSG, reported with the entry and the reason, when one does not. */
-int seg_check_lines(struct seg *s, int key_sep_len, bool contiguous);
+int seg_check_lines(struct seg *s, const struct line_fmt *lf, bool contiguous);
 /* Scans the .log from the start, validates every batch, rewrites the
  * three indexes for the valid batches. With cut, the .log is truncated at
  * the first invalid byte; without, it is left whole on disk (damage kept
@@ -239,7 +246,7 @@ int seg_check_lines(struct seg *s, int key_sep_len, bool contiguous);
  * mapped tail reserved, or never written). With contiguous (no compaction
  * in this segment) line positions follow each other from line_base (>= 0:
  * the end of the segment before) whatever the old .lines said. */
-int seg_recover(struct seg *s, int64_t line_base, int key_sep_len,
+int seg_recover(struct seg *s, int64_t line_base, const struct line_fmt *lf,
 		int32_t index_interval, bool cut, bool contiguous, int64_t *invalid);
 int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m,
 	       int n, int32_t index_interval);
@@ -261,13 +268,13 @@ int64_t seg_find_offset(struct seg *s, int64_t offset);
 int64_t seg_find_pos(struct seg *s, int64_t pos);
 int64_t seg_find_time(struct seg *s, int64_t ts);  /* offset from .timeindex or base */
 /* Line length of one record in the line view. */
-static inline int64_t rec_line_len(const struct rec *r, int key_sep_len)
-{
-	int64_t n = (r->value_len > 0 ? r->value_len : 0) + 1;
-	if (key_sep_len > 0 && r->key_len >= 0)
-		n += r->key_len + key_sep_len;
-	return n;
-}
+void line_fmt_of(const struct log_config *cfg, struct line_fmt *lf);
+/* True when the record is shown escaped. */
+bool line_escaped(const struct line_fmt *lf, const struct rec *r);
+/* Bytes of the record's line, its '\n' included. */
+int64_t line_len(const struct line_fmt *lf, const struct rec *r);
+/* Writes the line (line_len bytes) at out; returns its length. */
+int64_t line_render(const struct line_fmt *lf, const struct rec *r, char *out);
 /* Reads one whole batch at position pos into *buf (grown as needed).
  * Returns its size, 0 at the end, -EBADMSG if it runs past limit. */
 int64_t seg_read_batch(struct seg *s, int64_t pos, int64_t limit, uint8_t **buf, size_t *cap);
@@ -282,6 +289,7 @@ struct log {
 	int partition;
 	const struct io_ops *io;
 	struct log_config cfg;
+	struct line_fmt lf;         /* of cfg: line_fmt_of at open and reconfigure */
 	struct seg **segs;          /* sorted by base offset; last = active */
 	int nsegs;
 	size_t segs_cap;

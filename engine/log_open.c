@@ -141,11 +141,11 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 		bool contiguous = !may_be_compacted(l, a, i + 1 < nb ? bases[i + 1] : INT64_MAX);
 		bool need = unsynced;
 		if (!need)
-			need = seg_load_tail(s, l->cfg.key_sep_len, prev_line_end) < 0 ||
-			       seg_check_lines(s, l->cfg.key_sep_len, contiguous) < 0;
+			need = seg_load_tail(s, &l->lf, prev_line_end) < 0 ||
+			       seg_check_lines(s, &l->lf, contiguous) < 0;
 		if (need) {
 			int64_t bad = 0, size0 = atomic_load(&s->size);
-			rc = seg_recover(s, prev_line_end, l->cfg.key_sep_len,
+			rc = seg_recover(s, prev_line_end, &l->lf,
 					 l->cfg.index_interval_bytes, unsynced, contiguous, &bad);
 			if (rc < 0) {
 				seg_unref(s);
@@ -280,6 +280,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	l->fdc = a->fdc;
 	seg_cache_ref(l->fdc);
 	l->cfg = *cfg;
+	line_fmt_of(cfg, &l->lf);
 	l->partition = partition;
 	snprintf(l->topic, sizeof(l->topic), "%s", topic);
 	int rc = 0;

@@ -21,6 +21,7 @@ void log_config_defaults(struct log_config *cfg)
 	cfg->codec = BATCH_CODEC_NONE;
 	cfg->key_sep[0] = '\0';
 	cfg->key_sep_len = 0;
+	cfg->line_format = LINE_FORMAT_ESCAPE;
 	cfg->retention_ms = 7LL * 24 * 3600 * 1000;  /* 7 days */
 	cfg->retention_bytes = -1;
 	cfg->cleanup_policy = LOG_CLEANUP_DELETE;

@@ -80,7 +80,7 @@ static int batch_walk(struct log *l, struct seg *s, int64_t i,
 	struct rec r;
 	int64_t pos = e.line_pos;
 	while ((rc = batch_iter_next(&it, &r)) == 1) {
-		int64_t len = rec_line_len(&r, l->cfg.key_sep_len);
+		int64_t len = line_len(&l->lf, &r);
 		if ((rc = fn(arg, &r, pos)) != 0)
 			break;
 		pos += len;
@@ -93,7 +93,7 @@ out:
 	return rc;
 }
 
-struct find_arg { int64_t key, offset, pos; int mode; int keysep; };
+struct find_arg { int64_t key, offset, pos; int mode; const struct line_fmt *lf; };
 
 static int find_cb(void *arg, const struct rec *r, int64_t pos)
 {
@@ -102,7 +102,7 @@ static int find_cb(void *arg, const struct rec *r, int64_t pos)
 	if (f->mode == 0)
 		hit = r->offset >= f->key;
 	else if (f->mode == 1)
-		hit = pos + rec_line_len(r, f->keysep) > f->key;
+		hit = pos + line_len(f->lf, r) > f->key;
 	else
 		hit = r->timestamp >= f->key;
 	if (!hit)
@@ -150,7 +150,7 @@ int log_offset_to_pos_locked(struct log *l, int64_t offset, int64_t *pos)
 	if (si < 0)
 		si = 0;
 	int64_t ei = seg_find_offset(l->segs[si], offset);
-	struct find_arg f = { .key = offset, .mode = 0, .keysep = l->cfg.key_sep_len };
+	struct find_arg f = { .key = offset, .mode = 0, .lf = &l->lf };
 	int rc = find_from(l, si, ei, &f);
 	if (rc == 0)
 		*pos = f.pos;
@@ -176,7 +176,7 @@ int log_pos_to_offset(struct log *l, int64_t pos, int64_t *offset)
 		if (si < 0)
 			si = 0;
 		int64_t ei = seg_find_pos(l->segs[si], pos);
-		struct find_arg f = { .key = pos, .mode = 1, .keysep = l->cfg.key_sep_len };
+		struct find_arg f = { .key = pos, .mode = 1, .lf = &l->lf };
 		rc = find_from(l, si, ei, &f);
 		if (rc == 0)
 			*offset = f.offset;
@@ -201,7 +201,7 @@ int log_time_to_offset(struct log *l, int64_t ts, int64_t *offset)
 			break;
 		}
 		int64_t ei = seg_find_offset(s, from);
-		struct find_arg f = { .key = ts, .mode = 2, .keysep = l->cfg.key_sep_len };
+		struct find_arg f = { .key = ts, .mode = 2, .lf = &l->lf };
 		rc = find_from(l, si, ei, &f);
 		if (rc == 0)
 			*offset = f.offset;

@@ -631,7 +631,7 @@ int64_t seg_read_batch(struct seg *s, int64_t pos, int64_t limit, uint8_t **buf,
 
 /* Sum of the line lengths of a batch's records; also checks the records
  * (and the CRC when crc: see seg_load_tail for when it is not). */
-static int64_t batch_line_bytes(const uint8_t *b, size_t len, int key_sep_len, bool crc,
+static int64_t batch_line_bytes(const uint8_t *b, size_t len, const struct line_fmt *lf, bool crc,
 				struct batch_iter *it)
 {
 	int rc = crc ? batch_iter_init(it, b, len) : batch_iter_init_nocrc(it, b, len);
@@ -640,11 +640,11 @@ static int64_t batch_line_bytes(const uint8_t *b, size_t len, int key_sep_len, b
 	int64_t sum = 0;
 	struct rec r;
 	while ((rc = batch_iter_next(it, &r)) == 1)
-		sum += rec_line_len(&r, key_sep_len);
+		sum += line_len(lf, &r);
 	return rc < 0 ? rc : sum;
 }
 
-static int seg_load_tail_pinned(struct seg *s, int key_sep_len, int64_t prev_line_end)
+static int seg_load_tail_pinned(struct seg *s, const struct line_fmt *lf, int64_t prev_line_end)
 {
 	const struct io_ops *io = s->io;
 	int64_t size = atomic_load(&s->size);
@@ -697,7 +697,7 @@ static int seg_load_tail_pinned(struct seg *s, int key_sep_len, int64_t prev_lin
 	 * failure here sends it to seg_recover, which cuts at the first bad
 	 * batch. A byte flipped in a closed segment is corruption, not a torn
 	 * write: readers find it and fail with EBADMSG there, the log stays. */
-	int64_t lb = batch_line_bytes(buf, (size_t)total, key_sep_len, false, &it);
+	int64_t lb = batch_line_bytes(buf, (size_t)total, lf, false, &it);
 	if (lb < 0) {
 		rc = (int)lb;
 		goto out;
@@ -735,9 +735,9 @@ out:
 	return rc;
 }
 
-int seg_load_tail(struct seg *s, int key_sep_len, int64_t prev_line_end)
+int seg_load_tail(struct seg *s, const struct line_fmt *lf, int64_t prev_line_end)
 {
-	PINNED(s, int, seg_load_tail_pinned(s, key_sep_len, prev_line_end));
+	PINNED(s, int, seg_load_tail_pinned(s, lf, prev_line_end));
 }
 
 /* One sampled .lines entry i against its batch: the batch at its position
@@ -747,7 +747,7 @@ int seg_load_tail(struct seg *s, int key_sep_len, int64_t prev_line_end)
  * decode says nothing about .lines: damage in the .log is the readers'
  * to report (EBADMSG at its position), not a reason to rebuild .lines. */
 static const char *lines_ent_check(struct seg *s, const struct lines_ent *e,
-				   const struct lines_ent *next, int key_sep_len, bool contiguous,
+				   const struct lines_ent *next, const struct line_fmt *lf, bool contiguous,
 				   uint8_t **buf, size_t *cap, struct batch_iter *it)
 {
 	int64_t size = atomic_load(&s->size);
@@ -765,7 +765,7 @@ static const char *lines_ent_check(struct seg *s, const struct lines_ent *e,
 	if (!next)
 		return NULL;
 	batch_iter_free(it);
-	int64_t lb = batch_line_bytes(*buf, (size_t)total, key_sep_len, false, it);
+	int64_t lb = batch_line_bytes(*buf, (size_t)total, lf, false, it);
 	if (lb < 0)
 		return NULL;
 	if (next->line_pos < e->line_pos + lb || (contiguous && next->line_pos != e->line_pos + lb))
@@ -773,7 +773,7 @@ static const char *lines_ent_check(struct seg *s, const struct lines_ent *e,
 	return NULL;
 }
 
-static int seg_check_lines_pinned(struct seg *s, int key_sep_len, bool contiguous)
+static int seg_check_lines_pinned(struct seg *s, const struct line_fmt *lf, bool contiguous)
 {
 	int64_t n = atomic_load(&s->lines_entries);
 	if (n == 0)
@@ -798,7 +798,7 @@ static int seg_check_lines_pinned(struct seg *s, int key_sep_len, bool contiguou
 				   e.line_pos <= prev.line_pos))
 			why = "entries do not increase";
 		else if (i > 0 && ((i - 1) % step == 0 || i == n - 1))
-			why = lines_ent_check(s, &prev, &e, key_sep_len, contiguous, &buf, &cap, &it);
+			why = lines_ent_check(s, &prev, &e, lf, contiguous, &buf, &cap, &it);
 		bad = why ? i : bad;
 		prev = e;
 	}
@@ -814,9 +814,9 @@ out:
 	return rc;
 }
 
-int seg_check_lines(struct seg *s, int key_sep_len, bool contiguous)
+int seg_check_lines(struct seg *s, const struct line_fmt *lf, bool contiguous)
 {
-	PINNED(s, int, seg_check_lines_pinned(s, key_sep_len, contiguous));
+	PINNED(s, int, seg_check_lines_pinned(s, lf, contiguous));
 }
 
 /* Growable byte buffer for index rebuilds. */
@@ -895,7 +895,7 @@ static int64_t nonzero_end(struct seg *s, int64_t from, int64_t to)
 	return end;
 }
 
-static int seg_recover_pinned(struct seg *s, int64_t line_base, int key_sep_len,
+static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct line_fmt *lf,
 			      int32_t index_interval, bool cut, bool contiguous, int64_t *invalid)
 {
 	const struct io_ops *io = s->io;
@@ -956,7 +956,7 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, int key_sep_len,
 		    bh.base_offset + bh.last_offset_delta - s->base_offset > UINT32_MAX ||
 		    pos > UINT32_MAX)
 			break;
-		int64_t lb = batch_line_bytes(buf, (size_t)total, key_sep_len, true, &it);
+		int64_t lb = batch_line_bytes(buf, (size_t)total, lf, true, &it);
 		if (lb < 0)
 			break;
 		struct batch_meta m = {
@@ -1028,10 +1028,10 @@ out:
 	return rc;
 }
 
-int seg_recover(struct seg *s, int64_t line_base, int key_sep_len, int32_t index_interval,
+int seg_recover(struct seg *s, int64_t line_base, const struct line_fmt *lf, int32_t index_interval,
 		bool cut, bool contiguous, int64_t *invalid)
 {
-	PINNED(s, int, seg_recover_pinned(s, line_base, key_sep_len, index_interval, cut, contiguous,
+	PINNED(s, int, seg_recover_pinned(s, line_base, lf, index_interval, cut, contiguous,
 					  invalid));
 }
 

@@ -55,7 +55,7 @@ int log_truncate_locked(struct log *l, int64_t offset)
 	seg_set_active(s, true);
 	/* Recompute the active segment's tail from what is left. */
 	int64_t prev_line_end = l->nsegs > 1 ? l->segs[l->nsegs - 2]->line_end : -1;
-	rc = seg_load_tail(s, l->cfg.key_sep_len, prev_line_end);
+	rc = seg_load_tail(s, &l->lf, prev_line_end);
 	if (rc < 0)
 		return rc;
 	int64_t leo = s->next_offset;

@@ -13,12 +13,14 @@
  *     ctime.ms=1732640000000       creation time, ms since the epoch
  *     partitions=3                 always written
  *     key.separator=               always written (fixed after the first record)
+ *     line.format=escape           always written (fixed after the first record)
  *     retention.ms=3600000         then every setting that differs from the
  *     ...                          broker's default for topics
  *
  * Only overrides are stored (besides partitions and key.separator), so a
  * changed server.properties default applies to every topic that did not
- * override it, as in Kafka. partitions and key.separator are pinned because
+ * override it, as in Kafka. partitions, key.separator and line.format
+ * (raw when the file has none: such a topic predates it) are pinned because
  * changing them under an existing topic would change what it is: its
  * partition count or the line view of its records.
  *
@@ -135,6 +137,7 @@ int catalog_write(struct broker *b, const struct topic *t, const struct topic_co
 
 		if (l > 0 && (line_has_key(p, l, "partitions") ||
 			      line_has_key(p, l, "key.separator") ||
+			      line_has_key(p, l, "line.format") ||
 			      !text_has_line(defs, defs_len, p, l))) {
 			fwrite(p, 1, l, f);
 			fputc('\n', f);
@@ -310,6 +313,9 @@ int catalog_parse(const struct broker *b, const char *text, size_t len,
 	/* partitions may only grow under topic_config_apply: start from the
 	 * smallest count so that the stored one always applies. */
 	e->cfg.partitions = 1;
+	/* A topic written before line.format existed shows its records raw:
+	 * its line positions were computed so. */
+	e->cfg.log.line_format = LINE_FORMAT_RAW;
 	rc = topic_config_apply(&e->cfg, cfgtext, cfglen, err, errlen);
 	if (rc < 0)
 		rc = -EBADMSG;

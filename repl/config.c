@@ -60,14 +60,15 @@
 #define CFG_SHOW_VALUE     200      /* bytes of a value quoted in a message */
 
 enum cfg_kind { KIND_INT, KIND_ACKS, KIND_CODEC, KIND_SEP, KIND_PATH,
-		KIND_INT_M1, KIND_POLICY, KIND_RATIO, KIND_BOOL, KIND_STR };
+		KIND_INT_M1, KIND_POLICY, KIND_RATIO, KIND_BOOL, KIND_STR, KIND_LFMT };
 
 enum cfg_id {
 	ID_BROKER_ID, ID_LOG_DIRS, ID_LOG_DIR, ID_NUM_PARTITIONS, ID_PARTITIONS,
 	ID_SEGMENT_BYTES, ID_SEGMENT_MS, ID_ROLL_HOURS, ID_INDEX_BYTES,
 	ID_INDEX_INTERVAL, ID_MAX_MESSAGE, ID_FLUSH_MESSAGES, ID_FLUSH_MS,
 	ID_FLUSH_SCHED_MS, ID_CHECKPOINT_MS, ID_COMPRESSION, ID_BATCH_SIZE,
-	ID_ACKS, ID_BUFFER_MEMORY, ID_KEY_SEP, ID_LINGER_MS, ID_REQUEST_TIMEOUT_MS,
+	ID_ACKS, ID_BUFFER_MEMORY, ID_KEY_SEP, ID_LINE_FORMAT, ID_LINGER_MS, ID_REQUEST_TIMEOUT_MS,
+	ID_AUTO_CREATE,
 	/* retention and compaction */
 	ID_RETENTION_MS, ID_RETENTION_MINUTES, ID_RETENTION_HOURS, ID_RETENTION_BYTES,
 	ID_CLEANUP_POLICY, ID_DELETE_RETENTION_MS, ID_MIN_DIRTY_RATIO, ID_MIN_LAG_MS,
@@ -117,6 +118,8 @@ static const struct cfg_spec cfg_specs[] = {
 	[ID_BUFFER_MEMORY]       = { KIND_INT, 1024, INT64_MAX },
 	[ID_REQUEST_TIMEOUT_MS]  = { KIND_INT, 1, INT32_MAX },
 	[ID_KEY_SEP]             = { KIND_SEP, 0, 0 },
+	[ID_LINE_FORMAT]         = { KIND_LFMT, 0, 0 },
+	[ID_AUTO_CREATE]         = { KIND_BOOL, 0, 0 },
 	/* Retention and compaction: KIND_INT_M1 also takes -1 (unlimited). */
 	[ID_RETENTION_MS]        = { KIND_INT_M1, 0, INT64_MAX },
 	[ID_RETENTION_MINUTES]   = { KIND_INT_M1, 0, INT32_MAX },
@@ -162,6 +165,8 @@ static const struct cfg_key broker_keys[] = {
 	{ "buffer.memory", ID_BUFFER_MEMORY },
 	{ "request.timeout.ms", ID_REQUEST_TIMEOUT_MS },
 	{ "key.separator", ID_KEY_SEP },
+	{ "line.format", ID_LINE_FORMAT },
+	{ "auto.create.topics.enable", ID_AUTO_CREATE },
 	{ "log.retention.ms", ID_RETENTION_MS },
 	{ "log.retention.minutes", ID_RETENTION_MINUTES },
 	{ "log.retention.hours", ID_RETENTION_HOURS },
@@ -191,6 +196,7 @@ static const struct cfg_key topic_keys[] = {
 	{ "batch.size", ID_BATCH_SIZE },
 	{ "linger.ms", ID_LINGER_MS },
 	{ "key.separator", ID_KEY_SEP },
+	{ "line.format", ID_LINE_FORMAT },
 	{ "retention.ms", ID_RETENTION_MS },
 	{ "retention.bytes", ID_RETENTION_BYTES },
 	{ "cleanup.policy", ID_CLEANUP_POLICY },
@@ -456,6 +462,12 @@ static int parse_value(const struct cfg_key *k, const char *s, size_t n, struct 
 	case KIND_ACKS:  return parse_acks(s, n, &v->i, why, whylen);
 	case KIND_CODEC: return parse_codec(s, n, &v->i, why, whylen);
 	case KIND_SEP:   return parse_sep(s, n, v, why, whylen);
+	case KIND_LFMT:
+		v->i = line_format_parse(s, n);
+		if (v->i >= 0)
+			return 0;
+		snprintf(why, whylen, "expected raw or escape");
+		return -EINVAL;
 	case KIND_PATH:  return parse_path(s, n, v, why, whylen);
 	case KIND_STR:
 		if (n >= sizeof(v->s)) {
@@ -491,6 +503,7 @@ static bool set_log_key(struct log_config *log, const struct cfg_key *k,
 	case ID_DELETE_RETENTION_MS: log->delete_retention_ms = v->i; break;
 	case ID_MIN_DIRTY_RATIO: log->min_cleanable_dirty_ratio = (double)v->i / 1e6; break;
 	case ID_MIN_LAG_MS:     log->min_compaction_lag_ms = v->i; break;
+	case ID_LINE_FORMAT:    log->line_format = (int)v->i; break;
 	case ID_KEY_SEP:
 		memset(log->key_sep, 0, sizeof(log->key_sep));
 		memcpy(log->key_sep, v->s, v->len);
@@ -596,6 +609,7 @@ void broker_config_defaults(struct broker_config *c)
 	c->checkpoint_interval_ms = 60000;
 	c->retention_check_ms = 300000;
 	c->cleaner_enable = true;
+	c->auto_create_topics = true;
 	c->cleaner_backoff_ms = 15000;
 	c->cleaner_dedupe_bytes = 134217728;
 	cluster_config_defaults(&c->cluster);
@@ -656,6 +670,7 @@ static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *
 		break;
 	case ID_RETENTION_CHECK_MS: c->retention_check_ms = v->i; break;
 	case ID_CLEANER_ENABLE:     c->cleaner_enable = v->i != 0; break;
+	case ID_AUTO_CREATE:        c->auto_create_topics = v->i != 0; break;
 	case ID_CLEANER_BACKOFF_MS: c->cleaner_backoff_ms = v->i; break;
 	case ID_CLEANER_DEDUPE:     c->cleaner_dedupe_bytes = v->i; break;
 	case ID_SEGMENT_FD_CACHE:   c->segment_fd_cache = v->i; break;
@@ -890,6 +905,8 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 	fprintf(f, "request.timeout.ms=%lld\n", (long long)c->request_timeout_ms);
 	fputs("key.separator=", f);
 	put_sep(f, &c->log);
+	fprintf(f, "line.format=%s\n", line_format_name(c->log.line_format));
+	fprintf(f, "auto.create.topics.enable=%s\n", c->auto_create_topics ? "true" : "false");
 	fprintf(f, "log.retention.ms=%lld\n", (long long)c->log.retention_ms);
 	fprintf(f, "log.retention.bytes=%lld\n", (long long)c->log.retention_bytes);
 	fprintf(f, "log.retention.check.interval.ms=%lld\n", (long long)c->retention_check_ms);
@@ -995,6 +1012,7 @@ int topic_config_render(const struct topic_config *tc, char **out, size_t *len)
 	fprintf(f, "linger.ms=%lld\n", (long long)tc->linger_ms);
 	fputs("key.separator=", f);
 	put_sep(f, &tc->log);
+	fprintf(f, "line.format=%s\n", line_format_name(tc->log.line_format));
 	fprintf(f, "retention.ms=%lld\n", (long long)tc->log.retention_ms);
 	fprintf(f, "retention.bytes=%lld\n", (long long)tc->log.retention_bytes);
 	fprintf(f, "cleanup.policy=%s\n", policy_str(tc->log.cleanup_policy));

@@ -29,6 +29,9 @@ struct broker_config {
 	/* Retention and compaction. */
 	int64_t retention_check_ms;         /* log.retention.check.interval.ms (300000) */
 	bool cleaner_enable;                /* log.cleaner.enable (true) */
+	bool auto_create_topics;            /* auto.create.topics.enable (true):
+					     * Metadata and Produce of a client
+					     * create an unknown topic */
 	int64_t cleaner_backoff_ms;         /* log.cleaner.backoff.ms (15000) */
 	int64_t cleaner_dedupe_bytes;       /* log.cleaner.dedupe.buffer.size (128 MiB) */
 	/* log.segment.fd.cache: idle closed segments whose descriptors stay

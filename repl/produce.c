@@ -246,7 +246,8 @@ static int recbuf_grow(struct recbuf *rb, bool spread)
  * chunk is appended, keeps invariant 1 across chunks. */
 
 struct splitter {
-	struct line_rules lr;   /* key.separator, the size limit */
+	struct line_rules lr;   /* key.separator, line.format, the size limit */
+	struct line_scratch scr;        /* escaped lines, unescaped */
 	int64_t now;            /* every record of a write gets this timestamp */
 };
 
@@ -285,11 +286,14 @@ static int lines_check_run(const struct splitter *sp, const char *p, const char 
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
 
-		/* A line no longer than the limit fits whatever it holds. */
+		/* A line no longer than the limit fits whatever it holds; a
+		 * longer one is checked as it is (unescaped it is never longer). */
 		if ((int64_t)l > sp->lr.max) {
+			struct line_rules lr = sp->lr;
 			struct rec_in r;
 
-			if (!line_parse(sp, p, end, &r))
+			lr.scratch = NULL;
+			if (!line_to_rec(&lr, p, end, &r))
 				return -EMSGSIZE;
 		}
 		p += l + 1;
@@ -1165,7 +1169,7 @@ int topic_produce_file(struct topic *t, int partition, const struct produce_inpu
 	struct lsrc src = { lines, lines + len, NULL, NULL };
 	struct produce_ctx ctx;
 	struct produce_part one = { 0 }, *pps = &one;
-	struct splitter sp;
+	struct splitter sp = { .now = 0 };
 	struct recbuf *rb = NULL;
 	int64_t held = 0;
 	int np = 1, rc;
@@ -1211,6 +1215,10 @@ int topic_produce_file(struct topic *t, int partition, const struct produce_inpu
 	sp.lr.sep = ctx.cfg.log.key_sep;
 	sp.lr.sep_len = ctx.cfg.log.key_sep_len;
 	sp.lr.max = log_max_record_payload(&ctx.cfg.log);
+	sp.lr.format = ctx.cfg.log.line_format;
+	sp.lr.scratch = &sp.scr;
+	sp.scr = (struct line_scratch){ 0 };
+	line_scratch_reset(&sp.scr, head_len + len);
 	sp.now = engine_now_ms();
 	rb = recbuf_get(t->b);
 	if (!rb) {
@@ -1230,6 +1238,7 @@ out:
 	buffer_give(t->b, held);
 	if (rb)
 		recbuf_put(t->b, rb);
+	line_scratch_free(&sp.scr);
 	for (int q = 0; q < np; q++)
 		produce_part_release(&pps[q]);
 	if (pps != &one)

@@ -92,11 +92,13 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 		goto out;
 	}
 	if (nc.log.key_sep_len != t->cfg.log.key_sep_len ||
-	    memcmp(nc.log.key_sep, t->cfg.log.key_sep, (size_t)nc.log.key_sep_len) != 0) {
+	    memcmp(nc.log.key_sep, t->cfg.log.key_sep, (size_t)nc.log.key_sep_len) != 0 ||
+	    nc.log.line_format != t->cfg.log.line_format) {
 		for (int i = 0; i < t->nparts; i++) {
 			if (log_ever_written(t->parts[i]->log)) {
 				mq_log_limited(MQ_WARN, "topic %s: .config refused: key.separator "
-					       "is fixed once the topic has records", t->name);
+					       "and line.format are fixed once the topic has "
+					       "records", t->name);
 				rc = -EBUSY;
 				goto out;
 			}

@@ -497,6 +497,8 @@ int topic_line_check(struct topic *t, const char *line, size_t len, bool ended)
 	lr.sep = t->cfg.log.key_sep;
 	lr.sep_len = t->cfg.log.key_sep_len;
 	lr.max = log_max_record_payload(&t->cfg.log);
+	lr.format = t->cfg.log.line_format;
+	lr.scratch = NULL;              /* a size check: taken literally */
 	/* An unfinished line only grows: past the limit plus a separator (a
 	 * keyed line's separator is not payload) it can never fit. */
 	if (!ended)

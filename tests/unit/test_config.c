@@ -134,6 +134,8 @@ static const char default_render[] =
 	"buffer.memory=33554432\n"
 	"request.timeout.ms=30000\n"
 	"key.separator=\n"
+	"line.format=escape\n"
+	"auto.create.topics.enable=true\n"
 	"log.retention.ms=604800000\n"
 	"log.retention.bytes=-1\n"
 	"log.retention.check.interval.ms=300000\n"
@@ -167,6 +169,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.log.batch_bytes, 16384);
 	assert_int_equal(c.log.codec, BATCH_CODEC_NONE);
 	assert_int_equal(c.log.key_sep_len, 0);
+	assert_int_equal(c.log.line_format, LINE_FORMAT_ESCAPE);
+	assert_true(c.auto_create_topics);
 	assert_int_equal(c.acks, -1);
 	assert_int_equal(c.buffer_memory, 33554432);
 	assert_int_equal(c.request_timeout_ms, 30000);
@@ -673,6 +677,7 @@ static void test_topic_roundtrip(void **state)
 		"batch.size=16384\n"
 		"linger.ms=0\n"
 		"key.separator=\n"
+		"line.format=escape\n"
 		"retention.ms=604800000\n"
 		"retention.bytes=-1\n"
 		"cleanup.policy=delete\n"
@@ -686,8 +691,12 @@ static void test_topic_roundtrip(void **state)
 	assert_int_equal(apply(&tc, "partitions=6\nacks=0\nsegment.bytes=5000\n"
 			       "segment.ms=77\nsegment.index.bytes=40960\nindex.interval.bytes=1\n"
 			       "max.message.bytes=100\nflush.messages=3\nflush.ms=4\n"
-			       "compression.type=lz4\nbatch.size=99\nkey.separator=\\s\\\\\\t|\n",
-			       err, sizeof(err)), 0);
+			       "compression.type=lz4\nbatch.size=99\nkey.separator=\\s\\\\\\t|\n"
+			       "line.format=raw\n", err, sizeof(err)), 0);
+	assert_int_equal(tc.log.line_format, LINE_FORMAT_RAW);
+	assert_int_equal(apply(&tc, "line.format=base64\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 1: bad value for 'line.format': 'base64' "
+			    "(expected raw or escape)");
 	assert_int_equal(topic_config_render(&tc, &text, &len), 0);
 	assert_int_equal(len, strlen(text));
 

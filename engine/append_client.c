@@ -1,0 +1,209 @@
+/*
+ * append_client.c — appending record batches as a Kafka client wrote them
+ * (log_append_client): the records of one partition of a Produce request.
+ *
+ * Kafka's LogValidator, in-place case: a v2 batch whose records need no
+ * conversion keeps its bytes. Only the fields outside the CRC change:
+ *
+ *   baseOffset (0..7)             the log end offset at the append
+ *   partitionLeaderEpoch (12..15) the leader's epoch
+ *
+ * and, with message.timestamp.type=LogAppendTime, attribute bit 3 and
+ * maxTimestamp, which are inside it: the CRC is computed again, as Kafka
+ * does. Headers, producer id, producer epoch and base sequence stay as the
+ * client sent them.
+ *
+ * What is checked, every batch, before anything is written (the input is
+ * from the network: validated, never trusted):
+ *   1. at least 12 bytes left, batchLength >= 49 and the batch within the
+ *      input; the input is batches back to back, nothing after the last;
+ *   2. magic 2 (Produce v3 and later carry nothing else)        -EPROTO;
+ *   3. the CRC-32C over attributes..end                          -EBADMSG;
+ *   4. codec none, gzip or lz4; snappy, zstd                     -ENOTSUP;
+ *      another number                                            -EBADMSG;
+ *   5. neither transactional nor control (no transaction
+ *      coordinator here, and clients never write control batches) -EPERM;
+ *   6. recordsCount >= 1, lastOffsetDelta = recordsCount - 1, every record
+ *      decodes (decompressed when compressed) with offsetDelta = its
+ *      index: the offsets the log gives are then base .. base + count - 1
+ *                                                                -EBADMSG;
+ *   7. the batch's size within max.message.bytes               -EMSGSIZE.
+ * The check computes what the append needs of each batch (struct
+ * batch_meta: its line bytes in the log's line.format, its max timestamp),
+ * so the log's lock is taken only to give offsets and write.
+ *
+ * Locking: the checks run without any lock (they touch the caller's bytes
+ * and the log's line format, fixed once the log has a record); the append
+ * takes l->lock as log_append does.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "engine/log_int.h"
+
+/* Checks one batch of exactly len bytes (steps 2-7) and fills *m with
+ * offsets relative to 0. */
+static int client_batch_check(const struct log_config *cfg, const struct line_fmt *lf,
+			      const uint8_t *b, size_t len, struct batch_iter *it,
+			      struct batch_meta *m, int64_t *payload)
+{
+	struct batch_hdr h;
+	struct rec r;
+	int32_t n = 0;
+	int rc;
+
+	if (b[BATCH_OFF_MAGIC] != BATCH_MAGIC)
+		return -EPROTO;
+	if (batch_validate(b, len) < 0 || batch_hdr_decode(b, len, &h) < 0)
+		return -EBADMSG;
+	int codec = h.attributes & BATCH_CODEC_MASK;
+	if (codec == BATCH_CODEC_SNAPPY || codec == BATCH_CODEC_ZSTD)
+		return -ENOTSUP;
+	if (codec > BATCH_CODEC_ZSTD)
+		return -EBADMSG;
+	if (h.attributes & (BATCH_ATTR_TRANSACTIONAL | BATCH_ATTR_CONTROL))
+		return -EPERM;
+	if (h.records_count < 1 || h.last_offset_delta != h.records_count - 1)
+		return -EBADMSG;
+	if ((int64_t)len > cfg->max_message_bytes)
+		return -EMSGSIZE;
+	rc = batch_iter_init(it, b, len);
+	if (rc < 0)
+		return rc == -ENOMEM ? rc : -EBADMSG;
+	m->line_bytes = 0;
+	while ((rc = batch_iter_next(it, &r)) == 1) {
+		if (r.offset - h.base_offset != n)
+			return -EBADMSG;
+		m->line_bytes += line_len(lf, &r);
+		*payload += (r.key_len > 0 ? r.key_len : 0) + (r.value_len > 0 ? r.value_len : 0);
+		n++;
+	}
+	if (rc < 0 || n != h.records_count)
+		return -EBADMSG;
+	m->base_offset = 0;
+	m->last_offset = h.last_offset_delta;
+	m->max_ts = h.max_timestamp;
+	m->max_ts_offset = h.last_offset_delta;
+	m->size = (int64_t)len;
+	return 0;
+}
+
+/* Steps 1-7 over the whole input: the count of batches, *metas malloc'ed. */
+static int client_batches_check(struct log *l, const uint8_t *buf, size_t len,
+				struct batch_meta **metas, int64_t *payload, int *bad)
+{
+	struct batch_iter it = { 0 };
+	struct batch_meta *m = NULL;
+	size_t pos = 0, cap = 0;
+	int nb = 0, rc = 0;
+
+	while (pos < len) {
+		int64_t total;
+
+		if (len - pos < BATCH_LOG_OVERHEAD ||
+		    (total = batch_total_size(buf + pos)) < BATCH_HDR_SIZE ||
+		    (uint64_t)total > len - pos) {
+			rc = -EBADMSG;
+			break;
+		}
+		if ((size_t)nb == cap) {
+			struct batch_meta *nm = engine_grow(m, &cap, (size_t)nb + 1, sizeof(*m), 8);
+			if (!nm) {
+				rc = -ENOMEM;
+				break;
+			}
+			m = nm;
+		}
+		rc = client_batch_check(&l->cfg, &l->lf, buf + pos, (size_t)total, &it, &m[nb], payload);
+		if (rc < 0)
+			break;
+		pos += (size_t)total;
+		nb++;
+	}
+	batch_iter_free(&it);
+	if (rc == 0 && nb == 0)
+		rc = -EINVAL;
+	if (rc < 0) {
+		if (bad)
+			*bad = nb;
+		free(m);
+		return rc;
+	}
+	*metas = m;
+	return nb;
+}
+
+/* LogAppendTime: bit 3 set and maxTimestamp = now, then the CRC again. */
+static void stamp_append_time(uint8_t *b, size_t len, int64_t now)
+{
+	uint16_t attr = be16_get(b + BATCH_OFF_ATTRIBUTES) | BATCH_ATTR_LOG_APPEND_TIME;
+
+	be16_put(b + BATCH_OFF_ATTRIBUTES, attr);
+	be64_put(b + BATCH_OFF_MAX_TS, (uint64_t)now);
+	be32_put(b + BATCH_OFF_CRC, crc32c(0, b + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES));
+}
+
+int log_append_client(struct log *l, uint8_t *batches, size_t len, int32_t leader_epoch,
+		       int64_t log_append_time, struct log_append_info *info, int *bad)
+{
+	struct batch_meta *m = NULL;
+	int64_t payload = 0;
+	int nb, rc = 0;
+
+	if (bad)
+		*bad = -1;
+	if (!batches || len == 0)
+		return -EINVAL;
+	nb = client_batches_check(l, batches, len, &m, &payload, bad);
+	if (nb < 0)
+		return nb;
+	if (log_append_time >= 0) {
+		size_t pos = 0;
+
+		for (int i = 0; i < nb; i++) {
+			stamp_append_time(batches + pos, (size_t)m[i].size, log_append_time);
+			m[i].max_ts = log_append_time;
+			pos += (size_t)m[i].size;
+		}
+	}
+	pthread_mutex_lock(&l->lock);
+	if (l->deleted || l->damaged) {
+		rc = l->deleted ? -ENOENT : -EIO;
+		goto out;
+	}
+	if (l->fence >= 0 && (rc = log_fence_clear(l)) < 0)
+		goto out;
+	int64_t start = log_leo(l), off = start, line = log_line_end(l);
+	int nsegs0 = l->nsegs;
+	size_t pos = 0;
+	for (int i = 0; i < nb; i++) {
+		int64_t count = m[i].last_offset + 1;
+
+		m[i].base_offset = off;
+		m[i].last_offset = off + count - 1;
+		m[i].max_ts_offset += off;
+		m[i].first_line_pos = line;
+		batch_set_base(batches + pos, off, leader_epoch);
+		off += count;
+		line += m[i].line_bytes;
+		pos += (size_t)m[i].size;
+	}
+	rc = log_write_batches(l, batches, m, nb, engine_now_ms());
+	if (rc < 0) {
+		if (l->nsegs > nsegs0 || log_leo(l) > start)
+			(void)log_append_rollback(l, start);    /* fenced if it fails */
+		goto out;
+	}
+	if (info) {
+		info->first_offset = start;
+		info->last_offset = log_leo(l) - 1;
+		info->batches = nb;
+		info->bytes = (int64_t)len;
+		info->payload = payload;
+		info->line_end = log_line_end(l);
+	}
+out:
+	pthread_mutex_unlock(&l->lock);
+	free(m);
+	return rc;
+}

@@ -1,0 +1,493 @@
+/*
+ * test_client_append.c — record batches from Kafka clients appended as they
+ * are (log_append_client), and the line view of records a line cannot
+ * carry (line.format): batches from the engine's builder and hand-built
+ * bytes, every refusal, compressed batches, LogAppendTime, newlines and
+ * binary bytes read back through the line view, and the escaped lines
+ * written back as lines giving the same records.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "engine/engine.h"
+#include "engine/batch.h"
+#include "engine/log_int.h"
+#include "tests/unit/logfx.h"
+
+static void tune_keyed(struct log_config *cfg)
+{
+	memcpy(cfg->key_sep, ":", 2);
+	cfg->key_sep_len = 1;
+}
+
+static void tune_raw(struct log_config *cfg)
+{
+	cfg->line_format = LINE_FORMAT_RAW;
+}
+
+static int setup(void **state)
+{
+	return logfx_setup(state, "capp", NULL);
+}
+
+static int setup_keyed(void **state)
+{
+	return logfx_setup(state, "cappk", tune_keyed);
+}
+
+static int setup_raw(void **state)
+{
+	return logfx_setup(state, "cappr", tune_raw);
+}
+
+struct kv {
+	const char *key;                /* NULL: null key */
+	const char *value;              /* NULL: null value */
+	int32_t vlen;                   /* -1: strlen(value) */
+};
+
+/* One batch of the records, as a client would send it: base offset 0,
+ * epoch -1 (the broker sets both). Returns its size. */
+static size_t build(uint8_t *buf, size_t cap, int codec, const struct kv *kv, int n)
+{
+	struct batch_builder bb;
+
+	batch_builder_init(&bb, buf, cap, codec);
+	for (int i = 0; i < n; i++) {
+		int32_t kl = kv[i].key ? (int32_t)strlen(kv[i].key) : -1;
+		int32_t vl = !kv[i].value ? -1 : kv[i].vlen >= 0 ? kv[i].vlen
+			     : (int32_t)strlen(kv[i].value);
+		assert_int_equal(batch_builder_add(&bb, kv[i].key, kl, kv[i].value, vl,
+						   1700000000000LL + i), 0);
+	}
+	int64_t size = batch_builder_finish(&bb, 0, -1);
+	assert_true(size > 0);
+	return (size_t)size;
+}
+
+/* The whole committed line view. */
+static size_t view(struct log *l, char *buf, size_t cap)
+{
+	struct log_state st;
+	struct log_cursor *c = log_cursor_new(l);
+	size_t got = 0;
+
+	assert_non_null(c);
+	log_get_state(l, &st);
+	assert_int_equal(log_set_hw(l, st.log_end_offset), 0);
+	for (;;) {
+		ssize_t n = log_read_lines(l, c, (int64_t)got, buf + got, cap - got, NULL);
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	log_cursor_free(c);
+	buf[got] = '\0';
+	return got;
+}
+
+/* The view again, 3 bytes a read, from every starting position: escaped
+ * lines copied out in pieces come out the same. */
+static void view_pieces(struct log *l, const char *want)
+{
+	size_t len = strlen(want);
+
+	for (size_t from = 0; from < len; from++) {
+		struct log_cursor *c = log_cursor_new(l);
+		char buf[512];
+		size_t got = 0;
+		ssize_t n;
+
+		assert_non_null(c);
+		while ((n = log_read_lines(l, c, (int64_t)(from + got), buf + got, 3, NULL)) > 0)
+			got += (size_t)n;
+		assert_int_equal(n, 0);
+		assert_int_equal(got, len - from);
+		assert_memory_equal(buf, want + from, got);
+		log_cursor_free(c);
+	}
+}
+
+/* The raw bytes of the only segment. */
+static size_t raw_log(struct log *l, uint8_t *buf, size_t cap)
+{
+	int64_t size = log_segment_size(l, 0, SEG_LOG);
+
+	assert_true(size >= 0 && (size_t)size <= cap);
+	assert_int_equal(log_segment_read_raw(l, 0, (char *)buf, (size_t)size, 0), size);
+	return (size_t)size;
+}
+
+static void test_builder_batches(void **state)
+{
+	struct logfx *f = *state;
+	const struct kv a[] = { { NULL, "one", -1 }, { NULL, "two", -1 }, { NULL, "three", -1 } };
+	const struct kv b[] = { { NULL, "four", -1 }, { NULL, "five", -1 } };
+	uint8_t in[4096], disk[8192];
+	struct log_append_info info;
+	char text[256];
+	int bad;
+
+	size_t n1 = build(in, 2048, BATCH_CODEC_NONE, a, 3);
+	size_t n2 = build(in + n1, 2048, BATCH_CODEC_NONE, b, 2);
+	assert_int_equal(log_append_client(f->l, in, n1 + n2, 7, -1, &info, &bad), 0);
+	assert_int_equal(bad, -1);
+	assert_int_equal(info.first_offset, 0);
+	assert_int_equal(info.last_offset, 4);
+	assert_int_equal(info.batches, 2);
+	assert_int_equal(info.bytes, (int64_t)(n1 + n2));
+	assert_int_equal(info.payload, 3 + 3 + 5 + 4 + 4);
+	/* A second request continues the offsets. */
+	size_t n3 = build(in, 2048, BATCH_CODEC_NONE, b, 2);
+	assert_int_equal(log_append_client(f->l, in, n3, 8, -1, &info, NULL), 0);
+	assert_int_equal(info.first_offset, 5);
+	assert_int_equal(info.last_offset, 6);
+
+	const char *want = "one\ntwo\nthree\nfour\nfive\nfour\nfive\n";
+	assert_int_equal(view(f->l, text, sizeof(text)), strlen(want));
+	assert_string_equal(text, want);
+	/* The bytes on disk: base offsets and epochs set, CRCs still right. */
+	size_t dn = raw_log(f->l, disk, sizeof(disk));
+	assert_int_equal(dn, n1 + n2 + n3);
+	size_t pos = 0;
+	int64_t bases[3] = { 0, 3, 5 };
+	int32_t epochs[3] = { 7, 7, 8 };
+	for (int i = 0; i < 3; i++) {
+		struct batch_hdr h;
+		size_t sz = (size_t)batch_total_size(disk + pos);
+		assert_int_equal(batch_validate(disk + pos, sz), 0);
+		assert_int_equal(batch_hdr_decode(disk + pos, sz, &h), 0);
+		assert_int_equal(h.base_offset, bases[i]);
+		assert_int_equal(h.partition_leader_epoch, epochs[i]);
+		pos += sz;
+	}
+	int64_t p;
+	assert_int_equal(log_offset_to_pos(f->l, 5, &p), 0);
+	assert_int_equal(p, strlen("one\ntwo\nthree\nfour\nfive\n"));
+}
+
+/* A batch written byte by byte as Kafka's documentation lays it out, with
+ * a record header and a producer id, epoch and sequence: kept as sent. */
+static size_t hand_batch(uint8_t *b)
+{
+	uint8_t rec[64];
+	size_t r = 0;
+
+	/* record: attributes, timestampDelta 0, offsetDelta 0, key "k",
+	 * value "v\n1", one header "h"="x" */
+	rec[r++] = 0;
+	r += (size_t)varint_put64(rec + r, 0);
+	r += (size_t)varint_put32(rec + r, 0);
+	r += (size_t)varint_put32(rec + r, 1);
+	rec[r++] = 'k';
+	r += (size_t)varint_put32(rec + r, 3);
+	memcpy(rec + r, "v\n1", 3);
+	r += 3;
+	r += (size_t)varint_put32(rec + r, 1);
+	r += (size_t)varint_put32(rec + r, 1);
+	rec[r++] = 'h';
+	r += (size_t)varint_put32(rec + r, 1);
+	rec[r++] = 'x';
+
+	memset(b, 0, BATCH_HDR_SIZE);
+	size_t p = BATCH_HDR_SIZE;
+	p += (size_t)varint_put32(b + p, (int32_t)r);
+	memcpy(b + p, rec, r);
+	p += r;
+	be64_put(b + BATCH_OFF_BASE_OFFSET, 0);
+	be32_put(b + BATCH_OFF_LENGTH, (uint32_t)(p - BATCH_LOG_OVERHEAD));
+	be32_put(b + BATCH_OFF_LEADER_EPOCH, (uint32_t)-1);
+	b[BATCH_OFF_MAGIC] = 2;
+	be16_put(b + BATCH_OFF_ATTRIBUTES, 0);
+	be32_put(b + BATCH_OFF_LAST_DELTA, 0);
+	be64_put(b + BATCH_OFF_BASE_TS, 1700000000000ULL);
+	be64_put(b + BATCH_OFF_MAX_TS, 1700000000000ULL);
+	be64_put(b + 43, 4242);                 /* producerId */
+	be16_put(b + 51, 3);                    /* producerEpoch */
+	be32_put(b + 53, 17);                   /* baseSequence */
+	be32_put(b + BATCH_OFF_COUNT, 1);
+	be32_put(b + BATCH_OFF_CRC, crc32c(0, b + BATCH_OFF_ATTRIBUTES, p - BATCH_OFF_ATTRIBUTES));
+	return p;
+}
+
+static void test_hand_built_kept(void **state)
+{
+	struct logfx *f = *state;
+	uint8_t in[256], sent[256], disk[512];
+	char text[128];
+
+	size_t n = hand_batch(in);
+	memcpy(sent, in, n);
+	assert_int_equal(log_append_client(f->l, in, n, 2, -1, NULL, NULL), 0);
+	assert_int_equal(raw_log(f->l, disk, sizeof(disk)), n);
+	/* Everything from the magic on is the client's, byte for byte. */
+	assert_memory_equal(disk + BATCH_OFF_MAGIC, sent + BATCH_OFF_MAGIC, n - BATCH_OFF_MAGIC);
+	assert_int_equal(be32_get(disk + BATCH_OFF_LEADER_EPOCH), 2);
+	/* keyed topic: "k:" then the value, escaped for its newline. */
+	assert_int_equal(view(f->l, text, sizeof(text)), strlen("\\k:v\\n1\n"));
+	assert_string_equal(text, "\\k:v\\n1\n");
+}
+
+static void refused(struct logfx *f, uint8_t *in, size_t n, int err, int bad_want)
+{
+	struct log_state st;
+	int bad = 99;
+
+	assert_int_equal(log_append_client(f->l, in, n, 0, -1, NULL, &bad), err);
+	assert_int_equal(bad, bad_want);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 0);
+	assert_int_equal(st.size_bytes, 0);
+}
+
+/* Rewrites the attributes of the batch at b (size n) and its CRC. */
+static void set_attr(uint8_t *b, size_t n, uint16_t attr)
+{
+	be16_put(b + BATCH_OFF_ATTRIBUTES, attr);
+	be32_put(b + BATCH_OFF_CRC, crc32c(0, b + BATCH_OFF_ATTRIBUTES, n - BATCH_OFF_ATTRIBUTES));
+}
+
+static void test_refusals(void **state)
+{
+	struct logfx *f = *state;
+	const struct kv a[] = { { NULL, "x", -1 }, { NULL, "y", -1 } };
+	uint8_t in[4096];
+	size_t n1 = build(in, 2048, BATCH_CODEC_NONE, a, 2);
+	size_t n2 = build(in + n1, 2048, BATCH_CODEC_NONE, a, 2);
+
+	/* A flipped byte in the second batch's records: its CRC fails, and
+	 * the first batch is not appended either. */
+	in[n1 + n2 - 1] ^= 0x40;
+	refused(f, in, n1 + n2, -EBADMSG, 1);
+	in[n1 + n2 - 1] ^= 0x40;
+	/* Cut short, or trailing bytes after the last batch. */
+	refused(f, in, n1 + n2 - 1, -EBADMSG, 1);
+	refused(f, in, n1 + 5, -EBADMSG, 1);
+	/* Magic 1. */
+	in[n1 + BATCH_OFF_MAGIC] = 1;
+	refused(f, in, n1 + n2, -EPROTO, 1);
+	in[n1 + BATCH_OFF_MAGIC] = 2;
+	/* Codecs we do not store, and an unknown one. */
+	set_attr(in, n1, BATCH_CODEC_SNAPPY);
+	refused(f, in, n1, -ENOTSUP, 0);
+	set_attr(in, n1, BATCH_CODEC_ZSTD);
+	refused(f, in, n1, -ENOTSUP, 0);
+	set_attr(in, n1, 6);
+	refused(f, in, n1, -EBADMSG, 0);
+	/* Transactional and control batches. */
+	set_attr(in, n1, BATCH_ATTR_TRANSACTIONAL);
+	refused(f, in, n1, -EPERM, 0);
+	set_attr(in, n1, BATCH_ATTR_CONTROL);
+	refused(f, in, n1, -EPERM, 0);
+	set_attr(in, n1, 0);
+	/* lastOffsetDelta that does not match the records. */
+	be32_put(in + BATCH_OFF_LAST_DELTA, 2);
+	set_attr(in, n1, 0);
+	refused(f, in, n1, -EBADMSG, 0);
+	be32_put(in + BATCH_OFF_LAST_DELTA, 1);
+	set_attr(in, n1, 0);
+	/* Over max.message.bytes. */
+	f->cfg.max_message_bytes = (int32_t)n1 - 1;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	refused(f, in, n1, -EMSGSIZE, 0);
+	f->cfg.max_message_bytes = 1048588;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	/* Nothing at all. */
+	assert_int_equal(log_append_client(f->l, in, 0, 0, -1, NULL, NULL), -EINVAL);
+	/* And the good bytes still go in. */
+	assert_int_equal(log_append_client(f->l, in, n1 + n2, 0, -1, NULL, NULL), 0);
+}
+
+static void test_compressed(void **state)
+{
+	struct logfx *f = *state;
+	const struct kv a[] = { { NULL, "gz one", -1 }, { NULL, "gz two", -1 } };
+	const struct kv b[] = { { NULL, "lz one", -1 }, { NULL, "lz\ntwo", -1 } };
+	uint8_t in[8192];
+	char text[256];
+
+	size_t n1 = build(in, 4096, BATCH_CODEC_GZIP, a, 2);
+	size_t n2 = build(in + n1, 4096, BATCH_CODEC_LZ4, b, 2);
+	assert_int_equal(log_append_client(f->l, in, n1 + n2, 0, -1, NULL, NULL), 0);
+	view(f->l, text, sizeof(text));
+	assert_string_equal(text, "gz one\ngz two\nlz one\n\\lz\\ntwo\n");
+	/* A corrupt compressed payload under a correct CRC. */
+	size_t n3 = build(in, 4096, BATCH_CODEC_GZIP, a, 2);
+	in[n3 - 6] ^= 0xff;                     /* the gzip trailer's CRC-32 */
+	be32_put(in + BATCH_OFF_CRC, crc32c(0, in + BATCH_OFF_ATTRIBUTES, n3 - BATCH_OFF_ATTRIBUTES));
+	assert_int_equal(log_append_client(f->l, in, n3, 0, -1, NULL, NULL), -EBADMSG);
+}
+
+static void test_log_append_time(void **state)
+{
+	struct logfx *f = *state;
+	const struct kv a[] = { { NULL, "t", -1 } };
+	uint8_t in[1024], disk[1024];
+	struct batch_hdr h;
+	int64_t off;
+
+	size_t n = build(in, sizeof(in), BATCH_CODEC_NONE, a, 1);
+	assert_int_equal(log_append_client(f->l, in, n, 0, 1800000000000LL, NULL, NULL), 0);
+	raw_log(f->l, disk, sizeof(disk));
+	assert_int_equal(log_set_hw(f->l, 1), 0);
+	assert_int_equal(batch_validate(disk, n), 0);
+	assert_int_equal(batch_hdr_decode(disk, n, &h), 0);
+	assert_true(h.attributes & BATCH_ATTR_LOG_APPEND_TIME);
+	assert_int_equal(h.max_timestamp, 1800000000000LL);
+	/* The time index follows the append time. */
+	assert_int_equal(log_time_to_offset(f->l, 1750000000000LL, &off), 0);
+	assert_int_equal(off, 0);
+}
+
+/* Values a line cannot carry, escaped; lines that can, as they are. */
+static void test_escape_view(void **state)
+{
+	struct logfx *f = *state;
+	const struct kv a[] = {
+		{ NULL, "plain", -1 },
+		{ NULL, "C:\\dir", -1 },               /* a backslash inside: as is */
+		{ NULL, "two\nlines", -1 },
+		{ NULL, "\\lead", -1 },                 /* starts with the mark */
+		{ NULL, "nul\0bel\a\r\x7f", 10 },
+		{ NULL, "tab\tutf8 \xc3\xa9", -1 },    /* tab and UTF-8: as is */
+		{ NULL, "", -1 },
+		{ NULL, NULL, -1 },
+	};
+	const char *want = "plain\nC:\\dir\n\\two\\nlines\n\\\\\\lead\n"
+			   "\\nul\\x00bel\\x07\\r\\x7f\ntab\tutf8 \xc3\xa9\n\n\n";
+	uint8_t in[4096];
+	char text[512];
+	int64_t pos;
+
+	size_t n = build(in, sizeof(in), BATCH_CODEC_NONE, a, 8);
+	assert_int_equal(log_append_client(f->l, in, n, 0, -1, NULL, NULL), 0);
+	view(f->l, text, sizeof(text));
+	assert_string_equal(text, want);
+	view_pieces(f->l, want);
+	/* Positions are those of the rendered lines. */
+	assert_int_equal(log_offset_to_pos(f->l, 3, &pos), 0);
+	assert_int_equal(pos, strlen("plain\nC:\\dir\n\\two\\nlines\n"));
+	/* A reopen recomputes the same positions from the batches. */
+	struct log_state st0, st1;
+	log_get_state(f->l, &st0);
+	assert_int_equal(logmgr_close(f->m), 0);
+	f->m = NULL;
+	logfx_open(f);
+	log_get_state(f->l, &st1);
+	assert_int_equal(st1.line_end, st0.line_end);
+	assert_int_equal(view(f->l, text, sizeof(text)), strlen(want));
+	assert_string_equal(text, want);
+}
+
+/* The line view written back as lines gives the same records. */
+static void test_escape_round_trip(void **state)
+{
+	struct logfx *f = *state;
+	const struct kv a[] = {
+		{ "k1", "v\n1", -1 },
+		{ "k:2", "v2", -1 },                    /* the separator in a key */
+		{ NULL, "no:key", -1 },                 /* in a key-less value */
+		{ "k3", "C:\\new", -1 },
+		{ "\\k4", "v4", -1 },
+		{ "k5", NULL, -1 },                     /* a tombstone */
+		{ NULL, "bin\x01\xff", -1 },
+	};
+	uint8_t in[4096];
+	char text[512], again[512];
+
+	size_t n = build(in, sizeof(in), BATCH_CODEC_NONE, a, 7);
+	assert_int_equal(log_append_client(f->l, in, n, 0, -1, NULL, NULL), 0);
+	size_t len = view(f->l, text, sizeof(text));
+	assert_string_equal(text, "\\k1:v\\n1\n\\k\\x3a2:v2\n\\no\\x3akey\nk3:C:\\new\n"
+			    "\\\\\\k4:v4\nk5:\n\\bin\\x01\xff\n");
+	struct log_append_info info;
+	assert_int_equal(log_append_lines(f->l, NULL, 0, text, len, 1, 0, &info), 0);
+	assert_int_equal(info.first_offset, 7);
+	/* The records read back equal: the second half of the view is the
+	 * first half again. */
+	size_t all = view(f->l, again, sizeof(again));
+	assert_int_equal(all, 2 * len);
+	assert_memory_equal(again + len, text, len);
+	/* And the records themselves: walk the second copy's batch. */
+	int64_t pos;
+	assert_int_equal(log_offset_to_pos(f->l, 7, &pos), 0);
+	assert_int_equal(pos, (int64_t)len);
+}
+
+/* line.format=raw: the bytes as they are, positions still exact. */
+static void test_raw_format(void **state)
+{
+	struct logfx *f = *state;
+	const struct kv a[] = { { NULL, "two\nlines", -1 }, { NULL, "\\x", -1 } };
+	uint8_t in[1024];
+	char text[128];
+	int64_t pos;
+
+	size_t n = build(in, sizeof(in), BATCH_CODEC_NONE, a, 2);
+	assert_int_equal(log_append_client(f->l, in, n, 0, -1, NULL, NULL), 0);
+	view(f->l, text, sizeof(text));
+	assert_string_equal(text, "two\nlines\n\\x\n");
+	assert_int_equal(log_offset_to_pos(f->l, 1, &pos), 0);
+	assert_int_equal(pos, 10);
+	/* A line starting with a backslash is taken literally. */
+	assert_int_equal(log_append_lines(f->l, NULL, 0, "\\n\n", 3, 1, 0, NULL), 0);
+	view(f->l, text, sizeof(text));
+	assert_string_equal(text, "two\nlines\n\\x\n\\n\n");
+}
+
+/* Lines with backslashes written through the mount keep their view; an
+ * escaped line becomes the bytes it stands for. */
+static void test_escaped_lines_in(void **state)
+{
+	struct logfx *f = *state;
+	const char *in = "C:\\dir\\new\n\\a\\nb\n\\\\x\n\\bad\\q\\x4\n";
+	char text[128];
+
+	assert_int_equal(log_append_lines(f->l, NULL, 0, in, strlen(in), 1, 0, NULL), 0);
+	view(f->l, text, sizeof(text));
+	/* 1 literal; 2 "a<LF>b"; 3 "\x", shown escaped (it starts with the
+	 * mark); 4 "bad\q\x4": unknown and cut escapes are kept, and the
+	 * record needs no escape. */
+	assert_string_equal(text, "C:\\dir\\new\n\\a\\nb\n\\\\\\x\nbad\\q\\x4\n");
+}
+
+/* line.format is fixed once the log has a record, as key.separator. */
+static void test_format_fixed(void **state)
+{
+	struct logfx *f = *state;
+
+	f->cfg.line_format = LINE_FORMAT_RAW;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	f->cfg.line_format = LINE_FORMAT_ESCAPE;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	assert_int_equal(log_append_lines(f->l, NULL, 0, "a\n", 2, 1, 0, NULL), 0);
+	f->cfg.line_format = LINE_FORMAT_RAW;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), -EBUSY);
+	assert_int_equal(line_format_parse("raw", 3), LINE_FORMAT_RAW);
+	assert_int_equal(line_format_parse("escape", 6), LINE_FORMAT_ESCAPE);
+	assert_int_equal(line_format_parse("base64", 6), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_builder_batches, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_hand_built_kept, setup_keyed, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_refusals, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_compressed, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_log_append_time, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_escape_view, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_escape_round_trip, setup_keyed, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_raw_format, setup_raw, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_escaped_lines_in, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_format_fixed, setup, logfx_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
