@@ -224,7 +224,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 		goto fail;
 	/* b->cfg, not cfg: the cluster keeps the pointer. */
 	if (cluster_config_zk(&b->cfg.cluster) || b->cfg.cluster.listeners_set) {
-		rc = cluster_open(&b->cfg, &b->cluster);
+		rc = cluster_open(&b->cfg, b, &b->cluster);
 		if (rc < 0)
 			goto fail;
 	}

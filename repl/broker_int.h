@@ -256,6 +256,20 @@ void produce_hw_moved(struct partition *pt);
  * logged); -ENOENT when t is deleted meanwhile. */
 int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l,
 			int64_t last_offset, int64_t timeout_ms);
+/* Appends the record batches a Kafka client sent for one partition
+ * (log_append_client: checked whole, offsets assigned, kept as sent),
+ * moves the hw as any append does, and with acks -1 waits for the commit
+ * up to timeout_ms. 0, or the engine's errors (nothing appended: -EBADMSG,
+ * -EPROTO, -ENOTSUP, -EPERM, -EMSGSIZE, -EINVAL; -ENOSPC, -EIO), -ENOENT
+ * (no such partition, or the topic deleted), -ETIMEDOUT (appended, not
+ * confirmed committed). res is filled as far as the call got. */
+struct produce_batches_result {
+	int64_t base_offset;             /* the first offset given, -1 */
+	int64_t log_start_offset;        /* after the append, -1 */
+	int bad_batch;                   /* index of the batch refused, -1 */
+};
+int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size_t len,
+			  int acks, int64_t timeout_ms, struct produce_batches_result *res);
 /* The topic is deleted (t->deleted set): ends an appender's linger wait
  * and the writers' commit waits at once. Takes produce_mu, commit_mu. */
 void produce_partition_wake(struct partition *pt);

@@ -51,6 +51,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -59,6 +60,7 @@
 
 #include "repl/cluster.h"
 #include "repl/config.h"
+#include "repl/kafka_api.h"
 #include "repl/metadata_cache.h"
 #include "repl/net.h"
 #include "repl/zkmeta.h"
@@ -88,6 +90,7 @@ struct cluster {
 	const struct broker_config *cfg;    /* the broker's copy: outlives c */
 	struct zkc *zk;
 	struct net_server *srv;
+	struct kafka_api ka;                /* the client APIs on srv */
 	struct metadata_cache *mc;
 
 	pthread_mutex_t mu;
@@ -506,6 +509,8 @@ static int listener_start(struct cluster *c)
 	int rc;
 
 	rc = net_server_new(nc, cred_lookup, c, &c->srv);
+	if (rc == 0 && c->ka.b)
+		rc = kafka_api_register(&c->ka, c->srv);
 	if (rc == 0)
 		rc = net_server_start(c->srv);
 	if (rc < 0) {
@@ -556,7 +561,46 @@ static int zk_start(struct cluster *c)
 	return 0;
 }
 
-int cluster_open(const struct broker_config *cfg, struct cluster **out)
+/* A single node's cluster id: DATA/meta/cluster.id, made at its first
+ * start with a listener (Kafka keeps it in meta.properties). */
+static int local_cluster_id(struct cluster *c)
+{
+	char path[PATH_MAX], id[ZK_UUID_LEN + 2];
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (snprintf(path, sizeof(path), "%s/meta/cluster.id",
+		     broker_config_data_dir(c->cfg)) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	rc = io_read_file(&io_posix, path, &text, &len);
+	if (rc == 0 && len >= ZK_UUID_LEN) {
+		memcpy(id, text, ZK_UUID_LEN);
+		id[ZK_UUID_LEN] = '\0';
+		free(text);
+		if (zk_uuid_valid(id)) {
+			metadata_cache_set_cluster_id(c->mc, id);
+			return 0;
+		}
+		mq_log(MQ_WARN, "%s: not a cluster id: a new one is made", path);
+	} else if (rc == 0) {
+		free(text);
+	} else if (rc != -ENOENT) {
+		return rc;
+	}
+	rc = zk_uuid_new(id);
+	if (rc < 0)
+		return rc;
+	id[ZK_UUID_LEN] = '\n';
+	rc = io_write_file_atomic(&io_posix, path, id, ZK_UUID_LEN + 1);
+	if (rc < 0)
+		return rc;
+	id[ZK_UUID_LEN] = '\0';
+	metadata_cache_set_cluster_id(c->mc, id);
+	return 0;
+}
+
+int cluster_open(const struct broker_config *cfg, struct broker *b, struct cluster **out)
 {
 	pthread_condattr_t ca;
 	struct cluster *c;
@@ -567,6 +611,8 @@ int cluster_open(const struct broker_config *cfg, struct cluster **out)
 	if (!c)
 		return -ENOMEM;
 	c->cfg = cfg;
+	c->ka.b = b;
+	c->ka.c = c;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->cred_mu, NULL);
 	pthread_condattr_init(&ca);
@@ -578,6 +624,8 @@ int cluster_open(const struct broker_config *cfg, struct cluster **out)
 		goto fail;
 	if (!cluster_config_zk(&cfg->cluster)) {
 		rc = creds_local(c);
+		if (rc == 0)
+			rc = local_cluster_id(c);
 		if (rc == 0)
 			rc = listener_start(c);
 		if (rc < 0)
@@ -694,4 +742,29 @@ void cluster_metrics_text(struct cluster *c, FILE *f)
 	       "again).", atomic_load(&c->expirations));
 	metric(f, "mqfs_broker_registrations_total", "counter",
 	       "Registrations of this broker in /brokers/ids.", atomic_load(&c->registrations));
+}
+
+void cluster_id(struct cluster *c, char *buf, size_t cap)
+{
+	metadata_cache_cluster_id(c->mc, buf, cap);
+}
+
+int32_t cluster_controller_id(struct cluster *c)
+{
+	return c->zk ? metadata_cache_controller(c->mc) : c->cfg->broker_id;
+}
+
+struct metadata_cache *cluster_metadata(struct cluster *c)
+{
+	return c->mc;
+}
+
+const struct broker_config *cluster_cfg(const struct cluster *c)
+{
+	return c->cfg;
+}
+
+int cluster_listener_port(const struct cluster *c, int i)
+{
+	return net_server_port(c->srv, i);
 }

@@ -23,7 +23,7 @@ struct cluster;
  * own, from its JAAS setting). Errors, each logged: -EEXIST broker.id
  * taken by a live broker, -ETIMEDOUT ZooKeeper did not answer within
  * zookeeper.connection.timeout.ms, the listener's -EADDRINUSE, ... */
-int cluster_open(const struct broker_config *cfg, struct cluster **out);
+int cluster_open(const struct broker_config *cfg, struct broker *b, struct cluster **out);
 /* Stops the listener and the thread. Idempotent; NULL is fine. */
 void cluster_stop(struct cluster *c);
 /* Stops, closes the ZooKeeper session (its registration goes at once),
@@ -37,5 +37,16 @@ void cluster_metrics_text(struct cluster *c, FILE *f);
 /* True when the broker is in a ZooKeeper cluster (not a single node with a
  * listener only). */
 int cluster_zk_mode(const struct cluster *c);
+
+/* The cluster id (ZooKeeper's /cluster/id; one node: DATA/meta/cluster.id)
+ * into buf, at least ZK_UUID_LEN + 1 bytes. */
+void cluster_id(struct cluster *c, char *buf, size_t cap);
+/* The controller's broker id (-1 while none); one node: itself. */
+int32_t cluster_controller_id(struct cluster *c);
+/* The brokers, for Metadata (ZooKeeper mode). */
+struct metadata_cache *cluster_metadata(struct cluster *c);
+const struct broker_config *cluster_cfg(const struct cluster *c);
+/* The port listener i is bound to (net_server_port). */
+int cluster_listener_port(const struct cluster *c, int i);
 
 #endif

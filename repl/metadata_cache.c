@@ -120,6 +120,13 @@ void metadata_cache_set_cluster_id(struct metadata_cache *mc, const char *id)
 	pthread_mutex_unlock(&mc->mu);
 }
 
+void metadata_cache_cluster_id(struct metadata_cache *mc, char *buf, size_t cap)
+{
+	pthread_mutex_lock(&mc->mu);
+	snprintf(buf, cap, "%s", mc->cluster_id);
+	pthread_mutex_unlock(&mc->mu);
+}
+
 int metadata_cache_brokers(struct metadata_cache *mc, struct metadata_broker **out)
 {
 	int n;

@@ -37,6 +37,8 @@ int metadata_cache_set_brokers(struct metadata_cache *mc, const struct metadata_
 void metadata_cache_set_controller(struct metadata_cache *mc, int32_t id);
 int32_t metadata_cache_controller(struct metadata_cache *mc);
 void metadata_cache_set_cluster_id(struct metadata_cache *mc, const char *id);
+/* The cluster id into buf ("" before it is known). */
+void metadata_cache_cluster_id(struct metadata_cache *mc, char *buf, size_t cap);
 /* A copy of every broker known, sorted by id (malloc'd; free()). Returns
  * the count or -ENOMEM. */
 int metadata_cache_brokers(struct metadata_cache *mc, struct metadata_broker **out);

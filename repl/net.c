@@ -120,6 +120,7 @@ struct net_req {
 	void *done_arg;
 	int rc;
 	int cancelled;                  /* __atomic */
+	bool no_response;               /* net_req_no_response: nothing to send */
 	struct net_req *next;           /* queue, backlog or done list */
 };
 
@@ -357,6 +358,11 @@ bool net_req_cancelled(const struct net_req *req)
 	return __atomic_load_n(&req->cancelled, __ATOMIC_ACQUIRE) != 0;
 }
 
+void net_req_no_response(struct net_req *req)
+{
+	req->no_response = true;
+}
+
 void net_req_on_done(struct net_req *req, net_done_fn fn, void *arg)
 {
 	req->done_fn = fn;
@@ -587,6 +593,13 @@ static void conn_reply(struct net_conn *c)
 {
 	struct net_req *req = c->req;
 
+	if (req->no_response) {
+		req_free(c->req, 0);
+		c->req = NULL;
+		c->state = READ_SIZE;
+		conn_set_events(c, EPOLLIN);
+		return;
+	}
 	if (req->out.total < 4 || !req->out.n_pieces) {
 		mq_log_limited(MQ_ERR, "net: %s: the %s handler returned no response",
 			       c->peer, api_name(req->msg.hdr.api_key));

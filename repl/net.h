@@ -220,6 +220,10 @@ int net_req_listener(const struct net_req *req);
 /* True once the connection is gone: a parked request may be completed
  * early, its response will be dropped. Any thread. */
 bool net_req_cancelled(const struct net_req *req);
+/* The request gets no response (Produce with acks=0, as Kafka): the
+ * handler returns 0 without building one, and the connection reads its
+ * next request. From the handler's thread. */
+void net_req_no_response(struct net_req *req);
 /* Sets the done callback (see net_done_fn); from the handler's thread. */
 void net_req_on_done(struct net_req *req, net_done_fn fn, void *arg);
 /* Completes a parked request from any thread: rc 0 sends the response

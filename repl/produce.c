@@ -1245,3 +1245,45 @@ out:
 		free(pps);
 	return rc;
 }
+
+/* ---- record batches from a Kafka client ----
+ * The same two steps as a write: appended (log_append_client under the
+ * log's lock only, so the batches of one request stay contiguous and a
+ * mount writer's never interleave inside them), then, for acks=all,
+ * committed (produce_commit_wait). */
+int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size_t len,
+			  int acks, int64_t timeout_ms, struct produce_batches_result *res)
+{
+	struct produce_ctx ctx;
+	struct produce_part pp = { 0 };
+	struct log_append_info info;
+	struct log_state st;
+	int64_t t0 = now_mono_ns();
+	int rc;
+
+	res->bad_batch = -1;
+	res->base_offset = -1;
+	res->log_start_offset = -1;
+	if (partition < 0)
+		return -ENOENT;
+	rc = produce_begin(t, partition, &ctx, &pp);
+	if (rc < 0)
+		return rc;
+	rc = log_append_client(pp.log, batches, len, BROKER_LEADER_EPOCH, -1, &info,
+				&res->bad_batch);
+	if (rc == -EBADMSG || rc == -EPROTO || rc == -ENOTSUP || rc == -EPERM || rc == -EINVAL) {
+		/* The client's bytes, not the log: no error of ours to log. */
+		goto out;
+	}
+	rc = appended(&ctx, &pp, rc, &info, engine_now_ms(), t0);
+	if (rc < 0)
+		goto out;
+	res->base_offset = info.first_offset;
+	if (acks == -1)
+		rc = produce_commit_wait(t, pp.pt, pp.log, info.last_offset, timeout_ms);
+	log_get_state(pp.log, &st);
+	res->log_start_offset = st.log_start_offset;
+out:
+	produce_part_release(&pp);
+	return rc;
+}

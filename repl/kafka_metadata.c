@@ -1,0 +1,313 @@
+/*
+ * kafka_metadata.c — the Metadata API (3) for Kafka clients, and the
+ * partition and broker lookups every client API shares (kafka_api.h).
+ *
+ * A Metadata response, as Kafka's KafkaApis.handleTopicMetadataRequest:
+ *   brokers      every broker with an endpoint of the listener name the
+ *                request came in on (advertised.listeners, else
+ *                listeners; a port 0 listener shows its bound port, an
+ *                empty host this machine's name);
+ *   cluster_id   (v2+) ZooKeeper's /cluster/id, or a single node's own;
+ *   controller   (v1+) the controller; a single node is its own;
+ *   topics       all of them for a null list (v0: an empty one), internal
+ *                ones ("__" names, is_internal true) only when asked by
+ *                name; an unknown name is created when the request allows
+ *                it (v4+, always before) and auto.create.topics.enable is
+ *                true, with the broker's defaults, owned by root, mode
+ *                0755 (who asked is a network peer, not a local user);
+ *                else UNKNOWN_TOPIC_OR_PARTITION; an invalid name
+ *                INVALID_TOPIC_EXCEPTION. Asked by topic id (v10+, a null
+ *                name): UNKNOWN_TOPIC_ID, as mqfs gives no topic ids yet.
+ *   partitions   leader, leader epoch, replicas, ISR, no offline replicas
+ *                (kafka_partition_state).
+ *
+ * Threads: a listener worker; the catalog and topic locks are taken by the
+ * broker calls; no lock is held across the encoding.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "repl/broker_int.h"
+#include "repl/cluster.h"
+#include "repl/config.h"
+#include "repl/kafka_api.h"
+#include "repl/metadata_cache.h"
+#include "util/log.h"
+
+int32_t kafka_broker_id(struct kafka_api *ka)
+{
+	return cluster_cfg(ka->c)->broker_id;
+}
+
+int kafka_partition_state(struct kafka_api *ka, struct topic *t, int32_t p,
+			  struct kafka_part_state *st)
+{
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	if (atomic_load(&t->deleted) || p < 0 || p >= t->nparts)
+		rc = -ENOENT;
+	pthread_rwlock_unlock(&t->lock);
+	if (rc < 0)
+		return rc;
+	st->leader = kafka_broker_id(ka);
+	st->leader_epoch = BROKER_LEADER_EPOCH;
+	st->n_replicas = st->n_isr = 1;
+	st->replicas[0] = st->isr[0] = st->leader;
+	return 0;
+}
+
+/* The endpoint named name among eps, or NULL. */
+static const struct net_endpoint *ep_named(const struct net_endpoint *eps, int n,
+					   const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(eps[i].name, name))
+			return &eps[i];
+	return NULL;
+}
+
+static int node_cmp(const void *a, const void *b)
+{
+	const struct kafka_node *x = a, *y = b;
+
+	return (x->node_id > y->node_id) - (x->node_id < y->node_id);
+}
+
+/* This broker, as a client of listener i reaches it. */
+static void self_node(struct kafka_api *ka, int i, struct kafka_node *n)
+{
+	const struct net_config *nc = &cluster_cfg(ka->c)->cluster.net;
+	const struct net_endpoint *l = &nc->listeners[i];
+	const struct net_endpoint *adv = ep_named(nc->advertised, nc->n_advertised, l->name);
+
+	n->node_id = kafka_broker_id(ka);
+	if (adv) {
+		snprintf(n->host, sizeof(n->host), "%s", adv->host);
+		n->port = adv->port ? adv->port : cluster_listener_port(ka->c, i);
+	} else {
+		snprintf(n->host, sizeof(n->host), "%s", l->host);
+		n->port = cluster_listener_port(ka->c, i);
+	}
+	if (!n->host[0] && gethostname(n->host, sizeof(n->host) - 1) < 0)
+		snprintf(n->host, sizeof(n->host), "localhost");
+}
+
+int kafka_brokers(struct kafka_api *ka, int listener, struct kafka_node **out)
+{
+	const struct net_config *nc = &cluster_cfg(ka->c)->cluster.net;
+	const char *name = nc->listeners[listener].name;
+	struct metadata_broker *mb = NULL;
+	struct kafka_node *v;
+	int n = 0, k = 0;
+
+	if (cluster_zk_mode(ka->c)) {
+		n = metadata_cache_brokers(cluster_metadata(ka->c), &mb);
+		if (n < 0)
+			return n;
+	}
+	v = calloc((size_t)n + 1, sizeof(*v));
+	if (!v) {
+		free(mb);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
+		struct net_endpoint eps[NET_MAX_LISTENERS];
+		const struct net_endpoint *e;
+		int ne;
+
+		if (!mb[i].alive || mb[i].id == kafka_broker_id(ka))
+			continue;
+		ne = net_listeners_parse(mb[i].endpoints, eps, NET_MAX_LISTENERS);
+		if (ne < 0 || !(e = ep_named(eps, ne, name)))
+			continue;
+		v[k].node_id = mb[i].id;
+		snprintf(v[k].host, sizeof(v[k].host), "%s", e->host);
+		v[k].port = e->port;
+		k++;
+	}
+	free(mb);
+	self_node(ka, listener, &v[k++]);
+	qsort(v, (size_t)k, sizeof(*v), node_cmp);
+	*out = v;
+	return k;
+}
+
+int kafka_topic_find(struct kafka_api *ka, struct kstr name, bool create, struct topic **out)
+{
+	char s[TOPIC_NAME_MAX + 1];
+	int rc;
+
+	if (!name.ptr || name.len <= 0 || name.len > TOPIC_NAME_MAX)
+		return -EINVAL;
+	memcpy(s, name.ptr, (size_t)name.len);
+	s[name.len] = '\0';
+	if (!topic_name_valid(s))
+		return -EINVAL;
+	rc = broker_topic_get(ka->b, s, out);
+	if (rc != -ENOENT || !create || !broker_cfg(ka->b)->auto_create_topics ||
+	    !strncmp(s, "__", 2))
+		return rc;
+	rc = broker_topic_create(ka->b, s, 0, 0, 0755, out);
+	if (rc == -EEXIST)              /* made meanwhile by another request */
+		return broker_topic_get(ka->b, s, out);
+	if (rc == 0)
+		mq_log(MQ_INFO, "topic %s: created by a Kafka client's Metadata request "
+		       "(auto.create.topics.enable)", s);
+	return rc;
+}
+
+/* One topic of the response; t NULL: only its error. */
+static int topic_fill(struct kafka_api *ka, struct topic *t, struct proto_meta_topic *mt,
+		      struct kafka_part_state **states)
+{
+	int n = topic_partitions(t);
+
+	mt->name = kstr_of(topic_name(t));
+	mt->is_internal = !strncmp(topic_name(t), "__", 2);
+	mt->topic_authorized_operations = INT32_MIN;
+	mt->partitions = calloc((size_t)n + 1, sizeof(*mt->partitions));
+	*states = calloc((size_t)n + 1, sizeof(**states));
+	if (!mt->partitions || !*states)
+		return -ENOMEM;
+	for (int p = 0; p < n; p++) {
+		struct proto_meta_part *mp = &mt->partitions[mt->n_partitions];
+		struct kafka_part_state *st = &(*states)[mt->n_partitions];
+
+		if (kafka_partition_state(ka, t, p, st) < 0)
+			continue;
+		mp->partition_index = p;
+		mp->leader_id = st->leader;
+		mp->leader_epoch = st->leader_epoch;
+		mp->n_replica_nodes = st->n_replicas;
+		mp->replica_nodes = st->replicas;
+		mp->n_isr_nodes = st->n_isr;
+		mp->isr_nodes = st->isr;
+		mt->n_partitions++;
+	}
+	return 0;
+}
+
+struct meta_build {
+	struct proto_meta_resp resp;
+	struct topic **topics;              /* referenced, one per response topic */
+	struct kafka_part_state **states;
+	struct kafka_node *nodes;
+	char cluster_id[64];
+};
+
+static void meta_build_free(struct meta_build *mb)
+{
+	for (int32_t i = 0; i < mb->resp.n_topics; i++) {
+		if (mb->topics && mb->topics[i])
+			topic_put(mb->topics[i]);
+		if (mb->states)
+			free(mb->states[i]);
+		free(mb->resp.topics[i].partitions);
+	}
+	free(mb->topics);
+	free(mb->states);
+	free(mb->resp.topics);
+	free(mb->resp.brokers);
+	free(mb->nodes);
+}
+
+/* The topics asked for (or every one) into mb. */
+static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int16_t v,
+		       struct meta_build *mb)
+{
+	char **names = NULL;
+	int n, rc = 0;
+	bool all = m->n_topics < 0 || (v == 0 && m->n_topics == 0);
+
+	if (all) {
+		rc = broker_topic_list(ka->b, &names, &n);
+		if (rc < 0)
+			return rc;
+	} else {
+		n = m->n_topics;
+	}
+	mb->resp.topics = calloc((size_t)n + 1, sizeof(*mb->resp.topics));
+	mb->topics = calloc((size_t)n + 1, sizeof(*mb->topics));
+	mb->states = calloc((size_t)n + 1, sizeof(*mb->states));
+	if (!mb->resp.topics || !mb->topics || !mb->states) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < n && rc == 0; i++) {
+		struct proto_meta_topic *mt = &mb->resp.topics[mb->resp.n_topics++];
+		struct topic *t = NULL;
+		struct kstr name = all ? kstr_of(names[i]) : m->topics[i].name;
+		bool create = !all && (v < 4 || m->allow_auto_topic_creation);
+		int err;
+
+		mt->name = name;
+		mt->topic_authorized_operations = INT32_MIN;
+		if (!name.ptr) {
+			mt->error_code = PROTO_ERR_UNKNOWN_TOPIC_ID;
+			memcpy(mt->topic_id, m->topics[i].topic_id, sizeof(mt->topic_id));
+			continue;
+		}
+		err = kafka_topic_find(ka, name, create, &t);
+		if (err == -ENOENT && all)
+			continue;               /* deleted since the list */
+		if (err < 0) {
+			mt->error_code = err == -EINVAL ? PROTO_ERR_INVALID_TOPIC_EXCEPTION
+				       : err == -ENOENT ? PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION
+				       : proto_err_from_errno(err);
+			continue;
+		}
+		mb->topics[mb->resp.n_topics - 1] = t;
+		rc = topic_fill(ka, t, mt, &mb->states[mb->resp.n_topics - 1]);
+	}
+out:
+	if (names)
+		broker_names_free(names, n);
+	return rc;
+}
+
+static int metadata_handler(void *arg, struct net_req *req)
+{
+	struct kafka_api *ka = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	int16_t v = pr->hdr.api_version;
+	struct meta_build mb = { 0 };
+	int n, rc;
+
+	n = kafka_brokers(ka, net_req_listener(req), &mb.nodes);
+	if (n < 0)
+		return n;
+	mb.resp.brokers = calloc((size_t)n, sizeof(*mb.resp.brokers));
+	if (!mb.resp.brokers) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		mb.resp.brokers[i] = (struct proto_meta_broker){
+			.node_id = mb.nodes[i].node_id, .host = kstr_of(mb.nodes[i].host),
+			.port = mb.nodes[i].port, .rack = KSTR_NULL };
+	mb.resp.n_brokers = n;
+	cluster_id(ka->c, mb.cluster_id, sizeof(mb.cluster_id));
+	mb.resp.cluster_id = mb.cluster_id[0] ? kstr_of(mb.cluster_id) : KSTR_NULL;
+	mb.resp.controller_id = cluster_controller_id(ka->c);
+	mb.resp.cluster_authorized_operations = INT32_MIN;
+	rc = meta_topics(ka, &pr->u.meta, v, &mb);
+	if (rc < 0)
+		goto out;
+	size_t pos = net_req_begin(req);
+	rc = proto_meta_resp_encode(&net_req_out(req)->w, v, &mb.resp);
+	if (rc == 0)
+		rc = net_req_end(req, pos);
+out:
+	meta_build_free(&mb);
+	return rc;
+}
+
+int kafka_api_register(struct kafka_api *ka, struct net_server *srv)
+{
+	int rc = net_server_handle(srv, PROTO_API_METADATA, metadata_handler, ka);
+
+	return rc ? rc : kafka_produce_register(ka, srv);
+}

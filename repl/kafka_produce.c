@@ -1,0 +1,232 @@
+/*
+ * kafka_produce.c — the Produce API (0) for Kafka clients: each
+ * partition's record batches appended as the client wrote them
+ * (topic_produce_batches, log_append_client), so they appear at once in
+ * the partition files, .segments and .state, beside the mount's writes.
+ *
+ * Per partition, in this order, the first failure answers it (Kafka's
+ * error codes, and in v8+ an error_message and the refused batch's index
+ * in record_errors):
+ *   acks other than -1, 0, 1                 INVALID_REQUIRED_ACKS
+ *   unknown topic or partition (Produce never creates a topic: clients ask
+ *   Metadata first, which may)               UNKNOWN_TOPIC_OR_PARTITION
+ *   this broker does not lead it             NOT_LEADER_OR_FOLLOWER
+ *   acks=-1 with an ISR smaller than min.insync.replicas
+ *                                            NOT_ENOUGH_REPLICAS
+ *   a batch not whole, bad CRC, records that do not decode
+ *                                            CORRUPT_MESSAGE
+ *   magic other than 2, transactional or control batches, no batch
+ *                                            INVALID_RECORD
+ *   snappy or zstd                           UNSUPPORTED_COMPRESSION_TYPE
+ *   a batch over max.message.bytes           MESSAGE_TOO_LARGE
+ *   disk full, I/O error                     KAFKA_STORAGE_ERROR
+ *   acks=-1, not committed within the request's timeout_ms (appended)
+ *                                            REQUEST_TIMED_OUT
+ * A partition's batches are all appended or none; partitions are
+ * independent (one failing leaves the others appended), as in Kafka.
+ *
+ * acks=0 gets no response; when a partition fails, the connection is
+ * closed instead (Kafka does the same, so that the client notices and
+ * refreshes its metadata).
+ *
+ * The request frame is the listener's heap buffer, ours until the
+ * response is sent: base offsets and leader epochs are written into it in
+ * place before the bytes go to the log.
+ *
+ * Threads: a listener worker; it may wait for the commit (acks=-1) up to
+ * timeout_ms, holding no lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl/broker_int.h"
+#include "repl/config.h"
+#include "repl/kafka_api.h"
+#include "util/log.h"
+
+int16_t kafka_produce_error(int err, const char **message)
+{
+	*message = NULL;
+	switch (err) {
+	case 0:
+		return PROTO_ERR_NONE;
+	case -EBADMSG:
+		*message = "record batch not valid (length, CRC-32C or records)";
+		return PROTO_ERR_CORRUPT_MESSAGE;
+	case -EPROTO:
+		*message = "record batches of magic 2 only";
+		return PROTO_ERR_INVALID_RECORD;
+	case -EPERM:
+		*message = "transactional and control batches are not supported";
+		return PROTO_ERR_INVALID_RECORD;
+	case -EINVAL:
+		*message = "no record batch";
+		return PROTO_ERR_INVALID_RECORD;
+	case -ENOTSUP:
+		*message = "compression codecs stored: none, gzip, lz4";
+		return PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE;
+	case -EMSGSIZE:
+		return PROTO_ERR_MESSAGE_TOO_LARGE;
+	case -ENOENT:
+		return PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	case -EREMOTE:
+		return PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
+	case -EAGAIN:
+		return PROTO_ERR_NOT_ENOUGH_REPLICAS;
+	case -ETIMEDOUT:
+		return PROTO_ERR_REQUEST_TIMED_OUT;
+	case -EDOM:
+		return PROTO_ERR_INVALID_REQUIRED_ACKS;
+	case -ENOSPC:
+	case -EIO:
+		return PROTO_ERR_KAFKA_STORAGE_ERROR;
+	default:
+		return proto_err_from_errno(err);
+	}
+}
+
+/* One partition of the request into its response entry. */
+static int produce_partition(struct kafka_api *ka, const struct proto_produce_req *m,
+			     struct topic *t, const struct proto_produce_part *pd,
+			     struct produce_batches_result *res)
+{
+	struct kafka_part_state st;
+	int rc;
+
+	res->base_offset = res->log_start_offset = -1;
+	res->bad_batch = -1;
+	if (m->acks != -1 && m->acks != 0 && m->acks != 1)
+		return -EDOM;
+	if (!t)
+		return -ENOENT;
+	rc = kafka_partition_state(ka, t, pd->index, &st);
+	if (rc < 0)
+		return rc;
+	if (st.leader != kafka_broker_id(ka))
+		return -EREMOTE;
+	pthread_rwlock_rdlock(&t->lock);
+	int32_t min_isr = t->cfg.min_insync_replicas;
+	pthread_rwlock_unlock(&t->lock);
+	if (m->acks == -1 && st.n_isr < min_isr)
+		return -EAGAIN;
+	if (pd->records_len <= 0)
+		return -EINVAL;
+	/* The frame is ours (see the top): patched in place. */
+	return topic_produce_batches(t, pd->index, (uint8_t *)(uintptr_t)pd->records,
+				     (size_t)pd->records_len, m->acks,
+				     m->timeout_ms > 0 ? m->timeout_ms : 0, res);
+}
+
+struct produce_build {
+	struct proto_produce_resp resp;
+	struct proto_record_error *rec_errs;    /* one per partition */
+	int failed;                             /* partitions answered with an error */
+};
+
+static void produce_build_free(struct produce_build *pb)
+{
+	for (int32_t i = 0; i < pb->resp.n_topics; i++)
+		free(pb->resp.responses[i].partition_responses);
+	free(pb->resp.responses);
+	free(pb->rec_errs);
+}
+
+static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m,
+			 const struct proto_produce_topic *td, struct proto_produce_resp_topic *rt,
+			 struct proto_record_error **errs, const char *peer)
+{
+	struct topic *t = NULL;
+	int failed = 0;
+
+	rt->name = td->name;
+	rt->partition_responses = calloc((size_t)td->n_partitions + 1,
+					 sizeof(*rt->partition_responses));
+	if (!rt->partition_responses)
+		return -ENOMEM;
+	if (kafka_topic_find(ka, td->name, false, &t) < 0)
+		t = NULL;
+	for (int32_t j = 0; j < td->n_partitions; j++) {
+		const struct proto_produce_part *pd = &td->partition_data[j];
+		struct proto_produce_resp_part *rp = &rt->partition_responses[j];
+		struct produce_batches_result res;
+		const char *msg;
+		int rc = produce_partition(ka, m, t, pd, &res);
+
+		rt->n_partitions++;
+		rp->index = pd->index;
+		rp->error_code = kafka_produce_error(rc, &msg);
+		rp->base_offset = res.base_offset;
+		rp->log_append_time_ms = -1;
+		rp->log_start_offset = res.log_start_offset;
+		rp->error_message = kstr_of(msg);
+		if (rc < 0 && res.bad_batch >= 0) {
+			(*errs)->batch_index = res.bad_batch;
+			(*errs)->batch_index_error_message = kstr_of(msg);
+			rp->record_errors = (*errs)++;
+			rp->n_record_errors = 1;
+		}
+		if (rc < 0 && rc != -ETIMEDOUT) {
+			failed++;
+			mq_log_limited(MQ_INFO, "Produce from %s to %.*s-%d refused: %s", peer,
+				       td->name.len > 0 ? (int)td->name.len : 0,
+				       td->name.ptr ? td->name.ptr : "", pd->index,
+				       proto_err_name(rp->error_code));
+		} else if (rc < 0) {
+			failed++;
+		}
+	}
+	if (t)
+		topic_put(t);
+	return failed;
+}
+
+static int produce_handler(void *arg, struct net_req *req)
+{
+	struct kafka_api *ka = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_produce_req *m = &pr->u.produce;
+	struct produce_build pb = { 0 };
+	struct proto_record_error *errs;
+	int32_t nparts = 0;
+	int rc = 0;
+
+	for (int32_t i = 0; i < m->n_topics; i++)
+		nparts += m->topic_data[i].n_partitions;
+	pb.resp.responses = calloc((size_t)m->n_topics + 1, sizeof(*pb.resp.responses));
+	pb.rec_errs = calloc((size_t)nparts + 1, sizeof(*pb.rec_errs));
+	if (!pb.resp.responses || !pb.rec_errs) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	errs = pb.rec_errs;
+	for (int32_t i = 0; i < m->n_topics; i++) {
+		rc = produce_topic(ka, m, &m->topic_data[i], &pb.resp.responses[i], &errs,
+				   net_req_peer(req));
+		pb.resp.n_topics++;
+		if (rc < 0)
+			goto out;
+		pb.failed += rc;
+		rc = 0;
+	}
+	if (m->acks == 0) {
+		if (pb.failed) {
+			rc = -EPROTO;           /* closed: how acks=0 learns of it */
+			goto out;
+		}
+		net_req_no_response(req);
+		goto out;
+	}
+	size_t pos = net_req_begin(req);
+	rc = proto_produce_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &pb.resp);
+	if (rc == 0)
+		rc = net_req_end(req, pos);
+out:
+	produce_build_free(&pb);
+	return rc;
+}
+
+int kafka_produce_register(struct kafka_api *ka, struct net_server *srv)
+{
+	return net_server_handle(srv, PROTO_API_PRODUCE, produce_handler, ka);
+}
