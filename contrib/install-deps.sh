@@ -22,6 +22,10 @@ need="$need libjansson-dev libzookeeper-mt-dev zookeeper"
 need="$need vim-tiny rsync"
 # kcat: t_cluster_start.sh checks the SASL listener with a real Kafka client.
 need="$need kcat"
+# t_kafka_produce.sh: kafkajs, a Kafka client from npm (node and npm from
+# Debian unless a node is there already; kafkajs into build/npm by npm
+# itself, below).
+command -v npm >/dev/null 2>&1 || need="$need nodejs npm"
 # `make fuzz` only (sh contrib/install-deps.sh clang): libFuzzer comes with
 # clang.
 [ "$1" = clang ] && need="$need clang"
@@ -36,7 +40,17 @@ for p in $need; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' \
         || missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+# kafkajs for the integration tests, once, into build/npm.
+kafkajs() {
+    [ -d build/npm/node_modules/kafkajs ] && return 0
+    command -v npm >/dev/null 2>&1 || return 0
+    echo "mqfs: installing kafkajs 2.2.4 into build/npm" >&2
+    npm install --silent --no-audit --no-fund --prefix build/npm kafkajs@2.2.4 >/dev/null
+}
+if [ -z "$missing" ]; then
+    kafkajs
+    exit 0
+fi
 if [ "$(id -u)" != 0 ]; then
     echo "mqfs: missing packages:$missing (run as root, or: apt-get install$missing)" >&2
     exit 1
@@ -45,3 +59,4 @@ echo "mqfs: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq $missing >/dev/null
+kafkajs

@@ -15,9 +15,12 @@
  *
  * What is checked, every batch, before anything is written (the input is
  * from the network: validated, never trusted):
- *   1. at least 12 bytes left, batchLength >= 49 and the batch within the
- *      input; the input is batches back to back, nothing after the last;
- *   2. magic 2 (Produce v3 and later carry nothing else)        -EPROTO;
+ *   1. magic 2 (Produce v3 and later carry nothing else; byte 16 is the
+ *      magic of every message format, so an old message set is named so
+ *      whatever its lengths)                                     -EPROTO;
+ *   2. at least 12 bytes left, batchLength >= 49 and the batch within the
+ *      input; the input is batches back to back, nothing after the last
+ *                                                                -EBADMSG;
  *   3. the CRC-32C over attributes..end                          -EBADMSG;
  *   4. codec none, gzip or lz4; snappy, zstd                     -ENOTSUP;
  *      another number                                            -EBADMSG;
@@ -100,6 +103,12 @@ static int client_batches_check(struct log *l, const uint8_t *buf, size_t len,
 	while (pos < len) {
 		int64_t total;
 
+		/* Byte 16 is the magic in every message format: an old
+		 * message set is named for what it is, whatever its length. */
+		if (len - pos > BATCH_OFF_MAGIC && buf[pos + BATCH_OFF_MAGIC] != BATCH_MAGIC) {
+			rc = -EPROTO;
+			break;
+		}
 		if (len - pos < BATCH_LOG_OVERHEAD ||
 		    (total = batch_total_size(buf + pos)) < BATCH_HDR_SIZE ||
 		    (uint64_t)total > len - pos) {

@@ -385,6 +385,7 @@ int batch_iter_next(struct batch_iter *it, struct rec *r)
 	    get_bytes(&p, rec_end, &value, &value_len) < 0 ||
 	    get_vi32(&p, rec_end, &headers_count) < 0 || headers_count < 0)
 		return -EBADMSG;
+	r->headers = p;
 	/* Each header takes at least 2 bytes, so this loop is bounded by
 	 * the record's length whatever headers_count claims. */
 	for (int32_t i = 0; i < headers_count; i++) {
@@ -404,9 +405,19 @@ int batch_iter_next(struct batch_iter *it, struct rec *r)
 	r->value = value;
 	r->value_len = value_len;
 	r->headers_count = headers_count;
+	r->headers_end = p;
 	it->p = p;
 	it->last_delta = offset_delta;
 	it->remaining--;
+	return 1;
+}
+
+int batch_header_next(const uint8_t **p, const uint8_t *end, const uint8_t **key,
+		      int32_t *key_len, const uint8_t **value, int32_t *value_len)
+{
+	if (*p >= end || get_bytes(p, end, key, key_len) < 0 ||
+	    get_bytes(p, end, value, value_len) < 0)
+		return 0;
 	return 1;
 }
 

@@ -94,6 +94,8 @@ struct rec {
 	const uint8_t *value;
 	int32_t value_len;
 	int32_t headers_count;
+	const uint8_t *headers;        /* its headers_count headers, validated, */
+	const uint8_t *headers_end;    /* read with batch_header_next */
 };
 
 /* ---- big-endian helpers ---- */
@@ -213,6 +215,10 @@ int batch_iter_init(struct batch_iter *it, const uint8_t *batch, size_t len);
  * at for their shape, never served (seg_load_tail: a flipped byte there is
  * for readers to report, not a reason to cut the log at open). */
 int batch_iter_init_nocrc(struct batch_iter *it, const uint8_t *batch, size_t len);
+/* The header at *p (below end, inside a record the iterator returned) into
+ * key/value (value_len -1: null), *p moved past it: 1, or 0 at end. */
+int batch_header_next(const uint8_t **p, const uint8_t *end, const uint8_t **key,
+		      int32_t *key_len, const uint8_t **value, int32_t *value_len);
 /* 1 with *r filled, 0 at the end, -EBADMSG on a malformed record. */
 int batch_iter_next(struct batch_iter *it, struct rec *r);
 /* Why the batch of len bytes at buf is not valid, in words for a log line

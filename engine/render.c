@@ -9,6 +9,8 @@
  *      codec: none crc: 0x1a2b3c4d valid: yes"               (one line)
  *               then per record:
  *     "| offset: 0 timestamp: ... key: null value: hello"
+ *     and, for a record with headers, " headers: k=v,k2=v2" (as a Kafka
+ *     client sent them; the first DUMP_PAYLOAD_MAX bytes of them)
  *     (keys and values printed with C-style escapes for bytes outside
  *     printable ASCII; a record line is cut at 200 bytes of payload with
  *     "..." and the full sizes given)
@@ -147,6 +149,37 @@ static size_t esc(char *out, size_t cap, const uint8_t *p, int32_t len)
 	return n;
 }
 
+/* " headers: k=v,k2=v2" of a record with headers ("" without), escaped;
+ * cut with "..." once DUMP_PAYLOAD_MAX bytes of them, or cap, is reached. */
+static void headers_text(char *out, size_t cap, const struct rec *r)
+{
+	const uint8_t *p = r->headers, *hk, *hv;
+	int32_t hkl, hvl, budget = DUMP_PAYLOAD_MAX;
+	char e[2][DUMP_PAYLOAD_MAX * 4 + 8];
+	size_t n;
+
+	out[0] = '\0';
+	if (r->headers_count <= 0)
+		return;
+	n = (size_t)snprintf(out, cap, " headers: ");
+	for (int32_t i = 0; i < r->headers_count &&
+	     batch_header_next(&p, r->headers_end, &hk, &hkl, &hv, &hvl) == 1; i++) {
+		size_t need;
+
+		/* Each header spends at least one byte of the budget. */
+		esc(e[0], sizeof(e[0]), hk, hkl < budget ? hkl : budget);
+		budget -= hkl > 0 ? hkl : 1;
+		esc(e[1], sizeof(e[1]), hv, hvl < 0 ? -1 : hvl < budget ? hvl : budget > 0 ? budget : 0);
+		budget -= hvl > 0 ? hvl : 1;
+		need = strlen(e[0]) + strlen(e[1]) + 2;
+		if (budget < 0 || n + need + 4 >= cap) {
+			snprintf(out + n, cap - n, "...");
+			return;
+		}
+		n += (size_t)snprintf(out + n, cap - n, "%s%s=%s", i ? "," : "", e[0], e[1]);
+	}
+}
+
 static ssize_t render_index(struct seg *s, bool time, int64_t *cursor, char *buf, size_t size)
 {
 	size_t esz = time ? TIMEINDEX_ENT_SIZE : INDEX_ENT_SIZE;
@@ -185,7 +218,8 @@ static ssize_t render_dump(struct log *l, struct seg *s, int64_t *cursor, char *
 	struct batch_iter it = { 0 };
 	size_t n = 0;
 	char k[DUMP_PAYLOAD_MAX * 4 + 8], v[DUMP_PAYLOAD_MAX * 4 + 8];
-	const size_t rec_max = sizeof(k) + sizeof(v) + 160;
+	char hd[DUMP_PAYLOAD_MAX * 4 + 16];
+	const size_t rec_max = sizeof(k) + sizeof(v) + sizeof(hd) + 160;
 	for (;;) {
 		int64_t pos = *cursor & 0xffffffffLL, skip = *cursor >> 32;
 		if (pos >= end || n + rec_max + 400 > size)
@@ -241,10 +275,11 @@ static ssize_t render_dump(struct log *l, struct seg *s, int64_t *cursor, char *
 			}
 			esc(k, sizeof(k), r.key, r.key_len);
 			esc(v, sizeof(v), r.value, r.value_len);
+			headers_text(hd, sizeof(hd), &r);
 			n += (size_t)snprintf(buf + n, size - n,
 				"| offset: %" PRId64 " timestamp: %" PRId64 " keySize: %" PRId32
-				" valueSize: %" PRId32 " key: %s value: %s\n",
-				r.offset, r.timestamp, r.key_len, r.value_len, k, v);
+				" valueSize: %" PRId32 " key: %s value: %s%s\n",
+				r.offset, r.timestamp, r.key_len, r.value_len, k, v, hd);
 		}
 		if (got < 0) {
 			log_corrupt(l, s, pos, b, (size_t)total);

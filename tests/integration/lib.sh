@@ -236,6 +236,17 @@ mq_run() {
 	timeout -k 5 "$MQ_TIMEOUT" "$@"
 }
 
+# poll SECONDS CMD...: runs CMD (a shell function too) every 0.1 s until it
+# succeeds (0) or the deadline passes (1): what to wait for, never a sleep.
+poll() {
+	_mq_end=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		[ "$(date +%s)" -ge "$_mq_end" ] && return 1
+		sleep 0.1
+	done
+}
+
 # ---- assertions ------------------------------------------------------------
 # Every assertion prints exactly one "ok - NAME" or "FAIL - NAME: ..." line
 # (failures are followed by indented details and the tail of $LOG).

@@ -31,16 +31,6 @@ trap 't_cleanup $?' EXIT
 trap 't_cleanup 130' INT
 trap 't_cleanup 143' TERM
 
-# poll SECONDS CMD...: until CMD succeeds (0) or the deadline passes (1).
-poll() {
-	_end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -ge "$_end" ] && return 1
-		sleep 0.1
-	done
-}
-
 # check NAME CMD...: like expect_ok, for shell functions too (which
 # `timeout` cannot run); every CMD here polls with its own deadline.
 check() {
