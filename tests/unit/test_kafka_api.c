@@ -1,0 +1,448 @@
+/*
+ * test_kafka_api.c — the client APIs on a single node's listener
+ * (repl/kafka_produce.c, repl/kafka_metadata.c), over a real socket with
+ * requests built by the codec: Metadata's brokers, cluster id, controller,
+ * topics (internal ones only by name), auto-creation and its switch;
+ * Produce's per-partition errors (unknown topic or partition, bad acks,
+ * corrupt and refused batches with their record_errors, min.insync), base
+ * offsets and log start offsets at v3 and v9, acks=0 answered by nothing
+ * and, when it fails, by a closed connection.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/batch.h"
+#include "repl/broker_int.h"
+#include "repl/config.h"
+#include "repl/net.h"
+#include "repl/proto.h"
+#include "repl/repl.h"
+
+#define DEADLINE_MS 10000
+
+struct fx {
+	char dir[64];
+	struct broker_config cfg;
+	struct broker *b;
+	int port;
+	struct net_client *c;
+};
+
+static void fx_open(struct fx *f)
+{
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	assert_non_null(f->b->cluster);
+	f->port = cluster_listener_port(f->b->cluster, 0);
+	assert_true(f->port > 0);
+	assert_int_equal(net_client_connect("127.0.0.1", f->port, DEADLINE_MS, &f->c), 0);
+}
+
+static void fx_close(struct fx *f)
+{
+	net_client_close(f->c);
+	f->c = NULL;
+	assert_int_equal(broker_close(f->b), 0);
+	f->b = NULL;
+}
+
+static int setup_with(void **state, const char *extra)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char text[256], err[256];
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-kapi.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	broker_config_defaults(&f->cfg);
+	snprintf(text, sizeof(text), "listeners=PLAINTEXT://127.0.0.1:0\n%s", extra);
+	assert_int_equal(broker_config_parse(&f->cfg, text, strlen(text), err, sizeof(err)), 0);
+	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/data", f->dir);
+	fx_open(f);
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, "");
+}
+
+static int setup_no_auto(void **state)
+{
+	return setup_with(state, "auto.create.topics.enable=false\n");
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	if (f->b)
+		fx_close(f);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* ---- Metadata ---- */
+
+/* Metadata at version v for names (NULL: every topic), auto-creation
+ * allowed or not; the decoded response in *resp (free it). */
+static void metadata(struct fx *f, int16_t v, const char **names, int n, bool allow,
+		     struct proto_meta_resp *resp, struct net_resp *raw)
+{
+	struct proto_meta_req_topic t[8] = { 0 };
+	struct proto_meta_req req = { .n_topics = names ? n : -1, .topics = t,
+				      .allow_auto_topic_creation = allow };
+	struct kbuf_w w;
+
+	for (int i = 0; names && i < n; i++)
+		t[i].name = kstr_of(names[i]);
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_meta_req_encode(&w, v, &req), 0);
+	assert_int_equal(net_client_call(f->c, PROTO_API_METADATA, v, w.buf, w.len, 0,
+					 DEADLINE_MS, raw), 0);
+	kbuf_w_free(&w);
+	assert_int_equal(proto_meta_resp_decode(&raw->body, v, resp), 0);
+}
+
+static const struct proto_meta_topic *find_topic(const struct proto_meta_resp *r,
+						 const char *name)
+{
+	for (int32_t i = 0; i < r->n_topics; i++)
+		if (kstr_eq(r->topics[i].name, name))
+			return &r->topics[i];
+	return NULL;
+}
+
+static void test_metadata(void **state)
+{
+	struct fx *f = *state;
+	struct proto_meta_resp r;
+	struct net_resp raw;
+	char id[64];
+
+	assert_int_equal(broker_topic_create(f->b, "orders", 0, 0, 0755, NULL), 0);
+	metadata(f, 12, NULL, 0, false, &r, &raw);
+	assert_int_equal(r.n_brokers, 1);
+	assert_int_equal(r.brokers[0].node_id, 0);
+	assert_true(kstr_eq(r.brokers[0].host, "127.0.0.1"));
+	assert_int_equal(r.brokers[0].port, f->port);
+	assert_int_equal(r.controller_id, 0);
+	assert_int_equal(r.cluster_id.len, 22);
+	snprintf(id, sizeof(id), "%.*s", (int)r.cluster_id.len, r.cluster_id.ptr);
+	/* Every topic but the internal ones. */
+	assert_int_equal(r.n_topics, 1);
+	const struct proto_meta_topic *t = find_topic(&r, "orders");
+	assert_non_null(t);
+	assert_int_equal(t->error_code, 0);
+	assert_false(t->is_internal);
+	assert_int_equal(t->n_partitions, 1);
+	assert_int_equal(t->partitions[0].partition_index, 0);
+	assert_int_equal(t->partitions[0].leader_id, 0);
+	assert_int_equal(t->partitions[0].leader_epoch, 0);
+	assert_int_equal(t->partitions[0].n_replica_nodes, 1);
+	assert_int_equal(t->partitions[0].replica_nodes[0], 0);
+	assert_int_equal(t->partitions[0].n_isr_nodes, 1);
+	assert_int_equal(t->partitions[0].isr_nodes[0], 0);
+	proto_meta_resp_free(&r);
+	net_resp_free(&raw);
+
+	/* By name: the internal topic, one unknown, one invalid. */
+	const char *names[] = { "__consumer_offsets", "nope", "bad/name" };
+	metadata(f, 9, names, 3, false, &r, &raw);
+	assert_int_equal(r.n_topics, 3);
+	t = find_topic(&r, "__consumer_offsets");
+	assert_non_null(t);
+	assert_true(t->is_internal);
+	assert_int_equal(t->error_code, 0);
+	assert_int_equal(find_topic(&r, "nope")->error_code, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	assert_int_equal(find_topic(&r, "bad/name")->error_code,
+			 PROTO_ERR_INVALID_TOPIC_EXCEPTION);
+	proto_meta_resp_free(&r);
+	net_resp_free(&raw);
+
+	/* Auto-creation when the request allows it; v0 (always allowed). */
+	const char *made[] = { "made" };
+	metadata(f, 4, made, 1, true, &r, &raw);
+	assert_int_equal(r.topics[0].error_code, 0);
+	assert_int_equal(r.topics[0].n_partitions, 1);
+	proto_meta_resp_free(&r);
+	net_resp_free(&raw);
+	struct topic *tp;
+	assert_int_equal(broker_topic_get(f->b, "made", &tp), 0);
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+	topic_owner(tp, &uid, &gid, &mode);
+	assert_int_equal(uid, 0);
+	assert_int_equal(mode & 07777, 0755);
+	topic_put(tp);
+	const char *v0[] = { "made0" };
+	metadata(f, 0, v0, 1, false, &r, &raw);
+	assert_int_equal(r.topics[0].error_code, 0);
+	proto_meta_resp_free(&r);
+	net_resp_free(&raw);
+
+	/* The cluster id survives a restart. */
+	fx_close(f);
+	fx_open(f);
+	metadata(f, 12, NULL, 0, false, &r, &raw);
+	assert_true(kstr_eq(r.cluster_id, id));
+	assert_int_equal(r.n_topics, 3);
+	proto_meta_resp_free(&r);
+	net_resp_free(&raw);
+}
+
+static void test_metadata_no_auto(void **state)
+{
+	struct fx *f = *state;
+	struct proto_meta_resp r;
+	struct net_resp raw;
+	struct topic *t;
+	const char *names[] = { "made" };
+
+	metadata(f, 12, names, 1, true, &r, &raw);
+	assert_int_equal(r.topics[0].error_code, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	proto_meta_resp_free(&r);
+	net_resp_free(&raw);
+	assert_int_equal(broker_topic_get(f->b, "made", &t), -ENOENT);
+}
+
+/* ---- Produce ---- */
+
+static int topic_config_write_text(struct fx *f, const char *name, const char *text)
+{
+	struct topic *t;
+	int rc = broker_topic_get(f->b, name, &t);
+
+	if (rc == 0) {
+		rc = topic_config_write(t, text, strlen(text));
+		topic_put(t);
+	}
+	return rc;
+}
+
+/* One batch of n records "<prefix><i>" as a client sends it. */
+static size_t batch(uint8_t *buf, size_t cap, int codec, const char *prefix, int n)
+{
+	struct batch_builder bb;
+	char v[64];
+
+	batch_builder_init(&bb, buf, cap, codec);
+	for (int i = 0; i < n; i++) {
+		int l = snprintf(v, sizeof(v), "%s%d", prefix, i);
+		assert_int_equal(batch_builder_add(&bb, NULL, -1, v, l, 1700000000000LL), 0);
+	}
+	int64_t size = batch_builder_finish(&bb, 0, -1);
+	assert_true(size > 0);
+	return (size_t)size;
+}
+
+/* The request frame of req at version v, correlation id corr. */
+static void produce_frame(int16_t v, int32_t corr, const struct proto_produce_req *req,
+			  uint8_t **frame, size_t *len)
+{
+	struct proto_req_hdr hdr = { .api_key = PROTO_API_PRODUCE, .api_version = v,
+				     .correlation_id = corr, .client_id = KSTR_NULL };
+	struct proto_out out;
+
+	proto_out_init(&out, 1 << 20);
+	assert_int_equal(proto_produce_req_encode(&out, &hdr, req), 0);
+	assert_int_equal(proto_out_flatten(&out, frame, len), 0);
+	proto_out_free(&out);
+}
+
+/* Produce through net_client_call (its own header): the decoded response. */
+static void produce(struct fx *f, int16_t v, const struct proto_produce_req *req,
+		    struct proto_produce_resp *resp, struct net_resp *raw)
+{
+	uint8_t *frame;
+	size_t len, hdr = 4 + 8 + 2 + (proto_is_flexible(PROTO_API_PRODUCE, v) ? 1 : 0);
+
+	produce_frame(v, 1, req, &frame, &len);
+	assert_int_equal(net_client_call(f->c, PROTO_API_PRODUCE, v, frame + hdr, len - hdr, 0,
+					 DEADLINE_MS, raw), 0);
+	free(frame);
+	assert_int_equal(proto_produce_resp_decode(&raw->body, v, resp), 0);
+}
+
+static struct proto_produce_part part(int32_t index, const uint8_t *b, size_t n)
+{
+	return (struct proto_produce_part){ .index = index, .records = b,
+					    .records_len = (int32_t)n, .records_fd = -1 };
+}
+
+static void produce_versions(void **state, int16_t v)
+{
+	struct fx *f = *state;
+	uint8_t good[1024], bad[1024], snappy[1024];
+	struct proto_produce_resp r;
+	struct net_resp raw;
+
+	assert_int_equal(broker_topic_create(f->b, "orders", 0, 0, 0755, NULL), 0);
+	size_t ng = batch(good, sizeof(good), BATCH_CODEC_GZIP, "o", 3);
+	size_t nb = batch(bad, sizeof(bad), BATCH_CODEC_NONE, "b", 2);
+	bad[nb - 1] ^= 1;
+	size_t ns = batch(snappy, sizeof(snappy), BATCH_CODEC_NONE, "s", 1);
+	be16_put(snappy + BATCH_OFF_ATTRIBUTES, BATCH_CODEC_SNAPPY);
+	be32_put(snappy + BATCH_OFF_CRC,
+		 crc32c(0, snappy + BATCH_OFF_ATTRIBUTES, ns - BATCH_OFF_ATTRIBUTES));
+
+	struct proto_produce_part p1[] = { part(0, good, ng), part(7, good, ng) };
+	struct proto_produce_part p2[] = { part(0, good, ng) };
+	struct proto_produce_topic topics[] = {
+		{ kstr_of("orders"), 2, p1 },
+		{ kstr_of("nope"), 1, p2 },
+	};
+	struct proto_produce_req req = { .transactional_id = KSTR_NULL, .acks = -1,
+					 .timeout_ms = 5000, .n_topics = 2, .topic_data = topics };
+	produce(f, v, &req, &r, &raw);
+	assert_int_equal(r.n_topics, 2);
+	assert_int_equal(r.responses[0].partition_responses[0].error_code, 0);
+	assert_int_equal(r.responses[0].partition_responses[0].base_offset, 0);
+	assert_int_equal(r.responses[0].partition_responses[0].log_append_time_ms, -1);
+	assert_int_equal(r.responses[0].partition_responses[0].log_start_offset, v >= 5 ? 0 : -1);
+	assert_int_equal(r.responses[0].partition_responses[1].index, 7);
+	assert_int_equal(r.responses[0].partition_responses[1].error_code,
+			 PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	assert_int_equal(r.responses[1].partition_responses[0].error_code,
+			 PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	proto_produce_resp_free(&r);
+	net_resp_free(&raw);
+
+	/* Each refusal on its own partition; the good one next to them goes in. */
+	assert_int_equal(topic_config_write_text(f, "orders", "partitions=4\n"), 0);
+	struct proto_produce_part p3[] = { part(0, bad, nb), part(1, snappy, ns),
+					   part(2, good, ng) };
+	struct proto_produce_topic t3[] = { { kstr_of("orders"), 3, p3 } };
+	req.acks = 1;
+	req.n_topics = 1;
+	req.topic_data = t3;
+	produce(f, v, &req, &r, &raw);
+	const struct proto_produce_resp_part *rp = r.responses[0].partition_responses;
+	assert_int_equal(rp[0].error_code, PROTO_ERR_CORRUPT_MESSAGE);
+	assert_int_equal(rp[0].base_offset, -1);
+	assert_int_equal(rp[1].error_code, PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE);
+	assert_int_equal(rp[2].error_code, 0);
+	assert_int_equal(rp[2].base_offset, 0);
+	if (v >= 8) {
+		assert_int_equal(rp[0].n_record_errors, 1);
+		assert_int_equal(rp[0].record_errors[0].batch_index, 0);
+		assert_non_null(rp[0].error_message.ptr);
+		assert_int_equal(rp[2].n_record_errors, 0);
+		assert_null(rp[2].error_message.ptr);
+	}
+	proto_produce_resp_free(&r);
+	net_resp_free(&raw);
+
+	/* acks other than -1, 0, 1; acks=all under min.insync.replicas. */
+	struct proto_produce_topic t4[] = { { kstr_of("orders"), 1, p2 } };
+	req.topic_data = t4;
+	req.acks = 2;
+	produce(f, v, &req, &r, &raw);
+	assert_int_equal(r.responses[0].partition_responses[0].error_code,
+			 PROTO_ERR_INVALID_REQUIRED_ACKS);
+	proto_produce_resp_free(&r);
+	net_resp_free(&raw);
+	assert_int_equal(topic_config_write_text(f, "orders", "min.insync.replicas=2\n"), 0);
+	req.acks = -1;
+	produce(f, v, &req, &r, &raw);
+	assert_int_equal(r.responses[0].partition_responses[0].error_code,
+			 PROTO_ERR_NOT_ENOUGH_REPLICAS);
+	proto_produce_resp_free(&r);
+	net_resp_free(&raw);
+	req.acks = 1;
+	produce(f, v, &req, &r, &raw);
+	assert_int_equal(r.responses[0].partition_responses[0].error_code, 0);
+	assert_int_equal(r.responses[0].partition_responses[0].base_offset, 3);
+	proto_produce_resp_free(&r);
+	net_resp_free(&raw);
+
+	/* What partition 0 holds: the first batch, then the last. */
+	char buf[128];
+	struct topic *t;
+	struct topic_reader *rd;
+	assert_int_equal(broker_topic_get(f->b, "orders", &t), 0);
+	assert_int_equal(topic_reader_new(t, 0, &rd), 0);
+	ssize_t n = topic_reader_read(t, 0, rd, 0, buf, sizeof(buf) - 1, NULL);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, "o0\no1\no2\no0\no1\no2\n");
+	topic_reader_free(rd);
+	topic_put(t);
+}
+
+static void test_produce_v3(void **state)
+{
+	produce_versions(state, 3);
+}
+
+static void test_produce_v9(void **state)
+{
+	produce_versions(state, 9);
+}
+
+/* acks=0: no response; a failure closes the connection. */
+static void test_produce_acks0(void **state)
+{
+	struct fx *f = *state;
+	uint8_t good[512], *frame;
+	size_t ng, len;
+	struct proto_meta_resp r;
+	struct net_resp raw;
+
+	assert_int_equal(broker_topic_create(f->b, "orders", 0, 0, 0755, NULL), 0);
+	ng = batch(good, sizeof(good), BATCH_CODEC_LZ4, "z", 2);
+	struct proto_produce_part p[] = { part(0, good, ng) };
+	struct proto_produce_topic t[] = { { kstr_of("orders"), 1, p } };
+	struct proto_produce_req req = { .transactional_id = KSTR_NULL, .acks = 0,
+					 .timeout_ms = 5000, .n_topics = 1, .topic_data = t };
+	produce_frame(9, 777, &req, &frame, &len);
+	assert_int_equal(write(net_client_fd(f->c), frame, len), (ssize_t)len);
+	free(frame);
+	/* The next answer is the Metadata's (a Produce answer would come
+	 * first, with another correlation id: -EBADMSG). */
+	metadata(f, 12, NULL, 0, false, &r, &raw);
+	assert_int_equal(r.n_topics, 1);
+	proto_meta_resp_free(&r);
+	net_resp_free(&raw);
+	struct topic *tp;
+	assert_int_equal(broker_topic_get(f->b, "orders", &tp), 0);
+	assert_int_equal(topic_line_size(tp, 0), 6);
+	topic_put(tp);
+
+	/* A partition that does not exist: the connection goes. */
+	p[0].index = 3;
+	produce_frame(9, 778, &req, &frame, &len);
+	assert_int_equal(write(net_client_fd(f->c), frame, len), (ssize_t)len);
+	free(frame);
+	struct pollfd pfd = { .fd = net_client_fd(f->c), .events = POLLIN };
+	char b;
+	assert_int_equal(poll(&pfd, 1, DEADLINE_MS), 1);
+	ssize_t got = read(pfd.fd, &b, 1);
+	assert_true(got == 0 || (got < 0 && errno == ECONNRESET));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_no_auto, setup_no_auto, teardown),
+		cmocka_unit_test_setup_teardown(test_produce_v3, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_produce_v9, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_produce_acks0, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
