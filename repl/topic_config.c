@@ -96,9 +96,10 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 	    nc.log.line_format != t->cfg.log.line_format) {
 		for (int i = 0; i < t->nparts; i++) {
 			if (log_ever_written(t->parts[i]->log)) {
-				mq_log_limited(MQ_WARN, "topic %s: .config refused: key.separator "
-					       "and line.format are fixed once the topic has "
-					       "records", t->name);
+				mq_log_limited(MQ_WARN, "topic %s: .config refused: %s is fixed "
+					       "once the topic has records", t->name,
+					       nc.log.line_format != t->cfg.log.line_format
+					       ? "line.format" : "key.separator");
 				rc = -EBUSY;
 				goto out;
 			}
