@@ -35,9 +35,10 @@
  * batch_meta: its line bytes in the log's line.format, its max timestamp),
  * so the log's lock is taken only to give offsets and write.
  *
- * Locking: the checks run without any lock (they touch the caller's bytes
- * and the log's line format, fixed once the log has a record); the append
- * takes l->lock as log_append does.
+ * Locking: the checks run without any lock, on the caller's bytes and a
+ * copy of the log's line format; the append takes l->lock as log_append
+ * does and checks the line format again first (it may change while the
+ * log is empty: then the lines are counted again).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -92,8 +93,8 @@ static int client_batch_check(const struct log_config *cfg, const struct line_fm
 }
 
 /* Steps 1-7 over the whole input: the count of batches, *metas malloc'ed. */
-static int client_batches_check(struct log *l, const uint8_t *buf, size_t len,
-				struct batch_meta **metas, int64_t *payload, int *bad)
+static int client_batches_check(struct log *l, const struct line_fmt *lf, const uint8_t *buf,
+				size_t len, struct batch_meta **metas, int64_t *payload, int *bad)
 {
 	struct batch_iter it = { 0 };
 	struct batch_meta *m = NULL;
@@ -123,7 +124,7 @@ static int client_batches_check(struct log *l, const uint8_t *buf, size_t len,
 			}
 			m = nm;
 		}
-		rc = client_batch_check(&l->cfg, &l->lf, buf + pos, (size_t)total, &it, &m[nb], payload);
+		rc = client_batch_check(&l->cfg, lf, buf + pos, (size_t)total, &it, &m[nb], payload);
 		if (rc < 0)
 			break;
 		pos += (size_t)total;
@@ -163,7 +164,12 @@ int log_append_client(struct log *l, uint8_t *batches, size_t len, int32_t leade
 		*bad = -1;
 	if (!batches || len == 0)
 		return -EINVAL;
-	nb = client_batches_check(l, batches, len, &m, &payload, bad);
+again:
+	pthread_mutex_lock(&l->lock);
+	struct line_fmt lf = l->lf;
+	pthread_mutex_unlock(&l->lock);
+	payload = 0;
+	nb = client_batches_check(l, &lf, batches, len, &m, &payload, bad);
 	if (nb < 0)
 		return nb;
 	if (log_append_time >= 0) {
@@ -176,6 +182,14 @@ int log_append_client(struct log *l, uint8_t *batches, size_t len, int32_t leade
 		}
 	}
 	pthread_mutex_lock(&l->lock);
+	if (memcmp(&l->lf, &lf, sizeof(lf)) != 0) {
+		/* line.format or key.separator changed (the log was empty):
+		 * the line bytes were counted with the old ones. */
+		pthread_mutex_unlock(&l->lock);
+		free(m);
+		m = NULL;
+		goto again;
+	}
 	if (l->deleted || l->damaged) {
 		rc = l->deleted ? -ENOENT : -EIO;
 		goto out;
