@@ -472,6 +472,34 @@ static void test_escaped_lines_in(void **state)
 	assert_string_equal(text, "C:\\dir\\new\n\\a\\nb\n\\\\\\x\nbad\\q\\x4\n");
 }
 
+/* A follower that appends the leader's bytes (log_append_batches) counts
+ * the same escaped lines: the same positions, the same view. */
+static void test_follower_same_lines(void **state)
+{
+	struct logfx *f = *state;
+	const struct kv a[] = { { NULL, "x\ny", -1 }, { NULL, "\\z", -1 }, { NULL, "w", -1 } };
+	uint8_t in[1024], disk[2048];
+	char lead[256], follow[256];
+	struct log *fl;
+	struct log_state ls, fs;
+	int64_t last;
+
+	size_t n = build(in, sizeof(in), BATCH_CODEC_LZ4, a, 3);
+	assert_int_equal(log_append_client(f->l, in, n, 0, -1, NULL, NULL), 0);
+	assert_int_equal(log_append_lines(f->l, NULL, 0, "plain\n\\q\\x01\n", 13, 1, 0, NULL), 0);
+	size_t dn = raw_log(f->l, disk, sizeof(disk));
+	assert_int_equal(logmgr_get_log(f->m, "t", 1, &f->cfg, true, &fl), 0);
+	assert_int_equal(log_append_batches(fl, disk, dn, &last), 2);
+	assert_int_equal(last, 4);
+	log_get_state(f->l, &ls);
+	log_get_state(fl, &fs);
+	assert_int_equal(fs.line_end, ls.line_end);
+	size_t ln = view(f->l, lead, sizeof(lead));
+	assert_int_equal(view(fl, follow, sizeof(follow)), ln);
+	assert_string_equal(follow, lead);
+	assert_string_equal(lead, "\\x\\ny\n\\\\\\z\nw\nplain\n\\q\\x01\n");
+}
+
 /* line.format is fixed once the log has a record, as key.separator. */
 static void test_format_fixed(void **state)
 {
@@ -502,6 +530,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_raw_format, setup_raw, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_escaped_lines_in, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_format_fixed, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_follower_same_lines, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
