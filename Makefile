@@ -59,15 +59,15 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(BUILD)/libmqfs.a
 # Fuzz targets (tests/fuzz/fuzz_<t>.c). make test and make asan run each
 # over its checked-in corpus (tests/fuzz/corpus/fuzz_<t>/) through replay.c,
 # built with the normal compiler; make fuzz builds them with libFuzzer.
-FUZZ_TARGETS := batch recovery request
+FUZZ_TARGETS := batch recovery request client
 FUZZ_REPLAY  := $(patsubst %,$(BUILD)/fuzz/replay-%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 60
 
-$(BUILD)/fuzz/replay-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(BUILD)/libmqfs.a
+$(BUILD)/fuzz/replay-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/replay.o $(BUILD)/tests/fuzz/fuzzdir.o $(BUILD)/libmqfs.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/fuzz/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/libmqfs.a
+$(BUILD)/fuzz/fuzz-%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/tests/fuzz/fuzzdir.o $(BUILD)/libmqfs.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -100,11 +100,11 @@ fuzz-run: $(patsubst %,$(BUILD)/fuzz/fuzz-%,$(FUZZ_TARGETS))
 	        $(BUILD)/fuzz/corpus-$$t tests/fuzz/corpus/fuzz_$$t || exit 1; \
 	done
 
-# Regenerates the seed corpus of the batch and recovery targets
+# Regenerates the seed corpus of the batch, recovery and client targets
 # (deterministic); the request target's seeds are kept by hand.
 fuzz-corpus: $(BUILD)/fuzz/gen-corpus
-	rm -rf tests/fuzz/corpus/fuzz_batch tests/fuzz/corpus/fuzz_recovery
-	mkdir -p tests/fuzz/corpus/fuzz_batch tests/fuzz/corpus/fuzz_recovery
+	rm -rf tests/fuzz/corpus/fuzz_batch tests/fuzz/corpus/fuzz_recovery tests/fuzz/corpus/fuzz_client
+	mkdir -p tests/fuzz/corpus/fuzz_batch tests/fuzz/corpus/fuzz_recovery tests/fuzz/corpus/fuzz_client
 	$(BUILD)/fuzz/gen-corpus tests/fuzz/corpus
 
 deps:

@@ -20,7 +20,6 @@
  * once per process under /tmp and emptied before every input.
  */
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,50 +28,16 @@
 #include <unistd.h>
 
 #include "engine/engine.h"
+#include "tests/fuzz/fuzzdir.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[64];
 static struct io_ops io;
 
-static int no_fsync(void *ctx, int fd)
-{
-	(void)ctx;
-	(void)fd;
-	return 0;
-}
-
-static int no_fsync_dir(void *ctx, const char *path)
-{
-	(void)ctx;
-	(void)path;
-	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	if (ftw->level > 0)
-		remove(path);
-	return 0;
-}
-
-static void cleanup(void)
-{
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	rmdir(dir);
-}
-
 static void init(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/mqfs-fuzz-recovery-XXXXXX");
-	if (!mkdtemp(dir))
-		abort();
-	atexit(cleanup);
-	io = io_posix;
-	io.fsync = no_fsync;
-	io.fsync_dir = no_fsync_dir;
+	fuzzdir_init(dir, sizeof(dir), "recovery", &io);
 	engine_helper_threads = 0;
 }
 
@@ -105,7 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!dir[0])
 		init();
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	fuzzdir_empty(dir);
 	snprintf(path, sizeof(path), "%s/t-0", dir);
 	if (mkdir(path, 0755) < 0)
 		abort();

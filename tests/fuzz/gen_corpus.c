@@ -1,7 +1,8 @@
 /*
  * gen_corpus.c — writes the seed corpus of the fuzz targets:
  *
- *   gen-corpus DIR     (writes DIR/fuzz_batch/NAME and DIR/fuzz_recovery/NAME)
+ *   gen-corpus DIR     (writes DIR/fuzz_batch/NAME, DIR/fuzz_recovery/NAME
+ *                       and DIR/fuzz_client/NAME)
  *
  * batch: valid batches of each codec mqfs writes (none, gzip, lz4) with
  * keys, null and empty values, long values; and the ways a batch is found
@@ -9,7 +10,11 @@
  * end, truncated, a codec we do not decode, records that lie about their
  * count). recovery: segment files: empty, one batch, many batches of each
  * codec with consecutive offsets, a torn tail, garbage in the middle, a
- * tail of zeros (the mapped tail), offsets that go backwards.
+ * tail of zeros (the mapped tail), offsets that go backwards. client: what
+ * a Kafka client sends, records a line cannot carry among them: newlines,
+ * control bytes, a leading backslash, the separator ":" in a key and in a
+ * key-less value, a tombstone; several batches back to back; an old
+ * message set.
  *
  * The output is deterministic (fixed timestamps), so regenerating it
  * (`make fuzz-corpus`) changes nothing unless the format does.
@@ -23,7 +28,28 @@
 
 static const char *out_dir;
 
+static void put_file(const char *sub, const char *name, const uint8_t *b, size_t len);
+
 static void put(const char *sub, const char *name, const uint8_t *b, size_t len)
+{
+	/* fuzz_client reads a flag byte first (bit 0: fix the CRCs): its seeds
+	 * go both ways. */
+	if (!strcmp(sub, "fuzz_client")) {
+		static uint8_t fb[1 << 21];
+		char n2[256];
+
+		for (int flag = 0; flag < 2; flag++) {
+			fb[0] = (uint8_t)flag;
+			memcpy(fb + 1, b, len);
+			snprintf(n2, sizeof(n2), "%s%s", name, flag ? "-fixcrc" : "");
+			put_file(sub, n2, fb, len + 1);
+		}
+		return;
+	}
+	put_file(sub, name, b, len);
+}
+
+static void put_file(const char *sub, const char *name, const uint8_t *b, size_t len)
 {
 	char path[4096];
 	FILE *f;
@@ -124,6 +150,40 @@ int main(int argc, char **argv)
 	len = batch(b, sizeof(b), BATCH_CODEC_GZIP, 3, 10, 0);
 	memcpy(b + len, b, len);
 	put("fuzz_batch", "two-batches", b, 2 * len);
+
+	/* ---- client ---- */
+	static const struct { const char *k, *v; int vl; } odd[] = {
+		{ NULL, "two\nlines", -1 }, { "k", "a\0b\r\x7f", 5 }, { NULL, "\\lead", -1 },
+		{ "k:1", "v", -1 }, { NULL, "no:key", -1 }, { "k", NULL, -1 }, { "k", "", -1 },
+		{ "\\k", "C:\\new", -1 }, { NULL, "tab\tend \xc3\xa9", -1 }, { "", "v", -1 },
+	};
+	for (int c = 0; c < 3; c++) {
+		struct batch_builder bb;
+
+		batch_builder_init(&bb, b, sizeof(b), codecs[c]);
+		for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+			int32_t vl = !odd[i].v ? -1 : odd[i].vl >= 0 ? odd[i].vl
+				     : (int32_t)strlen(odd[i].v);
+			if (batch_builder_add(&bb, odd[i].k, odd[i].k ? (int32_t)strlen(odd[i].k) : -1,
+					      odd[i].v, vl, 1700000000000LL + (int64_t)i) < 0)
+				exit(1);
+		}
+		int64_t ol = batch_builder_finish(&bb, 0, -1);
+		if (ol < 0)
+			exit(1);
+		snprintf(name, sizeof(name), "odd-%s", codec_name(codecs[c]));
+		put("fuzz_client", name, b, (size_t)ol);
+		len = batch(b + ol, sizeof(b) - (size_t)ol, codecs[c], 5, 60, 0);
+		snprintf(name, sizeof(name), "two-batches-%s", codec_name(codecs[c]));
+		put("fuzz_client", name, b, (size_t)ol + len);
+	}
+	len = batch(b, sizeof(b), BATCH_CODEC_NONE, 3, 10, 0);
+	be16_put(b + BATCH_OFF_ATTRIBUTES, 0x10);
+	fix_crc(b, len);
+	put("fuzz_client", "transactional", b, len);
+	memset(b, 0, 27);
+	be32_put(b + 8, 15);
+	put("fuzz_client", "magic-0-message-set", b, 27);
 
 	/* ---- recovery ---- */
 	put("fuzz_recovery", "empty", seg, 0);
