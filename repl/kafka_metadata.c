@@ -251,8 +251,12 @@ static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int
 			continue;
 		}
 		err = kafka_topic_find(ka, name, create, &t);
-		if (err == -ENOENT && all)
-			continue;               /* deleted since the list */
+		if (err == -ENOENT && all) {
+			/* deleted since the list: not in the answer */
+			*mt = (struct proto_meta_topic){ 0 };
+			mb->resp.n_topics--;
+			continue;
+		}
 		if (err < 0) {
 			mt->error_code = err == -EINVAL ? PROTO_ERR_INVALID_TOPIC_EXCEPTION
 				       : err == -ENOENT ? PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION
