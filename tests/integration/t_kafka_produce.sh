@@ -140,9 +140,16 @@ esac
 # kcat -P: librdkafka writes record batches v2 only when the broker serves
 # Fetch v4 too; else it writes magic 1 message sets, which Produce v3+
 # refuses with INVALID_RECORD, as Kafka does.
-if mq_run kcat -L -b "$B" -X debug=protocol 2>&1 | grep -q 'ApiKey Fetch (1)'; then
+if mq_run kcat -L -b "$B" -X debug=feature 2>&1 | grep -q 'ApiKey Fetch (1)'; then
 	printf 'p1\np2\n' | mq_run kcat -P -b "$B" -t t -p 0 -z lz4
-	expect_eq "kcat -P lz4: appended" "p2" "$(tail -n 1 "$MNT/t/0")"
+	printf 'kk:vv\n' | mq_run kcat -P -b "$B" -t t -p 0 -K: -z gzip -H hk=hv
+	printf 'n1\nn2|' | mq_run kcat -P -b "$B" -t t -p 0 -D '|'
+	expect_eq "kcat -P: lz4, a key with gzip, a value with a newline (-D)" \
+		"$(printf 'p1\np2\nvv\n\\n1\\nn2')" "$(tail -n 4 "$MNT/t/0")"
+	case $(cat "$MNT/t/.segments/0/00000000000000000000.dump") in
+	*"key: kk value: vv headers: hk=hv"*) ok "kcat -P -H: the header in .dump" ;;
+	*) fail "kcat -P -H" "no header in .dump" ;;
+	esac
 else
 	err=$(printf 'p1\n' | mq_run kcat -P -b "$B" -t t -p 0 2>&1)
 	case $err in
