@@ -483,6 +483,9 @@ ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *b
 int log_offset_to_pos(struct log *l, int64_t offset, int64_t *pos);
 int log_pos_to_offset(struct log *l, int64_t pos, int64_t *offset);
 int log_time_to_offset(struct log *l, int64_t ts_ms, int64_t *offset);
+/* log_time_to_offset, with the timestamp of the record found (Kafka's
+ * ListOffsets answers both). */
+int log_time_lookup(struct log *l, int64_t ts_ms, int64_t *offset, int64_t *found_ts);
 
 /* ---- inspection (the .segments views) ---- */
 /* Base offsets of the segments, oldest first; *bases malloc'ed. */

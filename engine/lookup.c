@@ -93,7 +93,7 @@ out:
 	return rc;
 }
 
-struct find_arg { int64_t key, offset, pos; int mode; const struct line_fmt *lf; };
+struct find_arg { int64_t key, offset, pos, timestamp; int mode; const struct line_fmt *lf; };
 
 static int find_cb(void *arg, const struct rec *r, int64_t pos)
 {
@@ -109,6 +109,7 @@ static int find_cb(void *arg, const struct rec *r, int64_t pos)
 		return 0;
 	f->offset = r->offset;
 	f->pos = pos;
+	f->timestamp = r->timestamp;
 	return 1;
 }
 
@@ -187,6 +188,13 @@ int log_pos_to_offset(struct log *l, int64_t pos, int64_t *offset)
 
 int log_time_to_offset(struct log *l, int64_t ts, int64_t *offset)
 {
+	int64_t found_ts;
+
+	return log_time_lookup(l, ts, offset, &found_ts);
+}
+
+int log_time_lookup(struct log *l, int64_t ts, int64_t *offset, int64_t *found_ts)
+{
 	pthread_mutex_lock(&l->lock);
 	int rc = lookup_prepare(l);
 	if (rc == 0)
@@ -203,8 +211,10 @@ int log_time_to_offset(struct log *l, int64_t ts, int64_t *offset)
 		int64_t ei = seg_find_offset(s, from);
 		struct find_arg f = { .key = ts, .mode = 2, .lf = &l->lf };
 		rc = find_from(l, si, ei, &f);
-		if (rc == 0)
+		if (rc == 0) {
 			*offset = f.offset;
+			*found_ts = f.timestamp;
+		}
 		break;
 	}
 	pthread_mutex_unlock(&l->lock);

@@ -203,6 +203,8 @@ struct broker {
 	pthread_mutex_t hw_mu;           /* a leaf: guards hw_fn, hw_arg */
 	void (*hw_fn)(void *arg, const char *topic, int partition);
 	void *hw_arg;
+	void (*hw_wake_fn)(void *arg);   /* kafka_set_hw_waker; under hw_mu */
+	void *hw_wake_arg;
 
 	/* ZooKeeper, the listener (cluster.c): NULL on a single node
 	 * without `listeners`. */
@@ -240,7 +242,7 @@ int catalog_load(struct broker *b, int (*fn)(struct broker *b, const struct cata
 /* Kafka's Utils.murmur2 (the Java client's partitioner hash). */
 uint32_t broker_murmur2(const void *data, size_t len);
 void broker_pool_free(struct broker *b);
-/* Queue and buffer state: with partition_new / broker_open, and their
+/* Queue and buffer state: with broker_part_new / broker_open, and their
  * frees (nothing may be queued then). */
 void produce_partition_init(struct partition *pt);
 void produce_partition_destroy(struct partition *pt);
@@ -301,8 +303,8 @@ int broker_topics_snapshot(struct broker *b, struct topic ***out, int *n);
 void broker_topics_release(struct topic **ts, int n);
 
 /* ---- partitions.c ---- */
-struct partition *partition_new(int index);
-void partition_free(struct partition *pt);
+struct partition *broker_part_new(int index);
+void broker_part_free(struct partition *pt);
 /* Opens (creating) the logs of partitions [from, to) into parts[] and
  * leads them. On failure frees the structs and, if fresh (new partitions,
  * not the existing ones of a topic being loaded), drops the logs it

@@ -61,6 +61,7 @@
 #include "repl/cluster.h"
 #include "repl/config.h"
 #include "repl/kafka_api.h"
+#include "repl/local_replicas.h"
 #include "repl/metadata_cache.h"
 #include "repl/net.h"
 #include "repl/zkmeta.h"
@@ -91,6 +92,7 @@ struct cluster {
 	struct zkc *zk;
 	struct net_server *srv;
 	struct kafka_api ka;                /* the client APIs on srv */
+	struct local_replicas *lr;          /* a single node's Fetch and ListOffsets */
 	struct metadata_cache *mc;
 
 	pthread_mutex_t mu;
@@ -511,6 +513,8 @@ static int listener_start(struct cluster *c)
 	rc = net_server_new(nc, cred_lookup, c, &c->srv);
 	if (rc == 0 && c->ka.b)
 		rc = kafka_api_register(&c->ka, c->srv);
+	if (rc == 0 && c->ka.b && !cluster_zk_mode(c))
+		rc = local_replicas_start(&c->ka, c->srv, &c->lr);
 	if (rc == 0)
 		rc = net_server_start(c->srv);
 	if (rc < 0) {
@@ -654,6 +658,8 @@ void cluster_stop(struct cluster *c)
 {
 	if (!c)
 		return;
+	/* Parked fetches answered while their connections are still up. */
+	local_replicas_stop(c->lr);
 	if (c->srv)
 		net_server_stop(c->srv);
 	if (c->th_running) {
@@ -672,6 +678,7 @@ void cluster_close(struct cluster *c)
 		return;
 	cluster_stop(c);
 	net_server_free(c->srv);
+	local_replicas_free(c->lr);
 	if (c->zk) {
 		zkc_close(c->zk);
 		mq_log(MQ_INFO, "broker %d: ZooKeeper session closed, registration removed",

@@ -101,8 +101,7 @@ static void fetch_done(void *arg, struct net_req *req, int status)
 	fetch_free(arg);
 }
 
-/* Rule 3, shared with OffsetForLeaderEpoch: 0 or the Kafka error. */
-static int16_t epoch_check(struct partition *p, int32_t current_leader_epoch)
+int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoch)
 {
 	int32_t epoch;
 
@@ -126,7 +125,7 @@ static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 	const struct partition_log_ops *ops;
 	int rc;
 
-	fp->error = epoch_check(fp->p, rq->current_leader_epoch);
+	fp->error = fetch_serve_epoch_check(fp->p, rq->current_leader_epoch);
 	if (fp->error)
 		return;
 	log = partition_log(fp->p);
@@ -219,8 +218,8 @@ static int fetch_respond(struct fs_fetch *f)
 			rp->records_fd = -1;
 			rp->records = (const uint8_t *)"";
 			rp->error_code = fp->error;
-			if (!fp->error && epoch_check(fp->p, fp->req->current_leader_epoch))
-				rp->error_code = epoch_check(fp->p, fp->req->current_leader_epoch);
+			if (!fp->error && fetch_serve_epoch_check(fp->p, fp->req->current_leader_epoch))
+				rp->error_code = fetch_serve_epoch_check(fp->p, fp->req->current_leader_epoch);
 			if (fp->p && rp->error_code != PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
 				partition_log_ops(fp->p)->offsets(partition_log(fp->p), &o);
 			rp->high_watermark = o.hw;
@@ -447,7 +446,7 @@ static int ofle_handler(void *arg, struct net_req *req)
 			rp->partition = rq->partition;
 			rp->leader_epoch = -1;
 			rp->end_offset = -1;
-			rp->error_code = epoch_check(p, rq->current_leader_epoch);
+			rp->error_code = fetch_serve_epoch_check(p, rq->current_leader_epoch);
 			if (!rp->error_code)
 				partition_log_ops(p)->end_offset_for_epoch(partition_log(p),
 									   rq->leader_epoch,

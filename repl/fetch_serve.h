@@ -39,6 +39,11 @@ int fetch_serve_new(fetch_serve_lookup_fn lookup, void *arg, int64_t (*now_ms)(v
 /* Registers both handlers with srv. */
 int fetch_serve_register(struct fetch_serve *fs, struct net_server *srv);
 void fetch_serve_wake(struct fetch_serve *fs);
+/* Rules 1-3 of a Fetch (fetch_serve.c), shared by OffsetForLeaderEpoch and
+ * ListOffsets: 0, or UNKNOWN_TOPIC_OR_PARTITION (p NULL),
+ * NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH
+ * (current_leader_epoch -1: not checked). */
+int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoch);
 /* Parked fetches now (tests, metrics). */
 int fetch_serve_parked(struct fetch_serve *fs);
 void fetch_serve_stop(struct fetch_serve *fs);

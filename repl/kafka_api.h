@@ -58,6 +58,17 @@ int kafka_partition_state(struct kafka_api *ka, struct topic *t, int32_t p,
 /* This broker's id. */
 int32_t kafka_broker_id(struct kafka_api *ka);
 
+/* A reference to the log of partition p of t (log_unref when done): 0;
+ * -ENOENT no such partition (or the topic deleted). Takes t's lock
+ * briefly; the log stays readable after a delete until the reference goes. */
+struct log;
+int kafka_partition_log(struct topic *t, int32_t p, struct log **out);
+
+/* Called, after the broker's hw listener, whenever the hw of any local
+ * partition moved (the fetch purgatory's wake-up: it may only signal).
+ * fn NULL removes it; the call returns once no call of the old one runs. */
+void kafka_set_hw_waker(struct kafka_api *ka, void (*fn)(void *arg), void *arg);
+
 /* One broker as a client reaches it on one listener. */
 struct kafka_node {
 	int32_t node_id;

@@ -41,6 +41,15 @@ int32_t kafka_broker_id(struct kafka_api *ka)
 	return cluster_cfg(ka->c)->broker_id;
 }
 
+int kafka_partition_log(struct topic *t, int32_t p, struct log **out)
+{
+	struct partition *pt;
+
+	if (p < 0)
+		return -ENOENT;
+	return part_log(t, p, &pt, out);
+}
+
 int kafka_partition_state(struct kafka_api *ka, struct topic *t, int32_t p,
 			  struct kafka_part_state *st)
 {

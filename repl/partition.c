@@ -36,6 +36,7 @@ struct partition {
 	void *isr_write_arg;
 	partition_change_fn on_change;
 	void *on_change_arg;
+	void (*log_release)(void *log);
 
 	enum partition_role role;
 	struct partition_state st;
@@ -94,8 +95,15 @@ void partition_unref(struct partition *p)
 {
 	if (!p || __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
+	if (p->log_release)
+		p->log_release(p->log);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
+}
+
+void partition_set_log_release(struct partition *p, void (*fn)(void *log))
+{
+	p->log_release = fn;
 }
 
 void partition_set_isr_writer(struct partition *p, partition_isr_write_fn fn, void *arg)

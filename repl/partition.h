@@ -133,6 +133,9 @@ struct partition_log_ops {
 	/* Truncates to end at offset, durably (fsync of the log and its
 	 * directory, epoch cache included) before it returns. */
 	int (*truncate_to)(void *log, int64_t offset);
+	/* The first offset whose record's timestamp is >= ts_ms (through the
+	 * time index) and that record's timestamp. -ERANGE: none. */
+	int (*offset_for_time)(void *log, int64_t ts_ms, int64_t *offset, int64_t *timestamp);
 };
 
 /* The engine's log (struct log *) behind the table (partition_log.c). */
@@ -192,6 +195,10 @@ int partition_new(const char *topic, int32_t index, const struct partition_confi
 void partition_ref(struct partition *p);
 /* Drops a reference; the last frees. NULL is fine. */
 void partition_unref(struct partition *p);
+/* Makes the partition own its log: fn(log) runs when the last reference
+ * goes (a partition made for one request, holding a log reference). Before
+ * the partition is shared. */
+void partition_set_log_release(struct partition *p, void (*fn)(void *log));
 void partition_set_isr_writer(struct partition *p, partition_isr_write_fn fn, void *arg);
 void partition_set_listener(struct partition *p, partition_change_fn fn, void *arg);
 

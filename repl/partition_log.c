@@ -95,6 +95,11 @@ static int pl_truncate_to(void *log, int64_t offset)
 	return log_truncate_durable(log, offset);
 }
 
+static int pl_offset_for_time(void *log, int64_t ts_ms, int64_t *offset, int64_t *timestamp)
+{
+	return log_time_lookup(log, ts_ms, offset, timestamp);
+}
+
 const struct partition_log_ops partition_engine_ops = {
 	.offsets = pl_offsets,
 	.set_hw = pl_set_hw,
@@ -105,4 +110,5 @@ const struct partition_log_ops partition_engine_ops = {
 	.raw_release = pl_raw_release,
 	.append_batches = pl_append_batches,
 	.truncate_to = pl_truncate_to,
+	.offset_for_time = pl_offset_for_time,
 };

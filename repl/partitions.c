@@ -14,8 +14,9 @@
 #include <time.h>
 
 #include "repl/broker_int.h"
+#include "repl/kafka_api.h"
 
-struct partition *partition_new(int index)
+struct partition *broker_part_new(int index)
 {
 	struct partition *pt = calloc(1, sizeof(*pt));
 
@@ -28,7 +29,7 @@ struct partition *partition_new(int index)
 	return pt;
 }
 
-void partition_free(struct partition *pt)
+void broker_part_free(struct partition *pt)
 {
 	if (!pt)
 		return;
@@ -83,6 +84,18 @@ static void broker_hw_moved(void *arg, struct log *l)
 	pthread_mutex_lock(&b->hw_mu);
 	if (b->hw_fn)
 		b->hw_fn(b->hw_arg, pt->topic, pt->index);
+	if (b->hw_wake_fn)
+		b->hw_wake_fn(b->hw_wake_arg);
+	pthread_mutex_unlock(&b->hw_mu);
+}
+
+void kafka_set_hw_waker(struct kafka_api *ka, void (*fn)(void *arg), void *arg)
+{
+	struct broker *b = ka->b;
+
+	pthread_mutex_lock(&b->hw_mu);
+	b->hw_wake_fn = fn;
+	b->hw_wake_arg = arg;
 	pthread_mutex_unlock(&b->hw_mu);
 }
 
@@ -119,7 +132,7 @@ int partitions_open(struct broker *b, const char *name, const struct log_config 
 	for (p = from; p < to; p++) {
 		bool opened;
 
-		parts[p] = partition_new(p);
+		parts[p] = broker_part_new(p);
 		if (!parts[p]) {
 			rc = -ENOMEM;
 			break;
@@ -147,7 +160,7 @@ int partitions_open(struct broker *b, const char *name, const struct log_config 
 			 * it, nor its files stay for a later create to find. */
 			if (opened && fresh)
 				logmgr_drop_log(b->m, name, p);
-			partition_free(parts[p]);
+			broker_part_free(parts[p]);
 			parts[p] = NULL;
 			break;
 		}
@@ -156,7 +169,7 @@ int partitions_open(struct broker *b, const char *name, const struct log_config 
 		while (--p >= from) {
 			if (fresh)
 				logmgr_drop_log(b->m, name, p);
-			partition_free(parts[p]);
+			broker_part_free(parts[p]);
 			parts[p] = NULL;
 		}
 	}

@@ -147,7 +147,7 @@ undo:
 		log_reconfigure(parts[p]->log, &t->cfg.log);
 	for (p = old_n; p < new_n; p++) {
 		logmgr_drop_log(b->m, t->name, p);
-		partition_free(parts[p]);
+		broker_part_free(parts[p]);
 	}
 out:
 	pthread_rwlock_unlock(&t->lock);

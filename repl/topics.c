@@ -100,7 +100,7 @@ static struct topic *topic_new(struct broker *b, const char *name, const struct 
 static void topic_free(struct topic *t)
 {
 	for (int p = 0; p < t->nparts; p++)
-		partition_free(t->parts[p]);
+		broker_part_free(t->parts[p]);
 	free(t->parts);
 	pthread_rwlock_destroy(&t->lock);
 	free(t);

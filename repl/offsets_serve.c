@@ -1,0 +1,137 @@
+/*
+ * offsets_serve.c — ListOffsets (Kafka's ReplicaManager.fetchOffset and
+ * Partition.fetchOffsetForTimestamp) over the local replicas.
+ *
+ * Per partition, the first that applies answers:
+ *   1-3. as a Fetch (fetch_serve_epoch_check): no local replica, not the
+ *      leader, a fenced or unknown current_leader_epoch (v4+)
+ *   4. the offset, bounded by what the asker may fetch: the hw for a
+ *      consumer (replica_id < 0; both isolation levels, since there are no
+ *      transactions the last stable offset is the hw), the LEO for a
+ *      replica:
+ *        -2 earliest          the log start offset
+ *        -1 latest            the bound
+ *        -3 max timestamp (v7) UNSUPPORTED_VERSION: the engine keeps no
+ *                             offset of each segment's largest timestamp,
+ *                             and a scan would not be O(log n)
+ *        t >= 0               the first record with timestamp >= t below
+ *                             the bound (time index, then a scan of one
+ *                             batch run), with its timestamp; none: offset
+ *                             and timestamp -1 without error, as Kafka
+ *        other negatives      INVALID_REQUEST
+ *      v0 answers old_style_offsets: the offset alone (max_num_offsets 0:
+ *      none), -1 for none found. v1+ answer timestamp (-1 for -1/-2) and
+ *      offset; v4+ the leader epoch (the partition's).
+ *
+ * Threads: a listener worker; the replica's log takes its own locks.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "repl/offsets_serve.h"
+#include "repl/proto.h"
+
+/* Rule 4 for one partition whose replica passed rules 1-3. */
+static int16_t part_offset(struct partition *p, int32_t replica_id, int64_t timestamp,
+			   int64_t *offset, int64_t *found_ts)
+{
+	const struct partition_log_ops *ops = partition_log_ops(p);
+	struct partition_offsets o;
+	int64_t bound;
+	int rc = 0;
+
+	ops->offsets(partition_log(p), &o);
+	bound = replica_id >= 0 ? o.log_end_offset : o.hw;
+	*offset = -1;
+	*found_ts = -1;
+	if (timestamp == PROTO_LIST_OFFSETS_EARLIEST) {
+		*offset = o.log_start_offset;
+		return 0;
+	}
+	if (timestamp == PROTO_LIST_OFFSETS_LATEST) {
+		*offset = bound;
+		return 0;
+	}
+	if (timestamp == PROTO_LIST_OFFSETS_MAX_TIMESTAMP || !ops->offset_for_time)
+		return PROTO_ERR_UNSUPPORTED_VERSION;
+	if (timestamp < 0)
+		return PROTO_ERR_INVALID_REQUEST;
+	rc = ops->offset_for_time(partition_log(p), timestamp, offset, found_ts);
+	if (rc == -ERANGE || (rc == 0 && *offset >= bound)) {
+		*offset = -1;
+		*found_ts = -1;
+		rc = 0;
+	}
+	return rc ? proto_err_from_errno(rc) : 0;
+}
+
+static int list_offsets_handler(void *arg, struct net_req *req)
+{
+	struct offsets_serve *os = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_list_offsets_req *m = &pr->u.list_offsets;
+	struct proto_list_offsets_resp resp = { .n_topics = m->n_topics };
+	struct proto_list_offsets_resp_part *parts;
+	int64_t *old;
+	int n = 0, k = 0, rc;
+	size_t pos;
+
+	for (int32_t t = 0; t < m->n_topics; t++)
+		n += m->topics[t].n_partitions;
+	resp.topics = calloc((size_t)m->n_topics + 1, sizeof(*resp.topics));
+	parts = calloc((size_t)n + 1, sizeof(*parts));
+	old = calloc((size_t)n + 1, sizeof(*old));
+	if (!resp.topics || !parts || !old) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int32_t t = 0; t < m->n_topics; t++) {
+		resp.topics[t].name = m->topics[t].name;
+		resp.topics[t].n_partitions = m->topics[t].n_partitions;
+		resp.topics[t].partitions = &parts[k];
+		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
+			const struct proto_list_offsets_part *rq = &m->topics[t].partitions[j];
+			struct proto_list_offsets_resp_part *rp = &parts[k];
+			struct partition *p = os->lookup(os->arg, m->topics[t].name,
+							 rq->partition_index);
+			int32_t epoch = -1;
+
+			rp->partition_index = rq->partition_index;
+			rp->timestamp = -1;
+			rp->offset = -1;
+			rp->leader_epoch = -1;
+			rp->error_code = fetch_serve_epoch_check(p, rq->current_leader_epoch);
+			if (!rp->error_code && partition_leader_epoch(p, &epoch))
+				rp->error_code = PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
+			if (!rp->error_code)
+				rp->error_code = part_offset(p, m->replica_id, rq->timestamp,
+							     &rp->offset, &rp->timestamp);
+			partition_unref(p);
+			if (rp->error_code) {
+				rp->offset = -1;
+				rp->timestamp = -1;
+				continue;
+			}
+			rp->leader_epoch = epoch;
+			if (rp->offset >= 0 && rq->max_num_offsets > 0) {
+				old[k] = rp->offset;
+				rp->n_old_style_offsets = 1;
+				rp->old_style_offsets = &old[k];
+			}
+		}
+	}
+	pos = net_req_begin(req);
+	rc = proto_list_offsets_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
+	if (!rc)
+		rc = net_req_end(req, pos);
+out:
+	free(resp.topics);
+	free(parts);
+	free(old);
+	return rc;
+}
+
+int offsets_serve_register(struct offsets_serve *os, struct net_server *srv)
+{
+	return net_server_handle(srv, PROTO_API_LIST_OFFSETS, list_offsets_handler, os);
+}

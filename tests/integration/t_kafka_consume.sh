@@ -1,0 +1,78 @@
+#!/bin/sh
+# t_kafka_consume.sh — Kafka clients consume from a single node with
+# `listeners=` (Fetch and ListOffsets): records written through the mount
+# and by `kcat -P` (record batches v2, since Fetch is served) come back to
+# `kcat -C` in order at the offsets the mount gave them; `-o -2` reads the
+# tail; a consumer waiting at the end gets a record appended later through
+# the mount (the fetch purgatory); `kcat -Q` and kafkajs's admin client
+# find offsets for times, the earliest and the latest (the hw).
+
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+
+ROOT=$(cd "$LIBDIR/../.." && pwd -P)
+KAFKAJS_PATH=${KAFKAJS_PATH:-$ROOT/build/npm/node_modules/kafkajs}
+export KAFKAJS_PATH
+
+PORT=$(zk_free_port)
+B=127.0.0.1:$PORT
+printf 'listeners=PLAINTEXT://127.0.0.1:%s\n' "$PORT" >"$MQ_TMP/server.properties"
+mq_mount --config "$MQ_TMP/server.properties"
+
+consume() {   # kcat -C ARGS...: "offset key value" per record
+	mq_run kcat -C -b "$B" -t t -p 0 -e -q -f '%o %k %s\n' "$@"
+}
+
+expect_ok "mkdir t" mkdir "$MNT/t"
+expect_ok "key.separator=:" sh -c "echo 'key.separator=:' > '$MNT/t/.config'"
+expect_ok "echo m0 >> t/0" sh -c "printf 'm0\nk1:m1\n' >> '$MNT/t/0'"
+t_mid=$(($(date +%s%3N) + 1))
+sleep 0.05
+printf 'p2\np3\n' | mq_run kcat -P -b "$B" -t t -p 0 -z lz4
+printf 'k4:p4\n' | mq_run kcat -P -b "$B" -t t -p 0 -K:
+expect_ok "echo m5 >> t/0" sh -c "echo m5 >> '$MNT/t/0'"
+
+want=$(printf '0  m0\n1 k1 m1\n2  p2\n3  p3\n4 k4 p4\n5  m5')
+expect_eq "kcat -C -o beginning: mount and kcat records, in order, same offsets" \
+	"$want" "$(consume -o beginning)"
+expect_eq "the mount shows the same" "$(printf 'm0\nk1:m1\np2\np3\nk4:p4\nm5')" \
+	"$(cat "$MNT/t/0")"
+expect_eq "kcat -C -o -2: the last two" "$(printf '4 k4 p4\n5  m5')" "$(consume -o -2)"
+expect_eq "kcat -C -o 3: from an offset" "$(printf '3  p3\n4 k4 p4\n5  m5')" "$(consume -o 3)"
+
+# A consumer at the end waits (parked), then gets what the mount appends.
+mq_run kcat -C -b "$B" -t t -p 0 -o end -c 1 -q -f '%o %s\n' >"$MQ_TMP/waiting" 2>&1 &
+waiter=$!
+sleep 1
+expect_ok "echo late >> t/0" sh -c "echo late >> '$MNT/t/0'"
+wait "$waiter"
+expect_eq "a waiting consumer gets the record appended later" "6 late" "$(cat "$MQ_TMP/waiting")"
+
+# Offsets for times (kcat -Q: ListOffsets by timestamp), earliest, latest.
+expect_eq "kcat -Q at a time between the writes: the first kcat record" \
+	"t [0] offset 2" "$(mq_run kcat -Q -b "$B" -t "t:0:$t_mid" 2>&1 | grep -o 't \[0\] offset [0-9-]*')"
+expect_eq "kcat -Q at offset times beyond the last: -1" \
+	"t [0] offset -1" "$(mq_run kcat -Q -b "$B" -t "t:0:$(($(date +%s%3N) + 60000))" 2>&1 |
+	grep -o 't \[0\] offset [0-9-]*')"
+expect_eq "kcat -Q -2 / -1: earliest and latest (the hw)" "0 7" \
+	"$(echo "$(mq_run kcat -Q -b "$B" -t t:0:-2 2>&1 | grep -o 'offset [0-9-]*' | cut -d' ' -f2) $(mq_run kcat -Q -b "$B" -t t:0:-1 2>&1 | grep -o 'offset [0-9-]*' | cut -d' ' -f2)")"
+
+err=$(mq_run kcat -C -b "$B" -t t -p 0 -o 100 -e -q -X auto.offset.reset=error 2>&1)
+case $err in
+*"ffset out of range"*) ok "kcat -C -o 100: OFFSET_OUT_OF_RANGE" ;;
+*) fail "kcat -C -o 100" "$err" ;;
+esac
+
+if [ -d "$KAFKAJS_PATH" ]; then
+	expect_eq "kafkajs admin: low, high and an offset for a time" \
+		"$(printf 'low 0 high 7\nat 2')" \
+		"$(timeout -k 5 "$MQ_TIMEOUT" node "$LIBDIR/kafkajs_offsets.js" "$B" t "$t_mid" 2>&1)"
+else
+	fail "kafkajs" "not installed at $KAFKAJS_PATH (sh contrib/install-deps.sh installs it)"
+fi
+
+mq_done
