@@ -110,12 +110,14 @@ fuzz-corpus: $(BUILD)/fuzz/gen-corpus
 deps:
 	@sh contrib/install-deps.sh
 
-run: deps
+run:
+	@sh contrib/install-deps.sh run
 	@$(MAKE) --no-print-directory all
 	@mkdir -p mnt mqfs-data
 	./$(BUILD)/mqfs -f --data ./mqfs-data ./mnt
 
-cluster: deps
+cluster:
+	@sh contrib/install-deps.sh cluster
 	@$(MAKE) --no-print-directory all
 	@sh contrib/cluster/run.sh $(BUILD)
 

@@ -1,9 +1,21 @@
 #!/bin/sh
 # Installs the Debian packages mqfs needs to build, test and run, when missing.
-# Called by `make run`, `make test`, `make asan`, `make bench`, `make fuzz`.
-#   sh contrib/install-deps.sh [clang|bench]
+# Called by `make run` (run: what building and mounting need), `make cluster`
+# (cluster: that and the ZooKeeper server), `make test` and `make asan` (no
+# argument: everything the tests use), `make bench`, `make fuzz`.
+#   sh contrib/install-deps.sh [run|cluster|clang|bench]
 set -e
-need="libfuse3-dev fuse3 liblz4-dev lz4 zlib1g-dev libcmocka-dev pkg-config"
+# Building and running: FUSE, the codecs, libcrypto (repl/sasl.c's SCRAM),
+# jansson and libzookeeper-mt (repl/zkdata.c, repl/zkc.c).
+build="libfuse3-dev fuse3 liblz4-dev lz4 zlib1g-dev pkg-config libssl-dev"
+build="$build libjansson-dev libzookeeper-mt-dev"
+tests=yes
+case $1 in
+run)     need=$build; tests=no ;;
+cluster) need="$build zookeeper"; tests=no ;;
+*)       need="$build libcmocka-dev" ;;
+esac
+if [ "$tests" = yes ]; then
 # tests/integration/t_service.sh, t_permissions.sh: promtool (prometheus),
 # systemd-analyze (systemd), groff (groff-base), useradd (passwd),
 # setpriv/unshare/mount (util-linux). Installing prometheus also installs
@@ -12,12 +24,9 @@ need="$need prometheus systemd groff-base passwd util-linux"
 # t_groups.sh, t_produce.sh and contrib/bench/latency.sh drive a few system
 # calls (poll, close errors, timestamps) from python3; the benchmarks use bc.
 need="$need python3 bc"
-# repl/sasl.c: SCRAM-SHA-256 (PBKDF2, HMAC, SHA-256, RAND_bytes) from libcrypto.
-need="$need libssl-dev"
-# repl/zkdata.c writes Kafka's ZooKeeper documents with jansson; repl/zkc.c
-# is a client over libzookeeper-mt; tests/zk.sh and tests/unit/test_zk.c run
-# a real ZooKeeper server (zookeeper, with its jars and a JRE).
-need="$need libjansson-dev libzookeeper-mt-dev zookeeper"
+# tests/zk.sh and the cluster tests run a real ZooKeeper server (zookeeper,
+# with its jars and a JRE).
+need="$need zookeeper"
 # t_writes.sh: what an editor's save and rsync --inplace do to a partition.
 need="$need vim-tiny rsync"
 # kcat: t_cluster_start.sh checks the SASL listener with a real Kafka client.
@@ -26,6 +35,7 @@ need="$need kcat"
 # Debian unless a node is there already; kafkajs into build/npm by npm
 # itself, below).
 command -v npm >/dev/null 2>&1 || need="$need nodejs npm"
+fi
 # `make fuzz` only (sh contrib/install-deps.sh clang): libFuzzer comes with
 # clang.
 [ "$1" = clang ] && need="$need clang"
@@ -42,6 +52,7 @@ for p in $need; do
 done
 # kafkajs for the integration tests, once, into build/npm.
 kafkajs() {
+    [ "$tests" = yes ] || return 0
     [ -d build/npm/node_modules/kafkajs ] && return 0
     command -v npm >/dev/null 2>&1 || return 0
     echo "mqfs: installing kafkajs 2.2.4 into build/npm" >&2
