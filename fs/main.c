@@ -517,7 +517,11 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 		mq_log(MQ_WARN, "allow_other without default_permissions: the kernel checks no "
 		       "modes, every user may read and write every topic");
 
+	fs->se = se;
+	broker_set_removed_listener(fs->broker, fs_cache_removed, fs);
 	rc = fuse_session_loop_mt(se, &loop);
+	broker_set_removed_listener(fs->broker, NULL, NULL);
+	fs->se = NULL;
 	fs_groups_shutdown(fs);             /* parked consume reads: EINTR */
 	/* A signal ends the loop with its number: a clean stop. */
 	rc = rc < 0 ? rc : 0;
@@ -613,6 +617,7 @@ int main(int argc, char **argv)
 	fs.gid = o.root_gid_set ? o.root_gid : getgid();
 	fs.root_mode = o.root_mode;
 	pthread_mutex_init(&fs.files_lock, NULL);
+	pthread_mutex_init(&fs.cache_mu, NULL);
 	clock_gettime(CLOCK_REALTIME, &fs.start_time);
 	if (session_new(&o, &fs, &se) < 0 || data_dir_prepare(cfg) < 0)
 		goto out;

@@ -43,6 +43,20 @@ int64_t topic_line_size(struct topic *t, int partition)
 	return st.line_hw;
 }
 
+int topic_line_whole(struct topic *t, int partition)
+{
+	struct log_state st;
+	int rc = topic_log_state(t, partition, &st);
+
+	if (rc < 0)
+		return rc;
+	/* A cleaned log may have lost records anywhere below what it cleaned,
+	 * a log that starts above 0 lost those before its start; a log with a
+	 * corrupt batch is read byte by byte around it, not by pages. */
+	return st.line_start == 0 && st.first_dirty_offset <= 0 && st.corrupt_batches == 0 &&
+	       !st.damaged;
+}
+
 int topic_log_state(struct topic *t, int partition, struct log_state *st)
 {
 	struct partition *pt;
