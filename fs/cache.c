@@ -25,10 +25,15 @@
  *      cache_size (the largest it may know), every page from the one that
  *      holds cache_size on is invalidated, and only then does cache_size
  *      grow: the high watermark never moves back, so a page filled after
- *      the invalidation holds data up to at least the new size. Sizes
- *      reach the kernel in getattr and lookup replies (fs_cache_grow from
- *      fs_node_stat) and in write replies (the kernel moves i_size to the
- *      end of a write: fs_cache_wrote before the reply).
+ *      the invalidation holds data up to at least the new size. Write
+ *      replies move the kernel's size to the end of the write: there the
+ *      invalidation comes before the reply (fs_cache_wrote). Getattr and
+ *      lookup replies carry the size: there it comes right after the reply
+ *      (fs_cache_grow), because an invalidation makes the kernel discard
+ *      the attributes of a reply still in flight, and lseek(SEEK_END) or
+ *      a writer's first offset would then use the old size. In the moment
+ *      between, a kernel that keeps the zeros of a short read as cached
+ *      data could show them past the old end to a reader of that page.
  *   3. Removal. Retention and the cleaner call fs_cache_removed (the
  *      broker's removal listener): the node's cache is no longer valid and
  *      all its pages are invalidated; later opens use direct I/O. A file
@@ -124,9 +129,15 @@ static void cache_grow(struct mqfs *fs, struct fs_node *n, int64_t seen, int64_t
 	pthread_mutex_unlock(&fs->cache_mu);
 }
 
-void fs_cache_grow(struct mqfs *fs, struct fs_node *n, int64_t size)
+void fs_cache_grow(struct mqfs *fs, fuse_ino_t ino, int64_t size)
 {
-	cache_grow(fs, n, size, size);
+	struct fs_node *n;
+
+	if (inode_get(fs->inodes, ino, &n) < 0)
+		return;
+	if (n->key.kind == NODE_PART)
+		cache_grow(fs, n, size, size);
+	inode_put(fs->inodes, n);
 }
 
 void fs_cache_wrote(struct mqfs *fs, fuse_ino_t ino, int64_t end)

@@ -226,7 +226,6 @@ int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st)
 		size = topic_line_size(n->topic, n->key.partition);
 		if (size < 0)
 			return (int)size;
-		fs_cache_grow(fs, n, size);     /* the reply tells the kernel */
 		break;
 	case NODE_PRODUCE:
 		st->st_mode = S_IFREG | (mode & 0666);
