@@ -25,15 +25,18 @@
  *      cache_size (the largest it may know), every page from the one that
  *      holds cache_size on is invalidated, and only then does cache_size
  *      grow: the high watermark never moves back, so a page filled after
- *      the invalidation holds data up to at least the new size. Write
- *      replies move the kernel's size to the end of the write: there the
- *      invalidation comes before the reply (fs_cache_wrote). Getattr and
- *      lookup replies carry the size: there it comes right after the reply
- *      (fs_cache_grow), because an invalidation makes the kernel discard
- *      the attributes of a reply still in flight, and lseek(SEEK_END) or
- *      a writer's first offset would then use the old size. In the moment
- *      between, a kernel that keeps the zeros of a short read as cached
- *      data could show them past the old end to a reader of that page.
+ *      the invalidation holds data up to at least the new size. The
+ *      kernel learns sizes from write replies (it moves its size to the
+ *      end of a write), and from getattr and lookup replies. Before a write
+ *      reply the invalidation is done (fs_cache_wrote), and at every open
+ *      that keeps the cache (fs_cache_open), for what grew otherwise
+ *      (.produce, acks=0 writes committed later). Never around a getattr
+ *      or lookup reply: an invalidation makes the kernel discard the
+ *      attributes of a reply in flight, and lseek(SEEK_END) or a writer's
+ *      first offset would use the old size. So a file kept open while it
+ *      grows other than through its own inode relies on the kernel not
+ *      serving the zeros of a short read as data once the size grows
+ *      (Linux 6.18 does not; t_pagecache.sh shows it).
  *   3. Removal. Retention and the cleaner call fs_cache_removed (the
  *      broker's removal listener): the node's cache is no longer valid and
  *      all its pages are invalidated; later opens use direct I/O. A file
@@ -48,8 +51,8 @@
  * Threads and locks: cache_mu (a leaf) guards the nodes' cache_* fields
  * and is never held across an invalidation. An invalidation waits for the
  * pages it drops (a read in flight holds its pages locked until another
- * worker answers it): it is made from ops that hold no page (getattr,
- * lookup, write) and from the broker's scheduler and cleaner threads with
+ * worker answers it): it is made from ops that hold no page (open,
+ * write) and from the broker's scheduler and cleaner threads with
  * no repl lock held, never from a read.
  */
 #include <errno.h>
@@ -78,31 +81,6 @@ static void cache_invalidate(struct mqfs *fs, struct fs_node *n, int64_t off)
 	}
 }
 
-bool fs_cache_open(struct mqfs *fs, struct fs_node *n, int flags, bool *keep_cache)
-{
-	int64_t size = -1;
-	bool use = false;
-
-	*keep_cache = false;
-	if (n->key.kind != NODE_PART)
-		return false;
-	if ((flags & O_ACCMODE) == O_RDONLY) {
-		/* The size first: whatever is filled after this holds data up to
-		 * at least it (rule 2). */
-		size = topic_line_size(n->topic, n->key.partition);
-		use = size >= 0 && topic_line_whole(n->topic, n->key.partition) == 1;
-	}
-	pthread_mutex_lock(&fs->cache_mu);
-	if (use && !n->cache_valid) {
-		n->cache_valid = 1;
-		n->cache_size = size;
-	} else {
-		*keep_cache = n->cache_valid;
-	}
-	pthread_mutex_unlock(&fs->cache_mu);
-	return use;
-}
-
 /* Rule 2: the kernel is about to learn the size seen; size is the file's
  * size now (-1: look it up, only when there is work). */
 static void cache_grow(struct mqfs *fs, struct fs_node *n, int64_t seen, int64_t size)
@@ -129,15 +107,33 @@ static void cache_grow(struct mqfs *fs, struct fs_node *n, int64_t seen, int64_t
 	pthread_mutex_unlock(&fs->cache_mu);
 }
 
-void fs_cache_grow(struct mqfs *fs, fuse_ino_t ino, int64_t size)
+bool fs_cache_open(struct mqfs *fs, struct fs_node *n, int flags, bool *keep_cache)
 {
-	struct fs_node *n;
+	int64_t size = -1;
+	bool use = false;
 
-	if (inode_get(fs->inodes, ino, &n) < 0)
-		return;
-	if (n->key.kind == NODE_PART)
+	*keep_cache = false;
+	if (n->key.kind != NODE_PART)
+		return false;
+	/* The size first: whatever is filled after this holds data up to at
+	 * least it (rule 2). */
+	size = topic_line_size(n->topic, n->key.partition);
+	if ((flags & O_ACCMODE) == O_RDONLY)
+		use = size >= 0 && topic_line_whole(n->topic, n->key.partition) == 1;
+	pthread_mutex_lock(&fs->cache_mu);
+	if (use && !n->cache_valid) {
+		n->cache_valid = 1;
+		n->cache_size = size;
+	} else {
+		*keep_cache = n->cache_valid;
+	}
+	pthread_mutex_unlock(&fs->cache_mu);
+	/* Grown since the kernel last saw a size through us (.produce,
+	 * acks=0, another writer's file): the pages kept are made right
+	 * before this open reads them. */
+	if (*keep_cache && size >= 0)
 		cache_grow(fs, n, size, size);
-	inode_put(fs->inodes, n);
+	return use;
 }
 
 void fs_cache_wrote(struct mqfs *fs, fuse_ino_t ino, int64_t end)

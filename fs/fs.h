@@ -230,9 +230,6 @@ static inline void fs_file_unlock(struct fs_file *f) { pthread_mutex_unlock(&f->
  * (the node then follows the coherence rules from now on), and in
  * *keep_cache whether the kernel may keep the pages it holds. */
 bool fs_cache_open(struct mqfs *fs, struct fs_node *n, int flags, bool *keep_cache);
-/* After a getattr or lookup reply told the kernel that ino is size bytes
- * long: invalidates what a smaller size left, if ino is a partition. */
-void fs_cache_grow(struct mqfs *fs, fuse_ino_t ino, int64_t size);
 /* Before a write reply on ino that ends at end (the kernel moves i_size
  * there): the same for the file's size now. */
 void fs_cache_wrote(struct mqfs *fs, fuse_ino_t ino, int64_t end);

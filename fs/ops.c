@@ -30,14 +30,10 @@ static struct fs_file *file_of(const struct fuse_file_info *fi)
 
 static void reply_entry_or_err(fuse_req_t req, int rc, const struct fuse_entry_param *e)
 {
-	struct mqfs *fs = req_fs(req);      /* req is gone once replied */
-
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else if (fuse_reply_entry(req, e) != 0)
-		inode_forget(fs->inodes, e->ino, 1);
-	else if (S_ISREG(e->attr.st_mode))
-		fs_cache_grow(fs, e->ino, e->attr.st_size);
+		inode_forget(req_fs(req)->inodes, e->ino, 1);
 }
 
 /* Capabilities: O_TRUNC arrives in open flags (never as a setattr), reads
@@ -94,19 +90,15 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 /* Valid replies: fuse_reply_attr, fuse_reply_err */
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct mqfs *fs = req_fs(req);      /* req is gone once replied */
 	struct stat st;
 	double timeout = 0;
-	int rc = fs_getattr(fs, ino, &st, &timeout);
+	int rc = fs_getattr(req_fs(req), ino, &st, &timeout);
 
 	(void)fi;
-	if (rc < 0) {
+	if (rc < 0)
 		fuse_reply_err(req, -rc);
-		return;
-	}
-	fuse_reply_attr(req, &st, timeout);
-	if (S_ISREG(st.st_mode))
-		fs_cache_grow(fs, ino, st.st_size);
+	else
+		fuse_reply_attr(req, &st, timeout);
 }
 
 /* Valid replies: fuse_reply_attr, fuse_reply_err */
