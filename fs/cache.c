@@ -107,6 +107,20 @@ static void cache_grow(struct mqfs *fs, struct fs_node *n, int64_t seen, int64_t
 	pthread_mutex_unlock(&fs->cache_mu);
 }
 
+/* Once, at the first open through the cache (the kernel sets the mount's
+ * read-ahead at FUSE's INIT, after the mount, so earlier is too early):
+ * the read-ahead of the mount up to the largest request. */
+static void cache_readahead(struct mqfs *fs)
+{
+	int rc = daemon_readahead(fs->mnt, FS_MAX_WRITE / 1024);
+
+	if (rc < 0)
+		mq_log(MQ_INFO, "read-ahead of %s stays at the kernel's (128 KiB by default): "
+		       "%s", fs->mnt, strerror(-rc));
+	else
+		mq_log(MQ_INFO, "read-ahead of %s: %d KiB", fs->mnt, FS_MAX_WRITE / 1024);
+}
+
 bool fs_cache_open(struct mqfs *fs, struct fs_node *n, int flags, bool *keep_cache)
 {
 	int64_t size = -1;
@@ -120,6 +134,8 @@ bool fs_cache_open(struct mqfs *fs, struct fs_node *n, int flags, bool *keep_cac
 	size = topic_line_size(n->topic, n->key.partition);
 	if ((flags & O_ACCMODE) == O_RDONLY)
 		use = size >= 0 && topic_line_whole(n->topic, n->key.partition) == 1;
+	if (use && fs->mnt && !atomic_exchange(&fs->readahead_set, true))
+		cache_readahead(fs);
 	pthread_mutex_lock(&fs->cache_mu);
 	if (use && !n->cache_valid) {
 		n->cache_valid = 1;

@@ -32,6 +32,7 @@
 
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -56,6 +57,8 @@ struct mqfs {
 	mode_t root_mode;                   /* mode of MNT/ (-o mode=, default 0755) */
 	struct fs_metrics *metrics;         /* op counts and latencies (metrics.c) */
 	struct fuse_session *se;            /* for invalidations (cache.c); NULL: none */
+	const char *mnt;                    /* the mount point, absolute */
+	atomic_bool readahead_set;          /* cache.c raised the mount's read-ahead */
 	pthread_mutex_t cache_mu;           /* a leaf: the nodes' cache_* fields */
 	struct timespec start_time;         /* times of MNT/ and the root views */
 	/* Open files, so that those still open when the loop ends are released
@@ -78,6 +81,10 @@ int daemon_raise_nofile(rlim_t *was, rlim_t *now);
  * detaches it and returns 1 (logged); 0 when it is not dead; -ENOTCONN
  * when it cannot be cleared (a message on stderr gives the command). */
 int daemon_clear_dead_mount(const char *mountpoint);
+
+/* Sets the mount's read-ahead (read_ahead_kb of its bdi) to kb; -errno
+ * (-EACCES unless root, -ENOENT if the mount is not found). */
+int daemon_readahead(const char *mountpoint, unsigned kb);
 
 /* ---- tree.c ---- */
 

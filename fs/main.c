@@ -518,6 +518,7 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 		       "modes, every user may read and write every topic");
 
 	fs->se = se;
+	fs->mnt = mnt;
 	broker_set_removed_listener(fs->broker, fs_cache_removed, fs);
 	rc = fuse_session_loop_mt(se, &loop);
 	broker_set_removed_listener(fs->broker, NULL, NULL);

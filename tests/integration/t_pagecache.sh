@@ -38,6 +38,13 @@ expect_same "first cat: the records" "$MQ_TMP/p.exp" "$MQ_TMP/p.1"
 expect_same "second cat: the same bytes" "$MQ_TMP/p.exp" "$MQ_TMP/p.2"
 # r2 - r1 are the reads of .metrics itself; the second cat adds none.
 expect_eq "the second cat is served by the page cache" "$((r2 - r1))" "$((r3 - r2))"
+# The kernel reads ahead in 1 MiB requests, as direct I/O does (root only).
+dev=$(awk -v m="$MNT" '$5 == m { print $3 }' /proc/self/mountinfo)
+if [ "$(id -u)" -eq 0 ]; then
+	expect_eq "read-ahead 1 MiB" "1024" "$(cat "/sys/class/bdi/$dev/read_ahead_kb")"
+else
+	skip "read-ahead 1 MiB" "not root"
+fi
 expect_eq "grep after wc: same lines" "3000 1" \
 	"$(mq_run wc -l < "$MNT/p/0") $(mq_run grep -c '^rec-01234$' "$MNT/p/0")"
 
