@@ -127,7 +127,9 @@ bool fs_cache_open(struct mqfs *fs, struct fs_node *n, int flags, bool *keep_cac
 	bool use = false;
 
 	*keep_cache = false;
-	if (n->key.kind != NODE_PART)
+	/* Opt-in (-o page_cache): a first read through the cache costs a copy
+	 * more than direct I/O, which only re-reads win back. */
+	if (!fs->page_cache || n->key.kind != NODE_PART)
 		return false;
 	/* The size first: whatever is filled after this holds data up to at
 	 * least it (rule 2). */

@@ -55,6 +55,7 @@ struct mqfs {
 	uid_t uid;                          /* owner of MNT/ and the root views */
 	gid_t gid;
 	mode_t root_mode;                   /* mode of MNT/ (-o mode=, default 0755) */
+	bool page_cache;                    /* -o page_cache: cache.c may cache reads */
 	struct fs_metrics *metrics;         /* op counts and latencies (metrics.c) */
 	struct fuse_session *se;            /* for invalidations (cache.c); NULL: none */
 	const char *mnt;                    /* the mount point, absolute */

@@ -53,6 +53,9 @@ BENCH_NAME=throughput
 BENCH_MB=${BENCH_MB:-1024}
 BENCH_REPS=${BENCH_REPS:-3}
 BENCH_TARGETS=${BENCH_TARGETS:-plain passthrough ptcache mqfs}
+# Mount options of mqfs, e.g. BENCH_MQFS_OPTS="-o page_cache" to measure
+# reads through the page cache (the default is direct I/O).
+BENCH_MQFS_OPTS=${BENCH_MQFS_OPTS:-}
 BENCH_DROP_CACHES=${BENCH_DROP_CACHES:-0}
 BENCH_OP_TIMEOUT=${BENCH_OP_TIMEOUT:-900}
 
@@ -182,7 +185,7 @@ for target in $BENCH_TARGETS; do
 			continue
 		fi
 		mkdir -p "$tmp/mq-data"
-		if ! mount_daemon "$tmp/mq-mnt" "$tmp/mq.log" "$mq" -f --data "$tmp/mq-data" "$tmp/mq-mnt"; then
+		if ! mount_daemon "$tmp/mq-mnt" "$tmp/mq.log" "$mq" -f --data "$tmp/mq-data" $BENCH_MQFS_OPTS "$tmp/mq-mnt"; then
 			say "  mqfs: SKIPPED: mount failed:"
 			tail -n 5 "$tmp/mq.log" | sed 's/^/    | /'
 			continue

@@ -15,7 +15,7 @@ cat > "$MQ_TMP/server.properties" <<EOF
 log.retention.check.interval.ms=200
 log.cleaner.backoff.ms=200
 EOF
-mq_mount --config "$MQ_TMP/server.properties"
+mq_mount -o page_cache --config "$MQ_TMP/server.properties"
 
 WAIT='i=0; while [ $i -lt 150 ]; do if eval "$1"; then exit 0; fi; sleep 0.1; i=$((i + 1)); done; exit 1'
 # reads: FUSE read requests the daemon has answered so far.
