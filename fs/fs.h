@@ -14,6 +14,8 @@
  *   groups.c the consumer group directories and files under
  *            MNT/<topic>/.groups/ (consume files are group members)
  *   inode.c  the inode table (inode.h)
+ *   cache.c  the kernel's page cache of partition files: which opens use
+ *            it, and keeping it coherent as files grow and lose records
  *   metrics.c FUSE op counts and latency histograms, MNT/.metrics
  *
  * The daemon's whole state is struct mqfs, the session's userdata.
@@ -30,6 +32,7 @@
 
 #include <fuse_lowlevel.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -52,7 +55,12 @@ struct mqfs {
 	uid_t uid;                          /* owner of MNT/ and the root views */
 	gid_t gid;
 	mode_t root_mode;                   /* mode of MNT/ (-o mode=, default 0755) */
+	bool page_cache;                    /* -o page_cache: cache.c may cache reads */
 	struct fs_metrics *metrics;         /* op counts and latencies (metrics.c) */
+	struct fuse_session *se;            /* for invalidations (cache.c); NULL: none */
+	const char *mnt;                    /* the mount point, absolute */
+	atomic_bool readahead_set;          /* cache.c raised the mount's read-ahead */
+	pthread_mutex_t cache_mu;           /* a leaf: the nodes' cache_* fields */
 	struct timespec start_time;         /* times of MNT/ and the root views */
 	/* Open files, so that those still open when the loop ends are released
 	 * (partial lines produced, cursors and topic references dropped)
@@ -75,8 +83,14 @@ int daemon_raise_nofile(rlim_t *was, rlim_t *now);
  * when it cannot be cleared (a message on stderr gives the command). */
 int daemon_clear_dead_mount(const char *mountpoint);
 
+/* Sets the mount's read-ahead (read_ahead_kb of its bdi) to kb; -errno
+ * (-EACCES unless root, -ENOENT if the mount is not found). */
+int daemon_readahead(const char *mountpoint, unsigned kb);
+
 /* ---- tree.c ---- */
 
+/* The key of a node of t (NULL for root nodes); partition -1 if none. */
+struct node_key fs_node_key(int kind, struct topic *t, int32_t partition);
 /* "orders/.segments/0/00000000000000000000.log" for log lines. */
 void fs_node_path(const struct fs_node *n, char *buf, size_t len);
 /* -ENOENT if the node's topic was deleted or its partition is beyond the
@@ -138,6 +152,8 @@ struct fs_file {
 	struct topic *topic;                /* own reference, NULL for root views */
 	int partition;                      /* -1: the partitioner (.produce) */
 	int oflags;                         /* open(2) flags */
+	bool cached;                        /* read through the page cache (cache.c) */
+	bool keep_cache;                    /* the kernel may keep the pages it holds */
 	int64_t base;
 	enum segment_file seg;
 	char path[320];                     /* for log lines */
@@ -215,6 +231,19 @@ void fs_file_release_all(struct mqfs *fs);
 
 static inline void fs_file_lock(struct fs_file *f) { pthread_mutex_lock(&f->lock); }
 static inline void fs_file_unlock(struct fs_file *f) { pthread_mutex_unlock(&f->lock); }
+
+/* ---- cache.c ---- */
+
+/* Whether an open of n with open(2) flags reads through the page cache
+ * (the node then follows the coherence rules from now on), and in
+ * *keep_cache whether the kernel may keep the pages it holds. */
+bool fs_cache_open(struct mqfs *fs, struct fs_node *n, int flags, bool *keep_cache);
+/* Before a write reply on ino that ends at end (the kernel moves i_size
+ * there): the same for the file's size now. */
+void fs_cache_wrote(struct mqfs *fs, fuse_ino_t ino, int64_t end);
+/* The broker's removal listener (arg: struct mqfs): drops the cached pages
+ * of the partition file; later opens read it with direct I/O. */
+void fs_cache_removed(void *arg, struct topic *t, int partition);
 
 /* ---- ops.c ---- */
 extern const struct fuse_lowlevel_ops fs_ops;

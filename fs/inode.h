@@ -75,6 +75,11 @@ struct fs_node {
 	struct node_key key;
 	uint64_t ino;
 	struct topic *topic;    /* reference owned by the node; NULL for root nodes */
+	/* The kernel's page cache of a partition file (fs/cache.c, under
+	 * mqfs.cache_mu; the table only zeroes them): whether the pages it
+	 * holds follow cache.c's rules, and the largest size it may know. */
+	int cache_valid;
+	int64_t cache_size;
 
 	/* private to inode.c, under the table lock */
 	uint64_t nlookup;

@@ -69,6 +69,7 @@ struct mqfs_opts {
 	gid_t root_gid;
 	mode_t root_mode;
 	bool allow_other, default_permissions;
+	bool page_cache;                    /* -o page_cache (fs/cache.c) */
 	char *fuse_opts;                    /* the -o options that are libfuse's */
 	char **bufs;                        /* copies of the -o lists: own values point here */
 	int nbufs;
@@ -98,6 +99,8 @@ static void usage(FILE *out, const char *prog)
 		"      config=FILE, data=DIR, debug   as --config, --data, -d\n"
 		"      mode=MODE, uid=N, gid=N        mode (octal) and owner of the mount's\n"
 		"                                     root (default 0755, the daemon's user)\n"
+		"      page_cache                     read-only opens of partition files\n"
+		"                                     read through the page cache\n"
 		"      allow_other, default_permissions, ro, ... (FUSE options below)\n"
 		"  -h, --help         this help\n"
 		"\n"
@@ -144,6 +147,10 @@ static int opt_one(struct mqfs_opts *o, char *opt)
 	}
 	if (!strcmp(opt, "debug")) {
 		o->debug = true;
+		return 0;
+	}
+	if (!strcmp(opt, "page_cache")) {
+		o->page_cache = true;
 		return 0;
 	}
 	if (!strncmp(opt, "uid=", 4) || !strncmp(opt, "gid=", 4)) {
@@ -517,7 +524,12 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 		mq_log(MQ_WARN, "allow_other without default_permissions: the kernel checks no "
 		       "modes, every user may read and write every topic");
 
+	fs->se = se;
+	fs->mnt = mnt;
+	broker_set_removed_listener(fs->broker, fs_cache_removed, fs);
 	rc = fuse_session_loop_mt(se, &loop);
+	broker_set_removed_listener(fs->broker, NULL, NULL);
+	fs->se = NULL;
 	fs_groups_shutdown(fs);             /* parked consume reads: EINTR */
 	/* A signal ends the loop with its number: a clean stop. */
 	rc = rc < 0 ? rc : 0;
@@ -612,7 +624,9 @@ int main(int argc, char **argv)
 	fs.uid = o.root_uid_set ? o.root_uid : getuid();
 	fs.gid = o.root_gid_set ? o.root_gid : getgid();
 	fs.root_mode = o.root_mode;
+	fs.page_cache = o.page_cache;
 	pthread_mutex_init(&fs.files_lock, NULL);
+	pthread_mutex_init(&fs.cache_mu, NULL);
 	clock_gettime(CLOCK_REALTIME, &fs.start_time);
 	if (session_new(&o, &fs, &se) < 0 || data_dir_prepare(cfg) < 0)
 		goto out;

@@ -38,7 +38,8 @@
  *           makes the partition (every partition, for .produce) durable.
  *   fallocate  -EOPNOTSUPP: space is not reserved in a log, and a
  *           zeroed range would be a record of NUL bytes.
- *   read    the line view through a reader. Client offsets equal stable
+ *   read    the line view through a reader (an O_RDONLY open of a whole
+ *           partition reads through the page cache: cache.c). Client offsets equal stable
  *           line positions until a gap (records removed by retention or
  *           compaction): the read then continues at the next record and
  *           next_off/next_pos remember where the client's offsets now
@@ -46,6 +47,8 @@
  *             pos = (off == next_off) ? next_pos : off
  *             n = read(pos) -> actual;  next_pos = actual + n;  next_off = off + n
  *           At or after the high watermark a read returns 0 at once.
+ *           A file read through the page cache cannot map offsets per
+ *           open file: a read of it at a removed position is -ESTALE.
  *
  * Text views (.state, .config, .metrics): rendered once at open into the
  * file; reads serve that snapshot by offset. <topic>/.config also takes
@@ -64,6 +67,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fs/fs.h"
 
@@ -161,6 +165,7 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **ou
 	case NODE_PRODUCE:
 		/* O_TRUNC and O_APPEND are ignored: every write appends. */
 		f->kind = FILE_PART;
+		f->cached = fs_cache_open(fs, n, flags, &f->keep_cache);
 		break;
 	case NODE_SEG_FILE:
 		f->kind = f->seg == SEGMENT_LOG ? FILE_SEG_RAW : FILE_SEG_TEXT;
@@ -221,6 +226,38 @@ static int partial_reserve(struct fs_file *f, size_t need)
 	return 0;
 }
 
+/* A read through the page cache (cache.c): the kernel fills whatever a
+ * reply leaves short of the size it knows with zeros, so the reply is the
+ * whole request up to the high watermark or an error. Positions are
+ * stable here (no per-file mapping): a gap is -ESTALE; a bad batch after
+ * whole pages gives those pages, and the next request fails on it. */
+static ssize_t part_read_cached(struct fs_file *f, size_t size, off_t off)
+{
+	size_t got = 0, page = (size_t)sysconf(_SC_PAGESIZE);
+	int64_t actual;
+	ssize_t n;
+
+	while (got < size) {
+		actual = off + (int64_t)got;
+		n = topic_reader_read(f->topic, f->partition, f->reader, actual, f->rbuf + got,
+				      size - got, &actual);
+		if (n >= 0 && actual != off + (int64_t)got) {
+			mq_log_limited(MQ_WARN, "read %s at position %lld: records removed since "
+				       "this file was opened (page cache): ESTALE, reopen it",
+				       f->path, (long long)(off + (int64_t)got));
+			n = -ESTALE;
+		}
+		if (n < 0 && got < page)
+			return n;
+		if (n < 0)
+			return (ssize_t)(got - got % page);
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
 static ssize_t part_read(struct fs_file *f, size_t size, off_t off, const char **data)
 {
 	int64_t pos, actual;
@@ -239,6 +276,9 @@ static ssize_t part_read(struct fs_file *f, size_t size, off_t off, const char *
 	rc = rbuf_reserve(f, size);
 	if (rc < 0)
 		return rc;
+	*data = f->rbuf;
+	if (f->cached)
+		return part_read_cached(f, size, off);
 	pos = (off == f->next_off) ? f->next_pos : off;
 	actual = pos;
 	n = topic_reader_read(f->topic, f->partition, f->reader, pos, f->rbuf, size, &actual);
@@ -246,7 +286,6 @@ static ssize_t part_read(struct fs_file *f, size_t size, off_t off, const char *
 		return n;
 	f->next_off = off + n;
 	f->next_pos = actual + n;
-	*data = f->rbuf;
 	return n;
 }
 

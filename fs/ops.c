@@ -37,7 +37,7 @@ static void reply_entry_or_err(fuse_req_t req, int rc, const struct fuse_entry_p
 }
 
 /* Capabilities: O_TRUNC arrives in open flags (never as a setattr), reads
- * may be asynchronous, no writeback cache (writes must reach us when
+ * may be asynchronous, page cache invalidated only by us, no writeback cache (writes must reach us when
  * written: they are the records), and 1 MiB writes in one request. libfuse
  * 3.14 sizes its receive buffer for FUSE_MAX_MAX_PAGES (256) pages and
  * derives max_pages for the kernel from max_write, so setting max_write is
@@ -50,6 +50,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* The page cache of partition files is kept coherent by invalidations
+	 * (cache.c): the kernel must not drop it whenever a size or an mtime
+	 * it sees changes (the mtime is the topic's, moved by every append). */
+	if (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA)
+		conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->max_write > FS_MAX_WRITE)
 		conn->max_write = FS_MAX_WRITE;
 	mq_log(MQ_INFO, "fuse: protocol %u.%u, max_write %u, atomic_o_trunc %s",
@@ -190,8 +196,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uintptr_t)f;
-	fi->direct_io = 1;          /* no page cache: only committed records are seen */
-	fi->keep_cache = 0;
+	/* Partition files opened for reading go through the page cache;
+	 * everything else is read and written as it is now (cache.c). */
+	fi->direct_io = !f->cached;
+	fi->keep_cache = f->keep_cache;
 	fi->nonseekable = 0;
 	if (fuse_reply_open(req, fi) != 0)
 		fs_file_release(req_fs(req), f);
@@ -226,10 +234,11 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct fs_file *f = file_of(fi);
 	ssize_t n;
 
-	(void)ino;
 	fs_file_lock(f);
 	n = fs_file_write(f, buf, size, off, fi->flags);
 	fs_file_unlock(f);
+	if (n > 0 && f->kind == FILE_PART && f->partition >= 0)
+		fs_cache_wrote(req_fs(req), ino, (int64_t)off + n);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

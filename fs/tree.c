@@ -34,7 +34,7 @@ static const char *const seg_ext[] = {
 	[SEGMENT_TIMEINDEX] = "timeindex", [SEGMENT_DUMP] = "dump",
 };
 
-static struct node_key node_key_make(int kind, struct topic *t, int32_t partition)
+struct node_key fs_node_key(int kind, struct topic *t, int32_t partition)
 {
 	return (struct node_key){
 		.kind = kind, .topic_id = t ? topic_id(t) : 0,
@@ -284,34 +284,34 @@ static int child_key(struct mqfs *fs, struct fs_node *dir, const char *name,
 	switch (dir->key.kind) {
 	case NODE_ROOT:
 		if (!strcmp(name, ".state"))
-			*key = node_key_make(NODE_ROOT_STATE, NULL, -1);
+			*key = fs_node_key(NODE_ROOT_STATE, NULL, -1);
 		else if (!strcmp(name, ".config"))
-			*key = node_key_make(NODE_ROOT_CONFIG, NULL, -1);
+			*key = fs_node_key(NODE_ROOT_CONFIG, NULL, -1);
 		else if (!strcmp(name, ".metrics"))
-			*key = node_key_make(NODE_ROOT_METRICS, NULL, -1);
+			*key = fs_node_key(NODE_ROOT_METRICS, NULL, -1);
 		else if (name[0] == '_' && name[1] == '_')
 			return -ENOENT;     /* internal topics stay hidden */
 		else {
 			rc = broker_topic_get(fs->broker, name, &t);
 			if (rc < 0)
 				return rc;
-			*key = node_key_make(NODE_TOPIC, t, -1);
+			*key = fs_node_key(NODE_TOPIC, t, -1);
 			*topic = t;
 		}
 		return 0;
 	case NODE_TOPIC:
 		if (!strcmp(name, ".config"))
-			*key = node_key_make(NODE_TOPIC_CONFIG, dir->topic, -1);
+			*key = fs_node_key(NODE_TOPIC_CONFIG, dir->topic, -1);
 		else if (!strcmp(name, ".state"))
-			*key = node_key_make(NODE_TOPIC_STATE, dir->topic, -1);
+			*key = fs_node_key(NODE_TOPIC_STATE, dir->topic, -1);
 		else if (!strcmp(name, ".produce"))
-			*key = node_key_make(NODE_PRODUCE, dir->topic, -1);
+			*key = fs_node_key(NODE_PRODUCE, dir->topic, -1);
 		else if (!strcmp(name, ".segments"))
-			*key = node_key_make(NODE_SEGMENTS, dir->topic, -1);
+			*key = fs_node_key(NODE_SEGMENTS, dir->topic, -1);
 		else if (!strcmp(name, ".groups"))
-			*key = node_key_make(NODE_GROUPS, dir->topic, -1);
+			*key = fs_node_key(NODE_GROUPS, dir->topic, -1);
 		else if ((p = parse_partition(name)) >= 0 && p < topic_partitions(dir->topic))
-			*key = node_key_make(NODE_PART, dir->topic, p);
+			*key = fs_node_key(NODE_PART, dir->topic, p);
 		else
 			return -ENOENT;
 		break;
@@ -319,10 +319,10 @@ static int child_key(struct mqfs *fs, struct fs_node *dir, const char *name,
 		p = parse_partition(name);
 		if (p < 0 || p >= topic_partitions(dir->topic))
 			return -ENOENT;
-		*key = node_key_make(NODE_SEG_PART, dir->topic, p);
+		*key = fs_node_key(NODE_SEG_PART, dir->topic, p);
 		break;
 	case NODE_SEG_PART:
-		*key = node_key_make(NODE_SEG_FILE, dir->topic, dir->key.partition);
+		*key = fs_node_key(NODE_SEG_FILE, dir->topic, dir->key.partition);
 		rc = parse_seg_name(name, &key->base, &key->file);
 		if (rc < 0)
 			return rc;
@@ -546,7 +546,7 @@ int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent,
 		mq_log_limited(MQ_WARN, "mkdir %s: %s", name, strerror(-rc));
 		goto out;
 	}
-	key = node_key_make(NODE_TOPIC, t, -1);
+	key = fs_node_key(NODE_TOPIC, t, -1);
 	rc = entry_fill(fs, &key, t, e);
 out:
 	inode_put(fs->inodes, dir);
@@ -671,7 +671,7 @@ static int list_root(struct mqfs *fs, struct fs_dir *d, size_t *cap)
 
 		if (names[i][0] == '_' && names[i][1] == '_')
 			continue;
-		key = node_key_make(NODE_TOPIC, NULL, -1);
+		key = fs_node_key(NODE_TOPIC, NULL, -1);
 		if (broker_topic_get(fs->broker, names[i], &t) == 0) {
 			key.topic_id = topic_id(t);
 			topic_put(t);
@@ -689,7 +689,7 @@ static int list_partitions(struct mqfs *fs, struct fs_dir *d, size_t *cap,
 	char name[16];
 
 	for (int p = 0; p < n && rc == 0; p++) {
-		struct node_key key = node_key_make(kind, dir->topic, p);
+		struct node_key key = fs_node_key(kind, dir->topic, p);
 
 		snprintf(name, sizeof(name), "%d", p);
 		rc = dir_add_key(fs, d, cap, name, type, &key);
@@ -708,7 +708,7 @@ static int list_segments(struct mqfs *fs, struct fs_dir *d, size_t *cap, struct 
 		return rc;
 	for (int i = 0; i < n && rc == 0; i++) {
 		for (int k = SEGMENT_LOG; k <= SEGMENT_DUMP && rc == 0; k++) {
-			struct node_key key = node_key_make(NODE_SEG_FILE, dir->topic,
+			struct node_key key = fs_node_key(NODE_SEG_FILE, dir->topic,
 							    dir->key.partition);
 
 			key.base = bases[i];
@@ -736,7 +736,7 @@ static int dir_list(struct mqfs *fs, struct fs_node *dir, struct fs_dir *d)
 	switch (dir->key.kind) {
 	case NODE_ROOT:
 		rc = rc ?: dir_add(d, &cap, "..", S_IFDIR, dir->ino);
-		k = node_key_make(NODE_ROOT_STATE, NULL, -1);
+		k = fs_node_key(NODE_ROOT_STATE, NULL, -1);
 		rc = rc ?: dir_add_key(fs, d, &cap, ".state", S_IFREG, &k);
 		k.kind = NODE_ROOT_CONFIG;
 		rc = rc ?: dir_add_key(fs, d, &cap, ".config", S_IFREG, &k);
@@ -746,7 +746,7 @@ static int dir_list(struct mqfs *fs, struct fs_node *dir, struct fs_dir *d)
 		break;
 	case NODE_TOPIC:
 		rc = rc ?: dir_add(d, &cap, "..", S_IFDIR, 1);
-		k = node_key_make(NODE_TOPIC_CONFIG, dir->topic, -1);
+		k = fs_node_key(NODE_TOPIC_CONFIG, dir->topic, -1);
 		rc = rc ?: dir_add_key(fs, d, &cap, ".config", S_IFREG, &k);
 		k.kind = NODE_TOPIC_STATE;
 		rc = rc ?: dir_add_key(fs, d, &cap, ".state", S_IFREG, &k);
@@ -759,12 +759,12 @@ static int dir_list(struct mqfs *fs, struct fs_node *dir, struct fs_dir *d)
 		rc = rc ?: list_partitions(fs, d, &cap, dir, NODE_PART, S_IFREG);
 		break;
 	case NODE_SEGMENTS:
-		k = node_key_make(NODE_TOPIC, dir->topic, -1);
+		k = fs_node_key(NODE_TOPIC, dir->topic, -1);
 		rc = rc ?: dir_add_key(fs, d, &cap, "..", S_IFDIR, &k);
 		rc = rc ?: list_partitions(fs, d, &cap, dir, NODE_SEG_PART, S_IFDIR);
 		break;
 	case NODE_SEG_PART:
-		k = node_key_make(NODE_SEGMENTS, dir->topic, -1);
+		k = fs_node_key(NODE_SEGMENTS, dir->topic, -1);
 		rc = rc ?: dir_add_key(fs, d, &cap, "..", S_IFDIR, &k);
 		rc = rc ?: list_segments(fs, d, &cap, dir);
 		break;

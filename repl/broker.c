@@ -169,6 +169,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	pthread_mutex_init(&b->sched_mu, NULL);
 	pthread_mutex_init(&b->orphan_mu, NULL);
 	pthread_mutex_init(&b->hw_mu, NULL);
+	pthread_mutex_init(&b->removed_mu, NULL);
 
 	produce_broker_init(b);
 	/* What the engine finds on disk goes to the daemon's log. */
@@ -292,6 +293,7 @@ static int broker_free(struct broker *b, bool abandon)
 	pthread_mutex_destroy(&b->sched_mu);
 	pthread_mutex_destroy(&b->orphan_mu);
 	pthread_mutex_destroy(&b->hw_mu);
+	pthread_mutex_destroy(&b->removed_mu);
 	free(b);
 	return rc;
 }

@@ -38,6 +38,10 @@
  *                           insert or remove, never while doing I/O
  *   5. broker.hw_mu         guards hw_fn, hw_arg; held while the listener
  *                           runs, which takes coord.wake_mu (group_int.h)
+ *   5a. broker.removed_mu   guards removed_fn, removed_arg; held while the
+ *                           removal listener runs, which is called with no
+ *                           other repl lock held (it may block in the
+ *                           kernel: the mount invalidates its page cache)
  *   6. leaves: broker.pool_mu, broker.sched_mu, broker.orphan_mu,
  *      broker.buf_mu, produce_tracker.mu, partition.commit_mu,
  *      coord.wake_mu (group_int.h)
@@ -205,6 +209,10 @@ struct broker {
 	void *hw_arg;
 	void (*hw_wake_fn)(void *arg);   /* kafka_set_hw_waker; under hw_mu */
 	void *hw_wake_arg;
+	/* The removal listener (broker_set_removed_listener). */
+	pthread_mutex_t removed_mu;
+	void (*removed_fn)(void *arg, struct topic *t, int partition);
+	void *removed_arg;
 
 	/* ZooKeeper, the listener (cluster.c): NULL on a single node
 	 * without `listeners`. */
@@ -328,6 +336,9 @@ struct part_ref {
 	struct log *log;                 /* referenced */
 };
 int parts_ref(struct topic *t, struct part_ref **out, int *n, struct topic_config *cfg);
+/* Tells the removal listener that records of t's partition were removed
+ * (retention, the cleaner). Called with no repl lock held. */
+void broker_records_removed(struct broker *b, struct topic *t, int partition);
 void parts_unref(struct part_ref *r, int n);
 
 /* ---- topic_read.c ---- */

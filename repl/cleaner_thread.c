@@ -52,6 +52,8 @@ static int cleaner_topic(struct broker *b, struct topic *t)
 		if (rc == 0)
 			continue;
 		cleaned++;
+		if (cs.records_removed > 0)
+			broker_records_removed(b, t, p);
 		atomic_fetch_add(&b->cleaner_runs, 1);
 		atomic_fetch_add(&b->cleaner_bytes_read, cs.bytes_read);
 		atomic_fetch_add(&b->cleaner_bytes_written, cs.bytes_written);

@@ -108,6 +108,23 @@ void broker_set_hw_listener(struct broker *b, void (*fn)(void *arg, const char *
 	pthread_mutex_unlock(&b->hw_mu);
 }
 
+void broker_set_removed_listener(struct broker *b,
+				 void (*fn)(void *arg, struct topic *t, int partition), void *arg)
+{
+	pthread_mutex_lock(&b->removed_mu);
+	b->removed_fn = fn;
+	b->removed_arg = arg;
+	pthread_mutex_unlock(&b->removed_mu);
+}
+
+void broker_records_removed(struct broker *b, struct topic *t, int partition)
+{
+	pthread_mutex_lock(&b->removed_mu);
+	if (b->removed_fn)
+		b->removed_fn(b->removed_arg, t, partition);
+	pthread_mutex_unlock(&b->removed_mu);
+}
+
 /* The engine found a corrupt batch (once per batch): the one line that
  * tells the operator where it is. Any thread, maybe under the log's lock. */
 static void broker_corrupt_found(void *arg, struct log *l, const char *file, int64_t pos,

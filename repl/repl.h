@@ -179,6 +179,12 @@ int topic_fsync(struct topic *t, int partition);
  * returned. */
 /* st_size of the partition file: line position of the high watermark. */
 int64_t topic_line_size(struct topic *t, int partition);
+/* 1 when every record of the line view from position 0 up to the high
+ * watermark is still there (no retention or compaction removed any) and
+ * readable (no reader met a corrupt batch, the log was not found
+ * damaged), so that the bytes at each position are the same for every
+ * reader and stay so; 0 otherwise; -ENOENT. */
+int topic_line_whole(struct topic *t, int partition);
 /* A reader of one partition's line view, one per open partition file: it
  * keeps the place of its last read so that the next one continues there
  * without a lookup. It outlives a delete of its topic. */
@@ -217,6 +223,18 @@ ssize_t topic_segment_render(struct topic *t, int partition, int64_t base,
  * One listener (the group coordinator). */
 void broker_set_hw_listener(struct broker *b, void (*fn)(void *arg, const char *topic,
 							   int partition), void *arg);
+
+/* ---- removal listener ----
+ * fn(arg, topic, partition) after records below the high watermark of a
+ * partition were removed: retention deleted segments, or the cleaner
+ * rewrote segments without some records. Line positions of the records
+ * left do not change, but a read at a removed position now continues at
+ * the next record present. It runs in the scheduler or the cleaner thread
+ * with no repl lock held, so it may block (the mount invalidates the
+ * kernel's page cache of the partition file). Setting it (or NULL) waits
+ * for a call in progress. One listener (the mount). */
+void broker_set_removed_listener(struct broker *b,
+				 void (*fn)(void *arg, struct topic *t, int partition), void *arg);
 
 /* ---- consumer groups (repl/group_*.c, private header group_int.h) ----
  * A group belongs to one topic (MNT/<topic>/.groups/<group>/); names follow

@@ -75,6 +75,7 @@ static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
 		if (rc == 0)
 			continue;
 		deleted += rc;
+		broker_records_removed(b, t, p);
 		atomic_fetch_add(&b->retention_segments, rc);
 		atomic_fetch_add(&b->retention_bytes, res.bytes);
 		mq_log(MQ_INFO, "topic %s partition %d: retention deleted %d segment(s), "

@@ -43,6 +43,26 @@ int64_t topic_line_size(struct topic *t, int partition)
 	return st.line_hw;
 }
 
+int topic_line_whole(struct topic *t, int partition)
+{
+	struct partition *pt;
+	struct log_state st;
+	bool compact;
+	int rc = part_begin(t, partition, &pt);
+
+	if (rc < 0)
+		return rc;
+	log_get_state(pt->log, &st);
+	compact = (t->cfg.log.cleanup_policy & LOG_CLEANUP_COMPACT) != 0;
+	pthread_rwlock_unlock(&t->lock);
+	/* A log that starts above 0 lost the records before its start; one
+	 * that is compacted, or was (its cleaner checkpoint; a crash may lose
+	 * that, not the policy), may have lost records anywhere; one with a
+	 * corrupt batch is read byte by byte around it, not by pages. */
+	return st.line_start == 0 && !compact && st.first_dirty_offset <= 0 &&
+	       st.corrupt_batches == 0 && !st.damaged;
+}
+
 int topic_log_state(struct topic *t, int partition, struct log_state *st)
 {
 	struct partition *pt;

@@ -18,6 +18,11 @@
  *   - 10 idle worker threads (as mqfs), reads answered with fuse_reply_buf
  *     from a per-thread buffer (as mqfs: no splice)
  *
+ * MQFS_PT_CACHE=1 in the environment is the page-cache mode: files opened
+ * O_RDONLY are read through the kernel's page cache (no direct_io, and
+ * keep_cache: the source does not change under a benchmark), as mqfs reads
+ * its partition files; writers keep direct_io.
+ *
  * For control experiments only: MQFS_PT_WRITE_WORK_US=N in the environment
  * makes every write spend N microseconds busy (on top of its pwrite) before
  * it replies, so a benchmark can show how a rate depends on the handler's
@@ -67,6 +72,7 @@ struct pt_fs {
 	struct pt_inode *buckets[PT_BUCKETS];
 	double timeout;             /* attr and entry timeout, seconds */
 	int64_t write_work_ns;      /* MQFS_PT_WRITE_WORK_US, as ns; 0: none */
+	int cache;                  /* MQFS_PT_CACHE=1: readers use the page cache */
 };
 
 struct pt_dir {
@@ -448,8 +454,8 @@ static void pt_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uint64_t)fd;
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
+	fi->direct_io = !(pt_data(req)->cache && (fi->flags & O_ACCMODE) == O_RDONLY);
+	fi->keep_cache = !fi->direct_io;
 	if (fuse_reply_open(req, fi) != 0)
 		close(fd);
 }
@@ -672,6 +678,7 @@ int main(int argc, char *argv[])
 	}
 	pthread_mutex_init(&fs->lock, NULL);
 	fs->timeout = 0.0;
+	fs->cache = getenv("MQFS_PT_CACHE") && strcmp(getenv("MQFS_PT_CACHE"), "1") == 0;
 	if (getenv("MQFS_PT_WRITE_WORK_US"))
 		fs->write_work_ns = strtoll(getenv("MQFS_PT_WRITE_WORK_US"), NULL, 10) * 1000;
 	fs->root.nlookup = 2;

@@ -8,13 +8,17 @@
 #   plain        a plain file in the bench dir
 #   passthrough  BUILD_DIR/mqfs-passthrough (same FUSE channel settings as
 #                mqfs: direct_io, 1 MiB requests, mt loop) over a dir there
+#   ptcache      the same passthrough in its page-cache mode (MQFS_PT_CACHE=1:
+#                readers use the page cache, as mqfs's partition files do)
 #   mqfs         BUILD_DIR/mqfs -f --data DIR MNT; mkdir MNT/bench; the file
 #                is MNT/bench/0 (rep 2, 3... use topics bench2, bench3...)
 # Both daemons are mounted once at the start and stay mounted for the whole
 # run; a target that cannot be set up is reported SKIPPED.
 # Source: BENCH_MB MiB of 100-byte lines (99 chars + '\n', all distinct),
 # generated once. Per rep: sync (untimed), write with `dd if=SRC of=TARGET bs=1M`, read with
-# `cat TARGET > /dev/null`, wall time by `date +%s.%N`, then the rep's data is
+# `cat TARGET > /dev/null`, then a second read the same way (the "second
+# read": committed data again, from the page cache where the target keeps
+# one), wall time by `date +%s.%N`, then the rep's data is
 # deleted (rm; rmdir of the topic on mqfs). The last rep is first compared
 # with the source (cmp) and its st_blksize recorded.
 #
@@ -38,7 +42,7 @@
 #   BENCH_MB=1024        source size in MiB
 #   BENCH_REPS=3         repetitions per target
 #   BENCH_DIR=$TMPDIR or /tmp   where the temp dir goes (source, targets, data)
-#   BENCH_TARGETS="plain passthrough mqfs"
+#   BENCH_TARGETS="plain passthrough ptcache mqfs"
 #   BENCH_DROP_CACHES=0  1: try `echo 3 > /proc/sys/vm/drop_caches` before each
 #                        read (global and needs root; never required)
 #   BENCH_OP_TIMEOUT=900 seconds allowed for one dd or cat
@@ -48,7 +52,10 @@
 BENCH_NAME=throughput
 BENCH_MB=${BENCH_MB:-1024}
 BENCH_REPS=${BENCH_REPS:-3}
-BENCH_TARGETS=${BENCH_TARGETS:-plain passthrough mqfs}
+BENCH_TARGETS=${BENCH_TARGETS:-plain passthrough ptcache mqfs}
+# Mount options of mqfs, e.g. BENCH_MQFS_OPTS="-o page_cache" to measure
+# reads through the page cache (the default is direct I/O).
+BENCH_MQFS_OPTS=${BENCH_MQFS_OPTS:-}
 BENCH_DROP_CACHES=${BENCH_DROP_CACHES:-0}
 BENCH_OP_TIMEOUT=${BENCH_OP_TIMEOUT:-900}
 
@@ -76,20 +83,21 @@ target_path() {
 	case $1 in
 	plain) echo "$tmp/plain/file" ;;
 	passthrough) echo "$tmp/pt-mnt/file" ;;
+	ptcache) echo "$tmp/ptc-mnt/file" ;;
 	mqfs) if [ "$2" -eq 1 ]; then echo "$tmp/mq-mnt/bench/0"; else echo "$tmp/mq-mnt/bench$2/0"; fi ;;
 	esac
 }
 
 prepare() {
 	case $1 in
-	plain | passthrough) rm -f "$(target_path "$1" "$2")" ;;
+	plain | passthrough | ptcache) rm -f "$(target_path "$1" "$2")" ;;
 	mqfs) [ "$2" -eq 1 ] || mkdir "$tmp/mq-mnt/bench$2" ;;
 	esac
 }
 
 discard() {    # free the space of a finished rep (best effort)
 	case $1 in
-	plain | passthrough) rm -f "$(target_path "$1" "$2")" ;;
+	plain | passthrough | ptcache) rm -f "$(target_path "$1" "$2")" ;;
 	mqfs) rmdir "$(dirname "$(target_path "$1" "$2")")" 2>/dev/null || : ;;
 	esac
 }
@@ -131,12 +139,29 @@ fi
 say "  page cache dropped: $DROPPED"
 say ""
 
+# mount_pt TARGET PREFIX ENV=VALUE — mounts the passthrough over
+# $tmp/PREFIX-src on $tmp/PREFIX-mnt with ENV=VALUE; DPID. 1 (said why) if not.
+mount_pt() {
+	pt=$BUILD/mqfs-passthrough
+	if [ ! -x "$pt" ]; then
+		say "  $1: SKIPPED: $pt not built (make build/mqfs-passthrough)"
+		return 1
+	fi
+	mkdir -p "$tmp/$2-src"
+	if ! mount_daemon "$tmp/$2-mnt" "$tmp/$2.log" env "$3" "$pt" -f "$tmp/$2-src" "$tmp/$2-mnt"; then
+		say "  $1: SKIPPED: mount failed:"
+		tail -n 5 "$tmp/$2.log" | sed 's/^/    | /'
+		return 1
+	fi
+}
+
 # ---- set up every target once ---------------------------------------------------
 # ACTIVE := the targets that could be set up, in BENCH_TARGETS order. The
 # daemons stay mounted until after the last round.
 ACTIVE=""
 SEEN=""
 ptpid=""
+ptcpid=""
 mqpid=""
 for target in $BENCH_TARGETS; do
 	case " $SEEN " in *" $target "*) say "  $target: listed twice, measured once"; continue ;; esac
@@ -146,18 +171,12 @@ for target in $BENCH_TARGETS; do
 		mkdir -p "$tmp/plain"
 		;;
 	passthrough)
-		pt=$BUILD/mqfs-passthrough
-		if [ ! -x "$pt" ]; then
-			say "  passthrough: SKIPPED: $pt not built (make build/mqfs-passthrough)"
-			continue
-		fi
-		mkdir -p "$tmp/pt-src"
-		if ! mount_daemon "$tmp/pt-mnt" "$tmp/pt.log" "$pt" -f "$tmp/pt-src" "$tmp/pt-mnt"; then
-			say "  passthrough: SKIPPED: mount failed:"
-			tail -n 5 "$tmp/pt.log" | sed 's/^/    | /'
-			continue
-		fi
+		mount_pt passthrough pt MQFS_PT_CACHE=0 || continue
 		ptpid=$DPID
+		;;
+	ptcache)
+		mount_pt ptcache ptc MQFS_PT_CACHE=1 || continue
+		ptcpid=$DPID
 		;;
 	mqfs)
 		mq=$BUILD/mqfs
@@ -166,7 +185,7 @@ for target in $BENCH_TARGETS; do
 			continue
 		fi
 		mkdir -p "$tmp/mq-data"
-		if ! mount_daemon "$tmp/mq-mnt" "$tmp/mq.log" "$mq" -f --data "$tmp/mq-data" "$tmp/mq-mnt"; then
+		if ! mount_daemon "$tmp/mq-mnt" "$tmp/mq.log" "$mq" -f --data "$tmp/mq-data" $BENCH_MQFS_OPTS "$tmp/mq-mnt"; then
 			say "  mqfs: SKIPPED: mount failed:"
 			tail -n 5 "$tmp/mq.log" | sed 's/^/    | /'
 			continue
@@ -180,12 +199,13 @@ for target in $BENCH_TARGETS; do
 		fi
 		;;
 	*)
-		say "  unknown target '$target' (plain, passthrough, mqfs)"
+		say "  unknown target '$target' (plain, passthrough, ptcache, mqfs)"
 		continue
 		;;
 	esac
 	: >"$tmp/$target.w"
 	: >"$tmp/$target.r"
+	: >"$tmp/$target.r2"
 	ACTIVE="$ACTIVE $target"
 done
 [ -n "$ACTIVE" ] || die "no target could be measured"
@@ -218,11 +238,18 @@ run_rep() {
 		return 1
 	fi
 	d=$(now)
+	if ! timeout --foreground -k 5 "$BENCH_OP_TIMEOUT" cat "$tp" >/dev/null; then
+		say "  $name: rep $rep: second cat read failed or timed out"
+		return 1
+	fi
+	e=$(now)
 	w=$(elapsed "$a" "$b")
 	rd=$(elapsed "$c" "$d")
+	rd2=$(elapsed "$d" "$e")
 	echo "$w" >>"$tmp/$name.w"
 	echo "$rd" >>"$tmp/$name.r"
-	say "  $name: rep $rep: write $w s, read $rd s"
+	echo "$rd2" >>"$tmp/$name.r2"
+	say "  $name: rep $rep: write $w s, read $rd s, second read $rd2 s"
 	if [ "$rep" -eq "$BENCH_REPS" ]; then
 		stat -c %o "$tp" >"$tmp/$name.bs" 2>/dev/null
 		if timeout --foreground -k 5 "$BENCH_OP_TIMEOUT" cmp -s "$SRC" "$tp"; then
@@ -270,6 +297,10 @@ if [ -n "$ptpid" ]; then
 	hwm "$ptpid" >"$tmp/passthrough.rss"
 	unmount "$tmp/pt-mnt" "$ptpid"
 fi
+if [ -n "$ptcpid" ]; then
+	hwm "$ptcpid" >"$tmp/ptcache.rss"
+	unmount "$tmp/ptc-mnt" "$ptcpid"
+fi
 if [ -n "$mqpid" ]; then
 	hwm "$mqpid" >"$tmp/mqfs.rss"
 	unmount "$tmp/mq-mnt" "$mqpid"
@@ -280,28 +311,30 @@ say ""
 [ -n "$DONE" ] || die "no target could be measured"
 
 for t in $DONE; do
-	echo "$(median <"$tmp/$t.w") $(median <"$tmp/$t.r")" >"$tmp/$t.med"
+	echo "$(median <"$tmp/$t.w") $(median <"$tmp/$t.r") $(median <"$tmp/$t.r2")" >"$tmp/$t.med"
 done
 
 say "results (medians of $BENCH_REPS; MiB = 1048576 bytes; record = one 100-byte line):"
-printf '  %-12s %12s %14s %12s %14s %8s %9s %12s\n' \
-	target "write MiB/s" "write rec/s" "read MiB/s" "read rec/s" verified st_blksz "peak RSS"
+printf '  %-12s %12s %14s %12s %14s %12s %8s %9s %12s\n' \
+	target "write MiB/s" "write rec/s" "read MiB/s" "read rec/s" "2nd rd MiB/s" verified \
+	st_blksz "peak RSS"
 for t in $DONE; do
-	read -r w rd <"$tmp/$t.med"
+	read -r w rd rd2 <"$tmp/$t.med"
 	rss=$(cat "$tmp/$t.rss" 2>/dev/null)
 	awk -v t="$t" -v w="$w" -v r="$rd" -v by="$BYTES" -v n="$LINES" \
 	    -v ok="$(cat "$tmp/$t.ok" 2>/dev/null)" -v bs="$(cat "$tmp/$t.bs" 2>/dev/null)" \
-	    -v rss="${rss:--}" 'BEGIN {
-		printf "  %-12s %12.1f %14.0f %12.1f %14.0f %8s %9s %12s\n",
-		       t, by / 1048576 / w, n / w, by / 1048576 / r, n / r, ok, bs, rss
+	    -v r2="$rd2" -v rss="${rss:--}" 'BEGIN {
+		printf "  %-12s %12.1f %14.0f %12.1f %14.0f %12.1f %8s %9s %12s\n",
+		       t, by / 1048576 / w, n / w, by / 1048576 / r, n / r, by / 1048576 / r2,
+		       ok, bs, rss
 	}'
 done
 
 ratio() {      # ratio A B — "write x.xx  read x.xx" of A's speed over B's
 	case " $DONE " in *" $1 "*) ;; *) echo "n/a ($1 not measured)"; return ;; esac
 	case " $DONE " in *" $2 "*) ;; *) echo "n/a ($2 not measured)"; return ;; esac
-	read -r aw ar <"$tmp/$1.med"
-	read -r bw br <"$tmp/$2.med"
+	read -r aw ar _ <"$tmp/$1.med"
+	read -r bw br _ <"$tmp/$2.med"
 	awk -v aw="$aw" -v ar="$ar" -v bw="$bw" -v br="$br" \
 		'BEGIN { printf "write %.2f  read %.2f", bw / aw, br / ar }'
 }
@@ -313,10 +346,22 @@ round_ratio() {  # round_ratio A B — median over the rounds of A's speed over 
 	rr=$(paste "$tmp/$2.r" "$tmp/$1.r" | awk '$2 > 0 { print $1 / $2 }' | median)
 	awk -v w="$rw" -v r="$rr" 'BEGIN { printf "write %.2f  read %.2f", w, r }'
 }
+second_ratio() {  # second_ratio A B — A's second-read speed over B's: medians, per-round median
+	case " $DONE " in *" $1 "*) ;; *) echo "n/a ($1 not measured)"; return ;; esac
+	case " $DONE " in *" $2 "*) ;; *) echo "n/a ($2 not measured)"; return ;; esac
+	read -r _ _ a2 <"$tmp/$1.med"
+	read -r _ _ b2 <"$tmp/$2.med"
+	rr=$(paste "$tmp/$2.r2" "$tmp/$1.r2" | awk '$2 > 0 { print $1 / $2 }' | median)
+	spread=$(paste "$tmp/$2.r2" "$tmp/$1.r2" | awk '$2 > 0 { print $1 / $2 }' | sort -n |
+		awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }')
+	awk -v a="$a2" -v b="$b2" -v r="$rr" -v s="$spread" \
+		'BEGIN { printf "%.2f (per-round median %.2f, range %s)", b / a, r, s }'
+}
 say ""
 say "ratios (speed / speed):"
 say "  mqfs / passthrough:   $(ratio mqfs passthrough)"
 say "  mqfs / passthrough, median of per-round ratios: $(round_ratio mqfs passthrough)"
 say "  passthrough / plain:  $(ratio passthrough plain)"
+say "  second read, mqfs / passthrough in page-cache mode: $(second_ratio mqfs ptcache)"
 say "  page cache dropped before reads: $DROPPED"
 exit 0

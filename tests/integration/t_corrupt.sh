@@ -42,8 +42,10 @@ mq_mount
 head -n 60 "$MQ_TMP/all" > "$MQ_TMP/before"
 
 expect_eq "st_size unchanged, nothing cut at open" "$size" "$(stat -c %s "$T/0")"
-mq_run sh -c 'cat "$1" > "$2"' sh "$T/0" "$MQ_TMP/out" 2>/dev/null
+# The first read finds the bad batch; from then on the file is opened with
+# direct I/O (no page cache), so reads are exact to the byte around it.
 expect_errno "cat fails at the bad batch" EBADMSG cat "$T/0"
+mq_run sh -c 'cat "$1" > "$2"' sh "$T/0" "$MQ_TMP/out" 2>/dev/null
 expect_same "cat delivered the records before it" "$MQ_TMP/before" "$MQ_TMP/out"
 expect_errno "and fails again" EBADMSG sh -c 'cat "$1" > /dev/null' sh "$T/0"
 expect_fail "sec-60 is never served" sh -c 'cat "$1" 2>/dev/null | grep -q "^sec-60$"' sh "$T/0"

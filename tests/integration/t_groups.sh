@@ -298,8 +298,10 @@ expect_eq "committed offset of g/0" "0" \
 	"$(metric 'mqfs_consumer_group_committed_offset{topic="orders",group="g",partition="0"}')"
 R0=$(metric 'mqfs_records_out_total{topic="orders"}')
 B0=$(metric 'mqfs_bytes_out_total{topic="orders"}')
-B1=$(mq_run cat "$T/1" | wc -c)
-N1=$(mq_run cat "$T/1" | wc -l)
+# O_DIRECT: both reads reach the daemon (a second cat would be served by
+# the page cache, which counts nothing).
+B1=$(mq_run dd if="$T/1" iflag=direct bs=1M status=none | wc -c)
+N1=$(mq_run dd if="$T/1" iflag=direct bs=1M status=none | wc -l)
 expect_eq "records out: a partition file read" "$((R0 + 2 * N1))" \
 	"$(metric 'mqfs_records_out_total{topic="orders"}')"
 expect_eq "bytes out: a partition file read" "$((B0 + 2 * B1))" \

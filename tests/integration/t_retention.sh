@@ -36,8 +36,10 @@ expect_eq "tail -c +N before" "rec-01900" "$(mq_run tail -c +$((p + 1)) "$MNT/r/
 seg1=$(ls "$MNT/r/.segments/0" | grep '\.log$' | sed -n 2p | sed 's/\.log$//' | sed 's/^0*//')
 
 # A reader inside the first segment: reads 100 bytes, waits, reads on.
+# Opened read-write (<>), so with direct I/O: the daemon's reader holds the
+# segment (a read-only open would read it ahead into the page cache).
 ( dd bs=100 count=1 2>/dev/null; : > "$MQ_TMP/slow.started"; sleep 3; cat ) \
-	< "$MNT/r/0" > "$MQ_TMP/slow.out" &
+	<> "$MNT/r/0" > "$MQ_TMP/slow.out" &
 slow=$!
 expect_ok "the reader holds the first segment" sh -c "$WAIT" sh "[ -e '$MQ_TMP/slow.started' ]"
 echo 'retention.bytes=3000' > "$MNT/r/.config"

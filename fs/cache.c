@@ -1,0 +1,188 @@
+/*
+ * cache.c — the kernel's page cache of partition files.
+ *
+ * Which opens use it. A partition file opened O_RDONLY while its line view
+ * is whole (topic_line_whole: no record below the high watermark was ever
+ * removed) is read through the page cache: the bytes at a position are
+ * then the same for every reader and never change, since committed
+ * records are immutable. Every other open uses direct I/O:
+ *   - writers (O_WRONLY and O_RDWR): their writes are records and must
+ *     reach the daemon as they are written, never land in pages;
+ *   - readers of a partition that lost records to retention or compaction:
+ *     a read at a removed position continues at the next record present,
+ *     a mapping of offsets kept per open file (open_files.c) that a cache
+ *     shared by every open cannot hold.
+ *
+ * Coherence. The mount runs with FUSE_CAP_EXPLICIT_INVAL_DATA and without
+ * FUSE_CAP_AUTO_INVAL_DATA: the kernel drops cached pages only when told
+ * (or when a size shrinks, which ours never does). The rules, per node:
+ *   1. Nothing above the high watermark: the daemon's reads stop there and
+ *      st_size is its line position; the kernel reads no further than the
+ *      size it knows.
+ *   2. Growth. A read that ends at the high watermark inside a page leaves
+ *      that page cached with zeros past it (the kernel fills the rest of a
+ *      short read with zeros). So before the kernel may learn a size above
+ *      cache_size (the largest it may know), every page from the one that
+ *      holds cache_size on is invalidated, and only then does cache_size
+ *      grow: the high watermark never moves back, so a page filled after
+ *      the invalidation holds data up to at least the new size. The
+ *      kernel learns sizes from write replies (it moves its size to the
+ *      end of a write), and from getattr and lookup replies. Before a write
+ *      reply the invalidation is done (fs_cache_wrote), and at every open
+ *      that keeps the cache (fs_cache_open), for what grew otherwise
+ *      (.produce, acks=0 writes committed later). Never around a getattr
+ *      or lookup reply: an invalidation makes the kernel discard the
+ *      attributes of a reply in flight, and lseek(SEEK_END) or a writer's
+ *      first offset would use the old size. So a file kept open while it
+ *      grows other than through its own inode relies on the kernel not
+ *      serving the zeros of a short read as data once the size grows
+ *      (Linux 6.18 does not; t_pagecache.sh shows it).
+ *   3. Removal. Retention and the cleaner call fs_cache_removed (the
+ *      broker's removal listener): the node's cache is no longer valid and
+ *      all its pages are invalidated; later opens use direct I/O. A file
+ *      opened through the cache before goes on reading the positions
+ *      still there; a read of it at a removed position is -ESTALE (its
+ *      reader reopens), since the kernel fills whatever a read leaves
+ *      short with zeros below the size it knows.
+ *   4. keep_cache. An open keeps the pages the kernel holds while the
+ *      node's cache is valid; the first open that reads through the cache
+ *      makes it valid with keep_cache off, so the kernel starts empty.
+ *
+ * Threads and locks: cache_mu (a leaf) guards the nodes' cache_* fields
+ * and is never held across an invalidation. An invalidation waits for the
+ * pages it drops (a read in flight holds its pages locked until another
+ * worker answers it): it is made from ops that hold no page (open,
+ * write) and from the broker's scheduler and cleaner threads with
+ * no repl lock held, never from a read.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/fs.h"
+
+/* Invalidates the pages of ino from off to the end of the file. */
+static void cache_invalidate(struct mqfs *fs, struct fs_node *n, int64_t off)
+{
+	int64_t page = sysconf(_SC_PAGESIZE);
+	char path[320];
+	int rc;
+
+	if (!fs->se)
+		return;
+	off -= off % page;
+	rc = fuse_lowlevel_notify_inval_inode(fs->se, n->ino, off, 0);
+	/* -ENOENT: the kernel has no inode for it, so no pages either. */
+	if (rc < 0 && rc != -ENOENT) {
+		fs_node_path(n, path, sizeof(path));
+		mq_log_limited(MQ_WARN, "page cache of %s from position %lld: invalidation "
+			       "failed: %s", path, (long long)off, strerror(-rc));
+	}
+}
+
+/* Rule 2: the kernel is about to learn the size seen; size is the file's
+ * size now (-1: look it up, only when there is work). */
+static void cache_grow(struct mqfs *fs, struct fs_node *n, int64_t seen, int64_t size)
+{
+	int64_t from;
+	int valid;
+
+	pthread_mutex_lock(&fs->cache_mu);
+	valid = n->cache_valid;
+	from = n->cache_size;
+	pthread_mutex_unlock(&fs->cache_mu);
+	if (!valid || seen <= from)
+		return;
+	if (size < 0)
+		size = topic_line_size(n->topic, n->key.partition);
+	if (size < 0)
+		return;
+	cache_invalidate(fs, n, from);
+	/* Only now: another thread that still sees the old cache_size
+	 * invalidates from there too before it replies. */
+	pthread_mutex_lock(&fs->cache_mu);
+	if (n->cache_valid && size > n->cache_size)
+		n->cache_size = size;
+	pthread_mutex_unlock(&fs->cache_mu);
+}
+
+/* Once, at the first open through the cache (the kernel sets the mount's
+ * read-ahead at FUSE's INIT, after the mount, so earlier is too early):
+ * the read-ahead of the mount up to the largest request. */
+static void cache_readahead(struct mqfs *fs)
+{
+	int rc = daemon_readahead(fs->mnt, FS_MAX_WRITE / 1024);
+
+	if (rc < 0)
+		mq_log(MQ_INFO, "read-ahead of %s stays at the kernel's (128 KiB by default): "
+		       "%s", fs->mnt, strerror(-rc));
+	else
+		mq_log(MQ_INFO, "read-ahead of %s: %d KiB", fs->mnt, FS_MAX_WRITE / 1024);
+}
+
+bool fs_cache_open(struct mqfs *fs, struct fs_node *n, int flags, bool *keep_cache)
+{
+	int64_t size = -1;
+	bool use = false;
+
+	*keep_cache = false;
+	/* Opt-in (-o page_cache): a first read through the cache costs a copy
+	 * more than direct I/O, which only re-reads win back. */
+	if (!fs->page_cache || n->key.kind != NODE_PART)
+		return false;
+	/* The size first: whatever is filled after this holds data up to at
+	 * least it (rule 2). */
+	size = topic_line_size(n->topic, n->key.partition);
+	if ((flags & O_ACCMODE) == O_RDONLY)
+		use = size >= 0 && topic_line_whole(n->topic, n->key.partition) == 1;
+	if (use && fs->mnt && !atomic_exchange(&fs->readahead_set, true))
+		cache_readahead(fs);
+	pthread_mutex_lock(&fs->cache_mu);
+	if (use && !n->cache_valid) {
+		n->cache_valid = 1;
+		n->cache_size = size;
+	} else {
+		*keep_cache = n->cache_valid;
+	}
+	pthread_mutex_unlock(&fs->cache_mu);
+	/* Grown since the kernel last saw a size through us (.produce,
+	 * acks=0, another writer's file): the pages kept are made right
+	 * before this open reads them. */
+	if (*keep_cache && size >= 0)
+		cache_grow(fs, n, size, size);
+	return use;
+}
+
+void fs_cache_wrote(struct mqfs *fs, fuse_ino_t ino, int64_t end)
+{
+	struct fs_node *n;
+
+	if (inode_get(fs->inodes, ino, &n) < 0)
+		return;
+	/* The kernel takes end as the size even when the records are not
+	 * committed yet (acks=0, a partial line): the page of cache_size goes
+	 * all the same, so that a read there asks the daemon again. */
+	if (n->key.kind == NODE_PART)
+		cache_grow(fs, n, end, -1);
+	inode_put(fs->inodes, n);
+}
+
+void fs_cache_removed(void *arg, struct topic *t, int partition)
+{
+	struct mqfs *fs = arg;
+	struct node_key key = fs_node_key(NODE_PART, t, partition);
+	uint64_t ino = inode_peek(fs->inodes, &key);
+	struct fs_node *n;
+	int valid;
+
+	if (ino == 0 || inode_get(fs->inodes, ino, &n) < 0)
+		return;
+	pthread_mutex_lock(&fs->cache_mu);
+	valid = n->cache_valid;
+	n->cache_valid = 0;
+	pthread_mutex_unlock(&fs->cache_mu);
+	if (valid)
+		cache_invalidate(fs, n, 0);
+	inode_put(fs->inodes, n);
+}

@@ -1,0 +1,149 @@
+#!/bin/sh
+# t_pagecache.sh — partition files read through the kernel's page cache:
+# a second cat gives the same bytes without a read reaching the daemon; a
+# file that grows shows the new records to cat and tail -f (never NUL bytes
+# from the page cached at the old end, never a partial line past the high
+# watermark); after retention and compaction remove records, cat returns
+# what a direct-I/O read returns, and a reader opened through the cache
+# before gets ESTALE at a removed position, never the cached bytes of
+# removed records.
+# shellcheck disable=SC2016
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+. "$LIBDIR/lib.sh"
+mq_setup
+cat > "$MQ_TMP/server.properties" <<EOF
+log.retention.check.interval.ms=200
+log.cleaner.backoff.ms=200
+EOF
+mq_mount -o page_cache --config "$MQ_TMP/server.properties"
+
+WAIT='i=0; while [ $i -lt 150 ]; do if eval "$1"; then exit 0; fi; sleep 0.1; i=$((i + 1)); done; exit 1'
+# reads: FUSE read requests the daemon has answered so far.
+reads() {
+	mq_run awk -F' ' '/^mqfs_fuse_request_duration_seconds_count\{op="read"\}/{print $2}' \
+		"$MNT/.metrics"
+}
+
+
+# ---- a second cat -------------------------------------------------------
+mkdir "$MNT/p"
+awk 'BEGIN{for(i=1;i<=3000;i++)printf "rec-%05d\n", i}' > "$MQ_TMP/p.exp"
+expect_ok "write 3000 records" sh -c 'cat "$1" > "$2"' sh "$MQ_TMP/p.exp" "$MNT/p/0"
+mq_run cat "$MNT/p/0" > "$MQ_TMP/p.1"
+r1=$(reads)
+r2=$(reads)
+mq_run cat "$MNT/p/0" > "$MQ_TMP/p.2"
+r3=$(reads)
+expect_same "first cat: the records" "$MQ_TMP/p.exp" "$MQ_TMP/p.1"
+expect_same "second cat: the same bytes" "$MQ_TMP/p.exp" "$MQ_TMP/p.2"
+# r2 - r1 are the reads of .metrics itself; the second cat adds none.
+expect_eq "the second cat is served by the page cache" "$((r2 - r1))" "$((r3 - r2))"
+# The kernel reads ahead in 1 MiB requests, as direct I/O does (root only).
+dev=$(awk -v m="$MNT" '$5 == m { print $3 }' /proc/self/mountinfo)
+if [ "$(id -u)" -eq 0 ]; then
+	expect_eq "read-ahead 1 MiB" "1024" "$(cat "/sys/class/bdi/$dev/read_ahead_kb")"
+else
+	skip "read-ahead 1 MiB" "not root"
+fi
+expect_eq "grep after wc: same lines" "3000 1" \
+	"$(mq_run wc -l < "$MNT/p/0") $(mq_run grep -c '^rec-01234$' "$MNT/p/0")"
+
+# ---- growth -------------------------------------------------------------
+# The size (30000 bytes) ends inside a page: the cached last page holds
+# zeros past it until the growth invalidates it.
+exec 7< "$MNT/p/0"              # a reader open across the appends
+echo 'new-1' >> "$MNT/p/0"
+printf 'new-1\n' >> "$MQ_TMP/p.exp"
+mq_run cat "$MNT/p/0" > "$MQ_TMP/p.3"
+expect_same "cat after echo >>: the new record" "$MQ_TMP/p.exp" "$MQ_TMP/p.3"
+expect_eq "st_size is what cat returns" "$(wc -c < "$MQ_TMP/p.exp")" "$(stat -c %s "$MNT/p/0")"
+# A writer's unfinished line is not a record: not visible, not as zeros.
+# (Every close of a descriptor of the writer's file, a forked child's
+# too, produces the partial line: the writer is one process that forks
+# nothing.)
+mkfifo "$MQ_TMP/go"
+mq_bg python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+os.write(fd, b"half")
+open(sys.argv[2], "w").close()
+open(sys.argv[3]).read()
+os.write(fd, b"-line\n")' "$MNT/p/0" "$MQ_TMP/half.written" "$MQ_TMP/go"
+writer=$MQ_LAST_PID
+expect_ok "the writer wrote half a line" sh -c "$WAIT" sh "[ -e '$MQ_TMP/half.written' ]"
+mq_run cat "$MNT/p/0" > "$MQ_TMP/p.4"
+expect_same "a partial line is not seen past the high watermark" "$MQ_TMP/p.exp" "$MQ_TMP/p.4"
+mq_run cat <&7 > "$MQ_TMP/p.5"
+expect_same "a reader opened before sees the new record" "$MQ_TMP/p.exp" "$MQ_TMP/p.5"
+echo go > "$MQ_TMP/go"
+mq_wait "$writer"
+printf 'half-line\n' >> "$MQ_TMP/p.exp"
+mq_run cat <&7 > "$MQ_TMP/p.6"
+expect_eq "it goes on with the completed line" "half-line" "$(cat "$MQ_TMP/p.6")"
+exec 7<&-
+mq_run cat "$MNT/p/0" > "$MQ_TMP/p.7"
+expect_same "cat after close: the completed line" "$MQ_TMP/p.exp" "$MQ_TMP/p.7"
+expect_eq "no NUL bytes" "0" "$(tr -cd '\000' < "$MQ_TMP/p.7" | wc -c)"
+
+# tail -f polls st_size; each poll's growth comes from the daemon. It
+# prints from the start, so no record depends on when it opened the file.
+mq_bg sh -c 'exec tail -s 0.1 -c +1 -f "$1" > "$2"' sh "$MNT/p/0" "$MQ_TMP/tail.out"
+tailpid=$MQ_LAST_PID
+cp "$MQ_TMP/p.exp" "$MQ_TMP/tail.exp"
+for i in 1 2 3 4 5; do
+	echo "tail-$i" >> "$MNT/p/0"
+	echo "tail-$i" >> "$MQ_TMP/tail.exp"
+	expect_ok "tail -f sees tail-$i" sh -c "$WAIT" sh "grep -q '^tail-$i\$' '$MQ_TMP/tail.out'"
+done
+mq_stop "$tailpid"
+expect_same "tail -f: every record once, nothing else" "$MQ_TMP/tail.exp" "$MQ_TMP/tail.out"
+cp "$MQ_TMP/tail.exp" "$MQ_TMP/p.exp"
+mq_run cat "$MNT/p/0" > "$MQ_TMP/p.8"
+expect_same "cat after tail -f" "$MQ_TMP/p.exp" "$MQ_TMP/p.8"
+
+# ---- retention ----------------------------------------------------------
+mkdir "$MNT/r"
+printf 'segment.bytes=1024\nbatch.size=200\n' > "$MNT/r/.config"
+awk 'BEGIN{for(i=1;i<=2000;i++)printf "rec-%05d\n", i}' > "$MQ_TMP/r.exp"
+expect_ok "write 2000 records" sh -c 'cat "$1" > "$2"' sh "$MQ_TMP/r.exp" "$MNT/r/0"
+mq_run cat "$MNT/r/0" > "$MQ_TMP/r.1"
+expect_same "cat fills the cache" "$MQ_TMP/r.exp" "$MQ_TMP/r.1"
+exec 7< "$MNT/r/0"              # opened while every record is there
+echo 'retention.bytes=3000' > "$MNT/r/.config"
+# The daemon logs the deletion after the mount has dropped the pages.
+expect_ok "retention deletes segments" sh -c "$WAIT" sh \
+	"grep -q 'topic r partition 0: retention deleted' '$LOG'"
+start=$(mq_run awk 'NR==2{print $2}' "$MNT/r/.state")
+tail -n +$((start + 1)) "$MQ_TMP/r.exp" > "$MQ_TMP/r.kept"
+expect_errno "a reader opened before, at a removed position: ESTALE" ESTALE \
+	sh -c 'exec cat <&7'
+exec 7<&-
+mq_run cat "$MNT/r/0" > "$MQ_TMP/r.3"
+expect_same "cat after retention" "$MQ_TMP/r.kept" "$MQ_TMP/r.3"
+mq_run dd if="$MNT/r/0" iflag=direct bs=1M 2>/dev/null > "$MQ_TMP/r.4"
+expect_same "the same as a direct-I/O read" "$MQ_TMP/r.kept" "$MQ_TMP/r.4"
+
+# ---- compaction ---------------------------------------------------------
+mkdir "$MNT/c"
+printf 'key.separator=:\nsegment.bytes=4096\n' > "$MNT/c/.config"
+awk 'BEGIN{for(r=1;r<=20;r++)for(k=1;k<=100;k++)printf "k%d:v%d\n", k, r}' > "$MQ_TMP/c.in"
+expect_ok "100 keys x 20 writes" sh -c 'cat "$1" > "$2"' sh "$MQ_TMP/c.in" "$MNT/c/0"
+mq_run cat "$MNT/c/0" > "$MQ_TMP/c.1"
+expect_same "cat fills the cache" "$MQ_TMP/c.in" "$MQ_TMP/c.1"
+exec 7< "$MNT/c/0"
+printf 'cleanup.policy=compact\nmin.cleanable.dirty.ratio=0.01\n' > "$MNT/c/.config"
+expect_ok "filler rolls the active segment" sh -c \
+	'awk "BEGIN{for(i=1;i<=600;i++)printf \"z%d:x\\n\", i}" > "$1"' sh "$MNT/c/0"
+expect_ok "compaction leaves one line per key" sh -c "$WAIT" sh \
+	"[ \$(dd if='$MNT/c/0' iflag=direct bs=1M 2>/dev/null | grep -c '^k') -eq 100 ]"
+expect_ok "the cleaner is done with it" sh -c "$WAIT" sh \
+	"grep -q 'topic c partition 0: cleaned' '$LOG'"
+mq_run dd if="$MNT/c/0" iflag=direct bs=1M 2>/dev/null > "$MQ_TMP/c.direct"
+expect_errno "a reader opened before, at a removed position: ESTALE" ESTALE \
+	sh -c 'exec cat <&7'
+exec 7<&-
+mq_run cat "$MNT/c/0" > "$MQ_TMP/c.3"
+expect_same "cat after compaction" "$MQ_TMP/c.direct" "$MQ_TMP/c.3"
+expect_eq "newest values once" "100" "$(grep -c '^k[0-9]*:v20$' "$MQ_TMP/c.3")"
+
+mq_umount
+mq_done
