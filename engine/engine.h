@@ -238,7 +238,11 @@ struct log_state {
 	int64_t log_start_offset;
 	int64_t hw;                     /* high watermark */
 	int64_t log_end_offset;         /* LEO: next offset to assign */
-	int64_t recovery_point;         /* offsets below are fsynced */
+	int64_t recovery_point;         /* offsets below are fsynced with
+					 * their indexes: recovery trusts the
+					 * segments below it */
+	int64_t synced_offset;          /* offsets below are on disk (their .log
+					 * fsynced); >= recovery_point */
 	int64_t line_start;             /* line position of log_start_offset */
 	int64_t line_hw;                /* line position of hw = st_size */
 	int64_t line_end;               /* line position of log_end_offset */
@@ -315,6 +319,15 @@ int log_set_hw(struct log *l, int64_t hw);
 /* Makes everything below upto (or all, upto < 0) durable: fsync of the
  * segment files and their indexes, advances the recovery point. */
 int log_flush(struct log *l, int64_t upto);
+/* Makes the records below upto (or all, upto < 0) durable with one
+ * fdatasync of the active segment's .log (and of a closed segment's when a
+ * roll came since the last sync); the sidecars are not synced and the
+ * recovery point stays: recovery rebuilds them from the .log after an
+ * unclean stop. Concurrent calls share the fdatasync (group commit): a
+ * caller that comes while one is in flight waits for it and, if its records
+ * are not covered, one more is done for all the waiters. Any thread,
+ * without the log's lock. 0 or the fsync's -errno (-EIO). */
+int log_sync(struct log *l, int64_t upto);
 /* fsyncs the closed segments not yet durable (a rolled segment is not
  * fsynced by the append that rolled it) and advances the recovery point to
  * the active segment. Takes the log's lock only to look; call it from a

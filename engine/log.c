@@ -35,6 +35,15 @@
  *      that fails too, the log is fenced at the append's first offset (the
  *      hw stays at or below it, appends fail with -EIO) until a later
  *      append manages the cut (append.c).
+ *   6. recovery_point <= synced_offset <= leo (but in a damaged log, as
+ *      in 1). Below synced_offset the .log bytes are durable (log_sync:
+ *      one fdatasync of the .log, what fsync() on a partition file
+ *      costs). Below the recovery point whole segments are durable, .log
+ *      and sidecars: only log_flush and log_flush_closed move it, after
+ *      fsyncing all four files of every segment they cover. Recovery
+ *      trusts the segments below the checkpointed recovery point and
+ *      rescans every segment above it after an unclean stop, rebuilding
+ *      .index, .timeindex and .lines from the .log (seg.c, "Durability").
  *
  * Locking: l->lock guards the segment list, the appender state of the
  * active segment, hw, the epoch cache and the configuration; maint_lock
@@ -42,7 +51,8 @@
  * Cursors take l->lock only to snapshot hw and to move between segments;
  * they read segment files with pread and the atomically published
  * seg->size and seg->lines_entries. log_flush_closed fsyncs closed
- * segments without the lock.
+ * segments without the lock, log_sync its .log files (sync_busy marks
+ * the one in flight; other callers wait on sync_cv under the lock).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -70,6 +80,7 @@ void log_unref(struct log *l)
 	ra_budget_unref(l->rab);
 	seg_cache_unref(l->fdc);
 	pthread_rwlock_destroy(&l->listen_lock);
+	pthread_cond_destroy(&l->sync_cv);
 	pthread_mutex_destroy(&l->maint_lock);
 	pthread_mutex_destroy(&l->lock);
 	free(l);
@@ -127,8 +138,11 @@ int log_flush_closed(struct log *l)
 	}
 	if (rc == 0 && n > 0) {
 		pthread_mutex_lock(&l->lock);
-		if (l->truncations == truncations && l->recovery_point < upto)
+		if (l->truncations == truncations && l->recovery_point < upto) {
 			l->recovery_point = upto;
+			if (l->synced_offset < upto)
+				l->synced_offset = upto;
+		}
 		pthread_mutex_unlock(&l->lock);
 	}
 	return rc;
@@ -259,8 +273,84 @@ int log_flush(struct log *l, int64_t upto)
 		for (int i = 0; i < l->nsegs && rc == 0; i++)
 			if (l->segs[i]->next_offset > l->recovery_point)
 				rc = seg_flush(l->segs[i]);
-		if (rc == 0)
+		if (rc == 0) {
 			l->recovery_point = upto;
+			if (l->synced_offset < upto)
+				l->synced_offset = upto;
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+/* ---- log_sync: durable records at the cost of one fdatasync ----
+ *
+ *   1. upto is fixed at the call (the LEO then): the caller's records.
+ *   2. While another sync is in flight (sync_busy), wait for it; it may
+ *      cover upto when it ends.
+ *   3. Not covered and nobody syncing: this caller syncs for everyone.
+ *      Its target is the LEO now, which covers every record appended
+ *      before any waiter called, so the waiters need nothing more.
+ *   4. Without the lock, fdatasync the .log of each segment holding
+ *      records in [synced_offset, target): the active one in the steady
+ *      state, the closed ones too when a roll came since. A rolled
+ *      segment's directory entry is durable already (seg_create fsyncs
+ *      the directory).
+ *   5. With the lock: synced_offset = target unless a truncation came
+ *      meanwhile (then the cut offsets may hold new, unsynced records,
+ *      and the caller starts again); wake the waiters.
+ * So N concurrent callers cost at most two fdatasyncs: the one in flight
+ * when they came and one for all of them. The sidecars are left to
+ * log_flush and log_flush_closed (recovery rebuilds them above the
+ * recovery point), and the recovery point does not move. */
+#define LOG_SYNC_SEGS 16
+
+int log_sync(struct log *l, int64_t upto)
+{
+	struct seg *todo[LOG_SYNC_SEGS];
+	int rc = 0;
+
+	pthread_mutex_lock(&l->lock);
+	int64_t leo = log_leo(l);
+	if (upto < 0 || upto > leo)
+		upto = leo;
+	for (;;) {
+		if (upto > log_leo(l))
+			upto = log_leo(l);      /* truncated below the caller's records */
+		if (l->synced_offset >= upto)
+			break;
+		if (l->sync_busy) {
+			l->sync_waiters++;
+			pthread_cond_wait(&l->sync_cv, &l->lock);
+			l->sync_waiters--;
+			continue;
+		}
+		l->sync_busy = true;
+		int64_t from = l->synced_offset, target = log_leo(l);
+		int n = 0;
+		for (int i = 0; i < l->nsegs && n < LOG_SYNC_SEGS; i++) {
+			struct seg *s = l->segs[i];
+			if (s->next_offset > from && s->base_offset < target) {
+				seg_ref(s);
+				todo[n++] = s;
+			}
+		}
+		if (n == LOG_SYNC_SEGS && todo[n - 1]->next_offset < target)
+			target = todo[n - 1]->next_offset;   /* the rest next round */
+		uint64_t truncations = l->truncations;
+		pthread_mutex_unlock(&l->lock);
+		for (int i = 0; i < n; i++) {
+			if (rc == 0)
+				rc = seg_sync_log(todo[i]);
+			seg_unref(todo[i]);
+		}
+		pthread_mutex_lock(&l->lock);
+		l->sync_busy = false;
+		if (rc == 0 && l->truncations == truncations && l->synced_offset < target)
+			l->synced_offset = target;
+		pthread_cond_broadcast(&l->sync_cv);
+		if (rc < 0)
+			break;
 	}
 	pthread_mutex_unlock(&l->lock);
 	return rc;
@@ -273,6 +363,7 @@ void log_get_state(struct log *l, struct log_state *st)
 	st->hw = l->hw;
 	st->log_end_offset = log_leo(l);
 	st->recovery_point = l->recovery_point;
+	st->synced_offset = l->synced_offset;
 	st->line_start = l->line_start;
 	st->line_hw = l->line_hw;
 	st->line_end = log_line_end(l);

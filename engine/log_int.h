@@ -258,7 +258,13 @@ int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len);
  * fsynced. 0 if there was nothing to cut; on error the cut is retried by
  * the next call. */
 int seg_tail_drop(struct seg *s);
+/* Makes the segment whole durable: the pending .lines entries written,
+ * then the .log and the three sidecars fsynced (log lock held). */
 int seg_flush(struct seg *s);
+/* fdatasyncs the .log alone: its records are durable, its sidecars are
+ * not (recovery rebuilds them). Any thread, with or without the log's lock
+ * (the caller holds a reference). */
+int seg_sync_log(struct seg *s);
 /* Writes the pending .lines entries (log lock held). */
 int seg_lines_sync(struct seg *s);
 int seg_read_lines_ent(struct seg *s, int64_t i, struct lines_ent *e);
@@ -304,9 +310,22 @@ struct log {
 	 * (<= recovery_point). Recovery trusts segments below the checkpointed
 	 * value only, so the cleaner rewrites nothing at or above it. */
 	int64_t recovery_point_ckpt;
-	/* Truncations so far: log_flush_closed, which fsyncs without the lock,
-	 * advances the recovery point only if none happened meanwhile (the
-	 * offsets it flushed may since have been cut and written again). */
+	/* Records below synced_offset are on disk: their .log bytes were
+	 * fdatasynced (log_sync), their sidecars not necessarily, which is why
+	 * the recovery point does not follow it. recovery_point <=
+	 * synced_offset <= leo. */
+	int64_t synced_offset;
+	/* Group commit of syncs (log_sync): while sync_busy one caller is in
+	 * its fdatasyncs without the lock; the others wait on sync_cv (with
+	 * lock), sync_waiters of them, and the first one not covered then
+	 * syncs for all. */
+	bool sync_busy;
+	int sync_waiters;
+	pthread_cond_t sync_cv;
+	/* Truncations so far: log_flush_closed and log_sync, which fsync
+	 * without the lock, advance the recovery point and synced_offset only
+	 * if none happened meanwhile (the offsets they flushed may since have
+	 * been cut and written again). */
 	uint64_t truncations;
 	bool deleted;
 	/* An append failed and so did its rollback: records from fence on are

@@ -6,8 +6,10 @@
  * Which segments are checked at open:
  *   - after an unclean stop, every segment from the one holding the
  *     checkpointed recovery point on (all of them without a checkpoint) is
- *     scanned batch by batch (seg_recover): they may hold bytes never
- *     fsynced;
+ *     scanned batch by batch (seg_recover) and its .index, .timeindex
+ *     and .lines rebuilt: they may hold bytes never fsynced, and their
+ *     sidecars may lag even where the .log was (log_sync fsyncs the .log
+ *     alone);
  *   - any other segment whose indexes disagree with its .log, or whose
  *     .lines entries fail seg_check_lines, is rebuilt without cutting.
  *
@@ -274,6 +276,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_mutex_init(&l->maint_lock, NULL);
 	pthread_rwlock_init(&l->listen_lock, NULL);
+	pthread_cond_init(&l->sync_cv, NULL);
 	atomic_init(&l->refs, 1);
 	l->fence = -1;
 	l->io = io;
@@ -325,6 +328,9 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	 * counts as fsynced, so recovery does not take it for a torn tail. */
 	if (l->damaged && a->recovery_point > leo)
 		l->recovery_point = a->recovery_point;
+	/* Every record found at open is on disk: a recovered segment's .log
+	 * was fsynced by seg_recover, the others were before the stop. */
+	l->synced_offset = leo;
 	/* The engine keeps the checkpointed hw; the broker decides whether the
 	 * records above it are committed (on one node they are). */
 	l->hw = a->hw >= 0 ? a->hw : leo;

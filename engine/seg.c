@@ -45,6 +45,21 @@
  * (rebuilt) or, if the log lost unsynced bytes, ahead of it (rebuilt too:
  * seg_load_tail checks the last entries against the log).
  *
+ * Durability: the .log alone holds what recovery cannot rebuild; the
+ * three sidecars are derived from it. So the two ways to sync differ:
+ *   - seg_sync_log fdatasyncs the .log only (fsync() on a partition
+ *     file, flush.messages: log_sync). Its records are durable, the
+ *     sidecars may lag or be torn after a power cut.
+ *   - seg_flush writes the pending .lines entries and fsyncs all four,
+ *     the .log first (log_flush, log_flush_closed, a clean close).
+ * Invariant: a segment lies below the recovery point only once seg_flush
+ * covered it whole, so recovery may trust its sidecars; every segment
+ * above it is rescanned after an unclean stop (log_open.c) and its
+ * sidecars rebuilt by seg_recover, byte for byte as the appends write
+ * them. A new segment's files and directory entry are durable from
+ * seg_create on (its .lines header carries the line base), so a sync
+ * after a roll needs no fsync of the directory.
+ *
  * Descriptors: a segment's four files are open while it is pinned
  * (seg_pin/seg_unpin, a count). The log pins its active segment for as long
  * as it is active (it also has the mapped tail); every seg_* function, and
@@ -1345,6 +1360,11 @@ int seg_flush(struct seg *s)
 	if (!s->dirty)
 		return 0;
 	PINNED(s, int, seg_flush_pinned(s));
+}
+
+int seg_sync_log(struct seg *s)
+{
+	PINNED(s, int, s->io->fsync(s->io->ctx, s->log_fd));
 }
 
 /* The keys of the .lines entries: the batch's base offset, or its first

@@ -16,8 +16,9 @@
  *      just started), the epoch cache (epoch_cache_truncate_from_end);
  *   5. log_truncate_durable: fsync of the cut segment, then of the
  *      directory when whole segments went.
- * l->truncations counts the calls, so that log_flush_closed, which fsyncs
- * without the lock, does not advance the recovery point over a cut.
+ * l->truncations counts the calls, so that log_flush_closed and log_sync,
+ * which fsync without the lock, do not advance the recovery point or the
+ * synced offset over a cut.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -67,6 +68,8 @@ int log_truncate_locked(struct log *l, int64_t offset)
 		l->fence = -1;                  /* the leftovers are gone */
 	if (l->recovery_point > leo)
 		l->recovery_point = leo;
+	if (l->synced_offset > leo)
+		l->synced_offset = leo;
 	if (l->recovery_point_ckpt > leo)
 		l->recovery_point_ckpt = leo;
 	return trc;

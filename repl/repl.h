@@ -170,7 +170,8 @@ int32_t topic_max_message_bytes(struct topic *t);
  * -EMSGSIZE if not. ended: line holds the whole line; otherwise the line
  * is unfinished (more may follow), only len counts and line may be NULL. */
 int topic_line_check(struct topic *t, const char *line, size_t len, bool ended);
-/* Makes everything appended to the partition durable (fsync). */
+/* Makes everything appended to the partition durable (fsync): one
+ * fdatasync of its .log, shared by concurrent callers (log_sync). */
 int topic_fsync(struct topic *t, int partition);
 
 /* ---- the line view of a partition (the partition files) ----

@@ -23,7 +23,7 @@ int topic_fsync(struct topic *t, int partition)
 
 	if (rc < 0)
 		return rc;
-	rc = log_flush(l, -1);
+	rc = log_sync(l, -1);
 	if (rc == 0)
 		atomic_store(&pt->last_flush_ms, engine_now_ms());
 	log_unref(l);

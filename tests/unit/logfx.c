@@ -35,6 +35,24 @@ static void logfx_report(int level, const char *fmt, ...)
 		fprintf(stderr, "engine: %d %s\n", level, line);
 }
 
+void logfx_put(struct logfx *f, int from, int n, int per)
+{
+	static char vals[4096][32];
+	struct rec_in r[4096];
+	assert_true(per <= 4096);
+	for (int i = 0; i < n;) {
+		int k = 0;
+		for (; k < per && i < n; k++, i++) {
+			int len = snprintf(vals[k], sizeof(vals[k]), "value-%d", from + i);
+			r[k] = (struct rec_in){ NULL, -1, vals[k], len, fake_now + from + i };
+		}
+		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
+	}
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+}
+
 void logfx_open(struct logfx *f)
 {
 	assert_int_equal(logmgr_open(f->dir, &f->fio.ops, &f->m), 0);

@@ -61,24 +61,6 @@ static int setup_helper_lz4(void **state)
 	return logfx_setup(state, "logparlz4", tune_lz4);
 }
 
-/* Appends n records "<prefix><i>" one append call each of `per` records. */
-static void put(struct logfx *f, int from, int n, int per)
-{
-	static char vals[4096][32];
-	struct rec_in r[4096];
-	for (int i = 0; i < n;) {
-		int k = 0;
-		for (; k < per && i < n; k++, i++) {
-			int len = snprintf(vals[k], sizeof(vals[k]), "value-%d", from + i);
-			r[k] = (struct rec_in){ NULL, -1, vals[k], len, fake_now + from + i };
-		}
-		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
-	}
-	struct log_state st;
-	log_get_state(f->l, &st);
-	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
-}
-
 static char *expect_text(int from, int n, size_t *len)
 {
 	char *s = malloc((size_t)n * 24 + 1);
@@ -139,8 +121,8 @@ static void reopen(struct logfx *f, bool clean)
 static void test_append_read(void **state)
 {
 	struct logfx *f = *state;
-	put(f, 0, 1000, 1);
-	put(f, 1000, 3000, 500);
+	logfx_put(f, 0, 1000, 1);
+	logfx_put(f, 1000, 3000, 500);
 	check_all(f, 4000);
 	struct log_state st;
 	log_get_state(f->l, &st);
@@ -177,7 +159,7 @@ static void test_roll_and_lookups(void **state)
 	f->cfg.segment_bytes = 4096;
 	f->cfg.index_interval_bytes = 256;
 	log_reconfigure(f->l, &f->cfg);
-	put(f, 0, 5000, 37);
+	logfx_put(f, 0, 5000, 37);
 	struct log_state st;
 	log_get_state(f->l, &st);
 	assert_true(st.segments > 10);
@@ -223,7 +205,7 @@ static void test_roll_and_lookups(void **state)
 static void test_hw_limits_reads(void **state)
 {
 	struct logfx *f = *state;
-	put(f, 0, 10, 10);
+	logfx_put(f, 0, 10, 10);
 	struct rec_in r = { NULL, -1, "above", 5, fake_now };
 	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
 	size_t gl;
@@ -291,10 +273,10 @@ static int64_t active_size(struct logfx *f, char *path, size_t cap)
 static void test_recover_cut_every_byte(void **state)
 {
 	struct logfx *f = *state;
-	put(f, 0, 50, 10);
+	logfx_put(f, 0, 50, 10);
 	char path[PATH_MAX + 8];
 	int64_t before = active_size(f, path, sizeof(path));
-	put(f, 50, 10, 10);
+	logfx_put(f, 50, 10, 10);
 	int64_t after = active_size(f, path, sizeof(path));
 	for (int64_t cut = before; cut <= after; cut++) {
 		logmgr_close(f->m);
@@ -304,8 +286,8 @@ static void test_recover_cut_every_byte(void **state)
 		snprintf(cmd, sizeof(cmd), "rm -rf %s/* %s/.clean-shutdown", f->dir, f->dir);
 		assert_int_equal(system(cmd), 0);
 		logfx_open(f);
-		put(f, 0, 50, 10);
-		put(f, 50, 10, 10);
+		logfx_put(f, 0, 50, 10);
+		logfx_put(f, 50, 10, 10);
 		logmgr_close(f->m);
 		snprintf(cmd, sizeof(cmd), "%s/.clean-shutdown", f->dir);
 		unlink(cmd);
@@ -317,7 +299,7 @@ static void test_recover_cut_every_byte(void **state)
 		log_set_hw(f->l, st.log_end_offset);
 		check_all(f, (int)st.log_end_offset);
 		/* And the log takes appends again at the right offset. */
-		put(f, (int)st.log_end_offset, 5, 5);
+		logfx_put(f, (int)st.log_end_offset, 5, 5);
 		check_all(f, (int)st.log_end_offset + 5);
 	}
 }
@@ -327,7 +309,7 @@ static void test_recover_garbage_and_indexes(void **state)
 	struct logfx *f = *state;
 	f->cfg.index_interval_bytes = 100;
 	log_reconfigure(f->l, &f->cfg);
-	put(f, 0, 300, 3);
+	logfx_put(f, 0, 300, 3);
 	char path[PATH_MAX + 8], ipath[PATH_MAX + 16];
 	int64_t size = active_size(f, path, sizeof(path));
 	/* kill -9, then garbage appended to the log */
@@ -372,7 +354,7 @@ static void test_recover_garbage_and_indexes(void **state)
 static void test_injected_errors(void **state)
 {
 	struct logfx *f = *state;
-	put(f, 0, 100, 10);
+	logfx_put(f, 0, 100, 10);
 	int errs[] = { EIO, ENOSPC, 0 };
 	for (int k = 0; k < 3; k++) {
 		for (int nth = 1; nth <= 4; nth++) {
@@ -393,7 +375,7 @@ static void test_injected_errors(void **state)
 			check_all(f, 100);
 		}
 	}
-	put(f, 100, 10, 10);
+	logfx_put(f, 100, 10, 10);
 	check_all(f, 110);
 	reopen(f, false);
 	check_all(f, 110);
@@ -408,10 +390,10 @@ static void test_power_cut(void **state)
 	f->cfg.segment_bytes = 2048;
 	log_reconfigure(f->l, &f->cfg);
 	for (unsigned seed = 1; seed <= 20; seed++) {
-		put(f, 0, 400, 7);
+		logfx_put(f, 0, 400, 7);
 		assert_int_equal(log_flush(f->l, -1), 0);
 		assert_int_equal(logmgr_checkpoint(f->m), 0);
-		put(f, 400, 100, 7);          /* not synced */
+		logfx_put(f, 400, 100, 7);          /* not synced */
 		logmgr_abandon(f->m);         /* the process dies ... */
 		f->m = NULL;
 		faultio_crash(&f->fio, (int)(seed & 1), seed);  /* ... and so does the power */
@@ -442,9 +424,9 @@ static void test_truncate_and_epochs(void **state)
 	f->cfg.segment_bytes = 1024;
 	log_reconfigure(f->l, &f->cfg);
 	assert_int_equal(log_assign_epoch(f->l, 0, 0), 0);
-	put(f, 0, 200, 5);
+	logfx_put(f, 0, 200, 5);
 	assert_int_equal(log_assign_epoch(f->l, 1, 200), 0);
-	put(f, 200, 100, 5);
+	logfx_put(f, 200, 100, 5);
 	assert_int_equal(log_truncate_to(f->l, 150), 0);
 	struct log_state st;
 	log_get_state(f->l, &st);
@@ -452,7 +434,7 @@ static void test_truncate_and_epochs(void **state)
 	assert_int_equal(st.hw, 150);
 	assert_int_equal(st.leader_epoch, 0);
 	check_all(f, 150);
-	put(f, 150, 50, 5);
+	logfx_put(f, 150, 50, 5);
 	check_all(f, 200);
 	reopen(f, true);
 	check_all(f, 200);
@@ -463,7 +445,7 @@ static void test_render(void **state)
 	struct logfx *f = *state;
 	f->cfg.index_interval_bytes = 10;
 	log_reconfigure(f->l, &f->cfg);
-	put(f, 0, 20, 2);
+	logfx_put(f, 0, 20, 2);
 	int64_t *bases;
 	int n;
 	assert_int_equal(log_segments(f->l, &bases, &n), 0);
@@ -493,7 +475,7 @@ static void test_roll_index_full_and_age(void **state)
 	f->cfg.segment_index_bytes = 4 * 8;      /* four index entries */
 	f->cfg.index_interval_bytes = 1;         /* an entry for every batch */
 	log_reconfigure(f->l, &f->cfg);
-	put(f, 0, 30, 1);
+	logfx_put(f, 0, 30, 1);
 	struct log_state st;
 	log_get_state(f->l, &st);
 	assert_true(st.segments >= 6);
@@ -516,14 +498,14 @@ static void test_roll_index_full_and_age(void **state)
 	f->cfg.segment_index_bytes = 10485760;
 	f->cfg.segment_ms = 1000;
 	log_reconfigure(f->l, &f->cfg);
-	put(f, 30, 1, 1);
+	logfx_put(f, 30, 1, 1);
 	log_get_state(f->l, &st);
 	int before = st.segments;
-	put(f, 31, 1, 1);
+	logfx_put(f, 31, 1, 1);
 	log_get_state(f->l, &st);
 	assert_int_equal(st.segments, before);
 	fake_now += 1001;
-	put(f, 32, 1, 1);
+	logfx_put(f, 32, 1, 1);
 	log_get_state(f->l, &st);
 	assert_int_equal(st.segments, before + 1);
 	check_all(f, 33);
@@ -537,7 +519,7 @@ static void test_async_roll_flush_and_prefix(void **state)
 	struct logfx *f = *state;
 	f->cfg.segment_bytes = 1024;
 	log_reconfigure(f->l, &f->cfg);
-	put(f, 0, 100, 5);
+	logfx_put(f, 0, 100, 5);
 	assert_int_equal(log_flush(f->l, -1), 0);
 	assert_int_equal(logmgr_checkpoint(f->m), 0);
 	struct log_state st;
@@ -545,7 +527,7 @@ static void test_async_roll_flush_and_prefix(void **state)
 	int64_t rp = st.recovery_point;
 	assert_int_equal(rp, 100);
 	int fs0 = f->fio.fsyncs;
-	put(f, 100, 200, 5);                       /* several rolls */
+	logfx_put(f, 100, 200, 5);                       /* several rolls */
 	log_get_state(f->l, &st);
 	assert_int_equal(st.recovery_point, rp);    /* nothing fsynced by rolling */
 	assert_true(f->fio.fsyncs - fs0 <= 2 * (st.segments + 1));  /* only .lines headers */
@@ -571,12 +553,12 @@ static void test_async_roll_flush_and_prefix(void **state)
 	assert_true(st.log_end_offset >= rp && st.log_end_offset < bases[k + 1]);
 	log_set_hw(f->l, st.log_end_offset);
 	check_all(f, (int)st.log_end_offset);
-	put(f, (int)st.log_end_offset, 10, 5);
+	logfx_put(f, (int)st.log_end_offset, 10, 5);
 	check_all(f, (int)st.log_end_offset + 10);
 	free(bases);
 	/* log_flush_closed makes the closed segments durable and moves the
 	 * recovery point to the active segment. */
-	put(f, (int)st.log_end_offset + 10, 100, 5);
+	logfx_put(f, (int)st.log_end_offset + 10, 100, 5);
 	assert_int_equal(log_flush_closed(f->l), 0);
 	log_get_state(f->l, &st);
 	assert_int_equal(log_segments(f->l, &bases, &n), 0);
@@ -591,7 +573,7 @@ static void test_async_roll_flush_and_prefix(void **state)
 static void test_hw_never_back(void **state)
 {
 	struct logfx *f = *state;
-	put(f, 0, 20, 5);
+	logfx_put(f, 0, 20, 5);
 	assert_int_equal(log_set_hw(f->l, 7), 0);
 	struct log_state st;
 	log_get_state(f->l, &st);
@@ -620,9 +602,9 @@ static void test_flush_closed_truncated_meanwhile(void **state)
 	struct logfx *f = *state;
 	f->cfg.segment_bytes = 1024;
 	log_reconfigure(f->l, &f->cfg);
-	put(f, 0, 20, 5);
+	logfx_put(f, 0, 20, 5);
 	assert_int_equal(log_flush(f->l, -1), 0);
-	put(f, 20, 200, 5);                     /* closed segments, not fsynced */
+	logfx_put(f, 20, 200, 5);                     /* closed segments, not fsynced */
 	struct trunc_arg t = { f, 30, 1 };
 	f->fio.on_fsync = truncate_now;
 	f->fio.on_fsync_arg = &t;
@@ -633,7 +615,7 @@ static void test_flush_closed_truncated_meanwhile(void **state)
 	assert_int_equal(st.log_end_offset, 30);
 	assert_true(st.recovery_point <= st.log_end_offset);
 	/* Records written again below the old recovery point are fsynced. */
-	put(f, 30, 40, 5);
+	logfx_put(f, 30, 40, 5);
 	int fs0 = f->fio.fsyncs;
 	assert_int_equal(log_flush(f->l, -1), 0);
 	assert_true(f->fio.fsyncs > fs0);
@@ -650,7 +632,7 @@ static void test_ftruncate_failures(void **state)
 	struct logfx *f = *state;
 	f->cfg.index_interval_bytes = 1;        /* an index entry per batch */
 	log_reconfigure(f->l, &f->cfg);
-	put(f, 0, 100, 10);
+	logfx_put(f, 0, 100, 10);
 	static char big[6000];
 	memset(big, 'b', sizeof(big));          /* written, not mapped */
 	struct rec_in r = { NULL, -1, big, (int32_t)sizeof(big), fake_now };
@@ -672,7 +654,7 @@ static void test_ftruncate_failures(void **state)
 	/* Truncations with each of their cuts failing in turn. */
 	int64_t leo = 100;
 	for (int nth = 1; nth <= 6; nth++) {
-		put(f, (int)leo, 20, 2);
+		logfx_put(f, (int)leo, 20, 2);
 		f->fio.ftruncate_countdown = nth;
 		int rc = log_truncate_to(f->l, leo + 6);
 		bool hit = f->fio.ftruncate_countdown == 0;
@@ -701,7 +683,7 @@ static int64_t *closed_in_segments(struct logfx *f, int *n)
 	int64_t *bases;
 	f->cfg.segment_bytes = 1024;
 	log_reconfigure(f->l, &f->cfg);
-	put(f, 0, 300, 5);
+	logfx_put(f, 0, 300, 5);
 	assert_int_equal(log_segments(f->l, &bases, n), 0);
 	assert_true(*n > 5);
 	logmgr_close(f->m);
@@ -906,7 +888,7 @@ static void test_power_cut_after_retention(void **state)
 	f->cfg.segment_bytes = 1024;
 	f->cfg.retention_bytes = 3000;
 	log_reconfigure(f->l, &f->cfg);
-	put(f, 0, 300, 5);
+	logfx_put(f, 0, 300, 5);
 	assert_int_equal(log_flush(f->l, -1), 0);
 	struct log_retention_result res;
 	assert_true(log_retention_run(f->l, fake_now, &res) > 0);
@@ -1198,7 +1180,7 @@ static void test_append_lines(void **state)
 static void test_cursor_lines(void **state)
 {
 	struct logfx *f = *state;
-	put(f, 0, 1000, 100);
+	logfx_put(f, 0, 1000, 100);
 	size_t chunks[] = { 1, 7, 100, 4096 };
 	for (size_t k = 0; k < 4; k++) {
 		struct log_cursor *c = log_cursor_new(f->l);
