@@ -4,7 +4,7 @@
 #   sh contrib/bench/run.sh [BUILD_DIR]          (make bench)
 #
 # Prints the command line that reproduces the run (the BENCH_*, SMALL_*,
-# REDIS_* and TMPDIR settings in the environment, the directory and this
+# FSYNC_*, REDIS_* and TMPDIR settings in the environment, the directory and this
 # script) and a header describing the machine, then runs each benchmark
 # script.
 # Benchmarks print figures; they are not pass/fail tests. Settings are
@@ -14,6 +14,7 @@
 #   latency.sh      BENCH_LAT_RECORDS BENCH_TP_MB BENCH_REPS BENCH_DIR
 #   smallwrites.sh  SMALL_RECORDS SMALL_WRITERS SMALL_STREAM_MB SMALL_REPS
 #                   BENCH_DIR
+#   fsync.sh        FSYNC_RECORDS BENCH_REPS BENCH_DIR
 #   redis.sh        SMALL_RECORDS REDIS_RECORDS REDIS_COUNT BENCH_LAT_RECORDS
 #                   BENCH_REPS BENCH_DIR (Redis Streams beside mqfs; needs
 #                   redis-server and redis-tools: sh contrib/install-deps.sh
@@ -32,7 +33,7 @@ quote() {      # quote WORD — WORD as a shell word (single quotes if needed)
 
 # The reproducing command: every setting the scripts read, as set now.
 cmd="cd $(quote "$(pwd -P)") &&"
-for v in $(env | sed -nE 's/^((BENCH|SMALL|REDIS)_[A-Z_]*|TMPDIR)=.*/\1/p' | sort -u); do
+for v in $(env | sed -nE 's/^((BENCH|SMALL|FSYNC|REDIS)_[A-Z_]*|TMPDIR)=.*/\1/p' | sort -u); do
 	val=""
 	eval "val=\${$v}"
 	cmd="$cmd $v=$(quote "$val")"
@@ -65,7 +66,7 @@ if [ ! -c /dev/fuse ]; then
 	export BENCH_TARGETS
 fi
 
-BENCHES="throughput latency smallwrites redis"      # add further contrib/bench/<name>.sh here
+BENCHES="throughput latency smallwrites fsync redis"      # add further contrib/bench/<name>.sh here
 status=0
 for b in $BENCHES; do
 	echo "=== $b"

@@ -402,8 +402,19 @@ static void test_fsync_reaches_disk(void **state)
 	assert_int_equal(topic_produce(f->t, 0, "w\n", 2, 0), -EIO);
 	config(f, "flush.messages=9223372036854775807\n");
 	assert_int_equal(topic_produce(f->t, 0, "v\n", 2, 0), 0);
+	/* A failed fsync() is EIO, and one line in the log says where. */
+	char path[] = "/tmp/mqfs-test-produce-log.XXXXXX", text[4096] = "";
+	int fd = mkstemp(path), err = dup(2);
+	assert_true(fd >= 0 && err >= 0);
+	dup2(fd, 2);
 	f->fio.fsync_countdown = 1;
 	assert_int_equal(topic_fsync(f->t, 0), -EIO);
+	dup2(err, 2);
+	close(err);
+	assert_true(pread(fd, text, sizeof(text) - 1, 0) > 0);
+	close(fd);
+	unlink(path);
+	assert_non_null(strstr(text, "topic t partition 0: fsync: Input/output error"));
 }
 
 /* flush.messages=1 and a failed fsync: the write fails, and its records

@@ -1,0 +1,129 @@
+#!/bin/sh
+# contrib/bench/fsync.sh — durable writes: write() + fsync() per record
+# (POSIX sh).
+#
+#   sh contrib/bench/fsync.sh [BUILD_DIR]        (BUILD_DIR default: build)
+#
+# A benchmark, not a test: it prints figures. In one run:
+#   one writer     FSYNC_RECORDS records of 100 bytes, each its own write()
+#                  and fsync() (python's os.write and os.fsync), into a
+#                  plain file in the benchmark's temp dir and into an mqfs
+#                  partition file whose data directory is on the same
+#                  filesystem: durable records/s, and mqfs's rate as a
+#                  percentage of the plain file's.
+#   4 writers      the same records shared by 4 concurrent writers, each
+#                  with its own descriptor, fsync after every record, all
+#                  through the partition file, then two through it and two
+#                  through the topic's .produce (one partition): durable
+#                  records/s, and mqfs's gain over one writer ("x one").
+#                  The kernel holds a FUSE file's inode lock across write
+#                  and fsync, so fsyncs through one file reach the daemon
+#                  one at a time; through two files they overlap and share
+#                  an fdatasync (group commit).
+# Wall time by `date +%s.%N`; medians over BENCH_REPS repetitions, with
+# their spread (min-max of the rates).
+#
+# Environment:
+#   FSYNC_RECORDS=2000   records per run
+#   BENCH_REPS=3
+#   BENCH_DIR=$TMPDIR or /tmp  (on the filesystem under test: not tmpfs)
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+BENCH_NAME=fsync
+FSYNC_RECORDS=${FSYNC_RECORDS:-2000}
+BENCH_REPS=${BENCH_REPS:-3}
+for v in "$FSYNC_RECORDS" "$BENCH_REPS"; do
+	case $v in '' | *[!0-9]* | 0) die "FSYNC_RECORDS, BENCH_REPS: positive integers" ;; esac
+done
+bench_build "${1:-build}"
+[ -x "$BUILD/mqfs" ] || die "$BUILD/mqfs not built"
+command -v python3 >/dev/null 2>&1 || { say "fsync: python3 missing: SKIPPED"; exit 0; }
+[ -c /dev/fuse ] || { say "fsync: /dev/fuse missing: SKIPPED"; exit 0; }
+bench_tmp mqfs-fsync
+fstype=$(df -PT "$tmp" | awk 'NR == 2 { print $2 }')
+
+records "$FSYNC_RECORDS" "$tmp/src"
+# writer FILE FIRST COUNT: records FIRST..FIRST+COUNT-1 of src, each its
+# own write() and fsync().
+cat > "$tmp/writer.py" <<'EOF'
+import os, sys
+first, count = int(sys.argv[3]), int(sys.argv[4])
+with open(sys.argv[1], "rb") as f:
+    recs = f.read().splitlines(True)[first:first + count]
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+for r in recs:
+    os.write(fd, r)
+    os.fsync(fd)
+os.close(fd)
+EOF
+mount_daemon "$tmp/mq" "$tmp/mq.log" "$BUILD/mqfs" -f --data "$tmp/data" "$tmp/mq" ||
+	die "mqfs did not mount: $(tail -n 3 "$tmp/mq.log")"
+
+# fsync_writers N TARGET [TARGET2] — N concurrent writers on their shares
+# of the records, the odd ones into TARGET2 if given; prints seconds.
+fsync_writers() {
+	_per=$((FSYNC_RECORDS / $1))
+	_t0=$(now)
+	_pids=""
+	_i=0
+	while [ "$_i" -lt "$1" ]; do
+		_f=$2
+		[ $((_i % 2)) -eq 1 ] && [ -n "$3" ] && _f=$3
+		python3 "$tmp/writer.py" "$tmp/src" "$_f" $((_i * _per)) "$_per" &
+		_pids="$_pids $!"
+		_i=$((_i + 1))
+	done
+	for _p in $_pids; do wait "$_p" || die "a writer into $2 failed"; done
+	elapsed "$_t0" "$(now)"
+}
+
+# rates FILE — the records/s of each time in FILE, one a line.
+rates() {
+	awk -v n="$FSYNC_RECORDS" '{ printf "%.1f\n", n / $1 }' "$1"
+}
+
+rep_n=0
+# measure ROW N [SECOND] — times of N writers into a plain file and into an
+# mqfs partition (the odd writers through the partition's SECOND file when
+# given), into $tmp/t.plain.ROW and $tmp/t.mq.ROW. The plain file has one
+# name: a second name would be a link to the same inode.
+measure() {
+	: > "$tmp/t.plain.$1"
+	: > "$tmp/t.mq.$1"
+	_r=1
+	while [ "$_r" -le "$BENCH_REPS" ]; do
+		rep_n=$((rep_n + 1))
+		rm -f "$tmp/plain"
+		fsync_writers "$2" "$tmp/plain" >> "$tmp/t.plain.$1"
+		mkdir "$tmp/mq/f$rep_n"
+		fsync_writers "$2" "$tmp/mq/f$rep_n/0" ${3:+"$tmp/mq/f$rep_n/$3"} >> "$tmp/t.mq.$1"
+		_got=$(wc -l < "$tmp/mq/f$rep_n/0")
+		[ "$_got" -eq $((FSYNC_RECORDS / $2 * $2)) ] ||
+			say "  (mqfs: $_got records, expected $((FSYNC_RECORDS / $2 * $2)))"
+		rmdir "$tmp/mq/f$rep_n"
+		_r=$((_r + 1))
+	done
+}
+
+# row ROW LABEL — one table row from the times of measure ROW.
+row() {
+	tp=$(median < "$tmp/t.plain.$1")
+	tm=$(median < "$tmp/t.mq.$1")
+	rates "$tmp/t.plain.$1" > "$tmp/r.plain.$1"
+	rates "$tmp/t.mq.$1" > "$tmp/r.mq.$1"
+	printf '  %-22s %7.0f (%13s) %7.0f (%13s) %6.1f%%  %5.2fx\n' "$2" \
+		"$(echo "$FSYNC_RECORDS / $tp" | bc -l)" "$(spread < "$tmp/r.plain.$1")" \
+		"$(echo "$FSYNC_RECORDS / $tm" | bc -l)" "$(spread < "$tmp/r.mq.$1")" \
+		"$(echo "100 * $tp / $tm" | bc -l)" "$(echo "$(median < "$tmp/t.mq.one") / $tm" | bc -l)"
+}
+
+say "write()+fsync() per 100-byte record, $FSYNC_RECORDS records, $fstype under $BENCH_DIR, median of $BENCH_REPS (spread)"
+printf '  %-22s %23s %23s %7s  %6s\n' writers "plain file/s" "mqfs/s" "mqfs %" "x one"
+measure one 1
+row one "1"
+measure four 4
+row four "4, one file"
+measure split 4 .produce
+row split "4, 0 and .produce"
+exit 0
