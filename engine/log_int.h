@@ -313,7 +313,7 @@ struct log {
 	/* Records below synced_offset are on disk: their .log bytes were
 	 * fdatasynced (log_sync), their sidecars not necessarily, which is why
 	 * the recovery point does not follow it. recovery_point <=
-	 * synced_offset <= leo. */
+	 * synced_offset <= leo (but in a damaged log: log.c, invariant 6). */
 	int64_t synced_offset;
 	/* Group commit of syncs (log_sync): while sync_busy one caller is in
 	 * its fdatasyncs without the lock; the others wait on sync_cv (with

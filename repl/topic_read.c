@@ -26,7 +26,7 @@ int topic_fsync(struct topic *t, int partition)
 	rc = log_sync(l, -1);
 	if (rc == 0)
 		atomic_store(&pt->last_flush_ms, engine_now_ms());
-	else
+	else if (rc != -ENOENT)         /* the topic went meanwhile */
 		mq_log_limited(MQ_ERR, "topic %s partition %d: fsync: %s (the records written "
 			       "since the last sync may not be on disk)", t->name, partition,
 			       strerror(-rc));
