@@ -296,8 +296,7 @@ static int cur_next_rec(struct log_cursor *c)
 			if (rc == 1) {
 				c->have_rec = true;
 				c->rec_pos = c->next_line;
-				c->rec_len = line_len(&c->l->lf, &c->rec);
-				c->rec_esc = line_escaped(&c->l->lf, &c->rec);
+				c->rec_len = line_measure(&c->l->lf, &c->rec, &c->rec_esc);
 				if (c->rec_esc && (rc = cur_render(c)) < 0)
 					return rc;
 				c->rec_done = 0;
@@ -494,20 +493,41 @@ static void dec_half_run(void *arg)
 		struct rec r;
 		int rc;
 
-		if (blen < BATCH_HDR_SIZE || batch_total_size(b) != (int64_t)blen ||
-		    batch_iter_init(h->it, b, blen) < 0) {
+		int64_t lines = 0;
+
+		if (blen < BATCH_HDR_SIZE || batch_total_size(b) != (int64_t)blen) {
 			h->rc = -EAGAIN;
 			break;
 		}
-		while ((rc = batch_iter_next(h->it, &r)) == 1) {
-			int64_t len = line_len(h->lf, &r);
-			if (used + len > room) {
+		/* Pass 0 copies every line as is, without looking for bytes to
+		 * escape. An escaped line is longer than its record's plain
+		 * line, so the batch's lines fill its .lines room exactly only
+		 * when none is escaped; otherwise pass 1 decodes the batch
+		 * again with the escaping test on every record. */
+		for (int pass = 0; pass < 2; pass++) {
+			used = 0;
+			lines = 0;
+			if (batch_iter_init(h->it, b, blen) < 0) {
 				rc = -EAGAIN;
 				break;
 			}
-			used += line_render(h->lf, &r, o + used);
-			h->lines++;
+			while ((rc = batch_iter_next(h->it, &r)) == 1) {
+				bool esc = false;
+				int64_t len = pass ? line_measure(h->lf, &r, &esc)
+						   : line_plain_len(h->lf, &r);
+				if (used + len > room) {
+					rc = -EAGAIN;
+					break;
+				}
+				used += line_render_as(h->lf, &r, esc, o + used);
+				lines++;
+			}
+			if (rc == 0 && used == room)
+				break;
+			if (h->lf->format != LINE_FORMAT_ESCAPE || (rc < 0 && rc != -EAGAIN))
+				break;
 		}
+		h->lines += lines;
 		if (rc < 0 || used != room)
 			h->rc = -EAGAIN;
 	}

@@ -114,9 +114,34 @@ static char *esc_put(char *o, const uint8_t *b, int32_t n, int x)
 	return o;
 }
 
+/* Whether b[0..n) holds a byte that must be escaped (ctl, or x when
+ * x >= 0). Eight bytes at a time: a word with no byte below 0x20, no 0x7f
+ * and no x is passed over (hasless/haszero: exact about whether a word
+ * has such a byte, the byte test then decides, as a tab is allowed). Every
+ * record of a read and of an append goes through here. */
 static bool has_ctl(const uint8_t *b, int32_t n, int x)
 {
-	for (int32_t i = 0; i < n; i++)
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	const uint64_t del = ones * 0x7f, xs = x >= 0 ? ones * (uint64_t)x : 0;
+	int32_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w, d, e, hit;
+
+		memcpy(&w, b + i, sizeof(w));
+		d = w ^ del;
+		hit = ((w - ones * 0x20) & ~w) | ((d - ones) & ~d);
+		if (x >= 0) {
+			e = w ^ xs;
+			hit |= (e - ones) & ~e;
+		}
+		if (!(hit & highs))
+			continue;
+		for (int k = 0; k < 8; k++)
+			if (ctl(b[i + k]) || b[i + k] == x)
+				return true;
+	}
+	for (; i < n; i++)
 		if (ctl(b[i]) || b[i] == x)
 			return true;
 	return false;
@@ -152,12 +177,13 @@ static int sep_byte(const struct line_fmt *lf)
 	return lf->sep_len > 0 ? (uint8_t)lf->sep[0] : -1;
 }
 
-int64_t line_len(const struct line_fmt *lf, const struct rec *r)
+int64_t line_measure(const struct line_fmt *lf, const struct rec *r, bool *escaped)
 {
 	bool keyed = lf->sep_len > 0 && r->key_len >= 0;
 	int32_t vl = r->value_len > 0 ? r->value_len : 0;
 
-	if (!line_escaped(lf, r))
+	*escaped = line_escaped(lf, r);
+	if (!*escaped)
 		return vl + 1 + (keyed ? r->key_len + lf->sep_len : 0);
 	if (keyed)
 		return 1 + esc_len(r->key, r->key_len, sep_byte(lf)) + lf->sep_len +
@@ -165,9 +191,29 @@ int64_t line_len(const struct line_fmt *lf, const struct rec *r)
 	return 1 + esc_len(r->value, vl, sep_byte(lf)) + 1;
 }
 
+int64_t line_plain_len(const struct line_fmt *lf, const struct rec *r)
+{
+	bool keyed = lf->sep_len > 0 && r->key_len >= 0;
+	int32_t vl = r->value_len > 0 ? r->value_len : 0;
+
+	return vl + 1 + (keyed ? r->key_len + lf->sep_len : 0);
+}
+
+int64_t line_len(const struct line_fmt *lf, const struct rec *r)
+{
+	bool esc;
+
+	return line_measure(lf, r, &esc);
+}
+
 int64_t line_render(const struct line_fmt *lf, const struct rec *r, char *out)
 {
-	bool keyed = lf->sep_len > 0 && r->key_len >= 0, esc = line_escaped(lf, r);
+	return line_render_as(lf, r, line_escaped(lf, r), out);
+}
+
+int64_t line_render_as(const struct line_fmt *lf, const struct rec *r, bool esc, char *out)
+{
+	bool keyed = lf->sep_len > 0 && r->key_len >= 0;
 	int32_t vl = r->value_len > 0 ? r->value_len : 0;
 	char *o = out;
 

@@ -281,6 +281,13 @@ bool line_escaped(const struct line_fmt *lf, const struct rec *r);
 int64_t line_len(const struct line_fmt *lf, const struct rec *r);
 /* Writes the line (line_len bytes) at out; returns its length. */
 int64_t line_render(const struct line_fmt *lf, const struct rec *r, char *out);
+/* line_len and line_escaped in one pass over the record, and line_render
+ * with that answer: the read path's per-record pair. */
+int64_t line_measure(const struct line_fmt *lf, const struct rec *r, bool *escaped);
+/* The record's line as is (key<sep>value\n), not escaped: never longer
+ * than line_len. */
+int64_t line_plain_len(const struct line_fmt *lf, const struct rec *r);
+int64_t line_render_as(const struct line_fmt *lf, const struct rec *r, bool escaped, char *out);
 /* Reads one whole batch at position pos into *buf (grown as needed).
  * Returns its size, 0 at the end, -EBADMSG if it runs past limit. */
 int64_t seg_read_batch(struct seg *s, int64_t pos, int64_t limit, uint8_t **buf, size_t *cap);

@@ -400,6 +400,33 @@ static void test_escape_view(void **state)
 	assert_string_equal(text, want);
 }
 
+/* Whole batches decoded at once (the two-thread read path): a batch whose
+ * lines are all plain is copied as is; one holding an escaped line is
+ * decoded again with the escaping test, between plain ones. */
+static void test_escape_view_batches(void **state)
+{
+	struct logfx *f = *state;
+	const struct kv plain[] = { { NULL, "one", -1 }, { NULL, "two", -1 } };
+	const struct kv mixed[] = { { NULL, "three", -1 }, { NULL, "four\nx", -1 },
+				    { NULL, "\\five", -1 } };
+	const char *want = "one\ntwo\nthree\n\\four\\nx\n\\\\\\five\none\ntwo\n";
+	int saved = engine_batch_read_min;
+	uint8_t in[4096];
+	char text[512];
+	size_t n;
+
+	n = build(in, sizeof(in), BATCH_CODEC_NONE, plain, 2);
+	assert_int_equal(log_append_client(f->l, in, n, 0, -1, NULL, NULL), 0);
+	n = build(in, sizeof(in), BATCH_CODEC_LZ4, mixed, 3);
+	assert_int_equal(log_append_client(f->l, in, n, 0, -1, NULL, NULL), 0);
+	n = build(in, sizeof(in), BATCH_CODEC_NONE, plain, 2);
+	assert_int_equal(log_append_client(f->l, in, n, 0, -1, NULL, NULL), 0);
+	engine_batch_read_min = 64;
+	view(f->l, text, sizeof(text));
+	engine_batch_read_min = saved;
+	assert_string_equal(text, want);
+}
+
 /* The line view written back as lines gives the same records. */
 static void test_escape_round_trip(void **state)
 {
@@ -525,6 +552,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refusals, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_compressed, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_log_append_time, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_escape_view_batches, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_escape_view, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_escape_round_trip, setup_keyed, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_raw_format, setup_raw, logfx_teardown),
