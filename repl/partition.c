@@ -91,6 +91,11 @@ void partition_ref(struct partition *p)
 	__atomic_add_fetch(&p->refs, 1, __ATOMIC_ACQ_REL);
 }
 
+int partition_refs(struct partition *p)
+{
+	return __atomic_load_n(&p->refs, __ATOMIC_ACQUIRE);
+}
+
 void partition_unref(struct partition *p)
 {
 	if (!p || __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) > 0)

@@ -199,6 +199,9 @@ void partition_unref(struct partition *p);
  * goes (a partition made for one request, holding a log reference). Before
  * the partition is shared. */
 void partition_set_log_release(struct partition *p, void (*fn)(void *log));
+/* The references held now: the owner of a partition no one else can find
+ * any more closes its log when this reaches its own one. */
+int partition_refs(struct partition *p);
 void partition_set_isr_writer(struct partition *p, partition_isr_write_fn fn, void *arg);
 void partition_set_listener(struct partition *p, partition_change_fn fn, void *arg);
 
