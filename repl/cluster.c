@@ -16,9 +16,10 @@
  *      broker epoch is the registration znode's czxid, as in Kafka;
  *   6. read the brokers and the controller, watching both;
  *   7. start the cluster thread.
- * The controller (controller.c) will be started after step 6, by
- * cluster_start_controller(c): the session and the registration it needs
- * exist from there on.
+ *   8. start the controller (controller.c, through cluster_repl.c): the
+ *      session and the registration it needs exist from here on. The
+ *      replica manager and the Fetch and controller-request handlers
+ *      (cluster_repl.c) are made before the listener starts (step 4).
  *
  * The cluster thread ("mqfs-cluster") does every ZooKeeper call after the
  * start. zkc's callbacks run on its completion thread and must not call
@@ -59,6 +60,7 @@
 #include <unistd.h>
 
 #include "repl/cluster.h"
+#include "repl/cluster_repl.h"
 #include "repl/config.h"
 #include "repl/kafka_api.h"
 #include "repl/local_replicas.h"
@@ -94,6 +96,8 @@ struct cluster {
 	struct kafka_api ka;                /* the client APIs on srv */
 	struct local_replicas *lr;          /* a single node's Fetch and ListOffsets */
 	struct metadata_cache *mc;
+	struct cluster_repl *cr;            /* zookeeper mode: replication */
+	struct cluster_local local;
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;                  /* CLOCK_MONOTONIC */
@@ -141,6 +145,7 @@ static void on_session(void *arg, enum zkc_session ev)
 		post(c, EV_SESSION);
 		break;
 	}
+	cluster_repl_session_event(c->cr, ev);
 }
 
 static void on_brokers(void *arg, enum zkc_watch ev, const char *path)
@@ -420,6 +425,8 @@ static int register_broker(struct cluster *c)
 	if (rc < 0)
 		return rc;
 	atomic_store(&c->broker_epoch, st.czxid);
+	if (c->cr)
+		cluster_repl_set_broker_epoch(c->cr, st.czxid);
 	atomic_fetch_add(&c->registrations, 1);
 	mq_log(MQ_INFO, "broker %d registered at %s (broker epoch %" PRId64 ", session 0x%"
 	       PRIx64 ")", (int)id, path, st.czxid, (uint64_t)zkc_session_id(c->zk));
@@ -446,16 +453,21 @@ static int zk_connect(struct cluster *c)
 static unsigned cluster_work(struct cluster *c, unsigned ev)
 {
 	if (ev & EV_SESSION) {
+		struct zkc *old = c->zk;
+
 		atomic_fetch_add(&c->expirations, 1);
 		mq_log(MQ_WARN, "ZooKeeper session expired: its registration and watches are "
 		       "gone; opening a new session");
-		zkc_close(c->zk);
+		/* The old handle stays until the controller has moved to the
+		 * new one (controller_reconnect). */
 		c->zk = NULL;
 		if (zk_connect(c) < 0) {
 			zkc_close(c->zk);
-			c->zk = NULL;
+			c->zk = old;
 			return ev;
 		}
+		cluster_repl_set_zk(c->cr, c->zk);
+		zkc_close(old);
 		mq_log(MQ_INFO, "ZooKeeper: new session 0x%" PRIx64,
 		       (uint64_t)zkc_session_id(c->zk));
 		ev = (ev & ~EV_SESSION) | EV_REGISTER | EV_READS;
@@ -511,6 +523,8 @@ static int listener_start(struct cluster *c)
 	int rc;
 
 	rc = net_server_new(nc, cred_lookup, c, &c->srv);
+	if (rc == 0 && c->cr)
+		rc = cluster_repl_register(c->cr, c->srv);
 	if (rc == 0 && c->ka.b)
 		rc = kafka_api_register(&c->ka, c->srv);
 	if (rc == 0 && c->ka.b && !cluster_zk_mode(c))
@@ -548,6 +562,10 @@ static int zk_start(struct cluster *c)
 		return rc;
 	}
 	metadata_cache_set_cluster_id(c->mc, id);
+	rc = cluster_repl_new(c->cfg, &c->local, c->mc, &c->cr);
+	if (rc < 0)
+		return rc;
+	cluster_repl_set_zk(c->cr, c->zk);
 	rc = read_users(c);
 	if (rc == 0)
 		rc = listener_start(c);
@@ -557,9 +575,10 @@ static int zk_start(struct cluster *c)
 		rc = read_brokers(c);
 	if (rc == 0)
 		rc = read_controller(c);
+	if (rc == 0)
+		rc = cluster_repl_start_controller(c->cr);
 	if (rc < 0)
 		return rc;
-	/* Here, once controller.c lands: cluster_start_controller(c). */
 	mq_log(MQ_INFO, "broker %d joined cluster %s (ZooKeeper %s)", c->cfg->broker_id, id,
 	       cc->zk_connect);
 	return 0;
@@ -604,7 +623,8 @@ static int local_cluster_id(struct cluster *c)
 	return 0;
 }
 
-int cluster_open(const struct broker_config *cfg, struct broker *b, struct cluster **out)
+int cluster_open(const struct broker_config *cfg, struct broker *b,
+		 const struct cluster_local *local, struct cluster **out)
 {
 	pthread_condattr_t ca;
 	struct cluster *c;
@@ -615,6 +635,7 @@ int cluster_open(const struct broker_config *cfg, struct broker *b, struct clust
 	if (!c)
 		return -ENOMEM;
 	c->cfg = cfg;
+	c->local = *local;
 	c->ka.b = b;
 	c->ka.c = c;
 	pthread_mutex_init(&c->mu, NULL);
@@ -658,6 +679,9 @@ void cluster_stop(struct cluster *c)
 {
 	if (!c)
 		return;
+	/* The controller first: it may move this broker's leaderships away
+	 * (controlled shutdown) while the listener still serves. */
+	cluster_repl_stop(c->cr);
 	/* Parked fetches answered while their connections are still up. */
 	local_replicas_stop(c->lr);
 	if (c->srv)
@@ -670,6 +694,8 @@ void cluster_stop(struct cluster *c)
 		pthread_join(c->th, NULL);
 		c->th_running = false;
 	}
+	/* No log is held once the broker shuts the engine down. */
+	cluster_repl_close_logs(c->cr);
 }
 
 void cluster_close(struct cluster *c)
@@ -678,12 +704,15 @@ void cluster_close(struct cluster *c)
 		return;
 	cluster_stop(c);
 	net_server_free(c->srv);
+	if (c->cr)
+		cluster_repl_set_zk(c->cr, NULL);
 	local_replicas_free(c->lr);
 	if (c->zk) {
 		zkc_close(c->zk);
 		mq_log(MQ_INFO, "broker %d: ZooKeeper session closed, registration removed",
 		       c->cfg->broker_id);
 	}
+	cluster_repl_free(c->cr);
 	metadata_cache_free(c->mc);
 	free(c->creds);
 	pthread_cond_destroy(&c->cv);
@@ -713,6 +742,8 @@ void cluster_state_text(struct cluster *c, FILE *f)
 		atomic_load(&c->broker_epoch), c->cfg->cluster.zk_connect,
 		zk_state_name(atomic_load(&c->zk_state)));
 	metadata_cache_render(c->mc, f);
+	if (c->cr)
+		cluster_repl_state_text(c->cr, f);
 }
 
 static void metric(FILE *f, const char *name, const char *type, const char *help,
@@ -749,6 +780,7 @@ void cluster_metrics_text(struct cluster *c, FILE *f)
 	       "again).", atomic_load(&c->expirations));
 	metric(f, "mqfs_broker_registrations_total", "counter",
 	       "Registrations of this broker in /brokers/ids.", atomic_load(&c->registrations));
+	cluster_repl_metrics_text(c->cr, f);
 }
 
 void cluster_id(struct cluster *c, char *buf, size_t cap)

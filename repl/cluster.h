@@ -23,8 +23,11 @@ struct cluster;
  * own, from its JAAS setting). Errors, each logged: -EEXIST broker.id
  * taken by a live broker, -ETIMEDOUT ZooKeeper did not answer within
  * zookeeper.connection.timeout.ms, the listener's -EADDRINUSE, ... */
-int cluster_open(const struct broker_config *cfg, struct broker *b, struct cluster **out);
-/* Stops the listener and the thread. Idempotent; NULL is fine. */
+struct cluster_local;
+int cluster_open(const struct broker_config *cfg, struct broker *b,
+		 const struct cluster_local *local, struct cluster **out);
+/* Stops the controller, the listener and the thread, and releases every
+ * log the replicas held. Idempotent; NULL is fine. */
 void cluster_stop(struct cluster *c);
 /* Stops, closes the ZooKeeper session (its registration goes at once),
  * frees. NULL is fine. */
