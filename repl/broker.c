@@ -228,6 +228,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	if (cluster_config_zk(&b->cfg.cluster) || b->cfg.cluster.listeners_set) {
 		struct cluster_local local = {
 			.m = b->m, .unclean = !b->fresh && !logmgr_was_clean(b->m),
+			.topics = { topics_cluster_appeared, topics_cluster_retain, b },
 		};
 
 		rc = cluster_open(&b->cfg, b, &local, &b->cluster);

@@ -78,7 +78,8 @@ enum {
 	EV_BROKERS    = 1 << 2,
 	EV_CONTROLLER = 1 << 3,
 	EV_USERS      = 1 << 4,
-	EV_READS      = EV_BROKERS | EV_CONTROLLER | EV_USERS,
+	EV_TOPICS     = 1 << 5,
+	EV_READS      = EV_BROKERS | EV_CONTROLLER | EV_USERS | EV_TOPICS,
 };
 
 /* ZooKeeper session state, for .state and .metrics. */
@@ -167,6 +168,13 @@ static void on_users(void *arg, enum zkc_watch ev, const char *path)
 	(void)ev;
 	(void)path;
 	post(arg, EV_USERS);
+}
+
+static void on_topics(void *arg, enum zkc_watch ev, const char *path)
+{
+	(void)ev;
+	(void)path;
+	post(arg, EV_TOPICS);
 }
 
 /* ---- credentials (the listener's lookup: a loop thread, no blocking) ---- */
@@ -361,6 +369,129 @@ static int read_controller(struct cluster *c)
 	return 0;
 }
 
+/* ---- topics ---- */
+
+bool cluster_replicated(const struct cluster *c, const char *topic)
+{
+	return cluster_zk_mode(c) && strncmp(topic, "__", 2) != 0;
+}
+
+/* Owner and mode of a topic from its config znode; the defaults of a
+ * topic made by Kafka's tools (root, 0755) when absent. */
+static void topic_owner_read(struct cluster *c, const char *topic, uid_t *uid, gid_t *gid,
+			     mode_t *mode)
+{
+	char path[ZK_PATH_MAX], why[ZK_WHY_LEN], *data = NULL;
+	struct zk_config zc;
+	size_t len;
+	const char *v;
+
+	*uid = 0;
+	*gid = 0;
+	*mode = 0755;
+	if (snprintf(path, sizeof(path), "%s/%s", ZK_CONFIG_TOPICS_PATH, topic) >=
+	    (int)sizeof(path) || zkc_get(c->zk, path, &data, &len, NULL, NULL, NULL) < 0)
+		return;
+	if (zk_config_decode(data, len, &zc, why) == 0) {
+		if ((v = zk_config_get(&zc, "mqfs.owner.uid")))
+			*uid = (uid_t)strtoul(v, NULL, 10);
+		if ((v = zk_config_get(&zc, "mqfs.owner.gid")))
+			*gid = (gid_t)strtoul(v, NULL, 10);
+		if ((v = zk_config_get(&zc, "mqfs.mode")))
+			*mode = (mode_t)(strtoul(v, NULL, 8) & 07777);
+		zk_config_clear(&zc);
+	}
+	free(data);
+}
+
+/* Every topic in /brokers/topics becomes (or stays) a local topic; local
+ * replicated topics no longer there go (the controller deleted them). */
+static int read_topics(struct cluster *c)
+{
+	const struct cluster_topic_hooks *h = &c->local.topics;
+	char **names = NULL;
+	int n, rc = 0;
+
+	n = zkc_children(c->zk, ZK_BROKER_TOPICS_PATH, &names, on_topics, c);
+	if (n < 0)
+		return n;
+	for (int i = 0; h->appeared && i < n; i++) {
+		char why[ZK_WHY_LEN] = "";
+		struct zkmeta_topic t;
+		uid_t uid;
+		gid_t gid;
+		mode_t mode;
+		int r;
+
+		if (!cluster_replicated(c, names[i]))
+			continue;
+		r = zkmeta_read_topic(c->zk, names[i], &t, why);
+		if (r == -ENOENT)
+			continue;       /* deleted meanwhile */
+		if (r < 0) {
+			rc = r;
+			break;
+		}
+		topic_owner_read(c, names[i], &uid, &gid, &mode);
+		r = h->appeared(h->arg, names[i], t.assignment.n_partitions, uid, gid, mode);
+		if (r < 0 && r != -EEXIST)
+			mq_log(MQ_ERR, "topic %s of the cluster: cannot make it here: %s", names[i],
+			       strerror(-r));
+		zkmeta_topic_clear(&t);
+	}
+	if (rc == 0 && h->retain)
+		h->retain(h->arg, names, n);
+	zkc_names_free(names, n);
+	return rc;
+}
+
+int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions, uid_t uid,
+			 gid_t gid, mode_t mode)
+{
+	char vu[24], vg[24], vm[24];
+	char *keys[3] = { "mqfs.owner.uid", "mqfs.owner.gid", "mqfs.mode" };
+	char *values[3] = { vu, vg, vm };
+	struct zk_config zc = { keys, values, 3 };
+	int64_t timeout = c->cfg->request_timeout_ms;
+	int rc;
+
+	snprintf(vu, sizeof(vu), "%u", (unsigned)uid);
+	snprintf(vg, sizeof(vg), "%u", (unsigned)gid);
+	snprintf(vm, sizeof(vm), "%04o", (unsigned)(mode & 07777));
+	rc = cluster_repl_create_topic(c->cr, topic, n_partitions, -1, &zc,
+				       timeout > 0 ? timeout : 30000);
+	if (rc < 0 && rc != -EEXIST)
+		mq_log(MQ_ERR, "topic %s: cluster creation failed: %s", topic, strerror(-rc));
+	return rc;
+}
+
+int cluster_topic_delete(struct cluster *c, const char *topic)
+{
+	return cluster_repl_delete_topic(c->cr, topic);
+}
+
+int cluster_append_check(struct cluster *c, const char *topic, int partition, int acks,
+			 int32_t *epoch)
+{
+	return cluster_repl_append_check(c->cr, topic, partition, acks, epoch);
+}
+
+void cluster_appended(struct cluster *c, const char *topic, int partition)
+{
+	cluster_repl_appended(c->cr, topic, partition);
+}
+
+int cluster_partition_cells(struct cluster *c, const char *topic, int partition,
+			    char leader[24], char epoch[24], char replicas[24], char isr[24])
+{
+	return cluster_repl_partition_cells(c->cr, topic, partition, leader, epoch, replicas, isr);
+}
+
+void cluster_partition_followers(struct cluster *c, const char *topic, int partition, FILE *f)
+{
+	cluster_repl_partition_followers(c->cr, topic, partition, f);
+}
+
 /* ---- registration ---- */
 
 /* The endpoints to advertise: advertised.listeners, else listeners; a
@@ -480,6 +611,8 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 		ev &= ~EV_CONTROLLER;
 	if ((ev & EV_USERS) && read_users(c) == 0)
 		ev &= ~EV_USERS;
+	if ((ev & EV_TOPICS) && read_topics(c) == 0)
+		ev &= ~EV_TOPICS;
 	return ev;
 }
 
@@ -579,6 +712,9 @@ static int zk_start(struct cluster *c)
 		rc = cluster_repl_start_controller(c->cr);
 	if (rc < 0)
 		return rc;
+	/* The topics on the cluster thread: the broker's hooks take its
+	 * locks, and the broker is not shared yet. */
+	post(c, EV_TOPICS);
 	mq_log(MQ_INFO, "broker %d joined cluster %s (ZooKeeper %s)", c->cfg->broker_id, id,
 	       cc->zk_connect);
 	return 0;

@@ -60,6 +60,7 @@
 
 struct conn {
 	int32_t id;
+	int64_t epoch;          /* the broker's registration it reaches */
 	struct net_client *c;
 };
 
@@ -118,6 +119,9 @@ static int logs_open(void *arg, const char *topic, int32_t partition,
 		free(s);
 		return rc;
 	}
+	/* Our reference: the broker's rmdir may drop the log while a fetch
+	 * or the fetcher still uses it. */
+	log_ref(s->l);
 	s->changed = changed;
 	s->arg = changed_arg;
 	rc = log_add_hw_listener(s->l, on_log, s);
@@ -127,6 +131,7 @@ static int logs_open(void *arg, const char *topic, int32_t partition,
 			log_remove_hw_listener(s->l, on_log, s);
 	}
 	if (rc < 0) {
+		log_unref(s->l);
 		free(s);
 		return rc;
 	}
@@ -156,8 +161,12 @@ static int logs_close(void *arg, const char *topic, int32_t partition, void *log
 		return -ENOENT;
 	log_remove_leo_listener(s->l, on_log, s);
 	log_remove_hw_listener(s->l, on_log, s);
-	if (del)
+	if (del) {
 		rc = logmgr_drop_log(cr->local.m, topic, partition);
+		if (rc == -ENOENT)
+			rc = 0;         /* the broker's rmdir dropped it first */
+	}
+	log_unref(s->l);
 	free(s);
 	return rc;
 }
@@ -231,6 +240,39 @@ static int isr_read(void *arg, const char *topic, int32_t partition, struct part
 
 /* ---- where brokers listen ---- */
 
+/* From the registration itself, when the cache has not seen it yet (the
+ * controller hears of a broker that came back before our cluster thread
+ * re-reads /brokers/ids). */
+static int endpoint_zk(struct cluster_repl *cr, int32_t id, char host[NET_MAX_HOST + 1],
+		       int *port)
+{
+	char path[ZK_PATH_MAX], why[ZK_WHY_LEN], *data = NULL;
+	struct zk_broker zb;
+	size_t len;
+	int rc;
+
+	zk_path_broker(path, sizeof(path), id);
+	pthread_mutex_lock(&cr->zk_mu);
+	rc = cr->zk ? zkc_get(cr->zk, path, &data, &len, NULL, NULL, NULL) : -ENOTCONN;
+	pthread_mutex_unlock(&cr->zk_mu);
+	if (rc < 0)
+		return rc;
+	rc = zk_broker_decode(data, len, &zb, why);
+	free(data);
+	if (rc < 0)
+		return rc;
+	rc = -ENOENT;
+	for (int i = 0; i < zb.n_endpoints; i++)
+		if (!strcmp(zb.endpoints[i].listener, cr->listener_name)) {
+			snprintf(host, NET_MAX_HOST + 1, "%s", zb.endpoints[i].host);
+			*port = zb.endpoints[i].port;
+			rc = 0;
+			break;
+		}
+	zk_broker_clear(&zb);
+	return rc;
+}
+
 static int endpoint(void *arg, int32_t id, char host[NET_MAX_HOST + 1], int *port)
 {
 	struct cluster_repl *cr = arg;
@@ -254,7 +296,9 @@ static int endpoint(void *arg, int32_t id, char host[NET_MAX_HOST + 1], int *por
 			}
 	}
 	free(bs);
-	return n < 0 ? n : rc;
+	if (rc == -ENOENT || n < 0)
+		rc = endpoint_zk(cr, id, host, port);
+	return rc;
 }
 
 /* ---- the controller's channel (its event thread) ---- */
@@ -269,7 +313,9 @@ static void conn_drop(struct cluster_repl *cr, int32_t id)
 		}
 }
 
-static struct net_client *conn_get(struct cluster_repl *cr, int32_t id)
+/* A connection to broker id in its registration epoch (a broker that came
+ * back is a new process: the old connection is dead). */
+static struct net_client *conn_get(struct cluster_repl *cr, int32_t id, int64_t epoch)
 {
 	char host[NET_MAX_HOST + 1];
 	struct net_client *c;
@@ -277,8 +323,12 @@ static struct net_client *conn_get(struct cluster_repl *cr, int32_t id)
 	int port, rc;
 
 	for (int i = 0; i < cr->n_conns; i++)
-		if (cr->conns[i].id == id)
-			return cr->conns[i].c;
+		if (cr->conns[i].id == id) {
+			if (cr->conns[i].epoch == epoch)
+				return cr->conns[i].c;
+			conn_drop(cr, id);
+			break;
+		}
 	rc = endpoint(cr, id, host, &port);
 	if (rc == 0)
 		rc = net_client_connect(host, port, CHANNEL_CONNECT_MS, &c);
@@ -297,7 +347,7 @@ static struct net_client *conn_get(struct cluster_repl *cr, int32_t id)
 		return NULL;
 	}
 	cr->conns = nc;
-	nc[cr->n_conns++] = (struct conn){ id, c };
+	nc[cr->n_conns++] = (struct conn){ id, epoch, c };
 	return c;
 }
 
@@ -306,13 +356,13 @@ typedef int (*check_fn)(struct net_resp *resp, int16_t version);
 
 /* Sends one request to broker id, on a new connection once more if the
  * first fails. */
-static int channel_send(struct cluster_repl *cr, int32_t id, int16_t api, encode_fn enc,
-			const void *req, check_fn check)
+static int channel_send(struct cluster_repl *cr, int32_t id, int64_t epoch, int16_t api,
+			encode_fn enc, const void *req, check_fn check)
 {
 	int rc = -ENOTCONN;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
-		struct net_client *c = conn_get(cr, id);
+		struct net_client *c = conn_get(cr, id, epoch);
 		struct net_resp resp = { 0 };
 		struct kbuf_w w;
 		int v;
@@ -413,7 +463,7 @@ static int ch_lisr(void *arg, int32_t id, int64_t broker_epoch, int32_t controll
 	if (rc < 0)
 		return rc;
 	req.n_topics = rc;
-	rc = channel_send(cr, id, PROTO_API_LEADER_AND_ISR, enc_lisr, &req, check_lisr);
+	rc = channel_send(cr, id, broker_epoch, PROTO_API_LEADER_AND_ISR, enc_lisr, &req, check_lisr);
 	free(req.topic_states);
 	free(parts);
 	return rc;
@@ -453,7 +503,7 @@ static int ch_um(void *arg, int32_t id, int64_t broker_epoch, int32_t controller
 	rc = topic_states(states, n, &req.topic_states, &parts);
 	if (rc >= 0) {
 		req.n_topics = rc;
-		rc = channel_send(cr, id, PROTO_API_UPDATE_METADATA, enc_um, &req, check_um);
+		rc = channel_send(cr, id, broker_epoch, PROTO_API_UPDATE_METADATA, enc_um, &req, check_um);
 	}
 	free(req.live_brokers);
 	free(req.topic_states);
@@ -510,7 +560,7 @@ static int ch_stop(void *arg, int32_t id, int64_t broker_epoch, int32_t controll
 	}
 	req.n_topics = nt;
 	req.topics = t;
-	rc = channel_send(cr, id, PROTO_API_STOP_REPLICA, enc_stop, &req, check_stop);
+	rc = channel_send(cr, id, broker_epoch, PROTO_API_STOP_REPLICA, enc_stop, &req, check_stop);
 	free(t);
 	free(p);
 	return rc;
@@ -933,6 +983,16 @@ int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_
 	return 0;
 }
 
+int cluster_repl_delete_topic(struct cluster_repl *cr, const char *topic)
+{
+	int rc;
+
+	pthread_mutex_lock(&cr->zk_mu);
+	rc = cr->zk ? zkmeta_request_delete_topic(cr->zk, topic) : -ENOTCONN;
+	pthread_mutex_unlock(&cr->zk_mu);
+	return rc == -EEXIST ? 0 : rc;
+}
+
 /* ---- views ---- */
 
 void cluster_repl_state_text(struct cluster_repl *cr, FILE *f)
@@ -967,4 +1027,102 @@ void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 		"mqfs_controller_request_errors_total %" PRId64 "\n",
 		st.leaders, st.followers, st.isr_writes, atomic_load(&cr->sent),
 		atomic_load(&cr->send_errors));
+}
+
+/* ---- the produce path and the views ---- */
+
+int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int partition,
+			      int acks, int32_t *epoch)
+{
+	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
+	int rc;
+
+	if (!p)
+		return -EREMOTE;        /* no replica here: not the leader either */
+	rc = partition_check_append(p, acks);
+	if (rc == 0)
+		rc = partition_leader_epoch(p, epoch);
+	partition_unref(p);
+	return rc;
+}
+
+void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int partition)
+{
+	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
+
+	if (p)
+		partition_maybe_increment_leader_hw(p, now_mono_ms());
+	partition_unref(p);
+}
+
+static void ids_text(char *buf, size_t size, const int32_t *ids, int n)
+{
+	size_t at = 0;
+
+	at += (size_t)snprintf(buf, size, "[");
+	for (int i = 0; i < n && at < size; i++)
+		at += (size_t)snprintf(buf + at, size - at, "%s%d", i ? "," : "", (int)ids[i]);
+	if (at < size)
+		snprintf(buf + at, size - at, "]");
+}
+
+int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int partition,
+				 char leader[24], char epoch[24], char replicas[24],
+				 char isr[24])
+{
+	struct partition_state st;
+	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
+	int rc = 0;
+
+	if (p) {
+		struct partition_info info;
+
+		/* Our own replica knows the newest state it was given. */
+		partition_get_info(p, &info);
+		partition_unref(p);
+		st.leader = info.leader;
+		st.leader_epoch = info.leader_epoch;
+		st.n_replicas = info.n_replicas;
+		memcpy(st.replicas, info.replicas, sizeof(st.replicas));
+		st.n_isr = info.n_isr;
+		memcpy(st.isr, info.isr, sizeof(st.isr));
+	} else {
+		rc = replica_mgr_partition_meta(cr->rm, topic, partition, &st);
+	}
+	if (rc < 0) {
+		snprintf(leader, 24, "-");
+		snprintf(epoch, 24, "-");
+		snprintf(replicas, 24, "[]");
+		snprintf(isr, 24, "[]");
+		return rc;
+	}
+	snprintf(leader, 24, "%d", (int)st.leader);
+	snprintf(epoch, 24, "%d", (int)st.leader_epoch);
+	ids_text(replicas, 24, st.replicas, st.n_replicas);
+	ids_text(isr, 24, st.isr, st.n_isr);
+	return 0;
+}
+
+void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic, int partition,
+				      FILE *f)
+{
+	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
+	struct partition_info info;
+	int64_t now = now_mono_ms();
+
+	if (!p)
+		return;
+	partition_get_info(p, &info);
+	partition_unref(p);
+	if (info.role != PARTITION_LEADER)
+		return;
+	for (int i = 0; i < info.n_followers; i++) {
+		const struct partition_replica *r = &info.followers[i];
+		int64_t lag = r->log_end_offset < 0 ? info.offsets.log_end_offset :
+			      info.offsets.log_end_offset - r->log_end_offset;
+
+		fprintf(f, "replica %d %d: leo %" PRId64 " lag %" PRId64 " last_caught_up_ms_ago %"
+			PRId64 "\n", partition, (int)r->broker_id, r->log_end_offset, lag,
+			r->last_caught_up_ms > 0 ? now - r->last_caught_up_ms : -1);
+	}
 }

@@ -22,6 +22,7 @@
 #include <stdio.h>
 
 #include "engine/engine.h"
+#include "repl/cluster.h"
 #include "repl/net.h"
 #include "repl/zkc.h"
 #include "repl/zkdata.h"
@@ -34,6 +35,7 @@ struct cluster_repl;
 struct cluster_local {
 	struct logmgr *m;               /* the broker's: outlives the cluster */
 	bool unclean;                   /* opened without the clean-shutdown marker */
+	struct cluster_topic_hooks topics;
 };
 
 int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local *local,
@@ -62,11 +64,32 @@ int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_
 			      int replication_factor, const struct zk_config *config,
 			      int64_t timeout_ms);
 
+/* Asks the controller to delete the topic (asked twice: 0). -ENOENT. */
+int cluster_repl_delete_topic(struct cluster_repl *cr, const char *topic);
+
 /* MNT/.state and MNT/.metrics lines of replication. */
 void cluster_repl_state_text(struct cluster_repl *cr, FILE *f);
 void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f);
 
-/* The replica manager (replica_mgr.h), for the produce and read paths. */
+/* The replica manager (replica_mgr.h). */
 struct replica_mgr *cluster_repl_replicas(struct cluster_repl *cr);
+
+/* Before an append to topic-partition: 0 and the leader epoch to stamp;
+ * -EREMOTE this broker does not lead it; -EAGAIN (acks -1) fewer in-sync
+ * replicas than min.insync.replicas. Nothing is appended on an error. */
+int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int partition,
+			      int acks, int32_t *epoch);
+/* After an append: the leader's hw may move (a partition whose ISR is
+ * this broker alone commits at once). */
+void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int partition);
+/* The .state cells of a partition: leader, leader epoch, replicas, ISR
+ * ("-" and "[]" when unknown, -ENOENT). */
+int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int partition,
+				 char leader[24], char epoch[24], char replicas[24],
+				 char isr[24]);
+/* On the leader, one line per follower of the partition:
+ *   replica <p> <id>: leo <n> lag <n> last_caught_up_ms_ago <ms> */
+void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic, int partition,
+				      FILE *f);
 
 #endif
