@@ -16,6 +16,11 @@
  *             our first listener of security.inter.broker.protocol, from
  *             the metadata cache (/brokers/ids).
  *
+ * A broker that stops asks the controller first (Kafka's ControlledShutdown
+ * request, up to CS_ATTEMPTS times) to move its leaderships to other
+ * in-sync replicas, so writes move on at once instead of after the
+ * session timeout.
+ *
  * The controller's channel (controller.h) sends, on the controller's
  * event thread, one request at a time: LeaderAndIsr, UpdateMetadata,
  * StopReplica over a connection kept per broker (SASL with the broker's
@@ -57,6 +62,8 @@
 #define CHANNEL_CONNECT_MS 3000
 #define CHANNEL_REQUEST_MS 10000
 #define CREATE_POLL_MS 20
+#define CS_ATTEMPTS 3           /* controlled.shutdown.max.retries */
+#define CS_BACKOFF_MS 1000
 
 struct conn {
 	int32_t id;
@@ -89,8 +96,11 @@ struct cluster_repl {
 	pthread_mutex_t slots_mu;           /* a leaf */
 	struct log_slot *slots;             /* listeners of each open log */
 
-	struct conn *conns;                 /* the controller thread's */
+	struct conn *conns;                 /* the controller thread's, then
+					     * the stopping thread's */
 	int n_conns;
+	_Atomic int64_t broker_epoch;
+	bool stopped;
 	_Atomic int64_t sent, send_errors;
 };
 
@@ -352,10 +362,33 @@ static struct net_client *conn_get(struct cluster_repl *cr, int32_t id, int64_t 
 }
 
 typedef int (*encode_fn)(struct kbuf_w *w, int16_t version, const void *req);
-typedef int (*check_fn)(struct net_resp *resp, int16_t version);
+/* Decodes the response; out (may be NULL) gets what the caller wants. */
+typedef int (*check_fn)(struct net_resp *resp, int16_t version, void *out);
+
+/* One request on connection c at the highest version both sides know. */
+static int call_once(struct net_client *c, int16_t api, encode_fn enc, const void *req,
+		     check_fn check, void *out)
+{
+	struct net_resp resp = { 0 };
+	struct kbuf_w w;
+	int v = net_client_version(c, api), rc;
+
+	if (v < 0)
+		return v;
+	kbuf_w_init(&w, 64u << 20);
+	rc = enc(&w, (int16_t)v, req);
+	if (rc == 0)
+		rc = net_client_call(c, api, (int16_t)v, w.buf, w.len, 0, CHANNEL_REQUEST_MS,
+				     &resp);
+	kbuf_w_free(&w);
+	if (rc == 0)
+		rc = check(&resp, (int16_t)v, out);
+	net_resp_free(&resp);
+	return rc;
+}
 
 /* Sends one request to broker id, on a new connection once more if the
- * first fails. */
+ * first fails. The controller's thread only (its connections). */
 static int channel_send(struct cluster_repl *cr, int32_t id, int64_t epoch, int16_t api,
 			encode_fn enc, const void *req, check_fn check)
 {
@@ -363,26 +396,10 @@ static int channel_send(struct cluster_repl *cr, int32_t id, int64_t epoch, int1
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct net_client *c = conn_get(cr, id, epoch);
-		struct net_resp resp = { 0 };
-		struct kbuf_w w;
-		int v;
 
 		if (!c)
 			break;
-		v = net_client_version(c, api);
-		if (v < 0) {
-			rc = v;
-			break;
-		}
-		kbuf_w_init(&w, 64u << 20);
-		rc = enc(&w, (int16_t)v, req);
-		if (rc == 0)
-			rc = net_client_call(c, api, (int16_t)v, w.buf, w.len, 0, CHANNEL_REQUEST_MS,
-					     &resp);
-		kbuf_w_free(&w);
-		if (rc == 0)
-			rc = check(&resp, (int16_t)v);
-		net_resp_free(&resp);
+		rc = call_once(c, api, enc, req, check, NULL);
 		if (rc == 0 || rc == -EPROTO)
 			break;
 		conn_drop(cr, id);
@@ -391,8 +408,8 @@ static int channel_send(struct cluster_repl *cr, int32_t id, int64_t epoch, int1
 		atomic_fetch_add(&cr->sent, 1);
 	} else {
 		atomic_fetch_add(&cr->send_errors, 1);
-		mq_log_limited(MQ_WARN, "controller: %s to broker %d failed: %s", proto_api_find(api)->name,
-			       (int)id, strerror(-rc));
+		mq_log_limited(MQ_WARN, "controller: %s to broker %d failed: %s",
+			       proto_api_find(api)->name, (int)id, strerror(-rc));
 	}
 	return rc;
 }
@@ -437,11 +454,12 @@ static int enc_lisr(struct kbuf_w *w, int16_t v, const void *req)
 	return proto_lisr_req_encode(w, v, req);
 }
 
-static int check_lisr(struct net_resp *resp, int16_t v)
+static int check_lisr(struct net_resp *resp, int16_t v, void *out)
 {
 	struct proto_lisr_resp r = { 0 };
 	int rc = proto_lisr_resp_decode(&resp->body, v, &r);
 
+	(void)out;
 	if (rc == 0 && r.error_code)
 		rc = -EPROTO;
 	proto_lisr_resp_free(&r);
@@ -474,11 +492,12 @@ static int enc_um(struct kbuf_w *w, int16_t v, const void *req)
 	return proto_um_req_encode(w, v, req);
 }
 
-static int check_um(struct net_resp *resp, int16_t v)
+static int check_um(struct net_resp *resp, int16_t v, void *out)
 {
 	struct proto_um_resp r = { 0 };
 	int rc = proto_um_resp_decode(&resp->body, v, &r);
 
+	(void)out;
 	return rc == 0 && r.error_code ? -EPROTO : rc;
 }
 
@@ -516,11 +535,12 @@ static int enc_stop(struct kbuf_w *w, int16_t v, const void *req)
 	return proto_stop_req_encode(w, v, req);
 }
 
-static int check_stop(struct net_resp *resp, int16_t v)
+static int check_stop(struct net_resp *resp, int16_t v, void *out)
 {
 	struct proto_stop_resp r = { 0 };
 	int rc = proto_stop_resp_decode(&resp->body, v, &r);
 
+	(void)out;
 	if (rc == 0 && r.error_code)
 		rc = -EPROTO;
 	proto_stop_resp_free(&r);
@@ -794,6 +814,124 @@ out:
 	return rc;
 }
 
+/* ---- controlled shutdown ---- */
+
+/* ControlledShutdown on the controller's listener: the controller moves
+ * the broker's leaderships away and answers those it still leads. */
+static int cs_handler(void *arg, struct net_req *req)
+{
+	struct cluster_repl *cr = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	struct proto_cs_resp resp = { 0 };
+	struct controller_tp *left = NULL;
+	int rc, n = 0;
+	size_t pos;
+
+	rc = controller_allowed(cr, req);
+	if (rc == 0)
+		rc = cr->ctl ? controller_controlled_shutdown(cr->ctl, pr->u.cs.broker_id, &left) :
+		     -EAGAIN;
+	if (rc >= 0) {
+		n = rc;
+		resp.remaining_partitions = calloc((size_t)n + 1,
+						   sizeof(*resp.remaining_partitions));
+		if (!resp.remaining_partitions) {
+			free(left);
+			return -ENOMEM;
+		}
+		for (int i = 0; i < n; i++)
+			resp.remaining_partitions[i] = (struct proto_topic_part_error){
+				.topic_name = kstr_of(left[i].topic),
+				.partition_index = left[i].partition };
+		resp.n_remaining = n;
+	} else {
+		resp.error_code = rc == -EAGAIN ? PROTO_ERR_NOT_CONTROLLER :
+				  rc == -EPERM ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED :
+				  rc == -ENOENT ? PROTO_ERR_BROKER_NOT_AVAILABLE :
+				  proto_err_from_errno(rc);
+	}
+	pos = net_req_begin(req);
+	rc = proto_cs_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
+	if (!rc)
+		rc = net_req_end(req, pos);
+	free(resp.remaining_partitions);
+	free(left);
+	return rc;
+}
+
+static int enc_cs(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_cs_req_encode(w, v, req);
+}
+
+static int check_cs(struct net_resp *resp, int16_t v, void *out)
+{
+	struct proto_cs_resp r = { 0 };
+	int rc = proto_cs_resp_decode(&resp->body, v, &r);
+
+	if (rc == 0)
+		rc = r.error_code ? -EPROTO : 0;
+	*(int *)out = r.n_remaining;
+	proto_cs_resp_free(&r);
+	return rc;
+}
+
+/* One ControlledShutdown to the controller id on a connection of its own
+ * (the controller thread's may be in use); *left: partitions still led. */
+static int cs_send(struct cluster_repl *cr, int32_t id, const struct proto_cs_req *req, int *left)
+{
+	char host[NET_MAX_HOST + 1];
+	struct net_client *c;
+	int port, rc;
+
+	rc = endpoint(cr, id, host, &port);
+	if (rc == 0)
+		rc = net_client_connect(host, port, CHANNEL_CONNECT_MS, &c);
+	if (rc < 0)
+		return rc;
+	if (cr->user)
+		rc = net_client_sasl(c, cr->user, cr->password, CHANNEL_CONNECT_MS);
+	if (rc == 0)
+		rc = call_once(c, PROTO_API_CONTROLLED_SHUTDOWN, enc_cs, req, check_cs, left);
+	net_client_close(c);
+	return rc;
+}
+
+/* Kafka's controlled shutdown from a broker that is not the controller:
+ * asks the controller to move its leaderships away, a few times while
+ * it still leads some, then goes anyway. The controller's own broker is
+ * handled by controller_stop. */
+static void controlled_shutdown(struct cluster_repl *cr)
+{
+	struct proto_cs_req req = { .broker_id = cr->cfg->broker_id,
+				    .broker_epoch = atomic_load(&cr->broker_epoch) };
+	struct controller_info ci = { 0 };
+
+	if (!cr->cc->controlled_shutdown || !cr->ctl)
+		return;
+	controller_get_info(cr->ctl, &ci);
+	if (ci.active)
+		return;
+	for (int attempt = 0; attempt < CS_ATTEMPTS; attempt++) {
+		int32_t id = metadata_cache_controller(cr->mc);
+		int rc, left = -1;
+
+		if (id < 0 || id == cr->cfg->broker_id)
+			break;
+		rc = cs_send(cr, id, &req, &left);
+		if (rc == 0 && left == 0) {
+			mq_log(MQ_INFO, "controlled shutdown: controller %d moved our leaderships",
+			       (int)id);
+			return;
+		}
+		mq_log(MQ_WARN, "controlled shutdown: %s%s", rc < 0 ? strerror(-rc) : "",
+		       rc == 0 ? "partitions still led here; asking again" : "");
+		usleep(CS_BACKOFF_MS * 1000);
+	}
+	mq_log(MQ_WARN, "controlled shutdown: going without it; the session timeout moves "
+	       "what is still led here");
+}
+
 /* ---- lifecycle ---- */
 
 int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local *local,
@@ -871,6 +1009,8 @@ int cluster_repl_register(struct cluster_repl *cr, struct net_server *srv)
 		rc = net_server_handle(srv, PROTO_API_UPDATE_METADATA, um_handler, cr);
 	if (rc == 0)
 		rc = net_server_handle(srv, PROTO_API_STOP_REPLICA, stop_handler, cr);
+	if (rc == 0)
+		rc = net_server_handle(srv, PROTO_API_CONTROLLED_SHUTDOWN, cs_handler, cr);
 	return rc;
 }
 
@@ -891,6 +1031,7 @@ void cluster_repl_session_event(struct cluster_repl *cr, enum zkc_session ev)
 
 void cluster_repl_set_broker_epoch(struct cluster_repl *cr, int64_t epoch)
 {
+	atomic_store(&cr->broker_epoch, epoch);
 	replica_mgr_set_broker_epoch(cr->rm, epoch);
 }
 
@@ -909,8 +1050,10 @@ int cluster_repl_start_controller(struct cluster_repl *cr)
 
 void cluster_repl_stop(struct cluster_repl *cr)
 {
-	if (!cr)
+	if (!cr || cr->stopped)
 		return;
+	cr->stopped = true;
+	controlled_shutdown(cr);
 	if (cr->ctl)
 		controller_stop(cr->ctl);
 	fetch_serve_stop(cr->fs);

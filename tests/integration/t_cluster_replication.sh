@@ -120,17 +120,21 @@ same_files() {
 }
 check "the three replicas' segment files are byte-identical (.lines: one a prefix while running)" poll 10 same_files running
 
-# A broker that does not lead refuses the write (no forwarding yet).
-python3 - "$MQ_TMP/mnt$F/orders/0" >"$MQ_TMP/err" 2>&1 <<'EOF'
+# write_errno MNT/FILE LINE: the errno name of one write(2), or "written".
+write_errno() {
+	python3 - "$1" "$2" <<'EOF'
 import errno, os, sys
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
 try:
-    os.write(fd, b"elsewhere\n")
+    os.write(fd, (sys.argv[2] + "\n").encode())
     print("written")
 except OSError as e:
     print(errno.errorcode.get(e.errno, e.errno))
 EOF
-expect_eq "a write on a follower's mount: EREMOTE" "EREMOTE" "$(cat "$MQ_TMP/err")"
+}
+# A broker that does not lead refuses the write (no forwarding yet).
+expect_eq "a write on a follower's mount: EREMOTE" "EREMOTE" \
+	"$(write_errno "$MQ_TMP/mnt$F/orders/0" elsewhere)"
 check "nothing appended there" poll 5 has5 "$MQ_TMP/mnt$F"
 
 # ---- kill -9 of the leader ------------------------------------------------
@@ -151,6 +155,19 @@ check "ISR of the survivors" poll 20 isr_is "$MQ_TMP/mnt$N" "$(echo "$F $G" | tr
 printf 'rec-6\n' >>"$MQ_TMP/mnt$N/orders/0"
 expect_eq "a write on the new leader (min.insync.replicas=2, two in sync)" "0" "$?"
 
+# ---- a follower stops fetching: out of the ISR, min.insync.replicas -------
+O=$F
+[ "$O" = "$N" ] && O=$G
+eval "OPID=\$PID$O"
+kill -STOP "$OPID"
+check "a stopped follower leaves the ISR after replica.lag.time.max.ms" \
+	poll 30 isr_is "$MQ_TMP/mnt$N" "$N"
+expect_eq "acks=all with one in-sync replica of min.insync.replicas=2: EAGAIN" "EAGAIN" \
+	"$(write_errno "$MQ_TMP/mnt$N/orders/0" refused)"
+kill -CONT "$OPID"
+check "it rejoins once it fetches again" \
+	poll 30 isr_is "$MQ_TMP/mnt$N" "$(echo "$F $G" | tr ' ' '\n' | sort -n | paste -sd, -)"
+
 # ---- the dead broker comes back ---------------------------------------------
 start "$L"
 printf 'rec-1\nrec-2\nrec-3\nrec-4\nrec-5\nrec-6\n' >"$MQ_TMP/want6"
@@ -167,7 +184,17 @@ L=$N
 F=$(( (N % 3) + 1 ))
 G=$(( (F % 3) + 1 ))
 check "after the rejoin, segment files byte-identical while running" poll 20 same_files running
-for n in 1 2 3; do
+# ---- clean stops: the leader first, its leadership moved before it goes ----
+eval "p=\$PID$N"
+mq_umount "$MQ_TMP/mnt$N" "$p" && ok "clean stop of the leader, broker $N"
+check "the controller moved its leadership (controlled shutdown)" \
+	grep -q "controlled shutdown of broker $N" "$LOG"
+moved() {
+	l=$(field "$MQ_TMP/mnt$F" 5)
+	[ -n "$l" ] && [ "$l" != "$N" ] && [ "$l" != "-1" ]
+}
+check "another broker leads" poll 5 moved
+for n in $F $G; do
 	eval "p=\$PID$n"
 	mq_umount "$MQ_TMP/mnt$n" "$p" && ok "clean stop of broker $n"
 done
