@@ -5,9 +5,10 @@
  *
  * The three tables the replica manager needs (replica_mgr.h):
  *   logs      logmgr_get_log (creating DATA/<topic>-<p>) with the
- *             engine's table (partition_engine_ops); the LEO and hw
- *             listeners wake the fetch purgatory; a deleted replica's log
- *             goes by logmgr_drop_log;
+ *             engine's table (partition_engine_ops) and a reference of
+ *             ours; the LEO and hw listeners wake the fetch purgatory; a
+ *             deleted replica's files go when the broker deletes the
+ *             topic (it left /brokers/topics), never here;
  *   isr       /brokers/topics/<t>/partitions/<p>/state written only at the
  *             version the leader last saw (zkmeta_update_partition_state),
  *             then /isr_change_notification so the controller tells the
@@ -171,11 +172,13 @@ static int logs_close(void *arg, const char *topic, int32_t partition, void *log
 		return -ENOENT;
 	log_remove_leo_listener(s->l, on_log, s);
 	log_remove_hw_listener(s->l, on_log, s);
-	if (del) {
-		rc = logmgr_drop_log(cr->local.m, topic, partition);
-		if (rc == -ENOENT)
-			rc = 0;         /* the broker's rmdir dropped it first */
-	}
+	/* A deleted replica's files go with the broker's own topic, when the
+	 * topic leaves /brokers/topics (cluster.h's retain hook): the
+	 * broker's partitions use the log without a reference of their own,
+	 * so only its deletion may drop it. */
+	(void)del;
+	(void)topic;
+	(void)partition;
 	log_unref(s->l);
 	free(s);
 	return rc;
@@ -1257,6 +1260,9 @@ void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic
 		return;
 	partition_get_info(p, &info);
 	partition_unref(p);
+	if (info.role == PARTITION_FOLLOWER && !info.leader_eligible)
+		fprintf(f, "replica %d %d: not eligible as leader (restarted without a clean "
+			"shutdown, not yet back in the ISR)\n", partition, (int)cr->cfg->broker_id);
 	if (info.role != PARTITION_LEADER)
 		return;
 	for (int i = 0; i < info.n_followers; i++) {

@@ -88,7 +88,9 @@ int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int
 				 char leader[24], char epoch[24], char replicas[24],
 				 char isr[24]);
 /* On the leader, one line per follower of the partition:
- *   replica <p> <id>: leo <n> lag <n> last_caught_up_ms_ago <ms> */
+ *   replica <p> <id>: leo <n> lag <n> last_caught_up_ms_ago <ms>
+ * on a follower not eligible as leader (partition.h, invariant 9):
+ *   replica <p> <id>: not eligible as leader (...) */
 void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic, int partition,
 				      FILE *f);
 

@@ -327,14 +327,21 @@ fail:
 	return rc;
 }
 
-static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
-		       const struct controller_partition_state *s)
+static void state_of(const struct controller_partition_state *s, struct partition_state *st)
 {
-	struct partition_state st = {
+	*st = (struct partition_state){
 		.leader = s->leader, .leader_epoch = s->leader_epoch,
 		.partition_epoch = s->partition_epoch,
 		.n_replicas = s->n_replicas, .n_isr = s->n_isr,
 	};
+	memcpy(st->replicas, s->replicas, sizeof(int32_t) * (size_t)s->n_replicas);
+	memcpy(st->isr, s->isr, sizeof(int32_t) * (size_t)s->n_isr);
+}
+
+static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
+		       const struct controller_partition_state *s)
+{
+	struct partition_state st;
 	struct rm_part *rp;
 	int rc;
 
@@ -342,8 +349,7 @@ static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
 		return -ENOENT;
 	if (s->n_replicas > PARTITION_MAX_REPLICAS || s->n_isr > s->n_replicas || s->n_isr < 0)
 		return -EINVAL;
-	memcpy(st.replicas, s->replicas, sizeof(int32_t) * (size_t)s->n_replicas);
-	memcpy(st.isr, s->isr, sizeof(int32_t) * (size_t)s->n_isr);
+	state_of(s, &st);
 	rc = part_open(rm, s->topic, s->partition, &rp);
 	if (rc < 0)
 		return rc;
@@ -486,6 +492,28 @@ int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch,
 
 /* ---- UpdateMetadata ---- */
 
+/* A follower learns its leader's ISR changes from UpdateMetadata (the
+ * controller sends no LeaderAndIsr for them): it needs to know it is in
+ * the ISR again to become eligible as leader after an unclean restart
+ * (partition.h, invariant 9). Only an ISR change under the leader and
+ * epoch it follows: anything else is LeaderAndIsr's. */
+static void followers_refresh(struct replica_mgr *rm, const struct controller_partition_state *s)
+{
+	struct partition *p = replica_mgr_get(rm, s->topic, s->partition);
+	struct partition_info info;
+	struct partition_state st;
+
+	if (!p)
+		return;
+	partition_get_info(p, &info);
+	if (info.role == PARTITION_FOLLOWER && info.leader == s->leader &&
+	    info.leader_epoch == s->leader_epoch && s->partition_epoch > info.partition_epoch) {
+		state_of(s, &st);
+		(void)partition_make_follower(p, &st);
+	}
+	partition_unref(p);
+}
+
 int replica_mgr_update_metadata(struct replica_mgr *rm, int32_t controller_epoch,
 				int64_t broker_epoch, const int32_t *live, int n_live,
 				const struct controller_partition_state *states, int n)
@@ -528,18 +556,15 @@ int replica_mgr_update_metadata(struct replica_mgr *rm, int32_t controller_epoch
 			strcpy(rm->meta[k].topic, s->topic);
 			rm->meta[k].index = s->partition;
 		}
-		m = &rm->meta[k];
-		m->st = (struct partition_state){
-			.leader = s->leader, .leader_epoch = s->leader_epoch,
-			.partition_epoch = s->partition_epoch,
-			.n_replicas = s->n_replicas, .n_isr = s->n_isr,
-		};
-		memcpy(m->st.replicas, s->replicas, sizeof(int32_t) * (size_t)s->n_replicas);
-		memcpy(m->st.isr, s->isr, sizeof(int32_t) * (size_t)s->n_isr);
+		state_of(s, &rm->meta[k].st);
 	}
 out:
 	pthread_mutex_unlock(&rm->mu);
 	free(nl);
+	for (int i = 0; rc == 0 && i < n; i++)
+		if (states[i].n_replicas <= PARTITION_MAX_REPLICAS &&
+		    states[i].n_isr <= states[i].n_replicas && states[i].n_isr >= 0)
+			followers_refresh(rm, &states[i]);
 	return rc;
 }
 

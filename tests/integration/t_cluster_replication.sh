@@ -58,8 +58,11 @@ set_of() {
 isr_is() {
 	[ "$(set_of "$(field "$1" 8)")" = "$2" ]
 }
+listed_as() {
+	timeout 5 ls "$1" 2>/dev/null | grep -qx "$2"
+}
 listed() {
-	timeout 5 ls "$1" 2>/dev/null | grep -qx orders
+	listed_as "$1" orders
 }
 
 expect_ok "mkdir mnt1/orders" mkdir "$MQ_TMP/mnt1/orders"
@@ -179,11 +182,31 @@ in_isr3() {
 }
 check "the restarted broker rejoins the ISR" poll 40 in_isr3
 check "and shows all six records" poll 20 has6 "$MQ_TMP/mnt$L"
+# Restarted without a clean shutdown, it may lead again only once it knows
+# it is back in the ISR (the controller's UpdateMetadata).
+eligible() {
+	! timeout 5 grep -q "not eligible as leader" "$MQ_TMP/mnt$L/orders/.state"
+}
+check "and is eligible as leader again" poll 20 eligible
 L2=$L
 L=$N
 F=$(( (N % 3) + 1 ))
 G=$(( (F % 3) + 1 ))
 check "after the rejoin, segment files byte-identical while running" poll 20 same_files running
+# ---- rmdir on any broker deletes the topic everywhere ----------------------
+expect_ok "mkdir mnt$F/doomed" mkdir "$MQ_TMP/mnt$F/doomed"
+for n in 1 2 3; do
+	check "doomed is listed on mnt$n" poll 20 listed_as "$MQ_TMP/mnt$n" doomed
+done
+expect_ok "rmdir mnt$G/doomed" rmdir "$MQ_TMP/mnt$G/doomed"
+gone() {
+	! listed_as "$MQ_TMP/mnt$1" doomed && [ ! -e "$MQ_TMP/b$1/data/doomed-0" ]
+}
+for n in 1 2 3; do
+	check "doomed is gone from mnt$n and its data directory" poll 20 gone "$n"
+done
+check "orders is still there" listed_as "$MQ_TMP/mnt$L" orders
+
 # ---- clean stops: the leader first, its leadership moved before it goes ----
 eval "p=\$PID$N"
 mq_umount "$MQ_TMP/mnt$N" "$p" && ok "clean stop of the leader, broker $N"

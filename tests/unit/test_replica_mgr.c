@@ -187,11 +187,15 @@ static int bk_endpoint(void *arg, int32_t id, char host[NET_MAX_HOST + 1], int *
 	return 0;
 }
 
+/* Brokers whose data directory was not shut down cleanly (invariant 9). */
+static bool unclean[NB + 1];
+
 static void bk_start(int32_t id)
 {
 	struct bk *b = &bks[id];
 	struct replica_mgr_config cfg = {
 		.broker_id = id, .replica_lag_time_max_ms = 10000, .min_insync_replicas = 2,
+		.unclean_restart = unclean[id],
 		.logs = { bk_open, bk_close, b },
 		.isr = { store_write, store_read, &store },
 		.endpoint = bk_endpoint,
@@ -533,6 +537,57 @@ static void test_isr_write_stale(void **state)
 	stop_all();
 }
 
+/* Invariant 9 through the manager: a follower restarted uncleanly is not
+ * eligible as leader until it knows it is in the ISR again, which it
+ * learns from UpdateMetadata (the controller's answer to the leader's ISR
+ * change); then LeaderAndIsr may make it leader. */
+static void test_unclean_follower_eligible(void **state)
+{
+	const int32_t isr13[2] = { 1, 3 };
+	struct controller_partition_state s;
+	struct partition_state cur;
+	int err = 99;
+
+	(void)state;
+	unclean[2] = true;
+	start_all();
+	unclean[2] = false;
+	lisr(1, 1, 0, 2, isr13);
+	append_on(1, 3, "a");
+	/* The leader takes broker 2 back into the ISR once it caught up. */
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	cur = store_get();
+	assert_int_equal(cur.n_isr, 3);
+	assert_false(info_of(2).leader_eligible);
+	s = (struct controller_partition_state){
+		.topic = "orders", .topic_id = "", .partition = 0, .controller_epoch = 1,
+		.leader = 1, .leader_epoch = 0, .isr = cur.isr, .n_isr = cur.n_isr,
+		.partition_epoch = cur.partition_epoch, .replicas = all3, .n_replicas = 3,
+	};
+	/* Not the leader yet: -EPERM. */
+	{
+		struct controller_partition_state t = s;
+
+		t.leader = 2;
+		t.leader_epoch = 1;
+		assert_int_equal(replica_mgr_leader_and_isr(bks[2].rm, 1, -1, &t, 1, &err), 0);
+		assert_int_equal(err, -EPERM);
+	}
+	assert_int_equal(replica_mgr_update_metadata(bks[2].rm, 1, -1, all3, 3, &s, 1), 0);
+	assert_int_equal(info_of(2).n_isr, 3);
+	append_on(1, 1, "b");     /* its next fetch response clears the flag */
+	{
+		int64_t end = now_mono_ms() + DEADLINE_MS;
+
+		while (!info_of(2).leader_eligible && now_mono_ms() < end)
+			usleep(2000);
+	}
+	assert_true(info_of(2).leader_eligible);
+	lisr(2, 2, 1, 3, all3);
+	assert_int_equal(info_of(2).role, PARTITION_LEADER);
+	stop_all();
+}
+
 /* StopReplica with delete: out of the table and the metadata, the log
  * closed and deleted once no one holds the partition. */
 static void test_stop_delete(void **state)
@@ -639,6 +694,7 @@ int main(void)
 		cmocka_unit_test(test_leader_change),
 		cmocka_unit_test(test_isr_shrink_and_rejoin),
 		cmocka_unit_test(test_isr_write_stale),
+		cmocka_unit_test(test_unclean_follower_eligible),
 		cmocka_unit_test(test_stop_delete),
 		cmocka_unit_test(test_update_metadata),
 	};
