@@ -50,7 +50,9 @@
  *      (partition_make_leader: -EPERM, INELIGIBLE_REPLICA on the wire)
  *      until it is in the ISR again with a LEO at or past the leader's hw
  *      of its first fetch after the restart (it holds every record
- *      committed before it came back). The controller learns the
+ *      committed before it came back). The ISR is the newest it knows:
+ *      its own state's (LeaderAndIsr, UpdateMetadata), or that of the
+ *      LeaderAndIsr that makes it leader. The controller learns the
  *      ineligible partitions from the broker's registration in
  *      /brokers/ids/<id>: the wiring adds the field "ineligible_partitions"
  *      (topic -> partitions, Kafka's tools ignore unknown fields) while
