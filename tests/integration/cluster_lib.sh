@@ -1,7 +1,8 @@
 # cluster_lib.sh — what the cluster tests share: a ZooKeeper of their own,
-# brokers with SASL listeners on loopback, polling with deadlines, and a
-# cleanup that unmounts and stops the brokers before ZooKeeper. Sourced
-# after lib.sh and tests/zk.sh, once mq_setup has run.
+# brokers with SASL listeners on loopback, checks that poll with deadlines
+# (lib.sh's poll), and a cleanup that unmounts and stops the brokers
+# before ZooKeeper. Sourced after lib.sh and tests/zk.sh, once mq_setup
+# has run.
 
 ZKDIR=$MQ_TMP/zk
 # The brokers leave before ZooKeeper does (their sessions close cleanly),
@@ -19,16 +20,6 @@ t_cleanup() {
 trap 't_cleanup $?' EXIT
 trap 't_cleanup 130' INT
 trap 't_cleanup 143' TERM
-
-# poll SECONDS CMD...: until CMD succeeds (0) or the deadline passes (1).
-poll() {
-	_end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -ge "$_end" ] && return 1
-		sleep 0.1
-	done
-}
 
 # check NAME CMD...: like expect_ok, for shell functions too (which
 # `timeout` cannot run); every CMD here polls with its own deadline.
