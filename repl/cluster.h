@@ -54,6 +54,7 @@ struct metadata_cache *cluster_metadata(struct cluster *c);
 const struct broker_config *cluster_cfg(const struct cluster *c);
 /* The port listener i is bound to (net_server_port). */
 int cluster_listener_port(const struct cluster *c, int i);
+
 /* ---- replicated topics (zookeeper mode; cluster_repl.c) ----
  * A topic's owner and mode live in its config znode /config/topics/<t>
  * under mqfs's own keys (Kafka's tools keep unknown keys):
