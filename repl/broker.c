@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "repl/broker_int.h"
+#include "repl/cluster_repl.h"
 
 static int mkdir_p2(const struct io_ops *io, const char *parent, const char *dir)
 {
@@ -225,7 +226,12 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 		goto fail;
 	/* b->cfg, not cfg: the cluster keeps the pointer. */
 	if (cluster_config_zk(&b->cfg.cluster) || b->cfg.cluster.listeners_set) {
-		rc = cluster_open(&b->cfg, b, &b->cluster);
+		struct cluster_local local = {
+			.m = b->m, .unclean = !b->fresh && !logmgr_was_clean(b->m),
+			.topics = { topics_cluster_appeared, topics_cluster_retain, b },
+		};
+
+		rc = cluster_open(&b->cfg, b, &local, &b->cluster);
 		if (rc < 0)
 			goto fail;
 	}

@@ -68,6 +68,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "repl/cluster.h"
 #include "repl/config.h"
@@ -303,6 +304,17 @@ int cat_find(struct broker *b, const char *name);
  * broker not yet shared). */
 int cat_insert(struct broker *b, struct topic *t);
 /* catalog_load's callback at broker_open. */
+/* True when the topic is replicated through ZooKeeper (zookeeper.connect
+ * given, a name not starting with "__"): the replica manager, not this
+ * broker alone, decides its leader epoch and high watermark. */
+static inline bool broker_replicated(const struct broker *b, const char *topic)
+{
+	return cluster_config_zk(&b->cfg.cluster) && strncmp(topic, "__", 2) != 0;
+}
+/* The cluster's topic hooks (cluster.h), on the cluster thread. */
+int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, uid_t uid,
+			    gid_t gid, mode_t mode);
+void topics_cluster_retain(void *arg, char **names, int n);
 int topics_load_one(struct broker *b, const struct catalog_entry *e, const char *file,
 		    void *arg);
 /* Snapshot of the catalog: a reference on each topic, sorted by name.

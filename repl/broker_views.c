@@ -102,10 +102,15 @@ int topic_state_text(struct topic *t, char **out, size_t *len)
 		snprintf(cells[p][1], 24, "%" PRId64, st[p].log_start_offset);
 		snprintf(cells[p][2], 24, "%" PRId64, st[p].hw);
 		snprintf(cells[p][3], 24, "%" PRId64, st[p].log_end_offset);
-		snprintf(cells[p][4], 24, "%d", id);
-		snprintf(cells[p][5], 24, "%d", BROKER_LEADER_EPOCH);
-		snprintf(cells[p][6], 24, "[%d]", id);
-		snprintf(cells[p][7], 24, "[%d]", id);
+		if (broker_replicated(t->b, t->name)) {
+			cluster_partition_cells(t->b->cluster, t->name, p, cells[p][4],
+						cells[p][5], cells[p][6], cells[p][7]);
+		} else {
+			snprintf(cells[p][4], 24, "%d", id);
+			snprintf(cells[p][5], 24, "%d", BROKER_LEADER_EPOCH);
+			snprintf(cells[p][6], 24, "[%d]", id);
+			snprintf(cells[p][7], 24, "[%d]", id);
+		}
 		snprintf(cells[p][8], 24, "%" PRId64, st[p].size_bytes);
 		snprintf(cells[p][9], 24, "%d", st[p].segments);
 		if (dirty[p] < 0)
@@ -131,6 +136,10 @@ int topic_state_text(struct topic *t, char **out, size_t *len)
 				fprintf(f, "%-*s  ", w[c], s);
 		}
 	}
+	/* On the leader of a replicated partition: each follower's LEO and
+	 * lag, below the table. */
+	for (int p = 0; broker_replicated(t->b, t->name) && p < n; p++)
+		cluster_partition_followers(t->b->cluster, t->name, p, f);
 	rc = memstream_done(f, &buf, &blen, out, len);
 out:
 	free(st);

@@ -16,9 +16,10 @@
  *      broker epoch is the registration znode's czxid, as in Kafka;
  *   6. read the brokers and the controller, watching both;
  *   7. start the cluster thread.
- * The controller (controller.c) will be started after step 6, by
- * cluster_start_controller(c): the session and the registration it needs
- * exist from there on.
+ *   8. start the controller (controller.c, through cluster_repl.c): the
+ *      session and the registration it needs exist from here on. The
+ *      replica manager and the Fetch and controller-request handlers
+ *      (cluster_repl.c) are made before the listener starts (step 4).
  *
  * The cluster thread ("mqfs-cluster") does every ZooKeeper call after the
  * start. zkc's callbacks run on its completion thread and must not call
@@ -59,6 +60,7 @@
 #include <unistd.h>
 
 #include "repl/cluster.h"
+#include "repl/cluster_repl.h"
 #include "repl/config.h"
 #include "repl/kafka_api.h"
 #include "repl/local_replicas.h"
@@ -76,7 +78,8 @@ enum {
 	EV_BROKERS    = 1 << 2,
 	EV_CONTROLLER = 1 << 3,
 	EV_USERS      = 1 << 4,
-	EV_READS      = EV_BROKERS | EV_CONTROLLER | EV_USERS,
+	EV_TOPICS     = 1 << 5,
+	EV_READS      = EV_BROKERS | EV_CONTROLLER | EV_USERS | EV_TOPICS,
 };
 
 /* ZooKeeper session state, for .state and .metrics. */
@@ -94,6 +97,8 @@ struct cluster {
 	struct kafka_api ka;                /* the client APIs on srv */
 	struct local_replicas *lr;          /* a single node's Fetch and ListOffsets */
 	struct metadata_cache *mc;
+	struct cluster_repl *cr;            /* zookeeper mode: replication */
+	struct cluster_local local;
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;                  /* CLOCK_MONOTONIC */
@@ -141,6 +146,7 @@ static void on_session(void *arg, enum zkc_session ev)
 		post(c, EV_SESSION);
 		break;
 	}
+	cluster_repl_session_event(c->cr, ev);
 }
 
 static void on_brokers(void *arg, enum zkc_watch ev, const char *path)
@@ -162,6 +168,13 @@ static void on_users(void *arg, enum zkc_watch ev, const char *path)
 	(void)ev;
 	(void)path;
 	post(arg, EV_USERS);
+}
+
+static void on_topics(void *arg, enum zkc_watch ev, const char *path)
+{
+	(void)ev;
+	(void)path;
+	post(arg, EV_TOPICS);
 }
 
 /* ---- credentials (the listener's lookup: a loop thread, no blocking) ---- */
@@ -356,6 +369,129 @@ static int read_controller(struct cluster *c)
 	return 0;
 }
 
+/* ---- topics ---- */
+
+bool cluster_replicated(const struct cluster *c, const char *topic)
+{
+	return cluster_zk_mode(c) && strncmp(topic, "__", 2) != 0;
+}
+
+/* Owner and mode of a topic from its config znode; the defaults of a
+ * topic made by Kafka's tools (root, 0755) when absent. */
+static void topic_owner_read(struct cluster *c, const char *topic, uid_t *uid, gid_t *gid,
+			     mode_t *mode)
+{
+	char path[ZK_PATH_MAX], why[ZK_WHY_LEN], *data = NULL;
+	struct zk_config zc;
+	size_t len;
+	const char *v;
+
+	*uid = 0;
+	*gid = 0;
+	*mode = 0755;
+	if (snprintf(path, sizeof(path), "%s/%s", ZK_CONFIG_TOPICS_PATH, topic) >=
+	    (int)sizeof(path) || zkc_get(c->zk, path, &data, &len, NULL, NULL, NULL) < 0)
+		return;
+	if (zk_config_decode(data, len, &zc, why) == 0) {
+		if ((v = zk_config_get(&zc, "mqfs.owner.uid")))
+			*uid = (uid_t)strtoul(v, NULL, 10);
+		if ((v = zk_config_get(&zc, "mqfs.owner.gid")))
+			*gid = (gid_t)strtoul(v, NULL, 10);
+		if ((v = zk_config_get(&zc, "mqfs.mode")))
+			*mode = (mode_t)(strtoul(v, NULL, 8) & 07777);
+		zk_config_clear(&zc);
+	}
+	free(data);
+}
+
+/* Every topic in /brokers/topics becomes (or stays) a local topic; local
+ * replicated topics no longer there go (the controller deleted them). */
+static int read_topics(struct cluster *c)
+{
+	const struct cluster_topic_hooks *h = &c->local.topics;
+	char **names = NULL;
+	int n, rc = 0;
+
+	n = zkc_children(c->zk, ZK_BROKER_TOPICS_PATH, &names, on_topics, c);
+	if (n < 0)
+		return n;
+	for (int i = 0; h->appeared && i < n; i++) {
+		char why[ZK_WHY_LEN] = "";
+		struct zkmeta_topic t;
+		uid_t uid;
+		gid_t gid;
+		mode_t mode;
+		int r;
+
+		if (!cluster_replicated(c, names[i]))
+			continue;
+		r = zkmeta_read_topic(c->zk, names[i], &t, why);
+		if (r == -ENOENT)
+			continue;       /* deleted meanwhile */
+		if (r < 0) {
+			rc = r;
+			break;
+		}
+		topic_owner_read(c, names[i], &uid, &gid, &mode);
+		r = h->appeared(h->arg, names[i], t.assignment.n_partitions, uid, gid, mode);
+		if (r < 0 && r != -EEXIST)
+			mq_log(MQ_ERR, "topic %s of the cluster: cannot make it here: %s", names[i],
+			       strerror(-r));
+		zkmeta_topic_clear(&t);
+	}
+	if (rc == 0 && h->retain)
+		h->retain(h->arg, names, n);
+	zkc_names_free(names, n);
+	return rc;
+}
+
+int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions, uid_t uid,
+			 gid_t gid, mode_t mode)
+{
+	char vu[24], vg[24], vm[24];
+	char *keys[3] = { "mqfs.owner.uid", "mqfs.owner.gid", "mqfs.mode" };
+	char *values[3] = { vu, vg, vm };
+	struct zk_config zc = { keys, values, 3 };
+	int64_t timeout = c->cfg->request_timeout_ms;
+	int rc;
+
+	snprintf(vu, sizeof(vu), "%u", (unsigned)uid);
+	snprintf(vg, sizeof(vg), "%u", (unsigned)gid);
+	snprintf(vm, sizeof(vm), "%04o", (unsigned)(mode & 07777));
+	rc = cluster_repl_create_topic(c->cr, topic, n_partitions, -1, &zc,
+				       timeout > 0 ? timeout : 30000);
+	if (rc < 0 && rc != -EEXIST)
+		mq_log(MQ_ERR, "topic %s: cluster creation failed: %s", topic, strerror(-rc));
+	return rc;
+}
+
+int cluster_topic_delete(struct cluster *c, const char *topic)
+{
+	return cluster_repl_delete_topic(c->cr, topic);
+}
+
+int cluster_append_check(struct cluster *c, const char *topic, int partition, int acks,
+			 int32_t *epoch)
+{
+	return cluster_repl_append_check(c->cr, topic, partition, acks, epoch);
+}
+
+void cluster_appended(struct cluster *c, const char *topic, int partition)
+{
+	cluster_repl_appended(c->cr, topic, partition);
+}
+
+int cluster_partition_cells(struct cluster *c, const char *topic, int partition,
+			    char leader[24], char epoch[24], char replicas[24], char isr[24])
+{
+	return cluster_repl_partition_cells(c->cr, topic, partition, leader, epoch, replicas, isr);
+}
+
+void cluster_partition_followers(struct cluster *c, const char *topic, int partition, FILE *f)
+{
+	cluster_repl_partition_followers(c->cr, topic, partition, f);
+}
+
 /* ---- registration ---- */
 
 /* The endpoints to advertise: advertised.listeners, else listeners; a
@@ -420,6 +556,8 @@ static int register_broker(struct cluster *c)
 	if (rc < 0)
 		return rc;
 	atomic_store(&c->broker_epoch, st.czxid);
+	if (c->cr)
+		cluster_repl_set_broker_epoch(c->cr, st.czxid);
 	atomic_fetch_add(&c->registrations, 1);
 	mq_log(MQ_INFO, "broker %d registered at %s (broker epoch %" PRId64 ", session 0x%"
 	       PRIx64 ")", (int)id, path, st.czxid, (uint64_t)zkc_session_id(c->zk));
@@ -446,16 +584,21 @@ static int zk_connect(struct cluster *c)
 static unsigned cluster_work(struct cluster *c, unsigned ev)
 {
 	if (ev & EV_SESSION) {
+		struct zkc *old = c->zk;
+
 		atomic_fetch_add(&c->expirations, 1);
 		mq_log(MQ_WARN, "ZooKeeper session expired: its registration and watches are "
 		       "gone; opening a new session");
-		zkc_close(c->zk);
+		/* The old handle stays until the controller has moved to the
+		 * new one (controller_reconnect). */
 		c->zk = NULL;
 		if (zk_connect(c) < 0) {
 			zkc_close(c->zk);
-			c->zk = NULL;
+			c->zk = old;
 			return ev;
 		}
+		cluster_repl_set_zk(c->cr, c->zk);
+		zkc_close(old);
 		mq_log(MQ_INFO, "ZooKeeper: new session 0x%" PRIx64,
 		       (uint64_t)zkc_session_id(c->zk));
 		ev = (ev & ~EV_SESSION) | EV_REGISTER | EV_READS;
@@ -468,6 +611,8 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 		ev &= ~EV_CONTROLLER;
 	if ((ev & EV_USERS) && read_users(c) == 0)
 		ev &= ~EV_USERS;
+	if ((ev & EV_TOPICS) && read_topics(c) == 0)
+		ev &= ~EV_TOPICS;
 	return ev;
 }
 
@@ -511,6 +656,8 @@ static int listener_start(struct cluster *c)
 	int rc;
 
 	rc = net_server_new(nc, cred_lookup, c, &c->srv);
+	if (rc == 0 && c->cr)
+		rc = cluster_repl_register(c->cr, c->srv);
 	if (rc == 0 && c->ka.b)
 		rc = kafka_api_register(&c->ka, c->srv);
 	if (rc == 0 && c->ka.b && !cluster_zk_mode(c))
@@ -548,6 +695,10 @@ static int zk_start(struct cluster *c)
 		return rc;
 	}
 	metadata_cache_set_cluster_id(c->mc, id);
+	rc = cluster_repl_new(c->cfg, &c->local, c->mc, &c->cr);
+	if (rc < 0)
+		return rc;
+	cluster_repl_set_zk(c->cr, c->zk);
 	rc = read_users(c);
 	if (rc == 0)
 		rc = listener_start(c);
@@ -557,9 +708,13 @@ static int zk_start(struct cluster *c)
 		rc = read_brokers(c);
 	if (rc == 0)
 		rc = read_controller(c);
+	if (rc == 0)
+		rc = cluster_repl_start_controller(c->cr);
 	if (rc < 0)
 		return rc;
-	/* Here, once controller.c lands: cluster_start_controller(c). */
+	/* The topics on the cluster thread: the broker's hooks take its
+	 * locks, and the broker is not shared yet. */
+	post(c, EV_TOPICS);
 	mq_log(MQ_INFO, "broker %d joined cluster %s (ZooKeeper %s)", c->cfg->broker_id, id,
 	       cc->zk_connect);
 	return 0;
@@ -604,7 +759,8 @@ static int local_cluster_id(struct cluster *c)
 	return 0;
 }
 
-int cluster_open(const struct broker_config *cfg, struct broker *b, struct cluster **out)
+int cluster_open(const struct broker_config *cfg, struct broker *b,
+		 const struct cluster_local *local, struct cluster **out)
 {
 	pthread_condattr_t ca;
 	struct cluster *c;
@@ -615,6 +771,7 @@ int cluster_open(const struct broker_config *cfg, struct broker *b, struct clust
 	if (!c)
 		return -ENOMEM;
 	c->cfg = cfg;
+	c->local = *local;
 	c->ka.b = b;
 	c->ka.c = c;
 	pthread_mutex_init(&c->mu, NULL);
@@ -658,6 +815,9 @@ void cluster_stop(struct cluster *c)
 {
 	if (!c)
 		return;
+	/* The controller first: it may move this broker's leaderships away
+	 * (controlled shutdown) while the listener still serves. */
+	cluster_repl_stop(c->cr);
 	/* Parked fetches answered while their connections are still up. */
 	local_replicas_stop(c->lr);
 	if (c->srv)
@@ -670,6 +830,8 @@ void cluster_stop(struct cluster *c)
 		pthread_join(c->th, NULL);
 		c->th_running = false;
 	}
+	/* No log is held once the broker shuts the engine down. */
+	cluster_repl_close_logs(c->cr);
 }
 
 void cluster_close(struct cluster *c)
@@ -678,12 +840,15 @@ void cluster_close(struct cluster *c)
 		return;
 	cluster_stop(c);
 	net_server_free(c->srv);
+	if (c->cr)
+		cluster_repl_set_zk(c->cr, NULL);
 	local_replicas_free(c->lr);
 	if (c->zk) {
 		zkc_close(c->zk);
 		mq_log(MQ_INFO, "broker %d: ZooKeeper session closed, registration removed",
 		       c->cfg->broker_id);
 	}
+	cluster_repl_free(c->cr);
 	metadata_cache_free(c->mc);
 	free(c->creds);
 	pthread_cond_destroy(&c->cv);
@@ -713,6 +878,8 @@ void cluster_state_text(struct cluster *c, FILE *f)
 		atomic_load(&c->broker_epoch), c->cfg->cluster.zk_connect,
 		zk_state_name(atomic_load(&c->zk_state)));
 	metadata_cache_render(c->mc, f);
+	if (c->cr)
+		cluster_repl_state_text(c->cr, f);
 }
 
 static void metric(FILE *f, const char *name, const char *type, const char *help,
@@ -749,6 +916,7 @@ void cluster_metrics_text(struct cluster *c, FILE *f)
 	       "again).", atomic_load(&c->expirations));
 	metric(f, "mqfs_broker_registrations_total", "counter",
 	       "Registrations of this broker in /brokers/ids.", atomic_load(&c->registrations));
+	cluster_repl_metrics_text(c->cr, f);
 }
 
 void cluster_id(struct cluster *c, char *buf, size_t cap)

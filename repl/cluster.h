@@ -8,7 +8,10 @@
 #ifndef MQFS_REPL_CLUSTER_H
 #define MQFS_REPL_CLUSTER_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 struct broker;
 struct broker_config;
@@ -23,8 +26,11 @@ struct cluster;
  * own, from its JAAS setting). Errors, each logged: -EEXIST broker.id
  * taken by a live broker, -ETIMEDOUT ZooKeeper did not answer within
  * zookeeper.connection.timeout.ms, the listener's -EADDRINUSE, ... */
-int cluster_open(const struct broker_config *cfg, struct broker *b, struct cluster **out);
-/* Stops the listener and the thread. Idempotent; NULL is fine. */
+struct cluster_local;
+int cluster_open(const struct broker_config *cfg, struct broker *b,
+		 const struct cluster_local *local, struct cluster **out);
+/* Stops the controller, the listener and the thread, and releases every
+ * log the replicas held. Idempotent; NULL is fine. */
 void cluster_stop(struct cluster *c);
 /* Stops, closes the ZooKeeper session (its registration goes at once),
  * frees. NULL is fine. */
@@ -48,5 +54,44 @@ struct metadata_cache *cluster_metadata(struct cluster *c);
 const struct broker_config *cluster_cfg(const struct cluster *c);
 /* The port listener i is bound to (net_server_port). */
 int cluster_listener_port(const struct cluster *c, int i);
+
+/* ---- replicated topics (zookeeper mode; cluster_repl.c) ----
+ * A topic's owner and mode live in its config znode /config/topics/<t>
+ * under mqfs's own keys (Kafka's tools keep unknown keys):
+ *   mqfs.owner.uid, mqfs.owner.gid   decimal
+ *   mqfs.mode                        octal permission bits, "0755"
+ * Topics whose names start with "__" (__consumer_offsets) stay local to
+ * each broker: they are not replicated yet. */
+
+/* The broker's side of the topics the cluster thread finds in
+ * /brokers/topics (every broker watches it): appeared for each topic
+ * there (the broker makes its local topic, -EEXIST when it has it), then
+ * retain with every name there (the broker deletes its replicated topics
+ * not among them). Called on the cluster thread. */
+struct cluster_topic_hooks {
+	int (*appeared)(void *arg, const char *topic, int n_partitions, uid_t uid, gid_t gid,
+			mode_t mode);
+	void (*retain)(void *arg, char **names, int n);
+	void *arg;
+};
+
+/* True when topic is replicated through ZooKeeper. */
+bool cluster_replicated(const struct cluster *c, const char *topic);
+/* Writes the topic's assignment (num.partitions partitions,
+ * default.replication.factor replicas) and config to ZooKeeper and waits
+ * up to request.timeout.ms until this broker's metadata has a leader for
+ * every partition. -EEXIST, -EINVAL (more replicas than live brokers),
+ * -ETIMEDOUT, ZooKeeper's errors. */
+int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions, uid_t uid,
+			 gid_t gid, mode_t mode);
+/* Asks the controller to delete the topic (/admin/delete_topics). */
+int cluster_topic_delete(struct cluster *c, const char *topic);
+/* See cluster_repl.h. */
+int cluster_append_check(struct cluster *c, const char *topic, int partition, int acks,
+			 int32_t *epoch);
+void cluster_appended(struct cluster *c, const char *topic, int partition);
+int cluster_partition_cells(struct cluster *c, const char *topic, int partition,
+			    char leader[24], char epoch[24], char replicas[24], char isr[24]);
+void cluster_partition_followers(struct cluster *c, const char *topic, int partition, FILE *f);
 
 #endif

@@ -91,6 +91,11 @@ void partition_ref(struct partition *p)
 	__atomic_add_fetch(&p->refs, 1, __ATOMIC_ACQ_REL);
 }
 
+int partition_refs(struct partition *p)
+{
+	return __atomic_load_n(&p->refs, __ATOMIC_ACQUIRE);
+}
+
 void partition_unref(struct partition *p)
 {
 	if (!p || __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) > 0)
@@ -256,8 +261,16 @@ int partition_make_leader(struct partition *p, const struct partition_state *st,
 		goto out;
 	}
 	if (p->unclean) {
-		rc = -EPERM;
-		goto out;
+		/* Invariant 9 as partition_follower_append checks it, with the
+		 * ISR of this state (the controller elects from the ISR it
+		 * read; the follower may not have heard of it yet): it has
+		 * every record committed before it came back. */
+		p->ops->offsets(p->log, &o);
+		if (p->unclean_target < 0 || o.log_end_offset < p->unclean_target) {
+			rc = -EPERM;
+			goto out;
+		}
+		p->unclean = false;
 	}
 	new_epoch = p->role != PARTITION_LEADER || st->leader_epoch != p->st.leader_epoch;
 	p->ops->offsets(p->log, &o);

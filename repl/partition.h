@@ -50,7 +50,9 @@
  *      (partition_make_leader: -EPERM, INELIGIBLE_REPLICA on the wire)
  *      until it is in the ISR again with a LEO at or past the leader's hw
  *      of its first fetch after the restart (it holds every record
- *      committed before it came back). The controller learns the
+ *      committed before it came back). The ISR is the newest it knows:
+ *      its own state's (LeaderAndIsr, UpdateMetadata), or that of the
+ *      LeaderAndIsr that makes it leader. The controller learns the
  *      ineligible partitions from the broker's registration in
  *      /brokers/ids/<id>: the wiring adds the field "ineligible_partitions"
  *      (topic -> partitions, Kafka's tools ignore unknown fields) while
@@ -199,6 +201,9 @@ void partition_unref(struct partition *p);
  * goes (a partition made for one request, holding a log reference). Before
  * the partition is shared. */
 void partition_set_log_release(struct partition *p, void (*fn)(void *log));
+/* The references held now: the owner of a partition no one else can find
+ * any more closes its log when this reaches its own one. */
+int partition_refs(struct partition *p);
 void partition_set_isr_writer(struct partition *p, partition_isr_write_fn fn, void *arg);
 void partition_set_listener(struct partition *p, partition_change_fn fn, void *arg);
 

@@ -163,7 +163,9 @@ int partitions_open(struct broker *b, const char *name, const struct log_config 
 			 * with: make it take the topic's. */
 			rc = log_reconfigure(parts[p]->log, lc);
 		}
-		if (rc == 0)
+		/* A replicated topic's epochs and hw are the replica
+		 * manager's (LeaderAndIsr), not this broker's alone. */
+		if (rc == 0 && !broker_replicated(b, name))
 			rc = become_leader(name, p, parts[p]->log);
 		if (rc == 0) {
 			parts[p]->b = b;

@@ -581,9 +581,27 @@ static void produce_part_release(struct produce_part *pp)
  * appended, here, by the appender. A cluster moves it instead when the
  * followers' fetches show their LEO; the writers wait for it in the
  * acknowledgement step either way (produce_commit_wait). */
-static int leader_hw_update(struct produce_part *pp, int64_t last_offset)
+static int leader_hw_update(const struct produce_ctx *ctx, struct produce_part *pp,
+			    int64_t last_offset)
 {
+	if (broker_replicated(ctx->t->b, ctx->t->name)) {
+		cluster_appended(ctx->t->b->cluster, ctx->t->name, pp->pt->index);
+		return 0;
+	}
 	return log_set_hw(pp->log, last_offset + 1);
+}
+
+/* The leader epoch the append stamps. A replicated partition is appended
+ * only on its leader, and (acks=all) only while the ISR has at least
+ * min.insync.replicas members: -EREMOTE (no forwarding to the leader
+ * yet) or -EAGAIN, nothing appended. */
+static int append_epoch(const struct produce_ctx *ctx, struct produce_part *pp, int32_t *epoch)
+{
+	*epoch = BROKER_LEADER_EPOCH;
+	if (!broker_replicated(ctx->t->b, ctx->t->name))
+		return 0;
+	return cluster_append_check(ctx->t->b->cluster, ctx->t->name, pp->pt->index,
+				    ctx->cfg.acks, epoch);
 }
 
 /* What follows an append into one partition (metrics, flush.messages,
@@ -632,7 +650,7 @@ static int appended(const struct produce_ctx *ctx, struct produce_part *pp, int 
 			atomic_store(&pt->last_flush_ms, ts);
 		}
 	}
-	rc = leader_hw_update(pp, info->last_offset);
+	rc = leader_hw_update(ctx, pp, info->last_offset);
 	latency_observe(t->b, now_mono_ns() - t0);
 	return rc;
 }
@@ -644,8 +662,12 @@ static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
 {
 	struct log_append_info info;
 	int64_t t0 = now_mono_ns();
-	int rc = log_append(pp->log, recs, n, BROKER_LEADER_EPOCH, &info);
+	int32_t epoch;
+	int rc = append_epoch(ctx, pp, &epoch);
 
+	if (rc < 0)
+		return rc;
+	rc = log_append(pp->log, recs, n, epoch, &info);
 	rc = appended(ctx, pp, rc, &info, recs[0].timestamp, t0);
 	if (rc == 0)
 		*last = info.last_offset;
@@ -658,9 +680,13 @@ static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
 {
 	struct log_append_info info;
 	int64_t t0 = now_mono_ns();
-	int rc = log_append_lines(pp->log, r->head, r->head_len, r->lines, r->lines_len,
-				  r->sp->now, BROKER_LEADER_EPOCH, &info);
+	int32_t epoch;
+	int rc = append_epoch(ctx, pp, &epoch);
 
+	if (rc < 0)
+		return rc;
+	rc = log_append_lines(pp->log, r->head, r->head_len, r->lines, r->lines_len,
+			      r->sp->now, epoch, &info);
 	rc = appended(ctx, pp, rc, &info, r->sp->now, t0);
 	if (rc == 0)
 		*last = info.last_offset;

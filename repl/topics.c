@@ -238,23 +238,23 @@ fail:
 /* ------------------------------------------------------------------ */
 /* Create, delete, look up */
 
-int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid,
-			mode_t mode, struct topic **out)
+/* The topic in this broker's catalog and data directory; nparts < 0:
+ * num.partitions. */
+static int topic_create_local(struct broker *b, const char *name, uid_t uid, gid_t gid,
+			      mode_t mode, int nparts, struct topic **out)
 {
 	struct topic_config tc;
 	struct topic *t = NULL;
 	int rc;
 
-	if (out)
-		*out = NULL;
-	if (!topic_name_valid(name))
-		return -EINVAL;
 	pthread_mutex_lock(&b->admin_mu);
 	if (cat_find(b, name) >= 0) {
 		rc = -EEXIST;
 		goto out;
 	}
 	catalog_default_config(b, &tc);
+	if (nparts > 0)
+		tc.partitions = nparts;
 	t = topic_new(b, name, &tc, uid, gid, mode, engine_now_ms());
 	if (!t) {
 		rc = -ENOMEM;
@@ -296,7 +296,84 @@ out:
 	return rc;
 }
 
+int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid,
+			mode_t mode, struct topic **out)
+{
+	int rc;
+
+	if (out)
+		*out = NULL;
+	if (!topic_name_valid(name))
+		return -EINVAL;
+	if (!broker_replicated(b, name))
+		return topic_create_local(b, name, uid, gid, mode, -1, out);
+	pthread_rwlock_rdlock(&b->cat_lock);
+	rc = cat_find(b, name) >= 0 ? -EEXIST : 0;
+	pthread_rwlock_unlock(&b->cat_lock);
+	/* The cluster first: the topic exists once ZooKeeper has it and
+	 * this broker's metadata shows its leaders. */
+	if (rc == 0)
+		rc = cluster_topic_create(b->cluster, name, b->cfg.num_partitions, uid, gid, mode);
+	if (rc < 0)
+		return rc;
+	rc = topic_create_local(b, name, uid, gid, mode, b->cfg.num_partitions, out);
+	/* The cluster thread saw it in /brokers/topics first and made it. */
+	if (rc == -EEXIST)
+		rc = out ? broker_topic_get(b, name, out) : 0;
+	return rc;
+}
+
+int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, uid_t uid,
+			    gid_t gid, mode_t mode)
+{
+	struct broker *b = arg;
+
+	if (!topic_name_valid(topic) || n_partitions <= 0)
+		return -EINVAL;
+	return topic_create_local(b, topic, uid, gid, mode, n_partitions, NULL);
+}
+
+static int topic_delete_local(struct broker *b, const char *name);
+
+void topics_cluster_retain(void *arg, char **names, int n)
+{
+	struct broker *b = arg;
+	char **local = NULL;
+	int nl = 0;
+
+	if (broker_topic_list(b, &local, &nl) < 0)
+		return;
+	for (int i = 0; i < nl; i++) {
+		bool there = false;
+
+		for (int j = 0; j < n && !there; j++)
+			there = !strcmp(local[i], names[j]);
+		if (!there && broker_replicated(b, local[i]) &&
+		    topic_delete_local(b, local[i]) == 0)
+			mq_log(MQ_INFO, "topic %s: deleted in the cluster, removed here", local[i]);
+	}
+	broker_names_free(local, nl);
+}
+
 int broker_topic_delete(struct broker *b, const char *name)
+{
+	int rc;
+
+	if (broker_replicated(b, name)) {
+		pthread_rwlock_rdlock(&b->cat_lock);
+		rc = cat_find(b, name) >= 0 ? 0 : -ENOENT;
+		pthread_rwlock_unlock(&b->cat_lock);
+		/* The controller deletes it everywhere (StopReplica, then the
+		 * znodes, which every broker watches). */
+		if (rc == 0)
+			rc = cluster_topic_delete(b->cluster, name);
+		if (rc < 0 && rc != -ENOENT)
+			return rc;
+	}
+	return topic_delete_local(b, name);
+}
+
+static int topic_delete_local(struct broker *b, const char *name)
 {
 	struct topic *t;
 	int i, rc, nparts;

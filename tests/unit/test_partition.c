@@ -525,6 +525,11 @@ static void test_unclean_restart_eligibility(void **state)
 	/* First fetch: the leader's hw is 8; we hold 4. */
 	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8), 0);
 	assert_false(partition_leader_eligible(p));
+	/* A controller's state with us in the ISR is not enough while we
+	 * lack records the leader had committed when we came back. */
+	st = state3(2, 4, 2);
+	assert_int_equal(partition_make_leader(p, &st, 0), -EPERM);
+	st = state3(1, 3, 1);
 	assert_int_equal(tlog_ops.read_raw(leader, 4, 8, 1, &raw), 0);
 	assert_int_equal(pread(raw.fd, buf, raw.len, raw.offset), (ssize_t)raw.len);
 	tlog_ops.raw_release(leader, &raw);

@@ -1,0 +1,1277 @@
+/*
+ * cluster_repl.c — replication in a ZooKeeper broker (cluster_repl.h): the
+ * replica manager over the engine's logs, the Fetch handlers, the
+ * controller and its channel to the brokers over the listener protocol.
+ *
+ * The three tables the replica manager needs (replica_mgr.h):
+ *   logs      logmgr_get_log (creating DATA/<topic>-<p>) with the
+ *             engine's table (partition_engine_ops) and a reference of
+ *             ours; the LEO and hw listeners wake the fetch purgatory; a
+ *             deleted replica's files go when the broker deletes the
+ *             topic (it left /brokers/topics), never here;
+ *   isr       /brokers/topics/<t>/partitions/<p>/state written only at the
+ *             version the leader last saw (zkmeta_update_partition_state),
+ *             then /isr_change_notification so the controller tells the
+ *             other brokers; a moved version is read back;
+ *   endpoint  the broker's advertised endpoint on the listener named like
+ *             our first listener of security.inter.broker.protocol, from
+ *             the metadata cache (/brokers/ids).
+ *
+ * A broker that stops asks the controller first (Kafka's ControlledShutdown
+ * request, up to CS_ATTEMPTS times) to move its leaderships to other
+ * in-sync replicas, so writes move on at once instead of after the
+ * session timeout.
+ *
+ * The controller's channel (controller.h) sends, on the controller's
+ * event thread, one request at a time: LeaderAndIsr, UpdateMetadata,
+ * StopReplica over a connection kept per broker (SASL with the broker's
+ * own credentials when the inter-broker protocol is SASL_PLAINTEXT), at
+ * the highest version both sides know. A failed send closes the
+ * connection and is tried once more on a new one; a second failure is
+ * logged and dropped (the broker learns the state from the next request:
+ * the controller sends every partition again when a broker registers).
+ *
+ * Requests of the controller are served only to the broker's own SCRAM
+ * user on a SASL listener (Kafka's CLUSTER_ACTION: an authenticated client
+ * cannot move leaders); on a PLAINTEXT listener anyone on the network can,
+ * as in Kafka without ACLs.
+ *
+ * Locks: zk_mu guards the handle (held across each ISR write and read, so
+ * a new session's set_zk waits for them). The channel's connections
+ * belong to the controller's thread.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "repl/cluster_repl.h"
+#include "repl/config.h"
+#include "repl/controller.h"
+#include "repl/fetch_serve.h"
+#include "repl/metadata_cache.h"
+#include "repl/partition.h"
+#include "repl/proto.h"
+#include "repl/replica_mgr.h"
+#include "repl/zkmeta.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+#define CHANNEL_CONNECT_MS 3000
+#define CHANNEL_REQUEST_MS 10000
+#define CREATE_POLL_MS 20
+#define CS_ATTEMPTS 3           /* controlled.shutdown.max.retries */
+#define CS_BACKOFF_MS 1000
+
+struct conn {
+	int32_t id;
+	int64_t epoch;          /* the broker's registration it reaches */
+	struct net_client *c;
+};
+
+struct log_slot {
+	struct log_slot *next;
+	struct log *l;
+	void (*changed)(void *arg);
+	void *arg;
+};
+
+struct cluster_repl {
+	const struct broker_config *cfg;
+	const struct cluster_config *cc;
+	struct cluster_local local;
+	struct metadata_cache *mc;
+	struct replica_mgr *rm;
+	struct fetch_serve *fs;
+	struct controller *ctl;
+	struct controller_config ctl_cfg;
+	char listener_name[NET_MAX_NAME + 1];
+	const char *user, *password;        /* inter-broker SASL, or NULL */
+
+	pthread_mutex_t zk_mu;
+	struct zkc *zk;
+
+	pthread_mutex_t slots_mu;           /* a leaf */
+	struct log_slot *slots;             /* listeners of each open log */
+
+	struct conn *conns;                 /* the controller thread's, then
+					     * the stopping thread's */
+	int n_conns;
+	_Atomic int64_t broker_epoch;
+	bool stopped;
+	_Atomic int64_t sent, send_errors;
+};
+
+/* ---- logs ---- */
+
+static void on_log(void *arg, struct log *l)
+{
+	struct log_slot *s = arg;
+
+	(void)l;
+	s->changed(s->arg);
+}
+
+static int logs_open(void *arg, const char *topic, int32_t partition,
+		     void (*changed)(void *), void *changed_arg,
+		     const struct partition_log_ops **ops, void **log)
+{
+	struct cluster_repl *cr = arg;
+	struct log_slot *s = calloc(1, sizeof(*s));
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	rc = logmgr_get_log(cr->local.m, topic, partition, &cr->cfg->log, true, &s->l);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	/* Our reference: the broker's rmdir may drop the log while a fetch
+	 * or the fetcher still uses it. */
+	log_ref(s->l);
+	s->changed = changed;
+	s->arg = changed_arg;
+	rc = log_add_hw_listener(s->l, on_log, s);
+	if (rc == 0) {
+		rc = log_add_leo_listener(s->l, on_log, s);
+		if (rc < 0)
+			log_remove_hw_listener(s->l, on_log, s);
+	}
+	if (rc < 0) {
+		log_unref(s->l);
+		free(s);
+		return rc;
+	}
+	pthread_mutex_lock(&cr->slots_mu);
+	s->next = cr->slots;
+	cr->slots = s;
+	pthread_mutex_unlock(&cr->slots_mu);
+	*ops = &partition_engine_ops;
+	*log = s->l;
+	return 0;
+}
+
+static int logs_close(void *arg, const char *topic, int32_t partition, void *log, bool del)
+{
+	struct cluster_repl *cr = arg;
+	struct log_slot *s, **pp;
+	int rc = 0;
+
+	pthread_mutex_lock(&cr->slots_mu);
+	for (pp = &cr->slots; *pp && (*pp)->l != log; pp = &(*pp)->next)
+		;
+	s = *pp;
+	if (s)
+		*pp = s->next;
+	pthread_mutex_unlock(&cr->slots_mu);
+	if (!s)
+		return -ENOENT;
+	log_remove_leo_listener(s->l, on_log, s);
+	log_remove_hw_listener(s->l, on_log, s);
+	/* A deleted replica's files go with the broker's own topic, when the
+	 * topic leaves /brokers/topics (cluster.h's retain hook): the
+	 * broker's partitions use the log without a reference of their own,
+	 * so only its deletion may drop it. */
+	(void)del;
+	(void)topic;
+	(void)partition;
+	log_unref(s->l);
+	free(s);
+	return rc;
+}
+
+/* ---- the partition state in ZooKeeper ---- */
+
+static int isr_write(void *arg, const char *topic, int32_t partition, int32_t controller_epoch,
+		     const struct partition_state *proposed)
+{
+	struct cluster_repl *cr = arg;
+	struct zk_partition_state zs = {
+		.controller_epoch = controller_epoch, .leader = proposed->leader,
+		.leader_epoch = proposed->leader_epoch, .isr = (int32_t *)proposed->isr,
+		.n_isr = proposed->n_isr,
+	};
+	struct zk_tp tp = { .topic = (char *)topic, .partition = partition };
+	struct zk_isr_change ch = { .partitions = &tp, .n = 1 };
+	int32_t version = -1;
+	int rc;
+
+	pthread_mutex_lock(&cr->zk_mu);
+	if (!cr->zk) {
+		rc = -ENOTCONN;
+	} else {
+		rc = zkmeta_update_partition_state(cr->zk, topic, partition, &zs,
+						   proposed->partition_epoch, ZKC_ANY_VERSION,
+						   &version);
+		/* The controller re-reads the states named here and tells
+		 * every broker; without the notice only this leader knows. */
+		if (rc == 0 && zkmeta_notify_isr_change(cr->zk, &ch) < 0)
+			mq_log(MQ_WARN, "%s-%d: ISR written, change notification failed", topic,
+			       (int)partition);
+	}
+	pthread_mutex_unlock(&cr->zk_mu);
+	return rc < 0 ? rc : version;
+}
+
+static int isr_read(void *arg, const char *topic, int32_t partition, struct partition_state *cur)
+{
+	struct cluster_repl *cr = arg;
+	char path[ZK_PATH_MAX], why[ZK_WHY_LEN], *data = NULL;
+	struct zk_partition_state zs;
+	struct zkc_stat st;
+	size_t len;
+	int rc;
+
+	rc = zk_path_partition_state(path, sizeof(path), topic, partition);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&cr->zk_mu);
+	rc = cr->zk ? zkc_get(cr->zk, path, &data, &len, &st, NULL, NULL) : -ENOTCONN;
+	pthread_mutex_unlock(&cr->zk_mu);
+	if (rc < 0)
+		return rc;
+	rc = zk_partition_state_decode(data, len, &zs, why);
+	free(data);
+	if (rc < 0)
+		return rc;
+	if (zs.n_isr > PARTITION_MAX_REPLICAS) {
+		zk_partition_state_clear(&zs);
+		return -EBADMSG;
+	}
+	cur->leader = zs.leader;
+	cur->leader_epoch = zs.leader_epoch;
+	cur->partition_epoch = st.version;
+	cur->n_isr = zs.n_isr;
+	memcpy(cur->isr, zs.isr, sizeof(int32_t) * (size_t)zs.n_isr);
+	zk_partition_state_clear(&zs);
+	return 0;
+}
+
+/* ---- where brokers listen ---- */
+
+/* From the registration itself, when the cache has not seen it yet (the
+ * controller hears of a broker that came back before our cluster thread
+ * re-reads /brokers/ids). */
+static int endpoint_zk(struct cluster_repl *cr, int32_t id, char host[NET_MAX_HOST + 1],
+		       int *port)
+{
+	char path[ZK_PATH_MAX], why[ZK_WHY_LEN], *data = NULL;
+	struct zk_broker zb;
+	size_t len;
+	int rc;
+
+	zk_path_broker(path, sizeof(path), id);
+	pthread_mutex_lock(&cr->zk_mu);
+	rc = cr->zk ? zkc_get(cr->zk, path, &data, &len, NULL, NULL, NULL) : -ENOTCONN;
+	pthread_mutex_unlock(&cr->zk_mu);
+	if (rc < 0)
+		return rc;
+	rc = zk_broker_decode(data, len, &zb, why);
+	free(data);
+	if (rc < 0)
+		return rc;
+	rc = -ENOENT;
+	for (int i = 0; i < zb.n_endpoints; i++)
+		if (!strcmp(zb.endpoints[i].listener, cr->listener_name)) {
+			snprintf(host, NET_MAX_HOST + 1, "%s", zb.endpoints[i].host);
+			*port = zb.endpoints[i].port;
+			rc = 0;
+			break;
+		}
+	zk_broker_clear(&zb);
+	return rc;
+}
+
+static int endpoint(void *arg, int32_t id, char host[NET_MAX_HOST + 1], int *port)
+{
+	struct cluster_repl *cr = arg;
+	struct net_endpoint eps[NET_MAX_LISTENERS];
+	struct metadata_broker *bs = NULL;
+	int n, rc = -ENOENT;
+
+	n = metadata_cache_brokers(cr->mc, &bs);
+	for (int i = 0; i < n && rc == -ENOENT; i++) {
+		int k;
+
+		if (bs[i].id != id || !bs[i].alive)
+			continue;
+		k = net_listeners_parse(bs[i].endpoints, eps, NET_MAX_LISTENERS);
+		for (int j = 0; j < k; j++)
+			if (!strcmp(eps[j].name, cr->listener_name)) {
+				snprintf(host, NET_MAX_HOST + 1, "%s", eps[j].host);
+				*port = eps[j].port;
+				rc = 0;
+				break;
+			}
+	}
+	free(bs);
+	if (rc == -ENOENT || n < 0)
+		rc = endpoint_zk(cr, id, host, port);
+	return rc;
+}
+
+/* ---- the controller's channel (its event thread) ---- */
+
+static void conn_drop(struct cluster_repl *cr, int32_t id)
+{
+	for (int i = 0; i < cr->n_conns; i++)
+		if (cr->conns[i].id == id) {
+			net_client_close(cr->conns[i].c);
+			cr->conns[i] = cr->conns[--cr->n_conns];
+			return;
+		}
+}
+
+/* A connection to broker id in its registration epoch (a broker that came
+ * back is a new process: the old connection is dead). */
+static struct net_client *conn_get(struct cluster_repl *cr, int32_t id, int64_t epoch)
+{
+	char host[NET_MAX_HOST + 1];
+	struct net_client *c;
+	struct conn *nc;
+	int port, rc;
+
+	for (int i = 0; i < cr->n_conns; i++)
+		if (cr->conns[i].id == id) {
+			if (cr->conns[i].epoch == epoch)
+				return cr->conns[i].c;
+			conn_drop(cr, id);
+			break;
+		}
+	rc = endpoint(cr, id, host, &port);
+	if (rc == 0)
+		rc = net_client_connect(host, port, CHANNEL_CONNECT_MS, &c);
+	if (rc == 0 && cr->user) {
+		rc = net_client_sasl(c, cr->user, cr->password, CHANNEL_CONNECT_MS);
+		if (rc < 0)
+			net_client_close(c);
+	}
+	if (rc < 0) {
+		mq_log_limited(MQ_WARN, "controller: cannot reach broker %d: %s", (int)id, strerror(-rc));
+		return NULL;
+	}
+	nc = realloc(cr->conns, sizeof(*nc) * (size_t)(cr->n_conns + 1));
+	if (!nc) {
+		net_client_close(c);
+		return NULL;
+	}
+	cr->conns = nc;
+	nc[cr->n_conns++] = (struct conn){ id, epoch, c };
+	return c;
+}
+
+typedef int (*encode_fn)(struct kbuf_w *w, int16_t version, const void *req);
+/* Decodes the response; out (may be NULL) gets what the caller wants. */
+typedef int (*check_fn)(struct net_resp *resp, int16_t version, void *out);
+
+/* One request on connection c at the highest version both sides know. */
+static int call_once(struct net_client *c, int16_t api, encode_fn enc, const void *req,
+		     check_fn check, void *out)
+{
+	struct net_resp resp = { 0 };
+	struct kbuf_w w;
+	int v = net_client_version(c, api), rc;
+
+	if (v < 0)
+		return v;
+	kbuf_w_init(&w, 64u << 20);
+	rc = enc(&w, (int16_t)v, req);
+	if (rc == 0)
+		rc = net_client_call(c, api, (int16_t)v, w.buf, w.len, 0, CHANNEL_REQUEST_MS,
+				     &resp);
+	kbuf_w_free(&w);
+	if (rc == 0)
+		rc = check(&resp, (int16_t)v, out);
+	net_resp_free(&resp);
+	return rc;
+}
+
+/* Sends one request to broker id, on a new connection once more if the
+ * first fails. The controller's thread only (its connections). */
+static int channel_send(struct cluster_repl *cr, int32_t id, int64_t epoch, int16_t api,
+			encode_fn enc, const void *req, check_fn check)
+{
+	int rc = -ENOTCONN;
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct net_client *c = conn_get(cr, id, epoch);
+
+		if (!c)
+			break;
+		rc = call_once(c, api, enc, req, check, NULL);
+		if (rc == 0 || rc == -EPROTO)
+			break;
+		conn_drop(cr, id);
+	}
+	if (rc == 0) {
+		atomic_fetch_add(&cr->sent, 1);
+	} else {
+		atomic_fetch_add(&cr->send_errors, 1);
+		mq_log_limited(MQ_WARN, "controller: %s to broker %d failed: %s",
+			       proto_api_find(api)->name, (int)id, strerror(-rc));
+	}
+	return rc;
+}
+
+/* The partition states as topics (consecutive states of one topic
+ * share one), pointing into states. */
+static int topic_states(const struct controller_partition_state *s, int n,
+			struct proto_topic_state **topics, struct proto_part_state **parts)
+{
+	struct proto_topic_state *t = calloc((size_t)n + 1, sizeof(*t));
+	struct proto_part_state *p = calloc((size_t)n + 1, sizeof(*p));
+	int nt = 0;
+
+	if (!t || !p) {
+		free(t);
+		free(p);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!nt || strcmp(t[nt - 1].topic_name.ptr, s[i].topic)) {
+			t[nt].topic_name = kstr_of(s[i].topic);
+			t[nt].partition_states = &p[i];
+			nt++;
+		}
+		t[nt - 1].n_partitions++;
+		p[i] = (struct proto_part_state){
+			.partition_index = s[i].partition, .controller_epoch = s[i].controller_epoch,
+			.leader = s[i].leader, .leader_epoch = s[i].leader_epoch,
+			.n_isr = s[i].n_isr, .isr = (int32_t *)s[i].isr,
+			.partition_epoch = s[i].partition_epoch, .n_replicas = s[i].n_replicas,
+			.replicas = (int32_t *)s[i].replicas, .is_new = s[i].is_new,
+			.leader_recovery_state = s[i].leader_recovery_state,
+		};
+	}
+	*topics = t;
+	*parts = p;
+	return nt;
+}
+
+static int enc_lisr(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_lisr_req_encode(w, v, req);
+}
+
+static int check_lisr(struct net_resp *resp, int16_t v, void *out)
+{
+	struct proto_lisr_resp r = { 0 };
+	int rc = proto_lisr_resp_decode(&resp->body, v, &r);
+
+	(void)out;
+	if (rc == 0 && r.error_code)
+		rc = -EPROTO;
+	proto_lisr_resp_free(&r);
+	return rc;
+}
+
+static int ch_lisr(void *arg, int32_t id, int64_t broker_epoch, int32_t controller_epoch,
+		   const struct controller_partition_state *states, int n)
+{
+	struct cluster_repl *cr = arg;
+	struct proto_lisr_req req = {
+		.controller_id = cr->cfg->broker_id, .controller_epoch = controller_epoch,
+		.broker_epoch = broker_epoch, .type = PROTO_LISR_INCREMENTAL,
+	};
+	struct proto_part_state *parts = NULL;
+	int rc;
+
+	rc = topic_states(states, n, &req.topic_states, &parts);
+	if (rc < 0)
+		return rc;
+	req.n_topics = rc;
+	rc = channel_send(cr, id, broker_epoch, PROTO_API_LEADER_AND_ISR, enc_lisr, &req, check_lisr);
+	free(req.topic_states);
+	free(parts);
+	return rc;
+}
+
+static int enc_um(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_um_req_encode(w, v, req);
+}
+
+static int check_um(struct net_resp *resp, int16_t v, void *out)
+{
+	struct proto_um_resp r = { 0 };
+	int rc = proto_um_resp_decode(&resp->body, v, &r);
+
+	(void)out;
+	return rc == 0 && r.error_code ? -EPROTO : rc;
+}
+
+static int ch_um(void *arg, int32_t id, int64_t broker_epoch, int32_t controller_epoch,
+		 const int32_t *live, int n_live, const struct controller_partition_state *states,
+		 int n)
+{
+	struct cluster_repl *cr = arg;
+	struct proto_um_req req = {
+		.controller_id = cr->cfg->broker_id, .controller_epoch = controller_epoch,
+		.broker_epoch = broker_epoch, .n_live_brokers = n_live,
+	};
+	struct proto_part_state *parts = NULL;
+	int rc;
+
+	req.live_brokers = calloc((size_t)n_live + 1, sizeof(*req.live_brokers));
+	if (!req.live_brokers)
+		return -ENOMEM;
+	for (int i = 0; i < n_live; i++)
+		req.live_brokers[i] = (struct proto_um_broker){ .id = live[i],
+								.rack = KSTR_NULL };
+	rc = topic_states(states, n, &req.topic_states, &parts);
+	if (rc >= 0) {
+		req.n_topics = rc;
+		rc = channel_send(cr, id, broker_epoch, PROTO_API_UPDATE_METADATA, enc_um, &req, check_um);
+	}
+	free(req.live_brokers);
+	free(req.topic_states);
+	free(parts);
+	return rc;
+}
+
+static int enc_stop(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_stop_req_encode(w, v, req);
+}
+
+static int check_stop(struct net_resp *resp, int16_t v, void *out)
+{
+	struct proto_stop_resp r = { 0 };
+	int rc = proto_stop_resp_decode(&resp->body, v, &r);
+
+	(void)out;
+	if (rc == 0 && r.error_code)
+		rc = -EPROTO;
+	proto_stop_resp_free(&r);
+	return rc;
+}
+
+static int ch_stop(void *arg, int32_t id, int64_t broker_epoch, int32_t controller_epoch,
+		   const struct controller_stop_replica *parts, int n)
+{
+	struct cluster_repl *cr = arg;
+	struct proto_stop_req req = {
+		.controller_id = cr->cfg->broker_id, .controller_epoch = controller_epoch,
+		.broker_epoch = broker_epoch,
+	};
+	struct proto_stop_topic *t = calloc((size_t)n + 1, sizeof(*t));
+	struct proto_stop_part *p = calloc((size_t)n + 1, sizeof(*p));
+	int nt = 0, rc;
+
+	if (!t || !p) {
+		free(t);
+		free(p);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!nt || strcmp(t[nt - 1].topic_name.ptr, parts[i].topic)) {
+			t[nt].topic_name = kstr_of(parts[i].topic);
+			t[nt].partition_states = &p[i];
+			nt++;
+		}
+		t[nt - 1].n_partitions++;
+		p[i] = (struct proto_stop_part){ .partition_index = parts[i].partition,
+						 .leader_epoch = parts[i].leader_epoch,
+						 .delete_partition = parts[i].delete_partition };
+		/* Before v3 one flag covers the request: the controller sends
+		 * deletions and stops in separate calls. */
+		req.delete_partitions = parts[i].delete_partition;
+	}
+	req.n_topics = nt;
+	req.topics = t;
+	rc = channel_send(cr, id, broker_epoch, PROTO_API_STOP_REPLICA, enc_stop, &req, check_stop);
+	free(t);
+	free(p);
+	return rc;
+}
+
+/* ---- the controller's requests on our listener (worker threads) ---- */
+
+/* Only the broker's own user may act as the controller on SASL. */
+static int controller_allowed(struct cluster_repl *cr, struct net_req *req)
+{
+	const char *user = net_req_user(req);
+
+	if (user && cr->cc->jaas_user[0] && strcmp(user, cr->cc->jaas_user)) {
+		mq_log_limited(MQ_WARN, "%s from %s (user %s) refused: not the brokers' user",
+			       proto_api_find(net_req_msg(req)->hdr.api_key)->name,
+			       net_req_peer(req), user);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The request's partition states with NUL-terminated topic names: names
+ * and states are malloc'd (one block for the names). */
+static int states_of(const struct proto_topic_state *t, int nt,
+		     struct controller_partition_state **out, char **names)
+{
+	struct controller_partition_state *s;
+	size_t bytes = 0;
+	char *nb, *at;
+	int n = 0, k = 0;
+
+	for (int i = 0; i < nt; i++) {
+		if (t[i].topic_name.len < 0 || t[i].n_partitions < 0)
+			return -EBADMSG;
+		bytes += (size_t)t[i].topic_name.len + 1;
+		n += t[i].n_partitions;
+	}
+	s = calloc((size_t)n + 1, sizeof(*s));
+	nb = malloc(bytes + 1);
+	if (!s || !nb) {
+		free(s);
+		free(nb);
+		return -ENOMEM;
+	}
+	at = nb;
+	for (int i = 0; i < nt; i++) {
+		memcpy(at, t[i].topic_name.ptr, (size_t)t[i].topic_name.len);
+		at[t[i].topic_name.len] = '\0';
+		for (int j = 0; j < t[i].n_partitions; j++, k++) {
+			const struct proto_part_state *p = &t[i].partition_states[j];
+
+			s[k] = (struct controller_partition_state){
+				.topic = at, .topic_id = "", .partition = p->partition_index,
+				.controller_epoch = p->controller_epoch, .leader = p->leader,
+				.leader_epoch = p->leader_epoch,
+				.leader_recovery_state = p->leader_recovery_state,
+				.isr = p->isr, .n_isr = p->n_isr,
+				.partition_epoch = p->partition_epoch, .replicas = p->replicas,
+				.n_replicas = p->n_replicas, .is_new = p->is_new,
+			};
+		}
+		at += t[i].topic_name.len + 1;
+	}
+	*out = s;
+	*names = nb;
+	return n;
+}
+
+static int16_t err_of(int rc)
+{
+	return rc == -ESTALE ? PROTO_ERR_STALE_CONTROLLER_EPOCH : rc == -ENOENT ? PROTO_ERR_NONE :
+	       proto_err_from_errno(rc);
+}
+
+static int lisr_handler(void *arg, struct net_req *req)
+{
+	struct cluster_repl *cr = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_lisr_req *m = &pr->u.lisr;
+	struct controller_partition_state *s = NULL;
+	struct proto_lisr_resp resp = { 0 };
+	struct proto_lisr_part_error *pe = NULL;
+	char *names = NULL;
+	int *errs = NULL, n, rc;
+	size_t pos;
+
+	rc = controller_allowed(cr, req);
+	n = rc < 0 ? 0 : states_of(m->topic_states, m->n_topics, &s, &names);
+	if (n < 0)
+		return n;
+	errs = calloc((size_t)n + 1, sizeof(*errs));
+	pe = calloc((size_t)n + 1, sizeof(*pe));
+	resp.topics = calloc((size_t)m->n_topics + 1, sizeof(*resp.topics));
+	if (!errs || !pe || !resp.topics) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (rc == 0)
+		rc = replica_mgr_leader_and_isr(cr->rm, m->controller_epoch, m->broker_epoch, s, n,
+						errs);
+	resp.error_code = rc < 0 ? (rc == -EPERM ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED :
+				    err_of(rc)) : PROTO_ERR_NONE;
+	for (int i = 0, k = 0; rc == 0 && i < m->n_topics; i++) {
+		resp.topics[i].n_partition_errors = m->topic_states[i].n_partitions;
+		resp.topics[i].partition_errors = &pe[k];
+		memcpy(resp.topics[i].topic_id, m->topic_states[i].topic_id, 16);
+		for (int j = 0; j < m->topic_states[i].n_partitions; j++, k++)
+			pe[k] = (struct proto_lisr_part_error){
+				.topic_name = m->topic_states[i].topic_name,
+				.partition_index = s[k].partition, .error_code = err_of(errs[k]) };
+	}
+	if (rc == 0) {
+		resp.n_partition_errors = n;
+		resp.partition_errors = pe;
+		resp.n_topics = m->n_topics;
+	}
+	pos = net_req_begin(req);
+	rc = proto_lisr_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
+	if (!rc)
+		rc = net_req_end(req, pos);
+out:
+	free(resp.topics);
+	free(pe);
+	free(errs);
+	free(s);
+	free(names);
+	return rc;
+}
+
+static int um_handler(void *arg, struct net_req *req)
+{
+	struct cluster_repl *cr = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_um_req *m = &pr->u.um;
+	struct controller_partition_state *s = NULL;
+	struct proto_um_resp resp = { 0 };
+	int32_t *live = NULL;
+	char *names = NULL;
+	int n, rc;
+	size_t pos;
+
+	rc = controller_allowed(cr, req);
+	n = rc < 0 ? 0 : states_of(m->topic_states, m->n_topics, &s, &names);
+	if (n < 0)
+		return n;
+	live = calloc((size_t)m->n_live_brokers + 1, sizeof(*live));
+	if (!live) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < m->n_live_brokers; i++)
+		live[i] = m->live_brokers[i].id;
+	if (rc == 0)
+		rc = replica_mgr_update_metadata(cr->rm, m->controller_epoch, m->broker_epoch, live,
+						 m->n_live_brokers, s, n);
+	resp.error_code = rc == -EPERM ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED : err_of(rc);
+	pos = net_req_begin(req);
+	rc = proto_um_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
+	if (!rc)
+		rc = net_req_end(req, pos);
+out:
+	free(live);
+	free(s);
+	free(names);
+	return rc;
+}
+
+static int stop_handler(void *arg, struct net_req *req)
+{
+	struct cluster_repl *cr = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_stop_req *m = &pr->u.stop;
+	struct controller_stop_replica *s = NULL;
+	struct proto_topic_part_error *pe = NULL;
+	struct proto_stop_resp resp = { 0 };
+	char *names = NULL, *at;
+	size_t bytes = 1, pos;
+	int *errs = NULL, n = 0, k = 0, rc;
+
+	rc = controller_allowed(cr, req);
+	for (int i = 0; i < m->n_topics; i++) {
+		if (m->topics[i].topic_name.len < 0 || m->topics[i].n_partitions < 0)
+			return -EBADMSG;
+		bytes += (size_t)m->topics[i].topic_name.len + 1;
+		n += m->topics[i].n_partitions;
+	}
+	s = calloc((size_t)n + 1, sizeof(*s));
+	errs = calloc((size_t)n + 1, sizeof(*errs));
+	pe = calloc((size_t)n + 1, sizeof(*pe));
+	names = malloc(bytes);
+	if (!s || !errs || !pe || !names) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	at = names;
+	for (int i = 0; i < m->n_topics; i++) {
+		const struct proto_stop_topic *t = &m->topics[i];
+
+		memcpy(at, t->topic_name.ptr, (size_t)t->topic_name.len);
+		at[t->topic_name.len] = '\0';
+		for (int j = 0; j < t->n_partitions; j++, k++) {
+			s[k] = (struct controller_stop_replica){
+				.topic = at, .partition = t->partition_states[j].partition_index,
+				.leader_epoch = t->partition_states[j].leader_epoch,
+				.delete_partition = t->partition_states[j].delete_partition ||
+						    m->delete_partitions };
+			pe[k] = (struct proto_topic_part_error){ .topic_name = t->topic_name,
+								  .partition_index = s[k].partition };
+		}
+		at += t->topic_name.len + 1;
+	}
+	if (rc == 0)
+		rc = replica_mgr_stop_replica(cr->rm, m->controller_epoch, m->broker_epoch, s, n,
+					      errs);
+	resp.error_code = rc == -EPERM ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED : err_of(rc);
+	for (int i = 0; rc == 0 && i < n; i++)
+		pe[i].error_code = err_of(errs[i]);
+	if (rc == 0) {
+		resp.n_partition_errors = n;
+		resp.partition_errors = pe;
+	}
+	pos = net_req_begin(req);
+	rc = proto_stop_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
+	if (!rc)
+		rc = net_req_end(req, pos);
+out:
+	free(s);
+	free(errs);
+	free(pe);
+	free(names);
+	return rc;
+}
+
+/* ---- controlled shutdown ---- */
+
+/* ControlledShutdown on the controller's listener: the controller moves
+ * the broker's leaderships away and answers those it still leads. */
+static int cs_handler(void *arg, struct net_req *req)
+{
+	struct cluster_repl *cr = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	struct proto_cs_resp resp = { 0 };
+	struct controller_tp *left = NULL;
+	int rc, n = 0;
+	size_t pos;
+
+	rc = controller_allowed(cr, req);
+	if (rc == 0)
+		rc = cr->ctl ? controller_controlled_shutdown(cr->ctl, pr->u.cs.broker_id, &left) :
+		     -EAGAIN;
+	if (rc >= 0) {
+		n = rc;
+		resp.remaining_partitions = calloc((size_t)n + 1,
+						   sizeof(*resp.remaining_partitions));
+		if (!resp.remaining_partitions) {
+			free(left);
+			return -ENOMEM;
+		}
+		for (int i = 0; i < n; i++)
+			resp.remaining_partitions[i] = (struct proto_topic_part_error){
+				.topic_name = kstr_of(left[i].topic),
+				.partition_index = left[i].partition };
+		resp.n_remaining = n;
+	} else {
+		resp.error_code = rc == -EAGAIN ? PROTO_ERR_NOT_CONTROLLER :
+				  rc == -EPERM ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED :
+				  rc == -ENOENT ? PROTO_ERR_BROKER_NOT_AVAILABLE :
+				  proto_err_from_errno(rc);
+	}
+	pos = net_req_begin(req);
+	rc = proto_cs_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
+	if (!rc)
+		rc = net_req_end(req, pos);
+	free(resp.remaining_partitions);
+	free(left);
+	return rc;
+}
+
+static int enc_cs(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_cs_req_encode(w, v, req);
+}
+
+static int check_cs(struct net_resp *resp, int16_t v, void *out)
+{
+	struct proto_cs_resp r = { 0 };
+	int rc = proto_cs_resp_decode(&resp->body, v, &r);
+
+	if (rc == 0)
+		rc = r.error_code ? -EPROTO : 0;
+	*(int *)out = r.n_remaining;
+	proto_cs_resp_free(&r);
+	return rc;
+}
+
+/* One ControlledShutdown to the controller id on a connection of its own
+ * (the controller thread's may be in use); *left: partitions still led. */
+static int cs_send(struct cluster_repl *cr, int32_t id, const struct proto_cs_req *req, int *left)
+{
+	char host[NET_MAX_HOST + 1];
+	struct net_client *c;
+	int port, rc;
+
+	rc = endpoint(cr, id, host, &port);
+	if (rc == 0)
+		rc = net_client_connect(host, port, CHANNEL_CONNECT_MS, &c);
+	if (rc < 0)
+		return rc;
+	if (cr->user)
+		rc = net_client_sasl(c, cr->user, cr->password, CHANNEL_CONNECT_MS);
+	if (rc == 0)
+		rc = call_once(c, PROTO_API_CONTROLLED_SHUTDOWN, enc_cs, req, check_cs, left);
+	net_client_close(c);
+	return rc;
+}
+
+/* Kafka's controlled shutdown from a broker that is not the controller:
+ * asks the controller to move its leaderships away, a few times while
+ * it still leads some, then goes anyway. The controller's own broker is
+ * handled by controller_stop. */
+static void controlled_shutdown(struct cluster_repl *cr)
+{
+	struct proto_cs_req req = { .broker_id = cr->cfg->broker_id,
+				    .broker_epoch = atomic_load(&cr->broker_epoch) };
+	struct controller_info ci = { 0 };
+
+	if (!cr->cc->controlled_shutdown || !cr->ctl)
+		return;
+	controller_get_info(cr->ctl, &ci);
+	if (ci.active)
+		return;
+	for (int attempt = 0; attempt < CS_ATTEMPTS; attempt++) {
+		int32_t id = metadata_cache_controller(cr->mc);
+		int rc, left = -1;
+
+		if (id < 0 || id == cr->cfg->broker_id)
+			break;
+		rc = cs_send(cr, id, &req, &left);
+		if (rc == 0 && left == 0) {
+			mq_log(MQ_INFO, "controlled shutdown: controller %d moved our leaderships",
+			       (int)id);
+			return;
+		}
+		mq_log(MQ_WARN, "controlled shutdown: %s%s", rc < 0 ? strerror(-rc) : "",
+		       rc == 0 ? "partitions still led here; asking again" : "");
+		usleep(CS_BACKOFF_MS * 1000);
+	}
+	mq_log(MQ_WARN, "controlled shutdown: going without it; the session timeout moves "
+	       "what is still led here");
+}
+
+/* ---- lifecycle ---- */
+
+int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local *local,
+		     struct metadata_cache *mc, struct cluster_repl **out)
+{
+	const struct cluster_config *cc = &cfg->cluster;
+	struct replica_mgr_config rc_cfg;
+	struct cluster_repl *cr;
+	int rc;
+
+	*out = NULL;
+	cr = calloc(1, sizeof(*cr));
+	if (!cr)
+		return -ENOMEM;
+	cr->cfg = cfg;
+	cr->cc = cc;
+	cr->local = *local;
+	cr->mc = mc;
+	pthread_mutex_init(&cr->zk_mu, NULL);
+	pthread_mutex_init(&cr->slots_mu, NULL);
+	for (int i = 0; i < cc->net.n_listeners; i++)
+		if (cc->net.listeners[i].security == cc->inter_broker) {
+			snprintf(cr->listener_name, sizeof(cr->listener_name), "%s",
+				 cc->net.listeners[i].name);
+			break;
+		}
+	if (cc->inter_broker == NET_SASL_PLAINTEXT) {
+		cr->user = cc->jaas_user;
+		cr->password = cc->jaas_password;
+	}
+	rc_cfg = (struct replica_mgr_config){
+		.broker_id = cfg->broker_id,
+		.replica_lag_time_max_ms = cc->replica_lag_time_max_ms,
+		.min_insync_replicas = cc->min_insync_replicas,
+		.unclean_restart = local->unclean,
+		.logs = { logs_open, logs_close, cr },
+		.isr = { isr_write, isr_read, cr },
+		.endpoint = endpoint, .endpoint_arg = cr,
+		.tick_thread = true,
+	};
+	fetcher_config_default(&rc_cfg.fetch);
+	rc_cfg.fetch.max_wait_ms = cc->replica_fetch_wait_max_ms;
+	rc_cfg.fetch.min_bytes = cc->replica_fetch_min_bytes;
+	rc_cfg.fetch.partition_max_bytes = cc->replica_fetch_max_bytes;
+	rc_cfg.fetch.sasl_user = cr->user;
+	rc_cfg.fetch.sasl_password = cr->password;
+	rc = replica_mgr_new(&rc_cfg, &cr->rm);
+	if (rc == 0)
+		rc = fetch_serve_new(replica_mgr_lookup, cr->rm, NULL, &cr->fs);
+	if (rc < 0) {
+		cluster_repl_free(cr);
+		return rc;
+	}
+	replica_mgr_set_fetch_serve(cr->rm, cr->fs);
+	cr->ctl_cfg = (struct controller_config){
+		.broker_id = cfg->broker_id,
+		.default_replication_factor = cc->default_replication_factor,
+		.unclean_leader_election_enable = cc->unclean_leader_election,
+		.auto_leader_rebalance_enable = cc->auto_leader_rebalance,
+		.leader_imbalance_per_broker_percentage = cc->leader_imbalance_pct,
+		.leader_imbalance_check_interval_seconds = (int32_t)cc->leader_imbalance_check_s,
+		.controlled_shutdown_enable = cc->controlled_shutdown,
+	};
+	*out = cr;
+	return 0;
+}
+
+int cluster_repl_register(struct cluster_repl *cr, struct net_server *srv)
+{
+	int rc = fetch_serve_register(cr->fs, srv);
+
+	if (rc == 0)
+		rc = net_server_handle(srv, PROTO_API_LEADER_AND_ISR, lisr_handler, cr);
+	if (rc == 0)
+		rc = net_server_handle(srv, PROTO_API_UPDATE_METADATA, um_handler, cr);
+	if (rc == 0)
+		rc = net_server_handle(srv, PROTO_API_STOP_REPLICA, stop_handler, cr);
+	if (rc == 0)
+		rc = net_server_handle(srv, PROTO_API_CONTROLLED_SHUTDOWN, cs_handler, cr);
+	return rc;
+}
+
+void cluster_repl_set_zk(struct cluster_repl *cr, struct zkc *zk)
+{
+	pthread_mutex_lock(&cr->zk_mu);
+	cr->zk = zk;
+	pthread_mutex_unlock(&cr->zk_mu);
+	if (zk && cr->ctl)
+		controller_reconnect(cr->ctl, zk);
+}
+
+void cluster_repl_session_event(struct cluster_repl *cr, enum zkc_session ev)
+{
+	if (cr && cr->ctl)
+		controller_session_event(cr->ctl, ev);
+}
+
+void cluster_repl_set_broker_epoch(struct cluster_repl *cr, int64_t epoch)
+{
+	atomic_store(&cr->broker_epoch, epoch);
+	replica_mgr_set_broker_epoch(cr->rm, epoch);
+}
+
+int cluster_repl_start_controller(struct cluster_repl *cr)
+{
+	struct controller_channel ch = { ch_lisr, ch_um, ch_stop, cr };
+	struct zkc *zk;
+
+	pthread_mutex_lock(&cr->zk_mu);
+	zk = cr->zk;
+	pthread_mutex_unlock(&cr->zk_mu);
+	if (!zk)
+		return -ENOTCONN;
+	return controller_start(zk, &cr->ctl_cfg, &ch, &cr->ctl);
+}
+
+void cluster_repl_stop(struct cluster_repl *cr)
+{
+	if (!cr || cr->stopped)
+		return;
+	cr->stopped = true;
+	controlled_shutdown(cr);
+	if (cr->ctl)
+		controller_stop(cr->ctl);
+	fetch_serve_stop(cr->fs);
+}
+
+void cluster_repl_close_logs(struct cluster_repl *cr)
+{
+	if (!cr)
+		return;
+	replica_mgr_free(cr->rm);
+	cr->rm = NULL;
+}
+
+void cluster_repl_free(struct cluster_repl *cr)
+{
+	if (!cr)
+		return;
+	cluster_repl_stop(cr);
+	cluster_repl_close_logs(cr);
+	controller_free(cr->ctl);
+	fetch_serve_free(cr->fs);
+	for (int i = 0; i < cr->n_conns; i++)
+		net_client_close(cr->conns[i].c);
+	free(cr->conns);
+	pthread_mutex_destroy(&cr->zk_mu);
+	pthread_mutex_destroy(&cr->slots_mu);
+	free(cr);
+}
+
+struct replica_mgr *cluster_repl_replicas(struct cluster_repl *cr)
+{
+	return cr ? cr->rm : NULL;
+}
+
+/* ---- topics ---- */
+
+static bool topic_ready(struct cluster_repl *cr, const char *topic, int n)
+{
+	if (replica_mgr_partitions(cr->rm, topic) < n)
+		return false;
+	for (int p = 0; p < n; p++) {
+		struct partition_state st;
+
+		if (replica_mgr_partition_meta(cr->rm, topic, p, &st) < 0 || st.leader < 0)
+			return false;
+	}
+	return true;
+}
+
+int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_partitions,
+			      int replication_factor, const struct zk_config *config,
+			      int64_t timeout_ms)
+{
+	int64_t end = now_mono_ms() + timeout_ms;
+	int rc;
+
+	pthread_mutex_lock(&cr->zk_mu);
+	rc = cr->zk ? controller_create_topic(cr->zk, &cr->ctl_cfg, topic, n_partitions,
+					      replication_factor, config) : -ENOTCONN;
+	pthread_mutex_unlock(&cr->zk_mu);
+	if (rc < 0)
+		return rc;
+	/* The controller creates the states and tells every broker; the
+	 * topic is usable here once our metadata has a leader for each. */
+	while (!topic_ready(cr, topic, n_partitions)) {
+		if (now_mono_ms() >= end)
+			return -ETIMEDOUT;
+		usleep(CREATE_POLL_MS * 1000);
+	}
+	return 0;
+}
+
+int cluster_repl_delete_topic(struct cluster_repl *cr, const char *topic)
+{
+	int rc;
+
+	pthread_mutex_lock(&cr->zk_mu);
+	rc = cr->zk ? zkmeta_request_delete_topic(cr->zk, topic) : -ENOTCONN;
+	pthread_mutex_unlock(&cr->zk_mu);
+	return rc == -EEXIST ? 0 : rc;
+}
+
+/* ---- views ---- */
+
+void cluster_repl_state_text(struct cluster_repl *cr, FILE *f)
+{
+	struct controller_info ci = { 0 };
+	struct replica_mgr_stats st;
+
+	if (cr->ctl)
+		controller_get_info(cr->ctl, &ci);
+	replica_mgr_get_stats(cr->rm, &st);
+	fprintf(f, "controller.active=%s\nreplicas=%d\nreplicas.leader=%d\n"
+		"replicas.follower=%d\nreplica.fetchers=%d\n", ci.active ? "yes" : "no",
+		st.partitions, st.leaders, st.followers, st.fetchers);
+}
+
+void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
+{
+	struct replica_mgr_stats st;
+
+	replica_mgr_get_stats(cr->rm, &st);
+	fprintf(f, "# HELP mqfs_replica_leaders Local replicas that lead their partition.\n"
+		"# TYPE mqfs_replica_leaders gauge\nmqfs_replica_leaders %d\n"
+		"# HELP mqfs_replica_followers Local replicas that follow a leader.\n"
+		"# TYPE mqfs_replica_followers gauge\nmqfs_replica_followers %d\n"
+		"# HELP mqfs_isr_writes_total ISR changes this broker wrote to ZooKeeper.\n"
+		"# TYPE mqfs_isr_writes_total counter\nmqfs_isr_writes_total %" PRId64 "\n"
+		"# HELP mqfs_controller_requests_total Controller requests sent.\n"
+		"# TYPE mqfs_controller_requests_total counter\n"
+		"mqfs_controller_requests_total %" PRId64 "\n"
+		"# HELP mqfs_controller_request_errors_total Controller requests that failed.\n"
+		"# TYPE mqfs_controller_request_errors_total counter\n"
+		"mqfs_controller_request_errors_total %" PRId64 "\n",
+		st.leaders, st.followers, st.isr_writes, atomic_load(&cr->sent),
+		atomic_load(&cr->send_errors));
+}
+
+/* ---- the produce path and the views ---- */
+
+int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int partition,
+			      int acks, int32_t *epoch)
+{
+	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
+	int rc;
+
+	if (!p)
+		return -EREMOTE;        /* no replica here: not the leader either */
+	rc = partition_check_append(p, acks);
+	if (rc == 0)
+		rc = partition_leader_epoch(p, epoch);
+	partition_unref(p);
+	return rc;
+}
+
+void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int partition)
+{
+	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
+
+	if (p)
+		partition_maybe_increment_leader_hw(p, now_mono_ms());
+	partition_unref(p);
+}
+
+static void ids_text(char *buf, size_t size, const int32_t *ids, int n)
+{
+	size_t at = 0;
+
+	at += (size_t)snprintf(buf, size, "[");
+	for (int i = 0; i < n && at < size; i++)
+		at += (size_t)snprintf(buf + at, size - at, "%s%d", i ? "," : "", (int)ids[i]);
+	if (at < size)
+		snprintf(buf + at, size - at, "]");
+}
+
+int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int partition,
+				 char leader[24], char epoch[24], char replicas[24],
+				 char isr[24])
+{
+	struct partition_state st;
+	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
+	int rc = 0;
+
+	if (p) {
+		struct partition_info info;
+
+		/* Our own replica knows the newest state it was given. */
+		partition_get_info(p, &info);
+		partition_unref(p);
+		st.leader = info.leader;
+		st.leader_epoch = info.leader_epoch;
+		st.n_replicas = info.n_replicas;
+		memcpy(st.replicas, info.replicas, sizeof(st.replicas));
+		st.n_isr = info.n_isr;
+		memcpy(st.isr, info.isr, sizeof(st.isr));
+	} else {
+		rc = replica_mgr_partition_meta(cr->rm, topic, partition, &st);
+	}
+	if (rc < 0) {
+		snprintf(leader, 24, "-");
+		snprintf(epoch, 24, "-");
+		snprintf(replicas, 24, "[]");
+		snprintf(isr, 24, "[]");
+		return rc;
+	}
+	snprintf(leader, 24, "%d", (int)st.leader);
+	snprintf(epoch, 24, "%d", (int)st.leader_epoch);
+	ids_text(replicas, 24, st.replicas, st.n_replicas);
+	ids_text(isr, 24, st.isr, st.n_isr);
+	return 0;
+}
+
+void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic, int partition,
+				      FILE *f)
+{
+	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
+	struct partition_info info;
+	int64_t now = now_mono_ms();
+
+	if (!p)
+		return;
+	partition_get_info(p, &info);
+	partition_unref(p);
+	if (info.role == PARTITION_FOLLOWER && !info.leader_eligible)
+		fprintf(f, "replica %d %d: not eligible as leader (restarted without a clean "
+			"shutdown, not yet back in the ISR)\n", partition, (int)cr->cfg->broker_id);
+	if (info.role != PARTITION_LEADER)
+		return;
+	for (int i = 0; i < info.n_followers; i++) {
+		const struct partition_replica *r = &info.followers[i];
+		int64_t lag = r->log_end_offset < 0 ? info.offsets.log_end_offset :
+			      info.offsets.log_end_offset - r->log_end_offset;
+
+		fprintf(f, "replica %d %d: leo %" PRId64 " lag %" PRId64 " last_caught_up_ms_ago %"
+			PRId64 "\n", partition, (int)r->broker_id, r->log_end_offset, lag,
+			r->last_caught_up_ms > 0 ? now - r->last_caught_up_ms : -1);
+	}
+}

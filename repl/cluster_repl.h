@@ -1,0 +1,97 @@
+/*
+ * cluster_repl.h — private to repl/: replication wired into a ZooKeeper
+ * broker (cluster_repl.c). cluster.c owns one and calls, in this order:
+ *   cluster_repl_new          before the listener is built
+ *   cluster_repl_register     before net_server_start: Fetch,
+ *                             OffsetForLeaderEpoch, LeaderAndIsr,
+ *                             UpdateMetadata, StopReplica handlers
+ *   cluster_repl_set_zk       once the session is open, and with every new
+ *                             session (moves the controller to it)
+ *   cluster_repl_set_broker_epoch  after every registration
+ *   cluster_repl_start_controller  once registered
+ *   cluster_repl_stop         before net_server_stop
+ *   cluster_repl_close_logs   after net_server_stop, before the engine shuts
+ *                             down (no log is held after it)
+ *   cluster_repl_free         last
+ */
+#ifndef MQFS_REPL_CLUSTER_REPL_H
+#define MQFS_REPL_CLUSTER_REPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine/engine.h"
+#include "repl/cluster.h"
+#include "repl/net.h"
+#include "repl/zkc.h"
+#include "repl/zkdata.h"
+
+struct broker_config;
+struct metadata_cache;
+struct cluster_repl;
+
+/* What the broker hands the cluster of its local store. */
+struct cluster_local {
+	struct logmgr *m;               /* the broker's: outlives the cluster */
+	bool unclean;                   /* opened without the clean-shutdown marker */
+	struct cluster_topic_hooks topics;
+};
+
+int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local *local,
+		     struct metadata_cache *mc, struct cluster_repl **out);
+int cluster_repl_register(struct cluster_repl *cr, struct net_server *srv);
+/* The session's handle (NULL before closing it): the ISR writes use it,
+ * and a started controller moves to it. Waits for the calls on the old
+ * handle to end. Not from a zkc callback. */
+void cluster_repl_set_zk(struct cluster_repl *cr, struct zkc *zk);
+/* Forwards a session event to the controller (the completion thread). */
+void cluster_repl_session_event(struct cluster_repl *cr, enum zkc_session ev);
+void cluster_repl_set_broker_epoch(struct cluster_repl *cr, int64_t epoch);
+int cluster_repl_start_controller(struct cluster_repl *cr);
+/* Stops the controller (moving this broker's leaderships away first when
+ * it is the controller and controlled.shutdown.enable) and the purgatory. */
+void cluster_repl_stop(struct cluster_repl *cr);
+/* Stops the fetchers and the ISR tick, releases every local log. */
+void cluster_repl_close_logs(struct cluster_repl *cr);
+void cluster_repl_free(struct cluster_repl *cr);
+
+/* Topic creation on any broker, as Kafka's AdminZkClient: the assignment
+ * over the live brokers (replication_factor < 0: the broker's default),
+ * then waits up to timeout_ms until this broker's metadata shows every
+ * partition with a leader. -EEXIST, -EINVAL, -ETIMEDOUT, ZooKeeper's. */
+int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_partitions,
+			      int replication_factor, const struct zk_config *config,
+			      int64_t timeout_ms);
+
+/* Asks the controller to delete the topic (asked twice: 0). -ENOENT. */
+int cluster_repl_delete_topic(struct cluster_repl *cr, const char *topic);
+
+/* MNT/.state and MNT/.metrics lines of replication. */
+void cluster_repl_state_text(struct cluster_repl *cr, FILE *f);
+void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f);
+
+/* The replica manager (replica_mgr.h). */
+struct replica_mgr *cluster_repl_replicas(struct cluster_repl *cr);
+
+/* Before an append to topic-partition: 0 and the leader epoch to stamp;
+ * -EREMOTE this broker does not lead it; -EAGAIN (acks -1) fewer in-sync
+ * replicas than min.insync.replicas. Nothing is appended on an error. */
+int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int partition,
+			      int acks, int32_t *epoch);
+/* After an append: the leader's hw may move (a partition whose ISR is
+ * this broker alone commits at once). */
+void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int partition);
+/* The .state cells of a partition: leader, leader epoch, replicas, ISR
+ * ("-" and "[]" when unknown, -ENOENT). */
+int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int partition,
+				 char leader[24], char epoch[24], char replicas[24],
+				 char isr[24]);
+/* On the leader, one line per follower of the partition:
+ *   replica <p> <id>: leo <n> lag <n> last_caught_up_ms_ago <ms>
+ * on a follower not eligible as leader (partition.h, invariant 9):
+ *   replica <p> <id>: not eligible as leader (...) */
+void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic, int partition,
+				      FILE *f);
+
+#endif

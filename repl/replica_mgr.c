@@ -1,0 +1,853 @@
+/*
+ * replica_mgr.c — the local replicas, their fetchers and the cluster's
+ * partition metadata (replica_mgr.h, whose rules are numbered there).
+ *
+ * LeaderAndIsr, per partition state naming this broker as a replica:
+ *   1. find the local replica, else open (create) its log and a partition
+ *      over it, with this manager as its ISR writer;
+ *   2. leader == this broker: partition_make_leader, then out of any
+ *      fetcher (rule 3);
+ *      leader another broker: partition_make_follower; when it returned 1
+ *      (a new leader or epoch), out of the old leader's fetcher and into
+ *      the new one's (created on first use with the endpoint of that
+ *      broker);
+ *      no leader: out of any fetcher, the role kept.
+ * StopReplica: out of the fetcher, partition_make_none, out of the table
+ * into the stopped list; the log is closed (deleted when asked) once no
+ * one holds the partition (rule 4), by the tick or by replica_mgr_free.
+ *
+ * Data: parts (local replicas) and meta (every partition of the cluster
+ * as UpdateMetadata told it), arrays under mu, small (a broker hosts
+ * hundreds of partitions, not millions); sources (fetchers by leader id)
+ * and stopped under apply_mu only.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl/fetch_serve.h"
+#include "repl/replica_mgr.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+struct rm_part {
+	char topic[PARTITION_MAX_TOPIC + 1];
+	int32_t index;
+	struct partition *p;
+	void *log;
+	int32_t source;                 /* leader whose fetcher has it, -1 none */
+	int32_t controller_epoch;       /* of the LeaderAndIsr that set its state */
+	bool delete_log;                /* stopped: delete the log when closed */
+};
+
+struct rm_meta {
+	char topic[PARTITION_MAX_TOPIC + 1];
+	int32_t index;
+	struct partition_state st;
+};
+
+struct rm_source {
+	int32_t id;
+	struct fetcher *f;
+};
+
+struct replica_mgr {
+	struct replica_mgr_config cfg;
+	char *sasl_user, *sasl_password;
+	_Atomic(struct fetch_serve *) fs;
+	_Atomic int64_t broker_epoch;
+
+	pthread_mutex_t apply_mu;       /* serialises the controller's requests */
+	struct rm_source *sources;
+	int n_sources;
+	struct rm_part **stopped;
+	int n_stopped;
+
+	pthread_mutex_t mu;             /* leaf: the tables below */
+	int32_t controller_epoch;
+	struct rm_part **parts;
+	int n_parts;
+	struct rm_meta *meta;
+	int n_meta;
+	int32_t *live;
+	int n_live;
+	int64_t isr_writes, isr_stale;
+
+	pthread_mutex_t tick_mu;
+	pthread_cond_t tick_cv;         /* CLOCK_MONOTONIC */
+	bool stop;
+	pthread_t tick_th;
+	bool tick_running;
+};
+
+/* ---- the tables (mu held) ---- */
+
+static int part_find(struct replica_mgr *rm, const char *topic, int32_t index)
+{
+	for (int i = 0; i < rm->n_parts; i++)
+		if (rm->parts[i]->index == index && !strcmp(rm->parts[i]->topic, topic))
+			return i;
+	return -1;
+}
+
+static int meta_find(struct replica_mgr *rm, const char *topic, int32_t index)
+{
+	for (int i = 0; i < rm->n_meta; i++)
+		if (rm->meta[i].index == index && !strcmp(rm->meta[i].topic, topic))
+			return i;
+	return -1;
+}
+
+/* Rule 1, with mu held: refuses an older controller epoch, else keeps
+ * the newest. */
+static int check_epochs(struct replica_mgr *rm, int32_t controller_epoch, int64_t broker_epoch)
+{
+	int64_t mine = atomic_load(&rm->broker_epoch);
+
+	if (controller_epoch < rm->controller_epoch) {
+		mq_log(MQ_WARN, "replica manager: request of controller epoch %d refused, %d is "
+		       "newer (STALE_CONTROLLER_EPOCH)", (int)controller_epoch,
+		       (int)rm->controller_epoch);
+		return -ESTALE;
+	}
+	if (broker_epoch >= 0 && mine >= 0 && broker_epoch != mine) {
+		mq_log(MQ_WARN, "replica manager: request for broker epoch %" PRId64 " refused, "
+		       "ours is %" PRId64 " (STALE_BROKER_EPOCH)", broker_epoch, mine);
+		return -ESTALE;
+	}
+	rm->controller_epoch = controller_epoch;
+	return 0;
+}
+
+/* Takes apply_mu (the caller releases it) and checks rule 1. */
+static int begin_request(struct replica_mgr *rm, int32_t controller_epoch, int64_t broker_epoch)
+{
+	int rc;
+
+	pthread_mutex_lock(&rm->apply_mu);
+	pthread_mutex_lock(&rm->mu);
+	rc = check_epochs(rm, controller_epoch, broker_epoch);
+	pthread_mutex_unlock(&rm->mu);
+	return rc;
+}
+
+/* ---- callbacks of the logs and partitions ---- */
+
+static void log_changed(void *arg)
+{
+	struct replica_mgr *rm = arg;
+	struct fetch_serve *fs = atomic_load(&rm->fs);
+
+	if (fs)
+		fetch_serve_wake(fs);
+}
+
+/* The ISR writer of every local partition (partition.h): no lock of ours
+ * is held by the caller; we take mu only to read the controller epoch. */
+static int isr_write(void *arg, struct partition *p, const struct partition_state *proposed)
+{
+	struct replica_mgr *rm = arg;
+	const char *topic = partition_topic(p);
+	int32_t index = partition_index(p), cepoch = 0;
+	struct partition_state cur;
+	int i, rc;
+
+	pthread_mutex_lock(&rm->mu);
+	i = part_find(rm, topic, index);
+	if (i >= 0)
+		cepoch = rm->parts[i]->controller_epoch;
+	pthread_mutex_unlock(&rm->mu);
+	if (!rm->cfg.isr.write)
+		return proposed->partition_epoch + 1;
+	rc = rm->cfg.isr.write(rm->cfg.isr.arg, topic, index, cepoch, proposed);
+	pthread_mutex_lock(&rm->mu);
+	if (rc >= 0)
+		rm->isr_writes++;
+	else if (rc == -ESTALE)
+		rm->isr_stale++;
+	pthread_mutex_unlock(&rm->mu);
+	if (rc >= 0) {
+		mq_log(MQ_INFO, "%s-%d: ISR now of %d replicas (partition epoch %d)", topic,
+		       (int)index, proposed->n_isr, rc);
+		return rc;
+	}
+	if (rc != -ESTALE || !rm->cfg.isr.read) {
+		mq_log(MQ_WARN, "%s-%d: ISR change not written: %s", topic, (int)index,
+		       strerror(-rc));
+		return rc;
+	}
+	/* Rule 5: someone wrote the state meanwhile. */
+	cur = *proposed;
+	if (rm->cfg.isr.read(rm->cfg.isr.arg, topic, index, &cur) == 0 &&
+	    cur.leader == rm->cfg.broker_id && cur.leader_epoch == proposed->leader_epoch &&
+	    cur.partition_epoch != proposed->partition_epoch) {
+		int k = partition_make_leader(p, &cur, now_mono_ms());
+
+		mq_log(MQ_INFO, "%s-%d: state moved to version %d meanwhile: %s", topic,
+		       (int)index, (int)cur.partition_epoch,
+		       k >= 0 ? "taken" : strerror(-k));
+	} else {
+		mq_log(MQ_INFO, "%s-%d: state moved meanwhile; waiting for the controller",
+		       topic, (int)index);
+	}
+	return -ESTALE;
+}
+
+/* ---- fetchers (apply_mu held) ---- */
+
+static struct fetcher *source_get(struct replica_mgr *rm, int32_t id)
+{
+	struct fetcher_config fc = rm->cfg.fetch;
+	struct rm_source *ns;
+	int rc;
+
+	for (int i = 0; i < rm->n_sources; i++)
+		if (rm->sources[i].id == id)
+			return rm->sources[i].f;
+	fc.broker_id = rm->cfg.broker_id;
+	fc.source_id = id;
+	fc.sasl_user = rm->sasl_user;
+	fc.sasl_password = rm->sasl_password;
+	rc = rm->cfg.endpoint(rm->cfg.endpoint_arg, id, fc.host, &fc.port);
+	if (rc < 0) {
+		mq_log(MQ_WARN, "replica fetcher: broker %d has no inter-broker endpoint known: %s",
+		       (int)id, strerror(-rc));
+		return NULL;
+	}
+	ns = realloc(rm->sources, sizeof(*ns) * (size_t)(rm->n_sources + 1));
+	if (!ns)
+		return NULL;
+	rm->sources = ns;
+	rc = fetcher_new(&fc, &ns[rm->n_sources].f);
+	if (rc < 0) {
+		mq_log(MQ_ERR, "replica fetcher for broker %d: %s", (int)id, strerror(-rc));
+		return NULL;
+	}
+	ns[rm->n_sources].id = id;
+	mq_log(MQ_INFO, "replica fetcher for broker %d at %s:%d started", (int)id, fc.host,
+	       fc.port);
+	return ns[rm->n_sources++].f;
+}
+
+static void unfollow(struct replica_mgr *rm, struct rm_part *rp)
+{
+	for (int i = 0; rp->source >= 0 && i < rm->n_sources; i++)
+		if (rm->sources[i].id == rp->source)
+			fetcher_remove(rm->sources[i].f, rp->p);
+	rp->source = -1;
+}
+
+static int follow(struct replica_mgr *rm, struct rm_part *rp, int32_t leader)
+{
+	struct fetcher *f;
+	int rc;
+
+	if (rp->source != leader)
+		unfollow(rm, rp);
+	f = source_get(rm, leader);
+	if (!f)
+		return -EHOSTUNREACH;
+	rc = fetcher_add(f, rp->p);
+	if (rc < 0 && rc != -EEXIST)
+		return rc;
+	rp->source = leader;
+	return 0;
+}
+
+/* ---- LeaderAndIsr ---- */
+
+static bool has(const int32_t *ids, int n, int32_t id)
+{
+	for (int i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* The local replica of s, opened when new (apply_mu held). */
+static int part_open(struct replica_mgr *rm, const char *topic, int32_t index,
+		     struct rm_part **out)
+{
+	struct partition_config pc = {
+		.broker_id = rm->cfg.broker_id,
+		.replica_lag_time_max_ms = rm->cfg.replica_lag_time_max_ms,
+		.min_insync_replicas = rm->cfg.min_insync_replicas,
+		.unclean_restart = rm->cfg.unclean_restart,
+	};
+	const struct partition_log_ops *ops = NULL;
+	struct rm_part *rp, **np;
+	int i, rc;
+
+	pthread_mutex_lock(&rm->mu);
+	i = part_find(rm, topic, index);
+	pthread_mutex_unlock(&rm->mu);
+	if (i >= 0) {
+		*out = rm->parts[i];    /* only apply_mu changes the table */
+		return 0;
+	}
+	if (strlen(topic) > PARTITION_MAX_TOPIC || index < 0)
+		return -EINVAL;
+	rp = calloc(1, sizeof(*rp));
+	if (!rp)
+		return -ENOMEM;
+	strcpy(rp->topic, topic);
+	rp->index = index;
+	rp->source = -1;
+	rc = rm->cfg.logs.open(rm->cfg.logs.arg, topic, index, log_changed, rm, &ops, &rp->log);
+	if (rc < 0) {
+		mq_log(MQ_ERR, "%s-%d: cannot open the local log: %s", topic, (int)index,
+		       strerror(-rc));
+		free(rp);
+		return rc;
+	}
+	rc = partition_new(topic, index, &pc, ops, rp->log, &rp->p);
+	if (rc < 0)
+		goto fail;
+	partition_set_isr_writer(rp->p, isr_write, rm);
+	pthread_mutex_lock(&rm->mu);
+	np = realloc(rm->parts, sizeof(*np) * (size_t)(rm->n_parts + 1));
+	if (np) {
+		rm->parts = np;
+		np[rm->n_parts++] = rp;
+	}
+	pthread_mutex_unlock(&rm->mu);
+	if (!np) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	*out = rp;
+	return 0;
+fail:
+	partition_unref(rp->p);
+	rm->cfg.logs.close(rm->cfg.logs.arg, topic, index, rp->log, false);
+	free(rp);
+	return rc;
+}
+
+static void state_of(const struct controller_partition_state *s, struct partition_state *st)
+{
+	*st = (struct partition_state){
+		.leader = s->leader, .leader_epoch = s->leader_epoch,
+		.partition_epoch = s->partition_epoch,
+		.n_replicas = s->n_replicas, .n_isr = s->n_isr,
+	};
+	memcpy(st->replicas, s->replicas, sizeof(int32_t) * (size_t)s->n_replicas);
+	memcpy(st->isr, s->isr, sizeof(int32_t) * (size_t)s->n_isr);
+}
+
+static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
+		       const struct controller_partition_state *s)
+{
+	struct partition_state st;
+	struct rm_part *rp;
+	int rc;
+
+	if (!has(s->replicas, s->n_replicas, rm->cfg.broker_id))
+		return -ENOENT;
+	if (s->n_replicas > PARTITION_MAX_REPLICAS || s->n_isr > s->n_replicas || s->n_isr < 0)
+		return -EINVAL;
+	state_of(s, &st);
+	rc = part_open(rm, s->topic, s->partition, &rp);
+	if (rc < 0)
+		return rc;
+	if (s->leader < 0) {
+		/* Offline: nobody to fetch from until the controller elects. */
+		unfollow(rm, rp);
+		return 0;
+	}
+	if (s->leader == rm->cfg.broker_id) {
+		rc = partition_make_leader(rp->p, &st, now_mono_ms());
+		if (rc >= 0) {
+			unfollow(rm, rp);
+			if (rc == 1)
+				mq_log(MQ_INFO, "%s-%d: leader in epoch %d, ISR of %d", s->topic,
+				       (int)s->partition, (int)s->leader_epoch, s->n_isr);
+		}
+	} else {
+		rc = partition_make_follower(rp->p, &st);
+		if (rc == 1) {
+			mq_log(MQ_INFO, "%s-%d: follower of broker %d in epoch %d", s->topic,
+			       (int)s->partition, (int)s->leader, (int)s->leader_epoch);
+			rc = follow(rm, rp, s->leader);
+		} else if (rc == 0 && rp->source != s->leader) {
+			rc = follow(rm, rp, s->leader);
+		}
+	}
+	if (rc >= 0) {
+		pthread_mutex_lock(&rm->mu);
+		rp->controller_epoch = controller_epoch;
+		pthread_mutex_unlock(&rm->mu);
+		return 0;
+	}
+	if (rc != -ESTALE)
+		mq_log(MQ_WARN, "%s-%d: LeaderAndIsr (leader %d, epoch %d) not applied: %s",
+		       s->topic, (int)s->partition, (int)s->leader, (int)s->leader_epoch,
+		       strerror(-rc));
+	return rc;
+}
+
+int replica_mgr_leader_and_isr(struct replica_mgr *rm, int32_t controller_epoch,
+			       int64_t broker_epoch,
+			       const struct controller_partition_state *states, int n,
+			       int *errors)
+{
+	int rc = begin_request(rm, controller_epoch, broker_epoch);
+
+	for (int i = 0; rc == 0 && i < n; i++) {
+		int e = apply_state(rm, controller_epoch, &states[i]);
+
+		if (errors)
+			errors[i] = e;
+	}
+	pthread_mutex_unlock(&rm->apply_mu);
+	return rc;
+}
+
+/* ---- StopReplica ---- */
+
+static void meta_remove(struct replica_mgr *rm, const char *topic, int32_t index)
+{
+	int i = meta_find(rm, topic, index);
+
+	if (i >= 0)
+		rm->meta[i] = rm->meta[--rm->n_meta];
+}
+
+/* Closes the stopped logs no one holds any more (apply_mu held). With
+ * all set, waits for none: the caller knows no one can hold them. */
+static void reap(struct replica_mgr *rm, bool all)
+{
+	for (int i = 0; i < rm->n_stopped;) {
+		struct rm_part *rp = rm->stopped[i];
+		int rc;
+
+		if (!all && partition_refs(rp->p) > 1) {
+			i++;
+			continue;
+		}
+		partition_unref(rp->p);
+		rc = rm->cfg.logs.close(rm->cfg.logs.arg, rp->topic, rp->index, rp->log,
+					rp->delete_log);
+		if (rc < 0)
+			mq_log(MQ_WARN, "%s-%d: closing the local log: %s", rp->topic,
+			       (int)rp->index, strerror(-rc));
+		else if (rp->delete_log)
+			mq_log(MQ_INFO, "%s-%d: local log deleted", rp->topic, (int)rp->index);
+		free(rp);
+		rm->stopped[i] = rm->stopped[--rm->n_stopped];
+	}
+}
+
+static int stop_one(struct replica_mgr *rm, const struct controller_stop_replica *s)
+{
+	struct rm_part *rp = NULL, **ns;
+	int i;
+
+	ns = realloc(rm->stopped, sizeof(*ns) * (size_t)(rm->n_stopped + 1));
+	if (!ns)
+		return -ENOMEM;
+	rm->stopped = ns;
+	pthread_mutex_lock(&rm->mu);
+	i = part_find(rm, s->topic, s->partition);
+	if (i >= 0 && s->delete_partition) {
+		rp = rm->parts[i];
+		rm->parts[i] = rm->parts[--rm->n_parts];
+	}
+	if (s->delete_partition)
+		meta_remove(rm, s->topic, s->partition);
+	if (i >= 0 && !rp)
+		rp = rm->parts[i];
+	pthread_mutex_unlock(&rm->mu);
+	if (!rp)
+		return -ENOENT;
+	unfollow(rm, rp);
+	if (!s->delete_partition)
+		return 0;       /* Kafka keeps the replica, just no longer fetching */
+	partition_make_none(rp->p);
+	rp->delete_log = true;
+	rm->stopped[rm->n_stopped++] = rp;
+	return 0;
+}
+
+int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch,
+			     int64_t broker_epoch, const struct controller_stop_replica *parts,
+			     int n, int *errors)
+{
+	int rc = begin_request(rm, controller_epoch, broker_epoch);
+
+	for (int i = 0; rc == 0 && i < n; i++) {
+		int e = stop_one(rm, &parts[i]);
+
+		if (errors)
+			errors[i] = e;
+	}
+	if (rc == 0)
+		reap(rm, false);
+	pthread_mutex_unlock(&rm->apply_mu);
+	return rc;
+}
+
+/* ---- UpdateMetadata ---- */
+
+/* A follower learns its leader's ISR changes from UpdateMetadata (the
+ * controller sends no LeaderAndIsr for them): it needs to know it is in
+ * the ISR again to become eligible as leader after an unclean restart
+ * (partition.h, invariant 9). Only an ISR change under the leader and
+ * epoch it follows: anything else is LeaderAndIsr's. */
+static void followers_refresh(struct replica_mgr *rm, const struct controller_partition_state *s)
+{
+	struct partition *p = replica_mgr_get(rm, s->topic, s->partition);
+	struct partition_info info;
+	struct partition_state st;
+
+	if (!p)
+		return;
+	partition_get_info(p, &info);
+	if (info.role == PARTITION_FOLLOWER && info.leader == s->leader &&
+	    info.leader_epoch == s->leader_epoch && s->partition_epoch > info.partition_epoch) {
+		state_of(s, &st);
+		(void)partition_make_follower(p, &st);
+	}
+	partition_unref(p);
+}
+
+int replica_mgr_update_metadata(struct replica_mgr *rm, int32_t controller_epoch,
+				int64_t broker_epoch, const int32_t *live, int n_live,
+				const struct controller_partition_state *states, int n)
+{
+	int32_t *nl = NULL;
+	int rc;
+
+	if (n_live > 0) {
+		nl = malloc(sizeof(*nl) * (size_t)n_live);
+		if (!nl)
+			return -ENOMEM;
+		memcpy(nl, live, sizeof(*nl) * (size_t)n_live);
+	}
+	pthread_mutex_lock(&rm->mu);
+	rc = check_epochs(rm, controller_epoch, broker_epoch);
+	if (rc < 0)
+		goto out;
+	free(rm->live);
+	rm->live = nl;
+	rm->n_live = n_live;
+	nl = NULL;
+	for (int i = 0; i < n; i++) {
+		const struct controller_partition_state *s = &states[i];
+		struct rm_meta *m;
+		int k;
+
+		if (strlen(s->topic) > PARTITION_MAX_TOPIC || s->partition < 0 ||
+		    s->n_replicas > PARTITION_MAX_REPLICAS || s->n_isr > PARTITION_MAX_REPLICAS ||
+		    s->n_isr < 0 || s->n_replicas < 0)
+			continue;
+		k = meta_find(rm, s->topic, s->partition);
+		if (k < 0) {
+			m = realloc(rm->meta, sizeof(*m) * (size_t)(rm->n_meta + 1));
+			if (!m) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			rm->meta = m;
+			k = rm->n_meta++;
+			strcpy(rm->meta[k].topic, s->topic);
+			rm->meta[k].index = s->partition;
+		}
+		state_of(s, &rm->meta[k].st);
+	}
+out:
+	pthread_mutex_unlock(&rm->mu);
+	free(nl);
+	for (int i = 0; rc == 0 && i < n; i++)
+		if (states[i].n_replicas <= PARTITION_MAX_REPLICAS &&
+		    states[i].n_isr <= states[i].n_replicas && states[i].n_isr >= 0)
+			followers_refresh(rm, &states[i]);
+	return rc;
+}
+
+/* ---- lookups ---- */
+
+struct partition *replica_mgr_get(struct replica_mgr *rm, const char *topic, int32_t partition)
+{
+	struct partition *p = NULL;
+	int i;
+
+	pthread_mutex_lock(&rm->mu);
+	i = part_find(rm, topic, partition);
+	if (i >= 0) {
+		p = rm->parts[i]->p;
+		partition_ref(p);
+	}
+	pthread_mutex_unlock(&rm->mu);
+	return p;
+}
+
+struct partition *replica_mgr_lookup(void *arg, struct kstr topic, int32_t partition)
+{
+	char name[PARTITION_MAX_TOPIC + 1];
+
+	if (topic.len < 0 || topic.len > PARTITION_MAX_TOPIC || !topic.ptr)
+		return NULL;
+	memcpy(name, topic.ptr, (size_t)topic.len);
+	name[topic.len] = '\0';
+	if (strlen(name) != (size_t)topic.len)
+		return NULL;    /* a NUL inside the name from the wire */
+	return replica_mgr_get(arg, name, partition);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int replica_mgr_topics(struct replica_mgr *rm, char ***names)
+{
+	char **v;
+	int n = 0;
+
+	pthread_mutex_lock(&rm->mu);
+	v = calloc((size_t)rm->n_meta + 1, sizeof(*v));
+	for (int i = 0; v && i < rm->n_meta; i++) {
+		bool seen = false;
+
+		for (int j = 0; j < n && !seen; j++)
+			seen = !strcmp(v[j], rm->meta[i].topic);
+		if (seen)
+			continue;
+		v[n] = strdup(rm->meta[i].topic);
+		if (!v[n]) {
+			replica_mgr_names_free(v, n);
+			v = NULL;
+			break;
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&rm->mu);
+	if (!v)
+		return -ENOMEM;
+	qsort(v, (size_t)n, sizeof(*v), cmp_str);
+	*names = v;
+	return n;
+}
+
+void replica_mgr_names_free(char **names, int n)
+{
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int replica_mgr_partitions(struct replica_mgr *rm, const char *topic)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&rm->mu);
+	for (int i = 0; i < rm->n_meta; i++)
+		if (!strcmp(rm->meta[i].topic, topic) && rm->meta[i].index >= n)
+			n = rm->meta[i].index + 1;
+	pthread_mutex_unlock(&rm->mu);
+	return n;
+}
+
+int replica_mgr_partition_meta(struct replica_mgr *rm, const char *topic, int32_t partition,
+			       struct partition_state *st)
+{
+	int i;
+
+	pthread_mutex_lock(&rm->mu);
+	i = meta_find(rm, topic, partition);
+	if (i >= 0)
+		*st = rm->meta[i].st;
+	pthread_mutex_unlock(&rm->mu);
+	return i >= 0 ? 0 : -ENOENT;
+}
+
+int replica_mgr_live_brokers(struct replica_mgr *rm, int32_t *out, int max)
+{
+	int n;
+
+	pthread_mutex_lock(&rm->mu);
+	n = rm->n_live;
+	for (int i = 0; i < n && i < max; i++)
+		out[i] = rm->live[i];
+	pthread_mutex_unlock(&rm->mu);
+	return n;
+}
+
+/* ---- the tick ---- */
+
+void replica_mgr_tick(struct replica_mgr *rm, int64_t now_ms)
+{
+	struct partition **ps = NULL;
+	int n = 0;
+
+	pthread_mutex_lock(&rm->mu);
+	if (rm->n_parts)
+		ps = malloc(sizeof(*ps) * (size_t)rm->n_parts);
+	for (int i = 0; ps && i < rm->n_parts; i++) {
+		ps[n] = rm->parts[i]->p;
+		partition_ref(ps[n++]);
+	}
+	pthread_mutex_unlock(&rm->mu);
+	/* Without the table lock: a shrink writes to ZooKeeper. */
+	for (int i = 0; i < n; i++) {
+		int rc = partition_maybe_shrink_isr(ps[i], now_ms);
+
+		if (rc > 0)
+			mq_log(MQ_INFO, "%s-%d: %d replica(s) left the ISR (no fetch caught up "
+			       "within replica.lag.time.max.ms)", partition_topic(ps[i]),
+			       (int)partition_index(ps[i]), rc);
+		partition_unref(ps[i]);
+	}
+	free(ps);
+	pthread_mutex_lock(&rm->apply_mu);
+	reap(rm, false);
+	pthread_mutex_unlock(&rm->apply_mu);
+}
+
+static void *tick_main(void *arg)
+{
+	struct replica_mgr *rm = arg;
+	int64_t every = rm->cfg.replica_lag_time_max_ms / 2;
+
+	if (every < 1)
+		every = 1;
+	pthread_mutex_lock(&rm->tick_mu);
+	while (!rm->stop) {
+		struct timespec ts;
+
+		deadline_from_ms(CLOCK_MONOTONIC, every, &ts);
+		pthread_cond_timedwait(&rm->tick_cv, &rm->tick_mu, &ts);
+		if (rm->stop)
+			break;
+		pthread_mutex_unlock(&rm->tick_mu);
+		replica_mgr_tick(rm, now_mono_ms());
+		pthread_mutex_lock(&rm->tick_mu);
+	}
+	pthread_mutex_unlock(&rm->tick_mu);
+	return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+int replica_mgr_new(const struct replica_mgr_config *cfg, struct replica_mgr **out)
+{
+	struct replica_mgr *rm;
+	pthread_condattr_t ca;
+	int rc;
+
+	*out = NULL;
+	if (!cfg->logs.open || !cfg->logs.close || !cfg->endpoint || cfg->broker_id < 0 ||
+	    (cfg->fetch.sasl_user && !cfg->fetch.sasl_password))
+		return -EINVAL;
+	rm = calloc(1, sizeof(*rm));
+	if (!rm)
+		return -ENOMEM;
+	rm->cfg = *cfg;
+	if (cfg->fetch.sasl_user) {
+		rm->sasl_user = strdup(cfg->fetch.sasl_user);
+		rm->sasl_password = strdup(cfg->fetch.sasl_password);
+		if (!rm->sasl_user || !rm->sasl_password) {
+			free(rm->sasl_user);
+			free(rm->sasl_password);
+			free(rm);
+			return -ENOMEM;
+		}
+	}
+	rm->cfg.fetch.sasl_user = rm->cfg.fetch.sasl_password = NULL;
+	atomic_store(&rm->broker_epoch, -1);
+	rm->controller_epoch = -1;
+	pthread_mutex_init(&rm->apply_mu, NULL);
+	pthread_mutex_init(&rm->mu, NULL);
+	pthread_mutex_init(&rm->tick_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&rm->tick_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (cfg->tick_thread) {
+		rc = pthread_create(&rm->tick_th, NULL, tick_main, rm);
+		if (rc != 0) {
+			replica_mgr_free(rm);
+			return -rc;
+		}
+		pthread_setname_np(rm->tick_th, "mqfs-isr");
+		rm->tick_running = true;
+	}
+	*out = rm;
+	return 0;
+}
+
+void replica_mgr_free(struct replica_mgr *rm)
+{
+	if (!rm)
+		return;
+	if (rm->tick_running) {
+		pthread_mutex_lock(&rm->tick_mu);
+		rm->stop = true;
+		pthread_cond_signal(&rm->tick_cv);
+		pthread_mutex_unlock(&rm->tick_mu);
+		pthread_join(rm->tick_th, NULL);
+	}
+	pthread_mutex_lock(&rm->apply_mu);
+	for (int i = 0; i < rm->n_sources; i++)
+		fetcher_free(rm->sources[i].f);
+	free(rm->sources);
+	rm->n_sources = 0;
+	pthread_mutex_lock(&rm->mu);
+	for (int i = 0; i < rm->n_parts; i++) {
+		struct rm_part *rp = rm->parts[i];
+
+		partition_make_none(rp->p);
+		partition_unref(rp->p);
+		rm->cfg.logs.close(rm->cfg.logs.arg, rp->topic, rp->index, rp->log, false);
+		free(rp);
+	}
+	free(rm->parts);
+	free(rm->meta);
+	free(rm->live);
+	pthread_mutex_unlock(&rm->mu);
+	reap(rm, true);
+	free(rm->stopped);
+	pthread_mutex_unlock(&rm->apply_mu);
+	pthread_cond_destroy(&rm->tick_cv);
+	pthread_mutex_destroy(&rm->tick_mu);
+	pthread_mutex_destroy(&rm->mu);
+	pthread_mutex_destroy(&rm->apply_mu);
+	free(rm->sasl_user);
+	free(rm->sasl_password);
+	free(rm);
+}
+
+void replica_mgr_set_fetch_serve(struct replica_mgr *rm, struct fetch_serve *fs)
+{
+	atomic_store(&rm->fs, fs);
+}
+
+void replica_mgr_set_broker_epoch(struct replica_mgr *rm, int64_t broker_epoch)
+{
+	atomic_store(&rm->broker_epoch, broker_epoch);
+}
+
+void replica_mgr_get_stats(struct replica_mgr *rm, struct replica_mgr_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&rm->apply_mu);
+	st->fetchers = rm->n_sources;
+	st->stopped = rm->n_stopped;
+	pthread_mutex_unlock(&rm->apply_mu);
+	pthread_mutex_lock(&rm->mu);
+	st->partitions = rm->n_parts;
+	for (int i = 0; i < rm->n_parts; i++) {
+		struct partition_info info;
+
+		partition_get_info(rm->parts[i]->p, &info);
+		st->leaders += info.role == PARTITION_LEADER;
+		st->followers += info.role == PARTITION_FOLLOWER;
+	}
+	st->isr_writes = rm->isr_writes;
+	st->isr_stale = rm->isr_stale;
+	pthread_mutex_unlock(&rm->mu);
+}

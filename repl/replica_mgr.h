@@ -1,0 +1,178 @@
+/*
+ * replica_mgr.h — the broker's side of the controller's requests (Kafka's
+ * ReplicaManager and MetadataCache of the ZooKeeper era): the local
+ * replicas of the partitions assigned to this broker, their roles as
+ * LeaderAndIsr decides them, one replica fetcher per leader broker, the
+ * cluster's partition metadata as UpdateMetadata tells it, StopReplica,
+ * the ISR writes of partition.c and the periodic ISR shrink. Private to
+ * repl/; the cluster wiring owns one per broker and feeds it the decoded
+ * requests of the listener.
+ *
+ * What it needs from its owner, as three small tables so that the unit
+ * tests can run brokers in one process without ZooKeeper or the engine:
+ *   replica_log_provider  opens (creating) and closes the local log of a
+ *                         partition, with the partition_log_ops over it;
+ *   replica_isr_store     the conditional write of a partition's state
+ *                         (zkmeta_update_partition_state at the znode
+ *                         version, then isr_change_notification) and its
+ *                         re-read when the version moved;
+ *   replica_endpoint_fn   where a broker's inter-broker listener is.
+ *
+ * Rules (Kafka's, numbered; the tests check each):
+ *   1. A request of a controller epoch older than the newest seen is
+ *      refused whole (-ESTALE: STALE_CONTROLLER_EPOCH); one naming another
+ *      broker epoch than ours (when both are known) too (-ESTALE:
+ *      STALE_BROKER_EPOCH).
+ *   2. LeaderAndIsr looks only at partitions whose replicas include this
+ *      broker; a partition state with an older leader epoch than ours
+ *      changes nothing (that partition's error is -ESTALE).
+ *   3. A partition is in at most one fetcher, the one of its leader; a
+ *      leader is in none; a partition without a leader (offline) is in
+ *      none and keeps its role until a leader is elected.
+ *   4. A local log is closed only when no one holds its partition any
+ *      more (stopped replicas wait in a list, reaped by the tick).
+ *   5. An ISR write that finds the znode moved re-reads it; when the same
+ *      leader epoch still makes this broker leader the new state is
+ *      applied (an ISR change made meanwhile); anything else waits for the
+ *      controller's next LeaderAndIsr.
+ *
+ * Threads and locks: replica_mgr_leader_and_isr, _stop_replica and
+ * _update_metadata may come from any thread; the first two are serialised
+ * by the manager's apply mutex, held across partition and fetcher calls
+ * (never across a network call of its own). The table mutex is a leaf.
+ * The ISR store is called from whichever thread changed the ISR (a Fetch
+ * handler, the tick thread), with no lock of the manager held.
+ */
+#ifndef MQFS_REPL_REPLICA_MGR_H
+#define MQFS_REPL_REPLICA_MGR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "repl/controller.h"
+#include "repl/fetcher.h"
+#include "repl/kbuf.h"
+#include "repl/partition.h"
+
+struct fetch_serve;
+
+struct replica_log_provider {
+	/* Opens the local log of topic-partition, creating it when missing.
+	 * changed(changed_arg) is to be called (any thread, no lock the
+	 * caller holds) after its LEO or hw moved. */
+	int (*open)(void *arg, const char *topic, int32_t partition,
+		    void (*changed)(void *arg), void *changed_arg,
+		    const struct partition_log_ops **ops, void **log);
+	/* Closes a log open returned; with delete_log its files go too.
+	 * changed is not called once it returns. */
+	int (*close)(void *arg, const char *topic, int32_t partition, void *log,
+		     bool delete_log);
+	void *arg;
+};
+
+struct replica_isr_store {
+	/* Writes proposed (leader, leader epoch, ISR) with controller_epoch
+	 * if the state's version is still proposed->partition_epoch; returns
+	 * the new version (>= 0), -ESTALE when it moved, else -errno. */
+	int (*write)(void *arg, const char *topic, int32_t partition, int32_t controller_epoch,
+		     const struct partition_state *proposed);
+	/* Reads the state now (leader, leader_epoch, isr, partition_epoch;
+	 * replicas are the caller's). -ENOENT, -errno. */
+	int (*read)(void *arg, const char *topic, int32_t partition,
+		    struct partition_state *cur);
+	void *arg;
+};
+
+/* Fills host and port of broker_id's inter-broker listener. -ENOENT when
+ * the broker is not known or has no such listener. */
+typedef int (*replica_endpoint_fn)(void *arg, int32_t broker_id, char host[NET_MAX_HOST + 1],
+				   int *port);
+
+struct replica_mgr_config {
+	int32_t broker_id;
+	int64_t replica_lag_time_max_ms;   /* replica.lag.time.max.ms (30000) */
+	int min_insync_replicas;           /* min.insync.replicas (1) */
+	bool unclean_restart;              /* the data directory was not shut down cleanly */
+	/* Template of every fetcher (host, port, source_id filled per leader);
+	 * sasl_user/sasl_password are copied. */
+	struct fetcher_config fetch;
+	struct replica_log_provider logs;
+	struct replica_isr_store isr;      /* write NULL: ISR changes are not persisted */
+	replica_endpoint_fn endpoint;
+	void *endpoint_arg;
+	/* The shrink tick runs every replica_lag_time_max_ms / 2 on a thread
+	 * of its own; false: the owner calls replica_mgr_tick (tests). */
+	bool tick_thread;
+};
+
+struct replica_mgr;
+
+/* -EINVAL (no log provider or endpoint function), -ENOMEM, -errno of
+ * pthread_create. */
+int replica_mgr_new(const struct replica_mgr_config *cfg, struct replica_mgr **out);
+/* Stops the tick and every fetcher, makes every replica NONE and closes
+ * the logs (the listener serving them must be stopped first). NULL ok. */
+void replica_mgr_free(struct replica_mgr *rm);
+/* The Fetch handlers' purgatory to wake when a log moves (may be NULL). */
+void replica_mgr_set_fetch_serve(struct replica_mgr *rm, struct fetch_serve *fs);
+/* This broker's registration epoch (czxid); -1 unknown (no check). */
+void replica_mgr_set_broker_epoch(struct replica_mgr *rm, int64_t broker_epoch);
+
+/* LeaderAndIsr. errors[i] (n of them; may be NULL) gets each state's
+ * result: 0, -ESTALE (older leader epoch), -EPERM (not eligible as
+ * leader), -ENOENT (this broker is not a replica: ignored), a log
+ * error. Returns 0 or -ESTALE for the whole request (rule 1). */
+int replica_mgr_leader_and_isr(struct replica_mgr *rm, int32_t controller_epoch,
+			       int64_t broker_epoch,
+			       const struct controller_partition_state *states, int n,
+			       int *errors);
+/* StopReplica: stops following; a partition with delete_partition loses
+ * its log and its metadata. errors as above (-ENOENT: no replica here,
+ * not an error for a delete). 0 or -ESTALE (rule 1). */
+int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch,
+			     int64_t broker_epoch, const struct controller_stop_replica *parts,
+			     int n, int *errors);
+/* UpdateMetadata: the live brokers and partition states replace or join
+ * what is known. 0, -ESTALE (rule 1), -ENOMEM. */
+int replica_mgr_update_metadata(struct replica_mgr *rm, int32_t controller_epoch,
+				int64_t broker_epoch, const int32_t *live, int n_live,
+				const struct controller_partition_state *states, int n);
+
+/* The local replica of (topic, partition) with a reference taken
+ * (partition_unref it), or NULL. The Fetch handler's lookup and the
+ * produce path. */
+struct partition *replica_mgr_get(struct replica_mgr *rm, const char *topic, int32_t partition);
+/* fetch_serve_lookup_fn over the manager (arg: the manager). */
+struct partition *replica_mgr_lookup(void *arg, struct kstr topic, int32_t partition);
+
+/* ---- the cluster's metadata (UpdateMetadata) ---- */
+
+/* The topics known, sorted (each malloc'd, then the array: free with
+ * replica_mgr_names_free). Returns the count or -ENOMEM. */
+int replica_mgr_topics(struct replica_mgr *rm, char ***names);
+void replica_mgr_names_free(char **names, int n);
+/* The number of partitions of topic known (indexes 0..n-1 as the
+ * controller sent them), 0 when none. */
+int replica_mgr_partitions(struct replica_mgr *rm, const char *topic);
+/* The state of a partition as last told (leader -1: offline). -ENOENT. */
+int replica_mgr_partition_meta(struct replica_mgr *rm, const char *topic, int32_t partition,
+			       struct partition_state *st);
+/* Live brokers as last told (up to max ids into out), the count. */
+int replica_mgr_live_brokers(struct replica_mgr *rm, int32_t *out, int max);
+
+/* The periodic work: every leader's partition_maybe_shrink_isr, and the
+ * closing of stopped logs no one holds any more (rule 4). */
+void replica_mgr_tick(struct replica_mgr *rm, int64_t now_ms);
+
+struct replica_mgr_stats {
+	int partitions;          /* local replicas */
+	int leaders;
+	int followers;
+	int fetchers;            /* fetcher threads (one per leader broker) */
+	int stopped;             /* stopped replicas waiting to be closed */
+	int64_t isr_writes;      /* ISR changes written */
+	int64_t isr_stale;       /* ISR writes that found the version moved */
+};
+void replica_mgr_get_stats(struct replica_mgr *rm, struct replica_mgr_stats *st);
+
+#endif

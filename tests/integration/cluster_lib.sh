@@ -1,0 +1,66 @@
+# cluster_lib.sh — what the cluster tests share: a ZooKeeper of their own,
+# brokers with SASL listeners on loopback, checks that poll with deadlines
+# (lib.sh's poll), and a cleanup that unmounts and stops the brokers
+# before ZooKeeper. Sourced after lib.sh and tests/zk.sh, once mq_setup
+# has run.
+
+ZKDIR=$MQ_TMP/zk
+# The brokers leave before ZooKeeper does (their sessions close cleanly),
+# then the harness's own cleanup runs.
+t_cleanup() {
+	for m in $MQ_MOUNTS; do
+		timeout 10 fusermount3 -u "$m" 2>/dev/null
+	done
+	for p in $MQ_DAEMONS; do
+		proc_wait_exit "$p" 10 || kill -KILL "$p" 2>/dev/null
+	done
+	zk_stop "$ZKDIR"
+	_mq_cleanup "$1"
+}
+trap 't_cleanup $?' EXIT
+trap 't_cleanup 130' INT
+trap 't_cleanup 143' TERM
+
+# check NAME CMD...: like expect_ok, for shell functions too (which
+# `timeout` cannot run); every CMD here polls with its own deadline.
+check() {
+	_n=$1
+	shift
+	if "$@"; then ok "$_n"; else fail "$_n" "'$*' did not succeed in time"; fi
+}
+
+# alive_on MNT N: MNT/.state lists N brokers alive.
+alive_on() {
+	[ "$(timeout 5 grep -c '^broker\.[0-9]*=alive ' "$1/.state" 2>/dev/null)" = "$2" ]
+}
+
+# zk_cluster_start: ZooKeeper on a free port, $ZK its connect string with
+# the /mqfs chroot, and the SCRAM user admin the brokers authenticate as.
+zk_cluster_start() {
+	ZKPORT=$(zk_free_port)
+	zk_start "$ZKDIR" "$ZKPORT"
+	expect_eq "ZooKeeper on 127.0.0.1:$ZKPORT" "0" "$?"
+	ZK=127.0.0.1:$ZKPORT/mqfs
+	echo admin-secret | mq_run "$MQFS" --zookeeper "$ZK" --add-scram-user admin >>"$LOG" 2>&1
+	expect_eq "mqfs --add-scram-user admin" "0" "$?"
+}
+
+# conf N PORT: broker N's config file; CLUSTER_CONF adds lines.
+conf() {
+	mkdir -p "$MQ_TMP/b$1"
+	cat >"$MQ_TMP/b$1/server.properties" <<EOC
+broker.id=$1
+log.dirs=$MQ_TMP/b$1/data
+zookeeper.connect=$ZK
+zookeeper.session.timeout.ms=${CLUSTER_SESSION_MS:-4000}
+zookeeper.connection.timeout.ms=20000
+listeners=SASL_PLAINTEXT://127.0.0.1:$2
+security.inter.broker.protocol=SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-256
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="admin-secret";
+default.replication.factor=3
+min.insync.replicas=2
+${CLUSTER_CONF:-}
+EOC
+}

@@ -1,0 +1,342 @@
+/*
+ * test_cluster_repl.c — the controller's requests on the broker listener
+ * (repl/cluster_repl.c) with the engine's logs: LeaderAndIsr, UpdateMetadata
+ * and StopReplica sent by a real client over SASL reach the replica
+ * manager (a leader over an engine log, its epoch stamped, the
+ * min.insync.replicas check of the produce path, the log dropped on
+ * delete); a stale controller epoch and a user other than the brokers'
+ * are answered with Kafka's errors and change nothing. No ZooKeeper: the
+ * ISR writes are not exercised here (test_replica_mgr.c,
+ * t_cluster_replication.sh).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "repl/cluster_repl.h"
+#include "repl/config.h"
+#include "repl/metadata_cache.h"
+#include "repl/partition.h"
+#include "repl/proto.h"
+#include "repl/replica_mgr.h"
+
+#define TIMEOUT_MS 20000
+
+static char tmpdir[64];
+
+struct fx {
+	struct broker_config cfg;
+	struct logmgr *m;
+	struct metadata_cache *mc;
+	struct cluster_repl *cr;
+	struct net_server *srv;
+	int port;
+	struct sasl_cred admin, eve;
+};
+
+static int creds(void *arg, const char *user, struct sasl_cred *cred)
+{
+	struct fx *f = arg;
+
+	if (!strcmp(user, "admin"))
+		*cred = f->admin;
+	else if (!strcmp(user, "eve"))
+		*cred = f->eve;
+	else
+		return -ENOENT;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct cluster_local local = { 0 };
+	char text[1024], err[256], dir[128];
+
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/mqfs-test-crepl.XXXXXX");
+	if (!f || !mkdtemp(tmpdir))
+		return -1;
+	snprintf(text, sizeof(text),
+		 "broker.id=1\nlog.dirs=%s/data\nmin.insync.replicas=2\n"
+		 "listeners=SASL_PLAINTEXT://127.0.0.1:0\n"
+		 "security.inter.broker.protocol=SASL_PLAINTEXT\n"
+		 "sasl.enabled.mechanisms=SCRAM-SHA-256\n"
+		 "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config="
+		 "org.apache.kafka.common.security.scram.ScramLoginModule required "
+		 "username=\"admin\" password=\"admin-secret\";\n", tmpdir);
+	broker_config_defaults(&f->cfg);
+	assert_int_equal(broker_config_parse(&f->cfg, text, strlen(text), err, sizeof(err)), 0);
+	snprintf(dir, sizeof(dir), "%s/data", tmpdir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(logmgr_open(dir, &io_posix, &f->m), 0);
+	assert_int_equal(metadata_cache_new(&f->mc), 0);
+	local.m = f->m;
+	assert_int_equal(cluster_repl_new(&f->cfg, &local, f->mc, &f->cr), 0);
+	assert_int_equal(sasl_cred_from_password("admin-secret", NULL, 0, 4096, &f->admin), 0);
+	assert_int_equal(sasl_cred_from_password("eve-secret", NULL, 0, 4096, &f->eve), 0);
+	assert_int_equal(net_server_new(&f->cfg.cluster.net, creds, f, &f->srv), 0);
+	assert_int_equal(cluster_repl_register(f->cr, f->srv), 0);
+	assert_int_equal(net_server_start(f->srv), 0);
+	f->port = net_server_port(f->srv, 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	cluster_repl_stop(f->cr);
+	net_server_stop(f->srv);
+	cluster_repl_close_logs(f->cr);
+	net_server_free(f->srv);
+	cluster_repl_free(f->cr);
+	assert_int_equal(logmgr_close(f->m), 0);
+	metadata_cache_free(f->mc);
+	free(f);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static struct net_client *connect_as(struct fx *f, const char *user, const char *password)
+{
+	struct net_client *c;
+
+	assert_int_equal(net_client_connect("127.0.0.1", f->port, TIMEOUT_MS, &c), 0);
+	assert_int_equal(net_client_sasl(c, user, password, TIMEOUT_MS), 0);
+	return c;
+}
+
+typedef int (*enc_fn)(struct kbuf_w *w, int16_t v, const void *req);
+
+static int enc_lisr(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_lisr_req_encode(w, v, req);
+}
+
+static int enc_um(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_um_req_encode(w, v, req);
+}
+
+static int enc_stop(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_stop_req_encode(w, v, req);
+}
+
+/* Sends req at the highest version both sides know; the response in nr,
+ * the version in *v. */
+static void rpc(struct net_client *c, int16_t api, enc_fn enc, const void *req,
+		struct net_resp *nr, int16_t *v)
+{
+	struct kbuf_w w;
+	int ver = net_client_version(c, api);
+
+	assert_true(ver >= 0);
+	*v = (int16_t)ver;
+	kbuf_w_init(&w, 1 << 16);
+	assert_int_equal(enc(&w, *v, req), 0);
+	assert_int_equal(net_client_call(c, api, *v, w.buf, w.len, 0, TIMEOUT_MS, nr), 0);
+	kbuf_w_free(&w);
+}
+
+/* One LeaderAndIsr of orders-p; returns the response's error code and
+ * the partition's in *perr. */
+static int16_t send_lisr(struct net_client *c, int32_t cepoch, int32_t p, int32_t epoch,
+			 int16_t *perr)
+{
+	int32_t one[1] = { 1 };
+	struct proto_part_state ps = {
+		.partition_index = p, .controller_epoch = cepoch, .leader = 1,
+		.leader_epoch = epoch, .n_isr = 1, .isr = one, .partition_epoch = 0,
+		.n_replicas = 1, .replicas = one, .is_new = true,
+	};
+	struct proto_topic_state ts = { .topic_name = kstr_of("orders"), .n_partitions = 1,
+					.partition_states = &ps };
+	struct proto_lisr_req req = { .controller_id = 2, .controller_epoch = cepoch,
+				      .broker_epoch = -1, .n_topics = 1, .topic_states = &ts };
+	struct proto_lisr_resp resp = { 0 };
+	struct net_resp nr;
+	int16_t ec, v;
+
+	rpc(c, PROTO_API_LEADER_AND_ISR, enc_lisr, &req, &nr, &v);
+	assert_int_equal(proto_lisr_resp_decode(&nr.body, v, &resp), 0);
+	ec = resp.error_code;
+	*perr = -1;
+	if (resp.n_topics == 1 && resp.topics[0].n_partition_errors == 1)
+		*perr = resp.topics[0].partition_errors[0].error_code;
+	else if (resp.n_partition_errors == 1)
+		*perr = resp.partition_errors[0].error_code;
+	proto_lisr_resp_free(&resp);
+	net_resp_free(&nr);
+	return ec;
+}
+
+static int16_t send_um(struct net_client *c, int32_t cepoch)
+{
+	int32_t r12[2] = { 2, 1 };
+	struct proto_part_state ps = {
+		.partition_index = 0, .controller_epoch = cepoch, .leader = 2, .leader_epoch = 5,
+		.n_isr = 2, .isr = r12, .partition_epoch = 7, .n_replicas = 2, .replicas = r12,
+	};
+	struct proto_topic_state ts = { .topic_name = kstr_of("payments"), .n_partitions = 1,
+					.partition_states = &ps };
+	struct proto_um_broker live[2] = { { .id = 1, .rack = KSTR_NULL },
+					   { .id = 2, .rack = KSTR_NULL } };
+	struct proto_um_req req = { .controller_id = 2, .controller_epoch = cepoch,
+				    .broker_epoch = -1, .n_topics = 1, .topic_states = &ts,
+				    .n_live_brokers = 2, .live_brokers = live };
+	struct proto_um_resp resp = { 0 };
+	struct net_resp nr;
+	int16_t v;
+
+	rpc(c, PROTO_API_UPDATE_METADATA, enc_um, &req, &nr, &v);
+	assert_int_equal(proto_um_resp_decode(&nr.body, v, &resp), 0);
+	net_resp_free(&nr);
+	return resp.error_code;
+}
+
+static int16_t send_stop(struct net_client *c, int32_t cepoch, bool del)
+{
+	struct proto_stop_part sp = { .partition_index = 0, .leader_epoch = -1,
+				      .delete_partition = del };
+	struct proto_stop_topic st = { .topic_name = kstr_of("orders"), .n_partitions = 1,
+				       .partition_states = &sp };
+	struct proto_stop_req req = { .controller_id = 2, .controller_epoch = cepoch,
+				      .broker_epoch = -1, .delete_partitions = del, .n_topics = 1,
+				      .topics = &st };
+	struct proto_stop_resp resp = { 0 };
+	struct net_resp nr;
+	int16_t ec, v;
+
+	rpc(c, PROTO_API_STOP_REPLICA, enc_stop, &req, &nr, &v);
+	assert_int_equal(proto_stop_resp_decode(&nr.body, v, &resp), 0);
+	ec = resp.error_code;
+	proto_stop_resp_free(&resp);
+	net_resp_free(&nr);
+	return ec;
+}
+
+static struct partition_info info_of(struct fx *f, const char *topic, int p)
+{
+	struct partition *pt = replica_mgr_get(cluster_repl_replicas(f->cr), topic, p);
+	struct partition_info info;
+
+	assert_non_null(pt);
+	partition_get_info(pt, &info);
+	partition_unref(pt);
+	return info;
+}
+
+/* LeaderAndIsr over the wire makes an engine log and a leader over it;
+ * the produce path's check sees its epoch and min.insync.replicas. */
+static void test_leader_and_isr(void **state)
+{
+	struct fx *f = *state;
+	struct net_client *c = connect_as(f, "admin", "admin-secret");
+	char dir[160];
+	struct stat st;
+	int16_t perr;
+	int32_t e = -1;
+
+	assert_int_equal(send_lisr(c, 1, 0, 3, &perr), PROTO_ERR_NONE);
+	assert_int_equal(perr, PROTO_ERR_NONE);
+	assert_int_equal(info_of(f, "orders", 0).role, PARTITION_LEADER);
+	assert_int_equal(info_of(f, "orders", 0).leader_epoch, 3);
+	snprintf(dir, sizeof(dir), "%s/data/orders-0", tmpdir);
+	assert_int_equal(stat(dir, &st), 0);
+	/* One in-sync replica of min.insync.replicas=2. */
+	assert_int_equal(cluster_repl_append_check(f->cr, "orders", 0, -1, &e), -EAGAIN);
+	assert_int_equal(cluster_repl_append_check(f->cr, "orders", 0, 1, &e), 0);
+	assert_int_equal(e, 3);
+	assert_int_equal(cluster_repl_append_check(f->cr, "orders", 1, 1, &e), -EREMOTE);
+	/* An older controller changes nothing. */
+	assert_int_equal(send_lisr(c, 0, 0, 4, &perr), PROTO_ERR_STALE_CONTROLLER_EPOCH);
+	assert_int_equal(info_of(f, "orders", 0).leader_epoch, 3);
+	/* An older leader epoch: that partition's error. */
+	assert_int_equal(send_lisr(c, 1, 0, 2, &perr), PROTO_ERR_NONE);
+	assert_int_equal(perr, PROTO_ERR_STALE_CONTROLLER_EPOCH);
+	net_client_close(c);
+}
+
+/* A client authenticated as another user may not act as the controller. */
+static void test_only_the_brokers_user(void **state)
+{
+	struct fx *f = *state;
+	struct net_client *c = connect_as(f, "eve", "eve-secret");
+	int16_t perr;
+
+	assert_int_equal(send_lisr(c, 1, 2, 1, &perr), PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED);
+	assert_null(replica_mgr_get(cluster_repl_replicas(f->cr), "orders", 2));
+	assert_int_equal(send_um(c, 1), PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED);
+	assert_int_equal(replica_mgr_partitions(cluster_repl_replicas(f->cr), "payments"), 0);
+	net_client_close(c);
+}
+
+/* UpdateMetadata fills the cluster's metadata; .state's cells come from it
+ * for a partition without a local replica. */
+static void test_update_metadata(void **state)
+{
+	struct fx *f = *state;
+	struct net_client *c = connect_as(f, "admin", "admin-secret");
+	char leader[24], epoch[24], replicas[24], isr[24];
+	int32_t live[4];
+
+	assert_int_equal(send_um(c, 1), PROTO_ERR_NONE);
+	assert_int_equal(replica_mgr_partitions(cluster_repl_replicas(f->cr), "payments"), 1);
+	assert_int_equal(replica_mgr_live_brokers(cluster_repl_replicas(f->cr), live, 4), 2);
+	assert_int_equal(cluster_repl_partition_cells(f->cr, "payments", 0, leader, epoch,
+						      replicas, isr), 0);
+	assert_string_equal(leader, "2");
+	assert_string_equal(epoch, "5");
+	assert_string_equal(replicas, "[2,1]");
+	assert_string_equal(isr, "[2,1]");
+	assert_int_equal(cluster_repl_partition_cells(f->cr, "nope", 0, leader, epoch, replicas,
+						      isr), -ENOENT);
+	assert_string_equal(leader, "-");
+	assert_int_equal(send_um(c, 0), PROTO_ERR_STALE_CONTROLLER_EPOCH);
+	net_client_close(c);
+}
+
+/* StopReplica with delete: the replica goes (its files go with the
+ * broker's topic, when the topic leaves /brokers/topics). */
+static void test_stop_replica_delete(void **state)
+{
+	struct fx *f = *state;
+	struct net_client *c = connect_as(f, "admin", "admin-secret");
+	char dir[160];
+	struct stat st;
+	int16_t perr;
+
+	assert_int_equal(send_lisr(c, 1, 0, 3, &perr), PROTO_ERR_NONE);
+	assert_int_equal(info_of(f, "orders", 0).role, PARTITION_LEADER);
+	assert_int_equal(send_stop(c, 1, true), PROTO_ERR_NONE);
+	assert_null(replica_mgr_get(cluster_repl_replicas(f->cr), "orders", 0));
+	assert_int_equal(send_stop(c, 0, true), PROTO_ERR_STALE_CONTROLLER_EPOCH);
+	/* A new LeaderAndIsr makes it again, over the same files. */
+	assert_int_equal(send_lisr(c, 1, 0, 4, &perr), PROTO_ERR_NONE);
+	assert_int_equal(info_of(f, "orders", 0).leader_epoch, 4);
+	snprintf(dir, sizeof(dir), "%s/data/orders-0", tmpdir);
+	assert_int_equal(stat(dir, &st), 0);
+	net_client_close(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_leader_and_isr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_only_the_brokers_user, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_update_metadata, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_replica_delete, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,704 @@
+/*
+ * test_replica_mgr.c — the replica manager (repl/replica_mgr.c): three
+ * brokers in one process, each with its listener, Fetch handlers and
+ * manager over test logs (tests/unit/tlog.c), and one in-memory partition
+ * state store standing in for ZooKeeper's versioned znodes. The tests hand
+ * each manager the controller's requests as the listener would decode
+ * them and check: followers replicate byte for byte and the hw follows;
+ * stale controller, broker and leader epochs; a partition not ours; one
+ * fetcher per leader broker; a leader change moves the fetchers; ISR
+ * shrink by the tick and rejoin, written to the store; a write that finds
+ * the version moved re-reads; StopReplica with delete closes and removes
+ * the log once no one holds it; UpdateMetadata's topics and brokers. Waits
+ * poll against deadlines.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "repl/fetch_serve.h"
+#include "repl/replica_mgr.h"
+#include "tests/unit/tlog.h"
+#include "util/clock.h"
+
+#define DEADLINE_MS 20000
+#define NB 3
+
+static char tmpdir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/mqfs-test-rm.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ---- the state store: one versioned state per partition ---- */
+
+struct store {
+	pthread_mutex_t mu;
+	struct partition_state st;     /* one partition: orders-0 */
+	int writes, stale;
+};
+
+static struct store store = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static int store_write(void *arg, const char *topic, int32_t partition, int32_t cepoch,
+		       const struct partition_state *proposed)
+{
+	struct store *s = arg;
+	int rc;
+
+	(void)cepoch;
+	if (strcmp(topic, "orders") || partition != 0)
+		return -ENOENT;
+	pthread_mutex_lock(&s->mu);
+	if (proposed->partition_epoch != s->st.partition_epoch) {
+		s->stale++;
+		rc = -ESTALE;
+	} else {
+		s->st.leader = proposed->leader;
+		s->st.leader_epoch = proposed->leader_epoch;
+		s->st.n_isr = proposed->n_isr;
+		memcpy(s->st.isr, proposed->isr, sizeof(s->st.isr));
+		rc = ++s->st.partition_epoch;
+		s->writes++;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static int store_read(void *arg, const char *topic, int32_t partition, struct partition_state *cur)
+{
+	struct store *s = arg;
+	int32_t nr = cur->n_replicas, r[PARTITION_MAX_REPLICAS];
+
+	if (strcmp(topic, "orders") || partition != 0)
+		return -ENOENT;
+	memcpy(r, cur->replicas, sizeof(r));
+	pthread_mutex_lock(&s->mu);
+	*cur = s->st;
+	pthread_mutex_unlock(&s->mu);
+	cur->n_replicas = nr;
+	memcpy(cur->replicas, r, sizeof(r));
+	return 0;
+}
+
+static void store_set(int32_t leader, int32_t epoch, int n_isr, const int32_t *isr)
+{
+	pthread_mutex_lock(&store.mu);
+	store.st.leader = leader;
+	store.st.leader_epoch = epoch;
+	store.st.n_isr = n_isr;
+	memcpy(store.st.isr, isr, sizeof(int32_t) * (size_t)n_isr);
+	store.st.partition_epoch++;
+	pthread_mutex_unlock(&store.mu);
+}
+
+static struct partition_state store_get(void)
+{
+	struct partition_state st;
+
+	pthread_mutex_lock(&store.mu);
+	st = store.st;
+	pthread_mutex_unlock(&store.mu);
+	return st;
+}
+
+/* ---- a broker ---- */
+
+struct bk {
+	int32_t id;
+	struct replica_mgr *rm;
+	struct fetch_serve *fs;
+	struct net_server *srv;
+	int port;
+	struct tlog *t;                 /* the one log open (orders-0), or NULL */
+	int opens, closes, deletes;
+};
+
+static struct bk bks[NB + 1];       /* by broker id 1..3 */
+
+static int bk_open(void *arg, const char *topic, int32_t partition,
+		   void (*changed)(void *), void *changed_arg,
+		   const struct partition_log_ops **ops, void **log)
+{
+	struct bk *b = arg;
+	char dir[160];
+
+	snprintf(dir, sizeof(dir), "%s/b%d", tmpdir, (int)b->id);
+	mkdir(dir, 0755);
+	snprintf(dir, sizeof(dir), "%s/b%d/%s-%d", tmpdir, (int)b->id, topic, (int)partition);
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	b->t = tlog_open(dir);
+	if (!b->t)
+		return -EIO;
+	tlog_set_listener(b->t, changed, changed_arg);
+	b->opens++;
+	*ops = &tlog_ops;
+	*log = b->t;
+	return 0;
+}
+
+static int bk_close(void *arg, const char *topic, int32_t partition, void *log, bool del)
+{
+	struct bk *b = arg;
+	char cmd[200];
+
+	assert_ptr_equal(log, b->t);
+	assert_int_equal(tlog_refs(b->t), 0);
+	tlog_close(b->t);
+	b->t = NULL;
+	b->closes++;
+	if (del) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s/b%d/%s-%d", tmpdir, (int)b->id, topic,
+			 (int)partition);
+		assert_int_equal(system(cmd), 0);
+		b->deletes++;
+	}
+	return 0;
+}
+
+static int bk_endpoint(void *arg, int32_t id, char host[NET_MAX_HOST + 1], int *port)
+{
+	(void)arg;
+	if (id < 1 || id > NB || !bks[id].srv)
+		return -ENOENT;
+	strcpy(host, "127.0.0.1");
+	*port = bks[id].port;
+	return 0;
+}
+
+/* Brokers whose data directory was not shut down cleanly (invariant 9). */
+static bool unclean[NB + 1];
+
+static void bk_start(int32_t id)
+{
+	struct bk *b = &bks[id];
+	struct replica_mgr_config cfg = {
+		.broker_id = id, .replica_lag_time_max_ms = 10000, .min_insync_replicas = 2,
+		.unclean_restart = unclean[id],
+		.logs = { bk_open, bk_close, b },
+		.isr = { store_write, store_read, &store },
+		.endpoint = bk_endpoint,
+	};
+	struct net_config nc;
+
+	memset(b, 0, sizeof(*b));
+	b->id = id;
+	fetcher_config_default(&cfg.fetch);
+	cfg.fetch.backoff_ms = 50;
+	cfg.fetch.max_wait_ms = 200;
+	assert_int_equal(replica_mgr_new(&cfg, &b->rm), 0);
+	assert_int_equal(fetch_serve_new(replica_mgr_lookup, b->rm, NULL, &b->fs), 0);
+	replica_mgr_set_fetch_serve(b->rm, b->fs);
+	net_config_default(&nc);
+	assert_int_equal(net_config_set(&nc, "listeners", "PLAINTEXT://127.0.0.1:0"), 0);
+	nc.num_network_threads = 1;
+	nc.num_io_threads = 2;
+	assert_int_equal(net_server_new(&nc, NULL, NULL, &b->srv), 0);
+	assert_int_equal(fetch_serve_register(b->fs, b->srv), 0);
+	assert_int_equal(net_server_start(b->srv), 0);
+	b->port = net_server_port(b->srv, 0);
+}
+
+static void bk_stop(int32_t id)
+{
+	struct bk *b = &bks[id];
+
+	fetch_serve_stop(b->fs);
+	net_server_stop(b->srv);
+	replica_mgr_free(b->rm);
+	net_server_free(b->srv);
+	fetch_serve_free(b->fs);
+	assert_null(b->t);
+	memset(b, 0, sizeof(*b));
+}
+
+static void start_all(void)
+{
+	int32_t none[1] = { 0 };
+
+	pthread_mutex_lock(&store.mu);
+	memset(&store.st, 0, sizeof(store.st));
+	store.writes = store.stale = 0;
+	pthread_mutex_unlock(&store.mu);
+	store_set(-1, -1, 0, none);
+	for (int32_t i = 1; i <= NB; i++)
+		bk_start(i);
+}
+
+static void stop_all(void)
+{
+	for (int32_t i = 1; i <= NB; i++)
+		bk_stop(i);
+}
+
+static const int32_t all3[3] = { 1, 2, 3 };
+
+/* The controller's decision: writes it to the store and tells every
+ * replica, as the controller does. */
+static void lisr(int32_t cepoch, int32_t leader, int32_t epoch, int n_isr, const int32_t *isr)
+{
+	struct controller_partition_state s;
+	struct partition_state cur;
+	int err = 99;
+
+	store_set(leader, epoch, n_isr, isr);
+	cur = store_get();
+	s = (struct controller_partition_state){
+		.topic = "orders", .topic_id = "", .partition = 0, .controller_epoch = cepoch,
+		.leader = leader, .leader_epoch = epoch, .isr = isr, .n_isr = n_isr,
+		.partition_epoch = cur.partition_epoch, .replicas = all3, .n_replicas = 3,
+	};
+	for (int32_t i = 1; i <= NB; i++) {
+		assert_int_equal(replica_mgr_leader_and_isr(bks[i].rm, cepoch, -1, &s, 1, &err), 0);
+		assert_int_equal(err, 0);
+	}
+}
+
+static struct partition_info info_of(int32_t id)
+{
+	struct partition *p = replica_mgr_get(bks[id].rm, "orders", 0);
+	struct partition_info info;
+
+	assert_non_null(p);
+	partition_get_info(p, &info);
+	partition_unref(p);
+	return info;
+}
+
+static void append_on(int32_t id, int n, const char *prefix)
+{
+	struct partition *p = replica_mgr_get(bks[id].rm, "orders", 0);
+	struct partition_info info;
+
+	assert_non_null(p);
+	partition_get_info(p, &info);
+	assert_int_equal(partition_check_append(p, -1), 0);
+	assert_true(tlog_append(bks[id].t, n, info.leader_epoch, prefix) >= 0);
+	assert_true(partition_maybe_increment_leader_hw(p, now_mono_ms()) >= 0);
+	partition_unref(p);
+}
+
+/* Every replica in ids has the leader's LEO and hw and the leader's ISR
+ * has n_isr members. */
+static bool synced(int32_t leader, const int32_t *ids, int n, int n_isr)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (now_mono_ms() < end) {
+		struct partition_info l = info_of(leader);
+		bool ok = l.n_isr == n_isr && l.offsets.hw == l.offsets.log_end_offset;
+
+		for (int i = 0; ok && i < n; i++) {
+			struct partition_info f = info_of(ids[i]);
+
+			ok = f.offsets.log_end_offset == l.offsets.log_end_offset &&
+			     f.offsets.hw == l.offsets.hw;
+		}
+		if (ok)
+			return true;
+		usleep(2000);
+	}
+	return false;
+}
+
+/* The leader has seen follower id fetch at its LEO (its next fetch after
+ * taking the last records), so the lag rule counts it as caught up. */
+static bool leader_sees(int32_t leader, int32_t id)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (now_mono_ms() < end) {
+		struct partition_info l = info_of(leader);
+
+		for (int i = 0; i < l.n_followers; i++)
+			if (l.followers[i].broker_id == id &&
+			    l.followers[i].log_end_offset == l.offsets.log_end_offset)
+				return true;
+		usleep(2000);
+	}
+	return false;
+}
+
+static void assert_same_file(int32_t a, int32_t b)
+{
+	FILE *fa = fopen(tlog_path(bks[a].t), "rb"), *fb = fopen(tlog_path(bks[b].t), "rb");
+	static char x[1 << 16], y[1 << 16];
+	size_t na, nb;
+
+	assert_non_null(fa);
+	assert_non_null(fb);
+	na = fread(x, 1, sizeof(x), fa);
+	nb = fread(y, 1, sizeof(y), fb);
+	assert_true(na > 0);
+	assert_int_equal(na, nb);
+	assert_memory_equal(x, y, na);
+	fclose(fa);
+	fclose(fb);
+}
+
+/* LeaderAndIsr makes one leader and two followers; each follower has one
+ * fetcher; records written on the leader reach both, byte for byte, and
+ * the hw covers them everywhere. */
+static void test_replicates(void **state)
+{
+	struct replica_mgr_stats st;
+	char v[64];
+
+	(void)state;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	assert_int_equal(info_of(1).role, PARTITION_LEADER);
+	assert_int_equal(info_of(2).role, PARTITION_FOLLOWER);
+	assert_int_equal(info_of(3).role, PARTITION_FOLLOWER);
+	append_on(1, 5, "a");
+	append_on(1, 3, "b");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	assert_int_equal(info_of(3).offsets.hw, 8);
+	assert_same_file(1, 2);
+	assert_same_file(1, 3);
+	assert_int_equal(tlog_value_at(bks[3].t, 6, v, sizeof(v)), 0);
+	assert_string_equal(v, "b-1");
+	replica_mgr_get_stats(bks[1].rm, &st);
+	assert_int_equal(st.leaders, 1);
+	assert_int_equal(st.fetchers, 0);
+	replica_mgr_get_stats(bks[2].rm, &st);
+	assert_int_equal(st.followers, 1);
+	assert_int_equal(st.fetchers, 1);
+	/* The same LeaderAndIsr again changes nothing and opens nothing. */
+	lisr(1, 1, 0, 3, all3);
+	assert_int_equal(bks[2].opens, 1);
+	stop_all();
+}
+
+/* Rule 1 and 2: stale controller epoch, stale broker epoch, stale leader
+ * epoch; a partition this broker is no replica of opens nothing. */
+static void test_stale_and_foreign(void **state)
+{
+	const int32_t other[2] = { 2, 3 };
+	struct controller_partition_state s = {
+		.topic = "orders", .topic_id = "", .partition = 0, .controller_epoch = 5,
+		.leader = 1, .leader_epoch = 3, .isr = all3, .n_isr = 3,
+		.partition_epoch = 7, .replicas = all3, .n_replicas = 3,
+	};
+	int err = 99;
+
+	(void)state;
+	start_all();
+	assert_int_equal(replica_mgr_leader_and_isr(bks[1].rm, 5, -1, &s, 1, &err), 0);
+	assert_int_equal(err, 0);
+	/* An older controller: refused whole, nothing changes. */
+	s.leader_epoch = 4;
+	assert_int_equal(replica_mgr_leader_and_isr(bks[1].rm, 4, -1, &s, 1, &err), -ESTALE);
+	assert_int_equal(info_of(1).leader_epoch, 3);
+	/* Our broker epoch is known: another one is refused. */
+	replica_mgr_set_broker_epoch(bks[1].rm, 100);
+	assert_int_equal(replica_mgr_leader_and_isr(bks[1].rm, 5, 99, &s, 1, &err), -ESTALE);
+	assert_int_equal(replica_mgr_leader_and_isr(bks[1].rm, 5, 100, &s, 1, &err), 0);
+	assert_int_equal(info_of(1).leader_epoch, 4);
+	/* An older leader epoch: that partition's error. */
+	s.leader_epoch = 2;
+	assert_int_equal(replica_mgr_leader_and_isr(bks[1].rm, 5, -1, &s, 1, &err), 0);
+	assert_int_equal(err, -ESTALE);
+	assert_int_equal(info_of(1).leader_epoch, 4);
+	/* Not a replica here. */
+	s.topic = "payments";
+	s.replicas = other;
+	s.n_replicas = 2;
+	s.isr = other;
+	s.n_isr = 2;
+	s.leader = 2;
+	assert_int_equal(replica_mgr_leader_and_isr(bks[1].rm, 5, -1, &s, 1, &err), 0);
+	assert_int_equal(err, -ENOENT);
+	assert_null(replica_mgr_get(bks[1].rm, "payments", 0));
+	assert_int_equal(bks[1].opens, 1);
+	stop_all();
+}
+
+/* A new leader: the old one follows it, the other follower's fetcher
+ * moves to it, records written there reach both. */
+static void test_leader_change(void **state)
+{
+	struct replica_mgr_stats st;
+
+	(void)state;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	append_on(1, 4, "a");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	lisr(2, 2, 1, 3, all3);
+	assert_int_equal(info_of(2).role, PARTITION_LEADER);
+	assert_int_equal(info_of(1).role, PARTITION_FOLLOWER);
+	append_on(2, 3, "b");
+	assert_true(synced(2, (int32_t[]){ 1, 3 }, 2, 3));
+	assert_same_file(2, 1);
+	assert_same_file(2, 3);
+	replica_mgr_get_stats(bks[3].rm, &st);
+	assert_int_equal(st.fetchers, 2);       /* one per leader broker seen */
+	replica_mgr_get_stats(bks[2].rm, &st);
+	assert_int_equal(st.leaders, 1);
+	stop_all();
+}
+
+/* A follower that stops fetching leaves the ISR at the tick past
+ * replica.lag.time.max.ms, written to the store; min.insync.replicas=2
+ * still allows appends; told to follow again, it rejoins. */
+static void test_isr_shrink_and_rejoin(void **state)
+{
+	struct controller_stop_replica sr = { .topic = "orders", .partition = 0,
+					      .leader_epoch = 0 };
+	struct partition_state cur;
+	int err = 99, writes;
+
+	(void)state;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	append_on(1, 2, "a");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	assert_int_equal(replica_mgr_stop_replica(bks[3].rm, 1, -1, &sr, 1, &err), 0);
+	assert_int_equal(err, 0);
+	append_on(1, 2, "b");
+	assert_true(leader_sees(1, 2));
+	/* Not yet past the lag: nobody leaves. */
+	replica_mgr_tick(bks[1].rm, now_mono_ms());
+	assert_int_equal(info_of(1).n_isr, 3);
+	writes = store.writes;
+	replica_mgr_tick(bks[1].rm, now_mono_ms() + 10001);
+	assert_int_equal(info_of(1).n_isr, 2);
+	cur = store_get();
+	assert_int_equal(cur.n_isr, 2);
+	assert_int_equal(store.writes, writes + 1);
+	assert_int_equal(info_of(1).partition_epoch, cur.partition_epoch);
+	/* Broker 3 follows again (the controller's LeaderAndIsr, same
+	 * epoch): it catches up and is written back into the ISR. */
+	{
+		struct controller_partition_state s = {
+			.topic = "orders", .topic_id = "", .partition = 0,
+			.controller_epoch = 1, .leader = 1, .leader_epoch = 0,
+			.isr = cur.isr, .n_isr = cur.n_isr,
+			.partition_epoch = cur.partition_epoch, .replicas = all3,
+			.n_replicas = 3,
+		};
+		assert_int_equal(replica_mgr_leader_and_isr(bks[3].rm, 1, -1, &s, 1, &err), 0);
+		assert_int_equal(err, 0);
+	}
+	append_on(1, 1, "c");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	assert_int_equal(store_get().n_isr, 3);
+	assert_same_file(1, 3);
+	stop_all();
+}
+
+/* Rule 5: the store's version moved under the leader (a write of the
+ * same leader epoch it did not make): the shrink finds it stale, re-reads
+ * and takes the newer version. */
+static void test_isr_write_stale(void **state)
+{
+	struct controller_stop_replica sr = { .topic = "orders", .partition = 0 };
+	struct partition_state cur;
+	int err;
+
+	(void)state;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	assert_int_equal(replica_mgr_stop_replica(bks[3].rm, 1, -1, &sr, 1, &err), 0);
+	append_on(1, 2, "b");   /* broker 3 falls behind */
+	assert_true(leader_sees(1, 2));
+	store_set(1, 0, 3, all3);               /* version + 1, same content */
+	replica_mgr_tick(bks[1].rm, now_mono_ms() + 10001);
+	assert_int_equal(store.stale, 1);
+	cur = store_get();
+	assert_int_equal(info_of(1).partition_epoch, cur.partition_epoch);
+	/* The next tick writes the shrink on the version it re-read. */
+	replica_mgr_tick(bks[1].rm, now_mono_ms() + 10001);
+	assert_int_equal(store_get().n_isr, 2);
+	assert_int_equal(info_of(1).n_isr, 2);
+	stop_all();
+}
+
+/* Invariant 9 through the manager: a follower restarted uncleanly is not
+ * eligible as leader before it fetched; it learns that it is in the ISR
+ * again from UpdateMetadata (the controller's answer to the leader's ISR
+ * change) and is eligible after its next fetch; LeaderAndIsr then makes
+ * it leader. */
+static void test_unclean_follower_eligible(void **state)
+{
+	const int32_t isr13[2] = { 1, 3 };
+	struct controller_partition_state s;
+	struct partition_state cur;
+	int err = 99;
+
+	(void)state;
+	unclean[2] = true;
+	start_all();
+	unclean[2] = false;
+	/* Before any fetch since the restart: it cannot know what the leader
+	 * committed meanwhile. */
+	s = (struct controller_partition_state){
+		.topic = "orders", .topic_id = "", .partition = 0, .controller_epoch = 1,
+		.leader = 2, .leader_epoch = 0, .isr = all3, .n_isr = 3,
+		.partition_epoch = 0, .replicas = all3, .n_replicas = 3,
+	};
+	assert_int_equal(replica_mgr_leader_and_isr(bks[2].rm, 1, -1, &s, 1, &err), 0);
+	assert_int_equal(err, -EPERM);
+	lisr(1, 1, 0, 2, isr13);
+	append_on(1, 3, "a");
+	/* The leader takes broker 2 back into the ISR once it caught up. */
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	cur = store_get();
+	assert_int_equal(cur.n_isr, 3);
+	assert_false(info_of(2).leader_eligible);
+	s = (struct controller_partition_state){
+		.topic = "orders", .topic_id = "", .partition = 0, .controller_epoch = 1,
+		.leader = 1, .leader_epoch = 0, .isr = cur.isr, .n_isr = cur.n_isr,
+		.partition_epoch = cur.partition_epoch, .replicas = all3, .n_replicas = 3,
+	};
+	assert_int_equal(replica_mgr_update_metadata(bks[2].rm, 1, -1, all3, 3, &s, 1), 0);
+	assert_int_equal(info_of(2).n_isr, 3);
+	append_on(1, 1, "b");     /* its next fetch response clears the flag */
+	{
+		int64_t end = now_mono_ms() + DEADLINE_MS;
+
+		while (!info_of(2).leader_eligible && now_mono_ms() < end)
+			usleep(2000);
+	}
+	assert_true(info_of(2).leader_eligible);
+	lisr(2, 2, 1, 3, all3);
+	assert_int_equal(info_of(2).role, PARTITION_LEADER);
+	stop_all();
+}
+
+/* StopReplica with delete: out of the table and the metadata, the log
+ * closed and deleted once no one holds the partition. */
+static void test_stop_delete(void **state)
+{
+	struct controller_stop_replica sr = { .topic = "orders", .partition = 0,
+					      .delete_partition = true };
+	struct controller_partition_state s = {
+		.topic = "orders", .topic_id = "", .partition = 0, .controller_epoch = 1,
+		.leader = 1, .leader_epoch = 0, .isr = all3, .n_isr = 3, .replicas = all3,
+		.n_replicas = 3,
+	};
+	struct partition_state st;
+	struct replica_mgr_stats rs;
+	struct partition *held;
+	struct stat sb;
+	char dir[160];
+	int err = 99;
+
+	(void)state;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	assert_int_equal(replica_mgr_update_metadata(bks[2].rm, 1, -1, all3, 3, &s, 1), 0);
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	held = replica_mgr_get(bks[2].rm, "orders", 0);
+	assert_int_equal(replica_mgr_stop_replica(bks[2].rm, 1, -1, &sr, 1, &err), 0);
+	assert_int_equal(err, 0);
+	assert_null(replica_mgr_get(bks[2].rm, "orders", 0));
+	assert_int_equal(replica_mgr_partition_meta(bks[2].rm, "orders", 0, &st), -ENOENT);
+	/* Still held: not closed, the tick leaves it. */
+	replica_mgr_tick(bks[2].rm, now_mono_ms());
+	replica_mgr_get_stats(bks[2].rm, &rs);
+	assert_int_equal(rs.stopped, 1);
+	assert_int_equal(bks[2].closes, 0);
+	{
+		struct partition_info hi;
+
+		partition_get_info(held, &hi);
+		assert_int_equal(hi.role, PARTITION_NONE);
+	}
+	partition_unref(held);
+	replica_mgr_tick(bks[2].rm, now_mono_ms());
+	assert_int_equal(bks[2].closes, 1);
+	assert_int_equal(bks[2].deletes, 1);
+	snprintf(dir, sizeof(dir), "%s/b2/orders-0", tmpdir);
+	assert_int_equal(stat(dir, &sb), -1);
+	/* Again: nothing there. */
+	assert_int_equal(replica_mgr_stop_replica(bks[2].rm, 1, -1, &sr, 1, &err), 0);
+	assert_int_equal(err, -ENOENT);
+	stop_all();
+}
+
+/* UpdateMetadata: every topic of the cluster, sorted, with partition
+ * counts and states; the live brokers; an older controller refused. */
+static void test_update_metadata(void **state)
+{
+	const int32_t r12[2] = { 1, 2 }, live[2] = { 1, 2 };
+	struct controller_partition_state s[3] = {
+		{ .topic = "zeta", .topic_id = "", .partition = 1, .leader = 2, .leader_epoch = 4,
+		  .isr = r12, .n_isr = 2, .partition_epoch = 9, .replicas = r12, .n_replicas = 2 },
+		{ .topic = "alpha", .topic_id = "", .partition = 0, .leader = -1,
+		  .leader_epoch = 1, .isr = r12, .n_isr = 1, .replicas = r12, .n_replicas = 2 },
+		{ .topic = "zeta", .topic_id = "", .partition = 0, .leader = 1, .leader_epoch = 2,
+		  .isr = r12, .n_isr = 2, .replicas = r12, .n_replicas = 2 },
+	};
+	struct partition_state st;
+	int32_t ids[4];
+	char **names;
+	int n;
+
+	(void)state;
+	start_all();
+	assert_int_equal(replica_mgr_update_metadata(bks[3].rm, 2, -1, live, 2, s, 3), 0);
+	n = replica_mgr_topics(bks[3].rm, &names);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0], "alpha");
+	assert_string_equal(names[1], "zeta");
+	replica_mgr_names_free(names, n);
+	assert_int_equal(replica_mgr_partitions(bks[3].rm, "zeta"), 2);
+	assert_int_equal(replica_mgr_partitions(bks[3].rm, "nope"), 0);
+	assert_int_equal(replica_mgr_partition_meta(bks[3].rm, "zeta", 1, &st), 0);
+	assert_int_equal(st.leader, 2);
+	assert_int_equal(st.leader_epoch, 4);
+	assert_int_equal(st.partition_epoch, 9);
+	assert_int_equal(st.n_isr, 2);
+	assert_int_equal(replica_mgr_partition_meta(bks[3].rm, "alpha", 0, &st), 0);
+	assert_int_equal(st.leader, -1);
+	assert_int_equal(replica_mgr_live_brokers(bks[3].rm, ids, 4), 2);
+	assert_int_equal(ids[1], 2);
+	/* UpdateMetadata opens no log: broker 3 is no replica of these. */
+	assert_int_equal(bks[3].opens, 0);
+	s[0].leader = 1;
+	assert_int_equal(replica_mgr_update_metadata(bks[3].rm, 1, -1, live, 1, s, 1), -ESTALE);
+	assert_int_equal(replica_mgr_partition_meta(bks[3].rm, "zeta", 1, &st), 0);
+	assert_int_equal(st.leader, 2);
+	assert_int_equal(replica_mgr_live_brokers(bks[3].rm, ids, 4), 2);
+	stop_all();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_replicates),
+		cmocka_unit_test(test_stale_and_foreign),
+		cmocka_unit_test(test_leader_change),
+		cmocka_unit_test(test_isr_shrink_and_rejoin),
+		cmocka_unit_test(test_isr_write_stale),
+		cmocka_unit_test(test_unclean_follower_eligible),
+		cmocka_unit_test(test_stop_delete),
+		cmocka_unit_test(test_update_metadata),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
