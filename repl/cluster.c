@@ -68,7 +68,7 @@
 #include "repl/net.h"
 #include "repl/zkmeta.h"
 #include "util/clock.h"
-#include "util/log.h"
+#include "util/diaglog.h"
 
 #define CLUSTER_RETRY_MS 500
 

@@ -58,7 +58,7 @@
 #include "repl/replica_mgr.h"
 #include "repl/zkmeta.h"
 #include "util/clock.h"
-#include "util/log.h"
+#include "util/diaglog.h"
 
 #define CHANNEL_CONNECT_MS 3000
 #define CHANNEL_REQUEST_MS 10000

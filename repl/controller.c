@@ -83,7 +83,7 @@
 #include "repl/controller.h"
 #include "repl/zkmeta.h"
 #include "util/clock.h"
-#include "util/log.h"
+#include "util/diaglog.h"
 
 /* ---- pure decisions ---- */
 

@@ -40,7 +40,7 @@
 
 #include "repl/fetch_serve.h"
 #include "util/clock.h"
-#include "util/log.h"
+#include "util/diaglog.h"
 
 struct fs_part {
 	struct partition *p;          /* referenced, or NULL */

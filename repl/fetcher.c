@@ -17,7 +17,7 @@
 
 #include "repl/fetcher.h"
 #include "util/clock.h"
-#include "util/log.h"
+#include "util/diaglog.h"
 
 #define FETCHER_MAX_PARTS 1024
 #define FETCHER_MAX_ROUNDS 16      /* truncation rounds in one go */

@@ -34,7 +34,7 @@
 #include "repl/config.h"
 #include "repl/kafka_api.h"
 #include "repl/metadata_cache.h"
-#include "util/log.h"
+#include "util/diaglog.h"
 
 int32_t kafka_broker_id(struct kafka_api *ka)
 {

@@ -43,7 +43,7 @@
 #include "repl/broker_int.h"
 #include "repl/config.h"
 #include "repl/kafka_api.h"
-#include "util/log.h"
+#include "util/diaglog.h"
 
 int16_t kafka_produce_error(int err, const char **message)
 {

@@ -30,7 +30,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "util/log.h"
+#include "util/diaglog.h"
 
 /* ---- configuration (repl/config.c) ----
  * Kafka's server.properties form: "key=value" lines, '#' or '!' comments,

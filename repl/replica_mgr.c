@@ -31,7 +31,7 @@
 #include "repl/fetch_serve.h"
 #include "repl/replica_mgr.h"
 #include "util/clock.h"
-#include "util/log.h"
+#include "util/diaglog.h"
 
 struct rm_part {
 	char topic[PARTITION_MAX_TOPIC + 1];

@@ -39,7 +39,7 @@
 #include "repl/zkmeta.h"
 #include "tests/unit/zksrv.h"
 #include "util/clock.h"
-#include "util/log.h"
+#include "util/diaglog.h"
 
 #define SESSION_MS 6000
 #define CONNECT_MS 20000

@@ -1,6 +1,6 @@
 /*
- * log.c — the daemon's diagnostic log (not the message log: that is
- * engine/), used by every layer. Interface: util/log.h.
+ * diaglog.c — the daemon's diagnostic log (not the message log: that is
+ * engine/), used by every layer. Interface: util/diaglog.h.
  *
  * Output
  *   foreground:  one line per message on stderr,
@@ -35,7 +35,7 @@
 #include <sched.h>
 
 #include "util/clock.h"
-#include "util/log.h"
+#include "util/diaglog.h"
 
 #define MQ_RL_WINDOW_MS 10000
 #define MQ_RL_BURST     20

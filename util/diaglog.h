@@ -1,13 +1,13 @@
 /*
- * log.h — the daemon's diagnostic log (the message log is the engine's),
- * for every layer: how it writes is told in util/log.c.
+ * diaglog.h — the daemon's diagnostic log (the message log is the engine's),
+ * for every layer: how it writes is told in util/diaglog.c.
  *
  * Levels as syslog's. To stderr in the foreground, to syslog (facility
  * daemon) when daemonized. mq_log_limited() drops messages from one call
  * site beyond 20 per 10 s, then reports how many it dropped.
  */
-#ifndef MQFS_UTIL_LOG_H
-#define MQFS_UTIL_LOG_H
+#ifndef MQFS_UTIL_DIAGLOG_H
+#define MQFS_UTIL_DIAGLOG_H
 
 #include <stdbool.h>
 #include <stdint.h>
