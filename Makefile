@@ -127,6 +127,15 @@ unit: $(UNIT_BIN)
 integration: all
 	@sh tests/integration/run.sh $(BUILD)/mqfs
 
+# C sources as .clang-format has them (clang-format from Debian).
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format-check:
+	@command -v clang-format >/dev/null 2>&1 || sh contrib/install-deps.sh
+	@clang-format --dry-run --Werror $(FORMAT_SRC) && echo "format-check: ok"
+
+format:
+	clang-format -i $(FORMAT_SRC)
+
 # Fails when an #include crosses the layers (util <- engine <- repl <- fs)
 # the wrong way; its header says the rules.
 check-layers:
@@ -177,7 +186,7 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps run cluster check-layers unit integration test asan bench install uninstall clean \
+.PHONY: format format-check all deps run cluster check-layers unit integration test asan bench install uninstall clean \
 	fuzz fuzz-run fuzz-replay fuzz-corpus
 .SECONDARY:
 

@@ -29,6 +29,8 @@ need="$need python3 bc"
 need="$need zookeeper"
 # t_writes.sh: what an editor's save and rsync --inplace do to a partition.
 need="$need vim-tiny rsync"
+# make format-check: clang-format, against .clang-format.
+need="$need clang-format"
 # kcat: t_cluster_start.sh checks the SASL listener with a real Kafka client.
 need="$need kcat"
 # t_kafka_produce.sh: kafkajs, a Kafka client from npm (node and npm from

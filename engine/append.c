@@ -28,8 +28,7 @@ static bool should_roll(struct log *l, struct seg *s, int64_t batch_size, int64_
 	int64_t size = atomic_load(&s->size);
 	if (size == 0)
 		return false;
-	return size + batch_size > l->cfg.segment_bytes ||
-	       size + batch_size > INT32_MAX ||
+	return size + batch_size > l->cfg.segment_bytes || size + batch_size > INT32_MAX ||
 	       (s->first_append_ms && now - s->first_append_ms > l->cfg.segment_ms) ||
 	       (s->idx_entries + 1) * INDEX_ENT_SIZE > l->cfg.segment_index_bytes ||
 	       (s->tidx_entries + 1) * TIMEINDEX_ENT_SIZE > l->cfg.segment_index_bytes ||
@@ -46,7 +45,7 @@ static int log_roll(struct log *l, int64_t base)
 	 * the append that rolled. The recovery point stays where it is. */
 	int rc = seg_lines_sync(old);
 	if (rc == 0)
-		rc = seg_tail_drop(old);        /* a closed file ends where its log does */
+		rc = seg_tail_drop(old); /* a closed file ends where its log does */
 	if (rc == 0)
 		rc = seg_create(l->io, l->fdc, l->dir, base, old->line_end, &s);
 	if (rc < 0)
@@ -70,8 +69,8 @@ int log_roll_locked(struct log *l)
 
 /* Writes nb encoded batches (buf, meta) at the end of the log: runs of
  * batches that fit in the active segment, rolling between them. */
-int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta *meta,
-			 int nb, int64_t now)
+int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta *meta, int nb,
+		      int64_t now)
 {
 	size_t off = 0;
 
@@ -127,7 +126,9 @@ int log_fence_clear(struct log *l)
 int log_rollback(struct log *l, int64_t offset)
 {
 	pthread_mutex_lock(&l->lock);
-	int rc = offset < l->hw ? -ERANGE : offset >= log_leo(l) ? 0 : log_append_rollback(l, offset);
+	int rc = offset < l->hw         ? -ERANGE
+		 : offset >= log_leo(l) ? 0
+					: log_append_rollback(l, offset);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }

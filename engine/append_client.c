@@ -124,7 +124,8 @@ static int client_batches_check(struct log *l, const struct line_fmt *lf, const 
 			}
 			m = nm;
 		}
-		rc = client_batch_check(&l->cfg, lf, buf + pos, (size_t)total, &it, &m[nb], payload);
+		rc = client_batch_check(&l->cfg, lf, buf + pos, (size_t)total, &it, &m[nb],
+					payload);
 		if (rc < 0)
 			break;
 		pos += (size_t)total;
@@ -150,11 +151,12 @@ static void stamp_append_time(uint8_t *b, size_t len, int64_t now)
 
 	be16_put(b + BATCH_OFF_ATTRIBUTES, attr);
 	be64_put(b + BATCH_OFF_MAX_TS, (uint64_t)now);
-	be32_put(b + BATCH_OFF_CRC, crc32c(0, b + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES));
+	be32_put(b + BATCH_OFF_CRC,
+		 crc32c(0, b + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES));
 }
 
 int log_append_client(struct log *l, uint8_t *batches, size_t len, int32_t leader_epoch,
-		       int64_t log_append_time, struct log_append_info *info, int *bad)
+		      int64_t log_append_time, struct log_append_info *info, int *bad)
 {
 	struct batch_meta *m = NULL;
 	int64_t payload = 0;
@@ -214,7 +216,7 @@ again:
 	rc = log_write_batches(l, batches, m, nb, engine_now_ms());
 	if (rc < 0) {
 		if (l->nsegs > nsegs0 || log_leo(l) > start)
-			(void)log_append_rollback(l, start);    /* fenced if it fails */
+			(void)log_append_rollback(l, start); /* fenced if it fails */
 		goto out;
 	}
 	if (info) {

@@ -153,8 +153,8 @@ static int batches_check(const uint8_t *buf, size_t len, const struct line_fmt *
 }
 
 /* Writes the checked batches at the LEO (lock held); all or nothing. */
-static int append_checked(struct log *l, const uint8_t *buf, struct batch_meta *m,
-			  const int32_t *e, int n)
+static int append_checked(struct log *l, const uint8_t *buf, struct batch_meta *m, const int32_t *e,
+			  int n)
 {
 	int rc = l->fence >= 0 ? log_fence_clear(l) : 0;
 	if (rc < 0)
@@ -174,7 +174,7 @@ static int append_checked(struct log *l, const uint8_t *buf, struct batch_meta *
 			rc = epoch_cache_assign(l, e[i], m[i].base_offset);
 	if (rc < 0) {
 		if (l->nsegs > nsegs0 || log_leo(l) > start)
-			(void)log_append_rollback(l, start);    /* fenced if it fails */
+			(void)log_append_rollback(l, start); /* fenced if it fails */
 		(void)epoch_cache_truncate_above(l, epoch0);
 	}
 	return rc;
@@ -202,7 +202,7 @@ again:
 	pthread_mutex_lock(&l->lock);
 	bool sep_changed = memcmp(&l->lf, &lf, sizeof(lf)) != 0;
 	if (sep_changed)
-		;                       /* line lengths counted with another line format */
+		; /* line lengths counted with another line format */
 	else if (l->deleted || l->damaged)
 		rc = l->deleted ? -ENOENT : -EIO;
 	else

@@ -82,8 +82,7 @@ static int encbuf_reserve(struct encbuf *e, size_t need, int nmeta)
 	if (!np)
 		return -ENOMEM;
 	e->buf = np;
-	struct batch_meta *nm = engine_grow(e->meta, &e->meta_cap, (size_t)nmeta,
-					    sizeof(*nm), 64);
+	struct batch_meta *nm = engine_grow(e->meta, &e->meta_cap, (size_t)nmeta, sizeof(*nm), 64);
 	if (!nm)
 		return -ENOMEM;
 	e->meta = nm;
@@ -101,16 +100,16 @@ struct enc_part {
 	const struct log_config *cfg;
 	const struct line_fmt *lf;
 	struct encbuf *eb;
-	const struct rec_in *recs;      /* recs[0..n), or */
+	const struct rec_in *recs; /* recs[0..n), or */
 	int n;
-	const char *p, *end;            /* lines in [p, end) then [p2, end2), */
-	const char *p2, *end2;          /* by lr, stamped ts */
+	const char *p, *end;   /* lines in [p, end) then [p2, end2), */
+	const char *p2, *end2; /* by lr, stamped ts */
 	const struct line_rules *lr;
 	int64_t ts;
 	int32_t epoch;
-	int nb;                         /* out: batches, or -errno */
-	int64_t total;                  /* out: bytes */
-	int64_t payload;                /* out: key + value bytes */
+	int nb;          /* out: batches, or -errno */
+	int64_t total;   /* out: bytes */
+	int64_t payload; /* out: key + value bytes */
 };
 
 /* The part's next record into *r; false at its end, or with p->nb set to
@@ -177,7 +176,8 @@ static void enc_part_run(void *arg)
 			int64_t kv = (r.value_len > 0 ? r.value_len : 0) +
 				     (r.key_len > 0 ? r.key_len : 0);
 			payload += kv;
-			struct rec lr = { .key = (const uint8_t *)r.key, .key_len = r.key_len,
+			struct rec lr = { .key = (const uint8_t *)r.key,
+					  .key_len = r.key_len,
 					  .value = (const uint8_t *)r.value,
 					  .value_len = r.value_len };
 			m->line_bytes += line_len(p->lf, &lr);
@@ -188,9 +188,9 @@ static void enc_part_run(void *arg)
 			have = part_next(p, &i, &r);
 		} while (have);
 		if (p->nb < 0)
-			return;                 /* a line too big */
+			return; /* a line too big */
 		if (bb.count == 0) {
-			p->nb = -EINVAL;        /* a record the builder refuses */
+			p->nb = -EINVAL; /* a record the builder refuses */
 			return;
 		}
 		int64_t size = batch_builder_finish(&bb, offset, p->epoch);
@@ -246,7 +246,7 @@ static void part_place(struct log *l, struct encbuf *eb, int nb)
 #define LOG_PART_BYTES (64 << 10)
 
 struct enc_pipe {
-	struct enc_part *part;      /* [1..nparts) are the helper's */
+	struct enc_part *part; /* [1..nparts) are the helper's */
 	int nparts;
 	struct pool *pool;
 	struct pool_job *job;
@@ -310,15 +310,15 @@ static int append_parts(struct log *l, struct enc_part *part, int nparts,
 		payload += part[i].payload;
 	}
 	if (helped)
-		pool_wait(l->pool, &job);   /* its input is the caller's */
+		pool_wait(l->pool, &job); /* its input is the caller's */
 	encset_give(l, es);
 	if (rc < 0) {
 		if (l->nsegs > nsegs0 || log_leo(l) > start)
-			(void)log_append_rollback(l, start);    /* fenced if it fails */
+			(void)log_append_rollback(l, start); /* fenced if it fails */
 		return rc;
 	}
 	if (log_leo(l) == start)
-		return -EINVAL;             /* no record in the input */
+		return -EINVAL; /* no record in the input */
 	if (info) {
 		info->first_offset = start;
 		info->last_offset = log_leo(l) - 1;
@@ -357,8 +357,12 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
 	struct enc_part part[LOG_PARTS];
 	for (int i = 0; i < nparts; i++) {
 		int a = (int)((int64_t)n * i / nparts), b = (int)((int64_t)n * (i + 1) / nparts);
-		part[i] = (struct enc_part){ .cfg = &l->cfg, .lf = &l->lf, .recs = recs + a, .n = b - a,
-					     .epoch = leader_epoch, .nb = -ECANCELED };
+		part[i] = (struct enc_part){ .cfg = &l->cfg,
+					     .lf = &l->lf,
+					     .recs = recs + a,
+					     .n = b - a,
+					     .epoch = leader_epoch,
+					     .nb = -ECANCELED };
 	}
 	rc = append_parts(l, part, nparts, info);
 out:
@@ -368,12 +372,12 @@ out:
 	return rc;
 }
 
-int log_append_lines(struct log *l, const char *head, size_t head_len, const char *buf,
-		     size_t len, int64_t ts, int32_t leader_epoch, struct log_append_info *info)
+int log_append_lines(struct log *l, const char *head, size_t head_len, const char *buf, size_t len,
+		     int64_t ts, int32_t leader_epoch, struct log_append_info *info)
 {
 	if (head_len + len == 0)
 		return -EINVAL;
-	if (len == 0) {                 /* the head alone */
+	if (len == 0) { /* the head alone */
 		buf = head;
 		len = head_len;
 		head_len = 0;
@@ -407,9 +411,14 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 					     log_max_record_payload(&l->cfg), l->cfg.line_format,
 					     &scr[k] };
 		line_scratch_reset(&scr[k], (size_t)(cut - p) + (i == 0 ? head_len : 0));
-		part[k] = (struct enc_part){ .cfg = &l->cfg, .lf = &l->lf, .p = p,
-					     .end = cut, .lr = &lr[k], .ts = ts,
-					     .epoch = leader_epoch, .nb = -ECANCELED };
+		part[k] = (struct enc_part){ .cfg = &l->cfg,
+					     .lf = &l->lf,
+					     .p = p,
+					     .end = cut,
+					     .lr = &lr[k],
+					     .ts = ts,
+					     .epoch = leader_epoch,
+					     .nb = -ECANCELED };
 		if (i == 0 && head_len > 0) {
 			part[k].p = head;
 			part[k].end = head + head_len;

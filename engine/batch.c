@@ -108,8 +108,8 @@ static inline int get_vi32(const uint8_t **pp, const uint8_t *end, int32_t *v)
 
 /* Reads a length (>= -1) and skips that many bytes, which must lie before
  * end. *data is NULL for -1. 0 or -EBADMSG. */
-static inline int get_bytes(const uint8_t **pp, const uint8_t *end,
-			    const uint8_t **data, int32_t *len)
+static inline int get_bytes(const uint8_t **pp, const uint8_t *end, const uint8_t **data,
+			    int32_t *len)
 {
 	const uint8_t *p = *pp;
 
@@ -156,8 +156,7 @@ int batch_hdr_decode(const uint8_t *buf, size_t len, struct batch_hdr *h)
 	h->producer_epoch = (int16_t)be16_get(buf + 51);
 	h->base_sequence = (int32_t)be32_get(buf + 53);
 	h->records_count = (int32_t)be32_get(buf + BATCH_OFF_COUNT);
-	if (h->magic != BATCH_MAGIC ||
-	    h->batch_length < BATCH_HDR_SIZE - BATCH_LOG_OVERHEAD ||
+	if (h->magic != BATCH_MAGIC || h->batch_length < BATCH_HDR_SIZE - BATCH_LOG_OVERHEAD ||
 	    h->records_count < 0)
 		return -EBADMSG;
 	return 0;
@@ -169,8 +168,7 @@ int batch_validate(const uint8_t *buf, size_t len)
 
 	if (batch_hdr_decode(buf, len, &h) < 0)
 		return -EBADMSG;
-	if ((uint64_t)h.batch_length + BATCH_LOG_OVERHEAD != len ||
-	    h.last_offset_delta < 0)
+	if ((uint64_t)h.batch_length + BATCH_LOG_OVERHEAD != len || h.last_offset_delta < 0)
 		return -EBADMSG;
 	if (crc32c(0, buf + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES) != h.crc)
 		return -EBADMSG;
@@ -200,29 +198,26 @@ size_t batch_record_max_size(int32_t key_len, int32_t value_len)
 {
 	/* length 5, attributes 1, timestampDelta 10, offsetDelta 5,
 	 * keyLength 5, valueLength 5, headersCount 1 */
-	return 32 + (size_t)(key_len > 0 ? key_len : 0) +
-	       (size_t)(value_len > 0 ? value_len : 0);
+	return 32 + (size_t)(key_len > 0 ? key_len : 0) + (size_t)(value_len > 0 ? value_len : 0);
 }
 
-int batch_builder_add(struct batch_builder *bb, const void *key, int32_t key_len,
-		      const void *value, int32_t value_len, int64_t timestamp)
+int batch_builder_add(struct batch_builder *bb, const void *key, int32_t key_len, const void *value,
+		      int32_t value_len, int64_t timestamp)
 {
 	uint64_t body, need;
 	int64_t ts_delta;
 	uint8_t *p;
 
-	if (key_len < -1 || value_len < -1 || (key_len > 0 && !key) ||
-	    (value_len > 0 && !value))
+	if (key_len < -1 || value_len < -1 || (key_len > 0 && !key) || (value_len > 0 && !value))
 		return -EINVAL;
 	if (bb->count == INT32_MAX)
-		return -ENOSPC;   /* offsetDelta would overflow */
+		return -ENOSPC; /* offsetDelta would overflow */
 	ts_delta = bb->count ? sub_wrap(timestamp, bb->base_timestamp) : 0;
 
 	/* attributes + timestampDelta + offsetDelta + key + value + headersCount */
 	body = 1 + (uint64_t)size_vi64(ts_delta) + (uint64_t)size_vi32(bb->count) +
 	       (uint64_t)size_vi32(key_len) + (uint64_t)(key_len > 0 ? key_len : 0) +
-	       (uint64_t)size_vi32(value_len) + (uint64_t)(value_len > 0 ? value_len : 0) +
-	       1;
+	       (uint64_t)size_vi32(value_len) + (uint64_t)(value_len > 0 ? value_len : 0) + 1;
 	if (body > INT32_MAX)
 		return -ENOSPC;
 	need = (uint64_t)size_vi32((int32_t)body) + body;
@@ -233,9 +228,9 @@ int batch_builder_add(struct batch_builder *bb, const void *key, int32_t key_len
 
 	p = bb->buf + bb->len;
 	p += varint_put32(p, (int32_t)body);
-	*p++ = 0;                               /* attributes */
+	*p++ = 0; /* attributes */
 	p += varint_put64(p, ts_delta);
-	p += varint_put32(p, bb->count);            /* offsetDelta */
+	p += varint_put32(p, bb->count); /* offsetDelta */
 	p += varint_put32(p, key_len);
 	if (key_len > 0) {
 		memcpy(p, key, (size_t)key_len);
@@ -246,7 +241,7 @@ int batch_builder_add(struct batch_builder *bb, const void *key, int32_t key_len
 		memcpy(p, value, (size_t)value_len);
 		p += value_len;
 	}
-	*p++ = 0;                               /* headersCount */
+	*p++ = 0; /* headersCount */
 
 	bb->len += (size_t)need;
 	if (bb->count == 0) {
@@ -259,8 +254,7 @@ int batch_builder_add(struct batch_builder *bb, const void *key, int32_t key_len
 	return 0;
 }
 
-int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset,
-			     int32_t leader_epoch)
+int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset, int32_t leader_epoch)
 {
 	uint8_t *buf = bb->buf;
 	size_t len = bb->len;
@@ -269,8 +263,8 @@ int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset,
 		return -EINVAL;
 	if (bb->codec != BATCH_CODEC_NONE) {
 		uint8_t *z = NULL;
-		int64_t zlen = compress_buf(bb->codec, buf + BATCH_HDR_SIZE,
-					    len - BATCH_HDR_SIZE, &z);
+		int64_t zlen =
+			compress_buf(bb->codec, buf + BATCH_HDR_SIZE, len - BATCH_HDR_SIZE, &z);
 
 		if (zlen < 0)
 			return zlen;
@@ -294,9 +288,9 @@ int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset,
 	be32_put(buf + BATCH_OFF_LAST_DELTA, (uint32_t)(bb->count - 1));
 	be64_put(buf + BATCH_OFF_BASE_TS, (uint64_t)bb->base_timestamp);
 	be64_put(buf + BATCH_OFF_MAX_TS, (uint64_t)bb->max_timestamp);
-	be64_put(buf + 43, UINT64_MAX);         /* producerId -1 */
-	be16_put(buf + 51, UINT16_MAX);         /* producerEpoch -1 */
-	be32_put(buf + 53, UINT32_MAX);         /* baseSequence -1 */
+	be64_put(buf + 43, UINT64_MAX); /* producerId -1 */
+	be16_put(buf + 51, UINT16_MAX); /* producerEpoch -1 */
+	be32_put(buf + 53, UINT32_MAX); /* baseSequence -1 */
 	be32_put(buf + BATCH_OFF_COUNT, (uint32_t)bb->count);
 	be32_put(buf + BATCH_OFF_CRC,
 		 crc32c(0, buf + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES));
@@ -332,8 +326,7 @@ static int iter_init(struct batch_iter *it, const uint8_t *batch, size_t len, bo
 		it->p = batch + BATCH_HDR_SIZE;
 		it->end = batch + total;
 	} else {
-		n = decompress_buf(codec, batch + BATCH_HDR_SIZE,
-				   (size_t)total - BATCH_HDR_SIZE,
+		n = decompress_buf(codec, batch + BATCH_HDR_SIZE, (size_t)total - BATCH_HDR_SIZE,
 				   &it->owned, &it->owned_cap);
 		if (n < 0)
 			return (int)n;
@@ -367,19 +360,17 @@ int batch_iter_next(struct batch_iter *it, struct rec *r)
 	int64_t ts_delta;
 
 	if (it->remaining <= 0)
-		return p == end ? 0 : -EBADMSG;   /* bytes after the last record */
+		return p == end ? 0 : -EBADMSG; /* bytes after the last record */
 
 	if (get_vi32(&p, end, &length) < 0 || length < 0 || length > end - p)
 		return -EBADMSG;
 	rec_end = p + length;
 	if (p == rec_end)
 		return -EBADMSG;
-	p++;                                    /* attributes: unused */
-	if (get_vi64(&p, rec_end, &ts_delta) < 0 ||
-	    get_vi32(&p, rec_end, &offset_delta) < 0)
+	p++; /* attributes: unused */
+	if (get_vi64(&p, rec_end, &ts_delta) < 0 || get_vi32(&p, rec_end, &offset_delta) < 0)
 		return -EBADMSG;
-	if (offset_delta <= it->last_delta ||
-	    offset_delta > it->hdr.last_offset_delta)
+	if (offset_delta <= it->last_delta || offset_delta > it->hdr.last_offset_delta)
 		return -EBADMSG;
 	if (get_bytes(&p, rec_end, &key, &key_len) < 0 ||
 	    get_bytes(&p, rec_end, &value, &value_len) < 0 ||
@@ -398,8 +389,9 @@ int batch_iter_next(struct batch_iter *it, struct rec *r)
 
 	r->offset = add_wrap(it->hdr.base_offset, offset_delta);
 	/* LogAppendTime: every record's time is the batch's (as Kafka reads it). */
-	r->timestamp = it->hdr.attributes & BATCH_ATTR_LOG_APPEND_TIME ? it->hdr.max_timestamp
-		       : add_wrap(it->hdr.base_timestamp, ts_delta);
+	r->timestamp = it->hdr.attributes & BATCH_ATTR_LOG_APPEND_TIME
+			       ? it->hdr.max_timestamp
+			       : add_wrap(it->hdr.base_timestamp, ts_delta);
 	r->key = key;
 	r->key_len = key_len;
 	r->value = value;
@@ -412,8 +404,8 @@ int batch_iter_next(struct batch_iter *it, struct rec *r)
 	return 1;
 }
 
-int batch_header_next(const uint8_t **p, const uint8_t *end, const uint8_t **key,
-		      int32_t *key_len, const uint8_t **value, int32_t *value_len)
+int batch_header_next(const uint8_t **p, const uint8_t *end, const uint8_t **key, int32_t *key_len,
+		      const uint8_t **value, int32_t *value_len)
 {
 	if (*p >= end || get_bytes(p, end, key, key_len) < 0 ||
 	    get_bytes(p, end, value, value_len) < 0)
@@ -458,12 +450,13 @@ void batch_explain(const uint8_t *buf, size_t len, char *out, size_t cap)
 		snprintf(out, cap, "recordsCount %" PRId32 " does not fit lastOffsetDelta %" PRId32,
 			 h.records_count, h.last_offset_delta);
 	} else {
-		uint32_t crc = crc32c(0, buf + BATCH_OFF_ATTRIBUTES,
-				      (size_t)total - BATCH_OFF_ATTRIBUTES);
+		uint32_t crc =
+			crc32c(0, buf + BATCH_OFF_ATTRIBUTES, (size_t)total - BATCH_OFF_ATTRIBUTES);
 
 		if (crc != h.crc) {
-			snprintf(out, cap, "CRC-32C mismatch: stored 0x%08" PRIx32
-				 ", computed 0x%08" PRIx32, h.crc, crc);
+			snprintf(out, cap,
+				 "CRC-32C mismatch: stored 0x%08" PRIx32 ", computed 0x%08" PRIx32,
+				 h.crc, crc);
 		} else if ((rc = iter_init(&it, buf, (size_t)total, false)) < 0) {
 			snprintf(out, cap, "%s payload does not decode: %s",
 				 codec_name(h.attributes & BATCH_CODEC_MASK), strerror(-rc));

@@ -45,27 +45,27 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-#include "engine/engine.h"         /* BATCH_CODEC_* */
+#include "engine/engine.h" /* BATCH_CODEC_* */
 
-#define BATCH_HDR_SIZE        61   /* bytes before the first record */
-#define BATCH_LOG_OVERHEAD    12   /* baseOffset + batchLength */
-#define BATCH_MAGIC           2
-#define BATCH_CODEC_MASK      0x07
+#define BATCH_HDR_SIZE             61 /* bytes before the first record */
+#define BATCH_LOG_OVERHEAD         12 /* baseOffset + batchLength */
+#define BATCH_MAGIC                2
+#define BATCH_CODEC_MASK           0x07
 #define BATCH_ATTR_LOG_APPEND_TIME 0x08
 #define BATCH_ATTR_TRANSACTIONAL   0x10
 #define BATCH_ATTR_CONTROL         0x20
 
 /* Field offsets inside the header, for in-place patching. */
-#define BATCH_OFF_BASE_OFFSET   0
-#define BATCH_OFF_LENGTH        8
-#define BATCH_OFF_LEADER_EPOCH  12
-#define BATCH_OFF_MAGIC         16
-#define BATCH_OFF_CRC           17
-#define BATCH_OFF_ATTRIBUTES    21
-#define BATCH_OFF_LAST_DELTA    23
-#define BATCH_OFF_BASE_TS       27
-#define BATCH_OFF_MAX_TS        35
-#define BATCH_OFF_COUNT         57
+#define BATCH_OFF_BASE_OFFSET  0
+#define BATCH_OFF_LENGTH       8
+#define BATCH_OFF_LEADER_EPOCH 12
+#define BATCH_OFF_MAGIC        16
+#define BATCH_OFF_CRC          17
+#define BATCH_OFF_ATTRIBUTES   21
+#define BATCH_OFF_LAST_DELTA   23
+#define BATCH_OFF_BASE_TS      27
+#define BATCH_OFF_MAX_TS       35
+#define BATCH_OFF_COUNT        57
 
 struct batch_hdr {
 	int64_t base_offset;
@@ -87,19 +87,22 @@ struct batch_hdr {
  * payload) and stay valid until the iterator is advanced past the batch or
  * freed. key_len/value_len are -1 for null. */
 struct rec {
-	int64_t offset;        /* base_offset + offsetDelta */
-	int64_t timestamp;     /* baseTimestamp + timestampDelta */
+	int64_t offset;    /* base_offset + offsetDelta */
+	int64_t timestamp; /* baseTimestamp + timestampDelta */
 	const uint8_t *key;
 	int32_t key_len;
 	const uint8_t *value;
 	int32_t value_len;
 	int32_t headers_count;
-	const uint8_t *headers;        /* its headers_count headers, validated, */
-	const uint8_t *headers_end;    /* read with batch_header_next */
+	const uint8_t *headers;     /* its headers_count headers, validated, */
+	const uint8_t *headers_end; /* read with batch_header_next */
 };
 
 /* ---- big-endian helpers ---- */
-static inline uint16_t be16_get(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint16_t be16_get(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
 static inline uint32_t be32_get(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -108,14 +111,22 @@ static inline uint64_t be64_get(const uint8_t *p)
 {
 	return (uint64_t)be32_get(p) << 32 | be32_get(p + 4);
 }
-static inline void be16_put(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = (uint8_t)v; }
+static inline void be16_put(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = (uint8_t)v;
+}
 static inline void be32_put(uint8_t *p, uint32_t v)
 {
-	p[0] = v >> 24; p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+	p[0] = v >> 24;
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
 }
 static inline void be64_put(uint8_t *p, uint64_t v)
 {
-	be32_put(p, (uint32_t)(v >> 32)); be32_put(p + 4, (uint32_t)v);
+	be32_put(p, (uint32_t)(v >> 32));
+	be32_put(p + 4, (uint32_t)v);
 }
 
 /* ---- CRC-32C (Castagnoli), crc32c.c ----
@@ -130,9 +141,18 @@ bool crc32c_hw_available(void);
  * (at most 5 for 32-bit, 10 for 64-bit); get returns bytes consumed, or
  * -EBADMSG when the input ends early or the value overflows. The writers
  * are inline: a record has six varints, most of one or two bytes. */
-static inline uint32_t zigzag32(int32_t v) { return ((uint32_t)v << 1) ^ -((uint32_t)v >> 31); }
-static inline uint64_t zigzag64(int64_t v) { return ((uint64_t)v << 1) ^ -((uint64_t)v >> 63); }
-static inline int64_t unzigzag64(uint64_t z) { return (int64_t)((z >> 1) ^ -(z & 1)); }
+static inline uint32_t zigzag32(int32_t v)
+{
+	return ((uint32_t)v << 1) ^ -((uint32_t)v >> 31);
+}
+static inline uint64_t zigzag64(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ -((uint64_t)v >> 63);
+}
+static inline int64_t unzigzag64(uint64_t z)
+{
+	return (int64_t)((z >> 1) ^ -(z & 1));
+}
 static inline int varint_put_raw(uint8_t *p, uint64_t z)
 {
 	int n = 0;
@@ -144,8 +164,14 @@ static inline int varint_put_raw(uint8_t *p, uint64_t z)
 	return n;
 }
 /* A 32-bit value's zigzag form equals the 64-bit one of the same value. */
-static inline int varint_put32(uint8_t *p, int32_t v) { return varint_put_raw(p, zigzag32(v)); }
-static inline int varint_put64(uint8_t *p, int64_t v) { return varint_put_raw(p, zigzag64(v)); }
+static inline int varint_put32(uint8_t *p, int32_t v)
+{
+	return varint_put_raw(p, zigzag32(v));
+}
+static inline int varint_put64(uint8_t *p, int64_t v)
+{
+	return varint_put_raw(p, zigzag64(v));
+}
 int varint_get32(const uint8_t *p, size_t avail, int32_t *v);
 int varint_get64(const uint8_t *p, size_t avail, int64_t *v);
 int varint_size32(int32_t v);
@@ -178,7 +204,7 @@ void batch_set_base(uint8_t *buf, int64_t base_offset, int32_t leader_epoch);
 struct batch_builder {
 	uint8_t *buf;
 	size_t cap;
-	size_t len;            /* bytes used so far, header included */
+	size_t len; /* bytes used so far, header included */
 	int codec;
 	int32_t count;
 	int64_t base_timestamp;
@@ -190,12 +216,11 @@ size_t batch_record_max_size(int32_t key_len, int32_t value_len);
 /* Appends one record (offset delta = count so far). key/value NULL with
  * len -1 for null. -ENOSPC if it does not fit in cap (the builder is
  * unchanged, so the caller can finish and start a new batch). */
-int batch_builder_add(struct batch_builder *bb, const void *key, int32_t key_len,
-		      const void *value, int32_t value_len, int64_t timestamp);
+int batch_builder_add(struct batch_builder *bb, const void *key, int32_t key_len, const void *value,
+		      int32_t value_len, int64_t timestamp);
 /* Returns the batch's total size (> 0) or -ENOMEM / -EIO on compression
  * failure. A builder with count == 0 returns -EINVAL. */
-int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset,
-			     int32_t leader_epoch);
+int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset, int32_t leader_epoch);
 
 /* ---- iterator ----
  * Walks the records of one complete, already-validated batch, decompressing
@@ -205,7 +230,7 @@ struct batch_iter {
 	const uint8_t *p, *end;
 	int32_t remaining;
 	int64_t last_delta;
-	uint8_t *owned;        /* decompressed payload, or NULL */
+	uint8_t *owned; /* decompressed payload, or NULL */
 	size_t owned_cap;
 };
 /* 0, or -EBADMSG (the CRC-32C does not match, corrupt compressed payload),
@@ -217,8 +242,8 @@ int batch_iter_init(struct batch_iter *it, const uint8_t *batch, size_t len);
 int batch_iter_init_nocrc(struct batch_iter *it, const uint8_t *batch, size_t len);
 /* The header at *p (below end, inside a record the iterator returned) into
  * key/value (value_len -1: null), *p moved past it: 1, or 0 at end. */
-int batch_header_next(const uint8_t **p, const uint8_t *end, const uint8_t **key,
-		      int32_t *key_len, const uint8_t **value, int32_t *value_len);
+int batch_header_next(const uint8_t **p, const uint8_t *end, const uint8_t **key, int32_t *key_len,
+		      const uint8_t **value, int32_t *value_len);
 /* 1 with *r filled, 0 at the end, -EBADMSG on a malformed record. */
 int batch_iter_next(struct batch_iter *it, struct rec *r);
 /* Why the batch of len bytes at buf is not valid, in words for a log line
@@ -234,9 +259,8 @@ void batch_iter_free(struct batch_iter *it);
  * compress: *out malloc'ed; decompress: into *out (realloc'ed, *cap updated).
  * Return the output length or -EBADMSG / -ENOMEM / -ENOTSUP. */
 int64_t compress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out);
-int64_t decompress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out,
-		       size_t *cap);
-const char *codec_name(int codec);    /* "none", "gzip", "snappy", "lz4", "zstd" */
-int codec_parse(const char *s);       /* codec number or -EINVAL */
+int64_t decompress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out, size_t *cap);
+const char *codec_name(int codec); /* "none", "gzip", "snappy", "lz4", "zstd" */
+int codec_parse(const char *s);    /* codec number or -EINVAL */
 
 #endif

@@ -22,8 +22,8 @@
 
 int ckpt_read(const struct io_ops *io, const char *path, int max,
 	      int (*begin)(void *arg, int count),
-	      int (*entry)(void *arg, const char *p, int *used, const char **why),
-	      void *arg, const char **why, int *line)
+	      int (*entry)(void *arg, const char *p, int *used, const char **why), void *arg,
+	      const char **why, int *line)
 {
 	char *text = NULL;
 	int version = -1, count = -1, used = 0;

@@ -132,7 +132,7 @@ int cleaner_recover_dir(const struct io_ops *io, const char *dir)
 			   strspn(nm, "0123456789") == 20 && nm[20] == '.') {
 			snprintf(logswap, sizeof(logswap), "%.20s.log.swap", nm);
 			if (strcmp(nm, logswap) == 0)
-				continue;               /* renamed last, below */
+				continue; /* renamed last, below */
 			if (name_in(names, n, logswap)) {
 				snprintf(q, sizeof(q), "%s/%.*s", dir, (int)(strlen(nm) - 5), nm);
 				rc = io->rename(io->ctx, p, q);
@@ -185,7 +185,10 @@ out:
 
 /* ---- the offset map ---- */
 
-struct omap_ent { uint64_t a, b; int64_t offset; };   /* offset -1: free */
+struct omap_ent {
+	uint64_t a, b;
+	int64_t offset;
+}; /* offset -1: free */
 struct omap {
 	struct omap_ent *e;
 	size_t cap, used, max_used;
@@ -243,7 +246,7 @@ static int omap_init(struct omap *m, int64_t want_entries, int64_t max_bytes)
 		m->e[i].offset = -1;
 	m->cap = cap;
 	m->used = 0;
-	m->max_used = cap * 9 / 10;    /* Kafka's dedupe load factor */
+	m->max_used = cap * 9 / 10; /* Kafka's dedupe load factor */
 	return 0;
 }
 
@@ -337,9 +340,9 @@ struct seg_reader {
 	size_t cap;
 	struct batch_iter it;
 	struct batch_hdr hdr;
-	int64_t total;           /* size of the current batch */
-	int64_t pos;             /* its position in the .log */
-	int64_t line_pos;        /* of its first record */
+	int64_t total;    /* size of the current batch */
+	int64_t pos;      /* its position in the .log */
+	int64_t line_pos; /* of its first record */
 };
 
 /* Loads the next batch. 1 = loaded, 0 = end, -errno. */
@@ -442,10 +445,10 @@ struct clean_ctx {
 	int64_t delete_retention_ms;
 	struct line_fmt lf;
 	int32_t index_interval;
-	struct rec *recs;         /* one batch's records */
+	struct rec *recs; /* one batch's records */
 	bool *keep;
 	int recs_cap;
-	uint8_t *out;             /* re-encoded batches */
+	uint8_t *out; /* re-encoded batches */
 	size_t out_cap;
 	struct batch_meta *meta;
 	int meta_cap;
@@ -565,8 +568,8 @@ static int rewrite_batch(struct clean_ctx *c, struct seg_reader *r, int n, struc
 		}
 		if (rc < 0)
 			break;
-		int64_t size = batch_builder_finish(&bb, m->base_offset,
-						    r->hdr.partition_leader_epoch);
+		int64_t size =
+			batch_builder_finish(&bb, m->base_offset, r->hdr.partition_leader_epoch);
 		if (size < 0) {
 			rc = (int)size;
 			break;
@@ -625,8 +628,7 @@ static int64_t dry_run(struct log *l, struct clean_ctx *c, struct seg *s,
 	return rc < 0 ? rc : removed;
 }
 
-static void seg_name(const struct seg *s, const char *ext, const char *sfx, char *buf,
-		     size_t cap)
+static void seg_name(const struct seg *s, const char *ext, const char *sfx, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s%s%s", s->path, ext, sfx);
 }
@@ -700,7 +702,7 @@ static int clean_segment(struct log *l, struct clean_ctx *c, struct seg *s, stru
 	}
 	if (rc < 0)
 		goto out;
-	ns->dirty = true;            /* fsync all four, even when empty */
+	ns->dirty = true; /* fsync all four, even when empty */
 	rc = seg_flush(ns);
 	if (rc == 0)
 		rc = l->io->fsync_dir(l->io->ctx, l->dir);
@@ -764,8 +766,7 @@ static int swap_pointer(struct log *l, struct seg *old, struct seg *ns)
 	return rc;
 }
 
-int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force,
-	      struct log_clean_stats *st)
+int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct log_clean_stats *st)
 {
 	struct log_clean_stats local;
 	if (!st)
@@ -784,7 +785,7 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force,
 		goto out;
 	}
 	k = cleanable_count(l, now);
-	int d = 0;                      /* first dirty cleanable segment */
+	int d = 0; /* first dirty cleanable segment */
 	while (d < k && l->segs[d]->base_offset < l->first_dirty_offset)
 		d++;
 	double ratio = ratio_locked(l, k);

@@ -82,8 +82,7 @@ static int64_t gzip_compress(const uint8_t *in, size_t len, uint8_t **out)
 	int zret;
 
 	memset(&zs, 0, sizeof(zs));
-	zret = deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-			    Z_DEFAULT_STRATEGY);
+	zret = deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
 	if (zret != Z_OK)
 		return zret == Z_MEM_ERROR ? -ENOMEM : -EIO;
 	/* deflateBound knows about the gzip wrapper once deflateInit2 ran. It
@@ -94,7 +93,7 @@ static int64_t gzip_compress(const uint8_t *in, size_t len, uint8_t **out)
 		ret = -ENOMEM;
 		goto out;
 	}
-	zs.next_in = (Bytef *)in;   /* zlib does not write through next_in */
+	zs.next_in = (Bytef *)in; /* zlib does not write through next_in */
 	zs.next_out = buf;
 	do {
 		/* avail_* are uInt: feed in pieces for inputs over 4 GiB. */
@@ -118,8 +117,7 @@ out:
 	return ret;
 }
 
-static int64_t gzip_decompress(const uint8_t *in, size_t len, uint8_t **out,
-			       size_t *cap)
+static int64_t gzip_decompress(const uint8_t *in, size_t len, uint8_t **out, size_t *cap)
 {
 	z_stream zs;
 	size_t done = 0, in_left = len;
@@ -167,10 +165,9 @@ static int64_t gzip_decompress(const uint8_t *in, size_t len, uint8_t **out,
 			continue;
 		}
 		if (zret == Z_OK)
-			continue;          /* progress made */
-		if (zret == Z_BUF_ERROR && zs.avail_out == 0 &&
-		    *cap < COMPRESS_MAX_OUT)
-			continue;          /* output full: grow and go on */
+			continue; /* progress made */
+		if (zret == Z_BUF_ERROR && zs.avail_out == 0 && *cap < COMPRESS_MAX_OUT)
+			continue; /* output full: grow and go on */
 		/* Z_BUF_ERROR otherwise: the input ended mid-stream, or the
 		 * output would pass the limit. */
 		ret = zret == Z_MEM_ERROR ? -ENOMEM : -EBADMSG;
@@ -191,8 +188,8 @@ static void lz4_prefs(LZ4F_preferences_t *prefs)
 	prefs->frameInfo.blockMode = LZ4F_blockIndependent;
 	prefs->frameInfo.contentChecksumFlag = LZ4F_noContentChecksum;
 	prefs->frameInfo.blockChecksumFlag = LZ4F_noBlockChecksum;
-	prefs->frameInfo.contentSize = 0;   /* Kafka's reader wants none */
-	prefs->compressionLevel = 0;        /* liblz4's fast default */
+	prefs->frameInfo.contentSize = 0; /* Kafka's reader wants none */
+	prefs->compressionLevel = 0;      /* liblz4's fast default */
 }
 
 static int64_t lz4_compress(const uint8_t *in, size_t len, uint8_t **out)
@@ -215,8 +212,7 @@ static int64_t lz4_compress(const uint8_t *in, size_t len, uint8_t **out)
 	return (int64_t)n;
 }
 
-static int64_t lz4_decompress(const uint8_t *in, size_t len, uint8_t **out,
-			      size_t *cap)
+static int64_t lz4_decompress(const uint8_t *in, size_t len, uint8_t **out, size_t *cap)
 {
 	LZ4F_dctx *dctx = NULL;
 	size_t done = 0, in_left = len;
@@ -241,8 +237,8 @@ static int64_t lz4_decompress(const uint8_t *in, size_t len, uint8_t **out,
 		}
 		dst_n = *cap - done;
 		src_n = in_left;
-		hint = LZ4F_decompress(dctx, *out + done, &dst_n,
-				       in + (len - in_left), &src_n, NULL);
+		hint = LZ4F_decompress(dctx, *out + done, &dst_n, in + (len - in_left), &src_n,
+				       NULL);
 		if (LZ4F_isError(hint)) {
 			ret = -EBADMSG;
 			goto out;
@@ -281,20 +277,15 @@ int64_t compress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out)
 		*out = buf;
 		return (int64_t)len;
 	}
-	case BATCH_CODEC_GZIP:
-		return gzip_compress(in, len, out);
-	case BATCH_CODEC_LZ4:
-		return lz4_compress(in, len, out);
+	case BATCH_CODEC_GZIP: return gzip_compress(in, len, out);
+	case BATCH_CODEC_LZ4: return lz4_compress(in, len, out);
 	case BATCH_CODEC_SNAPPY:
-	case BATCH_CODEC_ZSTD:
-		return -ENOTSUP;
-	default:
-		return -EINVAL;
+	case BATCH_CODEC_ZSTD: return -ENOTSUP;
+	default: return -EINVAL;
 	}
 }
 
-int64_t decompress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out,
-		       size_t *cap)
+int64_t decompress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out, size_t *cap)
 {
 	int err;
 
@@ -307,24 +298,17 @@ int64_t decompress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out,
 		if (len)
 			memcpy(*out, in, len);
 		return (int64_t)len;
-	case BATCH_CODEC_GZIP:
-		return gzip_decompress(in, len, out, cap);
-	case BATCH_CODEC_LZ4:
-		return lz4_decompress(in, len, out, cap);
+	case BATCH_CODEC_GZIP: return gzip_decompress(in, len, out, cap);
+	case BATCH_CODEC_LZ4: return lz4_decompress(in, len, out, cap);
 	case BATCH_CODEC_SNAPPY:
-	case BATCH_CODEC_ZSTD:
-		return -ENOTSUP;
-	default:
-		return -EBADMSG;   /* codec bits 5..7: not a codec at all */
+	case BATCH_CODEC_ZSTD: return -ENOTSUP;
+	default: return -EBADMSG; /* codec bits 5..7: not a codec at all */
 	}
 }
 
 static const char *const codec_names[] = {
-	[BATCH_CODEC_NONE] = "none",
-	[BATCH_CODEC_GZIP] = "gzip",
-	[BATCH_CODEC_SNAPPY] = "snappy",
-	[BATCH_CODEC_LZ4] = "lz4",
-	[BATCH_CODEC_ZSTD] = "zstd",
+	[BATCH_CODEC_NONE] = "none", [BATCH_CODEC_GZIP] = "gzip", [BATCH_CODEC_SNAPPY] = "snappy",
+	[BATCH_CODEC_LZ4] = "lz4",   [BATCH_CODEC_ZSTD] = "zstd",
 };
 
 const char *codec_name(int codec)

@@ -57,8 +57,9 @@ void log_corrupt(struct log *l, struct seg *s, int64_t pos, const uint8_t *buf, 
 	else
 		why[0] = '\0';
 	if (!why[0])
-		snprintf(why, sizeof(why), "%s", buf ? "records do not match the .lines index"
-						       : "batchLength does not give a whole batch inside the file");
+		snprintf(why, sizeof(why), "%s",
+			 buf ? "records do not match the .lines index"
+			     : "batchLength does not give a whole batch inside the file");
 	if (c == 2)
 		snprintf(why + strlen(why), sizeof(why) - strlen(why),
 			 " (further bad batches of this segment are not reported)");

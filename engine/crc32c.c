@@ -47,9 +47,9 @@
 #include <nmmintrin.h>
 #endif
 
-#define CRC32C_POLY 0x82F63B78u   /* 0x1EDC6F41 bit-reversed */
+#define CRC32C_POLY 0x82F63B78u /* 0x1EDC6F41 bit-reversed */
 
-#define CRC32C_LONG  8192   /* bytes per stream, multiples of 8 */
+#define CRC32C_LONG  8192 /* bytes per stream, multiples of 8 */
 #define CRC32C_SHORT 256
 
 static uint32_t crc32c_table[8][256];
@@ -65,7 +65,7 @@ static uint32_t gf2_mulmod(uint32_t a, uint32_t b)
 	for (int i = 0; i < 32; i++) {
 		if (a & (0x80000000u >> i))
 			prod ^= b;
-		b = (b & 1) ? (b >> 1) ^ CRC32C_POLY : b >> 1;   /* b *= x */
+		b = (b & 1) ? (b >> 1) ^ CRC32C_POLY : b >> 1; /* b *= x */
 	}
 	return prod;
 }
@@ -73,7 +73,7 @@ static uint32_t gf2_mulmod(uint32_t a, uint32_t b)
 /* x^(8 * n) modulo P: what n zero bytes multiply the CRC register by. */
 static uint32_t xpow8n(size_t n)
 {
-	uint32_t r = 0x80000000u, sq = 0x00800000u;   /* x^0, x^8 */
+	uint32_t r = 0x80000000u, sq = 0x00800000u; /* x^0, x^8 */
 
 	for (; n; n >>= 1) {
 		if (n & 1)
@@ -119,14 +119,14 @@ static void crc32c_init(void)
  * turn it into one load on x86. */
 static inline uint64_t le64_get(const uint8_t *p)
 {
-	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
-	       (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 |
-	       (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
+	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+	       (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
+	       (uint64_t)p[7] << 56;
 }
 
 static uint32_t crc32c_sw(uint32_t crc, const uint8_t *p, size_t len)
 {
-	const uint32_t (*t)[256] = crc32c_table;
+	const uint32_t(*t)[256] = crc32c_table;
 
 	crc = ~crc;
 	/* Byte at a time up to an 8-byte boundary: not needed for correctness
@@ -138,9 +138,8 @@ static uint32_t crc32c_sw(uint32_t crc, const uint8_t *p, size_t len)
 	while (len >= 8) {
 		uint64_t w = le64_get(p) ^ crc;
 
-		crc = t[7][w & 0xff] ^ t[6][(w >> 8) & 0xff] ^
-		      t[5][(w >> 16) & 0xff] ^ t[4][(w >> 24) & 0xff] ^
-		      t[3][(w >> 32) & 0xff] ^ t[2][(w >> 40) & 0xff] ^
+		crc = t[7][w & 0xff] ^ t[6][(w >> 8) & 0xff] ^ t[5][(w >> 16) & 0xff] ^
+		      t[4][(w >> 24) & 0xff] ^ t[3][(w >> 32) & 0xff] ^ t[2][(w >> 40) & 0xff] ^
 		      t[1][(w >> 48) & 0xff] ^ t[0][w >> 56];
 		p += 8;
 		len -= 8;
@@ -153,14 +152,14 @@ static uint32_t crc32c_sw(uint32_t crc, const uint8_t *p, size_t len)
 #ifdef CRC32C_HAVE_SSE42
 static inline uint32_t crc32c_shift(const uint32_t t[4][256], uint32_t r)
 {
-	return t[0][r & 0xff] ^ t[1][(r >> 8) & 0xff] ^ t[2][(r >> 16) & 0xff] ^
-	       t[3][r >> 24];
+	return t[0][r & 0xff] ^ t[1][(r >> 8) & 0xff] ^ t[2][(r >> 16) & 0xff] ^ t[3][r >> 24];
 }
 
 /* Three interleaved streams of n bytes each over p[0, 3n): see the top. */
-__attribute__((target("sse4.2")))
-static inline uint64_t crc32c_sse42_3way(uint64_t c0, const uint8_t *p, size_t n,
-					 const uint32_t t[4][256])
+__attribute__((target("sse4.2"))) static inline uint64_t crc32c_sse42_3way(uint64_t c0,
+									   const uint8_t *p,
+									   size_t n,
+									   const uint32_t t[4][256])
 {
 	uint64_t c1 = 0, c2 = 0, w0, w1, w2;
 	const uint8_t *end = p + n;
@@ -178,8 +177,8 @@ static inline uint64_t crc32c_sse42_3way(uint64_t c0, const uint8_t *p, size_t n
 	return crc32c_shift(t, (uint32_t)c0) ^ c2;
 }
 
-__attribute__((target("sse4.2")))
-static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p, size_t len)
+__attribute__((target("sse4.2"))) static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p,
+							       size_t len)
 {
 	uint64_t c = ~crc;
 
@@ -200,7 +199,7 @@ static uint32_t crc32c_sse42(uint32_t crc, const uint8_t *p, size_t len)
 	while (len >= 8) {
 		uint64_t w;
 
-		memcpy(&w, p, 8);   /* aligned here; memcpy keeps it defined */
+		memcpy(&w, p, 8); /* aligned here; memcpy keeps it defined */
 		c = _mm_crc32_u64(c, w);
 		p += 8;
 		len -= 8;

@@ -40,40 +40,40 @@
 
 #include "engine/log_int.h"
 
-#define RA_SIZE     (512 * 1024)
-#define RA_SMALL    (16 * 1024)
-#define ENT_CHUNK   256
+#define RA_SIZE   (512 * 1024)
+#define RA_SMALL  (16 * 1024)
+#define ENT_CHUNK 256
 
 struct log_cursor {
 	struct log *l;
 	struct seg *seg;
-	int64_t pos;                 /* line position of the next byte; -1 = unset */
+	int64_t pos; /* line position of the next byte; -1 = unset */
 	/* .lines entries read ahead */
 	struct lines_ent ents[ENT_CHUNK];
-	int64_t ent_first;           /* index of ents[0] */
+	int64_t ent_first; /* index of ents[0] */
 	int ent_count;
-	int64_t ent;                 /* current entry (batch) index */
+	int64_t ent; /* current entry (batch) index */
 	/* .log bytes read ahead */
 	uint8_t *ra;
 	size_t ra_cap, ra_len;
-	int64_t ra_off;              /* file position of ra[0] */
+	int64_t ra_off; /* file position of ra[0] */
 	/* current batch (at .log position batch_pos, batch_len bytes, in c->ra
 	 * while in_batch) and record */
 	int64_t batch_pos, batch_len;
 	bool in_batch;
 	struct batch_iter it;
-	int64_t next_line;           /* line position of the next record in the batch */
+	int64_t next_line; /* line position of the next record in the batch */
 	bool have_rec;
 	struct rec rec;
 	int64_t rec_pos, rec_len, rec_done;
-	bool rec_esc;                /* shown escaped: its line is in esc */
+	bool rec_esc; /* shown escaped: its line is in esc */
 	char *esc;
 	size_t esc_cap;
-	int64_t lines_out;           /* lines whose '\n' was copied out */
+	int64_t lines_out; /* lines whose '\n' was copied out */
 	/* whole-batch reads (cur_batches): the second half's .log bytes */
 	uint8_t *ra2;
 	size_t ra2_cap;
-	size_t charged;              /* ra_cap + ra2_cap, charged to l->rab */
+	size_t charged; /* ra_cap + ra2_cap, charged to l->rab */
 };
 
 struct ra_budget *ra_budget_new(int64_t limit)
@@ -219,7 +219,7 @@ static int cur_fill(struct log_cursor *c, int64_t pos, size_t len)
 	if (rc < 0)
 		return rc;
 	if (want > c->ra_cap)
-		want = c->ra_cap;       /* the budget is spent: read less ahead */
+		want = c->ra_cap; /* the budget is spent: read less ahead */
 	ssize_t got = seg_pread(c->seg, SEG_FD_LOG, c->ra, want, pos);
 	if (got < 0)
 		return (int)got;
@@ -290,7 +290,8 @@ static int cur_next_rec(struct log_cursor *c)
 				/* Records that do not parse under a good CRC: the
 				 * writer's fault, reported all the same. */
 				log_corrupt(c->l, c->seg, c->batch_pos,
-					    c->ra + (c->batch_pos - c->ra_off), (size_t)c->batch_len);
+					    c->ra + (c->batch_pos - c->ra_off),
+					    (size_t)c->batch_len);
 				return rc;
 			}
 			if (rc == 1) {
@@ -316,7 +317,8 @@ static int cur_next_rec(struct log_cursor *c)
 		pthread_mutex_lock(&l->lock);
 		int si = log_seg_index_by_offset(l, c->seg->base_offset);
 		struct seg *next = NULL;
-		if (si >= 0 && si + 1 < l->nsegs && l->segs[si]->base_offset == c->seg->base_offset) {
+		if (si >= 0 && si + 1 < l->nsegs &&
+		    l->segs[si]->base_offset == c->seg->base_offset) {
 			next = l->segs[si + 1];
 			seg_ref(next);
 		} else if (si >= 0 && l->segs[si]->base_offset != c->seg->base_offset) {
@@ -392,7 +394,7 @@ static size_t emit(struct log_cursor *c, char *out, size_t room)
 	/* Fast path: a whole value-only line. */
 	if (done == 0 && (seplen == 0 || r->key_len < 0) && (size_t)c->rec_len <= room) {
 		size_t vl = r->value_len > 0 ? (size_t)r->value_len : 0;
-		if (vl)                 /* a null value has no pointer to copy from */
+		if (vl) /* a null value has no pointer to copy from */
 			memcpy(out, r->value, vl);
 		out[vl] = '\n';
 		c->rec_done = c->rec_len;
@@ -447,21 +449,21 @@ int64_t log_cursor_lines(const struct log_cursor *c)
  * entries promise (a gap left by compaction, or anything odd, makes it
  * fall back to the record-by-record path, which handles and reports it).
  */
-#define BATCHES_MAX   512           /* batches per call */
+#define BATCHES_MAX 512 /* batches per call */
 
 int engine_batch_read_min = 256 << 10;
 
 struct dec_half {
 	struct seg *seg;
-	const struct lines_ent *e;  /* e[0..n]: e[n] marks the end */
+	const struct lines_ent *e; /* e[0..n]: e[n] marks the end */
 	int n;
-	char *out;                  /* where e[0]'s lines go */
+	char *out; /* where e[0]'s lines go */
 	const struct line_fmt *lf;
-	uint8_t **buf;              /* .log bytes, grown as needed */
+	uint8_t **buf; /* .log bytes, grown as needed */
 	size_t *cap;
 	struct batch_iter *it;
-	int64_t lines;              /* out: records */
-	int rc;                     /* out: 0, or -errno / -EAGAIN: fall back */
+	int64_t lines; /* out: records */
+	int rc;        /* out: 0, or -errno / -EAGAIN: fall back */
 };
 
 static void dec_half_run(void *arg)
@@ -549,7 +551,7 @@ static size_t cur_batches(struct log_cursor *c, char *out, size_t size, int64_t 
 		struct rec r;
 		if (c->it.remaining > 0 || batch_iter_next(&c->it, &r) != 0)
 			return 0;
-		c->in_batch = false;            /* as cur_next_rec does at a batch's end */
+		c->in_batch = false; /* as cur_next_rec does at a batch's end */
 		c->have_rec = false;
 		c->ent++;
 	}
@@ -558,14 +560,14 @@ static size_t cur_batches(struct log_cursor *c, char *out, size_t size, int64_t 
 		if (cur_entry(c, c->ent + k, &e[k]) != 1)
 			break;
 		if (k == 0 && e[0].line_pos != c->pos)
-			return 0;                   /* a gap: the slow path reports it */
-		if (k > 0 && (e[k].line_pos - e[0].line_pos > (int64_t)size ||
-			      e[k].line_pos > line_hw || e[k].position <= e[k - 1].position ||
-			      e[k].line_pos < e[k - 1].line_pos))
+			return 0; /* a gap: the slow path reports it */
+		if (k > 0 &&
+		    (e[k].line_pos - e[0].line_pos > (int64_t)size || e[k].line_pos > line_hw ||
+		     e[k].position <= e[k - 1].position || e[k].line_pos < e[k - 1].line_pos))
 			break;
 		k++;
 	}
-	int n = k - 1;                          /* batches: e[n] ends the last */
+	int n = k - 1; /* batches: e[n] ends the last */
 	if (n < 2 || e[n].line_pos - e[0].line_pos < engine_batch_read_min)
 		return 0;
 	int j = 1;
@@ -578,15 +580,14 @@ static size_t cur_batches(struct log_cursor *c, char *out, size_t size, int64_t 
 		return 0;
 	struct batch_iter it2 = { 0 };
 	struct dec_half h[2] = {
-		{ c->seg, e, j, out, &c->l->lf, &c->ra, &c->ra_cap,
-		  &c->it, 0, 0 },
-		{ c->seg, e + j, n - j, out + (e[j].line_pos - e[0].line_pos), &c->l->lf,
-		  &c->ra2, &c->ra2_cap, &it2, 0, 0 },
+		{ c->seg, e, j, out, &c->l->lf, &c->ra, &c->ra_cap, &c->it, 0, 0 },
+		{ c->seg, e + j, n - j, out + (e[j].line_pos - e[0].line_pos), &c->l->lf, &c->ra2,
+		  &c->ra2_cap, &it2, 0, 0 },
 	};
 	struct pool_job job = { .fn = dec_half_run, .arg = &h[1] };
 	bool helped = pool_try_run(pool, &job);
 
-	c->ra_len = 0;                          /* c->ra is reused below */
+	c->ra_len = 0; /* c->ra is reused below */
 	dec_half_run(&h[0]);
 	if (helped)
 		pool_wait(pool, &job);
@@ -602,8 +603,8 @@ static size_t cur_batches(struct log_cursor *c, char *out, size_t size, int64_t 
 	return (size_t)(e[n].line_pos - e[0].line_pos);
 }
 
-ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *buf,
-		       size_t size, int64_t *actual_pos)
+ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *buf, size_t size,
+		       int64_t *actual_pos)
 {
 	pthread_mutex_lock(&l->lock);
 	int64_t hw = l->hw, line_hw = l->line_hw, line_start = l->line_start;

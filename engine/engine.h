@@ -71,7 +71,7 @@ struct io_ops {
 	ssize_t (*pwrite)(void *ctx, int fd, const void *buf, size_t len, off_t off);
 	int (*fsync)(void *ctx, int fd);
 	int (*ftruncate)(void *ctx, int fd, off_t len);
-	int64_t (*size)(void *ctx, int fd);             /* current file size */
+	int64_t (*size)(void *ctx, int fd); /* current file size */
 	int (*unlink)(void *ctx, const char *path);
 	int (*rename)(void *ctx, const char *from, const char *to);
 	int (*mkdir)(void *ctx, const char *path, mode_t mode);
@@ -84,15 +84,14 @@ struct io_ops {
 	void (*unmap)(void *ctx, void *addr, size_t len);
 	void *ctx;
 };
-extern const struct io_ops io_posix;    /* plain POSIX calls, ctx unused */
+extern const struct io_ops io_posix; /* plain POSIX calls, ctx unused */
 
 /* Full-length helpers over an io table: loop over short reads/writes.
  * io_pread_full returns bytes read (< len only at end of file). */
 ssize_t io_pread_full(const struct io_ops *io, int fd, void *buf, size_t len, off_t off);
 int io_pwrite_full(const struct io_ops *io, int fd, const void *buf, size_t len, off_t off);
 /* Durable replacement of a small file: tmp, fsync, rename, fsync dir. */
-int io_write_file_atomic(const struct io_ops *io, const char *path,
-			 const void *buf, size_t len);
+int io_write_file_atomic(const struct io_ops *io, const char *path, const void *buf, size_t len);
 /* Reads a whole small file (<= 16 MiB) into a malloc'ed, NUL-terminated
  * buffer. -ENOENT if absent. */
 int io_read_file(const struct io_ops *io, const char *path, char **out, size_t *len);
@@ -100,40 +99,40 @@ int io_read_file(const struct io_ops *io, const char *path, char **out, size_t *
 /* ------------------------------------------------------------------ */
 /* Per-log settings (Kafka topic config names in comments). */
 struct log_config {
-	int64_t segment_bytes;          /* segment.bytes        (1 GiB) */
-	int64_t segment_ms;             /* segment.ms           (7 days) */
-	int32_t segment_index_bytes;    /* segment.index.bytes  (10 MiB) */
-	int32_t index_interval_bytes;   /* index.interval.bytes (4096) */
-	int32_t max_message_bytes;      /* max.message.bytes    (1048588) */
-	int64_t flush_messages;         /* flush.messages (INT64_MAX: never) */
-	int64_t flush_ms;               /* flush.ms       (INT64_MAX: never) */
-	int32_t batch_bytes;            /* batch.size: records per batch, bytes */
-	int codec;                      /* compression.type, BATCH_CODEC_* */
-	char key_sep[16];               /* key.separator, "" = none */
+	int64_t segment_bytes;        /* segment.bytes        (1 GiB) */
+	int64_t segment_ms;           /* segment.ms           (7 days) */
+	int32_t segment_index_bytes;  /* segment.index.bytes  (10 MiB) */
+	int32_t index_interval_bytes; /* index.interval.bytes (4096) */
+	int32_t max_message_bytes;    /* max.message.bytes    (1048588) */
+	int64_t flush_messages;       /* flush.messages (INT64_MAX: never) */
+	int64_t flush_ms;             /* flush.ms       (INT64_MAX: never) */
+	int32_t batch_bytes;          /* batch.size: records per batch, bytes */
+	int codec;                    /* compression.type, BATCH_CODEC_* */
+	char key_sep[16];             /* key.separator, "" = none */
 	int key_sep_len;
-	int line_format;                /* line.format, LINE_FORMAT_* (escape) */
+	int line_format; /* line.format, LINE_FORMAT_* (escape) */
 	/* Retention and compaction (engine/retention.c, engine/cleaner.c). */
-	int64_t retention_ms;           /* retention.ms (7 days; -1 unlimited) */
-	int64_t retention_bytes;        /* retention.bytes (-1 unlimited) */
-	int cleanup_policy;             /* cleanup.policy, LOG_CLEANUP_* bits (delete) */
-	int64_t delete_retention_ms;    /* delete.retention.ms (1 day) */
+	int64_t retention_ms;             /* retention.ms (7 days; -1 unlimited) */
+	int64_t retention_bytes;          /* retention.bytes (-1 unlimited) */
+	int cleanup_policy;               /* cleanup.policy, LOG_CLEANUP_* bits (delete) */
+	int64_t delete_retention_ms;      /* delete.retention.ms (1 day) */
 	double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio (0.5) */
-	int64_t min_compaction_lag_ms;  /* min.compaction.lag.ms (0) */
+	int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms (0) */
 };
 /* compression.type: the codec numbers of Kafka's batch attributes (bits
  * 0-2). snappy and zstd are known but not supported (-ENOTSUP). */
-#define BATCH_CODEC_NONE    0
-#define BATCH_CODEC_GZIP    1
-#define BATCH_CODEC_SNAPPY  2
-#define BATCH_CODEC_LZ4     3
-#define BATCH_CODEC_ZSTD    4
+#define BATCH_CODEC_NONE   0
+#define BATCH_CODEC_GZIP   1
+#define BATCH_CODEC_SNAPPY 2
+#define BATCH_CODEC_LZ4    3
+#define BATCH_CODEC_ZSTD   4
 /* line.format: how the line view shows a record that a line cannot
  * carry (linefmt.c has the rules). Fixed, as key.separator, once the log
  * has a record: line positions are computed from the rendered lines. */
-#define LINE_FORMAT_RAW     0
-#define LINE_FORMAT_ESCAPE  1
-const char *line_format_name(int format);     /* "raw", "escape" */
-int line_format_parse(const char *s, size_t n);  /* LINE_FORMAT_* or -EINVAL */
+#define LINE_FORMAT_RAW    0
+#define LINE_FORMAT_ESCAPE 1
+const char *line_format_name(int format);       /* "raw", "escape" */
+int line_format_parse(const char *s, size_t n); /* LINE_FORMAT_* or -EINVAL */
 #define LOG_CLEANUP_DELETE  0x1
 #define LOG_CLEANUP_COMPACT 0x2
 void log_config_defaults(struct log_config *cfg);
@@ -148,7 +147,7 @@ struct rec_in {
 	int32_t key_len;
 	const char *value;
 	int32_t value_len;
-	int64_t timestamp;              /* ms since the epoch */
+	int64_t timestamp; /* ms since the epoch */
 };
 
 /* ---- lines to records ----
@@ -167,7 +166,7 @@ struct rec_in {
 struct line_scratch {
 	char *buf;
 	size_t len, cap;
-	size_t hint;                    /* bytes of input it will serve, at most */
+	size_t hint; /* bytes of input it will serve, at most */
 };
 /* Readies s for parsing input of at most bytes bytes: no allocation until
  * an escaped line asks for it (then hint bytes at once, so the pointers
@@ -185,11 +184,11 @@ static inline void line_scratch_free(struct line_scratch *s)
 }
 
 struct line_rules {
-	const char *sep;                /* key.separator */
-	int sep_len;                    /* 0: lines have no key */
-	int64_t max;                    /* largest key + value bytes of a record */
-	int format;                     /* line.format */
-	struct line_scratch *scratch;   /* NULL: escaped lines are taken literally
+	const char *sep;              /* key.separator */
+	int sep_len;                  /* 0: lines have no key */
+	int64_t max;                  /* largest key + value bytes of a record */
+	int format;                   /* line.format */
+	struct line_scratch *scratch; /* NULL: escaped lines are taken literally
 					 * (a size check: never bigger unescaped) */
 };
 
@@ -201,8 +200,8 @@ bool line_unescape_rec(const struct line_rules *lr, const char *p, size_t l, str
 /* Parses the line at p (up to '\n' or end) into *r, leaving r->timestamp
  * alone; returns the start of the next line, or NULL if the record is over
  * lr->max. */
-static inline const char *line_to_rec(const struct line_rules *lr, const char *p,
-				      const char *end, struct rec_in *r)
+static inline const char *line_to_rec(const struct line_rules *lr, const char *p, const char *end,
+				      struct rec_in *r)
 {
 	const char *nl = memchr(p, '\n', (size_t)(end - p));
 	size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
@@ -236,32 +235,32 @@ static inline const char *line_to_rec(const struct line_rules *lr, const char *p
 
 struct log_state {
 	int64_t log_start_offset;
-	int64_t hw;                     /* high watermark */
-	int64_t log_end_offset;         /* LEO: next offset to assign */
-	int64_t recovery_point;         /* offsets below are fsynced with
+	int64_t hw;             /* high watermark */
+	int64_t log_end_offset; /* LEO: next offset to assign */
+	int64_t recovery_point; /* offsets below are fsynced with
 					 * their indexes: recovery trusts the
 					 * segments below it */
-	int64_t synced_offset;          /* offsets below are on disk (their .log
+	int64_t synced_offset;  /* offsets below are on disk (their .log
 					 * fsynced); >= recovery_point */
-	int64_t line_start;             /* line position of log_start_offset */
-	int64_t line_hw;                /* line position of hw = st_size */
-	int64_t line_end;               /* line position of log_end_offset */
-	int32_t leader_epoch;           /* latest epoch in the epoch cache */
+	int64_t line_start;     /* line position of log_start_offset */
+	int64_t line_hw;        /* line position of hw = st_size */
+	int64_t line_end;       /* line position of log_end_offset */
+	int32_t leader_epoch;   /* latest epoch in the epoch cache */
 	int32_t segments;
-	int64_t size_bytes;             /* bytes of .log files */
-	int64_t records;                /* records in [log_start, leo), approx. after compaction */
-	int32_t recovered_segments;     /* at open: segments scanned and re-indexed */
-	int64_t recovery_truncated;     /* at open: invalid bytes cut from the tail */
-	int64_t recovery_ms;            /* at open: time spent recovering */
-	bool damaged;                   /* at open: damage recovery may not cut
+	int64_t size_bytes;         /* bytes of .log files */
+	int64_t records;            /* records in [log_start, leo), approx. after compaction */
+	int32_t recovered_segments; /* at open: segments scanned and re-indexed */
+	int64_t recovery_truncated; /* at open: invalid bytes cut from the tail */
+	int64_t recovery_ms;        /* at open: time spent recovering */
+	bool damaged;               /* at open: damage recovery may not cut
 					 * (engine_log says where): served up to
 					 * log_end_offset, writes -EIO, files kept */
-	int64_t first_dirty_offset;     /* cleaner checkpoint: below is compacted */
+	int64_t first_dirty_offset; /* cleaner checkpoint: below is compacted */
 	/* -1, or: an append failed and cutting it back failed too; records
 	 * from here on are its leftovers, never committed; appends fail with
 	 * -EIO until one manages the cut first. */
 	int64_t fence;
-	int64_t corrupt_batches;        /* since open: batches readers found corrupt */
+	int64_t corrupt_batches; /* since open: batches readers found corrupt */
 };
 
 struct log;
@@ -270,9 +269,9 @@ struct log_append_info {
 	int64_t first_offset;
 	int64_t last_offset;
 	int32_t batches;
-	int64_t bytes;                  /* bytes written to .log */
-	int64_t payload;                /* key + value bytes of the records */
-	int64_t line_end;               /* line position after the last record */
+	int64_t bytes;    /* bytes written to .log */
+	int64_t payload;  /* key + value bytes of the records */
+	int64_t line_end; /* line position after the last record */
 };
 
 /* Appends records as batches of at most cfg.batch_bytes, compressed with
@@ -288,8 +287,8 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
  * is shared out with the encoding (see append_leader.c), so a big write
  * costs the appending thread less than splitting it first. -EMSGSIZE
  * (nothing appended) when a line is over max_message_bytes. */
-int log_append_lines(struct log *l, const char *head, size_t head_len, const char *buf,
-		     size_t len, int64_t ts, int32_t leader_epoch, struct log_append_info *info);
+int log_append_lines(struct log *l, const char *head, size_t head_len, const char *buf, size_t len,
+		     int64_t ts, int32_t leader_epoch, struct log_append_info *info);
 
 /* Appends record batches as a Kafka client sent them (the records of one
  * partition of a Produce request, batches[0..len)), Kafka's LogValidator
@@ -309,7 +308,7 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
  * max.message.bytes; -EINVAL no batch; -ENOSPC, -EIO, -ENOMEM. *bad (if
  * not NULL) gets the index of the batch refused, -1 otherwise. */
 int log_append_client(struct log *l, uint8_t *batches, size_t len, int32_t leader_epoch,
-		       int64_t log_append_time, struct log_append_info *info, int *bad);
+		      int64_t log_append_time, struct log_append_info *info, int *bad);
 
 /* Moves the high watermark up to hw (clamped to [log_start, leo]) and wakes
  * the hw listeners. It never moves back: an hw at or below the current one
@@ -392,13 +391,13 @@ int log_set_follower_hw(struct log *l, int64_t leader_hw);
  * follower) may still cut the bytes: senders check the count sendfile
  * returns. len 0 (fd -1, no reference): nothing to send. */
 struct log_raw {
-	void *seg;              /* the referenced segment; NULL when len is 0 */
+	void *seg; /* the referenced segment; NULL when len is 0 */
 	int fd;
 	int64_t pos;
 	int64_t len;
-	int64_t base_offset;    /* of the first batch */
-	int64_t last_offset;    /* of the last batch */
-	int32_t last_epoch;     /* partition leader epoch of the last batch; -1 */
+	int64_t base_offset; /* of the first batch */
+	int64_t last_offset; /* of the last batch */
+	int32_t last_epoch;  /* partition leader epoch of the last batch; -1 */
 	int32_t batches;
 };
 /* Kafka's fetch read: the batches from the one holding fetch_offset (found
@@ -456,8 +455,7 @@ bool log_ever_written(struct log *l);
  * Levels are syslog's (ENGINE_LOG_*). NULL (the default): not reported;
  * the daemon points it at its own log. */
 enum { ENGINE_LOG_ERR = 3, ENGINE_LOG_WARN = 4, ENGINE_LOG_INFO = 6 };
-extern void (*engine_log)(int level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+extern void (*engine_log)(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Current wall clock in ms; tests may replace it (engine only calls this). */
 extern int64_t (*engine_now_ms)(void);
 /* Helper threads a log manager opened from now on starts for encoding big
@@ -489,8 +487,8 @@ int64_t log_cursor_lines(const struct log_cursor *c);
  * or before line_start, copying starts at the next record still present
  * and *actual_pos (if not NULL) says where. If pos is inside a line, the
  * copy starts inside that line. */
-ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *buf,
-		       size_t size, int64_t *actual_pos);
+ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *buf, size_t size,
+		       int64_t *actual_pos);
 /* Lookups, O(log n): first record at or after the position / offset /
  * timestamp. Return 0 and fill the out values, or -ERANGE beyond the end. */
 int log_offset_to_pos(struct log *l, int64_t offset, int64_t *pos);
@@ -517,8 +515,8 @@ ssize_t log_segment_read_raw(struct log *l, int64_t base, char *buf, size_t size
  * and is advanced; returns bytes written into buf (0 = done). buf must hold
  * at least 64 KiB (one rendered batch line + its records may need more: a
  * record line longer than the buffer is cut and ends in "...\n"). */
-ssize_t log_segment_render(struct log *l, int64_t base, enum seg_file kind,
-			   int64_t *cursor, char *buf, size_t size);
+ssize_t log_segment_render(struct log *l, int64_t base, enum seg_file kind, int64_t *cursor,
+			   char *buf, size_t size);
 
 /* ------------------------------------------------------------------ */
 /* Retention and compaction (engine/retention.c, engine/cleaner.c).
@@ -534,9 +532,9 @@ ssize_t log_segment_render(struct log *l, int64_t base, enum seg_file kind,
  * segment list and to swap it; appends and reads go on meanwhile. */
 
 struct log_retention_result {
-	int32_t segments;               /* segments deleted */
-	int64_t bytes;                  /* bytes of .log deleted */
-	int64_t log_start_offset;       /* after the run */
+	int32_t segments;         /* segments deleted */
+	int64_t bytes;            /* bytes of .log deleted */
+	int64_t log_start_offset; /* after the run */
 };
 /* Deletes closed segments, oldest first, while the segment's largest
  * timestamp is older than now - retention.ms or the log is larger than
@@ -548,13 +546,13 @@ struct log_retention_result {
 int log_retention_run(struct log *l, int64_t now, struct log_retention_result *res);
 
 struct log_clean_stats {
-	int32_t segments_read;          /* closed segments scanned */
-	int32_t segments_rewritten;     /* segments swapped for cleaned ones */
+	int32_t segments_read;      /* closed segments scanned */
+	int32_t segments_rewritten; /* segments swapped for cleaned ones */
 	int64_t bytes_read;
 	int64_t bytes_written;
 	int64_t records_read;
-	int64_t records_removed;        /* superseded records + expired tombstones */
-	int64_t first_dirty_offset;     /* the cleaner checkpoint after the run */
+	int64_t records_removed;    /* superseded records + expired tombstones */
+	int64_t first_dirty_offset; /* the cleaner checkpoint after the run */
 	int64_t elapsed_ms;
 };
 /* The compaction state of a log: dirty ratio = bytes of closed, cleanable
@@ -636,8 +634,8 @@ void logmgr_fd_stats(struct logmgr *m, int64_t *open_sets, int64_t *evictions);
 /* Opens (creating if create) the log DATA/<topic>-<partition>. A log stays
  * open until logmgr_drop_log or logmgr_close; opening twice returns the
  * same log. */
-int logmgr_get_log(struct logmgr *m, const char *topic, int partition,
-		   const struct log_config *cfg, bool create, struct log **out);
+int logmgr_get_log(struct logmgr *m, const char *topic, int partition, const struct log_config *cfg,
+		   bool create, struct log **out);
 /* Deletes a log and its directory (renamed to <dir>.<n>-delete first, then
  * removed). Open cursors keep working on the files they hold until freed.
  * A clean or retention run in progress on the log stops at its next

@@ -82,9 +82,11 @@ int epoch_cache_load(struct log *l)
 	snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", l->dir);
 	rc = ckpt_read(l->io, path, 1000000, epochs_begin, epochs_entry, l, &why, &line);
 	if (rc == -EBADMSG)
-		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: line %d: %s; partition refused (Kafka's format: "
+		ENGINE_REPORT(ENGINE_LOG_ERR,
+			      "%s: line %d: %s; partition refused (Kafka's format: "
 			      "0, the count, then \"epoch start_offset\" lines; a missing file "
-			      "is rebuilt)", path, line, why);
+			      "is rebuilt)",
+			      path, line, why);
 	return rc;
 }
 
@@ -99,7 +101,7 @@ int epoch_cache_assign(struct log *l, int32_t epoch, int64_t start_offset)
 	l->epochs[l->nepochs++] = (struct epoch_ent){ epoch, start_offset };
 	int rc = epochs_write(l);
 	if (rc < 0)
-		l->nepochs--;           /* the cache says what the file says */
+		l->nepochs--; /* the cache says what the file says */
 	return rc;
 }
 
@@ -154,7 +156,7 @@ int log_end_offset_for_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, i
 	*out_epoch = -1;
 	*out_end = -1;
 	if (epoch >= 0 && l->nepochs > 0) {
-		int i = 0;      /* the first entry above epoch (the cache is short) */
+		int i = 0; /* the first entry above epoch (the cache is short) */
 		while (i < l->nepochs && l->epochs[i].epoch <= epoch)
 			i++;
 		if (i == l->nepochs) {

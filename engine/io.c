@@ -114,17 +114,28 @@ static void px_unmap(void *ctx, void *addr, size_t len)
 }
 
 const struct io_ops io_posix = {
-	.open = px_open, .close = px_close, .pread = px_pread, .pwrite = px_pwrite,
-	.fsync = px_fsync, .ftruncate = px_ftruncate, .size = px_size,
-	.unlink = px_unlink, .rename = px_rename, .mkdir = px_mkdir,
-	.fsync_dir = px_fsync_dir, .map_tail = px_map_tail, .unmap = px_unmap, .ctx = NULL,
+	.open = px_open,
+	.close = px_close,
+	.pread = px_pread,
+	.pwrite = px_pwrite,
+	.fsync = px_fsync,
+	.ftruncate = px_ftruncate,
+	.size = px_size,
+	.unlink = px_unlink,
+	.rename = px_rename,
+	.mkdir = px_mkdir,
+	.fsync_dir = px_fsync_dir,
+	.map_tail = px_map_tail,
+	.unmap = px_unmap,
+	.ctx = NULL,
 };
 
 ssize_t io_pread_full(const struct io_ops *io, int fd, void *buf, size_t len, off_t off)
 {
 	size_t done = 0;
 	while (done < len) {
-		ssize_t n = io->pread(io->ctx, fd, (char *)buf + done, len - done, off + (off_t)done);
+		ssize_t n =
+			io->pread(io->ctx, fd, (char *)buf + done, len - done, off + (off_t)done);
 		if (n == -EINTR)
 			continue;
 		if (n < 0)

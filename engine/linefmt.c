@@ -154,7 +154,7 @@ bool line_escaped(const struct line_fmt *lf, const struct rec *r)
 	bool keyed = lf->sep_len > 0 && r->key_len >= 0;
 	int32_t vl = r->value_len > 0 ? r->value_len : 0;
 
-	if (keyed) {                                            /* E1-E3 */
+	if (keyed) { /* E1-E3 */
 		if ((r->key_len > 0 && r->key[0] == '\\') ||
 		    (r->key_len == 0 && lf->sep[0] == '\\') ||
 		    has_ctl(r->key, r->key_len, (uint8_t)lf->sep[0]))
@@ -162,9 +162,8 @@ bool line_escaped(const struct line_fmt *lf, const struct rec *r)
 	} else {
 		if (vl > 0 && r->value[0] == '\\')
 			return true;
-		if (lf->sep_len > 0 &&
-		    memmem(r->value ? (const void *)r->value : "", (size_t)vl, lf->sep,
-			   (size_t)lf->sep_len))
+		if (lf->sep_len > 0 && memmem(r->value ? (const void *)r->value : "", (size_t)vl,
+					      lf->sep, (size_t)lf->sep_len))
 			return true;
 	}
 	return has_ctl(r->value, vl, -1);
@@ -241,8 +240,10 @@ int64_t line_render_as(const struct line_fmt *lf, const struct rec *r, bool esc,
 
 static int unhex(char c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
 }
 
 /* Unescapes p[0..n) to o; returns the bytes written (never more than n). */
@@ -258,7 +259,10 @@ static size_t unesc(const char *p, size_t n, char *o)
 			int h, l;
 
 			if (e == '\\' || e == 'n' || e == 'r' || e == 't') {
-				o[k++] = e == '\\' ? '\\' : e == 'n' ? '\n' : e == 'r' ? '\r' : '\t';
+				o[k++] = e == '\\'  ? '\\'
+					 : e == 'n' ? '\n'
+					 : e == 'r' ? '\r'
+						    : '\t';
 				i++;
 				continue;
 			}

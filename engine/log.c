@@ -106,7 +106,7 @@ int log_tail_close(struct log *l)
 	if (rc == 0 && s->tail_ext) {
 		rc = seg_tail_drop(s);
 		if (rc == 0)
-			rc = seg_flush(s);      /* the cut size is durable too */
+			rc = seg_flush(s); /* the cut size is durable too */
 	}
 	s->tail_ok = false;
 	pthread_mutex_unlock(&l->lock);
@@ -155,7 +155,7 @@ int log_set_hw(struct log *l, int64_t hw)
 	if (hw > leo)
 		hw = leo;
 	if (l->fence >= 0 && hw > l->fence)
-		hw = l->fence;                  /* leftovers of a failed append */
+		hw = l->fence; /* leftovers of a failed append */
 	if (hw < l->log_start_offset)
 		hw = l->log_start_offset;
 	bool moved = false;
@@ -316,7 +316,7 @@ int log_sync(struct log *l, int64_t upto)
 		upto = leo;
 	for (;;) {
 		if (upto > log_leo(l))
-			upto = log_leo(l);      /* truncated below the caller's records */
+			upto = log_leo(l); /* truncated below the caller's records */
 		if (l->synced_offset >= upto)
 			break;
 		if (l->sync_busy) {
@@ -336,7 +336,7 @@ int log_sync(struct log *l, int64_t upto)
 			}
 		}
 		if (n == LOG_SYNC_SEGS && todo[n - 1]->next_offset < target)
-			target = todo[n - 1]->next_offset;   /* the rest next round */
+			target = todo[n - 1]->next_offset; /* the rest next round */
 		uint64_t truncations = l->truncations;
 		pthread_mutex_unlock(&l->lock);
 		for (int i = 0; i < n; i++) {
@@ -378,8 +378,8 @@ void log_get_state(struct log *l, struct log_state *st)
 	st->recovery_ms = l->recovery_ms;
 	st->corrupt_batches = atomic_load(&l->corrupt_batches);
 	st->damaged = l->damaged;
-	st->first_dirty_offset = l->first_dirty_offset > l->log_start_offset
-				 ? l->first_dirty_offset : l->log_start_offset;
+	st->first_dirty_offset = l->first_dirty_offset > l->log_start_offset ? l->first_dirty_offset
+									     : l->log_start_offset;
 	st->fence = l->fence;
 	pthread_mutex_unlock(&l->lock);
 }

@@ -43,13 +43,13 @@ static inline void *engine_grow(void *p, size_t *cap, size_t need, size_t elem, 
  * a function. */
 int ckpt_read(const struct io_ops *io, const char *path, int max,
 	      int (*begin)(void *arg, int count),
-	      int (*entry)(void *arg, const char *p, int *used, const char **why),
-	      void *arg, const char **why, int *line);
+	      int (*entry)(void *arg, const char *p, int *used, const char **why), void *arg,
+	      const char **why, int *line);
 
-#define LINES_MAGIC      "MQLINES1"
-#define LINES_HDR_SIZE   16
-#define LINES_ENT_SIZE   16
-#define INDEX_ENT_SIZE   8
+#define LINES_MAGIC        "MQLINES1"
+#define LINES_HDR_SIZE     16
+#define LINES_ENT_SIZE     16
+#define INDEX_ENT_SIZE     8
 #define TIMEINDEX_ENT_SIZE 12
 
 /* How records become lines (linefmt.c): line.format and key.separator,
@@ -111,9 +111,9 @@ struct batch_meta {
 	int64_t last_offset;
 	int64_t max_ts;
 	int64_t max_ts_offset;
-	int64_t line_bytes;       /* bytes of the line view of its records */
-	int64_t size;             /* bytes in .log */
-	int64_t first_line_pos;   /* line position of its first record */
+	int64_t line_bytes;     /* bytes of the line view of its records */
+	int64_t size;           /* bytes in .log */
+	int64_t first_line_pos; /* line position of its first record */
 };
 
 /*
@@ -125,7 +125,7 @@ struct batch_meta {
 #define SEG_BAD_SLOTS 8
 struct seg {
 	int64_t base_offset;
-	int64_t line_base;          /* line position of base_offset */
+	int64_t line_base; /* line position of base_offset */
 	/* Valid only while pinned (seg_pin), or while the segment is not in a
 	 * descriptor cache (fdc NULL): an idle set may be closed by the cache
 	 * at any time and its numbers reused (seg.c, "Descriptors"). */
@@ -139,13 +139,13 @@ struct seg {
 	atomic_int pins;
 	bool in_lru;
 	struct seg *lru_prev, *lru_next;
-	dev_t log_dev;              /* the .log's identity, checked at reopen */
+	dev_t log_dev; /* the .log's identity, checked at reopen */
 	ino_t log_ino;
 	/* Pins held by the log while the segment is active, and by the cleaner
 	 * once its files are replaced (log lock / cleaner). */
 	bool active, kept;
-	char path[PATH_MAX];        /* DIR/<20-digit base>, no extension */
-	char sfx[16];               /* after the extension: "" or ".cleaned" */
+	char path[PATH_MAX]; /* DIR/<20-digit base>, no extension */
+	char sfx[16];        /* after the extension: "" or ".cleaned" */
 	/* Set (under the log's lock) when the segment left the log and its
 	 * files were renamed to <file>.deleted: the last seg_unref unlinks
 	 * them (retention.c). */
@@ -154,11 +154,11 @@ struct seg {
 	int64_t idx_entries, tidx_entries;
 	int64_t bytes_since_index;
 	int64_t last_tidx_ts;
-	int64_t first_append_ms;    /* for segment.ms; 0 = empty */
+	int64_t first_append_ms; /* for segment.ms; 0 = empty */
 	int64_t max_ts, max_ts_offset;
-	int64_t next_offset;        /* offset after the last record */
-	int64_t line_end;           /* line position after the last record */
-	atomic_bool dirty;          /* written since the last fsync */
+	int64_t next_offset; /* offset after the last record */
+	int64_t line_end;    /* line position after the last record */
+	atomic_bool dirty;   /* written since the last fsync */
 	/* .lines entries of appended batches not yet written to the file:
 	 * written in blocks (seg_lines_sync) rather than one pwrite per append.
 	 * Readers that reach the last written entry while lines_pending is set
@@ -246,10 +246,10 @@ int seg_check_lines(struct seg *s, const struct line_fmt *lf, bool contiguous);
  * mapped tail reserved, or never written). With contiguous (no compaction
  * in this segment) line positions follow each other from line_base (>= 0:
  * the end of the segment before) whatever the old .lines said. */
-int seg_recover(struct seg *s, int64_t line_base, const struct line_fmt *lf,
-		int32_t index_interval, bool cut, bool contiguous, int64_t *invalid);
-int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m,
-	       int n, int32_t index_interval);
+int seg_recover(struct seg *s, int64_t line_base, const struct line_fmt *lf, int32_t index_interval,
+		bool cut, bool contiguous, int64_t *invalid);
+int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m, int n,
+	       int32_t index_interval);
 /* Cuts the segment so it ends before the first batch whose last offset is
  * >= offset. */
 int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len);
@@ -272,7 +272,7 @@ int seg_read_lines_ent(struct seg *s, int64_t i, struct lines_ent *e);
  * line_pos <= pos); -1 if before the first; -ENOENT if empty. */
 int64_t seg_find_offset(struct seg *s, int64_t offset);
 int64_t seg_find_pos(struct seg *s, int64_t pos);
-int64_t seg_find_time(struct seg *s, int64_t ts);  /* offset from .timeindex or base */
+int64_t seg_find_time(struct seg *s, int64_t ts); /* offset from .timeindex or base */
 /* Line length of one record in the line view. */
 void line_fmt_of(const struct log_config *cfg, struct line_fmt *lf);
 /* True when the record is shown escaped. */
@@ -292,7 +292,10 @@ int64_t line_render_as(const struct line_fmt *lf, const struct rec *r, bool esca
  * Returns its size, 0 at the end, -EBADMSG if it runs past limit. */
 int64_t seg_read_batch(struct seg *s, int64_t pos, int64_t limit, uint8_t **buf, size_t *cap);
 
-struct epoch_ent { int32_t epoch; int64_t start_offset; };
+struct epoch_ent {
+	int32_t epoch;
+	int64_t start_offset;
+};
 
 struct log {
 	pthread_mutex_t lock;
@@ -302,8 +305,8 @@ struct log {
 	int partition;
 	const struct io_ops *io;
 	struct log_config cfg;
-	struct line_fmt lf;         /* of cfg: line_fmt_of at open and reconfigure */
-	struct seg **segs;          /* sorted by base offset; last = active */
+	struct line_fmt lf; /* of cfg: line_fmt_of at open and reconfigure */
+	struct seg **segs;  /* sorted by base offset; last = active */
 	int nsegs;
 	size_t segs_cap;
 	int64_t log_start_offset;
@@ -341,8 +344,8 @@ struct log {
 	int64_t fence;
 	struct epoch_ent *epochs;
 	int nepochs;
-	struct pool *pool;          /* the manager's helpers; NULL: none */
-	struct enc_cache *encs;     /* the manager's encoding buffers; NULL: own */
+	struct pool *pool;      /* the manager's helpers; NULL: none */
+	struct enc_cache *encs; /* the manager's encoding buffers; NULL: own */
 	/* The manager's read-ahead budget (a reference), set before the log is
 	 * handed out and never changed; NULL: unbounded. */
 	struct ra_budget *rab;
@@ -361,8 +364,10 @@ struct log {
 	 * held for writing; a notification holds it for reading while it
 	 * calls them, so a removal waits for the calls in flight. */
 	pthread_rwlock_t listen_lock;
-	struct log_listener { log_listener_fn *fn; void *arg; }
-		hw_fns[LOG_LISTENERS_MAX], leo_fns[LOG_LISTENERS_MAX];
+	struct log_listener {
+		log_listener_fn *fn;
+		void *arg;
+	} hw_fns[LOG_LISTENERS_MAX], leo_fns[LOG_LISTENERS_MAX];
 	int n_hw_fns, n_leo_fns;
 	/* Corrupt batches found by readers (corrupt.c); the listener is set
 	 * before the log is handed to readers and read with atomics, since
@@ -373,18 +378,27 @@ struct log {
 	/* Retention and compaction: one at a time per log, taken before lock
 	 * (never while holding it). */
 	pthread_mutex_t maint_lock;
-	int64_t first_dirty_offset;  /* cleaner checkpoint (lock) */
+	int64_t first_dirty_offset; /* cleaner checkpoint (lock) */
 };
 
-#define ENGINE_REPORT(level, ...)					\
-	do {								\
-		if (engine_log)						\
-			engine_log(level, __VA_ARGS__);			\
+#define ENGINE_REPORT(level, ...)                       \
+	do {                                            \
+		if (engine_log)                         \
+			engine_log(level, __VA_ARGS__); \
 	} while (0)
 
-static inline struct seg *log_active(struct log *l) { return l->segs[l->nsegs - 1]; }
-static inline int64_t log_leo(struct log *l) { return log_active(l)->next_offset; }
-static inline int64_t log_line_end(struct log *l) { return log_active(l)->line_end; }
+static inline struct seg *log_active(struct log *l)
+{
+	return l->segs[l->nsegs - 1];
+}
+static inline int64_t log_leo(struct log *l)
+{
+	return log_active(l)->next_offset;
+}
+static inline int64_t log_line_end(struct log *l)
+{
+	return log_active(l)->line_end;
+}
 
 /* log.c: calls the hw / LEO listeners (no engine lock held). */
 void log_notify_hw(struct log *l);
@@ -392,12 +406,12 @@ void log_notify_leo(struct log *l);
 
 /* log_open.c, for logmgr.c */
 struct log_open_args {
-	int64_t recovery_point;     /* -1 unknown */
-	int64_t hw;                 /* -1 unknown */
-	int64_t log_start_offset;   /* -1 unknown */
-	int64_t cleaner_offset;     /* -1 unknown (cleaner-offset-checkpoint) */
+	int64_t recovery_point;   /* -1 unknown */
+	int64_t hw;               /* -1 unknown */
+	int64_t log_start_offset; /* -1 unknown */
+	int64_t cleaner_offset;   /* -1 unknown (cleaner-offset-checkpoint) */
 	bool clean;
-	struct seg_cache *fdc;      /* the manager's descriptor cache; NULL: none */
+	struct seg_cache *fdc; /* the manager's descriptor cache; NULL: none */
 };
 int log_open(const struct io_ops *io, const char *dir, const char *topic, int partition,
 	     const struct log_config *cfg, const struct log_open_args *args, bool create,
@@ -439,8 +453,8 @@ static inline int32_t epoch_cache_latest(const struct log *l)
 
 /* append.c, lock held. Writes nb encoded batches (buf, meta; offsets
  * already theirs) at the end of the log, rolling as needed. */
-int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta *meta,
-		      int nb, int64_t now);
+int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta *meta, int nb,
+		      int64_t now);
 /* Closes the active segment and starts a new one at the LEO (retention
  * rolls a quiet segment so that it can age out). */
 int log_roll_locked(struct log *l);

@@ -67,9 +67,10 @@ static void log_drop_files(struct log *l, int64_t base, const char *why)
 		if (k == 0) {
 			struct stat st;
 			if (stat(path, &st) == 0)
-				ENGINE_REPORT(ENGINE_LOG_WARN, "%s: deleted %s (%lld bytes, offsets "
-					      "from %" PRId64 ", never fsynced)", path, why,
-					      (long long)st.st_size, base);
+				ENGINE_REPORT(ENGINE_LOG_WARN,
+					      "%s: deleted %s (%lld bytes, offsets "
+					      "from %" PRId64 ", never fsynced)",
+					      path, why, (long long)st.st_size, base);
 		}
 		l->io->unlink(l->io->ctx, path);
 	}
@@ -101,8 +102,7 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 			l->io->unlink(l->io->ctx, path);
 			continue;
 		}
-		if (len != 24 || strcmp(n + 20, ".log") != 0 ||
-		    strspn(n, "0123456789") != 20)
+		if (len != 24 || strcmp(n + 20, ".log") != 0 || strspn(n, "0123456789") != 20)
 			continue;
 		int64_t *nbs = engine_grow(bases, &cap, (size_t)nb + 1, sizeof(*nbs), 16);
 		if (!nbs) {
@@ -127,9 +127,10 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 			continue;
 		}
 		if (l->damaged) {
-			ENGINE_REPORT(ENGINE_LOG_ERR, "%s: %d later segment(s) (%020" PRId64 ".log "
-				      "to %020" PRId64 ".log) kept on disk, not served", l->dir,
-				      nb - i, bases[i], bases[nb - 1]);
+			ENGINE_REPORT(ENGINE_LOG_ERR,
+				      "%s: %d later segment(s) (%020" PRId64 ".log "
+				      "to %020" PRId64 ".log) kept on disk, not served",
+				      l->dir, nb - i, bases[i], bases[nb - 1]);
 			break;
 		}
 		rc = seg_open(l->io, l->fdc, l->dir, bases[i], &s);
@@ -147,8 +148,8 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 			       seg_check_lines(s, &l->lf, contiguous) < 0;
 		if (need) {
 			int64_t bad = 0, size0 = atomic_load(&s->size);
-			rc = seg_recover(s, prev_line_end, &l->lf,
-					 l->cfg.index_interval_bytes, unsynced, contiguous, &bad);
+			rc = seg_recover(s, prev_line_end, &l->lf, l->cfg.index_interval_bytes,
+					 unsynced, contiguous, &bad);
 			if (rc < 0) {
 				seg_unref(s);
 				goto out;
@@ -160,29 +161,37 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 			if (bad > 0 && unsynced) {
 				l->recovery_truncated += bad;
 				cut = true;
-				ENGINE_REPORT(ENGINE_LOG_WARN, "%s: torn tail after an unclean stop: %"
-					      PRId64 " invalid bytes at position %" PRId64 " cut; the "
-					      "log now ends at offset %" PRId64, path, bad, end,
-					      s->next_offset);
+				ENGINE_REPORT(ENGINE_LOG_WARN,
+					      "%s: torn tail after an unclean stop: %" PRId64
+					      " invalid bytes at position %" PRId64 " cut; the "
+					      "log now ends at offset %" PRId64,
+					      path, bad, end, s->next_offset);
 			} else if (bad > 0 || (!unsynced && end < size0)) {
 				l->damaged = true;
-				ENGINE_REPORT(ENGINE_LOG_ERR, "%s: damaged: %" PRId64 " invalid bytes "
-					      "from position %" PRId64 " (of %" PRId64 "), in a segment "
-					      "%s; served up to offset %" PRId64 ", writes refused, "
-					      "files kept", path, size0 - end, end, size0,
-					      unsynced ? "written before the last stop" :
-					      "that was fsynced", s->next_offset);
+				ENGINE_REPORT(
+					ENGINE_LOG_ERR,
+					"%s: damaged: %" PRId64 " invalid bytes "
+					"from position %" PRId64 " (of %" PRId64 "), in a segment "
+					"%s; served up to offset %" PRId64 ", writes refused, "
+					"files kept",
+					path, size0 - end, end, size0,
+					unsynced ? "written before the last stop"
+						 : "that was fsynced",
+					s->next_offset);
 			} else if (end < size0) {
-				ENGINE_REPORT(ENGINE_LOG_INFO, "%s: %" PRId64 " zero bytes past the "
-					      "last batch (position %" PRId64 ") cut", path,
-					      size0 - end, end);
+				ENGINE_REPORT(ENGINE_LOG_INFO,
+					      "%s: %" PRId64 " zero bytes past the "
+					      "last batch (position %" PRId64 ") cut",
+					      path, size0 - end, end);
 			}
 		}
 		if (prev_end >= 0 && s->base_offset < prev_end) {
-			ENGINE_REPORT(ENGINE_LOG_ERR, "%s/%020" PRId64 ".log: overlaps the segment "
-				      "before it (which ends at offset %" PRId64 "); partition refused: "
-				      "move one of the two out of %s", l->dir, bases[i], prev_end - 1,
-				      l->dir);
+			ENGINE_REPORT(ENGINE_LOG_ERR,
+				      "%s/%020" PRId64 ".log: overlaps the segment "
+				      "before it (which ends at offset %" PRId64
+				      "); partition refused: "
+				      "move one of the two out of %s",
+				      l->dir, bases[i], prev_end - 1, l->dir);
 			seg_unref(s);
 			rc = -EBADMSG;
 			goto out;
@@ -204,18 +213,21 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 		if (unsynced && a->recovery_point >= 0) {
 			cut = true;
 			*recovered = true;
-			ENGINE_REPORT(ENGINE_LOG_WARN, "%s.log: ends at offset %" PRId64 " but the "
-				      "next segment starts at %" PRId64 " (records lost at an unclean "
-				      "stop): the log is cut there", s->path, s->next_offset,
-				      bases[i + 1]);
+			ENGINE_REPORT(ENGINE_LOG_WARN,
+				      "%s.log: ends at offset %" PRId64 " but the "
+				      "next segment starts at %" PRId64
+				      " (records lost at an unclean "
+				      "stop): the log is cut there",
+				      s->path, s->next_offset, bases[i + 1]);
 		} else if (contiguous) {
 			l->damaged = true;
-			ENGINE_REPORT(ENGINE_LOG_ERR, "%s: damaged: records %" PRId64 "..%" PRId64
+			ENGINE_REPORT(ENGINE_LOG_ERR,
+				      "%s: damaged: records %" PRId64 "..%" PRId64
 				      " are missing (%s.log ends at offset %" PRId64 ", the next "
 				      "segment starts at %" PRId64 "); served up to offset %" PRId64
-				      ", writes refused, files kept", l->dir, s->next_offset,
-				      bases[i + 1] - 1, s->path, s->next_offset, bases[i + 1],
-				      s->next_offset);
+				      ", writes refused, files kept",
+				      l->dir, s->next_offset, bases[i + 1] - 1, s->path,
+				      s->next_offset, bases[i + 1], s->next_offset);
 		}
 	}
 out:
@@ -234,10 +246,12 @@ static int log_start_load(struct log *l, int64_t ckpt)
 	l->log_start_offset = l->segs[0]->base_offset;
 	l->line_start = l->segs[0]->line_base;
 	if (ckpt > leo)
-		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: the checkpointed log start offset %" PRId64
+		ENGINE_REPORT(ENGINE_LOG_ERR,
+			      "%s: the checkpointed log start offset %" PRId64
 			      " is beyond the log end %" PRId64 " (log-start-offset-checkpoint): "
-			      "records %" PRId64 "..%" PRId64 " are missing; the log starts at %"
-			      PRId64, l->dir, ckpt, leo, leo, ckpt - 1, l->log_start_offset);
+			      "records %" PRId64 "..%" PRId64
+			      " are missing; the log starts at %" PRId64,
+			      l->dir, ckpt, leo, leo, ckpt - 1, l->log_start_offset);
 	if (ckpt <= l->log_start_offset || ckpt > leo)
 		return 0;
 	int n = 0;
@@ -253,9 +267,10 @@ static int log_start_load(struct log *l, int64_t ckpt)
 		free(gone);
 		if (k < 0)
 			return k;
-		ENGINE_REPORT(ENGINE_LOG_WARN, "%s: %d segment(s) below the checkpointed log start "
-			      "offset %" PRId64 " deleted (a deletion lost at a crash)", l->dir, k,
-			      ckpt);
+		ENGINE_REPORT(ENGINE_LOG_WARN,
+			      "%s: %d segment(s) below the checkpointed log start "
+			      "offset %" PRId64 " deleted (a deletion lost at a crash)",
+			      l->dir, k, ckpt);
 	}
 	l->log_start_offset = ckpt;
 	if (ckpt == leo) {
@@ -319,10 +334,13 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	rc = log_start_load(l, a->log_start_offset);
 	if (rc < 0)
 		goto fail;
-	l->recovery_point = recovered ? leo : (a->recovery_point >= 0 && a->recovery_point < leo
-					      ? a->recovery_point : leo);
-	l->recovery_point_ckpt = a->recovery_point < 0 ? 0
-				 : a->recovery_point < leo ? a->recovery_point : leo;
+	l->recovery_point =
+		recovered ? leo
+			  : (a->recovery_point >= 0 && a->recovery_point < leo ? a->recovery_point
+									       : leo);
+	l->recovery_point_ckpt = a->recovery_point < 0     ? 0
+				 : a->recovery_point < leo ? a->recovery_point
+							   : leo;
 	/* A damaged log keeps its checkpointed recovery point, beyond the
 	 * damage: at the next open after a crash the damaged segment still
 	 * counts as fsynced, so recovery does not take it for a torn tail. */
@@ -339,7 +357,8 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	if (l->hw < l->log_start_offset)
 		l->hw = l->log_start_offset;
 	l->first_dirty_offset = a->cleaner_offset > l->log_start_offset && a->cleaner_offset <= leo
-				? a->cleaner_offset : l->log_start_offset;
+					? a->cleaner_offset
+					: l->log_start_offset;
 	rc = log_offset_to_pos_locked(l, l->hw, &l->line_hw);
 	if (rc == -ERANGE) {
 		l->line_hw = log_line_end(l);

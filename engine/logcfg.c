@@ -22,7 +22,7 @@ void log_config_defaults(struct log_config *cfg)
 	cfg->key_sep[0] = '\0';
 	cfg->key_sep_len = 0;
 	cfg->line_format = LINE_FORMAT_ESCAPE;
-	cfg->retention_ms = 7LL * 24 * 3600 * 1000;  /* 7 days */
+	cfg->retention_ms = 7LL * 24 * 3600 * 1000; /* 7 days */
 	cfg->retention_bytes = -1;
 	cfg->cleanup_policy = LOG_CLEANUP_DELETE;
 	cfg->delete_retention_ms = 24LL * 3600 * 1000; /* 1 day */

@@ -53,8 +53,15 @@
 
 int engine_helper_threads = -1;
 
-struct ckpt_ent { char *topic; int partition; int64_t value; };
-struct ckpt { struct ckpt_ent *e; int n; };
+struct ckpt_ent {
+	char *topic;
+	int partition;
+	int64_t value;
+};
+struct ckpt {
+	struct ckpt_ent *e;
+	int n;
+};
 
 struct logmgr {
 	pthread_mutex_t lock;
@@ -70,11 +77,11 @@ struct logmgr {
 	char *ckpt_text[4];
 	size_t ckpt_len[4];
 	unsigned delete_seq;
-	struct pool *pool;          /* helpers for the logs' appends; may be NULL */
-	struct enc_cache encs;      /* the logs' encoding buffers */
-	struct ra_budget *rab;      /* the logs' cursors' read-ahead buffers */
-	struct seg_cache *fdc;      /* the logs' closed segments' descriptors */
-	int lock_fd;                /* .lock, flocked for the manager's life */
+	struct pool *pool;     /* helpers for the logs' appends; may be NULL */
+	struct enc_cache encs; /* the logs' encoding buffers */
+	struct ra_budget *rab; /* the logs' cursors' read-ahead buffers */
+	struct seg_cache *fdc; /* the logs' closed segments' descriptors */
+	int lock_fd;           /* .lock, flocked for the manager's life */
 };
 
 static void ckpt_free(struct ckpt *c)
@@ -123,10 +130,12 @@ static int ckpt_load(struct logmgr *m, const char *name, struct ckpt *c)
 	snprintf(path, sizeof(path), "%s/%s", m->dir, name);
 	rc = ckpt_read(m->io, path, 10000000, ckpt_begin, ckpt_entry, c, &why, &line);
 	if (rc == -EBADMSG)
-		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: line %d: %s; refusing to start (Kafka's "
+		ENGINE_REPORT(ENGINE_LOG_ERR,
+			      "%s: line %d: %s; refusing to start (Kafka's "
 			      "checkpoint format: 0, the count, then \"topic partition offset\" "
 			      "lines); fix the file or move it away (then the segments alone tell "
-			      "what the logs hold)", path, line, why);
+			      "what the logs hold)",
+			      path, line, why);
 	return rc;
 }
 
@@ -283,7 +292,10 @@ fail:
 	return rc;
 }
 
-bool logmgr_was_clean(struct logmgr *m) { return m->clean; }
+bool logmgr_was_clean(struct logmgr *m)
+{
+	return m->clean;
+}
 
 void logmgr_set_readahead_budget(struct logmgr *m, int64_t bytes)
 {
@@ -313,8 +325,14 @@ void logmgr_fd_stats(struct logmgr *m, int64_t *open_sets, int64_t *evictions)
 {
 	seg_cache_stats(m->fdc, open_sets, evictions);
 }
-const char *logmgr_dir(struct logmgr *m) { return m->dir; }
-const struct io_ops *logmgr_io(struct logmgr *m) { return m->io; }
+const char *logmgr_dir(struct logmgr *m)
+{
+	return m->dir;
+}
+const struct io_ops *logmgr_io(struct logmgr *m)
+{
+	return m->io;
+}
 
 static int find_log(struct logmgr *m, const char *topic, int partition)
 {
@@ -324,8 +342,8 @@ static int find_log(struct logmgr *m, const char *topic, int partition)
 	return -1;
 }
 
-int logmgr_get_log(struct logmgr *m, const char *topic, int partition,
-		   const struct log_config *cfg, bool create, struct log **out)
+int logmgr_get_log(struct logmgr *m, const char *topic, int partition, const struct log_config *cfg,
+		   bool create, struct log **out)
 {
 	pthread_mutex_lock(&m->lock);
 	int rc = 0;
@@ -433,8 +451,10 @@ static int ckpt_write(struct logmgr *m, const char *name, int which)
 	for (int i = 0; i < m->nlogs; i++) {
 		struct log_state st;
 		log_get_state(m->logs[i], &st);
-		int64_t v = which == 0 ? st.recovery_point : which == 1 ? st.hw :
-			    which == 2 ? st.log_start_offset : st.first_dirty_offset;
+		int64_t v = which == 0   ? st.recovery_point
+			    : which == 1 ? st.hw
+			    : which == 2 ? st.log_start_offset
+					 : st.first_dirty_offset;
 		vals[i] = v;
 		n += (size_t)snprintf(buf + n, cap - n, "%s %d %" PRId64 "\n", m->logs[i]->topic,
 				      m->logs[i]->partition, v);
@@ -459,8 +479,8 @@ static int ckpt_write(struct logmgr *m, const char *name, int which)
 		struct log *l = m->logs[i];
 		pthread_mutex_lock(&l->lock);
 		if (vals[i] > l->recovery_point_ckpt)
-			l->recovery_point_ckpt = vals[i] < l->recovery_point ? vals[i]
-									: l->recovery_point;
+			l->recovery_point_ckpt =
+				vals[i] < l->recovery_point ? vals[i] : l->recovery_point;
 		pthread_mutex_unlock(&l->lock);
 	}
 	free(vals);
@@ -473,8 +493,10 @@ static int ckpt_write(struct logmgr *m, const char *name, int which)
 static int ckpt_write_all(struct logmgr *m, const char **failed)
 {
 	static const char *names[] = {
-		"recovery-point-offset-checkpoint", "replication-offset-checkpoint",
-		"log-start-offset-checkpoint", "cleaner-offset-checkpoint",
+		"recovery-point-offset-checkpoint",
+		"replication-offset-checkpoint",
+		"log-start-offset-checkpoint",
+		"cleaner-offset-checkpoint",
 	};
 	int rc = 0;
 

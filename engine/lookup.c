@@ -87,13 +87,18 @@ static int batch_walk(struct log *l, struct seg *s, int64_t i,
 	}
 out:
 	if (rc == -EBADMSG)
-		log_corrupt(l, s, e.position, total > 0 ? buf : NULL, total > 0 ? (size_t)total : 0);
+		log_corrupt(l, s, e.position, total > 0 ? buf : NULL,
+			    total > 0 ? (size_t)total : 0);
 	batch_iter_free(&it);
 	free(buf);
 	return rc;
 }
 
-struct find_arg { int64_t key, offset, pos, timestamp; int mode; const struct line_fmt *lf; };
+struct find_arg {
+	int64_t key, offset, pos, timestamp;
+	int mode;
+	const struct line_fmt *lf;
+};
 
 static int find_cb(void *arg, const struct rec *r, int64_t pos)
 {

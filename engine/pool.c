@@ -18,11 +18,11 @@
 
 struct pool {
 	pthread_mutex_t mu;
-	pthread_cond_t work_cv;     /* helpers: a job was queued, or stop */
-	pthread_cond_t done_cv;     /* callers: a job finished */
-	struct pool_job **queue;    /* n slots, used as a stack */
+	pthread_cond_t work_cv;  /* helpers: a job was queued, or stop */
+	pthread_cond_t done_cv;  /* callers: a job finished */
+	struct pool_job **queue; /* n slots, used as a stack */
 	int queued;
-	int idle;                   /* helpers waiting, minus jobs queued */
+	int idle; /* helpers waiting, minus jobs queued */
 	bool stop;
 	pthread_t *threads;
 	int n;
@@ -37,7 +37,7 @@ static void *helper_main(void *arg)
 		while (!p->stop && p->queued == 0)
 			pthread_cond_wait(&p->work_cv, &p->mu);
 		if (p->queued == 0)
-			break;                  /* stop, and nothing left to run */
+			break; /* stop, and nothing left to run */
 		struct pool_job *j = p->queue[--p->queued];
 		pthread_mutex_unlock(&p->mu);
 		j->fn(j->arg);

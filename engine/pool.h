@@ -20,8 +20,8 @@ struct pool_job {
 	void (*fn)(void *arg);
 	void *arg;
 	/* private */
-	bool done;                  /* under the pool's lock */
-	_Atomic int progress;       /* pool_progress */
+	bool done;            /* under the pool's lock */
+	_Atomic int progress; /* pool_progress */
 };
 
 /* A pool of n helper threads (n <= 0: none; every pool_try_run refuses).

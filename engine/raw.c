@@ -46,9 +46,9 @@ static int raw_scan(struct log *l, struct seg *s, int64_t fetch_offset, int64_t 
 	int64_t i = seg_find_offset(s, fetch_offset);
 
 	if (i == -ENOENT)
-		return SCAN_NEXT;       /* an empty segment */
+		return SCAN_NEXT; /* an empty segment */
 	if (i < 0)
-		i = 0;                  /* fetch_offset in a gap before the first batch */
+		i = 0; /* fetch_offset in a gap before the first batch */
 	for (; i < n; i++) {
 		struct lines_ent e;
 		uint8_t h[BATCH_HDR_SIZE];

@@ -101,8 +101,9 @@ int64_t log_segment_size(struct log *l, int64_t base, enum seg_file kind)
 	struct seg *s = log_seg_get(l, base);
 	if (!s)
 		return -ENOENT;
-	int64_t n = kind == SEG_LOG ? atomic_load(&s->size) :
-		    kind >= SEG_INDEX && kind <= SEG_DUMP ? render_size(l, s, kind) : -EINVAL;
+	int64_t n = kind == SEG_LOG                         ? atomic_load(&s->size)
+		    : kind >= SEG_INDEX && kind <= SEG_DUMP ? render_size(l, s, kind)
+							    : -EINVAL;
 	seg_unref(s);
 	return n;
 }
@@ -163,13 +164,18 @@ static void headers_text(char *out, size_t cap, const struct rec *r)
 		return;
 	n = (size_t)snprintf(out, cap, " headers: ");
 	for (int32_t i = 0; i < r->headers_count &&
-	     batch_header_next(&p, r->headers_end, &hk, &hkl, &hv, &hvl) == 1; i++) {
+			    batch_header_next(&p, r->headers_end, &hk, &hkl, &hv, &hvl) == 1;
+	     i++) {
 		size_t need;
 
 		/* Each header spends at least one byte of the budget. */
 		esc(e[0], sizeof(e[0]), hk, hkl < budget ? hkl : budget);
 		budget -= hkl > 0 ? hkl : 1;
-		esc(e[1], sizeof(e[1]), hv, hvl < 0 ? -1 : hvl < budget ? hvl : budget > 0 ? budget : 0);
+		esc(e[1], sizeof(e[1]), hv,
+		    hvl < 0        ? -1
+		    : hvl < budget ? hvl
+		    : budget > 0   ? budget
+				   : 0);
 		budget -= hvl > 0 ? hvl : 1;
 		need = strlen(e[0]) + strlen(e[1]) + 2;
 		if (budget < 0 || n + need + 4 >= cap) {
@@ -197,10 +203,12 @@ static ssize_t render_index(struct seg *s, bool time, int64_t *cursor, char *buf
 		if (got != (ssize_t)esz)
 			return -EIO;
 		if (time)
-			n += (size_t)snprintf(buf + n, size - n, "timestamp: %" PRId64 " offset: %" PRId64 "\n",
-					      (int64_t)be64_get(b), s->base_offset + be32_get(b + 8));
+			n += (size_t)snprintf(
+				buf + n, size - n, "timestamp: %" PRId64 " offset: %" PRId64 "\n",
+				(int64_t)be64_get(b), s->base_offset + be32_get(b + 8));
 		else
-			n += (size_t)snprintf(buf + n, size - n, "offset: %" PRId64 " position: %" PRIu32 "\n",
+			n += (size_t)snprintf(buf + n, size - n,
+					      "offset: %" PRId64 " position: %" PRIu32 "\n",
 					      s->base_offset + be32_get(b), be32_get(b + 4));
 		(*cursor)++;
 	}
@@ -209,8 +217,7 @@ static ssize_t render_index(struct seg *s, bool time, int64_t *cursor, char *buf
 
 /* The .dump cursor: low 32 bits the batch position in .log, high bits the
  * index of the next record to print in that batch (0: the batch line too). */
-static ssize_t render_dump(struct log *l, struct seg *s, int64_t *cursor, char *buf,
-			   size_t size)
+static ssize_t render_dump(struct log *l, struct seg *s, int64_t *cursor, char *buf, size_t size)
 {
 	int64_t end = atomic_load(&s->size);
 	uint8_t *b = NULL;
@@ -245,14 +252,17 @@ static ssize_t render_dump(struct log *l, struct seg *s, int64_t *cursor, char *
 		if (batch_hdr_decode(b, (size_t)total, &h) < 0)
 			valid = false;
 		if (skip == 0)
-			n += (size_t)snprintf(buf + n, size - n,
+			n += (size_t)snprintf(
+				buf + n, size - n,
 				"baseOffset: %" PRId64 " lastOffset: %" PRId64 " count: %" PRId32
 				" position: %" PRId64 " size: %" PRId64 " baseTimestamp: %" PRId64
 				" maxTimestamp: %" PRId64 " partitionLeaderEpoch: %" PRId32
 				" codec: %s crc: 0x%08" PRIx32 " valid: %s\n",
-				h.base_offset, h.base_offset + h.last_offset_delta, h.records_count, pos,
-				total, h.base_timestamp, h.max_timestamp, h.partition_leader_epoch,
-				codec_name(h.attributes & BATCH_CODEC_MASK), h.crc, valid ? "yes" : "no");
+				h.base_offset, h.base_offset + h.last_offset_delta, h.records_count,
+				pos, total, h.base_timestamp, h.max_timestamp,
+				h.partition_leader_epoch,
+				codec_name(h.attributes & BATCH_CODEC_MASK), h.crc,
+				valid ? "yes" : "no");
 		*cursor = pos + total;
 		if (!valid) {
 			/* The reason is in the daemon's log; here only that its
@@ -276,7 +286,8 @@ static ssize_t render_dump(struct log *l, struct seg *s, int64_t *cursor, char *
 			esc(k, sizeof(k), r.key, r.key_len);
 			esc(v, sizeof(v), r.value, r.value_len);
 			headers_text(hd, sizeof(hd), &r);
-			n += (size_t)snprintf(buf + n, size - n,
+			n += (size_t)snprintf(
+				buf + n, size - n,
 				"| offset: %" PRId64 " timestamp: %" PRId64 " keySize: %" PRId32
 				" valueSize: %" PRId32 " key: %s value: %s%s\n",
 				r.offset, r.timestamp, r.key_len, r.value_len, k, v, hd);
@@ -309,17 +320,10 @@ static ssize_t render_kind(struct log *l, struct seg *s, enum seg_file kind, int
 {
 	ssize_t n;
 	switch (kind) {
-	case SEG_INDEX:
-		n = render_index(s, false, cursor, buf, size);
-		break;
-	case SEG_TIMEINDEX:
-		n = render_index(s, true, cursor, buf, size);
-		break;
-	case SEG_DUMP:
-		n = render_dump(l, s, cursor, buf, size);
-		break;
-	default:
-		n = -EINVAL;
+	case SEG_INDEX: n = render_index(s, false, cursor, buf, size); break;
+	case SEG_TIMEINDEX: n = render_index(s, true, cursor, buf, size); break;
+	case SEG_DUMP: n = render_dump(l, s, cursor, buf, size); break;
+	default: n = -EINVAL;
 	}
 	return n;
 }

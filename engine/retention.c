@@ -40,7 +40,7 @@ int retention_remove_head_locked(struct log *l, int n, struct seg **gone)
 	static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
 	int k = 0, rc = 0;
 	if (n >= l->nsegs)
-		n = l->nsegs - 1;      /* rule 2: never the active segment */
+		n = l->nsegs - 1; /* rule 2: never the active segment */
 	for (; k < n; k++) {
 		struct seg *s = l->segs[k];
 		for (int e = 0; e < 4; e++) {
@@ -141,7 +141,7 @@ unlock:
 	int64_t freed = 0;
 	for (int i = 0; i < n; i++) {
 		freed += atomic_load(&gone[i]->size);
-		seg_unref(gone[i]);     /* unlinks unless a reader still holds it */
+		seg_unref(gone[i]); /* unlinks unless a reader still holds it */
 	}
 	if (res)
 		res->bytes = freed;

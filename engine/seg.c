@@ -101,11 +101,11 @@
 struct seg_cache {
 	pthread_mutex_t mu;
 	atomic_int refs;
-	int64_t max_idle;            /* mu */
-	int64_t idle;                /* sets on the LRU (mu) */
-	struct seg *lru_head, *lru_tail;   /* head: least recently used (mu) */
+	int64_t max_idle;                /* mu */
+	int64_t idle;                    /* sets on the LRU (mu) */
+	struct seg *lru_head, *lru_tail; /* head: least recently used (mu) */
 	_Atomic int64_t open_sets, evictions;
-	_Atomic int64_t reported_s;  /* last EMFILE report, monotonic seconds */
+	_Atomic int64_t reported_s; /* last EMFILE report, monotonic seconds */
 };
 
 static int seg_file(struct seg *s, const char *ext, char *buf, size_t cap)
@@ -139,8 +139,8 @@ static void seg_close_fds(struct seg *s)
 	}
 }
 
-static int seg_alloc(const struct io_ops *io, struct seg_cache *fdc, const char *dir,
-		     int64_t base, struct seg **out)
+static int seg_alloc(const struct io_ops *io, struct seg_cache *fdc, const char *dir, int64_t base,
+		     struct seg **out)
 {
 	struct seg *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -154,7 +154,8 @@ static int seg_alloc(const struct io_ops *io, struct seg_cache *fdc, const char 
 	s->last_tidx_ts = -1;
 	s->next_offset = base;
 	atomic_init(&s->refs, 1);
-	if (snprintf(s->path, sizeof(s->path), "%s/%020" PRId64, dir, base) >= (int)sizeof(s->path)) {
+	if (snprintf(s->path, sizeof(s->path), "%s/%020" PRId64, dir, base) >=
+	    (int)sizeof(s->path)) {
 		free(s);
 		return -ENAMETOOLONG;
 	}
@@ -301,7 +302,8 @@ static void report_no_fds(struct seg *s, int rc)
 		if (!atomic_compare_exchange_strong(&c->reported_s, &last, now_s))
 			return;
 	}
-	ENGINE_REPORT(ENGINE_LOG_ERR, "%s.log: cannot open the segment's files: %s (%" PRId64
+	ENGINE_REPORT(ENGINE_LOG_ERR,
+		      "%s.log: cannot open the segment's files: %s (%" PRId64
 		      " segment descriptor sets open, none idle left to close); the read or "
 		      "append fails and works again once descriptors are free",
 		      s->path, strerror(-rc), c ? atomic_load(&c->open_sets) : (int64_t)0);
@@ -362,8 +364,10 @@ static int seg_reopen_locked(struct seg *s)
 	if (rc == 0 && fstat(s->log_fd, &st) < 0)
 		rc = -errno;
 	if (rc == 0 && (st.st_dev != s->log_dev || st.st_ino != s->log_ino)) {
-		ENGINE_REPORT(ENGINE_LOG_ERR, "%s.log: the segment's files were replaced while it "
-			      "was still read; the read fails", s->path);
+		ENGINE_REPORT(ENGINE_LOG_ERR,
+			      "%s.log: the segment's files were replaced while it "
+			      "was still read; the read fails",
+			      s->path);
 		rc = -ENOENT;
 	}
 	if (rc < 0)
@@ -443,14 +447,14 @@ int seg_keep_fds(struct seg *s)
 
 /* The body of a public seg_* that touches descriptors: the call, with the
  * segment pinned for its duration (a pin that fails is the result). */
-#define PINNED(s, type, call)						\
-	do {								\
-		int prc_ = seg_pin(s);					\
-		if (prc_ < 0)						\
-			return prc_;					\
-		type r_ = (call);					\
-		seg_unpin(s);						\
-		return r_;						\
+#define PINNED(s, type, call)          \
+	do {                           \
+		int prc_ = seg_pin(s); \
+		if (prc_ < 0)          \
+			return prc_;   \
+		type r_ = (call);      \
+		seg_unpin(s);          \
+		return r_;             \
 	} while (0)
 
 static int seg_fd(const struct seg *s, enum seg_fd f)
@@ -602,7 +606,7 @@ int seg_read_lines_ent(struct seg *s, int64_t i, struct lines_ent *e)
 }
 
 static int64_t seg_read_batch_pinned(struct seg *s, int64_t pos, int64_t limit, uint8_t **buf,
-				      size_t *cap)
+				     size_t *cap)
 {
 	if (pos >= limit)
 		return 0;
@@ -667,8 +671,8 @@ static int seg_load_tail_pinned(struct seg *s, const struct line_fmt *lf, int64_
 	int64_t isz = io->size(io->ctx, s->idx_fd);
 	int64_t tsz = io->size(io->ctx, s->tidx_fd);
 	uint8_t h[LINES_HDR_SIZE];
-	if (lsz < LINES_HDR_SIZE || (lsz - LINES_HDR_SIZE) % LINES_ENT_SIZE ||
-	    isz < 0 || isz % INDEX_ENT_SIZE || tsz < 0 || tsz % TIMEINDEX_ENT_SIZE)
+	if (lsz < LINES_HDR_SIZE || (lsz - LINES_HDR_SIZE) % LINES_ENT_SIZE || isz < 0 ||
+	    isz % INDEX_ENT_SIZE || tsz < 0 || tsz % TIMEINDEX_ENT_SIZE)
 		return -EBADMSG;
 	if (io_pread_full(io, s->lines_fd, h, sizeof(h), 0) != LINES_HDR_SIZE ||
 	    memcmp(h, LINES_MAGIC, 8) != 0)
@@ -762,8 +766,9 @@ int seg_load_tail(struct seg *s, const struct line_fmt *lf, int64_t prev_line_en
  * decode says nothing about .lines: damage in the .log is the readers'
  * to report (EBADMSG at its position), not a reason to rebuild .lines. */
 static const char *lines_ent_check(struct seg *s, const struct lines_ent *e,
-				   const struct lines_ent *next, const struct line_fmt *lf, bool contiguous,
-				   uint8_t **buf, size_t *cap, struct batch_iter *it)
+				   const struct lines_ent *next, const struct line_fmt *lf,
+				   bool contiguous, uint8_t **buf, size_t *cap,
+				   struct batch_iter *it)
 {
 	int64_t size = atomic_load(&s->size);
 	int64_t end = next ? (int64_t)next->position : size;
@@ -806,8 +811,9 @@ static int seg_check_lines_pinned(struct seg *s, const struct line_fmt *lf, bool
 		rc = seg_read_lines_ent(s, i, &e);
 		if (rc < 0)
 			goto out;
-		if (i == 0 && (e.position != 0 || (contiguous && e.rel_offset != 0) ||
-			       (contiguous ? e.line_pos != s->line_base : e.line_pos < s->line_base)))
+		if (i == 0 &&
+		    (e.position != 0 || (contiguous && e.rel_offset != 0) ||
+		     (contiguous ? e.line_pos != s->line_base : e.line_pos < s->line_base)))
 			why = "the first entry is not at the segment's start";
 		else if (i > 0 && (e.rel_offset <= prev.rel_offset || e.position <= prev.position ||
 				   e.line_pos <= prev.line_pos))
@@ -818,10 +824,12 @@ static int seg_check_lines_pinned(struct seg *s, const struct line_fmt *lf, bool
 		prev = e;
 	}
 	if (why)
-		ENGINE_REPORT(ENGINE_LOG_WARN, "%s.lines: entry %" PRId64 " (offset %" PRId64
-			      ", position %" PRIu32 ", line position %" PRId64 "): %s; rebuilt from "
-			      "the log", s->path, bad, s->base_offset + e.rel_offset, e.position,
-			      e.line_pos, why);
+		ENGINE_REPORT(ENGINE_LOG_WARN,
+			      "%s.lines: entry %" PRId64 " (offset %" PRId64 ", position %" PRIu32
+			      ", line position %" PRId64 "): %s; rebuilt from "
+			      "the log",
+			      s->path, bad, s->base_offset + e.rel_offset, e.position, e.line_pos,
+			      why);
 	rc = why ? -EBADMSG : 0;
 out:
 	batch_iter_free(&it);
@@ -838,7 +846,11 @@ int seg_check_lines(struct seg *s, const struct line_fmt *lf, bool contiguous)
 /* Growable byte buffer; it may start on caller-provided (stack) storage,
  * which is left for the heap only when it fills, so the append path does not
  * allocate. */
-struct gbuf { uint8_t *p; size_t len, cap; uint8_t *stack; };
+struct gbuf {
+	uint8_t *p;
+	size_t len, cap;
+	uint8_t *stack;
+};
 
 static void gbuf_free(struct gbuf *g)
 {
@@ -899,7 +911,7 @@ static int64_t nonzero_end(struct seg *s, int64_t from, int64_t to)
 		size_t want = to - at < (int64_t)sizeof(b) ? (size_t)(to - at) : sizeof(b);
 		ssize_t n = io_pread_full(s->io, s->log_fd, b, want, at);
 		if (n <= 0)
-			return to;      /* unreadable: all of it counts */
+			return to; /* unreadable: all of it counts */
 		for (ssize_t i = n; i > 0; i--)
 			if (b[i - 1]) {
 				end = at + i;
@@ -945,8 +957,8 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 	 * positions: compaction leaves gaps between batches that a rescan
 	 * cannot see, and positions never move. Beyond them, batches follow
 	 * each other without gaps (as appends write them). */
-	int64_t old_ents = hdr_ok && lsz > LINES_HDR_SIZE
-			   ? (lsz - LINES_HDR_SIZE) / LINES_ENT_SIZE : 0;
+	int64_t old_ents =
+		hdr_ok && lsz > LINES_HDR_SIZE ? (lsz - LINES_HDR_SIZE) / LINES_ENT_SIZE : 0;
 	int rc = 0;
 	if (size < 0) {
 		rc = (int)size;
@@ -979,7 +991,8 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 			.last_offset = bh.base_offset + bh.last_offset_delta,
 			.max_ts = bh.max_timestamp,
 			.max_ts_offset = bh.base_offset + bh.last_offset_delta,
-			.line_bytes = lb, .size = total,
+			.line_bytes = lb,
+			.size = total,
 		};
 		rc = index_entries_for(s, &m, pos, index_interval, &idx, &tidx);
 		if (rc < 0)
@@ -993,7 +1006,7 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 		    old.line_pos >= s->line_end && (!contiguous || old.line_pos == s->line_end))
 			e.line_pos = old.line_pos;
 		else
-			old_ents = k;   /* no trust in entries after a mismatch */
+			old_ents = k; /* no trust in entries after a mismatch */
 		k++;
 		s->line_end = e.line_pos;
 		enc_lines(le, &e);
@@ -1046,11 +1059,11 @@ out:
 int seg_recover(struct seg *s, int64_t line_base, const struct line_fmt *lf, int32_t index_interval,
 		bool cut, bool contiguous, int64_t *invalid)
 {
-	PINNED(s, int, seg_recover_pinned(s, line_base, lf, index_interval, cut, contiguous,
-					  invalid));
+	PINNED(s, int,
+	       seg_recover_pinned(s, line_base, lf, index_interval, cut, contiguous, invalid));
 }
 
-#define LINES_PEND_MAX 256     /* entries held back: one 4 KiB write */
+#define LINES_PEND_MAX 256 /* entries held back: one 4 KiB write */
 
 static int seg_lines_sync_pinned(struct seg *s)
 {
@@ -1061,7 +1074,7 @@ static int seg_lines_sync_pinned(struct seg *s)
 				(size_t)s->lines_pend_n * LINES_ENT_SIZE,
 				LINES_HDR_SIZE + n0 * LINES_ENT_SIZE);
 	if (rc < 0)
-		return rc;       /* still pending: the next sync retries */
+		return rc; /* still pending: the next sync retries */
 	atomic_store(&s->lines_entries, n0 + s->lines_pend_n);
 	s->lines_pend_n = 0;
 	atomic_store(&s->lines_pending, false);
@@ -1125,8 +1138,7 @@ static int seg_idx_cut(struct seg *s)
 {
 	int rc = s->io->ftruncate(s->io->ctx, s->idx_fd, s->idx_entries * INDEX_ENT_SIZE);
 	if (rc == 0)
-		rc = s->io->ftruncate(s->io->ctx, s->tidx_fd,
-				      s->tidx_entries * TIMEINDEX_ENT_SIZE);
+		rc = s->io->ftruncate(s->io->ctx, s->tidx_fd, s->tidx_entries * TIMEINDEX_ENT_SIZE);
 	s->idx_ext = rc < 0;
 	return rc;
 }
@@ -1169,7 +1181,7 @@ static bool seg_tail_copy(struct seg *s, const uint8_t *data, size_t len, int64_
 		long page = sysconf(_SC_PAGESIZE);
 		int64_t off = pos - pos % (page > 0 ? page : 4096);
 		seg_tail_unmap(s);
-		s->tail_ext = true;     /* a failed reservation may still grow it */
+		s->tail_ext = true; /* a failed reservation may still grow it */
 		void *p = s->io->map_tail(s->io->ctx, s->log_fd, (off_t)off, SEG_TAIL_WINDOW);
 		if (!p) {
 			s->tail_ok = false;
@@ -1197,8 +1209,8 @@ static int seg_append_pinned(struct seg *s, const uint8_t *data, size_t len,
 	int rc = lines_pend_reserve(s, n);
 	int64_t pos = pos0;
 	for (int i = 0; i < n && rc == 0; i++) {
-		struct lines_ent e = { (uint32_t)(m[i].base_offset - s->base_offset),
-				       (uint32_t)pos, m[i].first_line_pos };
+		struct lines_ent e = { (uint32_t)(m[i].base_offset - s->base_offset), (uint32_t)pos,
+				       m[i].first_line_pos };
 		enc_lines(s->lines_pend + (size_t)(pend0 + i) * LINES_ENT_SIZE, &e);
 		rc = index_entries_for(s, &m[i], pos, index_interval, &idx, &tidx);
 		pos += m[i].size;
@@ -1247,8 +1259,8 @@ out:
 	return rc;
 }
 
-int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m,
-	       int n, int32_t index_interval)
+int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m, int n,
+	       int32_t index_interval)
 {
 	PINNED(s, int, seg_append_pinned(s, data, len, m, n, index_interval));
 }

@@ -52,7 +52,7 @@ int log_truncate_locked(struct log *l, int64_t offset)
 	int trc = seg_truncate_to(s, offset, l->cfg.key_sep_len);
 	if (trc < 0 && atomic_load(&s->size) == size0)
 		return trc;
-	s->tail_ok = true;                  /* it may have become the active one */
+	s->tail_ok = true; /* it may have become the active one */
 	seg_set_active(s, true);
 	/* Recompute the active segment's tail from what is left. */
 	int64_t prev_line_end = l->nsegs > 1 ? l->segs[l->nsegs - 2]->line_end : -1;
@@ -65,7 +65,7 @@ int log_truncate_locked(struct log *l, int64_t offset)
 		__atomic_store_n(&l->line_hw, s->line_end, __ATOMIC_RELEASE);
 	}
 	if (l->fence >= leo)
-		l->fence = -1;                  /* the leftovers are gone */
+		l->fence = -1; /* the leftovers are gone */
 	if (l->recovery_point > leo)
 		l->recovery_point = leo;
 	if (l->synced_offset > leo)

@@ -76,8 +76,10 @@ static void cache_invalidate(struct mqfs *fs, struct fs_node *n, int64_t off)
 	/* -ENOENT: the kernel has no inode for it, so no pages either. */
 	if (rc < 0 && rc != -ENOENT) {
 		fs_node_path(n, path, sizeof(path));
-		mq_log_limited(MQ_WARN, "page cache of %s from position %lld: invalidation "
-			       "failed: %s", path, (long long)off, strerror(-rc));
+		mq_log_limited(MQ_WARN,
+			       "page cache of %s from position %lld: invalidation "
+			       "failed: %s",
+			       path, (long long)off, strerror(-rc));
 	}
 }
 
@@ -115,8 +117,10 @@ static void cache_readahead(struct mqfs *fs)
 	int rc = daemon_readahead(fs->mnt, FS_MAX_WRITE / 1024);
 
 	if (rc < 0)
-		mq_log(MQ_INFO, "read-ahead of %s stays at the kernel's (128 KiB by default): "
-		       "%s", fs->mnt, strerror(-rc));
+		mq_log(MQ_INFO,
+		       "read-ahead of %s stays at the kernel's (128 KiB by default): "
+		       "%s",
+		       fs->mnt, strerror(-rc));
 	else
 		mq_log(MQ_INFO, "read-ahead of %s: %d KiB", fs->mnt, FS_MAX_WRITE / 1024);
 }

@@ -186,16 +186,20 @@ int daemon_clear_dead_mount(const char *mountpoint)
 		return rc;
 	mount_type(path, type, sizeof(type));
 	if (strncmp(type, "fuse", 4) != 0) {
-		fprintf(stderr, "mqfs: mount point %s: %s, and it is not a FUSE mount: "
-			"not touching it\n", path, strerror(ENOTCONN));
+		fprintf(stderr,
+			"mqfs: mount point %s: %s, and it is not a FUSE mount: "
+			"not touching it\n",
+			path, strerror(ENOTCONN));
 		return -ENOTCONN;
 	}
 	rc = umount2(path, MNT_DETACH) == 0 ? 0 : -errno;
 	if (rc == -EPERM)
 		rc = fusermount_detach(path);
 	if (rc < 0 || (stat(path, &st) < 0 && errno == ENOTCONN)) {
-		fprintf(stderr, "mqfs: mount point %s is a dead %s mount (its daemon is gone) and "
-			"could not be detached; run: fusermount3 -u -z %s\n", path, type, path);
+		fprintf(stderr,
+			"mqfs: mount point %s is a dead %s mount (its daemon is gone) and "
+			"could not be detached; run: fusermount3 -u -z %s\n",
+			path, type, path);
 		return -ENOTCONN;
 	}
 	mq_log(MQ_WARN, "mount point %s was a dead %s mount (its daemon was gone): detached it",

@@ -42,26 +42,26 @@
 #include "fs/inode.h"
 #include "repl/repl.h"
 
-#define FS_MAX_WRITE      (1024 * 1024)   /* one write request, and the read buffer cap */
-#define FS_CHUNK_BYTES    (256 * 1024)    /* rendering chunk of .index/.timeindex/.dump */
-#define FS_ENTRY_TIMEOUT  1.0             /* names do not change under a live node */
-#define FS_DIR_ATTR_TIMEOUT 1.0           /* dirs change only through us (chmod, chown) */
-#define FS_FILE_ATTR_TIMEOUT 0.0          /* st_size of files is never cached */
+#define FS_MAX_WRITE         (1024 * 1024) /* one write request, and the read buffer cap */
+#define FS_CHUNK_BYTES       (256 * 1024)  /* rendering chunk of .index/.timeindex/.dump */
+#define FS_ENTRY_TIMEOUT     1.0           /* names do not change under a live node */
+#define FS_DIR_ATTR_TIMEOUT  1.0           /* dirs change only through us (chmod, chown) */
+#define FS_FILE_ATTR_TIMEOUT 0.0           /* st_size of files is never cached */
 
 struct mqfs {
 	struct broker *broker;
 	struct inode_table *inodes;
-	char data_dir[4096];                /* absolute: the daemon chdirs to / */
-	uid_t uid;                          /* owner of MNT/ and the root views */
+	char data_dir[4096]; /* absolute: the daemon chdirs to / */
+	uid_t uid;           /* owner of MNT/ and the root views */
 	gid_t gid;
-	mode_t root_mode;                   /* mode of MNT/ (-o mode=, default 0755) */
-	bool page_cache;                    /* -o page_cache: cache.c may cache reads */
-	struct fs_metrics *metrics;         /* op counts and latencies (metrics.c) */
-	struct fuse_session *se;            /* for invalidations (cache.c); NULL: none */
-	const char *mnt;                    /* the mount point, absolute */
-	atomic_bool readahead_set;          /* cache.c raised the mount's read-ahead */
-	pthread_mutex_t cache_mu;           /* a leaf: the nodes' cache_* fields */
-	struct timespec start_time;         /* times of MNT/ and the root views */
+	mode_t root_mode;           /* mode of MNT/ (-o mode=, default 0755) */
+	bool page_cache;            /* -o page_cache: cache.c may cache reads */
+	struct fs_metrics *metrics; /* op counts and latencies (metrics.c) */
+	struct fuse_session *se;    /* for invalidations (cache.c); NULL: none */
+	const char *mnt;            /* the mount point, absolute */
+	atomic_bool readahead_set;  /* cache.c raised the mount's read-ahead */
+	pthread_mutex_t cache_mu;   /* a leaf: the nodes' cache_* fields */
+	struct timespec start_time; /* times of MNT/ and the root views */
 	/* Open files, so that those still open when the loop ends are released
 	 * (partial lines produced, cursors and topic references dropped)
 	 * before the broker closes. */
@@ -103,13 +103,12 @@ int fs_node_get(struct mqfs *fs, fuse_ino_t ino, struct fs_node **out);
  * computed now). -ENOENT when its topic, partition or segment is gone. */
 int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st);
 /* Looks up name in directory ino and fills e (lookup count +1). */
-int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name,
-	      struct fuse_entry_param *e);
+int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name, struct fuse_entry_param *e);
 int fs_getattr(struct mqfs *fs, fuse_ino_t ino, struct stat *st, double *timeout);
-int fs_setattr(struct mqfs *fs, fuse_req_t req, fuse_ino_t ino,
-	       const struct stat *attr, int to_set, struct stat *st, double *timeout);
-int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent,
-	     const char *name, mode_t mode, struct fuse_entry_param *e);
+int fs_setattr(struct mqfs *fs, fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int to_set,
+	       struct stat *st, double *timeout);
+int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent, const char *name,
+	     mode_t mode, struct fuse_entry_param *e);
 int fs_rmdir(struct mqfs *fs, fuse_ino_t parent, const char *name);
 /* Refusals of create/mknod/symlink/link/rename/unlink: logs, returns -errno. */
 int fs_refuse_name(struct mqfs *fs, const char *op, fuse_ino_t parent, const char *name);
@@ -118,7 +117,7 @@ int fs_statfs(struct mqfs *fs, struct statvfs *sv);
 /* A directory listing taken at readdir offset 0; later offsets index it. */
 struct fs_dirent {
 	char name[256];
-	mode_t type;                        /* S_IFDIR / S_IFREG */
+	mode_t type; /* S_IFDIR / S_IFREG */
 	uint64_t ino;
 };
 struct fs_dir {
@@ -130,33 +129,33 @@ struct fs_dir {
 };
 int fs_dir_open(struct mqfs *fs, fuse_ino_t ino, struct fs_dir **out);
 /* Fills buf (size bytes) with entries from offset off; returns bytes. */
-ssize_t fs_dir_read(struct mqfs *fs, fuse_req_t req, struct fs_dir *d, char *buf,
-		    size_t size, off_t off);
+ssize_t fs_dir_read(struct mqfs *fs, fuse_req_t req, struct fs_dir *d, char *buf, size_t size,
+		    off_t off);
 void fs_dir_close(struct fs_dir *d);
 
 /* ---- open_files.c ---- */
 
 enum fs_file_kind {
-	FILE_PART,          /* MNT/<topic>/<p> and .produce (partition -1) */
-	FILE_TEXT,          /* snapshot text views; .config also takes writes */
-	FILE_SEG_RAW,       /* .segments/<p>/<base>.log */
-	FILE_SEG_TEXT,      /* .segments/<p>/<base>.index/.timeindex/.dump */
-	FILE_CONSUME,       /* .groups/<g>/consume (groups.c) */
+	FILE_PART,     /* MNT/<topic>/<p> and .produce (partition -1) */
+	FILE_TEXT,     /* snapshot text views; .config also takes writes */
+	FILE_SEG_RAW,  /* .segments/<p>/<base>.log */
+	FILE_SEG_TEXT, /* .segments/<p>/<base>.index/.timeindex/.dump */
+	FILE_CONSUME,  /* .groups/<g>/consume (groups.c) */
 };
 
 struct fs_file {
 	pthread_mutex_t lock;
-	struct fs_file *prev, *next;        /* mqfs.files, under files_lock */
+	struct fs_file *prev, *next; /* mqfs.files, under files_lock */
 	enum fs_file_kind kind;
-	int node_kind;                      /* enum node_kind */
-	struct topic *topic;                /* own reference, NULL for root views */
-	int partition;                      /* -1: the partitioner (.produce) */
-	int oflags;                         /* open(2) flags */
-	bool cached;                        /* read through the page cache (cache.c) */
-	bool keep_cache;                    /* the kernel may keep the pages it holds */
+	int node_kind;       /* enum node_kind */
+	struct topic *topic; /* own reference, NULL for root views */
+	int partition;       /* -1: the partitioner (.produce) */
+	int oflags;          /* open(2) flags */
+	bool cached;         /* read through the page cache (cache.c) */
+	bool keep_cache;     /* the kernel may keep the pages it holds */
 	int64_t base;
 	enum segment_file seg;
-	char path[320];                     /* for log lines */
+	char path[320]; /* for log lines */
 
 	/* writes: the trailing partial line (partition, .produce, .config) */
 	char *partial;
@@ -193,7 +192,7 @@ struct fs_file {
 	fuse_req_t parked;
 	size_t parked_size;
 	off_t parked_off;
-	bool parking;                       /* parked, interrupt not yet registered */
+	bool parking; /* parked, interrupt not yet registered */
 	struct fuse_pollhandle *ph;
 
 	/* FILE_TEXT: the snapshot rendered at open */
@@ -229,8 +228,14 @@ void fs_file_release(struct mqfs *fs, struct fs_file *f);
 /* After the loop: releases the files the kernel never released. */
 void fs_file_release_all(struct mqfs *fs);
 
-static inline void fs_file_lock(struct fs_file *f) { pthread_mutex_lock(&f->lock); }
-static inline void fs_file_unlock(struct fs_file *f) { pthread_mutex_unlock(&f->lock); }
+static inline void fs_file_lock(struct fs_file *f)
+{
+	pthread_mutex_lock(&f->lock);
+}
+static inline void fs_file_unlock(struct fs_file *f)
+{
+	pthread_mutex_unlock(&f->lock);
+}
 
 /* ---- cache.c ---- */
 
@@ -256,8 +261,7 @@ bool fs_groups_kind(int kind);
 int fs_groups_alive(struct fs_node *n);
 void fs_groups_path(const struct fs_node *n, char *buf, size_t len);
 /* Key of name in a NODE_GROUPS or NODE_GROUP directory. */
-int fs_groups_child(struct mqfs *fs, struct fs_node *dir, const char *name,
-		    struct node_key *key);
+int fs_groups_child(struct mqfs *fs, struct fs_node *dir, const char *name, struct node_key *key);
 int fs_groups_list(struct mqfs *fs, struct fs_node *dir, struct fs_dir *d, size_t *cap);
 int fs_groups_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len);
 /* Mode and size of a group node (mode: the topic's permission bits). */

@@ -48,14 +48,14 @@
 bool fs_groups_kind(int kind)
 {
 	return kind == NODE_GROUPS || kind == NODE_GROUP || kind == NODE_GROUP_OFFSET ||
-	       kind == NODE_GROUP_CONSUME || kind == NODE_GROUP_STATE ||
-	       kind == NODE_GROUP_CONFIG;
+	       kind == NODE_GROUP_CONSUME || kind == NODE_GROUP_STATE || kind == NODE_GROUP_CONFIG;
 }
 
 static struct node_key gkey(int kind, struct topic *t, int64_t gid, int32_t p)
 {
-	return (struct node_key){ .kind = kind, .topic_id = topic_id(t), .partition = p,
-				  .base = gid, .file = 0 };
+	return (struct node_key){
+		.kind = kind, .topic_id = topic_id(t), .partition = p, .base = gid, .file = 0
+	};
 }
 
 /* "0", "17" only. */
@@ -110,8 +110,7 @@ void fs_groups_path(const struct fs_node *n, char *buf, size_t len)
 	group_put(g);
 }
 
-int fs_groups_child(struct mqfs *fs, struct fs_node *dir, const char *name,
-		    struct node_key *key)
+int fs_groups_child(struct mqfs *fs, struct fs_node *dir, const char *name, struct node_key *key)
 {
 	struct group *g;
 	int p, rc;
@@ -190,12 +189,8 @@ int fs_groups_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len
 	if (rc < 0)
 		return rc;
 	switch (n->key.kind) {
-	case NODE_GROUP_STATE:
-		rc = group_state_text(g, out, len);
-		break;
-	case NODE_GROUP_CONFIG:
-		rc = group_config_text(g, out, len);
-		break;
+	case NODE_GROUP_STATE: rc = group_state_text(g, out, len); break;
+	case NODE_GROUP_CONFIG: rc = group_config_text(g, out, len); break;
 	case NODE_GROUP_OFFSET:
 		rc = group_offset(g, n->key.partition, &off);
 		if (rc == 0 && !(*out = malloc(24)))
@@ -203,8 +198,7 @@ int fs_groups_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len
 		if (rc == 0)
 			*len = (size_t)snprintf(*out, 24, "%" PRId64 "\n", off);
 		break;
-	default:
-		rc = -EINVAL;
+	default: rc = -EINVAL;
 	}
 	group_put(g);
 	return rc;
@@ -227,7 +221,8 @@ int fs_groups_stat(struct mqfs *fs, struct fs_node *n, mode_t mode, struct stat 
 		st->st_size = 0;
 		return 0;
 	default:
-		st->st_mode = S_IFREG | (n->key.kind == NODE_GROUP_STATE ? mode & 0444 : mode & 0666);
+		st->st_mode =
+			S_IFREG | (n->key.kind == NODE_GROUP_STATE ? mode & 0444 : mode & 0666);
 		rc = fs_groups_render(fs, n, &text, &len);
 		if (rc < 0)
 			return rc;
@@ -256,8 +251,7 @@ int fs_groups_mkdir(struct fs_node *dir, const char *name, struct node_key *key)
 	char path[320];
 	int rc;
 
-	rc = groups_dir_only(dir, "mkdir", name, "groups are made in .groups/", path,
-			     sizeof(path));
+	rc = groups_dir_only(dir, "mkdir", name, "groups are made in .groups/", path, sizeof(path));
 	if (rc < 0)
 		return rc;
 	rc = group_open(dir->topic, name, GROUP_CREATE_EXCL, &g);
@@ -283,8 +277,8 @@ int fs_groups_rmdir(struct fs_node *dir, const char *name)
 		return rc;
 	rc = group_delete(dir->topic, name);
 	if (rc == -EBUSY)
-		mq_log_limited(MQ_WARN, "rmdir %s/%s: refused: the group has active members",
-			       path, name);
+		mq_log_limited(MQ_WARN, "rmdir %s/%s: refused: the group has active members", path,
+			       name);
 	else if (rc < 0 && rc != -ENOENT)
 		mq_log_limited(MQ_WARN, "rmdir %s/%s: %s", path, name, strerror(-rc));
 	return rc;
@@ -313,7 +307,7 @@ ssize_t fs_groups_write(struct fs_file *f, const char *buf, size_t size)
 		if (rc == -EBUSY)
 			mq_log_limited(MQ_WARN, "write %s: refused: the group has active members",
 				       f->path);
-		else if (rc < 0 && rc != -EINVAL)       /* EINVAL: logged with its reason */
+		else if (rc < 0 && rc != -EINVAL) /* EINVAL: logged with its reason */
 			mq_log_limited(MQ_WARN, "write %s: %s", f->path, strerror(-rc));
 	} else if (f->node_kind == NODE_GROUP_CONFIG) {
 		rc = group_config_write(f->group, buf, size);
@@ -373,9 +367,9 @@ static void consume_try(struct fs_file *f)
 			int r = group_member_arm(f->member);
 
 			if (r == 0)
-				return;                 /* a wake will come */
+				return; /* a wake will come */
 			if (r > 0)
-				continue;               /* data arrived meanwhile */
+				continue; /* data arrived meanwhile */
 			n = r;
 		}
 		f->parked = NULL;
@@ -481,7 +475,7 @@ void fs_consume_poll(fuse_req_t req, struct fs_file *f, struct fuse_pollhandle *
 void fs_groups_file_free(struct fs_file *f)
 {
 	if (f->member) {
-		group_leave(f->member);         /* waits out a wake in flight */
+		group_leave(f->member); /* waits out a wake in flight */
 		f->member = NULL;
 	}
 	if (f->ph) {

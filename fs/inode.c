@@ -20,14 +20,14 @@
 
 #include "fs/inode.h"
 
-#define INODE_ROOT_INO   1
+#define INODE_ROOT_INO    1
 #define INODE_MIN_BUCKETS 256
 
 struct inode_table {
 	pthread_mutex_t lock;
 	struct fs_node **by_key;
 	struct fs_node **by_ino;
-	size_t nbuckets;                /* power of two */
+	size_t nbuckets; /* power of two */
 	size_t count;
 	uint64_t next_ino;
 	void (*put_topic)(struct topic *);
@@ -54,9 +54,8 @@ static uint64_t inode_key_hash(const struct node_key *k)
 
 static bool inode_key_eq(const struct node_key *a, const struct node_key *b)
 {
-	return a->kind == b->kind && a->topic_id == b->topic_id &&
-	       a->partition == b->partition && a->base == b->base &&
-	       a->file == b->file;
+	return a->kind == b->kind && a->topic_id == b->topic_id && a->partition == b->partition &&
+	       a->base == b->base && a->file == b->file;
 }
 
 static struct fs_node *inode_find_key(struct inode_table *it, const struct node_key *key)
@@ -196,8 +195,8 @@ void inode_table_free(struct inode_table *it)
 	free(it);
 }
 
-int inode_lookup(struct inode_table *it, const struct node_key *key,
-		 struct topic *topic, struct fs_node **out)
+int inode_lookup(struct inode_table *it, const struct node_key *key, struct topic *topic,
+		 struct fs_node **out)
 {
 	/* Allocate before taking the lock; thrown away if the node exists. */
 	struct fs_node *fresh = calloc(1, sizeof(*fresh));
@@ -214,7 +213,7 @@ int inode_lookup(struct inode_table *it, const struct node_key *key,
 		n->key = *key;
 		n->ino = it->next_ino++;
 		n->topic = topic;
-		topic = NULL;           /* now the node's */
+		topic = NULL; /* now the node's */
 		n->nlookup = 1;
 		n->refs = 1;
 		inode_link(it, n);

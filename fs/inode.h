@@ -41,40 +41,40 @@
 struct topic;
 
 enum node_kind {
-	NODE_ROOT = 1,          /* MNT/ */
-	NODE_ROOT_STATE,        /* MNT/.state */
-	NODE_ROOT_CONFIG,       /* MNT/.config */
-	NODE_ROOT_METRICS,      /* MNT/.metrics */
-	NODE_TOPIC,             /* MNT/<topic>/ */
-	NODE_PART,              /* MNT/<topic>/<p> */
-	NODE_PRODUCE,           /* MNT/<topic>/.produce */
-	NODE_TOPIC_CONFIG,      /* MNT/<topic>/.config */
-	NODE_TOPIC_STATE,       /* MNT/<topic>/.state */
-	NODE_SEGMENTS,          /* MNT/<topic>/.segments/ */
-	NODE_SEG_PART,          /* MNT/<topic>/.segments/<p>/ */
-	NODE_SEG_FILE,          /* MNT/<topic>/.segments/<p>/<base>.<ext> */
+	NODE_ROOT = 1,     /* MNT/ */
+	NODE_ROOT_STATE,   /* MNT/.state */
+	NODE_ROOT_CONFIG,  /* MNT/.config */
+	NODE_ROOT_METRICS, /* MNT/.metrics */
+	NODE_TOPIC,        /* MNT/<topic>/ */
+	NODE_PART,         /* MNT/<topic>/<p> */
+	NODE_PRODUCE,      /* MNT/<topic>/.produce */
+	NODE_TOPIC_CONFIG, /* MNT/<topic>/.config */
+	NODE_TOPIC_STATE,  /* MNT/<topic>/.state */
+	NODE_SEGMENTS,     /* MNT/<topic>/.segments/ */
+	NODE_SEG_PART,     /* MNT/<topic>/.segments/<p>/ */
+	NODE_SEG_FILE,     /* MNT/<topic>/.segments/<p>/<base>.<ext> */
 	/* consumer groups (groups.c): base = the group's id */
-	NODE_GROUPS,            /* MNT/<topic>/.groups/ */
-	NODE_GROUP,             /* MNT/<topic>/.groups/<g>/ */
-	NODE_GROUP_OFFSET,      /* MNT/<topic>/.groups/<g>/<p> */
-	NODE_GROUP_CONSUME,     /* MNT/<topic>/.groups/<g>/consume */
-	NODE_GROUP_STATE,       /* MNT/<topic>/.groups/<g>/.state */
-	NODE_GROUP_CONFIG,      /* MNT/<topic>/.groups/<g>/.config */
+	NODE_GROUPS,        /* MNT/<topic>/.groups/ */
+	NODE_GROUP,         /* MNT/<topic>/.groups/<g>/ */
+	NODE_GROUP_OFFSET,  /* MNT/<topic>/.groups/<g>/<p> */
+	NODE_GROUP_CONSUME, /* MNT/<topic>/.groups/<g>/consume */
+	NODE_GROUP_STATE,   /* MNT/<topic>/.groups/<g>/.state */
+	NODE_GROUP_CONFIG,  /* MNT/<topic>/.groups/<g>/.config */
 };
 
 /* Unused fields are 0 (topic_id, file) or -1 (partition, base). */
 struct node_key {
-	int kind;               /* enum node_kind */
+	int kind; /* enum node_kind */
 	uint64_t topic_id;
 	int32_t partition;
-	int64_t base;           /* segment base offset */
-	int file;               /* enum segment_file for NODE_SEG_FILE */
+	int64_t base; /* segment base offset */
+	int file;     /* enum segment_file for NODE_SEG_FILE */
 };
 
 struct fs_node {
 	struct node_key key;
 	uint64_t ino;
-	struct topic *topic;    /* reference owned by the node; NULL for root nodes */
+	struct topic *topic; /* reference owned by the node; NULL for root nodes */
 	/* The kernel's page cache of a partition file (fs/cache.c, under
 	 * mqfs.cache_mu; the table only zeroes them): whether the pages it
 	 * holds follow cache.c's rules, and the largest size it may know. */
@@ -102,8 +102,8 @@ void inode_table_free(struct inode_table *it);
  * once when the node already exists, or on error). Adds 1 to the node's
  * lookup count and returns it with a use reference (inode_put).
  * -ENOMEM. */
-int inode_lookup(struct inode_table *it, const struct node_key *key,
-		 struct topic *topic, struct fs_node **out);
+int inode_lookup(struct inode_table *it, const struct node_key *key, struct topic *topic,
+		 struct fs_node **out);
 /* The node of ino with a use reference, or -ESTALE (forgotten or never
  * known). */
 int inode_get(struct inode_table *it, uint64_t ino, struct fs_node **out);

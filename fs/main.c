@@ -59,19 +59,19 @@
 struct mqfs_opts {
 	bool foreground;
 	bool debug;
-	const char *data;                   /* --data or -o data= */
-	const char *config;                 /* --config or -o config= */
-	const char *source;                 /* SOURCE of `mqfs SOURCE MOUNTPOINT` */
+	const char *data;   /* --data or -o data= */
+	const char *config; /* --config or -o config= */
+	const char *source; /* SOURCE of `mqfs SOURCE MOUNTPOINT` */
 	const char *mountpoint;
-	char mnt[PATH_MAX];                 /* mountpoint, absolute */
+	char mnt[PATH_MAX]; /* mountpoint, absolute */
 	bool root_uid_set, root_gid_set;
-	uid_t root_uid;                     /* -o uid=, gid=, mode= (as tmpfs) */
+	uid_t root_uid; /* -o uid=, gid=, mode= (as tmpfs) */
 	gid_t root_gid;
 	mode_t root_mode;
 	bool allow_other, default_permissions;
-	bool page_cache;                    /* -o page_cache (fs/cache.c) */
-	char *fuse_opts;                    /* the -o options that are libfuse's */
-	char **bufs;                        /* copies of the -o lists: own values point here */
+	bool page_cache; /* -o page_cache (fs/cache.c) */
+	char *fuse_opts; /* the -o options that are libfuse's */
+	char **bufs;     /* copies of the -o lists: own values point here */
 	int nbufs;
 	struct fuse_args fuse_args;         /* built by fuse_args_build() */
 	rlim_t nofile_was, nofile_now;      /* soft RLIMIT_NOFILE before and after raising */
@@ -109,7 +109,8 @@ static void usage(FILE *out, const char *prog)
 		"  --zookeeper HOST:PORT[/chroot] --add-scram-user NAME\n"
 		"  --zookeeper HOST:PORT[/chroot] --delete-scram-user NAME\n"
 		"  -V, --version      version\n"
-		"\n", prog);
+		"\n",
+		prog);
 }
 
 /* A decimal id for uid= / gid=. */
@@ -120,7 +121,8 @@ static int parse_id(const char *s, unsigned long *out)
 	errno = 0;
 	*out = strtoul(s, &end, 10);
 	return (errno || end == s || *end || *s == '-' || *out >= (unsigned long)UINT32_MAX)
-	       ? -EINVAL : 0;
+		       ? -EINVAL
+		       : 0;
 }
 
 /* One option of a -o list: mqfs's own are taken (their values point into
@@ -219,10 +221,10 @@ static int opt_list(struct mqfs_opts *o, const char *list)
 static int opts_parse(int argc, char **argv, struct mqfs_opts *o)
 {
 	static const struct option longopts[] = {
-		{ "data",    required_argument, NULL, 'D' },
-		{ "config",  required_argument, NULL, 'C' },
-		{ "help",    no_argument,       NULL, 'h' },
-		{ "version", no_argument,       NULL, 'V' },
+		{ "data", required_argument, NULL, 'D' },
+		{ "config", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ "zookeeper", required_argument, NULL, 'Z' },
 		{ "add-scram-user", required_argument, NULL, 'A' },
 		{ "delete-scram-user", required_argument, NULL, 'X' },
@@ -264,21 +266,20 @@ static int opts_parse(int argc, char **argv, struct mqfs_opts *o)
 	}
 	if (o->add_user || o->delete_user || o->zookeeper) {
 		if (!o->zookeeper || !!o->add_user == !!o->delete_user || optind != argc) {
-			fprintf(stderr, "mqfs: --zookeeper goes with exactly one of "
+			fprintf(stderr,
+				"mqfs: --zookeeper goes with exactly one of "
 				"--add-scram-user NAME or --delete-scram-user NAME, nothing else\n");
 			return -EINVAL;
 		}
 		return 0;
 	}
 	switch (argc - optind) {
-	case 1:
-		break;
-	case 2:
-		o->source = argv[optind++];
-		break;
+	case 1: break;
+	case 2: o->source = argv[optind++]; break;
 	default:
-		fprintf(stderr, "mqfs: %s\n", optind >= argc ? "no mount point given"
-			: "too many arguments (expected [SOURCE] MOUNTPOINT)");
+		fprintf(stderr, "mqfs: %s\n",
+			optind >= argc ? "no mount point given"
+				       : "too many arguments (expected [SOURCE] MOUNTPOINT)");
 		return -EINVAL;
 	}
 	o->mountpoint = argv[optind];
@@ -373,12 +374,10 @@ static int fuse_args_build(struct mqfs_opts *o, const char *prog, const char *da
 		snprintf(name, sizeof(name), "fsname=%s/%s", cwd, data_dir);
 	else
 		snprintf(name, sizeof(name), "fsname=%s", data_dir);
-	if (fuse_opt_add_opt_escaped(&std, name) < 0 ||
-	    fuse_opt_add_opt(&std, "subtype=mqfs") < 0)
+	if (fuse_opt_add_opt_escaped(&std, name) < 0 || fuse_opt_add_opt(&std, "subtype=mqfs") < 0)
 		goto out;
 	if (fuse_opt_add_arg(&o->fuse_args, prog) < 0 ||
-	    fuse_opt_add_arg(&o->fuse_args, "-o") < 0 ||
-	    fuse_opt_add_arg(&o->fuse_args, std) < 0)
+	    fuse_opt_add_arg(&o->fuse_args, "-o") < 0 || fuse_opt_add_arg(&o->fuse_args, std) < 0)
 		goto out;
 	if (o->fuse_opts && (fuse_opt_add_arg(&o->fuse_args, "-o") < 0 ||
 			     fuse_opt_add_arg(&o->fuse_args, o->fuse_opts) < 0))
@@ -401,9 +400,7 @@ static int daemon_fork(void)
 		return -errno;
 	}
 	switch (fork()) {
-	case -1:
-		perror("mqfs: fork");
-		return -errno;
+	case -1: perror("mqfs: fork"); return -errno;
 	case 0:
 		close(pipefd[0]);
 		if (setsid() < 0)
@@ -412,7 +409,7 @@ static int daemon_fork(void)
 	default:
 		close(pipefd[1]);
 		if (read(pipefd[0], &status, 1) != 1)
-			status = 1;             /* the child died before reporting */
+			status = 1; /* the child died before reporting */
 		_exit(status);
 	}
 }
@@ -501,7 +498,7 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 	}
 	signals = true;
 	if (fuse_session_mount(se, mnt) != 0) {
-		rc = -EIO;                      /* libfuse printed why */
+		rc = -EIO; /* libfuse printed why */
 		goto out;
 	}
 	if (chdir("/") < 0)
@@ -522,7 +519,7 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 		mq_log(MQ_INFO, "open files limit %llu", (unsigned long long)o->nofile_now);
 	if (o->allow_other && !o->default_permissions)
 		mq_log(MQ_WARN, "allow_other without default_permissions: the kernel checks no "
-		       "modes, every user may read and write every topic");
+				"modes, every user may read and write every topic");
 
 	fs->se = se;
 	fs->mnt = mnt;
@@ -530,7 +527,7 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 	rc = fuse_session_loop_mt(se, &loop);
 	broker_set_removed_listener(fs->broker, NULL, NULL);
 	fs->se = NULL;
-	fs_groups_shutdown(fs);             /* parked consume reads: EINTR */
+	fs_groups_shutdown(fs); /* parked consume reads: EINTR */
 	/* A signal ends the loop with its number: a clean stop. */
 	rc = rc < 0 ? rc : 0;
 	mq_log(MQ_INFO, "unmounting %s", mnt);
@@ -570,7 +567,7 @@ static int scram_user(const struct mqfs_opts *o)
 			line[--n] = '\0';
 		if (n <= 0) {
 			fprintf(stderr, "mqfs: --add-scram-user: expected the password on stdin "
-				"(one line)\n");
+					"(one line)\n");
 			free(line);
 			return 1;
 		}
@@ -637,7 +634,7 @@ int main(int argc, char **argv)
 			goto out;
 	}
 	rc = run(&o, &fs, se, cfg, ready_fd);
-	se = NULL;                              /* run() destroyed it */
+	se = NULL; /* run() destroyed it */
 	fs.metrics = NULL;
 out:
 	if (se)

@@ -41,40 +41,63 @@
 
 /* Upper bounds of the buckets, in ns, and as Prometheus prints them. */
 static const int64_t bucket_ns[] = {
-	10000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000,
-	10000000, 25000000, 50000000, 100000000, 250000000, 500000000,
-	1000000000, 2500000000LL, 5000000000LL, 10000000000LL,
+	10000,     50000,     100000,     250000,       500000,       1000000,
+	2500000,   5000000,   10000000,   25000000,     50000000,     100000000,
+	250000000, 500000000, 1000000000, 2500000000LL, 5000000000LL, 10000000000LL,
 };
 static const char *const bucket_le[] = {
-	"1e-05", "5e-05", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
-	"0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
+	"1e-05", "5e-05", "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01",
+	"0.025", "0.05",  "0.1",    "0.25",    "0.5",    "1",     "2.5",    "5",     "10",
 };
 #define NBUCKETS (sizeof(bucket_ns) / sizeof(bucket_ns[0]))
 
 enum {
-	OP_LOOKUP, OP_FORGET, OP_FORGET_MULTI, OP_GETATTR, OP_SETATTR, OP_READLINK,
-	OP_MKNOD, OP_MKDIR, OP_UNLINK, OP_RMDIR, OP_SYMLINK, OP_RENAME, OP_LINK,
-	OP_OPEN, OP_READ, OP_WRITE, OP_FLUSH, OP_RELEASE, OP_FSYNC, OP_OPENDIR,
-	OP_READDIR, OP_RELEASEDIR, OP_FSYNCDIR, OP_STATFS, OP_ACCESS, OP_CREATE,
-	OP_POLL, OP_IOCTL, OP_MAX
+	OP_LOOKUP,
+	OP_FORGET,
+	OP_FORGET_MULTI,
+	OP_GETATTR,
+	OP_SETATTR,
+	OP_READLINK,
+	OP_MKNOD,
+	OP_MKDIR,
+	OP_UNLINK,
+	OP_RMDIR,
+	OP_SYMLINK,
+	OP_RENAME,
+	OP_LINK,
+	OP_OPEN,
+	OP_READ,
+	OP_WRITE,
+	OP_FLUSH,
+	OP_RELEASE,
+	OP_FSYNC,
+	OP_OPENDIR,
+	OP_READDIR,
+	OP_RELEASEDIR,
+	OP_FSYNCDIR,
+	OP_STATFS,
+	OP_ACCESS,
+	OP_CREATE,
+	OP_POLL,
+	OP_IOCTL,
+	OP_MAX
 };
 static const char *const op_name[OP_MAX] = {
-	"lookup", "forget", "forget_multi", "getattr", "setattr", "readlink",
-	"mknod", "mkdir", "unlink", "rmdir", "symlink", "rename", "link",
-	"open", "read", "write", "flush", "release", "fsync", "opendir",
-	"readdir", "releasedir", "fsyncdir", "statfs", "access", "create",
-	"poll", "ioctl",
+	"lookup",     "forget",   "forget_multi", "getattr", "setattr", "readlink", "mknod",
+	"mkdir",      "unlink",   "rmdir",        "symlink", "rename",  "link",     "open",
+	"read",       "write",    "flush",        "release", "fsync",   "opendir",  "readdir",
+	"releasedir", "fsyncdir", "statfs",       "access",  "create",  "poll",     "ioctl",
 };
 
 struct op_stats {
-	bool used;                          /* the inner table defines this op */
+	bool used; /* the inner table defines this op */
 	_Atomic uint64_t sum_ns;
-	_Atomic uint64_t bucket[NBUCKETS + 1];  /* last: above every bound (+Inf) */
+	_Atomic uint64_t bucket[NBUCKETS + 1]; /* last: above every bound (+Inf) */
 };
 
 struct fs_metrics {
-	struct fuse_lowlevel_ops inner;     /* the real ops */
-	struct fuse_lowlevel_ops outer;     /* what the session runs */
+	struct fuse_lowlevel_ops inner; /* the real ops */
+	struct fuse_lowlevel_ops outer; /* what the session runs */
 	struct op_stats op[OP_MAX];
 };
 
@@ -94,78 +117,82 @@ static void op_done(struct fs_metrics *m, int op, int64_t t0)
 
 /* The request is freed by the reply inside the real op: take the session's
  * userdata (which outlives it) first. */
-#define WRAP(name, OP, params, args)						\
-	static void w_##name params						\
-	{									\
+#define WRAP(name, OP, params, args)                                                     \
+	static void w_##name params                                                      \
+	{                                                                                \
 		struct fs_metrics *m = ((struct mqfs *)fuse_req_userdata(req))->metrics; \
-		int64_t t0 = now_mono_ns();						\
-		m->inner.name args;						\
-		op_done(m, OP, t0);						\
+		int64_t t0 = now_mono_ns();                                              \
+		m->inner.name args;                                                      \
+		op_done(m, OP, t0);                                                      \
 	}
 
-WRAP(lookup, OP_LOOKUP, (fuse_req_t req, fuse_ino_t parent, const char *name),
-     (req, parent, name))
-WRAP(forget, OP_FORGET, (fuse_req_t req, fuse_ino_t ino, uint64_t nlookup),
-     (req, ino, nlookup))
+WRAP(lookup, OP_LOOKUP, (fuse_req_t req, fuse_ino_t parent, const char *name), (req, parent, name))
+WRAP(forget, OP_FORGET, (fuse_req_t req, fuse_ino_t ino, uint64_t nlookup), (req, ino, nlookup))
 WRAP(forget_multi, OP_FORGET_MULTI,
      (fuse_req_t req, size_t count, struct fuse_forget_data *forgets), (req, count, forgets))
 WRAP(getattr, OP_GETATTR, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
      (req, ino, fi))
-WRAP(setattr, OP_SETATTR, (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
-			   struct fuse_file_info *fi), (req, ino, attr, to_set, fi))
+WRAP(setattr, OP_SETATTR,
+     (fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi),
+     (req, ino, attr, to_set, fi))
 WRAP(readlink, OP_READLINK, (fuse_req_t req, fuse_ino_t ino), (req, ino))
-WRAP(mknod, OP_MKNOD, (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		       dev_t rdev), (req, parent, name, mode, rdev))
+WRAP(mknod, OP_MKNOD,
+     (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev),
+     (req, parent, name, mode, rdev))
 WRAP(mkdir, OP_MKDIR, (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode),
      (req, parent, name, mode))
-WRAP(unlink, OP_UNLINK, (fuse_req_t req, fuse_ino_t parent, const char *name),
-     (req, parent, name))
-WRAP(rmdir, OP_RMDIR, (fuse_req_t req, fuse_ino_t parent, const char *name),
-     (req, parent, name))
-WRAP(symlink, OP_SYMLINK, (fuse_req_t req, const char *link, fuse_ino_t parent,
-			   const char *name), (req, link, parent, name))
-WRAP(rename, OP_RENAME, (fuse_req_t req, fuse_ino_t parent, const char *name,
-			 fuse_ino_t newparent, const char *newname, unsigned int flags),
+WRAP(unlink, OP_UNLINK, (fuse_req_t req, fuse_ino_t parent, const char *name), (req, parent, name))
+WRAP(rmdir, OP_RMDIR, (fuse_req_t req, fuse_ino_t parent, const char *name), (req, parent, name))
+WRAP(symlink, OP_SYMLINK, (fuse_req_t req, const char *link, fuse_ino_t parent, const char *name),
+     (req, link, parent, name))
+WRAP(rename, OP_RENAME,
+     (fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+      const char *newname, unsigned int flags),
      (req, parent, name, newparent, newname, flags))
-WRAP(link, OP_LINK, (fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
-		     const char *newname), (req, ino, newparent, newname))
-WRAP(open, OP_OPEN, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
-     (req, ino, fi))
-WRAP(read, OP_READ, (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		     struct fuse_file_info *fi), (req, ino, size, off, fi))
-WRAP(write, OP_WRITE, (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
-		       off_t off, struct fuse_file_info *fi), (req, ino, buf, size, off, fi))
-WRAP(flush, OP_FLUSH, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
-     (req, ino, fi))
+WRAP(link, OP_LINK, (fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname),
+     (req, ino, newparent, newname))
+WRAP(open, OP_OPEN, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
+WRAP(read, OP_READ,
+     (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi),
+     (req, ino, size, off, fi))
+WRAP(write, OP_WRITE,
+     (fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+      struct fuse_file_info *fi),
+     (req, ino, buf, size, off, fi))
+WRAP(flush, OP_FLUSH, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi), (req, ino, fi))
 WRAP(release, OP_RELEASE, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
      (req, ino, fi))
-WRAP(fsync, OP_FSYNC, (fuse_req_t req, fuse_ino_t ino, int datasync,
-		       struct fuse_file_info *fi), (req, ino, datasync, fi))
+WRAP(fsync, OP_FSYNC, (fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi),
+     (req, ino, datasync, fi))
 WRAP(opendir, OP_OPENDIR, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
      (req, ino, fi))
-WRAP(readdir, OP_READDIR, (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-			   struct fuse_file_info *fi), (req, ino, size, off, fi))
+WRAP(readdir, OP_READDIR,
+     (fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi),
+     (req, ino, size, off, fi))
 WRAP(releasedir, OP_RELEASEDIR, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi),
      (req, ino, fi))
-WRAP(fsyncdir, OP_FSYNCDIR, (fuse_req_t req, fuse_ino_t ino, int datasync,
-			     struct fuse_file_info *fi), (req, ino, datasync, fi))
+WRAP(fsyncdir, OP_FSYNCDIR,
+     (fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi),
+     (req, ino, datasync, fi))
 WRAP(statfs, OP_STATFS, (fuse_req_t req, fuse_ino_t ino), (req, ino))
 WRAP(access, OP_ACCESS, (fuse_req_t req, fuse_ino_t ino, int mask), (req, ino, mask))
-WRAP(create, OP_CREATE, (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-			 struct fuse_file_info *fi), (req, parent, name, mode, fi))
-WRAP(poll, OP_POLL, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
-		     struct fuse_pollhandle *ph), (req, ino, fi, ph))
-WRAP(ioctl, OP_IOCTL, (fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
-		       struct fuse_file_info *fi, unsigned flags, const void *in_buf,
-		       size_t in_bufsz, size_t out_bufsz),
+WRAP(create, OP_CREATE,
+     (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi),
+     (req, parent, name, mode, fi))
+WRAP(poll, OP_POLL,
+     (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph),
+     (req, ino, fi, ph))
+WRAP(ioctl, OP_IOCTL,
+     (fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg, struct fuse_file_info *fi,
+      unsigned flags, const void *in_buf, size_t in_bufsz, size_t out_bufsz),
      (req, ino, cmd, arg, fi, flags, in_buf, in_bufsz, out_bufsz))
 
-#define USE(name, OP)								\
-	do {									\
-		if (inner->name) {						\
-			m->outer.name = w_##name;				\
-			m->op[OP].used = true;					\
-		}								\
+#define USE(name, OP)                             \
+	do {                                      \
+		if (inner->name) {                \
+			m->outer.name = w_##name; \
+			m->op[OP].used = true;    \
+		}                                 \
 	} while (0)
 
 int fs_metrics_new(const struct fuse_lowlevel_ops *inner, struct fs_metrics **out)
@@ -176,7 +203,7 @@ int fs_metrics_new(const struct fuse_lowlevel_ops *inner, struct fs_metrics **ou
 	if (!m)
 		return -ENOMEM;
 	m->inner = *inner;
-	m->outer = *inner;          /* init, destroy and unlisted ops as they are */
+	m->outer = *inner; /* init, destroy and unlisted ops as they are */
 	USE(lookup, OP_LOOKUP);
 	USE(forget, OP_FORGET);
 	USE(forget_multi, OP_FORGET_MULTI);
@@ -223,8 +250,10 @@ static void render_ops(struct fs_metrics *m, FILE *f)
 {
 	static const char *const name = "mqfs_fuse_request_duration_seconds";
 
-	fprintf(f, "# HELP %s Time the daemon took to handle FUSE requests, by operation.\n"
-		"# TYPE %s histogram\n", name, name);
+	fprintf(f,
+		"# HELP %s Time the daemon took to handle FUSE requests, by operation.\n"
+		"# TYPE %s histogram\n",
+		name, name);
 	for (int op = 0; op < OP_MAX; op++) {
 		struct op_stats *s = &m->op[op];
 		uint64_t cum = 0, sum;

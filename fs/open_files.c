@@ -71,7 +71,7 @@
 
 #include "fs/fs.h"
 
-#define FS_CONFIG_MAX_PENDING (64 * 1024)   /* an unfinished .config line */
+#define FS_CONFIG_MAX_PENDING (64 * 1024) /* an unfinished .config line */
 
 int fs_view_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len)
 {
@@ -80,11 +80,11 @@ int fs_view_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len)
 	*out = NULL;
 	*len = 0;
 	switch (n->key.kind) {
-	case NODE_ROOT_STATE:   rc = broker_state_text(fs->broker, out, len); break;
-	case NODE_ROOT_CONFIG:  rc = broker_config_text(fs->broker, out, len); break;
+	case NODE_ROOT_STATE: rc = broker_state_text(fs->broker, out, len); break;
+	case NODE_ROOT_CONFIG: rc = broker_config_text(fs->broker, out, len); break;
 	case NODE_ROOT_METRICS: rc = fs_metrics_render(fs, out, len); break;
 	case NODE_TOPIC_CONFIG: rc = topic_config_text(n->topic, out, len); break;
-	case NODE_TOPIC_STATE:  rc = topic_state_text(n->topic, out, len); break;
+	case NODE_TOPIC_STATE: rc = topic_state_text(n->topic, out, len); break;
 	default:
 		if (!fs_groups_kind(n->key.kind))
 			return -EINVAL;
@@ -96,9 +96,9 @@ int fs_view_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len)
 
 static bool view_read_only(int kind)
 {
-	return kind == NODE_ROOT_STATE || kind == NODE_ROOT_CONFIG ||
-	       kind == NODE_ROOT_METRICS || kind == NODE_TOPIC_STATE || kind == NODE_SEG_FILE ||
-	       kind == NODE_GROUP_STATE || kind == NODE_GROUP_CONSUME;
+	return kind == NODE_ROOT_STATE || kind == NODE_ROOT_CONFIG || kind == NODE_ROOT_METRICS ||
+	       kind == NODE_TOPIC_STATE || kind == NODE_SEG_FILE || kind == NODE_GROUP_STATE ||
+	       kind == NODE_GROUP_CONSUME;
 }
 
 static void file_free(struct fs_file *f)
@@ -109,7 +109,7 @@ static void file_free(struct fs_file *f)
 	/* Before the topic reference goes: queued acks=0 writes finish. */
 	produce_tracker_destroy(&f->tracker);
 	if (f->group)
-		fs_groups_file_free(f);         /* leaves the group first */
+		fs_groups_file_free(f); /* leaves the group first */
 	if (f->topic)
 		topic_put(f->topic);
 	pthread_mutex_destroy(&f->lock);
@@ -131,9 +131,9 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **ou
 	rc = fs_node_get(fs, ino, &n);
 	if (rc < 0)
 		return rc;
-	if (n->key.kind == NODE_ROOT || n->key.kind == NODE_TOPIC ||
-	    n->key.kind == NODE_SEGMENTS || n->key.kind == NODE_SEG_PART ||
-	    n->key.kind == NODE_GROUPS || n->key.kind == NODE_GROUP) {
+	if (n->key.kind == NODE_ROOT || n->key.kind == NODE_TOPIC || n->key.kind == NODE_SEGMENTS ||
+	    n->key.kind == NODE_SEG_PART || n->key.kind == NODE_GROUPS ||
+	    n->key.kind == NODE_GROUP) {
 		rc = -EISDIR;
 		goto out;
 	}
@@ -167,13 +167,11 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **ou
 		f->kind = FILE_PART;
 		f->cached = fs_cache_open(fs, n, flags, &f->keep_cache);
 		break;
-	case NODE_SEG_FILE:
-		f->kind = f->seg == SEGMENT_LOG ? FILE_SEG_RAW : FILE_SEG_TEXT;
-		break;
+	case NODE_SEG_FILE: f->kind = f->seg == SEGMENT_LOG ? FILE_SEG_RAW : FILE_SEG_TEXT; break;
 	default:
 		f->kind = FILE_TEXT;
 		if (fs_groups_kind(n->key.kind))
-			rc = fs_groups_open(f, n);      /* consume: FILE_CONSUME */
+			rc = fs_groups_open(f, n); /* consume: FILE_CONSUME */
 		if (rc == 0 && f->kind == FILE_TEXT && acc != O_WRONLY)
 			rc = fs_view_render(fs, n, &f->text, &f->text_len);
 		break;
@@ -242,7 +240,8 @@ static ssize_t part_read_cached(struct fs_file *f, size_t size, off_t off)
 		n = topic_reader_read(f->topic, f->partition, f->reader, actual, f->rbuf + got,
 				      size - got, &actual);
 		if (n >= 0 && actual != off + (int64_t)got) {
-			mq_log_limited(MQ_WARN, "read %s at position %lld: records removed since "
+			mq_log_limited(MQ_WARN,
+				       "read %s at position %lld: records removed since "
 				       "this file was opened (page cache): ESTALE, reopen it",
 				       f->path, (long long)(off + (int64_t)got));
 			n = -ESTALE;
@@ -265,7 +264,7 @@ static ssize_t part_read(struct fs_file *f, size_t size, off_t off, const char *
 	int rc;
 
 	if (f->partition < 0)
-		return 0;                       /* .produce reads empty */
+		return 0; /* .produce reads empty */
 	if (!f->reader) {
 		rc = topic_reader_new(f->topic, f->partition, &f->reader);
 		if (rc < 0)
@@ -307,8 +306,8 @@ static ssize_t seg_chunk_seek(struct fs_file *f, int64_t off)
 			return 0;
 		f->chunk_off += (int64_t)f->chunk_len;
 		f->chunk_len = 0;
-		n = topic_segment_render(f->topic, f->partition, f->base, f->seg,
-					 &f->render_cursor, f->chunk, FS_CHUNK_BYTES);
+		n = topic_segment_render(f->topic, f->partition, f->base, f->seg, &f->render_cursor,
+					 f->chunk, FS_CHUNK_BYTES);
 		if (n < 0)
 			return n;
 		if (n == 0)
@@ -364,13 +363,13 @@ ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **dat
 	if (f->topic && topic_deleted(f->topic))
 		return -ENOENT;
 	switch (f->kind) {
-	case FILE_PART:
-		return part_read(f, size, off, data);
+	case FILE_PART: return part_read(f, size, off, data);
 	case FILE_TEXT:
 		if ((size_t)off >= f->text_len)
 			return 0;
 		*data = f->text + off;
-		return (ssize_t)(f->text_len - (size_t)off < size ? f->text_len - (size_t)off : size);
+		return (ssize_t)(f->text_len - (size_t)off < size ? f->text_len - (size_t)off
+								  : size);
 	case FILE_SEG_RAW:
 		if (size > FS_MAX_WRITE)
 			size = FS_MAX_WRITE;
@@ -380,10 +379,8 @@ ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **dat
 		n = topic_segment_read_raw(f->topic, f->partition, f->base, f->rbuf, size, off);
 		*data = f->rbuf;
 		return n;
-	case FILE_SEG_TEXT:
-		return seg_text_read(f, size, off, data);
-	case FILE_CONSUME:
-		return -EINVAL;                 /* fs_consume_read (groups.c) */
+	case FILE_SEG_TEXT: return seg_text_read(f, size, off, data);
+	case FILE_CONSUME: return -EINVAL; /* fs_consume_read (groups.c) */
 	}
 	return -EIO;
 }
@@ -400,8 +397,10 @@ static int produce_flags(int oflags)
 static ssize_t part_refuse_long(struct fs_file *f, off_t off, bool held, bool drop,
 				const char *what)
 {
-	mq_log_limited(MQ_WARN, "write %s at offset %lld: refused: %s over max.message.bytes "
-		       "(%d)%s", f->path, (long long)off, what, (int)topic_max_message_bytes(f->topic),
+	mq_log_limited(MQ_WARN,
+		       "write %s at offset %lld: refused: %s over max.message.bytes "
+		       "(%d)%s",
+		       f->path, (long long)off, what, (int)topic_max_message_bytes(f->topic),
 		       drop ? "; the rest of that line is dropped up to its newline" : "");
 	if (held)
 		f->partial_len = 0;
@@ -409,8 +408,7 @@ static ssize_t part_refuse_long(struct fs_file *f, off_t off, bool held, bool dr
 	return -EMSGSIZE;
 }
 
-static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, off_t off,
-			  int oflags)
+static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, off_t off, int oflags)
 {
 	const char *nl = memrchr(buf, '\n', size);
 	size_t head = nl ? (size_t)(nl - buf) + 1 : 0;
@@ -422,8 +420,10 @@ static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, off_t
 		 * one error, one rule (nothing of a failed write is appended). */
 		if (nl)
 			f->dropping = false;
-		mq_log_limited(MQ_WARN, "write %s at offset %lld: %zu bytes dropped: the rest of a "
-			       "line over max.message.bytes%s", f->path, (long long)off, size,
+		mq_log_limited(MQ_WARN,
+			       "write %s at offset %lld: %zu bytes dropped: the rest of a "
+			       "line over max.message.bytes%s",
+			       f->path, (long long)off, size,
 			       nl ? ", which ends in this write" : "");
 		return -EMSGSIZE;
 	}
@@ -459,9 +459,12 @@ static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, off_t
 		 * says where the old partial ends, so it is restored as it was. */
 		memcpy(f->partial + f->partial_len, buf, first);
 		if (topic_line_check(f->topic, f->partial, need - 1, true) < 0)
-			return part_refuse_long(f, off, true, false, "a line begun in earlier writes");
-		const struct produce_input in = { .head = f->partial, .head_len = need,
-						  .lines = buf + first, .len = head - first };
+			return part_refuse_long(f, off, true, false,
+						"a line begun in earlier writes");
+		const struct produce_input in = { .head = f->partial,
+						  .head_len = need,
+						  .lines = buf + first,
+						  .len = head - first };
 
 		rc = topic_produce_file(f->topic, f->partition, &in, produce_flags(oflags),
 					&f->tracker);
@@ -507,23 +510,24 @@ static ssize_t part_write_once(struct fs_file *f, const char *buf, size_t size, 
 	ssize_t n;
 
 	if (part_write_repeats(f, buf, size, off)) {
-		mq_log_limited(MQ_WARN, "write %s at offset %lld: refused again: %zu bytes that "
-			       "repeat a write refused for a line over max.message.bytes", f->path,
-			       (long long)off, size);
+		mq_log_limited(MQ_WARN,
+			       "write %s at offset %lld: refused again: %zu bytes that "
+			       "repeat a write refused for a line over max.message.bytes",
+			       f->path, (long long)off, size);
 		return -EMSGSIZE;
 	}
 	n = part_write(f, buf, size, off, flags);
 	if (n == -EMSGSIZE) {
 		f->refused_long = true;
 		part_refused_forget(f);
-		f->refused = malloc(size);      /* no memory: repeats go unrecognised */
+		f->refused = malloc(size); /* no memory: repeats go unrecognised */
 		if (f->refused) {
 			memcpy(f->refused, buf, size);
 			f->refused_len = size;
 			f->refused_off = off;
 		}
 	} else if (n > 0) {
-		part_refused_forget(f);         /* the writer has moved on */
+		part_refused_forget(f); /* the writer has moved on */
 	}
 	return n;
 }
@@ -549,9 +553,11 @@ static int part_write_where(struct fs_file *f, off_t off, int flags)
 		if (off == end)
 			return 0;
 	}
-	mq_log_limited(MQ_WARN, "write %s at offset %lld: refused: partition files are appended "
+	mq_log_limited(MQ_WARN,
+		       "write %s at offset %lld: refused: partition files are appended "
 		       "to, a write must continue this file's writes (offset %lld); nothing "
-		       "appended", f->path, (long long)off, (long long)end);
+		       "appended",
+		       f->path, (long long)off, (long long)end);
 	return -ESPIPE;
 }
 
@@ -580,7 +586,7 @@ static ssize_t config_write(struct fs_file *f, const char *buf, size_t size)
 	rc = topic_config_write(f->topic, f->partial, head);
 	if (rc < 0) {
 		mq_log_limited(MQ_WARN, "write %s: %s, nothing changed", f->path, strerror(-rc));
-		return rc;                      /* partial_len unchanged: restored */
+		return rc; /* partial_len unchanged: restored */
 	}
 	memmove(f->partial, f->partial + head, total - head);
 	f->partial_len = total - head;
@@ -600,7 +606,7 @@ ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off
 		if (n == 0)
 			n = part_write_once(f, buf, size, off, flags);
 		if (n > 0)
-			f->wnext = (int64_t)off + n;    /* where the kernel's offset now is */
+			f->wnext = (int64_t)off + n; /* where the kernel's offset now is */
 		return n;
 	}
 	if (f->kind == FILE_TEXT && f->node_kind == NODE_TOPIC_CONFIG)
@@ -615,9 +621,10 @@ int fs_file_fallocate(struct fs_file *f, int mode, off_t off, off_t len)
 	/* Space cannot be reserved in a log, and a hole or zeroed range would
 	 * be a record of NUL bytes. The kernel remembers the answer for the
 	 * mount, so this is logged once. */
-	mq_log_limited(MQ_WARN, "fallocate %s (mode %#x, offset %lld, length %lld): refused: "
-		       "not supported, nothing appended", f->path, (unsigned)mode, (long long)off,
-		       (long long)len);
+	mq_log_limited(MQ_WARN,
+		       "fallocate %s (mode %#x, offset %lld, length %lld): refused: "
+		       "not supported, nothing appended",
+		       f->path, (unsigned)mode, (long long)off, (long long)len);
 	return -EOPNOTSUPP;
 }
 
@@ -667,7 +674,7 @@ static int config_flush(struct fs_file *f)
 
 	if (f->partial_len == 0)
 		return 0;
-	f->partial[f->partial_len++] = '\n';    /* room kept by config_write */
+	f->partial[f->partial_len++] = '\n'; /* room kept by config_write */
 	rc = topic_config_write(f->topic, f->partial, f->partial_len);
 	f->partial_len = 0;
 	if (rc < 0)

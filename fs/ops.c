@@ -58,8 +58,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	if (conn->max_write > FS_MAX_WRITE)
 		conn->max_write = FS_MAX_WRITE;
-	mq_log(MQ_INFO, "fuse: protocol %u.%u, max_write %u, atomic_o_trunc %s",
-	       conn->proto_major, conn->proto_minor, conn->max_write,
+	mq_log(MQ_INFO, "fuse: protocol %u.%u, max_write %u, atomic_o_trunc %s", conn->proto_major,
+	       conn->proto_minor, conn->max_write,
 	       (conn->want & FUSE_CAP_ATOMIC_O_TRUNC) ? "on" : "off");
 }
 
@@ -132,8 +132,7 @@ static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 }
 
 /* Valid replies: fuse_reply_entry, fuse_reply_err */
-static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
-		     dev_t rdev)
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
 {
 	(void)mode;
 	(void)rdev;
@@ -170,8 +169,8 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 }
 
 /* Valid replies: fuse_reply_err */
-static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
 {
 	(void)newparent;
 	(void)newname;
@@ -215,7 +214,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 	(void)ino;
 	if (f->kind == FILE_CONSUME) {
-		fs_consume_read(req, f, size, off);  /* replies now or parks */
+		fs_consume_read(req, f, size, off); /* replies now or parks */
 		return;
 	}
 	fs_file_lock(f);
@@ -338,7 +337,7 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 	(void)ino;
 	(void)datasync;
 	(void)fi;
-	fuse_reply_err(req, 0);     /* the catalog is written durably when it changes */
+	fuse_reply_err(req, 0); /* the catalog is written durably when it changes */
 }
 
 /* Valid replies: fuse_reply_statfs, fuse_reply_err */
@@ -372,31 +371,31 @@ static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 }
 
 const struct fuse_lowlevel_ops fs_ops = {
-	.init         = op_init,
-	.lookup       = op_lookup,
-	.forget       = op_forget,
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
 	.forget_multi = op_forget_multi,
-	.getattr      = op_getattr,
-	.setattr      = op_setattr,
-	.mknod        = op_mknod,
-	.mkdir        = op_mkdir,
-	.unlink       = op_unlink,
-	.rmdir        = op_rmdir,
-	.symlink      = op_symlink,
-	.rename       = op_rename,
-	.link         = op_link,
-	.open         = op_open,
-	.read         = op_read,
-	.write        = op_write,
-	.flush        = op_flush,
-	.release      = op_release,
-	.fsync        = op_fsync,
-	.fallocate    = op_fallocate,
-	.opendir      = op_opendir,
-	.readdir      = op_readdir,
-	.releasedir   = op_releasedir,
-	.fsyncdir     = op_fsyncdir,
-	.statfs       = op_statfs,
-	.create       = op_create,
-	.poll         = op_poll,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.fallocate = op_fallocate,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.create = op_create,
+	.poll = op_poll,
 };

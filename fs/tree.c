@@ -27,18 +27,23 @@
 #include "fs/fs.h"
 #include "util/bsearch.h"
 
-#define FS_FAKE_INO 0xffffffffULL   /* d_ino of an entry the kernel never looked up */
+#define FS_FAKE_INO 0xffffffffULL /* d_ino of an entry the kernel never looked up */
 
 static const char *const seg_ext[] = {
-	[SEGMENT_LOG] = "log", [SEGMENT_INDEX] = "index",
-	[SEGMENT_TIMEINDEX] = "timeindex", [SEGMENT_DUMP] = "dump",
+	[SEGMENT_LOG] = "log",
+	[SEGMENT_INDEX] = "index",
+	[SEGMENT_TIMEINDEX] = "timeindex",
+	[SEGMENT_DUMP] = "dump",
 };
 
 struct node_key fs_node_key(int kind, struct topic *t, int32_t partition)
 {
 	return (struct node_key){
-		.kind = kind, .topic_id = t ? topic_id(t) : 0,
-		.partition = partition, .base = -1, .file = 0,
+		.kind = kind,
+		.topic_id = t ? topic_id(t) : 0,
+		.partition = partition,
+		.base = -1,
+		.file = 0,
 	};
 }
 
@@ -101,7 +106,7 @@ static int seg_exists(struct topic *t, int partition, int64_t base)
 	rc = topic_segments(t, partition, &bases, &n);
 	if (rc < 0)
 		return rc;
-	i = bsearch_last_le(n, base, base_at, bases);   /* bases are sorted */
+	i = bsearch_last_le(n, base, base_at, bases); /* bases are sorted */
 	rc = i >= 0 && bases[i] == base ? 0 : -ENOENT;
 	free(bases);
 	return rc;
@@ -113,20 +118,20 @@ void fs_node_path(const struct fs_node *n, char *buf, size_t len)
 	int p = n->key.partition;
 
 	switch (n->key.kind) {
-	case NODE_ROOT:         snprintf(buf, len, "/"); break;
-	case NODE_ROOT_STATE:   snprintf(buf, len, ".state"); break;
-	case NODE_ROOT_CONFIG:  snprintf(buf, len, ".config"); break;
+	case NODE_ROOT: snprintf(buf, len, "/"); break;
+	case NODE_ROOT_STATE: snprintf(buf, len, ".state"); break;
+	case NODE_ROOT_CONFIG: snprintf(buf, len, ".config"); break;
 	case NODE_ROOT_METRICS: snprintf(buf, len, ".metrics"); break;
-	case NODE_TOPIC:        snprintf(buf, len, "%s", t); break;
-	case NODE_PART:         snprintf(buf, len, "%s/%d", t, p); break;
-	case NODE_PRODUCE:      snprintf(buf, len, "%s/.produce", t); break;
+	case NODE_TOPIC: snprintf(buf, len, "%s", t); break;
+	case NODE_PART: snprintf(buf, len, "%s/%d", t, p); break;
+	case NODE_PRODUCE: snprintf(buf, len, "%s/.produce", t); break;
 	case NODE_TOPIC_CONFIG: snprintf(buf, len, "%s/.config", t); break;
-	case NODE_TOPIC_STATE:  snprintf(buf, len, "%s/.state", t); break;
-	case NODE_SEGMENTS:     snprintf(buf, len, "%s/.segments", t); break;
-	case NODE_SEG_PART:     snprintf(buf, len, "%s/.segments/%d", t, p); break;
+	case NODE_TOPIC_STATE: snprintf(buf, len, "%s/.state", t); break;
+	case NODE_SEGMENTS: snprintf(buf, len, "%s/.segments", t); break;
+	case NODE_SEG_PART: snprintf(buf, len, "%s/.segments/%d", t, p); break;
 	case NODE_SEG_FILE:
-		snprintf(buf, len, "%s/.segments/%d/%020" PRId64 ".%s", t, p,
-			 n->key.base, seg_ext[n->key.file]);
+		snprintf(buf, len, "%s/.segments/%d/%020" PRId64 ".%s", t, p, n->key.base,
+			 seg_ext[n->key.file]);
 		break;
 	default:
 		if (fs_groups_kind(n->key.kind))
@@ -211,32 +216,25 @@ int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st)
 	st->st_gid = gid;
 
 	switch (n->key.kind) {
-	case NODE_ROOT:
-		st->st_mode = S_IFDIR | (fs->root_mode & 07777);
-		break;
-	case NODE_TOPIC:
-		st->st_mode = S_IFDIR | mode;
-		break;
+	case NODE_ROOT: st->st_mode = S_IFDIR | (fs->root_mode & 07777); break;
+	case NODE_TOPIC: st->st_mode = S_IFDIR | mode; break;
 	case NODE_SEGMENTS:
-	case NODE_SEG_PART:
-		st->st_mode = S_IFDIR | (mode & 0555);
-		break;
+	case NODE_SEG_PART: st->st_mode = S_IFDIR | (mode & 0555); break;
 	case NODE_PART:
 		st->st_mode = S_IFREG | (mode & 0666);
 		size = topic_line_size(n->topic, n->key.partition);
 		if (size < 0)
 			return (int)size;
 		break;
-	case NODE_PRODUCE:
-		st->st_mode = S_IFREG | (mode & 0666);
-		break;
+	case NODE_PRODUCE: st->st_mode = S_IFREG | (mode & 0666); break;
 	case NODE_TOPIC_CONFIG:
 	case NODE_ROOT_STATE:
 	case NODE_ROOT_CONFIG:
 	case NODE_ROOT_METRICS:
 	case NODE_TOPIC_STATE:
-		st->st_mode = S_IFREG | (n->key.kind == NODE_TOPIC_CONFIG ? mode & 0666 :
-					 n->topic ? mode & 0444 : 0444);
+		st->st_mode = S_IFREG | (n->key.kind == NODE_TOPIC_CONFIG ? mode & 0666
+					 : n->topic                       ? mode & 0444
+									  : 0444);
 		rc = fs_view_render(fs, n, &text, &text_len);
 		if (rc < 0)
 			return rc;
@@ -274,8 +272,8 @@ static double node_attr_timeout(const struct fs_node *n)
 }
 
 /* The key (and a topic reference, or NULL) of name inside dir. */
-static int child_key(struct mqfs *fs, struct fs_node *dir, const char *name,
-		     struct node_key *key, struct topic **topic)
+static int child_key(struct mqfs *fs, struct fs_node *dir, const char *name, struct node_key *key,
+		     struct topic **topic)
 {
 	struct topic *t = NULL;
 	int p, rc;
@@ -290,7 +288,7 @@ static int child_key(struct mqfs *fs, struct fs_node *dir, const char *name,
 		else if (!strcmp(name, ".metrics"))
 			*key = fs_node_key(NODE_ROOT_METRICS, NULL, -1);
 		else if (name[0] == '_' && name[1] == '_')
-			return -ENOENT;     /* internal topics stay hidden */
+			return -ENOENT; /* internal topics stay hidden */
 		else {
 			rc = broker_topic_get(fs->broker, name, &t);
 			if (rc < 0)
@@ -336,8 +334,7 @@ static int child_key(struct mqfs *fs, struct fs_node *dir, const char *name,
 		if (rc < 0)
 			return rc;
 		break;
-	default:
-		return -ENOTDIR;
+	default: return -ENOTDIR;
 	}
 	topic_get(dir->topic);
 	*topic = dir->topic;
@@ -368,8 +365,7 @@ static int entry_fill(struct mqfs *fs, const struct node_key *key, struct topic 
 	return rc;
 }
 
-int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name,
-	      struct fuse_entry_param *e)
+int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name, struct fuse_entry_param *e)
 {
 	struct fs_node *dir;
 	struct node_key key;
@@ -414,8 +410,8 @@ static bool req_in_group(fuse_req_t req, gid_t gid)
 }
 
 /* chmod/chown of a topic directory: the owner or root, as Unix has it. */
-static int topic_chown(fuse_req_t req, struct fs_node *n, const struct stat *attr,
-		       int to_set, const char *path)
+static int topic_chown(fuse_req_t req, struct fs_node *n, const struct stat *attr, int to_set,
+		       const char *path)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	uid_t uid, new_uid;
@@ -446,8 +442,8 @@ static int topic_chown(fuse_req_t req, struct fs_node *n, const struct stat *att
 	return topic_set_owner(n->topic, new_uid, new_gid, new_mode);
 }
 
-int fs_setattr(struct mqfs *fs, fuse_req_t req, fuse_ino_t ino,
-	       const struct stat *attr, int to_set, struct stat *st, double *timeout)
+int fs_setattr(struct mqfs *fs, fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int to_set,
+	       struct stat *st, double *timeout)
 {
 	struct fs_node *n;
 	char path[320];
@@ -459,8 +455,9 @@ int fs_setattr(struct mqfs *fs, fuse_req_t req, fuse_ino_t ino,
 	fs_node_path(n, path, sizeof(path));
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		mq_log_limited(MQ_WARN, "truncate %s: refused: %s", path,
-			       n->key.kind == NODE_PART ? "partitions are append-only" :
-			       node_is_dir(n->key.kind) ? "a directory" : "a generated view");
+			       n->key.kind == NODE_PART   ? "partitions are append-only"
+			       : node_is_dir(n->key.kind) ? "a directory"
+							  : "a generated view");
 		rc = node_is_dir(n->key.kind) ? -EISDIR : -EPERM;
 		goto out;
 	}
@@ -486,8 +483,7 @@ out:
 
 /* The directory parent (a reference the caller puts) and its path, for
  * the log lines of the ops that change what it holds. */
-static int dir_get(struct mqfs *fs, fuse_ino_t parent, struct fs_node **dir, char *path,
-		   size_t len)
+static int dir_get(struct mqfs *fs, fuse_ino_t parent, struct fs_node **dir, char *path, size_t len)
 {
 	int rc = inode_get(fs->inodes, parent, dir);
 
@@ -502,8 +498,8 @@ static bool in_groups(const struct fs_node *dir)
 	return dir->key.kind == NODE_GROUPS || dir->key.kind == NODE_GROUP;
 }
 
-int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent,
-	     const char *name, mode_t mode, struct fuse_entry_param *e)
+int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent, const char *name,
+	     mode_t mode, struct fuse_entry_param *e)
 {
 	struct fs_node *dir;
 	struct topic *t = NULL;
@@ -523,7 +519,8 @@ int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent,
 		goto out;
 	}
 	if (dir->key.kind != NODE_ROOT) {
-		mq_log_limited(MQ_WARN, "mkdir %s/%s: refused: topics are made at the top of the mount",
+		mq_log_limited(MQ_WARN,
+			       "mkdir %s/%s: refused: topics are made at the top of the mount",
 			       path, name);
 		rc = -EPERM;
 		goto out;
@@ -535,9 +532,9 @@ int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent,
 	}
 	if (name[0] == '.' || (name[0] == '_' && name[1] == '_') || !topic_name_valid(name)) {
 		mq_log_limited(MQ_WARN, "mkdir %s: refused: %s", name,
-			       name[0] == '.' ? "dot-names are kept for metadata" :
-			       name[0] == '_' ? "\"__\" names are internal topics" :
-			       "a topic name is 1-249 of [A-Za-z0-9._-]");
+			       name[0] == '.'   ? "dot-names are kept for metadata"
+			       : name[0] == '_' ? "\"__\" names are internal topics"
+						: "a topic name is 1-249 of [A-Za-z0-9._-]");
 		rc = -EINVAL;
 		goto out;
 	}
@@ -566,7 +563,8 @@ int fs_rmdir(struct mqfs *fs, fuse_ino_t parent, const char *name)
 		rc = fs_node_alive(dir);
 		rc = rc ?: fs_groups_rmdir(dir, name);
 	} else if (dir->key.kind != NODE_ROOT) {
-		mq_log_limited(MQ_WARN, "rmdir %s/%s: refused: only topics can be removed", path, name);
+		mq_log_limited(MQ_WARN, "rmdir %s/%s: refused: only topics can be removed", path,
+			       name);
 		rc = -EPERM;
 	} else if (name_reserved_root(name)) {
 		rc = -ENOTDIR;
@@ -602,17 +600,16 @@ int fs_refuse_name(struct mqfs *fs, const char *op, fuse_ino_t parent, const cha
 		 * exist, which is what the writer needs to hear; partitions are
 		 * added through .config, never by creating a file. */
 		if (strcmp(op, "create") == 0 && parse_partition(name) >= 0) {
-			mq_log_limited(MQ_WARN, "%s %s/%s: no such partition (the topic has %d; "
-				       "partitions=N in .config adds more)", op, path, name,
-				       topic_partitions(dir->topic));
+			mq_log_limited(MQ_WARN,
+				       "%s %s/%s: no such partition (the topic has %d; "
+				       "partitions=N in .config adds more)",
+				       op, path, name, topic_partitions(dir->topic));
 			inode_put(fs->inodes, dir);
 			return -ENOENT;
 		}
 		why = "a topic holds its partitions, append-only";
 		break;
-	default:
-		why = "read-only";
-		break;
+	default: why = "read-only"; break;
 	}
 	mq_log_limited(MQ_WARN, "%s %s%s%s: refused: %s", op,
 		       dir->key.kind == NODE_ROOT ? "" : path,
@@ -682,8 +679,8 @@ static int list_root(struct mqfs *fs, struct fs_dir *d, size_t *cap)
 	return rc;
 }
 
-static int list_partitions(struct mqfs *fs, struct fs_dir *d, size_t *cap,
-			   struct fs_node *dir, int kind, mode_t type)
+static int list_partitions(struct mqfs *fs, struct fs_dir *d, size_t *cap, struct fs_node *dir,
+			   int kind, mode_t type)
 {
 	int n = topic_partitions(dir->topic), rc = 0;
 	char name[16];
@@ -708,8 +705,8 @@ static int list_segments(struct mqfs *fs, struct fs_dir *d, size_t *cap, struct 
 		return rc;
 	for (int i = 0; i < n && rc == 0; i++) {
 		for (int k = SEGMENT_LOG; k <= SEGMENT_DUMP && rc == 0; k++) {
-			struct node_key key = fs_node_key(NODE_SEG_FILE, dir->topic,
-							    dir->key.partition);
+			struct node_key key =
+				fs_node_key(NODE_SEG_FILE, dir->topic, dir->key.partition);
 
 			key.base = bases[i];
 			key.file = k;
@@ -769,11 +766,8 @@ static int dir_list(struct mqfs *fs, struct fs_node *dir, struct fs_dir *d)
 		rc = rc ?: list_segments(fs, d, &cap, dir);
 		break;
 	case NODE_GROUPS:
-	case NODE_GROUP:
-		rc = rc ?: fs_groups_list(fs, dir, d, &cap);
-		break;
-	default:
-		rc = -ENOTDIR;
+	case NODE_GROUP: rc = rc ?: fs_groups_list(fs, dir, d, &cap); break;
+	default: rc = -ENOTDIR;
 	}
 	return rc;
 }
@@ -800,8 +794,8 @@ int fs_dir_open(struct mqfs *fs, fuse_ino_t ino, struct fs_dir **out)
 	return 0;
 }
 
-ssize_t fs_dir_read(struct mqfs *fs, fuse_req_t req, struct fs_dir *d, char *buf,
-		    size_t size, off_t off)
+ssize_t fs_dir_read(struct mqfs *fs, fuse_req_t req, struct fs_dir *d, char *buf, size_t size,
+		    off_t off)
 {
 	struct fs_node *n;
 	size_t used = 0;
@@ -819,8 +813,8 @@ ssize_t fs_dir_read(struct mqfs *fs, fuse_req_t req, struct fs_dir *d, char *buf
 	}
 	for (size_t i = (size_t)off; rc == 0 && off >= 0 && i < d->n; i++) {
 		struct stat st = { .st_ino = d->ents[i].ino, .st_mode = d->ents[i].type };
-		size_t len = fuse_add_direntry(req, buf + used, size - used, d->ents[i].name,
-					       &st, (off_t)(i + 1));
+		size_t len = fuse_add_direntry(req, buf + used, size - used, d->ents[i].name, &st,
+					       (off_t)(i + 1));
 
 		if (len > size - used)
 			break;

@@ -100,7 +100,7 @@ static int assign_sticky(const int *order, int m, int n, const int32_t *prev, in
 {
 	int *count = calloc((size_t)m, sizeof(int));
 	int *quota = calloc((size_t)m, sizeof(int));
-	int *rank = malloc((size_t)m * sizeof(int));    /* position in id order */
+	int *rank = malloc((size_t)m * sizeof(int)); /* position in id order */
 	int *by_count = malloc((size_t)m * sizeof(int));
 	int *have = calloc((size_t)m, sizeof(int));
 	int per = n / m, extra = n % m;
@@ -149,7 +149,8 @@ static int assign_sticky(const int *order, int m, int n, const int32_t *prev, in
 			if (have[x] >= quota[x])
 				continue;
 			if (best < 0 || quota[x] - have[x] > quota[best] - have[best] ||
-			    (quota[x] - have[x] == quota[best] - have[best] && rank[x] < rank[best]))
+			    (quota[x] - have[x] == quota[best] - have[best] &&
+			     rank[x] < rank[best]))
 				best = x;
 		}
 		owner[p] = best;
@@ -171,8 +172,7 @@ int assign_compute(int strategy, const char *const *member_ids, int nmembers, in
 	int *order;
 	int rc = 0;
 
-	if (nmembers < 0 || npartitions < 0 || strategy < 0 ||
-	    strategy > ASSIGN_COOPERATIVE_STICKY)
+	if (nmembers < 0 || npartitions < 0 || strategy < 0 || strategy > ASSIGN_COOPERATIVE_STICKY)
 		return -EINVAL;
 	for (int p = 0; p < npartitions; p++)
 		owner[p] = -1;
@@ -183,12 +183,8 @@ int assign_compute(int strategy, const char *const *member_ids, int nmembers, in
 		return -ENOMEM;
 	order_by_id(member_ids, nmembers, order);
 	switch (strategy) {
-	case ASSIGN_RANGE:
-		assign_range(order, nmembers, npartitions, owner);
-		break;
-	case ASSIGN_ROUNDROBIN:
-		assign_roundrobin(order, nmembers, npartitions, owner);
-		break;
+	case ASSIGN_RANGE: assign_range(order, nmembers, npartitions, owner); break;
+	case ASSIGN_ROUNDROBIN: assign_roundrobin(order, nmembers, npartitions, owner); break;
 	case ASSIGN_STICKY:
 		rc = assign_sticky(order, nmembers, npartitions, prev_owner, owner);
 		break;

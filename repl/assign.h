@@ -14,10 +14,10 @@
 #include <stdint.h>
 
 enum assign_strategy {
-	ASSIGN_RANGE,                   /* "range" (Kafka's default) */
-	ASSIGN_ROUNDROBIN,              /* "roundrobin" */
-	ASSIGN_STICKY,                  /* "sticky" */
-	ASSIGN_COOPERATIVE_STICKY,      /* "cooperative-sticky" */
+	ASSIGN_RANGE,              /* "range" (Kafka's default) */
+	ASSIGN_ROUNDROBIN,         /* "roundrobin" */
+	ASSIGN_STICKY,             /* "sticky" */
+	ASSIGN_COOPERATIVE_STICKY, /* "cooperative-sticky" */
 };
 
 /* The strategy named by s[0..len), or -EINVAL. */

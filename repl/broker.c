@@ -80,8 +80,8 @@ int orphans_drop(struct broker *b, const char *topic, int from)
 		if (rc == 0)
 			rc = logmgr_drop_log(b->m, o->topic, o->partition);
 		if (rc < 0 && rc != -ENOENT) {
-			mq_log(MQ_ERR, "topic %s: cannot drop old log %s-%d: %s", topic,
-			       o->topic, o->partition, strerror(-rc));
+			mq_log(MQ_ERR, "topic %s: cannot drop old log %s-%d: %s", topic, o->topic,
+			       o->partition, strerror(-rc));
 			err = err ? err : rc;
 			i++;
 			continue;
@@ -106,8 +106,10 @@ static int find_orphans(struct broker *b)
 		int ti = cat_find(b, topics[i]);
 
 		if (!(ti >= 0 && parts[i] < b->topics[ti]->nparts)) {
-			mq_log(MQ_WARN, "log %s-%d belongs to no topic (interrupted delete?): "
-			       "left in place", topics[i], parts[i]);
+			mq_log(MQ_WARN,
+			       "log %s-%d belongs to no topic (interrupted delete?): "
+			       "left in place",
+			       topics[i], parts[i]);
 			orphan_add(b, topics[i], parts[i]);
 		}
 		free(topics[i]);
@@ -119,8 +121,8 @@ static int find_orphans(struct broker *b)
 
 /* The background threads wait on their own condition variable (on the
  * monotonic clock, for deadline_from_ms) under sched_mu. */
-int broker_thread_start(struct broker *b, pthread_t *th, pthread_cond_t *cv,
-			void *(*fn)(void *), const char *name)
+int broker_thread_start(struct broker *b, pthread_t *th, pthread_cond_t *cv, void *(*fn)(void *),
+			const char *name)
 {
 	pthread_condattr_t ca;
 	int rc;
@@ -180,13 +182,15 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 		int pid = logmgr_lock_owner(cfg->data_dir);
 
 		if (pid > 0)
-			mq_log(MQ_ERR, "data directory %s is in use by another mqfs (pid %d holds "
-			       "%s/.lock): not starting a second one on it", cfg->data_dir, pid,
-			       cfg->data_dir);
+			mq_log(MQ_ERR,
+			       "data directory %s is in use by another mqfs (pid %d holds "
+			       "%s/.lock): not starting a second one on it",
+			       cfg->data_dir, pid, cfg->data_dir);
 		else
-			mq_log(MQ_ERR, "data directory %s is in use by another mqfs (%s/.lock is "
-			       "locked): not starting a second one on it", cfg->data_dir,
-			       cfg->data_dir);
+			mq_log(MQ_ERR,
+			       "data directory %s is in use by another mqfs (%s/.lock is "
+			       "locked): not starting a second one on it",
+			       cfg->data_dir, cfg->data_dir);
 		goto fail;
 	}
 	if (rc < 0) {
@@ -197,7 +201,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	io = logmgr_io(b->m);
 	if (snprintf(dir, sizeof(dir), "%s/meta", logmgr_dir(b->m)) >= (int)sizeof(dir) - 16 ||
 	    snprintf(b->meta_dir, sizeof(b->meta_dir), "%s/topics", dir) >=
-	    (int)sizeof(b->meta_dir)) {
+		    (int)sizeof(b->meta_dir)) {
 		rc = -ENAMETOOLONG;
 		goto fail;
 	}
@@ -227,7 +231,8 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	/* b->cfg, not cfg: the cluster keeps the pointer. */
 	if (cluster_config_zk(&b->cfg.cluster) || b->cfg.cluster.listeners_set) {
 		struct cluster_local local = {
-			.m = b->m, .unclean = !b->fresh && !logmgr_was_clean(b->m),
+			.m = b->m,
+			.unclean = !b->fresh && !logmgr_was_clean(b->m),
 			.topics = { topics_cluster_appeared, topics_cluster_retain, b },
 		};
 
@@ -235,10 +240,11 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 		if (rc < 0)
 			goto fail;
 	}
-	mq_log(MQ_INFO, "broker %d: %s opened, %d topics, %s", cfg->broker_id,
-	       logmgr_dir(b->m), b->ntopics, b->fresh ? "new data directory" :
-	       logmgr_was_clean(b->m) ? "last shutdown clean" :
-	       "last shutdown unclean: logs recovered");
+	mq_log(MQ_INFO, "broker %d: %s opened, %d topics, %s", cfg->broker_id, logmgr_dir(b->m),
+	       b->ntopics,
+	       b->fresh                 ? "new data directory"
+	       : logmgr_was_clean(b->m) ? "last shutdown clean"
+					: "last shutdown unclean: logs recovered");
 	*out = b;
 	return 0;
 fail:
@@ -282,8 +288,10 @@ static int broker_free(struct broker *b, bool abandon)
 	} else if (b->m) {
 		rc = logmgr_shutdown(b->m, why, sizeof(why));
 		if (rc < 0)
-			mq_log(MQ_ERR, "clean stop failed: %s; no clean-shutdown marker written, "
-			       "the next start recovers the logs", why);
+			mq_log(MQ_ERR,
+			       "clean stop failed: %s; no clean-shutdown marker written, "
+			       "the next start recovers the logs",
+			       why);
 	}
 	/* Leaving the cluster (the registration goes) after the local
 	 * shutdown, as Kafka does. */
@@ -308,4 +316,3 @@ const struct broker_config *broker_cfg(struct broker *b)
 {
 	return &b->cfg;
 }
-

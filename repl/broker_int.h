@@ -74,38 +74,38 @@
 #include "repl/config.h"
 #include "repl/repl.h"
 
-#define TOPIC_NAME_MAX 249
+#define TOPIC_NAME_MAX      249
 /* On a single node every partition has this broker as leader, epoch 0. */
 #define BROKER_LEADER_EPOCH 0
 
 struct partition {
 	int index;
-	struct log *log;                 /* owned by the logmgr */
-	struct broker *b;                /* for the hw listener (group_notify.c) */
-	const char *topic;               /* the topic's name (outlives the partition) */
+	struct log *log;   /* owned by the logmgr */
+	struct broker *b;  /* for the hw listener (group_notify.c) */
+	const char *topic; /* the topic's name (outlives the partition) */
 	pthread_mutex_t produce_mu;
 	/* Counters: written by the appender (relaxed atomics), read by anyone. */
 	_Atomic int64_t records_in;
-	_Atomic int64_t bytes_in;        /* record payload bytes (key + value) */
-	_Atomic int64_t batches_in;      /* batches written to the log */
-	_Atomic int64_t last_append_ms;  /* 0: none since open */
+	_Atomic int64_t bytes_in;       /* record payload bytes (key + value) */
+	_Atomic int64_t batches_in;     /* batches written to the log */
+	_Atomic int64_t last_append_ms; /* 0: none since open */
 	_Atomic int64_t last_flush_ms;
-	_Atomic int64_t payload_in;      /* key + value bytes of the records */
+	_Atomic int64_t payload_in; /* key + value bytes of the records */
 	/* Delivered to readers (partition files, consume files); relaxed
 	 * atomics added by the readers' threads. */
-	_Atomic int64_t records_out;     /* lines ended by a returned '\n' */
-	_Atomic int64_t bytes_out;       /* bytes of the line view returned */
+	_Atomic int64_t records_out; /* lines ended by a returned '\n' */
+	_Atomic int64_t bytes_out;   /* bytes of the line view returned */
 	/* The group-commit queue (produce.c), under produce_mu. */
-	pthread_cond_t produce_cv;       /* a request done, or a leader chosen */
+	pthread_cond_t produce_cv; /* a request done, or a leader chosen */
 	struct produce_req *q_head, *q_tail;
 	int64_t q_bytes;
-	bool appending;                  /* a writer is the appender */
-	bool lingering;                  /* it waits for more (linger.ms) */
-	struct rec_in *join_recs;        /* the appender's commit-group array */
+	bool appending;           /* a writer is the appender */
+	bool lingering;           /* it waits for more (linger.ms) */
+	struct rec_in *join_recs; /* the appender's commit-group array */
 	int join_cap;
 	/* Writers waiting for the hw to cover their records (acks=all). */
-	pthread_mutex_t commit_mu;       /* a leaf, with commit_cv */
-	pthread_cond_t commit_cv;        /* the hw moved (CLOCK_MONOTONIC) */
+	pthread_mutex_t commit_mu; /* a leaf, with commit_cv */
+	pthread_cond_t commit_cv;  /* the hw moved (CLOCK_MONOTONIC) */
 	atomic_int commit_waiters;
 };
 
@@ -113,19 +113,19 @@ struct topic {
 	atomic_int refs;
 	struct broker *b;
 	char name[TOPIC_NAME_MAX + 1];
-	char meta_file[256];             /* file name in DATA/meta/topics/ */
+	char meta_file[256]; /* file name in DATA/meta/topics/ */
 	uint64_t id;
 	int64_t ctime_ms;
 	pthread_rwlock_t lock;
 	/* Under lock: */
-	atomic_bool deleted;             /* deleted, or broker closed */
+	atomic_bool deleted; /* deleted, or broker closed */
 	struct topic_config cfg;
 	uid_t uid;
 	gid_t gid;
 	mode_t mode;
 	int nparts;
-	struct partition **parts;        /* pointers: growing moves no partition */
-	_Atomic uint32_t rr_next;        /* round-robin counter of .produce */
+	struct partition **parts; /* pointers: growing moves no partition */
+	_Atomic uint32_t rr_next; /* round-robin counter of .produce */
 };
 
 /* A reusable array of records for one produce call (see produce.c). */
@@ -133,18 +133,18 @@ struct recbuf {
 	struct recbuf *next;
 	int cap;
 	struct rec_in *recs;
-	struct rec_in *sorted;           /* .produce: recs grouped by partition */
-	int32_t *part;                   /* .produce: partition of each record */
+	struct rec_in *sorted; /* .produce: recs grouped by partition */
+	int32_t *part;         /* .produce: partition of each record */
 };
 
 /* Producer metrics of the broker (produce.c; rendered by broker_views.c). */
 #define PRODUCE_LAT_BUCKETS 14
-extern const double produce_lat_bounds[PRODUCE_LAT_BUCKETS];   /* seconds */
+extern const double produce_lat_bounds[PRODUCE_LAT_BUCKETS]; /* seconds */
 struct produce_metrics {
-	_Atomic int64_t lat_count[PRODUCE_LAT_BUCKETS + 1];  /* last: +Inf */
+	_Atomic int64_t lat_count[PRODUCE_LAT_BUCKETS + 1]; /* last: +Inf */
 	_Atomic int64_t lat_sum_ns;
-	_Atomic int64_t buffer_full;     /* writes refused (EAGAIN) or blocked */
-	_Atomic int64_t acks0_queued;    /* acks=0 writes returned before their append */
+	_Atomic int64_t buffer_full;  /* writes refused (EAGAIN) or blocked */
+	_Atomic int64_t acks0_queued; /* acks=0 writes returned before their append */
 };
 
 /* A log found in the data directory that no topic claims. */
@@ -156,16 +156,16 @@ struct orphan {
 struct broker {
 	struct broker_config cfg;
 	struct logmgr *m;
-	char meta_dir[4200];             /* DATA/meta/topics */
+	char meta_dir[4200]; /* DATA/meta/topics */
 	int64_t open_ms;
-	bool fresh;                      /* the data directory was new */
+	bool fresh; /* the data directory was new */
 
 	pthread_mutex_t admin_mu;
 	pthread_rwlock_t cat_lock;
-	struct topic **topics;           /* sorted by name */
+	struct topic **topics; /* sorted by name */
 	int ntopics, cap_topics;
 	_Atomic uint64_t next_topic_id;
-	pthread_mutex_t orphan_mu;       /* a leaf, guards: */
+	pthread_mutex_t orphan_mu; /* a leaf, guards: */
 	struct orphan *orphans;
 	int norphans;
 
@@ -175,7 +175,7 @@ struct broker {
 
 	/* buffer.memory (produce.c): bytes accepted, not yet appended. */
 	_Atomic int64_t buf_used;
-	pthread_mutex_t buf_mu;          /* a leaf; with buf_cv, for waiters */
+	pthread_mutex_t buf_mu; /* a leaf; with buf_cv, for waiters */
 	pthread_cond_t buf_cv;
 	atomic_int buf_waiters;
 	struct produce_metrics pm;
@@ -192,23 +192,23 @@ struct broker {
 	 * MNT/.metrics, written by those threads, read by anyone. */
 	pthread_t cleaner;
 	bool cleaner_running;
-	bool cleaner_stop;               /* under sched_mu; cleaner_cv wakes it */
+	bool cleaner_stop; /* under sched_mu; cleaner_cv wakes it */
 	pthread_cond_t cleaner_cv;
-	_Atomic int64_t retention_segments;   /* segments deleted by retention */
-	_Atomic int64_t retention_bytes;      /* their bytes */
-	_Atomic int64_t cleaner_runs;         /* cleans done */
+	_Atomic int64_t retention_segments; /* segments deleted by retention */
+	_Atomic int64_t retention_bytes;    /* their bytes */
+	_Atomic int64_t cleaner_runs;       /* cleans done */
 	_Atomic int64_t cleaner_bytes_read;
 	_Atomic int64_t cleaner_bytes_written;
 	_Atomic int64_t cleaner_records_removed;
-	_Atomic int64_t cleaner_ms;           /* time spent cleaning */
+	_Atomic int64_t cleaner_ms; /* time spent cleaning */
 	_Atomic int64_t cleaner_errors;
 
 	/* Consumer groups (group_*.c) and the broker's hw listener. */
 	struct group_coord *gc;
-	pthread_mutex_t hw_mu;           /* a leaf: guards hw_fn, hw_arg */
+	pthread_mutex_t hw_mu; /* a leaf: guards hw_fn, hw_arg */
 	void (*hw_fn)(void *arg, const char *topic, int partition);
 	void *hw_arg;
-	void (*hw_wake_fn)(void *arg);   /* kafka_set_hw_waker; under hw_mu */
+	void (*hw_wake_fn)(void *arg); /* kafka_set_hw_waker; under hw_mu */
 	void *hw_wake_arg;
 	/* The removal listener (broker_set_removed_listener). */
 	pthread_mutex_t removed_mu;
@@ -226,8 +226,8 @@ void catalog_default_config(const struct broker *b, struct topic_config *tc);
 /* File name (no directory) of the topic's metadata file. */
 void catalog_file_name(const char *topic, char *out, size_t outlen);
 /* Writes the topic's file durably from the given values. */
-int catalog_write(struct broker *b, const struct topic *t, const struct topic_config *tc,
-		  uid_t uid, gid_t gid, mode_t mode);
+int catalog_write(struct broker *b, const struct topic *t, const struct topic_config *tc, uid_t uid,
+		  gid_t gid, mode_t mode);
 /* Removes it durably (unlink + fsync of the directory). */
 int catalog_remove(struct broker *b, const char *meta_file);
 /* Parsed contents of one metadata file. */
@@ -240,12 +240,14 @@ struct catalog_entry {
 	int64_t ctime_ms;
 };
 /* Parses one file's text. -EBADMSG with a message in err. */
-int catalog_parse(const struct broker *b, const char *text, size_t len,
-		  struct catalog_entry *e, char *err, size_t errlen);
+int catalog_parse(const struct broker *b, const char *text, size_t len, struct catalog_entry *e,
+		  char *err, size_t errlen);
 /* Reads every metadata file: calls fn for each; stops at the first error.
  * A file that does not parse: -EBADMSG, logged with its path. */
-int catalog_load(struct broker *b, int (*fn)(struct broker *b, const struct catalog_entry *e,
-					     const char *file, void *arg), void *arg);
+int catalog_load(struct broker *b,
+		 int (*fn)(struct broker *b, const struct catalog_entry *e, const char *file,
+			   void *arg),
+		 void *arg);
 
 /* ---- produce.c ---- */
 /* Kafka's Utils.murmur2 (the Java client's partitioner hash). */
@@ -265,8 +267,8 @@ void produce_hw_moved(struct partition *pt);
  * the hw of l (pt's log, referenced by the caller) is above last_offset.
  * 0; -ETIMEDOUT after timeout_ms (appended, not confirmed committed;
  * logged); -ENOENT when t is deleted meanwhile. */
-int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l,
-			int64_t last_offset, int64_t timeout_ms);
+int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l, int64_t last_offset,
+			int64_t timeout_ms);
 /* Appends the record batches a Kafka client sent for one partition
  * (log_append_client: checked whole, offsets assigned, kept as sent),
  * moves the hw as any append does, and with acks -1 waits for the commit
@@ -275,12 +277,12 @@ int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l,
  * (no such partition, or the topic deleted), -ETIMEDOUT (appended, not
  * confirmed committed). res is filled as far as the call got. */
 struct produce_batches_result {
-	int64_t base_offset;             /* the first offset given, -1 */
-	int64_t log_start_offset;        /* after the append, -1 */
-	int bad_batch;                   /* index of the batch refused, -1 */
+	int64_t base_offset;      /* the first offset given, -1 */
+	int64_t log_start_offset; /* after the append, -1 */
+	int bad_batch;            /* index of the batch refused, -1 */
 };
-int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size_t len,
-			  int acks, int64_t timeout_ms, struct produce_batches_result *res);
+int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size_t len, int acks,
+			  int64_t timeout_ms, struct produce_batches_result *res);
 /* The topic is deleted (t->deleted set): ends an appender's linger wait
  * and the writers' commit waits at once. Takes produce_mu, commit_mu. */
 void produce_partition_wake(struct partition *pt);
@@ -312,11 +314,10 @@ static inline bool broker_replicated(const struct broker *b, const char *topic)
 	return cluster_config_zk(&b->cfg.cluster) && strncmp(topic, "__", 2) != 0;
 }
 /* The cluster's topic hooks (cluster.h), on the cluster thread. */
-int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, uid_t uid,
-			    gid_t gid, mode_t mode);
+int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, uid_t uid, gid_t gid,
+			    mode_t mode);
 void topics_cluster_retain(void *arg, char **names, int n);
-int topics_load_one(struct broker *b, const struct catalog_entry *e, const char *file,
-		    void *arg);
+int topics_load_one(struct broker *b, const struct catalog_entry *e, const char *file, void *arg);
 /* Snapshot of the catalog: a reference on each topic, sorted by name.
  * Free with broker_topics_release. */
 int broker_topics_snapshot(struct broker *b, struct topic ***out, int *n);
@@ -344,8 +345,8 @@ int part_log(struct topic *t, int partition, struct partition **pt, struct log *
  * behind them) never waits for that I/O. -ENOENT if t is deleted. Free
  * with parts_unref. */
 struct part_ref {
-	struct partition *pt;            /* lives as long as the topic */
-	struct log *log;                 /* referenced */
+	struct partition *pt; /* lives as long as the topic */
+	struct log *log;      /* referenced */
 };
 int parts_ref(struct topic *t, struct part_ref **out, int *n, struct topic_config *cfg);
 /* Tells the removal listener that records of t's partition were removed
@@ -360,8 +361,8 @@ void parts_unref(struct part_ref *r, int n);
 int topic_log_state(struct topic *t, int partition, struct log_state *st);
 int topic_cursor_new(struct topic *t, int partition, struct log_cursor **out);
 void topic_cursor_free(struct topic *t, int partition, struct log_cursor *c);
-ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c,
-			 int64_t pos, char *buf, size_t size, int64_t *actual_pos);
+ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c, int64_t pos,
+			 char *buf, size_t size, int64_t *actual_pos);
 /* Counts n bytes of the line view in buf as delivered to a reader
  * (mqfs_records_out_total, mqfs_bytes_out_total); topic_read_lines does
  * it for partition files, group_consume.c for consume files. Any thread. */
@@ -372,8 +373,8 @@ void partition_count_out(struct partition *pt, int64_t lines, size_t n);
 /* broker.c: starts fn(b) as the thread named name, with *cv initialised
  * on CLOCK_MONOTONIC; stops it: *stop set and *cv signalled under
  * sched_mu, then joined and *cv destroyed. */
-int broker_thread_start(struct broker *b, pthread_t *th, pthread_cond_t *cv,
-			void *(*fn)(void *), const char *name);
+int broker_thread_start(struct broker *b, pthread_t *th, pthread_cond_t *cv, void *(*fn)(void *),
+			const char *name);
 void broker_thread_stop(struct broker *b, pthread_t th, bool *stop, pthread_cond_t *cv);
 int scheduler_start(struct broker *b);
 void scheduler_stop(struct broker *b);

@@ -55,15 +55,16 @@ static int memstream_done(FILE *f, char **buf, size_t *len, char **out, size_t *
 
 #define STATE_COLS 11
 static const char *const state_hdr[STATE_COLS] = {
-	"partition", "log_start_offset", "high_watermark", "log_end_offset", "leader",
-	"leader_epoch", "replicas", "isr", "size_bytes", "segments", "dirty_ratio",
+	"partition",  "log_start_offset", "high_watermark", "log_end_offset",
+	"leader",     "leader_epoch",     "replicas",       "isr",
+	"size_bytes", "segments",         "dirty_ratio",
 };
 
 int topic_state_text(struct topic *t, char **out, size_t *len)
 {
 	struct log_state *st = NULL;
-	double *dirty = NULL;            /* -1: not a compacted topic */
-	char (*cells)[STATE_COLS][24] = NULL;
+	double *dirty = NULL; /* -1: not a compacted topic */
+	char(*cells)[STATE_COLS][24] = NULL;
 	int w[STATE_COLS], n, id = t->b->cfg.broker_id, rc = 0;
 	char *buf = NULL;
 	size_t blen = 0;
@@ -103,8 +104,8 @@ int topic_state_text(struct topic *t, char **out, size_t *len)
 		snprintf(cells[p][2], 24, "%" PRId64, st[p].hw);
 		snprintf(cells[p][3], 24, "%" PRId64, st[p].log_end_offset);
 		if (broker_replicated(t->b, t->name)) {
-			cluster_partition_cells(t->b->cluster, t->name, p, cells[p][4],
-						cells[p][5], cells[p][6], cells[p][7]);
+			cluster_partition_cells(t->b->cluster, t->name, p, cells[p][4], cells[p][5],
+						cells[p][6], cells[p][7]);
 		} else {
 			snprintf(cells[p][4], 24, "%d", id);
 			snprintf(cells[p][5], 24, "%d", BROKER_LEADER_EPOCH);
@@ -173,20 +174,26 @@ int broker_state_text(struct broker *b, char **out, size_t *len)
 	if (cluster_zk_mode(b->cluster)) {
 		fprintf(f, "broker.id=%d\n", id);
 		cluster_state_text(b->cluster, f);
-		fprintf(f, "metadata.store=zookeeper\ndata.dir=%s\ntopics=%d\n"
+		fprintf(f,
+			"metadata.store=zookeeper\ndata.dir=%s\ntopics=%d\n"
 			"internal.topics=%d\npartitions=%d\nlast.shutdown=%s\n"
-			"uptime.ms=%" PRId64 "\nversion=%s\n", logmgr_dir(b->m), user, n - user,
-			parts, b->fresh ? "none" : logmgr_was_clean(b->m) ? "clean" : "unclean",
+			"uptime.ms=%" PRId64 "\nversion=%s\n",
+			logmgr_dir(b->m), user, n - user, parts,
+			b->fresh                 ? "none"
+			: logmgr_was_clean(b->m) ? "clean"
+						 : "unclean",
 			engine_now_ms() - b->open_ms, MQFS_VERSION);
 		return memstream_done(f, &buf, &blen, out, len);
 	}
-	fprintf(f, "broker.id=%d\ncontroller=%d\nbrokers=[%d]\nmetadata.store=local\n"
+	fprintf(f,
+		"broker.id=%d\ncontroller=%d\nbrokers=[%d]\nmetadata.store=local\n"
 		"data.dir=%s\ntopics=%d\ninternal.topics=%d\npartitions=%d\n"
 		"last.shutdown=%s\nuptime.ms=%" PRId64 "\nversion=%s\n",
 		id, id, id, logmgr_dir(b->m), user, n - user, parts,
-		b->fresh ? "none" : logmgr_was_clean(b->m) ? "clean" : "unclean",
-		engine_now_ms() - b->open_ms,
-		MQFS_VERSION);
+		b->fresh                 ? "none"
+		: logmgr_was_clean(b->m) ? "clean"
+					 : "unclean",
+		engine_now_ms() - b->open_ms, MQFS_VERSION);
 	return memstream_done(f, &buf, &blen, out, len);
 }
 
@@ -205,7 +212,7 @@ struct msnap_part {
 };
 
 struct msnap_topic {
-	const char *name;       /* valid while the snapshot holds the topic */
+	const char *name; /* valid while the snapshot holds the topic */
 	int n;
 	struct msnap_part *p;
 };
@@ -235,8 +242,22 @@ static void metric_head(FILE *f, const char *name, const char *type, const char 
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-enum { M_LSO, M_HW, M_LEO, M_SIZE, M_SEGS, M_REC, M_BYTES, M_BATCHES, M_RECOV_SEGS,
-       M_RECOV_CUT, M_PAYLOAD, M_REC_OUT, M_BYTES_OUT, M_CORRUPT };
+enum {
+	M_LSO,
+	M_HW,
+	M_LEO,
+	M_SIZE,
+	M_SEGS,
+	M_REC,
+	M_BYTES,
+	M_BATCHES,
+	M_RECOV_SEGS,
+	M_RECOV_CUT,
+	M_PAYLOAD,
+	M_REC_OUT,
+	M_BYTES_OUT,
+	M_CORRUPT
+};
 
 static int64_t part_value(const struct msnap_part *p, int which)
 {
@@ -258,8 +279,8 @@ static int64_t part_value(const struct msnap_part *p, int which)
 	}
 }
 
-static void metric_parts(FILE *f, const struct msnap_topic *mt, int nt, int which,
-			 const char *name, const char *help)
+static void metric_parts(FILE *f, const struct msnap_topic *mt, int nt, int which, const char *name,
+			 const char *help)
 {
 	metric_head(f, name, "gauge", help);
 	for (int i = 0; i < nt; i++) {
@@ -382,7 +403,7 @@ static int64_t process_fds(void)
 	while ((de = readdir(d)) != NULL)
 		n += de->d_name[0] != '.';
 	closedir(d);
-	return n - 1;           /* not the one reading the directory */
+	return n - 1; /* not the one reading the directory */
 }
 
 /* Takes the numbers of every topic; the names stay valid through ts. */
@@ -467,12 +488,12 @@ static int64_t segment_fd_evictions(const struct mctx *c)
 
 /* MNT/.metrics, one row per metric in the order rendered. */
 enum metric_kind {
-	MK_PART,        /* a gauge per partition: part_value(which) */
-	MK_TOPIC,       /* a counter per topic: part_value(which) summed */
-	MK_ATOMIC,      /* one value: the _Atomic int64_t at offset `at` of struct broker */
-	MK_INT,         /* one value: get() */
-	MK_SECONDS,     /* one value: secs(), three decimals */
-	MK_TEXT,        /* text() writes the metric(s) whole, # HELP and # TYPE included */
+	MK_PART,    /* a gauge per partition: part_value(which) */
+	MK_TOPIC,   /* a counter per topic: part_value(which) summed */
+	MK_ATOMIC,  /* one value: the _Atomic int64_t at offset `at` of struct broker */
+	MK_INT,     /* one value: get() */
+	MK_SECONDS, /* one value: secs(), three decimals */
+	MK_TEXT,    /* text() writes the metric(s) whole, # HELP and # TYPE included */
 };
 
 struct metric_row {
@@ -485,24 +506,38 @@ struct metric_row {
 	void (*text)(FILE *f, const struct mctx *c);
 };
 
-#define ROW_PART(w, n, h)        { MK_PART, n, "gauge", h, .which = w }
-#define ROW_TOPIC(w, n, h)       { MK_TOPIC, n, "counter", h, .which = w }
-#define ROW_ATOMIC(fld, n, t, h) { MK_ATOMIC, n, t, h, .at = offsetof(struct broker, fld) }
-#define ROW_INT(fn, n, t, h)     { MK_INT, n, t, h, .get = fn }
-#define ROW_SECONDS(fn, n, t, h) { MK_SECONDS, n, t, h, .secs = fn }
-#define ROW_TEXT(fn)             { MK_TEXT, NULL, NULL, NULL, .text = fn }
+#define ROW_PART(w, n, h)                          \
+	{                                          \
+		MK_PART, n, "gauge", h, .which = w \
+	}
+#define ROW_TOPIC(w, n, h)                            \
+	{                                             \
+		MK_TOPIC, n, "counter", h, .which = w \
+	}
+#define ROW_ATOMIC(fld, n, t, h)                                       \
+	{                                                              \
+		MK_ATOMIC, n, t, h, .at = offsetof(struct broker, fld) \
+	}
+#define ROW_INT(fn, n, t, h)               \
+	{                                  \
+		MK_INT, n, t, h, .get = fn \
+	}
+#define ROW_SECONDS(fn, n, t, h)                \
+	{                                       \
+		MK_SECONDS, n, t, h, .secs = fn \
+	}
+#define ROW_TEXT(fn)                                  \
+	{                                             \
+		MK_TEXT, NULL, NULL, NULL, .text = fn \
+	}
 
 static const struct metric_row metric_rows[] = {
-	ROW_PART(M_LSO, "mqfs_log_start_offset",
-		 "First offset still in the partition's log."),
+	ROW_PART(M_LSO, "mqfs_log_start_offset", "First offset still in the partition's log."),
 	ROW_PART(M_HW, "mqfs_high_watermark",
 		 "Offset below which records are committed (readable)."),
-	ROW_PART(M_LEO, "mqfs_log_end_offset",
-		 "Offset the next appended record gets."),
-	ROW_PART(M_SIZE, "mqfs_log_size_bytes",
-		 "Bytes of the partition's .log segment files."),
-	ROW_PART(M_SEGS, "mqfs_log_segments",
-		 "Segments of the partition's log."),
+	ROW_PART(M_LEO, "mqfs_log_end_offset", "Offset the next appended record gets."),
+	ROW_PART(M_SIZE, "mqfs_log_size_bytes", "Bytes of the partition's .log segment files."),
+	ROW_PART(M_SEGS, "mqfs_log_segments", "Segments of the partition's log."),
 	ROW_TOPIC(M_REC, "mqfs_records_in_total",
 		  "Records appended by producers since the broker started."),
 	ROW_TOPIC(M_BYTES, "mqfs_bytes_in_total",
@@ -570,24 +605,18 @@ static const struct metric_row metric_rows[] = {
 static void metric_row_text(FILE *f, const struct metric_row *r, const struct mctx *c)
 {
 	switch (r->kind) {
-	case MK_PART:
-		metric_parts(f, c->mt, c->nt, r->which, r->name, r->help);
-		return;
-	case MK_TOPIC:
-		metric_topics(f, c->mt, c->nt, r->which, r->name, r->help);
-		return;
-	case MK_TEXT:
-		r->text(f, c);
-		return;
-	default:
-		break;
+	case MK_PART: metric_parts(f, c->mt, c->nt, r->which, r->name, r->help); return;
+	case MK_TOPIC: metric_topics(f, c->mt, c->nt, r->which, r->name, r->help); return;
+	case MK_TEXT: r->text(f, c); return;
+	default: break;
 	}
 	metric_head(f, r->name, r->type, r->help);
 	if (r->kind == MK_SECONDS)
 		fprintf(f, "%s %.3f\n", r->name, r->secs(c));
 	else
-		fprintf(f, "%s %" PRId64 "\n", r->name, r->kind == MK_INT ? r->get(c) :
-			atomic_load((_Atomic int64_t *)((char *)c->b + r->at)));
+		fprintf(f, "%s %" PRId64 "\n", r->name,
+			r->kind == MK_INT ? r->get(c)
+					  : atomic_load((_Atomic int64_t *)((char *)c->b + r->at)));
 }
 
 int broker_metrics_text(struct broker *b, char **out, size_t *len)

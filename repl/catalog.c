@@ -47,9 +47,9 @@
 
 #include "repl/broker_int.h"
 
-#define META_SUFFIX ".properties"
-#define META_NAME_KEEP 200        /* longest topic name used as is */
-#define META_NAME_CUT 184         /* prefix kept of a longer one */
+#define META_SUFFIX    ".properties"
+#define META_NAME_KEEP 200 /* longest topic name used as is */
+#define META_NAME_CUT  184 /* prefix kept of a longer one */
 
 void catalog_default_config(const struct broker *b, struct topic_config *tc)
 {
@@ -107,8 +107,8 @@ static bool line_has_key(const char *line, size_t len, const char *key)
 	return len > k && memcmp(line, key, k) == 0 && line[k] == '=';
 }
 
-int catalog_write(struct broker *b, const struct topic *t, const struct topic_config *tc,
-		  uid_t uid, gid_t gid, mode_t mode)
+int catalog_write(struct broker *b, const struct topic *t, const struct topic_config *tc, uid_t uid,
+		  gid_t gid, mode_t mode)
 {
 	struct topic_config def;
 	char *mine = NULL, *defs = NULL, *buf = NULL, path[sizeof(b->meta_dir) + 300];
@@ -128,17 +128,17 @@ int catalog_write(struct broker *b, const struct topic *t, const struct topic_co
 		rc = -ENOMEM;
 		goto out;
 	}
-	fprintf(f, "# mqfs topic metadata: written by mqfs, replaced atomically\n"
+	fprintf(f,
+		"# mqfs topic metadata: written by mqfs, replaced atomically\n"
 		"topic=%s\nuid=%u\ngid=%u\nmode=0%o\nctime.ms=%" PRId64 "\n",
 		t->name, (unsigned)uid, (unsigned)gid, (unsigned)(mode & 07777), t->ctime_ms);
 	for (const char *p = mine, *end = mine + mine_len; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
 
-		if (l > 0 && (line_has_key(p, l, "partitions") ||
-			      line_has_key(p, l, "key.separator") ||
-			      line_has_key(p, l, "line.format") ||
-			      !text_has_line(defs, defs_len, p, l))) {
+		if (l > 0 &&
+		    (line_has_key(p, l, "partitions") || line_has_key(p, l, "key.separator") ||
+		     line_has_key(p, l, "line.format") || !text_has_line(defs, defs_len, p, l))) {
 			fwrite(p, 1, l, f);
 			fputc('\n', f);
 		}
@@ -203,8 +203,15 @@ static int parse_u64(const char *s, int base, uint64_t max, uint64_t *out)
 }
 
 /* mqfs's own keys of a metadata file, as bits of "seen". */
-enum { OWN_TOPIC = 1, OWN_UID = 2, OWN_GID = 4, OWN_MODE = 8, OWN_CTIME = 16, OWN_PARTS = 32,
-       OWN_ALL = 63 };
+enum {
+	OWN_TOPIC = 1,
+	OWN_UID = 2,
+	OWN_GID = 4,
+	OWN_MODE = 8,
+	OWN_CTIME = 16,
+	OWN_PARTS = 32,
+	OWN_ALL = 63
+};
 static const char *const own_names[] = { "topic", "uid", "gid", "mode", "ctime.ms" };
 
 /* Parses one of the own keys into *e: the key's bit, or 0 if key is not
@@ -242,8 +249,8 @@ static int own_key(struct catalog_entry *e, const char *key, const char *val)
 	return rc < 0 ? rc : bit;
 }
 
-int catalog_parse(const struct broker *b, const char *text, size_t len,
-		  struct catalog_entry *e, char *err, size_t errlen)
+int catalog_parse(const struct broker *b, const char *text, size_t len, struct catalog_entry *e,
+		  char *err, size_t errlen)
 {
 	char *copy = NULL, *cfgtext = NULL;
 	size_t cfglen = 0;
@@ -337,8 +344,10 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n > k && strcmp(s + n - k, suffix) == 0;
 }
 
-int catalog_load(struct broker *b, int (*fn)(struct broker *b, const struct catalog_entry *e,
-					     const char *file, void *arg), void *arg)
+int catalog_load(struct broker *b,
+		 int (*fn)(struct broker *b, const struct catalog_entry *e, const char *file,
+			   void *arg),
+		 void *arg)
 {
 	const struct io_ops *io = logmgr_io(b->m);
 	struct catalog_entry *e = NULL;

@@ -39,14 +39,17 @@ static int cleaner_topic(struct broker *b, struct topic *t)
 				       false, &cs);
 
 		if (rc == -ENOENT)
-			break;                  /* the topic was deleted meanwhile */
+			break; /* the topic was deleted meanwhile */
 		if (rc < 0) {
 			atomic_fetch_add(&b->cleaner_errors, 1);
-			mq_log_limited(MQ_ERR, "topic %s partition %d: log cleaner: %s%s", t->name, p,
-				       strerror(-rc), rc == -ENOSPC ?
-				       " (too many keys: raise log.cleaner.dedupe.buffer.size)" :
-				       rc == -EBADMSG ? " (a corrupt batch: not compacted from its "
-				       "segment on, nothing removed)" : "");
+			mq_log_limited(
+				MQ_ERR, "topic %s partition %d: log cleaner: %s%s", t->name, p,
+				strerror(-rc),
+				rc == -ENOSPC
+					? " (too many keys: raise log.cleaner.dedupe.buffer.size)"
+				: rc == -EBADMSG ? " (a corrupt batch: not compacted from its "
+						   "segment on, nothing removed)"
+						 : "");
 			continue;
 		}
 		if (rc == 0)
@@ -59,9 +62,10 @@ static int cleaner_topic(struct broker *b, struct topic *t)
 		atomic_fetch_add(&b->cleaner_bytes_written, cs.bytes_written);
 		atomic_fetch_add(&b->cleaner_records_removed, cs.records_removed);
 		atomic_fetch_add(&b->cleaner_ms, cs.elapsed_ms);
-		mq_log(MQ_INFO, "topic %s partition %d: cleaned %d of %d segment(s): read %"
-		       PRId64 " bytes, wrote %" PRId64 ", %" PRId64 " records removed, %" PRId64
-		       " ms", t->name, p, cs.segments_rewritten, cs.segments_read, cs.bytes_read,
+		mq_log(MQ_INFO,
+		       "topic %s partition %d: cleaned %d of %d segment(s): read %" PRId64
+		       " bytes, wrote %" PRId64 ", %" PRId64 " records removed, %" PRId64 " ms",
+		       t->name, p, cs.segments_rewritten, cs.segments_read, cs.bytes_read,
 		       cs.bytes_written, cs.records_removed, cs.elapsed_ms);
 	}
 	parts_unref(r, n);
@@ -116,4 +120,3 @@ void cleaner_thread_stop(struct broker *b)
 	broker_thread_stop(b, b->cleaner, &b->cleaner_stop, &b->cleaner_cv);
 	b->cleaner_running = false;
 }
-

@@ -73,13 +73,13 @@
 #define CLUSTER_RETRY_MS 500
 
 enum {
-	EV_SESSION    = 1 << 0,
-	EV_REGISTER   = 1 << 1,
-	EV_BROKERS    = 1 << 2,
+	EV_SESSION = 1 << 0,
+	EV_REGISTER = 1 << 1,
+	EV_BROKERS = 1 << 2,
 	EV_CONTROLLER = 1 << 3,
-	EV_USERS      = 1 << 4,
-	EV_TOPICS     = 1 << 5,
-	EV_READS      = EV_BROKERS | EV_CONTROLLER | EV_USERS | EV_TOPICS,
+	EV_USERS = 1 << 4,
+	EV_TOPICS = 1 << 5,
+	EV_READS = EV_BROKERS | EV_CONTROLLER | EV_USERS | EV_TOPICS,
 };
 
 /* ZooKeeper session state, for .state and .metrics. */
@@ -91,17 +91,17 @@ struct cred_entry {
 };
 
 struct cluster {
-	const struct broker_config *cfg;    /* the broker's copy: outlives c */
+	const struct broker_config *cfg; /* the broker's copy: outlives c */
 	struct zkc *zk;
 	struct net_server *srv;
-	struct kafka_api ka;                /* the client APIs on srv */
-	struct local_replicas *lr;          /* a single node's Fetch and ListOffsets */
+	struct kafka_api ka;       /* the client APIs on srv */
+	struct local_replicas *lr; /* a single node's Fetch and ListOffsets */
 	struct metadata_cache *mc;
-	struct cluster_repl *cr;            /* zookeeper mode: replication */
+	struct cluster_repl *cr; /* zookeeper mode: replication */
 	struct cluster_local local;
 
 	pthread_mutex_t mu;
-	pthread_cond_t cv;                  /* CLOCK_MONOTONIC */
+	pthread_cond_t cv; /* CLOCK_MONOTONIC */
 	unsigned events;
 	bool stop;
 	pthread_t th;
@@ -113,8 +113,8 @@ struct cluster {
 
 	atomic_int zk_state;
 	_Atomic int64_t broker_epoch;
-	_Atomic int64_t expirations;        /* sessions lost and replaced */
-	_Atomic int64_t registrations;      /* registrations made */
+	_Atomic int64_t expirations;   /* sessions lost and replaced */
+	_Atomic int64_t registrations; /* registrations made */
 };
 
 static void post(struct cluster *c, unsigned ev)
@@ -220,8 +220,8 @@ static int creds_local(struct cluster *c)
 	if (!e)
 		return -ENOMEM;
 	snprintf(e->user, sizeof(e->user), "%s", c->cfg->cluster.jaas_user);
-	rc = sasl_cred_from_password(c->cfg->cluster.jaas_password, NULL, 0,
-				     SASL_MIN_ITERATIONS, &e->cred);
+	rc = sasl_cred_from_password(c->cfg->cluster.jaas_password, NULL, 0, SASL_MIN_ITERATIONS,
+				     &e->cred);
 	if (rc < 0) {
 		free(e);
 		return rc;
@@ -254,10 +254,12 @@ static int read_users(struct cluster *c)
 		why[0] = '\0';
 		rc = zkmeta_scram_user(c->zk, names[i], &creds[k].cred, NULL, NULL, why);
 		if (rc == -ENOENT || rc == -EINVAL)
-			continue;       /* gone meanwhile, no SCRAM credential, a name not ours */
+			continue; /* gone meanwhile, no SCRAM credential, a name not ours */
 		if (rc == -EBADMSG) {
-			mq_log(MQ_WARN, "SCRAM user %s: /config/users/%s does not decode (%s): "
-			       "ignored", names[i], names[i], why);
+			mq_log(MQ_WARN,
+			       "SCRAM user %s: /config/users/%s does not decode (%s): "
+			       "ignored",
+			       names[i], names[i], why);
 			continue;
 		}
 		if (rc < 0)
@@ -284,8 +286,8 @@ static void endpoints_text(const struct zk_broker *zb, char *buf, size_t size)
 	for (int i = 0; i < zb->n_endpoints && at < size; i++) {
 		const struct zk_endpoint *e = &zb->endpoints[i];
 		bool v6 = strchr(e->host, ':') != NULL;
-		int w = snprintf(buf + at, size - at, "%s%s://%s%s%s:%d", i ? "," : "",
-				 e->listener, v6 ? "[" : "", e->host, v6 ? "]" : "", (int)e->port);
+		int w = snprintf(buf + at, size - at, "%s%s://%s%s%s:%d", i ? "," : "", e->listener,
+				 v6 ? "[" : "", e->host, v6 ? "]" : "", (int)e->port);
 
 		if (w < 0)
 			break;
@@ -315,7 +317,7 @@ static int read_brokers(struct cluster *c)
 		zk_path_broker(path, sizeof(path), ids[i]);
 		rc = zkc_get(c->zk, path, &data, &len, NULL, NULL, NULL);
 		if (rc == -ENOENT)
-			continue;       /* left meanwhile: the watch tells */
+			continue; /* left meanwhile: the watch tells */
 		if (rc < 0)
 			goto out;
 		rc = zk_broker_decode(data, len, &zb, why);
@@ -325,7 +327,8 @@ static int read_brokers(struct cluster *c)
 			endpoints_text(&zb, live[k].endpoints, sizeof(live[k].endpoints));
 			zk_broker_clear(&zb);
 		} else {
-			mq_log(MQ_WARN, "broker %d: %s does not decode (%s)", (int)ids[i], path, why);
+			mq_log(MQ_WARN, "broker %d: %s does not decode (%s)", (int)ids[i], path,
+			       why);
 		}
 		k++;
 	}
@@ -390,7 +393,8 @@ static void topic_owner_read(struct cluster *c, const char *topic, uid_t *uid, g
 	*gid = 0;
 	*mode = 0755;
 	if (snprintf(path, sizeof(path), "%s/%s", ZK_CONFIG_TOPICS_PATH, topic) >=
-	    (int)sizeof(path) || zkc_get(c->zk, path, &data, &len, NULL, NULL, NULL) < 0)
+		    (int)sizeof(path) ||
+	    zkc_get(c->zk, path, &data, &len, NULL, NULL, NULL) < 0)
 		return;
 	if (zk_config_decode(data, len, &zc, why) == 0) {
 		if ((v = zk_config_get(&zc, "mqfs.owner.uid")))
@@ -427,7 +431,7 @@ static int read_topics(struct cluster *c)
 			continue;
 		r = zkmeta_read_topic(c->zk, names[i], &t, why);
 		if (r == -ENOENT)
-			continue;       /* deleted meanwhile */
+			continue; /* deleted meanwhile */
 		if (r < 0) {
 			rc = r;
 			break;
@@ -481,8 +485,8 @@ void cluster_appended(struct cluster *c, const char *topic, int partition)
 	cluster_repl_appended(c->cr, topic, partition);
 }
 
-int cluster_partition_cells(struct cluster *c, const char *topic, int partition,
-			    char leader[24], char epoch[24], char replicas[24], char isr[24])
+int cluster_partition_cells(struct cluster *c, const char *topic, int partition, char leader[24],
+			    char epoch[24], char replicas[24], char isr[24])
 {
 	return cluster_repl_partition_cells(c->cr, topic, partition, leader, epoch, replicas, isr);
 }
@@ -516,8 +520,9 @@ static int advertised(struct cluster *c, struct zk_endpoint *eps, char hosts[][N
 			return -errno;
 		eps[i] = (struct zk_endpoint){
 			.listener = (char *)adv[i].name,
-			.security_protocol = adv[i].security == NET_SASL_PLAINTEXT ?
-					     "SASL_PLAINTEXT" : "PLAINTEXT",
+			.security_protocol = adv[i].security == NET_SASL_PLAINTEXT
+						     ? "SASL_PLAINTEXT"
+						     : "PLAINTEXT",
 			.host = hosts[i],
 			.port = port,
 		};
@@ -537,16 +542,22 @@ static int register_broker(struct cluster *c)
 	n = advertised(c, eps, hosts);
 	if (n < 0)
 		return n;
-	zb = (struct zk_broker){ .version = 5, .port = -1, .jmx_port = -1,
-				 .timestamp = now_real_ms(), .endpoints = eps, .n_endpoints = n };
+	zb = (struct zk_broker){ .version = 5,
+				 .port = -1,
+				 .jmx_port = -1,
+				 .timestamp = now_real_ms(),
+				 .endpoints = eps,
+				 .n_endpoints = n };
 	rc = zkmeta_register_broker(c->zk, id, &zb);
 	if (rc == -EEXIST) {
 		zk_path_broker(path, sizeof(path), id);
 		st.ephemeral_owner = 0;
 		zkc_exists(c->zk, path, &st, NULL, NULL);
-		mq_log(MQ_ERR, "broker.id %d is taken: %s is registered by another live broker "
+		mq_log(MQ_ERR,
+		       "broker.id %d is taken: %s is registered by another live broker "
 		       "(ZooKeeper session 0x%" PRIx64 "); not starting a second broker with "
-		       "that id", (int)id, path, (uint64_t)st.ephemeral_owner);
+		       "that id",
+		       (int)id, path, (uint64_t)st.ephemeral_owner);
 		return rc;
 	}
 	if (rc < 0)
@@ -559,8 +570,9 @@ static int register_broker(struct cluster *c)
 	if (c->cr)
 		cluster_repl_set_broker_epoch(c->cr, st.czxid);
 	atomic_fetch_add(&c->registrations, 1);
-	mq_log(MQ_INFO, "broker %d registered at %s (broker epoch %" PRId64 ", session 0x%"
-	       PRIx64 ")", (int)id, path, st.czxid, (uint64_t)zkc_session_id(c->zk));
+	mq_log(MQ_INFO,
+	       "broker %d registered at %s (broker epoch %" PRId64 ", session 0x%" PRIx64 ")",
+	       (int)id, path, st.czxid, (uint64_t)zkc_session_id(c->zk));
 	return 0;
 }
 
@@ -588,7 +600,7 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 
 		atomic_fetch_add(&c->expirations, 1);
 		mq_log(MQ_WARN, "ZooKeeper session expired: its registration and watches are "
-		       "gone; opening a new session");
+				"gone; opening a new session");
 		/* The old handle stays until the controller has moved to the
 		 * new one (controller_reconnect). */
 		c->zk = NULL;
@@ -685,13 +697,13 @@ static int zk_start(struct cluster *c)
 	if (rc < 0) {
 		mq_log(MQ_ERR, "ZooKeeper %s: %s%s", cc->zk_connect, strerror(-rc),
 		       rc == -ETIMEDOUT ? " (no session within zookeeper.connection.timeout.ms)"
-		       : "");
+					: "");
 		return rc;
 	}
 	rc = zkmeta_cluster_id(c->zk, id, why);
 	if (rc < 0) {
-		mq_log(MQ_ERR, "ZooKeeper %s: cluster id: %s %s", cc->zk_connect,
-		       strerror(-rc), why);
+		mq_log(MQ_ERR, "ZooKeeper %s: cluster id: %s %s", cc->zk_connect, strerror(-rc),
+		       why);
 		return rc;
 	}
 	metadata_cache_set_cluster_id(c->mc, id);
@@ -729,8 +741,8 @@ static int local_cluster_id(struct cluster *c)
 	size_t len = 0;
 	int rc;
 
-	if (snprintf(path, sizeof(path), "%s/meta/cluster.id",
-		     broker_config_data_dir(c->cfg)) >= (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/meta/cluster.id", broker_config_data_dir(c->cfg)) >=
+	    (int)sizeof(path))
 		return -ENAMETOOLONG;
 	rc = io_read_file(&io_posix, path, &text, &len);
 	if (rc == 0 && len >= ZK_UUID_LEN) {
@@ -882,11 +894,9 @@ void cluster_state_text(struct cluster *c, FILE *f)
 		cluster_repl_state_text(c->cr, f);
 }
 
-static void metric(FILE *f, const char *name, const char *type, const char *help,
-		   int64_t v)
+static void metric(FILE *f, const char *name, const char *type, const char *help, int64_t v)
 {
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %" PRId64 "\n", name, help, name, type,
-		name, v);
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %" PRId64 "\n", name, help, name, type, name, v);
 }
 
 void cluster_metrics_text(struct cluster *c, FILE *f)
@@ -894,8 +904,8 @@ void cluster_metrics_text(struct cluster *c, FILE *f)
 	struct net_stats st;
 
 	net_server_stats(c->srv, &st);
-	metric(f, "mqfs_listener_connections", "gauge",
-	       "Connections open on the broker listener.", st.connections);
+	metric(f, "mqfs_listener_connections", "gauge", "Connections open on the broker listener.",
+	       st.connections);
 	metric(f, "mqfs_listener_accepted_total", "counter",
 	       "Connections accepted by the broker listener.", st.accepted);
 	metric(f, "mqfs_listener_refused_total", "counter",
@@ -913,7 +923,8 @@ void cluster_metrics_text(struct cluster *c, FILE *f)
 	       atomic_load(&c->zk_state) == ZK_STATE_CONNECTED);
 	metric(f, "mqfs_zookeeper_expired_sessions_total", "counter",
 	       "ZooKeeper sessions that expired and were replaced (the broker registered "
-	       "again).", atomic_load(&c->expirations));
+	       "again).",
+	       atomic_load(&c->expirations));
 	metric(f, "mqfs_broker_registrations_total", "counter",
 	       "Registrations of this broker in /brokers/ids.", atomic_load(&c->registrations));
 	cluster_repl_metrics_text(c->cr, f);

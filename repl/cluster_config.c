@@ -30,45 +30,46 @@ enum ckind { C_STR, C_MS, C_INT, C_BOOL, C_PROTO, C_MECH, C_JAAS, C_NET };
 struct ckey {
 	const char *name;
 	enum ckind kind;
-	size_t at;                  /* offset of the field in struct cluster_config */
-	int64_t min, max;           /* C_MS, C_INT */
+	size_t at;        /* offset of the field in struct cluster_config */
+	int64_t min, max; /* C_MS, C_INT */
 };
 
 #define F(f) offsetof(struct cluster_config, f)
 
 static const struct ckey ckeys[] = {
-	{ "zookeeper.connect",                 C_STR,   F(zk_connect), 0, 0 },
-	{ "zookeeper.session.timeout.ms",      C_MS,    F(zk_session_timeout_ms), 1, INT32_MAX },
-	{ "zookeeper.connection.timeout.ms",   C_MS,    F(zk_connection_timeout_ms), 1, INT32_MAX },
-	{ "security.inter.broker.protocol",    C_PROTO, F(inter_broker), 0, 0 },
+	{ "zookeeper.connect", C_STR, F(zk_connect), 0, 0 },
+	{ "zookeeper.session.timeout.ms", C_MS, F(zk_session_timeout_ms), 1, INT32_MAX },
+	{ "zookeeper.connection.timeout.ms", C_MS, F(zk_connection_timeout_ms), 1, INT32_MAX },
+	{ "security.inter.broker.protocol", C_PROTO, F(inter_broker), 0, 0 },
 	{ "sasl.mechanism.inter.broker.protocol", C_MECH, 0, 0, 0 },
-	{ "sasl.jaas.config",                  C_JAAS,  0, 0, 0 },
+	{ "sasl.jaas.config", C_JAAS, 0, 0, 0 },
 	{ "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config", C_JAAS, 0, 0, 0 },
-	{ "default.replication.factor",        C_INT,   F(default_replication_factor), 1, INT16_MAX },
-	{ "min.insync.replicas",               C_INT,   F(min_insync_replicas), 1, INT16_MAX },
-	{ "replica.lag.time.max.ms",           C_MS,    F(replica_lag_time_max_ms), 1, INT32_MAX },
-	{ "replica.fetch.max.bytes",           C_INT,   F(replica_fetch_max_bytes), 0, INT32_MAX },
-	{ "replica.fetch.wait.max.ms",         C_INT,   F(replica_fetch_wait_max_ms), 0, INT32_MAX },
-	{ "replica.fetch.min.bytes",           C_INT,   F(replica_fetch_min_bytes), 1, INT32_MAX },
-	{ "num.replica.fetchers",              C_INT,   F(num_replica_fetchers), 1, NET_MAX_THREADS },
-	{ "unclean.leader.election.enable",    C_BOOL,  F(unclean_leader_election), 0, 0 },
-	{ "controlled.shutdown.enable",        C_BOOL,  F(controlled_shutdown), 0, 0 },
-	{ "auto.leader.rebalance.enable",      C_BOOL,  F(auto_leader_rebalance), 0, 0 },
+	{ "default.replication.factor", C_INT, F(default_replication_factor), 1, INT16_MAX },
+	{ "min.insync.replicas", C_INT, F(min_insync_replicas), 1, INT16_MAX },
+	{ "replica.lag.time.max.ms", C_MS, F(replica_lag_time_max_ms), 1, INT32_MAX },
+	{ "replica.fetch.max.bytes", C_INT, F(replica_fetch_max_bytes), 0, INT32_MAX },
+	{ "replica.fetch.wait.max.ms", C_INT, F(replica_fetch_wait_max_ms), 0, INT32_MAX },
+	{ "replica.fetch.min.bytes", C_INT, F(replica_fetch_min_bytes), 1, INT32_MAX },
+	{ "num.replica.fetchers", C_INT, F(num_replica_fetchers), 1, NET_MAX_THREADS },
+	{ "unclean.leader.election.enable", C_BOOL, F(unclean_leader_election), 0, 0 },
+	{ "controlled.shutdown.enable", C_BOOL, F(controlled_shutdown), 0, 0 },
+	{ "auto.leader.rebalance.enable", C_BOOL, F(auto_leader_rebalance), 0, 0 },
 	{ "leader.imbalance.per.broker.percentage", C_INT, F(leader_imbalance_pct), 0, 100 },
-	{ "leader.imbalance.check.interval.seconds", C_MS, F(leader_imbalance_check_s), 1, INT32_MAX },
+	{ "leader.imbalance.check.interval.seconds", C_MS, F(leader_imbalance_check_s), 1,
+	  INT32_MAX },
 	/* net_config_set's keys, handed through. */
-	{ "listeners",                         C_NET,   0, 0, 0 },
-	{ "advertised.listeners",              C_NET,   0, 0, 0 },
-	{ "sasl.enabled.mechanisms",           C_NET,   0, 0, 0 },
-	{ "num.network.threads",               C_NET,   0, 0, 0 },
-	{ "num.io.threads",                    C_NET,   0, 0, 0 },
-	{ "socket.request.max.bytes",          C_NET,   0, 0, 0 },
-	{ "socket.response.max.bytes",         C_NET,   0, 0, 0 },
-	{ "max.connections",                   C_NET,   0, 0, 0 },
-	{ "max.connections.per.ip",            C_NET,   0, 0, 0 },
-	{ "connections.max.idle.ms",           C_NET,   0, 0, 0 },
-	{ "queued.max.requests",               C_NET,   0, 0, 0 },
-	{ "queued.max.request.bytes",          C_NET,   0, 0, 0 },
+	{ "listeners", C_NET, 0, 0, 0 },
+	{ "advertised.listeners", C_NET, 0, 0, 0 },
+	{ "sasl.enabled.mechanisms", C_NET, 0, 0, 0 },
+	{ "num.network.threads", C_NET, 0, 0, 0 },
+	{ "num.io.threads", C_NET, 0, 0, 0 },
+	{ "socket.request.max.bytes", C_NET, 0, 0, 0 },
+	{ "socket.response.max.bytes", C_NET, 0, 0, 0 },
+	{ "max.connections", C_NET, 0, 0, 0 },
+	{ "max.connections.per.ip", C_NET, 0, 0, 0 },
+	{ "connections.max.idle.ms", C_NET, 0, 0, 0 },
+	{ "queued.max.requests", C_NET, 0, 0, 0 },
+	{ "queued.max.request.bytes", C_NET, 0, 0, 0 },
 };
 
 #define NCKEYS (sizeof(ckeys) / sizeof(ckeys[0]))
@@ -155,8 +156,8 @@ static const char *skip_space(const char *s)
 	return s;
 }
 
-int cluster_jaas_parse(const char *text, char *user, size_t usize, char *password,
-		       size_t psize, char *why, size_t whylen)
+int cluster_jaas_parse(const char *text, char *user, size_t usize, char *password, size_t psize,
+		       char *why, size_t whylen)
 {
 	const char *p = skip_space(text);
 	char name[64], value[SASL_MAX_MSG];
@@ -217,8 +218,8 @@ int cluster_jaas_parse(const char *text, char *user, size_t usize, char *passwor
 	return 0;
 }
 
-int cluster_config_set(struct cluster_config *cc, const char *key, const char *value,
-		       char *why, size_t whylen)
+int cluster_config_set(struct cluster_config *cc, const char *key, const char *value, char *why,
+		       size_t whylen)
 {
 	const struct ckey *k = ckey_find(key, strlen(key));
 	char *field;
@@ -276,16 +277,18 @@ int cluster_config_set(struct cluster_config *cc, const char *key, const char *v
 		return 0;
 	case C_JAAS:
 		return cluster_jaas_parse(value, cc->jaas_user, sizeof(cc->jaas_user),
-					  cc->jaas_password, sizeof(cc->jaas_password),
-					  why, whylen);
+					  cc->jaas_password, sizeof(cc->jaas_password), why,
+					  whylen);
 	case C_NET:
 		rc = net_config_set(&cc->net, key, value);
 		if (rc < 0) {
-			snprintf(why, whylen, "%s", !strcmp(key, "sasl.enabled.mechanisms") ?
-				 "expected SCRAM-SHA-256, the only mechanism mqfs has" :
-				 strstr(key, "listeners") ? "expected a list of PLAINTEXT://host:port "
-				 "or SASL_PLAINTEXT://host:port with distinct names" :
-				 "out of range");
+			snprintf(why, whylen, "%s",
+				 !strcmp(key, "sasl.enabled.mechanisms")
+					 ? "expected SCRAM-SHA-256, the only mechanism mqfs has"
+				 : strstr(key, "listeners")
+					 ? "expected a list of PLAINTEXT://host:port "
+					   "or SASL_PLAINTEXT://host:port with distinct names"
+					 : "out of range");
 			return -EINVAL;
 		}
 		if (!strcmp(key, "listeners"))
@@ -323,8 +326,10 @@ int cluster_config_check(const struct cluster_config *cc, char *err, size_t errl
 		free(hosts);
 		free(chroot);
 		if (rc < 0) {
-			snprintf(err, errlen, "zookeeper.connect: '%s' is not "
-				 "host:port[,host:port...][/chroot]", cc->zk_connect);
+			snprintf(err, errlen,
+				 "zookeeper.connect: '%s' is not "
+				 "host:port[,host:port...][/chroot]",
+				 cc->zk_connect);
 			return -EINVAL;
 		}
 	}
@@ -338,36 +343,45 @@ int cluster_config_check(const struct cluster_config *cc, char *err, size_t errl
 		for (int j = 0; j < nc->n_listeners; j++)
 			named |= !strcmp(nc->advertised[i].name, nc->listeners[j].name);
 		if (!named) {
-			snprintf(err, errlen, "advertised.listeners: %s is not a listener of "
-				 "listeners", nc->advertised[i].name);
+			snprintf(err, errlen,
+				 "advertised.listeners: %s is not a listener of "
+				 "listeners",
+				 nc->advertised[i].name);
 			return -EINVAL;
 		}
 		if (!nc->advertised[i].host[0] || !strcmp(nc->advertised[i].host, "0.0.0.0")) {
-			snprintf(err, errlen, "advertised.listeners: %s advertises no host: "
-				 "peers could not connect to it", nc->advertised[i].name);
+			snprintf(err, errlen,
+				 "advertised.listeners: %s advertises no host: "
+				 "peers could not connect to it",
+				 nc->advertised[i].name);
 			return -EINVAL;
 		}
 	}
 	if ((zk || cc->listeners_set) && !inter_found) {
-		snprintf(err, errlen, "security.inter.broker.protocol: no %s listener in "
-			 "listeners", security_name(cc->inter_broker));
+		snprintf(err, errlen,
+			 "security.inter.broker.protocol: no %s listener in "
+			 "listeners",
+			 security_name(cc->inter_broker));
 		return -EINVAL;
 	}
 	if ((zk || cc->listeners_set) && any_sasl && !nc->sasl_scram_sha_256) {
-		snprintf(err, errlen, "sasl.enabled.mechanisms: a SASL_PLAINTEXT listener "
+		snprintf(err, errlen,
+			 "sasl.enabled.mechanisms: a SASL_PLAINTEXT listener "
 			 "needs SCRAM-SHA-256");
 		return -EINVAL;
 	}
 	if (zk && cc->inter_broker == NET_SASL_PLAINTEXT && !cc->jaas_user[0]) {
-		snprintf(err, errlen, "security.inter.broker.protocol=SASL_PLAINTEXT needs the "
+		snprintf(err, errlen,
+			 "security.inter.broker.protocol=SASL_PLAINTEXT needs the "
 			 "broker's credentials: listener.name.sasl_plaintext.scram-sha-256."
 			 "sasl.jaas.config (or sasl.jaas.config)");
 		return -EINVAL;
 	}
 	if (cc->replica_fetch_wait_max_ms >= cc->replica_lag_time_max_ms) {
-		snprintf(err, errlen, "replica.fetch.wait.max.ms (%d) must be below "
-			 "replica.lag.time.max.ms (%" PRId64 ")", cc->replica_fetch_wait_max_ms,
-			 cc->replica_lag_time_max_ms);
+		snprintf(err, errlen,
+			 "replica.fetch.wait.max.ms (%d) must be below "
+			 "replica.lag.time.max.ms (%" PRId64 ")",
+			 cc->replica_fetch_wait_max_ms, cc->replica_lag_time_max_ms);
 		return -EINVAL;
 	}
 	return 0;
@@ -406,12 +420,14 @@ void cluster_config_render(const struct cluster_config *cc, FILE *f)
 		put_listeners(f, "advertised.listeners", nc->advertised, nc->n_advertised);
 	else
 		put_listeners(f, "advertised.listeners", nc->listeners, nc->n_listeners);
-	fprintf(f, "sasl.enabled.mechanisms=%s\n", nc->sasl_scram_sha_256 ? SASL_SCRAM_SHA_256 : "");
+	fprintf(f, "sasl.enabled.mechanisms=%s\n",
+		nc->sasl_scram_sha_256 ? SASL_SCRAM_SHA_256 : "");
 	fprintf(f, "security.inter.broker.protocol=%s\n", security_name(cc->inter_broker));
 	fprintf(f, "sasl.mechanism.inter.broker.protocol=%s\n", SASL_SCRAM_SHA_256);
 	if (cc->jaas_user[0]) {
-		fprintf(f, "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config="
-			SCRAM_MODULE " required username=");
+		fprintf(f,
+			"listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=" SCRAM_MODULE
+			" required username=");
 		put_quoted(f, cc->jaas_user);
 		/* .config is readable by every user of the mount: the password
 		 * stays out of it, as Kafka shows a sensitive setting. */

@@ -51,26 +51,26 @@
 #define CLUSTER_CONNECT_MAX 1024
 
 struct cluster_config {
-	char zk_connect[CLUSTER_CONNECT_MAX];   /* zookeeper.connect ("") */
-	int64_t zk_session_timeout_ms;          /* 18000 */
-	int64_t zk_connection_timeout_ms;       /* -1: the session timeout */
-	bool listeners_set;                     /* `listeners` was given */
-	struct net_config net;                  /* listeners and their limits */
-	enum net_security inter_broker;         /* security.inter.broker.protocol */
-	char jaas_user[SASL_MAX_USER + 1];      /* from the jaas config ("") */
+	char zk_connect[CLUSTER_CONNECT_MAX]; /* zookeeper.connect ("") */
+	int64_t zk_session_timeout_ms;        /* 18000 */
+	int64_t zk_connection_timeout_ms;     /* -1: the session timeout */
+	bool listeners_set;                   /* `listeners` was given */
+	struct net_config net;                /* listeners and their limits */
+	enum net_security inter_broker;       /* security.inter.broker.protocol */
+	char jaas_user[SASL_MAX_USER + 1];    /* from the jaas config ("") */
 	char jaas_password[SASL_MAX_MSG];
-	int32_t default_replication_factor;     /* 1 */
-	int32_t min_insync_replicas;            /* 1 */
-	int64_t replica_lag_time_max_ms;        /* 30000 */
-	int32_t replica_fetch_max_bytes;        /* 1048576 */
-	int32_t replica_fetch_wait_max_ms;      /* 500 */
-	int32_t replica_fetch_min_bytes;        /* 1 */
-	int32_t num_replica_fetchers;           /* 1 */
-	bool unclean_leader_election;           /* false */
-	bool controlled_shutdown;               /* true */
-	bool auto_leader_rebalance;             /* true */
-	int32_t leader_imbalance_pct;           /* 10 */
-	int64_t leader_imbalance_check_s;       /* 300 */
+	int32_t default_replication_factor; /* 1 */
+	int32_t min_insync_replicas;        /* 1 */
+	int64_t replica_lag_time_max_ms;    /* 30000 */
+	int32_t replica_fetch_max_bytes;    /* 1048576 */
+	int32_t replica_fetch_wait_max_ms;  /* 500 */
+	int32_t replica_fetch_min_bytes;    /* 1 */
+	int32_t num_replica_fetchers;       /* 1 */
+	bool unclean_leader_election;       /* false */
+	bool controlled_shutdown;           /* true */
+	bool auto_leader_rebalance;         /* true */
+	int32_t leader_imbalance_pct;       /* 10 */
+	int64_t leader_imbalance_check_s;   /* 300 */
 };
 
 void cluster_config_defaults(struct cluster_config *cc);
@@ -79,8 +79,8 @@ void cluster_config_defaults(struct cluster_config *cc);
 const char *cluster_config_key(const char *key, size_t klen);
 /* Sets key (one cluster_config_key returned) from its text. 0, or -EINVAL
  * with what was expected in why; cc is unchanged on error. */
-int cluster_config_set(struct cluster_config *cc, const char *key, const char *value,
-		       char *why, size_t whylen);
+int cluster_config_set(struct cluster_config *cc, const char *key, const char *value, char *why,
+		       size_t whylen);
 /* The checks across keys listed above: 0, or -EINVAL with a message that
  * names the key in err. */
 int cluster_config_check(const struct cluster_config *cc, char *err, size_t errlen);
@@ -95,7 +95,7 @@ void cluster_config_render(const struct cluster_config *cc, FILE *f);
  * into user/password (sizes as in struct cluster_config). -EINVAL with
  * why: another login module, no "required", an option without a quoted
  * value, a missing username or password, no final ';'. */
-int cluster_jaas_parse(const char *text, char *user, size_t usize, char *password,
-		       size_t psize, char *why, size_t whylen);
+int cluster_jaas_parse(const char *text, char *user, size_t usize, char *password, size_t psize,
+		       char *why, size_t whylen);
 
 #endif

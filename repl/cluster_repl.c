@@ -62,13 +62,13 @@
 
 #define CHANNEL_CONNECT_MS 3000
 #define CHANNEL_REQUEST_MS 10000
-#define CREATE_POLL_MS 20
-#define CS_ATTEMPTS 3           /* controlled.shutdown.max.retries */
-#define CS_BACKOFF_MS 1000
+#define CREATE_POLL_MS     20
+#define CS_ATTEMPTS        3 /* controlled.shutdown.max.retries */
+#define CS_BACKOFF_MS      1000
 
 struct conn {
 	int32_t id;
-	int64_t epoch;          /* the broker's registration it reaches */
+	int64_t epoch; /* the broker's registration it reaches */
 	struct net_client *c;
 };
 
@@ -89,15 +89,15 @@ struct cluster_repl {
 	struct controller *ctl;
 	struct controller_config ctl_cfg;
 	char listener_name[NET_MAX_NAME + 1];
-	const char *user, *password;        /* inter-broker SASL, or NULL */
+	const char *user, *password; /* inter-broker SASL, or NULL */
 
 	pthread_mutex_t zk_mu;
 	struct zkc *zk;
 
-	pthread_mutex_t slots_mu;           /* a leaf */
-	struct log_slot *slots;             /* listeners of each open log */
+	pthread_mutex_t slots_mu; /* a leaf */
+	struct log_slot *slots;   /* listeners of each open log */
 
-	struct conn *conns;                 /* the controller thread's, then
+	struct conn *conns; /* the controller thread's, then
 					     * the stopping thread's */
 	int n_conns;
 	_Atomic int64_t broker_epoch;
@@ -115,9 +115,8 @@ static void on_log(void *arg, struct log *l)
 	s->changed(s->arg);
 }
 
-static int logs_open(void *arg, const char *topic, int32_t partition,
-		     void (*changed)(void *), void *changed_arg,
-		     const struct partition_log_ops **ops, void **log)
+static int logs_open(void *arg, const char *topic, int32_t partition, void (*changed)(void *),
+		     void *changed_arg, const struct partition_log_ops **ops, void **log)
 {
 	struct cluster_repl *cr = arg;
 	struct log_slot *s = calloc(1, sizeof(*s));
@@ -191,8 +190,10 @@ static int isr_write(void *arg, const char *topic, int32_t partition, int32_t co
 {
 	struct cluster_repl *cr = arg;
 	struct zk_partition_state zs = {
-		.controller_epoch = controller_epoch, .leader = proposed->leader,
-		.leader_epoch = proposed->leader_epoch, .isr = (int32_t *)proposed->isr,
+		.controller_epoch = controller_epoch,
+		.leader = proposed->leader,
+		.leader_epoch = proposed->leader_epoch,
+		.isr = (int32_t *)proposed->isr,
 		.n_isr = proposed->n_isr,
 	};
 	struct zk_tp tp = { .topic = (char *)topic, .partition = partition };
@@ -256,8 +257,7 @@ static int isr_read(void *arg, const char *topic, int32_t partition, struct part
 /* From the registration itself, when the cache has not seen it yet (the
  * controller hears of a broker that came back before our cluster thread
  * re-reads /brokers/ids). */
-static int endpoint_zk(struct cluster_repl *cr, int32_t id, char host[NET_MAX_HOST + 1],
-		       int *port)
+static int endpoint_zk(struct cluster_repl *cr, int32_t id, char host[NET_MAX_HOST + 1], int *port)
 {
 	char path[ZK_PATH_MAX], why[ZK_WHY_LEN], *data = NULL;
 	struct zk_broker zb;
@@ -351,7 +351,8 @@ static struct net_client *conn_get(struct cluster_repl *cr, int32_t id, int64_t 
 			net_client_close(c);
 	}
 	if (rc < 0) {
-		mq_log_limited(MQ_WARN, "controller: cannot reach broker %d: %s", (int)id, strerror(-rc));
+		mq_log_limited(MQ_WARN, "controller: cannot reach broker %d: %s", (int)id,
+			       strerror(-rc));
 		return NULL;
 	}
 	nc = realloc(cr->conns, sizeof(*nc) * (size_t)(cr->n_conns + 1));
@@ -439,11 +440,16 @@ static int topic_states(const struct controller_partition_state *s, int n,
 		}
 		t[nt - 1].n_partitions++;
 		p[i] = (struct proto_part_state){
-			.partition_index = s[i].partition, .controller_epoch = s[i].controller_epoch,
-			.leader = s[i].leader, .leader_epoch = s[i].leader_epoch,
-			.n_isr = s[i].n_isr, .isr = (int32_t *)s[i].isr,
-			.partition_epoch = s[i].partition_epoch, .n_replicas = s[i].n_replicas,
-			.replicas = (int32_t *)s[i].replicas, .is_new = s[i].is_new,
+			.partition_index = s[i].partition,
+			.controller_epoch = s[i].controller_epoch,
+			.leader = s[i].leader,
+			.leader_epoch = s[i].leader_epoch,
+			.n_isr = s[i].n_isr,
+			.isr = (int32_t *)s[i].isr,
+			.partition_epoch = s[i].partition_epoch,
+			.n_replicas = s[i].n_replicas,
+			.replicas = (int32_t *)s[i].replicas,
+			.is_new = s[i].is_new,
 			.leader_recovery_state = s[i].leader_recovery_state,
 		};
 	}
@@ -474,8 +480,10 @@ static int ch_lisr(void *arg, int32_t id, int64_t broker_epoch, int32_t controll
 {
 	struct cluster_repl *cr = arg;
 	struct proto_lisr_req req = {
-		.controller_id = cr->cfg->broker_id, .controller_epoch = controller_epoch,
-		.broker_epoch = broker_epoch, .type = PROTO_LISR_INCREMENTAL,
+		.controller_id = cr->cfg->broker_id,
+		.controller_epoch = controller_epoch,
+		.broker_epoch = broker_epoch,
+		.type = PROTO_LISR_INCREMENTAL,
 	};
 	struct proto_part_state *parts = NULL;
 	int rc;
@@ -484,7 +492,8 @@ static int ch_lisr(void *arg, int32_t id, int64_t broker_epoch, int32_t controll
 	if (rc < 0)
 		return rc;
 	req.n_topics = rc;
-	rc = channel_send(cr, id, broker_epoch, PROTO_API_LEADER_AND_ISR, enc_lisr, &req, check_lisr);
+	rc = channel_send(cr, id, broker_epoch, PROTO_API_LEADER_AND_ISR, enc_lisr, &req,
+			  check_lisr);
 	free(req.topic_states);
 	free(parts);
 	return rc;
@@ -510,8 +519,10 @@ static int ch_um(void *arg, int32_t id, int64_t broker_epoch, int32_t controller
 {
 	struct cluster_repl *cr = arg;
 	struct proto_um_req req = {
-		.controller_id = cr->cfg->broker_id, .controller_epoch = controller_epoch,
-		.broker_epoch = broker_epoch, .n_live_brokers = n_live,
+		.controller_id = cr->cfg->broker_id,
+		.controller_epoch = controller_epoch,
+		.broker_epoch = broker_epoch,
+		.n_live_brokers = n_live,
 	};
 	struct proto_part_state *parts = NULL;
 	int rc;
@@ -520,12 +531,12 @@ static int ch_um(void *arg, int32_t id, int64_t broker_epoch, int32_t controller
 	if (!req.live_brokers)
 		return -ENOMEM;
 	for (int i = 0; i < n_live; i++)
-		req.live_brokers[i] = (struct proto_um_broker){ .id = live[i],
-								.rack = KSTR_NULL };
+		req.live_brokers[i] = (struct proto_um_broker){ .id = live[i], .rack = KSTR_NULL };
 	rc = topic_states(states, n, &req.topic_states, &parts);
 	if (rc >= 0) {
 		req.n_topics = rc;
-		rc = channel_send(cr, id, broker_epoch, PROTO_API_UPDATE_METADATA, enc_um, &req, check_um);
+		rc = channel_send(cr, id, broker_epoch, PROTO_API_UPDATE_METADATA, enc_um, &req,
+				  check_um);
 	}
 	free(req.live_brokers);
 	free(req.topic_states);
@@ -555,7 +566,8 @@ static int ch_stop(void *arg, int32_t id, int64_t broker_epoch, int32_t controll
 {
 	struct cluster_repl *cr = arg;
 	struct proto_stop_req req = {
-		.controller_id = cr->cfg->broker_id, .controller_epoch = controller_epoch,
+		.controller_id = cr->cfg->broker_id,
+		.controller_epoch = controller_epoch,
 		.broker_epoch = broker_epoch,
 	};
 	struct proto_stop_topic *t = calloc((size_t)n + 1, sizeof(*t));
@@ -636,13 +648,19 @@ static int states_of(const struct proto_topic_state *t, int nt,
 			const struct proto_part_state *p = &t[i].partition_states[j];
 
 			s[k] = (struct controller_partition_state){
-				.topic = at, .topic_id = "", .partition = p->partition_index,
-				.controller_epoch = p->controller_epoch, .leader = p->leader,
+				.topic = at,
+				.topic_id = "",
+				.partition = p->partition_index,
+				.controller_epoch = p->controller_epoch,
+				.leader = p->leader,
 				.leader_epoch = p->leader_epoch,
 				.leader_recovery_state = p->leader_recovery_state,
-				.isr = p->isr, .n_isr = p->n_isr,
-				.partition_epoch = p->partition_epoch, .replicas = p->replicas,
-				.n_replicas = p->n_replicas, .is_new = p->is_new,
+				.isr = p->isr,
+				.n_isr = p->n_isr,
+				.partition_epoch = p->partition_epoch,
+				.replicas = p->replicas,
+				.n_replicas = p->n_replicas,
+				.is_new = p->is_new,
 			};
 		}
 		at += t[i].topic_name.len + 1;
@@ -654,8 +672,9 @@ static int states_of(const struct proto_topic_state *t, int nt,
 
 static int16_t err_of(int rc)
 {
-	return rc == -ESTALE ? PROTO_ERR_STALE_CONTROLLER_EPOCH : rc == -ENOENT ? PROTO_ERR_NONE :
-	       proto_err_from_errno(rc);
+	return rc == -ESTALE   ? PROTO_ERR_STALE_CONTROLLER_EPOCH
+	       : rc == -ENOENT ? PROTO_ERR_NONE
+			       : proto_err_from_errno(rc);
 }
 
 static int lisr_handler(void *arg, struct net_req *req)
@@ -684,8 +703,9 @@ static int lisr_handler(void *arg, struct net_req *req)
 	if (rc == 0)
 		rc = replica_mgr_leader_and_isr(cr->rm, m->controller_epoch, m->broker_epoch, s, n,
 						errs);
-	resp.error_code = rc < 0 ? (rc == -EPERM ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED :
-				    err_of(rc)) : PROTO_ERR_NONE;
+	resp.error_code =
+		rc < 0 ? (rc == -EPERM ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED : err_of(rc))
+		       : PROTO_ERR_NONE;
 	for (int i = 0, k = 0; rc == 0 && i < m->n_topics; i++) {
 		resp.topics[i].n_partition_errors = m->topic_states[i].n_partitions;
 		resp.topics[i].partition_errors = &pe[k];
@@ -693,7 +713,9 @@ static int lisr_handler(void *arg, struct net_req *req)
 		for (int j = 0; j < m->topic_states[i].n_partitions; j++, k++)
 			pe[k] = (struct proto_lisr_part_error){
 				.topic_name = m->topic_states[i].topic_name,
-				.partition_index = s[k].partition, .error_code = err_of(errs[k]) };
+				.partition_index = s[k].partition,
+				.error_code = err_of(errs[k])
+			};
 	}
 	if (rc == 0) {
 		resp.n_partition_errors = n;
@@ -786,12 +808,15 @@ static int stop_handler(void *arg, struct net_req *req)
 		at[t->topic_name.len] = '\0';
 		for (int j = 0; j < t->n_partitions; j++, k++) {
 			s[k] = (struct controller_stop_replica){
-				.topic = at, .partition = t->partition_states[j].partition_index,
+				.topic = at,
+				.partition = t->partition_states[j].partition_index,
 				.leader_epoch = t->partition_states[j].leader_epoch,
 				.delete_partition = t->partition_states[j].delete_partition ||
-						    m->delete_partitions };
+						    m->delete_partitions
+			};
 			pe[k] = (struct proto_topic_part_error){ .topic_name = t->topic_name,
-								  .partition_index = s[k].partition };
+								 .partition_index =
+									 s[k].partition };
 		}
 		at += t->topic_name.len + 1;
 	}
@@ -832,12 +857,12 @@ static int cs_handler(void *arg, struct net_req *req)
 
 	rc = controller_allowed(cr, req);
 	if (rc == 0)
-		rc = cr->ctl ? controller_controlled_shutdown(cr->ctl, pr->u.cs.broker_id, &left) :
-		     -EAGAIN;
+		rc = cr->ctl ? controller_controlled_shutdown(cr->ctl, pr->u.cs.broker_id, &left)
+			     : -EAGAIN;
 	if (rc >= 0) {
 		n = rc;
-		resp.remaining_partitions = calloc((size_t)n + 1,
-						   sizeof(*resp.remaining_partitions));
+		resp.remaining_partitions =
+			calloc((size_t)n + 1, sizeof(*resp.remaining_partitions));
 		if (!resp.remaining_partitions) {
 			free(left);
 			return -ENOMEM;
@@ -845,13 +870,14 @@ static int cs_handler(void *arg, struct net_req *req)
 		for (int i = 0; i < n; i++)
 			resp.remaining_partitions[i] = (struct proto_topic_part_error){
 				.topic_name = kstr_of(left[i].topic),
-				.partition_index = left[i].partition };
+				.partition_index = left[i].partition
+			};
 		resp.n_remaining = n;
 	} else {
-		resp.error_code = rc == -EAGAIN ? PROTO_ERR_NOT_CONTROLLER :
-				  rc == -EPERM ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED :
-				  rc == -ENOENT ? PROTO_ERR_BROKER_NOT_AVAILABLE :
-				  proto_err_from_errno(rc);
+		resp.error_code = rc == -EAGAIN   ? PROTO_ERR_NOT_CONTROLLER
+				  : rc == -EPERM  ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED
+				  : rc == -ENOENT ? PROTO_ERR_BROKER_NOT_AVAILABLE
+						  : proto_err_from_errno(rc);
 	}
 	pos = net_req_begin(req);
 	rc = proto_cs_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
@@ -932,7 +958,7 @@ static void controlled_shutdown(struct cluster_repl *cr)
 		usleep(CS_BACKOFF_MS * 1000);
 	}
 	mq_log(MQ_WARN, "controlled shutdown: going without it; the session timeout moves "
-	       "what is still led here");
+			"what is still led here");
 }
 
 /* ---- lifecycle ---- */
@@ -972,7 +998,8 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 		.unclean_restart = local->unclean,
 		.logs = { logs_open, logs_close, cr },
 		.isr = { isr_write, isr_read, cr },
-		.endpoint = endpoint, .endpoint_arg = cr,
+		.endpoint = endpoint,
+		.endpoint_arg = cr,
 		.tick_thread = true,
 	};
 	fetcher_config_default(&rc_cfg.fetch);
@@ -1115,7 +1142,8 @@ int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_
 
 	pthread_mutex_lock(&cr->zk_mu);
 	rc = cr->zk ? controller_create_topic(cr->zk, &cr->ctl_cfg, topic, n_partitions,
-					      replication_factor, config) : -ENOTCONN;
+					      replication_factor, config)
+		    : -ENOTCONN;
 	pthread_mutex_unlock(&cr->zk_mu);
 	if (rc < 0)
 		return rc;
@@ -1149,9 +1177,10 @@ void cluster_repl_state_text(struct cluster_repl *cr, FILE *f)
 	if (cr->ctl)
 		controller_get_info(cr->ctl, &ci);
 	replica_mgr_get_stats(cr->rm, &st);
-	fprintf(f, "controller.active=%s\nreplicas=%d\nreplicas.leader=%d\n"
-		"replicas.follower=%d\nreplica.fetchers=%d\n", ci.active ? "yes" : "no",
-		st.partitions, st.leaders, st.followers, st.fetchers);
+	fprintf(f,
+		"controller.active=%s\nreplicas=%d\nreplicas.leader=%d\n"
+		"replicas.follower=%d\nreplica.fetchers=%d\n",
+		ci.active ? "yes" : "no", st.partitions, st.leaders, st.followers, st.fetchers);
 }
 
 void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
@@ -1159,7 +1188,8 @@ void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 	struct replica_mgr_stats st;
 
 	replica_mgr_get_stats(cr->rm, &st);
-	fprintf(f, "# HELP mqfs_replica_leaders Local replicas that lead their partition.\n"
+	fprintf(f,
+		"# HELP mqfs_replica_leaders Local replicas that lead their partition.\n"
 		"# TYPE mqfs_replica_leaders gauge\nmqfs_replica_leaders %d\n"
 		"# HELP mqfs_replica_followers Local replicas that follow a leader.\n"
 		"# TYPE mqfs_replica_followers gauge\nmqfs_replica_followers %d\n"
@@ -1177,14 +1207,14 @@ void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 
 /* ---- the produce path and the views ---- */
 
-int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int partition,
-			      int acks, int32_t *epoch)
+int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int partition, int acks,
+			      int32_t *epoch)
 {
 	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
 	int rc;
 
 	if (!p)
-		return -EREMOTE;        /* no replica here: not the leader either */
+		return -EREMOTE; /* no replica here: not the leader either */
 	rc = partition_check_append(p, acks);
 	if (rc == 0)
 		rc = partition_leader_epoch(p, epoch);
@@ -1213,8 +1243,7 @@ static void ids_text(char *buf, size_t size, const int32_t *ids, int n)
 }
 
 int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int partition,
-				 char leader[24], char epoch[24], char replicas[24],
-				 char isr[24])
+				 char leader[24], char epoch[24], char replicas[24], char isr[24])
 {
 	struct partition_state st;
 	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
@@ -1261,17 +1290,22 @@ void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic
 	partition_get_info(p, &info);
 	partition_unref(p);
 	if (info.role == PARTITION_FOLLOWER && !info.leader_eligible)
-		fprintf(f, "replica %d %d: not eligible as leader (restarted without a clean "
-			"shutdown, not yet back in the ISR)\n", partition, (int)cr->cfg->broker_id);
+		fprintf(f,
+			"replica %d %d: not eligible as leader (restarted without a clean "
+			"shutdown, not yet back in the ISR)\n",
+			partition, (int)cr->cfg->broker_id);
 	if (info.role != PARTITION_LEADER)
 		return;
 	for (int i = 0; i < info.n_followers; i++) {
 		const struct partition_replica *r = &info.followers[i];
-		int64_t lag = r->log_end_offset < 0 ? info.offsets.log_end_offset :
-			      info.offsets.log_end_offset - r->log_end_offset;
+		int64_t lag = r->log_end_offset < 0
+				      ? info.offsets.log_end_offset
+				      : info.offsets.log_end_offset - r->log_end_offset;
 
-		fprintf(f, "replica %d %d: leo %" PRId64 " lag %" PRId64 " last_caught_up_ms_ago %"
-			PRId64 "\n", partition, (int)r->broker_id, r->log_end_offset, lag,
+		fprintf(f,
+			"replica %d %d: leo %" PRId64 " lag %" PRId64
+			" last_caught_up_ms_ago %" PRId64 "\n",
+			partition, (int)r->broker_id, r->log_end_offset, lag,
 			r->last_caught_up_ms > 0 ? now - r->last_caught_up_ms : -1);
 	}
 }

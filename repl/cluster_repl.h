@@ -33,8 +33,8 @@ struct cluster_repl;
 
 /* What the broker hands the cluster of its local store. */
 struct cluster_local {
-	struct logmgr *m;               /* the broker's: outlives the cluster */
-	bool unclean;                   /* opened without the clean-shutdown marker */
+	struct logmgr *m; /* the broker's: outlives the cluster */
+	bool unclean;     /* opened without the clean-shutdown marker */
 	struct cluster_topic_hooks topics;
 };
 
@@ -77,16 +77,15 @@ struct replica_mgr *cluster_repl_replicas(struct cluster_repl *cr);
 /* Before an append to topic-partition: 0 and the leader epoch to stamp;
  * -EREMOTE this broker does not lead it; -EAGAIN (acks -1) fewer in-sync
  * replicas than min.insync.replicas. Nothing is appended on an error. */
-int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int partition,
-			      int acks, int32_t *epoch);
+int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int partition, int acks,
+			      int32_t *epoch);
 /* After an append: the leader's hw may move (a partition whose ISR is
  * this broker alone commits at once). */
 void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int partition);
 /* The .state cells of a partition: leader, leader epoch, replicas, ISR
  * ("-" and "[]" when unknown, -ENOENT). */
 int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int partition,
-				 char leader[24], char epoch[24], char replicas[24],
-				 char isr[24]);
+				 char leader[24], char epoch[24], char replicas[24], char isr[24]);
 /* On the leader, one line per follower of the partition:
  *   replica <p> <id>: leo <n> lag <n> last_caught_up_ms_ago <ms>
  * on a follower not eligible as leader (partition.h, invariant 9):

@@ -56,33 +56,72 @@
 #define CFG_MAX_PARTITIONS 10000
 #define CFG_MAX_FILE       (16 * 1024 * 1024)
 #define CFG_MAX_BATCH      (64 * 1024 * 1024)
-#define CFG_SHOW_KEY       100      /* bytes of a key quoted in a message */
-#define CFG_SHOW_VALUE     200      /* bytes of a value quoted in a message */
+#define CFG_SHOW_KEY       100 /* bytes of a key quoted in a message */
+#define CFG_SHOW_VALUE     200 /* bytes of a value quoted in a message */
 
-enum cfg_kind { KIND_INT, KIND_ACKS, KIND_CODEC, KIND_SEP, KIND_PATH,
-		KIND_INT_M1, KIND_POLICY, KIND_RATIO, KIND_BOOL, KIND_STR, KIND_LFMT };
+enum cfg_kind {
+	KIND_INT,
+	KIND_ACKS,
+	KIND_CODEC,
+	KIND_SEP,
+	KIND_PATH,
+	KIND_INT_M1,
+	KIND_POLICY,
+	KIND_RATIO,
+	KIND_BOOL,
+	KIND_STR,
+	KIND_LFMT
+};
 
 enum cfg_id {
-	ID_BROKER_ID, ID_LOG_DIRS, ID_LOG_DIR, ID_NUM_PARTITIONS, ID_PARTITIONS,
-	ID_SEGMENT_BYTES, ID_SEGMENT_MS, ID_ROLL_HOURS, ID_INDEX_BYTES,
-	ID_INDEX_INTERVAL, ID_MAX_MESSAGE, ID_FLUSH_MESSAGES, ID_FLUSH_MS,
-	ID_FLUSH_SCHED_MS, ID_CHECKPOINT_MS, ID_COMPRESSION, ID_BATCH_SIZE,
-	ID_ACKS, ID_BUFFER_MEMORY, ID_KEY_SEP, ID_LINE_FORMAT, ID_LINGER_MS, ID_REQUEST_TIMEOUT_MS,
+	ID_BROKER_ID,
+	ID_LOG_DIRS,
+	ID_LOG_DIR,
+	ID_NUM_PARTITIONS,
+	ID_PARTITIONS,
+	ID_SEGMENT_BYTES,
+	ID_SEGMENT_MS,
+	ID_ROLL_HOURS,
+	ID_INDEX_BYTES,
+	ID_INDEX_INTERVAL,
+	ID_MAX_MESSAGE,
+	ID_FLUSH_MESSAGES,
+	ID_FLUSH_MS,
+	ID_FLUSH_SCHED_MS,
+	ID_CHECKPOINT_MS,
+	ID_COMPRESSION,
+	ID_BATCH_SIZE,
+	ID_ACKS,
+	ID_BUFFER_MEMORY,
+	ID_KEY_SEP,
+	ID_LINE_FORMAT,
+	ID_LINGER_MS,
+	ID_REQUEST_TIMEOUT_MS,
 	ID_AUTO_CREATE,
 	/* retention and compaction */
-	ID_RETENTION_MS, ID_RETENTION_MINUTES, ID_RETENTION_HOURS, ID_RETENTION_BYTES,
-	ID_CLEANUP_POLICY, ID_DELETE_RETENTION_MS, ID_MIN_DIRTY_RATIO, ID_MIN_LAG_MS,
-	ID_RETENTION_CHECK_MS, ID_CLEANER_ENABLE, ID_CLEANER_BACKOFF_MS, ID_CLEANER_DEDUPE,
+	ID_RETENTION_MS,
+	ID_RETENTION_MINUTES,
+	ID_RETENTION_HOURS,
+	ID_RETENTION_BYTES,
+	ID_CLEANUP_POLICY,
+	ID_DELETE_RETENTION_MS,
+	ID_MIN_DIRTY_RATIO,
+	ID_MIN_LAG_MS,
+	ID_RETENTION_CHECK_MS,
+	ID_CLEANER_ENABLE,
+	ID_CLEANER_BACKOFF_MS,
+	ID_CLEANER_DEDUPE,
 	ID_SEGMENT_FD_CACHE,
 	/* topic settings of replication */
-	ID_MIN_ISR, ID_UNCLEAN,
+	ID_MIN_ISR,
+	ID_UNCLEAN,
 	/* a cluster setting, handed to cluster_config_set */
 	ID_CLUSTER,
 };
 
 struct cfg_spec {
 	enum cfg_kind kind;
-	int64_t min, max;               /* KIND_INT, KIND_INT_M1: the valid range */
+	int64_t min, max; /* KIND_INT, KIND_INT_M1: the valid range */
 };
 
 /* A name a setting goes by (log.roll.ms in server.properties is
@@ -95,49 +134,49 @@ struct cfg_key {
 /* What each setting's value may be, once per setting whatever its name in
  * server.properties or a .config. */
 static const struct cfg_spec cfg_specs[] = {
-	[ID_BROKER_ID]           = { KIND_INT, 0, INT32_MAX },
-	[ID_LOG_DIRS]            = { KIND_PATH, 0, 0 },
-	[ID_LOG_DIR]             = { KIND_PATH, 0, 0 },
-	[ID_NUM_PARTITIONS]      = { KIND_INT, 1, CFG_MAX_PARTITIONS },
+	[ID_BROKER_ID] = { KIND_INT, 0, INT32_MAX },
+	[ID_LOG_DIRS] = { KIND_PATH, 0, 0 },
+	[ID_LOG_DIR] = { KIND_PATH, 0, 0 },
+	[ID_NUM_PARTITIONS] = { KIND_INT, 1, CFG_MAX_PARTITIONS },
 	/* .index positions are u32: a segment stays below 2 GiB. */
-	[ID_SEGMENT_BYTES]       = { KIND_INT, 1024, INT32_MAX },
-	[ID_SEGMENT_MS]          = { KIND_INT, 1, INT64_MAX },
-	[ID_ROLL_HOURS]          = { KIND_INT, 1, INT32_MAX },
-	[ID_INDEX_BYTES]         = { KIND_INT, 4096, INT32_MAX },
-	[ID_INDEX_INTERVAL]      = { KIND_INT, 0, INT32_MAX },
-	[ID_MAX_MESSAGE]         = { KIND_INT, 0, INT32_MAX },
-	[ID_FLUSH_MESSAGES]      = { KIND_INT, 1, INT64_MAX },
-	[ID_FLUSH_MS]            = { KIND_INT, 0, INT64_MAX },
-	[ID_FLUSH_SCHED_MS]      = { KIND_INT, 1, INT64_MAX },
-	[ID_CHECKPOINT_MS]       = { KIND_INT, 1, INT64_MAX },
-	[ID_COMPRESSION]         = { KIND_CODEC, 0, 0 },
-	[ID_BATCH_SIZE]          = { KIND_INT, 1, CFG_MAX_BATCH },
+	[ID_SEGMENT_BYTES] = { KIND_INT, 1024, INT32_MAX },
+	[ID_SEGMENT_MS] = { KIND_INT, 1, INT64_MAX },
+	[ID_ROLL_HOURS] = { KIND_INT, 1, INT32_MAX },
+	[ID_INDEX_BYTES] = { KIND_INT, 4096, INT32_MAX },
+	[ID_INDEX_INTERVAL] = { KIND_INT, 0, INT32_MAX },
+	[ID_MAX_MESSAGE] = { KIND_INT, 0, INT32_MAX },
+	[ID_FLUSH_MESSAGES] = { KIND_INT, 1, INT64_MAX },
+	[ID_FLUSH_MS] = { KIND_INT, 0, INT64_MAX },
+	[ID_FLUSH_SCHED_MS] = { KIND_INT, 1, INT64_MAX },
+	[ID_CHECKPOINT_MS] = { KIND_INT, 1, INT64_MAX },
+	[ID_COMPRESSION] = { KIND_CODEC, 0, 0 },
+	[ID_BATCH_SIZE] = { KIND_INT, 1, CFG_MAX_BATCH },
 	/* A write() waits out its linger: a minute is already absurd. */
-	[ID_LINGER_MS]           = { KIND_INT, 0, 60000 },
-	[ID_ACKS]                = { KIND_ACKS, 0, 0 },
-	[ID_BUFFER_MEMORY]       = { KIND_INT, 1024, INT64_MAX },
-	[ID_REQUEST_TIMEOUT_MS]  = { KIND_INT, 1, INT32_MAX },
-	[ID_KEY_SEP]             = { KIND_SEP, 0, 0 },
-	[ID_LINE_FORMAT]         = { KIND_LFMT, 0, 0 },
-	[ID_AUTO_CREATE]         = { KIND_BOOL, 0, 0 },
+	[ID_LINGER_MS] = { KIND_INT, 0, 60000 },
+	[ID_ACKS] = { KIND_ACKS, 0, 0 },
+	[ID_BUFFER_MEMORY] = { KIND_INT, 1024, INT64_MAX },
+	[ID_REQUEST_TIMEOUT_MS] = { KIND_INT, 1, INT32_MAX },
+	[ID_KEY_SEP] = { KIND_SEP, 0, 0 },
+	[ID_LINE_FORMAT] = { KIND_LFMT, 0, 0 },
+	[ID_AUTO_CREATE] = { KIND_BOOL, 0, 0 },
 	/* Retention and compaction: KIND_INT_M1 also takes -1 (unlimited). */
-	[ID_RETENTION_MS]        = { KIND_INT_M1, 0, INT64_MAX },
-	[ID_RETENTION_MINUTES]   = { KIND_INT_M1, 0, INT32_MAX },
-	[ID_RETENTION_HOURS]     = { KIND_INT_M1, 0, INT32_MAX },
-	[ID_RETENTION_BYTES]     = { KIND_INT_M1, 0, INT64_MAX },
-	[ID_RETENTION_CHECK_MS]  = { KIND_INT, 1, INT64_MAX },
-	[ID_CLEANUP_POLICY]      = { KIND_POLICY, 0, 0 },
-	[ID_CLEANER_ENABLE]      = { KIND_BOOL, 0, 0 },
-	[ID_CLEANER_BACKOFF_MS]  = { KIND_INT, 1, INT64_MAX },
-	[ID_CLEANER_DEDUPE]      = { KIND_INT, 65536, INT64_MAX },
-	[ID_SEGMENT_FD_CACHE]    = { KIND_INT, 0, INT32_MAX },
+	[ID_RETENTION_MS] = { KIND_INT_M1, 0, INT64_MAX },
+	[ID_RETENTION_MINUTES] = { KIND_INT_M1, 0, INT32_MAX },
+	[ID_RETENTION_HOURS] = { KIND_INT_M1, 0, INT32_MAX },
+	[ID_RETENTION_BYTES] = { KIND_INT_M1, 0, INT64_MAX },
+	[ID_RETENTION_CHECK_MS] = { KIND_INT, 1, INT64_MAX },
+	[ID_CLEANUP_POLICY] = { KIND_POLICY, 0, 0 },
+	[ID_CLEANER_ENABLE] = { KIND_BOOL, 0, 0 },
+	[ID_CLEANER_BACKOFF_MS] = { KIND_INT, 1, INT64_MAX },
+	[ID_CLEANER_DEDUPE] = { KIND_INT, 65536, INT64_MAX },
+	[ID_SEGMENT_FD_CACHE] = { KIND_INT, 0, INT32_MAX },
 	[ID_DELETE_RETENTION_MS] = { KIND_INT, 0, INT64_MAX },
-	[ID_MIN_DIRTY_RATIO]     = { KIND_RATIO, 0, 0 },
-	[ID_MIN_LAG_MS]          = { KIND_INT, 0, INT64_MAX },
-	[ID_PARTITIONS]          = { KIND_INT, 1, CFG_MAX_PARTITIONS },
-	[ID_MIN_ISR]             = { KIND_INT, 1, INT16_MAX },
-	[ID_UNCLEAN]             = { KIND_BOOL, 0, 0 },
-	[ID_CLUSTER]             = { KIND_STR, 0, 0 },
+	[ID_MIN_DIRTY_RATIO] = { KIND_RATIO, 0, 0 },
+	[ID_MIN_LAG_MS] = { KIND_INT, 0, INT64_MAX },
+	[ID_PARTITIONS] = { KIND_INT, 1, CFG_MAX_PARTITIONS },
+	[ID_MIN_ISR] = { KIND_INT, 1, INT16_MAX },
+	[ID_UNCLEAN] = { KIND_BOOL, 0, 0 },
+	[ID_CLUSTER] = { KIND_STR, 0, 0 },
 };
 _Static_assert(sizeof(cfg_specs) / sizeof(cfg_specs[0]) == ID_CLUSTER + 1,
 	       "every setting has its spec");
@@ -216,13 +255,10 @@ static const struct {
 	int codec;
 	bool supported;
 } codec_names[] = {
-	{ "none",         BATCH_CODEC_NONE,   true },
-	{ "gzip",         BATCH_CODEC_GZIP,   true },
-	{ "snappy",       BATCH_CODEC_SNAPPY, false },
-	{ "lz4",          BATCH_CODEC_LZ4,    true },
-	{ "zstd",         BATCH_CODEC_ZSTD,   false },
-	{ "producer",     BATCH_CODEC_NONE,   true },
-	{ "uncompressed", BATCH_CODEC_NONE,   true },
+	{ "none", BATCH_CODEC_NONE, true },         { "gzip", BATCH_CODEC_GZIP, true },
+	{ "snappy", BATCH_CODEC_SNAPPY, false },    { "lz4", BATCH_CODEC_LZ4, true },
+	{ "zstd", BATCH_CODEC_ZSTD, false },        { "producer", BATCH_CODEC_NONE, true },
+	{ "uncompressed", BATCH_CODEC_NONE, true },
 };
 
 /* A parsed value: an integer (KIND_INT, KIND_ACKS, KIND_CODEC) or bytes
@@ -233,8 +269,8 @@ struct cfg_val {
 	char s[sizeof(((struct broker_config *)0)->data_dir)];
 };
 
-typedef int (*cfg_set_fn)(void *arg, const struct cfg_key *k, const struct cfg_val *v,
-			  char *why, size_t whylen);
+typedef int (*cfg_set_fn)(void *arg, const struct cfg_key *k, const struct cfg_val *v, char *why,
+			  size_t whylen);
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -269,15 +305,14 @@ static int show(size_t n, size_t limit)
 	return (int)(n < limit ? n : limit);
 }
 
-static int parse_int(const char *s, size_t n, const struct cfg_key *k, int64_t *out,
-		     char *why, size_t whylen)
+static int parse_int(const char *s, size_t n, const struct cfg_key *k, int64_t *out, char *why,
+		     size_t whylen)
 {
 	int64_t v = 0;
 	bool ok = n > 0;
 
 	for (size_t i = 0; ok && i < n; i++) {
-		if (s[i] < '0' || s[i] > '9' ||
-		    __builtin_mul_overflow(v, 10, &v) ||
+		if (s[i] < '0' || s[i] > '9' || __builtin_mul_overflow(v, 10, &v) ||
 		    __builtin_add_overflow(v, s[i] - '0', &v))
 			ok = false;
 	}
@@ -450,7 +485,7 @@ static int parse_value(const struct cfg_key *k, const char *s, size_t n, struct 
 		}
 		return parse_int(s, n, k, &v->i, why, whylen);
 	case KIND_POLICY: return parse_policy(s, n, &v->i, why, whylen);
-	case KIND_RATIO:  return parse_ratio(s, n, &v->i, why, whylen);
+	case KIND_RATIO: return parse_ratio(s, n, &v->i, why, whylen);
 	case KIND_BOOL:
 		if (is(s, n, "true") || is(s, n, "false")) {
 			v->i = is(s, n, "true");
@@ -458,17 +493,17 @@ static int parse_value(const struct cfg_key *k, const char *s, size_t n, struct 
 		}
 		snprintf(why, whylen, "expected true or false");
 		return -EINVAL;
-	case KIND_INT:   return parse_int(s, n, k, &v->i, why, whylen);
-	case KIND_ACKS:  return parse_acks(s, n, &v->i, why, whylen);
+	case KIND_INT: return parse_int(s, n, k, &v->i, why, whylen);
+	case KIND_ACKS: return parse_acks(s, n, &v->i, why, whylen);
 	case KIND_CODEC: return parse_codec(s, n, &v->i, why, whylen);
-	case KIND_SEP:   return parse_sep(s, n, v, why, whylen);
+	case KIND_SEP: return parse_sep(s, n, v, why, whylen);
 	case KIND_LFMT:
 		v->i = line_format_parse(s, n);
 		if (v->i >= 0)
 			return 0;
 		snprintf(why, whylen, "expected raw or escape");
 		return -EINVAL;
-	case KIND_PATH:  return parse_path(s, n, v, why, whylen);
+	case KIND_PATH: return parse_path(s, n, v, why, whylen);
 	case KIND_STR:
 		if (n >= sizeof(v->s)) {
 			snprintf(why, whylen, "longer than %zu bytes", sizeof(v->s) - 1);
@@ -484,42 +519,39 @@ static int parse_value(const struct cfg_key *k, const char *s, size_t n, struct 
 
 /* Settings shared by both scopes, stored in a struct log_config. Returns
  * false if k is not one of them. */
-static bool set_log_key(struct log_config *log, const struct cfg_key *k,
-			const struct cfg_val *v)
+static bool set_log_key(struct log_config *log, const struct cfg_key *k, const struct cfg_val *v)
 {
 	switch (k->id) {
-	case ID_SEGMENT_BYTES:  log->segment_bytes = v->i; break;
-	case ID_SEGMENT_MS:     log->segment_ms = v->i; break;
-	case ID_INDEX_BYTES:    log->segment_index_bytes = (int32_t)v->i; break;
+	case ID_SEGMENT_BYTES: log->segment_bytes = v->i; break;
+	case ID_SEGMENT_MS: log->segment_ms = v->i; break;
+	case ID_INDEX_BYTES: log->segment_index_bytes = (int32_t)v->i; break;
 	case ID_INDEX_INTERVAL: log->index_interval_bytes = (int32_t)v->i; break;
-	case ID_MAX_MESSAGE:    log->max_message_bytes = (int32_t)v->i; break;
+	case ID_MAX_MESSAGE: log->max_message_bytes = (int32_t)v->i; break;
 	case ID_FLUSH_MESSAGES: log->flush_messages = v->i; break;
-	case ID_FLUSH_MS:       log->flush_ms = v->i; break;
-	case ID_COMPRESSION:    log->codec = (int)v->i; break;
-	case ID_BATCH_SIZE:     log->batch_bytes = (int32_t)v->i; break;
-	case ID_RETENTION_MS:   log->retention_ms = v->i; break;
+	case ID_FLUSH_MS: log->flush_ms = v->i; break;
+	case ID_COMPRESSION: log->codec = (int)v->i; break;
+	case ID_BATCH_SIZE: log->batch_bytes = (int32_t)v->i; break;
+	case ID_RETENTION_MS: log->retention_ms = v->i; break;
 	case ID_RETENTION_BYTES: log->retention_bytes = v->i; break;
 	case ID_CLEANUP_POLICY: log->cleanup_policy = (int)v->i; break;
 	case ID_DELETE_RETENTION_MS: log->delete_retention_ms = v->i; break;
 	case ID_MIN_DIRTY_RATIO: log->min_cleanable_dirty_ratio = (double)v->i / 1e6; break;
-	case ID_MIN_LAG_MS:     log->min_compaction_lag_ms = v->i; break;
-	case ID_LINE_FORMAT:    log->line_format = (int)v->i; break;
+	case ID_MIN_LAG_MS: log->min_compaction_lag_ms = v->i; break;
+	case ID_LINE_FORMAT: log->line_format = (int)v->i; break;
 	case ID_KEY_SEP:
 		memset(log->key_sep, 0, sizeof(log->key_sep));
 		memcpy(log->key_sep, v->s, v->len);
 		log->key_sep_len = (int)v->len;
 		break;
-	default:
-		return false;
+	default: return false;
 	}
 	return true;
 }
 
 /* Runs every line of text through parse_value and set. Stops at the first
  * bad line: -EINVAL with the message in err. */
-static int cfg_apply_text(const char *text, size_t len, const struct cfg_key *keys,
-			  size_t nkeys, bool cluster, cfg_set_fn set, void *arg, char *err,
-			  size_t errlen)
+static int cfg_apply_text(const char *text, size_t len, const struct cfg_key *keys, size_t nkeys,
+			  bool cluster, cfg_set_fn set, void *arg, char *err, size_t errlen)
 {
 	struct cfg_key ck = { NULL, ID_CLUSTER };
 	struct cfg_val *v;
@@ -622,21 +654,21 @@ struct broker_parse {
 	bool dirs_seen;                 /* log.dirs in this text */
 };
 
-static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *v,
-		      char *why, size_t whylen)
+static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *v, char *why,
+		      size_t whylen)
 {
 	struct broker_parse *p = arg;
 	struct broker_config *c = &p->c;
 
 	switch (k->id) {
-	case ID_BROKER_ID:      c->broker_id = (int32_t)v->i; break;
+	case ID_BROKER_ID: c->broker_id = (int32_t)v->i; break;
 	case ID_NUM_PARTITIONS: c->num_partitions = (int32_t)v->i; break;
-	case ID_ACKS:           c->acks = (int)v->i; break;
-	case ID_BUFFER_MEMORY:  c->buffer_memory = v->i; break;
-	case ID_LINGER_MS:      c->linger_ms = v->i; break;
+	case ID_ACKS: c->acks = (int)v->i; break;
+	case ID_BUFFER_MEMORY: c->buffer_memory = v->i; break;
+	case ID_LINGER_MS: c->linger_ms = v->i; break;
 	case ID_REQUEST_TIMEOUT_MS: c->request_timeout_ms = v->i; break;
 	case ID_FLUSH_SCHED_MS: c->flush_scheduler_ms = v->i; break;
-	case ID_CHECKPOINT_MS:  c->checkpoint_interval_ms = v->i; break;
+	case ID_CHECKPOINT_MS: c->checkpoint_interval_ms = v->i; break;
 	case ID_LOG_DIRS:
 		p->dirs_seen = true;
 		memcpy(c->data_dir, v->s, v->len + 1);
@@ -669,22 +701,19 @@ static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *
 			c->log.retention_ms = v->i < 0 ? -1 : v->i * 3600 * 1000;
 		break;
 	case ID_RETENTION_CHECK_MS: c->retention_check_ms = v->i; break;
-	case ID_CLEANER_ENABLE:     c->cleaner_enable = v->i != 0; break;
-	case ID_AUTO_CREATE:        c->auto_create_topics = v->i != 0; break;
+	case ID_CLEANER_ENABLE: c->cleaner_enable = v->i != 0; break;
+	case ID_AUTO_CREATE: c->auto_create_topics = v->i != 0; break;
 	case ID_CLEANER_BACKOFF_MS: c->cleaner_backoff_ms = v->i; break;
-	case ID_CLEANER_DEDUPE:     c->cleaner_dedupe_bytes = v->i; break;
-	case ID_SEGMENT_FD_CACHE:   c->segment_fd_cache = v->i; break;
-	case ID_CLUSTER:
-		return cluster_config_set(&c->cluster, k->name, v->s, why, whylen);
-	default:
-		set_log_key(&c->log, k, v);
-		break;
+	case ID_CLEANER_DEDUPE: c->cleaner_dedupe_bytes = v->i; break;
+	case ID_SEGMENT_FD_CACHE: c->segment_fd_cache = v->i; break;
+	case ID_CLUSTER: return cluster_config_set(&c->cluster, k->name, v->s, why, whylen);
+	default: set_log_key(&c->log, k, v); break;
 	}
 	return 0;
 }
 
-int broker_config_parse(struct broker_config *c, const char *text, size_t len,
-			char *err, size_t errlen)
+int broker_config_parse(struct broker_config *c, const char *text, size_t len, char *err,
+			size_t errlen)
 {
 	struct broker_parse *p;
 	int rc;
@@ -694,8 +723,8 @@ int broker_config_parse(struct broker_config *c, const char *text, size_t len,
 	if (!p)
 		return -ENOMEM;
 	p->c = *c;
-	rc = cfg_apply_text(text, len, broker_keys, NKEYS(broker_keys), true, broker_set, p,
-			    err, errlen);
+	rc = cfg_apply_text(text, len, broker_keys, NKEYS(broker_keys), true, broker_set, p, err,
+			    errlen);
 	if (rc == 0)
 		rc = cluster_config_check(&p->c.cluster, err, errlen);
 	if (rc == 0)
@@ -810,8 +839,9 @@ static const char *codec_str(int codec)
 
 static const char *policy_str(int pol)
 {
-	return pol == (LOG_CLEANUP_DELETE | LOG_CLEANUP_COMPACT) ? "compact,delete" :
-	       pol == LOG_CLEANUP_COMPACT ? "compact" : "delete";
+	return pol == (LOG_CLEANUP_DELETE | LOG_CLEANUP_COMPACT) ? "compact,delete"
+	       : pol == LOG_CLEANUP_COMPACT                      ? "compact"
+								 : "delete";
 }
 
 /* The ratio as parse_ratio reads it back: up to six decimals, no
@@ -914,8 +944,7 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 	fprintf(f, "log.cleaner.enable=%s\n", c->cleaner_enable ? "true" : "false");
 	fprintf(f, "log.cleaner.backoff.ms=%lld\n", (long long)c->cleaner_backoff_ms);
 	fprintf(f, "log.cleaner.dedupe.buffer.size=%lld\n", (long long)c->cleaner_dedupe_bytes);
-	fprintf(f, "log.cleaner.delete.retention.ms=%lld\n",
-		(long long)c->log.delete_retention_ms);
+	fprintf(f, "log.cleaner.delete.retention.ms=%lld\n", (long long)c->log.delete_retention_ms);
 	fprintf(f, "log.cleaner.min.cleanable.ratio=%s\n",
 		ratio_str(c->log.min_cleanable_dirty_ratio, rb, sizeof(rb)));
 	fprintf(f, "log.cleaner.min.compaction.lag.ms=%lld\n",
@@ -930,12 +959,12 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 /* ---- topic ---- */
 
 struct topic_parse {
-	struct topic_config tc;         /* the copy being changed */
-	int32_t partitions_before;      /* partitions may only grow from this */
+	struct topic_config tc;    /* the copy being changed */
+	int32_t partitions_before; /* partitions may only grow from this */
 };
 
-static int topic_set(void *arg, const struct cfg_key *k, const struct cfg_val *v,
-		     char *why, size_t whylen)
+static int topic_set(void *arg, const struct cfg_key *k, const struct cfg_val *v, char *why,
+		     size_t whylen)
 {
 	struct topic_parse *p = arg;
 
@@ -948,35 +977,25 @@ static int topic_set(void *arg, const struct cfg_key *k, const struct cfg_val *v
 		}
 		p->tc.partitions = (int32_t)v->i;
 		break;
-	case ID_ACKS:
-		p->tc.acks = (int)v->i;
-		break;
-	case ID_LINGER_MS:
-		p->tc.linger_ms = v->i;
-		break;
-	case ID_MIN_ISR:
-		p->tc.min_insync_replicas = (int32_t)v->i;
-		break;
-	case ID_UNCLEAN:
-		p->tc.unclean_leader_election = v->i != 0;
-		break;
-	default:
-		set_log_key(&p->tc.log, k, v);
-		break;
+	case ID_ACKS: p->tc.acks = (int)v->i; break;
+	case ID_LINGER_MS: p->tc.linger_ms = v->i; break;
+	case ID_MIN_ISR: p->tc.min_insync_replicas = (int32_t)v->i; break;
+	case ID_UNCLEAN: p->tc.unclean_leader_election = v->i != 0; break;
+	default: set_log_key(&p->tc.log, k, v); break;
 	}
 	return 0;
 }
 
-int topic_config_apply(struct topic_config *tc, const char *text, size_t len,
-		       char *err, size_t errlen)
+int topic_config_apply(struct topic_config *tc, const char *text, size_t len, char *err,
+		       size_t errlen)
 {
 	struct topic_parse p;
 	int rc;
 
 	p.tc = *tc;
 	p.partitions_before = tc->partitions;
-	rc = cfg_apply_text(text, len, topic_keys, NKEYS(topic_keys), false, topic_set, &p,
-			    err, errlen);
+	rc = cfg_apply_text(text, len, topic_keys, NKEYS(topic_keys), false, topic_set, &p, err,
+			    errlen);
 	if (rc == 0)
 		*tc = p.tc;
 	return rc;

@@ -13,27 +13,27 @@
 
 struct broker_config {
 	char data_dir[4096];
-	int32_t broker_id;                  /* broker.id (0) */
-	int32_t num_partitions;             /* num.partitions (1) */
-	struct log_config log;              /* log.segment.bytes, log.roll.ms, ... */
-	int acks;                           /* acks default for topics: 0, 1, -1 (all) */
-	int64_t buffer_memory;              /* buffer.memory (32 MiB) */
-	int64_t linger_ms;                  /* linger.ms default for topics (0) */
+	int32_t broker_id;      /* broker.id (0) */
+	int32_t num_partitions; /* num.partitions (1) */
+	struct log_config log;  /* log.segment.bytes, log.roll.ms, ... */
+	int acks;               /* acks default for topics: 0, 1, -1 (all) */
+	int64_t buffer_memory;  /* buffer.memory (32 MiB) */
+	int64_t linger_ms;      /* linger.ms default for topics (0) */
 	/* request.timeout.ms (30000): longest wait of an acks=all write for
 	 * the high watermark to cover its records (-ETIMEDOUT). */
 	int64_t request_timeout_ms;
 	/* The engine's file I/O (NULL: io_posix); tests pass a fault table. */
 	const struct io_ops *io;
-	int64_t flush_scheduler_ms;         /* log.flush.scheduler.interval.ms */
-	int64_t checkpoint_interval_ms;     /* log.flush.offset.checkpoint.interval.ms (60000) */
+	int64_t flush_scheduler_ms;     /* log.flush.scheduler.interval.ms */
+	int64_t checkpoint_interval_ms; /* log.flush.offset.checkpoint.interval.ms (60000) */
 	/* Retention and compaction. */
-	int64_t retention_check_ms;         /* log.retention.check.interval.ms (300000) */
-	bool cleaner_enable;                /* log.cleaner.enable (true) */
-	bool auto_create_topics;            /* auto.create.topics.enable (true):
+	int64_t retention_check_ms;   /* log.retention.check.interval.ms (300000) */
+	bool cleaner_enable;          /* log.cleaner.enable (true) */
+	bool auto_create_topics;      /* auto.create.topics.enable (true):
 					     * Metadata and Produce of a client
 					     * create an unknown topic */
-	int64_t cleaner_backoff_ms;         /* log.cleaner.backoff.ms (15000) */
-	int64_t cleaner_dedupe_bytes;       /* log.cleaner.dedupe.buffer.size (128 MiB) */
+	int64_t cleaner_backoff_ms;   /* log.cleaner.backoff.ms (15000) */
+	int64_t cleaner_dedupe_bytes; /* log.cleaner.dedupe.buffer.size (128 MiB) */
 	/* log.segment.fd.cache: idle closed segments whose descriptors stay
 	 * open (0: a quarter of RLIMIT_NOFILE / 4, at least 16). */
 	int64_t segment_fd_cache;
@@ -45,26 +45,26 @@ void broker_config_defaults(struct broker_config *c);
  * message naming the line ("line 3: unknown key 'foo'") into err, or for
  * the cluster settings' checks across keys (cluster_config_check) the key
  * ("security.inter.broker.protocol: no SASL_PLAINTEXT listener ..."). */
-int broker_config_parse(struct broker_config *c, const char *text, size_t len,
-			char *err, size_t errlen);
+int broker_config_parse(struct broker_config *c, const char *text, size_t len, char *err,
+			size_t errlen);
 /* Renders the effective broker config as key=value lines (malloc'ed);
  * the cluster settings only when zookeeper.connect or listeners is set. */
 int broker_config_render(const struct broker_config *c, char **out, size_t *len);
 
 /* Topic-level settings: Kafka topic config names. */
 struct topic_config {
-	int32_t partitions;                 /* partitions (num.partitions) */
-	int acks;                           /* acks: 0, 1, -1 = all (default all) */
-	int64_t linger_ms;                  /* linger.ms (0) */
-	int32_t min_insync_replicas;        /* min.insync.replicas (the broker's) */
-	bool unclean_leader_election;       /* unclean.leader.election.enable (the broker's) */
-	struct log_config log;              /* segment.bytes, segment.ms, ... */
+	int32_t partitions;           /* partitions (num.partitions) */
+	int acks;                     /* acks: 0, 1, -1 = all (default all) */
+	int64_t linger_ms;            /* linger.ms (0) */
+	int32_t min_insync_replicas;  /* min.insync.replicas (the broker's) */
+	bool unclean_leader_election; /* unclean.leader.election.enable (the broker's) */
+	struct log_config log;        /* segment.bytes, segment.ms, ... */
 };
 /* Applies "key=value" lines to *tc (a copy the caller owns). All or
  * nothing: on the first bad line returns -EINVAL with a message in err and
  * leaves *tc unchanged. Keys: see README.md "Topic settings". */
-int topic_config_apply(struct topic_config *tc, const char *text, size_t len,
-		       char *err, size_t errlen);
+int topic_config_apply(struct topic_config *tc, const char *text, size_t len, char *err,
+		       size_t errlen);
 /* Renders every topic setting as key=value lines (malloc'ed). */
 int topic_config_render(const struct topic_config *tc, char **out, size_t *len);
 

@@ -134,8 +134,8 @@ int controller_assign_replicas(const int32_t *brokers, int n_brokers, int n_part
 }
 
 /* Fills next when (leader, isr) differs from cur: 1, else 0; -ENOMEM. */
-static int next_state(const struct zk_partition_state *cur, int32_t leader,
-		      const int32_t *isr, int n_isr, struct zk_partition_state *next)
+static int next_state(const struct zk_partition_state *cur, int32_t leader, const int32_t *isr,
+		      int n_isr, struct zk_partition_state *next)
 {
 	memset(next, 0, sizeof(*next));
 	if (leader == cur->leader && n_isr == cur->n_isr &&
@@ -177,9 +177,8 @@ static int isr_keep(const struct zk_partition_state *cur, const struct controlle
 /* The first replica that is registered, not shutting down and (unless
  * any_replica) in cur's ISR: Kafka's offline, reassignment and controlled
  * shutdown elections, which differ only in the sets they look at. */
-static int32_t first_eligible(const struct zk_partition_state *cur,
-			      const int32_t *replicas, int n_replicas,
-			      const struct controller_brokers *b, bool any_replica)
+static int32_t first_eligible(const struct zk_partition_state *cur, const int32_t *replicas,
+			      int n_replicas, const struct controller_brokers *b, bool any_replica)
 {
 	for (int i = 0; i < n_replicas; i++) {
 		int32_t r = replicas[i];
@@ -191,9 +190,8 @@ static int32_t first_eligible(const struct zk_partition_state *cur,
 	return ZK_LEADER_NONE;
 }
 
-int controller_decide_live(const struct zk_partition_state *cur,
-			   const int32_t *replicas, int n_replicas,
-			   const struct controller_brokers *b, bool unclean_enable,
+int controller_decide_live(const struct zk_partition_state *cur, const int32_t *replicas,
+			   int n_replicas, const struct controller_brokers *b, bool unclean_enable,
 			   struct zk_partition_state *next, bool *unclean)
 {
 	int32_t leader = cur->leader, *isr;
@@ -254,24 +252,22 @@ int controller_decide_controlled_shutdown(const struct zk_partition_state *cur,
 	return rc;
 }
 
-int controller_decide_preferred(const struct zk_partition_state *cur,
-				const int32_t *replicas, int n_replicas,
-				const struct controller_brokers *b,
+int controller_decide_preferred(const struct zk_partition_state *cur, const int32_t *replicas,
+				int n_replicas, const struct controller_brokers *b,
 				struct zk_partition_state *next)
 {
 	int32_t pref = n_replicas > 0 ? replicas[0] : ZK_LEADER_NONE;
 
 	memset(next, 0, sizeof(*next));
-	if (pref == ZK_LEADER_NONE || pref == cur->leader ||
-	    !has(b->live, b->n_live, pref) || has(b->shutting, b->n_shutting, pref) ||
-	    !has(cur->isr, cur->n_isr, pref))
+	if (pref == ZK_LEADER_NONE || pref == cur->leader || !has(b->live, b->n_live, pref) ||
+	    has(b->shutting, b->n_shutting, pref) || !has(cur->isr, cur->n_isr, pref))
 		return 0;
 	return next_state(cur, pref, cur->isr, cur->n_isr, next);
 }
 
 struct pref_led {
 	int32_t preferred;
-	int led;        /* 1: the preferred replica leads */
+	int led; /* 1: the preferred replica leads */
 };
 
 static int pref_led_cmp(const void *a, const void *b)
@@ -318,7 +314,7 @@ enum ctrl_state { CTRL_CANDIDATE, CTRL_FOLLOWER, CTRL_ACTIVE, CTRL_DETACHED, CTR
  * never allocates and a burst of one kind is handled once (every handler
  * re-reads what it needs). */
 enum {
-	EV_ELECT = 1 << 0,          /* /controller changed; or retry */
+	EV_ELECT = 1 << 0, /* /controller changed; or retry */
 	EV_BROKERS = 1 << 1,
 	EV_TOPICS = 1 << 2,
 	EV_DELETIONS = 1 << 3,
@@ -331,9 +327,9 @@ enum ctrl_call_type { CALL_RECONNECT, CALL_SHUTDOWN, CALL_STOP };
 
 struct ctrl_call {
 	enum ctrl_call_type type;
-	int32_t broker_id;          /* CALL_SHUTDOWN */
-	struct controller_tp **remaining;  /* CALL_SHUTDOWN, may be NULL */
-	struct zkc *zkc;            /* CALL_RECONNECT */
+	int32_t broker_id;                /* CALL_SHUTDOWN */
+	struct controller_tp **remaining; /* CALL_SHUTDOWN, may be NULL */
+	struct zkc *zkc;                  /* CALL_RECONNECT */
 	bool done;
 	int rc;
 	struct ctrl_call *next;
@@ -342,7 +338,7 @@ struct ctrl_call {
 /* One request to one broker about one partition, before grouping. */
 struct ctrl_send {
 	int32_t broker_id;
-	int t;                      /* index in ctl->topics */
+	int t; /* index in ctl->topics */
 	int32_t p;
 	bool is_new;
 	bool delete_partition;
@@ -355,24 +351,24 @@ struct ctrl_sends {
 
 /* What one event tells the brokers, sent at its end (ctrl_flush). */
 struct ctrl_batch {
-	struct ctrl_sends lisr;     /* LeaderAndIsr, per broker */
-	struct ctrl_sends meta;     /* UpdateMetadata: partitions (broker unused) */
-	bool meta_all;              /* UpdateMetadata: every partition */
-	struct ctrl_sends stop;     /* StopReplica, per broker */
-	int err;                    /* -ENOMEM while collecting */
+	struct ctrl_sends lisr; /* LeaderAndIsr, per broker */
+	struct ctrl_sends meta; /* UpdateMetadata: partitions (broker unused) */
+	bool meta_all;          /* UpdateMetadata: every partition */
+	struct ctrl_sends stop; /* StopReplica, per broker */
+	int err;                /* -ENOMEM while collecting */
 };
 
-#define CTRL_RETRY_MS    200    /* back-off before re-entering the election */
-#define CTRL_WRITE_TRIES 5      /* re-reads of a state that keeps changing */
+#define CTRL_RETRY_MS    200 /* back-off before re-entering the election */
+#define CTRL_WRITE_TRIES 5   /* re-reads of a state that keeps changing */
 
 struct controller {
 	struct controller_config cfg;
 	struct controller_channel ch;
 	pthread_t thread;
 
-	pthread_mutex_t lock;       /* pending, calls, info, closed */
-	pthread_cond_t cond;        /* work for the thread; a call is done */
-	bool closed;                /* stopped: callbacks and calls are refused */
+	pthread_mutex_t lock; /* pending, calls, info, closed */
+	pthread_cond_t cond;  /* work for the thread; a call is done */
+	bool closed;          /* stopped: callbacks and calls are refused */
 	int pending;
 	struct ctrl_call *calls, **calls_tail;
 	struct controller_info info;
@@ -381,15 +377,15 @@ struct controller {
 	struct zkc *zkc;
 	enum ctrl_state state;
 	int32_t epoch, epoch_zk_version;
-	int32_t *live;              /* sorted */
-	int64_t *live_epochs;       /* broker epochs (czxid), as live */
+	int32_t *live;        /* sorted */
+	int64_t *live_epochs; /* broker epochs (czxid), as live */
 	int n_live;
 	int32_t *shutting;
 	int n_shutting;
 	struct zkmeta_topic *topics;
 	int n_topics;
-	int64_t retry_at_ms;        /* 0: no retry due */
-	int64_t rebalance_at_ms;    /* 0: no check due */
+	int64_t retry_at_ms;     /* 0: no retry due */
+	int64_t rebalance_at_ms; /* 0: no check due */
 };
 
 static void ctrl_post(struct controller *ctl, int bits)
@@ -464,8 +460,8 @@ static void ctrl_clear_cache(struct controller *ctl)
 static void ctrl_resign(struct controller *ctl)
 {
 	if (ctl->state == CTRL_ACTIVE) {
-		mq_log(MQ_INFO, "controller: broker %d resigns (epoch %d)",
-		       ctl->cfg.broker_id, ctl->epoch);
+		mq_log(MQ_INFO, "controller: broker %d resigns (epoch %d)", ctl->cfg.broker_id,
+		       ctl->epoch);
 		pthread_mutex_lock(&ctl->lock);
 		ctl->info.resignations++;
 		pthread_mutex_unlock(&ctl->lock);
@@ -581,13 +577,18 @@ static void fill_state(const struct controller *ctl, const struct ctrl_send *s,
 	const struct zk_assignment *a = &tp->assignment.partitions[s->p];
 
 	*out = (struct controller_partition_state){
-		.topic = tp->name, .topic_id = tp->assignment.topic_id, .partition = s->p,
+		.topic = tp->name,
+		.topic_id = tp->assignment.topic_id,
+		.partition = s->p,
 		.controller_epoch = part->state.controller_epoch,
-		.leader = part->state.leader, .leader_epoch = part->state.leader_epoch,
+		.leader = part->state.leader,
+		.leader_epoch = part->state.leader_epoch,
 		.leader_recovery_state = part->state.leader_recovery_state,
-		.isr = part->state.isr, .n_isr = part->state.n_isr,
+		.isr = part->state.isr,
+		.n_isr = part->state.n_isr,
 		.partition_epoch = part->zk_version,
-		.replicas = a->replicas, .n_replicas = a->n_replicas,
+		.replicas = a->replicas,
+		.n_replicas = a->n_replicas,
 		.is_new = s->is_new,
 	};
 }
@@ -613,8 +614,8 @@ static void sends_sort(struct ctrl_sends *s)
 static void report(const char *req, int32_t broker_id, int rc)
 {
 	if (rc)
-		mq_log_limited(MQ_WARN, "controller: %s to broker %d failed: %s",
-			       req, broker_id, strerror(rc < 0 ? -rc : rc));
+		mq_log_limited(MQ_WARN, "controller: %s to broker %d failed: %s", req, broker_id,
+			       strerror(rc < 0 ? -rc : rc));
 }
 
 /* The end of the run of (sorted) sends to v[i]'s broker. */
@@ -670,7 +671,8 @@ static int flush_meta(struct controller *ctl, struct ctrl_batch *b)
 		b->meta.n = 0;
 		for (t = 0; t < ctl->n_topics; t++)
 			for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++)
-				sends_push(b, &b->meta, (struct ctrl_send){ -1, t, p, false, false });
+				sends_push(b, &b->meta,
+					   (struct ctrl_send){ -1, t, p, false, false });
 		if (b->err)
 			return b->err;
 	}
@@ -705,7 +707,8 @@ static int flush_stop(struct controller *ctl, struct ctrl_batch *b)
 			const struct zkmeta_partition *part = &ctl->topics[s->t].partitions[s->p];
 
 			sr[k] = (struct controller_stop_replica){
-				.topic = ctl->topics[s->t].name, .partition = s->p,
+				.topic = ctl->topics[s->t].name,
+				.partition = s->p,
 				.leader_epoch = part->present ? part->state.leader_epoch : 0,
 				.delete_partition = s->delete_partition,
 			};
@@ -762,7 +765,7 @@ static int ctrl_reread_state(struct controller *ctl, int t, int32_t p)
 		return rc;
 	rc = zkc_get(ctl->zkc, path, &data, &len, &st, NULL, NULL);
 	if (rc == -ENOENT)
-		return 0;   /* not created yet, or being deleted: nothing to learn */
+		return 0; /* not created yet, or being deleted: nothing to learn */
 	if (rc)
 		return rc;
 	memset(&s, 0, sizeof(s));
@@ -781,9 +784,9 @@ static int ctrl_reread_state(struct controller *ctl, int t, int32_t p)
 
 /* The elections of Kafka's PartitionStateMachine the controller runs. */
 enum ctrl_election {
-	ELECT_LIVE,             /* offline election, dead replicas leave ISRs */
-	ELECT_SHUTDOWN,         /* controlled shutdown */
-	ELECT_PREFERRED,        /* preferred leader (rebalance) */
+	ELECT_LIVE,      /* offline election, dead replicas leave ISRs */
+	ELECT_SHUTDOWN,  /* controlled shutdown */
+	ELECT_PREFERRED, /* preferred leader (rebalance) */
 };
 
 /* The pure decision of that kind for the cached state of (t, p). */
@@ -798,17 +801,17 @@ static int ctrl_decide(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 
 	switch (kind) {
 	case ELECT_SHUTDOWN:
-		return controller_decide_controlled_shutdown(cur, a->replicas, a->n_replicas,
-							     &b, next);
+		return controller_decide_controlled_shutdown(cur, a->replicas, a->n_replicas, &b,
+							     next);
 	case ELECT_PREFERRED:
 		return controller_decide_preferred(cur, a->replicas, a->n_replicas, &b, next);
-	case ELECT_LIVE:
-		break;
+	case ELECT_LIVE: break;
 	}
 	rc = controller_decide_live(cur, a->replicas, a->n_replicas, &b,
 				    ctl->cfg.unclean_leader_election_enable, next, &unclean);
 	if (rc == 1 && unclean)
-		mq_log(MQ_WARN, "controller: %s-%d: unclean leader election: broker %d leads "
+		mq_log(MQ_WARN,
+		       "controller: %s-%d: unclean leader election: broker %d leads "
 		       "from outside the ISR; records the old ISR acknowledged may be lost",
 		       ctl->topics[t].name, p, next->leader);
 	return rc;
@@ -870,10 +873,12 @@ static int ctrl_create_state(struct controller *ctl, int t, int32_t p,
 		return rc;
 	if (!(doc = zk_partition_state_encode(s)))
 		return -ENOMEM;
-	ops[0] = (struct zkc_op){ .type = ZKC_OP_CHECK, .path = ZK_CONTROLLER_EPOCH_PATH,
+	ops[0] = (struct zkc_op){ .type = ZKC_OP_CHECK,
+				  .path = ZK_CONTROLLER_EPOCH_PATH,
 				  .version = ctl->epoch_zk_version };
-	ops[1] = (struct zkc_op){ .type = ZKC_OP_CREATE, .path = spath,
-				  .data = doc, .len = strlen(doc) };
+	ops[1] = (struct zkc_op){
+		.type = ZKC_OP_CREATE, .path = spath, .data = doc, .len = strlen(doc)
+	};
 	rc = zkc_multi(ctl->zkc, ops, 2, &failed);
 	free(doc);
 	if (rc && failed == 0)
@@ -971,7 +976,7 @@ static int ctrl_read_brokers(struct controller *ctl)
 			ids[k] = ids[i];
 			epochs[k++] = st.czxid;
 		} else if (rc == -ENOENT) {
-			rc = 0;   /* gone since the listing: the watch has fired */
+			rc = 0; /* gone since the listing: the watch has fired */
 		}
 	}
 	if (rc) {
@@ -1082,7 +1087,8 @@ static int ctrl_delete_topic(struct controller *ctl, const char *name, struct ct
 	    (rc = zk_path_topic_config(cpath, sizeof(cpath), name)) < 0 ||
 	    (rc = zk_path_delete_topic(dpath, sizeof(dpath), name)) < 0)
 		return rc;
-	ops[n++] = (struct zkc_op){ .type = ZKC_OP_CHECK, .path = ZK_CONTROLLER_EPOCH_PATH,
+	ops[n++] = (struct zkc_op){ .type = ZKC_OP_CHECK,
+				    .path = ZK_CONTROLLER_EPOCH_PATH,
 				    .version = ctl->epoch_zk_version };
 	if (t >= 0) {
 		const struct zk_topic *a = &ctl->topics[t].assignment;
@@ -1090,20 +1096,23 @@ static int ctrl_delete_topic(struct controller *ctl, const char *name, struct ct
 		for (p = 0; p < a->n_partitions; p++)
 			for (i = 0; i < a->partitions[p].n_replicas; i++)
 				if (ctrl_is_live(ctl, a->partitions[p].replicas[i]))
-					sends_push(b, &b->stop, (struct ctrl_send){
-						a->partitions[p].replicas[i], t, p, false, true });
+					sends_push(b, &b->stop,
+						   (struct ctrl_send){ a->partitions[p].replicas[i],
+								       t, p, false, true });
 		if ((rc = ctrl_flush(ctl, b)))
 			return rc;
 		if ((rc = delete_children(ctl->zkc, tpath)))
 			return rc;
-		ops[n++] = (struct zkc_op){ .type = ZKC_OP_DELETE, .path = tpath,
+		ops[n++] = (struct zkc_op){ .type = ZKC_OP_DELETE,
+					    .path = tpath,
 					    .version = ZKC_ANY_VERSION };
 	}
 	if (zkc_exists(ctl->zkc, cpath, NULL, NULL, NULL) == 0)
-		ops[n++] = (struct zkc_op){ .type = ZKC_OP_DELETE, .path = cpath,
+		ops[n++] = (struct zkc_op){ .type = ZKC_OP_DELETE,
+					    .path = cpath,
 					    .version = ZKC_ANY_VERSION };
-	ops[n++] = (struct zkc_op){ .type = ZKC_OP_DELETE, .path = dpath,
-				    .version = ZKC_ANY_VERSION };
+	ops[n++] =
+		(struct zkc_op){ .type = ZKC_OP_DELETE, .path = dpath, .version = ZKC_ANY_VERSION };
 	rc = zkc_multi(ctl->zkc, ops, n, &failed);
 	if (rc && failed == 0)
 		return -EPERM;
@@ -1172,7 +1181,8 @@ static int ctrl_on_isr_change(struct controller *ctl, struct ctrl_batch *b)
 			if (t < 0 || p >= ctl->topics[t].assignment.n_partitions)
 				continue;
 			if ((rc = ctrl_reread_state(ctl, t, p)) == 0)
-				sends_push(b, &b->meta, (struct ctrl_send){ -1, t, p, false, false });
+				sends_push(b, &b->meta,
+					   (struct ctrl_send){ -1, t, p, false, false });
 		}
 		zk_isr_change_clear(&c);
 		if (rc == 0) {
@@ -1293,7 +1303,8 @@ static int ctrl_on_controlled_shutdown(struct controller *ctl, int32_t broker_id
 			if ((rc = ctrl_change(ctl, t, p, ELECT_SHUTDOWN, b)) < 0)
 				return rc;
 			if (followed)
-				sends_push(b, &b->stop, (struct ctrl_send){ broker_id, t, p, false, false });
+				sends_push(b, &b->stop,
+					   (struct ctrl_send){ broker_id, t, p, false, false });
 		}
 	for (t = 0; t < ctl->n_topics; t++)
 		for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++)
@@ -1374,18 +1385,16 @@ static int ctrl_become_active(struct controller *ctl, const struct zkmeta_contro
 	ctl->info.elections_won++;
 	ctl->info.controller_id = ctl->cfg.broker_id;
 	pthread_mutex_unlock(&ctl->lock);
-	mq_log(MQ_INFO, "controller: broker %d is the controller (epoch %d)",
-	       ctl->cfg.broker_id, ctl->epoch);
-	if ((rc = zkmeta_ensure_paths(ctl->zkc)) ||
-	    (rc = ctrl_read_topics(ctl)) ||
-	    (rc = ctrl_on_brokers(ctl, b, true)) ||
-	    (rc = ctrl_flush(ctl, b)) ||
-	    (rc = ctrl_on_isr_change(ctl, b)) ||
-	    (rc = ctrl_flush(ctl, b)) ||
+	mq_log(MQ_INFO, "controller: broker %d is the controller (epoch %d)", ctl->cfg.broker_id,
+	       ctl->epoch);
+	if ((rc = zkmeta_ensure_paths(ctl->zkc)) || (rc = ctrl_read_topics(ctl)) ||
+	    (rc = ctrl_on_brokers(ctl, b, true)) || (rc = ctrl_flush(ctl, b)) ||
+	    (rc = ctrl_on_isr_change(ctl, b)) || (rc = ctrl_flush(ctl, b)) ||
 	    (rc = ctrl_on_deletions(ctl, b)))
 		return rc;
 	if (ctl->cfg.auto_leader_rebalance_enable)
-		ctl->rebalance_at_ms = now_mono_ms() +
+		ctl->rebalance_at_ms =
+			now_mono_ms() +
 			(int64_t)ctl->cfg.leader_imbalance_check_interval_seconds * 1000;
 	return 0;
 }
@@ -1413,9 +1422,9 @@ static void ctrl_elect(struct controller *ctl, struct ctrl_batch *b)
 		return;
 	}
 	if (rc == -ENOENT)
-		ctrl_post(ctl, EV_ELECT);   /* gone already: run again */
+		ctrl_post(ctl, EV_ELECT); /* gone already: run again */
 	if (won && ctl->state == CTRL_ACTIVE && mc.epoch_zk_version == ctl->epoch_zk_version)
-		return;   /* still ours, the same office */
+		return; /* still ours, the same office */
 	ctrl_resign(ctl);
 	if (!won) {
 		ctl->state = CTRL_FOLLOWER;
@@ -1487,7 +1496,7 @@ static void ctrl_do_call(struct controller *ctl, struct ctrl_call *call, struct 
 				mq_log(MQ_WARN, "controller: shutting down broker %d: %s",
 				       ctl->cfg.broker_id, strerror(-rc));
 		}
-		ctrl_flush(ctl, b);   /* empty, or what a failed step left */
+		ctrl_flush(ctl, b); /* empty, or what a failed step left */
 		ctrl_resign(ctl);
 		ctl->state = CTRL_STOPPED;
 		call->rc = 0;
@@ -1533,8 +1542,8 @@ static void ctrl_timers(struct controller *ctl, struct ctrl_batch *b)
 		ctrl_elect(ctl, b);
 	}
 	if (ctl->rebalance_at_ms && ctl->rebalance_at_ms <= now) {
-		ctl->rebalance_at_ms = now +
-			(int64_t)ctl->cfg.leader_imbalance_check_interval_seconds * 1000;
+		ctl->rebalance_at_ms =
+			now + (int64_t)ctl->cfg.leader_imbalance_check_interval_seconds * 1000;
 		ctrl_run(ctl, b, ctrl_on_rebalance, "leader rebalance");
 	}
 }
@@ -1555,7 +1564,8 @@ static void *ctrl_thread(void *arg)
 		pthread_mutex_lock(&ctl->lock);
 		while (!ctl->calls && !ctl->pending && (!deadline || now_mono_ms() < deadline)) {
 			if (deadline) {
-				struct timespec ts = { deadline / 1000, (deadline % 1000) * 1000000 };
+				struct timespec ts = { deadline / 1000,
+						       (deadline % 1000) * 1000000 };
 
 				pthread_cond_timedwait(&ctl->cond, &ctl->lock, &ts);
 			} else {
@@ -1687,7 +1697,8 @@ int controller_reconnect(struct controller *ctl, struct zkc *zkc)
 int controller_controlled_shutdown(struct controller *ctl, int32_t broker_id,
 				   struct controller_tp **remaining)
 {
-	struct ctrl_call call = { .type = CALL_SHUTDOWN, .broker_id = broker_id,
+	struct ctrl_call call = { .type = CALL_SHUTDOWN,
+				  .broker_id = broker_id,
 				  .remaining = remaining };
 
 	if (remaining)
@@ -1702,14 +1713,15 @@ void controller_get_info(struct controller *ctl, struct controller_info *info)
 	pthread_mutex_unlock(&ctl->lock);
 }
 
-int controller_create_topic(struct zkc *zkc, const struct controller_config *cfg,
-			    const char *topic, int n_partitions, int replication_factor,
+int controller_create_topic(struct zkc *zkc, const struct controller_config *cfg, const char *topic,
+			    int n_partitions, int replication_factor,
 			    const struct zk_config *config)
 {
 	struct zk_topic t = { .version = 3 };
 	int32_t *ids = NULL, *replicas = NULL;
-	int n, p, rf = replication_factor < 0 ? cfg->default_replication_factor
-					      : replication_factor, rc;
+	int n, p,
+		rf = replication_factor < 0 ? cfg->default_replication_factor : replication_factor,
+		rc;
 
 	if (!zk_topic_name_valid(topic))
 		return -EINVAL;

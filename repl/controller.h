@@ -76,9 +76,8 @@ struct controller_brokers {
  *     = ISR minus dead brokers, except that its last member stays when all
  *     are dead (the replica with the latest data, to come back as leader).
  * unclean may be NULL. */
-int controller_decide_live(const struct zk_partition_state *cur,
-			   const int32_t *replicas, int n_replicas,
-			   const struct controller_brokers *b, bool unclean_enable,
+int controller_decide_live(const struct zk_partition_state *cur, const int32_t *replicas,
+			   int n_replicas, const struct controller_brokers *b, bool unclean_enable,
 			   struct zk_partition_state *next, bool *unclean);
 
 /* Brokers b->shutting are shutting down (Kafka's controlled shutdown
@@ -94,9 +93,8 @@ int controller_decide_controlled_shutdown(const struct zk_partition_state *cur,
 /* Preferred leader election: leadership goes back to replicas[0] when it
  * is live, not shutting and in the ISR and does not lead already; the ISR
  * is unchanged. */
-int controller_decide_preferred(const struct zk_partition_state *cur,
-				const int32_t *replicas, int n_replicas,
-				const struct controller_brokers *b,
+int controller_decide_preferred(const struct zk_partition_state *cur, const int32_t *replicas,
+				int n_replicas, const struct controller_brokers *b,
 				struct zk_partition_state *next);
 
 /* Kafka's auto-rebalance test (leader.imbalance.per.broker.percentage):
@@ -112,13 +110,13 @@ int controller_imbalanced_brokers(const int32_t *preferred, const int32_t *leade
 
 /* The broker keys the controller uses, with Kafka's names. */
 struct controller_config {
-	int32_t broker_id;                      /* broker.id */
-	int32_t default_replication_factor;     /* default.replication.factor (1) */
-	bool unclean_leader_election_enable;    /* unclean.leader.election.enable (false) */
-	bool auto_leader_rebalance_enable;      /* auto.leader.rebalance.enable (true) */
-	int32_t leader_imbalance_per_broker_percentage;  /* (10) */
+	int32_t broker_id;                              /* broker.id */
+	int32_t default_replication_factor;             /* default.replication.factor (1) */
+	bool unclean_leader_election_enable;            /* unclean.leader.election.enable (false) */
+	bool auto_leader_rebalance_enable;              /* auto.leader.rebalance.enable (true) */
+	int32_t leader_imbalance_per_broker_percentage; /* (10) */
 	int32_t leader_imbalance_check_interval_seconds; /* (300) */
-	bool controlled_shutdown_enable;        /* controlled.shutdown.enable (true):
+	bool controlled_shutdown_enable;                 /* controlled.shutdown.enable (true):
 						 * controller_stop moves this
 						 * broker's leaderships away first */
 };
@@ -128,19 +126,19 @@ struct controller_config {
  * during the call only. */
 struct controller_partition_state {
 	const char *topic;
-	const char *topic_id;        /* Kafka's Uuid string, "" when the topic has none */
+	const char *topic_id; /* Kafka's Uuid string, "" when the topic has none */
 	int32_t partition;
 	int32_t controller_epoch;
-	int32_t leader;              /* ZK_LEADER_NONE: offline */
+	int32_t leader; /* ZK_LEADER_NONE: offline */
 	int32_t leader_epoch;
-	int8_t leader_recovery_state;  /* ZK_RECOVERY_*: RECOVERING after an
+	int8_t leader_recovery_state; /* ZK_RECOVERY_*: RECOVERING after an
 					* unclean election */
 	const int32_t *isr;
 	int n_isr;
-	int32_t partition_epoch;     /* the state znode's version */
+	int32_t partition_epoch; /* the state znode's version */
 	const int32_t *replicas;
 	int n_replicas;
-	bool is_new;                 /* first LeaderAndIsr of a new partition */
+	bool is_new; /* first LeaderAndIsr of a new partition */
 };
 
 /* One replica to stop (Kafka's StopReplica partition). */
@@ -148,7 +146,7 @@ struct controller_stop_replica {
 	const char *topic;
 	int32_t partition;
 	int32_t leader_epoch;
-	bool delete_partition;       /* the topic is deleted: remove its log */
+	bool delete_partition; /* the topic is deleted: remove its log */
 };
 
 /*
@@ -176,8 +174,8 @@ struct controller_channel {
 			       int32_t controller_epoch, const int32_t *live_brokers, int n_live,
 			       const struct controller_partition_state *states, int n);
 	int (*stop_replica)(void *arg, int32_t broker_id, int64_t broker_epoch,
-			    int32_t controller_epoch,
-			    const struct controller_stop_replica *parts, int n);
+			    int32_t controller_epoch, const struct controller_stop_replica *parts,
+			    int n);
 	void *arg;
 };
 
@@ -185,13 +183,13 @@ struct controller;
 
 /* What the controller is doing, for status views and tests. */
 struct controller_info {
-	bool active;                 /* this broker is the controller */
-	int32_t controller_id;       /* who is, as last seen; -1: unknown */
-	int32_t epoch;               /* while active: the controller epoch */
-	int32_t epoch_zk_version;    /* while active: guard 2 of zkmeta.h */
+	bool active;              /* this broker is the controller */
+	int32_t controller_id;    /* who is, as last seen; -1: unknown */
+	int32_t epoch;            /* while active: the controller epoch */
+	int32_t epoch_zk_version; /* while active: guard 2 of zkmeta.h */
 	int32_t elections_won;
 	int32_t resignations;
-	int32_t offline_partitions;  /* while active: partitions with no leader */
+	int32_t offline_partitions; /* while active: partitions with no leader */
 };
 
 /* Starts the event thread, which enters the election at once. zkc stays
@@ -248,8 +246,8 @@ int controller_controlled_shutdown(struct controller *ctl, int32_t broker_id,
  * controller then creates the partition states. replication_factor < 0
  * means cfg->default_replication_factor. -EINVAL (see the assignment,
  * or a bad name), -EEXIST, or a ZooKeeper error. */
-int controller_create_topic(struct zkc *zkc, const struct controller_config *cfg,
-			    const char *topic, int n_partitions, int replication_factor,
+int controller_create_topic(struct zkc *zkc, const struct controller_config *cfg, const char *topic,
+			    int n_partitions, int replication_factor,
 			    const struct zk_config *config);
 
 /* A snapshot of the controller's state; any thread. */

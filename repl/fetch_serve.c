@@ -43,7 +43,7 @@
 #include "util/diaglog.h"
 
 struct fs_part {
-	struct partition *p;          /* referenced, or NULL */
+	struct partition *p; /* referenced, or NULL */
 	const struct proto_fetch_part *req;
 	int16_t error;
 	bool diverging;
@@ -57,7 +57,7 @@ struct fs_fetch {
 	struct net_req *req;
 	const struct proto_fetch_req *msg;
 	int n;
-	struct fs_part *parts;        /* in request order, topic by topic */
+	struct fs_part *parts; /* in request order, topic by topic */
 	int64_t deadline_ms;
 	struct fs_fetch *next;
 };
@@ -149,7 +149,8 @@ static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 			return;
 		}
 	}
-	rc = partition_update_follower_fetch_state(fp->p, f->msg->replica_id, rq->fetch_offset, now);
+	rc = partition_update_follower_fetch_state(fp->p, f->msg->replica_id, rq->fetch_offset,
+						   now);
 	if (rc == -ENOENT)
 		fp->error = PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
 	else if (rc < 0 && rc != -ESTALE)
@@ -175,7 +176,7 @@ static bool fetch_ready(const struct fs_fetch *f)
 		if (fp->error || fp->diverging)
 			return true;
 		if (partition_leader_epoch(fp->p, &epoch))
-			return true;       /* lost leadership while parked */
+			return true; /* lost leadership while parked */
 		if (part_upper(f, fp, &o) > fp->req->fetch_offset)
 			return true;
 	}
@@ -189,7 +190,8 @@ static int fetch_respond(struct fs_fetch *f)
 	const struct proto_req *pr = net_req_msg(f->req);
 	struct proto_fetch_resp_topic *topics = calloc((size_t)m->n_topics + 1, sizeof(*topics));
 	struct proto_fetch_resp_part *parts = calloc((size_t)f->n + 1, sizeof(*parts));
-	struct proto_fetch_resp resp = { .n_topics = m->n_topics, .topics = topics,
+	struct proto_fetch_resp resp = { .n_topics = m->n_topics,
+					 .topics = topics,
 					 .session_id = 0 };
 	int64_t budget = m->max_bytes > 0 ? m->max_bytes : INT32_MAX;
 	int k = 0, rc;
@@ -218,8 +220,10 @@ static int fetch_respond(struct fs_fetch *f)
 			rp->records_fd = -1;
 			rp->records = (const uint8_t *)"";
 			rp->error_code = fp->error;
-			if (!fp->error && fetch_serve_epoch_check(fp->p, fp->req->current_leader_epoch))
-				rp->error_code = fetch_serve_epoch_check(fp->p, fp->req->current_leader_epoch);
+			if (!fp->error &&
+			    fetch_serve_epoch_check(fp->p, fp->req->current_leader_epoch))
+				rp->error_code = fetch_serve_epoch_check(
+					fp->p, fp->req->current_leader_epoch);
 			if (fp->p && rp->error_code != PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
 				partition_log_ops(fp->p)->offsets(partition_log(fp->p), &o);
 			rp->high_watermark = o.hw;
@@ -234,13 +238,13 @@ static int fetch_respond(struct fs_fetch *f)
 				continue;
 			}
 			upper = part_upper(f, fp, &o);
-			max = (size_t)(fp->req->partition_max_bytes < budget ?
-				       fp->req->partition_max_bytes : budget);
+			max = (size_t)(fp->req->partition_max_bytes < budget
+					       ? fp->req->partition_max_bytes
+					       : budget);
 			if (upper <= fp->req->fetch_offset || max == 0)
 				continue;
-			rc = partition_log_ops(fp->p)->read_raw(partition_log(fp->p),
-								fp->req->fetch_offset, upper,
-								max, &fp->raw);
+			rc = partition_log_ops(fp->p)->read_raw(
+				partition_log(fp->p), fp->req->fetch_offset, upper, max, &fp->raw);
 			if (rc) {
 				rp->error_code = proto_err_from_errno(rc);
 				continue;
@@ -374,7 +378,10 @@ static void *purgatory_main(void *arg)
 				 * most every 10 ms when a deadline is near. */
 				int64_t wait = earliest - fs->now_ms();
 
-				deadline_from_ms(CLOCK_MONOTONIC, wait < 1 ? 1 : wait > 10 ? 10 : wait,
+				deadline_from_ms(CLOCK_MONOTONIC,
+						 wait < 1    ? 1
+						 : wait > 10 ? 10
+							     : wait,
 						 &ts);
 				pthread_cond_timedwait(&fs->cond, &fs->lock, &ts);
 			}
@@ -440,18 +447,17 @@ static int ofle_handler(void *arg, struct net_req *req)
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			const struct proto_ofle_part *rq = &m->topics[t].partitions[j];
 			struct proto_ofle_resp_part *rp = &parts[k];
-			struct partition *p = fs->lookup(fs->lookup_arg, m->topics[t].topic,
-							 rq->partition);
+			struct partition *p =
+				fs->lookup(fs->lookup_arg, m->topics[t].topic, rq->partition);
 
 			rp->partition = rq->partition;
 			rp->leader_epoch = -1;
 			rp->end_offset = -1;
 			rp->error_code = fetch_serve_epoch_check(p, rq->current_leader_epoch);
 			if (!rp->error_code)
-				partition_log_ops(p)->end_offset_for_epoch(partition_log(p),
-									   rq->leader_epoch,
-									   &rp->leader_epoch,
-									   &rp->end_offset);
+				partition_log_ops(p)->end_offset_for_epoch(
+					partition_log(p), rq->leader_epoch, &rp->leader_epoch,
+					&rp->end_offset);
 			partition_unref(p);
 		}
 	}
@@ -469,7 +475,8 @@ int fetch_serve_register(struct fetch_serve *fs, struct net_server *srv)
 {
 	int rc = net_server_handle(srv, PROTO_API_FETCH, fetch_handler, fs);
 
-	return rc ? rc : net_server_handle(srv, PROTO_API_OFFSET_FOR_LEADER_EPOCH, ofle_handler, fs);
+	return rc ? rc
+		  : net_server_handle(srv, PROTO_API_OFFSET_FOR_LEADER_EPOCH, ofle_handler, fs);
 }
 
 void fetch_serve_wake(struct fetch_serve *fs)

@@ -19,8 +19,8 @@
 #include "util/clock.h"
 #include "util/diaglog.h"
 
-#define FETCHER_MAX_PARTS 1024
-#define FETCHER_MAX_ROUNDS 16      /* truncation rounds in one go */
+#define FETCHER_MAX_PARTS  1024
+#define FETCHER_MAX_ROUNDS 16 /* truncation rounds in one go */
 
 struct fpart {
 	struct partition *p;
@@ -130,7 +130,8 @@ static int truncate_by_ofle(struct fetcher *f, struct partition *p)
 		struct partition_follow fw;
 		struct proto_ofle_part rp;
 		struct proto_ofle_topic rt;
-		struct proto_ofle_req rq = { .replica_id = f->cfg.broker_id, .n_topics = 1,
+		struct proto_ofle_req rq = { .replica_id = f->cfg.broker_id,
+					     .n_topics = 1,
 					     .topics = &rt };
 		struct proto_ofle_resp resp = { 0 };
 		struct net_resp nr = { 0 };
@@ -217,9 +218,11 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 		rc = truncate_step(p, fw, a->diverging_epoch, a->diverging_end_offset);
 		rc = rc > 0 ? 0 : rc;
 	} else {
-		size_t len = a->records_len > 0 ? whole_batches(a->records, (size_t)a->records_len) : 0;
+		size_t len =
+			a->records_len > 0 ? whole_batches(a->records, (size_t)a->records_len) : 0;
 
-		rc = partition_follower_append(p, fw->generation, a->records, len, a->high_watermark);
+		rc = partition_follower_append(p, fw->generation, a->records, len,
+					       a->high_watermark);
 		if (!rc)
 			stat_add(f, &f->stats.bytes, (int64_t)len);
 	}
@@ -231,16 +234,20 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 }
 
 /* One Fetch for every partition ready to fetch. 0 or -errno (connection). */
-static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_follow *fws,
-		      int n, int64_t now)
+static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_follow *fws, int n,
+		      int64_t now)
 {
 	struct proto_fetch_part *rps = calloc((size_t)n, sizeof(*rps));
 	struct proto_fetch_topic *rts = calloc((size_t)n, sizeof(*rts));
 	int *topic_of = calloc((size_t)n, sizeof(int));
-	struct proto_fetch_req rq = { .cluster_id = KSTR_NULL, .replica_id = f->cfg.broker_id,
+	struct proto_fetch_req rq = { .cluster_id = KSTR_NULL,
+				      .replica_id = f->cfg.broker_id,
 				      .max_wait_ms = f->cfg.max_wait_ms,
-				      .min_bytes = f->cfg.min_bytes, .max_bytes = f->cfg.max_bytes,
-				      .session_epoch = -1, .topics = rts, .rack_id = kstr_of("") };
+				      .min_bytes = f->cfg.min_bytes,
+				      .max_bytes = f->cfg.max_bytes,
+				      .session_epoch = -1,
+				      .topics = rts,
+				      .rack_id = kstr_of("") };
 	struct proto_fetch_resp resp = { 0 };
 	struct net_resp nr = { 0 };
 	struct kbuf_w w;
@@ -254,7 +261,8 @@ static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_
 	for (int i = 0; i < n; i++) {
 		int t;
 
-		for (t = 0; t < rq.n_topics && !kstr_eq(rts[t].topic, partition_topic(ready[i]->p)); t++)
+		for (t = 0; t < rq.n_topics && !kstr_eq(rts[t].topic, partition_topic(ready[i]->p));
+		     t++)
 			;
 		topic_of[i] = t;
 		if (t == rq.n_topics)
@@ -269,8 +277,8 @@ static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_
 				.partition = partition_index(ready[i]->p),
 				.current_leader_epoch = fws[i].leader_epoch,
 				.fetch_offset = fws[i].fetch_offset,
-				.last_fetched_epoch = f->cfg.truncate_on_fetch ?
-						      fws[i].last_fetched_epoch : -1,
+				.last_fetched_epoch =
+					f->cfg.truncate_on_fetch ? fws[i].last_fetched_epoch : -1,
 				.log_start_offset = -1,
 				.partition_max_bytes = f->cfg.partition_max_bytes,
 			};
@@ -354,7 +362,8 @@ static int round_once(struct fetcher *f)
 	int m = 0;
 
 	for (int i = 0; i < n; i++) {
-		if (ready[i]->backoff_until_ms > now || partition_follow_state(ready[i]->p, &fws[m]) ||
+		if (ready[i]->backoff_until_ms > now ||
+		    partition_follow_state(ready[i]->p, &fws[m]) ||
 		    fws[m].state != PARTITION_FETCHING)
 			continue;
 		ready[m++] = ready[i];

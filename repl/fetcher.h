@@ -37,29 +37,29 @@
 #include "repl/partition.h"
 
 struct fetcher_config {
-	int32_t broker_id;                  /* this broker: the fetch's replica_id */
-	int32_t source_id;                  /* the leader broker fetched from */
+	int32_t broker_id; /* this broker: the fetch's replica_id */
+	int32_t source_id; /* the leader broker fetched from */
 	char host[NET_MAX_HOST + 1];
 	int port;
-	const char *sasl_user;              /* NULL: PLAINTEXT listener */
+	const char *sasl_user; /* NULL: PLAINTEXT listener */
 	const char *sasl_password;
-	int64_t backoff_ms;                 /* replica.fetch.backoff.ms (1000) */
-	int32_t max_wait_ms;                /* replica.fetch.wait.max.ms (500) */
-	int32_t min_bytes;                  /* replica.fetch.min.bytes (1) */
-	int32_t max_bytes;                  /* replica.fetch.response.max.bytes (10 MiB) */
-	int32_t partition_max_bytes;        /* replica.fetch.max.bytes (1 MiB) */
-	int64_t request_timeout_ms;         /* replica.socket.timeout.ms (30000) */
-	bool truncate_on_fetch;             /* diverging epochs instead of OffsetForLeaderEpoch */
+	int64_t backoff_ms;          /* replica.fetch.backoff.ms (1000) */
+	int32_t max_wait_ms;         /* replica.fetch.wait.max.ms (500) */
+	int32_t min_bytes;           /* replica.fetch.min.bytes (1) */
+	int32_t max_bytes;           /* replica.fetch.response.max.bytes (10 MiB) */
+	int32_t partition_max_bytes; /* replica.fetch.max.bytes (1 MiB) */
+	int64_t request_timeout_ms;  /* replica.socket.timeout.ms (30000) */
+	bool truncate_on_fetch;      /* diverging epochs instead of OffsetForLeaderEpoch */
 };
 
 void fetcher_config_default(struct fetcher_config *cfg);
 
 struct fetcher_stats {
 	int64_t connects;
-	int64_t errors;          /* failed connections and requests */
-	int64_t fetches;         /* Fetch responses handled */
-	int64_t bytes;           /* record bytes appended */
-	int64_t truncations;     /* truncation rounds (OffsetForLeaderEpoch or diverging) */
+	int64_t errors;      /* failed connections and requests */
+	int64_t fetches;     /* Fetch responses handled */
+	int64_t bytes;       /* record bytes appended */
+	int64_t truncations; /* truncation rounds (OffsetForLeaderEpoch or diverging) */
 	int partitions;
 };
 

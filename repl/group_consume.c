@@ -45,8 +45,8 @@
 /* topic_read_lines without counting the bytes as delivered: replay reads
  * internal records, and a consume read keeps only whole lines (read_part
  * counts those). */
-ssize_t group_read_lines(struct topic *t, int p, struct log_cursor *c, int64_t pos,
-			 char *buf, size_t size, int64_t *actual)
+ssize_t group_read_lines(struct topic *t, int p, struct log_cursor *c, int64_t pos, char *buf,
+			 size_t size, int64_t *actual)
 {
 	struct log *l;
 	ssize_t n = group_part_lock(t, p, &l);
@@ -90,8 +90,8 @@ static int reread(struct group *g, int p, int64_t pos, char *buf, int64_t len)
 	int rc = part_cursor(g, p, &c);
 
 	while (rc == 0 && got < len) {
-		ssize_t n = group_read_lines(g->t, p, c, pos + got, buf + got,
-					     (size_t)(len - got), &actual);
+		ssize_t n = group_read_lines(g->t, p, c, pos + got, buf + got, (size_t)(len - got),
+					     &actual);
 
 		if (n < 0)
 			rc = (int)n;
@@ -130,7 +130,7 @@ static int piece_passed(struct group *g, const struct gpiece *pc, int64_t x, int
 	if (rc == 0 && (nl = memrchr(buf, '\n', (size_t)k)))
 		*bound = pc->lpos + (nl - buf) + 1;
 	free(buf);
-	return rc == -ENODATA ? 0 : rc;         /* gone: nothing to commit */
+	return rc == -ENODATA ? 0 : rc; /* gone: nothing to commit */
 }
 
 /* Drops the part of m's stream before x (x <= m->end). Needs g->mu. */
@@ -185,14 +185,15 @@ static int commit_upto(struct group_member *m, int64_t x)
 			continue;
 		gp = &g->parts[pc->part];
 		if (gp->owner != m || gp->epoch != pc->epoch)
-			continue;               /* p moved: its new owner commits it */
+			continue; /* p moved: its new owner commits it */
 		rc = piece_passed(g, pc, x, &b);
 		if (rc == 0 && b > gp->commit_pos)
 			rc = group_pos_to_off(g->t, pc->part, b, &off);
 		if (rc == -ENOMEM)
 			goto out;
 		if (rc < 0) {
-			mq_log_limited(MQ_ERR, "group %s of topic %s: partition %d: cannot find "
+			mq_log_limited(MQ_ERR,
+				       "group %s of topic %s: partition %d: cannot find "
 				       "the offset at line position %" PRId64 ": %s; not committed",
 				       g->name, g->topic, pc->part, b >= 0 ? b : pc->lpos,
 				       strerror(-rc));
@@ -237,10 +238,12 @@ static ssize_t redeliver(struct group_member *m, int64_t x, char *buf, size_t si
 			len = (int64_t)(size - used);
 		rc = reread(m->g, pc->part, pc->lpos + from, buf + used, len);
 		if (rc == -ENODATA && used == 0)
-			mq_log_limited(MQ_WARN, "group %s of topic %s: %s: read at %" PRId64 ": "
+			mq_log_limited(MQ_WARN,
+				       "group %s of topic %s: %s: read at %" PRId64 ": "
 				       "the records of partition %d at line position %" PRId64
 				       " were removed by retention or compaction and cannot be "
-				       "read again", m->g->name, m->g->topic, m->id, x, pc->part,
+				       "read again",
+				       m->g->name, m->g->topic, m->id, x, pc->part,
 				       pc->lpos + from);
 		if (rc < 0)
 			return used > 0 ? (ssize_t)used : rc;
@@ -252,8 +255,8 @@ static ssize_t redeliver(struct group_member *m, int64_t x, char *buf, size_t si
 /* Whole lines of partition p from its position into buf; *lpos: the line
  * position of buf[0], *last_nl: bytes up to its last '\n'. first: buf is
  * empty, so a record longer than room is returned in part. */
-static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool first,
-			 int64_t *lpos, int64_t *last_nl)
+static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool first, int64_t *lpos,
+			 int64_t *last_nl)
 {
 	struct gpart *gp = &g->parts[p];
 	struct log_cursor *c;
@@ -272,7 +275,7 @@ static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool fi
 	n = group_read_lines(g->t, p, c, gp->pos, buf, room, &actual);
 	if (n <= 0)
 		return n;
-	lines = log_cursor_lines(c) - lines;    /* each ends in buf */
+	lines = log_cursor_lines(c) - lines; /* each ends in buf */
 	nl = memrchr(buf, '\n', (size_t)n);
 	if (nl)
 		keep = (size_t)(nl - buf) + 1;
@@ -315,8 +318,11 @@ static ssize_t read_fresh(struct group_member *m, char *buf, size_t size)
 		}
 		if (n == 0)
 			continue;
-		m->pieces[m->npieces++] = (struct gpiece){ .soff = m->end, .lpos = lpos, .len = n,
-							   .last_nl = last_nl, .part = p,
+		m->pieces[m->npieces++] = (struct gpiece){ .soff = m->end,
+							   .lpos = lpos,
+							   .len = n,
+							   .last_nl = last_nl,
+							   .part = p,
 							   .epoch = g->parts[p].epoch };
 		m->end += n;
 		used += (size_t)n;
@@ -339,9 +345,11 @@ ssize_t group_consume(struct group_member *m, int64_t off, char *buf, size_t siz
 		goto out;
 	}
 	if (off < m->start) {
-		mq_log_limited(MQ_WARN, "group %s of topic %s: %s: read at %" PRId64 " refused: "
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: %s: read at %" PRId64 " refused: "
 			       "the stream before %" PRId64 " is committed and cannot be read "
-			       "again", g->name, g->topic, m->id, off, m->start);
+			       "again",
+			       g->name, g->topic, m->id, off, m->start);
 		rc = -ESPIPE;
 		goto out;
 	}

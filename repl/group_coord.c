@@ -226,7 +226,7 @@ static int group_bind(struct group *g, struct topic *t)
 		return 0;
 	if (g->t) {
 		if (!topic_deleted(g->t))
-			return -ENOENT;         /* t is the stale one */
+			return -ENOENT; /* t is the stale one */
 		mq_log(MQ_INFO, "group %s: topic %s was made again: committed offsets dropped",
 		       g->name, g->topic);
 		for (int p = 0; p < g->nparts; p++) {
@@ -401,7 +401,7 @@ out:
 	pthread_mutex_unlock(&g->mu);
 	pthread_mutex_unlock(&gc->mu);
 	if (rc == 0)
-		group_put(g);                   /* the coordinator's reference */
+		group_put(g); /* the coordinator's reference */
 	return rc;
 }
 
@@ -428,7 +428,8 @@ static void coord_drop_topic(struct group_coord *gc, const char *topic, const ch
 		pthread_mutex_lock(&g->mu);
 		rc = group_store_tombstones(g);
 		if (rc < 0)
-			mq_log(MQ_ERR, "group %s of topic %s: tombstones not written (%s): its "
+			mq_log(MQ_ERR,
+			       "group %s of topic %s: tombstones not written (%s): its "
 			       "offsets come back if the topic is made again before a restart",
 			       g->name, topic, strerror(-rc));
 		g->deleted = true;
@@ -450,7 +451,7 @@ static void coord_drop_topic(struct group_coord *gc, const char *topic, const ch
 		pthread_mutex_unlock(&g->mu);
 		group_coord_remove(gc, i);
 		mq_log(MQ_INFO, "group %s of topic %s deleted: %s", g->name, topic, why);
-		group_put(g);                   /* members hold their own */
+		group_put(g); /* members hold their own */
 	}
 }
 
@@ -491,6 +492,6 @@ static void coord_sweep(struct group_coord *gc)
 		}
 		snprintf(topic, sizeof(topic), "%s", gc->groups[i]->topic);
 		coord_drop_topic(gc, topic, "its topic no longer exists", &fire, &nfire);
-		free(fire);                     /* no members before the mount */
+		free(fire); /* no members before the mount */
 	}
 }

@@ -52,20 +52,20 @@
 #include "repl/broker_int.h"
 
 #define GROUP_OFFSETS_TOPIC "__consumer_offsets"
-#define GROUP_EVENTS 256
+#define GROUP_EVENTS        256
 
 struct group_member;
 
 struct gpart {
-	struct group_member *owner;     /* NULL: unassigned */
-	int64_t committed;              /* next offset to consume; -1: none yet */
-	int64_t commit_ts;              /* ms of the commit */
-	struct log_cursor *cursor;      /* the owner's reads (belongs to the group) */
-	int64_t pos;                    /* owner's next line position, may be inside a
+	struct group_member *owner; /* NULL: unassigned */
+	int64_t committed;          /* next offset to consume; -1: none yet */
+	int64_t commit_ts;          /* ms of the commit */
+	struct log_cursor *cursor;  /* the owner's reads (belongs to the group) */
+	int64_t pos;                /* owner's next line position, may be inside a
 					 * line; -1: not known yet (the lookup of the
 					 * committed offset failed, retried by a read) */
-	int64_t commit_pos;             /* line position the owner last committed */
-	uint32_t epoch;                 /* bumped whenever the owner changes */
+	int64_t commit_pos;         /* line position the owner last committed */
+	uint32_t epoch;             /* bumped whenever the owner changes */
 };
 
 /* Bytes [soff, soff + len) of a member's stream are the line view of
@@ -86,7 +86,7 @@ struct group_member {
 	struct group *g;
 	char id[64];
 	pid_t pid;
-	bool active;                    /* in g->members */
+	bool active; /* in g->members */
 	/* The member's stream (the consume file's bytes): [start, end) is
 	 * what was returned and is not yet passed by a read's offset, kept as
 	 * pieces (positions, not bytes: a read before end re-reads the log).
@@ -96,10 +96,10 @@ struct group_member {
 	int64_t start, end;
 	struct gpiece *pieces;
 	int npieces, cap;
-	int rr;                         /* partition a read starts with */
+	int rr; /* partition a read starts with */
 	void (*wake)(void *arg);
 	void *wake_arg;
-	bool armed;                     /* wake wanted when data may be there */
+	bool armed; /* wake wanted when data may be there */
 	struct group_member *next;
 };
 
@@ -111,14 +111,14 @@ struct group {
 	char name[TOPIC_NAME_MAX + 1];
 	pthread_mutex_t mu;
 	/* Under mu: */
-	struct topic *t;                /* reference, NULL until first used */
+	struct topic *t; /* reference, NULL until first used */
 	bool deleted;
-	int strategy;                   /* enum assign_strategy */
-	bool reset_latest;              /* auto.offset.reset=latest */
+	int strategy;      /* enum assign_strategy */
+	bool reset_latest; /* auto.offset.reset=latest */
 	int32_t session_timeout_ms;
 	int32_t generation;
 	uint64_t next_member;
-	struct group_member *members;   /* join order */
+	struct group_member *members; /* join order */
 	int nmembers;
 	struct gpart *parts;
 	int nparts;
@@ -126,25 +126,25 @@ struct group {
 
 struct group_event {
 	char topic[TOPIC_NAME_MAX + 1];
-	int partition;                  /* -1: every member of the topic's groups */
+	int partition; /* -1: every member of the topic's groups */
 };
 
 struct group_coord {
 	struct broker *b;
-	struct topic *offsets;          /* __consumer_offsets */
+	struct topic *offsets; /* __consumer_offsets */
 	pthread_mutex_t call_mu;
 	pthread_mutex_t mu;
 	struct group **groups;
 	int ngroups, cap;
 	uint64_t next_id;
-	atomic_int armed;               /* armed members: the listener's fast path */
+	atomic_int armed; /* armed members: the listener's fast path */
 
 	pthread_t thr;
 	bool running;
 	pthread_mutex_t wake_mu;
 	pthread_cond_t wake_cv;
 	bool stop;
-	bool all;                       /* the queue overflowed: wake everyone */
+	bool all; /* the queue overflowed: wake everyone */
 	struct group_event ev[GROUP_EVENTS];
 	int nev;
 };
@@ -157,8 +157,7 @@ int group_offsets_partition(const char *group, int partitions);
 int group_store_open(struct group_coord *gc);
 /* Appends lines (whole records) to the group's partition of
  * __consumer_offsets; a failure is logged. */
-int group_store_append(struct group_coord *gc, const char *group, const char *lines,
-		       size_t len);
+int group_store_append(struct group_coord *gc, const char *group, const char *lines, size_t len);
 /* The group's settings record (name, topic, strategy, reset_latest and
  * session_timeout_ms of g). */
 int group_store_meta(const struct group *g);
@@ -170,8 +169,8 @@ int group_store_commit(struct group *g, const int *parts, const int64_t *offs, i
 int group_store_tombstones(struct group *g);
 /* Applies "key=value" settings separated by sep ('\n' for .config, ' '
  * in a settings record) to the copies; -EINVAL with a reason in why. */
-int group_settings_apply(const char *text, size_t len, char sep, int *strategy,
-			 bool *latest, int32_t *session, char *why, size_t whylen);
+int group_settings_apply(const char *text, size_t len, char sep, int *strategy, bool *latest,
+			 int32_t *session, char *why, size_t whylen);
 
 /* ---- group_coord.c: the groups ---- */
 struct group *group_new(struct group_coord *gc, const char *topic, const char *name);
@@ -210,8 +209,8 @@ int group_part_resolve(struct group *g, int p);
 
 /* ---- group_consume.c ---- */
 /* topic_read_lines without counting the bytes as delivered. */
-ssize_t group_read_lines(struct topic *t, int p, struct log_cursor *c, int64_t pos,
-			 char *buf, size_t size, int64_t *actual);
+ssize_t group_read_lines(struct topic *t, int p, struct log_cursor *c, int64_t pos, char *buf,
+			 size_t size, int64_t *actual);
 
 /* ---- group_notify.c: parked reads ---- */
 /* Starts the notifier thread, then listens to the broker's hw moves. */

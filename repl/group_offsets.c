@@ -132,9 +132,11 @@ int group_part_resolve(struct group *g, int p)
 		rc = group_off_to_pos(g->t, p, off, &pos);
 	if (rc < 0) {
 		gp->pos = -1;
-		mq_log_limited(MQ_ERR, "group %s of topic %s: partition %d: cannot find the "
+		mq_log_limited(MQ_ERR,
+			       "group %s of topic %s: partition %d: cannot find the "
 			       "line position of offset %" PRId64 ": %s; its consume reads fail "
-			       "until it is found", g->name, g->topic, p, off, strerror(-rc));
+			       "until it is found",
+			       g->name, g->topic, p, off, strerror(-rc));
 		return rc;
 	}
 	gp->pos = gp->commit_pos = pos;
@@ -248,7 +250,9 @@ static int parse_timestamp(const char *s, int64_t *ms, char *why, size_t whylen)
 			}
 			tzm = sign * (tzh * 60 + tzmin);
 			if (tzh < 0 || tzmin < 0 || tzmin > 59 || tzm < -12 * 60 || tzm > 14 * 60) {
-				snprintf(why, whylen, "the time zone offset is not +HH, +HHMM or +HH:MM in -12:00..+14:00");
+				snprintf(
+					why, whylen,
+					"the time zone offset is not +HH, +HHMM or +HH:MM in -12:00..+14:00");
 				return -EINVAL;
 			}
 		}
@@ -281,9 +285,10 @@ int group_offset_reset(struct group *g, int partition, const char *value, size_t
 		len--;
 	}
 	if (len == 0 || len >= sizeof(v) || memchr(value, '\n', len)) {
-		mq_log_limited(MQ_WARN, "group %s of topic %s: partition %d: reset refused: the "
-			       "value is empty, over %zu bytes or several lines", g->name,
-			       g->topic, partition, sizeof(v) - 1);
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: partition %d: reset refused: the "
+			       "value is empty, over %zu bytes or several lines",
+			       g->name, g->topic, partition, sizeof(v) - 1);
 		return -EINVAL;
 	}
 	memcpy(v, value, len);
@@ -325,8 +330,10 @@ int group_offset_reset(struct group *g, int partition, const char *value, size_t
 		       g->name, g->topic, partition, off, v);
 out:
 	if (rc == -EINVAL)
-		mq_log_limited(MQ_WARN, "group %s of topic %s: partition %d: reset to '%s' "
-			       "refused: %s", g->name, g->topic, partition, v, why);
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: partition %d: reset to '%s' "
+			       "refused: %s",
+			       g->name, g->topic, partition, v, why);
 	pthread_mutex_unlock(&g->mu);
 	return rc;
 }

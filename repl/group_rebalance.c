@@ -37,7 +37,7 @@ static void gpart_assign(struct group *g, int p, struct group_member *m)
 	if (gp->owner == m)
 		return;
 	gp->owner = m;
-	gp->epoch++;                    /* the old owner's stream no longer commits p */
+	gp->epoch++; /* the old owner's stream no longer commits p */
 	if (m)
 		group_part_resolve(g, p);
 }
@@ -73,12 +73,12 @@ int group_rebalance(struct group *g)
 			gpart_assign(g, p, owner[p] >= 0 ? mv[owner[p]] : NULL);
 		g->generation++;
 		if (rc > 0)
-			mq_log(MQ_DEBUG, "group %s: generation %d revokes %d partitions",
-			       g->name, (int)g->generation, rc);
+			mq_log(MQ_DEBUG, "group %s: generation %d revokes %d partitions", g->name,
+			       (int)g->generation, rc);
 	} while (rc > 0 && ++round < 2);
 	rc = 0;
-	mq_log(MQ_DEBUG, "group %s of topic %s: generation %d, %d members (%s)", g->name,
-	       g->topic, (int)g->generation, m, assign_strategy_name(g->strategy));
+	mq_log(MQ_DEBUG, "group %s of topic %s: generation %d, %d members (%s)", g->name, g->topic,
+	       (int)g->generation, m, assign_strategy_name(g->strategy));
 	/* Members with new partitions may have data waiting. */
 	if (m > 0)
 		group_notify_queue(g->gc, g->topic, -1);
@@ -154,8 +154,8 @@ void group_leave(struct group_member *m)
 			gpart_assign(g, p, NULL);
 	if (!g->deleted && g->t && !topic_deleted(g->t))
 		group_rebalance(g);
-	mq_log(MQ_INFO, "group %s of topic %s: %s left, generation %d", g->name, g->topic,
-	       m->id, (int)g->generation);
+	mq_log(MQ_INFO, "group %s of topic %s: %s left, generation %d", g->name, g->topic, m->id,
+	       (int)g->generation);
 	pthread_mutex_unlock(&g->mu);
 	/* A wake call in flight on m ends before m is freed. */
 	group_wait_calls(g->gc);

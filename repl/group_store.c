@@ -41,8 +41,8 @@
 #include "repl/group_int.h"
 
 #define REPLAY_CHUNK (256 * 1024)
-#define SESSION_MIN 6000                /* group.min.session.timeout.ms */
-#define SESSION_MAX 1800000             /* group.max.session.timeout.ms */
+#define SESSION_MIN  6000    /* group.min.session.timeout.ms */
+#define SESSION_MAX  1800000 /* group.max.session.timeout.ms */
 
 int group_offsets_partition(const char *group, int partitions)
 {
@@ -53,8 +53,7 @@ int group_offsets_partition(const char *group, int partitions)
 	return partitions > 0 ? (int)((h & 0x7fffffff) % partitions) : 0;
 }
 
-int group_store_append(struct group_coord *gc, const char *group, const char *lines,
-		       size_t len)
+int group_store_append(struct group_coord *gc, const char *group, const char *lines, size_t len)
 {
 	int p = group_offsets_partition(group, topic_partitions(gc->offsets));
 	int rc = topic_produce(gc->offsets, p, lines, len, 0);
@@ -67,10 +66,11 @@ int group_store_append(struct group_coord *gc, const char *group, const char *li
 
 static int meta_line(const struct group *g, char *buf, size_t len)
 {
-	return snprintf(buf, len, "%s/%s\tpartition.assignment.strategy=%s "
-			"auto.offset.reset=%s session.timeout.ms=%d\n", g->name, g->topic,
-			assign_strategy_name(g->strategy), g->reset_latest ? "latest" : "earliest",
-			(int)g->session_timeout_ms);
+	return snprintf(buf, len,
+			"%s/%s\tpartition.assignment.strategy=%s "
+			"auto.offset.reset=%s session.timeout.ms=%d\n",
+			g->name, g->topic, assign_strategy_name(g->strategy),
+			g->reset_latest ? "latest" : "earliest", (int)g->session_timeout_ms);
 }
 
 int group_store_meta(const struct group *g)
@@ -81,8 +81,8 @@ int group_store_meta(const struct group *g)
 	return group_store_append(g->gc, g->name, line, (size_t)n);
 }
 
-int group_settings_apply(const char *text, size_t len, char sep, int *strategy,
-			 bool *latest, int32_t *session, char *why, size_t whylen)
+int group_settings_apply(const char *text, size_t len, char sep, int *strategy, bool *latest,
+			 int32_t *session, char *why, size_t whylen)
 {
 	const char *p = text, *end = text + len;
 
@@ -117,8 +117,10 @@ int group_settings_apply(const char *text, size_t len, char sep, int *strategy,
 			int s = assign_strategy_parse(eq, vl);
 
 			if (s < 0) {
-				snprintf(why, whylen, "partition.assignment.strategy: '%.*s' is not "
-					 "range, roundrobin, sticky or cooperative-sticky", (int)vl, eq);
+				snprintf(why, whylen,
+					 "partition.assignment.strategy: '%.*s' is not "
+					 "range, roundrobin, sticky or cooperative-sticky",
+					 (int)vl, eq);
 				return -EINVAL;
 			}
 			*strategy = s;
@@ -128,8 +130,10 @@ int group_settings_apply(const char *text, size_t len, char sep, int *strategy,
 			else if (vl == 6 && !memcmp(eq, "latest", 6))
 				*latest = true;
 			else {
-				snprintf(why, whylen, "auto.offset.reset: '%.*s' is not earliest or "
-					 "latest", (int)vl, eq);
+				snprintf(why, whylen,
+					 "auto.offset.reset: '%.*s' is not earliest or "
+					 "latest",
+					 (int)vl, eq);
 				return -EINVAL;
 			}
 		} else if (kl == 18 && !memcmp(k, "session.timeout.ms", kl)) {
@@ -159,8 +163,8 @@ int group_settings_apply(const char *text, size_t len, char sep, int *strategy,
 }
 
 /* One replayed record: key [klen], value [vlen]. Last one per key wins. */
-static int replay_record(struct group_coord *gc, const char *key, size_t klen,
-			 const char *val, size_t vlen)
+static int replay_record(struct group_coord *gc, const char *key, size_t klen, const char *val,
+			 size_t vlen)
 {
 	char topic[TOPIC_NAME_MAX + 1], name[TOPIC_NAME_MAX + 1], kbuf[600];
 	const char *s1, *s2;
@@ -188,7 +192,7 @@ static int replay_record(struct group_coord *gc, const char *key, size_t klen,
 		part = (int)v;
 	}
 	i = group_coord_find(gc, topic, name);
-	if (part < 0 && vlen == 0) {            /* group deleted */
+	if (part < 0 && vlen == 0) { /* group deleted */
 		if (i >= 0) {
 			group_put(gc->groups[i]);
 			group_coord_remove(gc, i);
@@ -266,7 +270,8 @@ static int replay(struct group_coord *gc)
 			while ((nl = memchr(line, '\n', (size_t)(end - line)))) {
 				char *tab = memchr(line, '\t', (size_t)(nl - line));
 				int r = tab ? replay_record(gc, line, (size_t)(tab - line), tab + 1,
-							    (size_t)(nl - tab - 1)) : -EBADMSG;
+							    (size_t)(nl - tab - 1))
+					    : -EBADMSG;
 
 				if (r == -ENOMEM) {
 					rc = r;
@@ -278,7 +283,7 @@ static int replay(struct group_coord *gc)
 			}
 			have = (size_t)(end - line);
 			if (rc < 0 || have == REPLAY_CHUNK) {
-				rc = rc < 0 ? rc : -EBADMSG;      /* a line over 256 KiB */
+				rc = rc < 0 ? rc : -EBADMSG; /* a line over 256 KiB */
 				break;
 			}
 			memmove(buf, line, have);
@@ -289,8 +294,8 @@ static int replay(struct group_coord *gc)
 	if (bad)
 		mq_log(MQ_WARN, "%s: %d malformed records skipped", GROUP_OFFSETS_TOPIC, bad);
 	if (rc == 0)
-		mq_log(MQ_INFO, "%s: %d records replayed, %d groups", GROUP_OFFSETS_TOPIC,
-		       records, gc->ngroups);
+		mq_log(MQ_INFO, "%s: %d records replayed, %d groups", GROUP_OFFSETS_TOPIC, records,
+		       gc->ngroups);
 	return rc;
 }
 
@@ -355,8 +360,8 @@ int group_store_open(struct group_coord *gc)
 			rc = topic_config_write(gc->offsets, cfg, sizeof(cfg) - 1);
 			/* Only when the broker knows the key (compaction). */
 			catalog_default_config(b, &tc);
-			if (rc == 0 && topic_config_apply(&tc, compact, sizeof(compact) - 1,
-							  err, sizeof(err)) == 0)
+			if (rc == 0 && topic_config_apply(&tc, compact, sizeof(compact) - 1, err,
+							  sizeof(err)) == 0)
 				rc = topic_config_write(gc->offsets, compact, sizeof(compact) - 1);
 		}
 	}

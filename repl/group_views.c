@@ -44,9 +44,10 @@ int group_state_text(struct group *g, char **out, size_t *len)
 		pthread_mutex_unlock(&g->mu);
 		return -ENOMEM;
 	}
-	fprintf(f, "group %s\ntopic %s\nstate %s\ngeneration %d\n"
-		"partition.assignment.strategy %s\nmembers %d\n", g->name, g->topic,
-		g->nmembers ? "Stable" : "Empty", (int)g->generation,
+	fprintf(f,
+		"group %s\ntopic %s\nstate %s\ngeneration %d\n"
+		"partition.assignment.strategy %s\nmembers %d\n",
+		g->name, g->topic, g->nmembers ? "Stable" : "Empty", (int)g->generation,
 		assign_strategy_name(g->strategy), g->nmembers);
 	for (struct group_member *m = g->members; m; m = m->next) {
 		bool any = false;
@@ -60,8 +61,8 @@ int group_state_text(struct group *g, char **out, size_t *len)
 		}
 		fprintf(f, "%s\n", any ? "" : "-");
 	}
-	fprintf(f, "%-9s %-14s %-14s %-8s %s\n", "PARTITION", "CURRENT-OFFSET",
-		"LOG-END-OFFSET", "LAG", "CONSUMER-ID");
+	fprintf(f, "%-9s %-14s %-14s %-8s %s\n", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET",
+		"LAG", "CONSUMER-ID");
 	for (int p = 0; p < g->nparts && p < topic_partitions(g->t); p++) {
 		struct log_state st;
 		char cur[24];
@@ -73,8 +74,9 @@ int group_state_text(struct group *g, char **out, size_t *len)
 		else
 			snprintf(cur, sizeof(cur), "-");
 		fprintf(f, "%-9d %-14s %-14" PRId64 " %-8" PRId64 " %s\n", p, cur, st.hw,
-			st.hw - (g->parts[p].committed >= 0 ? g->parts[p].committed :
-				 g->reset_latest ? st.hw : st.log_start_offset),
+			st.hw - (g->parts[p].committed >= 0 ? g->parts[p].committed
+				 : g->reset_latest          ? st.hw
+							    : st.log_start_offset),
 			g->parts[p].owner ? g->parts[p].owner->id : "-");
 	}
 	pthread_mutex_unlock(&g->mu);
@@ -89,9 +91,11 @@ int group_config_text(struct group *g, char **out, size_t *len)
 	if (!buf)
 		return -ENOMEM;
 	pthread_mutex_lock(&g->mu);
-	n = snprintf(buf, 256, "partition.assignment.strategy=%s\nauto.offset.reset=%s\n"
-		     "session.timeout.ms=%d\n", assign_strategy_name(g->strategy),
-		     g->reset_latest ? "latest" : "earliest", (int)g->session_timeout_ms);
+	n = snprintf(buf, 256,
+		     "partition.assignment.strategy=%s\nauto.offset.reset=%s\n"
+		     "session.timeout.ms=%d\n",
+		     assign_strategy_name(g->strategy), g->reset_latest ? "latest" : "earliest",
+		     (int)g->session_timeout_ms);
 	pthread_mutex_unlock(&g->mu);
 	*out = buf;
 	*len = (size_t)n;
@@ -154,14 +158,14 @@ struct gsnap {
 	bool latest;
 	int nmembers;
 	int n;
-	int64_t *committed;             /* [n], -1: none */
-	int64_t *lag;                   /* [n], -1: partition unreadable */
+	int64_t *committed; /* [n], -1: none */
+	int64_t *lag;       /* [n], -1: partition unreadable */
 };
 
 /* A gauge family with one sample per partition of each group, of its
  * lag or its committed offset; a value < 0 has no sample. */
-static void gauge_per_partition(FILE *f, const struct gsnap *gs, int n, bool lag,
-				const char *name, const char *help)
+static void gauge_per_partition(FILE *f, const struct gsnap *gs, int n, bool lag, const char *name,
+				const char *help)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
 	for (int i = 0; i < n; i++) {
@@ -169,8 +173,10 @@ static void gauge_per_partition(FILE *f, const struct gsnap *gs, int n, bool lag
 
 		for (int p = 0; p < gs[i].n; p++)
 			if (v[p] >= 0)
-				fprintf(f, "%s{topic=\"%s\",group=\"%s\",partition=\"%d\"} %" PRId64
-					"\n", name, gs[i].topic, gs[i].name, p, v[p]);
+				fprintf(f,
+					"%s{topic=\"%s\",group=\"%s\",partition=\"%d\"} %" PRId64
+					"\n",
+					name, gs[i].topic, gs[i].name, p, v[p]);
 	}
 }
 
@@ -230,14 +236,16 @@ void group_metrics_text(struct broker *b, FILE *f)
 		}
 		topic_put(t);
 	}
-	gauge_per_partition(f, gs, n, true, "mqfs_consumer_group_lag", "Records of the "
+	gauge_per_partition(f, gs, n, true, "mqfs_consumer_group_lag",
+			    "Records of the "
 			    "partition between the group's committed offset (its "
 			    "auto.offset.reset position when it has none) and the high watermark.");
-	gauge_per_partition(f, gs, n, false, "mqfs_consumer_group_committed_offset", "The "
+	gauge_per_partition(f, gs, n, false, "mqfs_consumer_group_committed_offset",
+			    "The "
 			    "group's committed offset (the next record to consume); partitions "
 			    "with no commit have no sample.");
 	fprintf(f, "# HELP mqfs_consumer_group_members Open consume files of the group.\n"
-		"# TYPE mqfs_consumer_group_members gauge\n");
+		   "# TYPE mqfs_consumer_group_members gauge\n");
 	for (int i = 0; i < n; i++)
 		fprintf(f, "mqfs_consumer_group_members{topic=\"%s\",group=\"%s\"} %d\n",
 			gs[i].topic, gs[i].name, gs[i].nmembers);

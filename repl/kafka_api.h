@@ -43,7 +43,7 @@ int kafka_api_register(struct kafka_api *ka, struct net_server *srv);
 /* A partition as Metadata reports it and as Produce checks it. */
 #define KAFKA_MAX_REPLICAS 16
 struct kafka_part_state {
-	int32_t leader;                 /* broker id, -1: none */
+	int32_t leader; /* broker id, -1: none */
 	int32_t leader_epoch;
 	int32_t n_replicas;
 	int32_t replicas[KAFKA_MAX_REPLICAS];

@@ -69,8 +69,7 @@ int kafka_partition_state(struct kafka_api *ka, struct topic *t, int32_t p,
 }
 
 /* The endpoint named name among eps, or NULL. */
-static const struct net_endpoint *ep_named(const struct net_endpoint *eps, int n,
-					   const char *name)
+static const struct net_endpoint *ep_named(const struct net_endpoint *eps, int n, const char *name)
 {
 	for (int i = 0; i < n; i++)
 		if (!strcmp(eps[i].name, name))
@@ -160,11 +159,13 @@ int kafka_topic_find(struct kafka_api *ka, struct kstr name, bool create, struct
 	    !strncmp(s, "__", 2))
 		return rc;
 	rc = broker_topic_create(ka->b, s, 0, 0, 0755, out);
-	if (rc == -EEXIST)              /* made meanwhile by another request */
+	if (rc == -EEXIST) /* made meanwhile by another request */
 		return broker_topic_get(ka->b, s, out);
 	if (rc == 0)
-		mq_log(MQ_INFO, "topic %s: created by a Kafka client's Metadata request "
-		       "(auto.create.topics.enable)", s);
+		mq_log(MQ_INFO,
+		       "topic %s: created by a Kafka client's Metadata request "
+		       "(auto.create.topics.enable)",
+		       s);
 	return rc;
 }
 
@@ -201,7 +202,7 @@ static int topic_fill(struct kafka_api *ka, struct topic *t, struct proto_meta_t
 
 struct meta_build {
 	struct proto_meta_resp resp;
-	struct topic **topics;              /* referenced, one per response topic */
+	struct topic **topics; /* referenced, one per response topic */
 	struct kafka_part_state **states;
 	struct kafka_node *nodes;
 	char cluster_id[64];
@@ -267,9 +268,9 @@ static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int
 			continue;
 		}
 		if (err < 0) {
-			mt->error_code = err == -EINVAL ? PROTO_ERR_INVALID_TOPIC_EXCEPTION
-				       : err == -ENOENT ? PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION
-				       : proto_err_from_errno(err);
+			mt->error_code = err == -EINVAL   ? PROTO_ERR_INVALID_TOPIC_EXCEPTION
+					 : err == -ENOENT ? PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION
+							  : proto_err_from_errno(err);
 			continue;
 		}
 		mb->topics[mb->resp.n_topics - 1] = t;
@@ -298,9 +299,10 @@ static int metadata_handler(void *arg, struct net_req *req)
 		goto out;
 	}
 	for (int i = 0; i < n; i++)
-		mb.resp.brokers[i] = (struct proto_meta_broker){
-			.node_id = mb.nodes[i].node_id, .host = kstr_of(mb.nodes[i].host),
-			.port = mb.nodes[i].port, .rack = KSTR_NULL };
+		mb.resp.brokers[i] = (struct proto_meta_broker){ .node_id = mb.nodes[i].node_id,
+								 .host = kstr_of(mb.nodes[i].host),
+								 .port = mb.nodes[i].port,
+								 .rack = KSTR_NULL };
 	mb.resp.n_brokers = n;
 	cluster_id(ka->c, mb.cluster_id, sizeof(mb.cluster_id));
 	mb.resp.cluster_id = mb.cluster_id[0] ? kstr_of(mb.cluster_id) : KSTR_NULL;

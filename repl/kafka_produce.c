@@ -49,40 +49,27 @@ int16_t kafka_produce_error(int err, const char **message)
 {
 	*message = NULL;
 	switch (err) {
-	case 0:
-		return PROTO_ERR_NONE;
+	case 0: return PROTO_ERR_NONE;
 	case -EBADMSG:
 		*message = "record batch not valid (length, CRC-32C or records)";
 		return PROTO_ERR_CORRUPT_MESSAGE;
-	case -EPROTO:
-		*message = "record batches of magic 2 only";
-		return PROTO_ERR_INVALID_RECORD;
+	case -EPROTO: *message = "record batches of magic 2 only"; return PROTO_ERR_INVALID_RECORD;
 	case -EPERM:
 		*message = "transactional and control batches are not supported";
 		return PROTO_ERR_INVALID_RECORD;
-	case -EINVAL:
-		*message = "no record batch";
-		return PROTO_ERR_INVALID_RECORD;
+	case -EINVAL: *message = "no record batch"; return PROTO_ERR_INVALID_RECORD;
 	case -ENOTSUP:
 		*message = "compression codecs stored: none, gzip, lz4";
 		return PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE;
-	case -EMSGSIZE:
-		return PROTO_ERR_MESSAGE_TOO_LARGE;
-	case -ENOENT:
-		return PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-	case -EREMOTE:
-		return PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
-	case -EAGAIN:
-		return PROTO_ERR_NOT_ENOUGH_REPLICAS;
-	case -ETIMEDOUT:
-		return PROTO_ERR_REQUEST_TIMED_OUT;
-	case -EDOM:
-		return PROTO_ERR_INVALID_REQUIRED_ACKS;
+	case -EMSGSIZE: return PROTO_ERR_MESSAGE_TOO_LARGE;
+	case -ENOENT: return PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	case -EREMOTE: return PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
+	case -EAGAIN: return PROTO_ERR_NOT_ENOUGH_REPLICAS;
+	case -ETIMEDOUT: return PROTO_ERR_REQUEST_TIMED_OUT;
+	case -EDOM: return PROTO_ERR_INVALID_REQUIRED_ACKS;
 	case -ENOSPC:
-	case -EIO:
-		return PROTO_ERR_KAFKA_STORAGE_ERROR;
-	default:
-		return proto_err_from_errno(err);
+	case -EIO: return PROTO_ERR_KAFKA_STORAGE_ERROR;
+	default: return proto_err_from_errno(err);
 	}
 }
 
@@ -120,8 +107,8 @@ static int produce_partition(struct kafka_api *ka, const struct proto_produce_re
 
 struct produce_build {
 	struct proto_produce_resp resp;
-	struct proto_record_error *rec_errs;    /* one per partition */
-	int failed;                             /* partitions answered with an error */
+	struct proto_record_error *rec_errs; /* one per partition */
+	int failed;                          /* partitions answered with an error */
 };
 
 static void produce_build_free(struct produce_build *pb)
@@ -140,8 +127,8 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 	int failed = 0;
 
 	rt->name = td->name;
-	rt->partition_responses = calloc((size_t)td->n_partitions + 1,
-					 sizeof(*rt->partition_responses));
+	rt->partition_responses =
+		calloc((size_t)td->n_partitions + 1, sizeof(*rt->partition_responses));
 	if (!rt->partition_responses)
 		return -ENOMEM;
 	if (kafka_topic_find(ka, td->name, false, &t) < 0)
@@ -211,7 +198,7 @@ static int produce_handler(void *arg, struct net_req *req)
 	}
 	if (m->acks == 0) {
 		if (pb.failed) {
-			rc = -EPROTO;           /* closed: how acks=0 learns of it */
+			rc = -EPROTO; /* closed: how acks=0 learns of it */
 			goto out;
 		}
 		net_req_no_response(req);

@@ -94,12 +94,30 @@ static uint64_t get_be(struct kbuf_r *r, size_t n)
 	return v;
 }
 
-int8_t kbuf_read_i8(struct kbuf_r *r) { return (int8_t)get_be(r, 1); }
-int16_t kbuf_read_i16(struct kbuf_r *r) { return (int16_t)get_be(r, 2); }
-int32_t kbuf_read_i32(struct kbuf_r *r) { return (int32_t)get_be(r, 4); }
-int64_t kbuf_read_i64(struct kbuf_r *r) { return (int64_t)get_be(r, 8); }
-uint32_t kbuf_read_u32(struct kbuf_r *r) { return (uint32_t)get_be(r, 4); }
-bool kbuf_read_bool(struct kbuf_r *r) { return get_be(r, 1) != 0; }
+int8_t kbuf_read_i8(struct kbuf_r *r)
+{
+	return (int8_t)get_be(r, 1);
+}
+int16_t kbuf_read_i16(struct kbuf_r *r)
+{
+	return (int16_t)get_be(r, 2);
+}
+int32_t kbuf_read_i32(struct kbuf_r *r)
+{
+	return (int32_t)get_be(r, 4);
+}
+int64_t kbuf_read_i64(struct kbuf_r *r)
+{
+	return (int64_t)get_be(r, 8);
+}
+uint32_t kbuf_read_u32(struct kbuf_r *r)
+{
+	return (uint32_t)get_be(r, 4);
+}
+bool kbuf_read_bool(struct kbuf_r *r)
+{
+	return get_be(r, 1) != 0;
+}
 
 void kbuf_read_uuid(struct kbuf_r *r, uint8_t uuid[16])
 {
@@ -135,7 +153,10 @@ static uint64_t get_leb(struct kbuf_r *r, int max_bytes, int bits)
 	return 0;
 }
 
-uint32_t kbuf_read_uvarint(struct kbuf_r *r) { return (uint32_t)get_leb(r, 5, 32); }
+uint32_t kbuf_read_uvarint(struct kbuf_r *r)
+{
+	return (uint32_t)get_leb(r, 5, 32);
+}
 
 int32_t kbuf_read_varint(struct kbuf_r *r)
 {
@@ -201,10 +222,22 @@ struct kstr kbuf_read_string(struct kbuf_r *r, bool compact, bool nullable)
 	return take(r, n);
 }
 
-struct kstr kbuf_read_str(struct kbuf_r *r) { return kbuf_read_string(r, false, false); }
-struct kstr kbuf_read_nstr(struct kbuf_r *r) { return kbuf_read_string(r, false, true); }
-struct kstr kbuf_read_cstr(struct kbuf_r *r) { return kbuf_read_string(r, true, false); }
-struct kstr kbuf_read_cnstr(struct kbuf_r *r) { return kbuf_read_string(r, true, true); }
+struct kstr kbuf_read_str(struct kbuf_r *r)
+{
+	return kbuf_read_string(r, false, false);
+}
+struct kstr kbuf_read_nstr(struct kbuf_r *r)
+{
+	return kbuf_read_string(r, false, true);
+}
+struct kstr kbuf_read_cstr(struct kbuf_r *r)
+{
+	return kbuf_read_string(r, true, false);
+}
+struct kstr kbuf_read_cnstr(struct kbuf_r *r)
+{
+	return kbuf_read_string(r, true, true);
+}
 
 struct kstr kbuf_read_bytes(struct kbuf_r *r, bool compact, bool nullable)
 {
@@ -215,8 +248,7 @@ struct kstr kbuf_read_bytes(struct kbuf_r *r, bool compact, bool nullable)
 	return take(r, n);
 }
 
-int32_t kbuf_read_array_len(struct kbuf_r *r, bool compact, bool nullable,
-			    size_t min_elem)
+int32_t kbuf_read_array_len(struct kbuf_r *r, bool compact, bool nullable, size_t min_elem)
 {
 	int64_t n = read_len(r, compact, nullable, 4);
 
@@ -328,13 +360,34 @@ static void put_be(struct kbuf_w *w, uint64_t v, size_t n)
 		p[i] = (uint8_t)v;
 }
 
-void kbuf_write_i8(struct kbuf_w *w, int8_t v) { put_be(w, (uint8_t)v, 1); }
-void kbuf_write_i16(struct kbuf_w *w, int16_t v) { put_be(w, (uint16_t)v, 2); }
-void kbuf_write_i32(struct kbuf_w *w, int32_t v) { put_be(w, (uint32_t)v, 4); }
-void kbuf_write_i64(struct kbuf_w *w, int64_t v) { put_be(w, (uint64_t)v, 8); }
-void kbuf_write_u32(struct kbuf_w *w, uint32_t v) { put_be(w, v, 4); }
-void kbuf_write_bool(struct kbuf_w *w, bool v) { put_be(w, v ? 1 : 0, 1); }
-void kbuf_write_uuid(struct kbuf_w *w, const uint8_t uuid[16]) { kbuf_write_raw(w, uuid, 16); }
+void kbuf_write_i8(struct kbuf_w *w, int8_t v)
+{
+	put_be(w, (uint8_t)v, 1);
+}
+void kbuf_write_i16(struct kbuf_w *w, int16_t v)
+{
+	put_be(w, (uint16_t)v, 2);
+}
+void kbuf_write_i32(struct kbuf_w *w, int32_t v)
+{
+	put_be(w, (uint32_t)v, 4);
+}
+void kbuf_write_i64(struct kbuf_w *w, int64_t v)
+{
+	put_be(w, (uint64_t)v, 8);
+}
+void kbuf_write_u32(struct kbuf_w *w, uint32_t v)
+{
+	put_be(w, v, 4);
+}
+void kbuf_write_bool(struct kbuf_w *w, bool v)
+{
+	put_be(w, v ? 1 : 0, 1);
+}
+void kbuf_write_uuid(struct kbuf_w *w, const uint8_t uuid[16])
+{
+	kbuf_write_raw(w, uuid, 16);
+}
 
 static void put_leb(struct kbuf_w *w, uint64_t v)
 {
@@ -351,7 +404,10 @@ static void put_leb(struct kbuf_w *w, uint64_t v)
 	kbuf_write_raw(w, tmp, n);
 }
 
-void kbuf_write_uvarint(struct kbuf_w *w, uint32_t v) { put_leb(w, v); }
+void kbuf_write_uvarint(struct kbuf_w *w, uint32_t v)
+{
+	put_leb(w, v);
+}
 
 void kbuf_write_varint(struct kbuf_w *w, int32_t v)
 {
@@ -407,7 +463,10 @@ void kbuf_write_array_len(struct kbuf_w *w, int32_t n, bool compact)
 	put_len(w, n, compact, true, 4);
 }
 
-void kbuf_write_tags_empty(struct kbuf_w *w) { kbuf_write_uvarint(w, 0); }
+void kbuf_write_tags_empty(struct kbuf_w *w)
+{
+	kbuf_write_uvarint(w, 0);
+}
 
 void kbuf_write_tag_hdr(struct kbuf_w *w, uint32_t tag, uint32_t size)
 {

@@ -63,14 +63,20 @@ struct kstr kstr_of(const char *s);
 bool kstr_eq(struct kstr s, const char *c);
 
 struct kbuf_r {
-	const uint8_t *p;    /* next byte */
-	const uint8_t *end;  /* one past the last byte */
-	int err;             /* 0 or -EBADMSG, sticky */
+	const uint8_t *p;   /* next byte */
+	const uint8_t *end; /* one past the last byte */
+	int err;            /* 0 or -EBADMSG, sticky */
 };
 
 void kbuf_r_init(struct kbuf_r *r, const void *data, size_t len);
-static inline size_t kbuf_r_left(const struct kbuf_r *r) { return (size_t)(r->end - r->p); }
-static inline int kbuf_r_err(const struct kbuf_r *r) { return r->err; }
+static inline size_t kbuf_r_left(const struct kbuf_r *r)
+{
+	return (size_t)(r->end - r->p);
+}
+static inline int kbuf_r_err(const struct kbuf_r *r)
+{
+	return r->err;
+}
 /* 0 when no error and every byte was read, else -EBADMSG. */
 int kbuf_r_done(struct kbuf_r *r);
 /* Marks the reader failed (a decoder's own validation, same exit). */
@@ -105,8 +111,7 @@ struct kstr kbuf_read_bytes(struct kbuf_r *r, bool compact, bool nullable);
 /* An array's count: -1 for null (only when nullable), else 0..INT32_MAX,
  * checked against the bytes left with min_elem bytes per element (at least
  * 1 is assumed). On error returns 0 with the error set. */
-int32_t kbuf_read_array_len(struct kbuf_r *r, bool compact, bool nullable,
-			    size_t min_elem);
+int32_t kbuf_read_array_len(struct kbuf_r *r, bool compact, bool nullable, size_t min_elem);
 
 /* Tagged fields. fn is called for each field with the tag and a reader
  * over exactly its bytes; it returns 1 when it decoded the field (which
@@ -119,13 +124,16 @@ struct kbuf_w {
 	uint8_t *buf;
 	size_t len;
 	size_t cap;
-	size_t limit;  /* the buffer never grows past this */
-	int err;       /* 0, -EMSGSIZE, -ENOMEM or -EINVAL; sticky */
+	size_t limit; /* the buffer never grows past this */
+	int err;      /* 0, -EMSGSIZE, -ENOMEM or -EINVAL; sticky */
 };
 
 void kbuf_w_init(struct kbuf_w *w, size_t limit);
 void kbuf_w_free(struct kbuf_w *w);
-static inline int kbuf_w_err(const struct kbuf_w *w) { return w->err; }
+static inline int kbuf_w_err(const struct kbuf_w *w)
+{
+	return w->err;
+}
 /* Room for n more bytes; a pointer to them (already counted in len), or
  * NULL with the error set. */
 uint8_t *kbuf_w_alloc(struct kbuf_w *w, size_t n);

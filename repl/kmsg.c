@@ -134,8 +134,8 @@ void kmsg_write_strs(struct kbuf_w *w, bool flex, int32_t n, const struct kstr *
 		kmsg_write_str(w, flex, arr[i]);
 }
 
-int kmsg_write_records(struct proto_out *out, bool flex, int32_t len, const uint8_t *mem,
-		       int fd, int64_t offset)
+int kmsg_write_records(struct proto_out *out, bool flex, int32_t len, const uint8_t *mem, int fd,
+		       int64_t offset)
 {
 	struct kbuf_w *w = &out->w;
 

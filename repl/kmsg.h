@@ -33,8 +33,8 @@
 
 struct kmsg_dec {
 	struct kbuf_r *r;
-	bool flex;           /* compact forms and tagged fields */
-	int32_t parts_left;  /* partitions still allowed in this message */
+	bool flex;          /* compact forms and tagged fields */
+	int32_t parts_left; /* partitions still allowed in this message */
 	bool nomem;
 };
 
@@ -63,16 +63,22 @@ int32_t kmsg_records(struct kmsg_dec *d, const uint8_t **records);
 int kmsg_end(struct kmsg_dec *d);
 /* Frees an array a decoder allocated and empties it (NULL, count 0), so a
  * struct freed after a failed decode, or freed twice, stays valid. */
-#define KMSG_FREE(arr, n) \
-	do { \
-		free(arr); \
+#define KMSG_FREE(arr, n)     \
+	do {                  \
+		free(arr);    \
 		(arr) = NULL; \
-		(n) = 0; \
+		(n) = 0;      \
 	} while (0)
 
 /* Smallest encodings, for the min_elem of kmsg_count. */
-static inline size_t kmsg_str_min(bool flex) { return flex ? 1 : 2; }
-static inline size_t kmsg_arr_min(bool flex) { return flex ? 1 : 4; }
+static inline size_t kmsg_str_min(bool flex)
+{
+	return flex ? 1 : 2;
+}
+static inline size_t kmsg_arr_min(bool flex)
+{
+	return flex ? 1 : 4;
+}
 /* A name, an array and the struct's tags: the smallest topic (or group)
  * entry of most messages. */
 static inline size_t kmsg_topic_min(bool flex)
@@ -94,7 +100,7 @@ void kmsg_write_strs(struct kbuf_w *w, bool flex, int32_t n, const struct kstr *
  * a FILE piece when fd >= 0, so the batches are never copied, else from
  * mem. 0 or the writer's -errno. */
 struct proto_out;
-int kmsg_write_records(struct proto_out *out, bool flex, int32_t len, const uint8_t *mem,
-		       int fd, int64_t offset);
+int kmsg_write_records(struct proto_out *out, bool flex, int32_t len, const uint8_t *mem, int fd,
+		       int64_t offset);
 
 #endif

@@ -56,7 +56,8 @@ struct partition *local_replicas_lookup(void *arg, struct kstr topic, int32_t in
 {
 	struct kafka_api *ka = arg;
 	struct partition_config cfg = { .broker_id = kafka_broker_id(ka),
-					.replica_lag_time_max_ms = 0, .min_insync_replicas = 1 };
+					.replica_lag_time_max_ms = 0,
+					.min_insync_replicas = 1 };
 	struct partition_state st = { .partition_epoch = 0 };
 	struct kafka_part_state ks;
 	struct partition *p = NULL;
@@ -99,8 +100,7 @@ static void wake(void *arg)
 	fetch_serve_wake(arg);
 }
 
-int local_replicas_start(struct kafka_api *ka, struct net_server *srv,
-			 struct local_replicas **out)
+int local_replicas_start(struct kafka_api *ka, struct net_server *srv, struct local_replicas **out)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct local_replicas *lr = calloc(1, sizeof(*lr));

@@ -28,8 +28,7 @@
 struct local_replicas;
 
 /* -ENOMEM, fetch_serve_new's and net_server_handle's errors. */
-int local_replicas_start(struct kafka_api *ka, struct net_server *srv,
-			 struct local_replicas **out);
+int local_replicas_start(struct kafka_api *ka, struct net_server *srv, struct local_replicas **out);
 void local_replicas_stop(struct local_replicas *lr);
 /* NULL is fine. */
 void local_replicas_free(struct local_replicas *lr);

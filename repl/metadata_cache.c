@@ -51,8 +51,7 @@ static int by_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int metadata_cache_set_brokers(struct metadata_cache *mc, const struct metadata_broker *live,
-			       int n)
+int metadata_cache_set_brokers(struct metadata_cache *mc, const struct metadata_broker *live, int n)
 {
 	struct metadata_broker *next;
 	int m, k = 0;
@@ -145,8 +144,7 @@ void metadata_cache_render(struct metadata_cache *mc, FILE *f)
 	bool first = true;
 
 	pthread_mutex_lock(&mc->mu);
-	fprintf(f, "cluster.id=%s\ncontroller=%d\nbrokers=[", mc->cluster_id,
-		(int)mc->controller);
+	fprintf(f, "cluster.id=%s\ncontroller=%d\nbrokers=[", mc->cluster_id, (int)mc->controller);
 	for (int i = 0; i < mc->n; i++) {
 		if (!mc->brokers[i].alive)
 			continue;

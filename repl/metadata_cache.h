@@ -20,7 +20,7 @@
 struct metadata_broker {
 	int32_t id;
 	bool alive;
-	char endpoints[METADATA_ENDPOINTS_MAX];   /* "NAME://host:port,..." */
+	char endpoints[METADATA_ENDPOINTS_MAX]; /* "NAME://host:port,..." */
 };
 
 struct metadata_cache;

@@ -53,9 +53,9 @@
 #include "repl/repl.h"
 #include "util/clock.h"
 
-#define N_API_KEYS 128
-#define IP_BUCKETS 256
-#define EVENTS_PER_WAIT 64
+#define N_API_KEYS        128
+#define IP_BUCKETS        256
+#define EVENTS_PER_WAIT   64
 #define ACCEPTS_PER_EVENT 64
 
 enum obj_kind { OBJ_LISTENER, OBJ_CONN, OBJ_WAKE };
@@ -64,10 +64,10 @@ enum conn_state { READ_SIZE, READ_FRAME, WAIT_MEM, BUSY };
 
 /* Where a SASL_PLAINTEXT connection stands (net.h). */
 enum auth_state {
-	AUTH_START,        /* nothing yet: ApiVersions or SaslHandshake */
-	AUTH_HANDSHAKE,    /* after ApiVersions: SaslHandshake only */
-	AUTH_SCRAM,        /* after handshake v1: SaslAuthenticate */
-	AUTH_SCRAM_RAW,    /* after handshake v0: bare tokens */
+	AUTH_START,     /* nothing yet: ApiVersions or SaslHandshake */
+	AUTH_HANDSHAKE, /* after ApiVersions: SaslHandshake only */
+	AUTH_SCRAM,     /* after handshake v1: SaslAuthenticate */
+	AUTH_SCRAM_RAW, /* after handshake v0: bare tokens */
 	AUTH_DONE,
 };
 
@@ -85,7 +85,7 @@ struct net_conn {
 	int fd;
 	struct net_loop *loop;
 	int listener;
-	uint8_t ip[16];                 /* the address as a table key */
+	uint8_t ip[16]; /* the address as a table key */
 	char peer[64];
 	enum conn_state state;
 	uint32_t events;
@@ -93,14 +93,14 @@ struct net_conn {
 	size_t size_got;
 	uint8_t *frame;
 	size_t frame_len, frame_got;
-	struct net_req *req;            /* invariant 1 */
-	bool req_out;                   /* req at a worker, parked or done-listed */
+	struct net_req *req; /* invariant 1 */
+	bool req_out;        /* req at a worker, parked or done-listed */
 	bool in_backlog;
 	bool close_after_write;
 	bool closed;
 	int64_t last_active;
-	struct net_conn *prev, *next;   /* LRU or busy list */
-	struct net_conn *wait_next;     /* memwait list */
+	struct net_conn *prev, *next; /* LRU or busy list */
+	struct net_conn *wait_next;   /* memwait list */
 	bool waiting_mem;
 	struct net_conn *grave_next;
 	enum auth_state auth;
@@ -114,14 +114,14 @@ struct net_req {
 	size_t frame_len;
 	struct proto_req msg;
 	struct proto_out out;
-	size_t counted;                 /* bytes added to response_bytes */
-	size_t piece, piece_off;        /* send progress */
+	size_t counted;          /* bytes added to response_bytes */
+	size_t piece, piece_off; /* send progress */
 	net_done_fn done_fn;
 	void *done_arg;
 	int rc;
-	int cancelled;                  /* __atomic */
-	bool no_response;               /* net_req_no_response: nothing to send */
-	struct net_req *next;           /* queue, backlog or done list */
+	int cancelled;        /* __atomic */
+	bool no_response;     /* net_req_no_response: nothing to send */
+	struct net_req *next; /* queue, backlog or done list */
 };
 
 struct net_incoming {
@@ -141,7 +141,7 @@ struct net_loop {
 	int idx;
 	int epfd;
 	int efd;
-	enum obj_kind wake_kind;        /* epoll data of efd points here */
+	enum obj_kind wake_kind; /* epoll data of efd points here */
 	pthread_t thread;
 	bool running;
 	pthread_mutex_t lock;
@@ -152,8 +152,8 @@ struct net_loop {
 	struct net_conn *memwait_head, *memwait_tail;
 	struct net_req *backlog_head, *backlog_tail;
 	struct net_conn *grave;
-	int64_t outstanding;            /* requests at workers or parked */
-	bool shut;                      /* connections closed for stop */
+	int64_t outstanding; /* requests at workers or parked */
+	bool shut;           /* connections closed for stop */
 };
 
 struct ip_count {
@@ -181,11 +181,11 @@ struct net_server {
 	int q_len;
 	pthread_mutex_t iplock;
 	struct ip_count *ips[IP_BUCKETS];
-	unsigned next_loop;             /* loop 0 only */
-	int stopping;                   /* __atomic */
-	int memwaiters;                 /* __atomic: connections in WAIT_MEM */
+	unsigned next_loop; /* loop 0 only */
+	int stopping;       /* __atomic */
+	int memwaiters;     /* __atomic: connections in WAIT_MEM */
 	bool started, stopped;
-	struct net_stats st;            /* __atomic fields */
+	struct net_stats st; /* __atomic fields */
 };
 
 #define STAT_ADD(srv, f, n) __atomic_add_fetch(&(srv)->st.f, (n), __ATOMIC_RELAXED)
@@ -343,10 +343,22 @@ static void req_free(struct net_req *req, int status)
 	free(req);
 }
 
-const struct proto_req *net_req_msg(const struct net_req *req) { return &req->msg; }
-struct proto_out *net_req_out(struct net_req *req) { return &req->out; }
-const char *net_req_peer(const struct net_req *req) { return req->conn->peer; }
-int net_req_listener(const struct net_req *req) { return req->conn->listener; }
+const struct proto_req *net_req_msg(const struct net_req *req)
+{
+	return &req->msg;
+}
+struct proto_out *net_req_out(struct net_req *req)
+{
+	return &req->out;
+}
+const char *net_req_peer(const struct net_req *req)
+{
+	return req->conn->peer;
+}
+int net_req_listener(const struct net_req *req)
+{
+	return req->conn->listener;
+}
 
 const char *net_req_user(const struct net_req *req)
 {
@@ -473,7 +485,7 @@ static void conn_close(struct net_conn *c, int level, const char *why)
 	c->sasl = NULL;
 	if (c->req && c->req_out) {
 		__atomic_store_n(&c->req->cancelled, 1, __ATOMIC_RELEASE);
-		return;  /* freed when the request comes back */
+		return; /* freed when the request comes back */
 	}
 	if (c->req) {
 		if (c->in_backlog)
@@ -503,8 +515,8 @@ static void conn_add(struct net_loop *loop, int fd, int listener, const uint8_t 
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->state = READ_SIZE;
 	c->events = EPOLLIN;
-	c->auth = srv->cfg.listeners[listener].security == NET_SASL_PLAINTEXT ?
-		AUTH_START : AUTH_DONE;
+	c->auth = srv->cfg.listeners[listener].security == NET_SASL_PLAINTEXT ? AUTH_START
+									      : AUTH_DONE;
 	/* Responses are whole frames written at once: no Nagle delay. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	ev.data.ptr = c;
@@ -543,7 +555,7 @@ static int conn_send(struct net_conn *c)
 
 			n = sendfile(c->fd, pc->fd, &off, left);
 			if (n == 0)
-				return -EIO;  /* the file is shorter than promised */
+				return -EIO; /* the file is shorter than promised */
 		}
 		if (n < 0) {
 			if (errno == EINTR)
@@ -570,8 +582,8 @@ static void conn_flush(struct net_conn *c)
 	int rc = conn_send(c);
 
 	if (rc < 0) {
-		conn_close(c, MQ_INFO, rc == -EIO ? "a file piece of a response was cut short" :
-			   "send failed");
+		conn_close(c, MQ_INFO,
+			   rc == -EIO ? "a file piece of a response was cut short" : "send failed");
 		return;
 	}
 	if (rc == 1) {
@@ -601,8 +613,8 @@ static void conn_reply(struct net_conn *c)
 		return;
 	}
 	if (req->out.total < 4 || !req->out.n_pieces) {
-		mq_log_limited(MQ_ERR, "net: %s: the %s handler returned no response",
-			       c->peer, api_name(req->msg.hdr.api_key));
+		mq_log_limited(MQ_ERR, "net: %s: the %s handler returned no response", c->peer,
+			       api_name(req->msg.hdr.api_key));
 		conn_close(c, 0, NULL);
 		return;
 	}
@@ -632,9 +644,9 @@ static int answer_api_versions(struct net_req *req, bool unsupported)
 	int16_t v = unsupported ? 0 : h->api_version;
 	size_t pos = proto_resp_begin(&req->out.w, h->api_key, v, h->correlation_id);
 
-	proto_api_versions_resp_encode_served(&req->out.w, v, unsupported ?
-					      PROTO_ERR_UNSUPPORTED_VERSION : PROTO_ERR_NONE, 0,
-					      api_served, req->conn->loop->srv);
+	proto_api_versions_resp_encode_served(
+		&req->out.w, v, unsupported ? PROTO_ERR_UNSUPPORTED_VERSION : PROTO_ERR_NONE, 0,
+		api_served, req->conn->loop->srv);
 	return proto_out_finish(&req->out, pos);
 }
 
@@ -667,8 +679,8 @@ static int answer_auth(struct net_req *req, int16_t error_code, const char *mess
 /* One SCRAM step with the client's token: 0 with the answer built in req
  * (raw: a bare size-prefixed token), or -errno when the connection must
  * simply close. */
-static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t *in,
-			  size_t in_len, bool raw)
+static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t *in, size_t in_len,
+			  bool raw)
 {
 	struct net_server *srv = c->loop->srv;
 	const char *out = NULL;
@@ -681,10 +693,11 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 			       sasl_server_reason(c->sasl), strerror(-rc));
 		c->close_after_write = true;
 		if (raw)
-			return -EACCES;  /* the v0 exchange has no error message */
+			return -EACCES; /* the v0 exchange has no error message */
 		return answer_auth(req, sasl_kafka_error(rc),
 				   "Authentication failed during authentication due to invalid "
-				   "credentials with SASL mechanism " SASL_SCRAM_SHA_256, NULL, 0);
+				   "credentials with SASL mechanism " SASL_SCRAM_SHA_256,
+				   NULL, 0);
 	}
 	if (rc == 1) {
 		snprintf(c->user, sizeof(c->user), "%s", sasl_server_user(c->sasl));
@@ -712,16 +725,21 @@ static int conn_pre_auth(struct net_conn *c, struct net_req *req)
 		c->auth = AUTH_HANDSHAKE;
 		return answer_api_versions(req, false);
 	}
-	if (key == PROTO_API_SASL_HANDSHAKE && (c->auth == AUTH_START || c->auth == AUTH_HANDSHAKE)) {
+	if (key == PROTO_API_SASL_HANDSHAKE &&
+	    (c->auth == AUTH_START || c->auth == AUTH_HANDSHAKE)) {
 		if (!srv->cfg.sasl_scram_sha_256 ||
 		    !kstr_eq(m->u.sasl_handshake.mechanism, SASL_SCRAM_SHA_256)) {
 			STAT_ADD(srv, auth_failures, 1);
-			mq_log_limited(MQ_WARN, "net: %s: SaslHandshake refused: mechanism "
-				       "'%.*s' not enabled", c->peer,
-				       (int)(m->u.sasl_handshake.mechanism.len > 0 ?
-					     m->u.sasl_handshake.mechanism.len : 0),
-				       m->u.sasl_handshake.mechanism.ptr ?
-				       m->u.sasl_handshake.mechanism.ptr : "");
+			mq_log_limited(MQ_WARN,
+				       "net: %s: SaslHandshake refused: mechanism "
+				       "'%.*s' not enabled",
+				       c->peer,
+				       (int)(m->u.sasl_handshake.mechanism.len > 0
+						     ? m->u.sasl_handshake.mechanism.len
+						     : 0),
+				       m->u.sasl_handshake.mechanism.ptr
+					       ? m->u.sasl_handshake.mechanism.ptr
+					       : "");
 			c->close_after_write = true;
 			return answer_handshake(c, req, PROTO_ERR_UNSUPPORTED_SASL_MECHANISM);
 		}
@@ -738,12 +756,13 @@ static int conn_pre_auth(struct net_conn *c, struct net_req *req)
 				      false);
 	}
 	STAT_ADD(srv, auth_failures, 1);
-	mq_log_limited(MQ_WARN, "net: %s: %s request refused on %s before authentication "
-		       "(%s); closing the connection", c->peer, api_name(key),
-		       srv->cfg.listeners[c->listener].name,
-		       c->auth == AUTH_SCRAM ? "expected SaslAuthenticate" :
-		       c->auth == AUTH_HANDSHAKE ? "expected SaslHandshake" :
-		       "expected ApiVersions or SaslHandshake");
+	mq_log_limited(MQ_WARN,
+		       "net: %s: %s request refused on %s before authentication "
+		       "(%s); closing the connection",
+		       c->peer, api_name(key), srv->cfg.listeners[c->listener].name,
+		       c->auth == AUTH_SCRAM       ? "expected SaslAuthenticate"
+		       : c->auth == AUTH_HANDSHAKE ? "expected SaslHandshake"
+						   : "expected ApiVersions or SaslHandshake");
 	return -EACCES;
 }
 
@@ -840,16 +859,15 @@ static void conn_frame(struct net_conn *c)
 		goto answered;
 	}
 	switch (h->api_key) {
-	case PROTO_API_API_VERSIONS:
-		rc = answer_api_versions(req, false);
-		goto answered;
+	case PROTO_API_API_VERSIONS: rc = answer_api_versions(req, false); goto answered;
 	case PROTO_API_SASL_HANDSHAKE:
 		rc = answer_handshake(c, req, PROTO_ERR_ILLEGAL_SASL_STATE);
 		goto answered;
 	case PROTO_API_SASL_AUTHENTICATE:
 		rc = answer_auth(req, PROTO_ERR_ILLEGAL_SASL_STATE,
 				 "SaslAuthenticate request received after successful "
-				 "authentication", NULL, 0);
+				 "authentication",
+				 NULL, 0);
 		goto answered;
 	}
 	if (h->api_key < 0 || h->api_key >= N_API_KEYS || !srv->handlers[h->api_key].fn) {
@@ -898,8 +916,9 @@ static void conn_read(struct net_conn *c)
 			bool mid = c->size_got || c->state == READ_FRAME;
 
 			conn_close(c, mid ? MQ_INFO : MQ_DEBUG,
-				   n < 0 ? "receive failed" :
-				   mid ? "peer closed in the middle of a frame" : "peer closed");
+				   n < 0 ? "receive failed"
+				   : mid ? "peer closed in the middle of a frame"
+					 : "peer closed");
 			return;
 		}
 		conn_touch(c);
@@ -915,15 +934,17 @@ static void conn_read(struct net_conn *c)
 		if (c->size_got < 4)
 			continue;
 		c->size_got = 0;
-		rc = proto_frame_peek(c->size_buf, 4, (size_t)srv->cfg.socket_request_max_bytes, &len);
+		rc = proto_frame_peek(c->size_buf, 4, (size_t)srv->cfg.socket_request_max_bytes,
+				      &len);
 		if (rc) {
 			char why[128];
 			int32_t sz = (int32_t)((uint32_t)c->size_buf[0] << 24 |
 					       (uint32_t)c->size_buf[1] << 16 |
 					       (uint32_t)c->size_buf[2] << 8 | c->size_buf[3]);
 
-			snprintf(why, sizeof(why), "frame size %d %s", sz, rc == -EMSGSIZE ?
-				 "above socket.request.max.bytes" : "is negative");
+			snprintf(why, sizeof(why), "frame size %d %s", sz,
+				 rc == -EMSGSIZE ? "above socket.request.max.bytes"
+						 : "is negative");
 			conn_close(c, MQ_WARN, why);
 			return;
 		}
@@ -1122,8 +1143,10 @@ static void loop_accept(struct net_loop *loop, struct net_listener *l)
 			STAT_ADD(srv, connections, -1);
 			STAT_ADD(srv, refused, 1);
 			close(fd);
-			mq_log_limited(MQ_WARN, "net: %s: refused: max.connections.per.ip (%d) "
-				       "reached", peer, srv->cfg.max_connections_per_ip);
+			mq_log_limited(MQ_WARN,
+				       "net: %s: refused: max.connections.per.ip (%d) "
+				       "reached",
+				       peer, srv->cfg.max_connections_per_ip);
 			continue;
 		}
 		STAT_ADD(srv, accepted, 1);
@@ -1312,9 +1335,9 @@ static bool cfg_valid(const struct net_config *cfg)
 	       cfg->num_network_threads >= 1 && cfg->num_network_threads <= NET_MAX_THREADS &&
 	       cfg->num_io_threads >= 1 && cfg->num_io_threads <= NET_MAX_THREADS &&
 	       cfg->socket_request_max_bytes >= 1 && cfg->socket_request_max_bytes <= INT32_MAX &&
-	       cfg->socket_response_max_bytes >= 1024 &&
-	       cfg->max_connections >= 0 && cfg->max_connections_per_ip >= 0 &&
-	       cfg->connections_max_idle_ms >= 1 && cfg->queued_max_requests >= 1 &&
+	       cfg->socket_response_max_bytes >= 1024 && cfg->max_connections >= 0 &&
+	       cfg->max_connections_per_ip >= 0 && cfg->connections_max_idle_ms >= 1 &&
+	       cfg->queued_max_requests >= 1 &&
 	       (cfg->queued_max_request_bytes == -1 || cfg->queued_max_request_bytes >= 1);
 }
 
@@ -1346,9 +1369,9 @@ int net_server_new(const struct net_config *cfg, sasl_lookup_fn lookup, void *lo
 
 int net_server_handle(struct net_server *srv, int16_t api_key, net_handler_fn fn, void *arg)
 {
-	if (srv->started || !fn || api_key < 0 || api_key >= N_API_KEYS || !proto_api_find(api_key) ||
-	    api_key == PROTO_API_API_VERSIONS || api_key == PROTO_API_SASL_HANDSHAKE ||
-	    api_key == PROTO_API_SASL_AUTHENTICATE)
+	if (srv->started || !fn || api_key < 0 || api_key >= N_API_KEYS ||
+	    !proto_api_find(api_key) || api_key == PROTO_API_API_VERSIONS ||
+	    api_key == PROTO_API_SASL_HANDSHAKE || api_key == PROTO_API_SASL_AUTHENTICATE)
 		return -EINVAL;
 	srv->handlers[api_key].fn = fn;
 	srv->handlers[api_key].arg = arg;
@@ -1359,7 +1382,8 @@ int net_server_handle(struct net_server *srv, int16_t api_key, net_handler_fn fn
 static int listener_open(struct net_server *srv, int i)
 {
 	const struct net_endpoint *ep = &srv->cfg.listeners[i];
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
 	struct addrinfo *ai = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -1384,9 +1408,8 @@ static int listener_open(struct net_server *srv, int i)
 	srv->lst[i].kind = OBJ_LISTENER;
 	srv->lst[i].idx = i;
 	srv->lst[i].fd = fd;
-	srv->lst[i].port = ntohs(ss.ss_family == AF_INET6 ?
-				 ((struct sockaddr_in6 *)&ss)->sin6_port :
-				 ((struct sockaddr_in *)&ss)->sin_port);
+	srv->lst[i].port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							  : ((struct sockaddr_in *)&ss)->sin_port);
 	fd = -1;
 	rc = 0;
 out:

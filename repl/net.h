@@ -89,10 +89,10 @@
 #include "repl/proto.h"
 #include "repl/sasl.h"
 
-#define NET_MAX_LISTENERS   8
-#define NET_MAX_HOST        255
-#define NET_MAX_NAME        64
-#define NET_MAX_THREADS     64
+#define NET_MAX_LISTENERS 8
+#define NET_MAX_HOST      255
+#define NET_MAX_NAME      64
+#define NET_MAX_THREADS   64
 
 enum net_security {
 	NET_PLAINTEXT,
@@ -106,25 +106,25 @@ struct net_endpoint {
 	char name[NET_MAX_NAME];
 	enum net_security security;
 	char host[NET_MAX_HOST + 1];
-	int port;                       /* 0..65535; 0: any free port */
+	int port; /* 0..65535; 0: any free port */
 };
 
 /* The listener's settings, Kafka's names and defaults. */
 struct net_config {
-	int n_listeners;                           /* listeners (PLAINTEXT://:9092) */
+	int n_listeners; /* listeners (PLAINTEXT://:9092) */
 	struct net_endpoint listeners[NET_MAX_LISTENERS];
-	int n_advertised;                          /* advertised.listeners (none: listeners) */
+	int n_advertised; /* advertised.listeners (none: listeners) */
 	struct net_endpoint advertised[NET_MAX_LISTENERS];
-	bool sasl_scram_sha_256;                   /* sasl.enabled.mechanisms (SCRAM-SHA-256) */
-	int num_network_threads;                   /* 3 */
-	int num_io_threads;                        /* 8 */
-	int64_t socket_request_max_bytes;          /* 104857600 */
-	int64_t socket_response_max_bytes;         /* mqfs: memory part of one response, 1 MiB */
-	int max_connections;                       /* 2147483647 */
-	int max_connections_per_ip;                /* 2147483647 */
-	int64_t connections_max_idle_ms;           /* 600000 */
-	int queued_max_requests;                   /* 500 */
-	int64_t queued_max_request_bytes;          /* -1: no limit */
+	bool sasl_scram_sha_256;           /* sasl.enabled.mechanisms (SCRAM-SHA-256) */
+	int num_network_threads;           /* 3 */
+	int num_io_threads;                /* 8 */
+	int64_t socket_request_max_bytes;  /* 104857600 */
+	int64_t socket_response_max_bytes; /* mqfs: memory part of one response, 1 MiB */
+	int max_connections;               /* 2147483647 */
+	int max_connections_per_ip;        /* 2147483647 */
+	int64_t connections_max_idle_ms;   /* 600000 */
+	int queued_max_requests;           /* 500 */
+	int64_t queued_max_request_bytes;  /* -1: no limit */
 };
 
 /* Kafka's defaults, one PLAINTEXT listener on every address, port 9092. */
@@ -186,14 +186,14 @@ void net_server_free(struct net_server *srv);
 /* What the listener holds now (a consistent-enough snapshot for tests,
  * metrics and .state). */
 struct net_stats {
-	int64_t connections;         /* open connections */
-	int64_t accepted;            /* connections accepted since start */
-	int64_t refused;             /* closed at accept: max.connections(.per.ip) */
-	int64_t closed_idle;         /* closed by connections.max.idle.ms */
-	int64_t frame_bytes;         /* request frames held, all connections */
-	int64_t response_bytes;      /* memory parts of responses held */
-	int64_t requests;            /* requests decoded */
-	int64_t auth_failures;       /* SASL refusals and requests refused before auth */
+	int64_t connections;    /* open connections */
+	int64_t accepted;       /* connections accepted since start */
+	int64_t refused;        /* closed at accept: max.connections(.per.ip) */
+	int64_t closed_idle;    /* closed by connections.max.idle.ms */
+	int64_t frame_bytes;    /* request frames held, all connections */
+	int64_t response_bytes; /* memory parts of responses held */
+	int64_t requests;       /* requests decoded */
+	int64_t auth_failures;  /* SASL refusals and requests refused before auth */
 };
 void net_server_stats(struct net_server *srv, struct net_stats *st);
 
@@ -243,8 +243,7 @@ struct net_client;
  * (v3, falling back to v0 on UNSUPPORTED_VERSION) and keeps the broker's
  * versions. 0; -ECONNREFUSED, -EHOSTUNREACH, -ETIMEDOUT, -EBADMSG (not
  * Kafka), -EPROTO (an error code in ApiVersions), -ENOMEM. */
-int net_client_connect(const char *host, int port, int64_t timeout_ms,
-		       struct net_client **out);
+int net_client_connect(const char *host, int port, int64_t timeout_ms, struct net_client **out);
 void net_client_close(struct net_client *c);
 /* The largest version of api_key that both sides support, or -EOPNOTSUPP. */
 int net_client_version(const struct net_client *c, int16_t api_key);
@@ -268,9 +267,8 @@ void net_resp_free(struct net_resp *resp);
  * which must carry the same correlation id (-EBADMSG otherwise). The
  * response is at most max_resp bytes (0: socket.request.max.bytes'
  * default), else -EMSGSIZE. */
-int net_client_call(struct net_client *c, int16_t api_key, int16_t api_version,
-		    const void *body, size_t body_len, size_t max_resp, int64_t timeout_ms,
-		    struct net_resp *resp);
+int net_client_call(struct net_client *c, int16_t api_key, int16_t api_version, const void *body,
+		    size_t body_len, size_t max_resp, int64_t timeout_ms, struct net_resp *resp);
 /* The socket, for tests that need to misbehave. */
 int net_client_fd(const struct net_client *c);
 

@@ -26,14 +26,14 @@
 #include "repl/net.h"
 #include "util/clock.h"
 
-#define CLIENT_ID "mqfs"
+#define CLIENT_ID        "mqfs"
 #define DEFAULT_MAX_RESP (100u << 20)
 
 struct net_client {
 	int fd;
 	int32_t next_corr;
 	int32_t n_apis;
-	struct proto_api *apis;   /* the broker's versions (ApiVersions) */
+	struct proto_api *apis; /* the broker's versions (ApiVersions) */
 	bool broken;
 };
 
@@ -139,9 +139,8 @@ void net_resp_free(struct net_resp *resp)
 	memset(resp, 0, sizeof(*resp));
 }
 
-int net_client_call(struct net_client *c, int16_t api_key, int16_t api_version,
-		    const void *body, size_t body_len, size_t max_resp, int64_t timeout_ms,
-		    struct net_resp *resp)
+int net_client_call(struct net_client *c, int16_t api_key, int16_t api_version, const void *body,
+		    size_t body_len, size_t max_resp, int64_t timeout_ms, struct net_resp *resp)
 {
 	int64_t deadline = now_mono_ms() + timeout_ms;
 	struct proto_req_hdr hdr = {
@@ -301,8 +300,10 @@ int net_client_version(const struct net_client *c, int16_t api_key)
 		return -EOPNOTSUPP;
 	for (int32_t i = 0; i < c->n_apis; i++) {
 		const struct proto_api *a = &c->apis[i];
-		int16_t hi = a->max_version < ours->max_version ? a->max_version : ours->max_version;
-		int16_t lo = a->min_version > ours->min_version ? a->min_version : ours->min_version;
+		int16_t hi =
+			a->max_version < ours->max_version ? a->max_version : ours->max_version;
+		int16_t lo =
+			a->min_version > ours->min_version ? a->min_version : ours->min_version;
 
 		if (a->api_key == api_key)
 			return hi >= lo ? hi : -EOPNOTSUPP;
@@ -363,14 +364,15 @@ int net_client_sasl(struct net_client *c, const char *user, const char *password
 	if (!rc)
 		rc = proto_sasl_handshake_resp_decode(&resp.body, 1, &hresp);
 	if (!rc && hresp.error_code != PROTO_ERR_NONE)
-		rc = hresp.error_code == PROTO_ERR_UNSUPPORTED_SASL_MECHANISM ? -EOPNOTSUPP : -EPROTO;
+		rc = hresp.error_code == PROTO_ERR_UNSUPPORTED_SASL_MECHANISM ? -EOPNOTSUPP
+									      : -EPROTO;
 	net_resp_free(&resp);
 	if (!rc)
 		rc = sasl_client_new(user, password, &sc);
 	/* client-first, client-final, then the server's proof (rc 1). */
 	for (int round = 0; !rc && round < 3; round++) {
-		rc = sasl_client_step(sc, (const uint8_t *)in.ptr, round ? (size_t)in.len : 0,
-				      &out, &out_len);
+		rc = sasl_client_step(sc, (const uint8_t *)in.ptr, round ? (size_t)in.len : 0, &out,
+				      &out_len);
 		if (rc == 1) {
 			rc = 0;
 			goto out;
@@ -383,7 +385,7 @@ int net_client_sasl(struct net_client *c, const char *user, const char *password
 			rc = rc ? rc : -EBADMSG;
 	}
 	if (!rc)
-		rc = -EPROTO;  /* three rounds and no proof */
+		rc = -EPROTO; /* three rounds and no proof */
 out:
 	if (rc)
 		c->broken = true;

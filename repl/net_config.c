@@ -78,7 +78,7 @@ static int parse_endpoint(const char *s, size_t len, struct net_endpoint *ep)
 		host++;
 		hl -= 2;
 	} else if (memchr(host, ':', hl) || memchr(host, '[', hl) || memchr(host, ']', hl)) {
-		return -EINVAL;  /* a v6 address must be bracketed */
+		return -EINVAL; /* a v6 address must be bracketed */
 	}
 	if (hl > NET_MAX_HOST)
 		return -EINVAL;
@@ -125,7 +125,7 @@ int net_listeners_parse(const char *text, struct net_endpoint *eps, int max)
 		n++;
 		p = *e ? e + 1 : e;
 		if (*e && !*p)
-			return -EINVAL;  /* trailing comma */
+			return -EINVAL; /* trailing comma */
 	}
 	return n;
 }
@@ -189,7 +189,7 @@ static int parse_mechanisms(const char *s, bool *scram)
 		    !strncasecmp(b, SASL_SCRAM_SHA_256, (size_t)(z - b)))
 			*scram = true;
 		else if (z != b)
-			return -EINVAL;  /* a mechanism we do not implement */
+			return -EINVAL; /* a mechanism we do not implement */
 		p = *e ? e + 1 : e;
 	}
 	return 0;
@@ -218,12 +218,12 @@ int net_config_set(struct net_config *cfg, const char *key, const char *value)
 	}
 	if (!strcmp(key, "sasl.enabled.mechanisms"))
 		return parse_mechanisms(value, &cfg->sasl_scram_sha_256);
-#define INT_KEY(name, field, lo, hi)					\
-	if (!strcmp(key, name)) {					\
-		if (parse_int(value, lo, hi, &v))			\
-			return -EINVAL;					\
-		cfg->field = v;						\
-		return 0;						\
+#define INT_KEY(name, field, lo, hi)              \
+	if (!strcmp(key, name)) {                 \
+		if (parse_int(value, lo, hi, &v)) \
+			return -EINVAL;           \
+		cfg->field = v;                   \
+		return 0;                         \
 	}
 	INT_KEY("num.network.threads", num_network_threads, 1, NET_MAX_THREADS)
 	INT_KEY("num.io.threads", num_io_threads, 1, NET_MAX_THREADS)

@@ -92,8 +92,8 @@ static int list_offsets_handler(void *arg, struct net_req *req)
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			const struct proto_list_offsets_part *rq = &m->topics[t].partitions[j];
 			struct proto_list_offsets_resp_part *rp = &parts[k];
-			struct partition *p = os->lookup(os->arg, m->topics[t].name,
-							 rq->partition_index);
+			struct partition *p =
+				os->lookup(os->arg, m->topics[t].name, rq->partition_index);
 			int32_t epoch = -1;
 
 			rp->partition_index = rq->partition_index;

@@ -127,10 +127,22 @@ void partition_set_listener(struct partition *p, partition_change_fn fn, void *a
 	pthread_mutex_unlock(&p->lock);
 }
 
-const char *partition_topic(const struct partition *p) { return p->topic; }
-int32_t partition_index(const struct partition *p) { return p->index; }
-void *partition_log(const struct partition *p) { return p->log; }
-const struct partition_log_ops *partition_log_ops(const struct partition *p) { return p->ops; }
+const char *partition_topic(const struct partition *p)
+{
+	return p->topic;
+}
+int32_t partition_index(const struct partition *p)
+{
+	return p->index;
+}
+void *partition_log(const struct partition *p)
+{
+	return p->log;
+}
+const struct partition_log_ops *partition_log_ops(const struct partition *p)
+{
+	return p->ops;
+}
 
 static void notify(struct partition *p)
 {
@@ -548,8 +560,7 @@ int partition_follow_state(struct partition *p, struct partition_follow *f)
 	return 0;
 }
 
-int partition_follower_truncate(struct partition *p, uint64_t generation, int64_t offset,
-				bool done)
+int partition_follower_truncate(struct partition *p, uint64_t generation, int64_t offset, bool done)
 {
 	struct partition_offsets o;
 	int rc = 0;

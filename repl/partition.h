@@ -85,7 +85,7 @@
 #include <sys/types.h>
 
 #define PARTITION_MAX_REPLICAS 16
-#define PARTITION_MAX_TOPIC    249   /* Kafka's longest topic name */
+#define PARTITION_MAX_TOPIC    249 /* Kafka's longest topic name */
 
 /* ---- what replication needs from the local log ----
  * The wiring fills this table with the engine's calls (log_get_state,
@@ -101,7 +101,7 @@ struct partition_offsets {
 
 /* Whole batches of the log as one file range, valid while ref is held. */
 struct partition_raw {
-	int fd;             /* -1: no bytes (len 0) */
+	int fd; /* -1: no bytes (len 0) */
 	off_t offset;
 	size_t len;
 	int32_t last_epoch; /* partition leader epoch of the last batch, -1 none */
@@ -151,17 +151,17 @@ enum partition_fetch_state { PARTITION_TRUNCATING, PARTITION_FETCHING };
 /* A follower's state as the leader sees it (Kafka's Replica). */
 struct partition_replica {
 	int32_t broker_id;
-	int64_t log_end_offset;             /* -1 until its first fetch */
-	int64_t last_fetch_leader_leo;      /* the leader's LEO at its last fetch */
+	int64_t log_end_offset;        /* -1 until its first fetch */
+	int64_t last_fetch_leader_leo; /* the leader's LEO at its last fetch */
 	int64_t last_fetch_ms;
 	int64_t last_caught_up_ms;
 };
 
 /* A partition state as the controller writes it (LeaderAndIsr). */
 struct partition_state {
-	int32_t leader;                     /* broker id */
+	int32_t leader; /* broker id */
 	int32_t leader_epoch;
-	int32_t partition_epoch;            /* the state znode's version */
+	int32_t partition_epoch; /* the state znode's version */
 	int n_replicas;
 	int32_t replicas[PARTITION_MAX_REPLICAS];
 	int n_isr;
@@ -183,10 +183,10 @@ typedef int (*partition_isr_write_fn)(void *arg, struct partition *p,
 typedef void (*partition_change_fn)(void *arg, struct partition *p);
 
 struct partition_config {
-	int32_t broker_id;                  /* this broker */
-	int64_t replica_lag_time_max_ms;    /* 30000 */
-	int min_insync_replicas;            /* 1 */
-	bool unclean_restart;               /* opened without the clean-shutdown marker */
+	int32_t broker_id;               /* this broker */
+	int64_t replica_lag_time_max_ms; /* 30000 */
+	int min_insync_replicas;         /* 1 */
+	bool unclean_restart;            /* opened without the clean-shutdown marker */
 };
 
 /* A new replica in state NONE over a log (ops and log are the caller's and
@@ -269,7 +269,7 @@ struct partition_follow {
 	enum partition_fetch_state state;
 	int64_t fetch_offset;
 	int32_t last_fetched_epoch;
-	uint64_t generation;         /* changes with every make_follower that restarts */
+	uint64_t generation; /* changes with every make_follower that restarts */
 };
 int partition_follow_state(struct partition *p, struct partition_follow *f);
 /* Truncates to offset (durably) if the generation is still current and
@@ -290,12 +290,12 @@ struct partition_info {
 	int32_t leader;
 	int32_t leader_epoch;
 	int32_t partition_epoch;
-	int64_t leader_epoch_start_offset;   /* -1 unless leader */
+	int64_t leader_epoch_start_offset; /* -1 unless leader */
 	int n_replicas;
 	int32_t replicas[PARTITION_MAX_REPLICAS];
 	int n_isr;
 	int32_t isr[PARTITION_MAX_REPLICAS];
-	int n_followers;                     /* leader only: every replica but us */
+	int n_followers; /* leader only: every replica but us */
 	struct partition_replica followers[PARTITION_MAX_REPLICAS];
 	struct partition_offsets offsets;
 	bool isr_write_pending;

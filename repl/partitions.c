@@ -52,13 +52,15 @@ static int become_leader(const char *name, int p, struct log *l)
 	log_get_state(l, &st);
 	/* One line per recovery action (the engine does not log). */
 	if (st.recovered_segments > 0 || st.recovery_truncated > 0)
-		mq_log(MQ_WARN, "log %s-%d: recovered after an unclean shutdown: %d segment%s "
+		mq_log(MQ_WARN,
+		       "log %s-%d: recovered after an unclean shutdown: %d segment%s "
 		       "checked, %" PRId64 " invalid byte%s cut from the tail, %" PRId64 " ms",
 		       name, p, st.recovered_segments, st.recovered_segments == 1 ? "" : "s",
 		       st.recovery_truncated, st.recovery_truncated == 1 ? "" : "s",
 		       st.recovery_ms);
 	if (st.damaged)
-		mq_log(MQ_ERR, "topic %s partition %d: damaged on disk (see above): served up to "
+		mq_log(MQ_ERR,
+		       "topic %s partition %d: damaged on disk (see above): served up to "
 		       "offset %" PRId64 ", writes refused with EIO until the files are repaired",
 		       name, p, st.log_end_offset);
 	/* As Kafka's Partition.makeLeader: the epoch starts at the LEO
@@ -66,8 +68,8 @@ static int become_leader(const char *name, int p, struct log *l)
 	rc = log_assign_epoch(l, BROKER_LEADER_EPOCH, st.log_end_offset);
 	if (rc < 0 || st.hw >= st.log_end_offset)
 		return rc;
-	mq_log(MQ_INFO, "topic %s partition %d: high watermark %" PRId64 " -> %" PRId64,
-	       name, p, st.hw, st.log_end_offset);
+	mq_log(MQ_INFO, "topic %s partition %d: high watermark %" PRId64 " -> %" PRId64, name, p,
+	       st.hw, st.log_end_offset);
 	return log_set_hw(l, st.log_end_offset);
 }
 
@@ -99,8 +101,8 @@ void kafka_set_hw_waker(struct kafka_api *ka, void (*fn)(void *arg), void *arg)
 	pthread_mutex_unlock(&b->hw_mu);
 }
 
-void broker_set_hw_listener(struct broker *b, void (*fn)(void *arg, const char *topic,
-							   int partition), void *arg)
+void broker_set_hw_listener(struct broker *b,
+			    void (*fn)(void *arg, const char *topic, int partition), void *arg)
 {
 	pthread_mutex_lock(&b->hw_mu);
 	b->hw_fn = fn;
@@ -133,16 +135,17 @@ static void broker_corrupt_found(void *arg, struct log *l, const char *file, int
 	const struct partition *part = arg;
 
 	(void)l;
-	mq_log(MQ_ERR, "topic %s partition %d: corrupt batch in %s at position %" PRId64
-	       ": %s; reads that reach it fail with EBADMSG", part->topic, part->index, file,
-	       pos, why);
+	mq_log(MQ_ERR,
+	       "topic %s partition %d: corrupt batch in %s at position %" PRId64
+	       ": %s; reads that reach it fail with EBADMSG",
+	       part->topic, part->index, file, pos, why);
 }
 
 /* Opens (creating) the logs of partitions [from, to) into parts[]. On
  * failure frees the structs and, if fresh (the partitions are new, not
  * the existing ones of a topic being loaded), drops the logs it opened. */
 int partitions_open(struct broker *b, const char *name, const struct log_config *lc,
-			   struct partition **parts, int from, int to, bool fresh)
+		    struct partition **parts, int from, int to, bool fresh)
 {
 	int p, rc = 0;
 

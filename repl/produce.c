@@ -114,7 +114,7 @@
 
 #define PRODUCE_CHUNK_RECS  32768
 #define PRODUCE_CHUNK_BYTES (4 << 20)
-#define PRODUCE_LINES_MIN   (128 << 10)  /* a write this big goes as lines */
+#define PRODUCE_LINES_MIN   (128 << 10) /* a write this big goes as lines */
 #define RECBUF_POOL_MAX     8
 
 /* ------------------------------------------------------------------ */
@@ -146,9 +146,7 @@ uint32_t broker_murmur2(const void *data, size_t len)
 	case 2:
 		h ^= (uint32_t)d[1] << 8;
 		/* fall through */
-	case 1:
-		h ^= d[0];
-		h *= m;
+	case 1: h ^= d[0]; h *= m;
 	}
 	h ^= h >> 13;
 	h *= m;
@@ -246,9 +244,9 @@ static int recbuf_grow(struct recbuf *rb, bool spread)
  * chunk is appended, keeps invariant 1 across chunks. */
 
 struct splitter {
-	struct line_rules lr;   /* key.separator, line.format, the size limit */
-	struct line_scratch scr;        /* escaped lines, unescaped */
-	int64_t now;            /* every record of a write gets this timestamp */
+	struct line_rules lr;    /* key.separator, line.format, the size limit */
+	struct line_scratch scr; /* escaped lines, unescaped */
+	int64_t now;             /* every record of a write gets this timestamp */
 };
 
 /* line_to_rec (engine.h) stamped with the write's time. */
@@ -309,8 +307,7 @@ static int lines_check(const struct splitter *sp, const struct lsrc *s)
 
 /* Fills rb->recs from *pp with at most one chunk. Returns the count or
  * -EMSGSIZE / -ENOMEM. */
-static int chunk_build(const struct splitter *sp, struct recbuf *rb, bool spread,
-		       struct lsrc *src)
+static int chunk_build(const struct splitter *sp, struct recbuf *rb, bool spread, struct lsrc *src)
 {
 	size_t bytes = 0;
 	int n = 0, rc;
@@ -339,16 +336,16 @@ static int chunk_build(const struct splitter *sp, struct recbuf *rb, bool spread
 
 const double produce_lat_bounds[PRODUCE_LAT_BUCKETS] = {
 	0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
-	0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0,
+	0.0025,  0.005,    0.01,    0.025,  0.05,    0.1,    1.0,
 };
 
 /* One write's records for one partition, queued (see the file header).
  * On the writer's stack unless async. */
 struct produce_req {
 	struct produce_req *next;
-	const struct rec_in *recs;      /* the first (or only) chunk */
+	const struct rec_in *recs; /* the first (or only) chunk */
 	int n;
-	int64_t payload;                /* key + value bytes of recs */
+	int64_t payload; /* key + value bytes of recs */
 	/* more: the write has further chunks, parsed by the appender from the
 	 * writer's splitter, record array and line source (the writer waits,
 	 * so they stay valid); such a request is appended alone. */
@@ -369,7 +366,7 @@ struct produce_req {
 	/* under produce_mu: */
 	bool done, lead;
 	int rc;
-	int64_t last_offset;            /* of its commit group, once done */
+	int64_t last_offset; /* of its commit group, once done */
 };
 
 void produce_broker_init(struct broker *b)
@@ -428,7 +425,7 @@ static int buffer_take(struct broker *b, int64_t n, bool nonblock)
 		return 0;
 	atomic_fetch_sub(&b->buf_used, n);
 	if (atomic_load(&b->buf_waiters) > 0)
-		pthread_cond_broadcast(&b->buf_cv);   /* we may have hidden a give */
+		pthread_cond_broadcast(&b->buf_cv); /* we may have hidden a give */
 	atomic_fetch_add_explicit(&b->pm.buffer_full, 1, memory_order_relaxed);
 	if (nonblock)
 		return -EAGAIN;
@@ -537,14 +534,14 @@ static void latency_observe(struct broker *b, int64_t ns)
  * ends at once (produce_partition_wake). */
 struct produce_ctx {
 	struct topic *t;
-	struct topic_config cfg;         /* as when the call began */
-	int nparts;                      /* partitions then (they only grow) */
+	struct topic_config cfg; /* as when the call began */
+	int nparts;              /* partitions then (they only grow) */
 };
 
 struct produce_part {
 	struct partition *pt;
-	struct log *log;                 /* referenced; NULL: not taken yet */
-	int64_t last_offset;             /* last offset appended by this call; -1: none */
+	struct log *log;     /* referenced; NULL: not taken yet */
+	int64_t last_offset; /* last offset appended by this call; -1: none */
 };
 
 /* Takes partition p of ctx (p < ctx->nparts): under t->lock, briefly. */
@@ -600,8 +597,8 @@ static int append_epoch(const struct produce_ctx *ctx, struct produce_part *pp, 
 	*epoch = BROKER_LEADER_EPOCH;
 	if (!broker_replicated(ctx->t->b, ctx->t->name))
 		return 0;
-	return cluster_append_check(ctx->t->b->cluster, ctx->t->name, pp->pt->index,
-				    ctx->cfg.acks, epoch);
+	return cluster_append_check(ctx->t->b->cluster, ctx->t->name, pp->pt->index, ctx->cfg.acks,
+				    epoch);
 }
 
 /* What follows an append into one partition (metrics, flush.messages,
@@ -619,10 +616,11 @@ static int appended(const struct produce_ctx *ctx, struct produce_part *pp, int 
 				       pt->index, strerror(-rc));
 		log_get_state(pp->log, &st);
 		if (st.fence >= 0)
-			mq_log_limited(MQ_ERR, "topic %s partition %d: the failed append could not "
+			mq_log_limited(MQ_ERR,
+				       "topic %s partition %d: the failed append could not "
 				       "be cut back: records from offset %lld are held back (never "
-				       "committed) and appends fail until the cut succeeds", t->name,
-				       pt->index, (long long)st.fence);
+				       "committed) and appends fail until the cut succeeds",
+				       t->name, pt->index, (long long)st.fence);
 		return rc;
 	}
 	atomic_fetch_add_explicit(&pt->records_in, info->last_offset - info->first_offset + 1,
@@ -640,9 +638,11 @@ static int appended(const struct produce_ctx *ctx, struct produce_part *pp, int 
 				 * committed (a retry would repeat them): taken back. */
 				int rc2 = log_rollback(pp->log, info->first_offset);
 
-				mq_log_limited(MQ_ERR, "topic %s partition %d: flush: %s; offsets "
-					       "%lld-%lld taken back%s", t->name, pt->index,
-					       strerror(-rc), (long long)info->first_offset,
+				mq_log_limited(MQ_ERR,
+					       "topic %s partition %d: flush: %s; offsets "
+					       "%lld-%lld taken back%s",
+					       t->name, pt->index, strerror(-rc),
+					       (long long)info->first_offset,
 					       (long long)info->last_offset,
 					       rc2 < 0 ? " (held back: the cut failed too)" : "");
 				return rc;
@@ -685,8 +685,8 @@ static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
 
 	if (rc < 0)
 		return rc;
-	rc = log_append_lines(pp->log, r->head, r->head_len, r->lines, r->lines_len,
-			      r->sp->now, epoch, &info);
+	rc = log_append_lines(pp->log, r->head, r->head_len, r->lines, r->lines_len, r->sp->now,
+			      epoch, &info);
 	rc = appended(ctx, pp, rc, &info, r->sp->now, t0);
 	if (rc == 0)
 		*last = info.last_offset;
@@ -746,8 +746,8 @@ static void linger_wait(const struct produce_ctx *ctx, struct partition *pt)
 
 	deadline_from_ms(CLOCK_REALTIME, ctx->cfg.linger_ms, &dl);
 	pt->lingering = true;
-	while (pt->q_bytes < ctx->cfg.log.batch_bytes && !pt->q_head->more &&
-	       !pt->q_head->lines && !atomic_load(&ctx->t->deleted))
+	while (pt->q_bytes < ctx->cfg.log.batch_bytes && !pt->q_head->more && !pt->q_head->lines &&
+	       !atomic_load(&ctx->t->deleted))
 		if (pthread_cond_timedwait(&pt->produce_cv, &pt->produce_mu, &dl) == ETIMEDOUT)
 			break;
 	pt->lingering = false;
@@ -909,8 +909,8 @@ void produce_hw_moved(struct partition *pt)
 	pthread_mutex_unlock(&pt->commit_mu);
 }
 
-int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l,
-			int64_t last_offset, int64_t timeout_ms)
+int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l, int64_t last_offset,
+			int64_t timeout_ms)
 {
 	struct timespec dl;
 	int rc = 0;
@@ -934,7 +934,8 @@ int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l,
 	atomic_fetch_sub(&pt->commit_waiters, 1);
 	pthread_mutex_unlock(&pt->commit_mu);
 	if (rc == -ETIMEDOUT)
-		mq_log_limited(MQ_WARN, "topic %s partition %d: offsets up to %lld appended but "
+		mq_log_limited(MQ_WARN,
+			       "topic %s partition %d: offsets up to %lld appended but "
 			       "not committed (high watermark %lld) within request.timeout.ms=%lld",
 			       t->name, pt->index, (long long)last_offset, (long long)log_hw(l),
 			       (long long)timeout_ms);
@@ -998,7 +999,7 @@ static int produce_one(const struct produce_ctx *ctx, struct produce_part *pp,
 	 * copying path below. */
 	if (len >= PRODUCE_LINES_MIN && len <= PRODUCE_CHUNK_BYTES &&
 	    !(acks0 && partition_busy(pp->pt))) {
-		if (src->p2) {          /* the line joined from a partial one */
+		if (src->p2) { /* the line joined from a partial one */
 			r.head = src->p;
 			r.head_len = (size_t)(src->end - src->p);
 			src->p = src->p2;
@@ -1015,7 +1016,7 @@ static int produce_one(const struct produce_ctx *ctx, struct produce_part *pp,
 		return n;
 	r.more = lsrc_more(src);
 	if (r.more) {
-		rc = lines_check(sp, src);          /* invariant 1 */
+		rc = lines_check(sp, src); /* invariant 1 */
 		if (rc < 0)
 			return rc;
 	}
@@ -1090,8 +1091,9 @@ static int produce_spread(const struct produce_ctx *ctx, struct produce_part *pp
 		memset(start, 0, (size_t)(np + 1) * sizeof(*start));
 		for (int i = 0; i < n; i++) {
 			const struct rec_in *r = &rb->recs[i];
-			uint32_t h = r->key ? broker_murmur2(r->key, (size_t)r->key_len) & 0x7fffffff
-					    : rr++;
+			uint32_t h =
+				r->key ? broker_murmur2(r->key, (size_t)r->key_len) & 0x7fffffff
+				       : rr++;
 
 			rb->part[i] = (int32_t)(h % (uint32_t)np);
 			start[rb->part[i] + 1]++;
@@ -1137,9 +1139,11 @@ static int compact_keys_check_run(const struct produce_ctx *ctx, const char *p, 
 		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
 
 		if (lc->key_sep_len == 0 || !memmem(p, l, lc->key_sep, (size_t)lc->key_sep_len)) {
-			mq_log_limited(MQ_WARN, "topic %s: write refused: a record without a key "
+			mq_log_limited(MQ_WARN,
+				       "topic %s: write refused: a record without a key "
 				       "in a compacted topic (cleanup.policy=compact needs "
-				       "key.separator and key<sep>value lines)", ctx->t->name);
+				       "key.separator and key<sep>value lines)",
+				       ctx->t->name);
 			return -EINVAL;
 		}
 		p += l + 1;
@@ -1187,8 +1191,8 @@ int topic_produce(struct topic *t, int partition, const char *lines, size_t len,
 	return topic_produce_file(t, partition, &in, flags, NULL);
 }
 
-int topic_produce_file(struct topic *t, int partition, const struct produce_input *in,
-		       int flags, struct produce_tracker *tr)
+int topic_produce_file(struct topic *t, int partition, const struct produce_input *in, int flags,
+		       struct produce_tracker *tr)
 {
 	const char *head = in->head, *lines = in->lines;
 	size_t head_len = in->head_len, len = in->len;
@@ -1277,8 +1281,8 @@ out:
  * log's lock only, so the batches of one request stay contiguous and a
  * mount writer's never interleave inside them), then, for acks=all,
  * committed (produce_commit_wait). */
-int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size_t len,
-			  int acks, int64_t timeout_ms, struct produce_batches_result *res)
+int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size_t len, int acks,
+			  int64_t timeout_ms, struct produce_batches_result *res)
 {
 	struct produce_ctx ctx;
 	struct produce_part pp = { 0 };
@@ -1296,7 +1300,7 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	if (rc < 0)
 		return rc;
 	rc = log_append_client(pp.log, batches, len, BROKER_LEADER_EPOCH, -1, &info,
-				&res->bad_batch);
+			       &res->bad_batch);
 	if (rc == -EBADMSG || rc == -EPROTO || rc == -ENOTSUP || rc == -EPERM || rc == -EINVAL) {
 		/* The client's bytes, not the log: no error of ours to log. */
 		goto out;

@@ -104,17 +104,17 @@
 
 #include "repl/kbuf.h"
 
-#define PROTO_MAX_TOPICS      1000
-#define PROTO_MAX_PARTITIONS  10000
+#define PROTO_MAX_TOPICS     1000
+#define PROTO_MAX_PARTITIONS 10000
 /* Brokers in one message (live brokers, live leaders, Metadata's broker
  * list), and broker ids in one replica list (replicas, isr, ...). */
-#define PROTO_MAX_BROKERS     1000
+#define PROTO_MAX_BROKERS    1000
 /* Endpoints (listeners) of one broker in UpdateMetadata. */
-#define PROTO_MAX_ENDPOINTS   16
+#define PROTO_MAX_ENDPOINTS  16
 /* Largest frame the decoders accept by default (Kafka's
  * socket.request.max.bytes is 100 MiB; ours is for replication fetches
  * and SASL, far smaller). The listener may pass its own. */
-#define PROTO_MAX_FRAME       (64 << 20)
+#define PROTO_MAX_FRAME      (64 << 20)
 
 enum proto_api_key {
 	PROTO_API_PRODUCE = 0,
@@ -284,8 +284,8 @@ struct proto_api {
 	int16_t api_key;
 	int16_t min_version;
 	int16_t max_version;
-	int16_t flexible_from;  /* first flexible version; INT16_MAX: none */
-	const char *name;       /* Kafka's name, "Fetch" */
+	int16_t flexible_from; /* first flexible version; INT16_MAX: none */
+	const char *name;      /* Kafka's name, "Fetch" */
 };
 
 /* The supported APIs, in api_key order; *n gets their count. */
@@ -312,7 +312,7 @@ struct proto_req_hdr {
 	int16_t api_key;
 	int16_t api_version;
 	int32_t correlation_id;
-	struct kstr client_id;  /* null allowed */
+	struct kstr client_id; /* null allowed */
 };
 
 /* Decodes the header at the start of a frame (after its size) and leaves
@@ -338,15 +338,15 @@ int proto_resp_hdr_decode(struct kbuf_r *r, int16_t api_key, int16_t api_version
 /* ---- ApiVersions (18) ---- */
 
 struct proto_api_versions_req {
-	struct kstr client_software_name;     /* v3+ */
-	struct kstr client_software_version;  /* v3+ */
+	struct kstr client_software_name;    /* v3+ */
+	struct kstr client_software_version; /* v3+ */
 };
 
 struct proto_api_versions_resp {
 	int16_t error_code;
 	int32_t n_api_keys;
-	struct proto_api *api_keys;  /* name NULL; owned (decode) */
-	int32_t throttle_time_ms;    /* v1+ */
+	struct proto_api *api_keys; /* name NULL; owned (decode) */
+	int32_t throttle_time_ms;   /* v1+ */
 };
 
 /* -EOPNOTSUPP when version is above ours (answer with
@@ -356,13 +356,13 @@ int proto_api_versions_req_decode(struct kbuf_r *r, int16_t version,
 int proto_api_versions_req_encode(struct kbuf_w *w, int16_t version,
 				  const struct proto_api_versions_req *req);
 /* Our answer: error_code and the table of supported APIs. */
-int proto_api_versions_resp_encode(struct kbuf_w *w, int16_t version,
-				   int16_t error_code, int32_t throttle_time_ms);
+int proto_api_versions_resp_encode(struct kbuf_w *w, int16_t version, int16_t error_code,
+				   int32_t throttle_time_ms);
 /* The same listing only the APIs for which served(arg, api_key) is true:
  * a listener advertises what it answers, not everything the codec knows,
  * or a client would send requests it then sees refused. */
-int proto_api_versions_resp_encode_served(struct kbuf_w *w, int16_t version,
-					  int16_t error_code, int32_t throttle_time_ms,
+int proto_api_versions_resp_encode_served(struct kbuf_w *w, int16_t version, int16_t error_code,
+					  int32_t throttle_time_ms,
 					  bool (*served)(void *arg, int16_t api_key), void *arg);
 int proto_api_versions_resp_decode(struct kbuf_r *r, int16_t version,
 				   struct proto_api_versions_resp *resp);
@@ -372,10 +372,10 @@ void proto_api_versions_resp_free(struct proto_api_versions_resp *resp);
 
 struct proto_fetch_part {
 	int32_t partition;
-	int32_t current_leader_epoch;  /* v9+, -1 */
+	int32_t current_leader_epoch; /* v9+, -1 */
 	int64_t fetch_offset;
-	int32_t last_fetched_epoch;    /* v12+, -1 */
-	int64_t log_start_offset;      /* v5+, -1 */
+	int32_t last_fetched_epoch; /* v12+, -1 */
+	int64_t log_start_offset;   /* v5+, -1 */
 	int32_t partition_max_bytes;
 };
 
@@ -392,19 +392,19 @@ struct proto_forgotten_topic {
 };
 
 struct proto_fetch_req {
-	struct kstr cluster_id;        /* v12+ tag 0, null */
-	int32_t replica_id;            /* -1 for a consumer */
+	struct kstr cluster_id; /* v12+ tag 0, null */
+	int32_t replica_id;     /* -1 for a consumer */
 	int32_t max_wait_ms;
 	int32_t min_bytes;
-	int32_t max_bytes;             /* v3+ */
-	int8_t isolation_level;        /* v4+: 0 read_uncommitted, 1 read_committed */
-	int32_t session_id;            /* v7+, 0 */
-	int32_t session_epoch;         /* v7+, -1 */
+	int32_t max_bytes;      /* v3+ */
+	int8_t isolation_level; /* v4+: 0 read_uncommitted, 1 read_committed */
+	int32_t session_id;     /* v7+, 0 */
+	int32_t session_epoch;  /* v7+, -1 */
 	int32_t n_topics;
 	struct proto_fetch_topic *topics;
-	int32_t n_forgotten;           /* v7+ */
+	int32_t n_forgotten; /* v7+ */
 	struct proto_forgotten_topic *forgotten;
-	struct kstr rack_id;           /* v11+, "" */
+	struct kstr rack_id; /* v11+, "" */
 };
 
 /* Decoding allocates the topic arrays (owned, freed by _free); at most
@@ -422,19 +422,19 @@ struct proto_fetch_resp_part {
 	int32_t partition_index;
 	int16_t error_code;
 	int64_t high_watermark;
-	int64_t last_stable_offset;      /* v4+, -1 */
-	int64_t log_start_offset;        /* v5+, -1 */
-	bool has_diverging_epoch;        /* v12+ tag 0 */
+	int64_t last_stable_offset; /* v4+, -1 */
+	int64_t log_start_offset;   /* v5+, -1 */
+	bool has_diverging_epoch;   /* v12+ tag 0 */
 	int32_t diverging_epoch;
 	int64_t diverging_end_offset;
-	bool has_current_leader;         /* v12+ tag 1 */
+	bool has_current_leader; /* v12+ tag 1 */
 	int32_t current_leader_id;
 	int32_t current_leader_epoch;
 	/* v4+: -1 null, else the count (we write null or empty: mqfs has no
 	 * transactions; decoding allocates them, owned). */
 	int32_t n_aborted;
 	struct proto_aborted *aborted;
-	int32_t preferred_read_replica;  /* v11+, -1 */
+	int32_t preferred_read_replica; /* v11+, -1 */
 	/* Records: records_len -1 null. On encode, from the file range
 	 * (records_fd, records_offset, records_len) when records_fd >= 0,
 	 * else from records (memory); on decode, records points into the frame. */
@@ -451,9 +451,9 @@ struct proto_fetch_resp_topic {
 };
 
 struct proto_fetch_resp {
-	int32_t throttle_time_ms;  /* v1+ */
-	int16_t error_code;        /* v7+ */
-	int32_t session_id;        /* v7+ */
+	int32_t throttle_time_ms; /* v1+ */
+	int16_t error_code;       /* v7+ */
+	int32_t session_id;       /* v7+ */
 	int32_t n_topics;
 	struct proto_fetch_resp_topic *topics;
 };
@@ -463,18 +463,18 @@ enum proto_piece_kind { PROTO_PIECE_MEM, PROTO_PIECE_FILE };
 
 struct proto_piece {
 	enum proto_piece_kind kind;
-	int fd;          /* FILE */
-	off_t offset;    /* MEM: into out.w.buf; FILE: into the file */
+	int fd;       /* FILE */
+	off_t offset; /* MEM: into out.w.buf; FILE: into the file */
 	size_t len;
 };
 
 struct proto_out {
-	struct kbuf_w w;           /* the bytes of every MEM piece */
+	struct kbuf_w w; /* the bytes of every MEM piece */
 	struct proto_piece *pieces;
 	size_t n_pieces;
 	size_t cap_pieces;
-	size_t mem_done;           /* w.len covered by pieces so far */
-	size_t total;              /* bytes of the whole response, size field included */
+	size_t mem_done; /* w.len covered by pieces so far */
+	size_t total;    /* bytes of the whole response, size field included */
 };
 
 /* limit bounds the memory part (not the file ranges). */
@@ -502,7 +502,7 @@ void proto_fetch_resp_free(struct proto_fetch_resp *resp);
 
 struct proto_ofle_part {
 	int32_t partition;
-	int32_t current_leader_epoch;  /* v2+, -1 */
+	int32_t current_leader_epoch; /* v2+, -1 */
 	int32_t leader_epoch;
 };
 
@@ -513,7 +513,7 @@ struct proto_ofle_topic {
 };
 
 struct proto_ofle_req {
-	int32_t replica_id;            /* v3+, -2 (a consumer's debug request) */
+	int32_t replica_id; /* v3+, -2 (a consumer's debug request) */
 	int32_t n_topics;
 	struct proto_ofle_topic *topics;
 };
@@ -521,7 +521,7 @@ struct proto_ofle_req {
 struct proto_ofle_resp_part {
 	int16_t error_code;
 	int32_t partition;
-	int32_t leader_epoch;          /* v1+, -1 */
+	int32_t leader_epoch; /* v1+, -1 */
 	int64_t end_offset;
 };
 
@@ -532,7 +532,7 @@ struct proto_ofle_resp_topic {
 };
 
 struct proto_ofle_resp {
-	int32_t throttle_time_ms;      /* v2+ */
+	int32_t throttle_time_ms; /* v2+ */
 	int32_t n_topics;
 	struct proto_ofle_resp_topic *topics;
 };
@@ -564,9 +564,9 @@ struct proto_sasl_auth_req {
 
 struct proto_sasl_auth_resp {
 	int16_t error_code;
-	struct kstr error_message;     /* null allowed */
+	struct kstr error_message; /* null allowed */
 	struct kstr auth_bytes;
-	int64_t session_lifetime_ms;   /* v1+, 0 */
+	int64_t session_lifetime_ms; /* v1+, 0 */
 };
 
 int proto_sasl_handshake_req_decode(struct kbuf_r *r, int16_t version,
@@ -608,20 +608,20 @@ struct proto_part_state {
 	int32_t n_replicas;
 	int32_t *replicas;
 	/* LeaderAndIsr only. */
-	int32_t n_adding_replicas;     /* v3+ */
+	int32_t n_adding_replicas; /* v3+ */
 	int32_t *adding_replicas;
-	int32_t n_removing_replicas;   /* v3+ */
+	int32_t n_removing_replicas; /* v3+ */
 	int32_t *removing_replicas;
-	bool is_new;                   /* v1+ */
-	int8_t leader_recovery_state;  /* v6+: 1 after an unclean election */
+	bool is_new;                  /* v1+ */
+	int8_t leader_recovery_state; /* v6+: 1 after an unclean election */
 	/* UpdateMetadata only. */
-	int32_t n_offline_replicas;    /* v4+ */
+	int32_t n_offline_replicas; /* v4+ */
 	int32_t *offline_replicas;
 };
 
 struct proto_topic_state {
 	struct kstr topic_name;
-	uint8_t topic_id[16];          /* LeaderAndIsr v5+, UpdateMetadata v7+ */
+	uint8_t topic_id[16]; /* LeaderAndIsr v5+, UpdateMetadata v7+ */
 	int32_t n_partitions;
 	struct proto_part_state *partition_states;
 };
@@ -633,25 +633,25 @@ struct proto_live_leader {
 };
 
 enum proto_lisr_type {
-	PROTO_LISR_INCREMENTAL = 0,  /* only the partitions that changed */
-	PROTO_LISR_FULL = 1,         /* every partition this broker hosts */
+	PROTO_LISR_INCREMENTAL = 0, /* only the partitions that changed */
+	PROTO_LISR_FULL = 1,        /* every partition this broker hosts */
 };
 
 struct proto_lisr_req {
 	int32_t controller_id;
-	bool is_kraft_controller;      /* v7+ */
+	bool is_kraft_controller; /* v7+ */
 	int32_t controller_epoch;
-	int64_t broker_epoch;          /* v2+, -1 */
-	int8_t type;                   /* v5+, enum proto_lisr_type */
+	int64_t broker_epoch; /* v2+, -1 */
+	int8_t type;          /* v5+, enum proto_lisr_type */
 	int32_t n_topics;
 	struct proto_topic_state *topic_states;
 	int32_t n_live_leaders;
 	struct proto_live_leader *live_leaders;
-	struct proto_part_state *ungrouped;  /* decode of v0-1: owns the states */
+	struct proto_part_state *ungrouped; /* decode of v0-1: owns the states */
 };
 
 struct proto_lisr_part_error {
-	struct kstr topic_name;        /* v0-4 */
+	struct kstr topic_name; /* v0-4 */
 	int32_t partition_index;
 	int16_t error_code;
 };
@@ -674,8 +674,8 @@ struct proto_lisr_resp {
 struct proto_um_endpoint {
 	int32_t port;
 	struct kstr host;
-	struct kstr listener;          /* v3+, "" before */
-	int16_t security_protocol;     /* 0 PLAINTEXT, 1 SSL, 2 SASL_PLAINTEXT, 3 SASL_SSL */
+	struct kstr listener;      /* v3+, "" before */
+	int16_t security_protocol; /* 0 PLAINTEXT, 1 SSL, 2 SASL_PLAINTEXT, 3 SASL_SSL */
 };
 
 /* v0 has exactly one endpoint (v0_host, v0_port), decoded as an endpoint
@@ -684,20 +684,20 @@ struct proto_um_broker {
 	int32_t id;
 	int32_t n_endpoints;
 	struct proto_um_endpoint *endpoints;
-	struct kstr rack;              /* v2+, null */
+	struct kstr rack; /* v2+, null */
 };
 
 struct proto_um_req {
 	int32_t controller_id;
-	bool is_kraft_controller;      /* v8+ */
-	int8_t type;                   /* v8+ tag 0, enum proto_lisr_type */
+	bool is_kraft_controller; /* v8+ */
+	int8_t type;              /* v8+ tag 0, enum proto_lisr_type */
 	int32_t controller_epoch;
-	int64_t broker_epoch;          /* v5+, -1 */
+	int64_t broker_epoch; /* v5+, -1 */
 	int32_t n_topics;
 	struct proto_topic_state *topic_states;
 	int32_t n_live_brokers;
 	struct proto_um_broker *live_brokers;
-	struct proto_part_state *ungrouped;  /* decode of v0-4 */
+	struct proto_part_state *ungrouped; /* decode of v0-4 */
 };
 
 struct proto_um_resp {
@@ -706,8 +706,8 @@ struct proto_um_resp {
 
 struct proto_stop_part {
 	int32_t partition_index;
-	int32_t leader_epoch;          /* v3+; -1 before, or to skip the check */
-	bool delete_partition;         /* v3+; before, the request's flag */
+	int32_t leader_epoch;  /* v3+; -1 before, or to skip the check */
+	bool delete_partition; /* v3+; before, the request's flag */
 };
 
 struct proto_stop_topic {
@@ -721,13 +721,13 @@ struct proto_stop_topic {
  * decode to topics (v0 grouped as LeaderAndIsr v0-1 are). */
 struct proto_stop_req {
 	int32_t controller_id;
-	bool is_kraft_controller;      /* v4+ */
+	bool is_kraft_controller; /* v4+ */
 	int32_t controller_epoch;
-	int64_t broker_epoch;          /* v1+, -1 */
-	bool delete_partitions;        /* v0-2 */
+	int64_t broker_epoch;   /* v1+, -1 */
+	bool delete_partitions; /* v0-2 */
 	int32_t n_topics;
 	struct proto_stop_topic *topics;
-	struct proto_stop_part *ungrouped;  /* decode of v0 */
+	struct proto_stop_part *ungrouped; /* decode of v0 */
 };
 
 struct proto_topic_part_error {
@@ -744,7 +744,7 @@ struct proto_stop_resp {
 
 struct proto_cs_req {
 	int32_t broker_id;
-	int64_t broker_epoch;          /* v2+, -1 */
+	int64_t broker_epoch; /* v2+, -1 */
 };
 
 /* The partitions the broker still leads (error_code NONE) or all of them
@@ -804,8 +804,8 @@ struct proto_produce_topic {
 };
 
 struct proto_produce_req {
-	struct kstr transactional_id;  /* null */
-	int16_t acks;                  /* -1 all, 0 none, 1 leader: not checked here */
+	struct kstr transactional_id; /* null */
+	int16_t acks;                 /* -1 all, 0 none, 1 leader: not checked here */
 	int32_t timeout_ms;
 	int32_t n_topics;
 	struct proto_produce_topic *topic_data;
@@ -813,18 +813,18 @@ struct proto_produce_req {
 
 struct proto_record_error {
 	int32_t batch_index;
-	struct kstr batch_index_error_message;  /* null */
+	struct kstr batch_index_error_message; /* null */
 };
 
 struct proto_produce_resp_part {
 	int32_t index;
 	int16_t error_code;
 	int64_t base_offset;
-	int64_t log_append_time_ms;    /* -1 unless LogAppendTime */
-	int64_t log_start_offset;      /* v5+, -1 */
-	int32_t n_record_errors;       /* v8+ */
+	int64_t log_append_time_ms; /* -1 unless LogAppendTime */
+	int64_t log_start_offset;   /* v5+, -1 */
+	int32_t n_record_errors;    /* v8+ */
 	struct proto_record_error *record_errors;
-	struct kstr error_message;     /* v8+, null */
+	struct kstr error_message; /* v8+, null */
 };
 
 struct proto_produce_resp_topic {
@@ -853,8 +853,8 @@ void proto_produce_resp_free(struct proto_produce_resp *resp);
 /* ---- Metadata (3), proto_meta.c ---- */
 
 struct proto_meta_req_topic {
-	uint8_t topic_id[16];          /* v10+, zero */
-	struct kstr name;              /* null allowed v10+ (asked by id) */
+	uint8_t topic_id[16]; /* v10+, zero */
+	struct kstr name;     /* null allowed v10+ (asked by id) */
 };
 
 struct proto_meta_req {
@@ -871,41 +871,41 @@ struct proto_meta_broker {
 	int32_t node_id;
 	struct kstr host;
 	int32_t port;
-	struct kstr rack;              /* v1+, null */
+	struct kstr rack; /* v1+, null */
 };
 
 struct proto_meta_part {
 	int16_t error_code;
 	int32_t partition_index;
 	int32_t leader_id;
-	int32_t leader_epoch;          /* v7+, -1 */
+	int32_t leader_epoch; /* v7+, -1 */
 	int32_t n_replica_nodes;
 	int32_t *replica_nodes;
 	int32_t n_isr_nodes;
 	int32_t *isr_nodes;
-	int32_t n_offline_replicas;    /* v5+ */
+	int32_t n_offline_replicas; /* v5+ */
 	int32_t *offline_replicas;
 };
 
 struct proto_meta_topic {
 	int16_t error_code;
-	struct kstr name;              /* null allowed v12+ */
-	uint8_t topic_id[16];          /* v10+ */
-	bool is_internal;              /* v1+ */
+	struct kstr name;     /* null allowed v12+ */
+	uint8_t topic_id[16]; /* v10+ */
+	bool is_internal;     /* v1+ */
 	int32_t n_partitions;
 	struct proto_meta_part *partitions;
-	int32_t topic_authorized_operations;  /* v8+, INT32_MIN: not asked */
+	int32_t topic_authorized_operations; /* v8+, INT32_MIN: not asked */
 };
 
 struct proto_meta_resp {
-	int32_t throttle_time_ms;      /* v3+ */
+	int32_t throttle_time_ms; /* v3+ */
 	int32_t n_brokers;
 	struct proto_meta_broker *brokers;
-	struct kstr cluster_id;        /* v2+, null */
-	int32_t controller_id;         /* v1+, -1 */
+	struct kstr cluster_id; /* v2+, null */
+	int32_t controller_id;  /* v1+, -1 */
 	int32_t n_topics;
 	struct proto_meta_topic *topics;
-	int32_t cluster_authorized_operations;  /* v8-10, INT32_MIN */
+	int32_t cluster_authorized_operations; /* v8-10, INT32_MIN */
 };
 
 int proto_meta_req_decode(struct kbuf_r *r, int16_t version, struct proto_meta_req *req);
@@ -938,9 +938,9 @@ enum proto_isolation_level {
 
 struct proto_list_offsets_part {
 	int32_t partition_index;
-	int32_t current_leader_epoch;  /* v4+, -1 */
-	int64_t timestamp;             /* or PROTO_LIST_OFFSETS_* */
-	int32_t max_num_offsets;       /* v0, 1 */
+	int32_t current_leader_epoch; /* v4+, -1 */
+	int64_t timestamp;            /* or PROTO_LIST_OFFSETS_* */
+	int32_t max_num_offsets;      /* v0, 1 */
 };
 
 struct proto_list_offsets_topic {
@@ -950,8 +950,8 @@ struct proto_list_offsets_topic {
 };
 
 struct proto_list_offsets_req {
-	int32_t replica_id;            /* -1 for a consumer */
-	int8_t isolation_level;        /* v2+, enum proto_isolation_level */
+	int32_t replica_id;     /* -1 for a consumer */
+	int8_t isolation_level; /* v2+, enum proto_isolation_level */
 	int32_t n_topics;
 	struct proto_list_offsets_topic *topics;
 };
@@ -959,11 +959,11 @@ struct proto_list_offsets_req {
 struct proto_list_offsets_resp_part {
 	int32_t partition_index;
 	int16_t error_code;
-	int32_t n_old_style_offsets;   /* v0 */
+	int32_t n_old_style_offsets; /* v0 */
 	int64_t *old_style_offsets;
-	int64_t timestamp;             /* v1+, -1 */
-	int64_t offset;                /* v1+, -1 */
-	int32_t leader_epoch;          /* v4+, -1 */
+	int64_t timestamp;    /* v1+, -1 */
+	int64_t offset;       /* v1+, -1 */
+	int32_t leader_epoch; /* v4+, -1 */
 };
 
 struct proto_list_offsets_resp_topic {
@@ -973,7 +973,7 @@ struct proto_list_offsets_resp_topic {
 };
 
 struct proto_list_offsets_resp {
-	int32_t throttle_time_ms;      /* v2+ */
+	int32_t throttle_time_ms; /* v2+ */
 	int32_t n_topics;
 	struct proto_list_offsets_resp_topic *topics;
 };
@@ -994,9 +994,9 @@ void proto_list_offsets_resp_free(struct proto_list_offsets_resp *resp);
 struct proto_offset_commit_part {
 	int32_t partition_index;
 	int64_t committed_offset;
-	int32_t committed_leader_epoch;  /* v6+, -1 */
-	int64_t commit_timestamp;        /* v1 only, -1 */
-	struct kstr committed_metadata;  /* null allowed */
+	int32_t committed_leader_epoch; /* v6+, -1 */
+	int64_t commit_timestamp;       /* v1 only, -1 */
+	struct kstr committed_metadata; /* null allowed */
 };
 
 struct proto_offset_commit_topic {
@@ -1027,7 +1027,7 @@ struct proto_offset_commit_resp_topic {
 };
 
 struct proto_offset_commit_resp {
-	int32_t throttle_time_ms;      /* v3+ */
+	int32_t throttle_time_ms; /* v3+ */
 	int32_t n_topics;
 	struct proto_offset_commit_resp_topic *topics;
 };
@@ -1061,14 +1061,14 @@ struct proto_offset_fetch_group {
 struct proto_offset_fetch_req {
 	int32_t n_groups;
 	struct proto_offset_fetch_group *groups;
-	bool require_stable;           /* v7+ */
+	bool require_stable; /* v7+ */
 };
 
 struct proto_offset_fetch_resp_part {
 	int32_t partition_index;
-	int64_t committed_offset;      /* -1: none */
-	int32_t committed_leader_epoch;  /* v5+, -1 */
-	struct kstr metadata;          /* null allowed */
+	int64_t committed_offset;       /* -1: none */
+	int32_t committed_leader_epoch; /* v5+, -1 */
+	struct kstr metadata;           /* null allowed */
 	int16_t error_code;
 };
 
@@ -1088,7 +1088,7 @@ struct proto_offset_fetch_resp_group {
 };
 
 struct proto_offset_fetch_resp {
-	int32_t throttle_time_ms;      /* v3+ */
+	int32_t throttle_time_ms; /* v3+ */
 	int32_t n_groups;
 	struct proto_offset_fetch_resp_group *groups;
 };
@@ -1112,9 +1112,9 @@ void proto_offset_fetch_resp_free(struct proto_offset_fetch_resp *resp);
 
 /* Protocols one JoinGroup member offers, members in one group answer,
  * keys in one FindCoordinator v4 request. */
-#define PROTO_MAX_PROTOCOLS   64
-#define PROTO_MAX_MEMBERS     10000
-#define PROTO_MAX_COORD_KEYS  1000
+#define PROTO_MAX_PROTOCOLS  64
+#define PROTO_MAX_MEMBERS    10000
+#define PROTO_MAX_COORD_KEYS 1000
 
 enum proto_coord_key_type {
 	PROTO_COORD_GROUP = 0,
@@ -1124,24 +1124,24 @@ enum proto_coord_key_type {
 /* v0-3 ask for one key, v4 for several (coordinator_keys); both decode
  * to keys, and encoding v0-3 needs exactly one. */
 struct proto_find_coord_req {
-	int8_t key_type;               /* v1+, enum proto_coord_key_type */
+	int8_t key_type; /* v1+, enum proto_coord_key_type */
 	int32_t n_keys;
 	struct kstr *keys;
 };
 
 struct proto_coordinator {
-	struct kstr key;               /* v4+; null on decode of v0-3 */
+	struct kstr key; /* v4+; null on decode of v0-3 */
 	int32_t node_id;
 	struct kstr host;
 	int32_t port;
 	int16_t error_code;
-	struct kstr error_message;     /* v1+, null */
+	struct kstr error_message; /* v1+, null */
 };
 
 /* v0-3 answer one coordinator, v4 one per key; encoding v0-3 needs
  * exactly one. */
 struct proto_find_coord_resp {
-	int32_t throttle_time_ms;      /* v1+ */
+	int32_t throttle_time_ms; /* v1+ */
 	int32_t n_coordinators;
 	struct proto_coordinator *coordinators;
 };
@@ -1173,7 +1173,7 @@ struct proto_join_req {
 	struct kstr protocol_type;     /* "consumer" */
 	int32_t n_protocols;
 	struct proto_join_protocol *protocols;
-	struct kstr reason;            /* v8+, null */
+	struct kstr reason; /* v8+, null */
 };
 
 struct proto_join_member {
@@ -1183,15 +1183,15 @@ struct proto_join_member {
 };
 
 struct proto_join_resp {
-	int32_t throttle_time_ms;      /* v2+ */
+	int32_t throttle_time_ms; /* v2+ */
 	int16_t error_code;
 	int32_t generation_id;
-	struct kstr protocol_type;     /* v7+, null */
-	struct kstr protocol_name;     /* null allowed v7+ */
+	struct kstr protocol_type; /* v7+, null */
+	struct kstr protocol_name; /* null allowed v7+ */
 	struct kstr leader;
-	bool skip_assignment;          /* v9+ */
+	bool skip_assignment; /* v9+ */
 	struct kstr member_id;
-	int32_t n_members;             /* the leader's answer only */
+	int32_t n_members; /* the leader's answer only */
 	struct proto_join_member *members;
 };
 
@@ -1220,10 +1220,10 @@ struct proto_sync_req {
 };
 
 struct proto_sync_resp {
-	int32_t throttle_time_ms;      /* v1+ */
+	int32_t throttle_time_ms; /* v1+ */
 	int16_t error_code;
-	struct kstr protocol_type;     /* v5+, null */
-	struct kstr protocol_name;     /* v5+, null */
+	struct kstr protocol_type; /* v5+, null */
+	struct kstr protocol_name; /* v5+, null */
 	struct kstr assignment;
 };
 
@@ -1241,14 +1241,13 @@ struct proto_heartbeat_req {
 };
 
 struct proto_heartbeat_resp {
-	int32_t throttle_time_ms;      /* v1+ */
+	int32_t throttle_time_ms; /* v1+ */
 	int16_t error_code;
 };
 
 int proto_heartbeat_req_encode(struct kbuf_w *w, int16_t version,
 			       const struct proto_heartbeat_req *req);
-int proto_heartbeat_req_decode(struct kbuf_r *r, int16_t version,
-			       struct proto_heartbeat_req *req);
+int proto_heartbeat_req_decode(struct kbuf_r *r, int16_t version, struct proto_heartbeat_req *req);
 int proto_heartbeat_resp_encode(struct kbuf_w *w, int16_t version,
 				const struct proto_heartbeat_resp *resp);
 int proto_heartbeat_resp_decode(struct kbuf_r *r, int16_t version,
@@ -1270,17 +1269,16 @@ struct proto_leave_req {
 };
 
 struct proto_leave_resp {
-	int32_t throttle_time_ms;      /* v1+ */
+	int32_t throttle_time_ms; /* v1+ */
 	int16_t error_code;
-	int32_t n_members;             /* v3+ */
+	int32_t n_members; /* v3+ */
 	struct proto_leave_member *members;
 };
 
 int proto_leave_req_encode(struct kbuf_w *w, int16_t version, const struct proto_leave_req *req);
 int proto_leave_req_decode(struct kbuf_r *r, int16_t version, struct proto_leave_req *req);
 void proto_leave_req_free(struct proto_leave_req *req);
-int proto_leave_resp_encode(struct kbuf_w *w, int16_t version,
-			    const struct proto_leave_resp *resp);
+int proto_leave_resp_encode(struct kbuf_w *w, int16_t version, const struct proto_leave_resp *resp);
 int proto_leave_resp_decode(struct kbuf_r *r, int16_t version, struct proto_leave_resp *resp);
 void proto_leave_resp_free(struct proto_leave_resp *resp);
 
@@ -1301,18 +1299,18 @@ struct proto_consumer_sub {
 	int16_t version;
 	int32_t n_topics;
 	struct kstr *topics;
-	struct kstr user_data;         /* null allowed */
-	int32_t n_owned_partitions;    /* v1+ */
+	struct kstr user_data;      /* null allowed */
+	int32_t n_owned_partitions; /* v1+ */
 	struct proto_topic_partitions *owned_partitions;
-	int32_t generation_id;         /* v2+, -1 */
-	struct kstr rack_id;           /* v3+, null */
+	int32_t generation_id; /* v2+, -1 */
+	struct kstr rack_id;   /* v3+, null */
 };
 
 struct proto_consumer_asg {
 	int16_t version;
 	int32_t n_assigned;
 	struct proto_topic_partitions *assigned_partitions;
-	struct kstr user_data;         /* null allowed */
+	struct kstr user_data; /* null allowed */
 };
 
 /* Encoders write sub->version (0..3; else -EOPNOTSUPP). Decoders take the
@@ -1331,8 +1329,8 @@ void proto_consumer_asg_free(struct proto_consumer_asg *asg);
 /* Configs in one resource or topic, keys asked of one resource, broker
  * ids in one replica assignment (PROTO_MAX_BROKERS), synonyms of one
  * config. */
-#define PROTO_MAX_CONFIGS   1000
-#define PROTO_MAX_SYNONYMS  16
+#define PROTO_MAX_CONFIGS  1000
+#define PROTO_MAX_SYNONYMS 16
 
 enum proto_resource_type {
 	PROTO_RESOURCE_TOPIC = 2,
@@ -1352,19 +1350,19 @@ enum proto_config_op {
 struct proto_config {
 	struct kstr name;
 	struct kstr value;
-	int8_t config_operation;       /* IncrementalAlterConfigs only */
+	int8_t config_operation; /* IncrementalAlterConfigs only */
 };
 
 struct proto_replica_assignment {
-	int32_t partition_index;       /* CreateTopics only */
+	int32_t partition_index; /* CreateTopics only */
 	int32_t n_broker_ids;
 	int32_t *broker_ids;
 };
 
 struct proto_creatable_topic {
 	struct kstr name;
-	int32_t num_partitions;        /* -1: the broker's default */
-	int16_t replication_factor;    /* -1: the broker's default */
+	int32_t num_partitions;     /* -1: the broker's default */
+	int16_t replication_factor; /* -1: the broker's default */
 	int32_t n_assignments;
 	struct proto_replica_assignment *assignments;
 	int32_t n_configs;
@@ -1375,31 +1373,31 @@ struct proto_create_topics_req {
 	int32_t n_topics;
 	struct proto_creatable_topic *topics;
 	int32_t timeout_ms;
-	bool validate_only;            /* v1+ */
+	bool validate_only; /* v1+ */
 };
 
 struct proto_topic_config_desc {
 	struct kstr name;
-	struct kstr value;             /* null allowed */
+	struct kstr value; /* null allowed */
 	bool read_only;
-	int8_t config_source;          /* -1 unknown */
+	int8_t config_source; /* -1 unknown */
 	bool is_sensitive;
 };
 
 struct proto_creatable_topic_result {
 	struct kstr name;
-	uint8_t topic_id[16];          /* v7+ */
+	uint8_t topic_id[16]; /* v7+ */
 	int16_t error_code;
-	struct kstr error_message;     /* v1+, null */
-	int16_t topic_config_error_code;  /* v5+ tag 0, NONE */
-	int32_t num_partitions;        /* v5+, -1 */
-	int16_t replication_factor;    /* v5+, -1 */
-	int32_t n_configs;             /* v5+, -1 null */
+	struct kstr error_message;       /* v1+, null */
+	int16_t topic_config_error_code; /* v5+ tag 0, NONE */
+	int32_t num_partitions;          /* v5+, -1 */
+	int16_t replication_factor;      /* v5+, -1 */
+	int32_t n_configs;               /* v5+, -1 null */
 	struct proto_topic_config_desc *configs;
 };
 
 struct proto_create_topics_resp {
-	int32_t throttle_time_ms;      /* v2+ */
+	int32_t throttle_time_ms; /* v2+ */
 	int32_t n_topics;
 	struct proto_creatable_topic_result *topics;
 };
@@ -1418,7 +1416,7 @@ void proto_create_topics_resp_free(struct proto_create_topics_resp *resp);
 /* v0-5 name topics; v6 names or ids (name null when by id). */
 struct proto_delete_topic {
 	struct kstr name;
-	uint8_t topic_id[16];          /* v6+ */
+	uint8_t topic_id[16]; /* v6+ */
 };
 
 struct proto_delete_topics_req {
@@ -1428,14 +1426,14 @@ struct proto_delete_topics_req {
 };
 
 struct proto_delete_topic_result {
-	struct kstr name;              /* null allowed v6+ */
-	uint8_t topic_id[16];          /* v6+ */
+	struct kstr name;     /* null allowed v6+ */
+	uint8_t topic_id[16]; /* v6+ */
 	int16_t error_code;
-	struct kstr error_message;     /* v5+, null */
+	struct kstr error_message; /* v5+, null */
 };
 
 struct proto_delete_topics_resp {
-	int32_t throttle_time_ms;      /* v1+ */
+	int32_t throttle_time_ms; /* v1+ */
 	int32_t n_responses;
 	struct proto_delete_topic_result *responses;
 };
@@ -1455,9 +1453,9 @@ void proto_delete_topics_resp_free(struct proto_delete_topics_resp *resp);
 
 struct proto_create_parts_topic {
 	struct kstr name;
-	int32_t count;                 /* the new total */
-	int32_t n_assignments;         /* -1 null: the broker assigns */
-	struct proto_replica_assignment *assignments;  /* partition_index unused */
+	int32_t count;                                /* the new total */
+	int32_t n_assignments;                        /* -1 null: the broker assigns */
+	struct proto_replica_assignment *assignments; /* partition_index unused */
 };
 
 struct proto_create_parts_req {
@@ -1471,7 +1469,7 @@ struct proto_create_parts_req {
  * responses (resource_type unused in CreatePartitions). */
 struct proto_resource_result {
 	int16_t error_code;
-	struct kstr error_message;     /* null */
+	struct kstr error_message; /* null */
 	int8_t resource_type;
 	struct kstr resource_name;
 };
@@ -1494,41 +1492,41 @@ int proto_create_parts_resp_decode(struct kbuf_r *r, int16_t version,
 void proto_create_parts_resp_free(struct proto_create_parts_resp *resp);
 
 struct proto_describe_configs_resource {
-	int8_t resource_type;          /* enum proto_resource_type */
+	int8_t resource_type; /* enum proto_resource_type */
 	struct kstr resource_name;
-	int32_t n_configuration_keys;  /* -1 null: every config */
+	int32_t n_configuration_keys; /* -1 null: every config */
 	struct kstr *configuration_keys;
 };
 
 struct proto_describe_configs_req {
 	int32_t n_resources;
 	struct proto_describe_configs_resource *resources;
-	bool include_synonyms;         /* v1+ */
-	bool include_documentation;    /* v3+ */
+	bool include_synonyms;      /* v1+ */
+	bool include_documentation; /* v3+ */
 };
 
 struct proto_config_synonym {
 	struct kstr name;
-	struct kstr value;             /* null allowed */
+	struct kstr value; /* null allowed */
 	int8_t source;
 };
 
 struct proto_describe_configs_entry {
 	struct kstr name;
-	struct kstr value;             /* null allowed */
+	struct kstr value; /* null allowed */
 	bool read_only;
-	bool is_default;               /* v0 */
-	int8_t config_source;          /* v1+, -1 */
+	bool is_default;      /* v0 */
+	int8_t config_source; /* v1+, -1 */
 	bool is_sensitive;
-	int32_t n_synonyms;            /* v1+ */
+	int32_t n_synonyms; /* v1+ */
 	struct proto_config_synonym *synonyms;
-	int8_t config_type;            /* v3+, 0 unknown */
-	struct kstr documentation;     /* v3+, null */
+	int8_t config_type;        /* v3+, 0 unknown */
+	struct kstr documentation; /* v3+, null */
 };
 
 struct proto_describe_configs_result {
 	int16_t error_code;
-	struct kstr error_message;     /* null */
+	struct kstr error_message; /* null */
 	int8_t resource_type;
 	struct kstr resource_name;
 	int32_t n_configs;
@@ -1622,7 +1620,7 @@ struct proto_req {
 		struct proto_delete_topics_req delete_topics;
 		struct proto_create_parts_req create_parts;
 		struct proto_describe_configs_req describe_configs;
-		struct proto_alter_configs_req alter_configs;  /* and incremental */
+		struct proto_alter_configs_req alter_configs; /* and incremental */
 	} u;
 };
 

@@ -134,8 +134,7 @@ static void assignments_free(int32_t n, struct proto_replica_assignment *a)
 
 /* ---- CreateTopics ---- */
 
-int proto_create_topics_req_decode(struct kbuf_r *r, int16_t v,
-				   struct proto_create_topics_req *req)
+int proto_create_topics_req_decode(struct kbuf_r *r, int16_t v, struct proto_create_topics_req *req)
 {
 	struct kmsg_dec d;
 	size_t tmin;
@@ -334,8 +333,7 @@ void proto_create_topics_resp_free(struct proto_create_topics_resp *resp)
 
 /* ---- DeleteTopics ---- */
 
-int proto_delete_topics_req_decode(struct kbuf_r *r, int16_t v,
-				   struct proto_delete_topics_req *req)
+int proto_delete_topics_req_decode(struct kbuf_r *r, int16_t v, struct proto_delete_topics_req *req)
 {
 	struct kmsg_dec d;
 	size_t tmin;
@@ -488,8 +486,8 @@ int proto_create_parts_req_decode(struct kbuf_r *r, int16_t v, struct proto_crea
 
 		t->name = kmsg_str(&d);
 		t->count = kbuf_read_i32(r);
-		t->n_assignments = kmsg_count(&d, true, kmsg_arr_min(d.flex) + d.flex,
-					      d.parts_left);
+		t->n_assignments =
+			kmsg_count(&d, true, kmsg_arr_min(d.flex) + d.flex, d.parts_left);
 		if (t->n_assignments > 0)
 			d.parts_left -= t->n_assignments;
 		t->assignments = kmsg_alloc(&d, t->n_assignments, sizeof(*t->assignments));
@@ -543,8 +541,8 @@ void proto_create_parts_req_free(struct proto_create_parts_req *req)
  * NULLABLE_STRING) when !typed (CreatePartitions); (error_code,
  * error_message, resource_type INT8, resource_name STRING) when typed
  * (AlterConfigs, IncrementalAlterConfigs). */
-static int results_decode(struct kbuf_r *r, bool flex, bool typed, int32_t *throttle,
-			  int32_t *n, struct proto_resource_result **out)
+static int results_decode(struct kbuf_r *r, bool flex, bool typed, int32_t *throttle, int32_t *n,
+			  struct proto_resource_result **out)
 {
 	struct kmsg_dec d;
 	size_t rmin = 2 * kmsg_str_min(flex) + 2 + typed + flex;
@@ -643,8 +641,8 @@ int proto_describe_configs_req_decode(struct kbuf_r *r, int16_t v,
 
 		res->resource_type = kbuf_read_i8(r);
 		res->resource_name = kmsg_str(&d);
-		res->n_configuration_keys = kmsg_strs(&d, true, PROTO_MAX_CONFIGS,
-						      &res->configuration_keys);
+		res->n_configuration_keys =
+			kmsg_strs(&d, true, PROTO_MAX_CONFIGS, &res->configuration_keys);
 		kmsg_tags(&d);
 	}
 	if (v >= 1)

@@ -87,10 +87,10 @@
 
 /* Which fields a list of partition states has. */
 struct states_fmt {
-	bool lisr;       /* LeaderAndIsr, else UpdateMetadata */
+	bool lisr; /* LeaderAndIsr, else UpdateMetadata */
 	int16_t v;
-	bool ungrouped;  /* one flat list, a topic name in each state */
-	bool has_id;     /* topics carry their topic_id */
+	bool ungrouped; /* one flat list, a topic name in each state */
+	bool has_id;    /* topics carry their topic_id */
 };
 
 static struct states_fmt lisr_fmt(int16_t v)
@@ -127,18 +127,18 @@ static void state_decode(struct kmsg_dec *d, const struct states_fmt *f,
 	ps->partition_epoch = kbuf_read_i32(r);
 	ps->n_replicas = kmsg_i32s(d, false, PROTO_MAX_BROKERS, &ps->replicas);
 	if (f->lisr && f->v >= 3) {
-		ps->n_adding_replicas = kmsg_i32s(d, false, PROTO_MAX_BROKERS,
-						  &ps->adding_replicas);
-		ps->n_removing_replicas = kmsg_i32s(d, false, PROTO_MAX_BROKERS,
-						    &ps->removing_replicas);
+		ps->n_adding_replicas =
+			kmsg_i32s(d, false, PROTO_MAX_BROKERS, &ps->adding_replicas);
+		ps->n_removing_replicas =
+			kmsg_i32s(d, false, PROTO_MAX_BROKERS, &ps->removing_replicas);
 	}
 	if (f->lisr && f->v >= 1)
 		ps->is_new = kbuf_read_bool(r);
 	if (f->lisr && f->v >= 6)
 		ps->leader_recovery_state = kbuf_read_i8(r);
 	if (!f->lisr && f->v >= 4)
-		ps->n_offline_replicas = kmsg_i32s(d, false, PROTO_MAX_BROKERS,
-						   &ps->offline_replicas);
+		ps->n_offline_replicas =
+			kmsg_i32s(d, false, PROTO_MAX_BROKERS, &ps->offline_replicas);
 	kmsg_tags(d);
 }
 
@@ -235,8 +235,8 @@ static void states_decode(struct kmsg_dec *d, const struct states_fmt *f,
 			  struct proto_part_state **flat, int32_t *n_topics,
 			  struct proto_topic_state **topics)
 {
-	size_t topic_min = kmsg_str_min(d->flex) + (f->has_id ? 16 : 0) +
-			   kmsg_arr_min(d->flex) + d->flex;
+	size_t topic_min =
+		kmsg_str_min(d->flex) + (f->has_id ? 16 : 0) + kmsg_arr_min(d->flex) + d->flex;
 	struct proto_topic_state *t;
 
 	if (f->ungrouped) {
@@ -250,16 +250,16 @@ static void states_decode(struct kmsg_dec *d, const struct states_fmt *f,
 		if (f->has_id)
 			kbuf_read_uuid(d->r, t[i].topic_id);
 		t[i].n_partitions = kmsg_parts(d, state_min(f, d->flex));
-		t[i].partition_states = kmsg_alloc(d, t[i].n_partitions,
-						   sizeof(*t[i].partition_states));
+		t[i].partition_states =
+			kmsg_alloc(d, t[i].n_partitions, sizeof(*t[i].partition_states));
 		for (int32_t j = 0; j < t[i].n_partitions && !d->r->err; j++)
 			state_decode(d, f, &t[i].partition_states[j]);
 		kmsg_tags(d);
 	}
 }
 
-static void states_encode(struct kbuf_w *w, bool flex, const struct states_fmt *f,
-			  int32_t n_topics, const struct proto_topic_state *t)
+static void states_encode(struct kbuf_w *w, bool flex, const struct states_fmt *f, int32_t n_topics,
+			  const struct proto_topic_state *t)
 {
 	int64_t total = 0;
 
@@ -328,8 +328,8 @@ int proto_lisr_req_decode(struct kbuf_r *r, int16_t v, struct proto_lisr_req *re
 	if (v >= 5)
 		req->type = kbuf_read_i8(r);
 	states_decode(&d, &f, &req->ungrouped, &req->n_topics, &req->topic_states);
-	req->n_live_leaders = kmsg_count(&d, false, 4 + kmsg_str_min(d.flex) + 4 + d.flex,
-					 PROTO_MAX_BROKERS);
+	req->n_live_leaders =
+		kmsg_count(&d, false, 4 + kmsg_str_min(d.flex) + 4 + d.flex, PROTO_MAX_BROKERS);
 	req->live_leaders = kmsg_alloc(&d, req->n_live_leaders, sizeof(*req->live_leaders));
 	for (int32_t i = 0; i < req->n_live_leaders && !r->err; i++) {
 		struct proto_live_leader *l = &req->live_leaders[i];
@@ -496,8 +496,8 @@ static int um_req_tag(void *arg, uint32_t tag, struct kbuf_r *field)
 static void um_broker_decode(struct kmsg_dec *d, int16_t v, struct proto_um_broker *b)
 {
 	struct kbuf_r *r = d->r;
-	size_t ep_min = 4 + kmsg_str_min(d->flex) + (v >= 3 ? kmsg_str_min(d->flex) : 0) + 2 +
-			d->flex;
+	size_t ep_min =
+		4 + kmsg_str_min(d->flex) + (v >= 3 ? kmsg_str_min(d->flex) : 0) + 2 + d->flex;
 
 	b->id = kbuf_read_i32(r);
 	b->rack = KSTR_NULL;

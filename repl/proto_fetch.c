@@ -272,8 +272,8 @@ static int out_flush_mem(struct proto_out *out)
 	    (size_t)last->offset + last->len == out->mem_done)
 		last->len += n;
 	else
-		rc = out_push(out, (struct proto_piece){ PROTO_PIECE_MEM, -1,
-							 (off_t)out->mem_done, n });
+		rc = out_push(out,
+			      (struct proto_piece){ PROTO_PIECE_MEM, -1, (off_t)out->mem_done, n });
 	if (!rc)
 		out->mem_done = out->w.len;
 	return rc;

@@ -78,7 +78,8 @@ static const char *const err_names[] = {
 	[PROTO_ERR_INVALID_TRANSACTION_TIMEOUT + 1] = "INVALID_TRANSACTION_TIMEOUT",
 	[PROTO_ERR_CONCURRENT_TRANSACTIONS + 1] = "CONCURRENT_TRANSACTIONS",
 	[PROTO_ERR_TRANSACTION_COORDINATOR_FENCED + 1] = "TRANSACTION_COORDINATOR_FENCED",
-	[PROTO_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED + 1] = "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+	[PROTO_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED + 1] =
+		"TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
 	[PROTO_ERR_SECURITY_DISABLED + 1] = "SECURITY_DISABLED",
 	[PROTO_ERR_OPERATION_NOT_ATTEMPTED + 1] = "OPERATION_NOT_ATTEMPTED",
 	[PROTO_ERR_KAFKA_STORAGE_ERROR + 1] = "KAFKA_STORAGE_ERROR",
@@ -89,8 +90,10 @@ static const char *const err_names[] = {
 	[PROTO_ERR_DELEGATION_TOKEN_AUTH_DISABLED + 1] = "DELEGATION_TOKEN_AUTH_DISABLED",
 	[PROTO_ERR_DELEGATION_TOKEN_NOT_FOUND + 1] = "DELEGATION_TOKEN_NOT_FOUND",
 	[PROTO_ERR_DELEGATION_TOKEN_OWNER_MISMATCH + 1] = "DELEGATION_TOKEN_OWNER_MISMATCH",
-	[PROTO_ERR_DELEGATION_TOKEN_REQUEST_NOT_ALLOWED + 1] = "DELEGATION_TOKEN_REQUEST_NOT_ALLOWED",
-	[PROTO_ERR_DELEGATION_TOKEN_AUTHORIZATION_FAILED + 1] = "DELEGATION_TOKEN_AUTHORIZATION_FAILED",
+	[PROTO_ERR_DELEGATION_TOKEN_REQUEST_NOT_ALLOWED + 1] =
+		"DELEGATION_TOKEN_REQUEST_NOT_ALLOWED",
+	[PROTO_ERR_DELEGATION_TOKEN_AUTHORIZATION_FAILED + 1] =
+		"DELEGATION_TOKEN_AUTHORIZATION_FAILED",
 	[PROTO_ERR_DELEGATION_TOKEN_EXPIRED + 1] = "DELEGATION_TOKEN_EXPIRED",
 	[PROTO_ERR_INVALID_PRINCIPAL_TYPE + 1] = "INVALID_PRINCIPAL_TYPE",
 	[PROTO_ERR_NON_EMPTY_GROUP + 1] = "NON_EMPTY_GROUP",
@@ -157,7 +160,9 @@ int16_t proto_err_from_errno(int err)
 	case -EAGAIN: return PROTO_ERR_NOT_ENOUGH_REPLICAS;
 	case -ESTALE: return PROTO_ERR_FENCED_LEADER_EPOCH;
 	case -EL2NSYNC: return PROTO_ERR_UNKNOWN_LEADER_EPOCH;
-	case -EIO: case -ENOSPC: case -EROFS: return PROTO_ERR_KAFKA_STORAGE_ERROR;
+	case -EIO:
+	case -ENOSPC:
+	case -EROFS: return PROTO_ERR_KAFKA_STORAGE_ERROR;
 	case -EINVAL: return PROTO_ERR_INVALID_REQUEST;
 	case -EOPNOTSUPP: return PROTO_ERR_UNSUPPORTED_VERSION;
 	case -EEXIST: return PROTO_ERR_TOPIC_ALREADY_EXISTS;
@@ -381,15 +386,15 @@ int proto_api_versions_req_encode(struct kbuf_w *w, int16_t version,
 	return kbuf_w_err(w);
 }
 
-int proto_api_versions_resp_encode(struct kbuf_w *w, int16_t version,
-				   int16_t error_code, int32_t throttle_time_ms)
+int proto_api_versions_resp_encode(struct kbuf_w *w, int16_t version, int16_t error_code,
+				   int32_t throttle_time_ms)
 {
-	return proto_api_versions_resp_encode_served(w, version, error_code, throttle_time_ms,
-						     NULL, NULL);
+	return proto_api_versions_resp_encode_served(w, version, error_code, throttle_time_ms, NULL,
+						     NULL);
 }
 
-int proto_api_versions_resp_encode_served(struct kbuf_w *w, int16_t version,
-					  int16_t error_code, int32_t throttle_time_ms,
+int proto_api_versions_resp_encode_served(struct kbuf_w *w, int16_t version, int16_t error_code,
+					  int32_t throttle_time_ms,
 					  bool (*served)(void *arg, int16_t api_key), void *arg)
 {
 	bool flex = version >= 3;
@@ -481,26 +486,18 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 	switch (req->hdr.api_key) {
 	case PROTO_API_API_VERSIONS:
 		return proto_api_versions_req_decode(&r, v, &req->u.api_versions);
-	case PROTO_API_FETCH:
-		return proto_fetch_req_decode(&r, v, &req->u.fetch);
-	case PROTO_API_OFFSET_FOR_LEADER_EPOCH:
-		return proto_ofle_req_decode(&r, v, &req->u.ofle);
+	case PROTO_API_FETCH: return proto_fetch_req_decode(&r, v, &req->u.fetch);
+	case PROTO_API_OFFSET_FOR_LEADER_EPOCH: return proto_ofle_req_decode(&r, v, &req->u.ofle);
 	case PROTO_API_SASL_HANDSHAKE:
 		return proto_sasl_handshake_req_decode(&r, v, &req->u.sasl_handshake);
 	case PROTO_API_SASL_AUTHENTICATE:
 		return proto_sasl_auth_req_decode(&r, v, &req->u.sasl_auth);
-	case PROTO_API_PRODUCE:
-		return proto_produce_req_decode(&r, v, &req->u.produce);
-	case PROTO_API_METADATA:
-		return proto_meta_req_decode(&r, v, &req->u.meta);
-	case PROTO_API_LEADER_AND_ISR:
-		return proto_lisr_req_decode(&r, v, &req->u.lisr);
-	case PROTO_API_STOP_REPLICA:
-		return proto_stop_req_decode(&r, v, &req->u.stop);
-	case PROTO_API_UPDATE_METADATA:
-		return proto_um_req_decode(&r, v, &req->u.um);
-	case PROTO_API_CONTROLLED_SHUTDOWN:
-		return proto_cs_req_decode(&r, v, &req->u.cs);
+	case PROTO_API_PRODUCE: return proto_produce_req_decode(&r, v, &req->u.produce);
+	case PROTO_API_METADATA: return proto_meta_req_decode(&r, v, &req->u.meta);
+	case PROTO_API_LEADER_AND_ISR: return proto_lisr_req_decode(&r, v, &req->u.lisr);
+	case PROTO_API_STOP_REPLICA: return proto_stop_req_decode(&r, v, &req->u.stop);
+	case PROTO_API_UPDATE_METADATA: return proto_um_req_decode(&r, v, &req->u.um);
+	case PROTO_API_CONTROLLED_SHUTDOWN: return proto_cs_req_decode(&r, v, &req->u.cs);
 	case PROTO_API_LIST_OFFSETS:
 		return proto_list_offsets_req_decode(&r, v, &req->u.list_offsets);
 	case PROTO_API_OFFSET_COMMIT:
@@ -509,14 +506,10 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 		return proto_offset_fetch_req_decode(&r, v, &req->u.offset_fetch);
 	case PROTO_API_FIND_COORDINATOR:
 		return proto_find_coord_req_decode(&r, v, &req->u.find_coord);
-	case PROTO_API_JOIN_GROUP:
-		return proto_join_req_decode(&r, v, &req->u.join);
-	case PROTO_API_SYNC_GROUP:
-		return proto_sync_req_decode(&r, v, &req->u.sync);
-	case PROTO_API_HEARTBEAT:
-		return proto_heartbeat_req_decode(&r, v, &req->u.heartbeat);
-	case PROTO_API_LEAVE_GROUP:
-		return proto_leave_req_decode(&r, v, &req->u.leave);
+	case PROTO_API_JOIN_GROUP: return proto_join_req_decode(&r, v, &req->u.join);
+	case PROTO_API_SYNC_GROUP: return proto_sync_req_decode(&r, v, &req->u.sync);
+	case PROTO_API_HEARTBEAT: return proto_heartbeat_req_decode(&r, v, &req->u.heartbeat);
+	case PROTO_API_LEAVE_GROUP: return proto_leave_req_decode(&r, v, &req->u.leave);
 	case PROTO_API_CREATE_TOPICS:
 		return proto_create_topics_req_decode(&r, v, &req->u.create_topics);
 	case PROTO_API_DELETE_TOPICS:
@@ -538,57 +531,23 @@ void proto_req_free(struct proto_req *req)
 	if (!req)
 		return;
 	switch (req->hdr.api_key) {
-	case PROTO_API_FETCH:
-		proto_fetch_req_free(&req->u.fetch);
-		break;
-	case PROTO_API_OFFSET_FOR_LEADER_EPOCH:
-		proto_ofle_req_free(&req->u.ofle);
-		break;
-	case PROTO_API_PRODUCE:
-		proto_produce_req_free(&req->u.produce);
-		break;
-	case PROTO_API_METADATA:
-		proto_meta_req_free(&req->u.meta);
-		break;
-	case PROTO_API_LEADER_AND_ISR:
-		proto_lisr_req_free(&req->u.lisr);
-		break;
-	case PROTO_API_STOP_REPLICA:
-		proto_stop_req_free(&req->u.stop);
-		break;
-	case PROTO_API_UPDATE_METADATA:
-		proto_um_req_free(&req->u.um);
-		break;
-	case PROTO_API_LIST_OFFSETS:
-		proto_list_offsets_req_free(&req->u.list_offsets);
-		break;
-	case PROTO_API_OFFSET_COMMIT:
-		proto_offset_commit_req_free(&req->u.offset_commit);
-		break;
-	case PROTO_API_OFFSET_FETCH:
-		proto_offset_fetch_req_free(&req->u.offset_fetch);
-		break;
-	case PROTO_API_FIND_COORDINATOR:
-		proto_find_coord_req_free(&req->u.find_coord);
-		break;
-	case PROTO_API_JOIN_GROUP:
-		proto_join_req_free(&req->u.join);
-		break;
-	case PROTO_API_SYNC_GROUP:
-		proto_sync_req_free(&req->u.sync);
-		break;
-	case PROTO_API_LEAVE_GROUP:
-		proto_leave_req_free(&req->u.leave);
-		break;
-	case PROTO_API_CREATE_TOPICS:
-		proto_create_topics_req_free(&req->u.create_topics);
-		break;
-	case PROTO_API_DELETE_TOPICS:
-		proto_delete_topics_req_free(&req->u.delete_topics);
-		break;
-	case PROTO_API_CREATE_PARTITIONS:
-		proto_create_parts_req_free(&req->u.create_parts);
-		break;
+	case PROTO_API_FETCH: proto_fetch_req_free(&req->u.fetch); break;
+	case PROTO_API_OFFSET_FOR_LEADER_EPOCH: proto_ofle_req_free(&req->u.ofle); break;
+	case PROTO_API_PRODUCE: proto_produce_req_free(&req->u.produce); break;
+	case PROTO_API_METADATA: proto_meta_req_free(&req->u.meta); break;
+	case PROTO_API_LEADER_AND_ISR: proto_lisr_req_free(&req->u.lisr); break;
+	case PROTO_API_STOP_REPLICA: proto_stop_req_free(&req->u.stop); break;
+	case PROTO_API_UPDATE_METADATA: proto_um_req_free(&req->u.um); break;
+	case PROTO_API_LIST_OFFSETS: proto_list_offsets_req_free(&req->u.list_offsets); break;
+	case PROTO_API_OFFSET_COMMIT: proto_offset_commit_req_free(&req->u.offset_commit); break;
+	case PROTO_API_OFFSET_FETCH: proto_offset_fetch_req_free(&req->u.offset_fetch); break;
+	case PROTO_API_FIND_COORDINATOR: proto_find_coord_req_free(&req->u.find_coord); break;
+	case PROTO_API_JOIN_GROUP: proto_join_req_free(&req->u.join); break;
+	case PROTO_API_SYNC_GROUP: proto_sync_req_free(&req->u.sync); break;
+	case PROTO_API_LEAVE_GROUP: proto_leave_req_free(&req->u.leave); break;
+	case PROTO_API_CREATE_TOPICS: proto_create_topics_req_free(&req->u.create_topics); break;
+	case PROTO_API_DELETE_TOPICS: proto_delete_topics_req_free(&req->u.delete_topics); break;
+	case PROTO_API_CREATE_PARTITIONS: proto_create_parts_req_free(&req->u.create_parts); break;
 	case PROTO_API_DESCRIBE_CONFIGS:
 		proto_describe_configs_req_free(&req->u.describe_configs);
 		break;

@@ -136,8 +136,8 @@ static void part_decode(struct kmsg_dec *d, int16_t v, struct proto_meta_part *p
 	p->n_replica_nodes = kmsg_i32s(d, false, PROTO_MAX_BROKERS, &p->replica_nodes);
 	p->n_isr_nodes = kmsg_i32s(d, false, PROTO_MAX_BROKERS, &p->isr_nodes);
 	if (v >= 5)
-		p->n_offline_replicas = kmsg_i32s(d, false, PROTO_MAX_BROKERS,
-						  &p->offline_replicas);
+		p->n_offline_replicas =
+			kmsg_i32s(d, false, PROTO_MAX_BROKERS, &p->offline_replicas);
 	kmsg_tags(d);
 }
 

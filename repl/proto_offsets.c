@@ -256,8 +256,7 @@ void proto_list_offsets_resp_free(struct proto_list_offsets_resp *resp)
 
 /* ---- OffsetCommit ---- */
 
-int proto_offset_commit_req_decode(struct kbuf_r *r, int16_t v,
-				   struct proto_offset_commit_req *req)
+int proto_offset_commit_req_decode(struct kbuf_r *r, int16_t v, struct proto_offset_commit_req *req)
 {
 	struct kmsg_dec d;
 	size_t pmin, tmin;
@@ -452,8 +451,7 @@ static void of_topics_decode(struct kmsg_dec *d, int16_t v, struct proto_offset_
 	}
 }
 
-int proto_offset_fetch_req_decode(struct kbuf_r *r, int16_t v,
-				  struct proto_offset_fetch_req *req)
+int proto_offset_fetch_req_decode(struct kbuf_r *r, int16_t v, struct proto_offset_fetch_req *req)
 {
 	struct kmsg_dec d;
 	int rc;

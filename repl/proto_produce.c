@@ -189,8 +189,8 @@ static void resp_part_decode(struct kmsg_dec *d, int16_t v, struct proto_produce
 	p->error_message = KSTR_NULL;
 	if (v >= 8) {
 		/* Batch indexes of one partition: bounded by the bytes left. */
-		p->n_record_errors = kmsg_count(d, false, 4 + kmsg_str_min(d->flex) + d->flex,
-						INT32_MAX);
+		p->n_record_errors =
+			kmsg_count(d, false, 4 + kmsg_str_min(d->flex) + d->flex, INT32_MAX);
 		p->record_errors = kmsg_alloc(d, p->n_record_errors, sizeof(*p->record_errors));
 		for (int32_t k = 0; k < p->n_record_errors && !r->err; k++) {
 			p->record_errors[k].batch_index = kbuf_read_i32(r);
@@ -218,8 +218,8 @@ int proto_produce_resp_decode(struct kbuf_r *r, int16_t v, struct proto_produce_
 
 		t->name = kmsg_str(&d);
 		t->n_partitions = kmsg_parts(&d, resp_part_min(v, d.flex));
-		t->partition_responses = kmsg_alloc(&d, t->n_partitions,
-						    sizeof(*t->partition_responses));
+		t->partition_responses =
+			kmsg_alloc(&d, t->n_partitions, sizeof(*t->partition_responses));
 		for (int32_t j = 0; j < t->n_partitions && !r->err; j++)
 			resp_part_decode(&d, v, &t->partition_responses[j]);
 		kmsg_tags(&d);

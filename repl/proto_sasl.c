@@ -84,8 +84,7 @@ int proto_sasl_auth_req_decode(struct kbuf_r *r, int16_t v, struct proto_sasl_au
 	return kbuf_r_done(r);
 }
 
-int proto_sasl_auth_req_encode(struct kbuf_w *w, int16_t v,
-			       const struct proto_sasl_auth_req *req)
+int proto_sasl_auth_req_encode(struct kbuf_w *w, int16_t v, const struct proto_sasl_auth_req *req)
 {
 	bool flex = v >= 2;
 
@@ -97,8 +96,7 @@ int proto_sasl_auth_req_encode(struct kbuf_w *w, int16_t v,
 	return kbuf_w_err(w);
 }
 
-int proto_sasl_auth_resp_decode(struct kbuf_r *r, int16_t v,
-				struct proto_sasl_auth_resp *resp)
+int proto_sasl_auth_resp_decode(struct kbuf_r *r, int16_t v, struct proto_sasl_auth_resp *resp)
 {
 	bool flex = v >= 2;
 
@@ -124,8 +122,8 @@ int proto_sasl_auth_resp_encode(struct kbuf_w *w, int16_t v,
 		return -EOPNOTSUPP;
 	kbuf_write_i16(w, resp->error_code);
 	kbuf_write_string(w, resp->error_message, flex, true);
-	kbuf_write_bytes(w, resp->auth_bytes.ptr ? resp->auth_bytes : (struct kstr){ "", 0 },
-			 flex, false);
+	kbuf_write_bytes(w, resp->auth_bytes.ptr ? resp->auth_bytes : (struct kstr){ "", 0 }, flex,
+			 false);
 	if (v >= 1)
 		kbuf_write_i64(w, resp->session_lifetime_ms);
 	if (flex)

@@ -56,8 +56,8 @@ int broker_config_set_data_dir(struct broker_config *c, const char *dir);
  * credential (4096 iterations, a fresh salt); delete removes it. -EINVAL
  * bad name, -ENOENT (delete) no such user, ZooKeeper's errors; err says
  * what failed. */
-int scram_admin_add(const char *connect, const char *user, const char *password,
-		    char *err, size_t errlen);
+int scram_admin_add(const char *connect, const char *user, const char *password, char *err,
+		    size_t errlen);
 int scram_admin_delete(const char *connect, const char *user, char *err, size_t errlen);
 
 /* ---- broker ---- */
@@ -74,8 +74,8 @@ int broker_close(struct broker *b);
 /* Kafka topic name rules: [A-Za-z0-9._-]{1,249}, not "." or "..". */
 bool topic_name_valid(const char *name);
 /* -EINVAL bad name, -EEXIST exists, -ENOSPC/-EIO. *out may be NULL. */
-int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid,
-			mode_t mode, struct topic **out);
+int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
+			struct topic **out);
 /* Deletes the topic and its data; -ENOENT. */
 int broker_topic_delete(struct broker *b, const char *name);
 /* A new reference, or -ENOENT. */
@@ -92,13 +92,13 @@ int broker_metrics_text(struct broker *b, char **out, size_t *len);
 void topic_get(struct topic *t);
 void topic_put(struct topic *t);
 const char *topic_name(struct topic *t);
-uint64_t topic_id(struct topic *t);        /* unique for the life of the broker */
+uint64_t topic_id(struct topic *t); /* unique for the life of the broker */
 bool topic_deleted(struct topic *t);
 int topic_partitions(struct topic *t);
 void topic_owner(struct topic *t, uid_t *uid, gid_t *gid, mode_t *mode);
 int topic_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode);
-int64_t topic_ctime(struct topic *t);      /* ms */
-int64_t topic_mtime(struct topic *t);      /* ms: last append to any partition */
+int64_t topic_ctime(struct topic *t); /* ms */
+int64_t topic_mtime(struct topic *t); /* ms: last append to any partition */
 /* .config: read all settings; write key=value lines (all or nothing,
  * -EINVAL with a log line naming the bad line; partitions may only grow;
  * key.separator only before the first record: -EBUSY). */
@@ -135,7 +135,7 @@ int topic_state_text(struct topic *t, char **out, size_t *len);
 #define PRODUCE_FINAL    0x1
 #define PRODUCE_NONBLOCK 0x2
 struct produce_input {
-	const char *head;                   /* may be NULL (head_len 0) */
+	const char *head; /* may be NULL (head_len 0) */
 	size_t head_len;
 	const char *lines;
 	size_t len;
@@ -148,8 +148,8 @@ struct produce_input {
 struct produce_tracker {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int pending;                        /* acks=0 writes not yet appended */
-	int error;                          /* first -errno among them, 0 */
+	int pending; /* acks=0 writes not yet appended */
+	int error;   /* first -errno among them, 0 */
 };
 void produce_tracker_init(struct produce_tracker *tr);
 /* Waits until every write tracked is appended; returns the first error
@@ -159,8 +159,8 @@ int produce_tracker_wait(struct produce_tracker *tr);
 void produce_tracker_destroy(struct produce_tracker *tr);
 /* A write through an open file: both runs, and the file's tracker (NULL:
  * none; acks=0 then appends before it returns). */
-int topic_produce_file(struct topic *t, int partition, const struct produce_input *in,
-		       int flags, struct produce_tracker *tr);
+int topic_produce_file(struct topic *t, int partition, const struct produce_input *in, int flags,
+		       struct produce_tracker *tr);
 /* One run of lines, no tracker: writers that are not an open file (the
  * group coordinator's commits, tests). */
 int topic_produce(struct topic *t, int partition, const char *lines, size_t len, int flags);
@@ -197,8 +197,8 @@ void topic_reader_free(struct topic_reader *r);
  * by retention or compaction) it starts at the next record present and
  * *actual_pos (if not NULL) says where. The lines returned count as
  * delivered (.metrics). -ENOENT, -EBADMSG, -EIO. */
-ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r,
-			  int64_t pos, char *buf, size_t size, int64_t *actual_pos);
+ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r, int64_t pos,
+			  char *buf, size_t size, int64_t *actual_pos);
 
 /* ---- .segments ----
  * The files of a partition's segments: <base>.log raw, the others
@@ -208,22 +208,21 @@ enum segment_file { SEGMENT_LOG, SEGMENT_INDEX, SEGMENT_TIMEINDEX, SEGMENT_DUMP 
 /* Base offsets of the segments, oldest first; *bases malloc'ed. */
 int topic_segments(struct topic *t, int partition, int64_t **bases, int *n);
 /* The file's size: .log its bytes, the others their rendering's. */
-int64_t topic_segment_size(struct topic *t, int partition, int64_t base,
-			   enum segment_file kind);
-ssize_t topic_segment_read_raw(struct topic *t, int partition, int64_t base, char *buf,
-			       size_t size, int64_t off);
+int64_t topic_segment_size(struct topic *t, int partition, int64_t base, enum segment_file kind);
+ssize_t topic_segment_read_raw(struct topic *t, int partition, int64_t base, char *buf, size_t size,
+			       int64_t off);
 /* One chunk of a rendering: *cursor starts at 0 and is advanced; returns
  * bytes written into buf (at least 64 KiB), 0 when done. */
-ssize_t topic_segment_render(struct topic *t, int partition, int64_t base,
-			     enum segment_file kind, int64_t *cursor, char *buf, size_t size);
+ssize_t topic_segment_render(struct topic *t, int partition, int64_t base, enum segment_file kind,
+			     int64_t *cursor, char *buf, size_t size);
 
 /* ---- high watermark listener ----
  * fn(arg, topic, partition) after any partition's high watermark moved.
  * It may run with a topic's lock held (a grow) and with the broker's
  * hw_mu: it may only queue work or wake a thread, never call topic_*().
  * One listener (the group coordinator). */
-void broker_set_hw_listener(struct broker *b, void (*fn)(void *arg, const char *topic,
-							   int partition), void *arg);
+void broker_set_hw_listener(struct broker *b,
+			    void (*fn)(void *arg, const char *topic, int partition), void *arg);
 
 /* ---- removal listener ----
  * fn(arg, topic, partition) after records below the high watermark of a
@@ -252,9 +251,9 @@ void broker_set_removed_listener(struct broker *b,
  * -ENOMEM, and the produce errors of a commit. */
 struct group;
 struct group_member;
-#define GROUP_LOOKUP       0        /* find only */
-#define GROUP_CREATE       1        /* find or create */
-#define GROUP_CREATE_EXCL  2        /* create; -EEXIST if it exists (mkdir) */
+#define GROUP_LOOKUP      0 /* find only */
+#define GROUP_CREATE      1 /* find or create */
+#define GROUP_CREATE_EXCL 2 /* create; -EEXIST if it exists (mkdir) */
 int group_open(struct topic *t, const char *name, int create, struct group **out);
 /* Why a new group may not have this name (the topic name rules, and no
  * leading '.' or "__"), or NULL when it may. */

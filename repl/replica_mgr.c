@@ -38,9 +38,9 @@ struct rm_part {
 	int32_t index;
 	struct partition *p;
 	void *log;
-	int32_t source;                 /* leader whose fetcher has it, -1 none */
-	int32_t controller_epoch;       /* of the LeaderAndIsr that set its state */
-	bool delete_log;                /* stopped: delete the log when closed */
+	int32_t source;           /* leader whose fetcher has it, -1 none */
+	int32_t controller_epoch; /* of the LeaderAndIsr that set its state */
+	bool delete_log;          /* stopped: delete the log when closed */
 };
 
 struct rm_meta {
@@ -60,13 +60,13 @@ struct replica_mgr {
 	_Atomic(struct fetch_serve *) fs;
 	_Atomic int64_t broker_epoch;
 
-	pthread_mutex_t apply_mu;       /* serialises the controller's requests */
+	pthread_mutex_t apply_mu; /* serialises the controller's requests */
 	struct rm_source *sources;
 	int n_sources;
 	struct rm_part **stopped;
 	int n_stopped;
 
-	pthread_mutex_t mu;             /* leaf: the tables below */
+	pthread_mutex_t mu; /* leaf: the tables below */
 	int32_t controller_epoch;
 	struct rm_part **parts;
 	int n_parts;
@@ -77,7 +77,7 @@ struct replica_mgr {
 	int64_t isr_writes, isr_stale;
 
 	pthread_mutex_t tick_mu;
-	pthread_cond_t tick_cv;         /* CLOCK_MONOTONIC */
+	pthread_cond_t tick_cv; /* CLOCK_MONOTONIC */
 	bool stop;
 	pthread_t tick_th;
 	bool tick_running;
@@ -108,14 +108,17 @@ static int check_epochs(struct replica_mgr *rm, int32_t controller_epoch, int64_
 	int64_t mine = atomic_load(&rm->broker_epoch);
 
 	if (controller_epoch < rm->controller_epoch) {
-		mq_log(MQ_WARN, "replica manager: request of controller epoch %d refused, %d is "
-		       "newer (STALE_CONTROLLER_EPOCH)", (int)controller_epoch,
-		       (int)rm->controller_epoch);
+		mq_log(MQ_WARN,
+		       "replica manager: request of controller epoch %d refused, %d is "
+		       "newer (STALE_CONTROLLER_EPOCH)",
+		       (int)controller_epoch, (int)rm->controller_epoch);
 		return -ESTALE;
 	}
 	if (broker_epoch >= 0 && mine >= 0 && broker_epoch != mine) {
-		mq_log(MQ_WARN, "replica manager: request for broker epoch %" PRId64 " refused, "
-		       "ours is %" PRId64 " (STALE_BROKER_EPOCH)", broker_epoch, mine);
+		mq_log(MQ_WARN,
+		       "replica manager: request for broker epoch %" PRId64 " refused, "
+		       "ours is %" PRId64 " (STALE_BROKER_EPOCH)",
+		       broker_epoch, mine);
 		return -ESTALE;
 	}
 	rm->controller_epoch = controller_epoch;
@@ -186,12 +189,11 @@ static int isr_write(void *arg, struct partition *p, const struct partition_stat
 	    cur.partition_epoch != proposed->partition_epoch) {
 		int k = partition_make_leader(p, &cur, now_mono_ms());
 
-		mq_log(MQ_INFO, "%s-%d: state moved to version %d meanwhile: %s", topic,
-		       (int)index, (int)cur.partition_epoch,
-		       k >= 0 ? "taken" : strerror(-k));
+		mq_log(MQ_INFO, "%s-%d: state moved to version %d meanwhile: %s", topic, (int)index,
+		       (int)cur.partition_epoch, k >= 0 ? "taken" : strerror(-k));
 	} else {
-		mq_log(MQ_INFO, "%s-%d: state moved meanwhile; waiting for the controller",
-		       topic, (int)index);
+		mq_log(MQ_INFO, "%s-%d: state moved meanwhile; waiting for the controller", topic,
+		       (int)index);
 	}
 	return -ESTALE;
 }
@@ -268,8 +270,7 @@ static bool has(const int32_t *ids, int n, int32_t id)
 }
 
 /* The local replica of s, opened when new (apply_mu held). */
-static int part_open(struct replica_mgr *rm, const char *topic, int32_t index,
-		     struct rm_part **out)
+static int part_open(struct replica_mgr *rm, const char *topic, int32_t index, struct rm_part **out)
 {
 	struct partition_config pc = {
 		.broker_id = rm->cfg.broker_id,
@@ -285,7 +286,7 @@ static int part_open(struct replica_mgr *rm, const char *topic, int32_t index,
 	i = part_find(rm, topic, index);
 	pthread_mutex_unlock(&rm->mu);
 	if (i >= 0) {
-		*out = rm->parts[i];    /* only apply_mu changes the table */
+		*out = rm->parts[i]; /* only apply_mu changes the table */
 		return 0;
 	}
 	if (strlen(topic) > PARTITION_MAX_TOPIC || index < 0)
@@ -330,9 +331,11 @@ fail:
 static void state_of(const struct controller_partition_state *s, struct partition_state *st)
 {
 	*st = (struct partition_state){
-		.leader = s->leader, .leader_epoch = s->leader_epoch,
+		.leader = s->leader,
+		.leader_epoch = s->leader_epoch,
 		.partition_epoch = s->partition_epoch,
-		.n_replicas = s->n_replicas, .n_isr = s->n_isr,
+		.n_replicas = s->n_replicas,
+		.n_isr = s->n_isr,
 	};
 	memcpy(st->replicas, s->replicas, sizeof(int32_t) * (size_t)s->n_replicas);
 	memcpy(st->isr, s->isr, sizeof(int32_t) * (size_t)s->n_isr);
@@ -391,8 +394,7 @@ static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
 
 int replica_mgr_leader_and_isr(struct replica_mgr *rm, int32_t controller_epoch,
 			       int64_t broker_epoch,
-			       const struct controller_partition_state *states, int n,
-			       int *errors)
+			       const struct controller_partition_state *states, int n, int *errors)
 {
 	int rc = begin_request(rm, controller_epoch, broker_epoch);
 
@@ -465,16 +467,15 @@ static int stop_one(struct replica_mgr *rm, const struct controller_stop_replica
 		return -ENOENT;
 	unfollow(rm, rp);
 	if (!s->delete_partition)
-		return 0;       /* Kafka keeps the replica, just no longer fetching */
+		return 0; /* Kafka keeps the replica, just no longer fetching */
 	partition_make_none(rp->p);
 	rp->delete_log = true;
 	rm->stopped[rm->n_stopped++] = rp;
 	return 0;
 }
 
-int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch,
-			     int64_t broker_epoch, const struct controller_stop_replica *parts,
-			     int n, int *errors)
+int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch, int64_t broker_epoch,
+			     const struct controller_stop_replica *parts, int n, int *errors)
 {
 	int rc = begin_request(rm, controller_epoch, broker_epoch);
 
@@ -594,7 +595,7 @@ struct partition *replica_mgr_lookup(void *arg, struct kstr topic, int32_t parti
 	memcpy(name, topic.ptr, (size_t)topic.len);
 	name[topic.len] = '\0';
 	if (strlen(name) != (size_t)topic.len)
-		return NULL;    /* a NUL inside the name from the wire */
+		return NULL; /* a NUL inside the name from the wire */
 	return replica_mgr_get(arg, name, partition);
 }
 
@@ -697,9 +698,10 @@ void replica_mgr_tick(struct replica_mgr *rm, int64_t now_ms)
 		int rc = partition_maybe_shrink_isr(ps[i], now_ms);
 
 		if (rc > 0)
-			mq_log(MQ_INFO, "%s-%d: %d replica(s) left the ISR (no fetch caught up "
-			       "within replica.lag.time.max.ms)", partition_topic(ps[i]),
-			       (int)partition_index(ps[i]), rc);
+			mq_log(MQ_INFO,
+			       "%s-%d: %d replica(s) left the ISR (no fetch caught up "
+			       "within replica.lag.time.max.ms)",
+			       partition_topic(ps[i]), (int)partition_index(ps[i]), rc);
 		partition_unref(ps[i]);
 	}
 	free(ps);

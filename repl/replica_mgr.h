@@ -60,13 +60,11 @@ struct replica_log_provider {
 	/* Opens the local log of topic-partition, creating it when missing.
 	 * changed(changed_arg) is to be called (any thread, no lock the
 	 * caller holds) after its LEO or hw moved. */
-	int (*open)(void *arg, const char *topic, int32_t partition,
-		    void (*changed)(void *arg), void *changed_arg,
-		    const struct partition_log_ops **ops, void **log);
+	int (*open)(void *arg, const char *topic, int32_t partition, void (*changed)(void *arg),
+		    void *changed_arg, const struct partition_log_ops **ops, void **log);
 	/* Closes a log open returned; with delete_log its files go too.
 	 * changed is not called once it returns. */
-	int (*close)(void *arg, const char *topic, int32_t partition, void *log,
-		     bool delete_log);
+	int (*close)(void *arg, const char *topic, int32_t partition, void *log, bool delete_log);
 	void *arg;
 };
 
@@ -78,8 +76,7 @@ struct replica_isr_store {
 		     const struct partition_state *proposed);
 	/* Reads the state now (leader, leader_epoch, isr, partition_epoch;
 	 * replicas are the caller's). -ENOENT, -errno. */
-	int (*read)(void *arg, const char *topic, int32_t partition,
-		    struct partition_state *cur);
+	int (*read)(void *arg, const char *topic, int32_t partition, struct partition_state *cur);
 	void *arg;
 };
 
@@ -90,14 +87,14 @@ typedef int (*replica_endpoint_fn)(void *arg, int32_t broker_id, char host[NET_M
 
 struct replica_mgr_config {
 	int32_t broker_id;
-	int64_t replica_lag_time_max_ms;   /* replica.lag.time.max.ms (30000) */
-	int min_insync_replicas;           /* min.insync.replicas (1) */
-	bool unclean_restart;              /* the data directory was not shut down cleanly */
+	int64_t replica_lag_time_max_ms; /* replica.lag.time.max.ms (30000) */
+	int min_insync_replicas;         /* min.insync.replicas (1) */
+	bool unclean_restart;            /* the data directory was not shut down cleanly */
 	/* Template of every fetcher (host, port, source_id filled per leader);
 	 * sasl_user/sasl_password are copied. */
 	struct fetcher_config fetch;
 	struct replica_log_provider logs;
-	struct replica_isr_store isr;      /* write NULL: ISR changes are not persisted */
+	struct replica_isr_store isr; /* write NULL: ISR changes are not persisted */
 	replica_endpoint_fn endpoint;
 	void *endpoint_arg;
 	/* The shrink tick runs every replica_lag_time_max_ms / 2 on a thread
@@ -124,14 +121,12 @@ void replica_mgr_set_broker_epoch(struct replica_mgr *rm, int64_t broker_epoch);
  * error. Returns 0 or -ESTALE for the whole request (rule 1). */
 int replica_mgr_leader_and_isr(struct replica_mgr *rm, int32_t controller_epoch,
 			       int64_t broker_epoch,
-			       const struct controller_partition_state *states, int n,
-			       int *errors);
+			       const struct controller_partition_state *states, int n, int *errors);
 /* StopReplica: stops following; a partition with delete_partition loses
  * its log and its metadata. errors as above (-ENOENT: no replica here,
  * not an error for a delete). 0 or -ESTALE (rule 1). */
-int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch,
-			     int64_t broker_epoch, const struct controller_stop_replica *parts,
-			     int n, int *errors);
+int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch, int64_t broker_epoch,
+			     const struct controller_stop_replica *parts, int n, int *errors);
 /* UpdateMetadata: the live brokers and partition states replace or join
  * what is known. 0, -ESTALE (rule 1), -ENOMEM. */
 int replica_mgr_update_metadata(struct replica_mgr *rm, int32_t controller_epoch,
@@ -165,13 +160,13 @@ int replica_mgr_live_brokers(struct replica_mgr *rm, int32_t *out, int max);
 void replica_mgr_tick(struct replica_mgr *rm, int64_t now_ms);
 
 struct replica_mgr_stats {
-	int partitions;          /* local replicas */
+	int partitions; /* local replicas */
 	int leaders;
 	int followers;
-	int fetchers;            /* fetcher threads (one per leader broker) */
-	int stopped;             /* stopped replicas waiting to be closed */
-	int64_t isr_writes;      /* ISR changes written */
-	int64_t isr_stale;       /* ISR writes that found the version moved */
+	int fetchers;       /* fetcher threads (one per leader broker) */
+	int stopped;        /* stopped replicas waiting to be closed */
+	int64_t isr_writes; /* ISR changes written */
+	int64_t isr_stale;  /* ISR writes that found the version moved */
 };
 void replica_mgr_get_stats(struct replica_mgr *rm, struct replica_mgr_stats *st);
 

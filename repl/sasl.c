@@ -24,12 +24,11 @@
 #include "repl/proto.h"
 #include "repl/sasl.h"
 
-#define NONCE_RAW 24   /* random bytes of a nonce part, 32 in base64 */
+#define NONCE_RAW 24 /* random bytes of a nonce part, 32 in base64 */
 
 /* ---- base64 (strict: padding only at the end, no whitespace) ---- */
 
-static const char b64chars[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* Encodes into out (cap >= 4 * ceil(n / 3) + 1); the length. */
 static size_t b64_encode(const uint8_t *in, size_t n, char *out)
@@ -79,7 +78,8 @@ static int b64_decode(const char *in, size_t n, uint8_t *out, size_t cap)
 			if (pad || (v[k] = b64_val(in[i + k])) < 0)
 				return -EBADMSG;
 		}
-		x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+		x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+		    (uint32_t)v[3];
 		if (o + 3 - (size_t)pad > cap)
 			return -EBADMSG;
 		out[o++] = (uint8_t)(x >> 16);
@@ -206,7 +206,8 @@ int sasl_cred_format(const struct sasl_cred *cred, char *buf, size_t cap)
 	b64_encode(cred->salt, cred->salt_len, salt);
 	b64_encode(cred->stored_key, SASL_KEY_LEN, sk);
 	b64_encode(cred->server_key, SASL_KEY_LEN, vk);
-	n = snprintf(buf, cap, SASL_SCRAM_SHA_256 "=[salt=%s,stored_key=%s,server_key=%s,iterations=%d]",
+	n = snprintf(buf, cap,
+		     SASL_SCRAM_SHA_256 "=[salt=%s,stored_key=%s,server_key=%s,iterations=%d]",
 		     salt, sk, vk, cred->iterations);
 	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }
@@ -315,12 +316,12 @@ struct sasl_server {
 	void *arg;
 	struct sasl_cred cred;
 	char user[SASL_MAX_USER + 1];
-	char gs2[SASL_MAX_MSG + 1];          /* gs2-header, for the c= check */
+	char gs2[SASL_MAX_MSG + 1]; /* gs2-header, for the c= check */
 	size_t gs2_len;
-	char first_bare[SASL_MAX_MSG + 1];   /* client-first-bare */
-	char nonce[SASL_MAX_MSG + 1];        /* c-nonce s-nonce */
-	char snonce[64];                     /* s-nonce, set or random */
-	char out[SASL_MAX_MSG + 1];          /* server-first / server-final */
+	char first_bare[SASL_MAX_MSG + 1]; /* client-first-bare */
+	char nonce[SASL_MAX_MSG + 1];      /* c-nonce s-nonce */
+	char snonce[64];                   /* s-nonce, set or random */
+	char out[SASL_MAX_MSG + 1];        /* server-first / server-final */
 	const char *reason;
 };
 
@@ -358,7 +359,10 @@ const char *sasl_server_user(const struct sasl_server *s)
 	return s->state == SRV_DONE ? s->user : NULL;
 }
 
-const char *sasl_server_reason(const struct sasl_server *s) { return s->reason; }
+const char *sasl_server_reason(const struct sasl_server *s)
+{
+	return s->reason;
+}
 
 /* Refuses: the state becomes FAILED, reason is kept for the log. */
 static int srv_refuse(struct sasl_server *s, int err, const char *reason)
@@ -436,7 +440,8 @@ static int srv_first(struct sasl_server *s, const char *in, size_t n)
 		return srv_refuse(s, -EMSGSIZE, "nonce too long");
 	char salt[SASL_MAX_SALT * 2];
 	b64_encode(s->cred.salt, s->cred.salt_len, salt);
-	len = snprintf(s->out, sizeof(s->out), "r=%s,s=%s,i=%d", s->nonce, salt, s->cred.iterations);
+	len = snprintf(s->out, sizeof(s->out), "r=%s,s=%s,i=%d", s->nonce, salt,
+		       s->cred.iterations);
 	if (len < 0 || (size_t)len >= sizeof(s->out))
 		return srv_refuse(s, -EMSGSIZE, "server-first too long");
 	s->state = SRV_WAIT_FINAL;
@@ -484,8 +489,7 @@ static int srv_final(struct sasl_server *s, const char *in, size_t n)
 	 * client nonce again in front of the whole nonce the server gave it.
 	 * The proof below covers the message as received, so the extra
 	 * prefix cannot be altered by anyone without the password. */
-	if (vn < strlen(s->nonce) ||
-	    memcmp(v + vn - strlen(s->nonce), s->nonce, strlen(s->nonce)))
+	if (vn < strlen(s->nonce) || memcmp(v + vn - strlen(s->nonce), s->nonce, strlen(s->nonce)))
 		return srv_refuse(s, -EPROTO, "nonce differs from this exchange's");
 	/* Extensions, then the proof, which must come last. */
 	for (;;) {
@@ -524,8 +528,8 @@ static int srv_final(struct sasl_server *s, const char *in, size_t n)
 	return 1;
 }
 
-int sasl_server_step(struct sasl_server *s, const uint8_t *in, size_t in_len,
-		     const char **out, size_t *out_len)
+int sasl_server_step(struct sasl_server *s, const uint8_t *in, size_t in_len, const char **out,
+		     size_t *out_len)
 {
 	const char *msg = (const char *)in;
 	int rc;
@@ -595,7 +599,10 @@ int sasl_client_set_nonce(struct sasl_client *c, const char *nonce)
 	return 0;
 }
 
-const char *sasl_client_reason(const struct sasl_client *c) { return c->reason; }
+const char *sasl_client_reason(const struct sasl_client *c)
+{
+	return c->reason;
+}
 
 static int cli_refuse(struct sasl_client *c, int err, const char *reason)
 {
@@ -629,8 +636,7 @@ static int cli_final(struct sasl_client *c, const char *in, size_t n)
 	salt_len = b64_decode(v, vn, salt, sizeof(salt));
 	if (salt_len <= 0)
 		return cli_refuse(c, -EBADMSG, "malformed salt");
-	if (!msg_attr(&m, 'i', &v, &vn) || !vn || vn >= sizeof(num) ||
-	    strspn(v, "0123456789") < vn)
+	if (!msg_attr(&m, 'i', &v, &vn) || !vn || vn >= sizeof(num) || strspn(v, "0123456789") < vn)
 		return cli_refuse(c, -EBADMSG, "malformed iteration count");
 	memcpy(num, v, vn);
 	num[vn] = 0;
@@ -683,8 +689,8 @@ static int cli_verify(struct sasl_client *c, const char *in, size_t n)
 	return 1;
 }
 
-int sasl_client_step(struct sasl_client *c, const uint8_t *in, size_t in_len,
-		     const char **out, size_t *out_len)
+int sasl_client_step(struct sasl_client *c, const uint8_t *in, size_t in_len, const char **out,
+		     size_t *out_len)
 {
 	const char *msg = (const char *)in;
 	int rc;

@@ -68,13 +68,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SASL_SCRAM_SHA_256     "SCRAM-SHA-256"
-#define SASL_MIN_ITERATIONS    4096
-#define SASL_MAX_ITERATIONS    16384
-#define SASL_MAX_SALT          64
-#define SASL_MAX_USER          255
-#define SASL_MAX_MSG           2048
-#define SASL_KEY_LEN           32
+#define SASL_SCRAM_SHA_256  "SCRAM-SHA-256"
+#define SASL_MIN_ITERATIONS 4096
+#define SASL_MAX_ITERATIONS 16384
+#define SASL_MAX_SALT       64
+#define SASL_MAX_USER       255
+#define SASL_MAX_MSG        2048
+#define SASL_KEY_LEN        32
 
 struct sasl_cred {
 	uint8_t salt[SASL_MAX_SALT];
@@ -110,8 +110,8 @@ int sasl_server_set_nonce(struct sasl_server *s, const char *nonce);
  * 1: authenticated, send *out (server-final); -errno: refused (see the
  * list above), send nothing but Kafka's error. *out stays valid until the
  * next call or free. */
-int sasl_server_step(struct sasl_server *s, const uint8_t *in, size_t in_len,
-		     const char **out, size_t *out_len);
+int sasl_server_step(struct sasl_server *s, const uint8_t *in, size_t in_len, const char **out,
+		     size_t *out_len);
 /* The authenticated user (NULL before DONE). */
 const char *sasl_server_user(const struct sasl_server *s);
 /* Why the last step was refused ("" when it was not). */
@@ -125,8 +125,8 @@ int sasl_client_set_nonce(struct sasl_client *c, const char *nonce);
 /* First call with in NULL: *out is client-first. Then with server-first:
  * *out is client-final. Then with server-final: 1 when the server proved
  * it knows the credential, *out_len 0. -errno as listed above. */
-int sasl_client_step(struct sasl_client *c, const uint8_t *in, size_t in_len,
-		     const char **out, size_t *out_len);
+int sasl_client_step(struct sasl_client *c, const uint8_t *in, size_t in_len, const char **out,
+		     size_t *out_len);
 const char *sasl_client_reason(const struct sasl_client *c);
 
 /* The Kafka error code for a refusal (SaslAuthenticate's error_code):

@@ -34,7 +34,8 @@ static void sched_flush_topic(struct topic *t, int64_t now)
 		/* Rolled segments are made durable here, not by the append. */
 		rc = log_flush_closed(r[p].log);
 		if (rc < 0 && rc != -ENOENT)
-			mq_log_limited(MQ_ERR, "topic %s partition %d: flush of closed segments: %s",
+			mq_log_limited(MQ_ERR,
+				       "topic %s partition %d: flush of closed segments: %s",
 				       t->name, p, strerror(-rc));
 		if (cfg.log.flush_ms == INT64_MAX ||
 		    now - atomic_load(&pt->last_flush_ms) < cfg.log.flush_ms)
@@ -43,8 +44,8 @@ static void sched_flush_topic(struct topic *t, int64_t now)
 		if (st.log_end_offset > st.recovery_point) {
 			rc = log_flush(r[p].log, -1);
 			if (rc < 0) {
-				mq_log_limited(MQ_ERR, "topic %s partition %d: flush: %s",
-					       t->name, p, strerror(-rc));
+				mq_log_limited(MQ_ERR, "topic %s partition %d: flush: %s", t->name,
+					       p, strerror(-rc));
 				continue;
 			}
 		}
@@ -68,8 +69,8 @@ static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
 		int rc = log_retention_run(r[p].log, now, &res);
 
 		if (rc < 0) {
-			mq_log_limited(MQ_ERR, "topic %s partition %d: retention: %s",
-				       t->name, p, strerror(-rc));
+			mq_log_limited(MQ_ERR, "topic %s partition %d: retention: %s", t->name, p,
+				       strerror(-rc));
 			continue;
 		}
 		if (rc == 0)
@@ -78,9 +79,10 @@ static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
 		broker_records_removed(b, t, p);
 		atomic_fetch_add(&b->retention_segments, rc);
 		atomic_fetch_add(&b->retention_bytes, res.bytes);
-		mq_log(MQ_INFO, "topic %s partition %d: retention deleted %d segment(s), "
-		       "%" PRId64 " bytes; log start offset %" PRId64, t->name, p, rc,
-		       res.bytes, res.log_start_offset);
+		mq_log(MQ_INFO,
+		       "topic %s partition %d: retention deleted %d segment(s), "
+		       "%" PRId64 " bytes; log start offset %" PRId64,
+		       t->name, p, rc, res.bytes, res.log_start_offset);
 	}
 	parts_unref(r, n);
 	return deleted;
@@ -90,7 +92,8 @@ static void *sched_main(void *arg)
 {
 	struct broker *b = arg;
 	int64_t tick = b->cfg.flush_scheduler_ms > 0 && b->cfg.flush_scheduler_ms < 1000
-		       ? b->cfg.flush_scheduler_ms : 1000;
+			       ? b->cfg.flush_scheduler_ms
+			       : 1000;
 	int64_t last_ckpt = engine_now_ms();
 	int64_t last_retention = last_ckpt;
 	struct timespec ts;
@@ -154,4 +157,3 @@ void scheduler_stop(struct broker *b)
 	broker_thread_stop(b, b->sched, &b->sched_stop, &b->sched_cv);
 	b->sched_running = false;
 }
-

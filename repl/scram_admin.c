@@ -31,8 +31,8 @@ static int admin_open(const char *connect, struct zkc **zk, char *err, size_t er
 	return rc;
 }
 
-int scram_admin_add(const char *connect, const char *user, const char *password,
-		    char *err, size_t errlen)
+int scram_admin_add(const char *connect, const char *user, const char *password, char *err,
+		    size_t errlen)
 {
 	struct sasl_cred cred;
 	struct zkc *zk;

@@ -96,10 +96,13 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 	    nc.log.line_format != t->cfg.log.line_format) {
 		for (int i = 0; i < t->nparts; i++) {
 			if (log_ever_written(t->parts[i]->log)) {
-				mq_log_limited(MQ_WARN, "topic %s: .config refused: %s is fixed "
-					       "once the topic has records", t->name,
+				mq_log_limited(MQ_WARN,
+					       "topic %s: .config refused: %s is fixed "
+					       "once the topic has records",
+					       t->name,
 					       nc.log.line_format != t->cfg.log.line_format
-					       ? "line.format" : "key.separator");
+						       ? "line.format"
+						       : "key.separator");
 				rc = -EBUSY;
 				goto out;
 			}
@@ -154,4 +157,3 @@ out:
 	free(parts);
 	return rc;
 }
-

@@ -26,10 +26,11 @@ int topic_fsync(struct topic *t, int partition)
 	rc = log_sync(l, -1);
 	if (rc == 0)
 		atomic_store(&pt->last_flush_ms, engine_now_ms());
-	else if (rc != -ENOENT)         /* the topic went meanwhile */
-		mq_log_limited(MQ_ERR, "topic %s partition %d: fsync: %s (the records written "
-			       "since the last sync may not be on disk)", t->name, partition,
-			       strerror(-rc));
+	else if (rc != -ENOENT) /* the topic went meanwhile */
+		mq_log_limited(MQ_ERR,
+			       "topic %s partition %d: fsync: %s (the records written "
+			       "since the last sync may not be on disk)",
+			       t->name, partition, strerror(-rc));
 	log_unref(l);
 	return rc;
 }
@@ -99,8 +100,8 @@ void topic_cursor_free(struct topic *t, int partition, struct log_cursor *c)
 	log_cursor_free(c);
 }
 
-ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c,
-			 int64_t pos, char *buf, size_t size, int64_t *actual_pos)
+ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c, int64_t pos,
+			 char *buf, size_t size, int64_t *actual_pos)
 {
 	struct partition *pt;
 	ssize_t rc = part_begin(t, partition, &pt);
@@ -144,8 +145,8 @@ void topic_reader_free(struct topic_reader *r)
 	free(r);
 }
 
-ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r,
-			  int64_t pos, char *buf, size_t size, int64_t *actual_pos)
+ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r, int64_t pos,
+			  char *buf, size_t size, int64_t *actual_pos)
 {
 	return topic_read_lines(t, partition, r->c, pos, buf, size, actual_pos);
 }
@@ -160,10 +161,10 @@ void partition_count_out(struct partition *pt, int64_t lines, size_t n)
 static enum seg_file seg_kind(enum segment_file kind)
 {
 	switch (kind) {
-	case SEGMENT_INDEX:     return SEG_INDEX;
+	case SEGMENT_INDEX: return SEG_INDEX;
 	case SEGMENT_TIMEINDEX: return SEG_TIMEINDEX;
-	case SEGMENT_DUMP:      return SEG_DUMP;
-	case SEGMENT_LOG:       break;
+	case SEGMENT_DUMP: return SEG_DUMP;
+	case SEGMENT_LOG: break;
 	}
 	return SEG_LOG;
 }
@@ -180,8 +181,7 @@ int topic_segments(struct topic *t, int partition, int64_t **bases, int *n)
 	return rc;
 }
 
-int64_t topic_segment_size(struct topic *t, int partition, int64_t base,
-			   enum segment_file kind)
+int64_t topic_segment_size(struct topic *t, int partition, int64_t base, enum segment_file kind)
 {
 	struct partition *pt;
 	struct log *l;
@@ -195,8 +195,8 @@ int64_t topic_segment_size(struct topic *t, int partition, int64_t base,
 	return rc;
 }
 
-ssize_t topic_segment_read_raw(struct topic *t, int partition, int64_t base, char *buf,
-			       size_t size, int64_t off)
+ssize_t topic_segment_read_raw(struct topic *t, int partition, int64_t base, char *buf, size_t size,
+			       int64_t off)
 {
 	struct partition *pt;
 	ssize_t rc = part_begin(t, partition, &pt);
@@ -208,8 +208,8 @@ ssize_t topic_segment_read_raw(struct topic *t, int partition, int64_t base, cha
 	return rc;
 }
 
-ssize_t topic_segment_render(struct topic *t, int partition, int64_t base,
-			     enum segment_file kind, int64_t *cursor, char *buf, size_t size)
+ssize_t topic_segment_render(struct topic *t, int partition, int64_t base, enum segment_file kind,
+			     int64_t *cursor, char *buf, size_t size)
 {
 	struct partition *pt;
 	ssize_t rc = part_begin(t, partition, &pt);

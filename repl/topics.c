@@ -47,8 +47,8 @@ bool topic_name_valid(const char *name)
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
 
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
 			return false;
 	}
 	return true;
@@ -85,8 +85,9 @@ static struct topic *topic_new(struct broker *b, const char *name, const struct 
 		struct timespec ts;
 
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		atomic_init(&t->rr_next, (uint32_t)((uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL >> 32) ^
-			    (uint32_t)t->id);
+		atomic_init(&t->rr_next,
+			    (uint32_t)((uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL >> 32) ^
+				    (uint32_t)t->id);
 	}
 	t->ctime_ms = ctime_ms;
 	rwlock_init_wpref(&t->lock);
@@ -170,7 +171,8 @@ out:
 static void cat_remove(struct broker *b, int i)
 {
 	pthread_rwlock_wrlock(&b->cat_lock);
-	memmove(b->topics + i, b->topics + i + 1, (size_t)(b->ntopics - i - 1) * sizeof(*b->topics));
+	memmove(b->topics + i, b->topics + i + 1,
+		(size_t)(b->ntopics - i - 1) * sizeof(*b->topics));
 	b->ntopics--;
 	pthread_rwlock_unlock(&b->cat_lock);
 }
@@ -240,8 +242,8 @@ fail:
 
 /* The topic in this broker's catalog and data directory; nparts < 0:
  * num.partitions. */
-static int topic_create_local(struct broker *b, const char *name, uid_t uid, gid_t gid,
-			      mode_t mode, int nparts, struct topic **out)
+static int topic_create_local(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
+			      int nparts, struct topic **out)
 {
 	struct topic_config tc;
 	struct topic *t = NULL;
@@ -289,15 +291,15 @@ static int topic_create_local(struct broker *b, const char *name, uid_t uid, gid
 		topic_get(t);
 		*out = t;
 	}
-	t = NULL;                      /* the catalog's reference now */
+	t = NULL; /* the catalog's reference now */
 out:
 	pthread_mutex_unlock(&b->admin_mu);
 	topic_put(t);
 	return rc;
 }
 
-int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid,
-			mode_t mode, struct topic **out)
+int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
+			struct topic **out)
 {
 	int rc;
 
@@ -323,8 +325,8 @@ int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid
 	return rc;
 }
 
-int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, uid_t uid,
-			    gid_t gid, mode_t mode)
+int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, uid_t uid, gid_t gid,
+			    mode_t mode)
 {
 	struct broker *b = arg;
 
@@ -575,7 +577,7 @@ int topic_line_check(struct topic *t, const char *line, size_t len, bool ended)
 	lr.sep_len = t->cfg.log.key_sep_len;
 	lr.max = log_max_record_payload(&t->cfg.log);
 	lr.format = t->cfg.log.line_format;
-	lr.scratch = NULL;              /* a size check: taken literally */
+	lr.scratch = NULL; /* a size check: taken literally */
 	/* An unfinished line only grows: past the limit plus a separator (a
 	 * keyed line's separator is not payload) it can never fit. */
 	if (!ended)

@@ -16,7 +16,7 @@
  * The session state is mirrored under zkc->lock so that zkc_open can wait
  * for the first connection with a deadline (the library offers no wait).
  */
-#define THREADED 1   /* the synchronous API of libzookeeper-mt */
+#define THREADED 1 /* the synchronous API of libzookeeper-mt */
 
 #include <errno.h>
 #include <pthread.h>
@@ -43,27 +43,35 @@ struct zkc_wctx {
 
 struct zkc {
 	zhandle_t *zh;
-	char *hosts;               /* without chroot: for zkc_expire */
-	char *connstr;             /* hosts + chroot: what zh was opened with */
+	char *hosts;   /* without chroot: for zkc_expire */
+	char *connstr; /* hosts + chroot: what zh was opened with */
 	int session_timeout_ms;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int state;                 /* library's state constant, as last seen */
-	struct zkc_wctx watches;   /* list head of armed watches */
+	int state;               /* library's state constant, as last seen */
+	struct zkc_wctx watches; /* list head of armed watches */
 
 	zkc_session_fn *session_fn;
 	void *session_arg;
 };
 
-static const struct { int zrc, err; } zkc_errors[] = {
-	{ ZNONODE, ENOENT },             { ZNODEEXISTS, EEXIST },
-	{ ZBADVERSION, ESTALE },         { ZNOTEMPTY, ENOTEMPTY },
+static const struct {
+	int zrc, err;
+} zkc_errors[] = {
+	{ ZNONODE, ENOENT },
+	{ ZNODEEXISTS, EEXIST },
+	{ ZBADVERSION, ESTALE },
+	{ ZNOTEMPTY, ENOTEMPTY },
 	{ ZNOCHILDRENFOREPHEMERALS, EPERM },
-	{ ZCONNECTIONLOSS, ECONNRESET },  { ZOPERATIONTIMEOUT, ETIMEDOUT },
-	{ ZSESSIONEXPIRED, ENOTCONN },   { ZINVALIDSTATE, ENOTCONN },
-	{ ZCLOSING, ENOTCONN },          { ZNOAUTH, EACCES },
-	{ ZAUTHFAILED, EACCES },         { ZBADARGUMENTS, EINVAL },
+	{ ZCONNECTIONLOSS, ECONNRESET },
+	{ ZOPERATIONTIMEOUT, ETIMEDOUT },
+	{ ZSESSIONEXPIRED, ENOTCONN },
+	{ ZINVALIDSTATE, ENOTCONN },
+	{ ZCLOSING, ENOTCONN },
+	{ ZNOAUTH, EACCES },
+	{ ZAUTHFAILED, EACCES },
+	{ ZBADARGUMENTS, EINVAL },
 };
 
 static int zkc_errno(int zrc)
@@ -105,8 +113,7 @@ static int chroot_valid(const char *c)
 		const char *e = strchr(p + 1, '/');
 		size_t n = e ? (size_t)(e - p - 1) : strlen(p + 1);
 
-		if (n == 0 || (n == 1 && p[1] == '.') ||
-		    (n == 2 && p[1] == '.' && p[2] == '.'))
+		if (n == 0 || (n == 1 && p[1] == '.') || (n == 2 && p[1] == '.' && p[2] == '.'))
 			return 0;
 		p += n + 1;
 	}
@@ -185,8 +192,7 @@ int zkc_parse_connect(const char *connect, char **hosts, char **chroot)
 
 /* ---- session ---- */
 
-static void session_watcher(zhandle_t *zh, int type, int state,
-			    const char *path, void *ctx)
+static void session_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 {
 	struct zkc *zkc = ctx;
 	enum zkc_session ev;
@@ -245,7 +251,7 @@ static void free_handle(struct zkc *zkc)
 	if (!zkc)
 		return;
 	if (zkc->zh)
-		zookeeper_close(zkc->zh);   /* joins the library's threads */
+		zookeeper_close(zkc->zh); /* joins the library's threads */
 	for (w = zkc->watches.next; w && w != &zkc->watches; w = next) {
 		next = w->next;
 		free(w);
@@ -259,9 +265,8 @@ static void free_handle(struct zkc *zkc)
 
 /* Opens a session on connstr (clientid: resume that session, or NULL) and
  * waits for it. */
-static int open_handle(const char *hosts, const char *chroot, int timeout_ms,
-		       int wait_ms, const clientid_t *clientid,
-		       zkc_session_fn *fn, void *arg, struct zkc **out)
+static int open_handle(const char *hosts, const char *chroot, int timeout_ms, int wait_ms,
+		       const clientid_t *clientid, zkc_session_fn *fn, void *arg, struct zkc **out)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct zkc *zkc = calloc(1, sizeof(*zkc));
@@ -290,8 +295,8 @@ static int open_handle(const char *hosts, const char *chroot, int timeout_ms,
 	strcpy(zkc->connstr, hosts);
 	if (chroot)
 		strcat(zkc->connstr, chroot);
-	zkc->zh = zookeeper_init2(zkc->connstr, session_watcher, timeout_ms,
-				  clientid, zkc, 0, library_log);
+	zkc->zh = zookeeper_init2(zkc->connstr, session_watcher, timeout_ms, clientid, zkc, 0,
+				  library_log);
 	if (!zkc->zh) {
 		rc = errno == ENOMEM ? -ENOMEM : -EINVAL;
 		goto out;
@@ -303,8 +308,7 @@ static int open_handle(const char *hosts, const char *chroot, int timeout_ms,
 			rc = -ENOTCONN;
 		else if (zkc->state == ZOO_AUTH_FAILED_STATE)
 			rc = -EACCES;
-		else if (pthread_cond_timedwait(&zkc->cond, &zkc->lock,
-						&deadline) == ETIMEDOUT)
+		else if (pthread_cond_timedwait(&zkc->cond, &zkc->lock, &deadline) == ETIMEDOUT)
 			rc = -ETIMEDOUT;
 	}
 	pthread_mutex_unlock(&zkc->lock);
@@ -336,8 +340,8 @@ int zkc_open(const char *connect, int session_timeout_ms, int connect_timeout_ms
 	if (chroot) {
 		/* The chroot must exist before a session can live in it;
 		 * make it from a session on the root, as Kafka does. */
-		rc = open_handle(hosts, NULL, session_timeout_ms, connect_timeout_ms,
-				 NULL, NULL, NULL, &tmp);
+		rc = open_handle(hosts, NULL, session_timeout_ms, connect_timeout_ms, NULL, NULL,
+				 NULL, &tmp);
 		if (rc == 0) {
 			rc = zkc_create(tmp, chroot, NULL, 0, ZKC_PARENTS, NULL, 0);
 			if (rc == -EEXIST)
@@ -346,8 +350,8 @@ int zkc_open(const char *connect, int session_timeout_ms, int connect_timeout_ms
 		zkc_close(tmp);
 	}
 	if (rc == 0)
-		rc = open_handle(hosts, chroot, session_timeout_ms,
-				 connect_timeout_ms, NULL, session_fn, arg, out);
+		rc = open_handle(hosts, chroot, session_timeout_ms, connect_timeout_ms, NULL,
+				 session_fn, arg, out);
 	free(hosts);
 	free(chroot);
 	return rc;
@@ -397,12 +401,12 @@ int zkc_expire(struct zkc *zkc)
 	for (attempt = 0; attempt < ZKC_EXPIRE_TRIES; attempt++) {
 		struct zkc *twin = NULL;
 
-		rc = open_handle(zkc->hosts, NULL, zkc->session_timeout_ms,
-				 zkc->session_timeout_ms, &id, NULL, NULL, &twin);
+		rc = open_handle(zkc->hosts, NULL, zkc->session_timeout_ms, zkc->session_timeout_ms,
+				 &id, NULL, NULL, &twin);
 		zkc_close(twin);
-		if (rc == -ENOTCONN || wait_state(zkc, ZOO_EXPIRED_SESSION_STATE,
-						  zkc->session_timeout_ms / 2))
-			return 0;   /* expired (already, if the twin found it so) */
+		if (rc == -ENOTCONN ||
+		    wait_state(zkc, ZOO_EXPIRED_SESSION_STATE, zkc->session_timeout_ms / 2))
+			return 0; /* expired (already, if the twin found it so) */
 		if (rc)
 			return rc;
 		rc = -ETIMEDOUT;
@@ -412,8 +416,7 @@ int zkc_expire(struct zkc *zkc)
 
 /* ---- watches ---- */
 
-static void watch_fired(zhandle_t *zh, int type, int state, const char *path,
-			void *ctx)
+static void watch_fired(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 {
 	struct zkc_wctx *w = ctx;
 	struct zkc *zkc = w->zkc;
@@ -430,7 +433,7 @@ static void watch_fired(zhandle_t *zh, int type, int state, const char *path,
 	else if (type == ZOO_CHILD_EVENT)
 		ev = ZKC_WATCH_CHILDREN;
 	else
-		return;   /* session events: the session callback has them */
+		return; /* session events: the session callback has them */
 	w->fn(w->arg, ev, path);
 	pthread_mutex_lock(&zkc->lock);
 	w->prev->next = w->next;
@@ -474,8 +477,8 @@ static void watch_drop(struct zkc *zkc, struct zkc_wctx *w)
 
 /* ---- calls ---- */
 
-int zkc_get(struct zkc *zkc, const char *path, char **data, size_t *len,
-	    struct zkc_stat *st, zkc_watch_fn *watch, void *arg)
+int zkc_get(struct zkc *zkc, const char *path, char **data, size_t *len, struct zkc_stat *st,
+	    zkc_watch_fn *watch, void *arg)
 {
 	int cap = 1024, tries, rc = -EIO;
 	char *buf = NULL;
@@ -506,7 +509,7 @@ int zkc_get(struct zkc *zkc, const char *path, char **data, size_t *len,
 		}
 		if (s.dataLength <= cap) {
 			if (n < 0)
-				n = 0;   /* a znode without data */
+				n = 0; /* a znode without data */
 			buf[n] = '\0';
 			*data = buf;
 			if (len)
@@ -524,8 +527,8 @@ int zkc_get(struct zkc *zkc, const char *path, char **data, size_t *len,
 	return rc;
 }
 
-int zkc_exists(struct zkc *zkc, const char *path, struct zkc_stat *st,
-	       zkc_watch_fn *watch, void *arg)
+int zkc_exists(struct zkc *zkc, const char *path, struct zkc_stat *st, zkc_watch_fn *watch,
+	       void *arg)
 {
 	struct zkc_wctx *w = watch_new(zkc, watch, arg);
 	struct Stat s;
@@ -533,8 +536,7 @@ int zkc_exists(struct zkc *zkc, const char *path, struct zkc_stat *st,
 
 	if (watch && !w)
 		return -ENOMEM;
-	zrc = w ? zoo_wexists(zkc->zh, path, watch_fired, w, &s)
-		: zoo_exists(zkc->zh, path, 0, &s);
+	zrc = w ? zoo_wexists(zkc->zh, path, watch_fired, w, &s) : zoo_exists(zkc->zh, path, 0, &s);
 	/* A missing znode still arms the watch (it fires on creation). */
 	if (zrc != ZOK && zrc != ZNONODE)
 		watch_drop(zkc, w);
@@ -570,8 +572,8 @@ static int create_parents(struct zkc *zkc, const char *path)
 	return rc;
 }
 
-int zkc_create(struct zkc *zkc, const char *path, const char *data, size_t len,
-	       int flags, char *created, size_t created_size)
+int zkc_create(struct zkc *zkc, const char *path, const char *data, size_t len, int flags,
+	       char *created, size_t created_size)
 {
 	int rc, tries;
 
@@ -579,8 +581,8 @@ int zkc_create(struct zkc *zkc, const char *path, const char *data, size_t len,
 		return -EINVAL;
 	for (tries = 0; tries < 2; tries++) {
 		rc = zkc_errno(zoo_create(zkc->zh, path, data, data ? (int)len : -1,
-					  &ZOO_OPEN_ACL_UNSAFE, mode_of(flags),
-					  created, created ? (int)created_size : 0));
+					  &ZOO_OPEN_ACL_UNSAFE, mode_of(flags), created,
+					  created ? (int)created_size : 0));
 		if (rc != -ENOENT || !(flags & ZKC_PARENTS) || tries)
 			break;
 		/* A parent is missing; someone may delete it again between
@@ -591,8 +593,8 @@ int zkc_create(struct zkc *zkc, const char *path, const char *data, size_t len,
 	return rc;
 }
 
-int zkc_set(struct zkc *zkc, const char *path, const char *data, size_t len,
-	    int32_t version, struct zkc_stat *st)
+int zkc_set(struct zkc *zkc, const char *path, const char *data, size_t len, int32_t version,
+	    struct zkc_stat *st)
 {
 	struct Stat s;
 	int zrc;
@@ -624,8 +626,7 @@ void zkc_names_free(char **names, int n)
 	free(names);
 }
 
-int zkc_children(struct zkc *zkc, const char *path, char ***names,
-		 zkc_watch_fn *watch, void *arg)
+int zkc_children(struct zkc *zkc, const char *path, char ***names, zkc_watch_fn *watch, void *arg)
 {
 	struct zkc_wctx *w = watch_new(zkc, watch, arg);
 	struct String_vector v = { 0, NULL };
@@ -648,7 +649,7 @@ int zkc_children(struct zkc *zkc, const char *path, char ***names,
 		}
 	deallocate_String_vector(&v);
 	if (!out)
-		return -ENOMEM;   /* the watch stays armed; it fires once */
+		return -ENOMEM; /* the watch stays armed; it fires once */
 	qsort(out, (size_t)i, sizeof(*out), name_cmp);
 	*names = out;
 	return i;
@@ -683,23 +684,15 @@ int zkc_multi(struct zkc *zkc, struct zkc_op *ops, int n, int *failed)
 		}
 		switch (op->type) {
 		case ZKC_OP_CREATE:
-			zoo_create_op_init(&zops[i], op->path, op->data, len,
-					   &ZOO_OPEN_ACL_UNSAFE, mode_of(op->flags),
-					   paths + (size_t)i * 512, 512);
+			zoo_create_op_init(&zops[i], op->path, op->data, len, &ZOO_OPEN_ACL_UNSAFE,
+					   mode_of(op->flags), paths + (size_t)i * 512, 512);
 			break;
 		case ZKC_OP_SET:
-			zoo_set_op_init(&zops[i], op->path, op->data, len,
-					op->version, &stats[i]);
+			zoo_set_op_init(&zops[i], op->path, op->data, len, op->version, &stats[i]);
 			break;
-		case ZKC_OP_DELETE:
-			zoo_delete_op_init(&zops[i], op->path, op->version);
-			break;
-		case ZKC_OP_CHECK:
-			zoo_check_op_init(&zops[i], op->path, op->version);
-			break;
-		default:
-			rc = -EINVAL;
-			goto out;
+		case ZKC_OP_DELETE: zoo_delete_op_init(&zops[i], op->path, op->version); break;
+		case ZKC_OP_CHECK: zoo_check_op_init(&zops[i], op->path, op->version); break;
+		default: rc = -EINVAL; goto out;
 		}
 	}
 	zrc = zoo_multi(zkc->zh, n, zops, res);

@@ -71,8 +71,8 @@ enum zkc_session {
 enum zkc_watch {
 	ZKC_WATCH_CREATED,
 	ZKC_WATCH_DELETED,
-	ZKC_WATCH_CHANGED,     /* data changed */
-	ZKC_WATCH_CHILDREN,    /* children added or removed */
+	ZKC_WATCH_CHANGED,  /* data changed */
+	ZKC_WATCH_CHILDREN, /* children added or removed */
 };
 
 /* Both run on libzookeeper-mt's completion thread: see "Threads" above. */
@@ -81,9 +81,9 @@ typedef void zkc_watch_fn(void *arg, enum zkc_watch ev, const char *path);
 
 struct zkc_stat {
 	int64_t czxid, mzxid;
-	int64_t ephemeral_owner;   /* session id of the owner, 0: persistent */
-	int32_t version;           /* data version, the one conditional writes name */
-	int32_t cversion;          /* children version */
+	int64_t ephemeral_owner; /* session id of the owner, 0: persistent */
+	int32_t version;         /* data version, the one conditional writes name */
+	int32_t cversion;        /* children version */
 	int32_t data_length;
 	int32_t num_children;
 };
@@ -91,8 +91,8 @@ struct zkc_stat {
 /* Flags of zkc_create. */
 #define ZKC_PERSISTENT 0
 #define ZKC_EPHEMERAL  1
-#define ZKC_SEQUENTIAL 2       /* the server appends a 10-digit counter */
-#define ZKC_PARENTS    4       /* create missing parents (persistent, empty) */
+#define ZKC_SEQUENTIAL 2 /* the server appends a 10-digit counter */
+#define ZKC_PARENTS    4 /* create missing parents (persistent, empty) */
 
 #define ZKC_ANY_VERSION (-1)
 
@@ -124,27 +124,26 @@ int zkc_expire(struct zkc *zkc);
 
 /* Reads a znode: *data is malloc'd, NUL-terminated (*len excludes the NUL;
  * an empty znode gives "" and 0). st and watch may be NULL. */
-int zkc_get(struct zkc *zkc, const char *path, char **data, size_t *len,
-	    struct zkc_stat *st, zkc_watch_fn *watch, void *arg);
+int zkc_get(struct zkc *zkc, const char *path, char **data, size_t *len, struct zkc_stat *st,
+	    zkc_watch_fn *watch, void *arg);
 /* 0 when the znode exists, -ENOENT when not (the watch is armed either way). */
-int zkc_exists(struct zkc *zkc, const char *path, struct zkc_stat *st,
-	       zkc_watch_fn *watch, void *arg);
+int zkc_exists(struct zkc *zkc, const char *path, struct zkc_stat *st, zkc_watch_fn *watch,
+	       void *arg);
 /* Creates path with data (NULL: no data) and flags. created (may be NULL)
  * gets the created path (with the sequence number). -EEXIST, -ENOENT
  * (parent missing, without ZKC_PARENTS). */
-int zkc_create(struct zkc *zkc, const char *path, const char *data, size_t len,
-	       int flags, char *created, size_t created_size);
+int zkc_create(struct zkc *zkc, const char *path, const char *data, size_t len, int flags,
+	       char *created, size_t created_size);
 /* Writes data when the znode's version is `version` (or ZKC_ANY_VERSION);
  * st (may be NULL) gets the new stat. -ESTALE, -ENOENT. */
-int zkc_set(struct zkc *zkc, const char *path, const char *data, size_t len,
-	    int32_t version, struct zkc_stat *st);
+int zkc_set(struct zkc *zkc, const char *path, const char *data, size_t len, int32_t version,
+	    struct zkc_stat *st);
 /* -ESTALE, -ENOENT, -ENOTEMPTY. */
 int zkc_delete(struct zkc *zkc, const char *path, int32_t version);
 
 /* Children names, sorted (malloc'd array of malloc'd strings; free with
  * zkc_names_free). Returns their count. */
-int zkc_children(struct zkc *zkc, const char *path, char ***names,
-		 zkc_watch_fn *watch, void *arg);
+int zkc_children(struct zkc *zkc, const char *path, char ***names, zkc_watch_fn *watch, void *arg);
 void zkc_names_free(char **names, int n);
 
 /* One operation of an atomic transaction. */
@@ -153,11 +152,11 @@ enum zkc_op_type { ZKC_OP_CREATE, ZKC_OP_SET, ZKC_OP_DELETE, ZKC_OP_CHECK };
 struct zkc_op {
 	enum zkc_op_type type;
 	const char *path;
-	const char *data;          /* CREATE, SET */
+	const char *data; /* CREATE, SET */
 	size_t len;
-	int flags;                 /* CREATE: ZKC_EPHEMERAL, ZKC_SEQUENTIAL */
-	int32_t version;           /* SET, DELETE, CHECK: expected, or ZKC_ANY_VERSION */
-	int32_t new_version;       /* out, SET: the znode's version after */
+	int flags;           /* CREATE: ZKC_EPHEMERAL, ZKC_SEQUENTIAL */
+	int32_t version;     /* SET, DELETE, CHECK: expected, or ZKC_ANY_VERSION */
+	int32_t new_version; /* out, SET: the znode's version after */
 };
 
 /* Applies all ops or none. On failure returns the errno of the op that

@@ -29,8 +29,7 @@
 
 /* ---- errors and small helpers ---- */
 
-static int bad(char *why, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static int bad(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int bad(char *why, const char *fmt, ...)
 {
@@ -70,13 +69,12 @@ static int load_object(const char *buf, size_t len, json_t **out, char *why)
 	return 0;
 }
 
-static int get_i32(json_t *obj, const char *key, int need, int64_t min,
-		   int32_t *out, char *why);
+static int get_i32(json_t *obj, const char *key, int need, int64_t min, int32_t *out, char *why);
 
 /* Parses an object whose "version" must be `version` (documents that
  * have had only one version). */
-static int load_version(const char *buf, size_t len, int32_t version,
-			const char *what, json_t **out, char *why)
+static int load_version(const char *buf, size_t len, int32_t version, const char *what,
+			json_t **out, char *why)
 {
 	int32_t v;
 	int rc;
@@ -93,8 +91,7 @@ static int load_version(const char *buf, size_t len, int32_t version,
 }
 
 /* Reads an int32 field; -ENOENT when absent (and `need` is 0). */
-static int get_i32(json_t *obj, const char *key, int need, int64_t min,
-		   int32_t *out, char *why)
+static int get_i32(json_t *obj, const char *key, int need, int64_t min, int32_t *out, char *why)
 {
 	json_t *v = json_object_get(obj, key);
 	json_int_t i;
@@ -148,8 +145,7 @@ static json_t *ms_string(int64_t ms)
 }
 
 /* An array of distinct int32 >= 0 (replica lists, ISRs). */
-static int get_ids(json_t *arr, const char *what, int32_t **out, int *n,
-		   char *why)
+static int get_ids(json_t *arr, const char *what, int32_t **out, int *n, char *why)
 {
 	size_t i, j, count;
 	int32_t *ids;
@@ -164,8 +160,7 @@ static int get_ids(json_t *arr, const char *what, int32_t **out, int *n,
 		json_t *v = json_array_get(arr, i);
 		json_int_t x;
 
-		if (!json_is_integer(v) || (x = json_integer_value(v)) < 0 ||
-		    x > INT32_MAX) {
+		if (!json_is_integer(v) || (x = json_integer_value(v)) < 0 || x > INT32_MAX) {
 			free(ids);
 			return bad(why, "%s holds a value that is not a broker id", what);
 		}
@@ -221,8 +216,8 @@ int zk_topic_name_valid(const char *topic)
 	for (i = 0; i < n; i++) {
 		char c = topic[i];
 
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_' || c == '-'))
 			return 0;
 	}
 	return 1;
@@ -269,17 +264,16 @@ int zk_path_partition(char *buf, size_t size, const char *topic, int32_t partiti
 {
 	if (!zk_topic_name_valid(topic) || partition < 0)
 		return -EINVAL;
-	return path_fmt(buf, size, ZK_BROKER_TOPICS_PATH "/%s/partitions/%d",
-			topic, (int)partition);
+	return path_fmt(buf, size, ZK_BROKER_TOPICS_PATH "/%s/partitions/%d", topic,
+			(int)partition);
 }
 
-int zk_path_partition_state(char *buf, size_t size, const char *topic,
-			    int32_t partition)
+int zk_path_partition_state(char *buf, size_t size, const char *topic, int32_t partition)
 {
 	if (!zk_topic_name_valid(topic) || partition < 0)
 		return -EINVAL;
-	return path_fmt(buf, size, ZK_BROKER_TOPICS_PATH "/%s/partitions/%d/state",
-			topic, (int)partition);
+	return path_fmt(buf, size, ZK_BROKER_TOPICS_PATH "/%s/partitions/%d/state", topic,
+			(int)partition);
 }
 
 int zk_user_name_valid(const char *user)
@@ -318,8 +312,7 @@ int zk_path_delete_topic(char *buf, size_t size, const char *topic)
 
 /* ---- ids: Kafka's Uuid.toString, url-safe base64 of 16 bytes ---- */
 
-static const char b64url[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static int b64_value(char c)
 {
@@ -390,7 +383,10 @@ int zk_uuid_new(char out[ZK_UUID_LEN + 1])
 /* ---- /brokers/ids/<id> ---- */
 
 static const char *const protocols[] = {
-	"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL",
+	"PLAINTEXT",
+	"SSL",
+	"SASL_PLAINTEXT",
+	"SASL_SSL",
 };
 
 static int protocol_known(const char *p)
@@ -450,20 +446,17 @@ char *zk_broker_encode(const struct zk_broker *b)
 		char tmp[600];
 		int v6 = strchr(ep->host, ':') != NULL;
 
-		if (snprintf(tmp, sizeof(tmp), "%s://%s%s%s:%d", ep->listener,
-			     v6 ? "[" : "", ep->host, v6 ? "]" : "",
-			     (int)ep->port) >= (int)sizeof(tmp))
+		if (snprintf(tmp, sizeof(tmp), "%s://%s%s%s:%d", ep->listener, v6 ? "[" : "",
+			     ep->host, v6 ? "]" : "", (int)ep->port) >= (int)sizeof(tmp))
 			goto fail;
 		if (json_array_append_new(eps, json_string(tmp)) < 0 ||
-		    json_object_set_new(map, ep->listener,
-					json_string(ep->security_protocol)) < 0)
+		    json_object_set_new(map, ep->listener, json_string(ep->security_protocol)) < 0)
 			goto fail;
 		if (!plain && !strcmp(ep->security_protocol, "PLAINTEXT"))
 			plain = ep;
 	}
 	for (i = 0; i < b->n_features; i++) {
-		json_t *f = json_pack("{s:i,s:i}", "min_version",
-				      (int)b->features[i].min_version,
+		json_t *f = json_pack("{s:i,s:i}", "min_version", (int)b->features[i].min_version,
 				      "max_version", (int)b->features[i].max_version);
 
 		if (json_object_set_new(feats, b->features[i].name, f) < 0)
@@ -550,7 +543,8 @@ static int broker_features(json_t *root, struct zk_broker *b, char *why)
 	b->features = calloc(json_object_size(feats) + 1, sizeof(*b->features));
 	if (!b->features)
 		return -ENOMEM;
-	json_object_foreach(feats, name, f) {
+	json_object_foreach(feats, name, f)
+	{
 		if (!json_is_object(f))
 			return bad(why, "feature %.40s is not an object", name);
 		if ((rc = get_i32(f, "min_version", 1, 0, &lo, why)) ||
@@ -613,8 +607,9 @@ int zk_broker_decode(const char *buf, size_t len, struct zk_broker *b, char *why
 		b->endpoints->security_protocol = strdup("PLAINTEXT");
 		b->endpoints->host = strdup(b->host);
 		b->endpoints->port = b->port;
-		rc = b->endpoints->listener && b->endpoints->security_protocol &&
-		     b->endpoints->host ? 0 : -ENOMEM;
+		rc = b->endpoints->listener && b->endpoints->security_protocol && b->endpoints->host
+			     ? 0
+			     : -ENOMEM;
 	} else {
 		rc = broker_endpoints(root, b, why);
 	}
@@ -669,8 +664,7 @@ char *zk_controller_encode(const struct zk_controller *c)
 	return dump(root);
 }
 
-int zk_controller_decode(const char *buf, size_t len, struct zk_controller *c,
-			 char *why)
+int zk_controller_decode(const char *buf, size_t len, struct zk_controller *c, char *why)
 {
 	json_t *root = NULL;
 	int rc;
@@ -687,8 +681,7 @@ int zk_controller_decode(const char *buf, size_t len, struct zk_controller *c,
 		rc = bad(why, "unsupported controller version %d", (int)c->version);
 		goto out;
 	}
-	rc = get_i32(root, "kraftControllerEpoch", 0, -1,
-		     &c->kraft_controller_epoch, why);
+	rc = get_i32(root, "kraftControllerEpoch", 0, -1, &c->kraft_controller_epoch, why);
 	if (rc == -ENOENT)
 		rc = 0;
 out:
@@ -705,8 +698,7 @@ char *zk_controller_epoch_encode(int32_t epoch)
 	return s;
 }
 
-int zk_controller_epoch_decode(const char *buf, size_t len, int32_t *epoch,
-			       char *why)
+int zk_controller_epoch_decode(const char *buf, size_t len, int32_t *epoch, char *why)
 {
 	int64_t v = 0;
 	size_t i;
@@ -738,10 +730,10 @@ char *zk_topic_encode(const struct zk_topic *t)
 
 		snprintf(key, sizeof(key), "%d", i);
 		if (json_object_set_new(parts, key, ids_array(a->replicas, a->n_replicas)) < 0 ||
-		    (a->n_adding && json_object_set_new(adding, key,
-				ids_array(a->adding, a->n_adding)) < 0) ||
-		    (a->n_removing && json_object_set_new(removing, key,
-				ids_array(a->removing, a->n_removing)) < 0))
+		    (a->n_adding &&
+		     json_object_set_new(adding, key, ids_array(a->adding, a->n_adding)) < 0) ||
+		    (a->n_removing &&
+		     json_object_set_new(removing, key, ids_array(a->removing, a->n_removing)) < 0))
 			fail = 1;
 	}
 	if (fail) {
@@ -777,8 +769,7 @@ static int partition_key(const char *key, int n)
 }
 
 /* "adding_replicas" / "removing_replicas": optional, keys must be partitions. */
-static int topic_moves(json_t *root, const char *field, struct zk_topic *t,
-		       int adding, char *why)
+static int topic_moves(json_t *root, const char *field, struct zk_topic *t, int adding, char *why)
 {
 	json_t *obj = json_object_get(root, field), *v;
 	const char *key;
@@ -788,13 +779,14 @@ static int topic_moves(json_t *root, const char *field, struct zk_topic *t,
 		return 0;
 	if (!json_is_object(obj))
 		return bad(why, "\"%s\" is not an object", field);
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		struct zk_assignment *a;
 
 		p = partition_key(key, t->n_partitions);
 		if (p < 0)
-			return bad(why, "\"%s\" names partition \"%.20s\" the topic lacks",
-				   field, key);
+			return bad(why, "\"%s\" names partition \"%.20s\" the topic lacks", field,
+				   key);
 		a = &t->partitions[p];
 		rc = adding ? get_ids(v, field, &a->adding, &a->n_adding, why)
 			    : get_ids(v, field, &a->removing, &a->n_removing, why);
@@ -830,7 +822,8 @@ int zk_topic_decode(const char *buf, size_t len, struct zk_topic *t, char *why)
 		goto out;
 	}
 	t->n_partitions = (int)json_object_size(parts);
-	json_object_foreach(parts, key, v) {
+	json_object_foreach(parts, key, v)
+	{
 		struct zk_assignment *a;
 
 		/* n keys, each a distinct number below n: exactly 0..n-1. */
@@ -891,13 +884,11 @@ char *zk_partition_state_encode(const struct zk_partition_state *s)
 	root = put(root, "leader_epoch", json_integer(s->leader_epoch));
 	root = put(root, "isr", ids_array(s->isr, s->n_isr));
 	if (s->leader_recovery_state != ZK_RECOVERY_RECOVERED)
-		root = put(root, "leader_recovery_state",
-			   json_integer(s->leader_recovery_state));
+		root = put(root, "leader_recovery_state", json_integer(s->leader_recovery_state));
 	return dump(root);
 }
 
-int zk_partition_state_decode(const char *buf, size_t len,
-			      struct zk_partition_state *s, char *why)
+int zk_partition_state_decode(const char *buf, size_t len, struct zk_partition_state *s, char *why)
 {
 	json_t *root = NULL, *isr;
 	int32_t recovery = ZK_RECOVERY_RECOVERED;
@@ -976,7 +967,8 @@ int zk_config_decode(const char *buf, size_t len, struct zk_config *c, char *why
 		rc = -ENOMEM;
 		goto out;
 	}
-	json_object_foreach(cfg, key, v) {
+	json_object_foreach(cfg, key, v)
+	{
 		if (!json_is_string(v)) {
 			rc = bad(why, "config \"%.60s\" is not a string", key);
 			goto out;
@@ -1027,9 +1019,9 @@ char *zk_isr_change_encode(const struct zk_isr_change *c)
 	int i;
 
 	for (i = 0; arr && i < c->n; i++)
-		if (json_array_append_new(arr, json_pack("{s:s,s:i}",
-				"topic", c->partitions[i].topic,
-				"partition", (int)c->partitions[i].partition)) < 0) {
+		if (json_array_append_new(arr, json_pack("{s:s,s:i}", "topic",
+							 c->partitions[i].topic, "partition",
+							 (int)c->partitions[i].partition)) < 0) {
 			json_decref(arr);
 			arr = NULL;
 		}
@@ -1038,8 +1030,7 @@ char *zk_isr_change_encode(const struct zk_isr_change *c)
 	return dump(root);
 }
 
-int zk_isr_change_decode(const char *buf, size_t len, struct zk_isr_change *c,
-			 char *why)
+int zk_isr_change_decode(const char *buf, size_t len, struct zk_isr_change *c, char *why)
 {
 	json_t *root = NULL, *arr;
 	size_t i;
@@ -1107,8 +1098,7 @@ char *zk_cluster_id_encode(const char *id)
 	return dump(root);
 }
 
-int zk_cluster_id_decode(const char *buf, size_t len, char id[ZK_UUID_LEN + 1],
-			 char *why)
+int zk_cluster_id_decode(const char *buf, size_t len, char id[ZK_UUID_LEN + 1], char *why)
 {
 	json_t *root = NULL, *v;
 	int rc;
@@ -1165,7 +1155,7 @@ int zk_user_scram_decode(const char *buf, size_t len, struct sasl_cred *cred, ch
 		rc = -ENOENT;
 	else if (sasl_cred_parse(v, cred) < 0)
 		rc = bad(why, "SCRAM-SHA-256 is not salt=..,stored_key=..,server_key=..,"
-			 "iterations=N");
+			      "iterations=N");
 	zk_config_clear(&c);
 	return rc;
 }

@@ -62,26 +62,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ZK_WHY_LEN      160   /* room for the reason a document was refused */
-#define ZK_UUID_LEN     22    /* url-safe base64 of 16 bytes, no padding */
-#define ZK_TOPIC_MAX    249   /* Kafka's longest topic name */
-#define ZK_PATH_MAX     512
+#define ZK_WHY_LEN   160 /* room for the reason a document was refused */
+#define ZK_UUID_LEN  22  /* url-safe base64 of 16 bytes, no padding */
+#define ZK_TOPIC_MAX 249 /* Kafka's longest topic name */
+#define ZK_PATH_MAX  512
 
 /* ---- paths ---- */
 
-#define ZK_BROKER_IDS_PATH        "/brokers/ids"
-#define ZK_BROKER_TOPICS_PATH     "/brokers/topics"
-#define ZK_BROKER_SEQID_PATH      "/brokers/seqid"
-#define ZK_CONTROLLER_PATH        "/controller"
-#define ZK_CONTROLLER_EPOCH_PATH  "/controller_epoch"
-#define ZK_CONFIG_TOPICS_PATH     "/config/topics"
-#define ZK_CONFIG_CHANGES_PATH    "/config/changes"
-#define ZK_DELETE_TOPICS_PATH     "/admin/delete_topics"
-#define ZK_ISR_CHANGE_PATH        "/isr_change_notification"
-#define ZK_ISR_CHANGE_PREFIX      "/isr_change_notification/isr_change_"
-#define ZK_CLUSTER_ID_PATH        "/cluster/id"
-#define ZK_CONFIG_USERS_PATH      "/config/users"
-#define ZK_CONFIG_CHANGE_PREFIX   "/config/changes/config_change_"
+#define ZK_BROKER_IDS_PATH       "/brokers/ids"
+#define ZK_BROKER_TOPICS_PATH    "/brokers/topics"
+#define ZK_BROKER_SEQID_PATH     "/brokers/seqid"
+#define ZK_CONTROLLER_PATH       "/controller"
+#define ZK_CONTROLLER_EPOCH_PATH "/controller_epoch"
+#define ZK_CONFIG_TOPICS_PATH    "/config/topics"
+#define ZK_CONFIG_CHANGES_PATH   "/config/changes"
+#define ZK_DELETE_TOPICS_PATH    "/admin/delete_topics"
+#define ZK_ISR_CHANGE_PATH       "/isr_change_notification"
+#define ZK_ISR_CHANGE_PREFIX     "/isr_change_notification/isr_change_"
+#define ZK_CLUSTER_ID_PATH       "/cluster/id"
+#define ZK_CONFIG_USERS_PATH     "/config/users"
+#define ZK_CONFIG_CHANGE_PREFIX  "/config/changes/config_change_"
 
 /* Kafka's legal topic names: 1..249 of [a-zA-Z0-9._-], not "." or "..". */
 int zk_topic_name_valid(const char *topic);
@@ -115,9 +115,9 @@ int zk_uuid_valid(const char *s);
 /* ---- /brokers/ids/<id> ---- */
 
 struct zk_endpoint {
-	char *listener;            /* listener name: "PLAINTEXT", "CLIENT" */
-	char *security_protocol;   /* "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL" */
-	char *host;                /* without IPv6 brackets */
+	char *listener;          /* listener name: "PLAINTEXT", "CLIENT" */
+	char *security_protocol; /* "PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL" */
+	char *host;              /* without IPv6 brackets */
 	int32_t port;
 };
 
@@ -127,12 +127,12 @@ struct zk_feature {
 };
 
 struct zk_broker {
-	int32_t version;           /* decoded; the encoder always writes 5 */
-	char *host;                /* first PLAINTEXT endpoint's, or NULL */
-	int32_t port;              /* its port, or -1 */
-	int32_t jmx_port;          /* -1: none */
-	int64_t timestamp;         /* registration time, ms since the epoch */
-	char *rack;                /* NULL: none */
+	int32_t version;   /* decoded; the encoder always writes 5 */
+	char *host;        /* first PLAINTEXT endpoint's, or NULL */
+	int32_t port;      /* its port, or -1 */
+	int32_t jmx_port;  /* -1: none */
+	int64_t timestamp; /* registration time, ms since the epoch */
+	char *rack;        /* NULL: none */
 	struct zk_endpoint *endpoints;
 	int n_endpoints;
 	struct zk_feature *features;
@@ -152,10 +152,10 @@ void zk_broker_clear(struct zk_broker *b);
 /* ---- /controller, /controller_epoch ---- */
 
 struct zk_controller {
-	int32_t version;           /* 1; Kafka 3.4+ writes 2 during a KRaft migration */
+	int32_t version; /* 1; Kafka 3.4+ writes 2 during a KRaft migration */
 	int32_t broker_id;
 	int64_t timestamp;
-	int32_t kraft_controller_epoch;  /* version 2 only; -1 otherwise */
+	int32_t kraft_controller_epoch; /* version 2 only; -1 otherwise */
 };
 
 char *zk_controller_encode(const struct zk_controller *c);
@@ -168,9 +168,12 @@ int zk_controller_epoch_decode(const char *buf, size_t len, int32_t *epoch, char
 /* ---- /brokers/topics/<t> ---- */
 
 struct zk_assignment {
-	int32_t *replicas;  int n_replicas;   /* first one is the preferred leader */
-	int32_t *adding;    int n_adding;     /* reassignment in progress */
-	int32_t *removing;  int n_removing;
+	int32_t *replicas;
+	int n_replicas; /* first one is the preferred leader */
+	int32_t *adding;
+	int n_adding; /* reassignment in progress */
+	int32_t *removing;
+	int n_removing;
 };
 
 struct zk_topic {
@@ -186,16 +189,17 @@ void zk_topic_clear(struct zk_topic *t);
 
 /* ---- /brokers/topics/<t>/partitions/<p>/state ---- */
 
-#define ZK_LEADER_NONE        (-1)
-#define ZK_RECOVERY_RECOVERED 0
+#define ZK_LEADER_NONE         (-1)
+#define ZK_RECOVERY_RECOVERED  0
 #define ZK_RECOVERY_RECOVERING 1
 
 struct zk_partition_state {
 	int32_t controller_epoch;
-	int32_t leader;             /* broker id, or ZK_LEADER_NONE */
+	int32_t leader; /* broker id, or ZK_LEADER_NONE */
 	int32_t leader_epoch;
-	int32_t *isr;  int n_isr;
-	int8_t leader_recovery_state;  /* written only when not RECOVERED, as Kafka */
+	int32_t *isr;
+	int n_isr;
+	int8_t leader_recovery_state; /* written only when not RECOVERED, as Kafka */
 };
 
 char *zk_partition_state_encode(const struct zk_partition_state *s);

@@ -25,9 +25,9 @@
 int zkmeta_ensure_paths(struct zkc *zkc)
 {
 	static const char *const paths[] = {
-		ZK_BROKER_IDS_PATH, ZK_BROKER_TOPICS_PATH, ZK_BROKER_SEQID_PATH,
-		ZK_CONFIG_TOPICS_PATH, ZK_CONFIG_CHANGES_PATH,
-		ZK_DELETE_TOPICS_PATH, ZK_ISR_CHANGE_PATH, ZK_CONFIG_USERS_PATH,
+		ZK_BROKER_IDS_PATH,    ZK_BROKER_TOPICS_PATH,  ZK_BROKER_SEQID_PATH,
+		ZK_CONFIG_TOPICS_PATH, ZK_CONFIG_CHANGES_PATH, ZK_DELETE_TOPICS_PATH,
+		ZK_ISR_CHANGE_PATH,    ZK_CONFIG_USERS_PATH,
 	};
 	size_t i;
 	int rc;
@@ -40,8 +40,7 @@ int zkmeta_ensure_paths(struct zkc *zkc)
 	return 0;
 }
 
-int zkmeta_register_broker(struct zkc *zkc, int32_t broker_id,
-			   const struct zk_broker *b)
+int zkmeta_register_broker(struct zkc *zkc, int32_t broker_id, const struct zk_broker *b)
 {
 	char path[ZK_PATH_MAX], *doc;
 	struct zkc_stat st;
@@ -52,8 +51,7 @@ int zkmeta_register_broker(struct zkc *zkc, int32_t broker_id,
 	if (!(doc = zk_broker_encode(b)))
 		return -ENOMEM;
 	for (tries = 0; tries < 2; tries++) {
-		rc = zkc_create(zkc, path, doc, strlen(doc),
-				ZKC_EPHEMERAL | ZKC_PARENTS, NULL, 0);
+		rc = zkc_create(zkc, path, doc, strlen(doc), ZKC_EPHEMERAL | ZKC_PARENTS, NULL, 0);
 		if (rc != -EEXIST)
 			break;
 		/* Ours from an earlier try whose answer was lost? Or one
@@ -106,8 +104,7 @@ int zkmeta_broker_ids(struct zkc *zkc, int32_t **ids, zkc_watch_fn *watch, void 
 
 /* Reads /controller_epoch, creating it at epoch 0 when missing (as Kafka's
  * first controller does). */
-static int read_epoch(struct zkc *zkc, int32_t *epoch, int32_t *zk_version,
-		      char *why)
+static int read_epoch(struct zkc *zkc, int32_t *epoch, int32_t *zk_version, char *why)
 {
 	struct zkc_stat st;
 	char *data = NULL;
@@ -118,8 +115,7 @@ static int read_epoch(struct zkc *zkc, int32_t *epoch, int32_t *zk_version,
 		rc = zkc_get(zkc, ZK_CONTROLLER_EPOCH_PATH, &data, &len, &st, NULL, NULL);
 		if (rc != -ENOENT)
 			break;
-		rc = zkc_create(zkc, ZK_CONTROLLER_EPOCH_PATH, "0", 1, ZKC_PERSISTENT,
-				NULL, 0);
+		rc = zkc_create(zkc, ZK_CONTROLLER_EPOCH_PATH, "0", 1, ZKC_PERSISTENT, NULL, 0);
 		if (rc && rc != -EEXIST)
 			return rc;
 	}
@@ -132,9 +128,8 @@ static int read_epoch(struct zkc *zkc, int32_t *epoch, int32_t *zk_version,
 }
 
 /* Who is the controller now: 0 and *c, or -ENOENT when nobody is. */
-static int read_controller(struct zkc *zkc, struct zk_controller *c,
-			   struct zkc_stat *st, zkc_watch_fn *watch, void *arg,
-			   char *why)
+static int read_controller(struct zkc *zkc, struct zk_controller *c, struct zkc_stat *st,
+			   zkc_watch_fn *watch, void *arg, char *why)
 {
 	char *data = NULL;
 	size_t len;
@@ -148,9 +143,8 @@ static int read_controller(struct zkc *zkc, struct zk_controller *c,
 	return rc;
 }
 
-int zkmeta_elect(struct zkc *zkc, int32_t broker_id, int64_t now_ms,
-		 struct zkmeta_controller *out, zkc_watch_fn *watch, void *arg,
-		 char *why)
+int zkmeta_elect(struct zkc *zkc, int32_t broker_id, int64_t now_ms, struct zkmeta_controller *out,
+		 zkc_watch_fn *watch, void *arg, char *why)
 {
 	struct zk_controller me = { .broker_id = broker_id, .timestamp = now_ms };
 	char *doc = zk_controller_encode(&me), *next = NULL;
@@ -174,11 +168,15 @@ int zkmeta_elect(struct zkc *zkc, int32_t broker_id, int64_t now_ms,
 			break;
 		}
 		/* Guard 2: /controller and epoch + 1, both or neither. */
-		ops[0] = (struct zkc_op){ .type = ZKC_OP_CREATE, .path = ZK_CONTROLLER_PATH,
-					  .data = doc, .len = strlen(doc),
+		ops[0] = (struct zkc_op){ .type = ZKC_OP_CREATE,
+					  .path = ZK_CONTROLLER_PATH,
+					  .data = doc,
+					  .len = strlen(doc),
 					  .flags = ZKC_EPHEMERAL };
-		ops[1] = (struct zkc_op){ .type = ZKC_OP_SET, .path = ZK_CONTROLLER_EPOCH_PATH,
-					  .data = next, .len = strlen(next),
+		ops[1] = (struct zkc_op){ .type = ZKC_OP_SET,
+					  .path = ZK_CONTROLLER_EPOCH_PATH,
+					  .data = next,
+					  .len = strlen(next),
 					  .version = version };
 		rc = zkc_multi(zkc, ops, 2, &failed);
 		if (rc == 0) {
@@ -193,7 +191,7 @@ int zkmeta_elect(struct zkc *zkc, int32_t broker_id, int64_t now_ms,
 		/* Someone else won, or we did and the answer was lost. */
 		rc = read_controller(zkc, &c, &st, watch, arg, why);
 		if (rc == -ENOENT || rc == -ECONNRESET) {
-			rc = -EAGAIN;   /* gone again: another round */
+			rc = -EAGAIN; /* gone again: another round */
 			continue;
 		}
 		if (rc)
@@ -214,8 +212,8 @@ int zkmeta_elect(struct zkc *zkc, int32_t broker_id, int64_t now_ms,
 
 /* ---- topics ---- */
 
-static int read_state(struct zkc *zkc, const char *topic, int32_t p,
-		      struct zkmeta_partition *part, char *why)
+static int read_state(struct zkc *zkc, const char *topic, int32_t p, struct zkmeta_partition *part,
+		      char *why)
 {
 	char path[ZK_PATH_MAX], *data = NULL;
 	struct zkc_stat st;
@@ -238,8 +236,7 @@ static int read_state(struct zkc *zkc, const char *topic, int32_t p,
 	return rc;
 }
 
-int zkmeta_read_topic(struct zkc *zkc, const char *topic, struct zkmeta_topic *t,
-		      char *why)
+int zkmeta_read_topic(struct zkc *zkc, const char *topic, struct zkmeta_topic *t, char *why)
 {
 	char path[ZK_PATH_MAX], *data = NULL;
 	size_t len;
@@ -288,8 +285,8 @@ void zkmeta_topics_free(struct zkmeta_topic *topics, int n)
 	free(topics);
 }
 
-int zkmeta_read_topics(struct zkc *zkc, struct zkmeta_topic **topics,
-		       zkc_watch_fn *watch, void *arg, char *why)
+int zkmeta_read_topics(struct zkc *zkc, struct zkmeta_topic **topics, zkc_watch_fn *watch,
+		       void *arg, char *why)
 {
 	struct zkmeta_topic *out;
 	char **names = NULL;
@@ -309,7 +306,7 @@ int zkmeta_read_topics(struct zkc *zkc, struct zkmeta_topic **topics,
 		if (rc == 0)
 			k++;
 		else if (rc == -ENOENT)
-			rc = 0;   /* deleted since the listing */
+			rc = 0; /* deleted since the listing */
 	}
 	zkc_names_free(names, n);
 	if (rc) {
@@ -320,8 +317,7 @@ int zkmeta_read_topics(struct zkc *zkc, struct zkmeta_topic **topics,
 	return k;
 }
 
-int zkmeta_create_topic(struct zkc *zkc, const char *topic,
-			const struct zk_topic *assignment,
+int zkmeta_create_topic(struct zkc *zkc, const char *topic, const struct zk_topic *assignment,
 			const struct zk_config *config)
 {
 	static const struct zk_config none = { NULL, NULL, 0 };
@@ -339,10 +335,12 @@ int zkmeta_create_topic(struct zkc *zkc, const char *topic,
 		rc = -ENOMEM;
 		goto out;
 	}
-	ops[0] = (struct zkc_op){ .type = ZKC_OP_CREATE, .path = tpath,
-				  .data = tdoc, .len = strlen(tdoc) };
-	ops[1] = (struct zkc_op){ .type = ZKC_OP_CREATE, .path = cpath,
-				  .data = cdoc, .len = strlen(cdoc) };
+	ops[0] = (struct zkc_op){
+		.type = ZKC_OP_CREATE, .path = tpath, .data = tdoc, .len = strlen(tdoc)
+	};
+	ops[1] = (struct zkc_op){
+		.type = ZKC_OP_CREATE, .path = cpath, .data = cdoc, .len = strlen(cdoc)
+	};
 	rc = zkc_multi(zkc, ops, 2, &failed);
 	if (rc == -EEXIST && failed == 1) {
 		/* A config left by an earlier topic of that name: ours
@@ -360,7 +358,8 @@ out:
 /* Guard 2 in front of ops: a check of the epoch version. */
 static struct zkc_op epoch_check(int32_t epoch_zk_version)
 {
-	return (struct zkc_op){ .type = ZKC_OP_CHECK, .path = ZK_CONTROLLER_EPOCH_PATH,
+	return (struct zkc_op){ .type = ZKC_OP_CHECK,
+				.path = ZK_CONTROLLER_EPOCH_PATH,
 				.version = epoch_zk_version };
 }
 
@@ -378,8 +377,9 @@ static int create_state(struct zkc *zkc, const char *topic, int32_t p,
 		return -ENOMEM;
 	ops[0] = epoch_check(epoch_zk_version);
 	ops[1] = (struct zkc_op){ .type = ZKC_OP_CREATE, .path = ppath };
-	ops[2] = (struct zkc_op){ .type = ZKC_OP_CREATE, .path = spath,
-				  .data = doc, .len = strlen(doc) };
+	ops[2] = (struct zkc_op){
+		.type = ZKC_OP_CREATE, .path = spath, .data = doc, .len = strlen(doc)
+	};
 	rc = zkc_multi(zkc, ops, 3, &failed);
 	if (rc == -EEXIST && failed == 1) {
 		/* The partition node survived an earlier try; its state
@@ -411,11 +411,9 @@ int zkmeta_create_partition_states(struct zkc *zkc, const char *topic,
 	return 0;
 }
 
-int zkmeta_update_partition_state(struct zkc *zkc, const char *topic,
-				  int32_t partition,
-				  const struct zk_partition_state *state,
-				  int32_t zk_version, int32_t epoch_zk_version,
-				  int32_t *new_zk_version)
+int zkmeta_update_partition_state(struct zkc *zkc, const char *topic, int32_t partition,
+				  const struct zk_partition_state *state, int32_t zk_version,
+				  int32_t epoch_zk_version, int32_t *new_zk_version)
 {
 	char path[ZK_PATH_MAX], *doc;
 	struct zkc_op ops[2];
@@ -425,7 +423,7 @@ int zkmeta_update_partition_state(struct zkc *zkc, const char *topic,
 	if ((rc = zk_path_partition_state(path, sizeof(path), topic, partition)) < 0)
 		return rc;
 	if (zk_version < 0)
-		return -EINVAL;   /* guard 3 always names a version */
+		return -EINVAL; /* guard 3 always names a version */
 	if (!(doc = zk_partition_state_encode(state)))
 		return -ENOMEM;
 	if (epoch_zk_version == ZKC_ANY_VERSION) {
@@ -434,8 +432,10 @@ int zkmeta_update_partition_state(struct zkc *zkc, const char *topic,
 			*new_zk_version = st.version;
 	} else {
 		ops[0] = epoch_check(epoch_zk_version);
-		ops[1] = (struct zkc_op){ .type = ZKC_OP_SET, .path = path,
-					  .data = doc, .len = strlen(doc),
+		ops[1] = (struct zkc_op){ .type = ZKC_OP_SET,
+					  .path = path,
+					  .data = doc,
+					  .len = strlen(doc),
 					  .version = zk_version };
 		rc = zkc_multi(zkc, ops, 2, &failed);
 		if (rc == 0 && new_zk_version)
@@ -467,8 +467,8 @@ int zkmeta_notify_isr_change(struct zkc *zkc, const struct zk_isr_change *c)
 
 	if (!doc)
 		return -ENOMEM;
-	rc = zkc_create(zkc, ZK_ISR_CHANGE_PREFIX, doc, strlen(doc),
-			ZKC_SEQUENTIAL | ZKC_PARENTS, NULL, 0);
+	rc = zkc_create(zkc, ZK_ISR_CHANGE_PREFIX, doc, strlen(doc), ZKC_SEQUENTIAL | ZKC_PARENTS,
+			NULL, 0);
 	free(doc);
 	return rc;
 }
@@ -494,8 +494,7 @@ int zkmeta_cluster_id(struct zkc *zkc, char id[ZK_UUID_LEN + 1], char *why)
 			return rc;
 		if (!(doc = zk_cluster_id_encode(id)))
 			return -ENOMEM;
-		rc = zkc_create(zkc, ZK_CLUSTER_ID_PATH, doc, strlen(doc),
-				ZKC_PARENTS, NULL, 0);
+		rc = zkc_create(zkc, ZK_CLUSTER_ID_PATH, doc, strlen(doc), ZKC_PARENTS, NULL, 0);
 		free(doc);
 		if (rc == 0)
 			return 0;

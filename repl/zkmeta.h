@@ -40,17 +40,16 @@ int zkmeta_ensure_paths(struct zkc *zkc);
 /* Registers b as /brokers/ids/<broker_id> (ephemeral). -EEXIST when another
  * session holds the id; 0 also when this session already does (a retry
  * after a lost connection). */
-int zkmeta_register_broker(struct zkc *zkc, int32_t broker_id,
-			   const struct zk_broker *b);
+int zkmeta_register_broker(struct zkc *zkc, int32_t broker_id, const struct zk_broker *b);
 
 /* Sorted ids of the registered brokers; watch (may be NULL) fires when the
  * set changes. Returns the count; *ids is malloc'd. */
 int zkmeta_broker_ids(struct zkc *zkc, int32_t **ids, zkc_watch_fn *watch, void *arg);
 
 struct zkmeta_controller {
-	int32_t controller_id;      /* the elected broker */
-	int32_t epoch;              /* controller epoch: set when this broker won */
-	int32_t epoch_zk_version;   /* the epoch version of guard 2: idem */
+	int32_t controller_id;    /* the elected broker */
+	int32_t epoch;            /* controller epoch: set when this broker won */
+	int32_t epoch_zk_version; /* the epoch version of guard 2: idem */
 };
 
 /* Tries to become the controller. 1: this broker won (out holds the new
@@ -58,39 +57,36 @@ struct zkmeta_controller {
  * (out->controller_id), and watch (may be NULL) is armed on /controller:
  * it fires when the controller changes or goes, and the owner then calls
  * zkmeta_elect again. */
-int zkmeta_elect(struct zkc *zkc, int32_t broker_id, int64_t now_ms,
-		 struct zkmeta_controller *out, zkc_watch_fn *watch, void *arg,
-		 char *why);
+int zkmeta_elect(struct zkc *zkc, int32_t broker_id, int64_t now_ms, struct zkmeta_controller *out,
+		 zkc_watch_fn *watch, void *arg, char *why);
 
 struct zkmeta_partition {
-	int present;                /* 0: no state yet (a new topic) */
+	int present; /* 0: no state yet (a new topic) */
 	struct zk_partition_state state;
-	int32_t zk_version;         /* the state znode's version */
+	int32_t zk_version; /* the state znode's version */
 };
 
 struct zkmeta_topic {
 	char name[ZK_TOPIC_MAX + 1];
 	struct zk_topic assignment;
-	struct zkmeta_partition *partitions;  /* assignment.n_partitions of them */
+	struct zkmeta_partition *partitions; /* assignment.n_partitions of them */
 };
 
 /* Reads a topic's assignment and every partition's state. -ENOENT when
  * the topic does not exist. */
-int zkmeta_read_topic(struct zkc *zkc, const char *topic, struct zkmeta_topic *t,
-		      char *why);
+int zkmeta_read_topic(struct zkc *zkc, const char *topic, struct zkmeta_topic *t, char *why);
 void zkmeta_topic_clear(struct zkmeta_topic *t);
 
 /* Reads every topic (sorted by name); watch (may be NULL) fires when topics
  * are added or removed. Returns the count; free with zkmeta_topics_free. A
  * topic deleted while it is read is left out. */
-int zkmeta_read_topics(struct zkc *zkc, struct zkmeta_topic **topics,
-		       zkc_watch_fn *watch, void *arg, char *why);
+int zkmeta_read_topics(struct zkc *zkc, struct zkmeta_topic **topics, zkc_watch_fn *watch,
+		       void *arg, char *why);
 void zkmeta_topics_free(struct zkmeta_topic *topics, int n);
 
 /* Creates the topic: its assignment and its config overrides (config may
  * be NULL: none), in one transaction. -EEXIST when the topic exists. */
-int zkmeta_create_topic(struct zkc *zkc, const char *topic,
-			const struct zk_topic *assignment,
+int zkmeta_create_topic(struct zkc *zkc, const char *topic, const struct zk_topic *assignment,
 			const struct zk_config *config);
 
 /* The controller's half of a new topic: writes the initial state of each
@@ -104,11 +100,9 @@ int zkmeta_create_partition_states(struct zkc *zkc, const char *topic,
  * (guard 3) and, when epoch_zk_version is not ZKC_ANY_VERSION, if the
  * writer is still the controller (guard 2). *new_zk_version (may be NULL)
  * gets the version after. -ESTALE, -EPERM, -ENOENT. */
-int zkmeta_update_partition_state(struct zkc *zkc, const char *topic,
-				  int32_t partition,
-				  const struct zk_partition_state *state,
-				  int32_t zk_version, int32_t epoch_zk_version,
-				  int32_t *new_zk_version);
+int zkmeta_update_partition_state(struct zkc *zkc, const char *topic, int32_t partition,
+				  const struct zk_partition_state *state, int32_t zk_version,
+				  int32_t epoch_zk_version, int32_t *new_zk_version);
 
 /* Asks the controller to delete a topic (/admin/delete_topics/<t>).
  * -ENOENT when no such topic, -EEXIST when already asked. */

@@ -40,8 +40,8 @@
 #define MQ_RL_WINDOW_MS 10000
 #define MQ_RL_BURST     20
 
-static int log_level = MQ_INFO;         /* accessed with __atomic_* */
-static int log_syslog;                  /* bool, accessed with __atomic_* */
+static int log_level = MQ_INFO; /* accessed with __atomic_* */
+static int log_syslog;          /* bool, accessed with __atomic_* */
 
 static const char *level_word(int level)
 {
@@ -114,8 +114,8 @@ void mq_log(int level, const char *fmt, ...)
 
 	if (!to_syslog) {
 		prefix = format_time(stackbuf, cap);
-		prefix += (size_t)snprintf(stackbuf + prefix, cap - prefix, "%s ",
-					   level_word(level));
+		prefix +=
+			(size_t)snprintf(stackbuf + prefix, cap - prefix, "%s ", level_word(level));
 	}
 
 	/* Room for the message, '\n' and NUL; a long message goes to the heap
@@ -136,7 +136,7 @@ void mq_log(int level, const char *fmt, ...)
 			va_end(ap);
 			msg = heap;
 		} else {
-			n = (int)(cap - prefix - 2);    /* cut, but still log */
+			n = (int)(cap - prefix - 2); /* cut, but still log */
 		}
 	}
 	/* Exactly one trailing newline, whatever the caller wrote. */

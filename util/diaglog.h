@@ -16,11 +16,18 @@ enum { MQ_ERR = 3, MQ_WARN = 4, MQ_INFO = 6, MQ_DEBUG = 7 };
 /* Before it: level MQ_INFO, to stderr. */
 void mq_log_init(int level, bool use_syslog);
 void mq_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-#define mq_log_limited(level, ...) do {					\
-		static struct mq_ratelimit mq_rl_;			\
-		if (mq_ratelimit_ok(&mq_rl_)) mq_log(level, __VA_ARGS__);	\
+#define mq_log_limited(level, ...)                  \
+	do {                                        \
+		static struct mq_ratelimit mq_rl_;  \
+		if (mq_ratelimit_ok(&mq_rl_))       \
+			mq_log(level, __VA_ARGS__); \
 	} while (0)
-struct mq_ratelimit { int64_t window_start; int count; int suppressed; int lock; };
+struct mq_ratelimit {
+	int64_t window_start;
+	int count;
+	int suppressed;
+	int lock;
+};
 bool mq_ratelimit_ok(struct mq_ratelimit *rl);
 
 #endif

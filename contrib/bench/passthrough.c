@@ -55,30 +55,30 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PT_MAX_IO      (1u << 20)   /* 1 MiB: max_write and max_read */
-#define PT_BUCKETS     4096         /* inode hash table size (power of two) */
+#define PT_MAX_IO  (1u << 20) /* 1 MiB: max_write and max_read */
+#define PT_BUCKETS 4096       /* inode hash table size (power of two) */
 
 struct pt_inode {
-	struct pt_inode *next;      /* hash chain */
-	int fd;                     /* O_PATH descriptor of the source object */
+	struct pt_inode *next; /* hash chain */
+	int fd;                /* O_PATH descriptor of the source object */
 	dev_t dev;
 	ino_t ino;
-	uint64_t nlookup;           /* kernel lookup count */
+	uint64_t nlookup; /* kernel lookup count */
 };
 
 struct pt_fs {
 	pthread_mutex_t lock;
 	struct pt_inode root;
 	struct pt_inode *buckets[PT_BUCKETS];
-	double timeout;             /* attr and entry timeout, seconds */
-	int64_t write_work_ns;      /* MQFS_PT_WRITE_WORK_US, as ns; 0: none */
-	int cache;                  /* MQFS_PT_CACHE=1: readers use the page cache */
+	double timeout;        /* attr and entry timeout, seconds */
+	int64_t write_work_ns; /* MQFS_PT_WRITE_WORK_US, as ns; 0: none */
+	int cache;             /* MQFS_PT_CACHE=1: readers use the page cache */
 };
 
 struct pt_dir {
 	DIR *dp;
 	off_t offset;
-	struct dirent *entry;       /* read but not yet returned to the kernel */
+	struct dirent *entry; /* read but not yet returned to the kernel */
 };
 
 static struct pt_fs *pt_data(fuse_req_t req)
@@ -240,12 +240,10 @@ static void pt_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	fuse_reply_none(req);
 }
 
-static void pt_forget_multi(fuse_req_t req, size_t count,
-			    struct fuse_forget_data *forgets)
+static void pt_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
 	for (size_t i = 0; i < count; i++)
-		pt_unref(pt_data(req), pt_inode(req, forgets[i].ino),
-			 forgets[i].nlookup);
+		pt_unref(pt_data(req), pt_inode(req, forgets[i].ino), forgets[i].nlookup);
 	fuse_reply_none(req);
 }
 
@@ -260,8 +258,8 @@ static void pt_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_attr(req, &st, pt_data(req)->timeout);
 }
 
-static void pt_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
-		       int to_set, struct fuse_file_info *fi)
+static void pt_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
 {
 	int ifd = pt_fd(req, ino);
 	char proc[64];
@@ -270,16 +268,14 @@ static void pt_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	pt_procname(proc, sizeof(proc), ifd);
 
 	if (to_set & FUSE_SET_ATTR_MODE)
-		res = fi ? fchmod((int)fi->fh, attr->st_mode)
-			 : chmod(proc, attr->st_mode);
+		res = fi ? fchmod((int)fi->fh, attr->st_mode) : chmod(proc, attr->st_mode);
 	if (!res && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
 		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
 		res = fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 	}
 	if (!res && (to_set & FUSE_SET_ATTR_SIZE))
-		res = fi ? ftruncate((int)fi->fh, attr->st_size)
-			 : truncate(proc, attr->st_size);
+		res = fi ? ftruncate((int)fi->fh, attr->st_size) : truncate(proc, attr->st_size);
 	if (!res && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME))) {
 		struct timespec tv[2];
 
@@ -362,10 +358,9 @@ static void pt_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		memset(&st, 0, sizeof(st));
 		st.st_ino = d->entry->d_ino;
 		st.st_mode = (mode_t)d->entry->d_type << 12;
-		len = fuse_add_direntry(req, p, rem, d->entry->d_name, &st,
-					d->entry->d_off);
+		len = fuse_add_direntry(req, p, rem, d->entry->d_name, &st, d->entry->d_off);
 		if (len > rem)
-			break;          /* keep d->entry for the next call */
+			break; /* keep d->entry for the next call */
 		p += len;
 		rem -= len;
 		d->offset = d->entry->d_off;
@@ -414,14 +409,14 @@ static void pt_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, unlinkat(pt_fd(req, parent), name, AT_REMOVEDIR) < 0 ? errno : 0);
 }
 
-static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name,
-		      mode_t mode, struct fuse_file_info *fi)
+static void pt_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e;
 	int fd, err;
 
-	fd = openat(pt_fd(req, parent), name,
-		    (fi->flags | O_CREAT | O_CLOEXEC) & ~O_NOFOLLOW, mode);
+	fd = openat(pt_fd(req, parent), name, (fi->flags | O_CREAT | O_CLOEXEC) & ~O_NOFOLLOW,
+		    mode);
 	if (fd < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -513,8 +508,8 @@ static void pt_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(own);
 }
 
-static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
-		     off_t off, struct fuse_file_info *fi)
+static void pt_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
 {
 	size_t done = 0;
 
@@ -560,8 +555,7 @@ static void pt_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_err(req, 0);
 }
 
-static void pt_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
-		     struct fuse_file_info *fi)
+static void pt_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	int fd = (int)fi->fh;
 
@@ -580,26 +574,26 @@ static void pt_statfs(fuse_req_t req, fuse_ino_t ino)
 }
 
 static const struct fuse_lowlevel_ops pt_ops = {
-	.init         = pt_init,
-	.lookup       = pt_lookup,
-	.forget       = pt_forget,
+	.init = pt_init,
+	.lookup = pt_lookup,
+	.forget = pt_forget,
 	.forget_multi = pt_forget_multi,
-	.getattr      = pt_getattr,
-	.setattr      = pt_setattr,
-	.opendir      = pt_opendir,
-	.readdir      = pt_readdir,
-	.releasedir   = pt_releasedir,
-	.mkdir        = pt_mkdir,
-	.unlink       = pt_unlink,
-	.rmdir        = pt_rmdir,
-	.create       = pt_create,
-	.open         = pt_open,
-	.read         = pt_read,
-	.write        = pt_write,
-	.flush        = pt_flush,
-	.release      = pt_release,
-	.fsync        = pt_fsync,
-	.statfs       = pt_statfs,
+	.getattr = pt_getattr,
+	.setattr = pt_setattr,
+	.opendir = pt_opendir,
+	.readdir = pt_readdir,
+	.releasedir = pt_releasedir,
+	.mkdir = pt_mkdir,
+	.unlink = pt_unlink,
+	.rmdir = pt_rmdir,
+	.create = pt_create,
+	.open = pt_open,
+	.read = pt_read,
+	.write = pt_write,
+	.flush = pt_flush,
+	.release = pt_release,
+	.fsync = pt_fsync,
+	.statfs = pt_statfs,
 };
 
 /* ---- command line -------------------------------------------------------- */
@@ -629,7 +623,8 @@ static void pt_usage(const char *prog)
 	       "Passthrough of SOURCE_DIR with mqfs's FUSE channel settings\n"
 	       "(direct_io, 1 MiB max_write/max_read, async_read, timeouts 0,\n"
 	       "multi-threaded loop). Without -f it daemonizes after mounting;\n"
-	       "SIGTERM/SIGINT unmount cleanly.\n\n", prog);
+	       "SIGTERM/SIGINT unmount cleanly.\n\n",
+	       prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
 }
@@ -646,7 +641,7 @@ int main(int argc, char *argv[])
 	char maxread[64];
 	int ret = 1;
 
-	umask(0);   /* the kernel already applied the caller's umask */
+	umask(0); /* the kernel already applied the caller's umask */
 	if (pthread_key_create(&pt_buf_key, free) != 0)
 		return 1;
 
@@ -713,8 +708,8 @@ int main(int argc, char *argv[])
 		lc.clone_fd = opts.clone_fd;
 		/* mqfs runs its loop with 10 idle threads; so do we unless
 		 * -o max_idle_threads= was given. */
-		lc.max_idle_threads = opts.max_idle_threads == UINT_MAX
-				      ? 10 : opts.max_idle_threads;
+		lc.max_idle_threads =
+			opts.max_idle_threads == UINT_MAX ? 10 : opts.max_idle_threads;
 		ret = fuse_session_loop_mt(se, &lc);
 	}
 	/* 0: unmounted from outside; >0: a signal; <0: an error. */
@@ -742,7 +737,7 @@ out:
 		pthread_mutex_destroy(&fs->lock);
 		free(fs);
 	}
-	free(pthread_getspecific(pt_buf_key));   /* main thread's, if -s */
+	free(pthread_getspecific(pt_buf_key)); /* main thread's, if -s */
 	free(opts.mountpoint);
 	free(pa.source);
 	fuse_opt_free_args(&args);

@@ -50,8 +50,8 @@ static int decode(struct batch_iter *it, const uint8_t *data, size_t size, int c
 	while ((rc = batch_iter_next(it, &r)) == 1) {
 		int64_t delta = (int64_t)((uint64_t)r.offset - (uint64_t)it->hdr.base_offset);
 
-		if (++n > it->hdr.records_count || delta < 0 ||
-		    delta > it->hdr.last_offset_delta || (n > 1 && r.offset <= last))
+		if (++n > it->hdr.records_count || delta < 0 || delta > it->hdr.last_offset_delta ||
+		    (n > 1 && r.offset <= last))
 			abort();
 		last = r.offset;
 		if (r.key_len > 0)

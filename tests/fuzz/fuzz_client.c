@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static char dir[64];
 static struct io_ops io;
 static struct logmgr *m;
-static struct log *lc, *ll;            /* the client's log, the lines' log */
+static struct log *lc, *ll; /* the client's log, the lines' log */
 
 static void cleanup(void)
 {
@@ -52,7 +52,7 @@ static void init(void)
 	struct log_config cfg;
 
 	fuzzdir_init(dir, sizeof(dir), "client", &io);
-	atexit(cleanup);                /* runs first: the log closed, then the dir goes */
+	atexit(cleanup); /* runs first: the log closed, then the dir goes */
 	engine_helper_threads = 0;
 	log_config_defaults(&cfg);
 	memcpy(cfg.key_sep, ":", 2);
@@ -73,8 +73,8 @@ static void fix_crcs(uint8_t *b, size_t len)
 
 		if (total < BATCH_HDR_SIZE || (uint64_t)total > len - pos)
 			return;
-		be32_put(b + pos + BATCH_OFF_CRC,
-			 crc32c(0, b + pos + BATCH_OFF_ATTRIBUTES, (size_t)total - BATCH_OFF_ATTRIBUTES));
+		be32_put(b + pos + BATCH_OFF_CRC, crc32c(0, b + pos + BATCH_OFF_ATTRIBUTES,
+							 (size_t)total - BATCH_OFF_ATTRIBUTES));
 		pos += (size_t)total;
 	}
 }
@@ -150,8 +150,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (log_append_lines(ll, NULL, 0, big, (size_t)n, 1, 0, NULL) < 0)
 			abort();
 		log_get_state(ll, &lines);
-		if (log_set_hw(ll, lines.log_end_offset) < 0 ||
-		    view(ll, 0, 1 << 20, &again) != n || memcmp(again, big, (size_t)n))
+		if (log_set_hw(ll, lines.log_end_offset) < 0 || view(ll, 0, 1 << 20, &again) != n ||
+		    memcmp(again, big, (size_t)n))
 			abort();
 		free(again);
 	}

@@ -63,14 +63,10 @@ static bool client_api_same(const struct proto_req *a, const struct proto_req *b
 		return a->u.offset_commit.n_topics == b->u.offset_commit.n_topics;
 	case PROTO_API_OFFSET_FETCH:
 		return a->u.offset_fetch.n_groups == b->u.offset_fetch.n_groups;
-	case PROTO_API_FIND_COORDINATOR:
-		return a->u.find_coord.n_keys == b->u.find_coord.n_keys;
-	case PROTO_API_JOIN_GROUP:
-		return a->u.join.n_protocols == b->u.join.n_protocols;
-	case PROTO_API_SYNC_GROUP:
-		return a->u.sync.n_assignments == b->u.sync.n_assignments;
-	case PROTO_API_LEAVE_GROUP:
-		return a->u.leave.n_members == b->u.leave.n_members;
+	case PROTO_API_FIND_COORDINATOR: return a->u.find_coord.n_keys == b->u.find_coord.n_keys;
+	case PROTO_API_JOIN_GROUP: return a->u.join.n_protocols == b->u.join.n_protocols;
+	case PROTO_API_SYNC_GROUP: return a->u.sync.n_assignments == b->u.sync.n_assignments;
+	case PROTO_API_LEAVE_GROUP: return a->u.leave.n_members == b->u.leave.n_members;
 	case PROTO_API_CREATE_TOPICS:
 		return a->u.create_topics.n_topics == b->u.create_topics.n_topics;
 	case PROTO_API_DELETE_TOPICS:
@@ -112,7 +108,8 @@ static void roundtrip(const struct proto_req *req)
 		rc = proto_api_versions_req_encode(&w, req->hdr.api_version, &req->u.api_versions);
 		break;
 	case PROTO_API_SASL_HANDSHAKE:
-		rc = proto_sasl_handshake_req_encode(&w, req->hdr.api_version, &req->u.sasl_handshake);
+		rc = proto_sasl_handshake_req_encode(&w, req->hdr.api_version,
+						     &req->u.sasl_handshake);
 		break;
 	case PROTO_API_METADATA:
 		rc = proto_meta_req_encode(&w, req->hdr.api_version, &req->u.meta);
@@ -141,18 +138,10 @@ static void roundtrip(const struct proto_req *req)
 	case PROTO_API_FIND_COORDINATOR:
 		rc = proto_find_coord_req_encode(&w, v, &req->u.find_coord);
 		break;
-	case PROTO_API_JOIN_GROUP:
-		rc = proto_join_req_encode(&w, v, &req->u.join);
-		break;
-	case PROTO_API_SYNC_GROUP:
-		rc = proto_sync_req_encode(&w, v, &req->u.sync);
-		break;
-	case PROTO_API_HEARTBEAT:
-		rc = proto_heartbeat_req_encode(&w, v, &req->u.heartbeat);
-		break;
-	case PROTO_API_LEAVE_GROUP:
-		rc = proto_leave_req_encode(&w, v, &req->u.leave);
-		break;
+	case PROTO_API_JOIN_GROUP: rc = proto_join_req_encode(&w, v, &req->u.join); break;
+	case PROTO_API_SYNC_GROUP: rc = proto_sync_req_encode(&w, v, &req->u.sync); break;
+	case PROTO_API_HEARTBEAT: rc = proto_heartbeat_req_encode(&w, v, &req->u.heartbeat); break;
+	case PROTO_API_LEAVE_GROUP: rc = proto_leave_req_encode(&w, v, &req->u.leave); break;
 	case PROTO_API_CREATE_TOPICS:
 		rc = proto_create_topics_req_encode(&w, v, &req->u.create_topics);
 		break;
@@ -200,8 +189,7 @@ static void roundtrip(const struct proto_req *req)
 	if (req->hdr.api_key == PROTO_API_STOP_REPLICA &&
 	    again.u.stop.n_topics != req->u.stop.n_topics)
 		abort();
-	if (req->hdr.api_key == PROTO_API_METADATA &&
-	    again.u.meta.n_topics != req->u.meta.n_topics)
+	if (req->hdr.api_key == PROTO_API_METADATA && again.u.meta.n_topics != req->u.meta.n_topics)
 		abort();
 	if (!client_api_same(req, &again))
 		abort();

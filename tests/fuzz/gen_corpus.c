@@ -75,8 +75,10 @@ static size_t batch(uint8_t *buf, size_t cap, int codec, int n, int vmax, int64_
 		int vl = 1 + (i * 37) % vmax;
 		for (int j = 0; j < vl; j++)
 			v[j] = (char)('a' + (i + j) % 26);
-		if (batch_builder_add(&bb, i % 3 ? k : NULL, i % 3 ? kl : -1,
-				      i % 5 == 0 ? NULL : v, i % 5 == 0 ? -1 : i % 7 == 0 ? 0 : vl,
+		if (batch_builder_add(&bb, i % 3 ? k : NULL, i % 3 ? kl : -1, i % 5 == 0 ? NULL : v,
+				      i % 5 == 0   ? -1
+				      : i % 7 == 0 ? 0
+						   : vl,
 				      1700000000000LL + i) < 0)
 			exit(1);
 	}
@@ -88,7 +90,8 @@ static size_t batch(uint8_t *buf, size_t cap, int codec, int n, int vmax, int64_
 
 static void fix_crc(uint8_t *b, size_t len)
 {
-	be32_put(b + BATCH_OFF_CRC, crc32c(0, b + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES));
+	be32_put(b + BATCH_OFF_CRC,
+		 crc32c(0, b + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES));
 }
 
 int main(int argc, char **argv)
@@ -152,20 +155,32 @@ int main(int argc, char **argv)
 	put("fuzz_batch", "two-batches", b, 2 * len);
 
 	/* ---- client ---- */
-	static const struct { const char *k, *v; int vl; } odd[] = {
-		{ NULL, "two\nlines", -1 }, { "k", "a\0b\r\x7f", 5 }, { NULL, "\\lead", -1 },
-		{ "k:1", "v", -1 }, { NULL, "no:key", -1 }, { "k", NULL, -1 }, { "k", "", -1 },
-		{ "\\k", "C:\\new", -1 }, { NULL, "tab\tend \xc3\xa9", -1 }, { "", "v", -1 },
+	static const struct {
+		const char *k, *v;
+		int vl;
+	} odd[] = {
+		{ NULL, "two\nlines", -1 },
+		{ "k", "a\0b\r\x7f", 5 },
+		{ NULL, "\\lead", -1 },
+		{ "k:1", "v", -1 },
+		{ NULL, "no:key", -1 },
+		{ "k", NULL, -1 },
+		{ "k", "", -1 },
+		{ "\\k", "C:\\new", -1 },
+		{ NULL, "tab\tend \xc3\xa9", -1 },
+		{ "", "v", -1 },
 	};
 	for (int c = 0; c < 3; c++) {
 		struct batch_builder bb;
 
 		batch_builder_init(&bb, b, sizeof(b), codecs[c]);
 		for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
-			int32_t vl = !odd[i].v ? -1 : odd[i].vl >= 0 ? odd[i].vl
-				     : (int32_t)strlen(odd[i].v);
-			if (batch_builder_add(&bb, odd[i].k, odd[i].k ? (int32_t)strlen(odd[i].k) : -1,
-					      odd[i].v, vl, 1700000000000LL + (int64_t)i) < 0)
+			int32_t vl = !odd[i].v        ? -1
+				     : odd[i].vl >= 0 ? odd[i].vl
+						      : (int32_t)strlen(odd[i].v);
+			if (batch_builder_add(&bb, odd[i].k,
+					      odd[i].k ? (int32_t)strlen(odd[i].k) : -1, odd[i].v,
+					      vl, 1700000000000LL + (int64_t)i) < 0)
 				exit(1);
 		}
 		int64_t ol = batch_builder_finish(&bb, 0, -1);

@@ -22,7 +22,7 @@ struct elog {
 	char dir[PATH_MAX];
 	atomic_int refs;
 	atomic_int truncations;
-	pthread_mutex_t mu;             /* the listener */
+	pthread_mutex_t mu; /* the listener */
 	void (*fn)(void *arg);
 	void *arg;
 };

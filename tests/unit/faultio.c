@@ -338,10 +338,20 @@ void faultio_init(struct faultio *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->ops = (struct io_ops){
-		.open = fi_open, .close = fi_close, .pread = fi_pread, .pwrite = fi_pwrite,
-		.fsync = fi_fsync, .ftruncate = fi_ftruncate, .size = fi_size,
-		.unlink = fi_unlink, .rename = fi_rename, .mkdir = fi_mkdir,
-		.fsync_dir = fi_fsync_dir, .map_tail = fi_map_tail, .unmap = fi_unmap, .ctx = f,
+		.open = fi_open,
+		.close = fi_close,
+		.pread = fi_pread,
+		.pwrite = fi_pwrite,
+		.fsync = fi_fsync,
+		.ftruncate = fi_ftruncate,
+		.size = fi_size,
+		.unlink = fi_unlink,
+		.rename = fi_rename,
+		.mkdir = fi_mkdir,
+		.fsync_dir = fi_fsync_dir,
+		.map_tail = fi_map_tail,
+		.unmap = fi_unmap,
+		.ctx = f,
 	};
 }
 
@@ -389,7 +399,8 @@ void faultio_crash(struct faultio *f, int torn, unsigned seed)
 			size_t len = f->files[i].snap_len;
 			if (torn) {
 				size_t pages = len / 4096 + 1;
-				size_t skip = (size_t)(rand() % (int)(pages > 64 ? 64 : pages)) * 4096;
+				size_t skip =
+					(size_t)(rand() % (int)(pages > 64 ? 64 : pages)) * 4096;
 				skip = skip < len ? skip : len;
 				from += (int64_t)skip;
 				len -= skip;
@@ -398,8 +409,11 @@ void faultio_crash(struct faultio *f, int torn, unsigned seed)
 				int fd = open(f->files[i].path, O_WRONLY);
 				if (fd >= 0) {
 					size_t n = (size_t)(st.st_size - from) < len
-						   ? (size_t)(st.st_size - from) : len;
-					ssize_t w = pwrite(fd, f->files[i].snap + (from - f->files[i].snap_off),
+							   ? (size_t)(st.st_size - from)
+							   : len;
+					ssize_t w = pwrite(fd,
+							   f->files[i].snap +
+								   (from - f->files[i].snap_off),
 							   n, from);
 					(void)w;
 					close(fd);

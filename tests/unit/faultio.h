@@ -15,12 +15,12 @@
 #define FAULTIO_FILES 512
 
 struct faultio {
-	struct io_ops ops;          /* ctx points back here */
-	int pwrite_countdown;       /* >0: the Nth pwrite from now fails */
-	int pwrite_errno;           /* EIO or ENOSPC; 0 = a short write instead */
-	int fsync_countdown;        /* >0: the Nth fsync from now fails with EIO */
-	int fsyncs;                 /* fsync calls seen */
-	int ftruncate_countdown;    /* >0: the Nth ftruncate from now fails with EIO */
+	struct io_ops ops;       /* ctx points back here */
+	int pwrite_countdown;    /* >0: the Nth pwrite from now fails */
+	int pwrite_errno;        /* EIO or ENOSPC; 0 = a short write instead */
+	int fsync_countdown;     /* >0: the Nth fsync from now fails with EIO */
+	int fsyncs;              /* fsync calls seen */
+	int ftruncate_countdown; /* >0: the Nth ftruncate from now fails with EIO */
 	/* Called (once, then cleared) at the next fsync, before it happens:
 	 * lets a test act in the middle of an engine operation. */
 	void (*on_fsync)(void *arg);
@@ -31,8 +31,8 @@ struct faultio {
 	 * just before it. Reset dead (and call faultio_crash) to "restart". */
 	int die_countdown;
 	bool dead;
-	int mutations;              /* mutating calls seen */
-	int renames;                /* renames done */
+	int mutations; /* mutating calls seen */
+	int renames;   /* renames done */
 	/* Not NULL: a creating open or a mkdir of a path containing it fails
 	 * with EIO (one file or one log directory that cannot be made). */
 	const char *fail_path;
@@ -40,7 +40,7 @@ struct faultio {
 	 * descriptors), one less each time. */
 	int open_fails;
 	int open_errno;
-	int opens;                  /* open calls seen */
+	int opens; /* open calls seen */
 	char *fd_path[4096];
 	/* durable: the size at the last fsync. A file with a mapped tail also
 	 * keeps snap, its bytes [snap_off, snap_off + snap_len) as of its last
@@ -58,7 +58,9 @@ struct faultio {
 	 * directory; a power cut undoes them, newest first. An unlinked file,
 	 * or one a rename replaced, waits under a hidden name (".fistash.N"
 	 * in its directory) until then. */
-	struct { char from[PATH_MAX], to[PATH_MAX], stash[PATH_MAX]; } dirops[FAULTIO_FILES];
+	struct {
+		char from[PATH_MAX], to[PATH_MAX], stash[PATH_MAX];
+	} dirops[FAULTIO_FILES];
 	int ndirops;
 	unsigned stash_seq;
 };

@@ -11,8 +11,8 @@
 
 #include "tests/unit/protofx.h"
 
-int protofx_cuts(protofx_dec_fn dec, protofx_free_fn fr, const uint8_t *buf, size_t len,
-		 int16_t v, void *out)
+int protofx_cuts(protofx_dec_fn dec, protofx_free_fn fr, const uint8_t *buf, size_t len, int16_t v,
+		 void *out)
 {
 	for (size_t cut = 0; cut < len; cut++) {
 		uint8_t *copy = malloc(cut ? cut : 1);
@@ -55,8 +55,8 @@ void protofx_same_bytes(protofx_dec_fn dec, protofx_enc_fn enc, protofx_free_fn 
 	kbuf_w_free(&w);
 }
 
-size_t protofx_frame_of(const struct proto_req_hdr *hdr, protofx_req_enc_fn enc,
-			const void *body, uint8_t **buf)
+size_t protofx_frame_of(const struct proto_req_hdr *hdr, protofx_req_enc_fn enc, const void *body,
+			uint8_t **buf)
 {
 	struct kbuf_w w;
 	size_t pos, len;

@@ -12,12 +12,13 @@
 
 #include "repl/proto.h"
 
-#define PROTOFX_BYTES(...) ((const uint8_t[]){ __VA_ARGS__ }), \
-	sizeof((const uint8_t[]){ __VA_ARGS__ })
+#define PROTOFX_BYTES(...) \
+	((const uint8_t[]){ __VA_ARGS__ }), sizeof((const uint8_t[]){ __VA_ARGS__ })
 
 /* Big-endian INT32 / INT64 bytes, for hand-built frames. */
-#define PI32(x) (uint8_t)((uint32_t)(x) >> 24), (uint8_t)((uint32_t)(x) >> 16), \
-	(uint8_t)((uint32_t)(x) >> 8), (uint8_t)(x)
+#define PI32(x)                                                         \
+	(uint8_t)((uint32_t)(x) >> 24), (uint8_t)((uint32_t)(x) >> 16), \
+		(uint8_t)((uint32_t)(x) >> 8), (uint8_t)(x)
 #define PI64(x) PI32((uint64_t)(x) >> 32), PI32(x)
 
 /* Decodes buf[0..len) as version v into out (a decoded struct); frees
@@ -28,8 +29,8 @@ typedef void (*protofx_free_fn)(void *out);
 /* Asserts that every strict prefix of buf (copied to a buffer of exactly
  * that size, so ASan sees an over-read) fails with -EBADMSG, then decodes
  * the whole of it into out and returns the decoder's result. */
-int protofx_cuts(protofx_dec_fn dec, protofx_free_fn fr, const uint8_t *buf, size_t len,
-		 int16_t v, void *out);
+int protofx_cuts(protofx_dec_fn dec, protofx_free_fn fr, const uint8_t *buf, size_t len, int16_t v,
+		 void *out);
 
 /* The same for a whole request frame (without its size) through
  * proto_req_decode. */
@@ -48,8 +49,8 @@ typedef const void *(*protofx_body_fn)(const struct proto_req *req);
 
 /* The request frame of (hdr, body) without its size field, in *buf (the
  * caller frees it); returns its length. */
-size_t protofx_frame_of(const struct proto_req_hdr *hdr, protofx_req_enc_fn enc,
-			const void *body, uint8_t **buf);
+size_t protofx_frame_of(const struct proto_req_hdr *hdr, protofx_req_enc_fn enc, const void *body,
+			uint8_t **buf);
 /* Decodes frame (every truncation refused) into req and encodes it again:
  * asserts the same bytes. req is the caller's to free. */
 void protofx_req_same_bytes(const uint8_t *frame, size_t len, protofx_req_enc_fn enc,
@@ -57,18 +58,21 @@ void protofx_req_same_bytes(const uint8_t *frame, size_t len, protofx_req_enc_fn
 
 /* name_dec, name_renc and name_free over proto_<type>_resp_{decode,
  * encode,free}, in the shapes above. */
-#define PROTOFX_RESP_CODEC(name, type)                                                        \
-	static int name##_dec(const uint8_t *b, size_t n, int16_t v, void *out)       \
-	{                                                                             \
-		struct kbuf_r r;                                                      \
-		kbuf_r_init(&r, b, n);                                                \
-		return proto_##type##_resp_decode(&r, v, out);                        \
-	}                                                                             \
-	static int name##_renc(struct kbuf_w *w, int16_t v, const void *in)           \
-	{                                                                             \
-		return proto_##type##_resp_encode(w, v, in);                          \
-	}                                                                             \
-	static void name##_free(void *p) { proto_##type##_resp_free(p); }
+#define PROTOFX_RESP_CODEC(name, type)                                          \
+	static int name##_dec(const uint8_t *b, size_t n, int16_t v, void *out) \
+	{                                                                       \
+		struct kbuf_r r;                                                \
+		kbuf_r_init(&r, b, n);                                          \
+		return proto_##type##_resp_decode(&r, v, out);                  \
+	}                                                                       \
+	static int name##_renc(struct kbuf_w *w, int16_t v, const void *in)     \
+	{                                                                       \
+		return proto_##type##_resp_encode(w, v, in);                    \
+	}                                                                       \
+	static void name##_free(void *p)                                        \
+	{                                                                       \
+		proto_##type##_resp_free(p);                                    \
+	}
 
 /* A request body of api at version v, framed (header "c"), through
  * protofx_req_same_bytes; *frame (which req's strings point into) is the

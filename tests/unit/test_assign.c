@@ -25,7 +25,7 @@ static void check_balanced_complete(const int32_t *owner, int m, int n)
 	int count[MAXM] = { 0 }, lo = n, hi = 0;
 
 	for (int p = 0; p < n; p++) {
-		assert_true(owner[p] >= 0 && owner[p] < m);     /* exactly one owner */
+		assert_true(owner[p] >= 0 && owner[p] < m); /* exactly one owner */
 		count[owner[p]]++;
 	}
 	for (int i = 0; i < m; i++) {
@@ -138,8 +138,10 @@ static void test_range_roundrobin_random(void **state)
 		for (int p = 1; p < n; p++) {
 			int a = 0, b = 0;
 			for (int i = 0; i < m; i++) {
-				if (sorted[i] == owner[p - 1]) a = i;
-				if (sorted[i] == owner[p]) b = i;
+				if (sorted[i] == owner[p - 1])
+					a = i;
+				if (sorted[i] == owner[p])
+					b = i;
 			}
 			assert_true(b == a || b == a + 1 || (n / m == 0 && b > a));
 		}
@@ -212,7 +214,8 @@ static void sticky_join_leave(int strategy)
 				for (int p = 0; p < n; p++)
 					got += next[p] == m - 1;
 				assert_int_equal(moved(prev, next, n), got);
-				assert_int_equal(got, n / m);   /* the newcomer has no claim to the extra */
+				assert_int_equal(
+					got, n / m); /* the newcomer has no claim to the extra */
 			} else {
 				/* leave: member x goes; the last member takes its index */
 				int x = rand() % m, lost = 0;

@@ -56,8 +56,8 @@ struct trec {
 };
 
 /* Builds a batch of recs into a new buffer of cap bytes. */
-static uint8_t *build(int codec, const struct trec *recs, int n, size_t cap,
-		      int64_t base_offset, int32_t epoch, size_t *len)
+static uint8_t *build(int codec, const struct trec *recs, int n, size_t cap, int64_t base_offset,
+		      int32_t epoch, size_t *len)
 {
 	struct batch_builder bb;
 	uint8_t *buf = malloc(cap);
@@ -66,9 +66,9 @@ static uint8_t *build(int codec, const struct trec *recs, int n, size_t cap,
 	assert_non_null(buf);
 	batch_builder_init(&bb, buf, cap, codec);
 	for (int i = 0; i < n; i++)
-		assert_int_equal(batch_builder_add(&bb, recs[i].key, recs[i].key_len,
-						   recs[i].value, recs[i].value_len,
-						   recs[i].ts), 0);
+		assert_int_equal(batch_builder_add(&bb, recs[i].key, recs[i].key_len, recs[i].value,
+						   recs[i].value_len, recs[i].ts),
+				 0);
 	total = batch_builder_finish(&bb, base_offset, epoch);
 	assert_true(total >= BATCH_HDR_SIZE);
 	assert_true((size_t)total <= cap);
@@ -77,8 +77,8 @@ static uint8_t *build(int codec, const struct trec *recs, int n, size_t cap,
 }
 
 /* Validates and iterates a batch, comparing with recs. */
-static void check_batch(const uint8_t *buf, size_t len, const struct trec *recs,
-			int n, int64_t base_offset)
+static void check_batch(const uint8_t *buf, size_t len, const struct trec *recs, int n,
+			int64_t base_offset)
 {
 	struct batch_iter it;
 	struct rec r;
@@ -100,13 +100,13 @@ static void check_batch(const uint8_t *buf, size_t len, const struct trec *recs,
 		else if (recs[i].key_len > 0)
 			assert_memory_equal(r.key, recs[i].key, (size_t)recs[i].key_len);
 		else
-			assert_non_null(r.key);     /* empty, not null */
+			assert_non_null(r.key); /* empty, not null */
 		if (recs[i].value_len < 0)
 			assert_null(r.value);
 		else if (recs[i].value_len > 0)
 			assert_memory_equal(r.value, recs[i].value, (size_t)recs[i].value_len);
 		else
-			assert_non_null(r.value);   /* empty, not null */
+			assert_non_null(r.value); /* empty, not null */
 	}
 	assert_int_equal(batch_iter_next(&it, &r), 0);
 	assert_int_equal(batch_iter_next(&it, &r), 0);
@@ -132,7 +132,7 @@ static struct trec *gen_recs(int n, int max_key, int max_value, uint8_t **pool)
 		used += recs[i].key_len > 0 ? (size_t)recs[i].key_len : 0;
 		recs[i].value = recs[i].value_len >= 0 ? *pool + used : NULL;
 		used += recs[i].value_len > 0 ? (size_t)recs[i].value_len : 0;
-		ts += (int64_t)rng_below(2000) - 500;   /* not monotonic */
+		ts += (int64_t)rng_below(2000) - 500; /* not monotonic */
 		recs[i].ts = ts;
 	}
 	return recs;
@@ -148,8 +148,8 @@ static void fix_batch(uint8_t *buf, size_t len)
 
 /* A copy of batch's header followed by payload, with codec in attributes,
  * length and CRC fixed. Exactly sized, so ASan sees any overread. */
-static uint8_t *rewrap(const uint8_t *batch, int codec, const uint8_t *payload,
-		       size_t plen, size_t *len)
+static uint8_t *rewrap(const uint8_t *batch, int codec, const uint8_t *payload, size_t plen,
+		       size_t *len)
 {
 	uint8_t *b = malloc(BATCH_HDR_SIZE + plen + 1);
 
@@ -267,7 +267,7 @@ static void test_varint_edges(void **state)
 		memset(buf, 0xAA, sizeof(buf));
 		assert_int_equal(varint_put32(buf, c32[i].v), c32[i].n);
 		assert_memory_equal(buf, c32[i].enc, (size_t)c32[i].n);
-		assert_int_equal(buf[c32[i].n], 0xAA);    /* nothing past it */
+		assert_int_equal(buf[c32[i].n], 0xAA); /* nothing past it */
 		assert_int_equal(varint_size32(c32[i].v), c32[i].n);
 		assert_int_equal(varint_get32(c32[i].enc, (size_t)c32[i].n, &v), c32[i].n);
 		assert_int_equal(v, c32[i].v);
@@ -298,12 +298,13 @@ static void test_varint_overlong(void **state)
 {
 	/* continuation bit on the 5th (10th) byte */
 	static const uint8_t long32[] = { 0x80, 0x80, 0x80, 0x80, 0x80, 0x00 };
-	static const uint8_t long64[] = { 0x80, 0x80, 0x80, 0x80, 0x80,
-					  0x80, 0x80, 0x80, 0x80, 0x80, 0x00 };
+	static const uint8_t long64[] = { 0x80, 0x80, 0x80, 0x80, 0x80, 0x80,
+					  0x80, 0x80, 0x80, 0x80, 0x00 };
 	/* last byte carrying bits beyond the type */
 	static const uint8_t over32[] = { 0xff, 0xff, 0xff, 0xff, 0x1f };
-	static const uint8_t over64[] = { 0xff, 0xff, 0xff, 0xff, 0xff,
-					  0xff, 0xff, 0xff, 0xff, 0x03 };
+	static const uint8_t over64[] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x03
+	};
 	/* non-minimal but in range: accepted, as Kafka does */
 	static const uint8_t padded0[] = { 0x80, 0x80, 0x00 };
 	int32_t v32;
@@ -376,21 +377,21 @@ static const uint8_t tiny_batch[] = {
 	0xff, 0xff, 0xff, 0xff,                         /* baseSequence -1 */
 	0x00, 0x00, 0x00, 0x02,                         /* recordsCount 2 */
 	/* record 0 */
-	0x10,                   /* length 8 */
-	0x00,                   /* attributes */
-	0x00,                   /* timestampDelta 0 */
-	0x00,                   /* offsetDelta 0 */
-	0x02, 'k',              /* keyLength 1, key */
-	0x02, 'v',              /* valueLength 1, value */
-	0x00,                   /* headersCount 0 */
+	0x10,      /* length 8 */
+	0x00,      /* attributes */
+	0x00,      /* timestampDelta 0 */
+	0x00,      /* offsetDelta 0 */
+	0x02, 'k', /* keyLength 1, key */
+	0x02, 'v', /* valueLength 1, value */
+	0x00,      /* headersCount 0 */
 	/* record 1 */
-	0x10,                   /* length 8 */
-	0x00,                   /* attributes */
-	0x14,                   /* timestampDelta 10 */
-	0x02,                   /* offsetDelta 1 */
-	0x01,                   /* keyLength -1 */
-	0x04, 'h', 'i',         /* valueLength 2, value */
-	0x00,                   /* headersCount 0 */
+	0x10,           /* length 8 */
+	0x00,           /* attributes */
+	0x14,           /* timestampDelta 10 */
+	0x02,           /* offsetDelta 1 */
+	0x01,           /* keyLength -1 */
+	0x04, 'h', 'i', /* valueLength 2, value */
+	0x00,           /* headersCount 0 */
 };
 
 static void test_tiny_batch_layout(void **state)
@@ -571,11 +572,11 @@ static void test_set_base(void **state)
 static void test_roundtrip_special_values(void **state)
 {
 	const struct trec recs[] = {
-		{ NULL, -1, (const uint8_t *)"value", 5, 5 },          /* null key */
-		{ (const uint8_t *)"key", 3, NULL, -1, 4 },             /* null value */
-		{ (const uint8_t *)"key", 3, (const uint8_t *)"", 0, 3 }, /* empty value */
+		{ NULL, -1, (const uint8_t *)"value", 5, 5 },                   /* null key */
+		{ (const uint8_t *)"key", 3, NULL, -1, 4 },                     /* null value */
+		{ (const uint8_t *)"key", 3, (const uint8_t *)"", 0, 3 },       /* empty value */
 		{ (const uint8_t *)"", 0, (const uint8_t *)"v", 1, INT64_MAX }, /* empty key */
-		{ NULL, -1, NULL, -1, INT64_MIN },                      /* both null */
+		{ NULL, -1, NULL, -1, INT64_MIN },                              /* both null */
 		{ NULL, -1, (const uint8_t *)"", 0, -1 },
 	};
 	const int codecs[] = { BATCH_CODEC_NONE, BATCH_CODEC_GZIP, BATCH_CODEC_LZ4 };
@@ -654,16 +655,16 @@ static void test_fill_to_cap(void **state)
 	batch_builder_init(&bb, buf, cap, BATCH_CODEC_NONE);
 	for (;;) {
 		saved = bb;
-		int ret = batch_builder_add(&bb, recs[n].key, recs[n].key_len,
-					    recs[n].value, recs[n].value_len, recs[n].ts);
+		int ret = batch_builder_add(&bb, recs[n].key, recs[n].key_len, recs[n].value,
+					    recs[n].value_len, recs[n].ts);
 		if (ret == -ENOSPC) {
 			assert_memory_equal(&saved, &bb, sizeof(bb));
 			break;
 		}
 		assert_int_equal(ret, 0);
 		assert_true(bb.len <= cap);
-		assert_true(bb.len - saved.len <= batch_record_max_size(recs[n].key_len,
-									  recs[n].value_len));
+		assert_true(bb.len - saved.len <=
+			    batch_record_max_size(recs[n].key_len, recs[n].value_len));
 		n++;
 	}
 	assert_true(n > 100);
@@ -700,11 +701,13 @@ static void test_exact_fit(void **state)
 			/* measure */
 			batch_builder_init(&bb, big, 70000, BATCH_CODEC_NONE);
 			assert_int_equal(batch_builder_add(&bb, recs[0].key, 1, recs[0].value, 1,
-							   recs[0].ts), 0);
+							   recs[0].ts),
+					 0);
 			before = bb.len;
 			assert_int_equal(batch_builder_add(&bb, recs[1].key, recs[1].key_len,
 							   recs[1].value, recs[1].value_len,
-							   recs[1].ts), 0);
+							   recs[1].ts),
+					 0);
 			need = bb.len - before;
 			assert_true(need <= batch_record_max_size(key_lens[k], value_lens[v]));
 
@@ -716,8 +719,8 @@ static void test_exact_fit(void **state)
 				assert_non_null(buf);
 				batch_builder_init(&bb, buf, cap, BATCH_CODEC_NONE);
 				assert_int_equal(batch_builder_add(&bb, recs[0].key, 1,
-								   recs[0].value, 1,
-								   recs[0].ts), 0);
+								   recs[0].value, 1, recs[0].ts),
+						 0);
 				saved = bb;
 				ret = batch_builder_add(&bb, recs[1].key, recs[1].key_len,
 							recs[1].value, recs[1].value_len,
@@ -790,7 +793,7 @@ static void test_compressed_too_big(void **state)
 		assert_non_null(copy);
 		batch_builder_init(&bb, buf, 8192, codecs[c]);
 		assert_int_equal(batch_builder_add(&bb, NULL, -1, rnd, 4000, 1), 0);
-		bb.cap = bb.len;     /* the uncompressed form fits exactly */
+		bb.cap = bb.len; /* the uncompressed form fits exactly */
 		memcpy(copy, buf, bb.len);
 		assert_int_equal(batch_builder_finish(&bb, 0, 0), -EMSGSIZE);
 		assert_memory_equal(buf + BATCH_HDR_SIZE, copy + BATCH_HDR_SIZE,
@@ -809,14 +812,14 @@ static void test_compressed_too_big(void **state)
 static void test_iter_reuse(void **state)
 {
 	const int codecs[] = { BATCH_CODEC_GZIP, BATCH_CODEC_NONE, BATCH_CODEC_LZ4,
-			       BATCH_CODEC_GZIP, BATCH_CODEC_LZ4, BATCH_CODEC_NONE };
+			       BATCH_CODEC_GZIP, BATCH_CODEC_LZ4,  BATCH_CODEC_NONE };
 	struct batch_iter it;
 	uint8_t *pool;
 	struct trec *recs;
 
 	(void)state;
 	memset(&it, 0, sizeof(it));
-	batch_iter_free(&it);                /* fine on a zeroed iterator */
+	batch_iter_free(&it); /* fine on a zeroed iterator */
 	rng_seed(99);
 	recs = gen_recs(300, 10, 300, &pool);
 	for (size_t c = 0; c < sizeof(codecs) / sizeof(codecs[0]); c++) {
@@ -848,9 +851,8 @@ static void test_iter_reuse(void **state)
  * length = size of the fields + len_adj; key and value bytes are the
  * strings as given (NULL: none), whatever key_len/value_len say. */
 static size_t enc_rec(uint8_t *p, int len_adj, int64_t ts_delta, int32_t offset_delta,
-		      int32_t key_len, const char *key, int32_t value_len,
-		      const char *value, int32_t headers_count,
-		      const uint8_t *headers, size_t headers_len)
+		      int32_t key_len, const char *key, int32_t value_len, const char *value,
+		      int32_t headers_count, const uint8_t *headers, size_t headers_len)
 {
 	size_t klen = key ? strlen(key) : 0, vlen = value ? strlen(value) : 0;
 	size_t body = 1 + (size_t)varint_size64(ts_delta) + (size_t)varint_size32(offset_delta) +
@@ -875,8 +877,8 @@ static size_t enc_rec(uint8_t *p, int len_adj, int64_t ts_delta, int32_t offset_
 }
 
 /* A batch (exactly sized) around records; returns its length. */
-static uint8_t *craft(int32_t count, int32_t last_delta, const uint8_t *records,
-		      size_t rlen, size_t *len)
+static uint8_t *craft(int32_t count, int32_t last_delta, const uint8_t *records, size_t rlen,
+		      size_t *len)
 {
 	uint8_t *b = malloc(BATCH_HDR_SIZE + rlen + 1);
 
@@ -898,8 +900,7 @@ static uint8_t *craft(int32_t count, int32_t last_delta, const uint8_t *records,
 	return b;
 }
 
-static void expect_bad(int32_t count, int32_t last_delta, const uint8_t *records,
-		       size_t rlen)
+static void expect_bad(int32_t count, int32_t last_delta, const uint8_t *records, size_t rlen)
 {
 	struct batch_iter it;
 	size_t len;
@@ -969,41 +970,62 @@ static void test_iter_malformed(void **state)
 #define REC(...) (n += enc_rec(r + n, __VA_ARGS__))
 	/* record length one more than its fields, as the only record
 	 * (runs past the payload) and followed by another */
-	n = 0; REC(1, 0, 0, 1, "k", 1, "v", 0, NULL, 0);
+	n = 0;
+	REC(1, 0, 0, 1, "k", 1, "v", 0, NULL, 0);
 	expect_bad(1, 0, r, n);
-	n = 0; REC(1, 0, 0, 1, "k", 1, "v", 0, NULL, 0); REC(0, 0, 1, 1, "k", 1, "v", 0, NULL, 0);
+	n = 0;
+	REC(1, 0, 0, 1, "k", 1, "v", 0, NULL, 0);
+	REC(0, 0, 1, 1, "k", 1, "v", 0, NULL, 0);
 	expect_bad(2, 1, r, n);
 	/* one less: the fields run past the record */
-	n = 0; REC(-1, 0, 0, 1, "k", 1, "v", 0, NULL, 0); REC(0, 0, 1, 1, "k", 1, "v", 0, NULL, 0);
+	n = 0;
+	REC(-1, 0, 0, 1, "k", 1, "v", 0, NULL, 0);
+	REC(0, 0, 1, 1, "k", 1, "v", 0, NULL, 0);
 	expect_bad(2, 1, r, n);
 	/* negative record length */
-	n = 0; r[n++] = 0x03; REC(0, 0, 0, 1, "k", 1, "v", 0, NULL, 0);
+	n = 0;
+	r[n++] = 0x03;
+	REC(0, 0, 0, 1, "k", 1, "v", 0, NULL, 0);
 	expect_bad(1, 0, r, n);
 	/* empty record */
-	n = 0; r[n++] = 0x00;
+	n = 0;
+	r[n++] = 0x00;
 	expect_bad(1, 0, r, n);
 	/* key longer than the record */
-	n = 0; REC(0, 0, 0, 50, "k", 1, "v", 0, NULL, 0);
+	n = 0;
+	REC(0, 0, 0, 50, "k", 1, "v", 0, NULL, 0);
 	expect_bad(1, 0, r, n);
 	/* key length -2, value length -5 */
-	n = 0; REC(0, 0, 0, -2, "k", 1, "v", 0, NULL, 0);
+	n = 0;
+	REC(0, 0, 0, -2, "k", 1, "v", 0, NULL, 0);
 	expect_bad(1, 0, r, n);
-	n = 0; REC(0, 0, 0, 1, "k", -5, "v", 0, NULL, 0);
+	n = 0;
+	REC(0, 0, 0, 1, "k", -5, "v", 0, NULL, 0);
 	expect_bad(1, 0, r, n);
 	/* value length INT32_MAX */
-	n = 0; REC(0, 0, 0, 1, "k", INT32_MAX, "v", 0, NULL, 0);
+	n = 0;
+	REC(0, 0, 0, 1, "k", INT32_MAX, "v", 0, NULL, 0);
 	expect_bad(1, 0, r, n);
 	/* offset deltas: repeated, decreasing, negative, past lastOffsetDelta */
-	n = 0; REC(0, 0, 0, 1, "k", 1, "v", 0, NULL, 0); REC(0, 0, 0, 1, "k", 1, "v", 0, NULL, 0);
+	n = 0;
+	REC(0, 0, 0, 1, "k", 1, "v", 0, NULL, 0);
+	REC(0, 0, 0, 1, "k", 1, "v", 0, NULL, 0);
 	expect_bad(2, 1, r, n);
-	n = 0; REC(0, 0, 1, 1, "k", 1, "v", 0, NULL, 0); REC(0, 0, 0, 1, "k", 1, "v", 0, NULL, 0);
+	n = 0;
+	REC(0, 0, 1, 1, "k", 1, "v", 0, NULL, 0);
+	REC(0, 0, 0, 1, "k", 1, "v", 0, NULL, 0);
 	expect_bad(2, 1, r, n);
-	n = 0; REC(0, 0, -1, 1, "k", 1, "v", 0, NULL, 0);
+	n = 0;
+	REC(0, 0, -1, 1, "k", 1, "v", 0, NULL, 0);
 	expect_bad(1, 0, r, n);
-	n = 0; REC(0, 0, 0, 1, "k", 1, "v", 0, NULL, 0); REC(0, 0, 2, 1, "k", 1, "v", 0, NULL, 0);
+	n = 0;
+	REC(0, 0, 0, 1, "k", 1, "v", 0, NULL, 0);
+	REC(0, 0, 2, 1, "k", 1, "v", 0, NULL, 0);
 	expect_bad(2, 1, r, n);
 	/* fewer records than recordsCount */
-	n = 0; REC(0, 0, 0, 1, "k", 1, "v", 0, NULL, 0); REC(0, 0, 1, 1, "k", 1, "v", 0, NULL, 0);
+	n = 0;
+	REC(0, 0, 0, 1, "k", 1, "v", 0, NULL, 0);
+	REC(0, 0, 1, 1, "k", 1, "v", 0, NULL, 0);
 	expect_bad(3, 2, r, n);
 	/* more records than recordsCount */
 	expect_bad(1, 1, r, n);
@@ -1013,17 +1035,24 @@ static void test_iter_malformed(void **state)
 	r[n] = 0x00;
 	expect_bad(2, 1, r, n + 1);
 	/* a header with a null key; a negative or too large header count */
-	n = 0; REC(0, 0, 0, 1, "k", 1, "v", 1, null_hkey, sizeof(null_hkey));
+	n = 0;
+	REC(0, 0, 0, 1, "k", 1, "v", 1, null_hkey, sizeof(null_hkey));
 	expect_bad(1, 0, r, n);
-	n = 0; REC(0, 0, 0, 1, "k", 1, "v", -1, NULL, 0);
+	n = 0;
+	REC(0, 0, 0, 1, "k", 1, "v", -1, NULL, 0);
 	expect_bad(1, 0, r, n);
-	n = 0; REC(0, 0, 0, 1, "k", 1, "v", 1000, NULL, 0);
+	n = 0;
+	REC(0, 0, 0, 1, "k", 1, "v", 1000, NULL, 0);
 	expect_bad(1, 0, r, n);
 	/* a varint cut by the end of the payload */
-	n = 0; REC(0, 0, 0, 1, "k", 1, "v", 0, NULL, 0); r[n++] = 0x80;
+	n = 0;
+	REC(0, 0, 0, 1, "k", 1, "v", 0, NULL, 0);
+	r[n++] = 0x80;
 	expect_bad(2, 1, r, n);
 	/* an overlong varint inside a record */
-	n = 0; r[n++] = 0x10; r[n++] = 0;
+	n = 0;
+	r[n++] = 0x10;
+	r[n++] = 0;
 	for (int i = 0; i < 10; i++)
 		r[n++] = 0x80;
 	r[n++] = 0x00;
@@ -1089,7 +1118,7 @@ static void test_compress_roundtrip(void **state)
 	(void)state;
 	assert_non_null(in);
 	rng_seed(17);
-	for (size_t i = 0; i < (3u << 20); i++)   /* compressible, not trivially */
+	for (size_t i = 0; i < (3u << 20); i++) /* compressible, not trivially */
 		in[i] = (uint8_t)("mqfs log "[rng_below(9)] ^ (rng_below(64) == 0));
 	for (size_t c = 0; c < 3; c++) {
 		for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
@@ -1180,7 +1209,7 @@ static void test_system_tools(void **state)
 	};
 	uint8_t *pool;
 	struct trec *recs;
-	const int n = 3000;   /* > 64 KiB of records: several lz4 blocks */
+	const int n = 3000; /* > 64 KiB of records: several lz4 blocks */
 	char cmd[1024], path[256], outp[256], rawp[256];
 
 	(void)state;
@@ -1316,7 +1345,8 @@ static void test_corrupt_payloads(void **state)
 		size_t len, blen;
 		uint8_t *b = build(BATCH_CODEC_NONE, recs, n, 1 << 16, 0, 0, &len), *bad;
 
-		bad = rewrap(b, BATCH_CODEC_SNAPPY, b + BATCH_HDR_SIZE, len - BATCH_HDR_SIZE, &blen);
+		bad = rewrap(b, BATCH_CODEC_SNAPPY, b + BATCH_HDR_SIZE, len - BATCH_HDR_SIZE,
+			     &blen);
 		assert_int_equal(iterate_copy(bad, blen), -ENOTSUP);
 		free(bad);
 		bad = rewrap(b, BATCH_CODEC_ZSTD, b + BATCH_HDR_SIZE, len - BATCH_HDR_SIZE, &blen);
@@ -1384,7 +1414,8 @@ static void test_fuzz(void **state)
 						b[len++] = (uint8_t)rng();
 				break;
 			case 5: /* a header field */
-				b[BATCH_OFF_ATTRIBUTES + rng_below(40)] ^= (uint8_t)(1u << rng_below(8));
+				b[BATCH_OFF_ATTRIBUTES + rng_below(40)] ^=
+					(uint8_t)(1u << rng_below(8));
 				break;
 			}
 		}
@@ -1404,8 +1435,8 @@ static void test_fuzz(void **state)
 		free(x);
 	}
 	batch_iter_free(&it);
-	print_message("fuzz: validate ok %d bad %d; iterate ok %d bad %d\n",
-		      outcomes[1], outcomes[0], outcomes[3], outcomes[2]);
+	print_message("fuzz: validate ok %d bad %d; iterate ok %d bad %d\n", outcomes[1],
+		      outcomes[0], outcomes[3], outcomes[2]);
 	assert_true(outcomes[1] > 100 && outcomes[2] > 100);
 	for (int c = 0; c < 3; c++)
 		free(base[c]);

@@ -65,7 +65,7 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 
-	hold_release();                 /* a failed test may leave a clean held */
+	hold_release(); /* a failed test may leave a clean held */
 
 	broker_close(f->b);
 	rm_rf(f->dir);
@@ -500,11 +500,11 @@ static void test_create_fails_midway(void **state)
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool entered;                   /* a clean of "c" reached the hook */
+	bool entered; /* a clean of "c" reached the hook */
 	bool release;
-	int calls_rc;                   /* topic_calls */
+	int calls_rc; /* topic_calls */
 	bool calls_done;
-	int delete_rc;                  /* delete_c */
+	int delete_rc; /* delete_c */
 	bool delete_done;
 } hold = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
@@ -727,7 +727,7 @@ static void test_catalog_parse(void **state)
 	const char *spaced = " # c\r\n\n topic = x \nuid=1\ngid=2\nmode=640\nctime.ms=3\n"
 			     "partitions = 4\r\nkey.separator = =>\n";
 	const char *bad[] = {
-		"topic=x\nuid=1\ngid=2\nmode=0640\nctime.ms=3\n",           /* no partitions */
+		"topic=x\nuid=1\ngid=2\nmode=0640\nctime.ms=3\n", /* no partitions */
 		"topic=x\nuid=-1\ngid=2\nmode=0640\nctime.ms=3\npartitions=1\n",
 		"topic=x\nuid=1\ngid=2\nmode=08\nctime.ms=3\npartitions=1\n",
 		"topic=x\nuid=1\ngid=2\nmode=10000\nctime.ms=3\npartitions=1\n",
@@ -786,7 +786,8 @@ static void test_names(void **state)
 	assert_int_equal(produce_str(t, 0, "long\n"), 0);
 	topic_put(t);
 	/* the group coordinator made it at broker_open */
-	assert_int_equal(broker_topic_create(f->b, "__consumer_offsets", 0, 0, 0755, NULL), -EEXIST);
+	assert_int_equal(broker_topic_create(f->b, "__consumer_offsets", 0, 0, 0755, NULL),
+			 -EEXIST);
 	assert_int_equal(broker_topic_create(f->b, "b", 0, 0, 0755, NULL), 0);
 	assert_int_equal(broker_topic_create(f->b, "a", 0, 0, 0755, NULL), 0);
 	reopen(f);
@@ -796,7 +797,7 @@ static void test_names(void **state)
 	assert_int_equal(broker_topic_get(f->b, "__consumer_offsets", &t), 0);
 	topic_put(t);
 	assert_int_equal(broker_topic_list(f->b, &names, &n), 0);
-	assert_int_equal(n, 3);                 /* internal topic left out */
+	assert_int_equal(n, 3); /* internal topic left out */
 	assert_string_equal(names[0], "a");
 	assert_string_equal(names[1], "b");
 	assert_string_equal(names[2], name);
@@ -864,8 +865,8 @@ static void test_views(void **state)
 	assert_int_equal(topic_state_text(t, &text, &len), 0);
 	assert_int_equal(strlen(text), len);
 	assert_non_null(strstr(text, "partition  log_start_offset  high_watermark  "
-				"log_end_offset  leader  leader_epoch  replicas  isr  "
-				"size_bytes  segments  dirty_ratio\n"));
+				     "log_end_offset  leader  leader_epoch  replicas  isr  "
+				     "size_bytes  segments  dirty_ratio\n"));
 	{
 		const char *row = strchr(text, '\n') + 1;
 		long long lso, hw, end, size;
@@ -873,7 +874,8 @@ static void test_views(void **state)
 		char rep[16], isr[16];
 
 		assert_int_equal(sscanf(row, "%d %lld %lld %lld %d %d %15s %15s %lld %d", &part,
-					&lso, &hw, &end, &leader, &epoch, rep, isr, &size, &segs), 10);
+					&lso, &hw, &end, &leader, &epoch, rep, isr, &size, &segs),
+				 10);
 		assert_int_equal(part, 0);
 		assert_int_equal(lso, 0);
 		assert_int_equal(hw, 3);
@@ -1056,7 +1058,7 @@ static void test_crash_recovery(void **state)
 		    produce_str(t, 0, "a\n") != 0 || logmgr_checkpoint(b->m) != 0 ||
 		    produce_str(t, 0, "b\nc\n") != 0)
 			_exit(1);
-		_exit(0);               /* no broker_close: no marker, no flush */
+		_exit(0); /* no broker_close: no marker, no flush */
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -1115,7 +1117,8 @@ static void test_delete_under_load(void **state)
 		assert_int_equal(broker_topic_create(f->b, "hot", 0, 0, 0755, &t), 0);
 		for (int i = 0; i < 3; i++) {
 			a[i] = (struct deleter_arg){ .t = t };
-			assert_int_equal(pthread_create(&th[i], NULL, produce_until_gone, &a[i]), 0);
+			assert_int_equal(pthread_create(&th[i], NULL, produce_until_gone, &a[i]),
+					 0);
 		}
 		usleep(20 * 1000);
 		assert_int_equal(broker_metrics_text(f->b, &text, &len), 0);

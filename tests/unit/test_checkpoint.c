@@ -18,7 +18,7 @@
 #include "engine/log_int.h"
 
 struct seen {
-	int count;                       /* from begin; -1: not called */
+	int count; /* from begin; -1: not called */
 	int n;
 	int64_t a[8], b[8];
 };
@@ -102,7 +102,7 @@ static void test_malformed(void **state)
 		{ "1\n1\n0 0\n", "unknown version (not 0)", 1 },
 		{ "0\n-1\n", "entry count out of range", 2 },
 		{ "0\n5\n0 0\n1 1\n2 2\n3 3\n4 4\n", "entry count out of range", 2 },
-		{ "0\n2\n0 0\n", "not two numbers", 4 },   /* fewer entries than the count */
+		{ "0\n2\n0 0\n", "not two numbers", 4 }, /* fewer entries than the count */
 		{ "0\n2\n0 0\nx 0\n", "not two numbers", 4 },
 	};
 	struct seen s;

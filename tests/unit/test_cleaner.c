@@ -29,7 +29,7 @@ static struct written {
 	int key[MAXREC];
 	bool tomb[MAXREC];
 	int64_t ts[MAXREC];
-	int64_t pos[MAXREC];          /* line position, recorded at write */
+	int64_t pos[MAXREC]; /* line position, recorded at write */
 	char line[MAXREC][32];
 	int n;
 } wr;
@@ -108,7 +108,11 @@ static void put_rounds(struct logfx *f, int nkeys, int rounds, int tomb_every)
 	put(f, keys, tombs, n, 7);
 }
 
-struct seen { int64_t pos[MAXREC]; char line[MAXREC][32]; int n; };
+struct seen {
+	int64_t pos[MAXREC];
+	char line[MAXREC][32];
+	int n;
+};
 
 /* The whole line view, record by record with its position, through one
  * cursor in chunks (positions from *actual_pos). */
@@ -127,7 +131,7 @@ static void read_view(struct log *l, struct seen *s)
 		if (have == 0)
 			start = actual;
 		else
-			assert_int_equal(actual, pos);   /* a jump comes at a line start */
+			assert_int_equal(actual, pos); /* a jump comes at a line start */
 		have += (size_t)g;
 		pos = actual + g;
 		/* Cut complete lines. */
@@ -188,13 +192,13 @@ static void check_view(struct logfx *f, int64_t uncleanable, bool exact)
 static void test_compact_sequence(void **state)
 {
 	struct logfx *f = *state;
-	put_rounds(f, 20, 10, 5);               /* 200 records, k0 k5 k10 k15 tombstoned */
+	put_rounds(f, 20, 10, 5); /* 200 records, k0 k5 k10 k15 tombstoned */
 	int keyless[10];
 	bool no[10] = { 0 };
 	for (int i = 0; i < 10; i++)
 		keyless[i] = -1;
 	put(f, keyless, no, 10, 3);
-	put_rounds(f, 20, 1, 0);                /* fills on; the active segment */
+	put_rounds(f, 20, 1, 0); /* fills on; the active segment */
 	struct log_state st0, st;
 	log_get_state(f->l, &st0);
 	assert_true(st0.segments > 4);
@@ -219,7 +223,7 @@ static void test_compact_sequence(void **state)
 	check_view(f, uncleanable, true);
 	/* Tombstones are still there (inside delete.retention.ms). */
 	int64_t p;
-	assert_int_equal(log_offset_to_pos(f->l, 180, &p), 0);   /* k0's tombstone */
+	assert_int_equal(log_offset_to_pos(f->l, 180, &p), 0); /* k0's tombstone */
 	assert_int_equal(p, wr.pos[180]);
 	/* A read at a removed record's position continues at the next
 	 * survivor. */
@@ -308,12 +312,12 @@ static void test_crash_points(void **state)
 {
 	struct logfx *f = *state;
 	put_rounds(f, 15, 12, 4);
-	fake_now += 20000;                      /* tombstones past the horizon */
+	fake_now += 20000; /* tombstones past the horizon */
 	put_rounds(f, 15, 1, 0);
 	int64_t *bases;
 	int nb;
 	assert_int_equal(log_segments(f->l, &bases, &nb), 0);
-	int64_t uncleanable = bases[nb - 1];    /* the active segment's base */
+	int64_t uncleanable = bases[nb - 1]; /* the active segment's base */
 	free(bases);
 	logmgr_close(f->m);
 	f->m = NULL;
@@ -363,7 +367,7 @@ static void test_crash_points(void **state)
 static void test_clean_only_checkpointed(void **state)
 {
 	struct logfx *f = *state;
-	put_rounds(f, 20, 10, 0);                 /* flushed and checkpointed */
+	put_rounds(f, 20, 10, 0); /* flushed and checkpointed */
 	/* More rounds: fsynced, but the checkpoint file is not rewritten. */
 	int keys[MAXREC];
 	int n = 0;
@@ -409,7 +413,7 @@ static void test_clean_only_checkpointed(void **state)
 static void test_checkpoint_unchanged(void **state)
 {
 	struct logfx *f = *state;
-	put_rounds(f, 20, 10, 0);                 /* flushed and checkpointed */
+	put_rounds(f, 20, 10, 0); /* flushed and checkpointed */
 	struct log_clean_stats cs;
 	assert_true(log_clean(f->l, fake_now, 1 << 20, true, &cs) >= 0);
 	assert_int_equal(logmgr_checkpoint(f->m), 0);
@@ -421,7 +425,7 @@ static void test_checkpoint_unchanged(void **state)
 	assert_int_equal(f->fio.renames, renames);
 	int keys[1] = { 99 };
 	bool tombs[1] = { false };
-	put(f, keys, tombs, 1, 1);                /* moves the hw: rewritten */
+	put(f, keys, tombs, 1, 1); /* moves the hw: rewritten */
 	assert_true(f->fio.renames > renames);
 	char path[512], text[256] = "";
 	snprintf(path, sizeof(path), "%s/replication-offset-checkpoint", f->dir);
@@ -441,7 +445,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_compact_sequence, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, logfx_teardown),
-		cmocka_unit_test_setup_teardown(test_clean_only_checkpointed, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_clean_only_checkpointed, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_unchanged, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

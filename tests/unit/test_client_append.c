@@ -47,9 +47,9 @@ static int setup_raw(void **state)
 }
 
 struct kv {
-	const char *key;                /* NULL: null key */
-	const char *value;              /* NULL: null value */
-	int32_t vlen;                   /* -1: strlen(value) */
+	const char *key;   /* NULL: null key */
+	const char *value; /* NULL: null value */
+	int32_t vlen;      /* -1: strlen(value) */
 };
 
 /* One batch of the records, as a client would send it: base offset 0,
@@ -61,10 +61,12 @@ static size_t build(uint8_t *buf, size_t cap, int codec, const struct kv *kv, in
 	batch_builder_init(&bb, buf, cap, codec);
 	for (int i = 0; i < n; i++) {
 		int32_t kl = kv[i].key ? (int32_t)strlen(kv[i].key) : -1;
-		int32_t vl = !kv[i].value ? -1 : kv[i].vlen >= 0 ? kv[i].vlen
-			     : (int32_t)strlen(kv[i].value);
-		assert_int_equal(batch_builder_add(&bb, kv[i].key, kl, kv[i].value, vl,
-						   1700000000000LL + i), 0);
+		int32_t vl = !kv[i].value      ? -1
+			     : kv[i].vlen >= 0 ? kv[i].vlen
+					       : (int32_t)strlen(kv[i].value);
+		assert_int_equal(
+			batch_builder_add(&bb, kv[i].key, kl, kv[i].value, vl, 1700000000000LL + i),
+			0);
 	}
 	int64_t size = batch_builder_finish(&bb, 0, -1);
 	assert_true(size > 0);
@@ -209,9 +211,9 @@ static size_t hand_batch(uint8_t *b)
 	be32_put(b + BATCH_OFF_LAST_DELTA, 0);
 	be64_put(b + BATCH_OFF_BASE_TS, 1700000000000ULL);
 	be64_put(b + BATCH_OFF_MAX_TS, 1700000000000ULL);
-	be64_put(b + 43, 4242);                 /* producerId */
-	be16_put(b + 51, 3);                    /* producerEpoch */
-	be32_put(b + 53, 17);                   /* baseSequence */
+	be64_put(b + 43, 4242); /* producerId */
+	be16_put(b + 51, 3);    /* producerEpoch */
+	be32_put(b + 53, 17);   /* baseSequence */
 	be32_put(b + BATCH_OFF_COUNT, 1);
 	be32_put(b + BATCH_OFF_CRC, crc32c(0, b + BATCH_OFF_ATTRIBUTES, p - BATCH_OFF_ATTRIBUTES));
 	return p;
@@ -334,8 +336,9 @@ static void test_compressed(void **state)
 	assert_string_equal(text, "gz one\ngz two\nlz one\n\\lz\\ntwo\n");
 	/* A corrupt compressed payload under a correct CRC. */
 	size_t n3 = build(in, 4096, BATCH_CODEC_GZIP, a, 2);
-	in[n3 - 6] ^= 0xff;                     /* the gzip trailer's CRC-32 */
-	be32_put(in + BATCH_OFF_CRC, crc32c(0, in + BATCH_OFF_ATTRIBUTES, n3 - BATCH_OFF_ATTRIBUTES));
+	in[n3 - 6] ^= 0xff; /* the gzip trailer's CRC-32 */
+	be32_put(in + BATCH_OFF_CRC,
+		 crc32c(0, in + BATCH_OFF_ATTRIBUTES, n3 - BATCH_OFF_ATTRIBUTES));
 	assert_int_equal(log_append_client(f->l, in, n3, 0, -1, NULL, NULL), -EBADMSG);
 }
 
@@ -366,11 +369,11 @@ static void test_escape_view(void **state)
 	struct logfx *f = *state;
 	const struct kv a[] = {
 		{ NULL, "plain", -1 },
-		{ NULL, "C:\\dir", -1 },               /* a backslash inside: as is */
+		{ NULL, "C:\\dir", -1 }, /* a backslash inside: as is */
 		{ NULL, "two\nlines", -1 },
-		{ NULL, "\\lead", -1 },                 /* starts with the mark */
+		{ NULL, "\\lead", -1 }, /* starts with the mark */
 		{ NULL, "nul\0bel\a\r\x7f", 10 },
-		{ NULL, "tab\tutf8 \xc3\xa9", -1 },    /* tab and UTF-8: as is */
+		{ NULL, "tab\tutf8 \xc3\xa9", -1 }, /* tab and UTF-8: as is */
 		{ NULL, "", -1 },
 		{ NULL, NULL, -1 },
 	};
@@ -407,7 +410,8 @@ static void test_escape_view_batches(void **state)
 {
 	struct logfx *f = *state;
 	const struct kv plain[] = { { NULL, "one", -1 }, { NULL, "two", -1 } };
-	const struct kv mixed[] = { { NULL, "three", -1 }, { NULL, "four\nx", -1 },
+	const struct kv mixed[] = { { NULL, "three", -1 },
+				    { NULL, "four\nx", -1 },
 				    { NULL, "\\five", -1 } };
 	const char *want = "one\ntwo\nthree\n\\four\\nx\n\\\\\\five\none\ntwo\n";
 	int saved = engine_batch_read_min;
@@ -432,12 +436,10 @@ static void test_escape_round_trip(void **state)
 {
 	struct logfx *f = *state;
 	const struct kv a[] = {
-		{ "k1", "v\n1", -1 },
-		{ "k:2", "v2", -1 },                    /* the separator in a key */
-		{ NULL, "no:key", -1 },                 /* in a key-less value */
-		{ "k3", "C:\\new", -1 },
-		{ "\\k4", "v4", -1 },
-		{ "k5", NULL, -1 },                     /* a tombstone */
+		{ "k1", "v\n1", -1 },        { "k:2", "v2", -1 }, /* the separator in a key */
+		{ NULL, "no:key", -1 },                           /* in a key-less value */
+		{ "k3", "C:\\new", -1 },     { "\\k4", "v4", -1 },
+		{ "k5", NULL, -1 }, /* a tombstone */
 		{ NULL, "bin\x01\xff", -1 },
 	};
 	uint8_t in[4096];
@@ -447,7 +449,7 @@ static void test_escape_round_trip(void **state)
 	assert_int_equal(log_append_client(f->l, in, n, 0, -1, NULL, NULL), 0);
 	size_t len = view(f->l, text, sizeof(text));
 	assert_string_equal(text, "\\k1:v\\n1\n\\k\\x3a2:v2\n\\no\\x3akey\nk3:C:\\new\n"
-			    "\\\\\\k4:v4\nk5:\n\\bin\\x01\xff\n");
+				  "\\\\\\k4:v4\nk5:\n\\bin\\x01\xff\n");
 	struct log_append_info info;
 	assert_int_equal(log_append_lines(f->l, NULL, 0, text, len, 1, 0, &info), 0);
 	assert_int_equal(info.first_offset, 7);
@@ -554,7 +556,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_log_append_time, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_escape_view_batches, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_escape_view, setup, logfx_teardown),
-		cmocka_unit_test_setup_teardown(test_escape_round_trip, setup_keyed, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_escape_round_trip, setup_keyed,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_raw_format, setup_raw, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_escaped_lines_in, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_format_fixed, setup, logfx_teardown),

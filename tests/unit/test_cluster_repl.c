@@ -70,7 +70,8 @@ static int setup(void **state)
 		 "sasl.enabled.mechanisms=SCRAM-SHA-256\n"
 		 "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config="
 		 "org.apache.kafka.common.security.scram.ScramLoginModule required "
-		 "username=\"admin\" password=\"admin-secret\";\n", tmpdir);
+		 "username=\"admin\" password=\"admin-secret\";\n",
+		 tmpdir);
 	broker_config_defaults(&f->cfg);
 	assert_int_equal(broker_config_parse(&f->cfg, text, strlen(text), err, sizeof(err)), 0);
 	snprintf(dir, sizeof(dir), "%s/data", tmpdir);
@@ -134,8 +135,8 @@ static int enc_stop(struct kbuf_w *w, int16_t v, const void *req)
 
 /* Sends req at the highest version both sides know; the response in nr,
  * the version in *v. */
-static void rpc(struct net_client *c, int16_t api, enc_fn enc, const void *req,
-		struct net_resp *nr, int16_t *v)
+static void rpc(struct net_client *c, int16_t api, enc_fn enc, const void *req, struct net_resp *nr,
+		int16_t *v)
 {
 	struct kbuf_w w;
 	int ver = net_client_version(c, api);
@@ -155,14 +156,25 @@ static int16_t send_lisr(struct net_client *c, int32_t cepoch, int32_t p, int32_
 {
 	int32_t one[1] = { 1 };
 	struct proto_part_state ps = {
-		.partition_index = p, .controller_epoch = cepoch, .leader = 1,
-		.leader_epoch = epoch, .n_isr = 1, .isr = one, .partition_epoch = 0,
-		.n_replicas = 1, .replicas = one, .is_new = true,
+		.partition_index = p,
+		.controller_epoch = cepoch,
+		.leader = 1,
+		.leader_epoch = epoch,
+		.n_isr = 1,
+		.isr = one,
+		.partition_epoch = 0,
+		.n_replicas = 1,
+		.replicas = one,
+		.is_new = true,
 	};
-	struct proto_topic_state ts = { .topic_name = kstr_of("orders"), .n_partitions = 1,
+	struct proto_topic_state ts = { .topic_name = kstr_of("orders"),
+					.n_partitions = 1,
 					.partition_states = &ps };
-	struct proto_lisr_req req = { .controller_id = 2, .controller_epoch = cepoch,
-				      .broker_epoch = -1, .n_topics = 1, .topic_states = &ts };
+	struct proto_lisr_req req = { .controller_id = 2,
+				      .controller_epoch = cepoch,
+				      .broker_epoch = -1,
+				      .n_topics = 1,
+				      .topic_states = &ts };
 	struct proto_lisr_resp resp = { 0 };
 	struct net_resp nr;
 	int16_t ec, v;
@@ -184,16 +196,28 @@ static int16_t send_um(struct net_client *c, int32_t cepoch)
 {
 	int32_t r12[2] = { 2, 1 };
 	struct proto_part_state ps = {
-		.partition_index = 0, .controller_epoch = cepoch, .leader = 2, .leader_epoch = 5,
-		.n_isr = 2, .isr = r12, .partition_epoch = 7, .n_replicas = 2, .replicas = r12,
+		.partition_index = 0,
+		.controller_epoch = cepoch,
+		.leader = 2,
+		.leader_epoch = 5,
+		.n_isr = 2,
+		.isr = r12,
+		.partition_epoch = 7,
+		.n_replicas = 2,
+		.replicas = r12,
 	};
-	struct proto_topic_state ts = { .topic_name = kstr_of("payments"), .n_partitions = 1,
+	struct proto_topic_state ts = { .topic_name = kstr_of("payments"),
+					.n_partitions = 1,
 					.partition_states = &ps };
 	struct proto_um_broker live[2] = { { .id = 1, .rack = KSTR_NULL },
 					   { .id = 2, .rack = KSTR_NULL } };
-	struct proto_um_req req = { .controller_id = 2, .controller_epoch = cepoch,
-				    .broker_epoch = -1, .n_topics = 1, .topic_states = &ts,
-				    .n_live_brokers = 2, .live_brokers = live };
+	struct proto_um_req req = { .controller_id = 2,
+				    .controller_epoch = cepoch,
+				    .broker_epoch = -1,
+				    .n_topics = 1,
+				    .topic_states = &ts,
+				    .n_live_brokers = 2,
+				    .live_brokers = live };
 	struct proto_um_resp resp = { 0 };
 	struct net_resp nr;
 	int16_t v;
@@ -206,12 +230,17 @@ static int16_t send_um(struct net_client *c, int32_t cepoch)
 
 static int16_t send_stop(struct net_client *c, int32_t cepoch, bool del)
 {
-	struct proto_stop_part sp = { .partition_index = 0, .leader_epoch = -1,
+	struct proto_stop_part sp = { .partition_index = 0,
+				      .leader_epoch = -1,
 				      .delete_partition = del };
-	struct proto_stop_topic st = { .topic_name = kstr_of("orders"), .n_partitions = 1,
+	struct proto_stop_topic st = { .topic_name = kstr_of("orders"),
+				       .n_partitions = 1,
 				       .partition_states = &sp };
-	struct proto_stop_req req = { .controller_id = 2, .controller_epoch = cepoch,
-				      .broker_epoch = -1, .delete_partitions = del, .n_topics = 1,
+	struct proto_stop_req req = { .controller_id = 2,
+				      .controller_epoch = cepoch,
+				      .broker_epoch = -1,
+				      .delete_partitions = del,
+				      .n_topics = 1,
 				      .topics = &st };
 	struct proto_stop_resp resp = { 0 };
 	struct net_resp nr;
@@ -293,14 +322,16 @@ static void test_update_metadata(void **state)
 	assert_int_equal(send_um(c, 1), PROTO_ERR_NONE);
 	assert_int_equal(replica_mgr_partitions(cluster_repl_replicas(f->cr), "payments"), 1);
 	assert_int_equal(replica_mgr_live_brokers(cluster_repl_replicas(f->cr), live, 4), 2);
-	assert_int_equal(cluster_repl_partition_cells(f->cr, "payments", 0, leader, epoch,
-						      replicas, isr), 0);
+	assert_int_equal(
+		cluster_repl_partition_cells(f->cr, "payments", 0, leader, epoch, replicas, isr),
+		0);
 	assert_string_equal(leader, "2");
 	assert_string_equal(epoch, "5");
 	assert_string_equal(replicas, "[2,1]");
 	assert_string_equal(isr, "[2,1]");
-	assert_int_equal(cluster_repl_partition_cells(f->cr, "nope", 0, leader, epoch, replicas,
-						      isr), -ENOENT);
+	assert_int_equal(
+		cluster_repl_partition_cells(f->cr, "nope", 0, leader, epoch, replicas, isr),
+		-ENOENT);
 	assert_string_equal(leader, "-");
 	assert_int_equal(send_um(c, 0), PROTO_ERR_STALE_CONTROLLER_EPOCH);
 	net_client_close(c);

@@ -79,7 +79,10 @@ static void topic_defaults(struct topic_config *tc)
 }
 
 /* Redirects fd 2 into a temporary file until capture_end(). */
-struct capture { int saved; int fd; };
+struct capture {
+	int saved;
+	int fd;
+};
 
 static void capture_begin(struct capture *cap)
 {
@@ -114,39 +117,38 @@ static char *capture_end(struct capture *cap)
 
 /* ---- broker config ---- */
 
-static const char default_render[] =
-	"broker.id=0\n"
-	"log.dirs=./mqfs-data\n"
-	"num.partitions=1\n"
-	"log.segment.bytes=1073741824\n"
-	"log.roll.ms=604800000\n"
-	"log.index.size.max.bytes=10485760\n"
-	"log.index.interval.bytes=4096\n"
-	"message.max.bytes=1048588\n"
-	"log.flush.interval.messages=9223372036854775807\n"
-	"log.flush.interval.ms=9223372036854775807\n"
-	"log.flush.scheduler.interval.ms=9223372036854775807\n"
-	"log.flush.offset.checkpoint.interval.ms=60000\n"
-	"compression.type=none\n"
-	"batch.size=16384\n"
-	"linger.ms=0\n"
-	"acks=all\n"
-	"buffer.memory=33554432\n"
-	"request.timeout.ms=30000\n"
-	"key.separator=\n"
-	"line.format=escape\n"
-	"auto.create.topics.enable=true\n"
-	"log.retention.ms=604800000\n"
-	"log.retention.bytes=-1\n"
-	"log.retention.check.interval.ms=300000\n"
-	"log.cleanup.policy=delete\n"
-	"log.cleaner.enable=true\n"
-	"log.cleaner.backoff.ms=15000\n"
-	"log.cleaner.dedupe.buffer.size=134217728\n"
-	"log.cleaner.delete.retention.ms=86400000\n"
-	"log.cleaner.min.cleanable.ratio=0.5\n"
-	"log.cleaner.min.compaction.lag.ms=0\n"
-	"log.segment.fd.cache=0\n";
+static const char default_render[] = "broker.id=0\n"
+				     "log.dirs=./mqfs-data\n"
+				     "num.partitions=1\n"
+				     "log.segment.bytes=1073741824\n"
+				     "log.roll.ms=604800000\n"
+				     "log.index.size.max.bytes=10485760\n"
+				     "log.index.interval.bytes=4096\n"
+				     "message.max.bytes=1048588\n"
+				     "log.flush.interval.messages=9223372036854775807\n"
+				     "log.flush.interval.ms=9223372036854775807\n"
+				     "log.flush.scheduler.interval.ms=9223372036854775807\n"
+				     "log.flush.offset.checkpoint.interval.ms=60000\n"
+				     "compression.type=none\n"
+				     "batch.size=16384\n"
+				     "linger.ms=0\n"
+				     "acks=all\n"
+				     "buffer.memory=33554432\n"
+				     "request.timeout.ms=30000\n"
+				     "key.separator=\n"
+				     "line.format=escape\n"
+				     "auto.create.topics.enable=true\n"
+				     "log.retention.ms=604800000\n"
+				     "log.retention.bytes=-1\n"
+				     "log.retention.check.interval.ms=300000\n"
+				     "log.cleanup.policy=delete\n"
+				     "log.cleaner.enable=true\n"
+				     "log.cleaner.backoff.ms=15000\n"
+				     "log.cleaner.dedupe.buffer.size=134217728\n"
+				     "log.cleaner.delete.retention.ms=86400000\n"
+				     "log.cleaner.min.cleanable.ratio=0.5\n"
+				     "log.cleaner.min.compaction.lag.ms=0\n"
+				     "log.segment.fd.cache=0\n";
 
 static void test_defaults(void **state)
 {
@@ -195,24 +197,26 @@ static void test_every_broker_key(void **state)
 	(void)state;
 	broker_config_defaults(&c);
 	assert_int_equal(parse(&c,
-		"broker.id=7\n"
-		"log.dirs=/var/lib/mqfs\n"
-		"num.partitions=12\n"
-		"log.segment.bytes=2147483647\n"
-		"log.roll.ms=1000\n"
-		"log.index.interval.bytes=0\n"
-		"log.index.size.max.bytes=4096\n"
-		"message.max.bytes=2000000\n"
-		"log.flush.interval.messages=1\n"
-		"log.flush.interval.ms=0\n"
-		"compression.type=lz4\n"
-		"batch.size=67108864\n"
-		"acks=1\n"
-		"buffer.memory=1024\n"
-		"request.timeout.ms=250\n"
-		"log.flush.scheduler.interval.ms=1000\n"
-		"log.flush.offset.checkpoint.interval.ms=5000\n"
-		"key.separator=|\n", err, sizeof(err)), 0);
+			       "broker.id=7\n"
+			       "log.dirs=/var/lib/mqfs\n"
+			       "num.partitions=12\n"
+			       "log.segment.bytes=2147483647\n"
+			       "log.roll.ms=1000\n"
+			       "log.index.interval.bytes=0\n"
+			       "log.index.size.max.bytes=4096\n"
+			       "message.max.bytes=2000000\n"
+			       "log.flush.interval.messages=1\n"
+			       "log.flush.interval.ms=0\n"
+			       "compression.type=lz4\n"
+			       "batch.size=67108864\n"
+			       "acks=1\n"
+			       "buffer.memory=1024\n"
+			       "request.timeout.ms=250\n"
+			       "log.flush.scheduler.interval.ms=1000\n"
+			       "log.flush.offset.checkpoint.interval.ms=5000\n"
+			       "key.separator=|\n",
+			       err, sizeof(err)),
+			 0);
 	assert_string_equal(err, "");
 	assert_string_equal(c.data_dir, "/var/lib/mqfs");
 	assert_int_equal(c.broker_id, 7);
@@ -235,8 +239,11 @@ static void test_every_broker_key(void **state)
 	assert_string_equal(c.log.key_sep, "|");
 
 	/* Aliases and the other spellings of values. */
-	assert_int_equal(parse(&c, "max.message.bytes=500\nlog.dir=/d\nacks=all\n"
-			       "compression.type=gzip\n", err, sizeof(err)), 0);
+	assert_int_equal(parse(&c,
+			       "max.message.bytes=500\nlog.dir=/d\nacks=all\n"
+			       "compression.type=gzip\n",
+			       err, sizeof(err)),
+			 0);
 	assert_int_equal(c.log.max_message_bytes, 500);
 	assert_string_equal(c.data_dir, "/d");
 	assert_int_equal(c.acks, -1);
@@ -249,8 +256,11 @@ static void test_every_broker_key(void **state)
 	assert_int_equal(c.acks, -1);
 	assert_int_equal(c.log.codec, BATCH_CODEC_NONE);
 	/* The largest values of each type. */
-	assert_int_equal(parse(&c, "broker.id=2147483647\nlog.flush.interval.messages="
-			       "9223372036854775807\nnum.partitions=10000\n", err, sizeof(err)), 0);
+	assert_int_equal(parse(&c,
+			       "broker.id=2147483647\nlog.flush.interval.messages="
+			       "9223372036854775807\nnum.partitions=10000\n",
+			       err, sizeof(err)),
+			 0);
 	assert_int_equal(c.broker_id, INT32_MAX);
 	assert_int_equal(c.log.flush_messages, INT64_MAX);
 	assert_int_equal(c.num_partitions, 10000);
@@ -273,7 +283,7 @@ static void test_precedence(void **state)
 	/* Hours are still validated when ms wins. */
 	assert_int_equal(parse(&c, "log.roll.ms=1\nlog.roll.hours=0\n", err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "line 2: bad value for 'log.roll.hours': '0' "
-			    "(expected an integer from 1 to 2147483647)");
+				 "(expected an integer from 1 to 2147483647)");
 	assert_int_equal(c.log.segment_ms, 4321);
 	/* The largest hours value does not overflow. */
 	assert_int_equal(parse(&c, "log.roll.hours=2147483647\n", err, sizeof(err)), 0);
@@ -292,7 +302,10 @@ static void test_precedence(void **state)
 
 static void test_bad_broker_input(void **state)
 {
-	static const struct { const char *text; const char *err; } cases[] = {
+	static const struct {
+		const char *text;
+		const char *err;
+	} cases[] = {
 		{ "foo=1\n", "line 1: unknown key 'foo'" },
 		{ "# c\n\nbroker.id=1\nlog.segment.bytes=12x\n",
 		  "line 4: bad value for 'log.segment.bytes': '12x' "
@@ -303,9 +316,8 @@ static void test_bad_broker_input(void **state)
 		{ "log.flush.interval.messages=9223372036854775808\n",
 		  "line 1: bad value for 'log.flush.interval.messages': '9223372036854775808' "
 		  "(expected an integer from 1 to 9223372036854775807)" },
-		{ "broker.id=2147483648\n",
-		  "line 1: bad value for 'broker.id': '2147483648' "
-		  "(expected an integer from 0 to 2147483647)" },
+		{ "broker.id=2147483648\n", "line 1: bad value for 'broker.id': '2147483648' "
+					    "(expected an integer from 0 to 2147483647)" },
 		{ "broker.id=-1\n",
 		  "line 1: bad value for 'broker.id': '-1' (expected an integer from 0 to 2147483647)" },
 		{ "buffer.memory=+4096\n",
@@ -323,9 +335,8 @@ static void test_bad_broker_input(void **state)
 		  "line 1: bad value for 'num.partitions': '0' (expected an integer from 1 to 10000)" },
 		{ "num.partitions=10001\n",
 		  "line 1: bad value for 'num.partitions': '10001' (expected an integer from 1 to 10000)" },
-		{ "log.segment.bytes=1023\n",
-		  "line 1: bad value for 'log.segment.bytes': '1023' "
-		  "(expected an integer from 1024 to 2147483647)" },
+		{ "log.segment.bytes=1023\n", "line 1: bad value for 'log.segment.bytes': '1023' "
+					      "(expected an integer from 1024 to 2147483647)" },
 		{ "log.segment.bytes=2147483648\n",
 		  "line 1: bad value for 'log.segment.bytes': '2147483648' "
 		  "(expected an integer from 1024 to 2147483647)" },
@@ -340,35 +351,31 @@ static void test_bad_broker_input(void **state)
 		  "(expected an integer from 1 to 9223372036854775807)" },
 		{ "\n\nnum.partitions 3\n", "line 3: expected key=value: 'num.partitions 3'" },
 		{ "=5\n", "line 1: missing key: '=5'" },
-		{ "log.dirs=/a,/b\n",
-		  "line 1: bad value for 'log.dirs': '/a,/b' "
-		  "(expected one directory: mqfs uses a single log dir)" },
+		{ "log.dirs=/a,/b\n", "line 1: bad value for 'log.dirs': '/a,/b' "
+				      "(expected one directory: mqfs uses a single log dir)" },
 		{ "log.dirs=\n",
 		  "line 1: bad value for 'log.dirs': '' (expected a directory path of 1 to 4095 bytes)" },
-		{ "compression.type=snappy\n",
-		  "line 1: bad value for 'compression.type': 'snappy' "
-		  "(unsupported codec; expected none, gzip or lz4)" },
-		{ "compression.type=zstd\n",
-		  "line 1: bad value for 'compression.type': 'zstd' "
-		  "(unsupported codec; expected none, gzip or lz4)" },
+		{ "compression.type=snappy\n", "line 1: bad value for 'compression.type': 'snappy' "
+					       "(unsupported codec; expected none, gzip or lz4)" },
+		{ "compression.type=zstd\n", "line 1: bad value for 'compression.type': 'zstd' "
+					     "(unsupported codec; expected none, gzip or lz4)" },
 		{ "compression.type=GZIP\n",
 		  "line 1: bad value for 'compression.type': 'GZIP' (expected none, gzip or lz4)" },
 		{ "acks=2\n", "line 1: bad value for 'acks': '2' (expected all, -1, 0 or 1)" },
 		{ "acks=\n", "line 1: bad value for 'acks': '' (expected all, -1, 0 or 1)" },
-		{ "key.separator=a\\nb\n",
-		  "line 1: bad value for 'key.separator': 'a\\nb' "
-		  "(a separator may not contain a newline)" },
+		{ "key.separator=a\\nb\n", "line 1: bad value for 'key.separator': 'a\\nb' "
+					   "(a separator may not contain a newline)" },
 		{ "key.separator=0123456789abcdef\n",
 		  "line 1: bad value for 'key.separator': '0123456789abcdef' "
 		  "(expected at most 15 bytes)" },
-		{ "key.separator=\\x41\n",
-		  "line 1: bad value for 'key.separator': '\\x41' "
-		  "(expected the escapes \\t, \\s or \\\\ only)" },
-		{ "key.separator=a\\\n",
-		  "line 1: bad value for 'key.separator': 'a\\' "
-		  "(expected the escapes \\t, \\s or \\\\ only)" },
-		{ "key.separator=a\x01" "b\n",
-		  "line 1: bad value for 'key.separator': 'a\x01" "b' (expected no control characters)" },
+		{ "key.separator=\\x41\n", "line 1: bad value for 'key.separator': '\\x41' "
+					   "(expected the escapes \\t, \\s or \\\\ only)" },
+		{ "key.separator=a\\\n", "line 1: bad value for 'key.separator': 'a\\' "
+					 "(expected the escapes \\t, \\s or \\\\ only)" },
+		{ "key.separator=a\x01"
+		  "b\n",
+		  "line 1: bad value for 'key.separator': 'a\x01"
+		  "b' (expected no control characters)" },
 		{ "segment.bytes=2048\n", "line 1: unknown key 'segment.bytes'" },
 	};
 	struct broker_config c, before;
@@ -389,7 +396,7 @@ static void test_bad_broker_input(void **state)
 	/* A good line before the bad one is not applied either. */
 	assert_int_equal(parse(&c, "num.partitions=9\nbroker.id=x\n", err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "line 2: bad value for 'broker.id': 'x' "
-			    "(expected an integer from 0 to 2147483647)");
+				 "(expected an integer from 0 to 2147483647)");
 	assert_memory_equal(&c, &before, sizeof(c));
 
 	/* A NUL byte inside a line. */
@@ -409,18 +416,17 @@ static void test_comments_whitespace(void **state)
 {
 	struct broker_config c;
 	char err[256] = "";
-	const char *text =
-		"# Kafka-style server.properties\n"
-		"! also a comment\n"
-		"\n"
-		"   \t  \n"
-		"   # indented comment = with separator\n"
-		"  num.partitions  =  7  \r\n"
-		"broker.id:3\n"
-		"log.dirs = /srv/mq data \n"
-		"\tacks\t:\tall\t\n"
-		"key.separator==\n"
-		"log.segment.bytes=4096";          /* no final newline */
+	const char *text = "# Kafka-style server.properties\n"
+			   "! also a comment\n"
+			   "\n"
+			   "   \t  \n"
+			   "   # indented comment = with separator\n"
+			   "  num.partitions  =  7  \r\n"
+			   "broker.id:3\n"
+			   "log.dirs = /srv/mq data \n"
+			   "\tacks\t:\tall\t\n"
+			   "key.separator==\n"
+			   "log.segment.bytes=4096"; /* no final newline */
 
 	(void)state;
 	broker_config_defaults(&c);
@@ -450,9 +456,11 @@ static void test_broker_roundtrip(void **state)
 
 	(void)state;
 	broker_config_defaults(&c);
-	assert_int_equal(parse(&c, "broker.id=4\nlog.dirs=/x\nlog.roll.hours=3\nacks=0\n"
+	assert_int_equal(parse(&c,
+			       "broker.id=4\nlog.dirs=/x\nlog.roll.hours=3\nacks=0\n"
 			       "compression.type=gzip\nkey.separator=\\s=>\\t\\\\\n",
-			       err, sizeof(err)), 0);
+			       err, sizeof(err)),
+			 0);
 	assert_int_equal(broker_config_render(&c, &text, &len), 0);
 	assert_int_equal(len, strlen(text));
 	assert_non_null(strstr(text, "log.roll.ms=10800000\n"));
@@ -523,18 +531,20 @@ static void test_every_topic_key(void **state)
 	(void)state;
 	topic_defaults(&tc);
 	assert_int_equal(apply(&tc,
-		"partitions=4\n"
-		"acks=1\n"
-		"segment.bytes=1048576\n"
-		"segment.ms=60000\n"
-		"segment.index.bytes=8192\n"
-		"index.interval.bytes=100\n"
-		"max.message.bytes=4096\n"
-		"flush.messages=10\n"
-		"flush.ms=250\n"
-		"compression.type=gzip\n"
-		"batch.size=1000\n"
-		"key.separator=\\t\n", err, sizeof(err)), 0);
+			       "partitions=4\n"
+			       "acks=1\n"
+			       "segment.bytes=1048576\n"
+			       "segment.ms=60000\n"
+			       "segment.index.bytes=8192\n"
+			       "index.interval.bytes=100\n"
+			       "max.message.bytes=4096\n"
+			       "flush.messages=10\n"
+			       "flush.ms=250\n"
+			       "compression.type=gzip\n"
+			       "batch.size=1000\n"
+			       "key.separator=\\t\n",
+			       err, sizeof(err)),
+			 0);
 	assert_string_equal(err, "");
 	assert_int_equal(tc.partitions, 4);
 	assert_int_equal(tc.acks, 1);
@@ -565,14 +575,15 @@ static void test_topic_all_or_nothing(void **state)
 	(void)state;
 	topic_defaults(&tc);
 	memcpy(&before, &tc, sizeof(tc));
-	assert_int_equal(apply(&tc, "acks=0\nsegment.bytes=2048\nkey.separator=,\nbogus=1\n",
-			       err, sizeof(err)), -EINVAL);
+	assert_int_equal(apply(&tc, "acks=0\nsegment.bytes=2048\nkey.separator=,\nbogus=1\n", err,
+			       sizeof(err)),
+			 -EINVAL);
 	assert_string_equal(err, "line 4: unknown key 'bogus'");
 	assert_memory_equal(&tc, &before, sizeof(tc));
 
 	assert_int_equal(apply(&tc, "acks=0\nflush.ms=-1\n", err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "line 2: bad value for 'flush.ms': '-1' "
-			    "(expected an integer from 0 to 9223372036854775807)");
+				 "(expected an integer from 0 to 9223372036854775807)");
 	assert_memory_equal(&tc, &before, sizeof(tc));
 
 	assert_int_equal(apply(&tc, "acks 0\n", err, sizeof(err)), -EINVAL);
@@ -581,7 +592,7 @@ static void test_topic_all_or_nothing(void **state)
 
 	assert_int_equal(apply(&tc, "compression.type=zstd\n", err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "line 1: bad value for 'compression.type': 'zstd' "
-			    "(unsupported codec; expected none, gzip or lz4)");
+				 "(unsupported codec; expected none, gzip or lz4)");
 	assert_memory_equal(&tc, &before, sizeof(tc));
 }
 
@@ -595,7 +606,7 @@ static void test_partitions_grow(void **state)
 	tc.partitions = 3;
 	assert_int_equal(apply(&tc, "acks=1\npartitions=2\n", err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "line 2: bad value for 'partitions': '2' "
-			    "(partitions may only grow: now 3)");
+				 "(partitions may only grow: now 3)");
 	assert_int_equal(tc.partitions, 3);
 	assert_int_equal(tc.acks, -1);
 	assert_int_equal(apply(&tc, "partitions=3\n", err, sizeof(err)), 0);
@@ -607,7 +618,7 @@ static void test_partitions_grow(void **state)
 	assert_int_equal(tc.partitions, 6);
 	assert_int_equal(apply(&tc, "partitions=10001\n", err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "line 1: bad value for 'partitions': '10001' "
-			    "(expected an integer from 1 to 10000)");
+				 "(expected an integer from 1 to 10000)");
 	assert_int_equal(apply(&tc, "partitions=0\n", err, sizeof(err)), -EINVAL);
 	assert_int_equal(apply(&tc, "partitions=10000\n", err, sizeof(err)), 0);
 	assert_int_equal(tc.partitions, 10000);
@@ -615,18 +626,23 @@ static void test_partitions_grow(void **state)
 
 static void test_key_separator(void **state)
 {
-	static const struct { const char *in; const char *sep; int len; const char *out; } cases[] = {
-		{ "key.separator=\\t\n",        "\t",     1, "key.separator=\\t\n" },
-		{ "key.separator=\\s\n",        " ",      1, "key.separator=\\s\n" },
-		{ "key.separator=\\\\\n",       "\\",     1, "key.separator=\\\\\n" },
-		{ "key.separator = :: \n",      "::",     2, "key.separator=::\n" },
-		{ "key.separator=a\tb\n",       "a\tb",   3, "key.separator=a\\tb\n" },
-		{ "key.separator=\\s->\\s\n",   " -> ",   4, "key.separator=\\s->\\s\n" },
-		{ "key.separator=#\n",          "#",      1, "key.separator=#\n" },
-		{ "key.separator=\xc2\xa7\n",   "\xc2\xa7", 2, "key.separator=\xc2\xa7\n" },
+	static const struct {
+		const char *in;
+		const char *sep;
+		int len;
+		const char *out;
+	} cases[] = {
+		{ "key.separator=\\t\n", "\t", 1, "key.separator=\\t\n" },
+		{ "key.separator=\\s\n", " ", 1, "key.separator=\\s\n" },
+		{ "key.separator=\\\\\n", "\\", 1, "key.separator=\\\\\n" },
+		{ "key.separator = :: \n", "::", 2, "key.separator=::\n" },
+		{ "key.separator=a\tb\n", "a\tb", 3, "key.separator=a\\tb\n" },
+		{ "key.separator=\\s->\\s\n", " -> ", 4, "key.separator=\\s->\\s\n" },
+		{ "key.separator=#\n", "#", 1, "key.separator=#\n" },
+		{ "key.separator=\xc2\xa7\n", "\xc2\xa7", 2, "key.separator=\xc2\xa7\n" },
 		{ "key.separator=0123456789abcd\\\\\n", "0123456789abcd\\", 15,
 		  "key.separator=0123456789abcd\\\\\n" },
-		{ "key.separator=\n",           "",       0, "key.separator=\n" },
+		{ "key.separator=\n", "", 0, "key.separator=\n" },
 	};
 	struct topic_config tc, again;
 	char err[256];
@@ -663,40 +679,42 @@ static void test_topic_roundtrip(void **state)
 	(void)state;
 	topic_defaults(&tc);
 	assert_int_equal(topic_config_render(&tc, &text, &len), 0);
-	assert_string_equal(text,
-		"partitions=1\n"
-		"acks=all\n"
-		"segment.bytes=1073741824\n"
-		"segment.ms=604800000\n"
-		"segment.index.bytes=10485760\n"
-		"index.interval.bytes=4096\n"
-		"max.message.bytes=1048588\n"
-		"flush.messages=9223372036854775807\n"
-		"flush.ms=9223372036854775807\n"
-		"compression.type=none\n"
-		"batch.size=16384\n"
-		"linger.ms=0\n"
-		"key.separator=\n"
-		"line.format=escape\n"
-		"retention.ms=604800000\n"
-		"retention.bytes=-1\n"
-		"cleanup.policy=delete\n"
-		"delete.retention.ms=86400000\n"
-		"min.cleanable.dirty.ratio=0.5\n"
-		"min.compaction.lag.ms=0\n"
-		"min.insync.replicas=1\n"
-		"unclean.leader.election.enable=false\n");
+	assert_string_equal(text, "partitions=1\n"
+				  "acks=all\n"
+				  "segment.bytes=1073741824\n"
+				  "segment.ms=604800000\n"
+				  "segment.index.bytes=10485760\n"
+				  "index.interval.bytes=4096\n"
+				  "max.message.bytes=1048588\n"
+				  "flush.messages=9223372036854775807\n"
+				  "flush.ms=9223372036854775807\n"
+				  "compression.type=none\n"
+				  "batch.size=16384\n"
+				  "linger.ms=0\n"
+				  "key.separator=\n"
+				  "line.format=escape\n"
+				  "retention.ms=604800000\n"
+				  "retention.bytes=-1\n"
+				  "cleanup.policy=delete\n"
+				  "delete.retention.ms=86400000\n"
+				  "min.cleanable.dirty.ratio=0.5\n"
+				  "min.compaction.lag.ms=0\n"
+				  "min.insync.replicas=1\n"
+				  "unclean.leader.election.enable=false\n");
 	free(text);
 
-	assert_int_equal(apply(&tc, "partitions=6\nacks=0\nsegment.bytes=5000\n"
+	assert_int_equal(apply(&tc,
+			       "partitions=6\nacks=0\nsegment.bytes=5000\n"
 			       "segment.ms=77\nsegment.index.bytes=40960\nindex.interval.bytes=1\n"
 			       "max.message.bytes=100\nflush.messages=3\nflush.ms=4\n"
 			       "compression.type=lz4\nbatch.size=99\nkey.separator=\\s\\\\\\t|\n"
-			       "line.format=raw\n", err, sizeof(err)), 0);
+			       "line.format=raw\n",
+			       err, sizeof(err)),
+			 0);
 	assert_int_equal(tc.log.line_format, LINE_FORMAT_RAW);
 	assert_int_equal(apply(&tc, "line.format=base64\n", err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "line 1: bad value for 'line.format': 'base64' "
-			    "(expected raw or escape)");
+				 "(expected raw or escape)");
 	assert_int_equal(topic_config_render(&tc, &text, &len), 0);
 	assert_int_equal(len, strlen(text));
 
@@ -720,7 +738,8 @@ static void test_topic_roundtrip(void **state)
 
 /* ---- cluster settings (cluster_config.c) ---- */
 
-#define JAAS_ADMIN "org.apache.kafka.common.security.scram.ScramLoginModule required " \
+#define JAAS_ADMIN                                                          \
+	"org.apache.kafka.common.security.scram.ScramLoginModule required " \
 	"username=\"admin\" password=\"admin-secret\";"
 
 static void test_cluster_defaults(void **state)
@@ -763,25 +782,28 @@ static void test_cluster_keys(void **state)
 
 	(void)state;
 	broker_config_defaults(&c);
-	assert_int_equal(parse(&c,
-		"zookeeper.connect=127.0.0.1:2181,127.0.0.1:2182/mqfs\n"
-		"zookeeper.session.timeout.ms=4000\n"
-		"zookeeper.connection.timeout.ms=9000\n"
-		"broker.id=3\n"
-		"listeners=SASL_PLAINTEXT://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092\n"
-		"advertised.listeners=SASL_PLAINTEXT://b3.example:9093\n"
-		"security.inter.broker.protocol=SASL_PLAINTEXT\n"
-		"sasl.enabled.mechanisms=SCRAM-SHA-256\n"
-		"sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256\n"
-		"listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=" JAAS_ADMIN "\n"
-		"default.replication.factor=3\nmin.insync.replicas=2\n"
-		"replica.lag.time.max.ms=10000\nreplica.fetch.max.bytes=2048\n"
-		"replica.fetch.wait.max.ms=100\nreplica.fetch.min.bytes=10\n"
-		"num.replica.fetchers=2\nunclean.leader.election.enable=true\n"
-		"controlled.shutdown.enable=false\nauto.leader.rebalance.enable=false\n"
-		"leader.imbalance.per.broker.percentage=20\n"
-		"leader.imbalance.check.interval.seconds=60\n"
-		"num.io.threads=4\nmax.connections.per.ip=7\n", err, sizeof(err)), 0);
+	assert_int_equal(
+		parse(&c,
+		      "zookeeper.connect=127.0.0.1:2181,127.0.0.1:2182/mqfs\n"
+		      "zookeeper.session.timeout.ms=4000\n"
+		      "zookeeper.connection.timeout.ms=9000\n"
+		      "broker.id=3\n"
+		      "listeners=SASL_PLAINTEXT://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092\n"
+		      "advertised.listeners=SASL_PLAINTEXT://b3.example:9093\n"
+		      "security.inter.broker.protocol=SASL_PLAINTEXT\n"
+		      "sasl.enabled.mechanisms=SCRAM-SHA-256\n"
+		      "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256\n"
+		      "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=" JAAS_ADMIN "\n"
+		      "default.replication.factor=3\nmin.insync.replicas=2\n"
+		      "replica.lag.time.max.ms=10000\nreplica.fetch.max.bytes=2048\n"
+		      "replica.fetch.wait.max.ms=100\nreplica.fetch.min.bytes=10\n"
+		      "num.replica.fetchers=2\nunclean.leader.election.enable=true\n"
+		      "controlled.shutdown.enable=false\nauto.leader.rebalance.enable=false\n"
+		      "leader.imbalance.per.broker.percentage=20\n"
+		      "leader.imbalance.check.interval.seconds=60\n"
+		      "num.io.threads=4\nmax.connections.per.ip=7\n",
+		      err, sizeof(err)),
+		0);
 	assert_true(cluster_config_zk(&c.cluster));
 	assert_string_equal(c.cluster.zk_connect, "127.0.0.1:2181,127.0.0.1:2182/mqfs");
 	assert_int_equal(c.cluster.zk_session_timeout_ms, 4000);
@@ -824,10 +846,13 @@ static void test_cluster_render_roundtrip(void **state)
 
 	(void)state;
 	broker_config_defaults(&c);
-	assert_int_equal(parse(&c, "zookeeper.connect=127.0.0.1:2181\n"
-		"listeners=SASL_PLAINTEXT://127.0.0.1:0\n"
-		"security.inter.broker.protocol=SASL_PLAINTEXT\n"
-		"sasl.jaas.config=" JAAS_ADMIN "\nmin.insync.replicas=2\n", err, sizeof(err)), 0);
+	assert_int_equal(parse(&c,
+			       "zookeeper.connect=127.0.0.1:2181\n"
+			       "listeners=SASL_PLAINTEXT://127.0.0.1:0\n"
+			       "security.inter.broker.protocol=SASL_PLAINTEXT\n"
+			       "sasl.jaas.config=" JAAS_ADMIN "\nmin.insync.replicas=2\n",
+			       err, sizeof(err)),
+			 0);
 	assert_int_equal(broker_config_render(&c, &text, &len), 0);
 	assert_non_null(strstr(text, "\nzookeeper.connect=127.0.0.1:2181\n"));
 	assert_non_null(strstr(text, "\nzookeeper.connection.timeout.ms=18000\n"));
@@ -890,7 +915,8 @@ static void test_cluster_refusals(void **state)
 			       "PlainLoginModule required username=\"a\" password=\"b\";\n",
 			       "expected the login module");
 	expect_cluster_refusal("sasl.jaas.config=org.apache.kafka.common.security.scram."
-			       "ScramLoginModule username=\"a\" password=\"b\";\n", "'required'");
+			       "ScramLoginModule username=\"a\" password=\"b\";\n",
+			       "'required'");
 	expect_cluster_refusal("sasl.jaas.config=org.apache.kafka.common.security.scram."
 			       "ScramLoginModule required username=\"a\";\n",
 			       "expected username=");
@@ -923,15 +949,20 @@ static void test_jaas_escapes(void **state)
 	char user[64], pass[64], why[128];
 
 	(void)state;
-	assert_int_equal(cluster_jaas_parse("  org.apache.kafka.common.security.scram."
-		"ScramLoginModule   required\tusername = \"a\\\"b\" tokenauth=\"false\" "
-		"password=\"p\\\\q;\" ; ", user, sizeof(user), pass, sizeof(pass), why,
-		sizeof(why)), 0);
+	assert_int_equal(
+		cluster_jaas_parse(
+			"  org.apache.kafka.common.security.scram."
+			"ScramLoginModule   required\tusername = \"a\\\"b\" tokenauth=\"false\" "
+			"password=\"p\\\\q;\" ; ",
+			user, sizeof(user), pass, sizeof(pass), why, sizeof(why)),
+		0);
 	assert_string_equal(user, "a\"b");
 	assert_string_equal(pass, "p\\q;");
-	assert_int_equal(cluster_jaas_parse("org.apache.kafka.common.security.scram."
-		"ScramLoginModule required username=\"\" password=\"x\";", user, sizeof(user),
-		pass, sizeof(pass), why, sizeof(why)), -EINVAL);
+	assert_int_equal(
+		cluster_jaas_parse("org.apache.kafka.common.security.scram."
+				   "ScramLoginModule required username=\"\" password=\"x\";",
+				   user, sizeof(user), pass, sizeof(pass), why, sizeof(why)),
+		-EINVAL);
 }
 
 static void test_topic_replication_keys(void **state)
@@ -942,7 +973,8 @@ static void test_topic_replication_keys(void **state)
 	(void)state;
 	topic_defaults(&tc);
 	assert_int_equal(apply(&tc, "min.insync.replicas=2\nunclean.leader.election.enable=true\n",
-			       err, sizeof(err)), 0);
+			       err, sizeof(err)),
+			 0);
 	assert_int_equal(tc.min_insync_replicas, 2);
 	assert_true(tc.unclean_leader_election);
 	assert_int_equal(apply(&tc, "min.insync.replicas=0\n", err, sizeof(err)), -EINVAL);
@@ -974,8 +1006,9 @@ static void test_log_output(void **state)
 		int y, mo, d, h, mi, s, ms;
 		char rest[64];
 
-		assert_int_equal(sscanf(out, "%4d-%2d-%2d %2d:%2d:%2d.%3d %63[^\n]",
-					&y, &mo, &d, &h, &mi, &s, &ms, rest), 8);
+		assert_int_equal(sscanf(out, "%4d-%2d-%2d %2d:%2d:%2d.%3d %63[^\n]", &y, &mo, &d,
+					&h, &mi, &s, &ms, rest),
+				 8);
 		assert_string_equal(rest, "WARN hello 5");
 	}
 	assert_int_equal(out[23], ' ');
@@ -1054,7 +1087,10 @@ static void test_ratelimit(void **state)
 	free(out);
 }
 
-struct rl_thread { struct mq_ratelimit *rl; int ok; };
+struct rl_thread {
+	struct mq_ratelimit *rl;
+	int ok;
+};
 
 static void *rl_worker(void *arg)
 {

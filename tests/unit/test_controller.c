@@ -43,7 +43,7 @@
 
 #define SESSION_MS 6000
 #define CONNECT_MS 20000
-#define WAIT_MS    15000   /* deadline of an expectation; they come in ms */
+#define WAIT_MS    15000 /* deadline of an expectation; they come in ms */
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -79,8 +79,8 @@ static void test_assign_spread_and_errors(void **state)
 		start = round < 4 ? round : -1;
 		memset(lead, 0, sizeof(lead));
 		memset(replica, 0, sizeof(replica));
-		assert_int_equal(controller_assign_replicas(brokers, 4, 12, 3, start,
-							    start, out), 0);
+		assert_int_equal(controller_assign_replicas(brokers, 4, 12, 3, start, start, out),
+				 0);
 		for (p = 0; p < 12; p++)
 			for (i = 0; i < 3; i++) {
 				for (j = 0; j < i; j++)
@@ -115,13 +115,15 @@ static void test_assign_spread_and_errors(void **state)
 /* A state with leader, leader epoch 7, controller epoch 3 and the ISR. */
 static struct zk_partition_state st(int32_t leader, const int32_t *isr, int n_isr)
 {
-	return (struct zk_partition_state){ .controller_epoch = 3, .leader = leader,
-					    .leader_epoch = 7, .isr = (int32_t *)isr,
+	return (struct zk_partition_state){ .controller_epoch = 3,
+					    .leader = leader,
+					    .leader_epoch = 7,
+					    .isr = (int32_t *)isr,
 					    .n_isr = n_isr };
 }
 
-static void expect_next(const struct zk_partition_state *next, int32_t leader,
-			const int32_t *isr, int n_isr)
+static void expect_next(const struct zk_partition_state *next, int32_t leader, const int32_t *isr,
+			int n_isr)
 {
 	assert_int_equal(next->leader, leader);
 	assert_int_equal(next->leader_epoch, 8);
@@ -177,9 +179,11 @@ static void test_decide_live(void **state)
 	zk_partition_state_clear(&next);
 	/* A live leader that is shutting down keeps leading here (the
 	 * controlled shutdown moves it). */
-	assert_int_equal(controller_decide_live(&cur, r123, 3,
-		&(struct controller_brokers){ live123, 3, (int32_t[]){ 1 }, 1 },
-		false, &next, NULL), 0);
+	assert_int_equal(controller_decide_live(
+				 &cur, r123, 3,
+				 &(struct controller_brokers){ live123, 3, (int32_t[]){ 1 }, 1 },
+				 false, &next, NULL),
+			 0);
 
 	/* The sole ISR member died, unclean election off: offline, and the
 	 * ISR keeps it. Asked again: no change. */
@@ -278,10 +282,14 @@ static void test_decide_preferred(void **state)
 	cur = st(1, isr231, 3);
 	assert_int_equal(controller_decide_preferred(&cur, r123, 3, &all, &next), 0);
 	cur = st(2, isr231, 3);
-	assert_int_equal(controller_decide_preferred(&cur, r123, 3,
-		&(struct controller_brokers){ live23, 2, NULL, 0 }, &next), 0);
-	assert_int_equal(controller_decide_preferred(&cur, r123, 3,
-		&(struct controller_brokers){ live123, 3, shut1, 1 }, &next), 0);
+	assert_int_equal(
+		controller_decide_preferred(
+			&cur, r123, 3, &(struct controller_brokers){ live23, 2, NULL, 0 }, &next),
+		0);
+	assert_int_equal(
+		controller_decide_preferred(
+			&cur, r123, 3, &(struct controller_brokers){ live123, 3, shut1, 1 }, &next),
+		0);
 	cur = st(2, isr23, 2);
 	assert_int_equal(controller_decide_preferred(&cur, r123, 3, &all, &next), 0);
 	assert_int_equal(controller_decide_preferred(&cur, r123, 0, &all, &next), 0);
@@ -352,10 +360,10 @@ struct recorder {
 	pthread_mutex_t lock;
 	struct sent v[MAX_SENT];
 	int n;
-	int bad;        /* calls that broke a rule (checked by cluster_stop) */
+	int bad; /* calls that broke a rule (checked by cluster_stop) */
 	pthread_cond_t cond;
-	bool gated;     /* LeaderAndIsr calls wait until it is cleared */
-	bool held;      /* one is waiting: the controller's thread is busy */
+	bool gated; /* LeaderAndIsr calls wait until it is cleared */
+	bool held;  /* one is waiting: the controller's thread is busy */
 };
 
 /* Holds the controller's thread in its next LeaderAndIsr call, so that
@@ -395,8 +403,10 @@ static void rec_states(struct recorder *r, int kind, int32_t broker_id, int64_t 
 		       int32_t epoch, const struct controller_partition_state *states, int n)
 {
 	for (int i = 0; i < n; i++) {
-		struct sent s = { .kind = kind, .broker_id = broker_id,
-				  .controller_epoch = epoch, .broker_epoch = broker_epoch,
+		struct sent s = { .kind = kind,
+				  .broker_id = broker_id,
+				  .controller_epoch = epoch,
+				  .broker_epoch = broker_epoch,
 				  .partition = states[i].partition,
 				  .leader = states[i].leader,
 				  .leader_epoch = states[i].leader_epoch,
@@ -454,8 +464,11 @@ static int rec_stop(void *arg, int32_t broker_id, int64_t broker_epoch, int32_t 
 		    const struct controller_stop_replica *parts, int n)
 {
 	for (int i = 0; i < n; i++) {
-		struct sent s = { .kind = REC_STOP, .broker_id = broker_id,
-				  .controller_epoch = epoch, .broker_epoch = broker_epoch, .partition = parts[i].partition,
+		struct sent s = { .kind = REC_STOP,
+				  .broker_id = broker_id,
+				  .controller_epoch = epoch,
+				  .broker_epoch = broker_epoch,
+				  .partition = parts[i].partition,
 				  .leader_epoch = parts[i].leader_epoch,
 				  .delete_partition = parts[i].delete_partition };
 
@@ -475,9 +488,8 @@ static int rec_count(struct recorder *r, int kind, int32_t broker_id, const char
 	for (i = 0; i < r->n; i++) {
 		const struct sent *s = &r->v[i];
 
-		n += s->kind == kind && s->broker_id == broker_id &&
-		     !strcmp(s->topic, topic) && s->partition == partition &&
-		     (leader < -1 || s->leader == leader) &&
+		n += s->kind == kind && s->broker_id == broker_id && !strcmp(s->topic, topic) &&
+		     s->partition == partition && (leader < -1 || s->leader == leader) &&
 		     (leader_epoch < 0 || s->leader_epoch == leader_epoch);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -507,8 +519,8 @@ static int rec_wait(struct recorder *r, int kind, int32_t broker_id, const char 
 
 /* Polls until broker_id was sent UpdateMetadata for topic-p with an ISR
  * of n_isr members (1), or the deadline passed (0). */
-static int rec_wait_isr(struct recorder *r, int32_t broker_id, const char *topic,
-			int32_t partition, int n_isr)
+static int rec_wait_isr(struct recorder *r, int32_t broker_id, const char *topic, int32_t partition,
+			int n_isr)
 {
 	int64_t end = now_mono_ms() + WAIT_MS;
 	int i, found = 0;
@@ -570,16 +582,15 @@ static struct zkc *open_at(const char *chroot, struct node *n)
 	struct zkc *zkc = NULL;
 
 	snprintf(connect, sizeof(connect), "%s%s", srv.connect, chroot);
-	assert_int_equal(zkc_open(connect, SESSION_MS, CONNECT_MS, n ? on_session : NULL,
-				  n, &zkc), 0);
+	assert_int_equal(zkc_open(connect, SESSION_MS, CONNECT_MS, n ? on_session : NULL, n, &zkc),
+			 0);
 	return zkc;
 }
 
 static void node_register(struct node *n)
 {
 	struct zk_endpoint ep = { "PLAINTEXT", "PLAINTEXT", "127.0.0.1", 9090 + n->id };
-	struct zk_broker b = { .jmx_port = -1, .timestamp = 1, .endpoints = &ep,
-			       .n_endpoints = 1 };
+	struct zk_broker b = { .jmx_port = -1, .timestamp = 1, .endpoints = &ep, .n_endpoints = 1 };
 
 	n->zkc = open_at(n->chroot, n);
 	assert_int_equal(zkmeta_ensure_paths(n->zkc), 0);
@@ -589,7 +600,8 @@ static void node_register(struct node *n)
 static struct controller_config config_of(int32_t id, bool rebalance)
 {
 	return (struct controller_config){
-		.broker_id = id, .default_replication_factor = 2,
+		.broker_id = id,
+		.default_replication_factor = 2,
 		.unclean_leader_election_enable = false,
 		.auto_leader_rebalance_enable = rebalance,
 		.leader_imbalance_per_broker_percentage = 10,
@@ -768,8 +780,8 @@ static void expect_isr(const struct zk_partition_state *s, const int32_t *isr, i
 
 /* The leader's half of an ISR change (Kafka's Partition.expandIsr in the
  * ZooKeeper era): a guarded write of its own, then the notification. */
-static void leader_sets_isr(struct zkc *zkc, const char *topic, int32_t p,
-			    const int32_t *isr, int n)
+static void leader_sets_isr(struct zkc *zkc, const char *topic, int32_t p, const int32_t *isr,
+			    int n)
 {
 	struct zk_partition_state s;
 	struct zk_tp tp = { (char *)topic, p };
@@ -780,8 +792,9 @@ static void leader_sets_isr(struct zkc *zkc, const char *topic, int32_t p,
 	free(s.isr);
 	s.isr = (int32_t *)isr;
 	s.n_isr = n;
-	assert_int_equal(zkmeta_update_partition_state(zkc, topic, p, &s, version,
-						       ZKC_ANY_VERSION, NULL), 0);
+	assert_int_equal(
+		zkmeta_update_partition_state(zkc, topic, p, &s, version, ZKC_ANY_VERSION, NULL),
+		0);
 	assert_int_equal(zkmeta_notify_isr_change(zkc, &c), 0);
 }
 
@@ -816,10 +829,10 @@ static void test_topic_broker_loss_and_rebalance(void **state)
 		expect_isr(&s, &replicas[p * 3], 3);
 		zk_partition_state_clear(&s);
 		for (i = 1; i <= 3; i++) {
-			assert_true(rec_wait(&a->rec, REC_LISR, i, "orders", p,
-					     replicas[p * 3], 0));
-			assert_true(rec_wait(&a->rec, REC_META, i, "orders", p,
-					     replicas[p * 3], 0));
+			assert_true(
+				rec_wait(&a->rec, REC_LISR, i, "orders", p, replicas[p * 3], 0));
+			assert_true(
+				rec_wait(&a->rec, REC_META, i, "orders", p, replicas[p * 3], 0));
 		}
 	}
 	/* Only the controller talks to brokers. */
@@ -1039,7 +1052,8 @@ static void test_failover(void **state)
 	/* A write under the old office is refused. */
 	wait_state(nodes[3].zkc, "fo", 0, 0, -2, &s, &version);
 	assert_int_equal(zkmeta_update_partition_state(nodes[3].zkc, "fo", 0, &s, version,
-						       old.epoch_zk_version, NULL), -EPERM);
+						       old.epoch_zk_version, NULL),
+			 -EPERM);
 	zk_partition_state_clear(&s);
 
 	/* Broker a's registration went with its session: the new controller
@@ -1082,8 +1096,10 @@ static void test_fenced_write_resigns(void **state)
 	create_topic(nodes[2].zkc, "fz", r, 1, 3);
 	wait_created(nodes[2].zkc, "fz", 1);
 	controller_get_info(a->ctl, &before);
-	assert_int_equal(zkc_get(nodes[2].zkc, "/controller_epoch", &data, &len, NULL, NULL, NULL), 0);
-	assert_int_equal(zkc_set(nodes[2].zkc, "/controller_epoch", data, len, ZKC_ANY_VERSION, NULL), 0);
+	assert_int_equal(zkc_get(nodes[2].zkc, "/controller_epoch", &data, &len, NULL, NULL, NULL),
+			 0);
+	assert_int_equal(
+		zkc_set(nodes[2].zkc, "/controller_epoch", data, len, ZKC_ANY_VERSION, NULL), 0);
 	free(data);
 
 	node_kill(&nodes[3]);
@@ -1136,8 +1152,10 @@ static void test_topic_deletion(void **state)
 		pause_ms(10);
 	assert_int_equal(zkc_exists(nodes[2].zkc, "/admin/delete_topics/gone", NULL, NULL, NULL),
 			 -ENOENT);
-	assert_int_equal(zkc_exists(nodes[2].zkc, "/brokers/topics/gone", NULL, NULL, NULL), -ENOENT);
-	assert_int_equal(zkc_exists(nodes[2].zkc, "/config/topics/gone", NULL, NULL, NULL), -ENOENT);
+	assert_int_equal(zkc_exists(nodes[2].zkc, "/brokers/topics/gone", NULL, NULL, NULL),
+			 -ENOENT);
+	assert_int_equal(zkc_exists(nodes[2].zkc, "/config/topics/gone", NULL, NULL, NULL),
+			 -ENOENT);
 	assert_int_equal(zkc_exists(nodes[2].zkc, "/brokers/topics/kept", NULL, NULL, NULL), 0);
 	for (p = 0; p < 2; p++)
 		for (i = 0; i < 2; i++) {
@@ -1146,7 +1164,8 @@ static void test_topic_deletion(void **state)
 
 			pthread_mutex_lock(&a->rec.lock);
 			for (k = 0; k < a->rec.n; k++)
-				hits += a->rec.v[k].kind == REC_STOP && a->rec.v[k].broker_id == r &&
+				hits += a->rec.v[k].kind == REC_STOP &&
+					a->rec.v[k].broker_id == r &&
 					!strcmp(a->rec.v[k].topic, "gone") &&
 					a->rec.v[k].partition == p && a->rec.v[k].delete_partition;
 			pthread_mutex_unlock(&a->rec.lock);

@@ -57,7 +57,7 @@ static void tune(struct log_config *cfg)
 static int setup(void **state)
 {
 	memset(&heard, 0, sizeof(heard));
-	engine_batch_read_min = 64;     /* the two-thread path on small logs too */
+	engine_batch_read_min = 64; /* the two-thread path on small logs too */
 	return logfx_setup(state, "corrupt", tune);
 }
 
@@ -137,7 +137,7 @@ static void test_flipped_byte(void **state)
 	log_set_corrupt_listener(f->l, listener, &heard);
 	struct log_state st;
 	log_get_state(f->l, &st);
-	assert_int_equal(st.log_end_offset, NREC);         /* nothing cut */
+	assert_int_equal(st.log_end_offset, NREC); /* nothing cut */
 	assert_int_equal(st.line_hw, line_pos[NREC]);
 	assert_int_equal(st.corrupt_batches, 0);
 
@@ -247,8 +247,8 @@ static void test_many_bad_batches(void **state)
 	for (int round = 0; round < 2; round++) {
 		int64_t cur = 0;
 		ssize_t dn;
-		while ((dn = log_segment_render(f->l, base, SEG_DUMP, &cur, dump,
-						sizeof(dump))) > 0)
+		while ((dn = log_segment_render(f->l, base, SEG_DUMP, &cur, dump, sizeof(dump))) >
+		       0)
 			;
 		assert_int_equal(dn, 0);
 	}

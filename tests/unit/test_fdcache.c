@@ -28,7 +28,7 @@ enum { NREC = 600, CACHE = 8 };
 
 static void small_segments(struct log_config *cfg)
 {
-	cfg->segment_bytes = 400;      /* two or three batches a segment */
+	cfg->segment_bytes = 400; /* two or three batches a segment */
 }
 
 static int setup(void **state)
@@ -44,7 +44,7 @@ static int open_fds(void)
 	while (readdir(d))
 		n++;
 	closedir(d);
-	return n - 3;   /* ".", ".." and the directory's own descriptor */
+	return n - 3; /* ".", ".." and the directory's own descriptor */
 }
 
 /* Appends NREC records, one batch each; returns the line view. */
@@ -97,8 +97,8 @@ static void dump_all(struct log *l, int fd_bound)
 	for (int i = 0; i < n; i++) {
 		int64_t cur = 0;
 		ssize_t k;
-		while ((k = log_segment_render(l, bases[i], SEG_DUMP, &cur, buf,
-					       sizeof(buf) - 1)) > 0) {
+		while ((k = log_segment_render(l, bases[i], SEG_DUMP, &cur, buf, sizeof(buf) - 1)) >
+		       0) {
 			buf[k] = '\0';
 			for (char *p = buf; (p = strstr(p, "record ")); p++)
 				seen++;
@@ -177,7 +177,7 @@ static void test_reopen_deleted_or_replaced(void **state)
 	free(bases);
 	assert_non_null(s0);
 	assert_non_null(s1);
-	read_all(f->l, want, len);      /* every set used since: s0's closed */
+	read_all(f->l, want, len); /* every set used since: s0's closed */
 	assert_true(s0->log_fd < 0);
 	assert_true(s1->log_fd < 0);
 

@@ -78,7 +78,11 @@ static void produce(struct fx *f, int p, const char *lines)
 }
 
 static atomic_int wakes;
-static void on_wake(void *arg) { (void)arg; atomic_fetch_add(&wakes, 1); }
+static void on_wake(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&wakes, 1);
+}
 
 /* A read at the end of the member's stream, as cat reads. */
 static ssize_t consume(struct group_member *m, char *buf, size_t size)
@@ -176,7 +180,7 @@ static void test_long_record(void **state)
 	/* the rest of the record, then whole lines only */
 	assert_int_equal(consume(m, buf, 10), 9);
 	assert_memory_equal(buf, "abcdef\nx\n", 9);
-	assert_int_equal(offset_of(g, 0), 0);        /* the first part was not a whole record */
+	assert_int_equal(offset_of(g, 0), 0); /* the first part was not a whole record */
 	assert_int_equal(consume(m, buf, 10), 0);
 	assert_int_equal(offset_of(g, 0), 2);
 	group_leave(m);
@@ -215,7 +219,7 @@ static void test_rebalance_takeover(void **state)
 	assert_int_equal(group_offset_reset(g, 0, "0", 1), -EBUSY);
 	group_leave(m2);
 	assert_int_equal(drain(m1, buf, sizeof(buf)), 4);
-	assert_string_equal(buf, "p2b\n");             /* at-least-once */
+	assert_string_equal(buf, "p2b\n"); /* at-least-once */
 	assert_int_equal(offset_of(g, 2), 2);
 	assert_int_equal(group_delete(f->t, "g"), -EBUSY);
 	group_leave(m1);
@@ -257,14 +261,14 @@ static void test_cooperative_keeps_position(void **state)
 	char buf[4096];
 
 	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
-	assert_int_equal(group_config_write(g, "partition.assignment.strategy=cooperative-sticky\n",
-					    49), 0);
+	assert_int_equal(
+		group_config_write(g, "partition.assignment.strategy=cooperative-sticky\n", 49), 0);
 	assert_int_equal(group_config_write(g, "partition.assignment.strategy=x\n", 32), -EINVAL);
 	assert_int_equal(group_join(g, 1, on_wake, NULL, &m1), 0);
 	produce(f, 0, "a\n");
 	produce(f, 1, "b\n");
 	produce(f, 2, "c\n");
-	assert_int_equal(consume(m1, buf, sizeof(buf)), 6);   /* not committed yet */
+	assert_int_equal(consume(m1, buf, sizeof(buf)), 6); /* not committed yet */
 	assert_int_equal(group_join(g, 2, on_wake, NULL, &m2), 0);
 	/* m1 kept two partitions at their positions; one moved to m2 and
 	 * starts at its committed offset: exactly one record again. */
@@ -314,12 +318,24 @@ static void test_reset(void **state)
 	{
 		/* dates and times that do not exist are refused, not rolled over */
 		static const char *const bad[] = {
-			"@2024-02-30", "@2023-02-29", "@2024-13-01", "@2024-00-10", "@2024-04-31",
-			"@2024-05-01T24:00", "@2024-05-01T12:60", "@2024-05-01T12:00:60",
-			"@2024-05-01T12:00+25:00", "@2024-05-01T12:00-13:00",
-			"@2024-05-01T12:00+02:60", "@2024-05-01T12:00+2", "@2024-5-01",
-			"@ 2024-05-01", "@2024-05-01T", "@2024-05-01T12:00:00.",
-			"@2024-05-01x", "@2024-05-01T12:00Zx",
+			"@2024-02-30",
+			"@2023-02-29",
+			"@2024-13-01",
+			"@2024-00-10",
+			"@2024-04-31",
+			"@2024-05-01T24:00",
+			"@2024-05-01T12:60",
+			"@2024-05-01T12:00:60",
+			"@2024-05-01T12:00+25:00",
+			"@2024-05-01T12:00-13:00",
+			"@2024-05-01T12:00+02:60",
+			"@2024-05-01T12:00+2",
+			"@2024-5-01",
+			"@ 2024-05-01",
+			"@2024-05-01T",
+			"@2024-05-01T12:00:00.",
+			"@2024-05-01x",
+			"@2024-05-01T12:00Zx",
 		};
 
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -405,7 +421,7 @@ static void test_wake(void **state)
 	for (int i = 0; i < 200 && atomic_load(&wakes) == 0; i++)
 		usleep(5000);
 	assert_true(atomic_load(&wakes) >= 1);
-	assert_int_equal(group_member_arm(m), 1);      /* data is there */
+	assert_int_equal(group_member_arm(m), 1); /* data is there */
 	assert_int_equal(consume(m, buf, sizeof(buf)), 2);
 	group_member_disarm(m);
 	group_leave(m);
@@ -438,7 +454,7 @@ static void test_topic_delete_tombstones(void **state)
 	assert_int_equal(n, 0);
 	broker_names_free(names, n);
 	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
-	assert_int_equal(offset_of(g, 0), 0);                   /* earliest, not 2 */
+	assert_int_equal(offset_of(g, 0), 0); /* earliest, not 2 */
 	group_put(g);
 }
 
@@ -459,7 +475,7 @@ static void test_sweep_at_start(void **state)
 	fx_open(f);
 	assert_int_equal(broker_topic_create(f->b, "ghost", 0, 0, 0755, &t), 0);
 	assert_int_equal(group_open(t, "g", GROUP_LOOKUP, &g), -ENOENT);
-	fx_close(f);                                            /* replay again */
+	fx_close(f); /* replay again */
 	fx_open(f);
 	topic_put(t);
 	assert_int_equal(broker_topic_get(f->b, "ghost", &t), 0);
@@ -480,20 +496,20 @@ static void test_metrics(void **state)
 	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
 	assert_int_equal(broker_metrics_text(f->b, &text, &len), 0);
 	assert_non_null(strstr(text, "mqfs_consumer_group_lag{topic=\"orders\",group=\"g\","
-			       "partition=\"0\"} 3\n"));
+				     "partition=\"0\"} 3\n"));
 	assert_null(strstr(text, "mqfs_consumer_group_committed_offset{"));
 	assert_non_null(strstr(text, "mqfs_records_out_total{topic=\"orders\"} 0\n"));
 	free(text);
 	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
-	assert_int_equal(consume(m, buf, 7), 6);          /* aa bb: whole lines */
+	assert_int_equal(consume(m, buf, 7), 6);           /* aa bb: whole lines */
 	assert_int_equal(consume(m, buf, sizeof(buf)), 3); /* commits aa bb */
 	assert_int_equal(broker_metrics_text(f->b, &text, &len), 0);
 	assert_non_null(strstr(text, "mqfs_consumer_group_lag{topic=\"orders\",group=\"g\","
-			       "partition=\"0\"} 1\n"));
+				     "partition=\"0\"} 1\n"));
 	assert_non_null(strstr(text, "mqfs_consumer_group_committed_offset{topic=\"orders\","
-			       "group=\"g\",partition=\"0\"} 2\n"));
+				     "group=\"g\",partition=\"0\"} 2\n"));
 	assert_non_null(strstr(text, "mqfs_consumer_group_members{topic=\"orders\","
-			       "group=\"g\"} 1\n"));
+				     "group=\"g\"} 1\n"));
 	assert_non_null(strstr(text, "mqfs_records_out_total{topic=\"orders\"} 3\n"));
 	assert_non_null(strstr(text, "mqfs_bytes_out_total{topic=\"orders\"} 9\n"));
 	/* internal reads (replay) are not deliveries */
@@ -568,9 +584,9 @@ static void damage_second_batch(struct fx *f)
 	fp = fopen(path, "r+b");
 	assert_non_null(fp);
 	assert_int_equal(fread(h, 1, 12, fp), 12);
-	second = 12 + (long)((uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 |
-			     (uint32_t)h[10] << 8 | h[11]);
-	assert_int_equal(fseek(fp, second + 16, SEEK_SET), 0);    /* magic */
+	second = 12 +
+		 (long)((uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11]);
+	assert_int_equal(fseek(fp, second + 16, SEEK_SET), 0); /* magic */
 	assert_int_equal(fwrite(&bad, 1, 1, fp), 1);
 	assert_int_equal(fclose(fp), 0);
 }
@@ -593,7 +609,7 @@ static void test_damaged_batch_commits_nothing(void **state)
 	fx_open(f);
 	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
 	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
-	assert_int_equal(consume(m, buf, sizeof(buf)), 4);        /* a b, up to the damage */
+	assert_int_equal(consume(m, buf, sizeof(buf)), 4); /* a b, up to the damage */
 	assert_memory_equal(buf, "a\nb\n", 4);
 	n = consume(m, buf, sizeof(buf));
 	assert_int_equal(n, -EBADMSG);
@@ -635,7 +651,7 @@ static void test_redeliver_after_compaction(void **state)
 	assert_int_equal(topic_config_write(f->t, cfg, sizeof(cfg) - 1), 0);
 	produce(f, 0, "k:1\n");
 	for (int i = 0; i < 40; i++)
-		produce(f, 0, "k:2\n");               /* closes the first segments */
+		produce(f, 0, "k:2\n"); /* closes the first segments */
 	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
 	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
 	assert_int_equal(group_consume(m, 0, buf, 8), 8);
@@ -667,7 +683,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sweep_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seek_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_damaged_batch_commits_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_damaged_batch_commits_nothing, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_redeliver_after_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_growth_rebalances, setup, teardown),
 	};

@@ -26,8 +26,9 @@ static void fake_put(struct topic *t)
 
 static struct node_key key_part(uint64_t topic_id, int32_t p)
 {
-	return (struct node_key){ .kind = NODE_PART, .topic_id = topic_id,
-				  .partition = p, .base = -1, .file = 0 };
+	return (struct node_key){
+		.kind = NODE_PART, .topic_id = topic_id, .partition = p, .base = -1, .file = 0
+	};
 }
 
 static void test_root(void **state)
@@ -54,8 +55,9 @@ static void test_same_key_same_ino(void **state)
 	struct inode_table *it;
 	struct fs_node *a, *b, *c, *d;
 	struct node_key k = key_part(7, 0);
-	struct node_key seg = { .kind = NODE_SEG_FILE, .topic_id = 7, .partition = 0,
-				.base = 0, .file = 1 };
+	struct node_key seg = {
+		.kind = NODE_SEG_FILE, .topic_id = 7, .partition = 0, .base = 0, .file = 1
+	};
 
 	(void)state;
 	assert_int_equal(inode_table_new(NULL, &it), 0);
@@ -100,7 +102,7 @@ static void test_forget_frees(void **state)
 	ino = a->ino;
 
 	inode_forget(it, ino, 1);
-	assert_int_equal(inode_get(it, ino, &a), 0);       /* one lookup left */
+	assert_int_equal(inode_get(it, ino, &a), 0); /* one lookup left */
 	inode_put(it, a);
 	inode_forget(it, ino, 1);
 	assert_int_equal(inode_get(it, ino, &a), -ESTALE);
@@ -112,7 +114,7 @@ static void test_forget_frees(void **state)
 	assert_int_equal(inode_lookup(it, &k, NULL, &a), 0);
 	assert_true(a->ino > ino);
 	inode_put(it, a);
-	inode_forget(it, 424242, 1);                       /* unknown: ignored */
+	inode_forget(it, 424242, 1); /* unknown: ignored */
 	inode_table_free(it);
 }
 
@@ -128,8 +130,8 @@ static void test_use_ref_outlives_forget(void **state)
 	assert_int_equal(inode_lookup(it, &k, &t, &a), 0);
 	inode_put(it, a);
 	assert_int_equal(inode_get(it, a->ino, &held), 0);
-	inode_forget(it, held->ino, 5);                    /* more than it had */
-	assert_int_equal(t.puts, 0);                       /* still in use */
+	inode_forget(it, held->ino, 5); /* more than it had */
+	assert_int_equal(t.puts, 0);    /* still in use */
 	assert_int_equal(held->key.partition, 0);
 	inode_put(it, held);
 	assert_int_equal(t.puts, 1);
@@ -210,7 +212,8 @@ static void test_concurrent_lookups(void **state)
 	(void)state;
 	assert_int_equal(inode_table_new(NULL, &it), 0);
 	for (int t = 0; t < 2; t++) {
-		a[t] = (struct conc_arg){ .it = it, .reverse = t,
+		a[t] = (struct conc_arg){ .it = it,
+					  .reverse = t,
 					  .inos = calloc(CONC_KEYS, sizeof(uint64_t)) };
 		assert_non_null(a[t].inos);
 		assert_int_equal(pthread_create(&th[t], NULL, conc_lookup, &a[t]), 0);
@@ -237,12 +240,9 @@ static void test_concurrent_lookups(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_root),
-		cmocka_unit_test(test_same_key_same_ino),
-		cmocka_unit_test(test_forget_frees),
-		cmocka_unit_test(test_use_ref_outlives_forget),
-		cmocka_unit_test(test_many),
-		cmocka_unit_test(test_concurrent_lookups),
+		cmocka_unit_test(test_root),         cmocka_unit_test(test_same_key_same_ino),
+		cmocka_unit_test(test_forget_frees), cmocka_unit_test(test_use_ref_outlives_forget),
+		cmocka_unit_test(test_many),         cmocka_unit_test(test_concurrent_lookups),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

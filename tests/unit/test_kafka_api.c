@@ -103,7 +103,8 @@ static void metadata(struct fx *f, int16_t v, const char **names, int n, bool al
 		     struct proto_meta_resp *resp, struct net_resp *raw)
 {
 	struct proto_meta_req_topic t[8] = { 0 };
-	struct proto_meta_req req = { .n_topics = names ? n : -1, .topics = t,
+	struct proto_meta_req req = { .n_topics = names ? n : -1,
+				      .topics = t,
 				      .allow_auto_topic_creation = allow };
 	struct kbuf_w w;
 
@@ -111,14 +112,13 @@ static void metadata(struct fx *f, int16_t v, const char **names, int n, bool al
 		t[i].name = kstr_of(names[i]);
 	kbuf_w_init(&w, 4096);
 	assert_int_equal(proto_meta_req_encode(&w, v, &req), 0);
-	assert_int_equal(net_client_call(f->c, PROTO_API_METADATA, v, w.buf, w.len, 0,
-					 DEADLINE_MS, raw), 0);
+	assert_int_equal(
+		net_client_call(f->c, PROTO_API_METADATA, v, w.buf, w.len, 0, DEADLINE_MS, raw), 0);
 	kbuf_w_free(&w);
 	assert_int_equal(proto_meta_resp_decode(&raw->body, v, resp), 0);
 }
 
-static const struct proto_meta_topic *find_topic(const struct proto_meta_resp *r,
-						 const char *name)
+static const struct proto_meta_topic *find_topic(const struct proto_meta_resp *r, const char *name)
 {
 	for (int32_t i = 0; i < r->n_topics; i++)
 		if (kstr_eq(r->topics[i].name, name))
@@ -168,8 +168,7 @@ static void test_metadata(void **state)
 	assert_true(t->is_internal);
 	assert_int_equal(t->error_code, 0);
 	assert_int_equal(find_topic(&r, "nope")->error_code, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
-	assert_int_equal(find_topic(&r, "bad/name")->error_code,
-			 PROTO_ERR_INVALID_TOPIC_EXCEPTION);
+	assert_int_equal(find_topic(&r, "bad/name")->error_code, PROTO_ERR_INVALID_TOPIC_EXCEPTION);
 	proto_meta_resp_free(&r);
 	net_resp_free(&raw);
 
@@ -254,8 +253,10 @@ static size_t batch(uint8_t *buf, size_t cap, int codec, const char *prefix, int
 static void produce_frame(int16_t v, int32_t corr, const struct proto_produce_req *req,
 			  uint8_t **frame, size_t *len)
 {
-	struct proto_req_hdr hdr = { .api_key = PROTO_API_PRODUCE, .api_version = v,
-				     .correlation_id = corr, .client_id = KSTR_NULL };
+	struct proto_req_hdr hdr = { .api_key = PROTO_API_PRODUCE,
+				     .api_version = v,
+				     .correlation_id = corr,
+				     .client_id = KSTR_NULL };
 	struct proto_out out;
 
 	proto_out_init(&out, 1 << 20);
@@ -273,15 +274,17 @@ static void produce(struct fx *f, int16_t v, const struct proto_produce_req *req
 
 	produce_frame(v, 1, req, &frame, &len);
 	assert_int_equal(net_client_call(f->c, PROTO_API_PRODUCE, v, frame + hdr, len - hdr, 0,
-					 DEADLINE_MS, raw), 0);
+					 DEADLINE_MS, raw),
+			 0);
 	free(frame);
 	assert_int_equal(proto_produce_resp_decode(&raw->body, v, resp), 0);
 }
 
 static struct proto_produce_part part(int32_t index, const uint8_t *b, size_t n)
 {
-	return (struct proto_produce_part){ .index = index, .records = b,
-					    .records_len = (int32_t)n, .records_fd = -1 };
+	return (struct proto_produce_part){
+		.index = index, .records = b, .records_len = (int32_t)n, .records_fd = -1
+	};
 }
 
 static void produce_versions(void **state, int16_t v)
@@ -306,8 +309,11 @@ static void produce_versions(void **state, int16_t v)
 		{ kstr_of("orders"), 2, p1 },
 		{ kstr_of("nope"), 1, p2 },
 	};
-	struct proto_produce_req req = { .transactional_id = KSTR_NULL, .acks = -1,
-					 .timeout_ms = 5000, .n_topics = 2, .topic_data = topics };
+	struct proto_produce_req req = { .transactional_id = KSTR_NULL,
+					 .acks = -1,
+					 .timeout_ms = 5000,
+					 .n_topics = 2,
+					 .topic_data = topics };
 	produce(f, v, &req, &r, &raw);
 	assert_int_equal(r.n_topics, 2);
 	assert_int_equal(r.responses[0].partition_responses[0].error_code, 0);
@@ -407,8 +413,11 @@ static void test_produce_acks0(void **state)
 	ng = batch(good, sizeof(good), BATCH_CODEC_LZ4, "z", 2);
 	struct proto_produce_part p[] = { part(0, good, ng) };
 	struct proto_produce_topic t[] = { { kstr_of("orders"), 1, p } };
-	struct proto_produce_req req = { .transactional_id = KSTR_NULL, .acks = 0,
-					 .timeout_ms = 5000, .n_topics = 1, .topic_data = t };
+	struct proto_produce_req req = { .transactional_id = KSTR_NULL,
+					 .acks = 0,
+					 .timeout_ms = 5000,
+					 .n_topics = 1,
+					 .topic_data = t };
 	produce_frame(9, 777, &req, &frame, &len);
 	assert_int_equal(write(net_client_fd(f->c), frame, len), (ssize_t)len);
 	free(frame);

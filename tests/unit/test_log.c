@@ -28,7 +28,7 @@ static void tune(struct log_config *cfg)
 static void tune_lz4(struct log_config *cfg)
 {
 	cfg->codec = BATCH_CODEC_LZ4;
-	cfg->segment_bytes = 256 << 10;     /* parts cross segment rolls */
+	cfg->segment_bytes = 256 << 10; /* parts cross segment rolls */
 }
 
 static int setup(void **state)
@@ -393,10 +393,10 @@ static void test_power_cut(void **state)
 		logfx_put(f, 0, 400, 7);
 		assert_int_equal(log_flush(f->l, -1), 0);
 		assert_int_equal(logmgr_checkpoint(f->m), 0);
-		logfx_put(f, 400, 100, 7);          /* not synced */
-		logmgr_abandon(f->m);         /* the process dies ... */
+		logfx_put(f, 400, 100, 7); /* not synced */
+		logmgr_abandon(f->m);      /* the process dies ... */
 		f->m = NULL;
-		faultio_crash(&f->fio, (int)(seed & 1), seed);  /* ... and so does the power */
+		faultio_crash(&f->fio, (int)(seed & 1), seed); /* ... and so does the power */
 		logfx_open(f);
 		struct log_state st;
 		log_get_state(f->l, &st);
@@ -472,8 +472,8 @@ static void test_render(void **state)
 static void test_roll_index_full_and_age(void **state)
 {
 	struct logfx *f = *state;
-	f->cfg.segment_index_bytes = 4 * 8;      /* four index entries */
-	f->cfg.index_interval_bytes = 1;         /* an entry for every batch */
+	f->cfg.segment_index_bytes = 4 * 8; /* four index entries */
+	f->cfg.index_interval_bytes = 1;    /* an entry for every batch */
 	log_reconfigure(f->l, &f->cfg);
 	logfx_put(f, 0, 30, 1);
 	struct log_state st;
@@ -527,10 +527,10 @@ static void test_async_roll_flush_and_prefix(void **state)
 	int64_t rp = st.recovery_point;
 	assert_int_equal(rp, 100);
 	int fs0 = f->fio.fsyncs;
-	logfx_put(f, 100, 200, 5);                       /* several rolls */
+	logfx_put(f, 100, 200, 5); /* several rolls */
 	log_get_state(f->l, &st);
-	assert_int_equal(st.recovery_point, rp);    /* nothing fsynced by rolling */
-	assert_true(f->fio.fsyncs - fs0 <= 2 * (st.segments + 1));  /* only .lines headers */
+	assert_int_equal(st.recovery_point, rp);                   /* nothing fsynced by rolling */
+	assert_true(f->fio.fsyncs - fs0 <= 2 * (st.segments + 1)); /* only .lines headers */
 	int64_t *bases;
 	int n;
 	assert_int_equal(log_segments(f->l, &bases, &n), 0);
@@ -586,7 +586,11 @@ static void test_hw_never_back(void **state)
 	check_all(f, 10);
 }
 
-struct trunc_arg { struct logfx *f; int64_t offset; int rc; };
+struct trunc_arg {
+	struct logfx *f;
+	int64_t offset;
+	int rc;
+};
 
 static void truncate_now(void *arg)
 {
@@ -604,7 +608,7 @@ static void test_flush_closed_truncated_meanwhile(void **state)
 	log_reconfigure(f->l, &f->cfg);
 	logfx_put(f, 0, 20, 5);
 	assert_int_equal(log_flush(f->l, -1), 0);
-	logfx_put(f, 20, 200, 5);                     /* closed segments, not fsynced */
+	logfx_put(f, 20, 200, 5); /* closed segments, not fsynced */
 	struct trunc_arg t = { f, 30, 1 };
 	f->fio.on_fsync = truncate_now;
 	f->fio.on_fsync_arg = &t;
@@ -630,15 +634,15 @@ static void test_flush_closed_truncated_meanwhile(void **state)
 static void test_ftruncate_failures(void **state)
 {
 	struct logfx *f = *state;
-	f->cfg.index_interval_bytes = 1;        /* an index entry per batch */
+	f->cfg.index_interval_bytes = 1; /* an index entry per batch */
 	log_reconfigure(f->l, &f->cfg);
 	logfx_put(f, 0, 100, 10);
 	static char big[6000];
-	memset(big, 'b', sizeof(big));          /* written, not mapped */
+	memset(big, 'b', sizeof(big)); /* written, not mapped */
 	struct rec_in r = { NULL, -1, big, (int32_t)sizeof(big), fake_now };
-	f->fio.pwrite_countdown = 2;            /* .log lands, .index fails */
+	f->fio.pwrite_countdown = 2; /* .log lands, .index fails */
 	f->fio.pwrite_errno = EIO;
-	f->fio.ftruncate_countdown = 1;         /* and so does the cut back */
+	f->fio.ftruncate_countdown = 1; /* and so does the cut back */
 	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), -EIO);
 	f->fio.pwrite_countdown = 0;
 	f->fio.ftruncate_countdown = 0;
@@ -699,7 +703,7 @@ static void test_checkpointed_log_start(void **state)
 	struct logfx *f = *state;
 	int n;
 	int64_t *bases = closed_in_segments(f, &n);
-	int64_t start = bases[3] + 2;           /* inside the fourth segment */
+	int64_t start = bases[3] + 2; /* inside the fourth segment */
 	free(bases);
 	char path[512];
 	snprintf(path, sizeof(path), "%s/log-start-offset-checkpoint", f->dir);
@@ -803,8 +807,8 @@ static void test_damage_kept(void **state)
 	logmgr_close(f->m);
 	f->m = NULL;
 	logfx_reports[0] = '\0';
-	snprintf(cmd, sizeof(cmd), "mkdir %s/aside && mv %s/t-0/%020lld.* %s/aside/", f->dir, f->dir,
-		 (long long)bases[3], f->dir);
+	snprintf(cmd, sizeof(cmd), "mkdir %s/aside && mv %s/t-0/%020lld.* %s/aside/", f->dir,
+		 f->dir, (long long)bases[3], f->dir);
 	assert_int_equal(system(cmd), 0);
 	logfx_open(f);
 	expect_damaged(f, bases[3], "are missing");
@@ -849,13 +853,13 @@ static void test_lines_checked(void **state)
 	size_t el;
 	char *e = expect_text(0, 300, &el);
 	struct lines_ent ent;
-	poke_line_pos(f, bases[2], 1, 123456);          /* out of order */
+	poke_line_pos(f, bases[2], 1, 123456); /* out of order */
 	logfx_open(f);
 	assert_int_equal(seg_read_lines_ent(log_active(f->l), 0, &ent), 0);
 	int64_t last = atomic_load(&log_active(f->l)->lines_entries) - 1;
 	logmgr_close(f->m);
 	f->m = NULL;
-	poke_line_pos(f, bases[n - 1], last, (int64_t)1 << 40);   /* the last entry */
+	poke_line_pos(f, bases[n - 1], last, (int64_t)1 << 40); /* the last entry */
 	poke_line_pos(f, bases[4], 2, 0);
 	logfx_open(f);
 	struct log_state st;
@@ -901,7 +905,7 @@ static void test_power_cut_after_retention(void **state)
 	char path[512];
 	snprintf(path, sizeof(path), "%s/t-0/%020d.log.deleted", f->dir, 0);
 	struct stat sb;
-	assert_int_equal(stat(path, &sb), 0);       /* the unlink was lost */
+	assert_int_equal(stat(path, &sb), 0); /* the unlink was lost */
 	logfx_open(f);
 	struct log_state st;
 	log_get_state(f->l, &st);
@@ -993,7 +997,7 @@ static void test_parallel_append(void **state)
 	assert_int_equal(st.log_end_offset, 10 + 2 * PAR_N);
 	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
 	par_check(f, expect, len);
-	reopen(f, false);           /* recovery validates every batch */
+	reopen(f, false); /* recovery validates every batch */
 	log_get_state(f->l, &st);
 	assert_int_equal(st.log_end_offset, 10 + 2 * PAR_N);
 	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
@@ -1125,12 +1129,15 @@ static void test_append_lines(void **state)
 	snprintf(cfg.key_sep, sizeof(cfg.key_sep), ":");
 	cfg.key_sep_len = 1;
 	assert_int_equal(log_reconfigure(f->l, &cfg), 0);
-	f->cfg = cfg;                   /* for reopen */
+	f->cfg = cfg; /* for reopen */
 	const char *head = "joined:from a partial line\n";
 	/* keyed, keyless, empty, tombstone ("k:"), empty key (":v") lines */
 	for (int i = 0; len < (3u << 20); i++) {
 		switch (i % 5) {
-		case 0: len += (size_t)sprintf(body + len, "key%d:value %d %0*d\n", i % 97, i, i % 200, 0); break;
+		case 0:
+			len += (size_t)sprintf(body + len, "key%d:value %d %0*d\n", i % 97, i,
+					       i % 200, 0);
+			break;
 		case 1: len += (size_t)sprintf(body + len, "no key here %d\n", i); break;
 		case 2: len += (size_t)sprintf(body + len, "\n"); break;
 		case 3: len += (size_t)sprintf(body + len, "gone%d:\n", i); break;
@@ -1141,7 +1148,7 @@ static void test_append_lines(void **state)
 	size_t hl = strlen(head), nlines = 1;
 	for (size_t i = 0; i < len; i++)
 		nlines += body[i] == '\n';
-	nlines++;                       /* the last, unterminated */
+	nlines++; /* the last, unterminated */
 	memcpy(all, head, hl);
 	memcpy(all + hl, body, len);
 	all[hl + len] = '\n';
@@ -1246,7 +1253,7 @@ static void test_read_whole_batches(void **state)
 	assert_non_null(got);
 	snprintf(cfg.key_sep, sizeof(cfg.key_sep), "=");
 	cfg.key_sep_len = 1;
-	cfg.segment_bytes = 1 << 20;            /* several segments */
+	cfg.segment_bytes = 1 << 20; /* several segments */
 	assert_int_equal(log_reconfigure(f->l, &cfg), 0);
 	f->cfg = cfg;
 	for (int i = 0; len < (3u << 20); i++)
@@ -1263,7 +1270,7 @@ static void test_read_whole_batches(void **state)
 	while ((g = log_read_lines(f->l, c, (int64_t)n, got + n, 1 << 20, NULL)) > 0)
 		n += (size_t)g;
 	assert_true(g == 0);
-	assert_int_equal(n, mid_pos);           /* not a byte past the hw */
+	assert_int_equal(n, mid_pos); /* not a byte past the hw */
 	assert_memory_equal(got, body, n);
 	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
 	while ((g = log_read_lines(f->l, c, (int64_t)n, got + n, 1 << 20, NULL)) > 0)
@@ -1294,15 +1301,19 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keys_line_view, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_msgsize, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_recover_cut_every_byte, setup, logfx_teardown),
-		cmocka_unit_test_setup_teardown(test_recover_garbage_and_indexes, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_recover_garbage_and_indexes, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_injected_errors, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_power_cut, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_truncate_and_epochs, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_render, setup, logfx_teardown),
-		cmocka_unit_test_setup_teardown(test_roll_index_full_and_age, setup, logfx_teardown),
-		cmocka_unit_test_setup_teardown(test_async_roll_flush_and_prefix, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_roll_index_full_and_age, setup,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_async_roll_flush_and_prefix, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_hw_never_back, setup, logfx_teardown),
-		cmocka_unit_test_setup_teardown(test_power_cut_after_retention, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_power_cut_after_retention, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_lines_checked, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_damage_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_checkpointed_log_start, setup, logfx_teardown),
@@ -1310,15 +1321,18 @@ int main(void)
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ftruncate_failures, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_append, setup_helper, logfx_teardown),
-		cmocka_unit_test_setup_teardown(test_parallel_append, setup_helper_lz4, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_parallel_append, setup_helper_lz4,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_parallel_append_fails_whole, setup_helper,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_failed_rollback_fences, setup_helper,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_lines, setup_helper, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_lines, setup, logfx_teardown),
-		cmocka_unit_test_setup_teardown(test_enc_buffers_shared, setup_helper, logfx_teardown),
-		cmocka_unit_test_setup_teardown(test_read_whole_batches, setup_helper, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_enc_buffers_shared, setup_helper,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_read_whole_batches, setup_helper,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_read_whole_batches, setup_helper_lz4,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_read_whole_batches, setup_no_helper,

@@ -122,10 +122,10 @@ struct fx {
 	int file_fd;
 	off_t file_off;
 	int32_t file_len;
-	int done_calls;            /* __atomic */
+	int done_calls; /* __atomic */
 	int done_status;
 	/* parked OffsetForLeaderEpoch */
-	struct net_req *parked;    /* __atomic */
+	struct net_req *parked; /* __atomic */
 	/* SASL */
 	struct sasl_cred cred;
 };
@@ -158,14 +158,15 @@ static int fetch_handler(void *arg, struct net_req *req)
 		.records_fd = fx->file_fd,
 		.records_offset = fx->file_off,
 	};
-	struct proto_fetch_resp_topic topic = { .topic = kstr_of("orders"), .n_partitions = 1,
+	struct proto_fetch_resp_topic topic = { .topic = kstr_of("orders"),
+						.n_partitions = 1,
 						.partitions = &part };
 	struct proto_fetch_resp resp = { .n_topics = 1, .topics = &topic };
 
 	assert_int_equal(m->hdr.api_key, PROTO_API_FETCH);
 	net_req_on_done(req, fetch_done, fx);
-	return proto_fetch_resp_encode(net_req_out(req), m->hdr.api_version,
-				       m->hdr.correlation_id, &resp);
+	return proto_fetch_resp_encode(net_req_out(req), m->hdr.api_version, m->hdr.correlation_id,
+				       &resp);
 }
 
 /* Parks every OffsetForLeaderEpoch request for the test to complete. */
@@ -202,8 +203,8 @@ static void fx_start(struct fx *fx)
 	assert_int_equal(sasl_cred_from_password("s3cret", NULL, 0, 4096, &fx->cred), 0);
 	assert_int_equal(net_server_new(&fx->cfg, lookup, fx, &fx->srv), 0);
 	assert_int_equal(net_server_handle(fx->srv, PROTO_API_FETCH, fetch_handler, fx), 0);
-	assert_int_equal(net_server_handle(fx->srv, PROTO_API_OFFSET_FOR_LEADER_EPOCH,
-					   ofle_handler, fx), 0);
+	assert_int_equal(
+		net_server_handle(fx->srv, PROTO_API_OFFSET_FOR_LEADER_EPOCH, ofle_handler, fx), 0);
 	assert_int_equal(net_server_start(fx->srv), 0);
 	fx->port = net_server_port(fx->srv, 0);
 	assert_true(fx->port > 0);
@@ -335,8 +336,9 @@ static void test_config(void **state)
 	assert_int_equal(cfg.num_io_threads, 8);
 	assert_int_equal(cfg.listeners[0].port, 9092);
 
-	assert_int_equal(net_listeners_parse("PLAINTEXT://127.0.0.1:9092, sasl_plaintext://:0",
-					     eps, NET_MAX_LISTENERS), 2);
+	assert_int_equal(net_listeners_parse("PLAINTEXT://127.0.0.1:9092, sasl_plaintext://:0", eps,
+					     NET_MAX_LISTENERS),
+			 2);
 	assert_string_equal(eps[0].host, "127.0.0.1");
 	assert_int_equal(eps[0].security, NET_PLAINTEXT);
 	assert_string_equal(eps[1].name, "SASL_PLAINTEXT");
@@ -349,9 +351,18 @@ static void test_config(void **state)
 	assert_string_equal(buf, "PLAINTEXT://[::1]:9092");
 
 	const char *bad[] = {
-		"", "PLAINTEXT", "PLAINTEXT://h", "PLAINTEXT://h:", "PLAINTEXT://h:65536",
-		"PLAINTEXT://h:-1", "SSL://h:1", "PLAINTEXT://::1:9092", "PLAINTEXT://h:1,",
-		"PLAINTEXT://h:1,PLAINTEXT://h:2", "PLAINTEXT://h:9x", NULL,
+		"",
+		"PLAINTEXT",
+		"PLAINTEXT://h",
+		"PLAINTEXT://h:",
+		"PLAINTEXT://h:65536",
+		"PLAINTEXT://h:-1",
+		"SSL://h:1",
+		"PLAINTEXT://::1:9092",
+		"PLAINTEXT://h:1,",
+		"PLAINTEXT://h:1,PLAINTEXT://h:2",
+		"PLAINTEXT://h:9x",
+		NULL,
 	};
 	for (int i = 0; bad[i]; i++) {
 		struct net_config before = cfg;
@@ -359,8 +370,9 @@ static void test_config(void **state)
 		assert_int_equal(net_config_set(&cfg, "listeners", bad[i]), -EINVAL);
 		assert_memory_equal(&before, &cfg, sizeof(cfg));
 	}
-	assert_int_equal(net_config_set(&cfg, "advertised.listeners",
-					"PLAINTEXT://broker1.example:9092"), 0);
+	assert_int_equal(
+		net_config_set(&cfg, "advertised.listeners", "PLAINTEXT://broker1.example:9092"),
+		0);
 	assert_int_equal(cfg.n_advertised, 1);
 	assert_string_equal(cfg.advertised[0].host, "broker1.example");
 	assert_int_equal(net_config_set(&cfg, "max.connections.per.ip", "10"), 0);
@@ -431,27 +443,28 @@ static void test_api_versions(void **state)
 	assert_int_equal(net_client_version(c, PROTO_API_API_VERSIONS), 3);
 
 	/* v0: empty body; v3: compact strings and tags, header v2. */
-	assert_int_equal(net_client_call(c, PROTO_API_API_VERSIONS, 0, NULL, 0, 0, DEADLINE_MS,
-					 &resp), 0);
+	assert_int_equal(
+		net_client_call(c, PROTO_API_API_VERSIONS, 0, NULL, 0, 0, DEADLINE_MS, &resp), 0);
 	check_versions(&resp.body, 0, PROTO_ERR_NONE);
 	net_resp_free(&resp);
 	kbuf_w_init(&w, 64);
 	assert_int_equal(proto_api_versions_req_encode(&w, 3, &req), 0);
 	memcpy(body, w.buf, w.len);
-	assert_int_equal(net_client_call(c, PROTO_API_API_VERSIONS, 3, body, w.len, 0,
-					 DEADLINE_MS, &resp), 0);
+	assert_int_equal(
+		net_client_call(c, PROTO_API_API_VERSIONS, 3, body, w.len, 0, DEADLINE_MS, &resp),
+		0);
 	kbuf_w_free(&w);
 	check_versions(&resp.body, 3, PROTO_ERR_NONE);
 	net_resp_free(&resp);
 
 	/* A version above ours: UNSUPPORTED_VERSION in a v0 body, and the
 	 * connection stays usable. */
-	assert_int_equal(net_client_call(c, PROTO_API_API_VERSIONS, 9, NULL, 0, 0, DEADLINE_MS,
-					 &resp), 0);
+	assert_int_equal(
+		net_client_call(c, PROTO_API_API_VERSIONS, 9, NULL, 0, 0, DEADLINE_MS, &resp), 0);
 	check_versions(&resp.body, 0, PROTO_ERR_UNSUPPORTED_VERSION);
 	net_resp_free(&resp);
-	assert_int_equal(net_client_call(c, PROTO_API_API_VERSIONS, 1, NULL, 0, 0, DEADLINE_MS,
-					 &resp), 0);
+	assert_int_equal(
+		net_client_call(c, PROTO_API_API_VERSIONS, 1, NULL, 0, 0, DEADLINE_MS, &resp), 0);
 	check_versions(&resp.body, 1, PROTO_ERR_NONE);
 	net_resp_free(&resp);
 	net_client_close(c);
@@ -541,13 +554,21 @@ static bool done_once(void *arg)
 
 static void fetch_body(uint8_t *out, size_t *len, int16_t v)
 {
-	struct proto_fetch_part part = { .partition = 0, .current_leader_epoch = -1,
-					 .fetch_offset = 0, .last_fetched_epoch = -1,
-					 .log_start_offset = -1, .partition_max_bytes = 1 << 20 };
+	struct proto_fetch_part part = { .partition = 0,
+					 .current_leader_epoch = -1,
+					 .fetch_offset = 0,
+					 .last_fetched_epoch = -1,
+					 .log_start_offset = -1,
+					 .partition_max_bytes = 1 << 20 };
 	struct proto_fetch_topic topic = { kstr_of("orders"), 1, &part };
-	struct proto_fetch_req req = { .cluster_id = KSTR_NULL, .replica_id = 2,
-				       .max_wait_ms = 500, .min_bytes = 1, .max_bytes = 1 << 20,
-				       .session_epoch = -1, .n_topics = 1, .topics = &topic,
+	struct proto_fetch_req req = { .cluster_id = KSTR_NULL,
+				       .replica_id = 2,
+				       .max_wait_ms = 500,
+				       .min_bytes = 1,
+				       .max_bytes = 1 << 20,
+				       .session_epoch = -1,
+				       .n_topics = 1,
+				       .topics = &topic,
 				       .rack_id = kstr_of("") };
 	struct kbuf_w w;
 
@@ -586,8 +607,9 @@ static void test_fetch_sendfile(void **state)
 		__atomic_store_n(&fx.done_calls, 0, __ATOMIC_SEQ_CST);
 		assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
 		fetch_body(body, &blen, v);
-		assert_int_equal(net_client_call(c, PROTO_API_FETCH, v, body, blen, 0, DEADLINE_MS,
-						 &resp), 0);
+		assert_int_equal(
+			net_client_call(c, PROTO_API_FETCH, v, body, blen, 0, DEADLINE_MS, &resp),
+			0);
 		assert_int_equal(proto_fetch_resp_decode(&resp.body, v, &fr), 0);
 		assert_int_equal(fr.n_topics, 1);
 		assert_true(kstr_eq(fr.topics[0].topic, "orders"));
@@ -693,7 +715,8 @@ static bool is_cancelled(void *arg)
 static void test_handler_error_and_stop(void **state)
 {
 	struct fx fx;
-	const char *want[] = { "the OffsetForLeaderEpoch handler failed: Input/output error", NULL };
+	const char *want[] = { "the OffsetForLeaderEpoch handler failed: Input/output error",
+			       NULL };
 	uint8_t frame[512];
 	struct net_req *req;
 	pthread_t th;
@@ -723,7 +746,7 @@ static void test_handler_error_and_stop(void **state)
 	assert_false(net_req_cancelled(req));
 	assert_int_equal(pthread_create(&th, NULL, stop_thread, fx.srv), 0);
 	assert_true(eventually(is_cancelled, req));
-	net_req_complete(req, 0);  /* nothing built: dropped, the peer is gone */
+	net_req_complete(req, 0); /* nothing built: dropped, the peer is gone */
 	pthread_join(th, NULL);
 	assert_true(closed_by_server(fd));
 	close(fd);
@@ -741,8 +764,9 @@ static void test_sasl(void **state)
 	size_t blen, n;
 	int fd;
 	const char *want_pw[] = { "SaslAuthenticate refused", "invalid proof", "127.0.0.1:", NULL };
-	const char *want_fetch[] = { "Fetch request refused on SASL_PLAINTEXT before authentication",
-				     NULL };
+	const char *want_fetch[] = {
+		"Fetch request refused on SASL_PLAINTEXT before authentication", NULL
+	};
 	char path[] = "/tmp/mqfs-test-net-seg.XXXXXX";
 
 	(void)state;
@@ -758,8 +782,8 @@ static void test_sasl(void **state)
 	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
 	assert_int_equal(net_client_sasl(c, "broker", "s3cret", DEADLINE_MS), 0);
 	fetch_body(body, &blen, 12);
-	assert_int_equal(net_client_call(c, PROTO_API_FETCH, 12, body, blen, 0, DEADLINE_MS,
-					 &resp), 0);
+	assert_int_equal(net_client_call(c, PROTO_API_FETCH, 12, body, blen, 0, DEADLINE_MS, &resp),
+			 0);
 	net_resp_free(&resp);
 	/* A second handshake after success: ILLEGAL_SASL_STATE, still open. */
 	assert_int_equal(net_client_sasl(c, "broker", "s3cret", DEADLINE_MS), -EPROTO);
@@ -774,8 +798,8 @@ static void test_sasl(void **state)
 
 	/* Fetch before authentication, after ApiVersions: closed, logged. */
 	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
-	assert_int_equal(net_client_call(c, PROTO_API_FETCH, 12, body, blen, 0, DEADLINE_MS,
-					 &resp), -ECONNRESET);
+	assert_int_equal(net_client_call(c, PROTO_API_FETCH, 12, body, blen, 0, DEADLINE_MS, &resp),
+			 -ECONNRESET);
 	net_client_close(c);
 	/* ... and as the very first request. */
 	fd = raw_connect(fx.port);
@@ -823,7 +847,10 @@ static void test_sasl_v0_tokens(void **state)
 		tok = NULL;
 		if (rc)
 			break;
-		buf[0] = 0; buf[1] = 0; buf[2] = (uint8_t)(out_len >> 8); buf[3] = (uint8_t)out_len;
+		buf[0] = 0;
+		buf[1] = 0;
+		buf[2] = (uint8_t)(out_len >> 8);
+		buf[3] = (uint8_t)out_len;
 		memcpy(buf + 4, out, out_len);
 		write_all(fd, buf, out_len + 4);
 		tok = read_frame(fd, &len);

@@ -82,9 +82,12 @@ static int writer_fn(void *arg, struct partition *p, const struct partition_stat
 
 static struct partition_state state3(int32_t leader, int32_t epoch, int n_isr)
 {
-	struct partition_state st = { .leader = leader, .leader_epoch = epoch,
-				      .partition_epoch = epoch, .n_replicas = 3,
-				      .replicas = { 1, 2, 3 }, .n_isr = n_isr };
+	struct partition_state st = { .leader = leader,
+				      .leader_epoch = epoch,
+				      .partition_epoch = epoch,
+				      .n_replicas = 3,
+				      .replicas = { 1, 2, 3 },
+				      .n_isr = n_isr };
 
 	for (int i = 0; i < n_isr; i++)
 		st.isr[i] = i + 1;
@@ -94,8 +97,10 @@ static struct partition_state state3(int32_t leader, int32_t epoch, int n_isr)
 static struct partition *part_new_ops(const struct partition_log_ops *ops, void *log,
 				      int32_t broker, bool unclean, struct writer *w)
 {
-	struct partition_config cfg = { .broker_id = broker, .replica_lag_time_max_ms = 30000,
-					.min_insync_replicas = 2, .unclean_restart = unclean };
+	struct partition_config cfg = { .broker_id = broker,
+					.replica_lag_time_max_ms = 30000,
+					.min_insync_replicas = 2,
+					.unclean_restart = unclean };
 	struct partition *p;
 
 	assert_int_equal(partition_new("orders", 0, &cfg, ops, log, &p), 0);
@@ -104,8 +109,7 @@ static struct partition *part_new_ops(const struct partition_log_ops *ops, void 
 	return p;
 }
 
-static struct partition *part_new(struct tlog *t, int32_t broker, bool unclean,
-				  struct writer *w)
+static struct partition *part_new(struct tlog *t, int32_t broker, bool unclean, struct writer *w)
 {
 	return part_new_ops(&tlog_ops, t, broker, unclean, w);
 }
@@ -142,9 +146,9 @@ static void test_hw_min_leo_over_isr(void **state)
 	assert_int_equal(tlog_ops.latest_epoch(t), 5);
 	/* Followers' LEOs are unknown: the hw cannot move yet. */
 	assert_int_equal(hw_of(p), 0);
-	tlog_append(t, 5, 5, "new");                          /* LEO 15 */
+	tlog_append(t, 5, 5, "new"); /* LEO 15 */
 	assert_int_equal(partition_update_follower_fetch_state(p, 2, 12, 1001), 0);
-	assert_int_equal(hw_of(p), 0);                        /* 3 unknown */
+	assert_int_equal(hw_of(p), 0); /* 3 unknown */
 	assert_int_equal(partition_update_follower_fetch_state(p, 3, 8, 1002), 0);
 	assert_int_equal(hw_of(p), 8);
 	assert_int_equal(partition_update_follower_fetch_state(p, 3, 15, 1003), 0);
@@ -198,7 +202,7 @@ static void test_caught_up_times(void **state)
 	assert_int_equal(info.followers[0].log_end_offset, -1);
 	/* Fetch at our LEO: caught up now. */
 	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, 200), 0);
-	tlog_append(t, 10, 1, "b");                           /* LEO 20 */
+	tlog_append(t, 10, 1, "b"); /* LEO 20 */
 	/* Fetch below our LEO but at the LEO of its previous fetch: caught
 	 * up as of that previous fetch (200), not now. */
 	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, 300), 0);
@@ -297,9 +301,9 @@ static void test_expand_isr(void **state)
 	struct partition_info info;
 
 	(void)state;
-	tlog_append(t, 10, 2, "old");                   /* epoch 2: 0..9 */
+	tlog_append(t, 10, 2, "old"); /* epoch 2: 0..9 */
 	assert_int_equal(partition_make_leader(p, &st, 0), 1);
-	tlog_append(t, 10, 3, "new");                   /* epoch 3 starts at 10 */
+	tlog_append(t, 10, 3, "new"); /* epoch 3 starts at 10 */
 	assert_int_equal(partition_maybe_increment_leader_hw(p, 0), 1);
 	assert_int_equal(hw_of(p), 20);
 	/* Below the hw: not in sync. */
@@ -338,7 +342,7 @@ static void test_expand_needs_epoch_start(void **state)
 	struct partition_state st = state3(1, 4, 2);
 
 	tlog_append(t, 10, 3, "a");
-	assert_int_equal(partition_make_leader(p, &st, 0), 1);    /* epoch 4 at 10 */
+	assert_int_equal(partition_make_leader(p, &st, 0), 1); /* epoch 4 at 10 */
 	/* The hw is 0 (2 has not fetched), so 3 at 8 is past the hw, but
 	 * short of the epoch's start (10): not in sync; at 10 it is. */
 	assert_int_equal(partition_update_follower_fetch_state(p, 3, 8, 1), 0);
@@ -595,8 +599,8 @@ static bool use_engine;
 /* A broker of the tests: one partition replica, its listener serving it. */
 struct bk {
 	int32_t id;
-	struct tlog *t;                /* the test log, or */
-	struct elog *e;                /* an engine log (use_engine) */
+	struct tlog *t; /* the test log, or */
+	struct elog *e; /* an engine log (use_engine) */
 	void *log;
 	const struct partition_log_ops *ops;
 	char dir[128];
@@ -607,7 +611,7 @@ struct bk {
 	int port;
 	struct fetcher *fetcher;
 	struct sasl_cred cred;
-	const char *user;              /* set: the listener is SASL_PLAINTEXT */
+	const char *user; /* set: the listener is SASL_PLAINTEXT */
 };
 
 static int bk_cred(void *arg, const char *user, struct sasl_cred *cred)
@@ -718,7 +722,7 @@ static void bk_stop(struct bk *b)
 	assert_int_equal(b->e ? elog_refs(b->e) : tlog_refs(b->t), 0);
 	partition_unref(b->p);
 	if (b->e)
-		elog_close(b->e);       /* the files stay, for bk_assert_same_files */
+		elog_close(b->e); /* the files stay, for bk_assert_same_files */
 	else
 		tlog_close(b->t);
 }
@@ -755,9 +759,12 @@ static int bk_value_at(struct bk *b, int64_t offset, char *v, size_t cap)
 
 static struct partition_state state2(int32_t leader, int32_t epoch, int n_isr, int32_t other)
 {
-	struct partition_state st = { .leader = leader, .leader_epoch = epoch,
-				      .partition_epoch = epoch, .n_replicas = 2,
-				      .replicas = { 1, 2 }, .n_isr = n_isr,
+	struct partition_state st = { .leader = leader,
+				      .leader_epoch = epoch,
+				      .partition_epoch = epoch,
+				      .n_replicas = 2,
+				      .replicas = { 1, 2 },
+				      .n_isr = n_isr,
 				      .isr = { leader, other } };
 	return st;
 }
@@ -962,14 +969,22 @@ static int16_t fetch_one(struct net_client *c, int32_t replica_id, int32_t cur_e
 			 int64_t offset, int32_t last_epoch, int32_t max_wait,
 			 struct proto_fetch_resp_part *out, int64_t *elapsed_ms)
 {
-	struct proto_fetch_part part = { .partition = 0, .current_leader_epoch = cur_epoch,
-					 .fetch_offset = offset, .last_fetched_epoch = last_epoch,
-					 .log_start_offset = -1, .partition_max_bytes = 1 << 20 };
+	struct proto_fetch_part part = { .partition = 0,
+					 .current_leader_epoch = cur_epoch,
+					 .fetch_offset = offset,
+					 .last_fetched_epoch = last_epoch,
+					 .log_start_offset = -1,
+					 .partition_max_bytes = 1 << 20 };
 	struct proto_fetch_topic topic = { kstr_of("orders"), 1, &part };
-	struct proto_fetch_req req = { .cluster_id = KSTR_NULL, .replica_id = replica_id,
-				       .max_wait_ms = max_wait, .min_bytes = 1,
-				       .max_bytes = 1 << 20, .session_epoch = -1, .n_topics = 1,
-				       .topics = &topic, .rack_id = kstr_of("") };
+	struct proto_fetch_req req = { .cluster_id = KSTR_NULL,
+				       .replica_id = replica_id,
+				       .max_wait_ms = max_wait,
+				       .min_bytes = 1,
+				       .max_bytes = 1 << 20,
+				       .session_epoch = -1,
+				       .n_topics = 1,
+				       .topics = &topic,
+				       .rack_id = kstr_of("") };
 	struct proto_fetch_resp fr;
 	struct net_resp resp;
 	struct kbuf_w w;
@@ -978,8 +993,8 @@ static int16_t fetch_one(struct net_client *c, int32_t replica_id, int32_t cur_e
 
 	kbuf_w_init(&w, 4096);
 	assert_int_equal(proto_fetch_req_encode(&w, 12, &req), 0);
-	assert_int_equal(net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS,
-					 &resp), 0);
+	assert_int_equal(
+		net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS, &resp), 0);
 	kbuf_w_free(&w);
 	assert_int_equal(proto_fetch_resp_decode(&resp.body, 12, &fr), 0);
 	assert_int_equal(fr.n_topics, 1);
@@ -1019,16 +1034,14 @@ static void test_fetch_handler_rules(void **state)
 	bk_start(&a, 1, "rules");
 	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
 	/* Not leader yet. */
-	assert_int_equal(fetch_one(c, 2, -1, 0, -1, 0, &r, NULL),
-			 PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_int_equal(fetch_one(c, 2, -1, 0, -1, 0, &r, NULL), PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
 	tlog_append(a.t, 4, 2, "old");
 	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
-	leader_append(&a, 2, 3, "new");                 /* epoch 3 from 4; LEO 6 */
+	leader_append(&a, 2, 3, "new"); /* epoch 3 from 4; LEO 6 */
 	assert_int_equal(fetch_one(c, 2, 2, 0, -1, 0, &r, NULL), PROTO_ERR_FENCED_LEADER_EPOCH);
 	assert_int_equal(fetch_one(c, 2, 4, 0, -1, 0, &r, NULL), PROTO_ERR_UNKNOWN_LEADER_EPOCH);
 	assert_int_equal(fetch_one(c, 2, 3, 7, -1, 0, &r, NULL), PROTO_ERR_OFFSET_OUT_OF_RANGE);
-	assert_int_equal(fetch_one(c, 9, 3, 0, -1, 0, &r, NULL),
-			 PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_int_equal(fetch_one(c, 9, 3, 0, -1, 0, &r, NULL), PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
 	/* A follower that thinks epoch 2 went on to offset 5: diverging. */
 	assert_int_equal(fetch_one(c, 2, 3, 5, 2, 0, &r, NULL), 0);
 	assert_true(r.has_diverging_epoch);
@@ -1086,7 +1099,8 @@ static void test_ofle_handler(void **state)
 		kbuf_w_init(&w, 4096);
 		assert_int_equal(proto_ofle_req_encode(&w, 4, &rq), 0);
 		assert_int_equal(net_client_call(c, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, w.buf,
-						 w.len, 0, DEADLINE_MS, &nr), 0);
+						 w.len, 0, DEADLINE_MS, &nr),
+				 0);
 		kbuf_w_free(&w);
 		assert_int_equal(proto_ofle_resp_decode(&nr.body, 4, &resp), 0);
 		if (i < 5) {

@@ -122,7 +122,10 @@ static char *read_all(struct topic *t, int p)
 static void test_murmur2_kafka_vectors(void **state)
 {
 	/* org.apache.kafka.common.utils.UtilsTest.testMurmur2 */
-	static const struct { const char *s; int32_t h; } v[] = {
+	static const struct {
+		const char *s;
+		int32_t h;
+	} v[] = {
 		{ "21", -973932308 },
 		{ "foobar", -790332482 },
 		{ "a-little-bit-long-string", -985981536 },
@@ -173,7 +176,7 @@ static void test_partitioner_round_robin(void **state)
 	for (int i = 0; i < 400; i++)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%d\n", i % 10);
 	assert_int_equal(topic_produce(f->t, -1, buf, n, 0), 0);
-	for (int i = 0; i < 7; i++)     /* and one record per write */
+	for (int i = 0; i < 7; i++) /* and one record per write */
 		assert_int_equal(topic_produce(f->t, -1, "x\n", 2, 0), 0);
 	for (int p = 0; p < 4; p++) {
 		int64_t c = leo(f, p);
@@ -183,7 +186,7 @@ static void test_partitioner_round_robin(void **state)
 		hi = c > hi ? c : hi;
 	}
 	assert_int_equal(total, 407);
-	assert_true(hi - lo <= 1);      /* one record at a time, in turn */
+	assert_true(hi - lo <= 1); /* one record at a time, in turn */
 }
 
 /* ---- batching ---- */
@@ -317,7 +320,7 @@ static void test_buffer_memory(void **state)
 	usleep(100 * 1000);
 	t0 = now_mono_ms();
 	assert_int_equal(topic_produce(f->t, 0, buf, sizeof(buf), PRODUCE_NONBLOCK), -EAGAIN);
-	assert_true(now_mono_ms() - t0 < 100);       /* at once, not after the linger */
+	assert_true(now_mono_ms() - t0 < 100); /* at once, not after the linger */
 	assert_int_equal(atomic_load(&f->b->pm.buffer_full), 1);
 	/* Blocking: waits for the first append, then goes through. */
 	assert_int_equal(topic_produce(f->t, 0, buf, sizeof(buf), 0), 0);
@@ -366,7 +369,7 @@ static void test_acks0_tracker(void **state)
 	t0 = now_mono_ms();
 	assert_int_equal(produce_tracked(f->t, "q\n", &tr), 0);
 	assert_true(now_mono_ms() - t0 < 150);
-	assert_int_equal(leo(f, 0), 1);                 /* not yet appended */
+	assert_int_equal(leo(f, 0), 1); /* not yet appended */
 	assert_int_equal(atomic_load(&f->b->pm.acks0_queued), 1);
 	assert_int_equal(produce_tracker_wait(&tr), 0); /* what fsync/close do */
 	assert_int_equal(leo(f, 0), 3);
@@ -385,7 +388,7 @@ static void test_fsync_reaches_disk(void **state)
 	assert_int_equal(topic_produce(f->t, 0, "x\ny\n", 4, 0), 0);
 	before = f->fio.fsyncs;
 	assert_int_equal(topic_fsync(f->t, 0), 0);
-	assert_int_equal(f->fio.fsyncs - before, 1);      /* the .log alone */
+	assert_int_equal(f->fio.fsyncs - before, 1); /* the .log alone */
 	{
 		struct log_state st;
 
@@ -396,7 +399,7 @@ static void test_fsync_reaches_disk(void **state)
 	config(f, "flush.messages=1\n");
 	before = f->fio.fsyncs;
 	assert_int_equal(topic_produce(f->t, 0, "z\n", 2, 0), 0);
-	assert_int_equal(f->fio.fsyncs - before, 1);      /* the .log alone too */
+	assert_int_equal(f->fio.fsyncs - before, 1); /* the .log alone too */
 	/* A failed fsync is fsync's error. */
 	f->fio.fsync_countdown = 1;
 	assert_int_equal(topic_produce(f->t, 0, "w\n", 2, 0), -EIO);
@@ -570,8 +573,8 @@ static void *topic_ops(void *arg)
 	int rc = topic_config_write(t, kv, strlen(kv));
 
 	if (rc == 0)
-		rc = topic_set_owner(t, 1, 1, 0700);                /* chmod, chown */
-	if (rc == 0 && topic_line_size(t, 0) != 0)           /* stat */
+		rc = topic_set_owner(t, 1, 1, 0700); /* chmod, chown */
+	if (rc == 0 && topic_line_size(t, 0) != 0)   /* stat */
 		rc = -EPROTO;
 	if (rc == 0 && topic_partitions(t) != 2)
 		rc = -EPROTO;
@@ -663,7 +666,7 @@ static void test_delete_during_linger(void **state)
 	run_bg(deleter, &d);
 	assert_int_equal(d.rc, 0);
 	g_bg = &w;
-	assert_true(wait_until(g_bg_done, f));   /* not after the linger */
+	assert_true(wait_until(g_bg_done, f)); /* not after the linger */
 	pthread_join(tw, NULL);
 	assert_int_equal(w.rc, -ENOENT);
 	assert_int_equal(atomic_load(&part(f, 0)->records_in), 0);
@@ -697,8 +700,9 @@ static bool commit_waiting(struct fx *f)
  * (a leader's state until its followers have fetched). Its offset. */
 static int64_t append_uncommitted(struct fx *f)
 {
-	struct rec_in r = { .key = NULL, .key_len = -1, .value = "u", .value_len = 1,
-			    .timestamp = 1 };
+	struct rec_in r = {
+		.key = NULL, .key_len = -1, .value = "u", .value_len = 1, .timestamp = 1
+	};
 	struct log_append_info info;
 
 	assert_int_equal(log_append(part(f, 0)->log, &r, 1, BROKER_LEADER_EPOCH, &info), 0);
@@ -718,7 +722,7 @@ static void test_ack_waits_for_commit(void **state)
 	pthread_t th;
 	char *all;
 
-	assert_int_equal(topic_produce(f->t, 0, "c0\n", 3, 0), 0);  /* acks=all */
+	assert_int_equal(topic_produce(f->t, 0, "c0\n", 3, 0), 0); /* acks=all */
 	assert_int_equal(topic_log_state(f->t, 0, &st), 0);
 	assert_int_equal(st.hw, 1);
 	a.last = append_uncommitted(f);
@@ -729,7 +733,7 @@ static void test_ack_waits_for_commit(void **state)
 	config(f, "retention.ms=3600000\n");
 	assert_int_equal(topic_line_size(f->t, 0), 3);
 	assert_false(atomic_load(&a.done));
-	assert_int_equal(log_set_hw(l, a.last + 1), 0);   /* the followers caught up */
+	assert_int_equal(log_set_hw(l, a.last + 1), 0); /* the followers caught up */
 	pthread_join(th, NULL);
 	assert_int_equal(a.rc, 0);
 	/* Never covered: ETIMEDOUT, the record stays appended, uncommitted. */

@@ -29,9 +29,16 @@
 
 static void test_varints(void **state)
 {
-	static const struct { uint8_t b[6]; size_t n; int32_t v; } vi[] = {
-		{ { 0x00 }, 1, 0 }, { { 0x01 }, 1, -1 }, { { 0x02 }, 1, 1 },
-		{ { 0x7f }, 1, -64 }, { { 0x80, 0x01 }, 2, 64 },
+	static const struct {
+		uint8_t b[6];
+		size_t n;
+		int32_t v;
+	} vi[] = {
+		{ { 0x00 }, 1, 0 },
+		{ { 0x01 }, 1, -1 },
+		{ { 0x02 }, 1, 1 },
+		{ { 0x7f }, 1, -64 },
+		{ { 0x80, 0x01 }, 2, 64 },
 		{ { 0xfe, 0xff, 0xff, 0xff, 0x0f }, 5, INT32_MAX },
 		{ { 0xff, 0xff, 0xff, 0xff, 0x0f }, 5, INT32_MIN },
 	};
@@ -166,7 +173,10 @@ static void test_tagged_fields(void **state)
 	assert_int_equal(kbuf_r_left(&r), 1);
 	/* Out of order, repeated, size past the end, known field not consumed
 	 * whole, count larger than the bytes. */
-	static const struct { uint8_t b[8]; size_t n; } bad[] = {
+	static const struct {
+		uint8_t b[8];
+		size_t n;
+	} bad[] = {
 		{ { 0x02, 0x05, 0x00, 0x01, 0x00 }, 5 },
 		{ { 0x02, 0x05, 0x00, 0x05, 0x00 }, 5 },
 		{ { 0x01, 0x05, 0x09, 0x00 }, 4 },
@@ -224,7 +234,8 @@ static void test_errors_and_table(void **state)
 	const struct proto_api *t = proto_api_table(&n);
 
 	(void)state;
-	assert_string_equal(proto_err_name(PROTO_ERR_NOT_LEADER_OR_FOLLOWER), "NOT_LEADER_OR_FOLLOWER");
+	assert_string_equal(proto_err_name(PROTO_ERR_NOT_LEADER_OR_FOLLOWER),
+			    "NOT_LEADER_OR_FOLLOWER");
 	assert_string_equal(proto_err_name(74), "FENCED_LEADER_EPOCH");
 	assert_string_equal(proto_err_name(-1), "UNKNOWN_SERVER_ERROR");
 	assert_string_equal(proto_err_name(99), "UNKNOWN_ERROR_CODE");
@@ -278,12 +289,11 @@ static int decode_all_cuts(const uint8_t *frame, size_t len, struct proto_req *r
 
 /* ApiVersions v3 as librdkafka 2.x sends it: header v2, compact strings. */
 static const uint8_t api_versions_v3[] = {
-	0x00, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01,  /* key 18, v3, corr 1 */
-	0x00, 0x07, 'r', 'd', 'k', 'a', 'f', 'k', 'a',   /* client_id */
-	0x00,                                            /* header tags */
-	0x0b, 'l', 'i', 'b', 'r', 'd', 'k', 'a', 'f', 'k', 'a',
-	0x06, '2', '.', '0', '.', '2',
-	0x00,
+	0x00, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01,      /* key 18, v3, corr 1 */
+	0x00, 0x07, 'r',  'd',  'k',  'a',  'f',  'k',  'a', /* client_id */
+	0x00,                                                /* header tags */
+	0x0b, 'l',  'i',  'b',  'r',  'd',  'k',  'a',  'f',
+	'k',  'a',  0x06, '2',  '.',  '0',  '.',  '2',  0x00,
 };
 
 static void test_api_versions(void **state)
@@ -312,16 +322,13 @@ static void test_api_versions(void **state)
 	assert_int_equal(proto_api_versions_resp_encode(&w, 0, 0, 0), 0);
 	assert_int_equal(proto_frame_end(&w, pos), 0);
 	static const uint8_t v0[] = {
-		0, 0, 0, 160, 0, 0, 0, 9, 0, 0, 0, 0, 0, 25,
-		0, 0, 0, 3, 0, 9,  0, 1, 0, 4, 0, 12,  0, 2, 0, 0, 0, 7,
-		0, 3, 0, 0, 0, 12,  0, 4, 0, 0, 0, 7,  0, 5, 0, 0, 0, 4,
-		0, 6, 0, 0, 0, 8,  0, 7, 0, 0, 0, 3,  0, 8, 0, 0, 0, 8,
-		0, 9, 0, 0, 0, 8,  0, 10, 0, 0, 0, 4,  0, 11, 0, 0, 0, 9,
-		0, 12, 0, 0, 0, 4,  0, 13, 0, 0, 0, 5,  0, 14, 0, 0, 0, 5,
-		0, 17, 0, 0, 0, 1,  0, 18, 0, 0, 0, 3,  0, 19, 0, 0, 0, 7,
-		0, 20, 0, 0, 0, 6,  0, 23, 0, 0, 0, 4,  0, 32, 0, 0, 0, 4,
-		0, 33, 0, 0, 0, 2,  0, 36, 0, 0, 0, 2,  0, 37, 0, 0, 0, 3,
-		0, 44, 0, 0, 0, 1,
+		0, 0,  0, 160, 0, 0, 0, 9, 0, 0,  0, 0, 0, 25, 0, 0,  0, 3, 0, 9, 0, 1,  0, 4,
+		0, 12, 0, 2,   0, 0, 0, 7, 0, 3,  0, 0, 0, 12, 0, 4,  0, 0, 0, 7, 0, 5,  0, 0,
+		0, 4,  0, 6,   0, 0, 0, 8, 0, 7,  0, 0, 0, 3,  0, 8,  0, 0, 0, 8, 0, 9,  0, 0,
+		0, 8,  0, 10,  0, 0, 0, 4, 0, 11, 0, 0, 0, 9,  0, 12, 0, 0, 0, 4, 0, 13, 0, 0,
+		0, 5,  0, 14,  0, 0, 0, 5, 0, 17, 0, 0, 0, 1,  0, 18, 0, 0, 0, 3, 0, 19, 0, 0,
+		0, 7,  0, 20,  0, 0, 0, 6, 0, 23, 0, 0, 0, 4,  0, 32, 0, 0, 0, 4, 0, 33, 0, 0,
+		0, 2,  0, 36,  0, 0, 0, 2, 0, 37, 0, 0, 0, 3,  0, 44, 0, 0, 0, 1,
 	};
 	assert_int_equal(w.len, sizeof(v0));
 	assert_memory_equal(w.buf, v0, sizeof(v0));
@@ -337,7 +344,8 @@ static void test_api_versions(void **state)
 	assert_true(kstr_eq(req.hdr.client_id, "rdkafka"));
 	kbuf_w_init(&w, 4096);
 	pos = proto_resp_begin(&w, 18, 0, req.hdr.correlation_id);
-	assert_int_equal(proto_api_versions_resp_encode(&w, 0, PROTO_ERR_UNSUPPORTED_VERSION, 0), 0);
+	assert_int_equal(proto_api_versions_resp_encode(&w, 0, PROTO_ERR_UNSUPPORTED_VERSION, 0),
+			 0);
 	assert_int_equal(proto_frame_end(&w, pos), 0);
 	assert_int_equal(w.buf[8], 0);
 	assert_int_equal(w.buf[9], 35);
@@ -369,42 +377,44 @@ static void test_api_versions(void **state)
 
 /* Fetch v4, a follower's fetch of topic "t" partition 0 at offset 42. */
 static const uint8_t fetch_v4[] = {
-	0x00, 0x01, 0x00, 0x04, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01, 'b',  /* header v1 */
-	0x00, 0x00, 0x00, 0x01,              /* replica_id 1 */
-	0x00, 0x00, 0x01, 0xf4,              /* max_wait_ms 500 */
-	0x00, 0x00, 0x00, 0x01,              /* min_bytes 1 */
-	0x00, 0x10, 0x00, 0x00,              /* max_bytes 1 MiB */
-	0x00,                                /* isolation_level */
-	0x00, 0x00, 0x00, 0x01,              /* topics [1] */
-	0x00, 0x01, 't',
-	0x00, 0x00, 0x00, 0x01,              /* partitions [1] */
-	0x00, 0x00, 0x00, 0x00,              /* partition 0 */
-	0, 0, 0, 0, 0, 0, 0, 42,             /* fetch_offset */
-	0x00, 0x10, 0x00, 0x00,              /* partition_max_bytes */
+	0x00, 0x01, 0x00, 0x04, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01, 'b', /* header v1 */
+	0x00, 0x00, 0x00, 0x01,                                          /* replica_id 1 */
+	0x00, 0x00, 0x01, 0xf4,                                          /* max_wait_ms 500 */
+	0x00, 0x00, 0x00, 0x01,                                          /* min_bytes 1 */
+	0x00, 0x10, 0x00, 0x00,                                          /* max_bytes 1 MiB */
+	0x00,                                                            /* isolation_level */
+	0x00, 0x00, 0x00, 0x01,                                          /* topics [1] */
+	0x00, 0x01, 't',  0x00, 0x00, 0x00, 0x01,                        /* partitions [1] */
+	0x00, 0x00, 0x00, 0x00,                                          /* partition 0 */
+	0,    0,    0,    0,    0,    0,    0,    42,                    /* fetch_offset */
+	0x00, 0x10, 0x00, 0x00,                                          /* partition_max_bytes */
 };
 
 /* Fetch v12: compact forms, tagged fields (cluster_id tag 0, and an
  * unknown tag 7 that must be skipped). */
-static const uint8_t fetch_v12[] = {
-	0x00, 0x01, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x07, 0x00, 0x02, 'b', '2', 0x00,
-	0x00, 0x00, 0x00, 0x02,              /* replica_id 2 */
-	0x00, 0x00, 0x01, 0xf4, 0x00, 0x00, 0x00, 0x01, 0x00, 0x10, 0x00, 0x00,
-	0x01,                                /* read_committed */
-	0x00, 0x00, 0x00, 0x00,              /* session_id 0 */
-	0xff, 0xff, 0xff, 0xff,              /* session_epoch -1 */
-	0x02, 0x02, 't',                     /* topics [1], "t" */
-	0x02,                                /* partitions [1] */
-	0x00, 0x00, 0x00, 0x03,              /* partition 3 */
-	0x00, 0x00, 0x00, 0x05,              /* current_leader_epoch 5 */
-	0, 0, 0, 0, 0, 0, 0, 42,             /* fetch_offset 42 */
-	0x00, 0x00, 0x00, 0x04,              /* last_fetched_epoch 4 */
-	0, 0, 0, 0, 0, 0, 0, 7,              /* log_start_offset 7 */
-	0x00, 0x10, 0x00, 0x00, 0x00,        /* partition_max_bytes, tags */
-	0x00,                                /* topic tags */
-	0x02, 0x02, 'u', 0x03, 0, 0, 0, 1, 0, 0, 0, 2, 0x00,  /* forgotten u:[1,2] */
-	0x03, 'r', '1',                      /* rack_id */
-	0x02, 0x00, 0x04, 0x04, 'a', 'b', 'c', 0x07, 0x02, 0xab, 0xcd,
-};
+static const uint8_t
+	fetch_v12
+		[] = {
+			0x00, 0x01, 0x00, 0x0c, 0x00, 0x00, 0x00, 0x07, 0x00, 0x02, 'b',
+			'2',  0x00, 0x00, 0x00, 0x00, 0x02, /* replica_id 2 */
+			0x00, 0x00, 0x01, 0xf4, 0x00, 0x00, 0x00, 0x01, 0x00, 0x10, 0x00,
+			0x00, 0x01,                                   /* read_committed */
+			0x00, 0x00, 0x00, 0x00,                       /* session_id 0 */
+			0xff, 0xff, 0xff, 0xff,                       /* session_epoch -1 */
+			0x02, 0x02, 't',                              /* topics [1], "t" */
+			0x02,                                         /* partitions [1] */
+			0x00, 0x00, 0x00, 0x03,                       /* partition 3 */
+			0x00, 0x00, 0x00, 0x05,                       /* current_leader_epoch 5 */
+			0,    0,    0,    0,    0,    0,    0,    42, /* fetch_offset 42 */
+			0x00, 0x00, 0x00, 0x04,                       /* last_fetched_epoch 4 */
+			0,    0,    0,    0,    0,    0,    0,    7,  /* log_start_offset 7 */
+			0x00, 0x10, 0x00, 0x00, 0x00, /* partition_max_bytes, tags */
+			0x00,                         /* topic tags */
+			0x02, 0x02, 'u',  0x03, 0,    0,    0,    1,    0,    0,    0,
+			2,    0x00,      /* forgotten u:[1,2] */
+			0x03, 'r',  '1', /* rack_id */
+			0x02, 0x00, 0x04, 0x04, 'a',  'b',  'c',  0x07, 0x02, 0xab, 0xcd,
+		};
 
 static void test_fetch_request(void **state)
 {
@@ -451,23 +461,32 @@ static void test_fetch_request(void **state)
 	assert_int_equal(proto_frame_end(&w, pos), 0);
 	assert_int_equal(w.len, 4 + sizeof(fetch_v12) - 4);
 	assert_memory_equal(w.buf + 4, fetch_v12, sizeof(fetch_v12) - 11);
-	assert_int_equal(w.buf[4 + sizeof(fetch_v12) - 11], 1);  /* one tag */
+	assert_int_equal(w.buf[4 + sizeof(fetch_v12) - 11], 1); /* one tag */
 	kbuf_w_free(&w);
 	proto_req_free(&req);
 
 	/* Every version 4..12 round trips through encode and decode. */
 	for (int16_t v = 4; v <= 12; v++) {
 		struct proto_fetch_part parts[2] = {
-			{ 0, 9, 100, 8, 50, 1000 }, { 1, 9, 200, 8, 60, 2000 },
+			{ 0, 9, 100, 8, 50, 1000 },
+			{ 1, 9, 200, 8, 60, 2000 },
 		};
 		int32_t fp[1] = { 5 };
 		struct proto_fetch_topic topic = { kstr_of("orders"), 2, parts };
 		struct proto_forgotten_topic fg = { kstr_of("old"), 1, fp };
 		struct proto_fetch_req in = {
-			.cluster_id = KSTR_NULL, .replica_id = 3, .max_wait_ms = 500,
-			.min_bytes = 1, .max_bytes = 1 << 20, .session_id = 0,
-			.session_epoch = -1, .n_topics = 1, .topics = &topic,
-			.n_forgotten = 1, .forgotten = &fg, .rack_id = kstr_of(""),
+			.cluster_id = KSTR_NULL,
+			.replica_id = 3,
+			.max_wait_ms = 500,
+			.min_bytes = 1,
+			.max_bytes = 1 << 20,
+			.session_id = 0,
+			.session_epoch = -1,
+			.n_topics = 1,
+			.topics = &topic,
+			.n_forgotten = 1,
+			.forgotten = &fg,
+			.rack_id = kstr_of(""),
 		};
 		struct proto_fetch_req out;
 		struct kbuf_r r;
@@ -529,10 +548,13 @@ static void test_fetch_request_limits(void **state)
 	struct proto_req req;
 	uint8_t f[sizeof(fetch_v4)];
 	memcpy(f, fetch_v4, sizeof(f));
-	f[35] = 0x10;  /* partitions [0x10000001] */
+	f[35] = 0x10; /* partitions [0x10000001] */
 	assert_int_equal(proto_req_decode(f, sizeof(f), &req), -EBADMSG);
 	memcpy(f, fetch_v4, sizeof(f));
-	f[35] = 0xff; f[36] = 0xff; f[37] = 0xff; f[38] = 0xfe;
+	f[35] = 0xff;
+	f[36] = 0xff;
+	f[37] = 0xff;
+	f[38] = 0xfe;
 	assert_int_equal(proto_req_decode(f, sizeof(f), &req), -EBADMSG);
 	memcpy(f, fetch_v4, sizeof(f));
 	f[27] = 2;
@@ -566,17 +588,36 @@ static void test_fetch_response_pieces(void **state)
 	fd = tmpfile_with(seg, sizeof(seg));
 	for (int16_t v = 4; v <= 12; v++) {
 		struct proto_fetch_resp_part parts[3] = {
-			{ .partition_index = 0, .high_watermark = 10, .last_stable_offset = 10,
-			  .log_start_offset = 0, .n_aborted = -1, .preferred_read_replica = -1,
-			  .records_len = 100, .records_fd = fd, .records_offset = 50,
-			  .has_diverging_epoch = true, .diverging_epoch = 3, .diverging_end_offset = 77 },
-			{ .partition_index = 1, .error_code = PROTO_ERR_FENCED_LEADER_EPOCH,
-			  .high_watermark = -1, .last_stable_offset = -1, .log_start_offset = -1,
-			  .n_aborted = 0, .preferred_read_replica = 2, .records_len = -1,
-			  .records_fd = -1, .has_current_leader = true, .current_leader_id = 4,
+			{ .partition_index = 0,
+			  .high_watermark = 10,
+			  .last_stable_offset = 10,
+			  .log_start_offset = 0,
+			  .n_aborted = -1,
+			  .preferred_read_replica = -1,
+			  .records_len = 100,
+			  .records_fd = fd,
+			  .records_offset = 50,
+			  .has_diverging_epoch = true,
+			  .diverging_epoch = 3,
+			  .diverging_end_offset = 77 },
+			{ .partition_index = 1,
+			  .error_code = PROTO_ERR_FENCED_LEADER_EPOCH,
+			  .high_watermark = -1,
+			  .last_stable_offset = -1,
+			  .log_start_offset = -1,
+			  .n_aborted = 0,
+			  .preferred_read_replica = 2,
+			  .records_len = -1,
+			  .records_fd = -1,
+			  .has_current_leader = true,
+			  .current_leader_id = 4,
 			  .current_leader_epoch = 6 },
-			{ .partition_index = 2, .high_watermark = 5, .n_aborted = -1,
-			  .records_len = 3, .records = (const uint8_t *)"abc", .records_fd = -1 },
+			{ .partition_index = 2,
+			  .high_watermark = 5,
+			  .n_aborted = -1,
+			  .records_len = 3,
+			  .records = (const uint8_t *)"abc",
+			  .records_fd = -1 },
 		};
 		struct proto_fetch_resp_topic topic = { kstr_of("orders"), 3, parts };
 		struct proto_fetch_resp in = { 0, 0, 77, 1, &topic }, out;
@@ -641,8 +682,9 @@ static void test_fetch_response_pieces(void **state)
 		proto_out_free(&po);
 	}
 	/* A file shorter than its piece: flatten says -EIO. */
-	struct proto_fetch_resp_part part = { .n_aborted = -1, .records_len = 100, .records_fd = fd,
-					      .records_offset = 250 };
+	struct proto_fetch_resp_part part = {
+		.n_aborted = -1, .records_len = 100, .records_fd = fd, .records_offset = 250
+	};
 	struct proto_fetch_resp_topic topic = { kstr_of("t"), 1, &part };
 	struct proto_fetch_resp in = { 0, 0, 0, 1, &topic };
 	struct proto_out po;
@@ -661,19 +703,18 @@ static void test_fetch_response_pieces(void **state)
 
 /* OffsetForLeaderEpoch v4 (flexible) and v0, hand-built. */
 static const uint8_t ofle_v4[] = {
-	0x00, 0x17, 0x00, 0x04, 0x00, 0x00, 0x00, 0x03, 0xff, 0xff, 0x00,
-	0x00, 0x00, 0x00, 0x02,              /* replica_id 2 */
-	0x02, 0x02, 't', 0x02,               /* topics [1] "t", partitions [1] */
-	0x00, 0x00, 0x00, 0x01,              /* partition 1 */
-	0x00, 0x00, 0x00, 0x06,              /* current_leader_epoch 6 */
-	0x00, 0x00, 0x00, 0x04,              /* leader_epoch 4 */
+	0x00, 0x17, 0x00, 0x04, 0x00, 0x00, 0x00, 0x03,
+	0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x02, /* replica_id 2 */
+	0x02, 0x02, 't',  0x02,                   /* topics [1] "t", partitions [1] */
+	0x00, 0x00, 0x00, 0x01,                   /* partition 1 */
+	0x00, 0x00, 0x00, 0x06,                   /* current_leader_epoch 6 */
+	0x00, 0x00, 0x00, 0x04,                   /* leader_epoch 4 */
 	0x00, 0x00, 0x00,
 };
 
 static const uint8_t ofle_v0[] = {
-	0x00, 0x17, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xff, 0xff,
-	0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 't', 0x00, 0x00, 0x00, 0x01,
-	0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x04,
+	0x00, 0x17, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01, 0x00,
+	0x01, 't',  0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x04,
 };
 
 static void test_offset_for_leader_epoch(void **state)
@@ -708,8 +749,9 @@ static void test_offset_for_leader_epoch(void **state)
 		assert_int_equal(proto_ofle_resp_encode(&w, v, &in), 0);
 		if (v == 4) {
 			static const uint8_t b[] = {
-				0, 0, 0, 0, 0x02, 0x02, 't', 0x02, 0x00, 0x00, 0, 0, 0, 1,
-				0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0x04, 0xd2, 0x00, 0x00, 0x00,
+				0, 0, 0, 0, 0x02, 0x02, 't',  0x02, 0x00, 0x00,
+				0, 0, 0, 1, 0,    0,    0,    4,    0,    0,
+				0, 0, 0, 0, 0x04, 0xd2, 0x00, 0x00, 0x00,
 			};
 			assert_int_equal(w.len, sizeof(b));
 			assert_memory_equal(w.buf, b, sizeof(b));
@@ -730,16 +772,16 @@ static void test_offset_for_leader_epoch(void **state)
 static void test_sasl_apis(void **state)
 {
 	static const uint8_t hs_v1[] = {
-		0x00, 0x11, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01, 'c',
-		0x00, 0x0d, 'S', 'C', 'R', 'A', 'M', '-', 'S', 'H', 'A', '-', '2', '5', '6',
+		0x00, 0x11, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01, 'c', 0x00, 0x0d,
+		'S',  'C',  'R',  'A',  'M',  '-',  'S',  'H',  'A',  '-',  '2', '5',  '6',
 	};
 	static const uint8_t auth_v2[] = {
-		0x00, 0x24, 0x00, 0x02, 0x00, 0x00, 0x00, 0x03, 0x00, 0x01, 'c', 0x00,
-		0x04, 'n', ',', ',', 0x00,
+		0x00, 0x24, 0x00, 0x02, 0x00, 0x00, 0x00, 0x03, 0x00,
+		0x01, 'c',  0x00, 0x04, 'n',  ',',  ',',  0x00,
 	};
 	static const uint8_t auth_v0[] = {
-		0x00, 0x24, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xff, 0xff,
-		0x00, 0x00, 0x00, 0x03, 'n', ',', ',',
+		0x00, 0x24, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xff,
+		0xff, 0x00, 0x00, 0x00, 0x03, 'n',  ',',  ',',
 	};
 	struct proto_req req;
 	struct kbuf_w w;
@@ -754,12 +796,14 @@ static void test_sasl_apis(void **state)
 	assert_int_equal(decode_all_cuts(auth_v0, sizeof(auth_v0), &req), 0);
 	assert_int_equal(req.u.sasl_auth.auth_bytes.len, 3);
 
-	struct proto_sasl_handshake_resp hr = { PROTO_ERR_UNSUPPORTED_SASL_MECHANISM, 1,
-						{ kstr_of("SCRAM-SHA-256") } }, hr2;
+	struct proto_sasl_handshake_resp hr = { PROTO_ERR_UNSUPPORTED_SASL_MECHANISM,
+						1,
+						{ kstr_of("SCRAM-SHA-256") } },
+					 hr2;
 	kbuf_w_init(&w, 4096);
 	assert_int_equal(proto_sasl_handshake_resp_encode(&w, 1, &hr), 0);
-	static const uint8_t hrb[] = { 0, 33, 0, 0, 0, 1, 0, 13, 'S', 'C', 'R', 'A', 'M', '-',
-				       'S', 'H', 'A', '-', '2', '5', '6' };
+	static const uint8_t hrb[] = { 0,   33,  0,   0,   0,   1,   0,   13,  'S', 'C', 'R',
+				       'A', 'M', '-', 'S', 'H', 'A', '-', '2', '5', '6' };
 	assert_int_equal(w.len, sizeof(hrb));
 	assert_memory_equal(w.buf, hrb, sizeof(hrb));
 	kbuf_r_init(&r, w.buf, w.len);
@@ -778,7 +822,8 @@ static void test_sasl_apis(void **state)
 
 	for (int16_t v = 0; v <= 2; v++) {
 		struct proto_sasl_auth_resp ar = { PROTO_ERR_SASL_AUTHENTICATION_FAILED,
-						   kstr_of("invalid proof"), KSTR_NULL, 3600000 }, ar2;
+						   kstr_of("invalid proof"), KSTR_NULL, 3600000 },
+					    ar2;
 
 		kbuf_w_init(&w, 4096);
 		assert_int_equal(proto_sasl_auth_resp_encode(&w, v, &ar), 0);
@@ -799,9 +844,14 @@ static void test_sasl_apis(void **state)
 /* Random mutations of every valid frame: any result but a crash. */
 static void test_mutations(void **state)
 {
-	const struct { const uint8_t *b; size_t n; } frames[] = {
-		{ api_versions_v3, sizeof(api_versions_v3) }, { fetch_v4, sizeof(fetch_v4) },
-		{ fetch_v12, sizeof(fetch_v12) }, { ofle_v4, sizeof(ofle_v4) },
+	const struct {
+		const uint8_t *b;
+		size_t n;
+	} frames[] = {
+		{ api_versions_v3, sizeof(api_versions_v3) },
+		{ fetch_v4, sizeof(fetch_v4) },
+		{ fetch_v12, sizeof(fetch_v12) },
+		{ ofle_v4, sizeof(ofle_v4) },
 		{ ofle_v0, sizeof(ofle_v0) },
 	};
 	uint64_t x = 88172645463325252ull;
@@ -814,7 +864,9 @@ static void test_mutations(void **state)
 
 		memcpy(b, frames[k].b, frames[k].n);
 		for (int m = 0; m < 1 + round % 4; m++) {
-			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
 			b[(x >> 8) % frames[k].n] = (uint8_t)x;
 		}
 		int rc = proto_req_decode(b, frames[k].n, &req);

@@ -20,17 +20,50 @@
 #include "repl/proto.h"
 #include "tests/unit/protofx.h"
 
-static int ct_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_create_topics_req_encode(w, v, b); }
-static int dt_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_delete_topics_req_encode(w, v, b); }
-static int cp_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_create_parts_req_encode(w, v, b); }
-static int dc_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_describe_configs_req_encode(w, v, b); }
-static int ac_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_alter_configs_req_encode(w, v, b); }
-static int iac_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_incr_alter_configs_req_encode(w, v, b); }
-static const void *ct_of(const struct proto_req *r) { return &r->u.create_topics; }
-static const void *dt_of(const struct proto_req *r) { return &r->u.delete_topics; }
-static const void *cp_of(const struct proto_req *r) { return &r->u.create_parts; }
-static const void *dc_of(const struct proto_req *r) { return &r->u.describe_configs; }
-static const void *ac_of(const struct proto_req *r) { return &r->u.alter_configs; }
+static int ct_enc(struct kbuf_w *w, int16_t v, const void *b)
+{
+	return proto_create_topics_req_encode(w, v, b);
+}
+static int dt_enc(struct kbuf_w *w, int16_t v, const void *b)
+{
+	return proto_delete_topics_req_encode(w, v, b);
+}
+static int cp_enc(struct kbuf_w *w, int16_t v, const void *b)
+{
+	return proto_create_parts_req_encode(w, v, b);
+}
+static int dc_enc(struct kbuf_w *w, int16_t v, const void *b)
+{
+	return proto_describe_configs_req_encode(w, v, b);
+}
+static int ac_enc(struct kbuf_w *w, int16_t v, const void *b)
+{
+	return proto_alter_configs_req_encode(w, v, b);
+}
+static int iac_enc(struct kbuf_w *w, int16_t v, const void *b)
+{
+	return proto_incr_alter_configs_req_encode(w, v, b);
+}
+static const void *ct_of(const struct proto_req *r)
+{
+	return &r->u.create_topics;
+}
+static const void *dt_of(const struct proto_req *r)
+{
+	return &r->u.delete_topics;
+}
+static const void *cp_of(const struct proto_req *r)
+{
+	return &r->u.create_parts;
+}
+static const void *dc_of(const struct proto_req *r)
+{
+	return &r->u.describe_configs;
+}
+static const void *ac_of(const struct proto_req *r)
+{
+	return &r->u.alter_configs;
+}
 
 PROTOFX_RESP_CODEC(ct, create_topics)
 PROTOFX_RESP_CODEC(dt, delete_topics)
@@ -55,18 +88,16 @@ static int iac_renc(struct kbuf_w *w, int16_t v, const void *in)
 
 /* v4 as librdkafka 2.0 sends it: 3 partitions, factor 1, one config. */
 static const uint8_t ct_v4[] = {
-	0x00, 0x13, 0x00, 0x04, PI32(1), 0x00, 0x01, 'c',
-	PI32(1), 0x00, 0x01, 't', PI32(3), 0x00, 0x01, PI32(0),
-	PI32(1), 0x00, 0x01, 'k', 0x00, 0x01, 'v', PI32(5000), 0x00,
+	0x00, 0x13, 0x00, 0x04,    PI32(1), 0x00,       0x01,    'c',     PI32(1),
+	0x00, 0x01, 't',  PI32(3), 0x00,    0x01,       PI32(0), PI32(1), 0x00,
+	0x01, 'k',  0x00, 0x01,    'v',     PI32(5000), 0x00,
 };
 /* v5: flexible, the broker's defaults (-1), a manual assignment, a null
  * config value, validate only. */
 static const uint8_t ct_v5[] = {
-	0x00, 0x13, 0x00, 0x05, PI32(1), 0x00, 0x01, 'c', 0x00,
-	0x02, 0x02, 't', PI32(-1), 0xff, 0xff,
-	0x02, PI32(0), 0x03, PI32(1), PI32(2), 0x00,
-	0x02, 0x02, 'k', 0x00, 0x00, 0x00,
-	PI32(5000), 0x01, 0x00,
+	0x00, 0x13, 0x00,     0x05, PI32(1), 0x00, 0x01,    'c',        0x00,    0x02,
+	0x02, 't',  PI32(-1), 0xff, 0xff,    0x02, PI32(0), 0x03,       PI32(1), PI32(2),
+	0x00, 0x02, 0x02,     'k',  0x00,    0x00, 0x00,    PI32(5000), 0x01,    0x00,
 };
 
 static void test_create_topics(void **state)
@@ -79,14 +110,23 @@ static void test_create_topics(void **state)
 	struct proto_config cfg[2] = { { kstr_of("retention.ms"), kstr_of("1000"), 0 },
 				       { kstr_of("x"), KSTR_NULL, 0 } };
 	struct proto_creatable_topic tops[2] = {
-		{ kstr_of("a"), 2, 2, 2, as, 2, cfg }, { kstr_of("b"), -1, -1, 0, NULL, 0, NULL },
+		{ kstr_of("a"), 2, 2, 2, as, 2, cfg },
+		{ kstr_of("b"), -1, -1, 0, NULL, 0, NULL },
 	};
 	struct proto_create_topics_req in = { 2, tops, 30000, true };
-	struct proto_topic_config_desc descs[1] = { { kstr_of("k"), kstr_of("v"), false, 5, true } };
+	struct proto_topic_config_desc descs[1] = { { kstr_of("k"), kstr_of("v"), false, 5,
+						      true } };
 	struct proto_creatable_topic_result res[2] = {
 		{ kstr_of("a"), { 1, [15] = 2 }, 0, KSTR_NULL, 0, 2, 2, 1, descs },
-		{ kstr_of("b"), { 0 }, PROTO_ERR_TOPIC_ALREADY_EXISTS, kstr_of("exists"),
-		  PROTO_ERR_INVALID_CONFIG, -1, -1, -1, NULL },
+		{ kstr_of("b"),
+		  { 0 },
+		  PROTO_ERR_TOPIC_ALREADY_EXISTS,
+		  kstr_of("exists"),
+		  PROTO_ERR_INVALID_CONFIG,
+		  -1,
+		  -1,
+		  -1,
+		  NULL },
 	};
 	struct proto_create_topics_resp rin = { 4, 2, res };
 	uint8_t *frame;
@@ -109,17 +149,17 @@ static void test_create_topics(void **state)
 	assert_true(c->validate_only);
 	proto_req_free(&req);
 
-	protofx_same_bytes(ct_dec, ct_renc, ct_free, PROTOFX_BYTES(
-		PI32(1), 0x00, 0x01, 't', 0x00, 0x24), 0, &resp);
+	protofx_same_bytes(ct_dec, ct_renc, ct_free,
+			   PROTOFX_BYTES(PI32(1), 0x00, 0x01, 't', 0x00, 0x24), 0, &resp);
 	assert_int_equal(resp.topics[0].error_code, PROTO_ERR_TOPIC_ALREADY_EXISTS);
 	assert_int_equal(resp.topics[0].n_configs, -1);
 	proto_create_topics_resp_free(&resp);
 	/* v5: the created topic's settings, and the tagged config error. */
-	protofx_same_bytes(ct_dec, ct_renc, ct_free, PROTOFX_BYTES(
-		PI32(0), 0x02, 0x02, 't', 0x00, 0x00, 0x00, PI32(3), 0x00, 0x01,
-		0x02, 0x02, 'k', 0x02, 'v', 0x00, 0x05, 0x00, 0x00,
-		0x01, 0x00, 0x02, 0x00, 0x28,
-		0x00), 5, &resp);
+	protofx_same_bytes(ct_dec, ct_renc, ct_free,
+			   PROTOFX_BYTES(PI32(0), 0x02, 0x02, 't', 0x00, 0x00, 0x00, PI32(3), 0x00,
+					 0x01, 0x02, 0x02, 'k', 0x02, 'v', 0x00, 0x05, 0x00, 0x00,
+					 0x01, 0x00, 0x02, 0x00, 0x28, 0x00),
+			   5, &resp);
 	assert_int_equal(resp.topics[0].num_partitions, 3);
 	assert_int_equal(resp.topics[0].n_configs, 1);
 	assert_int_equal(resp.topics[0].configs[0].config_source, 5);
@@ -140,8 +180,8 @@ static void test_create_topics(void **state)
 		protofx_resp_round(ct_dec, ct_renc, ct_free, v, &rin, &resp, &frame);
 		assert_int_equal(resp.throttle_time_ms, v >= 2 ? 4 : 0);
 		assert_int_equal(resp.topics[0].topic_id[15], v >= 7 ? 2 : 0);
-		assert_true(v >= 1 ? kstr_eq(resp.topics[1].error_message, "exists") :
-				     !resp.topics[1].error_message.ptr);
+		assert_true(v >= 1 ? kstr_eq(resp.topics[1].error_message, "exists")
+				   : !resp.topics[1].error_message.ptr);
 		assert_int_equal(resp.topics[1].topic_config_error_code,
 				 v >= 5 ? PROTO_ERR_INVALID_CONFIG : 0);
 		assert_int_equal(resp.topics[0].n_configs, v >= 5 ? 1 : -1);
@@ -166,59 +206,65 @@ static void test_delete_topics_create_partitions(void **state)
 	struct proto_delete_topics_resp drin = { 1, 1, drs };
 	int32_t ids[2] = { 1, 2 };
 	struct proto_replica_assignment as[1] = { { 0, 2, ids } };
-	struct proto_create_parts_topic cts[2] = { { kstr_of("t"), 4, 1, as }, { kstr_of("u"), 2, -1, NULL } };
+	struct proto_create_parts_topic cts[2] = { { kstr_of("t"), 4, 1, as },
+						   { kstr_of("u"), 2, -1, NULL } };
 	struct proto_create_parts_req cin = { 2, cts, 500, true };
-	struct proto_resource_result crs[1] = { { PROTO_ERR_INVALID_PARTITIONS, kstr_of("fewer"), 0, kstr_of("t") } };
+	struct proto_resource_result crs[1] = { { PROTO_ERR_INVALID_PARTITIONS, kstr_of("fewer"), 0,
+						  kstr_of("t") } };
 	struct proto_create_parts_resp crin = { 3, 1, crs };
 	struct kbuf_w w;
 	uint8_t *frame;
 
 	(void)state;
 	/* DeleteTopics v1 (both clients): names. */
-	protofx_req_same_bytes(PROTOFX_BYTES(
-		0x00, 0x14, 0x00, 0x01, PI32(2), 0x00, 0x01, 'c',
-		PI32(2), 0x00, 0x01, 'a', 0x00, 0x01, 'b', PI32(1000)), dt_enc, dt_of, &req);
+	protofx_req_same_bytes(PROTOFX_BYTES(0x00, 0x14, 0x00, 0x01, PI32(2), 0x00, 0x01, 'c',
+					     PI32(2), 0x00, 0x01, 'a', 0x00, 0x01, 'b', PI32(1000)),
+			       dt_enc, dt_of, &req);
 	assert_int_equal(d->n_topics, 2);
 	assert_true(kstr_eq(d->topics[1].name, "b"));
 	assert_int_equal(d->timeout_ms, 1000);
 	proto_req_free(&req);
 	/* v6: by name or by id. */
-	protofx_req_same_bytes(PROTOFX_BYTES(
-		0x00, 0x14, 0x00, 0x06, PI32(2), 0x00, 0x01, 'c', 0x00,
-		0x03, 0x02, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x00,
-		0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0x00,
-		PI32(1000), 0x00), dt_enc, dt_of, &req);
+	protofx_req_same_bytes(PROTOFX_BYTES(0x00, 0x14, 0x00, 0x06, PI32(2), 0x00, 0x01, 'c', 0x00,
+					     0x03, 0x02, 'a', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					     0, 0, 0, 0x00, 0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+					     12, 13, 14, 15, 16, 0x00, PI32(1000), 0x00),
+			       dt_enc, dt_of, &req);
 	assert_null(d->topics[1].name.ptr);
 	assert_int_equal(d->topics[1].topic_id[15], 16);
 	proto_req_free(&req);
-	protofx_same_bytes(dt_dec, dt_renc, dt_free, PROTOFX_BYTES(
-		PI32(0), PI32(1), 0x00, 0x01, 'a', 0x00, 0x03), 1, &dresp);
+	protofx_same_bytes(dt_dec, dt_renc, dt_free,
+			   PROTOFX_BYTES(PI32(0), PI32(1), 0x00, 0x01, 'a', 0x00, 0x03), 1, &dresp);
 	assert_int_equal(dresp.responses[0].error_code, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 	proto_delete_topics_resp_free(&dresp);
-	protofx_same_bytes(dt_dec, dt_renc, dt_free, PROTOFX_BYTES(
-		PI32(0), 0x02, 0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-		0x00, 0x64, 0x00, 0x00, 0x00), 6, &dresp);
+	protofx_same_bytes(dt_dec, dt_renc, dt_free,
+			   PROTOFX_BYTES(PI32(0), 0x02, 0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+					 13, 14, 15, 16, 0x00, 0x64, 0x00, 0x00, 0x00),
+			   6, &dresp);
 	assert_null(dresp.responses[0].name.ptr);
 	assert_int_equal(dresp.responses[0].error_code, PROTO_ERR_UNKNOWN_TOPIC_ID);
 	proto_delete_topics_resp_free(&dresp);
 
 	/* CreatePartitions v1 (kafkajs): a new count, the broker assigns. */
-	protofx_req_same_bytes(PROTOFX_BYTES(
-		0x00, 0x25, 0x00, 0x01, PI32(3), 0x00, 0x01, 'c',
-		PI32(1), 0x00, 0x01, 't', PI32(6), PI32(-1), PI32(1000), 0x00), cp_enc, cp_of, &req);
+	protofx_req_same_bytes(PROTOFX_BYTES(0x00, 0x25, 0x00, 0x01, PI32(3), 0x00, 0x01, 'c',
+					     PI32(1), 0x00, 0x01, 't', PI32(6), PI32(-1),
+					     PI32(1000), 0x00),
+			       cp_enc, cp_of, &req);
 	assert_int_equal(p->topics[0].count, 6);
 	assert_int_equal(p->topics[0].n_assignments, -1);
 	proto_req_free(&req);
 	/* v3: flexible, one new partition on broker 1. */
-	protofx_req_same_bytes(PROTOFX_BYTES(
-		0x00, 0x25, 0x00, 0x03, PI32(3), 0x00, 0x01, 'c', 0x00,
-		0x02, 0x02, 't', PI32(4), 0x02, 0x02, PI32(1), 0x00, 0x00,
-		PI32(1000), 0x00, 0x00), cp_enc, cp_of, &req);
+	protofx_req_same_bytes(PROTOFX_BYTES(0x00, 0x25, 0x00, 0x03, PI32(3), 0x00, 0x01, 'c', 0x00,
+					     0x02, 0x02, 't', PI32(4), 0x02, 0x02, PI32(1), 0x00,
+					     0x00, PI32(1000), 0x00, 0x00),
+			       cp_enc, cp_of, &req);
 	assert_int_equal(p->topics[0].n_assignments, 1);
 	assert_int_equal(p->topics[0].assignments[0].broker_ids[0], 1);
 	proto_req_free(&req);
-	protofx_same_bytes(cp_dec, cp_renc, cp_free, PROTOFX_BYTES(
-		PI32(0), PI32(1), 0x00, 0x01, 't', 0x00, 0x25, 0x00, 0x02, 'n', 'o'), 0, &cresp);
+	protofx_same_bytes(
+		cp_dec, cp_renc, cp_free,
+		PROTOFX_BYTES(PI32(0), PI32(1), 0x00, 0x01, 't', 0x00, 0x25, 0x00, 0x02, 'n', 'o'),
+		0, &cresp);
 	assert_true(kstr_eq(cresp.results[0].resource_name, "t"));
 	assert_true(kstr_eq(cresp.results[0].error_message, "no"));
 	proto_create_parts_resp_free(&cresp);
@@ -231,13 +277,14 @@ static void test_delete_topics_create_partitions(void **state)
 		free(frame);
 		protofx_resp_round(dt_dec, dt_renc, dt_free, v, &drin, &dresp, &frame);
 		assert_int_equal(dresp.throttle_time_ms, v >= 1 ? 1 : 0);
-		assert_true(v >= 5 ? kstr_eq(dresp.responses[0].error_message, "no") :
-				     !dresp.responses[0].error_message.ptr);
+		assert_true(v >= 5 ? kstr_eq(dresp.responses[0].error_message, "no")
+				   : !dresp.responses[0].error_message.ptr);
 		proto_delete_topics_resp_free(&dresp);
 		free(frame);
 	}
 	for (int16_t v = 0; v <= 3; v++) {
-		protofx_req_round(PROTO_API_CREATE_PARTITIONS, v, cp_enc, cp_of, &cin, &req, &frame);
+		protofx_req_round(PROTO_API_CREATE_PARTITIONS, v, cp_enc, cp_of, &cin, &req,
+				  &frame);
 		assert_int_equal(p->topics[0].assignments[0].n_broker_ids, 2);
 		assert_int_equal(p->topics[1].n_assignments, -1);
 		assert_true(p->validate_only);
@@ -267,12 +314,14 @@ static void test_describe_configs(void **state)
 	struct proto_describe_configs_resp resp;
 	struct kstr keys[2] = { kstr_of("retention.ms"), kstr_of("cleanup.policy") };
 	struct proto_describe_configs_resource res[2] = {
-		{ PROTO_RESOURCE_TOPIC, kstr_of("t"), 2, keys }, { PROTO_RESOURCE_BROKER, kstr_of("1"), -1, NULL },
+		{ PROTO_RESOURCE_TOPIC, kstr_of("t"), 2, keys },
+		{ PROTO_RESOURCE_BROKER, kstr_of("1"), -1, NULL },
 	};
 	struct proto_describe_configs_req in = { 2, res, true, true };
 	struct proto_config_synonym syn[1] = { { kstr_of("log.retention.ms"), kstr_of("1"), 5 } };
 	struct proto_describe_configs_entry ents[2] = {
-		{ kstr_of("retention.ms"), kstr_of("1"), false, true, 5, false, 1, syn, 5, kstr_of("doc") },
+		{ kstr_of("retention.ms"), kstr_of("1"), false, true, 5, false, 1, syn, 5,
+		  kstr_of("doc") },
 		{ kstr_of("secret"), KSTR_NULL, true, false, 1, true, 0, NULL, 2, KSTR_NULL },
 	};
 	struct proto_describe_configs_result results[1] = {
@@ -283,34 +332,36 @@ static void test_describe_configs(void **state)
 
 	(void)state;
 	/* v1 as librdkafka sends it: every config of topic t, with synonyms. */
-	protofx_req_same_bytes(PROTOFX_BYTES(
-		0x00, 0x20, 0x00, 0x01, PI32(9), 0x00, 0x01, 'c',
-		PI32(1), 0x02, 0x00, 0x01, 't', PI32(-1), 0x01), dc_enc, dc_of, &req);
+	protofx_req_same_bytes(PROTOFX_BYTES(0x00, 0x20, 0x00, 0x01, PI32(9), 0x00, 0x01, 'c',
+					     PI32(1), 0x02, 0x00, 0x01, 't', PI32(-1), 0x01),
+			       dc_enc, dc_of, &req);
 	assert_int_equal(d->resources[0].resource_type, PROTO_RESOURCE_TOPIC);
 	assert_int_equal(d->resources[0].n_configuration_keys, -1);
 	assert_true(d->include_synonyms);
 	proto_req_free(&req);
-	protofx_req_same_bytes(PROTOFX_BYTES(
-		0x00, 0x20, 0x00, 0x04, PI32(9), 0x00, 0x01, 'c', 0x00,
-		0x02, 0x02, 0x02, 't', 0x02, 0x02, 'k', 0x00, 0x00, 0x01, 0x00), dc_enc, dc_of, &req);
+	protofx_req_same_bytes(PROTOFX_BYTES(0x00, 0x20, 0x00, 0x04, PI32(9), 0x00, 0x01, 'c', 0x00,
+					     0x02, 0x02, 0x02, 't', 0x02, 0x02, 'k', 0x00, 0x00,
+					     0x01, 0x00),
+			       dc_enc, dc_of, &req);
 	assert_true(kstr_eq(d->resources[0].configuration_keys[0], "k"));
 	assert_false(d->include_synonyms);
 	assert_true(d->include_documentation);
 	proto_req_free(&req);
 	/* v0: is_default instead of a source. */
-	protofx_same_bytes(dc_dec, dc_renc, dc_free, PROTOFX_BYTES(
-		PI32(0), PI32(1), 0x00, 0x00, 0xff, 0xff, 0x02, 0x00, 0x01, 't',
-		PI32(1), 0x00, 0x01, 'k', 0x00, 0x01, 'v', 0x00, 0x01, 0x00), 0, &resp);
+	protofx_same_bytes(dc_dec, dc_renc, dc_free,
+			   PROTOFX_BYTES(PI32(0), PI32(1), 0x00, 0x00, 0xff, 0xff, 0x02, 0x00, 0x01,
+					 't', PI32(1), 0x00, 0x01, 'k', 0x00, 0x01, 'v', 0x00, 0x01,
+					 0x00),
+			   0, &resp);
 	assert_true(resp.results[0].configs[0].is_default);
 	assert_int_equal(resp.results[0].configs[0].config_source, -1);
 	proto_describe_configs_resp_free(&resp);
 	/* v4: flexible, synonyms, type and documentation. */
-	protofx_same_bytes(dc_dec, dc_renc, dc_free, PROTOFX_BYTES(
-		PI32(0), 0x02, 0x00, 0x00, 0x00, 0x02, 0x02, 't',
-		0x02, 0x02, 'k', 0x02, 'v', 0x00, 0x05, 0x00,
-		0x02, 0x02, 'k', 0x02, 'v', 0x05, 0x00,
-		0x03, 0x00, 0x00,
-		0x00, 0x00), 4, &resp);
+	protofx_same_bytes(dc_dec, dc_renc, dc_free,
+			   PROTOFX_BYTES(PI32(0), 0x02, 0x00, 0x00, 0x00, 0x02, 0x02, 't', 0x02,
+					 0x02, 'k', 0x02, 'v', 0x00, 0x05, 0x00, 0x02, 0x02, 'k',
+					 0x02, 'v', 0x05, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00),
+			   4, &resp);
 	assert_int_equal(resp.results[0].configs[0].n_synonyms, 1);
 	assert_int_equal(resp.results[0].configs[0].synonyms[0].source, 5);
 	assert_int_equal(resp.results[0].configs[0].config_type, 3);
@@ -330,8 +381,8 @@ static void test_describe_configs(void **state)
 		assert_int_equal(resp.results[0].configs[0].is_default, v == 0);
 		assert_int_equal(resp.results[0].configs[0].config_source, v >= 1 ? 5 : -1);
 		assert_int_equal(resp.results[0].configs[0].n_synonyms, v >= 1 ? 1 : 0);
-		assert_true(v >= 3 ? kstr_eq(resp.results[0].configs[0].documentation, "doc") :
-				     !resp.results[0].configs[0].documentation.ptr);
+		assert_true(v >= 3 ? kstr_eq(resp.results[0].configs[0].documentation, "doc")
+				   : !resp.results[0].configs[0].documentation.ptr);
 		assert_null(resp.results[0].configs[1].value.ptr);
 		assert_true(resp.results[0].configs[1].is_sensitive);
 		proto_describe_configs_resp_free(&resp);
@@ -348,43 +399,49 @@ static void test_alter_configs(void **state)
 		{ kstr_of("retention.ms"), kstr_of("5"), PROTO_CONFIG_SET },
 		{ kstr_of("cleanup.policy"), KSTR_NULL, PROTO_CONFIG_DELETE },
 	};
-	struct proto_alter_configs_resource res[1] = { { PROTO_RESOURCE_TOPIC, kstr_of("t"), 2, cfg } };
+	struct proto_alter_configs_resource res[1] = { { PROTO_RESOURCE_TOPIC, kstr_of("t"), 2,
+							 cfg } };
 	struct proto_alter_configs_req in = { 1, res, true };
-	struct proto_resource_result rr[1] = { { PROTO_ERR_INVALID_CONFIG, kstr_of("bad"), 2, kstr_of("t") } };
+	struct proto_resource_result rr[1] = { { PROTO_ERR_INVALID_CONFIG, kstr_of("bad"), 2,
+						 kstr_of("t") } };
 	struct proto_alter_configs_resp rin = { 1, 1, rr };
 	uint8_t *frame;
 
 	(void)state;
 	/* AlterConfigs v1 (kafkajs): the whole set for topic t. */
-	protofx_req_same_bytes(PROTOFX_BYTES(
-		0x00, 0x21, 0x00, 0x01, PI32(9), 0x00, 0x01, 'c',
-		PI32(1), 0x02, 0x00, 0x01, 't', PI32(1), 0x00, 0x01, 'k', 0x00, 0x01, 'v', 0x00),
-		ac_enc, ac_of, &req);
+	protofx_req_same_bytes(PROTOFX_BYTES(0x00, 0x21, 0x00, 0x01, PI32(9), 0x00, 0x01, 'c',
+					     PI32(1), 0x02, 0x00, 0x01, 't', PI32(1), 0x00, 0x01,
+					     'k', 0x00, 0x01, 'v', 0x00),
+			       ac_enc, ac_of, &req);
 	assert_true(kstr_eq(a->resources[0].configs[0].value, "v"));
 	assert_false(a->validate_only);
 	proto_req_free(&req);
 	/* IncrementalAlterConfigs v0: delete k; v1 flexible: set k=v. */
-	protofx_req_same_bytes(PROTOFX_BYTES(
-		0x00, 0x2c, 0x00, 0x00, PI32(9), 0x00, 0x01, 'c',
-		PI32(1), 0x02, 0x00, 0x01, 't', PI32(1), 0x00, 0x01, 'k', 0x01, 0xff, 0xff, 0x00),
-		iac_enc, ac_of, &req);
+	protofx_req_same_bytes(PROTOFX_BYTES(0x00, 0x2c, 0x00, 0x00, PI32(9), 0x00, 0x01, 'c',
+					     PI32(1), 0x02, 0x00, 0x01, 't', PI32(1), 0x00, 0x01,
+					     'k', 0x01, 0xff, 0xff, 0x00),
+			       iac_enc, ac_of, &req);
 	assert_int_equal(a->resources[0].configs[0].config_operation, PROTO_CONFIG_DELETE);
 	assert_null(a->resources[0].configs[0].value.ptr);
 	proto_req_free(&req);
-	protofx_req_same_bytes(PROTOFX_BYTES(
-		0x00, 0x2c, 0x00, 0x01, PI32(9), 0x00, 0x01, 'c', 0x00,
-		0x02, 0x02, 0x02, 't', 0x02, 0x02, 'k', 0x00, 0x02, 'v', 0x00, 0x00, 0x01, 0x00),
-		iac_enc, ac_of, &req);
+	protofx_req_same_bytes(PROTOFX_BYTES(0x00, 0x2c, 0x00, 0x01, PI32(9), 0x00, 0x01, 'c', 0x00,
+					     0x02, 0x02, 0x02, 't', 0x02, 0x02, 'k', 0x00, 0x02,
+					     'v', 0x00, 0x00, 0x01, 0x00),
+			       iac_enc, ac_of, &req);
 	assert_int_equal(a->resources[0].configs[0].config_operation, PROTO_CONFIG_SET);
 	assert_true(a->validate_only);
 	proto_req_free(&req);
-	protofx_same_bytes(ac_dec, ac_renc, ac_free, PROTOFX_BYTES(
-		PI32(0), PI32(1), 0x00, 0x28, 0xff, 0xff, 0x02, 0x00, 0x01, 't'), 0, &resp);
+	protofx_same_bytes(
+		ac_dec, ac_renc, ac_free,
+		PROTOFX_BYTES(PI32(0), PI32(1), 0x00, 0x28, 0xff, 0xff, 0x02, 0x00, 0x01, 't'), 0,
+		&resp);
 	assert_int_equal(resp.responses[0].error_code, PROTO_ERR_INVALID_CONFIG);
 	assert_int_equal(resp.responses[0].resource_type, PROTO_RESOURCE_TOPIC);
 	proto_alter_configs_resp_free(&resp);
-	protofx_same_bytes(iac_dec, iac_renc, ac_free, PROTOFX_BYTES(
-		PI32(0), 0x02, 0x00, 0x00, 0x00, 0x02, 0x02, 't', 0x00, 0x00), 1, &resp);
+	protofx_same_bytes(
+		iac_dec, iac_renc, ac_free,
+		PROTOFX_BYTES(PI32(0), 0x02, 0x00, 0x00, 0x00, 0x02, 0x02, 't', 0x00, 0x00), 1,
+		&resp);
 	assert_true(kstr_eq(resp.responses[0].resource_name, "t"));
 	proto_alter_configs_resp_free(&resp);
 
@@ -456,10 +513,14 @@ static void test_admin_caps(void **state)
 	proto_req_free(&req);
 	free(buf);
 	/* Versions outside the table. */
-	assert_int_equal(proto_req_decode(PROTOFX_BYTES(0x00, 0x2c, 0x00, 0x02, PI32(1), 0xff, 0xff,
-							 0x00), &req), -EOPNOTSUPP);
-	assert_int_equal(proto_req_decode(PROTOFX_BYTES(0x00, 0x13, 0x00, 0x08, PI32(1), 0xff, 0xff,
-							 0x00), &req), -EOPNOTSUPP);
+	assert_int_equal(
+		proto_req_decode(PROTOFX_BYTES(0x00, 0x2c, 0x00, 0x02, PI32(1), 0xff, 0xff, 0x00),
+				 &req),
+		-EOPNOTSUPP);
+	assert_int_equal(
+		proto_req_decode(PROTOFX_BYTES(0x00, 0x13, 0x00, 0x08, PI32(1), 0xff, 0xff, 0x00),
+				 &req),
+		-EOPNOTSUPP);
 	free(ids);
 	free(cfg);
 }

@@ -19,51 +19,83 @@
 #include "repl/proto.h"
 #include "tests/unit/protofx.h"
 
-static int lisr_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_lisr_req_encode(w, v, b); }
-static int um_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_um_req_encode(w, v, b); }
-static int stop_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_stop_req_encode(w, v, b); }
-static int cs_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_cs_req_encode(w, v, b); }
-static const void *lisr_of(const struct proto_req *r) { return &r->u.lisr; }
-static const void *um_of(const struct proto_req *r) { return &r->u.um; }
-static const void *stop_of(const struct proto_req *r) { return &r->u.stop; }
-static const void *cs_of(const struct proto_req *r) { return &r->u.cs; }
+static int lisr_enc(struct kbuf_w *w, int16_t v, const void *b)
+{
+	return proto_lisr_req_encode(w, v, b);
+}
+static int um_enc(struct kbuf_w *w, int16_t v, const void *b)
+{
+	return proto_um_req_encode(w, v, b);
+}
+static int stop_enc(struct kbuf_w *w, int16_t v, const void *b)
+{
+	return proto_stop_req_encode(w, v, b);
+}
+static int cs_enc(struct kbuf_w *w, int16_t v, const void *b)
+{
+	return proto_cs_req_encode(w, v, b);
+}
+static const void *lisr_of(const struct proto_req *r)
+{
+	return &r->u.lisr;
+}
+static const void *um_of(const struct proto_req *r)
+{
+	return &r->u.um;
+}
+static const void *stop_of(const struct proto_req *r)
+{
+	return &r->u.stop;
+}
+static const void *cs_of(const struct proto_req *r)
+{
+	return &r->u.cs;
+}
 
 /* ---- LeaderAndIsr ---- */
 
 /* v1: header v1, the flat list of partition states (topic name in each). */
-static const uint8_t lisr_v1[] = {
-	0x00, 0x04, 0x00, 0x01, PI32(7), 0x00, 0x01, 'c',   /* key 4, v1, corr 7, "c" */
-	PI32(1), PI32(3),                                     /* controller id, epoch */
-	PI32(3),                                             /* 3 partition states */
-	0x00, 0x01, 't', PI32(0), PI32(3), PI32(1), PI32(5),    /* t-0: ce 3, leader 1, epoch 5 */
-	PI32(2), PI32(1), PI32(2), PI32(10),                    /* isr [1,2], zk version 10 */
-	PI32(2), PI32(1), PI32(2), 0x00,                       /* replicas [1,2], is_new false */
-	0x00, 0x01, 't', PI32(1), PI32(3), PI32(2), PI32(6),
-	PI32(1), PI32(2), PI32(11), PI32(2), PI32(2), PI32(1), 0x01,
-	0x00, 0x01, 'u', PI32(0), PI32(3), PI32(1), PI32(0),
-	PI32(1), PI32(1), PI32(0), PI32(1), PI32(1), 0x00,
-	PI32(2),                                             /* live leaders */
-	PI32(1), 0x00, 0x02, 'h', '1', PI32(9092),
-	PI32(2), 0x00, 0x02, 'h', '2', PI32(9093),
-};
+static const uint8_t
+	lisr_v1[] = {
+		0x00,    0x04,    0x00,    0x01,     PI32(7), 0x00,
+		0x01,    'c',     /* key 4, v1, corr 7, "c" */
+		PI32(1), PI32(3), /* controller id, epoch */
+		PI32(3),          /* 3 partition states */
+		0x00,    0x01,    't',     PI32(0),  PI32(3), PI32(1),
+		PI32(5),                             /* t-0: ce 3, leader 1, epoch 5 */
+		PI32(2), PI32(1), PI32(2), PI32(10), /* isr [1,2], zk version 10 */
+		PI32(2), PI32(1), PI32(2), 0x00,     /* replicas [1,2], is_new false */
+		0x00,    0x01,    't',     PI32(1),  PI32(3), PI32(2),
+		PI32(6), PI32(1), PI32(2), PI32(11), PI32(2), PI32(2),
+		PI32(1), 0x01,    0x00,    0x01,     'u',     PI32(0),
+		PI32(3), PI32(1), PI32(0), PI32(1),  PI32(1), PI32(0),
+		PI32(1), PI32(1), 0x00,    PI32(2), /* live leaders */
+		PI32(1), 0x00,    0x02,    'h',      '1',     PI32(9092),
+		PI32(2), 0x00,    0x02,    'h',      '2',     PI32(9093),
+	};
 
 /* v6: flexible (header v2), broker epoch, type, topic ids, adding and
  * removing replicas, leader_recovery_state. */
-static const uint8_t lisr_v6[] = {
-	0x00, 0x04, 0x00, 0x06, PI32(8), 0x00, 0x01, 'c', 0x00,
-	PI32(1), PI32(3), PI64(77), 0x01,                      /* ..., broker epoch 77, FULL */
-	0x02, 0x02, 't',                                    /* 1 topic "t" */
-	1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-	0x02,                                               /* 1 partition state */
-	PI32(0), PI32(3), PI32(1), PI32(5),
-	0x03, PI32(1), PI32(2), PI32(10),                      /* isr [1,2], epoch 10 */
-	0x04, PI32(1), PI32(2), PI32(3),                       /* replicas [1,2,3] */
-	0x02, PI32(3), 0x01,                                 /* adding [3], removing [] */
-	0x01, 0x01, 0x00,                                   /* is_new, recovering, tags */
-	0x00,                                               /* topic tags */
-	0x02, PI32(1), 0x03, 'h', '1', PI32(9092), 0x00,      /* live leader 1 */
-	0x00,
-};
+static const uint8_t
+	lisr_v6
+		[] = {
+			0x00,    0x04,     0x00,    0x06,    PI32(8), 0x00,
+			0x01,    'c',      0x00,    PI32(1), PI32(3), PI64(77),
+			0x01,                   /* ..., broker epoch 77, FULL */
+			0x02,    0x02,     't', /* 1 topic "t" */
+			1,       2,        3,       4,       5,       6,
+			7,       8,        9,       10,      11,      12,
+			13,      14,       15,      16,      0x02, /* 1 partition state */
+			PI32(0), PI32(3),  PI32(1), PI32(5), 0x03,    PI32(1),
+			PI32(2), PI32(10),                   /* isr [1,2], epoch 10 */
+			0x04,    PI32(1),  PI32(2), PI32(3), /* replicas [1,2,3] */
+			0x02,    PI32(3),  0x01,             /* adding [3], removing [] */
+			0x01,    0x01,     0x00,             /* is_new, recovering, tags */
+			0x00,                                /* topic tags */
+			0x02,    PI32(1),  0x03,    'h',     '1',     PI32(9092),
+			0x00, /* live leader 1 */
+			0x00,
+		};
 
 static void test_lisr_frames(void **state)
 {
@@ -116,11 +148,23 @@ static int32_t ids_a[] = { 1, 2, 3 }, ids_b[] = { 3 }, ids_c[] = { 2 };
 static struct proto_part_state full_state(int32_t index)
 {
 	return (struct proto_part_state){
-		.partition_index = index, .controller_epoch = 4, .leader = 2,
-		.leader_epoch = 9 + index, .n_isr = 2, .isr = ids_a, .partition_epoch = 21,
-		.n_replicas = 3, .replicas = ids_a, .n_adding_replicas = 1, .adding_replicas = ids_b,
-		.n_removing_replicas = 1, .removing_replicas = ids_c, .is_new = true,
-		.leader_recovery_state = 1, .n_offline_replicas = 1, .offline_replicas = ids_b,
+		.partition_index = index,
+		.controller_epoch = 4,
+		.leader = 2,
+		.leader_epoch = 9 + index,
+		.n_isr = 2,
+		.isr = ids_a,
+		.partition_epoch = 21,
+		.n_replicas = 3,
+		.replicas = ids_a,
+		.n_adding_replicas = 1,
+		.adding_replicas = ids_b,
+		.n_removing_replicas = 1,
+		.removing_replicas = ids_c,
+		.is_new = true,
+		.leader_recovery_state = 1,
+		.n_offline_replicas = 1,
+		.offline_replicas = ids_b,
 	};
 }
 
@@ -179,7 +223,10 @@ static int lisr_resp_enc(struct kbuf_w *w, int16_t v, const void *in)
 	return proto_lisr_resp_encode(w, v, in);
 }
 
-static void lisr_resp_free(void *p) { proto_lisr_resp_free(p); }
+static void lisr_resp_free(void *p)
+{
+	proto_lisr_resp_free(p);
+}
 
 static void test_lisr_response(void **state)
 {
@@ -187,31 +234,32 @@ static void test_lisr_response(void **state)
 
 	(void)state;
 	/* v4: flexible, partition errors with topic names. */
-	protofx_same_bytes(lisr_resp_dec, lisr_resp_enc, lisr_resp_free, PROTOFX_BYTES(
-		0x00, 0x00,                                   /* error_code NONE */
-		0x03,                                         /* 2 partition errors */
-		0x02, 't', PI32(0), 0x00, 0x00, 0x00,
-		0x02, 't', PI32(1), 0x00, 0x06, 0x00,          /* NOT_LEADER_OR_FOLLOWER */
-		0x00), 4, &resp);
+	protofx_same_bytes(lisr_resp_dec, lisr_resp_enc, lisr_resp_free,
+			   PROTOFX_BYTES(0x00, 0x00, /* error_code NONE */
+					 0x03,       /* 2 partition errors */
+					 0x02, 't', PI32(0), 0x00, 0x00, 0x00, 0x02, 't', PI32(1),
+					 0x00, 0x06, 0x00, /* NOT_LEADER_OR_FOLLOWER */
+					 0x00),
+			   4, &resp);
 	assert_int_equal(resp.n_partition_errors, 2);
 	assert_true(kstr_eq(resp.partition_errors[1].topic_name, "t"));
 	assert_int_equal(resp.partition_errors[1].error_code, 6);
 	proto_lisr_resp_free(&resp);
 	/* v5: topics by id. */
-	protofx_same_bytes(lisr_resp_dec, lisr_resp_enc, lisr_resp_free, PROTOFX_BYTES(
-		0x00, 0x0b,                                   /* STALE_CONTROLLER_EPOCH */
-		0x02, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 7,
-		0x02, PI32(4), 0x00, 0x00, 0x00,
-		0x00,
-		0x00), 5, &resp);
+	protofx_same_bytes(lisr_resp_dec, lisr_resp_enc, lisr_resp_free,
+			   PROTOFX_BYTES(0x00, 0x0b, /* STALE_CONTROLLER_EPOCH */
+					 0x02, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 7, 0x02,
+					 PI32(4), 0x00, 0x00, 0x00, 0x00, 0x00),
+			   5, &resp);
 	assert_int_equal(resp.error_code, PROTO_ERR_STALE_CONTROLLER_EPOCH);
 	assert_int_equal(resp.n_topics, 1);
 	assert_int_equal(resp.topics[0].topic_id[15], 7);
 	assert_int_equal(resp.topics[0].partition_errors[0].partition_index, 4);
 	proto_lisr_resp_free(&resp);
 	/* v0: not flexible. */
-	protofx_same_bytes(lisr_resp_dec, lisr_resp_enc, lisr_resp_free, PROTOFX_BYTES(
-		0x00, 0x00, PI32(1), 0x00, 0x01, 'a', PI32(2), 0x00, 0x03), 0, &resp);
+	protofx_same_bytes(lisr_resp_dec, lisr_resp_enc, lisr_resp_free,
+			   PROTOFX_BYTES(0x00, 0x00, PI32(1), 0x00, 0x01, 'a', PI32(2), 0x00, 0x03),
+			   0, &resp);
 	assert_int_equal(resp.partition_errors[0].error_code, 3);
 	proto_lisr_resp_free(&resp);
 }
@@ -220,28 +268,28 @@ static void test_lisr_response(void **state)
 
 /* v0: flat partition states, brokers as (id, host, port). */
 static const uint8_t um_v0[] = {
-	0x00, 0x06, 0x00, 0x00, PI32(9), 0xff, 0xff,         /* key 6, v0, null client */
-	PI32(1), PI32(2),
-	PI32(1),                                             /* 1 partition state */
-	0x00, 0x01, 't', PI32(0), PI32(2), PI32(1), PI32(4),
+	0x00,    0x06,    0x00,    0x00,    PI32(9), 0xff,       0xff, /* key 6, v0, null client */
+	PI32(1), PI32(2), PI32(1),                                     /* 1 partition state */
+	0x00,    0x01,    't',     PI32(0), PI32(2), PI32(1),    PI32(4),
 	PI32(1), PI32(1), PI32(3), PI32(1), PI32(1),             /* isr [1], zk 3, replicas [1] */
-	PI32(1), PI32(1), 0x00, 0x01, 'h', PI32(9092),         /* broker 1 h:9092 */
+	PI32(1), PI32(1), 0x00,    0x01,    'h',     PI32(9092), /* broker 1 h:9092 */
 };
 
 /* v8: flexible, topic ids, endpoints with listener, rack, type as tag 0. */
 static const uint8_t um_v8[] = {
-	0x00, 0x06, 0x00, 0x08, PI32(10), 0x00, 0x01, 'c', 0x00,
-	PI32(1), 0x00, PI32(2), PI64(-1),                       /* not kraft, epoch 2, -1 */
-	0x02, 0x02, 't', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5,
-	0x02, PI32(0), PI32(2), PI32(1), PI32(4),
-	0x02, PI32(1), PI32(3), 0x03, PI32(1), PI32(2),          /* isr [1], zk 3, replicas [1,2] */
-	0x02, PI32(2), 0x00,                                  /* offline [2] */
-	0x00,
-	0x02,                                                /* 1 live broker */
-	PI32(1), 0x02,                                        /* id 1, 1 endpoint */
-	PI32(9092), 0x02, 'h', 0x0a, 'P', 'L', 'A', 'I', 'N', 'T', 'E', 'X', 'T', 0x00, 0x00, 0x00,
-	0x03, 'r', '1', 0x00,                                /* rack "r1" */
-	0x01, 0x00, 0x01, 0x01,                              /* tag 0 type = 1 */
+	0x00,       0x06,    0x00,    0x08,    PI32(10), 0x00,    0x01,    'c',
+	0x00,       PI32(1), 0x00,    PI32(2), PI64(-1), /* not kraft, epoch 2, -1 */
+	0x02,       0x02,    't',     0,       0,        0,       0,       0,
+	0,          0,       0,       0,       0,        0,       0,       0,
+	0,          0,       5,       0x02,    PI32(0),  PI32(2), PI32(1), PI32(4),
+	0x02,       PI32(1), PI32(3), 0x03,    PI32(1),  PI32(2), /* isr [1], zk 3, replicas [1,2] */
+	0x02,       PI32(2), 0x00,                                /* offline [2] */
+	0x00,       0x02,                                         /* 1 live broker */
+	PI32(1),    0x02,                                         /* id 1, 1 endpoint */
+	PI32(9092), 0x02,    'h',     0x0a,    'P',      'L',     'A',     'I',
+	'N',        'T',     'E',     'X',     'T',      0x00,    0x00,    0x00,
+	0x03,       'r',     '1',     0x00, /* rack "r1" */
+	0x01,       0x00,    0x01,    0x01, /* tag 0 type = 1 */
 };
 
 static void test_um_frames(void **state)
@@ -308,8 +356,8 @@ static void test_um_every_version(void **state)
 
 			assert_int_equal(e->security_protocol, 2);
 			assert_true(kstr_eq(e->listener, v >= 3 ? "SASL" : ""));
-			assert_true(v >= 2 ? kstr_eq(req.u.um.live_brokers[0].rack, "r") :
-				     !req.u.um.live_brokers[0].rack.ptr);
+			assert_true(v >= 2 ? kstr_eq(req.u.um.live_brokers[0].rack, "r")
+					   : !req.u.um.live_brokers[0].rack.ptr);
 		}
 		proto_req_free(&req);
 		free(buf);
@@ -334,7 +382,10 @@ static int um_resp_enc(struct kbuf_w *w, int16_t v, const void *in)
 	return proto_um_resp_encode(w, v, in);
 }
 
-static void no_free(void *p) { (void)p; }
+static void no_free(void *p)
+{
+	(void)p;
+}
 
 static void test_um_response(void **state)
 {
@@ -343,27 +394,27 @@ static void test_um_response(void **state)
 	(void)state;
 	protofx_same_bytes(um_resp_dec, um_resp_enc, no_free, PROTOFX_BYTES(0x00, 0x4d), 5, &resp);
 	assert_int_equal(resp.error_code, PROTO_ERR_STALE_BROKER_EPOCH);
-	protofx_same_bytes(um_resp_dec, um_resp_enc, no_free, PROTOFX_BYTES(0x00, 0x00, 0x00),
-			   6, &resp);
+	protofx_same_bytes(um_resp_dec, um_resp_enc, no_free, PROTOFX_BYTES(0x00, 0x00, 0x00), 6,
+			   &resp);
 	assert_int_equal(resp.error_code, 0);
 }
 
 /* ---- StopReplica ---- */
 
 static const uint8_t stop_v0[] = {
-	0x00, 0x05, 0x00, 0x00, PI32(11), 0x00, 0x01, 'c',
-	PI32(1), PI32(2), 0x01,                               /* delete_partitions */
-	PI32(3),                                             /* t-0, t-2, u-1 */
-	0x00, 0x01, 't', PI32(0), 0x00, 0x01, 't', PI32(2), 0x00, 0x01, 'u', PI32(1),
+	0x00,    0x05,    0x00,    0x00,    PI32(11), 0x00,
+	0x01,    'c',     PI32(1), PI32(2), 0x01, /* delete_partitions */
+	PI32(3),                                  /* t-0, t-2, u-1 */
+	0x00,    0x01,    't',     PI32(0), 0x00,     0x01,
+	't',     PI32(2), 0x00,    0x01,    'u',      PI32(1),
 };
 
 static const uint8_t stop_v3[] = {
-	0x00, 0x05, 0x00, 0x03, PI32(12), 0x00, 0x01, 'c', 0x00,
-	PI32(1), PI32(2), PI64(88),
-	0x02, 0x02, 't', 0x03,                              /* topic t, 2 partitions */
-	PI32(0), PI32(4), 0x01, 0x00,                         /* 0: epoch 4, delete */
-	PI32(1), PI32(-2), 0x00, 0x00,                        /* 1: epoch -2, keep */
-	0x00, 0x00,
+	0x00,    0x05,     0x00,     0x03, PI32(12), 0x00, 0x01, 'c', 0x00,
+	PI32(1), PI32(2),  PI64(88), 0x02, 0x02,     't',  0x03, /* topic t, 2 partitions */
+	PI32(0), PI32(4),  0x01,     0x00,                       /* 0: epoch 4, delete */
+	PI32(1), PI32(-2), 0x00,     0x00,                       /* 1: epoch -2, keep */
+	0x00,    0x00,
 };
 
 static void test_stop_replica(void **state)
@@ -423,19 +474,25 @@ static int stop_resp_enc(struct kbuf_w *w, int16_t v, const void *in)
 	return proto_stop_resp_encode(w, v, in);
 }
 
-static void stop_resp_free(void *p) { proto_stop_resp_free(p); }
+static void stop_resp_free(void *p)
+{
+	proto_stop_resp_free(p);
+}
 
 static void test_stop_response(void **state)
 {
 	struct proto_stop_resp resp;
 
 	(void)state;
-	protofx_same_bytes(stop_resp_dec, stop_resp_enc, stop_resp_free, PROTOFX_BYTES(
-		0x00, 0x00, PI32(1), 0x00, 0x01, 't', PI32(3), 0x00, 0x38), 0, &resp);
+	protofx_same_bytes(stop_resp_dec, stop_resp_enc, stop_resp_free,
+			   PROTOFX_BYTES(0x00, 0x00, PI32(1), 0x00, 0x01, 't', PI32(3), 0x00, 0x38),
+			   0, &resp);
 	assert_int_equal(resp.partition_errors[0].error_code, PROTO_ERR_KAFKA_STORAGE_ERROR);
 	proto_stop_resp_free(&resp);
-	protofx_same_bytes(stop_resp_dec, stop_resp_enc, stop_resp_free, PROTOFX_BYTES(
-		0x00, 0x00, 0x02, 0x02, 't', PI32(3), 0x00, 0x00, 0x00, 0x00), 2, &resp);
+	protofx_same_bytes(
+		stop_resp_dec, stop_resp_enc, stop_resp_free,
+		PROTOFX_BYTES(0x00, 0x00, 0x02, 0x02, 't', PI32(3), 0x00, 0x00, 0x00, 0x00), 2,
+		&resp);
 	assert_int_equal(resp.partition_errors[0].partition_index, 3);
 	proto_stop_resp_free(&resp);
 }
@@ -451,7 +508,8 @@ static void test_controlled_shutdown(void **state)
 
 	(void)state;
 	/* v0: request header v0, no client_id. */
-	protofx_req_same_bytes(PROTOFX_BYTES(0x00, 0x07, 0x00, 0x00, PI32(5), PI32(3)), cs_enc, cs_of, &req);
+	protofx_req_same_bytes(PROTOFX_BYTES(0x00, 0x07, 0x00, 0x00, PI32(5), PI32(3)), cs_enc,
+			       cs_of, &req);
 	assert_int_equal(req.u.cs.broker_id, 3);
 	assert_true(req.u.cs.broker_epoch == -1);
 	assert_null(req.hdr.client_id.ptr);
@@ -459,7 +517,8 @@ static void test_controlled_shutdown(void **state)
 	assert_int_equal(proto_req_hdr_version(PROTO_API_CONTROLLED_SHUTDOWN, 0), 0);
 	/* v3: header v2. */
 	protofx_req_same_bytes(PROTOFX_BYTES(0x00, 0x07, 0x00, 0x03, PI32(6), 0x00, 0x01, 'b', 0x00,
-				     PI32(3), PI64(42), 0x00), cs_enc, cs_of, &req);
+					     PI32(3), PI64(42), 0x00),
+			       cs_enc, cs_of, &req);
 	assert_true(req.u.cs.broker_epoch == 42);
 	assert_true(kstr_eq(req.hdr.client_id, "b"));
 	proto_req_free(&req);
@@ -475,8 +534,8 @@ static void test_controlled_shutdown(void **state)
 	}
 
 	/* Response v1: two partitions still led; v3 flexible. */
-	kbuf_r_init(&r, PROTOFX_BYTES(0x00, 0x00, PI32(2), 0x00, 0x01, 't', PI32(0),
-				      0x00, 0x01, 't', PI32(1)));
+	kbuf_r_init(&r, PROTOFX_BYTES(0x00, 0x00, PI32(2), 0x00, 0x01, 't', PI32(0), 0x00, 0x01,
+				      't', PI32(1)));
 	assert_int_equal(proto_cs_resp_decode(&r, 1, &resp), 0);
 	assert_int_equal(resp.n_remaining, 2);
 	assert_int_equal(resp.remaining_partitions[1].partition_index, 1);
@@ -524,7 +583,9 @@ static void test_caps(void **state)
 	 * in the flat form. */
 	for (int i = 0; i <= PROTO_MAX_PARTITIONS / 2; i++)
 		lots[i] = full_state(i);
-	ts[0] = (struct proto_topic_state){ kstr_of("a"), { 0 }, PROTO_MAX_PARTITIONS / 2 + 1, lots };
+	ts[0] = (struct proto_topic_state){
+		kstr_of("a"), { 0 }, PROTO_MAX_PARTITIONS / 2 + 1, lots
+	};
 	ts[1] = (struct proto_topic_state){ kstr_of("b"), { 0 }, PROTO_MAX_PARTITIONS / 2, lots };
 	in.n_topics = 2;
 	for (int16_t v = 1; v <= 2; v++) {

@@ -18,23 +18,28 @@
 #include "repl/proto.h"
 #include "tests/unit/protofx.h"
 
-static int req_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_meta_req_encode(w, v, b); }
-static const void *req_of(const struct proto_req *r) { return &r->u.meta; }
+static int req_enc(struct kbuf_w *w, int16_t v, const void *b)
+{
+	return proto_meta_req_encode(w, v, b);
+}
+static const void *req_of(const struct proto_req *r)
+{
+	return &r->u.meta;
+}
 
 /* v0: an empty array asks for every topic. */
 static const uint8_t meta_v0_all[] = { 0x00, 0x03, 0x00, 0x00, PI32(1), 0xff, 0xff, PI32(0) };
 /* v4 as librdkafka 2.0 sends it: two topics, no auto-creation. */
 static const uint8_t meta_v4[] = {
-	0x00, 0x03, 0x00, 0x04, PI32(2), 0x00, 0x07, 'r', 'd', 'k', 'a', 'f', 'k', 'a',
-	PI32(2), 0x00, 0x01, 'a', 0x00, 0x02, 'b', 'c', 0x00,
+	0x00, 0x03, 0x00,    0x04, PI32(2), 0x00, 0x07, 'r',  'd', 'k', 'a',  'f',
+	'k',  'a',  PI32(2), 0x00, 0x01,    'a',  0x00, 0x02, 'b', 'c', 0x00,
 };
 /* v12: flexible; one topic asked by id (null name), one by name. */
 static const uint8_t meta_v12[] = {
-	0x00, 0x03, 0x00, 0x0c, PI32(3), 0x00, 0x01, 'c', 0x00,
-	0x03,
-	1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0x00, 0x00,
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 'o', 0x00,
-	0x01, 0x01, 0x00,                                   /* auto, topic ops, tags */
+	0x00, 0x03, 0x00, 0x0c, PI32(3), 0x00, 0x01, 'c',  0x00, 0x03, 1,    2,  3,
+	4,    5,    6,    7,    8,       9,    10,   11,   12,   13,   14,   15, 16,
+	0x00, 0x00, 0,    0,    0,       0,    0,    0,    0,    0,    0,    0,  0,
+	0,    0,    0,    0,    0,       0x02, 'o',  0x00, 0x01, 0x01, 0x00, /* auto, topic ops, tags */
 };
 
 static void test_meta_requests(void **state)
@@ -98,7 +103,8 @@ static void test_meta_requests(void **state)
 	assert_int_equal(proto_meta_req_encode(&w, 0, &none), -EINVAL);
 	kbuf_w_free(&w);
 	assert_int_equal(proto_req_decode(PROTOFX_BYTES(0x00, 0x03, 0x00, 0x09, PI32(3), 0xff, 0xff,
-							 0x00, 0x02, 0x00, 0x00, 0x01, 0x00, 0x00), &req),
+							0x00, 0x02, 0x00, 0x00, 0x01, 0x00, 0x00),
+					  &req),
 			 -EBADMSG);
 }
 
@@ -115,14 +121,18 @@ static int resp_enc(struct kbuf_w *w, int16_t v, const void *in)
 	return proto_meta_resp_encode(w, v, in);
 }
 
-static void resp_free(void *p) { proto_meta_resp_free(p); }
+static void resp_free(void *p)
+{
+	proto_meta_resp_free(p);
+}
 
 static void test_meta_responses(void **state)
 {
 	struct proto_meta_resp resp;
 	int32_t reps[3] = { 1, 2, 3 }, off[1] = { 3 };
 	struct proto_meta_broker br[2] = {
-		{ 1, kstr_of("127.0.0.1"), 9092, kstr_of("r1") }, { 2, kstr_of("b2"), 9093, KSTR_NULL },
+		{ 1, kstr_of("127.0.0.1"), 9092, kstr_of("r1") },
+		{ 2, kstr_of("b2"), 9093, KSTR_NULL },
 	};
 	struct proto_meta_part parts[2] = {
 		{ 0, 0, 1, 5, 3, reps, 2, reps, 1, off },
@@ -136,11 +146,11 @@ static void test_meta_responses(void **state)
 
 	(void)state;
 	/* v0: brokers (id, host, port), topics of (error, name, partitions). */
-	protofx_same_bytes(resp_dec, resp_enc, resp_free, PROTOFX_BYTES(
-		PI32(1), PI32(1), 0x00, 0x01, 'h', PI32(9092),
-		PI32(1), 0x00, 0x00, 0x00, 0x01, 't',
-		PI32(1), 0x00, 0x00, PI32(0), PI32(1),
-		PI32(1), PI32(1), PI32(1), PI32(1)), 0, &resp);
+	protofx_same_bytes(resp_dec, resp_enc, resp_free,
+			   PROTOFX_BYTES(PI32(1), PI32(1), 0x00, 0x01, 'h', PI32(9092), PI32(1),
+					 0x00, 0x00, 0x00, 0x01, 't', PI32(1), 0x00, 0x00, PI32(0),
+					 PI32(1), PI32(1), PI32(1), PI32(1), PI32(1)),
+			   0, &resp);
 	assert_int_equal(resp.controller_id, -1);
 	assert_null(resp.cluster_id.ptr);
 	assert_int_equal(resp.topics[0].partitions[0].leader_id, 1);
@@ -148,13 +158,13 @@ static void test_meta_responses(void **state)
 	assert_int_equal(resp.topics[0].partitions[0].isr_nodes[0], 1);
 	proto_meta_resp_free(&resp);
 	/* v12: flexible, ids, null topic name allowed. */
-	protofx_same_bytes(resp_dec, resp_enc, resp_free, PROTOFX_BYTES(
-		PI32(0), 0x02, PI32(1), 0x02, 'h', PI32(9092), 0x00, 0x00,
-		0x05, 'm', 'q', 'f', 's', PI32(1),
-		0x02, 0x00, 0x03, 0x00,                       /* UNKNOWN_TOPIC_ID, null name */
-		1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 0x00,
-		0x01, PI32(INT32_MIN), 0x00,
-		0x00), 12, &resp);
+	protofx_same_bytes(resp_dec, resp_enc, resp_free,
+			   PROTOFX_BYTES(PI32(0), 0x02, PI32(1), 0x02, 'h', PI32(9092), 0x00, 0x00,
+					 0x05, 'm', 'q', 'f', 's', PI32(1), 0x02, 0x00, 0x03,
+					 0x00, /* UNKNOWN_TOPIC_ID, null name */
+					 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+					 0x00, 0x01, PI32(INT32_MIN), 0x00, 0x00),
+			   12, &resp);
 	assert_true(kstr_eq(resp.cluster_id, "mqfs"));
 	assert_int_equal(resp.topics[0].error_code, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 	assert_null(resp.topics[0].name.ptr);
@@ -169,7 +179,8 @@ static void test_meta_responses(void **state)
 		assert_int_equal(proto_meta_resp_encode(&w, v, &in), 0);
 		protofx_same_bytes(resp_dec, resp_enc, resp_free, w.buf, w.len, v, &resp);
 		assert_int_equal(resp.n_brokers, 2);
-		assert_true(v >= 1 ? kstr_eq(resp.brokers[0].rack, "r1") : !resp.brokers[0].rack.ptr);
+		assert_true(v >= 1 ? kstr_eq(resp.brokers[0].rack, "r1")
+				   : !resp.brokers[0].rack.ptr);
 		assert_true(v >= 2 ? kstr_eq(resp.cluster_id, "mqfs") : !resp.cluster_id.ptr);
 		assert_int_equal(resp.controller_id, v >= 1 ? 1 : -1);
 		assert_int_equal(resp.topics[1].is_internal, v >= 1);
@@ -179,7 +190,8 @@ static void test_meta_responses(void **state)
 		assert_int_equal(p->n_replica_nodes, 3);
 		assert_int_equal(p->n_isr_nodes, 2);
 		assert_int_equal(p->n_offline_replicas, v >= 5 ? 1 : 0);
-		assert_int_equal(resp.topics[1].topic_authorized_operations, v >= 8 ? 0x0f : INT32_MIN);
+		assert_int_equal(resp.topics[1].topic_authorized_operations,
+				 v >= 8 ? 0x0f : INT32_MIN);
 		assert_int_equal(resp.cluster_authorized_operations,
 				 v >= 8 && v <= 10 ? 0x3 : INT32_MIN);
 		proto_meta_resp_free(&resp);

@@ -19,12 +19,30 @@
 #include "repl/proto.h"
 #include "tests/unit/protofx.h"
 
-static int lo_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_list_offsets_req_encode(w, v, b); }
-static int oc_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_offset_commit_req_encode(w, v, b); }
-static int of_enc(struct kbuf_w *w, int16_t v, const void *b) { return proto_offset_fetch_req_encode(w, v, b); }
-static const void *lo_of(const struct proto_req *r) { return &r->u.list_offsets; }
-static const void *oc_of(const struct proto_req *r) { return &r->u.offset_commit; }
-static const void *of_of(const struct proto_req *r) { return &r->u.offset_fetch; }
+static int lo_enc(struct kbuf_w *w, int16_t v, const void *b)
+{
+	return proto_list_offsets_req_encode(w, v, b);
+}
+static int oc_enc(struct kbuf_w *w, int16_t v, const void *b)
+{
+	return proto_offset_commit_req_encode(w, v, b);
+}
+static int of_enc(struct kbuf_w *w, int16_t v, const void *b)
+{
+	return proto_offset_fetch_req_encode(w, v, b);
+}
+static const void *lo_of(const struct proto_req *r)
+{
+	return &r->u.list_offsets;
+}
+static const void *oc_of(const struct proto_req *r)
+{
+	return &r->u.offset_commit;
+}
+static const void *of_of(const struct proto_req *r)
+{
+	return &r->u.offset_fetch;
+}
 
 PROTOFX_RESP_CODEC(lo, list_offsets)
 PROTOFX_RESP_CODEC(oc, offset_commit)
@@ -34,15 +52,13 @@ PROTOFX_RESP_CODEC(of, offset_fetch)
 
 /* v1 as kafkajs sends it: earliest of partition 0, a time for 1. */
 static const uint8_t lo_v1[] = {
-	0x00, 0x02, 0x00, 0x01, PI32(3), 0x00, 0x01, 'k',
-	PI32(-1), PI32(1), 0x00, 0x01, 't', PI32(2),
-	PI32(0), PI64(-2), PI32(1), PI64(1700000000000),
+	0x00,    0x02, 0x00, 0x01, PI32(3), 0x00,    0x01,     'k',     PI32(-1),
+	PI32(1), 0x00, 0x01, 't',  PI32(2), PI32(0), PI64(-2), PI32(1), PI64(1700000000000),
 };
 /* v7: flexible, read_committed, leader epoch, the max timestamp (-3). */
 static const uint8_t lo_v7[] = {
-	0x00, 0x02, 0x00, 0x07, PI32(4), 0x00, 0x01, 'k', 0x00,
-	PI32(-1), 0x01, 0x02, 0x02, 't', 0x02,
-	PI32(0), PI32(5), PI64(-3), 0x00, 0x00, 0x00,
+	0x00, 0x02, 0x00, 0x07, PI32(4), 0x00,    0x01,     'k',  0x00, PI32(-1), 0x01,
+	0x02, 0x02, 't',  0x02, PI32(0), PI32(5), PI64(-3), 0x00, 0x00, 0x00,
 };
 
 static void test_list_offsets(void **state)
@@ -51,11 +67,13 @@ static void test_list_offsets(void **state)
 	struct proto_list_offsets_req *l = &req.u.list_offsets;
 	struct proto_list_offsets_resp resp;
 	struct proto_list_offsets_part parts[2] = { { 0, 4, -1, 1 }, { 3, -1, 1234, 1 } };
-	struct proto_list_offsets_topic tops[2] = { { kstr_of("a"), 2, parts }, { kstr_of("b"), 0, NULL } };
+	struct proto_list_offsets_topic tops[2] = { { kstr_of("a"), 2, parts },
+						    { kstr_of("b"), 0, NULL } };
 	struct proto_list_offsets_req in = { -1, PROTO_READ_COMMITTED, 2, tops };
 	int64_t old[2] = { 42, 0 };
 	struct proto_list_offsets_resp_part rparts[2] = {
-		{ 0, 0, 2, old, 99, 42, 7 }, { 1, PROTO_ERR_NOT_LEADER_OR_FOLLOWER, 0, NULL, -1, -1, -1 },
+		{ 0, 0, 2, old, 99, 42, 7 },
+		{ 1, PROTO_ERR_NOT_LEADER_OR_FOLLOWER, 0, NULL, -1, -1, -1 },
 	};
 	struct proto_list_offsets_resp_topic rtops[1] = { { kstr_of("a"), 2, rparts } };
 	struct proto_list_offsets_resp rin = { 10, 1, rtops };
@@ -78,17 +96,19 @@ static void test_list_offsets(void **state)
 	proto_req_free(&req);
 
 	/* v0: max_num_offsets; the answer is a list of old style offsets. */
-	protofx_same_bytes(lo_dec, lo_renc, lo_free, PROTOFX_BYTES(
-		PI32(1), 0x00, 0x01, 't', PI32(1), PI32(0), 0x00, 0x00,
-		PI32(2), PI64(42), PI64(0)), 0, &resp);
+	protofx_same_bytes(lo_dec, lo_renc, lo_free,
+			   PROTOFX_BYTES(PI32(1), 0x00, 0x01, 't', PI32(1), PI32(0), 0x00, 0x00,
+					 PI32(2), PI64(42), PI64(0)),
+			   0, &resp);
 	assert_int_equal(resp.topics[0].partitions[0].n_old_style_offsets, 2);
 	assert_true(resp.topics[0].partitions[0].old_style_offsets[0] == 42);
 	assert_true(resp.topics[0].partitions[0].offset == -1);
 	proto_list_offsets_resp_free(&resp);
 	/* v6: flexible, timestamp, offset, leader epoch. */
-	protofx_same_bytes(lo_dec, lo_renc, lo_free, PROTOFX_BYTES(
-		PI32(0), 0x02, 0x02, 't', 0x02, PI32(0), 0x00, 0x00,
-		PI64(-1), PI64(42), PI32(3), 0x00, 0x00, 0x00), 6, &resp);
+	protofx_same_bytes(lo_dec, lo_renc, lo_free,
+			   PROTOFX_BYTES(PI32(0), 0x02, 0x02, 't', 0x02, PI32(0), 0x00, 0x00,
+					 PI64(-1), PI64(42), PI32(3), 0x00, 0x00, 0x00),
+			   6, &resp);
 	assert_true(resp.topics[0].partitions[0].offset == 42);
 	assert_true(resp.topics[0].partitions[0].timestamp == -1);
 	assert_int_equal(resp.topics[0].partitions[0].leader_epoch, 3);
@@ -128,16 +148,15 @@ static void test_list_offsets(void **state)
 
 /* v2: generation, member, retention; metadata null. */
 static const uint8_t oc_v2[] = {
-	0x00, 0x08, 0x00, 0x02, PI32(5), 0xff, 0xff,
-	0x00, 0x01, 'g', PI32(3), 0x00, 0x02, 'm', '1', PI64(-1),
-	PI32(1), 0x00, 0x01, 't', PI32(1), PI32(0), PI64(100), 0xff, 0xff,
+	0x00, 0x08,    0x00,    0x02,    PI32(5),   0xff, 0xff,     0x00,    0x01,
+	'g',  PI32(3), 0x00,    0x02,    'm',       '1',  PI64(-1), PI32(1), 0x00,
+	0x01, 't',     PI32(1), PI32(0), PI64(100), 0xff, 0xff,
 };
 /* v8: flexible, group_instance_id null, committed leader epoch. */
 static const uint8_t oc_v8[] = {
-	0x00, 0x08, 0x00, 0x08, PI32(6), 0x00, 0x01, 'c', 0x00,
-	0x02, 'g', PI32(3), 0x03, 'm', '1', 0x00,
-	0x02, 0x02, 't', 0x02, PI32(0), PI64(100), PI32(7), 0x03, 'm', 'd', 0x00,
-	0x00, 0x00,
+	0x00,    0x08,      0x00,    0x08, PI32(6), 0x00, 0x01, 'c',  0x00, 0x02,
+	'g',     PI32(3),   0x03,    'm',  '1',     0x00, 0x02, 0x02, 't',  0x02,
+	PI32(0), PI64(100), PI32(7), 0x03, 'm',     'd',  0x00, 0x00, 0x00,
 };
 
 static void test_offset_commit(void **state)
@@ -146,13 +165,15 @@ static void test_offset_commit(void **state)
 	struct proto_offset_commit_req *c = &req.u.offset_commit;
 	struct proto_offset_commit_resp resp;
 	struct proto_offset_commit_part parts[2] = {
-		{ 0, 10, 2, 555, kstr_of("x") }, { 1, 20, -1, -1, KSTR_NULL },
+		{ 0, 10, 2, 555, kstr_of("x") },
+		{ 1, 20, -1, -1, KSTR_NULL },
 	};
 	struct proto_offset_commit_topic tops[1] = { { kstr_of("t"), 2, parts } };
 	struct proto_offset_commit_req in = {
 		kstr_of("grp"), 4, kstr_of("m-1"), kstr_of("inst"), 60000, 1, tops,
 	};
-	struct proto_offset_commit_resp_part rparts[2] = { { 0, 0 }, { 1, PROTO_ERR_REBALANCE_IN_PROGRESS } };
+	struct proto_offset_commit_resp_part rparts[2] = { { 0, 0 },
+							   { 1, PROTO_ERR_REBALANCE_IN_PROGRESS } };
 	struct proto_offset_commit_resp_topic rtops[1] = { { kstr_of("t"), 2, rparts } };
 	struct proto_offset_commit_resp rin = { 5, 1, rtops };
 	uint8_t *frame;
@@ -173,12 +194,16 @@ static void test_offset_commit(void **state)
 	assert_true(kstr_eq(c->topics[0].partitions[0].committed_metadata, "md"));
 	proto_req_free(&req);
 
-	protofx_same_bytes(oc_dec, oc_renc, oc_free, PROTOFX_BYTES(
-		PI32(0), PI32(1), 0x00, 0x01, 't', PI32(1), PI32(0), 0x00, 25), 3, &resp);
+	protofx_same_bytes(
+		oc_dec, oc_renc, oc_free,
+		PROTOFX_BYTES(PI32(0), PI32(1), 0x00, 0x01, 't', PI32(1), PI32(0), 0x00, 25), 3,
+		&resp);
 	assert_int_equal(resp.topics[0].partitions[0].error_code, PROTO_ERR_UNKNOWN_MEMBER_ID);
 	proto_offset_commit_resp_free(&resp);
-	protofx_same_bytes(oc_dec, oc_renc, oc_free, PROTOFX_BYTES(
-		PI32(0), 0x02, 0x02, 't', 0x02, PI32(0), 0x00, 0x00, 0x00, 0x00, 0x00), 8, &resp);
+	protofx_same_bytes(oc_dec, oc_renc, oc_free,
+			   PROTOFX_BYTES(PI32(0), 0x02, 0x02, 't', 0x02, PI32(0), 0x00, 0x00, 0x00,
+					 0x00, 0x00),
+			   8, &resp);
 	assert_int_equal(resp.n_topics, 1);
 	proto_offset_commit_resp_free(&resp);
 
@@ -187,9 +212,11 @@ static void test_offset_commit(void **state)
 		assert_true(kstr_eq(c->group_id, "grp"));
 		assert_int_equal(c->generation_id, v >= 1 ? 4 : -1);
 		assert_true(kstr_eq(c->member_id, v >= 1 ? "m-1" : ""));
-		assert_true(v >= 7 ? kstr_eq(c->group_instance_id, "inst") : !c->group_instance_id.ptr);
+		assert_true(v >= 7 ? kstr_eq(c->group_instance_id, "inst")
+				   : !c->group_instance_id.ptr);
 		assert_true(c->retention_time_ms == (v >= 2 && v <= 4 ? 60000 : -1));
-		assert_int_equal(c->topics[0].partitions[0].committed_leader_epoch, v >= 6 ? 2 : -1);
+		assert_int_equal(c->topics[0].partitions[0].committed_leader_epoch,
+				 v >= 6 ? 2 : -1);
 		assert_true(c->topics[0].partitions[0].commit_timestamp == (v == 1 ? 555 : -1));
 		assert_true(kstr_eq(c->topics[0].partitions[0].committed_metadata, "x"));
 		assert_null(c->topics[0].partitions[1].committed_metadata.ptr);
@@ -208,15 +235,13 @@ static void test_offset_commit(void **state)
 
 /* v1: one group, partitions asked by index (null not allowed yet). */
 static const uint8_t of_v1[] = {
-	0x00, 0x09, 0x00, 0x01, PI32(7), 0x00, 0x01, 'c',
-	0x00, 0x01, 'g', PI32(1), 0x00, 0x01, 't', PI32(2), PI32(0), PI32(1),
+	0x00, 0x09, 0x00,    0x01, PI32(7), 0x00, 0x01,    'c',     0x00,
+	0x01, 'g',  PI32(1), 0x00, 0x01,    't',  PI32(2), PI32(0), PI32(1),
 };
 /* v8: two groups, the first asking for everything (null topics). */
 static const uint8_t of_v8[] = {
-	0x00, 0x09, 0x00, 0x08, PI32(8), 0x00, 0x01, 'c', 0x00,
-	0x03, 0x02, 'a', 0x00, 0x00,
-	0x02, 'b', 0x02, 0x02, 't', 0x02, PI32(0), 0x00, 0x00,
-	0x01, 0x00,
+	0x00, 0x09, 0x00, 0x08, PI32(8), 0x00, 0x01, 'c',     0x00, 0x03, 0x02, 'a',  0x00,
+	0x00, 0x02, 'b',  0x02, 0x02,    't',  0x02, PI32(0), 0x00, 0x00, 0x01, 0x00,
 };
 
 static void test_offset_fetch(void **state)
@@ -226,10 +251,12 @@ static void test_offset_fetch(void **state)
 	struct proto_offset_fetch_resp resp;
 	int32_t idx[3] = { 0, 1, 2 };
 	struct proto_offset_fetch_topic tops[1] = { { kstr_of("t"), 3, idx } };
-	struct proto_offset_fetch_group groups[2] = { { kstr_of("g"), 1, tops }, { kstr_of("h"), -1, NULL } };
+	struct proto_offset_fetch_group groups[2] = { { kstr_of("g"), 1, tops },
+						      { kstr_of("h"), -1, NULL } };
 	struct proto_offset_fetch_req in = { 1, groups, true };
 	struct proto_offset_fetch_resp_part rparts[2] = {
-		{ 0, 42, 3, kstr_of(""), 0 }, { 1, -1, -1, KSTR_NULL, 0 },
+		{ 0, 42, 3, kstr_of(""), 0 },
+		{ 1, -1, -1, KSTR_NULL, 0 },
 	};
 	struct proto_offset_fetch_resp_topic rtops[1] = { { kstr_of("t"), 2, rparts } };
 	struct proto_offset_fetch_resp_group rgroups[2] = {
@@ -250,9 +277,13 @@ static void test_offset_fetch(void **state)
 	proto_req_free(&req);
 	/* v1 has no null topics. */
 	assert_int_equal(proto_req_decode(PROTOFX_BYTES(0x00, 0x09, 0x00, 0x01, PI32(7), 0xff, 0xff,
-							 0x00, 0x01, 'g', PI32(-1)), &req), -EBADMSG);
+							0x00, 0x01, 'g', PI32(-1)),
+					  &req),
+			 -EBADMSG);
 	assert_int_equal(proto_req_decode(PROTOFX_BYTES(0x00, 0x09, 0x00, 0x02, PI32(7), 0xff, 0xff,
-							 0x00, 0x01, 'g', PI32(-1)), &req), 0);
+							0x00, 0x01, 'g', PI32(-1)),
+					  &req),
+			 0);
 	assert_int_equal(f->groups[0].n_topics, -1);
 	proto_req_free(&req);
 	protofx_req_same_bytes(of_v8, sizeof(of_v8), of_enc, of_of, &req);
@@ -264,19 +295,21 @@ static void test_offset_fetch(void **state)
 	proto_req_free(&req);
 
 	/* v2 response: the group's error after the topics; metadata "". */
-	protofx_same_bytes(of_dec, of_renc, of_free, PROTOFX_BYTES(
-		PI32(1), 0x00, 0x01, 't', PI32(1), PI32(0), PI64(42), 0x00, 0x00, 0x00, 0x00,
-		0x00, 0x0e), 2, &resp);
+	protofx_same_bytes(of_dec, of_renc, of_free,
+			   PROTOFX_BYTES(PI32(1), 0x00, 0x01, 't', PI32(1), PI32(0), PI64(42), 0x00,
+					 0x00, 0x00, 0x00, 0x00, 0x0e),
+			   2, &resp);
 	assert_int_equal(resp.n_groups, 1);
 	assert_null(resp.groups[0].group_id.ptr);
 	assert_true(resp.groups[0].topics[0].partitions[0].committed_offset == 42);
 	assert_true(kstr_eq(resp.groups[0].topics[0].partitions[0].metadata, ""));
 	assert_int_equal(resp.groups[0].error_code, PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS);
 	proto_offset_fetch_resp_free(&resp);
-	protofx_same_bytes(of_dec, of_renc, of_free, PROTOFX_BYTES(
-		PI32(0), 0x02, 0x02, 'g', 0x02, 0x02, 't', 0x02,
-		PI32(0), PI64(42), PI32(3), 0x00, 0x00, 0x00, 0x00,
-		0x00, 0x00, 0x00, 0x00, 0x00), 8, &resp);
+	protofx_same_bytes(of_dec, of_renc, of_free,
+			   PROTOFX_BYTES(PI32(0), 0x02, 0x02, 'g', 0x02, 0x02, 't', 0x02, PI32(0),
+					 PI64(42), PI32(3), 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+					 0x00, 0x00, 0x00),
+			   8, &resp);
 	assert_true(kstr_eq(resp.groups[0].group_id, "g"));
 	assert_int_equal(resp.groups[0].topics[0].partitions[0].committed_leader_epoch, 3);
 	assert_null(resp.groups[0].topics[0].partitions[0].metadata.ptr);
@@ -298,7 +331,8 @@ static void test_offset_fetch(void **state)
 		protofx_resp_round(of_dec, of_renc, of_free, v, &rin, &resp, &frame);
 		assert_int_equal(resp.throttle_time_ms, v >= 3 ? 9 : 0);
 		assert_int_equal(resp.n_groups, rin.n_groups);
-		assert_true(v >= 8 ? kstr_eq(resp.groups[0].group_id, "g") : !resp.groups[0].group_id.ptr);
+		assert_true(v >= 8 ? kstr_eq(resp.groups[0].group_id, "g")
+				   : !resp.groups[0].group_id.ptr);
 		assert_int_equal(resp.groups[0].topics[0].partitions[0].committed_leader_epoch,
 				 v >= 5 ? 3 : -1);
 		assert_null(resp.groups[0].topics[0].partitions[1].metadata.ptr);
@@ -325,7 +359,8 @@ static void test_offset_fetch(void **state)
 static void test_offsets_caps(void **state)
 {
 	struct proto_list_offsets_topic *tops = calloc(PROTO_MAX_TOPICS + 1, sizeof(*tops));
-	struct proto_list_offsets_part *parts = calloc(PROTO_MAX_PARTITIONS / 2 + 1, sizeof(*parts));
+	struct proto_list_offsets_part *parts =
+		calloc(PROTO_MAX_PARTITIONS / 2 + 1, sizeof(*parts));
 	struct proto_list_offsets_req in = { -1, 0, PROTO_MAX_TOPICS + 1, tops };
 	struct proto_offset_fetch_group *groups = calloc(PROTO_MAX_GROUPS + 1, sizeof(*groups));
 	struct proto_offset_fetch_req fin = { PROTO_MAX_GROUPS + 1, groups, false };
@@ -374,8 +409,10 @@ static void test_offsets_caps(void **state)
 	proto_req_free(&req);
 	free(buf);
 	/* A version outside the table. */
-	assert_int_equal(proto_req_decode(PROTOFX_BYTES(0x00, 0x02, 0x00, 0x08, PI32(1), 0xff, 0xff,
-							 0x00), &req), -EOPNOTSUPP);
+	assert_int_equal(
+		proto_req_decode(PROTOFX_BYTES(0x00, 0x02, 0x00, 0x08, PI32(1), 0xff, 0xff, 0x00),
+				 &req),
+		-EOPNOTSUPP);
 	free(groups);
 	free(parts);
 	free(tops);

@@ -22,20 +22,19 @@
 
 /* v3: header v1, transactional_id null, acks -1, five record bytes. */
 static const uint8_t produce_v3[] = {
-	0x00, 0x00, 0x00, 0x03, PI32(21), 0x00, 0x01, 'c',
-	0xff, 0xff, 0xff, 0xff, PI32(1000),                 /* null, acks -1, timeout */
-	PI32(1), 0x00, 0x01, 't',                           /* topic "t" */
-	PI32(1), PI32(0), PI32(5), 'a', 'b', 'c', 'd', 'e', /* partition 0, records */
+	0x00,    0x00,    0x00,    0x03, PI32(21),   0x00, 0x01, 'c',
+	0xff,    0xff,    0xff,    0xff, PI32(1000),                  /* null, acks -1, timeout */
+	PI32(1), 0x00,    0x01,    't',                               /* topic "t" */
+	PI32(1), PI32(0), PI32(5), 'a',  'b',        'c',  'd',  'e', /* partition 0, records */
 };
 
 /* v9: flexible, a transactional id, a null records field beside. */
 static const uint8_t produce_v9[] = {
-	0x00, 0x00, 0x00, 0x09, PI32(22), 0x00, 0x01, 'c', 0x00,
-	0x03, 't', 'x', 0x00, 0x01, PI32(30000),            /* "tx", acks 1 */
-	0x02, 0x02, 't', 0x03,                              /* topic "t", 2 partitions */
-	PI32(2), 0x04, 'x', 'y', 'z', 0x00,
-	PI32(3), 0x00, 0x00,                                /* null records */
-	0x00, 0x00,
+	0x00,    0x00, 0x00, 0x09, PI32(22), 0x00,        0x01,    'c',  0x00,
+	0x03,    't',  'x',  0x00, 0x01,     PI32(30000), /* "tx", acks 1 */
+	0x02,    0x02, 't',  0x03,                        /* topic "t", 2 partitions */
+	PI32(2), 0x04, 'x',  'y',  'z',      0x00,        PI32(3), 0x00, 0x00, /* null records */
+	0x00,    0x00,
 };
 
 /* Encodes through proto_out and flattens: a frame without its size. */
@@ -73,7 +72,8 @@ static void test_produce_frames(void **state)
 	assert_int_equal(p->timeout_ms, 1000);
 	assert_true(kstr_eq(p->topic_data[0].name, "t"));
 	/* The records are not copied: they point into the frame. */
-	assert_ptr_equal(p->topic_data[0].partition_data[0].records, produce_v3 + sizeof(produce_v3) - 5);
+	assert_ptr_equal(p->topic_data[0].partition_data[0].records,
+			 produce_v3 + sizeof(produce_v3) - 5);
 	assert_int_equal(p->topic_data[0].partition_data[0].records_len, 5);
 	n = produce_frame(&req.hdr, p, &again, &files);
 	assert_int_equal(files, 0);
@@ -136,7 +136,8 @@ static void test_produce_file_records(void **state)
 		assert_memory_equal(a, b, na);
 		assert_int_equal(protofx_req_cuts(a, na, &req), 0);
 		assert_int_equal(req.u.produce.topic_data[0].partition_data[0].records_len, 300);
-		assert_memory_equal(req.u.produce.topic_data[0].partition_data[0].records, batch, 300);
+		assert_memory_equal(req.u.produce.topic_data[0].partition_data[0].records, batch,
+				    300);
 		assert_int_equal(req.u.produce.topic_data[0].partition_data[1].records_len, 0);
 		proto_req_free(&req);
 		free(a);
@@ -158,7 +159,10 @@ static int resp_enc(struct kbuf_w *w, int16_t v, const void *in)
 	return proto_produce_resp_encode(w, v, in);
 }
 
-static void resp_free(void *p) { proto_produce_resp_free(p); }
+static void resp_free(void *p)
+{
+	proto_produce_resp_free(p);
+}
 
 static void test_produce_response(void **state)
 {
@@ -173,24 +177,26 @@ static void test_produce_response(void **state)
 
 	(void)state;
 	/* v5: log_start_offset, no record errors, not flexible. */
-	protofx_same_bytes(resp_dec, resp_enc, resp_free, PROTOFX_BYTES(
-		PI32(1), 0x00, 0x01, 't', PI32(1),
-		PI32(0), 0x00, 0x00, PI64(42), PI64(-1), PI64(7),
-		PI32(0)), 5, &resp);
+	protofx_same_bytes(resp_dec, resp_enc, resp_free,
+			   PROTOFX_BYTES(PI32(1), 0x00, 0x01, 't', PI32(1), PI32(0), 0x00, 0x00,
+					 PI64(42), PI64(-1), PI64(7), PI32(0)),
+			   5, &resp);
 	assert_true(resp.responses[0].partition_responses[0].base_offset == 42);
 	assert_true(resp.responses[0].partition_responses[0].log_start_offset == 7);
 	proto_produce_resp_free(&resp);
 	/* v9: flexible, a record error with its message. */
-	protofx_same_bytes(resp_dec, resp_enc, resp_free, PROTOFX_BYTES(
-		0x02, 0x02, 't', 0x02,
-		PI32(1), 0x00, 0x02, PI64(-1), PI64(-1), PI64(-1),
-		0x02, PI32(3), 0x04, 'c', 'r', 'c', 0x00,     /* batch 3: "crc" */
-		0x00, 0x00,                                   /* error_message null, tags */
-		0x00, PI32(0), 0x00), 9, &resp);
+	protofx_same_bytes(resp_dec, resp_enc, resp_free,
+			   PROTOFX_BYTES(0x02, 0x02, 't', 0x02, PI32(1), 0x00, 0x02, PI64(-1),
+					 PI64(-1), PI64(-1), 0x02, PI32(3), 0x04, 'c', 'r', 'c',
+					 0x00,       /* batch 3: "crc" */
+					 0x00, 0x00, /* error_message null, tags */
+					 0x00, PI32(0), 0x00),
+			   9, &resp);
 	assert_int_equal(resp.responses[0].partition_responses[0].error_code, 2);
 	assert_int_equal(resp.responses[0].partition_responses[0].n_record_errors, 1);
-	assert_true(kstr_eq(resp.responses[0].partition_responses[0].record_errors[0]
-			    .batch_index_error_message, "crc"));
+	assert_true(kstr_eq(
+		resp.responses[0].partition_responses[0].record_errors[0].batch_index_error_message,
+		"crc"));
 	proto_produce_resp_free(&resp);
 
 	for (int16_t v = 3; v <= 9; v++) {
@@ -203,7 +209,8 @@ static void test_produce_response(void **state)
 		got = &resp.responses[0].partition_responses[1];
 		assert_int_equal(got->error_code, PROTO_ERR_CORRUPT_MESSAGE);
 		assert_int_equal(got->n_record_errors, v >= 8 ? 2 : 0);
-		assert_true(v >= 8 ? kstr_eq(got->error_message, "corrupt") : !got->error_message.ptr);
+		assert_true(v >= 8 ? kstr_eq(got->error_message, "corrupt")
+				   : !got->error_message.ptr);
 		assert_true(resp.responses[0].partition_responses[0].log_start_offset ==
 			    (v >= 5 ? 7 : -1));
 		assert_int_equal(resp.throttle_time_ms, 10);

@@ -147,13 +147,13 @@ static void test_raw_read_rules(void **state)
 
 	log_assign_epoch(l, 2, 0);
 	for (int i = 0; i < 6; i++)
-		put(l, 4, 2, "a");                      /* batches of 4: 0..3, 4..7, ... */
+		put(l, 4, 2, "a"); /* batches of 4: 0..3, 4..7, ... */
 	assert_int_equal(log_set_hw(l, 12), 0);
 	/* Inside a batch: the whole batch from its start. */
 	assert_int_equal(log_read_raw(l, 5, -1, 1, &r), 0);
 	assert_int_equal(r.base_offset, 4);
 	assert_int_equal(r.last_offset, 7);
-	assert_int_equal(r.batches, 1);         /* max_bytes 1: still one batch */
+	assert_int_equal(r.batches, 1); /* max_bytes 1: still one batch */
 	assert_int_equal(r.last_epoch, 2);
 	uint8_t *b = raw_bytes(&r);
 	struct batch_hdr h;
@@ -187,7 +187,7 @@ static void test_raw_read_rules(void **state)
 	assert_int_equal(log_read_raw(l, 25, -1, 1 << 20, &r), -ERANGE);
 	assert_int_equal(log_read_raw(l, -1, -1, 1 << 20, &r), -ERANGE);
 	assert_null(r.seg);
-	log_raw_release(&r);                    /* an empty result is fine */
+	log_raw_release(&r); /* an empty result is fine */
 }
 
 /* A read never crosses a segment: the next one continues in the next. */
@@ -372,7 +372,7 @@ static void test_append_batches_validation(void **state)
 	assert_int_equal(log_append_batches(f, buf + a, b, &last), 1);
 	assert_int_equal(last, 4);
 	assert_int_equal(leo(f), 5);
-	assert_int_equal(hw(f), 0);             /* the append does not commit */
+	assert_int_equal(hw(f), 0); /* the append does not commit */
 	/* An epoch below the cache's latest (1). */
 	size_t c = mkbatch(buf, sizeof(buf), 5, 0, 1);
 	assert_int_equal(log_append_batches(f, buf, c, NULL), -EBADMSG);
@@ -417,13 +417,16 @@ static void test_end_offset_for_epoch_kip101(void **state)
 	struct log *l = p->l->l;
 	int32_t e;
 	int64_t end;
-	static const struct { int32_t ask, epoch; int64_t end; } want[] = {
-		{ -1, -1, -1 }, { 0, 0, 10 }, { 1, 1, 20 }, { 2, 1, 20 }, { 3, 3, 25 },
-		{ 7, 3, 25 },
+	static const struct {
+		int32_t ask, epoch;
+		int64_t end;
+	} want[] = {
+		{ -1, -1, -1 }, { 0, 0, 10 }, { 1, 1, 20 },
+		{ 2, 1, 20 },   { 3, 3, 25 }, { 7, 3, 25 },
 	};
 
 	log_end_offset_for_epoch(l, 0, &e, &end);
-	assert_int_equal(e, -1);                /* empty cache: undefined */
+	assert_int_equal(e, -1); /* empty cache: undefined */
 	assert_int_equal(end, -1);
 	/* The leader's cache [0@0, 1@10, 3@20], LEO 25. */
 	assert_int_equal(log_assign_epoch(l, 0, 0), 0);
@@ -474,7 +477,7 @@ static void test_kip279_rounds(void **state)
 	assert_int_equal(log_truncate_durable(f, fend < end ? fend : end), 0);
 	log_get_state(f, &st);
 	assert_int_equal(st.log_end_offset, 4);
-	assert_int_equal(st.leader_epoch, 2);   /* epoch 4 started at 4: gone */
+	assert_int_equal(st.leader_epoch, 2); /* epoch 4 started at 4: gone */
 	log_end_offset_for_epoch(l, st.leader_epoch, &e, &end);
 	assert_int_equal(e, 1);
 	assert_int_equal(end, 2);
@@ -541,7 +544,8 @@ static int64_t truncate_then_power_cut(struct logfx *fx, bool durable, int64_t *
 	*cut_at = bases[2];
 	free(bases);
 	assert_int_equal(durable ? log_truncate_durable(fx->l, *cut_at)
-				 : log_truncate_to(fx->l, *cut_at), 0);
+				 : log_truncate_to(fx->l, *cut_at),
+			 0);
 	struct log_state st;
 	log_get_state(fx->l, &st);
 	assert_int_equal(st.log_end_offset, *cut_at);
@@ -579,7 +583,7 @@ static void test_truncate_durable_mid_segment(void **state)
 		put(fx->l, 5, 1, "m");
 	assert_int_equal(log_flush(fx->l, -1), 0);
 	assert_int_equal(log_truncate_durable(fx->l, 5), 0);
-	put(fx->l, 2, 1, "after");      /* not synced: may be lost, never the old */
+	put(fx->l, 2, 1, "after"); /* not synced: may be lost, never the old */
 	logmgr_abandon(fx->m);
 	faultio_crash(&fx->fio, 0, 2);
 	logfx_open(fx);
@@ -588,7 +592,9 @@ static void test_truncate_durable_mid_segment(void **state)
 
 /* ---- 5. listeners ---- */
 
-struct counter { int calls; };
+struct counter {
+	int calls;
+};
 
 static void count_cb(void *arg, struct log *l)
 {
@@ -613,7 +619,7 @@ static void test_listeners(void **state)
 	assert_int_equal(log_set_hw(l, 3), 0);
 	assert_int_equal(h1.calls, 1);
 	assert_int_equal(h2.calls, 1);
-	assert_int_equal(log_set_hw(l, 2), 0);  /* never back: no call */
+	assert_int_equal(log_set_hw(l, 2), 0); /* never back: no call */
 	assert_int_equal(h1.calls, 1);
 	log_remove_hw_listener(l, count_cb, &h1);
 	put(l, 1, 0, "b");
@@ -655,7 +661,7 @@ static void test_follower_hw(void **state)
 	assert_int_equal(log_append_batches(f, buf, a, NULL), 1);
 	assert_int_equal(log_set_follower_hw(f, 6), 0);
 	assert_int_equal(hw(f), 6);
-	assert_int_equal(log_set_follower_hw(f, 5), 0);     /* never back */
+	assert_int_equal(log_set_follower_hw(f, 5), 0); /* never back */
 	assert_int_equal(hw(f), 6);
 }
 

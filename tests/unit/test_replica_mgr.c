@@ -30,7 +30,7 @@
 #include "util/clock.h"
 
 #define DEADLINE_MS 20000
-#define NB 3
+#define NB          3
 
 static char tmpdir[64];
 
@@ -54,7 +54,7 @@ static int teardown(void **state)
 
 struct store {
 	pthread_mutex_t mu;
-	struct partition_state st;     /* one partition: orders-0 */
+	struct partition_state st; /* one partition: orders-0 */
 	int writes, stale;
 };
 
@@ -130,15 +130,14 @@ struct bk {
 	struct fetch_serve *fs;
 	struct net_server *srv;
 	int port;
-	struct tlog *t;                 /* the one log open (orders-0), or NULL */
+	struct tlog *t; /* the one log open (orders-0), or NULL */
 	int opens, closes, deletes;
 };
 
-static struct bk bks[NB + 1];       /* by broker id 1..3 */
+static struct bk bks[NB + 1]; /* by broker id 1..3 */
 
-static int bk_open(void *arg, const char *topic, int32_t partition,
-		   void (*changed)(void *), void *changed_arg,
-		   const struct partition_log_ops **ops, void **log)
+static int bk_open(void *arg, const char *topic, int32_t partition, void (*changed)(void *),
+		   void *changed_arg, const struct partition_log_ops **ops, void **log)
 {
 	struct bk *b = arg;
 	char dir[160];
@@ -194,7 +193,9 @@ static void bk_start(int32_t id)
 {
 	struct bk *b = &bks[id];
 	struct replica_mgr_config cfg = {
-		.broker_id = id, .replica_lag_time_max_ms = 10000, .min_insync_replicas = 2,
+		.broker_id = id,
+		.replica_lag_time_max_ms = 10000,
+		.min_insync_replicas = 2,
 		.unclean_restart = unclean[id],
 		.logs = { bk_open, bk_close, b },
 		.isr = { store_write, store_read, &store },
@@ -265,9 +266,17 @@ static void lisr(int32_t cepoch, int32_t leader, int32_t epoch, int n_isr, const
 	store_set(leader, epoch, n_isr, isr);
 	cur = store_get();
 	s = (struct controller_partition_state){
-		.topic = "orders", .topic_id = "", .partition = 0, .controller_epoch = cepoch,
-		.leader = leader, .leader_epoch = epoch, .isr = isr, .n_isr = n_isr,
-		.partition_epoch = cur.partition_epoch, .replicas = all3, .n_replicas = 3,
+		.topic = "orders",
+		.topic_id = "",
+		.partition = 0,
+		.controller_epoch = cepoch,
+		.leader = leader,
+		.leader_epoch = epoch,
+		.isr = isr,
+		.n_isr = n_isr,
+		.partition_epoch = cur.partition_epoch,
+		.replicas = all3,
+		.n_replicas = 3,
 	};
 	for (int32_t i = 1; i <= NB; i++) {
 		assert_int_equal(replica_mgr_leader_and_isr(bks[i].rm, cepoch, -1, &s, 1, &err), 0);
@@ -397,9 +406,17 @@ static void test_stale_and_foreign(void **state)
 {
 	const int32_t other[2] = { 2, 3 };
 	struct controller_partition_state s = {
-		.topic = "orders", .topic_id = "", .partition = 0, .controller_epoch = 5,
-		.leader = 1, .leader_epoch = 3, .isr = all3, .n_isr = 3,
-		.partition_epoch = 7, .replicas = all3, .n_replicas = 3,
+		.topic = "orders",
+		.topic_id = "",
+		.partition = 0,
+		.controller_epoch = 5,
+		.leader = 1,
+		.leader_epoch = 3,
+		.isr = all3,
+		.n_isr = 3,
+		.partition_epoch = 7,
+		.replicas = all3,
+		.n_replicas = 3,
 	};
 	int err = 99;
 
@@ -454,7 +471,7 @@ static void test_leader_change(void **state)
 	assert_same_file(2, 1);
 	assert_same_file(2, 3);
 	replica_mgr_get_stats(bks[3].rm, &st);
-	assert_int_equal(st.fetchers, 2);       /* one per leader broker seen */
+	assert_int_equal(st.fetchers, 2); /* one per leader broker seen */
 	replica_mgr_get_stats(bks[2].rm, &st);
 	assert_int_equal(st.leaders, 1);
 	stop_all();
@@ -465,7 +482,8 @@ static void test_leader_change(void **state)
  * still allows appends; told to follow again, it rejoins. */
 static void test_isr_shrink_and_rejoin(void **state)
 {
-	struct controller_stop_replica sr = { .topic = "orders", .partition = 0,
+	struct controller_stop_replica sr = { .topic = "orders",
+					      .partition = 0,
 					      .leader_epoch = 0 };
 	struct partition_state cur;
 	int err = 99, writes;
@@ -493,10 +511,16 @@ static void test_isr_shrink_and_rejoin(void **state)
 	 * epoch): it catches up and is written back into the ISR. */
 	{
 		struct controller_partition_state s = {
-			.topic = "orders", .topic_id = "", .partition = 0,
-			.controller_epoch = 1, .leader = 1, .leader_epoch = 0,
-			.isr = cur.isr, .n_isr = cur.n_isr,
-			.partition_epoch = cur.partition_epoch, .replicas = all3,
+			.topic = "orders",
+			.topic_id = "",
+			.partition = 0,
+			.controller_epoch = 1,
+			.leader = 1,
+			.leader_epoch = 0,
+			.isr = cur.isr,
+			.n_isr = cur.n_isr,
+			.partition_epoch = cur.partition_epoch,
+			.replicas = all3,
 			.n_replicas = 3,
 		};
 		assert_int_equal(replica_mgr_leader_and_isr(bks[3].rm, 1, -1, &s, 1, &err), 0);
@@ -523,9 +547,9 @@ static void test_isr_write_stale(void **state)
 	lisr(1, 1, 0, 3, all3);
 	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
 	assert_int_equal(replica_mgr_stop_replica(bks[3].rm, 1, -1, &sr, 1, &err), 0);
-	append_on(1, 2, "b");   /* broker 3 falls behind */
+	append_on(1, 2, "b"); /* broker 3 falls behind */
 	assert_true(leader_sees(1, 2));
-	store_set(1, 0, 3, all3);               /* version + 1, same content */
+	store_set(1, 0, 3, all3); /* version + 1, same content */
 	replica_mgr_tick(bks[1].rm, now_mono_ms() + 10001);
 	assert_int_equal(store.stale, 1);
 	cur = store_get();
@@ -556,9 +580,17 @@ static void test_unclean_follower_eligible(void **state)
 	/* Before any fetch since the restart: it cannot know what the leader
 	 * committed meanwhile. */
 	s = (struct controller_partition_state){
-		.topic = "orders", .topic_id = "", .partition = 0, .controller_epoch = 1,
-		.leader = 2, .leader_epoch = 0, .isr = all3, .n_isr = 3,
-		.partition_epoch = 0, .replicas = all3, .n_replicas = 3,
+		.topic = "orders",
+		.topic_id = "",
+		.partition = 0,
+		.controller_epoch = 1,
+		.leader = 2,
+		.leader_epoch = 0,
+		.isr = all3,
+		.n_isr = 3,
+		.partition_epoch = 0,
+		.replicas = all3,
+		.n_replicas = 3,
 	};
 	assert_int_equal(replica_mgr_leader_and_isr(bks[2].rm, 1, -1, &s, 1, &err), 0);
 	assert_int_equal(err, -EPERM);
@@ -570,13 +602,21 @@ static void test_unclean_follower_eligible(void **state)
 	assert_int_equal(cur.n_isr, 3);
 	assert_false(info_of(2).leader_eligible);
 	s = (struct controller_partition_state){
-		.topic = "orders", .topic_id = "", .partition = 0, .controller_epoch = 1,
-		.leader = 1, .leader_epoch = 0, .isr = cur.isr, .n_isr = cur.n_isr,
-		.partition_epoch = cur.partition_epoch, .replicas = all3, .n_replicas = 3,
+		.topic = "orders",
+		.topic_id = "",
+		.partition = 0,
+		.controller_epoch = 1,
+		.leader = 1,
+		.leader_epoch = 0,
+		.isr = cur.isr,
+		.n_isr = cur.n_isr,
+		.partition_epoch = cur.partition_epoch,
+		.replicas = all3,
+		.n_replicas = 3,
 	};
 	assert_int_equal(replica_mgr_update_metadata(bks[2].rm, 1, -1, all3, 3, &s, 1), 0);
 	assert_int_equal(info_of(2).n_isr, 3);
-	append_on(1, 1, "b");     /* its next fetch response clears the flag */
+	append_on(1, 1, "b"); /* its next fetch response clears the flag */
 	{
 		int64_t end = now_mono_ms() + DEADLINE_MS;
 
@@ -593,11 +633,19 @@ static void test_unclean_follower_eligible(void **state)
  * closed and deleted once no one holds the partition. */
 static void test_stop_delete(void **state)
 {
-	struct controller_stop_replica sr = { .topic = "orders", .partition = 0,
+	struct controller_stop_replica sr = { .topic = "orders",
+					      .partition = 0,
 					      .delete_partition = true };
 	struct controller_partition_state s = {
-		.topic = "orders", .topic_id = "", .partition = 0, .controller_epoch = 1,
-		.leader = 1, .leader_epoch = 0, .isr = all3, .n_isr = 3, .replicas = all3,
+		.topic = "orders",
+		.topic_id = "",
+		.partition = 0,
+		.controller_epoch = 1,
+		.leader = 1,
+		.leader_epoch = 0,
+		.isr = all3,
+		.n_isr = 3,
+		.replicas = all3,
 		.n_replicas = 3,
 	};
 	struct partition_state st;
@@ -646,12 +694,34 @@ static void test_update_metadata(void **state)
 {
 	const int32_t r12[2] = { 1, 2 }, live[2] = { 1, 2 };
 	struct controller_partition_state s[3] = {
-		{ .topic = "zeta", .topic_id = "", .partition = 1, .leader = 2, .leader_epoch = 4,
-		  .isr = r12, .n_isr = 2, .partition_epoch = 9, .replicas = r12, .n_replicas = 2 },
-		{ .topic = "alpha", .topic_id = "", .partition = 0, .leader = -1,
-		  .leader_epoch = 1, .isr = r12, .n_isr = 1, .replicas = r12, .n_replicas = 2 },
-		{ .topic = "zeta", .topic_id = "", .partition = 0, .leader = 1, .leader_epoch = 2,
-		  .isr = r12, .n_isr = 2, .replicas = r12, .n_replicas = 2 },
+		{ .topic = "zeta",
+		  .topic_id = "",
+		  .partition = 1,
+		  .leader = 2,
+		  .leader_epoch = 4,
+		  .isr = r12,
+		  .n_isr = 2,
+		  .partition_epoch = 9,
+		  .replicas = r12,
+		  .n_replicas = 2 },
+		{ .topic = "alpha",
+		  .topic_id = "",
+		  .partition = 0,
+		  .leader = -1,
+		  .leader_epoch = 1,
+		  .isr = r12,
+		  .n_isr = 1,
+		  .replicas = r12,
+		  .n_replicas = 2 },
+		{ .topic = "zeta",
+		  .topic_id = "",
+		  .partition = 0,
+		  .leader = 1,
+		  .leader_epoch = 2,
+		  .isr = r12,
+		  .n_isr = 2,
+		  .replicas = r12,
+		  .n_replicas = 2 },
 	};
 	struct partition_state st;
 	int32_t ids[4];

@@ -30,7 +30,7 @@ static void tune(struct log_config *cfg)
 
 static int setup(void **state)
 {
-	engine_batch_read_min = 64;             /* whole-batch reads too */
+	engine_batch_read_min = 64; /* whole-batch reads too */
 	return logfx_setup(state, "ret", tune);
 }
 
@@ -75,9 +75,9 @@ static bool exists(struct logfx *f, int64_t base, const char *ext)
 static void test_by_time(void **state)
 {
 	struct logfx *f = *state;
-	put(f, 0, 300);                       /* old: several segments */
-	fake_now += 120000;                   /* two minutes later */
-	put(f, 300, 300);                     /* new */
+	put(f, 0, 300);     /* old: several segments */
+	fake_now += 120000; /* two minutes later */
+	put(f, 300, 300);   /* new */
 	struct log_state st0, st;
 	log_get_state(f->l, &st0);
 	assert_true(st0.segments > 6);
@@ -92,7 +92,7 @@ static void test_by_time(void **state)
 	 * everything from 300 on is still there. */
 	assert_true(st.log_start_offset > 0 && st.log_start_offset <= 300);
 	assert_int_equal(res.log_start_offset, st.log_start_offset);
-	assert_int_equal(st.line_hw, st0.line_hw);        /* st_size never shrinks */
+	assert_int_equal(st.line_hw, st0.line_hw); /* st_size never shrinks */
 	assert_int_equal(st.line_start, pos_of((int)st.log_start_offset));
 	/* The files are gone (no reader held them). */
 	assert_false(exists(f, 0, ".log"));
@@ -158,12 +158,12 @@ static void test_by_size(void **state)
 static void test_both_and_policy(void **state)
 {
 	struct logfx *f = *state;
-	f->cfg.retention_bytes = 1000000;    /* size alone would keep all */
+	f->cfg.retention_bytes = 1000000; /* size alone would keep all */
 	log_reconfigure(f->l, &f->cfg);
 	put(f, 0, 200);
 	fake_now += 30000;
 	put(f, 200, 200);
-	fake_now += 40000;                    /* first part 70 s old, second 40 s */
+	fake_now += 40000; /* first part 70 s old, second 40 s */
 	/* compact only: no retention at all */
 	f->cfg.cleanup_policy = LOG_CLEANUP_COMPACT;
 	log_reconfigure(f->l, &f->cfg);
@@ -186,7 +186,7 @@ static void test_both_and_policy(void **state)
 static void test_never_active_and_hw(void **state)
 {
 	struct logfx *f = *state;
-	f->cfg.segment_ms = 1000LL * 3600 * 1000;   /* no time roll */
+	f->cfg.segment_ms = 1000LL * 3600 * 1000; /* no time roll */
 	log_reconfigure(f->l, &f->cfg);
 	put(f, 0, 300);
 	/* Records above the hw keep their segments. */
@@ -356,17 +356,21 @@ static void test_config_keys(void **state)
 	assert_int_equal(broker_config_parse(&c, t2, strlen(t2), err, sizeof(err)), 0);
 	assert_int_equal(c.log.retention_ms, 120000);
 	broker_config_defaults(&c);
-	const char *t3 = "log.retention.hours=-1\nlog.retention.bytes=-1\n"
-			 "log.cleanup.policy=compact, delete\nlog.cleaner.min.cleanable.ratio=0.25\n";
+	const char *t3 =
+		"log.retention.hours=-1\nlog.retention.bytes=-1\n"
+		"log.cleanup.policy=compact, delete\nlog.cleaner.min.cleanable.ratio=0.25\n";
 	assert_int_equal(broker_config_parse(&c, t3, strlen(t3), err, sizeof(err)), 0);
 	assert_int_equal(c.log.retention_ms, -1);
 	assert_int_equal(c.log.cleanup_policy, LOG_CLEANUP_COMPACT | LOG_CLEANUP_DELETE);
 	assert_true(c.log.min_cleanable_dirty_ratio == 0.25);
 	struct topic_config tc = { .partitions = 1 };
 	log_config_defaults(&tc.log);
-	const char *bad[] = { "retention.ms=-2\n", "cleanup.policy=keep\n",
-			      "cleanup.policy=compact,\n", "min.cleanable.dirty.ratio=1.5\n",
-			      "min.cleanable.dirty.ratio=.\n", "delete.retention.ms=-1\n",
+	const char *bad[] = { "retention.ms=-2\n",
+			      "cleanup.policy=keep\n",
+			      "cleanup.policy=compact,\n",
+			      "min.cleanable.dirty.ratio=1.5\n",
+			      "min.cleanable.dirty.ratio=.\n",
+			      "delete.retention.ms=-1\n",
 			      "retention.bytes=1e3\n" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct topic_config before = tc;

@@ -25,10 +25,10 @@
 /* RFC 7677 section 3. */
 #define RFC_CNONCE "rOprNGfwEbeRWgbNEkqO"
 #define RFC_SNONCE "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
-#define RFC_FIRST "n,,n=user,r=" RFC_CNONCE
+#define RFC_FIRST  "n,,n=user,r=" RFC_CNONCE
 #define RFC_SFIRST "r=" RFC_CNONCE RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
-#define RFC_FINAL "c=biws,r=" RFC_CNONCE RFC_SNONCE \
-	",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+#define RFC_FINAL \
+	"c=biws,r=" RFC_CNONCE RFC_SNONCE ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
 #define RFC_SFINAL "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
 static const uint8_t rfc_salt[] = {
@@ -40,7 +40,7 @@ static const uint8_t rfc_salt[] = {
 struct db {
 	const char *user;
 	struct sasl_cred cred;
-	char seen[300];  /* the user name the server looked up */
+	char seen[300]; /* the user name the server looked up */
 };
 
 static int lookup(void *arg, const char *user, struct sasl_cred *cred)
@@ -58,8 +58,8 @@ static void db_init(struct db *db, const char *user, const char *password)
 {
 	db->user = user;
 	db->seen[0] = 0;
-	assert_int_equal(sasl_cred_from_password(password, rfc_salt, sizeof(rfc_salt), 4096,
-						 &db->cred), 0);
+	assert_int_equal(
+		sasl_cred_from_password(password, rfc_salt, sizeof(rfc_salt), 4096, &db->cred), 0);
 }
 
 static struct sasl_server *server(struct db *db)
@@ -145,12 +145,13 @@ static void test_librdkafka_final_nonce(void **state)
 	snprintf(wo, sizeof(wo), "c=biws,r=%s%s%s", RFC_CNONCE, RFC_CNONCE, RFC_SNONCE);
 	snprintf(am, sizeof(am), "%s,%s,%s", bare, RFC_SFIRST, wo);
 	assert_int_equal(PKCS5_PBKDF2_HMAC("pencil", 6, rfc_salt, sizeof(rfc_salt), 4096,
-					   EVP_sha256(), sizeof(sp), sp), 1);
-	assert_non_null(HMAC(EVP_sha256(), sp, sizeof(sp), (const uint8_t *)"Client Key", 10,
-			     ck, &len));
+					   EVP_sha256(), sizeof(sp), sp),
+			 1);
+	assert_non_null(
+		HMAC(EVP_sha256(), sp, sizeof(sp), (const uint8_t *)"Client Key", 10, ck, &len));
 	SHA256(ck, sizeof(ck), sk);
-	assert_non_null(HMAC(EVP_sha256(), sk, sizeof(sk), (const uint8_t *)am, strlen(am),
-			     sig, &len));
+	assert_non_null(
+		HMAC(EVP_sha256(), sk, sizeof(sk), (const uint8_t *)am, strlen(am), sig, &len));
 	for (int i = 0; i < 32; i++)
 		proof[i] = ck[i] ^ sig[i];
 	assert_int_equal(EVP_EncodeBlock((uint8_t *)b64, proof, sizeof(proof)), 44);
@@ -227,8 +228,8 @@ static void test_escaped_user(void **state)
 
 	/* '=' followed by anything but 2C or 3D, and an empty name. */
 	static const char *const bad[] = {
-		"n,,n=a=2Xb,r=abc", "n,,n=a=,r=abc", "n,,n=a=3,r=abc", "n,,n=a=2c,r=abc",
-		"n,,n=,r=abc",
+		"n,,n=a=2Xb,r=abc", "n,,n=a=,r=abc", "n,,n=a=3,r=abc",
+		"n,,n=a=2c,r=abc",  "n,,n=,r=abc",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		s = server(&db);
@@ -242,7 +243,10 @@ static void test_escaped_user(void **state)
 
 static void test_malformed_client_first(void **state)
 {
-	static const struct { const char *msg; int err; } cases[] = {
+	static const struct {
+		const char *msg;
+		int err;
+	} cases[] = {
 		{ "", -EBADMSG },
 		{ "n", -EBADMSG },
 		{ "n,", -EBADMSG },
@@ -273,7 +277,9 @@ static void test_malformed_client_first(void **state)
 	}
 	/* Accepted: "y" flag, authzid equal to the user, Kafka's extensions. */
 	static const char *const good[] = {
-		"y,,n=user,r=abc", "n,a=user,n=user,r=abc", "n,,n=user,r=abc,tokenauth=true",
+		"y,,n=user,r=abc",
+		"n,a=user,n=user,r=abc",
+		"n,,n=user,r=abc,tokenauth=true",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct sasl_server *s = server(&db);
@@ -299,21 +305,30 @@ static void test_malformed_client_first(void **state)
 
 static void test_malformed_client_final(void **state)
 {
-	static const struct { const char *msg; int err; } cases[] = {
-		{ "r=" RFC_CNONCE RFC_SNONCE ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", -EBADMSG },
+	static const struct {
+		const char *msg;
+		int err;
+	} cases[] = {
+		{ "r=" RFC_CNONCE RFC_SNONCE ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+		  -EBADMSG },
 		{ "c=bi!s,r=" RFC_CNONCE RFC_SNONCE ",p=x", -EBADMSG },
 		{ "c=eSws,r=" RFC_CNONCE RFC_SNONCE
-		  ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", -EBADE },  /* "y,," */
+		  ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+		  -EBADE }, /* "y,," */
 		{ "c=biws,r=" RFC_CNONCE "XX"
-		  ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", -EPROTO },
-		{ "c=biws,r=" RFC_CNONCE RFC_SNONCE, -EBADMSG },                /* no proof */
-		{ "c=biws,r=" RFC_CNONCE RFC_SNONCE ",p=dHzb", -EBADMSG },      /* short */
+		  ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+		  -EPROTO },
+		{ "c=biws,r=" RFC_CNONCE RFC_SNONCE, -EBADMSG },           /* no proof */
+		{ "c=biws,r=" RFC_CNONCE RFC_SNONCE ",p=dHzb", -EBADMSG }, /* short */
 		{ "c=biws,r=" RFC_CNONCE RFC_SNONCE
-		  ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=,x=1", -EBADMSG },
+		  ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=,x=1",
+		  -EBADMSG },
 		{ "c=biws,r=" RFC_CNONCE RFC_SNONCE
-		  ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=,", -EBADMSG },
+		  ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=,",
+		  -EBADMSG },
 		{ "c=biws,r=" RFC_CNONCE RFC_SNONCE
-		  ",p=eHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=", -EACCES },  /* one bit */
+		  ",p=eHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=",
+		  -EACCES }, /* one bit */
 	};
 	struct db db;
 	const char *out;
@@ -350,7 +365,10 @@ static void test_replay_to_new_exchange(void **state)
 
 static void test_client_refusals(void **state)
 {
-	static const struct { const char *msg; int err; } first[] = {
+	static const struct {
+		const char *msg;
+		int err;
+	} first[] = {
 		{ "r=other" RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", -EPROTO },
 		{ "r=" RFC_CNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", -EPROTO },
 		{ "r=" RFC_CNONCE "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=1000", -EINVAL },
@@ -361,7 +379,10 @@ static void test_client_refusals(void **state)
 		{ "e=unknown-user", -EACCES },
 		{ "m=x,r=" RFC_CNONCE "x,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096", -EOPNOTSUPP },
 	};
-	static const struct { const char *msg; int err; } final[] = {
+	static const struct {
+		const char *msg;
+		int err;
+	} final[] = {
 		{ "v=7rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=", -EKEYREJECTED },
 		{ "v=6rriTRBi23WpRR", -EKEYREJECTED },
 		{ "e=invalid-proof", -EACCES },
@@ -397,10 +418,12 @@ static void test_credentials(void **state)
 	int n;
 
 	(void)state;
-	assert_int_equal(sasl_cred_from_password("pencil", rfc_salt, sizeof(rfc_salt), 4096, &a), 0);
+	assert_int_equal(sasl_cred_from_password("pencil", rfc_salt, sizeof(rfc_salt), 4096, &a),
+			 0);
 	n = sasl_cred_format(&a, text, sizeof(text));
 	assert_true(n > 0);
-	assert_int_equal(strncmp(text, "SCRAM-SHA-256=[salt=W22ZaJ0SNY7soEsUEjb6gQ==,stored_key=", 55), 0);
+	assert_int_equal(
+		strncmp(text, "SCRAM-SHA-256=[salt=W22ZaJ0SNY7soEsUEjb6gQ==,stored_key=", 55), 0);
 	assert_non_null(strstr(text, ",iterations=4096]"));
 	assert_int_equal(sasl_cred_parse(text, &b), 0);
 	assert_memory_equal(&a, &b, sizeof(a));
@@ -414,9 +437,11 @@ static void test_credentials(void **state)
 	assert_int_equal(sasl_cred_format(&a, text, 20), -ENOSPC);
 	assert_int_equal(sasl_cred_parse("salt=W22ZaJ0SNY7soEsUEjb6gQ==", &b), -EINVAL);
 	assert_int_equal(sasl_cred_parse("SCRAM-SHA-256=[salt=W22Z]", &b), -EINVAL);
-	assert_int_equal(sasl_cred_from_password("p", rfc_salt, sizeof(rfc_salt), 100, &b), -EINVAL);
+	assert_int_equal(sasl_cred_from_password("p", rfc_salt, sizeof(rfc_salt), 100, &b),
+			 -EINVAL);
 	assert_int_equal(sasl_cred_from_password("p", rfc_salt, 0, 4096, &b), -EINVAL);
-	n = snprintf(text, sizeof(text), "salt=W22ZaJ0SNY7soEsUEjb6gQ==,stored_key=AAAA,"
+	n = snprintf(text, sizeof(text),
+		     "salt=W22ZaJ0SNY7soEsUEjb6gQ==,stored_key=AAAA,"
 		     "server_key=AAAA,iterations=4096");
 	assert_int_equal(sasl_cred_parse(text, &b), -EINVAL);
 }

@@ -23,8 +23,8 @@
 
 static void tune(struct log_config *cfg)
 {
-	cfg->segment_bytes = 2048;          /* several rolls in a few hundred records */
-	cfg->index_interval_bytes = 256;    /* index entries in every segment */
+	cfg->segment_bytes = 2048;       /* several rolls in a few hundred records */
+	cfg->index_interval_bytes = 256; /* index entries in every segment */
 }
 
 static int setup(void **state)
@@ -182,8 +182,10 @@ static const char *seg_exts = "log index timeindex lines";
 static void save_segments(struct logfx *f, const char *dst)
 {
 	char cmd[4096];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s && mkdir -p %s && for e in %s; do "
-		 "cp %s/t-0/*.$e %s/ || exit 1; done", dst, dst, seg_exts, f->dir, dst);
+	snprintf(cmd, sizeof(cmd),
+		 "rm -rf %s && mkdir -p %s && for e in %s; do "
+		 "cp %s/t-0/*.$e %s/ || exit 1; done",
+		 dst, dst, seg_exts, f->dir, dst);
 	assert_int_equal(system(cmd), 0);
 }
 
@@ -191,7 +193,8 @@ static void save_segments(struct logfx *f, const char *dst)
 static void expect_same_segments(struct logfx *f, const char *ref)
 {
 	char cmd[8192];
-	snprintf(cmd, sizeof(cmd), "cd %s && for e in %s; do ls *.$e; done > %s.a && "
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && for e in %s; do ls *.$e; done > %s.a && "
 		 "cd %s/t-0 && for e in %s; do ls *.$e; done > %s.b && cmp %s.a %s.b && "
 		 "for x in $(cat %s.a); do cmp %s/$x %s/t-0/$x || exit 1; done",
 		 ref, seg_exts, ref, f->dir, seg_exts, ref, ref, ref, ref, ref, f->dir);
@@ -236,9 +239,9 @@ static void test_power_cut_after_sync(void **state)
 		log_get_state(f->l, &st);
 		assert_true(st.segments > 3);
 		assert_true(st.recovery_point < st.log_end_offset);
-		logmgr_abandon(f->m);          /* the process dies ... */
+		logmgr_abandon(f->m); /* the process dies ... */
 		f->m = NULL;
-		faultio_crash(&f->fio, (int)(seed & 1), seed);   /* ... and the power */
+		faultio_crash(&f->fio, (int)(seed & 1), seed); /* ... and the power */
 		logfx_open(f);
 		log_get_state(f->l, &st);
 		assert_int_equal(st.log_end_offset, PC_RECORDS);

@@ -115,7 +115,7 @@ static void test_close_trims(void **state)
 	open_log(&io_posix, &cfg, &m, &l);
 	append_small(l, 0, 5000);
 	log_get_state(l, &st);
-	assert_true(file_size(0) > st.size_bytes);  /* space reserved ahead */
+	assert_true(file_size(0) > st.size_bytes); /* space reserved ahead */
 	check(l, 5000);
 	logmgr_close(m);
 	open_log(&io_posix, &cfg, &m, &l);

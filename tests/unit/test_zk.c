@@ -34,7 +34,7 @@
 
 #define SESSION_MS 6000
 #define CONNECT_MS 20000
-#define WAIT_MS    20000   /* deadline for an event; they come in ms */
+#define WAIT_MS    20000 /* deadline for an event; they come in ms */
 
 static struct zksrv srv;
 
@@ -51,8 +51,12 @@ struct seen {
 };
 
 /* Static: a failing test may leave a handle whose thread still calls in. */
-static struct seen watch_seen = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}, {{0}} };
-static struct seen session_seen = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, {0}, {{0}} };
+static struct seen watch_seen = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, { 0 }, { { 0 } }
+};
+static struct seen session_seen = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, { 0 }, { { 0 } }
+};
 
 static void seen_add(struct seen *s, int ev, const char *path)
 {
@@ -271,11 +275,12 @@ static void test_versions_and_errnos(void **state)
 	assert_int_equal(zkc_exists(zkc, "/a/b", NULL, NULL, NULL), -ENOENT);
 
 	/* Sequential and ephemeral nodes, children sorted. */
-	assert_int_equal(zkc_create(zkc, "/q/n-", "", 0, ZKC_SEQUENTIAL | ZKC_PARENTS,
-				    created, sizeof(created)), 0);
+	assert_int_equal(zkc_create(zkc, "/q/n-", "", 0, ZKC_SEQUENTIAL | ZKC_PARENTS, created,
+				    sizeof(created)),
+			 0);
 	assert_string_equal(created, "/q/n-0000000000");
-	assert_int_equal(zkc_create(zkc, "/q/n-", "", 0, ZKC_SEQUENTIAL, created,
-				    sizeof(created)), 0);
+	assert_int_equal(zkc_create(zkc, "/q/n-", "", 0, ZKC_SEQUENTIAL, created, sizeof(created)),
+			 0);
 	assert_string_equal(created, "/q/n-0000000001");
 	assert_int_equal(zkc_create(zkc, "/q/e", "", 0, ZKC_EPHEMERAL, NULL, 0), 0);
 	assert_int_equal(zkc_exists(zkc, "/q/e", &st, NULL, NULL), 0);
@@ -308,8 +313,9 @@ static void test_multi(void **state)
 	put(zkc, "/guard", "g");
 	put(zkc, "/data", "d0");
 	ops[0] = (struct zkc_op){ .type = ZKC_OP_CHECK, .path = "/guard", .version = 0 };
-	ops[1] = (struct zkc_op){ .type = ZKC_OP_SET, .path = "/data", .data = "d1",
-				  .len = 2, .version = 0 };
+	ops[1] = (struct zkc_op){
+		.type = ZKC_OP_SET, .path = "/data", .data = "d1", .len = 2, .version = 0
+	};
 	ops[2] = (struct zkc_op){ .type = ZKC_OP_CREATE, .path = "/new", .data = "n", .len = 1 };
 	assert_int_equal(zkc_multi(zkc, ops, 3, &failed), 0);
 	assert_int_equal(ops[1].new_version, 1);
@@ -379,8 +385,7 @@ static void test_watches(void **state)
 	assert_int_equal(seen_count(&watch_seen), 4);
 
 	/* A watch on a read that fails is not armed. */
-	assert_int_equal(zkc_get(a, "/w/data", &data, &len, NULL, on_watch, &watch_seen),
-			 -ENOENT);
+	assert_int_equal(zkc_get(a, "/w/data", &data, &len, NULL, on_watch, &watch_seen), -ENOENT);
 	assert_int_equal(zkc_create(b, "/w/data", "", 0, 0, NULL, 0), 0);
 	/* Armed but never fired: freed by close (asan checks). */
 	assert_int_equal(zkc_exists(a, "/w/never", NULL, on_watch, &watch_seen), -ENOENT);
@@ -403,8 +408,8 @@ static void test_session_expiry(void **state)
 	(void)state;
 	seen_reset(&session_seen);
 	snprintf(connect, sizeof(connect), "%s/t_expiry", srv.connect);
-	assert_int_equal(zkc_open(connect, SESSION_MS, CONNECT_MS, on_session,
-				  &session_seen, &zkc), 0);
+	assert_int_equal(zkc_open(connect, SESSION_MS, CONNECT_MS, on_session, &session_seen, &zkc),
+			 0);
 	assert_true(seen_wait(&session_seen, ZKC_CONNECTED, NULL));
 	assert_int_equal(zkmeta_register_broker(zkc, 7, &b), 0);
 	assert_int_equal(zkc_exists(other, "/brokers/ids/7", NULL, NULL, NULL), 0);
@@ -432,9 +437,9 @@ static void test_register_broker(void **state)
 
 	(void)state;
 	assert_int_equal(zkmeta_ensure_paths(a), 0);
-	assert_int_equal(zkmeta_ensure_paths(b), 0);   /* idempotent */
+	assert_int_equal(zkmeta_ensure_paths(b), 0); /* idempotent */
 	assert_int_equal(zkmeta_register_broker(a, 1, &doc1), 0);
-	assert_int_equal(zkmeta_register_broker(a, 1, &doc1), 0);   /* ours already */
+	assert_int_equal(zkmeta_register_broker(a, 1, &doc1), 0); /* ours already */
 	assert_int_equal(zkmeta_register_broker(b, 1, &doc2), -EEXIST);
 	assert_int_equal(zkmeta_register_broker(b, 2, &doc2), 0);
 	n = zkmeta_broker_ids(a, &ids, NULL, NULL);
@@ -496,15 +501,17 @@ static void test_controller_failover(void **state)
 		int32_t r[] = { 1 };
 		struct zk_assignment asg = { .replicas = r, .n_replicas = 1 };
 		struct zk_topic t = { .partitions = &asg, .n_partitions = 1 };
-		struct zk_partition_state s = { .controller_epoch = 1, .leader = 1,
-						.isr = r, .n_isr = 1 };
+		struct zk_partition_state s = {
+			.controller_epoch = 1, .leader = 1, .isr = r, .n_isr = 1
+		};
 
 		assert_int_equal(zkmeta_create_topic(b, "ctl", &t, NULL), 0);
-		assert_int_equal(zkmeta_create_partition_states(b, "ctl", &s, 1,
-					ca.epoch_zk_version), -EPERM);
+		assert_int_equal(
+			zkmeta_create_partition_states(b, "ctl", &s, 1, ca.epoch_zk_version),
+			-EPERM);
 		s.controller_epoch = 2;
-		assert_int_equal(zkmeta_create_partition_states(b, "ctl", &s, 1,
-					cb.epoch_zk_version), 0);
+		assert_int_equal(
+			zkmeta_create_partition_states(b, "ctl", &s, 1, cb.epoch_zk_version), 0);
 	}
 	zkc_close(b);
 }
@@ -547,10 +554,10 @@ static void test_topics(void **state)
 	assert_int_equal(one.assignment.n_partitions, 2);
 	assert_false(one.partitions[0].present);
 	zkmeta_topic_clear(&one);
-	assert_int_equal(zkmeta_create_partition_states(ctl, "orders", st, 2,
-							c.epoch_zk_version), 0);
-	assert_int_equal(zkmeta_create_partition_states(ctl, "orders", st, 2,
-							c.epoch_zk_version), -EEXIST);
+	assert_int_equal(zkmeta_create_partition_states(ctl, "orders", st, 2, c.epoch_zk_version),
+			 0);
+	assert_int_equal(zkmeta_create_partition_states(ctl, "orders", st, 2, c.epoch_zk_version),
+			 -EEXIST);
 
 	assert_int_equal(zkmeta_read_topic(leader, "orders", &one, why), 0);
 	assert_string_equal(one.assignment.topic_id, t.topic_id);
@@ -563,18 +570,25 @@ static void test_topics(void **state)
 	st[0].isr = shrunk;
 	st[0].n_isr = 2;
 	assert_int_equal(zkmeta_update_partition_state(leader, "orders", 0, &st[0],
-			one.partitions[0].zk_version, ZKC_ANY_VERSION, &v), 0);
+						       one.partitions[0].zk_version,
+						       ZKC_ANY_VERSION, &v),
+			 0);
 	assert_int_equal(v, 1);
 	/* ...and a writer still holding the old version is refused. */
 	assert_int_equal(zkmeta_update_partition_state(ctl, "orders", 0, &st[0],
-			one.partitions[0].zk_version, c.epoch_zk_version, NULL), -ESTALE);
-	assert_int_equal(zkmeta_update_partition_state(ctl, "orders", 0, &st[0], v,
-			c.epoch_zk_version, &v), 0);
+						       one.partitions[0].zk_version,
+						       c.epoch_zk_version, NULL),
+			 -ESTALE);
+	assert_int_equal(
+		zkmeta_update_partition_state(ctl, "orders", 0, &st[0], v, c.epoch_zk_version, &v),
+		0);
 	assert_int_equal(v, 2);
 	assert_int_equal(zkmeta_update_partition_state(ctl, "orders", 0, &st[0], v,
-			c.epoch_zk_version + 1, NULL), -EPERM);
+						       c.epoch_zk_version + 1, NULL),
+			 -EPERM);
 	assert_int_equal(zkmeta_update_partition_state(ctl, "orders", 5, &st[0], 0,
-			c.epoch_zk_version, NULL), -ENOENT);
+						       c.epoch_zk_version, NULL),
+			 -ENOENT);
 	zkmeta_topic_clear(&one);
 
 	/* Reading it all back, in Kafka's documents. */
@@ -586,13 +600,14 @@ static void test_topics(void **state)
 	assert_int_equal(all[1].partitions[0].state.n_isr, 2);
 	assert_int_equal(all[1].partitions[0].zk_version, 2);
 	zkmeta_topics_free(all, n);
-	assert_int_equal(zkc_get(leader, "/brokers/topics/orders/partitions/0/state",
-				 &data, &len, NULL, NULL, NULL), 0);
+	assert_int_equal(zkc_get(leader, "/brokers/topics/orders/partitions/0/state", &data, &len,
+				 NULL, NULL, NULL),
+			 0);
 	assert_string_equal(data, "{\"controller_epoch\":1,\"leader\":1,\"version\":1,"
 				  "\"leader_epoch\":0,\"isr\":[1,2]}");
 	free(data);
-	assert_int_equal(zkc_get(leader, "/config/topics/orders", &data, &len, NULL, NULL,
-				 NULL), 0);
+	assert_int_equal(zkc_get(leader, "/config/topics/orders", &data, &len, NULL, NULL, NULL),
+			 0);
 	assert_int_equal(zk_config_decode(data, len, &cfg_back, why), 0);
 	assert_string_equal(zk_config_get(&cfg_back, "retention.ms"), "60000");
 	zk_config_clear(&cfg_back);
@@ -657,8 +672,8 @@ static void test_server_restart(void **state)
 	(void)state;
 	seen_reset(&session_seen);
 	snprintf(connect, sizeof(connect), "%s/t_restart", srv.connect);
-	assert_int_equal(zkc_open(connect, SESSION_MS, CONNECT_MS, on_session,
-				  &session_seen, &zkc), 0);
+	assert_int_equal(zkc_open(connect, SESSION_MS, CONNECT_MS, on_session, &session_seen, &zkc),
+			 0);
 	assert_int_equal(zkc_create(zkc, "/mine", "e", 1, ZKC_EPHEMERAL, NULL, 0), 0);
 	seen_reset(&session_seen);
 

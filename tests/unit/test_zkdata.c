@@ -74,8 +74,10 @@ static void test_broker_old_versions(void **state)
 
 	(void)state;
 	assert_int_equal(DEC(zk_broker_decode,
-		"{\"version\":1,\"host\":\"localhost\",\"port\":9092,"
-		"\"jmx_port\":9999,\"timestamp\":\"2233345666\"}", &b, NULL), 0);
+			     "{\"version\":1,\"host\":\"localhost\",\"port\":9092,"
+			     "\"jmx_port\":9999,\"timestamp\":\"2233345666\"}",
+			     &b, NULL),
+			 0);
 	assert_int_equal(b.n_endpoints, 1);
 	assert_string_equal(b.endpoints[0].security_protocol, "PLAINTEXT");
 	assert_string_equal(b.endpoints[0].host, "localhost");
@@ -83,23 +85,28 @@ static void test_broker_old_versions(void **state)
 	assert_null(b.rack);
 	zk_broker_clear(&b);
 
-	assert_int_equal(DEC(zk_broker_decode,
-		"{\"version\":2,\"host\":\"localhost\",\"port\":9092,\"jmx_port\":9999,"
-		"\"timestamp\":\"2233345666\","
-		"\"endpoints\":[\"PLAINTEXT://host1:9092\", \"SSL://[::1]:9093\"]}",
-		&b, NULL), 0);
+	assert_int_equal(
+		DEC(zk_broker_decode,
+		    "{\"version\":2,\"host\":\"localhost\",\"port\":9092,\"jmx_port\":9999,"
+		    "\"timestamp\":\"2233345666\","
+		    "\"endpoints\":[\"PLAINTEXT://host1:9092\", \"SSL://[::1]:9093\"]}",
+		    &b, NULL),
+		0);
 	assert_int_equal(b.n_endpoints, 2);
 	assert_string_equal(b.endpoints[1].security_protocol, "SSL");
 	assert_string_equal(b.endpoints[1].host, "::1");
 	assert_int_equal(b.endpoints[1].port, 9093);
 	zk_broker_clear(&b);
 
-	assert_int_equal(DEC(zk_broker_decode,
-		"{\"version\":4,\"host\":\"localhost\",\"port\":9092,\"jmx_port\":9999,"
-		"\"timestamp\":\"2233345666\","
-		"\"endpoints\":[\"CLIENT://host1:9092\", \"REPLICATION://host1:9093\"],"
-		"\"listener_security_protocol_map\":{\"CLIENT\":\"SSL\", \"REPLICATION\":\"PLAINTEXT\"},"
-		"\"rack\":null}", &b, NULL), 0);
+	assert_int_equal(
+		DEC(zk_broker_decode,
+		    "{\"version\":4,\"host\":\"localhost\",\"port\":9092,\"jmx_port\":9999,"
+		    "\"timestamp\":\"2233345666\","
+		    "\"endpoints\":[\"CLIENT://host1:9092\", \"REPLICATION://host1:9093\"],"
+		    "\"listener_security_protocol_map\":{\"CLIENT\":\"SSL\", \"REPLICATION\":\"PLAINTEXT\"},"
+		    "\"rack\":null}",
+		    &b, NULL),
+		0);
 	assert_null(b.rack);
 	assert_int_equal(b.n_features, 0);
 	zk_broker_clear(&b);
@@ -122,14 +129,14 @@ static void test_broker_encode(void **state)
 	(void)state;
 	s = zk_broker_encode(&in);
 	assert_non_null(s);
-	assert_string_equal(s,
-		"{\"listener_security_protocol_map\":{\"SASL\":\"SASL_PLAINTEXT\","
-		"\"PLAINTEXT\":\"PLAINTEXT\"},"
-		"\"endpoints\":[\"SASL://10.0.0.1:9094\",\"PLAINTEXT://[::1]:9092\"],"
-		"\"jmx_port\":-1,"
-		"\"features\":{\"metadata.version\":{\"min_version\":1,\"max_version\":7}},"
-		"\"host\":\"::1\",\"timestamp\":\"1700000000123\",\"port\":9092,"
-		"\"version\":5,\"rack\":\"r1\"}");
+	assert_string_equal(
+		s, "{\"listener_security_protocol_map\":{\"SASL\":\"SASL_PLAINTEXT\","
+		   "\"PLAINTEXT\":\"PLAINTEXT\"},"
+		   "\"endpoints\":[\"SASL://10.0.0.1:9094\",\"PLAINTEXT://[::1]:9092\"],"
+		   "\"jmx_port\":-1,"
+		   "\"features\":{\"metadata.version\":{\"min_version\":1,\"max_version\":7}},"
+		   "\"host\":\"::1\",\"timestamp\":\"1700000000123\",\"port\":9092,"
+		   "\"version\":5,\"rack\":\"r1\"}");
 	assert_int_equal(DEC(zk_broker_decode, s, &out, NULL), 0);
 	assert_int_equal(out.version, 5);
 	assert_int_equal(out.n_endpoints, 2);
@@ -162,14 +169,14 @@ static void test_broker_malformed(void **state)
 	static const char *const docs[] = {
 		"",
 		"[]",
-		"{\"version\":5,\"jmx_port\":-1}",                      /* no endpoints */
+		"{\"version\":5,\"jmx_port\":-1}", /* no endpoints */
 		"{\"version\":\"5\",\"jmx_port\":-1,\"endpoints\":[\"PLAINTEXT://h:1\"]}",
-		"{\"version\":5,\"endpoints\":[\"PLAINTEXT://h:1\"]}",    /* no jmx_port */
+		"{\"version\":5,\"endpoints\":[\"PLAINTEXT://h:1\"]}", /* no jmx_port */
 		"{\"version\":5,\"jmx_port\":-1,\"endpoints\":[]}",
 		"{\"version\":5,\"jmx_port\":-1,\"endpoints\":[\"PLAINTEXT:/h:1\"]}",
 		"{\"version\":5,\"jmx_port\":-1,\"endpoints\":[\"PLAINTEXT://h:99999\"]}",
 		"{\"version\":5,\"jmx_port\":-1,\"endpoints\":[\"PLAINTEXT://h\"]}",
-		"{\"version\":5,\"jmx_port\":-1,\"endpoints\":[\"CLIENT://h:1\"]}",  /* no map */
+		"{\"version\":5,\"jmx_port\":-1,\"endpoints\":[\"CLIENT://h:1\"]}", /* no map */
 		"{\"version\":5,\"jmx_port\":-1,\"endpoints\":[\"C://h:1\"],"
 		"\"listener_security_protocol_map\":{\"C\":\"TLS\"}}",
 		"{\"version\":5,\"jmx_port\":-1,\"endpoints\":[\"PLAINTEXT://h:1\"],\"rack\":7}",
@@ -178,7 +185,7 @@ static void test_broker_malformed(void **state)
 		"{\"version\":5,\"jmx_port\":-1,\"endpoints\":[\"PLAINTEXT://h:1\"],"
 		"\"features\":{\"f\":{\"min_version\":3,\"max_version\":2}}}",
 		"{\"version\":9,\"jmx_port\":-1,\"endpoints\":[\"PLAINTEXT://h:1\"]}",
-		"{\"version\":1,\"port\":9092,\"jmx_port\":-1}",          /* v1 no host */
+		"{\"version\":1,\"port\":9092,\"jmx_port\":-1}", /* v1 no host */
 		"{\"version\":5,\"version\":5,\"jmx_port\":-1,\"endpoints\":[\"PLAINTEXT://h:1\"]}",
 	};
 	size_t i;
@@ -215,19 +222,22 @@ static void test_controller(void **state)
 
 	/* What a Kafka 3.x broker writes (version 2, KRaft migration field). */
 	assert_int_equal(DEC(zk_controller_decode,
-		"{\"version\":2,\"brokerid\":0,\"timestamp\":\"1686834212345\","
-		"\"kraftControllerEpoch\":-1}", &c, why), 0);
+			     "{\"version\":2,\"brokerid\":0,\"timestamp\":\"1686834212345\","
+			     "\"kraftControllerEpoch\":-1}",
+			     &c, why),
+			 0);
 	assert_int_equal(c.version, 2);
 	assert_int_equal(c.broker_id, 0);
 
 	assert_int_equal(DEC(zk_controller_decode, "{\"version\":1}", &c, why), -EBADMSG);
 	assert_non_null(strstr(why, "brokerid"));
-	assert_int_equal(DEC(zk_controller_decode,
-		"{\"version\":1,\"brokerid\":\"1\"}", &c, why), -EBADMSG);
-	assert_int_equal(DEC(zk_controller_decode,
-		"{\"version\":1,\"brokerid\":4294967296}", &c, why), -EBADMSG);
-	assert_int_equal(DEC(zk_controller_decode,
-		"{\"version\":1,\"brokerid\":-2}", &c, why), -EBADMSG);
+	assert_int_equal(DEC(zk_controller_decode, "{\"version\":1,\"brokerid\":\"1\"}", &c, why),
+			 -EBADMSG);
+	assert_int_equal(
+		DEC(zk_controller_decode, "{\"version\":1,\"brokerid\":4294967296}", &c, why),
+		-EBADMSG);
+	assert_int_equal(DEC(zk_controller_decode, "{\"version\":1,\"brokerid\":-2}", &c, why),
+			 -EBADMSG);
 
 	s = zk_controller_epoch_encode(17);
 	assert_string_equal(s, "17");
@@ -256,9 +266,11 @@ static void test_topic_kafka(void **state)
 	/* As Kafka 3.x writes it (field set of TopicZNode.encode), and as
 	 * Kafka 0.x wrote it (version 1). */
 	assert_int_equal(DEC(zk_topic_decode,
-		"{\"version\":3,\"partitions\":{\"1\":[2,3,1],\"0\":[1,2,3]},"
-		"\"adding_replicas\":{\"1\":[4]},\"removing_replicas\":{\"1\":[1]},"
-		"\"topic_id\":\"vDGVy4x6RHiV9yEuPEtVGw\"}", &t, why), 0);
+			     "{\"version\":3,\"partitions\":{\"1\":[2,3,1],\"0\":[1,2,3]},"
+			     "\"adding_replicas\":{\"1\":[4]},\"removing_replicas\":{\"1\":[1]},"
+			     "\"topic_id\":\"vDGVy4x6RHiV9yEuPEtVGw\"}",
+			     &t, why),
+			 0);
 	assert_int_equal(t.version, 3);
 	assert_string_equal(t.topic_id, "vDGVy4x6RHiV9yEuPEtVGw");
 	assert_int_equal(t.n_partitions, 2);
@@ -271,8 +283,8 @@ static void test_topic_kafka(void **state)
 	assert_int_equal(t.partitions[0].n_adding, 0);
 	zk_topic_clear(&t);
 
-	assert_int_equal(DEC(zk_topic_decode,
-		"{\"version\":1,\"partitions\":{\"0\":[0]}}", &t, why), 0);
+	assert_int_equal(
+		DEC(zk_topic_decode, "{\"version\":1,\"partitions\":{\"0\":[0]}}", &t, why), 0);
 	assert_string_equal(t.topic_id, "");
 	assert_int_equal(t.partitions[0].replicas[0], 0);
 	zk_topic_clear(&t);
@@ -299,7 +311,8 @@ static void test_topic_encode(void **state)
 		snprintf(want, sizeof(want),
 			 "{\"version\":3,\"partitions\":{\"0\":[1,2,3],\"1\":[2,3,1]},"
 			 "\"adding_replicas\":{\"1\":[4]},\"removing_replicas\":{},"
-			 "\"topic_id\":\"%s\"}", in.topic_id);
+			 "\"topic_id\":\"%s\"}",
+			 in.topic_id);
 		assert_string_equal(s, want);
 	}
 	assert_int_equal(DEC(zk_topic_decode, s, &out, NULL), 0);
@@ -317,9 +330,9 @@ static void test_topic_malformed(void **state)
 		"{\"version\":3}",
 		"{\"version\":3,\"partitions\":{}}",
 		"{\"version\":3,\"partitions\":[]}",
-		"{\"version\":3,\"partitions\":{\"1\":[1]}}",             /* not 0..n-1 */
+		"{\"version\":3,\"partitions\":{\"1\":[1]}}", /* not 0..n-1 */
 		"{\"version\":3,\"partitions\":{\"0\":[1],\"00\":[2]}}",
-		"{\"version\":3,\"partitions\":{\"0\":[1],\"0\":[2]}}",    /* duplicate */
+		"{\"version\":3,\"partitions\":{\"0\":[1],\"0\":[2]}}", /* duplicate */
 		"{\"version\":3,\"partitions\":{\"-0\":[1]}}",
 		"{\"version\":3,\"partitions\":{\"0\":[]}}",
 		"{\"version\":3,\"partitions\":{\"0\":[1,1]}}",
@@ -390,8 +403,10 @@ static void test_partition_state(void **state)
 
 	/* A Kafka 2.x document, other key order, extra spaces. */
 	assert_int_equal(DEC(zk_partition_state_decode,
-		"{ \"isr\" : [0], \"leader\": 0, \"leader_epoch\": 3, "
-		"\"version\": 1, \"controller_epoch\": 1 }", &out, why), 0);
+			     "{ \"isr\" : [0], \"leader\": 0, \"leader_epoch\": 3, "
+			     "\"version\": 1, \"controller_epoch\": 1 }",
+			     &out, why),
+			 0);
 	assert_int_equal(out.leader_epoch, 3);
 	zk_partition_state_clear(&out);
 }
@@ -432,8 +447,7 @@ static void test_partition_state_malformed(void **state)
 					  "\"leader_epoch\":1,\"isr\":[1]}\0";
 		struct zk_partition_state s;
 
-		assert_int_equal(zk_partition_state_decode(nul, sizeof(nul), &s, NULL),
-				 -EBADMSG);
+		assert_int_equal(zk_partition_state_decode(nul, sizeof(nul), &s, NULL), -EBADMSG);
 	}
 }
 
@@ -461,12 +475,13 @@ static void test_config(void **state)
 	assert_int_equal(DEC(zk_config_decode, "{\"version\":1,\"config\":{}}", &out, why), 0);
 	assert_int_equal(out.n, 0);
 	zk_config_clear(&out);
-	assert_int_equal(DEC(zk_config_decode,
-		"{\"version\":1,\"config\":{\"retention.ms\":1000}}", &out, why), -EBADMSG);
+	assert_int_equal(DEC(zk_config_decode, "{\"version\":1,\"config\":{\"retention.ms\":1000}}",
+			     &out, why),
+			 -EBADMSG);
 	assert_non_null(strstr(why, "retention.ms"));
 	assert_int_equal(DEC(zk_config_decode, "{\"version\":1}", &out, why), -EBADMSG);
-	assert_int_equal(DEC(zk_config_decode,
-		"{\"version\":2,\"config\":{}}", &out, why), -EBADMSG);
+	assert_int_equal(DEC(zk_config_decode, "{\"version\":2,\"config\":{}}", &out, why),
+			 -EBADMSG);
 }
 
 static void test_isr_change(void **state)
@@ -489,12 +504,14 @@ static void test_isr_change(void **state)
 	free(s);
 
 	assert_int_equal(DEC(zk_isr_change_decode,
-		"{\"version\":1,\"partitions\":[{\"topic\":\"a/b\",\"partition\":0}]}",
-		&out, why), -EBADMSG);
+			     "{\"version\":1,\"partitions\":[{\"topic\":\"a/b\",\"partition\":0}]}",
+			     &out, why),
+			 -EBADMSG);
 	assert_int_equal(DEC(zk_isr_change_decode,
-		"{\"version\":1,\"partitions\":[{\"topic\":\"a\"}]}", &out, why), -EBADMSG);
-	assert_int_equal(DEC(zk_isr_change_decode,
-		"{\"version\":1,\"partitions\":{}}", &out, why), -EBADMSG);
+			     "{\"version\":1,\"partitions\":[{\"topic\":\"a\"}]}", &out, why),
+			 -EBADMSG);
+	assert_int_equal(DEC(zk_isr_change_decode, "{\"version\":1,\"partitions\":{}}", &out, why),
+			 -EBADMSG);
 }
 
 static void test_cluster_id(void **state)
@@ -507,7 +524,8 @@ static void test_cluster_id(void **state)
 	(void)state;
 	/* An id of the form Kafka generates (random 16 bytes). */
 	assert_int_equal(DEC(zk_cluster_id_decode,
-		"{\"version\":\"1\",\"id\":\"rTQXH9IrQnS7BZyAlHcxyw\"}", back, why), 0);
+			     "{\"version\":\"1\",\"id\":\"rTQXH9IrQnS7BZyAlHcxyw\"}", back, why),
+			 0);
 	assert_string_equal(back, "rTQXH9IrQnS7BZyAlHcxyw");
 	for (i = 0; i < 200; i++) {
 		assert_int_equal(zk_uuid_new(id), 0);
@@ -519,11 +537,12 @@ static void test_cluster_id(void **state)
 	assert_string_equal(back, id);
 	free(s);
 	assert_int_equal(DEC(zk_cluster_id_decode,
-		"{\"version\":1,\"id\":\"rTQXH9IrQnS7BZyAlHcxyw\"}", back, why), -EBADMSG);
-	assert_int_equal(DEC(zk_cluster_id_decode, "{\"version\":\"1\"}", back, why),
+			     "{\"version\":1,\"id\":\"rTQXH9IrQnS7BZyAlHcxyw\"}", back, why),
 			 -EBADMSG);
+	assert_int_equal(DEC(zk_cluster_id_decode, "{\"version\":\"1\"}", back, why), -EBADMSG);
 	assert_int_equal(DEC(zk_cluster_id_decode,
-		"{\"version\":\"1\",\"id\":\"rTQXH9IrQnS7BZyAlHcx+w\"}", back, why), -EBADMSG);
+			     "{\"version\":\"1\",\"id\":\"rTQXH9IrQnS7BZyAlHcx+w\"}", back, why),
+			 -EBADMSG);
 }
 
 /* ---- names and paths ---- */
@@ -581,10 +600,16 @@ static void test_user_scram(void **state)
 	assert_memory_equal(&back, &cred, sizeof(cred));
 	free(doc);
 	/* A user with other settings only has no credential; junk is refused. */
-	assert_int_equal(DEC(zk_user_scram_decode, "{\"version\":1,\"config\":"
-			     "{\"producer_byte_rate\":\"1024\"}}", &cred, why), -ENOENT);
-	assert_int_equal(DEC(zk_user_scram_decode, "{\"version\":1,\"config\":"
-			     "{\"SCRAM-SHA-256\":\"salt=x\"}}", &cred, why), -EBADMSG);
+	assert_int_equal(DEC(zk_user_scram_decode,
+			     "{\"version\":1,\"config\":"
+			     "{\"producer_byte_rate\":\"1024\"}}",
+			     &cred, why),
+			 -ENOENT);
+	assert_int_equal(DEC(zk_user_scram_decode,
+			     "{\"version\":1,\"config\":"
+			     "{\"SCRAM-SHA-256\":\"salt=x\"}}",
+			     &cred, why),
+			 -EBADMSG);
 	assert_int_equal(zk_path_user(path, sizeof(path), "admin"), 19);
 	assert_string_equal(path, "/config/users/admin");
 	assert_int_equal(zk_path_user(path, sizeof(path), "a/b"), -EINVAL);

@@ -83,8 +83,7 @@ static int ruok(int port)
 		return 0;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    write(fd, "ruok", 4) == 4) {
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && write(fd, "ruok", 4) == 4) {
 		while (n < 4 && (r = read(fd, buf + n, (size_t)(4 - n))) > 0)
 			n += r;
 		ok = n == 4 && !memcmp(buf, "imok", 4);
@@ -106,8 +105,8 @@ static pid_t spawn(const char *script, const char *dir, int port)
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(1);
-	execl("/bin/sh", "sh", "-c", ". \"$0\" && zk_exec \"$1\" \"$2\"",
-	      script, dir, portstr, (char *)NULL);
+	execl("/bin/sh", "sh", "-c", ". \"$0\" && zk_exec \"$1\" \"$2\"", script, dir, portstr,
+	      (char *)NULL);
 	_exit(127);
 }
 
@@ -131,8 +130,8 @@ static int script_path(char *buf, size_t size)
 
 	snprintf(buf, size, "%s/tests/zk.sh", src ? src : ".");
 	if (access(buf, R_OK) < 0) {
-		fprintf(stderr, "zksrv: %s: %s (run from the source tree or set MQFS_SRC)\n",
-			buf, strerror(errno));
+		fprintf(stderr, "zksrv: %s: %s (run from the source tree or set MQFS_SRC)\n", buf,
+			strerror(errno));
 		return -ENOENT;
 	}
 	return 0;
@@ -216,7 +215,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 	(void)st;
 	(void)flag;
 	(void)ftw;
-	remove(path);   /* best effort: a leftover is only a tmp file */
+	remove(path); /* best effort: a leftover is only a tmp file */
 	return 0;
 }
 

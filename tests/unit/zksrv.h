@@ -17,7 +17,7 @@ struct zksrv {
 	pid_t pid;
 	int port;
 	char dir[64];
-	char connect[64];       /* "127.0.0.1:<port>" */
+	char connect[64]; /* "127.0.0.1:<port>" */
 };
 
 /* Starts a server and waits (up to 60 s, the JVM may be slow on a busy
