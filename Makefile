@@ -149,7 +149,8 @@ test: deps
 	@$(MAKE) --no-print-directory integration
 
 asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan \
+	@LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	$(MAKE) --no-print-directory BUILD=build-asan \
 	    OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" unit fuzz-replay integration
 
