@@ -19,6 +19,9 @@
 #                   BENCH_REPS BENCH_DIR (Redis Streams beside mqfs; needs
 #                   redis-server and redis-tools: sh contrib/install-deps.sh
 #                   bench, which make bench runs)
+#   cluster.sh      BENCH_CLUSTER_MB BENCH_LAT_RECORDS BENCH_REPS
+#                   BENCH_CLUSTER_SESSION_MS BENCH_DIR (three brokers with
+#                   ZooKeeper against the single node; needs java)
 # Their shared harness (temp dir, cleanup, mounting, timing) is lib.sh.
 
 BUILD=${1:-build}
@@ -66,7 +69,7 @@ if [ ! -c /dev/fuse ]; then
 	export BENCH_TARGETS
 fi
 
-BENCHES="throughput latency smallwrites fsync redis"      # add further contrib/bench/<name>.sh here
+BENCHES="throughput latency smallwrites fsync redis cluster"      # add further contrib/bench/<name>.sh here
 status=0
 for b in $BENCHES; do
 	echo "=== $b"

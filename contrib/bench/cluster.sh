@@ -1,0 +1,267 @@
+#!/bin/sh
+# contrib/bench/cluster.sh — the replicated cluster against the single node
+# (POSIX sh; java for ZooKeeper, python3 for the latency client).
+#
+#   sh contrib/bench/cluster.sh [BUILD_DIR]          (BUILD_DIR default: build)
+#
+# A benchmark, not a test: prints figures, exits 0 unless nothing could be
+# measured. In one run, on this machine:
+#   single node  mqfs -f --data DIR MNT, topic s (1 partition).
+#   cluster      a ZooKeeper of its own and three brokers on loopback with
+#                SASL listeners and mounts, started by
+#                tests/integration/cluster_lib.sh's zk_cluster_start and
+#                conf (replication factor 3, min.insync.replicas=2, acks=all
+#                on the mount); topic c (1 partition) made on mount 1; the
+#                leader found in c/.state.
+# Figures:
+#   produce      BENCH_CLUSTER_MB MiB of 100-byte lines (lib.sh's records)
+#                written by `dd bs=1M` to the partition file, a new topic
+#                each rep: the single node's and the leader's mount
+#                (acks=all: each write() returns once the ISR has it);
+#                medians of BENCH_REPS, MB/s and the cluster's ratio.
+#   latency      latency.py: one 100-byte record at a time written on the
+#                leader's mount, read by a group's consume file on a
+#                follower's mount when that follower's groups see the
+#                replicated records (probed first); otherwise by the
+#                leader's own consume file, and the output says which.
+#                p50/p99/p99.9 over BENCH_LAT_RECORDS; the single node the
+#                same way for comparison.
+#   failover     kill -9 of the leader, then one 100-byte write() at a
+#                time, round robin over the survivors' mounts (EREMOTE on a
+#                non-leader, EAGAIN/ETIMEDOUT while the ISR settles), until
+#                one is acknowledged: the seconds from the kill to that
+#                acknowledgement. The session timeout bounds it:
+#                zookeeper.session.timeout.ms=BENCH_CLUSTER_SESSION_MS.
+#
+# Environment:
+#   BENCH_CLUSTER_MB=64   BENCH_LAT_RECORDS=2000   BENCH_REPS=3
+#   BENCH_CLUSTER_SESSION_MS=4000   BENCH_DIR=$TMPDIR or /tmp
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+BENCH_NAME=cluster
+BENCH_CLUSTER_MB=${BENCH_CLUSTER_MB:-64}
+BENCH_LAT_RECORDS=${BENCH_LAT_RECORDS:-2000}
+BENCH_REPS=${BENCH_REPS:-3}
+BENCH_CLUSTER_SESSION_MS=${BENCH_CLUSTER_SESSION_MS:-4000}
+
+bench_build "${1:-build}"
+command -v python3 >/dev/null 2>&1 || die "python3 is needed for the timing clients"
+command -v java >/dev/null 2>&1 || die "java is needed for ZooKeeper (sh contrib/install-deps.sh)"
+[ -c /dev/fuse ] || die "/dev/fuse missing"
+bench_tmp mqfs-cluster
+here=$(cd "$(dirname "$0")" && pwd -P)
+
+# The integration harness gives poll, mq_run and expect_eq, which
+# cluster_lib.sh's functions use; its own cleanup is not installed (no
+# mq_setup): the traps stay ours, set again below after cluster_lib.sh
+# replaced them.
+LIBDIR=$here/../../tests/integration
+# shellcheck source=../../tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=../../tests/zk.sh
+. "$LIBDIR/../zk.sh"
+MQ_TMP=$tmp
+MQFS=$BUILD/mqfs
+LOG=$tmp/cluster.log
+: >"$LOG"
+CLUSTER_SESSION_MS=$BENCH_CLUSTER_SESSION_MS
+CLUSTER_CONF="num.partitions=1"
+# shellcheck source=../../tests/integration/cluster_lib.sh
+. "$LIBDIR/cluster_lib.sh"
+
+# Brokers leave (unmounted, their ZooKeeper sessions closed) before
+# ZooKeeper stops; then lib.sh's cleanup takes the rest and the temp dir.
+# shellcheck disable=SC2317  # invoked by the traps below
+cluster_cleanup() {
+	trap - EXIT INT TERM HUP PIPE
+	for _cm in $BENCH_MOUNTS; do
+		proc_unmount "$_cm" 30
+		is_mounted "$_cm" || proc_list_del BENCH_MOUNTS "$_cm"
+	done
+	for _cp in $BENCH_PIDS; do
+		wait_exit "$_cp" 10 || { kill -KILL "$_cp" 2>/dev/null; wait_exit "$_cp" 10; }
+	done
+	zk_stop "$ZKDIR"
+	bench_cleanup
+}
+trap 'cluster_cleanup' EXIT
+trap 'cluster_cleanup; exit 130' INT
+trap 'cluster_cleanup; exit 143' TERM
+trap 'cluster_cleanup; exit 129' HUP
+trap 'cluster_cleanup; exit 141' PIPE
+
+# ---- helpers ---------------------------------------------------------------
+
+# produce_mbs SRC TARGET: dd bs=1M of SRC into TARGET; MB/s (10^6 bytes).
+produce_mbs() {
+	_pa=$(now)
+	timeout 600 dd if="$1" of="$2" bs=1M oflag=append conv=notrunc status=none ||
+		die "dd into $2 failed"
+	_pb=$(now)
+	echo "$_pa $_pb" | awk -v b="$(stat -c %s "$1")" '{ print b / 1e6 / ($2 - $1) }'
+}
+
+# field MNT TOPIC N: field N of partition 0's row of TOPIC/.state
+# (partition, log start, hw, leo, leader, leader epoch, replicas, isr, ...).
+# The checks below run under poll.
+# shellcheck disable=SC2016,SC2317
+field() {
+	timeout 5 awk -v f="$3" '$1 == "0" { print $f }' "$1/$2/.state" 2>/dev/null
+}
+# shellcheck disable=SC2317
+leader_known() {
+	case $(field "$1" "$2" 5) in 1 | 2 | 3) return 0 ;; esac
+	return 1
+}
+# shellcheck disable=SC2317
+isr3() {
+	[ "$(field "$1" "$2" 8 | tr -d '[]' | tr ',' '\n' | sort -n | paste -sd, -)" = "1,2,3" ]
+}
+# shellcheck disable=SC2317
+listed() {
+	timeout 5 ls "$1" 2>/dev/null | grep -qx "$2"
+}
+# topic3 NAME: NAME made on mount 1, listed on all three with the three
+# replicas in the ISR; L := its leader, F := another broker.
+topic3() {
+	mkdir "$tmp/mnt1/$1" || die "mkdir mnt1/$1 failed"
+	for _tn in 1 2 3; do
+		poll 30 listed "$tmp/mnt$_tn" "$1" || die "$1 not listed on mnt$_tn"
+	done
+	poll 30 isr3 "$tmp/mnt1" "$1" || die "$1: the ISR is not 1,2,3: $(field "$tmp/mnt1" "$1" 8)"
+	poll 30 leader_known "$tmp/mnt1" "$1" || die "$1: no leader"
+	L=$(field "$tmp/mnt1" "$1" 5)
+	F=$((L % 3 + 1))
+}
+
+# ---- the single node ---------------------------------------------------------
+
+say "records: $BENCH_CLUSTER_MB MiB of 100-byte lines per rep"
+records $((BENCH_CLUSTER_MB * 1048576 / 100)) "$tmp/src"
+mount_daemon "$tmp/single" "$tmp/single.log" "$MQFS" -f --data "$tmp/sdata" "$tmp/single" ||
+	die "mqfs did not mount: $(tail -n 3 "$tmp/single.log")"
+SPID=$DPID
+: >"$tmp/single.t"
+r=1
+while [ $r -le "$BENCH_REPS" ]; do
+	mkdir "$tmp/single/s$r" || die "mkdir single/s$r failed"
+	produce_mbs "$tmp/src" "$tmp/single/s$r/0" >>"$tmp/single.t"
+	r=$((r + 1))
+done
+mkdir "$tmp/single/lat" "$tmp/single/lat/.groups/bench" || die "mkdir single/lat failed"
+slat=$(timeout 300 python3 "$here/latency.py" mqfs "$tmp/single/lat/0" \
+	"$tmp/single/lat/.groups/bench/consume" "$BENCH_LAT_RECORDS") ||
+	die "single-node latency client failed"
+# The single node's daemon goes before the cluster starts: the two cores
+# are then the cluster's alone.
+unmount "$tmp/single" "$SPID"
+
+# ---- the cluster ---------------------------------------------------------------
+
+zk_cluster_start >>"$LOG" 2>&1
+zk_ruok "$ZKPORT" || die "ZooKeeper did not start: $(tail -n 5 "$LOG")"
+for n in 1 2 3; do
+	conf "$n" "$(zk_free_port)"
+	mkdir -p "$tmp/mnt$n"
+	start_daemon "$tmp/b$n.log" "$MQFS" -f --config "$tmp/b$n/server.properties" "$tmp/mnt$n"
+	eval "PID$n=\$DPID"
+	proc_list_add BENCH_MOUNTS "$tmp/mnt$n"
+	# A broker mounts once registered in ZooKeeper: longer than a plain
+	# mount when the two cores are busy.
+	proc_wait_mounted "$tmp/mnt$n" "$DPID" 60 ||
+		die "broker $n did not mount: $(tail -n 3 "$tmp/b$n.log")"
+done
+for n in 1 2 3; do
+	poll 60 alive_on "$tmp/mnt$n" 3 || die "mnt$n does not see three live brokers"
+done
+
+: >"$tmp/cluster.t"
+r=1
+while [ $r -le "$BENCH_REPS" ]; do
+	topic3 "c$r"
+	produce_mbs "$tmp/src" "$tmp/mnt$L/c$r/0" >>"$tmp/cluster.t"
+	r=$((r + 1))
+done
+rm -f "$tmp/src"
+
+# ---- latency: which reader sees the leader's writes ----------------------------
+
+topic3 lat
+# A follower's group reads its own replica: probe it with one record,
+# within a deadline, before trusting it with the timed run.
+mkdir "$tmp/mnt$F/lat/.groups/probe" || die "mkdir a group on mnt$F failed"
+timeout 20 head -n 1 "$tmp/mnt$F/lat/.groups/probe/consume" >"$tmp/probe.out" 2>/dev/null &
+probe_pid=$!
+printf 'probe\n' >>"$tmp/mnt$L/lat/0" || die "the probe write on mnt$L failed"
+wait "$probe_pid"
+if [ "$(cat "$tmp/probe.out")" = "probe" ]; then
+	reader=$F
+	where="a consume reader on follower broker $F's mount"
+else
+	reader=$L
+	where="a consume reader on the leader's own mount (a follower's group did not see the record)"
+fi
+mkdir "$tmp/mnt$reader/lat/.groups/bench" || die "mkdir a group on mnt$reader failed"
+# The group starts at the log's start: the probe record would be read
+# first, without a send time; the group starts past it.
+printf 'latest\n' >"$tmp/mnt$reader/lat/.groups/bench/0" ||
+	die "setting the group's offset on mnt$reader failed"
+clat=$(timeout 300 python3 "$here/latency.py" mqfs "$tmp/mnt$L/lat/0" \
+	"$tmp/mnt$reader/lat/.groups/bench/consume" "$BENCH_LAT_RECORDS") ||
+	die "cluster latency client failed"
+
+# ---- failover ----------------------------------------------------------------------
+
+topic3 fo
+LPID=""
+eval "LPID=\$PID$L"
+survivors=""
+for n in 1 2 3; do [ "$n" = "$L" ] || survivors="$survivors $tmp/mnt$n/fo/0"; done
+kill -KILL "$LPID"
+fo=$(
+	# shellcheck disable=SC2086  # survivors: one word per mount
+	timeout 120 python3 - $survivors <<'EOF'
+import os, sys, time
+t0 = time.monotonic()
+paths, i, errs = sys.argv[1:], 0, {}
+while time.monotonic() - t0 < 110:
+    p = paths[i % len(paths)]
+    i += 1
+    try:
+        fd = os.open(p, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, b"%099d\n" % i)
+        finally:
+            os.close(fd)
+        print("%.3f %s %d" % (time.monotonic() - t0, p.split("/")[-3], i))
+        sys.exit(0)
+    except OSError as e:
+        errs[e.errno] = errs.get(e.errno, 0) + 1
+        time.sleep(0.01)
+sys.exit("no acknowledged write within 110 s: errnos %r" % errs)
+EOF
+) || die "failover: $fo"
+# The dead broker's mount: unmounted here so the cleanup does not wait on it.
+wait_exit "$LPID" 10
+proc_unmount "$tmp/mnt$L" 30
+is_mounted "$tmp/mnt$L" || proc_list_del BENCH_MOUNTS "$tmp/mnt$L"
+
+# ---- figures -----------------------------------------------------------------------
+
+s=$(median <"$tmp/single.t")
+c=$(median <"$tmp/cluster.t")
+say ""
+say "produce, dd bs=1M of $BENCH_CLUSTER_MB MiB of 100-byte lines, median of $BENCH_REPS (spread):"
+printf '  single node                          %8.1f MB/s  (%s)\n' "$s" "$(spread <"$tmp/single.t")"
+printf '  cluster, RF 3, acks=all, leader      %8.1f MB/s  (%s)  %.2f of the single node\n' \
+	"$c" "$(spread <"$tmp/cluster.t")" "$(echo "$c $s" | awk '{ print $1 / $2 }')"
+say ""
+say "one-record end-to-end latency, write() -> consume read:"
+say "  single node (same mount):           $slat"
+say "  cluster, leader $L -> broker $reader:       $clat"
+say "    read by $where"
+say ""
+say "failover: kill -9 of leader $L -> first acknowledged write on a survivor"
+say "  (zookeeper.session.timeout.ms=$BENCH_CLUSTER_SESSION_MS): $(echo "$fo" | awk '{ printf "%.2f s (on %s, attempt %d)", $1, $2, $3 }')"
+exit 0
