@@ -24,8 +24,8 @@ need="$need prometheus systemd groff-base passwd util-linux"
 # t_groups.sh, t_produce.sh and contrib/bench/latency.sh drive a few system
 # calls (poll, close errors, timestamps) from python3; the benchmarks use bc.
 need="$need python3 bc"
-# tests/zk.sh and the cluster tests run a real ZooKeeper server (zookeeper,
-# with its jars and a JRE).
+# tests/zk.sh, the cluster tests and contrib/bench/cluster.sh run a real
+# ZooKeeper server (zookeeper, with its jars and a JRE).
 need="$need zookeeper"
 # t_writes.sh: what an editor's save and rsync --inplace do to a partition.
 need="$need vim-tiny rsync"
