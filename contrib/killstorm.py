@@ -62,20 +62,25 @@ def is_mounted(mnt):
 
 
 class Daemon:
+    mount_wait = 30     # seconds a start may take to answer on its mount
+
     def __init__(self, mqfs, data, mnt, log):
         self.mqfs, self.data, self.mnt, self.log = mqfs, data, mnt, log
         self.proc = None
 
+    def argv(self):
+        return [self.mqfs, "-f", "--data", self.data, self.mnt]
+
     def start(self):
         logf = open(self.log, "ab")
         self.proc = subprocess.Popen(
-            [self.mqfs, "-f", "--data", self.data, self.mnt],
+            self.argv(),
             stdout=logf, stderr=logf, stdin=subprocess.DEVNULL)
         logf.close()
         # The root's .state exists once the mount answers.
         wait_for(lambda: self.proc.poll() is None and is_mounted(self.mnt)
                  and os.path.exists(os.path.join(self.mnt, ".state")),
-                 30, "the mount")
+                 self.mount_wait, "the mount " + self.mnt)
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)
@@ -149,6 +154,11 @@ class Checker:
         self.writers = writers
         self.reset()
 
+    def path(self, p):
+        """The file partition p is read from (the cluster storm reads each
+        partition through its leader's mount)."""
+        return os.path.join(self.mnt, self.topic, str(p))
+
     def reset(self):
         self.pos = [0] * self.partitions
         self.last = {w.wid: 0 for w in self.writers}
@@ -160,7 +170,7 @@ class Checker:
             self.reset()
         byid = {w.wid: w for w in self.writers}
         for p in range(self.partitions):
-            with open(os.path.join(self.mnt, self.topic, str(p)), "rb") as f:
+            with open(self.path(p), "rb") as f:
                 f.seek(self.pos[p])
                 data = f.read()
             end = data.rfind(b"\n") + 1
@@ -186,17 +196,23 @@ class Checker:
                     garbled=self.garbled, unknown=self.unknown)
 
 
-def main():
+def storm_args(kills, writers, partitions, min_run, max_run):
+    """The options both storms share, with each one's defaults."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--mqfs", default="build/mqfs")
-    ap.add_argument("--kills", type=int, default=300)
-    ap.add_argument("--writers", type=int, default=8)
-    ap.add_argument("--partitions", type=int, default=4)
-    ap.add_argument("--min-run", type=float, default=0.05)
-    ap.add_argument("--max-run", type=float, default=0.6)
+    ap.add_argument("--kills", type=int, default=kills)
+    ap.add_argument("--writers", type=int, default=writers)
+    ap.add_argument("--partitions", type=int, default=partitions)
+    ap.add_argument("--min-run", type=float, default=min_run)
+    ap.add_argument("--max-run", type=float, default=max_run)
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--full-every", type=int, default=50)
     ap.add_argument("--keep", action="store_true")
+    return ap
+
+
+def main():
+    ap = storm_args(300, 8, 4, 0.05, 0.6)
+    ap.add_argument("--full-every", type=int, default=50)
     a = ap.parse_args()
     seed = a.seed if a.seed is not None else int(time.time())
     rnd = random.Random(seed)

@@ -1,0 +1,524 @@
+#!/usr/bin/env python3
+"""cluster_killstorm.py — kill -9 the leader of a replicated partition again
+and again under acks=all writers, and check after every round that nothing
+acknowledged was lost, duplicated or garbled and that the replicas agree.
+
+    python3 contrib/cluster_killstorm.py [--mqfs build/mqfs] [--kills 20]
+                                         [--writers 6] [--partitions 2]
+                                         [--min-run 0.5] [--max-run 2]
+                                         [--session-ms 4000] [--seed N]
+                                         [--keep]
+
+Set-up: a ZooKeeper of its own (tests/zk.sh's zk_exec: Debian's server
+class and a zoo.cfg on a free loopback port), the SCRAM user admin, three
+brokers with SASL_PLAINTEXT listeners on free loopback ports and mounts,
+default.replication.factor=3, min.insync.replicas=2, acks=all (the
+default), zookeeper.session.timeout.ms=--session-ms. One topic "storm" with
+--partitions partitions, made by mkdir on broker 1's mount.
+
+Writers (killstorm.py's Writer state: "w<w>-<seq>" records, seq 1, 2, ...,
+one record per write(), never a retry). Writer w writes partition
+w % partitions through the mount of the broker that leads it, as a
+survivor's .state names it. A write that returned in full is acknowledged.
+A write that failed (EREMOTE: that broker no longer leads; EAGAIN: fewer
+in-sync replicas than min.insync.replicas; ENOTCONN/EIO: the broker died;
+ETIMEDOUT: appended but not confirmed; anything else) or was cut short
+leaves its seq in doubt; the writer looks up the leader again and goes on
+with the next seq.
+
+One round:
+  1. writers run for a random time in [min-run, max-run] s;
+  2. kill -9 the leader L of partition 0, clear its dead mount;
+  3. poll a survivor's .state (deadline: session timeout + 30 s) until
+     partition 0 has a leader other than L, taken from the ISR; the time
+     from the kill to the first acknowledged write on partition 0 after it
+     is recorded;
+  4. restart L on its data directory and mount, poll until it is back in
+     the ISR of every partition and eligible as leader again;
+  5. stop the writers (so that no write is in flight), then check:
+     - through each partition's leader's mount, killstorm.py's Checker:
+       every acknowledged record present exactly once, in its writer's
+       order, no garbled line, no seq that was never written;
+     - divergence: for each partition, every segment file (.log, .index,
+       .timeindex) the three data directories share must be byte-identical
+       over their common length, once the followers have caught up (polled
+       with a deadline: a quiet moment with the writers stopped). A
+       follower still behind after the deadline is reported as "behind",
+       one whose bytes differ as "divergent".
+
+The summary prints kills, acknowledged records checked, lost, duplicated,
+garbled, unknown, divergent replicas and the kill-to-first-ack times
+(median, max); the exit status is 0 only when lost, duplicated, garbled,
+unknown and divergent are all 0 and every round found a new leader.
+
+Only processes this script starts are killed, by pid; the mounts are
+unmounted and the directories removed at the end, also on Ctrl-C or
+SIGTERM (unless --keep).
+"""
+import errno
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from killstorm import (Checker, Daemon, Writer, is_mounted,  # noqa: E402
+                       storm_args, wait_for)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TOPIC = "storm"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def zk_ruok(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), 1) as s:
+            s.settimeout(1)
+            s.sendall(b"ruok")
+            return s.recv(4) == b"imok"
+    except OSError:
+        return False
+
+
+class ZooKeeper:
+    """The server through tests/zk.sh's zk_exec, which execs java: the pid
+    of the shell started here is the server's."""
+
+    def __init__(self, dir_):
+        self.dir, self.port, self.proc = dir_, free_port(), None
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["sh", "-c", '. "$0"; zk_exec "$1" "$2"',
+             os.path.join(ROOT, "tests", "zk.sh"), self.dir, str(self.port)],
+            stdin=subprocess.DEVNULL)
+        wait_for(lambda: self.proc.poll() is None and zk_ruok(self.port),
+                 90, "ZooKeeper on port %d" % self.port)
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Broker(Daemon):
+    """killstorm.py's daemon (kill9, stop) started with a broker config."""
+    mount_wait = 60     # a broker joins ZooKeeper before it mounts
+
+    def __init__(self, bid, mqfs, tmp, zk_connect, session_ms, partitions):
+        self.id, self.dir = bid, os.path.join(tmp, "b%d" % bid)
+        super().__init__(mqfs, os.path.join(self.dir, "data"),
+                         os.path.join(tmp, "mnt%d" % bid),
+                         os.path.join(self.dir, "broker.log"))
+        self.conf = os.path.join(self.dir, "server.properties")
+        os.makedirs(self.data)
+        os.makedirs(self.mnt)
+        with open(self.conf, "w") as f:
+            f.write("""broker.id=%d
+log.dirs=%s
+zookeeper.connect=%s
+zookeeper.session.timeout.ms=%d
+zookeeper.connection.timeout.ms=20000
+listeners=SASL_PLAINTEXT://127.0.0.1:%d
+security.inter.broker.protocol=SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-256
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="admin-secret";
+default.replication.factor=3
+min.insync.replicas=2
+num.partitions=%d
+""" % (bid, self.data, zk_connect, session_ms, free_port(), partitions))
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def argv(self):
+        return [self.mqfs, "-f", "--config", self.conf, self.mnt]
+
+    def stop(self):
+        super().stop()
+        # A broker killed last leaves its dead mount until restarted.
+        if is_mounted(self.mnt):
+            subprocess.run(["fusermount3", "-u", "-z", self.mnt],
+                           stderr=subprocess.DEVNULL)
+
+
+def read_text(path):
+    """A .state file's text, or "" when the mount does not answer."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def ids(cell):
+    """"[3,1,2]" -> {1, 2, 3}"""
+    return {int(x) for x in cell.strip("[]").split(",") if x}
+
+
+class Cluster:
+    def __init__(self, brokers, partitions):
+        self.brokers = {b.id: b for b in brokers}
+        self.partitions = partitions
+
+    def rows(self, via=None):
+        """Partition rows of the topic's .state as a live broker (or `via`)
+        knows them: {p: (leader, epoch, isr set, state text)}."""
+        order = [via] if via is not None else sorted(self.brokers)
+        for bid in order:
+            b = self.brokers[bid]
+            if not b.alive():
+                continue
+            text = read_text(os.path.join(b.mnt, TOPIC, ".state"))
+            out = {}
+            for line in text.splitlines():
+                f = line.split()
+                # partition, log start, hw, leo, leader, epoch, replicas, isr
+                if len(f) >= 8 and f[0].isdigit() and f[4].lstrip("-").isdigit():
+                    out[int(f[0])] = (int(f[4]), f[5], ids(f[7]))
+            if len(out) == self.partitions:
+                return out
+        return {}
+
+    def leader(self, p, via=None):
+        row = self.rows(via).get(p)
+        if row is None or row[0] not in self.brokers:
+            return None
+        return row[0] if self.brokers[row[0]].alive() else None
+
+    def eligible(self, bid):
+        b = self.brokers[bid]
+        text = read_text(os.path.join(b.mnt, TOPIC, ".state"))
+        return text != "" and "not eligible as leader" not in text
+
+    def in_all_isrs(self, bid, via):
+        rows = self.rows(via)
+        return len(rows) == self.partitions and all(
+            bid in r[2] for r in rows.values())
+
+
+def close_quiet(fd):
+    """close() of a file on a dead broker's mount fails (ENOTCONN): the
+    descriptor is gone all the same."""
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+class ClusterWriter(Writer):
+    """killstorm.py's writer state (next_seq, doubt), writing through the
+    leader's mount of its partition and moving on after a failure."""
+
+    def __init__(self, wid, partition, storm):
+        super().__init__(wid)
+        self.partition, self.storm = partition, storm
+        self.stop = threading.Event()
+        self.failure = None
+
+    def start(self):
+        self.stop.clear()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def halt(self):
+        self.stop.set()
+        self.thread.join(60)
+        if self.thread.is_alive():
+            raise RuntimeError("writer %d hangs" % self.wid)
+        if self.failure is not None:
+            raise RuntimeError("writer %d failed: %r" % (self.wid, self.failure))
+
+    def _loop(self):
+        try:
+            self._write()
+        except Exception as e:      # reported by halt(), not lost in a thread
+            self.failure = e
+
+    def _write(self):
+        fd, at = None, None
+        while not self.stop.is_set():
+            leader = self.storm.cluster.leader(self.partition)
+            if leader is None:
+                time.sleep(0.05)
+                continue
+            if fd is None or at != leader:
+                if fd is not None:
+                    close_quiet(fd)
+                    fd = None
+                path = os.path.join(self.storm.cluster.brokers[leader].mnt,
+                                    TOPIC, str(self.partition))
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+                    at = leader
+                except OSError:
+                    time.sleep(0.05)    # nothing written: no seq used
+                    continue
+            seq = self.next_seq
+            self.next_seq += 1
+            rec = b"w%d-%d\n" % (self.wid, seq)
+            try:
+                n = os.write(fd, rec)
+            except OSError as e:
+                self.doubt.add(seq)
+                self.storm.note_error(e.errno)
+                close_quiet(fd)
+                fd = None
+                # A failover is under way: look the leader up again soon,
+                # not in a tight loop that would only fill the doubt set.
+                time.sleep(0.05)
+                continue
+            if n != len(rec):
+                self.doubt.add(seq)
+                continue
+            self.storm.note_ack(self.partition, at)
+        if fd is not None:
+            close_quiet(fd)
+
+
+class LeaderChecker(Checker):
+    """Reads each partition through its current leader's mount."""
+
+    def __init__(self, cluster, writers):
+        super().__init__(None, TOPIC, cluster.partitions, writers)
+        self.cluster = cluster
+
+    def path(self, p):
+        leader = self.cluster.leader(p)
+        if leader is None:
+            raise RuntimeError("partition %d has no live leader" % p)
+        return os.path.join(self.cluster.brokers[leader].mnt, TOPIC, str(p))
+
+
+def compare_replicas(cluster, p, suffix):
+    """'same', 'behind' (one replica's file a strict prefix of another's) or
+    'divergent: FILE' (their common bytes differ) over the files ending in
+    suffix that the three data directories share for partition p. Trailing
+    zeros are preallocated room, not data: a record's last byte may be a
+    zero too, but then it is one on every replica that has it."""
+    dirs = [os.path.join(b.data, "%s-%d" % (TOPIC, p))
+            for b in cluster.brokers.values()]
+    names = None
+    for d in dirs:
+        here = {n for n in os.listdir(d) if n.endswith(suffix)}
+        names = here if names is None else names & here
+    verdict = "same"
+    for name in sorted(names):
+        blobs = []
+        for d in dirs:
+            with open(os.path.join(d, name), "rb") as f:
+                # The active segment's files are preallocated with zeros
+                # (as Kafka's indexes are): compare what was written.
+                blobs.append(f.read().rstrip(b"\0"))
+        n = min(len(b) for b in blobs)
+        if any(b[:n] != blobs[0][:n] for b in blobs):
+            return "divergent: " + name
+        if any(len(b) != len(blobs[0]) for b in blobs):
+            verdict = "behind"
+    return verdict
+
+
+class Storm:
+    def __init__(self, a):
+        self.a = a
+        self.lock = threading.Lock()
+        self.kill_t = None          # when the current kill happened
+        self.first_ack = None       # seconds from it to the first ack
+        self.victim = None          # the broker killed
+        self.errors = {}
+        self.cluster = None
+
+    def note_ack(self, partition, broker):
+        # A write the dying leader acknowledged just before SIGKILL landed
+        # says nothing about the failover.
+        if partition != 0 or broker == self.victim:
+            return
+        with self.lock:
+            if self.kill_t is not None and self.first_ack is None:
+                self.first_ack = time.monotonic() - self.kill_t
+
+    def note_error(self, err):
+        with self.lock:
+            name = errno.errorcode.get(err, str(err))
+            self.errors[name] = self.errors.get(name, 0) + 1
+
+
+def run(a, tmp, rnd, out):
+    mqfs = os.path.abspath(a.mqfs)
+    zk = ZooKeeper(os.path.join(tmp, "zk"))
+    brokers = []
+    storm = Storm(a)
+    writers = []
+    try:
+        zk.start()
+        zk_connect = "127.0.0.1:%d/mqfs" % zk.port
+        r = subprocess.run([mqfs, "--zookeeper", zk_connect,
+                            "--add-scram-user", "admin"],
+                           input=b"admin-secret\n", capture_output=True)
+        if r.returncode != 0:
+            raise RuntimeError("--add-scram-user: " + r.stderr.decode())
+        brokers = [Broker(i, mqfs, tmp, zk_connect, a.session_ms,
+                          a.partitions) for i in (1, 2, 3)]
+        for b in brokers:
+            b.start()
+        cluster = Cluster(brokers, a.partitions)
+        storm.cluster = cluster
+
+        def all_alive():
+            return all(read_text(os.path.join(b.mnt, ".state"))
+                       .count("=alive ") == 3 for b in brokers)
+        wait_for(all_alive, 60, "three live brokers on every mount")
+        os.mkdir(os.path.join(brokers[0].mnt, TOPIC))
+        wait_for(lambda: all(cluster.in_all_isrs(b.id, 1) for b in brokers)
+                 and all(cluster.leader(p) for p in range(a.partitions)),
+                 60, "three replicas in every ISR")
+
+        writers = [ClusterWriter(i, i % a.partitions, storm)
+                   for i in range(a.writers)]
+        checker = LeaderChecker(cluster, writers)
+        worst = {}
+        divergent = behind = 0
+        index_notes = set()
+        times = []
+        t0 = time.monotonic()
+        for k in range(1, a.kills + 1):
+            storm.kill_t, storm.first_ack, storm.victim = None, None, None
+            for w in writers:
+                w.start()
+            time.sleep(rnd.uniform(a.min_run, a.max_run))
+            victim = cluster.leader(0)
+            if victim is None:
+                raise RuntimeError("round %d: partition 0 has no leader" % k)
+            vb = cluster.brokers[victim]
+            with storm.lock:
+                storm.kill_t, storm.victim = time.monotonic(), victim
+            vb.kill9()
+            survivor = min(b for b in cluster.brokers if b != victim)
+
+            def new_leader():
+                row = cluster.rows(survivor).get(0)
+                return row is not None and row[0] not in (victim, -1) \
+                    and cluster.brokers.get(row[0]) is not None \
+                    and cluster.brokers[row[0]].alive()
+            wait_for(new_leader, a.session_ms / 1000 + 30,
+                     "round %d: a new leader of partition 0" % k)
+            # The first acknowledged write after the kill.
+            wait_for(lambda: storm.first_ack is not None,
+                     a.session_ms / 1000 + 30,
+                     "round %d: an acknowledged write after the kill" % k)
+            times.append(storm.first_ack)
+            vb.start()
+            wait_for(lambda: cluster.in_all_isrs(victim, survivor)
+                     and cluster.eligible(victim), 90,
+                     "round %d: broker %d back in the ISR" % (k, victim))
+            for w in writers:
+                w.halt()
+            res = checker.run(True)
+            for key, v in res.items():
+                worst[key] = v if key == "acked" else max(worst.get(key, 0), v)
+            verdicts = []
+            for p in range(a.partitions):
+                v = "behind"
+                end = time.monotonic() + 30
+                while time.monotonic() < end:
+                    v = compare_replicas(cluster, p, ".log")
+                    if v != "behind":
+                        break
+                    time.sleep(0.1)
+                verdicts.append(v)
+                # Kafka's replicas agree on the log, not on the indexes
+                # (each broker builds its own): noted, not a failure.
+                for suffix in (".index", ".timeindex"):
+                    iv = compare_replicas(cluster, p, suffix)
+                    if iv.startswith("divergent"):
+                        index_notes.add("p%d %s" % (p, iv.split(": ")[1]))
+                if v == "behind":
+                    for b in cluster.brokers.values():
+                        d = os.path.join(b.data, "%s-%d" % (TOPIC, p))
+                        print("# p%d broker %d: %s" % (p, b.id, ", ".join(
+                            "%s %d" % (n, os.path.getsize(os.path.join(d, n)))
+                            for n in sorted(os.listdir(d))
+                            if n.endswith(".log"))), file=out)
+            divergent += sum(v.startswith("divergent") for v in verdicts)
+            behind += verdicts.count("behind")
+            bad = {k2: v for k2, v in res.items() if k2 != "acked" and v}
+            odd = [("p%d %s" % (p, v)) for p, v in enumerate(verdicts)
+                   if v != "same"]
+            print("kill %d (broker %d): first ack after %.2f s, %d "
+                  "acknowledged records checked%s%s" %
+                  (k, victim, storm.first_ack, res["acked"],
+                   (", " + str(bad)) if bad else "",
+                   (", replicas: " + ", ".join(odd)) if odd else ""),
+                  file=out, flush=True)
+        elapsed = time.monotonic() - t0
+    finally:
+        for w in writers:
+            if w.thread is not None and w.thread.is_alive():
+                w.stop.set()
+        for w in writers:
+            if w.thread is not None:
+                w.thread.join(30)
+        for b in brokers:
+            b.stop()
+        zk.stop()
+    print("seed %d, %d leader kills in %.0f s, %d writers on %d partitions, "
+          "session timeout %d ms" % (a.seed, a.kills, elapsed, a.writers,
+                                     a.partitions, a.session_ms), file=out)
+    print("acknowledged records checked: %d (in doubt: %d)" %
+          (worst.get("acked", 0), sum(len(w.doubt) for w in writers)),
+          file=out)
+    bad = ("lost", "duplicated", "garbled", "unknown")
+    print("  ".join("%s: %d" % (k, worst.get(k, 0)) for k in bad) +
+          "  divergent replicas: %d  behind after 30 s: %d" %
+          (divergent, behind), file=out)
+    print("kill to first acknowledged write: median %.2f s, max %.2f s" %
+          (statistics.median(times), max(times)), file=out)
+    print("index files that differ between replicas (not checked): %s" %
+          (", ".join(sorted(index_notes)) or "none"), file=out)
+    print("failed writes by errno: %s" % (", ".join(
+        "%s %d" % kv for kv in sorted(storm.errors.items())) or "none"),
+        file=out)
+    ok = all(worst.get(k, 0) == 0 for k in bad) and divergent == 0
+    return 0 if ok else 1
+
+
+def main():
+    ap = storm_args(20, 6, 2, 0.5, 2.0)
+    ap.add_argument("--session-ms", type=int, default=4000)
+    a = ap.parse_args()
+    if a.kills < 1:
+        ap.error("--kills must be at least 1")
+    a.seed = a.seed if a.seed is not None else int(time.time())
+    rnd = random.Random(a.seed)
+    # SIGTERM cleans up as Ctrl-C does (the finally blocks run).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    tmp = tempfile.mkdtemp(prefix="mqfs-clstorm.")
+    try:
+        return run(a, tmp, rnd, sys.stdout)
+    except RuntimeError as e:
+        print("cluster_killstorm: %s (logs in %s)" % (e, tmp), file=sys.stderr)
+        a.keep = True
+        return 1
+    finally:
+        if not a.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
