@@ -233,7 +233,8 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 		struct cluster_local local = {
 			.m = b->m,
 			.unclean = !b->fresh && !logmgr_was_clean(b->m),
-			.topics = { topics_cluster_appeared, topics_cluster_retain, b },
+			.topics = { topics_cluster_appeared, topics_cluster_retain,
+				    topics_cluster_config, b },
 		};
 
 		rc = cluster_open(&b->cfg, b, &local, &b->cluster);

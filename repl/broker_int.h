@@ -72,7 +72,9 @@
 
 #include "repl/cluster.h"
 #include "repl/config.h"
+#include "repl/kbuf.h"
 #include "repl/repl.h"
+#include "repl/zkdata.h"
 
 #define TOPIC_NAME_MAX      249
 /* On a single node every partition has this broker as leader, epoch 0. */
@@ -317,6 +319,41 @@ static inline bool broker_replicated(const struct broker *b, const char *topic)
 int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, uid_t uid, gid_t gid,
 			    mode_t mode);
 void topics_cluster_retain(void *arg, char **names, int n);
+/* The cluster's overrides of topic (its /config/topics znode) applied to
+ * the local topic over the broker's defaults (topic_config.c); -ENOENT
+ * no such local topic. */
+int topics_cluster_config(void *arg, const char *topic, const struct zk_config *zc);
+/* broker_topic_create with the settings cfg (checked by the caller with
+ * topic_config_apply; NULL: the broker's defaults, num.partitions),
+ * replication_factor replicas (< 0: default.replication.factor) and, in a
+ * cluster, waiting up to timeout_ms for the leaders. Errors as
+ * broker_topic_create and cluster_topic_create. */
+int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
+			    const struct topic_config *cfg, int replication_factor,
+			    int64_t timeout_ms, struct topic **out);
+/* A copy of the topic's settings: 0, -ENOENT deleted. */
+int topic_config_get(struct topic *t, struct topic_config *out);
+/* Whether any partition of t ever had a record (key.separator and
+ * line.format are fixed from then on). */
+bool topic_has_records(struct topic *t);
+
+/* ---- topic_overrides.c: settings as Kafka's overrides ---- */
+/* Iterates "key=value" lines of text[..end): 1 and the next pair (lines
+ * without '=' skipped), 0 at the end. */
+int topic_kv_next(const char **p, const char *end, struct kstr *key, struct kstr *value);
+/* The value of key in such lines: 0, -ENOENT. */
+int topic_kv_find(const char *text, size_t len, const char *key, struct kstr *value);
+/* The overrides of tc against the defaults def (every topic setting but
+ * partitions whose rendered value differs), plus keep's keys that are not
+ * topic settings (keep may be NULL). *out cleared first; free it with
+ * zk_config_clear. */
+int topic_overrides_diff(const struct topic_config *tc, const struct topic_config *def,
+			 const struct zk_config *keep, struct zk_config *out);
+/* The .config text giving a topic def's settings with zc's overrides
+ * (partitions left out; key.separator and line.format only when zc
+ * names them). *text malloc'ed. */
+int topic_overrides_text(const struct zk_config *zc, const struct topic_config *def, char **text,
+			 size_t *len);
 int topics_load_one(struct broker *b, const struct catalog_entry *e, const char *file, void *arg);
 /* Snapshot of the catalog: a reference on each topic, sorted by name.
  * Free with broker_topics_release. */

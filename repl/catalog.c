@@ -53,13 +53,7 @@
 
 void catalog_default_config(const struct broker *b, struct topic_config *tc)
 {
-	memset(tc, 0, sizeof(*tc));
-	tc->partitions = b->cfg.num_partitions > 0 ? b->cfg.num_partitions : 1;
-	tc->acks = b->cfg.acks;
-	tc->linger_ms = b->cfg.linger_ms;
-	tc->min_insync_replicas = b->cfg.cluster.min_insync_replicas;
-	tc->unclean_leader_election = b->cfg.cluster.unclean_leader_election;
-	tc->log = b->cfg.log;
+	topic_config_defaults_of(&b->cfg, tc);
 }
 
 static uint64_t fnv1a64(const char *s)

@@ -115,6 +115,11 @@ struct cluster {
 	_Atomic int64_t broker_epoch;
 	_Atomic int64_t expirations;   /* sessions lost and replaced */
 	_Atomic int64_t registrations; /* registrations made */
+	/* The newest /config/changes notification handled (-1: none), on
+	 * the cluster thread. The first read handles none (changes_read
+	 * false): the topics' reads apply every topic's overrides. */
+	int64_t changes_seen;
+	bool changes_read;
 };
 
 static void post(struct cluster *c, unsigned ev)
@@ -230,6 +235,68 @@ static int creds_local(struct cluster *c)
 	return 0;
 }
 
+/* The overrides of a topic from its config znode, applied to the local
+ * topic (the broker's hook). */
+static int topic_config_apply_zk(struct cluster *c, const char *topic)
+{
+	const struct cluster_topic_hooks *h = &c->local.topics;
+	char why[ZK_WHY_LEN] = "";
+	struct zk_config zc;
+	int rc;
+
+	if (!h->config || !cluster_replicated(c, topic))
+		return 0;
+	rc = zkmeta_topic_config(c->zk, topic, &zc, NULL, why);
+	if (rc == -EBADMSG) {
+		mq_log_limited(MQ_WARN, "topic %s: /config/topics/%s does not decode (%s): ignored",
+			       topic, topic, why);
+		return 0;
+	}
+	if (rc == -ENOENT) /* none: every setting is the broker's default */
+		rc = 0;
+	if (rc < 0)
+		return rc;
+	h->config(h->arg, topic, &zc);
+	zk_config_clear(&zc);
+	return 0;
+}
+
+/* Handles the notifications in /config/changes (names sorted) newer than
+ * the last handled: each "topics/<t>" applies that topic's overrides. */
+static int config_changes(struct cluster *c, char **names, int n)
+{
+	size_t plen = strlen(ZK_CONFIG_CHANGE_PREFIX) - strlen(ZK_CONFIG_CHANGES_PATH "/");
+	int64_t newest = c->changes_seen;
+
+	for (int i = 0; i < n; i++) {
+		char path[ZK_PATH_MAX], ent[ZK_PATH_MAX], why[ZK_WHY_LEN] = "", *data = NULL;
+		size_t len;
+		int64_t seq;
+		int rc;
+
+		if (strlen(names[i]) <= plen)
+			continue;
+		seq = strtoll(names[i] + plen, NULL, 10);
+		if (seq <= c->changes_seen)
+			continue;
+		if (seq > newest)
+			newest = seq;
+		if (!c->changes_read)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", ZK_CONFIG_CHANGES_PATH, names[i]);
+		rc = zkc_get(c->zk, path, &data, &len, NULL, NULL, NULL);
+		if (rc == 0 && zk_config_change_decode(data, len, ent, sizeof(ent), why) == 0 &&
+		    !strncmp(ent, "topics/", 7))
+			rc = topic_config_apply_zk(c, ent + 7);
+		free(data);
+		if (rc < 0 && rc != -ENOENT)
+			return rc; /* retried: changes_seen not moved */
+	}
+	c->changes_seen = newest;
+	c->changes_read = true;
+	return 0;
+}
+
 /* Re-reads every SCRAM user. Watches /config/users (users added or
  * removed) and /config/changes (Kafka's notice of a changed user). */
 static int read_users(struct cluster *c)
@@ -241,7 +308,10 @@ static int read_users(struct cluster *c)
 	nc = zkc_children(c->zk, ZK_CONFIG_CHANGES_PATH, &changes, on_users, c);
 	if (nc < 0)
 		return nc;
+	rc = config_changes(c, changes, nc);
 	zkc_names_free(changes, nc);
+	if (rc < 0)
+		return rc;
 	n = zkc_children(c->zk, ZK_CONFIG_USERS_PATH, &names, on_users, c);
 	if (n < 0)
 		return n;
@@ -442,6 +512,12 @@ static int read_topics(struct cluster *c)
 			mq_log(MQ_ERR, "topic %s of the cluster: cannot make it here: %s", names[i],
 			       strerror(-r));
 		zkmeta_topic_clear(&t);
+		/* Its overrides, also those changed while this broker was
+		 * away (their notifications are not replayed). */
+		if ((r = topic_config_apply_zk(c, names[i])) < 0) {
+			rc = r;
+			break;
+		}
 	}
 	if (rc == 0 && h->retain)
 		h->retain(h->arg, names, n);
@@ -449,24 +525,39 @@ static int read_topics(struct cluster *c)
 	return rc;
 }
 
-int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions, uid_t uid,
-			 gid_t gid, mode_t mode)
+int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
+			 int replication_factor, const struct zk_config *overrides, uid_t uid,
+			 gid_t gid, mode_t mode, int64_t timeout_ms)
 {
 	char vu[24], vg[24], vm[24];
-	char *keys[3] = { "mqfs.owner.uid", "mqfs.owner.gid", "mqfs.mode" };
-	char *values[3] = { vu, vg, vm };
-	struct zk_config zc = { keys, values, 3 };
-	int64_t timeout = c->cfg->request_timeout_ms;
-	int rc;
+	struct zk_config zc = { 0 };
+	int rc = 0;
 
 	snprintf(vu, sizeof(vu), "%u", (unsigned)uid);
 	snprintf(vg, sizeof(vg), "%u", (unsigned)gid);
 	snprintf(vm, sizeof(vm), "%04o", (unsigned)(mode & 07777));
-	rc = cluster_repl_create_topic(c->cr, topic, n_partitions, -1, &zc,
-				       timeout > 0 ? timeout : 30000);
+	for (int i = 0; rc == 0 && overrides && i < overrides->n; i++)
+		rc = zk_config_put(&zc, overrides->keys[i], strlen(overrides->keys[i]),
+				   overrides->values[i], strlen(overrides->values[i]));
+	if (rc == 0)
+		rc = zk_config_put(&zc, "mqfs.owner.uid", 14, vu, strlen(vu));
+	if (rc == 0)
+		rc = zk_config_put(&zc, "mqfs.owner.gid", 14, vg, strlen(vg));
+	if (rc == 0)
+		rc = zk_config_put(&zc, "mqfs.mode", 9, vm, strlen(vm));
+	if (rc == 0)
+		rc = cluster_repl_create_topic(c->cr, topic, n_partitions, replication_factor, &zc,
+					       timeout_ms > 0 ? timeout_ms : 30000);
+	zk_config_clear(&zc);
 	if (rc < 0 && rc != -EEXIST)
 		mq_log(MQ_ERR, "topic %s: cluster creation failed: %s", topic, strerror(-rc));
 	return rc;
+}
+
+int cluster_topic_config_set(struct cluster *c, const char *topic,
+			     const struct zk_config *overrides)
+{
+	return cluster_repl_set_topic_config(c->cr, topic, overrides);
 }
 
 int cluster_topic_delete(struct cluster *c, const char *topic)
@@ -782,6 +873,7 @@ int cluster_open(const struct broker_config *cfg, struct broker *b,
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->changes_seen = -1;
 	c->cfg = cfg;
 	c->local = *local;
 	c->ka.b = b;

@@ -68,22 +68,32 @@ int cluster_listener_port(const struct cluster *c, int i);
  * there (the broker makes its local topic, -EEXIST when it has it), then
  * retain with every name there (the broker deletes its replicated topics
  * not among them). Called on the cluster thread. */
+struct zk_config;
 struct cluster_topic_hooks {
 	int (*appeared)(void *arg, const char *topic, int n_partitions, uid_t uid, gid_t gid,
 			mode_t mode);
 	void (*retain)(void *arg, char **names, int n);
+	/* The topic's overrides in /config/topics/<t> (none: an empty zc),
+	 * after its appearance and after each notification
+	 * /config/changes/config_change_<seq> naming "topics/<t>". */
+	int (*config)(void *arg, const char *topic, const struct zk_config *zc);
 	void *arg;
 };
 
 /* True when topic is replicated through ZooKeeper. */
 bool cluster_replicated(const struct cluster *c, const char *topic);
-/* Writes the topic's assignment (num.partitions partitions,
- * default.replication.factor replicas) and config to ZooKeeper and waits
- * up to request.timeout.ms until this broker's metadata has a leader for
+/* Writes the topic's assignment (n_partitions partitions,
+ * replication_factor replicas, < 0: default.replication.factor) and its
+ * config (overrides, may be NULL, and the owner keys) to ZooKeeper and
+ * waits up to timeout_ms until this broker's metadata has a leader for
  * every partition. -EEXIST, -EINVAL (more replicas than live brokers),
  * -ETIMEDOUT, ZooKeeper's errors. */
-int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions, uid_t uid,
-			 gid_t gid, mode_t mode);
+int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
+			 int replication_factor, const struct zk_config *overrides, uid_t uid,
+			 gid_t gid, mode_t mode, int64_t timeout_ms);
+/* Publishes a topic's overrides (cluster_repl_set_topic_config). */
+int cluster_topic_config_set(struct cluster *c, const char *topic,
+			     const struct zk_config *overrides);
 /* Asks the controller to delete the topic (/admin/delete_topics). */
 int cluster_topic_delete(struct cluster *c, const char *topic);
 /* See cluster_repl.h. */

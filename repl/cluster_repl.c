@@ -1157,6 +1157,49 @@ int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_
 	return 0;
 }
 
+int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,
+				  const struct zk_config *overrides)
+{
+	char why[ZK_WHY_LEN] = "";
+	int rc = -ESTALE;
+
+	pthread_mutex_lock(&cr->zk_mu);
+	/* Read, merge, write at the version read: a concurrent writer's
+	 * change is never lost, only retried over. */
+	for (int tries = 0; rc == -ESTALE && tries < 5; tries++) {
+		struct zk_config old, merged = { 0 };
+		int32_t version = ZKC_ANY_VERSION;
+
+		if (!cr->zk) {
+			rc = -ENOTCONN;
+			break;
+		}
+		rc = zkmeta_topic_config(cr->zk, topic, &old, &version, why);
+		if (rc == -ENOENT || rc == -EBADMSG) {
+			/* none yet, or one we cannot read: replaced whole */
+			version = ZKC_ANY_VERSION;
+			rc = 0;
+		}
+		if (rc < 0)
+			break;
+		/* The new overrides, and whatever else the znode held (owner,
+		 * mode, keys of Kafka's mqfs does not know). */
+		for (int i = 0; rc == 0 && i < overrides->n; i++)
+			rc = zk_config_put(&merged, overrides->keys[i], strlen(overrides->keys[i]),
+					   overrides->values[i], strlen(overrides->values[i]));
+		for (int i = 0; rc == 0 && i < old.n; i++)
+			if (!topic_config_broker_key(old.keys[i]))
+				rc = zk_config_put(&merged, old.keys[i], strlen(old.keys[i]),
+						   old.values[i], strlen(old.values[i]));
+		if (rc == 0)
+			rc = zkmeta_set_topic_config(cr->zk, topic, &merged, version);
+		zk_config_clear(&old);
+		zk_config_clear(&merged);
+	}
+	pthread_mutex_unlock(&cr->zk_mu);
+	return rc;
+}
+
 int cluster_repl_delete_topic(struct cluster_repl *cr, const char *topic)
 {
 	int rc;

@@ -64,6 +64,11 @@ int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_
 			      int replication_factor, const struct zk_config *config,
 			      int64_t timeout_ms);
 
+/* Replaces the topic settings among the overrides in /config/topics/<t>
+ * with overrides (keeping its other keys) and writes the change
+ * notification. -ENOTCONN, ZooKeeper's errors. */
+int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,
+				  const struct zk_config *overrides);
 /* Asks the controller to delete the topic (asked twice: 0). -ENOENT. */
 int cluster_repl_delete_topic(struct cluster_repl *cr, const char *topic);
 

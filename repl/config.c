@@ -1001,6 +1001,35 @@ int topic_config_apply(struct topic_config *tc, const char *text, size_t len, ch
 	return rc;
 }
 
+const char *topic_config_broker_key(const char *key)
+{
+	for (size_t i = 0; i < NKEYS(topic_keys); i++) {
+		if (strcmp(topic_keys[i].name, key) != 0)
+			continue;
+		if (topic_keys[i].id == ID_PARTITIONS)
+			return "num.partitions";
+		/* The first broker name of a setting is Kafka's own; the
+		 * cluster's settings (min.insync.replicas, unclean leader
+		 * election) have the same name on both levels. */
+		for (size_t j = 0; j < NKEYS(broker_keys); j++)
+			if (broker_keys[j].id == topic_keys[i].id)
+				return broker_keys[j].name;
+		return topic_keys[i].name;
+	}
+	return NULL;
+}
+
+void topic_config_defaults_of(const struct broker_config *c, struct topic_config *tc)
+{
+	memset(tc, 0, sizeof(*tc));
+	tc->partitions = c->num_partitions > 0 ? c->num_partitions : 1;
+	tc->acks = c->acks;
+	tc->linger_ms = c->linger_ms;
+	tc->min_insync_replicas = c->cluster.min_insync_replicas;
+	tc->unclean_leader_election = c->cluster.unclean_leader_election;
+	tc->log = c->log;
+}
+
 /* Rendering order (topic):
  *   partitions, acks, segment.bytes, segment.ms, segment.index.bytes,
  *   index.interval.bytes, max.message.bytes, flush.messages, flush.ms,

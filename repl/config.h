@@ -68,6 +68,13 @@ int topic_config_apply(struct topic_config *tc, const char *text, size_t len, ch
 /* Renders every topic setting as key=value lines (malloc'ed). */
 int topic_config_render(const struct topic_config *tc, char **out, size_t *len);
 
+/* The broker setting a topic setting defaults from ("segment.bytes":
+ * "log.segment.bytes", "partitions": "num.partitions"), or NULL when key
+ * is not a topic setting. */
+const char *topic_config_broker_key(const char *key);
+/* The settings a new topic gets from the broker config c. */
+void topic_config_defaults_of(const struct broker_config *c, struct topic_config *tc);
+
 /* The settings the broker was opened with. */
 const struct broker_config *broker_cfg(struct broker *b);
 

@@ -7,6 +7,12 @@
  *   kafka_produce.c    Produce (0)   record batches appended as sent
  *   kafka_metadata.c   Metadata (3)  brokers, cluster id, controller,
  *                                    topics and partitions; auto-creation
+ *   admin_serve.c      CreateTopics (19), DeleteTopics (20),
+ *                      CreatePartitions (37), DescribeConfigs (32),
+ *                      AlterConfigs (33), IncrementalAlterConfigs (44):
+ *                                    topics and their settings, through
+ *                                    the same calls as mkdir, rmdir and
+ *                                    .config
  *
  * What the cluster will extend goes through two functions here, so that
  * the handlers stay the same on one node and on many:
@@ -85,6 +91,11 @@ int kafka_brokers(struct kafka_api *ka, int listener, struct kafka_node **out);
  * auto.create.topics.enable is true. -ENOENT unknown (not created);
  * -EINVAL not a valid topic name; the creation's errors. */
 int kafka_topic_find(struct kafka_api *ka, struct kstr name, bool create, struct topic **out);
+
+/* Registers CreateTopics, DeleteTopics, CreatePartitions,
+ * DescribeConfigs, AlterConfigs and IncrementalAlterConfigs
+ * (admin_serve.c; kafka_api_register calls it). */
+int admin_serve_register(struct kafka_api *ka, struct net_server *srv);
 
 /* Registers Produce alone (kafka_api_register calls it). */
 int kafka_produce_register(struct kafka_api *ka, struct net_server *srv);

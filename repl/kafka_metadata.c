@@ -324,5 +324,7 @@ int kafka_api_register(struct kafka_api *ka, struct net_server *srv)
 {
 	int rc = net_server_handle(srv, PROTO_API_METADATA, metadata_handler, ka);
 
+	if (rc == 0)
+		rc = admin_serve_register(ka, srv);
 	return rc ? rc : kafka_produce_register(ka, srv);
 }

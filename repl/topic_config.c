@@ -70,7 +70,55 @@ out:
 	free(z);
 }
 
-int topic_config_write(struct topic *t, const char *text, size_t len)
+int topic_config_get(struct topic *t, struct topic_config *out)
+{
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	if (atomic_load(&t->deleted))
+		rc = -ENOENT;
+	else
+		*out = t->cfg;
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
+}
+
+/* Whether any partition ever had a record; needs t->lock. */
+static bool topic_has_records_locked(struct topic *t)
+{
+	for (int i = 0; i < t->nparts; i++)
+		if (log_ever_written(t->parts[i]->log))
+			return true;
+	return false;
+}
+
+bool topic_has_records(struct topic *t)
+{
+	bool r;
+
+	pthread_rwlock_rdlock(&t->lock);
+	r = !atomic_load(&t->deleted) && topic_has_records_locked(t);
+	pthread_rwlock_unlock(&t->lock);
+	return r;
+}
+
+/* True when a and b render the same (no setting differs). */
+static bool config_same(const struct topic_config *a, const struct topic_config *b)
+{
+	char *x = NULL, *y = NULL;
+	size_t xl = 0, yl = 0;
+	bool same = topic_config_render(a, &x, &xl) == 0 && topic_config_render(b, &y, &yl) == 0 &&
+		    xl == yl && !memcmp(x, y, xl);
+
+	free(x);
+	free(y);
+	return same;
+}
+
+/* Applies text to this broker's copy of the topic, all or nothing. With
+ * dry_run, only the checks (the new settings in *nc_out). */
+static int config_write_local(struct topic *t, const char *text, size_t len, bool dry_run,
+			      struct topic_config *nc_out)
 {
 	struct broker *b = t->b;
 	struct topic_config nc;
@@ -79,7 +127,10 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 	int rc, old_n, new_n, p = 0;
 	bool log_changed;
 
-	pthread_rwlock_wrlock(&t->lock);
+	if (dry_run)
+		pthread_rwlock_rdlock(&t->lock);
+	else
+		pthread_rwlock_wrlock(&t->lock);
 	if (atomic_load(&t->deleted)) {
 		rc = -ENOENT;
 		goto out;
@@ -91,23 +142,35 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 		mq_log_limited(MQ_WARN, "topic %s: .config refused: %s", t->name, err);
 		goto out;
 	}
+	/* The partitions of a replicated topic are its assignment in
+	 * ZooKeeper, which only the controller's topic creation writes. */
+	if (nc.partitions != t->nparts && broker_replicated(b, t->name)) {
+		mq_log_limited(MQ_WARN,
+			       "topic %s: .config refused: partitions of a replicated topic "
+			       "cannot change (now %d)",
+			       t->name, t->nparts);
+		rc = -EINVAL;
+		goto out;
+	}
 	if (nc.log.key_sep_len != t->cfg.log.key_sep_len ||
 	    memcmp(nc.log.key_sep, t->cfg.log.key_sep, (size_t)nc.log.key_sep_len) != 0 ||
 	    nc.log.line_format != t->cfg.log.line_format) {
-		for (int i = 0; i < t->nparts; i++) {
-			if (log_ever_written(t->parts[i]->log)) {
-				mq_log_limited(MQ_WARN,
-					       "topic %s: .config refused: %s is fixed "
-					       "once the topic has records",
-					       t->name,
-					       nc.log.line_format != t->cfg.log.line_format
-						       ? "line.format"
-						       : "key.separator");
-				rc = -EBUSY;
-				goto out;
-			}
+		if (topic_has_records_locked(t)) {
+			mq_log_limited(MQ_WARN,
+				       "topic %s: .config refused: %s is fixed "
+				       "once the topic has records",
+				       t->name,
+				       nc.log.line_format != t->cfg.log.line_format
+					       ? "line.format"
+					       : "key.separator");
+			rc = -EBUSY;
+			goto out;
 		}
 	}
+	if (nc_out)
+		*nc_out = nc;
+	if (dry_run || config_same(&nc, &t->cfg))
+		goto out;
 	old_n = t->nparts;
 	new_n = nc.partitions > old_n ? nc.partitions : old_n;
 	parts = calloc((size_t)new_n, sizeof(*parts));
@@ -155,5 +218,57 @@ undo:
 out:
 	pthread_rwlock_unlock(&t->lock);
 	free(parts);
+	return rc;
+}
+
+int topic_config_write(struct topic *t, const char *text, size_t len)
+{
+	struct broker *b = t->b;
+	struct topic_config nc, def;
+	struct zk_config over;
+	int rc;
+
+	if (!broker_replicated(b, t->name))
+		return config_write_local(t, text, len, false, NULL);
+	/* In a cluster the settings are the overrides in ZooKeeper: written
+	 * there first (every broker applies them from the notification),
+	 * then here at once, so that this mount reads them back. */
+	rc = config_write_local(t, text, len, true, &nc);
+	if (rc < 0)
+		return rc;
+	catalog_default_config(b, &def);
+	rc = topic_overrides_diff(&nc, &def, NULL, &over);
+	if (rc < 0)
+		return rc;
+	rc = cluster_topic_config_set(b->cluster, t->name, &over);
+	zk_config_clear(&over);
+	if (rc < 0) {
+		mq_log_limited(MQ_ERR, "topic %s: .config not written to ZooKeeper: %s", t->name,
+			       strerror(-rc));
+		return rc;
+	}
+	return config_write_local(t, text, len, false, NULL);
+}
+
+int topics_cluster_config(void *arg, const char *topic, const struct zk_config *zc)
+{
+	struct broker *b = arg;
+	struct topic_config def;
+	struct topic *t;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (broker_topic_get(b, topic, &t) < 0)
+		return -ENOENT;
+	catalog_default_config(b, &def);
+	rc = topic_overrides_text(zc, &def, &text, &len);
+	if (rc == 0)
+		rc = config_write_local(t, text, len, false, NULL);
+	if (rc < 0)
+		mq_log_limited(MQ_WARN, "topic %s: the cluster's settings not applied here: %s",
+			       topic, strerror(-rc));
+	free(text);
+	topic_put(t);
 	return rc;
 }

@@ -240,10 +240,11 @@ fail:
 /* ------------------------------------------------------------------ */
 /* Create, delete, look up */
 
-/* The topic in this broker's catalog and data directory; nparts < 0:
- * num.partitions. */
+/* The topic in this broker's catalog and data directory, with the
+ * settings in cfg (NULL: the broker's defaults); nparts > 0 overrides the
+ * partitions of either. */
 static int topic_create_local(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
-			      int nparts, struct topic **out)
+			      const struct topic_config *cfg, int nparts, struct topic **out)
 {
 	struct topic_config tc;
 	struct topic *t = NULL;
@@ -254,7 +255,10 @@ static int topic_create_local(struct broker *b, const char *name, uid_t uid, gid
 		rc = -EEXIST;
 		goto out;
 	}
-	catalog_default_config(b, &tc);
+	if (cfg)
+		tc = *cfg;
+	else
+		catalog_default_config(b, &tc);
 	if (nparts > 0)
 		tc.partitions = nparts;
 	t = topic_new(b, name, &tc, uid, gid, mode, engine_now_ms());
@@ -301,6 +305,16 @@ out:
 int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
 			struct topic **out)
 {
+	return broker_topic_create_cfg(b, name, uid, gid, mode, NULL, -1, b->cfg.request_timeout_ms,
+				       out);
+}
+
+int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
+			    const struct topic_config *cfg, int replication_factor,
+			    int64_t timeout_ms, struct topic **out)
+{
+	struct topic_config def, tc;
+	struct zk_config over = { 0 };
 	int rc;
 
 	if (out)
@@ -308,17 +322,25 @@ int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid
 	if (!topic_name_valid(name))
 		return -EINVAL;
 	if (!broker_replicated(b, name))
-		return topic_create_local(b, name, uid, gid, mode, -1, out);
+		return topic_create_local(b, name, uid, gid, mode, cfg, -1, out);
+	catalog_default_config(b, &def);
+	tc = cfg ? *cfg : def;
 	pthread_rwlock_rdlock(&b->cat_lock);
 	rc = cat_find(b, name) >= 0 ? -EEXIST : 0;
 	pthread_rwlock_unlock(&b->cat_lock);
 	/* The cluster first: the topic exists once ZooKeeper has it and
-	 * this broker's metadata shows its leaders. */
+	 * this broker's metadata shows its leaders. Its settings other than
+	 * the broker's defaults go to its config znode, where every broker
+	 * reads them when it makes the topic. */
 	if (rc == 0)
-		rc = cluster_topic_create(b->cluster, name, b->cfg.num_partitions, uid, gid, mode);
+		rc = topic_overrides_diff(&tc, &def, NULL, &over);
+	if (rc == 0)
+		rc = cluster_topic_create(b->cluster, name, tc.partitions, replication_factor,
+					  &over, uid, gid, mode, timeout_ms);
+	zk_config_clear(&over);
 	if (rc < 0)
 		return rc;
-	rc = topic_create_local(b, name, uid, gid, mode, b->cfg.num_partitions, out);
+	rc = topic_create_local(b, name, uid, gid, mode, &tc, -1, out);
 	/* The cluster thread saw it in /brokers/topics first and made it. */
 	if (rc == -EEXIST)
 		rc = out ? broker_topic_get(b, name, out) : 0;
@@ -332,7 +354,7 @@ int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, uid_
 
 	if (!topic_name_valid(topic) || n_partitions <= 0)
 		return -EINVAL;
-	return topic_create_local(b, topic, uid, gid, mode, n_partitions, NULL);
+	return topic_create_local(b, topic, uid, gid, mode, NULL, n_partitions, NULL);
 }
 
 static int topic_delete_local(struct broker *b, const char *name);

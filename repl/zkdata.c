@@ -1011,6 +1011,38 @@ void zk_config_clear(struct zk_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
+int zk_config_put(struct zk_config *c, const char *key, size_t klen, const char *value, size_t vlen)
+{
+	char *k = strndup(key, klen), *v = strndup(value, vlen), **nk, **nv;
+
+	if (!k || !v)
+		goto nomem;
+	for (int i = 0; i < c->n; i++) {
+		if (!strcmp(c->keys[i], k)) {
+			free(k);
+			free(c->values[i]);
+			c->values[i] = v;
+			return 0;
+		}
+	}
+	nk = realloc(c->keys, (size_t)(c->n + 1) * sizeof(*nk));
+	if (!nk)
+		goto nomem;
+	c->keys = nk;
+	nv = realloc(c->values, (size_t)(c->n + 1) * sizeof(*nv));
+	if (!nv)
+		goto nomem;
+	c->values = nv;
+	c->keys[c->n] = k;
+	c->values[c->n] = v;
+	c->n++;
+	return 0;
+nomem:
+	free(k);
+	free(v);
+	return -ENOMEM;
+}
+
 /* ---- /isr_change_notification/isr_change_<seq> ---- */
 
 char *zk_isr_change_encode(const struct zk_isr_change *c)
@@ -1160,16 +1192,36 @@ int zk_user_scram_decode(const char *buf, size_t len, struct sasl_cred *cred, ch
 	return rc;
 }
 
-char *zk_config_change_user_encode(const char *user)
+char *zk_config_change_encode(const char *entity_path)
 {
 	json_t *root = json_object();
+
+	root = put(root, "version", json_integer(2));
+	root = put(root, "entity_path", json_string(entity_path));
+	return dump(root);
+}
+
+char *zk_config_change_user_encode(const char *user)
+{
 	char path[ZK_PATH_MAX];
 
-	if (path_fmt(path, sizeof(path), "users/%s", user) < 0) {
-		json_decref(root);
+	if (path_fmt(path, sizeof(path), "users/%s", user) < 0)
 		return NULL;
-	}
-	root = put(root, "version", json_integer(2));
-	root = put(root, "entity_path", json_string(path));
-	return dump(root);
+	return zk_config_change_encode(path);
+}
+
+int zk_config_change_decode(const char *buf, size_t len, char *entity_path, size_t size, char *why)
+{
+	json_t *root = NULL, *v;
+	int rc;
+
+	if ((rc = load_version(buf, len, 2, "config change", &root, why)))
+		return rc;
+	v = json_object_get(root, "entity_path");
+	if (!json_is_string(v))
+		rc = bad(why, "\"entity_path\" missing or not a string");
+	else if (snprintf(entity_path, size, "%s", json_string_value(v)) >= (int)size)
+		rc = bad(why, "\"entity_path\" too long");
+	json_decref(root);
+	return rc;
 }

@@ -37,7 +37,8 @@
  *        "salt=<b64>,stored_key=<b64>,server_key=<b64>,iterations=4096"}}
  *   /config/changes/config_change_<10-digit seq>  persistent sequential:
  *       {"version":2,"entity_path":"users/<user>"}  tells Kafka's brokers
- *       that a user's config changed
+ *       that a user's config changed; "topics/<t>" that a topic's
+ *       overrides in /config/topics/<t> changed (every broker applies them)
  *
  * Invariants the decoders enforce (anything else is -EBADMSG with a reason):
  *   - every required field is present with its JSON type (integers are
@@ -218,6 +219,9 @@ char *zk_config_encode(const struct zk_config *c);
 int zk_config_decode(const char *buf, size_t len, struct zk_config *c, char *why);
 /* The value of key, or NULL. */
 const char *zk_config_get(const struct zk_config *c, const char *key);
+/* Sets key to value in c (replacing it, or appended): 0, -ENOMEM. */
+int zk_config_put(struct zk_config *c, const char *key, size_t klen, const char *value,
+		  size_t vlen);
 void zk_config_clear(struct zk_config *c);
 
 /* ---- /isr_change_notification/isr_change_<seq> ---- */
@@ -247,6 +251,11 @@ char *zk_user_scram_encode(const struct sasl_cred *cred);
 int zk_user_scram_decode(const char *buf, size_t len, struct sasl_cred *cred, char *why);
 /* {"version":2,"entity_path":"users/<user>"} */
 char *zk_config_change_user_encode(const char *user);
+/* {"version":2,"entity_path":entity_path} ("topics/<t>", "users/<u>") */
+char *zk_config_change_encode(const char *entity_path);
+/* The entity_path of a version 2 notification into entity_path (size
+ * bytes): 0, -EBADMSG (another version, no entity_path, too long). */
+int zk_config_change_decode(const char *buf, size_t len, char *entity_path, size_t size, char *why);
 
 /* ---- /cluster/id ---- */
 

@@ -504,10 +504,10 @@ int zkmeta_cluster_id(struct zkc *zkc, char id[ZK_UUID_LEN + 1], char *why)
 	return rc;
 }
 
-/* Kafka's brokers learn of a changed user from a notification znode. */
-static int notify_user_change(struct zkc *zkc, const char *user)
+/* Kafka's brokers learn of a changed user or topic config from a
+ * notification znode. */
+static int notify_change(struct zkc *zkc, char *doc)
 {
-	char *doc = zk_config_change_user_encode(user);
 	int rc;
 
 	if (!doc)
@@ -531,7 +531,7 @@ int zkmeta_scram_user_set(struct zkc *zkc, const char *user, const struct sasl_c
 	if (rc == -EEXIST)
 		rc = zkc_set(zkc, path, doc, strlen(doc), ZKC_ANY_VERSION, NULL);
 	free(doc);
-	return rc ? rc : notify_user_change(zkc, user);
+	return rc ? rc : notify_change(zkc, zk_config_change_user_encode(user));
 }
 
 int zkmeta_scram_user_delete(struct zkc *zkc, const char *user)
@@ -542,7 +542,7 @@ int zkmeta_scram_user_delete(struct zkc *zkc, const char *user)
 	if ((rc = zk_path_user(path, sizeof(path), user)) < 0)
 		return rc;
 	rc = zkc_delete(zkc, path, ZKC_ANY_VERSION);
-	return rc ? rc : notify_user_change(zkc, user);
+	return rc ? rc : notify_change(zkc, zk_config_change_user_encode(user));
 }
 
 int zkmeta_scram_user(struct zkc *zkc, const char *user, struct sasl_cred *cred,
@@ -559,4 +559,46 @@ int zkmeta_scram_user(struct zkc *zkc, const char *user, struct sasl_cred *cred,
 		rc = zk_user_scram_decode(data, len, cred, why);
 	free(data);
 	return rc;
+}
+
+int zkmeta_topic_config(struct zkc *zkc, const char *topic, struct zk_config *c, int32_t *version,
+			char *why)
+{
+	char path[ZK_PATH_MAX], *data = NULL;
+	struct zkc_stat st;
+	size_t len;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if ((rc = zk_path_topic_config(path, sizeof(path), topic)) < 0)
+		return rc;
+	rc = zkc_get(zkc, path, &data, &len, &st, NULL, NULL);
+	if (rc == 0)
+		rc = zk_config_decode(data, len, c, why);
+	if (rc == 0 && version)
+		*version = st.version;
+	free(data);
+	return rc;
+}
+
+int zkmeta_set_topic_config(struct zkc *zkc, const char *topic, const struct zk_config *c,
+			    int32_t version)
+{
+	char path[ZK_PATH_MAX], ent[ZK_PATH_MAX], *doc;
+	int rc;
+
+	if ((rc = zk_path_topic_config(path, sizeof(path), topic)) < 0)
+		return rc;
+	snprintf(ent, sizeof(ent), "topics/%s", topic);
+	if (!(doc = zk_config_encode(c)))
+		return -ENOMEM;
+	if (version == ZKC_ANY_VERSION) {
+		rc = zkc_create(zkc, path, doc, strlen(doc), ZKC_PARENTS, NULL, 0);
+		if (rc == -EEXIST)
+			rc = zkc_set(zkc, path, doc, strlen(doc), ZKC_ANY_VERSION, NULL);
+	} else {
+		rc = zkc_set(zkc, path, doc, strlen(doc), version, NULL);
+	}
+	free(doc);
+	return rc ? rc : notify_change(zkc, zk_config_change_encode(ent));
 }

@@ -124,6 +124,18 @@ int zkmeta_scram_user_delete(struct zkc *zkc, const char *user);
 int zkmeta_scram_user(struct zkc *zkc, const char *user, struct sasl_cred *cred,
 		      zkc_watch_fn *watch, void *arg, char *why);
 
+/* A topic's overrides (/config/topics/<t>) and the znode's version
+ * (version may be NULL). -ENOENT, -EBADMSG (why says what). */
+int zkmeta_topic_config(struct zkc *zkc, const char *topic, struct zk_config *c, int32_t *version,
+			char *why);
+/* Writes a topic's overrides at version (ZKC_ANY_VERSION: created when
+ * missing) and then the notification
+ * /config/changes/config_change_<seq> {"version":2,"entity_path":
+ * "topics/<t>"}, as kafka-configs.sh does. -ESTALE (another write came
+ * between), -EINVAL bad name. */
+int zkmeta_set_topic_config(struct zkc *zkc, const char *topic, const struct zk_config *c,
+			    int32_t version);
+
 /* The cluster id, created on first use by whichever broker comes first. */
 int zkmeta_cluster_id(struct zkc *zkc, char id[ZK_UUID_LEN + 1], char *why);
 

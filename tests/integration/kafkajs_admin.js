@@ -1,0 +1,75 @@
+// kafkajs_admin.js — kafkajs's admin client (from npm, not written here)
+// against a broker, for t_kafka_admin.sh and t_cluster_admin.sh:
+//
+//   node kafkajs_admin.js BROKER create TOPIC PARTITIONS [RF [CONFIG_JSON [validate]]]
+//   node kafkajs_admin.js BROKER delete TOPIC
+//   node kafkajs_admin.js BROKER partitions TOPIC COUNT
+//   node kafkajs_admin.js BROKER describe TOPIC [NAME...]
+//   node kafkajs_admin.js BROKER alter TOPIC CONFIG_JSON
+//
+// Prints "ok" (create: "exists" for TOPIC_ALREADY_EXISTS, which kafkajs
+// does not throw), or for describe one
+// line per setting: "name=value source=N readonly=B synonyms=a:4,b:5".
+// A refusal prints "error <Kafka's error type>: <message>" and exits 1.
+const path = process.env.KAFKAJS_PATH || 'kafkajs';
+const { Kafka, logLevel, ConfigResourceTypes } = require(path);
+
+const [broker, op, topic, ...rest] = process.argv.slice(2);
+
+const entries = (json) =>
+  Object.entries(JSON.parse(json || '{}')).map(([name, value]) => ({ name, value }));
+
+(async () => {
+  const kafka = new Kafka({ clientId: 'mqfs-admin-test', brokers: [broker],
+    logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    if (op === 'create') {
+      const [parts, rf, cfg, validate] = rest;
+      const created = await admin.createTopics({
+        validateOnly: validate === 'validate',
+        waitForLeaders: validate !== 'validate',
+        timeout: 20000,
+        topics: [{ topic, numPartitions: Number(parts),
+          replicationFactor: rf === undefined ? -1 : Number(rf),
+          configEntries: entries(cfg) }],
+      });
+      // kafkajs answers TOPIC_ALREADY_EXISTS with false, not an error.
+      console.log(created || validate === 'validate' ? 'ok' : 'exists');
+    } else if (op === 'delete') {
+      await admin.deleteTopics({ topics: [topic], timeout: 20000 });
+      console.log('ok');
+    } else if (op === 'partitions') {
+      await admin.createPartitions({ topicPartitions: [{ topic, count: Number(rest[0]) }] });
+      console.log('ok');
+    } else if (op === 'describe') {
+      const res = await admin.describeConfigs({ includeSynonyms: true,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic,
+          configNames: rest.length ? rest : undefined }] });
+      for (const r of res.resources) {
+        if (r.errorCode) throw Object.assign(new Error(r.errorMessage), { type: r.errorCode });
+        for (const e of r.configEntries) {
+          const syn = (e.configSynonyms || []).map((s) => `${s.configName}:${s.configSource}`);
+          console.log(`${e.configName}=${e.configValue} source=${e.configSource} ` +
+            `readonly=${e.readOnly} synonyms=${syn.join(',')}`);
+        }
+      }
+    } else if (op === 'alter') {
+      await admin.alterConfigs({ validateOnly: false,
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic,
+          configEntries: entries(rest[0]) }] });
+      console.log('ok');
+    } else {
+      throw new Error(`unknown op ${op}`);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+})().catch((e) => {
+  // Retried errors come wrapped (KafkaJSNumberOfRetriesExceeded).
+  let inner = e.errors && e.errors.length ? e.errors[0] : e;
+  while (inner.originalError || inner.cause) inner = inner.originalError || inner.cause;
+  console.log(`error ${inner.type || e.type || e.name}: ${inner.message || e.message}`);
+  process.exit(1);
+});

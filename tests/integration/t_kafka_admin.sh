@@ -1,0 +1,123 @@
+#!/bin/sh
+# t_kafka_admin.sh — a Kafka admin client on a single node: kafkajs (from
+# npm) creates a topic with 3 partitions and settings (seen with ls and in
+# .config on the mount), describes its settings with their sources and
+# synonyms, alters them (seen in .config), adds partitions (seen with ls),
+# deletes the topic (gone from the mount); kcat -L agrees after each step.
+# Refusals answer Kafka's codes, each with one log line: an existing topic,
+# an unknown setting, a bad value, fewer partitions, a replication factor
+# above the live brokers, an unknown topic. validate_only changes nothing.
+
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+
+ROOT=$(cd "$LIBDIR/../.." && pwd -P)
+KAFKAJS_PATH=${KAFKAJS_PATH:-$ROOT/build/npm/node_modules/kafkajs}
+export KAFKAJS_PATH
+if [ ! -d "$KAFKAJS_PATH" ]; then
+	fail "kafkajs" "not installed at $KAFKAJS_PATH (sh contrib/install-deps.sh installs it)"
+	mq_done
+fi
+
+PORT=$(zk_free_port)
+B=127.0.0.1:$PORT
+cat >"$MQ_TMP/server.properties" <<EOF2
+listeners=PLAINTEXT://127.0.0.1:$PORT
+log.retention.ms=86400000
+EOF2
+mq_mount --config "$MQ_TMP/server.properties"
+
+admin() {
+	timeout -k 5 "$MQ_TIMEOUT" node "$LIBDIR/kafkajs_admin.js" "$B" "$@" 2>&1
+}
+cfg() { # cfg TOPIC KEY: the value in the mount's .config
+	sed -n "s/^$2=//p" "$MNT/$1/.config"
+}
+kcat_parts() { # kcat_parts TOPIC: its partition count in kcat -L
+	timeout -k 5 "$MQ_TIMEOUT" kcat -L -b "$B" -t "$1" 2>/dev/null |
+		sed -n 's/.*topic "'"$1"'" with \([0-9]*\) partitions.*/\1/p'
+}
+
+# Create with partitions and settings.
+expect_eq "create orders, 3 partitions, settings" "ok" \
+	"$(admin create orders 3 1 '{"retention.ms":"60000","cleanup.policy":"compact","min.insync.replicas":"1"}')"
+expect_eq "ls: partitions 0 1 2" "0 1 2" "$(ls "$MNT/orders" | tr '\n' ' ' | sed 's/ $//')"
+expect_eq ".config: retention.ms" "60000" "$(cfg orders retention.ms)"
+expect_eq ".config: cleanup.policy" "compact" "$(cfg orders cleanup.policy)"
+expect_eq "kcat -L: 3 partitions" "3" "$(kcat_parts orders)"
+
+# Describe: sources and synonyms.
+d=$(admin describe orders retention.ms segment.bytes cleanup.policy)
+case $d in
+*"retention.ms=60000 source=1 readonly=false synonyms=retention.ms:1,log.retention.ms:4,log.retention.ms:5"*)
+	ok "describe retention.ms: topic override, then broker file, then default" ;;
+*) fail "describe retention.ms" "$d" ;;
+esac
+case $d in
+*"segment.bytes=1073741824 source=5 readonly=false synonyms=log.segment.bytes:5"*)
+	ok "describe segment.bytes: default" ;;
+*) fail "describe segment.bytes" "$d" ;;
+esac
+expect_eq "describe: only the names asked" "3" "$(printf '%s\n' "$d" | grep -c .)"
+
+# Alter: the set given, the rest back to the defaults.
+expect_eq "alter retention.ms and segment.bytes" "ok" \
+	"$(admin alter orders '{"retention.ms":"120000","segment.bytes":"2097152"}')"
+expect_eq ".config after alter: retention.ms" "120000" "$(cfg orders retention.ms)"
+expect_eq ".config after alter: segment.bytes" "2097152" "$(cfg orders segment.bytes)"
+expect_eq ".config after alter: cleanup.policy back to the default" "delete" \
+	"$(cfg orders cleanup.policy)"
+d=$(admin describe orders segment.bytes)
+case $d in
+"segment.bytes=2097152 source=1 "*) ok "describe after alter: override" ;;
+*) fail "describe after alter" "$d" ;;
+esac
+
+# Refusals, each with Kafka's code and one log line.
+expect_eq "create again: TOPIC_ALREADY_EXISTS" "exists" "$(admin create orders 1)"
+expect_ok "log: the existing topic" grep -q "'orders' refused: TOPIC_ALREADY_EXISTS" "$LOG"
+r=$(admin create bad1 1 1 '{"no.such.setting":"1"}')
+expect_eq "unknown config: INVALID_CONFIG" "error INVALID_CONFIG" "${r%%:*}"
+expect_ok "log: the unknown key" grep -q "CreateTopics from .*'bad1' refused: INVALID_CONFIG.*no.such.setting" "$LOG"
+r=$(admin create bad2 1 1 '{"segment.bytes":"5"}')
+expect_eq "bad value: INVALID_CONFIG" "error INVALID_CONFIG" "${r%%:*}"
+r=$(admin create bad3 1 3)
+expect_eq "replication factor 3 on one node: INVALID_REPLICATION_FACTOR" \
+	"error INVALID_REPLICATION_FACTOR" "${r%%:*}"
+expect_ok "log: the replication factor" grep -q "'bad3' refused: INVALID_REPLICATION_FACTOR" "$LOG"
+r=$(admin create bad4 0)
+expect_eq "0 partitions: INVALID_PARTITIONS" "error INVALID_PARTITIONS" "${r%%:*}"
+r=$(admin alter orders '{"retention.ms":"soon"}')
+expect_eq "alter, bad value: INVALID_CONFIG" "error INVALID_CONFIG" "${r%%:*}"
+expect_ok "log: the alter refusal" grep -q "AlterConfigs from .*'orders' refused: INVALID_CONFIG" "$LOG"
+expect_eq ".config unchanged by a refused alter" "120000" "$(cfg orders retention.ms)"
+r=$(admin partitions orders 2)
+expect_eq "fewer partitions: INVALID_PARTITIONS" "error INVALID_PARTITIONS" "${r%%:*}"
+expect_ok "log: the partitions refusal" grep -q "CreatePartitions from .*'orders' refused: INVALID_PARTITIONS" "$LOG"
+r=$(admin describe nosuch)
+expect_eq "describe unknown topic: UNKNOWN_TOPIC_OR_PARTITION" \
+	"error UNKNOWN_TOPIC_OR_PARTITION" "${r%%:*}"
+expect_eq "no bad topic made" "orders" "$(ls "$MNT" | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "validate only: ok" "ok" "$(admin create dry 2 1 '{}' validate)"
+expect_eq "validate only: nothing made" "orders" "$(ls "$MNT" | tr '\n' ' ' | sed 's/ $//')"
+
+# Partitions grow; the topic goes.
+expect_eq "create partitions: 5" "ok" "$(admin partitions orders 5)"
+expect_eq "ls: partitions 0..4" "0 1 2 3 4" "$(ls "$MNT/orders" | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "kcat -L: 5 partitions" "5" "$(kcat_parts orders)"
+expect_ok "echo into the new partition 4" sh -c "echo hello >> '$MNT/orders/4'"
+expect_eq "delete orders" "ok" "$(admin delete orders)"
+expect_eq "gone from the mount" "" "$(ls "$MNT")"
+r=$(admin delete orders)
+expect_eq "delete again: UNKNOWN_TOPIC_OR_PARTITION" "error UNKNOWN_TOPIC_OR_PARTITION" "${r%%:*}"
+case $(timeout -k 5 "$MQ_TIMEOUT" kcat -L -b "$B" 2>&1) in
+*'topic "orders"'*) fail "kcat -L after delete" "orders still listed" ;;
+*) ok "kcat -L after delete: orders gone" ;;
+esac
+
+mq_umount
+mq_done
