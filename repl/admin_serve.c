@@ -73,7 +73,14 @@ enum {
 };
 
 /* Kafka's ConfigType of DescribeConfigs v3+. */
-enum { TYPE_BOOLEAN = 1, TYPE_STRING = 2, TYPE_INT = 3, TYPE_LONG = 5, TYPE_DOUBLE = 6, TYPE_LIST = 7 };
+enum {
+	TYPE_BOOLEAN = 1,
+	TYPE_STRING = 2,
+	TYPE_INT = 3,
+	TYPE_LONG = 5,
+	TYPE_DOUBLE = 6,
+	TYPE_LIST = 7
+};
 
 /* A per-topic answer being built: the code and its message. */
 struct verdict {
@@ -107,8 +114,8 @@ static void log_refusal(struct net_req *req, const char *api, struct kstr name,
 	if (v->code == PROTO_ERR_NONE)
 		return;
 	mq_log_limited(MQ_WARN, "%s from %s: '%.*s' refused: %s: %s", api, net_req_peer(req),
-		       name.ptr ? (int)name.len : 0, name.ptr ? name.ptr : "", proto_err_name(v->code),
-		       v->msg);
+		       name.ptr ? (int)name.len : 0, name.ptr ? name.ptr : "",
+		       proto_err_name(v->code), v->msg);
 }
 
 /* Logs a refusal and puts the verdict into a response entry's fields. */
@@ -241,8 +248,8 @@ static int16_t assignments_check(struct kafka_api *ka, int32_t na,
 /* ---- CreateTopics ---- */
 
 static int16_t create_one(struct kafka_api *ka, const struct proto_creatable_topic *ct,
-			  bool validate_only, int32_t timeout_ms, struct proto_creatable_topic_result *r,
-			  struct verdict *v)
+			  bool validate_only, int32_t timeout_ms,
+			  struct proto_creatable_topic_result *r, struct verdict *v)
 {
 	struct broker *b = ka->b;
 	char name[TOPIC_NAME_MAX + 1], pl[32], *text = NULL;
@@ -304,9 +311,9 @@ static int16_t create_one(struct kafka_api *ka, const struct proto_creatable_top
 	r->replication_factor = (int16_t)rf;
 	if (validate_only)
 		return 0;
-	rc = broker_topic_create_cfg(b, name, 0, 0, 0755, &tc, rf,
-				     timeout_ms > 0 ? timeout_ms : broker_cfg(b)->request_timeout_ms,
-				     NULL);
+	rc = broker_topic_create_cfg(
+		b, name, 0, 0, 0755, &tc, rf,
+		timeout_ms > 0 ? timeout_ms : broker_cfg(b)->request_timeout_ms, NULL);
 	if (rc == -EINVAL && cluster_zk_mode(ka->c))
 		return refuse(v, PROTO_ERR_INVALID_REPLICATION_FACTOR,
 			      "replication factor %d: not enough live brokers", rf);
@@ -341,7 +348,8 @@ static int create_topics_handler(void *arg, struct net_req *req)
 		r->replication_factor = -1;
 		r->n_configs = -1;
 		if (!named_twice(m->topics, sizeof(*m->topics),
-				 offsetof(struct proto_creatable_topic, name), m->n_topics, i, &vs[i]))
+				 offsetof(struct proto_creatable_topic, name), m->n_topics, i,
+				 &vs[i]))
 			create_one(ka, &m->topics[i], m->validate_only, m->timeout_ms, r, &vs[i]);
 		answer(req, "CreateTopics", r->name, &vs[i], &r->error_code, &r->error_message);
 	}
@@ -514,9 +522,9 @@ out:
 
 static int8_t config_type(struct kstr k)
 {
-	static const char *const ints[] = { "segment.bytes",	 "segment.index.bytes",
+	static const char *const ints[] = { "segment.bytes",        "segment.index.bytes",
 					    "index.interval.bytes", "max.message.bytes",
-					    "batch.size",		 "min.insync.replicas" };
+					    "batch.size",           "min.insync.replicas" };
 
 	if (kstr_eq(k, "unclean.leader.election.enable"))
 		return TYPE_BOOLEAN;
@@ -608,9 +616,9 @@ static int describe_topic(struct kafka_api *ka, const struct proto_describe_conf
 		e->name = k;
 		e->value = val;
 		e->read_only = fixed && (kstr_eq(k, "key.separator") || kstr_eq(k, "line.format"));
-		e->config_source = !kstr_same(val, dv) ? SRC_TOPIC
-				   : !kstr_same(dv, bv)	  ? SRC_STATIC_BROKER
-							  : SRC_DEFAULT;
+		e->config_source = !kstr_same(val, dv)  ? SRC_TOPIC
+				   : !kstr_same(dv, bv) ? SRC_STATIC_BROKER
+							: SRC_DEFAULT;
 		e->is_default = e->config_source == SRC_DEFAULT;
 		e->config_type = config_type(k);
 		e->documentation = KSTR_NULL;
@@ -621,13 +629,14 @@ static int describe_topic(struct kafka_api *ka, const struct proto_describe_conf
 			snprintf(d->names[n], sizeof(d->names[n]), "%s", bk ? bk : key);
 			e->synonyms = s;
 			if (e->config_source == SRC_TOPIC)
-				s[e->n_synonyms++] = (struct proto_config_synonym){ k, val, SRC_TOPIC };
+				s[e->n_synonyms++] =
+					(struct proto_config_synonym){ k, val, SRC_TOPIC };
 			if (!kstr_same(dv, bv))
-				s[e->n_synonyms++] = (struct proto_config_synonym){
-					kstr_of(d->names[n]), dv, SRC_STATIC_BROKER
-				};
-			s[e->n_synonyms++] =
-				(struct proto_config_synonym){ kstr_of(d->names[n]), bv, SRC_DEFAULT };
+				s[e->n_synonyms++] =
+					(struct proto_config_synonym){ kstr_of(d->names[n]), dv,
+								       SRC_STATIC_BROKER };
+			s[e->n_synonyms++] = (struct proto_config_synonym){ kstr_of(d->names[n]),
+									    bv, SRC_DEFAULT };
 		}
 		n++;
 	}
@@ -735,8 +744,8 @@ out:
 /* ---- AlterConfigs, IncrementalAlterConfigs ---- */
 
 /* The .config text of one resource's changes into f. */
-static int16_t alter_text(FILE *f, const struct proto_alter_configs_resource *res,
-			  bool incremental, const char *defaults, size_t dlen, struct verdict *v)
+static int16_t alter_text(FILE *f, const struct proto_alter_configs_resource *res, bool incremental,
+			  const char *defaults, size_t dlen, struct verdict *v)
 {
 	for (int32_t i = 0; i < res->n_configs; i++) {
 		const struct proto_config *c = &res->configs[i];
@@ -761,13 +770,16 @@ static int16_t alter_text(FILE *f, const struct proto_alter_configs_resource *re
 		if (c->config_operation != PROTO_CONFIG_DELETE)
 			return refuse(v, PROTO_ERR_INVALID_REQUEST, "unknown config operation %d",
 				      (int)c->config_operation);
-		if (!c->name.ptr || (size_t)c->name.len >= sizeof(key) || kstr_eq(c->name, "partitions"))
+		if (!c->name.ptr || (size_t)c->name.len >= sizeof(key) ||
+		    kstr_eq(c->name, "partitions"))
 			return refuse(v, PROTO_ERR_INVALID_CONFIG, "'%.*s' is not a topic config",
-				      c->name.ptr ? (int)c->name.len : 0, c->name.ptr ? c->name.ptr : "");
+				      c->name.ptr ? (int)c->name.len : 0,
+				      c->name.ptr ? c->name.ptr : "");
 		memcpy(key, c->name.ptr, (size_t)c->name.len);
 		key[c->name.len] = '\0';
 		if (topic_kv_find(defaults, dlen, key, &dv) < 0)
-			return refuse(v, PROTO_ERR_INVALID_CONFIG, "unknown topic config '%s'", key);
+			return refuse(v, PROTO_ERR_INVALID_CONFIG, "unknown topic config '%s'",
+				      key);
 		fprintf(f, "%s=%.*s\n", key, (int)dv.len, dv.ptr);
 	}
 	if (incremental)

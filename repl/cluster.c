@@ -566,9 +566,9 @@ int cluster_topic_delete(struct cluster *c, const char *topic)
 }
 
 int cluster_append_check(struct cluster *c, const char *topic, int partition, int acks,
-			 int32_t *epoch)
+			 int32_t min_insync_replicas, int32_t *epoch)
 {
-	return cluster_repl_append_check(c->cr, topic, partition, acks, epoch);
+	return cluster_repl_append_check(c->cr, topic, partition, acks, min_insync_replicas, epoch);
 }
 
 void cluster_appended(struct cluster *c, const char *topic, int partition)

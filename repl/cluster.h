@@ -98,7 +98,7 @@ int cluster_topic_config_set(struct cluster *c, const char *topic,
 int cluster_topic_delete(struct cluster *c, const char *topic);
 /* See cluster_repl.h. */
 int cluster_append_check(struct cluster *c, const char *topic, int partition, int acks,
-			 int32_t *epoch);
+			 int32_t min_insync_replicas, int32_t *epoch);
 void cluster_appended(struct cluster *c, const char *topic, int partition);
 int cluster_partition_cells(struct cluster *c, const char *topic, int partition, char leader[24],
 			    char epoch[24], char replicas[24], char isr[24]);

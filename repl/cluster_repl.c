@@ -1251,14 +1251,14 @@ void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 /* ---- the produce path and the views ---- */
 
 int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int partition, int acks,
-			      int32_t *epoch)
+			      int32_t min_insync_replicas, int32_t *epoch)
 {
 	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
 	int rc;
 
 	if (!p)
 		return -EREMOTE; /* no replica here: not the leader either */
-	rc = partition_check_append(p, acks);
+	rc = partition_check_append_isr(p, acks, min_insync_replicas);
 	if (rc == 0)
 		rc = partition_leader_epoch(p, epoch);
 	partition_unref(p);

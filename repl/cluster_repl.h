@@ -81,9 +81,10 @@ struct replica_mgr *cluster_repl_replicas(struct cluster_repl *cr);
 
 /* Before an append to topic-partition: 0 and the leader epoch to stamp;
  * -EREMOTE this broker does not lead it; -EAGAIN (acks -1) fewer in-sync
- * replicas than min.insync.replicas. Nothing is appended on an error. */
+ * replicas than min_insync_replicas (the topic's; <= 0: the broker's).
+ * Nothing is appended on an error. */
 int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int partition, int acks,
-			      int32_t *epoch);
+			      int32_t min_insync_replicas, int32_t *epoch);
 /* After an append: the leader's hw may move (a partition whose ISR is
  * this broker alone commits at once). */
 void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int partition);

@@ -519,12 +519,19 @@ int partition_maybe_shrink_isr(struct partition *p, int64_t now_ms)
 
 int partition_check_append(struct partition *p, int acks)
 {
+	return partition_check_append_isr(p, acks, 0);
+}
+
+int partition_check_append_isr(struct partition *p, int acks, int32_t min_insync_replicas)
+{
 	int rc = 0;
 
 	pthread_mutex_lock(&p->lock);
+	if (min_insync_replicas <= 0)
+		min_insync_replicas = p->cfg.min_insync_replicas;
 	if (p->role != PARTITION_LEADER)
 		rc = -EREMOTE;
-	else if (acks == -1 && p->st.n_isr < p->cfg.min_insync_replicas)
+	else if (acks == -1 && p->st.n_isr < min_insync_replicas)
 		rc = -EAGAIN;
 	pthread_mutex_unlock(&p->lock);
 	return rc;

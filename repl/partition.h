@@ -257,6 +257,9 @@ bool partition_replica_caught_up(const struct partition_replica *r, int64_t lead
 /* Before an append (any thread): 0 may append; -EREMOTE not leader;
  * -EAGAIN (acks -1 only) ISR smaller than min.insync.replicas. */
 int partition_check_append(struct partition *p, int acks);
+/* The same with the topic's min.insync.replicas (<= 0: the partition's,
+ * the broker setting), which a topic's .config may change at any time. */
+int partition_check_append_isr(struct partition *p, int acks, int32_t min_insync_replicas);
 bool partition_under_min_isr(struct partition *p);
 
 /* ---- the follower's side (the fetcher's thread) ---- */

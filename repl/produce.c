@@ -598,7 +598,7 @@ static int append_epoch(const struct produce_ctx *ctx, struct produce_part *pp, 
 	if (!broker_replicated(ctx->t->b, ctx->t->name))
 		return 0;
 	return cluster_append_check(ctx->t->b->cluster, ctx->t->name, pp->pt->index, ctx->cfg.acks,
-				    epoch);
+				    ctx->cfg.min_insync_replicas, epoch);
 }
 
 /* What follows an append into one partition (metrics, flush.messages,

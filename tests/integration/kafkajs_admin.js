@@ -11,6 +11,8 @@
 // does not throw), or for describe one
 // line per setting: "name=value source=N readonly=B synonyms=a:4,b:5".
 // A refusal prints "error <Kafka's error type>: <message>" and exits 1.
+// With KAFKA_SASL_USER and KAFKA_SASL_PASSWORD set it authenticates with
+// SCRAM-SHA-256 (a cluster's SASL_PLAINTEXT listener).
 const path = process.env.KAFKAJS_PATH || 'kafkajs';
 const { Kafka, logLevel, ConfigResourceTypes } = require(path);
 
@@ -20,7 +22,9 @@ const entries = (json) =>
   Object.entries(JSON.parse(json || '{}')).map(([name, value]) => ({ name, value }));
 
 (async () => {
-  const kafka = new Kafka({ clientId: 'mqfs-admin-test', brokers: [broker],
+  const sasl = process.env.KAFKA_SASL_USER ? { mechanism: 'scram-sha-256',
+    username: process.env.KAFKA_SASL_USER, password: process.env.KAFKA_SASL_PASSWORD } : undefined;
+  const kafka = new Kafka({ clientId: 'mqfs-admin-test', brokers: [broker], sasl,
     logLevel: logLevel.NOTHING, retry: { retries: 0 } });
   const admin = kafka.admin();
   await admin.connect();

@@ -283,10 +283,10 @@ static void test_leader_and_isr(void **state)
 	snprintf(dir, sizeof(dir), "%s/data/orders-0", tmpdir);
 	assert_int_equal(stat(dir, &st), 0);
 	/* One in-sync replica of min.insync.replicas=2. */
-	assert_int_equal(cluster_repl_append_check(f->cr, "orders", 0, -1, &e), -EAGAIN);
-	assert_int_equal(cluster_repl_append_check(f->cr, "orders", 0, 1, &e), 0);
+	assert_int_equal(cluster_repl_append_check(f->cr, "orders", 0, -1, 0, &e), -EAGAIN);
+	assert_int_equal(cluster_repl_append_check(f->cr, "orders", 0, 1, 0, &e), 0);
 	assert_int_equal(e, 3);
-	assert_int_equal(cluster_repl_append_check(f->cr, "orders", 1, 1, &e), -EREMOTE);
+	assert_int_equal(cluster_repl_append_check(f->cr, "orders", 1, 1, 0, &e), -EREMOTE);
 	/* An older controller changes nothing. */
 	assert_int_equal(send_lisr(c, 0, 0, 4, &perr), PROTO_ERR_STALE_CONTROLLER_EPOCH);
 	assert_int_equal(info_of(f, "orders", 0).leader_epoch, 3);

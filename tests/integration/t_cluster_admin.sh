@@ -1,0 +1,132 @@
+#!/bin/sh
+# t_cluster_admin.sh — topic settings and the admin APIs across a cluster
+# (ZooKeeper and three brokers on loopback, SASL, mounts): kafkajs's
+# CreateTopics on broker 1's listener makes a topic with 3 partitions,
+# replication factor 3 and retention.ms, seen with ls and in .config on
+# mnt2 and mnt3; a .config write on mnt2 goes to /config/topics and a
+# /config/changes notification, and every broker's .config shows it;
+# min.insync.replicas=4 written on mnt2 takes effect on the leaders of the
+# other brokers (acks=all: EAGAIN); AlterConfigs on broker 3 shows on
+# mnt1; DescribeConfigs on broker 2 gives the override's source; a
+# replication factor above the live brokers is INVALID_REPLICATION_FACTOR
+# (logged); DeleteTopics on broker 1 removes the topic from every mount.
+
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+
+# shellcheck source=tests/integration/cluster_lib.sh
+. "$LIBDIR/cluster_lib.sh"
+
+ROOT=$(cd "$LIBDIR/../.." && pwd -P)
+KAFKAJS_PATH=${KAFKAJS_PATH:-$ROOT/build/npm/node_modules/kafkajs}
+export KAFKAJS_PATH
+if [ ! -d "$KAFKAJS_PATH" ]; then
+	fail "kafkajs" "not installed at $KAFKAJS_PATH (sh contrib/install-deps.sh installs it)"
+	mq_done
+fi
+KAFKA_SASL_USER=admin
+KAFKA_SASL_PASSWORD=admin-secret
+export KAFKA_SASL_USER KAFKA_SASL_PASSWORD
+
+CLUSTER_CONF="num.partitions=1"
+zk_cluster_start
+for n in 1 2 3; do
+	eval "PORT$n=\$(zk_free_port)"
+	eval "conf $n \$PORT$n"
+	MQ_MOUNT_WAIT=40 mq_mount_cmd "$MQ_TMP/mnt$n" "$MQFS" -f --config "$MQ_TMP/b$n/server.properties" "$MQ_TMP/mnt$n"
+done
+for n in 1 2 3; do
+	check "mnt$n/.state lists three live brokers" poll 30 alive_on "$MQ_TMP/mnt$n" 3
+done
+
+admin() { # admin N ARGS...: kafkajs's admin client on broker N
+	_p=$(eval "echo \$PORT$1")
+	shift
+	timeout -k 5 60 node "$LIBDIR/kafkajs_admin.js" "127.0.0.1:$_p" "$@" 2>&1
+}
+cfg_is() { # cfg_is MNT TOPIC KEY VALUE
+	[ "$(timeout 5 sed -n "s/^$3=//p" "$1/$2/.config" 2>/dev/null)" = "$4" ]
+}
+parts_are() { # parts_are MNT TOPIC "0 1 2"
+	[ "$(timeout 5 ls "$1/$2" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')" = "$3" ]
+}
+gone() { ! timeout 5 ls "$1" 2>/dev/null | grep -qx "$2"; }
+
+expect_eq "kafkajs CreateTopics on broker 1: 3 partitions, 3 replicas, retention.ms" "ok" \
+	"$(admin 1 create ct 3 3 '{"retention.ms":"3600000"}')"
+for n in 1 2 3; do
+	check "mnt$n: ct has partitions 0 1 2" poll 20 parts_are "$MQ_TMP/mnt$n" ct "0 1 2"
+	check "mnt$n/ct/.config: retention.ms=3600000" poll 20 cfg_is "$MQ_TMP/mnt$n" ct retention.ms 3600000
+done
+
+# A .config write on mnt2 reaches every broker.
+expect_ok "echo retention.ms=7200000 > mnt2/ct/.config" \
+	sh -c "echo retention.ms=7200000 > '$MQ_TMP/mnt2/ct/.config'"
+for n in 1 3; do
+	check "mnt$n/ct/.config: retention.ms=7200000" poll 20 cfg_is "$MQ_TMP/mnt$n" ct retention.ms 7200000
+done
+d=$(admin 2 describe ct retention.ms)
+case $d in
+"retention.ms=7200000 source=1 "*) ok "DescribeConfigs on broker 2: the override, source 1" ;;
+*) fail "DescribeConfigs on broker 2" "$d" ;;
+esac
+
+# min.insync.replicas above the replicas: every leader refuses acks=all.
+expect_ok "echo min.insync.replicas=4 > mnt2/ct/.config" \
+	sh -c "echo min.insync.replicas=4 > '$MQ_TMP/mnt2/ct/.config'"
+for n in 1 3; do
+	check "mnt$n/ct/.config: min.insync.replicas=4" poll 20 cfg_is "$MQ_TMP/mnt$n" ct min.insync.replicas 4
+done
+write_errno() {
+	python3 - "$1" <<'PY'
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+try:
+    os.write(fd, b"x\n")
+    print("written")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e.errno))
+PY
+}
+# The leader of each partition, from mnt1's .state (field 5).
+tested=0
+for p in 0 1 2; do
+	l=$(timeout 5 awk -v p="$p" '$1 == p { print $5 }' "$MQ_TMP/mnt1/ct/.state")
+	[ "$l" = 2 ] && continue
+	case $l in 1 | 3) ;; *) continue ;; esac
+	expect_eq "partition $p led by broker $l: acks=all under min.insync.replicas=4: EAGAIN" \
+		"EAGAIN" "$(write_errno "$MQ_TMP/mnt$l/ct/$p")"
+	tested=$((tested + 1))
+done
+expect_ok "a partition led by broker 1 or 3 was tried" test "$tested" -gt 0
+expect_ok "echo min.insync.replicas=2 > mnt2/ct/.config" \
+	sh -c "echo min.insync.replicas=2 > '$MQ_TMP/mnt2/ct/.config'"
+check "mnt3/ct/.config: min.insync.replicas=2" poll 20 cfg_is "$MQ_TMP/mnt3" ct min.insync.replicas 2
+
+# AlterConfigs on broker 3.
+expect_eq "kafkajs AlterConfigs on broker 3" "ok" \
+	"$(admin 3 alter ct '{"retention.ms":"600000","min.insync.replicas":"2"}')"
+check "mnt1/ct/.config: retention.ms=600000" poll 20 cfg_is "$MQ_TMP/mnt1" ct retention.ms 600000
+
+# Refusals.
+r=$(admin 1 create big 1 4)
+expect_eq "replication factor 4 of 3 brokers: INVALID_REPLICATION_FACTOR" \
+	"error INVALID_REPLICATION_FACTOR" "${r%%:*}"
+check "logged" grep -q "'big' refused: INVALID_REPLICATION_FACTOR" "$LOG"
+r=$(admin 2 alter ct '{"cleanup.policy":"sometimes"}')
+expect_eq "a bad value: INVALID_CONFIG" "error INVALID_CONFIG" "${r%%:*}"
+expect_errno "a bad .config line on mnt3: EINVAL" EINVAL \
+	bash -c 'echo retention.ms=soon > "$1"' sh "$MQ_TMP/mnt3/ct/.config"
+check "mnt1: retention.ms still 600000" cfg_is "$MQ_TMP/mnt1" ct retention.ms 600000
+
+# DeleteTopics on broker 1.
+expect_eq "kafkajs DeleteTopics on broker 1" "ok" "$(admin 1 delete ct)"
+for n in 1 2 3; do
+	check "ct gone from mnt$n" poll 20 gone "$MQ_TMP/mnt$n" ct
+done
+
+mq_done
