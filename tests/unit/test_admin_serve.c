@@ -1,0 +1,590 @@
+/*
+ * test_admin_serve.c — the admin APIs on a single node's listener
+ * (repl/admin_serve.c), over a real socket: one CreateTopics v0 frame
+ * built by hand from Kafka's protocol documentation, the rest built by
+ * the codec at old and flexible versions. CreateTopics (partitions and
+ * settings as the mount shows them, every refusal's code and message,
+ * validate_only, duplicates, manual assignments), DeleteTopics,
+ * CreatePartitions, DescribeConfigs (sources, synonyms, read-only, the
+ * key filter, the broker resource), AlterConfigs and
+ * IncrementalAlterConfigs (whole set, SET, DELETE, refusals, nothing
+ * changed on a refusal).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl/broker_int.h"
+#include "repl/config.h"
+#include "repl/net.h"
+#include "repl/proto.h"
+#include "repl/repl.h"
+
+#define DEADLINE_MS 10000
+
+struct fx {
+	char dir[64];
+	struct broker_config cfg;
+	struct broker *b;
+	struct net_client *c;
+};
+
+static int setup_with(void **state, const char *extra)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char text[256], err[256];
+	int port;
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-admin.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	broker_config_defaults(&f->cfg);
+	snprintf(text, sizeof(text), "listeners=PLAINTEXT://127.0.0.1:0\n%s", extra);
+	assert_int_equal(broker_config_parse(&f->cfg, text, strlen(text), err, sizeof(err)), 0);
+	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/data", f->dir);
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	port = cluster_listener_port(f->b->cluster, 0);
+	assert_true(port > 0);
+	assert_int_equal(net_client_connect("127.0.0.1", port, DEADLINE_MS, &f->c), 0);
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, "");
+}
+
+/* The broker's file sets the default of retention.ms. */
+static int setup_static(void **state)
+{
+	return setup_with(state, "log.retention.ms=86400000\n");
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	net_client_close(f->c);
+	assert_int_equal(broker_close(f->b), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* The value of key in the topic's .config, into buf ("" when none). */
+static const char *cfg_of(struct fx *f, const char *topic, const char *key, char *buf, size_t n)
+{
+	struct topic *t;
+	char *text = NULL;
+	size_t len = 0;
+	struct kstr v;
+
+	buf[0] = '\0';
+	if (broker_topic_get(f->b, topic, &t) < 0)
+		return buf;
+	assert_int_equal(topic_config_text(t, &text, &len), 0);
+	if (topic_kv_find(text, len, key, &v) == 0)
+		snprintf(buf, n, "%.*s", (int)v.len, v.ptr);
+	free(text);
+	topic_put(t);
+	return buf;
+}
+
+static int parts_of(struct fx *f, const char *topic)
+{
+	struct topic *t;
+	int n;
+
+	if (broker_topic_get(f->b, topic, &t) < 0)
+		return -1;
+	n = topic_partitions(t);
+	topic_put(t);
+	return n;
+}
+
+static bool kstr_same_test(struct kstr a, struct kstr b)
+{
+	return a.len == b.len && (!a.len || !memcmp(a.ptr, b.ptr, (size_t)a.len));
+}
+
+/* Sends body (an encoded request of api at version v) and returns the raw
+ * response (free it). */
+static void call(struct fx *f, int16_t api, int16_t v, struct kbuf_w *w, struct net_resp *raw)
+{
+	assert_int_equal(net_client_call(f->c, api, v, w->buf, w->len, 0, DEADLINE_MS, raw), 0);
+	kbuf_w_free(w);
+}
+
+/* ---- CreateTopics ---- */
+
+static void create(struct fx *f, int16_t v, struct proto_creatable_topic *topics, int n,
+		   bool validate_only, struct proto_create_topics_resp *resp, struct net_resp *raw)
+{
+	struct proto_create_topics_req req = {
+		.n_topics = n, .topics = topics, .timeout_ms = 5000, .validate_only = validate_only
+	};
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_create_topics_req_encode(&w, v, &req), 0);
+	call(f, PROTO_API_CREATE_TOPICS, v, &w, raw);
+	assert_int_equal(proto_create_topics_resp_decode(&raw->body, v, resp), 0);
+}
+
+/* CreateTopics v0 written byte by byte: topic "handmade", 2 partitions,
+ * replication factor 1, no assignments, one config retention.ms=5000,
+ * timeout 1000; the answer: one topic, error NONE. */
+static void test_create_v0_bytes(void **state)
+{
+	struct fx *f = *state;
+	static const uint8_t body[] = {
+		0,   0,	  0,   1,		      /* topics: 1 */
+		0,   8,	  'h', 'a', 'n', 'd', 'm', 'a', 'd', 'e', /* name */
+		0,   0,	  0,   2,				  /* num_partitions */
+		0,   1,						  /* replication_factor */
+		0,   0,	  0,   0,				  /* assignments: 0 */
+		0,   0,	  0,   1,				  /* configs: 1 */
+		0,   12,  'r', 'e', 't', 'e', 'n', 't', 'i', 'o', 'n', '.', 'm', 's', 0, 4,
+		'5', '0', '0', '0', 0,	 0,   3,   0xe8, /* timeout_ms 1000 */
+	};
+	static const uint8_t want[] = {
+		0, 0, 0, 1, 0, 8, 'h', 'a', 'n', 'd', 'm', 'a', 'd', 'e', 0, 0, /* error NONE */
+	};
+	struct net_resp raw;
+	char buf[32];
+
+	assert_int_equal(net_client_call(f->c, PROTO_API_CREATE_TOPICS, 0, body, sizeof(body), 0,
+					 DEADLINE_MS, &raw),
+			 0);
+	assert_int_equal(raw.body.end - raw.body.p, sizeof(want));
+	assert_memory_equal(raw.body.p, want, sizeof(want));
+	net_resp_free(&raw);
+	assert_int_equal(parts_of(f, "handmade"), 2);
+	assert_string_equal(cfg_of(f, "handmade", "retention.ms", buf, sizeof(buf)), "5000");
+}
+
+static void create_versions(void **state, int16_t v)
+{
+	struct fx *f = *state;
+	struct proto_config cfg[] = {
+		{ .name = kstr_of("retention.ms"), .value = kstr_of("60000") },
+		{ .name = kstr_of("cleanup.policy"), .value = kstr_of("compact") },
+	};
+	struct proto_config unknown = { .name = kstr_of("no.such"), .value = kstr_of("1") };
+	struct proto_config badval = { .name = kstr_of("segment.bytes"), .value = kstr_of("5") };
+	struct proto_config nullval = { .name = kstr_of("retention.ms"), .value = KSTR_NULL };
+	struct proto_config parts = { .name = kstr_of("partitions"), .value = kstr_of("3") };
+	int32_t self = 0, other = 7;
+	struct proto_replica_assignment mine[] = { { 0, 1, &self }, { 1, 1, &self } };
+	struct proto_replica_assignment theirs[] = { { 0, 1, &other } };
+	struct proto_creatable_topic t[] = {
+		{ kstr_of("a"), 3, 1, 0, NULL, 2, cfg },
+		{ kstr_of("a"), 1, 1, 0, NULL, 0, NULL }, /* exists now */
+		{ kstr_of("b"), 1, 1, 0, NULL, 1, &unknown },
+		{ kstr_of("c"), 1, 1, 0, NULL, 1, &badval },
+		{ kstr_of("d"), 1, 2, 0, NULL, 0, NULL },
+		{ kstr_of("e"), 0, 1, 0, NULL, 0, NULL },
+		{ kstr_of("bad/name"), 1, 1, 0, NULL, 0, NULL },
+		{ kstr_of("g"), 1, 1, 0, NULL, 1, &nullval },
+		{ kstr_of("h"), 1, 1, 0, NULL, 1, &parts },
+		{ kstr_of("m"), -1, -1, 2, mine, 0, NULL },
+		{ kstr_of("n"), -1, -1, 1, theirs, 0, NULL },
+		{ kstr_of("o"), 2, -1, 1, mine, 0, NULL },
+		{ kstr_of("p"), -1, -1, 0, NULL, 0, NULL },
+	};
+	static const int16_t want[] = {
+		PROTO_ERR_NONE,
+		PROTO_ERR_TOPIC_ALREADY_EXISTS,
+		PROTO_ERR_INVALID_CONFIG,
+		PROTO_ERR_INVALID_CONFIG,
+		PROTO_ERR_INVALID_REPLICATION_FACTOR,
+		PROTO_ERR_INVALID_PARTITIONS,
+		PROTO_ERR_INVALID_TOPIC_EXCEPTION,
+		PROTO_ERR_INVALID_REQUEST,
+		PROTO_ERR_INVALID_CONFIG,
+		PROTO_ERR_NONE,
+		PROTO_ERR_INVALID_REPLICA_ASSIGNMENT,
+		PROTO_ERR_INVALID_REQUEST,
+		PROTO_ERR_NONE,
+	};
+	struct proto_create_topics_resp r;
+	struct net_resp raw;
+	char buf[32];
+
+	/* One at a time, so that "a" exists when the second one comes. */
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		create(f, v, &t[i], 1, false, &r, &raw);
+		assert_int_equal(r.n_topics, 1);
+		assert_true(kstr_same_test(r.topics[0].name, t[i].name));
+		if (r.topics[0].error_code != want[i])
+			fail_msg("topic %zu: error %d, want %d", i, r.topics[0].error_code, want[i]);
+		if (v >= 1 && want[i] != PROTO_ERR_NONE)
+			assert_non_null(r.topics[0].error_message.ptr);
+		if (v >= 5 && want[i] == PROTO_ERR_NONE && i == 0) {
+			assert_int_equal(r.topics[0].num_partitions, 3);
+			assert_int_equal(r.topics[0].replication_factor, 1);
+		}
+		proto_create_topics_resp_free(&r);
+		net_resp_free(&raw);
+	}
+	assert_int_equal(parts_of(f, "a"), 3);
+	assert_string_equal(cfg_of(f, "a", "retention.ms", buf, sizeof(buf)), "60000");
+	assert_string_equal(cfg_of(f, "a", "cleanup.policy", buf, sizeof(buf)), "compact");
+	assert_int_equal(parts_of(f, "m"), 2);
+	assert_int_equal(parts_of(f, "p"), 1); /* num.partitions */
+	for (const char *const *n = (const char *const[]){ "b", "c", "d", "e", "g", "h", "n", "o",
+							    NULL };
+	     *n; n++)
+		assert_int_equal(parts_of(f, *n), -1);
+}
+
+static void test_create_v1(void **state)
+{
+	create_versions(state, 1);
+}
+
+static void test_create_v5(void **state)
+{
+	create_versions(state, 5);
+}
+
+static void test_create_v7(void **state)
+{
+	create_versions(state, 7);
+}
+
+static void test_create_validate_only_and_duplicates(void **state)
+{
+	struct fx *f = *state;
+	struct proto_creatable_topic t[] = {
+		{ kstr_of("x"), 2, 1, 0, NULL, 0, NULL },
+		{ kstr_of("y"), 1, 1, 0, NULL, 0, NULL },
+		{ kstr_of("y"), 1, 1, 0, NULL, 0, NULL },
+	};
+	struct proto_create_topics_resp r;
+	struct net_resp raw;
+
+	create(f, 4, t, 1, true, &r, &raw);
+	assert_int_equal(r.topics[0].error_code, PROTO_ERR_NONE);
+	assert_int_equal(parts_of(f, "x"), -1);
+	proto_create_topics_resp_free(&r);
+	net_resp_free(&raw);
+
+	create(f, 4, t, 3, false, &r, &raw);
+	assert_int_equal(r.n_topics, 3);
+	assert_int_equal(r.topics[0].error_code, PROTO_ERR_NONE);
+	assert_int_equal(r.topics[1].error_code, PROTO_ERR_INVALID_REQUEST);
+	assert_int_equal(r.topics[2].error_code, PROTO_ERR_INVALID_REQUEST);
+	assert_int_equal(parts_of(f, "x"), 2);
+	assert_int_equal(parts_of(f, "y"), -1);
+	proto_create_topics_resp_free(&r);
+	net_resp_free(&raw);
+}
+
+/* ---- DeleteTopics ---- */
+
+static void test_delete(void **state)
+{
+	struct fx *f = *state;
+	struct proto_delete_topic t[] = { { .name = kstr_of("gone") },
+					  { .name = kstr_of("never") },
+					  { .name = kstr_of("__consumer_offsets") } };
+	struct proto_delete_topic byid = { .name = KSTR_NULL, .topic_id = { 1, 2, 3 } };
+	struct proto_delete_topics_req req = { .n_topics = 3, .topics = t, .timeout_ms = 1000 };
+	struct proto_delete_topics_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	assert_int_equal(broker_topic_create(f->b, "gone", 0, 0, 0755, NULL), 0);
+	for (int16_t v = 0; v <= 6; v += 6) {
+		kbuf_w_init(&w, 1024);
+		assert_int_equal(proto_delete_topics_req_encode(&w, v, &req), 0);
+		call(f, PROTO_API_DELETE_TOPICS, v, &w, &raw);
+		assert_int_equal(proto_delete_topics_resp_decode(&raw.body, v, &r), 0);
+		assert_int_equal(r.n_responses, 3);
+		assert_int_equal(r.responses[0].error_code,
+				 v == 0 ? PROTO_ERR_NONE : PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		assert_int_equal(r.responses[1].error_code, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		assert_int_equal(r.responses[2].error_code, PROTO_ERR_POLICY_VIOLATION);
+		proto_delete_topics_resp_free(&r);
+		net_resp_free(&raw);
+		assert_int_equal(parts_of(f, "gone"), -1);
+	}
+	req = (struct proto_delete_topics_req){ .n_topics = 1, .topics = &byid };
+	kbuf_w_init(&w, 1024);
+	assert_int_equal(proto_delete_topics_req_encode(&w, 6, &req), 0);
+	call(f, PROTO_API_DELETE_TOPICS, 6, &w, &raw);
+	assert_int_equal(proto_delete_topics_resp_decode(&raw.body, 6, &r), 0);
+	assert_int_equal(r.responses[0].error_code, PROTO_ERR_UNKNOWN_TOPIC_ID);
+	proto_delete_topics_resp_free(&r);
+	net_resp_free(&raw);
+}
+
+/* ---- CreatePartitions ---- */
+
+static int16_t create_parts(struct fx *f, int16_t v, const char *name, int32_t count,
+			    bool validate_only)
+{
+	struct proto_create_parts_topic t = { kstr_of(name), count, -1, NULL };
+	struct proto_create_parts_req req = { 1, &t, 1000, validate_only };
+	struct proto_create_parts_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+	int16_t code;
+
+	kbuf_w_init(&w, 1024);
+	assert_int_equal(proto_create_parts_req_encode(&w, v, &req), 0);
+	call(f, PROTO_API_CREATE_PARTITIONS, v, &w, &raw);
+	assert_int_equal(proto_create_parts_resp_decode(&raw.body, v, &r), 0);
+	assert_int_equal(r.n_results, 1);
+	code = r.results[0].error_code;
+	proto_create_parts_resp_free(&r);
+	net_resp_free(&raw);
+	return code;
+}
+
+static void test_create_partitions(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(broker_topic_create(f->b, "grow", 0, 0, 0755, NULL), 0);
+	assert_int_equal(create_parts(f, 0, "grow", 3, true), PROTO_ERR_NONE);
+	assert_int_equal(parts_of(f, "grow"), 1);
+	assert_int_equal(create_parts(f, 0, "grow", 3, false), PROTO_ERR_NONE);
+	assert_int_equal(parts_of(f, "grow"), 3);
+	assert_int_equal(create_parts(f, 2, "grow", 3, false), PROTO_ERR_INVALID_PARTITIONS);
+	assert_int_equal(create_parts(f, 2, "grow", 2, false), PROTO_ERR_INVALID_PARTITIONS);
+	assert_int_equal(create_parts(f, 3, "grow", 100000, false), PROTO_ERR_INVALID_PARTITIONS);
+	assert_int_equal(create_parts(f, 3, "nosuch", 2, false),
+			 PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	assert_int_equal(create_parts(f, 3, "grow", 4, false), PROTO_ERR_NONE);
+	assert_int_equal(parts_of(f, "grow"), 4);
+}
+
+/* ---- DescribeConfigs ---- */
+
+static void describe(struct fx *f, int16_t v, int8_t type, const char *name, const char **keys,
+		     int nkeys, bool synonyms, struct proto_describe_configs_resp *r,
+		     struct net_resp *raw)
+{
+	struct kstr k[8];
+	struct proto_describe_configs_resource res = { type, kstr_of(name), keys ? nkeys : -1, k };
+	struct proto_describe_configs_req req = { 1, &res, synonyms, false };
+	struct kbuf_w w;
+
+	for (int i = 0; keys && i < nkeys; i++)
+		k[i] = kstr_of(keys[i]);
+	kbuf_w_init(&w, 1024);
+	assert_int_equal(proto_describe_configs_req_encode(&w, v, &req), 0);
+	call(f, PROTO_API_DESCRIBE_CONFIGS, v, &w, raw);
+	assert_int_equal(proto_describe_configs_resp_decode(&raw->body, v, r), 0);
+	assert_int_equal(r->n_results, 1);
+}
+
+static const struct proto_describe_configs_entry *entry(const struct proto_describe_configs_resp *r,
+							 const char *name)
+{
+	for (int32_t i = 0; i < r->results[0].n_configs; i++)
+		if (kstr_eq(r->results[0].configs[i].name, name))
+			return &r->results[0].configs[i];
+	return NULL;
+}
+
+static void test_describe_topic(void **state)
+{
+	struct fx *f = *state;
+	struct proto_describe_configs_resp r;
+	const struct proto_describe_configs_entry *e;
+	struct net_resp raw;
+	struct topic *t;
+	const char *keys[] = { "retention.ms", "segment.bytes", "key.separator", "partitions" };
+
+	assert_int_equal(broker_topic_create(f->b, "d", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, "segment.bytes=2048\n", 19), 0);
+
+	/* v1, every key, synonyms: the override, the static default, the default. */
+	describe(f, 1, PROTO_RESOURCE_TOPIC, "d", NULL, 0, true, &r, &raw);
+	assert_int_equal(r.results[0].error_code, PROTO_ERR_NONE);
+	assert_null(entry(&r, "partitions"));
+	assert_non_null(e = entry(&r, "segment.bytes"));
+	assert_true(kstr_eq(e->value, "2048"));
+	assert_int_equal(e->config_source, 1);
+	assert_int_equal(e->n_synonyms, 2);
+	assert_true(kstr_eq(e->synonyms[0].name, "segment.bytes"));
+	assert_int_equal(e->synonyms[0].source, 1);
+	assert_true(kstr_eq(e->synonyms[1].name, "log.segment.bytes"));
+	assert_true(kstr_eq(e->synonyms[1].value, "1073741824"));
+	assert_int_equal(e->synonyms[1].source, 5);
+	assert_non_null(e = entry(&r, "retention.ms"));
+	assert_int_equal(e->config_source, 4); /* the broker file's log.retention.ms */
+	assert_int_equal(e->n_synonyms, 2);
+	assert_true(kstr_eq(e->synonyms[0].name, "log.retention.ms"));
+	assert_true(kstr_eq(e->synonyms[0].value, "86400000"));
+	assert_int_equal(e->synonyms[0].source, 4);
+	assert_int_equal(e->synonyms[1].source, 5);
+	assert_non_null(e = entry(&r, "compression.type"));
+	assert_int_equal(e->config_source, 5);
+	assert_false(entry(&r, "key.separator")->read_only);
+	proto_describe_configs_resp_free(&r);
+	net_resp_free(&raw);
+
+	/* Records make key.separator read-only; the key filter; v0's is_default. */
+	assert_int_equal(topic_produce(t, 0, "r\n", 2, 0), 0);
+	describe(f, 0, PROTO_RESOURCE_TOPIC, "d", keys, 4, false, &r, &raw);
+	assert_int_equal(r.results[0].n_configs, 3);
+	assert_true(entry(&r, "key.separator")->read_only);
+	assert_false(entry(&r, "segment.bytes")->is_default);
+	assert_false(entry(&r, "segment.bytes")->read_only);
+	proto_describe_configs_resp_free(&r);
+	net_resp_free(&raw);
+
+	/* v4 (flexible): config types. */
+	describe(f, 4, PROTO_RESOURCE_TOPIC, "d", keys, 2, false, &r, &raw);
+	assert_int_equal(entry(&r, "retention.ms")->config_type, 5);
+	assert_int_equal(entry(&r, "segment.bytes")->config_type, 3);
+	proto_describe_configs_resp_free(&r);
+	net_resp_free(&raw);
+
+	describe(f, 4, PROTO_RESOURCE_TOPIC, "nosuch", NULL, 0, false, &r, &raw);
+	assert_int_equal(r.results[0].error_code, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	assert_non_null(r.results[0].error_message.ptr);
+	proto_describe_configs_resp_free(&r);
+	net_resp_free(&raw);
+	topic_put(t);
+}
+
+static void test_describe_broker(void **state)
+{
+	struct fx *f = *state;
+	struct proto_describe_configs_resp r;
+	const struct proto_describe_configs_entry *e;
+	struct net_resp raw;
+
+	describe(f, 2, PROTO_RESOURCE_BROKER, "0", NULL, 0, false, &r, &raw);
+	assert_int_equal(r.results[0].error_code, PROTO_ERR_NONE);
+	assert_non_null(e = entry(&r, "broker.id"));
+	assert_true(kstr_eq(e->value, "0"));
+	assert_true(e->read_only);
+	assert_int_equal(e->config_source, 4);
+	proto_describe_configs_resp_free(&r);
+	net_resp_free(&raw);
+	describe(f, 2, PROTO_RESOURCE_BROKER, "9", NULL, 0, false, &r, &raw);
+	assert_int_equal(r.results[0].error_code, PROTO_ERR_INVALID_REQUEST);
+	proto_describe_configs_resp_free(&r);
+	net_resp_free(&raw);
+	describe(f, 2, PROTO_RESOURCE_BROKER_LOGGER, "0", NULL, 0, false, &r, &raw);
+	assert_int_equal(r.results[0].error_code, PROTO_ERR_INVALID_REQUEST);
+	proto_describe_configs_resp_free(&r);
+	net_resp_free(&raw);
+}
+
+/* ---- AlterConfigs, IncrementalAlterConfigs ---- */
+
+static int16_t alter(struct fx *f, bool incremental, int16_t v, int8_t type, const char *name,
+		     struct proto_config *c, int n, bool validate_only)
+{
+	struct proto_alter_configs_resource res = { type, kstr_of(name), n, c };
+	struct proto_alter_configs_req req = { 1, &res, validate_only };
+	struct proto_alter_configs_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+	int16_t code;
+
+	kbuf_w_init(&w, 1024);
+	if (incremental) {
+		assert_int_equal(proto_incr_alter_configs_req_encode(&w, v, &req), 0);
+		call(f, PROTO_API_INCREMENTAL_ALTER_CONFIGS, v, &w, &raw);
+		assert_int_equal(proto_incr_alter_configs_resp_decode(&raw.body, v, &r), 0);
+	} else {
+		assert_int_equal(proto_alter_configs_req_encode(&w, v, &req), 0);
+		call(f, PROTO_API_ALTER_CONFIGS, v, &w, &raw);
+		assert_int_equal(proto_alter_configs_resp_decode(&raw.body, v, &r), 0);
+	}
+	assert_int_equal(r.n_responses, 1);
+	code = r.responses[0].error_code;
+	if (code)
+		assert_non_null(r.responses[0].error_message.ptr);
+	proto_alter_configs_resp_free(&r);
+	net_resp_free(&raw);
+	return code;
+}
+
+#define C(k, v)	    { .name = kstr_of(k), .value = kstr_of(v) }
+#define OP(k, v, o) { .name = kstr_of(k), .value = kstr_of(v), .config_operation = (o) }
+
+static void test_alter(void **state)
+{
+	struct fx *f = *state;
+	struct proto_config set2[] = { C("retention.ms", "1000"), C("segment.bytes", "4096") };
+	struct proto_config set1[] = { C("retention.ms", "2000") };
+	struct proto_config bad[] = { C("retention.ms", "3000"), C("segment.bytes", "5") };
+	struct proto_config twice[] = { C("retention.ms", "1"), C("retention.ms", "2") };
+	struct proto_config unknown[] = { C("no.such", "1") };
+	struct proto_config iset[] = { OP("cleanup.policy", "compact", PROTO_CONFIG_SET) };
+	struct proto_config idel[] = { OP("retention.ms", "", PROTO_CONFIG_DELETE) };
+	struct proto_config iapp[] = { OP("cleanup.policy", "delete", PROTO_CONFIG_APPEND) };
+	struct proto_config iop[] = { OP("cleanup.policy", "delete", 9) };
+	char buf[32];
+
+	assert_int_equal(broker_topic_create(f->b, "al", 0, 0, 0755, NULL), 0);
+	assert_int_equal(alter(f, false, 0, PROTO_RESOURCE_TOPIC, "al", set2, 2, true), 0);
+	assert_string_equal(cfg_of(f, "al", "retention.ms", buf, sizeof(buf)), "604800000");
+	assert_int_equal(alter(f, false, 0, PROTO_RESOURCE_TOPIC, "al", set2, 2, false), 0);
+	assert_string_equal(cfg_of(f, "al", "retention.ms", buf, sizeof(buf)), "1000");
+	assert_string_equal(cfg_of(f, "al", "segment.bytes", buf, sizeof(buf)), "4096");
+	/* The whole set: segment.bytes, not given, is the default again. */
+	assert_int_equal(alter(f, false, 2, PROTO_RESOURCE_TOPIC, "al", set1, 1, false), 0);
+	assert_string_equal(cfg_of(f, "al", "retention.ms", buf, sizeof(buf)), "2000");
+	assert_string_equal(cfg_of(f, "al", "segment.bytes", buf, sizeof(buf)), "1073741824");
+	/* Refusals change nothing. */
+	assert_int_equal(alter(f, false, 1, PROTO_RESOURCE_TOPIC, "al", bad, 2, false),
+			 PROTO_ERR_INVALID_CONFIG);
+	assert_int_equal(alter(f, false, 1, PROTO_RESOURCE_TOPIC, "al", unknown, 1, false),
+			 PROTO_ERR_INVALID_CONFIG);
+	assert_int_equal(alter(f, false, 1, PROTO_RESOURCE_TOPIC, "al", twice, 2, false),
+			 PROTO_ERR_INVALID_REQUEST);
+	assert_int_equal(alter(f, false, 1, PROTO_RESOURCE_TOPIC, "nosuch", set1, 1, false),
+			 PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	assert_int_equal(alter(f, false, 1, PROTO_RESOURCE_BROKER, "0", set1, 1, false),
+			 PROTO_ERR_INVALID_REQUEST);
+	assert_string_equal(cfg_of(f, "al", "retention.ms", buf, sizeof(buf)), "2000");
+	/* Incremental: SET keeps the rest, DELETE is the default again. */
+	assert_int_equal(alter(f, true, 1, PROTO_RESOURCE_TOPIC, "al", iset, 1, false), 0);
+	assert_string_equal(cfg_of(f, "al", "cleanup.policy", buf, sizeof(buf)), "compact");
+	assert_string_equal(cfg_of(f, "al", "retention.ms", buf, sizeof(buf)), "2000");
+	assert_int_equal(alter(f, true, 0, PROTO_RESOURCE_TOPIC, "al", idel, 1, false), 0);
+	assert_string_equal(cfg_of(f, "al", "retention.ms", buf, sizeof(buf)), "604800000");
+	assert_string_equal(cfg_of(f, "al", "cleanup.policy", buf, sizeof(buf)), "compact");
+	assert_int_equal(alter(f, true, 1, PROTO_RESOURCE_TOPIC, "al", iapp, 1, false),
+			 PROTO_ERR_INVALID_CONFIG);
+	assert_int_equal(alter(f, true, 1, PROTO_RESOURCE_TOPIC, "al", iop, 1, false),
+			 PROTO_ERR_INVALID_REQUEST);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_v0_bytes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_v5, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_v7, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_validate_only_and_duplicates, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_partitions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_describe_topic, setup_static, teardown),
+		cmocka_unit_test_setup_teardown(test_describe_broker, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alter, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
