@@ -101,7 +101,11 @@ int64_t topic_ctime(struct topic *t); /* ms */
 int64_t topic_mtime(struct topic *t); /* ms: last append to any partition */
 /* .config: read all settings; write key=value lines (all or nothing,
  * -EINVAL with a log line naming the bad line; partitions may only grow;
- * key.separator only before the first record: -EBUSY). */
+ * key.separator only before the first record: -EBUSY). A replicated
+ * topic's settings are written to ZooKeeper first (its overrides and a
+ * change notification every broker applies), then here; its partitions
+ * cannot change (-EINVAL); ZooKeeper's errors (-ENOTCONN, ...) leave
+ * everything as it was. */
 int topic_config_text(struct topic *t, char **out, size_t *len);
 int topic_config_write(struct topic *t, const char *text, size_t len);
 /* .state: header row, one row per partition. */

@@ -4,6 +4,15 @@
  * partitions, reconfigure the logs, write the metadata file, log each
  * setting that changed). The parsing and rendering of the settings are
  * config.c's.
+ *
+ * A replicated topic's settings are the cluster's: a write is checked
+ * here (without changing anything), its overrides go to ZooKeeper
+ * (cluster_topic_config_set: /config/topics/<t> and a /config/changes
+ * notification), and then it is applied here. Every broker, this one
+ * included, applies the overrides it reads from ZooKeeper over its own
+ * defaults (topics_cluster_config, on the cluster thread); a write that
+ * changes nothing rewrites nothing, so the notification of a change
+ * already applied here is a no-op.
  */
 #include <errno.h>
 #include <inttypes.h>
