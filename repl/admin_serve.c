@@ -26,8 +26,9 @@
  *     (v6) UNKNOWN_TOPIC_ID (mqfs gives topics no ids), an internal one
  *     ("__") POLICY_VIOLATION;
  *   - CreatePartitions: the count must grow (INVALID_PARTITIONS, with
- *     Kafka's messages); assignments as CreateTopics; a replicated topic:
- *     INVALID_REQUEST (the controller does not add partitions yet);
+ *     Kafka's messages); assignments as CreateTopics; in a cluster the new
+ *     partitions get the replication factor of partition 0 over the live
+ *     brokers (too few: INVALID_REPLICATION_FACTOR);
  *   - DescribeConfigs: topics with every setting but `partitions` (the
  *     partition count is Metadata's), each with its source: TOPIC_CONFIG
  *     (1) when it differs from the broker's default, STATIC_BROKER_CONFIG
@@ -434,11 +435,6 @@ static int16_t create_parts_one(struct kafka_api *ka, const struct proto_create_
 	if (topic_cname(pt->name, name, sizeof(name)) < 0 || broker_topic_get(ka->b, name, &t) < 0)
 		return refuse(v, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION, "no such topic");
 	now = topic_partitions(t);
-	if (broker_replicated(ka->b, name)) {
-		refuse(v, PROTO_ERR_INVALID_REQUEST,
-		       "adding partitions to a replicated topic is not supported");
-		goto out;
-	}
 	if (pt->count < now) {
 		refuse(v, PROTO_ERR_INVALID_PARTITIONS,
 		       "topic currently has %d partitions, which is higher than the requested %d",
@@ -472,7 +468,10 @@ static int16_t create_parts_one(struct kafka_api *ka, const struct proto_create_
 	if (validate_only)
 		goto out;
 	rc = topic_config_write(t, text, strlen(text));
-	if (rc < 0)
+	if (rc == -EINVAL && broker_replicated(ka->b, name))
+		refuse(v, PROTO_ERR_INVALID_REPLICATION_FACTOR,
+		       "fewer live brokers than the topic's replication factor");
+	else if (rc < 0)
 		topic_errno(rc, "adding partitions failed", v);
 	else
 		mq_log(MQ_INFO, "topic %s: %d partitions now, by a Kafka client (CreatePartitions)",

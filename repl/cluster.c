@@ -34,7 +34,11 @@
  *   EV_BROKERS   /brokers/ids changed: re-read the brokers;
  *   EV_CONTROLLER /controller changed: re-read it;
  *   EV_USERS     /config/users or /config/changes changed: re-read the
- *                users.
+ *                users, and apply the overrides of every topic a new
+ *                change notification names;
+ *   EV_TOPICS    /brokers/topics changed, or a topic's assignment (its
+ *                data, watched per topic): every topic made or grown
+ *                here, with its overrides; topics gone are removed.
  * A read that fails (connection lost meanwhile) keeps its bit and is
  * tried again after CLUSTER_RETRY_MS, so nothing is missed while
  * ZooKeeper is away: watches that survive a reconnection fire then, and
@@ -67,6 +71,7 @@
 #include "repl/metadata_cache.h"
 #include "repl/net.h"
 #include "repl/zkmeta.h"
+#include "repl/zkwatch.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
 
@@ -120,6 +125,8 @@ struct cluster {
 	 * false): the topics' reads apply every topic's overrides. */
 	int64_t changes_seen;
 	bool changes_read;
+	/* The data of each /brokers/topics/<t>: its assignment grew. */
+	struct zkwatch_set topic_watches;
 };
 
 static void post(struct cluster *c, unsigned ev)
@@ -180,6 +187,15 @@ static void on_topics(void *arg, enum zkc_watch ev, const char *path)
 	(void)ev;
 	(void)path;
 	post(arg, EV_TOPICS);
+}
+
+static void on_topic_data(void *arg, enum zkc_watch ev, const char *path)
+{
+	struct cluster *c = arg;
+
+	(void)ev;
+	zkwatch_fired(&c->topic_watches, path);
+	post(c, EV_TOPICS);
 }
 
 /* ---- credentials (the listener's lookup: a loop thread, no blocking) ---- */
@@ -490,7 +506,7 @@ static int read_topics(struct cluster *c)
 	if (n < 0)
 		return n;
 	for (int i = 0; h->appeared && i < n; i++) {
-		char why[ZK_WHY_LEN] = "";
+		char why[ZK_WHY_LEN] = "", path[ZK_PATH_MAX];
 		struct zkmeta_topic t;
 		uid_t uid;
 		gid_t gid;
@@ -499,6 +515,11 @@ static int read_topics(struct cluster *c)
 
 		if (!cluster_replicated(c, names[i]))
 			continue;
+		if (zk_path_topic(path, sizeof(path), names[i]) >= 0 &&
+		    (r = zkwatch_arm(&c->topic_watches, c->zk, path, on_topic_data, c)) < 0) {
+			rc = r;
+			break;
+		}
 		r = zkmeta_read_topic(c->zk, names[i], &t, why);
 		if (r == -ENOENT)
 			continue; /* deleted meanwhile */
@@ -551,6 +572,18 @@ int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
 	zk_config_clear(&zc);
 	if (rc < 0 && rc != -EEXIST)
 		mq_log(MQ_ERR, "topic %s: cluster creation failed: %s", topic, strerror(-rc));
+	return rc;
+}
+
+int cluster_topic_add_partitions(struct cluster *c, const char *topic, int n_partitions,
+				 int64_t timeout_ms)
+{
+	int rc = cluster_repl_add_partitions(c->cr, topic, n_partitions,
+					     timeout_ms > 0 ? timeout_ms : 30000);
+
+	if (rc < 0)
+		mq_log(MQ_ERR, "topic %s: adding partitions (to %d) failed: %s", topic,
+		       n_partitions, strerror(-rc));
 	return rc;
 }
 
@@ -705,6 +738,7 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 		mq_log(MQ_INFO, "ZooKeeper: new session 0x%" PRIx64,
 		       (uint64_t)zkc_session_id(c->zk));
 		ev = (ev & ~EV_SESSION) | EV_REGISTER | EV_READS;
+		zkwatch_reset(&c->topic_watches); /* gone with the old session */
 	}
 	if ((ev & EV_REGISTER) && register_broker(c) == 0)
 		ev &= ~EV_REGISTER;
@@ -880,6 +914,7 @@ int cluster_open(const struct broker_config *cfg, struct broker *b,
 	c->ka.c = c;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->cred_mu, NULL);
+	zkwatch_init(&c->topic_watches);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cv, &ca);
@@ -958,6 +993,7 @@ void cluster_close(struct cluster *c)
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->cred_mu);
+	zkwatch_destroy(&c->topic_watches);
 	free(c);
 }
 

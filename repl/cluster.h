@@ -91,6 +91,10 @@ bool cluster_replicated(const struct cluster *c, const char *topic);
 int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
 			 int replication_factor, const struct zk_config *overrides, uid_t uid,
 			 gid_t gid, mode_t mode, int64_t timeout_ms);
+/* Grows a topic's assignment to n_partitions and waits up to timeout_ms
+ * for their leaders (cluster_repl_add_partitions). */
+int cluster_topic_add_partitions(struct cluster *c, const char *topic, int n_partitions,
+				 int64_t timeout_ms);
 /* Publishes a topic's overrides (cluster_repl_set_topic_config). */
 int cluster_topic_config_set(struct cluster *c, const char *topic,
 			     const struct zk_config *overrides);

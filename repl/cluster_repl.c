@@ -1133,6 +1133,19 @@ static bool topic_ready(struct cluster_repl *cr, const char *topic, int n)
 	return true;
 }
 
+/* The controller creates the states and tells every broker; the topic
+ * (or its new partitions) is usable here once our metadata has a leader
+ * for each: 0, or -ETIMEDOUT at end (monotonic ms). */
+static int topic_wait_ready(struct cluster_repl *cr, const char *topic, int n, int64_t end)
+{
+	while (!topic_ready(cr, topic, n)) {
+		if (now_mono_ms() >= end)
+			return -ETIMEDOUT;
+		usleep(CREATE_POLL_MS * 1000);
+	}
+	return 0;
+}
+
 int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_partitions,
 			      int replication_factor, const struct zk_config *config,
 			      int64_t timeout_ms)
@@ -1145,16 +1158,20 @@ int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_
 					      replication_factor, config)
 		    : -ENOTCONN;
 	pthread_mutex_unlock(&cr->zk_mu);
-	if (rc < 0)
-		return rc;
-	/* The controller creates the states and tells every broker; the
-	 * topic is usable here once our metadata has a leader for each. */
-	while (!topic_ready(cr, topic, n_partitions)) {
-		if (now_mono_ms() >= end)
-			return -ETIMEDOUT;
-		usleep(CREATE_POLL_MS * 1000);
-	}
-	return 0;
+	return rc < 0 ? rc : topic_wait_ready(cr, topic, n_partitions, end);
+}
+
+int cluster_repl_add_partitions(struct cluster_repl *cr, const char *topic, int n_partitions,
+				int64_t timeout_ms)
+{
+	int64_t end = now_mono_ms() + timeout_ms;
+	int rc = -ESTALE;
+
+	pthread_mutex_lock(&cr->zk_mu);
+	for (int tries = 0; rc == -ESTALE && tries < 5; tries++)
+		rc = cr->zk ? controller_add_partitions(cr->zk, topic, n_partitions) : -ENOTCONN;
+	pthread_mutex_unlock(&cr->zk_mu);
+	return rc < 0 ? rc : topic_wait_ready(cr, topic, n_partitions, end);
 }
 
 int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,

@@ -64,6 +64,11 @@ int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_
 			      int replication_factor, const struct zk_config *config,
 			      int64_t timeout_ms);
 
+/* Grows the topic to n_partitions (controller_add_partitions) and waits
+ * up to timeout_ms until this broker's metadata has a leader for each.
+ * -EINVAL, -ENOENT, -ETIMEDOUT, ZooKeeper's errors. */
+int cluster_repl_add_partitions(struct cluster_repl *cr, const char *topic, int n_partitions,
+				int64_t timeout_ms);
 /* Replaces the topic settings among the overrides in /config/topics/<t>
  * with overrides (keeping its other keys) and writes the change
  * notification. -ENOTCONN, ZooKeeper's errors. */

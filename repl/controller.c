@@ -39,8 +39,8 @@
  *                                 two reads) is both: gone, then new
  *                                 (ctrl_bounce)
  *   /brokers/topics children      ctrl_on_topics: new partitions get their
- *                                 first state (leader = first live replica,
- *                                 ISR = live replicas, leader epoch 0)
+ *   (and each topic's data: its   first state (leader = first live replica,
+ *   assignment grew)              ISR = live replicas, leader epoch 0)
  *   /admin/delete_topics children ctrl_on_deletions: StopReplica with
  *                                 delete to the replicas, znodes removed
  *   /isr_change_notification      ctrl_on_isr_change: re-read the states a
@@ -82,6 +82,7 @@
 
 #include "repl/controller.h"
 #include "repl/zkmeta.h"
+#include "repl/zkwatch.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
 
@@ -382,6 +383,7 @@ struct controller {
 	int n_live;
 	int32_t *shutting;
 	int n_shutting;
+	struct zkwatch_set topic_watches; /* data of each /brokers/topics/<t> */
 	struct zkmeta_topic *topics;
 	int n_topics;
 	int64_t retry_at_ms;     /* 0: no retry due */
@@ -411,7 +413,11 @@ static void ctrl_watch(void *arg, enum zkc_watch ev, const char *path)
 		ctrl_post(ctl, EV_BROKERS);
 	else if (!strcmp(path, ZK_BROKER_TOPICS_PATH))
 		ctrl_post(ctl, EV_TOPICS);
-	else if (!strcmp(path, ZK_DELETE_TOPICS_PATH))
+	else if (!strncmp(path, ZK_BROKER_TOPICS_PATH "/", strlen(ZK_BROKER_TOPICS_PATH) + 1)) {
+		/* a topic's assignment changed (partitions added) or went */
+		zkwatch_fired(&ctl->topic_watches, path);
+		ctrl_post(ctl, EV_TOPICS);
+	} else if (!strcmp(path, ZK_DELETE_TOPICS_PATH))
 		ctrl_post(ctl, EV_DELETIONS);
 	else if (!strcmp(path, ZK_ISR_CHANGE_PATH))
 		ctrl_post(ctl, EV_ISR_CHANGE);
@@ -1035,6 +1041,14 @@ static int ctrl_read_topics(struct controller *ctl)
 	zkmeta_topics_free(ctl->topics, ctl->n_topics);
 	ctl->topics = topics;
 	ctl->n_topics = n;
+	/* Kafka's PartitionModificationsHandler: a topic whose assignment
+	 * grows (CreatePartitions) gets its new partitions started. */
+	for (int t = 0; t < n; t++) {
+		char path[ZK_PATH_MAX];
+
+		if (zk_path_topic(path, sizeof(path), topics[t].name) >= 0)
+			zkwatch_arm(&ctl->topic_watches, ctl->zkc, path, ctrl_watch, ctl);
+	}
 	return 0;
 }
 
@@ -1466,6 +1480,7 @@ static void ctrl_do_call(struct controller *ctl, struct ctrl_call *call, struct 
 	switch (call->type) {
 	case CALL_RECONNECT:
 		ctrl_resign(ctl);
+		zkwatch_reset(&ctl->topic_watches); /* gone with the session */
 		ctl->zkc = call->zkc;
 		ctl->state = CTRL_CANDIDATE;
 		ctl->retry_at_ms = 0;
@@ -1649,6 +1664,7 @@ int controller_start(struct zkc *zkc, const struct controller_config *cfg,
 	ctl->info.controller_id = -1;
 	ctl->pending = EV_ELECT;
 	pthread_mutex_init(&ctl->lock, NULL);
+	zkwatch_init(&ctl->topic_watches);
 	/* The timers are monotonic: a clock step must not fire or starve
 	 * them. */
 	pthread_condattr_init(&ca);
@@ -1658,6 +1674,7 @@ int controller_start(struct zkc *zkc, const struct controller_config *cfg,
 	if ((rc = pthread_create(&ctl->thread, NULL, ctrl_thread, ctl))) {
 		pthread_cond_destroy(&ctl->cond);
 		pthread_mutex_destroy(&ctl->lock);
+		zkwatch_destroy(&ctl->topic_watches);
 		free(ctl);
 		return -rc;
 	}
@@ -1682,6 +1699,7 @@ void controller_free(struct controller *ctl)
 	ctrl_clear_cache(ctl);
 	pthread_cond_destroy(&ctl->cond);
 	pthread_mutex_destroy(&ctl->lock);
+	zkwatch_destroy(&ctl->topic_watches);
 	free(ctl);
 }
 
@@ -1747,5 +1765,59 @@ out:
 	free(t.partitions);
 	free(replicas);
 	free(ids);
+	return rc;
+}
+
+int controller_add_partitions(struct zkc *zkc, const char *topic, int n_partitions)
+{
+	struct zk_topic t = { 0 }, grown;
+	struct zk_assignment *parts = NULL;
+	struct zkc_stat st;
+	char path[ZK_PATH_MAX], why[ZK_WHY_LEN], *data = NULL, *doc = NULL;
+	int32_t *ids = NULL, *replicas = NULL;
+	size_t len;
+	int n, rf, added, rc;
+
+	if ((rc = zk_path_topic(path, sizeof(path), topic)) < 0)
+		return rc;
+	if ((rc = zkc_get(zkc, path, &data, &len, &st, NULL, NULL)) < 0)
+		return rc;
+	rc = zk_topic_decode(data, len, &t, why);
+	free(data);
+	if (rc < 0)
+		return rc;
+	added = n_partitions - t.n_partitions;
+	rf = t.n_partitions > 0 ? t.partitions[0].n_replicas : 0;
+	rc = -EINVAL;
+	if (added <= 0 || rf <= 0)
+		goto out;
+	if ((n = zkmeta_broker_ids(zkc, &ids, NULL, NULL)) < 0) {
+		rc = n;
+		goto out;
+	}
+	rc = -ENOMEM;
+	replicas = malloc((size_t)added * (size_t)rf * sizeof(*replicas));
+	parts = calloc((size_t)n_partitions, sizeof(*parts));
+	if (!replicas || !parts)
+		goto out;
+	if ((rc = controller_assign_replicas(ids, n, added, rf, -1, -1, replicas)))
+		goto out;
+	memcpy(parts, t.partitions, (size_t)t.n_partitions * sizeof(*parts));
+	for (int p = 0; p < added; p++)
+		parts[t.n_partitions + p] =
+			(struct zk_assignment){ .replicas = replicas + (size_t)p * rf,
+						.n_replicas = rf };
+	grown = t;
+	grown.partitions = parts;
+	grown.n_partitions = n_partitions;
+	rc = -ENOMEM;
+	if ((doc = zk_topic_encode(&grown)))
+		rc = zkc_set(zkc, path, doc, strlen(doc), st.version, NULL);
+out:
+	free(doc);
+	free(parts);
+	free(replicas);
+	free(ids);
+	zk_topic_clear(&t);
 	return rc;
 }

@@ -240,6 +240,14 @@ struct controller_tp {
 int controller_controlled_shutdown(struct controller *ctl, int32_t broker_id,
 				   struct controller_tp **remaining);
 
+/* Grows a topic to n_partitions as Kafka's AdminZkClient.addPartitions:
+ * the new partitions' replicas assigned over the live brokers with the
+ * replication factor of partition 0, the assignment rewritten at the
+ * version read (the controller, watching it, starts them). -ENOENT no
+ * such topic, -EINVAL not more partitions than now or too few live
+ * brokers, -ESTALE written meanwhile, ZooKeeper's errors. */
+int controller_add_partitions(struct zkc *zkc, const char *topic, int n_partitions);
+
 /* Creates a topic as Kafka's AdminZkClient does on any broker: assigns
  * its replicas over the live brokers (controller_assign_replicas, random
  * start) and writes the assignment and config (may be NULL); the

@@ -103,9 +103,10 @@ int64_t topic_mtime(struct topic *t); /* ms: last append to any partition */
  * -EINVAL with a log line naming the bad line; partitions may only grow;
  * key.separator only before the first record: -EBUSY). A replicated
  * topic's settings are written to ZooKeeper first (its overrides and a
- * change notification every broker applies), then here; its partitions
- * cannot change (-EINVAL); ZooKeeper's errors (-ENOTCONN, ...) leave
- * everything as it was. */
+ * change notification every broker applies; more partitions: its
+ * assignment, waiting for their leaders, -ETIMEDOUT; too few live
+ * brokers -EINVAL), then here; ZooKeeper's errors (-ENOTCONN, ...) leave
+ * the settings as they were. */
 int topic_config_text(struct topic *t, char **out, size_t *len);
 int topic_config_write(struct topic *t, const char *text, size_t len);
 /* .state: header row, one row per partition. */

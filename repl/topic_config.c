@@ -6,7 +6,8 @@
  * config.c's.
  *
  * A replicated topic's settings are the cluster's: a write is checked
- * here (without changing anything), its overrides go to ZooKeeper
+ * here (without changing anything), more partitions go to its
+ * assignment (cluster_topic_add_partitions), its overrides to ZooKeeper
  * (cluster_topic_config_set: /config/topics/<t> and a /config/changes
  * notification), and then it is applied here. Every broker, this one
  * included, applies the overrides it reads from ZooKeeper over its own
@@ -124,11 +125,17 @@ static bool config_same(const struct topic_config *a, const struct topic_config 
 	return same;
 }
 
-/* Applies text to this broker's copy of the topic, all or nothing. With
- * dry_run, only the checks (the new settings in *nc_out). */
-static int config_write_local(struct topic *t, const char *text, size_t len, bool dry_run,
+/* How config_write_local runs. */
+enum {
+	CFG_DRY_RUN = 1,       /* the checks only (the new settings in *nc_out) */
+	CFG_CLUSTER_PARTS = 2, /* the cluster's partition count: may change */
+};
+
+/* Applies text to this broker's copy of the topic, all or nothing. */
+static int config_write_local(struct topic *t, const char *text, size_t len, int how,
 			      struct topic_config *nc_out)
 {
+	bool dry_run = how & CFG_DRY_RUN;
 	struct broker *b = t->b;
 	struct topic_config nc;
 	struct partition **parts = NULL;
@@ -152,11 +159,12 @@ static int config_write_local(struct topic *t, const char *text, size_t len, boo
 		goto out;
 	}
 	/* The partitions of a replicated topic are its assignment in
-	 * ZooKeeper, which only the controller's topic creation writes. */
-	if (nc.partitions != t->nparts && broker_replicated(b, t->name)) {
+	 * ZooKeeper: they change here only as the cluster says. */
+	if (nc.partitions != t->nparts && broker_replicated(b, t->name) &&
+	    !(how & CFG_CLUSTER_PARTS)) {
 		mq_log_limited(MQ_WARN,
 			       "topic %s: .config refused: partitions of a replicated topic "
-			       "cannot change (now %d)",
+			       "change through ZooKeeper (now %d)",
 			       t->name, t->nparts);
 		rc = -EINVAL;
 		goto out;
@@ -238,13 +246,20 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 	int rc;
 
 	if (!broker_replicated(b, t->name))
-		return config_write_local(t, text, len, false, NULL);
+		return config_write_local(t, text, len, 0, NULL);
 	/* In a cluster the settings are the overrides in ZooKeeper: written
 	 * there first (every broker applies them from the notification),
-	 * then here at once, so that this mount reads them back. */
-	rc = config_write_local(t, text, len, true, &nc);
+	 * then here at once, so that this mount reads them back. More
+	 * partitions are a new assignment, also there first. */
+	rc = config_write_local(t, text, len, CFG_DRY_RUN | CFG_CLUSTER_PARTS, &nc);
 	if (rc < 0)
 		return rc;
+	if (nc.partitions > topic_partitions(t)) {
+		rc = cluster_topic_add_partitions(b->cluster, t->name, nc.partitions,
+						  b->cfg.request_timeout_ms);
+		if (rc < 0)
+			return rc;
+	}
 	catalog_default_config(b, &def);
 	rc = topic_overrides_diff(&nc, &def, NULL, &over);
 	if (rc < 0)
@@ -256,7 +271,17 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 			       strerror(-rc));
 		return rc;
 	}
-	return config_write_local(t, text, len, false, NULL);
+	return config_write_local(t, text, len, CFG_CLUSTER_PARTS, NULL);
+}
+
+int topic_grow_local(struct topic *t, int n_partitions)
+{
+	char text[40];
+
+	if (topic_partitions(t) >= n_partitions)
+		return 0;
+	snprintf(text, sizeof(text), "partitions=%d\n", n_partitions);
+	return config_write_local(t, text, strlen(text), CFG_CLUSTER_PARTS, NULL);
 }
 
 int topics_cluster_config(void *arg, const char *topic, const struct zk_config *zc)
@@ -273,7 +298,7 @@ int topics_cluster_config(void *arg, const char *topic, const struct zk_config *
 	catalog_default_config(b, &def);
 	rc = topic_overrides_text(zc, &def, &text, &len);
 	if (rc == 0)
-		rc = config_write_local(t, text, len, false, NULL);
+		rc = config_write_local(t, text, len, 0, NULL);
 	if (rc < 0)
 		mq_log_limited(MQ_WARN, "topic %s: the cluster's settings not applied here: %s",
 			       topic, strerror(-rc));

@@ -352,9 +352,18 @@ int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, uid_
 {
 	struct broker *b = arg;
 
+	struct topic *t;
+	int rc;
+
 	if (!topic_name_valid(topic) || n_partitions <= 0)
 		return -EINVAL;
-	return topic_create_local(b, topic, uid, gid, mode, NULL, n_partitions, NULL);
+	rc = topic_create_local(b, topic, uid, gid, mode, NULL, n_partitions, NULL);
+	if (rc != -EEXIST || broker_topic_get(b, topic, &t) < 0)
+		return rc;
+	/* Known here: its assignment may have grown (CreatePartitions). */
+	rc = topic_grow_local(t, n_partitions);
+	topic_put(t);
+	return rc < 0 ? rc : -EEXIST;
 }
 
 static int topic_delete_local(struct broker *b, const char *name);

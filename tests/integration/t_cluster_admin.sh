@@ -7,7 +7,9 @@
 # /config/changes notification, and every broker's .config shows it;
 # min.insync.replicas=4 written on mnt2 takes effect on the leaders of the
 # other brokers (acks=all: EAGAIN); AlterConfigs on broker 3 shows on
-# mnt1; DescribeConfigs on broker 2 gives the override's source; a
+# mnt1; DescribeConfigs on broker 2 gives the override's source;
+# CreatePartitions on broker 2 and `partitions=` in .config on mnt3 grow
+# the topic on every mount, its new partition led and writable; a
 # replication factor above the live brokers is INVALID_REPLICATION_FACTOR
 # (logged); DeleteTopics on broker 1 removes the topic from every mount.
 
@@ -122,6 +124,25 @@ expect_eq "a bad value: INVALID_CONFIG" "error INVALID_CONFIG" "${r%%:*}"
 expect_errno "a bad .config line on mnt3: EINVAL" EINVAL \
 	bash -c 'echo retention.ms=soon > "$1"' sh "$MQ_TMP/mnt3/ct/.config"
 check "mnt1: retention.ms still 600000" cfg_is "$MQ_TMP/mnt1" ct retention.ms 600000
+
+# More partitions: CreatePartitions on broker 2, .config on mnt3.
+expect_eq "kafkajs CreatePartitions on broker 2: 5" "ok" "$(admin 2 partitions ct 5)"
+for n in 1 2 3; do
+	check "mnt$n: ct has partitions 0..4" poll 20 parts_are "$MQ_TMP/mnt$n" ct "0 1 2 3 4"
+done
+expect_ok "echo partitions=6 > mnt3/ct/.config" \
+	sh -c "echo partitions=6 > '$MQ_TMP/mnt3/ct/.config'"
+for n in 1 2 3; do
+	check "mnt$n: ct has partitions 0..5" poll 20 parts_are "$MQ_TMP/mnt$n" ct "0 1 2 3 4 5"
+done
+leader5() { timeout 5 awk '$1 == "5" { print $5 }' "$MQ_TMP/mnt1/ct/.state"; }
+has_leader5() { case $(leader5) in 1 | 2 | 3) return 0 ;; esac; return 1; }
+check "partition 5 has a leader" poll 20 has_leader5
+l=$(leader5)
+expect_eq "acks=all write to the new partition 5 on its leader (broker $l)" "written" \
+	"$(write_errno "$MQ_TMP/mnt$l/ct/5")"
+r=$(admin 1 partitions ct 3)
+expect_eq "fewer partitions: INVALID_PARTITIONS" "error INVALID_PARTITIONS" "${r%%:*}"
 
 # DeleteTopics on broker 1.
 expect_eq "kafkajs DeleteTopics on broker 1" "ok" "$(admin 1 delete ct)"

@@ -148,14 +148,14 @@ static void test_create_v0_bytes(void **state)
 {
 	struct fx *f = *state;
 	static const uint8_t body[] = {
-		0,   0,	  0,   1,		      /* topics: 1 */
-		0,   8,	  'h', 'a', 'n', 'd', 'm', 'a', 'd', 'e', /* name */
-		0,   0,	  0,   2,				  /* num_partitions */
-		0,   1,						  /* replication_factor */
-		0,   0,	  0,   0,				  /* assignments: 0 */
-		0,   0,	  0,   1,				  /* configs: 1 */
-		0,   12,  'r', 'e', 't', 'e', 'n', 't', 'i', 'o', 'n', '.', 'm', 's', 0, 4,
-		'5', '0', '0', '0', 0,	 0,   3,   0xe8, /* timeout_ms 1000 */
+		0,   0,   0,   1,                                 /* topics: 1 */
+		0,   8,   'h', 'a', 'n', 'd', 'm', 'a', 'd', 'e', /* name */
+		0,   0,   0,   2,                                 /* num_partitions */
+		0,   1,                                           /* replication_factor */
+		0,   0,   0,   0,                                 /* assignments: 0 */
+		0,   0,   0,   1,                                 /* configs: 1 */
+		0,   12,  'r', 'e', 't', 'e', 'n', 't', 'i', 'o', 'n', '.',
+		'm', 's', 0,   4,   '5', '0', '0', '0', 0,   0,   3,   0xe8, /* timeout_ms 1000 */
 	};
 	static const uint8_t want[] = {
 		0, 0, 0, 1, 0, 8, 'h', 'a', 'n', 'd', 'm', 'a', 'd', 'e', 0, 0, /* error NONE */
@@ -227,7 +227,8 @@ static void create_versions(void **state, int16_t v)
 		assert_int_equal(r.n_topics, 1);
 		assert_true(kstr_same_test(r.topics[0].name, t[i].name));
 		if (r.topics[0].error_code != want[i])
-			fail_msg("topic %zu: error %d, want %d", i, r.topics[0].error_code, want[i]);
+			fail_msg("topic %zu: error %d, want %d", i, r.topics[0].error_code,
+				 want[i]);
 		if (v >= 1 && want[i] != PROTO_ERR_NONE)
 			assert_non_null(r.topics[0].error_message.ptr);
 		if (v >= 5 && want[i] == PROTO_ERR_NONE && i == 0) {
@@ -242,8 +243,8 @@ static void create_versions(void **state, int16_t v)
 	assert_string_equal(cfg_of(f, "a", "cleanup.policy", buf, sizeof(buf)), "compact");
 	assert_int_equal(parts_of(f, "m"), 2);
 	assert_int_equal(parts_of(f, "p"), 1); /* num.partitions */
-	for (const char *const *n = (const char *const[]){ "b", "c", "d", "e", "g", "h", "n", "o",
-							    NULL };
+	for (const char *const *n =
+		     (const char *const[]){ "b", "c", "d", "e", "g", "h", "n", "o", NULL };
 	     *n; n++)
 		assert_int_equal(parts_of(f, *n), -1);
 }
@@ -392,7 +393,7 @@ static void describe(struct fx *f, int16_t v, int8_t type, const char *name, con
 }
 
 static const struct proto_describe_configs_entry *entry(const struct proto_describe_configs_resp *r,
-							 const char *name)
+							const char *name)
 {
 	for (int32_t i = 0; i < r->results[0].n_configs; i++)
 		if (kstr_eq(r->results[0].configs[i].name, name))
@@ -519,8 +520,14 @@ static int16_t alter(struct fx *f, bool incremental, int16_t v, int8_t type, con
 	return code;
 }
 
-#define C(k, v)	    { .name = kstr_of(k), .value = kstr_of(v) }
-#define OP(k, v, o) { .name = kstr_of(k), .value = kstr_of(v), .config_operation = (o) }
+#define C(k, v)                                         \
+	{                                               \
+		.name = kstr_of(k), .value = kstr_of(v) \
+	}
+#define OP(k, v, o)                                                              \
+	{                                                                        \
+		.name = kstr_of(k), .value = kstr_of(v), .config_operation = (o) \
+	}
 
 static void test_alter(void **state)
 {

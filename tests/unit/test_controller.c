@@ -1174,6 +1174,47 @@ static void test_topic_deletion(void **state)
 	cluster_stop();
 }
 
+/* Partitions added to a topic (controller_add_partitions): the
+ * assignment grows with partition 0's replication factor, the controller
+ * (watching the topic's data) starts the new partitions and tells their
+ * replicas; a count that does not grow, an unknown topic, too few live
+ * brokers are refused. */
+static void test_add_partitions(void **state)
+{
+	struct controller_config cfg = config_of(1, false);
+	struct zkmeta_topic t;
+	char why[ZK_WHY_LEN];
+	struct node *a;
+
+	(void)state;
+	cluster_start("/t_grow", 1, false);
+	a = wait_active();
+	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "grow", 2, 2, NULL), 0);
+	wait_created(nodes[2].zkc, "grow", 2);
+	assert_int_equal(controller_add_partitions(nodes[2].zkc, "grow", 4), 0);
+	wait_created(nodes[2].zkc, "grow", 4);
+	assert_int_equal(zkmeta_read_topic(nodes[2].zkc, "grow", &t, why), 0);
+	assert_int_equal(t.assignment.n_partitions, 4);
+	for (int p = 2; p < 4; p++) {
+		const struct zk_assignment *as = &t.assignment.partitions[p];
+
+		assert_int_equal(as->n_replicas, 2);
+		assert_int_not_equal(as->replicas[0], as->replicas[1]);
+		assert_int_equal(rec_wait(&a->rec, REC_LISR, as->replicas[0], "grow", p, -2, 0), 1);
+	}
+	zkmeta_topic_clear(&t);
+	/* Again, once the watch has fired and was armed anew. */
+	assert_int_equal(controller_add_partitions(nodes[2].zkc, "grow", 5), 0);
+	wait_created(nodes[2].zkc, "grow", 5);
+	assert_int_equal(controller_add_partitions(nodes[2].zkc, "grow", 5), -EINVAL);
+	assert_int_equal(controller_add_partitions(nodes[2].zkc, "grow", 3), -EINVAL);
+	assert_int_equal(controller_add_partitions(nodes[2].zkc, "nosuch", 3), -ENOENT);
+	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "wide", 1, 3, NULL), 0);
+	node_kill(&nodes[3]);
+	assert_int_equal(controller_add_partitions(nodes[2].zkc, "wide", 2), -EINVAL);
+	cluster_stop();
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -1198,6 +1239,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_assign_kafka_layout),
+		cmocka_unit_test(test_add_partitions),
 		cmocka_unit_test(test_assign_spread_and_errors),
 		cmocka_unit_test(test_decide_live),
 		cmocka_unit_test(test_decide_controlled_shutdown),

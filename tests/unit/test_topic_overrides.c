@@ -35,7 +35,8 @@ static void test_diff_and_back(void **state)
 	struct zk_config keep = { 0 }, over;
 	char err[200], *text = NULL;
 	size_t len = 0;
-	const char *set = "partitions=4\nretention.ms=1000\nkey.separator=\\t\nmin.insync.replicas=2\n";
+	const char *set =
+		"partitions=4\nretention.ms=1000\nkey.separator=\\t\nmin.insync.replicas=2\n";
 
 	(void)state;
 	defaults(&def);
