@@ -5,12 +5,23 @@
  * AbstractFetcherThread (maybeTruncate, processFetchRequest,
  * processPartitionData) and ReplicaFetcherThread, in one loop.
  *
- * Locks, in this order: f->round, held by the thread for a whole round
- * and by fetcher_remove (so a partition leaves the list between rounds
- * only); f->lock, the partition list, the stats and the stop flag.
- * Neither is held across a wait for the backoff. Partition calls take only the partition's lock.
+ * A round works on a snapshot of the partition list (each with a
+ * reference of the round's), so that no lock is held across a network
+ * call: a leader that stopped answering (cut off the network) must not
+ * hold up a LeaderAndIsr that moves its partitions to another leader,
+ * since that removes them from this fetcher (Kafka's fetcher, likewise,
+ * sends its fetch outside partitionMapLock).
+ *
+ * Locks, in this order: f->round, held by the thread across each call
+ * that changes a partition (append, truncate) and by fetcher_remove, so
+ * that once fetcher_remove returns the thread makes no such call on the
+ * partition (apply_begin finds it gone and drops the answer); f->lock,
+ * the partition list, the stats and the stop flag. Neither is held across
+ * a network call or a wait for the backoff. Partition calls take only the
+ * partition's lock.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +48,11 @@ struct fetcher {
 	bool stopping;
 	int n;
 	struct fpart parts[FETCHER_MAX_PARTS];
+	uint64_t removals; /* fetcher_remove calls that found their partition */
+	/* the round's snapshot: the thread's own */
+	int n_snap;
+	struct fpart snap[FETCHER_MAX_PARTS];
+	uint64_t snap_removals; /* removals when the snapshot was taken */
 	struct net_client *conn;
 	struct fetcher_stats stats;
 };
@@ -91,10 +107,35 @@ static int connect_source(struct fetcher *f)
 	return 0;
 }
 
+/* Takes f->round for a call that changes p, one of the round's snapshot.
+ * false (f->round not held) when fetcher_remove took p out since the
+ * snapshot: the answer for it is dropped. */
+static bool apply_begin(struct fetcher *f, const struct partition *p)
+{
+	bool in = true;
+
+	pthread_mutex_lock(&f->round);
+	pthread_mutex_lock(&f->lock);
+	if (f->removals != f->snap_removals) {
+		in = false;
+		for (int i = 0; i < f->n && !in; i++)
+			in = f->parts[i].p == p;
+	}
+	pthread_mutex_unlock(&f->lock);
+	if (!in)
+		pthread_mutex_unlock(&f->round);
+	return in;
+}
+
+static void apply_end(struct fetcher *f)
+{
+	pthread_mutex_unlock(&f->round);
+}
+
 /* One round of the truncation rule (fetcher.h) given the leader's answer
  * (leader_epoch, end) for our epoch. Returns 1 when done, 0 when another
  * round is needed, -errno. */
-static int truncate_step(struct partition *p, const struct partition_follow *fw,
+static int truncate_step(struct fetcher *f, struct partition *p, const struct partition_follow *fw,
 			 int32_t leader_epoch, int64_t end)
 {
 	const struct partition_log_ops *ops = partition_log_ops(p);
@@ -104,6 +145,8 @@ static int truncate_step(struct partition *p, const struct partition_follow *fw,
 	bool done;
 	int rc;
 
+	if (!apply_begin(f, p))
+		return -ESTALE;
 	ops->offsets(partition_log(p), &o);
 	if (end < 0) {
 		target = o.hw;
@@ -119,6 +162,15 @@ static int truncate_step(struct partition *p, const struct partition_follow *fw,
 			target = fend < o.log_end_offset ? fend : o.log_end_offset;
 	}
 	rc = partition_follower_truncate(p, fw->generation, target, done);
+	apply_end(f);
+	/* Records above a leader's epoch end were never committed: an
+	 * operator sees where a replica that led on its own cut its log. */
+	if (!rc && target < o.log_end_offset)
+		mq_log(MQ_INFO,
+		       "%s-%d: truncated to offset %" PRId64 " (log end was %" PRId64 "): %s",
+		       partition_topic(p), (int)partition_index(p), target, o.log_end_offset,
+		       end < 0 ? "the high watermark, no epoch to ask about"
+			       : "where the leader's epoch ends");
 	return rc ? rc : done;
 }
 
@@ -142,7 +194,7 @@ static int truncate_by_ofle(struct fetcher *f, struct partition *p)
 			return 0;
 		if (fw.last_fetched_epoch < 0) {
 			/* No epoch of ours to ask about: the hw is all we know. */
-			rc = truncate_step(p, &fw, -1, -1);
+			rc = truncate_step(f, p, &fw, -1, -1);
 			return rc < 0 && rc != -ESTALE ? rc : 0;
 		}
 		if (v < 0)
@@ -171,7 +223,7 @@ static int truncate_by_ofle(struct fetcher *f, struct partition *p)
 					       proto_err_name(a->error_code));
 				rc = 1;
 			} else {
-				rc = truncate_step(p, &fw, a->leader_epoch, a->end_offset);
+				rc = truncate_step(f, p, &fw, a->leader_epoch, a->end_offset);
 				rc = rc == 1 ? 0 : rc == 0 ? 2 : rc;
 			}
 		}
@@ -215,14 +267,15 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 	}
 	if (a->has_diverging_epoch) {
 		stat_add(f, &f->stats.truncations, 1);
-		rc = truncate_step(p, fw, a->diverging_epoch, a->diverging_end_offset);
+		rc = truncate_step(f, p, fw, a->diverging_epoch, a->diverging_end_offset);
 		rc = rc > 0 ? 0 : rc;
-	} else {
+	} else if (apply_begin(f, p)) {
 		size_t len =
 			a->records_len > 0 ? whole_batches(a->records, (size_t)a->records_len) : 0;
 
 		rc = partition_follower_append(p, fw->generation, a->records, len,
 					       a->high_watermark);
+		apply_end(f);
 		if (!rc)
 			stat_add(f, &f->stats.bytes, (int64_t)len);
 	}
@@ -318,15 +371,13 @@ out:
 	return rc;
 }
 
-/* One round over the partitions; 0, 1 (nothing to do), or -errno. */
-static int round_once(struct fetcher *f)
+/* Copies the partitions still following this source into f->snap, each
+ * with a reference of the round's; drops the others from the list. */
+static void snapshot_take(struct fetcher *f)
 {
-	struct fpart *ready[FETCHER_MAX_PARTS];
-	struct partition_follow fws[FETCHER_MAX_PARTS];
-	int64_t now = now_mono_ms();
-	int n = 0, rc = 0;
-
 	pthread_mutex_lock(&f->lock);
+	f->n_snap = 0;
+	f->snap_removals = f->removals;
 	for (int i = 0; i < f->n; i++) {
 		struct fpart *fp = &f->parts[i];
 		struct partition_follow fw;
@@ -337,19 +388,50 @@ static int round_once(struct fetcher *f)
 			f->parts[i--] = f->parts[--f->n];
 			continue;
 		}
-		if (fp->backoff_until_ms > now)
-			continue;
-		ready[n++] = fp;
+		partition_ref(fp->p);
+		f->snap[f->n_snap++] = *fp;
 	}
 	pthread_mutex_unlock(&f->lock);
+}
+
+/* Keeps the round's backoffs for the partitions still in the list, and
+ * drops the round's references. */
+static void snapshot_release(struct fetcher *f)
+{
+	pthread_mutex_lock(&f->lock);
+	for (int i = 0; i < f->n_snap; i++)
+		for (int j = 0; j < f->n; j++)
+			if (f->parts[j].p == f->snap[i].p)
+				f->parts[j].backoff_until_ms = f->snap[i].backoff_until_ms;
+	pthread_mutex_unlock(&f->lock);
+	for (int i = 0; i < f->n_snap; i++)
+		partition_unref(f->snap[i].p);
+	f->n_snap = 0;
+}
+
+/* One round over the snapshot; 0, 1 (nothing to do), or -errno. */
+static int round_parts(struct fetcher *f)
+{
+	struct fpart *ready[FETCHER_MAX_PARTS];
+	struct partition_follow fws[FETCHER_MAX_PARTS];
+	int64_t now = now_mono_ms();
+	int n = 0, rc = 0;
+
+	for (int i = 0; i < f->n_snap; i++)
+		if (f->snap[i].backoff_until_ms <= now)
+			ready[n++] = &f->snap[i];
 	for (int i = 0; i < n && !rc; i++) {
 		if (partition_follow_state(ready[i]->p, &fws[i]))
 			continue;
 		if (fws[i].state == PARTITION_TRUNCATING && f->cfg.truncate_on_fetch &&
-		    fws[i].last_fetched_epoch >= 0)
-			rc = partition_follower_truncate(ready[i]->p, fws[i].generation,
-							 fws[i].fetch_offset, true);
-		else if (fws[i].state == PARTITION_TRUNCATING)
+		    fws[i].last_fetched_epoch >= 0) {
+			rc = -ESTALE;
+			if (apply_begin(f, ready[i]->p)) {
+				rc = partition_follower_truncate(ready[i]->p, fws[i].generation,
+								 fws[i].fetch_offset, true);
+				apply_end(f);
+			}
+		} else if (fws[i].state == PARTITION_TRUNCATING)
 			rc = truncate_by_ofle(f, ready[i]->p);
 		if (rc == 1 || rc == -ESTALE) {
 			ready[i]->backoff_until_ms = now + (rc == 1 ? f->cfg.backoff_ms : 0);
@@ -371,6 +453,16 @@ static int round_once(struct fetcher *f)
 	return m ? fetch_once(f, ready, fws, m, now) : 1;
 }
 
+static int round_once(struct fetcher *f)
+{
+	int rc;
+
+	snapshot_take(f);
+	rc = round_parts(f);
+	snapshot_release(f);
+	return rc;
+}
+
 static void *fetcher_main(void *arg)
 {
 	struct fetcher *f = arg;
@@ -386,11 +478,9 @@ static void *fetcher_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&f->lock);
-		pthread_mutex_lock(&f->round);
 		rc = f->conn ? 0 : connect_source(f);
 		if (!rc)
 			rc = round_once(f);
-		pthread_mutex_unlock(&f->round);
 		if (rc < 0) {
 			stat_add(f, &f->stats.errors, 1);
 			net_client_close(f->conn);
@@ -474,13 +564,14 @@ void fetcher_remove(struct fetcher *f, struct partition *p)
 {
 	bool found = false;
 
-	/* After the round in progress, which may hold p (and pointers into
-	 * the list, which a removal reorders). */
+	/* Not after a round in progress (its network call may wait for a
+	 * leader that is gone), only after a call that changes p. */
 	pthread_mutex_lock(&f->round);
 	pthread_mutex_lock(&f->lock);
 	for (int i = 0; i < f->n; i++)
 		if (f->parts[i].p == p) {
 			f->parts[i] = f->parts[--f->n];
+			f->removals++;
 			found = true;
 			break;
 		}

@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -1154,6 +1157,99 @@ static void test_e2e_sasl_and_reconnect(void **state)
 	bk_stop(&a);
 }
 
+struct remove_call {
+	struct fetcher *f;
+	struct partition *p;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool done;
+};
+
+static void *remove_fn(void *arg)
+{
+	struct remove_call *rc = arg;
+
+	fetcher_remove(rc->f, rc->p);
+	pthread_mutex_lock(&rc->mu);
+	rc->done = true;
+	pthread_cond_signal(&rc->cond);
+	pthread_mutex_unlock(&rc->mu);
+	return NULL;
+}
+
+static bool poll_in(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, ms) == 1;
+}
+
+/* A leader that takes the connection and then answers nothing (cut off
+ * the network): removing a partition from the fetcher, as a LeaderAndIsr
+ * that moves it to another leader does, returns without waiting for the
+ * fetcher's request to time out. */
+static void test_remove_while_leader_silent(void **state)
+{
+	struct bk b;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct fetcher_config cfg;
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	struct remove_call call = { .done = false };
+	struct timespec ts;
+	pthread_t t;
+	int lfd, cfd;
+	char req[64];
+
+	(void)state;
+	bk_start(&b, 2, "silent-b");
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	fetcher_config_default(&cfg);
+	cfg.broker_id = 2;
+	cfg.source_id = 1;
+	strcpy(cfg.host, "127.0.0.1");
+	cfg.port = ntohs(sa.sin_port);
+	cfg.request_timeout_ms = 120000;
+	assert_int_equal(fetcher_new(&cfg, &b.fetcher), 0);
+	assert_int_equal(fetcher_add(b.fetcher, b.p), 0);
+	/* The fetcher connected and sent its first request: it now waits. */
+	assert_true(poll_in(lfd, 30000));
+	cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	assert_true(poll_in(cfd, 30000));
+	assert_true(read(cfd, req, sizeof(req)) > 0);
+
+	call.f = b.fetcher;
+	call.p = b.p;
+	pthread_mutex_init(&call.mu, NULL);
+	pthread_cond_init(&call.cond, NULL);
+	assert_int_equal(pthread_create(&t, NULL, remove_fn, &call), 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 30; /* far below the request's 120 s */
+	pthread_mutex_lock(&call.mu);
+	while (!call.done && pthread_cond_timedwait(&call.cond, &call.mu, &ts) == 0)
+		;
+	bool done = call.done;
+	pthread_mutex_unlock(&call.mu);
+	/* The silent leader goes: the request fails, the thread moves on. */
+	close(cfd);
+	close(lfd);
+	pthread_join(t, NULL);
+	assert_true(done);
+	/* The partition can lead now; nothing of the fetcher touches it. */
+	st = state2(2, 2, 1, 1);
+	assert_int_equal(partition_make_leader(b.p, &st, now_mono_ms()), 1);
+	pthread_cond_destroy(&call.cond);
+	pthread_mutex_destroy(&call.mu);
+	bk_stop(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1178,6 +1274,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_handler_rules),
 		cmocka_unit_test(test_ofle_handler),
 		cmocka_unit_test(test_e2e_sasl_and_reconnect),
+		cmocka_unit_test(test_remove_while_leader_silent),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
