@@ -266,11 +266,14 @@ void produce_broker_destroy(struct broker *b);
 void produce_hw_moved(struct partition *pt);
 /* The acknowledgement step of an acks=all write (see repl.h "produce"):
  * waits, holding no lock but commit_mu (released while it sleeps), until
- * the hw of l (pt's log, referenced by the caller) is above last_offset.
- * 0; -ETIMEDOUT after timeout_ms (appended, not confirmed committed;
- * logged); -ENOENT when t is deleted meanwhile. */
+ * the hw of l (pt's log, referenced by the caller) is above last_offset
+ * and the record there is still the one appended in leader epoch epoch
+ * (-1: not checked). 0; -ETIMEDOUT after timeout_ms, or at once when the
+ * record was taken back (this broker lost the leadership), both
+ * appended, not confirmed committed, logged; -ENOENT when t is deleted
+ * meanwhile. */
 int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l, int64_t last_offset,
-			int64_t timeout_ms);
+			int32_t epoch, int64_t timeout_ms);
 /* Appends the record batches a Kafka client sent for one partition
  * (log_append_client: checked whole, offsets assigned, kept as sent),
  * moves the hw as any append does, and with acks -1 waits for the commit

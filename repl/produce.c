@@ -367,6 +367,7 @@ struct produce_req {
 	bool done, lead;
 	int rc;
 	int64_t last_offset; /* of its commit group, once done */
+	int32_t last_epoch;  /* the leader epoch it was appended in */
 };
 
 void produce_broker_init(struct broker *b)
@@ -542,6 +543,15 @@ struct produce_part {
 	struct partition *pt;
 	struct log *log;     /* referenced; NULL: not taken yet */
 	int64_t last_offset; /* last offset appended by this call; -1: none */
+	int32_t last_epoch;  /* the leader epoch of that append */
+};
+
+/* Where an append ended: its last offset and the leader epoch it
+ * stamped (the acknowledgement step checks that the record there is
+ * still the one appended). */
+struct produce_at {
+	int64_t offset;
+	int32_t epoch;
 };
 
 /* Takes partition p of ctx (p < ctx->nparts): under t->lock, briefly. */
@@ -557,6 +567,7 @@ static int produce_part_take(const struct produce_ctx *ctx, int p, struct produc
 		pp->pt = t->parts[p];
 		pp->log = pp->pt->log;
 		pp->last_offset = -1;
+		pp->last_epoch = -1;
 		log_ref(pp->log);
 	}
 	pthread_rwlock_unlock(&t->lock);
@@ -656,9 +667,9 @@ static int appended(const struct produce_ctx *ctx, struct produce_part *pp, int 
 }
 
 /* One chunk into one partition; called by the partition's appender only
- * (without any repl lock). *last: the chunk's last offset. */
+ * (without any repl lock). *last: the chunk's last offset and epoch. */
 static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
-			const struct rec_in *recs, int n, int64_t *last)
+			const struct rec_in *recs, int n, struct produce_at *last)
 {
 	struct log_append_info info;
 	int64_t t0 = now_mono_ns();
@@ -670,13 +681,13 @@ static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	rc = log_append(pp->log, recs, n, epoch, &info);
 	rc = appended(ctx, pp, rc, &info, recs[0].timestamp, t0);
 	if (rc == 0)
-		*last = info.last_offset;
+		*last = (struct produce_at){ info.last_offset, epoch };
 	return rc;
 }
 
 /* A lines request into one partition (the appender, as chunk_append). */
 static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
-			const struct produce_req *r, int64_t *last)
+			const struct produce_req *r, struct produce_at *last)
 {
 	struct log_append_info info;
 	int64_t t0 = now_mono_ns();
@@ -689,7 +700,7 @@ static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
 			      epoch, &info);
 	rc = appended(ctx, pp, rc, &info, r->sp->now, t0);
 	if (rc == 0)
-		*last = info.last_offset;
+		*last = (struct produce_at){ info.last_offset, epoch };
 	return rc;
 }
 
@@ -698,7 +709,7 @@ static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
  * offset appended for the group (each of its requests is acknowledged
  * once the hw covers it: they were appended together, as one batch run). */
 static int commit_group_append(const struct produce_ctx *ctx, struct produce_part *pp,
-			       struct produce_req *g, int n, int64_t *last)
+			       struct produce_req *g, int n, struct produce_at *last)
 {
 	struct partition *pt = pp->pt;
 	struct produce_req *r;
@@ -765,7 +776,8 @@ static void partition_lead(const struct produce_ctx *ctx, struct produce_part *p
 
 	for (;;) {
 		struct produce_req *g, *last, *r, *nx;
-		int64_t payload, last_offset = -1;
+		struct produce_at at = { -1, -1 };
+		int64_t payload;
 		int n, rc;
 
 		if (ctx->cfg.linger_ms > 0 && pt->q_bytes < ctx->cfg.log.batch_bytes)
@@ -791,13 +803,14 @@ static void partition_lead(const struct produce_ctx *ctx, struct produce_part *p
 		pt->q_bytes -= payload;
 		pthread_mutex_unlock(&pt->produce_mu);
 
-		rc = commit_group_append(ctx, pp, g, n, &last_offset);
+		rc = commit_group_append(ctx, pp, g, n, &at);
 
 		pthread_mutex_lock(&pt->produce_mu);
 		for (r = g; r; r = nx) {
 			nx = r->next;
 			r->rc = rc;
-			r->last_offset = last_offset;
+			r->last_offset = at.offset;
+			r->last_epoch = at.epoch;
 			r->done = true;
 			if (r->async) {
 				tracker_done(r->tr, rc);
@@ -868,8 +881,10 @@ static int partition_submit(const struct produce_ctx *ctx, struct produce_part *
 		partition_lead(ctx, pp, r);
 	rc = r->rc;
 	pthread_mutex_unlock(&pt->produce_mu);
-	if (rc == 0 && r->last_offset > pp->last_offset)
+	if (rc == 0 && r->last_offset > pp->last_offset) {
 		pp->last_offset = r->last_offset;
+		pp->last_epoch = r->last_epoch;
+	}
 	return rc;
 }
 
@@ -887,7 +902,17 @@ void produce_partition_wake(struct partition *pt)
  * partition lock, until the high watermark covers its last offset
  * (acks=all), or request.timeout.ms: -ETIMEDOUT, appended but not
  * confirmed committed. On one node the hw moved with the append, so the
- * first look ends the wait. commit_waiters and the hw are a Dekker pair:
+ * first look ends the wait.
+ * The hw covering the offset is not enough in a cluster: a leader that
+ * lost its leadership (cut off, then made a follower) truncates its
+ * uncommitted records and refills those offsets from the new leader,
+ * whose hw then covers them; a waiter would acknowledge a record that
+ * is gone (Kafka fails such a DelayedProduce with NOT_LEADER_OR_FOLLOWER).
+ * So the wait also needs the record at the offset to be the one
+ * appended: in the leader epoch it stamped (appended_in_epoch). Only
+ * the leader of that epoch appends in it, once per offset, so the epoch
+ * names the record. Otherwise -ETIMEDOUT at once: appended, not
+ * confirmed (the new leader may hold it, or not). commit_waiters and the hw are a Dekker pair:
  * a waiter counts itself, then reads the hw (under the log's lock); the
  * mover writes the hw (under the log's lock), then reads the count; so
  * one of them sees the other and no wake-up is lost. */
@@ -900,6 +925,20 @@ static int64_t log_hw(struct log *l)
 	return st.hw;
 }
 
+/* The record at offset is still in epoch's range of the epoch cache
+ * (epoch -1: not known, as for a single node's appends, not checked). */
+static bool appended_in_epoch(struct log *l, int64_t offset, int32_t epoch)
+{
+	int32_t found;
+	int64_t end;
+
+	if (epoch < 0)
+		return true;
+	log_end_offset_for_epoch(l, epoch, &found, &end);
+	/* An empty cache (found -1) is a log that stamps no epochs. */
+	return found < 0 || (found == epoch && end > offset);
+}
+
 void produce_hw_moved(struct partition *pt)
 {
 	if (atomic_load(&pt->commit_waiters) == 0)
@@ -910,13 +949,13 @@ void produce_hw_moved(struct partition *pt)
 }
 
 int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l, int64_t last_offset,
-			int64_t timeout_ms)
+			int32_t epoch, int64_t timeout_ms)
 {
 	struct timespec dl;
 	int rc = 0;
 
 	if (log_hw(l) > last_offset)
-		return 0;
+		goto covered;
 	deadline_from_ms(CLOCK_MONOTONIC, timeout_ms, &dl);
 	pthread_mutex_lock(&pt->commit_mu);
 	atomic_fetch_add(&pt->commit_waiters, 1);
@@ -939,7 +978,17 @@ int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l, in
 			       "not committed (high watermark %lld) within request.timeout.ms=%lld",
 			       t->name, pt->index, (long long)last_offset, (long long)log_hw(l),
 			       (long long)timeout_ms);
-	return rc;
+	if (rc)
+		return rc;
+covered:
+	if (appended_in_epoch(l, last_offset, epoch))
+		return 0;
+	mq_log_limited(MQ_WARN,
+		       "topic %s partition %d: offsets up to %lld appended in leader epoch %d "
+		       "are not there any more (this broker lost the leadership before they "
+		       "were committed): not acknowledged",
+		       t->name, pt->index, (long long)last_offset, (int)epoch);
+	return -ETIMEDOUT;
 }
 
 /* An acks=0 request owning a copy of its records' bytes. */
@@ -1177,6 +1226,7 @@ static int produce_begin(struct topic *t, int partition, struct produce_ctx *ctx
 		pp->pt = t->parts[partition];
 		pp->log = pp->pt->log;
 		pp->last_offset = -1;
+		pp->last_epoch = -1;
 		log_ref(pp->log);
 	}
 out:
@@ -1263,7 +1313,7 @@ int topic_produce_file(struct topic *t, int partition, const struct produce_inpu
 	for (int q = 0; q < np && rc == 0 && ctx.cfg.acks == -1; q++)
 		if (pps[q].log && pps[q].last_offset >= 0)
 			rc = produce_commit_wait(t, pps[q].pt, pps[q].log, pps[q].last_offset,
-						 t->b->cfg.request_timeout_ms);
+						 pps[q].last_epoch, t->b->cfg.request_timeout_ms);
 out:
 	buffer_give(t->b, held);
 	if (rb)
@@ -1310,7 +1360,7 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 		goto out;
 	res->base_offset = info.first_offset;
 	if (acks == -1)
-		rc = produce_commit_wait(t, pp.pt, pp.log, info.last_offset, timeout_ms);
+		rc = produce_commit_wait(t, pp.pt, pp.log, info.last_offset, -1, timeout_ms);
 	log_get_state(pp.log, &st);
 	res->log_start_offset = st.log_start_offset;
 out:

@@ -678,6 +678,7 @@ struct acker {
 	struct fx *f;
 	struct log *l;
 	int64_t last, timeout_ms;
+	int32_t epoch; /* the leader epoch of the append, -1 unchecked */
 	atomic_int done;
 	int rc;
 };
@@ -686,7 +687,7 @@ static void *acker_main(void *arg)
 {
 	struct acker *a = arg;
 
-	a->rc = produce_commit_wait(a->f->t, part(a->f, 0), a->l, a->last, a->timeout_ms);
+	a->rc = produce_commit_wait(a->f->t, part(a->f, 0), a->l, a->last, a->epoch, a->timeout_ms);
 	atomic_store(&a->done, 1);
 	return NULL;
 }
@@ -717,7 +718,7 @@ static void test_ack_waits_for_commit(void **state)
 {
 	struct fx *f = *state;
 	struct log *l = part(f, 0)->log;
-	struct acker a = { .f = f, .l = l, .timeout_ms = 60000 };
+	struct acker a = { .f = f, .l = l, .timeout_ms = 60000, .epoch = -1 };
 	struct log_state st;
 	pthread_t th;
 	char *all;
@@ -738,7 +739,7 @@ static void test_ack_waits_for_commit(void **state)
 	assert_int_equal(a.rc, 0);
 	/* Never covered: ETIMEDOUT, the record stays appended, uncommitted. */
 	a.last = append_uncommitted(f);
-	assert_int_equal(produce_commit_wait(f->t, part(f, 0), l, a.last, 1), -ETIMEDOUT);
+	assert_int_equal(produce_commit_wait(f->t, part(f, 0), l, a.last, -1, 1), -ETIMEDOUT);
 	assert_int_equal(topic_log_state(f->t, 0, &st), 0);
 	assert_int_equal(st.hw, 2);
 	assert_int_equal(st.log_end_offset, 3);
@@ -754,6 +755,52 @@ static void test_ack_waits_for_commit(void **state)
 	pthread_join(th, NULL);
 	assert_int_equal(a.rc, -ENOENT);
 	log_unref(l);
+}
+
+/* A leader appends in its epoch and waits; it loses the leadership (cut
+ * off), becomes a follower, truncates the uncommitted record and fetches
+ * the new leader's record into that offset, and the new leader's hw
+ * covers it: the waiter must not acknowledge (its record is gone), and
+ * says so at once instead of after request.timeout.ms. The same wait
+ * with the record still there acknowledges. */
+static void test_ack_refused_after_leadership_lost(void **state)
+{
+	struct fx *f = *state;
+	struct log *l = part(f, 0)->log;
+	struct acker a = { .f = f, .l = l, .timeout_ms = 60000, .epoch = 3 };
+	struct rec_in r = {
+		.key = NULL, .key_len = -1, .value = "n", .value_len = 1, .timestamp = 1
+	};
+	struct log_append_info info;
+	pthread_t th;
+	char *all;
+
+	assert_int_equal(topic_produce(f->t, 0, "c0\n", 3, 0), 0);
+	/* Leader in epoch 3: its append is covered, and acknowledged. */
+	assert_int_equal(log_assign_epoch(l, 3, 1), 0);
+	r.value = "a";
+	assert_int_equal(log_append(l, &r, 1, 3, &info), 0);
+	assert_int_equal(log_set_hw(l, info.last_offset + 1), 0);
+	assert_int_equal(produce_commit_wait(f->t, part(f, 0), l, info.last_offset, 3, 1000), 0);
+	/* Its next record waits for the followers. */
+	r.value = "u";
+	assert_int_equal(log_append(l, &r, 1, 3, &info), 0);
+	a.last = info.last_offset;
+	pthread_create(&th, NULL, acker_main, &a);
+	assert_true(wait_until(commit_waiting, f));
+	/* Follower of the leader of epoch 4, which never had the record. */
+	assert_int_equal(log_truncate_durable(l, a.last), 0);
+	assert_int_equal(log_assign_epoch(l, 4, a.last), 0);
+	r.value = "n";
+	assert_int_equal(log_append(l, &r, 1, 4, &info), 0);
+	assert_int_equal(info.last_offset, a.last);
+	assert_int_equal(log_set_hw(l, a.last + 1), 0);
+	produce_hw_moved(part(f, 0));
+	pthread_join(th, NULL);
+	assert_int_equal(a.rc, -ETIMEDOUT);
+	all = read_all(f->t, 0);
+	assert_string_equal(all, "c0\na\nn\n");
+	free(all);
 }
 
 int main(void)
@@ -775,6 +822,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_topic_ops_during_linger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_during_linger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_waits_for_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ack_refused_after_leadership_lost, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
