@@ -84,9 +84,9 @@ def free_port():
     return port
 
 
-def zk_ruok(port):
+def zk_ruok(port, host="127.0.0.1"):
     try:
-        with socket.create_connection(("127.0.0.1", port), 1) as s:
+        with socket.create_connection((host, port), 1) as s:
             s.settimeout(1)
             s.sendall(b"ruok")
             return s.recv(4) == b"imok"
@@ -96,18 +96,23 @@ def zk_ruok(port):
 
 class ZooKeeper:
     """The server through tests/zk.sh's zk_exec, which execs java: the pid
-    of the shell started here is the server's."""
+    of the shell started here is the server's. `wrap` runs it elsewhere
+    (nsenter into a network namespace) and `ruok` then asks from there."""
 
-    def __init__(self, dir_):
-        self.dir, self.port, self.proc = dir_, free_port(), None
+    def __init__(self, dir_, host="127.0.0.1", port=None, wrap=(), ruok=None):
+        self.dir, self.host, self.proc = dir_, host, None
+        self.port = port if port is not None else free_port()
+        self.wrap = list(wrap)
+        self.ruok = ruok or (lambda: zk_ruok(self.port, self.host))
 
     def start(self):
         os.makedirs(self.dir, exist_ok=True)
         self.proc = subprocess.Popen(
-            ["sh", "-c", '. "$0"; zk_exec "$1" "$2"',
-             os.path.join(ROOT, "tests", "zk.sh"), self.dir, str(self.port)],
-            stdin=subprocess.DEVNULL)
-        wait_for(lambda: self.proc.poll() is None and zk_ruok(self.port),
+            self.wrap + ["sh", "-c", '. "$0"; zk_exec "$1" "$2"',
+                         os.path.join(ROOT, "tests", "zk.sh"), self.dir,
+                         str(self.port)],
+            stdin=subprocess.DEVNULL, env=dict(os.environ, ZK_ADDRESS=self.host))
+        wait_for(lambda: self.proc.poll() is None and self.ruok(),
                  90, "ZooKeeper on port %d" % self.port)
 
     def stop(self):
@@ -117,11 +122,16 @@ class ZooKeeper:
 
 
 class Broker(Daemon):
-    """killstorm.py's daemon (kill9, stop) started with a broker config."""
+    """killstorm.py's daemon (kill9, stop) started with a broker config;
+    `listener` (host, port), `extra` config lines and `wrap` (a command
+    that execs the daemon, such as nsenter) for other set-ups."""
     mount_wait = 60     # a broker joins ZooKeeper before it mounts
 
-    def __init__(self, bid, mqfs, tmp, zk_connect, session_ms, partitions):
+    def __init__(self, bid, mqfs, tmp, zk_connect, session_ms, partitions,
+                 listener=None, extra="", wrap=()):
         self.id, self.dir = bid, os.path.join(tmp, "b%d" % bid)
+        self.wrap = list(wrap)
+        host, port = listener or ("127.0.0.1", free_port())
         super().__init__(mqfs, os.path.join(self.dir, "data"),
                          os.path.join(tmp, "mnt%d" % bid),
                          os.path.join(self.dir, "broker.log"))
@@ -134,7 +144,7 @@ log.dirs=%s
 zookeeper.connect=%s
 zookeeper.session.timeout.ms=%d
 zookeeper.connection.timeout.ms=20000
-listeners=SASL_PLAINTEXT://127.0.0.1:%d
+listeners=SASL_PLAINTEXT://%s:%d
 security.inter.broker.protocol=SASL_PLAINTEXT
 sasl.enabled.mechanisms=SCRAM-SHA-256
 sasl.mechanism.inter.broker.protocol=SCRAM-SHA-256
@@ -142,13 +152,14 @@ listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.com
 default.replication.factor=3
 min.insync.replicas=2
 num.partitions=%d
-""" % (bid, self.data, zk_connect, session_ms, free_port(), partitions))
+%s""" % (bid, self.data, zk_connect, session_ms, host, port, partitions,
+         extra))
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 
     def argv(self):
-        return [self.mqfs, "-f", "--config", self.conf, self.mnt]
+        return self.wrap + [self.mqfs, "-f", "--config", self.conf, self.mnt]
 
     def stop(self):
         super().stop()
@@ -251,10 +262,14 @@ class ClusterWriter(Writer):
         except Exception as e:      # reported by halt(), not lost in a thread
             self.failure = e
 
+    def target(self):
+        """The broker whose mount the next write goes through."""
+        return self.storm.cluster.leader(self.partition)
+
     def _write(self):
         fd, at = None, None
         while not self.stop.is_set():
-            leader = self.storm.cluster.leader(self.partition)
+            leader = self.target()
             if leader is None:
                 time.sleep(0.05)
                 continue
@@ -273,6 +288,7 @@ class ClusterWriter(Writer):
             seq = self.next_seq
             self.next_seq += 1
             rec = b"w%d-%d\n" % (self.wid, seq)
+            started = time.monotonic()
             try:
                 n = os.write(fd, rec)
             except OSError as e:
@@ -287,7 +303,7 @@ class ClusterWriter(Writer):
             if n != len(rec):
                 self.doubt.add(seq)
                 continue
-            self.storm.note_ack(self.partition, at)
+            self.storm.note_ack(self.partition, at, started)
         if fd is not None:
             close_quiet(fd)
 
@@ -334,6 +350,36 @@ def compare_replicas(cluster, p, suffix):
     return verdict
 
 
+def check_replicas(cluster, index_notes, out):
+    """compare_replicas of every partition's .log files, polled for 30 s
+    while a follower is behind (the writers are stopped); one verdict per
+    partition. Index files that differ are added to index_notes."""
+    verdicts = []
+    for p in range(cluster.partitions):
+        v = "behind"
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            v = compare_replicas(cluster, p, ".log")
+            if v != "behind":
+                break
+            time.sleep(0.1)
+        verdicts.append(v)
+        # Kafka's replicas agree on the log, not on the indexes (each
+        # broker builds its own): noted, not a failure.
+        for suffix in (".index", ".timeindex"):
+            iv = compare_replicas(cluster, p, suffix)
+            if iv.startswith("divergent"):
+                index_notes.add("p%d %s" % (p, iv.split(": ")[1]))
+        if v == "behind":
+            for b in cluster.brokers.values():
+                d = os.path.join(b.data, "%s-%d" % (TOPIC, p))
+                print("# p%d broker %d: %s" % (p, b.id, ", ".join(
+                    "%s %d" % (n, os.path.getsize(os.path.join(d, n)))
+                    for n in sorted(os.listdir(d))
+                    if n.endswith(".log"))), file=out)
+    return verdicts
+
+
 class Storm:
     def __init__(self, a):
         self.a = a
@@ -344,7 +390,7 @@ class Storm:
         self.errors = {}
         self.cluster = None
 
-    def note_ack(self, partition, broker):
+    def note_ack(self, partition, broker, started):
         # A write the dying leader acknowledged just before SIGKILL landed
         # says nothing about the failover.
         if partition != 0 or broker == self.victim:
@@ -359,6 +405,63 @@ class Storm:
             self.errors[name] = self.errors.get(name, 0) + 1
 
 
+def start_cluster(mqfs, zk, brokers, cluster_class, partitions, new_broker,
+                  wrap=()):
+    """Starts zk, adds the SCRAM user admin (through `wrap`, where ZooKeeper
+    can be reached), appends new_broker(id, zk_connect) for ids 1..3 to
+    brokers (the caller's list, so that it stops what started even when a
+    start fails), starts them, makes the topic through broker 1's mount
+    and waits until every replica is in every ISR."""
+    zk.start()
+    zk_connect = "%s:%d/mqfs" % (zk.host, zk.port)
+    r = subprocess.run(list(wrap) + [mqfs, "--zookeeper", zk_connect,
+                                     "--add-scram-user", "admin"],
+                       input=b"admin-secret\n", capture_output=True)
+    if r.returncode != 0:
+        raise RuntimeError("--add-scram-user: " + r.stderr.decode())
+    for i in (1, 2, 3):
+        brokers.append(new_broker(i, zk_connect))
+        brokers[-1].start()
+    cluster = cluster_class(brokers, partitions)
+
+    def all_alive():
+        return all(read_text(os.path.join(b.mnt, ".state"))
+                   .count("=alive ") == 3 for b in brokers)
+    wait_for(all_alive, 60, "three live brokers on every mount")
+    os.mkdir(os.path.join(brokers[0].mnt, TOPIC))
+    wait_for(lambda: all(cluster.in_all_isrs(b.id, 1) for b in brokers)
+             and all(cluster.leader(p) for p in range(partitions)),
+             60, "three replicas in every ISR")
+    return cluster
+
+
+def stop_all(writers, brokers, zk):
+    """Stops the writers' threads, the brokers and ZooKeeper (what a run
+    started, also when it failed half-way: zk may be None)."""
+    for w in writers:
+        if w.thread is not None and w.thread.is_alive():
+            w.stop.set()
+    for w in writers:
+        if w.thread is not None:
+            w.thread.join(30)
+    for b in brokers:
+        b.stop()
+    if zk is not None:
+        zk.stop()
+
+
+def start_round(k, a, rnd, cluster, writers):
+    """Starts the writers, lets them write for a random time in
+    [min-run, max-run] s; the leader of partition 0 then."""
+    for w in writers:
+        w.start()
+    time.sleep(rnd.uniform(a.min_run, a.max_run))
+    victim = cluster.leader(0)
+    if victim is None:
+        raise RuntimeError("round %d: partition 0 has no leader" % k)
+    return victim
+
+
 def run(a, tmp, rnd, out):
     mqfs = os.path.abspath(a.mqfs)
     zk = ZooKeeper(os.path.join(tmp, "zk"))
@@ -366,28 +469,11 @@ def run(a, tmp, rnd, out):
     storm = Storm(a)
     writers = []
     try:
-        zk.start()
-        zk_connect = "127.0.0.1:%d/mqfs" % zk.port
-        r = subprocess.run([mqfs, "--zookeeper", zk_connect,
-                            "--add-scram-user", "admin"],
-                           input=b"admin-secret\n", capture_output=True)
-        if r.returncode != 0:
-            raise RuntimeError("--add-scram-user: " + r.stderr.decode())
-        brokers = [Broker(i, mqfs, tmp, zk_connect, a.session_ms,
-                          a.partitions) for i in (1, 2, 3)]
-        for b in brokers:
-            b.start()
-        cluster = Cluster(brokers, a.partitions)
+        cluster = start_cluster(
+            mqfs, zk, brokers, Cluster, a.partitions,
+            lambda i, zk_connect: Broker(i, mqfs, tmp, zk_connect,
+                                         a.session_ms, a.partitions))
         storm.cluster = cluster
-
-        def all_alive():
-            return all(read_text(os.path.join(b.mnt, ".state"))
-                       .count("=alive ") == 3 for b in brokers)
-        wait_for(all_alive, 60, "three live brokers on every mount")
-        os.mkdir(os.path.join(brokers[0].mnt, TOPIC))
-        wait_for(lambda: all(cluster.in_all_isrs(b.id, 1) for b in brokers)
-                 and all(cluster.leader(p) for p in range(a.partitions)),
-                 60, "three replicas in every ISR")
 
         writers = [ClusterWriter(i, i % a.partitions, storm)
                    for i in range(a.writers)]
@@ -399,12 +485,7 @@ def run(a, tmp, rnd, out):
         t0 = time.monotonic()
         for k in range(1, a.kills + 1):
             storm.kill_t, storm.first_ack, storm.victim = None, None, None
-            for w in writers:
-                w.start()
-            time.sleep(rnd.uniform(a.min_run, a.max_run))
-            victim = cluster.leader(0)
-            if victim is None:
-                raise RuntimeError("round %d: partition 0 has no leader" % k)
+            victim = start_round(k, a, rnd, cluster, writers)
             vb = cluster.brokers[victim]
             with storm.lock:
                 storm.kill_t, storm.victim = time.monotonic(), victim
@@ -432,29 +513,7 @@ def run(a, tmp, rnd, out):
             res = checker.run(True)
             for key, v in res.items():
                 worst[key] = v if key == "acked" else max(worst.get(key, 0), v)
-            verdicts = []
-            for p in range(a.partitions):
-                v = "behind"
-                end = time.monotonic() + 30
-                while time.monotonic() < end:
-                    v = compare_replicas(cluster, p, ".log")
-                    if v != "behind":
-                        break
-                    time.sleep(0.1)
-                verdicts.append(v)
-                # Kafka's replicas agree on the log, not on the indexes
-                # (each broker builds its own): noted, not a failure.
-                for suffix in (".index", ".timeindex"):
-                    iv = compare_replicas(cluster, p, suffix)
-                    if iv.startswith("divergent"):
-                        index_notes.add("p%d %s" % (p, iv.split(": ")[1]))
-                if v == "behind":
-                    for b in cluster.brokers.values():
-                        d = os.path.join(b.data, "%s-%d" % (TOPIC, p))
-                        print("# p%d broker %d: %s" % (p, b.id, ", ".join(
-                            "%s %d" % (n, os.path.getsize(os.path.join(d, n)))
-                            for n in sorted(os.listdir(d))
-                            if n.endswith(".log"))), file=out)
+            verdicts = check_replicas(cluster, index_notes, out)
             divergent += sum(v.startswith("divergent") for v in verdicts)
             behind += verdicts.count("behind")
             bad = {k2: v for k2, v in res.items() if k2 != "acked" and v}
@@ -468,15 +527,7 @@ def run(a, tmp, rnd, out):
                   file=out, flush=True)
         elapsed = time.monotonic() - t0
     finally:
-        for w in writers:
-            if w.thread is not None and w.thread.is_alive():
-                w.stop.set()
-        for w in writers:
-            if w.thread is not None:
-                w.thread.join(30)
-        for b in brokers:
-            b.stop()
-        zk.stop()
+        stop_all(writers, brokers, zk)
     print("seed %d, %d leader kills in %.0f s, %d writers on %d partitions, "
           "session timeout %d ms" % (a.seed, a.kills, elapsed, a.writers,
                                      a.partitions, a.session_ms), file=out)
@@ -504,15 +555,24 @@ def main():
     a = ap.parse_args()
     if a.kills < 1:
         ap.error("--kills must be at least 1")
+    return storm_main("cluster_killstorm", "mqfs-clstorm.", a, run)
+
+
+def storm_main(name, prefix, a, run_fn):
+    """Runs run_fn(a, tmp, rnd, stdout) in a new directory named prefix...,
+    removed at the end unless --keep or a failure (whose logs stay)."""
     a.seed = a.seed if a.seed is not None else int(time.time())
     rnd = random.Random(a.seed)
     # SIGTERM cleans up as Ctrl-C does (the finally blocks run).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    tmp = tempfile.mkdtemp(prefix="mqfs-clstorm.")
+    tmp = tempfile.mkdtemp(prefix=prefix)
     try:
-        return run(a, tmp, rnd, sys.stdout)
-    except RuntimeError as e:
-        print("cluster_killstorm: %s (logs in %s)" % (e, tmp), file=sys.stderr)
+        return run_fn(a, tmp, rnd, sys.stdout)
+    except (RuntimeError, subprocess.CalledProcessError) as e:
+        detail = getattr(e, "stderr", None)
+        print("%s: %s%s (logs in %s)" %
+              (name, e, (": " + detail.decode().strip()) if detail else "",
+               tmp), file=sys.stderr)
         a.keep = True
         return 1
     finally:

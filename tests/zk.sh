@@ -9,11 +9,12 @@
 # The server is Debian's (package zookeeper): the class
 # org.apache.zookeeper.server.ZooKeeperServerMain run by java with the jars
 # under /usr/share/java and our own zoo.cfg (Debian's zkServer.sh ignores
-# --config). It listens on 127.0.0.1 only, keeps its data in DIR/data and
-# its output in DIR/zk.log, and answers the "ruok" and "srvr" four-letter
-# words (ZooKeeper 3.8 allows none by default), which is how zk_start knows
-# it is up. tests/unit/zksrv.c runs zk_exec from here, so both kinds of
-# test start the server the same way.
+# --config). It listens on 127.0.0.1 only (ZK_ADDRESS moves it to another
+# local address, such as one in a network namespace a test made), keeps
+# its data in DIR/data and its output in DIR/zk.log, and answers the
+# "ruok" and "srvr" four-letter words (ZooKeeper 3.8 allows none by
+# default), which is how zk_start knows it is up. tests/unit/zksrv.c runs
+# zk_exec from here, so both kinds of test start the server the same way.
 
 # Jars the server needs: ZooKeeper and its wire format (jute), slf4j with
 # the no-op binding (the server's log would only fill the test output),
@@ -45,7 +46,7 @@ initLimit=10
 syncLimit=5
 dataDir=$1/data
 clientPort=$2
-clientPortAddress=127.0.0.1
+clientPortAddress=${ZK_ADDRESS:-127.0.0.1}
 maxClientCnxns=200
 minSessionTimeout=1000
 maxSessionTimeout=60000
@@ -73,11 +74,11 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.clos
 zk_ruok() {
 	python3 -c 'import socket, sys
 try:
-    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)
+    s = socket.create_connection((sys.argv[2], int(sys.argv[1])), 1)
     s.settimeout(1); s.sendall(b"ruok"); ok = s.recv(4) == b"imok"
 except OSError:
     ok = False
-sys.exit(0 if ok else 1)' "$1"
+sys.exit(0 if ok else 1)' "$1" "${ZK_ADDRESS:-127.0.0.1}"
 }
 
 # zk_start DIR PORT: starts the server in the background (pid in DIR/zk.pid)
