@@ -22,11 +22,13 @@
  * in-sync replicas, so writes move on at once instead of after the
  * session timeout.
  *
- * The controller's channel (controller.h) sends, on the controller's
- * event thread, one request at a time: LeaderAndIsr, UpdateMetadata,
- * StopReplica over a connection kept per broker (SASL with the broker's
- * own credentials when the inter-broker protocol is SASL_PLAINTEXT), at
- * the highest version both sides know. A failed send closes the
+ * The controller's channel (controller.h) queues each request for its
+ * broker (ctrl_queue.h: one sender thread per broker, so that a broker
+ * cut off the network holds up neither the controller nor the others);
+ * a sender sends LeaderAndIsr, UpdateMetadata, StopReplica over a
+ * connection kept per broker (SASL with the broker's own credentials
+ * when the inter-broker protocol is SASL_PLAINTEXT), at the highest
+ * version both sides know. A failed send closes the
  * connection and is tried once more on a new one; a second failure is
  * logged and dropped (the broker learns the state from the next request:
  * the controller sends every partition again when a broker registers).
@@ -37,8 +39,9 @@
  * as in Kafka without ACLs.
  *
  * Locks: zk_mu guards the handle (held across each ISR write and read, so
- * a new session's set_zk waits for them). The channel's connections
- * belong to the controller's thread.
+ * a new session's set_zk waits for them). conns_mu (a leaf) guards the
+ * list of the channel's connections, never held across a network call:
+ * each connection is used by its broker's sender thread only.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -51,6 +54,7 @@
 #include "repl/cluster_repl.h"
 #include "repl/config.h"
 #include "repl/controller.h"
+#include "repl/ctrl_queue.h"
 #include "repl/fetch_serve.h"
 #include "repl/metadata_cache.h"
 #include "repl/partition.h"
@@ -97,9 +101,10 @@ struct cluster_repl {
 	pthread_mutex_t slots_mu; /* a leaf */
 	struct log_slot *slots;   /* listeners of each open log */
 
-	struct conn *conns; /* the controller thread's, then
-					     * the stopping thread's */
+	pthread_mutex_t conns_mu;
+	struct conn *conns; /* one per broker, each used by its sender */
 	int n_conns;
+	struct ctrl_queue *cq;
 	_Atomic int64_t broker_epoch;
 	bool stopped;
 	_Atomic int64_t sent, send_errors;
@@ -314,16 +319,21 @@ static int endpoint(void *arg, int32_t id, char host[NET_MAX_HOST + 1], int *por
 	return rc;
 }
 
-/* ---- the controller's channel (its event thread) ---- */
+/* ---- the controller's channel (broker id's sender thread) ---- */
 
 static void conn_drop(struct cluster_repl *cr, int32_t id)
 {
+	struct net_client *c = NULL;
+
+	pthread_mutex_lock(&cr->conns_mu);
 	for (int i = 0; i < cr->n_conns; i++)
 		if (cr->conns[i].id == id) {
-			net_client_close(cr->conns[i].c);
+			c = cr->conns[i].c;
 			cr->conns[i] = cr->conns[--cr->n_conns];
-			return;
+			break;
 		}
+	pthread_mutex_unlock(&cr->conns_mu);
+	net_client_close(c);
 }
 
 /* A connection to broker id in its registration epoch (a broker that came
@@ -331,17 +341,23 @@ static void conn_drop(struct cluster_repl *cr, int32_t id)
 static struct net_client *conn_get(struct cluster_repl *cr, int32_t id, int64_t epoch)
 {
 	char host[NET_MAX_HOST + 1];
-	struct net_client *c;
+	struct net_client *c = NULL;
 	struct conn *nc;
 	int port, rc;
+	bool stale = false;
 
+	pthread_mutex_lock(&cr->conns_mu);
 	for (int i = 0; i < cr->n_conns; i++)
 		if (cr->conns[i].id == id) {
-			if (cr->conns[i].epoch == epoch)
-				return cr->conns[i].c;
-			conn_drop(cr, id);
+			c = cr->conns[i].c;
+			stale = cr->conns[i].epoch != epoch;
 			break;
 		}
+	pthread_mutex_unlock(&cr->conns_mu);
+	if (c && !stale)
+		return c;
+	if (c)
+		conn_drop(cr, id);
 	rc = endpoint(cr, id, host, &port);
 	if (rc == 0)
 		rc = net_client_connect(host, port, CHANNEL_CONNECT_MS, &c);
@@ -355,13 +371,17 @@ static struct net_client *conn_get(struct cluster_repl *cr, int32_t id, int64_t 
 			       strerror(-rc));
 		return NULL;
 	}
+	pthread_mutex_lock(&cr->conns_mu);
 	nc = realloc(cr->conns, sizeof(*nc) * (size_t)(cr->n_conns + 1));
+	if (nc) {
+		cr->conns = nc;
+		nc[cr->n_conns++] = (struct conn){ id, epoch, c };
+	}
+	pthread_mutex_unlock(&cr->conns_mu);
 	if (!nc) {
 		net_client_close(c);
 		return NULL;
 	}
-	cr->conns = nc;
-	nc[cr->n_conns++] = (struct conn){ id, epoch, c };
 	return c;
 }
 
@@ -392,7 +412,7 @@ static int call_once(struct net_client *c, int16_t api, encode_fn enc, const voi
 }
 
 /* Sends one request to broker id, on a new connection once more if the
- * first fails. The controller's thread only (its connections). */
+ * first fails. Broker id's sender thread only (its connection). */
 static int channel_send(struct cluster_repl *cr, int32_t id, int64_t epoch, int16_t api,
 			encode_fn enc, const void *req, check_fn check)
 {
@@ -980,6 +1000,7 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 	cr->local = *local;
 	cr->mc = mc;
 	pthread_mutex_init(&cr->zk_mu, NULL);
+	pthread_mutex_init(&cr->conns_mu, NULL);
 	pthread_mutex_init(&cr->slots_mu, NULL);
 	for (int i = 0; i < cc->net.n_listeners; i++)
 		if (cc->net.listeners[i].security == cc->inter_broker) {
@@ -1069,13 +1090,23 @@ int cluster_repl_start_controller(struct cluster_repl *cr)
 {
 	struct controller_channel ch = { ch_lisr, ch_um, ch_stop, cr };
 	struct zkc *zk;
+	int rc;
 
 	pthread_mutex_lock(&cr->zk_mu);
 	zk = cr->zk;
 	pthread_mutex_unlock(&cr->zk_mu);
 	if (!zk)
 		return -ENOTCONN;
-	return controller_start(zk, &cr->ctl_cfg, &ch, &cr->ctl);
+	rc = ctrl_queue_new(&ch, &cr->cq);
+	if (rc < 0)
+		return rc;
+	ctrl_queue_channel(cr->cq, &ch);
+	rc = controller_start(zk, &cr->ctl_cfg, &ch, &cr->ctl);
+	if (rc < 0) {
+		ctrl_queue_free(cr->cq, 0);
+		cr->cq = NULL;
+	}
+	return rc;
 }
 
 void cluster_repl_stop(struct cluster_repl *cr)
@@ -1086,6 +1117,10 @@ void cluster_repl_stop(struct cluster_repl *cr)
 	controlled_shutdown(cr);
 	if (cr->ctl)
 		controller_stop(cr->ctl);
+	/* Nothing queues any more: what the controller queued last (its own
+	 * leaderships moved away) goes out first, within a request's time. */
+	ctrl_queue_free(cr->cq, CHANNEL_REQUEST_MS);
+	cr->cq = NULL;
 	fetch_serve_stop(cr->fs);
 }
 
@@ -1108,6 +1143,7 @@ void cluster_repl_free(struct cluster_repl *cr)
 	for (int i = 0; i < cr->n_conns; i++)
 		net_client_close(cr->conns[i].c);
 	free(cr->conns);
+	pthread_mutex_destroy(&cr->conns_mu);
 	pthread_mutex_destroy(&cr->zk_mu);
 	pthread_mutex_destroy(&cr->slots_mu);
 	free(cr);
