@@ -139,6 +139,12 @@ class Network:
     def heal(self, node):
         ip("-n", self.bridge, "link", "set", node, "up")
 
+    def heal_all(self):
+        """Every port up (so that what stops can reach ZooKeeper)."""
+        for name in ("zk", "b1", "b2", "b3"):
+            subprocess.run(["ip", "-n", self.bridge, "link", "set", name,
+                            "up"], stderr=subprocess.DEVNULL)
+
     def teardown(self):
         # Deleting a namespace takes its veth ends (and their peers) along.
         for name in reversed(self.made):
@@ -355,6 +361,8 @@ def run(a, tmp, rnd, out):
     zk = pinned = None
     res = dict(divergent=0, behind=0, mounts=0, uncommitted=0, shrinks=0,
                cut_acks=0, times=[], elect=[])
+    # First, so that whoever runs this can remove them if it is killed.
+    print("network namespaces %s*" % net.prefix, file=out, flush=True)
     try:
         net.setup([("zk", ZK_HOST)] + [("b%d" % i, NET + str(i))
                                        for i in (1, 2, 3)])
@@ -386,8 +394,12 @@ def run(a, tmp, rnd, out):
                       res)
         elapsed = time.monotonic() - t0
     finally:
-        stop_all(writers + ([pinned] if pinned else []), brokers, zk)
-        net.teardown()
+        try:
+            if net.made:
+                net.heal_all()
+            stop_all(writers + ([pinned] if pinned else []), brokers, zk)
+        finally:
+            net.teardown()
     print("seed %d, %d partition rounds in %.0f s, %d writers on %d "
           "partitions plus one on the cut-off leader, session timeout %d ms"
           % (a.seed, a.rounds, elapsed, a.writers, a.partitions,

@@ -27,6 +27,18 @@ if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v nsenter >/d
 	exit 0
 fi
 ip netns del "$probe"
+# Should the script be killed before it removes its namespaces (it names
+# them on its first line), they go with the rest.
+t_cleanup() {
+	p=$(sed -n 's/^network namespaces \(mqpart[0-9]*-\)\*$/\1/p' "$OUT" 2>/dev/null)
+	[ -n "$p" ] && for n in $(ip netns list | sed -n "s/^\($p[a-z0-9]*\).*/\1/p"); do
+		ip netns del "$n"
+	done
+	_mq_cleanup "$1"
+}
+trap 't_cleanup $?' EXIT
+trap 't_cleanup 130' INT
+trap 't_cleanup 143' TERM
 
 # TERM first: the script then unmounts, stops and removes what it made.
 TMPDIR=$MQ_TMP timeout -k 30 240 python3 "$ROOT/contrib/cluster_partition.py" \
