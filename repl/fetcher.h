@@ -70,7 +70,10 @@ struct fetcher;
 int fetcher_new(const struct fetcher_config *cfg, struct fetcher **out);
 /* Follows p (a reference is taken). -EEXIST already there. */
 int fetcher_add(struct fetcher *f, struct partition *p);
-/* Stops following p; returns once the thread no longer uses it. */
+/* Stops following p. Returns without waiting for a request in flight
+ * (its leader may not answer); from then on the thread makes no call
+ * that changes p, though a round in progress may hold a reference to p
+ * until it ends. */
 void fetcher_remove(struct fetcher *f, struct partition *p);
 void fetcher_get_stats(struct fetcher *f, struct fetcher_stats *st);
 /* Stops the thread, drops every partition, frees. NULL is fine. */
