@@ -275,26 +275,26 @@ static int enqueue(struct ctrl_queue *q, int32_t id, struct item *it)
 static int q_lisr(void *arg, int32_t id, int64_t broker_epoch, int32_t controller_epoch,
 		  const struct controller_partition_state *states, int n)
 {
-	return enqueue(arg, id,
-		       item_new(ITEM_LISR, broker_epoch, controller_epoch, states, NULL, n, NULL,
-				0));
+	return enqueue(
+		arg, id,
+		item_new(ITEM_LISR, broker_epoch, controller_epoch, states, NULL, n, NULL, 0));
 }
 
 static int q_um(void *arg, int32_t id, int64_t broker_epoch, int32_t controller_epoch,
 		const int32_t *live, int n_live, const struct controller_partition_state *states,
 		int n)
 {
-	return enqueue(arg, id,
-		       item_new(ITEM_UM, broker_epoch, controller_epoch, states, NULL, n, live,
-				n_live));
+	return enqueue(
+		arg, id,
+		item_new(ITEM_UM, broker_epoch, controller_epoch, states, NULL, n, live, n_live));
 }
 
 static int q_stop(void *arg, int32_t id, int64_t broker_epoch, int32_t controller_epoch,
 		  const struct controller_stop_replica *parts, int n)
 {
-	return enqueue(arg, id,
-		       item_new(ITEM_STOP, broker_epoch, controller_epoch, NULL, parts, n, NULL,
-				0));
+	return enqueue(
+		arg, id,
+		item_new(ITEM_STOP, broker_epoch, controller_epoch, NULL, parts, n, NULL, 0));
 }
 
 /* ---- the queue ---- */

@@ -74,8 +74,7 @@ static int in_um(void *arg, int32_t id, int64_t be, int32_t ce, const int32_t *l
 {
 	(void)arg;
 	(void)live;
-	record('U', id, be, ce, n ? st[0].topic : "", n && st[0].n_isr ? st[0].isr[0] : -1,
-	       n_live);
+	record('U', id, be, ce, n ? st[0].topic : "", n && st[0].n_isr ? st[0].isr[0] : -1, n_live);
 	return 0;
 }
 
