@@ -38,7 +38,10 @@
  *                change notification names;
  *   EV_TOPICS    /brokers/topics changed, or a topic's assignment (its
  *                data, watched per topic): every topic made or grown
- *                here, with its overrides; topics gone are removed.
+ *                here, with its overrides; topics gone are removed;
+ *   EV_REGDATA   the partitions this broker may not lead yet shrank
+ *                (cluster_repl_ineligible): rewrite the registration's
+ *                document (same znode, same broker epoch).
  * A read that fails (connection lost meanwhile) keeps its bit and is
  * tried again after CLUSTER_RETRY_MS, so nothing is missed while
  * ZooKeeper is away: watches that survive a reconnection fire then, and
@@ -66,6 +69,7 @@
 #include "repl/cluster.h"
 #include "repl/cluster_repl.h"
 #include "repl/config.h"
+#include "repl/ineligible.h"
 #include "repl/kafka_api.h"
 #include "repl/local_replicas.h"
 #include "repl/metadata_cache.h"
@@ -84,6 +88,7 @@ enum {
 	EV_CONTROLLER = 1 << 3,
 	EV_USERS = 1 << 4,
 	EV_TOPICS = 1 << 5,
+	EV_REGDATA = 1 << 6, /* the registration's ineligible partitions changed */
 	EV_READS = EV_BROKERS | EV_CONTROLLER | EV_USERS | EV_TOPICS,
 };
 
@@ -180,6 +185,11 @@ static void on_users(void *arg, enum zkc_watch ev, const char *path)
 	(void)ev;
 	(void)path;
 	post(arg, EV_USERS);
+}
+
+static void on_ineligible(void *arg)
+{
+	post(arg, EV_REGDATA);
 }
 
 static void on_topics(void *arg, enum zkc_watch ev, const char *path)
@@ -654,25 +664,42 @@ static int advertised(struct cluster *c, struct zk_endpoint *eps, char hosts[][N
 	return n;
 }
 
-static int register_broker(struct cluster *c)
+/* Registers (or, update: rewrites the document of) /brokers/ids/<id>
+ * with the endpoints and the partitions not eligible as leader. */
+static int register_broker(struct cluster *c, bool update)
 {
 	struct zk_endpoint eps[NET_MAX_LISTENERS];
 	char hosts[NET_MAX_LISTENERS][NET_MAX_HOST + 1], path[ZK_PATH_MAX];
 	int32_t id = c->cfg->broker_id;
+	struct zk_tp *inel = NULL;
 	struct zk_broker zb;
 	struct zkc_stat st;
-	int n, rc;
+	int n, n_inel, rc;
 
 	n = advertised(c, eps, hosts);
 	if (n < 0)
 		return n;
+	n_inel = cluster_repl_ineligible(c->cr, &inel);
+	if (n_inel < 0)
+		return n_inel;
 	zb = (struct zk_broker){ .version = 5,
 				 .port = -1,
 				 .jmx_port = -1,
 				 .timestamp = now_real_ms(),
 				 .endpoints = eps,
-				 .n_endpoints = n };
+				 .n_endpoints = n,
+				 .ineligible = inel,
+				 .n_ineligible = n_inel };
 	rc = zkmeta_register_broker(c->zk, id, &zb);
+	ineligible_copy_free(inel, n_inel);
+	if (update) {
+		if (rc == 0)
+			mq_log(MQ_INFO,
+			       "broker %d: registration rewritten, %d partitions not "
+			       "eligible as leader",
+			       (int)id, n_inel);
+		return rc;
+	}
 	if (rc == -EEXIST) {
 		zk_path_broker(path, sizeof(path), id);
 		st.ephemeral_owner = 0;
@@ -740,8 +767,10 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 		ev = (ev & ~EV_SESSION) | EV_REGISTER | EV_READS;
 		zkwatch_reset(&c->topic_watches); /* gone with the old session */
 	}
-	if ((ev & EV_REGISTER) && register_broker(c) == 0)
-		ev &= ~EV_REGISTER;
+	if ((ev & EV_REGISTER) && register_broker(c, false) == 0)
+		ev &= ~(EV_REGISTER | EV_REGDATA);
+	if ((ev & EV_REGDATA) && register_broker(c, true) == 0)
+		ev &= ~EV_REGDATA;
 	if ((ev & EV_BROKERS) && read_brokers(c) == 0)
 		ev &= ~EV_BROKERS;
 	if ((ev & EV_CONTROLLER) && read_controller(c) == 0)
@@ -836,11 +865,12 @@ static int zk_start(struct cluster *c)
 	if (rc < 0)
 		return rc;
 	cluster_repl_set_zk(c->cr, c->zk);
+	cluster_repl_set_ineligible_listener(c->cr, on_ineligible, c);
 	rc = read_users(c);
 	if (rc == 0)
 		rc = listener_start(c);
 	if (rc == 0)
-		rc = register_broker(c);
+		rc = register_broker(c, false);
 	if (rc == 0)
 		rc = read_brokers(c);
 	if (rc == 0)

@@ -56,6 +56,7 @@
 #include "repl/controller.h"
 #include "repl/ctrl_queue.h"
 #include "repl/fetch_serve.h"
+#include "repl/ineligible.h"
 #include "repl/metadata_cache.h"
 #include "repl/partition.h"
 #include "repl/proto.h"
@@ -108,9 +109,52 @@ struct cluster_repl {
 	_Atomic int64_t broker_epoch;
 	bool stopped;
 	_Atomic int64_t sent, send_errors;
+	/* The partitions this broker registers as not eligible as leader
+	 * (ineligible.h), and who rewrites the registration when they change. */
+	struct ineligible *inel;
+	void (*inel_changed)(void *arg);
+	void *inel_arg;
 };
 
 /* ---- logs ---- */
+
+/* (topic, partition) is no longer ineligible as leader (why: "caught
+ * up", "deleted"): the registration is to be rewritten. Any thread. */
+static void inel_drop(struct cluster_repl *cr, const char *topic, int32_t partition,
+		      const char *why)
+{
+	if (!cr->inel || ineligible_remove(cr->inel, topic, partition) <= 0)
+		return;
+	mq_log(MQ_INFO, "%s-%d: eligible as leader again (%s); the registration says so", topic,
+	       (int)partition, why);
+	if (cr->inel_changed)
+		cr->inel_changed(cr->inel_arg);
+}
+
+static void on_eligible(void *arg, const char *topic, int32_t partition)
+{
+	inel_drop(arg, topic, partition, "caught up");
+}
+
+/* After an unclean start, every local log of a replicated topic may lack
+ * records it acknowledged: all of them start ineligible. */
+static int inel_fill(struct cluster_repl *cr)
+{
+	char **topics = NULL;
+	int *parts = NULL, n = 0, rc;
+
+	rc = logmgr_found(cr->local.m, &topics, &parts, &n);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < n; i++) {
+		if (rc == 0 && strncmp(topics[i], "__", 2) != 0)
+			rc = ineligible_add(cr->inel, topics[i], parts[i]);
+		free(topics[i]);
+	}
+	free(topics);
+	free(parts);
+	return rc;
+}
 
 static void on_log(void *arg, struct log *l)
 {
@@ -179,10 +223,10 @@ static int logs_close(void *arg, const char *topic, int32_t partition, void *log
 	/* A deleted replica's files go with the broker's own topic, when the
 	 * topic leaves /brokers/topics (cluster.h's retain hook): the
 	 * broker's partitions use the log without a reference of their own,
-	 * so only its deletion may drop it. */
-	(void)del;
-	(void)topic;
-	(void)partition;
+	 * so only its deletion may drop it. A deleted one has nothing left
+	 * to lose: not ineligible any more. */
+	if (del)
+		inel_drop(cr, topic, partition, "deleted");
 	log_unref(s->l);
 	free(s);
 	return rc;
@@ -1021,6 +1065,8 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 		.isr = { isr_write, isr_read, cr },
 		.endpoint = endpoint,
 		.endpoint_arg = cr,
+		.eligible = on_eligible,
+		.eligible_arg = cr,
 		.tick_thread = true,
 	};
 	fetcher_config_default(&rc_cfg.fetch);
@@ -1029,7 +1075,11 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 	rc_cfg.fetch.partition_max_bytes = cc->replica_fetch_max_bytes;
 	rc_cfg.fetch.sasl_user = cr->user;
 	rc_cfg.fetch.sasl_password = cr->password;
-	rc = replica_mgr_new(&rc_cfg, &cr->rm);
+	rc = ineligible_new(&cr->inel);
+	if (rc == 0 && local->unclean && local->m)
+		rc = inel_fill(cr);
+	if (rc == 0)
+		rc = replica_mgr_new(&rc_cfg, &cr->rm);
 	if (rc == 0)
 		rc = fetch_serve_new(replica_mgr_lookup, cr->rm, NULL, &cr->fs);
 	if (rc < 0) {
@@ -1144,9 +1194,22 @@ void cluster_repl_free(struct cluster_repl *cr)
 		net_client_close(cr->conns[i].c);
 	free(cr->conns);
 	pthread_mutex_destroy(&cr->conns_mu);
+	ineligible_free(cr->inel);
 	pthread_mutex_destroy(&cr->zk_mu);
 	pthread_mutex_destroy(&cr->slots_mu);
 	free(cr);
+}
+
+int cluster_repl_ineligible(struct cluster_repl *cr, struct zk_tp **out)
+{
+	*out = NULL;
+	return cr && cr->inel ? ineligible_copy(cr->inel, out) : 0;
+}
+
+void cluster_repl_set_ineligible_listener(struct cluster_repl *cr, void (*fn)(void *arg), void *arg)
+{
+	cr->inel_changed = fn;
+	cr->inel_arg = arg;
 }
 
 struct replica_mgr *cluster_repl_replicas(struct cluster_repl *cr)
@@ -1273,32 +1336,84 @@ void cluster_repl_state_text(struct cluster_repl *cr, FILE *f)
 	if (cr->ctl)
 		controller_get_info(cr->ctl, &ci);
 	replica_mgr_get_stats(cr->rm, &st);
+	/* The controller epoch: the office's own while this broker holds it,
+	 * else the newest a controller request carried (-1: none yet). */
 	fprintf(f,
-		"controller.active=%s\nreplicas=%d\nreplicas.leader=%d\n"
-		"replicas.follower=%d\nreplica.fetchers=%d\n",
-		ci.active ? "yes" : "no", st.partitions, st.leaders, st.followers, st.fetchers);
+		"controller.epoch=%d\ncontroller.active=%s\nreplicas=%d\nreplicas.leader=%d\n"
+		"replicas.follower=%d\nreplica.fetchers=%d\npartitions.under_replicated=%d\n",
+		ci.active ? (int)ci.epoch : (int)st.controller_epoch, ci.active ? "yes" : "no",
+		st.partitions, st.leaders, st.followers, st.fetchers, st.under_replicated);
+	if (ci.active)
+		fprintf(f, "partitions.offline=%d\n", (int)ci.offline_partitions);
 }
+
+/* One row of cluster_repl_metrics_text. */
+struct repl_metric {
+	const char *name, *type, *help;
+	int64_t v;
+};
 
 void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 {
+	struct controller_info ci = { 0 };
 	struct replica_mgr_stats st;
 
+	if (cr->ctl)
+		controller_get_info(cr->ctl, &ci);
 	replica_mgr_get_stats(cr->rm, &st);
-	fprintf(f,
-		"# HELP mqfs_replica_leaders Local replicas that lead their partition.\n"
-		"# TYPE mqfs_replica_leaders gauge\nmqfs_replica_leaders %d\n"
-		"# HELP mqfs_replica_followers Local replicas that follow a leader.\n"
-		"# TYPE mqfs_replica_followers gauge\nmqfs_replica_followers %d\n"
-		"# HELP mqfs_isr_writes_total ISR changes this broker wrote to ZooKeeper.\n"
-		"# TYPE mqfs_isr_writes_total counter\nmqfs_isr_writes_total %" PRId64 "\n"
-		"# HELP mqfs_controller_requests_total Controller requests sent.\n"
-		"# TYPE mqfs_controller_requests_total counter\n"
-		"mqfs_controller_requests_total %" PRId64 "\n"
-		"# HELP mqfs_controller_request_errors_total Controller requests that failed.\n"
-		"# TYPE mqfs_controller_request_errors_total counter\n"
-		"mqfs_controller_request_errors_total %" PRId64 "\n",
-		st.leaders, st.followers, st.isr_writes, atomic_load(&cr->sent),
-		atomic_load(&cr->send_errors));
+	const struct repl_metric rows[] = {
+		{ "mqfs_replica_leaders", "gauge", "Local replicas that lead their partition.",
+		  st.leaders },
+		{ "mqfs_replica_followers", "gauge", "Local replicas that follow a leader.",
+		  st.followers },
+		{ "mqfs_under_replicated_partitions", "gauge",
+		  "Partitions this broker leads whose ISR is smaller than their replicas "
+		  "(Kafka's UnderReplicatedPartitions).",
+		  st.under_replicated },
+		{ "mqfs_offline_partitions", "gauge",
+		  "Partitions without a leader, as the controller sees them; 0 on the other "
+		  "brokers (Kafka's OfflinePartitionsCount).",
+		  ci.active ? ci.offline_partitions : 0 },
+		{ "mqfs_isr_writes_total", "counter", "ISR changes this broker wrote to ZooKeeper.",
+		  st.isr_writes },
+		{ "mqfs_isr_shrinks_total", "counter",
+		  "ISR changes this broker made as leader that removed replicas (Kafka's "
+		  "IsrShrinksPerSec).",
+		  st.isr_shrinks },
+		{ "mqfs_isr_expands_total", "counter",
+		  "ISR changes this broker made as leader that added a replica (Kafka's "
+		  "IsrExpandsPerSec).",
+		  st.isr_expands },
+		{ "mqfs_leader_elections_total", "counter",
+		  "Partition leaders this broker elected as controller, a new leader each "
+		  "(Kafka's LeaderElectionRateAndTimeMs count).",
+		  ci.leader_elections },
+		{ "mqfs_unclean_leader_elections_total", "counter",
+		  "Of those, leaders taken from outside the ISR "
+		  "(unclean.leader.election.enable; Kafka's UncleanLeaderElectionsPerSec).",
+		  ci.unclean_elections },
+		{ "mqfs_replica_leadership_changes_total", "counter",
+		  "Times a local replica became its partition's leader or stopped leading it.",
+		  st.leadership_changes },
+		{ "mqfs_replica_fetch_bytes_in_total", "counter",
+		  "Record batch bytes this broker's followers fetched and appended.",
+		  st.fetch_bytes_in },
+		{ "mqfs_replica_fetch_bytes_out_total", "counter",
+		  "Record batch bytes this broker served as leader to followers' fetches.",
+		  fetch_serve_replica_bytes_out(cr->fs) },
+		{ "mqfs_replica_max_lag_messages", "gauge",
+		  "The largest lag in records (leader's LEO - follower's LEO) over the "
+		  "followers of the partitions this broker leads.",
+		  st.max_lag },
+		{ "mqfs_controller_requests_total", "counter", "Controller requests sent.",
+		  atomic_load(&cr->sent) },
+		{ "mqfs_controller_request_errors_total", "counter",
+		  "Controller requests that failed.", atomic_load(&cr->send_errors) },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %" PRId64 "\n", rows[i].name,
+			rows[i].help, rows[i].name, rows[i].type, rows[i].name, rows[i].v);
 }
 
 /* ---- the produce path and the views ---- */

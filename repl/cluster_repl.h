@@ -77,6 +77,16 @@ int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,
 /* Asks the controller to delete the topic (asked twice: 0). -ENOENT. */
 int cluster_repl_delete_topic(struct cluster_repl *cr, const char *topic);
 
+/* The partitions this broker's registration names as not eligible as
+ * leader (ineligible.h): a malloc'd copy (ineligible_copy_free), the count
+ * or -ENOMEM. */
+int cluster_repl_ineligible(struct cluster_repl *cr, struct zk_tp **out);
+/* fn(arg) is called (any thread, no lock held; it must not block) when
+ * that set shrank: the registration is to be rewritten. Before the
+ * replicas start. */
+void cluster_repl_set_ineligible_listener(struct cluster_repl *cr, void (*fn)(void *arg),
+					  void *arg);
+
 /* MNT/.state and MNT/.metrics lines of replication. */
 void cluster_repl_state_text(struct cluster_repl *cr, FILE *f);
 void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f);

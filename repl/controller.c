@@ -176,8 +176,9 @@ static int isr_keep(const struct zk_partition_state *cur, const struct controlle
 }
 
 /* The first replica that is registered, not shutting down and (unless
- * any_replica) in cur's ISR: Kafka's offline, reassignment and controlled
- * shutdown elections, which differ only in the sets they look at. */
+ * any_replica: the unclean election) in cur's ISR and eligible: Kafka's
+ * offline, reassignment and controlled shutdown elections, which differ
+ * only in the sets they look at. */
 static int32_t first_eligible(const struct zk_partition_state *cur, const int32_t *replicas,
 			      int n_replicas, const struct controller_brokers *b, bool any_replica)
 {
@@ -185,7 +186,8 @@ static int32_t first_eligible(const struct zk_partition_state *cur, const int32_
 		int32_t r = replicas[i];
 
 		if (has(b->live, b->n_live, r) && !has(b->shutting, b->n_shutting, r) &&
-		    (any_replica || has(cur->isr, cur->n_isr, r)))
+		    (any_replica || (has(cur->isr, cur->n_isr, r) &&
+				     !(b->ineligible && has(b->ineligible, b->n_ineligible, r)))))
 			return r;
 	}
 	return ZK_LEADER_NONE;
@@ -261,7 +263,8 @@ int controller_decide_preferred(const struct zk_partition_state *cur, const int3
 
 	memset(next, 0, sizeof(*next));
 	if (pref == ZK_LEADER_NONE || pref == cur->leader || !has(b->live, b->n_live, pref) ||
-	    has(b->shutting, b->n_shutting, pref) || !has(cur->isr, cur->n_isr, pref))
+	    has(b->shutting, b->n_shutting, pref) || !has(cur->isr, cur->n_isr, pref) ||
+	    (b->ineligible && has(b->ineligible, b->n_ineligible, pref)))
 		return 0;
 	return next_state(cur, pref, cur->isr, cur->n_isr, next);
 }
@@ -359,8 +362,15 @@ struct ctrl_batch {
 	int err;                /* -ENOMEM while collecting */
 };
 
-#define CTRL_RETRY_MS    200 /* back-off before re-entering the election */
-#define CTRL_WRITE_TRIES 5   /* re-reads of a state that keeps changing */
+/* A replica its broker's registration names as not eligible as leader. */
+struct ctrl_inel {
+	int32_t broker_id;
+	struct zk_tp tp;
+};
+
+#define PARTITION_INEL_MAX 64  /* ineligible replicas of one partition looked at */
+#define CTRL_RETRY_MS      200 /* back-off before re-entering the election */
+#define CTRL_WRITE_TRIES   5   /* re-reads of a state that keeps changing */
 
 struct controller {
 	struct controller_config cfg;
@@ -384,6 +394,10 @@ struct controller {
 	int32_t *shutting;
 	int n_shutting;
 	struct zkwatch_set topic_watches; /* data of each /brokers/topics/<t> */
+	/* The "ineligible_partitions" of the live brokers' registrations,
+	 * one (broker, topic, partition) per entry, in the order read. */
+	struct ctrl_inel *inel;
+	int n_inel;
 	struct zkmeta_topic *topics;
 	int n_topics;
 	int64_t retry_at_ms;     /* 0: no retry due */
@@ -409,8 +423,8 @@ static void ctrl_watch(void *arg, enum zkc_watch ev, const char *path)
 	(void)ev;
 	if (!strcmp(path, ZK_CONTROLLER_PATH))
 		ctrl_post(ctl, EV_ELECT);
-	else if (!strcmp(path, ZK_BROKER_IDS_PATH))
-		ctrl_post(ctl, EV_BROKERS);
+	else if (!strncmp(path, ZK_BROKER_IDS_PATH, strlen(ZK_BROKER_IDS_PATH)))
+		ctrl_post(ctl, EV_BROKERS); /* the list, or one registration's data */
 	else if (!strcmp(path, ZK_BROKER_TOPICS_PATH))
 		ctrl_post(ctl, EV_TOPICS);
 	else if (!strncmp(path, ZK_BROKER_TOPICS_PATH "/", strlen(ZK_BROKER_TOPICS_PATH) + 1)) {
@@ -446,6 +460,25 @@ static void ctrl_publish(struct controller *ctl)
 	pthread_mutex_unlock(&ctl->lock);
 }
 
+static void inel_free(struct ctrl_inel *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(v[i].tp.topic);
+	free(v);
+}
+
+/* Same entries in the same order. */
+static bool inel_same(const struct ctrl_inel *a, int na, const struct ctrl_inel *b, int nb)
+{
+	if (na != nb)
+		return false;
+	for (int i = 0; i < na; i++)
+		if (a[i].broker_id != b[i].broker_id || a[i].tp.partition != b[i].tp.partition ||
+		    strcmp(a[i].tp.topic, b[i].tp.topic))
+			return false;
+	return true;
+}
+
 static void ctrl_clear_cache(struct controller *ctl)
 {
 	zkmeta_topics_free(ctl->topics, ctl->n_topics);
@@ -459,6 +492,9 @@ static void ctrl_clear_cache(struct controller *ctl)
 	free(ctl->shutting);
 	ctl->shutting = NULL;
 	ctl->n_shutting = 0;
+	inel_free(ctl->inel, ctl->n_inel);
+	ctl->inel = NULL;
+	ctl->n_inel = 0;
 }
 
 /* ACTIVE -> CANDIDATE: forget everything (invariant 7); stale watches
@@ -801,9 +837,16 @@ static int ctrl_decide(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 {
 	const struct zk_assignment *a = &ctl->topics[t].assignment.partitions[p];
 	const struct zk_partition_state *cur = &ctl->topics[t].partitions[p].state;
-	struct controller_brokers b = { ctl->live, ctl->n_live, ctl->shutting, ctl->n_shutting };
+	int32_t inel[PARTITION_INEL_MAX];
+	struct controller_brokers b = { ctl->live,       ctl->n_live, ctl->shutting,
+					ctl->n_shutting, inel,        0 };
 	bool unclean = false;
 	int rc;
+
+	for (int i = 0; i < ctl->n_inel && b.n_ineligible < PARTITION_INEL_MAX; i++)
+		if (ctl->inel[i].tp.partition == p &&
+		    !strcmp(ctl->inel[i].tp.topic, ctl->topics[t].name))
+			inel[b.n_ineligible++] = ctl->inel[i].broker_id;
 
 	switch (kind) {
 	case ELECT_SHUTDOWN:
@@ -815,11 +858,12 @@ static int ctrl_decide(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 	}
 	rc = controller_decide_live(cur, a->replicas, a->n_replicas, &b,
 				    ctl->cfg.unclean_leader_election_enable, next, &unclean);
-	if (rc == 1 && unclean)
+	if (rc == 1 && unclean) {
 		mq_log(MQ_WARN,
 		       "controller: %s-%d: unclean leader election: broker %d leads "
 		       "from outside the ISR; records the old ISR acknowledged may be lost",
 		       ctl->topics[t].name, p, next->leader);
+	}
 	return rc;
 }
 
@@ -846,6 +890,16 @@ static int ctrl_change(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 		if (rc == 0) {
 			int32_t old_leader = part->state.leader;
 
+			if (next.leader != old_leader && next.leader != ZK_LEADER_NONE) {
+				/* Unclean: the new leader was not in the ISR read. */
+				bool unclean =
+					!has(part->state.isr, part->state.n_isr, next.leader);
+
+				pthread_mutex_lock(&ctl->lock);
+				ctl->info.leader_elections++;
+				ctl->info.unclean_elections += unclean;
+				pthread_mutex_unlock(&ctl->lock);
+			}
 			zk_partition_state_clear(&part->state);
 			part->state = next;
 			part->zk_version = version;
@@ -956,16 +1010,55 @@ static int ctrl_elect_all(struct controller *ctl, struct ctrl_batch *b)
 
 /* ---- events ---- */
 
-/* Reads the live brokers and their broker epochs (the czxid of their
- * registration: a broker that restarted between two reads has a new one),
- * and re-arms the watch. */
+/* Adds the ineligible partitions of broker id's registration (data) to
+ * *v; a registration that does not decode names none (logged). */
+static int inel_collect(int32_t id, const char *path, const char *data, size_t len,
+			struct ctrl_inel **v, int *n)
+{
+	char why[ZK_WHY_LEN] = "";
+	struct zk_broker zb;
+	struct ctrl_inel *nv;
+	int rc = zk_broker_decode(data, len, &zb, why);
+
+	if (rc == -EBADMSG) {
+		mq_log_limited(MQ_WARN, "controller: %s does not decode (%s): taken as eligible",
+			       path, why);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (zb.n_ineligible > 0) {
+		nv = realloc(*v, ((size_t)*n + (size_t)zb.n_ineligible) * sizeof(*nv));
+		if (!nv) {
+			zk_broker_clear(&zb);
+			return -ENOMEM;
+		}
+		*v = nv;
+		for (int i = 0; i < zb.n_ineligible; i++) {
+			nv[*n].broker_id = id;
+			nv[*n].tp = zb.ineligible[i];
+			zb.ineligible[i].topic = NULL; /* moved */
+			(*n)++;
+		}
+	}
+	zk_broker_clear(&zb);
+	return 0;
+}
+
+/* Reads the live brokers, their broker epochs (the czxid of their
+ * registration: a broker that restarted between two reads has a new one)
+ * and the partitions their registrations name ineligible, and re-arms the
+ * watches (the list, and each registration's data, which a broker rewrites
+ * when its ineligible partitions change). */
 static int ctrl_read_brokers(struct controller *ctl)
 {
-	char path[ZK_PATH_MAX];
+	char path[ZK_PATH_MAX], *data;
 	struct zkc_stat st;
+	struct ctrl_inel *inel = NULL;
 	int32_t *ids = NULL;
 	int64_t *epochs;
-	int n, i, k = 0, rc = 0;
+	size_t len;
+	int n, i, k = 0, n_inel = 0, rc = 0;
 
 	n = zkmeta_broker_ids(ctl->zkc, &ids, ctrl_watch, ctl);
 	if (n < 0)
@@ -977,17 +1070,21 @@ static int ctrl_read_brokers(struct controller *ctl)
 	for (i = 0; i < n && rc == 0; i++) {
 		if ((rc = zk_path_broker(path, sizeof(path), ids[i])) < 0)
 			break;
-		rc = zkc_exists(ctl->zkc, path, &st, NULL, NULL);
+		data = NULL;
+		rc = zkc_get(ctl->zkc, path, &data, &len, &st, ctrl_watch, ctl);
 		if (rc == 0) {
 			ids[k] = ids[i];
 			epochs[k++] = st.czxid;
+			rc = inel_collect(ids[i], path, data, len, &inel, &n_inel);
 		} else if (rc == -ENOENT) {
 			rc = 0; /* gone since the listing: the watch has fired */
 		}
+		free(data);
 	}
 	if (rc) {
 		free(ids);
 		free(epochs);
+		inel_free(inel, n_inel);
 		return rc;
 	}
 	free(ctl->live);
@@ -995,6 +1092,9 @@ static int ctrl_read_brokers(struct controller *ctl)
 	ctl->live = ids;
 	ctl->live_epochs = epochs;
 	ctl->n_live = k;
+	inel_free(ctl->inel, ctl->n_inel);
+	ctl->inel = inel;
+	ctl->n_inel = n_inel;
 	/* A broker that left is no longer shutting down. */
 	for (i = 0, k = 0; i < ctl->n_shutting; i++)
 		if (ctrl_is_live(ctl, ctl->shutting[i]))
@@ -1213,17 +1313,28 @@ static int ctrl_on_brokers(struct controller *ctl, struct ctrl_batch *b, bool al
 {
 	int32_t *old = ctl->live, *added = NULL;
 	int64_t *old_epochs = ctl->live_epochs;
-	int n_old = ctl->n_live, n_added = 0, n_bounced = 0, n_dead = 0, i, t, p, j, rc;
+	struct ctrl_inel *old_inel = ctl->inel;
+	int n_old = ctl->n_live, n_old_inel = ctl->n_inel, n_added = 0, n_bounced = 0, n_dead = 0;
+	int i, t, p, j, rc;
+	bool inel_moved;
 
 	ctl->live = NULL;
 	ctl->live_epochs = NULL;
 	ctl->n_live = 0;
+	ctl->inel = NULL;
+	ctl->n_inel = 0;
 	if ((rc = ctrl_read_brokers(ctl))) {
 		ctl->live = old;
 		ctl->live_epochs = old_epochs;
 		ctl->n_live = n_old;
+		ctl->inel = old_inel;
+		ctl->n_inel = n_old_inel;
 		return rc;
 	}
+	/* A replica that became eligible may lead a partition left offline
+	 * for want of one: elect again. */
+	inel_moved = !inel_same(old_inel, n_old_inel, ctl->inel, ctl->n_inel);
+	inel_free(old_inel, n_old_inel);
 	if (!(added = malloc(((size_t)ctl->n_live + 1) * sizeof(*added)))) {
 		rc = -ENOMEM;
 		goto out;
@@ -1248,7 +1359,7 @@ static int ctrl_on_brokers(struct controller *ctl, struct ctrl_batch *b, bool al
 			mq_log(MQ_INFO, "controller: broker %d is gone", old[i]);
 		}
 	rc = n_bounced ? ctrl_bounce(ctl, added, n_bounced, b) : 0;
-	if (rc == 0 && (n_added || n_dead || all)) {
+	if (rc == 0 && (n_added || n_dead || all || inel_moved)) {
 		rc = ctrl_start_partitions(ctl, b);
 		if (rc == 0)
 			rc = ctrl_elect_all(ctl, b);

@@ -47,12 +47,18 @@ int controller_assign_replicas(const int32_t *brokers, int n_brokers, int n_part
 			       int32_t *replicas);
 
 /* The brokers an election looks at: live ones (registered under
- * /brokers/ids) and, among them, those in controlled shutdown. Any order. */
+ * /brokers/ids) and, among them, those in controlled shutdown, and the
+ * replicas of the partition decided that may not lead it: their broker
+ * restarted without a clean shutdown and has not caught up since (the
+ * "ineligible_partitions" of its registration, zkdata.h; Kafka's KIP-966).
+ * Any order; ineligible may be NULL. */
 struct controller_brokers {
 	const int32_t *live;
 	int n_live;
 	const int32_t *shutting;
 	int n_shutting;
+	const int32_t *ineligible;
+	int n_ineligible;
 };
 
 /*
@@ -69,9 +75,11 @@ struct controller_brokers {
  * dead replicas from the ISR):
  *   - the leader is live: ISR = ISR minus dead brokers;
  *   - else the new leader is the first replica (assignment order) that is
- *     live, not shutting down and in the ISR, ISR = ISR minus dead
- *     brokers; without one, if unclean_enable, the first such replica
- *     outside the ISR, ISR = {it}, leader_recovery_state RECOVERING and
+ *     live, not shutting down, not ineligible and in the ISR, ISR = ISR
+ *     minus dead brokers; without one, if unclean_enable, the first live
+ *     replica not shutting down (ineligible or outside the ISR: both may
+ *     lack acknowledged records), ISR = {it}, leader_recovery_state
+ *     RECOVERING and
  *     *unclean set (data may be lost); else leader ZK_LEADER_NONE (offline) and ISR
  *     = ISR minus dead brokers, except that its last member stays when all
  *     are dead (the replica with the latest data, to come back as leader).
@@ -91,8 +99,9 @@ int controller_decide_controlled_shutdown(const struct zk_partition_state *cur,
 					  struct zk_partition_state *next);
 
 /* Preferred leader election: leadership goes back to replicas[0] when it
- * is live, not shutting and in the ISR and does not lead already; the ISR
- * is unchanged. */
+ * is live, not shutting, not ineligible and in the ISR and does not lead
+ * already; the ISR is unchanged. The controlled shutdown election passes
+ * over ineligible replicas too. */
 int controller_decide_preferred(const struct zk_partition_state *cur, const int32_t *replicas,
 				int n_replicas, const struct controller_brokers *b,
 				struct zk_partition_state *next);
@@ -190,6 +199,12 @@ struct controller_info {
 	int32_t elections_won;
 	int32_t resignations;
 	int32_t offline_partitions; /* while active: partitions with no leader */
+	/* Since the broker started, over all its terms as controller: state
+	 * writes that gave a partition a new leader (Kafka's
+	 * LeaderElectionRateAndTimeMs counts these), and those of them that
+	 * took a leader from outside the ISR (UncleanLeaderElectionsPerSec). */
+	int64_t leader_elections;
+	int64_t unclean_elections;
 };
 
 /* Starts the event thread, which enters the election at once. zkc stays

@@ -35,6 +35,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,7 @@ struct fetch_serve {
 	bool woken;
 	int n_parked;
 	struct fs_fetch *parked;
+	_Atomic int64_t replica_bytes_out; /* record bytes sent to followers */
 };
 
 static int64_t mono_ms(void)
@@ -253,6 +255,10 @@ static int fetch_respond(struct fs_fetch *f)
 				rp->records_fd = fp->raw.fd;
 				rp->records_offset = fp->raw.offset;
 				rp->records_len = (int32_t)fp->raw.len;
+				if (f->msg->replica_id >= 0)
+					atomic_fetch_add_explicit(&f->fs->replica_bytes_out,
+								  (int64_t)fp->raw.len,
+								  memory_order_relaxed);
 				budget -= (int64_t)fp->raw.len;
 				if (budget < 0)
 					budget = 0;
@@ -485,6 +491,11 @@ void fetch_serve_wake(struct fetch_serve *fs)
 	fs->woken = true;
 	pthread_cond_signal(&fs->cond);
 	pthread_mutex_unlock(&fs->lock);
+}
+
+int64_t fetch_serve_replica_bytes_out(struct fetch_serve *fs)
+{
+	return fs ? atomic_load(&fs->replica_bytes_out) : 0;
 }
 
 int fetch_serve_parked(struct fetch_serve *fs)

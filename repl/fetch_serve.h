@@ -44,6 +44,9 @@ void fetch_serve_wake(struct fetch_serve *fs);
  * NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH
  * (current_leader_epoch -1: not checked). */
 int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoch);
+/* Record bytes sent to followers (replica_id >= 0) since the start: the
+ * leader's side of replication (metrics). NULL: 0. */
+int64_t fetch_serve_replica_bytes_out(struct fetch_serve *fs);
 /* Parked fetches now (tests, metrics). */
 int fetch_serve_parked(struct fetch_serve *fs);
 void fetch_serve_stop(struct fetch_serve *fs);

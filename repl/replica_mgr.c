@@ -75,6 +75,7 @@ struct replica_mgr {
 	int32_t *live;
 	int n_live;
 	int64_t isr_writes, isr_stale;
+	int64_t isr_shrinks, isr_expands, leadership_changes;
 
 	pthread_mutex_t tick_mu;
 	pthread_cond_t tick_cv; /* CLOCK_MONOTONIC */
@@ -156,25 +157,32 @@ static int isr_write(void *arg, struct partition *p, const struct partition_stat
 	const char *topic = partition_topic(p);
 	int32_t index = partition_index(p), cepoch = 0;
 	struct partition_state cur;
+	struct partition_info before;
 	int i, rc;
 
+	/* The ISR in force: the proposal differs from it by the change. */
+	partition_get_info(p, &before);
 	pthread_mutex_lock(&rm->mu);
 	i = part_find(rm, topic, index);
 	if (i >= 0)
 		cepoch = rm->parts[i]->controller_epoch;
 	pthread_mutex_unlock(&rm->mu);
-	if (!rm->cfg.isr.write)
-		return proposed->partition_epoch + 1;
-	rc = rm->cfg.isr.write(rm->cfg.isr.arg, topic, index, cepoch, proposed);
+	rc = rm->cfg.isr.write ? rm->cfg.isr.write(rm->cfg.isr.arg, topic, index, cepoch, proposed)
+			       : proposed->partition_epoch + 1;
 	pthread_mutex_lock(&rm->mu);
-	if (rc >= 0)
-		rm->isr_writes++;
-	else if (rc == -ESTALE)
+	if (rc >= 0) {
+		rm->isr_writes += rm->cfg.isr.write != NULL;
+		if (proposed->n_isr < before.n_isr)
+			rm->isr_shrinks++;
+		else if (proposed->n_isr > before.n_isr)
+			rm->isr_expands++;
+	} else if (rc == -ESTALE)
 		rm->isr_stale++;
 	pthread_mutex_unlock(&rm->mu);
 	if (rc >= 0) {
-		mq_log(MQ_INFO, "%s-%d: ISR now of %d replicas (partition epoch %d)", topic,
-		       (int)index, proposed->n_isr, rc);
+		if (rm->cfg.isr.write)
+			mq_log(MQ_INFO, "%s-%d: ISR now of %d replicas (partition epoch %d)", topic,
+			       (int)index, proposed->n_isr, rc);
 		return rc;
 	}
 	if (rc != -ESTALE || !rm->cfg.isr.read) {
@@ -196,6 +204,17 @@ static int isr_write(void *arg, struct partition *p, const struct partition_stat
 		       (int)index);
 	}
 	return -ESTALE;
+}
+
+/* The change listener of every local partition after an unclean
+ * restart: passes on the moment it is eligible as leader again (the
+ * owner keeps it once; later calls find nothing to do there). */
+static void part_changed(void *arg, struct partition *p)
+{
+	struct replica_mgr *rm = arg;
+
+	if (rm->cfg.eligible && partition_leader_eligible(p))
+		rm->cfg.eligible(rm->cfg.eligible_arg, partition_topic(p), partition_index(p));
 }
 
 /* ---- fetchers (apply_mu held) ---- */
@@ -308,6 +327,8 @@ static int part_open(struct replica_mgr *rm, const char *topic, int32_t index, s
 	if (rc < 0)
 		goto fail;
 	partition_set_isr_writer(rp->p, isr_write, rm);
+	if (rm->cfg.unclean_restart)
+		partition_set_listener(rp->p, part_changed, rm);
 	pthread_mutex_lock(&rm->mu);
 	np = realloc(rm->parts, sizeof(*np) * (size_t)(rm->n_parts + 1));
 	if (np) {
@@ -345,7 +366,9 @@ static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
 		       const struct controller_partition_state *s)
 {
 	struct partition_state st;
+	struct partition_info before;
 	struct rm_part *rp;
+	bool moved = false;
 	int rc;
 
 	if (!has(s->replicas, s->n_replicas, rm->cfg.broker_id))
@@ -361,8 +384,10 @@ static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
 		unfollow(rm, rp);
 		return 0;
 	}
+	partition_get_info(rp->p, &before);
 	if (s->leader == rm->cfg.broker_id) {
 		rc = partition_make_leader(rp->p, &st, now_mono_ms());
+		moved = rc >= 0 && before.role != PARTITION_LEADER;
 		if (rc >= 0) {
 			unfollow(rm, rp);
 			if (rc == 1)
@@ -371,6 +396,7 @@ static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
 		}
 	} else {
 		rc = partition_make_follower(rp->p, &st);
+		moved = rc >= 0 && before.role == PARTITION_LEADER;
 		if (rc == 1) {
 			mq_log(MQ_INFO, "%s-%d: follower of broker %d in epoch %d", s->topic,
 			       (int)s->partition, (int)s->leader, (int)s->leader_epoch);
@@ -382,6 +408,7 @@ static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
 	if (rc >= 0) {
 		pthread_mutex_lock(&rm->mu);
 		rp->controller_epoch = controller_epoch;
+		rm->leadership_changes += moved;
 		pthread_mutex_unlock(&rm->mu);
 		return 0;
 	}
@@ -839,6 +866,12 @@ void replica_mgr_get_stats(struct replica_mgr *rm, struct replica_mgr_stats *st)
 	pthread_mutex_lock(&rm->apply_mu);
 	st->fetchers = rm->n_sources;
 	st->stopped = rm->n_stopped;
+	for (int i = 0; i < rm->n_sources; i++) {
+		struct fetcher_stats fst;
+
+		fetcher_get_stats(rm->sources[i].f, &fst);
+		st->fetch_bytes_in += fst.bytes;
+	}
 	pthread_mutex_unlock(&rm->apply_mu);
 	pthread_mutex_lock(&rm->mu);
 	st->partitions = rm->n_parts;
@@ -846,10 +879,26 @@ void replica_mgr_get_stats(struct replica_mgr *rm, struct replica_mgr_stats *st)
 		struct partition_info info;
 
 		partition_get_info(rm->parts[i]->p, &info);
-		st->leaders += info.role == PARTITION_LEADER;
 		st->followers += info.role == PARTITION_FOLLOWER;
+		if (info.role != PARTITION_LEADER)
+			continue;
+		st->leaders++;
+		st->under_replicated += info.n_isr < info.n_replicas;
+		for (int j = 0; j < info.n_followers; j++) {
+			const struct partition_replica *r = &info.followers[j];
+			int64_t at = r->log_end_offset >= 0 ? r->log_end_offset
+							    : info.offsets.log_start_offset;
+			int64_t lag = info.offsets.log_end_offset - at;
+
+			if (lag > st->max_lag)
+				st->max_lag = lag;
+		}
 	}
 	st->isr_writes = rm->isr_writes;
 	st->isr_stale = rm->isr_stale;
+	st->isr_shrinks = rm->isr_shrinks;
+	st->isr_expands = rm->isr_expands;
+	st->leadership_changes = rm->leadership_changes;
+	st->controller_epoch = rm->controller_epoch;
 	pthread_mutex_unlock(&rm->mu);
 }

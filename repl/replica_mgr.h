@@ -97,6 +97,12 @@ struct replica_mgr_config {
 	struct replica_isr_store isr; /* write NULL: ISR changes are not persisted */
 	replica_endpoint_fn endpoint;
 	void *endpoint_arg;
+	/* After an unclean restart (unclean_restart): told once a local
+	 * replica has become eligible as leader again (partition.h, invariant
+	 * 9), on the thread that found it, no lock of the manager held. May be
+	 * NULL. */
+	void (*eligible)(void *arg, const char *topic, int32_t partition);
+	void *eligible_arg;
 	/* The shrink tick runs every replica_lag_time_max_ms / 2 on a thread
 	 * of its own; false: the owner calls replica_mgr_tick (tests). */
 	bool tick_thread;
@@ -167,6 +173,23 @@ struct replica_mgr_stats {
 	int stopped;        /* stopped replicas waiting to be closed */
 	int64_t isr_writes; /* ISR changes written */
 	int64_t isr_stale;  /* ISR writes that found the version moved */
+	/* Kafka's replica metrics, the leader's view: partitions led here
+	 * whose ISR is smaller than their replicas (UnderReplicatedPartitions),
+	 * ISR changes written that removed or added members (IsrShrinksPerSec,
+	 * IsrExpandsPerSec), and the largest LEO - follower LEO over the
+	 * followers of those partitions, in records (a follower not heard
+	 * from since this leadership began counts from the log start). */
+	int under_replicated;
+	int64_t isr_shrinks;
+	int64_t isr_expands;
+	int64_t max_lag;
+	/* LeaderAndIsr transitions of a local replica into or out of
+	 * leadership since the broker started. */
+	int64_t leadership_changes;
+	/* Record bytes the fetchers appended (the follower's side of
+	 * replication, Kafka's ReplicaFetcherManager BytesPerSec). */
+	int64_t fetch_bytes_in;
+	int32_t controller_epoch; /* the newest seen, -1 none yet */
 };
 void replica_mgr_get_stats(struct replica_mgr *rm, struct replica_mgr_stats *st);
 

@@ -432,6 +432,72 @@ static int endpoint_parse(const char *s, struct zk_endpoint *ep, char *why)
 	return 0;
 }
 
+/* {"topic": [partitions], ...}; NULL on allocation failure. */
+static json_t *ineligible_encode(const struct zk_broker *b)
+{
+	json_t *map = json_object();
+
+	for (int i = 0; map && i < b->n_ineligible; i++) {
+		const struct zk_tp *tp = &b->ineligible[i];
+		json_t *arr = json_object_get(map, tp->topic);
+
+		if (!arr) {
+			arr = json_array();
+			if (json_object_set_new(map, tp->topic, arr) < 0)
+				goto fail;
+		}
+		if (json_array_append_new(arr, json_integer(tp->partition)) < 0)
+			goto fail;
+	}
+	return map;
+fail:
+	json_decref(map);
+	return NULL;
+}
+
+static int ineligible_decode(json_t *root, struct zk_broker *b, char *why)
+{
+	json_t *map = json_object_get(root, "ineligible_partitions"), *arr;
+	const char *topic;
+	size_t n = 0, i;
+
+	if (!map)
+		return 0;
+	if (!json_is_object(map))
+		return bad(why, "\"ineligible_partitions\" is not an object");
+	json_object_foreach(map, topic, arr)
+	{
+		if (!zk_topic_name_valid(topic) || !json_is_array(arr))
+			return bad(why,
+				   "\"ineligible_partitions\": \"%.64s\" is not a topic "
+				   "with an array of partitions",
+				   topic);
+		n += json_array_size(arr);
+	}
+	b->ineligible = calloc(n + 1, sizeof(*b->ineligible));
+	if (!b->ineligible)
+		return -ENOMEM;
+	json_object_foreach(map, topic, arr)
+	{
+		for (i = 0; i < json_array_size(arr); i++) {
+			json_t *v = json_array_get(arr, i);
+			struct zk_tp *tp = &b->ineligible[b->n_ineligible];
+
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > INT32_MAX)
+				return bad(why,
+					   "\"ineligible_partitions\": a partition of "
+					   "\"%.64s\" is not a partition number",
+					   topic);
+			if (!(tp->topic = strdup(topic)))
+				return -ENOMEM;
+			tp->partition = (int32_t)json_integer_value(v);
+			b->n_ineligible++;
+		}
+	}
+	return 0;
+}
+
 char *zk_broker_encode(const struct zk_broker *b)
 {
 	json_t *root = json_object(), *map = json_object(), *eps = json_array();
@@ -474,6 +540,8 @@ char *zk_broker_encode(const struct zk_broker *b)
 	root = put(root, "version", json_integer(5));
 	if (b->rack)
 		root = put(root, "rack", json_string(b->rack));
+	if (b->n_ineligible > 0)
+		root = put(root, "ineligible_partitions", ineligible_encode(b));
 	return dump(root);
 fail:
 	json_decref(root);
@@ -627,6 +695,8 @@ int zk_broker_decode(const char *buf, size_t len, struct zk_broker *b, char *why
 		}
 	}
 	rc = broker_features(root, b, why);
+	if (rc == 0)
+		rc = ineligible_decode(root, b, why);
 out:
 	json_decref(root);
 	if (rc)
@@ -645,8 +715,11 @@ void zk_broker_clear(struct zk_broker *b)
 	}
 	for (i = 0; i < b->n_features; i++)
 		free(b->features[i].name);
+	for (i = 0; i < b->n_ineligible; i++)
+		free(b->ineligible[i].topic);
 	free(b->endpoints);
 	free(b->features);
+	free(b->ineligible);
 	free(b->host);
 	free(b->rack);
 	memset(b, 0, sizeof(*b));

@@ -127,6 +127,11 @@ struct zk_feature {
 	int16_t min_version, max_version;
 };
 
+struct zk_tp {
+	char *topic;
+	int32_t partition;
+};
+
 struct zk_broker {
 	int32_t version;   /* decoded; the encoder always writes 5 */
 	char *host;        /* first PLAINTEXT endpoint's, or NULL */
@@ -138,6 +143,14 @@ struct zk_broker {
 	int n_endpoints;
 	struct zk_feature *features;
 	int n_features;
+	/* mqfs's own field "ineligible_partitions" ({"topic": [0, 2], ...};
+	 * Kafka's tools ignore fields they do not know): the partitions
+	 * whose local replica restarted without a clean shutdown and may
+	 * have lost records it acknowledged as a follower, so that the
+	 * controller does not elect it leader until it has caught up again
+	 * (the rule of Kafka's KIP-966). Absent when none. */
+	struct zk_tp *ineligible;
+	int n_ineligible;
 };
 
 /* host and port of the first PLAINTEXT endpoint are derived from endpoints,
@@ -225,11 +238,6 @@ int zk_config_put(struct zk_config *c, const char *key, size_t klen, const char 
 void zk_config_clear(struct zk_config *c);
 
 /* ---- /isr_change_notification/isr_change_<seq> ---- */
-
-struct zk_tp {
-	char *topic;
-	int32_t partition;
-};
 
 struct zk_isr_change {
 	struct zk_tp *partitions;

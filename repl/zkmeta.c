@@ -59,6 +59,8 @@ int zkmeta_register_broker(struct zkc *zkc, int32_t broker_id, const struct zk_b
 		rc = zkc_exists(zkc, path, &st, NULL, NULL);
 		if (rc == 0)
 			rc = st.ephemeral_owner == zkc_session_id(zkc) ? 0 : -EEXIST;
+		if (rc == 0)
+			rc = zkc_set(zkc, path, doc, strlen(doc), st.version, NULL);
 		if (rc != -ENOENT)
 			break;
 	}

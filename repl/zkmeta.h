@@ -39,7 +39,8 @@ int zkmeta_ensure_paths(struct zkc *zkc);
 
 /* Registers b as /brokers/ids/<broker_id> (ephemeral). -EEXIST when another
  * session holds the id; 0 also when this session already does (a retry
- * after a lost connection). */
+ * after a lost connection, or a new document for the same registration:
+ * the data is rewritten, the czxid and so the broker epoch stay). */
 int zkmeta_register_broker(struct zkc *zkc, int32_t broker_id, const struct zk_broker *b);
 
 /* Sorted ids of the registered brokers; watch (may be NULL) fires when the

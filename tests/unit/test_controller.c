@@ -15,7 +15,8 @@
  * behind the controller's back; failover by session expiry, the refused
  * write of the deposed controller, its return as a follower; a fenced
  * write that makes the controller resign and win again; topic deletion
- * and creation. The channel is implemented by recording every partition
+ * and creation; a replica its broker's registration names ineligible
+ * (an unclean restart) passed over until the registration is rewritten. The channel is implemented by recording every partition
  * each broker was sent, and the tests assert what went to whom with which
  * leader, leader epoch and ISR. Nothing waits for a fixed time: each
  * expectation is polled with a deadline.
@@ -138,13 +139,13 @@ static void test_decide_live(void **state)
 	int32_t isr123[] = { 1, 2, 3 }, isr13[] = { 1, 3 }, isr1[] = { 1 }, isr12[] = { 1, 2 };
 	int32_t live123[] = { 1, 2, 3 }, live12[] = { 1, 2 }, live23[] = { 2, 3 };
 	int32_t live3[] = { 3 }, live2[] = { 2 }, shut2[] = { 2 };
-	struct controller_brokers all = { live123, 3, NULL, 0 };
-	struct controller_brokers no3 = { live12, 2, NULL, 0 };
-	struct controller_brokers no1 = { live23, 2, NULL, 0 };
-	struct controller_brokers no1_shut2 = { live23, 2, shut2, 1 };
-	struct controller_brokers only3 = { live3, 1, NULL, 0 };
-	struct controller_brokers only2 = { live2, 1, NULL, 0 };
-	struct controller_brokers none = { NULL, 0, NULL, 0 };
+	struct controller_brokers all = { live123, 3, NULL, 0, NULL, 0 };
+	struct controller_brokers no3 = { live12, 2, NULL, 0, NULL, 0 };
+	struct controller_brokers no1 = { live23, 2, NULL, 0, NULL, 0 };
+	struct controller_brokers no1_shut2 = { live23, 2, shut2, 1, NULL, 0 };
+	struct controller_brokers only3 = { live3, 1, NULL, 0, NULL, 0 };
+	struct controller_brokers only2 = { live2, 1, NULL, 0, NULL, 0 };
+	struct controller_brokers none = { NULL, 0, NULL, 0, NULL, 0 };
 	struct zk_partition_state cur, next;
 	bool unclean;
 
@@ -179,10 +180,10 @@ static void test_decide_live(void **state)
 	zk_partition_state_clear(&next);
 	/* A live leader that is shutting down keeps leading here (the
 	 * controlled shutdown moves it). */
-	assert_int_equal(controller_decide_live(
-				 &cur, r123, 3,
-				 &(struct controller_brokers){ live123, 3, (int32_t[]){ 1 }, 1 },
-				 false, &next, NULL),
+	assert_int_equal(controller_decide_live(&cur, r123, 3,
+						&(struct controller_brokers){
+							live123, 3, (int32_t[]){ 1 }, 1, NULL, 0 },
+						false, &next, NULL),
 			 0);
 
 	/* The sole ISR member died, unclean election off: offline, and the
@@ -210,6 +211,63 @@ static void test_decide_live(void **state)
 	expect_next(&next, ZK_LEADER_NONE, isr1, 1);
 	assert_false(unclean);
 	zk_partition_state_clear(&next);
+	/* An ISR member restarted uncleanly (ineligible) is passed over for
+	 * the next one; when it is the only one left, the partition goes
+	 * offline unless unclean election is on. */
+	{
+		int32_t inel2[] = { 2 }, inel3[] = { 3 };
+		struct controller_brokers no1_inel2 = { live23, 2, NULL, 0, inel2, 1 };
+		struct controller_brokers only3_inel3 = { live3, 1, NULL, 0, inel3, 1 };
+
+		cur = st(1, isr123, 3);
+		assert_int_equal(
+			controller_decide_live(&cur, r123, 3, &no1_inel2, false, &next, &unclean),
+			1);
+		expect_next(&next, 3, (int32_t[]){ 2, 3 }, 2);
+		assert_false(unclean);
+		zk_partition_state_clear(&next);
+		cur = st(1, (int32_t[]){ 1, 3 }, 2);
+		assert_int_equal(
+			controller_decide_live(&cur, r123, 3, &only3_inel3, false, &next, &unclean),
+			1);
+		expect_next(&next, ZK_LEADER_NONE, (int32_t[]){ 3 }, 1);
+		assert_false(unclean);
+		zk_partition_state_clear(&next);
+		/* Offline, it stays so while ineligible; eligible again, it leads. */
+		cur = st(ZK_LEADER_NONE, (int32_t[]){ 3 }, 1);
+		assert_int_equal(
+			controller_decide_live(&cur, r123, 3, &only3_inel3, false, &next, NULL), 0);
+		assert_int_equal(controller_decide_live(&cur, r123, 3, &only3, false, &next, NULL),
+				 1);
+		expect_next(&next, 3, (int32_t[]){ 3 }, 1);
+		zk_partition_state_clear(&next);
+		/* Unclean election on: it may be taken, as unclean. */
+		cur = st(1, (int32_t[]){ 1, 3 }, 2);
+		assert_int_equal(
+			controller_decide_live(&cur, r123, 3, &only3_inel3, true, &next, &unclean),
+			1);
+		expect_next(&next, 3, (int32_t[]){ 3 }, 1);
+		assert_true(unclean);
+		zk_partition_state_clear(&next);
+		/* The controlled shutdown and the preferred election pass it over
+		 * too. */
+		cur = st(1, isr123, 3);
+		assert_int_equal(controller_decide_controlled_shutdown(
+					 &cur, r123, 3,
+					 &(struct controller_brokers){ live123, 3, (int32_t[]){ 1 },
+								       1, inel2, 1 },
+					 &next),
+				 1);
+		expect_next(&next, 3, (int32_t[]){ 2, 3 }, 2);
+		zk_partition_state_clear(&next);
+		cur = st(2, isr123, 3);
+		assert_int_equal(controller_decide_preferred(
+					 &cur, r123, 3,
+					 &(struct controller_brokers){ live123, 3, NULL, 0,
+								       (int32_t[]){ 1 }, 1 },
+					 &next),
+				 0);
+	}
 	/* Two ISR members die at once: the ISR keeps its last member. */
 	cur = st(1, isr12, 2);
 	assert_int_equal(controller_decide_live(&cur, r123, 3, &only3, false, &next, NULL), 1);
@@ -232,7 +290,7 @@ static void test_decide_controlled_shutdown(void **state)
 	(void)state;
 	/* The shutting leader gives way to the next in-sync replica and
 	 * leaves the ISR. */
-	b = (struct controller_brokers){ live123, 3, shut1, 1 };
+	b = (struct controller_brokers){ live123, 3, shut1, 1, NULL, 0 };
 	cur = st(1, isr123, 3);
 	assert_int_equal(controller_decide_controlled_shutdown(&cur, r123, 3, &b, &next), 1);
 	expect_next(&next, 2, (int32_t[]){ 2, 3 }, 2);
@@ -243,15 +301,15 @@ static void test_decide_controlled_shutdown(void **state)
 	expect_next(&next, 2, (int32_t[]){ 2, 3 }, 2);
 	zk_partition_state_clear(&next);
 	/* Neither a dead nor another shutting broker takes over. */
-	b = (struct controller_brokers){ live12, 2, shut12, 2 };
+	b = (struct controller_brokers){ live12, 2, shut12, 2, NULL, 0 };
 	cur = st(1, isr123, 3);
 	assert_int_equal(controller_decide_controlled_shutdown(&cur, r123, 3, &b, &next), 0);
-	b = (struct controller_brokers){ live123, 3, shut12, 2 };
+	b = (struct controller_brokers){ live123, 3, shut12, 2, NULL, 0 };
 	assert_int_equal(controller_decide_controlled_shutdown(&cur, r123, 3, &b, &next), 1);
 	expect_next(&next, 3, (int32_t[]){ 3 }, 1);
 	zk_partition_state_clear(&next);
 	/* A shutting follower only leaves the ISR. */
-	b = (struct controller_brokers){ live123, 3, shut2, 1 };
+	b = (struct controller_brokers){ live123, 3, shut2, 1, NULL, 0 };
 	assert_int_equal(controller_decide_controlled_shutdown(&cur, r123, 3, &b, &next), 1);
 	expect_next(&next, 1, isr13, 2);
 	zk_partition_state_clear(&next);
@@ -260,7 +318,7 @@ static void test_decide_controlled_shutdown(void **state)
 	assert_int_equal(controller_decide_controlled_shutdown(&cur, r123, 3, &b, &next), 0);
 	/* A leader without a successor keeps everything, even when it is
 	 * the only replica. */
-	b = (struct controller_brokers){ live123, 3, shut1, 1 };
+	b = (struct controller_brokers){ live123, 3, shut1, 1, NULL, 0 };
 	cur = st(1, isr1, 1);
 	assert_int_equal(controller_decide_controlled_shutdown(&cur, r123, 3, &b, &next), 0);
 	assert_int_equal(controller_decide_controlled_shutdown(&cur, r1, 1, &b, &next), 0);
@@ -270,7 +328,7 @@ static void test_decide_preferred(void **state)
 {
 	int32_t r123[] = { 1, 2, 3 }, isr231[] = { 2, 3, 1 }, isr23[] = { 2, 3 };
 	int32_t live123[] = { 1, 2, 3 }, live23[] = { 2, 3 }, shut1[] = { 1 };
-	struct controller_brokers all = { live123, 3, NULL, 0 };
+	struct controller_brokers all = { live123, 3, NULL, 0, NULL, 0 };
 	struct zk_partition_state cur, next;
 
 	(void)state;
@@ -282,14 +340,16 @@ static void test_decide_preferred(void **state)
 	cur = st(1, isr231, 3);
 	assert_int_equal(controller_decide_preferred(&cur, r123, 3, &all, &next), 0);
 	cur = st(2, isr231, 3);
-	assert_int_equal(
-		controller_decide_preferred(
-			&cur, r123, 3, &(struct controller_brokers){ live23, 2, NULL, 0 }, &next),
-		0);
-	assert_int_equal(
-		controller_decide_preferred(
-			&cur, r123, 3, &(struct controller_brokers){ live123, 3, shut1, 1 }, &next),
-		0);
+	assert_int_equal(controller_decide_preferred(
+				 &cur, r123, 3,
+				 &(struct controller_brokers){ live23, 2, NULL, 0, NULL, 0 },
+				 &next),
+			 0);
+	assert_int_equal(controller_decide_preferred(
+				 &cur, r123, 3,
+				 &(struct controller_brokers){ live123, 3, shut1, 1, NULL, 0 },
+				 &next),
+			 0);
 	cur = st(2, isr23, 2);
 	assert_int_equal(controller_decide_preferred(&cur, r123, 3, &all, &next), 0);
 	assert_int_equal(controller_decide_preferred(&cur, r123, 0, &all, &next), 0);
@@ -587,14 +647,30 @@ static struct zkc *open_at(const char *chroot, struct node *n)
 	return zkc;
 }
 
-static void node_register(struct node *n)
+/* Broker n registers (or rewrites its registration) naming topic-p, when
+ * topic is not NULL, as not eligible as leader. */
+static void node_register_ineligible(struct node *n, const char *topic, int32_t p)
 {
 	struct zk_endpoint ep = { "PLAINTEXT", "PLAINTEXT", "127.0.0.1", 9090 + n->id };
-	struct zk_broker b = { .jmx_port = -1, .timestamp = 1, .endpoints = &ep, .n_endpoints = 1 };
+	struct zk_tp tp = { (char *)topic, p };
+	struct zk_broker b = { .jmx_port = -1,
+			       .timestamp = 1,
+			       .endpoints = &ep,
+			       .n_endpoints = 1,
+			       .ineligible = &tp,
+			       .n_ineligible = topic ? 1 : 0 };
 
-	n->zkc = open_at(n->chroot, n);
-	assert_int_equal(zkmeta_ensure_paths(n->zkc), 0);
+	if (!n->zkc) {
+		n->zkc = open_at(n->chroot, n);
+		assert_int_equal(zkmeta_ensure_paths(n->zkc), 0);
+	}
 	assert_int_equal(zkmeta_register_broker(n->zkc, n->id, &b), 0);
+}
+
+static void node_register(struct node *n)
+{
+	n->zkc = NULL;
+	node_register_ineligible(n, NULL, 0);
 }
 
 static struct controller_config config_of(int32_t id, bool rebalance)
@@ -854,6 +930,10 @@ static void test_topic_broker_loss_and_rebalance(void **state)
 	assert_int_equal(s.leader, 2);
 	expect_isr(&s, (int32_t[]){ 2, 1 }, 2);
 	zk_partition_state_clear(&s);
+	/* One partition got a new leader (orders-2), from its ISR. */
+	controller_get_info(a->ctl, &info);
+	assert_int_equal(info.leader_elections, 1);
+	assert_int_equal(info.unclean_elections, 0);
 	for (p = 0; p < 3; p++)
 		for (i = 1; i <= 2; i++)
 			assert_true(rec_wait(&a->rec, REC_LISR, i, "orders", p, -2, 1));
@@ -884,6 +964,11 @@ static void test_topic_broker_loss_and_rebalance(void **state)
 	assert_int_equal(s.leader_epoch, 1);
 	zk_partition_state_clear(&s);
 	assert_int_equal(b->rec.n, 0);
+	/* The preferred election is the second one; the loser counts none. */
+	controller_get_info(a->ctl, &info);
+	assert_int_equal(info.leader_elections, 2);
+	controller_get_info(b->ctl, &other);
+	assert_int_equal(other.leader_elections, 0);
 	cluster_stop();
 }
 
@@ -927,6 +1012,10 @@ static void test_offline_and_back(void **state)
 	zk_partition_state_clear(&s);
 	assert_true(rec_wait(&a->rec, REC_LISR, 3, "solo", 0, 3, 2));
 	assert_true(rec_wait(&a->rec, REC_LISR, 2, "pair", 0, 3, 2));
+	/* Going offline elects nobody; coming back elects 3 twice. */
+	controller_get_info(a->ctl, &info);
+	assert_int_equal(info.leader_elections, 2);
+	assert_int_equal(info.unclean_elections, 0);
 	cluster_stop();
 }
 
@@ -979,6 +1068,46 @@ static void test_controlled_shutdown(void **state)
 	wait_state(nodes[3].zkc, "cs", 1, 1, 3, &s, NULL);
 	assert_int_equal(s.leader_epoch, 1);
 	zk_partition_state_clear(&s);
+	cluster_stop();
+}
+
+/* KIP-966: a broker back from an unclean restart is in the ISR again but
+ * has not yet said it caught up (its registration still names the
+ * partition): when the leader dies the controller does not elect it, and
+ * the partition is offline until its registration is rewritten. */
+static void test_ineligible_not_elected(void **state)
+{
+	int32_t r[] = { 3, 2 };
+	struct zk_partition_state s;
+	struct controller_info info;
+	struct node *a;
+
+	(void)state;
+	cluster_start("/t_inel", 1, false);
+	a = wait_active();
+	create_topic(nodes[1].zkc, "duo", r, 1, 2);
+	wait_created(nodes[1].zkc, "duo", 1);
+	node_kill(&nodes[3]);
+	wait_state(nodes[1].zkc, "duo", 0, 1, 2, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 2 }, 1);
+	zk_partition_state_clear(&s);
+	node_register_ineligible(&nodes[3], "duo", 0);
+	/* The leader takes it back into the ISR (it fetched to the end). */
+	leader_sets_isr(nodes[2].zkc, "duo", 0, (int32_t[]){ 2, 3 }, 2);
+	assert_true(rec_wait_isr(&a->rec, 3, "duo", 0, 2));
+	node_kill(&nodes[2]);
+	wait_state(nodes[1].zkc, "duo", 0, 2, ZK_LEADER_NONE, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 3 }, 1);
+	zk_partition_state_clear(&s);
+	wait_info(a->ctl, offline_count, 1, &info);
+	/* Caught up: the same registration rewritten without it. */
+	node_register_ineligible(&nodes[3], NULL, 0);
+	wait_state(nodes[1].zkc, "duo", 0, 3, 3, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 3 }, 1);
+	zk_partition_state_clear(&s);
+	assert_true(rec_wait(&a->rec, REC_LISR, 3, "duo", 0, 3, 3));
+	wait_info(a->ctl, offline_count, 0, &info);
+	assert_int_equal(info.unclean_elections, 0);
 	cluster_stop();
 }
 
@@ -1249,6 +1378,7 @@ int main(void)
 		cmocka_unit_test(test_offline_and_back),
 		cmocka_unit_test(test_controlled_shutdown),
 		cmocka_unit_test(test_bounced_broker),
+		cmocka_unit_test(test_ineligible_not_elected),
 		cmocka_unit_test(test_failover),
 		cmocka_unit_test(test_fenced_write_resigns),
 		cmocka_unit_test(test_topic_deletion),

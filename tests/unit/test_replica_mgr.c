@@ -391,12 +391,27 @@ static void test_replicates(void **state)
 	replica_mgr_get_stats(bks[1].rm, &st);
 	assert_int_equal(st.leaders, 1);
 	assert_int_equal(st.fetchers, 0);
+	assert_int_equal(st.under_replicated, 0);
+	assert_int_equal(st.max_lag, 0);
+	assert_int_equal(st.leadership_changes, 1);
+	assert_int_equal(st.fetch_bytes_in, 0);
+	assert_int_equal(st.controller_epoch, 1);
 	replica_mgr_get_stats(bks[2].rm, &st);
 	assert_int_equal(st.followers, 1);
 	assert_int_equal(st.fetchers, 1);
+	assert_int_equal(st.leadership_changes, 0);
+	/* The follower appended the leader's batches: their bytes are the
+	 * leader's log bytes (counted just after the append is visible). */
+	for (int64_t end = now_mono_ms() + DEADLINE_MS;
+	     st.fetch_bytes_in < tlog_pos_of(bks[1].t, 8) && now_mono_ms() < end;
+	     replica_mgr_get_stats(bks[2].rm, &st))
+		usleep(2000);
+	assert_int_equal(st.fetch_bytes_in, tlog_pos_of(bks[1].t, 8));
 	/* The same LeaderAndIsr again changes nothing and opens nothing. */
 	lisr(1, 1, 0, 3, all3);
 	assert_int_equal(bks[2].opens, 1);
+	replica_mgr_get_stats(bks[1].rm, &st);
+	assert_int_equal(st.leadership_changes, 1);
 	stop_all();
 }
 
@@ -472,8 +487,14 @@ static void test_leader_change(void **state)
 	assert_same_file(2, 3);
 	replica_mgr_get_stats(bks[3].rm, &st);
 	assert_int_equal(st.fetchers, 2); /* one per leader broker seen */
+	assert_int_equal(st.leadership_changes, 0);
 	replica_mgr_get_stats(bks[2].rm, &st);
 	assert_int_equal(st.leaders, 1);
+	assert_int_equal(st.leadership_changes, 1);
+	/* Broker 1 led, then followed: two changes. */
+	replica_mgr_get_stats(bks[1].rm, &st);
+	assert_int_equal(st.leaders, 0);
+	assert_int_equal(st.leadership_changes, 2);
 	stop_all();
 }
 
@@ -486,6 +507,7 @@ static void test_isr_shrink_and_rejoin(void **state)
 					      .partition = 0,
 					      .leader_epoch = 0 };
 	struct partition_state cur;
+	struct replica_mgr_stats st;
 	int err = 99, writes;
 
 	(void)state;
@@ -500,9 +522,18 @@ static void test_isr_shrink_and_rejoin(void **state)
 	/* Not yet past the lag: nobody leaves. */
 	replica_mgr_tick(bks[1].rm, now_mono_ms());
 	assert_int_equal(info_of(1).n_isr, 3);
+	replica_mgr_get_stats(bks[1].rm, &st);
+	assert_int_equal(st.under_replicated, 0);
+	assert_int_equal(st.isr_shrinks, 0);
+	/* Broker 3 stopped at offset 2, the leader's LEO is 4. */
+	assert_int_equal(st.max_lag, 2);
 	writes = store.writes;
 	replica_mgr_tick(bks[1].rm, now_mono_ms() + 10001);
 	assert_int_equal(info_of(1).n_isr, 2);
+	replica_mgr_get_stats(bks[1].rm, &st);
+	assert_int_equal(st.under_replicated, 1);
+	assert_int_equal(st.isr_shrinks, 1);
+	assert_int_equal(st.isr_expands, 0);
 	cur = store_get();
 	assert_int_equal(cur.n_isr, 2);
 	assert_int_equal(store.writes, writes + 1);
@@ -530,6 +561,11 @@ static void test_isr_shrink_and_rejoin(void **state)
 	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
 	assert_int_equal(store_get().n_isr, 3);
 	assert_same_file(1, 3);
+	replica_mgr_get_stats(bks[1].rm, &st);
+	assert_int_equal(st.under_replicated, 0);
+	assert_int_equal(st.isr_shrinks, 1);
+	assert_int_equal(st.isr_expands, 1);
+	assert_int_equal(st.max_lag, 0);
 	stop_all();
 }
 
