@@ -222,7 +222,7 @@ int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st)
 	case NODE_SEG_PART: st->st_mode = S_IFDIR | (mode & 0555); break;
 	case NODE_PART:
 		st->st_mode = S_IFREG | (mode & 0666);
-		size = topic_line_size(n->topic, n->key.partition);
+		size = topic_file_size(n->topic, n->key.partition);
 		if (size < 0)
 			return (int)size;
 		break;

@@ -97,6 +97,8 @@ struct partition {
 	 * atomics added by the readers' threads. */
 	_Atomic int64_t records_out; /* lines ended by a returned '\n' */
 	_Atomic int64_t bytes_out;   /* bytes of the line view returned */
+	/* The largest st_size shown (topic_file_size): it never decreases. */
+	_Atomic int64_t size_shown;
 	/* The group-commit queue (produce.c), under produce_mu. */
 	pthread_cond_t produce_cv; /* a request done, or a leader chosen */
 	struct produce_req *q_head, *q_tail;

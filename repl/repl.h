@@ -183,8 +183,14 @@ int topic_fsync(struct topic *t, int partition);
  * Each record is one line (value, or key<sep>value, then '\n') at a line
  * position that never changes; nothing at or above the high watermark is
  * returned. */
-/* st_size of the partition file: line position of the high watermark. */
+/* The line position of the high watermark now. */
 int64_t topic_line_size(struct topic *t, int partition);
+/* st_size of the partition file: topic_line_size, but never less than
+ * what this broker showed before (the largest it returned). The hw's line
+ * position moves back only when a replica truncates below its hw, which an
+ * unclean leader election can make it do; a reader then sees st_size stay
+ * and reads end at the (lower) hw until records pass it again. -ENOENT. */
+int64_t topic_file_size(struct topic *t, int partition);
 /* 1 when every record of the line view from position 0 up to the high
  * watermark is still there (no retention or compaction removed any) and
  * readable (no reader met a corrupt batch, the log was not found

@@ -48,6 +48,28 @@ int64_t topic_line_size(struct topic *t, int partition)
 	return st.line_hw;
 }
 
+int64_t topic_file_size(struct topic *t, int partition)
+{
+	int64_t now = topic_line_size(t, partition), shown;
+	struct partition *pt;
+
+	if (now < 0 || part_begin(t, partition, &pt) < 0)
+		return now;
+	shown = atomic_load(&pt->size_shown);
+	while (now > shown && !atomic_compare_exchange_weak(&pt->size_shown, &shown, now))
+		;
+	pthread_rwlock_unlock(&t->lock);
+	if (now < shown) {
+		mq_log_limited(MQ_WARN,
+			       "topic %s partition %d: the high watermark's line position went "
+			       "back from %" PRId64 " to %" PRId64 " (a truncation below it: an "
+			       "unclean leader election?); st_size stays at %" PRId64,
+			       t->name, partition, shown, now, shown);
+		return shown;
+	}
+	return now;
+}
+
 int topic_line_whole(struct topic *t, int partition)
 {
 	struct partition *pt;

@@ -192,6 +192,33 @@ static void test_produce_read(void **state)
 	topic_put(t);
 }
 
+/* st_size never decreases: a truncation below the hw (what a replica
+ * does after an unclean leader election) moves the hw's line position
+ * back, the file's size stays until records pass it again. */
+static void test_file_size_never_decreases(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+
+	assert_int_equal(broker_topic_create(f->b, "orders", 1000, 1000, 0755, &t), 0);
+	assert_int_equal(topic_file_size(t, 0), 0);
+	/* Two batches: a truncation cuts whole batches. */
+	assert_int_equal(produce_str(t, 0, "a\nbb\n"), 0);
+	assert_int_equal(produce_str(t, 0, "\nccc\n"), 0);
+	assert_int_equal(topic_file_size(t, 0), 10);
+	assert_int_equal(log_truncate_to(t->parts[0]->log, 2), 0);
+	assert_int_equal(topic_line_size(t, 0), 5);
+	assert_int_equal(topic_file_size(t, 0), 10);
+	assert_reads(t, 0, "a\nbb\n");
+	assert_int_equal(produce_str(t, 0, "dd\n"), 0);
+	assert_int_equal(topic_line_size(t, 0), 8);
+	assert_int_equal(topic_file_size(t, 0), 10);
+	assert_int_equal(produce_str(t, 0, "eeee\n"), 0);
+	assert_int_equal(topic_file_size(t, 0), 13);
+	assert_int_equal(topic_file_size(t, 1), -ENOENT);
+	topic_put(t);
+}
+
 static void test_keyed_roundtrip(void **state)
 {
 	struct fx *f = *state;
@@ -1138,6 +1165,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_produce_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_size_never_decreases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyed_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_emsgsize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keysep_busy, setup, teardown),
