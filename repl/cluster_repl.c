@@ -1377,11 +1377,11 @@ void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 		{ "mqfs_isr_writes_total", "counter", "ISR changes this broker wrote to ZooKeeper.",
 		  st.isr_writes },
 		{ "mqfs_isr_shrinks_total", "counter",
-		  "ISR changes this broker made as leader that removed replicas (Kafka's "
-		  "IsrShrinksPerSec).",
+		  "ISR changes of partitions this broker leads that removed replicas, its own "
+		  "or the controller's (Kafka's IsrShrinksPerSec).",
 		  st.isr_shrinks },
 		{ "mqfs_isr_expands_total", "counter",
-		  "ISR changes this broker made as leader that added a replica (Kafka's "
+		  "ISR changes of partitions this broker leads that added a replica (Kafka's "
 		  "IsrExpandsPerSec).",
 		  st.isr_expands },
 		{ "mqfs_leader_elections_total", "counter",

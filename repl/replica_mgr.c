@@ -409,6 +409,13 @@ static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
 		pthread_mutex_lock(&rm->mu);
 		rp->controller_epoch = controller_epoch;
 		rm->leadership_changes += moved;
+		/* The controller changed the ISR of a partition led here (it
+		 * took a dead broker out, in a new leader epoch): counted as
+		 * the leader's own ISR writes are. */
+		if (before.role == PARTITION_LEADER && s->leader == rm->cfg.broker_id) {
+			rm->isr_shrinks += s->n_isr < before.n_isr;
+			rm->isr_expands += s->n_isr > before.n_isr;
+		}
 		pthread_mutex_unlock(&rm->mu);
 		return 0;
 	}

@@ -175,8 +175,9 @@ struct replica_mgr_stats {
 	int64_t isr_stale;  /* ISR writes that found the version moved */
 	/* Kafka's replica metrics, the leader's view: partitions led here
 	 * whose ISR is smaller than their replicas (UnderReplicatedPartitions),
-	 * ISR changes written that removed or added members (IsrShrinksPerSec,
-	 * IsrExpandsPerSec), and the largest LEO - follower LEO over the
+	 * ISR changes of partitions led here that removed or added members,
+	 * written by this leader or by the controller (a dead broker taken
+	 * out) (IsrShrinksPerSec, IsrExpandsPerSec), and the largest LEO - follower LEO over the
 	 * followers of those partitions, in records (a follower not heard
 	 * from since this leadership began counts from the log start). */
 	int under_replicated;

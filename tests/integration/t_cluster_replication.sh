@@ -10,7 +10,12 @@
 # survivors, writes go on; the dead broker restarted rejoins the ISR and
 # catches up byte for byte. A write on a mount whose broker does not lead
 # the partition is refused with EREMOTE (no forwarding yet), nothing
-# appended.
+# appended. Along the way, root .state and .metrics: the controller and
+# its epoch, replica fetch bytes on both sides, under-replicated
+# partitions and ISR shrinks/expands around a SIGSTOPped follower, an
+# election counted for the leader's kill -9, and st_size of a follower's
+# mount polled across the kill never going down; the restarted broker
+# says (and rewrites its registration) when it is eligible as leader again.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -76,6 +81,32 @@ case $L in 1|2|3) ok "a leader: broker $L" ;; *) fail "a leader" "leader '$L'"; 
 F=$((L % 3 + 1))
 G=$((F % 3 + 1))
 
+# metric MNT NAME: the value of an unlabelled metric in MNT/.metrics.
+metric() {
+	timeout 5 awk -v n="$2" '$1 == n { print $2 }' "$1/.metrics" 2>/dev/null
+}
+metric_is() {
+	[ "$(metric "$1" "$2")" = "$3" ]
+}
+metric_above() {
+	_v=$(metric "$1" "$2")
+	[ -n "$_v" ] && [ "$_v" -gt "$3" ]
+}
+state_key() {
+	timeout 5 awk -F= -v k="$2" '$1 == k { print $2 }' "$1/.state" 2>/dev/null
+}
+C=$(state_key "$MQ_TMP/mnt$L" controller)
+case $C in 1|2|3) ok "root .state: controller $C" ;; *) fail "root .state: controller" "'$C'" ;; esac
+CE=$(state_key "$MQ_TMP/mnt$C" controller.epoch)
+case $CE in ''|*[!0-9]*|0) fail "root .state: controller.epoch" "'$CE'" ;; *) ok "root .state: controller.epoch $CE" ;; esac
+for n in 1 2 3; do
+	[ "$(state_key "$MQ_TMP/mnt$n" controller.epoch)" = "$CE" ] ||
+		fail "mnt$n/.state: controller.epoch $CE" "$(state_key "$MQ_TMP/mnt$n" controller.epoch)"
+done
+expect_eq "mnt$C/.metrics: no offline partitions" "0" "$(metric "$MQ_TMP/mnt$C" mqfs_offline_partitions)"
+expect_eq "mnt$L/.metrics: no under-replicated partitions" "0" \
+	"$(metric "$MQ_TMP/mnt$L" mqfs_under_replicated_partitions)"
+
 # ---- writes on the leader's mount ---------------------------------------
 for i in 1 2 3 4 5; do
 	printf 'rec-%s\n' "$i" >>"$MQ_TMP/mnt$L/orders/0" || fail "write rec-$i on mnt$L" "$?"
@@ -122,6 +153,13 @@ same_files() {
 	return 0
 }
 check "the three replicas' segment files are byte-identical (.lines: one a prefix while running)" poll 10 same_files running
+LOGBYTES=$(field "$MQ_TMP/mnt$L" 9) # size_bytes: the batches, not the preallocated file
+for n in $F $G; do
+	check "mnt$n/.metrics: the follower fetched the leader's $LOGBYTES log bytes" \
+		poll 10 metric_is "$MQ_TMP/mnt$n" mqfs_replica_fetch_bytes_in_total "$LOGBYTES"
+done
+check "mnt$L/.metrics: the leader served them to both" \
+	metric_above "$MQ_TMP/mnt$L" mqfs_replica_fetch_bytes_out_total "$((2 * LOGBYTES - 1))"
 
 # write_errno MNT/FILE LINE: the errno name of one write(2), or "written".
 write_errno() {
@@ -141,6 +179,27 @@ expect_eq "a write on a follower's mount: EREMOTE" "EREMOTE" \
 check "nothing appended there" poll 5 has5 "$MQ_TMP/mnt$F"
 
 # ---- kill -9 of the leader ------------------------------------------------
+# elections A B: the leader elections counted by brokers A and B together
+# (the controller's counter; a new controller starts from 0).
+elections() {
+	echo $(($(metric "$MQ_TMP/mnt$1" mqfs_leader_elections_total) + \
+		$(metric "$MQ_TMP/mnt$2" mqfs_leader_elections_total)))
+}
+E0=$(elections "$F" "$G")
+# A reader on a follower's mount polls st_size through the failover: it
+# never goes down.
+watch_size() {
+	_prev=0
+	while [ -d "$MQ_TMP" ] && [ ! -e "$MQ_TMP/watch.stop" ]; do
+		_s=$(stat -c %s "$1" 2>/dev/null) || _s=$_prev
+		[ "$_s" -lt "$_prev" ] && echo "st_size $_prev -> $_s" >>"$MQ_TMP/watch.bad"
+		[ "$_s" -gt "$_prev" ] && _prev=$_s
+		echo "$_prev" >"$MQ_TMP/watch.last"
+		sleep 0.05
+	done
+}
+mq_bg watch_size "$MQ_TMP/mnt$F/orders/0"
+WATCH=$MQ_LAST_PID
 eval "LPID=\$PID$L"
 mq_kill9 "$MQ_TMP/mnt$L" "$LPID"
 new_leader() {
@@ -157,19 +216,44 @@ done
 check "ISR of the survivors" poll 20 isr_is "$MQ_TMP/mnt$N" "$(echo "$F $G" | tr ' ' '\n' | sort -n | paste -sd, -)"
 printf 'rec-6\n' >>"$MQ_TMP/mnt$N/orders/0"
 expect_eq "a write on the new leader (min.insync.replicas=2, two in sync)" "0" "$?"
+elected() {
+	[ "$(elections "$F" "$G")" -gt "$E0" ]
+}
+check "the controller counted the election (mqfs_leader_elections_total)" poll 10 elected
+check "mqfs_replica_leadership_changes_total on the new leader" \
+	metric_above "$MQ_TMP/mnt$N" mqfs_replica_leadership_changes_total 0
+size_past() {
+	[ "$(cat "$MQ_TMP/watch.last" 2>/dev/null)" -ge "$1" ]
+}
+check "mnt$F's st_size reaches the sixth record" poll 20 size_past 36
+touch "$MQ_TMP/watch.stop"
+mq_wait "$WATCH" 10
+if [ -e "$MQ_TMP/watch.bad" ]; then
+	fail "st_size on mnt$F never went down across the failover" "$(cat "$MQ_TMP/watch.bad")"
+else
+	ok "st_size on mnt$F never went down across the failover"
+fi
 
 # ---- a follower stops fetching: out of the ISR, min.insync.replicas -------
 O=$F
 [ "$O" = "$N" ] && O=$G
 eval "OPID=\$PID$O"
+S0=$(metric "$MQ_TMP/mnt$N" mqfs_isr_shrinks_total)
+X0=$(metric "$MQ_TMP/mnt$N" mqfs_isr_expands_total)
 kill -STOP "$OPID"
 check "a stopped follower leaves the ISR after replica.lag.time.max.ms" \
 	poll 30 isr_is "$MQ_TMP/mnt$N" "$N"
+expect_eq "mnt$N/.metrics: one under-replicated partition" "1" \
+	"$(metric "$MQ_TMP/mnt$N" mqfs_under_replicated_partitions)"
+expect_eq "mnt$N/.metrics: ISR shrinks + 1" "$((S0 + 1))" "$(metric "$MQ_TMP/mnt$N" mqfs_isr_shrinks_total)"
+expect_eq "mnt$N/.state: partitions.under_replicated=1" "1" \
+	"$(state_key "$MQ_TMP/mnt$N" partitions.under_replicated)"
 expect_eq "acks=all with one in-sync replica of min.insync.replicas=2: EAGAIN" "EAGAIN" \
 	"$(write_errno "$MQ_TMP/mnt$N/orders/0" refused)"
 kill -CONT "$OPID"
 check "it rejoins once it fetches again" \
 	poll 30 isr_is "$MQ_TMP/mnt$N" "$(echo "$F $G" | tr ' ' '\n' | sort -n | paste -sd, -)"
+expect_eq "mnt$N/.metrics: ISR expands + 1" "$((X0 + 1))" "$(metric "$MQ_TMP/mnt$N" mqfs_isr_expands_total)"
 
 # ---- the dead broker comes back ---------------------------------------------
 start "$L"
@@ -188,6 +272,11 @@ eligible() {
 	! timeout 5 grep -q "not eligible as leader" "$MQ_TMP/mnt$L/orders/.state"
 }
 check "and is eligible as leader again" poll 20 eligible
+expect_eq "mnt$N/.metrics: no under-replicated partition with all three back" "0" \
+	"$(metric "$MQ_TMP/mnt$N" mqfs_under_replicated_partitions)"
+check "its registration no longer names orders-0 as ineligible" \
+	poll 20 grep -q "orders-0: eligible as leader again (caught up); the registration says so" "$LOG"
+check "the registration was rewritten" poll 20 grep -q "broker $L: registration rewritten, 0 partitions" "$LOG"
 L2=$L
 L=$N
 F=$(( (N % 3) + 1 ))
