@@ -136,6 +136,13 @@ static void on_eligible(void *arg, const char *topic, int32_t partition)
 	inel_drop(arg, topic, partition, "caught up");
 }
 
+static bool is_ineligible(void *arg, const char *topic, int32_t partition)
+{
+	struct cluster_repl *cr = arg;
+
+	return cr->inel && ineligible_has(cr->inel, topic, partition);
+}
+
 /* After an unclean start, every local log of a replicated topic may lack
  * records it acknowledged: all of them start ineligible. */
 static int inel_fill(struct cluster_repl *cr)
@@ -1066,6 +1073,7 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 		.endpoint = endpoint,
 		.endpoint_arg = cr,
 		.eligible = on_eligible,
+		.ineligible = is_ineligible,
 		.eligible_arg = cr,
 		.tick_thread = true,
 	};

@@ -69,6 +69,16 @@ out:
 	return rc;
 }
 
+bool ineligible_has(struct ineligible *s, const char *topic, int32_t partition)
+{
+	bool has;
+
+	pthread_mutex_lock(&s->mu);
+	has = find(s, topic, partition) >= 0;
+	pthread_mutex_unlock(&s->mu);
+	return has;
+}
+
 int ineligible_remove(struct ineligible *s, const char *topic, int32_t partition)
 {
 	int i;

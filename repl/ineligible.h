@@ -18,6 +18,7 @@
 #ifndef MQFS_REPL_INELIGIBLE_H
 #define MQFS_REPL_INELIGIBLE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "repl/zkdata.h"
@@ -29,6 +30,8 @@ int ineligible_new(struct ineligible **out);
 void ineligible_free(struct ineligible *s);
 /* Adds (topic, partition); already there: 0. -ENOMEM. */
 int ineligible_add(struct ineligible *s, const char *topic, int32_t partition);
+/* Whether (topic, partition) is in the set. */
+bool ineligible_has(struct ineligible *s, const char *topic, int32_t partition);
 /* 1 when (topic, partition) was there and is removed, 0 when it was not. */
 int ineligible_remove(struct ineligible *s, const char *topic, int32_t partition);
 /* A copy of the members (malloc'd topics and array, in the order added),

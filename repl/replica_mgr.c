@@ -295,7 +295,9 @@ static int part_open(struct replica_mgr *rm, const char *topic, int32_t index, s
 		.broker_id = rm->cfg.broker_id,
 		.replica_lag_time_max_ms = rm->cfg.replica_lag_time_max_ms,
 		.min_insync_replicas = rm->cfg.min_insync_replicas,
-		.unclean_restart = rm->cfg.unclean_restart,
+		.unclean_restart = rm->cfg.unclean_restart &&
+				   (!rm->cfg.ineligible ||
+				    rm->cfg.ineligible(rm->cfg.eligible_arg, topic, index)),
 	};
 	const struct partition_log_ops *ops = NULL;
 	struct rm_part *rp, **np;

@@ -102,6 +102,11 @@ struct replica_mgr_config {
 	 * 9), on the thread that found it, no lock of the manager held. May be
 	 * NULL. */
 	void (*eligible)(void *arg, const char *topic, int32_t partition);
+	/* After an unclean restart: whether the log of a replica opened now
+	 * may lack acknowledged records (it was there at the restart and has
+	 * not caught up since); a new partition's log lacks nothing. NULL:
+	 * every one may. */
+	bool (*ineligible)(void *arg, const char *topic, int32_t partition);
 	void *eligible_arg;
 	/* The shrink tick runs every replica_lag_time_max_ms / 2 on a thread
 	 * of its own; false: the owner calls replica_mgr_tick (tests). */

@@ -188,6 +188,25 @@ static int bk_endpoint(void *arg, int32_t id, char host[NET_MAX_HOST + 1], int *
 
 /* Brokers whose data directory was not shut down cleanly (invariant 9). */
 static bool unclean[NB + 1];
+/* Whether the owner of an unclean broker lists orders-0 as there at the
+ * restart (the only partition the tests use), and the eligible calls it
+ * got. */
+static bool orders_was_there = true;
+static int eligible_calls[NB + 1];
+
+static bool bk_ineligible(void *arg, const char *topic, int32_t partition)
+{
+	(void)arg;
+	return orders_was_there && !strcmp(topic, "orders") && partition == 0;
+}
+
+static void bk_eligible(void *arg, const char *topic, int32_t partition)
+{
+	struct bk *b = arg;
+
+	if (!strcmp(topic, "orders") && partition == 0)
+		__atomic_add_fetch(&eligible_calls[b->id], 1, __ATOMIC_RELAXED);
+}
 
 static void bk_start(int32_t id)
 {
@@ -200,11 +219,15 @@ static void bk_start(int32_t id)
 		.logs = { bk_open, bk_close, b },
 		.isr = { store_write, store_read, &store },
 		.endpoint = bk_endpoint,
+		.eligible = bk_eligible,
+		.ineligible = bk_ineligible,
+		.eligible_arg = b,
 	};
 	struct net_config nc;
 
 	memset(b, 0, sizeof(*b));
 	b->id = id;
+	eligible_calls[id] = 0;
 	fetcher_config_default(&cfg.fetch);
 	cfg.fetch.backoff_ms = 50;
 	cfg.fetch.max_wait_ms = 200;
@@ -630,6 +653,7 @@ static void test_unclean_follower_eligible(void **state)
 	};
 	assert_int_equal(replica_mgr_leader_and_isr(bks[2].rm, 1, -1, &s, 1, &err), 0);
 	assert_int_equal(err, -EPERM);
+	assert_int_equal(eligible_calls[2], 0);
 	lisr(1, 1, 0, 2, isr13);
 	append_on(1, 3, "a");
 	/* The leader takes broker 2 back into the ISR once it caught up. */
@@ -660,8 +684,27 @@ static void test_unclean_follower_eligible(void **state)
 			usleep(2000);
 	}
 	assert_true(info_of(2).leader_eligible);
+	/* The owner heard of it (to rewrite the registration). */
+	assert_true(__atomic_load_n(&eligible_calls[2], __ATOMIC_RELAXED) >= 1);
 	lisr(2, 2, 1, 3, all3);
 	assert_int_equal(info_of(2).role, PARTITION_LEADER);
+	stop_all();
+}
+
+/* After an unclean restart, a partition whose log was not there at the
+ * restart (a topic created since) lacks nothing: it may lead at once. */
+static void test_unclean_new_partition_eligible(void **state)
+{
+	(void)state;
+	unclean[2] = true;
+	orders_was_there = false;
+	start_all();
+	unclean[2] = false;
+	/* lisr checks every broker took it: broker 2 leads. */
+	lisr(1, 2, 0, 3, all3);
+	orders_was_there = true;
+	assert_int_equal(info_of(2).role, PARTITION_LEADER);
+	assert_true(info_of(2).leader_eligible);
 	stop_all();
 }
 
@@ -807,6 +850,7 @@ int main(void)
 		cmocka_unit_test(test_isr_shrink_and_rejoin),
 		cmocka_unit_test(test_isr_write_stale),
 		cmocka_unit_test(test_unclean_follower_eligible),
+		cmocka_unit_test(test_unclean_new_partition_eligible),
 		cmocka_unit_test(test_stop_delete),
 		cmocka_unit_test(test_update_metadata),
 	};
