@@ -37,7 +37,9 @@
  *                                 broker whose registration is newer
  *                                 than the one seen (restarted between
  *                                 two reads) is both: gone, then new
- *                                 (ctrl_bounce)
+ *                                 (ctrl_bounce); a registration's data
+ *                                 changed (its ineligible partitions):
+ *                                 elect again where that changes a choice
  *   /brokers/topics children      ctrl_on_topics: new partitions get their
  *   (and each topic's data: its   first state (leader = first live replica,
  *   assignment grew)              ISR = live replicas, leader epoch 0)
@@ -63,7 +65,9 @@
  *      elected: resign at once, write nothing more.
  *   3. Every state written differs from the one read and carries leader
  *      epoch + 1 and the controller's epoch.
- *   4. A leader comes from ISR ∩ live brokers, unless
+ *   4. A leader comes from ISR ∩ live brokers minus the replicas their
+ *      broker's registration names ineligible (an unclean restart not
+ *      caught up yet: Kafka's KIP-966), unless
  *      unclean.leader.election.enable (then logged as possible data loss).
  *   5. The controller never empties an ISR: a dead sole member stays, and
  *      the partition is offline (leader -1) until it returns.
