@@ -10,7 +10,8 @@
  *       {"listener_security_protocol_map":{"PLAINTEXT":"PLAINTEXT"},
  *        "endpoints":["PLAINTEXT://host:9092"],"jmx_port":-1,
  *        "features":{},"host":"host","timestamp":"1700000000000",
- *        "port":9092,"version":5}              ("rack":"r1" when set)
+ *        "port":9092,"version":5}              ("rack":"r1" when set;
+ *        "ineligible_partitions":{"t":[0]} after an unclean restart)
  *   /controller                ephemeral, the elected controller:
  *       {"version":1,"brokerid":1,"timestamp":"1700000000000"}
  *   /controller_epoch          persistent, a plain decimal integer ("3");
