@@ -82,7 +82,10 @@
 
 struct partition {
 	int index;
-	struct log *log;   /* owned by the logmgr */
+	/* Owned by the logmgr. NULL when this broker holds no replica of
+	 * the partition (a replicated topic: only the replicas' brokers
+	 * keep a log), or once the topic is deleted. */
+	struct log *log;
 	struct broker *b;  /* for the hw listener (group_notify.c) */
 	const char *topic; /* the topic's name (outlives the partition) */
 	pthread_mutex_t produce_mu;
@@ -321,8 +324,8 @@ static inline bool broker_replicated(const struct broker *b, const char *topic)
 	return cluster_config_zk(&b->cfg.cluster) && strncmp(topic, "__", 2) != 0;
 }
 /* The cluster's topic hooks (cluster.h), on the cluster thread. */
-int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, uid_t uid, gid_t gid,
-			    mode_t mode);
+int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, const bool *local,
+			    uid_t uid, gid_t gid, mode_t mode);
 void topics_cluster_retain(void *arg, char **names, int n);
 /* The cluster's overrides of topic (its /config/topics znode) applied to
  * the local topic over the broker's defaults (topic_config.c); -ENOENT
@@ -371,17 +374,23 @@ void broker_topics_release(struct topic **ts, int n);
 /* ---- partitions.c ---- */
 struct partition *broker_part_new(int index);
 void broker_part_free(struct partition *pt);
-/* Opens (creating) the logs of partitions [from, to) into parts[] and
- * leads them. On failure frees the structs and, if fresh (new partitions,
- * not the existing ones of a topic being loaded), drops the logs it
- * opened. */
+/* Opens (creating) the logs of partitions [from, to) into parts[] and,
+ * on a single node, leads them; with local (NULL: all), only those whose
+ * local[p] is true, the others get no log. On failure frees the structs
+ * and, if fresh (new partitions, not the existing ones of a topic being
+ * loaded), drops the logs it opened. */
 int partitions_open(struct broker *b, const char *name, const struct log_config *lc,
-		    struct partition **parts, int from, int to, bool fresh);
+		    struct partition **parts, int from, int to, bool fresh, const bool *local);
+/* Opens the logs of t's partitions without one whose local[p] is true
+ * (this broker became, or always was, a replica: a start that found no
+ * log). Takes t->lock for writing. */
+int partitions_attach(struct broker *b, struct topic *t, const bool *local);
 /* Takes t->lock for reading and checks the topic and the partition; on
  * success the caller calls pthread_rwlock_unlock(&t->lock) when done. */
 int part_begin(struct topic *t, int partition, struct partition **out);
 /* part_begin, then a reference to the partition's log and the lock
- * released: for calls that do long I/O on the log. log_unref when done. */
+ * released: for calls that do long I/O on the log. log_unref when done.
+ * -EREMOTE: no replica (no log) here. */
 int part_log(struct topic *t, int partition, struct partition **pt, struct log **l);
 /* Every partition of t with a reference to its log, and a copy of the
  * config, taken under t->lock: the scheduler and the cleaner then flush,
@@ -391,7 +400,7 @@ int part_log(struct topic *t, int partition, struct partition **pt, struct log *
  * with parts_unref. */
 struct part_ref {
 	struct partition *pt; /* lives as long as the topic */
-	struct log *log;      /* referenced */
+	struct log *log;      /* referenced; NULL: no replica here */
 };
 int parts_ref(struct topic *t, struct part_ref **out, int *n, struct topic_config *cfg);
 /* Tells the removal listener that records of t's partition were removed

@@ -63,6 +63,7 @@ static const char *const state_hdr[STATE_COLS] = {
 int topic_state_text(struct topic *t, char **out, size_t *len)
 {
 	struct log_state *st = NULL;
+	bool *local = NULL;   /* false: no replica (no log) here */
 	double *dirty = NULL; /* -1: not a compacted topic */
 	char(*cells)[STATE_COLS][24] = NULL;
 	int w[STATE_COLS], n, id = t->b->cfg.broker_id, rc = 0;
@@ -77,11 +78,15 @@ int topic_state_text(struct topic *t, char **out, size_t *len)
 	} else {
 		st = calloc((size_t)n + 1, sizeof(*st));
 		dirty = calloc((size_t)n + 1, sizeof(*dirty));
-		if (!st || !dirty)
+		local = calloc((size_t)n + 1, sizeof(*local));
+		if (!st || !dirty || !local)
 			rc = -ENOMEM;
 		for (int p = 0; rc == 0 && p < n; p++) {
-			log_get_state(t->parts[p]->log, &st[p]);
 			dirty[p] = -1;
+			local[p] = t->parts[p]->log != NULL;
+			if (!local[p])
+				continue;
+			log_get_state(t->parts[p]->log, &st[p]);
 			if (t->cfg.log.cleanup_policy & LOG_CLEANUP_COMPACT)
 				log_dirty_ratio(t->parts[p]->log, engine_now_ms(), &dirty[p]);
 		}
@@ -118,6 +123,10 @@ int topic_state_text(struct topic *t, char **out, size_t *len)
 			snprintf(cells[p][10], 24, "-");
 		else
 			snprintf(cells[p][10], 24, "%.2f", dirty[p]);
+		/* No replica here: nothing local to show but who holds it. */
+		for (int c = 1; !local[p] && c < STATE_COLS; c++)
+			if (c < 4 || c > 7)
+				snprintf(cells[p][c], 24, "-");
 		for (int c = 0; c < STATE_COLS; c++)
 			if ((int)strlen(cells[p][c]) > w[c])
 				w[c] = (int)strlen(cells[p][c]);
@@ -144,6 +153,7 @@ int topic_state_text(struct topic *t, char **out, size_t *len)
 	rc = memstream_done(f, &buf, &blen, out, len);
 out:
 	free(st);
+	free(local);
 	free(dirty);
 	free(cells);
 	return rc;
@@ -206,6 +216,7 @@ int broker_config_text(struct broker *b, char **out, size_t *len)
 /* MNT/.metrics */
 
 struct msnap_part {
+	bool local; /* a replica (a log) here: per-partition gauges */
 	struct log_state st;
 	int64_t records_in, bytes_in, batches_in, payload_in;
 	int64_t records_out, bytes_out;
@@ -285,6 +296,8 @@ static void metric_parts(FILE *f, const struct msnap_topic *mt, int nt, int whic
 	metric_head(f, name, "gauge", help);
 	for (int i = 0; i < nt; i++) {
 		for (int p = 0; p < mt[i].n; p++) {
+			if (!mt[i].p[p].local)
+				continue;
 			fprintf(f, "%s{topic=\"", name);
 			put_label(f, mt[i].name);
 			fprintf(f, "\",partition=\"%d\"} %" PRId64 "\n", p,
@@ -424,7 +437,9 @@ static int metrics_snapshot(struct topic **ts, int n, struct msnap_topic *mt)
 			for (int p = 0; p < t->nparts; p++) {
 				struct partition *pt = t->parts[p];
 
-				log_get_state(pt->log, &mt[i].p[p].st);
+				mt[i].p[p].local = pt->log != NULL;
+				if (pt->log)
+					log_get_state(pt->log, &mt[i].p[p].st);
 				mt[i].p[p].records_in = atomic_load(&pt->records_in);
 				mt[i].p[p].bytes_in = atomic_load(&pt->bytes_in);
 				mt[i].p[p].batches_in = atomic_load(&pt->batches_in);

@@ -33,7 +33,11 @@ static int cleaner_topic(struct broker *b, struct topic *t)
 		struct log_clean_stats cs;
 		/* The cleaner rewrites only segments below the recovery point;
 		 * recovery must know that point too, so it is checkpointed first. */
-		int rc = logmgr_checkpoint(b->m);
+		int rc;
+
+		if (!r[p].log)
+			continue; /* no replica here */
+		rc = logmgr_checkpoint(b->m);
 		if (rc == 0)
 			rc = log_clean(r[p].log, engine_now_ms(), b->cfg.cleaner_dedupe_bytes,
 				       false, &cs);

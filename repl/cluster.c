@@ -74,6 +74,7 @@
 #include "repl/local_replicas.h"
 #include "repl/metadata_cache.h"
 #include "repl/net.h"
+#include "repl/replica_mgr.h"
 #include "repl/zkmeta.h"
 #include "repl/zkwatch.h"
 #include "util/clock.h"
@@ -518,6 +519,7 @@ static int read_topics(struct cluster *c)
 	for (int i = 0; h->appeared && i < n; i++) {
 		char why[ZK_WHY_LEN] = "", path[ZK_PATH_MAX];
 		struct zkmeta_topic t;
+		bool *local;
 		uid_t uid;
 		gid_t gid;
 		mode_t mode;
@@ -538,7 +540,20 @@ static int read_topics(struct cluster *c)
 			break;
 		}
 		topic_owner_read(c, names[i], &uid, &gid, &mode);
-		r = h->appeared(h->arg, names[i], t.assignment.n_partitions, uid, gid, mode);
+		local = calloc((size_t)t.assignment.n_partitions + 1, sizeof(*local));
+		if (!local) {
+			zkmeta_topic_clear(&t);
+			rc = -ENOMEM;
+			break;
+		}
+		for (int p = 0; p < t.assignment.n_partitions; p++) {
+			const struct zk_assignment *a = &t.assignment.partitions[p];
+
+			for (int j = 0; j < a->n_replicas && !local[p]; j++)
+				local[p] = a->replicas[j] == c->cfg->broker_id;
+		}
+		r = h->appeared(h->arg, names[i], t.assignment.n_partitions, local, uid, gid, mode);
+		free(local);
 		if (r < 0 && r != -EEXIST)
 			mq_log(MQ_ERR, "topic %s of the cluster: cannot make it here: %s", names[i],
 			       strerror(-r));
@@ -601,6 +616,20 @@ int cluster_topic_config_set(struct cluster *c, const char *topic,
 			     const struct zk_config *overrides)
 {
 	return cluster_repl_set_topic_config(c->cr, topic, overrides);
+}
+
+void cluster_local_replicas(struct cluster *c, const char *topic, int n, bool *local)
+{
+	for (int p = 0; p < n; p++) {
+		struct partition_state st;
+
+		local[p] = true;
+		if (replica_mgr_partition_meta(cluster_repl_replicas(c->cr), topic, p, &st) < 0)
+			continue;
+		local[p] = false;
+		for (int j = 0; j < st.n_replicas && !local[p]; j++)
+			local[p] = st.replicas[j] == c->cfg->broker_id;
+	}
 }
 
 int cluster_topic_delete(struct cluster *c, const char *topic)

@@ -65,13 +65,15 @@ int cluster_listener_port(const struct cluster *c, int i);
 
 /* The broker's side of the topics the cluster thread finds in
  * /brokers/topics (every broker watches it): appeared for each topic
- * there (the broker makes its local topic, -EEXIST when it has it), then
+ * there, with local[p] true for the partitions this broker is a replica
+ * of (the broker makes its local topic with logs for those only, or opens
+ * those it lacks and returns -EEXIST when it has the topic), then
  * retain with every name there (the broker deletes its replicated topics
  * not among them). Called on the cluster thread. */
 struct zk_config;
 struct cluster_topic_hooks {
-	int (*appeared)(void *arg, const char *topic, int n_partitions, uid_t uid, gid_t gid,
-			mode_t mode);
+	int (*appeared)(void *arg, const char *topic, int n_partitions, const bool *local,
+			uid_t uid, gid_t gid, mode_t mode);
 	void (*retain)(void *arg, char **names, int n);
 	/* The topic's overrides in /config/topics/<t> (none: an empty zc),
 	 * after its appearance and after each notification
@@ -98,6 +100,10 @@ int cluster_topic_add_partitions(struct cluster *c, const char *topic, int n_par
 /* Publishes a topic's overrides (cluster_repl_set_topic_config). */
 int cluster_topic_config_set(struct cluster *c, const char *topic,
 			     const struct zk_config *overrides);
+/* local[p] (n of them) true when this broker is a replica of topic's
+ * partition p as its metadata (UpdateMetadata) says; true where it does
+ * not know. */
+void cluster_local_replicas(struct cluster *c, const char *topic, int n, bool *local);
 /* Asks the controller to delete the topic (/admin/delete_topics). */
 int cluster_topic_delete(struct cluster *c, const char *topic);
 /* See cluster_repl.h. */

@@ -53,7 +53,8 @@ ssize_t group_read_lines(struct topic *t, int p, struct log_cursor *c, int64_t p
 
 	if (n < 0)
 		return n;
-	n = log_read_lines(l, c, pos, buf, size, actual);
+	/* No replica here: to a group, an empty partition. */
+	n = l && c ? log_read_lines(l, c, pos, buf, size, actual) : 0;
 	pthread_rwlock_unlock(&t->lock);
 	return n;
 }
@@ -77,7 +78,8 @@ static int part_cursor(struct group *g, int p, struct log_cursor **c)
 	if (!g->parts[p].cursor)
 		rc = topic_cursor_new(g->t, p, &g->parts[p].cursor);
 	*c = g->parts[p].cursor;
-	return rc;
+	/* No replica here (no log, no cursor): an empty partition. */
+	return rc == -EREMOTE ? 0 : rc;
 }
 
 /* Reads exactly len bytes of the line view of p at pos into buf, as they
@@ -271,6 +273,10 @@ static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool fi
 	rc = part_cursor(g, p, &c);
 	if (rc < 0)
 		return rc;
+	*lpos = gp->pos;
+	*last_nl = 0;
+	if (!c)
+		return 0; /* no replica here: nothing to read */
 	lines = log_cursor_lines(c);
 	n = group_read_lines(g->t, p, c, gp->pos, buf, room, &actual);
 	if (n <= 0)

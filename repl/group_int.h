@@ -198,8 +198,9 @@ int group_lock_part(struct group *g, int partition);
 int group_rebalance(struct group *g);
 
 /* ---- group_offsets.c: offsets and positions ---- */
-/* topic.lock (read) and partition p's log; -ENOENT when the topic or the
- * partition is gone. 0: the caller unlocks t->lock. */
+/* topic.lock (read) and partition p's log (NULL: no replica here, an
+ * empty partition to groups); -ENOENT when the topic or the partition is
+ * gone. 0: the caller unlocks t->lock. */
 int group_part_lock(struct topic *t, int p, struct log **l);
 int group_off_to_pos(struct topic *t, int p, int64_t off, int64_t *pos);
 int group_pos_to_off(struct topic *t, int p, int64_t pos, int64_t *off);

@@ -60,6 +60,12 @@ static int part_lookup(struct topic *t, int p, enum lookup kind, int64_t in, int
 
 	if (rc < 0)
 		return rc;
+	if (!l) {
+		/* No replica here: an empty partition, everything at 0. */
+		pthread_rwlock_unlock(&t->lock);
+		*out = 0;
+		return 0;
+	}
 	log_get_state(l, &st);
 	switch (kind) {
 	case OFF_TO_POS:

@@ -1,7 +1,8 @@
 /*
  * partitions.c — a topic's partitions on this broker: the partition
- * objects, opening their logs and leading them (epoch 0, hw at the log
- * end), the listeners the engine calls on each log (hw moved, corruption
+ * objects, opening their logs (in a cluster, of this broker's replicas
+ * only: the others have no log, pt->log NULL) and, on a single node,
+ * leading them (epoch 0, hw at the log end), the listeners the engine calls on each log (hw moved, corruption
  * found: the one log line naming the file and position), and the ways
  * the other files reach a partition's log under or outside the topic's
  * lock (part_begin, part_log, parts_ref). Lock order: broker_int.h.
@@ -141,47 +142,63 @@ static void broker_corrupt_found(void *arg, struct log *l, const char *file, int
 	       part->topic, part->index, file, pos, why);
 }
 
-/* Opens (creating) the logs of partitions [from, to) into parts[]. On
- * failure frees the structs and, if fresh (the partitions are new, not
- * the existing ones of a topic being loaded), drops the logs it opened. */
+/* Opens (creating) the log of parts[p] and makes it usable: listeners,
+ * the topic's settings, and on a single node the leadership. On failure
+ * the log is dropped when fresh (new partitions) and pt->log is NULL. */
+static int part_open_log(struct broker *b, const char *name, const struct log_config *lc,
+			 struct partition *pt, bool fresh)
+{
+	int p = pt->index, rc;
+	bool opened;
+
+	rc = logmgr_get_log(b->m, name, p, lc, true, &pt->log);
+	opened = rc >= 0;
+	if (rc >= 0) {
+		log_set_corrupt_listener(pt->log, broker_corrupt_found, pt);
+		/* An already open log keeps the settings it was opened with:
+		 * make it take the topic's. */
+		rc = log_reconfigure(pt->log, lc);
+	}
+	/* A replicated topic's epochs and hw are the replica manager's
+	 * (LeaderAndIsr), not this broker's alone. */
+	if (rc == 0 && !broker_replicated(b, name))
+		rc = become_leader(name, p, pt->log);
+	if (rc == 0)
+		rc = log_add_hw_listener(pt->log, broker_hw_moved, pt);
+	if (rc < 0) {
+		mq_log(MQ_ERR, "topic %s: cannot open partition %d: %s", name, p, strerror(-rc));
+		/* Opened but not usable: the log manager must not keep it, nor
+		 * its files stay for a later create to find. */
+		if (opened && fresh)
+			logmgr_drop_log(b->m, name, p);
+		pt->log = NULL;
+	}
+	return rc;
+}
+
+/* Opens (creating) the logs of partitions [from, to) into parts[]; with
+ * local, only those of partitions whose local[p] is true (the replicas of
+ * this broker in a cluster): the others get a partition without a log
+ * (pt->log NULL: listed, empty, read elsewhere). On failure frees the
+ * structs and, if fresh (the partitions are new, not the existing ones
+ * of a topic being loaded), drops the logs it opened. */
 int partitions_open(struct broker *b, const char *name, const struct log_config *lc,
-		    struct partition **parts, int from, int to, bool fresh)
+		    struct partition **parts, int from, int to, bool fresh, const bool *local)
 {
 	int p, rc = 0;
 
 	for (p = from; p < to; p++) {
-		bool opened;
-
 		parts[p] = broker_part_new(p);
 		if (!parts[p]) {
 			rc = -ENOMEM;
 			break;
 		}
-		rc = logmgr_get_log(b->m, name, p, lc, true, &parts[p]->log);
-		opened = rc >= 0;
-		if (rc >= 0) {
-			parts[p]->topic = name;
-			log_set_corrupt_listener(parts[p]->log, broker_corrupt_found, parts[p]);
-			/* An already open log keeps the settings it was opened
-			 * with: make it take the topic's. */
-			rc = log_reconfigure(parts[p]->log, lc);
-		}
-		/* A replicated topic's epochs and hw are the replica
-		 * manager's (LeaderAndIsr), not this broker's alone. */
-		if (rc == 0 && !broker_replicated(b, name))
-			rc = become_leader(name, p, parts[p]->log);
-		if (rc == 0) {
-			parts[p]->b = b;
-			parts[p]->topic = name;
-			rc = log_add_hw_listener(parts[p]->log, broker_hw_moved, parts[p]);
-		}
+		parts[p]->b = b;
+		parts[p]->topic = name;
+		if (local && !local[p])
+			continue;
+		rc = part_open_log(b, name, lc, parts[p], fresh);
 		if (rc < 0) {
-			mq_log(MQ_ERR, "topic %s: cannot open partition %d: %s", name, p,
-			       strerror(-rc));
-			/* Opened but not usable: the log manager must not keep
-			 * it, nor its files stay for a later create to find. */
-			if (opened && fresh)
-				logmgr_drop_log(b->m, name, p);
 			broker_part_free(parts[p]);
 			parts[p] = NULL;
 			break;
@@ -189,12 +206,29 @@ int partitions_open(struct broker *b, const char *name, const struct log_config 
 	}
 	if (rc < 0) {
 		while (--p >= from) {
-			if (fresh)
+			if (fresh && parts[p]->log)
 				logmgr_drop_log(b->m, name, p);
 			broker_part_free(parts[p]);
 			parts[p] = NULL;
 		}
 	}
+	return rc;
+}
+
+int partitions_attach(struct broker *b, struct topic *t, const bool *local)
+{
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&t->lock);
+	for (int p = 0; !atomic_load(&t->deleted) && rc == 0 && p < t->nparts; p++) {
+		if (!local[p] || t->parts[p]->log)
+			continue;
+		rc = part_open_log(b, t->name, &t->cfg.log, t->parts[p], true);
+		if (rc == 0)
+			mq_log(MQ_INFO, "topic %s partition %d: a replica here now, its log opened",
+			       t->name, p);
+	}
+	pthread_rwlock_unlock(&t->lock);
 	return rc;
 }
 
@@ -221,9 +255,10 @@ int part_log(struct topic *t, int partition, struct partition **pt, struct log *
 	if (rc < 0)
 		return rc;
 	*l = (*pt)->log;
-	log_ref(*l);
+	if (*l)
+		log_ref(*l);
 	pthread_rwlock_unlock(&t->lock);
-	return 0;
+	return *l ? 0 : -EREMOTE;
 }
 
 /* The caller's view of the topic's partitions, without its lock: see
@@ -246,7 +281,8 @@ int parts_ref(struct topic *t, struct part_ref **out, int *n, struct topic_confi
 	for (int p = 0; p < t->nparts; p++) {
 		r[p].pt = t->parts[p];
 		r[p].log = t->parts[p]->log;
-		log_ref(r[p].log);
+		if (r[p].log)
+			log_ref(r[p].log);
 	}
 	*out = r;
 	*n = t->nparts;
@@ -259,6 +295,7 @@ out:
 void parts_unref(struct part_ref *r, int n)
 {
 	for (int p = 0; r && p < n; p++)
-		log_unref(r[p].log);
+		if (r[p].log)
+			log_unref(r[p].log);
 	free(r);
 }

@@ -563,6 +563,8 @@ static int produce_part_take(const struct produce_ctx *ctx, int p, struct produc
 	pthread_rwlock_rdlock(&t->lock);
 	if (atomic_load(&t->deleted)) {
 		rc = -ENOENT;
+	} else if (!t->parts[p]->log) {
+		rc = -EREMOTE; /* no replica here: not the leader either */
 	} else {
 		pp->pt = t->parts[p];
 		pp->log = pp->pt->log;
@@ -1222,7 +1224,9 @@ static int produce_begin(struct topic *t, int partition, struct produce_ctx *ctx
 	}
 	ctx->cfg = t->cfg;
 	ctx->nparts = t->nparts;
-	if (partition >= 0) {
+	if (partition >= 0 && !t->parts[partition]->log) {
+		rc = -EREMOTE; /* no replica here: not the leader either */
+	} else if (partition >= 0) {
 		pp->pt = t->parts[partition];
 		pp->log = pp->pt->log;
 		pp->last_offset = -1;

@@ -183,7 +183,8 @@ int topic_fsync(struct topic *t, int partition);
  * Each record is one line (value, or key<sep>value, then '\n') at a line
  * position that never changes; nothing at or above the high watermark is
  * returned. */
-/* The line position of the high watermark now. */
+/* The line position of the high watermark now (0 without a replica
+ * here). */
 int64_t topic_line_size(struct topic *t, int partition);
 /* st_size of the partition file: topic_line_size, but never less than
  * what this broker showed before (the largest it returned). The hw's line
@@ -207,7 +208,9 @@ void topic_reader_free(struct topic_reader *r);
  * or after the high watermark. When pos falls in a gap (records removed
  * by retention or compaction) it starts at the next record present and
  * *actual_pos (if not NULL) says where. The lines returned count as
- * delivered (.metrics). -ENOENT, -EBADMSG, -EIO. */
+ * delivered (.metrics). -ENOENT, -EBADMSG, -EIO, -EREMOTE (a cluster:
+ * this broker holds no replica of the partition, whose file is listed
+ * with size 0). */
 ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r, int64_t pos,
 			  char *buf, size_t size, int64_t *actual_pos);
 

@@ -31,6 +31,8 @@ static void sched_flush_topic(struct topic *t, int64_t now)
 		struct log_state st;
 		int rc;
 
+		if (!r[p].log)
+			continue; /* no replica here */
 		/* Rolled segments are made durable here, not by the append. */
 		rc = log_flush_closed(r[p].log);
 		if (rc < 0 && rc != -ENOENT)
@@ -66,7 +68,7 @@ static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
 		return 0;
 	for (int p = 0; p < n; p++) {
 		struct log_retention_result res;
-		int rc = log_retention_run(r[p].log, now, &res);
+		int rc = r[p].log ? log_retention_run(r[p].log, now, &res) : 0;
 
 		if (rc < 0) {
 			mq_log_limited(MQ_ERR, "topic %s partition %d: retention: %s", t->name, p,

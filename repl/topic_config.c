@@ -97,7 +97,7 @@ int topic_config_get(struct topic *t, struct topic_config *out)
 static bool topic_has_records_locked(struct topic *t)
 {
 	for (int i = 0; i < t->nparts; i++)
-		if (log_ever_written(t->parts[i]->log))
+		if (t->parts[i]->log && log_ever_written(t->parts[i]->log))
 			return true;
 	return false;
 }
@@ -198,16 +198,29 @@ static int config_write_local(struct topic *t, const char *text, size_t len, int
 	memcpy(parts, t->parts, (size_t)old_n * sizeof(*parts));
 	/* 1. new partitions' logs (over any orphan of an interrupted grow) */
 	if (new_n > old_n) {
+		/* A replicated topic's new partitions: logs for this broker's
+		 * replicas, as far as its metadata knows them already. */
+		bool *local = NULL;
+
+		if (broker_replicated(b, t->name) && b->cluster) {
+			local = calloc((size_t)new_n + 1, sizeof(*local));
+			if (!local) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			cluster_local_replicas(b->cluster, t->name, new_n, local);
+		}
 		rc = orphans_drop(b, t->name, old_n);
 		if (rc == 0)
-			rc = partitions_open(b, t->name, &nc.log, parts, old_n, new_n, true);
+			rc = partitions_open(b, t->name, &nc.log, parts, old_n, new_n, true, local);
+		free(local);
 		if (rc < 0)
 			goto out;
 	}
 	/* 2. the existing logs take the new settings */
 	log_changed = memcmp(&nc.log, &t->cfg.log, sizeof(nc.log)) != 0;
 	for (p = 0; log_changed && p < old_n; p++) {
-		rc = log_reconfigure(parts[p]->log, &nc.log);
+		rc = parts[p]->log ? log_reconfigure(parts[p]->log, &nc.log) : 0;
 		if (rc < 0) {
 			mq_log_limited(MQ_WARN, "topic %s: .config refused: partition %d: %s",
 				       t->name, p, strerror(-rc));
@@ -227,7 +240,8 @@ static int config_write_local(struct topic *t, const char *text, size_t len, int
 	goto out;
 undo:
 	while (--p >= 0)
-		log_reconfigure(parts[p]->log, &t->cfg.log);
+		if (parts[p]->log)
+			log_reconfigure(parts[p]->log, &t->cfg.log);
 	for (p = old_n; p < new_n; p++) {
 		logmgr_drop_log(b->m, t->name, p);
 		broker_part_free(parts[p]);

@@ -21,6 +21,8 @@ int topic_fsync(struct topic *t, int partition)
 	struct log *l;
 	int rc = part_log(t, partition, &pt, &l);
 
+	if (rc == -EREMOTE)
+		return 0; /* no replica here: nothing of it written here */
 	if (rc < 0)
 		return rc;
 	rc = log_sync(l, -1);
@@ -35,6 +37,17 @@ int topic_fsync(struct topic *t, int partition)
 	return rc;
 }
 
+/* A read of a partition this broker holds no replica of: refused, with
+ * the one line that says where to read it. */
+static int partition_remote(struct topic *t, int partition)
+{
+	mq_log_limited(MQ_WARN,
+		       "topic %s partition %d: read refused: no replica on this broker "
+		       "(read it on the mount of one of its replicas, which .state names)",
+		       t->name, partition);
+	return -EREMOTE;
+}
+
 int64_t topic_line_size(struct topic *t, int partition)
 {
 	struct partition *pt;
@@ -43,7 +56,10 @@ int64_t topic_line_size(struct topic *t, int partition)
 
 	if (rc < 0)
 		return rc;
-	log_get_state(pt->log, &st);
+	/* No replica here: an empty file (its reads say where to go). */
+	st.line_hw = 0;
+	if (pt->log)
+		log_get_state(pt->log, &st);
 	pthread_rwlock_unlock(&t->lock);
 	return st.line_hw;
 }
@@ -79,6 +95,10 @@ int topic_line_whole(struct topic *t, int partition)
 
 	if (rc < 0)
 		return rc;
+	if (!pt->log) {
+		pthread_rwlock_unlock(&t->lock);
+		return 0;
+	}
 	log_get_state(pt->log, &st);
 	compact = (t->cfg.log.cleanup_policy & LOG_CLEANUP_COMPACT) != 0;
 	pthread_rwlock_unlock(&t->lock);
@@ -97,7 +117,10 @@ int topic_log_state(struct topic *t, int partition, struct log_state *st)
 
 	if (rc < 0)
 		return rc;
-	log_get_state(pt->log, st);
+	/* No replica here: to consumer groups, an empty partition. */
+	memset(st, 0, sizeof(*st));
+	if (pt->log)
+		log_get_state(pt->log, st);
 	pthread_rwlock_unlock(&t->lock);
 	return 0;
 }
@@ -109,6 +132,10 @@ int topic_cursor_new(struct topic *t, int partition, struct log_cursor **out)
 
 	if (rc < 0)
 		return rc;
+	if (!pt->log) {
+		pthread_rwlock_unlock(&t->lock);
+		return partition_remote(t, partition);
+	}
 	*out = log_cursor_new(pt->log);
 	pthread_rwlock_unlock(&t->lock);
 	return *out ? 0 : -ENOMEM;
@@ -130,6 +157,10 @@ ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c, i
 
 	if (rc < 0)
 		return rc;
+	if (!pt->log || !c) {
+		pthread_rwlock_unlock(&t->lock);
+		return partition_remote(t, partition);
+	}
 	int64_t lines = log_cursor_lines(c);
 	rc = log_read_lines(pt->log, c, pos, buf, size, actual_pos);
 	if (rc > 0)
@@ -151,6 +182,12 @@ int topic_reader_new(struct topic *t, int partition, struct topic_reader **out)
 	if (!r)
 		return -ENOMEM;
 	rc = topic_cursor_new(t, partition, &r->c);
+	/* A partition without a replica here opens (ls, stat, open all
+	 * work); its reads are refused. */
+	if (rc == -EREMOTE) {
+		r->c = NULL;
+		rc = 0;
+	}
 	if (rc < 0) {
 		free(r);
 		return rc;
@@ -163,7 +200,8 @@ void topic_reader_free(struct topic_reader *r)
 {
 	if (!r)
 		return;
-	log_cursor_free(r->c);
+	if (r->c)
+		log_cursor_free(r->c);
 	free(r);
 }
 
@@ -198,7 +236,11 @@ int topic_segments(struct topic *t, int partition, int64_t **bases, int *n)
 
 	if (rc < 0)
 		return rc;
-	rc = log_segments(pt->log, bases, n);
+	*bases = NULL;
+	*n = 0;
+	/* No replica here: no segments. */
+	if (pt->log)
+		rc = log_segments(pt->log, bases, n);
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
 }
@@ -225,7 +267,7 @@ ssize_t topic_segment_read_raw(struct topic *t, int partition, int64_t base, cha
 
 	if (rc < 0)
 		return rc;
-	rc = log_segment_read_raw(pt->log, base, buf, size, off);
+	rc = pt->log ? log_segment_read_raw(pt->log, base, buf, size, off) : -ENOENT;
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
 }
@@ -238,7 +280,8 @@ ssize_t topic_segment_render(struct topic *t, int partition, int64_t base, enum 
 
 	if (rc < 0)
 		return rc;
-	rc = log_segment_render(pt->log, base, seg_kind(kind), cursor, buf, size);
+	rc = pt->log ? log_segment_render(pt->log, base, seg_kind(kind), cursor, buf, size)
+		     : -ENOENT;
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
 }

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 
 #include "repl/broker_int.h"
 
@@ -207,9 +208,27 @@ void broker_topics_release(struct topic **ts, int n)
 
 /* catalog_load's callback: the topic of one metadata file, its partitions
  * opened, into the catalog. Before the broker is shared. */
+/* A replicated topic keeps logs for this broker's replicas only: at a
+ * start, those whose directory is there (a replica whose log was not made
+ * yet gets it when the cluster thread sees the topic: partitions_attach).
+ * NULL: no memory. */
+static bool *logs_present(struct broker *b, const char *name, int n)
+{
+	bool *local = calloc((size_t)n + 1, sizeof(*local));
+	char path[PATH_MAX];
+	struct stat st;
+
+	for (int p = 0; local && p < n; p++)
+		local[p] = snprintf(path, sizeof(path), "%s/%s-%d", logmgr_dir(b->m), name, p) <
+				   (int)sizeof(path) &&
+			   stat(path, &st) == 0;
+	return local;
+}
+
 int topics_load_one(struct broker *b, const struct catalog_entry *e, const char *file, void *arg)
 {
 	struct topic *t;
+	bool *local;
 	int rc;
 
 	(void)arg;
@@ -221,7 +240,13 @@ int topics_load_one(struct broker *b, const struct catalog_entry *e, const char 
 		rc = -ENOMEM;
 		goto fail;
 	}
-	rc = partitions_open(b, t->name, &t->cfg.log, t->parts, 0, e->cfg.partitions, false);
+	local = broker_replicated(b, e->name) ? logs_present(b, e->name, e->cfg.partitions) : NULL;
+	if (broker_replicated(b, e->name) && !local) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	rc = partitions_open(b, t->name, &t->cfg.log, t->parts, 0, e->cfg.partitions, false, local);
+	free(local);
 	if (rc < 0)
 		goto fail;
 	t->nparts = e->cfg.partitions;
@@ -242,9 +267,10 @@ fail:
 
 /* The topic in this broker's catalog and data directory, with the
  * settings in cfg (NULL: the broker's defaults); nparts > 0 overrides the
- * partitions of either. */
+ * partitions of either; local (NULL: all): the partitions that get a log. */
 static int topic_create_local(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
-			      const struct topic_config *cfg, int nparts, struct topic **out)
+			      const struct topic_config *cfg, int nparts, const bool *local,
+			      struct topic **out)
 {
 	struct topic_config tc;
 	struct topic *t = NULL;
@@ -276,7 +302,7 @@ static int topic_create_local(struct broker *b, const char *name, uid_t uid, gid
 		rc = catalog_write(b, t, &t->cfg, t->uid, t->gid, t->mode);
 	if (rc < 0)
 		goto out;
-	rc = partitions_open(b, t->name, &t->cfg.log, t->parts, 0, tc.partitions, true);
+	rc = partitions_open(b, t->name, &t->cfg.log, t->parts, 0, tc.partitions, true, local);
 	if (rc < 0) {
 		catalog_remove(b, t->meta_file);
 		goto out;
@@ -315,6 +341,7 @@ int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t
 {
 	struct topic_config def, tc;
 	struct zk_config over = { 0 };
+	bool *local;
 	int rc;
 
 	if (out)
@@ -322,7 +349,7 @@ int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t
 	if (!topic_name_valid(name))
 		return -EINVAL;
 	if (!broker_replicated(b, name))
-		return topic_create_local(b, name, uid, gid, mode, cfg, -1, out);
+		return topic_create_local(b, name, uid, gid, mode, cfg, -1, NULL, out);
 	catalog_default_config(b, &def);
 	tc = cfg ? *cfg : def;
 	pthread_rwlock_rdlock(&b->cat_lock);
@@ -340,28 +367,37 @@ int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t
 	zk_config_clear(&over);
 	if (rc < 0)
 		return rc;
-	rc = topic_create_local(b, name, uid, gid, mode, &tc, -1, out);
+	/* Logs for this broker's replicas only (its metadata has them all:
+	 * cluster_topic_create waited for it). */
+	local = calloc((size_t)tc.partitions + 1, sizeof(*local));
+	if (!local)
+		return -ENOMEM;
+	cluster_local_replicas(b->cluster, name, tc.partitions, local);
+	rc = topic_create_local(b, name, uid, gid, mode, &tc, -1, local, out);
+	free(local);
 	/* The cluster thread saw it in /brokers/topics first and made it. */
 	if (rc == -EEXIST)
 		rc = out ? broker_topic_get(b, name, out) : 0;
 	return rc;
 }
 
-int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, uid_t uid, gid_t gid,
-			    mode_t mode)
+int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, const bool *local,
+			    uid_t uid, gid_t gid, mode_t mode)
 {
 	struct broker *b = arg;
-
 	struct topic *t;
 	int rc;
 
 	if (!topic_name_valid(topic) || n_partitions <= 0)
 		return -EINVAL;
-	rc = topic_create_local(b, topic, uid, gid, mode, NULL, n_partitions, NULL);
+	rc = topic_create_local(b, topic, uid, gid, mode, NULL, n_partitions, local, NULL);
 	if (rc != -EEXIST || broker_topic_get(b, topic, &t) < 0)
 		return rc;
-	/* Known here: its assignment may have grown (CreatePartitions). */
+	/* Known here: its assignment may have grown (CreatePartitions), and
+	 * a replica of it may still lack its log here. */
 	rc = topic_grow_local(t, n_partitions);
+	if (rc == 0 && topic_partitions(t) == n_partitions)
+		rc = partitions_attach(b, t, local);
 	topic_put(t);
 	return rc < 0 ? rc : -EEXIST;
 }

@@ -5,7 +5,11 @@
 # listener refuses a wrong password (logged) and lets the right one
 # through (kcat's debug output); a ZooKeeper crash and restart is
 # survived (registrations back); a broker killed with -9 leaves
-# /brokers/ids after the session timeout and the others show it gone.
+# /brokers/ids after the session timeout and the others show it gone. A
+# topic of three partitions with one replica each: every mount lists the
+# three, each broker keeps a log for its own replica only, and the mount
+# of a broker that holds no replica of a partition shows it empty and
+# refuses its reads with EREMOTE, naming why in the log.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -22,6 +26,10 @@ state_has() {
 	timeout 5 grep -q "$2" "$1/.state" 2>/dev/null
 }
 
+# One replica per partition here (the last line of a key wins).
+CLUSTER_CONF="default.replication.factor=1
+min.insync.replicas=1
+num.partitions=3"
 zk_cluster_start
 
 for n in 1 2 3; do
@@ -77,6 +85,44 @@ if command -v kcat >/dev/null 2>&1; then
 else
 	skip "kcat not installed: SASL checks"
 fi
+
+# ---- logs for this broker's replicas only ----------------------------------
+expect_ok "mkdir mnt1/spread (3 partitions, 1 replica each)" mkdir "$MQ_TMP/mnt1/spread"
+# replica_of MNT P: the replica of spread's partition P, as MNT/.state says.
+replica_of() {
+	timeout 5 awk -v p="$2" '$1 == p { print $7 }' "$1/spread/.state" 2>/dev/null | tr -d '[]'
+}
+all_listed() {
+	[ "$(timeout 5 ls "$1/spread" 2>/dev/null | tr '\n' ' ')" = "0 1 2 " ]
+}
+known() {
+	for _p in 0 1 2; do
+		case $(replica_of "$1" $_p) in 1|2|3) ;; *) return 1 ;; esac
+	done
+}
+for n in 1 2 3; do
+	check "mnt$n lists the three partitions" poll 20 all_listed "$MQ_TMP/mnt$n"
+	check "mnt$n knows each partition's replica" poll 20 known "$MQ_TMP/mnt$n"
+done
+logs_of() {
+	(cd "$MQ_TMP/b$1/data" && ls -d spread-* 2>/dev/null | tr '\n' ' ')
+}
+for p in 0 1 2; do
+	R=$(replica_of "$MQ_TMP/mnt1" $p)
+	O=$((R % 3 + 1))
+	case " $(logs_of "$R") " in *" spread-$p "*) ok "broker $R keeps the log of its replica spread-$p" ;;
+	*) fail "broker $R keeps the log of spread-$p" "it has: $(logs_of "$R")" ;; esac
+	case " $(logs_of "$O") " in *" spread-$p "*) fail "broker $O keeps no log of spread-$p" "it has: $(logs_of "$O")" ;;
+	*) ok "broker $O, no replica of spread-$p, keeps no log of it" ;; esac
+	printf 'p%s\n' "$p" >>"$MQ_TMP/mnt$R/spread/$p"
+	expect_eq "a write on the replica's mount (mnt$R)" "0" "$?"
+	expect_eq "and a read there" "p$p" "$(timeout 5 cat "$MQ_TMP/mnt$R/spread/$p")"
+	expect_eq "mnt$O: st_size 0 (no replica there)" "0" "$(stat -c %s "$MQ_TMP/mnt$O/spread/$p")"
+	expect_errno "mnt$O: a read is refused" EREMOTE cat "$MQ_TMP/mnt$O/spread/$p"
+	expect_eq "mnt$O/.state: no local offsets" "-" \
+		"$(timeout 5 awk -v p="$p" '$1 == p { print $3 }' "$MQ_TMP/mnt$O/spread/.state")"
+done
+check "the refusal is logged" grep -q "read refused: no replica on this broker" "$LOG"
 
 # ---- ZooKeeper crash and restart --------------------------------------------
 zk_stop "$ZKDIR"
