@@ -13,7 +13,9 @@
  *   1. broker.admin_mu      serializes create / delete of topics
  *   2. topic.lock (rwlock)  readers: every call that uses the topic's
  *                           partitions or config; writers: delete, .config
- *                           writes, owner changes, broker_close. A writer
+ *                           writes, owner changes, broker_close, a
+ *                           replica's log opened late (partitions_attach).
+ *                           A writer
  *                           therefore waits for the readers in flight, so
  *                           no reader holds it across long I/O or a wait:
  *                           the produce path, the cleaner, the scheduler's
