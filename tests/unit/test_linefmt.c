@@ -117,7 +117,9 @@ static void test_escaped_matches_model(void **state)
 				for (size_t k = 0; k < sizeof(specials); k++) {
 					const uint8_t *p = (const uint8_t *)fill(buf, align, n, at,
 										 specials[k], -1);
-					struct rec r = { .value = p, .value_len = n, .key_len = -1 };
+					struct rec r = { .value = p,
+							 .value_len = n,
+							 .key_len = -1 };
 					bool want = model_escaped_value(p, n, 0);
 
 					assert_int_equal(line_escaped(&plain, &r), want);
@@ -131,8 +133,9 @@ static void test_escaped_matches_model(void **state)
 							  .key_len = n,
 							  .value = (const uint8_t *)"v",
 							  .value_len = 1 };
-					assert_int_equal(line_escaped(&keyed, &kr),
-							 model_escaped_keyed(p, n, kr.value, 1, ':'));
+					assert_int_equal(
+						line_escaped(&keyed, &kr),
+						model_escaped_keyed(p, n, kr.value, 1, ':'));
 					/* And as a value behind the key "k". */
 					struct rec vr = { .key = (const uint8_t *)"k",
 							  .key_len = 1,
@@ -145,10 +148,11 @@ static void test_escaped_matches_model(void **state)
 					bool clean;
 					const char *e = line_scan((const char *)p,
 								  (const char *)p + n, &clean);
-					struct rec lr = { .value = p,
-							  .value_len = e ? (int32_t)(e - (const char *)p)
-									 : n,
-							  .key_len = -1 };
+					struct rec lr = {
+						.value = p,
+						.value_len = e ? (int32_t)(e - (const char *)p) : n,
+						.key_len = -1
+					};
 					assert_int_equal(line_len_scanned(&plain, &lr, clean),
 							 line_len(&plain, &lr));
 				}
@@ -174,7 +178,8 @@ static void test_split_escaped_line(void **state)
 	assert_int_equal(r.value_len, 3);
 	assert_memory_equal(r.value, "a\nb", 3);
 	struct line_fmt lf = { .format = LINE_FORMAT_ESCAPE };
-	struct rec rr = { .value = (const uint8_t *)r.value, .value_len = r.value_len,
+	struct rec rr = { .value = (const uint8_t *)r.value,
+			  .value_len = r.value_len,
 			  .key_len = -1 };
 	assert_int_equal(line_len_scanned(&lf, &rr, clean), (int64_t)strlen("\\a\\nb\n"));
 	line_scratch_free(&scr);
