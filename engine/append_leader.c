@@ -113,9 +113,11 @@ struct enc_part {
 };
 
 /* The part's next record into *r; false at its end, or with p->nb set to
- * -EMSGSIZE when a line is too big. */
-static inline bool part_next(struct enc_part *p, int *i, struct rec_in *r)
+ * -EMSGSIZE when a line is too big. *clean: the record is a written line
+ * that line_scan found free of bytes to escape. */
+static inline bool part_next(struct enc_part *p, int *i, struct rec_in *r, bool *clean)
 {
+	*clean = false;
 	if (p->recs) {
 		if (*i >= p->n)
 			return false;
@@ -129,7 +131,8 @@ static inline bool part_next(struct enc_part *p, int *i, struct rec_in *r)
 		p->end = p->end2;
 		p->p2 = NULL;
 	}
-	const char *next = line_to_rec(p->lr, p->p, p->end, r);
+	const char *next =
+		line_split(p->lr, p->p, line_scan(p->p, p->end, clean), p->end, r, clean);
 	if (!next) {
 		p->nb = -EMSGSIZE;
 		return false;
@@ -150,9 +153,10 @@ static void enc_part_run(void *arg)
 	size_t used = 0;
 	int nb = 0, i = 0;
 	struct rec_in r;
+	bool clean;
 
 	p->nb = 0;
-	bool have = part_next(p, &i, &r);
+	bool have = part_next(p, &i, &r, &clean);
 	while (have) {
 		size_t first = batch_record_max_size(r.key_len, r.value_len) + BATCH_HDR_SIZE;
 		size_t cap = (size_t)cfg->batch_bytes > first ? (size_t)cfg->batch_bytes : first;
@@ -180,12 +184,12 @@ static void enc_part_run(void *arg)
 					  .key_len = r.key_len,
 					  .value = (const uint8_t *)r.value,
 					  .value_len = r.value_len };
-			m->line_bytes += line_len(p->lf, &lr);
+			m->line_bytes += line_len_scanned(p->lf, &lr, clean);
 			if (r.timestamp > m->max_ts) {
 				m->max_ts = r.timestamp;
 				m->max_ts_offset = offset + bb.count - 1;
 			}
-			have = part_next(p, &i, &r);
+			have = part_next(p, &i, &r, &clean);
 		} while (have);
 		if (p->nb < 0)
 			return; /* a line too big */

@@ -114,31 +114,62 @@ static char *esc_put(char *o, const uint8_t *b, int32_t n, int x)
 	return o;
 }
 
-/* Whether b[0..n) holds a byte that must be escaped (ctl, or x when
- * x >= 0). Eight bytes at a time: a word with no byte below 0x20, no 0x7f
- * and no x is passed over (hasless/haszero: exact about whether a word
- * has such a byte, the byte test then decides, as a tab is allowed). Every
- * record of a read and of an append goes through here. */
-static bool has_ctl(const uint8_t *b, int32_t n, int x)
+/* ---- finding control bytes ----
+ * Every record of an append and of a read is tested for bytes to escape,
+ * and every written line is searched for its '\n': one pass over the
+ * bytes does both. ctl16 marks, in sixteen bytes at once, every byte of
+ * 0x00-0x1f and 0x7f (tab and '\n' included; the callers tell them apart
+ * byte by byte, as they are rare in text) and every byte equal to x. The
+ * portable version does the same eight bytes at a time (hasless/haszero:
+ * exact about whether a word has such a byte). */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define CTL_BLOCK 16
+static inline unsigned ctl_mask(const uint8_t *b, int x)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)b);
+	__m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+	__m128i hit = _mm_or_si128(low, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+
+	if (x >= 0)
+		hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8((char)x)));
+	return (unsigned)_mm_movemask_epi8(hit);
+}
+#else
+#define CTL_BLOCK 8
+static inline unsigned ctl_mask(const uint8_t *b, int x)
 {
 	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-	const uint64_t del = ones * 0x7f, xs = x >= 0 ? ones * (uint64_t)x : 0;
+	uint64_t w, d, e, hit;
+	unsigned m = 0;
+
+	memcpy(&w, b, sizeof(w));
+	d = w ^ (ones * 0x7f);
+	hit = ((w - ones * 0x20) & ~w) | ((d - ones) & ~d);
+	if (x >= 0) {
+		e = w ^ (ones * (uint64_t)x);
+		hit |= (e - ones) & ~e;
+	}
+	if (!(hit & highs))
+		return 0;
+	for (int k = 0; k < 8; k++) /* the word has one: which bytes */
+		if (b[k] < 0x20 || b[k] == 0x7f || b[k] == x)
+			m |= 1u << k;
+	return m;
+}
+#endif
+
+/* Whether b[0..n) holds a byte that must be escaped (ctl, or x when
+ * x >= 0). */
+static bool has_ctl(const uint8_t *b, int32_t n, int x)
+{
 	int32_t i = 0;
 
-	for (; i + 8 <= n; i += 8) {
-		uint64_t w, d, e, hit;
+	for (; i + CTL_BLOCK <= n; i += CTL_BLOCK) {
+		unsigned m = ctl_mask(b + i, x);
 
-		memcpy(&w, b + i, sizeof(w));
-		d = w ^ del;
-		hit = ((w - ones * 0x20) & ~w) | ((d - ones) & ~d);
-		if (x >= 0) {
-			e = w ^ xs;
-			hit |= (e - ones) & ~e;
-		}
-		if (!(hit & highs))
-			continue;
-		for (int k = 0; k < 8; k++)
-			if (ctl(b[i + k]) || b[i + k] == x)
+		for (; m; m &= m - 1)
+			if (b[i + __builtin_ctz(m)] != '\t' || x == '\t')
 				return true;
 	}
 	for (; i < n; i++)
@@ -147,7 +178,38 @@ static bool has_ctl(const uint8_t *b, int32_t n, int x)
 	return false;
 }
 
-bool line_escaped(const struct line_fmt *lf, const struct rec *r)
+const char *line_scan(const char *p, const char *end, bool *clean)
+{
+	const uint8_t *b = (const uint8_t *)p;
+	size_t n = (size_t)(end - p), i = 0;
+
+	*clean = true;
+	for (; i + CTL_BLOCK <= n; i += CTL_BLOCK) {
+		unsigned m = ctl_mask(b + i, -1);
+
+		for (; m; m &= m - 1) {
+			size_t k = i + (size_t)__builtin_ctz(m);
+
+			if (b[k] == '\n')
+				return p + k;
+			if (b[k] != '\t') {
+				*clean = false;
+				return memchr(p + k, '\n', n - k);
+			}
+		}
+	}
+	for (; i < n; i++) {
+		if (b[i] == '\n')
+			return p + i;
+		if (ctl(b[i]))
+			*clean = false;
+	}
+	return NULL;
+}
+
+/* line_escaped; value_clean: the value is known to hold no control byte
+ * (its line was scanned by line_scan), so only the other rules are left. */
+static bool escaped_as(const struct line_fmt *lf, const struct rec *r, bool value_clean)
 {
 	if (lf->format != LINE_FORMAT_ESCAPE)
 		return false;
@@ -166,7 +228,12 @@ bool line_escaped(const struct line_fmt *lf, const struct rec *r)
 					      lf->sep, (size_t)lf->sep_len))
 			return true;
 	}
-	return has_ctl(r->value, vl, -1);
+	return !value_clean && has_ctl(r->value, vl, -1);
+}
+
+bool line_escaped(const struct line_fmt *lf, const struct rec *r)
+{
+	return escaped_as(lf, r, false);
 }
 
 /* The byte escaped beside the control bytes in the key (keyed) or in the
@@ -176,18 +243,31 @@ static int sep_byte(const struct line_fmt *lf)
 	return lf->sep_len > 0 ? (uint8_t)lf->sep[0] : -1;
 }
 
-int64_t line_measure(const struct line_fmt *lf, const struct rec *r, bool *escaped)
+static int64_t measure(const struct line_fmt *lf, const struct rec *r, bool value_clean,
+		       bool *escaped)
 {
 	bool keyed = lf->sep_len > 0 && r->key_len >= 0;
 	int32_t vl = r->value_len > 0 ? r->value_len : 0;
 
-	*escaped = line_escaped(lf, r);
+	*escaped = escaped_as(lf, r, value_clean);
 	if (!*escaped)
 		return vl + 1 + (keyed ? r->key_len + lf->sep_len : 0);
 	if (keyed)
 		return 1 + esc_len(r->key, r->key_len, sep_byte(lf)) + lf->sep_len +
 		       esc_len(r->value, vl, -1) + 1;
 	return 1 + esc_len(r->value, vl, sep_byte(lf)) + 1;
+}
+
+int64_t line_measure(const struct line_fmt *lf, const struct rec *r, bool *escaped)
+{
+	return measure(lf, r, false, escaped);
+}
+
+int64_t line_len_scanned(const struct line_fmt *lf, const struct rec *r, bool value_clean)
+{
+	bool esc;
+
+	return measure(lf, r, value_clean, &esc);
 }
 
 int64_t line_plain_len(const struct line_fmt *lf, const struct rec *r)

@@ -284,6 +284,10 @@ int64_t line_render(const struct line_fmt *lf, const struct rec *r, char *out);
 /* line_len and line_escaped in one pass over the record, and line_render
  * with that answer: the read path's per-record pair. */
 int64_t line_measure(const struct line_fmt *lf, const struct rec *r, bool *escaped);
+/* line_len of a record made from a written line; value_clean: line_scan
+ * found no control byte in that line, so the value need not be searched
+ * again (the append's per-record length). */
+int64_t line_len_scanned(const struct line_fmt *lf, const struct rec *r, bool value_clean);
 /* The record's line as is (key<sep>value\n), not escaped: never longer
  * than line_len. */
 int64_t line_plain_len(const struct line_fmt *lf, const struct rec *r);

@@ -444,6 +444,11 @@ void cleaner_thread_stop(struct broker *b);
  * loaded; closed before the topics and logs. */
 int group_coord_open(struct broker *b);
 void group_coord_close(struct broker *b);
+/* Around an appender's hw move (group_notify.c): the consume reads it
+ * wakes are woken at the flush, on the caller's thread, which must hold
+ * no lock then. gc may be NULL (no coordinator yet): nothing happens. */
+void group_notify_defer(struct group_coord *gc);
+void group_notify_flush(struct group_coord *gc);
 /* The topic was deleted (broker_topic_delete, under admin_mu, so no topic
  * of that name can be made meanwhile): its groups are tombstoned in
  * __consumer_offsets and dropped, so a topic made again under the name

@@ -178,7 +178,9 @@ int group_coord_open(struct broker *b)
 	pthread_mutex_init(&gc->mu, NULL);
 	pthread_mutex_init(&gc->wake_mu, NULL);
 	pthread_cond_init(&gc->wake_cv, NULL);
+	pthread_cond_init(&gc->idle_cv, NULL);
 	atomic_init(&gc->armed, 0);
+	atomic_init(&gc->deferred, 0);
 	b->gc = gc;
 	rc = group_store_open(gc);
 	if (rc == 0) {
@@ -212,6 +214,7 @@ void group_coord_close(struct broker *b)
 	pthread_mutex_destroy(&gc->mu);
 	pthread_mutex_destroy(&gc->wake_mu);
 	pthread_cond_destroy(&gc->wake_cv);
+	pthread_cond_destroy(&gc->idle_cv);
 	free(gc);
 	b->gc = NULL;
 }

@@ -22,7 +22,10 @@
  * Locks, in this order (after broker.admin_mu, before topic.lock):
  *
  *   1. coord.call_mu   held by the notifier while it calls members' wake
- *                      callbacks; group_leave() and group_member_disarm()
+ *                      callbacks, or by an appender's group_notify_flush
+ *                      (taken with trylock under wake_mu: on failure the
+ *                      notifier does the calls); group_leave() and
+ *                      group_member_disarm()
  *                      take it (with no other lock) to wait out a call in
  *                      flight on their member; group_topic_deleted() takes
  *                      it under admin_mu to wake the members of the groups
@@ -40,7 +43,8 @@
  *                      (under admin_mu, or topic.lock for writing in a
  *                      grow), and through broker_hw_moved(), which holds
  *                      broker.hw_mu. So the listener only queues an event
- *                      here, for the notifier thread.
+ *                      here, for the notifier thread, or for the appender's
+ *                      own flush when it deferred (group_notify.c).
  */
 #ifndef MQFS_REPL_GROUP_INT_H
 #define MQFS_REPL_GROUP_INT_H
@@ -137,14 +141,18 @@ struct group_coord {
 	struct group **groups;
 	int ngroups, cap;
 	uint64_t next_id;
-	atomic_int armed; /* armed members: the listener's fast path */
+	atomic_int armed;    /* armed members: the listener's fast path */
+	atomic_int deferred; /* appenders between group_notify_defer and
+			      * _flush: the queue is theirs to run */
 
 	pthread_t thr;
 	bool running;
 	pthread_mutex_t wake_mu;
 	pthread_cond_t wake_cv;
 	bool stop;
-	bool all; /* the queue overflowed: wake everyone */
+	bool all;               /* the queue overflowed: wake everyone */
+	bool busy;              /* the notifier is calling what it took off the queue */
+	pthread_cond_t idle_cv; /* signalled when it is done (wake_mu) */
 	struct group_event ev[GROUP_EVENTS];
 	int nev;
 };
@@ -223,6 +231,10 @@ void group_notifier_stop(struct group_coord *gc);
 void group_notify_queue(struct group_coord *gc, const char *topic, int partition);
 /* Disarms m if armed. Needs g->mu. */
 void group_member_unarm(struct group_member *m);
+/* Returns once the notifier has run every event queued so far (and any
+ * queued meanwhile) and is waiting for more: no wake of the notifier is
+ * left to come. For callers that need to know who wakes a member next. */
+void group_notify_settle(struct group_coord *gc);
 /* Returns once no wake call is in flight. Takes call_mu: no other lock
  * may be held. */
 void group_wait_calls(struct group_coord *gc);

@@ -38,7 +38,10 @@ void group_notify_queue(struct group_coord *gc, const char *topic, int partition
 	} else {
 		gc->all = true;
 	}
-	pthread_cond_signal(&gc->wake_cv);
+	/* An appender inside its defer window runs the queue itself at its
+	 * flush (group_notify_flush): no thread hop to the notifier. */
+	if (atomic_load(&gc->deferred) == 0)
+		pthread_cond_signal(&gc->wake_cv);
 	pthread_mutex_unlock(&gc->wake_mu);
 }
 
@@ -102,6 +105,38 @@ static void notify(struct group_coord *gc, const struct group_event *ev)
 	}
 }
 
+/* Takes the queue into ev (wake_mu held); returns its events, and in
+ * *all whether it overflowed. */
+static int take_events(struct group_coord *gc, struct group_event *ev, bool *all)
+{
+	int n = gc->nev;
+
+	*all = gc->all;
+	memcpy(ev, gc->ev, (size_t)n * sizeof(*ev));
+	gc->nev = 0;
+	gc->all = false;
+	return n;
+}
+
+/* Wakes the members of ev[0..n) (all: every armed member), each (topic,
+ * partition) once. Needs call_mu. */
+static void run_events(struct group_coord *gc, const struct group_event *ev, int n, bool all)
+{
+	if (all) {
+		notify(gc, NULL);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		bool dup = false;
+
+		for (int j = 0; j < i && !dup; j++)
+			dup = ev[j].partition == ev[i].partition &&
+			      !strcmp(ev[j].topic, ev[i].topic);
+		if (!dup)
+			notify(gc, &ev[i]);
+	}
+}
+
 static void *notifier_main(void *arg)
 {
 	struct group_coord *gc = arg;
@@ -111,39 +146,82 @@ static void *notifier_main(void *arg)
 		return NULL;
 	pthread_mutex_lock(&gc->wake_mu);
 	while (!gc->stop) {
-		int n;
 		bool all;
 
 		if (gc->nev == 0 && !gc->all) {
 			pthread_cond_wait(&gc->wake_cv, &gc->wake_mu);
 			continue;
 		}
-		n = gc->nev;
-		all = gc->all;
-		memcpy(ev, gc->ev, (size_t)n * sizeof(*ev));
-		gc->nev = 0;
-		gc->all = false;
+		int n = take_events(gc, ev, &all);
+		gc->busy = true;
 		pthread_mutex_unlock(&gc->wake_mu);
 		pthread_mutex_lock(&gc->call_mu);
-		if (all) {
-			notify(gc, NULL);
-		} else {
-			for (int i = 0; i < n; i++) {
-				bool dup = false;
-
-				for (int j = 0; j < i && !dup; j++)
-					dup = ev[j].partition == ev[i].partition &&
-					      !strcmp(ev[j].topic, ev[i].topic);
-				if (!dup)
-					notify(gc, &ev[i]);
-			}
-		}
+		run_events(gc, ev, n, all);
 		pthread_mutex_unlock(&gc->call_mu);
 		pthread_mutex_lock(&gc->wake_mu);
+		gc->busy = false;
+		pthread_cond_broadcast(&gc->idle_cv);
 	}
 	pthread_mutex_unlock(&gc->wake_mu);
 	free(ev);
 	return NULL;
+}
+
+void group_notify_settle(struct group_coord *gc)
+{
+	pthread_mutex_lock(&gc->wake_mu);
+	while (gc->running && !gc->stop && (gc->busy || gc->nev > 0 || gc->all))
+		pthread_cond_wait(&gc->idle_cv, &gc->wake_mu);
+	pthread_mutex_unlock(&gc->wake_mu);
+}
+
+/*
+ * The appender's own wake-ups. A record's way to a parked consume read
+ * used to be: the appender queues the hw move, the notifier thread wakes,
+ * reads and replies; a thread hop, which on a loaded machine is a
+ * scheduling delay. Between group_notify_defer and group_notify_flush the
+ * queue is not signalled; the flush, by the appender once it holds no
+ * lock, takes the queue and wakes the members on its own thread.
+ *
+ * No event is stranded: the queue decides under wake_mu whether to
+ * signal, from gc->deferred; a flush drops its count before it takes
+ * wake_mu to look at the queue. So an event queued while some appender
+ * was deferring is seen by that appender's flush (or an earlier one's),
+ * and one queued after the last flush dropped the count is signalled.
+ * A flush that cannot have call_mu at once (the notifier or another
+ * flush is calling members, or this thread is inside a wake call of its
+ * own) leaves the queue to the notifier thread and signals it.
+ */
+void group_notify_defer(struct group_coord *gc)
+{
+	if (gc)
+		atomic_fetch_add(&gc->deferred, 1);
+}
+
+void group_notify_flush(struct group_coord *gc)
+{
+	struct group_event ev[8];
+	bool all;
+
+	if (!gc)
+		return;
+	atomic_fetch_sub(&gc->deferred, 1);
+	pthread_mutex_lock(&gc->wake_mu);
+	if (gc->nev == 0 && !gc->all) {
+		pthread_mutex_unlock(&gc->wake_mu);
+		return;
+	}
+	/* More events than a few (several partitions moved at once) are the
+	 * notifier's: its buffer holds the whole queue. */
+	if (gc->nev > (int)(sizeof(ev) / sizeof(ev[0])) || pthread_mutex_trylock(&gc->call_mu)) {
+		pthread_cond_signal(&gc->wake_cv);
+		pthread_mutex_unlock(&gc->wake_mu);
+		return;
+	}
+	int n = take_events(gc, ev, &all);
+	pthread_mutex_unlock(&gc->wake_mu);
+	run_events(gc, ev, n, all);
+	pthread_mutex_unlock(&gc->call_mu);
 }
 
 /* True when a partition of m has committed records past its position (or
@@ -222,6 +300,7 @@ void group_notifier_stop(struct group_coord *gc)
 		return;
 	pthread_mutex_lock(&gc->wake_mu);
 	gc->stop = true;
+	pthread_cond_broadcast(&gc->idle_cv);
 	pthread_cond_signal(&gc->wake_cv);
 	pthread_mutex_unlock(&gc->wake_mu);
 	pthread_join(gc->thr, NULL);

@@ -598,7 +598,17 @@ static int leader_hw_update(const struct produce_ctx *ctx, struct produce_part *
 		cluster_appended(ctx->t->b->cluster, ctx->t->name, pp->pt->index);
 		return 0;
 	}
-	return log_set_hw(pp->log, last_offset + 1);
+	/* The appender wakes the parked consume reads itself
+	 * (group_notify_flush), which needs a caller that holds no lock a wake
+	 * takes: every producer but the group store, whose commits to the
+	 * internal topic run under group.mu (the listener ignores those
+	 * topics anyway). A partition file's own lock, held by the fs write,
+	 * is never one a wake waits for. */
+	struct group_coord *gc = strncmp(ctx->t->name, "__", 2) ? ctx->t->b->gc : NULL;
+	group_notify_defer(gc);
+	int rc = log_set_hw(pp->log, last_offset + 1);
+	group_notify_flush(gc);
+	return rc;
 }
 
 /* The leader epoch the append stamps. A replicated partition is appended

@@ -9,6 +9,7 @@
  * records compaction removed); nothing committed past a damaged batch.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -78,9 +79,11 @@ static void produce(struct fx *f, int p, const char *lines)
 }
 
 static atomic_int wakes;
+static pthread_t waker; /* the thread of the latest wake */
 static void on_wake(void *arg)
 {
 	(void)arg;
+	waker = pthread_self();
 	atomic_fetch_add(&wakes, 1);
 }
 
@@ -415,12 +418,14 @@ static void test_wake(void **state)
 	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
 	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
 	assert_int_equal(consume(m, buf, sizeof(buf)), 0);
+	group_notify_settle(g->gc); /* the join's own wake-up is done */
 	assert_int_equal(group_member_arm(m), 0);
 	atomic_store(&wakes, 0);
 	produce(f, 1, "x\n");
-	for (int i = 0; i < 200 && atomic_load(&wakes) == 0; i++)
-		usleep(5000);
-	assert_true(atomic_load(&wakes) >= 1);
+	/* Woken by the appender itself, before its produce returned: no hop
+	 * through the notifier thread. */
+	assert_int_equal(atomic_load(&wakes), 1);
+	assert_true(pthread_equal(waker, pthread_self()));
 	assert_int_equal(group_member_arm(m), 1); /* data is there */
 	assert_int_equal(consume(m, buf, sizeof(buf)), 2);
 	group_member_disarm(m);
@@ -428,6 +433,54 @@ static void test_wake(void **state)
 	group_put(g);
 }
 
+
+/* A wake that itself produces (a wake call on the appender's thread,
+ * holding the call lock) leaves the wakes of its own append to the
+ * notifier thread: nobody waits for a lock it holds. */
+static struct fx *nested_fx;
+static atomic_int outer_wakes, inner_wakes;
+static void on_wake_produce(void *arg)
+{
+	(void)arg;
+	if (atomic_fetch_add(&outer_wakes, 1) == 0)
+		produce(nested_fx, 2, "inner\n");
+}
+static void on_wake_inner(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&inner_wakes, 1);
+}
+
+static void test_wake_that_produces(void **state)
+{
+	struct fx *f = *state;
+	struct group *g1, *g2;
+	struct group_member *m1, *m2;
+	char buf[64];
+
+	nested_fx = f;
+	assert_int_equal(group_open(f->t, "outer", GROUP_CREATE, &g1), 0);
+	assert_int_equal(group_open(f->t, "inner", GROUP_CREATE, &g2), 0);
+	assert_int_equal(group_join(g1, 1, on_wake_produce, NULL, &m1), 0);
+	assert_int_equal(group_join(g2, 2, on_wake_inner, NULL, &m2), 0);
+	assert_int_equal(consume(m1, buf, sizeof(buf)), 0);
+	assert_int_equal(consume(m2, buf, sizeof(buf)), 0);
+	assert_int_equal(group_member_arm(m2), 0);
+	assert_int_equal(group_member_arm(m1), 0);
+	atomic_store(&outer_wakes, 0);
+	atomic_store(&inner_wakes, 0);
+	produce(f, 1, "outer\n");
+	assert_int_equal(atomic_load(&outer_wakes), 1);
+	for (int i = 0; i < 400 && atomic_load(&inner_wakes) == 0; i++)
+		usleep(5000);
+	assert_true(atomic_load(&inner_wakes) >= 1);
+	group_member_disarm(m1);
+	group_member_disarm(m2);
+	group_leave(m1);
+	group_leave(m2);
+	group_put(g1);
+	group_put(g2);
+}
 
 /* A topic deleted and made again does not get its old groups back, not
  * even after a restart: the delete tombstones them. */
@@ -679,6 +732,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_and_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_after_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wake, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wake_that_produces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topic_delete_tombstones, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
