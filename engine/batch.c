@@ -192,6 +192,9 @@ void batch_builder_init(struct batch_builder *bb, uint8_t *buf, size_t cap, int 
 	bb->count = 0;
 	bb->base_timestamp = 0;
 	bb->max_timestamp = 0;
+	bb->producer_id = -1;
+	bb->producer_epoch = -1;
+	bb->base_sequence = -1;
 }
 
 size_t batch_record_max_size(int32_t key_len, int32_t value_len)
@@ -288,9 +291,9 @@ int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset, int3
 	be32_put(buf + BATCH_OFF_LAST_DELTA, (uint32_t)(bb->count - 1));
 	be64_put(buf + BATCH_OFF_BASE_TS, (uint64_t)bb->base_timestamp);
 	be64_put(buf + BATCH_OFF_MAX_TS, (uint64_t)bb->max_timestamp);
-	be64_put(buf + 43, UINT64_MAX); /* producerId -1 */
-	be16_put(buf + 51, UINT16_MAX); /* producerEpoch -1 */
-	be32_put(buf + 53, UINT32_MAX); /* baseSequence -1 */
+	be64_put(buf + BATCH_OFF_PRODUCER_ID, (uint64_t)bb->producer_id);
+	be16_put(buf + BATCH_OFF_PRODUCER_EPOCH, (uint16_t)bb->producer_epoch);
+	be32_put(buf + BATCH_OFF_BASE_SEQUENCE, (uint32_t)bb->base_sequence);
 	be32_put(buf + BATCH_OFF_COUNT, (uint32_t)bb->count);
 	be32_put(buf + BATCH_OFF_CRC,
 		 crc32c(0, buf + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES));

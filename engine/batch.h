@@ -56,16 +56,19 @@
 #define BATCH_ATTR_CONTROL         0x20
 
 /* Field offsets inside the header, for in-place patching. */
-#define BATCH_OFF_BASE_OFFSET  0
-#define BATCH_OFF_LENGTH       8
-#define BATCH_OFF_LEADER_EPOCH 12
-#define BATCH_OFF_MAGIC        16
-#define BATCH_OFF_CRC          17
-#define BATCH_OFF_ATTRIBUTES   21
-#define BATCH_OFF_LAST_DELTA   23
-#define BATCH_OFF_BASE_TS      27
-#define BATCH_OFF_MAX_TS       35
-#define BATCH_OFF_COUNT        57
+#define BATCH_OFF_BASE_OFFSET    0
+#define BATCH_OFF_LENGTH         8
+#define BATCH_OFF_LEADER_EPOCH   12
+#define BATCH_OFF_MAGIC          16
+#define BATCH_OFF_CRC            17
+#define BATCH_OFF_ATTRIBUTES     21
+#define BATCH_OFF_LAST_DELTA     23
+#define BATCH_OFF_BASE_TS        27
+#define BATCH_OFF_MAX_TS         35
+#define BATCH_OFF_PRODUCER_ID    43
+#define BATCH_OFF_PRODUCER_EPOCH 51
+#define BATCH_OFF_BASE_SEQUENCE  53
+#define BATCH_OFF_COUNT          57
 
 struct batch_hdr {
 	int64_t base_offset;
@@ -209,6 +212,11 @@ struct batch_builder {
 	int32_t count;
 	int64_t base_timestamp;
 	int64_t max_timestamp;
+	/* Kafka's idempotent producer fields, -1 (none) unless the caller
+	 * sets them before finish (they are inside the CRC). */
+	int64_t producer_id;
+	int16_t producer_epoch;
+	int32_t base_sequence;
 };
 void batch_builder_init(struct batch_builder *bb, uint8_t *buf, size_t cap, int codec);
 /* Worst-case encoded size of one record (for sizing buffers). */

@@ -452,6 +452,47 @@ void log_raw_release(struct log_raw *raw);
  * cannot read; -EIO, -ENOSPC (nothing appended). max.message.bytes is not
  * applied: a replica takes every batch its leader took. */
 int log_append_batches(struct log *l, const uint8_t *buf, size_t len, int64_t *last_offset);
+/* ---- the idempotent producer's fields (producer.c) ----
+ * producerId, producerEpoch and baseSequence of record batch v2, which
+ * Kafka's idempotent producers set and the log keeps as written (the
+ * leader's append and the follower's both keep them). */
+struct batch_producer {
+	int64_t producer_id; /* -1: none */
+	int16_t producer_epoch;
+	int32_t base_sequence; /* of the first record */
+};
+/* One batch's header, as the producer state needs it. */
+struct batch_producer_info {
+	int64_t base_offset, last_offset;
+	int32_t leader_epoch; /* partitionLeaderEpoch: the epoch that appended it */
+	int32_t records;
+	int64_t producer_id;
+	int16_t producer_epoch;
+	int32_t base_sequence;
+};
+/* seq + n with Kafka's wrap past INT32_MAX to 0. */
+int32_t batch_seq_add(int32_t seq, int32_t n);
+/* Encodes recs[0..n) as record batches v2 (batch.size bytes of records
+ * each, cfg.codec, base offset 0 and leader epoch -1 for the leader to
+ * set), stamped with pr's producer id and epoch and consecutive
+ * sequences from pr->base_sequence; *out malloc'ed (*out_len bytes),
+ * *batches (may be NULL) their count. -EMSGSIZE a batch over
+ * max.message.bytes, -EINVAL n <= 0, -ENOMEM. */
+int log_encode_batches(const struct log_config *cfg, const struct rec_in *recs, int n,
+		       const struct batch_producer *pr, uint8_t **out, size_t *out_len,
+		       int32_t *batches);
+/* The headers of the batches back to back in buf[0..len) (from the
+ * network: only their framing is checked here) into out[0..max): the
+ * count; -EBADMSG a batch cut short or a header that does not decode,
+ * -E2BIG more than max batches. */
+int log_batches_producers(const uint8_t *buf, size_t len, struct batch_producer_info *out, int max);
+/* Calls fn with the header of every batch of the log from the one
+ * holding offset from (or the log start) to the log end at the call, in
+ * offset order. Reads 61 bytes per batch. 0, -EBADMSG (a header that
+ * does not decode), -EIO, -EMFILE. Any thread, no lock held across fn. */
+typedef void log_producer_fn(void *arg, const struct batch_producer_info *bi);
+int log_scan_producers(struct log *l, int64_t from, log_producer_fn *fn, void *arg);
+
 /* Called once per corrupt batch a reader (a partition file or consume
  * read, a lookup, the cleaner, .dump) finds: the .log file's path, the
  * batch's position in it, and why it is not valid. The read fails there

@@ -75,6 +75,7 @@
 #include "repl/cluster.h"
 #include "repl/config.h"
 #include "repl/kbuf.h"
+#include "repl/producer_state.h"
 #include "repl/repl.h"
 #include "repl/zkdata.h"
 
@@ -116,6 +117,15 @@ struct partition {
 	pthread_mutex_t commit_mu; /* a leaf, with commit_cv */
 	pthread_cond_t commit_cv;  /* the hw moved (CLOCK_MONOTONIC) */
 	atomic_int commit_waiters;
+	/* Idempotent producers' batches in this partition, for the leader's
+	 * duplicate check (producer_state.h; topic_produce_batches). */
+	struct producer_state pstate;
+	/* This broker as a producer of forwarded writes (forward.c): the
+	 * epoch and next sequence of its producer id here. The partition's
+	 * appender only (one at a time). */
+	int16_t fwd_epoch;
+	int32_t fwd_seq;
+	int64_t fwd_pid; /* the producer id they belong to; -1: none yet */
 };
 
 struct topic {

@@ -20,8 +20,14 @@
  *   snappy or zstd                           UNSUPPORTED_COMPRESSION_TYPE
  *   a batch over max.message.bytes           MESSAGE_TOO_LARGE
  *   disk full, I/O error                     KAFKA_STORAGE_ERROR
+ *   an idempotent producer's batch whose sequence does not follow
+ *   (producer_state.h)                       OUT_OF_ORDER_SEQUENCE_NUMBER
+ *   an older epoch of that producer          INVALID_PRODUCER_EPOCH
  *   acks=-1, not committed within the request's timeout_ms (appended)
  *                                            REQUEST_TIMED_OUT
+ * A batch an idempotent producer sent before (same producer id, epoch and
+ * sequences as one of its last 5) is not appended again: the answer is
+ * NONE with the offset it got the first time.
  * A partition's batches are all appended or none; partitions are
  * independent (one failing leaves the others appended), as in Kafka.
  *
@@ -67,6 +73,12 @@ int16_t kafka_produce_error(int err, const char **message)
 	case -EAGAIN: return PROTO_ERR_NOT_ENOUGH_REPLICAS;
 	case -ETIMEDOUT: return PROTO_ERR_REQUEST_TIMED_OUT;
 	case -EDOM: return PROTO_ERR_INVALID_REQUIRED_ACKS;
+	case -EILSEQ:
+		*message = "not the next sequence of this producer";
+		return PROTO_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER;
+	case -ESTALE:
+		*message = "an older epoch of this producer";
+		return PROTO_ERR_INVALID_PRODUCER_EPOCH;
 	case -ENOSPC:
 	case -EIO: return PROTO_ERR_KAFKA_STORAGE_ERROR;
 	default: return proto_err_from_errno(err);

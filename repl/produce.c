@@ -395,6 +395,8 @@ void produce_partition_init(struct partition *pt)
 	pthread_cond_init(&pt->commit_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	atomic_init(&pt->commit_waiters, 0);
+	producer_state_init(&pt->pstate);
+	pt->fwd_pid = -1;
 }
 
 void produce_partition_destroy(struct partition *pt)
@@ -402,6 +404,7 @@ void produce_partition_destroy(struct partition *pt)
 	pthread_cond_destroy(&pt->produce_cv);
 	pthread_cond_destroy(&pt->commit_cv);
 	pthread_mutex_destroy(&pt->commit_mu);
+	producer_state_destroy(&pt->pstate);
 	free(pt->join_recs);
 	pt->join_recs = NULL;
 }
@@ -1344,7 +1347,78 @@ out:
  * The same two steps as a write: appended (log_append_client under the
  * log's lock only, so the batches of one request stay contiguous and a
  * mount writer's never interleave inside them), then, for acks=all,
- * committed (produce_commit_wait). */
+ * committed (produce_commit_wait). Batches of an idempotent producer (a
+ * Kafka client with enable.idempotence, or a broker forwarding a mount's
+ * write) are judged first by the partition's producer state, under its
+ * lock across the append (producer_state.h): a duplicate is answered with
+ * the offsets it was appended at, and appended again never. */
+
+#define BATCHES_ON_STACK 16
+#define BATCH_MIN_BYTES  61 /* a batch's header */
+
+/* The batches' headers: *bi (stack or malloc'ed), the count; 0 when the
+ * bytes do not frame (log_append_client says why). */
+static int batches_headers(const uint8_t *batches, size_t len, struct batch_producer_info *stack,
+			   struct batch_producer_info **bi)
+{
+	int n = log_batches_producers(batches, len, stack, BATCHES_ON_STACK);
+
+	*bi = stack;
+	if (n != -E2BIG)
+		return n < 0 ? 0 : n;
+	*bi = malloc((len / BATCH_MIN_BYTES + 1) * sizeof(**bi));
+	if (!*bi) {
+		*bi = stack;
+		return -ENOMEM;
+	}
+	n = log_batches_producers(batches, len, *bi, (int)(len / BATCH_MIN_BYTES + 1));
+	return n < 0 ? 0 : n;
+}
+
+/* The producer state's judgement of the batches, under pstate.mu (held
+ * on return when 0: the caller appends and updates). 1: a duplicate,
+ * res->base_offset, *last and *last_epoch (of the first append) set, the
+ * lock let go. */
+static int idempotence_check(const struct produce_ctx *ctx, struct produce_part *pp, int32_t epoch,
+			     const struct batch_producer_info *bi, int nb,
+			     struct produce_batches_result *res, int64_t *last, int32_t *last_epoch)
+{
+	struct producer_state *ps = &pp->pt->pstate;
+	int64_t first = -1;
+	int rc;
+
+	pthread_mutex_lock(&ps->mu);
+	rc = producer_state_load(ps, pp->log, epoch);
+	if (rc < 0) {
+		mq_log_limited(MQ_ERR,
+			       "topic %s partition %d: producer state not rebuilt from the log: "
+			       "%s; idempotent batches refused",
+			       ctx->t->name, pp->pt->index, strerror(-rc));
+		pthread_mutex_unlock(&ps->mu);
+		return -EIO;
+	}
+	rc = producer_state_check(ps, bi, nb, &first, last, last_epoch);
+	if (rc == 0)
+		return 0;
+	pthread_mutex_unlock(&ps->mu);
+	if (rc == 1) {
+		res->base_offset = first;
+		mq_log(MQ_DEBUG,
+		       "topic %s partition %d: producer %lld epoch %d sequence %d sent again: "
+		       "answered with offset %lld, not appended",
+		       ctx->t->name, pp->pt->index, (long long)bi[0].producer_id,
+		       (int)bi[0].producer_epoch, (int)bi[0].base_sequence, (long long)first);
+		return 1;
+	}
+	mq_log_limited(MQ_WARN,
+		       "topic %s partition %d: producer %lld epoch %d sequence %d refused: %s",
+		       ctx->t->name, pp->pt->index, (long long)bi[0].producer_id,
+		       (int)bi[0].producer_epoch, (int)bi[0].base_sequence,
+		       rc == -ESTALE ? "an older producer epoch than the log's"
+				     : "out of order (not the next sequence of this producer)");
+	return rc;
+}
+
 int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size_t len, int acks,
 			  int64_t timeout_ms, struct produce_batches_result *res)
 {
@@ -1352,8 +1426,11 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	struct produce_part pp = { 0 };
 	struct log_append_info info;
 	struct log_state st;
-	int64_t t0 = now_mono_ns();
-	int rc;
+	struct batch_producer_info stack[BATCHES_ON_STACK], *bi = stack;
+	int64_t t0 = now_mono_ns(), last = -1;
+	int32_t epoch, last_epoch = -1;
+	bool idem = false;
+	int rc, nb;
 
 	res->bad_batch = -1;
 	res->base_offset = -1;
@@ -1363,21 +1440,65 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	rc = produce_begin(t, partition, &ctx, &pp);
 	if (rc < 0)
 		return rc;
-	rc = log_append_client(pp.log, batches, len, BROKER_LEADER_EPOCH, -1, &info,
-			       &res->bad_batch);
+	ctx.cfg.acks = acks;
+	rc = append_epoch(&ctx, &pp, &epoch);
+	if (rc < 0)
+		goto out;
+	nb = batches_headers(batches, len, stack, &bi);
+	if (nb < 0) {
+		rc = nb;
+		goto out;
+	}
+	idem = nb > 0 && bi[0].producer_id >= 0;
+	if (idem) {
+		rc = idempotence_check(&ctx, &pp, epoch, bi, nb, res, &last, &last_epoch);
+		if (rc == 1) {
+			rc = 0;
+			goto committed;
+		}
+		if (rc < 0)
+			goto out;
+	}
+	rc = log_append_client(pp.log, batches, len, epoch, -1, &info, &res->bad_batch);
 	if (rc == -EBADMSG || rc == -EPROTO || rc == -ENOTSUP || rc == -EPERM || rc == -EINVAL) {
 		/* The client's bytes, not the log: no error of ours to log. */
+		if (idem)
+			pthread_mutex_unlock(&pp.pt->pstate.mu);
 		goto out;
 	}
 	rc = appended(&ctx, &pp, rc, &info, engine_now_ms(), t0);
+	if (idem) {
+		/* Kept only once appended for good: a flush that failed took
+		 * the records back, so a resend must append them again. */
+		if (rc == 0) {
+			int64_t off = info.first_offset;
+
+			for (int i = 0; i < nb; i++) {
+				bi[i].base_offset = off;
+				bi[i].last_offset = off + bi[i].records - 1;
+				bi[i].leader_epoch = epoch;
+				off += bi[i].records;
+			}
+			if (producer_state_update(&pp.pt->pstate, bi, nb) < 0)
+				producer_state_clear(&pp.pt->pstate); /* loaded again */
+		} else {
+			producer_state_clear(&pp.pt->pstate);
+		}
+		pthread_mutex_unlock(&pp.pt->pstate.mu);
+	}
 	if (rc < 0)
 		goto out;
 	res->base_offset = info.first_offset;
+	last = info.last_offset;
+	last_epoch = epoch;
+committed:
 	if (acks == -1)
-		rc = produce_commit_wait(t, pp.pt, pp.log, info.last_offset, -1, timeout_ms);
+		rc = produce_commit_wait(t, pp.pt, pp.log, last, last_epoch, timeout_ms);
 	log_get_state(pp.log, &st);
 	res->log_start_offset = st.log_start_offset;
 out:
+	if (bi != stack)
+		free(bi);
 	produce_part_release(&pp);
 	return rc;
 }

@@ -1,0 +1,201 @@
+/*
+ * producer_state.c — the leader's idempotent producer state
+ * (producer_state.h): the rules there, over a sorted array of producers,
+ * each with a ring of its last PRODUCER_BATCHES batches.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl/producer_state.h"
+
+void producer_state_init(struct producer_state *ps)
+{
+	memset(ps, 0, sizeof(*ps));
+	pthread_mutex_init(&ps->mu, NULL);
+}
+
+void producer_state_destroy(struct producer_state *ps)
+{
+	free(ps->e);
+	ps->e = NULL;
+	ps->n = ps->cap = 0;
+	pthread_mutex_destroy(&ps->mu);
+}
+
+void producer_state_clear(struct producer_state *ps)
+{
+	ps->n = 0;
+	ps->loaded = false;
+}
+
+/* Index of producer id, or -(insertion point) - 1. */
+static int find(const struct producer_state *ps, int64_t id)
+{
+	int lo = 0, hi = ps->n;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (ps->e[mid].producer_id == id)
+			return mid;
+		if (ps->e[mid].producer_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -lo - 1;
+}
+
+static int32_t last_seq_of(const struct batch_producer_info *bi)
+{
+	return batch_seq_add(bi->base_sequence, bi->records - 1);
+}
+
+/* The kept batch with this sequence range, or NULL. */
+static const struct producer_batch *kept(const struct producer_entry *pe, int32_t first,
+					 int32_t last)
+{
+	for (int i = 0; i < pe->n; i++)
+		if (pe->b[i].first_seq == first && pe->b[i].last_seq == last)
+			return &pe->b[i];
+	return NULL;
+}
+
+/* The newest kept batch. */
+static const struct producer_batch *newest(const struct producer_entry *pe)
+{
+	return &pe->b[(pe->next + PRODUCER_BATCHES - 1) % PRODUCER_BATCHES];
+}
+
+int producer_state_check(const struct producer_state *ps, const struct batch_producer_info *bi,
+			 int n, int64_t *first, int64_t *last, int32_t *epoch)
+{
+	const struct producer_entry *pe;
+	int dups = 0, i;
+
+	if (n <= 0 || bi[0].producer_id < 0) {
+		for (i = 1; i < n; i++)
+			if (bi[i].producer_id >= 0)
+				return -EILSEQ;
+		return 0;
+	}
+	for (i = 1; i < n; i++)
+		if (bi[i].producer_id != bi[0].producer_id ||
+		    bi[i].producer_epoch != bi[0].producer_epoch ||
+		    bi[i].base_sequence != batch_seq_add(last_seq_of(&bi[i - 1]), 1))
+			return -EILSEQ;
+	i = find(ps, bi[0].producer_id);
+	if (i < 0)
+		return 0; /* unknown: any sequence */
+	pe = &ps->e[i];
+	if (bi[0].producer_epoch == pe->epoch) {
+		for (i = 0; i < n; i++) {
+			const struct producer_batch *k =
+				kept(pe, bi[i].base_sequence, last_seq_of(&bi[i]));
+
+			if (!k)
+				continue;
+			if (dups == 0)
+				*first = k->first_offset;
+			*last = k->last_offset;
+			*epoch = k->leader_epoch;
+			dups++;
+		}
+		if (dups == n)
+			return 1;
+		if (dups > 0)
+			return -EILSEQ;
+	}
+	if (bi[0].producer_epoch < pe->epoch)
+		return -ESTALE;
+	if (bi[0].producer_epoch > pe->epoch)
+		return bi[0].base_sequence == 0 ? 0 : -EILSEQ;
+	if (pe->n == 0)
+		return 0;
+	return bi[0].base_sequence == batch_seq_add(newest(pe)->last_seq, 1) ? 0 : -EILSEQ;
+}
+
+/* The entry of id, made when missing. */
+static struct producer_entry *entry(struct producer_state *ps, int64_t id)
+{
+	int i = find(ps, id);
+
+	if (i >= 0)
+		return &ps->e[i];
+	i = -i - 1;
+	if (ps->n == ps->cap) {
+		int cap = ps->cap ? ps->cap * 2 : 8;
+		struct producer_entry *e = realloc(ps->e, (size_t)cap * sizeof(*e));
+
+		if (!e)
+			return NULL;
+		ps->e = e;
+		ps->cap = cap;
+	}
+	memmove(&ps->e[i + 1], &ps->e[i], (size_t)(ps->n - i) * sizeof(*ps->e));
+	ps->n++;
+	memset(&ps->e[i], 0, sizeof(ps->e[i]));
+	ps->e[i].producer_id = id;
+	ps->e[i].epoch = -1;
+	return &ps->e[i];
+}
+
+int producer_state_update(struct producer_state *ps, const struct batch_producer_info *bi, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct producer_entry *pe;
+
+		if (bi[i].producer_id < 0)
+			continue;
+		pe = entry(ps, bi[i].producer_id);
+		if (!pe)
+			return -ENOMEM;
+		if (bi[i].producer_epoch != pe->epoch) {
+			pe->epoch = bi[i].producer_epoch;
+			pe->n = pe->next = 0;
+		}
+		pe->b[pe->next] = (struct producer_batch){ .first_seq = bi[i].base_sequence,
+							   .last_seq = last_seq_of(&bi[i]),
+							   .first_offset = bi[i].base_offset,
+							   .last_offset = bi[i].last_offset,
+							   .leader_epoch = bi[i].leader_epoch };
+		pe->next = (pe->next + 1) % PRODUCER_BATCHES;
+		if (pe->n < PRODUCER_BATCHES)
+			pe->n++;
+	}
+	return 0;
+}
+
+struct load_ctx {
+	struct producer_state *ps;
+	int rc;
+};
+
+static void load_one(void *arg, const struct batch_producer_info *bi)
+{
+	struct load_ctx *lc = arg;
+
+	if (lc->rc == 0)
+		lc->rc = producer_state_update(lc->ps, bi, 1);
+}
+
+int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch)
+{
+	struct load_ctx lc = { ps, 0 };
+	int rc;
+
+	if (ps->loaded && ps->loaded_epoch == epoch)
+		return 0;
+	producer_state_clear(ps);
+	rc = log_scan_producers(l, -1, load_one, &lc);
+	if (rc == 0)
+		rc = lc.rc;
+	if (rc < 0) {
+		producer_state_clear(ps);
+		return rc;
+	}
+	ps->loaded = true;
+	ps->loaded_epoch = epoch;
+	return 0;
+}

@@ -1,0 +1,94 @@
+/*
+ * producer_state.h — private to repl/: what a partition's leader knows of
+ * each idempotent producer (Kafka's ProducerStateManager), so that a batch
+ * sent again (a broker forwarding a write resends it after a failover; a
+ * Kafka client with enable.idempotence retries) is appended once.
+ *
+ * Per producer id: its epoch and the sequences and offsets of its last
+ * PRODUCER_BATCHES batches in the log. A request's batches (one producer,
+ * consecutive sequences) are judged, in this order (Kafka's
+ * ProducerAppendInfo and findDuplicateBatch):
+ *   1. no producer id (-1): appended, nothing kept;
+ *   2. same epoch and every batch's (first, last) sequence equal to one of
+ *      the kept batches: a duplicate, answered with the kept offsets and
+ *      not appended;
+ *   3. an epoch below the kept one: -ESTALE (INVALID_PRODUCER_EPOCH);
+ *   4. a newer epoch: its first sequence must be 0; the same epoch: the
+ *      first sequence must follow the last kept one (wrapping past
+ *      INT32_MAX to 0); an unknown producer may start anywhere (its
+ *      batches may have gone with retention): else -EILSEQ
+ *      (OUT_OF_ORDER_SEQUENCE_NUMBER), not appended;
+ *   5. batches of one request must share producer and epoch and follow
+ *      each other: else -EILSEQ.
+ *
+ * Rebuilt from the log: the batch headers keep producer id, epoch and base
+ * sequence, and followers keep the leader's batches unchanged, so a
+ * replica that becomes leader (or a log that opens) knows every producer
+ * its log holds: producer_state_load scans the headers and the state is
+ * keyed by the leader epoch it was loaded for (a new leadership loads it
+ * again; a leader's own appends keep it current).
+ *
+ * Locking: the caller holds mu across check, append and update, so a
+ * duplicate sent twice at once cannot be appended twice. A leaf lock
+ * apart from the log's (taken by the append inside it).
+ */
+#ifndef MQFS_REPL_PRODUCER_STATE_H
+#define MQFS_REPL_PRODUCER_STATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/engine.h"
+
+#define PRODUCER_BATCHES 5 /* Kafka's NumBatchesToRetain */
+
+struct producer_batch {
+	int32_t first_seq, last_seq;
+	int64_t first_offset, last_offset;
+	int32_t leader_epoch; /* the leader epoch that appended it */
+};
+
+struct producer_entry {
+	int64_t producer_id;
+	int16_t epoch;
+	int n;    /* batches kept, up to PRODUCER_BATCHES */
+	int next; /* ring slot of the next one */
+	struct producer_batch b[PRODUCER_BATCHES];
+};
+
+struct producer_state {
+	pthread_mutex_t mu;
+	bool loaded;              /* under mu: rebuilt for loaded_epoch */
+	int32_t loaded_epoch;     /* the leader epoch it was loaded in */
+	struct producer_entry *e; /* sorted by producer id */
+	int n, cap;
+};
+
+void producer_state_init(struct producer_state *ps);
+void producer_state_destroy(struct producer_state *ps);
+/* Forgets every producer. */
+void producer_state_clear(struct producer_state *ps);
+
+/* Judges a request's n batches (headers as log_batches_producers gives
+ * them). 0: append them; 1: a duplicate, *first and *last the offsets
+ * they were appended at, *epoch the leader epoch of that append (the
+ * commit wait checks the record there is still that one); -ESTALE,
+ * -EILSEQ as in the rules above. */
+int producer_state_check(const struct producer_state *ps, const struct batch_producer_info *bi,
+			 int n, int64_t *first, int64_t *last, int32_t *epoch);
+/* Keeps appended batches (offsets and leader epoch filled in). Batches without a producer
+ * id are skipped; an epoch other than the kept one starts the producer
+ * over. 0 or -ENOMEM. */
+int producer_state_update(struct producer_state *ps, const struct batch_producer_info *bi, int n);
+/* Makes the state that of log l's batches, for leader epoch epoch, unless
+ * it already is. Called with mu held. 0, or the scan's error (the state
+ * is then empty and not loaded). */
+int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch);
+/* The producers kept (for .state and tests). */
+static inline int producer_state_count(const struct producer_state *ps)
+{
+	return ps->n;
+}
+
+#endif

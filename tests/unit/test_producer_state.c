@@ -1,0 +1,273 @@
+/*
+ * test_producer_state.c — the leader's idempotent producer state
+ * (repl/producer_state.c) and the batch fields under it
+ * (engine/producer.c): a duplicate is recognised with its offsets, a gap
+ * or a replay is out of order, only the last 5 batches are kept, an epoch
+ * bump starts at 0 and fences the older epoch, the sequence wraps, and the
+ * state rebuilt from a real log's batches (encoded with the producer
+ * fields, appended as a client's batches, reopened) answers as the live
+ * one did.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "engine/engine.h"
+#include "repl/producer_state.h"
+#include "tests/unit/logfx.h"
+
+static struct batch_producer_info bat(int64_t pid, int16_t epoch, int32_t seq, int32_t n,
+				      int64_t base)
+{
+	return (struct batch_producer_info){ .base_offset = base,
+					     .last_offset = base + n - 1,
+					     .records = n,
+					     .producer_id = pid,
+					     .producer_epoch = epoch,
+					     .base_sequence = seq };
+}
+
+/* Checks b; when it is to be appended, keeps it (as the leader does). */
+static int offer(struct producer_state *ps, struct batch_producer_info b, int64_t *first,
+		 int64_t *last)
+{
+	int32_t e;
+	int rc = producer_state_check(ps, &b, 1, first, last, &e);
+
+	if (rc == 0)
+		assert_int_equal(producer_state_update(ps, &b, 1), 0);
+	return rc;
+}
+
+static void test_duplicate_and_gap(void **state)
+{
+	struct producer_state ps;
+	int64_t f = -1, l = -1;
+
+	(void)state;
+	producer_state_init(&ps);
+	assert_int_equal(offer(&ps, bat(7, 0, 0, 3, 100), &f, &l), 0);
+	assert_int_equal(offer(&ps, bat(7, 0, 3, 2, 103), &f, &l), 0);
+	/* the first batch again: its offsets, not appended */
+	assert_int_equal(offer(&ps, bat(7, 0, 0, 3, 999), &f, &l), 1);
+	assert_int_equal(f, 100);
+	assert_int_equal(l, 102);
+	assert_int_equal(offer(&ps, bat(7, 0, 3, 2, 999), &f, &l), 1);
+	assert_int_equal(f, 103);
+	assert_int_equal(l, 104);
+	/* a gap, and a range that overlaps without matching */
+	assert_int_equal(offer(&ps, bat(7, 0, 6, 1, 105), &f, &l), -EILSEQ);
+	assert_int_equal(offer(&ps, bat(7, 0, 4, 2, 105), &f, &l), -EILSEQ);
+	/* the next one, and other producers are apart */
+	assert_int_equal(offer(&ps, bat(7, 0, 5, 1, 105), &f, &l), 0);
+	assert_int_equal(offer(&ps, bat(9, 0, 0, 1, 106), &f, &l), 0);
+	assert_int_equal(offer(&ps, bat(3, 0, 42, 1, 107), &f, &l), 0); /* unknown: any */
+	assert_int_equal(producer_state_count(&ps), 3);
+	/* no producer id: always appended, never kept */
+	assert_int_equal(offer(&ps, bat(-1, -1, -1, 4, 108), &f, &l), 0);
+	assert_int_equal(producer_state_count(&ps), 3);
+	producer_state_destroy(&ps);
+}
+
+static void test_window_of_five(void **state)
+{
+	struct producer_state ps;
+	int64_t f, l;
+
+	(void)state;
+	producer_state_init(&ps);
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(offer(&ps, bat(1, 0, i, 1, i), &f, &l), 0);
+	/* batches 2..6 are kept: duplicates; 0 and 1 fell out: out of order */
+	for (int i = 2; i < 7; i++) {
+		assert_int_equal(offer(&ps, bat(1, 0, i, 1, -1), &f, &l), 1);
+		assert_int_equal(f, i);
+	}
+	assert_int_equal(offer(&ps, bat(1, 0, 0, 1, -1), &f, &l), -EILSEQ);
+	assert_int_equal(offer(&ps, bat(1, 0, 1, 1, -1), &f, &l), -EILSEQ);
+	producer_state_destroy(&ps);
+}
+
+static void test_epoch_bump(void **state)
+{
+	struct producer_state ps;
+	int64_t f, l;
+
+	(void)state;
+	producer_state_init(&ps);
+	assert_int_equal(offer(&ps, bat(5, 0, 0, 2, 0), &f, &l), 0);
+	assert_int_equal(offer(&ps, bat(5, 0, 2, 2, 2), &f, &l), 0);
+	/* a new epoch must start at 0 */
+	assert_int_equal(offer(&ps, bat(5, 1, 4, 1, 4), &f, &l), -EILSEQ);
+	assert_int_equal(offer(&ps, bat(5, 1, 0, 1, 4), &f, &l), 0);
+	/* the old epoch is fenced, even its duplicates */
+	assert_int_equal(offer(&ps, bat(5, 0, 0, 2, -1), &f, &l), -ESTALE);
+	assert_int_equal(offer(&ps, bat(5, 0, 4, 1, -1), &f, &l), -ESTALE);
+	assert_int_equal(offer(&ps, bat(5, 1, 0, 1, -1), &f, &l), 1);
+	assert_int_equal(f, 4);
+	assert_int_equal(offer(&ps, bat(5, 1, 1, 1, 5), &f, &l), 0);
+	producer_state_destroy(&ps);
+}
+
+static void test_wrap_and_chain(void **state)
+{
+	struct producer_state ps;
+	struct batch_producer_info two[2];
+	int64_t f, l;
+	int32_t e;
+
+	(void)state;
+	producer_state_init(&ps);
+	assert_int_equal(batch_seq_add(INT32_MAX, 1), 0);
+	assert_int_equal(batch_seq_add(INT32_MAX - 1, 3), 1);
+	assert_int_equal(offer(&ps, bat(2, 0, INT32_MAX - 1, 2, 0), &f, &l), 0);
+	assert_int_equal(offer(&ps, bat(2, 0, 0, 1, 2), &f, &l), 0);
+	/* a batch that wraps inside itself */
+	assert_int_equal(offer(&ps, bat(4, 0, INT32_MAX, 3, 3), &f, &l), 0);
+	assert_int_equal(offer(&ps, bat(4, 0, 2, 1, 6), &f, &l), 0);
+	/* a request of two batches: they must follow each other */
+	two[0] = bat(8, 0, 0, 2, 10);
+	two[1] = bat(8, 0, 3, 1, 12);
+	assert_int_equal(producer_state_check(&ps, two, 2, &f, &l, &e), -EILSEQ);
+	two[1] = bat(8, 0, 2, 1, 12);
+	assert_int_equal(producer_state_check(&ps, two, 2, &f, &l, &e), 0);
+	assert_int_equal(producer_state_update(&ps, two, 2), 0);
+	assert_int_equal(producer_state_check(&ps, two, 2, &f, &l, &e), 1);
+	assert_int_equal(f, 10);
+	assert_int_equal(l, 12);
+	producer_state_destroy(&ps);
+}
+
+static int setup(void **state)
+{
+	return logfx_setup(state, "pstate", NULL);
+}
+
+/* Appends n records as one producer's batch, as a client's, stamped with
+ * leader_epoch: its first offset. */
+static int64_t client_put(struct logfx *fx, int64_t pid, int16_t epoch, int32_t seq, int n,
+			  int32_t leader_epoch)
+{
+	struct rec_in recs[16];
+	char vals[16][16];
+	struct batch_producer pr = { pid, epoch, seq };
+	struct log_append_info info;
+	uint8_t *buf;
+	size_t len;
+	int32_t nb;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(vals[i], sizeof(vals[i]), "v%d-%d", (int)seq, i);
+		recs[i] = (struct rec_in){ .key = NULL,
+					   .key_len = -1,
+					   .value = vals[i],
+					   .value_len = (int32_t)strlen(vals[i]),
+					   .timestamp = 1000 + i };
+	}
+	assert_int_equal(log_encode_batches(&fx->cfg, recs, n, &pr, &buf, &len, &nb), 0);
+	assert_int_equal(nb, 1);
+	assert_int_equal(log_append_client(fx->l, buf, len, leader_epoch, -1, &info, NULL), 0);
+	free(buf);
+	assert_int_equal(log_set_hw(fx->l, info.last_offset + 1), 0);
+	return info.first_offset;
+}
+
+static void test_rebuild_from_log(void **state)
+{
+	struct logfx *fx = *state;
+	struct producer_state ps;
+	struct batch_producer_info b;
+	int64_t f, l;
+	int32_t e;
+
+	producer_state_init(&ps);
+	logfx_put(fx, 0, 3, 3); /* a mount's records: no producer */
+	for (int i = 0; i < 7; i++)
+		client_put(fx, 11, 0, i * 2, 2, i < 6 ? 1 : 2); /* offsets 3 + 2i */
+	client_put(fx, 12, 3, 0, 1, 2);
+	/* as a broker that restarts after kill -9, or a replica now leader */
+	logmgr_abandon(fx->m);
+	fx->m = NULL;
+	logfx_open(fx);
+	assert_int_equal(producer_state_load(&ps, fx->l, 4), 0);
+	assert_int_equal(producer_state_count(&ps), 2);
+	/* the newest 5 of producer 11 are known with their offsets */
+	b = bat(11, 0, 12, 2, -1);
+	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e), 1);
+	assert_int_equal(f, 15);
+	assert_int_equal(l, 16);
+	assert_int_equal(e, 2); /* the leader epoch its batch was appended in */
+	b = bat(11, 0, 4, 2, -1);
+	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e), 1);
+	assert_int_equal(f, 7);
+	b = bat(11, 0, 2, 2, -1); /* out of the window */
+	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e), -EILSEQ);
+	b = bat(11, 0, 14, 1, -1);
+	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e), 0);
+	b = bat(12, 2, 0, 1, -1);
+	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e), -ESTALE);
+	/* loaded once per leader epoch; another epoch loads again */
+	producer_state_update(&ps, &(struct batch_producer_info){ .producer_id = 99, .records = 1 },
+			      1);
+	assert_int_equal(producer_state_load(&ps, fx->l, 4), 0);
+	assert_int_equal(producer_state_count(&ps), 3);
+	assert_int_equal(producer_state_load(&ps, fx->l, 5), 0);
+	assert_int_equal(producer_state_count(&ps), 2);
+	producer_state_destroy(&ps);
+}
+
+static void test_encode_fields(void **state)
+{
+	struct logfx *fx = *state;
+	struct rec_in recs[40];
+	struct batch_producer pr = { 77, 3, INT32_MAX - 5 };
+	struct batch_producer_info bi[8];
+	uint8_t *buf;
+	size_t len;
+	int32_t nb;
+	char v[600];
+
+	memset(v, 'x', sizeof(v));
+	for (int i = 0; i < 40; i++)
+		recs[i] = (struct rec_in){ .key = NULL,
+					   .key_len = -1,
+					   .value = v,
+					   .value_len = (int32_t)sizeof(v),
+					   .timestamp = 5 };
+	fx->cfg.batch_bytes = 4096; /* several batches */
+	assert_int_equal(log_encode_batches(&fx->cfg, recs, 40, &pr, &buf, &len, &nb), 0);
+	assert_true(nb > 1);
+	assert_int_equal(log_batches_producers(buf, len, bi, 8), nb);
+	int32_t seq = INT32_MAX - 5, total = 0;
+	for (int i = 0; i < nb; i++) {
+		assert_int_equal(bi[i].producer_id, 77);
+		assert_int_equal(bi[i].producer_epoch, 3);
+		assert_int_equal(bi[i].base_sequence, seq);
+		seq = batch_seq_add(seq, bi[i].records);
+		total += bi[i].records;
+	}
+	assert_int_equal(total, 40);
+	assert_int_equal(log_batches_producers(buf, len, bi, 1), -E2BIG);
+	assert_int_equal(log_batches_producers(buf, len - 1, bi, 8), -EBADMSG);
+	fx->cfg.max_message_bytes = 1000;
+	free(buf);
+	assert_int_equal(log_encode_batches(&fx->cfg, recs, 40, &pr, &buf, &len, &nb), -EMSGSIZE);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_duplicate_and_gap),
+		cmocka_unit_test(test_window_of_five),
+		cmocka_unit_test(test_epoch_bump),
+		cmocka_unit_test(test_wrap_and_chain),
+		cmocka_unit_test_setup_teardown(test_rebuild_from_log, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_encode_fields, setup, logfx_teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
