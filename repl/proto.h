@@ -843,6 +843,10 @@ struct proto_produce_resp {
  * become FILE pieces, so forwarded batches are never copied. */
 int proto_produce_req_encode(struct proto_out *out, const struct proto_req_hdr *hdr,
 			     const struct proto_produce_req *req);
+/* The body only (after the request header), as net_client_call sends it;
+ * records from memory stay in out->w. */
+int proto_produce_req_body(struct proto_out *out, int16_t version,
+			   const struct proto_produce_req *req);
 int proto_produce_req_decode(struct kbuf_r *r, int16_t version, struct proto_produce_req *req);
 void proto_produce_req_free(struct proto_produce_req *req);
 int proto_produce_resp_encode(struct kbuf_w *w, int16_t version,

@@ -40,20 +40,14 @@
 
 /* ---- request ---- */
 
-int proto_produce_req_encode(struct proto_out *out, const struct proto_req_hdr *hdr,
-			     const struct proto_produce_req *req)
+int proto_produce_req_body(struct proto_out *out, int16_t v, const struct proto_produce_req *req)
 {
 	struct kbuf_w *w = &out->w;
-	int16_t v = hdr->api_version;
 	bool flex = proto_is_flexible(PROTO_API_PRODUCE, v);
-	size_t pos;
 	int rc = 0;
 
-	if (hdr->api_key != PROTO_API_PRODUCE)
-		return -EINVAL;
 	if (!proto_api_supported(PROTO_API_PRODUCE, v))
 		return -EOPNOTSUPP;
-	pos = proto_req_begin(w, hdr);
 	kmsg_write_nstr(w, flex, req->transactional_id);
 	kbuf_write_i16(w, req->acks);
 	kbuf_write_i32(w, req->timeout_ms);
@@ -74,6 +68,21 @@ int proto_produce_req_encode(struct proto_out *out, const struct proto_req_hdr *
 		kmsg_write_tags(w, flex);
 	}
 	kmsg_write_tags(w, flex);
+	return rc ? rc : kbuf_w_err(w);
+}
+
+int proto_produce_req_encode(struct proto_out *out, const struct proto_req_hdr *hdr,
+			     const struct proto_produce_req *req)
+{
+	size_t pos;
+	int rc;
+
+	if (hdr->api_key != PROTO_API_PRODUCE)
+		return -EINVAL;
+	if (!proto_api_supported(PROTO_API_PRODUCE, hdr->api_version))
+		return -EOPNOTSUPP;
+	pos = proto_req_begin(&out->w, hdr);
+	rc = proto_produce_req_body(out, hdr->api_version, req);
 	return rc ? rc : proto_out_finish(out, pos);
 }
 

@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "repl/repl.h"
+#include "repl/producer_ids.h"
 #include "repl/zkc.h"
 #include "repl/zkdata.h"
 #include "repl/zkmeta.h"
@@ -660,6 +661,74 @@ static void test_malformed_znodes(void **state)
 	zkc_close(zkc);
 }
 
+/* ---- producer id blocks ---- */
+
+struct taker {
+	struct zkc *zkc;
+	int32_t broker;
+	int64_t first[20], last[20];
+	int rc;
+};
+
+static void *take_many(void *arg)
+{
+	struct taker *tk = arg;
+
+	for (int i = 0; i < 20 && tk->rc == 0; i++)
+		tk->rc = producer_id_block_take(tk->zkc, tk->broker, &tk->first[i], &tk->last[i]);
+	return NULL;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void test_producer_id_blocks(void **state)
+{
+	struct zkc *zkc = open_at("/t_pid");
+	struct taker tk[2] = { { open_at("/t_pid"), 1, { 0 }, { 0 }, 0 },
+			       { open_at("/t_pid"), 2, { 0 }, { 0 }, 0 } };
+	pthread_t th[2];
+	int64_t first, last, all[40];
+	char *data;
+	size_t len;
+
+	(void)state;
+	/* the first block, Kafka's document */
+	assert_int_equal(producer_id_block_take(zkc, 3, &first, &last), 0);
+	assert_int_equal(first, 0);
+	assert_int_equal(last, PRODUCER_ID_BLOCK - 1);
+	assert_int_equal(zkc_get(zkc, PRODUCER_ID_BLOCK_PATH, &data, &len, NULL, NULL, NULL), 0);
+	assert_string_equal(data, "{\"version\":1,\"broker\":3,\"block_start\":\"0\","
+				  "\"block_end\":\"999\"}");
+	free(data);
+	/* one written by Kafka (or numbers) goes on after it */
+	put(zkc, PRODUCER_ID_BLOCK_PATH,
+	    "{\"version\":1,\"broker\":0,\"block_start\":\"5000\",\"block_end\":\"5999\"}");
+	assert_int_equal(producer_id_block_take(zkc, 3, &first, &last), 0);
+	assert_int_equal(first, 6000);
+	assert_int_equal(last, 6999);
+	/* two brokers at once: disjoint blocks (the conditional write) */
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, take_many, &tk[i]), 0);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(tk[i].rc, 0);
+		memcpy(all + 20 * i, tk[i].first, sizeof(tk[i].first));
+		zkc_close(tk[i].zkc);
+	}
+	qsort(all, 40, sizeof(all[0]), cmp64);
+	for (int i = 0; i < 40; i++)
+		assert_int_equal(all[i], 7000 + (int64_t)i * PRODUCER_ID_BLOCK);
+	/* not a block: refused, nothing written */
+	put(zkc, PRODUCER_ID_BLOCK_PATH, "{\"version\":1,\"block_start\":\"x\"}");
+	assert_int_equal(producer_id_block_take(zkc, 3, &first, &last), -EBADMSG);
+	zkc_close(zkc);
+}
+
 /* ---- a server restart (last: the other tests' sessions are closed) ---- */
 
 static void test_server_restart(void **state)
@@ -705,6 +774,7 @@ int main(void)
 		cmocka_unit_test(test_controller_failover),
 		cmocka_unit_test(test_topics),
 		cmocka_unit_test(test_malformed_znodes),
+		cmocka_unit_test(test_producer_id_blocks),
 		cmocka_unit_test(test_server_restart),
 	};
 

@@ -1,0 +1,30 @@
+/*
+ * producer_ids.h — private to repl/: producer ids for idempotent
+ * producers, in blocks taken from ZooKeeper as Kafka's brokers did
+ * before KRaft (ZkProducerIdManager): /latest_producer_id_block holds the
+ * last block handed out,
+ *
+ *   {"version":1,"broker":<id>,"block_start":"<first>","block_end":"<last>"}
+ *
+ * (Kafka writes the two bounds as strings), and a broker takes the next
+ * block by a write conditional on the version it read, so no two brokers
+ * ever get the same ids, even at the same moment, and none is reused
+ * after a restart (a restarted broker takes a new block).
+ */
+#ifndef MQFS_REPL_PRODUCER_IDS_H
+#define MQFS_REPL_PRODUCER_IDS_H
+
+#include <stdint.h>
+
+#include "repl/zkc.h"
+
+#define PRODUCER_ID_BLOCK      1000 /* Kafka's PidBlockSize */
+#define PRODUCER_ID_BLOCK_PATH "/latest_producer_id_block"
+
+/* Takes the next block for broker_id: *first .. *last (inclusive). Synchronous
+ * zkc calls, not from a zkc callback. -EBADMSG the znode holds something
+ * else (logged), -EOVERFLOW ids used up, -EAGAIN lost the race too many times
+ * in a row, zkc's errors. */
+int producer_id_block_take(struct zkc *zk, int32_t broker_id, int64_t *first, int64_t *last);
+
+#endif
