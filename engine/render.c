@@ -6,6 +6,7 @@
  *   .dump       per batch:
  *     "baseOffset: 0 lastOffset: 2 count: 3 position: 0 size: 98
  *      baseTimestamp: ... maxTimestamp: ... partitionLeaderEpoch: 0
+ *      producerId: -1 producerEpoch: -1 baseSequence: -1
  *      codec: none crc: 0x1a2b3c4d valid: yes"               (one line)
  *               then per record:
  *     "| offset: 0 timestamp: ... key: null value: hello"
@@ -257,11 +258,12 @@ static ssize_t render_dump(struct log *l, struct seg *s, int64_t *cursor, char *
 				"baseOffset: %" PRId64 " lastOffset: %" PRId64 " count: %" PRId32
 				" position: %" PRId64 " size: %" PRId64 " baseTimestamp: %" PRId64
 				" maxTimestamp: %" PRId64 " partitionLeaderEpoch: %" PRId32
+				" producerId: %" PRId64 " producerEpoch: %d baseSequence: %" PRId32
 				" codec: %s crc: 0x%08" PRIx32 " valid: %s\n",
 				h.base_offset, h.base_offset + h.last_offset_delta, h.records_count,
 				pos, total, h.base_timestamp, h.max_timestamp,
-				h.partition_leader_epoch,
-				codec_name(h.attributes & BATCH_CODEC_MASK), h.crc,
+				h.partition_leader_epoch, h.producer_id, (int)h.producer_epoch,
+				h.base_sequence, codec_name(h.attributes & BATCH_CODEC_MASK), h.crc,
 				valid ? "yes" : "no");
 		*cursor = pos + total;
 		if (!valid) {

@@ -68,6 +68,7 @@
 
 #include "repl/cluster.h"
 #include "repl/cluster_repl.h"
+#include "repl/forward.h"
 #include "repl/config.h"
 #include "repl/ineligible.h"
 #include "repl/kafka_api.h"
@@ -109,6 +110,7 @@ struct cluster {
 	struct local_replicas *lr; /* a single node's Fetch and ListOffsets */
 	struct metadata_cache *mc;
 	struct cluster_repl *cr; /* zookeeper mode: replication */
+	struct forwarder *fwd;   /* zookeeper mode: writes to other leaders */
 	struct cluster_local local;
 
 	pthread_mutex_t mu;
@@ -891,6 +893,8 @@ static int zk_start(struct cluster *c)
 	}
 	metadata_cache_set_cluster_id(c->mc, id);
 	rc = cluster_repl_new(c->cfg, &c->local, c->mc, &c->cr);
+	if (rc == 0)
+		rc = forwarder_new(c->cr, c->cfg->broker_id, &c->fwd);
 	if (rc < 0)
 		return rc;
 	cluster_repl_set_zk(c->cr, c->zk);
@@ -1046,6 +1050,7 @@ void cluster_close(struct cluster *c)
 		mq_log(MQ_INFO, "broker %d: ZooKeeper session closed, registration removed",
 		       c->cfg->broker_id);
 	}
+	forwarder_free(c->fwd);
 	cluster_repl_free(c->cr);
 	metadata_cache_free(c->mc);
 	free(c->creds);
@@ -1054,6 +1059,11 @@ void cluster_close(struct cluster *c)
 	pthread_mutex_destroy(&c->cred_mu);
 	zkwatch_destroy(&c->topic_watches);
 	free(c);
+}
+
+struct forwarder *cluster_forwarder(struct cluster *c)
+{
+	return c ? c->fwd : NULL;
 }
 
 int cluster_zk_mode(const struct cluster *c)

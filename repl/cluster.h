@@ -43,6 +43,10 @@ void cluster_metrics_text(struct cluster *c, FILE *f);
 /* True when the broker is in a ZooKeeper cluster (not a single node with a
  * listener only). */
 int cluster_zk_mode(const struct cluster *c);
+/* The forwarder of writes to other brokers' partitions (forward.h);
+ * NULL on a single node. */
+struct forwarder;
+struct forwarder *cluster_forwarder(struct cluster *c);
 
 /* The cluster id (ZooKeeper's /cluster/id; one node: DATA/meta/cluster.id)
  * into buf, at least ZK_UUID_LEN + 1 bytes. */

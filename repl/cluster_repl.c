@@ -59,6 +59,7 @@
 #include "repl/ineligible.h"
 #include "repl/metadata_cache.h"
 #include "repl/partition.h"
+#include "repl/producer_ids.h"
 #include "repl/proto.h"
 #include "repl/replica_mgr.h"
 #include "repl/zkmeta.h"
@@ -1527,4 +1528,49 @@ void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic
 			partition, (int)r->broker_id, r->log_end_offset, lag,
 			r->last_caught_up_ms > 0 ? now - r->last_caught_up_ms : -1);
 	}
+}
+
+/* ---- for forwarding (forward.c) ---- */
+
+int cluster_repl_leader_of(struct cluster_repl *cr, const char *topic, int partition,
+			   int32_t *leader)
+{
+	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
+	struct partition_state st;
+	int rc = 0;
+
+	if (p) {
+		struct partition_info info;
+
+		/* Our own replica knows the newest state it was given. */
+		partition_get_info(p, &info);
+		partition_unref(p);
+		*leader = info.leader;
+		return 0;
+	}
+	rc = replica_mgr_partition_meta(cr->rm, topic, partition, &st);
+	*leader = rc == 0 ? st.leader : -1;
+	return rc;
+}
+
+int cluster_repl_endpoint(struct cluster_repl *cr, int32_t id, char host[NET_MAX_HOST + 1],
+			  int *port)
+{
+	return endpoint(cr, id, host, port);
+}
+
+void cluster_repl_credentials(struct cluster_repl *cr, const char **user, const char **password)
+{
+	*user = cr->user;
+	*password = cr->password;
+}
+
+int cluster_repl_producer_id_block(struct cluster_repl *cr, int64_t *first, int64_t *last)
+{
+	int rc;
+
+	pthread_mutex_lock(&cr->zk_mu);
+	rc = cr->zk ? producer_id_block_take(cr->zk, cr->cfg->broker_id, first, last) : -ENOTCONN;
+	pthread_mutex_unlock(&cr->zk_mu);
+	return rc;
 }

@@ -114,4 +114,17 @@ int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int
 void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic, int partition,
 				      FILE *f);
 
+/* ---- for forwarding a write to the leader (forward.c) ---- */
+/* The leader of topic-partition as this broker knows it (-1: none).
+ * -ENOENT an unknown partition. */
+int cluster_repl_leader_of(struct cluster_repl *cr, const char *topic, int partition,
+			   int32_t *leader);
+/* Broker id's endpoint on the inter-broker listener. -ENOENT, ZooKeeper's. */
+int cluster_repl_endpoint(struct cluster_repl *cr, int32_t id, char host[NET_MAX_HOST + 1],
+			  int *port);
+/* The brokers' own SCRAM user, or NULL (PLAINTEXT between brokers). */
+void cluster_repl_credentials(struct cluster_repl *cr, const char **user, const char **password);
+/* A new block of producer ids (producer_ids.h) under the session's lock. */
+int cluster_repl_producer_id_block(struct cluster_repl *cr, int64_t *first, int64_t *last);
+
 #endif

@@ -47,6 +47,7 @@
 #include <string.h>
 
 #include "repl/broker_int.h"
+#include "repl/cluster.h"
 #include "repl/config.h"
 #include "repl/kafka_api.h"
 #include "util/diaglog.h"
@@ -102,13 +103,18 @@ static int produce_partition(struct kafka_api *ka, const struct proto_produce_re
 	rc = kafka_partition_state(ka, t, pd->index, &st);
 	if (rc < 0)
 		return rc;
-	if (st.leader != kafka_broker_id(ka))
-		return -EREMOTE;
-	pthread_rwlock_rdlock(&t->lock);
-	int32_t min_isr = t->cfg.min_insync_replicas;
-	pthread_rwlock_unlock(&t->lock);
-	if (m->acks == -1 && st.n_isr < min_isr)
-		return -EAGAIN;
+	/* In a ZooKeeper cluster the append checks the partition's own
+	 * leadership and ISR (topic_produce_batches); here, those of a single
+	 * node. */
+	if (!cluster_zk_mode(ka->c)) {
+		if (st.leader != kafka_broker_id(ka))
+			return -EREMOTE;
+		pthread_rwlock_rdlock(&t->lock);
+		int32_t min_isr = t->cfg.min_insync_replicas;
+		pthread_rwlock_unlock(&t->lock);
+		if (m->acks == -1 && st.n_isr < min_isr)
+			return -EAGAIN;
+	}
 	if (pd->records_len <= 0)
 		return -EINVAL;
 	/* The frame is ours (see the top): patched in place. */

@@ -110,6 +110,7 @@
 #include <time.h>
 
 #include "repl/broker_int.h"
+#include "repl/forward.h"
 #include "util/clock.h"
 
 #define PRODUCE_CHUNK_RECS  32768
@@ -616,8 +617,8 @@ static int leader_hw_update(const struct produce_ctx *ctx, struct produce_part *
 
 /* The leader epoch the append stamps. A replicated partition is appended
  * only on its leader, and (acks=all) only while the ISR has at least
- * min.insync.replicas members: -EREMOTE (no forwarding to the leader
- * yet) or -EAGAIN, nothing appended. */
+ * min.insync.replicas members: -EREMOTE (the caller forwards the records
+ * to the leader) or -EAGAIN, nothing appended. */
 static int append_epoch(const struct produce_ctx *ctx, struct produce_part *pp, int32_t *epoch)
 {
 	*epoch = BROKER_LEADER_EPOCH;
@@ -625,6 +626,20 @@ static int append_epoch(const struct produce_ctx *ctx, struct produce_part *pp, 
 		return 0;
 	return cluster_append_check(ctx->t->b->cluster, ctx->t->name, pp->pt->index, ctx->cfg.acks,
 				    ctx->cfg.min_insync_replicas, epoch);
+}
+
+/* The records of an append that append_epoch found led elsewhere: sent
+ * to the leader (forward.c), which acknowledges them with the topic's
+ * acks, so the writer has no commit of its own to wait for. -EREMOTE
+ * stays on a broker that cannot forward. */
+static int forward_append(const struct produce_ctx *ctx, struct produce_part *pp,
+			  const struct rec_in *recs, int n)
+{
+	struct forwarder *f = cluster_forwarder(ctx->t->b->cluster);
+
+	if (!f)
+		return -EREMOTE;
+	return forward_records(f, ctx->t, pp->pt, &ctx->cfg, recs, n);
 }
 
 /* What follows an append into one partition (metrics, flush.messages,
@@ -691,12 +706,37 @@ static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	int32_t epoch;
 	int rc = append_epoch(ctx, pp, &epoch);
 
+	if (rc == -EREMOTE)
+		return forward_append(ctx, pp, recs, n);
 	if (rc < 0)
 		return rc;
 	rc = log_append(pp->log, recs, n, epoch, &info);
 	rc = appended(ctx, pp, rc, &info, recs[0].timestamp, t0);
 	if (rc == 0)
 		*last = (struct produce_at){ info.last_offset, epoch };
+	return rc;
+}
+
+static int chunk_build(const struct splitter *sp, struct recbuf *rb, bool spread, struct lsrc *src);
+
+/* A lines request for a partition led elsewhere: parsed here, chunk by
+ * chunk, and forwarded. */
+static int lines_forward(const struct produce_ctx *ctx, struct produce_part *pp,
+			 const struct produce_req *r)
+{
+	struct lsrc src = { r->lines, r->lines + r->lines_len, NULL, NULL };
+	struct recbuf rb = { 0 };
+	int rc = 0;
+
+	if (r->head)
+		src = (struct lsrc){ r->head, r->head + r->head_len, r->lines,
+				     r->lines + r->lines_len };
+	while (rc == 0 && lsrc_more(&src)) {
+		int n = chunk_build(r->sp, &rb, false, &src);
+
+		rc = n < 0 ? n : forward_append(ctx, pp, rb.recs, n);
+	}
+	free(rb.recs);
 	return rc;
 }
 
@@ -709,6 +749,8 @@ static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	int32_t epoch;
 	int rc = append_epoch(ctx, pp, &epoch);
 
+	if (rc == -EREMOTE)
+		return lines_forward(ctx, pp, r);
 	if (rc < 0)
 		return rc;
 	rc = log_append_lines(pp->log, r->head, r->head_len, r->lines, r->lines_len, r->sp->now,
@@ -1403,11 +1445,12 @@ static int idempotence_check(const struct produce_ctx *ctx, struct produce_part 
 	pthread_mutex_unlock(&ps->mu);
 	if (rc == 1) {
 		res->base_offset = first;
-		mq_log(MQ_DEBUG,
-		       "topic %s partition %d: producer %lld epoch %d sequence %d sent again: "
-		       "answered with offset %lld, not appended",
-		       ctx->t->name, pp->pt->index, (long long)bi[0].producer_id,
-		       (int)bi[0].producer_epoch, (int)bi[0].base_sequence, (long long)first);
+		mq_log_limited(MQ_INFO,
+			       "topic %s partition %d: producer %lld epoch %d sequence %d sent "
+			       "again: answered with offset %lld, not appended",
+			       ctx->t->name, pp->pt->index, (long long)bi[0].producer_id,
+			       (int)bi[0].producer_epoch, (int)bi[0].base_sequence,
+			       (long long)first);
 		return 1;
 	}
 	mq_log_limited(MQ_WARN,

@@ -64,3 +64,23 @@ min.insync.replicas=2
 ${CLUSTER_CONF:-}
 EOC
 }
+
+# broker_start N: mounts MQ_TMP/mntN by broker N (its conf written
+# before); PIDN is its pid.
+broker_start() {
+	MQ_MOUNT_WAIT=40 mq_mount_cmd "$MQ_TMP/mnt$1" "$MQFS" -f --config "$MQ_TMP/b$1/server.properties" "$MQ_TMP/mnt$1"
+	eval "PID$1=\$MQ_PID"
+}
+
+# cluster_start3: brokers 1..3 on free ports (PORTN), mounted, each mount
+# listing three live brokers.
+cluster_start3() {
+	for _cn in 1 2 3; do
+		eval "PORT$_cn=\$(zk_free_port)"
+		eval "conf $_cn \$PORT$_cn"
+		broker_start "$_cn"
+	done
+	for _cn in 1 2 3; do
+		check "mnt$_cn: three live brokers" poll 30 alive_on "$MQ_TMP/mnt$_cn" 3
+	done
+}

@@ -1,0 +1,388 @@
+/*
+ * forward.c — writes forwarded to the partition's leader (forward.h).
+ *
+ * This broker is one idempotent producer, as a Kafka client with
+ * enable.idempotence is: a producer id from a block of ZooKeeper's
+ * (producer_ids.h), and per partition an epoch and the next sequence
+ * (struct partition's fwd_*, touched by the partition's appender only, so
+ * one forwarded request per partition is in flight from this broker). A
+ * write's records become record batches v2 carrying them (the engine's
+ * encoder: batch.size, compression.type), sent as Produce to the leader
+ * over the inter-broker listener (SASL with the brokers' own user).
+ *
+ * The resend rule, which makes a forwarded write land once:
+ *   1. NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION (a leader that
+ *      does not know the topic yet), a connection that fails or a broker
+ *      that cannot be reached: wait for the leader this broker's metadata
+ *      names (polling every FWD_POLL_MS) and send the SAME bytes again,
+ *      until request.timeout.ms from the write's start. A leader that got
+ *      them before (the old one, whose log the new leader replicated)
+ *      answers with the offsets of that append (producer_state.h).
+ *   2. Once this broker leads the partition, the same batches go to the
+ *      local log through the same duplicate check (topic_produce_batches).
+ *   3. Any failure ends the sequence's epoch here (the next write starts
+ *      epoch + 1 at sequence 0; past the largest epoch, a new producer
+ *      id): a write that may have been appended is never resent, and a
+ *      later write can never be taken for it.
+ *   4. Sent at least once without an answer, then out of time: -ETIMEDOUT
+ *      (maybe appended), never -EAGAIN (which promises nothing appended).
+ *
+ * Locks: mu guards the producer id block and the idle connections (a
+ * leaf; ZooKeeper is called under it only to take a block, rarely). A
+ * connection is used by one thread at a time: taken off the idle list,
+ * put back after a clean exchange, closed after any error.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "repl/broker_int.h"
+#include "repl/cluster_repl.h"
+#include "repl/forward.h"
+#include "repl/net.h"
+#include "repl/proto.h"
+#include "util/clock.h"
+#include "util/diaglog.h"
+
+#define FWD_POLL_MS      50
+#define FWD_CONNECT_MS   3000
+#define FWD_IDLE_MAX     8    /* idle connections kept, over all leaders */
+#define FWD_RESP_MARGIN  2000 /* the socket waits this much past the leader's timeout */
+#define FWD_PRODUCE_VMAX 9
+
+struct fwd_conn {
+	struct fwd_conn *next;
+	int32_t id;
+	struct net_client *c;
+};
+
+struct forwarder {
+	struct cluster_repl *cr;
+	int32_t broker_id;
+	pthread_mutex_t mu;
+	int64_t pid_next, pid_last; /* the block; next > last: none left */
+	struct fwd_conn *idle;
+	int n_idle;
+};
+
+int forwarder_new(struct cluster_repl *cr, int32_t broker_id, struct forwarder **out)
+{
+	struct forwarder *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	f->cr = cr;
+	f->broker_id = broker_id;
+	f->pid_next = 0;
+	f->pid_last = -1;
+	pthread_mutex_init(&f->mu, NULL);
+	*out = f;
+	return 0;
+}
+
+void forwarder_free(struct forwarder *f)
+{
+	if (!f)
+		return;
+	while (f->idle) {
+		struct fwd_conn *k = f->idle;
+
+		f->idle = k->next;
+		net_client_close(k->c);
+		free(k);
+	}
+	pthread_mutex_destroy(&f->mu);
+	free(f);
+}
+
+/* A producer id of this broker's (a new block when the last is used). */
+static int producer_id_new(struct forwarder *f, int64_t *pid)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&f->mu);
+	if (f->pid_next > f->pid_last)
+		rc = cluster_repl_producer_id_block(f->cr, &f->pid_next, &f->pid_last);
+	if (rc == 0)
+		*pid = f->pid_next++;
+	pthread_mutex_unlock(&f->mu);
+	if (rc < 0)
+		mq_log_limited(MQ_ERR, "forwarding writes: no producer id from ZooKeeper: %s",
+			       strerror(-rc));
+	return rc;
+}
+
+/* ---- connections ---- */
+
+static struct fwd_conn *conn_take(struct forwarder *f, int32_t id, int64_t deadline)
+{
+	char host[NET_MAX_HOST + 1];
+	const char *user, *password;
+	struct fwd_conn *k, **pp;
+	int64_t left = deadline - now_mono_ms();
+	int port, rc;
+
+	pthread_mutex_lock(&f->mu);
+	for (pp = &f->idle; *pp; pp = &(*pp)->next)
+		if ((*pp)->id == id) {
+			k = *pp;
+			*pp = k->next;
+			f->n_idle--;
+			pthread_mutex_unlock(&f->mu);
+			return k;
+		}
+	pthread_mutex_unlock(&f->mu);
+	if (left <= 0)
+		return NULL;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return NULL;
+	k->id = id;
+	left = left < FWD_CONNECT_MS ? left : FWD_CONNECT_MS;
+	rc = cluster_repl_endpoint(f->cr, id, host, &port);
+	if (rc == 0)
+		rc = net_client_connect(host, port, left, &k->c);
+	cluster_repl_credentials(f->cr, &user, &password);
+	if (rc == 0 && user) {
+		rc = net_client_sasl(k->c, user, password, left);
+		if (rc < 0)
+			net_client_close(k->c);
+	}
+	if (rc < 0) {
+		mq_log_limited(MQ_WARN, "forwarding writes: cannot reach broker %d: %s", (int)id,
+			       strerror(-rc));
+		free(k);
+		return NULL;
+	}
+	return k;
+}
+
+static void conn_put(struct forwarder *f, struct fwd_conn *k, bool good)
+{
+	if (good) {
+		pthread_mutex_lock(&f->mu);
+		if (f->n_idle < FWD_IDLE_MAX) {
+			k->next = f->idle;
+			f->idle = k;
+			f->n_idle++;
+			k = NULL;
+		}
+		pthread_mutex_unlock(&f->mu);
+	}
+	if (k) {
+		net_client_close(k->c);
+		free(k);
+	}
+}
+
+/* ---- one Produce to a remote leader ---- */
+
+/* A partition's error code as the write's errno (forward_records). */
+static int produce_errno(int16_t code)
+{
+	switch (code) {
+	case PROTO_ERR_NONE: return 0;
+	case PROTO_ERR_NOT_LEADER_OR_FOLLOWER:
+	case PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION: return -EREMOTE;
+	case PROTO_ERR_NOT_ENOUGH_REPLICAS: return -EAGAIN;
+	case PROTO_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+	case PROTO_ERR_REQUEST_TIMED_OUT: return -ETIMEDOUT;
+	case PROTO_ERR_MESSAGE_TOO_LARGE: return -EMSGSIZE;
+	case PROTO_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER:
+	case PROTO_ERR_INVALID_PRODUCER_EPOCH: return -EILSEQ;
+	default: return -EIO;
+	}
+}
+
+/* The response's entry for (topic, partition): its error as errno, or
+ * -EBADMSG when the leader answered something else. */
+static int produce_answer(const struct proto_produce_resp *r, const char *topic, int partition,
+			  int16_t *code)
+{
+	for (int32_t i = 0; i < r->n_topics; i++) {
+		const struct proto_produce_resp_topic *rt = &r->responses[i];
+
+		if (rt->name.len != (int32_t)strlen(topic) ||
+		    memcmp(rt->name.ptr, topic, (size_t)rt->name.len) != 0)
+			continue;
+		for (int32_t j = 0; j < rt->n_partitions; j++)
+			if (rt->partition_responses[j].index == partition) {
+				*code = rt->partition_responses[j].error_code;
+				return produce_errno(*code);
+			}
+	}
+	return -EBADMSG;
+}
+
+/* Sends the batches to leader id. *sent: the request went out (the
+ * leader may have appended it even without an answer). -ENOTCONN: no
+ * answer (connection, timeout). */
+static int send_remote(struct forwarder *f, int32_t id, const char *topic, int partition,
+		       const uint8_t *buf, size_t len, int16_t acks, int64_t deadline, bool *sent)
+{
+	struct proto_produce_part part = { .index = partition,
+					   .records_len = (int32_t)len,
+					   .records = buf,
+					   .records_fd = -1 };
+	struct proto_produce_topic td = { .name = kstr_of(topic),
+					  .n_partitions = 1,
+					  .partition_data = &part };
+	struct proto_produce_req req = { .transactional_id = KSTR_NULL,
+					 .acks = acks,
+					 .n_topics = 1,
+					 .topic_data = &td };
+	struct proto_produce_resp resp = { 0 };
+	struct net_resp nr = { 0 };
+	struct proto_out out;
+	struct fwd_conn *k = conn_take(f, id, deadline);
+	int64_t left = deadline - now_mono_ms();
+	int16_t code = -1;
+	int v, rc;
+
+	if (!k)
+		return -ENOTCONN;
+	v = net_client_version(k->c, PROTO_API_PRODUCE);
+	if (v > FWD_PRODUCE_VMAX)
+		v = FWD_PRODUCE_VMAX;
+	if (v < 3) {
+		conn_put(f, k, true);
+		return -EIO;
+	}
+	req.timeout_ms = (int32_t)(left > 0 ? (left < INT32_MAX ? left : INT32_MAX) : 1);
+	proto_out_init(&out, len + 4096);
+	rc = proto_produce_req_body(&out, (int16_t)v, &req);
+	if (rc == 0) {
+		*sent = true;
+		rc = net_client_call(k->c, PROTO_API_PRODUCE, (int16_t)v, out.w.buf, out.w.len, 0,
+				     req.timeout_ms + FWD_RESP_MARGIN, &nr);
+		if (rc < 0)
+			rc = -ENOTCONN;
+	}
+	proto_out_free(&out);
+	if (rc == 0) {
+		rc = proto_produce_resp_decode(&nr.body, (int16_t)v, &resp);
+		if (rc == 0)
+			rc = produce_answer(&resp, topic, partition, &code);
+		if (rc == -EBADMSG)
+			mq_log_limited(MQ_ERR,
+				       "forwarding writes: broker %d answered Produce for %s-%d "
+				       "without that partition",
+				       (int)id, topic, partition);
+		else if (rc < 0 && rc != -EREMOTE)
+			mq_log_limited(MQ_WARN, "forwarding writes: broker %d: %s-%d: %s", (int)id,
+				       topic, partition, proto_err_name(code));
+		proto_produce_resp_free(&resp);
+	}
+	net_resp_free(&nr);
+	conn_put(f, k, rc != -ENOTCONN && rc != -EBADMSG);
+	return rc;
+}
+
+/* ---- the write ---- */
+
+static void pause_ms(int64_t ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Rule 3: the partition's next write starts a new epoch. */
+static void sequence_end(struct partition *pt)
+{
+	if (pt->fwd_epoch == INT16_MAX)
+		pt->fwd_pid = -1; /* a new producer id next time */
+	else
+		pt->fwd_epoch++;
+	pt->fwd_seq = 0;
+}
+
+/* The resend loop of rules 1, 2 and 4 over the encoded batches. */
+static int deliver(struct forwarder *f, struct topic *t, struct partition *pt, int16_t acks,
+		   uint8_t *buf, size_t len, int64_t deadline)
+{
+	bool doubt = false; /* sent without an answer at least once */
+	int rc = -EAGAIN;
+
+	for (;;) {
+		int32_t leader = -1;
+		int64_t left = deadline - now_mono_ms();
+		bool sent = false;
+
+		if (left <= 0)
+			break;
+		if (atomic_load(&t->deleted))
+			return -ENOENT;
+		rc = cluster_repl_leader_of(f->cr, t->name, pt->index, &leader);
+		if (rc == 0 && leader == f->broker_id) {
+			struct produce_batches_result res;
+
+			rc = topic_produce_batches(t, pt->index, buf, len, acks, left, &res);
+			if (rc != -EREMOTE)
+				break;
+		} else if (rc == 0 && leader >= 0) {
+			rc = send_remote(f, leader, t->name, pt->index, buf, len, acks, deadline,
+					 &sent);
+			doubt = doubt || (sent && rc == -ENOTCONN);
+			if (rc != -EREMOTE && rc != -ENOTCONN)
+				break;
+		}
+		rc = -EAGAIN;
+		left = deadline - now_mono_ms();
+		pause_ms(left < FWD_POLL_MS ? (left > 0 ? left : 0) : FWD_POLL_MS);
+	}
+	if (rc == -EAGAIN && now_mono_ms() >= deadline)
+		mq_log_limited(MQ_WARN,
+			       "topic %s partition %d: write not forwarded: no leader took it "
+			       "within request.timeout.ms",
+			       t->name, pt->index);
+	return rc == -EAGAIN && doubt ? -ETIMEDOUT : rc;
+}
+
+int forward_records(struct forwarder *f, struct topic *t, struct partition *pt,
+		    const struct topic_config *cfg, const struct rec_in *recs, int n)
+{
+	int64_t start = now_mono_ms(), timeout = t->b->cfg.request_timeout_ms;
+	struct batch_producer pr;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (pt->fwd_pid < 0) {
+		rc = producer_id_new(f, &pt->fwd_pid);
+		if (rc < 0)
+			return -EAGAIN;
+		pt->fwd_epoch = 0;
+		pt->fwd_seq = 0;
+	}
+	pr = (struct batch_producer){ pt->fwd_pid, pt->fwd_epoch, pt->fwd_seq };
+	rc = log_encode_batches(&cfg->log, recs, n, &pr, &buf, &len, NULL);
+	if (rc < 0)
+		return rc;
+	rc = deliver(f, t, pt, cfg->acks == 0 ? 1 : (int16_t)cfg->acks, buf, len, start + timeout);
+	free(buf);
+	if (rc == 0) {
+		pt->fwd_seq = batch_seq_add(pt->fwd_seq, n);
+		return 0;
+	}
+	sequence_end(pt);
+	if (rc == -EILSEQ) {
+		mq_log_limited(MQ_ERR,
+			       "topic %s partition %d: forwarded write refused by the leader "
+			       "(producer %" PRId64 " epoch %d sequence %d out of step); "
+			       "nothing appended, a new epoch from the next write",
+			       t->name, pt->index, pr.producer_id, (int)pr.producer_epoch,
+			       (int)pr.base_sequence);
+		rc = -EIO;
+	} else if (rc == -ETIMEDOUT) {
+		mq_log_limited(MQ_WARN,
+			       "topic %s partition %d: forwarded write not confirmed within "
+			       "request.timeout.ms=%" PRId64 " (it may be appended)",
+			       t->name, pt->index, timeout);
+	}
+	return rc;
+}

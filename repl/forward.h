@@ -1,0 +1,38 @@
+/*
+ * forward.h — private to repl/: a mount's write on a broker that does not
+ * lead the partition, sent to the leader as a Kafka Produce request by an
+ * idempotent producer that is this broker (forward.c).
+ */
+#ifndef MQFS_REPL_FORWARD_H
+#define MQFS_REPL_FORWARD_H
+
+#include <stdint.h>
+
+#include "engine/engine.h"
+
+struct cluster_repl;
+struct forwarder;
+struct partition;
+struct topic;
+struct topic_config;
+
+/* The broker's forwarder (in a ZooKeeper cluster): connections to the
+ * leaders and the producer id block. -ENOMEM. */
+int forwarder_new(struct cluster_repl *cr, int32_t broker_id, struct forwarder **out);
+/* Closes the connections. NULL is fine. No forward may be running. */
+void forwarder_free(struct forwarder *f);
+
+/* Appends recs[0..n) to partition pt of t on its leader, elsewhere (or
+ * here, once this broker leads it), with the acknowledgement of cfg->acks
+ * (acks=0 is sent as 1, so that errors come back); called by the
+ * partition's appender only (it owns pt's forwarding sequence). Returns
+ * what the leader acknowledged: 0 (for acks=all: committed); -EAGAIN
+ * nothing appended (no leader within request.timeout.ms, fewer in-sync
+ * replicas than min.insync.replicas); -ETIMEDOUT maybe appended, not
+ * confirmed; -EMSGSIZE, -EIO, -ENOENT, -ENOMEM. Resends after
+ * NOT_LEADER_OR_FOLLOWER or a lost connection are the same batches (same
+ * producer id, epoch and sequences), which the leader appends once. */
+int forward_records(struct forwarder *f, struct topic *t, struct partition *pt,
+		    const struct topic_config *cfg, const struct rec_in *recs, int n);
+
+#endif

@@ -1,0 +1,130 @@
+#!/bin/sh
+# t_cluster_forward.sh — writes on the mounts of brokers that do not lead
+# the partition, forwarded to the leader: ZooKeeper and three SASL brokers
+# with mounts, a topic of one partition with three replicas. echo on each
+# follower's mount and on the leader's lands once, in write order, and
+# every mount shows the same records at the same offsets (the same bytes
+# of the partition file); the leader's .dump shows the forwarded batches
+# with their broker's producer id and sequences. Then a forwarded write
+# in flight while the leader is killed (-9): one follower is stopped
+# (SIGSTOP) so that the leader, which appended the write and whose other
+# follower copied it, cannot commit it and answers nothing; the leader is
+# killed, the stopped follower continued; the write is resent to the new
+# leader and returns success, and the record is in the log once.
+
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+
+# shellcheck source=tests/integration/cluster_lib.sh
+. "$LIBDIR/cluster_lib.sh"
+
+SESSION_MS=6000
+CLUSTER_SESSION_MS=$SESSION_MS
+CLUSTER_CONF="replica.lag.time.max.ms=20000
+request.timeout.ms=60000
+num.partitions=1"
+zk_cluster_start
+
+cluster_start3
+
+# row MNT: partition 0's row of t/.state (partition, log start, hw, leo,
+# leader, leader epoch, replicas, isr, ...).
+field() {
+	timeout 5 awk -v f="$2" '$1 == "0" { print $f }' "$1/t/.state" 2>/dev/null
+}
+set_of() {
+	echo "$1" | tr -d '[]' | tr ',' '\n' | sort -n | paste -sd, -
+}
+isr_is() {
+	[ "$(set_of "$(field "$1" 8)")" = "$2" ]
+}
+listed() {
+	timeout 5 ls "$1" 2>/dev/null | grep -qx t
+}
+
+expect_ok "mkdir mnt1/t" mkdir "$MQ_TMP/mnt1/t"
+for n in 2 3; do
+	check "t is listed on mnt$n" poll 20 listed "$MQ_TMP/mnt$n"
+done
+check "three replicas in the ISR" poll 20 isr_is "$MQ_TMP/mnt1" "1,2,3"
+L=$(field "$MQ_TMP/mnt1" 5)
+case $L in 1|2|3) ok "a leader: broker $L" ;; *) fail "a leader" "leader '$L'"; mq_done ;; esac
+F=$((L % 3 + 1))
+G=$((F % 3 + 1))
+for n in 1 2 3; do
+	check "mnt$n knows leader $L" poll 20 sh -c "[ \"\$(timeout 5 awk '\$1 == \"0\" { print \$5 }' '$MQ_TMP/mnt$n/t/.state')\" = $L ]"
+done
+
+# ---- echo through every mount ----------------------------------------------
+: >"$MQ_TMP/want"
+i=0
+for n in $F $G $L $F $G; do
+	i=$((i + 1))
+	echo "rec-$i via broker $n" >>"$MQ_TMP/mnt$n/t/0"
+	expect_eq "echo rec-$i on mnt$n (leader: $L)" "0" "$?"
+	echo "rec-$i via broker $n" >>"$MQ_TMP/want"
+done
+# .produce on a follower's mount: the partitioner's choice, forwarded too.
+echo "rec-6 via .produce" >>"$MQ_TMP/mnt$G/t/.produce"
+expect_eq "echo on mnt$G/t/.produce" "0" "$?"
+echo "rec-6 via .produce" >>"$MQ_TMP/want"
+
+shows() {
+	timeout 5 cat "$1/t/0" >"$MQ_TMP/got.$2" 2>/dev/null && cmp -s "$MQ_TMP/got.$2" "$3"
+}
+for n in 1 2 3; do
+	check "mnt$n shows the six records once, in write order" poll 20 shows "$MQ_TMP/mnt$n" "$n" "$MQ_TMP/want"
+done
+for n in 1 2 3; do
+	check "mnt$n: hw 6 (the same offsets everywhere)" poll 20 sh -c "[ \"\$(timeout 5 awk '\$1 == \"0\" { print \$3 }' '$MQ_TMP/mnt$n/t/.state')\" = 6 ]"
+done
+# The forwarded batches carry their broker's producer id and consecutive
+# sequences from 0; the leader's own write has none.
+timeout 5 cat "$MQ_TMP/mnt$L/t/.segments/0/00000000000000000000.dump" >"$MQ_TMP/dump" 2>/dev/null
+sed 's/^/# /' "$MQ_TMP/dump" | head -40 >>"$LOG"
+pids=$(grep -o 'producerId: -*[0-9]*' "$MQ_TMP/dump" | awk '{ print $2 }' | sort -u | paste -sd' ' -)
+npid=$(echo "$pids" | tr ' ' '\n' | grep -vc '^-1$')
+[ "$npid" -ge 2 ] && ok "forwarded batches carry producer ids ($pids)" ||
+	fail "producer ids in .dump" "'$pids'"
+
+# ---- a forwarded write in flight while the leader is killed ----------------
+eval "FPID=\$PID$F"
+eval "LPID=\$PID$L"
+leo_of() {
+	timeout 5 awk '$1 == "0" { print $4 }' "$1/t/.state" 2>/dev/null
+}
+kill -STOP "$FPID"
+# G forwards; L appends it, G copies it, F (stopped) holds the commit back.
+(echo "rec-7 in flight" >>"$MQ_TMP/mnt$G/t/0"; echo $? >"$MQ_TMP/rc7") &
+WPID=$!
+check "the leader appended the forwarded write" poll 20 sh -c "[ \"\$(timeout 5 awk '\$1 == \"0\" { print \$4 }' '$MQ_TMP/mnt$L/t/.state')\" = 7 ]"
+# G's own replica has it too (its LEO in the leader's follower lines).
+g_has_it() {
+	timeout 5 grep -q "^replica 0 $G: leo 7 " "$MQ_TMP/mnt$L/t/.state"
+}
+check "its follower $G copied it (leo 7)" poll 20 g_has_it
+[ -s "$MQ_TMP/rc7" ] && fail "the write is not answered while uncommitted" "rc $(cat "$MQ_TMP/rc7")" ||
+	ok "the write is not answered while uncommitted (hw 6)"
+mq_kill9 "$MQ_TMP/mnt$L" "$LPID"
+kill -CONT "$FPID"
+answered() {
+	[ -s "$MQ_TMP/rc7" ]
+}
+check "the forwarded write returns once a new leader takes it" poll 60 answered
+expect_eq "and succeeds" "0" "$(cat "$MQ_TMP/rc7" 2>/dev/null)"
+wait "$WPID" 2>/dev/null
+echo "rec-7 in flight" >>"$MQ_TMP/want"
+for n in $F $G; do
+	check "mnt$n shows rec-7 exactly once, after the six" poll 30 shows "$MQ_TMP/mnt$n" "$n" "$MQ_TMP/want"
+done
+N=$(field "$MQ_TMP/mnt$G" 5)
+# Which way it went: the new leader had it from the old one (answered as
+# a duplicate), or had not (appended once, the copy on $G cut by epoch).
+echo "# new leader $N; answered as a duplicate: $(grep -c 'sent again: answered' "$LOG")" >>"$LOG"
+expect_eq "the new leader's log ends at 7" "7" "$(leo_of "$MQ_TMP/mnt$N")"
+
+mq_done
