@@ -18,21 +18,23 @@ default), zookeeper.session.timeout.ms=--session-ms. One topic "storm" with
 
 Writers (killstorm.py's Writer state: "w<w>-<seq>" records, seq 1, 2, ...,
 one record per write(), never a retry). Writer w writes partition
-w % partitions through the mount of the broker that leads it, as a
-survivor's .state names it. A write that returned in full is acknowledged.
-A write that failed (EREMOTE: that broker no longer leads; EAGAIN: fewer
-in-sync replicas than min.insync.replicas; ENOTCONN/EIO: the broker died;
-ETIMEDOUT: appended but not confirmed; anything else) or was cut short
-leaves its seq in doubt; the writer looks up the leader again and goes on
-with the next seq.
+w % partitions through the mount of broker 1 + w % 3, whether it leads the
+partition or not (a non-leader forwards the write to the leader), and
+through another live broker's while that one is down. A write that
+returned in full is acknowledged. A write that failed (EAGAIN: no leader
+took it, or fewer in-sync replicas than min.insync.replicas; ENOTCONN/EIO:
+the broker of the mount died; ETIMEDOUT: maybe appended, not confirmed;
+anything else) or was cut short leaves its seq in doubt; the writer goes
+on with the next seq. A forwarded write resent by mqfs after a failover
+must still land once: duplicated counts it otherwise.
 
 One round:
   1. writers run for a random time in [min-run, max-run] s;
   2. kill -9 the leader L of partition 0, clear its dead mount;
   3. poll a survivor's .state (deadline: session timeout + 30 s) until
      partition 0 has a leader other than L, taken from the ISR; the time
-     from the kill to the first acknowledged write on partition 0 after it
-     is recorded;
+     from the kill to the first acknowledged write on partition 0 begun
+     after it is recorded;
   4. restart L on its data directory and mount, poll until it is back in
      the ISR of every partition and eligible as leader again;
   5. stop the writers (so that no write is in flight), then check:
@@ -263,25 +265,33 @@ class ClusterWriter(Writer):
             self.failure = e
 
     def target(self):
-        """The broker whose mount the next write goes through."""
-        return self.storm.cluster.leader(self.partition)
+        """The broker whose mount the next write goes through: the
+        writer's own (writer w: broker 1 + w % 3, whoever leads), or while
+        that one is down the first live other one. Writes on a
+        non-leader's mount are forwarded to the leader."""
+        brokers = self.storm.cluster.brokers
+        home = 1 + self.wid % len(brokers)
+        if brokers[home].alive():
+            return home
+        live = [b for b in sorted(brokers) if brokers[b].alive()]
+        return live[0] if live else None
 
     def _write(self):
         fd, at = None, None
         while not self.stop.is_set():
-            leader = self.target()
-            if leader is None:
+            bid = self.target()
+            if bid is None:
                 time.sleep(0.05)
                 continue
-            if fd is None or at != leader:
+            if fd is None or at != bid:
                 if fd is not None:
                     close_quiet(fd)
                     fd = None
-                path = os.path.join(self.storm.cluster.brokers[leader].mnt,
+                path = os.path.join(self.storm.cluster.brokers[bid].mnt,
                                     TOPIC, str(self.partition))
                 try:
                     fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-                    at = leader
+                    at = bid
                 except OSError:
                     time.sleep(0.05)    # nothing written: no seq used
                     continue
@@ -296,8 +306,8 @@ class ClusterWriter(Writer):
                 self.storm.note_error(e.errno)
                 close_quiet(fd)
                 fd = None
-                # A failover is under way: look the leader up again soon,
-                # not in a tight loop that would only fill the doubt set.
+                # A failover is under way: try again soon, not in a tight
+                # loop that would only fill the doubt set.
                 time.sleep(0.05)
                 continue
             if n != len(rec):
@@ -391,12 +401,14 @@ class Storm:
         self.cluster = None
 
     def note_ack(self, partition, broker, started):
-        # A write the dying leader acknowledged just before SIGKILL landed
-        # says nothing about the failover.
+        # A write the dying leader acknowledged just before SIGKILL landed,
+        # or one begun before the kill (the dying leader may have committed
+        # it), says nothing about the failover.
         if partition != 0 or broker == self.victim:
             return
         with self.lock:
-            if self.kill_t is not None and self.first_ack is None:
+            if self.kill_t is not None and self.first_ack is None \
+                    and started >= self.kill_t:
                 self.first_ack = time.monotonic() - self.kill_t
 
     def note_error(self, err):
