@@ -69,6 +69,7 @@
 #include "repl/cluster.h"
 #include "repl/cluster_repl.h"
 #include "repl/forward.h"
+#include "repl/producer_ids.h"
 #include "repl/config.h"
 #include "repl/ineligible.h"
 #include "repl/kafka_api.h"
@@ -109,8 +110,9 @@ struct cluster {
 	struct kafka_api ka;       /* the client APIs on srv */
 	struct local_replicas *lr; /* a single node's Fetch and ListOffsets */
 	struct metadata_cache *mc;
-	struct cluster_repl *cr; /* zookeeper mode: replication */
-	struct forwarder *fwd;   /* zookeeper mode: writes to other leaders */
+	struct cluster_repl *cr;   /* zookeeper mode: replication */
+	struct forwarder *fwd;     /* zookeeper mode: writes to other leaders */
+	struct producer_ids *pids; /* InitProducerId and the forwarder */
 	struct cluster_local local;
 
 	pthread_mutex_t mu;
@@ -872,6 +874,31 @@ static int listener_start(struct cluster *c)
 	return 0;
 }
 
+/* Producer id blocks (producer_ids.h): ZooKeeper's, or on a single node
+ * DATA/meta/latest_producer_id_block. */
+static int pid_block_zk(void *arg, int64_t *first, int64_t *last)
+{
+	struct cluster *c = arg;
+
+	return cluster_repl_producer_id_block(c->cr, first, last);
+}
+
+static int pid_block_file(void *arg, int64_t *first, int64_t *last)
+{
+	struct cluster *c = arg;
+	char path[PATH_MAX];
+
+	if (snprintf(path, sizeof(path), "%s/meta/latest_producer_id_block",
+		     broker_config_data_dir(c->cfg)) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return producer_id_block_take_file(path, c->cfg->broker_id, first, last);
+}
+
+struct producer_ids *cluster_producer_ids(struct cluster *c)
+{
+	return c->pids;
+}
+
 static int zk_start(struct cluster *c)
 {
 	const struct cluster_config *cc = &c->cfg->cluster;
@@ -894,7 +921,9 @@ static int zk_start(struct cluster *c)
 	metadata_cache_set_cluster_id(c->mc, id);
 	rc = cluster_repl_new(c->cfg, &c->local, c->mc, &c->cr);
 	if (rc == 0)
-		rc = forwarder_new(c->cr, c->cfg->broker_id, &c->fwd);
+		rc = producer_ids_new(pid_block_zk, c, &c->pids);
+	if (rc == 0)
+		rc = forwarder_new(c->cr, c->pids, c->cfg->broker_id, &c->fwd);
 	if (rc < 0)
 		return rc;
 	cluster_repl_set_zk(c->cr, c->zk);
@@ -990,6 +1019,8 @@ int cluster_open(const struct broker_config *cfg, struct broker *b,
 		if (rc == 0)
 			rc = local_cluster_id(c);
 		if (rc == 0)
+			rc = producer_ids_new(pid_block_file, c, &c->pids);
+		if (rc == 0)
 			rc = listener_start(c);
 		if (rc < 0)
 			goto fail;
@@ -1051,6 +1082,7 @@ void cluster_close(struct cluster *c)
 		       c->cfg->broker_id);
 	}
 	forwarder_free(c->fwd);
+	producer_ids_free(c->pids);
 	cluster_repl_free(c->cr);
 	metadata_cache_free(c->mc);
 	free(c->creds);

@@ -47,6 +47,10 @@ int cluster_zk_mode(const struct cluster *c);
  * NULL on a single node. */
 struct forwarder;
 struct forwarder *cluster_forwarder(struct cluster *c);
+/* The broker's producer ids (producer_ids.h): InitProducerId's and the
+ * forwarder's. */
+struct producer_ids;
+struct producer_ids *cluster_producer_ids(struct cluster *c);
 
 /* The cluster id (ZooKeeper's /cluster/id; one node: DATA/meta/cluster.id)
  * into buf, at least ZK_UUID_LEN + 1 bytes. */

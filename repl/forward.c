@@ -27,9 +27,7 @@
  *   4. Sent at least once without an answer, then out of time: -ETIMEDOUT
  *      (maybe appended), never -EAGAIN (which promises nothing appended).
  *
- * Locks: mu guards the producer id block and the idle connections (a
- * leaf; ZooKeeper is called under it only to take a block, rarely). A
- * connection is used by one thread at a time: taken off the idle list,
+ * Locks: mu guards the idle connections (a leaf). A connection is used by one thread at a time: taken off the idle list,
  * put back after a clean exchange, closed after any error.
  */
 #include <errno.h>
@@ -43,6 +41,7 @@
 #include "repl/cluster_repl.h"
 #include "repl/forward.h"
 #include "repl/net.h"
+#include "repl/producer_ids.h"
 #include "repl/proto.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
@@ -61,23 +60,23 @@ struct fwd_conn {
 
 struct forwarder {
 	struct cluster_repl *cr;
+	struct producer_ids *pids;
 	int32_t broker_id;
 	pthread_mutex_t mu;
-	int64_t pid_next, pid_last; /* the block; next > last: none left */
 	struct fwd_conn *idle;
 	int n_idle;
 };
 
-int forwarder_new(struct cluster_repl *cr, int32_t broker_id, struct forwarder **out)
+int forwarder_new(struct cluster_repl *cr, struct producer_ids *pids, int32_t broker_id,
+		  struct forwarder **out)
 {
 	struct forwarder *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return -ENOMEM;
 	f->cr = cr;
+	f->pids = pids;
 	f->broker_id = broker_id;
-	f->pid_next = 0;
-	f->pid_last = -1;
 	pthread_mutex_init(&f->mu, NULL);
 	*out = f;
 	return 0;
@@ -96,23 +95,6 @@ void forwarder_free(struct forwarder *f)
 	}
 	pthread_mutex_destroy(&f->mu);
 	free(f);
-}
-
-/* A producer id of this broker's (a new block when the last is used). */
-static int producer_id_new(struct forwarder *f, int64_t *pid)
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&f->mu);
-	if (f->pid_next > f->pid_last)
-		rc = cluster_repl_producer_id_block(f->cr, &f->pid_next, &f->pid_last);
-	if (rc == 0)
-		*pid = f->pid_next++;
-	pthread_mutex_unlock(&f->mu);
-	if (rc < 0)
-		mq_log_limited(MQ_ERR, "forwarding writes: no producer id from ZooKeeper: %s",
-			       strerror(-rc));
-	return rc;
 }
 
 /* ---- connections ---- */
@@ -223,17 +205,15 @@ static int produce_answer(const struct proto_produce_resp *r, const char *topic,
 static int send_remote(struct forwarder *f, int32_t id, const char *topic, int partition,
 		       const uint8_t *buf, size_t len, int16_t acks, int64_t deadline, bool *sent)
 {
-	struct proto_produce_part part = { .index = partition,
-					   .records_len = (int32_t)len,
-					   .records = buf,
-					   .records_fd = -1 };
+	struct proto_produce_part part = {
+		.index = partition, .records_len = (int32_t)len, .records = buf, .records_fd = -1
+	};
 	struct proto_produce_topic td = { .name = kstr_of(topic),
 					  .n_partitions = 1,
 					  .partition_data = &part };
-	struct proto_produce_req req = { .transactional_id = KSTR_NULL,
-					 .acks = acks,
-					 .n_topics = 1,
-					 .topic_data = &td };
+	struct proto_produce_req req = {
+		.transactional_id = KSTR_NULL, .acks = acks, .n_topics = 1, .topic_data = &td
+	};
 	struct proto_produce_resp resp = { 0 };
 	struct net_resp nr = { 0 };
 	struct proto_out out;
@@ -353,9 +333,11 @@ int forward_records(struct forwarder *f, struct topic *t, struct partition *pt,
 	int rc;
 
 	if (pt->fwd_pid < 0) {
-		rc = producer_id_new(f, &pt->fwd_pid);
-		if (rc < 0)
+		rc = producer_ids_next(f->pids, &pt->fwd_pid);
+		if (rc < 0) {
+			pt->fwd_pid = -1;
 			return -EAGAIN;
+		}
 		pt->fwd_epoch = 0;
 		pt->fwd_seq = 0;
 	}

@@ -13,12 +13,15 @@
 struct cluster_repl;
 struct forwarder;
 struct partition;
+struct producer_ids;
 struct topic;
 struct topic_config;
 
 /* The broker's forwarder (in a ZooKeeper cluster): connections to the
- * leaders and the producer id block. -ENOMEM. */
-int forwarder_new(struct cluster_repl *cr, int32_t broker_id, struct forwarder **out);
+ * leaders; its producer ids from pids (the broker's, outliving it).
+ * -ENOMEM. */
+int forwarder_new(struct cluster_repl *cr, struct producer_ids *pids, int32_t broker_id,
+		  struct forwarder **out);
 /* Closes the connections. NULL is fine. No forward may be running. */
 void forwarder_free(struct forwarder *f);
 

@@ -99,6 +99,8 @@ int admin_serve_register(struct kafka_api *ka, struct net_server *srv);
 
 /* Registers Produce alone (kafka_api_register calls it). */
 int kafka_produce_register(struct kafka_api *ka, struct net_server *srv);
+/* Registers InitProducerId (kafka_producer_id.c). */
+int kafka_producer_id_register(struct kafka_api *ka, struct net_server *srv);
 
 /* Kafka's error for our -errno in a Produce partition response, and the
  * message for its error_message (NULL: none). */

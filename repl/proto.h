@@ -136,6 +136,7 @@ enum proto_api_key {
 	PROTO_API_API_VERSIONS = 18,
 	PROTO_API_CREATE_TOPICS = 19,
 	PROTO_API_DELETE_TOPICS = 20,
+	PROTO_API_INIT_PRODUCER_ID = 22,
 	PROTO_API_OFFSET_FOR_LEADER_EPOCH = 23,
 	PROTO_API_DESCRIBE_CONFIGS = 32,
 	PROTO_API_ALTER_CONFIGS = 33,
@@ -781,6 +782,29 @@ int proto_cs_req_encode(struct kbuf_w *w, int16_t version, const struct proto_cs
 int proto_cs_resp_decode(struct kbuf_r *r, int16_t version, struct proto_cs_resp *resp);
 int proto_cs_resp_encode(struct kbuf_w *w, int16_t version, const struct proto_cs_resp *resp);
 void proto_cs_resp_free(struct proto_cs_resp *resp);
+
+/* ---- InitProducerId (22), proto_producer_id.c ---- */
+
+struct proto_init_pid_req {
+	struct kstr transactional_id; /* null: an idempotent producer */
+	int32_t transaction_timeout_ms;
+	int64_t producer_id;    /* v3+, -1 */
+	int16_t producer_epoch; /* v3+, -1 */
+};
+
+struct proto_init_pid_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	int64_t producer_id;
+	int16_t producer_epoch;
+};
+
+int proto_init_pid_req_decode(struct kbuf_r *r, int16_t version, struct proto_init_pid_req *req);
+int proto_init_pid_req_encode(struct kbuf_w *w, int16_t version,
+			      const struct proto_init_pid_req *req);
+int proto_init_pid_resp_decode(struct kbuf_r *r, int16_t version, struct proto_init_pid_resp *resp);
+int proto_init_pid_resp_encode(struct kbuf_w *w, int16_t version,
+			       const struct proto_init_pid_resp *resp);
 
 /* ---- Produce (0), proto_produce.c ---- */
 
@@ -1612,6 +1636,7 @@ struct proto_req {
 		struct proto_stop_req stop;
 		struct proto_um_req um;
 		struct proto_cs_req cs;
+		struct proto_init_pid_req init_pid;
 		struct proto_list_offsets_req list_offsets;
 		struct proto_offset_commit_req offset_commit;
 		struct proto_offset_fetch_req offset_fetch;

@@ -217,6 +217,7 @@ static const struct proto_api api_table[] = {
 	{ PROTO_API_API_VERSIONS, 0, 3, 3, "ApiVersions" },
 	{ PROTO_API_CREATE_TOPICS, 0, 7, 5, "CreateTopics" },
 	{ PROTO_API_DELETE_TOPICS, 0, 6, 4, "DeleteTopics" },
+	{ PROTO_API_INIT_PRODUCER_ID, 0, 4, 2, "InitProducerId" },
 	{ PROTO_API_OFFSET_FOR_LEADER_EPOCH, 0, 4, 4, "OffsetForLeaderEpoch" },
 	{ PROTO_API_DESCRIBE_CONFIGS, 0, 4, 4, "DescribeConfigs" },
 	{ PROTO_API_ALTER_CONFIGS, 0, 2, 2, "AlterConfigs" },
@@ -498,6 +499,7 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 	case PROTO_API_STOP_REPLICA: return proto_stop_req_decode(&r, v, &req->u.stop);
 	case PROTO_API_UPDATE_METADATA: return proto_um_req_decode(&r, v, &req->u.um);
 	case PROTO_API_CONTROLLED_SHUTDOWN: return proto_cs_req_decode(&r, v, &req->u.cs);
+	case PROTO_API_INIT_PRODUCER_ID: return proto_init_pid_req_decode(&r, v, &req->u.init_pid);
 	case PROTO_API_LIST_OFFSETS:
 		return proto_list_offsets_req_decode(&r, v, &req->u.list_offsets);
 	case PROTO_API_OFFSET_COMMIT:

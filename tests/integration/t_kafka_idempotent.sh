@@ -1,0 +1,66 @@
+#!/bin/sh
+# t_kafka_idempotent.sh — idempotent Kafka producers on a single node:
+# InitProducerId gives producer ids from blocks kept in
+# DATA/meta/latest_producer_id_block (a restart takes a new block, so no
+# id is ever handed out twice); a batch sent again with the same producer
+# id, epoch and sequence (a client's retry, built byte by byte by
+# kafka_idempotent.py) is answered with its first offset and appended
+# once; a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER (45), nothing
+# appended; kcat with enable.idempotence=true writes batches that carry
+# its producer id, as .dump shows; after a restart the log's batch headers
+# still mark producer 0's batches as sent.
+
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+
+PORT=$(zk_free_port)
+B=127.0.0.1:$PORT
+printf 'listeners=PLAINTEXT://127.0.0.1:%s\n' "$PORT" >"$MQ_TMP/server.properties"
+mq_mount --config "$MQ_TMP/server.properties"
+
+expect_ok "mkdir t" mkdir "$MNT/t"
+expect_ok "echo m0 >> t/0" sh -c "echo m0 >> '$MNT/t/0'"
+out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" t 2>&1)
+echo "$out" | sed 's/^/# /'
+expect_eq "InitProducerId: the first id of the first block, epoch 0" "pid 0 0" \
+	"$(echo "$out" | sed -n 1p)"
+expect_eq "batch A appended at offset 1" "A 0 1" "$(echo "$out" | sed -n 2p)"
+expect_eq "the same batch again: NONE with its first offset" "A-again 0 1" \
+	"$(echo "$out" | sed -n 3p)"
+expect_eq "the next sequence: appended after it" "B 0 3" "$(echo "$out" | sed -n 4p)"
+expect_eq "a sequence gap: OUT_OF_ORDER_SEQUENCE_NUMBER" "gap 45 -1" \
+	"$(echo "$out" | sed -n 5p)"
+expect_eq "t/0: each record once" "$(printf 'm0\nidem-1\nidem-2\nidem-3')" "$(cat "$MNT/t/0")"
+expect_ok "the refusal logged" grep -q "producer 0 epoch 0 sequence 9 refused: out of order" "$LOG"
+expect_eq "the block kept in DATA/meta" \
+	'{"version":1,"broker":0,"block_start":"0","block_end":"999"}' \
+	"$(cat "$DATA/meta/latest_producer_id_block")"
+
+printf 'k1\nk2\n' | mq_run kcat -P -b "$B" -t t -p 0 -X enable.idempotence=true
+expect_eq "kcat -P -X enable.idempotence=true: its records" "$(printf 'k1\nk2')" \
+	"$(tail -n 2 "$MNT/t/0")"
+expect_ok ".dump: kcat's batch carries producer id 1 from sequence 0" \
+	grep -q "producerId: 1 producerEpoch: 0 baseSequence: 0 " \
+	"$MNT/t/.segments/0/00000000000000000000.dump"
+
+# A restart takes the next block: ids are never handed out twice.
+mq_umount
+mq_mount --config "$MQ_TMP/server.properties"
+out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" t 2>&1)
+expect_eq "after a restart: the first id of the next block" "pid 1000 0" \
+	"$(echo "$out" | sed -n 1p)"
+expect_eq "and batch A of producer 1000 is new (appended at the log end)" "A 0 6" \
+	"$(echo "$out" | sed -n 2p)"
+# The reopened log knows producer 0 from its batch headers: its batch A
+# sent again is still a duplicate.
+out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" t 0 2>&1)
+expect_eq "producer 0's batch A after the restart: its first offset, not appended" "A 0 1" \
+	"$(echo "$out" | sed -n 2p)"
+expect_eq "and its batch B too" "B 0 3" "$(echo "$out" | sed -n 4p)"
+
+mq_umount
+mq_done
