@@ -87,6 +87,13 @@
  * the file's next fsync() or close(), which wait for it: acks=0 never
  * weakens what fsync promises.
  *
+ * Led elsewhere (a cluster: append_epoch says -EREMOTE): the appender
+ * forwards the commit group's records to the partition's leader instead
+ * (forward_records, with the topic's acks), so forwarded writers share
+ * batches as local ones do; such a request is done when the leader
+ * acknowledged it, with no commit of its own to wait for (last_offset
+ * -1).
+ *
  * Note: the kernel serializes write()s to one FUSE file (one inode), so
  * writers share batches when they write the same partition through
  * different files (its partition file and .produce) or through the

@@ -135,8 +135,12 @@ int topic_state_text(struct topic *t, char **out, size_t *len);
  *   (or a keyless record in a compacted topic), -EMSGSIZE a record over
  *   max.message.bytes (nothing appended), -ENOSPC disk full (nothing
  *   appended), -EAGAIN not appended, safe to retry (O_NONBLOCK and
- *   buffer.memory full), -ETIMEDOUT appended but not confirmed committed
- *   within request.timeout.ms, -EIO. */
+ *   buffer.memory full; in a cluster also fewer in-sync replicas than
+ *   min.insync.replicas, or no leader within request.timeout.ms),
+ *   -ETIMEDOUT appended (a forwarded write: maybe appended) but not
+ *   confirmed committed within request.timeout.ms, -EIO. In a cluster a
+ *   partition led by another broker gets the records forwarded to its
+ *   leader (forward.h), with the same results. */
 #define PRODUCE_FINAL    0x1
 #define PRODUCE_NONBLOCK 0x2
 struct produce_input {
