@@ -6,6 +6,7 @@
 // SPEC is JSON: { "acks": -1|0|1, "compression": "none"|"gzip",
 //   "partition": N, "sasl": { "username": u, "password": p },
 //   "create": false (no auto-creation asked in Metadata),
+//   "idempotent": true (InitProducerId, batches with producer id and sequence),
 //   "messages": [ { "key": k, "value": v, "headers": { h: x } } ] }
 // Prints the base offset of the send (-1 for acks=0) and exits 0, or prints
 // the error's type and message to stderr and exits 1.
@@ -23,7 +24,13 @@ const spec = JSON.parse(specText);
     retry: { retries: 0 },
     sasl: spec.sasl ? { mechanism: 'scram-sha-256', ...spec.sasl } : undefined,
   });
-  const producer = kafka.producer({ allowAutoTopicCreation: spec.create !== false });
+  const producer = kafka.producer({
+    allowAutoTopicCreation: spec.create !== false,
+    idempotent: spec.idempotent === true,
+    maxInFlightRequests: spec.idempotent === true ? 1 : undefined,
+    // kafkajs refuses an idempotent producer that may not retry.
+    retry: spec.idempotent === true ? { retries: 3 } : undefined,
+  });
   await producer.connect();
   try {
     const res = await producer.send({

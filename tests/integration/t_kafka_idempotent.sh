@@ -7,7 +7,7 @@
 # kafka_idempotent.py) is answered with its first offset and appended
 # once; a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER (45), nothing
 # appended; kcat with enable.idempotence=true writes batches that carry
-# its producer id, as .dump shows; after a restart the log's batch headers
+# its producer id, as .dump shows, and so do kafkajs's (idempotent: true); after a restart the log's batch headers
 # still mark producer 0's batches as sent.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
@@ -47,13 +47,30 @@ expect_ok ".dump: kcat's batch carries producer id 1 from sequence 0" \
 	grep -q "producerId: 1 producerEpoch: 0 baseSequence: 0 " \
 	"$MNT/t/.segments/0/00000000000000000000.dump"
 
+# kafkajs with idempotent: true, when it is installed (t_kafka_produce.sh
+# says how).
+ROOT=$(cd "$LIBDIR/../.." && pwd -P)
+KAFKAJS_PATH=${KAFKAJS_PATH:-$ROOT/build/npm/node_modules/kafkajs}
+export KAFKAJS_PATH
+if [ -d "$KAFKAJS_PATH" ]; then
+	off=$(timeout -k 5 "$MQ_TIMEOUT" node "$LIBDIR/kafkajs_produce.js" "$B" t \
+		'{"idempotent":true,"messages":[{"value":"j1"},{"value":"j2"}]}' 2>&1)
+	expect_eq "kafkajs idempotent: at the log end" "6" "$off"
+	expect_ok ".dump: kafkajs's batch carries producer id 2 from sequence 0" \
+		grep -q "producerId: 2 producerEpoch: 0 baseSequence: 0 " \
+		"$MNT/t/.segments/0/00000000000000000000.dump"
+else
+	echo "# kafkajs not installed: its idempotent producer not run"
+	printf 'j1\nj2\n' >>"$MNT/t/0"
+fi
+
 # A restart takes the next block: ids are never handed out twice.
 mq_umount
 mq_mount --config "$MQ_TMP/server.properties"
 out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" t 2>&1)
 expect_eq "after a restart: the first id of the next block" "pid 1000 0" \
 	"$(echo "$out" | sed -n 1p)"
-expect_eq "and batch A of producer 1000 is new (appended at the log end)" "A 0 6" \
+expect_eq "and batch A of producer 1000 is new (appended at the log end)" "A 0 8" \
 	"$(echo "$out" | sed -n 2p)"
 # The reopened log knows producer 0 from its batch headers: its batch A
 # sent again is still a duplicate.
