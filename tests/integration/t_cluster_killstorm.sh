@@ -1,7 +1,8 @@
 #!/bin/sh
 # t_cluster_killstorm.sh — the short version of contrib/cluster_killstorm.py:
-# ZooKeeper and three SASL brokers with mounts, acks=all writers on the
-# leaders' mounts, three kill -9s of partition 0's leader, each followed by
+# ZooKeeper and three SASL brokers with mounts, acks=all writers on every
+# broker's mount (a non-leader forwards the write, resent after a
+# failover), three kill -9s of partition 0's leader, each followed by
 # a new leader from the ISR, a restart and a rejoin; after each round every
 # acknowledged record is there exactly once in order and the replicas' .log
 # files agree byte for byte. The script leaves no mount and no directory
