@@ -237,7 +237,8 @@ def close_quiet(fd):
 
 class ClusterWriter(Writer):
     """killstorm.py's writer state (next_seq, doubt), writing through the
-    leader's mount of its partition and moving on after a failure."""
+    mount of target() (here: the partition's leader) and moving on after a
+    failure."""
 
     def __init__(self, wid, partition, storm):
         super().__init__(wid)
@@ -266,15 +267,8 @@ class ClusterWriter(Writer):
 
     def target(self):
         """The broker whose mount the next write goes through: the
-        writer's own (writer w: broker 1 + w % 3, whoever leads), or while
-        that one is down the first live other one. Writes on a
-        non-leader's mount are forwarded to the leader."""
-        brokers = self.storm.cluster.brokers
-        home = 1 + self.wid % len(brokers)
-        if brokers[home].alive():
-            return home
-        live = [b for b in sorted(brokers) if brokers[b].alive()]
-        return live[0] if live else None
+        partition's leader, as a survivor's .state names it."""
+        return self.storm.cluster.leader(self.partition)
 
     def _write(self):
         fd, at = None, None
@@ -316,6 +310,21 @@ class ClusterWriter(Writer):
             self.storm.note_ack(self.partition, at, started)
         if fd is not None:
             close_quiet(fd)
+
+
+class AnyMountWriter(ClusterWriter):
+    """A ClusterWriter that writes through its own broker's mount, leader
+    or not (a non-leader forwards the write to the leader)."""
+
+    def target(self):
+        """Writer w's broker 1 + w % 3, or while that one is down the
+        first live other one."""
+        brokers = self.storm.cluster.brokers
+        home = 1 + self.wid % len(brokers)
+        if brokers[home].alive():
+            return home
+        live = [b for b in sorted(brokers) if brokers[b].alive()]
+        return live[0] if live else None
 
 
 class LeaderChecker(Checker):
@@ -487,7 +496,7 @@ def run(a, tmp, rnd, out):
                                          a.session_ms, a.partitions))
         storm.cluster = cluster
 
-        writers = [ClusterWriter(i, i % a.partitions, storm)
+        writers = [AnyMountWriter(i, i % a.partitions, storm)
                    for i in range(a.writers)]
         checker = LeaderChecker(cluster, writers)
         worst = {}
