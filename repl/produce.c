@@ -565,6 +565,23 @@ struct produce_at {
 	int32_t epoch;
 };
 
+/* Partition p of t into pp with a reference to its log, under t->lock. A
+ * partition without a replica here has no log: its writes are forwarded
+ * to the leader (pp->log NULL) when this broker can forward, else
+ * -EREMOTE (no replica here: not the leader either). */
+static int part_ref(struct topic *t, int p, struct produce_part *pp)
+{
+	pp->pt = t->parts[p];
+	pp->log = pp->pt->log;
+	pp->last_offset = -1;
+	pp->last_epoch = -1;
+	if (pp->log)
+		log_ref(pp->log);
+	else if (!cluster_forwarder(t->b->cluster))
+		return -EREMOTE;
+	return 0;
+}
+
 /* Takes partition p of ctx (p < ctx->nparts): under t->lock, briefly. */
 static int produce_part_take(const struct produce_ctx *ctx, int p, struct produce_part *pp)
 {
@@ -574,14 +591,8 @@ static int produce_part_take(const struct produce_ctx *ctx, int p, struct produc
 	pthread_rwlock_rdlock(&t->lock);
 	if (atomic_load(&t->deleted)) {
 		rc = -ENOENT;
-	} else if (!t->parts[p]->log) {
-		rc = -EREMOTE; /* no replica here: not the leader either */
 	} else {
-		pp->pt = t->parts[p];
-		pp->log = pp->pt->log;
-		pp->last_offset = -1;
-		pp->last_epoch = -1;
-		log_ref(pp->log);
+		rc = part_ref(t, p, pp);
 	}
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
@@ -713,7 +724,7 @@ static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	int32_t epoch;
 	int rc = append_epoch(ctx, pp, &epoch);
 
-	if (rc == -EREMOTE)
+	if (rc == -EREMOTE || (rc == 0 && !pp->log))
 		return forward_append(ctx, pp, recs, n);
 	if (rc < 0)
 		return rc;
@@ -756,7 +767,7 @@ static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	int32_t epoch;
 	int rc = append_epoch(ctx, pp, &epoch);
 
-	if (rc == -EREMOTE)
+	if (rc == -EREMOTE || (rc == 0 && !pp->log))
 		return lines_forward(ctx, pp, r);
 	if (rc < 0)
 		return rc;
@@ -1222,7 +1233,7 @@ static int produce_spread(const struct produce_ctx *ctx, struct produce_part *pp
 
 			if (start[q] == from)
 				continue;
-			if (!pps[q].log) {
+			if (!pps[q].pt) {
 				rc = produce_part_take(ctx, q, &pps[q]);
 				if (rc < 0)
 					break;
@@ -1286,15 +1297,8 @@ static int produce_begin(struct topic *t, int partition, struct produce_ctx *ctx
 	}
 	ctx->cfg = t->cfg;
 	ctx->nparts = t->nparts;
-	if (partition >= 0 && !t->parts[partition]->log) {
-		rc = -EREMOTE; /* no replica here: not the leader either */
-	} else if (partition >= 0) {
-		pp->pt = t->parts[partition];
-		pp->log = pp->pt->log;
-		pp->last_offset = -1;
-		pp->last_epoch = -1;
-		log_ref(pp->log);
-	}
+	if (partition >= 0)
+		rc = part_ref(t, partition, pp);
 out:
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
@@ -1490,6 +1494,10 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	rc = produce_begin(t, partition, &ctx, &pp);
 	if (rc < 0)
 		return rc;
+	if (!pp.log) {
+		rc = -EREMOTE; /* no replica here: not the leader either */
+		goto out;
+	}
 	ctx.cfg.acks = acks;
 	rc = append_epoch(&ctx, &pp, &epoch);
 	if (rc < 0)

@@ -9,7 +9,8 @@
 # topic of three partitions with one replica each: every mount lists the
 # three, each broker keeps a log for its own replica only, and the mount
 # of a broker that holds no replica of a partition shows it empty and
-# refuses its reads with EREMOTE, naming why in the log.
+# refuses its reads with EREMOTE, naming why in the log, and forwards its
+# writes to the replica.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -107,6 +108,10 @@ done
 logs_of() {
 	(cd "$MQ_TMP/b$1/data" && ls -d spread-* 2>/dev/null | tr '\n' ' ')
 }
+# shows_pq FILE P: the partition file holds pP then qP.
+shows_pq() {
+	[ "$(timeout 5 cat "$1" 2>/dev/null)" = "$(printf 'p%s\nq%s' "$2" "$2")" ]
+}
 for p in 0 1 2; do
 	R=$(replica_of "$MQ_TMP/mnt1" $p)
 	O=$((R % 3 + 1))
@@ -119,6 +124,9 @@ for p in 0 1 2; do
 	expect_eq "and a read there" "p$p" "$(timeout 5 cat "$MQ_TMP/mnt$R/spread/$p")"
 	expect_eq "mnt$O: st_size 0 (no replica there)" "0" "$(stat -c %s "$MQ_TMP/mnt$O/spread/$p")"
 	expect_errno "mnt$O: a read is refused" EREMOTE cat "$MQ_TMP/mnt$O/spread/$p"
+	printf 'q%s\n' "$p" >>"$MQ_TMP/mnt$O/spread/$p"
+	expect_eq "mnt$O: a write is forwarded to the replica, its leader" "0" "$?"
+	check "mnt$R shows it after the first" poll 10 shows_pq "$MQ_TMP/mnt$R/spread/$p" "$p"
 	expect_eq "mnt$O/.state: no local offsets" "-" \
 		"$(timeout 5 awk -v p="$p" '$1 == p { print $3 }' "$MQ_TMP/mnt$O/spread/.state")"
 done
