@@ -19,7 +19,10 @@
  *           truncates with ftruncate, which is refused, and then writes at
  *           0) or past the end (glibc's posix_fallocate emulation, once
  *           fallocate is refused, writes a NUL byte every 4 KiB at or past
- *           st_size, never at the offset its file left off at).
+ *           st_size, never at the offset its file left off at). The one
+ *           such byte that can land at st_size itself, a first write of
+ *           exactly one NUL byte without O_APPEND, is refused as well
+ *           (-EOPNOTSUPP, part_fallocate_probe).
  *   long    a line over max.message.bytes is never appended, in whole or
  *           in part, whatever requests it comes in (a write over 1 MiB is
  *           several): the request that makes it too long fails with
@@ -593,6 +596,20 @@ static ssize_t config_write(struct fs_file *f, const char *buf, size_t size)
 	return (ssize_t)size;
 }
 
+/* Whether a write is glibc's posix_fallocate emulation (fallocate being
+ * refused): one NUL byte per block, through pwrite, so never O_APPEND
+ * (glibc refuses that descriptor itself). Past st_size every such write
+ * but one at the file's very end is refused by part_write_where already;
+ * that one is the first write of its file, a single NUL without newline.
+ * Taken as a record, it would append a line of one NUL byte at close.
+ * A writer that means such a record appends it (O_APPEND) or sends its
+ * newline with it. */
+static bool part_fallocate_probe(const struct fs_file *f, const char *buf, size_t size, int flags)
+{
+	return size == 1 && buf[0] == '\0' && !(flags & O_APPEND) && f->wnext < 0 &&
+	       f->partial_len == 0;
+}
+
 ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off, int flags)
 {
 	ssize_t n;
@@ -603,6 +620,14 @@ ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off
 		return -ENOENT;
 	if (f->kind == FILE_PART) {
 		n = part_write_where(f, off, flags);
+		if (n == 0 && part_fallocate_probe(f, buf, size, flags)) {
+			mq_log_limited(MQ_WARN,
+				       "write %s at offset %lld: refused: one NUL byte as the "
+				       "first write of a file not opened O_APPEND is "
+				       "posix_fallocate's block probe; nothing appended",
+				       f->path, (long long)off);
+			return -EOPNOTSUPP;
+		}
 		if (n == 0)
 			n = part_write_once(f, buf, size, off, flags);
 		if (n > 0)
