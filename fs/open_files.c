@@ -12,7 +12,8 @@
  *           that continues its own writes (wnext = offset + count of the
  *           last accepted one), or, for its first write, at 0 when opened
  *           with O_TRUNC (">") or at st_size (empty file, lseek to the
- *           end); else -ESPIPE, nothing appended. A stream written from
+ *           end; st_size as getattr shows it, topic_file_size, which
+ *           never decreases); else -ESPIPE, nothing appended. A stream written from
  *           start to end (the shell, cat, several writers each on its own
  *           file) always continues itself; what does not is a write over
  *           existing bytes (rsync --inplace, an editor's save that
@@ -550,7 +551,9 @@ static int part_write_where(struct fs_file *f, off_t off, int flags)
 	} else {
 		if (off == 0 && (f->oflags & O_TRUNC))
 			return 0;
-		end = f->partition >= 0 ? topic_line_size(f->topic, f->partition) : 0;
+		/* st_size as the mount shows it (never less than before), so
+		 * that a writer that lseeks to the end writes there. */
+		end = f->partition >= 0 ? topic_file_size(f->topic, f->partition) : 0;
 		if (end < 0)
 			return (int)end;
 		if (off == end)
