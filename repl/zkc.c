@@ -463,6 +463,17 @@ static struct zkc_wctx *watch_new(struct zkc *zkc, zkc_watch_fn *fn, void *arg)
 	return w;
 }
 
+int zkc_watches_armed(struct zkc *zkc)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&zkc->lock);
+	for (struct zkc_wctx *w = zkc->watches.next; w != &zkc->watches; w = w->next)
+		n++;
+	pthread_mutex_unlock(&zkc->lock);
+	return n;
+}
+
 /* The library did not register w (its call failed): forget it. */
 static void watch_drop(struct zkc *zkc, struct zkc_wctx *w)
 {
