@@ -94,6 +94,7 @@ static void stat_copy(struct zkc_stat *st, const struct Stat *s)
 		return;
 	st->czxid = s->czxid;
 	st->mzxid = s->mzxid;
+	st->ctime = s->ctime;
 	st->ephemeral_owner = s->ephemeralOwner;
 	st->version = s->version;
 	st->cversion = s->cversion;

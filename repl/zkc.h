@@ -81,6 +81,7 @@ typedef void zkc_watch_fn(void *arg, enum zkc_watch ev, const char *path);
 
 struct zkc_stat {
 	int64_t czxid, mzxid;
+	int64_t ctime;           /* creation, ms since the epoch (server's clock) */
 	int64_t ephemeral_owner; /* session id of the owner, 0: persistent */
 	int32_t version;         /* data version, the one conditional writes name */
 	int32_t cversion;        /* children version */
