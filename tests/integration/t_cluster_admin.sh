@@ -23,13 +23,7 @@ mq_setup
 # shellcheck source=tests/integration/cluster_lib.sh
 . "$LIBDIR/cluster_lib.sh"
 
-ROOT=$(cd "$LIBDIR/../.." && pwd -P)
-KAFKAJS_PATH=${KAFKAJS_PATH:-$ROOT/build/npm/node_modules/kafkajs}
-export KAFKAJS_PATH
-if [ ! -d "$KAFKAJS_PATH" ]; then
-	fail "kafkajs" "not installed at $KAFKAJS_PATH (sh contrib/install-deps.sh installs it)"
-	mq_done
-fi
+kafkajs_setup
 KAFKA_SASL_USER=admin
 KAFKA_SASL_PASSWORD=admin-secret
 export KAFKA_SASL_USER KAFKA_SASL_PASSWORD
