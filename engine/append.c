@@ -46,6 +46,11 @@ static int log_roll(struct log *l, int64_t base)
 	int rc = seg_lines_sync(old);
 	if (rc == 0)
 		rc = seg_tail_drop(old); /* a closed file ends where its log does */
+	/* A segment the recovery point covers whole is trusted as it is on
+	 * disk after a power cut, and no later flush looks at it: its cut
+	 * must be durable now (only its size changed: a cheap fsync). */
+	if (rc == 0 && old->next_offset <= l->recovery_point)
+		rc = seg_flush(old);
 	if (rc == 0)
 		rc = seg_create(l->io, l->fdc, l->dir, base, old->line_end, &s);
 	if (rc < 0)

@@ -1156,6 +1156,11 @@ static int seg_tail_drop_pinned(struct seg *s)
 	}
 	if (rc == 0 && s->idx_ext)
 		rc = seg_idx_cut(s);
+	/* A cut is not durable before an fsync: until one, a power cut can
+	 * bring the zeros back past the log (seg_flush, which a dirty segment
+	 * gets before the recovery point passes it; log_roll flushes one that
+	 * it had passed already). */
+	s->dirty = true;
 	return rc;
 }
 

@@ -12,14 +12,18 @@
  *           that continues its own writes (wnext = offset + count of the
  *           last accepted one), or, for its first write, at 0 when opened
  *           with O_TRUNC (">") or at st_size (empty file, lseek to the
- *           end); else -ESPIPE, nothing appended. A stream written from
+ *           end; st_size as getattr shows it, topic_file_size, which
+ *           never decreases); else -ESPIPE, nothing appended. A stream written from
  *           start to end (the shell, cat, several writers each on its own
  *           file) always continues itself; what does not is a write over
  *           existing bytes (rsync --inplace, an editor's save that
  *           truncates with ftruncate, which is refused, and then writes at
  *           0) or past the end (glibc's posix_fallocate emulation, once
  *           fallocate is refused, writes a NUL byte every 4 KiB at or past
- *           st_size, never at the offset its file left off at).
+ *           st_size, never at the offset its file left off at). The one
+ *           such byte that can land at st_size itself, a first write of
+ *           exactly one NUL byte without O_APPEND, is refused as well
+ *           (-EOPNOTSUPP, part_fallocate_probe).
  *   long    a line over max.message.bytes is never appended, in whole or
  *           in part, whatever requests it comes in (a write over 1 MiB is
  *           several): the request that makes it too long fails with
@@ -547,7 +551,9 @@ static int part_write_where(struct fs_file *f, off_t off, int flags)
 	} else {
 		if (off == 0 && (f->oflags & O_TRUNC))
 			return 0;
-		end = f->partition >= 0 ? topic_line_size(f->topic, f->partition) : 0;
+		/* st_size as the mount shows it (never less than before), so
+		 * that a writer that lseeks to the end writes there. */
+		end = f->partition >= 0 ? topic_file_size(f->topic, f->partition) : 0;
 		if (end < 0)
 			return (int)end;
 		if (off == end)
@@ -593,6 +599,20 @@ static ssize_t config_write(struct fs_file *f, const char *buf, size_t size)
 	return (ssize_t)size;
 }
 
+/* Whether a write is glibc's posix_fallocate emulation (fallocate being
+ * refused): one NUL byte per block, through pwrite, so never O_APPEND
+ * (glibc refuses that descriptor itself). Past st_size every such write
+ * but one at the file's very end is refused by part_write_where already;
+ * that one is the first write of its file, a single NUL without newline.
+ * Taken as a record, it would append a line of one NUL byte at close.
+ * A writer that means such a record appends it (O_APPEND) or sends its
+ * newline with it. */
+static bool part_fallocate_probe(const struct fs_file *f, const char *buf, size_t size, int flags)
+{
+	return size == 1 && buf[0] == '\0' && !(flags & O_APPEND) && f->wnext < 0 &&
+	       f->partial_len == 0;
+}
+
 ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off, int flags)
 {
 	ssize_t n;
@@ -603,6 +623,14 @@ ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off
 		return -ENOENT;
 	if (f->kind == FILE_PART) {
 		n = part_write_where(f, off, flags);
+		if (n == 0 && part_fallocate_probe(f, buf, size, flags)) {
+			mq_log_limited(MQ_WARN,
+				       "write %s at offset %lld: refused: one NUL byte as the "
+				       "first write of a file not opened O_APPEND is "
+				       "posix_fallocate's block probe; nothing appended",
+				       f->path, (long long)off);
+			return -EOPNOTSUPP;
+		}
 		if (n == 0)
 			n = part_write_once(f, buf, size, off, flags);
 		if (n > 0)

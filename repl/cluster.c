@@ -325,6 +325,17 @@ static int config_changes(struct cluster *c, char **names, int n)
 	}
 	c->changes_seen = newest;
 	c->changes_read = true;
+	/* Processed: notifications older than config.change.expiration.ms
+	 * go, or they would pile up in ZooKeeper for ever. A failure is
+	 * logged, not retried: the next change's read purges again. */
+	int rc = zkmeta_purge_config_changes(c->zk, names, n, now_real_ms(),
+					     c->cfg->cluster.config_change_expiration_ms);
+	if (rc > 0)
+		mq_log(MQ_INFO, "%s: %d notification(s) older than %" PRId64 " ms deleted",
+		       ZK_CONFIG_CHANGES_PATH, rc, c->cfg->cluster.config_change_expiration_ms);
+	else if (rc < 0)
+		mq_log_limited(MQ_WARN, "%s: deleting old notifications failed: %s",
+			       ZK_CONFIG_CHANGES_PATH, strerror(-rc));
 	return 0;
 }
 

@@ -57,6 +57,7 @@ static const struct ckey ckeys[] = {
 	{ "leader.imbalance.per.broker.percentage", C_INT, F(leader_imbalance_pct), 0, 100 },
 	{ "leader.imbalance.check.interval.seconds", C_MS, F(leader_imbalance_check_s), 1,
 	  INT32_MAX },
+	{ "config.change.expiration.ms", C_MS, F(config_change_expiration_ms), 1, INT32_MAX },
 	/* net_config_set's keys, handed through. */
 	{ "listeners", C_NET, 0, 0, 0 },
 	{ "advertised.listeners", C_NET, 0, 0, 0 },
@@ -93,6 +94,7 @@ void cluster_config_defaults(struct cluster_config *cc)
 	cc->auto_leader_rebalance = true;
 	cc->leader_imbalance_pct = 10;
 	cc->leader_imbalance_check_s = 300;
+	cc->config_change_expiration_ms = 15 * 60 * 1000; /* Kafka's changeExpirationMs */
 }
 
 static const struct ckey *ckey_find(const char *key, size_t klen)
@@ -457,4 +459,5 @@ void cluster_config_render(const struct cluster_config *cc, FILE *f)
 	fprintf(f, "leader.imbalance.per.broker.percentage=%d\n", cc->leader_imbalance_pct);
 	fprintf(f, "leader.imbalance.check.interval.seconds=%" PRId64 "\n",
 		cc->leader_imbalance_check_s);
+	fprintf(f, "config.change.expiration.ms=%" PRId64 "\n", cc->config_change_expiration_ms);
 }

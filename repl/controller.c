@@ -397,7 +397,8 @@ struct controller {
 	int n_live;
 	int32_t *shutting;
 	int n_shutting;
-	struct zkwatch_set topic_watches; /* data of each /brokers/topics/<t> */
+	struct zkwatch_set topic_watches;  /* data of each /brokers/topics/<t> */
+	struct zkwatch_set broker_watches; /* /brokers/ids and each registration */
 	/* The "ineligible_partitions" of the live brokers' registrations,
 	 * one (broker, topic, partition) per entry, in the order read. */
 	struct ctrl_inel *inel;
@@ -427,9 +428,11 @@ static void ctrl_watch(void *arg, enum zkc_watch ev, const char *path)
 	(void)ev;
 	if (!strcmp(path, ZK_CONTROLLER_PATH))
 		ctrl_post(ctl, EV_ELECT);
-	else if (!strncmp(path, ZK_BROKER_IDS_PATH, strlen(ZK_BROKER_IDS_PATH)))
-		ctrl_post(ctl, EV_BROKERS); /* the list, or one registration's data */
-	else if (!strcmp(path, ZK_BROKER_TOPICS_PATH))
+	else if (!strncmp(path, ZK_BROKER_IDS_PATH, strlen(ZK_BROKER_IDS_PATH))) {
+		/* the list, or one registration's data */
+		zkwatch_fired(&ctl->broker_watches, path);
+		ctrl_post(ctl, EV_BROKERS);
+	} else if (!strcmp(path, ZK_BROKER_TOPICS_PATH))
 		ctrl_post(ctl, EV_TOPICS);
 	else if (!strncmp(path, ZK_BROKER_TOPICS_PATH "/", strlen(ZK_BROKER_TOPICS_PATH) + 1)) {
 		/* a topic's assignment changed (partitions added) or went */
@@ -1062,11 +1065,20 @@ static int ctrl_read_brokers(struct controller *ctl)
 	int32_t *ids = NULL;
 	int64_t *epochs;
 	size_t len;
-	int n, i, k = 0, n_inel = 0, rc = 0;
+	int n, i, k = 0, n_inel = 0, rc = 0, arm;
 
-	n = zkmeta_broker_ids(ctl->zkc, &ids, ctrl_watch, ctl);
-	if (n < 0)
+	/* Each watch is armed only when the last one on its path has fired:
+	 * a read caused by one registration's change would otherwise stack
+	 * one more never-fired watch on the list and every other one. */
+	arm = zkwatch_claim(&ctl->broker_watches, ZK_BROKER_IDS_PATH);
+	if (arm < 0)
+		return arm;
+	n = zkmeta_broker_ids(ctl->zkc, &ids, arm ? ctrl_watch : NULL, ctl);
+	if (n < 0) {
+		if (arm)
+			zkwatch_fired(&ctl->broker_watches, ZK_BROKER_IDS_PATH);
 		return n;
+	}
 	if (!(epochs = malloc(((size_t)n + 1) * sizeof(*epochs)))) {
 		free(ids);
 		return -ENOMEM;
@@ -1075,7 +1087,13 @@ static int ctrl_read_brokers(struct controller *ctl)
 		if ((rc = zk_path_broker(path, sizeof(path), ids[i])) < 0)
 			break;
 		data = NULL;
-		rc = zkc_get(ctl->zkc, path, &data, &len, &st, ctrl_watch, ctl);
+		if ((arm = zkwatch_claim(&ctl->broker_watches, path)) < 0) {
+			rc = arm;
+			break;
+		}
+		rc = zkc_get(ctl->zkc, path, &data, &len, &st, arm ? ctrl_watch : NULL, ctl);
+		if (rc < 0 && arm)
+			zkwatch_fired(&ctl->broker_watches, path); /* not armed */
 		if (rc == 0) {
 			ids[k] = ids[i];
 			epochs[k++] = st.czxid;
@@ -1596,6 +1614,7 @@ static void ctrl_do_call(struct controller *ctl, struct ctrl_call *call, struct 
 	case CALL_RECONNECT:
 		ctrl_resign(ctl);
 		zkwatch_reset(&ctl->topic_watches); /* gone with the session */
+		zkwatch_reset(&ctl->broker_watches);
 		ctl->zkc = call->zkc;
 		ctl->state = CTRL_CANDIDATE;
 		ctl->retry_at_ms = 0;
@@ -1780,6 +1799,7 @@ int controller_start(struct zkc *zkc, const struct controller_config *cfg,
 	ctl->pending = EV_ELECT;
 	pthread_mutex_init(&ctl->lock, NULL);
 	zkwatch_init(&ctl->topic_watches);
+	zkwatch_init(&ctl->broker_watches);
 	/* The timers are monotonic: a clock step must not fire or starve
 	 * them. */
 	pthread_condattr_init(&ca);
@@ -1790,6 +1810,7 @@ int controller_start(struct zkc *zkc, const struct controller_config *cfg,
 		pthread_cond_destroy(&ctl->cond);
 		pthread_mutex_destroy(&ctl->lock);
 		zkwatch_destroy(&ctl->topic_watches);
+		zkwatch_destroy(&ctl->broker_watches);
 		free(ctl);
 		return -rc;
 	}
@@ -1815,6 +1836,7 @@ void controller_free(struct controller *ctl)
 	pthread_cond_destroy(&ctl->cond);
 	pthread_mutex_destroy(&ctl->lock);
 	zkwatch_destroy(&ctl->topic_watches);
+	zkwatch_destroy(&ctl->broker_watches);
 	free(ctl);
 }
 

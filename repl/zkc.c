@@ -94,6 +94,7 @@ static void stat_copy(struct zkc_stat *st, const struct Stat *s)
 		return;
 	st->czxid = s->czxid;
 	st->mzxid = s->mzxid;
+	st->ctime = s->ctime;
 	st->ephemeral_owner = s->ephemeralOwner;
 	st->version = s->version;
 	st->cversion = s->cversion;
@@ -461,6 +462,17 @@ static struct zkc_wctx *watch_new(struct zkc *zkc, zkc_watch_fn *fn, void *arg)
 	zkc->watches.next = w;
 	pthread_mutex_unlock(&zkc->lock);
 	return w;
+}
+
+int zkc_watches_armed(struct zkc *zkc)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&zkc->lock);
+	for (struct zkc_wctx *w = zkc->watches.next; w != &zkc->watches; w = w->next)
+		n++;
+	pthread_mutex_unlock(&zkc->lock);
+	return n;
 }
 
 /* The library did not register w (its call failed): forget it. */

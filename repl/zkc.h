@@ -81,6 +81,7 @@ typedef void zkc_watch_fn(void *arg, enum zkc_watch ev, const char *path);
 
 struct zkc_stat {
 	int64_t czxid, mzxid;
+	int64_t ctime;           /* creation, ms since the epoch (server's clock) */
 	int64_t ephemeral_owner; /* session id of the owner, 0: persistent */
 	int32_t version;         /* data version, the one conditional writes name */
 	int32_t cversion;        /* children version */
@@ -112,6 +113,10 @@ int zkc_open(const char *connect, int session_timeout_ms, int connect_timeout_ms
 void zkc_close(struct zkc *zkc);
 
 int64_t zkc_session_id(const struct zkc *zkc);
+/* Watches armed through this handle that have not fired yet (each call
+ * with a watch arms one more, whether or not one is armed on that path).
+ * Any thread. */
+int zkc_watches_armed(struct zkc *zkc);
 int zkc_session_timeout(const struct zkc *zkc);
 
 /* Makes the server expire this handle's session, as ZooKeeper's own tests

@@ -520,6 +520,35 @@ static int notify_change(struct zkc *zkc, char *doc)
 	return rc;
 }
 
+int zkmeta_purge_config_changes(struct zkc *zkc, char *const *names, int n, int64_t now_ms,
+				int64_t max_age_ms)
+{
+	size_t plen = strlen(ZK_CONFIG_CHANGE_PREFIX) - strlen(ZK_CONFIG_CHANGES_PATH "/");
+	int deleted = 0;
+
+	for (int i = 0; i < n; i++) {
+		char path[ZK_PATH_MAX];
+		struct zkc_stat st;
+		int rc;
+
+		/* Only the notifications: anything else there is not ours. */
+		if (strncmp(names[i], ZK_CONFIG_CHANGE_PREFIX + strlen(ZK_CONFIG_CHANGES_PATH "/"),
+			    plen))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", ZK_CONFIG_CHANGES_PATH, names[i]) >=
+		    (int)sizeof(path))
+			continue;
+		rc = zkc_exists(zkc, path, &st, NULL, NULL);
+		if (rc == 0 && now_ms - st.ctime > max_age_ms) {
+			rc = zkc_delete(zkc, path, ZKC_ANY_VERSION);
+			deleted += rc == 0;
+		}
+		if (rc < 0 && rc != -ENOENT)
+			return rc;
+	}
+	return deleted;
+}
+
 int zkmeta_scram_user_set(struct zkc *zkc, const char *user, const struct sasl_cred *cred)
 {
 	char path[ZK_PATH_MAX], *doc;

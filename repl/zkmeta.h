@@ -137,6 +137,14 @@ int zkmeta_topic_config(struct zkc *zkc, const char *topic, struct zk_config *c,
 int zkmeta_set_topic_config(struct zkc *zkc, const char *topic, const struct zk_config *c,
 			    int32_t version);
 
+/* Deletes the notifications among names (children of /config/changes, as
+ * listed) created more than max_age_ms before now_ms (the server's ctime
+ * against this broker's clock, as Kafka's brokers purge them after
+ * processing). One that is gone meanwhile (another broker's purge) is
+ * not an error. The count deleted, or -errno of the first failure. */
+int zkmeta_purge_config_changes(struct zkc *zkc, char *const *names, int n, int64_t now_ms,
+				int64_t max_age_ms);
+
 /* The cluster id, created on first use by whichever broker comes first. */
 int zkmeta_cluster_id(struct zkc *zkc, char id[ZK_UUID_LEN + 1], char *why);
 

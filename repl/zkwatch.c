@@ -24,8 +24,7 @@ static int find(const struct zkwatch_set *s, const char *path)
 	return -1;
 }
 
-int zkwatch_arm(struct zkwatch_set *s, struct zkc *zk, const char *path, zkc_watch_fn *fn,
-		void *arg)
+int zkwatch_claim(struct zkwatch_set *s, const char *path)
 {
 	char *copy, **v;
 	int rc;
@@ -52,6 +51,16 @@ int zkwatch_arm(struct zkwatch_set *s, struct zkc *zk, const char *path, zkc_wat
 		free(copy);
 		return -ENOMEM;
 	}
+	return 1;
+}
+
+int zkwatch_arm(struct zkwatch_set *s, struct zkc *zk, const char *path, zkc_watch_fn *fn,
+		void *arg)
+{
+	int rc = zkwatch_claim(s, path);
+
+	if (rc <= 0)
+		return rc;
 	rc = zkc_exists(zk, path, NULL, fn, arg);
 	if (rc == -ENOENT)
 		rc = 0; /* armed all the same: it fires on creation */

@@ -384,3 +384,18 @@ mq_done() {
 	[ "$MQ_FAIL" -eq 0 ] && exit 0
 	exit 1
 }
+
+# ---- Kafka clients ---------------------------------------------------------
+
+# kafkajs_setup — for tests that run kafkajs (tests/integration/kafkajs_*.js,
+# which load it from $KAFKAJS_PATH): exports KAFKAJS_PATH, build/npm's copy
+# unless the environment names one; without it the test fails and ends here
+# (mq_done). Call it after mq_setup.
+kafkajs_setup() {
+	KAFKAJS_PATH=${KAFKAJS_PATH:-$(cd "$LIBDIR/../.." && pwd -P)/build/npm/node_modules/kafkajs}
+	export KAFKAJS_PATH
+	if [ ! -d "$KAFKAJS_PATH" ]; then
+		fail "kafkajs" "not installed at $KAFKAJS_PATH (sh contrib/install-deps.sh installs it)"
+		mq_done
+	fi
+}

@@ -23,18 +23,15 @@ mq_setup
 # shellcheck source=tests/integration/cluster_lib.sh
 . "$LIBDIR/cluster_lib.sh"
 
-ROOT=$(cd "$LIBDIR/../.." && pwd -P)
-KAFKAJS_PATH=${KAFKAJS_PATH:-$ROOT/build/npm/node_modules/kafkajs}
-export KAFKAJS_PATH
-if [ ! -d "$KAFKAJS_PATH" ]; then
-	fail "kafkajs" "not installed at $KAFKAJS_PATH (sh contrib/install-deps.sh installs it)"
-	mq_done
-fi
+kafkajs_setup
 KAFKA_SASL_USER=admin
 KAFKA_SASL_PASSWORD=admin-secret
 export KAFKA_SASL_USER KAFKA_SASL_PASSWORD
 
-CLUSTER_CONF="num.partitions=1"
+# Notifications in /config/changes are deleted once a second old (15
+# minutes by default), by the brokers that process the next change.
+CLUSTER_CONF="num.partitions=1
+config.change.expiration.ms=1000"
 zk_cluster_start
 for n in 1 2 3; do
 	eval "PORT$n=\$(zk_free_port)"
@@ -124,6 +121,15 @@ expect_eq "a bad value: INVALID_CONFIG" "error INVALID_CONFIG" "${r%%:*}"
 expect_errno "a bad .config line on mnt3: EINVAL" EINVAL \
 	bash -c 'echo retention.ms=soon > "$1"' sh "$MQ_TMP/mnt3/ct/.config"
 check "mnt1: retention.ms still 600000" cfg_is "$MQ_TMP/mnt1" ct retention.ms 600000
+
+# Each change is processed by every broker, which then deletes the
+# notifications older than config.change.expiration.ms: changes go on
+# until one comes more than a second after the earlier ones.
+changes_purged() {
+	sh -c "echo retention.ms=$(date +%s%N | cut -c1-12) > '$MQ_TMP/mnt2/ct/.config'" &&
+		grep -q '/config/changes: [0-9]* notification(s) older than 1000 ms deleted' "$LOG"
+}
+check "old /config/changes notifications deleted" poll 20 changes_purged
 
 # More partitions: CreatePartitions on broker 2, .config on mnt3.
 expect_eq "kafkajs CreatePartitions on broker 2: 5" "ok" "$(admin 2 partitions ct 5)"

@@ -15,13 +15,7 @@ LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/../zk.sh"
 mq_setup
 
-ROOT=$(cd "$LIBDIR/../.." && pwd -P)
-KAFKAJS_PATH=${KAFKAJS_PATH:-$ROOT/build/npm/node_modules/kafkajs}
-export KAFKAJS_PATH
-if [ ! -d "$KAFKAJS_PATH" ]; then
-	fail "kafkajs" "not installed at $KAFKAJS_PATH (sh contrib/install-deps.sh installs it)"
-	mq_done
-fi
+kafkajs_setup
 
 PORT=$(zk_free_port)
 B=127.0.0.1:$PORT

@@ -84,6 +84,26 @@ expect_same "posix_fallocate: nothing appended" "$MQ_TMP/before" "$T/0"
 mkdir "$MNT/e"
 expect_errno "posix_fallocate of an empty partition: ESPIPE" ESPIPE python3 "$MQ_TMP/pfalloc.py" "$MNT/e/0" 4096
 expect_eq "the empty partition stays empty" 0 "$(stat -c %s "$MNT/e/0")"
+# A block probe can land exactly at st_size (an empty file, offset 0): that
+# one write of a single NUL byte is refused too, so nothing is appended.
+expect_errno "posix_fallocate(0, 1) of an empty partition: EOPNOTSUPP" EOPNOTSUPP python3 "$MQ_TMP/pfalloc.py" "$MNT/e/0" 1
+expect_errno "posix_fallocate(0, 4097) of an empty partition: EOPNOTSUPP" EOPNOTSUPP python3 "$MQ_TMP/pfalloc.py" "$MNT/e/0" 4097
+expect_eq "still empty after the probes" 0 "$(stat -c %s "$MNT/e/0")"
+expect_ok "the probe is logged" grep -q "write e/0 at offset 0: refused: one NUL byte as the first write of a file not opened O_APPEND is posix_fallocate's block probe" "$LOG"
+SZ=$(stat -c %s "$T/0")
+expect_errno "posix_fallocate(st_size, 1): EOPNOTSUPP" EOPNOTSUPP python3 -c "
+import os, sys
+fd = os.open('$T/0', os.O_WRONLY)
+try:
+    os.posix_fallocate(fd, $SZ, 1)
+except OSError as e:
+    sys.exit('posix_fallocate: ' + os.strerror(e.errno))"
+expect_same "posix_fallocate at the end: nothing appended" "$MQ_TMP/before" "$T/0"
+# A record of one NUL byte is still written: with its newline, or appended.
+expect_ok "a NUL line through O_WRONLY" python3 -c "
+import os; fd = os.open('$MNT/e/0', os.O_WRONLY); os.write(fd, b'\\0\\n'); os.close(fd)"
+expect_ok "a NUL byte appended" sh -c 'printf "\\0" >> "$1"' sh "$MNT/e/0"
+expect_eq "both NUL records are there" 2 "$(grep -c 'valueSize: 1 key: null value: \\x00$' "$MNT/e/.segments/0/00000000000000000000.dump")"
 
 # ---- editors and rsync --inplace ----
 seq 1 4 > "$MQ_TMP/four"

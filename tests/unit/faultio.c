@@ -194,13 +194,9 @@ static int fi_ftruncate(void *ctx, int fd, off_t len)
 		return -EIO;
 	if (f->ftruncate_countdown > 0 && --f->ftruncate_countdown == 0)
 		return -EIO;
-	int rc = io_posix.ftruncate(NULL, fd, len);
-	if (rc == 0 && fd >= 0 && fd < 4096 && f->fd_path[fd]) {
-		int s = file_slot(f, f->fd_path[fd], 0);
-		if (s >= 0 && f->files[s].durable > len)
-			f->files[s].durable = len;
-	}
-	return rc;
+	/* A cut is as volatile as a write: until the file's next fsync its
+	 * durable size stays what it was, and faultio_crash grows it back. */
+	return io_posix.ftruncate(NULL, fd, len);
 }
 
 static int64_t fi_size(void *ctx, int fd)
@@ -392,6 +388,15 @@ void faultio_crash(struct faultio *f, int torn, unsigned seed)
 		if (stat(f->files[i].path, &st) < 0)
 			continue;
 		int64_t keep = f->files[i].durable;
+		if (st.st_size < keep) {
+			/* A cut not fsynced since: the file regains its durable
+			 * size, the bytes past the cut as zeros (what a
+			 * reservation left there; or what the snapshot of a
+			 * mapped tail holds, restored below). */
+			if (truncate(f->files[i].path, keep) < 0)
+				continue;
+			st.st_size = keep;
+		}
 		if (f->files[i].snap) {
 			/* Pages written through the mapping since the last fsync are
 			 * lost (torn: the first few of them made it). */

@@ -42,7 +42,8 @@ struct faultio {
 	int open_errno;
 	int opens; /* open calls seen */
 	char *fd_path[4096];
-	/* durable: the size at the last fsync. A file with a mapped tail also
+	/* durable: the size at the last fsync (a later ftruncate leaves it
+	 * alone: a cut is not durable before an fsync either). A file with a mapped tail also
 	 * keeps snap, its bytes [snap_off, snap_off + snap_len) as of its last
 	 * fsync (or the map, if none since): what a power cut restores there,
 	 * since pages written through the mapping are as volatile as pwrites. */
@@ -71,8 +72,10 @@ void faultio_free(struct faultio *f);
 void faultio_no_map(struct faultio *f);
 /* Simulates a power cut: every tracked file loses what was written after
  * its last fsync, through pwrite or its mapped tail (torn: keeps a random
- * part of it instead), and every rename or unlink whose directory was not
- * fsynced since is undone. */
+ * part of it instead), a file cut shorter (ftruncate) since its last fsync
+ * regains its durable size (zeros past the cut, or the mapped tail's
+ * bytes as of the last fsync), and every rename or unlink whose directory
+ * was not fsynced since is undone. */
 void faultio_crash(struct faultio *f, int torn, unsigned seed);
 
 #endif

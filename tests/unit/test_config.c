@@ -753,6 +753,7 @@ static void test_cluster_defaults(void **state)
 	assert_string_equal(c.cluster.zk_connect, "");
 	assert_false(cluster_config_zk(&c.cluster));
 	assert_int_equal(c.cluster.zk_session_timeout_ms, 18000);
+	assert_int_equal(c.cluster.config_change_expiration_ms, 15 * 60 * 1000);
 	assert_int_equal(cluster_config_connect_timeout(&c.cluster), 18000);
 	assert_false(c.cluster.listeners_set);
 	assert_int_equal(c.cluster.inter_broker, NET_PLAINTEXT);
@@ -801,6 +802,7 @@ static void test_cluster_keys(void **state)
 		      "controlled.shutdown.enable=false\nauto.leader.rebalance.enable=false\n"
 		      "leader.imbalance.per.broker.percentage=20\n"
 		      "leader.imbalance.check.interval.seconds=60\n"
+		      "config.change.expiration.ms=1000\n"
 		      "num.io.threads=4\nmax.connections.per.ip=7\n",
 		      err, sizeof(err)),
 		0);
@@ -828,6 +830,7 @@ static void test_cluster_keys(void **state)
 	assert_true(c.cluster.unclean_leader_election);
 	assert_false(c.cluster.controlled_shutdown);
 	assert_false(c.cluster.auto_leader_rebalance);
+	assert_int_equal(c.cluster.config_change_expiration_ms, 1000);
 	assert_int_equal(c.cluster.leader_imbalance_pct, 20);
 	assert_int_equal(c.cluster.leader_imbalance_check_s, 60);
 	assert_int_equal(c.cluster.net.num_io_threads, 4);

@@ -1148,6 +1148,63 @@ static void test_bounced_broker(void **state)
 	cluster_stop();
 }
 
+/* Polls until broker_id was sent something addressed to broker_epoch. */
+static int rec_wait_broker_epoch(struct recorder *r, int32_t broker_id, int64_t broker_epoch)
+{
+	int64_t end = now_mono_ms() + WAIT_MS;
+	int found = 0;
+
+	while (!found && now_mono_ms() <= end) {
+		pthread_mutex_lock(&r->lock);
+		for (int i = 0; i < r->n && !found; i++)
+			found = r->v[i].broker_id == broker_id &&
+				r->v[i].broker_epoch == broker_epoch;
+		pthread_mutex_unlock(&r->lock);
+		if (!found)
+			pause_ms(10);
+	}
+	return found;
+}
+
+/* Broker 3 restarts, and the controller has dealt with it (it addressed
+ * broker 3's new life: the czxid of its new registration). */
+static void bounce_broker3(struct node *a)
+{
+	char path[ZK_PATH_MAX], *data = NULL;
+	struct zkc_stat st;
+	size_t len;
+
+	node_kill(&nodes[3]);
+	node_register(&nodes[3]);
+	assert_true(zk_path_broker(path, sizeof(path), 3) >= 0);
+	assert_int_equal(zkc_get(nodes[3].zkc, path, &data, &len, &st, NULL, NULL), 0);
+	free(data);
+	assert_true(rec_wait_broker_epoch(&a->rec, 3, st.czxid));
+}
+
+/* Every read of the broker list (each registration that comes, goes or
+ * changes) leaves at most one watch armed per registration and one on
+ * the list: the count of armed watches on the controller's session does
+ * not grow with the number of reads. */
+static void test_broker_watches_bounded(void **state)
+{
+	int32_t r[] = { 1, 3 };
+	struct node *a;
+	int armed;
+
+	(void)state;
+	cluster_start("/t_watches", 1, false);
+	a = wait_active();
+	create_topic(nodes[1].zkc, "wt", r, 1, 2);
+	wait_created(nodes[1].zkc, "wt", 1);
+	bounce_broker3(a);
+	armed = zkc_watches_armed(a->zkc);
+	for (int i = 0; i < 4; i++)
+		bounce_broker3(a);
+	assert_int_equal(zkc_watches_armed(a->zkc), armed);
+	cluster_stop();
+}
+
 /* The controller's session expires: the other broker takes over with a
  * higher epoch, the deposed one's writes are refused, the new one goes
  * on, and the old one comes back as a follower. */
@@ -1379,6 +1436,7 @@ int main(void)
 		cmocka_unit_test(test_controlled_shutdown),
 		cmocka_unit_test(test_bounced_broker),
 		cmocka_unit_test(test_ineligible_not_elected),
+		cmocka_unit_test(test_broker_watches_bounded),
 		cmocka_unit_test(test_failover),
 		cmocka_unit_test(test_fenced_write_resigns),
 		cmocka_unit_test(test_topic_deletion),

@@ -882,6 +882,72 @@ static void test_lines_checked(void **state)
 	free(bases);
 }
 
+/* A roll cuts the mapped tail's reserved zeros off a segment that an
+ * fsync already covered whole (the recovery point is at its end). The cut
+ * must be durable before anything else is: after a power cut the segment
+ * is trusted as it is on disk, and zeros brought back past its last batch
+ * would be damage in the middle of the log. */
+static void test_roll_cut_durable(void **state)
+{
+	struct logfx *f = *state;
+	assert_non_null(f->fio.ops.map_tail);
+	f->cfg.segment_bytes = 2048;
+	log_reconfigure(f->l, &f->cfg);
+	logfx_put(f, 0, 100, 20); /* five batches through the mapped tail */
+	assert_int_equal(log_flush(f->l, -1), 0);
+	assert_int_equal(logmgr_checkpoint(f->m), 0);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/t-0/%020d.log", f->dir, 0);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_size > 2048); /* the reservation is on disk */
+	logfx_put(f, 100, 20, 20);      /* rolls: the segment is cut to its batches */
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, 2);
+	assert_int_equal(stat(path, &sb), 0);
+	int64_t cut = sb.st_size;
+	assert_true(cut < 2048);
+	logmgr_abandon(f->m); /* the process dies ... */
+	f->m = NULL;
+	faultio_crash(&f->fio, 0, 1); /* ... and so does the power */
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, cut);
+	logfx_reports[0] = '\0';
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_false(st.damaged);
+	assert_true(st.log_end_offset >= 100);
+	assert_null(strstr(logfx_reports, "invalid bytes"));
+	log_set_hw(f->l, st.log_end_offset);
+	check_all(f, (int)st.log_end_offset);
+}
+
+/* The same at a clean stop: the active segment's cut is fsynced before the
+ * clean-shutdown marker, which makes the next start trust the files. */
+static void test_close_cut_durable(void **state)
+{
+	struct logfx *f = *state;
+	assert_non_null(f->fio.ops.map_tail);
+	logfx_put(f, 0, 100, 20);
+	assert_int_equal(log_flush(f->l, -1), 0);
+	logmgr_close(f->m);
+	f->m = NULL;
+	faultio_crash(&f->fio, 0, 1);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/t-0/%020d.log", f->dir, 0);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_size < 4096);
+	logfx_open(f);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_false(st.damaged);
+	assert_int_equal(st.log_end_offset, 100);
+	log_set_hw(f->l, 100);
+	check_all(f, 100);
+}
+
 /* A power cut after retention: its renames to .deleted were made durable
  * (it fsyncs the log's directory), the unlinks that followed were not, so
  * the .deleted files come back; open removes them, and the log starts
@@ -1312,6 +1378,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_async_roll_flush_and_prefix, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_hw_never_back, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_roll_cut_durable, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_close_cut_durable, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_power_cut_after_retention, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_lines_checked, setup, logfx_teardown),

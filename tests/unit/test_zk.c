@@ -32,6 +32,7 @@
 #include "repl/zkdata.h"
 #include "repl/zkmeta.h"
 #include "tests/unit/zksrv.h"
+#include "util/clock.h"
 
 #define SESSION_MS 6000
 #define CONNECT_MS 20000
@@ -761,6 +762,74 @@ static void test_server_restart(void **state)
 	zkc_close(zkc);
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The ctime of /config/changes/<name>. */
+static int64_t change_ctime(struct zkc *zkc, const char *name)
+{
+	char path[ZK_PATH_MAX];
+	struct zkc_stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", ZK_CONFIG_CHANGES_PATH, name);
+	assert_int_equal(zkc_exists(zkc, path, &st, NULL, NULL), 0);
+	return st.ctime;
+}
+
+/* Notifications older than the age go; younger ones, and znodes that are
+ * not notifications, stay; one another broker deleted first is no error. */
+static void test_purge_config_changes(void **state)
+{
+	struct zkc *zkc = open_at("/t_purge");
+	char *keys[] = { "retention.ms" }, *values[] = { "60000" };
+	struct zk_config cfg = { keys, values, 1 };
+	char **names, newest[64];
+	int64_t old_ctime, new_ctime, end;
+	int n;
+
+	(void)state;
+	assert_int_equal(zkmeta_ensure_paths(zkc), 0);
+	put(zkc, ZK_CONFIG_CHANGES_PATH "/other", "x");
+	assert_int_equal(zkmeta_set_topic_config(zkc, "a", &cfg, ZKC_ANY_VERSION), 0);
+	assert_int_equal(zkmeta_set_topic_config(zkc, "b", &cfg, ZKC_ANY_VERSION), 0);
+	n = zkc_children(zkc, ZK_CONFIG_CHANGES_PATH, &names, NULL, NULL);
+	assert_int_equal(n, 3);
+	qsort(names, (size_t)n, sizeof(*names), str_cmp);
+	old_ctime = change_ctime(zkc, names[1]);
+	/* The third one is created on a later millisecond of the server's
+	 * clock (the same machine's). */
+	end = now_real_ms() + 5000;
+	while (now_real_ms() <= old_ctime + 1 && now_real_ms() < end)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	assert_int_equal(zkmeta_set_topic_config(zkc, "c", &cfg, ZKC_ANY_VERSION), 0);
+	zkc_names_free(names, n);
+	n = zkc_children(zkc, ZK_CONFIG_CHANGES_PATH, &names, NULL, NULL);
+	assert_int_equal(n, 4);
+	qsort(names, (size_t)n, sizeof(*names), str_cmp);
+	new_ctime = change_ctime(zkc, names[2]);
+	assert_true(new_ctime > old_ctime);
+	snprintf(newest, sizeof(newest), "%s", names[2]);
+	/* As of the newest's creation, with an age just under the gap: the
+	 * two older ones go. */
+	assert_int_equal(
+		zkmeta_purge_config_changes(zkc, names, n, new_ctime, new_ctime - old_ctime - 1),
+		2);
+	/* Again with the same listing: those are gone already. */
+	assert_int_equal(
+		zkmeta_purge_config_changes(zkc, names, n, new_ctime, new_ctime - old_ctime - 1),
+		0);
+	zkc_names_free(names, n);
+	n = zkc_children(zkc, ZK_CONFIG_CHANGES_PATH, &names, NULL, NULL);
+	assert_int_equal(n, 2);
+	qsort(names, (size_t)n, sizeof(*names), str_cmp);
+	assert_string_equal(names[0], newest);
+	assert_string_equal(names[1], "other");
+	zkc_names_free(names, n);
+	zkc_close(zkc);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -776,6 +845,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_znodes),
 		cmocka_unit_test(test_producer_id_blocks),
 		cmocka_unit_test(test_server_restart),
+		cmocka_unit_test(test_purge_config_changes),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
