@@ -75,10 +75,13 @@ static int client_batch_check(const struct log_config *cfg, const struct line_fm
 	if (rc < 0)
 		return rc == -ENOMEM ? rc : -EBADMSG;
 	m->line_bytes = 0;
+	m->max_ts = -1;
+	m->max_ts_offset = 0;
 	while ((rc = batch_iter_next(it, &r)) == 1) {
 		if (r.offset - h.base_offset != n)
 			return -EBADMSG;
 		m->line_bytes += line_len(lf, &r);
+		batch_meta_note_ts(m, r.timestamp, n);
 		*payload += (r.key_len > 0 ? r.key_len : 0) + (r.value_len > 0 ? r.value_len : 0);
 		n++;
 	}
@@ -86,8 +89,6 @@ static int client_batch_check(const struct log_config *cfg, const struct line_fm
 		return -EBADMSG;
 	m->base_offset = 0;
 	m->last_offset = h.last_offset_delta;
-	m->max_ts = h.max_timestamp;
-	m->max_ts_offset = h.last_offset_delta;
 	m->size = (int64_t)len;
 	return 0;
 }
@@ -179,7 +180,8 @@ again:
 
 		for (int i = 0; i < nb; i++) {
 			stamp_append_time(batches + pos, (size_t)m[i].size, log_append_time);
-			m[i].max_ts = log_append_time;
+			m[i].max_ts = log_append_time; /* on every record: the first holds it */
+			m[i].max_ts_offset = 0;
 			pos += (size_t)m[i].size;
 		}
 	}

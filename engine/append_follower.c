@@ -79,8 +79,7 @@ static int64_t batch_check(const uint8_t *b, size_t avail, const struct line_fmt
 	m->last_offset = h.base_offset + h.last_offset_delta;
 	m->size = size;
 	m->line_bytes = 0;
-	/* As the leader's encoder: the first record with the largest
-	 * timestamp, starting below any (-1). */
+	/* batch_meta_note_ts's rule, as every append. */
 	m->max_ts = -1;
 	m->max_ts_offset = h.base_offset;
 	int64_t prev = h.base_offset - 1;
@@ -91,10 +90,7 @@ static int64_t batch_check(const uint8_t *b, size_t avail, const struct line_fmt
 		}
 		prev = r.offset;
 		m->line_bytes += line_len(lf, &r);
-		if (r.timestamp > m->max_ts) {
-			m->max_ts = r.timestamp;
-			m->max_ts_offset = r.offset;
-		}
+		batch_meta_note_ts(m, r.timestamp, r.offset);
 	}
 	batch_iter_free(&it);
 	if (rc < 0)

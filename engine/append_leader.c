@@ -185,10 +185,7 @@ static void enc_part_run(void *arg)
 					  .value = (const uint8_t *)r.value,
 					  .value_len = r.value_len };
 			m->line_bytes += line_len_scanned(p->lf, &lr, clean);
-			if (r.timestamp > m->max_ts) {
-				m->max_ts = r.timestamp;
-				m->max_ts_offset = offset + bb.count - 1;
-			}
+			batch_meta_note_ts(m, r.timestamp, offset + bb.count - 1);
 			have = part_next(p, &i, &r, &clean);
 		} while (have);
 		if (p->nb < 0)

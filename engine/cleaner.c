@@ -561,10 +561,7 @@ static int rewrite_batch(struct clean_ctx *c, struct seg_reader *r, int n, struc
 			const struct rec *x = &c->recs[k];
 			rc = batch_builder_add(&bb, x->key, x->key_len, x->value, x->value_len,
 					       x->timestamp);
-			if (x->timestamp > m->max_ts) {
-				m->max_ts = x->timestamp;
-				m->max_ts_offset = x->offset;
-			}
+			batch_meta_note_ts(m, x->timestamp, x->offset);
 		}
 		if (rc < 0)
 			break;
@@ -594,14 +591,16 @@ static int copy_batch(struct clean_ctx *c, struct seg_reader *r, int n, struct s
 	struct batch_meta m = {
 		.base_offset = r->hdr.base_offset,
 		.last_offset = r->hdr.base_offset + r->hdr.last_offset_delta,
-		.max_ts = r->hdr.max_timestamp,
-		.max_ts_offset = r->hdr.base_offset + r->hdr.last_offset_delta,
+		.max_ts = -1,
+		.max_ts_offset = r->hdr.base_offset,
 		.size = r->total,
 		.first_line_pos = r->line_pos,
 		.line_bytes = 0,
 	};
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		m.line_bytes += line_len(&c->lf, &c->recs[i]);
+		batch_meta_note_ts(&m, c->recs[i].timestamp, c->recs[i].offset);
+	}
 	st->bytes_written += r->total;
 	return seg_append(ns, r->buf, (size_t)r->total, &m, 1, c->index_interval);
 }

@@ -116,6 +116,21 @@ struct batch_meta {
 	int64_t first_line_pos; /* line position of its first record */
 };
 
+/* The one rule for a batch's max_ts and max_ts_offset, which every append
+ * (leader, client, follower, cleaner) and recovery follows, so that time
+ * index entries depend on the batch bytes only and replicas agree: the
+ * largest record timestamp (batch_iter's, so a LogAppendTime batch's max
+ * timestamp for every record) and the first record holding it. Start with
+ * max_ts = -1, max_ts_offset = the base offset; note every record in
+ * order. */
+static inline void batch_meta_note_ts(struct batch_meta *m, int64_t timestamp, int64_t offset)
+{
+	if (timestamp > m->max_ts) {
+		m->max_ts = timestamp;
+		m->max_ts_offset = offset;
+	}
+}
+
 /*
  * A segment. Fields below "lock-free readers" are written by the appender
  * under the log's lock and read by cursors with atomic loads: a reader

@@ -12,7 +12,14 @@
  *             position (as Kafka's LogSegment.append does).
  * .timeindex  Kafka's time index: 12-byte entries {timestamp i64, relative
  *             offset u32}, added with an offset index entry when the
- *             segment's max timestamp grew since the last entry.
+ *             segment's max timestamp grew since the last entry; it names
+ *             that max (the batch's included) and the first record holding
+ *             it (batch_meta_note_ts).
+ *             Both indexes are a function of the batches alone: the byte
+ *             count and the max move batch by batch, also inside one
+ *             append, and a segment opened or truncated gets them back from
+ *             its files (seg_index_state_load), so replicas write the same
+ *             entries whatever their fetches, restarts and truncations.
  * .lines      mqfs's line-view positions. A 16-byte header, "MQLINES1" and
  *             the segment's line base (i64, the line position of its base
  *             offset), then one 16-byte entry per batch, in log order:
@@ -649,18 +656,88 @@ int64_t seg_read_batch(struct seg *s, int64_t pos, int64_t limit, uint8_t **buf,
 }
 
 /* Sum of the line lengths of a batch's records; also checks the records
- * (and the CRC when crc: see seg_load_tail for when it is not). */
+ * (and the CRC when crc: see seg_load_tail for when it is not). With ts,
+ * also its max_ts and max_ts_offset (batch_meta_note_ts). */
 static int64_t batch_line_bytes(const uint8_t *b, size_t len, const struct line_fmt *lf, bool crc,
-				struct batch_iter *it)
+				struct batch_iter *it, struct batch_meta *ts)
 {
 	int rc = crc ? batch_iter_init(it, b, len) : batch_iter_init_nocrc(it, b, len);
 	if (rc < 0)
 		return rc;
 	int64_t sum = 0;
 	struct rec r;
-	while ((rc = batch_iter_next(it, &r)) == 1)
+	if (ts) {
+		ts->max_ts = -1;
+		ts->max_ts_offset = it->hdr.base_offset;
+	}
+	while ((rc = batch_iter_next(it, &r)) == 1) {
 		sum += line_len(lf, &r);
+		if (ts)
+			batch_meta_note_ts(ts, r.timestamp, r.offset);
+	}
 	return rc < 0 ? rc : sum;
+}
+
+/*
+ * The appender's index state of a segment opened from its files
+ * (bytes_since_index, max_ts and its offset, last_tidx_ts), as the appends
+ * that wrote the files left it, so that the entries after a restart or a
+ * truncation fall where they would have without it, and a replica that
+ * restarted writes the same .index and .timeindex as one that did not.
+ * index_entries_for resets the count before the batch at the last entry's
+ * position P, so it is size - P (the segment's size without an entry: it
+ * counts from the segment's start). The segment's max timestamp as of the
+ * batch at P is the last .timeindex entry (an .index entry adds one
+ * whenever the max grew since the last; -1 with none); the batches from P
+ * on fold into it. At most index.interval.bytes and a batch are read.
+ */
+static int seg_index_state_load(struct seg *s, const struct line_fmt *lf, int64_t size)
+{
+	const struct io_ops *io = s->io;
+	int64_t at = 0;
+	uint8_t b[TIMEINDEX_ENT_SIZE];
+
+	s->max_ts = s->max_ts_offset = s->last_tidx_ts = -1;
+	if (s->idx_entries) {
+		if (io_pread_full(io, s->idx_fd, b, INDEX_ENT_SIZE,
+				  (s->idx_entries - 1) * INDEX_ENT_SIZE) != INDEX_ENT_SIZE)
+			return -EIO;
+		at = be32_get(b + 4);
+		if (s->tidx_entries) {
+			if (io_pread_full(io, s->tidx_fd, b, TIMEINDEX_ENT_SIZE,
+					  (s->tidx_entries - 1) * TIMEINDEX_ENT_SIZE) !=
+			    TIMEINDEX_ENT_SIZE)
+				return -EIO;
+			s->max_ts = s->last_tidx_ts = (int64_t)be64_get(b);
+			s->max_ts_offset = s->base_offset + be32_get(b + 8);
+		}
+	}
+	s->bytes_since_index = size - at;
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	struct batch_iter it = { 0 };
+	int rc = 0;
+	while (at < size) {
+		int64_t total = seg_read_batch(s, at, size, &buf, &cap);
+		struct batch_meta m;
+		if (total <= 0) {
+			rc = total < 0 ? (int)total : -EBADMSG;
+			break;
+		}
+		int64_t lb = batch_line_bytes(buf, (size_t)total, lf, false, &it, &m);
+		if (lb < 0) {
+			rc = (int)lb;
+			break;
+		}
+		if (m.max_ts > s->max_ts) {
+			s->max_ts = m.max_ts;
+			s->max_ts_offset = m.max_ts_offset;
+		}
+		at += total;
+	}
+	batch_iter_free(&it);
+	free(buf);
+	return rc;
 }
 
 static int seg_load_tail_pinned(struct seg *s, const struct line_fmt *lf, int64_t prev_line_end)
@@ -716,15 +793,13 @@ static int seg_load_tail_pinned(struct seg *s, const struct line_fmt *lf, int64_
 	 * failure here sends it to seg_recover, which cuts at the first bad
 	 * batch. A byte flipped in a closed segment is corruption, not a torn
 	 * write: readers find it and fail with EBADMSG there, the log stays. */
-	int64_t lb = batch_line_bytes(buf, (size_t)total, lf, false, &it);
+	int64_t lb = batch_line_bytes(buf, (size_t)total, lf, false, &it, NULL);
 	if (lb < 0) {
 		rc = (int)lb;
 		goto out;
 	}
 	s->next_offset = hd.base_offset + hd.last_offset_delta + 1;
 	s->line_end = e.line_pos + lb;
-	s->max_ts = hd.max_timestamp;
-	s->max_ts_offset = s->next_offset - 1;
 	/* The indexes must not point past the log. */
 	if (s->idx_entries) {
 		uint8_t b[INDEX_ENT_SIZE];
@@ -742,12 +817,11 @@ static int seg_load_tail_pinned(struct seg *s, const struct line_fmt *lf, int64_
 			rc = -EBADMSG;
 			goto out;
 		}
-		s->last_tidx_ts = (int64_t)be64_get(b);
-		if (s->last_tidx_ts > s->max_ts)
-			s->max_ts = s->last_tidx_ts;
 	}
+	rc = seg_index_state_load(s, lf, size);
+	if (rc < 0)
+		goto out;
 	atomic_store(&s->lines_entries, nent);
-	rc = 0;
 out:
 	batch_iter_free(&it);
 	free(buf);
@@ -785,7 +859,7 @@ static const char *lines_ent_check(struct seg *s, const struct lines_ent *e,
 	if (!next)
 		return NULL;
 	batch_iter_free(it);
-	int64_t lb = batch_line_bytes(*buf, (size_t)total, lf, false, it);
+	int64_t lb = batch_line_bytes(*buf, (size_t)total, lf, false, it, NULL);
 	if (lb < 0)
 		return NULL;
 	if (next->line_pos < e->line_pos + lb || (contiguous && next->line_pos != e->line_pos + lb))
@@ -877,7 +951,10 @@ static int gbuf_add(struct gbuf *g, const void *d, size_t n)
 	return 0;
 }
 
-/* The index entries that go with one appended batch (Kafka's rule). */
+/* The index entries that go with one appended batch (Kafka's rule), and
+ * the segment's max timestamp moved over it. Batch by batch, also within
+ * one append: where an entry falls and what it names depend on the batches
+ * alone, not on how appends (a follower's fetches) grouped them. */
 static int index_entries_for(struct seg *s, const struct batch_meta *m, int64_t pos,
 			     int32_t index_interval, struct gbuf *idx, struct gbuf *tidx)
 {
@@ -898,6 +975,10 @@ static int index_entries_for(struct seg *s, const struct batch_meta *m, int64_t 
 		s->bytes_since_index = 0;
 	}
 	s->bytes_since_index += m->size;
+	if (m->max_ts > s->max_ts) {
+		s->max_ts = m->max_ts;
+		s->max_ts_offset = m->max_ts_offset;
+	}
 	return rc;
 }
 
@@ -983,17 +1064,15 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 		    bh.base_offset + bh.last_offset_delta - s->base_offset > UINT32_MAX ||
 		    pos > UINT32_MAX)
 			break;
-		int64_t lb = batch_line_bytes(buf, (size_t)total, lf, true, &it);
-		if (lb < 0)
-			break;
 		struct batch_meta m = {
 			.base_offset = bh.base_offset,
 			.last_offset = bh.base_offset + bh.last_offset_delta,
-			.max_ts = bh.max_timestamp,
-			.max_ts_offset = bh.base_offset + bh.last_offset_delta,
-			.line_bytes = lb,
 			.size = total,
 		};
+		int64_t lb = batch_line_bytes(buf, (size_t)total, lf, true, &it, &m);
+		if (lb < 0)
+			break;
+		m.line_bytes = lb;
 		rc = index_entries_for(s, &m, pos, index_interval, &idx, &tidx);
 		if (rc < 0)
 			goto out;
@@ -1011,10 +1090,6 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 		s->line_end = e.line_pos;
 		enc_lines(le, &e);
 		rc = gbuf_add(&lines, le, sizeof(le));
-		if (m.max_ts > s->max_ts) {
-			s->max_ts = m.max_ts;
-			s->max_ts_offset = m.max_ts_offset;
-		}
 		s->next_offset = m.last_offset + 1;
 		s->line_end += lb;
 		pos += total;
@@ -1210,6 +1285,7 @@ static int seg_append_pinned(struct seg *s, const uint8_t *data, size_t len,
 	struct gbuf tidx = { tstack, 0, sizeof(tstack), tstack };
 	/* Appender state to restore if a write fails. */
 	int64_t bsi0 = s->bytes_since_index, ltts0 = s->last_tidx_ts;
+	int64_t mts0 = s->max_ts, mtso0 = s->max_ts_offset;
 	int pend0 = s->lines_pend_n;
 	int rc = lines_pend_reserve(s, n);
 	int64_t pos = pos0;
@@ -1237,17 +1313,13 @@ static int seg_append_pinned(struct seg *s, const uint8_t *data, size_t len,
 		(void)seg_tail_drop(s);
 		s->bytes_since_index = bsi0;
 		s->last_tidx_ts = ltts0;
+		s->max_ts = mts0;
+		s->max_ts_offset = mtso0;
 		goto out;
 	}
 	s->lines_pend_n = pend0 + n;
 	s->idx_entries += (int64_t)idx.len / INDEX_ENT_SIZE;
 	s->tidx_entries += (int64_t)tidx.len / TIMEINDEX_ENT_SIZE;
-	for (int i = 0; i < n; i++) {
-		if (m[i].max_ts > s->max_ts) {
-			s->max_ts = m[i].max_ts;
-			s->max_ts_offset = m[i].max_ts_offset;
-		}
-	}
 	s->next_offset = m[n - 1].last_offset + 1;
 	s->line_end = m[n - 1].first_line_pos + m[n - 1].line_bytes;
 	s->dirty = true;
@@ -1308,21 +1380,27 @@ static int seg_truncate_to_pinned(struct seg *s, int64_t offset, int key_sep_len
 	}
 	if (keep >= n)
 		return 0;
-	/* Index entries at or beyond the cut go. */
-	int64_t ni = s->idx_entries, nt = s->tidx_entries;
+	/* Index entries at or beyond the cut go. A .timeindex entry is
+	 * written with an .index entry and names an offset after the one
+	 * before's and at most its own, so those that stay are the ones at or
+	 * below the last .index entry kept: what the appends that wrote the
+	 * kept batches wrote, as on a replica that never held the rest. */
+	int64_t ni = s->idx_entries, nt = s->tidx_entries, last_rel = -1;
 	while (ni > 0) {
 		uint8_t b[8];
 		if (io_pread_full(io, s->idx_fd, b, 8, (ni - 1) * 8) != 8)
 			return -EIO;
-		if ((int64_t)be32_get(b + 4) < size)
+		if ((int64_t)be32_get(b + 4) < size) {
+			last_rel = be32_get(b);
 			break;
+		}
 		ni--;
 	}
 	while (nt > 0) {
 		uint8_t b[12];
 		if (io_pread_full(io, s->tidx_fd, b, 12, (nt - 1) * 12) != 12)
 			return -EIO;
-		if (s->base_offset + (int64_t)be32_get(b + 8) < offset)
+		if ((int64_t)be32_get(b + 8) <= last_rel)
 			break;
 		nt--;
 	}

@@ -4,8 +4,8 @@
 # broker's mount (a non-leader forwards the write, resent after a
 # failover), three kill -9s of partition 0's leader, each followed by
 # a new leader from the ISR, a restart and a rejoin; after each round every
-# acknowledged record is there exactly once in order and the replicas' .log
-# files agree byte for byte. The script leaves no mount and no directory
+# acknowledged record is there exactly once in order and the replicas'
+# .log, .index and .timeindex files agree byte for byte. The script leaves no mount and no directory
 # behind (it starts and stops everything itself, by pid).
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
@@ -26,6 +26,8 @@ n=$(sed -n 's/^acknowledged records checked: \([0-9]*\).*/\1/p' "$OUT")
 [ "${n:-0}" -gt 0 ] && ok "$n acknowledged records checked" || fail "records checked" "'$n'"
 expect_eq "nothing lost, duplicated, garbled or divergent" "1" \
 	"$(grep -c '^lost: 0  duplicated: 0  garbled: 0  unknown: 0  divergent replicas: 0 ' "$OUT")"
+expect_eq "no index file differs between replicas" "1" \
+	"$(grep -c '^index files that differ between replicas: none$' "$OUT")"
 grep -q '^kill to first acknowledged write: median [0-9.]* s, max [0-9.]* s' "$OUT" &&
 	ok "kill to first acknowledged write reported" || fail "kill to first ack" "not reported"
 expect_eq "no mount left" "0" "$(grep -c " $MQ_TMP/" /proc/mounts)"

@@ -8,6 +8,7 @@
  * hw and LEO listener lists, the follower's hw.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -315,6 +316,78 @@ static void test_follower_files_identical(void **state)
 	assert_memory_equal(bl, bf, (size_t)nl);
 	log_cursor_free(cl);
 	log_cursor_free(cf);
+	snprintf(da, sizeof(da), "%s/t-0", p->l->dir);
+	snprintf(db, sizeof(db), "%s/t-0", p->f->dir);
+	close_both(p);
+	assert_dirs_identical(da, db);
+}
+
+/* A replica restarted (the process killed, or stopped cleanly) or cut back
+ * by a truncation carries on with its indexes where the other replica's
+ * are: an index entry comes index.interval.bytes after the previous one
+ * however the bytes since were written, and a time index entry names the
+ * first record with the segment's largest timestamp, whichever replica
+ * wrote or rebuilt it. Client batches (header max timestamp, several
+ * records of one timestamp, LogAppendTime) and leader-encoded ones mixed. */
+static void reopen(struct logfx *x, bool kill)
+{
+	if (kill)
+		logmgr_abandon(x->m);
+	else
+		assert_int_equal(logmgr_close(x->m), 0);
+	x->m = NULL;
+	logfx_open(x);
+}
+
+static void test_indexes_identical_after_restarts(void **state)
+{
+	struct pair *p = *state;
+	char da[400], db[400];
+	uint8_t cb[4096];
+
+	p->l->cfg.segment_bytes = 4096;
+	p->f->cfg.segment_bytes = 4096;
+	assert_int_equal(log_reconfigure(p->l->l, &p->l->cfg), 0);
+	assert_int_equal(log_reconfigure(p->f->l, &p->f->cfg), 0);
+	assert_int_equal(log_assign_epoch(p->l->l, 0, 0), 0);
+	for (int round = 0; round < 24; round++) {
+		struct log *l = p->l->l;
+		for (int i = 0; i < 3; i++)
+			put(l, 1 + (round * 5 + i) % 13, 0, "r");
+		/* A client's batch: five records of one timestamp. */
+		struct batch_builder bb;
+		batch_builder_init(&bb, cb, sizeof(cb), BATCH_CODEC_NONE);
+		for (int i = 0; i < 5; i++)
+			assert_int_equal(
+				batch_builder_add(&bb, NULL, -1, "client", 6, fake_now + 9), 0);
+		int64_t sz = batch_builder_finish(&bb, 0, 0);
+		assert_true(sz > 0);
+		assert_int_equal(log_append_client(l, cb, (size_t)sz, 0,
+						   round % 4 == 3 ? fake_now + 20 : -1, NULL, NULL),
+				 0);
+		replicate_once(l, p->f->l, 200 + (size_t)round * 37 % 500);
+		switch (round % 5) {
+		case 0: /* the follower killed */ reopen(p->f, true); break;
+		case 1: /* the follower stopped cleanly */ reopen(p->f, false); break;
+		case 2: /* the leader killed; the follower catches up first */
+			replicate_all(l, p->f->l, 300);
+			reopen(p->l, true);
+			break;
+		case 3: /* the follower cut back its last batch (epoch truncation) */
+			if (leo(p->f->l) > 0) {
+				struct log_raw r;
+				assert_int_equal(log_read_raw(p->f->l, leo(p->f->l) - 1, -1, 1, &r),
+						 0);
+				assert_int_equal(log_truncate_to(p->f->l, r.base_offset), 0);
+				log_raw_release(&r);
+			}
+			break;
+		default: /* the leader stopped cleanly */
+			replicate_all(l, p->f->l, 300);
+			reopen(p->l, false);
+		}
+	}
+	replicate_all(p->l->l, p->f->l, 1 << 20);
 	snprintf(da, sizeof(da), "%s/t-0", p->l->dir);
 	snprintf(db, sizeof(db), "%s/t-0", p->f->dir);
 	close_both(p);
@@ -672,6 +745,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_raw_read_segments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_ref_outlives_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follower_files_identical, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_indexes_identical_after_restarts, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_append_batches_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_batches_io_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_offset_for_epoch_kip101, setup, teardown),
