@@ -32,6 +32,14 @@
  * for it), answers those with data, an error, a passed deadline or a gone
  * connection, and puts the others back. min_bytes counts as 1: a fetch
  * with any record is answered (followers send min_bytes 1).
+ *
+ * A follower's fetch is also answered, without records, when the leader's
+ * hw is above the one its last response carried (partition_note_hw_sent):
+ * a follower learns the hw from Fetch responses only, so without this a
+ * record committed by the follower's own fetch (the last of the ISR to
+ * fetch past it moves the hw) would reach its mount's readers only with
+ * the next record, or after max_wait_ms when none comes. Every change of
+ * the hw wakes the purgatory (the hw listener).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -181,6 +189,9 @@ static bool fetch_ready(const struct fs_fetch *f)
 			return true; /* lost leadership while parked */
 		if (part_upper(f, fp, &o) > fp->req->fetch_offset)
 			return true;
+		if (f->msg->replica_id >= 0 &&
+		    partition_follower_hw_behind(fp->p, f->msg->replica_id))
+			return true;
 	}
 	return false;
 }
@@ -231,6 +242,8 @@ static int fetch_respond(struct fs_fetch *f)
 			rp->high_watermark = o.hw;
 			rp->last_stable_offset = o.hw;
 			rp->log_start_offset = o.log_start_offset;
+			if (m->replica_id >= 0 && o.hw >= 0)
+				partition_note_hw_sent(fp->p, m->replica_id, o.hw);
 			if (rp->error_code)
 				continue;
 			if (fp->diverging) {

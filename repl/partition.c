@@ -211,6 +211,7 @@ static void replica_reset(struct partition_replica *r, int32_t id, bool in_isr, 
 	r->last_fetch_leader_leo = -1;
 	r->last_fetch_ms = 0;
 	r->last_caught_up_ms = in_isr ? now_ms : 0;
+	r->hw_sent = -1;
 }
 
 /* The maximal ISR holds id: the ISR, or a pending change's. */
@@ -454,6 +455,33 @@ int partition_update_follower_fetch_state(struct partition *p, int32_t replica_i
 		return rc;
 	rc = partition_maybe_increment_leader_hw(p, now_ms);
 	return rc < 0 ? rc : 0;
+}
+
+void partition_note_hw_sent(struct partition *p, int32_t replica_id, int64_t hw)
+{
+	struct partition_replica *r;
+
+	pthread_mutex_lock(&p->lock);
+	r = p->role == PARTITION_LEADER ? follower_find(p, replica_id) : NULL;
+	if (r && hw > r->hw_sent)
+		r->hw_sent = hw;
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool partition_follower_hw_behind(struct partition *p, int32_t replica_id)
+{
+	struct partition_replica *r;
+	struct partition_offsets o;
+	bool behind = false;
+
+	pthread_mutex_lock(&p->lock);
+	r = p->role == PARTITION_LEADER ? follower_find(p, replica_id) : NULL;
+	if (r) {
+		p->ops->offsets(p->log, &o);
+		behind = o.hw > r->hw_sent;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return behind;
 }
 
 int partition_maybe_expand_isr(struct partition *p, int32_t replica_id, int64_t now_ms)

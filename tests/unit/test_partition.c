@@ -1064,9 +1064,86 @@ static void test_fetch_handler_rules(void **state)
 	assert_true(took < 10000);
 	/* Now 2 is in the ISR (it fetched at the LEO, epoch start 4). */
 	assert_int_equal(isr_size(a.p), 2);
+	/* Its fetch at 7 moves the hw to 7, above the 6 it was told: answered
+	 * at once, no records. */
+	assert_int_equal(fetch_one(c, 2, 3, 7, 3, 10000, &r, &took), 0);
+	assert_int_equal(r.records_len, 0);
+	assert_int_equal(r.high_watermark, 7);
+	assert_true(took < 10000);
 	/* Nothing new again: answered empty at max_wait_ms. */
 	assert_int_equal(fetch_one(c, 2, 3, 7, 3, 100, &r, &took), 0);
 	assert_int_equal(r.records_len, 0);
+	assert_true(took >= 100);
+	assert_int_equal(fetch_serve_parked(a.fs), 0);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
+/* A follower's fetch parked at the LEO. */
+struct parked_fetch {
+	struct bk *b;
+	int32_t replica;
+	int64_t offset;
+	struct proto_fetch_resp_part r;
+	int64_t took;
+};
+
+static void *fetch_parked(void *arg)
+{
+	struct parked_fetch *pf = arg;
+	struct net_client *c;
+
+	assert_int_equal(net_client_connect("127.0.0.1", pf->b->port, DEADLINE_MS, &c), 0);
+	assert_int_equal(fetch_one(c, pf->replica, 3, pf->offset, 3, 20000, &pf->r, &pf->took), 0);
+	net_client_close(c);
+	return NULL;
+}
+
+/* The purgatory's rule for followers: a parked fetch is answered when the
+ * hw moves above the one its follower was last told, records or not. Two
+ * followers fetch a record; the first one back parks at the LEO (the hw
+ * has not moved: the other lacks the record); the second one's fetch moves
+ * the hw. Both learn the new hw at once, not with the next record or at
+ * max_wait_ms (20 s here). */
+static void test_fetch_hw_wakes_follower(void **state)
+{
+	struct bk a;
+	struct partition_state st = state3(1, 3, 3);
+	struct net_client *c;
+	struct proto_fetch_resp_part r;
+	struct parked_fetch pf = { .b = &a, .replica = 2, .offset = 4 };
+	pthread_t th;
+	int64_t took, end;
+
+	(void)state;
+	bk_start(&a, 1, "hwwake");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	leader_append(&a, 4, 3, "r"); /* LEO 4, hw 0: 2 and 3 lack them */
+	assert_int_equal(fetch_one(c, 2, 3, 0, -1, 0, &r, NULL), 0);
+	assert_int_equal(r.high_watermark, 0);
+	assert_int_equal(fetch_one(c, 3, 3, 0, -1, 0, &r, NULL), 0);
+	assert_int_equal(r.high_watermark, 0);
+	assert_true(r.records_len > 0);
+	/* 2 at the LEO: the hw stays 0 (3 is at 0), nothing to tell: parked. */
+	assert_int_equal(pthread_create(&th, NULL, fetch_parked, &pf), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (fetch_serve_parked(a.fs) == 0 && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(fetch_serve_parked(a.fs), 1);
+	/* 3 at the LEO moves the hw to 4: its own fetch is answered at once. */
+	assert_int_equal(fetch_one(c, 3, 3, 4, 3, 20000, &r, &took), 0);
+	assert_int_equal(r.high_watermark, 4);
+	assert_int_equal(r.records_len, 0);
+	assert_true(took < 20000);
+	/* And the parked one of 2 is woken by the move. */
+	pthread_join(th, NULL);
+	assert_int_equal(pf.r.error_code, 0);
+	assert_int_equal(pf.r.high_watermark, 4);
+	assert_int_equal(pf.r.records_len, 0);
+	assert_true(pf.took < 20000);
+	/* Told: the next fetch without news waits its max_wait_ms. */
+	assert_int_equal(fetch_one(c, 2, 3, 4, 3, 100, &r, &took), 0);
 	assert_true(took >= 100);
 	assert_int_equal(fetch_serve_parked(a.fs), 0);
 	net_client_close(c);
@@ -1271,6 +1348,7 @@ int main(void)
 		cmocka_unit_test(test_e2e_catch_up_and_kip101_engine),
 		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch_engine),
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch_engine),
+		cmocka_unit_test(test_fetch_hw_wakes_follower),
 		cmocka_unit_test(test_fetch_handler_rules),
 		cmocka_unit_test(test_ofle_handler),
 		cmocka_unit_test(test_e2e_sasl_and_reconnect),
