@@ -18,7 +18,11 @@
 #                written by `dd bs=1M` to the partition file, a new topic
 #                each rep: the single node's and the leader's mount
 #                (acks=all: each write() returns once the ISR has it);
-#                medians of BENCH_REPS, MB/s and the cluster's ratio.
+#                medians of BENCH_REPS, MB/s and the cluster's ratio;
+#                and the CPU time each daemon spent per MiB written (its
+#                utime + stime from /proc/PID/stat over the dd), the
+#                single node's and, in the cluster, the leader's and the
+#                two followers' (medians of BENCH_REPS).
 #   latency      latency.py: one 100-byte record at a time written on the
 #                leader's mount, read by a group's consume file on a
 #                follower's mount when that follower's groups see the
@@ -102,6 +106,17 @@ produce_mbs() {
 	echo "$_pa $_pb" | awk -v b="$(stat -c %s "$1")" '{ print b / 1e6 / ($2 - $1) }'
 }
 
+# cpu_ticks PID: user + system CPU time of PID so far, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# cpu_ms_per_mib T0 T1: milliseconds of CPU per MiB written for a tick
+# count going from T0 to T1 over one rep.
+cpu_ms_per_mib() {
+	echo "$1 $2" | awk -v hz="$HZ" -v mb="$BENCH_CLUSTER_MB" '{ printf "%.2f\n", ($2 - $1) * 1000 / hz / mb }'
+}
+
 # field MNT TOPIC N: field N of partition 0's row of TOPIC/.state
 # (partition, log start, hw, leo, leader, leader epoch, replicas, isr, ...).
 # The checks below run under poll.
@@ -137,16 +152,20 @@ topic3() {
 
 # ---- the single node ---------------------------------------------------------
 
+HZ=$(getconf CLK_TCK)
 say "records: $BENCH_CLUSTER_MB MiB of 100-byte lines per rep"
 records $((BENCH_CLUSTER_MB * 1048576 / 100)) "$tmp/src"
 mount_daemon "$tmp/single" "$tmp/single.log" "$MQFS" -f --data "$tmp/sdata" "$tmp/single" ||
 	die "mqfs did not mount: $(tail -n 3 "$tmp/single.log")"
 SPID=$DPID
 : >"$tmp/single.t"
+: >"$tmp/single.cpu"
 r=1
 while [ $r -le "$BENCH_REPS" ]; do
 	mkdir "$tmp/single/s$r" || die "mkdir single/s$r failed"
+	c0=$(cpu_ticks "$SPID")
 	produce_mbs "$tmp/src" "$tmp/single/s$r/0" >>"$tmp/single.t"
+	cpu_ms_per_mib "$c0" "$(cpu_ticks "$SPID")" >>"$tmp/single.cpu"
 	r=$((r + 1))
 done
 mkdir "$tmp/single/lat" "$tmp/single/lat/.groups/bench" || die "mkdir single/lat failed"
@@ -177,10 +196,21 @@ for n in 1 2 3; do
 done
 
 : >"$tmp/cluster.t"
+: >"$tmp/leader.cpu"
+: >"$tmp/follower.cpu"
 r=1
 while [ $r -le "$BENCH_REPS" ]; do
 	topic3 "c$r"
+	t1=$(cpu_ticks "$PID1") t2=$(cpu_ticks "$PID2") t3=$(cpu_ticks "$PID3")
 	produce_mbs "$tmp/src" "$tmp/mnt$L/c$r/0" >>"$tmp/cluster.t"
+	for n in 1 2 3; do
+		case $n in
+		1) cm=$(cpu_ms_per_mib "$t1" "$(cpu_ticks "$PID1")") ;;
+		2) cm=$(cpu_ms_per_mib "$t2" "$(cpu_ticks "$PID2")") ;;
+		*) cm=$(cpu_ms_per_mib "$t3" "$(cpu_ticks "$PID3")") ;;
+		esac
+		if [ "$n" = "$L" ]; then echo "$cm" >>"$tmp/leader.cpu"; else echo "$cm" >>"$tmp/follower.cpu"; fi
+	done
 	r=$((r + 1))
 done
 rm -f "$tmp/src"
@@ -210,6 +240,7 @@ printf 'latest\n' >"$tmp/mnt$reader/lat/.groups/bench/0" ||
 clat=$(timeout 300 python3 "$here/latency.py" mqfs "$tmp/mnt$L/lat/0" \
 	"$tmp/mnt$reader/lat/.groups/bench/consume" "$BENCH_LAT_RECORDS") ||
 	die "cluster latency client failed"
+lat_leader=$L
 
 # ---- failover ----------------------------------------------------------------------
 
@@ -256,10 +287,14 @@ say "produce, dd bs=1M of $BENCH_CLUSTER_MB MiB of 100-byte lines, median of $BE
 printf '  single node                          %8.1f MB/s  (%s)\n' "$s" "$(spread <"$tmp/single.t")"
 printf '  cluster, RF 3, acks=all, leader      %8.1f MB/s  (%s)  %.2f of the single node\n' \
 	"$c" "$(spread <"$tmp/cluster.t")" "$(echo "$c $s" | awk '{ print $1 / $2 }')"
+say "CPU per MiB written (utime + stime, ms), median (spread):"
+say "  single node                          $(median <"$tmp/single.cpu")  ($(spread <"$tmp/single.cpu"))"
+say "  cluster leader                       $(median <"$tmp/leader.cpu")  ($(spread <"$tmp/leader.cpu"))"
+say "  cluster follower (each)              $(median <"$tmp/follower.cpu")  ($(spread <"$tmp/follower.cpu"))"
 say ""
 say "one-record end-to-end latency, write() -> consume read:"
 say "  single node (same mount):           $slat"
-say "  cluster, leader $L -> broker $reader:       $clat"
+say "  cluster, leader $lat_leader -> broker $reader:       $clat"
 say "    read by $where"
 say ""
 say "failover: kill -9 of leader $L -> first acknowledged write on a survivor"
