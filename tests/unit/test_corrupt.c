@@ -5,7 +5,7 @@
  * both read paths; lookups fail rather than skip; the cleaner refuses and
  * rewrites nothing; .dump marks the batch "valid: no" without its records;
  * the listener hears of the batch once and the count is 1; nothing is cut
- * at the reopen.
+ * at the reopen, also when a batch's records do not decode.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -259,11 +259,50 @@ static void test_many_bad_batches(void **state)
 	assert_int_equal(st.corrupt_batches, SEG_BAD_SLOTS);
 }
 
+/* A batch of a closed segment whose records do not decode (its record
+ * count changed), not the segment's last: the clean reopen keeps the log
+ * whole and writable (the appender's index state, rebuilt from the batches
+ * after the last .index entry, stops at it); the readers report it. */
+static void test_undecodable_batch_kept(void **state)
+{
+	struct logfx *f = *state;
+	fill(f);
+	int64_t *bases;
+	int n;
+	assert_int_equal(log_segments(f->l, &bases, &n), 0);
+	assert_true(n > 1 && bases[1] - bases[0] > 2);
+	char path[600];
+	snprintf(path, sizeof(path), "%s/t-0/%020" PRId64 ".log", f->dir, bases[0]);
+	free(bases);
+	logmgr_close(f->m);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	uint8_t h[61];
+	assert_int_equal(pread(fd, h, 12, 0), 12);
+	off_t second = (off_t)be32_get(h + 8) + 12;
+	assert_int_equal(pread(fd, h, 61, second), 61);
+	be32_put(h + 57, be32_get(h + 57) + 1); /* recordsCount */
+	assert_int_equal(pwrite(fd, h, 61, second), 61);
+	close(fd);
+	logfx_open(f);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, NREC);
+	assert_null(strstr(logfx_reports, "damaged"));
+	struct rec_in r = { "k1", 2, "after", 5, fake_now };
+	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+	char buf[1 << 14];
+	size_t got;
+	assert_int_equal(read_until_error(f->l, 64, buf, &got), -EBADMSG);
+	assert_int_equal(got, (size_t)line_pos[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_flipped_byte, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_many_bad_batches, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_undecodable_batch_kept, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
