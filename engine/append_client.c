@@ -232,5 +232,9 @@ again:
 out:
 	pthread_mutex_unlock(&l->lock);
 	free(m);
+	/* As every append: the LEO listeners, outside the lock (a leader's
+	 * parked follower fetches wait for them). */
+	if (rc == 0)
+		log_notify_leo(l);
 	return rc;
 }

@@ -714,6 +714,15 @@ static void test_listeners(void **state)
 	assert_int_equal(log_append_batches(f, buf, a, NULL), 1);
 	assert_int_equal(leo1.calls, 3);
 	log_remove_leo_listener(f, count_cb, &leo1);
+	/* And a Kafka client's batches on the leader: a follower's parked
+	 * fetch waits for this call (fetch_serve.c), as for the mount's. */
+	a = mkbatch(buf, sizeof(buf), 0, -1, 2);
+	assert_int_equal(log_append_client(l, buf, a, 0, -1, NULL, NULL), 0);
+	assert_int_equal(leo1.calls, 4);
+	a = mkbatch(buf, sizeof(buf), 0, -1, 2);
+	buf[a - 1] ^= 1; /* its CRC no longer matches */
+	assert_int_equal(log_append_client(l, buf, a, 0, -1, NULL, NULL), -EBADMSG);
+	assert_int_equal(leo1.calls, 4); /* refused: no call */
 	log_remove_leo_listener(l, count_cb, &leo1);
 }
 
