@@ -19,12 +19,21 @@
  * the partition list, the stats and the stop flag. Neither is held across
  * a network call or a wait for the backoff. Partition calls take only the
  * partition's lock.
+ *
+ * A partition added (or the stop) pokes the thread through an eventfd
+ * that the connection's waits also watch: the request in flight, which
+ * may be a Fetch parked at the leader for replica.fetch.wait.max.ms
+ * without the new partition, is given up with its connection, and the
+ * next round, on a new connection, fetches the new partition at once.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "repl/fetcher.h"
 #include "util/clock.h"
@@ -54,6 +63,7 @@ struct fetcher {
 	struct fpart snap[FETCHER_MAX_PARTS];
 	uint64_t snap_removals; /* removals when the snapshot was taken */
 	struct net_client *conn;
+	int wake; /* eventfd: a partition added, or stopping (fetcher_poke) */
 	struct fetcher_stats stats;
 };
 
@@ -104,7 +114,31 @@ static int connect_source(struct fetcher *f)
 		return rc;
 	}
 	stat_add(f, &f->stats.connects, 1);
+	net_client_set_wake(f->conn, f->wake);
 	return 0;
+}
+
+/* Ends the thread's wait for a response (fetcher_main reconnects at once):
+ * a Fetch parked at the leader would hold a partition just added for up
+ * to replica.fetch.wait.max.ms, and the stop for as long. */
+static void fetcher_poke(struct fetcher *f)
+{
+	uint64_t one = 1;
+	/* Only EAGAIN can fail it: the counter is full, readable already. */
+	ssize_t k = write(f->wake, &one, sizeof(one));
+
+	(void)k;
+}
+
+/* Clears pokes before a round: the round's list is read after it, so a
+ * partition added later pokes its request. */
+static void fetcher_unpoke(struct fetcher *f)
+{
+	uint64_t n;
+	/* EAGAIN: nothing pending. */
+	ssize_t k = read(f->wake, &n, sizeof(n));
+
+	(void)k;
 }
 
 /* Takes f->round for a call that changes p, one of the round's snapshot.
@@ -478,9 +512,17 @@ static void *fetcher_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&f->lock);
+		fetcher_unpoke(f);
 		rc = f->conn ? 0 : connect_source(f);
 		if (!rc)
 			rc = round_once(f);
+		if (rc == -EINTR) {
+			/* Poked: the request was given up, the connection
+			 * with it; a new round, with the new partition. */
+			net_client_close(f->conn);
+			f->conn = NULL;
+			continue;
+		}
 		if (rc < 0) {
 			stat_add(f, &f->stats.errors, 1);
 			net_client_close(f->conn);
@@ -509,6 +551,7 @@ int fetcher_new(const struct fetcher_config *cfg, struct fetcher **out)
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -ENOMEM;
+	f->wake = -1;
 	f->cfg = *cfg;
 	if (cfg->sasl_user) {
 		f->user = strdup(cfg->sasl_user);
@@ -519,6 +562,11 @@ int fetcher_new(const struct fetcher_config *cfg, struct fetcher **out)
 		}
 	}
 	f->cfg.sasl_user = f->cfg.sasl_password = NULL;
+	f->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (f->wake < 0) {
+		rc = -errno;
+		goto fail;
+	}
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_mutex_init(&f->round, NULL);
 	pthread_condattr_init(&ca);
@@ -535,6 +583,8 @@ int fetcher_new(const struct fetcher_config *cfg, struct fetcher **out)
 	*out = f;
 	return 0;
 fail:
+	if (f->wake >= 0)
+		close(f->wake);
 	free(f->user);
 	free(f->password);
 	free(f);
@@ -557,6 +607,8 @@ int fetcher_add(struct fetcher *f, struct partition *p)
 		pthread_cond_signal(&f->cond);
 	}
 	pthread_mutex_unlock(&f->lock);
+	if (!rc)
+		fetcher_poke(f);
 	return rc;
 }
 
@@ -597,7 +649,9 @@ void fetcher_free(struct fetcher *f)
 	f->stopping = true;
 	pthread_cond_broadcast(&f->cond);
 	pthread_mutex_unlock(&f->lock);
+	fetcher_poke(f);
 	pthread_join(f->thread, NULL);
+	close(f->wake);
 	for (int i = 0; i < f->n; i++)
 		partition_unref(f->parts[i].p);
 	pthread_cond_destroy(&f->cond);

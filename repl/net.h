@@ -271,5 +271,11 @@ int net_client_call(struct net_client *c, int16_t api_key, int16_t api_version, 
 		    size_t body_len, size_t max_resp, int64_t timeout_ms, struct net_resp *resp);
 /* The socket, for tests that need to misbehave. */
 int net_client_fd(const struct net_client *c);
+/* While a call waits on the socket, fd (not read nor closed here; -1:
+ * none) becoming readable ends it with -EINTR, and the connection is then
+ * unusable as after any error: the owner's way to give up a long wait,
+ * such as a fetcher given a new partition while its Fetch is parked at
+ * the leader for replica.fetch.wait.max.ms. */
+void net_client_set_wake(struct net_client *c, int fd);
 
 #endif

@@ -35,28 +35,34 @@ struct net_client {
 	int32_t n_apis;
 	struct proto_api *apis; /* the broker's versions (ApiVersions) */
 	bool broken;
+	int wake_fd; /* -1, or net_client_set_wake's */
 };
 
-static int wait_fd(int fd, short events, int64_t deadline)
+/* Waits for events on fd; -EINTR when wake (unless -1) is readable
+ * first. */
+static int wait_fd(int fd, int wake, short events, int64_t deadline)
 {
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = events };
+		struct pollfd p[2] = { { .fd = fd, .events = events },
+				       { .fd = wake, .events = POLLIN } };
 		int64_t left = deadline - now_mono_ms();
 		int n;
 
 		if (left <= 0)
 			return -ETIMEDOUT;
-		n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		n = poll(p, wake >= 0 ? 2 : 1, left > 60000 ? 60000 : (int)left);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
+		if (n > 0 && wake >= 0 && p[1].revents)
+			return -EINTR;
 		if (n > 0)
 			return 0;
 	}
 }
 
-static int send_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
+static int send_all(int fd, int wake, const uint8_t *p, size_t n, int64_t deadline)
 {
 	while (n) {
 		ssize_t k = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -65,7 +71,7 @@ static int send_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			rc = wait_fd(fd, POLLOUT, deadline);
+			rc = wait_fd(fd, wake, POLLOUT, deadline);
 			if (rc)
 				return rc;
 			continue;
@@ -78,7 +84,7 @@ static int send_all(int fd, const uint8_t *p, size_t n, int64_t deadline)
 	return 0;
 }
 
-static int recv_all(int fd, uint8_t *p, size_t n, int64_t deadline)
+static int recv_all(int fd, int wake, uint8_t *p, size_t n, int64_t deadline)
 {
 	while (n) {
 		ssize_t k = recv(fd, p, n, MSG_DONTWAIT);
@@ -87,7 +93,7 @@ static int recv_all(int fd, uint8_t *p, size_t n, int64_t deadline)
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			rc = wait_fd(fd, POLLIN, deadline);
+			rc = wait_fd(fd, wake, POLLIN, deadline);
 			if (rc)
 				return rc;
 			continue;
@@ -118,7 +124,7 @@ static int connect_one(const struct addrinfo *ai, int64_t deadline)
 		rc = -errno;
 		goto fail;
 	}
-	rc = wait_fd(fd, POLLOUT, deadline);
+	rc = wait_fd(fd, -1, POLLOUT, deadline);
 	if (rc)
 		goto fail;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) || err) {
@@ -165,11 +171,11 @@ int net_client_call(struct net_client *c, int16_t api_key, int16_t api_version, 
 	kbuf_write_raw(&w, body, body_len);
 	rc = proto_frame_end(&w, pos);
 	if (!rc)
-		rc = send_all(c->fd, w.buf, w.len, deadline);
+		rc = send_all(c->fd, c->wake_fd, w.buf, w.len, deadline);
 	kbuf_w_free(&w);
 	if (rc)
 		goto broken;
-	rc = recv_all(c->fd, size, 4, deadline);
+	rc = recv_all(c->fd, c->wake_fd, size, 4, deadline);
 	if (!rc)
 		rc = proto_frame_peek(size, 4, max_resp ? max_resp : DEFAULT_MAX_RESP, &len);
 	if (rc)
@@ -180,7 +186,7 @@ int net_client_call(struct net_client *c, int16_t api_key, int16_t api_version, 
 		goto broken;
 	}
 	resp->len = len;
-	rc = recv_all(c->fd, resp->frame, len, deadline);
+	rc = recv_all(c->fd, c->wake_fd, resp->frame, len, deadline);
 	if (rc)
 		goto broken;
 	kbuf_r_init(&resp->body, resp->frame, len);
@@ -266,6 +272,7 @@ int net_client_connect(const char *host, int port, int64_t timeout_ms, struct ne
 		return -ENOMEM;
 	}
 	c->fd = fd;
+	c->wake_fd = -1;
 	c->next_corr = 1;
 	rc = client_api_versions(c, 3, deadline);
 	if (rc == 1)
@@ -392,4 +399,9 @@ out:
 	net_resp_free(&resp);
 	sasl_client_free(sc);
 	return rc;
+}
+
+void net_client_set_wake(struct net_client *c, int fd)
+{
+	c->wake_fd = fd;
 }

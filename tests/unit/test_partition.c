@@ -694,8 +694,10 @@ static void bk_start(struct bk *b, int32_t id, const char *name)
 	bk_start_as(b, id, name, NULL);
 }
 
-/* Follows source over the loopback listener. */
-static void bk_follow(struct bk *b, struct bk *source, bool truncate_on_fetch)
+/* Follows source over the loopback listener, its fetches parked up to
+ * max_wait_ms. */
+static void bk_follow_wait(struct bk *b, struct bk *source, bool truncate_on_fetch,
+			   int64_t max_wait_ms)
 {
 	struct fetcher_config cfg;
 
@@ -705,7 +707,7 @@ static void bk_follow(struct bk *b, struct bk *source, bool truncate_on_fetch)
 	strcpy(cfg.host, "127.0.0.1");
 	cfg.port = source->port;
 	cfg.backoff_ms = 50;
-	cfg.max_wait_ms = 200;
+	cfg.max_wait_ms = max_wait_ms;
 	cfg.truncate_on_fetch = truncate_on_fetch;
 	cfg.sasl_user = source->user;
 	cfg.sasl_password = source->user ? "s3cret" : NULL;
@@ -713,6 +715,11 @@ static void bk_follow(struct bk *b, struct bk *source, bool truncate_on_fetch)
 		fetcher_free(b->fetcher);
 	assert_int_equal(fetcher_new(&cfg, &b->fetcher), 0);
 	assert_int_equal(fetcher_add(b->fetcher, b->p), 0);
+}
+
+static void bk_follow(struct bk *b, struct bk *source, bool truncate_on_fetch)
+{
+	bk_follow_wait(b, source, truncate_on_fetch, 200);
 }
 
 static void bk_stop(struct bk *b)
@@ -1150,6 +1157,53 @@ static void test_fetch_hw_wakes_follower(void **state)
 	bk_stop(&a);
 }
 
+/* A partition added to a fetcher whose Fetch is parked at the leader (for
+ * 20 s here) is fetched at once: the add pokes the request in flight,
+ * which is given up with its connection, and the next round asks for the
+ * new partition too (the leader answers it at once: it does not know it). */
+static void test_fetcher_add_wakes_parked_fetch(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 2, 2);
+	struct partition_config pc = { .broker_id = 2,
+				       .replica_lag_time_max_ms = 30000,
+				       .min_insync_replicas = 1 };
+	struct fetcher_stats s0, s1;
+	struct tlog *t2 = log_new("addwake-p1");
+	struct partition *p2;
+	int64_t end;
+
+	(void)state;
+	bk_start(&a, 1, "addwake-a");
+	bk_start(&b, 2, "addwake-b");
+	assert_int_equal(partition_new("orders", 1, &pc, &tlog_ops, t2, &p2), 0);
+	assert_int_equal(partition_make_follower(p2, &st), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	bk_follow_wait(&b, &a, false, 20000);
+	leader_append(&a, 3, 1, "x");
+	assert_true(synced(&a, &b, 2));
+	/* Caught up and told the hw: its next Fetch parks. */
+	end = now_mono_ms() + DEADLINE_MS;
+	while (fetch_serve_parked(a.fs) == 0 && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(fetch_serve_parked(a.fs), 1);
+	fetcher_get_stats(b.fetcher, &s0);
+	assert_int_equal(fetcher_add(b.fetcher, p2), 0);
+	end = now_mono_ms() + 10000;
+	do {
+		usleep(1000);
+		fetcher_get_stats(b.fetcher, &s1);
+	} while (s1.fetches == s0.fetches && now_mono_ms() < end);
+	assert_true(s1.fetches > s0.fetches);
+	assert_int_equal(s1.connects, s0.connects + 1);
+	assert_int_equal(s1.errors, s0.errors);
+	bk_stop(&b);
+	bk_stop(&a);
+	partition_unref(p2);
+	tlog_close(t2);
+}
+
 static void test_ofle_handler(void **state)
 {
 	struct bk a;
@@ -1349,6 +1403,7 @@ int main(void)
 		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch_engine),
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch_engine),
 		cmocka_unit_test(test_fetch_hw_wakes_follower),
+		cmocka_unit_test(test_fetcher_add_wakes_parked_fetch),
 		cmocka_unit_test(test_fetch_handler_rules),
 		cmocka_unit_test(test_ofle_handler),
 		cmocka_unit_test(test_e2e_sasl_and_reconnect),
