@@ -41,10 +41,12 @@
 
 #define FETCHER_MAX_PARTS  1024
 #define FETCHER_MAX_ROUNDS 16 /* truncation rounds in one go */
+#define FETCHER_SETTLE_MS  50 /* first retry while the leader settles */
 
 struct fpart {
 	struct partition *p;
 	int64_t backoff_until_ms;
+	int64_t settle_ms; /* the last retry's wait while settling, 0 none */
 };
 
 struct fetcher {
@@ -286,6 +288,28 @@ static size_t whole_batches(const uint8_t *b, size_t len)
 	return at;
 }
 
+/* How long a partition whose fetch failed with error waits. The errors of
+ * a leader and a follower that have not both applied the controller's
+ * latest LeaderAndIsr (sent to every replica at once: a new partition's
+ * leader may answer its follower's first fetch before it knows it leads)
+ * settle within moments: retried after 50 ms, doubling up to
+ * replica.fetch.backoff.ms while they last. Any other error waits
+ * replica.fetch.backoff.ms. */
+static int64_t retry_wait(struct fetcher *f, struct fpart *fp, int16_t error)
+{
+	bool settling = error == PROTO_ERR_NOT_LEADER_OR_FOLLOWER ||
+			error == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION ||
+			error == PROTO_ERR_UNKNOWN_LEADER_EPOCH ||
+			error == PROTO_ERR_FENCED_LEADER_EPOCH;
+
+	if (!settling)
+		return f->cfg.backoff_ms;
+	fp->settle_ms = fp->settle_ms ? 2 * fp->settle_ms : FETCHER_SETTLE_MS;
+	if (fp->settle_ms > f->cfg.backoff_ms)
+		fp->settle_ms = f->cfg.backoff_ms;
+	return fp->settle_ms;
+}
+
 /* Applies one partition of a Fetch response. */
 static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partition_follow *fw,
 			const struct proto_fetch_resp_part *a, int64_t now)
@@ -296,9 +320,10 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 	if (a->error_code) {
 		mq_log_limited(4, "fetcher: %s-%d from broker %d: %s", partition_topic(p),
 			       partition_index(p), f->cfg.source_id, proto_err_name(a->error_code));
-		fp->backoff_until_ms = now + f->cfg.backoff_ms;
+		fp->backoff_until_ms = now + retry_wait(f, fp, a->error_code);
 		return;
 	}
+	fp->settle_ms = 0;
 	if (a->has_diverging_epoch) {
 		stat_add(f, &f->stats.truncations, 1);
 		rc = truncate_step(f, p, fw, a->diverging_epoch, a->diverging_end_offset);

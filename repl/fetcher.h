@@ -25,8 +25,11 @@
  *
  * Errors: a failed connection or request closes the connection and waits
  * replica.fetch.backoff.ms before connecting again; a partition error
- * (FENCED_LEADER_EPOCH, UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER, ...)
- * holds that partition back for the same time while the others go on.
+ * holds that partition back while the others go on: for the same time,
+ * or, for the errors of a leader and a follower that have not both
+ * applied the controller's latest LeaderAndIsr yet (FENCED_LEADER_EPOCH,
+ * UNKNOWN_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER,
+ * UNKNOWN_TOPIC_OR_PARTITION), 50 ms doubling up to it while they last.
  */
 #ifndef MQFS_REPL_FETCHER_H
 #define MQFS_REPL_FETCHER_H

@@ -695,9 +695,9 @@ static void bk_start(struct bk *b, int32_t id, const char *name)
 }
 
 /* Follows source over the loopback listener, its fetches parked up to
- * max_wait_ms. */
+ * max_wait_ms, backoff_ms after an error. */
 static void bk_follow_wait(struct bk *b, struct bk *source, bool truncate_on_fetch,
-			   int64_t max_wait_ms)
+			   int64_t max_wait_ms, int64_t backoff_ms)
 {
 	struct fetcher_config cfg;
 
@@ -706,7 +706,7 @@ static void bk_follow_wait(struct bk *b, struct bk *source, bool truncate_on_fet
 	cfg.source_id = source->id;
 	strcpy(cfg.host, "127.0.0.1");
 	cfg.port = source->port;
-	cfg.backoff_ms = 50;
+	cfg.backoff_ms = backoff_ms;
 	cfg.max_wait_ms = max_wait_ms;
 	cfg.truncate_on_fetch = truncate_on_fetch;
 	cfg.sasl_user = source->user;
@@ -719,7 +719,7 @@ static void bk_follow_wait(struct bk *b, struct bk *source, bool truncate_on_fet
 
 static void bk_follow(struct bk *b, struct bk *source, bool truncate_on_fetch)
 {
-	bk_follow_wait(b, source, truncate_on_fetch, 200);
+	bk_follow_wait(b, source, truncate_on_fetch, 200, 50);
 }
 
 static void bk_stop(struct bk *b)
@@ -1180,7 +1180,7 @@ static void test_fetcher_add_wakes_parked_fetch(void **state)
 	assert_int_equal(partition_make_follower(p2, &st), 1);
 	assert_int_equal(partition_make_follower(b.p, &st), 1);
 	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
-	bk_follow_wait(&b, &a, false, 20000);
+	bk_follow_wait(&b, &a, false, 20000, 50);
 	leader_append(&a, 3, 1, "x");
 	assert_true(synced(&a, &b, 2));
 	/* Caught up and told the hw: its next Fetch parks. */
@@ -1202,6 +1202,38 @@ static void test_fetcher_add_wakes_parked_fetch(void **state)
 	bk_stop(&a);
 	partition_unref(p2);
 	tlog_close(t2);
+}
+
+/* A follower whose first fetches reach its leader before the leader knows
+ * it leads (NOT_LEADER_OR_FOLLOWER: the controller's LeaderAndIsr reaches
+ * the two brokers in either order) fetches again within moments, not
+ * after replica.fetch.backoff.ms (20 s here). */
+static void test_fetcher_retries_settling_leader_soon(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 2, 2);
+	struct fetcher_stats s0;
+	int64_t end;
+
+	(void)state;
+	bk_start(&a, 1, "settle-a");
+	bk_start(&b, 2, "settle-b");
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	bk_follow_wait(&b, &a, false, 200, 20000);
+	end = now_mono_ms() + DEADLINE_MS;
+	do {
+		usleep(1000);
+		fetcher_get_stats(b.fetcher, &s0);
+	} while (s0.fetches < 2 && now_mono_ms() < end);
+	assert_true(s0.fetches >= 2); /* refused twice at least: retried soon */
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 3, 1, "x");
+	end = now_mono_ms() + 5000;
+	while (leo_of(&b) < 3 && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(leo_of(&b), 3);
+	bk_stop(&b);
+	bk_stop(&a);
 }
 
 static void test_ofle_handler(void **state)
@@ -1404,6 +1436,7 @@ int main(void)
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch_engine),
 		cmocka_unit_test(test_fetch_hw_wakes_follower),
 		cmocka_unit_test(test_fetcher_add_wakes_parked_fetch),
+		cmocka_unit_test(test_fetcher_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetch_handler_rules),
 		cmocka_unit_test(test_ofle_handler),
 		cmocka_unit_test(test_e2e_sasl_and_reconnect),
