@@ -453,15 +453,17 @@ static void snapshot_take(struct fetcher *f)
 	pthread_mutex_unlock(&f->lock);
 }
 
-/* Keeps the round's backoffs for the partitions still in the list, and
- * drops the round's references. */
+/* Keeps the round's backoffs (and settling waits) for the partitions
+ * still in the list, and drops the round's references. */
 static void snapshot_release(struct fetcher *f)
 {
 	pthread_mutex_lock(&f->lock);
 	for (int i = 0; i < f->n_snap; i++)
 		for (int j = 0; j < f->n; j++)
-			if (f->parts[j].p == f->snap[i].p)
+			if (f->parts[j].p == f->snap[i].p) {
 				f->parts[j].backoff_until_ms = f->snap[i].backoff_until_ms;
+				f->parts[j].settle_ms = f->snap[i].settle_ms;
+			}
 	pthread_mutex_unlock(&f->lock);
 	for (int i = 0; i < f->n_snap; i++)
 		partition_unref(f->snap[i].p);
