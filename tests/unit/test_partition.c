@@ -1207,25 +1207,28 @@ static void test_fetcher_add_wakes_parked_fetch(void **state)
 /* A follower whose first fetches reach its leader before the leader knows
  * it leads (NOT_LEADER_OR_FOLLOWER: the controller's LeaderAndIsr reaches
  * the two brokers in either order) fetches again within moments, not
- * after replica.fetch.backoff.ms (20 s here). */
+ * after replica.fetch.backoff.ms (20 s here), its waits doubling. */
 static void test_fetcher_retries_settling_leader_soon(void **state)
 {
 	struct bk a, b;
 	struct partition_state st = state2(1, 1, 2, 2);
 	struct fetcher_stats s0;
-	int64_t end;
+	int64_t end, t0;
 
 	(void)state;
 	bk_start(&a, 1, "settle-a");
 	bk_start(&b, 2, "settle-b");
 	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	t0 = now_mono_ms();
 	bk_follow_wait(&b, &a, false, 200, 20000);
-	end = now_mono_ms() + DEADLINE_MS;
+	end = t0 + DEADLINE_MS;
 	do {
 		usleep(1000);
 		fetcher_get_stats(b.fetcher, &s0);
-	} while (s0.fetches < 2 && now_mono_ms() < end);
-	assert_true(s0.fetches >= 2); /* refused twice at least: retried soon */
+	} while (s0.fetches < 4 && now_mono_ms() < end);
+	/* Refused four times: retried soon, after 50, 100, 200 ms. */
+	assert_true(s0.fetches >= 4);
+	assert_true(now_mono_ms() - t0 >= 350);
 	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
 	leader_append(&a, 3, 1, "x");
 	end = now_mono_ms() + 5000;
