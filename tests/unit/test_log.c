@@ -500,6 +500,7 @@ static void test_render(void **state)
 	assert_true(got > 0);
 	buf[got] = 0;
 	assert_non_null(strstr(buf, "baseOffset: 0 lastOffset: 1 count: 2 position: 0"));
+	assert_non_null(strstr(buf, " producerId: -1 producerEpoch: -1 baseSequence: -1 codec: "));
 	assert_non_null(strstr(buf, "| offset: 19 "));
 	assert_non_null(strstr(buf, "value: value-19\n"));
 	assert_null(strstr(buf, "valid: no"));
