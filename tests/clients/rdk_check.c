@@ -276,6 +276,14 @@ static rd_kafka_t *consumer_new(const struct ctx *c)
 	return handle_new(RD_KAFKA_CONSUMER, conf);
 }
 
+static void consumer_free(rd_kafka_t *rk)
+{
+	if (!rk)
+		return;
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+}
+
 static void rec_of(const rd_kafka_message_t *m, struct rec *r)
 {
 	rd_kafka_headers_t *hdrs = NULL;
@@ -383,10 +391,7 @@ static int cmd_consume(const struct ctx *c, char **argv)
 		       recs[i].headers);
 	rc = 0;
 out:
-	if (rk) {
-		rd_kafka_consumer_close(rk);
-		rd_kafka_destroy(rk);
-	}
+	consumer_free(rk);
 	free(recs);
 	return rc;
 }
@@ -439,10 +444,7 @@ static int cmd_verify(const struct ctx *c, char **argv)
 	printf("verified %d %" PRId64 " %" PRId64 "\n", n, first, first + n - 1);
 	rc = 0;
 out:
-	if (rk) {
-		rd_kafka_consumer_close(rk);
-		rd_kafka_destroy(rk);
-	}
+	consumer_free(rk);
 	free(recs);
 	return rc;
 }
