@@ -35,6 +35,10 @@
  *       Prints "LOW HIGH" (query_watermark_offsets).
  *   times TOPIC PARTITION MS
  *       Prints the offset offsets_for_times gives for MS (-1: none).
+ *   stream TOPIC PARTITION TAG STOP_FILE
+ *       Records as produce makes them (no compression), one at a time,
+ *       each delivered before the next, until STOP_FILE exists; checks
+ *       each lands above the one before. Prints "streamed N FIRST LAST".
  *
  * A new way to consume (a group subscription once the broker serves the
  * group APIs) is one more row of the command table and one function that
@@ -48,11 +52,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
 #define TIMEOUT_MS 20000
-#define FIELD_MAX 256
+#define FIELD_MAX  256
 
 struct ctx {
 	const char *brokers;
@@ -170,56 +175,72 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		s->offsets[i] = m->offset;
 }
 
-static int produce(const struct ctx *c, const char *topic, int32_t partition, const char *codec,
-		   int n, const char *tag, int64_t *first)
+/* A producer as every command here uses it: acks=all, idempotence off,
+ * codec, one request in flight; delivery reports into s. NULL on error. */
+static rd_kafka_t *producer_new(const struct ctx *c, const char *codec, struct sent *s)
 {
-	struct sent s = { .n = n, .offsets = calloc((size_t)n + 1, sizeof(int64_t)) };
 	rd_kafka_conf_t *conf = conf_new(c);
-	rd_kafka_t *rk = NULL;
-	int rc = 1;
 
-	if (!conf || !s.offsets)
-		goto out;
+	if (!conf)
+		return NULL;
 	if (set(conf, "acks", "all") || set(conf, "enable.idempotence", "false") ||
 	    set(conf, "compression.codec", codec) ||
 	    set(conf, "max.in.flight.requests.per.connection", "1") ||
 	    set(conf, "message.timeout.ms", "30000")) {
 		rd_kafka_conf_destroy(conf);
-		goto out;
+		return NULL;
 	}
-	rd_kafka_conf_set_opaque(conf, &s);
+	rd_kafka_conf_set_opaque(conf, s);
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-	rk = handle_new(RD_KAFKA_PRODUCER, conf);
+	return handle_new(RD_KAFKA_PRODUCER, conf);
+}
+
+/* Queues record i of tag (its key, value and headers). */
+static int send_one(rd_kafka_t *rk, const char *topic, int32_t partition, const char *tag, int i)
+{
+	char key[FIELD_MAX], value[FIELD_MAX], idx[16];
+	rd_kafka_resp_err_t err;
+
+	snprintf(key, sizeof(key), "%s-k%d", tag, i);
+	snprintf(value, sizeof(value), "%s-v%d", tag, i);
+	snprintf(idx, sizeof(idx), "%d", i);
+	err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_KEY(key, strlen(key)),
+				RD_KAFKA_V_VALUE(value, strlen(value)),
+				RD_KAFKA_V_HEADER("tag", tag, (ssize_t)strlen(tag)),
+				RD_KAFKA_V_HEADER("i", idx, (ssize_t)strlen(idx)),
+				RD_KAFKA_V_OPAQUE((void *)(intptr_t)i), RD_KAFKA_V_END);
+	if (err)
+		return fail("produce record %d: %s", i, rd_kafka_err2str(err));
+	return 0;
+}
+
+/* Waits for every queued record's delivery report; n sent so far. */
+static int delivered_all(rd_kafka_t *rk, const struct sent *s, int n)
+{
+	if (rd_kafka_flush(rk, TIMEOUT_MS))
+		return fail("flush: %d records not delivered in %d ms", rd_kafka_outq_len(rk),
+			    TIMEOUT_MS);
+	if (s->errors || s->delivered != n)
+		return fail("%d of %d delivered, %d errors", s->delivered, n, s->errors);
+	return 0;
+}
+
+static int produce(const struct ctx *c, const char *topic, int32_t partition, const char *codec,
+		   int n, const char *tag, int64_t *first)
+{
+	struct sent s = { .n = n, .offsets = calloc((size_t)n + 1, sizeof(int64_t)) };
+	rd_kafka_t *rk = s.offsets ? producer_new(c, codec, &s) : NULL;
+	int rc = 1;
+
 	if (!rk)
 		goto out;
-	for (int i = 0; i < n; i++) {
-		char key[FIELD_MAX], value[FIELD_MAX], idx[16];
-		rd_kafka_resp_err_t err;
-
-		snprintf(key, sizeof(key), "%s-k%d", tag, i);
-		snprintf(value, sizeof(value), "%s-v%d", tag, i);
-		snprintf(idx, sizeof(idx), "%d", i);
-		s.offsets[i] = -1;
-		err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-					RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-					RD_KAFKA_V_KEY(key, strlen(key)),
-					RD_KAFKA_V_VALUE(value, strlen(value)),
-					RD_KAFKA_V_HEADER("tag", tag, (ssize_t)strlen(tag)),
-					RD_KAFKA_V_HEADER("i", idx, (ssize_t)strlen(idx)),
-					RD_KAFKA_V_OPAQUE((void *)(intptr_t)i), RD_KAFKA_V_END);
-		if (err) {
-			fail("produce record %d: %s", i, rd_kafka_err2str(err));
+	for (int i = 0; i < n; i++)
+		if (send_one(rk, topic, partition, tag, i))
 			goto out;
-		}
-	}
-	if (rd_kafka_flush(rk, TIMEOUT_MS)) {
-		fail("flush: %d records not delivered in %d ms", rd_kafka_outq_len(rk), TIMEOUT_MS);
+	if (delivered_all(rk, &s, n))
 		goto out;
-	}
-	if (s.errors || s.delivered != n) {
-		fail("%d of %d delivered, %d errors", s.delivered, n, s.errors);
-		goto out;
-	}
 	for (int i = 1; i < n; i++)
 		if (s.offsets[i] != s.offsets[0] + i) {
 			fail("record %d at offset %" PRId64 ", record 0 at %" PRId64
@@ -228,6 +249,46 @@ static int produce(const struct ctx *c, const char *topic, int32_t partition, co
 			goto out;
 		}
 	*first = s.offsets[0];
+	rc = 0;
+out:
+	if (rk)
+		rd_kafka_destroy(rk);
+	free(s.offsets);
+	return rc;
+}
+
+/* stream: one record at a time, each delivered before the next, until
+ * stop_file exists, so that a test can move the partition's leadership
+ * under a running producer. Every record must be delivered (librdkafka
+ * retries on NOT_LEADER_OR_FOLLOWER after refreshing its metadata) at an
+ * offset above the one before. */
+static int cmd_stream(const struct ctx *c, char **argv)
+{
+	const char *topic = argv[0], *tag = argv[2], *stop_file = argv[3];
+	int32_t partition = atoi(argv[1]);
+	struct sent s = { .n = 1 << 20 };
+	rd_kafka_t *rk = NULL;
+	int n = 0, rc = 1;
+
+	s.offsets = calloc((size_t)s.n, sizeof(int64_t));
+	rk = s.offsets ? producer_new(c, "none", &s) : NULL;
+	if (!rk)
+		goto out;
+	while (access(stop_file, F_OK) != 0 && n < s.n) {
+		if (send_one(rk, topic, partition, tag, n) || delivered_all(rk, &s, n + 1))
+			goto out;
+		if (n > 0 && s.offsets[n] <= s.offsets[n - 1]) {
+			fail("record %d at offset %" PRId64 " after %" PRId64, n, s.offsets[n],
+			     s.offsets[n - 1]);
+			goto out;
+		}
+		n++;
+	}
+	if (n == 0) {
+		fail("stopped before the first record");
+		goto out;
+	}
+	printf("streamed %d %" PRId64 " %" PRId64 "\n", n, s.offsets[0], s.offsets[n - 1]);
 	rc = 0;
 out:
 	if (rk)
@@ -303,7 +364,8 @@ static void rec_of(const rd_kafka_message_t *m, struct rec *r)
 		if (rd_kafka_header_get_all(hdrs, i, &name, &val, &len))
 			break;
 		used += (size_t)snprintf(r->headers + used, FIELD_MAX - used, "%s%s=%.*s",
-					 i ? "," : "", name, (int)len, val ? (const char *)val : "");
+					 i ? "," : "", name, (int)len,
+					 val ? (const char *)val : "");
 		if (used >= FIELD_MAX)
 			break;
 	}
@@ -436,8 +498,8 @@ static int cmd_verify(const struct ctx *c, char **argv)
 		if (recs[i].offset != first + i || strcmp(recs[i].key, key) ||
 		    strcmp(recs[i].value, value) || strcmp(recs[i].headers, headers)) {
 			fail("record %d: got %" PRId64 " %s %s %s, sent %" PRId64 " %s %s %s", i,
-			     recs[i].offset, recs[i].key, recs[i].value, recs[i].headers,
-			     first + i, key, value, headers);
+			     recs[i].offset, recs[i].key, recs[i].value, recs[i].headers, first + i,
+			     key, value, headers);
 			goto out;
 		}
 	}
@@ -458,8 +520,7 @@ static int cmd_watermarks(const struct ctx *c, char **argv)
 
 	if (!rk)
 		return 1;
-	err = rd_kafka_query_watermark_offsets(rk, argv[0], atoi(argv[1]), &low, &high,
-					       TIMEOUT_MS);
+	err = rd_kafka_query_watermark_offsets(rk, argv[0], atoi(argv[1]), &low, &high, TIMEOUT_MS);
 	if (err) {
 		fail("query_watermark_offsets: %s", rd_kafka_err2str(err));
 	} else {
@@ -497,6 +558,7 @@ static const struct cmd {
 	{ "verify", 5, cmd_verify, "TOPIC PARTITION CODEC N TAG" },
 	{ "watermarks", 2, cmd_watermarks, "TOPIC PARTITION" },
 	{ "times", 3, cmd_times, "TOPIC PARTITION MS" },
+	{ "stream", 4, cmd_stream, "TOPIC PARTITION TAG STOP_FILE" },
 };
 
 static int usage(void)
