@@ -195,6 +195,13 @@ static rd_kafka_t *producer_new(const struct ctx *c, const char *codec, struct s
 	return handle_new(RD_KAFKA_PRODUCER, conf);
 }
 
+static void producer_free(rd_kafka_t *rk, struct sent *s)
+{
+	if (rk)
+		rd_kafka_destroy(rk);
+	free(s->offsets);
+}
+
 /* Queues record i of tag (its key, value and headers). */
 static int send_one(rd_kafka_t *rk, const char *topic, int32_t partition, const char *tag, int i)
 {
@@ -251,9 +258,7 @@ static int produce(const struct ctx *c, const char *topic, int32_t partition, co
 	*first = s.offsets[0];
 	rc = 0;
 out:
-	if (rk)
-		rd_kafka_destroy(rk);
-	free(s.offsets);
+	producer_free(rk, &s);
 	return rc;
 }
 
@@ -291,9 +296,7 @@ static int cmd_stream(const struct ctx *c, char **argv)
 	printf("streamed %d %" PRId64 " %" PRId64 "\n", n, s.offsets[0], s.offsets[n - 1]);
 	rc = 0;
 out:
-	if (rk)
-		rd_kafka_destroy(rk);
-	free(s.offsets);
+	producer_free(rk, &s);
 	return rc;
 }
 
