@@ -4,11 +4,18 @@
 # broker that does not lead the partition: clients route by Metadata).
 #
 #   python3 kafka_raw.py produce HOST PORT USER PASSWORD TOPIC PARTITION VALUE
-#
-# Authenticates with SASL SCRAM-SHA-256 (SaslHandshake v1, SaslAuthenticate
-# v0) unless USER is "-", then sends Produce v3 (acks=1) with one record
-# batch v2 of one record and prints "error N" with the partition's error
-# code (0: appended). Exit 1 on anything unexpected, with the reason.
+#       Authenticates with SASL SCRAM-SHA-256 (SaslHandshake v1,
+#       SaslAuthenticate v0) unless USER is "-", then sends Produce v3
+#       (acks=1) with one record batch v2 of one record and prints "error N"
+#       with the partition's error code (0: appended).
+#   python3 kafka_raw.py frame HOST PORT HEX
+#       Sends the bytes HEX as they are and prints "closed" when the broker
+#       closes the connection, "answered N" when N bytes come back first
+#       (within 20 s).
+#   python3 kafka_raw.py silent HOST PORT
+#       Connects, sends nothing, prints "closed after S s" once the broker
+#       closes the connection (at most 60 s).
+# Exit 1 on anything unexpected, with the reason.
 import base64
 import hashlib
 import hmac
@@ -128,7 +135,30 @@ def produce(host, port, user, password, topic, partition, value):
     print("error %d" % err)
 
 
+def frame(host, port, hexbytes):
+    s = socket.create_connection((host, int(port)), timeout=20)
+    s.sendall(bytes.fromhex(hexbytes))
+    try:
+        got = s.recv(65536)
+    except ConnectionResetError:
+        got = b""
+    print("answered %d" % len(got) if got else "closed")
+
+
+def silent(host, port):
+    s = socket.create_connection((host, int(port)), timeout=60)
+    t0 = time.monotonic()
+    try:
+        got = s.recv(1)
+    except ConnectionResetError:
+        got = b""
+    if got:
+        sys.exit("the broker sent something to a silent client")
+    print("closed after %d s" % int(time.monotonic() - t0))
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 9 or sys.argv[1] != "produce":
-        sys.exit(__doc__ if __doc__ else "usage: kafka_raw.py produce HOST PORT USER PASSWORD TOPIC PARTITION VALUE")
-    produce(*sys.argv[2:])
+    cmds = {"produce": (9, produce), "frame": (5, frame), "silent": (4, silent)}
+    if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) != cmds[sys.argv[1]][0]:
+        sys.exit("usage: see the top of kafka_raw.py")
+    cmds[sys.argv[1]][1](*sys.argv[2:])

@@ -8,6 +8,12 @@
 # program consumes everything back by assign from explicit offsets and
 # from a time (offsets_for_times), in order, with keys and headers, and
 # reads the watermarks and the max-timestamp offset (ListOffsets -3).
+# Bad requests on the same listener, as Kafka answers them: a newer
+# ApiVersions gets UNSUPPORTED_VERSION with the table; an unknown API key,
+# an unsupported version of another API, a size over
+# socket.request.max.bytes close the connection; a frame cut short and a
+# client that sends nothing are closed after connections.max.idle.ms; the
+# broker serves on.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -24,7 +30,8 @@ fi
 
 PORT=$(zk_free_port)
 B=127.0.0.1:$PORT
-printf 'listeners=PLAINTEXT://127.0.0.1:%s\n' "$PORT" >"$MQ_TMP/server.properties"
+printf 'listeners=PLAINTEXT://127.0.0.1:%s\nconnections.max.idle.ms=1000\nsocket.request.max.bytes=100000\n' \
+	"$PORT" >"$MQ_TMP/server.properties"
 mq_mount --config "$MQ_TMP/server.properties"
 
 rdk() {
@@ -100,6 +107,31 @@ expect_eq "offsets_for_times beyond the last record: -1" "-1" \
 expect_eq "offsets_for_times -3 (max timestamp): the last record, appended last" "12" \
 	"$(rdk times t 0 -3 2>&1)"
 expect_eq "watermarks: 0 13" "0 13" "$(rdk watermarks t 0 2>&1)"
+
+# Bad requests (frames written from the protocol guide: size, api_key,
+# api_version, correlation_id, a null client_id).
+raw() {
+	timeout -k 5 "$MQ_TIMEOUT" python3 "$LIBDIR/kafka_raw.py" "$@" 127.0.0.1 "$PORT" 2>&1
+}
+frame() {
+	timeout -k 5 "$MQ_TIMEOUT" python3 "$LIBDIR/kafka_raw.py" frame 127.0.0.1 "$PORT" "$1" 2>&1
+}
+case $(frame 0000000b0012006300000003ffff00) in
+"answered "*) ok "ApiVersions v99: answered (UNSUPPORTED_VERSION and the table)" ;;
+*) fail "ApiVersions v99" "$(frame 0000000b0012006300000003ffff00)" ;;
+esac
+expect_eq "an unknown API key (1000): closed" "closed" "$(frame 0000000a03e8000000000001ffff)"
+expect_eq "Fetch v99: closed" "closed" "$(frame 0000000a0001006300000002ffff)"
+expect_eq "a size over socket.request.max.bytes: closed" "closed" "$(frame 7fffffff)"
+expect_eq "a frame cut short: closed when idle" "closed" "$(frame 000000640012)"
+case $(raw silent) in
+"closed after "*) ok "a client that sends nothing: closed after connections.max.idle.ms" ;;
+*) fail "a silent client" "$(raw silent)" ;;
+esac
+expect_eq "the broker still answers" "0 13" "$(rdk watermarks t 0 2>&1)"
+for why in "api_key 1000" "version 99" "above socket.request.max.bytes"; do
+	expect_ok "the daemon's log names it: $why" grep -q "$why" "$LOG"
+done
 
 mq_umount
 mq_done
