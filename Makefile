@@ -66,6 +66,10 @@ $(BUILD)/tests/clients/%: tests/clients/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(RDK_CFLAGS) $(LDFLAGS) -o $@ $< $(RDK_LIBS)
 
+$(BUILD)/rdk_perf: contrib/bench/rdk_perf.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(RDK_CFLAGS) $(LDFLAGS) -o $@ $< $(RDK_LIBS)
+
 # Fuzz targets (tests/fuzz/fuzz_<t>.c). make test and make asan run each
 # over its checked-in corpus (tests/fuzz/corpus/fuzz_<t>/) through replay.c,
 # built with the normal compiler; make fuzz builds them with libFuzzer.
@@ -166,7 +170,7 @@ asan: deps
 
 bench:
 	@sh contrib/install-deps.sh bench
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/rdk_perf
 	@sh contrib/bench/run.sh $(BUILD)
 
 # Installs the binary, mqfs(8), the example broker config and the systemd
