@@ -30,7 +30,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#define VALUE_LEN 99
+#define VALUE_LEN  99
 #define TIMEOUT_MS 120000
 
 static int64_t mono_ns(void)
@@ -106,7 +106,8 @@ static int send_record(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const char *value)
 	return 0;
 }
 
-static int produce(rd_kafka_conf_t *conf, const char *topic, long n, const char *acks, bool one_by_one)
+static int produce(rd_kafka_conf_t *conf, const char *topic, long n, const char *acks,
+		   bool one_by_one)
 {
 	char err[256], value[VALUE_LEN + 1];
 	rd_kafka_t *rk;
