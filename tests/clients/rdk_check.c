@@ -16,8 +16,9 @@
  *
  *   produce TOPIC PARTITION CODEC N TAG
  *       N records, record i with key "TAG-k<i>", value "TAG-v<i>" and the
- *       headers tag=TAG, i=<i>; acks=all, idempotence off (so the batches
- *       carry producer id -1), compression.codec CODEC (none, gzip, lz4),
+ *       headers tag=TAG, i=<i>, in one batch; acks=all, idempotence off
+ *       (so the batches carry producer id -1), compression.codec CODEC
+ *       (none, gzip, lz4),
  *       one request in flight so that retries (on NOT_LEADER_OR_FOLLOWER)
  *       keep the order. Checks every delivery report: no error, offsets
  *       consecutive in the order sent. Prints "produced N FIRST LAST".
@@ -176,7 +177,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 }
 
 /* A producer as every command here uses it: acks=all, idempotence off,
- * codec, one request in flight; delivery reports into s. NULL on error. */
+ * codec, one request in flight; delivery reports into s. NULL on error.
+ * linger.ms is long so that the records of one produce, queued before the
+ * flush (which sends at once), go as one batch however slow the machine. */
 static rd_kafka_t *producer_new(const struct ctx *c, const char *codec, struct sent *s)
 {
 	rd_kafka_conf_t *conf = conf_new(c);
@@ -186,7 +189,7 @@ static rd_kafka_t *producer_new(const struct ctx *c, const char *codec, struct s
 	if (set(conf, "acks", "all") || set(conf, "enable.idempotence", "false") ||
 	    set(conf, "compression.codec", codec) ||
 	    set(conf, "max.in.flight.requests.per.connection", "1") ||
-	    set(conf, "message.timeout.ms", "30000")) {
+	    set(conf, "message.timeout.ms", "30000") || set(conf, "linger.ms", "1000")) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
@@ -234,6 +237,27 @@ static int delivered_all(rd_kafka_t *rk, const struct sent *s, int n)
 	return 0;
 }
 
+/* Asks for the topic's metadata and waits for it: records produced before
+ * the leader is known wait in librdkafka, and when that takes longer than
+ * linger.ms (a slow machine, a sanitizer build) the first ones leave as a
+ * batch of their own. */
+static int warm_up(rd_kafka_t *rk, const char *topic)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err;
+
+	if (!rkt)
+		return fail("topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+	err = rd_kafka_metadata(rk, 0, rkt, &md, TIMEOUT_MS);
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	if (err)
+		return fail("metadata of %s: %s", topic, rd_kafka_err2str(err));
+	return 0;
+}
+
 static int produce(const struct ctx *c, const char *topic, int32_t partition, const char *codec,
 		   int n, const char *tag, int64_t *first)
 {
@@ -241,7 +265,7 @@ static int produce(const struct ctx *c, const char *topic, int32_t partition, co
 	rd_kafka_t *rk = s.offsets ? producer_new(c, codec, &s) : NULL;
 	int rc = 1;
 
-	if (!rk)
+	if (!rk || warm_up(rk, topic))
 		goto out;
 	for (int i = 0; i < n; i++)
 		if (send_one(rk, topic, partition, tag, i))
