@@ -56,6 +56,20 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(BUILD)/libmqfs.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# Kafka client programs on librdkafka (tests/clients/, contrib/bench/):
+# test and benchmark tools, linked with librdkafka-dev, never part of mqfs.
+RDK_CFLAGS := $(shell pkg-config --cflags rdkafka 2>/dev/null)
+RDK_LIBS   := $(shell pkg-config --libs rdkafka 2>/dev/null)
+CLIENT_BIN := $(BUILD)/tests/clients/rdk_check
+
+$(BUILD)/tests/clients/%: tests/clients/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(RDK_CFLAGS) $(LDFLAGS) -o $@ $< $(RDK_LIBS)
+
+$(BUILD)/rdk_perf: contrib/bench/rdk_perf.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(RDK_CFLAGS) $(LDFLAGS) -o $@ $< $(RDK_LIBS)
+
 # Fuzz targets (tests/fuzz/fuzz_<t>.c). make test and make asan run each
 # over its checked-in corpus (tests/fuzz/corpus/fuzz_<t>/) through replay.c,
 # built with the normal compiler; make fuzz builds them with libFuzzer.
@@ -124,7 +138,7 @@ cluster:
 unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
 
-integration: all
+integration: all $(CLIENT_BIN)
 	@sh tests/integration/run.sh $(BUILD)/mqfs
 
 # C sources as .clang-format has them (clang-format from Debian).
@@ -156,7 +170,7 @@ asan: deps
 
 bench:
 	@sh contrib/install-deps.sh bench
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/rdk_perf
 	@sh contrib/bench/run.sh $(BUILD)
 
 # Installs the binary, mqfs(8), the example broker config and the systemd

@@ -555,6 +555,10 @@ int log_time_to_offset(struct log *l, int64_t ts_ms, int64_t *offset);
 /* log_time_to_offset, with the timestamp of the record found (Kafka's
  * ListOffsets answers both). */
 int log_time_lookup(struct log *l, int64_t ts_ms, int64_t *offset, int64_t *found_ts);
+/* The record with the largest timestamp (the earliest of equals) and that
+ * timestamp: Kafka's ListOffsets -3. -ERANGE: an empty log, or no record
+ * with a timestamp (all -1). */
+int log_max_time_lookup(struct log *l, int64_t *offset, int64_t *found_ts);
 
 /* ---- inspection (the .segments views) ---- */
 /* Base offsets of the segments, oldest first; *bases malloc'ed. */

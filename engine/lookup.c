@@ -198,12 +198,12 @@ int log_time_to_offset(struct log *l, int64_t ts, int64_t *offset)
 	return log_time_lookup(l, ts, offset, &found_ts);
 }
 
-int log_time_lookup(struct log *l, int64_t ts, int64_t *offset, int64_t *found_ts)
+/* The first record at or after ts: the first segment whose largest
+ * timestamp reaches ts, its time index, then a walk from that entry. */
+static int time_lookup_locked(struct log *l, int64_t ts, int64_t *offset, int64_t *found_ts)
 {
-	pthread_mutex_lock(&l->lock);
-	int rc = lookup_prepare(l);
-	if (rc == 0)
-		rc = -ERANGE;
+	int rc = -ERANGE;
+
 	for (int si = 0; si < l->nsegs && rc == -ERANGE; si++) {
 		struct seg *s = l->segs[si];
 		if (s->max_ts < ts)
@@ -222,6 +222,35 @@ int log_time_lookup(struct log *l, int64_t ts, int64_t *offset, int64_t *found_t
 		}
 		break;
 	}
+	return rc;
+}
+
+int log_time_lookup(struct log *l, int64_t ts, int64_t *offset, int64_t *found_ts)
+{
+	pthread_mutex_lock(&l->lock);
+	int rc = lookup_prepare(l);
+	if (rc == 0)
+		rc = time_lookup_locked(l, ts, offset, found_ts);
+	pthread_mutex_unlock(&l->lock);
+	return rc;
+}
+
+/* Each segment keeps its largest timestamp (from its batches' headers), so
+ * the largest of the log is one pass over the segment list, not over the
+ * records; the record holding it is then the first at or after that time,
+ * found as any time lookup is. Among equal timestamps the earliest record
+ * wins, as Kafka takes the first segment holding the largest. */
+int log_max_time_lookup(struct log *l, int64_t *offset, int64_t *found_ts)
+{
+	int64_t max_ts = -1;
+
+	pthread_mutex_lock(&l->lock);
+	int rc = lookup_prepare(l);
+	for (int si = 0; rc == 0 && si < l->nsegs; si++)
+		if (l->segs[si]->max_ts > max_ts)
+			max_ts = l->segs[si]->max_ts;
+	if (rc == 0)
+		rc = max_ts < 0 ? -ERANGE : time_lookup_locked(l, max_ts, offset, found_ts);
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }

@@ -297,7 +297,11 @@ int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l, in
  * up to timeout_ms. 0, or the engine's errors (nothing appended: -EBADMSG,
  * -EPROTO, -ENOTSUP, -EPERM, -EMSGSIZE, -EINVAL; -ENOSPC, -EIO), -ENOENT
  * (no such partition, or the topic deleted), -ETIMEDOUT (appended, not
- * confirmed committed). res is filled as far as the call got. */
+ * confirmed committed); on a replicated topic -EREMOTE (not the leader:
+ * nothing appended; or, with acks -1, appended and then the leadership
+ * lost while waiting, as Kafka answers NOT_LEADER_OR_FOLLOWER), -EAGAIN
+ * (fewer in-sync replicas than min.insync.replicas, nothing appended).
+ * res is filled as far as the call got. */
 struct produce_batches_result {
 	int64_t base_offset;      /* the first offset given, -1 */
 	int64_t log_start_offset; /* after the append, -1 */

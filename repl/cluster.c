@@ -663,6 +663,12 @@ void cluster_appended(struct cluster *c, const char *topic, int partition)
 	cluster_repl_appended(c->cr, topic, partition);
 }
 
+int cluster_partition_state(struct cluster *c, const char *topic, int partition,
+			    struct partition_state *st)
+{
+	return cluster_repl_partition_state(c->cr, topic, partition, st);
+}
+
 int cluster_partition_cells(struct cluster *c, const char *topic, int partition, char leader[24],
 			    char epoch[24], char replicas[24], char isr[24])
 {

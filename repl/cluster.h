@@ -118,6 +118,9 @@ int cluster_topic_delete(struct cluster *c, const char *topic);
 int cluster_append_check(struct cluster *c, const char *topic, int partition, int acks,
 			 int32_t min_insync_replicas, int32_t *epoch);
 void cluster_appended(struct cluster *c, const char *topic, int partition);
+struct partition_state;
+int cluster_partition_state(struct cluster *c, const char *topic, int partition,
+			    struct partition_state *st);
 int cluster_partition_cells(struct cluster *c, const char *topic, int partition, char leader[24],
 			    char epoch[24], char replicas[24], char isr[24]);
 void cluster_partition_followers(struct cluster *c, const char *topic, int partition, FILE *f);

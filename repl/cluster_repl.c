@@ -57,6 +57,7 @@
 #include "repl/ctrl_queue.h"
 #include "repl/fetch_serve.h"
 #include "repl/ineligible.h"
+#include "repl/offsets_serve.h"
 #include "repl/metadata_cache.h"
 #include "repl/partition.h"
 #include "repl/producer_ids.h"
@@ -92,6 +93,7 @@ struct cluster_repl {
 	struct metadata_cache *mc;
 	struct replica_mgr *rm;
 	struct fetch_serve *fs;
+	struct offsets_serve os; /* ListOffsets over the same replicas */
 	struct controller *ctl;
 	struct controller_config ctl_cfg;
 	char listener_name[NET_MAX_NAME + 1];
@@ -1113,6 +1115,9 @@ int cluster_repl_register(struct cluster_repl *cr, struct net_server *srv)
 {
 	int rc = fetch_serve_register(cr->fs, srv);
 
+	cr->os = (struct offsets_serve){ replica_mgr_lookup, cr->rm };
+	if (rc == 0)
+		rc = offsets_serve_register(&cr->os, srv);
 	if (rc == 0)
 		rc = net_server_handle(srv, PROTO_API_LEADER_AND_ISR, lisr_handler, cr);
 	if (rc == 0)
@@ -1462,12 +1467,10 @@ static void ids_text(char *buf, size_t size, const int32_t *ids, int n)
 		snprintf(buf + at, size - at, "]");
 }
 
-int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int partition,
-				 char leader[24], char epoch[24], char replicas[24], char isr[24])
+int cluster_repl_partition_state(struct cluster_repl *cr, const char *topic, int partition,
+				 struct partition_state *st)
 {
-	struct partition_state st;
 	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
-	int rc = 0;
 
 	if (p) {
 		struct partition_info info;
@@ -1475,15 +1478,24 @@ int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int
 		/* Our own replica knows the newest state it was given. */
 		partition_get_info(p, &info);
 		partition_unref(p);
-		st.leader = info.leader;
-		st.leader_epoch = info.leader_epoch;
-		st.n_replicas = info.n_replicas;
-		memcpy(st.replicas, info.replicas, sizeof(st.replicas));
-		st.n_isr = info.n_isr;
-		memcpy(st.isr, info.isr, sizeof(st.isr));
-	} else {
-		rc = replica_mgr_partition_meta(cr->rm, topic, partition, &st);
+		memset(st, 0, sizeof(*st));
+		st->leader = info.leader;
+		st->leader_epoch = info.leader_epoch;
+		st->n_replicas = info.n_replicas;
+		memcpy(st->replicas, info.replicas, sizeof(st->replicas));
+		st->n_isr = info.n_isr;
+		memcpy(st->isr, info.isr, sizeof(st->isr));
+		return 0;
 	}
+	return replica_mgr_partition_meta(cr->rm, topic, partition, st);
+}
+
+int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int partition,
+				 char leader[24], char epoch[24], char replicas[24], char isr[24])
+{
+	struct partition_state st;
+	int rc = cluster_repl_partition_state(cr, topic, partition, &st);
+
 	if (rc < 0) {
 		snprintf(leader, 24, "-");
 		snprintf(epoch, 24, "-");

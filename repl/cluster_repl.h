@@ -105,6 +105,11 @@ int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int pa
 void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int partition);
 /* The .state cells of a partition: leader, leader epoch, replicas, ISR
  * ("-" and "[]" when unknown, -ENOENT). */
+/* The partition's leader, leader epoch, replicas and ISR as this broker
+ * knows them (its own replica's newest state, else the metadata from
+ * ZooKeeper): 0, or -ENOENT when it knows no such partition. */
+int cluster_repl_partition_state(struct cluster_repl *cr, const char *topic, int partition,
+				 struct partition_state *st);
 int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int partition,
 				 char leader[24], char epoch[24], char replicas[24], char isr[24]);
 /* On the leader, one line per follower of the partition:

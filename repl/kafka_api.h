@@ -58,7 +58,8 @@ struct kafka_part_state {
 };
 /* The state of partition p of t: 0; -ENOENT no such partition (or the
  * topic deleted). On one node this broker leads every partition it has,
- * at epoch 0, with itself as the only replica and ISR. */
+ * at epoch 0, with itself as the only replica and ISR; a replicated
+ * topic's is the cluster's (cluster_partition_state). */
 int kafka_partition_state(struct kafka_api *ka, struct topic *t, int32_t p,
 			  struct kafka_part_state *st);
 /* This broker's id. */

@@ -19,7 +19,9 @@
  *                INVALID_TOPIC_EXCEPTION. Asked by topic id (v10+, a null
  *                name): UNKNOWN_TOPIC_ID, as mqfs gives no topic ids yet.
  *   partitions   leader, leader epoch, replicas, ISR, no offline replicas
- *                (kafka_partition_state).
+ *                (kafka_partition_state: in a cluster the replication
+ *                state this broker knows, as .state shows it; no leader:
+ *                LEADER_NOT_AVAILABLE, as Kafka).
  *
  * Threads: a listener worker; the catalog and topic locks are taken by the
  * broker calls; no lock is held across the encoding.
@@ -34,6 +36,7 @@
 #include "repl/config.h"
 #include "repl/kafka_api.h"
 #include "repl/metadata_cache.h"
+#include "repl/partition.h"
 #include "util/diaglog.h"
 
 int32_t kafka_broker_id(struct kafka_api *ka)
@@ -61,6 +64,24 @@ int kafka_partition_state(struct kafka_api *ka, struct topic *t, int32_t p,
 	pthread_rwlock_unlock(&t->lock);
 	if (rc < 0)
 		return rc;
+	if (broker_replicated(t->b, t->name)) {
+		/* What the cluster says, so that clients find the leader from
+		 * any broker and Produce judges leadership and the ISR as a
+		 * mount write does. */
+		struct partition_state ps;
+
+		rc = cluster_partition_state(ka->c, t->name, p, &ps);
+		if (rc < 0)
+			return rc;
+		st->leader = ps.leader;
+		st->leader_epoch = ps.leader_epoch;
+		st->n_replicas =
+			ps.n_replicas < KAFKA_MAX_REPLICAS ? ps.n_replicas : KAFKA_MAX_REPLICAS;
+		st->n_isr = ps.n_isr < KAFKA_MAX_REPLICAS ? ps.n_isr : KAFKA_MAX_REPLICAS;
+		memcpy(st->replicas, ps.replicas, (size_t)st->n_replicas * sizeof(int32_t));
+		memcpy(st->isr, ps.isr, (size_t)st->n_isr * sizeof(int32_t));
+		return 0;
+	}
 	st->leader = kafka_broker_id(ka);
 	st->leader_epoch = BROKER_LEADER_EPOCH;
 	st->n_replicas = st->n_isr = 1;
@@ -189,6 +210,9 @@ static int topic_fill(struct kafka_api *ka, struct topic *t, struct proto_meta_t
 		if (kafka_partition_state(ka, t, p, st) < 0)
 			continue;
 		mp->partition_index = p;
+		/* In a cluster between a leader's loss and the election. */
+		if (st->leader < 0)
+			mp->error_code = PROTO_ERR_LEADER_NOT_AVAILABLE;
 		mp->leader_id = st->leader;
 		mp->leader_epoch = st->leader_epoch;
 		mp->n_replica_nodes = st->n_replicas;

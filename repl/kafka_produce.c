@@ -25,6 +25,8 @@
  *   an older epoch of that producer          INVALID_PRODUCER_EPOCH
  *   acks=-1, not committed within the request's timeout_ms (appended)
  *                                            REQUEST_TIMED_OUT
+ *   acks=-1, leadership lost while waiting for the commit (appended, may
+ *   be truncated by the new leader)          NOT_LEADER_OR_FOLLOWER
  * A batch an idempotent producer sent before (same producer id, epoch and
  * sequences as one of its last 5) is not appended again: the answer is
  * NONE with the offset it got the first time.

@@ -11,9 +11,13 @@
  *      replica:
  *        -2 earliest          the log start offset
  *        -1 latest            the bound
- *        -3 max timestamp (v7) UNSUPPORTED_VERSION: the engine keeps no
- *                             offset of each segment's largest timestamp,
- *                             and a scan would not be O(log n)
+ *        -3 max timestamp (v7) the record with the largest timestamp
+ *                             (the earliest of equals) and that timestamp:
+ *                             each segment's largest timestamp picks the
+ *                             segment, its time index the batch; none
+ *                             below the bound: offset and timestamp -1
+ *                             without error, as Kafka; a log that keeps no
+ *                             timestamps (no such op) UNSUPPORTED_VERSION
  *        t >= 0               the first record with timestamp >= t below
  *                             the bound (time index, then a scan of one
  *                             batch run), with its timestamp; none: offset
@@ -52,11 +56,17 @@ static int16_t part_offset(struct partition *p, int32_t replica_id, int64_t time
 		*offset = bound;
 		return 0;
 	}
-	if (timestamp == PROTO_LIST_OFFSETS_MAX_TIMESTAMP || !ops->offset_for_time)
+	if (timestamp == PROTO_LIST_OFFSETS_MAX_TIMESTAMP) {
+		if (!ops->offset_for_max_time)
+			return PROTO_ERR_UNSUPPORTED_VERSION;
+		rc = ops->offset_for_max_time(partition_log(p), offset, found_ts);
+	} else if (!ops->offset_for_time) {
 		return PROTO_ERR_UNSUPPORTED_VERSION;
-	if (timestamp < 0)
+	} else if (timestamp < 0) {
 		return PROTO_ERR_INVALID_REQUEST;
-	rc = ops->offset_for_time(partition_log(p), timestamp, offset, found_ts);
+	} else {
+		rc = ops->offset_for_time(partition_log(p), timestamp, offset, found_ts);
+	}
 	if (rc == -ERANGE || (rc == 0 && *offset >= bound)) {
 		*offset = -1;
 		*found_ts = -1;

@@ -138,6 +138,9 @@ struct partition_log_ops {
 	/* The first offset whose record's timestamp is >= ts_ms (through the
 	 * time index) and that record's timestamp. -ERANGE: none. */
 	int (*offset_for_time)(void *log, int64_t ts_ms, int64_t *offset, int64_t *timestamp);
+	/* The record with the largest timestamp (the earliest of equals) and
+	 * that timestamp. -ERANGE: none. NULL: not kept by this log. */
+	int (*offset_for_max_time)(void *log, int64_t *offset, int64_t *timestamp);
 };
 
 /* The engine's log (struct log *) behind the table (partition_log.c). */

@@ -100,6 +100,11 @@ static int pl_offset_for_time(void *log, int64_t ts_ms, int64_t *offset, int64_t
 	return log_time_lookup(log, ts_ms, offset, timestamp);
 }
 
+static int pl_offset_for_max_time(void *log, int64_t *offset, int64_t *timestamp)
+{
+	return log_max_time_lookup(log, offset, timestamp);
+}
+
 const struct partition_log_ops partition_engine_ops = {
 	.offsets = pl_offsets,
 	.set_hw = pl_set_hw,
@@ -111,4 +116,5 @@ const struct partition_log_ops partition_engine_ops = {
 	.append_batches = pl_append_batches,
 	.truncate_to = pl_truncate_to,
 	.offset_for_time = pl_offset_for_time,
+	.offset_for_max_time = pl_offset_for_max_time,
 };

@@ -1023,10 +1023,32 @@ void produce_hw_moved(struct partition *pt)
 	pthread_mutex_unlock(&pt->commit_mu);
 }
 
-int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l, int64_t last_offset,
-			int32_t epoch, int64_t timeout_ms)
+/* How often a Kafka client's waiting Produce looks whether this broker
+ * still leads the partition: a leadership change moves no hw here when the
+ * new leader's log ends below the waiting records (they are truncated and
+ * the writer's own client, waiting for its answer, sends nothing more), so
+ * no wake-up would come before the timeout. */
+#define PRODUCE_LEADER_CHECK_MS 100
+
+/* Whether this broker still leads replicated pt in epoch. */
+static bool still_leads(const struct topic *t, const struct partition *pt, int32_t epoch)
 {
-	struct timespec dl;
+	int32_t now_epoch;
+
+	/* acks=1: leadership only, whatever the ISR. */
+	return cluster_append_check(t->b->cluster, t->name, pt->index, 1, 1, &now_epoch) == 0 &&
+	       now_epoch == epoch;
+}
+
+/* produce_commit_wait; with lead_epoch >= 0 (a Kafka client's Produce on
+ * a replicated topic, led in lead_epoch when it was answered) also
+ * -EREMOTE once this broker no longer leads pt in lead_epoch, looked at
+ * every PRODUCE_LEADER_CHECK_MS. */
+static int commit_wait(struct topic *t, struct partition *pt, struct log *l, int64_t last_offset,
+		       int32_t epoch, int64_t timeout_ms, int32_t lead_epoch)
+{
+	struct timespec dl, slice;
+	bool leader_check = lead_epoch >= 0 && broker_replicated(t->b, t->name);
 	int rc = 0;
 
 	if (log_hw(l) > last_offset)
@@ -1039,7 +1061,19 @@ int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l, in
 			rc = -ENOENT;
 			break;
 		}
-		if (pthread_cond_timedwait(&pt->commit_cv, &pt->commit_mu, &dl) == ETIMEDOUT &&
+		if (leader_check && !still_leads(t, pt, lead_epoch)) {
+			rc = -EREMOTE;
+			break;
+		}
+		slice = dl;
+		if (leader_check) {
+			deadline_from_ms(CLOCK_MONOTONIC, PRODUCE_LEADER_CHECK_MS, &slice);
+			if (slice.tv_sec > dl.tv_sec ||
+			    (slice.tv_sec == dl.tv_sec && slice.tv_nsec > dl.tv_nsec))
+				slice = dl;
+		}
+		if (pthread_cond_timedwait(&pt->commit_cv, &pt->commit_mu, &slice) == ETIMEDOUT &&
+		    slice.tv_sec == dl.tv_sec && slice.tv_nsec == dl.tv_nsec &&
 		    log_hw(l) <= last_offset) {
 			rc = -ETIMEDOUT;
 			break;
@@ -1064,6 +1098,12 @@ covered:
 		       "were committed): not acknowledged",
 		       t->name, pt->index, (long long)last_offset, (int)epoch);
 	return -ETIMEDOUT;
+}
+
+int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l, int64_t last_offset,
+			int32_t epoch, int64_t timeout_ms)
+{
+	return commit_wait(t, pt, l, last_offset, epoch, timeout_ms, -1);
 }
 
 /* An acks=0 request owning a copy of its records' bytes. */
@@ -1551,7 +1591,7 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	last_epoch = epoch;
 committed:
 	if (acks == -1)
-		rc = produce_commit_wait(t, pp.pt, pp.log, last, last_epoch, timeout_ms);
+		rc = commit_wait(t, pp.pt, pp.log, last, last_epoch, timeout_ms, epoch);
 	log_get_state(pp.log, &st);
 	res->log_start_offset = st.log_start_offset;
 out:

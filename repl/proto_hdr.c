@@ -186,8 +186,10 @@ int16_t proto_err_from_errno(int err)
  * once it writes record batch v2) and Metadata up to v4; kafkajs 2.2 for
  * Produce up to v7 and Metadata up to v6. Both are inside the ranges here,
  * and both fall back to lower versions as the broker lists them. Produce
- * starts at v3, the first version that carries record batch v2, the only
- * format mqfs stores.
+ * starts at v0 as in Kafka 3.x although only v3 and later carry record
+ * batch v2 (the only format mqfs stores; older message sets get
+ * INVALID_RECORD): librdkafka before 2.11.1 sends a batch compressed only
+ * to a broker whose Produce range includes v0.
  *
  * The consumer group, offset and admin APIs, librdkafka 2.0 / kafkajs 2.2
  * at most: ListOffsets v2 / v3, OffsetCommit v7 / v5, OffsetFetch v7 /
@@ -198,7 +200,7 @@ int16_t proto_err_from_errno(int err)
  * API from 2.2). The ranges here reach Kafka 3.x's clients too (flexible
  * versions, FindCoordinator v4's batched keys, OffsetFetch v8's groups). */
 static const struct proto_api api_table[] = {
-	{ PROTO_API_PRODUCE, 3, 9, 9, "Produce" },
+	{ PROTO_API_PRODUCE, 0, 9, 9, "Produce" },
 	{ PROTO_API_FETCH, 4, 12, 12, "Fetch" },
 	{ PROTO_API_LIST_OFFSETS, 0, 7, 6, "ListOffsets" },
 	{ PROTO_API_METADATA, 0, 12, 9, "Metadata" },

@@ -1,14 +1,17 @@
 /*
- * proto_produce.c — Produce (0) v3-v9, the write path of Kafka clients and
+ * proto_produce.c — Produce (0) v0-v9, the write path of Kafka clients and
  * of a broker forwarding a write to the partition's leader. Requests and
  * responses both ways; the structs are in proto.h.
  *
  * v3 is the first version whose records are record batch v2 (the only
- * format mqfs stores); v9 is flexible (compact forms, TAGGED_FIELDS ending
- * every struct).
+ * format mqfs stores; older message sets are refused by the broker, not
+ * here); v9 is flexible (compact forms, TAGGED_FIELDS ending every
+ * struct). v0-v2 are decoded all the same because Kafka 3.x lists them,
+ * and librdkafka before 2.11.1 compresses a batch only when the broker's
+ * Produce range reaches down to v0.
  *
  * Request
- *   transactional_id NULLABLE_STRING, acks INT16, timeout_ms INT32,
+ *   transactional_id NULLABLE_STRING (v3+), acks INT16, timeout_ms INT32,
  *   topic_data ARRAY of
  *     name STRING, partition_data ARRAY of
  *       index INT32, records NULLABLE_BYTES (record batches)
@@ -16,11 +19,11 @@
  *   responses ARRAY of
  *     name STRING, partition_responses ARRAY of
  *       index INT32, error_code INT16, base_offset INT64,
- *       log_append_time_ms INT64, log_start_offset INT64 (v5+),
+ *       log_append_time_ms INT64 (v2+), log_start_offset INT64 (v5+),
  *       record_errors ARRAY (v8+) of (batch_index INT32,
  *         batch_index_error_message NULLABLE_STRING),
  *       error_message NULLABLE_STRING (v8+)
- *   throttle_time_ms INT32
+ *   throttle_time_ms INT32 (v1+)
  *
  * The records are a byte range and stay one: decoding points into the
  * frame (nothing copied, nothing parsed: the batches are checked, CRC and
@@ -48,7 +51,8 @@ int proto_produce_req_body(struct proto_out *out, int16_t v, const struct proto_
 
 	if (!proto_api_supported(PROTO_API_PRODUCE, v))
 		return -EOPNOTSUPP;
-	kmsg_write_nstr(w, flex, req->transactional_id);
+	if (v >= 3)
+		kmsg_write_nstr(w, flex, req->transactional_id);
 	kbuf_write_i16(w, req->acks);
 	kbuf_write_i32(w, req->timeout_ms);
 	kmsg_write_len(w, flex, req->n_topics);
@@ -99,7 +103,8 @@ int proto_produce_req_decode(struct kbuf_r *r, int16_t v, struct proto_produce_r
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_PRODUCE, v));
 	topic_min = kmsg_topic_min(d.flex);
 	part_min = 4 + kmsg_arr_min(d.flex) + d.flex;
-	req->transactional_id = kmsg_nstr(&d);
+	if (v >= 3)
+		req->transactional_id = kmsg_nstr(&d);
 	req->acks = kbuf_read_i16(r);
 	req->timeout_ms = kbuf_read_i32(r);
 	req->n_topics = kmsg_count(&d, false, topic_min, PROTO_MAX_TOPICS);
@@ -144,7 +149,8 @@ static void resp_part_encode(struct kbuf_w *w, int16_t v, bool flex,
 	kbuf_write_i32(w, p->index);
 	kbuf_write_i16(w, p->error_code);
 	kbuf_write_i64(w, p->base_offset);
-	kbuf_write_i64(w, p->log_append_time_ms);
+	if (v >= 2)
+		kbuf_write_i64(w, p->log_append_time_ms);
 	if (v >= 5)
 		kbuf_write_i64(w, p->log_start_offset);
 	if (v >= 8) {
@@ -175,14 +181,15 @@ int proto_produce_resp_encode(struct kbuf_w *w, int16_t v, const struct proto_pr
 			resp_part_encode(w, v, flex, &t->partition_responses[j]);
 		kmsg_write_tags(w, flex);
 	}
-	kbuf_write_i32(w, resp->throttle_time_ms);
+	if (v >= 1)
+		kbuf_write_i32(w, resp->throttle_time_ms);
 	kmsg_write_tags(w, flex);
 	return kbuf_w_err(w);
 }
 
 static size_t resp_part_min(int16_t v, bool flex)
 {
-	return 4 + 2 + 8 + 8 + (v >= 5 ? 8 : 0) +
+	return 4 + 2 + 8 + (v >= 2 ? 8 : 0) + (v >= 5 ? 8 : 0) +
 	       (v >= 8 ? kmsg_arr_min(flex) + kmsg_str_min(flex) : 0) + flex;
 }
 
@@ -193,7 +200,7 @@ static void resp_part_decode(struct kmsg_dec *d, int16_t v, struct proto_produce
 	p->index = kbuf_read_i32(r);
 	p->error_code = kbuf_read_i16(r);
 	p->base_offset = kbuf_read_i64(r);
-	p->log_append_time_ms = kbuf_read_i64(r);
+	p->log_append_time_ms = v >= 2 ? kbuf_read_i64(r) : -1;
 	p->log_start_offset = v >= 5 ? kbuf_read_i64(r) : -1;
 	p->error_message = KSTR_NULL;
 	if (v >= 8) {
@@ -233,7 +240,7 @@ int proto_produce_resp_decode(struct kbuf_r *r, int16_t v, struct proto_produce_
 			resp_part_decode(&d, v, &t->partition_responses[j]);
 		kmsg_tags(&d);
 	}
-	resp->throttle_time_ms = kbuf_read_i32(r);
+	resp->throttle_time_ms = v >= 1 ? kbuf_read_i32(r) : 0;
 	kmsg_tags(&d);
 	rc = kmsg_end(&d);
 	if (rc)

@@ -3,6 +3,7 @@ benchmarks (python3, standard library only).
 
     python3 latency.py mqfs WRITE_PATH READ_PATH N
     python3 latency.py redis PORT KEY N
+    python3 latency.py rdkafka RDK_PERF BROKER TOPIC READ_PATH N
 
 A producer sends N records of 100 bytes one at a time, each carrying its
 send time (CLOCK_MONOTONIC ns, 20 digits, then padding and '\\n'), and waits
@@ -20,6 +21,10 @@ pay the same client costs.
          connection. The producer starts once the server counts the reader
          as blocked (INFO clients: blocked_clients), not after a delay.
          RESP2 over a raw socket to 127.0.0.1:PORT.
+  rdkafka the producer is librdkafka: RDK_PERF (contrib/bench/rdk_perf.c)
+         latency TOPIC N against BROKER, which stamps and sends the
+         records the same way (acks=all, each delivered before the next);
+         the reader is the mqfs one, on READ_PATH.
 
 Prints one line:
     records N  p50 X us  p99 Y us  p99.9 Z us  max W us
@@ -27,6 +32,7 @@ Exit status 1 if fewer than N records arrived within 60 s of the last send.
 """
 import os
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -96,7 +102,7 @@ class Conn:
 
 # ---- the two targets -------------------------------------------------------
 
-def run_mqfs(write_path, read_path, n, lat):
+def run_mqfs(write_path, read_path, n, lat, produce=None):
     ready = threading.Event()
 
     def reader():
@@ -120,12 +126,15 @@ def run_mqfs(write_path, read_path, n, lat):
     # The consume file gives no sign that its reader is parked; the open
     # returned, and the first read parks well within this.
     time.sleep(0.2)
-    fd = os.open(write_path, os.O_WRONLY | os.O_APPEND)
-    for i in range(n):
-        os.write(fd, record(time.monotonic_ns()))
-        if i % 1000 == 999:
-            time.sleep(0.001)
-    os.close(fd)
+    if produce:
+        produce()
+    else:
+        fd = os.open(write_path, os.O_WRONLY | os.O_APPEND)
+        for i in range(n):
+            os.write(fd, record(time.monotonic_ns()))
+            if i % 1000 == 999:
+                time.sleep(0.001)
+        os.close(fd)
     t.join(60)
 
 
@@ -175,6 +184,12 @@ def main():
     elif len(a) == 4 and a[0] == "redis":
         n = int(a[3])
         run_redis(int(a[1]), a[2], n, lat)
+    elif len(a) == 6 and a[0] == "rdkafka":
+        n = int(a[5])
+
+        def produce():
+            subprocess.run([a[1], "-b", a[2], "latency", a[3], str(n)], check=True)
+        run_mqfs(None, a[4], n, lat, produce)
     else:
         sys.exit(__doc__)
     if len(lat) < n:

@@ -4,7 +4,7 @@
 #   sh contrib/bench/run.sh [BUILD_DIR]          (make bench)
 #
 # Prints the command line that reproduces the run (the BENCH_*, SMALL_*,
-# FSYNC_*, REDIS_* and TMPDIR settings in the environment, the directory and this
+# FSYNC_*, REDIS_*, CLIENT_* and TMPDIR settings in the environment, the directory and this
 # script) and a header describing the machine, then runs each benchmark
 # script.
 # Benchmarks print figures; they are not pass/fail tests. Settings are
@@ -22,6 +22,9 @@
 #   cluster.sh      BENCH_CLUSTER_MB BENCH_LAT_RECORDS BENCH_REPS
 #                   BENCH_CLUSTER_SESSION_MS BENCH_DIR (three brokers with
 #                   ZooKeeper against the single node; needs java)
+#   clients.sh      CLIENT_RECORDS CLIENT_REPS CLIENT_LAT_RECORDS BENCH_DIR
+#                   (librdkafka through the listener against the mount;
+#                   BUILD/rdk_perf, which make bench builds)
 # Their shared harness (temp dir, cleanup, mounting, timing) is lib.sh.
 
 BUILD=${1:-build}
@@ -36,7 +39,7 @@ quote() {      # quote WORD — WORD as a shell word (single quotes if needed)
 
 # The reproducing command: every setting the scripts read, as set now.
 cmd="cd $(quote "$(pwd -P)") &&"
-for v in $(env | sed -nE 's/^((BENCH|SMALL|FSYNC|REDIS)_[A-Z_]*|TMPDIR)=.*/\1/p' | sort -u); do
+for v in $(env | sed -nE 's/^((BENCH|SMALL|FSYNC|REDIS|CLIENT)_[A-Z_]*|TMPDIR)=.*/\1/p' | sort -u); do
 	val=""
 	eval "val=\${$v}"
 	cmd="$cmd $v=$(quote "$val")"
@@ -69,7 +72,7 @@ if [ ! -c /dev/fuse ]; then
 	export BENCH_TARGETS
 fi
 
-BENCHES="throughput latency smallwrites fsync redis cluster"      # add further contrib/bench/<name>.sh here
+BENCHES="throughput latency smallwrites fsync redis cluster clients"      # add further contrib/bench/<name>.sh here
 status=0
 for b in $BENCHES; do
 	echo "=== $b"

@@ -298,6 +298,17 @@ static int op_truncate_to(void *log, int64_t offset)
 	return rc;
 }
 
+static int op_offset_for_time(void *log, int64_t ts_ms, int64_t *offset, int64_t *timestamp)
+{
+	return partition_engine_ops.offset_for_time(((struct elog *)log)->l, ts_ms, offset,
+						    timestamp);
+}
+
+static int op_offset_for_max_time(void *log, int64_t *offset, int64_t *timestamp)
+{
+	return partition_engine_ops.offset_for_max_time(((struct elog *)log)->l, offset, timestamp);
+}
+
 const struct partition_log_ops elog_ops = {
 	.offsets = op_offsets,
 	.set_hw = op_set_hw,
@@ -308,6 +319,8 @@ const struct partition_log_ops elog_ops = {
 	.raw_release = op_raw_release,
 	.append_batches = op_append_batches,
 	.truncate_to = op_truncate_to,
+	.offset_for_time = op_offset_for_time,
+	.offset_for_max_time = op_offset_for_max_time,
 };
 
 int elog_dirs_identical(const char *a, const char *b, char *why, size_t whylen)

@@ -131,6 +131,45 @@ static void test_append_read(void **state)
 	assert_int_equal(st.line_hw, st.line_end);
 }
 
+/* ListOffsets -3: the record with the largest timestamp, wherever it is.
+ * Timestamps go up to a peak in an early segment and down after it, in
+ * batches of 10 over many segments; two records share the peak and the
+ * earlier is named, also after a clean reopen (the segments' largest
+ * timestamps loaded again). An empty log has none. */
+static void test_max_time_lookup(void **state)
+{
+	struct logfx *f = *state;
+	struct rec_in r[10];
+	char vals[10][32];
+	int64_t o, ts;
+
+	assert_int_equal(log_max_time_lookup(f->l, &o, &ts), -ERANGE);
+	f->cfg.segment_bytes = 2048;
+	f->cfg.index_interval_bytes = 128;
+	log_reconfigure(f->l, &f->cfg);
+	for (int b = 0; b < 50; b++) {
+		for (int i = 0; i < 10; i++) {
+			int n = b * 10 + i;
+			/* 0..123 up, 124 and 125 both at the peak, then down */
+			int64_t t = n <= 124 ? n : n == 125 ? 124 : 250 - n;
+			r[i] = (struct rec_in){ NULL, -1, vals[i],
+						snprintf(vals[i], sizeof(vals[i]), "value-%d", n),
+						fake_now + t };
+		}
+		assert_int_equal(log_append(f->l, r, 10, 0, NULL), 0);
+	}
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_true(st.segments > 5);
+	assert_int_equal(log_max_time_lookup(f->l, &o, &ts), 0);
+	assert_int_equal(o, 124);
+	assert_int_equal(ts, fake_now + 124);
+	reopen(f, true);
+	assert_int_equal(log_max_time_lookup(f->l, &o, &ts), 0);
+	assert_int_equal(o, 124);
+	assert_int_equal(ts, fake_now + 124);
+}
+
 /* A null value (a Kafka tombstone; not writable through the mount, but
  * a segment may hold one) reads as an empty line, and copying it copies
  * nothing from its NULL pointer (UBSan, make asan: memcpy from NULL). Found
@@ -461,6 +500,7 @@ static void test_render(void **state)
 	assert_true(got > 0);
 	buf[got] = 0;
 	assert_non_null(strstr(buf, "baseOffset: 0 lastOffset: 1 count: 2 position: 0"));
+	assert_non_null(strstr(buf, " producerId: -1 producerEpoch: -1 baseSequence: -1 codec: "));
 	assert_non_null(strstr(buf, "| offset: 19 "));
 	assert_non_null(strstr(buf, "value: value-19\n"));
 	assert_null(strstr(buf, "valid: no"));
@@ -1363,6 +1403,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_append_read, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_null_value_read, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_and_lookups, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_max_time_lookup, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_hw_limits_reads, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_keys_line_view, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_msgsize, setup, logfx_teardown),

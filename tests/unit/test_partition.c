@@ -30,6 +30,7 @@
 
 #include "repl/fetch_serve.h"
 #include "repl/fetcher.h"
+#include "repl/offsets_serve.h"
 #include "repl/partition.h"
 #include "tests/unit/elog.h"
 #include "tests/unit/tlog.h"
@@ -610,6 +611,7 @@ struct bk {
 	struct partition *p;
 	struct writer w;
 	struct fetch_serve *fs;
+	struct offsets_serve os;
 	struct net_server *srv;
 	int port;
 	struct fetcher *fetcher;
@@ -627,6 +629,8 @@ static int bk_cred(void *arg, const char *user, struct sasl_cred *cred)
 	return 0;
 }
 
+static struct partition *bk_lookup(void *arg, struct kstr topic, int32_t index);
+
 /* (Re)starts b's listener, on port (0: any free one). */
 static void bk_listen(struct bk *b, int port)
 {
@@ -641,6 +645,8 @@ static void bk_listen(struct bk *b, int port)
 	cfg.num_io_threads = 2;
 	assert_int_equal(net_server_new(&cfg, bk_cred, b, &b->srv), 0);
 	assert_int_equal(fetch_serve_register(b->fs, b->srv), 0);
+	b->os = (struct offsets_serve){ bk_lookup, b };
+	assert_int_equal(offsets_serve_register(&b->os, b->srv), 0);
 	assert_int_equal(net_server_start(b->srv), 0);
 	b->port = net_server_port(b->srv, 0);
 }
@@ -1029,6 +1035,76 @@ static void *append_when_parked(void *arg)
 		usleep(1000);
 	leader_append(b, 1, 3, "late");
 	return NULL;
+}
+
+/* ListOffsets -2, -1, a time and -3 (max timestamp) over the listener on
+ * an engine log. elog_append stamps record i of a batch 1700000000000 + i,
+ * so the largest timestamp is in the middle of the log and shared by two
+ * records: -3 names the earlier one. Nothing at or above the hw counts. */
+static int16_t list_offset(struct net_client *c, int64_t ts, int64_t *offset, int64_t *found_ts)
+{
+	struct proto_list_offsets_part part = { .partition_index = 0,
+						.current_leader_epoch = -1,
+						.timestamp = ts,
+						.max_num_offsets = 1 };
+	struct proto_list_offsets_topic topic = { kstr_of("orders"), 1, &part };
+	struct proto_list_offsets_req req = { .replica_id = -1, .n_topics = 1, .topics = &topic };
+	struct proto_list_offsets_resp lr;
+	struct net_resp resp;
+	struct kbuf_w w;
+	int16_t err;
+
+	kbuf_w_init(&w, 512);
+	assert_int_equal(proto_list_offsets_req_encode(&w, 7, &req), 0);
+	assert_int_equal(
+		net_client_call(c, PROTO_API_LIST_OFFSETS, 7, w.buf, w.len, 0, DEADLINE_MS, &resp),
+		0);
+	kbuf_w_free(&w);
+	assert_int_equal(proto_list_offsets_resp_decode(&resp.body, 7, &lr), 0);
+	assert_int_equal(lr.n_topics, 1);
+	assert_int_equal(lr.topics[0].n_partitions, 1);
+	err = lr.topics[0].partitions[0].error_code;
+	*offset = lr.topics[0].partitions[0].offset;
+	*found_ts = lr.topics[0].partitions[0].timestamp;
+	proto_list_offsets_resp_free(&lr);
+	net_resp_free(&resp);
+	return err;
+}
+
+static void test_list_offsets_handler(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct net_client *c;
+	int64_t off, ts;
+
+	(void)state;
+	use_engine = true;
+	bk_start(&a, 1, "listoffsets");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	/* Empty: -3 finds nothing, without an error. */
+	assert_int_equal(list_offset(c, -3, &off, &ts), 0);
+	assert_int_equal(off, -1);
+	assert_int_equal(ts, -1);
+	leader_append(&a, 2, 1, "a"); /* 0-1: T+0, T+1 */
+	leader_append(&a, 5, 1, "b"); /* 2-6: T+0 .. T+4 */
+	leader_append(&a, 5, 1, "c"); /* 7-11: T+0 .. T+4 */
+	leader_append(&a, 3, 1, "d"); /* 12-14: T+0 .. T+2 */
+	assert_int_equal(list_offset(c, -2, &off, &ts), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(list_offset(c, -1, &off, &ts), 0);
+	assert_int_equal(off, 15);
+	assert_int_equal(list_offset(c, 1700000000003, &off, &ts), 0);
+	assert_int_equal(off, 5);
+	assert_int_equal(ts, 1700000000003);
+	assert_int_equal(list_offset(c, -3, &off, &ts), 0);
+	assert_int_equal(off, 6);
+	assert_int_equal(ts, 1700000000004);
+	assert_int_equal(list_offset(c, -4, &off, &ts), PROTO_ERR_INVALID_REQUEST);
+	net_client_close(c);
+	bk_stop(&a);
+	use_engine = false;
 }
 
 static void test_fetch_handler_rules(void **state)
@@ -1441,6 +1517,7 @@ int main(void)
 		cmocka_unit_test(test_fetcher_add_wakes_parked_fetch),
 		cmocka_unit_test(test_fetcher_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetch_handler_rules),
+		cmocka_unit_test(test_list_offsets_handler),
 		cmocka_unit_test(test_ofle_handler),
 		cmocka_unit_test(test_e2e_sasl_and_reconnect),
 		cmocka_unit_test(test_remove_while_leader_silent),

@@ -257,7 +257,8 @@ static void test_errors_and_table(void **state)
 	assert_true(proto_api_supported(PROTO_API_FETCH, 12));
 	assert_false(proto_api_supported(PROTO_API_FETCH, 13));
 	assert_false(proto_api_supported(PROTO_API_FETCH, 3));
-	assert_false(proto_api_supported(PROTO_API_PRODUCE, 2));
+	assert_true(proto_api_supported(PROTO_API_PRODUCE, 0));
+	assert_false(proto_api_supported(PROTO_API_PRODUCE, 10));
 	assert_true(proto_is_flexible(PROTO_API_FETCH, 12));
 	assert_false(proto_is_flexible(PROTO_API_FETCH, 11));
 	assert_false(proto_is_flexible(PROTO_API_SASL_HANDSHAKE, 1));
@@ -322,7 +323,7 @@ static void test_api_versions(void **state)
 	assert_int_equal(proto_api_versions_resp_encode(&w, 0, 0, 0), 0);
 	assert_int_equal(proto_frame_end(&w, pos), 0);
 	static const uint8_t v0[] = {
-		0, 0,  0, 166, 0, 0,  0, 9,  0, 0,  0, 0,  0, 26, 0, 0,  0, 3,  0, 9,  0, 1,
+		0, 0,  0, 166, 0, 0,  0, 9,  0, 0,  0, 0,  0, 26, 0, 0,  0, 0,  0, 9,  0, 1,
 		0, 4,  0, 12,  0, 2,  0, 0,  0, 7,  0, 3,  0, 0,  0, 12, 0, 4,  0, 0,  0, 7,
 		0, 5,  0, 0,   0, 4,  0, 6,  0, 0,  0, 8,  0, 7,  0, 0,  0, 3,  0, 8,  0, 0,
 		0, 8,  0, 9,   0, 0,  0, 8,  0, 10, 0, 0,  0, 4,  0, 11, 0, 0,  0, 9,  0, 12,

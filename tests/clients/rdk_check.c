@@ -1,0 +1,621 @@
+/*
+ * rdk_check.c — a Kafka client program on librdkafka (Debian's
+ * librdkafka-dev, a client no one here wrote) for the integration tests:
+ * it produces and consumes through the broker listener and checks what
+ * comes back, so that a test can compare the client's side with the
+ * mount's. Built by `make test`, never part of the mqfs binary.
+ *
+ *   rdk_check -b BROKERS [-X key=value]... COMMAND ARGS...
+ *
+ * -X passes any librdkafka setting to every handle (SASL for the cluster's
+ * listeners, debug=...). BROKERS is only where the client starts: it then
+ * follows the partition leaders that Metadata names.
+ *
+ * Commands (each prints one result line per item on stdout, exits 0; on a
+ * failed check prints what and why on stderr and exits 1):
+ *
+ *   produce TOPIC PARTITION CODEC N TAG
+ *       N records, record i with key "TAG-k<i>", value "TAG-v<i>" and the
+ *       headers tag=TAG, i=<i>, in one batch; acks=all, idempotence off
+ *       (so the batches carry producer id -1), compression.codec CODEC
+ *       (none, gzip, lz4),
+ *       one request in flight so that retries (on NOT_LEADER_OR_FOLLOWER)
+ *       keep the order. Checks every delivery report: no error, offsets
+ *       consecutive in the order sent. Prints "produced N FIRST LAST".
+ *   consume TOPIC PARTITION FROM COUNT
+ *       Assigns the partition at FROM (an offset, "beginning", or "@MS":
+ *       the offset for that time through offsets_for_times) and reads
+ *       COUNT records. Checks that offsets go up by one from where it
+ *       started. Prints "OFFSET KEY VALUE HEADERS" per record (KEY "-" for
+ *       none, HEADERS "h=v,h2=v2" or "-").
+ *   verify TOPIC PARTITION CODEC N TAG
+ *       produce, then consume the records back from the first offset
+ *       reported and check each key, value, header and its order against
+ *       what was sent. Prints "verified N FIRST LAST".
+ *   watermarks TOPIC PARTITION
+ *       Prints "LOW HIGH" (query_watermark_offsets).
+ *   times TOPIC PARTITION MS
+ *       Prints the offset offsets_for_times gives for MS (-1: none).
+ *   stream TOPIC PARTITION TAG STOP_FILE
+ *       Records as produce makes them (no compression), one at a time,
+ *       each delivered before the next, until STOP_FILE exists; checks
+ *       each lands above the one before. Prints "streamed N FIRST LAST".
+ *
+ * A new way to consume (a group subscription once the broker serves the
+ * group APIs) is one more row of the command table and one function that
+ * fills struct rec like consume_assigned does.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#define TIMEOUT_MS 20000
+#define FIELD_MAX  256
+
+struct ctx {
+	const char *brokers;
+	const char *xs[32]; /* -X key=value, in order */
+	int n_xs;
+};
+
+/* One record as consumed, its fields as text. */
+struct rec {
+	int64_t offset;
+	char key[FIELD_MAX];
+	char value[FIELD_MAX];
+	char headers[FIELD_MAX];
+};
+
+static int fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("rdk_check: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int set(rd_kafka_conf_t *conf, const char *key, const char *value)
+{
+	char err[256];
+
+	if (rd_kafka_conf_set(conf, key, value, err, sizeof(err)) != RD_KAFKA_CONF_OK)
+		return fail("%s=%s: %s", key, value, err);
+	return 0;
+}
+
+/* The common settings, then -X in order (so a test can override any). */
+static rd_kafka_conf_t *conf_new(const struct ctx *c)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+	if (set(conf, "bootstrap.servers", c->brokers))
+		goto bad;
+	for (int i = 0; i < c->n_xs; i++) {
+		char kv[512], *eq;
+
+		snprintf(kv, sizeof(kv), "%s", c->xs[i]);
+		eq = strchr(kv, '=');
+		if (!eq) {
+			fail("-X %s: not key=value", kv);
+			goto bad;
+		}
+		*eq = 0;
+		if (set(conf, kv, eq + 1))
+			goto bad;
+	}
+	return conf;
+bad:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+static rd_kafka_t *handle_new(rd_kafka_type_t type, rd_kafka_conf_t *conf)
+{
+	char err[256];
+	rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof(err));
+
+	if (!rk) {
+		fail("rd_kafka_new: %s", err);
+		rd_kafka_conf_destroy(conf);
+	}
+	return rk;
+}
+
+static void text(char *out, const void *p, size_t len)
+{
+	if (!p) {
+		strcpy(out, "-");
+		return;
+	}
+	snprintf(out, FIELD_MAX, "%.*s", (int)(len < FIELD_MAX - 1 ? len : FIELD_MAX - 1),
+		 (const char *)p);
+}
+
+/* ---- produce ---- */
+
+struct sent {
+	int n;
+	int64_t *offsets; /* per record, from its delivery report */
+	int delivered;
+	int errors;
+};
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct sent *s = opaque;
+	intptr_t i = (intptr_t)m->_private;
+
+	(void)rk;
+	s->delivered++;
+	if (m->err) {
+		s->errors++;
+		fail("record %d: %s", (int)i, rd_kafka_err2str(m->err));
+		return;
+	}
+	if (i >= 0 && i < s->n)
+		s->offsets[i] = m->offset;
+}
+
+/* A producer as every command here uses it: acks=all, idempotence off,
+ * codec, one request in flight; delivery reports into s. NULL on error.
+ * linger.ms is long so that the records of one produce, queued before the
+ * flush (which sends at once), go as one batch however slow the machine. */
+static rd_kafka_t *producer_new(const struct ctx *c, const char *codec, struct sent *s)
+{
+	rd_kafka_conf_t *conf = conf_new(c);
+
+	if (!conf)
+		return NULL;
+	if (set(conf, "acks", "all") || set(conf, "enable.idempotence", "false") ||
+	    set(conf, "compression.codec", codec) ||
+	    set(conf, "max.in.flight.requests.per.connection", "1") ||
+	    set(conf, "message.timeout.ms", "30000") || set(conf, "linger.ms", "1000")) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rd_kafka_conf_set_opaque(conf, s);
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	return handle_new(RD_KAFKA_PRODUCER, conf);
+}
+
+static void producer_free(rd_kafka_t *rk, struct sent *s)
+{
+	if (rk)
+		rd_kafka_destroy(rk);
+	free(s->offsets);
+}
+
+/* Queues record i of tag (its key, value and headers). */
+static int send_one(rd_kafka_t *rk, const char *topic, int32_t partition, const char *tag, int i)
+{
+	char key[FIELD_MAX], value[FIELD_MAX], idx[16];
+	rd_kafka_resp_err_t err;
+
+	snprintf(key, sizeof(key), "%s-k%d", tag, i);
+	snprintf(value, sizeof(value), "%s-v%d", tag, i);
+	snprintf(idx, sizeof(idx), "%d", i);
+	err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_KEY(key, strlen(key)),
+				RD_KAFKA_V_VALUE(value, strlen(value)),
+				RD_KAFKA_V_HEADER("tag", tag, (ssize_t)strlen(tag)),
+				RD_KAFKA_V_HEADER("i", idx, (ssize_t)strlen(idx)),
+				RD_KAFKA_V_OPAQUE((void *)(intptr_t)i), RD_KAFKA_V_END);
+	if (err)
+		return fail("produce record %d: %s", i, rd_kafka_err2str(err));
+	return 0;
+}
+
+/* Waits for every queued record's delivery report; n sent so far. */
+static int delivered_all(rd_kafka_t *rk, const struct sent *s, int n)
+{
+	if (rd_kafka_flush(rk, TIMEOUT_MS))
+		return fail("flush: %d records not delivered in %d ms", rd_kafka_outq_len(rk),
+			    TIMEOUT_MS);
+	if (s->errors || s->delivered != n)
+		return fail("%d of %d delivered, %d errors", s->delivered, n, s->errors);
+	return 0;
+}
+
+/* Asks for the topic's metadata and waits for it: records produced before
+ * the leader is known wait in librdkafka, and when that takes longer than
+ * linger.ms (a slow machine, a sanitizer build) the first ones leave as a
+ * batch of their own. */
+static int warm_up(rd_kafka_t *rk, const char *topic)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err;
+
+	if (!rkt)
+		return fail("topic %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+	err = rd_kafka_metadata(rk, 0, rkt, &md, TIMEOUT_MS);
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	if (err)
+		return fail("metadata of %s: %s", topic, rd_kafka_err2str(err));
+	return 0;
+}
+
+static int produce(const struct ctx *c, const char *topic, int32_t partition, const char *codec,
+		   int n, const char *tag, int64_t *first)
+{
+	struct sent s = { .n = n, .offsets = calloc((size_t)n + 1, sizeof(int64_t)) };
+	rd_kafka_t *rk = s.offsets ? producer_new(c, codec, &s) : NULL;
+	int rc = 1;
+
+	if (!rk || warm_up(rk, topic))
+		goto out;
+	for (int i = 0; i < n; i++)
+		if (send_one(rk, topic, partition, tag, i))
+			goto out;
+	if (delivered_all(rk, &s, n))
+		goto out;
+	for (int i = 1; i < n; i++)
+		if (s.offsets[i] != s.offsets[0] + i) {
+			fail("record %d at offset %" PRId64 ", record 0 at %" PRId64
+			     ": not consecutive in the order sent",
+			     i, s.offsets[i], s.offsets[0]);
+			goto out;
+		}
+	*first = s.offsets[0];
+	rc = 0;
+out:
+	producer_free(rk, &s);
+	return rc;
+}
+
+/* stream: one record at a time, each delivered before the next, until
+ * stop_file exists, so that a test can move the partition's leadership
+ * under a running producer. Every record must be delivered (librdkafka
+ * retries on NOT_LEADER_OR_FOLLOWER after refreshing its metadata) at an
+ * offset above the one before. */
+static int cmd_stream(const struct ctx *c, char **argv)
+{
+	const char *topic = argv[0], *tag = argv[2], *stop_file = argv[3];
+	int32_t partition = atoi(argv[1]);
+	struct sent s = { .n = 1 << 20 };
+	rd_kafka_t *rk = NULL;
+	int n = 0, rc = 1;
+
+	s.offsets = calloc((size_t)s.n, sizeof(int64_t));
+	rk = s.offsets ? producer_new(c, "none", &s) : NULL;
+	if (!rk)
+		goto out;
+	while (access(stop_file, F_OK) != 0 && n < s.n) {
+		if (send_one(rk, topic, partition, tag, n) || delivered_all(rk, &s, n + 1))
+			goto out;
+		if (n > 0 && s.offsets[n] <= s.offsets[n - 1]) {
+			fail("record %d at offset %" PRId64 " after %" PRId64, n, s.offsets[n],
+			     s.offsets[n - 1]);
+			goto out;
+		}
+		n++;
+	}
+	if (n == 0) {
+		fail("stopped before the first record");
+		goto out;
+	}
+	printf("streamed %d %" PRId64 " %" PRId64 "\n", n, s.offsets[0], s.offsets[n - 1]);
+	rc = 0;
+out:
+	producer_free(rk, &s);
+	return rc;
+}
+
+/* ---- consume ---- */
+
+/* The offset for a time (offsets_for_times through ListOffsets). */
+static int offset_for_time(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t ms,
+			   int64_t *offset)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_resp_err_t err;
+	int rc = 0;
+
+	rd_kafka_topic_partition_list_add(l, topic, partition)->offset = ms;
+	err = rd_kafka_offsets_for_times(rk, l, TIMEOUT_MS);
+	if (!err)
+		err = l->elems[0].err;
+	if (err)
+		rc = fail("offsets_for_times %s [%d] %" PRId64 ": %s", topic, partition, ms,
+			  rd_kafka_err2str(err));
+	else
+		*offset = l->elems[0].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	return rc;
+}
+
+static rd_kafka_t *consumer_new(const struct ctx *c)
+{
+	rd_kafka_conf_t *conf = conf_new(c);
+
+	/* A group id only because rd_kafka_assign needs one; nothing is
+	 * committed (offsets are given explicitly). */
+	if (!conf || set(conf, "group.id", "rdk_check") ||
+	    set(conf, "enable.auto.commit", "false") ||
+	    set(conf, "enable.auto.offset.store", "false") ||
+	    set(conf, "enable.partition.eof", "false")) {
+		if (conf)
+			rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	return handle_new(RD_KAFKA_CONSUMER, conf);
+}
+
+static void consumer_free(rd_kafka_t *rk)
+{
+	if (!rk)
+		return;
+	rd_kafka_consumer_close(rk);
+	rd_kafka_destroy(rk);
+}
+
+static void rec_of(const rd_kafka_message_t *m, struct rec *r)
+{
+	rd_kafka_headers_t *hdrs = NULL;
+	size_t used = 0;
+
+	r->offset = m->offset;
+	text(r->key, m->key, m->key_len);
+	text(r->value, m->payload, m->len);
+	strcpy(r->headers, "-");
+	if (rd_kafka_message_headers(m, &hdrs) || !hdrs)
+		return;
+	for (size_t i = 0;; i++) {
+		const char *name;
+		const void *val;
+		size_t len;
+
+		if (rd_kafka_header_get_all(hdrs, i, &name, &val, &len))
+			break;
+		used += (size_t)snprintf(r->headers + used, FIELD_MAX - used, "%s%s=%.*s",
+					 i ? "," : "", name, (int)len,
+					 val ? (const char *)val : "");
+		if (used >= FIELD_MAX)
+			break;
+	}
+}
+
+/* Reads count records of topic/partition from `from` (an offset or
+ * RD_KAFKA_OFFSET_BEGINNING) by assign; checks the offsets go up by one. */
+static int consume_assigned(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t from,
+			    int count, struct rec *out)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_resp_err_t err;
+	int64_t deadline = now_ms() + TIMEOUT_MS;
+	int got = 0, rc = 1;
+
+	rd_kafka_topic_partition_list_add(l, topic, partition)->offset = from;
+	err = rd_kafka_assign(rk, l);
+	if (err) {
+		fail("assign %s [%d] at %" PRId64 ": %s", topic, partition, from,
+		     rd_kafka_err2str(err));
+		goto out;
+	}
+	while (got < count) {
+		rd_kafka_message_t *m;
+
+		if (now_ms() > deadline) {
+			fail("%d of %d records in %d ms", got, count, TIMEOUT_MS);
+			goto out;
+		}
+		m = rd_kafka_consumer_poll(rk, 200);
+		if (!m)
+			continue;
+		if (m->err) {
+			fail("consume: %s", rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			goto out;
+		}
+		rec_of(m, &out[got]);
+		rd_kafka_message_destroy(m);
+		if (got > 0 && out[got].offset != out[got - 1].offset + 1) {
+			fail("offset %" PRId64 " after %" PRId64, out[got].offset,
+			     out[got - 1].offset);
+			goto out;
+		}
+		if (got == 0 && from >= 0 && out[0].offset != from) {
+			fail("first offset %" PRId64 ", assigned at %" PRId64, out[0].offset, from);
+			goto out;
+		}
+		got++;
+	}
+	rc = 0;
+out:
+	rd_kafka_assign(rk, NULL);
+	rd_kafka_topic_partition_list_destroy(l);
+	return rc;
+}
+
+static int cmd_consume(const struct ctx *c, char **argv)
+{
+	const char *topic = argv[0], *from_s = argv[2];
+	int32_t partition = atoi(argv[1]);
+	int count = atoi(argv[3]);
+	int64_t from;
+	struct rec *recs = calloc((size_t)count + 1, sizeof(*recs));
+	rd_kafka_t *rk = consumer_new(c);
+	int rc = 1;
+
+	if (!recs || !rk || count <= 0)
+		goto out;
+	if (!strcmp(from_s, "beginning"))
+		from = RD_KAFKA_OFFSET_BEGINNING;
+	else if (from_s[0] == '@') {
+		if (offset_for_time(rk, topic, partition, strtoll(from_s + 1, NULL, 10), &from))
+			goto out;
+		if (from < 0) {
+			fail("no record at or after %s", from_s + 1);
+			goto out;
+		}
+	} else
+		from = strtoll(from_s, NULL, 10);
+	if (consume_assigned(rk, topic, partition, from, count, recs))
+		goto out;
+	for (int i = 0; i < count; i++)
+		printf("%" PRId64 " %s %s %s\n", recs[i].offset, recs[i].key, recs[i].value,
+		       recs[i].headers);
+	rc = 0;
+out:
+	consumer_free(rk);
+	free(recs);
+	return rc;
+}
+
+static int cmd_produce(const struct ctx *c, char **argv)
+{
+	int n = atoi(argv[3]);
+	int64_t first;
+
+	if (n <= 0)
+		return fail("N must be positive: %s", argv[3]);
+	if (produce(c, argv[0], atoi(argv[1]), argv[2], n, argv[4], &first))
+		return 1;
+	printf("produced %d %" PRId64 " %" PRId64 "\n", n, first, first + n - 1);
+	return 0;
+}
+
+static int cmd_verify(const struct ctx *c, char **argv)
+{
+	const char *topic = argv[0], *tag = argv[4];
+	int32_t partition = atoi(argv[1]);
+	int n = atoi(argv[3]);
+	int64_t first;
+	struct rec *recs = NULL;
+	rd_kafka_t *rk = NULL;
+	int rc = 1;
+
+	if (n <= 0)
+		return fail("N must be positive: %s", argv[3]);
+	if (produce(c, topic, partition, argv[2], n, tag, &first))
+		return 1;
+	recs = calloc((size_t)n, sizeof(*recs));
+	rk = consumer_new(c);
+	if (!recs || !rk || consume_assigned(rk, topic, partition, first, n, recs))
+		goto out;
+	for (int i = 0; i < n; i++) {
+		char key[FIELD_MAX], value[FIELD_MAX], headers[FIELD_MAX];
+
+		snprintf(key, sizeof(key), "%s-k%d", tag, i);
+		snprintf(value, sizeof(value), "%s-v%d", tag, i);
+		snprintf(headers, sizeof(headers), "tag=%s,i=%d", tag, i);
+		if (recs[i].offset != first + i || strcmp(recs[i].key, key) ||
+		    strcmp(recs[i].value, value) || strcmp(recs[i].headers, headers)) {
+			fail("record %d: got %" PRId64 " %s %s %s, sent %" PRId64 " %s %s %s", i,
+			     recs[i].offset, recs[i].key, recs[i].value, recs[i].headers, first + i,
+			     key, value, headers);
+			goto out;
+		}
+	}
+	printf("verified %d %" PRId64 " %" PRId64 "\n", n, first, first + n - 1);
+	rc = 0;
+out:
+	consumer_free(rk);
+	free(recs);
+	return rc;
+}
+
+static int cmd_watermarks(const struct ctx *c, char **argv)
+{
+	rd_kafka_t *rk = consumer_new(c);
+	int64_t low, high;
+	rd_kafka_resp_err_t err;
+	int rc = 1;
+
+	if (!rk)
+		return 1;
+	err = rd_kafka_query_watermark_offsets(rk, argv[0], atoi(argv[1]), &low, &high, TIMEOUT_MS);
+	if (err) {
+		fail("query_watermark_offsets: %s", rd_kafka_err2str(err));
+	} else {
+		printf("%" PRId64 " %" PRId64 "\n", low, high);
+		rc = 0;
+	}
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+static int cmd_times(const struct ctx *c, char **argv)
+{
+	rd_kafka_t *rk = consumer_new(c);
+	int64_t offset;
+	int rc = 1;
+
+	if (!rk)
+		return 1;
+	if (!offset_for_time(rk, argv[0], atoi(argv[1]), strtoll(argv[2], NULL, 10), &offset)) {
+		printf("%" PRId64 "\n", offset);
+		rc = 0;
+	}
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+static const struct cmd {
+	const char *name;
+	int nargs;
+	int (*run)(const struct ctx *c, char **argv);
+	const char *usage;
+} cmds[] = {
+	{ "produce", 5, cmd_produce, "TOPIC PARTITION CODEC N TAG" },
+	{ "consume", 4, cmd_consume, "TOPIC PARTITION FROM COUNT" },
+	{ "verify", 5, cmd_verify, "TOPIC PARTITION CODEC N TAG" },
+	{ "watermarks", 2, cmd_watermarks, "TOPIC PARTITION" },
+	{ "times", 3, cmd_times, "TOPIC PARTITION MS" },
+	{ "stream", 4, cmd_stream, "TOPIC PARTITION TAG STOP_FILE" },
+};
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: rdk_check -b BROKERS [-X key=value]... COMMAND ARGS\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(stderr, "  %s %s\n", cmds[i].name, cmds[i].usage);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctx c = { 0 };
+	int i = 1;
+
+	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
+		if (!strcmp(argv[i], "-b"))
+			c.brokers = argv[i + 1];
+		else if (!strcmp(argv[i], "-X") && c.n_xs < 32)
+			c.xs[c.n_xs++] = argv[i + 1];
+		else
+			return usage();
+	}
+	if (!c.brokers || i >= argc)
+		return usage();
+	for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
+		if (!strcmp(argv[i], cmds[k].name)) {
+			if (argc - i - 1 != cmds[k].nargs)
+				return usage();
+			return cmds[k].run(&c, argv + i + 1);
+		}
+	return usage();
+}

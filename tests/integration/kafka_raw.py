@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+# kafka_raw.py — one Kafka request written byte by byte from the protocol
+# guide, for what a real client never sends on purpose (a Produce to a
+# broker that does not lead the partition: clients route by Metadata).
+#
+#   python3 kafka_raw.py produce HOST PORT USER PASSWORD TOPIC PARTITION VALUE
+#       Authenticates with SASL SCRAM-SHA-256 (SaslHandshake v1,
+#       SaslAuthenticate v0) unless USER is "-", then sends Produce v3
+#       (acks=1) with one record batch v2 of one record and prints "error N"
+#       with the partition's error code (0: appended).
+#   python3 kafka_raw.py frame HOST PORT HEX
+#       Sends the bytes HEX as they are and prints "closed" when the broker
+#       closes the connection, "answered N" when N bytes come back first
+#       (within 20 s).
+#   python3 kafka_raw.py silent HOST PORT
+#       Connects, sends nothing, prints "closed after S s" once the broker
+#       closes the connection (at most 60 s).
+# Exit 1 on anything unexpected, with the reason.
+import base64
+import hashlib
+import hmac
+import os
+import socket
+import struct
+import sys
+import time
+
+
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def varint(n):
+    n = (n << 1) ^ (n >> 63)  # zigzag
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def kstr(s):
+    if s is None:
+        return struct.pack(">h", -1)
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+class Conn:
+    def __init__(self, host, port):
+        self.s = socket.create_connection((host, port), timeout=20)
+        self.corr = 0
+
+    def call(self, api_key, version, body):
+        self.corr += 1
+        hdr = struct.pack(">hhi", api_key, version, self.corr) + kstr("kafka_raw")
+        frame = hdr + body
+        self.s.sendall(struct.pack(">i", len(frame)) + frame)
+        size = struct.unpack(">i", self.read(4))[0]
+        resp = self.read(size)
+        if struct.unpack(">i", resp[:4])[0] != self.corr:
+            sys.exit("correlation id mismatch")
+        return resp[4:]
+
+    def read(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.s.recv(n - len(buf))
+            if not chunk:
+                sys.exit("connection closed by the broker")
+            buf += chunk
+        return buf
+
+
+def sasl_scram(c, user, password):
+    resp = c.call(17, 1, kstr("SCRAM-SHA-256"))
+    if struct.unpack(">h", resp[:2])[0] != 0:
+        sys.exit("SaslHandshake refused")
+
+    def auth(data):
+        r = c.call(36, 0, struct.pack(">i", len(data)) + data)
+        err = struct.unpack(">h", r[:2])[0]
+        mlen = struct.unpack(">h", r[2:4])[0]
+        off = 4 + max(mlen, 0)
+        if err:
+            sys.exit("SaslAuthenticate: error %d" % err)
+        blen = struct.unpack(">i", r[off:off + 4])[0]
+        return r[off + 4:off + 4 + blen]
+
+    nonce = base64.b64encode(os.urandom(18)).decode()
+    bare = "n=%s,r=%s" % (user, nonce)
+    server_first = auth(("n,," + bare).encode()).decode()
+    fields = dict(kv.split("=", 1) for kv in server_first.split(","))
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(),
+                                 base64.b64decode(fields["s"]), int(fields["i"]))
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    no_proof = "c=biws,r=" + fields["r"]
+    message = ",".join([bare, server_first, no_proof]).encode()
+    sig = hmac.new(stored_key, message, hashlib.sha256).digest()
+    proof = bytes(a ^ b for a, b in zip(client_key, sig))
+    auth((no_proof + ",p=" + base64.b64encode(proof).decode()).encode())
+
+
+def batch(value):
+    v = value.encode()
+    rec = b"\x00" + varint(0) + varint(0) + varint(-1) + varint(len(v)) + v + varint(0)
+    rec = varint(len(rec)) + rec
+    now = int(time.time() * 1000)
+    tail = struct.pack(">hiqqqhii", 0, 0, now, now, -1, -1, -1, 1) + rec
+    crc = crc32c(tail)
+    body = struct.pack(">ibI", -1, 2, crc) + tail
+    return struct.pack(">qi", 0, len(body)) + body
+
+
+def produce(host, port, user, password, topic, partition, value):
+    c = Conn(host, int(port))
+    if user != "-":
+        sasl_scram(c, user, password)
+    records = batch(value)
+    body = (kstr(None) + struct.pack(">hi", 1, 10000) + struct.pack(">i", 1) + kstr(topic) +
+            struct.pack(">ii", 1, int(partition)) + struct.pack(">i", len(records)) + records)
+    r = c.call(0, 3, body)
+    # responses: [name, [index, error_code, base_offset, log_append_time]]
+    off = 4
+    nlen = struct.unpack(">h", r[off:off + 2])[0]
+    off += 2 + nlen + 4
+    _, err = struct.unpack(">ih", r[off:off + 6])
+    print("error %d" % err)
+
+
+def frame(host, port, hexbytes):
+    s = socket.create_connection((host, int(port)), timeout=20)
+    s.sendall(bytes.fromhex(hexbytes))
+    try:
+        got = s.recv(65536)
+    except ConnectionResetError:
+        got = b""
+    print("answered %d" % len(got) if got else "closed")
+
+
+def silent(host, port):
+    s = socket.create_connection((host, int(port)), timeout=60)
+    t0 = time.monotonic()
+    try:
+        got = s.recv(1)
+    except ConnectionResetError:
+        got = b""
+    if got:
+        sys.exit("the broker sent something to a silent client")
+    print("closed after %d s" % int(time.monotonic() - t0))
+
+
+if __name__ == "__main__":
+    cmds = {"produce": (9, produce), "frame": (5, frame), "silent": (4, silent)}
+    if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) != cmds[sys.argv[1]][0]:
+        sys.exit("usage: see the top of kafka_raw.py")
+    cmds[sys.argv[1]][1](*sys.argv[2:])
