@@ -1061,9 +1061,19 @@ static int commit_wait(struct topic *t, struct partition *pt, struct log *l, int
 			rc = -ENOENT;
 			break;
 		}
-		if (leader_check && !still_leads(t, pt, lead_epoch)) {
-			rc = -EREMOTE;
-			break;
+		if (leader_check) {
+			/* Not under commit_mu: the leadership check takes the
+			 * partition's lock, under which a hw move takes
+			 * commit_mu (produce_hw_moved). */
+			pthread_mutex_unlock(&pt->commit_mu);
+			bool leads = still_leads(t, pt, lead_epoch);
+			pthread_mutex_lock(&pt->commit_mu);
+			if (!leads) {
+				rc = -EREMOTE;
+				break;
+			}
+			if (log_hw(l) > last_offset)
+				break;
 		}
 		slice = dl;
 		if (leader_check) {
