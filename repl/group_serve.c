@@ -1,0 +1,1532 @@
+/*
+ * group_serve.c — Kafka's consumer group APIs on the broker listener:
+ * FindCoordinator (10), JoinGroup (11), SyncGroup (14), Heartbeat (12),
+ * LeaveGroup (13), OffsetCommit (8) and OffsetFetch (9), in the shape of
+ * Kafka's GroupCoordinator (the classic protocol: the leader member
+ * assigns).
+ *
+ * Two kinds of members, one name space, one truth for offsets:
+ *
+ *   - A Kafka group G (any topics, as its members subscribe) keeps its
+ *     members here: ids, protocols, generation, leader, assignments.
+ *   - Its committed offsets are those of the mount's groups named G of
+ *     each topic (MNT/<topic>/.groups/G/): an OffsetCommit of (G, T, p)
+ *     is the commit the mount shows in .groups/G/p, made durable in
+ *     __consumer_offsets (group_store.c); the mount group is created on
+ *     first commit. OffsetFetch reads the same.
+ *   - A group is one kind at a time: while a consume file of any topic's
+ *     group G is open, JoinGroup for G is INCONSISTENT_GROUP_PROTOCOL (and
+ *     an OffsetCommit outside a generation UNKNOWN_MEMBER_ID, as Kafka
+ *     answers for a group with members); while G has Kafka members,
+ *     opening a consume file of G is -EBUSY (group_join, through the
+ *     coordinator's kafka_active hook). Both checks run under coord.mu,
+ *     so neither can slip past the other.
+ *
+ * Group states (Kafka's names) and the functions that move them:
+ *
+ *      Empty --join--> PreparingRebalance --all joined or rebalance
+ *        ^                ^        |       timeout (join_complete)-->
+ *        |                |        v
+ *        |   join, leave, expiry   CompletingRebalance --leader's sync-->
+ *        |   (prepare)             (AwaitingSync)      (sync_complete)
+ *        |                                                   |
+ *        +--last member gone--  Stable  <--------------------+
+ *
+ *   join_complete: members that did not rejoin are dropped; generation
+ *     + 1; the protocol is the one every member offers with the most
+ *     first-choice votes; the leader (kept if still a member, else the
+ *     first) gets every member's metadata, the others none.
+ *   sync_complete: the leader's assignments are kept per member and every
+ *     parked SyncGroup is answered with its own (empty if none).
+ *   A member's session expires session_timeout_ms after it was last heard
+ *     (any of its requests), except while its JoinGroup or SyncGroup is
+ *     parked; the timer thread drops it and the group rebalances. A
+ *     rebalance not complete within the largest rebalance_timeout_ms drops
+ *     the members that did not rejoin (PreparingRebalance) or sync
+ *     (CompletingRebalance).
+ *
+ * Errors (Kafka's): NOT_COORDINATOR for a group another broker
+ * coordinates; INVALID_GROUP_ID for a name the mount cannot hold ([A-Za-z0-9._-],
+ * 1-249, not starting with . or __); INVALID_SESSION_TIMEOUT outside
+ * group.min/max.session.timeout.ms; UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
+ * REBALANCE_IN_PROGRESS, INCONSISTENT_GROUP_PROTOCOL, GROUP_MAX_SIZE_REACHED
+ * (more than KG_MAX_MEMBERS); per partition of OffsetCommit
+ * UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE (over 4096 bytes,
+ * Kafka's offset.metadata.max.bytes), INVALID_COMMIT_OFFSET_SIZE for a
+ * negative offset, KAFKA_STORAGE_ERROR when __consumer_offsets cannot
+ * take the commit. Each refusal is one log line.
+ *
+ * The coordinator of G: on one node this broker; in a cluster, of the
+ * brokers alive with this listener, sorted by id, the one at Kafka's
+ * abs(hashCode(G)) % count (group_offsets_partition): every broker answers
+ * FindCoordinator alike, and the others answer NOT_COORDINATOR.
+ *
+ * What is kept of a commit is the offset: the metadata string is not
+ * stored (OffsetFetch answers ""), and the commit record names the member.
+ *
+ * Threads and locks: listener workers run the handlers; the timer thread
+ * expires sessions. gs->mu guards every Kafka group; it nests inside
+ * coord.mu (JoinGroup's check of mount members, the kafka_active hook)
+ * and takes no group or topic lock: OffsetCommit checks the member under
+ * gs->mu, releases it, then commits through the mount's group. Parked
+ * requests are answered (net_req_complete) under gs->mu, never touched
+ * after.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "repl/broker_int.h"
+#include "repl/config.h"
+#include "repl/group_int.h"
+#include "repl/group_serve.h"
+#include "util/clock.h"
+#include "util/diaglog.h"
+
+#define KG_MAX_MEMBERS   1000
+#define KG_ID_MAX        200
+#define KG_NAME_MAX      255
+#define KG_META_MAX      4096 /* offset.metadata.max.bytes */
+#define KG_TICK_MAX_MS   1000
+
+enum kg_state { KG_EMPTY, KG_PREPARING, KG_AWAIT_SYNC, KG_STABLE };
+
+static const char *const kg_state_names[] = { "Empty", "PreparingRebalance",
+					      "CompletingRebalance", "Stable" };
+
+struct kproto {
+	char name[KG_NAME_MAX + 1];
+	uint8_t *meta;
+	int32_t len;
+};
+
+struct kmember {
+	char id[KG_ID_MAX + 1];
+	int32_t session_ms, rebalance_ms;
+	int64_t last_heard; /* monotonic ms */
+	int nprotos;
+	struct kproto *protos;
+	struct net_req *join; /* parked JoinGroup */
+	struct net_req *sync; /* parked SyncGroup */
+	uint8_t *asg;
+	int32_t asg_len;
+	struct kmember *next;
+};
+
+struct kgroup {
+	char name[TOPIC_NAME_MAX + 1];
+	enum kg_state state;
+	int32_t generation;
+	char ptype[KG_NAME_MAX + 1];
+	char proto[KG_NAME_MAX + 1];
+	char leader[KG_ID_MAX + 1];
+	struct kmember *members; /* join order */
+	int nmembers;
+	int64_t deadline; /* of the rebalance (Preparing, AwaitSync) */
+	struct kgroup *next;
+};
+
+struct group_serve {
+	struct kafka_api *ka;
+	struct group_coord *gc;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* CLOCK_MONOTONIC */
+	struct kgroup *groups;
+	uint64_t seq;
+	bool stop;
+	bool running;
+	bool hooked;
+	pthread_t th;
+};
+
+/* ---- members and groups (gs->mu) ---- */
+
+static struct kgroup *kg_find(struct group_serve *gs, const char *name)
+{
+	for (struct kgroup *g = gs->groups; g; g = g->next)
+		if (!strcmp(g->name, name))
+			return g;
+	return NULL;
+}
+
+static struct kmember *kg_member(struct kgroup *g, struct kstr id)
+{
+	if (!g || id.len <= 0)
+		return NULL;
+	for (struct kmember *m = g->members; m; m = m->next)
+		if ((size_t)id.len == strlen(m->id) && !memcmp(m->id, id.ptr, (size_t)id.len))
+			return m;
+	return NULL;
+}
+
+static void protos_free(struct kmember *m)
+{
+	for (int i = 0; i < m->nprotos; i++)
+		free(m->protos[i].meta);
+	free(m->protos);
+	m->protos = NULL;
+	m->nprotos = 0;
+}
+
+static bool kstr_is(struct kstr s, const char *c)
+{
+	return s.len >= 0 && (size_t)s.len == strlen(c) && !memcmp(s.ptr, c, (size_t)s.len);
+}
+
+static const struct kproto *member_proto(const struct kmember *m, const char *name)
+{
+	for (int i = 0; i < m->nprotos; i++)
+		if (!strcmp(m->protos[i].name, name))
+			return &m->protos[i];
+	return NULL;
+}
+
+/* True when every member other than skip offers a protocol of req. */
+static bool protos_compatible(const struct kgroup *g, const struct kmember *skip,
+			      const struct proto_join_req *req)
+{
+	for (int32_t i = 0; i < req->n_protocols; i++) {
+		char name[KG_NAME_MAX + 1];
+		bool all = true;
+
+		if (req->protocols[i].name.len < 0 || req->protocols[i].name.len > KG_NAME_MAX)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)req->protocols[i].name.len,
+			 req->protocols[i].name.ptr);
+		for (const struct kmember *m = g->members; m && all; m = m->next)
+			if (m != skip && !member_proto(m, name))
+				all = false;
+		if (all)
+			return true;
+	}
+	return false;
+}
+
+/* The member's protocols from its JoinGroup, copied (the frame goes with
+ * the request). */
+static int member_set_protos(struct kmember *m, const struct proto_join_req *req)
+{
+	struct kproto *v = calloc((size_t)req->n_protocols + 1, sizeof(*v));
+	int n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (int32_t i = 0; i < req->n_protocols; i++) {
+		const struct proto_join_protocol *p = &req->protocols[i];
+		int32_t len = p->metadata.len > 0 ? p->metadata.len : 0;
+
+		if (p->name.len < 0 || p->name.len > KG_NAME_MAX)
+			continue;
+		snprintf(v[n].name, sizeof(v[n].name), "%.*s", (int)p->name.len, p->name.ptr);
+		v[n].meta = malloc((size_t)len + 1);
+		if (!v[n].meta) {
+			for (int k = 0; k < n; k++)
+				free(v[k].meta);
+			free(v);
+			return -ENOMEM;
+		}
+		if (len)
+			memcpy(v[n].meta, p->metadata.ptr, (size_t)len);
+		v[n].len = len;
+		n++;
+	}
+	protos_free(m);
+	m->protos = v;
+	m->nprotos = n;
+	return 0;
+}
+
+/* ---- answers of parked requests (gs->mu) ---- */
+
+static void finish(struct net_req *req, int rc, size_t pos)
+{
+	if (rc == 0)
+		rc = net_req_end(req, pos);
+	net_req_complete(req, rc);
+}
+
+/* Answers m's parked JoinGroup: err, or the group as it is now. */
+static void join_answer(struct kgroup *g, struct kmember *m, int16_t err)
+{
+	struct net_req *req = m->join;
+	int16_t v;
+	struct proto_join_resp r = { 0 };
+	struct proto_join_member *mv = NULL;
+	size_t pos;
+	int rc = 0;
+
+	if (!req)
+		return;
+	m->join = NULL;
+	v = net_req_msg(req)->hdr.api_version;
+	r.error_code = err;
+	r.generation_id = err ? -1 : g->generation;
+	r.protocol_type = v >= 7 && !err ? kstr_of(g->ptype) : KSTR_NULL;
+	r.protocol_name = err ? (v >= 7 ? KSTR_NULL : kstr_of("")) : kstr_of(g->proto);
+	r.leader = kstr_of(err ? "" : g->leader);
+	r.member_id = kstr_of(m->id);
+	if (!err && !strcmp(g->leader, m->id)) {
+		mv = calloc((size_t)g->nmembers + 1, sizeof(*mv));
+		if (!mv) {
+			rc = -ENOMEM;
+		} else {
+			for (struct kmember *x = g->members; x; x = x->next) {
+				const struct kproto *p = member_proto(x, g->proto);
+
+				mv[r.n_members].member_id = kstr_of(x->id);
+				mv[r.n_members].group_instance_id = KSTR_NULL;
+				mv[r.n_members].metadata =
+					(struct kstr){ (const char *)(p ? p->meta : NULL),
+						       p ? p->len : 0 };
+				if (!p)
+					mv[r.n_members].metadata = kstr_of("");
+				r.n_members++;
+			}
+			r.members = mv;
+		}
+	}
+	pos = net_req_begin(req);
+	if (rc == 0)
+		rc = proto_join_resp_encode(&net_req_out(req)->w, v, &r);
+	finish(req, rc, pos);
+	free(mv);
+}
+
+/* Answers m's parked SyncGroup: err, or its assignment. */
+static void sync_answer(struct kgroup *g, struct kmember *m, int16_t err)
+{
+	struct net_req *req = m->sync;
+	struct proto_sync_resp r = { 0 };
+	int16_t v;
+	size_t pos;
+
+	if (!req)
+		return;
+	m->sync = NULL;
+	v = net_req_msg(req)->hdr.api_version;
+	r.error_code = err;
+	r.protocol_type = v >= 5 && !err ? kstr_of(g->ptype) : KSTR_NULL;
+	r.protocol_name = v >= 5 && !err ? kstr_of(g->proto) : KSTR_NULL;
+	r.assignment = (struct kstr){ (const char *)(m->asg && !err ? m->asg : (uint8_t *)""),
+				      !err ? m->asg_len : 0 };
+	pos = net_req_begin(req);
+	finish(req, proto_sync_resp_encode(&net_req_out(req)->w, v, &r), pos);
+}
+
+static void member_free(struct kmember *m)
+{
+	protos_free(m);
+	free(m->asg);
+	free(m);
+}
+
+/* Unlinks m, answering its parked requests with err. */
+static void kg_remove(struct kgroup *g, struct kmember *m, int16_t err, const char *why)
+{
+	for (struct kmember **pp = &g->members; *pp; pp = &(*pp)->next) {
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	}
+	g->nmembers--;
+	join_answer(g, m, err);
+	sync_answer(g, m, err);
+	mq_log(MQ_INFO, "Kafka group %s: member %s removed (%s), %d left", g->name, m->id, why,
+	       g->nmembers);
+	if (!strcmp(g->leader, m->id))
+		g->leader[0] = '\0';
+	member_free(m);
+}
+
+static int32_t kg_rebalance_ms(const struct kgroup *g)
+{
+	int32_t ms = 0;
+
+	for (const struct kmember *m = g->members; m; m = m->next)
+		if (m->rebalance_ms > ms)
+			ms = m->rebalance_ms;
+	return ms;
+}
+
+static void kg_empty(struct kgroup *g)
+{
+	g->state = KG_EMPTY;
+	g->generation++;
+	g->proto[0] = '\0';
+	g->leader[0] = '\0';
+}
+
+/* The protocol every member offers with the most first-choice votes (a
+ * member votes for the first of its protocols that all offer). */
+static const char *kg_choose(const struct kgroup *g)
+{
+	const struct kmember *first = g->members;
+	const char *best = NULL;
+	int best_votes = -1;
+
+	for (int i = 0; first && i < first->nprotos; i++) {
+		const char *cand = first->protos[i].name;
+		int votes = 0;
+		bool all = true;
+
+		for (const struct kmember *m = g->members; m && all; m = m->next)
+			if (!member_proto(m, cand))
+				all = false;
+		if (!all)
+			continue;
+		for (const struct kmember *m = g->members; m; m = m->next) {
+			for (int k = 0; k < m->nprotos; k++) {
+				bool ok = true;
+
+				for (const struct kmember *x = g->members; x && ok; x = x->next)
+					if (!member_proto(x, m->protos[k].name))
+						ok = false;
+				if (ok) {
+					votes += !strcmp(m->protos[k].name, cand);
+					break;
+				}
+			}
+		}
+		if (votes > best_votes) {
+			best = cand;
+			best_votes = votes;
+		}
+	}
+	return best;
+}
+
+/* PreparingRebalance is over: members that did not rejoin go, the next
+ * generation starts and every JoinGroup is answered. */
+static void join_complete(struct kgroup *g)
+{
+	const char *proto;
+
+	for (struct kmember *m = g->members, *next; m; m = next) {
+		next = m->next;
+		if (!m->join)
+			kg_remove(g, m, PROTO_ERR_UNKNOWN_MEMBER_ID,
+				  "did not rejoin within the rebalance timeout");
+	}
+	if (g->nmembers == 0) {
+		kg_empty(g);
+		return;
+	}
+	proto = kg_choose(g);
+	snprintf(g->proto, sizeof(g->proto), "%s", proto ? proto : "");
+	if (!g->leader[0])
+		snprintf(g->leader, sizeof(g->leader), "%s", g->members->id);
+	g->generation++;
+	g->state = KG_AWAIT_SYNC;
+	g->deadline = now_mono_ms() + kg_rebalance_ms(g);
+	mq_log(MQ_INFO, "Kafka group %s: generation %d, protocol %s, leader %s, %d members",
+	       g->name, (int)g->generation, g->proto, g->leader, g->nmembers);
+	for (struct kmember *m = g->members; m; m = m->next) {
+		free(m->asg);
+		m->asg = NULL;
+		m->asg_len = 0;
+		m->last_heard = now_mono_ms();
+		join_answer(g, m, PROTO_ERR_NONE);
+	}
+}
+
+static void join_try_complete(struct kgroup *g)
+{
+	if (g->state != KG_PREPARING)
+		return;
+	for (struct kmember *m = g->members; m; m = m->next)
+		if (!m->join)
+			return;
+	join_complete(g);
+}
+
+/* Starts a rebalance: parked SyncGroups learn it, members rejoin. */
+static void kg_prepare(struct group_serve *gs, struct kgroup *g, const char *why)
+{
+	if (g->nmembers == 0) {
+		if (g->state != KG_EMPTY)
+			kg_empty(g);
+		return;
+	}
+	for (struct kmember *m = g->members; m; m = m->next)
+		sync_answer(g, m, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	if (g->state != KG_PREPARING) {
+		mq_log(MQ_INFO, "Kafka group %s: %s: %s -> %s", g->name, why,
+		       kg_state_names[g->state], kg_state_names[KG_PREPARING]);
+		g->state = KG_PREPARING;
+		g->deadline = now_mono_ms() + kg_rebalance_ms(g);
+		pthread_cond_signal(&gs->cv);
+	}
+	join_try_complete(g);
+}
+
+/* The leader's SyncGroup came: each member gets its assignment. */
+static int sync_complete(struct kgroup *g, const struct proto_sync_req *req)
+{
+	for (int32_t i = 0; i < req->n_assignments; i++) {
+		struct kmember *m = kg_member(g, req->assignments[i].member_id);
+		int32_t len = req->assignments[i].assignment.len;
+		uint8_t *a;
+
+		if (!m || len < 0)
+			continue;
+		a = malloc((size_t)len + 1);
+		if (!a)
+			return -ENOMEM;
+		memcpy(a, req->assignments[i].assignment.ptr, (size_t)len);
+		free(m->asg);
+		m->asg = a;
+		m->asg_len = len;
+	}
+	g->state = KG_STABLE;
+	for (struct kmember *m = g->members; m; m = m->next)
+		sync_answer(g, m, PROTO_ERR_NONE);
+	return 0;
+}
+
+/* ---- the coordinator of a group ---- */
+
+/* -1 when this broker coordinates name, else the coordinator's node (in
+ * *node); errors -errno. */
+static int coordinator_of(struct group_serve *gs, struct net_req *req, const char *name,
+			  struct kafka_node *node)
+{
+	struct kafka_node *nodes = NULL;
+	int n = kafka_brokers(gs->ka, net_req_listener(req), &nodes), self = 0;
+
+	if (n < 0)
+		return n;
+	if (n == 0) {
+		free(nodes);
+		return -EAGAIN;
+	}
+	n = group_offsets_partition(name, n);
+	*node = nodes[n];
+	self = nodes[n].node_id == kafka_broker_id(gs->ka);
+	free(nodes);
+	return self ? -1 : 0;
+}
+
+/* Kafka's checks before any group request: this broker coordinates it, the
+ * name can be the mount's group, the server is not stopping. */
+static int16_t group_check(struct group_serve *gs, struct net_req *req, struct kstr id,
+			   char *name, const char *api)
+{
+	struct kafka_node node;
+	const char *why = NULL;
+	int rc;
+
+	if (id.len <= 0 || id.len > TOPIC_NAME_MAX) {
+		why = "empty or over 249 bytes";
+	} else {
+		snprintf(name, TOPIC_NAME_MAX + 1, "%.*s", (int)id.len, id.ptr);
+		if (strlen(name) != (size_t)id.len)
+			why = "holds a NUL";
+		else
+			why = group_name_refusal(name);
+	}
+	if (why) {
+		mq_log_limited(MQ_WARN, "%s from %s: group id refused: %s", api, net_req_peer(req),
+			       why);
+		return PROTO_ERR_INVALID_GROUP_ID;
+	}
+	if (gs->stop)
+		return PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+	rc = coordinator_of(gs, req, name, &node);
+	if (rc == -1)
+		return PROTO_ERR_NONE;
+	if (rc < 0)
+		return PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+	mq_log_limited(MQ_INFO, "%s from %s for group %s: broker %d coordinates it", api,
+		       net_req_peer(req), name, (int)node.node_id);
+	return PROTO_ERR_NOT_COORDINATOR;
+}
+
+/* ---- FindCoordinator ---- */
+
+static int find_coord_handler(void *arg, struct net_req *req)
+{
+	struct group_serve *gs = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_find_coord_req *m = &pr->u.find_coord;
+	struct proto_find_coord_resp r = { 0 };
+	struct kafka_node *nodes;
+	size_t pos;
+	int rc;
+
+	r.coordinators = calloc((size_t)m->n_keys + 1, sizeof(*r.coordinators));
+	nodes = calloc((size_t)m->n_keys + 1, sizeof(*nodes));
+	if (!r.coordinators || !nodes) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int32_t i = 0; i < m->n_keys; i++) {
+		struct proto_coordinator *c = &r.coordinators[i];
+		char name[TOPIC_NAME_MAX + 1];
+
+		c->key = pr->hdr.api_version >= 4 ? m->keys[i] : KSTR_NULL;
+		c->node_id = -1;
+		c->host = kstr_of("");
+		c->port = -1;
+		c->error_message = KSTR_NULL;
+		if (m->key_type != PROTO_COORD_GROUP) {
+			c->error_code = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+			c->error_message = kstr_of("transactions are not supported");
+			mq_log_limited(MQ_INFO, "FindCoordinator from %s: key type %d refused",
+				       net_req_peer(req), (int)m->key_type);
+		} else {
+			c->error_code = group_check(gs, req, m->keys[i], name, "FindCoordinator");
+			if (c->error_code == PROTO_ERR_NOT_COORDINATOR)
+				c->error_code = PROTO_ERR_NONE; /* another broker: name it */
+			if (!c->error_code) {
+				rc = coordinator_of(gs, req, name, &nodes[i]);
+				if (rc == -1) {
+					struct kafka_node *all = NULL;
+					int n = kafka_brokers(gs->ka, net_req_listener(req), &all);
+
+					for (int k = 0; k < n; k++)
+						if (all[k].node_id == kafka_broker_id(gs->ka))
+							nodes[i] = all[k];
+					free(all);
+				} else if (rc < 0) {
+					c->error_code = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+				}
+			}
+			if (!c->error_code) {
+				c->node_id = nodes[i].node_id;
+				c->host = kstr_of(nodes[i].host);
+				c->port = nodes[i].port;
+			}
+		}
+		r.n_coordinators++;
+	}
+	pos = net_req_begin(req);
+	rc = proto_find_coord_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &r);
+	if (rc == 0)
+		rc = net_req_end(req, pos);
+out:
+	free(r.coordinators);
+	free(nodes);
+	return rc;
+}
+
+/* ---- JoinGroup ---- */
+
+/* True when a consume file of any topic's group name is open. Needs
+ * coord.mu. */
+static bool mount_members(struct group_coord *gc, const char *name)
+{
+	bool any = false;
+
+	for (int i = 0; i < gc->ngroups && !any; i++) {
+		struct group *g = gc->groups[i];
+
+		if (strcmp(g->name, name))
+			continue;
+		pthread_mutex_lock(&g->mu);
+		any = g->nmembers > 0;
+		pthread_mutex_unlock(&g->mu);
+	}
+	return any;
+}
+
+static bool kafka_active(void *arg, const char *name)
+{
+	struct group_serve *gs = arg;
+	struct kgroup *g;
+	bool any;
+
+	pthread_mutex_lock(&gs->mu);
+	g = kg_find(gs, name);
+	any = g && g->nmembers > 0;
+	pthread_mutex_unlock(&gs->mu);
+	return any;
+}
+
+/* A member id: Kafka's clientId-UUID, the client id kept to the
+ * characters a commit record can hold. */
+static void member_id_make(struct group_serve *gs, struct kstr client, char *id, size_t cap)
+{
+	char c[64];
+	int n = 0;
+	struct timespec ts;
+
+	for (int32_t i = 0; client.ptr && i < client.len && n < (int)sizeof(c) - 1; i++) {
+		char ch = client.ptr[i];
+
+		c[n++] = ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-')
+				 ? ch
+				 : '_';
+	}
+	c[n] = '\0';
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(id, cap, "%s-%08" PRIx64 "-%08lx", n ? c : "member", ++gs->seq,
+		 (unsigned long)((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20)) & 0xffffffffUL);
+}
+
+static int join_error(struct net_req *req, int16_t err, struct kstr member)
+{
+	const struct proto_req *pr = net_req_msg(req);
+	int16_t v = pr->hdr.api_version;
+	struct proto_join_resp r = { .error_code = err,
+				     .generation_id = -1,
+				     .protocol_type = KSTR_NULL,
+				     .protocol_name = v >= 7 ? KSTR_NULL : kstr_of(""),
+				     .leader = kstr_of(""),
+				     .member_id = member.len >= 0 ? member : kstr_of("") };
+	size_t pos = net_req_begin(req);
+	int rc = proto_join_resp_encode(&net_req_out(req)->w, v, &r);
+
+	return rc ? rc : net_req_end(req, pos);
+}
+
+static int join_handler(void *arg, struct net_req *req)
+{
+	struct group_serve *gs = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_join_req *m = &pr->u.join;
+	const struct broker_config *cfg = broker_cfg(gs->ka->b);
+	char name[TOPIC_NAME_MAX + 1];
+	int32_t rebalance_ms;
+	struct kgroup *g;
+	struct kmember *mem;
+	int16_t err;
+	bool mount;
+
+	err = group_check(gs, req, m->group_id, name, "JoinGroup");
+	if (err)
+		return join_error(req, err, m->member_id);
+	if (m->session_timeout_ms < cfg->group_min_session_ms ||
+	    m->session_timeout_ms > cfg->group_max_session_ms) {
+		mq_log_limited(MQ_WARN,
+			       "JoinGroup from %s for group %s: session timeout %d ms outside "
+			       "group.min/max.session.timeout.ms %d..%d",
+			       net_req_peer(req), name, (int)m->session_timeout_ms,
+			       (int)cfg->group_min_session_ms, (int)cfg->group_max_session_ms);
+		return join_error(req, PROTO_ERR_INVALID_SESSION_TIMEOUT, m->member_id);
+	}
+	if (m->protocol_type.len <= 0 || m->protocol_type.len > KG_NAME_MAX ||
+	    m->n_protocols <= 0) {
+		mq_log_limited(MQ_WARN, "JoinGroup from %s for group %s: no protocol type or none "
+			       "offered", net_req_peer(req), name);
+		return join_error(req, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL, m->member_id);
+	}
+	rebalance_ms = pr->hdr.api_version >= 1 ? m->rebalance_timeout_ms : m->session_timeout_ms;
+	if (rebalance_ms <= 0)
+		rebalance_ms = m->session_timeout_ms;
+
+	pthread_mutex_lock(&gs->gc->mu);
+	mount = mount_members(gs->gc, name);
+	pthread_mutex_lock(&gs->mu);
+	pthread_mutex_unlock(&gs->gc->mu);
+	g = kg_find(gs, name);
+	mem = kg_member(g, m->member_id);
+	if (gs->stop) {
+		err = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+	} else if (mount) {
+		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
+		mq_log_limited(MQ_WARN,
+			       "JoinGroup from %s for group %s refused: consume files of the "
+			       "mount are its members (one kind of member at a time)",
+			       net_req_peer(req), name);
+	} else if (m->member_id.len > 0 && !mem) {
+		err = PROTO_ERR_UNKNOWN_MEMBER_ID;
+		mq_log_limited(MQ_INFO, "JoinGroup from %s for group %s: unknown member %.*s",
+			       net_req_peer(req), name, (int)m->member_id.len, m->member_id.ptr);
+	} else if (g && g->nmembers > (mem ? 1 : 0) &&
+		   (!kstr_is(m->protocol_type, g->ptype) || !protos_compatible(g, mem, m))) {
+		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
+		mq_log_limited(MQ_WARN,
+			       "JoinGroup from %s for group %s refused: protocol type %.*s or its "
+			       "protocols do not match the members' (%s)",
+			       net_req_peer(req), name, (int)m->protocol_type.len,
+			       m->protocol_type.ptr, g->ptype);
+	} else if (!mem && g && g->nmembers >= KG_MAX_MEMBERS) {
+		err = PROTO_ERR_GROUP_MAX_SIZE_REACHED;
+		mq_log_limited(MQ_WARN, "JoinGroup from %s for group %s: %d members already",
+			       net_req_peer(req), name, g->nmembers);
+	}
+	if (err) {
+		pthread_mutex_unlock(&gs->mu);
+		return join_error(req, err, m->member_id);
+	}
+	if (!g) {
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			goto nomem;
+		snprintf(g->name, sizeof(g->name), "%s", name);
+		g->next = gs->groups;
+		gs->groups = g;
+	}
+	if (!mem) {
+		mem = calloc(1, sizeof(*mem));
+		if (!mem)
+			goto nomem;
+		member_id_make(gs, pr->hdr.client_id, mem->id, sizeof(mem->id));
+		if (member_set_protos(mem, m) < 0) {
+			free(mem);
+			goto nomem;
+		}
+		struct kmember **tail = &g->members;
+
+		while (*tail)
+			tail = &(*tail)->next;
+		*tail = mem;
+		g->nmembers++;
+		mq_log(MQ_INFO, "Kafka group %s: member %s joins from %s", name, mem->id,
+		       net_req_peer(req));
+	} else if (member_set_protos(mem, m) < 0) {
+		goto nomem;
+	}
+	if (g->nmembers == 1)
+		snprintf(g->ptype, sizeof(g->ptype), "%.*s", (int)m->protocol_type.len,
+			 m->protocol_type.ptr);
+	mem->session_ms = m->session_timeout_ms;
+	mem->rebalance_ms = rebalance_ms;
+	mem->last_heard = now_mono_ms();
+	if (mem->join)
+		join_answer(g, mem, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	mem->join = req;
+	/* From here req is the group's: it may be answered (and freed) at once. */
+	kg_prepare(gs, g, "a member joins");
+	pthread_mutex_unlock(&gs->mu);
+	return NET_PARKED;
+nomem:
+	pthread_mutex_unlock(&gs->mu);
+	return -ENOMEM;
+}
+
+/* ---- SyncGroup, Heartbeat, LeaveGroup ---- */
+
+static int sync_error(struct net_req *req, int16_t err)
+{
+	struct proto_sync_resp r = { .error_code = err,
+				     .protocol_type = KSTR_NULL,
+				     .protocol_name = KSTR_NULL,
+				     .assignment = kstr_of("") };
+	size_t pos = net_req_begin(req);
+	int rc = proto_sync_resp_encode(&net_req_out(req)->w, net_req_msg(req)->hdr.api_version, &r);
+
+	return rc ? rc : net_req_end(req, pos);
+}
+
+/* Kafka's member checks of Sync, Heartbeat and OffsetCommit: the member
+ * is known and of this generation. Needs gs->mu. */
+static int16_t member_check(struct kgroup *g, struct kmember *mem, int32_t generation,
+			    const char *api, const char *peer, const char *name)
+{
+	if (!mem) {
+		mq_log_limited(MQ_INFO, "%s from %s for group %s: unknown member", api, peer,
+			       name);
+		return PROTO_ERR_UNKNOWN_MEMBER_ID;
+	}
+	mem->last_heard = now_mono_ms();
+	if (generation != g->generation) {
+		mq_log_limited(MQ_INFO,
+			       "%s from %s for group %s: generation %d, the group is at %d", api,
+			       peer, name, (int)generation, (int)g->generation);
+		return PROTO_ERR_ILLEGAL_GENERATION;
+	}
+	return PROTO_ERR_NONE;
+}
+
+static int sync_handler(void *arg, struct net_req *req)
+{
+	struct group_serve *gs = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_sync_req *m = &pr->u.sync;
+	char name[TOPIC_NAME_MAX + 1];
+	struct kgroup *g;
+	struct kmember *mem;
+	int16_t err;
+	int rc;
+
+	err = group_check(gs, req, m->group_id, name, "SyncGroup");
+	if (err)
+		return sync_error(req, err);
+	pthread_mutex_lock(&gs->mu);
+	g = kg_find(gs, name);
+	mem = kg_member(g, m->member_id);
+	err = gs->stop ? PROTO_ERR_COORDINATOR_NOT_AVAILABLE
+		       : member_check(g, mem, m->generation_id, "SyncGroup", net_req_peer(req),
+				      name);
+	if (!err && ((m->protocol_type.len >= 0 && !kstr_is(m->protocol_type, g->ptype)) ||
+		     (m->protocol_name.len >= 0 && !kstr_is(m->protocol_name, g->proto))))
+		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
+	if (!err && g->state == KG_PREPARING)
+		err = PROTO_ERR_REBALANCE_IN_PROGRESS;
+	if (err) {
+		pthread_mutex_unlock(&gs->mu);
+		return sync_error(req, err);
+	}
+	if (g->state == KG_STABLE) {
+		mem->sync = req;
+		sync_answer(g, mem, PROTO_ERR_NONE);
+		pthread_mutex_unlock(&gs->mu);
+		return NET_PARKED;
+	}
+	if (mem->sync)
+		sync_answer(g, mem, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	mem->sync = req;
+	rc = 0;
+	if (!strcmp(g->leader, mem->id))
+		rc = sync_complete(g, m);
+	if (rc < 0) {
+		mem->sync = NULL;
+		pthread_mutex_unlock(&gs->mu);
+		return rc;
+	}
+	pthread_mutex_unlock(&gs->mu);
+	return NET_PARKED;
+}
+
+static int heartbeat_handler(void *arg, struct net_req *req)
+{
+	struct group_serve *gs = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_heartbeat_req *m = &pr->u.heartbeat;
+	char name[TOPIC_NAME_MAX + 1];
+	struct proto_heartbeat_resp r = { 0 };
+	size_t pos;
+	int rc;
+
+	r.error_code = group_check(gs, req, m->group_id, name, "Heartbeat");
+	if (!r.error_code) {
+		struct kgroup *g;
+
+		pthread_mutex_lock(&gs->mu);
+		g = kg_find(gs, name);
+		r.error_code = member_check(g, kg_member(g, m->member_id), m->generation_id,
+					    "Heartbeat", net_req_peer(req), name);
+		if (!r.error_code && g->state != KG_STABLE)
+			r.error_code = PROTO_ERR_REBALANCE_IN_PROGRESS;
+		pthread_mutex_unlock(&gs->mu);
+	}
+	pos = net_req_begin(req);
+	rc = proto_heartbeat_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &r);
+	return rc ? rc : net_req_end(req, pos);
+}
+
+static int leave_handler(void *arg, struct net_req *req)
+{
+	struct group_serve *gs = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_leave_req *m = &pr->u.leave;
+	int16_t v = pr->hdr.api_version;
+	char name[TOPIC_NAME_MAX + 1];
+	struct proto_leave_resp r = { 0 };
+	size_t pos;
+	int rc;
+
+	r.members = calloc((size_t)m->n_members + 1, sizeof(*r.members));
+	if (!r.members)
+		return -ENOMEM;
+	r.error_code = group_check(gs, req, m->group_id, name, "LeaveGroup");
+	if (!r.error_code) {
+		struct kgroup *g;
+		bool left = false;
+
+		pthread_mutex_lock(&gs->mu);
+		g = kg_find(gs, name);
+		for (int32_t i = 0; i < m->n_members; i++) {
+			struct kmember *mem = kg_member(g, m->members[i].member_id);
+
+			r.members[i].member_id = m->members[i].member_id;
+			r.members[i].group_instance_id = m->members[i].group_instance_id;
+			r.members[i].reason = KSTR_NULL;
+			if (!mem) {
+				r.members[i].error_code = PROTO_ERR_UNKNOWN_MEMBER_ID;
+				mq_log_limited(MQ_INFO, "LeaveGroup from %s for group %s: unknown "
+					       "member %.*s", net_req_peer(req), name,
+					       (int)(m->members[i].member_id.len > 0
+							     ? m->members[i].member_id.len
+							     : 0),
+					       m->members[i].member_id.ptr ? m->members[i].member_id.ptr
+									   : "");
+				continue;
+			}
+			kg_remove(g, mem, PROTO_ERR_UNKNOWN_MEMBER_ID, "it left");
+			left = true;
+		}
+		if (left)
+			kg_prepare(gs, g, "a member left");
+		pthread_mutex_unlock(&gs->mu);
+		r.n_members = m->n_members;
+		/* v0-2 name one member: its error is the response's. */
+		if (v < 3 && m->n_members == 1)
+			r.error_code = r.members[0].error_code;
+	}
+	if (v < 3)
+		r.n_members = 0;
+	pos = net_req_begin(req);
+	rc = proto_leave_resp_encode(&net_req_out(req)->w, v, &r);
+	free(r.members);
+	return rc ? rc : net_req_end(req, pos);
+}
+
+/* ---- OffsetCommit ---- */
+
+/* Commits one topic's partitions of the request to the mount's group name
+ * of that topic, filling their error codes. simple: a commit outside any
+ * generation (refused while the mount's group has members). */
+static void commit_topic(struct group_serve *gs, const char *name, const char *member,
+			 bool simple, const struct proto_offset_commit_topic *td,
+			 struct proto_offset_commit_resp_part *rp, const char *peer)
+{
+	char tname[TOPIC_NAME_MAX + 1];
+	struct topic *t = NULL;
+	struct group *g = NULL;
+	int *parts = NULL, n = 0, rc = 0;
+	int64_t *offs = NULL;
+	int16_t all = PROTO_ERR_NONE;
+
+	for (int32_t j = 0; j < td->n_partitions; j++)
+		rp[j].partition_index = td->partitions[j].partition_index;
+	if (td->name.len <= 0 || td->name.len > TOPIC_NAME_MAX) {
+		all = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+		snprintf(tname, sizeof(tname), "?");
+	} else {
+		snprintf(tname, sizeof(tname), "%.*s", (int)td->name.len, td->name.ptr);
+		if (!topic_name_valid(tname) || (tname[0] == '_' && tname[1] == '_') ||
+		    broker_topic_get(gs->ka->b, tname, &t) < 0)
+			all = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	}
+	if (!all) {
+		rc = group_open(t, name, GROUP_CREATE, &g);
+		if (rc == 0)
+			rc = group_lock_live(g);
+		else
+			g = NULL;
+		if (rc < 0)
+			all = rc == -ENOENT ? PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION
+					    : proto_err_from_errno(rc);
+	}
+	if (all) {
+		if (all == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
+			mq_log_limited(MQ_INFO, "OffsetCommit from %s for group %s: unknown topic %s",
+				       peer, name, tname);
+		goto answer_all;
+	}
+	if (simple && g->nmembers > 0) {
+		pthread_mutex_unlock(&g->mu);
+		all = PROTO_ERR_UNKNOWN_MEMBER_ID;
+		mq_log_limited(MQ_INFO,
+			       "OffsetCommit from %s for group %s of topic %s refused: consume "
+			       "files of the mount are its members",
+			       peer, name, tname);
+		goto answer_all;
+	}
+	parts = calloc((size_t)td->n_partitions + 1, sizeof(*parts));
+	offs = calloc((size_t)td->n_partitions + 1, sizeof(*offs));
+	if (!parts || !offs) {
+		pthread_mutex_unlock(&g->mu);
+		all = PROTO_ERR_UNKNOWN_SERVER_ERROR;
+		goto answer_all;
+	}
+	for (int32_t j = 0; j < td->n_partitions; j++) {
+		const struct proto_offset_commit_part *pd = &td->partitions[j];
+
+		if (pd->partition_index < 0 || pd->partition_index >= topic_partitions(g->t)) {
+			rp[j].error_code = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			mq_log_limited(MQ_INFO,
+				       "OffsetCommit from %s for group %s: topic %s has no "
+				       "partition %d",
+				       peer, name, tname, (int)pd->partition_index);
+		} else if (pd->committed_metadata.len > KG_META_MAX) {
+			rp[j].error_code = PROTO_ERR_OFFSET_METADATA_TOO_LARGE;
+			mq_log_limited(MQ_INFO,
+				       "OffsetCommit from %s for group %s: metadata of %d bytes "
+				       "(offset.metadata.max.bytes %d)",
+				       peer, name, (int)pd->committed_metadata.len, KG_META_MAX);
+		} else if (pd->committed_offset < 0) {
+			rp[j].error_code = PROTO_ERR_INVALID_COMMIT_OFFSET_SIZE;
+			mq_log_limited(MQ_INFO,
+				       "OffsetCommit from %s for group %s: negative offset %" PRId64
+				       " for %s-%d",
+				       peer, name, pd->committed_offset, tname,
+				       (int)pd->partition_index);
+		} else {
+			parts[n] = pd->partition_index;
+			offs[n++] = pd->committed_offset;
+		}
+	}
+	rc = n ? group_store_commit(g, parts, offs, n, member) : 0;
+	pthread_mutex_unlock(&g->mu);
+	if (rc < 0) {
+		mq_log_limited(MQ_ERR, "OffsetCommit from %s for group %s of topic %s: %s", peer,
+			       name, tname, strerror(-rc));
+		for (int32_t j = 0; j < td->n_partitions; j++)
+			if (!rp[j].error_code)
+				rp[j].error_code = PROTO_ERR_KAFKA_STORAGE_ERROR;
+	}
+	goto out;
+answer_all:
+	for (int32_t j = 0; j < td->n_partitions; j++)
+		rp[j].error_code = all;
+out:
+	free(parts);
+	free(offs);
+	if (g)
+		group_put(g);
+	if (t)
+		topic_put(t);
+}
+
+static int commit_handler(void *arg, struct net_req *req)
+{
+	struct group_serve *gs = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_offset_commit_req *m = &pr->u.offset_commit;
+	struct proto_offset_commit_resp r = { .n_topics = m->n_topics };
+	struct proto_offset_commit_resp_part *parts;
+	char name[TOPIC_NAME_MAX + 1], member[KG_ID_MAX + 1] = "kafka";
+	bool simple = m->generation_id < 0 && m->member_id.len <= 0;
+	int16_t err;
+	int n = 0, k = 0, rc;
+	size_t pos;
+
+	for (int32_t t = 0; t < m->n_topics; t++)
+		n += m->topics[t].n_partitions;
+	r.topics = calloc((size_t)m->n_topics + 1, sizeof(*r.topics));
+	parts = calloc((size_t)n + 1, sizeof(*parts));
+	if (!r.topics || !parts) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	err = group_check(gs, req, m->group_id, name, "OffsetCommit");
+	if (!err) {
+		struct kgroup *g;
+		struct kmember *mem;
+
+		pthread_mutex_lock(&gs->mu);
+		g = kg_find(gs, name);
+		mem = kg_member(g, m->member_id);
+		if (simple && g && g->nmembers > 0) {
+			err = PROTO_ERR_UNKNOWN_MEMBER_ID;
+			mq_log_limited(MQ_INFO,
+				       "OffsetCommit from %s for group %s: no member id, and the "
+				       "group has members",
+				       net_req_peer(req), name);
+		} else if (!simple) {
+			err = member_check(g, mem, m->generation_id, "OffsetCommit",
+					   net_req_peer(req), name);
+			if (!err && g->state == KG_AWAIT_SYNC)
+				err = PROTO_ERR_REBALANCE_IN_PROGRESS;
+			if (!err)
+				snprintf(member, sizeof(member), "%s", mem->id);
+		}
+		pthread_mutex_unlock(&gs->mu);
+	}
+	for (int32_t t = 0; t < m->n_topics; t++) {
+		const struct proto_offset_commit_topic *td = &m->topics[t];
+
+		r.topics[t].name = td->name;
+		r.topics[t].n_partitions = td->n_partitions;
+		r.topics[t].partitions = &parts[k];
+		if (err) {
+			for (int32_t j = 0; j < td->n_partitions; j++) {
+				parts[k + j].partition_index = td->partitions[j].partition_index;
+				parts[k + j].error_code = err;
+			}
+		} else {
+			commit_topic(gs, name, member, simple, td, &parts[k], net_req_peer(req));
+		}
+		k += td->n_partitions;
+	}
+	pos = net_req_begin(req);
+	rc = proto_offset_commit_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &r);
+	if (rc == 0)
+		rc = net_req_end(req, pos);
+out:
+	free(r.topics);
+	free(parts);
+	return rc;
+}
+
+/* ---- OffsetFetch ---- */
+
+/* Group refs and the answer being built for one request. */
+struct fetch_build {
+	struct group **refs;
+	int nrefs, caprefs;
+	struct proto_offset_fetch_resp_topic *topics;
+	int ntopics, captopics;
+	struct proto_offset_fetch_resp_part *parts;
+	int nparts, capparts;
+	struct topic **tops;
+	int ntops, captops;
+};
+
+#define GROW(arr, n, cap)                                                            \
+	do {                                                                         \
+		if ((n) == (cap)) {                                                  \
+			int nc_ = (cap) ? (cap) * 2 : 16;                            \
+			void *np_ = realloc((arr), (size_t)nc_ * sizeof(*(arr)));    \
+			if (!np_)                                                    \
+				return -ENOMEM;                                      \
+			(arr) = np_;                                                 \
+			(cap) = nc_;                                                 \
+		}                                                                    \
+	} while (0)
+
+/* Part indexes are kept as offsets into fb->parts (it may move) and fixed
+ * up at the end. */
+static int fetch_add_part(struct fetch_build *fb, int32_t index, int64_t off)
+{
+	GROW(fb->parts, fb->nparts, fb->capparts);
+	fb->parts[fb->nparts++] = (struct proto_offset_fetch_resp_part){
+		.partition_index = index,
+		.committed_offset = off,
+		.committed_leader_epoch = -1,
+		.metadata = kstr_of(""),
+		.error_code = PROTO_ERR_NONE
+	};
+	return 0;
+}
+
+static int fetch_add_topic(struct fetch_build *fb, struct kstr name)
+{
+	GROW(fb->topics, fb->ntopics, fb->captopics);
+	fb->topics[fb->ntopics++] = (struct proto_offset_fetch_resp_topic){
+		.name = name, .n_partitions = 0, .partitions = (void *)(intptr_t)fb->nparts
+	};
+	return 0;
+}
+
+static int fetch_keep_group(struct fetch_build *fb, struct group *g)
+{
+	GROW(fb->refs, fb->nrefs, fb->caprefs);
+	fb->refs[fb->nrefs++] = g;
+	return 0;
+}
+
+static int fetch_keep_topic(struct fetch_build *fb, struct topic *t)
+{
+	GROW(fb->tops, fb->ntops, fb->captops);
+	fb->tops[fb->ntops++] = t;
+	return 0;
+}
+
+/* Committed offset of partition p of g (locked), -1 for none. */
+static int64_t committed_of(struct group *g, int32_t p)
+{
+	return p >= 0 && p < g->nparts ? g->parts[p].committed : -1;
+}
+
+/* Every committed partition of every topic's group name. */
+static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char *name)
+{
+	struct group_coord *gc = gs->gc;
+	int first = fb->nrefs, rc = 0;
+
+	pthread_mutex_lock(&gc->mu);
+	for (int i = 0; i < gc->ngroups && rc == 0; i++) {
+		if (strcmp(gc->groups[i]->name, name))
+			continue;
+		rc = fetch_keep_group(fb, gc->groups[i]);
+		if (rc == 0)
+			atomic_fetch_add(&gc->groups[i]->refs, 1);
+	}
+	pthread_mutex_unlock(&gc->mu);
+	for (int i = first; i < fb->nrefs && rc == 0; i++) {
+		struct group *g = fb->refs[i];
+
+		if (group_lock_live(g) < 0)
+			continue;
+		rc = fetch_add_topic(fb, kstr_of(g->topic));
+		for (int p = 0; p < g->nparts && rc == 0; p++)
+			if (g->parts[p].committed >= 0)
+				rc = fetch_add_part(fb, p, g->parts[p].committed);
+		pthread_mutex_unlock(&g->mu);
+		if (rc == 0)
+			fb->topics[fb->ntopics - 1].n_partitions =
+				fb->nparts - (int)(intptr_t)fb->topics[fb->ntopics - 1].partitions;
+	}
+	return rc;
+}
+
+static int fetch_topic(struct group_serve *gs, struct fetch_build *fb, const char *name,
+		       const struct proto_offset_fetch_topic *tq)
+{
+	char tname[TOPIC_NAME_MAX + 1];
+	struct topic *t = NULL;
+	struct group *g = NULL;
+	bool locked = false;
+	int rc;
+
+	rc = fetch_add_topic(fb, tq->name);
+	if (rc < 0)
+		return rc;
+	if (tq->name.len > 0 && tq->name.len <= TOPIC_NAME_MAX) {
+		snprintf(tname, sizeof(tname), "%.*s", (int)tq->name.len, tq->name.ptr);
+		if (topic_name_valid(tname) && broker_topic_get(gs->ka->b, tname, &t) == 0) {
+			rc = fetch_keep_topic(fb, t);
+			if (rc < 0) {
+				topic_put(t);
+				return rc;
+			}
+			if (group_open(t, name, 0, &g) == 0) {
+				rc = fetch_keep_group(fb, g);
+				if (rc < 0) {
+					group_put(g);
+					return rc;
+				}
+				locked = group_lock_live(g) == 0;
+			}
+		}
+	}
+	for (int32_t j = 0; j < tq->n_partition_indexes && rc == 0; j++) {
+		int32_t p = tq->partition_indexes[j];
+
+		rc = fetch_add_part(fb, p, locked ? committed_of(g, p) : -1);
+	}
+	if (locked)
+		pthread_mutex_unlock(&g->mu);
+	fb->topics[fb->ntopics - 1].n_partitions =
+		fb->nparts - (int)(intptr_t)fb->topics[fb->ntopics - 1].partitions;
+	return rc;
+}
+
+static int fetch_handler(void *arg, struct net_req *req)
+{
+	struct group_serve *gs = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_offset_fetch_req *m = &pr->u.offset_fetch;
+	struct proto_offset_fetch_resp r = { .n_groups = m->n_groups };
+	struct fetch_build fb = { 0 };
+	int *tfirst = NULL, rc = 0;
+	size_t pos;
+
+	r.groups = calloc((size_t)m->n_groups + 1, sizeof(*r.groups));
+	tfirst = calloc((size_t)m->n_groups + 1, sizeof(*tfirst));
+	if (!r.groups || !tfirst) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int32_t i = 0; i < m->n_groups && rc == 0; i++) {
+		const struct proto_offset_fetch_group *gq = &m->groups[i];
+		char name[TOPIC_NAME_MAX + 1];
+
+		r.groups[i].group_id = gq->group_id;
+		tfirst[i] = fb.ntopics;
+		r.groups[i].error_code = group_check(gs, req, gq->group_id, name, "OffsetFetch");
+		if (r.groups[i].error_code)
+			continue;
+		if (gq->n_topics < 0)
+			rc = fetch_all(gs, &fb, name);
+		for (int32_t t = 0; t < gq->n_topics && rc == 0; t++)
+			rc = fetch_topic(gs, &fb, name, &gq->topics[t]);
+	}
+	if (rc < 0)
+		goto out;
+	for (int k = 0; k < fb.ntopics; k++)
+		fb.topics[k].partitions = fb.parts + (intptr_t)fb.topics[k].partitions;
+	for (int32_t i = 0; i < m->n_groups; i++) {
+		int end = i + 1 < m->n_groups ? tfirst[i + 1] : fb.ntopics;
+
+		r.groups[i].topics = fb.topics + tfirst[i];
+		r.groups[i].n_topics = end - tfirst[i];
+	}
+	pos = net_req_begin(req);
+	rc = proto_offset_fetch_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &r);
+	if (rc == 0)
+		rc = net_req_end(req, pos);
+out:
+	for (int i = 0; i < fb.nrefs; i++)
+		group_put(fb.refs[i]);
+	for (int i = 0; i < fb.ntops; i++)
+		topic_put(fb.tops[i]);
+	free(fb.refs);
+	free(fb.tops);
+	free(fb.topics);
+	free(fb.parts);
+	free(r.groups);
+	free(tfirst);
+	return rc;
+}
+
+/* ---- the timer: sessions and rebalance timeouts ---- */
+
+/* One pass over every group; returns the ms until the next deadline.
+ * Needs gs->mu. */
+static int64_t timer_pass(struct group_serve *gs)
+{
+	int64_t now = now_mono_ms(), next = KG_TICK_MAX_MS;
+
+	for (struct kgroup **pp = &gs->groups; *pp;) {
+		struct kgroup *g = *pp;
+		bool gone = false;
+
+		for (struct kmember *m = g->members, *nx; m; m = nx) {
+			int64_t due = m->last_heard + m->session_ms;
+
+			nx = m->next;
+			if (m->join || m->sync)
+				continue;
+			if (now >= due) {
+				kg_remove(g, m, PROTO_ERR_UNKNOWN_MEMBER_ID,
+					  "session timeout expired");
+				gone = true;
+			} else if (due - now < next) {
+				next = due - now;
+			}
+		}
+		if (gone)
+			kg_prepare(gs, g, "a member's session expired");
+		if (g->state == KG_PREPARING || g->state == KG_AWAIT_SYNC) {
+			if (now >= g->deadline) {
+				if (g->state == KG_PREPARING) {
+					join_complete(g);
+				} else {
+					for (struct kmember *m = g->members, *nx; m; m = nx) {
+						nx = m->next;
+						if (!m->sync)
+							kg_remove(g, m, PROTO_ERR_UNKNOWN_MEMBER_ID,
+								  "did not sync within the "
+								  "rebalance timeout");
+					}
+					kg_prepare(gs, g, "members did not sync");
+				}
+			} else if (g->deadline - now < next) {
+				next = g->deadline - now;
+			}
+		}
+		if (g->nmembers == 0) {
+			*pp = g->next;
+			free(g);
+			continue;
+		}
+		pp = &g->next;
+	}
+	return next < 1 ? 1 : next;
+}
+
+static void *timer_main(void *arg)
+{
+	struct group_serve *gs = arg;
+
+	pthread_mutex_lock(&gs->mu);
+	while (!gs->stop) {
+		struct timespec ts;
+
+		deadline_from_ms(CLOCK_MONOTONIC, timer_pass(gs), &ts);
+		pthread_cond_timedwait(&gs->cv, &gs->mu, &ts);
+	}
+	pthread_mutex_unlock(&gs->mu);
+	return NULL;
+}
+
+/* ---- life ---- */
+
+int group_serve_new(struct kafka_api *ka, struct group_serve **out)
+{
+	struct group_serve *gs = calloc(1, sizeof(*gs));
+	pthread_condattr_t ca;
+	int rc;
+
+	*out = NULL;
+	if (!gs)
+		return -ENOMEM;
+	gs->ka = ka;
+	gs->gc = ka->b->gc;
+	if (!gs->gc) { /* a broker without groups (unit tests of the listener) */
+		free(gs);
+		return 0;
+	}
+	pthread_mutex_init(&gs->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&gs->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	rc = pthread_create(&gs->th, NULL, timer_main, gs);
+	if (rc) {
+		pthread_cond_destroy(&gs->cv);
+		pthread_mutex_destroy(&gs->mu);
+		free(gs);
+		return -rc;
+	}
+	pthread_setname_np(gs->th, "mqfs-groups");
+	gs->running = true;
+	pthread_mutex_lock(&gs->gc->mu);
+	gs->gc->kafka_active = kafka_active;
+	gs->gc->kafka_arg = gs;
+	pthread_mutex_unlock(&gs->gc->mu);
+	gs->hooked = true;
+	*out = gs;
+	return 0;
+}
+
+int group_serve_register(struct group_serve *gs, struct net_server *srv)
+{
+	static const struct {
+		int16_t key;
+		net_handler_fn fn;
+	} apis[] = {
+		{ PROTO_API_FIND_COORDINATOR, find_coord_handler },
+		{ PROTO_API_JOIN_GROUP, join_handler },
+		{ PROTO_API_SYNC_GROUP, sync_handler },
+		{ PROTO_API_HEARTBEAT, heartbeat_handler },
+		{ PROTO_API_LEAVE_GROUP, leave_handler },
+		{ PROTO_API_OFFSET_COMMIT, commit_handler },
+		{ PROTO_API_OFFSET_FETCH, fetch_handler },
+	};
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof(apis) / sizeof(apis[0]) && rc == 0; i++)
+		rc = net_server_handle(srv, apis[i].key, apis[i].fn, gs);
+	return rc;
+}
+
+void group_serve_stop(struct group_serve *gs)
+{
+	if (!gs)
+		return;
+	if (gs->hooked) {
+		pthread_mutex_lock(&gs->gc->mu);
+		gs->gc->kafka_active = NULL;
+		gs->gc->kafka_arg = NULL;
+		pthread_mutex_unlock(&gs->gc->mu);
+		gs->hooked = false;
+	}
+	pthread_mutex_lock(&gs->mu);
+	gs->stop = true;
+	for (struct kgroup *g = gs->groups; g; g = g->next) {
+		for (struct kmember *m = g->members; m; m = m->next) {
+			join_answer(g, m, PROTO_ERR_COORDINATOR_NOT_AVAILABLE);
+			sync_answer(g, m, PROTO_ERR_COORDINATOR_NOT_AVAILABLE);
+		}
+	}
+	pthread_cond_signal(&gs->cv);
+	pthread_mutex_unlock(&gs->mu);
+	if (gs->running) {
+		pthread_join(gs->th, NULL);
+		gs->running = false;
+	}
+}
+
+void group_serve_free(struct group_serve *gs)
+{
+	if (!gs)
+		return;
+	group_serve_stop(gs);
+	while (gs->groups) {
+		struct kgroup *g = gs->groups;
+
+		gs->groups = g->next;
+		while (g->members) {
+			struct kmember *m = g->members;
+
+			g->members = m->next;
+			member_free(m);
+		}
+		free(g);
+	}
+	pthread_cond_destroy(&gs->cv);
+	pthread_mutex_destroy(&gs->mu);
+	free(gs);
+}
