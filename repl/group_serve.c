@@ -87,16 +87,16 @@
 #include "util/clock.h"
 #include "util/diaglog.h"
 
-#define KG_MAX_MEMBERS   1000
-#define KG_ID_MAX        200
-#define KG_NAME_MAX      255
-#define KG_META_MAX      4096 /* offset.metadata.max.bytes */
-#define KG_TICK_MAX_MS   1000
+#define KG_MAX_MEMBERS 1000
+#define KG_ID_MAX      200
+#define KG_NAME_MAX    255
+#define KG_META_MAX    4096 /* offset.metadata.max.bytes */
+#define KG_TICK_MAX_MS 1000
 
 enum kg_state { KG_EMPTY, KG_PREPARING, KG_AWAIT_SYNC, KG_STABLE };
 
-static const char *const kg_state_names[] = { "Empty", "PreparingRebalance",
-					      "CompletingRebalance", "Stable" };
+static const char *const kg_state_names[] = { "Empty", "PreparingRebalance", "CompletingRebalance",
+					      "Stable" };
 
 struct kproto {
 	char name[KG_NAME_MAX + 1];
@@ -513,8 +513,8 @@ static int coordinator_of(struct group_serve *gs, struct net_req *req, const cha
 
 /* Kafka's checks before any group request: this broker coordinates it, the
  * name can be the mount's group, the server is not stopping. */
-static int16_t group_check(struct group_serve *gs, struct net_req *req, struct kstr id,
-			   char *name, const char *api)
+static int16_t group_check(struct group_serve *gs, struct net_req *req, struct kstr id, char *name,
+			   const char *api)
 {
 	struct kafka_node node;
 	const char *why = NULL;
@@ -666,7 +666,8 @@ static void member_id_make(struct group_serve *gs, struct kstr client, char *id,
 	c[n] = '\0';
 	clock_gettime(CLOCK_REALTIME, &ts);
 	snprintf(id, cap, "%s-%08" PRIx64 "-%08lx", n ? c : "member", ++gs->seq,
-		 (unsigned long)((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20)) & 0xffffffffUL);
+		 (unsigned long)((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20)) &
+			 0xffffffffUL);
 }
 
 static int join_error(struct net_req *req, int16_t err, struct kstr member)
@@ -712,8 +713,10 @@ static int join_handler(void *arg, struct net_req *req)
 	}
 	if (m->protocol_type.len <= 0 || m->protocol_type.len > KG_NAME_MAX ||
 	    m->n_protocols <= 0) {
-		mq_log_limited(MQ_WARN, "JoinGroup from %s for group %s: no protocol type or none "
-			       "offered", net_req_peer(req), name);
+		mq_log_limited(MQ_WARN,
+			       "JoinGroup from %s for group %s: no protocol type or none "
+			       "offered",
+			       net_req_peer(req), name);
 		return join_error(req, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL, m->member_id);
 	}
 	rebalance_ms = pr->hdr.api_version >= 1 ? m->rebalance_timeout_ms : m->session_timeout_ms;
@@ -810,7 +813,8 @@ static int sync_error(struct net_req *req, int16_t err)
 				     .protocol_name = KSTR_NULL,
 				     .assignment = kstr_of("") };
 	size_t pos = net_req_begin(req);
-	int rc = proto_sync_resp_encode(&net_req_out(req)->w, net_req_msg(req)->hdr.api_version, &r);
+	int rc =
+		proto_sync_resp_encode(&net_req_out(req)->w, net_req_msg(req)->hdr.api_version, &r);
 
 	return rc ? rc : net_req_end(req, pos);
 }
@@ -821,8 +825,7 @@ static int16_t member_check(struct kgroup *g, struct kmember *mem, int32_t gener
 			    const char *api, const char *peer, const char *name)
 {
 	if (!mem) {
-		mq_log_limited(MQ_INFO, "%s from %s for group %s: unknown member", api, peer,
-			       name);
+		mq_log_limited(MQ_INFO, "%s from %s for group %s: unknown member", api, peer, name);
 		return PROTO_ERR_UNKNOWN_MEMBER_ID;
 	}
 	mem->last_heard = now_mono_ms();
@@ -941,13 +944,16 @@ static int leave_handler(void *arg, struct net_req *req)
 			r.members[i].reason = KSTR_NULL;
 			if (!mem) {
 				r.members[i].error_code = PROTO_ERR_UNKNOWN_MEMBER_ID;
-				mq_log_limited(MQ_INFO, "LeaveGroup from %s for group %s: unknown "
-					       "member %.*s", net_req_peer(req), name,
+				mq_log_limited(MQ_INFO,
+					       "LeaveGroup from %s for group %s: unknown "
+					       "member %.*s",
+					       net_req_peer(req), name,
 					       (int)(m->members[i].member_id.len > 0
 							     ? m->members[i].member_id.len
 							     : 0),
-					       m->members[i].member_id.ptr ? m->members[i].member_id.ptr
-									   : "");
+					       m->members[i].member_id.ptr
+						       ? m->members[i].member_id.ptr
+						       : "");
 				continue;
 			}
 			kg_remove(g, mem, PROTO_ERR_UNKNOWN_MEMBER_ID, "it left");
@@ -974,8 +980,8 @@ static int leave_handler(void *arg, struct net_req *req)
 /* Commits one topic's partitions of the request to the mount's group name
  * of that topic, filling their error codes. simple: a commit outside any
  * generation (refused while the mount's group has members). */
-static void commit_topic(struct group_serve *gs, const char *name, const char *member,
-			 bool simple, const struct proto_offset_commit_topic *td,
+static void commit_topic(struct group_serve *gs, const char *name, const char *member, bool simple,
+			 const struct proto_offset_commit_topic *td,
 			 struct proto_offset_commit_resp_part *rp, const char *peer)
 {
 	char tname[TOPIC_NAME_MAX + 1];
@@ -1008,8 +1014,9 @@ static void commit_topic(struct group_serve *gs, const char *name, const char *m
 	}
 	if (all) {
 		if (all == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
-			mq_log_limited(MQ_INFO, "OffsetCommit from %s for group %s: unknown topic %s",
-				       peer, name, tname);
+			mq_log_limited(MQ_INFO,
+				       "OffsetCommit from %s for group %s: unknown topic %s", peer,
+				       name, tname);
 		goto answer_all;
 	}
 	if (simple && g->nmembers > 0) {
@@ -1162,16 +1169,16 @@ struct fetch_build {
 	int ntops, captops;
 };
 
-#define GROW(arr, n, cap)                                                            \
-	do {                                                                         \
-		if ((n) == (cap)) {                                                  \
-			int nc_ = (cap) ? (cap) * 2 : 16;                            \
-			void *np_ = realloc((arr), (size_t)nc_ * sizeof(*(arr)));    \
-			if (!np_)                                                    \
-				return -ENOMEM;                                      \
-			(arr) = np_;                                                 \
-			(cap) = nc_;                                                 \
-		}                                                                    \
+#define GROW(arr, n, cap)                                                         \
+	do {                                                                      \
+		if ((n) == (cap)) {                                               \
+			int nc_ = (cap) ? (cap)*2 : 16;                           \
+			void *np_ = realloc((arr), (size_t)nc_ * sizeof(*(arr))); \
+			if (!np_)                                                 \
+				return -ENOMEM;                                   \
+			(arr) = np_;                                              \
+			(cap) = nc_;                                              \
+		}                                                                 \
 	} while (0)
 
 /* Part indexes are kept as offsets into fb->parts (it may move) and fixed
@@ -1179,13 +1186,12 @@ struct fetch_build {
 static int fetch_add_part(struct fetch_build *fb, int32_t index, int64_t off)
 {
 	GROW(fb->parts, fb->nparts, fb->capparts);
-	fb->parts[fb->nparts++] = (struct proto_offset_fetch_resp_part){
-		.partition_index = index,
-		.committed_offset = off,
-		.committed_leader_epoch = -1,
-		.metadata = kstr_of(""),
-		.error_code = PROTO_ERR_NONE
-	};
+	fb->parts[fb->nparts++] =
+		(struct proto_offset_fetch_resp_part){ .partition_index = index,
+						       .committed_offset = off,
+						       .committed_leader_epoch = -1,
+						       .metadata = kstr_of(""),
+						       .error_code = PROTO_ERR_NONE };
 	return 0;
 }
 
