@@ -133,8 +133,7 @@ static void test_find_coordinator(void **state)
 		struct net_resp raw;
 
 		find_coord(f, 3, PROTO_COORD_TRANSACTION, "tx", &r, &raw);
-		assert_int_equal(r.coordinators[0].error_code,
-				 PROTO_ERR_COORDINATOR_NOT_AVAILABLE);
+		assert_int_equal(r.coordinators[0].error_code, PROTO_ERR_COORDINATOR_NOT_AVAILABLE);
 		proto_find_coord_resp_free(&r);
 		net_resp_free(&raw);
 		find_coord(f, 3, PROTO_COORD_GROUP, "__internal", &r, &raw);
@@ -204,8 +203,8 @@ static void join_call(struct join_args *a)
 		 r.member_id.ptr);
 	snprintf(a->out.leader, sizeof(a->out.leader), "%.*s", (int)r.leader.len, r.leader.ptr);
 	if (r.protocol_name.len > 0)
-		snprintf(a->out.protocol, sizeof(a->out.protocol), "%.*s",
-			 (int)r.protocol_name.len, r.protocol_name.ptr);
+		snprintf(a->out.protocol, sizeof(a->out.protocol), "%.*s", (int)r.protocol_name.len,
+			 r.protocol_name.ptr);
 	a->out.n_members = r.n_members;
 	for (int32_t i = 0; i < r.n_members; i++)
 		if (r.members[i].metadata.len == (int32_t)sizeof(sub_t) &&
@@ -325,8 +324,9 @@ static bool kafka_active(struct fx *f, const char *group)
 static void test_one_member(void **state)
 {
 	struct fx *f = *state;
-	struct join_args j = { .c = f->c, .v = 5, .group = "g", .session_ms = 10000,
-			       .rebalance_ms = 10000 };
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "g", .session_ms = 10000, .rebalance_ms = 10000
+	};
 	struct sync_args s = { .c = f->c, .v = 3, .group = "g", .n = 1 };
 
 	join_call(&j);
@@ -354,8 +354,7 @@ static void test_one_member(void **state)
 		assert_int_equal(heartbeat(f->c, v, "g", j.out.member, 1), PROTO_ERR_NONE);
 	assert_int_equal(heartbeat(f->c, 3, "g", j.out.member, 7), PROTO_ERR_ILLEGAL_GENERATION);
 	assert_int_equal(heartbeat(f->c, 3, "g", "stranger", 1), PROTO_ERR_UNKNOWN_MEMBER_ID);
-	assert_int_equal(heartbeat(f->c, 3, "nogroup", "stranger", 1),
-			 PROTO_ERR_UNKNOWN_MEMBER_ID);
+	assert_int_equal(heartbeat(f->c, 3, "nogroup", "stranger", 1), PROTO_ERR_UNKNOWN_MEMBER_ID);
 	s.generation = 0;
 	sync_call(&s);
 	assert_int_equal(s.error, PROTO_ERR_ILLEGAL_GENERATION);
@@ -415,10 +414,12 @@ static void test_rebalance(void **state)
 {
 	struct fx *f = *state;
 	struct net_client *c2 = connect_one(f);
-	struct join_args a = { .c = f->c, .v = 7, .group = "g", .session_ms = 10000,
-			       .rebalance_ms = 10000 };
-	struct join_args b = { .c = c2, .v = 2, .group = "g", .session_ms = 10000,
-			       .rebalance_ms = 10000 };
+	struct join_args a = {
+		.c = f->c, .v = 7, .group = "g", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct join_args b = {
+		.c = c2, .v = 2, .group = "g", .session_ms = 10000, .rebalance_ms = 10000
+	};
 	struct sync_args sa = { .c = f->c, .v = 5, .group = "g", .n = 1 };
 	struct sync_args sb = { .c = c2, .v = 0, .group = "g" };
 	pthread_t th;
@@ -449,8 +450,7 @@ static void test_rebalance(void **state)
 	assert_string_not_equal(a.out.member, b.out.member);
 
 	/* Heartbeats during CompletingRebalance: REBALANCE_IN_PROGRESS. */
-	assert_int_equal(heartbeat(f->c, 3, "g", a.out.member, 2),
-			 PROTO_ERR_REBALANCE_IN_PROGRESS);
+	assert_int_equal(heartbeat(f->c, 3, "g", a.out.member, 2), PROTO_ERR_REBALANCE_IN_PROGRESS);
 	/* B's SyncGroup waits for the leader's. */
 	sb.member = b.out.member;
 	sb.generation = 2;
@@ -470,8 +470,7 @@ static void test_rebalance(void **state)
 
 	/* B leaves: A is told to rejoin and is alone in generation 3. */
 	assert_int_equal(leave(c2, 0, "g", b.out.member), PROTO_ERR_NONE);
-	assert_int_equal(heartbeat(f->c, 3, "g", a.out.member, 2),
-			 PROTO_ERR_REBALANCE_IN_PROGRESS);
+	assert_int_equal(heartbeat(f->c, 3, "g", a.out.member, 2), PROTO_ERR_REBALANCE_IN_PROGRESS);
 	join_call(&a);
 	assert_int_equal(a.out.generation, 3);
 	assert_int_equal(a.out.n_members, 1);
@@ -482,10 +481,12 @@ static void test_timeouts(void **state)
 {
 	struct fx *f = *state;
 	struct net_client *c2 = connect_one(f);
-	struct join_args a = { .c = f->c, .v = 5, .group = "s", .session_ms = 200,
-			       .rebalance_ms = 200 };
-	struct join_args b = { .c = c2, .v = 5, .group = "s", .session_ms = 10000,
-			       .rebalance_ms = 300 };
+	struct join_args a = {
+		.c = f->c, .v = 5, .group = "s", .session_ms = 200, .rebalance_ms = 200
+	};
+	struct join_args b = {
+		.c = c2, .v = 5, .group = "s", .session_ms = 10000, .rebalance_ms = 300
+	};
 	struct sync_args sa = { .c = f->c, .v = 3, .group = "s", .n = 0 };
 	int64_t end;
 
@@ -622,8 +623,11 @@ static int64_t mount_offset(struct fx *f, const char *group, int p)
 static void test_offsets(void **state)
 {
 	struct fx *f = *state;
-	struct commit_part bad[] = { { "t", 0, 5 }, { "t", 7, 1 }, { "nope", 0, 1 },
-				     { "t", 1, -4 }, { "__consumer_offsets", 0, 1 } };
+	struct commit_part bad[] = { { "t", 0, 5 },
+				     { "t", 7, 1 },
+				     { "nope", 0, 1 },
+				     { "t", 1, -4 },
+				     { "__consumer_offsets", 0, 1 } };
 	int16_t errs[5];
 	int64_t offs[2];
 
@@ -664,8 +668,9 @@ static void test_offsets(void **state)
 
 	/* Members: the generation and member id are checked. */
 	{
-		struct join_args j = { .c = f->c, .v = 5, .group = "g", .session_ms = 10000,
-				       .rebalance_ms = 10000 };
+		struct join_args j = {
+			.c = f->c, .v = 5, .group = "g", .session_ms = 10000, .rebalance_ms = 10000
+		};
 		struct sync_args s = { .c = f->c, .v = 3, .group = "g" };
 		struct commit_part ok[] = { { "t", 1, 3 } };
 
@@ -709,8 +714,9 @@ static void no_wake(void *arg)
 static void test_one_kind(void **state)
 {
 	struct fx *f = *state;
-	struct join_args j = { .c = f->c, .v = 5, .group = "mg", .session_ms = 10000,
-			       .rebalance_ms = 10000 };
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "mg", .session_ms = 10000, .rebalance_ms = 10000
+	};
 	struct commit_part ok[] = { { "t", 0, 1 } };
 	struct group_member *m;
 	struct topic *t;
