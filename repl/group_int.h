@@ -153,6 +153,10 @@ struct group_coord {
 	 * group APIs: true when the Kafka consumer group of that name has
 	 * members. Called with mu held. */
 	bool (*kafka_active)(void *arg, const char *group);
+	/* Lines describing the Kafka group of that name for topic's .state
+	 * (nothing when it has no members), into buf. Called with mu held. */
+	void (*kafka_describe)(void *arg, const char *group, const char *topic, char *buf,
+			       size_t cap);
 	void *kafka_arg;
 
 	pthread_t thr;

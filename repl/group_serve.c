@@ -647,6 +647,57 @@ static bool kafka_active(void *arg, const char *name)
 	return any;
 }
 
+/* For the mount's .state of group name of topic: the Kafka group's state
+ * and members, with the partitions of topic their assignment gives them
+ * (decoded when the protocol type is "consumer"). */
+static void kafka_describe(void *arg, const char *name, const char *topic, char *buf, size_t cap)
+{
+	struct group_serve *gs = arg;
+	struct kgroup *g;
+	size_t n = 0;
+	int w;
+
+	buf[0] = '\0';
+	pthread_mutex_lock(&gs->mu);
+	g = kg_find(gs, name);
+	if (!g || g->nmembers == 0)
+		goto out;
+	w = snprintf(buf, cap, "kafka-group %s generation %d protocol %s members %d\n",
+		     kg_state_names[g->state], (int)g->generation, g->proto[0] ? g->proto : "-",
+		     g->nmembers);
+	n = w > 0 && (size_t)w < cap ? (size_t)w : 0;
+	for (struct kmember *m = g->members; m && n < cap; m = m->next) {
+		struct proto_consumer_asg a;
+		char parts[256] = "-";
+		size_t k = 0;
+
+		if (m->asg && !strcmp(g->ptype, "consumer") &&
+		    proto_consumer_asg_decode(m->asg, (size_t)m->asg_len, &a) == 0) {
+			for (int32_t i = 0; i < a.n_assigned; i++) {
+				const struct proto_topic_partitions *tp = &a.assigned_partitions[i];
+
+				if (!kstr_is(tp->topic, topic))
+					continue;
+				for (int32_t j = 0; j < tp->n_partitions && k + 12 < sizeof(parts);
+				     j++)
+					k += (size_t)snprintf(parts + k, sizeof(parts) - k, "%s%d",
+							      k ? "," : "", (int)tp->partitions[j]);
+			}
+			proto_consumer_asg_free(&a);
+			if (!k)
+				snprintf(parts, sizeof(parts), "-");
+		}
+		w = snprintf(buf + n, cap - n, "kafka-member %s partitions %s\n", m->id, parts);
+		if (w < 0 || (size_t)w >= cap - n) {
+			buf[n] = '\0';
+			break;
+		}
+		n += (size_t)w;
+	}
+out:
+	pthread_mutex_unlock(&gs->mu);
+}
+
 /* A member id: Kafka's clientId-UUID, the client id kept to the
  * characters a commit record can hold. */
 static void member_id_make(struct group_serve *gs, struct kstr client, char *id, size_t cap)
@@ -1460,6 +1511,7 @@ int group_serve_new(struct kafka_api *ka, struct group_serve **out)
 	gs->running = true;
 	pthread_mutex_lock(&gs->gc->mu);
 	gs->gc->kafka_active = kafka_active;
+	gs->gc->kafka_describe = kafka_describe;
 	gs->gc->kafka_arg = gs;
 	pthread_mutex_unlock(&gs->gc->mu);
 	gs->hooked = true;
@@ -1495,6 +1547,7 @@ void group_serve_stop(struct group_serve *gs)
 	if (gs->hooked) {
 		pthread_mutex_lock(&gs->gc->mu);
 		gs->gc->kafka_active = NULL;
+		gs->gc->kafka_describe = NULL;
 		gs->gc->kafka_arg = NULL;
 		pthread_mutex_unlock(&gs->gc->mu);
 		gs->hooked = false;

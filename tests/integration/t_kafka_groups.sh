@@ -59,6 +59,9 @@ mq_bg sh -c "exec timeout -k 5 $MQ_TIMEOUT kcat -b '$B' -G g1 -q -X session.time
 kmember=$MQ_LAST_PID
 joined() { grep -q 'Kafka group g1: generation .* 1 members' "$LOG"; }
 poll 20 joined || fail "kcat -G g1 member joined" "no generation in the log"
+kstate() { grep -q '^kafka-member rdkafka-.* partitions 0,1$' "$MNT/t/.groups/g1/.state"; }
+poll 20 kstate && ok ".state shows the kcat member and its partitions" ||
+	fail ".state shows the kcat member" "$(cat "$MNT/t/.groups/g1/.state")"
 expect_errno "consume while kcat -G is a member: EBUSY" EBUSY \
 	sh -c "cat '$MNT/t/.groups/g1/consume'"
 expect_eq "the refusal is logged" "1" \

@@ -228,6 +228,7 @@ struct sync_args {
 	int n;
 	const char *ids[2];
 	const char *asg[2];
+	int asg_len[2]; /* 0: strlen */
 	int16_t error;
 	char got[64];
 };
@@ -250,6 +251,8 @@ static void sync_call(struct sync_args *a)
 	for (int i = 0; i < a->n; i++) {
 		as[i].member_id = kstr_of(a->ids[i]);
 		as[i].assignment = kstr_of(a->asg[i]);
+		if (a->asg_len[i])
+			as[i].assignment.len = a->asg_len[i];
 	}
 	kbuf_w_init(&w, 512);
 	assert_int_equal(proto_sync_req_encode(&w, a->v, &req), 0);
@@ -734,6 +737,29 @@ static void test_one_kind(void **state)
 
 	join_call(&j);
 	assert_int_equal(j.out.error, PROTO_ERR_NONE);
+	/* The mount's .state shows the Kafka member and, from its consumer
+	 * protocol assignment, its partitions of t. */
+	{
+		static const char asg[] = { 0, 0, 0, 0, 0, 1, 0, 1, 't', 0,  0,  0, 2,
+					    0, 0, 0, 0, 0, 0, 0, 1, -1,  -1, -1, -1 };
+		struct sync_args s = { .c = f->c, .v = 3, .group = "mg", .n = 1 };
+		char *text;
+		size_t len;
+
+		s.member = j.out.member;
+		s.generation = j.out.generation;
+		s.ids[0] = j.out.member;
+		s.asg[0] = asg;
+		s.asg_len[0] = sizeof(asg);
+		sync_call(&s);
+		assert_int_equal(s.error, PROTO_ERR_NONE);
+		assert_int_equal(group_state_text(g, &text, &len), 0);
+		assert_non_null(strstr(text, "kafka-group Stable generation 1 protocol range "
+					     "members 1\n"));
+		assert_non_null(strstr(text, "partitions 0,1\n"));
+		assert_non_null(strstr(text, j.out.member));
+		free(text);
+	}
 	assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), -EBUSY);
 	assert_int_equal(leave(f->c, 3, "mg", j.out.member), PROTO_ERR_NONE);
 	assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), 0);
