@@ -50,7 +50,10 @@
  * 1-249, not starting with . or __); INVALID_SESSION_TIMEOUT outside
  * group.min/max.session.timeout.ms; UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
  * REBALANCE_IN_PROGRESS, INCONSISTENT_GROUP_PROTOCOL, GROUP_MAX_SIZE_REACHED
- * (more than KG_MAX_MEMBERS); per partition of OffsetCommit
+ * (a group over KG_MAX_MEMBERS members or KG_GROUP_BYTES of their protocol
+ * metadata or of its leader's assignments; all groups over KG_MAX_ALL
+ * members or KG_ALL_BYTES of both: what the coordinator holds is bounded
+ * whatever clients send); per partition of OffsetCommit
  * UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE (over 4096 bytes,
  * Kafka's offset.metadata.max.bytes), INVALID_COMMIT_OFFSET_SIZE for a
  * negative offset, KAFKA_STORAGE_ERROR when __consumer_offsets cannot
@@ -88,6 +91,12 @@
 #include "util/diaglog.h"
 
 #define KG_MAX_MEMBERS 1000
+#define KG_MAX_ALL     10000 /* members of all groups */
+/* Members' protocol metadata (and, apart, the leader's assignments) of one
+ * group: the leader's JoinGroup answer carries all of it and must fit
+ * socket.response.max.bytes (1 MiB by default). */
+#define KG_GROUP_BYTES (512 * 1024)
+#define KG_ALL_BYTES   (64 * 1024 * 1024) /* metadata and assignments held */
 #define KG_ID_MAX      200
 #define KG_NAME_MAX    255
 #define KG_META_MAX    4096 /* offset.metadata.max.bytes */
@@ -118,6 +127,7 @@ struct kmember {
 };
 
 struct kgroup {
+	struct group_serve *gs;
 	char name[TOPIC_NAME_MAX + 1];
 	enum kg_state state;
 	int32_t generation;
@@ -126,7 +136,8 @@ struct kgroup {
 	char leader[KG_ID_MAX + 1];
 	struct kmember *members; /* join order */
 	int nmembers;
-	int64_t deadline; /* of the rebalance (Preparing, AwaitSync) */
+	int64_t meta_bytes; /* members' protocol metadata */
+	int64_t deadline;   /* of the rebalance (Preparing, AwaitSync) */
 	struct kgroup *next;
 };
 
@@ -136,6 +147,8 @@ struct group_serve {
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* CLOCK_MONOTONIC */
 	struct kgroup *groups;
+	int members;   /* of all groups */
+	int64_t bytes; /* metadata and assignments of all members */
 	uint64_t seq;
 	bool stop;
 	bool running;
@@ -170,6 +183,24 @@ static void protos_free(struct kmember *m)
 	free(m->protos);
 	m->protos = NULL;
 	m->nprotos = 0;
+}
+
+static int64_t protos_bytes(const struct kmember *m)
+{
+	int64_t n = 0;
+
+	for (int i = 0; i < m->nprotos; i++)
+		n += m->protos[i].len;
+	return n;
+}
+
+static int64_t req_protos_bytes(const struct proto_join_req *req)
+{
+	int64_t n = 0;
+
+	for (int32_t i = 0; i < req->n_protocols; i++)
+		n += req->protocols[i].metadata.len > 0 ? req->protocols[i].metadata.len : 0;
+	return n;
 }
 
 static bool kstr_is(struct kstr s, const char *c)
@@ -238,6 +269,20 @@ static int member_set_protos(struct kmember *m, const struct proto_join_req *req
 	m->protos = v;
 	m->nprotos = n;
 	return 0;
+}
+
+/* member_set_protos, counting the bytes in g and gs. */
+static int member_set_protos_counted(struct kgroup *g, struct kmember *m,
+				     const struct proto_join_req *req)
+{
+	int64_t old = protos_bytes(m);
+	int rc = member_set_protos(m, req);
+
+	if (rc == 0) {
+		g->meta_bytes += protos_bytes(m) - old;
+		g->gs->bytes += protos_bytes(m) - old;
+	}
+	return rc;
 }
 
 /* ---- answers of parked requests (gs->mu) ---- */
@@ -334,6 +379,9 @@ static void kg_remove(struct kgroup *g, struct kmember *m, int16_t err, const ch
 		}
 	}
 	g->nmembers--;
+	g->gs->members--;
+	g->meta_bytes -= protos_bytes(m);
+	g->gs->bytes -= protos_bytes(m) + m->asg_len;
 	join_answer(g, m, err);
 	sync_answer(g, m, err);
 	mq_log(MQ_INFO, "Kafka group %s: member %s removed (%s), %d left", g->name, m->id, why,
@@ -426,6 +474,7 @@ static void join_complete(struct kgroup *g)
 	mq_log(MQ_INFO, "Kafka group %s: generation %d, protocol %s, leader %s, %d members",
 	       g->name, (int)g->generation, g->proto, g->leader, g->nmembers);
 	for (struct kmember *m = g->members; m; m = m->next) {
+		g->gs->bytes -= m->asg_len;
 		free(m->asg);
 		m->asg = NULL;
 		m->asg_len = 0;
@@ -478,6 +527,7 @@ static int sync_complete(struct kgroup *g, const struct proto_sync_req *req)
 		if (!a)
 			return -ENOMEM;
 		memcpy(a, req->assignments[i].assignment.ptr, (size_t)len);
+		g->gs->bytes += len - m->asg_len;
 		free(m->asg);
 		m->asg = a;
 		m->asg_len = len;
@@ -800,10 +850,25 @@ static int join_handler(void *arg, struct net_req *req)
 			       "protocols do not match the members' (%s)",
 			       net_req_peer(req), name, (int)m->protocol_type.len,
 			       m->protocol_type.ptr, g->ptype);
-	} else if (!mem && g && g->nmembers >= KG_MAX_MEMBERS) {
+	} else if (!mem && ((g && g->nmembers >= KG_MAX_MEMBERS) || gs->members >= KG_MAX_ALL)) {
 		err = PROTO_ERR_GROUP_MAX_SIZE_REACHED;
-		mq_log_limited(MQ_WARN, "JoinGroup from %s for group %s: %d members already",
-			       net_req_peer(req), name, g->nmembers);
+		mq_log_limited(MQ_WARN,
+			       "JoinGroup from %s for group %s: %d members already (%d of all "
+			       "groups; at most %d, %d)",
+			       net_req_peer(req), name, g ? g->nmembers : 0, gs->members,
+			       KG_MAX_MEMBERS, KG_MAX_ALL);
+	} else {
+		int64_t old = mem ? protos_bytes(mem) : 0, add = req_protos_bytes(m) - old;
+
+		if ((g ? g->meta_bytes : 0) + add > KG_GROUP_BYTES ||
+		    gs->bytes + add > KG_ALL_BYTES) {
+			err = PROTO_ERR_GROUP_MAX_SIZE_REACHED;
+			mq_log_limited(MQ_WARN,
+				       "JoinGroup from %s for group %s: %lld bytes of protocol "
+				       "metadata would pass the group's %d or all groups' %d",
+				       net_req_peer(req), name, (long long)req_protos_bytes(m),
+				       KG_GROUP_BYTES, KG_ALL_BYTES);
+		}
 	}
 	if (err) {
 		pthread_mutex_unlock(&gs->mu);
@@ -814,6 +879,7 @@ static int join_handler(void *arg, struct net_req *req)
 		if (!g)
 			goto nomem;
 		snprintf(g->name, sizeof(g->name), "%s", name);
+		g->gs = gs;
 		g->next = gs->groups;
 		gs->groups = g;
 	}
@@ -822,7 +888,7 @@ static int join_handler(void *arg, struct net_req *req)
 		if (!mem)
 			goto nomem;
 		member_id_make(gs, pr->hdr.client_id, mem->id, sizeof(mem->id));
-		if (member_set_protos(mem, m) < 0) {
+		if (member_set_protos_counted(g, mem, m) < 0) {
 			free(mem);
 			goto nomem;
 		}
@@ -832,9 +898,10 @@ static int join_handler(void *arg, struct net_req *req)
 			tail = &(*tail)->next;
 		*tail = mem;
 		g->nmembers++;
+		gs->members++;
 		mq_log(MQ_INFO, "Kafka group %s: member %s joins from %s", name, mem->id,
 		       net_req_peer(req));
-	} else if (member_set_protos(mem, m) < 0) {
+	} else if (member_set_protos_counted(g, mem, m) < 0) {
 		goto nomem;
 	}
 	if (g->nmembers == 1)
@@ -914,6 +981,22 @@ static int sync_handler(void *arg, struct net_req *req)
 		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
 	if (!err && g->state == KG_PREPARING)
 		err = PROTO_ERR_REBALANCE_IN_PROGRESS;
+	if (!err && g->state == KG_AWAIT_SYNC && !strcmp(g->leader, mem->id)) {
+		int64_t add = 0;
+
+		for (int32_t i = 0; i < m->n_assignments; i++)
+			add += m->assignments[i].assignment.len > 0
+				       ? m->assignments[i].assignment.len
+				       : 0;
+		if (add > KG_GROUP_BYTES || gs->bytes + add > KG_ALL_BYTES) {
+			err = PROTO_ERR_GROUP_MAX_SIZE_REACHED;
+			mq_log_limited(MQ_WARN,
+				       "SyncGroup from %s for group %s: %lld bytes of assignments "
+				       "would pass the group's %d or all groups' %d",
+				       net_req_peer(req), name, (long long)add, KG_GROUP_BYTES,
+				       KG_ALL_BYTES);
+		}
+	}
 	if (err) {
 		pthread_mutex_unlock(&gs->mu);
 		return sync_error(req, err);

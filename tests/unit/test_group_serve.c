@@ -6,7 +6,8 @@
  * the rebalance when a second joins (the parked JoinGroup and SyncGroup of
  * the follower answered once the leader acts); the errors of bad input
  * (unknown member, wrong generation, session timeout out of range, another
- * protocol type); session and rebalance timeouts expiring members;
+ * protocol type, metadata past the coordinator's bounds); session and
+ * rebalance timeouts expiring members;
  * OffsetCommit/OffsetFetch writing and reading the same committed offsets
  * as the mount's groups (group_offset), with Kafka's per-partition errors;
  * and a group being one kind of member at a time (mount consume members
@@ -523,6 +524,39 @@ static void test_timeouts(void **state)
 	net_client_close(c2);
 }
 
+/* What the coordinator holds is bounded: a member whose protocol metadata
+ * would take the group past 512 KiB is refused GROUP_MAX_SIZE_REACHED. */
+static void test_limits(void **state)
+{
+	struct fx *f = *state;
+	size_t big = 600 * 1024;
+	char *meta = calloc(1, big);
+	struct proto_join_protocol proto = { kstr_of("range"), { meta, (int32_t)big } };
+	struct proto_join_req req = { .group_id = kstr_of("big"),
+				      .session_timeout_ms = 10000,
+				      .rebalance_timeout_ms = 10000,
+				      .member_id = kstr_of(""),
+				      .group_instance_id = KSTR_NULL,
+				      .protocol_type = kstr_of("consumer"),
+				      .n_protocols = 1,
+				      .protocols = &proto,
+				      .reason = KSTR_NULL };
+	struct proto_join_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	assert_non_null(meta);
+	kbuf_w_init(&w, big + 1024);
+	assert_int_equal(proto_join_req_encode(&w, 5, &req), 0);
+	call(f->c, PROTO_API_JOIN_GROUP, 5, &w, &raw);
+	assert_int_equal(proto_join_resp_decode(&raw.body, 5, &r), 0);
+	assert_int_equal(r.error_code, PROTO_ERR_GROUP_MAX_SIZE_REACHED);
+	proto_join_resp_free(&r);
+	net_resp_free(&raw);
+	assert_false(kafka_active(f, "big"));
+	free(meta);
+}
+
 /* ---- OffsetCommit, OffsetFetch ---- */
 
 struct commit_part {
@@ -775,6 +809,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_one_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebalance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offsets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_kind, setup, teardown),
 	};
