@@ -410,42 +410,39 @@ static void kg_empty(struct kgroup *g)
 }
 
 /* The protocol every member offers with the most first-choice votes (a
- * member votes for the first of its protocols that all offer). */
+ * member votes for the first of its protocols that all offer; a tie goes
+ * to the first member's order). O(members x protocols^2). */
 static const char *kg_choose(const struct kgroup *g)
 {
 	const struct kmember *first = g->members;
-	const char *best = NULL;
-	int best_votes = -1;
+	bool common[PROTO_MAX_PROTOCOLS] = { false };
+	int votes[PROTO_MAX_PROTOCOLS] = { 0 }, best = -1;
 
-	for (int i = 0; first && i < first->nprotos; i++) {
-		const char *cand = first->protos[i].name;
-		int votes = 0;
-		bool all = true;
+	if (!first)
+		return NULL;
+	for (int i = 0; i < first->nprotos && i < PROTO_MAX_PROTOCOLS; i++) {
+		common[i] = true;
+		for (const struct kmember *m = first->next; m && common[i]; m = m->next)
+			common[i] = member_proto(m, first->protos[i].name) != NULL;
+	}
+	for (const struct kmember *m = g->members; m; m = m->next) {
+		bool voted = false;
 
-		for (const struct kmember *m = g->members; m && all; m = m->next)
-			if (!member_proto(m, cand))
-				all = false;
-		if (!all)
-			continue;
-		for (const struct kmember *m = g->members; m; m = m->next) {
-			for (int k = 0; k < m->nprotos; k++) {
-				bool ok = true;
-
-				for (const struct kmember *x = g->members; x && ok; x = x->next)
-					if (!member_proto(x, m->protos[k].name))
-						ok = false;
-				if (ok) {
-					votes += !strcmp(m->protos[k].name, cand);
+		for (int k = 0; k < m->nprotos && !voted; k++) {
+			for (int i = 0; i < first->nprotos && i < PROTO_MAX_PROTOCOLS; i++) {
+				if (common[i] &&
+				    !strcmp(first->protos[i].name, m->protos[k].name)) {
+					votes[i]++;
+					voted = true;
 					break;
 				}
 			}
 		}
-		if (votes > best_votes) {
-			best = cand;
-			best_votes = votes;
-		}
 	}
-	return best;
+	for (int i = 0; i < first->nprotos && i < PROTO_MAX_PROTOCOLS; i++)
+		if (common[i] && (best < 0 || votes[i] > votes[best]))
+			best = i;
+	return best >= 0 ? first->protos[best].name : NULL;
 }
 
 /* PreparingRebalance is over: members that did not rejoin go, the next
