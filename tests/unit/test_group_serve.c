@@ -167,6 +167,7 @@ struct join_args {
 	struct net_client *c;
 	int16_t v;
 	const char *group, *member, *ptype;
+	const char *protos[2]; /* NULL: range, roundrobin */
 	int32_t session_ms, rebalance_ms;
 	struct join_out out;
 };
@@ -174,8 +175,10 @@ struct join_args {
 static void join_call(struct join_args *a)
 {
 	struct proto_join_protocol protos[2] = {
-		{ kstr_of("range"), { (const char *)sub_t, sizeof(sub_t) } },
-		{ kstr_of("roundrobin"), { (const char *)sub_t, sizeof(sub_t) } },
+		{ kstr_of(a->protos[0] ? a->protos[0] : "range"),
+		  { (const char *)sub_t, sizeof(sub_t) } },
+		{ kstr_of(a->protos[0] ? a->protos[1] : "roundrobin"),
+		  { (const char *)sub_t, sizeof(sub_t) } },
 	};
 	struct proto_join_req req = { .group_id = kstr_of(a->group),
 				      .session_timeout_ms = a->session_ms,
@@ -183,7 +186,7 @@ static void join_call(struct join_args *a)
 				      .member_id = kstr_of(a->member ? a->member : ""),
 				      .group_instance_id = KSTR_NULL,
 				      .protocol_type = kstr_of(a->ptype ? a->ptype : "consumer"),
-				      .n_protocols = 2,
+				      .n_protocols = a->protos[0] && !a->protos[1] ? 1 : 2,
 				      .protocols = protos,
 				      .reason = KSTR_NULL };
 	struct proto_join_resp r;
@@ -478,6 +481,42 @@ static void test_rebalance(void **state)
 	join_call(&a);
 	assert_int_equal(a.out.generation, 3);
 	assert_int_equal(a.out.n_members, 1);
+	net_client_close(c2);
+}
+
+/* The protocol is one every member offers: the first member's first
+ * choice alone, then the one both offer. */
+static void test_protocol_choice(void **state)
+{
+	struct fx *f = *state;
+	struct net_client *c2 = connect_one(f);
+	struct join_args a = { .c = f->c,
+			       .v = 5,
+			       .group = "g",
+			       .session_ms = 10000,
+			       .rebalance_ms = 10000,
+			       .protos = { "roundrobin", "range" } };
+	struct join_args b = { .c = c2,
+			       .v = 5,
+			       .group = "g",
+			       .session_ms = 10000,
+			       .rebalance_ms = 10000,
+			       .protos = { "range", NULL } };
+	struct join_args c = b;
+	pthread_t th;
+
+	join_call(&a);
+	assert_string_equal(a.out.protocol, "roundrobin");
+	c.protos[0] = "sticky";
+	join_call(&c);
+	assert_int_equal(c.out.error, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL);
+	assert_int_equal(pthread_create(&th, NULL, join_thread, &b), 0);
+	heartbeat_until(f->c, "g", a.out.member, 1, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	a.member = a.out.member;
+	join_call(&a);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_string_equal(a.out.protocol, "range");
+	assert_string_equal(b.out.protocol, "range");
 	net_client_close(c2);
 }
 
@@ -808,6 +847,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_find_coordinator, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_member, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebalance, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_protocol_choice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offsets, setup, teardown),
