@@ -834,6 +834,7 @@ static void test_one_kind(void **state)
 		free(text);
 	}
 	assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), -EBUSY);
+	assert_int_equal(group_delete(t, "mg"), -EBUSY);
 	assert_int_equal(leave(f->c, 3, "mg", j.out.member), PROTO_ERR_NONE);
 	assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), 0);
 	group_leave(m);
