@@ -78,6 +78,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,7 +151,7 @@ struct group_serve {
 	int members;   /* of all groups */
 	int64_t bytes; /* metadata and assignments of all members */
 	uint64_t seq;
-	bool stop;
+	atomic_bool stop; /* set under mu; group_check reads it without */
 	bool running;
 	bool hooked;
 	pthread_t th;
