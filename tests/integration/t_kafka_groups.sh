@@ -7,8 +7,9 @@
 #     commits; .groups/<g>/<p> shows the offsets it committed; a second run
 #     gets only what was appended since; a reset written through the mount
 #     is where the next kcat -G starts;
-#   - a kafkajs group of two members splits two partitions and receives
-#     every record appended through the mount once;
+#   - a kafkajs group of two members splits two partitions, receives
+#     every record appended through the mount once, and its commits are
+#     the mount's;
 #   - a group is one kind at a time: opening `consume` while kcat -G is a
 #     member is EBUSY; kcat -G joining while `consume` is open is refused
 #     (INCONSISTENT_GROUP_PROTOCOL, logged) and gets no record.
@@ -108,6 +109,8 @@ if [ -d "$KAFKAJS_PATH" ]; then
 	expect_eq "two members, one partition each" "2" \
 		"$(echo "$out" | awk '{print $1, $2}' | sort -u | wc -l)"
 	expect_eq "and not the same member" "2" "$(echo "$out" | awk '{print $1}' | sort -u | wc -l)"
+	expect_eq "kafkajs's commits in the mount" "3 3" \
+		"$(echo $(cat "$MNT/t2/.groups/jsg/0" "$MNT/t2/.groups/jsg/1"))"
 else
 	fail "kafkajs" "not installed at $KAFKAJS_PATH (sh contrib/install-deps.sh installs it)"
 fi
