@@ -589,8 +589,12 @@ static int16_t group_check(struct group_serve *gs, struct net_req *req, struct k
 		return PROTO_ERR_NONE;
 	if (rc < 0)
 		return PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
-	mq_log_limited(MQ_INFO, "%s from %s for group %s: broker %d coordinates it", api,
-		       net_req_peer(req), name, (int)node.node_id);
+	/* FindCoordinator names it; any other request is misdirected. */
+	if (strcmp(api, "FindCoordinator"))
+		mq_log_limited(MQ_INFO,
+			       "%s from %s for group %s: NOT_COORDINATOR, broker %d "
+			       "coordinates it",
+			       api, net_req_peer(req), name, (int)node.node_id);
 	return PROTO_ERR_NOT_COORDINATOR;
 }
 
