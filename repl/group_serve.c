@@ -979,8 +979,18 @@ static int sync_handler(void *arg, struct net_req *req)
 		       : member_check(g, mem, m->generation_id, "SyncGroup", net_req_peer(req),
 				      name);
 	if (!err && ((m->protocol_type.len >= 0 && !kstr_is(m->protocol_type, g->ptype)) ||
-		     (m->protocol_name.len >= 0 && !kstr_is(m->protocol_name, g->proto))))
+		     (m->protocol_name.len >= 0 && !kstr_is(m->protocol_name, g->proto)))) {
 		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
+		mq_log_limited(MQ_WARN,
+			       "SyncGroup from %s for group %s: protocol %.*s/%.*s, the group's is "
+			       "%s/%s",
+			       net_req_peer(req), name,
+			       m->protocol_type.len > 0 ? (int)m->protocol_type.len : 0,
+			       m->protocol_type.ptr ? m->protocol_type.ptr : "",
+			       m->protocol_name.len > 0 ? (int)m->protocol_name.len : 0,
+			       m->protocol_name.ptr ? m->protocol_name.ptr : "", g->ptype,
+			       g->proto);
+	}
 	if (!err && g->state == KG_PREPARING)
 		err = PROTO_ERR_REBALANCE_IN_PROGRESS;
 	if (!err && g->state == KG_AWAIT_SYNC && !strcmp(g->leader, mem->id)) {

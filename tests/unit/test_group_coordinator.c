@@ -85,7 +85,9 @@ static int group_teardown(void **state)
 static int32_t find_coord(int i, const char *group, int32_t *cport)
 {
 	struct kstr k = kstr_of(group);
-	struct proto_find_coord_req req = { .key_type = PROTO_COORD_GROUP, .n_keys = 1, .keys = &k };
+	struct proto_find_coord_req req = { .key_type = PROTO_COORD_GROUP,
+					    .n_keys = 1,
+					    .keys = &k };
 	struct proto_find_coord_resp r;
 	struct net_client *c;
 	struct net_resp raw;
@@ -95,9 +97,8 @@ static int32_t find_coord(int i, const char *group, int32_t *cport)
 	assert_int_equal(net_client_connect("127.0.0.1", port[i], 5000, &c), 0);
 	kbuf_w_init(&w, 256);
 	assert_int_equal(proto_find_coord_req_encode(&w, 3, &req), 0);
-	assert_int_equal(net_client_call(c, PROTO_API_FIND_COORDINATOR, 3, w.buf, w.len, 0, 5000,
-					 &raw),
-			 0);
+	assert_int_equal(
+		net_client_call(c, PROTO_API_FIND_COORDINATOR, 3, w.buf, w.len, 0, 5000, &raw), 0);
 	kbuf_w_free(&w);
 	assert_int_equal(proto_find_coord_resp_decode(&raw.body, 3, &r), 0);
 	if (r.coordinators[0].error_code == PROTO_ERR_NONE) {
@@ -124,8 +125,8 @@ static int16_t heartbeat(int i, const char *group)
 	assert_int_equal(net_client_connect("127.0.0.1", port[i], 5000, &c), 0);
 	kbuf_w_init(&w, 256);
 	assert_int_equal(proto_heartbeat_req_encode(&w, 3, &req), 0);
-	assert_int_equal(
-		net_client_call(c, PROTO_API_HEARTBEAT, 3, w.buf, w.len, 0, 5000, &raw), 0);
+	assert_int_equal(net_client_call(c, PROTO_API_HEARTBEAT, 3, w.buf, w.len, 0, 5000, &raw),
+			 0);
 	kbuf_w_free(&w);
 	assert_int_equal(proto_heartbeat_resp_decode(&raw.body, 3, &r), 0);
 	net_resp_free(&raw);
@@ -166,8 +167,8 @@ static void test_one_coordinator(void **state)
 		assert_int_equal(cport, port[want - 1]);
 		for (int i = 0; i < NB; i++)
 			assert_int_equal(heartbeat(i, g), i + 1 == want
-								 ? PROTO_ERR_UNKNOWN_MEMBER_ID
-								 : PROTO_ERR_NOT_COORDINATOR);
+								  ? PROTO_ERR_UNKNOWN_MEMBER_ID
+								  : PROTO_ERR_NOT_COORDINATOR);
 	}
 	assert_true(distinct >= 2); /* the groups do not all land on one broker */
 }
