@@ -1,19 +1,16 @@
 /*
  * group_serve.c — Kafka's consumer group APIs on the broker listener:
- * FindCoordinator (10), JoinGroup (11), SyncGroup (14), Heartbeat (12),
- * LeaveGroup (13), OffsetCommit (8) and OffsetFetch (9), in the shape of
- * Kafka's GroupCoordinator (the classic protocol: the leader member
- * assigns).
+ * FindCoordinator (10), JoinGroup (11), SyncGroup (14), Heartbeat (12) and
+ * LeaveGroup (13), in the shape of Kafka's GroupCoordinator (the classic
+ * protocol: the leader member assigns); OffsetCommit (8) and OffsetFetch
+ * (9) are group_serve_offsets.c, the state both share group_serve_int.h.
  *
  * Two kinds of members, one name space, one truth for offsets:
  *
  *   - A Kafka group G (any topics, as its members subscribe) keeps its
  *     members here: ids, protocols, generation, leader, assignments.
  *   - Its committed offsets are those of the mount's groups named G of
- *     each topic (MNT/<topic>/.groups/G/): an OffsetCommit of (G, T, p)
- *     is the commit the mount shows in .groups/G/p, made durable in
- *     __consumer_offsets (group_store.c); the mount group is created on
- *     first commit. OffsetFetch reads the same.
+ *     each topic (MNT/<topic>/.groups/G/): group_serve_offsets.c.
  *   - A group is one kind at a time: while a consume file of any topic's
  *     group G is open, JoinGroup for G is INCONSISTENT_GROUP_PROTOCOL (and
  *     an OffsetCommit outside a generation UNKNOWN_MEMBER_ID, as Kafka
@@ -53,25 +50,18 @@
  * (a group over KG_MAX_MEMBERS members or KG_GROUP_BYTES of their protocol
  * metadata or of its leader's assignments; all groups over KG_MAX_ALL
  * members or KG_ALL_BYTES of both: what the coordinator holds is bounded
- * whatever clients send); per partition of OffsetCommit
- * UNKNOWN_TOPIC_OR_PARTITION, OFFSET_METADATA_TOO_LARGE (over 4096 bytes,
- * Kafka's offset.metadata.max.bytes), INVALID_COMMIT_OFFSET_SIZE for a
- * negative offset, KAFKA_STORAGE_ERROR when __consumer_offsets cannot
- * take the commit. Each refusal is one log line.
+ * whatever clients send). Each refusal is one log line.
  *
  * The coordinator of G: on one node this broker; in a cluster, of the
  * brokers alive with this listener, sorted by id, the one at Kafka's
  * abs(hashCode(G)) % count (group_offsets_partition): every broker answers
  * FindCoordinator alike, and the others answer NOT_COORDINATOR.
  *
- * What is kept of a commit is the offset: the metadata string is not
- * stored (OffsetFetch answers ""), and the commit record names the member.
- *
  * Threads and locks: listener workers run the handlers; the timer thread
  * expires sessions. gs->mu guards every Kafka group; it nests inside
  * coord.mu (JoinGroup's check of mount members, the kafka_active hook)
- * and takes no group or topic lock: OffsetCommit checks the member under
- * gs->mu, releases it, then commits through the mount's group. Parked
+ * and takes no group or topic lock (OffsetCommit checks the member under
+ * gs->mu and releases it before it commits). Parked
  * requests are answered (net_req_complete) under gs->mu, never touched
  * after.
  */
@@ -87,79 +77,16 @@
 #include "repl/broker_int.h"
 #include "repl/config.h"
 #include "repl/group_int.h"
-#include "repl/group_serve.h"
+#include "repl/group_serve_int.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
-
-#define KG_MAX_MEMBERS 1000
-#define KG_MAX_ALL     10000 /* members of all groups */
-/* Members' protocol metadata (and, apart, the leader's assignments) of one
- * group: the leader's JoinGroup answer carries all of it and must fit
- * socket.response.max.bytes (1 MiB by default). */
-#define KG_GROUP_BYTES (512 * 1024)
-#define KG_ALL_BYTES   (64 * 1024 * 1024) /* metadata and assignments held */
-#define KG_ID_MAX      200
-#define KG_NAME_MAX    255
-#define KG_META_MAX    4096 /* offset.metadata.max.bytes */
-#define KG_TICK_MAX_MS 1000
-
-enum kg_state { KG_EMPTY, KG_PREPARING, KG_AWAIT_SYNC, KG_STABLE };
 
 static const char *const kg_state_names[] = { "Empty", "PreparingRebalance", "CompletingRebalance",
 					      "Stable" };
 
-struct kproto {
-	char name[KG_NAME_MAX + 1];
-	uint8_t *meta;
-	int32_t len;
-};
-
-struct kmember {
-	char id[KG_ID_MAX + 1];
-	int32_t session_ms, rebalance_ms;
-	int64_t last_heard; /* monotonic ms */
-	int nprotos;
-	struct kproto *protos;
-	struct net_req *join; /* parked JoinGroup */
-	struct net_req *sync; /* parked SyncGroup */
-	uint8_t *asg;
-	int32_t asg_len;
-	struct kmember *next;
-};
-
-struct kgroup {
-	struct group_serve *gs;
-	char name[TOPIC_NAME_MAX + 1];
-	enum kg_state state;
-	int32_t generation;
-	char ptype[KG_NAME_MAX + 1];
-	char proto[KG_NAME_MAX + 1];
-	char leader[KG_ID_MAX + 1];
-	struct kmember *members; /* join order */
-	int nmembers;
-	int64_t meta_bytes; /* members' protocol metadata */
-	int64_t deadline;   /* of the rebalance (Preparing, AwaitSync) */
-	struct kgroup *next;
-};
-
-struct group_serve {
-	struct kafka_api *ka;
-	struct group_coord *gc;
-	pthread_mutex_t mu;
-	pthread_cond_t cv; /* CLOCK_MONOTONIC */
-	struct kgroup *groups;
-	int members;   /* of all groups */
-	int64_t bytes; /* metadata and assignments of all members */
-	uint64_t seq;
-	atomic_bool stop; /* set under mu; group_check reads it without */
-	bool running;
-	bool hooked;
-	pthread_t th;
-};
-
 /* ---- members and groups (gs->mu) ---- */
 
-static struct kgroup *kg_find(struct group_serve *gs, const char *name)
+struct kgroup *kg_find(struct group_serve *gs, const char *name)
 {
 	for (struct kgroup *g = gs->groups; g; g = g->next)
 		if (!strcmp(g->name, name))
@@ -167,7 +94,7 @@ static struct kgroup *kg_find(struct group_serve *gs, const char *name)
 	return NULL;
 }
 
-static struct kmember *kg_member(struct kgroup *g, struct kstr id)
+struct kmember *kg_member(struct kgroup *g, struct kstr id)
 {
 	if (!g || id.len <= 0)
 		return NULL;
@@ -204,7 +131,7 @@ static int64_t req_protos_bytes(const struct proto_join_req *req)
 	return n;
 }
 
-static bool kstr_is(struct kstr s, const char *c)
+bool kg_kstr_is(struct kstr s, const char *c)
 {
 	return s.len >= 0 && (size_t)s.len == strlen(c) && !memcmp(s.ptr, c, (size_t)s.len);
 }
@@ -561,8 +488,8 @@ static int coordinator_of(struct group_serve *gs, struct net_req *req, const cha
 
 /* Kafka's checks before any group request: this broker coordinates it, the
  * name can be the mount's group, the server is not stopping. */
-static int16_t group_check(struct group_serve *gs, struct net_req *req, struct kstr id, char *name,
-			   const char *api)
+int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, char *name,
+		 const char *api)
 {
 	struct kafka_node node;
 	const char *why = NULL;
@@ -631,7 +558,7 @@ static int find_coord_handler(void *arg, struct net_req *req)
 			mq_log_limited(MQ_INFO, "FindCoordinator from %s: key type %d refused",
 				       net_req_peer(req), (int)m->key_type);
 		} else {
-			c->error_code = group_check(gs, req, m->keys[i], name, "FindCoordinator");
+			c->error_code = kg_check(gs, req, m->keys[i], name, "FindCoordinator");
 			if (c->error_code == PROTO_ERR_NOT_COORDINATOR)
 				c->error_code = PROTO_ERR_NONE; /* another broker: name it */
 			if (!c->error_code) {
@@ -728,7 +655,7 @@ static void kafka_describe(void *arg, const char *name, const char *topic, char 
 			for (int32_t i = 0; i < a.n_assigned; i++) {
 				const struct proto_topic_partitions *tp = &a.assigned_partitions[i];
 
-				if (!kstr_is(tp->topic, topic))
+				if (!kg_kstr_is(tp->topic, topic))
 					continue;
 				for (int32_t j = 0; j < tp->n_partitions && k + 12 < sizeof(parts);
 				     j++)
@@ -802,7 +729,7 @@ static int join_handler(void *arg, struct net_req *req)
 	int16_t err;
 	bool mount;
 
-	err = group_check(gs, req, m->group_id, name, "JoinGroup");
+	err = kg_check(gs, req, m->group_id, name, "JoinGroup");
 	if (err)
 		return join_error(req, err, m->member_id);
 	if (m->session_timeout_ms < cfg->group_min_session_ms ||
@@ -845,7 +772,7 @@ static int join_handler(void *arg, struct net_req *req)
 		mq_log_limited(MQ_INFO, "JoinGroup from %s for group %s: unknown member %.*s",
 			       net_req_peer(req), name, (int)m->member_id.len, m->member_id.ptr);
 	} else if (g && g->nmembers > (mem ? 1 : 0) &&
-		   (!kstr_is(m->protocol_type, g->ptype) || !protos_compatible(g, mem, m))) {
+		   (!kg_kstr_is(m->protocol_type, g->ptype) || !protos_compatible(g, mem, m))) {
 		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
 		mq_log_limited(MQ_WARN,
 			       "JoinGroup from %s for group %s refused: protocol type %.*s or its "
@@ -941,8 +868,8 @@ static int sync_error(struct net_req *req, int16_t err)
 
 /* Kafka's member checks of Sync, Heartbeat and OffsetCommit: the member
  * is known and of this generation. Needs gs->mu. */
-static int16_t member_check(struct kgroup *g, struct kmember *mem, int32_t generation,
-			    const char *api, const char *peer, const char *name)
+int16_t kg_member_check(struct kgroup *g, struct kmember *mem, int32_t generation, const char *api,
+			const char *peer, const char *name)
 {
 	if (!mem) {
 		mq_log_limited(MQ_INFO, "%s from %s for group %s: unknown member", api, peer, name);
@@ -969,17 +896,17 @@ static int sync_handler(void *arg, struct net_req *req)
 	int16_t err;
 	int rc;
 
-	err = group_check(gs, req, m->group_id, name, "SyncGroup");
+	err = kg_check(gs, req, m->group_id, name, "SyncGroup");
 	if (err)
 		return sync_error(req, err);
 	pthread_mutex_lock(&gs->mu);
 	g = kg_find(gs, name);
 	mem = kg_member(g, m->member_id);
 	err = gs->stop ? PROTO_ERR_COORDINATOR_NOT_AVAILABLE
-		       : member_check(g, mem, m->generation_id, "SyncGroup", net_req_peer(req),
-				      name);
-	if (!err && ((m->protocol_type.len >= 0 && !kstr_is(m->protocol_type, g->ptype)) ||
-		     (m->protocol_name.len >= 0 && !kstr_is(m->protocol_name, g->proto)))) {
+		       : kg_member_check(g, mem, m->generation_id, "SyncGroup", net_req_peer(req),
+					 name);
+	if (!err && ((m->protocol_type.len >= 0 && !kg_kstr_is(m->protocol_type, g->ptype)) ||
+		     (m->protocol_name.len >= 0 && !kg_kstr_is(m->protocol_name, g->proto)))) {
 		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
 		mq_log_limited(MQ_WARN,
 			       "SyncGroup from %s for group %s: protocol %.*s/%.*s, the group's is "
@@ -1044,14 +971,14 @@ static int heartbeat_handler(void *arg, struct net_req *req)
 	size_t pos;
 	int rc;
 
-	r.error_code = group_check(gs, req, m->group_id, name, "Heartbeat");
+	r.error_code = kg_check(gs, req, m->group_id, name, "Heartbeat");
 	if (!r.error_code) {
 		struct kgroup *g;
 
 		pthread_mutex_lock(&gs->mu);
 		g = kg_find(gs, name);
-		r.error_code = member_check(g, kg_member(g, m->member_id), m->generation_id,
-					    "Heartbeat", net_req_peer(req), name);
+		r.error_code = kg_member_check(g, kg_member(g, m->member_id), m->generation_id,
+					       "Heartbeat", net_req_peer(req), name);
 		if (!r.error_code && g->state != KG_STABLE)
 			r.error_code = PROTO_ERR_REBALANCE_IN_PROGRESS;
 		pthread_mutex_unlock(&gs->mu);
@@ -1075,7 +1002,7 @@ static int leave_handler(void *arg, struct net_req *req)
 	r.members = calloc((size_t)m->n_members + 1, sizeof(*r.members));
 	if (!r.members)
 		return -ENOMEM;
-	r.error_code = group_check(gs, req, m->group_id, name, "LeaveGroup");
+	r.error_code = kg_check(gs, req, m->group_id, name, "LeaveGroup");
 	if (!r.error_code) {
 		struct kgroup *g;
 		bool left = false;
@@ -1119,387 +1046,6 @@ static int leave_handler(void *arg, struct net_req *req)
 	rc = proto_leave_resp_encode(&net_req_out(req)->w, v, &r);
 	free(r.members);
 	return rc ? rc : net_req_end(req, pos);
-}
-
-/* ---- OffsetCommit ---- */
-
-/* Commits one topic's partitions of the request to the mount's group name
- * of that topic, filling their error codes. simple: a commit outside any
- * generation (refused while the mount's group has members). */
-static void commit_topic(struct group_serve *gs, const char *name, const char *member, bool simple,
-			 const struct proto_offset_commit_topic *td,
-			 struct proto_offset_commit_resp_part *rp, const char *peer)
-{
-	char tname[TOPIC_NAME_MAX + 1];
-	struct topic *t = NULL;
-	struct group *g = NULL;
-	int *parts = NULL, n = 0, rc = 0;
-	int64_t *offs = NULL;
-	int16_t all = PROTO_ERR_NONE;
-
-	for (int32_t j = 0; j < td->n_partitions; j++)
-		rp[j].partition_index = td->partitions[j].partition_index;
-	if (td->name.len <= 0 || td->name.len > TOPIC_NAME_MAX) {
-		all = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-		snprintf(tname, sizeof(tname), "?");
-	} else {
-		snprintf(tname, sizeof(tname), "%.*s", (int)td->name.len, td->name.ptr);
-		if (!topic_name_valid(tname) || (tname[0] == '_' && tname[1] == '_') ||
-		    broker_topic_get(gs->ka->b, tname, &t) < 0)
-			all = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-	}
-	if (!all) {
-		rc = group_open(t, name, GROUP_CREATE, &g);
-		if (rc == 0)
-			rc = group_lock_live(g);
-		else
-			g = NULL;
-		if (rc < 0)
-			all = rc == -ENOENT ? PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION
-					    : proto_err_from_errno(rc);
-	}
-	if (all) {
-		if (all == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
-			mq_log_limited(MQ_INFO,
-				       "OffsetCommit from %s for group %s: unknown topic %s", peer,
-				       name, tname);
-		goto answer_all;
-	}
-	if (simple && g->nmembers > 0) {
-		pthread_mutex_unlock(&g->mu);
-		all = PROTO_ERR_UNKNOWN_MEMBER_ID;
-		mq_log_limited(MQ_INFO,
-			       "OffsetCommit from %s for group %s of topic %s refused: consume "
-			       "files of the mount are its members",
-			       peer, name, tname);
-		goto answer_all;
-	}
-	parts = calloc((size_t)td->n_partitions + 1, sizeof(*parts));
-	offs = calloc((size_t)td->n_partitions + 1, sizeof(*offs));
-	if (!parts || !offs) {
-		pthread_mutex_unlock(&g->mu);
-		all = PROTO_ERR_UNKNOWN_SERVER_ERROR;
-		goto answer_all;
-	}
-	for (int32_t j = 0; j < td->n_partitions; j++) {
-		const struct proto_offset_commit_part *pd = &td->partitions[j];
-
-		if (pd->partition_index < 0 || pd->partition_index >= topic_partitions(g->t)) {
-			rp[j].error_code = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-			mq_log_limited(MQ_INFO,
-				       "OffsetCommit from %s for group %s: topic %s has no "
-				       "partition %d",
-				       peer, name, tname, (int)pd->partition_index);
-		} else if (pd->committed_metadata.len > KG_META_MAX) {
-			rp[j].error_code = PROTO_ERR_OFFSET_METADATA_TOO_LARGE;
-			mq_log_limited(MQ_INFO,
-				       "OffsetCommit from %s for group %s: metadata of %d bytes "
-				       "(offset.metadata.max.bytes %d)",
-				       peer, name, (int)pd->committed_metadata.len, KG_META_MAX);
-		} else if (pd->committed_offset < 0) {
-			rp[j].error_code = PROTO_ERR_INVALID_COMMIT_OFFSET_SIZE;
-			mq_log_limited(MQ_INFO,
-				       "OffsetCommit from %s for group %s: negative offset %" PRId64
-				       " for %s-%d",
-				       peer, name, pd->committed_offset, tname,
-				       (int)pd->partition_index);
-		} else {
-			parts[n] = pd->partition_index;
-			offs[n++] = pd->committed_offset;
-		}
-	}
-	rc = n ? group_store_commit(g, parts, offs, n, member) : 0;
-	pthread_mutex_unlock(&g->mu);
-	if (rc < 0) {
-		mq_log_limited(MQ_ERR, "OffsetCommit from %s for group %s of topic %s: %s", peer,
-			       name, tname, strerror(-rc));
-		for (int32_t j = 0; j < td->n_partitions; j++)
-			if (!rp[j].error_code)
-				rp[j].error_code = PROTO_ERR_KAFKA_STORAGE_ERROR;
-	}
-	goto out;
-answer_all:
-	for (int32_t j = 0; j < td->n_partitions; j++)
-		rp[j].error_code = all;
-out:
-	free(parts);
-	free(offs);
-	if (g)
-		group_put(g);
-	if (t)
-		topic_put(t);
-}
-
-static int commit_handler(void *arg, struct net_req *req)
-{
-	struct group_serve *gs = arg;
-	const struct proto_req *pr = net_req_msg(req);
-	const struct proto_offset_commit_req *m = &pr->u.offset_commit;
-	struct proto_offset_commit_resp r = { .n_topics = m->n_topics };
-	struct proto_offset_commit_resp_part *parts;
-	char name[TOPIC_NAME_MAX + 1], member[KG_ID_MAX + 1] = "kafka";
-	bool simple = m->generation_id < 0 && m->member_id.len <= 0;
-	int16_t err;
-	int n = 0, k = 0, rc;
-	size_t pos;
-
-	for (int32_t t = 0; t < m->n_topics; t++)
-		n += m->topics[t].n_partitions;
-	r.topics = calloc((size_t)m->n_topics + 1, sizeof(*r.topics));
-	parts = calloc((size_t)n + 1, sizeof(*parts));
-	if (!r.topics || !parts) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	err = group_check(gs, req, m->group_id, name, "OffsetCommit");
-	if (!err) {
-		struct kgroup *g;
-		struct kmember *mem;
-
-		pthread_mutex_lock(&gs->mu);
-		g = kg_find(gs, name);
-		mem = kg_member(g, m->member_id);
-		if (simple && g && g->nmembers > 0) {
-			err = PROTO_ERR_UNKNOWN_MEMBER_ID;
-			mq_log_limited(MQ_INFO,
-				       "OffsetCommit from %s for group %s: no member id, and the "
-				       "group has members",
-				       net_req_peer(req), name);
-		} else if (!simple) {
-			err = member_check(g, mem, m->generation_id, "OffsetCommit",
-					   net_req_peer(req), name);
-			if (!err && g->state == KG_AWAIT_SYNC)
-				err = PROTO_ERR_REBALANCE_IN_PROGRESS;
-			if (!err)
-				snprintf(member, sizeof(member), "%s", mem->id);
-		}
-		pthread_mutex_unlock(&gs->mu);
-	}
-	for (int32_t t = 0; t < m->n_topics; t++) {
-		const struct proto_offset_commit_topic *td = &m->topics[t];
-
-		r.topics[t].name = td->name;
-		r.topics[t].n_partitions = td->n_partitions;
-		r.topics[t].partitions = &parts[k];
-		if (err) {
-			for (int32_t j = 0; j < td->n_partitions; j++) {
-				parts[k + j].partition_index = td->partitions[j].partition_index;
-				parts[k + j].error_code = err;
-			}
-		} else {
-			commit_topic(gs, name, member, simple, td, &parts[k], net_req_peer(req));
-		}
-		k += td->n_partitions;
-	}
-	pos = net_req_begin(req);
-	rc = proto_offset_commit_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &r);
-	if (rc == 0)
-		rc = net_req_end(req, pos);
-out:
-	free(r.topics);
-	free(parts);
-	return rc;
-}
-
-/* ---- OffsetFetch ---- */
-
-/* Group refs and the answer being built for one request. */
-struct fetch_build {
-	struct group **refs;
-	int nrefs, caprefs;
-	struct proto_offset_fetch_resp_topic *topics;
-	int ntopics, captopics;
-	struct proto_offset_fetch_resp_part *parts;
-	int nparts, capparts;
-	struct topic **tops;
-	int ntops, captops;
-};
-
-#define GROW(arr, n, cap)                                                         \
-	do {                                                                      \
-		if ((n) == (cap)) {                                               \
-			int nc_ = (cap) ? (cap)*2 : 16;                           \
-			void *np_ = realloc((arr), (size_t)nc_ * sizeof(*(arr))); \
-			if (!np_)                                                 \
-				return -ENOMEM;                                   \
-			(arr) = np_;                                              \
-			(cap) = nc_;                                              \
-		}                                                                 \
-	} while (0)
-
-/* Part indexes are kept as offsets into fb->parts (it may move) and fixed
- * up at the end. */
-static int fetch_add_part(struct fetch_build *fb, int32_t index, int64_t off)
-{
-	GROW(fb->parts, fb->nparts, fb->capparts);
-	fb->parts[fb->nparts++] =
-		(struct proto_offset_fetch_resp_part){ .partition_index = index,
-						       .committed_offset = off,
-						       .committed_leader_epoch = -1,
-						       .metadata = kstr_of(""),
-						       .error_code = PROTO_ERR_NONE };
-	return 0;
-}
-
-static int fetch_add_topic(struct fetch_build *fb, struct kstr name)
-{
-	GROW(fb->topics, fb->ntopics, fb->captopics);
-	fb->topics[fb->ntopics++] = (struct proto_offset_fetch_resp_topic){
-		.name = name, .n_partitions = 0, .partitions = (void *)(intptr_t)fb->nparts
-	};
-	return 0;
-}
-
-static int fetch_keep_group(struct fetch_build *fb, struct group *g)
-{
-	GROW(fb->refs, fb->nrefs, fb->caprefs);
-	fb->refs[fb->nrefs++] = g;
-	return 0;
-}
-
-static int fetch_keep_topic(struct fetch_build *fb, struct topic *t)
-{
-	GROW(fb->tops, fb->ntops, fb->captops);
-	fb->tops[fb->ntops++] = t;
-	return 0;
-}
-
-/* Committed offset of partition p of g (locked), -1 for none. */
-static int64_t committed_of(struct group *g, int32_t p)
-{
-	return p >= 0 && p < g->nparts ? g->parts[p].committed : -1;
-}
-
-/* Every committed partition of every topic's group name. */
-static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char *name)
-{
-	struct group_coord *gc = gs->gc;
-	int first = fb->nrefs, rc = 0;
-
-	pthread_mutex_lock(&gc->mu);
-	for (int i = 0; i < gc->ngroups && rc == 0; i++) {
-		if (strcmp(gc->groups[i]->name, name))
-			continue;
-		rc = fetch_keep_group(fb, gc->groups[i]);
-		if (rc == 0)
-			atomic_fetch_add(&gc->groups[i]->refs, 1);
-	}
-	pthread_mutex_unlock(&gc->mu);
-	for (int i = first; i < fb->nrefs && rc == 0; i++) {
-		struct group *g = fb->refs[i];
-
-		if (group_lock_live(g) < 0)
-			continue;
-		rc = fetch_add_topic(fb, kstr_of(g->topic));
-		for (int p = 0; p < g->nparts && rc == 0; p++)
-			if (g->parts[p].committed >= 0)
-				rc = fetch_add_part(fb, p, g->parts[p].committed);
-		pthread_mutex_unlock(&g->mu);
-		if (rc == 0)
-			fb->topics[fb->ntopics - 1].n_partitions =
-				fb->nparts - (int)(intptr_t)fb->topics[fb->ntopics - 1].partitions;
-	}
-	return rc;
-}
-
-static int fetch_topic(struct group_serve *gs, struct fetch_build *fb, const char *name,
-		       const struct proto_offset_fetch_topic *tq)
-{
-	char tname[TOPIC_NAME_MAX + 1];
-	struct topic *t = NULL;
-	struct group *g = NULL;
-	bool locked = false;
-	int rc;
-
-	rc = fetch_add_topic(fb, tq->name);
-	if (rc < 0)
-		return rc;
-	if (tq->name.len > 0 && tq->name.len <= TOPIC_NAME_MAX) {
-		snprintf(tname, sizeof(tname), "%.*s", (int)tq->name.len, tq->name.ptr);
-		if (topic_name_valid(tname) && broker_topic_get(gs->ka->b, tname, &t) == 0) {
-			rc = fetch_keep_topic(fb, t);
-			if (rc < 0) {
-				topic_put(t);
-				return rc;
-			}
-			if (group_open(t, name, 0, &g) == 0) {
-				rc = fetch_keep_group(fb, g);
-				if (rc < 0) {
-					group_put(g);
-					return rc;
-				}
-				locked = group_lock_live(g) == 0;
-			}
-		}
-	}
-	for (int32_t j = 0; j < tq->n_partition_indexes && rc == 0; j++) {
-		int32_t p = tq->partition_indexes[j];
-
-		rc = fetch_add_part(fb, p, locked ? committed_of(g, p) : -1);
-	}
-	if (locked)
-		pthread_mutex_unlock(&g->mu);
-	fb->topics[fb->ntopics - 1].n_partitions =
-		fb->nparts - (int)(intptr_t)fb->topics[fb->ntopics - 1].partitions;
-	return rc;
-}
-
-static int fetch_handler(void *arg, struct net_req *req)
-{
-	struct group_serve *gs = arg;
-	const struct proto_req *pr = net_req_msg(req);
-	const struct proto_offset_fetch_req *m = &pr->u.offset_fetch;
-	struct proto_offset_fetch_resp r = { .n_groups = m->n_groups };
-	struct fetch_build fb = { 0 };
-	int *tfirst = NULL, rc = 0;
-	size_t pos;
-
-	r.groups = calloc((size_t)m->n_groups + 1, sizeof(*r.groups));
-	tfirst = calloc((size_t)m->n_groups + 1, sizeof(*tfirst));
-	if (!r.groups || !tfirst) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int32_t i = 0; i < m->n_groups && rc == 0; i++) {
-		const struct proto_offset_fetch_group *gq = &m->groups[i];
-		char name[TOPIC_NAME_MAX + 1];
-
-		r.groups[i].group_id = gq->group_id;
-		tfirst[i] = fb.ntopics;
-		r.groups[i].error_code = group_check(gs, req, gq->group_id, name, "OffsetFetch");
-		if (r.groups[i].error_code)
-			continue;
-		if (gq->n_topics < 0)
-			rc = fetch_all(gs, &fb, name);
-		for (int32_t t = 0; t < gq->n_topics && rc == 0; t++)
-			rc = fetch_topic(gs, &fb, name, &gq->topics[t]);
-	}
-	if (rc < 0)
-		goto out;
-	for (int k = 0; k < fb.ntopics; k++)
-		fb.topics[k].partitions = fb.parts + (intptr_t)fb.topics[k].partitions;
-	for (int32_t i = 0; i < m->n_groups; i++) {
-		int end = i + 1 < m->n_groups ? tfirst[i + 1] : fb.ntopics;
-
-		r.groups[i].topics = fb.topics + tfirst[i];
-		r.groups[i].n_topics = end - tfirst[i];
-	}
-	pos = net_req_begin(req);
-	rc = proto_offset_fetch_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &r);
-	if (rc == 0)
-		rc = net_req_end(req, pos);
-out:
-	for (int i = 0; i < fb.nrefs; i++)
-		group_put(fb.refs[i]);
-	for (int i = 0; i < fb.ntops; i++)
-		topic_put(fb.tops[i]);
-	free(fb.refs);
-	free(fb.tops);
-	free(fb.topics);
-	free(fb.parts);
-	free(r.groups);
-	free(tfirst);
-	return rc;
 }
 
 /* ---- the timer: sessions and rebalance timeouts ---- */
@@ -1625,14 +1171,12 @@ int group_serve_register(struct group_serve *gs, struct net_server *srv)
 		{ PROTO_API_SYNC_GROUP, sync_handler },
 		{ PROTO_API_HEARTBEAT, heartbeat_handler },
 		{ PROTO_API_LEAVE_GROUP, leave_handler },
-		{ PROTO_API_OFFSET_COMMIT, commit_handler },
-		{ PROTO_API_OFFSET_FETCH, fetch_handler },
 	};
 	int rc = 0;
 
 	for (size_t i = 0; i < sizeof(apis) / sizeof(apis[0]) && rc == 0; i++)
 		rc = net_server_handle(srv, apis[i].key, apis[i].fn, gs);
-	return rc;
+	return rc ? rc : group_serve_offsets_register(gs, srv);
 }
 
 void group_serve_stop(struct group_serve *gs)
