@@ -91,8 +91,8 @@ int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, ch
 		 const char *api);
 /* The member is known (then heard from now) and of this generation; NONE
  * or UNKNOWN_MEMBER_ID / ILLEGAL_GENERATION (logged). Needs gs->mu. */
-int16_t kg_member_check(struct kgroup *g, struct kmember *mem, int32_t generation,
-			const char *api, const char *peer, const char *name);
+int16_t kg_member_check(struct kgroup *g, struct kmember *mem, int32_t generation, const char *api,
+			const char *peer, const char *name);
 
 /* group_serve_offsets.c: registers OffsetCommit and OffsetFetch. */
 int group_serve_offsets_register(struct group_serve *gs, struct net_server *srv);

@@ -186,7 +186,7 @@ static int commit_handler(void *arg, struct net_req *req)
 				       net_req_peer(req), name);
 		} else if (!simple) {
 			err = kg_member_check(g, mem, m->generation_id, "OffsetCommit",
-					   net_req_peer(req), name);
+					      net_req_peer(req), name);
 			if (!err && g->state == KG_AWAIT_SYNC)
 				err = PROTO_ERR_REBALANCE_IN_PROGRESS;
 			if (!err)
