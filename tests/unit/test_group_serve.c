@@ -503,10 +503,17 @@ static void test_protocol_choice(void **state)
 			       .rebalance_ms = 10000,
 			       .protos = { "range", NULL } };
 	struct join_args c = b;
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "g" };
 	pthread_t th;
 
 	join_call(&a);
 	assert_string_equal(a.out.protocol, "roundrobin");
+	/* Stable, so that only B's join makes the Heartbeat below answer
+	 * REBALANCE_IN_PROGRESS. */
+	sa.member = a.out.member;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
 	c.protos[0] = "sticky";
 	join_call(&c);
 	assert_int_equal(c.out.error, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL);
@@ -525,7 +532,7 @@ static void test_timeouts(void **state)
 	struct fx *f = *state;
 	struct net_client *c2 = connect_one(f);
 	struct join_args a = {
-		.c = f->c, .v = 5, .group = "s", .session_ms = 200, .rebalance_ms = 200
+		.c = f->c, .v = 5, .group = "s", .session_ms = 2000, .rebalance_ms = 10000
 	};
 	struct join_args b = {
 		.c = c2, .v = 5, .group = "s", .session_ms = 10000, .rebalance_ms = 300
@@ -547,9 +554,10 @@ static void test_timeouts(void **state)
 			 PROTO_ERR_UNKNOWN_MEMBER_ID);
 
 	/* A member that does not rejoin within the rebalance timeout is
-	 * dropped, and the rebalance completes without it. */
+	 * dropped, and the rebalance completes without it. (The timeouts
+	 * leave a loaded machine 2 s between a test's two requests.) */
 	a.session_ms = 10000;
-	a.rebalance_ms = 10000;
+	a.rebalance_ms = 2000;
 	join_call(&a);
 	sa.member = a.out.member;
 	sa.generation = a.out.generation;
