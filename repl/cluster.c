@@ -71,6 +71,7 @@
 #include "repl/forward.h"
 #include "repl/producer_ids.h"
 #include "repl/config.h"
+#include "repl/group_serve.h"
 #include "repl/ineligible.h"
 #include "repl/kafka_api.h"
 #include "repl/local_replicas.h"
@@ -109,6 +110,7 @@ struct cluster {
 	struct net_server *srv;
 	struct kafka_api ka;       /* the client APIs on srv */
 	struct local_replicas *lr; /* a single node's Fetch and ListOffsets */
+	struct group_serve *gs;    /* the consumer group APIs on srv */
 	struct metadata_cache *mc;
 	struct cluster_repl *cr;   /* zookeeper mode: replication */
 	struct forwarder *fwd;     /* zookeeper mode: writes to other leaders */
@@ -876,6 +878,10 @@ static int listener_start(struct cluster *c)
 		rc = cluster_repl_register(c->cr, c->srv);
 	if (rc == 0 && c->ka.b)
 		rc = kafka_api_register(&c->ka, c->srv);
+	if (rc == 0 && c->ka.b)
+		rc = group_serve_new(&c->ka, &c->gs);
+	if (rc == 0 && c->gs)
+		rc = group_serve_register(c->gs, c->srv);
 	if (rc == 0 && c->ka.b && !cluster_zk_mode(c))
 		rc = local_replicas_start(&c->ka, c->srv, &c->lr);
 	if (rc == 0)
@@ -1070,6 +1076,8 @@ void cluster_stop(struct cluster *c)
 	cluster_repl_stop(c->cr);
 	/* Parked fetches answered while their connections are still up. */
 	local_replicas_stop(c->lr);
+	/* Parked JoinGroup and SyncGroup requests likewise. */
+	group_serve_stop(c->gs);
 	if (c->srv)
 		net_server_stop(c->srv);
 	if (c->th_running) {
@@ -1093,6 +1101,7 @@ void cluster_close(struct cluster *c)
 	if (c->cr)
 		cluster_repl_set_zk(c->cr, NULL);
 	local_replicas_free(c->lr);
+	group_serve_free(c->gs);
 	if (c->zk) {
 		zkc_close(c->zk);
 		mq_log(MQ_INFO, "broker %d: ZooKeeper session closed, registration removed",

@@ -27,11 +27,15 @@ struct broker_config {
 	int64_t flush_scheduler_ms;     /* log.flush.scheduler.interval.ms */
 	int64_t checkpoint_interval_ms; /* log.flush.offset.checkpoint.interval.ms (60000) */
 	/* Retention and compaction. */
-	int64_t retention_check_ms;   /* log.retention.check.interval.ms (300000) */
-	bool cleaner_enable;          /* log.cleaner.enable (true) */
-	bool auto_create_topics;      /* auto.create.topics.enable (true):
+	int64_t retention_check_ms; /* log.retention.check.interval.ms (300000) */
+	bool cleaner_enable;        /* log.cleaner.enable (true) */
+	bool auto_create_topics;    /* auto.create.topics.enable (true):
 					     * Metadata and Produce of a client
 					     * create an unknown topic */
+	/* group.min/max.session.timeout.ms (6000, 1800000): the session
+	 * timeouts a Kafka consumer group member may ask for. */
+	int32_t group_min_session_ms;
+	int32_t group_max_session_ms;
 	int64_t cleaner_backoff_ms;   /* log.cleaner.backoff.ms (15000) */
 	int64_t cleaner_dedupe_bytes; /* log.cleaner.dedupe.buffer.size (128 MiB) */
 	/* log.segment.fd.cache: idle closed segments whose descriptors stay

@@ -381,6 +381,7 @@ int group_delete(struct topic *t, const char *name)
 	struct group_coord *gc = t->b->gc;
 	struct group *g;
 	int i, rc = 0;
+	bool busy;
 
 	pthread_mutex_lock(&gc->mu);
 	i = group_coord_find(gc, t->name, name);
@@ -389,8 +390,10 @@ int group_delete(struct topic *t, const char *name)
 		return -ENOENT;
 	}
 	g = gc->groups[i];
+	/* Kafka consumers of the name are members too (group_serve.c). */
+	busy = gc->kafka_active && gc->kafka_active(gc->kafka_arg, name);
 	pthread_mutex_lock(&g->mu);
-	if (g->nmembers > 0) {
+	if (g->nmembers > 0 || busy) {
 		rc = -EBUSY;
 		goto out;
 	}

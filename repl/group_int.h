@@ -30,7 +30,12 @@
  *                      flight on their member; group_topic_deleted() takes
  *                      it under admin_mu to wake the members of the groups
  *                      it drops
- *   2. coord.mu        the list of groups
+ *   2. coord.mu        the list of groups; held across a mount member's
+ *                      join (group_join), so that its check of Kafka
+ *                      members and its joining are one step
+ *   2a. group_serve.mu Kafka's consumer groups (group_serve.c): taken
+ *                      under coord.mu by the kafka_active hook and by
+ *                      JoinGroup; takes no group or topic lock itself
  *   3. group.mu        members, assignment, positions, committed offsets;
  *                      held across reads of the topic and commits to
  *                      __consumer_offsets (which take topic locks: 4.)
@@ -144,6 +149,15 @@ struct group_coord {
 	atomic_int armed;    /* armed members: the listener's fast path */
 	atomic_int deferred; /* appenders between group_notify_defer and
 			      * _flush: the queue is theirs to run */
+	/* Set (under mu) by group_serve.c while the listener serves Kafka's
+	 * group APIs: true when the Kafka consumer group of that name has
+	 * members. Called with mu held. */
+	bool (*kafka_active)(void *arg, const char *group);
+	/* Lines describing the Kafka group of that name for topic's .state
+	 * (nothing when it has no members), into buf. Called with mu held. */
+	void (*kafka_describe)(void *arg, const char *group, const char *topic, char *buf,
+			       size_t cap);
+	void *kafka_arg;
 
 	pthread_t thr;
 	bool running;

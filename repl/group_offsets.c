@@ -15,7 +15,8 @@
  * succeeds, so that no record is skipped.
  *
  * A reset ("N", "earliest", "latest", "@<time>") is a commit with
- * metadata "reset", refused (-EBUSY) while the group has members, as
+ * metadata "reset", refused (-EBUSY) while the group has members (consume
+ * files, or Kafka consumers of a group of that name), as
  * Kafka refuses to reset an active group. Times are strict ISO-8601 or
  * epoch milliseconds (parse_timestamp).
  */
@@ -299,6 +300,17 @@ int group_offset_reset(struct group *g, int partition, const char *value, size_t
 	}
 	memcpy(v, value, len);
 	v[len] = '\0';
+	/* Kafka consumers of the group are members too (group_serve.c). */
+	pthread_mutex_lock(&g->gc->mu);
+	rc = g->gc->kafka_active && g->gc->kafka_active(g->gc->kafka_arg, g->name) ? -EBUSY : 0;
+	pthread_mutex_unlock(&g->gc->mu);
+	if (rc < 0) {
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: partition %d: reset refused: Kafka "
+			       "consumers are members of the group",
+			       g->name, g->topic, partition);
+		return rc;
+	}
 	rc = group_lock_part(g, partition);
 	if (rc < 0)
 		return rc;

@@ -2,7 +2,9 @@
  * group_rebalance.c — a group's members, generations and assignment.
  *
  * A member is one open consume file (group_join at open, group_leave at
- * close, which the kernel does when the process dies): so no member can
+ * close, which the kernel does when the process dies; refused -EBUSY
+ * while Kafka consumers are members of a group of that name,
+ * group_serve.c): so no member can
  * go silent while holding partitions, and session.timeout.ms, kept and
  * validated, drives no timer. Member ids sort in join order
  * ("consumer-<6-digit sequence>-<pid>").
@@ -99,8 +101,21 @@ int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 	*out = NULL;
 	if (!m)
 		return -ENOMEM;
+	/* coord.mu across the join: a Kafka JoinGroup checks mount members
+	 * under it too, so a group never has both kinds at once. */
+	pthread_mutex_lock(&g->gc->mu);
+	if (g->gc->kafka_active && g->gc->kafka_active(g->gc->kafka_arg, g->name)) {
+		pthread_mutex_unlock(&g->gc->mu);
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: consume by pid %d refused: Kafka consumers "
+			       "are members of group %s",
+			       g->name, g->topic, (int)pid, g->name);
+		free(m);
+		return -EBUSY;
+	}
 	rc = group_lock_live(g);
 	if (rc < 0) {
+		pthread_mutex_unlock(&g->gc->mu);
 		free(m);
 		return rc;
 	}
@@ -121,6 +136,7 @@ int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 		g->nmembers--;
 		group_rebalance(g);
 		pthread_mutex_unlock(&g->mu);
+		pthread_mutex_unlock(&g->gc->mu);
 		free(m);
 		return rc;
 	}
@@ -128,6 +144,7 @@ int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 	       g->topic, m->id, (int)pid, (int)g->generation);
 	atomic_fetch_add(&g->refs, 1);
 	pthread_mutex_unlock(&g->mu);
+	pthread_mutex_unlock(&g->gc->mu);
 	*out = m;
 	return 0;
 }

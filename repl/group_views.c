@@ -32,11 +32,18 @@ static int memstream_done(FILE *f, char **out, size_t *len, char **buf, size_t *
 
 int group_state_text(struct group *g, char **out, size_t *len)
 {
-	char *buf = NULL;
+	char *buf = NULL, kafka[4096] = "";
 	size_t blen = 0;
 	FILE *f;
-	int rc = group_lock_live(g);
+	int rc;
 
+	/* The Kafka members of the group's name (group_serve.c), taken
+	 * before group.mu: coord.mu comes first. */
+	pthread_mutex_lock(&g->gc->mu);
+	if (g->gc->kafka_describe)
+		g->gc->kafka_describe(g->gc->kafka_arg, g->name, g->topic, kafka, sizeof(kafka));
+	pthread_mutex_unlock(&g->gc->mu);
+	rc = group_lock_live(g);
 	if (rc < 0)
 		return rc;
 	f = open_memstream(&buf, &blen);
@@ -61,6 +68,7 @@ int group_state_text(struct group *g, char **out, size_t *len)
 		}
 		fprintf(f, "%s\n", any ? "" : "-");
 	}
+	fputs(kafka, f);
 	fprintf(f, "%-9s %-14s %-14s %-8s %s\n", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET",
 		"LAG", "CONSUMER-ID");
 	for (int p = 0; p < g->nparts && p < topic_partitions(g->t); p++) {

@@ -133,7 +133,8 @@ int metadata_cache_brokers(struct metadata_cache *mc, struct metadata_broker **o
 	pthread_mutex_lock(&mc->mu);
 	n = mc->n;
 	*out = malloc(((size_t)n + 1) * sizeof(**out));
-	if (*out)
+	/* No broker known yet: brokers may be NULL, which memcpy may not get. */
+	if (*out && n > 0)
 		memcpy(*out, mc->brokers, (size_t)n * sizeof(**out));
 	pthread_mutex_unlock(&mc->mu);
 	return *out ? n : -ENOMEM;

@@ -138,6 +138,8 @@ static const char default_render[] = "broker.id=0\n"
 				     "key.separator=\n"
 				     "line.format=escape\n"
 				     "auto.create.topics.enable=true\n"
+				     "group.min.session.timeout.ms=6000\n"
+				     "group.max.session.timeout.ms=1800000\n"
 				     "log.retention.ms=604800000\n"
 				     "log.retention.bytes=-1\n"
 				     "log.retention.check.interval.ms=300000\n"
@@ -173,6 +175,8 @@ static void test_defaults(void **state)
 	assert_int_equal(c.log.key_sep_len, 0);
 	assert_int_equal(c.log.line_format, LINE_FORMAT_ESCAPE);
 	assert_true(c.auto_create_topics);
+	assert_int_equal(c.group_min_session_ms, 6000);
+	assert_int_equal(c.group_max_session_ms, 1800000);
 	assert_int_equal(c.acks, -1);
 	assert_int_equal(c.buffer_memory, 33554432);
 	assert_int_equal(c.request_timeout_ms, 30000);
@@ -214,10 +218,14 @@ static void test_every_broker_key(void **state)
 			       "request.timeout.ms=250\n"
 			       "log.flush.scheduler.interval.ms=1000\n"
 			       "log.flush.offset.checkpoint.interval.ms=5000\n"
-			       "key.separator=|\n",
+			       "key.separator=|\n"
+			       "group.min.session.timeout.ms=100\n"
+			       "group.max.session.timeout.ms=60000\n",
 			       err, sizeof(err)),
 			 0);
 	assert_string_equal(err, "");
+	assert_int_equal(c.group_min_session_ms, 100);
+	assert_int_equal(c.group_max_session_ms, 60000);
 	assert_string_equal(c.data_dir, "/var/lib/mqfs");
 	assert_int_equal(c.broker_id, 7);
 	assert_int_equal(c.num_partitions, 12);

@@ -1,0 +1,1230 @@
+/*
+ * group_serve.c — Kafka's consumer group APIs on the broker listener:
+ * FindCoordinator (10), JoinGroup (11), SyncGroup (14), Heartbeat (12) and
+ * LeaveGroup (13), in the shape of Kafka's GroupCoordinator (the classic
+ * protocol: the leader member assigns); OffsetCommit (8) and OffsetFetch
+ * (9) are group_serve_offsets.c, the state both share group_serve_int.h.
+ *
+ * Two kinds of members, one name space, one truth for offsets:
+ *
+ *   - A Kafka group G (any topics, as its members subscribe) keeps its
+ *     members here: ids, protocols, generation, leader, assignments.
+ *   - Its committed offsets are those of the mount's groups named G of
+ *     each topic (MNT/<topic>/.groups/G/): group_serve_offsets.c.
+ *   - A group is one kind at a time: while a consume file of any topic's
+ *     group G is open, JoinGroup for G is INCONSISTENT_GROUP_PROTOCOL (and
+ *     an OffsetCommit outside a generation UNKNOWN_MEMBER_ID, as Kafka
+ *     answers for a group with members); while G has Kafka members,
+ *     opening a consume file of G is -EBUSY (group_join, through the
+ *     coordinator's kafka_active hook). Both checks run under coord.mu,
+ *     so neither can slip past the other.
+ *
+ * Group states (Kafka's names) and the functions that move them:
+ *
+ *      Empty --join--> PreparingRebalance --all joined or rebalance
+ *        ^                ^        |       timeout (join_complete)-->
+ *        |                |        v
+ *        |   join, leave, expiry   CompletingRebalance --leader's sync-->
+ *        |   (prepare)             (AwaitingSync)      (sync_complete)
+ *        |                                                   |
+ *        +--last member gone--  Stable  <--------------------+
+ *
+ *   join_complete: members that did not rejoin are dropped; generation
+ *     + 1; the protocol is the one every member offers with the most
+ *     first-choice votes; the leader (kept if still a member, else the
+ *     first) gets every member's metadata, the others none.
+ *   sync_complete: the leader's assignments are kept per member and every
+ *     parked SyncGroup is answered with its own (empty if none).
+ *   A member's session expires session_timeout_ms after it was last heard
+ *     (any of its requests), except while its JoinGroup or SyncGroup is
+ *     parked; the timer thread drops it and the group rebalances. A
+ *     rebalance not complete within the largest rebalance_timeout_ms drops
+ *     the members that did not rejoin (PreparingRebalance) or sync
+ *     (CompletingRebalance).
+ *
+ * Errors (Kafka's): NOT_COORDINATOR for a group another broker
+ * coordinates; INVALID_GROUP_ID for a name the mount cannot hold ([A-Za-z0-9._-],
+ * 1-249, not starting with . or __); INVALID_SESSION_TIMEOUT outside
+ * group.min/max.session.timeout.ms; UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
+ * REBALANCE_IN_PROGRESS, INCONSISTENT_GROUP_PROTOCOL, GROUP_MAX_SIZE_REACHED
+ * (a group over KG_MAX_MEMBERS members or KG_GROUP_BYTES of their protocol
+ * metadata or of its leader's assignments; all groups over KG_MAX_ALL
+ * members or KG_ALL_BYTES of both: what the coordinator holds is bounded
+ * whatever clients send). Each refusal is one log line.
+ *
+ * The coordinator of G: on one node this broker; in a cluster, of the
+ * brokers alive with this listener, sorted by id, the one at Kafka's
+ * abs(hashCode(G)) % count (group_offsets_partition): every broker answers
+ * FindCoordinator alike, and the others answer NOT_COORDINATOR.
+ *
+ * Threads and locks: listener workers run the handlers; the timer thread
+ * expires sessions. gs->mu guards every Kafka group; it nests inside
+ * coord.mu (JoinGroup's check of mount members, the kafka_active hook)
+ * and takes no group or topic lock (OffsetCommit checks the member under
+ * gs->mu and releases it before it commits). Parked
+ * requests are answered (net_req_complete) under gs->mu, never touched
+ * after.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "repl/broker_int.h"
+#include "repl/config.h"
+#include "repl/group_int.h"
+#include "repl/group_serve_int.h"
+#include "util/clock.h"
+#include "util/diaglog.h"
+
+static const char *const kg_state_names[] = { "Empty", "PreparingRebalance", "CompletingRebalance",
+					      "Stable" };
+
+/* ---- members and groups (gs->mu) ---- */
+
+struct kgroup *kg_find(struct group_serve *gs, const char *name)
+{
+	for (struct kgroup *g = gs->groups; g; g = g->next)
+		if (!strcmp(g->name, name))
+			return g;
+	return NULL;
+}
+
+struct kmember *kg_member(struct kgroup *g, struct kstr id)
+{
+	if (!g || id.len <= 0)
+		return NULL;
+	for (struct kmember *m = g->members; m; m = m->next)
+		if ((size_t)id.len == strlen(m->id) && !memcmp(m->id, id.ptr, (size_t)id.len))
+			return m;
+	return NULL;
+}
+
+static void protos_free(struct kmember *m)
+{
+	for (int i = 0; i < m->nprotos; i++)
+		free(m->protos[i].meta);
+	free(m->protos);
+	m->protos = NULL;
+	m->nprotos = 0;
+}
+
+static int64_t protos_bytes(const struct kmember *m)
+{
+	int64_t n = 0;
+
+	for (int i = 0; i < m->nprotos; i++)
+		n += m->protos[i].len;
+	return n;
+}
+
+static int64_t req_protos_bytes(const struct proto_join_req *req)
+{
+	int64_t n = 0;
+
+	for (int32_t i = 0; i < req->n_protocols; i++)
+		n += req->protocols[i].metadata.len > 0 ? req->protocols[i].metadata.len : 0;
+	return n;
+}
+
+bool kg_kstr_is(struct kstr s, const char *c)
+{
+	return s.len >= 0 && (size_t)s.len == strlen(c) && !memcmp(s.ptr, c, (size_t)s.len);
+}
+
+static const struct kproto *member_proto(const struct kmember *m, const char *name)
+{
+	for (int i = 0; i < m->nprotos; i++)
+		if (!strcmp(m->protos[i].name, name))
+			return &m->protos[i];
+	return NULL;
+}
+
+/* True when every member other than skip offers a protocol of req. */
+static bool protos_compatible(const struct kgroup *g, const struct kmember *skip,
+			      const struct proto_join_req *req)
+{
+	for (int32_t i = 0; i < req->n_protocols; i++) {
+		char name[KG_NAME_MAX + 1];
+		bool all = true;
+
+		if (req->protocols[i].name.len < 0 || req->protocols[i].name.len > KG_NAME_MAX)
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)req->protocols[i].name.len,
+			 req->protocols[i].name.ptr);
+		for (const struct kmember *m = g->members; m && all; m = m->next)
+			if (m != skip && !member_proto(m, name))
+				all = false;
+		if (all)
+			return true;
+	}
+	return false;
+}
+
+/* The member's protocols from its JoinGroup, copied (the frame goes with
+ * the request). */
+static int member_set_protos(struct kmember *m, const struct proto_join_req *req)
+{
+	struct kproto *v = calloc((size_t)req->n_protocols + 1, sizeof(*v));
+	int n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (int32_t i = 0; i < req->n_protocols; i++) {
+		const struct proto_join_protocol *p = &req->protocols[i];
+		int32_t len = p->metadata.len > 0 ? p->metadata.len : 0;
+
+		if (p->name.len < 0 || p->name.len > KG_NAME_MAX)
+			continue;
+		snprintf(v[n].name, sizeof(v[n].name), "%.*s", (int)p->name.len, p->name.ptr);
+		v[n].meta = malloc((size_t)len + 1);
+		if (!v[n].meta) {
+			for (int k = 0; k < n; k++)
+				free(v[k].meta);
+			free(v);
+			return -ENOMEM;
+		}
+		if (len)
+			memcpy(v[n].meta, p->metadata.ptr, (size_t)len);
+		v[n].len = len;
+		n++;
+	}
+	protos_free(m);
+	m->protos = v;
+	m->nprotos = n;
+	return 0;
+}
+
+/* member_set_protos, counting the bytes in g and gs. */
+static int member_set_protos_counted(struct kgroup *g, struct kmember *m,
+				     const struct proto_join_req *req)
+{
+	int64_t old = protos_bytes(m);
+	int rc = member_set_protos(m, req);
+
+	if (rc == 0) {
+		g->meta_bytes += protos_bytes(m) - old;
+		g->gs->bytes += protos_bytes(m) - old;
+	}
+	return rc;
+}
+
+/* ---- answers of parked requests (gs->mu) ---- */
+
+static void finish(struct net_req *req, int rc, size_t pos)
+{
+	if (rc == 0)
+		rc = net_req_end(req, pos);
+	net_req_complete(req, rc);
+}
+
+/* Answers m's parked JoinGroup: err, or the group as it is now. */
+static void join_answer(struct kgroup *g, struct kmember *m, int16_t err)
+{
+	struct net_req *req = m->join;
+	int16_t v;
+	struct proto_join_resp r = { 0 };
+	struct proto_join_member *mv = NULL;
+	size_t pos;
+	int rc = 0;
+
+	if (!req)
+		return;
+	m->join = NULL;
+	v = net_req_msg(req)->hdr.api_version;
+	r.error_code = err;
+	r.generation_id = err ? -1 : g->generation;
+	r.protocol_type = v >= 7 && !err ? kstr_of(g->ptype) : KSTR_NULL;
+	r.protocol_name = err ? (v >= 7 ? KSTR_NULL : kstr_of("")) : kstr_of(g->proto);
+	r.leader = kstr_of(err ? "" : g->leader);
+	r.member_id = kstr_of(m->id);
+	if (!err && !strcmp(g->leader, m->id)) {
+		mv = calloc((size_t)g->nmembers + 1, sizeof(*mv));
+		if (!mv) {
+			rc = -ENOMEM;
+		} else {
+			for (struct kmember *x = g->members; x; x = x->next) {
+				const struct kproto *p = member_proto(x, g->proto);
+
+				mv[r.n_members].member_id = kstr_of(x->id);
+				mv[r.n_members].group_instance_id = KSTR_NULL;
+				mv[r.n_members].metadata =
+					(struct kstr){ (const char *)(p ? p->meta : NULL),
+						       p ? p->len : 0 };
+				if (!p)
+					mv[r.n_members].metadata = kstr_of("");
+				r.n_members++;
+			}
+			r.members = mv;
+		}
+	}
+	pos = net_req_begin(req);
+	if (rc == 0)
+		rc = proto_join_resp_encode(&net_req_out(req)->w, v, &r);
+	finish(req, rc, pos);
+	free(mv);
+}
+
+/* Answers m's parked SyncGroup: err, or its assignment. */
+static void sync_answer(struct kgroup *g, struct kmember *m, int16_t err)
+{
+	struct net_req *req = m->sync;
+	struct proto_sync_resp r = { 0 };
+	int16_t v;
+	size_t pos;
+
+	if (!req)
+		return;
+	m->sync = NULL;
+	v = net_req_msg(req)->hdr.api_version;
+	r.error_code = err;
+	r.protocol_type = v >= 5 && !err ? kstr_of(g->ptype) : KSTR_NULL;
+	r.protocol_name = v >= 5 && !err ? kstr_of(g->proto) : KSTR_NULL;
+	r.assignment = (struct kstr){ (const char *)(m->asg && !err ? m->asg : (uint8_t *)""),
+				      !err ? m->asg_len : 0 };
+	pos = net_req_begin(req);
+	finish(req, proto_sync_resp_encode(&net_req_out(req)->w, v, &r), pos);
+}
+
+static void member_free(struct kmember *m)
+{
+	protos_free(m);
+	free(m->asg);
+	free(m);
+}
+
+/* Unlinks m, answering its parked requests with err. */
+static void kg_remove(struct kgroup *g, struct kmember *m, int16_t err, const char *why)
+{
+	for (struct kmember **pp = &g->members; *pp; pp = &(*pp)->next) {
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	}
+	g->nmembers--;
+	g->gs->members--;
+	g->meta_bytes -= protos_bytes(m);
+	g->gs->bytes -= protos_bytes(m) + m->asg_len;
+	join_answer(g, m, err);
+	sync_answer(g, m, err);
+	mq_log(MQ_INFO, "Kafka group %s: member %s removed (%s), %d left", g->name, m->id, why,
+	       g->nmembers);
+	if (!strcmp(g->leader, m->id))
+		g->leader[0] = '\0';
+	member_free(m);
+}
+
+static int32_t kg_rebalance_ms(const struct kgroup *g)
+{
+	int32_t ms = 0;
+
+	for (const struct kmember *m = g->members; m; m = m->next)
+		if (m->rebalance_ms > ms)
+			ms = m->rebalance_ms;
+	return ms;
+}
+
+static void kg_empty(struct kgroup *g)
+{
+	g->state = KG_EMPTY;
+	g->generation++;
+	g->proto[0] = '\0';
+	g->leader[0] = '\0';
+}
+
+/* The protocol every member offers with the most first-choice votes (a
+ * member votes for the first of its protocols that all offer; a tie goes
+ * to the first member's order). O(members x protocols^2). */
+static const char *kg_choose(const struct kgroup *g)
+{
+	const struct kmember *first = g->members;
+	bool common[PROTO_MAX_PROTOCOLS] = { false };
+	int votes[PROTO_MAX_PROTOCOLS] = { 0 }, best = -1;
+
+	if (!first)
+		return NULL;
+	for (int i = 0; i < first->nprotos && i < PROTO_MAX_PROTOCOLS; i++) {
+		common[i] = true;
+		for (const struct kmember *m = first->next; m && common[i]; m = m->next)
+			common[i] = member_proto(m, first->protos[i].name) != NULL;
+	}
+	for (const struct kmember *m = g->members; m; m = m->next) {
+		bool voted = false;
+
+		for (int k = 0; k < m->nprotos && !voted; k++) {
+			for (int i = 0; i < first->nprotos && i < PROTO_MAX_PROTOCOLS; i++) {
+				if (common[i] &&
+				    !strcmp(first->protos[i].name, m->protos[k].name)) {
+					votes[i]++;
+					voted = true;
+					break;
+				}
+			}
+		}
+	}
+	for (int i = 0; i < first->nprotos && i < PROTO_MAX_PROTOCOLS; i++)
+		if (common[i] && (best < 0 || votes[i] > votes[best]))
+			best = i;
+	return best >= 0 ? first->protos[best].name : NULL;
+}
+
+/* PreparingRebalance is over: members that did not rejoin go, the next
+ * generation starts and every JoinGroup is answered. */
+static void join_complete(struct kgroup *g)
+{
+	const char *proto;
+
+	for (struct kmember *m = g->members, *next; m; m = next) {
+		next = m->next;
+		if (!m->join)
+			kg_remove(g, m, PROTO_ERR_UNKNOWN_MEMBER_ID,
+				  "did not rejoin within the rebalance timeout");
+	}
+	if (g->nmembers == 0) {
+		kg_empty(g);
+		return;
+	}
+	proto = kg_choose(g);
+	snprintf(g->proto, sizeof(g->proto), "%s", proto ? proto : "");
+	if (!g->leader[0])
+		snprintf(g->leader, sizeof(g->leader), "%s", g->members->id);
+	g->generation++;
+	g->state = KG_AWAIT_SYNC;
+	g->deadline = now_mono_ms() + kg_rebalance_ms(g);
+	mq_log(MQ_INFO, "Kafka group %s: generation %d, protocol %s, leader %s, %d members",
+	       g->name, (int)g->generation, g->proto, g->leader, g->nmembers);
+	for (struct kmember *m = g->members; m; m = m->next) {
+		g->gs->bytes -= m->asg_len;
+		free(m->asg);
+		m->asg = NULL;
+		m->asg_len = 0;
+		m->last_heard = now_mono_ms();
+		join_answer(g, m, PROTO_ERR_NONE);
+	}
+}
+
+static void join_try_complete(struct kgroup *g)
+{
+	if (g->state != KG_PREPARING)
+		return;
+	for (struct kmember *m = g->members; m; m = m->next)
+		if (!m->join)
+			return;
+	join_complete(g);
+}
+
+/* Starts a rebalance: parked SyncGroups learn it, members rejoin. */
+static void kg_prepare(struct group_serve *gs, struct kgroup *g, const char *why)
+{
+	if (g->nmembers == 0) {
+		if (g->state != KG_EMPTY)
+			kg_empty(g);
+		return;
+	}
+	for (struct kmember *m = g->members; m; m = m->next)
+		sync_answer(g, m, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	if (g->state != KG_PREPARING) {
+		mq_log(MQ_INFO, "Kafka group %s: %s: %s -> %s", g->name, why,
+		       kg_state_names[g->state], kg_state_names[KG_PREPARING]);
+		g->state = KG_PREPARING;
+		g->deadline = now_mono_ms() + kg_rebalance_ms(g);
+		pthread_cond_signal(&gs->cv);
+	}
+	join_try_complete(g);
+}
+
+/* The leader's SyncGroup came: each member gets its assignment. */
+static int sync_complete(struct kgroup *g, const struct proto_sync_req *req)
+{
+	for (int32_t i = 0; i < req->n_assignments; i++) {
+		struct kmember *m = kg_member(g, req->assignments[i].member_id);
+		int32_t len = req->assignments[i].assignment.len;
+		uint8_t *a;
+
+		if (!m || len < 0)
+			continue;
+		a = malloc((size_t)len + 1);
+		if (!a)
+			return -ENOMEM;
+		memcpy(a, req->assignments[i].assignment.ptr, (size_t)len);
+		g->gs->bytes += len - m->asg_len;
+		free(m->asg);
+		m->asg = a;
+		m->asg_len = len;
+	}
+	g->state = KG_STABLE;
+	for (struct kmember *m = g->members; m; m = m->next)
+		sync_answer(g, m, PROTO_ERR_NONE);
+	return 0;
+}
+
+/* ---- the coordinator of a group ---- */
+
+/* -1 when this broker coordinates name, else the coordinator's node (in
+ * *node); errors -errno. */
+static int coordinator_of(struct group_serve *gs, struct net_req *req, const char *name,
+			  struct kafka_node *node)
+{
+	struct kafka_node *nodes = NULL;
+	int n = kafka_brokers(gs->ka, net_req_listener(req), &nodes), self = 0;
+
+	if (n < 0)
+		return n;
+	if (n == 0) {
+		free(nodes);
+		return -EAGAIN;
+	}
+	n = group_offsets_partition(name, n);
+	*node = nodes[n];
+	self = nodes[n].node_id == kafka_broker_id(gs->ka);
+	free(nodes);
+	return self ? -1 : 0;
+}
+
+/* Kafka's checks before any group request: this broker coordinates it, the
+ * name can be the mount's group, the server is not stopping. */
+int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, char *name,
+		 const char *api)
+{
+	struct kafka_node node;
+	const char *why = NULL;
+	int rc;
+
+	if (id.len <= 0 || id.len > TOPIC_NAME_MAX) {
+		why = "empty or over 249 bytes";
+	} else {
+		snprintf(name, TOPIC_NAME_MAX + 1, "%.*s", (int)id.len, id.ptr);
+		if (strlen(name) != (size_t)id.len)
+			why = "holds a NUL";
+		else
+			why = group_name_refusal(name);
+	}
+	if (why) {
+		mq_log_limited(MQ_WARN, "%s from %s: group id refused: %s", api, net_req_peer(req),
+			       why);
+		return PROTO_ERR_INVALID_GROUP_ID;
+	}
+	if (gs->stop)
+		return PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+	rc = coordinator_of(gs, req, name, &node);
+	if (rc == -1)
+		return PROTO_ERR_NONE;
+	if (rc < 0)
+		return PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+	/* FindCoordinator names it; any other request is misdirected. */
+	if (strcmp(api, "FindCoordinator"))
+		mq_log_limited(MQ_INFO,
+			       "%s from %s for group %s: NOT_COORDINATOR, broker %d "
+			       "coordinates it",
+			       api, net_req_peer(req), name, (int)node.node_id);
+	return PROTO_ERR_NOT_COORDINATOR;
+}
+
+/* ---- FindCoordinator ---- */
+
+static int find_coord_handler(void *arg, struct net_req *req)
+{
+	struct group_serve *gs = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_find_coord_req *m = &pr->u.find_coord;
+	struct proto_find_coord_resp r = { 0 };
+	struct kafka_node *nodes;
+	size_t pos;
+	int rc;
+
+	r.coordinators = calloc((size_t)m->n_keys + 1, sizeof(*r.coordinators));
+	nodes = calloc((size_t)m->n_keys + 1, sizeof(*nodes));
+	if (!r.coordinators || !nodes) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int32_t i = 0; i < m->n_keys; i++) {
+		struct proto_coordinator *c = &r.coordinators[i];
+		char name[TOPIC_NAME_MAX + 1];
+
+		c->key = pr->hdr.api_version >= 4 ? m->keys[i] : KSTR_NULL;
+		c->node_id = -1;
+		c->host = kstr_of("");
+		c->port = -1;
+		c->error_message = KSTR_NULL;
+		if (m->key_type != PROTO_COORD_GROUP) {
+			c->error_code = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+			c->error_message = kstr_of("transactions are not supported");
+			mq_log_limited(MQ_INFO, "FindCoordinator from %s: key type %d refused",
+				       net_req_peer(req), (int)m->key_type);
+		} else {
+			c->error_code = kg_check(gs, req, m->keys[i], name, "FindCoordinator");
+			if (c->error_code == PROTO_ERR_NOT_COORDINATOR)
+				c->error_code = PROTO_ERR_NONE; /* another broker: name it */
+			if (!c->error_code) {
+				rc = coordinator_of(gs, req, name, &nodes[i]);
+				if (rc == -1) {
+					struct kafka_node *all = NULL;
+					int n = kafka_brokers(gs->ka, net_req_listener(req), &all);
+
+					for (int k = 0; k < n; k++)
+						if (all[k].node_id == kafka_broker_id(gs->ka))
+							nodes[i] = all[k];
+					free(all);
+				} else if (rc < 0) {
+					c->error_code = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+				}
+			}
+			if (!c->error_code) {
+				c->node_id = nodes[i].node_id;
+				c->host = kstr_of(nodes[i].host);
+				c->port = nodes[i].port;
+			}
+		}
+		r.n_coordinators++;
+	}
+	pos = net_req_begin(req);
+	rc = proto_find_coord_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &r);
+	if (rc == 0)
+		rc = net_req_end(req, pos);
+out:
+	free(r.coordinators);
+	free(nodes);
+	return rc;
+}
+
+/* ---- JoinGroup ---- */
+
+/* True when a consume file of any topic's group name is open. Needs
+ * coord.mu. */
+static bool mount_members(struct group_coord *gc, const char *name)
+{
+	bool any = false;
+
+	for (int i = 0; i < gc->ngroups && !any; i++) {
+		struct group *g = gc->groups[i];
+
+		if (strcmp(g->name, name))
+			continue;
+		pthread_mutex_lock(&g->mu);
+		any = g->nmembers > 0;
+		pthread_mutex_unlock(&g->mu);
+	}
+	return any;
+}
+
+static bool kafka_active(void *arg, const char *name)
+{
+	struct group_serve *gs = arg;
+	struct kgroup *g;
+	bool any;
+
+	pthread_mutex_lock(&gs->mu);
+	g = kg_find(gs, name);
+	any = g && g->nmembers > 0;
+	pthread_mutex_unlock(&gs->mu);
+	return any;
+}
+
+/* For the mount's .state of group name of topic: the Kafka group's state
+ * and members, with the partitions of topic their assignment gives them
+ * (decoded when the protocol type is "consumer"). */
+static void kafka_describe(void *arg, const char *name, const char *topic, char *buf, size_t cap)
+{
+	struct group_serve *gs = arg;
+	struct kgroup *g;
+	size_t n = 0;
+	int w;
+
+	buf[0] = '\0';
+	pthread_mutex_lock(&gs->mu);
+	g = kg_find(gs, name);
+	if (!g || g->nmembers == 0)
+		goto out;
+	w = snprintf(buf, cap, "kafka-group %s generation %d protocol %s members %d\n",
+		     kg_state_names[g->state], (int)g->generation, g->proto[0] ? g->proto : "-",
+		     g->nmembers);
+	n = w > 0 && (size_t)w < cap ? (size_t)w : 0;
+	for (struct kmember *m = g->members; m && n < cap; m = m->next) {
+		struct proto_consumer_asg a;
+		char parts[256] = "-";
+		size_t k = 0;
+
+		if (m->asg && !strcmp(g->ptype, "consumer") &&
+		    proto_consumer_asg_decode(m->asg, (size_t)m->asg_len, &a) == 0) {
+			for (int32_t i = 0; i < a.n_assigned; i++) {
+				const struct proto_topic_partitions *tp = &a.assigned_partitions[i];
+
+				if (!kg_kstr_is(tp->topic, topic))
+					continue;
+				for (int32_t j = 0; j < tp->n_partitions && k + 12 < sizeof(parts);
+				     j++)
+					k += (size_t)snprintf(parts + k, sizeof(parts) - k, "%s%d",
+							      k ? "," : "", (int)tp->partitions[j]);
+			}
+			proto_consumer_asg_free(&a);
+			if (!k)
+				snprintf(parts, sizeof(parts), "-");
+		}
+		w = snprintf(buf + n, cap - n, "kafka-member %s partitions %s\n", m->id, parts);
+		if (w < 0 || (size_t)w >= cap - n) {
+			buf[n] = '\0';
+			break;
+		}
+		n += (size_t)w;
+	}
+out:
+	pthread_mutex_unlock(&gs->mu);
+}
+
+/* A member id: Kafka's clientId-UUID, the client id kept to the
+ * characters a commit record can hold. */
+static void member_id_make(struct group_serve *gs, struct kstr client, char *id, size_t cap)
+{
+	char c[64];
+	int n = 0;
+	struct timespec ts;
+
+	for (int32_t i = 0; client.ptr && i < client.len && n < (int)sizeof(c) - 1; i++) {
+		char ch = client.ptr[i];
+
+		c[n++] = ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-')
+				 ? ch
+				 : '_';
+	}
+	c[n] = '\0';
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(id, cap, "%s-%08" PRIx64 "-%08lx", n ? c : "member", ++gs->seq,
+		 (unsigned long)((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20)) &
+			 0xffffffffUL);
+}
+
+static int join_error(struct net_req *req, int16_t err, struct kstr member)
+{
+	const struct proto_req *pr = net_req_msg(req);
+	int16_t v = pr->hdr.api_version;
+	struct proto_join_resp r = { .error_code = err,
+				     .generation_id = -1,
+				     .protocol_type = KSTR_NULL,
+				     .protocol_name = v >= 7 ? KSTR_NULL : kstr_of(""),
+				     .leader = kstr_of(""),
+				     .member_id = member.len >= 0 ? member : kstr_of("") };
+	size_t pos = net_req_begin(req);
+	int rc = proto_join_resp_encode(&net_req_out(req)->w, v, &r);
+
+	return rc ? rc : net_req_end(req, pos);
+}
+
+static int join_handler(void *arg, struct net_req *req)
+{
+	struct group_serve *gs = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_join_req *m = &pr->u.join;
+	const struct broker_config *cfg = broker_cfg(gs->ka->b);
+	char name[TOPIC_NAME_MAX + 1];
+	int32_t rebalance_ms;
+	struct kgroup *g;
+	struct kmember *mem;
+	int16_t err;
+	bool mount;
+
+	err = kg_check(gs, req, m->group_id, name, "JoinGroup");
+	if (err)
+		return join_error(req, err, m->member_id);
+	if (m->session_timeout_ms < cfg->group_min_session_ms ||
+	    m->session_timeout_ms > cfg->group_max_session_ms) {
+		mq_log_limited(MQ_WARN,
+			       "JoinGroup from %s for group %s: session timeout %d ms outside "
+			       "group.min/max.session.timeout.ms %d..%d",
+			       net_req_peer(req), name, (int)m->session_timeout_ms,
+			       (int)cfg->group_min_session_ms, (int)cfg->group_max_session_ms);
+		return join_error(req, PROTO_ERR_INVALID_SESSION_TIMEOUT, m->member_id);
+	}
+	if (m->protocol_type.len <= 0 || m->protocol_type.len > KG_NAME_MAX ||
+	    m->n_protocols <= 0) {
+		mq_log_limited(MQ_WARN,
+			       "JoinGroup from %s for group %s: no protocol type or none "
+			       "offered",
+			       net_req_peer(req), name);
+		return join_error(req, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL, m->member_id);
+	}
+	rebalance_ms = pr->hdr.api_version >= 1 ? m->rebalance_timeout_ms : m->session_timeout_ms;
+	if (rebalance_ms <= 0)
+		rebalance_ms = m->session_timeout_ms;
+
+	pthread_mutex_lock(&gs->gc->mu);
+	mount = mount_members(gs->gc, name);
+	pthread_mutex_lock(&gs->mu);
+	pthread_mutex_unlock(&gs->gc->mu);
+	g = kg_find(gs, name);
+	mem = kg_member(g, m->member_id);
+	if (gs->stop) {
+		err = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+	} else if (mount) {
+		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
+		mq_log_limited(MQ_WARN,
+			       "JoinGroup from %s for group %s refused: consume files of the "
+			       "mount are its members (one kind of member at a time)",
+			       net_req_peer(req), name);
+	} else if (m->member_id.len > 0 && !mem) {
+		err = PROTO_ERR_UNKNOWN_MEMBER_ID;
+		mq_log_limited(MQ_INFO, "JoinGroup from %s for group %s: unknown member %.*s",
+			       net_req_peer(req), name, (int)m->member_id.len, m->member_id.ptr);
+	} else if (g && g->nmembers > (mem ? 1 : 0) &&
+		   (!kg_kstr_is(m->protocol_type, g->ptype) || !protos_compatible(g, mem, m))) {
+		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
+		mq_log_limited(MQ_WARN,
+			       "JoinGroup from %s for group %s refused: protocol type %.*s or its "
+			       "protocols do not match the members' (%s)",
+			       net_req_peer(req), name, (int)m->protocol_type.len,
+			       m->protocol_type.ptr, g->ptype);
+	} else if (!mem && ((g && g->nmembers >= KG_MAX_MEMBERS) || gs->members >= KG_MAX_ALL)) {
+		err = PROTO_ERR_GROUP_MAX_SIZE_REACHED;
+		mq_log_limited(MQ_WARN,
+			       "JoinGroup from %s for group %s: %d members already (%d of all "
+			       "groups; at most %d, %d)",
+			       net_req_peer(req), name, g ? g->nmembers : 0, gs->members,
+			       KG_MAX_MEMBERS, KG_MAX_ALL);
+	} else {
+		int64_t old = mem ? protos_bytes(mem) : 0, add = req_protos_bytes(m) - old;
+
+		if ((g ? g->meta_bytes : 0) + add > KG_GROUP_BYTES ||
+		    gs->bytes + add > KG_ALL_BYTES) {
+			err = PROTO_ERR_GROUP_MAX_SIZE_REACHED;
+			mq_log_limited(MQ_WARN,
+				       "JoinGroup from %s for group %s: %lld bytes of protocol "
+				       "metadata would pass the group's %d or all groups' %d",
+				       net_req_peer(req), name, (long long)req_protos_bytes(m),
+				       KG_GROUP_BYTES, KG_ALL_BYTES);
+		}
+	}
+	if (err) {
+		pthread_mutex_unlock(&gs->mu);
+		return join_error(req, err, m->member_id);
+	}
+	if (!g) {
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			goto nomem;
+		snprintf(g->name, sizeof(g->name), "%s", name);
+		g->gs = gs;
+		g->next = gs->groups;
+		gs->groups = g;
+	}
+	if (!mem) {
+		mem = calloc(1, sizeof(*mem));
+		if (!mem)
+			goto nomem;
+		member_id_make(gs, pr->hdr.client_id, mem->id, sizeof(mem->id));
+		if (member_set_protos_counted(g, mem, m) < 0) {
+			free(mem);
+			goto nomem;
+		}
+		struct kmember **tail = &g->members;
+
+		while (*tail)
+			tail = &(*tail)->next;
+		*tail = mem;
+		g->nmembers++;
+		gs->members++;
+		mq_log(MQ_INFO, "Kafka group %s: member %s joins from %s", name, mem->id,
+		       net_req_peer(req));
+	} else if (member_set_protos_counted(g, mem, m) < 0) {
+		goto nomem;
+	}
+	if (g->nmembers == 1)
+		snprintf(g->ptype, sizeof(g->ptype), "%.*s", (int)m->protocol_type.len,
+			 m->protocol_type.ptr);
+	mem->session_ms = m->session_timeout_ms;
+	mem->rebalance_ms = rebalance_ms;
+	mem->last_heard = now_mono_ms();
+	if (mem->join)
+		join_answer(g, mem, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	mem->join = req;
+	/* From here req is the group's: it may be answered (and freed) at once. */
+	kg_prepare(gs, g, "a member joins");
+	pthread_mutex_unlock(&gs->mu);
+	return NET_PARKED;
+nomem:
+	pthread_mutex_unlock(&gs->mu);
+	return -ENOMEM;
+}
+
+/* ---- SyncGroup, Heartbeat, LeaveGroup ---- */
+
+static int sync_error(struct net_req *req, int16_t err)
+{
+	struct proto_sync_resp r = { .error_code = err,
+				     .protocol_type = KSTR_NULL,
+				     .protocol_name = KSTR_NULL,
+				     .assignment = kstr_of("") };
+	size_t pos = net_req_begin(req);
+	int rc =
+		proto_sync_resp_encode(&net_req_out(req)->w, net_req_msg(req)->hdr.api_version, &r);
+
+	return rc ? rc : net_req_end(req, pos);
+}
+
+/* Kafka's member checks of Sync, Heartbeat and OffsetCommit: the member
+ * is known and of this generation. Needs gs->mu. */
+int16_t kg_member_check(struct kgroup *g, struct kmember *mem, int32_t generation, const char *api,
+			const char *peer, const char *name)
+{
+	if (!mem) {
+		mq_log_limited(MQ_INFO, "%s from %s for group %s: unknown member", api, peer, name);
+		return PROTO_ERR_UNKNOWN_MEMBER_ID;
+	}
+	mem->last_heard = now_mono_ms();
+	if (generation != g->generation) {
+		mq_log_limited(MQ_INFO,
+			       "%s from %s for group %s: generation %d, the group is at %d", api,
+			       peer, name, (int)generation, (int)g->generation);
+		return PROTO_ERR_ILLEGAL_GENERATION;
+	}
+	return PROTO_ERR_NONE;
+}
+
+static int sync_handler(void *arg, struct net_req *req)
+{
+	struct group_serve *gs = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_sync_req *m = &pr->u.sync;
+	char name[TOPIC_NAME_MAX + 1];
+	struct kgroup *g;
+	struct kmember *mem;
+	int16_t err;
+	int rc;
+
+	err = kg_check(gs, req, m->group_id, name, "SyncGroup");
+	if (err)
+		return sync_error(req, err);
+	pthread_mutex_lock(&gs->mu);
+	g = kg_find(gs, name);
+	mem = kg_member(g, m->member_id);
+	err = gs->stop ? PROTO_ERR_COORDINATOR_NOT_AVAILABLE
+		       : kg_member_check(g, mem, m->generation_id, "SyncGroup", net_req_peer(req),
+					 name);
+	if (!err && ((m->protocol_type.len >= 0 && !kg_kstr_is(m->protocol_type, g->ptype)) ||
+		     (m->protocol_name.len >= 0 && !kg_kstr_is(m->protocol_name, g->proto)))) {
+		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
+		mq_log_limited(MQ_WARN,
+			       "SyncGroup from %s for group %s: protocol %.*s/%.*s, the group's is "
+			       "%s/%s",
+			       net_req_peer(req), name,
+			       m->protocol_type.len > 0 ? (int)m->protocol_type.len : 0,
+			       m->protocol_type.ptr ? m->protocol_type.ptr : "",
+			       m->protocol_name.len > 0 ? (int)m->protocol_name.len : 0,
+			       m->protocol_name.ptr ? m->protocol_name.ptr : "", g->ptype,
+			       g->proto);
+	}
+	if (!err && g->state == KG_PREPARING)
+		err = PROTO_ERR_REBALANCE_IN_PROGRESS;
+	if (!err && g->state == KG_AWAIT_SYNC && !strcmp(g->leader, mem->id)) {
+		int64_t add = 0;
+
+		for (int32_t i = 0; i < m->n_assignments; i++)
+			add += m->assignments[i].assignment.len > 0
+				       ? m->assignments[i].assignment.len
+				       : 0;
+		if (add > KG_GROUP_BYTES || gs->bytes + add > KG_ALL_BYTES) {
+			err = PROTO_ERR_GROUP_MAX_SIZE_REACHED;
+			mq_log_limited(MQ_WARN,
+				       "SyncGroup from %s for group %s: %lld bytes of assignments "
+				       "would pass the group's %d or all groups' %d",
+				       net_req_peer(req), name, (long long)add, KG_GROUP_BYTES,
+				       KG_ALL_BYTES);
+		}
+	}
+	if (err) {
+		pthread_mutex_unlock(&gs->mu);
+		return sync_error(req, err);
+	}
+	if (g->state == KG_STABLE) {
+		mem->sync = req;
+		sync_answer(g, mem, PROTO_ERR_NONE);
+		pthread_mutex_unlock(&gs->mu);
+		return NET_PARKED;
+	}
+	if (mem->sync)
+		sync_answer(g, mem, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	mem->sync = req;
+	rc = 0;
+	if (!strcmp(g->leader, mem->id))
+		rc = sync_complete(g, m);
+	if (rc < 0) {
+		mem->sync = NULL;
+		pthread_mutex_unlock(&gs->mu);
+		return rc;
+	}
+	pthread_mutex_unlock(&gs->mu);
+	return NET_PARKED;
+}
+
+static int heartbeat_handler(void *arg, struct net_req *req)
+{
+	struct group_serve *gs = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_heartbeat_req *m = &pr->u.heartbeat;
+	char name[TOPIC_NAME_MAX + 1];
+	struct proto_heartbeat_resp r = { 0 };
+	size_t pos;
+	int rc;
+
+	r.error_code = kg_check(gs, req, m->group_id, name, "Heartbeat");
+	if (!r.error_code) {
+		struct kgroup *g;
+
+		pthread_mutex_lock(&gs->mu);
+		g = kg_find(gs, name);
+		r.error_code = kg_member_check(g, kg_member(g, m->member_id), m->generation_id,
+					       "Heartbeat", net_req_peer(req), name);
+		if (!r.error_code && g->state != KG_STABLE)
+			r.error_code = PROTO_ERR_REBALANCE_IN_PROGRESS;
+		pthread_mutex_unlock(&gs->mu);
+	}
+	pos = net_req_begin(req);
+	rc = proto_heartbeat_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &r);
+	return rc ? rc : net_req_end(req, pos);
+}
+
+static int leave_handler(void *arg, struct net_req *req)
+{
+	struct group_serve *gs = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_leave_req *m = &pr->u.leave;
+	int16_t v = pr->hdr.api_version;
+	char name[TOPIC_NAME_MAX + 1];
+	struct proto_leave_resp r = { 0 };
+	size_t pos;
+	int rc;
+
+	r.members = calloc((size_t)m->n_members + 1, sizeof(*r.members));
+	if (!r.members)
+		return -ENOMEM;
+	r.error_code = kg_check(gs, req, m->group_id, name, "LeaveGroup");
+	if (!r.error_code) {
+		struct kgroup *g;
+		bool left = false;
+
+		pthread_mutex_lock(&gs->mu);
+		g = kg_find(gs, name);
+		for (int32_t i = 0; i < m->n_members; i++) {
+			struct kmember *mem = kg_member(g, m->members[i].member_id);
+
+			r.members[i].member_id = m->members[i].member_id;
+			r.members[i].group_instance_id = m->members[i].group_instance_id;
+			r.members[i].reason = KSTR_NULL;
+			if (!mem) {
+				r.members[i].error_code = PROTO_ERR_UNKNOWN_MEMBER_ID;
+				mq_log_limited(MQ_INFO,
+					       "LeaveGroup from %s for group %s: unknown "
+					       "member %.*s",
+					       net_req_peer(req), name,
+					       (int)(m->members[i].member_id.len > 0
+							     ? m->members[i].member_id.len
+							     : 0),
+					       m->members[i].member_id.ptr
+						       ? m->members[i].member_id.ptr
+						       : "");
+				continue;
+			}
+			kg_remove(g, mem, PROTO_ERR_UNKNOWN_MEMBER_ID, "it left");
+			left = true;
+		}
+		if (left)
+			kg_prepare(gs, g, "a member left");
+		pthread_mutex_unlock(&gs->mu);
+		r.n_members = m->n_members;
+		/* v0-2 name one member: its error is the response's. */
+		if (v < 3 && m->n_members == 1)
+			r.error_code = r.members[0].error_code;
+	}
+	if (v < 3)
+		r.n_members = 0;
+	pos = net_req_begin(req);
+	rc = proto_leave_resp_encode(&net_req_out(req)->w, v, &r);
+	free(r.members);
+	return rc ? rc : net_req_end(req, pos);
+}
+
+/* ---- the timer: sessions and rebalance timeouts ---- */
+
+/* One pass over every group; returns the ms until the next deadline.
+ * Needs gs->mu. */
+static int64_t timer_pass(struct group_serve *gs)
+{
+	int64_t now = now_mono_ms(), next = KG_TICK_MAX_MS;
+
+	for (struct kgroup **pp = &gs->groups; *pp;) {
+		struct kgroup *g = *pp;
+		bool gone = false;
+
+		for (struct kmember *m = g->members, *nx; m; m = nx) {
+			int64_t due = m->last_heard + m->session_ms;
+
+			nx = m->next;
+			if (m->join || m->sync)
+				continue;
+			if (now >= due) {
+				kg_remove(g, m, PROTO_ERR_UNKNOWN_MEMBER_ID,
+					  "session timeout expired");
+				gone = true;
+			} else if (due - now < next) {
+				next = due - now;
+			}
+		}
+		if (gone)
+			kg_prepare(gs, g, "a member's session expired");
+		if (g->state == KG_PREPARING || g->state == KG_AWAIT_SYNC) {
+			if (now >= g->deadline) {
+				if (g->state == KG_PREPARING) {
+					join_complete(g);
+				} else {
+					for (struct kmember *m = g->members, *nx; m; m = nx) {
+						nx = m->next;
+						if (!m->sync)
+							kg_remove(g, m, PROTO_ERR_UNKNOWN_MEMBER_ID,
+								  "did not sync within the "
+								  "rebalance timeout");
+					}
+					kg_prepare(gs, g, "members did not sync");
+				}
+			} else if (g->deadline - now < next) {
+				next = g->deadline - now;
+			}
+		}
+		if (g->nmembers == 0) {
+			*pp = g->next;
+			free(g);
+			continue;
+		}
+		pp = &g->next;
+	}
+	return next < 1 ? 1 : next;
+}
+
+static void *timer_main(void *arg)
+{
+	struct group_serve *gs = arg;
+
+	pthread_mutex_lock(&gs->mu);
+	while (!gs->stop) {
+		struct timespec ts;
+
+		deadline_from_ms(CLOCK_MONOTONIC, timer_pass(gs), &ts);
+		pthread_cond_timedwait(&gs->cv, &gs->mu, &ts);
+	}
+	pthread_mutex_unlock(&gs->mu);
+	return NULL;
+}
+
+/* ---- life ---- */
+
+int group_serve_new(struct kafka_api *ka, struct group_serve **out)
+{
+	struct group_serve *gs = calloc(1, sizeof(*gs));
+	pthread_condattr_t ca;
+	int rc;
+
+	*out = NULL;
+	if (!gs)
+		return -ENOMEM;
+	gs->ka = ka;
+	gs->gc = ka->b->gc;
+	if (!gs->gc) { /* a broker without groups (unit tests of the listener) */
+		free(gs);
+		return 0;
+	}
+	pthread_mutex_init(&gs->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&gs->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	rc = pthread_create(&gs->th, NULL, timer_main, gs);
+	if (rc) {
+		pthread_cond_destroy(&gs->cv);
+		pthread_mutex_destroy(&gs->mu);
+		free(gs);
+		return -rc;
+	}
+	pthread_setname_np(gs->th, "mqfs-groups");
+	gs->running = true;
+	pthread_mutex_lock(&gs->gc->mu);
+	gs->gc->kafka_active = kafka_active;
+	gs->gc->kafka_describe = kafka_describe;
+	gs->gc->kafka_arg = gs;
+	pthread_mutex_unlock(&gs->gc->mu);
+	gs->hooked = true;
+	*out = gs;
+	return 0;
+}
+
+int group_serve_register(struct group_serve *gs, struct net_server *srv)
+{
+	static const struct {
+		int16_t key;
+		net_handler_fn fn;
+	} apis[] = {
+		{ PROTO_API_FIND_COORDINATOR, find_coord_handler },
+		{ PROTO_API_JOIN_GROUP, join_handler },
+		{ PROTO_API_SYNC_GROUP, sync_handler },
+		{ PROTO_API_HEARTBEAT, heartbeat_handler },
+		{ PROTO_API_LEAVE_GROUP, leave_handler },
+	};
+	int rc = 0;
+
+	for (size_t i = 0; i < sizeof(apis) / sizeof(apis[0]) && rc == 0; i++)
+		rc = net_server_handle(srv, apis[i].key, apis[i].fn, gs);
+	return rc ? rc : group_serve_offsets_register(gs, srv);
+}
+
+void group_serve_stop(struct group_serve *gs)
+{
+	if (!gs)
+		return;
+	if (gs->hooked) {
+		pthread_mutex_lock(&gs->gc->mu);
+		gs->gc->kafka_active = NULL;
+		gs->gc->kafka_describe = NULL;
+		gs->gc->kafka_arg = NULL;
+		pthread_mutex_unlock(&gs->gc->mu);
+		gs->hooked = false;
+	}
+	pthread_mutex_lock(&gs->mu);
+	gs->stop = true;
+	for (struct kgroup *g = gs->groups; g; g = g->next) {
+		for (struct kmember *m = g->members; m; m = m->next) {
+			join_answer(g, m, PROTO_ERR_COORDINATOR_NOT_AVAILABLE);
+			sync_answer(g, m, PROTO_ERR_COORDINATOR_NOT_AVAILABLE);
+		}
+	}
+	pthread_cond_signal(&gs->cv);
+	pthread_mutex_unlock(&gs->mu);
+	if (gs->running) {
+		pthread_join(gs->th, NULL);
+		gs->running = false;
+	}
+}
+
+void group_serve_free(struct group_serve *gs)
+{
+	if (!gs)
+		return;
+	group_serve_stop(gs);
+	while (gs->groups) {
+		struct kgroup *g = gs->groups;
+
+		gs->groups = g->next;
+		while (g->members) {
+			struct kmember *m = g->members;
+
+			g->members = m->next;
+			member_free(m);
+		}
+		free(g);
+	}
+	pthread_cond_destroy(&gs->cv);
+	pthread_mutex_destroy(&gs->mu);
+	free(gs);
+}

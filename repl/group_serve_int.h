@@ -1,0 +1,100 @@
+/*
+ * group_serve_int.h — private to group_serve.c (membership: FindCoordinator,
+ * JoinGroup, SyncGroup, Heartbeat, LeaveGroup, the session timer) and
+ * group_serve_offsets.c (OffsetCommit, OffsetFetch): the Kafka groups'
+ * state and the checks both make. Rules and lock order: group_serve.c.
+ */
+#ifndef MQFS_REPL_GROUP_SERVE_INT_H
+#define MQFS_REPL_GROUP_SERVE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "repl/group_int.h"
+#include "repl/group_serve.h"
+
+#define KG_MAX_MEMBERS 1000
+#define KG_MAX_ALL     10000 /* members of all groups */
+/* Members' protocol metadata (and, apart, the leader's assignments) of one
+ * group: the leader's JoinGroup answer carries all of it and must fit
+ * socket.response.max.bytes (1 MiB by default). */
+#define KG_GROUP_BYTES (512 * 1024)
+#define KG_ALL_BYTES   (64 * 1024 * 1024) /* metadata and assignments held */
+#define KG_ID_MAX      200
+#define KG_NAME_MAX    255
+#define KG_META_MAX    4096 /* offset.metadata.max.bytes */
+#define KG_TICK_MAX_MS 1000
+
+enum kg_state { KG_EMPTY, KG_PREPARING, KG_AWAIT_SYNC, KG_STABLE };
+
+struct kproto {
+	char name[KG_NAME_MAX + 1];
+	uint8_t *meta;
+	int32_t len;
+};
+
+struct kmember {
+	char id[KG_ID_MAX + 1];
+	int32_t session_ms, rebalance_ms;
+	int64_t last_heard; /* monotonic ms */
+	int nprotos;
+	struct kproto *protos;
+	struct net_req *join; /* parked JoinGroup */
+	struct net_req *sync; /* parked SyncGroup */
+	uint8_t *asg;
+	int32_t asg_len;
+	struct kmember *next;
+};
+
+struct kgroup {
+	struct group_serve *gs;
+	char name[TOPIC_NAME_MAX + 1];
+	enum kg_state state;
+	int32_t generation;
+	char ptype[KG_NAME_MAX + 1];
+	char proto[KG_NAME_MAX + 1];
+	char leader[KG_ID_MAX + 1];
+	struct kmember *members; /* join order */
+	int nmembers;
+	int64_t meta_bytes; /* members' protocol metadata */
+	int64_t deadline;   /* of the rebalance (Preparing, AwaitSync) */
+	struct kgroup *next;
+};
+
+struct group_serve {
+	struct kafka_api *ka;
+	struct group_coord *gc;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* CLOCK_MONOTONIC */
+	struct kgroup *groups;
+	int members;   /* of all groups */
+	int64_t bytes; /* metadata and assignments of all members */
+	uint64_t seq;
+	atomic_bool stop; /* set under mu; group_check reads it without */
+	bool running;
+	bool hooked;
+	pthread_t th;
+};
+
+/* The Kafka group of that name, or NULL. Needs gs->mu. */
+struct kgroup *kg_find(struct group_serve *gs, const char *name);
+/* Its member of that id, or NULL (g may be NULL). Needs gs->mu. */
+struct kmember *kg_member(struct kgroup *g, struct kstr id);
+/* True when s equals the C string c. */
+bool kg_kstr_is(struct kstr s, const char *c);
+/* Kafka's checks before any group request: the id can be the mount's
+ * group name (copied into name, TOPIC_NAME_MAX + 1 bytes), the server is
+ * not stopping, this broker coordinates it. NONE or the error (logged). */
+int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, char *name,
+		 const char *api);
+/* The member is known (then heard from now) and of this generation; NONE
+ * or UNKNOWN_MEMBER_ID / ILLEGAL_GENERATION (logged). Needs gs->mu. */
+int16_t kg_member_check(struct kgroup *g, struct kmember *mem, int32_t generation, const char *api,
+			const char *peer, const char *name);
+
+/* group_serve_offsets.c: registers OffsetCommit and OffsetFetch. */
+int group_serve_offsets_register(struct group_serve *gs, struct net_server *srv);
+
+#endif

@@ -1,0 +1,429 @@
+/*
+ * group_serve_offsets.c — OffsetCommit (8) and OffsetFetch (9) for Kafka
+ * consumers: the committed offsets of a Kafka group G are those of the
+ * mount's groups named G (MNT/<topic>/.groups/G/, group_store.c), one
+ * truth for both kinds of member (group_serve.c).
+ *
+ * OffsetCommit: the group-level checks first (kg_check; then, under
+ * gs->mu, a member of this generation not awaiting its assignment, or a
+ * commit outside any generation (generation -1, no member id) only while
+ * the Kafka group has no members); gs->mu is released before the commit,
+ * which takes the mount group's locks. Per topic, the mount group G of it
+ * is made if missing; refused while consume files are its members for a
+ * commit outside a generation (UNKNOWN_MEMBER_ID, as Kafka answers a
+ * group with members). Per partition, in this order:
+ *   no such topic (or an internal __ one) or partition
+ *                                     UNKNOWN_TOPIC_OR_PARTITION
+ *   metadata over offset.metadata.max.bytes (4096)
+ *                                     OFFSET_METADATA_TOO_LARGE
+ *   a negative offset                 INVALID_COMMIT_OFFSET_SIZE
+ *   __consumer_offsets refused the record
+ *                                     KAFKA_STORAGE_ERROR
+ * The partitions of one topic that pass are one record batch. What is
+ * kept is the offset; the metadata string is not (OffsetFetch answers
+ * ""); the record names the member ("kafka" outside a generation).
+ *
+ * OffsetFetch: per group (v8: several), the committed offset of each
+ * partition asked, -1 without error when none (an unknown topic too, as
+ * Kafka); with null topics (v2+) every committed partition of every
+ * topic's group G.
+ *
+ * Threads: listener workers; no lock is held across another group's.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl/broker_int.h"
+#include "repl/group_serve_int.h"
+#include "util/diaglog.h"
+
+/* ---- OffsetCommit ---- */
+
+/* Commits one topic's partitions of the request to the mount's group name
+ * of that topic, filling their error codes. simple: a commit outside any
+ * generation (refused while the mount's group has members). */
+static void commit_topic(struct group_serve *gs, const char *name, const char *member, bool simple,
+			 const struct proto_offset_commit_topic *td,
+			 struct proto_offset_commit_resp_part *rp, const char *peer)
+{
+	char tname[TOPIC_NAME_MAX + 1];
+	struct topic *t = NULL;
+	struct group *g = NULL;
+	int *parts = NULL, n = 0, rc = 0;
+	int64_t *offs = NULL;
+	int16_t all = PROTO_ERR_NONE;
+
+	for (int32_t j = 0; j < td->n_partitions; j++)
+		rp[j].partition_index = td->partitions[j].partition_index;
+	if (td->name.len <= 0 || td->name.len > TOPIC_NAME_MAX) {
+		all = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+		snprintf(tname, sizeof(tname), "?");
+	} else {
+		snprintf(tname, sizeof(tname), "%.*s", (int)td->name.len, td->name.ptr);
+		if (!topic_name_valid(tname) || (tname[0] == '_' && tname[1] == '_') ||
+		    broker_topic_get(gs->ka->b, tname, &t) < 0)
+			all = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	}
+	if (!all) {
+		rc = group_open(t, name, GROUP_CREATE, &g);
+		if (rc == 0)
+			rc = group_lock_live(g);
+		else
+			g = NULL;
+		if (rc < 0)
+			all = rc == -ENOENT ? PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION
+					    : proto_err_from_errno(rc);
+	}
+	if (all) {
+		if (all == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
+			mq_log_limited(MQ_INFO,
+				       "OffsetCommit from %s for group %s: unknown topic %s", peer,
+				       name, tname);
+		goto answer_all;
+	}
+	if (simple && g->nmembers > 0) {
+		pthread_mutex_unlock(&g->mu);
+		all = PROTO_ERR_UNKNOWN_MEMBER_ID;
+		mq_log_limited(MQ_INFO,
+			       "OffsetCommit from %s for group %s of topic %s refused: consume "
+			       "files of the mount are its members",
+			       peer, name, tname);
+		goto answer_all;
+	}
+	parts = calloc((size_t)td->n_partitions + 1, sizeof(*parts));
+	offs = calloc((size_t)td->n_partitions + 1, sizeof(*offs));
+	if (!parts || !offs) {
+		pthread_mutex_unlock(&g->mu);
+		all = PROTO_ERR_UNKNOWN_SERVER_ERROR;
+		goto answer_all;
+	}
+	for (int32_t j = 0; j < td->n_partitions; j++) {
+		const struct proto_offset_commit_part *pd = &td->partitions[j];
+
+		if (pd->partition_index < 0 || pd->partition_index >= topic_partitions(g->t)) {
+			rp[j].error_code = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			mq_log_limited(MQ_INFO,
+				       "OffsetCommit from %s for group %s: topic %s has no "
+				       "partition %d",
+				       peer, name, tname, (int)pd->partition_index);
+		} else if (pd->committed_metadata.len > KG_META_MAX) {
+			rp[j].error_code = PROTO_ERR_OFFSET_METADATA_TOO_LARGE;
+			mq_log_limited(MQ_INFO,
+				       "OffsetCommit from %s for group %s: metadata of %d bytes "
+				       "(offset.metadata.max.bytes %d)",
+				       peer, name, (int)pd->committed_metadata.len, KG_META_MAX);
+		} else if (pd->committed_offset < 0) {
+			rp[j].error_code = PROTO_ERR_INVALID_COMMIT_OFFSET_SIZE;
+			mq_log_limited(MQ_INFO,
+				       "OffsetCommit from %s for group %s: negative offset %" PRId64
+				       " for %s-%d",
+				       peer, name, pd->committed_offset, tname,
+				       (int)pd->partition_index);
+		} else {
+			parts[n] = pd->partition_index;
+			offs[n++] = pd->committed_offset;
+		}
+	}
+	rc = n ? group_store_commit(g, parts, offs, n, member) : 0;
+	pthread_mutex_unlock(&g->mu);
+	if (rc < 0) {
+		mq_log_limited(MQ_ERR, "OffsetCommit from %s for group %s of topic %s: %s", peer,
+			       name, tname, strerror(-rc));
+		for (int32_t j = 0; j < td->n_partitions; j++)
+			if (!rp[j].error_code)
+				rp[j].error_code = PROTO_ERR_KAFKA_STORAGE_ERROR;
+	}
+	goto out;
+answer_all:
+	for (int32_t j = 0; j < td->n_partitions; j++)
+		rp[j].error_code = all;
+out:
+	free(parts);
+	free(offs);
+	if (g)
+		group_put(g);
+	if (t)
+		topic_put(t);
+}
+
+static int commit_handler(void *arg, struct net_req *req)
+{
+	struct group_serve *gs = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_offset_commit_req *m = &pr->u.offset_commit;
+	struct proto_offset_commit_resp r = { .n_topics = m->n_topics };
+	struct proto_offset_commit_resp_part *parts;
+	char name[TOPIC_NAME_MAX + 1], member[KG_ID_MAX + 1] = "kafka";
+	bool simple = m->generation_id < 0 && m->member_id.len <= 0;
+	int16_t err;
+	int n = 0, k = 0, rc;
+	size_t pos;
+
+	for (int32_t t = 0; t < m->n_topics; t++)
+		n += m->topics[t].n_partitions;
+	r.topics = calloc((size_t)m->n_topics + 1, sizeof(*r.topics));
+	parts = calloc((size_t)n + 1, sizeof(*parts));
+	if (!r.topics || !parts) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	err = kg_check(gs, req, m->group_id, name, "OffsetCommit");
+	if (!err) {
+		struct kgroup *g;
+		struct kmember *mem;
+
+		pthread_mutex_lock(&gs->mu);
+		g = kg_find(gs, name);
+		mem = kg_member(g, m->member_id);
+		if (simple && g && g->nmembers > 0) {
+			err = PROTO_ERR_UNKNOWN_MEMBER_ID;
+			mq_log_limited(MQ_INFO,
+				       "OffsetCommit from %s for group %s: no member id, and the "
+				       "group has members",
+				       net_req_peer(req), name);
+		} else if (!simple) {
+			err = kg_member_check(g, mem, m->generation_id, "OffsetCommit",
+					      net_req_peer(req), name);
+			if (!err && g->state == KG_AWAIT_SYNC)
+				err = PROTO_ERR_REBALANCE_IN_PROGRESS;
+			if (!err)
+				snprintf(member, sizeof(member), "%s", mem->id);
+		}
+		pthread_mutex_unlock(&gs->mu);
+	}
+	for (int32_t t = 0; t < m->n_topics; t++) {
+		const struct proto_offset_commit_topic *td = &m->topics[t];
+
+		r.topics[t].name = td->name;
+		r.topics[t].n_partitions = td->n_partitions;
+		r.topics[t].partitions = &parts[k];
+		if (err) {
+			for (int32_t j = 0; j < td->n_partitions; j++) {
+				parts[k + j].partition_index = td->partitions[j].partition_index;
+				parts[k + j].error_code = err;
+			}
+		} else {
+			commit_topic(gs, name, member, simple, td, &parts[k], net_req_peer(req));
+		}
+		k += td->n_partitions;
+	}
+	pos = net_req_begin(req);
+	rc = proto_offset_commit_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &r);
+	if (rc == 0)
+		rc = net_req_end(req, pos);
+out:
+	free(r.topics);
+	free(parts);
+	return rc;
+}
+
+/* ---- OffsetFetch ---- */
+
+/* Group refs and the answer being built for one request. */
+struct fetch_build {
+	struct group **refs;
+	int nrefs, caprefs;
+	struct proto_offset_fetch_resp_topic *topics;
+	int ntopics, captopics;
+	struct proto_offset_fetch_resp_part *parts;
+	int nparts, capparts;
+	struct topic **tops;
+	int ntops, captops;
+};
+
+#define GROW(arr, n, cap)                                                         \
+	do {                                                                      \
+		if ((n) == (cap)) {                                               \
+			int nc_ = (cap) ? (cap)*2 : 16;                           \
+			void *np_ = realloc((arr), (size_t)nc_ * sizeof(*(arr))); \
+			if (!np_)                                                 \
+				return -ENOMEM;                                   \
+			(arr) = np_;                                              \
+			(cap) = nc_;                                              \
+		}                                                                 \
+	} while (0)
+
+/* Part indexes are kept as offsets into fb->parts (it may move) and fixed
+ * up at the end. */
+static int fetch_add_part(struct fetch_build *fb, int32_t index, int64_t off)
+{
+	GROW(fb->parts, fb->nparts, fb->capparts);
+	fb->parts[fb->nparts++] =
+		(struct proto_offset_fetch_resp_part){ .partition_index = index,
+						       .committed_offset = off,
+						       .committed_leader_epoch = -1,
+						       .metadata = kstr_of(""),
+						       .error_code = PROTO_ERR_NONE };
+	return 0;
+}
+
+static int fetch_add_topic(struct fetch_build *fb, struct kstr name)
+{
+	GROW(fb->topics, fb->ntopics, fb->captopics);
+	fb->topics[fb->ntopics++] = (struct proto_offset_fetch_resp_topic){
+		.name = name, .n_partitions = 0, .partitions = (void *)(intptr_t)fb->nparts
+	};
+	return 0;
+}
+
+static int fetch_keep_group(struct fetch_build *fb, struct group *g)
+{
+	GROW(fb->refs, fb->nrefs, fb->caprefs);
+	fb->refs[fb->nrefs++] = g;
+	return 0;
+}
+
+static int fetch_keep_topic(struct fetch_build *fb, struct topic *t)
+{
+	GROW(fb->tops, fb->ntops, fb->captops);
+	fb->tops[fb->ntops++] = t;
+	return 0;
+}
+
+/* Committed offset of partition p of g (locked), -1 for none. */
+static int64_t committed_of(struct group *g, int32_t p)
+{
+	return p >= 0 && p < g->nparts ? g->parts[p].committed : -1;
+}
+
+/* Every committed partition of every topic's group name. */
+static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char *name)
+{
+	struct group_coord *gc = gs->gc;
+	int first = fb->nrefs, rc = 0;
+
+	pthread_mutex_lock(&gc->mu);
+	for (int i = 0; i < gc->ngroups && rc == 0; i++) {
+		if (strcmp(gc->groups[i]->name, name))
+			continue;
+		rc = fetch_keep_group(fb, gc->groups[i]);
+		if (rc == 0)
+			atomic_fetch_add(&gc->groups[i]->refs, 1);
+	}
+	pthread_mutex_unlock(&gc->mu);
+	for (int i = first; i < fb->nrefs && rc == 0; i++) {
+		struct group *g = fb->refs[i];
+
+		if (group_lock_live(g) < 0)
+			continue;
+		rc = fetch_add_topic(fb, kstr_of(g->topic));
+		for (int p = 0; p < g->nparts && rc == 0; p++)
+			if (g->parts[p].committed >= 0)
+				rc = fetch_add_part(fb, p, g->parts[p].committed);
+		pthread_mutex_unlock(&g->mu);
+		if (rc == 0)
+			fb->topics[fb->ntopics - 1].n_partitions =
+				fb->nparts - (int)(intptr_t)fb->topics[fb->ntopics - 1].partitions;
+	}
+	return rc;
+}
+
+static int fetch_topic(struct group_serve *gs, struct fetch_build *fb, const char *name,
+		       const struct proto_offset_fetch_topic *tq)
+{
+	char tname[TOPIC_NAME_MAX + 1];
+	struct topic *t = NULL;
+	struct group *g = NULL;
+	bool locked = false;
+	int rc;
+
+	rc = fetch_add_topic(fb, tq->name);
+	if (rc < 0)
+		return rc;
+	if (tq->name.len > 0 && tq->name.len <= TOPIC_NAME_MAX) {
+		snprintf(tname, sizeof(tname), "%.*s", (int)tq->name.len, tq->name.ptr);
+		if (topic_name_valid(tname) && broker_topic_get(gs->ka->b, tname, &t) == 0) {
+			rc = fetch_keep_topic(fb, t);
+			if (rc < 0) {
+				topic_put(t);
+				return rc;
+			}
+			if (group_open(t, name, 0, &g) == 0) {
+				rc = fetch_keep_group(fb, g);
+				if (rc < 0) {
+					group_put(g);
+					return rc;
+				}
+				locked = group_lock_live(g) == 0;
+			}
+		}
+	}
+	for (int32_t j = 0; j < tq->n_partition_indexes && rc == 0; j++) {
+		int32_t p = tq->partition_indexes[j];
+
+		rc = fetch_add_part(fb, p, locked ? committed_of(g, p) : -1);
+	}
+	if (locked)
+		pthread_mutex_unlock(&g->mu);
+	fb->topics[fb->ntopics - 1].n_partitions =
+		fb->nparts - (int)(intptr_t)fb->topics[fb->ntopics - 1].partitions;
+	return rc;
+}
+
+static int fetch_handler(void *arg, struct net_req *req)
+{
+	struct group_serve *gs = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_offset_fetch_req *m = &pr->u.offset_fetch;
+	struct proto_offset_fetch_resp r = { .n_groups = m->n_groups };
+	struct fetch_build fb = { 0 };
+	int *tfirst = NULL, rc = 0;
+	size_t pos;
+
+	r.groups = calloc((size_t)m->n_groups + 1, sizeof(*r.groups));
+	tfirst = calloc((size_t)m->n_groups + 1, sizeof(*tfirst));
+	if (!r.groups || !tfirst) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int32_t i = 0; i < m->n_groups && rc == 0; i++) {
+		const struct proto_offset_fetch_group *gq = &m->groups[i];
+		char name[TOPIC_NAME_MAX + 1];
+
+		r.groups[i].group_id = gq->group_id;
+		tfirst[i] = fb.ntopics;
+		r.groups[i].error_code = kg_check(gs, req, gq->group_id, name, "OffsetFetch");
+		if (r.groups[i].error_code)
+			continue;
+		if (gq->n_topics < 0)
+			rc = fetch_all(gs, &fb, name);
+		for (int32_t t = 0; t < gq->n_topics && rc == 0; t++)
+			rc = fetch_topic(gs, &fb, name, &gq->topics[t]);
+	}
+	if (rc < 0)
+		goto out;
+	for (int k = 0; k < fb.ntopics; k++)
+		fb.topics[k].partitions = fb.parts + (intptr_t)fb.topics[k].partitions;
+	for (int32_t i = 0; i < m->n_groups; i++) {
+		int end = i + 1 < m->n_groups ? tfirst[i + 1] : fb.ntopics;
+
+		r.groups[i].topics = fb.topics + tfirst[i];
+		r.groups[i].n_topics = end - tfirst[i];
+	}
+	pos = net_req_begin(req);
+	rc = proto_offset_fetch_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &r);
+	if (rc == 0)
+		rc = net_req_end(req, pos);
+out:
+	for (int i = 0; i < fb.nrefs; i++)
+		group_put(fb.refs[i]);
+	for (int i = 0; i < fb.ntops; i++)
+		topic_put(fb.tops[i]);
+	free(fb.refs);
+	free(fb.tops);
+	free(fb.topics);
+	free(fb.parts);
+	free(r.groups);
+	free(tfirst);
+	return rc;
+}
+
+int group_serve_offsets_register(struct group_serve *gs, struct net_server *srv)
+{
+	int rc = net_server_handle(srv, PROTO_API_OFFSET_COMMIT, commit_handler, gs);
+
+	return rc ? rc : net_server_handle(srv, PROTO_API_OFFSET_FETCH, fetch_handler, gs);
+}

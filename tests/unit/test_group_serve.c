@@ -1,0 +1,867 @@
+/*
+ * test_group_serve.c — Kafka's consumer group APIs on a single node's
+ * listener (repl/group_serve.c), over real sockets with requests built by
+ * the codec: FindCoordinator (this broker; transactions and bad group ids
+ * refused); JoinGroup/SyncGroup/Heartbeat/LeaveGroup of one member, and
+ * the rebalance when a second joins (the parked JoinGroup and SyncGroup of
+ * the follower answered once the leader acts); the errors of bad input
+ * (unknown member, wrong generation, session timeout out of range, another
+ * protocol type, metadata past the coordinator's bounds); session and
+ * rebalance timeouts expiring members;
+ * OffsetCommit/OffsetFetch writing and reading the same committed offsets
+ * as the mount's groups (group_offset), with Kafka's per-partition errors;
+ * and a group being one kind of member at a time (mount consume members
+ * and Kafka members refuse each other).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "repl/broker_int.h"
+#include "repl/config.h"
+#include "repl/group_int.h"
+#include "repl/net.h"
+#include "repl/proto.h"
+#include "repl/repl.h"
+#include "util/clock.h"
+
+#define DEADLINE_MS 10000
+
+struct fx {
+	char dir[64];
+	struct broker_config cfg;
+	struct broker *b;
+	int port;
+	struct net_client *c;
+};
+
+static struct net_client *connect_one(struct fx *f)
+{
+	struct net_client *c;
+
+	assert_int_equal(net_client_connect("127.0.0.1", f->port, DEADLINE_MS, &c), 0);
+	return c;
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	const char *text = "listeners=PLAINTEXT://127.0.0.1:0\nnum.partitions=2\n"
+			   "group.min.session.timeout.ms=100\n";
+	char err[256];
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-gserve.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	broker_config_defaults(&f->cfg);
+	assert_int_equal(broker_config_parse(&f->cfg, text, strlen(text), err, sizeof(err)), 0);
+	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/data", f->dir);
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	f->port = cluster_listener_port(f->b->cluster, 0);
+	assert_true(f->port > 0);
+	f->c = connect_one(f);
+	assert_int_equal(broker_topic_create(f->b, "t", 0, 0, 0755, NULL), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+
+	net_client_close(f->c);
+	assert_int_equal(broker_close(f->b), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* One call: body built by the caller in w (freed here). */
+static void call(struct net_client *c, int16_t api, int16_t v, struct kbuf_w *w,
+		 struct net_resp *raw)
+{
+	assert_int_equal(net_client_call(c, api, v, w->buf, w->len, 0, DEADLINE_MS, raw), 0);
+	kbuf_w_free(w);
+}
+
+/* ---- FindCoordinator ---- */
+
+static void find_coord(struct fx *f, int16_t v, int8_t type, const char *key,
+		       struct proto_find_coord_resp *resp, struct net_resp *raw)
+{
+	struct kstr k = kstr_of(key);
+	struct proto_find_coord_req req = { .key_type = type, .n_keys = 1, .keys = &k };
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 256);
+	assert_int_equal(proto_find_coord_req_encode(&w, v, &req), 0);
+	call(f->c, PROTO_API_FIND_COORDINATOR, v, &w, raw);
+	assert_int_equal(proto_find_coord_resp_decode(&raw->body, v, resp), 0);
+}
+
+static void test_find_coordinator(void **state)
+{
+	struct fx *f = *state;
+
+	for (int16_t v = 0; v <= 4; v++) {
+		struct proto_find_coord_resp r;
+		struct net_resp raw;
+
+		find_coord(f, v, PROTO_COORD_GROUP, "g", &r, &raw);
+		assert_int_equal(r.n_coordinators, 1);
+		assert_int_equal(r.coordinators[0].error_code, PROTO_ERR_NONE);
+		assert_int_equal(r.coordinators[0].node_id, f->cfg.broker_id);
+		assert_true(kstr_eq(r.coordinators[0].host, "127.0.0.1"));
+		assert_int_equal(r.coordinators[0].port, f->port);
+		if (v >= 4)
+			assert_true(kstr_eq(r.coordinators[0].key, "g"));
+		proto_find_coord_resp_free(&r);
+		net_resp_free(&raw);
+	}
+	{
+		struct proto_find_coord_resp r;
+		struct net_resp raw;
+
+		find_coord(f, 3, PROTO_COORD_TRANSACTION, "tx", &r, &raw);
+		assert_int_equal(r.coordinators[0].error_code, PROTO_ERR_COORDINATOR_NOT_AVAILABLE);
+		proto_find_coord_resp_free(&r);
+		net_resp_free(&raw);
+		find_coord(f, 3, PROTO_COORD_GROUP, "__internal", &r, &raw);
+		assert_int_equal(r.coordinators[0].error_code, PROTO_ERR_INVALID_GROUP_ID);
+		proto_find_coord_resp_free(&r);
+		net_resp_free(&raw);
+		find_coord(f, 3, PROTO_COORD_GROUP, "a/b", &r, &raw);
+		assert_int_equal(r.coordinators[0].error_code, PROTO_ERR_INVALID_GROUP_ID);
+		proto_find_coord_resp_free(&r);
+		net_resp_free(&raw);
+	}
+}
+
+/* ---- JoinGroup, SyncGroup, Heartbeat, LeaveGroup ---- */
+
+/* The consumer protocol subscription of topic t (v1). */
+static const uint8_t sub_t[] = { 0, 1, 0, 0, 0, 1, 0, 1, 't', 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0 };
+
+struct join_out {
+	int16_t error;
+	int32_t generation;
+	char member[256];
+	char leader[256];
+	char protocol[64];
+	int32_t n_members;
+	bool sub_seen; /* a member's metadata equals sub_t */
+};
+
+struct join_args {
+	struct net_client *c;
+	int16_t v;
+	const char *group, *member, *ptype;
+	const char *protos[2]; /* NULL: range, roundrobin */
+	int32_t session_ms, rebalance_ms;
+	struct join_out out;
+};
+
+static void join_call(struct join_args *a)
+{
+	struct proto_join_protocol protos[2] = {
+		{ kstr_of(a->protos[0] ? a->protos[0] : "range"),
+		  { (const char *)sub_t, sizeof(sub_t) } },
+		{ kstr_of(a->protos[0] ? a->protos[1] : "roundrobin"),
+		  { (const char *)sub_t, sizeof(sub_t) } },
+	};
+	struct proto_join_req req = { .group_id = kstr_of(a->group),
+				      .session_timeout_ms = a->session_ms,
+				      .rebalance_timeout_ms = a->rebalance_ms,
+				      .member_id = kstr_of(a->member ? a->member : ""),
+				      .group_instance_id = KSTR_NULL,
+				      .protocol_type = kstr_of(a->ptype ? a->ptype : "consumer"),
+				      .n_protocols = a->protos[0] && !a->protos[1] ? 1 : 2,
+				      .protocols = protos,
+				      .reason = KSTR_NULL };
+	struct proto_join_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 512);
+	assert_int_equal(proto_join_req_encode(&w, a->v, &req), 0);
+	assert_int_equal(net_client_call(a->c, PROTO_API_JOIN_GROUP, a->v, w.buf, w.len, 0,
+					 DEADLINE_MS, &raw),
+			 0);
+	kbuf_w_free(&w);
+	assert_int_equal(proto_join_resp_decode(&raw.body, a->v, &r), 0);
+	memset(&a->out, 0, sizeof(a->out));
+	a->out.error = r.error_code;
+	a->out.generation = r.generation_id;
+	snprintf(a->out.member, sizeof(a->out.member), "%.*s", (int)r.member_id.len,
+		 r.member_id.ptr);
+	snprintf(a->out.leader, sizeof(a->out.leader), "%.*s", (int)r.leader.len, r.leader.ptr);
+	if (r.protocol_name.len > 0)
+		snprintf(a->out.protocol, sizeof(a->out.protocol), "%.*s", (int)r.protocol_name.len,
+			 r.protocol_name.ptr);
+	a->out.n_members = r.n_members;
+	for (int32_t i = 0; i < r.n_members; i++)
+		if (r.members[i].metadata.len == (int32_t)sizeof(sub_t) &&
+		    !memcmp(r.members[i].metadata.ptr, sub_t, sizeof(sub_t)))
+			a->out.sub_seen = true;
+	proto_join_resp_free(&r);
+	net_resp_free(&raw);
+}
+
+static void *join_thread(void *arg)
+{
+	join_call(arg);
+	return NULL;
+}
+
+struct sync_args {
+	struct net_client *c;
+	int16_t v;
+	const char *group, *member;
+	int32_t generation;
+	int n;
+	const char *ids[2];
+	const char *asg[2];
+	int asg_len[2]; /* 0: strlen */
+	int16_t error;
+	char got[64];
+};
+
+static void sync_call(struct sync_args *a)
+{
+	struct proto_sync_assignment as[2];
+	struct proto_sync_req req = { .group_id = kstr_of(a->group),
+				      .generation_id = a->generation,
+				      .member_id = kstr_of(a->member),
+				      .group_instance_id = KSTR_NULL,
+				      .protocol_type = KSTR_NULL,
+				      .protocol_name = KSTR_NULL,
+				      .n_assignments = a->n,
+				      .assignments = as };
+	struct proto_sync_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	for (int i = 0; i < a->n; i++) {
+		as[i].member_id = kstr_of(a->ids[i]);
+		as[i].assignment = kstr_of(a->asg[i]);
+		if (a->asg_len[i])
+			as[i].assignment.len = a->asg_len[i];
+	}
+	kbuf_w_init(&w, 512);
+	assert_int_equal(proto_sync_req_encode(&w, a->v, &req), 0);
+	assert_int_equal(net_client_call(a->c, PROTO_API_SYNC_GROUP, a->v, w.buf, w.len, 0,
+					 DEADLINE_MS, &raw),
+			 0);
+	kbuf_w_free(&w);
+	assert_int_equal(proto_sync_resp_decode(&raw.body, a->v, &r), 0);
+	a->error = r.error_code;
+	snprintf(a->got, sizeof(a->got), "%.*s", r.assignment.len > 0 ? (int)r.assignment.len : 0,
+		 r.assignment.ptr ? r.assignment.ptr : "");
+	net_resp_free(&raw);
+}
+
+static void *sync_thread(void *arg)
+{
+	sync_call(arg);
+	return NULL;
+}
+
+static int16_t heartbeat(struct net_client *c, int16_t v, const char *group, const char *member,
+			 int32_t generation)
+{
+	struct proto_heartbeat_req req = { .group_id = kstr_of(group),
+					   .generation_id = generation,
+					   .member_id = kstr_of(member),
+					   .group_instance_id = KSTR_NULL };
+	struct proto_heartbeat_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 256);
+	assert_int_equal(proto_heartbeat_req_encode(&w, v, &req), 0);
+	call(c, PROTO_API_HEARTBEAT, v, &w, &raw);
+	assert_int_equal(proto_heartbeat_resp_decode(&raw.body, v, &r), 0);
+	net_resp_free(&raw);
+	return r.error_code;
+}
+
+static int16_t leave(struct net_client *c, int16_t v, const char *group, const char *member)
+{
+	struct proto_leave_member m = { .member_id = kstr_of(member),
+					.group_instance_id = KSTR_NULL,
+					.reason = KSTR_NULL };
+	struct proto_leave_req req = { .group_id = kstr_of(group), .n_members = 1, .members = &m };
+	struct proto_leave_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+	int16_t err;
+
+	kbuf_w_init(&w, 256);
+	assert_int_equal(proto_leave_req_encode(&w, v, &req), 0);
+	call(c, PROTO_API_LEAVE_GROUP, v, &w, &raw);
+	assert_int_equal(proto_leave_resp_decode(&raw.body, v, &r), 0);
+	err = v >= 3 ? (r.n_members == 1 ? r.members[0].error_code : -2) : r.error_code;
+	proto_leave_resp_free(&r);
+	net_resp_free(&raw);
+	return err;
+}
+
+static bool kafka_active(struct fx *f, const char *group)
+{
+	struct group_coord *gc = f->b->gc;
+	bool on;
+
+	pthread_mutex_lock(&gc->mu);
+	on = gc->kafka_active && gc->kafka_active(gc->kafka_arg, group);
+	pthread_mutex_unlock(&gc->mu);
+	return on;
+}
+
+static void test_one_member(void **state)
+{
+	struct fx *f = *state;
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "g", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "g", .n = 1 };
+
+	join_call(&j);
+	assert_int_equal(j.out.error, PROTO_ERR_NONE);
+	assert_int_equal(j.out.generation, 1);
+	assert_string_equal(j.out.leader, j.out.member);
+	assert_string_equal(j.out.protocol, "range");
+	assert_int_equal(j.out.n_members, 1);
+	assert_true(j.out.sub_seen);
+	assert_true(kafka_active(f, "g"));
+
+	s.member = j.out.member;
+	s.generation = 1;
+	s.ids[0] = j.out.member;
+	s.asg[0] = "my-assignment";
+	sync_call(&s);
+	assert_int_equal(s.error, PROTO_ERR_NONE);
+	assert_string_equal(s.got, "my-assignment");
+	/* Asked again while stable: the same. */
+	s.n = 0;
+	sync_call(&s);
+	assert_string_equal(s.got, "my-assignment");
+
+	for (int16_t v = 0; v <= 4; v++)
+		assert_int_equal(heartbeat(f->c, v, "g", j.out.member, 1), PROTO_ERR_NONE);
+	assert_int_equal(heartbeat(f->c, 3, "g", j.out.member, 7), PROTO_ERR_ILLEGAL_GENERATION);
+	assert_int_equal(heartbeat(f->c, 3, "g", "stranger", 1), PROTO_ERR_UNKNOWN_MEMBER_ID);
+	assert_int_equal(heartbeat(f->c, 3, "nogroup", "stranger", 1), PROTO_ERR_UNKNOWN_MEMBER_ID);
+	s.generation = 0;
+	sync_call(&s);
+	assert_int_equal(s.error, PROTO_ERR_ILLEGAL_GENERATION);
+
+	/* Bad joins, each answered at once with Kafka's error. */
+	{
+		struct join_args bad = j;
+		struct net_client *c2 = connect_one(f);
+
+		bad.c = c2;
+		bad.member = "nope";
+		join_call(&bad);
+		assert_int_equal(bad.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
+		bad.member = NULL;
+		bad.session_ms = 50;
+		join_call(&bad);
+		assert_int_equal(bad.out.error, PROTO_ERR_INVALID_SESSION_TIMEOUT);
+		bad.session_ms = 10000;
+		bad.ptype = "connect";
+		join_call(&bad);
+		assert_int_equal(bad.out.error, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL);
+		bad.ptype = NULL;
+		bad.group = ".hidden";
+		join_call(&bad);
+		assert_int_equal(bad.out.error, PROTO_ERR_INVALID_GROUP_ID);
+		/* v0-v9 all decode and answer. */
+		for (int16_t v = 0; v <= 9; v++) {
+			bad.v = v;
+			bad.group = "g";
+			bad.member = "nope";
+			join_call(&bad);
+			assert_int_equal(bad.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
+		}
+		net_client_close(c2);
+	}
+
+	assert_int_equal(leave(f->c, 1, "g", "stranger"), PROTO_ERR_UNKNOWN_MEMBER_ID);
+	assert_int_equal(leave(f->c, 4, "g", j.out.member), PROTO_ERR_NONE);
+	assert_false(kafka_active(f, "g"));
+	assert_int_equal(heartbeat(f->c, 3, "g", j.out.member, 1), PROTO_ERR_UNKNOWN_MEMBER_ID);
+}
+
+/* Polls Heartbeat until it answers want (the server got another member's
+ * request meanwhile). */
+static void heartbeat_until(struct net_client *c, const char *group, const char *member,
+			    int32_t gen, int16_t want)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+	int16_t got;
+
+	while ((got = heartbeat(c, 3, group, member, gen)) != want && now_mono_ms() < end)
+		usleep(10000);
+	assert_int_equal(got, want);
+}
+
+static void test_rebalance(void **state)
+{
+	struct fx *f = *state;
+	struct net_client *c2 = connect_one(f);
+	struct join_args a = {
+		.c = f->c, .v = 7, .group = "g", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct join_args b = {
+		.c = c2, .v = 2, .group = "g", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct sync_args sa = { .c = f->c, .v = 5, .group = "g", .n = 1 };
+	struct sync_args sb = { .c = c2, .v = 0, .group = "g" };
+	pthread_t th;
+
+	join_call(&a);
+	assert_int_equal(a.out.generation, 1);
+	sa.member = a.out.member;
+	sa.generation = 1;
+	sa.ids[0] = a.out.member;
+	sa.asg[0] = "p0p1";
+	sync_call(&sa);
+	assert_string_equal(sa.got, "p0p1");
+
+	/* B joins: parked until A rejoins; A learns of it by Heartbeat. */
+	assert_int_equal(pthread_create(&th, NULL, join_thread, &b), 0);
+	heartbeat_until(f->c, "g", a.out.member, 1, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	a.member = a.out.member;
+	join_call(&a);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 2);
+	assert_int_equal(b.out.generation, 2);
+	assert_string_equal(a.out.leader, a.out.member); /* the leader stays */
+	assert_string_equal(b.out.leader, a.out.member);
+	assert_int_equal(a.out.n_members, 2);
+	assert_int_equal(b.out.n_members, 0);
+	assert_string_not_equal(a.out.member, b.out.member);
+
+	/* Heartbeats during CompletingRebalance: REBALANCE_IN_PROGRESS. */
+	assert_int_equal(heartbeat(f->c, 3, "g", a.out.member, 2), PROTO_ERR_REBALANCE_IN_PROGRESS);
+	/* B's SyncGroup waits for the leader's. */
+	sb.member = b.out.member;
+	sb.generation = 2;
+	assert_int_equal(pthread_create(&th, NULL, sync_thread, &sb), 0);
+	sa.generation = 2;
+	sa.n = 2;
+	sa.ids[0] = a.out.member;
+	sa.asg[0] = "p0";
+	sa.ids[1] = b.out.member;
+	sa.asg[1] = "p1";
+	sync_call(&sa);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_string_equal(sa.got, "p0");
+	assert_int_equal(sb.error, PROTO_ERR_NONE);
+	assert_string_equal(sb.got, "p1");
+	assert_int_equal(heartbeat(f->c, 3, "g", a.out.member, 2), PROTO_ERR_NONE);
+
+	/* B leaves: A is told to rejoin and is alone in generation 3. */
+	assert_int_equal(leave(c2, 0, "g", b.out.member), PROTO_ERR_NONE);
+	assert_int_equal(heartbeat(f->c, 3, "g", a.out.member, 2), PROTO_ERR_REBALANCE_IN_PROGRESS);
+	join_call(&a);
+	assert_int_equal(a.out.generation, 3);
+	assert_int_equal(a.out.n_members, 1);
+	net_client_close(c2);
+}
+
+/* The protocol is one every member offers: the first member's first
+ * choice alone, then the one both offer. */
+static void test_protocol_choice(void **state)
+{
+	struct fx *f = *state;
+	struct net_client *c2 = connect_one(f);
+	struct join_args a = { .c = f->c,
+			       .v = 5,
+			       .group = "g",
+			       .session_ms = 10000,
+			       .rebalance_ms = 10000,
+			       .protos = { "roundrobin", "range" } };
+	struct join_args b = { .c = c2,
+			       .v = 5,
+			       .group = "g",
+			       .session_ms = 10000,
+			       .rebalance_ms = 10000,
+			       .protos = { "range", NULL } };
+	struct join_args c = b;
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "g" };
+	pthread_t th;
+
+	join_call(&a);
+	assert_string_equal(a.out.protocol, "roundrobin");
+	/* Stable, so that only B's join makes the Heartbeat below answer
+	 * REBALANCE_IN_PROGRESS. */
+	sa.member = a.out.member;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	c.protos[0] = "sticky";
+	join_call(&c);
+	assert_int_equal(c.out.error, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL);
+	assert_int_equal(pthread_create(&th, NULL, join_thread, &b), 0);
+	heartbeat_until(f->c, "g", a.out.member, 1, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	a.member = a.out.member;
+	join_call(&a);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_string_equal(a.out.protocol, "range");
+	assert_string_equal(b.out.protocol, "range");
+	net_client_close(c2);
+}
+
+static void test_timeouts(void **state)
+{
+	struct fx *f = *state;
+	struct net_client *c2 = connect_one(f);
+	struct join_args a = {
+		.c = f->c, .v = 5, .group = "s", .session_ms = 2000, .rebalance_ms = 10000
+	};
+	struct join_args b = {
+		.c = c2, .v = 5, .group = "s", .session_ms = 10000, .rebalance_ms = 300
+	};
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "s", .n = 0 };
+	int64_t end;
+
+	/* A member silent for its session timeout is removed. */
+	join_call(&a);
+	sa.member = a.out.member;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (kafka_active(f, "s") && now_mono_ms() < end)
+		usleep(10000);
+	assert_false(kafka_active(f, "s"));
+	assert_int_equal(heartbeat(f->c, 3, "s", a.out.member, a.out.generation),
+			 PROTO_ERR_UNKNOWN_MEMBER_ID);
+
+	/* A member that does not rejoin within the rebalance timeout is
+	 * dropped, and the rebalance completes without it. (The timeouts
+	 * leave a loaded machine 2 s between a test's two requests.) */
+	a.session_ms = 10000;
+	a.rebalance_ms = 2000;
+	join_call(&a);
+	sa.member = a.out.member;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	join_call(&b); /* returns once the rebalance timeout has passed */
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_string_equal(b.out.leader, b.out.member);
+	assert_int_equal(b.out.n_members, 1);
+	assert_int_equal(heartbeat(f->c, 3, "s", a.out.member, a.out.generation),
+			 PROTO_ERR_UNKNOWN_MEMBER_ID);
+	net_client_close(c2);
+}
+
+/* What the coordinator holds is bounded: a member whose protocol metadata
+ * would take the group past 512 KiB is refused GROUP_MAX_SIZE_REACHED. */
+static void test_limits(void **state)
+{
+	struct fx *f = *state;
+	size_t big = 600 * 1024;
+	char *meta = calloc(1, big);
+	struct proto_join_protocol proto = { kstr_of("range"), { meta, (int32_t)big } };
+	struct proto_join_req req = { .group_id = kstr_of("big"),
+				      .session_timeout_ms = 10000,
+				      .rebalance_timeout_ms = 10000,
+				      .member_id = kstr_of(""),
+				      .group_instance_id = KSTR_NULL,
+				      .protocol_type = kstr_of("consumer"),
+				      .n_protocols = 1,
+				      .protocols = &proto,
+				      .reason = KSTR_NULL };
+	struct proto_join_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	assert_non_null(meta);
+	kbuf_w_init(&w, big + 1024);
+	assert_int_equal(proto_join_req_encode(&w, 5, &req), 0);
+	call(f->c, PROTO_API_JOIN_GROUP, 5, &w, &raw);
+	assert_int_equal(proto_join_resp_decode(&raw.body, 5, &r), 0);
+	assert_int_equal(r.error_code, PROTO_ERR_GROUP_MAX_SIZE_REACHED);
+	proto_join_resp_free(&r);
+	net_resp_free(&raw);
+	assert_false(kafka_active(f, "big"));
+	free(meta);
+}
+
+/* ---- OffsetCommit, OffsetFetch ---- */
+
+struct commit_part {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+};
+
+/* Commits parts (one topic entry each) and returns their error codes. */
+static void commit(struct fx *f, int16_t v, const char *group, int32_t gen, const char *member,
+		   const struct commit_part *parts, int n, int16_t *errs)
+{
+	struct proto_offset_commit_topic t[8];
+	struct proto_offset_commit_part p[8];
+	struct proto_offset_commit_req req = { .group_id = kstr_of(group),
+					       .generation_id = gen,
+					       .member_id = kstr_of(member),
+					       .group_instance_id = KSTR_NULL,
+					       .retention_time_ms = -1,
+					       .n_topics = n,
+					       .topics = t };
+	struct proto_offset_commit_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	for (int i = 0; i < n; i++) {
+		p[i] = (struct proto_offset_commit_part){ .partition_index = parts[i].partition,
+							  .committed_offset = parts[i].offset,
+							  .committed_leader_epoch = -1,
+							  .commit_timestamp = -1,
+							  .committed_metadata = kstr_of("") };
+		t[i] = (struct proto_offset_commit_topic){ .name = kstr_of(parts[i].topic),
+							   .n_partitions = 1,
+							   .partitions = &p[i] };
+	}
+	kbuf_w_init(&w, 1024);
+	assert_int_equal(proto_offset_commit_req_encode(&w, v, &req), 0);
+	call(f->c, PROTO_API_OFFSET_COMMIT, v, &w, &raw);
+	assert_int_equal(proto_offset_commit_resp_decode(&raw.body, v, &r), 0);
+	assert_int_equal(r.n_topics, n);
+	for (int i = 0; i < n; i++) {
+		assert_int_equal(r.topics[i].n_partitions, 1);
+		errs[i] = r.topics[i].partitions[0].error_code;
+	}
+	proto_offset_commit_resp_free(&r);
+	net_resp_free(&raw);
+}
+
+/* OffsetFetch of group: topic t's partitions 0 and 1, or every committed
+ * one (all); offsets into offs[partition]. */
+static void fetch_offsets(struct fx *f, int16_t v, const char *group, bool all, int64_t offs[2])
+{
+	int32_t idx[2] = { 0, 1 };
+	struct proto_offset_fetch_topic t = { .name = kstr_of("t"),
+					      .n_partition_indexes = 2,
+					      .partition_indexes = idx };
+	struct proto_offset_fetch_group g = { .group_id = kstr_of(group),
+					      .n_topics = all ? -1 : 1,
+					      .topics = all ? NULL : &t };
+	struct proto_offset_fetch_req req = { .n_groups = 1, .groups = &g };
+	struct proto_offset_fetch_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	offs[0] = offs[1] = -2;
+	kbuf_w_init(&w, 512);
+	assert_int_equal(proto_offset_fetch_req_encode(&w, v, &req), 0);
+	call(f->c, PROTO_API_OFFSET_FETCH, v, &w, &raw);
+	assert_int_equal(proto_offset_fetch_resp_decode(&raw.body, v, &r), 0);
+	assert_int_equal(r.n_groups, 1);
+	assert_int_equal(r.groups[0].error_code, PROTO_ERR_NONE);
+	for (int32_t i = 0; i < r.groups[0].n_topics; i++) {
+		const struct proto_offset_fetch_resp_topic *rt = &r.groups[0].topics[i];
+
+		assert_true(kstr_eq(rt->name, "t"));
+		for (int32_t k = 0; k < rt->n_partitions; k++) {
+			assert_int_equal(rt->partitions[k].error_code, PROTO_ERR_NONE);
+			assert_in_range(rt->partitions[k].partition_index, 0, 1);
+			offs[rt->partitions[k].partition_index] =
+				rt->partitions[k].committed_offset;
+		}
+	}
+	proto_offset_fetch_resp_free(&r);
+	net_resp_free(&raw);
+}
+
+static int64_t mount_offset(struct fx *f, const char *group, int p)
+{
+	struct topic *t;
+	struct group *g;
+	int64_t off = -1;
+
+	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	assert_int_equal(group_open(t, group, 0, &g), 0);
+	assert_int_equal(group_offset(g, p, &off), 0);
+	group_put(g);
+	topic_put(t);
+	return off;
+}
+
+static void test_offsets(void **state)
+{
+	struct fx *f = *state;
+	struct commit_part bad[] = { { "t", 0, 5 },
+				     { "t", 7, 1 },
+				     { "nope", 0, 1 },
+				     { "t", 1, -4 },
+				     { "__consumer_offsets", 0, 1 } };
+	int16_t errs[5];
+	int64_t offs[2];
+
+	/* A commit outside any generation, as admin tools send. */
+	commit(f, 2, "g", -1, "", bad, 5, errs);
+	assert_int_equal(errs[0], PROTO_ERR_NONE);
+	assert_int_equal(errs[1], PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	assert_int_equal(errs[2], PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	assert_int_equal(errs[3], PROTO_ERR_INVALID_COMMIT_OFFSET_SIZE);
+	assert_int_equal(errs[4], PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	/* The mount's group of the same name holds it. */
+	assert_int_equal(mount_offset(f, "g", 0), 5);
+
+	for (int16_t v = 1; v <= 8; v++) {
+		fetch_offsets(f, v, "g", false, offs);
+		assert_int_equal(offs[0], 5);
+		assert_int_equal(offs[1], -1);
+	}
+	fetch_offsets(f, 7, "g", true, offs);
+	assert_int_equal(offs[0], 5);
+	assert_int_equal(offs[1], -2); /* not listed: never committed */
+	fetch_offsets(f, 3, "unknown", false, offs);
+	assert_int_equal(offs[0], -1);
+
+	/* A commit through the mount is what OffsetFetch answers. */
+	{
+		struct topic *t;
+		struct group *g;
+
+		assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+		assert_int_equal(group_open(t, "g", 0, &g), 0);
+		assert_int_equal(group_offset_reset(g, 1, "0", 1), 0);
+		group_put(g);
+		topic_put(t);
+		fetch_offsets(f, 8, "g", false, offs);
+		assert_int_equal(offs[1], 0);
+	}
+
+	/* Members: the generation and member id are checked. */
+	{
+		struct join_args j = {
+			.c = f->c, .v = 5, .group = "g", .session_ms = 10000, .rebalance_ms = 10000
+		};
+		struct sync_args s = { .c = f->c, .v = 3, .group = "g" };
+		struct commit_part ok[] = { { "t", 1, 3 } };
+
+		join_call(&j);
+		commit(f, 7, "g", j.out.generation, j.out.member, ok, 1, errs);
+		assert_int_equal(errs[0], PROTO_ERR_REBALANCE_IN_PROGRESS); /* not synced */
+		s.member = j.out.member;
+		s.generation = j.out.generation;
+		sync_call(&s);
+		commit(f, 7, "g", j.out.generation, j.out.member, ok, 1, errs);
+		assert_int_equal(errs[0], PROTO_ERR_NONE);
+		assert_int_equal(mount_offset(f, "g", 1), 3);
+		commit(f, 7, "g", j.out.generation + 1, j.out.member, ok, 1, errs);
+		assert_int_equal(errs[0], PROTO_ERR_ILLEGAL_GENERATION);
+		commit(f, 8, "g", j.out.generation, "stranger", ok, 1, errs);
+		assert_int_equal(errs[0], PROTO_ERR_UNKNOWN_MEMBER_ID);
+		commit(f, 2, "g", -1, "", ok, 1, errs);
+		assert_int_equal(errs[0], PROTO_ERR_UNKNOWN_MEMBER_ID);
+		/* A reset through the mount while Kafka members are in. */
+		{
+			struct topic *t;
+			struct group *g;
+
+			assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+			assert_int_equal(group_open(t, "g", 0, &g), 0);
+			assert_int_equal(group_offset_reset(g, 1, "0", 1), -EBUSY);
+			group_put(g);
+			topic_put(t);
+		}
+		assert_int_equal(leave(f->c, 3, "g", j.out.member), PROTO_ERR_NONE);
+	}
+}
+
+/* ---- one kind of member at a time ---- */
+
+static void no_wake(void *arg)
+{
+	(void)arg;
+}
+
+static void test_one_kind(void **state)
+{
+	struct fx *f = *state;
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "mg", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct commit_part ok[] = { { "t", 0, 1 } };
+	struct group_member *m;
+	struct topic *t;
+	struct group *g;
+	int16_t errs[1];
+
+	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	assert_int_equal(group_open(t, "mg", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), 0);
+	join_call(&j);
+	assert_int_equal(j.out.error, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL);
+	commit(f, 2, "mg", -1, "", ok, 1, errs);
+	assert_int_equal(errs[0], PROTO_ERR_UNKNOWN_MEMBER_ID);
+	group_leave(m);
+
+	join_call(&j);
+	assert_int_equal(j.out.error, PROTO_ERR_NONE);
+	/* The mount's .state shows the Kafka member and, from its consumer
+	 * protocol assignment, its partitions of t. */
+	{
+		static const char asg[] = { 0, 0, 0, 0, 0, 1, 0, 1, 't', 0,  0,  0, 2,
+					    0, 0, 0, 0, 0, 0, 0, 1, -1,  -1, -1, -1 };
+		struct sync_args s = { .c = f->c, .v = 3, .group = "mg", .n = 1 };
+		char *text;
+		size_t len;
+
+		s.member = j.out.member;
+		s.generation = j.out.generation;
+		s.ids[0] = j.out.member;
+		s.asg[0] = asg;
+		s.asg_len[0] = sizeof(asg);
+		sync_call(&s);
+		assert_int_equal(s.error, PROTO_ERR_NONE);
+		assert_int_equal(group_state_text(g, &text, &len), 0);
+		assert_non_null(strstr(text, "kafka-group Stable generation 1 protocol range "
+					     "members 1\n"));
+		assert_non_null(strstr(text, "partitions 0,1\n"));
+		assert_non_null(strstr(text, j.out.member));
+		free(text);
+	}
+	assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), -EBUSY);
+	assert_int_equal(group_delete(t, "mg"), -EBUSY);
+	assert_int_equal(leave(f->c, 3, "mg", j.out.member), PROTO_ERR_NONE);
+	assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), 0);
+	group_leave(m);
+	group_put(g);
+	topic_put(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_find_coordinator, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_member, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rebalance, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_protocol_choice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offsets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_one_kind, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
