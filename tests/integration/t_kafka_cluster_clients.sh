@@ -119,7 +119,7 @@ for p in 0 1 2; do
 	eval "L=\$L$p"
 	expect_ok "c/$p: echo >> on the leader's mount (mnt$L)" sh -c "echo m$p-a >> '$MQ_TMP/mnt$L/c/$p'"
 	expect_eq "c/$p: rdk_check from broker 1, gzip, acks=all: verified" "verified 3 1 3" \
-		"$(rdk 1 verify c "$p" gzip 3 "r$p" 2>&1)"
+		"$(rdk 1 verify c "$p" gzip 3 "r$p" 2>>"$MQ_TMP/rdk.err")"
 	printf 'kk:kc%s\n' "$p" | kc 2 -P -t c -p "$p" -K: -H hk=hv
 	expect_eq "c/$p: kafkajs from broker 3 with a key and a header: offset 5" "5" \
 		"$(js 3 c "{\"partition\":$p,\"sasl\":{\"username\":\"admin\",\"password\":\"admin-secret\"},\"messages\":[{\"key\":\"j\",\"value\":\"js$p\",\"headers\":{\"h\":\"x\"}}]}" 2>&1)"
@@ -135,11 +135,16 @@ for p in 0 1 2; do
 	want=$(printf '%s\n' "0 - m$p-a -" "1 r$p-k0 r$p-v0 tag=r$p,i=0" "2 r$p-k1 r$p-v1 tag=r$p,i=1" \
 		"3 r$p-k2 r$p-v2 tag=r$p,i=2" "4 kk kc$p hk=hv" "5 j js$p h=x" "6 - m$p-b -")
 	expect_eq "c/$p: rdk_check consume from broker 2: all, in order, keys and headers" \
-		"$want" "$(rdk 2 consume c "$p" beginning 7 2>&1)"
+		"$want" "$(rdk 2 consume c "$p" beginning 7 2>>"$MQ_TMP/rdk.err")"
 	expect_eq "c/$p: kcat -C from broker 3" "$(printf '0  m%s-a\n4 kk kc%s\n5 j js%s' "$p" "$p" "$p")" \
 		"$(kc 3 -C -t c -p "$p" -o beginning -e -q -f '%o %k %s\n' 2>&1 | sed -n '1p;5,6p')"
-	expect_eq "c/$p: watermarks from broker 1" "0 7" "$(rdk 1 watermarks c "$p" 2>&1)"
+	expect_eq "c/$p: watermarks from broker 1" "0 7" "$(rdk 1 watermarks c "$p" 2>>"$MQ_TMP/rdk.err")"
 done
+# librdkafka's own log lines (its group coordinator connection, opened
+# because rdk_check sets a group.id, can log a transport failure when the
+# program closes while that connection is still authenticating): shown,
+# not compared.
+[ -s "$MQ_TMP/rdk.err" ] && sed 's/^/# rdk_check: /' "$MQ_TMP/rdk.err"
 
 # A Produce sent to a broker that does not lead the partition.
 F=$((L0 % 3 + 1))
