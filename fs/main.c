@@ -103,12 +103,12 @@ static void usage(FILE *out, const char *prog)
 		"                                     read through the page cache\n"
 		"      allow_other, default_permissions, ro, ... (FUSE options below)\n"
 		"  -h, --help         this help\n"
+		"  -V, --version      version\n"
 		"\n"
 		"SCRAM users of a cluster (no mount; the password is read from stdin,\n"
 		"one line):\n"
 		"  --zookeeper HOST:PORT[/chroot] --add-scram-user NAME\n"
 		"  --zookeeper HOST:PORT[/chroot] --delete-scram-user NAME\n"
-		"  -V, --version      version\n"
 		"\n",
 		prog);
 }
