@@ -5,7 +5,8 @@
 # `prefix.*` row), every key its broker table names is one the code
 # knows, and contrib/mqfs.conf has each broker setting of that table
 # (aliases in brackets aside) as a commented `#key=default` line that the
-# daemon accepts once uncommented.
+# daemon accepts once uncommented. And every `make TARGET` README names is
+# a target of the Makefile, listed by `make help`.
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
 . "$LIBDIR/lib.sh"
@@ -60,4 +61,15 @@ mq_mount --config "$MQ_TMP/all.conf"
 expect_ok "mounted with them" test -e "$MNT/.config"
 mq_umount
 expect_eq "clean unmount exits 0" 0 "$MQ_RC"
+
+make -s -C "$ROOT" help >"$MQ_TMP/help" 2>&1
+expect_eq "make help runs" 0 "$?"
+notarget=""
+nohelp=""
+for t in $(grep -o '`make [a-z][a-z-]*' "$ROOT/README.md" | sed 's/`make //' | sort -u); do
+	grep -q "^$t:" "$ROOT/Makefile" || notarget="$notarget $t"
+	grep -q "make $t " "$MQ_TMP/help" || nohelp="$nohelp $t"
+done
+expect_eq "every make target README names exists" "" "$notarget"
+expect_eq "make help lists each of them" "" "$nohelp"
 mq_done
