@@ -73,8 +73,21 @@ for n in 1 2 3; do
 	expect_eq "mnt$n/.state lists three live brokers" 3 \
 		"$(mq_run grep -c '^broker\.[0-9]*=alive SASL_PLAINTEXT' "$CL/mnt$n/.state")"
 done
+# README's SCRAM user lines: a user added is let in by the listeners,
+# one deleted is not (the brokers' own admin stays).
+PORT1=$(sed -n 's/^make cluster: broker 1 (pid [0-9]*): SASL_PLAINTEXT:\/\/127.0.0.1:\([0-9]*\),.*/\1/p' "$OUT")
+kcat_alice() {
+	timeout 20 kcat -L -b "127.0.0.1:$PORT1" -m 5 -X security.protocol=SASL_PLAINTEXT \
+		-X sasl.mechanism=SCRAM-SHA-256 -X sasl.username=alice -X sasl.password=alice-secret \
+		>/dev/null 2>&1
+}
 expect_ok "README's --add-scram-user line" sh -c \
-	"echo admin-secret | timeout 30 '$MQFS' --zookeeper 127.0.0.1:$ZKPORT/mqfs --add-scram-user admin"
+	"echo alice-secret | timeout 30 '$MQFS' --zookeeper 127.0.0.1:$ZKPORT/mqfs --add-scram-user alice"
+check "kcat -L as alice" poll 30 kcat_alice
+expect_ok "README's --delete-scram-user line" \
+	"$MQFS" --zookeeper "127.0.0.1:$ZKPORT/mqfs" --delete-scram-user alice
+not_alice() { ! kcat_alice; }
+check "alice is refused once deleted" poll 30 not_alice
 
 expect_ok "mkdir a topic on mnt1" mkdir "$CL/mnt1/orders"
 check "mnt3 lists it" poll 30 test -e "$CL/mnt3/orders/0"
