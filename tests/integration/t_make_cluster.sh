@@ -115,6 +115,13 @@ for n in 1 2 3; do
 	expect_ok "broker $n: clean-shutdown marker" test -e "$CL/b$n/data/.clean-shutdown"
 done
 expect_ok "ZooKeeper stopped last" sh -c "tail -n 1 '$OUT' | grep -qx 'make cluster: ZooKeeper stopped'"
+# With no server there, a SCRAM user command fails in one line of its own
+# (the ZooKeeper library's retries stay out of the terminal).
+"$MQFS" --zookeeper "127.0.0.1:$ZKPORT/mqfs" --delete-scram-user alice >/dev/null 2>"$MQ_TMP/noserver.err"
+expect_eq "no ZooKeeper: --delete-scram-user exits 1" 1 "$?"
+expect_eq "no ZooKeeper: one line saying so" \
+	"mqfs: ZooKeeper 127.0.0.1:$ZKPORT/mqfs: Connection timed out" "$(cat "$MQ_TMP/noserver.err")"
+
 left=""
 for p in $PIDS; do
 	[ -d "/proc/$p" ] && left="$left $p"
