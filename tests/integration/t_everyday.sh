@@ -2,7 +2,8 @@
 # t_everyday.sh — the tools a new user reaches for first, on a real mount,
 # each doing what README's tables say: tee -a and Python's open(..., 'a')
 # append; cp, rsync and dd copy the records out; find and du walk the
-# mount; touch of a partition file succeeds and changes nothing (its times
+# mount; rm -r of a topic is refused (EPERM), the topic stays; touch of a
+# partition file succeeds and changes nothing (its times
 # are the log's); mv of a topic is refused (EPERM, logged); a file kept
 # open across the rmdir of its topic fails its writes and reads with
 # ENOENT, each logged naming the file, and the daemon goes on.
@@ -74,6 +75,11 @@ read ENOENT" "$(cat "$MQ_TMP/gone.out" 2>/dev/null)"
 expect_ok "log: the write refused" grep -q "write gone/0: refused: the topic was deleted while the file was open" "$LOG"
 expect_ok "log: the read refused" grep -q "read gone/0: refused: the topic was deleted while the file was open" "$LOG"
 expect_eq "the daemon goes on" "one" "$(mq_run head -n1 "$MNT/t/0")"
+expect_eq "the deletion logged once" 1 "$(grep -c 'topic gone.*deleted$' "$LOG")"
+
+# rm -r is not how a topic goes: its files refuse unlink, the topic stays.
+expect_errno "rm -r of a topic" EPERM rm -r "$MNT/t"
+expect_eq "t and its records are still there" "one" "$(mq_run head -n1 "$MNT/t/0")"
 
 mq_umount
 expect_eq "clean unmount exits 0" 0 "$MQ_RC"
