@@ -89,13 +89,25 @@ stop() {
 		zk_stop "$DIR/zk"
 		say "ZooKeeper stopped"
 	fi
+	[ "$rc" != 0 ] || rm -f "$DIR/pids"
 	return $rc
 }
 
 # A ZooKeeper left running by an earlier run that was killed: say so
 # rather than start a second server on a port that is taken.
+# The processes of an earlier run in this directory (DIR/pids, kept while
+# it runs) outlive a kill -9 of it, each in its own session: name them
+# rather than start beside them.
+left=""
+for p in $(cat "$DIR/pids" 2>/dev/null); do
+	grep -q "$DIR" "/proc/$p/cmdline" 2>/dev/null && left="$left $p"
+done
+if [ -n "$left" ]; then
+	say "an earlier make cluster in $DIR is still running (pids$left): Ctrl-C it, or kill$left" >&2
+	exit 1
+fi
 if zk_ruok "$ZKPORT"; then
-	say "something already answers on 127.0.0.1:$ZKPORT (a ZooKeeper left running?); stop it or set CLUSTER_ZK_PORT" >&2
+	say "a ZooKeeper already answers on 127.0.0.1:$ZKPORT: stop it, or set CLUSTER_ZK_PORT" >&2
 	exit 1
 fi
 
@@ -113,6 +125,7 @@ zk_exec() {
 }
 zk_start "$DIR/zk" "$ZKPORT" || die "ZooKeeper did not start on 127.0.0.1:$ZKPORT (see $DIR/zk/zk.log)"
 ZK_UP=yes
+cat "$DIR/zk/zk.pid" >"$DIR/pids"
 ZK=127.0.0.1:$ZKPORT/mqfs
 say "ZooKeeper on 127.0.0.1:$ZKPORT (pid $(cat "$DIR/zk/zk.pid"), data $DIR/zk)"
 
@@ -140,6 +153,7 @@ EOF
 		>>"$DIR/b$n/mqfs.log" 2>&1 </dev/null &
 	eval "PID$n=$!"
 	PIDS="$PIDS $!"
+	echo $! >>"$DIR/pids"
 done
 
 # Each mount is ready when its root .state lists the three brokers alive.

@@ -69,6 +69,12 @@ cat "$OUT"
 expect_ok "it prints ZooKeeper's address" grep -q "^make cluster: ZooKeeper on 127.0.0.1:$ZKPORT (pid [0-9]*" "$OUT"
 expect_eq "it prints three brokers" 3 "$(grep -c '^make cluster: broker [123] (pid [0-9]*): SASL_PLAINTEXT://127.0.0.1:[0-9]*, mounted on ' "$OUT")"
 
+# A second make cluster in the same directory names the running one.
+sh "$ROOT/contrib/cluster/run.sh" "$(dirname "$MQFS")" >"$MQ_TMP/second.out" 2>&1 </dev/null
+expect_eq "a second run exits 1" 1 "$?"
+expect_ok "a second run names the pids still running" \
+	grep -q "an earlier make cluster in $CL is still running (pids [0-9 ]*): Ctrl-C it, or kill [0-9 ]*\$" "$MQ_TMP/second.out"
+
 for n in 1 2 3; do
 	expect_eq "mnt$n/.state lists three live brokers" 3 \
 		"$(mq_run grep -c '^broker\.[0-9]*=alive SASL_PLAINTEXT' "$CL/mnt$n/.state")"
