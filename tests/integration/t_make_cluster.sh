@@ -58,7 +58,7 @@ os.execvp("sh", ["sh", sys.argv[1], sys.argv[2]])' \
 	"$ROOT/contrib/cluster/run.sh" "$(dirname "$MQFS")" >"$OUT" 2>&1 </dev/null &
 RUNPID=$!
 
-running() { grep -q 'running; Ctrl-C stops' "$OUT"; }
+running() { grep -q 'running; Ctrl-C stops' "$OUT" 2>/dev/null; }
 check() {
 	_n=$1
 	shift
