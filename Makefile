@@ -11,7 +11,11 @@
 #                   build-fuzz/); make test replays their corpus (fuzz-replay)
 #   make bench      install missing packages (with redis-server, redis-tools),
 #                   build, run the benchmarks under contrib/bench
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=; make uninstall the same
+#   make format     clang-format the C files; make format-check only checks
+#   make check-layers  the include rules of fs -> repl -> engine -> util
+#   make clean      remove build/, build-asan/, build-fuzz/
+#   make help       this list
 
 VERSION  := 0.1.0
 PREFIX   ?= /usr/local
@@ -37,6 +41,10 @@ UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 UNIT_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SUPPORT))
 
 all: $(BUILD)/mqfs $(BUILD)/mqfs-passthrough
+
+# The targets, as the comment at the top of this file lists them.
+help:
+	@sed -n '3,/^$$/s/^# \{0,1\}//p' Makefile
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -201,7 +209,7 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: format format-check all deps run cluster check-layers unit integration test asan bench install uninstall clean \
+.PHONY: help format format-check all deps run cluster check-layers unit integration test asan bench install uninstall clean \
 	fuzz fuzz-run fuzz-replay fuzz-corpus
 .SECONDARY:
 

@@ -12,7 +12,9 @@ build="$build libjansson-dev libzookeeper-mt-dev"
 tests=yes
 case $1 in
 run)     need=$build; tests=no ;;
-cluster) need="$build zookeeper"; tests=no ;;
+# contrib/cluster/run.sh: ZooKeeper's server, and python3 for tests/zk.sh's
+# free ports and its "ruok" probe.
+cluster) need="$build zookeeper python3"; tests=no ;;
 *)       need="$build libcmocka-dev" ;;
 esac
 if [ "$tests" = yes ]; then

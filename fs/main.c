@@ -103,12 +103,12 @@ static void usage(FILE *out, const char *prog)
 		"                                     read through the page cache\n"
 		"      allow_other, default_permissions, ro, ... (FUSE options below)\n"
 		"  -h, --help         this help\n"
+		"  -V, --version      version\n"
 		"\n"
 		"SCRAM users of a cluster (no mount; the password is read from stdin,\n"
 		"one line):\n"
 		"  --zookeeper HOST:PORT[/chroot] --add-scram-user NAME\n"
 		"  --zookeeper HOST:PORT[/chroot] --delete-scram-user NAME\n"
-		"  -V, --version      version\n"
 		"\n",
 		prog);
 }
@@ -596,7 +596,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "Try '%s --help'.\n", argv[0]);
 		goto out;
 	}
-	mq_log_init(o.debug ? MQ_DEBUG : MQ_INFO, false);
+	/* A SCRAM user command says what failed in one line of its own; the
+	 * ZooKeeper library's retries of an unreachable server (a score of
+	 * lines before the timeout) only with -d. */
+	mq_log_init(o.debug ? MQ_DEBUG : o.zookeeper ? MQ_ERR : MQ_INFO, false);
 	if (o.zookeeper) {
 		rc = scram_user(&o);
 		goto out;

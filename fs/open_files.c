@@ -356,6 +356,15 @@ static ssize_t seg_text_read(struct fs_file *f, size_t size, off_t off, const ch
 	return (ssize_t)got;
 }
 
+/* A file kept open across the rmdir of its topic: ENOENT, and the one log
+ * line every refusal gets (the path is what the file was opened as). */
+static int deleted_refusal(const struct fs_file *f, const char *op)
+{
+	mq_log_limited(MQ_WARN, "%s %s: refused: the topic was deleted while the file was open", op,
+		       f->path);
+	return -ENOENT;
+}
+
 ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **data)
 {
 	ssize_t n;
@@ -365,7 +374,7 @@ ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **dat
 	if (off < 0)
 		return -EINVAL;
 	if (f->topic && topic_deleted(f->topic))
-		return -ENOENT;
+		return deleted_refusal(f, "read");
 	switch (f->kind) {
 	case FILE_PART: return part_read(f, size, off, data);
 	case FILE_TEXT:
@@ -620,7 +629,7 @@ ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off
 	if (size == 0)
 		return 0;
 	if (f->topic && topic_deleted(f->topic))
-		return -ENOENT;
+		return deleted_refusal(f, "write");
 	if (f->kind == FILE_PART) {
 		n = part_write_where(f, off, flags);
 		if (n == 0 && part_fallocate_probe(f, buf, size, flags)) {

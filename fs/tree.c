@@ -571,10 +571,9 @@ int fs_rmdir(struct mqfs *fs, fuse_ino_t parent, const char *name)
 	} else if (name[0] == '_' && name[1] == '_') {
 		rc = -ENOENT;
 	} else {
+		/* The broker logs the deletion ("topic T: deleted"). */
 		rc = broker_topic_delete(fs->broker, name);
-		if (rc == 0)
-			mq_log(MQ_INFO, "topic %s deleted", name);
-		else if (rc != -ENOENT)
+		if (rc < 0 && rc != -ENOENT)
 			mq_log_limited(MQ_WARN, "rmdir %s: %s", name, strerror(-rc));
 	}
 	inode_put(fs->inodes, dir);

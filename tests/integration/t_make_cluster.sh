@@ -1,0 +1,136 @@
+#!/bin/sh
+# t_make_cluster.sh — what `make cluster` runs (contrib/cluster/run.sh), as
+# README's "A local cluster" tells a user to use it: started in the
+# foreground of a terminal (its own process group, SIGINT not ignored), it
+# prints the ZooKeeper and the three brokers it started; each mount's root
+# .state lists three live brokers; README's --add-scram-user line works
+# against its ZooKeeper; a topic made on one mount is written through a
+# second and followed by tail -f on the third; then Ctrl-C (SIGINT to the
+# process group, as a terminal sends it) stops every broker cleanly
+# (clean-shutdown markers, nothing mounted) and then ZooKeeper, and
+# nothing it started is left running.
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+ROOT=$(cd "$LIBDIR/../.." && pwd -P)
+CL=$MQ_TMP/cluster
+OUT=$MQ_TMP/run.out
+ZKPORT=$(zk_free_port)
+
+expect_ok "make cluster runs contrib/cluster/run.sh" \
+	grep -q 'sh contrib/cluster/run.sh' "$ROOT/Makefile"
+
+# Whatever happens, nothing the script started outlives the test: the
+# script itself by SIGTERM (its own clean stop), then the pids it printed.
+started_pids() {
+	sed -n 's/.*(pid \([0-9]*\)[,)].*/\1/p' "$OUT" 2>/dev/null
+}
+t_cleanup() {
+	if [ -n "${RUNPID:-}" ] && kill -0 "$RUNPID" 2>/dev/null; then
+		kill -TERM "$RUNPID" 2>/dev/null
+		proc_wait_exit "$RUNPID" 60
+	fi
+	for p in $(started_pids); do
+		kill -KILL "$p" 2>/dev/null
+	done
+	for n in 1 2 3; do
+		mountpoint -q "$CL/mnt$n" 2>/dev/null && fusermount3 -u -z "$CL/mnt$n"
+	done
+	_mq_cleanup "$1"
+}
+trap 't_cleanup $?' EXIT
+trap 't_cleanup 130' INT
+trap 't_cleanup 143' TERM
+
+CLUSTER_DIR=$CL
+CLUSTER_ZK_PORT=$ZKPORT
+export CLUSTER_DIR CLUSTER_ZK_PORT
+# A terminal runs make in a process group of its own with SIGINT at its
+# default (a background job of this shell would have it ignored, and a
+# shell cannot trap a signal ignored at its start).
+python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.setpgid(0, 0)
+os.execvp("sh", ["sh", sys.argv[1], sys.argv[2]])' \
+	"$ROOT/contrib/cluster/run.sh" "$(dirname "$MQFS")" >"$OUT" 2>&1 </dev/null &
+RUNPID=$!
+
+running() { grep -q 'running; Ctrl-C stops' "$OUT" 2>/dev/null; }
+check() {
+	_n=$1
+	shift
+	if "$@"; then ok "$_n"; else fail "$_n" "'$*' did not succeed in time"; fi
+}
+check "the cluster is up" poll 150 running
+cat "$OUT"
+expect_ok "it prints ZooKeeper's address" grep -q "^make cluster: ZooKeeper on 127.0.0.1:$ZKPORT (pid [0-9]*" "$OUT"
+expect_eq "it prints three brokers" 3 "$(grep -c '^make cluster: broker [123] (pid [0-9]*): SASL_PLAINTEXT://127.0.0.1:[0-9]*, mounted on ' "$OUT")"
+
+# A second make cluster in the same directory names the running one.
+sh "$ROOT/contrib/cluster/run.sh" "$(dirname "$MQFS")" >"$MQ_TMP/second.out" 2>&1 </dev/null
+expect_eq "a second run exits 1" 1 "$?"
+expect_ok "a second run names the pids still running" \
+	grep -q "an earlier make cluster in $CL is still running (pids [0-9 ]*): Ctrl-C it, or kill [0-9 ]*\$" "$MQ_TMP/second.out"
+
+for n in 1 2 3; do
+	expect_eq "mnt$n/.state lists three live brokers" 3 \
+		"$(mq_run grep -c '^broker\.[0-9]*=alive SASL_PLAINTEXT' "$CL/mnt$n/.state")"
+done
+# README's SCRAM user lines: a user added is let in by the listeners,
+# one deleted is not (the brokers' own admin stays).
+PORT1=$(sed -n 's/^make cluster: broker 1 (pid [0-9]*): SASL_PLAINTEXT:\/\/127.0.0.1:\([0-9]*\),.*/\1/p' "$OUT")
+kcat_alice() {
+	timeout 20 kcat -L -b "127.0.0.1:$PORT1" -m 5 -X security.protocol=SASL_PLAINTEXT \
+		-X sasl.mechanism=SCRAM-SHA-256 -X sasl.username=alice -X sasl.password=alice-secret \
+		>/dev/null 2>&1
+}
+expect_ok "README's --add-scram-user line" sh -c \
+	"echo alice-secret | timeout 30 '$MQFS' --zookeeper 127.0.0.1:$ZKPORT/mqfs --add-scram-user alice"
+check "kcat -L as alice" poll 30 kcat_alice
+expect_ok "README's --delete-scram-user line" \
+	"$MQFS" --zookeeper "127.0.0.1:$ZKPORT/mqfs" --delete-scram-user alice
+not_alice() { ! kcat_alice; }
+check "alice is refused once deleted" poll 30 not_alice
+
+expect_ok "mkdir a topic on mnt1" mkdir "$CL/mnt1/orders"
+check "mnt3 lists it" poll 30 test -e "$CL/mnt3/orders/0"
+expect_ok "a write through mnt2" sh -c "echo hello >> '$CL/mnt2/orders/0'"
+mq_bg sh -c "exec timeout 60 tail -f '$CL/mnt3/orders/0' > '$MQ_TMP/tail.out'"
+TAILPID=$MQ_LAST_PID
+check "tail -f on mnt3 shows it" poll 30 grep -qx hello "$MQ_TMP/tail.out"
+expect_ok "a later write through mnt1" sh -c "echo world >> '$CL/mnt1/orders/0'"
+check "tail -f on mnt3 follows it" poll 30 grep -qx world "$MQ_TMP/tail.out"
+mq_stop "$TAILPID"
+
+PIDS=$(started_pids)
+expect_eq "four processes started" 4 "$(echo "$PIDS" | wc -w)"
+# Ctrl-C: SIGINT to the foreground process group.
+kill -INT -"$RUNPID"
+if proc_wait_exit "$RUNPID" 120; then
+	expect_eq "Ctrl-C: the script exits 0" 0 "$PROC_RC"
+else
+	fail "Ctrl-C: the script exits" "still running 120 s after SIGINT"
+fi
+cat "$OUT"
+for n in 1 2 3; do
+	expect_ok "broker $n stopped and unmounted" grep -q "^make cluster: broker $n stopped, " "$OUT"
+	expect_ok "broker $n: nothing mounted on mnt$n" sh -c "! mountpoint -q '$CL/mnt$n'"
+	expect_ok "broker $n: clean-shutdown marker" test -e "$CL/b$n/data/.clean-shutdown"
+done
+expect_ok "ZooKeeper stopped last" sh -c "tail -n 1 '$OUT' | grep -qx 'make cluster: ZooKeeper stopped'"
+# With no server there, a SCRAM user command fails in one line of its own
+# (the ZooKeeper library's retries stay out of the terminal).
+"$MQFS" --zookeeper "127.0.0.1:$ZKPORT/mqfs" --delete-scram-user alice >/dev/null 2>"$MQ_TMP/noserver.err"
+expect_eq "no ZooKeeper: --delete-scram-user exits 1" 1 "$?"
+expect_eq "no ZooKeeper: one line saying so" \
+	"mqfs: ZooKeeper 127.0.0.1:$ZKPORT/mqfs: Connection timed out" "$(cat "$MQ_TMP/noserver.err")"
+
+left=""
+for p in $PIDS; do
+	[ -d "/proc/$p" ] && left="$left $p"
+done
+expect_eq "nothing left running" "" "$left"
+mq_done
