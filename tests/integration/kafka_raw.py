@@ -8,6 +8,9 @@
 #       SaslAuthenticate v0) unless USER is "-", then sends Produce v3
 #       (acks=1) with one record batch v2 of one record and prints "error N"
 #       with the partition's error code (0: appended).
+#   python3 kafka_raw.py coordinator HOST PORT USER PASSWORD GROUP
+#       Authenticates as above, sends FindCoordinator v1 for GROUP and
+#       prints "error E node N" (the coordinator's broker id).
 #   python3 kafka_raw.py frame HOST PORT HEX
 #       Sends the bytes HEX as they are and prints "closed" when the broker
 #       closes the connection, "answered N" when N bytes come back first
@@ -135,6 +138,18 @@ def produce(host, port, user, password, topic, partition, value):
     print("error %d" % err)
 
 
+def coordinator(host, port, user, password, group):
+    c = Conn(host, int(port))
+    if user != "-":
+        sasl_scram(c, user, password)
+    r = c.call(10, 1, kstr(group) + struct.pack(">b", 0))
+    # throttle_time_ms, error_code, error_message, node_id, host, port
+    _, err, mlen = struct.unpack(">ihh", r[:8])
+    off = 8 + max(mlen, 0)
+    node = struct.unpack(">i", r[off:off + 4])[0]
+    print("error %d node %d" % (err, node))
+
+
 def frame(host, port, hexbytes):
     s = socket.create_connection((host, int(port)), timeout=20)
     s.sendall(bytes.fromhex(hexbytes))
@@ -158,7 +173,7 @@ def silent(host, port):
 
 
 if __name__ == "__main__":
-    cmds = {"produce": (9, produce), "frame": (5, frame), "silent": (4, silent)}
+    cmds = {"produce": (9, produce), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent)}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) != cmds[sys.argv[1]][0]:
         sys.exit("usage: see the top of kafka_raw.py")
     cmds[sys.argv[1]][1](*sys.argv[2:])

@@ -1,8 +1,10 @@
 // kafkajs_group.js — a kafkajs consumer group of two members (kafkajs from
 // npm, not written here), for t_kafka_groups.sh:
 //
-//   node kafkajs_group.js BROKER TOPIC GROUP PARTITIONS RECORDS READY_FILE
+//   node kafkajs_group.js BROKER TOPIC GROUP PARTITIONS RECORDS READY_FILE [USER:PASSWORD]
 //
+// With USER:PASSWORD the members authenticate with SASL SCRAM-SHA-256 (the
+// cluster's listeners).
 // Starts two consumers of GROUP on TOPIC and waits until both hold a
 // share of the PARTITIONS partitions (no partition in both, every
 // partition in one); then writes "ready" to READY_FILE (the
@@ -13,11 +15,13 @@ const fs = require('fs');
 const path = process.env.KAFKAJS_PATH || 'kafkajs';
 const { Kafka, logLevel } = require(path);
 
-const [broker, topic, group, nparts, nrecords, readyFile] = process.argv.slice(2);
+const [broker, topic, group, nparts, nrecords, readyFile, cred] = process.argv.slice(2);
+const sasl = cred ? { mechanism: 'scram-sha-256', username: cred.split(':')[0],
+  password: cred.split(':').slice(1).join(':') } : undefined;
 
 (async () => {
   const kafka = new Kafka({ clientId: 'mqfs-group-test', brokers: [broker],
-    logLevel: logLevel.NOTHING, retry: { retries: 5 } });
+    logLevel: logLevel.NOTHING, retry: { retries: 5 }, sasl });
   const members = [0, 1].map(() => kafka.consumer({ groupId: group,
     heartbeatInterval: 300, sessionTimeout: 10000, rebalanceTimeout: 10000 }));
   const joined = [null, null];

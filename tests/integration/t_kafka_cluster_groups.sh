@@ -1,0 +1,161 @@
+#!/bin/sh
+# t_kafka_cluster_groups.sh — Kafka consumer groups against the
+# three-broker cluster (ZooKeeper and brokers on loopback, SASL_PLAINTEXT
+# with SCRAM-SHA-256), on a replicated topic of three partitions whose
+# leaders are spread over the brokers, its records written with echo
+# through every broker's mount (forwarded to the leaders) and by kcat -P:
+#   - every broker answers FindCoordinator with the same broker;
+#   - `kcat -G` bootstrapped from broker 1 gets every record once and
+#     commits; a second run bootstrapped from broker 3 gets only the
+#     records appended since (it resumes from the commits);
+#   - a kafkajs group of two members, bootstrapped from broker 2, splits
+#     the partitions and gets every record once; a second run of the group
+#     gets only the records appended since.
+
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+
+# shellcheck source=tests/integration/cluster_lib.sh
+. "$LIBDIR/cluster_lib.sh"
+
+kafkajs_setup
+
+CLUSTER_CONF="num.partitions=3"
+zk_cluster_start
+cluster_start3
+
+SASL="-X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-256 -X sasl.username=admin -X sasl.password=admin-secret"
+kc() {    # kc BROKER_N ARGS...: kcat bootstrapped from broker N
+	_b=$1
+	shift
+	# shellcheck disable=SC2086
+	eval "mq_run kcat -b 127.0.0.1:\$PORT$_b $SASL \"\$@\""
+}
+# kgroup BROKER_N GROUP: kcat -G consumes c until every assigned partition
+# is at its end, commits and leaves; "partition offset value" per record,
+# sorted.
+kgroup() {
+	kc "$1" -G "$2" -e -q -f '%p %o %s\n' -X session.timeout.ms=6000 \
+		-X auto.offset.reset=earliest c | sort
+}
+
+field() {   # field MNT TOPIC P COL: column COL of partition P's .state row
+	timeout 5 awk -v p="$3" -v f="$4" '$1 == p { print $f }' "$1/$2/.state" 2>/dev/null
+}
+isr3() {   # isr3 MNT TOPIC: three replicas in the ISR of every partition
+	for _p in 0 1 2; do
+		[ "$(field "$1" "$2" "$_p" 8 | tr -d '[]' | tr ',' '\n' | grep -c .)" = 3 ] || return 1
+	done
+}
+listed() {
+	timeout 5 ls "$1" 2>/dev/null | grep -qx "$2"
+}
+hw_is() {   # hw_is TOPIC P HW: the hw of TOPIC/P is HW on every mount
+	for _hn in 1 2 3; do
+		[ "$(field "$MQ_TMP/mnt$_hn" "$1" "$2" 3)" = "$3" ] || return 1
+	done
+}
+mktopic() {   # mktopic TOPIC: made through mnt1, seen everywhere, replicated
+	expect_ok "mkdir mnt1/$1" mkdir "$MQ_TMP/mnt1/$1"
+	for _n in 2 3; do
+		check "$1 is listed on mnt$_n" poll 20 listed "$MQ_TMP/mnt$_n" "$1"
+	done
+	check "$1: three partitions, three replicas in each ISR" poll 30 isr3 "$MQ_TMP/mnt1" "$1"
+}
+# write_all TOPIC TAG: per partition, an echo through each mount (the
+# writes of the brokers that do not lead it are forwarded) and a record by
+# kcat -P (acks=all: each is committed when its writer returns).
+write_all() {
+	for _p in 0 1 2; do
+		for _n in 1 2 3; do
+			expect_ok "$1/$_p: echo $2-m$_n through mnt$_n" \
+				sh -c "echo '$2-m$_n-$_p' >> '$MQ_TMP/mnt$_n/$1/$_p'"
+		done
+		printf '%s-k-%s\n' "$2" "$_p" | kc 2 -P -t "$1" -p "$_p"
+	done
+}
+# expected TAG BASE: the "partition offset value" lines write_all TAG
+# leaves, from offset BASE in each partition.
+expected() {
+	for _p in 0 1 2; do
+		_o=$2
+		for _v in m1 m2 m3 k; do
+			if [ "$_v" = k ]; then echo "$_p $_o $1-k-$_p"; else echo "$_p $_o $1-$_v-$_p"; fi
+			_o=$((_o + 1))
+		done
+	done
+}
+
+mktopic c
+leaders=""
+for p in 0 1 2; do
+	leaders="$leaders $(field "$MQ_TMP/mnt1" c "$p" 5)"
+done
+echo "# leaders of c/0..2:$leaders" >>"$LOG"
+expect_eq "the leaders of c are on three different brokers" "3" \
+	"$(echo "$leaders" | tr ' ' '\n' | grep . | sort -u | wc -l)"
+
+# Every broker names the same coordinator for g1.
+coord=""
+for n in 1 2 3; do
+	eval "port=\$PORT$n"
+	c=$(timeout -k 5 "$MQ_TIMEOUT" python3 "$LIBDIR/kafka_raw.py" coordinator 127.0.0.1 "$port" \
+		admin admin-secret g1 2>&1)
+	echo "# FindCoordinator g1 from broker $n: $c" >>"$LOG"
+	[ -z "$coord" ] && coord=$c
+	expect_eq "FindCoordinator g1 from broker $n: the same broker" "$coord" "$c"
+done
+C=$(echo "$coord" | sed -n 's/^error 0 node \([1-3]\)$/\1/p')
+[ -n "$C" ] || fail "FindCoordinator g1" "$coord"
+
+write_all c a
+for p in 0 1 2; do
+	check "c/$p: four records committed on every mount" poll 30 hw_is c "$p" 4
+done
+
+expect_eq "kcat -G g1 from broker 1: every record once" "$(expected a 0 | sort)" "$(kgroup 1 g1)"
+
+write_all c b
+for p in 0 1 2; do
+	check "c/$p: eight records committed on every mount" poll 30 hw_is c "$p" 8
+done
+expect_eq "kcat -G g1 from broker 3: only the new records" "$(expected b 4 | sort)" "$(kgroup 3 g1)"
+expect_eq "kcat -G g1 from broker 2: nothing new" "" "$(kgroup 2 g1)"
+expect_eq "the coordinator's mount (mnt$C) shows kcat's commits" "8 8 8" \
+	"$(echo $(cat "$MQ_TMP/mnt$C/c/.groups/g1/0" "$MQ_TMP/mnt$C/c/.groups/g1/1" "$MQ_TMP/mnt$C/c/.groups/g1/2"))"
+
+# kafkajs: two members of jsg, bootstrapped from broker 2, on topic d.
+# The records are written once both members hold their partitions, so no
+# rebalance runs while records are in flight.
+mktopic d
+# jsrun TAG BASE RUN: a run of the kafkajs group; TAG's records are written
+# once it is ready; checks each arrives once, split over two members.
+jsrun() {
+	rm -f "$MQ_TMP/ready"
+	mq_bg sh -c "exec timeout -k 5 $MQ_TIMEOUT node '$LIBDIR/kafkajs_group.js' 127.0.0.1:$PORT2 d jsg 3 12 \
+		'$MQ_TMP/ready' admin:admin-secret >'$MQ_TMP/kafkajs.out' 2>&1"
+	_js=$MQ_LAST_PID
+	ready() { [ -s "$MQ_TMP/ready" ]; }
+	if poll "$MQ_TIMEOUT" ready; then
+		ok "kafkajs $3: both members hold a share of the partitions"
+		write_all d "$1"
+	else
+		fail "kafkajs $3: members split the partitions" "$(cat "$MQ_TMP/kafkajs.out")"
+	fi
+	mq_wait "$_js"
+	expect_eq "kafkajs $3 exits 0" "0" "$MQ_RC"
+	_out=$(cat "$MQ_TMP/kafkajs.out")
+	expect_eq "kafkajs $3: each record once" "$(expected "$1" "$2" | sort)" \
+		"$(echo "$_out" | cut -d' ' -f2- | sort)"
+	expect_eq "kafkajs $3: a partition is one member's" "3" \
+		"$(echo "$_out" | awk '{print $1, $2}' | sort -u | wc -l)"
+	expect_eq "kafkajs $3: two members got records" "2" "$(echo "$_out" | awk '{print $1}' | sort -u | wc -l)"
+}
+jsrun x 0 "run 1"
+jsrun y 4 "run 2 (resumes from the commits)"
+
+mq_done
