@@ -166,6 +166,20 @@ int group_lock_part(struct group *g, int partition)
 
 static void coord_sweep(struct group_coord *gc);
 
+int group_remote_check(struct group *g, const char *what)
+{
+	struct group_coord *gc = g->gc;
+	int32_t node = gc->kafka_coordinator ? gc->kafka_coordinator(gc->kafka_arg, g->name) : -1;
+
+	if (node < 0)
+		return 0;
+	mq_log_limited(MQ_WARN,
+		       "group %s of topic %s: %s refused: broker %d coordinates group %s "
+		       "(use its mount)",
+		       g->name, g->topic, what, (int)node, g->name);
+	return -EREMOTE;
+}
+
 int group_coord_open(struct broker *b)
 {
 	struct group_coord *gc = calloc(1, sizeof(*gc));

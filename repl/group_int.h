@@ -36,6 +36,8 @@
  *   2a. group_serve.mu Kafka's consumer groups (group_serve.c): taken
  *                      under coord.mu by the kafka_active hook and by
  *                      JoinGroup; takes no group or topic lock itself
+ *   2b. metadata cache  its own mutex, a leaf: taken under coord.mu by the
+ *                      kafka_coordinator hook (the live brokers)
  *   3. group.mu        members, assignment, positions, committed offsets;
  *                      held across reads of the topic and commits to
  *                      __consumer_offsets (which take topic locks: 4.)
@@ -157,6 +159,10 @@ struct group_coord {
 	 * (nothing when it has no members), into buf. Called with mu held. */
 	void (*kafka_describe)(void *arg, const char *group, const char *topic, char *buf,
 			       size_t cap);
+	/* The id of the broker that coordinates the group of that name when
+	 * it is another one (FindCoordinator sends Kafka clients there), -1
+	 * when this broker does or no broker is known. Called with mu held. */
+	int32_t (*kafka_coordinator)(void *arg, const char *group);
 	void *kafka_arg;
 
 	pthread_t thr;
@@ -195,6 +201,11 @@ int group_settings_apply(const char *text, size_t len, char sep, int *strategy, 
 			 int32_t *session, char *why, size_t whylen);
 
 /* ---- group_coord.c: the groups ---- */
+/* -EREMOTE, with a log line naming the coordinator and what was refused
+ * (what: "consume by pid 12", "partition 0: reset"), when another broker
+ * coordinates the group g (its members and commits live there); else 0.
+ * Needs coord.mu. */
+int group_remote_check(struct group *g, const char *what);
 struct group *group_new(struct group_coord *gc, const char *topic, const char *name);
 /* Makes g->parts hold n partitions. */
 int group_parts_grow(struct group *g, int n);

@@ -303,7 +303,15 @@ int group_offset_reset(struct group *g, int partition, const char *value, size_t
 	/* Kafka consumers of the group are members too (group_serve.c). */
 	pthread_mutex_lock(&g->gc->mu);
 	rc = g->gc->kafka_active && g->gc->kafka_active(g->gc->kafka_arg, g->name) ? -EBUSY : 0;
+	if (rc == 0) {
+		char what[48];
+
+		snprintf(what, sizeof(what), "partition %d: reset", partition);
+		rc = group_remote_check(g, what);
+	}
 	pthread_mutex_unlock(&g->gc->mu);
+	if (rc == -EREMOTE)
+		return rc;
 	if (rc < 0) {
 		mq_log_limited(MQ_WARN,
 			       "group %s of topic %s: partition %d: reset refused: Kafka "

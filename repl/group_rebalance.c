@@ -113,6 +113,17 @@ int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 		free(m);
 		return -EBUSY;
 	}
+	{
+		char what[48];
+
+		snprintf(what, sizeof(what), "consume by pid %d", (int)pid);
+		rc = group_remote_check(g, what);
+	}
+	if (rc < 0) {
+		pthread_mutex_unlock(&g->gc->mu);
+		free(m);
+		return rc;
+	}
 	rc = group_lock_live(g);
 	if (rc < 0) {
 		pthread_mutex_unlock(&g->gc->mu);

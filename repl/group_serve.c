@@ -55,7 +55,10 @@
  * The coordinator of G: on one node this broker; in a cluster, of the
  * brokers alive with this listener, sorted by id, the one at Kafka's
  * abs(hashCode(G)) % count (group_offsets_partition): every broker answers
- * FindCoordinator alike, and the others answer NOT_COORDINATOR.
+ * FindCoordinator alike, and the others answer NOT_COORDINATOR. The
+ * mount's members and resets of G follow the same broker: the
+ * kafka_coordinator hook names it to group_remote_check, which refuses
+ * them (-EREMOTE) on the others.
  *
  * Threads and locks: listener workers run the handlers; the timer thread
  * expires sessions. gs->mu guards every Kafka group; it nests inside
@@ -467,11 +470,11 @@ static int sync_complete(struct kgroup *g, const struct proto_sync_req *req)
 
 /* -1 when this broker coordinates name, else the coordinator's node (in
  * *node); errors -errno. */
-static int coordinator_of(struct group_serve *gs, struct net_req *req, const char *name,
+static int coordinator_of(struct group_serve *gs, int listener, const char *name,
 			  struct kafka_node *node)
 {
 	struct kafka_node *nodes = NULL;
-	int n = kafka_brokers(gs->ka, net_req_listener(req), &nodes), self = 0;
+	int n = kafka_brokers(gs->ka, listener, &nodes), self = 0;
 
 	if (n < 0)
 		return n;
@@ -511,7 +514,7 @@ int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, ch
 	}
 	if (gs->stop)
 		return PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
-	rc = coordinator_of(gs, req, name, &node);
+	rc = coordinator_of(gs, net_req_listener(req), name, &node);
 	if (rc == -1)
 		return PROTO_ERR_NONE;
 	if (rc < 0)
@@ -562,7 +565,7 @@ static int find_coord_handler(void *arg, struct net_req *req)
 			if (c->error_code == PROTO_ERR_NOT_COORDINATOR)
 				c->error_code = PROTO_ERR_NONE; /* another broker: name it */
 			if (!c->error_code) {
-				rc = coordinator_of(gs, req, name, &nodes[i]);
+				rc = coordinator_of(gs, net_req_listener(req), name, &nodes[i]);
 				if (rc == -1) {
 					struct kafka_node *all = NULL;
 					int n = kafka_brokers(gs->ka, net_req_listener(req), &all);
@@ -624,6 +627,17 @@ static bool kafka_active(void *arg, const char *name)
 	any = g && g->nmembers > 0;
 	pthread_mutex_unlock(&gs->mu);
 	return any;
+}
+
+/* For the mount's members and resets (group_remote_check): the coordinator
+ * that Kafka clients of the first listener are sent to. Every broker of a
+ * cluster has the same listener names, so any listener gives the same
+ * broker. */
+static int32_t kafka_coordinator(void *arg, const char *name)
+{
+	struct kafka_node node;
+
+	return coordinator_of(arg, 0, name, &node) == 0 ? node.node_id : -1;
 }
 
 /* For the mount's .state of group name of topic: the Kafka group's state
@@ -1153,6 +1167,7 @@ int group_serve_new(struct kafka_api *ka, struct group_serve **out)
 	pthread_mutex_lock(&gs->gc->mu);
 	gs->gc->kafka_active = kafka_active;
 	gs->gc->kafka_describe = kafka_describe;
+	gs->gc->kafka_coordinator = kafka_coordinator;
 	gs->gc->kafka_arg = gs;
 	pthread_mutex_unlock(&gs->gc->mu);
 	gs->hooked = true;
@@ -1187,6 +1202,7 @@ void group_serve_stop(struct group_serve *gs)
 		pthread_mutex_lock(&gs->gc->mu);
 		gs->gc->kafka_active = NULL;
 		gs->gc->kafka_describe = NULL;
+		gs->gc->kafka_coordinator = NULL;
 		gs->gc->kafka_arg = NULL;
 		pthread_mutex_unlock(&gs->gc->mu);
 		gs->hooked = false;
