@@ -202,7 +202,7 @@ int group_settings_apply(const char *text, size_t len, char sep, int *strategy, 
 
 /* ---- group_coord.c: the groups ---- */
 /* -EREMOTE, with a log line naming the coordinator and what was refused
- * (what: "consume by pid 12", "partition 0: reset"), when another broker
+ * (what: "consume by pid 12", "partition 0: reset", ".config"), when another broker
  * coordinates the group g (its members and commits live there); else 0.
  * Needs coord.mu. */
 int group_remote_check(struct group *g, const char *what);

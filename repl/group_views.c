@@ -117,6 +117,12 @@ int group_config_write(struct group *g, const char *text, size_t len)
 	bool latest;
 	int32_t session;
 
+	/* The settings are the coordinator's, whose members use them. */
+	pthread_mutex_lock(&g->gc->mu);
+	rc = group_remote_check(g, ".config");
+	pthread_mutex_unlock(&g->gc->mu);
+	if (rc < 0)
+		return rc;
 	rc = group_lock_live(g);
 	if (rc < 0)
 		return rc;
