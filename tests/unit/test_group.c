@@ -350,6 +350,52 @@ static void test_reset(void **state)
 	group_put(g);
 }
 
+/* The coordinator hook as group_serve.c sets it in a cluster: group "far"
+ * is broker 2's, every other group this broker's. */
+static int32_t far_coordinator(void *arg, const char *group)
+{
+	(void)arg;
+	return strcmp(group, "far") ? -1 : 2;
+}
+
+static void test_remote_coordinator(void **state)
+{
+	struct fx *f = *state;
+	struct group_coord *gc = f->b->gc;
+	struct group *far, *near;
+	struct group_member *m = NULL;
+
+	produce(f, 0, "a\nb\n");
+	assert_int_equal(group_open(f->t, "far", GROUP_CREATE, &far), 0);
+	assert_int_equal(group_open(f->t, "near", GROUP_CREATE, &near), 0);
+	assert_int_equal(group_offset_reset(far, 0, "1", 1), 0);
+	pthread_mutex_lock(&gc->mu);
+	gc->kafka_coordinator = far_coordinator;
+	pthread_mutex_unlock(&gc->mu);
+
+	assert_int_equal(group_join(far, 7, on_wake, NULL, &m), -EREMOTE);
+	assert_null(m);
+	assert_int_equal(far->nmembers, 0);
+	assert_int_equal(group_offset_reset(far, 0, "earliest", 8), -EREMOTE);
+	assert_int_equal(offset_of(far, 0), 1);
+	assert_int_equal(group_config_write(far, "partition.assignment.strategy=sticky\n", 37),
+			 -EREMOTE);
+	assert_int_equal(far->strategy, ASSIGN_RANGE);
+
+	/* A group this broker coordinates is untouched by the hook. */
+	assert_int_equal(group_offset_reset(near, 0, "latest", 6), 0);
+	assert_int_equal(group_join(near, 8, on_wake, NULL, &m), 0);
+	group_leave(m);
+
+	pthread_mutex_lock(&gc->mu);
+	gc->kafka_coordinator = NULL;
+	pthread_mutex_unlock(&gc->mu);
+	assert_int_equal(group_join(far, 9, on_wake, NULL, &m), 0);
+	group_leave(m);
+	group_put(near);
+	group_put(far);
+}
+
 static void test_delete_and_replay(void **state)
 {
 	struct fx *f = *state;
@@ -731,6 +777,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rebalance_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cooperative_keeps_position, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remote_coordinator, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_and_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_after_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wake, setup, teardown),
