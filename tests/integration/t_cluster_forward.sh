@@ -22,7 +22,11 @@ mq_setup
 # shellcheck source=tests/integration/cluster_lib.sh
 . "$LIBDIR/cluster_lib.sh"
 
-SESSION_MS=6000
+# The follower stopped below must stay in the ISR while the test looks
+# at the uncommitted write: neither its ZooKeeper session (the controller
+# then drops it) nor replica.lag.time.max.ms may run out meanwhile, also
+# on a loaded machine or under ASan.
+SESSION_MS=15000
 CLUSTER_SESSION_MS=$SESSION_MS
 CLUSTER_CONF="replica.lag.time.max.ms=20000
 request.timeout.ms=60000
