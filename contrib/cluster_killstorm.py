@@ -7,6 +7,7 @@ acknowledged was lost, duplicated or garbled and that the replicas agree.
                                          [--writers 6] [--partitions 2]
                                          [--min-run 0.5] [--max-run 2]
                                          [--session-ms 4000] [--seed N]
+                                         [--stop kill|term|alternate]
                                          [--keep]
 
 Set-up: a ZooKeeper of its own (tests/zk.sh's zk_exec: Debian's server
@@ -30,11 +31,15 @@ must still land once: duplicated counts it otherwise.
 
 One round:
   1. writers run for a random time in [min-run, max-run] s;
-  2. kill -9 the leader L of partition 0, clear its dead mount;
+  2. kill -9 the leader L of partition 0, clear its dead mount; or, with
+     --stop term (every round) or alternate (every second round, the
+     others kill -9), a clean stop: SIGTERM, and L's process must exit
+     within 60 s (controlled.shutdown.enable: the controller moves its
+     leaderships away first); the time to its exit is recorded;
   3. poll a survivor's .state (deadline: session timeout + 30 s) until
      partition 0 has a leader other than L, taken from the ISR; the time
-     from the kill to the first acknowledged write on partition 0 begun
-     after it is recorded;
+     from the kill (or SIGTERM) to the first acknowledged write on
+     partition 0 begun after it is recorded;
   4. restart L on its data directory and mount, poll until it is back in
      the ISR of every partition and eligible as leader again;
   5. stop the writers (so that no write is in flight), then check:
@@ -50,7 +55,7 @@ One round:
 
 The summary prints kills, acknowledged records checked, lost, duplicated,
 garbled, unknown, divergent replicas and the kill-to-first-ack times
-(median, max); the exit status is 0 only when lost, duplicated, garbled,
+(median, max), those of the clean stops apart, with their exit times; the exit status is 0 only when lost, duplicated, garbled,
 unknown and divergent are all 0 and every round found a new leader.
 
 Only processes this script starts are killed, by pid; the mounts are
@@ -162,6 +167,25 @@ num.partitions=%d
 
     def argv(self):
         return self.wrap + [self.mqfs, "-f", "--config", self.conf, self.mnt]
+
+    def term(self, limit=60):
+        """A clean stop (SIGTERM): the seconds until the process exited.
+        RuntimeError when it is still running after `limit` s (it is
+        killed then, so that the storm's cleanup goes on)."""
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError("broker %d still running %d s after SIGTERM" %
+                               (self.id, limit))
+        took = time.monotonic() - t0
+        if is_mounted(self.mnt):
+            subprocess.run(["fusermount3", "-u", "-z", self.mnt],
+                           stderr=subprocess.DEVNULL)
+        return took
 
     def stop(self):
         super().stop()
@@ -409,6 +433,8 @@ class Storm:
         self.kill_t = None          # when the current kill happened
         self.first_ack = None       # seconds from it to the first ack
         self.victim = None          # the broker killed
+        self.last_ack = None        # partition 0's last ack since the kill
+        self.stall = 0.0            # the longest time without one
         self.errors = {}
         self.cluster = None
 
@@ -419,9 +445,16 @@ class Storm:
         if partition != 0 or broker == self.victim:
             return
         with self.lock:
-            if self.kill_t is not None and self.first_ack is None \
-                    and started >= self.kill_t:
-                self.first_ack = time.monotonic() - self.kill_t
+            now = time.monotonic()
+            if self.kill_t is None:
+                return
+            if self.first_ack is None and started >= self.kill_t:
+                self.first_ack = now - self.kill_t
+            # The old leader acknowledges until its leadership moved (a
+            # clean stop): the gap after that is what writers wait.
+            since = self.last_ack if self.last_ack is not None else self.kill_t
+            self.stall = max(self.stall, now - since)
+            self.last_ack = now
 
     def note_error(self, err):
         with self.lock:
@@ -505,15 +538,21 @@ def run(a, tmp, rnd, out):
         worst = {}
         divergent = behind = 0
         index_notes = set()
-        times = []
+        times, term_times, exits = [], [], []
+        stalls = {False: [], True: []}
         t0 = time.monotonic()
         for k in range(1, a.kills + 1):
             storm.kill_t, storm.first_ack, storm.victim = None, None, None
+            storm.last_ack, storm.stall = None, 0.0
             victim = start_round(k, a, rnd, cluster, writers)
             vb = cluster.brokers[victim]
+            clean = a.stop == "term" or (a.stop == "alternate" and k % 2 == 0)
             with storm.lock:
                 storm.kill_t, storm.victim = time.monotonic(), victim
-            vb.kill9()
+            if clean:
+                exits.append(vb.term())
+            else:
+                vb.kill9()
             survivor = min(b for b in cluster.brokers if b != victim)
 
             def new_leader():
@@ -527,7 +566,11 @@ def run(a, tmp, rnd, out):
             wait_for(lambda: storm.first_ack is not None,
                      a.session_ms / 1000 + 30,
                      "round %d: an acknowledged write after the kill" % k)
-            times.append(storm.first_ack)
+            with storm.lock:
+                # Until the restart: the stall of this round's move.
+                stall, storm.kill_t = storm.stall, None
+            (term_times if clean else times).append(storm.first_ack)
+            stalls[clean].append(stall)
             vb.start()
             wait_for(lambda: cluster.in_all_isrs(victim, survivor)
                      and cluster.eligible(victim), 90,
@@ -544,18 +587,22 @@ def run(a, tmp, rnd, out):
             bad = {k2: v for k2, v in res.items() if k2 != "acked" and v}
             odd = [("p%d %s" % (p, v)) for p, v in enumerate(verdicts)
                    if v != "same"]
-            print("kill %d (broker %d): first ack after %.2f s, %d "
-                  "acknowledged records checked%s%s" %
-                  (k, victim, storm.first_ack, res["acked"],
+            print("%s %d (broker %d): first ack after %.2f s, longest stall "
+                  "%.2f s%s, %d acknowledged records checked%s%s" %
+                  ("stop" if clean else "kill", k, victim, storm.first_ack,
+                   stalls[clean][-1],
+                   (", exit after %.2f s" % exits[-1]) if clean else "",
+                   res["acked"],
                    (", " + str(bad)) if bad else "",
                    (", replicas: " + ", ".join(odd)) if odd else ""),
                   file=out, flush=True)
         elapsed = time.monotonic() - t0
     finally:
         stop_all(writers, brokers, zk)
-    print("seed %d, %d leader kills in %.0f s, %d writers on %d partitions, "
-          "session timeout %d ms" % (a.seed, a.kills, elapsed, a.writers,
-                                     a.partitions, a.session_ms), file=out)
+    print("seed %d, %d leader kills and %d clean stops (SIGTERM) in %.0f s, "
+          "%d writers on %d partitions, session timeout %d ms" %
+          (a.seed, len(times), len(term_times), elapsed, a.writers,
+           a.partitions, a.session_ms), file=out)
     print("acknowledged records checked: %d (in doubt: %d)" %
           (worst.get("acked", 0), sum(len(w.doubt) for w in writers)),
           file=out)
@@ -563,8 +610,19 @@ def run(a, tmp, rnd, out):
     print("  ".join("%s: %d" % (k, worst.get(k, 0)) for k in bad) +
           "  divergent replicas: %d  behind after 30 s: %d" %
           (divergent, behind), file=out)
-    print("kill to first acknowledged write: median %.2f s, max %.2f s" %
-          (statistics.median(times), max(times)), file=out)
+    if times:
+        print("kill to first acknowledged write: median %.2f s, max %.2f s; "
+              "longest stall of partition 0: median %.2f s, max %.2f s" %
+              (statistics.median(times), max(times),
+               statistics.median(stalls[False]), max(stalls[False])),
+              file=out)
+    if term_times:
+        print("SIGTERM to first acknowledged write: median %.2f s, max %.2f s;"
+              " longest stall of partition 0: median %.2f s, max %.2f s;"
+              " to the process's exit: median %.2f s, max %.2f s" %
+              (statistics.median(term_times), max(term_times),
+               statistics.median(stalls[True]), max(stalls[True]),
+               statistics.median(exits), max(exits)), file=out)
     print("index files that differ between replicas: %s" %
           (", ".join(sorted(index_notes)) or "none"), file=out)
     print("failed writes by errno: %s" % (", ".join(
@@ -577,6 +635,10 @@ def run(a, tmp, rnd, out):
 def main():
     ap = storm_args(20, 6, 2, 0.5, 2.0)
     ap.add_argument("--session-ms", type=int, default=4000)
+    ap.add_argument("--stop", choices=("kill", "term", "alternate"),
+                    default="kill",
+                    help="how the leader goes: kill -9, a clean stop "
+                    "(SIGTERM), or the two in turn")
     a = ap.parse_args()
     if a.kills < 1:
         ap.error("--kills must be at least 1")

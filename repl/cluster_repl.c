@@ -72,6 +72,7 @@
 #define CREATE_POLL_MS     20
 #define CS_ATTEMPTS        3 /* controlled.shutdown.max.retries */
 #define CS_BACKOFF_MS      1000
+#define CS_FLUSH_MS        3000 /* under CHANNEL_REQUEST_MS: the asker waits */
 
 struct conn {
 	int32_t id;
@@ -919,7 +920,13 @@ out:
 /* ---- controlled shutdown ---- */
 
 /* ControlledShutdown on the controller's listener: the controller moves
- * the broker's leaderships away and answers those it still leads. */
+ * the broker's leaderships away and answers those it still leads, as
+ * Kafka does only once the LeaderAndIsr requests of the moves went out:
+ * the new leaders lead before the stopping broker stops serving, and the
+ * stopping broker, a follower now, fails the acks=all writes waiting on
+ * it (NOT_LEADER_OR_FOLLOWER: their producers send them to the new
+ * leader) instead of holding them until request.timeout.ms. A broker
+ * that does not answer holds the answer up CS_FLUSH_MS at most. */
 static int cs_handler(void *arg, struct net_req *req)
 {
 	struct cluster_repl *cr = arg;
@@ -933,6 +940,11 @@ static int cs_handler(void *arg, struct net_req *req)
 	if (rc == 0)
 		rc = cr->ctl ? controller_controlled_shutdown(cr->ctl, pr->u.cs.broker_id, &left)
 			     : -EAGAIN;
+	if (rc >= 0 && ctrl_queue_flush(cr->cq, CS_FLUSH_MS) < 0)
+		mq_log(MQ_WARN,
+		       "controller: controlled shutdown of broker %d: answered before every "
+		       "broker was told (a request still in flight after %d ms)",
+		       (int)pr->u.cs.broker_id, CS_FLUSH_MS);
 	if (rc >= 0) {
 		n = rc;
 		resp.remaining_partitions =
@@ -1178,6 +1190,7 @@ void cluster_repl_stop(struct cluster_repl *cr)
 	if (!cr || cr->stopped)
 		return;
 	cr->stopped = true;
+	replica_mgr_stop_following(cr->rm);
 	controlled_shutdown(cr);
 	if (cr->ctl)
 		controller_stop(cr->ctl);

@@ -40,6 +40,9 @@ struct sender {
 	int64_t epoch; /* the newest registration queued for */
 	struct item *head, *tail;
 	int n;
+	/* Items ever queued, and those sent or dropped since: the item
+	 * queued as number k is done once finished >= k (ctrl_queue_flush). */
+	uint64_t queued, finished;
 	bool busy; /* an inner call in progress */
 	pthread_cond_t cond;
 	pthread_t thread;
@@ -48,7 +51,7 @@ struct sender {
 struct ctrl_queue {
 	struct controller_channel inner;
 	pthread_mutex_t mu;
-	pthread_cond_t idle; /* a sender's queue ran empty (CLOCK_MONOTONIC) */
+	pthread_cond_t idle; /* a sender finished an item (CLOCK_MONOTONIC) */
 	bool stopping;
 	int n_senders;
 	struct sender **senders;
@@ -168,8 +171,8 @@ static void *sender_main(void *arg)
 		free(it);
 		pthread_mutex_lock(&q->mu);
 		s->busy = false;
-		if (!s->head)
-			pthread_cond_broadcast(&q->idle);
+		s->finished++;
+		pthread_cond_broadcast(&q->idle);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;
@@ -216,6 +219,7 @@ static void drop_older(struct sender *s, int64_t epoch)
 		if (it->broker_epoch < epoch) {
 			*pp = it->next;
 			s->n--;
+			s->finished++;
 			free(it);
 			continue;
 		}
@@ -255,6 +259,7 @@ static int enqueue(struct ctrl_queue *q, int32_t id, struct item *it)
 		if (!s->head)
 			s->tail = NULL;
 		s->n--;
+		s->finished++;
 		free(old);
 		mq_log_limited(MQ_WARN,
 			       "controller: %d requests wait for broker %d (not answering): "
@@ -267,6 +272,7 @@ static int enqueue(struct ctrl_queue *q, int32_t id, struct item *it)
 		s->head = it;
 	s->tail = it;
 	s->n++;
+	s->queued++;
 	pthread_cond_signal(&s->cond);
 	pthread_mutex_unlock(&q->mu);
 	return 0;
@@ -341,6 +347,36 @@ static bool all_idle(const struct ctrl_queue *q)
 		if (q->senders[i]->head || q->senders[i]->busy)
 			return false;
 	return true;
+}
+
+int ctrl_queue_flush(struct ctrl_queue *q, int64_t wait_ms)
+{
+	struct timespec dl;
+	uint64_t *upto;
+	int n, rc = 0;
+
+	if (!q)
+		return 0;
+	deadline_from_ms(CLOCK_MONOTONIC, wait_ms, &dl);
+	pthread_mutex_lock(&q->mu);
+	/* Senders started after this call serve only later requests. */
+	n = q->n_senders;
+	upto = calloc((size_t)n + 1, sizeof(*upto));
+	if (!upto) {
+		pthread_mutex_unlock(&q->mu);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++)
+		upto[i] = q->senders[i]->queued;
+	for (int i = 0; i < n && rc == 0; i++)
+		while (q->senders[i]->finished < upto[i] && !q->stopping)
+			if (pthread_cond_timedwait(&q->idle, &q->mu, &dl) == ETIMEDOUT) {
+				rc = q->senders[i]->finished < upto[i] ? -ETIMEDOUT : 0;
+				break;
+			}
+	pthread_mutex_unlock(&q->mu);
+	free(upto);
+	return rc;
 }
 
 void ctrl_queue_free(struct ctrl_queue *q, int64_t drain_ms)

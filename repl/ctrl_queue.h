@@ -47,6 +47,13 @@ int ctrl_queue_new(const struct controller_channel *inner, struct ctrl_queue **o
 void ctrl_queue_channel(struct ctrl_queue *q, struct controller_channel *ch);
 /* Requests queued for broker_id (tests, .state). */
 int ctrl_queue_pending(struct ctrl_queue *q, int32_t broker_id);
+/* Waits up to wait_ms until every request queued before the call, to
+ * any broker, has been sent (answered, or failed and logged) or dropped
+ * (rules 2 and 3): a controlled shutdown is answered only once the new
+ * leaders, and the stopping broker, were told. 0, -ETIMEDOUT (some
+ * still queued or in flight), -ENOMEM. Any thread but a sender; NULL
+ * is fine. */
+int ctrl_queue_flush(struct ctrl_queue *q, int64_t wait_ms);
 /* Waits up to drain_ms for the queues to empty (a controller that stops
  * has just queued the moves of its own leaderships), then drops what is
  * still queued, waits for the sends in progress (each ends within the

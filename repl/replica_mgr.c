@@ -63,6 +63,7 @@ struct replica_mgr {
 	pthread_mutex_t apply_mu; /* serialises the controller's requests */
 	struct rm_source *sources;
 	int n_sources;
+	bool no_follow; /* shutting down: replica_mgr_stop_following */
 	struct rm_part **stopped;
 	int n_stopped;
 
@@ -266,8 +267,10 @@ static int follow(struct replica_mgr *rm, struct rm_part *rp, int32_t leader)
 	struct fetcher *f;
 	int rc;
 
-	if (rp->source != leader)
+	if (rp->source != leader || rm->no_follow)
 		unfollow(rm, rp);
+	if (rm->no_follow)
+		return 0;
 	f = source_get(rm, leader);
 	if (!f)
 		return -EHOSTUNREACH;
@@ -276,6 +279,16 @@ static int follow(struct replica_mgr *rm, struct rm_part *rp, int32_t leader)
 		return rc;
 	rp->source = leader;
 	return 0;
+}
+
+void replica_mgr_stop_following(struct replica_mgr *rm)
+{
+	pthread_mutex_lock(&rm->apply_mu);
+	rm->no_follow = true;
+	/* Only apply_mu changes the table: read without mu. */
+	for (int i = 0; i < rm->n_parts; i++)
+		unfollow(rm, rm->parts[i]);
+	pthread_mutex_unlock(&rm->apply_mu);
 }
 
 /* ---- LeaderAndIsr ---- */

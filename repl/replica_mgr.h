@@ -133,6 +133,14 @@ void replica_mgr_set_broker_epoch(struct replica_mgr *rm, int64_t broker_epoch);
 int replica_mgr_leader_and_isr(struct replica_mgr *rm, int32_t controller_epoch,
 			       int64_t broker_epoch,
 			       const struct controller_partition_state *states, int n, int *errors);
+/* A broker that shuts down (before its controlled shutdown): no partition
+ * is followed from now on, those followed stop fetching, and a
+ * LeaderAndIsr that makes this broker a follower (the controller moving
+ * its leaderships away) starts no fetch. A stopping broker that fetched
+ * would be taken back into the new leader's ISR (it is caught up) just
+ * before it goes, and the leader's acks=all writes would wait for it
+ * until its session closed. Any thread. */
+void replica_mgr_stop_following(struct replica_mgr *rm);
 /* StopReplica: stops following; a partition with delete_partition loses
  * its log and its metadata. errors as above (-ENOENT: no replica here,
  * not an error for a delete). 0 or -ESTALE (rule 1). */

@@ -30,11 +30,17 @@
 #                leader's own consume file, and the output says which.
 #                p50/p99/p99.9 over BENCH_LAT_RECORDS; the single node the
 #                same way for comparison.
-#   failover     kill -9 of the leader, then one 100-byte write() at a
-#                time, round robin over the survivors' mounts (EREMOTE on a
-#                non-leader, EAGAIN/ETIMEDOUT while the ISR settles), until
-#                one is acknowledged: the seconds from the kill to that
-#                acknowledgement. The session timeout bounds it:
+#   controlled   SIGTERM to the leader of topic cs (a clean stop with
+#   shutdown     controlled.shutdown.enable=true) while resume.py writes
+#                one 100-byte write() at a time, round robin over the
+#                survivors' mounts (forwarded to the leader while they do
+#                not lead): the seconds from the signal to the first
+#                acknowledged write begun after it, the longest stall
+#                between two acknowledgements, and the time until the
+#                stopping process exited and its mount was gone. The
+#                broker is then started again and rejoins.
+#   failover     the same with kill -9 of the leader of topic fo. The
+#                session timeout bounds it:
 #                zookeeper.session.timeout.ms=BENCH_CLUSTER_SESSION_MS.
 #
 # Environment:
@@ -242,41 +248,43 @@ clat=$(timeout 300 python3 "$here/latency.py" mqfs "$tmp/mnt$L/lat/0" \
 	die "cluster latency client failed"
 lat_leader=$L
 
-# ---- failover ----------------------------------------------------------------------
+# ---- controlled shutdown, then kill -9 (resume.py) ------------------------------
 
+# broker_up N: broker N started again on its config and data, mounted;
+# PIDN its new pid.
+broker_up() {
+	start_daemon "$tmp/b$1.log.again" "$MQFS" -f --config "$tmp/b$1/server.properties" \
+		"$tmp/mnt$1"
+	eval "PID$1=\$DPID"
+	proc_list_add BENCH_MOUNTS "$tmp/mnt$1"
+	proc_wait_mounted "$tmp/mnt$1" "$DPID" 60 ||
+		die "broker $1 did not mount again: $(tail -n 3 "$tmp/b$1.log.again")"
+}
+# resume SIG TOPIC: SIG to TOPIC's leader L while resume.py writes through
+# the survivors' mounts; its line of figures in $tmp/TOPIC.resume.
+resume() {
+	_rp=""
+	eval "_rp=\$PID$L"
+	_rs=""
+	for _rn in 1 2 3; do [ "$_rn" = "$L" ] || _rs="$_rs $tmp/mnt$_rn/$2/0"; done
+	# shellcheck disable=SC2086  # _rs: one word per mount
+	timeout 150 python3 "$here/resume.py" "$1" "$_rp" "$tmp/mnt$L" $_rs >"$tmp/$2.resume" ||
+		die "$1 of leader $L: no write resumed"
+	wait_exit "$_rp" 30 || die "broker $L did not exit after SIG$1"
+	# A killed broker's mount is dead: unmounted here.
+	proc_unmount "$tmp/mnt$L" 30
+	is_mounted "$tmp/mnt$L" || proc_list_del BENCH_MOUNTS "$tmp/mnt$L"
+}
+
+topic3 cs
+CL=$L
+resume TERM cs
+broker_up "$CL"
+for n in 1 2 3; do
+	poll 60 alive_on "$tmp/mnt$n" 3 || die "mnt$n does not see three live brokers again"
+done
 topic3 fo
-LPID=""
-eval "LPID=\$PID$L"
-survivors=""
-for n in 1 2 3; do [ "$n" = "$L" ] || survivors="$survivors $tmp/mnt$n/fo/0"; done
-kill -KILL "$LPID"
-fo=$(
-	# shellcheck disable=SC2086  # survivors: one word per mount
-	timeout 120 python3 - $survivors <<'EOF'
-import os, sys, time
-t0 = time.monotonic()
-paths, i, errs = sys.argv[1:], 0, {}
-while time.monotonic() - t0 < 110:
-    p = paths[i % len(paths)]
-    i += 1
-    try:
-        fd = os.open(p, os.O_WRONLY | os.O_APPEND)
-        try:
-            os.write(fd, b"%099d\n" % i)
-        finally:
-            os.close(fd)
-        print("%.3f %s %d" % (time.monotonic() - t0, p.split("/")[-3], i))
-        sys.exit(0)
-    except OSError as e:
-        errs[e.errno] = errs.get(e.errno, 0) + 1
-        time.sleep(0.01)
-sys.exit("no acknowledged write within 110 s: errnos %r" % errs)
-EOF
-) || die "failover: $fo"
-# The dead broker's mount: unmounted here so the cleanup does not wait on it.
-wait_exit "$LPID" 10
-proc_unmount "$tmp/mnt$L" 30
-is_mounted "$tmp/mnt$L" || proc_list_del BENCH_MOUNTS "$tmp/mnt$L"
+resume KILL fo
 
 # ---- figures -----------------------------------------------------------------------
 
@@ -297,6 +305,12 @@ say "  single node (same mount):           $slat"
 say "  cluster, leader $lat_leader -> broker $reader:       $clat"
 say "    read by $where"
 say ""
-say "failover: kill -9 of leader $L -> first acknowledged write on a survivor"
-say "  (zookeeper.session.timeout.ms=$BENCH_CLUSTER_SESSION_MS): $(echo "$fo" | awk '{ printf "%.2f s (on %s, attempt %d)", $1, $2, $3 }')"
+# fig LINE: resume.py's line as the figures.
+fig() {
+	echo "$1" | awk '{ printf "first ack %.2f s, longest stall %.2f s (first on %s; process exit %.2f s, mount gone %s s; failed writes %s)", $2, $4, $10, $6, $8, $12 }'
+}
+say "controlled shutdown: SIGTERM to leader $CL -> writes through the survivors' mounts"
+say "  $(fig "$(cat "$tmp/cs.resume")")"
+say "failover: kill -9 of leader $L -> writes through the survivors' mounts"
+say "  (zookeeper.session.timeout.ms=$BENCH_CLUSTER_SESSION_MS): $(fig "$(cat "$tmp/fo.resume")")"
 exit 0

@@ -4,9 +4,11 @@
  * each call and can hold the calls for one broker (a broker that does not
  * answer): the other brokers' requests go on meanwhile, each broker's in
  * order, the arguments copied, requests for an older registration
- * dropped, the queue bounded, and what is queued at the stop sent first.
+ * dropped, the queue bounded, what is queued at the stop sent first, and
+ * a flush that returns only once everything queued before it was sent.
  * Waits poll against deadlines.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -295,6 +297,54 @@ static void test_bounded_and_drained(void **state)
 	assert_int_equal(rec.calls[CTRL_QUEUE_MAX].controller_epoch, CTRL_QUEUE_MAX + 10);
 }
 
+struct flusher {
+	struct ctrl_queue *q;
+	int rc;
+	int sent_to_2, sent_to_3; /* calls recorded when the flush returned */
+};
+
+static void *flush_main(void *arg)
+{
+	struct flusher *f = arg;
+
+	f->rc = ctrl_queue_flush(f->q, 30000);
+	f->sent_to_2 = calls_for(2);
+	f->sent_to_3 = calls_for(3);
+	return NULL;
+}
+
+/* A controlled shutdown is answered after its LeaderAndIsr went out: the
+ * flush times out while broker 2 holds its requests, and returns 0 only
+ * once the requests queued before it reached both brokers (one dropped
+ * for a newer registration counts as done). */
+static void test_flush_waits_for_sends(void **state)
+{
+	struct ctrl_queue *q;
+	struct controller_channel ch;
+	struct flusher f = { 0 };
+	pthread_t th;
+	int32_t isr[2] = { 2, 3 };
+	struct controller_partition_state st = state_of("orders", isr);
+
+	(void)state;
+	assert_int_equal(ctrl_queue_flush(NULL, 10), 0);
+	q = one_in_flight(&ch, 2, 1, 1, &st);
+	assert_int_equal(ch.leader_and_isr(ch.arg, 2, 1, 2, &st, 1), 0);
+	assert_int_equal(ch.leader_and_isr(ch.arg, 3, 1, 2, &st, 1), 0);
+	assert_int_equal(ctrl_queue_flush(q, 50), -ETIMEDOUT);
+	assert_int_equal(ch.leader_and_isr(ch.arg, 2, 2, 3, &st, 1), 0); /* drops ce 2 */
+	f.q = q;
+	assert_int_equal(pthread_create(&th, NULL, flush_main, &f), 0);
+	release();
+	pthread_join(th, NULL);
+	assert_int_equal(f.rc, 0);
+	assert_int_equal(f.sent_to_2, 2);
+	assert_int_equal(f.sent_to_3, 1);
+	assert_int_equal(ctrl_queue_flush(q, 10), 0);
+	ctrl_queue_free(q, 10000);
+	assert_int_equal(rec.n, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +353,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_arguments_copied, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_older_registration_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bounded_and_drained, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_waits_for_sends, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -521,6 +521,31 @@ static void test_leader_change(void **state)
 	stop_all();
 }
 
+/* A broker that shuts down follows nothing: made a follower of the new
+ * leader (its leadership moved away), it starts no fetcher and is not
+ * taken back into the ISR; the other follower replicates as before. */
+static void test_stop_following(void **state)
+{
+	struct replica_mgr_stats st;
+	const int32_t isr23[2] = { 2, 3 };
+
+	(void)state;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	append_on(1, 4, "a");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	replica_mgr_stop_following(bks[1].rm);
+	lisr(2, 2, 1, 2, isr23);
+	assert_int_equal(info_of(1).role, PARTITION_FOLLOWER);
+	append_on(2, 3, "b");
+	assert_true(synced(2, (int32_t[]){ 3 }, 1, 2));
+	replica_mgr_get_stats(bks[1].rm, &st);
+	assert_int_equal(st.fetchers, 0);
+	assert_int_equal(info_of(1).offsets.log_end_offset, 4);
+	assert_int_equal(info_of(2).n_isr, 2);
+	stop_all();
+}
+
 /* A follower that stops fetching leaves the ISR at the tick past
  * replica.lag.time.max.ms, written to the store; min.insync.replicas=2
  * still allows appends; told to follow again, it rejoins. */
@@ -847,6 +872,7 @@ int main(void)
 		cmocka_unit_test(test_replicates),
 		cmocka_unit_test(test_stale_and_foreign),
 		cmocka_unit_test(test_leader_change),
+		cmocka_unit_test(test_stop_following),
 		cmocka_unit_test(test_isr_shrink_and_rejoin),
 		cmocka_unit_test(test_isr_write_stale),
 		cmocka_unit_test(test_unclean_follower_eligible),
