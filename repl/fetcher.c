@@ -210,10 +210,36 @@ static int truncate_step(struct fetcher *f, struct partition *p, const struct pa
 	return rc ? rc : done;
 }
 
-/* KIP-101/279 by OffsetForLeaderEpoch until done. 0, -errno (connection),
- * or 1: a partition-level refusal (backed off). */
-static int truncate_by_ofle(struct fetcher *f, struct partition *p)
+/* How long a partition whose fetch failed with error waits. The errors of
+ * a leader and a follower that have not both applied the controller's
+ * latest LeaderAndIsr (sent to every replica at once: a new partition's
+ * leader may answer its follower's first fetch before it knows it leads)
+ * settle within moments: retried after 50 ms, doubling up to
+ * replica.fetch.backoff.ms while they last. Any other error waits
+ * replica.fetch.backoff.ms. */
+static int64_t retry_wait(struct fetcher *f, struct fpart *fp, int16_t error)
 {
+	bool settling = error == PROTO_ERR_NOT_LEADER_OR_FOLLOWER ||
+			error == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION ||
+			error == PROTO_ERR_UNKNOWN_LEADER_EPOCH ||
+			error == PROTO_ERR_FENCED_LEADER_EPOCH;
+
+	if (!settling)
+		return f->cfg.backoff_ms;
+	fp->settle_ms = fp->settle_ms ? 2 * fp->settle_ms : FETCHER_SETTLE_MS;
+	if (fp->settle_ms > f->cfg.backoff_ms)
+		fp->settle_ms = f->cfg.backoff_ms;
+	return fp->settle_ms;
+}
+
+/* KIP-101/279 by OffsetForLeaderEpoch until done. 0, -errno (connection),
+ * or 1: a partition-level refusal, fp backed off (retry_wait: a leader
+ * that does not know yet that it leads is asked again within moments,
+ * as its Fetch would be). */
+static int truncate_by_ofle(struct fetcher *f, struct fpart *fp, int64_t now)
+{
+	struct partition *p = fp->p;
+
 	for (int round = 0; round < FETCHER_MAX_ROUNDS; round++) {
 		struct partition_follow fw;
 		struct proto_ofle_part rp;
@@ -257,6 +283,7 @@ static int truncate_by_ofle(struct fetcher *f, struct partition *p)
 				mq_log_limited(4, "fetcher: %s-%d: OffsetForLeaderEpoch: %s",
 					       partition_topic(p), partition_index(p),
 					       proto_err_name(a->error_code));
+				fp->backoff_until_ms = now + retry_wait(f, fp, a->error_code);
 				rc = 1;
 			} else {
 				rc = truncate_step(f, p, &fw, a->leader_epoch, a->end_offset);
@@ -268,6 +295,7 @@ static int truncate_by_ofle(struct fetcher *f, struct partition *p)
 		if (rc != 2)
 			return rc == -ESTALE ? 0 : rc;
 	}
+	fp->backoff_until_ms = now + f->cfg.backoff_ms;
 	return 1;
 }
 
@@ -286,28 +314,6 @@ static size_t whole_batches(const uint8_t *b, size_t len)
 		at += (size_t)bl + 12;
 	}
 	return at;
-}
-
-/* How long a partition whose fetch failed with error waits. The errors of
- * a leader and a follower that have not both applied the controller's
- * latest LeaderAndIsr (sent to every replica at once: a new partition's
- * leader may answer its follower's first fetch before it knows it leads)
- * settle within moments: retried after 50 ms, doubling up to
- * replica.fetch.backoff.ms while they last. Any other error waits
- * replica.fetch.backoff.ms. */
-static int64_t retry_wait(struct fetcher *f, struct fpart *fp, int16_t error)
-{
-	bool settling = error == PROTO_ERR_NOT_LEADER_OR_FOLLOWER ||
-			error == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION ||
-			error == PROTO_ERR_UNKNOWN_LEADER_EPOCH ||
-			error == PROTO_ERR_FENCED_LEADER_EPOCH;
-
-	if (!settling)
-		return f->cfg.backoff_ms;
-	fp->settle_ms = fp->settle_ms ? 2 * fp->settle_ms : FETCHER_SETTLE_MS;
-	if (fp->settle_ms > f->cfg.backoff_ms)
-		fp->settle_ms = f->cfg.backoff_ms;
-	return fp->settle_ms;
 }
 
 /* Applies one partition of a Fetch response. */
@@ -493,11 +499,11 @@ static int round_parts(struct fetcher *f)
 				apply_end(f);
 			}
 		} else if (fws[i].state == PARTITION_TRUNCATING)
-			rc = truncate_by_ofle(f, ready[i]->p);
-		if (rc == 1 || rc == -ESTALE) {
-			ready[i]->backoff_until_ms = now + (rc == 1 ? f->cfg.backoff_ms : 0);
+			rc = truncate_by_ofle(f, ready[i], now);
+		if (rc == -ESTALE)
+			ready[i]->backoff_until_ms = now;
+		if (rc == 1 || rc == -ESTALE)
 			rc = 0;
-		}
 	}
 	if (rc)
 		return rc;

@@ -1315,6 +1315,41 @@ static void test_fetcher_retries_settling_leader_soon(void **state)
 	bk_stop(&a);
 }
 
+/* The same for a follower that truncates by OffsetForLeaderEpoch first
+ * (it has records of an epoch to ask about): a leader that does not know
+ * yet that it leads refuses the question, and it is asked again within
+ * moments, not after replica.fetch.backoff.ms (20 s here). */
+static void test_fetcher_ofle_retries_settling_leader_soon(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 2, 2, 2);
+	struct fetcher_stats s0;
+	int64_t end, t0;
+
+	(void)state;
+	bk_start(&a, 1, "ofle-settle-a");
+	bk_start(&b, 2, "ofle-settle-b");
+	tlog_append(a.t, 2, 1, "old");
+	tlog_append(b.t, 2, 1, "old");
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	t0 = now_mono_ms();
+	bk_follow_wait(&b, &a, false, 200, 20000);
+	end = t0 + DEADLINE_MS;
+	do {
+		usleep(1000);
+		fetcher_get_stats(b.fetcher, &s0);
+	} while (s0.truncations < 3 && now_mono_ms() < end);
+	assert_true(s0.truncations >= 3);
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 3, 2, "x");
+	end = now_mono_ms() + 5000;
+	while (leo_of(&b) < 5 && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(leo_of(&b), 5);
+	bk_stop(&b);
+	bk_stop(&a);
+}
+
 static void test_ofle_handler(void **state)
 {
 	struct bk a;
@@ -1516,6 +1551,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_hw_wakes_follower),
 		cmocka_unit_test(test_fetcher_add_wakes_parked_fetch),
 		cmocka_unit_test(test_fetcher_retries_settling_leader_soon),
+		cmocka_unit_test(test_fetcher_ofle_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetch_handler_rules),
 		cmocka_unit_test(test_list_offsets_handler),
 		cmocka_unit_test(test_ofle_handler),
