@@ -1280,20 +1280,25 @@ static void test_fetcher_add_wakes_parked_fetch(void **state)
 	tlog_close(t2);
 }
 
-/* A follower whose first fetches reach its leader before the leader knows
- * it leads (NOT_LEADER_OR_FOLLOWER: the controller's LeaderAndIsr reaches
- * the two brokers in either order) fetches again within moments, not
- * after replica.fetch.backoff.ms (20 s here), its waits doubling. */
-static void test_fetcher_retries_settling_leader_soon(void **state)
+/* A follower refused by a leader that does not know yet that it leads
+ * (NOT_LEADER_OR_FOLLOWER: the controller's LeaderAndIsr reaches the two
+ * brokers in either order) asks again within moments, not after
+ * replica.fetch.backoff.ms (20 s here), its waits doubling: its Fetch,
+ * or with old records of epoch 1 (old > 0), its OffsetForLeaderEpoch
+ * first. Then the leader leads and the follower catches up. */
+static void settling_leader(int old, const char *name_a, const char *name_b)
 {
 	struct bk a, b;
-	struct partition_state st = state2(1, 1, 2, 2);
+	struct partition_state st = state2(1, old ? 2 : 1, 2, 2);
 	struct fetcher_stats s0;
 	int64_t end, t0;
 
-	(void)state;
-	bk_start(&a, 1, "settle-a");
-	bk_start(&b, 2, "settle-b");
+	bk_start(&a, 1, name_a);
+	bk_start(&b, 2, name_b);
+	if (old) {
+		tlog_append(a.t, old, 1, "old");
+		tlog_append(b.t, old, 1, "old");
+	}
 	assert_int_equal(partition_make_follower(b.p, &st), 1);
 	t0 = now_mono_ms();
 	bk_follow_wait(&b, &a, false, 200, 20000);
@@ -1301,53 +1306,30 @@ static void test_fetcher_retries_settling_leader_soon(void **state)
 	do {
 		usleep(1000);
 		fetcher_get_stats(b.fetcher, &s0);
-	} while (s0.fetches < 4 && now_mono_ms() < end);
+	} while ((old ? s0.truncations : s0.fetches) < 4 && now_mono_ms() < end);
 	/* Refused four times: retried soon, after 50, 100, 200 ms. */
-	assert_true(s0.fetches >= 4);
+	assert_true((old ? s0.truncations : s0.fetches) >= 4);
 	assert_true(now_mono_ms() - t0 >= 350);
 	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
-	leader_append(&a, 3, 1, "x");
+	leader_append(&a, 3, st.leader_epoch, "x");
 	end = now_mono_ms() + 5000;
-	while (leo_of(&b) < 3 && now_mono_ms() < end)
+	while (leo_of(&b) < old + 3 && now_mono_ms() < end)
 		usleep(1000);
-	assert_int_equal(leo_of(&b), 3);
+	assert_int_equal(leo_of(&b), old + 3);
 	bk_stop(&b);
 	bk_stop(&a);
 }
 
-/* The same for a follower that truncates by OffsetForLeaderEpoch first
- * (it has records of an epoch to ask about): a leader that does not know
- * yet that it leads refuses the question, and it is asked again within
- * moments, not after replica.fetch.backoff.ms (20 s here). */
+static void test_fetcher_retries_settling_leader_soon(void **state)
+{
+	(void)state;
+	settling_leader(0, "settle-a", "settle-b");
+}
+
 static void test_fetcher_ofle_retries_settling_leader_soon(void **state)
 {
-	struct bk a, b;
-	struct partition_state st = state2(1, 2, 2, 2);
-	struct fetcher_stats s0;
-	int64_t end, t0;
-
 	(void)state;
-	bk_start(&a, 1, "ofle-settle-a");
-	bk_start(&b, 2, "ofle-settle-b");
-	tlog_append(a.t, 2, 1, "old");
-	tlog_append(b.t, 2, 1, "old");
-	assert_int_equal(partition_make_follower(b.p, &st), 1);
-	t0 = now_mono_ms();
-	bk_follow_wait(&b, &a, false, 200, 20000);
-	end = t0 + DEADLINE_MS;
-	do {
-		usleep(1000);
-		fetcher_get_stats(b.fetcher, &s0);
-	} while (s0.truncations < 3 && now_mono_ms() < end);
-	assert_true(s0.truncations >= 3);
-	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
-	leader_append(&a, 3, 2, "x");
-	end = now_mono_ms() + 5000;
-	while (leo_of(&b) < 5 && now_mono_ms() < end)
-		usleep(1000);
-	assert_int_equal(leo_of(&b), 5);
-	bk_stop(&b);
-	bk_stop(&a);
+	settling_leader(2, "ofle-settle-a", "ofle-settle-b");
 }
 
 static void test_ofle_handler(void **state)
