@@ -17,10 +17,13 @@
  *             our first listener of security.inter.broker.protocol, from
  *             the metadata cache (/brokers/ids).
  *
- * A broker that stops asks the controller first (Kafka's ControlledShutdown
- * request, up to CS_ATTEMPTS times) to move its leaderships to other
- * in-sync replicas, so writes move on at once instead of after the
- * session timeout.
+ * A broker that stops follows nothing from then on (replica_mgr_stop_following:
+ * caught up, it would rejoin the new leaders' ISRs and hold their acks=all
+ * writes until its session closed), then asks the controller (Kafka's
+ * ControlledShutdown request, up to CS_ATTEMPTS times) to move its
+ * leaderships to other in-sync replicas, so writes move on at once
+ * instead of after the session timeout. The controller answers once its
+ * LeaderAndIsr requests went out (ctrl_queue_flush, cs_handler).
  *
  * The controller's channel (controller.h) queues each request for its
  * broker (ctrl_queue.h: one sender thread per broker, so that a broker
