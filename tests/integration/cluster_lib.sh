@@ -34,6 +34,25 @@ alive_on() {
 	[ "$(timeout 5 grep -c '^broker\.[0-9]*=alive ' "$1/.state" 2>/dev/null)" = "$2" ]
 }
 
+# all_stopped PID: every thread of PID is in the stopped state. A SIGSTOP
+# stops the threads only as each is next scheduled: on a loaded machine a
+# fetcher thread can still answer a response and fetch again after kill
+# has returned, so a test that needs the process frozen waits for this.
+all_stopped() {
+	for _st in /proc/"$1"/task/*/stat; do
+		# the state is the field after the ")" that ends the thread's name
+		case $(sed 's/.*) //' "$_st" 2>/dev/null | cut -c1) in
+		T | t) ;;
+		*) return 1 ;;
+		esac
+	done
+}
+
+# stop_broker PID: SIGSTOP and wait until the whole process is frozen.
+stop_broker() {
+	kill -STOP "$1" && poll 20 all_stopped "$1"
+}
+
 # zk_cluster_start: ZooKeeper on a free port, $ZK its connect string with
 # the /mqfs chroot, and the SCRAM user admin the brokers authenticate as.
 zk_cluster_start() {

@@ -101,7 +101,7 @@ eval "LPID=\$PID$L"
 leo_of() {
 	timeout 5 awk '$1 == "0" { print $4 }' "$1/t/.state" 2>/dev/null
 }
-kill -STOP "$FPID"
+check "follower $F frozen (SIGSTOP)" stop_broker "$FPID"
 # G forwards; L appends it, G copies it, F (stopped) holds the commit back.
 (echo "rec-7 in flight" >>"$MQ_TMP/mnt$G/t/0"; echo $? >"$MQ_TMP/rc7") &
 WPID=$!

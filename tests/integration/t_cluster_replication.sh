@@ -227,7 +227,7 @@ O=$F
 eval "OPID=\$PID$O"
 S0=$(metric "$MQ_TMP/mnt$N" mqfs_isr_shrinks_total)
 X0=$(metric "$MQ_TMP/mnt$N" mqfs_isr_expands_total)
-kill -STOP "$OPID"
+check "follower $O frozen (SIGSTOP)" stop_broker "$OPID"
 check "a stopped follower leaves the ISR after replica.lag.time.max.ms" \
 	poll 30 isr_is "$MQ_TMP/mnt$N" "$N"
 expect_eq "mnt$N/.metrics: one under-replicated partition" "1" \
