@@ -2,7 +2,9 @@
  * producer_ids.c — the producer id blocks of producer_ids.h: read the
  * latest block and its znode version, write the next one at that version
  * (or create the znode when there is none); a concurrent writer makes the
- * write fail (-ESTALE, -EEXIST) and the broker reads again.
+ * write fail (-ESTALE, -EEXIST) and the broker reads again, after a pause
+ * that grows with its losses (a few hundred microseconds at most), so that
+ * a broker whose round trips are slower is not starved by a faster one.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -11,12 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/engine.h"
 #include "repl/producer_ids.h"
 #include "util/diaglog.h"
 
-#define TAKE_ATTEMPTS 16
+/* Every lost conditional write means another broker took a block, so
+ * the brokers as a whole always progress; one broker can lose as many
+ * times in a row as others take blocks meanwhile (Kafka retries without
+ * bound). The bound only stops a broker whose writes never land. */
+#define TAKE_ATTEMPTS 1000
 
 /* A bound written as a string (Kafka) or a number: 0, or -EBADMSG. */
 static int bound_get(json_t *doc, const char *key, int64_t *v)
@@ -92,6 +99,13 @@ static int block_read(const char *where, int rc, char *data, size_t len, int32_t
 	return block_next(end, broker_id, first, last, doc, cap);
 }
 
+static void backoff(int attempt)
+{
+	struct timespec ts = { 0, (long)(attempt < 8 ? attempt : 8) * 50000L };
+
+	nanosleep(&ts, NULL);
+}
+
 int producer_id_block_take(struct zkc *zk, int32_t broker_id, int64_t *first, int64_t *last)
 {
 	for (int attempt = 0; attempt < TAKE_ATTEMPTS; attempt++) {
@@ -113,6 +127,7 @@ int producer_id_block_take(struct zkc *zk, int32_t broker_id, int64_t *first, in
 			return 0;
 		if (rc != -ESTALE && rc != -EEXIST)
 			return rc;
+		backoff(attempt);
 	}
 	return -EAGAIN;
 }
