@@ -26,8 +26,9 @@
  * unlike it, the child reports whether opening the data directory and
  * mounting succeeded, so `mqfs MNT` exits 1 on failure and returns 0 only
  * once the mount is ready (which is what mount(8) needs). Messages up to
- * then go to the terminal; after that to syslog (facility daemon). With
- * -f, everything goes to stderr.
+ * then go to the terminal; after that to syslog (facility daemon), or,
+ * on a machine without a syslog socket, to DATA/mqfs.log. With -f,
+ * everything goes to stderr.
  *
  * Before the broker opens (daemon.c): the open-files limit is raised, a
  * dead mount left on MOUNTPOINT by a killed daemon is detached, and the
@@ -414,20 +415,48 @@ static int daemon_fork(void)
 	}
 }
 
+/* Where a daemon without syslog logs: a machine (a container, a minimal
+ * install) with no syslog daemon has no socket at /dev/log, and syslog(3)
+ * would drop every line. Then the log is DATA/mqfs.log (its name is no
+ * topic's directory), opened before detaching so that a failure to open
+ * it still reaches the terminal; -1 when syslog is there or the file
+ * cannot be opened (then syslog, as before). */
+static int daemon_log_file(const char *data_dir)
+{
+	char path[PATH_MAX + 16];
+	struct stat st;
+	int fd;
+
+	if (stat("/dev/log", &st) == 0 && S_ISSOCK(st.st_mode))
+		return -1;
+	snprintf(path, sizeof(path), "%s/mqfs.log", data_dir);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		fprintf(stderr,
+			"mqfs: no syslog (/dev/log) and cannot open %s: %s: the daemon's log is lost\n",
+			path, strerror(errno));
+	else
+		fprintf(stderr, "mqfs: no syslog (/dev/log): the daemon logs to %s\n", path);
+	return fd;
+}
+
 /* In the child, once mounted: detach from the terminal, tell the parent. */
-static void daemon_ready(int fd, int level)
+static void daemon_ready(int fd, int level, const char *data_dir)
 {
 	char ok = 0;
 	int nullfd = open("/dev/null", O_RDWR);
+	int logfd = daemon_log_file(data_dir);
 
 	if (nullfd >= 0) {
 		dup2(nullfd, STDIN_FILENO);
 		dup2(nullfd, STDOUT_FILENO);
-		dup2(nullfd, STDERR_FILENO);
+		dup2(logfd >= 0 ? logfd : nullfd, STDERR_FILENO);
 		if (nullfd > STDERR_FILENO)
 			close(nullfd);
 	}
-	mq_log_init(level, true);
+	if (logfd > STDERR_FILENO)
+		close(logfd);
+	mq_log_init(level, logfd < 0);
 	if (write(fd, &ok, 1) != 1)
 		mq_log(MQ_WARN, "could not tell the starting process we are mounted");
 	close(fd);
@@ -504,7 +533,7 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 	if (chdir("/") < 0)
 		mq_log(MQ_WARN, "chdir /: %s", strerror(errno));
 	if (ready_fd >= 0) {
-		daemon_ready(ready_fd, level);
+		daemon_ready(ready_fd, level, fs->data_dir);
 		ready_fd = -1;
 	}
 	mq_log(MQ_INFO, "mqfs %s: %s mounted on %s (root %04o uid %u gid %u)", MQFS_VERSION,
