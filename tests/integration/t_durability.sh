@@ -43,9 +43,11 @@ mq_umount
 for sig in TERM INT; do
 	# A background job inherits an ignored SIGINT; give mqfs the default.
 	mq_mount_cmd "$MNT" env --default-signal=INT "$MQFS" -f --data "$DATA" "$MNT"
-	mq_bg sh -c 'exec 3>>"$1"; printf "partial-$2" >&3; sleep 30' sh "$MNT/d/0" "$sig"
+	# The writer's marker file is the handshake: its write() has returned.
+	mq_bg sh -c 'exec 3>>"$1"; printf "partial-$2" >&3 && : >"$3"; sleep 30' sh "$MNT/d/0" "$sig" \
+		"$MQ_TMP/written.$sig"
 	W=$MQ_LAST_PID
-	sleep 0.5
+	poll 30 test -e "$MQ_TMP/written.$sig" || fail "SIG$sig: the partial line is written" "no marker"
 	kill -"$sig" "$MQ_PID"
 	mq_wait "$MQ_PID" 10
 	expect_eq "SIG$sig: exit status 0" 0 "$MQ_RC"

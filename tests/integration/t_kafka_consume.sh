@@ -43,9 +43,16 @@ expect_eq "kcat -C -o -2: the last two" "$(printf '4 k4 p4\n5  m5')" "$(consume 
 expect_eq "kcat -C -o 3: from an offset" "$(printf '3  p3\n4 k4 p4\n5  m5')" "$(consume -o 3)"
 
 # A consumer at the end waits (parked), then gets what the mount appends.
-mq_run kcat -C -b "$B" -t t -p 0 -o end -c 1 -q -f '%o %s\n' >"$MQ_TMP/waiting" 2>&1 &
+# kcat's fetch debug lines on stderr are the handshake: its first Fetch at
+# offset 6 has gone out before the record is written.
+mq_run kcat -C -b "$B" -t t -p 0 -o end -c 1 -q -d fetch -f '%o %s\n' \
+	>"$MQ_TMP/waiting" 2>"$MQ_TMP/waiting.err" &
 waiter=$!
-sleep 1
+if poll 30 grep -q "Fetch topic t \[0\] at offset 6" "$MQ_TMP/waiting.err"; then
+	ok "the consumer fetches at the end (offset 6)"
+else
+	fail "the consumer fetches at the end (offset 6)" "$(tail -5 "$MQ_TMP/waiting.err")"
+fi
 expect_ok "echo late >> t/0" sh -c "echo late >> '$MNT/t/0'"
 wait "$waiter"
 expect_eq "a waiting consumer gets the record appended later" "6 late" "$(cat "$MQ_TMP/waiting")"
