@@ -108,14 +108,23 @@ static struct fwd_conn *conn_take(struct forwarder *f, int32_t id, int64_t deadl
 	int port, rc;
 
 	pthread_mutex_lock(&f->mu);
-	for (pp = &f->idle; *pp; pp = &(*pp)->next)
-		if ((*pp)->id == id) {
-			k = *pp;
-			*pp = k->next;
-			f->n_idle--;
+	for (pp = &f->idle; *pp;) {
+		if ((*pp)->id != id) {
+			pp = &(*pp)->next;
+			continue;
+		}
+		k = *pp;
+		*pp = k->next;
+		f->n_idle--;
+		if (net_client_idle_ok(k->c)) {
 			pthread_mutex_unlock(&f->mu);
 			return k;
 		}
+		/* The leader closed it (connections.max.idle.ms, a restart):
+		 * a request written there would be in doubt for nothing. */
+		net_client_close(k->c);
+		free(k);
+	}
 	pthread_mutex_unlock(&f->mu);
 	if (left <= 0)
 		return NULL;

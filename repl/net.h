@@ -271,6 +271,12 @@ int net_client_call(struct net_client *c, int16_t api_key, int16_t api_version, 
 		    size_t body_len, size_t max_resp, int64_t timeout_ms, struct net_resp *resp);
 /* The socket, for tests that need to misbehave. */
 int net_client_fd(const struct net_client *c);
+/* Whether an idle connection (no call in progress) can still carry a
+ * request: false once the peer closed it or sent something unasked. A
+ * pool checks before reuse, so that a request is not written into a
+ * connection the peer already left (the request would be lost, and the
+ * caller could not tell whether it was served). */
+bool net_client_idle_ok(const struct net_client *c);
 /* While a call waits on the socket, fd (not read nor closed here; -1:
  * none) becoming readable ends it with -EINTR, and the connection is then
  * unusable as after any error: the owner's way to give up a long wait,

@@ -299,6 +299,15 @@ int net_client_fd(const struct net_client *c)
 	return c->fd;
 }
 
+bool net_client_idle_ok(const struct net_client *c)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN | POLLRDHUP };
+
+	/* Between calls nothing is owed to us: any event is the peer's close
+	 * (connections.max.idle.ms, a restart), an error, or stray bytes. */
+	return poll(&pfd, 1, 0) == 0;
+}
+
 int net_client_version(const struct net_client *c, int16_t api_key)
 {
 	const struct proto_api *ours = proto_api_find(api_key);

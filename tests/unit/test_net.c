@@ -936,6 +936,44 @@ static void test_idle_closed(void **state)
 	fx_stop(&fx);
 }
 
+/* A pooled client connection: usable while the server keeps it, not
+ * once the server closed it (for idleness, or stopping: a request
+ * written there would be lost). */
+static bool client_dropped(void *arg)
+{
+	return !net_client_idle_ok(arg);
+}
+
+static void test_client_idle_ok(void **state)
+{
+	struct fx fx;
+	struct net_client *c;
+	struct net_resp resp;
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	assert_true(net_client_idle_ok(c));
+	assert_int_equal(
+		net_client_call(c, PROTO_API_API_VERSIONS, 0, NULL, 0, 0, DEADLINE_MS, &resp), 0);
+	net_resp_free(&resp);
+	assert_true(net_client_idle_ok(c)); /* the answer was read: nothing pending */
+	fx_stop(&fx);
+	assert_true(eventually(client_dropped, c));
+	net_client_close(c);
+
+	/* closed for idleness (connections.max.idle.ms) */
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx.cfg.connections_max_idle_ms = 100;
+	fx_start(&fx);
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	assert_true(eventually(client_dropped, c));
+	assert_int_equal(fx_stats(&fx).closed_idle, 1);
+	net_client_close(c);
+	fx_stop(&fx);
+}
+
 /* ---- many connections ---- */
 
 struct want_stat {
@@ -1175,6 +1213,7 @@ int main(void)
 		cmocka_unit_test(test_sasl_v0_tokens),
 		cmocka_unit_test_teardown(test_bad_frames, log_restore),
 		cmocka_unit_test(test_idle_closed),
+		cmocka_unit_test(test_client_idle_ok),
 		cmocka_unit_test(test_thousand_idle),
 		cmocka_unit_test(test_max_connections),
 		cmocka_unit_test(test_never_reads),
