@@ -254,6 +254,15 @@ int batch_header_next(const uint8_t **p, const uint8_t *end, const uint8_t **key
 		      const uint8_t **value, int32_t *value_len);
 /* 1 with *r filled, 0 at the end, -EBADMSG on a malformed record. */
 int batch_iter_next(struct batch_iter *it, struct rec *r);
+/* The iterator's remaining records as raw lines into out (at most room
+ * bytes): per record the key, sep and value when sep_len > 0 and the key
+ * is not null, else the value, then '\n' (no escaping: line.format=raw's
+ * rendering). Every record is checked as batch_iter_next checks it.
+ * Returns the bytes written, with *records the lines; -ENOSPC when the
+ * lines do not fit (out then holds some of them), -EBADMSG on a malformed
+ * record. Either way the iterator has moved on. */
+int64_t batch_iter_plain_lines(struct batch_iter *it, const char *sep, int sep_len, char *out,
+			       int64_t room, int64_t *records);
 /* Why the batch of len bytes at buf is not valid, in words for a log line
  * (the first failed check in the order of batch.c), into out (cap bytes);
  * "" when it is valid. Slow: for error paths only. */

@@ -466,6 +466,43 @@ struct dec_half {
 	int rc;        /* out: 0, or -errno / -EAGAIN: fall back */
 };
 
+/* One batch of bytes b[0..blen) decoded into exactly room line bytes at o:
+ * 0 with *lines its records, or -EAGAIN (fall back). */
+static int dec_batch(const struct line_fmt *lf, struct batch_iter *it, const uint8_t *b,
+		     size_t blen, char *o, int64_t room, int64_t *lines)
+{
+	struct rec r;
+	int64_t used;
+	int rc;
+
+	if (blen < BATCH_HDR_SIZE || batch_total_size(b) != (int64_t)blen ||
+	    batch_iter_init(it, b, blen) < 0)
+		return -EAGAIN;
+	/* Lines as they are, without looking for bytes to escape. An escaped
+	 * line is longer than its record's plain line, so the batch's lines
+	 * fill its .lines room exactly only when none is escaped; otherwise
+	 * the batch is decoded again with the escaping test on every record. */
+	used = batch_iter_plain_lines(it, lf->sep, lf->sep_len, o, room, lines);
+	if (used == room)
+		return 0;
+	if (lf->format != LINE_FORMAT_ESCAPE || used == -EBADMSG)
+		return -EAGAIN;
+	/* The CRC was checked above and b has not changed since. */
+	if (batch_iter_init_nocrc(it, b, blen) < 0)
+		return -EAGAIN;
+	used = 0;
+	*lines = 0;
+	while ((rc = batch_iter_next(it, &r)) == 1) {
+		bool esc = false;
+		int64_t len = line_measure(lf, &r, &esc);
+		if (used + len > room)
+			return -EAGAIN;
+		used += line_render_as(lf, &r, esc, o + used);
+		(*lines)++;
+	}
+	return rc == 0 && used == room ? 0 : -EAGAIN;
+}
+
 static void dec_half_run(void *arg)
 {
 	struct dec_half *h = arg;
@@ -488,50 +525,12 @@ static void dec_half_run(void *arg)
 		return;
 	}
 	for (int i = 0; i < h->n && h->rc == 0; i++) {
-		const uint8_t *b = *h->buf + (h->e[i].position - h->e[0].position);
-		size_t blen = h->e[i + 1].position - h->e[i].position;
-		char *o = h->out + (h->e[i].line_pos - h->e[0].line_pos);
-		int64_t room = h->e[i + 1].line_pos - h->e[i].line_pos, used = 0;
-		struct rec r;
-		int rc;
-
 		int64_t lines = 0;
-
-		if (blen < BATCH_HDR_SIZE || batch_total_size(b) != (int64_t)blen) {
-			h->rc = -EAGAIN;
-			break;
-		}
-		/* Pass 0 copies every line as is, without looking for bytes to
-		 * escape. An escaped line is longer than its record's plain
-		 * line, so the batch's lines fill its .lines room exactly only
-		 * when none is escaped; otherwise pass 1 decodes the batch
-		 * again with the escaping test on every record. */
-		for (int pass = 0; pass < 2; pass++) {
-			used = 0;
-			lines = 0;
-			if (batch_iter_init(h->it, b, blen) < 0) {
-				rc = -EAGAIN;
-				break;
-			}
-			while ((rc = batch_iter_next(h->it, &r)) == 1) {
-				bool esc = false;
-				int64_t len = pass ? line_measure(h->lf, &r, &esc)
-						   : line_plain_len(h->lf, &r);
-				if (used + len > room) {
-					rc = -EAGAIN;
-					break;
-				}
-				used += line_render_as(h->lf, &r, esc, o + used);
-				lines++;
-			}
-			if (rc == 0 && used == room)
-				break;
-			if (h->lf->format != LINE_FORMAT_ESCAPE || (rc < 0 && rc != -EAGAIN))
-				break;
-		}
+		h->rc = dec_batch(h->lf, h->it, *h->buf + (h->e[i].position - h->e[0].position),
+				  h->e[i + 1].position - h->e[i].position,
+				  h->out + (h->e[i].line_pos - h->e[0].line_pos),
+				  h->e[i + 1].line_pos - h->e[i].line_pos, &lines);
 		h->lines += lines;
-		if (rc < 0 || used != room)
-			h->rc = -EAGAIN;
 	}
 }
 

@@ -909,8 +909,75 @@ static void expect_bad(int32_t count, int32_t last_delta, const uint8_t *records
 	memset(&it, 0, sizeof(it));
 	assert_int_equal(batch_validate(b, len), 0);
 	assert_int_equal(iterate_all(b, len, &it), -EBADMSG);
+	/* The line renderer checks every record the same way. */
+	char out[1024];
+	int64_t lines = -1;
+	if (batch_iter_init(&it, b, len) == 0) /* else refused at init already */
+		assert_int_equal(batch_iter_plain_lines(&it, ":", 1, out, sizeof(out), &lines),
+				 -EBADMSG);
 	batch_iter_free(&it);
 	free(b);
+}
+
+/* batch_iter_plain_lines against batch_iter_next: the same records as
+ * lines, keyed or not, null and empty keys and values, and -ENOSPC when
+ * one byte short. */
+static void test_iter_plain_lines(void **state)
+{
+	static const struct {
+		const char *sep;
+		int sep_len;
+	} seps[] = { { "", 0 }, { ":", 1 }, { "=>", 2 } };
+	struct trec recs[6] = {
+		{ (const uint8_t *)"k1", 2, (const uint8_t *)"hello", 5, 1 },
+		{ NULL, -1, (const uint8_t *)"no key", 6, 2 },
+		{ (const uint8_t *)"", 0, (const uint8_t *)"empty key", 9, 3 },
+		{ (const uint8_t *)"k4", 2, NULL, -1, 4 },
+		{ NULL, -1, (const uint8_t *)"", 0, 5 },
+		{ (const uint8_t *)"k6", 2, (const uint8_t *)"a\nb", 3, 6 },
+	};
+	const int codecs[] = { BATCH_CODEC_NONE, BATCH_CODEC_LZ4 };
+	struct batch_iter it;
+
+	(void)state;
+	memset(&it, 0, sizeof(it));
+	for (size_t c = 0; c < 2; c++) {
+		size_t len;
+		uint8_t *b = build(codecs[c], recs, 6, 4096, 0, 0, &len);
+		for (size_t k = 0; k < sizeof(seps) / sizeof(seps[0]); k++) {
+			char want[512], got[512];
+			int64_t wlen = 0, lines = -1;
+			struct rec r;
+
+			assert_int_equal(batch_iter_init(&it, b, len), 0);
+			while (batch_iter_next(&it, &r) == 1) {
+				if (seps[k].sep_len > 0 && r.key_len >= 0) {
+					memcpy(want + wlen, r.key, (size_t)r.key_len);
+					wlen += r.key_len;
+					memcpy(want + wlen, seps[k].sep, (size_t)seps[k].sep_len);
+					wlen += seps[k].sep_len;
+				}
+				if (r.value_len > 0) {
+					memcpy(want + wlen, r.value, (size_t)r.value_len);
+					wlen += r.value_len;
+				}
+				want[wlen++] = '\n';
+			}
+			assert_int_equal(batch_iter_init(&it, b, len), 0);
+			assert_int_equal(batch_iter_plain_lines(&it, seps[k].sep, seps[k].sep_len,
+								got, wlen, &lines),
+					 wlen);
+			assert_int_equal(lines, 6);
+			assert_memory_equal(got, want, (size_t)wlen);
+			assert_int_equal(batch_iter_next(&it, &r), 0);
+			assert_int_equal(batch_iter_init(&it, b, len), 0);
+			assert_int_equal(batch_iter_plain_lines(&it, seps[k].sep, seps[k].sep_len,
+								got, wlen - 1, &lines),
+					 -ENOSPC);
+		}
+		free(b);
+	}
+	batch_iter_free(&it);
 }
 
 static void test_iter_headers_and_gaps(void **state)
@@ -1481,6 +1548,7 @@ int main(void)
 		cmocka_unit_test(test_iter_reuse),
 		cmocka_unit_test(test_iter_headers_and_gaps),
 		cmocka_unit_test(test_iter_malformed),
+		cmocka_unit_test(test_iter_plain_lines),
 		cmocka_unit_test(test_codec_names),
 		cmocka_unit_test(test_frame_headers),
 		cmocka_unit_test(test_compress_roundtrip),

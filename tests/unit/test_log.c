@@ -1363,8 +1363,11 @@ static void test_read_whole_batches(void **state)
 	assert_int_equal(log_reconfigure(f->l, &cfg), 0);
 	f->cfg = cfg;
 	for (int i = 0; len < (3u << 20); i++)
-		len += (size_t)(i % 3 ? sprintf(body + len, "k%d=v%0*d\n", i % 50, i % 150, i)
-				      : sprintf(body + len, "plain %d\n", i));
+		/* Every 7th line escaped ("\\\\" is one backslash, shown doubled):
+		 * its batch takes the second, escaping decode. */
+		len += (size_t)(i % 7 == 0 ? sprintf(body + len, "\\\\\\esc %d\n", i)
+				: i % 3    ? sprintf(body + len, "k%d=v%0*d\n", i % 50, i % 150, i)
+					   : sprintf(body + len, "plain %d\n", i));
 	assert_int_equal(log_append_lines(f->l, NULL, 0, body, len, fake_now, 0, NULL), 0);
 	log_get_state(f->l, &st);
 	int64_t mid = st.log_end_offset * 2 / 3, mid_pos;
