@@ -9,8 +9,8 @@
  * thread. Each part is encoded as if it started the log (enc_part_run,
  * pure: it touches only its own buffers, so a helper can run it) and gets
  * its place when it is written (part_place). The appending thread encodes
- * part 0 and writes the parts in order while the helper encodes the
- * others ahead of it. Encoding buffers come from the manager's cache
+ * part 0 and writes the parts in order; it and the helper claim the other
+ * parts from one counter, so both encode while the writes go on. Encoding buffers come from the manager's cache
  * (enc_cache) for the append's duration, so their memory follows the
  * number of appends running at once, not the number of partitions.
  *
@@ -234,34 +234,66 @@ static void part_place(struct log *l, struct encbuf *eb, int nb)
 
 /*
  * An append of at least 2 * LOG_PART_BYTES is cut into parts (up to
- * LOG_PARTS) when a helper is idle: this thread encodes the first part and
- * writes the parts in order; the helper encodes the others, one after the
- * other, ahead of the writes. For log_append_lines the parts are runs of
- * lines, so the parsing is shared out too. Encoding (parsing, copy,
- * CRC-32C, compression) and the page-cache write are most of an append's
- * time: with the helper they overlap, and the appending thread encodes
- * only the first part. Without a helper the appender encodes and writes
- * the parts one after the other itself. The batches are those a serial
- * append would make, except that a part's last batch may be short.
+ * LOG_PARTS) when a helper is idle. The parts are claimed in order from one
+ * counter by whichever of the two threads is free: the appending thread
+ * always encodes part 0 and writes every part in order; between writes it
+ * encodes the next unclaimed part instead of waiting for one the helper is
+ * still encoding, and the helper encodes the parts it claims, one after
+ * the other. So both threads encode, the load balances itself whatever the
+ * relative cost of encoding and writing, and the appender waits only when
+ * nothing is left to claim. For log_append_lines the parts are runs of
+ * lines, so the parsing is shared out too. Without a helper the appender
+ * encodes and writes the parts one after the other itself. The batches are
+ * those a serial append would make, except that a part's last batch may be
+ * short.
+ *
+ * Helper progress: it claims parts in increasing order and finishes each
+ * before the next claim, so "the helper finished its part i" is
+ * job.progress >= i + 1 (pool_progress).
  */
 #define LOG_PART_BYTES (64 << 10)
 
 struct enc_pipe {
-	struct enc_part *part; /* [1..nparts) are the helper's */
+	struct enc_part *part;
 	int nparts;
+	_Atomic int next; /* the next part nobody has claimed */
 	struct pool *pool;
 	struct pool_job *job;
 };
+
+/* Claims the next part; nparts when none is left. */
+static int enc_pipe_claim(struct enc_pipe *pp)
+{
+	int i = atomic_fetch_add(&pp->next, 1);
+
+	return i < pp->nparts ? i : pp->nparts;
+}
 
 static void enc_pipe_run(void *arg)
 {
 	struct enc_pipe *pp = arg;
 
-	for (int i = 1; i < pp->nparts; i++) {
+	for (int i; (i = enc_pipe_claim(pp)) < pp->nparts;) {
 		enc_part_run(&pp->part[i]);
-		pool_progress(pp->pool, pp->job, i);
+		pool_progress(pp->pool, pp->job, i + 1);
 		if (pp->part[i].nb < 0)
 			break;
+	}
+}
+
+/* Has part i encoded (by this thread or the helper), encoding the parts
+ * nobody has claimed yet while the helper is busy with it. mine[j]: this
+ * thread encoded part j. */
+static void enc_pipe_get(struct enc_pipe *pp, int i, bool *mine)
+{
+	while (!mine[i] && atomic_load_explicit(&pp->job->progress, memory_order_acquire) <= i) {
+		int j = enc_pipe_claim(pp);
+		if (j >= pp->nparts) {
+			pool_wait_progress(pp->pool, pp->job, i + 1);
+			return;
+		}
+		enc_part_run(&pp->part[j]);
+		mine[j] = true;
 	}
 }
 
@@ -285,20 +317,24 @@ static int append_parts(struct log *l, struct enc_part *part, int nparts,
 	int nsegs0 = l->nsegs, nb = 0;
 	int64_t total = 0, payload = 0;
 	struct pool_job job = { .fn = enc_pipe_run };
-	struct enc_pipe pipe = { part, nparts, l->pool, &job };
+	struct enc_pipe pipe = { .part = part, .nparts = nparts, .pool = l->pool, .job = &job };
 	struct encset *es = encset_take(l);
+	bool mine[LOG_PARTS] = { false };
 
 	if (!es)
 		return -ENOMEM;
 	for (int i = 0; i < nparts; i++)
 		part[i].eb = &es->enc[i];
+	atomic_init(&pipe.next, 1); /* part 0 is this thread's */
 	job.arg = &pipe;
 	bool helped = nparts > 1 && pool_try_run(l->pool, &job);
 	for (int i = 0; i < nparts; i++) {
-		if (i == 0 || !helped)
+		if (i == 0 || !helped) {
 			enc_part_run(&part[i]);
-		else
-			pool_wait_progress(l->pool, &job, i);
+			mine[i] = true;
+		} else {
+			enc_pipe_get(&pipe, i, mine);
+		}
 		rc = part[i].nb;
 		if (rc < 0)
 			break;
@@ -310,8 +346,10 @@ static int append_parts(struct log *l, struct enc_part *part, int nparts,
 		total += part[i].total;
 		payload += part[i].payload;
 	}
-	if (helped)
-		pool_wait(l->pool, &job); /* its input is the caller's */
+	if (helped) {
+		atomic_store(&pipe.next, nparts); /* on an error: claim no more */
+		pool_wait(l->pool, &job);         /* its input is the caller's */
+	}
 	encset_give(l, es);
 	if (rc < 0) {
 		if (l->nsegs > nsegs0 || log_leo(l) > start)

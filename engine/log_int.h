@@ -69,7 +69,7 @@ struct lines_ent {
 
 /* Batches encoded by an append, before they are written; an append of
  * many records is encoded in up to LOG_PARTS parts. */
-#define LOG_PARTS 4
+#define LOG_PARTS 8
 struct encbuf {
 	uint8_t *buf;
 	size_t cap;
