@@ -357,7 +357,7 @@ int batch_iter_init_nocrc(struct batch_iter *it, const uint8_t *batch, size_t le
 /* The record at it->p into *r, checked as the file header's rule 4 says,
  * and the iterator moved past it. 1, 0 at the end, -EBADMSG. Shared by
  * batch_iter_next and batch_iter_plain_lines, inlined into both. */
-static inline int iter_rec(struct batch_iter *it, struct rec *r)
+static inline __attribute__((always_inline)) int iter_rec(struct batch_iter *it, struct rec *r)
 {
 	const uint8_t *p = it->p, *end = it->end, *rec_end;
 	const uint8_t *key, *value, *hk, *hv;

@@ -16,9 +16,9 @@
  * compaction, and the next call reports the jump in *actual_pos.
  *
  * Between batches, a big read takes the whole batches that fit at once,
- * decoded in two halves on two threads (cur_batches); anything it cannot
- * vouch for (a gap, a batch not as its entries say) is left to the record
- * by record path.
+ * claimed run by run by the reading thread and a helper (cur_batches);
+ * anything it cannot vouch for (a gap, a batch not as its entries say) is
+ * left to the record by record path.
  *
  * Memory: a cursor's buffers grow (to RA_SIZE, or to what a whole-batch
  * read takes) only with room in the manager's read-ahead budget (struct
@@ -70,10 +70,7 @@ struct log_cursor {
 	char *esc;
 	size_t esc_cap;
 	int64_t lines_out; /* lines whose '\n' was copied out */
-	/* whole-batch reads (cur_batches): the second half's .log bytes */
-	uint8_t *ra2;
-	size_t ra2_cap;
-	size_t charged; /* ra_cap + ra2_cap, charged to l->rab */
+	size_t charged;    /* ra_cap, charged to l->rab */
 };
 
 struct ra_budget *ra_budget_new(int64_t limit)
@@ -158,7 +155,6 @@ void log_cursor_free(struct log_cursor *c)
 	batch_iter_free(&c->it);
 	seg_unref(c->seg);
 	free(c->ra);
-	free(c->ra2);
 	free(c->esc);
 	if (c->l->rab)
 		atomic_fetch_sub(&c->l->rab->used, (int64_t)c->charged);
@@ -443,27 +439,30 @@ int64_t log_cursor_lines(const struct log_cursor *c)
  * fit, all below the high watermark, straight from the .lines entries: the
  * entries give each batch's bytes in the .log (up to the next entry's
  * position) and where its lines go in the output (its line position), so
- * the batches can be decoded in two halves at once, the second by one of
- * the log manager's helpers, each reading its own .log range. The result
- * is taken only if every batch decodes to exactly the line bytes its
- * entries promise (a gap left by compaction, or anything odd, makes it
- * fall back to the record-by-record path, which handles and reports it).
+ * any batch can be read and decoded by any thread, into its own place.
+ * The reading thread and one of the log manager's helpers claim runs of
+ * batches from one counter (the helper joins whenever it wakes, and a
+ * helper that has not started when the batches are all claimed is called
+ * off), so neither waits for the other's share. The result is taken only
+ * if every batch decodes to exactly the line bytes its entries promise (a
+ * gap left by compaction, or anything odd, makes it fall back to the
+ * record-by-record path, which handles and reports it).
  */
-#define BATCHES_MAX 512 /* batches per call */
+#define BATCHES_MAX 512        /* batches per call */
+#define CLAIM_BYTES (64 << 10) /* .log bytes per claim, about */
 
 int engine_batch_read_min = 256 << 10;
 
-struct dec_half {
+struct dec_run {
 	struct seg *seg;
 	const struct lines_ent *e; /* e[0..n]: e[n] marks the end */
 	int n;
-	char *out; /* where e[0]'s lines go */
+	char *out;    /* where e[0]'s lines go */
+	uint8_t *buf; /* where e[0]'s .log bytes go */
 	const struct line_fmt *lf;
-	uint8_t **buf; /* .log bytes, grown as needed */
-	size_t *cap;
-	struct batch_iter *it;
-	int64_t lines; /* out: records */
-	int rc;        /* out: 0, or -errno / -EAGAIN: fall back */
+	_Atomic int next;      /* the first batch nobody has claimed */
+	_Atomic int rc;        /* 0, or the first failure: fall back */
+	_Atomic int64_t lines; /* records decoded */
 };
 
 /* One batch of bytes b[0..blen) decoded into exactly room line bytes at o:
@@ -503,35 +502,45 @@ static int dec_batch(const struct line_fmt *lf, struct batch_iter *it, const uin
 	return rc == 0 && used == room ? 0 : -EAGAIN;
 }
 
-static void dec_half_run(void *arg)
+/* Claims runs of about CLAIM_BYTES of batches until none is left (or one
+ * failed), reading and decoding each run. Any number of threads at once. */
+static void dec_run_claim(struct dec_run *d, struct batch_iter *it)
 {
-	struct dec_half *h = arg;
-	size_t bytes = h->e[h->n].position - h->e[0].position;
+	const struct lines_ent *e = d->e;
+	int per = (int)((int64_t)d->n * CLAIM_BYTES / (e[d->n].position - e[0].position + 1)) + 1;
 
-	h->rc = 0;
-	h->lines = 0;
-	if (bytes > *h->cap) {
-		uint8_t *nb = realloc(*h->buf, bytes);
-		if (!nb) {
-			h->rc = -ENOMEM;
+	for (;;) {
+		int i = atomic_fetch_add(&d->next, per), j = i + per < d->n ? i + per : d->n;
+		int64_t lines = 0;
+		if (i >= d->n || atomic_load_explicit(&d->rc, memory_order_relaxed) < 0)
+			return;
+		size_t bytes = e[j].position - e[i].position;
+		uint8_t *b = d->buf + (e[i].position - e[0].position);
+		ssize_t got = seg_pread(d->seg, SEG_FD_LOG, b, bytes, e[i].position);
+		int rc = got < 0 ? (int)got : (size_t)got != bytes ? -EAGAIN : 0;
+		for (int k = i; k < j && rc == 0; k++) {
+			int64_t nl = 0;
+			rc = dec_batch(d->lf, it, b + (e[k].position - e[i].position),
+				       e[k + 1].position - e[k].position,
+				       d->out + (e[k].line_pos - e[0].line_pos),
+				       e[k + 1].line_pos - e[k].line_pos, &nl);
+			lines += nl;
+		}
+		if (rc < 0) {
+			int zero = 0;
+			atomic_compare_exchange_strong(&d->rc, &zero, rc);
 			return;
 		}
-		*h->buf = nb;
-		*h->cap = bytes;
+		atomic_fetch_add(&d->lines, lines);
 	}
-	ssize_t got = seg_pread(h->seg, SEG_FD_LOG, *h->buf, bytes, h->e[0].position);
-	if (got < 0 || (size_t)got != bytes) {
-		h->rc = got < 0 ? (int)got : -EAGAIN;
-		return;
-	}
-	for (int i = 0; i < h->n && h->rc == 0; i++) {
-		int64_t lines = 0;
-		h->rc = dec_batch(h->lf, h->it, *h->buf + (h->e[i].position - h->e[0].position),
-				  h->e[i + 1].position - h->e[i].position,
-				  h->out + (h->e[i].line_pos - h->e[0].line_pos),
-				  h->e[i + 1].line_pos - h->e[i].line_pos, &lines);
-		h->lines += lines;
-	}
+}
+
+static void dec_run_helper(void *arg)
+{
+	struct batch_iter it = { 0 };
+
+	dec_run_claim(arg, &it);
+	batch_iter_free(&it);
 }
 
 /* If the cursor stands between batches: the whole batches that fit in
@@ -569,36 +578,29 @@ static size_t cur_batches(struct log_cursor *c, char *out, size_t size, int64_t 
 	int n = k - 1; /* batches: e[n] ends the last */
 	if (n < 2 || e[n].line_pos - e[0].line_pos < engine_batch_read_min)
 		return 0;
-	int j = 1;
-	while (j < n - 1 && e[j].line_pos - e[0].line_pos < (e[n].line_pos - e[0].line_pos) / 2)
-		j++;
-	/* The buffers both halves read into, if the budget has room for them:
-	 * else the record by record path reads with what the cursor has. */
-	if (cur_grow(c, &c->ra, &c->ra_cap, 0, e[j].position - e[0].position) != 1 ||
-	    cur_grow(c, &c->ra2, &c->ra2_cap, 0, e[n].position - e[j].position) != 1)
+	/* The buffer the batches are read into, if the budget has room for
+	 * it: else the record by record path reads with what the cursor has. */
+	if (cur_grow(c, &c->ra, &c->ra_cap, 0, e[n].position - e[0].position) != 1)
 		return 0;
-	struct batch_iter it2 = { 0 };
-	struct dec_half h[2] = {
-		{ c->seg, e, j, out, &c->l->lf, &c->ra, &c->ra_cap, &c->it, 0, 0 },
-		{ c->seg, e + j, n - j, out + (e[j].line_pos - e[0].line_pos), &c->l->lf, &c->ra2,
-		  &c->ra2_cap, &it2, 0, 0 },
+	c->ra_len = 0; /* c->ra is reused below */
+	struct dec_run d = {
+		.seg = c->seg, .e = e, .n = n, .out = out, .buf = c->ra, .lf = &c->l->lf
 	};
-	struct pool_job job = { .fn = dec_half_run, .arg = &h[1] };
+	atomic_init(&d.next, 0);
+	atomic_init(&d.rc, 0);
+	atomic_init(&d.lines, 0);
+	struct pool_job job = { .fn = dec_run_helper, .arg = &d };
 	bool helped = pool_try_run(pool, &job);
 
-	c->ra_len = 0; /* c->ra is reused below */
-	dec_half_run(&h[0]);
-	if (helped)
+	dec_run_claim(&d, &c->it);
+	if (helped && !pool_try_cancel(pool, &job))
 		pool_wait(pool, &job);
-	else
-		dec_half_run(&h[1]);
-	batch_iter_free(&it2);
-	if (h[0].rc < 0 || h[1].rc < 0)
+	if (atomic_load(&d.rc) < 0)
 		return 0;
 	c->ent += n;
 	c->have_rec = false;
 	c->pos = e[n].line_pos;
-	c->lines_out += h[0].lines + h[1].lines;
+	c->lines_out += atomic_load(&d.lines);
 	return (size_t)(e[n].line_pos - e[0].line_pos);
 }
 

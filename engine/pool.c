@@ -130,8 +130,31 @@ bool pool_try_run(struct pool *p, struct pool_job *j)
 	return ok;
 }
 
+bool pool_try_cancel(struct pool *p, struct pool_job *j)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&p->mu);
+	for (int i = 0; i < p->queued && !found; i++) {
+		if (p->queue[i] != j)
+			continue;
+		p->queue[i] = p->queue[--p->queued];
+		p->idle++;
+		found = true;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return found;
+}
+
 void pool_wait(struct pool *p, struct pool_job *j)
 {
+	for (int spin = 0; spin < 4096; spin++) {
+		if (atomic_load_explicit(&j->done, memory_order_acquire))
+			return;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
 	pthread_mutex_lock(&p->mu);
 	while (!j->done)
 		pthread_cond_wait(&p->done_cv, &p->mu);

@@ -20,7 +20,7 @@ struct pool_job {
 	void (*fn)(void *arg);
 	void *arg;
 	/* private */
-	bool done;            /* under the pool's lock */
+	_Atomic bool done;    /* set under the pool's lock */
 	_Atomic int progress; /* pool_progress */
 };
 
@@ -34,6 +34,9 @@ void pool_destroy(struct pool *p);
 /* Starts j->fn(j->arg) on an idle helper and returns true; false (nothing
  * started) when none is idle or p is NULL. */
 bool pool_try_run(struct pool *p, struct pool_job *j);
+/* Takes back a job pool_try_run queued that no helper has started yet:
+ * true (it will not run), false (it runs or ran: pool_wait for it). */
+bool pool_try_cancel(struct pool *p, struct pool_job *j);
 /* Returns once a job started by pool_try_run has finished. */
 void pool_wait(struct pool *p, struct pool_job *j);
 /* For a job that hands out its results piece by piece: the job reports
