@@ -37,6 +37,8 @@
 # passthrough time over its mqfs time, write and read separately), which
 # cancels the drift between rounds:
 #   mqfs / passthrough, median of per-round ratios: write 0.62  read 0.70
+# and each daemon's CPU time per MiB written and per MiB read the first
+# time (utime + stime from /proc/PID/stat around the dd and the cat).
 #
 # Environment:
 #   BENCH_MB=1024        source size in MiB
@@ -70,6 +72,24 @@ bench_tmp mqfs-bench
 # ---- helpers ---------------------------------------------------------------
 hwm() {        # peak RSS of a pid, from /proc/PID/status
 	awk '/^VmHWM:/ { print $2 " " $3 }' "/proc/$1/status" 2>/dev/null
+}
+
+TICK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+cpu_ticks() {  # utime + stime of a pid, dead threads included; 0 without one
+	if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
+		# The command name, in parentheses, may hold spaces: fields after it.
+		sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+	else
+		echo 0
+	fi
+}
+
+target_pid() { # the daemon serving a target, empty for plain
+	case $1 in
+	passthrough) echo "$ptpid" ;;
+	ptcache) echo "$ptcpid" ;;
+	mqfs) echo "$mqpid" ;;
+	esac
 }
 
 drop_caches() {
@@ -225,19 +245,24 @@ run_rep() {
 	# Every write starts with no dirty pages waiting: otherwise the
 	# target measured later pays for the writeback of those before it.
 	sync
+	dpid=$(target_pid "$name")
+	ca=$(cpu_ticks "$dpid")
 	a=$(now)
 	if ! timeout --foreground -k 5 "$BENCH_OP_TIMEOUT" dd if="$SRC" of="$tp" bs=1M status=none; then
 		say "  $name: rep $rep: dd write failed or timed out"
 		return 1
 	fi
 	b=$(now)
+	cb=$(cpu_ticks "$dpid")
 	[ "$BENCH_DROP_CACHES" = 1 ] && drop_caches
+	cc=$(cpu_ticks "$dpid")
 	c=$(now)
 	if ! timeout --foreground -k 5 "$BENCH_OP_TIMEOUT" cat "$tp" >/dev/null; then
 		say "  $name: rep $rep: cat read failed or timed out"
 		return 1
 	fi
 	d=$(now)
+	cd=$(cpu_ticks "$dpid")
 	if ! timeout --foreground -k 5 "$BENCH_OP_TIMEOUT" cat "$tp" >/dev/null; then
 		say "  $name: rep $rep: second cat read failed or timed out"
 		return 1
@@ -249,6 +274,9 @@ run_rep() {
 	echo "$w" >>"$tmp/$name.w"
 	echo "$rd" >>"$tmp/$name.r"
 	echo "$rd2" >>"$tmp/$name.r2"
+	[ -n "$dpid" ] && echo "$ca $cb $cc $cd" | awk -v t="$TICK" -v mb="$BENCH_MB" \
+		'{ printf "%.3f %.3f\n", ($2 - $1) * 1000 / t / mb, ($4 - $3) * 1000 / t / mb }' \
+		>>"$tmp/$name.cpu"
 	say "  $name: rep $rep: write $w s, read $rd s, second read $rd2 s"
 	if [ "$rep" -eq "$BENCH_REPS" ]; then
 		stat -c %o "$tp" >"$tmp/$name.bs" 2>/dev/null
@@ -328,6 +356,16 @@ for t in $DONE; do
 		       t, by / 1048576 / w, n / w, by / 1048576 / r, n / r, by / 1048576 / r2,
 		       ok, bs, rss
 	}'
+done
+
+# The daemons' CPU time per MiB (utime + stime over the dd and over the
+# first cat, in /proc/PID/stat's clock ticks): what each target costs,
+# which moves less than its wall time on a shared machine.
+say ""
+say "daemon CPU per MiB (ms, utime + stime, median of $BENCH_REPS):"
+for t in $DONE; do
+	[ -s "$tmp/$t.cpu" ] || continue
+	say "  $(printf '%-12s' "$t") write $(cut -d' ' -f1 "$tmp/$t.cpu" | median | awk '{ printf "%.3f", $1 }')  first read $(cut -d' ' -f2 "$tmp/$t.cpu" | median | awk '{ printf "%.3f", $1 }')"
 done
 
 ratio() {      # ratio A B — "write x.xx  read x.xx" of A's speed over B's
