@@ -7,9 +7,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "engine/batch.h"
 #include "tests/unit/replfx.h"
 
 int replfx_mkdtemp(char *dir, size_t cap, const char *tag)
@@ -60,4 +63,62 @@ struct partition_info replfx_info(struct replica_mgr *rm, const char *topic, int
 	partition_get_info(p, &info);
 	partition_unref(p);
 	return info;
+}
+
+int replfx_value(char *buf, size_t cap, const char *prefix, int i)
+{
+	return snprintf(buf, cap, "%s-%d", prefix, i);
+}
+
+void replfx_notify_init(struct replfx_notify *nt)
+{
+	pthread_mutex_init(&nt->mu, NULL);
+	nt->fn = NULL;
+	nt->arg = NULL;
+}
+
+void replfx_notify_destroy(struct replfx_notify *nt)
+{
+	pthread_mutex_destroy(&nt->mu);
+}
+
+void replfx_notify_set(struct replfx_notify *nt, void (*fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&nt->mu);
+	nt->fn = fn;
+	nt->arg = arg;
+	pthread_mutex_unlock(&nt->mu);
+}
+
+void replfx_notify_fire(struct replfx_notify *nt)
+{
+	void (*fn)(void *);
+	void *arg;
+
+	pthread_mutex_lock(&nt->mu);
+	fn = nt->fn;
+	arg = nt->arg;
+	pthread_mutex_unlock(&nt->mu);
+	if (fn)
+		fn(arg);
+}
+
+int replfx_value_in(const uint8_t *buf, size_t len, int64_t offset, char *out, size_t cap)
+{
+	struct batch_iter it = { 0 };
+	struct rec r;
+	int rc = -ERANGE;
+
+	if (batch_iter_init(&it, buf, len) < 0) {
+		batch_iter_free(&it);
+		return -EBADMSG;
+	}
+	while (batch_iter_next(&it, &r) == 1)
+		if (r.offset == offset && r.value_len >= 0 && (size_t)r.value_len < cap) {
+			memcpy(out, r.value, (size_t)r.value_len);
+			out[r.value_len] = 0;
+			rc = 0;
+		}
+	batch_iter_free(&it);
+	return rc;
 }
