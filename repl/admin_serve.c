@@ -49,6 +49,11 @@
  * (<= 0: request.timeout.ms); past it REQUEST_TIMED_OUT (the topic is
  * made all the same, as Kafka's).
  *
+ * One handler serves them all (admin_handler) over a table of the APIs
+ * (admin_apis): each API names how to build one answer per request entry
+ * and how to encode the response; the loop, the refusal's log line and
+ * the answer's error fields are the same for all.
+ *
  * Threads: a listener worker; the broker calls take their own locks.
  */
 #include <errno.h>
@@ -158,6 +163,32 @@ static int topic_cname(struct kstr name, char *buf, size_t size)
 	buf[name.len] = '\0';
 	return topic_name_valid(buf) ? 0 : -EINVAL;
 }
+
+/* The request an admin handler answers. */
+struct admin_req {
+	struct kafka_api *ka;
+	const struct proto_req *pr;
+};
+
+/* One admin API's shape: its response is an array of answers, one per
+ * request entry (the entry count an int32_t at count_off in struct
+ * proto_req), each a struct of size bytes with a name, an error_code and
+ * an error_message at the offsets given. */
+struct admin_api {
+	int16_t key;
+	const char *name; /* for the log */
+	bool incremental; /* AlterConfigs: IncrementalAlterConfigs */
+	size_t count_off, size, name_off, code_off, msg_off;
+	size_t hold_size; /* per answer, zeroed: what it points into until sent */
+	/* Builds answer i (zeroed) and decides its verdict; 0, or -errno to
+	 * send no response. */
+	int (*fill)(const struct admin_req *ar, const struct admin_api *api, int32_t i,
+		    void *answer, void *hold, struct verdict *v);
+	/* Encodes the response of the n answers at version ver. */
+	int (*encode)(struct kbuf_w *w, int16_t ver, void *answers, int32_t n);
+	/* Frees what answer i and its hold hold (NULL: nothing to free). */
+	void (*release)(void *answer, void *hold);
+};
 
 /* The brokers a new topic's replicas may go to. */
 static int live_brokers(struct kafka_api *ka)
@@ -325,43 +356,29 @@ static int16_t create_one(struct kafka_api *ka, const struct proto_creatable_top
 	return 0;
 }
 
-static int create_topics_handler(void *arg, struct net_req *req)
+static int create_topics_fill(const struct admin_req *ar, const struct admin_api *api, int32_t i,
+			      void *answer, void *hold, struct verdict *v)
 {
-	struct kafka_api *ka = arg;
-	const struct proto_req *pr = net_req_msg(req);
-	const struct proto_create_topics_req *m = &pr->u.create_topics;
-	int16_t ver = pr->hdr.api_version;
-	struct proto_create_topics_resp resp = { .n_topics = m->n_topics };
-	struct verdict *vs = calloc((size_t)m->n_topics + 1, sizeof(*vs));
-	size_t pos;
-	int rc;
+	const struct proto_create_topics_req *m = &ar->pr->u.create_topics;
+	struct proto_creatable_topic_result *r = answer;
 
-	resp.topics = calloc((size_t)m->n_topics + 1, sizeof(*resp.topics));
-	if (!vs || !resp.topics) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int32_t i = 0; i < m->n_topics; i++) {
-		struct proto_creatable_topic_result *r = &resp.topics[i];
+	(void)api;
+	(void)hold;
+	r->name = m->topics[i].name;
+	r->num_partitions = -1;
+	r->replication_factor = -1;
+	r->n_configs = -1;
+	if (!named_twice(m->topics, sizeof(*m->topics),
+			 offsetof(struct proto_creatable_topic, name), m->n_topics, i, v))
+		create_one(ar->ka, &m->topics[i], m->validate_only, m->timeout_ms, r, v);
+	return 0;
+}
 
-		r->name = m->topics[i].name;
-		r->num_partitions = -1;
-		r->replication_factor = -1;
-		r->n_configs = -1;
-		if (!named_twice(m->topics, sizeof(*m->topics),
-				 offsetof(struct proto_creatable_topic, name), m->n_topics, i,
-				 &vs[i]))
-			create_one(ka, &m->topics[i], m->validate_only, m->timeout_ms, r, &vs[i]);
-		answer(req, "CreateTopics", r->name, &vs[i], &r->error_code, &r->error_message);
-	}
-	pos = net_req_begin(req);
-	rc = proto_create_topics_resp_encode(&net_req_out(req)->w, ver, &resp);
-	if (rc == 0)
-		rc = net_req_end(req, pos);
-out:
-	free(resp.topics);
-	free(vs);
-	return rc;
+static int create_topics_encode(struct kbuf_w *w, int16_t ver, void *answers, int32_t n)
+{
+	struct proto_create_topics_resp resp = { .n_topics = n, .topics = answers };
+
+	return proto_create_topics_resp_encode(w, ver, &resp);
 }
 
 /* ---- DeleteTopics ---- */
@@ -386,39 +403,27 @@ static int16_t delete_one(struct kafka_api *ka, struct kstr kname, struct verdic
 	return 0;
 }
 
-static int delete_topics_handler(void *arg, struct net_req *req)
+static int delete_topics_fill(const struct admin_req *ar, const struct admin_api *api, int32_t i,
+			      void *answer, void *hold, struct verdict *v)
 {
-	struct kafka_api *ka = arg;
-	const struct proto_req *pr = net_req_msg(req);
-	const struct proto_delete_topics_req *m = &pr->u.delete_topics;
-	struct proto_delete_topics_resp resp = { .n_responses = m->n_topics };
-	struct verdict *vs = calloc((size_t)m->n_topics + 1, sizeof(*vs));
-	size_t pos;
-	int rc;
+	const struct proto_delete_topics_req *m = &ar->pr->u.delete_topics;
+	struct proto_delete_topic_result *r = answer;
 
-	resp.responses = calloc((size_t)m->n_topics + 1, sizeof(*resp.responses));
-	if (!vs || !resp.responses) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int32_t i = 0; i < m->n_topics; i++) {
-		struct proto_delete_topic_result *r = &resp.responses[i];
+	(void)api;
+	(void)hold;
+	r->name = m->topics[i].name;
+	memcpy(r->topic_id, m->topics[i].topic_id, sizeof(r->topic_id));
+	if (!named_twice(m->topics, sizeof(*m->topics), offsetof(struct proto_delete_topic, name),
+			 m->n_topics, i, v))
+		delete_one(ar->ka, m->topics[i].name, v);
+	return 0;
+}
 
-		r->name = m->topics[i].name;
-		memcpy(r->topic_id, m->topics[i].topic_id, sizeof(r->topic_id));
-		if (!named_twice(m->topics, sizeof(*m->topics),
-				 offsetof(struct proto_delete_topic, name), m->n_topics, i, &vs[i]))
-			delete_one(ka, m->topics[i].name, &vs[i]);
-		answer(req, "DeleteTopics", r->name, &vs[i], &r->error_code, &r->error_message);
-	}
-	pos = net_req_begin(req);
-	rc = proto_delete_topics_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
-	if (rc == 0)
-		rc = net_req_end(req, pos);
-out:
-	free(resp.responses);
-	free(vs);
-	return rc;
+static int delete_topics_encode(struct kbuf_w *w, int16_t ver, void *answers, int32_t n)
+{
+	struct proto_delete_topics_resp resp = { .n_responses = n, .responses = answers };
+
+	return proto_delete_topics_resp_encode(w, ver, &resp);
 }
 
 /* ---- CreatePartitions ---- */
@@ -481,40 +486,26 @@ out:
 	return v->code;
 }
 
-static int create_parts_handler(void *arg, struct net_req *req)
+static int create_parts_fill(const struct admin_req *ar, const struct admin_api *api, int32_t i,
+			     void *answer, void *hold, struct verdict *v)
 {
-	struct kafka_api *ka = arg;
-	const struct proto_req *pr = net_req_msg(req);
-	const struct proto_create_parts_req *m = &pr->u.create_parts;
-	struct proto_create_parts_resp resp = { .n_results = m->n_topics };
-	struct verdict *vs = calloc((size_t)m->n_topics + 1, sizeof(*vs));
-	size_t pos;
-	int rc;
+	const struct proto_create_parts_req *m = &ar->pr->u.create_parts;
+	struct proto_resource_result *r = answer;
 
-	resp.results = calloc((size_t)m->n_topics + 1, sizeof(*resp.results));
-	if (!vs || !resp.results) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int32_t i = 0; i < m->n_topics; i++) {
-		struct proto_resource_result *r = &resp.results[i];
+	(void)api;
+	(void)hold;
+	r->resource_name = m->topics[i].name;
+	if (!named_twice(m->topics, sizeof(*m->topics),
+			 offsetof(struct proto_create_parts_topic, name), m->n_topics, i, v))
+		create_parts_one(ar->ka, &m->topics[i], m->validate_only, v);
+	return 0;
+}
 
-		r->resource_name = m->topics[i].name;
-		if (!named_twice(m->topics, sizeof(*m->topics),
-				 offsetof(struct proto_create_parts_topic, name), m->n_topics, i,
-				 &vs[i]))
-			create_parts_one(ka, &m->topics[i], m->validate_only, &vs[i]);
-		answer(req, "CreatePartitions", r->resource_name, &vs[i], &r->error_code,
-		       &r->error_message);
-	}
-	pos = net_req_begin(req);
-	rc = proto_create_parts_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
-	if (rc == 0)
-		rc = net_req_end(req, pos);
-out:
-	free(resp.results);
-	free(vs);
-	return rc;
+static int create_parts_encode(struct kbuf_w *w, int16_t ver, void *answers, int32_t n)
+{
+	struct proto_create_parts_resp resp = { .n_results = n, .results = answers };
+
+	return proto_create_parts_resp_encode(w, ver, &resp);
 }
 
 /* ---- DescribeConfigs ---- */
@@ -689,55 +680,43 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 	return 0;
 }
 
-static int describe_configs_handler(void *arg, struct net_req *req)
+static int describe_configs_fill(const struct admin_req *ar, const struct admin_api *api, int32_t i,
+				 void *answer, void *hold, struct verdict *v)
 {
-	struct kafka_api *ka = arg;
-	const struct proto_req *pr = net_req_msg(req);
-	const struct proto_describe_configs_req *m = &pr->u.describe_configs;
-	struct proto_describe_configs_resp resp = { .n_results = m->n_resources };
-	struct verdict *vs = calloc((size_t)m->n_resources + 1, sizeof(*vs));
-	struct described *ds = calloc((size_t)m->n_resources + 1, sizeof(*ds));
-	size_t pos;
+	const struct proto_describe_configs_req *m = &ar->pr->u.describe_configs;
+	const struct proto_describe_configs_resource *res = &m->resources[i];
+	struct proto_describe_configs_result *r = answer;
+	struct described *d = hold;
 	int rc = 0;
 
-	resp.results = calloc((size_t)m->n_resources + 1, sizeof(*resp.results));
-	if (!vs || !ds || !resp.results) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int32_t i = 0; i < m->n_resources && rc == 0; i++) {
-		const struct proto_describe_configs_resource *res = &m->resources[i];
-		struct proto_describe_configs_result *r = &resp.results[i];
-
-		r->resource_type = res->resource_type;
-		r->resource_name = res->resource_name;
-		if (res->resource_type == PROTO_RESOURCE_TOPIC)
-			rc = describe_topic(ka, res, m->include_synonyms, r, &ds[i], &vs[i]);
-		else if (res->resource_type == PROTO_RESOURCE_BROKER)
-			rc = describe_broker(ka, res, r, &ds[i], &vs[i]);
-		else
-			refuse(&vs[i], PROTO_ERR_INVALID_REQUEST, "unsupported resource type %d",
-			       (int)res->resource_type);
-		answer(req, "DescribeConfigs", r->resource_name, &vs[i], &r->error_code,
-		       &r->error_message);
-		if (vs[i].code)
-			r->n_configs = 0;
-	}
-	if (rc < 0)
-		goto out;
-	pos = net_req_begin(req);
-	rc = proto_describe_configs_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
-	if (rc == 0)
-		rc = net_req_end(req, pos);
-out:
-	for (int32_t i = 0; resp.results && i < m->n_resources; i++)
-		free(resp.results[i].configs);
-	for (int32_t i = 0; ds && i < m->n_resources; i++)
-		described_free(&ds[i]);
-	free(resp.results);
-	free(ds);
-	free(vs);
+	(void)api;
+	r->resource_type = res->resource_type;
+	r->resource_name = res->resource_name;
+	if (res->resource_type == PROTO_RESOURCE_TOPIC)
+		rc = describe_topic(ar->ka, res, m->include_synonyms, r, d, v);
+	else if (res->resource_type == PROTO_RESOURCE_BROKER)
+		rc = describe_broker(ar->ka, res, r, d, v);
+	else
+		refuse(v, PROTO_ERR_INVALID_REQUEST, "unsupported resource type %d",
+		       (int)res->resource_type);
+	if (v->code)
+		r->n_configs = 0;
 	return rc;
+}
+
+static int describe_configs_encode(struct kbuf_w *w, int16_t ver, void *answers, int32_t n)
+{
+	struct proto_describe_configs_resp resp = { .n_results = n, .results = answers };
+
+	return proto_describe_configs_resp_encode(w, ver, &resp);
+}
+
+static void describe_configs_release(void *answer, void *hold)
+{
+	struct proto_describe_configs_result *r = answer;
+
+	free(r->configs);
+	described_free(hold);
 }
 
 /* ---- AlterConfigs, IncrementalAlterConfigs ---- */
@@ -857,77 +836,148 @@ out:
 	return v->code;
 }
 
-static int alter_handler(struct kafka_api *ka, struct net_req *req, bool incremental)
+static int alter_fill(const struct admin_req *ar, const struct admin_api *api, int32_t i,
+		      void *answer, void *hold, struct verdict *v)
 {
-	const struct proto_req *pr = net_req_msg(req);
-	const struct proto_alter_configs_req *m = &pr->u.alter_configs;
-	struct proto_alter_configs_resp resp = { .n_responses = m->n_resources };
-	struct verdict *vs = calloc((size_t)m->n_resources + 1, sizeof(*vs));
-	const char *api = incremental ? "IncrementalAlterConfigs" : "AlterConfigs";
-	size_t pos;
-	int rc;
+	const struct proto_alter_configs_req *m = &ar->pr->u.alter_configs;
+	const struct proto_alter_configs_resource *res = &m->resources[i];
+	struct proto_resource_result *r = answer;
 
-	resp.responses = calloc((size_t)m->n_resources + 1, sizeof(*resp.responses));
-	if (!vs || !resp.responses) {
+	(void)hold;
+	r->resource_type = res->resource_type;
+	r->resource_name = res->resource_name;
+	/* A topic and a broker may share a name: by name alone, as Kafka
+	 * does, is stricter than needed but never wrong. */
+	if (!named_twice(m->resources, sizeof(*m->resources),
+			 offsetof(struct proto_alter_configs_resource, resource_name),
+			 m->n_resources, i, v))
+		alter_one(ar->ka, res, api->incremental, m->validate_only, v);
+	if (!v->code && !m->validate_only)
+		mq_log(MQ_INFO, "topic %.*s: settings changed by a Kafka client (%s)",
+		       (int)res->resource_name.len, res->resource_name.ptr, api->name);
+	return 0;
+}
+
+static int alter_configs_encode(struct kbuf_w *w, int16_t ver, void *answers, int32_t n)
+{
+	struct proto_alter_configs_resp resp = { .n_responses = n, .responses = answers };
+
+	return proto_alter_configs_resp_encode(w, ver, &resp);
+}
+
+static int incr_alter_configs_encode(struct kbuf_w *w, int16_t ver, void *answers, int32_t n)
+{
+	struct proto_alter_configs_resp resp = { .n_responses = n, .responses = answers };
+
+	return proto_incr_alter_configs_resp_encode(w, ver, &resp);
+}
+
+/* ---- the body every admin handler shares ---- */
+
+/* The answer fields of struct type, its name in name_field. */
+#define ANSWER_OF(type, name_field)                                                 \
+	.size = sizeof(struct type), .name_off = offsetof(struct type, name_field), \
+	.code_off = offsetof(struct type, error_code),                              \
+	.msg_off = offsetof(struct type, error_message)
+
+static const struct admin_api admin_apis[] = {
+	{ .key = PROTO_API_CREATE_TOPICS,
+	  .name = "CreateTopics",
+	  .count_off = offsetof(struct proto_req, u.create_topics.n_topics),
+	  ANSWER_OF(proto_creatable_topic_result, name),
+	  .fill = create_topics_fill,
+	  .encode = create_topics_encode },
+	{ .key = PROTO_API_DELETE_TOPICS,
+	  .name = "DeleteTopics",
+	  .count_off = offsetof(struct proto_req, u.delete_topics.n_topics),
+	  ANSWER_OF(proto_delete_topic_result, name),
+	  .fill = delete_topics_fill,
+	  .encode = delete_topics_encode },
+	{ .key = PROTO_API_CREATE_PARTITIONS,
+	  .name = "CreatePartitions",
+	  .count_off = offsetof(struct proto_req, u.create_parts.n_topics),
+	  ANSWER_OF(proto_resource_result, resource_name),
+	  .fill = create_parts_fill,
+	  .encode = create_parts_encode },
+	{ .key = PROTO_API_DESCRIBE_CONFIGS,
+	  .name = "DescribeConfigs",
+	  .count_off = offsetof(struct proto_req, u.describe_configs.n_resources),
+	  ANSWER_OF(proto_describe_configs_result, resource_name),
+	  .hold_size = sizeof(struct described),
+	  .fill = describe_configs_fill,
+	  .encode = describe_configs_encode,
+	  .release = describe_configs_release },
+	{ .key = PROTO_API_ALTER_CONFIGS,
+	  .name = "AlterConfigs",
+	  .count_off = offsetof(struct proto_req, u.alter_configs.n_resources),
+	  ANSWER_OF(proto_resource_result, resource_name),
+	  .fill = alter_fill,
+	  .encode = alter_configs_encode },
+	{ .key = PROTO_API_INCREMENTAL_ALTER_CONFIGS,
+	  .name = "IncrementalAlterConfigs",
+	  .incremental = true,
+	  .count_off = offsetof(struct proto_req, u.alter_configs.n_resources),
+	  ANSWER_OF(proto_resource_result, resource_name),
+	  .fill = alter_fill,
+	  .encode = incr_alter_configs_encode },
+};
+
+/* Every admin API's handler: one answer per request entry built by its
+ * fill, each verdict logged and put into its answer's error fields, then
+ * the response encoded. -ENOMEM, or a fill's or the encoder's error: no
+ * response (the listener closes the connection). */
+static int admin_handler(void *arg, struct net_req *req)
+{
+	struct admin_req ar = { .ka = arg, .pr = net_req_msg(req) };
+	const struct admin_api *api = NULL;
+	char *answers = NULL, *holds = NULL;
+	struct verdict *vs = NULL;
+	size_t pos, hold_size;
+	int32_t n = 0;
+	int rc = 0;
+
+	for (size_t k = 0; k < sizeof(admin_apis) / sizeof(admin_apis[0]); k++)
+		if (admin_apis[k].key == ar.pr->hdr.api_key)
+			api = &admin_apis[k];
+	if (!api)
+		return -EINVAL;
+	memcpy(&n, (const char *)ar.pr + api->count_off, sizeof(n));
+	hold_size = api->hold_size ? api->hold_size : 1;
+	answers = calloc((size_t)n + 1, api->size);
+	holds = calloc((size_t)n + 1, hold_size);
+	vs = calloc((size_t)n + 1, sizeof(*vs));
+	if (!answers || !holds || !vs) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (int32_t i = 0; i < m->n_resources; i++) {
-		const struct proto_alter_configs_resource *res = &m->resources[i];
-		struct proto_resource_result *r = &resp.responses[i];
+	for (int32_t i = 0; i < n && rc == 0; i++) {
+		char *a = answers + (size_t)i * api->size;
 
-		r->resource_type = res->resource_type;
-		r->resource_name = res->resource_name;
-		/* A topic and a broker may share a name: by name alone, as
-		 * Kafka does, is stricter than needed but never wrong. */
-		if (!named_twice(m->resources, sizeof(*m->resources),
-				 offsetof(struct proto_alter_configs_resource, resource_name),
-				 m->n_resources, i, &vs[i]))
-			alter_one(ka, res, incremental, m->validate_only, &vs[i]);
-		if (!vs[i].code && !m->validate_only)
-			mq_log(MQ_INFO, "topic %.*s: settings changed by a Kafka client (%s)",
-			       (int)res->resource_name.len, res->resource_name.ptr, api);
-		answer(req, api, r->resource_name, &vs[i], &r->error_code, &r->error_message);
+		rc = api->fill(&ar, api, i, a, holds + (size_t)i * hold_size, &vs[i]);
+		answer(req, api->name, *(const struct kstr *)(const void *)(a + api->name_off),
+		       &vs[i], (int16_t *)(void *)(a + api->code_off),
+		       (struct kstr *)(void *)(a + api->msg_off));
 	}
+	if (rc < 0)
+		goto out;
 	pos = net_req_begin(req);
-	rc = incremental ? proto_incr_alter_configs_resp_encode(&net_req_out(req)->w,
-								pr->hdr.api_version, &resp)
-			 : proto_alter_configs_resp_encode(&net_req_out(req)->w,
-							   pr->hdr.api_version, &resp);
+	rc = api->encode(&net_req_out(req)->w, ar.pr->hdr.api_version, answers, n);
 	if (rc == 0)
 		rc = net_req_end(req, pos);
 out:
-	free(resp.responses);
+	for (int32_t i = 0; api->release && answers && holds && i < n; i++)
+		api->release(answers + (size_t)i * api->size, holds + (size_t)i * hold_size);
+	free(answers);
+	free(holds);
 	free(vs);
 	return rc;
 }
 
-static int alter_configs_handler(void *arg, struct net_req *req)
-{
-	return alter_handler(arg, req, false);
-}
-
-static int incr_alter_configs_handler(void *arg, struct net_req *req)
-{
-	return alter_handler(arg, req, true);
-}
-
 int admin_serve_register(struct kafka_api *ka, struct net_server *srv)
 {
-	static const struct {
-		int16_t key;
-		net_handler_fn fn;
-	} apis[] = {
-		{ PROTO_API_CREATE_TOPICS, create_topics_handler },
-		{ PROTO_API_DELETE_TOPICS, delete_topics_handler },
-		{ PROTO_API_CREATE_PARTITIONS, create_parts_handler },
-		{ PROTO_API_DESCRIBE_CONFIGS, describe_configs_handler },
-		{ PROTO_API_ALTER_CONFIGS, alter_configs_handler },
-		{ PROTO_API_INCREMENTAL_ALTER_CONFIGS, incr_alter_configs_handler },
-	};
 	int rc = 0;
 
-	for (size_t i = 0; i < sizeof(apis) / sizeof(apis[0]) && rc == 0; i++)
-		rc = net_server_handle(srv, apis[i].key, apis[i].fn, ka);
+	for (size_t k = 0; k < sizeof(admin_apis) / sizeof(admin_apis[0]) && rc == 0; k++)
+		rc = net_server_handle(srv, admin_apis[k].key, admin_handler, ka);
 	return rc;
 }

@@ -306,6 +306,46 @@ static void states_free(struct proto_part_state *flat, int32_t n_topics,
 	free(topics);
 }
 
+/* ---- the head of the controller's requests ---- */
+
+/* controller_id INT32, is_kraft_controller BOOLEAN (from version
+ * kraft_since), controller_epoch INT32, broker_epoch INT64 (from version
+ * epoch_since): how LeaderAndIsr, UpdateMetadata and StopReplica begin,
+ * each API having added the two optional fields at its own version.
+ * *broker_epoch stays as the caller set it (-1) below epoch_since. */
+static void ctrl_head_decode(struct kbuf_r *r, int16_t v, int16_t kraft_since, int16_t epoch_since,
+			     int32_t *controller_id, bool *is_kraft_controller,
+			     int32_t *controller_epoch, int64_t *broker_epoch)
+{
+	*controller_id = kbuf_read_i32(r);
+	if (v >= kraft_since)
+		*is_kraft_controller = kbuf_read_bool(r);
+	*controller_epoch = kbuf_read_i32(r);
+	if (v >= epoch_since)
+		*broker_epoch = kbuf_read_i64(r);
+}
+
+static void ctrl_head_encode(struct kbuf_w *w, int16_t v, int16_t kraft_since, int16_t epoch_since,
+			     int32_t controller_id, bool is_kraft_controller,
+			     int32_t controller_epoch, int64_t broker_epoch)
+{
+	kbuf_write_i32(w, controller_id);
+	if (v >= kraft_since)
+		kbuf_write_bool(w, is_kraft_controller);
+	kbuf_write_i32(w, controller_epoch);
+	if (v >= epoch_since)
+		kbuf_write_i64(w, broker_epoch);
+}
+
+/* The head of req (a request struct of the three) at version v. */
+#define CTRL_HEAD_DECODE(r, v, kraft_since, epoch_since, req)                   \
+	ctrl_head_decode(r, v, kraft_since, epoch_since, &(req)->controller_id, \
+			 &(req)->is_kraft_controller, &(req)->controller_epoch, \
+			 &(req)->broker_epoch)
+#define CTRL_HEAD_ENCODE(w, v, kraft_since, epoch_since, req)                  \
+	ctrl_head_encode(w, v, kraft_since, epoch_since, (req)->controller_id, \
+			 (req)->is_kraft_controller, (req)->controller_epoch, (req)->broker_epoch)
+
 /* ---- LeaderAndIsr (4) ---- */
 
 int proto_lisr_req_decode(struct kbuf_r *r, int16_t v, struct proto_lisr_req *req)
@@ -319,12 +359,7 @@ int proto_lisr_req_decode(struct kbuf_r *r, int16_t v, struct proto_lisr_req *re
 	if (!proto_api_supported(PROTO_API_LEADER_AND_ISR, v))
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_LEADER_AND_ISR, v));
-	req->controller_id = kbuf_read_i32(r);
-	if (v >= 7)
-		req->is_kraft_controller = kbuf_read_bool(r);
-	req->controller_epoch = kbuf_read_i32(r);
-	if (v >= 2)
-		req->broker_epoch = kbuf_read_i64(r);
+	CTRL_HEAD_DECODE(r, v, 7, 2, req);
 	if (v >= 5)
 		req->type = kbuf_read_i8(r);
 	states_decode(&d, &f, &req->ungrouped, &req->n_topics, &req->topic_states);
@@ -353,12 +388,7 @@ int proto_lisr_req_encode(struct kbuf_w *w, int16_t v, const struct proto_lisr_r
 
 	if (!proto_api_supported(PROTO_API_LEADER_AND_ISR, v))
 		return -EOPNOTSUPP;
-	kbuf_write_i32(w, req->controller_id);
-	if (v >= 7)
-		kbuf_write_bool(w, req->is_kraft_controller);
-	kbuf_write_i32(w, req->controller_epoch);
-	if (v >= 2)
-		kbuf_write_i64(w, req->broker_epoch);
+	CTRL_HEAD_ENCODE(w, v, 7, 2, req);
 	if (v >= 5)
 		kbuf_write_i8(w, req->type);
 	states_encode(w, flex, &f, req->n_topics, req->topic_states);
@@ -545,12 +575,7 @@ int proto_um_req_decode(struct kbuf_r *r, int16_t v, struct proto_um_req *req)
 	if (!proto_api_supported(PROTO_API_UPDATE_METADATA, v))
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_UPDATE_METADATA, v));
-	req->controller_id = kbuf_read_i32(r);
-	if (v >= 8)
-		req->is_kraft_controller = kbuf_read_bool(r);
-	req->controller_epoch = kbuf_read_i32(r);
-	if (v >= 5)
-		req->broker_epoch = kbuf_read_i64(r);
+	CTRL_HEAD_DECODE(r, v, 8, 5, req);
 	states_decode(&d, &f, &req->ungrouped, &req->n_topics, &req->topic_states);
 	req->n_live_brokers = kmsg_count(&d, false, um_broker_min(v, d.flex), PROTO_MAX_BROKERS);
 	req->live_brokers = kmsg_alloc(&d, req->n_live_brokers, sizeof(*req->live_brokers));
@@ -574,12 +599,7 @@ int proto_um_req_encode(struct kbuf_w *w, int16_t v, const struct proto_um_req *
 	for (int32_t i = 0; v == 0 && i < req->n_live_brokers; i++)
 		if (req->live_brokers[i].n_endpoints != 1)
 			return -EINVAL;
-	kbuf_write_i32(w, req->controller_id);
-	if (v >= 8)
-		kbuf_write_bool(w, req->is_kraft_controller);
-	kbuf_write_i32(w, req->controller_epoch);
-	if (v >= 5)
-		kbuf_write_i64(w, req->broker_epoch);
+	CTRL_HEAD_ENCODE(w, v, 8, 5, req);
 	states_encode(w, flex, &f, req->n_topics, req->topic_states);
 	kmsg_write_len(w, flex, req->n_live_brokers);
 	for (int32_t i = 0; i < req->n_live_brokers; i++) {
@@ -723,12 +743,7 @@ int proto_stop_req_decode(struct kbuf_r *r, int16_t v, struct proto_stop_req *re
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_STOP_REPLICA, v));
 	topic_min = kmsg_topic_min(d.flex);
-	req->controller_id = kbuf_read_i32(r);
-	if (v >= 4)
-		req->is_kraft_controller = kbuf_read_bool(r);
-	req->controller_epoch = kbuf_read_i32(r);
-	if (v >= 1)
-		req->broker_epoch = kbuf_read_i64(r);
+	CTRL_HEAD_DECODE(r, v, 4, 1, req);
 	if (v <= 2)
 		req->delete_partitions = kbuf_read_bool(r);
 	if (v == 0) {
@@ -753,12 +768,7 @@ int proto_stop_req_encode(struct kbuf_w *w, int16_t v, const struct proto_stop_r
 
 	if (!proto_api_supported(PROTO_API_STOP_REPLICA, v))
 		return -EOPNOTSUPP;
-	kbuf_write_i32(w, req->controller_id);
-	if (v >= 4)
-		kbuf_write_bool(w, req->is_kraft_controller);
-	kbuf_write_i32(w, req->controller_epoch);
-	if (v >= 1)
-		kbuf_write_i64(w, req->broker_epoch);
+	CTRL_HEAD_ENCODE(w, v, 4, 1, req);
 	if (v <= 2)
 		kbuf_write_bool(w, req->delete_partitions);
 	if (v == 0) {

@@ -83,6 +83,72 @@ static void bytes_write(struct kbuf_w *w, bool flex, struct kstr b)
 	kbuf_write_bytes(w, b, flex, false);
 }
 
+/* The fields several of these messages have in the same order, at the
+ * same versions, read and written by one pair of functions each. */
+
+/* throttle_time_ms INT32 (from version throttle_since), error_code INT16:
+ * how the JoinGroup, SyncGroup, Heartbeat and LeaveGroup responses begin. */
+static void resp_head_read(struct kbuf_r *r, int16_t v, int16_t throttle_since,
+			   int32_t *throttle_time_ms, int16_t *error_code)
+{
+	if (v >= throttle_since)
+		*throttle_time_ms = kbuf_read_i32(r);
+	*error_code = kbuf_read_i16(r);
+}
+
+static void resp_head_write(struct kbuf_w *w, int16_t v, int16_t throttle_since,
+			    int32_t throttle_time_ms, int16_t error_code)
+{
+	if (v >= throttle_since)
+		kbuf_write_i32(w, throttle_time_ms);
+	kbuf_write_i16(w, error_code);
+}
+
+/* group_id STRING, generation_id INT32, member_id STRING,
+ * group_instance_id NULLABLE_STRING (v3+): a member of a generation, as
+ * the SyncGroup and Heartbeat requests name it. */
+static void generation_member_read(struct kmsg_dec *d, int16_t v, struct kstr *group_id,
+				   int32_t *generation_id, struct kstr *member_id,
+				   struct kstr *group_instance_id)
+{
+	*group_id = kmsg_str(d);
+	*generation_id = kbuf_read_i32(d->r);
+	*member_id = kmsg_str(d);
+	if (v >= 3)
+		*group_instance_id = kmsg_nstr(d);
+}
+
+static void generation_member_write(struct kbuf_w *w, bool flex, int16_t v, struct kstr group_id,
+				    int32_t generation_id, struct kstr member_id,
+				    struct kstr group_instance_id)
+{
+	kmsg_write_str(w, flex, group_id);
+	kbuf_write_i32(w, generation_id);
+	kmsg_write_str(w, flex, member_id);
+	if (v >= 3)
+		kmsg_write_nstr(w, flex, group_instance_id);
+}
+
+/* protocol_type NULLABLE_STRING, protocol_name NULLABLE_STRING, both v5+
+ * (SyncGroup request and response). */
+static void protocol_pair_read(struct kmsg_dec *d, int16_t v, struct kstr *protocol_type,
+			       struct kstr *protocol_name)
+{
+	if (v >= 5) {
+		*protocol_type = kmsg_nstr(d);
+		*protocol_name = kmsg_nstr(d);
+	}
+}
+
+static void protocol_pair_write(struct kbuf_w *w, bool flex, int16_t v, struct kstr protocol_type,
+				struct kstr protocol_name)
+{
+	if (v >= 5) {
+		kmsg_write_nstr(w, flex, protocol_type);
+		kmsg_write_nstr(w, flex, protocol_name);
+	}
+}
+
 /* ---- FindCoordinator ---- */
 
 int proto_find_coord_req_decode(struct kbuf_r *r, int16_t v, struct proto_find_coord_req *req)
@@ -311,9 +377,7 @@ int proto_join_resp_decode(struct kbuf_r *r, int16_t v, struct proto_join_resp *
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_JOIN_GROUP, v));
 	mmin = kmsg_str_min(d.flex) * (v >= 5 ? 2 : 1) + (d.flex ? 1 : 4) + d.flex;
-	if (v >= 2)
-		resp->throttle_time_ms = kbuf_read_i32(r);
-	resp->error_code = kbuf_read_i16(r);
+	resp_head_read(r, v, 2, &resp->throttle_time_ms, &resp->error_code);
 	resp->generation_id = kbuf_read_i32(r);
 	if (v >= 7)
 		resp->protocol_type = kmsg_nstr(&d);
@@ -347,9 +411,7 @@ int proto_join_resp_encode(struct kbuf_w *w, int16_t v, const struct proto_join_
 		return -EOPNOTSUPP;
 	if (v < 7 && resp->protocol_name.len < 0)
 		return -EINVAL;
-	if (v >= 2)
-		kbuf_write_i32(w, resp->throttle_time_ms);
-	kbuf_write_i16(w, resp->error_code);
+	resp_head_write(w, v, 2, resp->throttle_time_ms, resp->error_code);
 	kbuf_write_i32(w, resp->generation_id);
 	if (v >= 7)
 		kmsg_write_nstr(w, flex, resp->protocol_type);
@@ -393,15 +455,9 @@ int proto_sync_req_decode(struct kbuf_r *r, int16_t v, struct proto_sync_req *re
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_SYNC_GROUP, v));
 	amin = kmsg_str_min(d.flex) + (d.flex ? 1 : 4) + d.flex;
-	req->group_id = kmsg_str(&d);
-	req->generation_id = kbuf_read_i32(r);
-	req->member_id = kmsg_str(&d);
-	if (v >= 3)
-		req->group_instance_id = kmsg_nstr(&d);
-	if (v >= 5) {
-		req->protocol_type = kmsg_nstr(&d);
-		req->protocol_name = kmsg_nstr(&d);
-	}
+	generation_member_read(&d, v, &req->group_id, &req->generation_id, &req->member_id,
+			       &req->group_instance_id);
+	protocol_pair_read(&d, v, &req->protocol_type, &req->protocol_name);
 	req->n_assignments = kmsg_count(&d, false, amin, PROTO_MAX_MEMBERS);
 	req->assignments = kmsg_alloc(&d, req->n_assignments, sizeof(*req->assignments));
 	for (int32_t i = 0; i < req->n_assignments && !r->err; i++) {
@@ -422,15 +478,9 @@ int proto_sync_req_encode(struct kbuf_w *w, int16_t v, const struct proto_sync_r
 
 	if (!proto_api_supported(PROTO_API_SYNC_GROUP, v))
 		return -EOPNOTSUPP;
-	kmsg_write_str(w, flex, req->group_id);
-	kbuf_write_i32(w, req->generation_id);
-	kmsg_write_str(w, flex, req->member_id);
-	if (v >= 3)
-		kmsg_write_nstr(w, flex, req->group_instance_id);
-	if (v >= 5) {
-		kmsg_write_nstr(w, flex, req->protocol_type);
-		kmsg_write_nstr(w, flex, req->protocol_name);
-	}
+	generation_member_write(w, flex, v, req->group_id, req->generation_id, req->member_id,
+				req->group_instance_id);
+	protocol_pair_write(w, flex, v, req->protocol_type, req->protocol_name);
 	kmsg_write_len(w, flex, req->n_assignments);
 	for (int32_t i = 0; i < req->n_assignments; i++) {
 		kmsg_write_str(w, flex, req->assignments[i].member_id);
@@ -457,13 +507,8 @@ int proto_sync_resp_decode(struct kbuf_r *r, int16_t v, struct proto_sync_resp *
 	if (!proto_api_supported(PROTO_API_SYNC_GROUP, v))
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_SYNC_GROUP, v));
-	if (v >= 1)
-		resp->throttle_time_ms = kbuf_read_i32(r);
-	resp->error_code = kbuf_read_i16(r);
-	if (v >= 5) {
-		resp->protocol_type = kmsg_nstr(&d);
-		resp->protocol_name = kmsg_nstr(&d);
-	}
+	resp_head_read(r, v, 1, &resp->throttle_time_ms, &resp->error_code);
+	protocol_pair_read(&d, v, &resp->protocol_type, &resp->protocol_name);
 	resp->assignment = bytes_read(&d);
 	kmsg_tags(&d);
 	return kmsg_end(&d);
@@ -475,13 +520,8 @@ int proto_sync_resp_encode(struct kbuf_w *w, int16_t v, const struct proto_sync_
 
 	if (!proto_api_supported(PROTO_API_SYNC_GROUP, v))
 		return -EOPNOTSUPP;
-	if (v >= 1)
-		kbuf_write_i32(w, resp->throttle_time_ms);
-	kbuf_write_i16(w, resp->error_code);
-	if (v >= 5) {
-		kmsg_write_nstr(w, flex, resp->protocol_type);
-		kmsg_write_nstr(w, flex, resp->protocol_name);
-	}
+	resp_head_write(w, v, 1, resp->throttle_time_ms, resp->error_code);
+	protocol_pair_write(w, flex, v, resp->protocol_type, resp->protocol_name);
 	bytes_write(w, flex, resp->assignment);
 	kmsg_write_tags(w, flex);
 	return kbuf_w_err(w);
@@ -498,11 +538,8 @@ int proto_heartbeat_req_decode(struct kbuf_r *r, int16_t v, struct proto_heartbe
 	if (!proto_api_supported(PROTO_API_HEARTBEAT, v))
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_HEARTBEAT, v));
-	req->group_id = kmsg_str(&d);
-	req->generation_id = kbuf_read_i32(r);
-	req->member_id = kmsg_str(&d);
-	if (v >= 3)
-		req->group_instance_id = kmsg_nstr(&d);
+	generation_member_read(&d, v, &req->group_id, &req->generation_id, &req->member_id,
+			       &req->group_instance_id);
 	kmsg_tags(&d);
 	return kmsg_end(&d);
 }
@@ -513,11 +550,8 @@ int proto_heartbeat_req_encode(struct kbuf_w *w, int16_t v, const struct proto_h
 
 	if (!proto_api_supported(PROTO_API_HEARTBEAT, v))
 		return -EOPNOTSUPP;
-	kmsg_write_str(w, flex, req->group_id);
-	kbuf_write_i32(w, req->generation_id);
-	kmsg_write_str(w, flex, req->member_id);
-	if (v >= 3)
-		kmsg_write_nstr(w, flex, req->group_instance_id);
+	generation_member_write(w, flex, v, req->group_id, req->generation_id, req->member_id,
+				req->group_instance_id);
 	kmsg_write_tags(w, flex);
 	return kbuf_w_err(w);
 }
@@ -530,9 +564,7 @@ int proto_heartbeat_resp_decode(struct kbuf_r *r, int16_t v, struct proto_heartb
 	if (!proto_api_supported(PROTO_API_HEARTBEAT, v))
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_HEARTBEAT, v));
-	if (v >= 1)
-		resp->throttle_time_ms = kbuf_read_i32(r);
-	resp->error_code = kbuf_read_i16(r);
+	resp_head_read(r, v, 1, &resp->throttle_time_ms, &resp->error_code);
 	kmsg_tags(&d);
 	return kmsg_end(&d);
 }
@@ -544,9 +576,7 @@ int proto_heartbeat_resp_encode(struct kbuf_w *w, int16_t v,
 
 	if (!proto_api_supported(PROTO_API_HEARTBEAT, v))
 		return -EOPNOTSUPP;
-	if (v >= 1)
-		kbuf_write_i32(w, resp->throttle_time_ms);
-	kbuf_write_i16(w, resp->error_code);
+	resp_head_write(w, v, 1, resp->throttle_time_ms, resp->error_code);
 	kmsg_write_tags(w, flex);
 	return kbuf_w_err(w);
 }
@@ -628,9 +658,7 @@ int proto_leave_resp_decode(struct kbuf_r *r, int16_t v, struct proto_leave_resp
 	if (!proto_api_supported(PROTO_API_LEAVE_GROUP, v))
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_LEAVE_GROUP, v));
-	if (v >= 1)
-		resp->throttle_time_ms = kbuf_read_i32(r);
-	resp->error_code = kbuf_read_i16(r);
+	resp_head_read(r, v, 1, &resp->throttle_time_ms, &resp->error_code);
 	if (v >= 3) {
 		size_t mmin = 2 * kmsg_str_min(d.flex) + 2 + d.flex;
 
@@ -659,9 +687,7 @@ int proto_leave_resp_encode(struct kbuf_w *w, int16_t v, const struct proto_leav
 
 	if (!proto_api_supported(PROTO_API_LEAVE_GROUP, v))
 		return -EOPNOTSUPP;
-	if (v >= 1)
-		kbuf_write_i32(w, resp->throttle_time_ms);
-	kbuf_write_i16(w, resp->error_code);
+	resp_head_write(w, v, 1, resp->throttle_time_ms, resp->error_code);
 	if (v >= 3) {
 		kmsg_write_len(w, flex, resp->n_members);
 		for (int32_t i = 0; i < resp->n_members; i++) {

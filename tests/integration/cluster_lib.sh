@@ -34,6 +34,20 @@ alive_on() {
 	[ "$(timeout 5 grep -c '^broker\.[0-9]*=alive ' "$1/.state" 2>/dev/null)" = "$2" ]
 }
 
+# listed MNT NAME: NAME is in MNT's listing (a topic's directory).
+listed() {
+	timeout 5 ls "$1" 2>/dev/null | grep -qx "$2"
+}
+
+# cluster_mkdir TOPIC: mkdir of TOPIC on mnt1, then the topic is listed on
+# mnt2 and mnt3 (each broker has seen it in ZooKeeper).
+cluster_mkdir() {
+	expect_ok "mkdir mnt1/$1" mkdir "$MQ_TMP/mnt1/$1"
+	for _cn in 2 3; do
+		check "$1 is listed on mnt$_cn" poll 20 listed "$MQ_TMP/mnt$_cn" "$1"
+	done
+}
+
 # all_stopped PID: every thread of PID is in the stopped state. A SIGSTOP
 # stops the threads only as each is next scheduled: on a loaded machine a
 # fetcher thread can still answer a response and fetch again after kill

@@ -18,7 +18,8 @@
 #   python3 kafka_raw.py silent HOST PORT
 #       Connects, sends nothing, prints "closed after S s" once the broker
 #       closes the connection (at most 60 s).
-# Exit 1 on anything unexpected, with the reason.
+# Exit 1 on anything unexpected, with the reason. Other scripts import
+# its framing (Conn, batch, produce_v3), e.g. kafka_idempotent.py.
 import base64
 import hashlib
 import hmac
@@ -56,8 +57,8 @@ def kstr(s):
 
 
 class Conn:
-    def __init__(self, host, port):
-        self.s = socket.create_connection((host, port), timeout=20)
+    def __init__(self, host, port, timeout=20):
+        self.s = socket.create_connection((host, port), timeout=timeout)
         self.corr = 0
 
     def call(self, api_key, version, body):
@@ -111,30 +112,41 @@ def sasl_scram(c, user, password):
     auth((no_proof + ",p=" + base64.b64encode(proof).decode()).encode())
 
 
-def batch(value):
-    v = value.encode()
-    rec = b"\x00" + varint(0) + varint(0) + varint(-1) + varint(len(v)) + v + varint(0)
-    rec = varint(len(rec)) + rec
+def batch(values, producer_id=-1, producer_epoch=-1, base_sequence=-1):
+    """One record batch v2 (uncompressed) of values (bytes), the records at
+    offset deltas 0.., stamped with the producer's id, epoch and first
+    sequence (-1: not an idempotent producer's)."""
+    recs = b""
+    for i, v in enumerate(values):
+        rec = b"\x00" + varint(0) + varint(i) + varint(-1) + varint(len(v)) + v + varint(0)
+        recs += varint(len(rec)) + rec
     now = int(time.time() * 1000)
-    tail = struct.pack(">hiqqqhii", 0, 0, now, now, -1, -1, -1, 1) + rec
+    tail = struct.pack(">hiqqqhii", 0, len(values) - 1, now, now, producer_id, producer_epoch,
+                       base_sequence, len(values)) + recs
     crc = crc32c(tail)
     body = struct.pack(">ibI", -1, 2, crc) + tail
     return struct.pack(">qi", 0, len(body)) + body
+
+
+def produce_v3(c, topic, partition, records, acks):
+    """Produce v3 of the batch bytes records to topic-partition; returns the
+    partition's (error_code, base_offset)."""
+    body = (kstr(None) + struct.pack(">hi", acks, 10000) + struct.pack(">i", 1) + kstr(topic) +
+            struct.pack(">ii", 1, partition) + struct.pack(">i", len(records)) + records)
+    r = c.call(0, 3, body)
+    # responses: [name, [index, error_code, base_offset, log_append_time]]
+    off = 4
+    nlen = struct.unpack(">h", r[off:off + 2])[0]
+    off += 2 + nlen + 4
+    _, err, base = struct.unpack(">ihq", r[off:off + 14])
+    return err, base
 
 
 def produce(host, port, user, password, topic, partition, value):
     c = Conn(host, int(port))
     if user != "-":
         sasl_scram(c, user, password)
-    records = batch(value)
-    body = (kstr(None) + struct.pack(">hi", 1, 10000) + struct.pack(">i", 1) + kstr(topic) +
-            struct.pack(">ii", 1, int(partition)) + struct.pack(">i", len(records)) + records)
-    r = c.call(0, 3, body)
-    # responses: [name, [index, error_code, base_offset, log_append_time]]
-    off = 4
-    nlen = struct.unpack(">h", r[off:off + 2])[0]
-    off += 2 + nlen + 4
-    _, err = struct.unpack(">ih", r[off:off + 6])
+    err, _ = produce_v3(c, topic, int(partition), batch([value.encode()]), 1)
     print("error %d" % err)
 
 

@@ -33,14 +33,7 @@ export KAFKA_SASL_USER KAFKA_SASL_PASSWORD
 CLUSTER_CONF="num.partitions=1
 config.change.expiration.ms=1000"
 zk_cluster_start
-for n in 1 2 3; do
-	eval "PORT$n=\$(zk_free_port)"
-	eval "conf $n \$PORT$n"
-	MQ_MOUNT_WAIT=40 mq_mount_cmd "$MQ_TMP/mnt$n" "$MQFS" -f --config "$MQ_TMP/b$n/server.properties" "$MQ_TMP/mnt$n"
-done
-for n in 1 2 3; do
-	check "mnt$n/.state lists three live brokers" poll 30 alive_on "$MQ_TMP/mnt$n" 3
-done
+cluster_start3
 
 admin() { # admin N ARGS...: kafkajs's admin client on broker N
 	_p=$(eval "echo \$PORT$1")
@@ -53,7 +46,7 @@ cfg_is() { # cfg_is MNT TOPIC KEY VALUE
 parts_are() { # parts_are MNT TOPIC "0 1 2"
 	[ "$(timeout 5 ls "$1/$2" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')" = "$3" ]
 }
-gone() { ! timeout 5 ls "$1" 2>/dev/null | grep -qx "$2"; }
+gone() { ! listed "$1" "$2"; }
 
 expect_eq "kafkajs CreateTopics on broker 1: 3 partitions, 3 replicas, retention.ms" "ok" \
 	"$(admin 1 create ct 3 3 '{"retention.ms":"3600000"}')"

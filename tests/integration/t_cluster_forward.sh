@@ -46,14 +46,8 @@ set_of() {
 isr_is() {
 	[ "$(set_of "$(field "$1" 8)")" = "$2" ]
 }
-listed() {
-	timeout 5 ls "$1" 2>/dev/null | grep -qx t
-}
 
-expect_ok "mkdir mnt1/t" mkdir "$MQ_TMP/mnt1/t"
-for n in 2 3; do
-	check "t is listed on mnt$n" poll 20 listed "$MQ_TMP/mnt$n"
-done
+cluster_mkdir t
 check "three replicas in the ISR" poll 20 isr_is "$MQ_TMP/mnt1" "1,2,3"
 L=$(field "$MQ_TMP/mnt1" 5)
 case $L in 1|2|3) ok "a leader: broker $L" ;; *) fail "a leader" "leader '$L'"; mq_done ;; esac

@@ -55,17 +55,8 @@ set_of() {
 isr_is() {
 	[ "$(set_of "$(field "$1" 8)")" = "$2" ]
 }
-listed_as() {
-	timeout 5 ls "$1" 2>/dev/null | grep -qx "$2"
-}
-listed() {
-	listed_as "$1" orders
-}
 
-expect_ok "mkdir mnt1/orders" mkdir "$MQ_TMP/mnt1/orders"
-for n in 2 3; do
-	check "orders is listed on mnt$n" poll 20 listed "$MQ_TMP/mnt$n"
-done
+cluster_mkdir orders
 check "mnt1: three replicas in the ISR" poll 20 isr_is "$MQ_TMP/mnt1" "1,2,3"
 expect_eq "mnt1: replicas" "1,2,3" "$(set_of "$(field "$MQ_TMP/mnt1" 7)")"
 L=$(field "$MQ_TMP/mnt1" 5)
@@ -272,16 +263,16 @@ check "after the rejoin, segment files byte-identical while running" poll 20 sam
 # ---- rmdir on any broker deletes the topic everywhere ----------------------
 expect_ok "mkdir mnt$F/doomed" mkdir "$MQ_TMP/mnt$F/doomed"
 for n in 1 2 3; do
-	check "doomed is listed on mnt$n" poll 20 listed_as "$MQ_TMP/mnt$n" doomed
+	check "doomed is listed on mnt$n" poll 20 listed "$MQ_TMP/mnt$n" doomed
 done
 expect_ok "rmdir mnt$G/doomed" rmdir "$MQ_TMP/mnt$G/doomed"
 gone() {
-	! listed_as "$MQ_TMP/mnt$1" doomed && [ ! -e "$MQ_TMP/b$1/data/doomed-0" ]
+	! listed "$MQ_TMP/mnt$1" doomed && [ ! -e "$MQ_TMP/b$1/data/doomed-0" ]
 }
 for n in 1 2 3; do
 	check "doomed is gone from mnt$n and its data directory" poll 20 gone "$n"
 done
-check "orders is still there" listed_as "$MQ_TMP/mnt$L" orders
+check "orders is still there" listed "$MQ_TMP/mnt$L" orders
 
 # ---- clean stops: the leader first, its leadership moved before it goes ----
 # A writer on F's mount (forwarded to the leader N while N leads) writes

@@ -32,17 +32,7 @@ CLUSTER_CONF="default.replication.factor=1
 min.insync.replicas=1
 num.partitions=3"
 zk_cluster_start
-
-for n in 1 2 3; do
-	eval "PORT$n=\$(zk_free_port)"
-	eval "conf $n \$PORT$n"
-	MQ_MOUNT_WAIT=40 mq_mount_cmd "$MQ_TMP/mnt$n" "$MQFS" -f --config "$MQ_TMP/b$n/server.properties" "$MQ_TMP/mnt$n"
-	eval "PID$n=\$MQ_PID"
-done
-
-for n in 1 2 3; do
-	check "mnt$n/.state lists three live brokers" poll 20 alive_on "$MQ_TMP/mnt$n" 3
-done
+cluster_start3
 check "mnt2/.state: broker 1 with its endpoint" \
 	state_has "$MQ_TMP/mnt2" "^broker\.1=alive SASL_PLAINTEXT://127.0.0.1:$PORT1\$"
 check "mnt1/.state: this broker's epoch" state_has "$MQ_TMP/mnt1" '^broker\.epoch=[1-9][0-9]*$'

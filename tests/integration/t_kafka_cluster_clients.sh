@@ -38,19 +38,7 @@ RDK=${RDK_CHECK:-$(dirname "$MQFS")/tests/clients/rdk_check}
 CLUSTER_CONF="num.partitions=3
 leader.imbalance.check.interval.seconds=1"
 zk_cluster_start
-
-start() {
-	MQ_MOUNT_WAIT=40 mq_mount_cmd "$MQ_TMP/mnt$1" "$MQFS" -f --config "$MQ_TMP/b$1/server.properties" "$MQ_TMP/mnt$1"
-	eval "PID$1=\$MQ_PID"
-}
-for n in 1 2 3; do
-	eval "PORT$n=\$(zk_free_port)"
-	eval "conf $n \$PORT$n"
-	start "$n"
-done
-for n in 1 2 3; do
-	check "mnt$n: three live brokers" poll 30 alive_on "$MQ_TMP/mnt$n" 3
-done
+cluster_start3
 
 # The clients authenticate as the brokers do (the one SCRAM user).
 SASL="-X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-256 -X sasl.username=admin -X sasl.password=admin-secret"
@@ -80,14 +68,8 @@ isr3() {
 		[ "$(field "$1" "$_p" 8 | tr -d '[]' | tr ',' '\n' | grep -c .)" = 3 ] || return 1
 	done
 }
-listed() {
-	timeout 5 ls "$1" 2>/dev/null | grep -qx c
-}
 
-expect_ok "mkdir mnt1/c" mkdir "$MQ_TMP/mnt1/c"
-for n in 2 3; do
-	check "c is listed on mnt$n" poll 20 listed "$MQ_TMP/mnt$n"
-done
+cluster_mkdir c
 check "three partitions, three replicas in each ISR" poll 30 isr3 "$MQ_TMP/mnt1"
 leaders=""
 for p in 0 1 2; do
@@ -189,7 +171,7 @@ check "c/0 has a new leader" poll 30 moved
 N=$(field "$MQ_TMP/mnt$O" 0 5)
 at=$(hw0 "$MQ_TMP/mnt$O")
 check "the stream goes on with the new leader $N" poll 30 hw_above "$O" "$((at + 20))"
-start "$L"
+broker_start "$L"
 back() {
 	[ "$(field "$MQ_TMP/mnt$O" 0 5)" = "$L" ]
 }

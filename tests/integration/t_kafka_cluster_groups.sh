@@ -55,19 +55,13 @@ isr3() {   # isr3 MNT TOPIC: three replicas in the ISR of every partition
 		[ "$(field "$1" "$2" "$_p" 8 | tr -d '[]' | tr ',' '\n' | grep -c .)" = 3 ] || return 1
 	done
 }
-listed() {
-	timeout 5 ls "$1" 2>/dev/null | grep -qx "$2"
-}
 hw_is() {   # hw_is TOPIC P HW: the hw of TOPIC/P is HW on every mount
 	for _hn in 1 2 3; do
 		[ "$(field "$MQ_TMP/mnt$_hn" "$1" "$2" 3)" = "$3" ] || return 1
 	done
 }
 mktopic() {   # mktopic TOPIC: made through mnt1, seen everywhere, replicated
-	expect_ok "mkdir mnt1/$1" mkdir "$MQ_TMP/mnt1/$1"
-	for _n in 2 3; do
-		check "$1 is listed on mnt$_n" poll 20 listed "$MQ_TMP/mnt$_n" "$1"
-	done
+	cluster_mkdir "$1"
 	check "$1: three partitions, three replicas in each ISR" poll 30 isr3 "$MQ_TMP/mnt1" "$1"
 }
 # write_all TOPIC TAG: per partition, an echo through each mount (the

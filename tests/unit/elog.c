@@ -15,6 +15,7 @@
 #include "engine/batch.h"
 #include "engine/engine.h"
 #include "tests/unit/elog.h"
+#include "tests/unit/replfx.h"
 
 struct elog {
 	struct logmgr *m;
@@ -22,24 +23,15 @@ struct elog {
 	char dir[PATH_MAX];
 	atomic_int refs;
 	atomic_int truncations;
-	pthread_mutex_t mu; /* the listener */
-	void (*fn)(void *arg);
-	void *arg;
+	struct replfx_notify notify;
 };
 
 static void elog_fire(void *arg, struct log *l)
 {
 	struct elog *e = arg;
-	void (*fn)(void *);
-	void *fa;
 
 	(void)l;
-	pthread_mutex_lock(&e->mu);
-	fn = e->fn;
-	fa = e->arg;
-	pthread_mutex_unlock(&e->mu);
-	if (fn)
-		fn(fa);
+	replfx_notify_fire(&e->notify);
 }
 
 struct elog *elog_open(const char *dir)
@@ -50,9 +42,10 @@ struct elog *elog_open(const char *dir)
 	if (!e)
 		return NULL;
 	log_config_defaults(&cfg);
-	pthread_mutex_init(&e->mu, NULL);
+	replfx_notify_init(&e->notify);
 	snprintf(e->dir, sizeof(e->dir), "%s/orders-0", dir);
 	if (logmgr_open(dir, &io_posix, &e->m) < 0) {
+		replfx_notify_destroy(&e->notify);
 		free(e);
 		return NULL;
 	}
@@ -60,6 +53,7 @@ struct elog *elog_open(const char *dir)
 	    log_add_hw_listener(e->l, elog_fire, e) < 0 ||
 	    log_add_leo_listener(e->l, elog_fire, e) < 0) {
 		logmgr_close(e->m);
+		replfx_notify_destroy(&e->notify);
 		free(e);
 		return NULL;
 	}
@@ -73,16 +67,13 @@ void elog_close(struct elog *e)
 	log_remove_hw_listener(e->l, elog_fire, e);
 	log_remove_leo_listener(e->l, elog_fire, e);
 	logmgr_close(e->m);
-	pthread_mutex_destroy(&e->mu);
+	replfx_notify_destroy(&e->notify);
 	free(e);
 }
 
 void elog_set_listener(struct elog *e, void (*fn)(void *arg), void *arg)
 {
-	pthread_mutex_lock(&e->mu);
-	e->fn = fn;
-	e->arg = arg;
-	pthread_mutex_unlock(&e->mu);
+	replfx_notify_set(&e->notify, fn, arg);
 }
 
 int64_t elog_append(struct elog *e, int n, int32_t epoch, const char *prefix)
@@ -95,8 +86,8 @@ int64_t elog_append(struct elog *e, int n, int32_t epoch, const char *prefix)
 	if (n > 256)
 		return -EINVAL;
 	for (int i = 0; i < n; i++) {
-		int len = snprintf(vals[i], sizeof(vals[i]), "%s-%d", prefix, i);
-		r[i] = (struct rec_in){ NULL, -1, vals[i], len, 1700000000000 + i };
+		int len = replfx_value(vals[i], sizeof(vals[i]), prefix, i);
+		r[i] = (struct rec_in){ NULL, -1, vals[i], len, REPLFX_TS0 + i };
 	}
 	struct log_state st;
 
@@ -142,22 +133,10 @@ int elog_value_at(struct elog *e, int64_t offset, char *out, size_t cap)
 {
 	uint8_t *b = NULL;
 	size_t len = 0;
-	struct batch_iter it = { 0 };
-	struct rec r;
 	int rc = read_batch_at(e, offset, &b, &len);
 
-	if (rc == 0 && batch_iter_init(&it, b, len) < 0)
-		rc = -EBADMSG;
-	if (rc == 0) {
-		rc = -ERANGE;
-		while (batch_iter_next(&it, &r) == 1)
-			if (r.offset == offset && r.value_len >= 0 && (size_t)r.value_len < cap) {
-				memcpy(out, r.value, (size_t)r.value_len);
-				out[r.value_len] = 0;
-				rc = 0;
-			}
-	}
-	batch_iter_free(&it);
+	if (rc == 0)
+		rc = replfx_value_in(b, len, offset, out, cap);
 	free(b);
 	return rc;
 }

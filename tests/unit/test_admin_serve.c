@@ -26,63 +26,24 @@
 #include "repl/net.h"
 #include "repl/proto.h"
 #include "repl/repl.h"
+#include "tests/unit/brokerfx.h"
 
-#define DEADLINE_MS 10000
-
-struct fx {
-	char dir[64];
-	struct broker_config cfg;
-	struct broker *b;
-	struct net_client *c;
-};
-
-static int setup_with(void **state, const char *extra)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	char text[256], err[256];
-	int port;
-
-	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-admin.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	broker_config_defaults(&f->cfg);
-	snprintf(text, sizeof(text), "listeners=PLAINTEXT://127.0.0.1:0\n%s", extra);
-	assert_int_equal(broker_config_parse(&f->cfg, text, strlen(text), err, sizeof(err)), 0);
-	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/data", f->dir);
-	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
-	port = cluster_listener_port(f->b->cluster, 0);
-	assert_true(port > 0);
-	assert_int_equal(net_client_connect("127.0.0.1", port, DEADLINE_MS, &f->c), 0);
-	*state = f;
-	return 0;
-}
+#define DEADLINE_MS BROKERFX_DEADLINE_MS
 
 static int setup(void **state)
 {
-	return setup_with(state, "");
+	return brokerfx_setup(state, "admin", "");
 }
 
 /* The broker's file sets the default of retention.ms. */
 static int setup_static(void **state)
 {
-	return setup_with(state, "log.retention.ms=86400000\n");
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	net_client_close(f->c);
-	assert_int_equal(broker_close(f->b), 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
+	return brokerfx_setup(state, "admin", "log.retention.ms=86400000\n");
 }
 
 /* The value of key in the topic's .config, into buf ("" when none). */
-static const char *cfg_of(struct fx *f, const char *topic, const char *key, char *buf, size_t n)
+static const char *cfg_of(struct brokerfx *f, const char *topic, const char *key, char *buf,
+			  size_t n)
 {
 	struct topic *t;
 	char *text = NULL;
@@ -100,7 +61,7 @@ static const char *cfg_of(struct fx *f, const char *topic, const char *key, char
 	return buf;
 }
 
-static int parts_of(struct fx *f, const char *topic)
+static int parts_of(struct brokerfx *f, const char *topic)
 {
 	struct topic *t;
 	int n;
@@ -117,17 +78,9 @@ static bool kstr_same_test(struct kstr a, struct kstr b)
 	return a.len == b.len && (!a.len || !memcmp(a.ptr, b.ptr, (size_t)a.len));
 }
 
-/* Sends body (an encoded request of api at version v) and returns the raw
- * response (free it). */
-static void call(struct fx *f, int16_t api, int16_t v, struct kbuf_w *w, struct net_resp *raw)
-{
-	assert_int_equal(net_client_call(f->c, api, v, w->buf, w->len, 0, DEADLINE_MS, raw), 0);
-	kbuf_w_free(w);
-}
-
 /* ---- CreateTopics ---- */
 
-static void create(struct fx *f, int16_t v, struct proto_creatable_topic *topics, int n,
+static void create(struct brokerfx *f, int16_t v, struct proto_creatable_topic *topics, int n,
 		   bool validate_only, struct proto_create_topics_resp *resp, struct net_resp *raw)
 {
 	struct proto_create_topics_req req = {
@@ -137,7 +90,7 @@ static void create(struct fx *f, int16_t v, struct proto_creatable_topic *topics
 
 	kbuf_w_init(&w, 4096);
 	assert_int_equal(proto_create_topics_req_encode(&w, v, &req), 0);
-	call(f, PROTO_API_CREATE_TOPICS, v, &w, raw);
+	brokerfx_call(f->c, PROTO_API_CREATE_TOPICS, v, &w, raw);
 	assert_int_equal(proto_create_topics_resp_decode(&raw->body, v, resp), 0);
 }
 
@@ -146,7 +99,7 @@ static void create(struct fx *f, int16_t v, struct proto_creatable_topic *topics
  * timeout 1000; the answer: one topic, error NONE. */
 static void test_create_v0_bytes(void **state)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 	static const uint8_t body[] = {
 		0,   0,   0,   1,                                 /* topics: 1 */
 		0,   8,   'h', 'a', 'n', 'd', 'm', 'a', 'd', 'e', /* name */
@@ -175,7 +128,7 @@ static void test_create_v0_bytes(void **state)
 
 static void create_versions(void **state, int16_t v)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 	struct proto_config cfg[] = {
 		{ .name = kstr_of("retention.ms"), .value = kstr_of("60000") },
 		{ .name = kstr_of("cleanup.policy"), .value = kstr_of("compact") },
@@ -266,7 +219,7 @@ static void test_create_v7(void **state)
 
 static void test_create_validate_only_and_duplicates(void **state)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 	struct proto_creatable_topic t[] = {
 		{ kstr_of("x"), 2, 1, 0, NULL, 0, NULL },
 		{ kstr_of("y"), 1, 1, 0, NULL, 0, NULL },
@@ -296,7 +249,7 @@ static void test_create_validate_only_and_duplicates(void **state)
 
 static void test_delete(void **state)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 	struct proto_delete_topic t[] = { { .name = kstr_of("gone") },
 					  { .name = kstr_of("never") },
 					  { .name = kstr_of("__consumer_offsets") } };
@@ -310,7 +263,7 @@ static void test_delete(void **state)
 	for (int16_t v = 0; v <= 6; v += 6) {
 		kbuf_w_init(&w, 1024);
 		assert_int_equal(proto_delete_topics_req_encode(&w, v, &req), 0);
-		call(f, PROTO_API_DELETE_TOPICS, v, &w, &raw);
+		brokerfx_call(f->c, PROTO_API_DELETE_TOPICS, v, &w, &raw);
 		assert_int_equal(proto_delete_topics_resp_decode(&raw.body, v, &r), 0);
 		assert_int_equal(r.n_responses, 3);
 		assert_int_equal(r.responses[0].error_code,
@@ -324,7 +277,7 @@ static void test_delete(void **state)
 	req = (struct proto_delete_topics_req){ .n_topics = 1, .topics = &byid };
 	kbuf_w_init(&w, 1024);
 	assert_int_equal(proto_delete_topics_req_encode(&w, 6, &req), 0);
-	call(f, PROTO_API_DELETE_TOPICS, 6, &w, &raw);
+	brokerfx_call(f->c, PROTO_API_DELETE_TOPICS, 6, &w, &raw);
 	assert_int_equal(proto_delete_topics_resp_decode(&raw.body, 6, &r), 0);
 	assert_int_equal(r.responses[0].error_code, PROTO_ERR_UNKNOWN_TOPIC_ID);
 	proto_delete_topics_resp_free(&r);
@@ -333,7 +286,7 @@ static void test_delete(void **state)
 
 /* ---- CreatePartitions ---- */
 
-static int16_t create_parts(struct fx *f, int16_t v, const char *name, int32_t count,
+static int16_t create_parts(struct brokerfx *f, int16_t v, const char *name, int32_t count,
 			    bool validate_only)
 {
 	struct proto_create_parts_topic t = { kstr_of(name), count, -1, NULL };
@@ -345,7 +298,7 @@ static int16_t create_parts(struct fx *f, int16_t v, const char *name, int32_t c
 
 	kbuf_w_init(&w, 1024);
 	assert_int_equal(proto_create_parts_req_encode(&w, v, &req), 0);
-	call(f, PROTO_API_CREATE_PARTITIONS, v, &w, &raw);
+	brokerfx_call(f->c, PROTO_API_CREATE_PARTITIONS, v, &w, &raw);
 	assert_int_equal(proto_create_parts_resp_decode(&raw.body, v, &r), 0);
 	assert_int_equal(r.n_results, 1);
 	code = r.results[0].error_code;
@@ -356,7 +309,7 @@ static int16_t create_parts(struct fx *f, int16_t v, const char *name, int32_t c
 
 static void test_create_partitions(void **state)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 
 	assert_int_equal(broker_topic_create(f->b, "grow", 0, 0, 0755, NULL), 0);
 	assert_int_equal(create_parts(f, 0, "grow", 3, true), PROTO_ERR_NONE);
@@ -374,9 +327,9 @@ static void test_create_partitions(void **state)
 
 /* ---- DescribeConfigs ---- */
 
-static void describe(struct fx *f, int16_t v, int8_t type, const char *name, const char **keys,
-		     int nkeys, bool synonyms, struct proto_describe_configs_resp *r,
-		     struct net_resp *raw)
+static void describe(struct brokerfx *f, int16_t v, int8_t type, const char *name,
+		     const char **keys, int nkeys, bool synonyms,
+		     struct proto_describe_configs_resp *r, struct net_resp *raw)
 {
 	struct kstr k[8];
 	struct proto_describe_configs_resource res = { type, kstr_of(name), keys ? nkeys : -1, k };
@@ -387,7 +340,7 @@ static void describe(struct fx *f, int16_t v, int8_t type, const char *name, con
 		k[i] = kstr_of(keys[i]);
 	kbuf_w_init(&w, 1024);
 	assert_int_equal(proto_describe_configs_req_encode(&w, v, &req), 0);
-	call(f, PROTO_API_DESCRIBE_CONFIGS, v, &w, raw);
+	brokerfx_call(f->c, PROTO_API_DESCRIBE_CONFIGS, v, &w, raw);
 	assert_int_equal(proto_describe_configs_resp_decode(&raw->body, v, r), 0);
 	assert_int_equal(r->n_results, 1);
 }
@@ -403,7 +356,7 @@ static const struct proto_describe_configs_entry *entry(const struct proto_descr
 
 static void test_describe_topic(void **state)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 	struct proto_describe_configs_resp r;
 	const struct proto_describe_configs_entry *e;
 	struct net_resp raw;
@@ -466,7 +419,7 @@ static void test_describe_topic(void **state)
 
 static void test_describe_broker(void **state)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 	struct proto_describe_configs_resp r;
 	const struct proto_describe_configs_entry *e;
 	struct net_resp raw;
@@ -491,7 +444,7 @@ static void test_describe_broker(void **state)
 
 /* ---- AlterConfigs, IncrementalAlterConfigs ---- */
 
-static int16_t alter(struct fx *f, bool incremental, int16_t v, int8_t type, const char *name,
+static int16_t alter(struct brokerfx *f, bool incremental, int16_t v, int8_t type, const char *name,
 		     struct proto_config *c, int n, bool validate_only)
 {
 	struct proto_alter_configs_resource res = { type, kstr_of(name), n, c };
@@ -504,11 +457,11 @@ static int16_t alter(struct fx *f, bool incremental, int16_t v, int8_t type, con
 	kbuf_w_init(&w, 1024);
 	if (incremental) {
 		assert_int_equal(proto_incr_alter_configs_req_encode(&w, v, &req), 0);
-		call(f, PROTO_API_INCREMENTAL_ALTER_CONFIGS, v, &w, &raw);
+		brokerfx_call(f->c, PROTO_API_INCREMENTAL_ALTER_CONFIGS, v, &w, &raw);
 		assert_int_equal(proto_incr_alter_configs_resp_decode(&raw.body, v, &r), 0);
 	} else {
 		assert_int_equal(proto_alter_configs_req_encode(&w, v, &req), 0);
-		call(f, PROTO_API_ALTER_CONFIGS, v, &w, &raw);
+		brokerfx_call(f->c, PROTO_API_ALTER_CONFIGS, v, &w, &raw);
 		assert_int_equal(proto_alter_configs_resp_decode(&raw.body, v, &r), 0);
 	}
 	assert_int_equal(r.n_responses, 1);
@@ -531,7 +484,7 @@ static int16_t alter(struct fx *f, bool incremental, int16_t v, int8_t type, con
 
 static void test_alter(void **state)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 	struct proto_config set2[] = { C("retention.ms", "1000"), C("segment.bytes", "4096") };
 	struct proto_config set1[] = { C("retention.ms", "2000") };
 	struct proto_config bad[] = { C("retention.ms", "3000"), C("segment.bytes", "5") };
@@ -581,17 +534,18 @@ static void test_alter(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_create_v0_bytes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_v1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_v5, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_v7, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_v0_bytes, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_v1, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_v5, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_v7, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_validate_only_and_duplicates, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_partitions, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_describe_topic, setup_static, teardown),
-		cmocka_unit_test_setup_teardown(test_describe_broker, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_alter, setup, teardown),
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_delete, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_partitions, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_describe_topic, setup_static,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_describe_broker, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_alter, setup, brokerfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,7 @@
 #include "repl/partition.h"
 #include "repl/proto.h"
 #include "repl/replica_mgr.h"
+#include "tests/unit/replfx.h"
 
 #define TIMEOUT_MS 20000
 
@@ -60,8 +61,7 @@ static int setup(void **state)
 	struct cluster_local local = { 0 };
 	char text[1024], err[256], dir[128];
 
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/mqfs-test-crepl.XXXXXX");
-	if (!f || !mkdtemp(tmpdir))
+	if (!f || replfx_mkdtemp(tmpdir, sizeof(tmpdir), "crepl") < 0)
 		return -1;
 	snprintf(text, sizeof(text),
 		 "broker.id=1\nlog.dirs=%s/data\nmin.insync.replicas=2\n"
@@ -84,8 +84,7 @@ static int setup(void **state)
 	assert_int_equal(sasl_cred_from_password("eve-secret", NULL, 0, 4096, &f->eve), 0);
 	assert_int_equal(net_server_new(&f->cfg.cluster.net, creds, f, &f->srv), 0);
 	assert_int_equal(cluster_repl_register(f->cr, f->srv), 0);
-	assert_int_equal(net_server_start(f->srv), 0);
-	f->port = net_server_port(f->srv, 0);
+	f->port = replfx_listener_start(f->srv);
 	*state = f;
 	return 0;
 }
@@ -93,7 +92,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *f = *state;
-	char cmd[128];
 
 	cluster_repl_stop(f->cr);
 	net_server_stop(f->srv);
@@ -103,8 +101,7 @@ static int teardown(void **state)
 	assert_int_equal(logmgr_close(f->m), 0);
 	metadata_cache_free(f->mc);
 	free(f);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return replfx_rmrf(tmpdir);
 }
 
 static struct net_client *connect_as(struct fx *f, const char *user, const char *password)
@@ -256,13 +253,7 @@ static int16_t send_stop(struct net_client *c, int32_t cepoch, bool del)
 
 static struct partition_info info_of(struct fx *f, const char *topic, int p)
 {
-	struct partition *pt = replica_mgr_get(cluster_repl_replicas(f->cr), topic, p);
-	struct partition_info info;
-
-	assert_non_null(pt);
-	partition_get_info(pt, &info);
-	partition_unref(pt);
-	return info;
+	return replfx_info(cluster_repl_replicas(f->cr), topic, p);
 }
 
 /* LeaderAndIsr over the wire makes an engine log and a leader over it;

@@ -32,72 +32,24 @@
 #include "repl/net.h"
 #include "repl/proto.h"
 #include "repl/repl.h"
+#include "tests/unit/brokerfx.h"
 #include "util/clock.h"
 
-#define DEADLINE_MS 10000
-
-struct fx {
-	char dir[64];
-	struct broker_config cfg;
-	struct broker *b;
-	int port;
-	struct net_client *c;
-};
-
-static struct net_client *connect_one(struct fx *f)
-{
-	struct net_client *c;
-
-	assert_int_equal(net_client_connect("127.0.0.1", f->port, DEADLINE_MS, &c), 0);
-	return c;
-}
+#define DEADLINE_MS BROKERFX_DEADLINE_MS
 
 static int setup(void **state)
 {
-	struct fx *f = calloc(1, sizeof(*f));
-	const char *text = "listeners=PLAINTEXT://127.0.0.1:0\nnum.partitions=2\n"
-			   "group.min.session.timeout.ms=100\n";
-	char err[256];
+	struct brokerfx *f;
 
-	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-gserve.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	broker_config_defaults(&f->cfg);
-	assert_int_equal(broker_config_parse(&f->cfg, text, strlen(text), err, sizeof(err)), 0);
-	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/data", f->dir);
-	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
-	f->port = cluster_listener_port(f->b->cluster, 0);
-	assert_true(f->port > 0);
-	f->c = connect_one(f);
+	brokerfx_setup(state, "gserve", "num.partitions=2\ngroup.min.session.timeout.ms=100\n");
+	f = *state;
 	assert_int_equal(broker_topic_create(f->b, "t", 0, 0, 0755, NULL), 0);
-	*state = f;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	net_client_close(f->c);
-	assert_int_equal(broker_close(f->b), 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
-}
-
-/* One call: body built by the caller in w (freed here). */
-static void call(struct net_client *c, int16_t api, int16_t v, struct kbuf_w *w,
-		 struct net_resp *raw)
-{
-	assert_int_equal(net_client_call(c, api, v, w->buf, w->len, 0, DEADLINE_MS, raw), 0);
-	kbuf_w_free(w);
 }
 
 /* ---- FindCoordinator ---- */
 
-static void find_coord(struct fx *f, int16_t v, int8_t type, const char *key,
+static void find_coord(struct brokerfx *f, int16_t v, int8_t type, const char *key,
 		       struct proto_find_coord_resp *resp, struct net_resp *raw)
 {
 	struct kstr k = kstr_of(key);
@@ -106,13 +58,13 @@ static void find_coord(struct fx *f, int16_t v, int8_t type, const char *key,
 
 	kbuf_w_init(&w, 256);
 	assert_int_equal(proto_find_coord_req_encode(&w, v, &req), 0);
-	call(f->c, PROTO_API_FIND_COORDINATOR, v, &w, raw);
+	brokerfx_call(f->c, PROTO_API_FIND_COORDINATOR, v, &w, raw);
 	assert_int_equal(proto_find_coord_resp_decode(&raw->body, v, resp), 0);
 }
 
 static void test_find_coordinator(void **state)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 
 	for (int16_t v = 0; v <= 4; v++) {
 		struct proto_find_coord_resp r;
@@ -195,10 +147,7 @@ static void join_call(struct join_args *a)
 
 	kbuf_w_init(&w, 512);
 	assert_int_equal(proto_join_req_encode(&w, a->v, &req), 0);
-	assert_int_equal(net_client_call(a->c, PROTO_API_JOIN_GROUP, a->v, w.buf, w.len, 0,
-					 DEADLINE_MS, &raw),
-			 0);
-	kbuf_w_free(&w);
+	brokerfx_call(a->c, PROTO_API_JOIN_GROUP, a->v, &w, &raw);
 	assert_int_equal(proto_join_resp_decode(&raw.body, a->v, &r), 0);
 	memset(&a->out, 0, sizeof(a->out));
 	a->out.error = r.error_code;
@@ -260,10 +209,7 @@ static void sync_call(struct sync_args *a)
 	}
 	kbuf_w_init(&w, 512);
 	assert_int_equal(proto_sync_req_encode(&w, a->v, &req), 0);
-	assert_int_equal(net_client_call(a->c, PROTO_API_SYNC_GROUP, a->v, w.buf, w.len, 0,
-					 DEADLINE_MS, &raw),
-			 0);
-	kbuf_w_free(&w);
+	brokerfx_call(a->c, PROTO_API_SYNC_GROUP, a->v, &w, &raw);
 	assert_int_equal(proto_sync_resp_decode(&raw.body, a->v, &r), 0);
 	a->error = r.error_code;
 	snprintf(a->got, sizeof(a->got), "%.*s", r.assignment.len > 0 ? (int)r.assignment.len : 0,
@@ -290,7 +236,7 @@ static int16_t heartbeat(struct net_client *c, int16_t v, const char *group, con
 
 	kbuf_w_init(&w, 256);
 	assert_int_equal(proto_heartbeat_req_encode(&w, v, &req), 0);
-	call(c, PROTO_API_HEARTBEAT, v, &w, &raw);
+	brokerfx_call(c, PROTO_API_HEARTBEAT, v, &w, &raw);
 	assert_int_equal(proto_heartbeat_resp_decode(&raw.body, v, &r), 0);
 	net_resp_free(&raw);
 	return r.error_code;
@@ -309,7 +255,7 @@ static int16_t leave(struct net_client *c, int16_t v, const char *group, const c
 
 	kbuf_w_init(&w, 256);
 	assert_int_equal(proto_leave_req_encode(&w, v, &req), 0);
-	call(c, PROTO_API_LEAVE_GROUP, v, &w, &raw);
+	brokerfx_call(c, PROTO_API_LEAVE_GROUP, v, &w, &raw);
 	assert_int_equal(proto_leave_resp_decode(&raw.body, v, &r), 0);
 	err = v >= 3 ? (r.n_members == 1 ? r.members[0].error_code : -2) : r.error_code;
 	proto_leave_resp_free(&r);
@@ -317,7 +263,7 @@ static int16_t leave(struct net_client *c, int16_t v, const char *group, const c
 	return err;
 }
 
-static bool kafka_active(struct fx *f, const char *group)
+static bool kafka_active(struct brokerfx *f, const char *group)
 {
 	struct group_coord *gc = f->b->gc;
 	bool on;
@@ -330,7 +276,7 @@ static bool kafka_active(struct fx *f, const char *group)
 
 static void test_one_member(void **state)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 	struct join_args j = {
 		.c = f->c, .v = 5, .group = "g", .session_ms = 10000, .rebalance_ms = 10000
 	};
@@ -369,7 +315,7 @@ static void test_one_member(void **state)
 	/* Bad joins, each answered at once with Kafka's error. */
 	{
 		struct join_args bad = j;
-		struct net_client *c2 = connect_one(f);
+		struct net_client *c2 = brokerfx_connect(f);
 
 		bad.c = c2;
 		bad.member = "nope";
@@ -419,8 +365,8 @@ static void heartbeat_until(struct net_client *c, const char *group, const char 
 
 static void test_rebalance(void **state)
 {
-	struct fx *f = *state;
-	struct net_client *c2 = connect_one(f);
+	struct brokerfx *f = *state;
+	struct net_client *c2 = brokerfx_connect(f);
 	struct join_args a = {
 		.c = f->c, .v = 7, .group = "g", .session_ms = 10000, .rebalance_ms = 10000
 	};
@@ -488,8 +434,8 @@ static void test_rebalance(void **state)
  * choice alone, then the one both offer. */
 static void test_protocol_choice(void **state)
 {
-	struct fx *f = *state;
-	struct net_client *c2 = connect_one(f);
+	struct brokerfx *f = *state;
+	struct net_client *c2 = brokerfx_connect(f);
 	struct join_args a = { .c = f->c,
 			       .v = 5,
 			       .group = "g",
@@ -529,8 +475,8 @@ static void test_protocol_choice(void **state)
 
 static void test_timeouts(void **state)
 {
-	struct fx *f = *state;
-	struct net_client *c2 = connect_one(f);
+	struct brokerfx *f = *state;
+	struct net_client *c2 = brokerfx_connect(f);
 	struct join_args a = {
 		.c = f->c, .v = 5, .group = "s", .session_ms = 2000, .rebalance_ms = 10000
 	};
@@ -575,7 +521,7 @@ static void test_timeouts(void **state)
  * would take the group past 512 KiB is refused GROUP_MAX_SIZE_REACHED. */
 static void test_limits(void **state)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 	size_t big = 600 * 1024;
 	char *meta = calloc(1, big);
 	struct proto_join_protocol proto = { kstr_of("range"), { meta, (int32_t)big } };
@@ -595,7 +541,7 @@ static void test_limits(void **state)
 	assert_non_null(meta);
 	kbuf_w_init(&w, big + 1024);
 	assert_int_equal(proto_join_req_encode(&w, 5, &req), 0);
-	call(f->c, PROTO_API_JOIN_GROUP, 5, &w, &raw);
+	brokerfx_call(f->c, PROTO_API_JOIN_GROUP, 5, &w, &raw);
 	assert_int_equal(proto_join_resp_decode(&raw.body, 5, &r), 0);
 	assert_int_equal(r.error_code, PROTO_ERR_GROUP_MAX_SIZE_REACHED);
 	proto_join_resp_free(&r);
@@ -613,8 +559,8 @@ struct commit_part {
 };
 
 /* Commits parts (one topic entry each) and returns their error codes. */
-static void commit(struct fx *f, int16_t v, const char *group, int32_t gen, const char *member,
-		   const struct commit_part *parts, int n, int16_t *errs)
+static void commit(struct brokerfx *f, int16_t v, const char *group, int32_t gen,
+		   const char *member, const struct commit_part *parts, int n, int16_t *errs)
 {
 	struct proto_offset_commit_topic t[8];
 	struct proto_offset_commit_part p[8];
@@ -641,7 +587,7 @@ static void commit(struct fx *f, int16_t v, const char *group, int32_t gen, cons
 	}
 	kbuf_w_init(&w, 1024);
 	assert_int_equal(proto_offset_commit_req_encode(&w, v, &req), 0);
-	call(f->c, PROTO_API_OFFSET_COMMIT, v, &w, &raw);
+	brokerfx_call(f->c, PROTO_API_OFFSET_COMMIT, v, &w, &raw);
 	assert_int_equal(proto_offset_commit_resp_decode(&raw.body, v, &r), 0);
 	assert_int_equal(r.n_topics, n);
 	for (int i = 0; i < n; i++) {
@@ -654,7 +600,8 @@ static void commit(struct fx *f, int16_t v, const char *group, int32_t gen, cons
 
 /* OffsetFetch of group: topic t's partitions 0 and 1, or every committed
  * one (all); offsets into offs[partition]. */
-static void fetch_offsets(struct fx *f, int16_t v, const char *group, bool all, int64_t offs[2])
+static void fetch_offsets(struct brokerfx *f, int16_t v, const char *group, bool all,
+			  int64_t offs[2])
 {
 	int32_t idx[2] = { 0, 1 };
 	struct proto_offset_fetch_topic t = { .name = kstr_of("t"),
@@ -671,7 +618,7 @@ static void fetch_offsets(struct fx *f, int16_t v, const char *group, bool all, 
 	offs[0] = offs[1] = -2;
 	kbuf_w_init(&w, 512);
 	assert_int_equal(proto_offset_fetch_req_encode(&w, v, &req), 0);
-	call(f->c, PROTO_API_OFFSET_FETCH, v, &w, &raw);
+	brokerfx_call(f->c, PROTO_API_OFFSET_FETCH, v, &w, &raw);
 	assert_int_equal(proto_offset_fetch_resp_decode(&raw.body, v, &r), 0);
 	assert_int_equal(r.n_groups, 1);
 	assert_int_equal(r.groups[0].error_code, PROTO_ERR_NONE);
@@ -690,7 +637,7 @@ static void fetch_offsets(struct fx *f, int16_t v, const char *group, bool all, 
 	net_resp_free(&raw);
 }
 
-static int64_t mount_offset(struct fx *f, const char *group, int p)
+static int64_t mount_offset(struct brokerfx *f, const char *group, int p)
 {
 	struct topic *t;
 	struct group *g;
@@ -706,7 +653,7 @@ static int64_t mount_offset(struct fx *f, const char *group, int p)
 
 static void test_offsets(void **state)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 	struct commit_part bad[] = { { "t", 0, 5 },
 				     { "t", 7, 1 },
 				     { "nope", 0, 1 },
@@ -797,7 +744,7 @@ static void no_wake(void *arg)
 
 static void test_one_kind(void **state)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 	struct join_args j = {
 		.c = f->c, .v = 5, .group = "mg", .session_ms = 10000, .rebalance_ms = 10000
 	};
@@ -853,14 +800,14 @@ static void test_one_kind(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_find_coordinator, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_one_member, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rebalance, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_protocol_choice, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_offsets, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_one_kind, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_find_coordinator, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_one_member, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_rebalance, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_protocol_choice, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_timeouts, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_offsets, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_one_kind, setup, brokerfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,79 +27,25 @@
 #include "repl/net.h"
 #include "repl/proto.h"
 #include "repl/repl.h"
+#include "tests/unit/brokerfx.h"
 
-#define DEADLINE_MS 10000
-
-struct fx {
-	char dir[64];
-	struct broker_config cfg;
-	struct broker *b;
-	int port;
-	struct net_client *c;
-};
-
-static void fx_open(struct fx *f)
-{
-	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
-	assert_non_null(f->b->cluster);
-	f->port = cluster_listener_port(f->b->cluster, 0);
-	assert_true(f->port > 0);
-	assert_int_equal(net_client_connect("127.0.0.1", f->port, DEADLINE_MS, &f->c), 0);
-}
-
-static void fx_close(struct fx *f)
-{
-	net_client_close(f->c);
-	f->c = NULL;
-	assert_int_equal(broker_close(f->b), 0);
-	f->b = NULL;
-}
-
-static int setup_with(void **state, const char *extra)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	char text[256], err[256];
-
-	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-kapi.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	broker_config_defaults(&f->cfg);
-	snprintf(text, sizeof(text), "listeners=PLAINTEXT://127.0.0.1:0\n%s", extra);
-	assert_int_equal(broker_config_parse(&f->cfg, text, strlen(text), err, sizeof(err)), 0);
-	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/data", f->dir);
-	fx_open(f);
-	*state = f;
-	return 0;
-}
+#define DEADLINE_MS BROKERFX_DEADLINE_MS
 
 static int setup(void **state)
 {
-	return setup_with(state, "");
+	return brokerfx_setup(state, "kapi", "");
 }
 
 static int setup_no_auto(void **state)
 {
-	return setup_with(state, "auto.create.topics.enable=false\n");
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	if (f->b)
-		fx_close(f);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
+	return brokerfx_setup(state, "kapi", "auto.create.topics.enable=false\n");
 }
 
 /* ---- Metadata ---- */
 
 /* Metadata at version v for names (NULL: every topic), auto-creation
  * allowed or not; the decoded response in *resp (free it). */
-static void metadata(struct fx *f, int16_t v, const char **names, int n, bool allow,
+static void metadata(struct brokerfx *f, int16_t v, const char **names, int n, bool allow,
 		     struct proto_meta_resp *resp, struct net_resp *raw)
 {
 	struct proto_meta_req_topic t[8] = { 0 };
@@ -112,9 +58,7 @@ static void metadata(struct fx *f, int16_t v, const char **names, int n, bool al
 		t[i].name = kstr_of(names[i]);
 	kbuf_w_init(&w, 4096);
 	assert_int_equal(proto_meta_req_encode(&w, v, &req), 0);
-	assert_int_equal(
-		net_client_call(f->c, PROTO_API_METADATA, v, w.buf, w.len, 0, DEADLINE_MS, raw), 0);
-	kbuf_w_free(&w);
+	brokerfx_call(f->c, PROTO_API_METADATA, v, &w, raw);
 	assert_int_equal(proto_meta_resp_decode(&raw->body, v, resp), 0);
 }
 
@@ -128,7 +72,7 @@ static const struct proto_meta_topic *find_topic(const struct proto_meta_resp *r
 
 static void test_metadata(void **state)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 	struct proto_meta_resp r;
 	struct net_resp raw;
 	char id[64];
@@ -195,8 +139,8 @@ static void test_metadata(void **state)
 	net_resp_free(&raw);
 
 	/* The cluster id survives a restart. */
-	fx_close(f);
-	fx_open(f);
+	brokerfx_close(f);
+	brokerfx_open(f);
 	metadata(f, 12, NULL, 0, false, &r, &raw);
 	assert_true(kstr_eq(r.cluster_id, id));
 	assert_int_equal(r.n_topics, 3);
@@ -206,7 +150,7 @@ static void test_metadata(void **state)
 
 static void test_metadata_no_auto(void **state)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 	struct proto_meta_resp r;
 	struct net_resp raw;
 	struct topic *t;
@@ -221,7 +165,7 @@ static void test_metadata_no_auto(void **state)
 
 /* ---- Produce ---- */
 
-static int topic_config_write_text(struct fx *f, const char *name, const char *text)
+static int topic_config_write_text(struct brokerfx *f, const char *name, const char *text)
 {
 	struct topic *t;
 	int rc = broker_topic_get(f->b, name, &t);
@@ -266,7 +210,7 @@ static void produce_frame(int16_t v, int32_t corr, const struct proto_produce_re
 }
 
 /* Produce through net_client_call (its own header): the decoded response. */
-static void produce(struct fx *f, int16_t v, const struct proto_produce_req *req,
+static void produce(struct brokerfx *f, int16_t v, const struct proto_produce_req *req,
 		    struct proto_produce_resp *resp, struct net_resp *raw)
 {
 	uint8_t *frame;
@@ -289,7 +233,7 @@ static struct proto_produce_part part(int32_t index, const uint8_t *b, size_t n)
 
 static void produce_versions(void **state, int16_t v)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 	uint8_t good[1024], bad[1024], snappy[1024];
 	struct proto_produce_resp r;
 	struct net_resp raw;
@@ -403,7 +347,7 @@ static void test_produce_v9(void **state)
 /* acks=0: no response; a failure closes the connection. */
 static void test_produce_acks0(void **state)
 {
-	struct fx *f = *state;
+	struct brokerfx *f = *state;
 	uint8_t good[512], *frame;
 	size_t ng, len;
 	struct proto_meta_resp r;
@@ -447,11 +391,12 @@ static void test_produce_acks0(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_metadata, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_metadata_no_auto, setup_no_auto, teardown),
-		cmocka_unit_test_setup_teardown(test_produce_v3, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_produce_v9, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_produce_acks0, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_metadata, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_no_auto, setup_no_auto,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_produce_v3, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_produce_v9, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_produce_acks0, setup, brokerfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

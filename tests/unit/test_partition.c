@@ -33,6 +33,7 @@
 #include "repl/offsets_serve.h"
 #include "repl/partition.h"
 #include "tests/unit/elog.h"
+#include "tests/unit/replfx.h"
 #include "tests/unit/tlog.h"
 #include "util/clock.h"
 
@@ -41,17 +42,13 @@ static char tmpdir[64];
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/mqfs-test-partition.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return replfx_mkdtemp(tmpdir, sizeof(tmpdir), "partition");
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return replfx_rmrf(tmpdir);
 }
 
 static struct tlog *log_new(const char *name)
@@ -634,21 +631,11 @@ static struct partition *bk_lookup(void *arg, struct kstr topic, int32_t index);
 /* (Re)starts b's listener, on port (0: any free one). */
 static void bk_listen(struct bk *b, int port)
 {
-	struct net_config cfg;
-	char spec[64];
-
-	net_config_default(&cfg);
-	snprintf(spec, sizeof(spec), "%s://127.0.0.1:%d", b->user ? "SASL_PLAINTEXT" : "PLAINTEXT",
-		 port);
-	assert_int_equal(net_config_set(&cfg, "listeners", spec), 0);
-	cfg.num_network_threads = 1;
-	cfg.num_io_threads = 2;
-	assert_int_equal(net_server_new(&cfg, bk_cred, b, &b->srv), 0);
+	replfx_listener_new(b->user != NULL, port, bk_cred, b, &b->srv);
 	assert_int_equal(fetch_serve_register(b->fs, b->srv), 0);
 	b->os = (struct offsets_serve){ bk_lookup, b };
 	assert_int_equal(offsets_serve_register(&b->os, b->srv), 0);
-	assert_int_equal(net_server_start(b->srv), 0);
-	b->port = net_server_port(b->srv, 0);
+	b->port = replfx_listener_start(b->srv);
 }
 
 static struct partition *bk_lookup(void *arg, struct kstr topic, int32_t index)

@@ -26,6 +26,7 @@
 
 #include "repl/fetch_serve.h"
 #include "repl/replica_mgr.h"
+#include "tests/unit/replfx.h"
 #include "tests/unit/tlog.h"
 #include "util/clock.h"
 
@@ -37,17 +38,13 @@ static char tmpdir[64];
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/mqfs-test-rm.XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return replfx_mkdtemp(tmpdir, sizeof(tmpdir), "rm");
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return replfx_rmrf(tmpdir);
 }
 
 /* ---- the state store: one versioned state per partition ---- */
@@ -160,7 +157,7 @@ static int bk_open(void *arg, const char *topic, int32_t partition, void (*chang
 static int bk_close(void *arg, const char *topic, int32_t partition, void *log, bool del)
 {
 	struct bk *b = arg;
-	char cmd[200];
+	char dir[200];
 
 	assert_ptr_equal(log, b->t);
 	assert_int_equal(tlog_refs(b->t), 0);
@@ -168,9 +165,9 @@ static int bk_close(void *arg, const char *topic, int32_t partition, void *log, 
 	b->t = NULL;
 	b->closes++;
 	if (del) {
-		snprintf(cmd, sizeof(cmd), "rm -rf %s/b%d/%s-%d", tmpdir, (int)b->id, topic,
+		snprintf(dir, sizeof(dir), "%s/b%d/%s-%d", tmpdir, (int)b->id, topic,
 			 (int)partition);
-		assert_int_equal(system(cmd), 0);
+		assert_int_equal(replfx_rmrf(dir), 0);
 		b->deletes++;
 	}
 	return 0;
@@ -223,8 +220,6 @@ static void bk_start(int32_t id)
 		.ineligible = bk_ineligible,
 		.eligible_arg = b,
 	};
-	struct net_config nc;
-
 	memset(b, 0, sizeof(*b));
 	b->id = id;
 	eligible_calls[id] = 0;
@@ -234,14 +229,9 @@ static void bk_start(int32_t id)
 	assert_int_equal(replica_mgr_new(&cfg, &b->rm), 0);
 	assert_int_equal(fetch_serve_new(replica_mgr_lookup, b->rm, NULL, &b->fs), 0);
 	replica_mgr_set_fetch_serve(b->rm, b->fs);
-	net_config_default(&nc);
-	assert_int_equal(net_config_set(&nc, "listeners", "PLAINTEXT://127.0.0.1:0"), 0);
-	nc.num_network_threads = 1;
-	nc.num_io_threads = 2;
-	assert_int_equal(net_server_new(&nc, NULL, NULL, &b->srv), 0);
+	replfx_listener_new(false, 0, NULL, NULL, &b->srv);
 	assert_int_equal(fetch_serve_register(b->fs, b->srv), 0);
-	assert_int_equal(net_server_start(b->srv), 0);
-	b->port = net_server_port(b->srv, 0);
+	b->port = replfx_listener_start(b->srv);
 }
 
 static void bk_stop(int32_t id)
@@ -309,13 +299,7 @@ static void lisr(int32_t cepoch, int32_t leader, int32_t epoch, int n_isr, const
 
 static struct partition_info info_of(int32_t id)
 {
-	struct partition *p = replica_mgr_get(bks[id].rm, "orders", 0);
-	struct partition_info info;
-
-	assert_non_null(p);
-	partition_get_info(p, &info);
-	partition_unref(p);
-	return info;
+	return replfx_info(bks[id].rm, "orders", 0);
 }
 
 static void append_on(int32_t id, int n, const char *prefix)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "engine/batch.h"
+#include "tests/unit/replfx.h"
 #include "tests/unit/tlog.h"
 
 #define TLOG_MAX_BATCHES 4096
@@ -42,8 +43,7 @@ struct tlog {
 	int64_t hw;
 	int refs;
 	int truncations;
-	void (*listener)(void *arg);
-	void *listener_arg;
+	struct replfx_notify notify;
 };
 
 static int64_t leo_locked(const struct tlog *t)
@@ -54,19 +54,6 @@ static int64_t leo_locked(const struct tlog *t)
 static int64_t end_pos_locked(const struct tlog *t)
 {
 	return t->n ? t->b[t->n - 1].pos + t->b[t->n - 1].len : 0;
-}
-
-static void fire(struct tlog *t)
-{
-	void (*fn)(void *);
-	void *arg;
-
-	pthread_mutex_lock(&t->lock);
-	fn = t->listener;
-	arg = t->listener_arg;
-	pthread_mutex_unlock(&t->lock);
-	if (fn)
-		fn(arg);
 }
 
 struct tlog *tlog_open(const char *dir)
@@ -82,6 +69,7 @@ struct tlog *tlog_open(const char *dir)
 		return NULL;
 	}
 	pthread_mutex_init(&t->lock, NULL);
+	replfx_notify_init(&t->notify);
 	return t;
 }
 
@@ -90,16 +78,14 @@ void tlog_close(struct tlog *t)
 	if (!t)
 		return;
 	close(t->fd);
+	replfx_notify_destroy(&t->notify);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
 
 void tlog_set_listener(struct tlog *t, void (*fn)(void *arg), void *arg)
 {
-	pthread_mutex_lock(&t->lock);
-	t->listener = fn;
-	t->listener_arg = arg;
-	pthread_mutex_unlock(&t->lock);
+	replfx_notify_set(&t->notify, fn, arg);
 }
 
 /* Under the lock: a new epoch enters the cache when above the latest. */
@@ -162,9 +148,9 @@ int64_t tlog_append(struct tlog *t, int n, int32_t epoch, const char *prefix)
 	batch_builder_init(&bb, buf, sizeof(buf), BATCH_CODEC_NONE);
 	for (int i = 0; i < n; i++) {
 		char v[64];
-		int l = snprintf(v, sizeof(v), "%s-%d", prefix, i);
+		int l = replfx_value(v, sizeof(v), prefix, i);
 
-		if (batch_builder_add(&bb, NULL, -1, v, l, 1700000000000 + i))
+		if (batch_builder_add(&bb, NULL, -1, v, l, REPLFX_TS0 + i))
 			return -ENOSPC;
 	}
 	pthread_mutex_lock(&t->lock);
@@ -174,7 +160,7 @@ int64_t tlog_append(struct tlog *t, int n, int32_t epoch, const char *prefix)
 	pthread_mutex_unlock(&t->lock);
 	if (rc)
 		return rc;
-	fire(t);
+	replfx_notify_fire(&t->notify);
 	return base;
 }
 
@@ -203,7 +189,7 @@ static int op_set_hw(void *log, int64_t hw)
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (moved)
-		fire(t);
+		replfx_notify_fire(&t->notify);
 	return 0;
 }
 
@@ -310,7 +296,7 @@ static int op_append_batches(void *log, const uint8_t *buf, size_t len)
 	rc = append_locked(t, buf, len);
 	pthread_mutex_unlock(&t->lock);
 	if (!rc)
-		fire(t);
+		replfx_notify_fire(&t->notify);
 	return rc;
 }
 
@@ -392,8 +378,6 @@ const char *tlog_path(struct tlog *t)
 int tlog_value_at(struct tlog *t, int64_t offset, char *buf, size_t cap)
 {
 	uint8_t *b = NULL;
-	struct batch_iter it = { 0 };
-	struct rec r;
 	int rc = -ERANGE, i;
 	int64_t pos = 0, len = 0;
 
@@ -405,17 +389,9 @@ int tlog_value_at(struct tlog *t, int64_t offset, char *buf, size_t cap)
 		len = t->b[i].len;
 	}
 	pthread_mutex_unlock(&t->lock);
-	if (!len || !(b = malloc((size_t)len)) || pread(t->fd, b, (size_t)len, pos) != len ||
-	    batch_iter_init(&it, b, (size_t)len))
-		goto out;
-	while (batch_iter_next(&it, &r) == 1)
-		if (r.offset == offset && r.value_len >= 0 && (size_t)r.value_len < cap) {
-			memcpy(buf, r.value, (size_t)r.value_len);
-			buf[r.value_len] = 0;
-			rc = 0;
-		}
-out:
-	batch_iter_free(&it);
+	if (len && (b = malloc((size_t)len)) && pread(t->fd, b, (size_t)len, pos) == len &&
+	    replfx_value_in(b, (size_t)len, offset, buf, cap) == 0)
+		rc = 0;
 	free(b);
 	return rc;
 }
