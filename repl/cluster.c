@@ -69,6 +69,7 @@
 #include "repl/cluster.h"
 #include "repl/cluster_repl.h"
 #include "repl/forward.h"
+#include "repl/observer.h"
 #include "repl/producer_ids.h"
 #include "repl/config.h"
 #include "repl/group_serve.h"
@@ -104,6 +105,8 @@ struct cred_entry {
 	struct sasl_cred cred;
 };
 
+static int observers_start(struct cluster *c);
+
 struct cluster {
 	const struct broker_config *cfg; /* the broker's copy: outlives c */
 	struct zkc *zk;
@@ -114,6 +117,7 @@ struct cluster {
 	struct metadata_cache *mc;
 	struct cluster_repl *cr;   /* zookeeper mode: replication */
 	struct forwarder *fwd;     /* zookeeper mode: writes to other leaders */
+	struct observers *obs;     /* zookeeper mode: read copies (observer.h) */
 	struct producer_ids *pids; /* InitProducerId and the forwarder */
 	struct cluster_local local;
 
@@ -947,6 +951,8 @@ static int zk_start(struct cluster *c)
 		rc = producer_ids_new(pid_block_zk, c, &c->pids);
 	if (rc == 0)
 		rc = forwarder_new(c->cr, c->pids, c->cfg->broker_id, &c->fwd);
+	if (rc == 0)
+		rc = observers_start(c);
 	if (rc < 0)
 		return rc;
 	cluster_repl_set_zk(c->cr, c->zk);
@@ -1080,6 +1086,9 @@ void cluster_stop(struct cluster *c)
 	group_serve_stop(c->gs);
 	if (c->srv)
 		net_server_stop(c->srv);
+	/* The mount is gone: no reader uses a read copy any more. */
+	observers_free(c->obs);
+	c->obs = NULL;
 	if (c->th_running) {
 		pthread_mutex_lock(&c->mu);
 		c->stop = true;
@@ -1119,6 +1128,45 @@ void cluster_close(struct cluster *c)
 	free(c);
 }
 
+/* ---- read copies of partitions without a replica here ---- */
+
+static int obs_state(void *arg, const char *topic, int partition, struct partition_state *st)
+{
+	return cluster_repl_partition_state(arg, topic, partition, st);
+}
+
+static int obs_endpoint(void *arg, int32_t id, char *host, int *port)
+{
+	return cluster_repl_endpoint(arg, id, host, port);
+}
+
+static int observers_start(struct cluster *c)
+{
+	const struct cluster_config *cc = &c->cfg->cluster;
+	struct observer_config oc = {
+		.broker_id = c->cfg->broker_id,
+		.data_dir = c->cfg->data_dir,
+		.io = c->cfg->io,
+		.idle_ms = cc->observer_idle_ms,
+		.request_timeout_ms = c->cfg->request_timeout_ms,
+		.retention_check_ms = c->cfg->retention_check_ms,
+		.state = obs_state,
+		.endpoint = obs_endpoint,
+		.arg = c->cr,
+	};
+
+	fetcher_config_default(&oc.fetch);
+	oc.fetch.max_wait_ms = cc->replica_fetch_wait_max_ms;
+	oc.fetch.partition_max_bytes = cc->replica_fetch_max_bytes;
+	cluster_repl_credentials(c->cr, &oc.fetch.sasl_user, &oc.fetch.sasl_password);
+	return observers_new(&oc, &c->obs);
+}
+
+struct observers *cluster_observers(struct cluster *c)
+{
+	return c ? c->obs : NULL;
+}
+
 struct forwarder *cluster_forwarder(struct cluster *c)
 {
 	return c ? c->fwd : NULL;
@@ -1147,6 +1195,7 @@ void cluster_state_text(struct cluster *c, FILE *f)
 	metadata_cache_render(c->mc, f);
 	if (c->cr)
 		cluster_repl_state_text(c->cr, f);
+	observers_state_text(c->obs, f);
 }
 
 static void metric(FILE *f, const char *name, const char *type, const char *help, int64_t v)
@@ -1183,6 +1232,7 @@ void cluster_metrics_text(struct cluster *c, FILE *f)
 	metric(f, "mqfs_broker_registrations_total", "counter",
 	       "Registrations of this broker in /brokers/ids.", atomic_load(&c->registrations));
 	cluster_repl_metrics_text(c->cr, f);
+	observers_metrics_text(c->obs, f);
 }
 
 void cluster_id(struct cluster *c, char *buf, size_t cap)

@@ -47,6 +47,10 @@ int cluster_zk_mode(const struct cluster *c);
  * NULL on a single node. */
 struct forwarder;
 struct forwarder *cluster_forwarder(struct cluster *c);
+/* The read copies of partitions without a replica here (observer.h);
+ * NULL on a single node. */
+struct observers;
+struct observers *cluster_observers(struct cluster *c);
 /* The broker's producer ids (producer_ids.h): InitProducerId's and the
  * forwarder's. */
 struct producer_ids;

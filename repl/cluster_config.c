@@ -58,6 +58,7 @@ static const struct ckey ckeys[] = {
 	{ "leader.imbalance.check.interval.seconds", C_MS, F(leader_imbalance_check_s), 1,
 	  INT32_MAX },
 	{ "config.change.expiration.ms", C_MS, F(config_change_expiration_ms), 1, INT32_MAX },
+	{ "observer.idle.ms", C_MS, F(observer_idle_ms), 0, INT32_MAX },
 	/* net_config_set's keys, handed through. */
 	{ "listeners", C_NET, 0, 0, 0 },
 	{ "advertised.listeners", C_NET, 0, 0, 0 },
@@ -95,6 +96,7 @@ void cluster_config_defaults(struct cluster_config *cc)
 	cc->leader_imbalance_pct = 10;
 	cc->leader_imbalance_check_s = 300;
 	cc->config_change_expiration_ms = 15 * 60 * 1000; /* Kafka's changeExpirationMs */
+	cc->observer_idle_ms = 300000;
 }
 
 static const struct ckey *ckey_find(const char *key, size_t klen)
@@ -460,4 +462,5 @@ void cluster_config_render(const struct cluster_config *cc, FILE *f)
 	fprintf(f, "leader.imbalance.check.interval.seconds=%" PRId64 "\n",
 		cc->leader_imbalance_check_s);
 	fprintf(f, "config.change.expiration.ms=%" PRId64 "\n", cc->config_change_expiration_ms);
+	fprintf(f, "observer.idle.ms=%" PRId64 "\n", cc->observer_idle_ms);
 }

@@ -72,6 +72,10 @@ struct cluster_config {
 	int32_t leader_imbalance_pct;        /* 10 */
 	int64_t leader_imbalance_check_s;    /* 300 */
 	int64_t config_change_expiration_ms; /* 900000 */
+	/* observer.idle.ms (300000): a read copy of a partition without a
+	 * replica here (observer.h) is deleted after this long with no open
+	 * file. */
+	int64_t observer_idle_ms;
 };
 
 void cluster_config_defaults(struct cluster_config *cc);

@@ -80,6 +80,12 @@ void fetcher_config_default(struct fetcher_config *cfg)
 	cfg->request_timeout_ms = 30000;
 }
 
+/* The replica_id of our requests: -1 (a consumer's) for an observer. */
+static int32_t fetch_replica_id(const struct fetcher *f)
+{
+	return f->cfg.observer ? -1 : f->cfg.broker_id;
+}
+
 static void stat_add(struct fetcher *f, int64_t *field, int64_t n)
 {
 	pthread_mutex_lock(&f->lock);
@@ -244,7 +250,7 @@ static int truncate_by_ofle(struct fetcher *f, struct fpart *fp, int64_t now)
 		struct partition_follow fw;
 		struct proto_ofle_part rp;
 		struct proto_ofle_topic rt;
-		struct proto_ofle_req rq = { .replica_id = f->cfg.broker_id,
+		struct proto_ofle_req rq = { .replica_id = fetch_replica_id(f),
 					     .n_topics = 1,
 					     .topics = &rt };
 		struct proto_ofle_resp resp = { 0 };
@@ -359,7 +365,9 @@ static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_
 	struct proto_fetch_topic *rts = calloc((size_t)n, sizeof(*rts));
 	int *topic_of = calloc((size_t)n, sizeof(int));
 	struct proto_fetch_req rq = { .cluster_id = KSTR_NULL,
-				      .replica_id = f->cfg.broker_id,
+				      .replica_id = fetch_replica_id(f),
+				      .isolation_level = f->cfg.observer ? PROTO_READ_COMMITTED
+									 : PROTO_READ_UNCOMMITTED,
 				      .max_wait_ms = f->cfg.max_wait_ms,
 				      .min_bytes = f->cfg.min_bytes,
 				      .max_bytes = f->cfg.max_bytes,

@@ -53,6 +53,10 @@ struct fetcher_config {
 	int32_t partition_max_bytes; /* replica.fetch.max.bytes (1 MiB) */
 	int64_t request_timeout_ms;  /* replica.socket.timeout.ms (30000) */
 	bool truncate_on_fetch;      /* diverging epochs instead of OffsetForLeaderEpoch */
+	/* Fetch as a consumer (replica_id -1, read_committed): the leader
+	 * sends records below its hw only and keeps no follower state for
+	 * us. An observer's fetcher (observer.h). */
+	bool observer;
 };
 
 void fetcher_config_default(struct fetcher_config *cfg);

@@ -40,6 +40,7 @@
 #include "repl/broker_int.h"
 #include "repl/cluster_repl.h"
 #include "repl/forward.h"
+#include "repl/observer.h"
 #include "repl/net.h"
 #include "repl/producer_ids.h"
 #include "repl/proto.h"
@@ -358,6 +359,11 @@ int forward_records(struct forwarder *f, struct topic *t, struct partition *pt,
 	free(buf);
 	if (rc == 0) {
 		pt->fwd_seq = batch_seq_add(pt->fwd_seq, n);
+		/* Committed: a reader of this mount's read copy (observer.h)
+		 * sees the records once write() returns. A copy that cannot
+		 * catch up is logged; the write itself succeeded. */
+		if (cfg->acks == -1)
+			observer_sync(cluster_observers(t->b->cluster), t->name, pt->index);
 		return 0;
 	}
 	sequence_end(pt);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "repl/broker_int.h"
+#include "repl/observer.h"
 
 int topic_fsync(struct topic *t, int partition)
 {
@@ -48,25 +49,56 @@ static int partition_remote(struct topic *t, int partition)
 	return -EREMOTE;
 }
 
-int64_t topic_line_size(struct topic *t, int partition)
+/* A partition without a replica here is read from its observer, a read
+ * copy that follows the leader (observer.h); on a single node there is
+ * none. */
+static struct observers *part_observers(struct topic *t)
+{
+	return t->b->cluster ? cluster_observers(t->b->cluster) : NULL;
+}
+
+/* The line position of the hw: the local replica's, else the observer's.
+ * start: make the observer (and wait until it caught up) when there is
+ * none yet: a stat of the file, not the group machinery's checks. */
+static int64_t line_size(struct topic *t, int partition, bool start)
 {
 	struct partition *pt;
 	struct log_state st;
+	struct log_config cfg;
+	struct observers *o = part_observers(t);
+	struct log *l;
 	int rc = part_begin(t, partition, &pt);
 
 	if (rc < 0)
 		return rc;
-	/* No replica here: an empty file (its reads say where to go). */
 	st.line_hw = 0;
-	if (pt->log)
+	if (pt->log) {
 		log_get_state(pt->log, &st);
+		pthread_rwlock_unlock(&t->lock);
+		return st.line_hw;
+	}
+	cfg = t->cfg.log;
 	pthread_rwlock_unlock(&t->lock);
+	if (!o || observer_log_state(o, t->name, partition, &st) || !start)
+		return st.line_hw;
+	/* A copy that cannot be made (logged) shows an empty file: its
+	 * reads say why. */
+	if (observer_open(o, t->name, partition, &cfg, &l) < 0)
+		return 0;
+	log_get_state(l, &st);
+	log_unref(l);
+	observer_close(o, t->name, partition);
 	return st.line_hw;
+}
+
+int64_t topic_line_size(struct topic *t, int partition)
+{
+	return line_size(t, partition, false);
 }
 
 int64_t topic_file_size(struct topic *t, int partition)
 {
-	int64_t now = topic_line_size(t, partition), shown;
+	int64_t now = line_size(t, partition, true), shown;
 	struct partition *pt;
 
 	if (now < 0 || part_begin(t, partition, &pt) < 0)
@@ -169,27 +201,63 @@ ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c, i
 	return rc;
 }
 
-/* fs's reader is an engine cursor of its own. */
+/* fs's reader is an engine cursor of its own; on a partition without a
+ * replica here, over the observer's log (obs_log, referenced), which
+ * counts the reader as an open file until it is freed. */
 struct topic_reader {
 	struct log_cursor *c;
+	struct log *obs_log;
+	struct observers *o;
+	char *topic;
+	int partition;
 };
+
+static int reader_observe(struct topic *t, int partition, struct topic_reader *r)
+{
+	struct partition *pt;
+	struct log_config cfg;
+	int rc = part_begin(t, partition, &pt);
+
+	if (rc < 0)
+		return rc;
+	cfg = t->cfg.log;
+	pthread_rwlock_unlock(&t->lock);
+	r->o = part_observers(t);
+	if (!r->o)
+		return partition_remote(t, partition);
+	r->topic = strdup(t->name);
+	if (!r->topic)
+		return -ENOMEM;
+	rc = observer_open(r->o, t->name, partition, &cfg, &r->obs_log);
+	if (rc < 0) {
+		r->obs_log = NULL;
+		return rc;
+	}
+	r->partition = partition;
+	r->c = log_cursor_new(r->obs_log);
+	return r->c ? 0 : -ENOMEM;
+}
 
 int topic_reader_new(struct topic *t, int partition, struct topic_reader **out)
 {
-	struct topic_reader *r = malloc(sizeof(*r));
+	struct topic_reader *r = calloc(1, sizeof(*r));
+	struct partition *pt;
+	bool local;
 	int rc;
 
 	if (!r)
 		return -ENOMEM;
-	rc = topic_cursor_new(t, partition, &r->c);
-	/* A partition without a replica here opens (ls, stat, open all
-	 * work); its reads are refused. */
-	if (rc == -EREMOTE) {
-		r->c = NULL;
-		rc = 0;
-	}
+	rc = part_begin(t, partition, &pt);
 	if (rc < 0) {
 		free(r);
+		return rc;
+	}
+	local = pt->log != NULL;
+	pthread_rwlock_unlock(&t->lock);
+	/* No replica here: the observer's copy, made at the first read. */
+	rc = local ? topic_cursor_new(t, partition, &r->c) : reader_observe(t, partition, r);
+	if (rc < 0) {
+		topic_reader_free(r);
 		return rc;
 	}
 	*out = r;
@@ -202,13 +270,32 @@ void topic_reader_free(struct topic_reader *r)
 		return;
 	if (r->c)
 		log_cursor_free(r->c);
+	if (r->obs_log) {
+		log_unref(r->obs_log);
+		observer_close(r->o, r->topic, r->partition);
+	}
+	free(r->topic);
 	free(r);
 }
 
 ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r, int64_t pos,
 			  char *buf, size_t size, int64_t *actual_pos)
 {
-	return topic_read_lines(t, partition, r->c, pos, buf, size, actual_pos);
+	struct partition *pt;
+	int64_t lines;
+	ssize_t rc;
+
+	if (!r->obs_log)
+		return topic_read_lines(t, partition, r->c, pos, buf, size, actual_pos);
+	rc = part_begin(t, partition, &pt);
+	if (rc < 0)
+		return rc;
+	lines = log_cursor_lines(r->c);
+	rc = log_read_lines(r->obs_log, r->c, pos, buf, size, actual_pos);
+	if (rc > 0)
+		partition_count_out(pt, log_cursor_lines(r->c) - lines, (size_t)rc);
+	pthread_rwlock_unlock(&t->lock);
+	return rc;
 }
 
 void partition_count_out(struct partition *pt, int64_t lines, size_t n)

@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 
 #include "repl/broker_int.h"
+#include "repl/observer.h"
 
 /* ------------------------------------------------------------------ */
 /* Names */
@@ -485,6 +486,10 @@ static int topic_delete_local(struct broker *b, const char *name)
 	/* Still under admin_mu: no topic of the name can be made before its
 	 * groups are gone. */
 	group_topic_deleted(b, name);
+	/* Its read copies too (observer.h), before a topic of the name can
+	 * be made again. */
+	if (b->cluster)
+		observer_drop(cluster_observers(b->cluster), name, -1);
 	pthread_mutex_unlock(&b->admin_mu);
 	mq_log(MQ_INFO, "topic %s: deleted", name);
 	topic_put(t);

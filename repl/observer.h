@@ -1,0 +1,122 @@
+/*
+ * observer.h — private to repl/: read copies of partitions this broker
+ * holds no replica of (observer.c), so that every broker's mount reads
+ * every partition with the same bytes, positions and st_size.
+ *
+ * An observer is a local log in DATA/.observers/<topic>-<p>/ (its own
+ * engine log manager: the broker's never sees it, so a restart cannot
+ * take it for a replica) that follows the partition's leader as a
+ * consumer does: Fetch with replica_id -1, so that the leader sends only
+ * records below its high watermark and never counts the observer as a
+ * follower (it is not in the replicas, never in the ISR, never elected).
+ * The leader's batches are appended unchanged by the follower's append
+ * (log_append_batches), which builds .index, .timeindex and .lines as
+ * the leader built them, so line positions are the leader's. Its hw is
+ * min(leader's hw, its LEO): everything in it is committed.
+ *
+ * Life of an observer (one per topic-partition, made on demand):
+ *
+ *   none --observer_open / observer_line_size--> following
+ *   following --leader or leader epoch changes--> following the new leader
+ *                (fetcher_remove, partition_make_follower, fetcher_add:
+ *                 the fetcher truncates by leader epoch first, as a
+ *                 follower does, which only an unclean election needs)
+ *   following --no open file for observer.idle.ms, topic deleted, or
+ *                this broker became a replica--> none (log deleted)
+ *
+ * Invariants:
+ *   1. An observer's log holds committed records only (hw = LEO at rest).
+ *   2. observer_open returns once the observer holds every record the
+ *      leader had committed when it was called (the leader's hw, asked
+ *      with ListOffsets), or fails: -ETIMEDOUT when the leader cannot be
+ *      reached within request.timeout.ms, -EREMOTE when the leader's log
+ *      starts above the observer's end (retention or DeleteRecords
+ *      removed records this copy never had: their line positions are not
+ *      known here). Each failure is logged once with its cause.
+ *   3. Memory: one partition, one fetcher per leader broker; disk: the
+ *      topic's retention runs on the observer as on a replica, and the
+ *      whole copy goes when it is idle.
+ *
+ * Threads and locks: o->mu guards the table, the fetchers and the
+ * counters; never held across a network call or a barrier's wait. The
+ * manager thread ("mqfs-observer") follows leader changes, retention and
+ * idle drops every OBSERVER_TICK_MS. The engine's hw listener takes only
+ * o->wait_mu (a leaf) to wake barriers.
+ */
+#ifndef MQFS_REPL_OBSERVER_H
+#define MQFS_REPL_OBSERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine/engine.h"
+#include "repl/fetcher.h"
+#include "repl/partition.h"
+
+#define OBSERVER_DIR     ".observers" /* under the data directory */
+#define OBSERVER_TICK_MS 100
+
+struct observer_config {
+	int32_t broker_id;
+	const char *data_dir; /* the broker's: observers go in DATA/.observers */
+	const struct io_ops *io;
+	int64_t idle_ms;            /* observer.idle.ms */
+	int64_t request_timeout_ms; /* the barrier's deadline */
+	int64_t retention_check_ms; /* log.retention.check.interval.ms */
+	struct fetcher_config fetch; /* sizes, wait and SASL of the broker's fetchers */
+	/* The partition's leader, leader epoch and replicas as this broker
+	 * knows them (cluster_repl_partition_state): 0 or -ENOENT. */
+	int (*state)(void *arg, const char *topic, int partition, struct partition_state *st);
+	/* A broker's inter-broker endpoint: 0 or -ENOENT. */
+	int (*endpoint)(void *arg, int32_t id, char *host, int *port);
+	void *arg;
+};
+
+struct observers;
+
+/* Opens DATA/.observers (made if missing) and deletes what an earlier run
+ * left there (an idle copy is not kept across restarts), then starts the
+ * manager thread. cfg is copied (the SASL strings must outlive it).
+ * -ENOMEM, the engine's errors. */
+int observers_new(const struct observer_config *cfg, struct observers **out);
+/* Stops the thread and the fetchers, deletes every copy, closes. NULL is
+ * fine. */
+void observers_free(struct observers *o);
+
+/* For a reader of topic-partition: starts the observer if needed and
+ * waits for invariant 2. On success *out is a reference of its log
+ * (log_unref when done) and the observer counts one open file until
+ * observer_close. cfg: the topic's log settings (line format, key
+ * separator, retention), used when the copy is made. -ETIMEDOUT,
+ * -EREMOTE, -ENOENT (no such partition), -ENOMEM, the engine's. */
+int observer_open(struct observers *o, const char *topic, int partition,
+		  const struct log_config *cfg, struct log **out);
+void observer_close(struct observers *o, const char *topic, int partition);
+/* Waits, as observer_open does, until the observer (if there is one)
+ * holds every record the leader has committed now: a forwarded write is
+ * then readable through this mount when the write returns. 0 when there
+ * is no observer; observer_open's errors. */
+int observer_sync(struct observers *o, const char *topic, int partition);
+/* The observer's state for stat: 1 with *st filled when it exists (its
+ * idle clock restarts), 0 when not. */
+int observer_log_state(struct observers *o, const char *topic, int partition,
+		       struct log_state *st);
+/* Deletes the observers of a topic (deleted; or a partition that has a
+ * replica here now: partition -1 means all). */
+void observer_drop(struct observers *o, const char *topic, int partition);
+
+/* MNT/.state and MNT/.metrics lines. */
+void observers_state_text(struct observers *o, FILE *f);
+void observers_metrics_text(struct observers *o, FILE *f);
+
+/* Whether an observer with opens open files, last used at last_used_ms,
+ * is idle at now_ms (pure: the manager's rule, for tests). */
+bool observer_idle(int opens, int64_t last_used_ms, int64_t now_ms, int64_t idle_ms);
+/* The state an observer follows: st with this broker added to the
+ * replicas (partition_make_follower needs it there; the copy never
+ * leaves this broker). -EINVAL no leader or no room. */
+int observer_follow_state(const struct partition_state *st, int32_t broker_id,
+			  struct partition_state *out);
+
+#endif
