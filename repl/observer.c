@@ -116,7 +116,8 @@ static struct fetcher *source_get(struct observers *o, int32_t id)
 	fc.observer = true;
 	rc = o->cfg.endpoint(o->cfg.arg, id, fc.host, &fc.port);
 	if (rc < 0) {
-		mq_log_limited(MQ_WARN, "observer: broker %d has no inter-broker endpoint known: %s",
+		mq_log_limited(MQ_WARN,
+			       "observer: broker %d has no inter-broker endpoint known: %s",
 			       (int)id, strerror(-rc));
 		return NULL;
 	}
@@ -146,7 +147,8 @@ static void unfollow(struct observers *o, struct obs *ob)
 /* Follows the leader of st (the metadata's, read without o->mu: its
  * locks come after ours nowhere), if it changed. 0; -ENOENT the
  * partition is gone (rc); 1 this broker is a replica of it now. */
-static int obs_follow(struct observers *o, struct obs *ob, int rc, const struct partition_state *stp)
+static int obs_follow(struct observers *o, struct obs *ob, int rc,
+		      const struct partition_state *stp)
 {
 	struct partition_state st = *stp, fs;
 	struct fetcher *f;
@@ -295,7 +297,9 @@ static int leader_offsets(struct observers *o, const char *topic, int partition,
 			.max_num_offsets = 1,
 		};
 		struct proto_list_offsets_topic rt = { kstr_of(topic), 1, &rp };
-		struct proto_list_offsets_req rq = { .replica_id = -1, .n_topics = 1, .topics = &rt };
+		struct proto_list_offsets_req rq = { .replica_id = -1,
+						     .n_topics = 1,
+						     .topics = &rt };
 		struct proto_list_offsets_resp resp = { 0 };
 		struct net_resp nr = { 0 };
 		struct kbuf_w w;
@@ -377,7 +381,7 @@ static int barrier(struct observers *o, const char *topic, int partition, struct
 			       "observer %s-%d: leader broker %d unreachable for %" PRId64
 			       " ms (%s): read refused with ETIMEDOUT",
 			       topic, partition, (int)leader, o->cfg.request_timeout_ms,
-			       rc == -EPROTO ? proto_err_name(err)
+			       rc == -EPROTO   ? proto_err_name(err)
 			       : rc == -ENOENT ? "no leader known"
 					       : strerror(-rc));
 		rc = -ETIMEDOUT;
@@ -482,8 +486,7 @@ int observer_sync(struct observers *o, const char *topic, int partition)
 	return rc;
 }
 
-int observer_log_state(struct observers *o, const char *topic, int partition,
-		       struct log_state *st)
+int observer_log_state(struct observers *o, const char *topic, int partition, struct log_state *st)
 {
 	struct obs *ob;
 
@@ -560,16 +563,15 @@ static void tick(struct observers *o)
 			obs_drop(o, i--, "idle: no open file for observer.idle.ms");
 			continue;
 		}
-		for (k = 0; k < nts && (ts[k].partition != ob->partition ||
-					strcmp(ts[k].topic, ob->topic));
+		for (k = 0; k < nts &&
+			    (ts[k].partition != ob->partition || strcmp(ts[k].topic, ob->topic));
 		     k++)
 			;
 		/* Made since the states were read: the next tick. */
 		if (k < nts)
 			rc = obs_follow(o, ob, ts[k].rc, &ts[k].st);
 		if (rc != 0) {
-			obs_drop(o, i--,
-				 rc == 1 ? "a replica here now" : "the partition is gone");
+			obs_drop(o, i--, rc == 1 ? "a replica here now" : "the partition is gone");
 			continue;
 		}
 		if (now - ob->last_retention_ms >= o->cfg.retention_check_ms) {

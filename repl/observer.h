@@ -61,9 +61,9 @@ struct observer_config {
 	int32_t broker_id;
 	const char *data_dir; /* the broker's: observers go in DATA/.observers */
 	const struct io_ops *io;
-	int64_t idle_ms;            /* observer.idle.ms */
-	int64_t request_timeout_ms; /* the barrier's deadline */
-	int64_t retention_check_ms; /* log.retention.check.interval.ms */
+	int64_t idle_ms;             /* observer.idle.ms */
+	int64_t request_timeout_ms;  /* the barrier's deadline */
+	int64_t retention_check_ms;  /* log.retention.check.interval.ms */
 	struct fetcher_config fetch; /* sizes, wait and SASL of the broker's fetchers */
 	/* The partition's leader, leader epoch and replicas as this broker
 	 * knows them (cluster_repl_partition_state): 0 or -ENOENT. */
@@ -100,8 +100,7 @@ void observer_close(struct observers *o, const char *topic, int partition);
 int observer_sync(struct observers *o, const char *topic, int partition);
 /* The observer's state for stat: 1 with *st filled when it exists (its
  * idle clock restarts), 0 when not. */
-int observer_log_state(struct observers *o, const char *topic, int partition,
-		       struct log_state *st);
+int observer_log_state(struct observers *o, const char *topic, int partition, struct log_state *st);
 /* Deletes the observers of a topic (deleted; or a partition that has a
  * replica here now: partition -1 means all). */
 void observer_drop(struct observers *o, const char *topic, int partition);

@@ -1,0 +1,370 @@
+/*
+ * test_observer.c — read copies of a partition without a replica here
+ * (repl/observer.c) against a real leader: an engine log served by the
+ * Fetch and ListOffsets handlers on a loopback listener. The copy's .log
+ * is the leader's bytes and its line view the leader's records; an open
+ * returns only once the copy holds everything committed; observer_sync
+ * catches up with a later commit; a leader that cannot be reached gives
+ * -ETIMEDOUT after request.timeout.ms, an unknown partition -ENOENT; an
+ * idle copy is deleted, a dropped topic's too; and the pure rules.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "repl/fetch_serve.h"
+#include "repl/net.h"
+#include "repl/observer.h"
+#include "repl/offsets_serve.h"
+#include "tests/unit/elog.h"
+#include "util/clock.h"
+
+#define DEADLINE_MS 10000
+
+static char tmpdir[64];
+static struct log_config lcfg; /* the topic's log settings: the defaults */
+
+static int setup(void **state)
+{
+	(void)state;
+	log_config_defaults(&lcfg);
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/mqfs-test-observer.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd);
+}
+
+/* The leader: broker 1, partition orders-0 alone in its ISR. */
+struct leader {
+	struct elog *e;
+	struct partition *p;
+	struct fetch_serve *fs;
+	struct offsets_serve os;
+	struct net_server *srv;
+	int port;
+	/* What the observers' metadata says. */
+	int state_rc;
+	int bad_port; /* a port nothing listens on, for endpoint */
+	bool unreachable;
+};
+
+static struct partition *lookup(void *arg, struct kstr topic, int32_t index)
+{
+	struct leader *ld = arg;
+
+	if (!kstr_eq(topic, "orders") || index != 0)
+		return NULL;
+	partition_ref(ld->p);
+	return ld->p;
+}
+
+static void wake(void *arg)
+{
+	struct leader *ld = arg;
+
+	fetch_serve_wake(ld->fs);
+}
+
+static void leader_start(struct leader *ld, const char *name)
+{
+	struct partition_config pc = { .broker_id = 1,
+				       .replica_lag_time_max_ms = 30000,
+				       .min_insync_replicas = 1 };
+	struct partition_state st = { .leader = 1,
+				      .leader_epoch = 1,
+				      .partition_epoch = 1,
+				      .n_replicas = 1,
+				      .replicas = { 1 },
+				      .n_isr = 1,
+				      .isr = { 1 } };
+	struct net_config nc;
+	char dir[128];
+
+	memset(ld, 0, sizeof(*ld));
+	snprintf(dir, sizeof(dir), "%s/%s", tmpdir, name);
+	ld->e = elog_open(dir);
+	assert_non_null(ld->e);
+	assert_int_equal(partition_new("orders", 0, &pc, &elog_ops, ld->e, &ld->p), 0);
+	assert_int_equal(partition_make_leader(ld->p, &st, now_mono_ms()), 1);
+	assert_int_equal(fetch_serve_new(lookup, ld, NULL, &ld->fs), 0);
+	elog_set_listener(ld->e, wake, ld);
+	net_config_default(&nc);
+	assert_int_equal(net_config_set(&nc, "listeners", "PLAINTEXT://127.0.0.1:0"), 0);
+	nc.num_network_threads = 1;
+	nc.num_io_threads = 2;
+	assert_int_equal(net_server_new(&nc, NULL, NULL, &ld->srv), 0);
+	assert_int_equal(fetch_serve_register(ld->fs, ld->srv), 0);
+	ld->os = (struct offsets_serve){ lookup, ld };
+	assert_int_equal(offsets_serve_register(&ld->os, ld->srv), 0);
+	assert_int_equal(net_server_start(ld->srv), 0);
+	ld->port = net_server_port(ld->srv, 0);
+}
+
+static void leader_stop(struct leader *ld)
+{
+	fetch_serve_stop(ld->fs);
+	net_server_free(ld->srv);
+	fetch_serve_free(ld->fs);
+	partition_unref(ld->p);
+	elog_close(ld->e);
+}
+
+/* n records "<prefix>-<i>" committed (the leader alone in its ISR). */
+static void leader_commit(struct leader *ld, int n, const char *prefix)
+{
+	assert_true(elog_append(ld->e, n, 1, prefix) >= 0);
+	assert_true(partition_maybe_increment_leader_hw(ld->p, now_mono_ms()) >= 0);
+}
+
+static int st_fn(void *arg, const char *topic, int partition, struct partition_state *st)
+{
+	struct leader *ld = arg;
+
+	if (ld->state_rc || strcmp(topic, "orders") || partition != 0)
+		return ld->state_rc ? ld->state_rc : -ENOENT;
+	*st = (struct partition_state){ .leader = 1,
+					.leader_epoch = 1,
+					.partition_epoch = 1,
+					.n_replicas = 1,
+					.replicas = { 1 },
+					.n_isr = 1,
+					.isr = { 1 } };
+	return 0;
+}
+
+static int ep_fn(void *arg, int32_t id, char *host, int *port)
+{
+	struct leader *ld = arg;
+
+	if (id != 1)
+		return -ENOENT;
+	strcpy(host, "127.0.0.1");
+	*port = ld->unreachable ? ld->bad_port : ld->port;
+	return 0;
+}
+
+static struct observers *obs_start(struct leader *ld, int64_t idle_ms, int64_t timeout_ms)
+{
+	struct observer_config oc = { .broker_id = 3,
+				      .data_dir = tmpdir,
+				      .idle_ms = idle_ms,
+				      .request_timeout_ms = timeout_ms,
+				      .retention_check_ms = 1000000,
+				      .state = st_fn,
+				      .endpoint = ep_fn,
+				      .arg = ld };
+	struct observers *o;
+
+	fetcher_config_default(&oc.fetch);
+	oc.fetch.max_wait_ms = 100;
+	oc.fetch.backoff_ms = 50;
+	assert_int_equal(observers_new(&oc, &o), 0);
+	return o;
+}
+
+static bool copy_exists(void)
+{
+	char path[160];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/" OBSERVER_DIR "/orders-0", tmpdir);
+	return stat(path, &sb) == 0;
+}
+
+/* The copy's first len + 1 bytes of its first .log (the active segment's
+ * file is longer than its data: the byte after the data is 0). */
+static uint8_t *copy_log_bytes(size_t len)
+{
+	char path[200];
+	uint8_t *buf = calloc(1, len + 1);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/" OBSERVER_DIR "/orders-0/00000000000000000000.log",
+		 tmpdir);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_non_null(buf);
+	assert_true(fread(buf, 1, len + 1, f) >= len);
+	fclose(f);
+	return buf;
+}
+
+static void test_copy_is_the_leaders(void **state)
+{
+	struct leader ld;
+	struct observers *o;
+	struct log *l;
+	struct log_state ls;
+	struct log_cursor *c;
+	char buf[256];
+	int64_t actual;
+	size_t len;
+	uint8_t *want, *got;
+
+	(void)state;
+	leader_start(&ld, "leader-copy");
+	leader_commit(&ld, 3, "a");
+	leader_commit(&ld, 2, "b");
+	o = obs_start(&ld, 1000000, DEADLINE_MS);
+	assert_false(copy_exists());
+	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &l), 0);
+	/* Invariant 2: everything committed before the open is there. */
+	log_get_state(l, &ls);
+	assert_int_equal(ls.hw, 5);
+	assert_int_equal(ls.log_end_offset, 5);
+	want = elog_bytes_below(ld.e, 5, &len);
+	assert_non_null(want);
+	got = copy_log_bytes(len);
+	assert_memory_equal(got, want, len);
+	assert_int_equal(got[len], 0); /* nothing more */
+	free(want);
+	free(got);
+	c = log_cursor_new(l);
+	assert_non_null(c);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(log_read_lines(l, c, 0, buf, sizeof(buf) - 1, &actual), 20);
+	assert_string_equal(buf, "a-0\na-1\na-2\nb-0\nb-1\n");
+	log_cursor_free(c);
+
+	/* A later commit: observer_sync returns once the copy has it. */
+	leader_commit(&ld, 4, "c");
+	assert_int_equal(observer_sync(o, "orders", 0), 0);
+	log_get_state(l, &ls);
+	assert_int_equal(ls.hw, 9);
+	assert_int_equal(observer_log_state(o, "orders", 0, &ls), 1);
+	assert_int_equal(ls.hw, 9);
+	/* A partition not observed: nothing to sync, no state. */
+	assert_int_equal(observer_sync(o, "other", 0), 0);
+	assert_int_equal(observer_log_state(o, "other", 0, &ls), 0);
+
+	log_unref(l);
+	observer_close(o, "orders", 0);
+	/* The topic deleted: its copy goes, files and all. */
+	observer_drop(o, "orders", -1);
+	assert_false(copy_exists());
+	assert_int_equal(observer_log_state(o, "orders", 0, &ls), 0);
+	observers_free(o);
+	leader_stop(&ld);
+}
+
+static void test_idle_copy_deleted(void **state)
+{
+	struct leader ld;
+	struct observers *o;
+	struct log *l;
+	int64_t end;
+
+	(void)state;
+	leader_start(&ld, "leader-idle");
+	leader_commit(&ld, 2, "a");
+	o = obs_start(&ld, 200, DEADLINE_MS);
+	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &l), 0);
+	log_unref(l);
+	/* Open: kept, however long. The manager's tick looks every 100 ms. */
+	end = now_mono_ms() + 400;
+	while (now_mono_ms() < end)
+		assert_true(copy_exists());
+	observer_close(o, "orders", 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (copy_exists() && now_mono_ms() < end)
+		usleep(10000);
+	assert_false(copy_exists());
+	observers_free(o);
+	leader_stop(&ld);
+}
+
+static void test_unreachable_and_unknown(void **state)
+{
+	struct leader ld;
+	struct observers *o;
+	struct log *l;
+	int64_t t0;
+
+	(void)state;
+	leader_start(&ld, "leader-gone");
+	leader_commit(&ld, 1, "a");
+	/* A port that was bound and is closed again: connections refused. */
+	{
+		struct net_server *s;
+		struct net_config nc;
+
+		net_config_default(&nc);
+		assert_int_equal(net_config_set(&nc, "listeners", "PLAINTEXT://127.0.0.1:0"), 0);
+		assert_int_equal(net_server_new(&nc, NULL, NULL, &s), 0);
+		assert_int_equal(net_server_start(s), 0);
+		ld.bad_port = net_server_port(s, 0);
+		net_server_free(s);
+	}
+	ld.unreachable = true;
+	o = obs_start(&ld, 1000000, 500);
+	t0 = now_mono_ms();
+	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &l), -ETIMEDOUT);
+	/* After request.timeout.ms, not long after it. */
+	assert_true(now_mono_ms() - t0 >= 400);
+	assert_true(now_mono_ms() - t0 < DEADLINE_MS);
+	/* The leader back: a new start catches up. */
+	ld.unreachable = false;
+	observers_free(o);
+	o = obs_start(&ld, 1000000, DEADLINE_MS);
+	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &l), 0);
+	log_unref(l);
+	observer_close(o, "orders", 0);
+	/* A partition the metadata does not know: refused, no copy made. */
+	assert_int_equal(observer_open(o, "orders", 1, &lcfg, &l), -ENOENT);
+	observers_free(o);
+	/* observers_free deleted the copies; so does a start over old ones. */
+	assert_false(copy_exists());
+	leader_stop(&ld);
+}
+
+static void test_rules(void **state)
+{
+	struct partition_state st = { .leader = 1,
+				      .leader_epoch = 4,
+				      .n_replicas = 2,
+				      .replicas = { 1, 2 },
+				      .n_isr = 2,
+				      .isr = { 1, 2 } },
+			       out;
+
+	(void)state;
+	assert_false(observer_idle(1, 0, 1000000, 10));
+	assert_false(observer_idle(0, 1000, 1005, 10));
+	assert_true(observer_idle(0, 1000, 1010, 10));
+	assert_int_equal(observer_follow_state(&st, 3, &out), 0);
+	assert_int_equal(out.n_replicas, 3);
+	assert_int_equal(out.replicas[2], 3);
+	assert_int_equal(out.n_isr, 2);
+	assert_int_equal(out.leader_epoch, 4);
+	/* No leader, or this broker leading: nothing to follow. */
+	st.leader = -1;
+	assert_int_equal(observer_follow_state(&st, 3, &out), -EINVAL);
+	st.leader = 3;
+	assert_int_equal(observer_follow_state(&st, 3, &out), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_copy_is_the_leaders),
+		cmocka_unit_test(test_idle_copy_deleted),
+		cmocka_unit_test(test_unreachable_and_unknown),
+		cmocka_unit_test(test_rules),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
