@@ -192,7 +192,7 @@ static int produce_errno(int16_t code)
 /* The response's entry for (topic, partition): its error as errno, or
  * -EBADMSG when the leader answered something else. */
 static int produce_answer(const struct proto_produce_resp *r, const char *topic, int partition,
-			  int16_t *code)
+			  int16_t *code, int64_t *base_offset)
 {
 	for (int32_t i = 0; i < r->n_topics; i++) {
 		const struct proto_produce_resp_topic *rt = &r->responses[i];
@@ -203,6 +203,7 @@ static int produce_answer(const struct proto_produce_resp *r, const char *topic,
 		for (int32_t j = 0; j < rt->n_partitions; j++)
 			if (rt->partition_responses[j].index == partition) {
 				*code = rt->partition_responses[j].error_code;
+				*base_offset = rt->partition_responses[j].base_offset;
 				return produce_errno(*code);
 			}
 	}
@@ -213,7 +214,8 @@ static int produce_answer(const struct proto_produce_resp *r, const char *topic,
  * leader may have appended it even without an answer). -ENOTCONN: no
  * answer (connection, timeout). */
 static int send_remote(struct forwarder *f, int32_t id, const char *topic, int partition,
-		       const uint8_t *buf, size_t len, int16_t acks, int64_t deadline, bool *sent)
+		       const uint8_t *buf, size_t len, int16_t acks, int64_t deadline, bool *sent,
+		       int64_t *base_offset)
 {
 	struct proto_produce_part part = {
 		.index = partition, .records_len = (int32_t)len, .records = buf, .records_fd = -1
@@ -255,7 +257,7 @@ static int send_remote(struct forwarder *f, int32_t id, const char *topic, int p
 	if (rc == 0) {
 		rc = proto_produce_resp_decode(&nr.body, (int16_t)v, &resp);
 		if (rc == 0)
-			rc = produce_answer(&resp, topic, partition, &code);
+			rc = produce_answer(&resp, topic, partition, &code, base_offset);
 		if (rc == -EBADMSG)
 			mq_log_limited(MQ_ERR,
 				       "forwarding writes: broker %d answered Produce for %s-%d "
@@ -291,9 +293,11 @@ static void sequence_end(struct partition *pt)
 	pt->fwd_seq = 0;
 }
 
-/* The resend loop of rules 1, 2 and 4 over the encoded batches. */
+/* The resend loop of rules 1, 2 and 4 over the encoded batches.
+ * *remote_base: the base offset a remote leader answered, -1 when the
+ * batches went to this broker's own log. */
 static int deliver(struct forwarder *f, struct topic *t, struct partition *pt, int16_t acks,
-		   uint8_t *buf, size_t len, int64_t deadline)
+		   uint8_t *buf, size_t len, int64_t deadline, int64_t *remote_base)
 {
 	bool doubt = false; /* sent without an answer at least once */
 	int rc = -EAGAIN;
@@ -308,6 +312,7 @@ static int deliver(struct forwarder *f, struct topic *t, struct partition *pt, i
 		if (atomic_load(&t->deleted))
 			return -ENOENT;
 		rc = cluster_repl_leader_of(f->cr, t->name, pt->index, &leader);
+		*remote_base = -1;
 		if (rc == 0 && leader == f->broker_id) {
 			struct produce_batches_result res;
 
@@ -316,7 +321,7 @@ static int deliver(struct forwarder *f, struct topic *t, struct partition *pt, i
 				break;
 		} else if (rc == 0 && leader >= 0) {
 			rc = send_remote(f, leader, t->name, pt->index, buf, len, acks, deadline,
-					 &sent);
+					 &sent, remote_base);
 			doubt = doubt || (sent && rc == -ENOTCONN);
 			if (rc != -EREMOTE && rc != -ENOTCONN)
 				break;
@@ -340,6 +345,7 @@ int forward_records(struct forwarder *f, struct topic *t, struct partition *pt,
 	struct batch_producer pr;
 	uint8_t *buf = NULL;
 	size_t len = 0;
+	int64_t base = -1;
 	int rc;
 
 	if (pt->fwd_pid < 0) {
@@ -355,15 +361,17 @@ int forward_records(struct forwarder *f, struct topic *t, struct partition *pt,
 	rc = log_encode_batches(&cfg->log, recs, n, &pr, &buf, &len, NULL);
 	if (rc < 0)
 		return rc;
-	rc = deliver(f, t, pt, cfg->acks == 0 ? 1 : (int16_t)cfg->acks, buf, len, start + timeout);
+	rc = deliver(f, t, pt, cfg->acks == 0 ? 1 : (int16_t)cfg->acks, buf, len, start + timeout,
+		     &base);
 	free(buf);
 	if (rc == 0) {
 		pt->fwd_seq = batch_seq_add(pt->fwd_seq, n);
 		/* Committed: a reader of this mount's read copy (observer.h)
 		 * sees the records once write() returns. A copy that cannot
-		 * catch up is logged; the write itself succeeded. */
-		if (cfg->acks == -1)
-			observer_sync(cluster_observers(t->b->cluster), t->name, pt->index);
+		 * catch up in time is logged; the write itself succeeded. */
+		if (cfg->acks == -1 && base >= 0)
+			observer_wait(cluster_observers(t->b->cluster), t->name, pt->index,
+				      base + n, start + timeout);
 		return 0;
 	}
 	sequence_end(pt);

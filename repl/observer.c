@@ -464,7 +464,8 @@ void observer_close(struct observers *o, const char *topic, int partition)
 	pthread_mutex_unlock(&o->mu);
 }
 
-int observer_sync(struct observers *o, const char *topic, int partition)
+int observer_wait(struct observers *o, const char *topic, int partition, int64_t offset,
+		  int64_t deadline)
 {
 	struct obs *ob;
 	struct log *l = NULL;
@@ -481,7 +482,12 @@ int observer_sync(struct observers *o, const char *topic, int partition)
 	pthread_mutex_unlock(&o->mu);
 	if (!l)
 		return 0;
-	rc = barrier(o, topic, partition, l);
+	rc = wait_hw(o, l, offset, deadline);
+	if (rc < 0)
+		mq_log_limited(MQ_WARN,
+			       "observer %s-%d: a forwarded write committed up to offset %" PRId64
+			       " is not in this mount's read copy yet (the leader is not reached)",
+			       topic, partition, offset);
 	log_unref(l);
 	return rc;
 }

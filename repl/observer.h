@@ -93,11 +93,13 @@ void observers_free(struct observers *o);
 int observer_open(struct observers *o, const char *topic, int partition,
 		  const struct log_config *cfg, struct log **out);
 void observer_close(struct observers *o, const char *topic, int partition);
-/* Waits, as observer_open does, until the observer (if there is one)
- * holds every record the leader has committed now: a forwarded write is
- * then readable through this mount when the write returns. 0 when there
- * is no observer; observer_open's errors. */
-int observer_sync(struct observers *o, const char *topic, int partition);
+/* Waits until the observer (if there is one) holds the records below
+ * offset, committed on the leader (a forwarded acks=all write's): the
+ * writer reads them back through this mount when its write returns.
+ * deadline: CLOCK_MONOTONIC ms. 0 (also with no observer), -ETIMEDOUT
+ * (logged). */
+int observer_wait(struct observers *o, const char *topic, int partition, int64_t offset,
+		  int64_t deadline);
 /* The observer's state for stat: 1 with *st filled when it exists (its
  * idle clock restarts), 0 when not. */
 int observer_log_state(struct observers *o, const char *topic, int partition, struct log_state *st);

@@ -112,6 +112,12 @@ for i in 1 2 3 4 5; do
 	[ "$(timeout 10 tail -n 1 "$MQ_TMP/mnt$DO/d/0")" = "d-back-$i" ] || ok_back="d-back-$i not read back"
 done
 expect_eq "writes on mnt$DO read back at once" "yes" "$ok_back"
+# The same through a reader opened before the write: the write returns
+# only once the copy it reads holds the record.
+expect_eq "a reader already open on mnt$DO reads the write that returned" "d-open-1 d-open-2" \
+	"$(timeout 20 sh -c 'exec 3<"$1"; cat <&3 >/dev/null
+		for i in 1 2; do echo "d-open-$i" >>"$1" && cat <&3; done' sh "$MQ_TMP/mnt$DO/d/0" |
+		paste -sd' ' -)"
 
 # Idle: nothing open for observer.idle.ms, the copy goes.
 gone() {

@@ -3,8 +3,8 @@
  * (repl/observer.c) against a real leader: an engine log served by the
  * Fetch and ListOffsets handlers on a loopback listener. The copy's .log
  * is the leader's bytes and its line view the leader's records; an open
- * returns only once the copy holds everything committed; observer_sync
- * catches up with a later commit; a leader that cannot be reached gives
+ * returns only once the copy holds everything committed; observer_wait
+ * waits for a later commit; a leader that cannot be reached gives
  * -ETIMEDOUT after request.timeout.ms, an unknown partition -ENOENT; an
  * idle copy is deleted, a dropped topic's too; and the pure rules.
  */
@@ -241,15 +241,17 @@ static void test_copy_is_the_leaders(void **state)
 	assert_string_equal(buf, "a-0\na-1\na-2\nb-0\nb-1\n");
 	log_cursor_free(c);
 
-	/* A later commit: observer_sync returns once the copy has it. */
+	/* A later commit (a forwarded write's): observer_wait returns once
+	 * the copy has it, and not before offsets that never come. */
 	leader_commit(&ld, 4, "c");
-	assert_int_equal(observer_sync(o, "orders", 0), 0);
+	assert_int_equal(observer_wait(o, "orders", 0, 9, now_mono_ms() + DEADLINE_MS), 0);
 	log_get_state(l, &ls);
 	assert_int_equal(ls.hw, 9);
 	assert_int_equal(observer_log_state(o, "orders", 0, &ls), 1);
 	assert_int_equal(ls.hw, 9);
-	/* A partition not observed: nothing to sync, no state. */
-	assert_int_equal(observer_sync(o, "other", 0), 0);
+	assert_int_equal(observer_wait(o, "orders", 0, 10, now_mono_ms() + 200), -ETIMEDOUT);
+	/* A partition not observed: nothing to wait for, no state. */
+	assert_int_equal(observer_wait(o, "other", 0, 10, now_mono_ms() + DEADLINE_MS), 0);
 	assert_int_equal(observer_log_state(o, "other", 0, &ls), 0);
 
 	log_unref(l);
