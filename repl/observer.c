@@ -420,7 +420,7 @@ int observer_open(struct observers *o, const char *topic, int partition,
 {
 	struct partition_state st;
 	struct obs *ob;
-	struct log *l;
+	struct log *l = NULL;
 	int rs = o->cfg.state(o->cfg.arg, topic, partition, &st), rc = 0;
 
 	pthread_mutex_lock(&o->mu);
