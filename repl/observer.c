@@ -669,6 +669,9 @@ int observers_new(const struct observer_config *cfg, struct observers **out)
 		free(o);
 		return rc;
 	}
+	/* The broker's own logs have the descriptor budget; a copy's closed
+	 * segments keep few open. */
+	logmgr_set_fd_cache(o->m, LOGMGR_FD_CACHE_MIN);
 	clear_old(o);
 	pthread_mutex_init(&o->mu, NULL);
 	pthread_mutex_init(&o->wait_mu, NULL);
