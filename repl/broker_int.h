@@ -105,6 +105,10 @@ struct partition {
 	_Atomic int64_t bytes_out;   /* bytes of the line view returned */
 	/* The largest st_size shown (topic_file_size): it never decreases. */
 	_Atomic int64_t size_shown;
+	/* No replica here (log NULL) and a consumer group reads it: the read
+	 * copy's log (observer_pin, observer.h), a reference held until the
+	 * partition is freed; set once (compare-and-swap), never changed. */
+	struct log *_Atomic obs_log;
 	/* The group-commit queue (produce.c), under produce_mu. */
 	pthread_cond_t produce_cv; /* a request done, or a leader chosen */
 	struct produce_req *q_head, *q_tail;
@@ -390,6 +394,11 @@ void broker_topics_release(struct topic **ts, int n);
 /* ---- partitions.c ---- */
 struct partition *broker_part_new(int index);
 void broker_part_free(struct partition *pt);
+/* Tells the broker's hw listeners (group_notify.c, the Kafka fetch
+ * waker) that topic-partition's hw moved: what a local log's hw listener
+ * does, for the read copies' logs (observer.h). Same rules: no lock held
+ * but what the caller's listener context holds. */
+void broker_hw_notify(struct broker *b, const char *topic, int partition);
 /* Opens (creating) the logs of partitions [from, to) into parts[] and,
  * on a single node, leads them; with local (NULL: all), only those whose
  * local[p] is true, the others get no log. On failure frees the structs

@@ -66,6 +66,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "repl/broker_int.h"
 #include "repl/cluster.h"
 #include "repl/cluster_repl.h"
 #include "repl/forward.h"
@@ -1140,6 +1141,11 @@ static int obs_endpoint(void *arg, int32_t id, char *host, int *port)
 	return cluster_repl_endpoint(arg, id, host, port);
 }
 
+static void obs_hw_moved(void *arg, const char *topic, int partition)
+{
+	broker_hw_notify(arg, topic, partition);
+}
+
 static int observers_start(struct cluster *c)
 {
 	const struct cluster_config *cc = &c->cfg->cluster;
@@ -1153,6 +1159,8 @@ static int observers_start(struct cluster *c)
 		.state = obs_state,
 		.endpoint = obs_endpoint,
 		.arg = c->cr,
+		.hw_moved = obs_hw_moved,
+		.hw_arg = c->ka.b,
 	};
 
 	fetcher_config_default(&oc.fetch);

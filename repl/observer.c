@@ -30,6 +30,7 @@
 #define OBSERVER_LIST_WAIT 2000 /* the longest ListOffsets round trip */
 
 struct obs {
+	struct observers *o;
 	char topic[PARTITION_MAX_TOPIC + 1];
 	int partition;
 	struct log *log;      /* the manager's; a reference of ours */
@@ -184,12 +185,15 @@ static int obs_follow(struct observers *o, struct obs *ob, int rc,
 
 static void on_hw(void *arg, struct log *l)
 {
-	struct observers *o = arg;
+	struct obs *ob = arg;
+	struct observers *o = ob->o;
 
 	(void)l;
 	pthread_mutex_lock(&o->wait_mu);
 	pthread_cond_broadcast(&o->wait_cv);
 	pthread_mutex_unlock(&o->wait_mu);
+	if (o->cfg.hw_moved)
+		o->cfg.hw_moved(o->cfg.hw_arg, ob->topic, ob->partition);
 }
 
 static void log_release(void *log)
@@ -211,6 +215,7 @@ static int obs_new(struct observers *o, const char *topic, int partition,
 	ob = calloc(1, sizeof(*ob));
 	if (!ob)
 		return -ENOMEM;
+	ob->o = o;
 	strcpy(ob->topic, topic);
 	ob->partition = partition;
 	ob->source = -1;
@@ -220,11 +225,11 @@ static int obs_new(struct observers *o, const char *topic, int partition,
 	if (rc < 0)
 		goto fail;
 	log_ref(ob->log);
-	rc = log_add_hw_listener(ob->log, on_hw, o);
+	rc = log_add_hw_listener(ob->log, on_hw, ob);
 	if (rc == 0) {
 		rc = partition_new(topic, partition, &pc, &partition_engine_ops, ob->log, &ob->p);
 		if (rc < 0)
-			log_remove_hw_listener(ob->log, on_hw, o);
+			log_remove_hw_listener(ob->log, on_hw, ob);
 	}
 	if (rc < 0) {
 		log_unref(ob->log);
@@ -257,7 +262,7 @@ static void obs_drop(struct observers *o, int i, const char *why)
 	o->dropped++;
 	unfollow(o, ob);
 	partition_make_none(ob->p);
-	log_remove_hw_listener(ob->log, on_hw, o);
+	log_remove_hw_listener(ob->log, on_hw, ob);
 	partition_unref(ob->p);
 	logmgr_drop_log(o->m, ob->topic, ob->partition);
 	log_unref(ob->log);
@@ -415,12 +420,13 @@ out:
 
 /* ---- the public calls ---- */
 
-int observer_open(struct observers *o, const char *topic, int partition,
-		  const struct log_config *cfg, struct log **out)
+/* Finds or makes the observer of topic-partition and counts one open
+ * file; *out: a reference of its log. */
+static int obs_get(struct observers *o, const char *topic, int partition,
+		   const struct log_config *cfg, struct log **out)
 {
 	struct partition_state st;
 	struct obs *ob;
-	struct log *l = NULL;
 	int rs = o->cfg.state(o->cfg.arg, topic, partition, &st), rc = 0;
 
 	pthread_mutex_lock(&o->mu);
@@ -435,10 +441,19 @@ int observer_open(struct observers *o, const char *topic, int partition,
 	if (rc == 0) {
 		ob->opens++;
 		ob->last_used_ms = now_mono_ms();
-		l = ob->log;
-		log_ref(l);
+		*out = ob->log;
+		log_ref(*out);
 	}
 	pthread_mutex_unlock(&o->mu);
+	return rc;
+}
+
+int observer_open(struct observers *o, const char *topic, int partition,
+		  const struct log_config *cfg, struct log **out)
+{
+	struct log *l = NULL;
+	int rc = obs_get(o, topic, partition, cfg, &l);
+
 	if (rc < 0)
 		return rc;
 	rc = barrier(o, topic, partition, l);
@@ -449,6 +464,12 @@ int observer_open(struct observers *o, const char *topic, int partition,
 	}
 	*out = l;
 	return 0;
+}
+
+int observer_pin(struct observers *o, const char *topic, int partition,
+		 const struct log_config *cfg, struct log **out)
+{
+	return obs_get(o, topic, partition, cfg, out);
 }
 
 void observer_close(struct observers *o, const char *topic, int partition)
@@ -576,6 +597,10 @@ static void tick(struct observers *o)
 		/* Made since the states were read: the next tick. */
 		if (k < nts)
 			rc = obs_follow(o, ob, ts[k].rc, &ts[k].st);
+		/* A replica here now: readers move to it, but a copy still
+		 * open (a group's pinned one) stays and keeps following. */
+		if (rc == 1 && ob->opens > 0)
+			rc = 0;
 		if (rc != 0) {
 			obs_drop(o, i--, rc == 1 ? "a replica here now" : "the partition is gone");
 			continue;

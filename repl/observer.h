@@ -22,7 +22,10 @@
  *                 the fetcher truncates by leader epoch first, as a
  *                 follower does, which only an unclean election needs)
  *   following --no open file for observer.idle.ms, topic deleted, or
- *                this broker became a replica--> none (log deleted)
+ *                this broker became a replica (and no file open)-->
+ *                none (log deleted)
+ * A consumer group's copy (observer_pin) counts an open file for good:
+ * only its topic's deletion ends it.
  *
  * Invariants:
  *   1. An observer's log holds committed records only (hw = LEO at rest).
@@ -71,6 +74,11 @@ struct observer_config {
 	/* A broker's inter-broker endpoint: 0 or -ENOENT. */
 	int (*endpoint)(void *arg, int32_t id, char *host, int *port);
 	void *arg;
+	/* Told after an observer's hw moved (may be NULL), on the fetcher's
+	 * thread with no lock of ours held: it may only queue work or wake a
+	 * thread (the broker's hw listener: parked consume reads). */
+	void (*hw_moved)(void *arg, const char *topic, int partition);
+	void *hw_arg;
 };
 
 struct observers;
@@ -93,6 +101,14 @@ void observers_free(struct observers *o);
 int observer_open(struct observers *o, const char *topic, int partition,
 		  const struct log_config *cfg, struct log **out);
 void observer_close(struct observers *o, const char *topic, int partition);
+/* For a consumer group's reads: the observer of topic-partition, made if
+ * needed, without the wait of observer_open (a consume read waits for
+ * records anyway). *out is a reference of its log; the observer counts
+ * one open file for good (it is kept while the topic lasts: the pin's
+ * owner holds the log until the topic goes, and observer_drop deletes
+ * the copy with the topic). -ENOENT, -ENOMEM, the engine's. */
+int observer_pin(struct observers *o, const char *topic, int partition,
+		 const struct log_config *cfg, struct log **out);
 /* Waits until the observer (if there is one) holds the records below
  * offset, committed on the leader (a forwarded acks=all write's): the
  * writer reads them back through this mount when its write returns.

@@ -36,6 +36,8 @@ void broker_part_free(struct partition *pt)
 		return;
 	produce_partition_destroy(pt);
 	pthread_mutex_destroy(&pt->produce_mu);
+	if (atomic_load(&pt->obs_log))
+		log_unref(atomic_load(&pt->obs_log));
 	free(pt);
 }
 
@@ -84,9 +86,14 @@ static void broker_hw_moved(void *arg, struct log *l)
 
 	(void)l;
 	produce_hw_moved(pt);
+	broker_hw_notify(b, pt->topic, pt->index);
+}
+
+void broker_hw_notify(struct broker *b, const char *topic, int partition)
+{
 	pthread_mutex_lock(&b->hw_mu);
 	if (b->hw_fn)
-		b->hw_fn(b->hw_arg, pt->topic, pt->index);
+		b->hw_fn(b->hw_arg, topic, partition);
 	if (b->hw_wake_fn)
 		b->hw_wake_fn(b->hw_wake_arg);
 	pthread_mutex_unlock(&b->hw_mu);

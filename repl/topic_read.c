@@ -57,6 +57,35 @@ static struct observers *part_observers(struct topic *t)
 	return t->b->cluster ? cluster_observers(t->b->cluster) : NULL;
 }
 
+/* The read copy's log of a partition without a replica here, pinned for
+ * the consumer groups' reads (observer_pin): made at the first call, kept
+ * in pt->obs_log until the partition goes. NULL on a single node, or when
+ * the copy cannot be made (logged). */
+static struct log *part_pinned_log(struct topic *t, int partition)
+{
+	struct observers *o = part_observers(t);
+	struct partition *pt;
+	struct log_config cfg;
+	struct log *l, *none = NULL;
+
+	/* Internal topics ("__consumer_offsets") keep their own rules: a
+	 * broker reads only its own partitions of them. */
+	if (!o || !strncmp(t->name, "__", 2) || part_begin(t, partition, &pt) < 0)
+		return NULL;
+	l = atomic_load(&pt->obs_log);
+	cfg = t->cfg.log;
+	pthread_rwlock_unlock(&t->lock);
+	if (l || observer_pin(o, t->name, partition, &cfg, &l) < 0)
+		return l;
+	/* Two first readers: one pin is kept, the other's reference goes
+	 * (the observer counts one open file more: it is kept anyway). */
+	if (!atomic_compare_exchange_strong(&pt->obs_log, &none, l)) {
+		log_unref(l);
+		l = none;
+	}
+	return l;
+}
+
 /* The line position of the hw: the local replica's, else the observer's.
  * start: make the observer (and wait until it caught up) when there is
  * none yet: a stat of the file, not the group machinery's checks. */
@@ -142,34 +171,54 @@ int topic_line_whole(struct topic *t, int partition)
 	       st.corrupt_batches == 0 && !st.damaged;
 }
 
-int topic_log_state(struct topic *t, int partition, struct log_state *st)
+/* The log a consumer group reads: the read copy once one is pinned for
+ * it (pt->obs_log, kept for good: its cursors are on it), else the
+ * replica's, else, with no replica here, a copy pinned now. A reference
+ * (log_unref), or NULL: no replica and no copy (a single node cannot
+ * lack one). */
+static struct log *group_log(struct topic *t, int partition, int *err)
 {
 	struct partition *pt;
-	int rc = part_begin(t, partition, &pt);
+	struct log *l;
 
-	if (rc < 0)
-		return rc;
-	/* No replica here: to consumer groups, an empty partition. */
-	memset(st, 0, sizeof(*st));
-	if (pt->log)
-		log_get_state(pt->log, st);
+	*err = part_begin(t, partition, &pt);
+	if (*err < 0)
+		return NULL;
+	l = atomic_load(&pt->obs_log);
+	if (!l)
+		l = pt->log;
+	if (l)
+		log_ref(l);
 	pthread_rwlock_unlock(&t->lock);
-	return 0;
+	if (!l && (l = part_pinned_log(t, partition)))
+		log_ref(l);
+	return l;
+}
+
+int topic_log_state(struct topic *t, int partition, struct log_state *st)
+{
+	int rc;
+	struct log *l = group_log(t, partition, &rc);
+
+	memset(st, 0, sizeof(*st));
+	if (l) {
+		log_get_state(l, st);
+		log_unref(l);
+	}
+	return rc;
 }
 
 int topic_cursor_new(struct topic *t, int partition, struct log_cursor **out)
 {
-	struct partition *pt;
-	int rc = part_begin(t, partition, &pt);
+	int rc;
+	struct log *l = group_log(t, partition, &rc);
 
 	if (rc < 0)
 		return rc;
-	if (!pt->log) {
-		pthread_rwlock_unlock(&t->lock);
+	if (!l)
 		return partition_remote(t, partition);
-	}
-	*out = log_cursor_new(pt->log);
-	pthread_rwlock_unlock(&t->lock);
+	*out = log_cursor_new(l);
+	log_unref(l);
 	return *out ? 0 : -ENOMEM;
 }
 

@@ -6,7 +6,9 @@
 # same bytes and st_size as on the leader's; a write through O's mount is
 # read back there as soon as it returns; tail -f on O's mount sees records
 # written through another mount; st_size there never decreases; the copy
-# follows the new leader after a kill -9 of the old one; an idle copy is
+# follows the new leader after a kill -9 of the old one; a consumer group
+# that O coordinates reads the partition through the copy and a waiting
+# consume read wakes when a record reaches it; an idle copy is
 # deleted after observer.idle.ms; rmdir deletes the copy with the topic;
 # and with no leader reachable a read on O's mount fails with ETIMEDOUT,
 # with a log line naming the leader.
@@ -139,6 +141,41 @@ obs_gone() {
 check "rmdir deleted the copy on mnt$DO" poll 20 obs_gone
 expect_ok "its deletion is logged" grep -q "observer d-0: deleted (the topic was deleted)" "$LOG"
 mq_stop "$MQ_LAST_PID"
+
+# ---- a consumer group on a broker without a replica --------------------------
+# The group's coordinator is O, which holds no replica of c: its consume
+# reads go through the read copy, and a parked read wakes when a record
+# written elsewhere reaches it.
+mk c
+CL=$L
+CO=$O
+for i in 1 2 3; do
+	echo "c-rec-$i" >>"$MQ_TMP/mnt$CL/c/0"
+done
+eval "cport=\$PORT$CO"
+G=""
+for n in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	a=$(timeout -k 5 "$MQ_TIMEOUT" python3 "$LIBDIR/kafka_raw.py" coordinator 127.0.0.1 "$cport" \
+		admin admin-secret "og$n" 2>&1)
+	[ "$a" = "error 0 node $CO" ] && G=og$n && break
+done
+case $G in og*) ok "group $G is coordinated by broker $CO" ;; *) fail "a group coordinated by $CO" "$a" ;; esac
+expect_ok "mkdir c/.groups/$G on mnt$CO" mkdir "$MQ_TMP/mnt$CO/c/.groups/$G"
+expect_eq "consume of $G on mnt$CO (no replica of c-0) reads the records" "c-rec-1 c-rec-2 c-rec-3" \
+	"$(timeout -k 5 "$MQ_TIMEOUT" head -n 3 "$MQ_TMP/mnt$CO/c/.groups/$G/consume" | paste -sd' ' -)"
+# A member that gets the three again (nothing was committed: head read
+# them in one read and closed) and then waits for the fourth.
+mq_bg sh -c 'exec stdbuf -oL head -n 4 "$1" >"$2"' sh "$MQ_TMP/mnt$CO/c/.groups/$G/consume" "$MQ_TMP/consume.out"
+CPID=$MQ_LAST_PID
+three() {
+	[ "$(wc -l <"$MQ_TMP/consume.out")" -ge 3 ]
+}
+check "the consume reader has the three records and waits" poll 20 three
+echo "c-rec-4" >>"$MQ_TMP/mnt$CL/c/0"
+check "the waiting consume read on mnt$CO gets c-rec-4" mq_wait "$CPID" 20
+expect_eq "what it read" "c-rec-1 c-rec-2 c-rec-3 c-rec-4" "$(paste -sd' ' - <"$MQ_TMP/consume.out")"
+expect_ok "the copy stays pinned for the group" grep -q "^observer c-0: .* open_files [1-9]" \
+	"$MQ_TMP/mnt$CO/.state"
 
 # ---- tail -f, st_size, failover --------------------------------------------
 mk t

@@ -6,7 +6,8 @@
  * returns only once the copy holds everything committed; observer_wait
  * waits for a later commit; a leader that cannot be reached gives
  * -ETIMEDOUT after request.timeout.ms, an unknown partition -ENOENT; an
- * idle copy is deleted, a dropped topic's too; and the pure rules.
+ * idle copy is deleted, a dropped topic's too, a group's pinned one is
+ * kept; and the pure rules.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -177,6 +178,14 @@ static struct observers *obs_start(struct leader *ld, int64_t idle_ms, int64_t t
 	return o;
 }
 
+static int64_t log_hw(struct log *l)
+{
+	struct log_state ls;
+
+	log_get_state(l, &ls);
+	return ls.hw;
+}
+
 static bool copy_exists(void)
 {
 	char path[160];
@@ -285,6 +294,21 @@ static void test_idle_copy_deleted(void **state)
 	end = now_mono_ms() + DEADLINE_MS;
 	while (copy_exists() && now_mono_ms() < end)
 		usleep(10000);
+	assert_false(copy_exists());
+
+	/* Pinned for a group: made without waiting, it catches up, and
+	 * stays past observer.idle.ms. */
+	assert_int_equal(observer_pin(o, "orders", 0, &lcfg, &l), 0);
+	assert_true(copy_exists());
+	end = now_mono_ms() + DEADLINE_MS;
+	while (log_hw(l) < 2 && now_mono_ms() < end)
+		usleep(10000);
+	assert_int_equal(log_hw(l), 2);
+	end = now_mono_ms() + 400;
+	while (now_mono_ms() < end)
+		assert_true(copy_exists());
+	log_unref(l);
+	observer_drop(o, "orders", 0);
 	assert_false(copy_exists());
 	observers_free(o);
 	leader_stop(&ld);
