@@ -332,9 +332,9 @@ static int coord_here(struct group_coord *gc, const char *topic, const char *nam
 	if (rc == 1)
 		return 0;
 	if (rc == 0) {
-		mq_log_limited(MQ_INFO,
-			       "group %s of topic %s: broker %d coordinates group %s (use its "
-			       "mount)",
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: access refused: broker %d coordinates group "
+			       "%s (use its mount)",
 			       name, topic, (int)leader, name);
 		return -EREMOTE;
 	}

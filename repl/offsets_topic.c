@@ -55,6 +55,13 @@ static struct topic *offsets_get(struct group_coord *gc)
 	return __atomic_load_n(&gc->offsets, __ATOMIC_ACQUIRE);
 }
 
+/* The broker's cluster, NULL until broker_open has opened it (after the
+ * coordinator: a topic found on disk lets the loader run before). */
+static struct cluster *cluster_get(struct broker *b)
+{
+	return __atomic_load_n(&b->cluster, __ATOMIC_ACQUIRE);
+}
+
 /* Takes over the reference t: the first one becomes gc->offsets. */
 static int offsets_set(struct group_coord *gc, struct topic *t)
 {
@@ -87,7 +94,7 @@ out:
 static int live_brokers(struct broker *b)
 {
 	struct metadata_broker *mb = NULL;
-	int n = metadata_cache_brokers(cluster_metadata(b->cluster), &mb), live = 0;
+	int n = metadata_cache_brokers(cluster_metadata(cluster_get(b)), &mb), live = 0;
 
 	for (int i = 0; i < n; i++)
 		live += mb[i].alive;
@@ -105,6 +112,8 @@ int offsets_topic_ensure(struct group_coord *gc)
 
 	if (!gc->cluster || offsets_get(gc))
 		return 0;
+	if (!cluster_get(b))
+		return -EAGAIN;
 	if (broker_topic_get(b, GROUP_OFFSETS_TOPIC, &t) == 0)
 		return offsets_set(gc, t);
 	live = live_brokers(b);
@@ -132,7 +141,7 @@ int offsets_topic_ensure(struct group_coord *gc)
 	/* Another broker made it first: it appears here from ZooKeeper. */
 	if (rc == -EEXIST)
 		return broker_topic_get(b, GROUP_OFFSETS_TOPIC, &t) == 0 ? offsets_set(gc, t)
-									  : -EAGAIN;
+									 : -EAGAIN;
 	mq_log_limited(MQ_WARN, "%s: not made: %s", GROUP_OFFSETS_TOPIC, strerror(-rc));
 	return rc == -EINVAL ? -EAGAIN : rc;
 }
@@ -145,10 +154,11 @@ int offsets_coordinator(struct group_coord *gc, const char *group, int32_t *lead
 
 	if (!gc->cluster)
 		return 1;
-	if (!offsets_get(gc))
+	if (!offsets_get(gc) || !cluster_get(b))
 		return -EAGAIN;
 	p = group_offsets_partition(group, gc->noffsets);
-	if (cluster_partition_state(b->cluster, GROUP_OFFSETS_TOPIC, p, &ps) < 0 || ps.leader < 0)
+	if (cluster_partition_state(cluster_get(b), GROUP_OFFSETS_TOPIC, p, &ps) < 0 ||
+	    ps.leader < 0)
 		return -EAGAIN;
 	*leader = ps.leader;
 	if (ps.leader != b->cfg.broker_id)
@@ -189,7 +199,7 @@ int offsets_coordinator_wait(struct group_coord *gc, const char *group, int64_t 
 static void first_endpoint(struct broker *b, int32_t id, char *out, size_t len)
 {
 	struct metadata_broker *mb = NULL;
-	int n = metadata_cache_brokers(cluster_metadata(b->cluster), &mb);
+	int n = metadata_cache_brokers(cluster_metadata(cluster_get(b)), &mb);
 
 	out[0] = '\0';
 	for (int i = 0; i < n; i++) {
@@ -304,6 +314,8 @@ void offsets_loader_pass(struct group_coord *gc)
 	struct broker *b = gc->b;
 	struct topic *t;
 
+	if (!cluster_get(b))
+		return;
 	if (!offsets_get(gc)) {
 		if (broker_topic_get(b, GROUP_OFFSETS_TOPIC, &t) < 0 || offsets_set(gc, t) < 0)
 			return;
@@ -311,8 +323,9 @@ void offsets_loader_pass(struct group_coord *gc)
 	for (int p = 0; p < gc->noffsets; p++) {
 		struct partition_state ps = { .leader = -1 };
 		int st = atomic_load(&gc->load[p]);
-		bool lead = cluster_partition_state(b->cluster, GROUP_OFFSETS_TOPIC, p, &ps) == 0 &&
-			    ps.leader == b->cfg.broker_id;
+		bool lead =
+			cluster_partition_state(cluster_get(b), GROUP_OFFSETS_TOPIC, p, &ps) == 0 &&
+			ps.leader == b->cfg.broker_id;
 		char why[96];
 
 		if (!lead) {

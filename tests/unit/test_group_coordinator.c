@@ -311,6 +311,15 @@ static void test_offsets_follow_leader(void **state)
 	for (int i = 0; i < NB; i++)
 		if (t[i])
 			topic_put(t[i]);
+
+	/* The old coordinator comes back and follows: it names the same
+	 * coordinator as the others. */
+	assert_int_equal(open_broker(was - 1), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (find_coord(was - 1, name, &cport) != offsets_leader(was - 1, name) &&
+	       now_mono_ms() < end)
+		usleep(50000);
+	assert_int_equal(find_coord(was - 1, name, &cport), offsets_leader(other, name));
 }
 
 int main(void)
