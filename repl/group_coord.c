@@ -16,6 +16,12 @@
  * groups; groups whose topic is missing at open (a delete cut short by a
  * crash) are dropped then (coord_sweep).
  *
+ * In a cluster the coordinator holds the groups of the partitions of the
+ * replicated __consumer_offsets it leads, loaded and dropped by
+ * offsets_topic.c; group_open of any other group answers -EREMOTE (the
+ * log names its coordinator) and a dropped group's calls -EREMOTE too
+ * (group_live, g->moved).
+ *
  * struct group is reference counted: the coordinator's list holds one
  * reference, each caller of group_open/group_by_id one, each member one.
  * Every public function of a group takes group.mu through

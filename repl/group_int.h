@@ -18,9 +18,15 @@
  *   group_notify.c     parked reads: arming, the hw listener and the
  *                      notifier thread that wakes members
  *   group_views.c      .state and .config of a group, and its metrics
+ *   offsets_topic.c    a cluster's replicated __consumer_offsets: made on
+ *                      first need, the coordinator rule (the leader of a
+ *                      group's partition), the loader thread that loads
+ *                      and drops the groups of the partitions led here
  *
  * Locks, in this order (after broker.admin_mu, before topic.lock):
  *
+ *   0. coord.loader_mu a leaf: the loader thread's pass counter, waited
+ *                      on by offsets_coordinator_wait with no other lock
  *   1. coord.call_mu   held by the notifier while it calls members' wake
  *                      callbacks, or by an appender's group_notify_flush
  *                      (taken with trylock under wake_mu: on failure the
@@ -29,7 +35,8 @@
  *                      take it (with no other lock) to wait out a call in
  *                      flight on their member; group_topic_deleted() takes
  *                      it under admin_mu to wake the members of the groups
- *                      it drops
+ *                      it drops; the offsets loader takes it (then mu) to
+ *                      drop the groups of a partition led elsewhere now
  *   2. coord.mu        the list of groups; held across a mount member's
  *                      join (group_join), so that its check of Kafka
  *                      members and its joining are one step

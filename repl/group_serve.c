@@ -52,13 +52,16 @@
  * members or KG_ALL_BYTES of both: what the coordinator holds is bounded
  * whatever clients send). Each refusal is one log line.
  *
- * The coordinator of G: on one node this broker; in a cluster, of the
- * brokers alive with this listener, sorted by id, the one at Kafka's
- * abs(hashCode(G)) % count (group_offsets_partition): every broker answers
- * FindCoordinator alike, and the others answer NOT_COORDINATOR. The
- * mount's members and resets of G follow the same broker: the
- * kafka_coordinator hook names it to group_remote_check, which refuses
- * them (-EREMOTE) on the others.
+ * The coordinator of G: on one node this broker; in a cluster the leader
+ * of G's partition of the replicated __consumer_offsets
+ * (offsets_coordinator, offsets_topic.c), which the first FindCoordinator
+ * makes: every broker answers FindCoordinator alike, the others answer
+ * NOT_COORDINATOR, and the leader answers COORDINATOR_LOAD_IN_PROGRESS
+ * until it has loaded the partition's groups. When another broker takes
+ * the partition over, the kafka_drop hook removes its groups' members here
+ * (parked requests answered NOT_COORDINATOR). The mount's members and
+ * resets of G follow the same broker: the kafka_coordinator hook names it
+ * to group_remote_check, which refuses them (-EREMOTE) on the others.
  *
  * Threads and locks: listener workers run the handlers; the timer thread
  * expires sessions. gs->mu guards every Kafka group; it nests inside

@@ -33,13 +33,6 @@ CLUSTER_CONF="num.partitions=3"
 zk_cluster_start
 cluster_start3
 
-SASL="-X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-256 -X sasl.username=admin -X sasl.password=admin-secret"
-kc() {    # kc BROKER_N ARGS...: kcat bootstrapped from broker N
-	_b=$1
-	shift
-	# shellcheck disable=SC2086
-	eval "mq_run kcat -b 127.0.0.1:\$PORT$_b $SASL \"\$@\""
-}
 # kgroup BROKER_N GROUP: kcat -G consumes c until every assigned partition
 # is at its end, commits and leaves; "partition offset value" per record,
 # sorted.
