@@ -458,6 +458,9 @@ void cleaner_thread_stop(struct broker *b);
  * it, starts the notifier, installs the hw listener. After the catalog is
  * loaded; closed before the topics and logs. */
 int group_coord_open(struct broker *b);
+/* Stops the coordinator's offsets loader (a cluster), which reads the
+ * cluster's replicas: before the cluster stops. */
+void group_coord_stop(struct broker *b);
 void group_coord_close(struct broker *b);
 /* Around an appender's hw move (group_notify.c): the consume reads it
  * wakes are woken at the flush, on the caller's thread, which must hold

@@ -233,6 +233,12 @@ int group_coord_open(struct broker *b)
 	return 0;
 }
 
+void group_coord_stop(struct broker *b)
+{
+	if (b->gc)
+		offsets_loader_stop(b->gc);
+}
+
 void group_coord_close(struct broker *b)
 {
 	struct group_coord *gc = b->gc;
