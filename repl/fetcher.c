@@ -76,7 +76,7 @@ void fetcher_config_default(struct fetcher_config *cfg)
 	cfg->max_wait_ms = 500;
 	cfg->min_bytes = 1;
 	cfg->max_bytes = 10 << 20;
-	cfg->partition_max_bytes = 1 << 20;
+	cfg->partition_max_bytes = 4 << 20;
 	cfg->request_timeout_ms = 30000;
 }
 

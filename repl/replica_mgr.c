@@ -893,6 +893,7 @@ void replica_mgr_get_stats(struct replica_mgr *rm, struct replica_mgr_stats *st)
 
 		fetcher_get_stats(rm->sources[i].f, &fst);
 		st->fetch_bytes_in += fst.bytes;
+		st->fetch_requests += fst.fetches;
 	}
 	pthread_mutex_unlock(&rm->apply_mu);
 	pthread_mutex_lock(&rm->mu);

@@ -140,6 +140,8 @@ LOGBYTES=$(field "$MQ_TMP/mnt$L" 9) # size_bytes: the batches, not the prealloca
 for n in $F $G; do
 	check "mnt$n/.metrics: the follower fetched the leader's $LOGBYTES log bytes" \
 		poll 10 metric_is "$MQ_TMP/mnt$n" mqfs_replica_fetch_bytes_in_total "$LOGBYTES"
+	check "mnt$n/.metrics: in Fetch requests it counted" \
+		metric_above "$MQ_TMP/mnt$n" mqfs_replica_fetch_requests_total 0
 done
 check "mnt$L/.metrics: the leader served them to both" \
 	metric_above "$MQ_TMP/mnt$L" mqfs_replica_fetch_bytes_out_total "$((2 * LOGBYTES - 1))"
