@@ -1220,6 +1220,50 @@ static void test_fetch_hw_wakes_follower(void **state)
 	bk_stop(&a);
 }
 
+/* The purgatory's thread sleeps while nothing happens: a follower's fetch
+ * parked for 20 s costs no wake-ups of it (it used to look every 10 ms).
+ * A fetch parked later with an earlier deadline (a consumer's, 100 ms)
+ * is still answered at its own deadline, and an append still wakes the
+ * follower's. */
+static void test_purgatory_sleeps(void **state)
+{
+	struct bk a;
+	struct partition_state st = state3(1, 3, 3);
+	struct net_client *c;
+	struct proto_fetch_resp_part r;
+	struct parked_fetch pf = { .b = &a, .replica = 2, .offset = 4 };
+	pthread_t th;
+	int64_t took, end, scans;
+
+	(void)state;
+	bk_start(&a, 1, "sleeps");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	leader_append(&a, 4, 3, "r"); /* LEO 4, hw 0 */
+	assert_int_equal(fetch_one(c, 2, 3, 0, -1, 0, &r, NULL), 0);
+	assert_int_equal(fetch_one(c, 3, 3, 0, -1, 0, &r, NULL), 0);
+	assert_int_equal(pthread_create(&th, NULL, fetch_parked, &pf), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (fetch_serve_parked(a.fs) == 0 && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(fetch_serve_parked(a.fs), 1);
+	scans = fetch_serve_scans(a.fs);
+	usleep(200 * 1000);
+	assert_true(fetch_serve_scans(a.fs) - scans <= 2);
+	/* A consumer at the hw (0): nothing to read, parked for 100 ms. */
+	assert_int_equal(fetch_one(c, -1, 3, 0, -1, 100, &r, &took), 0);
+	assert_int_equal(r.records_len, 0);
+	assert_true(took >= 100);
+	assert_true(took < DEADLINE_MS);
+	leader_append(&a, 1, 3, "late");
+	pthread_join(th, NULL);
+	assert_int_equal(pf.r.error_code, 0);
+	assert_true(pf.r.records_len > 0);
+	assert_true(pf.took < 20000);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
 /* A partition added to a fetcher whose Fetch is parked at the leader (for
  * 20 s here) is fetched at once: the add pokes the request in flight,
  * which is given up with its connection, and the next round asks for the
@@ -1518,6 +1562,7 @@ int main(void)
 		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch_engine),
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch_engine),
 		cmocka_unit_test(test_fetch_hw_wakes_follower),
+		cmocka_unit_test(test_purgatory_sleeps),
 		cmocka_unit_test(test_fetcher_add_wakes_parked_fetch),
 		cmocka_unit_test(test_fetcher_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetcher_ofle_retries_settling_leader_soon),
