@@ -39,8 +39,8 @@
  * signals it only when it must look: a wake-up came between the fetch's
  * readiness check and its parking (wakes moved: the change it announced
  * may be one the check did not see), or the new deadline comes before
- * the one the thread sleeps until. A follower's fetch parks once per
- * append at the LEO: two wake-ups per append this way, not four.
+ * the one the thread sleeps until. A wake-up while nothing is parked
+ * only moves wakes.
  *
  * A follower's fetch is also answered, without records, when the leader's
  * hw is above the one its last response carried (partition_note_hw_sent):
@@ -458,6 +458,7 @@ int fetch_serve_new(fetch_serve_lookup_fn lookup, void *arg, int64_t (*now_ms)(v
 		free(fs);
 		return rc;
 	}
+	pthread_setname_np(fs->thread, "mqfs-purgatory");
 	fs->started = true;
 	*out = fs;
 	return 0;
@@ -526,8 +527,13 @@ void fetch_serve_wake(struct fetch_serve *fs)
 {
 	pthread_mutex_lock(&fs->lock);
 	fs->wakes++;
-	fs->woken = true;
-	pthread_cond_signal(&fs->cond);
+	/* Nothing parked, nothing to look at: a fetch parking right now sees
+	 * wakes moved and signals itself. A follower's own appends (its LEO
+	 * and hw) wake nothing this way. */
+	if (fs->n_parked > 0) {
+		fs->woken = true;
+		pthread_cond_signal(&fs->cond);
+	}
 	pthread_mutex_unlock(&fs->lock);
 }
 

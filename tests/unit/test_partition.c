@@ -1220,8 +1220,9 @@ static void test_fetch_hw_wakes_follower(void **state)
 	bk_stop(&a);
 }
 
-/* The purgatory's thread sleeps while nothing happens: a follower's fetch
- * parked for 20 s costs no wake-ups of it (it used to look every 10 ms).
+/* The purgatory's thread sleeps while nothing happens: appends with no
+ * fetch parked do not wake it, and a follower's fetch parked for 20 s
+ * costs no wake-ups of it (it used to look every 10 ms).
  * A fetch parked later with an earlier deadline (a consumer's, 100 ms)
  * is still answered at its own deadline, and an append still wakes the
  * follower's. */
@@ -1239,7 +1240,11 @@ static void test_purgatory_sleeps(void **state)
 	bk_start(&a, 1, "sleeps");
 	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
 	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
-	leader_append(&a, 4, 3, "r"); /* LEO 4, hw 0 */
+	scans = fetch_serve_scans(a.fs);
+	leader_append(&a, 2, 3, "r");
+	leader_append(&a, 2, 3, "r"); /* LEO 4, hw 0 */
+	usleep(50 * 1000);
+	assert_int_equal(fetch_serve_scans(a.fs), scans);
 	assert_int_equal(fetch_one(c, 2, 3, 0, -1, 0, &r, NULL), 0);
 	assert_int_equal(fetch_one(c, 3, 3, 0, -1, 0, &r, NULL), 0);
 	assert_int_equal(pthread_create(&th, NULL, fetch_parked, &pf), 0);
