@@ -586,7 +586,7 @@ static void test_fetch_sendfile(void **state)
 	struct net_resp resp;
 	struct proto_fetch_resp fr;
 	char path[] = "/tmp/mqfs-test-net-seg.XXXXXX";
-	uint8_t *data = malloc(300000), body[1024];
+	uint8_t *data = malloc(3000000), body[1024];
 	size_t blen;
 
 	(void)state;
@@ -595,12 +595,13 @@ static void test_fetch_sendfile(void **state)
 	assert_true(fx.file_fd >= 0);
 	unlink(path);
 	srand(7);
-	for (int i = 0; i < 300000; i++)
+	for (int i = 0; i < 3000000; i++)
 		data[i] = (uint8_t)rand();
-	write_all(fx.file_fd, data, 300000);
-	/* Large enough that sendfile cannot finish in one go on loopback. */
+	write_all(fx.file_fd, data, 3000000);
+	/* Large enough that sendfile cannot finish in one go on loopback, and
+	 * that the client waits for it with SO_RCVLOWAT. */
 	fx.file_off = 4097;
-	fx.file_len = 250000;
+	fx.file_len = 2500000;
 	fx_start(&fx);
 
 	for (int16_t v = 4; v <= 12; v += 8) {
@@ -614,9 +615,17 @@ static void test_fetch_sendfile(void **state)
 		assert_int_equal(fr.n_topics, 1);
 		assert_true(kstr_eq(fr.topics[0].topic, "orders"));
 		assert_int_equal(fr.topics[0].partitions[0].high_watermark, 42);
-		assert_int_equal(fr.topics[0].partitions[0].records_len, 250000);
-		assert_memory_equal(fr.topics[0].partitions[0].records, data + 4097, 250000);
+		assert_int_equal(fr.topics[0].partitions[0].records_len, 2500000);
+		assert_memory_equal(fr.topics[0].partitions[0].records, data + 4097, 2500000);
 		proto_fetch_resp_free(&fr);
+		net_resp_free(&resp);
+		/* A small response after it is not held waiting for bytes that
+		 * never come: the client put SO_RCVLOWAT back. */
+		int64_t t0 = now_mono_ms();
+		assert_int_equal(net_client_call(c, PROTO_API_API_VERSIONS, 0, NULL, 0, 0,
+						 DEADLINE_MS, &resp),
+				 0);
+		assert_true(now_mono_ms() - t0 < DEADLINE_MS);
 		net_resp_free(&resp);
 		/* The owner hears that the file range is no longer needed. */
 		assert_true(eventually(done_once, &fx));
