@@ -35,12 +35,17 @@
  *
  * The thread wakes only for news: a wake-up, or the earliest deadline of
  * the fetches it holds (sleep_until, exactly, on the monotonic clock; a
- * clock a test replaces is polled every 10 ms instead). Parking a fetch
- * signals it only when it must look: a wake-up came between the fetch's
- * readiness check and its parking (wakes moved: the change it announced
- * may be one the check did not see), or the new deadline comes before
- * the one the thread sleeps until. A wake-up while nothing is parked
- * only moves wakes.
+ * clock a test replaces is polled every 10 ms instead), or with nothing
+ * parked every PURGATORY_IDLE_MS. Parking a fetch signals it only when it
+ * must look: a wake-up came between the fetch's readiness check and its
+ * parking (wakes moved: the change it announced may be one the check did
+ * not see), or the new deadline comes before the one the thread sleeps
+ * until. A follower's fetch (replica.fetch.wait.max.ms, 500 ms) parked
+ * after the purgatory emptied thus needs no signal: the thread learns
+ * its deadline at its next idle tick, which comes before it. A wake-up
+ * while nothing is parked only moves wakes. On a leader under a
+ * streaming acks=all write that is two wake-ups per append: its LEO, and
+ * the hw that the last follower's fetch moves.
  *
  * A follower's fetch is also answered, without records, when the leader's
  * hw is above the one its last response carried (partition_note_hw_sent):
@@ -59,6 +64,10 @@
 #include "repl/fetch_serve.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
+
+/* The purgatory's tick with nothing parked: the latest a deadline it was
+ * not told about is learnt (below any follower's max_wait_ms default). */
+#define PURGATORY_IDLE_MS 100
 
 struct fs_part {
 	struct partition *p; /* referenced, or NULL */
@@ -410,22 +419,22 @@ static void *purgatory_main(void *arg)
 				earliest = f->deadline_ms;
 		if (!fs->woken && !fs->stopping) {
 			struct timespec ts;
+			/* Until the earliest deadline on the monotonic clock, or
+			 * with nothing parked for PURGATORY_IDLE_MS; a clock a
+			 * test replaces is polled every 10 ms. */
+			int64_t now = fs->now_ms();
 
+			if (earliest == INT64_MAX)
+				earliest = now + PURGATORY_IDLE_MS;
+			int64_t wait = earliest - now;
+
+			if (wait < 1)
+				wait = 1;
+			if (fs->now_ms != mono_ms && wait > 10)
+				wait = 10;
 			fs->sleep_until = earliest;
-			if (earliest == INT64_MAX) {
-				pthread_cond_wait(&fs->cond, &fs->lock);
-			} else {
-				/* Until the deadline on the monotonic clock; a
-				 * clock a test replaces is polled every 10 ms. */
-				int64_t wait = earliest - fs->now_ms();
-
-				if (wait < 1)
-					wait = 1;
-				if (fs->now_ms != mono_ms && wait > 10)
-					wait = 10;
-				deadline_from_ms(CLOCK_MONOTONIC, wait, &ts);
-				pthread_cond_timedwait(&fs->cond, &fs->lock, &ts);
-			}
+			deadline_from_ms(CLOCK_MONOTONIC, wait, &ts);
+			pthread_cond_timedwait(&fs->cond, &fs->lock, &ts);
 			fs->sleep_until = INT64_MIN;
 		}
 	}
