@@ -31,6 +31,7 @@
 #include "repl/net.h"
 #include "repl/repl.h"
 #include "util/clock.h"
+#include "tests/unit/protofx.h"
 
 #define DEADLINE_MS 20000
 
@@ -554,26 +555,12 @@ static bool done_once(void *arg)
 
 static void fetch_body(uint8_t *out, size_t *len, int16_t v)
 {
-	struct proto_fetch_part part = { .partition = 0,
-					 .current_leader_epoch = -1,
-					 .fetch_offset = 0,
-					 .last_fetched_epoch = -1,
-					 .log_start_offset = -1,
-					 .partition_max_bytes = 1 << 20 };
-	struct proto_fetch_topic topic = { kstr_of("orders"), 1, &part };
-	struct proto_fetch_req req = { .cluster_id = KSTR_NULL,
-				       .replica_id = 2,
-				       .max_wait_ms = 500,
-				       .min_bytes = 1,
-				       .max_bytes = 1 << 20,
-				       .session_epoch = -1,
-				       .n_topics = 1,
-				       .topics = &topic,
-				       .rack_id = kstr_of("") };
+	struct protofx_fetch f;
 	struct kbuf_w w;
 
+	protofx_fetch_init(&f, "orders", 2, -1, 0, -1, 500);
 	kbuf_w_init(&w, 1024);
-	assert_int_equal(proto_fetch_req_encode(&w, v, &req), 0);
+	assert_int_equal(proto_fetch_req_encode(&w, v, &f.req), 0);
 	memcpy(out, w.buf, w.len);
 	*len = w.len;
 	kbuf_w_free(&w);

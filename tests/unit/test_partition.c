@@ -36,6 +36,7 @@
 #include "tests/unit/replfx.h"
 #include "tests/unit/tlog.h"
 #include "util/clock.h"
+#include "tests/unit/protofx.h"
 
 static char tmpdir[64];
 
@@ -972,30 +973,16 @@ static int16_t fetch_one(struct net_client *c, int32_t replica_id, int32_t cur_e
 			 int64_t offset, int32_t last_epoch, int32_t max_wait,
 			 struct proto_fetch_resp_part *out, int64_t *elapsed_ms)
 {
-	struct proto_fetch_part part = { .partition = 0,
-					 .current_leader_epoch = cur_epoch,
-					 .fetch_offset = offset,
-					 .last_fetched_epoch = last_epoch,
-					 .log_start_offset = -1,
-					 .partition_max_bytes = 1 << 20 };
-	struct proto_fetch_topic topic = { kstr_of("orders"), 1, &part };
-	struct proto_fetch_req req = { .cluster_id = KSTR_NULL,
-				       .replica_id = replica_id,
-				       .max_wait_ms = max_wait,
-				       .min_bytes = 1,
-				       .max_bytes = 1 << 20,
-				       .session_epoch = -1,
-				       .n_topics = 1,
-				       .topics = &topic,
-				       .rack_id = kstr_of("") };
+	struct protofx_fetch f;
 	struct proto_fetch_resp fr;
 	struct net_resp resp;
 	struct kbuf_w w;
 	int64_t t0 = now_mono_ms();
 	int16_t err;
 
+	protofx_fetch_init(&f, "orders", replica_id, cur_epoch, offset, last_epoch, max_wait);
 	kbuf_w_init(&w, 4096);
-	assert_int_equal(proto_fetch_req_encode(&w, 12, &req), 0);
+	assert_int_equal(proto_fetch_req_encode(&w, 12, &f.req), 0);
 	assert_int_equal(
 		net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS, &resp), 0);
 	kbuf_w_free(&w);
