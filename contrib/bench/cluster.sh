@@ -298,9 +298,14 @@ else
 fi
 mkdir "$tmp/mnt$reader/lat/.groups/bench" || die "mkdir a group on mnt$reader failed"
 # The group starts at the log's start: the probe record would be read
-# first, without a send time; the group starts past it.
-printf 'latest\n' >"$tmp/mnt$reader/lat/.groups/bench/0" ||
-	die "setting the group's offset on mnt$reader failed"
+# first, without a send time; the group starts past it. A group just made
+# may refuse its first offset write (EIO) while its coordinator settles:
+# tried again within a deadline, the error kept in the log.
+# shellcheck disable=SC2317  # run by poll
+set_latest() {
+	printf 'latest\n' 2>>"$LOG" >"$tmp/mnt$reader/lat/.groups/bench/0"
+}
+poll 30 set_latest || die "setting the group's offset on mnt$reader failed: $(tail -n 1 "$LOG")"
 clat=$(timeout 300 python3 "$here/latency.py" mqfs "$tmp/mnt$L/lat/0" \
 	"$tmp/mnt$reader/lat/.groups/bench/consume" "$BENCH_LAT_RECORDS") ||
 	die "cluster latency client failed"
