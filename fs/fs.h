@@ -171,6 +171,9 @@ struct fs_file {
 	size_t refused_len;
 	int64_t refused_off;
 	int64_t wnext;
+	/* what fsync makes durable: the partition's log end offset after this
+	 * file's last append, -1 for all (open_files.c) */
+	int64_t sync_upto;
 	/* acks=0 writes of this file not yet appended, and their first error
 	 * (reported by flush, fsync, close) */
 	struct produce_tracker tracker;

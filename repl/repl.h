@@ -182,6 +182,11 @@ int topic_line_check(struct topic *t, const char *line, size_t len, bool ended);
 /* Makes everything appended to the partition durable (fsync): one
  * fdatasync of its .log, shared by concurrent callers (log_sync). */
 int topic_fsync(struct topic *t, int partition);
+/* The same for the records below upto only (upto < 0: all): a caller whose
+ * records an earlier sync covered returns without an fdatasync. */
+int topic_fsync_upto(struct topic *t, int partition, int64_t upto);
+/* The partition's log end offset (the next offset to assign), -errno. */
+int64_t topic_log_end(struct topic *t, int partition);
 
 /* ---- the line view of a partition (the partition files) ----
  * Each record is one line (value, or key<sep>value, then '\n') at a line
