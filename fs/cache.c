@@ -1,7 +1,8 @@
 /*
  * cache.c — the kernel's page cache of partition files.
  *
- * Which opens use it. A partition file opened O_RDONLY while its line view
+ * Which opens use it (all this is on by default; -o no_page_cache turns
+ * it off). A partition file opened O_RDONLY while its line view
  * is whole (topic_line_whole: no record below the high watermark was ever
  * removed) is read through the page cache: the bytes at a position are
  * then the same for every reader and never change, since committed
@@ -44,6 +45,12 @@
  *      still there; a read of it at a removed position is -ESTALE (its
  *      reader reopens), since the kernel fills whatever a read leaves
  *      short with zeros below the size it knows.
+ *   3a. Truncation. A follower (or a leader that lost its leadership)
+ *      truncates only records above its hw, which rule 1 kept from the
+ *      kernel; the page that held the old end is dropped by rule 2 before
+ *      the kernel learns a larger size. Records below the hw go only in
+ *      an unclean leader election: a replicated topic that allows one is
+ *      never read through the cache (topic_line_whole).
  *   4. keep_cache. An open keeps the pages the kernel holds while the
  *      node's cache is valid; the first open that reads through the cache
  *      makes it valid with keep_cache off, so the kernel starts empty.
@@ -131,8 +138,7 @@ bool fs_cache_open(struct mqfs *fs, struct fs_node *n, int flags, bool *keep_cac
 	bool use = false;
 
 	*keep_cache = false;
-	/* Opt-in (-o page_cache): a first read through the cache costs a copy
-	 * more than direct I/O, which only re-reads win back. */
+	/* Off with -o no_page_cache: every read then asks the daemon. */
 	if (!fs->page_cache || n->key.kind != NODE_PART)
 		return false;
 	/* The size first: whatever is filled after this holds data up to at

@@ -55,7 +55,7 @@ struct mqfs {
 	uid_t uid;           /* owner of MNT/ and the root views */
 	gid_t gid;
 	mode_t root_mode;           /* mode of MNT/ (-o mode=, default 0755) */
-	bool page_cache;            /* -o page_cache: cache.c may cache reads */
+	bool page_cache;            /* cache.c may cache reads (-o no_page_cache: no) */
 	struct fs_metrics *metrics; /* op counts and latencies (metrics.c) */
 	struct fuse_session *se;    /* for invalidations (cache.c); NULL: none */
 	const char *mnt;            /* the mount point, absolute */
@@ -226,6 +226,10 @@ ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off
 int fs_file_fallocate(struct fs_file *f, int mode, off_t off, off_t len);
 int fs_file_flush(struct fs_file *f);
 int fs_file_fsync(struct fs_file *f);
+/* getattr through an open file (fstat, or the kernel checking the size
+ * before a read through the page cache): -ENOENT, logged, when the file's
+ * topic was deleted while it was open; else 0. */
+int fs_file_stat_check(const struct fs_file *f);
 /* Produces a partial line left without flush, frees everything. */
 void fs_file_release(struct mqfs *fs, struct fs_file *f);
 /* After the loop: releases the files the kernel never released. */

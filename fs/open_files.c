@@ -375,6 +375,15 @@ static int deleted_refusal(const struct fs_file *f, const char *op)
 	return -ENOENT;
 }
 
+int fs_file_stat_check(const struct fs_file *f)
+{
+	/* A read through the page cache past the size the kernel knows asks
+	 * for the attributes instead of reading: this is its refusal. */
+	if (f && f->topic && topic_deleted(f->topic))
+		return deleted_refusal(f, "read (size check)");
+	return 0;
+}
+
 ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **data)
 {
 	ssize_t n;

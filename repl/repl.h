@@ -204,8 +204,10 @@ int64_t topic_file_size(struct topic *t, int partition);
 /* 1 when every record of the line view from position 0 up to the high
  * watermark is still there (no retention or compaction removed any) and
  * readable (no reader met a corrupt batch, the log was not found
- * damaged), so that the bytes at each position are the same for every
- * reader and stay so; 0 otherwise; -ENOENT. */
+ * damaged, a replicated topic that allows an unclean leader election,
+ * whose new leader may lack records below this replica's hw), so that the
+ * bytes at each position are the same for every reader and stay so; 0
+ * otherwise; -ENOENT. */
 int topic_line_whole(struct topic *t, int partition);
 /* A reader of one partition's line view, one per open partition file: it
  * keeps the place of its last read so that the next one continues there

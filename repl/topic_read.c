@@ -162,7 +162,7 @@ int topic_line_whole(struct topic *t, int partition)
 {
 	struct partition *pt;
 	struct log_state st;
-	bool compact;
+	bool compact, unclean;
 	int rc = part_begin(t, partition, &pt);
 
 	if (rc < 0)
@@ -173,12 +173,16 @@ int topic_line_whole(struct topic *t, int partition)
 	}
 	log_get_state(pt->log, &st);
 	compact = (t->cfg.log.cleanup_policy & LOG_CLEANUP_COMPACT) != 0;
+	unclean = t->cfg.unclean_leader_election && cluster_replicated(t->b->cluster, t->name);
 	pthread_rwlock_unlock(&t->lock);
 	/* A log that starts above 0 lost the records before its start; one
 	 * that is compacted, or was (its cleaner checkpoint; a crash may lose
 	 * that, not the policy), may have lost records anywhere; one with a
-	 * corrupt batch is read byte by byte around it, not by pages. */
-	return st.line_start == 0 && !compact && st.first_dirty_offset <= 0 &&
+	 * corrupt batch is read byte by byte around it, not by pages. A
+	 * follower truncates only records above its hw, which no reader saw,
+	 * unless an unclean election chose a leader without them: a topic
+	 * that allows one may lose records below the hw too. */
+	return st.line_start == 0 && !compact && !unclean && st.first_dirty_offset <= 0 &&
 	       st.corrupt_batches == 0 && !st.damaged;
 }
 
