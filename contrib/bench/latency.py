@@ -35,6 +35,7 @@ Prints one line:
     records N  p50 X us  p99 Y us  p99.9 Z us  max W us
 Exit status 1 if fewer than N records arrived within 60 s of the last send.
 """
+import ctypes
 import json
 import os
 import select
@@ -119,6 +120,12 @@ class Reader:
         res_r, res_w = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
+            # Dies with the parent (PR_SET_PDEATHSIG): a benchmark stopped
+            # by a signal leaves no reader behind.
+            try:
+                ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+            except (OSError, AttributeError):
+                pass
             os.close(rd)
             os.close(res_r)
             lat, err = [], ""
