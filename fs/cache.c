@@ -28,16 +28,21 @@
  *      grow: the high watermark never moves back, so a page filled after
  *      the invalidation holds data up to at least the new size. The
  *      kernel learns sizes from write replies (it moves its size to the
- *      end of a write), and from getattr and lookup replies. Before a write
- *      reply the invalidation is done (fs_cache_wrote), and at every open
- *      that keeps the cache (fs_cache_open), for what grew otherwise
- *      (.produce, acks=0 writes committed later). Never around a getattr
- *      or lookup reply: an invalidation makes the kernel discard the
- *      attributes of a reply in flight, and lseek(SEEK_END) or a writer's
- *      first offset would use the old size. So a file kept open while it
- *      grows other than through its own inode relies on the kernel not
- *      serving the zeros of a short read as data once the size grows
- *      (Linux 6.18 does not; t_pagecache.sh shows it).
+ *      end of a write), and from getattr and lookup replies: the
+ *      invalidation is done before a write reply (fs_cache_wrote), before
+ *      a getattr or lookup reply that carries a larger size (fs_cache_stat:
+ *      the file grew through another inode, .produce, acks=0 writes
+ *      committed later, or on a follower by replication), and at every
+ *      open that keeps the cache (fs_cache_open). An invalidation makes
+ *      the kernel discard the attributes of a reply in flight (it bumps
+ *      the inode's attribute version) and mark them stale: the stat(2)
+ *      that asked gets the new size all the same, and the kernel's own
+ *      size follows at its next getattr, which finds nothing left to
+ *      invalidate. Until then lseek(SEEK_END) may use the old size: a
+ *      writer not opened O_APPEND that lseeks to the end just after the
+ *      file grew through another inode, while readers through the cache
+ *      hold its pages, can get -ESPIPE for its first write, as when
+ *      another writer appends in between.
  *   3. Removal. Retention and the cleaner call fs_cache_removed (the
  *      broker's removal listener): the node's cache is no longer valid and
  *      all its pages are invalidated; later opens use direct I/O. A file
@@ -59,7 +64,8 @@
  * and is never held across an invalidation. An invalidation waits for the
  * pages it drops (a read in flight holds its pages locked until another
  * worker answers it): it is made from ops that hold no page (open,
- * write) and from the broker's scheduler and cleaner threads with
+ * write, getattr, lookup) and from the broker's scheduler and cleaner
+ * threads with
  * no repl lock held, never from a read.
  */
 #include <errno.h>
@@ -176,6 +182,12 @@ void fs_cache_wrote(struct mqfs *fs, fuse_ino_t ino, int64_t end)
 	if (n->key.kind == NODE_PART)
 		cache_grow(fs, n, end, -1);
 	inode_put(fs->inodes, n);
+}
+
+void fs_cache_stat(struct mqfs *fs, struct fs_node *n, int64_t size)
+{
+	if (n->key.kind == NODE_PART)
+		cache_grow(fs, n, size, size);
 }
 
 void fs_cache_removed(void *arg, struct topic *t, int partition)

@@ -253,6 +253,9 @@ bool fs_cache_open(struct mqfs *fs, struct fs_node *n, int flags, bool *keep_cac
 /* Before a write reply on ino that ends at end (the kernel moves i_size
  * there): the same for the file's size now. */
 void fs_cache_wrote(struct mqfs *fs, fuse_ino_t ino, int64_t end);
+/* Before a getattr or lookup reply tells the kernel size: the pages from
+ * the old end on are dropped if the file grew (cache.c, rule 2). */
+void fs_cache_stat(struct mqfs *fs, struct fs_node *n, int64_t size);
 /* The broker's removal listener (arg: struct mqfs): drops the cached pages
  * of the partition file; later opens read it with direct I/O. */
 void fs_cache_removed(void *arg, struct topic *t, int partition);

@@ -89,6 +89,18 @@ mq_run cat "$MNT/p/0" > "$MQ_TMP/p.7"
 expect_same "cat after close: the completed line" "$MQ_TMP/p.exp" "$MQ_TMP/p.7"
 expect_eq "no NUL bytes" "0" "$(tr -cd '\000' < "$MQ_TMP/p.7" | wc -c)"
 
+# Growth through another inode (.produce): no write reply of this file
+# tells the mount; the stat that shows the new size drops the page that
+# held the old end, cached with zeros past it, before the kernel reads it.
+exec 7< "$MNT/p/0"
+mq_run cat <&7 > /dev/null      # at the end; the last page is cached
+echo 'via-produce' > "$MNT/p/.produce"
+printf 'via-produce\n' >> "$MQ_TMP/p.exp"
+mq_run cat <&7 > "$MQ_TMP/p.9"
+expect_eq "a reader open across growth through .produce: the record, no NUL" \
+	"via-produce" "$(cat "$MQ_TMP/p.9")"
+exec 7<&-
+
 # tail -f polls st_size; each poll's growth comes from the daemon. It
 # prints from the start, so no record depends on when it opened the file.
 mq_bg sh -c 'exec tail -s 0.1 -c +1 -f "$1" > "$2"' sh "$MNT/p/0" "$MQ_TMP/tail.out"
