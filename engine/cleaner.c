@@ -23,12 +23,17 @@
  *   2. Every cleanable segment (clean and dirty part) is rewritten: a keyed
  *      record stays only if the map has no later offset for its key; a
  *      tombstone (null or empty value) also goes once its timestamp +
- *      delete.retention.ms has passed; records without a key and control
- *      batches always stay. A batch that keeps all its records is copied
- *      byte for byte; one that loses some is re-encoded (same codec, leader
- *      epoch, record timestamps) as one batch per run of consecutive
- *      survivors, so that inside each batch the survivors' line positions
- *      are contiguous, as .lines requires (seg.c). Each output batch's
+ *      delete.retention.ms has passed; records without a key, control
+ *      batches and the last batch of each producer id in the log
+ *      (cleaner_producers.c: the producer state rebuilt from the log needs
+ *      its header) always stay. A batch that keeps all its records is
+ *      copied byte for byte; one that loses some is re-encoded (same codec,
+ *      leader epoch, record timestamps, producer id and epoch) as one batch
+ *      per run of consecutive survivors, so that inside each batch the
+ *      survivors' line positions are contiguous, as .lines requires
+ *      (seg.c); a run's base sequence is the original base sequence plus
+ *      its first record's offset delta. A batch that loses every record
+ *      goes whole. Each output batch's
  *      .lines entry carries its first survivor's original line position:
  *      offsets and line positions of survivors never change.
  *   3. A segment where nothing goes is left alone. Otherwise its cleaned
@@ -452,6 +457,7 @@ struct clean_ctx {
 	size_t out_cap;
 	struct batch_meta *meta;
 	int meta_cap;
+	struct cleaner_producers prods; /* the batches kept whole */
 };
 
 static bool keep_rec(struct clean_ctx *c, const struct rec *r)
@@ -474,6 +480,9 @@ static int classify(struct clean_ctx *c, struct seg_reader *r, int *kept)
 {
 	int n = 0, rc;
 	struct rec rec;
+	bool whole = (r->hdr.attributes & BATCH_ATTR_CONTROL) ||
+		     cleaner_producers_is_last(&c->prods, r->hdr.producer_id, r->hdr.base_offset);
+
 	*kept = 0;
 	while ((rc = batch_iter_next(&r->it, &rec)) == 1) {
 		if (n == c->recs_cap) {
@@ -488,7 +497,7 @@ static int classify(struct clean_ctx *c, struct seg_reader *r, int *kept)
 			c->recs_cap = nc;
 		}
 		c->recs[n] = rec;
-		c->keep[n] = (r->hdr.attributes & BATCH_ATTR_CONTROL) || keep_rec(c, &rec);
+		c->keep[n] = whole || keep_rec(c, &rec);
 		*kept += c->keep[n];
 		n++;
 	}
@@ -565,6 +574,15 @@ static int rewrite_batch(struct clean_ctx *c, struct seg_reader *r, int n, struc
 		}
 		if (rc < 0)
 			break;
+		/* The producer's fields stay, each record keeping its sequence
+		 * (base sequence + offset delta, as the producer numbered it). */
+		bb.producer_id = r->hdr.producer_id;
+		bb.producer_epoch = r->hdr.producer_epoch;
+		bb.base_sequence =
+			r->hdr.base_sequence < 0
+				? r->hdr.base_sequence
+				: batch_seq_add(r->hdr.base_sequence,
+						(int32_t)(m->base_offset - r->hdr.base_offset));
 		int64_t size =
 			batch_builder_finish(&bb, m->base_offset, r->hdr.partition_leader_epoch);
 		if (size < 0) {
@@ -815,7 +833,9 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 	if (engine_clean_hook)
 		engine_clean_hook(l);
 
-	rc = omap_init(&map, dirty_records, map_bytes);
+	rc = cleaner_producers_load(l, &c.prods);
+	if (rc == 0)
+		rc = omap_init(&map, dirty_records, map_bytes);
 	if (rc < 0)
 		goto out;
 	c.map = &map;
@@ -869,6 +889,7 @@ out:
 	free(c.keep);
 	free(c.out);
 	free(c.meta);
+	cleaner_producers_free(&c.prods);
 	st->elapsed_ms = now_mono_ms() - t0;
 	pthread_mutex_unlock(&l->maint_lock);
 	return rc;

@@ -501,6 +501,24 @@ void log_corrupt(struct log *l, struct seg *s, int64_t pos, const uint8_t *buf, 
  * or rolls back an interrupted swap (.cleaned, .swap files) and removes
  * index files whose .log is gone (a deletion cut short). */
 int cleaner_recover_dir(const struct io_ops *io, const char *dir);
+
+/* cleaner_producers.c, for cleaner.c: the last batch of every producer id
+ * in the log, which a clean keeps whole (why: its header). */
+struct cleaner_producer_last {
+	int64_t producer_id;
+	int64_t base_offset;
+};
+struct cleaner_producers {
+	struct cleaner_producer_last *e; /* sorted by producer id */
+	int n, cap;
+};
+/* Scans l's batch headers (no lock held; the cleaner holds maint_lock).
+ * 0, or the scan's error (-EBADMSG, -ENOMEM, -EIO). */
+int cleaner_producers_load(struct log *l, struct cleaner_producers *cp);
+/* Whether the batch at base_offset is producer_id's last one. */
+bool cleaner_producers_is_last(const struct cleaner_producers *cp, int64_t producer_id,
+			       int64_t base_offset);
+void cleaner_producers_free(struct cleaner_producers *cp);
 /* retention.c: removes segs[0..n) from the log (lock held), renames their
  * files to .deleted (.log first) and marks them deleted; the caller drops
  * the references it is handed in *gone (n of them) outside the lock. */

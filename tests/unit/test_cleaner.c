@@ -4,7 +4,10 @@
  * at removed positions continue at the next survivor; the tombstone
  * horizon; keyless records; dirty ratio, min.cleanable.dirty.ratio and
  * min.compaction.lag.ms; recovery keeps the gaps; a crash at every
- * mutating step of a clean loses no surviving record.
+ * mutating step of a clean loses no surviving record; an idempotent
+ * producer's batches keep their producer fields, its last batch stays
+ * whole, and the producer state rebuilt from the compacted log still
+ * answers a resend of that batch as a duplicate.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +23,7 @@
 
 #include "engine/engine.h"
 #include "engine/log_int.h"
+#include "repl/producer_state.h"
 #include "tests/unit/logfx.h"
 
 #define MAXREC 4000
@@ -439,6 +443,119 @@ static void test_checkpoint_unchanged(void **state)
 	assert_non_null(strstr(text, want));
 }
 
+/* Appends one batch of producer pid (epoch 0) with base sequence seq, key
+ * k<keys[i]> and value v<offset> per record, as a Kafka client's. */
+static void put_producer(struct logfx *f, int64_t pid, int32_t seq, const int *keys, int n)
+{
+	struct rec_in r[8];
+	char kb[8][16], vb[8][16];
+	struct batch_producer pr = { pid, 0, seq };
+	struct log_append_info info;
+	uint8_t *buf;
+	size_t len;
+	int32_t nb;
+
+	for (int i = 0; i < n; i++) {
+		int o = wr.n + i;
+		int kl = snprintf(kb[i], sizeof(kb[i]), "k%d", keys[i]);
+		int vl = snprintf(vb[i], sizeof(vb[i]), "v%d", o);
+
+		r[i] = (struct rec_in){ kb[i], kl, vb[i], vl, fake_now };
+		wr.key[o] = keys[i];
+		wr.ts[o] = fake_now;
+	}
+	assert_int_equal(log_encode_batches(&f->cfg, r, n, &pr, &buf, &len, &nb), 0);
+	assert_int_equal(nb, 1);
+	assert_int_equal(log_append_client(f->l, buf, len, 1, -1, &info, NULL), 0);
+	free(buf);
+	assert_int_equal(info.first_offset, wr.n);
+	wr.n += n;
+}
+
+struct hdrs {
+	struct batch_producer_info b[MAXREC];
+	int n;
+};
+
+static void note_hdr(void *arg, const struct batch_producer_info *bi)
+{
+	struct hdrs *h = arg;
+
+	h->b[h->n++] = *bi;
+}
+
+/* The batch whose records start at offset base, or NULL. */
+static const struct batch_producer_info *hdr_at(const struct hdrs *h, int64_t base)
+{
+	for (int i = 0; i < h->n; i++)
+		if (h->b[i].base_offset == base)
+			return &h->b[i];
+	return NULL;
+}
+
+static void test_producer_batches(void **state)
+{
+	struct logfx *f = *state;
+	static struct hdrs h;
+	struct producer_state ps;
+	struct batch_producer_info b;
+	int64_t first, last;
+	int32_t e;
+	/* 0..3: producer 7's first batch, k0 and k1 rewritten later, k10 and
+	 * k11 never: two runs survive. 4..7: its last batch, every key
+	 * rewritten later: kept whole. 8..10: producer 9's only batch, all
+	 * rewritten, also its last: kept. */
+	int a[4] = { 0, 10, 1, 11 }, bk[4] = { 0, 1, 2, 3 }, ck[3] = { 0, 1, 2 };
+
+	put_producer(f, 7, 100, a, 4);
+	put_producer(f, 7, 104, bk, 4);
+	put_producer(f, 9, 0, ck, 3);
+	put_rounds(f, 4, 40, 0); /* k0..k3 again, in closed segments after */
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	logmgr_close(f->m); /* as a restart: all from the files */
+	f->m = NULL;
+	logfx_open(f);
+
+	assert_int_equal(log_scan_producers(f->l, -1, note_hdr, &h), 0);
+	assert_null(hdr_at(&h, 0));
+	assert_null(hdr_at(&h, 2));
+	const struct batch_producer_info *r1 = hdr_at(&h, 1), *r3 = hdr_at(&h, 3),
+					 *kb = hdr_at(&h, 4), *kc = hdr_at(&h, 8);
+	assert_non_null(r1);
+	assert_non_null(r3);
+	assert_int_equal(r1->producer_id, 7);
+	assert_int_equal(r1->base_sequence, 101); /* each record keeps its sequence */
+	assert_int_equal(r1->records, 1);
+	assert_int_equal(r3->base_sequence, 103);
+	assert_non_null(kb);
+	assert_int_equal(kb->last_offset, 7);
+	assert_int_equal(kb->records, 4);
+	assert_int_equal(kb->base_sequence, 104);
+	assert_non_null(kc);
+	assert_int_equal(kc->records, 3);
+	assert_int_equal(kc->producer_id, 9);
+	/* The records the mount wrote were compacted: only the last round's
+	 * survive below the active segment. */
+	assert_null(hdr_at(&h, 11));
+
+	/* A new leader (or a restart) rebuilds the state from this log. */
+	producer_state_init(&ps);
+	assert_int_equal(producer_state_load(&ps, f->l, 2), 0);
+	b = (struct batch_producer_info){ .producer_id = 7, .base_sequence = 104, .records = 4 };
+	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e), 1);
+	assert_int_equal(first, 4);
+	assert_int_equal(last, 7);
+	assert_int_equal(e, 1);
+	b = (struct batch_producer_info){ .producer_id = 9, .base_sequence = 0, .records = 3 };
+	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e), 1);
+	assert_int_equal(first, 8);
+	b = (struct batch_producer_info){ .producer_id = 7, .base_sequence = 108, .records = 1 };
+	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e), 0);
+	b.base_sequence = 110; /* a gap stays out of order */
+	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e), -EILSEQ);
+	producer_state_destroy(&ps);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -448,6 +565,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clean_only_checkpointed, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_unchanged, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_producer_batches, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
