@@ -118,6 +118,7 @@ static void info_from_hdr(const struct batch_hdr *h, struct batch_producer_info 
 	bi->producer_id = h->producer_id;
 	bi->producer_epoch = h->producer_epoch;
 	bi->base_sequence = h->base_sequence;
+	bi->max_timestamp = h->max_timestamp;
 }
 
 int log_batches_producers(const uint8_t *buf, size_t len, struct batch_producer_info *out, int max)

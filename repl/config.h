@@ -36,6 +36,11 @@ struct broker_config {
 	 * timeouts a Kafka consumer group member may ask for. */
 	int32_t group_min_session_ms;
 	int32_t group_max_session_ms;
+	/* producer.id.expiration.ms (86400000): an idempotent producer whose
+	 * last batch is older than this is forgotten by a leader's producer
+	 * state (checked every log.retention.check.interval.ms and when the
+	 * state is rebuilt from the log). */
+	int64_t producer_id_expiration_ms;
 	int64_t cleaner_backoff_ms;   /* log.cleaner.backoff.ms (15000) */
 	int64_t cleaner_dedupe_bytes; /* log.cleaner.dedupe.buffer.size (128 MiB) */
 	/* log.segment.fd.cache: idle closed segments whose descriptors stay

@@ -1491,7 +1491,8 @@ static int idempotence_check(const struct produce_ctx *ctx, struct produce_part 
 	int rc;
 
 	pthread_mutex_lock(&ps->mu);
-	rc = producer_state_load(ps, pp->log, epoch);
+	rc = producer_state_load(ps, pp->log, epoch, engine_now_ms(),
+				 ctx->t->b->cfg.producer_id_expiration_ms);
 	if (rc < 0) {
 		mq_log_limited(MQ_ERR,
 			       "topic %s partition %d: producer state not rebuilt from the log: "

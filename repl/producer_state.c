@@ -138,6 +138,7 @@ static struct producer_entry *entry(struct producer_state *ps, int64_t id)
 	memset(&ps->e[i], 0, sizeof(ps->e[i]));
 	ps->e[i].producer_id = id;
 	ps->e[i].epoch = -1;
+	ps->e[i].last_timestamp = INT64_MIN;
 	return &ps->e[i];
 }
 
@@ -154,7 +155,10 @@ int producer_state_update(struct producer_state *ps, const struct batch_producer
 		if (bi[i].producer_epoch != pe->epoch) {
 			pe->epoch = bi[i].producer_epoch;
 			pe->n = pe->next = 0;
+			pe->last_timestamp = bi[i].max_timestamp;
 		}
+		if (bi[i].max_timestamp > pe->last_timestamp)
+			pe->last_timestamp = bi[i].max_timestamp;
 		pe->b[pe->next] = (struct producer_batch){ .first_seq = bi[i].base_sequence,
 							   .last_seq = last_seq_of(&bi[i]),
 							   .first_offset = bi[i].base_offset,
@@ -180,7 +184,20 @@ static void load_one(void *arg, const struct batch_producer_info *bi)
 		lc->rc = producer_state_update(lc->ps, bi, 1);
 }
 
-int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch)
+int producer_state_expire(struct producer_state *ps, int64_t now_ms, int64_t expiration_ms)
+{
+	int w = 0;
+
+	for (int i = 0; i < ps->n; i++)
+		if (ps->e[i].last_timestamp > now_ms - expiration_ms)
+			ps->e[w++] = ps->e[i]; /* stays sorted */
+	w = ps->n - w;
+	ps->n -= w;
+	return w;
+}
+
+int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch, int64_t now_ms,
+			int64_t expiration_ms)
 {
 	struct load_ctx lc = { ps, 0 };
 	int rc;
@@ -195,6 +212,7 @@ int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch)
 		producer_state_clear(ps);
 		return rc;
 	}
+	producer_state_expire(ps, now_ms, expiration_ms);
 	ps->loaded = true;
 	ps->loaded_epoch = epoch;
 	return 0;

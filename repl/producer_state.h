@@ -28,6 +28,12 @@
  * keyed by the leader epoch it was loaded for (a new leadership loads it
  * again; a leader's own appends keep it current).
  *
+ * Expiry (Kafka's removeExpiredProducers): a producer whose newest batch's
+ * maxTimestamp is producer.id.expiration.ms or more before now is
+ * forgotten, by producer_state_expire (the scheduler's periodic check) and
+ * by producer_state_load (a rebuilt state holds no expired producer). It
+ * is then unknown: its next batch may carry any sequence (rule 4).
+ *
  * Locking: the caller holds mu across check, append and update, so a
  * duplicate sent twice at once cannot be appended twice. A leaf lock
  * apart from the log's (taken by the append inside it).
@@ -52,8 +58,9 @@ struct producer_batch {
 struct producer_entry {
 	int64_t producer_id;
 	int16_t epoch;
-	int n;    /* batches kept, up to PRODUCER_BATCHES */
-	int next; /* ring slot of the next one */
+	int64_t last_timestamp; /* greatest maxTimestamp of its batches */
+	int n;                  /* batches kept, up to PRODUCER_BATCHES */
+	int next;               /* ring slot of the next one */
 	struct producer_batch b[PRODUCER_BATCHES];
 };
 
@@ -82,9 +89,14 @@ int producer_state_check(const struct producer_state *ps, const struct batch_pro
  * over. 0 or -ENOMEM. */
 int producer_state_update(struct producer_state *ps, const struct batch_producer_info *bi, int n);
 /* Makes the state that of log l's batches, for leader epoch epoch, unless
- * it already is. Called with mu held. 0, or the scan's error (the state
+ * it already is, without the producers expired at now_ms (wall clock) for
+ * expiration_ms. Called with mu held. 0, or the scan's error (the state
  * is then empty and not loaded). */
-int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch);
+int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch, int64_t now_ms,
+			int64_t expiration_ms);
+/* Forgets the producers whose last batch's timestamp is expiration_ms or
+ * more before now_ms. Called with mu held. Returns how many went. */
+int producer_state_expire(struct producer_state *ps, int64_t now_ms, int64_t expiration_ms);
 /* The producers kept (for .state and tests). */
 static inline int producer_state_count(const struct producer_state *ps)
 {

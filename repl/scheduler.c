@@ -3,7 +3,8 @@
  * min(log.flush.scheduler.interval.ms, log.retention.check.interval.ms,
  * 1 s); flushes the closed segments of every log, and each log whose
  * flush.ms has passed since its last flush and that has unflushed
- * records; every log.retention.check.interval.ms runs retention; every
+ * records; every log.retention.check.interval.ms runs retention and
+ * forgets the idempotent producers expired (producer.id.expiration.ms); every
  * log.flush.offset.checkpoint.interval.ms (and at once after retention
  * deleted a segment) writes the checkpoint files. It works on log
  * references taken with parts_ref, without the topic's lock.
@@ -90,6 +91,32 @@ static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
 	return deleted;
 }
 
+/* Forgets the idempotent producers of t's partitions that have not
+ * written for producer.id.expiration.ms (producer_state.h). */
+static void sched_expire_producers(struct broker *b, struct topic *t, int64_t now)
+{
+	struct topic_config cfg;
+	struct part_ref *r;
+	int n;
+
+	if (parts_ref(t, &r, &n, &cfg) < 0)
+		return;
+	for (int p = 0; p < n; p++) {
+		struct producer_state *ps = &r[p].pt->pstate;
+		int gone;
+
+		pthread_mutex_lock(&ps->mu);
+		gone = producer_state_expire(ps, now, b->cfg.producer_id_expiration_ms);
+		pthread_mutex_unlock(&ps->mu);
+		if (gone > 0)
+			mq_log(MQ_INFO,
+			       "topic %s partition %d: %d producer id(s) forgotten: no batch for "
+			       "producer.id.expiration.ms (%" PRId64 ")",
+			       t->name, p, gone, b->cfg.producer_id_expiration_ms);
+	}
+	parts_unref(r, n);
+}
+
 static void *sched_main(void *arg)
 {
 	struct broker *b = arg;
@@ -126,6 +153,8 @@ static void *sched_main(void *arg)
 				sched_flush_topic(topics[i], now);
 			for (int i = 0; i < n && retention; i++)
 				deleted += sched_retention_topic(b, topics[i], now);
+			for (int i = 0; i < n && retention; i++)
+				sched_expire_producers(b, topics[i], now);
 			broker_topics_release(topics, n);
 		}
 		if (retention)

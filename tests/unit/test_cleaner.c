@@ -540,7 +540,7 @@ static void test_producer_batches(void **state)
 
 	/* A new leader (or a restart) rebuilds the state from this log. */
 	producer_state_init(&ps);
-	assert_int_equal(producer_state_load(&ps, f->l, 2), 0);
+	assert_int_equal(producer_state_load(&ps, f->l, 2, fake_now, 86400000), 0);
 	b = (struct batch_producer_info){ .producer_id = 7, .base_sequence = 104, .records = 4 };
 	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e), 1);
 	assert_int_equal(first, 4);

@@ -140,6 +140,7 @@ static const char default_render[] = "broker.id=0\n"
 				     "auto.create.topics.enable=true\n"
 				     "group.min.session.timeout.ms=6000\n"
 				     "group.max.session.timeout.ms=1800000\n"
+				     "producer.id.expiration.ms=86400000\n"
 				     "log.retention.ms=604800000\n"
 				     "log.retention.bytes=-1\n"
 				     "log.retention.check.interval.ms=300000\n"
@@ -220,12 +221,14 @@ static void test_every_broker_key(void **state)
 			       "log.flush.offset.checkpoint.interval.ms=5000\n"
 			       "key.separator=|\n"
 			       "group.min.session.timeout.ms=100\n"
-			       "group.max.session.timeout.ms=60000\n",
+			       "group.max.session.timeout.ms=60000\n"
+			       "producer.id.expiration.ms=3600000\n",
 			       err, sizeof(err)),
 			 0);
 	assert_string_equal(err, "");
 	assert_int_equal(c.group_min_session_ms, 100);
 	assert_int_equal(c.group_max_session_ms, 60000);
+	assert_int_equal(c.producer_id_expiration_ms, 3600000);
 	assert_string_equal(c.data_dir, "/var/lib/mqfs");
 	assert_int_equal(c.broker_id, 7);
 	assert_int_equal(c.num_partitions, 12);

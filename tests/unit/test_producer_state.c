@@ -143,6 +143,39 @@ static void test_wrap_and_chain(void **state)
 	producer_state_destroy(&ps);
 }
 
+/* producer.id.expiration.ms: a producer whose newest batch is that old is
+ * forgotten; the others keep their batches and their sequence. */
+static void test_expiry(void **state)
+{
+	struct producer_state ps;
+	struct batch_producer_info b;
+	int64_t f, l;
+
+	(void)state;
+	producer_state_init(&ps);
+	b = bat(5, 0, 0, 2, 10);
+	b.max_timestamp = 1000;
+	assert_int_equal(offer(&ps, b, &f, &l), 0);
+	b = bat(6, 0, 0, 1, 12);
+	b.max_timestamp = 5000;
+	assert_int_equal(offer(&ps, b, &f, &l), 0);
+	b = bat(5, 0, 2, 1, 13); /* producer 5 writes again later */
+	b.max_timestamp = 3000;
+	assert_int_equal(offer(&ps, b, &f, &l), 0);
+	assert_int_equal(producer_state_expire(&ps, 3999, 1000), 0);
+	assert_int_equal(producer_state_expire(&ps, 4000, 1000), 1); /* >= : Kafka's */
+	assert_int_equal(producer_state_count(&ps), 1);
+	/* producer 5 is unknown now: a sequence out of its old order goes in */
+	assert_int_equal(offer(&ps, bat(5, 0, 40, 1, 14), &f, &l), 0);
+	/* producer 6 still knows its batch */
+	assert_int_equal(offer(&ps, bat(6, 0, 0, 1, 99), &f, &l), 1);
+	assert_int_equal(f, 12);
+	assert_int_equal(offer(&ps, bat(6, 0, 5, 1, 99), &f, &l), -EILSEQ);
+	assert_int_equal(producer_state_expire(&ps, 5500, 1000), 1);
+	assert_int_equal(producer_state_count(&ps), 1); /* 5 came back at ts 0 */
+	producer_state_destroy(&ps);
+}
+
 static int setup(void **state)
 {
 	return logfx_setup(state, "pstate", NULL);
@@ -194,7 +227,7 @@ static void test_rebuild_from_log(void **state)
 	logmgr_abandon(fx->m);
 	fx->m = NULL;
 	logfx_open(fx);
-	assert_int_equal(producer_state_load(&ps, fx->l, 4), 0);
+	assert_int_equal(producer_state_load(&ps, fx->l, 4, 2000, 86400000), 0);
 	assert_int_equal(producer_state_count(&ps), 2);
 	/* the newest 5 of producer 11 are known with their offsets */
 	b = bat(11, 0, 12, 2, -1);
@@ -214,10 +247,18 @@ static void test_rebuild_from_log(void **state)
 	/* loaded once per leader epoch; another epoch loads again */
 	producer_state_update(&ps, &(struct batch_producer_info){ .producer_id = 99, .records = 1 },
 			      1);
-	assert_int_equal(producer_state_load(&ps, fx->l, 4), 0);
+	assert_int_equal(producer_state_load(&ps, fx->l, 4, 2000, 86400000), 0);
 	assert_int_equal(producer_state_count(&ps), 3);
-	assert_int_equal(producer_state_load(&ps, fx->l, 5), 0);
+	assert_int_equal(producer_state_load(&ps, fx->l, 5, 2000, 86400000), 0);
 	assert_int_equal(producer_state_count(&ps), 2);
+	/* rebuilt a day after the batches' timestamps (1000..1001): every
+	 * producer has expired, and producer 11 may start anywhere */
+	assert_int_equal(producer_state_load(&ps, fx->l, 6, 1001 + 86400000, 86400000), 0);
+	assert_int_equal(producer_state_count(&ps), 0);
+	b = bat(11, 0, 77, 1, -1);
+	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e), 0);
+	assert_int_equal(producer_state_load(&ps, fx->l, 7, 1000 + 86400000, 86400000), 0);
+	assert_int_equal(producer_state_count(&ps), 1); /* producer 11's last is at 1001 */
 	producer_state_destroy(&ps);
 }
 
@@ -266,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_window_of_five),
 		cmocka_unit_test(test_epoch_bump),
 		cmocka_unit_test(test_wrap_and_chain),
+		cmocka_unit_test(test_expiry),
 		cmocka_unit_test_setup_teardown(test_rebuild_from_log, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_encode_fields, setup, logfx_teardown),
 	};
