@@ -57,8 +57,26 @@ static void sched_flush_topic(struct topic *t, int64_t now)
 	parts_unref(r, n);
 }
 
+/* Forgets the idempotent producers of partition p that have not written
+ * for producer.id.expiration.ms (producer_state.h). */
+static void sched_expire_producers(struct broker *b, struct topic *t, int p,
+				   struct producer_state *ps, int64_t now)
+{
+	int gone;
+
+	pthread_mutex_lock(&ps->mu);
+	gone = producer_state_expire(ps, now, b->cfg.producer_id_expiration_ms);
+	pthread_mutex_unlock(&ps->mu);
+	if (gone > 0)
+		mq_log(MQ_INFO,
+		       "topic %s partition %d: %d producer id(s) forgotten: no batch for "
+		       "producer.id.expiration.ms (%" PRId64 ")",
+		       t->name, p, gone, b->cfg.producer_id_expiration_ms);
+}
+
 /* Retention of every partition of t (cleanup.policy with delete; the
- * engine checks the policy and the limits). Returns segments deleted. */
+ * engine checks the policy and the limits), and the expiry of its
+ * idempotent producers. Returns segments deleted. */
 static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
 {
 	struct topic_config cfg;
@@ -69,8 +87,10 @@ static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
 		return 0;
 	for (int p = 0; p < n; p++) {
 		struct log_retention_result res;
-		int rc = r[p].log ? log_retention_run(r[p].log, now, &res) : 0;
+		int rc;
 
+		sched_expire_producers(b, t, p, &r[p].pt->pstate, now);
+		rc = r[p].log ? log_retention_run(r[p].log, now, &res) : 0;
 		if (rc < 0) {
 			mq_log_limited(MQ_ERR, "topic %s partition %d: retention: %s", t->name, p,
 				       strerror(-rc));
@@ -89,32 +109,6 @@ static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
 	}
 	parts_unref(r, n);
 	return deleted;
-}
-
-/* Forgets the idempotent producers of t's partitions that have not
- * written for producer.id.expiration.ms (producer_state.h). */
-static void sched_expire_producers(struct broker *b, struct topic *t, int64_t now)
-{
-	struct topic_config cfg;
-	struct part_ref *r;
-	int n;
-
-	if (parts_ref(t, &r, &n, &cfg) < 0)
-		return;
-	for (int p = 0; p < n; p++) {
-		struct producer_state *ps = &r[p].pt->pstate;
-		int gone;
-
-		pthread_mutex_lock(&ps->mu);
-		gone = producer_state_expire(ps, now, b->cfg.producer_id_expiration_ms);
-		pthread_mutex_unlock(&ps->mu);
-		if (gone > 0)
-			mq_log(MQ_INFO,
-			       "topic %s partition %d: %d producer id(s) forgotten: no batch for "
-			       "producer.id.expiration.ms (%" PRId64 ")",
-			       t->name, p, gone, b->cfg.producer_id_expiration_ms);
-	}
-	parts_unref(r, n);
 }
 
 static void *sched_main(void *arg)
@@ -153,8 +147,6 @@ static void *sched_main(void *arg)
 				sched_flush_topic(topics[i], now);
 			for (int i = 0; i < n && retention; i++)
 				deleted += sched_retention_topic(b, topics[i], now);
-			for (int i = 0; i < n && retention; i++)
-				sched_expire_producers(b, topics[i], now);
 			broker_topics_release(topics, n);
 		}
 		if (retention)
