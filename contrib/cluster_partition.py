@@ -49,10 +49,12 @@ One round:
      every partition;
   6. stop the writers, then check:
      - acknowledged while cut off: writes through L's mount that started
-       after the cut and returned success. Must be 0: L cannot commit a
-       record without its followers, its ISR shrink cannot be written
-       without ZooKeeper, and once healed it is a follower whose log
-       takes the new leader's records at those offsets;
+       after the cut and returned success before the heal. Must be 0: L
+       cannot commit a record without its followers, its ISR shrink cannot
+       be written without ZooKeeper, and once healed it is a follower whose
+       log takes the new leader's records at those offsets (a write whose
+       records all went so is sent again to the new leader and may then
+       succeed: the Checker finds it once);
      - killstorm.py's Checker through each partition's leader's mount:
        every acknowledged record present exactly once, in its writer's
        order, nothing garbled, no seq never written;
@@ -184,12 +186,16 @@ class PartitionStorm(Storm):
         super().__init__(a)
         self.pinned = None
         self.cut_t = None
+        self.healed = False
         self.acked_while_cut = 0
 
     def note_ack(self, partition, broker, started):
+        # Only acks that came while L was cut off count: a write L appended
+        # and lost with its leadership is sent again to the new leader once
+        # L knows it follows (after the heal), and is acknowledged by it.
         with self.lock:
-            if self.cut_t is not None and broker == self.victim \
-                    and started > self.cut_t:
+            if self.cut_t is not None and not self.healed \
+                    and broker == self.victim and started > self.cut_t:
                 self.acked_while_cut += 1
         # The first ack on partition 0 after the cut, through the majority.
         super().note_ack(partition, broker, started)
@@ -266,6 +272,7 @@ def run_round(k, a, rnd, net, cluster, storm, writers, pinned, out, res):
     net.cut("b%d" % victim)
     with storm.lock:
         storm.cut_t = storm.kill_t = time.monotonic()
+        storm.healed = False
         storm.victim = victim
         doubt_at_cut = len(pinned.doubt)
     cluster.cut = victim
@@ -289,6 +296,8 @@ def run_round(k, a, rnd, net, cluster, storm, writers, pinned, out, res):
     seen_cut = read_bytes(os.path.join(vb.mnt, TOPIC, "0"))
     cut_state = [ln for ln in read_text(os.path.join(vb.mnt, TOPIC, ".state"))
                  .splitlines() if ln.split()[:1] == ["0"]]
+    with storm.lock:
+        storm.healed = True
     net.heal("b%d" % victim)
     # The pinned writer goes on until L knows it leads no more: a write L
     # appended before it learnt that must not be acknowledged when L, now

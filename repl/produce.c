@@ -376,6 +376,12 @@ struct produce_req {
 	int rc;
 	int64_t last_offset; /* of its commit group, once done */
 	int32_t last_epoch;  /* the leader epoch it was appended in */
+	/* The first offset of its commit group's first append, and that
+	 * append's leader epoch (-1: nothing appended here); forwarded: some
+	 * of its records went to another leader. */
+	int64_t first_offset;
+	int32_t first_epoch;
+	bool forwarded;
 };
 
 void produce_broker_init(struct broker *b)
@@ -555,15 +561,36 @@ struct produce_part {
 	struct log *log;     /* referenced; NULL: not taken yet */
 	int64_t last_offset; /* last offset appended by this call; -1: none */
 	int32_t last_epoch;  /* the leader epoch of that append */
+	/* The first offset of the commit group of this call's first append
+	 * (at or below the call's first record) and its epoch; -1: none. */
+	int64_t first_offset;
+	int32_t first_epoch;
+	bool forwarded; /* some of this call's records were forwarded */
 };
 
 /* Where an append ended: its last offset and the leader epoch it
  * stamped (the acknowledgement step checks that the record there is
- * still the one appended). */
+ * still the one appended); where it began (first, first_epoch: of the
+ * first of several appends; -1 none); forwarded: records of it went to
+ * the leader elsewhere. */
 struct produce_at {
 	int64_t offset;
 	int32_t epoch;
+	int64_t first;
+	int32_t first_epoch;
+	bool forwarded;
 };
+
+/* Notes an append of offsets first..last in epoch into *at. */
+static void at_note(struct produce_at *at, int64_t first, int64_t last, int32_t epoch)
+{
+	if (at->first < 0) {
+		at->first = first;
+		at->first_epoch = epoch;
+	}
+	at->offset = last;
+	at->epoch = epoch;
+}
 
 /* Partition p of t into pp with a reference to its log, under t->lock. A
  * partition without a replica here has no log: its writes are forwarded
@@ -575,6 +602,9 @@ static int part_ref(struct topic *t, int p, struct produce_part *pp)
 	pp->log = pp->pt->log;
 	pp->last_offset = -1;
 	pp->last_epoch = -1;
+	pp->first_offset = -1;
+	pp->first_epoch = -1;
+	pp->forwarded = false;
 	if (pp->log)
 		log_ref(pp->log);
 	else if (!cluster_forwarder(t->b->cluster))
@@ -724,14 +754,16 @@ static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	int32_t epoch;
 	int rc = append_epoch(ctx, pp, &epoch);
 
-	if (rc == -EREMOTE || (rc == 0 && !pp->log))
+	if (rc == -EREMOTE || (rc == 0 && !pp->log)) {
+		last->forwarded = true;
 		return forward_append(ctx, pp, recs, n);
+	}
 	if (rc < 0)
 		return rc;
 	rc = log_append(pp->log, recs, n, epoch, &info);
 	rc = appended(ctx, pp, rc, &info, recs[0].timestamp, t0);
 	if (rc == 0)
-		*last = (struct produce_at){ info.last_offset, epoch };
+		at_note(last, info.first_offset, info.last_offset, epoch);
 	return rc;
 }
 
@@ -767,15 +799,17 @@ static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	int32_t epoch;
 	int rc = append_epoch(ctx, pp, &epoch);
 
-	if (rc == -EREMOTE || (rc == 0 && !pp->log))
+	if (rc == -EREMOTE || (rc == 0 && !pp->log)) {
+		last->forwarded = true;
 		return lines_forward(ctx, pp, r);
+	}
 	if (rc < 0)
 		return rc;
 	rc = log_append_lines(pp->log, r->head, r->head_len, r->lines, r->lines_len, r->sp->now,
 			      epoch, &info);
 	rc = appended(ctx, pp, rc, &info, r->sp->now, t0);
 	if (rc == 0)
-		*last = (struct produce_at){ info.last_offset, epoch };
+		at_note(last, info.first_offset, info.last_offset, epoch);
 	return rc;
 }
 
@@ -851,7 +885,7 @@ static void partition_lead(const struct produce_ctx *ctx, struct produce_part *p
 
 	for (;;) {
 		struct produce_req *g, *last, *r, *nx;
-		struct produce_at at = { -1, -1 };
+		struct produce_at at = { -1, -1, -1, -1, false };
 		int64_t payload;
 		int n, rc;
 
@@ -886,6 +920,9 @@ static void partition_lead(const struct produce_ctx *ctx, struct produce_part *p
 			r->rc = rc;
 			r->last_offset = at.offset;
 			r->last_epoch = at.epoch;
+			r->first_offset = at.first;
+			r->first_epoch = at.first_epoch;
+			r->forwarded = at.forwarded;
 			r->done = true;
 			if (r->async) {
 				tracker_done(r->tr, rc);
@@ -960,6 +997,11 @@ static int partition_submit(const struct produce_ctx *ctx, struct produce_part *
 		pp->last_offset = r->last_offset;
 		pp->last_epoch = r->last_epoch;
 	}
+	if (rc == 0 && pp->first_offset < 0 && r->first_offset >= 0) {
+		pp->first_offset = r->first_offset;
+		pp->first_epoch = r->first_epoch;
+	}
+	pp->forwarded |= r->forwarded;
 	return rc;
 }
 
@@ -1023,11 +1065,11 @@ void produce_hw_moved(struct partition *pt)
 	pthread_mutex_unlock(&pt->commit_mu);
 }
 
-/* How often a Kafka client's waiting Produce looks whether this broker
- * still leads the partition: a leadership change moves no hw here when the
- * new leader's log ends below the waiting records (they are truncated and
- * the writer's own client, waiting for its answer, sends nothing more), so
- * no wake-up would come before the timeout. */
+/* How often a waiting write (a Kafka client's Produce, a mount's write)
+ * looks whether this broker still leads the partition: a leadership
+ * change moves no hw here when the new leader's log ends below the
+ * waiting records (they are truncated and their writer, waiting, sends
+ * nothing more), so no wake-up would come before the timeout. */
 #define PRODUCE_LEADER_CHECK_MS 100
 
 /* Whether this broker still leads replicated pt in epoch. */
@@ -1040,15 +1082,50 @@ static bool still_leads(const struct topic *t, const struct partition *pt, int32
 	       now_epoch == epoch;
 }
 
-/* produce_commit_wait; with lead_epoch >= 0 (a Kafka client's Produce on
- * a replicated topic, led in lead_epoch when it was answered) also
- * -EREMOTE once this broker no longer leads pt in lead_epoch, looked at
- * every PRODUCE_LEADER_CHECK_MS. */
+/* What commit_wait returns for a mount's write whose records are all
+ * gone from this broker's log with the leadership it had: the new
+ * leader's log diverged at or before them, so it does not hold them
+ * either and the write may be sent to it again. */
+#define PRODUCE_GONE (-ESTALE)
+
+/* The write's records, appended in epoch, are gone from l (looked at
+ * first_offset, appended in first_epoch; -1: unknown): PRODUCE_GONE when
+ * none of them is left; else (some left, or not known) logged, and
+ * -ETIMEDOUT: appended, not confirmed. */
+static int commit_lost(struct topic *t, struct partition *pt, struct log *l, int64_t first_offset,
+		       int32_t first_epoch, int64_t last_offset, int32_t epoch)
+{
+	if (first_offset >= 0 && !appended_in_epoch(l, first_offset, first_epoch))
+		return PRODUCE_GONE;
+	mq_log_limited(MQ_WARN,
+		       "topic %s partition %d: offsets up to %lld appended in leader epoch %d "
+		       "are not there any more (this broker lost the leadership before they "
+		       "were committed): not acknowledged",
+		       t->name, pt->index, (long long)last_offset, (int)epoch);
+	return -ETIMEDOUT;
+}
+
+/* produce_commit_wait, and:
+ * - lead_epoch >= 0 (a Kafka client's Produce on a replicated topic, led
+ *   in lead_epoch when it was answered): -EREMOTE once this broker no
+ *   longer leads pt in lead_epoch, looked at every
+ *   PRODUCE_LEADER_CHECK_MS;
+ * - lead_epoch < 0 on a replicated topic (a mount's write): the same
+ *   look, and once this broker no longer leads in epoch and the record at
+ *   last_offset is gone (truncated as the new leader's follower, maybe
+ *   not refilled soon), the end at once: PRODUCE_GONE when the record at
+ *   first_offset (the write's first, or one before it; -1: not known) is
+ *   gone too, else -ETIMEDOUT (commit_lost). Records still there in
+ *   their epoch are the new leader's too: the wait goes on for the hw. */
 static int commit_wait(struct topic *t, struct partition *pt, struct log *l, int64_t last_offset,
-		       int32_t epoch, int64_t timeout_ms, int32_t lead_epoch)
+		       int32_t epoch, int64_t timeout_ms, int32_t lead_epoch, int64_t first_offset,
+		       int32_t first_epoch)
 {
 	struct timespec dl, slice;
-	bool leader_check = lead_epoch >= 0 && broker_replicated(t->b, t->name);
+	bool replicated = broker_replicated(t->b, t->name);
+	bool leader_check = lead_epoch >= 0 && replicated;
+	bool mount_check = lead_epoch < 0 && epoch >= 0 && replicated;
+	bool lost = false;
 	int rc = 0;
 
 	if (log_hw(l) > last_offset)
@@ -1061,22 +1138,24 @@ static int commit_wait(struct topic *t, struct partition *pt, struct log *l, int
 			rc = -ENOENT;
 			break;
 		}
-		if (leader_check) {
+		if (leader_check || mount_check) {
 			/* Not under commit_mu: the leadership check takes the
 			 * partition's lock, under which a hw move takes
 			 * commit_mu (produce_hw_moved). */
 			pthread_mutex_unlock(&pt->commit_mu);
-			bool leads = still_leads(t, pt, lead_epoch);
+			bool leads = still_leads(t, pt, leader_check ? lead_epoch : epoch);
+
+			lost = !leads && mount_check && !appended_in_epoch(l, last_offset, epoch);
 			pthread_mutex_lock(&pt->commit_mu);
-			if (!leads) {
+			if (!leads && leader_check) {
 				rc = -EREMOTE;
 				break;
 			}
-			if (log_hw(l) > last_offset)
+			if (lost || log_hw(l) > last_offset)
 				break;
 		}
 		slice = dl;
-		if (leader_check) {
+		if (leader_check || mount_check) {
 			deadline_from_ms(CLOCK_MONOTONIC, PRODUCE_LEADER_CHECK_MS, &slice);
 			if (slice.tv_sec > dl.tv_sec ||
 			    (slice.tv_sec == dl.tv_sec && slice.tv_nsec > dl.tv_nsec))
@@ -1100,20 +1179,15 @@ static int commit_wait(struct topic *t, struct partition *pt, struct log *l, int
 	if (rc)
 		return rc;
 covered:
-	if (appended_in_epoch(l, last_offset, epoch))
+	if (!lost && appended_in_epoch(l, last_offset, epoch))
 		return 0;
-	mq_log_limited(MQ_WARN,
-		       "topic %s partition %d: offsets up to %lld appended in leader epoch %d "
-		       "are not there any more (this broker lost the leadership before they "
-		       "were committed): not acknowledged",
-		       t->name, pt->index, (long long)last_offset, (int)epoch);
-	return -ETIMEDOUT;
+	return commit_lost(t, pt, l, first_offset, first_epoch, last_offset, epoch);
 }
 
 int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l, int64_t last_offset,
 			int32_t epoch, int64_t timeout_ms)
 {
-	return commit_wait(t, pt, l, last_offset, epoch, timeout_ms, -1);
+	return commit_wait(t, pt, l, last_offset, epoch, timeout_ms, -1, -1, -1);
 }
 
 /* An acks=0 request owning a copy of its records' bytes. */
@@ -1354,6 +1428,33 @@ out:
 	return rc;
 }
 
+/* The acknowledgement step of a mount's write, rc the append step's
+ * result: with acks=all, waits for the commit of each partition's
+ * records. PRODUCE_GONE (resendable: a write into one partition, all of
+ * whose records were appended here, none forwarded) when its records went
+ * with this broker's leadership; otherwise that case is logged and
+ * -ETIMEDOUT. */
+static int write_commit(const struct produce_ctx *ctx, struct produce_part *pps, int np,
+			bool resendable, int rc)
+{
+	struct topic *t = ctx->t;
+
+	for (int q = 0; q < np && rc == 0 && ctx->cfg.acks == -1; q++) {
+		struct produce_part *pp = &pps[q];
+		bool whole = resendable && np == 1 && !pp->forwarded;
+
+		if (!pp->log || pp->last_offset < 0)
+			continue;
+		rc = commit_wait(t, pp->pt, pp->log, pp->last_offset, pp->last_epoch,
+				 t->b->cfg.request_timeout_ms, -1, pp->first_offset,
+				 pp->first_epoch);
+		if (rc == PRODUCE_GONE && !whole)
+			rc = commit_lost(t, pp->pt, pp->log, -1, -1, pp->last_offset,
+					 pp->last_epoch);
+	}
+	return rc;
+}
+
 int topic_produce(struct topic *t, int partition, const char *lines, size_t len, int flags)
 {
 	const struct produce_input in = { .lines = lines, .len = len };
@@ -1366,7 +1467,7 @@ int topic_produce_file(struct topic *t, int partition, const struct produce_inpu
 {
 	const char *head = in->head, *lines = in->lines;
 	size_t head_len = in->head_len, len = in->len;
-	struct lsrc src = { lines, lines + len, NULL, NULL };
+	struct lsrc src = { lines, lines + len, NULL, NULL }, src0;
 	struct produce_ctx ctx;
 	struct produce_part one = { 0 }, *pps = &one;
 	struct splitter sp = { .now = 0 };
@@ -1381,6 +1482,7 @@ int topic_produce_file(struct topic *t, int partition, const struct produce_inpu
 	}
 	if (len > 0 && !(flags & PRODUCE_FINAL) && lines[len - 1] != '\n')
 		return -EINVAL;
+	src0 = src;
 	rc = produce_begin(t, partition, &ctx, &one);
 	if (rc < 0)
 		return rc;
@@ -1429,11 +1531,24 @@ int topic_produce_file(struct topic *t, int partition, const struct produce_inpu
 		rc = produce_spread(&ctx, pps, &sp, rb, &src);
 	else
 		rc = produce_one(&ctx, &one, &sp, rb, &src, tr, &held);
-	/* Appended; acks=all also waits until it is committed. */
-	for (int q = 0; q < np && rc == 0 && ctx.cfg.acks == -1; q++)
-		if (pps[q].log && pps[q].last_offset >= 0)
-			rc = produce_commit_wait(t, pps[q].pt, pps[q].log, pps[q].last_offset,
-						 pps[q].last_epoch, t->b->cfg.request_timeout_ms);
+	rc = write_commit(&ctx, pps, np, partition >= 0, rc);
+	if (rc == PRODUCE_GONE) {
+		/* Sent again, once, as a new write: this broker follows the
+		 * new leader now, so the appender forwards it there. */
+		mq_log(MQ_INFO,
+		       "topic %s partition %d: a write's offsets %lld-%lld appended in leader "
+		       "epoch %d are gone with the leadership (the new leader never had them): "
+		       "sent again to the new leader",
+		       t->name, partition, (long long)one.first_offset, (long long)one.last_offset,
+		       (int)one.last_epoch);
+		src = src0;
+		line_scratch_reset(&sp.scr, head_len + len);
+		one.last_offset = one.first_offset = -1;
+		one.last_epoch = one.first_epoch = -1;
+		one.forwarded = false;
+		rc = produce_one(&ctx, &one, &sp, rb, &src, tr, &held);
+		rc = write_commit(&ctx, pps, np, false, rc);
+	}
 out:
 	buffer_give(t->b, held);
 	if (rb)
@@ -1602,7 +1717,7 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	last_epoch = epoch;
 committed:
 	if (acks == -1)
-		rc = commit_wait(t, pp.pt, pp.log, last, last_epoch, timeout_ms, epoch);
+		rc = commit_wait(t, pp.pt, pp.log, last, last_epoch, timeout_ms, epoch, -1, -1);
 	log_get_state(pp.log, &st);
 	res->log_start_offset = st.log_start_offset;
 out:

@@ -129,3 +129,32 @@ kc() {
 	# shellcheck disable=SC2086
 	eval "mq_run kcat -b 127.0.0.1:\$PORT$_b $SASL \"\$@\""
 }
+
+# The tests of topic t: t_field MNT F: field F of partition 0's row of
+# MNT/t/.state (partition, log start, hw, leo, leader, leader epoch,
+# replicas, isr, ...); set_of TEXT: "[3,1,2]" -> "1,2,3" (the controller
+# keeps assignment order); t_isr_is MNT SET.
+t_field() {
+	timeout 5 awk -v f="$2" '$1 == "0" { print $f }' "$1/t/.state" 2>/dev/null
+}
+set_of() {
+	echo "$1" | tr -d '[]' | tr ',' '\n' | sort -n | paste -sd, -
+}
+t_isr_is() {
+	[ "$(set_of "$(t_field "$1" 8)")" = "$2" ]
+}
+
+# t_make3: topic t made through mnt1 (num.partitions=1 in CLUSTER_CONF:
+# one partition), listed on every mount with three replicas in its ISR;
+# L its leader, F and G the other two brokers.
+t_make3() {
+	cluster_mkdir t
+	check "three replicas in the ISR" poll 20 t_isr_is "$MQ_TMP/mnt1" "1,2,3"
+	L=$(t_field "$MQ_TMP/mnt1" 5)
+	case $L in
+	1 | 2 | 3) ok "a leader: broker $L" ;;
+	*) fail "a leader" "leader '$L'"; mq_done ;;
+	esac
+	F=$((L % 3 + 1))
+	G=$((F % 3 + 1))
+}

@@ -35,24 +35,7 @@ zk_cluster_start
 
 cluster_start3
 
-# row MNT: partition 0's row of t/.state (partition, log start, hw, leo,
-# leader, leader epoch, replicas, isr, ...).
-field() {
-	timeout 5 awk -v f="$2" '$1 == "0" { print $f }' "$1/t/.state" 2>/dev/null
-}
-set_of() {
-	echo "$1" | tr -d '[]' | tr ',' '\n' | sort -n | paste -sd, -
-}
-isr_is() {
-	[ "$(set_of "$(field "$1" 8)")" = "$2" ]
-}
-
-cluster_mkdir t
-check "three replicas in the ISR" poll 20 isr_is "$MQ_TMP/mnt1" "1,2,3"
-L=$(field "$MQ_TMP/mnt1" 5)
-case $L in 1|2|3) ok "a leader: broker $L" ;; *) fail "a leader" "leader '$L'"; mq_done ;; esac
-F=$((L % 3 + 1))
-G=$((F % 3 + 1))
+t_make3
 for n in 1 2 3; do
 	check "mnt$n knows leader $L" poll 20 sh -c "[ \"\$(timeout 5 awk '\$1 == \"0\" { print \$5 }' '$MQ_TMP/mnt$n/t/.state')\" = $L ]"
 done
@@ -119,7 +102,7 @@ echo "rec-7 in flight" >>"$MQ_TMP/want"
 for n in $F $G; do
 	check "mnt$n shows rec-7 exactly once, after the six" poll 30 shows "$MQ_TMP/mnt$n" "$n" "$MQ_TMP/want"
 done
-N=$(field "$MQ_TMP/mnt$G" 5)
+N=$(t_field "$MQ_TMP/mnt$G" 5)
 # Which way it went: the new leader had it from the old one (answered as
 # a duplicate), or had not (appended once, the copy on $G cut by epoch).
 echo "# new leader $N; answered as a duplicate: $(grep -c 'sent again: answered' "$LOG")" >>"$LOG"
