@@ -79,7 +79,8 @@ int cleaner_producers_load(struct log *l, struct cleaner_producers *cp)
 		cp->n = 0;
 		return rc;
 	}
-	qsort(cp->e, (size_t)cp->n, sizeof(*cp->e), cmp_id);
+	if (cp->n > 1) /* e is NULL with no producer: not for qsort */
+		qsort(cp->e, (size_t)cp->n, sizeof(*cp->e), cmp_id);
 	for (int i = 0; i < cp->n; i++)
 		if (w == 0 || cp->e[w - 1].producer_id != cp->e[i].producer_id)
 			cp->e[w++] = cp->e[i];

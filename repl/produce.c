@@ -1125,7 +1125,7 @@ static int commit_wait(struct topic *t, struct partition *pt, struct log *l, int
 	bool replicated = broker_replicated(t->b, t->name);
 	bool leader_check = lead_epoch >= 0 && replicated;
 	bool mount_check = lead_epoch < 0 && epoch >= 0 && replicated;
-	bool lost = false;
+	bool lost = false, waited = false;
 	int rc = 0;
 
 	if (log_hw(l) > last_offset)
@@ -1138,7 +1138,10 @@ static int commit_wait(struct topic *t, struct partition *pt, struct log *l, int
 			rc = -ENOENT;
 			break;
 		}
-		if (leader_check || mount_check) {
+		/* A mount's write looks first after one slice: most are
+		 * committed by then, and the look takes the partition's lock,
+		 * which every append of the partition takes too. */
+		if (leader_check || (mount_check && waited)) {
 			/* Not under commit_mu: the leadership check takes the
 			 * partition's lock, under which a hw move takes
 			 * commit_mu (produce_hw_moved). */
@@ -1161,6 +1164,7 @@ static int commit_wait(struct topic *t, struct partition *pt, struct log *l, int
 			    (slice.tv_sec == dl.tv_sec && slice.tv_nsec > dl.tv_nsec))
 				slice = dl;
 		}
+		waited = true;
 		if (pthread_cond_timedwait(&pt->commit_cv, &pt->commit_mu, &slice) == ETIMEDOUT &&
 		    slice.tv_sec == dl.tv_sec && slice.tv_nsec == dl.tv_nsec &&
 		    log_hw(l) <= last_offset) {
