@@ -61,6 +61,7 @@
 
 #include "repl/assign.h"
 #include "repl/broker_int.h"
+#include "repl/net.h"
 
 #define GROUP_OFFSETS_TOPIC "__consumer_offsets"
 #define GROUP_EVENTS        256
@@ -111,6 +112,16 @@ struct group_member {
 	void (*wake)(void *arg);
 	void *wake_arg;
 	bool armed; /* wake wanted when data may be there */
+	/* On the coordinator: a member of another broker's mount, joined over
+	 * JoinGroup (group_guest.c); the assignor counts it like a local one,
+	 * its reads and wakes happen on its broker. last_heard: monotonic ms
+	 * of its last request, for session.timeout.ms. */
+	bool guest;
+	int64_t last_heard;
+	/* On another broker: a member whose group another broker coordinates
+	 * (group_remote.c); its partitions are what that coordinator assigned
+	 * it, its commits go there. NULL for every other member. */
+	struct grem *rm;
 	struct group_member *next;
 };
 
@@ -131,6 +142,7 @@ struct group {
 	uint64_t next_member;
 	struct group_member *members; /* join order */
 	int nmembers;
+	int nremote; /* members with rm: the coordinator elsewhere assigns */
 	struct gpart *parts;
 	int nparts;
 };
@@ -164,6 +176,12 @@ struct group_coord {
 	 * when this broker does or no broker is known. Called with mu held. */
 	int32_t (*kafka_coordinator)(void *arg, const char *group);
 	void *kafka_arg;
+	/* Set (under mu) by the cluster: a connection, authenticated, to
+	 * broker node's listener, for the members of groups that broker
+	 * coordinates (group_remote.c). NULL on a single node. Called with no
+	 * lock held. */
+	int (*connect)(void *arg, int32_t node, int64_t timeout_ms, struct net_client **out);
+	void *connect_arg;
 
 	pthread_t thr;
 	bool running;
@@ -227,8 +245,68 @@ int group_lock_live(struct group *g);
 int group_lock_part(struct group *g, int partition);
 
 /* ---- group_rebalance.c ---- */
-/* Runs the group's assignor over its members. Needs g->mu. */
+/* Runs the group's assignor over its members (nothing while g->nremote:
+ * the coordinator on another broker assigns them). Needs g->mu. */
 int group_rebalance(struct group *g);
+/* Gives partition p to m (NULL: nobody): a new owner starts at the
+ * committed offset, the same owner keeps its position. Needs g->mu. */
+void group_part_assign(struct group *g, int p, struct group_member *m);
+/* Appends m to g->members (a reference on g for it) and rebalances;
+ * on failure nothing changed. Needs g->mu. */
+int group_member_add(struct group *g, struct group_member *m);
+/* Takes m out of g->members (its partitions unowned) and rebalances.
+ * Needs g->mu. */
+void group_member_remove(struct group_member *m);
+
+/* ---- group_guest.c: members of other brokers' mounts (coordinator) ----
+ * Member ids of guests hold '@' ("consumer-000007-4242@2": sequence, pid,
+ * broker), which Kafka member ids made here never do; the listener's group
+ * APIs send them here. Each returns a Kafka error code, logged. */
+#define GROUP_GUEST_PTYPE "mqfs"
+bool group_guest_id(const char *id, int32_t len);
+/* JoinGroup of protocol type GROUP_GUEST_PTYPE: metadata is a consumer
+ * protocol subscription of one topic, its user_data "pid@broker". An
+ * empty member_id joins (and rebalances), a known one rejoins without a
+ * rebalance. Out: the generation and the member id (64 bytes). */
+int16_t group_guest_join(struct group_coord *gc, const char *name, const char *member,
+			 const uint8_t *meta, size_t meta_len, const char *peer,
+			 int32_t *generation, char *member_out);
+/* SyncGroup: the member's partitions as a consumer protocol assignment,
+ * malloc'ed in *asg. */
+int16_t group_guest_sync(struct group_coord *gc, const char *name, const char *member,
+			 int32_t generation, const char *peer, uint8_t **asg, size_t *asg_len);
+int16_t group_guest_heartbeat(struct group_coord *gc, const char *name, const char *member,
+			      int32_t generation, const char *peer);
+int16_t group_guest_leave(struct group_coord *gc, const char *name, const char *member,
+			  const char *peer);
+/* True when member is the guest that owns partition p of g (a commit of p
+ * by it is taken). Needs g->mu. */
+bool group_guest_owns(struct group *g, const char *member, int p);
+/* Drops guests not heard from within the group's session.timeout.ms;
+ * returns ms until the next may expire (at most max_ms). Takes coord.mu
+ * and group.mu. */
+int64_t group_guests_expire(struct group_coord *gc, int64_t max_ms);
+
+/* ---- group_remote.c: members of groups coordinated elsewhere ---- */
+/* group_join for a group that broker node coordinates: joins there
+ * (JoinGroup, SyncGroup, OffsetFetch of its partitions) before it
+ * returns, then heartbeats from a thread of its own. -EAGAIN the
+ * coordinator cannot be reached or is not ready, -EBUSY Kafka consumers
+ * are the group's members, -EPROTO another refusal (logged). No lock
+ * held. */
+int group_remote_join(struct group *g, int32_t node, pid_t pid, void (*wake)(void *arg), void *arg,
+		      struct group_member **out);
+/* Stops m's thread and sends LeaveGroup (m stays in g). No lock held. */
+void group_remote_stop(struct group_member *m);
+/* Frees m->rm after group_remote_stop. */
+void group_remote_free(struct group_member *m);
+/* Commits offs[i] of partitions parts[i] at the coordinator
+ * (OffsetCommit), then sets them in g. 0 when all were taken. Needs
+ * g->mu. */
+int group_remote_commit(struct group_member *m, const int *parts, const int64_t *offs, int n);
+/* The committed offset of partition p at node, the coordinator of g
+ * (OffsetFetch): -1 when none. No lock held. */
+int group_remote_offset(struct group *g, int32_t node, int p, int64_t *offset);
 
 /* ---- group_offsets.c: offsets and positions ---- */
 /* topic.lock (read) and partition p's log (NULL: no replica here, an

@@ -30,9 +30,7 @@
 
 #include "repl/group_int.h"
 
-/* Gives partition p to m (NULL: nobody). A new owner starts at the
- * committed offset; the same owner keeps its position. Needs g->mu. */
-static void gpart_assign(struct group *g, int p, struct group_member *m)
+void group_part_assign(struct group *g, int p, struct group_member *m)
 {
 	struct gpart *gp = &g->parts[p];
 
@@ -53,6 +51,8 @@ int group_rebalance(struct group *g)
 	int32_t *owner = malloc((size_t)(n ? n : 1) * sizeof(*owner));
 	int i = 0;
 
+	if (g->nremote > 0)
+		goto out; /* the coordinator on another broker assigns */
 	if (!ids || !mv || !prev || !owner) {
 		rc = -ENOMEM;
 		goto out;
@@ -72,7 +72,7 @@ int group_rebalance(struct group *g)
 		if (rc < 0)
 			goto out;
 		for (int p = 0; p < n; p++)
-			gpart_assign(g, p, owner[p] >= 0 ? mv[owner[p]] : NULL);
+			group_part_assign(g, p, owner[p] >= 0 ? mv[owner[p]] : NULL);
 		g->generation++;
 		if (rc > 0)
 			mq_log(MQ_DEBUG, "group %s: generation %d revokes %d partitions", g->name,
@@ -92,10 +92,34 @@ out:
 	return rc;
 }
 
+int group_member_add(struct group *g, struct group_member *m)
+{
+	struct group_member **tail;
+	int rc;
+
+	for (tail = &g->members; *tail; tail = &(*tail)->next)
+		;
+	*tail = m;
+	g->nmembers++;
+	if (m->rm)
+		g->nremote++;
+	rc = group_rebalance(g);
+	if (rc < 0) {
+		*tail = NULL;
+		g->nmembers--;
+		if (m->rm)
+			g->nremote--;
+		group_rebalance(g);
+		return rc;
+	}
+	atomic_fetch_add(&g->refs, 1);
+	return 0;
+}
+
 int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 	       struct group_member **out)
 {
-	struct group_member *m = calloc(1, sizeof(*m)), **tail;
+	struct group_member *m = calloc(1, sizeof(*m));
 	int rc;
 
 	*out = NULL;
@@ -113,16 +137,18 @@ int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 		free(m);
 		return -EBUSY;
 	}
+	/* Another broker coordinates the group: join there (no lock held
+	 * across its network calls). */
 	{
-		char what[48];
+		int32_t node = g->gc->kafka_coordinator
+				       ? g->gc->kafka_coordinator(g->gc->kafka_arg, g->name)
+				       : -1;
 
-		snprintf(what, sizeof(what), "consume by pid %d", (int)pid);
-		rc = group_remote_check(g, what);
-	}
-	if (rc < 0) {
-		pthread_mutex_unlock(&g->gc->mu);
-		free(m);
-		return rc;
+		if (node >= 0) {
+			pthread_mutex_unlock(&g->gc->mu);
+			free(m);
+			return group_remote_join(g, node, pid, wake, arg, out);
+		}
 	}
 	rc = group_lock_live(g);
 	if (rc < 0) {
@@ -137,15 +163,8 @@ int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 	m->active = true;
 	/* Ids sort in join order, so range hands out partitions in it. */
 	snprintf(m->id, sizeof(m->id), "consumer-%06" PRIu64 "-%d", ++g->next_member, (int)pid);
-	for (tail = &g->members; *tail; tail = &(*tail)->next)
-		;
-	*tail = m;
-	g->nmembers++;
-	rc = group_rebalance(g);
+	rc = group_member_add(g, m);
 	if (rc < 0) {
-		*tail = NULL;
-		g->nmembers--;
-		group_rebalance(g);
 		pthread_mutex_unlock(&g->mu);
 		pthread_mutex_unlock(&g->gc->mu);
 		free(m);
@@ -153,11 +172,34 @@ int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 	}
 	mq_log(MQ_INFO, "group %s of topic %s: %s (pid %d) joined, generation %d", g->name,
 	       g->topic, m->id, (int)pid, (int)g->generation);
-	atomic_fetch_add(&g->refs, 1);
 	pthread_mutex_unlock(&g->mu);
 	pthread_mutex_unlock(&g->gc->mu);
 	*out = m;
 	return 0;
+}
+
+void group_member_remove(struct group_member *m)
+{
+	struct group *g = m->g;
+
+	for (struct group_member **pp = &g->members; *pp; pp = &(*pp)->next) {
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	}
+	g->nmembers--;
+	if (m->rm && g->nremote > 0)
+		g->nremote--;
+	m->active = false;
+	group_member_unarm(m);
+	for (int p = 0; p < g->nparts; p++)
+		if (g->parts[p].owner == m)
+			group_part_assign(g, p, NULL);
+	if (!g->deleted && g->t && !topic_deleted(g->t))
+		group_rebalance(g);
+	mq_log(MQ_INFO, "group %s of topic %s: %s left, generation %d", g->name, g->topic, m->id,
+	       (int)g->generation);
 }
 
 void group_leave(struct group_member *m)
@@ -167,26 +209,15 @@ void group_leave(struct group_member *m)
 	if (!m)
 		return;
 	g = m->g;
+	/* Its coordinator first learns it left (and stops its heartbeats). */
+	if (m->rm)
+		group_remote_stop(m);
 	pthread_mutex_lock(&g->mu);
-	for (struct group_member **pp = &g->members; *pp; pp = &(*pp)->next) {
-		if (*pp == m) {
-			*pp = m->next;
-			break;
-		}
-	}
-	g->nmembers--;
-	m->active = false;
-	group_member_unarm(m);
-	for (int p = 0; p < g->nparts; p++)
-		if (g->parts[p].owner == m)
-			gpart_assign(g, p, NULL);
-	if (!g->deleted && g->t && !topic_deleted(g->t))
-		group_rebalance(g);
-	mq_log(MQ_INFO, "group %s of topic %s: %s left, generation %d", g->name, g->topic, m->id,
-	       (int)g->generation);
+	group_member_remove(m);
 	pthread_mutex_unlock(&g->mu);
 	/* A wake call in flight on m ends before m is freed. */
 	group_wait_calls(g->gc);
+	group_remote_free(m);
 	free(m->pieces);
 	free(m);
 	group_put(g);

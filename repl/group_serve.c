@@ -730,6 +730,48 @@ static int join_error(struct net_req *req, int16_t err, struct kstr member)
 	return rc ? rc : net_req_end(req, pos);
 }
 
+/* JoinGroup of a mount member of another broker (group_guest.c): answered
+ * at once, the member its own leader with nothing to assign. */
+static int guest_join(struct group_serve *gs, struct net_req *req, const char *name)
+{
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_join_req *m = &pr->u.join;
+	int16_t v = pr->hdr.api_version;
+	char member[KG_ID_MAX + 1], id[64] = "";
+	struct proto_join_resp r = { 0 };
+	int32_t generation = -1;
+	int16_t err;
+	size_t pos;
+	int rc;
+
+	snprintf(member, sizeof(member), "%.*s", m->member_id.len > 0 ? (int)m->member_id.len : 0,
+		 m->member_id.ptr ? m->member_id.ptr : "");
+	if (m->n_protocols != 1) {
+		mq_log_limited(MQ_WARN,
+			       "JoinGroup from %s for group %s: protocol type %s offers %d "
+			       "protocols, not one",
+			       net_req_peer(req), name, GROUP_GUEST_PTYPE, (int)m->n_protocols);
+		return join_error(req, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL, m->member_id);
+	}
+	err = gs->stop ? PROTO_ERR_COORDINATOR_NOT_AVAILABLE
+		       : group_guest_join(gs->gc, name, member,
+					  (const uint8_t *)m->protocols[0].metadata.ptr,
+					  m->protocols[0].metadata.len > 0
+						  ? (size_t)m->protocols[0].metadata.len
+						  : 0,
+					  net_req_peer(req), &generation, id);
+	if (err)
+		return join_error(req, err, m->member_id);
+	r.generation_id = generation;
+	r.protocol_type = v >= 7 ? kstr_of(GROUP_GUEST_PTYPE) : KSTR_NULL;
+	r.protocol_name = m->protocols[0].name;
+	r.leader = kstr_of(id);
+	r.member_id = kstr_of(id);
+	pos = net_req_begin(req);
+	rc = proto_join_resp_encode(&net_req_out(req)->w, v, &r);
+	return rc ? rc : net_req_end(req, pos);
+}
+
 static int join_handler(void *arg, struct net_req *req)
 {
 	struct group_serve *gs = arg;
@@ -755,6 +797,8 @@ static int join_handler(void *arg, struct net_req *req)
 			       (int)cfg->group_min_session_ms, (int)cfg->group_max_session_ms);
 		return join_error(req, PROTO_ERR_INVALID_SESSION_TIMEOUT, m->member_id);
 	}
+	if (kg_kstr_is(m->protocol_type, GROUP_GUEST_PTYPE))
+		return guest_join(gs, req, name);
 	if (m->protocol_type.len <= 0 || m->protocol_type.len > KG_NAME_MAX ||
 	    m->n_protocols <= 0) {
 		mq_log_limited(MQ_WARN,
@@ -899,6 +943,31 @@ int16_t kg_member_check(struct kgroup *g, struct kmember *mem, int32_t generatio
 	return PROTO_ERR_NONE;
 }
 
+/* SyncGroup of a guest: its partitions, assigned here. */
+static int guest_sync(struct group_serve *gs, struct net_req *req, const char *name)
+{
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_sync_req *m = &pr->u.sync;
+	char member[KG_ID_MAX + 1];
+	struct proto_sync_resp r = { 0 };
+	uint8_t *asg = NULL;
+	size_t len = 0, pos;
+	int rc;
+
+	snprintf(member, sizeof(member), "%.*s", (int)m->member_id.len, m->member_id.ptr);
+	r.error_code = group_guest_sync(gs->gc, name, member, m->generation_id, net_req_peer(req),
+					&asg, &len);
+	if (r.error_code)
+		return sync_error(req, r.error_code);
+	r.protocol_type = pr->hdr.api_version >= 5 ? kstr_of(GROUP_GUEST_PTYPE) : KSTR_NULL;
+	r.protocol_name = pr->hdr.api_version >= 5 ? m->protocol_name : KSTR_NULL;
+	r.assignment = (struct kstr){ (const char *)asg, (int32_t)len };
+	pos = net_req_begin(req);
+	rc = proto_sync_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &r);
+	free(asg);
+	return rc ? rc : net_req_end(req, pos);
+}
+
 static int sync_handler(void *arg, struct net_req *req)
 {
 	struct group_serve *gs = arg;
@@ -913,6 +982,8 @@ static int sync_handler(void *arg, struct net_req *req)
 	err = kg_check(gs, req, m->group_id, name, "SyncGroup");
 	if (err)
 		return sync_error(req, err);
+	if (group_guest_id(m->member_id.ptr, m->member_id.len))
+		return guest_sync(gs, req, name);
 	pthread_mutex_lock(&gs->mu);
 	g = kg_find(gs, name);
 	mem = kg_member(g, m->member_id);
@@ -986,7 +1057,13 @@ static int heartbeat_handler(void *arg, struct net_req *req)
 	int rc;
 
 	r.error_code = kg_check(gs, req, m->group_id, name, "Heartbeat");
-	if (!r.error_code) {
+	if (!r.error_code && group_guest_id(m->member_id.ptr, m->member_id.len)) {
+		char member[KG_ID_MAX + 1];
+
+		snprintf(member, sizeof(member), "%.*s", (int)m->member_id.len, m->member_id.ptr);
+		r.error_code = group_guest_heartbeat(gs->gc, name, member, m->generation_id,
+						     net_req_peer(req));
+	} else if (!r.error_code) {
 		struct kgroup *g;
 
 		pthread_mutex_lock(&gs->mu);
@@ -1021,6 +1098,17 @@ static int leave_handler(void *arg, struct net_req *req)
 		struct kgroup *g;
 		bool left = false;
 
+		/* Guests first: their groups' locks come before gs->mu. */
+		for (int32_t i = 0; i < m->n_members; i++) {
+			struct kstr id = m->members[i].member_id;
+			char member[KG_ID_MAX + 1];
+
+			if (!group_guest_id(id.ptr, id.len))
+				continue;
+			snprintf(member, sizeof(member), "%.*s", (int)id.len, id.ptr);
+			r.members[i].error_code =
+				group_guest_leave(gs->gc, name, member, net_req_peer(req));
+		}
 		pthread_mutex_lock(&gs->mu);
 		g = kg_find(gs, name);
 		for (int32_t i = 0; i < m->n_members; i++) {
@@ -1029,6 +1117,9 @@ static int leave_handler(void *arg, struct net_req *req)
 			r.members[i].member_id = m->members[i].member_id;
 			r.members[i].group_instance_id = m->members[i].group_instance_id;
 			r.members[i].reason = KSTR_NULL;
+			if (group_guest_id(m->members[i].member_id.ptr,
+					   m->members[i].member_id.len))
+				continue;
 			if (!mem) {
 				r.members[i].error_code = PROTO_ERR_UNKNOWN_MEMBER_ID;
 				mq_log_limited(MQ_INFO,
@@ -1125,8 +1216,19 @@ static void *timer_main(void *arg)
 	pthread_mutex_lock(&gs->mu);
 	while (!gs->stop) {
 		struct timespec ts;
+		int64_t next, pass;
 
-		deadline_from_ms(CLOCK_MONOTONIC, timer_pass(gs), &ts);
+		/* The mount members of other brokers (group_guest.c) take
+		 * coord.mu, which comes before gs->mu. */
+		pthread_mutex_unlock(&gs->mu);
+		next = group_guests_expire(gs->gc, KG_TICK_MAX_MS);
+		pthread_mutex_lock(&gs->mu);
+		if (gs->stop)
+			break;
+		pass = timer_pass(gs);
+		if (pass < next)
+			next = pass;
+		deadline_from_ms(CLOCK_MONOTONIC, next < 1 ? 1 : next, &ts);
 		pthread_cond_timedwait(&gs->cv, &gs->mu, &ts);
 	}
 	pthread_mutex_unlock(&gs->mu);
