@@ -61,8 +61,7 @@ bool group_guest_id(const char *id, int32_t len)
 
 /* The guest of that id in a group of that name, with its group locked
  * (g->mu), or NULL with nothing locked. Needs coord.mu. */
-static struct group_member *guest_find(struct group_coord *gc, const char *name,
-				       const char *member)
+static struct group_member *guest_find(struct group_coord *gc, const char *name, const char *member)
 {
 	for (int i = 0; i < gc->ngroups; i++) {
 		struct group *g = gc->groups[i];
@@ -133,15 +132,16 @@ static int16_t guest_add(struct group *g, int pid, int broker, const char *peer,
 		free(m);
 		return proto_err_from_errno(rc);
 	}
-	mq_log(MQ_INFO, "group %s of topic %s: %s (pid %d on broker %d, from %s) joined, generation %d",
+	mq_log(MQ_INFO,
+	       "group %s of topic %s: %s (pid %d on broker %d, from %s) joined, generation %d",
 	       g->name, g->topic, m->id, pid, broker, peer, (int)g->generation);
 	*out = m;
 	return PROTO_ERR_NONE;
 }
 
 int16_t group_guest_join(struct group_coord *gc, const char *name, const char *member,
-			 const uint8_t *meta, size_t meta_len, const char *peer, int32_t *generation,
-			 char *member_out)
+			 const uint8_t *meta, size_t meta_len, const char *peer,
+			 int32_t *generation, char *member_out)
 {
 	char topic[TOPIC_NAME_MAX + 1];
 	struct group_member *m = NULL;
@@ -247,7 +247,8 @@ int16_t group_guest_sync(struct group_coord *gc, const char *name, const char *m
 		return err;
 	g = m->g;
 	if (generation != g->generation) {
-		mq_log_limited(MQ_INFO, "SyncGroup from %s for group %s: generation %d, the group is at %d",
+		mq_log_limited(MQ_INFO,
+			       "SyncGroup from %s for group %s: generation %d, the group is at %d",
 			       peer, name, (int)generation, (int)g->generation);
 		err = PROTO_ERR_ILLEGAL_GENERATION;
 		goto out;
@@ -341,7 +342,8 @@ int64_t group_guests_expire(struct group_coord *gc, int64_t max_ms)
 				continue;
 			if (now >= due) {
 				atomic_fetch_add(&g->refs, 1); /* guest_drop puts m's */
-				guest_drop(m, "left: session.timeout.ms passed without a heartbeat");
+				guest_drop(m,
+					   "left: session.timeout.ms passed without a heartbeat");
 				pthread_mutex_lock(&g->mu);
 				group_put(g);
 				nx = g->members; /* the list changed */

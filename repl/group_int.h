@@ -18,6 +18,10 @@
  *   group_notify.c     parked reads: arming, the hw listener and the
  *                      notifier thread that wakes members
  *   group_views.c      .state and .config of a group, and its metrics
+ *   group_guest.c      on the coordinator: the mount members of other
+ *                      brokers, joined over the listener's group APIs
+ *   group_remote.c     on the other brokers: their members of a group the
+ *                      coordinator assigns, heartbeats, commits there
  *
  * Locks, in this order (after broker.admin_mu, before topic.lock):
  *
@@ -41,6 +45,9 @@
  *   3. group.mu        members, assignment, positions, committed offsets;
  *                      held across reads of the topic and commits to
  *                      __consumer_offsets (which take topic locks: 4.)
+ *   3a. grem.conn_mu   a remote member's connection to its coordinator
+ *                      (group_remote.c): an OffsetCommit under group.mu;
+ *                      its heartbeat thread takes it without group.mu
  *   4. topic.lock ...  (broker_int.h)
  *   5. coord.wake_mu   a leaf. The hw listener takes it and nothing else:
  *                      log_set_hw() calls the listener after dropping the
@@ -220,7 +227,7 @@ int group_settings_apply(const char *text, size_t len, char sep, int *strategy, 
 
 /* ---- group_coord.c: the groups ---- */
 /* -EREMOTE, with a log line naming the coordinator and what was refused
- * (what: "consume by pid 12", "partition 0: reset", ".config"), when another broker
+ * (what: "partition 0: reset", ".config"), when another broker
  * coordinates the group g (its members and commits live there); else 0.
  * Needs coord.mu. */
 int group_remote_check(struct group *g, const char *what);
@@ -304,6 +311,10 @@ void group_remote_free(struct group_member *m);
  * (OffsetCommit), then sets them in g. 0 when all were taken. Needs
  * g->mu. */
 int group_remote_commit(struct group_member *m, const int *parts, const int64_t *offs, int n);
+/* Local members of groups that another broker coordinates now (the
+ * coordinator moved while they were open) join there, as members opened
+ * now would. Takes coord.mu and group.mu; from the group timer. */
+void group_remote_adopt(struct group_coord *gc);
 /* The committed offset of partition p at node, the coordinator of g
  * (OffsetFetch): -1 when none. No lock held. */
 int group_remote_offset(struct group *g, int32_t node, int p, int64_t *offset);

@@ -4,10 +4,13 @@
  * A member is one open consume file (group_join at open, group_leave at
  * close, which the kernel does when the process dies; refused -EBUSY
  * while Kafka consumers are members of a group of that name,
- * group_serve.c): so no member can
- * go silent while holding partitions, and session.timeout.ms, kept and
- * validated, drives no timer. Member ids sort in join order
- * ("consumer-<6-digit sequence>-<pid>").
+ * group_serve.c): so no local member can go silent while holding
+ * partitions; session.timeout.ms expires only the members of other
+ * brokers' mounts (group_guest.c). When another broker coordinates the
+ * group, group_join joins there (group_remote.c) and no assignor runs
+ * here (g->nremote). Member ids sort in join order
+ * ("consumer-<6-digit sequence>-<pid>", "...-<pid>@<broker>" for
+ * another broker's).
  *
  * Rebalance (group.mu held): on join, leave, strategy change and partition
  * growth. Members are ordered by id; the group's assignor (assign.c)

@@ -69,7 +69,7 @@ struct grem {
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* CLOCK_MONOTONIC */
 	bool stop;
-	bool local; /* this broker coordinates now */
+	bool local;  /* this broker coordinates now */
 	int wake[2]; /* a pipe: ends a call in flight at stop */
 	pthread_t th;
 	bool running;
@@ -336,11 +336,13 @@ static int rem_join_sync(struct grem *rm, struct grem_asg *a)
 	}
 	pthread_mutex_unlock(&rm->conn_mu);
 	if (rc == 0 && err) {
-		mq_log_limited(MQ_WARN, "group %s of topic %s: joining at broker %d (the coordinator): %s",
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: joining at broker %d (the coordinator): %s",
 			       g->name, g->topic, (int)rm->node, proto_err_name(err));
 		rc = rem_errno(err);
 	} else if (rc < 0) {
-		mq_log_limited(MQ_WARN, "group %s of topic %s: joining at broker %d (the coordinator): %s",
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: joining at broker %d (the coordinator): %s",
 			       g->name, g->topic, (int)rm->node, strerror(-rc));
 	}
 	return rc;
@@ -376,12 +378,14 @@ static void rem_apply(struct grem *rm, const struct grem_asg *a)
 	}
 	for (int i = 0; i < a->n; i++)
 		if (a->parts[i] < 0 || a->parts[i] >= g->nparts)
-			mq_log_limited(MQ_WARN,
-				       "group %s of topic %s: broker %d assigns partition %d, which "
-				       "this broker does not know yet",
-				       g->name, g->topic, (int)rm->node, (int)a->parts[i]);
-	mq_log(MQ_INFO, "group %s of topic %s: %s has %d partitions of generation %d (broker %d "
-			"coordinates)",
+			mq_log_limited(
+				MQ_WARN,
+				"group %s of topic %s: broker %d assigns partition %d, which "
+				"this broker does not know yet",
+				g->name, g->topic, (int)rm->node, (int)a->parts[i]);
+	mq_log(MQ_INFO,
+	       "group %s of topic %s: %s has %d partitions of generation %d (broker %d "
+	       "coordinates)",
 	       g->name, g->topic, m->id, a->n, (int)a->generation, (int)rm->node);
 	/* Its reader may be parked: new partitions may have records. */
 	group_notify_queue(g->gc, g->topic, -1);
@@ -410,7 +414,8 @@ static void rem_go_local(struct grem *rm)
 		rm->local = true;
 		if (g->nremote > 0)
 			g->nremote--;
-		mq_log(MQ_INFO, "group %s of topic %s: this broker coordinates it now: %s is a local member",
+		mq_log(MQ_INFO,
+		       "group %s of topic %s: this broker coordinates it now: %s is a local member",
 		       g->name, g->topic, rm->m->id);
 		if (g->nremote == 0 && group_live(g) == 0)
 			group_rebalance(g);
@@ -464,7 +469,8 @@ static void rem_tick(struct grem *rm)
 			return;
 		}
 		if (node != rm->node) {
-			mq_log(MQ_INFO, "group %s of topic %s: broker %d coordinates it now (was %d)",
+			mq_log(MQ_INFO,
+			       "group %s of topic %s: broker %d coordinates it now (was %d)",
 			       g->name, g->topic, (int)node, (int)rm->node);
 			pthread_mutex_lock(&rm->conn_mu);
 			net_client_close(rm->c);
@@ -489,12 +495,15 @@ static void rem_tick(struct grem *rm)
 static void *rem_main(void *arg)
 {
 	struct grem *rm = arg;
+	/* A member handed over by group_remote_adopt joins at once. */
+	bool now = !rm->member_id[0];
 
 	pthread_mutex_lock(&rm->mu);
 	while (!rm->stop && !rm->local) {
 		struct timespec ts;
 
-		deadline_from_ms(CLOCK_MONOTONIC, GREM_HEARTBEAT_MS, &ts);
+		deadline_from_ms(CLOCK_MONOTONIC, now ? 0 : GREM_HEARTBEAT_MS, &ts);
+		now = false;
 		pthread_cond_timedwait(&rm->cv, &rm->mu, &ts);
 		if (rm->stop)
 			break;
@@ -552,7 +561,9 @@ static void rem_leave(struct grem *rm)
 	struct proto_leave_member lm = { .member_id = kstr_of(rm->member_id),
 					 .group_instance_id = KSTR_NULL,
 					 .reason = KSTR_NULL };
-	struct proto_leave_req req = { .group_id = kstr_of(g->name), .n_members = 1, .members = &lm };
+	struct proto_leave_req req = { .group_id = kstr_of(g->name),
+				       .n_members = 1,
+				       .members = &lm };
 	struct net_resp resp;
 	struct kbuf_w w;
 	int v, rc;
@@ -719,13 +730,14 @@ int group_remote_commit(struct group_member *m, const int *parts, const int64_t 
 					if (parts[k] != rp->partition_index)
 						continue;
 					if (rp->error_code) {
-						mq_log_limited(MQ_INFO,
-							       "group %s of topic %s: partition %d: "
-							       "commit of %" PRId64
-							       " refused by broker %d: %s",
-							       g->name, g->topic, parts[k], offs[k],
-							       (int)rm->node,
-							       proto_err_name(rp->error_code));
+						mq_log_limited(
+							MQ_INFO,
+							"group %s of topic %s: partition %d: "
+							"commit of %" PRId64
+							" refused by broker %d: %s",
+							g->name, g->topic, parts[k], offs[k],
+							(int)rm->node,
+							proto_err_name(rp->error_code));
 						continue;
 					}
 					g->parts[parts[k]].committed = offs[k];
@@ -741,7 +753,8 @@ int group_remote_commit(struct group_member *m, const int *parts, const int64_t 
 	pthread_mutex_unlock(&rm->conn_mu);
 	free(cp);
 	if (rc < 0) {
-		mq_log_limited(MQ_WARN, "group %s of topic %s: commit at broker %d: %s; not committed",
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: commit at broker %d: %s; not committed",
 			       g->name, g->topic, (int)rm->node, strerror(-rc));
 		return rc;
 	}
@@ -767,4 +780,59 @@ int group_remote_offset(struct group *g, int32_t node, int p, int64_t *offset)
 			       "%d (the coordinator): %s",
 			       g->name, g->topic, p, (int)node, strerror(-rc));
 	return rc;
+}
+
+/* Local member m of g goes to node, which coordinates g now: its thread
+ * joins there at once; meanwhile it keeps what it has. Needs g->mu. */
+static void rem_adopt(struct group_member *m, int32_t node)
+{
+	struct group *g = m->g;
+	int rc;
+
+	m->rm = rem_new(m, node);
+	if (!m->rm) {
+		mq_log_limited(MQ_ERR, "group %s of topic %s: %s cannot move to broker %d: %s",
+			       g->name, g->topic, m->id, (int)node, strerror(ENOMEM));
+		return;
+	}
+	g->nremote++;
+	rc = pthread_create(&m->rm->th, NULL, rem_main, m->rm);
+	if (rc) {
+		mq_log_limited(MQ_ERR, "group %s of topic %s: %s cannot move to broker %d: %s",
+			       g->name, g->topic, m->id, (int)node, strerror(rc));
+		g->nremote--;
+		rem_free(m->rm);
+		m->rm = NULL;
+		return;
+	}
+	pthread_setname_np(m->rm->th, "mqfs-gremote");
+	m->rm->running = true;
+	mq_log(MQ_INFO, "group %s of topic %s: broker %d coordinates it now: %s joins there",
+	       g->name, g->topic, (int)node, m->id);
+}
+
+void group_remote_adopt(struct group_coord *gc)
+{
+	pthread_mutex_lock(&gc->mu);
+	for (int i = 0; gc->connect && gc->kafka_coordinator && i < gc->ngroups; i++) {
+		struct group *g = gc->groups[i];
+		int32_t node;
+		bool any = false;
+
+		pthread_mutex_lock(&g->mu);
+		for (struct group_member *m = g->members; m && !any; m = m->next)
+			any = !m->guest && !m->rm;
+		pthread_mutex_unlock(&g->mu);
+		if (!any)
+			continue;
+		node = gc->kafka_coordinator(gc->kafka_arg, g->name);
+		if (node < 0)
+			continue;
+		pthread_mutex_lock(&g->mu);
+		for (struct group_member *m = g->members; m; m = m->next)
+			if (!m->guest && !m->rm && m->active)
+				rem_adopt(m, node);
+		pthread_mutex_unlock(&g->mu);
+	}
+	pthread_mutex_unlock(&gc->mu);
 }

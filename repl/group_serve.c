@@ -11,7 +11,8 @@
  *     members here: ids, protocols, generation, leader, assignments.
  *   - Its committed offsets are those of the mount's groups named G of
  *     each topic (MNT/<topic>/.groups/G/): group_serve_offsets.c.
- *   - A group is one kind at a time: while a consume file of any topic's
+ *   - A group is one kind at a time: while a consume file (of any broker's
+ *     mount, group_guest.c) of any topic's
  *     group G is open, JoinGroup for G is INCONSISTENT_GROUP_PROTOCOL (and
  *     an OffsetCommit outside a generation UNKNOWN_MEMBER_ID, as Kafka
  *     answers for a group with members); while G has Kafka members,
@@ -56,9 +57,11 @@
  * brokers alive with this listener, sorted by id, the one at Kafka's
  * abs(hashCode(G)) % count (group_offsets_partition): every broker answers
  * FindCoordinator alike, and the others answer NOT_COORDINATOR. The
- * mount's members and resets of G follow the same broker: the
- * kafka_coordinator hook names it to group_remote_check, which refuses
- * them (-EREMOTE) on the others.
+ * mount's members of G follow the same broker (the kafka_coordinator
+ * hook names it): on the others they join it with the protocol type
+ * "mqfs" (group_remote.c), which the handlers here hand to group_guest.c
+ * by their member ids; resets and .config of G are refused there
+ * (group_remote_check, -EREMOTE).
  *
  * Threads and locks: listener workers run the handlers; the timer thread
  * expires sessions. gs->mu guards every Kafka group; it nests inside
@@ -1222,6 +1225,7 @@ static void *timer_main(void *arg)
 		 * coord.mu, which comes before gs->mu. */
 		pthread_mutex_unlock(&gs->mu);
 		next = group_guests_expire(gs->gc, KG_TICK_MAX_MS);
+		group_remote_adopt(gs->gc);
 		pthread_mutex_lock(&gs->mu);
 		if (gs->stop)
 			break;

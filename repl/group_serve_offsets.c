@@ -23,6 +23,10 @@
  * kept is the offset; the metadata string is not (OffsetFetch answers
  * ""); the record names the member ("kafka" outside a generation).
  *
+ * A commit by a mount member of another broker (a guest, group_guest.c:
+ * its member id holds '@') is taken per partition it owns now, whatever
+ * the generation; a partition it does not own is ILLEGAL_GENERATION.
+ *
  * OffsetFetch: per group (v8: several), the committed offset of each
  * partition asked, -1 without error when none (an unknown topic too, as
  * Kafka); with null topics (v2+) every committed partition of every

@@ -28,8 +28,8 @@
  * produce of the topic; memory changes only once it is in.
  *
  * session.timeout.ms is validated (SESSION_MIN..SESSION_MAX, Kafka's
- * group.min/max.session.timeout.ms) and kept; no timer uses it (a member
- * is an open file: group_rebalance.c).
+ * group.min/max.session.timeout.ms) and kept; it expires the members of
+ * other brokers' mounts (group_guest.c), a local member is an open file.
  */
 #include <ctype.h>
 #include <errno.h>

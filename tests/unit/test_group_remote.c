@@ -15,7 +15,8 @@
  * timeout; a commit of a partition the guest does not own is refused
  * (ILLEGAL_GENERATION); a heartbeat of an older generation answers
  * REBALANCE_IN_PROGRESS; a subscription that is not one topic is
- * INCONSISTENT_GROUP_PROTOCOL.
+ * INCONSISTENT_GROUP_PROTOCOL. And a member open on B while B itself
+ * coordinated moves to A when A becomes the coordinator.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,11 +83,12 @@ static void node_close(struct node *n)
 	assert_int_equal(system(cmd), 0);
 }
 
-/* B's hooks: A coordinates g. */
+/* B's hooks: A coordinates g (while a_coordinates; B itself before). */
+static atomic_bool a_coordinates = true;
 static int32_t coordinator_a(void *arg, const char *group)
 {
 	(void)arg;
-	return strcmp(group, "g") ? -1 : A_ID;
+	return strcmp(group, "g") || !atomic_load(&a_coordinates) ? -1 : A_ID;
 }
 
 static int connect_a(void *arg, int32_t node, int64_t timeout_ms, struct net_client **out)
@@ -103,6 +106,7 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	the_fx = f;
+	atomic_store(&a_coordinates, true);
 	node_open(&f->a, "a");
 	node_open(&f->b, "b");
 	gc = f->b.b->gc;
@@ -218,6 +222,41 @@ static void test_two_brokers_one_group(void **state)
 	group_put(gb);
 }
 
+/* The coordinator moves from B to A while B's member is open: B's group
+ * timer hands it to A, where it joins (and the two brokers' members
+ * share the group from then on). */
+static void test_coordinator_moves(void **state)
+{
+	struct fx *f = *state;
+	struct group *ga, *gb;
+	struct group_member *ma, *mb;
+	int64_t end;
+
+	atomic_store(&a_coordinates, false);
+	assert_int_equal(group_open(f->b.t, "g", GROUP_CREATE, &gb), 0);
+	assert_int_equal(group_join(gb, 22, no_wake, NULL, &mb), 0);
+	assert_int_equal(owned(mb), 3);
+	assert_int_equal(group_open(f->a.t, "g", GROUP_CREATE, &ga), 0);
+	assert_int_equal(group_join(ga, 11, no_wake, NULL, &ma), 0);
+	assert_int_equal(owned(ma), 3); /* two coordinators, for now */
+
+	atomic_store(&a_coordinates, true);
+	end = now_mono_ms() + DEADLINE_MS;
+	while ((members(ga) != 2 || owned(mb) == 3) && now_mono_ms() < end)
+		usleep(20000);
+	assert_int_equal(members(ga), 2);
+	assert_non_null(guest_of(ga));
+	assert_int_equal(owned(mb) | owned(ma), 3);
+	assert_int_equal(owned(mb) & owned(ma), 0);
+	assert_true(owned(mb) != 0);
+
+	group_leave(mb);
+	assert_int_equal(members(ga), 1);
+	group_leave(ma);
+	group_put(ga);
+	group_put(gb);
+}
+
 /* ---- the coordinator's side with a raw client ---- */
 
 static void call(struct net_client *c, int16_t api, struct kbuf_w *w, struct net_resp *raw,
@@ -256,8 +295,8 @@ static int16_t guest_join(struct net_client *c, const char *topic2, char *id, in
 	assert_int_equal(proto_consumer_sub_encode(&sw, &sub), 0);
 	proto.metadata = (struct kstr){ (const char *)sw.buf, (int32_t)sw.len };
 	kbuf_w_init(&w, 4096);
-	assert_int_equal(proto_join_req_encode(&w, net_client_version(c, PROTO_API_JOIN_GROUP), &req),
-			 0);
+	assert_int_equal(
+		proto_join_req_encode(&w, net_client_version(c, PROTO_API_JOIN_GROUP), &req), 0);
 	call(c, PROTO_API_JOIN_GROUP, &w, &raw, &v);
 	kbuf_w_free(&sw);
 	assert_int_equal(proto_join_resp_decode(&raw.body, v, &r), 0);
@@ -283,7 +322,8 @@ static int16_t guest_heartbeat(struct net_client *c, const char *id, int32_t gen
 
 	kbuf_w_init(&w, 4096);
 	assert_int_equal(
-		proto_heartbeat_req_encode(&w, net_client_version(c, PROTO_API_HEARTBEAT), &req), 0);
+		proto_heartbeat_req_encode(&w, net_client_version(c, PROTO_API_HEARTBEAT), &req),
+		0);
 	call(c, PROTO_API_HEARTBEAT, &w, &raw, &v);
 	assert_int_equal(proto_heartbeat_resp_decode(&raw.body, v, &r), 0);
 	net_resp_free(&raw);
@@ -380,6 +420,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_two_brokers_one_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coordinator_moves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_rules, setup, teardown),
 	};
 
