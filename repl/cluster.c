@@ -120,6 +120,7 @@ struct cluster {
 	struct cluster_repl *cr;   /* zookeeper mode: replication */
 	struct forwarder *fwd;     /* zookeeper mode: writes to other leaders */
 	struct observers *obs;     /* zookeeper mode: read copies (observer.h) */
+	bool group_hooked;         /* gc->connect is ours (group_connect_hook) */
 	struct producer_ids *pids; /* InitProducerId and the forwarder */
 	struct cluster_local local;
 
@@ -887,6 +888,11 @@ static void group_connect_hook(struct cluster *c, bool on)
 {
 	struct group_coord *gc = c->ka.b->gc;
 
+	/* Unhooked once, before the coordinator closes (cluster_stop may
+	 * run again after it did). */
+	if (on == c->group_hooked)
+		return;
+	c->group_hooked = on;
 	pthread_mutex_lock(&gc->mu);
 	gc->connect = on ? group_connect : NULL;
 	gc->connect_arg = on ? c : NULL;

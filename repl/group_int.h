@@ -305,6 +305,9 @@ int group_remote_join(struct group *g, int32_t node, pid_t pid, void (*wake)(voi
 		      struct group_member **out);
 /* Stops m's thread and sends LeaveGroup (m stays in g). No lock held. */
 void group_remote_stop(struct group_member *m);
+/* True when m's group is assigned by a coordinator on another broker
+ * (m->rm, not turned local since). Needs g->mu. */
+bool group_remote_active(const struct group_member *m);
 /* Frees m->rm after group_remote_stop. */
 void group_remote_free(struct group_member *m);
 /* Commits offs[i] of partitions parts[i] at the coordinator

@@ -192,7 +192,7 @@ void group_member_remove(struct group_member *m)
 		}
 	}
 	g->nmembers--;
-	if (m->rm && g->nremote > 0)
+	if (group_remote_active(m) && g->nremote > 0)
 		g->nremote--;
 	m->active = false;
 	group_member_unarm(m);

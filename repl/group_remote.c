@@ -671,6 +671,11 @@ void group_remote_stop(struct group_member *m)
 		rem_leave(rm);
 }
 
+bool group_remote_active(const struct group_member *m)
+{
+	return m->rm && !m->rm->local;
+}
+
 void group_remote_free(struct group_member *m)
 {
 	if (m->rm) {
@@ -701,10 +706,6 @@ int group_remote_commit(struct group_member *m, const int *parts, const int64_t 
 
 	if (!cp)
 		return -ENOMEM;
-	if (rm->local) { /* this broker coordinates the group now */
-		free(cp);
-		return group_store_commit(g, parts, offs, n, m->id);
-	}
 	for (int i = 0; i < n; i++)
 		cp[i] = (struct proto_offset_commit_part){ .partition_index = parts[i],
 							   .committed_offset = offs[i],
@@ -787,9 +788,23 @@ int group_remote_offset(struct group *g, int32_t node, int p, int64_t *offset)
 static void rem_adopt(struct group_member *m, int32_t node)
 {
 	struct group *g = m->g;
+	struct grem *rm = m->rm;
 	int rc;
 
-	m->rm = rem_new(m, node);
+	if (rm) {
+		/* Remote once, local since (rem_go_local): its thread has
+		 * passed its last use of group.mu and is ending. */
+		if (rm->running)
+			pthread_join(rm->th, NULL);
+		rm->running = false;
+		rm->local = false;
+		rm->node = node;
+		rm->member_id[0] = '\0';
+		net_client_close(rm->c);
+		rm->c = NULL;
+	} else {
+		m->rm = rem_new(m, node);
+	}
 	if (!m->rm) {
 		mq_log_limited(MQ_ERR, "group %s of topic %s: %s cannot move to broker %d: %s",
 			       g->name, g->topic, m->id, (int)node, strerror(ENOMEM));
@@ -801,8 +816,7 @@ static void rem_adopt(struct group_member *m, int32_t node)
 		mq_log_limited(MQ_ERR, "group %s of topic %s: %s cannot move to broker %d: %s",
 			       g->name, g->topic, m->id, (int)node, strerror(rc));
 		g->nremote--;
-		rem_free(m->rm);
-		m->rm = NULL;
+		m->rm->local = true; /* stays a local member */
 		return;
 	}
 	pthread_setname_np(m->rm->th, "mqfs-gremote");
@@ -821,7 +835,7 @@ void group_remote_adopt(struct group_coord *gc)
 
 		pthread_mutex_lock(&g->mu);
 		for (struct group_member *m = g->members; m && !any; m = m->next)
-			any = !m->guest && !m->rm;
+			any = !m->guest && !group_remote_active(m);
 		pthread_mutex_unlock(&g->mu);
 		if (!any)
 			continue;
@@ -830,7 +844,7 @@ void group_remote_adopt(struct group_coord *gc)
 			continue;
 		pthread_mutex_lock(&g->mu);
 		for (struct group_member *m = g->members; m; m = m->next)
-			if (!m->guest && !m->rm && m->active)
+			if (!m->guest && !group_remote_active(m) && m->active)
 				rem_adopt(m, node);
 		pthread_mutex_unlock(&g->mu);
 	}
