@@ -97,16 +97,34 @@ static int guest_sub(const uint8_t *meta, size_t len, char topic[TOPIC_NAME_MAX 
 		rc = -EBADMSG;
 	if (sub.user_data.len > 0 && sub.user_data.len < (int32_t)sizeof(ud))
 		memcpy(ud, sub.user_data.ptr, (size_t)sub.user_data.len);
-	if (sscanf(ud, "%d@%d", pid, broker) != 2)
+	if (pid && sscanf(ud, "%d@%d", pid, broker) != 2)
 		rc = -EBADMSG;
 out:
 	proto_consumer_sub_free(&sub);
 	return rc;
 }
 
-/* Adds a guest to g and rebalances. Needs g->mu. */
-static int16_t guest_add(struct group *g, int pid, int broker, const char *peer,
-			 struct group_member **out)
+void group_client_tag(struct kstr client, char *tag, size_t cap, const char *none)
+{
+	size_t n = 0;
+
+	for (int32_t i = 0; client.ptr && i < client.len && n + 1 < cap; i++) {
+		char ch = client.ptr[i];
+
+		tag[n++] = ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			    (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-')
+				   ? ch
+				   : '_';
+	}
+	tag[n] = '\0';
+	if (!n)
+		snprintf(tag, cap, "%s", none);
+}
+
+/* Adds a guest to g and rebalances: a mount member of broker (client
+ * NULL) or a Kafka consumer. Needs g->mu. */
+static int16_t guest_add(struct group *g, int pid, int broker, const char *client,
+			 int32_t session_ms, const char *peer, struct group_member **out)
 {
 	struct group_member *m;
 	int rc;
@@ -125,23 +143,54 @@ static int16_t guest_add(struct group *g, int pid, int broker, const char *peer,
 	m->active = true;
 	m->last_heard = now_mono_ms();
 	/* The local members' order: ids sort in join order. */
-	snprintf(m->id, sizeof(m->id), "consumer-%06" PRIu64 "-%d@%d", ++g->next_member, pid,
-		 broker);
+	if (client) {
+		char tag[25];
+
+		group_client_tag(kstr_of(client), tag, sizeof(tag), "kafka");
+		m->session_ms = session_ms;
+		snprintf(m->id, sizeof(m->id), "consumer-%06" PRIu64 "-%s@kafka", ++g->next_member,
+			 tag);
+	} else {
+		snprintf(m->id, sizeof(m->id), "consumer-%06" PRIu64 "-%d@%d", ++g->next_member,
+			 pid, broker);
+	}
 	rc = group_member_add(g, m);
 	if (rc < 0) {
 		free(m);
 		return proto_err_from_errno(rc);
 	}
-	mq_log(MQ_INFO,
-	       "group %s of topic %s: %s (pid %d on broker %d, from %s) joined, generation %d",
-	       g->name, g->topic, m->id, pid, broker, peer, (int)g->generation);
+	if (client)
+		mq_log(MQ_INFO,
+		       "group %s of topic %s: %s (Kafka consumer %s from %s) joined, generation %d",
+		       g->name, g->topic, m->id, client, peer, (int)g->generation);
+	else
+		mq_log(MQ_INFO,
+		       "group %s of topic %s: %s (pid %d on broker %d, from %s) joined, "
+		       "generation %d",
+		       g->name, g->topic, m->id, pid, broker, peer, (int)g->generation);
 	*out = m;
 	return PROTO_ERR_NONE;
 }
 
+bool group_guest_mount_active(struct group_coord *gc, const char *name)
+{
+	bool any = false;
+
+	for (int i = 0; i < gc->ngroups && !any; i++) {
+		struct group *g = gc->groups[i];
+
+		if (strcmp(g->name, name))
+			continue;
+		pthread_mutex_lock(&g->mu);
+		any = g->nmembers > 0;
+		pthread_mutex_unlock(&g->mu);
+	}
+	return any;
+}
+
 int16_t group_guest_join(struct group_coord *gc, const char *name, const char *member,
-			 const uint8_t *meta, size_t meta_len, const char *peer,
-			 int32_t *generation, char *member_out)
+			 const char *client, int32_t session_ms, const uint8_t *meta,
+			 size_t meta_len, const char *peer, int32_t *generation, char *member_out)
 {
 	char topic[TOPIC_NAME_MAX + 1];
 	struct group_member *m = NULL;
@@ -165,11 +214,19 @@ int16_t group_guest_join(struct group_coord *gc, const char *name, const char *m
 		pthread_mutex_unlock(&m->g->mu);
 		return PROTO_ERR_NONE;
 	}
-	if (guest_sub(meta, meta_len, topic, &pid, &broker) < 0) {
-		mq_log_limited(MQ_WARN,
-			       "JoinGroup from %s for group %s: protocol type %s needs a "
-			       "subscription of one topic and user data pid@broker",
-			       peer, name, GROUP_GUEST_PTYPE);
+	pid = broker = 0;
+	if (guest_sub(meta, meta_len, topic, client ? NULL : &pid, &broker) < 0) {
+		if (client)
+			mq_log_limited(MQ_WARN,
+				       "JoinGroup from %s for group %s refused: consume files are "
+				       "its members, and a Kafka consumer joins them with a "
+				       "subscription of one topic",
+				       peer, name);
+		else
+			mq_log_limited(MQ_WARN,
+				       "JoinGroup from %s for group %s: protocol type %s needs a "
+				       "subscription of one topic and user data pid@broker",
+				       peer, name, GROUP_GUEST_PTYPE);
 		return PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
 	}
 	if (!topic_name_valid(topic) || broker_topic_get(gc->b, topic, &t) < 0) {
@@ -183,24 +240,18 @@ int16_t group_guest_join(struct group_coord *gc, const char *name, const char *m
 				    : proto_err_from_errno(rc);
 		goto out;
 	}
-	/* coord.mu across the check and the join, as group_join. */
+	/* coord.mu across the check and the join, as group_join: Kafka
+	 * consumers of a group of their own join this one instead. */
 	pthread_mutex_lock(&gc->mu);
-	if (gc->kafka_active && gc->kafka_active(gc->kafka_arg, name)) {
-		pthread_mutex_unlock(&gc->mu);
-		mq_log_limited(MQ_WARN,
-			       "JoinGroup from %s for group %s of topic %s refused: Kafka "
-			       "consumers are members of group %s",
-			       peer, name, topic, name);
-		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
-		goto out;
-	}
+	if (gc->kafka_active && gc->kafka_active(gc->kafka_arg, name) && gc->kafka_dissolve)
+		gc->kafka_dissolve(gc->kafka_arg, name);
 	rc = group_lock_live(g);
 	if (rc < 0) {
 		pthread_mutex_unlock(&gc->mu);
 		err = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 		goto out;
 	}
-	err = guest_add(g, pid, broker, peer, &m);
+	err = guest_add(g, pid, broker, client, session_ms, peer, &m);
 	if (!err) {
 		*generation = g->generation;
 		snprintf(member_out, sizeof(m->id), "%s", m->id);
@@ -335,7 +386,8 @@ int64_t group_guests_expire(struct group_coord *gc, int64_t max_ms)
 
 		pthread_mutex_lock(&g->mu);
 		for (m = g->members; m; m = nx) {
-			int64_t due = m->last_heard + g->session_timeout_ms;
+			int64_t due = m->last_heard +
+				      (m->session_ms ? m->session_ms : g->session_timeout_ms);
 
 			nx = m->next;
 			if (!m->guest)

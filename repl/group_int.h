@@ -125,6 +125,7 @@ struct group_member {
 	 * of its last request, for session.timeout.ms. */
 	bool guest;
 	int64_t last_heard;
+	int32_t session_ms; /* a Kafka consumer's own; 0: the group's */
 	/* On another broker: a member whose group another broker coordinates
 	 * (group_remote.c); its partitions are what that coordinator assigned
 	 * it, its commits go there. NULL for every other member. */
@@ -174,6 +175,11 @@ struct group_coord {
 	 * group APIs: true when the Kafka consumer group of that name has
 	 * members. Called with mu held. */
 	bool (*kafka_active)(void *arg, const char *group);
+	/* Ends the Kafka consumer group of that name (its members learn
+	 * UNKNOWN_MEMBER_ID and join again, into the mount's group): a
+	 * consume file opens while Kafka consumers are members. Called with
+	 * mu held. */
+	void (*kafka_dissolve)(void *arg, const char *group);
 	/* Lines describing the Kafka group of that name for topic's .state
 	 * (nothing when it has no members), into buf. Called with mu held. */
 	void (*kafka_describe)(void *arg, const char *group, const char *topic, char *buf,
@@ -271,13 +277,25 @@ void group_member_remove(struct group_member *m);
  * APIs send them here. Each returns a Kafka error code, logged. */
 #define GROUP_GUEST_PTYPE "mqfs"
 bool group_guest_id(const char *id, int32_t len);
-/* JoinGroup of protocol type GROUP_GUEST_PTYPE: metadata is a consumer
- * protocol subscription of one topic, its user_data "pid@broker". An
- * empty member_id joins (and rebalances), a known one rejoins without a
- * rebalance. Out: the generation and the member id (64 bytes). */
+/* A Kafka client id as it goes into member ids and commit records: kept
+ * to [A-Za-z0-9._-] (others become '_'), cut to cap - 1 bytes; none when
+ * empty. */
+void group_client_tag(struct kstr client, char *tag, size_t cap, const char *none);
+/* JoinGroup of a guest: metadata is a consumer protocol subscription of
+ * one topic. client NULL: a mount member of another broker (protocol
+ * type GROUP_GUEST_PTYPE), its user_data "pid@broker"; else a Kafka
+ * consumer ("consumer") of that client id, joining a group whose consume
+ * files are members, with its own session_ms. An empty member_id joins
+ * (and rebalances), a known one rejoins without a rebalance. Out: the
+ * generation and the member id (64 bytes). */
 int16_t group_guest_join(struct group_coord *gc, const char *name, const char *member,
-			 const uint8_t *meta, size_t meta_len, const char *peer,
-			 int32_t *generation, char *member_out);
+			 const char *client, int32_t session_ms, const uint8_t *meta,
+			 size_t meta_len, const char *peer, int32_t *generation, char *member_out);
+/* True when consume files (of any broker's mount) or Kafka consumers
+ * joined with them are members of a group of that name: a Kafka
+ * consumer's JoinGroup then joins them (group_guest_join). Needs
+ * coord.mu. */
+bool group_guest_mount_active(struct group_coord *gc, const char *name);
 /* SyncGroup: the member's partitions as a consumer protocol assignment,
  * malloc'ed in *asg. */
 int16_t group_guest_sync(struct group_coord *gc, const char *name, const char *member,

@@ -131,14 +131,15 @@ int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 	/* coord.mu across the join: a Kafka JoinGroup checks mount members
 	 * under it too, so a group never has both kinds at once. */
 	pthread_mutex_lock(&g->gc->mu);
-	if (g->gc->kafka_active && g->gc->kafka_active(g->gc->kafka_arg, g->name)) {
-		pthread_mutex_unlock(&g->gc->mu);
-		mq_log_limited(MQ_WARN,
-			       "group %s of topic %s: consume by pid %d refused: Kafka consumers "
-			       "are members of group %s",
-			       g->name, g->topic, (int)pid, g->name);
-		free(m);
-		return -EBUSY;
+	/* Kafka consumers in a group of their own: it ends, and they join
+	 * again into this one (group_guest.c) with the consume files. */
+	if (g->gc->kafka_active && g->gc->kafka_active(g->gc->kafka_arg, g->name) &&
+	    g->gc->kafka_dissolve) {
+		mq_log(MQ_INFO,
+		       "group %s of topic %s: consume by pid %d: the Kafka consumers of group %s "
+		       "join the consume files' group",
+		       g->name, g->topic, (int)pid, g->name);
+		g->gc->kafka_dissolve(g->gc->kafka_arg, g->name);
 	}
 	/* Another broker coordinates the group: join there (no lock held
 	 * across its network calls). */

@@ -601,22 +601,21 @@ out:
 
 /* ---- JoinGroup ---- */
 
-/* True when a consume file of any topic's group name is open. Needs
- * coord.mu. */
-static bool mount_members(struct group_coord *gc, const char *name)
+/* A consume file opens in group name: its Kafka consumers leave (and,
+ * told UNKNOWN_MEMBER_ID, join again into the mount's group). */
+static void kafka_dissolve(void *arg, const char *name)
 {
-	bool any = false;
+	struct group_serve *gs = arg;
+	struct kgroup *g;
 
-	for (int i = 0; i < gc->ngroups && !any; i++) {
-		struct group *g = gc->groups[i];
-
-		if (strcmp(g->name, name))
-			continue;
-		pthread_mutex_lock(&g->mu);
-		any = g->nmembers > 0;
-		pthread_mutex_unlock(&g->mu);
-	}
-	return any;
+	pthread_mutex_lock(&gs->mu);
+	g = kg_find(gs, name);
+	while (g && g->members)
+		kg_remove(g, g->members, PROTO_ERR_UNKNOWN_MEMBER_ID,
+			  "consume files join the group: its consumers join them");
+	if (g)
+		kg_prepare(gs, g, "consume files join the group");
+	pthread_mutex_unlock(&gs->mu);
 }
 
 static bool kafka_active(void *arg, const char *name)
@@ -699,20 +698,11 @@ out:
 static void member_id_make(struct group_serve *gs, struct kstr client, char *id, size_t cap)
 {
 	char c[64];
-	int n = 0;
 	struct timespec ts;
 
-	for (int32_t i = 0; client.ptr && i < client.len && n < (int)sizeof(c) - 1; i++) {
-		char ch = client.ptr[i];
-
-		c[n++] = ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-')
-				 ? ch
-				 : '_';
-	}
-	c[n] = '\0';
+	group_client_tag(client, c, sizeof(c), "member");
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(id, cap, "%s-%08" PRIx64 "-%08lx", n ? c : "member", ++gs->seq,
+	snprintf(id, cap, "%s-%08" PRIx64 "-%08lx", c, ++gs->seq,
 		 (unsigned long)((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20)) &
 			 0xffffffffUL);
 }
@@ -733,8 +723,12 @@ static int join_error(struct net_req *req, int16_t err, struct kstr member)
 	return rc ? rc : net_req_end(req, pos);
 }
 
-/* JoinGroup of a mount member of another broker (group_guest.c): answered
- * at once, the member its own leader with nothing to assign. */
+/* JoinGroup of a guest (group_guest.c), answered at once: a mount member
+ * of another broker, its own leader with nothing to assign; or a Kafka
+ * consumer joining a group whose consume files are members, a follower
+ * of GROUP_GUEST_LEADER (the coordinator assigns: its SyncGroup sends
+ * no assignments and gets its own). */
+#define GROUP_GUEST_LEADER "mqfs-coordinator"
 static int guest_join(struct group_serve *gs, struct net_req *req, const char *name)
 {
 	const struct proto_req *pr = net_req_msg(req);
@@ -747,9 +741,15 @@ static int guest_join(struct group_serve *gs, struct net_req *req, const char *n
 	size_t pos;
 	int rc;
 
+	bool kafka = !kg_kstr_is(m->protocol_type, GROUP_GUEST_PTYPE);
+	char client[64];
+
 	snprintf(member, sizeof(member), "%.*s", m->member_id.len > 0 ? (int)m->member_id.len : 0,
 		 m->member_id.ptr ? m->member_id.ptr : "");
-	if (m->n_protocols != 1) {
+	snprintf(client, sizeof(client), "%.*s",
+		 pr->hdr.client_id.len > 0 ? (int)pr->hdr.client_id.len : 0,
+		 pr->hdr.client_id.ptr ? pr->hdr.client_id.ptr : "");
+	if (m->n_protocols < 1 || (!kafka && m->n_protocols != 1)) {
 		mq_log_limited(MQ_WARN,
 			       "JoinGroup from %s for group %s: protocol type %s offers %d "
 			       "protocols, not one",
@@ -757,7 +757,8 @@ static int guest_join(struct group_serve *gs, struct net_req *req, const char *n
 		return join_error(req, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL, m->member_id);
 	}
 	err = gs->stop ? PROTO_ERR_COORDINATOR_NOT_AVAILABLE
-		       : group_guest_join(gs->gc, name, member,
+		       : group_guest_join(gs->gc, name, member, kafka ? client : NULL,
+					  m->session_timeout_ms,
 					  (const uint8_t *)m->protocols[0].metadata.ptr,
 					  m->protocols[0].metadata.len > 0
 						  ? (size_t)m->protocols[0].metadata.len
@@ -766,9 +767,9 @@ static int guest_join(struct group_serve *gs, struct net_req *req, const char *n
 	if (err)
 		return join_error(req, err, m->member_id);
 	r.generation_id = generation;
-	r.protocol_type = v >= 7 ? kstr_of(GROUP_GUEST_PTYPE) : KSTR_NULL;
+	r.protocol_type = v >= 7 ? m->protocol_type : KSTR_NULL;
 	r.protocol_name = m->protocols[0].name;
-	r.leader = kstr_of(id);
+	r.leader = kstr_of(kafka ? GROUP_GUEST_LEADER : id);
 	r.member_id = kstr_of(id);
 	pos = net_req_begin(req);
 	rc = proto_join_resp_encode(&net_req_out(req)->w, v, &r);
@@ -800,7 +801,8 @@ static int join_handler(void *arg, struct net_req *req)
 			       (int)cfg->group_min_session_ms, (int)cfg->group_max_session_ms);
 		return join_error(req, PROTO_ERR_INVALID_SESSION_TIMEOUT, m->member_id);
 	}
-	if (kg_kstr_is(m->protocol_type, GROUP_GUEST_PTYPE))
+	if (kg_kstr_is(m->protocol_type, GROUP_GUEST_PTYPE) ||
+	    group_guest_id(m->member_id.ptr, m->member_id.len))
 		return guest_join(gs, req, name);
 	if (m->protocol_type.len <= 0 || m->protocol_type.len > KG_NAME_MAX ||
 	    m->n_protocols <= 0) {
@@ -815,13 +817,17 @@ static int join_handler(void *arg, struct net_req *req)
 		rebalance_ms = m->session_timeout_ms;
 
 	pthread_mutex_lock(&gs->gc->mu);
-	mount = mount_members(gs->gc, name);
+	mount = group_guest_mount_active(gs->gc, name);
 	pthread_mutex_lock(&gs->mu);
 	pthread_mutex_unlock(&gs->gc->mu);
 	g = kg_find(gs, name);
 	mem = kg_member(g, m->member_id);
 	if (gs->stop) {
 		err = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+	} else if (mount && !mem && kg_kstr_is(m->protocol_type, "consumer")) {
+		/* consume files are members: a consumer joins them. */
+		pthread_mutex_unlock(&gs->mu);
+		return guest_join(gs, req, name);
 	} else if (mount) {
 		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
 		mq_log_limited(MQ_WARN,
@@ -962,7 +968,7 @@ static int guest_sync(struct group_serve *gs, struct net_req *req, const char *n
 					&asg, &len);
 	if (r.error_code)
 		return sync_error(req, r.error_code);
-	r.protocol_type = pr->hdr.api_version >= 5 ? kstr_of(GROUP_GUEST_PTYPE) : KSTR_NULL;
+	r.protocol_type = pr->hdr.api_version >= 5 ? m->protocol_type : KSTR_NULL;
 	r.protocol_name = pr->hdr.api_version >= 5 ? m->protocol_name : KSTR_NULL;
 	r.assignment = (struct kstr){ (const char *)asg, (int32_t)len };
 	pos = net_req_begin(req);
@@ -1272,6 +1278,7 @@ int group_serve_new(struct kafka_api *ka, struct group_serve **out)
 	gs->running = true;
 	pthread_mutex_lock(&gs->gc->mu);
 	gs->gc->kafka_active = kafka_active;
+	gs->gc->kafka_dissolve = kafka_dissolve;
 	gs->gc->kafka_describe = kafka_describe;
 	gs->gc->kafka_coordinator = kafka_coordinator;
 	gs->gc->kafka_arg = gs;
@@ -1307,6 +1314,7 @@ void group_serve_stop(struct group_serve *gs)
 	if (gs->hooked) {
 		pthread_mutex_lock(&gs->gc->mu);
 		gs->gc->kafka_active = NULL;
+		gs->gc->kafka_dissolve = NULL;
 		gs->gc->kafka_describe = NULL;
 		gs->gc->kafka_coordinator = NULL;
 		gs->gc->kafka_arg = NULL;
