@@ -32,10 +32,16 @@
  * group timer) and the group rebalances: so a broker killed with its
  * members loses their partitions to the others after that long.
  *
+ * Kafka consumers (protocol type "consumer", one topic) that join a group
+ * while consume files are its members are guests too: the same rules,
+ * with their own session timeout, answered as followers of
+ * "mqfs-coordinator" (they assign nothing) and with ids
+ * "consumer-<seq>-<client id>@kafka".
+ *
  * Errors (Kafka's): UNKNOWN_MEMBER_ID (not a guest of the group: dropped,
  * or never joined), ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS,
- * INCONSISTENT_GROUP_PROTOCOL (Kafka consumers are the group's members,
- * or the metadata is not a subscription of one topic), UNKNOWN_TOPIC_OR_
+ * INCONSISTENT_GROUP_PROTOCOL (the metadata is not a subscription of one
+ * topic), UNKNOWN_TOPIC_OR_
  * PARTITION, GROUP_MAX_SIZE_REACHED; each refusal one log line.
  *
  * Locks: coord.mu (the groups, and the check of Kafka members through the

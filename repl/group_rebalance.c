@@ -2,8 +2,8 @@
  * group_rebalance.c — a group's members, generations and assignment.
  *
  * A member is one open consume file (group_join at open, group_leave at
- * close, which the kernel does when the process dies; refused -EBUSY
- * while Kafka consumers are members of a group of that name,
+ * close, which the kernel does when the process dies; Kafka consumers in
+ * a group of that name of their own then move into this one,
  * group_serve.c): so no local member can go silent while holding
  * partitions; session.timeout.ms expires only the members of other
  * brokers' mounts (group_guest.c). When another broker coordinates the

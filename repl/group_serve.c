@@ -11,14 +11,16 @@
  *     members here: ids, protocols, generation, leader, assignments.
  *   - Its committed offsets are those of the mount's groups named G of
  *     each topic (MNT/<topic>/.groups/G/): group_serve_offsets.c.
- *   - A group is one kind at a time: while a consume file (of any broker's
- *     mount, group_guest.c) of any topic's
- *     group G is open, JoinGroup for G is INCONSISTENT_GROUP_PROTOCOL (and
- *     an OffsetCommit outside a generation UNKNOWN_MEMBER_ID, as Kafka
- *     answers for a group with members); while G has Kafka members,
- *     opening a consume file of G is -EBUSY (group_join, through the
- *     coordinator's kafka_active hook). Both checks run under coord.mu,
- *     so neither can slip past the other.
+ *   - The members of a group are a Kafka group here, or the members of
+ *     the mount's groups G (consume files of any broker's mount, and the
+ *     Kafka consumers that joined them: group_guest.c), never both: while
+ *     a mount group G has members, a "consumer" JoinGroup with no member
+ *     id joins it (any other protocol type is INCONSISTENT_GROUP_PROTOCOL,
+ *     and an OffsetCommit outside a generation UNKNOWN_MEMBER_ID, as Kafka
+ *     answers for a group with members); a consume file opening while G
+ *     has Kafka members here ends that Kafka group (kafka_dissolve: they
+ *     are told UNKNOWN_MEMBER_ID and join again, into the mount's). Both
+ *     run under coord.mu, so neither can slip past the other.
  *
  * Group states (Kafka's names) and the functions that move them:
  *
@@ -831,8 +833,8 @@ static int join_handler(void *arg, struct net_req *req)
 	} else if (mount) {
 		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
 		mq_log_limited(MQ_WARN,
-			       "JoinGroup from %s for group %s refused: consume files of the "
-			       "mount are its members (one kind of member at a time)",
+			       "JoinGroup from %s for group %s refused: consume files are its "
+			       "members, and only a consumer (protocol type consumer) joins them",
 			       net_req_peer(req), name);
 	} else if (m->member_id.len > 0 && !mem) {
 		err = PROTO_ERR_UNKNOWN_MEMBER_ID;
