@@ -57,7 +57,7 @@
 
 #define GREM_HEARTBEAT_MS 1000
 #define GREM_TIMEOUT_MS   5000 /* of one call, connect included */
-#define GREM_RETRY_MS     500  /* after a failed join */
+#define GREM_SYNC_TRIES   10   /* joins in a row that a rebalance overtook */
 
 struct grem {
 	struct group_member *m;
@@ -323,13 +323,26 @@ static int rem_join_sync(struct grem *rm, struct grem_asg *a)
 	int rc;
 
 	pthread_mutex_lock(&rm->conn_mu);
-	rc = rem_join(rm, a, &err);
-	if (rc == 0 && err == PROTO_ERR_UNKNOWN_MEMBER_ID && rm->member_id[0]) {
-		rm->member_id[0] = '\0'; /* its session there ended: a new member */
+	for (int round = 0;; round++) {
 		rc = rem_join(rm, a, &err);
+		if (rc == 0 && err == PROTO_ERR_UNKNOWN_MEMBER_ID && rm->member_id[0]) {
+			rm->member_id[0] = '\0'; /* its session there ended: a new member */
+			rc = rem_join(rm, a, &err);
+		}
+		/* A member there now: a retry rejoins as it, a failure leaves. */
+		if (rc == 0 && !err)
+			snprintf(rm->member_id, sizeof(rm->member_id), "%s", a->member_id);
+		if (rc == 0 && !err)
+			rc = rem_sync(rm, a, &err);
+		/* Another member joined between the two: the next generation. */
+		if (rc == 0 && round < GREM_SYNC_TRIES &&
+		    (err == PROTO_ERR_ILLEGAL_GENERATION ||
+		     err == PROTO_ERR_REBALANCE_IN_PROGRESS)) {
+			a->n = 0;
+			continue;
+		}
+		break;
 	}
-	if (rc == 0 && !err)
-		rc = rem_sync(rm, a, &err);
 	if (rc == 0 && !err) {
 		a->committed = calloc((size_t)a->n + 1, sizeof(*a->committed));
 		rc = a->committed ? rem_fetch(rm, a->parts, a->n, a->committed) : -ENOMEM;

@@ -10,7 +10,10 @@
 # partitions (every later record read). The third reader's broker is
 # killed (-9): after the group's session.timeout.ms the coordinator hands
 # its partitions to the coordinator's own reader, which then reads
-# everything written after.
+# everything written after. That broker comes back, readers on it and on
+# the third mount join, and the coordinator is killed: the two find the
+# next coordinator and share the group there, reading every record
+# written after.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -166,9 +169,37 @@ check "batch c: every record read by the two left" poll 30 all_read c "$C" "$K"
 expect_eq "nothing of batch c on the stopped reader" "0" "$(grep -c '^c-' "$MQ_TMP/r$O")"
 
 # ---- a broker dies: after session.timeout.ms its member's partitions move ---
-kill -KILL "$(eval echo "\$PID$K")"
+mq_kill9 "$MQ_TMP/mnt$K" "$(eval echo "\$PID$K")"
 check "broker $K's member expires at the coordinator" poll 40 stable 1 "$C"
 write_batch d 5
 check "batch d: every record read by the coordinator's reader" poll 40 all_read d "$C"
+
+# ---- the coordinator dies: the members find the next one and meet there ----
+# Broker K comes back; readers on mnt$O and mnt$K join (three members),
+# then the coordinator is killed. The others ask who coordinates now, and
+# the member on that broker's own mount and the other meet there.
+broker_start "$K"
+check "mnt$K: three live brokers" poll 30 alive_on "$MQ_TMP/mnt$K" 3
+for n in $O $K; do
+	mq_bg sh -c "exec cat '$(GD $n)/consume' > '$MQ_TMP/r$n.2' 2> '$MQ_TMP/r$n.2.err'"
+done
+check "three members again" poll 30 stable 3 "$C" "$O" "$K"
+mq_kill9 "$MQ_TMP/mnt$C" "$(eval echo "\$PID$C")"
+# the coordinator now: the one mount of the two that takes a .config write
+coordinator() {
+	X=
+	for n in $O $K; do
+		printf 'session.timeout.ms=6000\n' 2>/dev/null >"$(GD $n)/.config" && X=$n
+	done
+	[ -n "$X" ] && C=$X && stable 2 "$O" "$K"
+}
+check "the members meet at the next coordinator" poll 40 coordinator
+ok "broker $C coordinates $GROUP now"
+cp "$MQ_TMP/r$O.2" "$MQ_TMP/r$O.2.seen" 2>/dev/null
+write_batch e 5
+all_read_e() {
+	[ "$(cat "$MQ_TMP/r$O.2" "$MQ_TMP/r$K.2" | grep '^e-' | sort -u | wc -l)" = "$((NP * 5))" ]
+}
+check "batch e: every record read by the two members" poll 40 all_read_e
 
 mq_done
