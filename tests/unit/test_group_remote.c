@@ -38,17 +38,17 @@
 #include "repl/net.h"
 #include "repl/proto.h"
 #include "repl/repl.h"
+#include "tests/unit/brokerfx.h"
 #include "util/clock.h"
 
-#define DEADLINE_MS 10000
+#define DEADLINE_MS BROKERFX_DEADLINE_MS
 #define A_ID        1
 
+/* A and B: a brokerfx each (a broker, its listener, a client), and topic
+ * t of each. */
 struct node {
-	char dir[64];
-	struct broker_config cfg;
-	struct broker *b;
+	struct brokerfx *x;
 	struct topic *t;
-	int port;
 };
 
 struct fx {
@@ -59,28 +59,19 @@ static struct fx *the_fx; /* for B's connect hook */
 
 static void node_open(struct node *n, const char *tag)
 {
-	const char *text = "listeners=PLAINTEXT://127.0.0.1:0\nnum.partitions=2\n";
-	char err[256];
+	void *st;
 
-	snprintf(n->dir, sizeof(n->dir), "/tmp/mqfs-test-gremote-%s.XXXXXX", tag);
-	assert_non_null(mkdtemp(n->dir));
-	broker_config_defaults(&n->cfg);
-	assert_int_equal(broker_config_parse(&n->cfg, text, strlen(text), err, sizeof(err)), 0);
-	snprintf(n->cfg.data_dir, sizeof(n->cfg.data_dir), "%s/data", n->dir);
-	assert_int_equal(broker_open(&n->cfg, &n->b), 0);
-	n->port = cluster_listener_port(n->b->cluster, 0);
-	assert_true(n->port > 0);
-	assert_int_equal(broker_topic_create(n->b, "t", 0, 0, 0755, &n->t), 0);
+	brokerfx_setup(&st, tag, "num.partitions=2\n");
+	n->x = st;
+	assert_int_equal(broker_topic_create(n->x->b, "t", 0, 0, 0755, &n->t), 0);
 }
 
 static void node_close(struct node *n)
 {
-	char cmd[128];
+	void *st = n->x;
 
 	topic_put(n->t);
-	assert_int_equal(broker_close(n->b), 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", n->dir);
-	assert_int_equal(system(cmd), 0);
+	brokerfx_teardown(&st);
 }
 
 /* B's hooks: A coordinates g (while a_coordinates; B itself before). */
@@ -96,7 +87,7 @@ static int connect_a(void *arg, int32_t node, int64_t timeout_ms, struct net_cli
 	(void)arg;
 	if (node != A_ID)
 		return -ENOENT;
-	return net_client_connect("127.0.0.1", the_fx->a.port, timeout_ms, out);
+	return net_client_connect("127.0.0.1", the_fx->a.x->port, timeout_ms, out);
 }
 
 static int setup(void **state)
@@ -107,9 +98,9 @@ static int setup(void **state)
 	assert_non_null(f);
 	the_fx = f;
 	atomic_store(&a_coordinates, true);
-	node_open(&f->a, "a");
-	node_open(&f->b, "b");
-	gc = f->b.b->gc;
+	node_open(&f->a, "gremote-a");
+	node_open(&f->b, "gremote-b");
+	gc = f->b.x->b->gc;
 	pthread_mutex_lock(&gc->mu);
 	gc->kafka_coordinator = coordinator_a;
 	gc->connect = connect_a;
@@ -264,8 +255,7 @@ static void call(struct net_client *c, int16_t api, struct kbuf_w *w, struct net
 {
 	*v = (int16_t)net_client_version(c, api);
 	assert_true(*v >= 0);
-	assert_int_equal(net_client_call(c, api, *v, w->buf, w->len, 0, DEADLINE_MS, raw), 0);
-	kbuf_w_free(w);
+	brokerfx_call(c, api, *v, w, raw);
 }
 
 /* JoinGroup of protocol type mqfs; meta: NULL for a subscription of t. */
@@ -376,7 +366,7 @@ static void test_guest_rules(void **state)
 	int64_t end, off;
 	int pa;
 
-	assert_int_equal(net_client_connect("127.0.0.1", f->a.port, DEADLINE_MS, &c), 0);
+	c = f->a.x->c;
 	assert_int_equal(guest_join(c, "u", id, &gen), PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL);
 	assert_int_equal(guest_join(c, NULL, id, &gen), PROTO_ERR_NONE);
 	assert_non_null(strstr(id, "-99@7"));
@@ -413,7 +403,6 @@ static void test_guest_rules(void **state)
 
 	group_leave(ma);
 	group_put(ga);
-	net_client_close(c);
 }
 
 int main(void)
