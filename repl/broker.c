@@ -268,7 +268,9 @@ static int broker_free(struct broker *b, bool abandon)
 
 	if (!b)
 		return 0;
-	/* No request is served while the broker shuts down. */
+	/* No request is served while the broker shuts down; the offsets
+	 * loader, which reads the cluster's replicas, stops first. */
+	group_coord_stop(b);
 	cluster_stop(b->cluster);
 	cleaner_thread_stop(b);
 	scheduler_stop(b);

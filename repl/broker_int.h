@@ -337,11 +337,12 @@ int cat_find(struct broker *b, const char *name);
 int cat_insert(struct broker *b, struct topic *t);
 /* catalog_load's callback at broker_open. */
 /* True when the topic is replicated through ZooKeeper (zookeeper.connect
- * given, a name not starting with "__"): the replica manager, not this
- * broker alone, decides its leader epoch and high watermark. */
+ * given, a name not starting with "__" but __consumer_offsets): the
+ * replica manager, not this broker alone, decides its leader epoch and
+ * high watermark. */
 static inline bool broker_replicated(const struct broker *b, const char *topic)
 {
-	return cluster_config_zk(&b->cfg.cluster) && strncmp(topic, "__", 2) != 0;
+	return cluster_config_zk(&b->cfg.cluster) && !cluster_topic_local_only(topic);
 }
 /* The cluster's topic hooks (cluster.h), on the cluster thread. */
 int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, const bool *local,
@@ -466,6 +467,9 @@ void cleaner_thread_stop(struct broker *b);
  * it, starts the notifier, installs the hw listener. After the catalog is
  * loaded; closed before the topics and logs. */
 int group_coord_open(struct broker *b);
+/* Stops the coordinator's offsets loader (a cluster), which reads the
+ * cluster's replicas: before the cluster stops. */
+void group_coord_stop(struct broker *b);
 void group_coord_close(struct broker *b);
 /* Around an appender's hw move (group_notify.c): the consume reads it
  * wakes are woken at the flush, on the caller's thread, which must hold

@@ -497,7 +497,7 @@ static int read_controller(struct cluster *c)
 
 bool cluster_replicated(const struct cluster *c, const char *topic)
 {
-	return cluster_zk_mode(c) && strncmp(topic, "__", 2) != 0;
+	return cluster_zk_mode(c) && !cluster_topic_local_only(topic);
 }
 
 /* Owner and mode of a topic from its config znode; the defaults of a

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
 
 struct broker;
@@ -72,8 +73,12 @@ int cluster_listener_port(const struct cluster *c, int i);
  * under mqfs's own keys (Kafka's tools keep unknown keys):
  *   mqfs.owner.uid, mqfs.owner.gid   decimal
  *   mqfs.mode                        octal permission bits, "0755"
- * Topics whose names start with "__" (__consumer_offsets) stay local to
- * each broker: they are not replicated yet. */
+ * Topics whose names start with "__" stay local to each broker, except
+ * __consumer_offsets, replicated like any topic (offsets_topic.c). */
+static inline bool cluster_topic_local_only(const char *topic)
+{
+	return strncmp(topic, "__", 2) == 0 && strcmp(topic, "__consumer_offsets") != 0;
+}
 
 /* The broker's side of the topics the cluster thread finds in
  * /brokers/topics (every broker watches it): appeared for each topic

@@ -46,6 +46,9 @@ static const struct ckey ckeys[] = {
 	{ "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config", C_JAAS, 0, 0, 0 },
 	{ "default.replication.factor", C_INT, F(default_replication_factor), 1, INT16_MAX },
 	{ "min.insync.replicas", C_INT, F(min_insync_replicas), 1, INT16_MAX },
+	{ "offsets.topic.num.partitions", C_INT, F(offsets_topic_num_partitions), 1, 1000 },
+	{ "offsets.topic.replication.factor", C_INT, F(offsets_topic_replication_factor), 1,
+	  INT16_MAX },
 	{ "replica.lag.time.max.ms", C_MS, F(replica_lag_time_max_ms), 1, INT32_MAX },
 	{ "replica.fetch.max.bytes", C_INT, F(replica_fetch_max_bytes), 0, INT32_MAX },
 	{ "replica.fetch.wait.max.ms", C_INT, F(replica_fetch_wait_max_ms), 0, INT32_MAX },
@@ -85,6 +88,11 @@ void cluster_config_defaults(struct cluster_config *cc)
 	cc->inter_broker = NET_PLAINTEXT;
 	cc->default_replication_factor = 1;
 	cc->min_insync_replicas = 1;
+	/* Kafka's 50 is for thousands of groups; each partition here is a
+	 * directory, open segment files and a follower fetch on every broker
+	 * that holds it, so a mount starts with fewer. */
+	cc->offsets_topic_num_partitions = 10;
+	cc->offsets_topic_replication_factor = 3;
 	cc->replica_lag_time_max_ms = 30000;
 	cc->replica_fetch_max_bytes = 1048576;
 	cc->replica_fetch_wait_max_ms = 500;
@@ -448,6 +456,8 @@ void cluster_config_render(const struct cluster_config *cc, FILE *f)
 	fprintf(f, "queued.max.request.bytes=%" PRId64 "\n", nc->queued_max_request_bytes);
 	fprintf(f, "default.replication.factor=%d\nmin.insync.replicas=%d\n",
 		cc->default_replication_factor, cc->min_insync_replicas);
+	fprintf(f, "offsets.topic.num.partitions=%d\noffsets.topic.replication.factor=%d\n",
+		cc->offsets_topic_num_partitions, cc->offsets_topic_replication_factor);
 	fprintf(f, "replica.lag.time.max.ms=%" PRId64 "\n", cc->replica_lag_time_max_ms);
 	fprintf(f, "replica.fetch.max.bytes=%d\nreplica.fetch.wait.max.ms=%d\n",
 		cc->replica_fetch_max_bytes, cc->replica_fetch_wait_max_ms);

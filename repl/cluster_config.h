@@ -18,6 +18,8 @@
  *       org.apache.kafka.common.security.scram.ScramLoginModule required
  *       username="admin" password="admin-secret";
  *   default.replication.factor 1, min.insync.replicas 1,
+ *   offsets.topic.num.partitions 10, offsets.topic.replication.factor 3
+ *   (__consumer_offsets when the cluster first needs it: group_store.c),
  *   replica.lag.time.max.ms 30000, replica.fetch.max.bytes 1048576,
  *   replica.fetch.wait.max.ms 500, replica.fetch.min.bytes 1,
  *   num.replica.fetchers 1, unclean.leader.election.enable false,
@@ -59,19 +61,21 @@ struct cluster_config {
 	enum net_security inter_broker;       /* security.inter.broker.protocol */
 	char jaas_user[SASL_MAX_USER + 1];    /* from the jaas config ("") */
 	char jaas_password[SASL_MAX_MSG];
-	int32_t default_replication_factor;  /* 1 */
-	int32_t min_insync_replicas;         /* 1 */
-	int64_t replica_lag_time_max_ms;     /* 30000 */
-	int32_t replica_fetch_max_bytes;     /* 1048576 */
-	int32_t replica_fetch_wait_max_ms;   /* 500 */
-	int32_t replica_fetch_min_bytes;     /* 1 */
-	int32_t num_replica_fetchers;        /* 1 */
-	bool unclean_leader_election;        /* false */
-	bool controlled_shutdown;            /* true */
-	bool auto_leader_rebalance;          /* true */
-	int32_t leader_imbalance_pct;        /* 10 */
-	int64_t leader_imbalance_check_s;    /* 300 */
-	int64_t config_change_expiration_ms; /* 900000 */
+	int32_t default_replication_factor;       /* 1 */
+	int32_t min_insync_replicas;              /* 1 */
+	int32_t offsets_topic_num_partitions;     /* 10 */
+	int32_t offsets_topic_replication_factor; /* 3 */
+	int64_t replica_lag_time_max_ms;          /* 30000 */
+	int32_t replica_fetch_max_bytes;          /* 1048576 */
+	int32_t replica_fetch_wait_max_ms;        /* 500 */
+	int32_t replica_fetch_min_bytes;          /* 1 */
+	int32_t num_replica_fetchers;             /* 1 */
+	bool unclean_leader_election;             /* false */
+	bool controlled_shutdown;                 /* true */
+	bool auto_leader_rebalance;               /* true */
+	int32_t leader_imbalance_pct;             /* 10 */
+	int64_t leader_imbalance_check_s;         /* 300 */
+	int64_t config_change_expiration_ms;      /* 900000 */
 	/* observer.idle.ms (300000): a read copy of a partition without a
 	 * replica here (observer.h) is deleted after this long with no open
 	 * file. */

@@ -161,7 +161,7 @@ static int inel_fill(struct cluster_repl *cr)
 	if (rc < 0)
 		return rc;
 	for (int i = 0; i < n; i++) {
-		if (rc == 0 && strncmp(topics[i], "__", 2) != 0)
+		if (rc == 0 && !cluster_topic_local_only(topics[i]))
 			rc = ineligible_add(cr->inel, topics[i], parts[i]);
 		free(topics[i]);
 	}

@@ -16,6 +16,16 @@
  * groups; groups whose topic is missing at open (a delete cut short by a
  * crash) are dropped then (coord_sweep).
  *
+ * In a cluster the coordinator holds the groups of the partitions of the
+ * replicated __consumer_offsets it leads, loaded by offsets_topic.c;
+ * group_open of any other group finds or makes a proxy of it (g->proxy:
+ * in memory, for this mount's members, which group_remote.c joins to the
+ * coordinator; nothing of it is written), or answers -EREMOTE without the
+ * cluster's group connection (the log names the coordinator). A group
+ * whose partition another broker leads now becomes a proxy, or without
+ * that connection is dropped, its calls then -EREMOTE (group_live,
+ * g->moved).
+ *
  * struct group is reference counted: the coordinator's list holds one
  * reference, each caller of group_open/group_by_id one, each member one.
  * Every public function of a group takes group.mu through
@@ -27,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "repl/config.h"
 #include "repl/group_int.h"
 
 static void gpart_init(struct gpart *gp)
@@ -128,6 +139,8 @@ void group_coord_remove(struct group_coord *gc, int i)
 
 int group_live(struct group *g)
 {
+	if (g->moved)
+		return -EREMOTE;
 	if (g->deleted || !g->t || topic_deleted(g->t))
 		return -ENOENT;
 	return group_parts_grow(g, topic_partitions(g->t));
@@ -171,8 +184,16 @@ int group_remote_check(struct group *g, const char *what)
 	struct group_coord *gc = g->gc;
 	int32_t node = gc->kafka_coordinator ? gc->kafka_coordinator(gc->kafka_arg, g->name) : -1;
 
-	if (node < 0)
+	if (node == -1)
 		return 0;
+	if (node == GROUP_COORD_NONE) {
+		mq_log_limited(
+			MQ_WARN,
+			"group %s of topic %s: %s refused: no broker coordinates group %s now "
+			"(its %s partition has no leader, or is being loaded)",
+			g->name, g->topic, what, g->name, GROUP_OFFSETS_TOPIC);
+		return -EAGAIN;
+	}
 	mq_log_limited(MQ_WARN,
 		       "group %s of topic %s: %s refused: broker %d coordinates group %s "
 		       "(use its mount)",
@@ -195,15 +216,27 @@ int group_coord_open(struct broker *b)
 	pthread_cond_init(&gc->idle_cv, NULL);
 	atomic_init(&gc->armed, 0);
 	atomic_init(&gc->deferred, 0);
+	gc->cluster = cluster_config_zk(&b->cfg.cluster);
+	pthread_mutex_init(&gc->loader_mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&gc->loader_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	b->gc = gc;
 	rc = group_store_open(gc);
-	if (rc == 0) {
+	if (rc == 0 && !gc->cluster) {
 		pthread_mutex_lock(&gc->mu);
 		coord_sweep(gc);
 		pthread_mutex_unlock(&gc->mu);
 	}
 	if (rc == 0)
 		rc = group_notifier_start(gc);
+	if (rc == 0)
+		rc = offsets_loader_start(gc);
 	if (rc < 0) {
 		mq_log(MQ_ERR, "%s: %s", GROUP_OFFSETS_TOPIC, strerror(-rc));
 		group_coord_close(b);
@@ -212,18 +245,29 @@ int group_coord_open(struct broker *b)
 	return 0;
 }
 
+void group_coord_stop(struct broker *b)
+{
+	if (b->gc)
+		offsets_loader_stop(b->gc);
+}
+
 void group_coord_close(struct broker *b)
 {
 	struct group_coord *gc = b->gc;
 
 	if (!gc)
 		return;
+	offsets_loader_stop(gc);
 	group_notifier_stop(gc);
 	for (int i = 0; i < gc->ngroups; i++)
 		group_put(gc->groups[i]);
 	free(gc->groups);
 	if (gc->offsets)
 		topic_put(gc->offsets);
+	free((void *)gc->load);
+	free(gc->load_epoch);
+	pthread_mutex_destroy(&gc->loader_mu);
+	pthread_cond_destroy(&gc->loader_cv);
 	pthread_mutex_destroy(&gc->call_mu);
 	pthread_mutex_destroy(&gc->mu);
 	pthread_mutex_destroy(&gc->wake_mu);
@@ -280,6 +324,28 @@ static int coord_create(struct group_coord *gc, struct topic *t, const char *nam
 	return 0;
 }
 
+/* A proxy of group name, which another broker coordinates: in memory
+ * only (nothing written to __consumer_offsets). Needs gc->mu. */
+static int coord_proxy(struct group_coord *gc, struct topic *t, const char *name,
+		       struct group **out)
+{
+	struct group *g = group_new(gc, t->name, name);
+	int rc;
+
+	if (!g)
+		return -ENOMEM;
+	g->proxy = true;
+	rc = group_coord_insert(gc, g);
+	if (rc < 0) {
+		group_put(g);
+		return rc;
+	}
+	mq_log(MQ_INFO, "group %s of topic %s: a proxy of the coordinator's group made here", name,
+	       t->name);
+	*out = g;
+	return 0;
+}
+
 /* A reference on g, bound to t. Needs gc->mu. */
 static int coord_ref(struct group *g, struct topic *t, struct group **out)
 {
@@ -293,6 +359,35 @@ static int coord_ref(struct group *g, struct topic *t, struct group **out)
 		*out = g;
 	}
 	return rc;
+}
+
+/* In a cluster, 0 when this broker coordinates group name (its groups
+ * loaded; waits for a load under way up to request.timeout.ms); else
+ * -EREMOTE (another broker does: the log names it) or -EAGAIN (none now:
+ * __consumer_offsets not made, or no leader). No lock held. */
+static int coord_here(struct group_coord *gc, const char *topic, const char *name)
+{
+	int32_t leader = -1;
+	int rc;
+
+	if (!gc->cluster)
+		return 0;
+	rc = offsets_topic_ensure(gc);
+	if (rc == 0)
+		rc = offsets_coordinator_wait(gc, name, gc->b->cfg.request_timeout_ms, &leader);
+	if (rc == 1)
+		return 0;
+	if (rc == 0) {
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: access refused: broker %d coordinates group "
+			       "%s (use its mount)",
+			       name, topic, (int)leader, name);
+		return -EREMOTE;
+	}
+	mq_log_limited(MQ_WARN, "group %s of topic %s: no coordinator now (%s)", name, topic,
+		       rc == -EINPROGRESS ? "its broker is still loading the groups"
+					  : "__consumer_offsets has no leader or is not made");
+	return -EAGAIN;
 }
 
 const char *group_name_refusal(const char *name)
@@ -310,6 +405,7 @@ int group_open(struct topic *t, const char *name, int create, struct group **out
 {
 	struct group_coord *gc = t->b->gc;
 	struct group *g;
+	bool proxy = false;
 	int i, rc = 0;
 
 	*out = NULL;
@@ -319,7 +415,17 @@ int group_open(struct topic *t, const char *name, int create, struct group **out
 		return -EINVAL;
 	if (topic_deleted(t))
 		return -ENOENT;
+	rc = coord_here(gc, t->name, name);
+	if (rc < 0 && rc != -EREMOTE)
+		return rc;
 	pthread_mutex_lock(&gc->mu);
+	/* Another broker coordinates it: with a connection to the
+	 * coordinator (the cluster's group hook), a proxy of its group holds
+	 * this mount's members; without one the group is not reachable. */
+	if (rc == -EREMOTE && !gc->connect)
+		goto out;
+	proxy = rc == -EREMOTE;
+	rc = 0;
 	i = group_coord_find(gc, t->name, name);
 	if (i >= 0) {
 		g = gc->groups[i];
@@ -327,6 +433,14 @@ int group_open(struct topic *t, const char *name, int create, struct group **out
 			rc = -EEXIST;
 			goto out;
 		}
+	} else if (proxy && create) {
+		/* mkdir or a join: the coordinator's group is there once a
+		 * member joins or commits, as Kafka makes a group at first
+		 * use. A lookup makes none: the kernel looks a name up before
+		 * mkdir, which would then find it. */
+		rc = coord_proxy(gc, t, name, &g);
+		if (rc < 0)
+			goto out;
 	} else if (!create) {
 		rc = -ENOENT;
 		goto out;
@@ -404,6 +518,11 @@ int group_delete(struct topic *t, const char *name)
 		return -ENOENT;
 	}
 	g = gc->groups[i];
+	/* A proxy: the group is the coordinator's to delete. */
+	if (g->proxy && group_remote_check(g, "rmdir") < 0) {
+		pthread_mutex_unlock(&gc->mu);
+		return -EREMOTE;
+	}
 	/* Kafka consumers of the name are members too (group_serve.c). */
 	busy = gc->kafka_active && gc->kafka_active(gc->kafka_arg, name);
 	pthread_mutex_lock(&g->mu);
@@ -425,13 +544,16 @@ out:
 	return rc;
 }
 
-/* Drops every group of topic (tombstoned: a topic made again under the
- * name must not find them, not even after a restart). Armed members are
- * disarmed and returned in *fire (malloc'ed; NULL if none or no memory:
- * they then learn it at their next read) to be woken with call_mu held:
- * their reads answer ENOENT. Needs gc->mu. */
-static void coord_drop_topic(struct group_coord *gc, const char *topic, const char *why,
-			     struct group_member ***fire, int *nfire)
+/* Drops every group for which match(g, arg) holds (needs gc->mu),
+ * tombstoned when tombstone is set (a topic made again under the name
+ * must not find them, not even after a restart), else marked moved (its
+ * partition of __consumer_offsets is led elsewhere now: group_live answers
+ * -EREMOTE). Armed members are disarmed and returned in *fire (malloc'ed;
+ * NULL if none or no memory: they then learn it at their next read) to
+ * be woken with call_mu held: their reads answer that error. */
+void group_coord_drop(struct group_coord *gc, bool (*match)(const struct group *g, const void *arg),
+		      const void *arg, bool tombstone, const char *why, struct group_member ***fire,
+		      int *nfire)
 {
 	int cap = 0;
 
@@ -441,18 +563,21 @@ static void coord_drop_topic(struct group_coord *gc, const char *topic, const ch
 		struct group *g = gc->groups[i];
 		int rc;
 
-		if (strcmp(g->topic, topic)) {
+		if (!match(g, arg)) {
 			i++;
 			continue;
 		}
 		pthread_mutex_lock(&g->mu);
-		rc = group_store_tombstones(g);
+		rc = tombstone && !g->proxy ? group_store_tombstones(g) : 0;
 		if (rc < 0)
 			mq_log(MQ_ERR,
 			       "group %s of topic %s: tombstones not written (%s): its "
 			       "offsets come back if the topic is made again before a restart",
-			       g->name, topic, strerror(-rc));
-		g->deleted = true;
+			       g->name, g->topic, strerror(-rc));
+		if (tombstone)
+			g->deleted = true;
+		else
+			g->moved = true;
 		for (struct group_member *m = g->members; m; m = m->next) {
 			if (!m->armed)
 				continue;
@@ -470,9 +595,15 @@ static void coord_drop_topic(struct group_coord *gc, const char *topic, const ch
 		}
 		pthread_mutex_unlock(&g->mu);
 		group_coord_remove(gc, i);
-		mq_log(MQ_INFO, "group %s of topic %s deleted: %s", g->name, topic, why);
+		mq_log(MQ_INFO, "group %s of topic %s %s: %s", g->name, g->topic,
+		       tombstone ? "deleted" : "dropped here", why);
 		group_put(g); /* members hold their own */
 	}
+}
+
+static bool topic_is(const struct group *g, const void *topic)
+{
+	return !strcmp(g->topic, topic);
 }
 
 void group_topic_deleted(struct broker *b, const char *topic)
@@ -485,7 +616,7 @@ void group_topic_deleted(struct broker *b, const char *topic)
 		return;
 	pthread_mutex_lock(&gc->call_mu);
 	pthread_mutex_lock(&gc->mu);
-	coord_drop_topic(gc, topic, "the topic was deleted", &fire, &nfire);
+	group_coord_drop(gc, topic_is, topic, true, "the topic was deleted", &fire, &nfire);
 	pthread_mutex_unlock(&gc->mu);
 	/* Members cannot be freed meanwhile: group_leave waits for call_mu. */
 	for (int i = 0; i < nfire; i++)
@@ -511,7 +642,8 @@ static void coord_sweep(struct group_coord *gc)
 			continue;
 		}
 		snprintf(topic, sizeof(topic), "%s", gc->groups[i]->topic);
-		coord_drop_topic(gc, topic, "its topic no longer exists", &fire, &nfire);
+		group_coord_drop(gc, topic_is, topic, true, "its topic no longer exists", &fire,
+				 &nfire);
 		free(fire); /* no members before the mount */
 	}
 }

@@ -381,6 +381,20 @@ bool group_guest_owns(struct group *g, const char *member, int p)
 	return m && m->guest && !strcmp(m->id, member);
 }
 
+void group_guests_drop(struct group *g, const char *why)
+{
+	struct group_member *m = g->members, *nx;
+
+	for (; m; m = nx) {
+		nx = m->next;
+		if (!m->guest)
+			continue;
+		guest_drop(m, why); /* releases g->mu and m's reference */
+		pthread_mutex_lock(&g->mu);
+		nx = g->members; /* the list changed */
+	}
+}
+
 int64_t group_guests_expire(struct group_coord *gc, int64_t max_ms)
 {
 	int64_t now = now_mono_ms(), next = max_ms;

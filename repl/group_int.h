@@ -22,9 +22,15 @@
  *                      brokers, joined over the listener's group APIs
  *   group_remote.c     on the other brokers: their members of a group the
  *                      coordinator assigns, heartbeats, commits there
+ *   offsets_topic.c    a cluster's replicated __consumer_offsets: made on
+ *                      first need, the coordinator rule (the leader of a
+ *                      group's partition), the loader thread that loads
+ *                      and drops the groups of the partitions led here
  *
  * Locks, in this order (after broker.admin_mu, before topic.lock):
  *
+ *   0. coord.loader_mu a leaf: the loader thread's pass counter, waited
+ *                      on by offsets_coordinator_wait with no other lock
  *   1. coord.call_mu   held by the notifier while it calls members' wake
  *                      callbacks, or by an appender's group_notify_flush
  *                      (taken with trylock under wake_mu: on failure the
@@ -33,7 +39,8 @@
  *                      take it (with no other lock) to wait out a call in
  *                      flight on their member; group_topic_deleted() takes
  *                      it under admin_mu to wake the members of the groups
- *                      it drops
+ *                      it drops; the offsets loader takes it (then mu) to
+ *                      drop the groups of a partition led elsewhere now
  *   2. coord.mu        the list of groups; held across a mount member's
  *                      join (group_join), so that its check of Kafka
  *                      members and its joining are one step
@@ -143,6 +150,15 @@ struct group {
 	/* Under mu: */
 	struct topic *t; /* reference, NULL until first used */
 	bool deleted;
+	bool moved; /* another broker coordinates it now (offsets_topic.c) */
+	/* A proxy of the group another broker coordinates (a cluster): it
+	 * holds this mount's members of it (group_remote.c), their positions
+	 * and cursors, and nothing durable: it writes nothing to
+	 * __consumer_offsets, and its offsets and settings are the
+	 * coordinator's. The loader makes it this broker's own group when
+	 * this broker loads its partition, and turns a loaded group into a
+	 * proxy when another broker leads the partition. */
+	bool proxy;
 	int strategy;      /* enum assign_strategy */
 	bool reset_latest; /* auto.offset.reset=latest */
 	int32_t session_timeout_ms;
@@ -160,9 +176,31 @@ struct group_event {
 	int partition; /* -1: every member of the topic's groups */
 };
 
+/* A partition of a replicated __consumer_offsets as this broker's
+ * coordinator sees it (offsets_topic.c). */
+enum offsets_load { OFFSETS_NONE, OFFSETS_LOADING, OFFSETS_LOADED };
+
 struct group_coord {
 	struct broker *b;
-	struct topic *offsets; /* __consumer_offsets */
+	/* __consumer_offsets. In a cluster NULL until the topic exists; set
+	 * once under mu, never changed after. */
+	struct topic *offsets;
+	/* A cluster: __consumer_offsets is replicated and this broker holds
+	 * the groups of the partitions it leads only. */
+	bool cluster;
+	/* Per partition of the replicated __consumer_offsets (noffsets of
+	 * them, set with offsets): enum offsets_load, and the leader epoch
+	 * it was loaded at. Written by the loader thread under mu, read
+	 * without it. */
+	_Atomic int *load;
+	int32_t *load_epoch;
+	int noffsets;
+	pthread_t loader;
+	bool loader_running;
+	pthread_mutex_t loader_mu;
+	pthread_cond_t loader_cv; /* CLOCK_MONOTONIC: stop, or a pass done */
+	bool loader_stop;
+	uint64_t loader_passes;
 	pthread_mutex_t call_mu;
 	pthread_mutex_t mu;
 	struct group **groups;
@@ -186,8 +224,14 @@ struct group_coord {
 			       size_t cap);
 	/* The id of the broker that coordinates the group of that name when
 	 * it is another one (FindCoordinator sends Kafka clients there), -1
-	 * when this broker does or no broker is known. Called with mu held. */
+	 * when this broker does (loaded), GROUP_COORD_NONE when none does now
+	 * (no leader of its __consumer_offsets partition, or this broker is
+	 * still loading it). Called with mu held. */
 	int32_t (*kafka_coordinator)(void *arg, const char *group);
+	/* Drops the Kafka groups of partition p (of n) of __consumer_offsets,
+	 * which another broker leads now: their members are answered
+	 * NOT_COORDINATOR and find the new one. Called with mu held. */
+	void (*kafka_drop)(void *arg, int p, int n);
 	void *kafka_arg;
 	/* Set (under mu) by the cluster: a connection, authenticated, to
 	 * broker node's listener, for the members of groups that broker
@@ -209,11 +253,19 @@ struct group_coord {
 };
 
 /* ---- group_store.c: __consumer_offsets ---- */
+/* Java's String.hashCode of the name (UTF-8 decoded to UTF-16 units). */
+int32_t group_java_hash(const char *s);
 /* Kafka's Utils.abs(groupId.hashCode()) % partitions. */
 int group_offsets_partition(const char *group, int partitions);
-/* Finds (or makes, compacted and keyed by TAB) __consumer_offsets and
- * replays it into gc->groups. At open, before any other thread. */
+/* On one node, finds (or makes, compacted and keyed by TAB)
+ * __consumer_offsets and replays it into gc->groups; in a cluster does
+ * nothing (offsets_topic.c). At open, before any other thread. */
 int group_store_open(struct group_coord *gc);
+/* Replays partition p (-1: all) of gc->offsets into gc->groups. Needs
+ * gc->mu (or no other thread yet). */
+int group_store_replay(struct group_coord *gc, int p);
+/* The settings __consumer_offsets is made with in a cluster, into tc. */
+int group_store_topic_config(struct broker *b, struct topic_config *tc);
 /* Appends lines (whole records) to the group's partition of
  * __consumer_offsets; a failure is logged. */
 int group_store_append(struct group_coord *gc, const char *group, const char *lines, size_t len);
@@ -234,9 +286,10 @@ int group_settings_apply(const char *text, size_t len, char sep, int *strategy, 
 /* ---- group_coord.c: the groups ---- */
 /* -EREMOTE, with a log line naming the coordinator and what was refused
  * (what: "partition 0: reset", ".config"), when another broker
- * coordinates the group g (its members and commits live there); else 0.
- * Needs coord.mu. */
+ * coordinates the group g (its members and commits live there); -EAGAIN
+ * when none does now (logged); else 0. Needs coord.mu. */
 int group_remote_check(struct group *g, const char *what);
+#define GROUP_COORD_NONE (-2)
 struct group *group_new(struct group_coord *gc, const char *topic, const char *name);
 /* Makes g->parts hold n partitions. */
 int group_parts_grow(struct group *g, int n);
@@ -245,6 +298,11 @@ int group_coord_find(struct group_coord *gc, const char *topic, const char *name
 /* Takes over the caller's reference. Needs gc->mu. */
 int group_coord_insert(struct group_coord *gc, struct group *g);
 void group_coord_remove(struct group_coord *gc, int i);
+/* Drops the groups match() selects: tombstoned (deleted) or only
+ * forgotten here (moved); see group_coord.c. Needs gc->mu. */
+void group_coord_drop(struct group_coord *gc, bool (*match)(const struct group *g, const void *arg),
+		      const void *arg, bool tombstone, const char *why, struct group_member ***fire,
+		      int *nfire);
 /* -ENOENT unless g and its topic still exist; refreshes the partition
  * count. Needs g->mu. */
 int group_live(struct group *g);
@@ -256,6 +314,29 @@ int group_lock_live(struct group *g);
 /* group_lock_live(), and -ENOENT unless the topic has the partition;
  * 0 with g->mu held. */
 int group_lock_part(struct group *g, int partition);
+
+/* ---- offsets_topic.c: the replicated __consumer_offsets ---- */
+/* Makes sure __consumer_offsets exists in a cluster: 0 when it does (or
+ * on one node); else creates it through ZooKeeper with
+ * offsets.topic.num.partitions and .replication.factor: -EAGAIN while
+ * fewer brokers than that are alive (logged), or the creation's errors.
+ * Takes admin_mu: no group lock may be held. */
+int offsets_topic_ensure(struct group_coord *gc);
+/* Who coordinates group: 1 this broker (its groups are loaded), 0 another
+ * broker (*leader), -EAGAIN none now (no topic, no leader),
+ * -EINPROGRESS this broker leads the partition and is loading it. Any
+ * lock may be held (reads the metadata and gc->load). */
+int offsets_coordinator(struct group_coord *gc, const char *group, int32_t *leader);
+/* Waits up to timeout_ms until group's coordinator is loaded here or is
+ * another broker; offsets_coordinator's answer then. No lock held. */
+int offsets_coordinator_wait(struct group_coord *gc, const char *group, int64_t timeout_ms,
+			     int32_t *leader);
+/* The loader thread (a cluster): follows the leadership of the offsets
+ * partitions, loading and dropping their groups. */
+int offsets_loader_start(struct group_coord *gc);
+void offsets_loader_stop(struct group_coord *gc);
+/* One pass of the loader (tests call it to not wait for the thread). */
+void offsets_loader_pass(struct group_coord *gc);
 
 /* ---- group_rebalance.c ---- */
 /* Runs the group's assignor over its members (nothing while g->nremote:
@@ -311,6 +392,10 @@ bool group_guest_owns(struct group *g, const char *member, int p);
  * returns ms until the next may expire (at most max_ms). Takes coord.mu
  * and group.mu. */
 int64_t group_guests_expire(struct group_coord *gc, int64_t max_ms);
+/* Removes every guest of g (this broker stops coordinating it: they find
+ * the new coordinator at their next heartbeat). Needs g->mu (kept) and a
+ * reference on g besides the guests'. */
+void group_guests_drop(struct group *g, const char *why);
 
 /* ---- group_remote.c: members of groups coordinated elsewhere ---- */
 /* group_join for a group that broker node coordinates: joins there

@@ -247,6 +247,8 @@ int group_member_arm(struct group_member *m)
 	pthread_mutex_lock(&g->mu);
 	if (!m->active || g->deleted) {
 		rc = -ENOENT;
+	} else if (g->moved) {
+		rc = -EREMOTE;
 	} else {
 		if (!m->armed) {
 			m->armed = true;

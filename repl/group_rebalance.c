@@ -153,6 +153,16 @@ int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 			free(m);
 			return group_remote_join(g, node, pid, wake, arg, out);
 		}
+		if (node == GROUP_COORD_NONE) {
+			pthread_mutex_unlock(&g->gc->mu);
+			free(m);
+			mq_log_limited(MQ_WARN,
+				       "group %s of topic %s: consume by pid %d refused: no broker "
+				       "coordinates the group now (its %s partition has no leader, "
+				       "or is being loaded)",
+				       g->name, g->topic, (int)pid, GROUP_OFFSETS_TOPIC);
+			return -EAGAIN;
+		}
 	}
 	rc = group_lock_live(g);
 	if (rc < 0) {

@@ -5,6 +5,10 @@
  * broker, and the group's assignor hands it its partitions; it reads them
  * here, from this broker's replicas, exactly as a local member reads.
  *
+ * The group object here is a proxy of the coordinator's (g->proxy,
+ * group_coord.c): it holds this mount's members, their positions and
+ * cursors, and writes nothing to __consumer_offsets.
+ *
  * The conversation is Kafka's group protocol over the brokers' listener
  * (authenticated as the brokers' own user), protocol type "mqfs": the
  * coordinator assigns (group_guest.c is that side).
@@ -24,8 +28,11 @@
  *             coordinator changed): joins anew. The connection failing,
  *             NOT_COORDINATOR or COORDINATOR_NOT_AVAILABLE: asks who
  *             coordinates now (the kafka_coordinator hook, FindCoordinator's
- *             answer) and joins there; if this broker does, the member
- *             becomes a local member and the local assignor runs.
+ *             answer) and joins there; none yet (GROUP_COORD_NONE: no
+ *             leader, or this broker still loading): asks again at the
+ *             next heartbeat; if this broker does (it loaded the group,
+ *             the proxy is its group now), the member becomes a local
+ *             member and the local assignor runs from the loaded commits.
  *   a read    commits as a local member's does, with OffsetCommit; the
  *             coordinator takes a partition's offset only from its owner
  *             there, so a member that has not yet heard of a rebalance
@@ -404,7 +411,8 @@ static void rem_apply(struct grem *rm, const struct grem_asg *a)
 	group_notify_queue(g->gc, g->topic, -1);
 }
 
-/* The coordinator of g as this broker sees it now: -1 this one. */
+/* The coordinator of g as this broker sees it now: -1 this one,
+ * GROUP_COORD_NONE none now. */
 static int32_t rem_lookup(struct group *g)
 {
 	struct group_coord *gc = g->gc;
@@ -477,6 +485,12 @@ static void rem_tick(struct grem *rm)
 	if (err == PROTO_ERR_COORDINATOR_NOT_AVAILABLE || err == PROTO_ERR_NOT_COORDINATOR) {
 		int32_t node = rem_lookup(g);
 
+		/* None now (no leader of the group's __consumer_offsets
+		 * partition, or this broker still loading it): keep the
+		 * partitions and ask again at the next heartbeat, so a member
+		 * turned local starts from the loaded commits. */
+		if (node == GROUP_COORD_NONE)
+			return;
 		if (node < 0) {
 			rem_go_local(rm);
 			return;

@@ -55,15 +55,19 @@
  * members or KG_ALL_BYTES of both: what the coordinator holds is bounded
  * whatever clients send). Each refusal is one log line.
  *
- * The coordinator of G: on one node this broker; in a cluster, of the
- * brokers alive with this listener, sorted by id, the one at Kafka's
- * abs(hashCode(G)) % count (group_offsets_partition): every broker answers
- * FindCoordinator alike, and the others answer NOT_COORDINATOR. The
- * mount's members of G follow the same broker (the kafka_coordinator
- * hook names it): on the others they join it with the protocol type
- * "mqfs" (group_remote.c), which the handlers here hand to group_guest.c
- * by their member ids; resets and .config of G are refused there
- * (group_remote_check, -EREMOTE).
+ * The coordinator of G: on one node this broker; in a cluster the leader
+ * of G's partition of the replicated __consumer_offsets
+ * (offsets_coordinator, offsets_topic.c), which the first FindCoordinator
+ * makes: every broker answers FindCoordinator alike, the others answer
+ * NOT_COORDINATOR, and the leader answers COORDINATOR_LOAD_IN_PROGRESS
+ * until it has loaded the partition's groups. When another broker takes
+ * the partition over, the kafka_drop hook removes its groups' members here
+ * (parked requests answered NOT_COORDINATOR). The mount's members of G
+ * follow the same broker (the kafka_coordinator hook names it): on the
+ * others they are members of a proxy group there and join the coordinator
+ * with the protocol type "mqfs" (group_remote.c), which the handlers here
+ * hand to group_guest.c by their member ids; resets and .config of G are
+ * refused there (group_remote_check, -EREMOTE naming the coordinator).
  *
  * Threads and locks: listener workers run the handlers; the timer thread
  * expires sessions. gs->mu guards every Kafka group; it nests inside
@@ -474,24 +478,32 @@ static int sync_complete(struct kgroup *g, const struct proto_sync_req *req)
 /* ---- the coordinator of a group ---- */
 
 /* -1 when this broker coordinates name, else the coordinator's node (in
- * *node); errors -errno. */
+ * *node), the leader of the group's partition of __consumer_offsets
+ * (offsets_coordinator; on one node this broker); -EAGAIN none now,
+ * -EINPROGRESS this broker is loading the group's partition. */
 static int coordinator_of(struct group_serve *gs, int listener, const char *name,
 			  struct kafka_node *node)
 {
 	struct kafka_node *nodes = NULL;
-	int n = kafka_brokers(gs->ka, listener, &nodes), self = 0;
+	int32_t leader = -1;
+	int n, rc = offsets_coordinator(gs->gc, name, &leader);
 
+	if (rc == 1)
+		return -1;
+	if (rc < 0)
+		return rc;
+	n = kafka_brokers(gs->ka, listener, &nodes);
 	if (n < 0)
 		return n;
-	if (n == 0) {
-		free(nodes);
-		return -EAGAIN;
+	rc = -EAGAIN; /* the leader is not alive (or has no such listener) */
+	for (int i = 0; i < n; i++) {
+		if (nodes[i].node_id == leader) {
+			*node = nodes[i];
+			rc = 0;
+		}
 	}
-	n = group_offsets_partition(name, n);
-	*node = nodes[n];
-	self = nodes[n].node_id == kafka_broker_id(gs->ka);
 	free(nodes);
-	return self ? -1 : 0;
+	return rc;
 }
 
 /* Kafka's checks before any group request: this broker coordinates it, the
@@ -522,8 +534,18 @@ int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, ch
 	rc = coordinator_of(gs, net_req_listener(req), name, &node);
 	if (rc == -1)
 		return PROTO_ERR_NONE;
-	if (rc < 0)
+	if (rc == -EINPROGRESS) {
+		mq_log_limited(MQ_INFO, "%s from %s for group %s: COORDINATOR_LOAD_IN_PROGRESS",
+			       api, net_req_peer(req), name);
+		return PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+	}
+	if (rc < 0) {
+		mq_log_limited(MQ_INFO,
+			       "%s from %s for group %s: COORDINATOR_NOT_AVAILABLE (no leader "
+			       "of its %s partition alive)",
+			       api, net_req_peer(req), name, GROUP_OFFSETS_TOPIC);
 		return PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+	}
 	/* FindCoordinator names it; any other request is misdirected. */
 	if (strcmp(api, "FindCoordinator"))
 		mq_log_limited(MQ_INFO,
@@ -545,6 +567,11 @@ static int find_coord_handler(void *arg, struct net_req *req)
 	size_t pos;
 	int rc;
 
+	/* Kafka makes __consumer_offsets on the first FindCoordinator; until
+	 * it can (fewer brokers alive than its replication factor) every
+	 * group key is answered COORDINATOR_NOT_AVAILABLE. */
+	if (m->key_type == PROTO_COORD_GROUP)
+		(void)offsets_topic_ensure(gs->gc);
 	r.coordinators = calloc((size_t)m->n_keys + 1, sizeof(*r.coordinators));
 	nodes = calloc((size_t)m->n_keys + 1, sizeof(*nodes));
 	if (!r.coordinators || !nodes) {
@@ -567,11 +594,13 @@ static int find_coord_handler(void *arg, struct net_req *req)
 				       net_req_peer(req), (int)m->key_type);
 		} else {
 			c->error_code = kg_check(gs, req, m->keys[i], name, "FindCoordinator");
-			if (c->error_code == PROTO_ERR_NOT_COORDINATOR)
-				c->error_code = PROTO_ERR_NONE; /* another broker: name it */
+			/* Another broker, or this one loading: name it. */
+			if (c->error_code == PROTO_ERR_NOT_COORDINATOR ||
+			    c->error_code == PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS)
+				c->error_code = PROTO_ERR_NONE;
 			if (!c->error_code) {
 				rc = coordinator_of(gs, net_req_listener(req), name, &nodes[i]);
-				if (rc == -1) {
+				if (rc == -1 || rc == -EINPROGRESS) {
 					struct kafka_node *all = NULL;
 					int n = kafka_brokers(gs->ka, net_req_listener(req), &all);
 
@@ -640,8 +669,34 @@ static bool kafka_active(void *arg, const char *name)
 static int32_t kafka_coordinator(void *arg, const char *name)
 {
 	struct kafka_node node;
+	int rc = coordinator_of(arg, 0, name, &node);
 
-	return coordinator_of(arg, 0, name, &node) == 0 ? node.node_id : -1;
+	return rc == 0 ? node.node_id : rc == -1 ? -1 : GROUP_COORD_NONE;
+}
+
+/* The coordinator's kafka_drop hook: another broker leads partition p (of
+ * n) of __consumer_offsets now. Its groups' members are dropped here,
+ * their parked requests answered NOT_COORDINATOR; their next requests get
+ * NOT_COORDINATOR too, and the clients find the new coordinator. */
+static void kafka_drop(void *arg, int p, int n)
+{
+	struct group_serve *gs = arg;
+
+	pthread_mutex_lock(&gs->mu);
+	for (struct kgroup **pp = &gs->groups; *pp;) {
+		struct kgroup *g = *pp;
+
+		if (group_offsets_partition(g->name, n) != p) {
+			pp = &g->next;
+			continue;
+		}
+		while (g->members)
+			kg_remove(g, g->members, PROTO_ERR_NOT_COORDINATOR,
+				  "another broker coordinates the group now");
+		*pp = g->next;
+		free(g);
+	}
+	pthread_mutex_unlock(&gs->mu);
 }
 
 /* For the mount's .state of group name of topic: the Kafka group's state
@@ -1283,6 +1338,7 @@ int group_serve_new(struct kafka_api *ka, struct group_serve **out)
 	gs->gc->kafka_dissolve = kafka_dissolve;
 	gs->gc->kafka_describe = kafka_describe;
 	gs->gc->kafka_coordinator = kafka_coordinator;
+	gs->gc->kafka_drop = kafka_drop;
 	gs->gc->kafka_arg = gs;
 	pthread_mutex_unlock(&gs->gc->mu);
 	gs->hooked = true;
@@ -1319,6 +1375,7 @@ void group_serve_stop(struct group_serve *gs)
 		gs->gc->kafka_dissolve = NULL;
 		gs->gc->kafka_describe = NULL;
 		gs->gc->kafka_coordinator = NULL;
+		gs->gc->kafka_drop = NULL;
 		gs->gc->kafka_arg = NULL;
 		pthread_mutex_unlock(&gs->gc->mu);
 		gs->hooked = false;

@@ -18,7 +18,12 @@
  *                                     OFFSET_METADATA_TOO_LARGE
  *   a negative offset                 INVALID_COMMIT_OFFSET_SIZE
  *   __consumer_offsets refused the record
- *                                     KAFKA_STORAGE_ERROR
+ *                                     NOT_ENOUGH_REPLICAS (fewer in-sync
+ *                                     replicas than min.insync.replicas),
+ *                                     REQUEST_TIMED_OUT (appended, not
+ *                                     committed in request.timeout.ms),
+ *                                     NOT_COORDINATOR (its leadership
+ *                                     moved), else KAFKA_STORAGE_ERROR
  * The partitions of one topic that pass are one record batch. What is
  * kept is the offset; the metadata string is not (OffsetFetch answers
  * ""); the record names the member ("kafka" outside a generation).
@@ -45,6 +50,20 @@
 #include "util/diaglog.h"
 
 /* ---- OffsetCommit ---- */
+
+/* Kafka's error for a commit __consumer_offsets did not take (its append
+ * is acks=all: answered once the hw covers it). */
+static int16_t commit_error(int rc)
+{
+	switch (rc) {
+	case -EAGAIN: /* fewer in-sync replicas than min.insync.replicas */
+		return PROTO_ERR_NOT_ENOUGH_REPLICAS;
+	case -ETIMEDOUT: /* appended, not committed within request.timeout.ms */
+		return PROTO_ERR_REQUEST_TIMED_OUT;
+	case -EREMOTE: /* the partition's leadership moved away */ return PROTO_ERR_NOT_COORDINATOR;
+	default: return PROTO_ERR_KAFKA_STORAGE_ERROR;
+	}
+}
 
 /* Commits one topic's partitions of the request to the mount's group name
  * of that topic, filling their error codes. simple: a commit outside any
@@ -78,8 +97,10 @@ static void commit_topic(struct group_serve *gs, const char *name, const char *m
 		else
 			g = NULL;
 		if (rc < 0)
-			all = rc == -ENOENT ? PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION
-					    : proto_err_from_errno(rc);
+			all = rc == -ENOENT    ? PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION
+			      : rc == -EREMOTE ? PROTO_ERR_NOT_COORDINATOR
+			      : rc == -EAGAIN  ? PROTO_ERR_COORDINATOR_NOT_AVAILABLE
+					       : proto_err_from_errno(rc);
 	}
 	if (all) {
 		if (all == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
@@ -144,7 +165,7 @@ static void commit_topic(struct group_serve *gs, const char *name, const char *m
 			       name, tname, strerror(-rc));
 		for (int32_t j = 0; j < td->n_partitions; j++)
 			if (!rp[j].error_code)
-				rp[j].error_code = PROTO_ERR_KAFKA_STORAGE_ERROR;
+				rp[j].error_code = commit_error(rc);
 	}
 	goto out;
 answer_all:

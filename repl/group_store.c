@@ -44,19 +44,93 @@
 #define SESSION_MIN  6000    /* group.min.session.timeout.ms */
 #define SESSION_MAX  1800000 /* group.max.session.timeout.ms */
 
+/* One UTF-16 code unit into Java's String.hashCode (h = 31 * h + c). */
+static uint32_t java_hash_unit(uint32_t h, uint32_t unit)
+{
+	return h * 31u + unit;
+}
+
+/* Kafka hashes the group id as a Java String: its UTF-16 code units, the
+ * name decoded from the UTF-8 the client sent (an invalid byte decodes to
+ * U+FFFD, as Java's decoder replaces it). */
+int32_t group_java_hash(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t h = 0;
+
+	while (*p) {
+		uint32_t cp;
+		int n;
+
+		if (p[0] < 0x80) {
+			cp = p[0];
+			n = 1;
+		} else if ((p[0] & 0xe0) == 0xc0 && (p[1] & 0xc0) == 0x80) {
+			cp = (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f);
+			n = cp >= 0x80 ? 2 : 0;
+		} else if ((p[0] & 0xf0) == 0xe0 && (p[1] & 0xc0) == 0x80 &&
+			   (p[2] & 0xc0) == 0x80) {
+			cp = (uint32_t)(p[0] & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 |
+			     (p[2] & 0x3f);
+			n = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff) ? 3 : 0;
+		} else if ((p[0] & 0xf8) == 0xf0 && (p[1] & 0xc0) == 0x80 &&
+			   (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80) {
+			cp = (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 |
+			     (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
+			n = cp >= 0x10000 && cp <= 0x10ffff ? 4 : 0;
+		} else {
+			cp = 0;
+			n = 0;
+		}
+		if (n == 0) {
+			cp = 0xfffd;
+			n = 1;
+		}
+		if (cp >= 0x10000) {
+			cp -= 0x10000;
+			h = java_hash_unit(h, 0xd800 + (cp >> 10));
+			h = java_hash_unit(h, 0xdc00 + (cp & 0x3ff));
+		} else {
+			h = java_hash_unit(h, cp);
+		}
+		p += n;
+	}
+	return (int32_t)h;
+}
+
+/* Kafka's GroupMetadataManager.partitionFor: Utils.abs(groupId.hashCode)
+ * % groupMetadataTopicPartitionCount, where Utils.abs(n) is n &
+ * 0x7fffffff (so Integer.MIN_VALUE maps to 0, not to itself). */
 int group_offsets_partition(const char *group, int partitions)
 {
-	int32_t h = 0;
+	int32_t h = group_java_hash(group);
 
-	for (const char *p = group; *p; p++)
-		h = (int32_t)((uint32_t)h * 31u + (uint32_t)(unsigned char)*p);
-	return partitions > 0 ? (int)((h & 0x7fffffff) % partitions) : 0;
+	return partitions > 0 ? (int)((uint32_t)h & 0x7fffffffu) % partitions : 0;
 }
 
 int group_store_append(struct group_coord *gc, const char *group, const char *lines, size_t len)
 {
-	int p = group_offsets_partition(group, topic_partitions(gc->offsets));
-	int rc = topic_produce(gc->offsets, p, lines, len, 0);
+	int p, rc;
+
+	if (!gc->offsets)
+		return -EAGAIN; /* a cluster that has not made it yet */
+	/* In a cluster only the partition's leader writes, with its groups
+	 * loaded: a broker that lost the leadership must not forward its
+	 * commits to the new coordinator behind that one's back. */
+	if (gc->cluster) {
+		int32_t leader = -1;
+
+		rc = offsets_coordinator(gc, group, &leader);
+		if (rc != 1) {
+			mq_log_limited(MQ_WARN,
+				       "group %s: not written to %s: this broker does not "
+				       "coordinate it now (broker %d does)",
+				       group, GROUP_OFFSETS_TOPIC, (int)leader);
+			return -EREMOTE;
+		}
+	}
+	p = group_offsets_partition(group, topic_partitions(gc->offsets));
+	rc = topic_produce(gc->offsets, p, lines, len, 0);
 
 	if (rc < 0)
 		mq_log_limited(MQ_ERR, "group %s: cannot write to %s: %s", group,
@@ -193,7 +267,13 @@ static int replay_record(struct group_coord *gc, const char *key, size_t klen, c
 	}
 	i = group_coord_find(gc, topic, name);
 	if (part < 0 && vlen == 0) { /* group deleted */
-		if (i >= 0) {
+		if (i >= 0 && gc->groups[i]->nmembers > 0) {
+			/* A proxy with this mount's members: the group is
+			 * made anew, with nothing committed. */
+			g = gc->groups[i];
+			for (int q = 0; q < g->nparts; q++)
+				g->parts[q].committed = -1;
+		} else if (i >= 0) {
 			group_put(gc->groups[i]);
 			group_coord_remove(gc, i);
 		}
@@ -238,64 +318,76 @@ static int replay_record(struct group_coord *gc, const char *key, size_t klen, c
 	return 0;
 }
 
-/* Reads every record of every partition of __consumer_offsets. */
-static int replay(struct group_coord *gc)
+/* Reads every record of partition p of __consumer_offsets into
+ * gc->groups, counting them (and the malformed ones) in *records and
+ * *bad. */
+static int replay_part(struct group_coord *gc, int p, char *buf, int *records, int *bad)
+{
+	struct log_cursor *c = NULL;
+	int64_t pos = 0, actual;
+	size_t have = 0;
+	int rc = topic_cursor_new(gc->offsets, p, &c);
+
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		ssize_t n = group_read_lines(gc->offsets, p, c, pos, buf + have,
+					     REPLAY_CHUNK - have, &actual);
+		char *line = buf, *nl, *end;
+
+		if (n < 0) {
+			rc = (int)n;
+			break;
+		}
+		if (n == 0)
+			break;
+		pos = actual + n;
+		end = buf + have + n;
+		while ((nl = memchr(line, '\n', (size_t)(end - line)))) {
+			char *tab = memchr(line, '\t', (size_t)(nl - line));
+			int r = tab ? replay_record(gc, line, (size_t)(tab - line), tab + 1,
+						    (size_t)(nl - tab - 1))
+				    : -EBADMSG;
+
+			if (r == -ENOMEM) {
+				rc = r;
+				break;
+			}
+			*bad += r < 0;
+			(*records)++;
+			line = nl + 1;
+		}
+		have = (size_t)(end - line);
+		if (rc < 0 || have == REPLAY_CHUNK) {
+			rc = rc < 0 ? rc : -EBADMSG; /* a line over 256 KiB */
+			break;
+		}
+		memmove(buf, line, have);
+	}
+	topic_cursor_free(gc->offsets, p, c);
+	return rc;
+}
+
+/* Replays partition p (-1: every partition) of __consumer_offsets. */
+int group_store_replay(struct group_coord *gc, int p)
 {
 	char *buf = malloc(REPLAY_CHUNK + 1);
-	int rc = 0, bad = 0, records = 0;
+	int rc = 0, bad = 0, records = 0, n0 = gc->ngroups;
 
 	if (!buf)
 		return -ENOMEM;
-	for (int p = 0; p < topic_partitions(gc->offsets) && rc == 0; p++) {
-		struct log_cursor *c = NULL;
-		int64_t pos = 0, actual;
-		size_t have = 0;
-
-		rc = topic_cursor_new(gc->offsets, p, &c);
-		if (rc < 0)
-			break;
-		for (;;) {
-			ssize_t n = group_read_lines(gc->offsets, p, c, pos, buf + have,
-						     REPLAY_CHUNK - have, &actual);
-			char *line = buf, *nl, *end;
-
-			if (n < 0) {
-				rc = (int)n;
-				break;
-			}
-			if (n == 0)
-				break;
-			pos = actual + n;
-			end = buf + have + n;
-			while ((nl = memchr(line, '\n', (size_t)(end - line)))) {
-				char *tab = memchr(line, '\t', (size_t)(nl - line));
-				int r = tab ? replay_record(gc, line, (size_t)(tab - line), tab + 1,
-							    (size_t)(nl - tab - 1))
-					    : -EBADMSG;
-
-				if (r == -ENOMEM) {
-					rc = r;
-					break;
-				}
-				bad += r < 0;
-				records++;
-				line = nl + 1;
-			}
-			have = (size_t)(end - line);
-			if (rc < 0 || have == REPLAY_CHUNK) {
-				rc = rc < 0 ? rc : -EBADMSG; /* a line over 256 KiB */
-				break;
-			}
-			memmove(buf, line, have);
-		}
-		topic_cursor_free(gc->offsets, p, c);
-	}
+	for (int q = p < 0 ? 0 : p; q < (p < 0 ? topic_partitions(gc->offsets) : p + 1) && rc == 0;
+	     q++)
+		rc = replay_part(gc, q, buf, &records, &bad);
 	free(buf);
 	if (bad)
 		mq_log(MQ_WARN, "%s: %d malformed records skipped", GROUP_OFFSETS_TOPIC, bad);
-	if (rc == 0)
+	if (rc == 0 && p < 0)
 		mq_log(MQ_INFO, "%s: %d records replayed, %d groups", GROUP_OFFSETS_TOPIC, records,
 		       gc->ngroups);
+	else if (rc == 0)
+		mq_log(MQ_INFO, "%s-%d: %d records replayed, %d groups loaded", GROUP_OFFSETS_TOPIC,
+		       p, records, gc->ngroups - n0);
 	return rc;
 }
 
@@ -344,11 +436,35 @@ int group_store_tombstones(struct group *g)
 	return rc;
 }
 
+/* The settings of __consumer_offsets: records keyed by TAB, compacted
+ * when the broker knows that key, and committed before a commit answers
+ * (acks=all, whatever the broker's default acks). Into tc, over the
+ * broker's defaults. */
+int group_store_topic_config(struct broker *b, struct topic_config *tc)
+{
+	static const char cfg[] = "key.separator=\\t\nacks=all\n";
+	static const char compact[] = "cleanup.policy=compact\n";
+	char err[128];
+	int rc;
+
+	catalog_default_config(b, tc);
+	rc = topic_config_apply(tc, cfg, sizeof(cfg) - 1, err, sizeof(err));
+	if (rc == 0)
+		(void)topic_config_apply(tc, compact, sizeof(compact) - 1, err, sizeof(err));
+	return rc;
+}
+
 int group_store_open(struct group_coord *gc)
 {
 	struct broker *b = gc->b;
-	int rc = broker_topic_get(b, GROUP_OFFSETS_TOPIC, &gc->offsets);
+	int rc;
 
+	/* In a cluster __consumer_offsets is replicated: made in ZooKeeper
+	 * when first needed, each partition's groups loaded by its leader
+	 * (offsets_topic.c). */
+	if (gc->cluster)
+		return 0;
+	rc = broker_topic_get(b, GROUP_OFFSETS_TOPIC, &gc->offsets);
 	if (rc == -ENOENT) {
 		rc = broker_topic_create(b, GROUP_OFFSETS_TOPIC, 0, 0, 0600, &gc->offsets);
 		if (rc == 0) {
@@ -365,5 +481,5 @@ int group_store_open(struct group_coord *gc)
 				rc = topic_config_write(gc->offsets, compact, sizeof(compact) - 1);
 		}
 	}
-	return rc == 0 ? replay(gc) : rc;
+	return rc == 0 ? group_store_replay(gc, -1) : rc;
 }

@@ -269,6 +269,15 @@ void broker_set_removed_listener(struct broker *b,
  * -ENOMEM, and the produce errors of a commit. */
 struct group;
 struct group_member;
+/* The broker that coordinates the group named group: in a cluster the
+ * leader of its partition of __consumer_offsets (Kafka's partitionFor),
+ * on one node this broker. 0 with its id in *broker_id and, when endpoint
+ * is not NULL, its first advertised listener as "host:port" (len bytes;
+ * "" when not known); -EAGAIN no coordinator now (__consumer_offsets not
+ * made yet or no leader); -EINPROGRESS this broker is the coordinator and
+ * still loading the group's partition. Takes no group lock. */
+int group_coordinator_of(struct broker *b, const char *group, int32_t *broker_id, char *endpoint,
+			 size_t len);
 #define GROUP_LOOKUP      0 /* find only */
 #define GROUP_CREATE      1 /* find or create */
 #define GROUP_CREATE_EXCL 2 /* create; -EEXIST if it exists (mkdir) */

@@ -117,3 +117,15 @@ cluster_start3() {
 		check "mnt$_cn: three live brokers" poll 30 alive_on "$MQ_TMP/mnt$_cn" 3
 	done
 }
+
+# The SCRAM client settings of kcat and librdkafka tools for the brokers'
+# SASL_PLAINTEXT listeners.
+SASL="-X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-256 -X sasl.username=admin -X sasl.password=admin-secret"
+
+# kc BROKER_N ARGS...: kcat bootstrapped from broker N.
+kc() {
+	_b=$1
+	shift
+	# shellcheck disable=SC2086
+	eval "mq_run kcat -b 127.0.0.1:\$PORT$_b $SASL \"\$@\""
+}

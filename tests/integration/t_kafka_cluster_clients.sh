@@ -41,18 +41,11 @@ zk_cluster_start
 cluster_start3
 
 # The clients authenticate as the brokers do (the one SCRAM user).
-SASL="-X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-256 -X sasl.username=admin -X sasl.password=admin-secret"
 rdk() {   # rdk BROKER_N ARGS...
 	_b=$1
 	shift
 	# shellcheck disable=SC2086
 	eval "timeout -k 5 \"\$MQ_TIMEOUT\" \"\$RDK\" -b 127.0.0.1:\$PORT$_b $SASL \"\$@\""
-}
-kc() {    # kc BROKER_N ARGS...: kcat
-	_b=$1
-	shift
-	# shellcheck disable=SC2086
-	eval "mq_run kcat -b 127.0.0.1:\$PORT$_b $SASL \"\$@\""
 }
 js() {    # js BROKER_N TOPIC SPEC: kafkajs's send, the base offset
 	eval "timeout -k 5 \"\$MQ_TIMEOUT\" node \"\$LIBDIR/kafkajs_produce.js\" 127.0.0.1:\$PORT$1 \"\$2\" \"\$3\""
