@@ -363,27 +363,21 @@ static int coord_ref(struct group *g, struct topic *t, struct group **out)
 
 /* In a cluster, 0 when this broker coordinates group name (its groups
  * loaded; waits for a load under way up to request.timeout.ms); else
- * -EREMOTE (another broker does: the log names it) or -EAGAIN (none now:
- * __consumer_offsets not made, or no leader). No lock held. */
-static int coord_here(struct group_coord *gc, const char *topic, const char *name)
+ * -EREMOTE (another broker does: *leader) or -EAGAIN (none now:
+ * __consumer_offsets not made, or no leader; logged). No lock held. */
+static int coord_here(struct group_coord *gc, const char *topic, const char *name, int32_t *leader)
 {
-	int32_t leader = -1;
 	int rc;
 
 	if (!gc->cluster)
 		return 0;
 	rc = offsets_topic_ensure(gc);
 	if (rc == 0)
-		rc = offsets_coordinator_wait(gc, name, gc->b->cfg.request_timeout_ms, &leader);
+		rc = offsets_coordinator_wait(gc, name, gc->b->cfg.request_timeout_ms, leader);
 	if (rc == 1)
 		return 0;
-	if (rc == 0) {
-		mq_log_limited(MQ_WARN,
-			       "group %s of topic %s: access refused: broker %d coordinates group "
-			       "%s (use its mount)",
-			       name, topic, (int)leader, name);
+	if (rc == 0)
 		return -EREMOTE;
-	}
 	mq_log_limited(MQ_WARN, "group %s of topic %s: no coordinator now (%s)", name, topic,
 		       rc == -EINPROGRESS ? "its broker is still loading the groups"
 					  : "__consumer_offsets has no leader or is not made");
@@ -405,6 +399,7 @@ int group_open(struct topic *t, const char *name, int create, struct group **out
 {
 	struct group_coord *gc = t->b->gc;
 	struct group *g;
+	int32_t leader = -1;
 	bool proxy = false;
 	int i, rc = 0;
 
@@ -415,15 +410,20 @@ int group_open(struct topic *t, const char *name, int create, struct group **out
 		return -EINVAL;
 	if (topic_deleted(t))
 		return -ENOENT;
-	rc = coord_here(gc, t->name, name);
+	rc = coord_here(gc, t->name, name, &leader);
 	if (rc < 0 && rc != -EREMOTE)
 		return rc;
 	pthread_mutex_lock(&gc->mu);
 	/* Another broker coordinates it: with a connection to the
 	 * coordinator (the cluster's group hook), a proxy of its group holds
 	 * this mount's members; without one the group is not reachable. */
-	if (rc == -EREMOTE && !gc->connect)
+	if (rc == -EREMOTE && !gc->connect) {
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: access refused: broker %d coordinates group "
+			       "%s (use its mount)",
+			       name, t->name, (int)leader, name);
 		goto out;
+	}
 	proxy = rc == -EREMOTE;
 	rc = 0;
 	i = group_coord_find(gc, t->name, name);

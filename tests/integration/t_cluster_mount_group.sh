@@ -180,6 +180,8 @@ check "batch d: every record read by the coordinator's reader" poll 40 all_read 
 # the member on that broker's own mount and the other meet there.
 broker_start "$K"
 check "mnt$K: three live brokers" poll 30 alive_on "$MQ_TMP/mnt$K" 3
+# A restarted broker holds no proxy of a group it does not coordinate.
+expect_ok "mkdir -p group $GROUP on mnt$K again" mkdir -p "$(GD "$K")"
 for n in $O $K; do
 	mq_bg sh -c "exec cat '$(GD $n)/consume' > '$MQ_TMP/r$n.2' 2> '$MQ_TMP/r$n.2.err'"
 done
