@@ -283,6 +283,9 @@ int seg_sync_log(struct seg *s);
 /* Writes the pending .lines entries (log lock held). */
 int seg_lines_sync(struct seg *s);
 int seg_read_lines_ent(struct seg *s, int64_t i, struct lines_ent *e);
+/* Entries i .. i+n-1 (all below lines_entries) in one pread per 64: n,
+ * -EBADMSG when the file is shorter, or -errno. */
+int seg_read_lines_ents(struct seg *s, int64_t i, int n, struct lines_ent *e);
 /* Index i of the last .lines entry with rel offset <= offset - base (or
  * line_pos <= pos); -1 if before the first; -ENOENT if empty. */
 int64_t seg_find_offset(struct seg *s, int64_t offset);

@@ -612,6 +612,31 @@ int seg_read_lines_ent(struct seg *s, int64_t i, struct lines_ent *e)
 	PINNED(s, int, seg_read_lines_ent_pinned(s, i, e));
 }
 
+static int seg_read_lines_ents_pinned(struct seg *s, int64_t i, int n, struct lines_ent *e)
+{
+	uint8_t b[LINES_ENT_SIZE * 64];
+	int got = 0;
+
+	while (got < n) {
+		int want = n - got < 64 ? n - got : 64;
+		ssize_t k = io_pread_full(s->io, s->lines_fd, b, (size_t)want * LINES_ENT_SIZE,
+					  LINES_HDR_SIZE + (i + got) * LINES_ENT_SIZE);
+		if (k < 0)
+			return (int)k;
+		if (k != (ssize_t)want * LINES_ENT_SIZE)
+			return -EBADMSG;
+		for (int j = 0; j < want; j++)
+			dec_lines(b + j * LINES_ENT_SIZE, &e[got + j]);
+		got += want;
+	}
+	return got;
+}
+
+int seg_read_lines_ents(struct seg *s, int64_t i, int n, struct lines_ent *e)
+{
+	PINNED(s, int, seg_read_lines_ents_pinned(s, i, n, e));
+}
+
 static int64_t seg_read_batch_pinned(struct seg *s, int64_t pos, int64_t limit, uint8_t **buf,
 				     size_t *cap)
 {

@@ -1,7 +1,8 @@
 /*
  * cache.c — the kernel's page cache of partition files.
  *
- * Which opens use it. A partition file opened O_RDONLY while its line view
+ * Which opens use it (all this is on by default; -o no_page_cache turns
+ * it off). A partition file opened O_RDONLY while its line view
  * is whole (topic_line_whole: no record below the high watermark was ever
  * removed) is read through the page cache: the bytes at a position are
  * then the same for every reader and never change, since committed
@@ -27,16 +28,21 @@
  *      grow: the high watermark never moves back, so a page filled after
  *      the invalidation holds data up to at least the new size. The
  *      kernel learns sizes from write replies (it moves its size to the
- *      end of a write), and from getattr and lookup replies. Before a write
- *      reply the invalidation is done (fs_cache_wrote), and at every open
- *      that keeps the cache (fs_cache_open), for what grew otherwise
- *      (.produce, acks=0 writes committed later). Never around a getattr
- *      or lookup reply: an invalidation makes the kernel discard the
- *      attributes of a reply in flight, and lseek(SEEK_END) or a writer's
- *      first offset would use the old size. So a file kept open while it
- *      grows other than through its own inode relies on the kernel not
- *      serving the zeros of a short read as data once the size grows
- *      (Linux 6.18 does not; t_pagecache.sh shows it).
+ *      end of a write), and from getattr and lookup replies: the
+ *      invalidation is done before a write reply (fs_cache_wrote), before
+ *      a getattr or lookup reply that carries a larger size (fs_cache_stat:
+ *      the file grew through another inode, .produce, acks=0 writes
+ *      committed later, or on a follower by replication), and at every
+ *      open that keeps the cache (fs_cache_open). An invalidation makes
+ *      the kernel discard the attributes of a reply in flight (it bumps
+ *      the inode's attribute version) and mark them stale: the stat(2)
+ *      that asked gets the new size all the same, and the kernel's own
+ *      size follows at its next getattr, which finds nothing left to
+ *      invalidate. Until then lseek(SEEK_END) may use the old size: a
+ *      writer not opened O_APPEND that lseeks to the end just after the
+ *      file grew through another inode, while readers through the cache
+ *      hold its pages, can get -ESPIPE for its first write, as when
+ *      another writer appends in between.
  *   3. Removal. Retention and the cleaner call fs_cache_removed (the
  *      broker's removal listener): the node's cache is no longer valid and
  *      all its pages are invalidated; later opens use direct I/O. A file
@@ -44,6 +50,12 @@
  *      still there; a read of it at a removed position is -ESTALE (its
  *      reader reopens), since the kernel fills whatever a read leaves
  *      short with zeros below the size it knows.
+ *   3a. Truncation. A follower (or a leader that lost its leadership)
+ *      truncates only records above its hw, which rule 1 kept from the
+ *      kernel; the page that held the old end is dropped by rule 2 before
+ *      the kernel learns a larger size. Records below the hw go only in
+ *      an unclean leader election: a replicated topic that allows one is
+ *      never read through the cache (topic_line_whole).
  *   4. keep_cache. An open keeps the pages the kernel holds while the
  *      node's cache is valid; the first open that reads through the cache
  *      makes it valid with keep_cache off, so the kernel starts empty.
@@ -52,7 +64,8 @@
  * and is never held across an invalidation. An invalidation waits for the
  * pages it drops (a read in flight holds its pages locked until another
  * worker answers it): it is made from ops that hold no page (open,
- * write) and from the broker's scheduler and cleaner threads with
+ * write, getattr, lookup) and from the broker's scheduler and cleaner
+ * threads with
  * no repl lock held, never from a read.
  */
 #include <errno.h>
@@ -131,8 +144,7 @@ bool fs_cache_open(struct mqfs *fs, struct fs_node *n, int flags, bool *keep_cac
 	bool use = false;
 
 	*keep_cache = false;
-	/* Opt-in (-o page_cache): a first read through the cache costs a copy
-	 * more than direct I/O, which only re-reads win back. */
+	/* Off with -o no_page_cache: every read then asks the daemon. */
 	if (!fs->page_cache || n->key.kind != NODE_PART)
 		return false;
 	/* The size first: whatever is filled after this holds data up to at
@@ -170,6 +182,12 @@ void fs_cache_wrote(struct mqfs *fs, fuse_ino_t ino, int64_t end)
 	if (n->key.kind == NODE_PART)
 		cache_grow(fs, n, end, -1);
 	inode_put(fs->inodes, n);
+}
+
+void fs_cache_stat(struct mqfs *fs, struct fs_node *n, int64_t size)
+{
+	if (n->key.kind == NODE_PART)
+		cache_grow(fs, n, size, size);
 }
 
 void fs_cache_removed(void *arg, struct topic *t, int partition)

@@ -55,7 +55,7 @@ struct mqfs {
 	uid_t uid;           /* owner of MNT/ and the root views */
 	gid_t gid;
 	mode_t root_mode;           /* mode of MNT/ (-o mode=, default 0755) */
-	bool page_cache;            /* -o page_cache: cache.c may cache reads */
+	bool page_cache;            /* cache.c may cache reads (-o no_page_cache: no) */
 	struct fs_metrics *metrics; /* op counts and latencies (metrics.c) */
 	struct fuse_session *se;    /* for invalidations (cache.c); NULL: none */
 	const char *mnt;            /* the mount point, absolute */
@@ -171,6 +171,9 @@ struct fs_file {
 	size_t refused_len;
 	int64_t refused_off;
 	int64_t wnext;
+	/* what fsync makes durable: the partition's log end offset after this
+	 * file's last append, -1 for all (open_files.c) */
+	int64_t sync_upto;
 	/* acks=0 writes of this file not yet appended, and their first error
 	 * (reported by flush, fsync, close) */
 	struct produce_tracker tracker;
@@ -223,6 +226,10 @@ ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off
 int fs_file_fallocate(struct fs_file *f, int mode, off_t off, off_t len);
 int fs_file_flush(struct fs_file *f);
 int fs_file_fsync(struct fs_file *f);
+/* getattr through an open file (fstat, or the kernel checking the size
+ * before a read through the page cache): -ENOENT, logged, when the file's
+ * topic was deleted while it was open; else 0. */
+int fs_file_stat_check(const struct fs_file *f);
 /* Produces a partial line left without flush, frees everything. */
 void fs_file_release(struct mqfs *fs, struct fs_file *f);
 /* After the loop: releases the files the kernel never released. */
@@ -246,6 +253,9 @@ bool fs_cache_open(struct mqfs *fs, struct fs_node *n, int flags, bool *keep_cac
 /* Before a write reply on ino that ends at end (the kernel moves i_size
  * there): the same for the file's size now. */
 void fs_cache_wrote(struct mqfs *fs, fuse_ino_t ino, int64_t end);
+/* Before a getattr or lookup reply tells the kernel size: the pages from
+ * the old end on are dropped if the file grew (cache.c, rule 2). */
+void fs_cache_stat(struct mqfs *fs, struct fs_node *n, int64_t size);
 /* The broker's removal listener (arg: struct mqfs): drops the cached pages
  * of the partition file; later opens read it with direct I/O. */
 void fs_cache_removed(void *arg, struct topic *t, int partition);

@@ -70,7 +70,7 @@ struct mqfs_opts {
 	gid_t root_gid;
 	mode_t root_mode;
 	bool allow_other, default_permissions;
-	bool page_cache; /* -o page_cache (fs/cache.c) */
+	bool page_cache; /* fs/cache.c; off with -o no_page_cache */
 	char *fuse_opts; /* the -o options that are libfuse's */
 	char **bufs;     /* copies of the -o lists: own values point here */
 	int nbufs;
@@ -100,8 +100,10 @@ static void usage(FILE *out, const char *prog)
 		"      config=FILE, data=DIR, debug   as --config, --data, -d\n"
 		"      mode=MODE, uid=N, gid=N        mode (octal) and owner of the mount's\n"
 		"                                     root (default 0755, the daemon's user)\n"
-		"      page_cache                     read-only opens of partition files\n"
-		"                                     read through the page cache\n"
+		"      no_page_cache                  read-only opens of partition files\n"
+		"                                     use direct I/O too (by default they\n"
+		"                                     read through the page cache)\n"
+		"      page_cache                     the default: accepted, changes nothing\n"
 		"      allow_other, default_permissions, ro, ... (FUSE options below)\n"
 		"  -h, --help         this help\n"
 		"  -V, --version      version\n"
@@ -152,8 +154,8 @@ static int opt_one(struct mqfs_opts *o, char *opt)
 		o->debug = true;
 		return 0;
 	}
-	if (!strcmp(opt, "page_cache")) {
-		o->page_cache = true;
+	if (!strcmp(opt, "page_cache") || !strcmp(opt, "no_page_cache")) {
+		o->page_cache = opt[0] == 'p';
 		return 0;
 	}
 	if (!strncmp(opt, "uid=", 4) || !strncmp(opt, "gid=", 4)) {
@@ -614,7 +616,9 @@ static int scram_user(const struct mqfs_opts *o)
 
 int main(int argc, char **argv)
 {
-	struct mqfs_opts o = { .fuse_args = FUSE_ARGS_INIT(0, NULL), .root_mode = 0755 };
+	struct mqfs_opts o = { .fuse_args = FUSE_ARGS_INIT(0, NULL),
+			       .root_mode = 0755,
+			       .page_cache = true };
 	struct mqfs fs = { 0 };
 	struct fuse_session *se = NULL;
 	struct broker_config *cfg = NULL;

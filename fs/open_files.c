@@ -39,7 +39,16 @@
  *   flush   (every close of an fd) and fsync produce the partial line with
  *           PRODUCE_FINAL and wait for the file's acks=0 writes still
  *           queued (f->tracker), returning their first error; fsync then
- *           makes the partition (every partition, for .produce) durable.
+ *           makes this file's records durable: up to sync_upto, the log
+ *           end offset seen after its last append (the whole partition
+ *           while one of its acks=0 writes was still queued; every
+ *           partition, for .produce). The kernel runs the fsyncs of one
+ *           inode one at a time (FUSE's fsync holds the inode lock), so
+ *           writers sharing a partition file cannot meet in one log_sync;
+ *           they share the fdatasync instead by not asking for records
+ *           that are not theirs: the first fsync covers every record
+ *           appended before it, and a writer whose records it covered
+ *           returns without another, although others appended since.
  *   fallocate  -EOPNOTSUPP: space is not reserved in a log, and a
  *           zeroed range would be a record of NUL bytes.
  *   read    the line view through a reader (an O_RDONLY open of a whole
@@ -154,6 +163,7 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **ou
 	f->seg = (enum segment_file)n->key.file;
 	f->oflags = flags;
 	f->wnext = -1;
+	f->sync_upto = -1;
 	fs_node_path(n, f->path, sizeof(f->path));
 	if (n->topic) {
 		topic_get(n->topic);
@@ -365,6 +375,15 @@ static int deleted_refusal(const struct fs_file *f, const char *op)
 	return -ENOENT;
 }
 
+int fs_file_stat_check(const struct fs_file *f)
+{
+	/* A read through the page cache past the size the kernel knows asks
+	 * for the attributes instead of reading: this is its refusal. */
+	if (f && f->topic && topic_deleted(f->topic))
+		return deleted_refusal(f, "read (size check)");
+	return 0;
+}
+
 ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **data)
 {
 	ssize_t n;
@@ -419,6 +438,23 @@ static ssize_t part_refuse_long(struct fs_file *f, off_t off, bool held, bool dr
 		f->partial_len = 0;
 	f->dropping = drop;
 	return -EMSGSIZE;
+}
+
+/* After an append through f: what its fsync must make durable. The log end
+ * now covers its records, unless an acks=0 write of it is still queued
+ * (appended later, at an offset not known here): then everything. */
+static void part_note_appended(struct fs_file *f)
+{
+	int64_t leo;
+	int pending;
+
+	if (f->partition < 0)
+		return; /* .produce syncs every partition */
+	pthread_mutex_lock(&f->tracker.mu);
+	pending = f->tracker.pending;
+	pthread_mutex_unlock(&f->tracker.mu);
+	leo = pending > 0 ? -1 : topic_log_end(f->topic, f->partition);
+	f->sync_upto = leo < 0 ? -1 : leo;
 }
 
 static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, off_t off, int oflags)
@@ -489,6 +525,7 @@ static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, off_t
 				       rc == -EMSGSIZE ? ": a line over max.message.bytes" : "");
 		return rc;
 	}
+	part_note_appended(f);
 	mq_log(MQ_DEBUG, "write %s: %zu bytes, %zu to records, %zu kept", f->path, size,
 	       f->partial_len + head, tail);
 	if (tail > 0)
@@ -685,6 +722,8 @@ static int part_flush_line(struct fs_file *f)
 			       strerror(-rc2));
 	if (rc == 0)
 		rc = rc2;
+	if (rc == 0)
+		part_note_appended(f);
 	/* Kept only when safe to retry (-EAGAIN: nothing appended). */
 	if (rc != -EAGAIN)
 		f->partial_len = 0;
@@ -735,7 +774,7 @@ int fs_file_fsync(struct fs_file *f)
 	if (rc < 0 || f->kind != FILE_PART || (f->oflags & O_ACCMODE) == O_RDONLY)
 		return rc;
 	if (f->partition >= 0)
-		return topic_fsync(f->topic, f->partition);
+		return topic_fsync_upto(f->topic, f->partition, f->sync_upto);
 	/* .produce: the partitioner may have used any partition. */
 	for (int p = 0; p < topic_partitions(f->topic) && rc == 0; p++)
 		rc = topic_fsync(f->topic, p);

@@ -94,7 +94,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	double timeout = 0;
 	int rc = fs_getattr(req_fs(req), ino, &st, &timeout);
 
-	(void)fi;
+	if (rc == -ENOENT && fi)
+		(void)fs_file_stat_check(file_of(fi));
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else

@@ -225,6 +225,7 @@ int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st)
 		size = topic_file_size(n->topic, n->key.partition);
 		if (size < 0)
 			return (int)size;
+		fs_cache_stat(fs, n, size);
 		break;
 	case NODE_PRODUCE: st->st_mode = S_IFREG | (mode & 0666); break;
 	case NODE_TOPIC_CONFIG:

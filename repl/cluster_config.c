@@ -94,7 +94,7 @@ void cluster_config_defaults(struct cluster_config *cc)
 	cc->offsets_topic_num_partitions = 10;
 	cc->offsets_topic_replication_factor = 3;
 	cc->replica_lag_time_max_ms = 30000;
-	cc->replica_fetch_max_bytes = 1048576;
+	cc->replica_fetch_max_bytes = 4194304;
 	cc->replica_fetch_wait_max_ms = 500;
 	cc->replica_fetch_min_bytes = 1;
 	cc->num_replica_fetchers = 1;

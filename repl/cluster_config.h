@@ -20,7 +20,9 @@
  *   default.replication.factor 1, min.insync.replicas 1,
  *   offsets.topic.num.partitions 10, offsets.topic.replication.factor 3
  *   (__consumer_offsets when the cluster first needs it: group_store.c),
- *   replica.lag.time.max.ms 30000, replica.fetch.max.bytes 1048576,
+ *   replica.lag.time.max.ms 30000, replica.fetch.max.bytes 4194304 (Kafka's
+ *   1048576: one write() through a mount is up to 1 MiB of lines, whose
+ *   batches are larger, and a follower would fetch each in two),
  *   replica.fetch.wait.max.ms 500, replica.fetch.min.bytes 1,
  *   num.replica.fetchers 1, unclean.leader.election.enable false,
  *   controlled.shutdown.enable true, auto.leader.rebalance.enable true,
@@ -66,7 +68,7 @@ struct cluster_config {
 	int32_t offsets_topic_num_partitions;     /* 10 */
 	int32_t offsets_topic_replication_factor; /* 3 */
 	int64_t replica_lag_time_max_ms;          /* 30000 */
-	int32_t replica_fetch_max_bytes;          /* 1048576 */
+	int32_t replica_fetch_max_bytes;          /* 4194304 */
 	int32_t replica_fetch_wait_max_ms;        /* 500 */
 	int32_t replica_fetch_min_bytes;          /* 1 */
 	int32_t num_replica_fetchers;             /* 1 */

@@ -1428,6 +1428,10 @@ void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 		{ "mqfs_replica_fetch_bytes_in_total", "counter",
 		  "Record batch bytes this broker's followers fetched and appended.",
 		  st.fetch_bytes_in },
+		{ "mqfs_replica_fetch_requests_total", "counter",
+		  "Fetch requests this broker's followers sent and had answered (Kafka's "
+		  "FetcherStats RequestsPerSec).",
+		  st.fetch_requests },
 		{ "mqfs_replica_fetch_bytes_out_total", "counter",
 		  "Record batch bytes this broker served as leader to followers' fetches.",
 		  fetch_serve_replica_bytes_out(cr->fs) },

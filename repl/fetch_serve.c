@@ -33,6 +33,20 @@
  * connection, and puts the others back. min_bytes counts as 1: a fetch
  * with any record is answered (followers send min_bytes 1).
  *
+ * The thread wakes only for news: a wake-up, or the earliest deadline of
+ * the fetches it holds (sleep_until, exactly, on the monotonic clock; a
+ * clock a test replaces is polled every 10 ms instead), or with nothing
+ * parked every PURGATORY_IDLE_MS. Parking a fetch signals it only when it
+ * must look: a wake-up came between the fetch's readiness check and its
+ * parking (wakes moved: the change it announced may be one the check did
+ * not see), or the new deadline comes before the one the thread sleeps
+ * until. A follower's fetch (replica.fetch.wait.max.ms, 500 ms) parked
+ * after the purgatory emptied thus needs no signal: the thread learns
+ * its deadline at its next idle tick, which comes before it. A wake-up
+ * while nothing is parked only moves wakes. On a leader under a
+ * streaming acks=all write that is two wake-ups per append: its LEO, and
+ * the hw that the last follower's fetch moves.
+ *
  * A follower's fetch is also answered, without records, when the leader's
  * hw is above the one its last response carried (partition_note_hw_sent):
  * a follower learns the hw from Fetch responses only, so without this a
@@ -50,6 +64,10 @@
 #include "repl/fetch_serve.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
+
+/* The purgatory's tick with nothing parked: the latest a deadline it was
+ * not told about is learnt (below any follower's max_wait_ms default). */
+#define PURGATORY_IDLE_MS 100
 
 struct fs_part {
 	struct partition *p; /* referenced, or NULL */
@@ -81,6 +99,10 @@ struct fetch_serve {
 	bool started;
 	bool stopping;
 	bool woken;
+	uint64_t wakes;      /* fetch_serve_wake calls (lock) */
+	int64_t sleep_until; /* the thread's wait: a deadline, INT64_MAX none,
+			      * INT64_MIN awake (lock) */
+	int64_t scans;       /* times the thread looked at its list (lock) */
 	int n_parked;
 	struct fs_fetch *parked;
 	_Atomic int64_t replica_bytes_out; /* record bytes sent to followers */
@@ -293,6 +315,7 @@ static int fetch_handler(void *arg, struct net_req *req)
 	struct fs_fetch *f = calloc(1, sizeof(*f));
 	int64_t now = fs->now_ms();
 	int n = 0, k = 0;
+	uint64_t wakes;
 	bool park;
 
 	if (!f)
@@ -319,8 +342,12 @@ static int fetch_handler(void *arg, struct net_req *req)
 		}
 	f->deadline_ms = now + (m->max_wait_ms > 0 ? m->max_wait_ms : 0);
 	/* Readiness is looked at before the purgatory's lock (a partition's
-	 * lock is never taken under it); a change in between is not lost,
-	 * since a parked fetch is looked at again at once (woken). */
+	 * lock is never taken under it); a change in between is not lost: its
+	 * wake-up moves wakes, and the parked fetch is then looked at again
+	 * at once (woken). */
+	pthread_mutex_lock(&fs->lock);
+	wakes = fs->wakes;
+	pthread_mutex_unlock(&fs->lock);
 	park = m->max_wait_ms > 0 && n > 0 && !fetch_ready(f);
 	pthread_mutex_lock(&fs->lock);
 	park = park && !fs->stopping;
@@ -328,8 +355,10 @@ static int fetch_handler(void *arg, struct net_req *req)
 		f->next = fs->parked;
 		fs->parked = f;
 		fs->n_parked++;
-		fs->woken = true;
-		pthread_cond_signal(&fs->cond);
+		if (fs->wakes != wakes)
+			fs->woken = true;
+		if (fs->woken || f->deadline_ms < fs->sleep_until)
+			pthread_cond_signal(&fs->cond);
 	}
 	pthread_mutex_unlock(&fs->lock);
 	if (park)
@@ -359,6 +388,7 @@ static void *purgatory_main(void *arg)
 		list = fs->parked;
 		fs->parked = NULL;
 		fs->woken = false;
+		fs->scans++;
 		pthread_mutex_unlock(&fs->lock);
 		for (struct fs_fetch *f = list; f; f = next) {
 			next = f->next;
@@ -389,21 +419,23 @@ static void *purgatory_main(void *arg)
 				earliest = f->deadline_ms;
 		if (!fs->woken && !fs->stopping) {
 			struct timespec ts;
+			/* Until the earliest deadline on the monotonic clock, or
+			 * with nothing parked for PURGATORY_IDLE_MS; a clock a
+			 * test replaces is polled every 10 ms. */
+			int64_t now = fs->now_ms();
 
-			if (earliest == INT64_MAX) {
-				pthread_cond_wait(&fs->cond, &fs->lock);
-			} else {
-				/* Polling the clock the tests may replace: wake at
-				 * most every 10 ms when a deadline is near. */
-				int64_t wait = earliest - fs->now_ms();
+			if (earliest == INT64_MAX)
+				earliest = now + PURGATORY_IDLE_MS;
+			int64_t wait = earliest - now;
 
-				deadline_from_ms(CLOCK_MONOTONIC,
-						 wait < 1    ? 1
-						 : wait > 10 ? 10
-							     : wait,
-						 &ts);
-				pthread_cond_timedwait(&fs->cond, &fs->lock, &ts);
-			}
+			if (wait < 1)
+				wait = 1;
+			if (fs->now_ms != mono_ms && wait > 10)
+				wait = 10;
+			fs->sleep_until = earliest;
+			deadline_from_ms(CLOCK_MONOTONIC, wait, &ts);
+			pthread_cond_timedwait(&fs->cond, &fs->lock, &ts);
+			fs->sleep_until = INT64_MIN;
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -422,6 +454,7 @@ int fetch_serve_new(fetch_serve_lookup_fn lookup, void *arg, int64_t (*now_ms)(v
 	fs->lookup = lookup;
 	fs->lookup_arg = arg;
 	fs->now_ms = now_ms ? now_ms : mono_ms;
+	fs->sleep_until = INT64_MIN;
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -434,6 +467,7 @@ int fetch_serve_new(fetch_serve_lookup_fn lookup, void *arg, int64_t (*now_ms)(v
 		free(fs);
 		return rc;
 	}
+	pthread_setname_np(fs->thread, "mqfs-purgatory");
 	fs->started = true;
 	*out = fs;
 	return 0;
@@ -501,14 +535,30 @@ int fetch_serve_register(struct fetch_serve *fs, struct net_server *srv)
 void fetch_serve_wake(struct fetch_serve *fs)
 {
 	pthread_mutex_lock(&fs->lock);
-	fs->woken = true;
-	pthread_cond_signal(&fs->cond);
+	fs->wakes++;
+	/* Nothing parked, nothing to look at: a fetch parking right now sees
+	 * wakes moved and signals itself. A follower's own appends (its LEO
+	 * and hw) wake nothing this way. */
+	if (fs->n_parked > 0) {
+		fs->woken = true;
+		pthread_cond_signal(&fs->cond);
+	}
 	pthread_mutex_unlock(&fs->lock);
 }
 
 int64_t fetch_serve_replica_bytes_out(struct fetch_serve *fs)
 {
 	return fs ? atomic_load(&fs->replica_bytes_out) : 0;
+}
+
+int64_t fetch_serve_scans(struct fetch_serve *fs)
+{
+	int64_t n;
+
+	pthread_mutex_lock(&fs->lock);
+	n = fs->scans;
+	pthread_mutex_unlock(&fs->lock);
+	return n;
 }
 
 int fetch_serve_parked(struct fetch_serve *fs)

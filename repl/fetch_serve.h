@@ -49,6 +49,8 @@ int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoc
 int64_t fetch_serve_replica_bytes_out(struct fetch_serve *fs);
 /* Parked fetches now (tests, metrics). */
 int fetch_serve_parked(struct fetch_serve *fs);
+/* Times the purgatory's thread looked at its parked fetches (tests). */
+int64_t fetch_serve_scans(struct fetch_serve *fs);
 void fetch_serve_stop(struct fetch_serve *fs);
 void fetch_serve_free(struct fetch_serve *fs);
 

@@ -30,6 +30,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -76,7 +77,7 @@ void fetcher_config_default(struct fetcher_config *cfg)
 	cfg->max_wait_ms = 500;
 	cfg->min_bytes = 1;
 	cfg->max_bytes = 10 << 20;
-	cfg->partition_max_bytes = 1 << 20;
+	cfg->partition_max_bytes = 4 << 20;
 	cfg->request_timeout_ms = 30000;
 }
 
@@ -621,6 +622,10 @@ int fetcher_new(const struct fetcher_config *cfg, struct fetcher **out)
 		pthread_mutex_destroy(&f->lock);
 		goto fail;
 	}
+	/* One per leader broker: its id in the name, for top -H and perf. */
+	char name[16];
+	snprintf(name, sizeof(name), "mqfs-fetch-%u", (unsigned)cfg->source_id % 10000u);
+	pthread_setname_np(f->thread, name);
 	*out = f;
 	return 0;
 fail:

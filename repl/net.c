@@ -1475,12 +1475,14 @@ int net_server_start(struct net_server *srv)
 		rc = -pthread_create(&srv->workers[i], NULL, worker_main, srv);
 		if (rc)
 			goto fail;
+		pthread_setname_np(srv->workers[i], "mqfs-net-io");
 		srv->n_workers++;
 	}
 	for (int i = 0; i < srv->n_loops; i++) {
 		rc = -pthread_create(&srv->loops[i].thread, NULL, loop_main, &srv->loops[i]);
 		if (rc)
 			goto fail;
+		pthread_setname_np(srv->loops[i].thread, "mqfs-net-loop");
 		srv->loops[i].running = true;
 	}
 	return 0;

@@ -84,28 +84,55 @@ static int send_all(int fd, int wake, const uint8_t *p, size_t n, int64_t deadli
 	return 0;
 }
 
+/* Receives whole frames. While at least RECV_LOWAT_MIN bytes of one are
+ * missing, the socket's SO_RCVLOWAT asks the kernel to wake the poll only
+ * once they are all there (or its receive memory runs short), not at each
+ * arriving segment: a follower's megabyte-sized Fetch response then costs
+ * it one or two wake-ups instead of one per 64 KiB, and the leader, whose
+ * sendfile runs the loopback's receive path, as many fewer. It is put back
+ * to 1 before returning (a small frame must not wait for bytes that will
+ * never come). Best effort: without it, the wake-ups come per segment. */
+#define RECV_LOWAT_MIN (1 << 20)
+#define RECV_LOWAT_MAX (8 << 20)
 static int recv_all(int fd, int wake, uint8_t *p, size_t n, int64_t deadline)
 {
+	int lowat = 1, rc = 0;
+
 	while (n) {
 		ssize_t k = recv(fd, p, n, MSG_DONTWAIT);
-		int rc;
 
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			int want = n >= RECV_LOWAT_MIN
+					   ? (n > RECV_LOWAT_MAX ? RECV_LOWAT_MAX : (int)n)
+					   : 1;
+
+			if (want != lowat &&
+			    setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &want, sizeof(want)) == 0)
+				lowat = want;
 			rc = wait_fd(fd, wake, POLLIN, deadline);
 			if (rc)
-				return rc;
+				break;
 			continue;
 		}
-		if (k == 0)
-			return -ECONNRESET;
-		if (k < 0)
-			return -errno;
+		if (k == 0) {
+			rc = -ECONNRESET;
+			break;
+		}
+		if (k < 0) {
+			rc = -errno;
+			break;
+		}
 		p += k;
 		n -= (size_t)k;
 	}
-	return 0;
+	if (lowat != 1) {
+		int one = 1;
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof(one));
+	}
+	return rc;
 }
 
 /* Connects fd-less c to one address before deadline. */

@@ -182,6 +182,11 @@ int topic_line_check(struct topic *t, const char *line, size_t len, bool ended);
 /* Makes everything appended to the partition durable (fsync): one
  * fdatasync of its .log, shared by concurrent callers (log_sync). */
 int topic_fsync(struct topic *t, int partition);
+/* The same for the records below upto only (upto < 0: all): a caller whose
+ * records an earlier sync covered returns without an fdatasync. */
+int topic_fsync_upto(struct topic *t, int partition, int64_t upto);
+/* The partition's log end offset (the next offset to assign), -errno. */
+int64_t topic_log_end(struct topic *t, int partition);
 
 /* ---- the line view of a partition (the partition files) ----
  * Each record is one line (value, or key<sep>value, then '\n') at a line
@@ -199,8 +204,10 @@ int64_t topic_file_size(struct topic *t, int partition);
 /* 1 when every record of the line view from position 0 up to the high
  * watermark is still there (no retention or compaction removed any) and
  * readable (no reader met a corrupt batch, the log was not found
- * damaged), so that the bytes at each position are the same for every
- * reader and stay so; 0 otherwise; -ENOENT. */
+ * damaged, a replicated topic that allows an unclean leader election,
+ * whose new leader may lack records below this replica's hw), so that the
+ * bytes at each position are the same for every reader and stay so; 0
+ * otherwise; -ENOENT. */
 int topic_line_whole(struct topic *t, int partition);
 /* A reader of one partition's line view, one per open partition file: it
  * keeps the place of its last read so that the next one continues there

@@ -421,6 +421,12 @@ static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
 		}
 	}
 	if (rc >= 0) {
+		/* A fetch parked here for a partition this broker stopped
+		 * leading is answered now (NOT_LEADER_OR_FOLLOWER), not at its
+		 * max_wait_ms: the purgatory sleeps until told (Kafka completes
+		 * delayed fetches on a leadership change too). */
+		if (moved)
+			log_changed(rm);
 		pthread_mutex_lock(&rm->mu);
 		rp->controller_epoch = controller_epoch;
 		rm->leadership_changes += moved;
@@ -537,6 +543,9 @@ int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch, i
 	if (rc == 0)
 		reap(rm, false);
 	pthread_mutex_unlock(&rm->apply_mu);
+	/* Fetches parked for the stopped replicas: answered now. */
+	if (rc == 0 && n > 0)
+		log_changed(rm);
 	return rc;
 }
 
@@ -893,6 +902,7 @@ void replica_mgr_get_stats(struct replica_mgr *rm, struct replica_mgr_stats *st)
 
 		fetcher_get_stats(rm->sources[i].f, &fst);
 		st->fetch_bytes_in += fst.bytes;
+		st->fetch_requests += fst.fetches;
 	}
 	pthread_mutex_unlock(&rm->apply_mu);
 	pthread_mutex_lock(&rm->mu);

@@ -182,10 +182,11 @@ struct replica_mgr_stats {
 	int partitions; /* local replicas */
 	int leaders;
 	int followers;
-	int fetchers;       /* fetcher threads (one per leader broker) */
-	int stopped;        /* stopped replicas waiting to be closed */
-	int64_t isr_writes; /* ISR changes written */
-	int64_t isr_stale;  /* ISR writes that found the version moved */
+	int fetchers;           /* fetcher threads (one per leader broker) */
+	int stopped;            /* stopped replicas waiting to be closed */
+	int64_t isr_writes;     /* ISR changes written */
+	int64_t fetch_requests; /* Fetch requests the followers' fetchers sent */
+	int64_t isr_stale;      /* ISR writes that found the version moved */
 	/* Kafka's replica metrics, the leader's view: partitions led here
 	 * whose ISR is smaller than their replicas (UnderReplicatedPartitions),
 	 * ISR changes of partitions led here that removed or added members,

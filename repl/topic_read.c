@@ -18,15 +18,26 @@
 
 int topic_fsync(struct topic *t, int partition)
 {
+	return topic_fsync_upto(t, partition, -1);
+}
+
+int topic_fsync_upto(struct topic *t, int partition, int64_t upto)
+{
 	struct partition *pt;
 	struct log *l;
 	int rc = part_log(t, partition, &pt, &l);
+
+	/* A write on a replicated topic may have been forwarded to the leader
+	 * and fetched here after it returned: the offsets its writer saw
+	 * locally do not cover it, so its fsync takes everything here. */
+	if (upto >= 0 && cluster_replicated(t->b->cluster, t->name))
+		upto = -1;
 
 	if (rc == -EREMOTE)
 		return 0; /* no replica here: nothing of it written here */
 	if (rc < 0)
 		return rc;
-	rc = log_sync(l, -1);
+	rc = log_sync(l, upto);
 	if (rc == 0)
 		atomic_store(&pt->last_flush_ms, engine_now_ms());
 	else if (rc != -ENOENT) /* the topic went meanwhile */
@@ -151,7 +162,7 @@ int topic_line_whole(struct topic *t, int partition)
 {
 	struct partition *pt;
 	struct log_state st;
-	bool compact;
+	bool compact, unclean;
 	int rc = part_begin(t, partition, &pt);
 
 	if (rc < 0)
@@ -162,13 +173,35 @@ int topic_line_whole(struct topic *t, int partition)
 	}
 	log_get_state(pt->log, &st);
 	compact = (t->cfg.log.cleanup_policy & LOG_CLEANUP_COMPACT) != 0;
+	unclean = t->cfg.unclean_leader_election && cluster_replicated(t->b->cluster, t->name);
 	pthread_rwlock_unlock(&t->lock);
 	/* A log that starts above 0 lost the records before its start; one
 	 * that is compacted, or was (its cleaner checkpoint; a crash may lose
 	 * that, not the policy), may have lost records anywhere; one with a
-	 * corrupt batch is read byte by byte around it, not by pages. */
-	return st.line_start == 0 && !compact && st.first_dirty_offset <= 0 &&
+	 * corrupt batch is read byte by byte around it, not by pages. A
+	 * follower truncates only records above its hw, which no reader saw,
+	 * unless an unclean election chose a leader without them: a topic
+	 * that allows one may lose records below the hw too. */
+	return st.line_start == 0 && !compact && !unclean && st.first_dirty_offset <= 0 &&
 	       st.corrupt_batches == 0 && !st.damaged;
+}
+
+int64_t topic_log_end(struct topic *t, int partition)
+{
+	struct partition *pt;
+	struct log_state st;
+	int rc = part_begin(t, partition, &pt);
+
+	if (rc < 0)
+		return rc;
+	/* This broker's replica only: a read copy is no writer's log. */
+	if (!pt->log) {
+		pthread_rwlock_unlock(&t->lock);
+		return -EREMOTE;
+	}
+	log_get_state(pt->log, &st);
+	pthread_rwlock_unlock(&t->lock);
+	return st.log_end_offset;
 }
 
 /* The log a consumer group reads: the read copy once one is pinned for

@@ -22,7 +22,9 @@
 #                and the CPU time each daemon spent per MiB written (its
 #                utime + stime from /proc/PID/stat over the dd), the
 #                single node's and, in the cluster, the leader's and the
-#                two followers' (medians of BENCH_REPS).
+#                two followers' (medians of BENCH_REPS); and the Fetch
+#                requests each follower sent per MiB (its .metrics'
+#                mqfs_replica_fetch_requests_total over the dd).
 #   latency      latency.py: one 100-byte record at a time written on the
 #                leader's mount, read by a group's consume file on a
 #                follower's mount when that follower's groups see the
@@ -46,6 +48,15 @@
 # Environment:
 #   BENCH_CLUSTER_MB=64   BENCH_LAT_RECORDS=2000   BENCH_REPS=3
 #   BENCH_CLUSTER_SESSION_MS=4000   BENCH_DIR=$TMPDIR or /tmp
+#   BENCH_CLUSTER_CONF=LINES     more lines for every broker's config
+#   BENCH_CLUSTER_ONLY=produce   only the produce rounds (for profiling:
+#                                the figures come right after them)
+#   BENCH_CLUSTER_HOOK=CMD       run as `sh -c CMD` in the background during
+#                                each cluster produce round, with
+#                                BENCH_PIDS_CLUSTER="PID1 PID2 PID3" (leader
+#                                first) and BENCH_ROUND in its environment,
+#                                stopped (SIGTERM to its pid) after the dd:
+#                                e.g. perf record -g -p ... or strace -c
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -76,7 +87,8 @@ MQFS=$BUILD/mqfs
 LOG=$tmp/cluster.log
 : >"$LOG"
 CLUSTER_SESSION_MS=$BENCH_CLUSTER_SESSION_MS
-CLUSTER_CONF="num.partitions=1"
+CLUSTER_CONF="num.partitions=1
+${BENCH_CLUSTER_CONF:-}"
 # shellcheck source=../../tests/integration/cluster_lib.sh
 . "$LIBDIR/cluster_lib.sh"
 
@@ -115,6 +127,11 @@ produce_mbs() {
 # cpu_ticks PID: user + system CPU time of PID so far, in clock ticks.
 cpu_ticks() {
 	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# fetches N: the Fetch requests broker N's followers sent so far.
+fetches() {
+	timeout 5 awk '$1 == "mqfs_replica_fetch_requests_total" { print $2 }' "$tmp/mnt$1/.metrics"
 }
 
 # cpu_ms_per_mib T0 T1: milliseconds of CPU per MiB written for a tick
@@ -174,10 +191,12 @@ while [ $r -le "$BENCH_REPS" ]; do
 	cpu_ms_per_mib "$c0" "$(cpu_ticks "$SPID")" >>"$tmp/single.cpu"
 	r=$((r + 1))
 done
-mkdir "$tmp/single/lat" "$tmp/single/lat/.groups/bench" || die "mkdir single/lat failed"
-slat=$(timeout 300 python3 "$here/latency.py" mqfs "$tmp/single/lat/0" \
-	"$tmp/single/lat/.groups/bench/consume" "$BENCH_LAT_RECORDS") ||
-	die "single-node latency client failed"
+if [ "${BENCH_CLUSTER_ONLY:-}" != produce ]; then
+	mkdir "$tmp/single/lat" "$tmp/single/lat/.groups/bench" || die "mkdir single/lat failed"
+	slat=$(timeout 300 python3 "$here/latency.py" mqfs "$tmp/single/lat/0" \
+		"$tmp/single/lat/.groups/bench/consume" "$BENCH_LAT_RECORDS") ||
+		die "single-node latency client failed"
+fi
 # The single node's daemon goes before the cluster starts: the two cores
 # are then the cluster's alone.
 unmount "$tmp/single" "$SPID"
@@ -204,11 +223,25 @@ done
 : >"$tmp/cluster.t"
 : >"$tmp/leader.cpu"
 : >"$tmp/follower.cpu"
+: >"$tmp/follower.fetches"
 r=1
 while [ $r -le "$BENCH_REPS" ]; do
 	topic3 "c$r"
 	t1=$(cpu_ticks "$PID1") t2=$(cpu_ticks "$PID2") t3=$(cpu_ticks "$PID3")
+	q1=$(fetches 1) q2=$(fetches 2) q3=$(fetches 3)
+	hook_pid=""
+	if [ -n "${BENCH_CLUSTER_HOOK:-}" ]; then
+		eval "_lp=\$PID$L"
+		_ps=$_lp
+		for n in 1 2 3; do [ "$n" = "$L" ] || eval "_ps=\"\$_ps \$PID$n\""; done
+		BENCH_PIDS_CLUSTER=$_ps BENCH_ROUND=$r sh -c "$BENCH_CLUSTER_HOOK" &
+		hook_pid=$!
+	fi
 	produce_mbs "$tmp/src" "$tmp/mnt$L/c$r/0" >>"$tmp/cluster.t"
+	if [ -n "$hook_pid" ]; then
+		kill -TERM "$hook_pid" 2>/dev/null
+		wait "$hook_pid"
+	fi
 	for n in 1 2 3; do
 		case $n in
 		1) cm=$(cpu_ms_per_mib "$t1" "$(cpu_ticks "$PID1")") ;;
@@ -216,10 +249,35 @@ while [ $r -le "$BENCH_REPS" ]; do
 		*) cm=$(cpu_ms_per_mib "$t3" "$(cpu_ticks "$PID3")") ;;
 		esac
 		if [ "$n" = "$L" ]; then echo "$cm" >>"$tmp/leader.cpu"; else echo "$cm" >>"$tmp/follower.cpu"; fi
+		eval "_q0=\$q$n"
+		[ "$n" = "$L" ] || echo "$(fetches "$n") $_q0" |
+			awk -v mb="$BENCH_CLUSTER_MB" '{ printf "%.2f\n", ($1 - $2) / mb }' >>"$tmp/follower.fetches"
 	done
 	r=$((r + 1))
 done
 rm -f "$tmp/src"
+
+# produce_figures: the produce rounds' figures.
+produce_figures() {
+	s=$(median <"$tmp/single.t")
+	c=$(median <"$tmp/cluster.t")
+	say ""
+	say "produce, dd bs=1M of $BENCH_CLUSTER_MB MiB of 100-byte lines, median of $BENCH_REPS (spread):"
+	printf '  single node                          %8.1f MB/s  (%s)\n' "$s" "$(spread <"$tmp/single.t")"
+	printf '  cluster, RF 3, acks=all, leader      %8.1f MB/s  (%s)  %.2f of the single node\n' \
+		"$c" "$(spread <"$tmp/cluster.t")" "$(echo "$c $s" | awk '{ print $1 / $2 }')"
+	say "CPU per MiB written (utime + stime, ms), median (spread):"
+	say "  single node                          $(median <"$tmp/single.cpu")  ($(spread <"$tmp/single.cpu"))"
+	say "  cluster leader                       $(median <"$tmp/leader.cpu")  ($(spread <"$tmp/leader.cpu"))"
+	say "  cluster follower (each)              $(median <"$tmp/follower.cpu")  ($(spread <"$tmp/follower.cpu"))"
+	say "  rounds, cluster MB/s: $(paste -sd' ' "$tmp/cluster.t"); leader ms/MiB: $(paste -sd' ' "$tmp/leader.cpu")"
+	say "Fetch requests per MiB written, each follower, median (spread):"
+	say "                                       $(median <"$tmp/follower.fetches")  ($(spread <"$tmp/follower.fetches"))"
+}
+if [ "${BENCH_CLUSTER_ONLY:-}" = produce ]; then
+	produce_figures
+	exit 0
+fi
 
 # ---- latency: which reader sees the leader's writes ----------------------------
 
@@ -240,9 +298,14 @@ else
 fi
 mkdir "$tmp/mnt$reader/lat/.groups/bench" || die "mkdir a group on mnt$reader failed"
 # The group starts at the log's start: the probe record would be read
-# first, without a send time; the group starts past it.
-printf 'latest\n' >"$tmp/mnt$reader/lat/.groups/bench/0" ||
-	die "setting the group's offset on mnt$reader failed"
+# first, without a send time; the group starts past it. A group just made
+# may refuse its first offset write (EIO) while its coordinator settles:
+# tried again within a deadline, the error kept in the log.
+# shellcheck disable=SC2317  # run by poll
+set_latest() {
+	printf 'latest\n' 2>>"$LOG" >"$tmp/mnt$reader/lat/.groups/bench/0"
+}
+poll 30 set_latest || die "setting the group's offset on mnt$reader failed: $(tail -n 1 "$LOG")"
 clat=$(timeout 300 python3 "$here/latency.py" mqfs "$tmp/mnt$L/lat/0" \
 	"$tmp/mnt$reader/lat/.groups/bench/consume" "$BENCH_LAT_RECORDS") ||
 	die "cluster latency client failed"
@@ -288,17 +351,7 @@ resume KILL fo
 
 # ---- figures -----------------------------------------------------------------------
 
-s=$(median <"$tmp/single.t")
-c=$(median <"$tmp/cluster.t")
-say ""
-say "produce, dd bs=1M of $BENCH_CLUSTER_MB MiB of 100-byte lines, median of $BENCH_REPS (spread):"
-printf '  single node                          %8.1f MB/s  (%s)\n' "$s" "$(spread <"$tmp/single.t")"
-printf '  cluster, RF 3, acks=all, leader      %8.1f MB/s  (%s)  %.2f of the single node\n' \
-	"$c" "$(spread <"$tmp/cluster.t")" "$(echo "$c $s" | awk '{ print $1 / $2 }')"
-say "CPU per MiB written (utime + stime, ms), median (spread):"
-say "  single node                          $(median <"$tmp/single.cpu")  ($(spread <"$tmp/single.cpu"))"
-say "  cluster leader                       $(median <"$tmp/leader.cpu")  ($(spread <"$tmp/leader.cpu"))"
-say "  cluster follower (each)              $(median <"$tmp/follower.cpu")  ($(spread <"$tmp/follower.cpu"))"
+produce_figures
 say ""
 say "one-record end-to-end latency, write() -> consume read:"
 say "  single node (same mount):           $slat"

@@ -9,8 +9,13 @@ A producer sends N records of 100 bytes one at a time, each carrying its
 send time (CLOCK_MONOTONIC ns, 20 digits, then padding and '\\n'), and waits
 for each send to complete before the next; a reader, parked before the
 first record, timestamps each arrival. Every 1000 records the producer
-pauses 1 ms. Both run in this one process (two threads), so both targets
-pay the same client costs.
+pauses 1 ms. The reader runs in a child process of its own (fork), the
+producer in this one: two threads of one Python process would take turns
+at its interpreter lock, and a reader woken while the producer holds it
+waits for the producer's next system call or for the lock's switch
+interval (5 ms), a delay of the client, not of the target. Both targets
+run under the same client, and CLOCK_MONOTONIC is the same clock in both
+processes.
 
   mqfs   the producer write()s each record to WRITE_PATH (O_APPEND; write()
          returns once the record is committed); the reader read()s
@@ -30,11 +35,14 @@ Prints one line:
     records N  p50 X us  p99 Y us  p99.9 Z us  max W us
 Exit status 1 if fewer than N records arrived within 60 s of the last send.
 """
+import ctypes
+import json
 import os
+import select
+import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 PAD = b"x" * 78
@@ -102,12 +110,71 @@ class Conn:
 
 # ---- the two targets -------------------------------------------------------
 
-def run_mqfs(write_path, read_path, n, lat, produce=None):
-    ready = threading.Event()
+class Reader:
+    """reader(lat, ready) in a forked child: it appends each arrival's
+    latency (ns) to lat and calls ready() once it is about to park; the
+    child sends lat back through a pipe when done (or when it fails)."""
 
-    def reader():
+    def __init__(self, reader):
+        rd, wr = os.pipe()
+        res_r, res_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            # Dies with the parent (PR_SET_PDEATHSIG): a benchmark stopped
+            # by a signal leaves no reader behind.
+            try:
+                ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+            except (OSError, AttributeError):
+                pass
+            os.close(rd)
+            os.close(res_r)
+            lat, err = [], ""
+            try:
+                reader(lat, lambda: os.write(wr, b"r"))
+            except Exception as e:    # reported by the parent
+                err = "%s" % e
+            with os.fdopen(res_w, "wb") as f:
+                f.write(json.dumps({"lat": lat, "err": err}).encode())
+            os._exit(0)
+        os.close(wr)
+        os.close(res_w)
+        self.ready_fd, self.res_fd = rd, res_r
+
+    def wait_ready(self, timeout):
+        if not select.select([self.ready_fd], [], [], timeout)[0] or \
+                not os.read(self.ready_fd, 1):
+            self.kill()
+            sys.exit("latency: the reader never got ready")
+
+    def result(self, timeout):
+        """The child's latencies; [] and the child killed if it has not
+        finished within timeout seconds."""
+        deadline = time.monotonic() + timeout
+        data = b""
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.res_fd], [], [], left)[0]:
+                self.kill()
+                return []
+            chunk = os.read(self.res_fd, 1 << 16)
+            if not chunk:
+                break
+            data += chunk
+        os.waitpid(self.pid, 0)
+        res = json.loads(data) if data else {"lat": [], "err": "no result"}
+        if res["err"]:
+            sys.exit("latency: reader: %s" % res["err"])
+        return res["lat"]
+
+    def kill(self):
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+
+
+def run_mqfs(write_path, read_path, n, lat, produce=None):
+    def reader(lat, ready):
         fd = os.open(read_path, os.O_RDONLY)
-        ready.set()
+        ready()
         buf = b""
         while len(lat) < n:
             data = os.read(fd, 1 << 20)
@@ -120,9 +187,8 @@ def run_mqfs(write_path, read_path, n, lat, produce=None):
                 lat.append(now - sent_at(rec))
         os.close(fd)
 
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
-    ready.wait()
+    r = Reader(reader)
+    r.wait_ready(60)
     # The consume file gives no sign that its reader is parked; the open
     # returned, and the first read parks well within this.
     time.sleep(0.2)
@@ -135,44 +201,38 @@ def run_mqfs(write_path, read_path, n, lat, produce=None):
             if i % 1000 == 999:
                 time.sleep(0.001)
         os.close(fd)
-    t.join(60)
+    lat.extend(r.result(60))
 
 
 def run_redis(port, key, n, lat):
-    failure = []
+    def reader(lat, ready):
+        c = Conn(port)
+        ready()
+        last = b"0-0"
+        while len(lat) < n:
+            reply = c.call("XREAD", "COUNT", "1000", "BLOCK", "0",
+                           "STREAMS", key, last)
+            now = time.monotonic_ns()
+            for entry_id, fields in reply[0][1]:
+                lat.append(now - sent_at(fields[1]))
+                last = entry_id
+        c.close()
 
-    def reader():
-        try:
-            c = Conn(port)
-            last = b"0-0"
-            while len(lat) < n:
-                reply = c.call("XREAD", "COUNT", "1000", "BLOCK", "0",
-                               "STREAMS", key, last)
-                now = time.monotonic_ns()
-                for entry_id, fields in reply[0][1]:
-                    lat.append(now - sent_at(fields[1]))
-                    last = entry_id
-            c.close()
-        except Exception as e:           # reported by the main thread
-            failure.append(e)
-
-    t = threading.Thread(target=reader, daemon=True)
-    t.start()
+    r = Reader(reader)
+    r.wait_ready(60)
     prod = Conn(port)
     deadline = time.monotonic() + 60
     while b"blocked_clients:1" not in prod.call("INFO", "clients"):
-        if failure or time.monotonic() > deadline:
-            sys.exit("latency: the XREAD reader never blocked: %s" %
-                     (failure[0] if failure else "timeout"))
+        if time.monotonic() > deadline:
+            r.kill()
+            sys.exit("latency: the XREAD reader never blocked")
         time.sleep(0.01)
     for i in range(n):
         prod.call("XADD", key, "*", "v", record(time.monotonic_ns())[:-1])
         if i % 1000 == 999:
             time.sleep(0.001)
     prod.close()
-    t.join(60)
-    if failure:
-        sys.exit("latency: %s" % failure[0])
+    lat.extend(r.result(60))
 
 
 def main():

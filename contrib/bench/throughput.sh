@@ -55,8 +55,8 @@ BENCH_NAME=throughput
 BENCH_MB=${BENCH_MB:-1024}
 BENCH_REPS=${BENCH_REPS:-3}
 BENCH_TARGETS=${BENCH_TARGETS:-plain passthrough ptcache mqfs}
-# Mount options of mqfs, e.g. BENCH_MQFS_OPTS="-o page_cache" to measure
-# reads through the page cache (the default is direct I/O).
+# Mount options of mqfs, e.g. BENCH_MQFS_OPTS="-o no_page_cache" to measure
+# reads with direct I/O (the default reads through the page cache).
 BENCH_MQFS_OPTS=${BENCH_MQFS_OPTS:-}
 BENCH_DROP_CACHES=${BENCH_DROP_CACHES:-0}
 BENCH_OP_TIMEOUT=${BENCH_OP_TIMEOUT:-900}

@@ -2,8 +2,9 @@
 # t_fsync.sh — fsync() on a partition file: a record written and fsynced
 # one at a time (python's os.fsync, dd conv=fsync), alone and by four
 # writers at once, is there after kill -9 and a remount, with its segments'
-# indexes rebuilt; one fsync costs one fdatasync in the daemon (strace,
-# when it may attach).
+# indexes rebuilt; one fsync costs one fdatasync in the daemon, and none
+# when an earlier fsync through another file of the partition covered the
+# records written through this one (strace, when it may attach).
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
@@ -63,25 +64,51 @@ expect_same "and reads the same records" "$MQ_TMP/got" "$MQ_TMP/got2"
 # one per file of the segment. Needs ptrace; skipped where it is not allowed.
 mkdir "$MNT/s"
 echo warm > "$MNT/s/0"
-mq_bg strace -qq -f -e trace=fdatasync -o "$MQ_TMP/strace" -p "$MQ_PID"
-S=$MQ_LAST_PID
-attached=no
-# Attached once every thread of the daemon names strace as its tracer.
-for _ in $(seq 1 600); do
-	if [ "$(grep -L "^TracerPid:[[:space:]]*$S\$" /proc/"$MQ_PID"/task/*/status 2>/dev/null |
-		wc -l)" -eq 0 ]; then
-		attached=yes
-		break
-	fi
-	kill -0 "$S" 2>/dev/null || break
-	sleep 0.05
-done
+# trace OUT: strace of the daemon's fdatasyncs into OUT (pid in S);
+# attached=yes once every thread of the daemon names strace as its tracer.
+trace() {
+	mq_bg strace -qq -f -e trace=fdatasync -o "$1" -p "$MQ_PID"
+	S=$MQ_LAST_PID
+	attached=no
+	for _ in $(seq 1 600); do
+		if [ "$(grep -L "^TracerPid:[[:space:]]*$S\$" /proc/"$MQ_PID"/task/*/status \
+			2>/dev/null | wc -l)" -eq 0 ]; then
+			attached=yes
+			return
+		fi
+		kill -0 "$S" 2>/dev/null || return
+		sleep 0.05
+	done
+}
+trace "$MQ_TMP/strace"
 if [ "$attached" = yes ]; then
 	expect_ok "20 records, fsync after each" python3 "$MQ_TMP/writer.py" "$MNT/s/0" s 20
 	mq_stop "$S"
 	n=$(grep -c 'fdatasync(' "$MQ_TMP/strace")
 	# A checkpoint the scheduler writes meanwhile may add a few.
 	expect_ok "20 fsyncs cost 20 to 26 fdatasyncs (got $n)" test "$n" -ge 20 -a "$n" -le 26
+	# Two writers of one partition take turns: B writes, A fsyncs (its
+	# records and B's), A writes, B fsyncs. B's records are durable
+	# already, A's newer ones are not B's: B's fsync costs nothing.
+	trace "$MQ_TMP/strace2"
+	expect_ok "two writers, 20 rounds of write and fsync each" python3 -c '
+import os, sys
+a = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+b = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+os.write(a, b"a-0\n")
+for i in range(20):
+    os.write(b, b"b-%d\n" % i)
+    os.fsync(a)
+    os.write(a, b"a-%d\n" % (i + 1))
+    os.fsync(b)
+os.fsync(a)' "$MNT/s/0"
+	mq_stop "$S"
+	n=$(grep -c 'fdatasync(' "$MQ_TMP/strace2")
+	expect_ok "41 fsyncs of two turn-taking writers cost 21 to 27 fdatasyncs (got $n)" \
+		test "$n" -ge 21 -a "$n" -le 27
+	expect_eq "their records, in the order written" \
+		"$(python3 -c 'print("a-0"); [print("b-%d\na-%d" % (i, i + 1)) for i in range(20)]')" \
+		"$(mq_run grep '^[ab]-' "$MNT/s/0")"
 else
 	mq_stop "$S"
 	skip "fdatasyncs per fsync" "strace cannot attach to the daemon here"

@@ -76,7 +76,9 @@ static int fi_close(void *ctx, int fd)
 
 static ssize_t fi_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
 {
-	(void)ctx;
+	struct faultio *f = ctx;
+
+	f->preads++;
 	return io_posix.pread(NULL, fd, buf, len, off);
 }
 

@@ -95,6 +95,28 @@ void protofx_req_round(int16_t api, int16_t v, protofx_req_enc_fn enc, protofx_b
 	protofx_req_same_bytes(*frame, len, enc, body, req);
 }
 
+void protofx_fetch_init(struct protofx_fetch *f, const char *topic, int32_t replica_id,
+			int32_t current_leader_epoch, int64_t fetch_offset,
+			int32_t last_fetched_epoch, int32_t max_wait_ms)
+{
+	f->part = (struct proto_fetch_part){ .partition = 0,
+					     .current_leader_epoch = current_leader_epoch,
+					     .fetch_offset = fetch_offset,
+					     .last_fetched_epoch = last_fetched_epoch,
+					     .log_start_offset = -1,
+					     .partition_max_bytes = 1 << 20 };
+	f->topic = (struct proto_fetch_topic){ kstr_of(topic), 1, &f->part };
+	f->req = (struct proto_fetch_req){ .cluster_id = KSTR_NULL,
+					   .replica_id = replica_id,
+					   .max_wait_ms = max_wait_ms,
+					   .min_bytes = 1,
+					   .max_bytes = 1 << 20,
+					   .session_epoch = -1,
+					   .n_topics = 1,
+					   .topics = &f->topic,
+					   .rack_id = kstr_of("") };
+}
+
 void protofx_resp_round(protofx_dec_fn dec, protofx_enc_fn enc, protofx_free_fn fr, int16_t v,
 			const void *in, void *out, uint8_t **buf)
 {

@@ -84,4 +84,16 @@ void protofx_req_round(int16_t api, int16_t v, protofx_req_enc_fn enc, protofx_b
 void protofx_resp_round(protofx_dec_fn dec, protofx_enc_fn enc, protofx_free_fn fr, int16_t v,
 			const void *in, void *out, uint8_t **buf);
 
+/* A Fetch of partition 0 of one topic, as a follower (replica_id >= 0) or
+ * a consumer (-1) sends it: min_bytes 1, 1 MiB per partition and in all,
+ * no session. The three parts point at each other: f must not move. */
+struct protofx_fetch {
+	struct proto_fetch_part part;
+	struct proto_fetch_topic topic;
+	struct proto_fetch_req req;
+};
+void protofx_fetch_init(struct protofx_fetch *f, const char *topic, int32_t replica_id,
+			int32_t current_leader_epoch, int64_t fetch_offset,
+			int32_t last_fetched_epoch, int32_t max_wait_ms);
+
 #endif

@@ -768,7 +768,7 @@ static void test_cluster_defaults(void **state)
 	assert_int_equal(c.cluster.default_replication_factor, 1);
 	assert_int_equal(c.cluster.min_insync_replicas, 1);
 	assert_int_equal(c.cluster.replica_lag_time_max_ms, 30000);
-	assert_int_equal(c.cluster.replica_fetch_max_bytes, 1048576);
+	assert_int_equal(c.cluster.replica_fetch_max_bytes, 4194304);
 	assert_int_equal(c.cluster.replica_fetch_wait_max_ms, 500);
 	assert_int_equal(c.cluster.replica_fetch_min_bytes, 1);
 	assert_int_equal(c.cluster.num_replica_fetchers, 1);

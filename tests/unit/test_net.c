@@ -31,6 +31,7 @@
 #include "repl/net.h"
 #include "repl/repl.h"
 #include "util/clock.h"
+#include "tests/unit/protofx.h"
 
 #define DEADLINE_MS 20000
 
@@ -554,26 +555,12 @@ static bool done_once(void *arg)
 
 static void fetch_body(uint8_t *out, size_t *len, int16_t v)
 {
-	struct proto_fetch_part part = { .partition = 0,
-					 .current_leader_epoch = -1,
-					 .fetch_offset = 0,
-					 .last_fetched_epoch = -1,
-					 .log_start_offset = -1,
-					 .partition_max_bytes = 1 << 20 };
-	struct proto_fetch_topic topic = { kstr_of("orders"), 1, &part };
-	struct proto_fetch_req req = { .cluster_id = KSTR_NULL,
-				       .replica_id = 2,
-				       .max_wait_ms = 500,
-				       .min_bytes = 1,
-				       .max_bytes = 1 << 20,
-				       .session_epoch = -1,
-				       .n_topics = 1,
-				       .topics = &topic,
-				       .rack_id = kstr_of("") };
+	struct protofx_fetch f;
 	struct kbuf_w w;
 
+	protofx_fetch_init(&f, "orders", 2, -1, 0, -1, 500);
 	kbuf_w_init(&w, 1024);
-	assert_int_equal(proto_fetch_req_encode(&w, v, &req), 0);
+	assert_int_equal(proto_fetch_req_encode(&w, v, &f.req), 0);
 	memcpy(out, w.buf, w.len);
 	*len = w.len;
 	kbuf_w_free(&w);
@@ -586,7 +573,7 @@ static void test_fetch_sendfile(void **state)
 	struct net_resp resp;
 	struct proto_fetch_resp fr;
 	char path[] = "/tmp/mqfs-test-net-seg.XXXXXX";
-	uint8_t *data = malloc(300000), body[1024];
+	uint8_t *data = malloc(3000000), body[1024];
 	size_t blen;
 
 	(void)state;
@@ -595,12 +582,13 @@ static void test_fetch_sendfile(void **state)
 	assert_true(fx.file_fd >= 0);
 	unlink(path);
 	srand(7);
-	for (int i = 0; i < 300000; i++)
+	for (int i = 0; i < 3000000; i++)
 		data[i] = (uint8_t)rand();
-	write_all(fx.file_fd, data, 300000);
-	/* Large enough that sendfile cannot finish in one go on loopback. */
+	write_all(fx.file_fd, data, 3000000);
+	/* Large enough that sendfile cannot finish in one go on loopback, and
+	 * that the client waits for it with SO_RCVLOWAT. */
 	fx.file_off = 4097;
-	fx.file_len = 250000;
+	fx.file_len = 2500000;
 	fx_start(&fx);
 
 	for (int16_t v = 4; v <= 12; v += 8) {
@@ -614,9 +602,17 @@ static void test_fetch_sendfile(void **state)
 		assert_int_equal(fr.n_topics, 1);
 		assert_true(kstr_eq(fr.topics[0].topic, "orders"));
 		assert_int_equal(fr.topics[0].partitions[0].high_watermark, 42);
-		assert_int_equal(fr.topics[0].partitions[0].records_len, 250000);
-		assert_memory_equal(fr.topics[0].partitions[0].records, data + 4097, 250000);
+		assert_int_equal(fr.topics[0].partitions[0].records_len, 2500000);
+		assert_memory_equal(fr.topics[0].partitions[0].records, data + 4097, 2500000);
 		proto_fetch_resp_free(&fr);
+		net_resp_free(&resp);
+		/* A small response after it is not held waiting for bytes that
+		 * never come: the client put SO_RCVLOWAT back. */
+		int64_t t0 = now_mono_ms();
+		assert_int_equal(net_client_call(c, PROTO_API_API_VERSIONS, 0, NULL, 0, 0,
+						 DEADLINE_MS, &resp),
+				 0);
+		assert_true(now_mono_ms() - t0 < DEADLINE_MS);
 		net_resp_free(&resp);
 		/* The owner hears that the file range is no longer needed. */
 		assert_true(eventually(done_once, &fx));

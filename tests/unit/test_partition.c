@@ -36,6 +36,7 @@
 #include "tests/unit/replfx.h"
 #include "tests/unit/tlog.h"
 #include "util/clock.h"
+#include "tests/unit/protofx.h"
 
 static char tmpdir[64];
 
@@ -972,30 +973,16 @@ static int16_t fetch_one(struct net_client *c, int32_t replica_id, int32_t cur_e
 			 int64_t offset, int32_t last_epoch, int32_t max_wait,
 			 struct proto_fetch_resp_part *out, int64_t *elapsed_ms)
 {
-	struct proto_fetch_part part = { .partition = 0,
-					 .current_leader_epoch = cur_epoch,
-					 .fetch_offset = offset,
-					 .last_fetched_epoch = last_epoch,
-					 .log_start_offset = -1,
-					 .partition_max_bytes = 1 << 20 };
-	struct proto_fetch_topic topic = { kstr_of("orders"), 1, &part };
-	struct proto_fetch_req req = { .cluster_id = KSTR_NULL,
-				       .replica_id = replica_id,
-				       .max_wait_ms = max_wait,
-				       .min_bytes = 1,
-				       .max_bytes = 1 << 20,
-				       .session_epoch = -1,
-				       .n_topics = 1,
-				       .topics = &topic,
-				       .rack_id = kstr_of("") };
+	struct protofx_fetch f;
 	struct proto_fetch_resp fr;
 	struct net_resp resp;
 	struct kbuf_w w;
 	int64_t t0 = now_mono_ms();
 	int16_t err;
 
+	protofx_fetch_init(&f, "orders", replica_id, cur_epoch, offset, last_epoch, max_wait);
 	kbuf_w_init(&w, 4096);
-	assert_int_equal(proto_fetch_req_encode(&w, 12, &req), 0);
+	assert_int_equal(proto_fetch_req_encode(&w, 12, &f.req), 0);
 	assert_int_equal(
 		net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS, &resp), 0);
 	kbuf_w_free(&w);
@@ -1216,6 +1203,55 @@ static void test_fetch_hw_wakes_follower(void **state)
 	assert_int_equal(fetch_one(c, 2, 3, 4, 3, 100, &r, &took), 0);
 	assert_true(took >= 100);
 	assert_int_equal(fetch_serve_parked(a.fs), 0);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
+/* The purgatory's thread sleeps while nothing happens: appends with no
+ * fetch parked do not wake it, and a follower's fetch parked for 20 s
+ * costs no wake-ups of it (it used to look every 10 ms).
+ * A fetch parked later with an earlier deadline (a consumer's, 100 ms)
+ * is still answered at its own deadline, and an append still wakes the
+ * follower's. */
+static void test_purgatory_sleeps(void **state)
+{
+	struct bk a;
+	struct partition_state st = state3(1, 3, 3);
+	struct net_client *c;
+	struct proto_fetch_resp_part r;
+	struct parked_fetch pf = { .b = &a, .replica = 2, .offset = 4 };
+	pthread_t th;
+	int64_t took, end, scans;
+
+	(void)state;
+	bk_start(&a, 1, "sleeps");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	scans = fetch_serve_scans(a.fs);
+	leader_append(&a, 2, 3, "r");
+	leader_append(&a, 2, 3, "r"); /* LEO 4, hw 0 */
+	usleep(50 * 1000);
+	assert_true(fetch_serve_scans(a.fs) - scans <= 1); /* an idle tick at most */
+	assert_int_equal(fetch_one(c, 2, 3, 0, -1, 0, &r, NULL), 0);
+	assert_int_equal(fetch_one(c, 3, 3, 0, -1, 0, &r, NULL), 0);
+	assert_int_equal(pthread_create(&th, NULL, fetch_parked, &pf), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (fetch_serve_parked(a.fs) == 0 && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(fetch_serve_parked(a.fs), 1);
+	scans = fetch_serve_scans(a.fs);
+	usleep(200 * 1000);
+	assert_true(fetch_serve_scans(a.fs) - scans <= 2);
+	/* A consumer at the hw (0): nothing to read, parked for 100 ms. */
+	assert_int_equal(fetch_one(c, -1, 3, 0, -1, 100, &r, &took), 0);
+	assert_int_equal(r.records_len, 0);
+	assert_true(took >= 100);
+	assert_true(took < DEADLINE_MS);
+	leader_append(&a, 1, 3, "late");
+	pthread_join(th, NULL);
+	assert_int_equal(pf.r.error_code, 0);
+	assert_true(pf.r.records_len > 0);
+	assert_true(pf.took < 20000);
 	net_client_close(c);
 	bk_stop(&a);
 }
@@ -1518,6 +1554,7 @@ int main(void)
 		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch_engine),
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch_engine),
 		cmocka_unit_test(test_fetch_hw_wakes_follower),
+		cmocka_unit_test(test_purgatory_sleeps),
 		cmocka_unit_test(test_fetcher_add_wakes_parked_fetch),
 		cmocka_unit_test(test_fetcher_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetcher_ofle_retries_settling_leader_soon),

@@ -8,6 +8,7 @@
  * hw and LEO listener lists, the follower's hw.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -214,6 +215,86 @@ static void test_raw_read_segments(void **state)
 	assert_int_equal(r.last_offset + 1, bases[2]);
 	log_raw_release(&r);
 	free(bases);
+}
+
+/* A read of many batches in one segment measures the range on .lines
+ * entries, reading headers only at its ends: a few preads, not two per
+ * batch. Where the hw cuts a batch, that batch stays out; where a .lines
+ * entry disagrees with its batch, the header-by-header scan answers. */
+static void test_raw_read_few_preads(void **state)
+{
+	struct pair *p = *state;
+	struct logfx *fx = p->l;
+	struct log *l = fx->l;
+	struct log_config cfg = fx->cfg;
+	struct log_raw r;
+	int64_t *bases;
+	int n, before;
+
+	cfg.segment_bytes = 1 << 20;
+	assert_int_equal(log_reconfigure(l, &cfg), 0);
+	log_assign_epoch(l, 3, 0);
+	for (int i = 0; i < 200; i++)
+		put(l, 4, 3, "many"); /* batch i: offsets 4i .. 4i+3 */
+	assert_int_equal(log_segments(l, &bases, &n), 0);
+	free(bases);
+	assert_int_equal(n, 1);
+
+	before = fx->fio.preads;
+	assert_int_equal(log_read_raw(l, 0, -1, 1 << 20, &r), 0);
+	assert_true(fx->fio.preads - before <= 24);
+	assert_int_equal(r.batches, 200);
+	assert_int_equal(r.base_offset, 0);
+	assert_int_equal(r.last_offset, 799);
+	assert_int_equal(r.last_epoch, 3);
+	assert_int_equal(r.pos, 0);
+	assert_int_equal(r.len, log_segment_size(l, 0, SEG_LOG));
+	uint8_t *all = raw_bytes(&r);
+	int64_t one = batch_total_size(all);
+	log_raw_release(&r);
+
+	/* The hw inside batch 100 (400..403): batches 0..99 only, from any
+	 * offset below it; from inside batch 100, nothing. */
+	assert_int_equal(log_set_hw(l, 402), 0);
+	assert_int_equal(log_read_raw(l, 0, hw(l), 1 << 20, &r), 0);
+	assert_int_equal(r.batches, 100);
+	assert_int_equal(r.last_offset, 399);
+	log_raw_release(&r);
+	assert_int_equal(log_read_raw(l, 397, hw(l), 1 << 20, &r), 0);
+	assert_int_equal(r.batches, 1);
+	assert_int_equal(r.base_offset, 396);
+	log_raw_release(&r);
+	assert_int_equal(log_read_raw(l, 401, hw(l), 1 << 20, &r), 0);
+	assert_int_equal(r.len, 0);
+	/* max_bytes in the middle: as many whole batches as fit. */
+	assert_int_equal(log_read_raw(l, 9, -1, (size_t)(10 * one + one / 2), &r), 0);
+	assert_int_equal(r.batches, 10);
+	assert_int_equal(r.base_offset, 8);
+	assert_int_equal(r.last_offset, 47);
+	assert_int_equal(r.pos, 2 * one);
+	uint8_t *mid = raw_bytes(&r);
+	assert_memory_equal(mid, all + 2 * one, (size_t)(10 * one));
+	free(mid);
+	log_raw_release(&r);
+
+	/* Entry 12's position moved on by one byte: measured on the entries,
+	 * 13 batches' worth ends with "batch 12" one byte late, whose header
+	 * is not there; header by header, the read stops before it. */
+	char path[512];
+	uint8_t pos[4];
+	snprintf(path, sizeof(path), "%s/t-0/00000000000000000000.lines", fx->dir);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, pos, 4, 16 + 12 * 16 + 4), 4);
+	pos[3]++;
+	assert_int_equal(pwrite(fd, pos, 4, 16 + 12 * 16 + 4), 4);
+	close(fd);
+	assert_int_equal(log_read_raw(l, 0, -1, (size_t)(13 * one), &r), 0);
+	assert_int_equal(r.batches, 12);
+	assert_int_equal(r.last_offset, 47);
+	assert_int_equal(r.len, 12 * one);
+	log_raw_release(&r);
+	free(all);
 }
 
 /* Retention deletes a segment a fetch is sending: the bytes stay readable
@@ -752,6 +833,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_raw_read_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_read_segments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_read_few_preads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_ref_outlives_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follower_files_identical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indexes_identical_after_restarts, setup,

@@ -29,6 +29,7 @@
 #include "tests/unit/replfx.h"
 #include "tests/unit/tlog.h"
 #include "util/clock.h"
+#include "tests/unit/protofx.h"
 
 #define DEADLINE_MS 20000
 #define NB          3
@@ -505,6 +506,69 @@ static void test_leader_change(void **state)
 	stop_all();
 }
 
+/* A consumer's fetch parked at the leader (for 20 s) is answered as
+ * soon as a LeaderAndIsr moves the leadership away, with
+ * NOT_LEADER_OR_FOLLOWER, not at its max_wait_ms: the purgatory sleeps
+ * until told, and the move tells it. */
+struct parked {
+	int port;
+	int64_t offset;
+	int16_t error;
+	int64_t took;
+};
+
+static void *fetch_parked(void *arg)
+{
+	struct parked *pk = arg;
+	struct protofx_fetch f;
+	struct proto_fetch_resp fr;
+	struct net_client *c;
+	struct net_resp resp;
+	struct kbuf_w w;
+	int64_t t0 = now_mono_ms();
+
+	protofx_fetch_init(&f, "orders", -1, -1, pk->offset, -1, 20000);
+	assert_int_equal(net_client_connect("127.0.0.1", pk->port, DEADLINE_MS, &c), 0);
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_fetch_req_encode(&w, 12, &f.req), 0);
+	assert_int_equal(net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0,
+					 DEADLINE_MS + 20000, &resp),
+			 0);
+	kbuf_w_free(&w);
+	assert_int_equal(proto_fetch_resp_decode(&resp.body, 12, &fr), 0);
+	pk->error = fr.topics[0].partitions[0].error_code;
+	pk->took = now_mono_ms() - t0;
+	proto_fetch_resp_free(&fr);
+	net_resp_free(&resp);
+	net_client_close(c);
+	return NULL;
+}
+
+static void test_parked_fetch_answered_on_move(void **state)
+{
+	struct parked pk;
+	pthread_t th;
+	int64_t end;
+
+	(void)state;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	append_on(1, 4, "a");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	pk = (struct parked){ .port = bks[1].port, .offset = 4 }; /* the hw */
+	int parked0 = fetch_serve_parked(bks[1].fs);
+	assert_int_equal(pthread_create(&th, NULL, fetch_parked, &pk), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (fetch_serve_parked(bks[1].fs) <= parked0 && now_mono_ms() < end)
+		usleep(1000);
+	assert_true(fetch_serve_parked(bks[1].fs) > parked0);
+	lisr(2, 2, 1, 3, all3);
+	pthread_join(th, NULL);
+	assert_int_equal(pk.error, PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_true(pk.took < 20000);
+	stop_all();
+}
+
 /* A broker that shuts down follows nothing: made a follower of the new
  * leader (its leadership moved away), it starts no fetcher and is not
  * taken back into the ISR; the other follower replicates as before. */
@@ -859,6 +923,7 @@ int main(void)
 		cmocka_unit_test(test_replicates),
 		cmocka_unit_test(test_stale_and_foreign),
 		cmocka_unit_test(test_leader_change),
+		cmocka_unit_test(test_parked_fetch_answered_on_move),
 		cmocka_unit_test(test_stop_following),
 		cmocka_unit_test(test_isr_shrink_and_rejoin),
 		cmocka_unit_test(test_isr_write_stale),
