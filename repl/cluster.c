@@ -73,6 +73,7 @@
 #include "repl/observer.h"
 #include "repl/producer_ids.h"
 #include "repl/config.h"
+#include "repl/group_int.h"
 #include "repl/group_serve.h"
 #include "repl/ineligible.h"
 #include "repl/kafka_api.h"
@@ -119,6 +120,7 @@ struct cluster {
 	struct cluster_repl *cr;   /* zookeeper mode: replication */
 	struct forwarder *fwd;     /* zookeeper mode: writes to other leaders */
 	struct observers *obs;     /* zookeeper mode: read copies (observer.h) */
+	bool group_hooked;         /* gc->connect is ours (group_connect_hook) */
 	struct producer_ids *pids; /* InitProducerId and the forwarder */
 	struct cluster_local local;
 
@@ -872,6 +874,31 @@ static void *cluster_main(void *arg)
 
 /* ---- lifecycle ---- */
 
+/* The mount members of groups another broker coordinates reach it
+ * (group_remote.c) as this broker reaches leaders: the inter-broker
+ * listener, authenticated. */
+static int group_connect(void *arg, int32_t node, int64_t timeout_ms, struct net_client **out)
+{
+	struct cluster *c = arg;
+
+	return cluster_repl_connect(c->cr, node, timeout_ms, out);
+}
+
+static void group_connect_hook(struct cluster *c, bool on)
+{
+	struct group_coord *gc = c->ka.b->gc;
+
+	/* Unhooked once, before the coordinator closes (cluster_stop may
+	 * run again after it did). */
+	if (on == c->group_hooked)
+		return;
+	c->group_hooked = on;
+	pthread_mutex_lock(&gc->mu);
+	gc->connect = on ? group_connect : NULL;
+	gc->connect_arg = on ? c : NULL;
+	pthread_mutex_unlock(&gc->mu);
+}
+
 static int listener_start(struct cluster *c)
 {
 	const struct net_config *nc = &c->cfg->cluster.net;
@@ -887,6 +914,8 @@ static int listener_start(struct cluster *c)
 		rc = group_serve_new(&c->ka, &c->gs);
 	if (rc == 0 && c->gs)
 		rc = group_serve_register(c->gs, c->srv);
+	if (rc == 0 && c->gs && c->cr)
+		group_connect_hook(c, true);
 	if (rc == 0 && c->ka.b && !cluster_zk_mode(c))
 		rc = local_replicas_start(&c->ka, c->srv, &c->lr);
 	if (rc == 0)
@@ -1084,6 +1113,8 @@ void cluster_stop(struct cluster *c)
 	/* Parked fetches answered while their connections are still up. */
 	local_replicas_stop(c->lr);
 	/* Parked JoinGroup and SyncGroup requests likewise. */
+	if (c->gs && c->cr)
+		group_connect_hook(c, false);
 	group_serve_stop(c->gs);
 	if (c->srv)
 		net_server_stop(c->srv);

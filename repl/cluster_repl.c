@@ -1591,6 +1591,25 @@ int cluster_repl_endpoint(struct cluster_repl *cr, int32_t id, char host[NET_MAX
 	return endpoint(cr, id, host, port);
 }
 
+int cluster_repl_connect(struct cluster_repl *cr, int32_t id, int64_t timeout_ms,
+			 struct net_client **out)
+{
+	char host[NET_MAX_HOST + 1];
+	int port, rc = endpoint(cr, id, host, &port);
+
+	*out = NULL;
+	if (rc == 0)
+		rc = net_client_connect(host, port, timeout_ms, out);
+	if (rc == 0 && cr->user) {
+		rc = net_client_sasl(*out, cr->user, cr->password, timeout_ms);
+		if (rc < 0) {
+			net_client_close(*out);
+			*out = NULL;
+		}
+	}
+	return rc;
+}
+
 void cluster_repl_credentials(struct cluster_repl *cr, const char **user, const char **password)
 {
 	*user = cr->user;

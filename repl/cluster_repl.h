@@ -127,6 +127,12 @@ int cluster_repl_leader_of(struct cluster_repl *cr, const char *topic, int parti
 /* Broker id's endpoint on the inter-broker listener. -ENOENT, ZooKeeper's. */
 int cluster_repl_endpoint(struct cluster_repl *cr, int32_t id, char host[NET_MAX_HOST + 1],
 			  int *port);
+/* A connection to broker id's inter-broker listener, authenticated as
+ * the brokers' own user when there is one: for forwarded writes and for
+ * the mount members of groups another broker coordinates. -ENOENT (no
+ * such broker), net_client_connect's and net_client_sasl's errors. */
+int cluster_repl_connect(struct cluster_repl *cr, int32_t id, int64_t timeout_ms,
+			 struct net_client **out);
 /* The brokers' own SCRAM user, or NULL (PLAINTEXT between brokers). */
 void cluster_repl_credentials(struct cluster_repl *cr, const char **user, const char **password);
 /* A new block of producer ids (producer_ids.h) under the session's lock. */

@@ -102,11 +102,9 @@ void forwarder_free(struct forwarder *f)
 
 static struct fwd_conn *conn_take(struct forwarder *f, int32_t id, int64_t deadline)
 {
-	char host[NET_MAX_HOST + 1];
-	const char *user, *password;
 	struct fwd_conn *k, **pp;
 	int64_t left = deadline - now_mono_ms();
-	int port, rc;
+	int rc;
 
 	pthread_mutex_lock(&f->mu);
 	for (pp = &f->idle; *pp;) {
@@ -134,15 +132,7 @@ static struct fwd_conn *conn_take(struct forwarder *f, int32_t id, int64_t deadl
 		return NULL;
 	k->id = id;
 	left = left < FWD_CONNECT_MS ? left : FWD_CONNECT_MS;
-	rc = cluster_repl_endpoint(f->cr, id, host, &port);
-	if (rc == 0)
-		rc = net_client_connect(host, port, left, &k->c);
-	cluster_repl_credentials(f->cr, &user, &password);
-	if (rc == 0 && user) {
-		rc = net_client_sasl(k->c, user, password, left);
-		if (rc < 0)
-			net_client_close(k->c);
-	}
+	rc = cluster_repl_connect(f->cr, id, left, &k->c);
 	if (rc < 0) {
 		mq_log_limited(MQ_WARN, "forwarding writes: cannot reach broker %d: %s", (int)id,
 			       strerror(-rc));

@@ -212,7 +212,9 @@ static int commit_upto(struct group_member *m, int64_t x)
 		offs[n] = off;
 		bounds[n++] = b;
 	}
-	if (n > 0 && group_store_commit(g, parts, offs, n, m->id) == 0)
+	/* A member of a group another broker coordinates commits there. */
+	if (n > 0 && (group_remote_active(m) ? group_remote_commit(m, parts, offs, n)
+					     : group_store_commit(g, parts, offs, n, m->id)) == 0)
 		for (int i = 0; i < n; i++)
 			g->parts[parts[i]].commit_pos = bounds[i];
 	stream_trim(m, x);

@@ -17,10 +17,14 @@
  * crash) are dropped then (coord_sweep).
  *
  * In a cluster the coordinator holds the groups of the partitions of the
- * replicated __consumer_offsets it leads, loaded and dropped by
- * offsets_topic.c; group_open of any other group answers -EREMOTE (the
- * log names its coordinator) and a dropped group's calls -EREMOTE too
- * (group_live, g->moved).
+ * replicated __consumer_offsets it leads, loaded by offsets_topic.c;
+ * group_open of any other group finds or makes a proxy of it (g->proxy:
+ * in memory, for this mount's members, which group_remote.c joins to the
+ * coordinator; nothing of it is written), or answers -EREMOTE without the
+ * cluster's group connection (the log names the coordinator). A group
+ * whose partition another broker leads now becomes a proxy, or without
+ * that connection is dropped, its calls then -EREMOTE (group_live,
+ * g->moved).
  *
  * struct group is reference counted: the coordinator's list holds one
  * reference, each caller of group_open/group_by_id one, each member one.
@@ -180,8 +184,16 @@ int group_remote_check(struct group *g, const char *what)
 	struct group_coord *gc = g->gc;
 	int32_t node = gc->kafka_coordinator ? gc->kafka_coordinator(gc->kafka_arg, g->name) : -1;
 
-	if (node < 0)
+	if (node == -1)
 		return 0;
+	if (node == GROUP_COORD_NONE) {
+		mq_log_limited(
+			MQ_WARN,
+			"group %s of topic %s: %s refused: no broker coordinates group %s now "
+			"(its %s partition has no leader, or is being loaded)",
+			g->name, g->topic, what, g->name, GROUP_OFFSETS_TOPIC);
+		return -EAGAIN;
+	}
 	mq_log_limited(MQ_WARN,
 		       "group %s of topic %s: %s refused: broker %d coordinates group %s "
 		       "(use its mount)",
@@ -312,6 +324,28 @@ static int coord_create(struct group_coord *gc, struct topic *t, const char *nam
 	return 0;
 }
 
+/* A proxy of group name, which another broker coordinates: in memory
+ * only (nothing written to __consumer_offsets). Needs gc->mu. */
+static int coord_proxy(struct group_coord *gc, struct topic *t, const char *name,
+		       struct group **out)
+{
+	struct group *g = group_new(gc, t->name, name);
+	int rc;
+
+	if (!g)
+		return -ENOMEM;
+	g->proxy = true;
+	rc = group_coord_insert(gc, g);
+	if (rc < 0) {
+		group_put(g);
+		return rc;
+	}
+	mq_log(MQ_INFO, "group %s of topic %s: a proxy of the coordinator's group made here", name,
+	       t->name);
+	*out = g;
+	return 0;
+}
+
 /* A reference on g, bound to t. Needs gc->mu. */
 static int coord_ref(struct group *g, struct topic *t, struct group **out)
 {
@@ -329,27 +363,21 @@ static int coord_ref(struct group *g, struct topic *t, struct group **out)
 
 /* In a cluster, 0 when this broker coordinates group name (its groups
  * loaded; waits for a load under way up to request.timeout.ms); else
- * -EREMOTE (another broker does: the log names it) or -EAGAIN (none now:
- * __consumer_offsets not made, or no leader). No lock held. */
-static int coord_here(struct group_coord *gc, const char *topic, const char *name)
+ * -EREMOTE (another broker does: *leader) or -EAGAIN (none now:
+ * __consumer_offsets not made, or no leader; logged). No lock held. */
+static int coord_here(struct group_coord *gc, const char *topic, const char *name, int32_t *leader)
 {
-	int32_t leader = -1;
 	int rc;
 
 	if (!gc->cluster)
 		return 0;
 	rc = offsets_topic_ensure(gc);
 	if (rc == 0)
-		rc = offsets_coordinator_wait(gc, name, gc->b->cfg.request_timeout_ms, &leader);
+		rc = offsets_coordinator_wait(gc, name, gc->b->cfg.request_timeout_ms, leader);
 	if (rc == 1)
 		return 0;
-	if (rc == 0) {
-		mq_log_limited(MQ_WARN,
-			       "group %s of topic %s: access refused: broker %d coordinates group "
-			       "%s (use its mount)",
-			       name, topic, (int)leader, name);
+	if (rc == 0)
 		return -EREMOTE;
-	}
 	mq_log_limited(MQ_WARN, "group %s of topic %s: no coordinator now (%s)", name, topic,
 		       rc == -EINPROGRESS ? "its broker is still loading the groups"
 					  : "__consumer_offsets has no leader or is not made");
@@ -371,6 +399,8 @@ int group_open(struct topic *t, const char *name, int create, struct group **out
 {
 	struct group_coord *gc = t->b->gc;
 	struct group *g;
+	int32_t leader = -1;
+	bool proxy = false;
 	int i, rc = 0;
 
 	*out = NULL;
@@ -380,10 +410,22 @@ int group_open(struct topic *t, const char *name, int create, struct group **out
 		return -EINVAL;
 	if (topic_deleted(t))
 		return -ENOENT;
-	rc = coord_here(gc, t->name, name);
-	if (rc < 0)
+	rc = coord_here(gc, t->name, name, &leader);
+	if (rc < 0 && rc != -EREMOTE)
 		return rc;
 	pthread_mutex_lock(&gc->mu);
+	/* Another broker coordinates it: with a connection to the
+	 * coordinator (the cluster's group hook), a proxy of its group holds
+	 * this mount's members; without one the group is not reachable. */
+	if (rc == -EREMOTE && !gc->connect) {
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: access refused: broker %d coordinates group "
+			       "%s (use its mount)",
+			       name, t->name, (int)leader, name);
+		goto out;
+	}
+	proxy = rc == -EREMOTE;
+	rc = 0;
 	i = group_coord_find(gc, t->name, name);
 	if (i >= 0) {
 		g = gc->groups[i];
@@ -391,6 +433,14 @@ int group_open(struct topic *t, const char *name, int create, struct group **out
 			rc = -EEXIST;
 			goto out;
 		}
+	} else if (proxy && create) {
+		/* mkdir or a join: the coordinator's group is there once a
+		 * member joins or commits, as Kafka makes a group at first
+		 * use. A lookup makes none: the kernel looks a name up before
+		 * mkdir, which would then find it. */
+		rc = coord_proxy(gc, t, name, &g);
+		if (rc < 0)
+			goto out;
 	} else if (!create) {
 		rc = -ENOENT;
 		goto out;
@@ -468,6 +518,11 @@ int group_delete(struct topic *t, const char *name)
 		return -ENOENT;
 	}
 	g = gc->groups[i];
+	/* A proxy: the group is the coordinator's to delete. */
+	if (g->proxy && group_remote_check(g, "rmdir") < 0) {
+		pthread_mutex_unlock(&gc->mu);
+		return -EREMOTE;
+	}
 	/* Kafka consumers of the name are members too (group_serve.c). */
 	busy = gc->kafka_active && gc->kafka_active(gc->kafka_arg, name);
 	pthread_mutex_lock(&g->mu);
@@ -513,7 +568,7 @@ void group_coord_drop(struct group_coord *gc, bool (*match)(const struct group *
 			continue;
 		}
 		pthread_mutex_lock(&g->mu);
-		rc = tombstone ? group_store_tombstones(g) : 0;
+		rc = tombstone && !g->proxy ? group_store_tombstones(g) : 0;
 		if (rc < 0)
 			mq_log(MQ_ERR,
 			       "group %s of topic %s: tombstones not written (%s): its "

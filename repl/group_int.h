@@ -18,6 +18,10 @@
  *   group_notify.c     parked reads: arming, the hw listener and the
  *                      notifier thread that wakes members
  *   group_views.c      .state and .config of a group, and its metrics
+ *   group_guest.c      on the coordinator: the mount members of other
+ *                      brokers, joined over the listener's group APIs
+ *   group_remote.c     on the other brokers: their members of a group the
+ *                      coordinator assigns, heartbeats, commits there
  *   offsets_topic.c    a cluster's replicated __consumer_offsets: made on
  *                      first need, the coordinator rule (the leader of a
  *                      group's partition), the loader thread that loads
@@ -48,6 +52,9 @@
  *   3. group.mu        members, assignment, positions, committed offsets;
  *                      held across reads of the topic and commits to
  *                      __consumer_offsets (which take topic locks: 4.)
+ *   3a. grem.conn_mu   a remote member's connection to its coordinator
+ *                      (group_remote.c): an OffsetCommit under group.mu;
+ *                      its heartbeat thread takes it without group.mu
  *   4. topic.lock ...  (broker_int.h)
  *   5. coord.wake_mu   a leaf. The hw listener takes it and nothing else:
  *                      log_set_hw() calls the listener after dropping the
@@ -68,6 +75,7 @@
 
 #include "repl/assign.h"
 #include "repl/broker_int.h"
+#include "repl/net.h"
 
 #define GROUP_OFFSETS_TOPIC "__consumer_offsets"
 #define GROUP_EVENTS        256
@@ -118,6 +126,17 @@ struct group_member {
 	void (*wake)(void *arg);
 	void *wake_arg;
 	bool armed; /* wake wanted when data may be there */
+	/* On the coordinator: a member of another broker's mount, joined over
+	 * JoinGroup (group_guest.c); the assignor counts it like a local one,
+	 * its reads and wakes happen on its broker. last_heard: monotonic ms
+	 * of its last request, for session.timeout.ms. */
+	bool guest;
+	int64_t last_heard;
+	int32_t session_ms; /* a Kafka consumer's own; 0: the group's */
+	/* On another broker: a member whose group another broker coordinates
+	 * (group_remote.c); its partitions are what that coordinator assigned
+	 * it, its commits go there. NULL for every other member. */
+	struct grem *rm;
 	struct group_member *next;
 };
 
@@ -131,7 +150,15 @@ struct group {
 	/* Under mu: */
 	struct topic *t; /* reference, NULL until first used */
 	bool deleted;
-	bool moved;        /* another broker coordinates it now (offsets_topic.c) */
+	bool moved; /* another broker coordinates it now (offsets_topic.c) */
+	/* A proxy of the group another broker coordinates (a cluster): it
+	 * holds this mount's members of it (group_remote.c), their positions
+	 * and cursors, and nothing durable: it writes nothing to
+	 * __consumer_offsets, and its offsets and settings are the
+	 * coordinator's. The loader makes it this broker's own group when
+	 * this broker loads its partition, and turns a loaded group into a
+	 * proxy when another broker leads the partition. */
+	bool proxy;
 	int strategy;      /* enum assign_strategy */
 	bool reset_latest; /* auto.offset.reset=latest */
 	int32_t session_timeout_ms;
@@ -139,6 +166,7 @@ struct group {
 	uint64_t next_member;
 	struct group_member *members; /* join order */
 	int nmembers;
+	int nremote; /* members with rm: the coordinator elsewhere assigns */
 	struct gpart *parts;
 	int nparts;
 };
@@ -185,19 +213,32 @@ struct group_coord {
 	 * group APIs: true when the Kafka consumer group of that name has
 	 * members. Called with mu held. */
 	bool (*kafka_active)(void *arg, const char *group);
+	/* Ends the Kafka consumer group of that name (its members learn
+	 * UNKNOWN_MEMBER_ID and join again, into the mount's group): a
+	 * consume file opens while Kafka consumers are members. Called with
+	 * mu held. */
+	void (*kafka_dissolve)(void *arg, const char *group);
 	/* Lines describing the Kafka group of that name for topic's .state
 	 * (nothing when it has no members), into buf. Called with mu held. */
 	void (*kafka_describe)(void *arg, const char *group, const char *topic, char *buf,
 			       size_t cap);
 	/* The id of the broker that coordinates the group of that name when
 	 * it is another one (FindCoordinator sends Kafka clients there), -1
-	 * when this broker does or no broker is known. Called with mu held. */
+	 * when this broker does (loaded), GROUP_COORD_NONE when none does now
+	 * (no leader of its __consumer_offsets partition, or this broker is
+	 * still loading it). Called with mu held. */
 	int32_t (*kafka_coordinator)(void *arg, const char *group);
 	/* Drops the Kafka groups of partition p (of n) of __consumer_offsets,
 	 * which another broker leads now: their members are answered
 	 * NOT_COORDINATOR and find the new one. Called with mu held. */
 	void (*kafka_drop)(void *arg, int p, int n);
 	void *kafka_arg;
+	/* Set (under mu) by the cluster: a connection, authenticated, to
+	 * broker node's listener, for the members of groups that broker
+	 * coordinates (group_remote.c). NULL on a single node. Called with no
+	 * lock held. */
+	int (*connect)(void *arg, int32_t node, int64_t timeout_ms, struct net_client **out);
+	void *connect_arg;
 
 	pthread_t thr;
 	bool running;
@@ -244,10 +285,11 @@ int group_settings_apply(const char *text, size_t len, char sep, int *strategy, 
 
 /* ---- group_coord.c: the groups ---- */
 /* -EREMOTE, with a log line naming the coordinator and what was refused
- * (what: "consume by pid 12", "partition 0: reset", ".config"), when another broker
- * coordinates the group g (its members and commits live there); else 0.
- * Needs coord.mu. */
+ * (what: "partition 0: reset", ".config"), when another broker
+ * coordinates the group g (its members and commits live there); -EAGAIN
+ * when none does now (logged); else 0. Needs coord.mu. */
 int group_remote_check(struct group *g, const char *what);
+#define GROUP_COORD_NONE (-2)
 struct group *group_new(struct group_coord *gc, const char *topic, const char *name);
 /* Makes g->parts hold n partitions. */
 int group_parts_grow(struct group *g, int n);
@@ -297,8 +339,91 @@ void offsets_loader_stop(struct group_coord *gc);
 void offsets_loader_pass(struct group_coord *gc);
 
 /* ---- group_rebalance.c ---- */
-/* Runs the group's assignor over its members. Needs g->mu. */
+/* Runs the group's assignor over its members (nothing while g->nremote:
+ * the coordinator on another broker assigns them). Needs g->mu. */
 int group_rebalance(struct group *g);
+/* Gives partition p to m (NULL: nobody): a new owner starts at the
+ * committed offset, the same owner keeps its position. Needs g->mu. */
+void group_part_assign(struct group *g, int p, struct group_member *m);
+/* Appends m to g->members (a reference on g for it) and rebalances;
+ * on failure nothing changed. Needs g->mu. */
+int group_member_add(struct group *g, struct group_member *m);
+/* Takes m out of g->members (its partitions unowned) and rebalances.
+ * Needs g->mu. */
+void group_member_remove(struct group_member *m);
+
+/* ---- group_guest.c: members of other brokers' mounts (coordinator) ----
+ * Member ids of guests hold '@' ("consumer-000007-4242@2": sequence, pid,
+ * broker), which Kafka member ids made here never do; the listener's group
+ * APIs send them here. Each returns a Kafka error code, logged. */
+#define GROUP_GUEST_PTYPE "mqfs"
+bool group_guest_id(const char *id, int32_t len);
+/* A Kafka client id as it goes into member ids and commit records: kept
+ * to [A-Za-z0-9._-] (others become '_'), cut to cap - 1 bytes; none when
+ * empty. */
+void group_client_tag(struct kstr client, char *tag, size_t cap, const char *none);
+/* JoinGroup of a guest: metadata is a consumer protocol subscription of
+ * one topic. client NULL: a mount member of another broker (protocol
+ * type GROUP_GUEST_PTYPE), its user_data "pid@broker"; else a Kafka
+ * consumer ("consumer") of that client id, joining a group whose consume
+ * files are members, with its own session_ms. An empty member_id joins
+ * (and rebalances), a known one rejoins without a rebalance. Out: the
+ * generation and the member id (64 bytes). */
+int16_t group_guest_join(struct group_coord *gc, const char *name, const char *member,
+			 const char *client, int32_t session_ms, const uint8_t *meta,
+			 size_t meta_len, const char *peer, int32_t *generation, char *member_out);
+/* True when consume files (of any broker's mount) or Kafka consumers
+ * joined with them are members of a group of that name: a Kafka
+ * consumer's JoinGroup then joins them (group_guest_join). Needs
+ * coord.mu. */
+bool group_guest_mount_active(struct group_coord *gc, const char *name);
+/* SyncGroup: the member's partitions as a consumer protocol assignment,
+ * malloc'ed in *asg. */
+int16_t group_guest_sync(struct group_coord *gc, const char *name, const char *member,
+			 int32_t generation, const char *peer, uint8_t **asg, size_t *asg_len);
+int16_t group_guest_heartbeat(struct group_coord *gc, const char *name, const char *member,
+			      int32_t generation, const char *peer);
+int16_t group_guest_leave(struct group_coord *gc, const char *name, const char *member,
+			  const char *peer);
+/* True when member is the guest that owns partition p of g (a commit of p
+ * by it is taken). Needs g->mu. */
+bool group_guest_owns(struct group *g, const char *member, int p);
+/* Drops guests not heard from within the group's session.timeout.ms;
+ * returns ms until the next may expire (at most max_ms). Takes coord.mu
+ * and group.mu. */
+int64_t group_guests_expire(struct group_coord *gc, int64_t max_ms);
+/* Removes every guest of g (this broker stops coordinating it: they find
+ * the new coordinator at their next heartbeat). Needs g->mu (kept) and a
+ * reference on g besides the guests'. */
+void group_guests_drop(struct group *g, const char *why);
+
+/* ---- group_remote.c: members of groups coordinated elsewhere ---- */
+/* group_join for a group that broker node coordinates: joins there
+ * (JoinGroup, SyncGroup, OffsetFetch of its partitions) before it
+ * returns, then heartbeats from a thread of its own. -EAGAIN the
+ * coordinator cannot be reached or is not ready, -EBUSY Kafka consumers
+ * are the group's members, -EPROTO another refusal (logged). No lock
+ * held. */
+int group_remote_join(struct group *g, int32_t node, pid_t pid, void (*wake)(void *arg), void *arg,
+		      struct group_member **out);
+/* Stops m's thread and sends LeaveGroup (m stays in g). No lock held. */
+void group_remote_stop(struct group_member *m);
+/* True when m's group is assigned by a coordinator on another broker
+ * (m->rm, not turned local since). Needs g->mu. */
+bool group_remote_active(const struct group_member *m);
+/* Frees m->rm after group_remote_stop. */
+void group_remote_free(struct group_member *m);
+/* Commits offs[i] of partitions parts[i] at the coordinator
+ * (OffsetCommit), then sets them in g. 0 when all were taken. Needs
+ * g->mu. */
+int group_remote_commit(struct group_member *m, const int *parts, const int64_t *offs, int n);
+/* Local members of groups that another broker coordinates now (the
+ * coordinator moved while they were open) join there, as members opened
+ * now would. Takes coord.mu and group.mu; from the group timer. */
+void group_remote_adopt(struct group_coord *gc);
+/* The committed offset of partition p at node, the coordinator of g
+ * (OffsetFetch): -1 when none. No lock held. */
+int group_remote_offset(struct group *g, int32_t node, int p, int64_t *offset);
 
 /* ---- group_offsets.c: offsets and positions ---- */
 /* topic.lock (read) and partition p's log (NULL: no replica here, an

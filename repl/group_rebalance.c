@@ -2,12 +2,15 @@
  * group_rebalance.c — a group's members, generations and assignment.
  *
  * A member is one open consume file (group_join at open, group_leave at
- * close, which the kernel does when the process dies; refused -EBUSY
- * while Kafka consumers are members of a group of that name,
- * group_serve.c): so no member can
- * go silent while holding partitions, and session.timeout.ms, kept and
- * validated, drives no timer. Member ids sort in join order
- * ("consumer-<6-digit sequence>-<pid>").
+ * close, which the kernel does when the process dies; Kafka consumers in
+ * a group of that name of their own then move into this one,
+ * group_serve.c): so no local member can go silent while holding
+ * partitions; session.timeout.ms expires only the members of other
+ * brokers' mounts (group_guest.c). When another broker coordinates the
+ * group, group_join joins there (group_remote.c) and no assignor runs
+ * here (g->nremote). Member ids sort in join order
+ * ("consumer-<6-digit sequence>-<pid>", "...-<pid>@<broker>" for
+ * another broker's).
  *
  * Rebalance (group.mu held): on join, leave, strategy change and partition
  * growth. Members are ordered by id; the group's assignor (assign.c)
@@ -30,9 +33,7 @@
 
 #include "repl/group_int.h"
 
-/* Gives partition p to m (NULL: nobody). A new owner starts at the
- * committed offset; the same owner keeps its position. Needs g->mu. */
-static void gpart_assign(struct group *g, int p, struct group_member *m)
+void group_part_assign(struct group *g, int p, struct group_member *m)
 {
 	struct gpart *gp = &g->parts[p];
 
@@ -53,6 +54,8 @@ int group_rebalance(struct group *g)
 	int32_t *owner = malloc((size_t)(n ? n : 1) * sizeof(*owner));
 	int i = 0;
 
+	if (g->nremote > 0)
+		goto out; /* the coordinator on another broker assigns */
 	if (!ids || !mv || !prev || !owner) {
 		rc = -ENOMEM;
 		goto out;
@@ -72,7 +75,7 @@ int group_rebalance(struct group *g)
 		if (rc < 0)
 			goto out;
 		for (int p = 0; p < n; p++)
-			gpart_assign(g, p, owner[p] >= 0 ? mv[owner[p]] : NULL);
+			group_part_assign(g, p, owner[p] >= 0 ? mv[owner[p]] : NULL);
 		g->generation++;
 		if (rc > 0)
 			mq_log(MQ_DEBUG, "group %s: generation %d revokes %d partitions", g->name,
@@ -92,10 +95,34 @@ out:
 	return rc;
 }
 
+int group_member_add(struct group *g, struct group_member *m)
+{
+	struct group_member **tail;
+	int rc;
+
+	for (tail = &g->members; *tail; tail = &(*tail)->next)
+		;
+	*tail = m;
+	g->nmembers++;
+	if (m->rm)
+		g->nremote++;
+	rc = group_rebalance(g);
+	if (rc < 0) {
+		*tail = NULL;
+		g->nmembers--;
+		if (m->rm)
+			g->nremote--;
+		group_rebalance(g);
+		return rc;
+	}
+	atomic_fetch_add(&g->refs, 1);
+	return 0;
+}
+
 int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 	       struct group_member **out)
 {
-	struct group_member *m = calloc(1, sizeof(*m)), **tail;
+	struct group_member *m = calloc(1, sizeof(*m));
 	int rc;
 
 	*out = NULL;
@@ -104,25 +131,38 @@ int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 	/* coord.mu across the join: a Kafka JoinGroup checks mount members
 	 * under it too, so a group never has both kinds at once. */
 	pthread_mutex_lock(&g->gc->mu);
-	if (g->gc->kafka_active && g->gc->kafka_active(g->gc->kafka_arg, g->name)) {
-		pthread_mutex_unlock(&g->gc->mu);
-		mq_log_limited(MQ_WARN,
-			       "group %s of topic %s: consume by pid %d refused: Kafka consumers "
-			       "are members of group %s",
-			       g->name, g->topic, (int)pid, g->name);
-		free(m);
-		return -EBUSY;
+	/* Kafka consumers in a group of their own: it ends, and they join
+	 * again into this one (group_guest.c) with the consume files. */
+	if (g->gc->kafka_active && g->gc->kafka_active(g->gc->kafka_arg, g->name) &&
+	    g->gc->kafka_dissolve) {
+		mq_log(MQ_INFO,
+		       "group %s of topic %s: consume by pid %d: the Kafka consumers of group %s "
+		       "join the consume files' group",
+		       g->name, g->topic, (int)pid, g->name);
+		g->gc->kafka_dissolve(g->gc->kafka_arg, g->name);
 	}
+	/* Another broker coordinates the group: join there (no lock held
+	 * across its network calls). */
 	{
-		char what[48];
+		int32_t node = g->gc->kafka_coordinator
+				       ? g->gc->kafka_coordinator(g->gc->kafka_arg, g->name)
+				       : -1;
 
-		snprintf(what, sizeof(what), "consume by pid %d", (int)pid);
-		rc = group_remote_check(g, what);
-	}
-	if (rc < 0) {
-		pthread_mutex_unlock(&g->gc->mu);
-		free(m);
-		return rc;
+		if (node >= 0) {
+			pthread_mutex_unlock(&g->gc->mu);
+			free(m);
+			return group_remote_join(g, node, pid, wake, arg, out);
+		}
+		if (node == GROUP_COORD_NONE) {
+			pthread_mutex_unlock(&g->gc->mu);
+			free(m);
+			mq_log_limited(MQ_WARN,
+				       "group %s of topic %s: consume by pid %d refused: no broker "
+				       "coordinates the group now (its %s partition has no leader, "
+				       "or is being loaded)",
+				       g->name, g->topic, (int)pid, GROUP_OFFSETS_TOPIC);
+			return -EAGAIN;
+		}
 	}
 	rc = group_lock_live(g);
 	if (rc < 0) {
@@ -137,15 +177,8 @@ int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 	m->active = true;
 	/* Ids sort in join order, so range hands out partitions in it. */
 	snprintf(m->id, sizeof(m->id), "consumer-%06" PRIu64 "-%d", ++g->next_member, (int)pid);
-	for (tail = &g->members; *tail; tail = &(*tail)->next)
-		;
-	*tail = m;
-	g->nmembers++;
-	rc = group_rebalance(g);
+	rc = group_member_add(g, m);
 	if (rc < 0) {
-		*tail = NULL;
-		g->nmembers--;
-		group_rebalance(g);
 		pthread_mutex_unlock(&g->mu);
 		pthread_mutex_unlock(&g->gc->mu);
 		free(m);
@@ -153,11 +186,34 @@ int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 	}
 	mq_log(MQ_INFO, "group %s of topic %s: %s (pid %d) joined, generation %d", g->name,
 	       g->topic, m->id, (int)pid, (int)g->generation);
-	atomic_fetch_add(&g->refs, 1);
 	pthread_mutex_unlock(&g->mu);
 	pthread_mutex_unlock(&g->gc->mu);
 	*out = m;
 	return 0;
+}
+
+void group_member_remove(struct group_member *m)
+{
+	struct group *g = m->g;
+
+	for (struct group_member **pp = &g->members; *pp; pp = &(*pp)->next) {
+		if (*pp == m) {
+			*pp = m->next;
+			break;
+		}
+	}
+	g->nmembers--;
+	if (group_remote_active(m) && g->nremote > 0)
+		g->nremote--;
+	m->active = false;
+	group_member_unarm(m);
+	for (int p = 0; p < g->nparts; p++)
+		if (g->parts[p].owner == m)
+			group_part_assign(g, p, NULL);
+	if (!g->deleted && g->t && !topic_deleted(g->t))
+		group_rebalance(g);
+	mq_log(MQ_INFO, "group %s of topic %s: %s left, generation %d", g->name, g->topic, m->id,
+	       (int)g->generation);
 }
 
 void group_leave(struct group_member *m)
@@ -167,26 +223,15 @@ void group_leave(struct group_member *m)
 	if (!m)
 		return;
 	g = m->g;
+	/* Its coordinator first learns it left (and stops its heartbeats). */
+	if (m->rm)
+		group_remote_stop(m);
 	pthread_mutex_lock(&g->mu);
-	for (struct group_member **pp = &g->members; *pp; pp = &(*pp)->next) {
-		if (*pp == m) {
-			*pp = m->next;
-			break;
-		}
-	}
-	g->nmembers--;
-	m->active = false;
-	group_member_unarm(m);
-	for (int p = 0; p < g->nparts; p++)
-		if (g->parts[p].owner == m)
-			gpart_assign(g, p, NULL);
-	if (!g->deleted && g->t && !topic_deleted(g->t))
-		group_rebalance(g);
-	mq_log(MQ_INFO, "group %s of topic %s: %s left, generation %d", g->name, g->topic, m->id,
-	       (int)g->generation);
+	group_member_remove(m);
 	pthread_mutex_unlock(&g->mu);
 	/* A wake call in flight on m ends before m is freed. */
 	group_wait_calls(g->gc);
+	group_remote_free(m);
 	free(m->pieces);
 	free(m);
 	group_put(g);

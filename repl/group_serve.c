@@ -11,13 +11,16 @@
  *     members here: ids, protocols, generation, leader, assignments.
  *   - Its committed offsets are those of the mount's groups named G of
  *     each topic (MNT/<topic>/.groups/G/): group_serve_offsets.c.
- *   - A group is one kind at a time: while a consume file of any topic's
- *     group G is open, JoinGroup for G is INCONSISTENT_GROUP_PROTOCOL (and
- *     an OffsetCommit outside a generation UNKNOWN_MEMBER_ID, as Kafka
- *     answers for a group with members); while G has Kafka members,
- *     opening a consume file of G is -EBUSY (group_join, through the
- *     coordinator's kafka_active hook). Both checks run under coord.mu,
- *     so neither can slip past the other.
+ *   - The members of a group are a Kafka group here, or the members of
+ *     the mount's groups G (consume files of any broker's mount, and the
+ *     Kafka consumers that joined them: group_guest.c), never both: while
+ *     a mount group G has members, a "consumer" JoinGroup with no member
+ *     id joins it (any other protocol type is INCONSISTENT_GROUP_PROTOCOL,
+ *     and an OffsetCommit outside a generation UNKNOWN_MEMBER_ID, as Kafka
+ *     answers for a group with members); a consume file opening while G
+ *     has Kafka members here ends that Kafka group (kafka_dissolve: they
+ *     are told UNKNOWN_MEMBER_ID and join again, into the mount's). Both
+ *     run under coord.mu, so neither can slip past the other.
  *
  * Group states (Kafka's names) and the functions that move them:
  *
@@ -59,9 +62,12 @@
  * NOT_COORDINATOR, and the leader answers COORDINATOR_LOAD_IN_PROGRESS
  * until it has loaded the partition's groups. When another broker takes
  * the partition over, the kafka_drop hook removes its groups' members here
- * (parked requests answered NOT_COORDINATOR). The mount's members and
- * resets of G follow the same broker: the kafka_coordinator hook names it
- * to group_remote_check, which refuses them (-EREMOTE) on the others.
+ * (parked requests answered NOT_COORDINATOR). The mount's members of G
+ * follow the same broker (the kafka_coordinator hook names it): on the
+ * others they are members of a proxy group there and join the coordinator
+ * with the protocol type "mqfs" (group_remote.c), which the handlers here
+ * hand to group_guest.c by their member ids; resets and .config of G are
+ * refused there (group_remote_check, -EREMOTE naming the coordinator).
  *
  * Threads and locks: listener workers run the handlers; the timer thread
  * expires sessions. gs->mu guards every Kafka group; it nests inside
@@ -626,22 +632,21 @@ out:
 
 /* ---- JoinGroup ---- */
 
-/* True when a consume file of any topic's group name is open. Needs
- * coord.mu. */
-static bool mount_members(struct group_coord *gc, const char *name)
+/* A consume file opens in group name: its Kafka consumers leave (and,
+ * told UNKNOWN_MEMBER_ID, join again into the mount's group). */
+static void kafka_dissolve(void *arg, const char *name)
 {
-	bool any = false;
+	struct group_serve *gs = arg;
+	struct kgroup *g;
 
-	for (int i = 0; i < gc->ngroups && !any; i++) {
-		struct group *g = gc->groups[i];
-
-		if (strcmp(g->name, name))
-			continue;
-		pthread_mutex_lock(&g->mu);
-		any = g->nmembers > 0;
-		pthread_mutex_unlock(&g->mu);
-	}
-	return any;
+	pthread_mutex_lock(&gs->mu);
+	g = kg_find(gs, name);
+	while (g && g->members)
+		kg_remove(g, g->members, PROTO_ERR_UNKNOWN_MEMBER_ID,
+			  "consume files join the group: its consumers join them");
+	if (g)
+		kg_prepare(gs, g, "consume files join the group");
+	pthread_mutex_unlock(&gs->mu);
 }
 
 static bool kafka_active(void *arg, const char *name)
@@ -664,8 +669,9 @@ static bool kafka_active(void *arg, const char *name)
 static int32_t kafka_coordinator(void *arg, const char *name)
 {
 	struct kafka_node node;
+	int rc = coordinator_of(arg, 0, name, &node);
 
-	return coordinator_of(arg, 0, name, &node) == 0 ? node.node_id : -1;
+	return rc == 0 ? node.node_id : rc == -1 ? -1 : GROUP_COORD_NONE;
 }
 
 /* The coordinator's kafka_drop hook: another broker leads partition p (of
@@ -749,20 +755,11 @@ out:
 static void member_id_make(struct group_serve *gs, struct kstr client, char *id, size_t cap)
 {
 	char c[64];
-	int n = 0;
 	struct timespec ts;
 
-	for (int32_t i = 0; client.ptr && i < client.len && n < (int)sizeof(c) - 1; i++) {
-		char ch = client.ptr[i];
-
-		c[n++] = ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			  (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-')
-				 ? ch
-				 : '_';
-	}
-	c[n] = '\0';
+	group_client_tag(client, c, sizeof(c), "member");
 	clock_gettime(CLOCK_REALTIME, &ts);
-	snprintf(id, cap, "%s-%08" PRIx64 "-%08lx", n ? c : "member", ++gs->seq,
+	snprintf(id, cap, "%s-%08" PRIx64 "-%08lx", c, ++gs->seq,
 		 (unsigned long)((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20)) &
 			 0xffffffffUL);
 }
@@ -780,6 +777,59 @@ static int join_error(struct net_req *req, int16_t err, struct kstr member)
 	size_t pos = net_req_begin(req);
 	int rc = proto_join_resp_encode(&net_req_out(req)->w, v, &r);
 
+	return rc ? rc : net_req_end(req, pos);
+}
+
+/* JoinGroup of a guest (group_guest.c), answered at once: a mount member
+ * of another broker, its own leader with nothing to assign; or a Kafka
+ * consumer joining a group whose consume files are members, a follower
+ * of GROUP_GUEST_LEADER (the coordinator assigns: its SyncGroup sends
+ * no assignments and gets its own). */
+#define GROUP_GUEST_LEADER "mqfs-coordinator"
+static int guest_join(struct group_serve *gs, struct net_req *req, const char *name)
+{
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_join_req *m = &pr->u.join;
+	int16_t v = pr->hdr.api_version;
+	char member[KG_ID_MAX + 1], id[64] = "";
+	struct proto_join_resp r = { 0 };
+	int32_t generation = -1;
+	int16_t err;
+	size_t pos;
+	int rc;
+
+	bool kafka = !kg_kstr_is(m->protocol_type, GROUP_GUEST_PTYPE);
+	char client[64];
+
+	snprintf(member, sizeof(member), "%.*s", m->member_id.len > 0 ? (int)m->member_id.len : 0,
+		 m->member_id.ptr ? m->member_id.ptr : "");
+	snprintf(client, sizeof(client), "%.*s",
+		 pr->hdr.client_id.len > 0 ? (int)pr->hdr.client_id.len : 0,
+		 pr->hdr.client_id.ptr ? pr->hdr.client_id.ptr : "");
+	if (m->n_protocols < 1 || (!kafka && m->n_protocols != 1)) {
+		mq_log_limited(MQ_WARN,
+			       "JoinGroup from %s for group %s: protocol type %s offers %d "
+			       "protocols, not one",
+			       net_req_peer(req), name, GROUP_GUEST_PTYPE, (int)m->n_protocols);
+		return join_error(req, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL, m->member_id);
+	}
+	err = gs->stop ? PROTO_ERR_COORDINATOR_NOT_AVAILABLE
+		       : group_guest_join(gs->gc, name, member, kafka ? client : NULL,
+					  m->session_timeout_ms,
+					  (const uint8_t *)m->protocols[0].metadata.ptr,
+					  m->protocols[0].metadata.len > 0
+						  ? (size_t)m->protocols[0].metadata.len
+						  : 0,
+					  net_req_peer(req), &generation, id);
+	if (err)
+		return join_error(req, err, m->member_id);
+	r.generation_id = generation;
+	r.protocol_type = v >= 7 ? m->protocol_type : KSTR_NULL;
+	r.protocol_name = m->protocols[0].name;
+	r.leader = kstr_of(kafka ? GROUP_GUEST_LEADER : id);
+	r.member_id = kstr_of(id);
+	pos = net_req_begin(req);
+	rc = proto_join_resp_encode(&net_req_out(req)->w, v, &r);
 	return rc ? rc : net_req_end(req, pos);
 }
 
@@ -808,6 +858,9 @@ static int join_handler(void *arg, struct net_req *req)
 			       (int)cfg->group_min_session_ms, (int)cfg->group_max_session_ms);
 		return join_error(req, PROTO_ERR_INVALID_SESSION_TIMEOUT, m->member_id);
 	}
+	if (kg_kstr_is(m->protocol_type, GROUP_GUEST_PTYPE) ||
+	    group_guest_id(m->member_id.ptr, m->member_id.len))
+		return guest_join(gs, req, name);
 	if (m->protocol_type.len <= 0 || m->protocol_type.len > KG_NAME_MAX ||
 	    m->n_protocols <= 0) {
 		mq_log_limited(MQ_WARN,
@@ -821,18 +874,22 @@ static int join_handler(void *arg, struct net_req *req)
 		rebalance_ms = m->session_timeout_ms;
 
 	pthread_mutex_lock(&gs->gc->mu);
-	mount = mount_members(gs->gc, name);
+	mount = group_guest_mount_active(gs->gc, name);
 	pthread_mutex_lock(&gs->mu);
 	pthread_mutex_unlock(&gs->gc->mu);
 	g = kg_find(gs, name);
 	mem = kg_member(g, m->member_id);
 	if (gs->stop) {
 		err = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+	} else if (mount && !mem && kg_kstr_is(m->protocol_type, "consumer")) {
+		/* consume files are members: a consumer joins them. */
+		pthread_mutex_unlock(&gs->mu);
+		return guest_join(gs, req, name);
 	} else if (mount) {
 		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
 		mq_log_limited(MQ_WARN,
-			       "JoinGroup from %s for group %s refused: consume files of the "
-			       "mount are its members (one kind of member at a time)",
+			       "JoinGroup from %s for group %s refused: consume files are its "
+			       "members, and only a consumer (protocol type consumer) joins them",
 			       net_req_peer(req), name);
 	} else if (m->member_id.len > 0 && !mem) {
 		err = PROTO_ERR_UNKNOWN_MEMBER_ID;
@@ -952,6 +1009,31 @@ int16_t kg_member_check(struct kgroup *g, struct kmember *mem, int32_t generatio
 	return PROTO_ERR_NONE;
 }
 
+/* SyncGroup of a guest: its partitions, assigned here. */
+static int guest_sync(struct group_serve *gs, struct net_req *req, const char *name)
+{
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_sync_req *m = &pr->u.sync;
+	char member[KG_ID_MAX + 1];
+	struct proto_sync_resp r = { 0 };
+	uint8_t *asg = NULL;
+	size_t len = 0, pos;
+	int rc;
+
+	snprintf(member, sizeof(member), "%.*s", (int)m->member_id.len, m->member_id.ptr);
+	r.error_code = group_guest_sync(gs->gc, name, member, m->generation_id, net_req_peer(req),
+					&asg, &len);
+	if (r.error_code)
+		return sync_error(req, r.error_code);
+	r.protocol_type = pr->hdr.api_version >= 5 ? m->protocol_type : KSTR_NULL;
+	r.protocol_name = pr->hdr.api_version >= 5 ? m->protocol_name : KSTR_NULL;
+	r.assignment = (struct kstr){ (const char *)asg, (int32_t)len };
+	pos = net_req_begin(req);
+	rc = proto_sync_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &r);
+	free(asg);
+	return rc ? rc : net_req_end(req, pos);
+}
+
 static int sync_handler(void *arg, struct net_req *req)
 {
 	struct group_serve *gs = arg;
@@ -966,6 +1048,8 @@ static int sync_handler(void *arg, struct net_req *req)
 	err = kg_check(gs, req, m->group_id, name, "SyncGroup");
 	if (err)
 		return sync_error(req, err);
+	if (group_guest_id(m->member_id.ptr, m->member_id.len))
+		return guest_sync(gs, req, name);
 	pthread_mutex_lock(&gs->mu);
 	g = kg_find(gs, name);
 	mem = kg_member(g, m->member_id);
@@ -1039,7 +1123,13 @@ static int heartbeat_handler(void *arg, struct net_req *req)
 	int rc;
 
 	r.error_code = kg_check(gs, req, m->group_id, name, "Heartbeat");
-	if (!r.error_code) {
+	if (!r.error_code && group_guest_id(m->member_id.ptr, m->member_id.len)) {
+		char member[KG_ID_MAX + 1];
+
+		snprintf(member, sizeof(member), "%.*s", (int)m->member_id.len, m->member_id.ptr);
+		r.error_code = group_guest_heartbeat(gs->gc, name, member, m->generation_id,
+						     net_req_peer(req));
+	} else if (!r.error_code) {
 		struct kgroup *g;
 
 		pthread_mutex_lock(&gs->mu);
@@ -1074,6 +1164,17 @@ static int leave_handler(void *arg, struct net_req *req)
 		struct kgroup *g;
 		bool left = false;
 
+		/* Guests first: their groups' locks come before gs->mu. */
+		for (int32_t i = 0; i < m->n_members; i++) {
+			struct kstr id = m->members[i].member_id;
+			char member[KG_ID_MAX + 1];
+
+			if (!group_guest_id(id.ptr, id.len))
+				continue;
+			snprintf(member, sizeof(member), "%.*s", (int)id.len, id.ptr);
+			r.members[i].error_code =
+				group_guest_leave(gs->gc, name, member, net_req_peer(req));
+		}
 		pthread_mutex_lock(&gs->mu);
 		g = kg_find(gs, name);
 		for (int32_t i = 0; i < m->n_members; i++) {
@@ -1082,6 +1183,9 @@ static int leave_handler(void *arg, struct net_req *req)
 			r.members[i].member_id = m->members[i].member_id;
 			r.members[i].group_instance_id = m->members[i].group_instance_id;
 			r.members[i].reason = KSTR_NULL;
+			if (group_guest_id(m->members[i].member_id.ptr,
+					   m->members[i].member_id.len))
+				continue;
 			if (!mem) {
 				r.members[i].error_code = PROTO_ERR_UNKNOWN_MEMBER_ID;
 				mq_log_limited(MQ_INFO,
@@ -1178,8 +1282,20 @@ static void *timer_main(void *arg)
 	pthread_mutex_lock(&gs->mu);
 	while (!gs->stop) {
 		struct timespec ts;
+		int64_t next, pass;
 
-		deadline_from_ms(CLOCK_MONOTONIC, timer_pass(gs), &ts);
+		/* The mount members of other brokers (group_guest.c) take
+		 * coord.mu, which comes before gs->mu. */
+		pthread_mutex_unlock(&gs->mu);
+		next = group_guests_expire(gs->gc, KG_TICK_MAX_MS);
+		group_remote_adopt(gs->gc);
+		pthread_mutex_lock(&gs->mu);
+		if (gs->stop)
+			break;
+		pass = timer_pass(gs);
+		if (pass < next)
+			next = pass;
+		deadline_from_ms(CLOCK_MONOTONIC, next < 1 ? 1 : next, &ts);
 		pthread_cond_timedwait(&gs->cv, &gs->mu, &ts);
 	}
 	pthread_mutex_unlock(&gs->mu);
@@ -1219,6 +1335,7 @@ int group_serve_new(struct kafka_api *ka, struct group_serve **out)
 	gs->running = true;
 	pthread_mutex_lock(&gs->gc->mu);
 	gs->gc->kafka_active = kafka_active;
+	gs->gc->kafka_dissolve = kafka_dissolve;
 	gs->gc->kafka_describe = kafka_describe;
 	gs->gc->kafka_coordinator = kafka_coordinator;
 	gs->gc->kafka_drop = kafka_drop;
@@ -1255,6 +1372,7 @@ void group_serve_stop(struct group_serve *gs)
 	if (gs->hooked) {
 		pthread_mutex_lock(&gs->gc->mu);
 		gs->gc->kafka_active = NULL;
+		gs->gc->kafka_dissolve = NULL;
 		gs->gc->kafka_describe = NULL;
 		gs->gc->kafka_coordinator = NULL;
 		gs->gc->kafka_drop = NULL;

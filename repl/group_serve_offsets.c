@@ -28,6 +28,10 @@
  * kept is the offset; the metadata string is not (OffsetFetch answers
  * ""); the record names the member ("kafka" outside a generation).
  *
+ * A commit by a mount member of another broker (a guest, group_guest.c:
+ * its member id holds '@') is taken per partition it owns now, whatever
+ * the generation; a partition it does not own is ILLEGAL_GENERATION.
+ *
  * OffsetFetch: per group (v8: several), the committed offset of each
  * partition asked, -1 without error when none (an unknown topic too, as
  * Kafka); with null topics (v2+) every committed partition of every
@@ -65,7 +69,7 @@ static int16_t commit_error(int rc)
  * of that topic, filling their error codes. simple: a commit outside any
  * generation (refused while the mount's group has members). */
 static void commit_topic(struct group_serve *gs, const char *name, const char *member, bool simple,
-			 const struct proto_offset_commit_topic *td,
+			 bool guest, const struct proto_offset_commit_topic *td,
 			 struct proto_offset_commit_resp_part *rp, const char *peer)
 {
 	char tname[TOPIC_NAME_MAX + 1];
@@ -136,6 +140,12 @@ static void commit_topic(struct group_serve *gs, const char *name, const char *m
 				       "OffsetCommit from %s for group %s: metadata of %d bytes "
 				       "(offset.metadata.max.bytes %d)",
 				       peer, name, (int)pd->committed_metadata.len, KG_META_MAX);
+		} else if (guest && !group_guest_owns(g, member, pd->partition_index)) {
+			rp[j].error_code = PROTO_ERR_ILLEGAL_GENERATION;
+			mq_log_limited(MQ_INFO,
+				       "OffsetCommit from %s for group %s: %s does not own %s-%d "
+				       "(any more)",
+				       peer, name, member, tname, (int)pd->partition_index);
 		} else if (pd->committed_offset < 0) {
 			rp[j].error_code = PROTO_ERR_INVALID_COMMIT_OFFSET_SIZE;
 			mq_log_limited(MQ_INFO,
@@ -178,7 +188,7 @@ static int commit_handler(void *arg, struct net_req *req)
 	struct proto_offset_commit_resp r = { .n_topics = m->n_topics };
 	struct proto_offset_commit_resp_part *parts;
 	char name[TOPIC_NAME_MAX + 1], member[KG_ID_MAX + 1] = "kafka";
-	bool simple = m->generation_id < 0 && m->member_id.len <= 0;
+	bool simple = m->generation_id < 0 && m->member_id.len <= 0, guest = false;
 	int16_t err;
 	int n = 0, k = 0, rc;
 	size_t pos;
@@ -205,6 +215,12 @@ static int commit_handler(void *arg, struct net_req *req)
 				       "OffsetCommit from %s for group %s: no member id, and the "
 				       "group has members",
 				       net_req_peer(req), name);
+		} else if (group_guest_id(m->member_id.ptr, m->member_id.len)) {
+			/* A mount member of another broker: each partition is
+			 * checked against its owner (commit_topic). */
+			snprintf(member, sizeof(member), "%.*s", (int)m->member_id.len,
+				 m->member_id.ptr);
+			guest = true;
 		} else if (!simple) {
 			err = kg_member_check(g, mem, m->generation_id, "OffsetCommit",
 					      net_req_peer(req), name);
@@ -227,7 +243,8 @@ static int commit_handler(void *arg, struct net_req *req)
 				parts[k + j].error_code = err;
 			}
 		} else {
-			commit_topic(gs, name, member, simple, td, &parts[k], net_req_peer(req));
+			commit_topic(gs, name, member, simple, guest, td, &parts[k],
+				     net_req_peer(req));
 		}
 		k += td->n_partitions;
 	}

@@ -28,8 +28,8 @@
  * produce of the topic; memory changes only once it is in.
  *
  * session.timeout.ms is validated (SESSION_MIN..SESSION_MAX, Kafka's
- * group.min/max.session.timeout.ms) and kept; no timer uses it (a member
- * is an open file: group_rebalance.c).
+ * group.min/max.session.timeout.ms) and kept; it expires the members of
+ * other brokers' mounts (group_guest.c), a local member is an open file.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -267,7 +267,13 @@ static int replay_record(struct group_coord *gc, const char *key, size_t klen, c
 	}
 	i = group_coord_find(gc, topic, name);
 	if (part < 0 && vlen == 0) { /* group deleted */
-		if (i >= 0) {
+		if (i >= 0 && gc->groups[i]->nmembers > 0) {
+			/* A proxy with this mount's members: the group is
+			 * made anew, with nothing committed. */
+			g = gc->groups[i];
+			for (int q = 0; q < g->nparts; q++)
+				g->parts[q].committed = -1;
+		} else if (i >= 0) {
 			group_put(gc->groups[i]);
 			group_coord_remove(gc, i);
 		}

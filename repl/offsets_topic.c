@@ -11,7 +11,8 @@
  *   - The coordinator of group G is the leader of partition
  *     group_offsets_partition(G) (Kafka's partitionFor).
  *   - A broker holds in gc->groups the groups of the partitions it leads
- *     and has loaded, and no others.
+ *     and has loaded, and proxies of others' groups that its mount uses
+ *     (in memory only: nothing of them is written here).
  *
  * The loader thread follows leadership, one pass every LOADER_TICK_MS
  * (and tests call offsets_loader_pass), per partition p:
@@ -20,9 +21,15 @@
  *     LOADED (the groups of p replayed from the local log, at that
  *     leader epoch)
  *   LOADED --another broker leads p, or a new leader epoch--> the groups
- *     of p dropped here (group_coord_drop, moved: their mount members'
- *     reads answer -EREMOTE; kafka_drop: their Kafka members are answered
- *     NOT_COORDINATOR), then NONE (or LOADING again at the new epoch).
+ *     of p become proxies of the new coordinator's (struct group.proxy:
+ *     their guests dropped, this mount's members join the new
+ *     coordinator through group_remote_adopt), or without the cluster's
+ *     group connection are dropped (group_coord_drop, moved: their mount
+ *     members' reads answer -EREMOTE); kafka_drop: their Kafka members
+ *     are answered NOT_COORDINATOR; then NONE (or LOADING again at the
+ *     new epoch). A load replays p into the proxies of its groups too
+ *     (their commits reset first: the log is what counts) and makes them
+ *     this broker's own.
  *
  * A new leader loads once its high watermark covers its whole log: every
  * record it holds is then committed, including the commits its
@@ -246,17 +253,42 @@ static bool in_part(const struct group *g, const void *arg)
 	return group_offsets_partition(g->name, po->n) == po->p;
 }
 
+/* The groups of partition p become proxies of the new coordinator's: the
+ * guests (other brokers' members) go, so they find it; this mount's
+ * members stay, keep reading and join it (group_remote_adopt). Needs
+ * gc->mu. */
+static void proxy_part(struct group_coord *gc, const struct part_of *po, const char *why)
+{
+	for (int i = 0; i < gc->ngroups; i++) {
+		struct group *g = gc->groups[i];
+
+		if (g->proxy || !in_part(g, po))
+			continue;
+		pthread_mutex_lock(&g->mu);
+		g->proxy = true;
+		group_guests_drop(g, "dropped: this broker no longer coordinates the group");
+		pthread_mutex_unlock(&g->mu);
+		mq_log(MQ_INFO, "group %s of topic %s: a proxy of the coordinator's group now: %s",
+		       g->name, g->topic, why);
+	}
+}
+
 /* Forgets the groups of partition p here (another broker coordinates
- * them now) and wakes their parked mount members. */
+ * them now): with a connection to the coordinator (gc->connect) they
+ * become proxies of its groups, else they are dropped and their parked
+ * mount members woken (their reads answer -EREMOTE). */
 static void drop_part(struct group_coord *gc, int p, const char *why)
 {
 	struct part_of po = { p, gc->noffsets };
-	struct group_member **fire;
-	int nfire;
+	struct group_member **fire = NULL;
+	int nfire = 0;
 
 	pthread_mutex_lock(&gc->call_mu);
 	pthread_mutex_lock(&gc->mu);
-	group_coord_drop(gc, in_part, &po, false, why, &fire, &nfire);
+	if (gc->connect)
+		proxy_part(gc, &po, why);
+	else
+		group_coord_drop(gc, in_part, &po, false, why, &fire, &nfire);
 	if (gc->kafka_drop)
 		gc->kafka_drop(gc->kafka_arg, p, gc->noffsets);
 	atomic_store(&gc->load[p], OFFSETS_NONE);
@@ -285,6 +317,35 @@ static bool part_ready(struct group_coord *gc, int p)
 	return ready;
 }
 
+/* The proxies of partition p's groups around its load. Before the replay
+ * (loaded false) they forget what they learnt of the commits: the log is
+ * what counts. After it they are this broker's groups: their members'
+ * next heartbeat finds this broker coordinating and they turn local.
+ * Needs gc->mu. */
+static void proxies_load(struct group_coord *gc, int p, bool loaded)
+{
+	struct part_of po = { p, gc->noffsets };
+
+	for (int i = 0; i < gc->ngroups; i++) {
+		struct group *g = gc->groups[i];
+
+		if (!g->proxy || !in_part(g, &po))
+			continue;
+		pthread_mutex_lock(&g->mu);
+		for (int q = 0; q < g->nparts && !loaded; q++)
+			g->parts[q].committed = -1;
+		if (loaded) {
+			g->proxy = false;
+			g->moved = false;
+		}
+		pthread_mutex_unlock(&g->mu);
+		if (loaded)
+			mq_log(MQ_INFO,
+			       "group %s of topic %s: coordinated here now, with its loaded commits",
+			       g->name, g->topic);
+	}
+}
+
 static void load_part(struct group_coord *gc, int p, int32_t epoch)
 {
 	int rc;
@@ -294,8 +355,10 @@ static void load_part(struct group_coord *gc, int p, int32_t epoch)
 		return;
 	}
 	pthread_mutex_lock(&gc->mu);
+	proxies_load(gc, p, false);
 	rc = group_store_replay(gc, p);
 	if (rc == 0) {
+		proxies_load(gc, p, true);
 		__atomic_store_n(&gc->load_epoch[p], epoch, __ATOMIC_RELEASE);
 		atomic_store(&gc->load[p], OFFSETS_LOADED);
 	} else {

@@ -12,6 +12,9 @@
 #   - the group resumes from the commits there: a kcat -G run gets exactly
 #     the records written since (none again, none skipped), and the new
 #     coordinator's mount shows its commits;
+#   - another broker's mount holds the group as a proxy after mkdir (a
+#     lookup alone finds none) and shows the coordinator's commits, before
+#     and after the kill; no proxy writes to __consumer_offsets;
 #   - the dead broker comes back and follows: every broker, itself
 #     included, names the same coordinator, and the group goes on from
 #     the commits.
@@ -93,6 +96,12 @@ expect_ok "its broker loaded __consumer_offsets-3, the partition of g" \
 
 expect_eq "kcat -G g from broker 1: every record once" "$(expected a 6)" "$(kgroup 1)"
 check "the coordinator's mount (mnt$C) shows the commits" poll 10 committed "$MQ_TMP/mnt$C" "3 3"
+# Another broker's mount: a lookup finds no group there, mkdir makes a
+# proxy of the coordinator's, whose offsets are the coordinator's.
+O=$((C % 3 + 1))
+expect_errno "c/.groups/g on mnt$O before mkdir: ENOENT" ENOENT cat "$MQ_TMP/mnt$O/c/.groups/g/0"
+expect_ok "mkdir c/.groups/g on mnt$O (a proxy)" mkdir "$MQ_TMP/mnt$O/c/.groups/g"
+check "mnt$O shows the coordinator's commits" poll 10 committed "$MQ_TMP/mnt$O" "3 3"
 
 # ---- kill -9 of the coordinator ---------------------------------------------
 S1=$((C % 3 + 1))
@@ -110,6 +119,9 @@ check "put b-1..b-4 through mnt$S1" put b 4 "$S1"
 expect_eq "kcat -G g from broker $S2: the new records, once each (resumed from the commits)" \
 	"$(expected b 4)" "$(kgroup "$S2")"
 check "the new coordinator's mount (mnt$N) shows the commits" poll 10 committed "$MQ_TMP/mnt$N" "5 5"
+# mnt$O's proxy: the group itself if its broker coordinates now, else
+# still a proxy, of the new coordinator's group.
+check "mnt$O shows the new coordinator's commits" poll 10 committed "$MQ_TMP/mnt$O" "5 5"
 
 # ---- the dead broker comes back and follows ----------------------------------
 timeout 10 fusermount3 -u "$MQ_TMP/mnt$C" 2>/dev/null
@@ -120,5 +132,7 @@ check "put c-1..c-2 through mnt$C" put c 2 "$C"
 expect_eq "kcat -G g from broker $C: the new records only" "$(expected c 2)" "$(kgroup "$C")"
 check "the coordinator's mount (mnt$AGREED) shows the commits" poll 10 committed \
 	"$MQ_TMP/mnt$AGREED" "6 6"
+expect_eq "only the coordinators wrote to __consumer_offsets (no proxy tried)" 0 \
+	"$(grep -c "not written to __consumer_offsets" "$LOG")"
 
 mq_done

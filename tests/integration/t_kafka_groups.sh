@@ -10,9 +10,11 @@
 #   - a kafkajs group of two members splits two partitions, receives
 #     every record appended through the mount once, and its commits are
 #     the mount's;
-#   - a group is one kind at a time: opening `consume` while kcat -G is a
-#     member is EBUSY; kcat -G joining while `consume` is open is refused
-#     (INCONSISTENT_GROUP_PROTOCOL, logged) and gets no record.
+#   - consume files and Kafka consumers in one group: kcat -G joining
+#     while `consume` is open shares the partitions with it (each record
+#     to one of them), and when kcat leaves the file takes its partition;
+#     `consume` opened while kcat -G is a member of a group of its own
+#     ends that group, and kcat joins the file's.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -54,33 +56,66 @@ expect_eq "its commit in the mount" "3" "$(cat "$MNT/t/.groups/g1/0")"
 expect_ok "reset partition 1 through the mount" sh -c "echo earliest > '$MNT/t/.groups/g1/1'"
 expect_eq "kcat -G g1 starts where the mount reset it" "1 0 c" "$(kgroup g1)"
 
-# A group is one kind at a time.
-mq_bg sh -c "exec timeout -k 5 $MQ_TIMEOUT kcat -b '$B' -G g1 -q -X session.timeout.ms=6000 \
-	-X heartbeat.interval.ms=200 t >'$MQ_TMP/kcat-member.out' 2>&1"
-kmember=$MQ_LAST_PID
-kstate() { grep -q '^kafka-member rdkafka-.* partitions 0,1$' "$MNT/t/.groups/g1/.state"; }
-poll 20 kstate && ok ".state shows the kcat member and its partitions" ||
-	fail ".state shows the kcat member" "$(cat "$MNT/t/.groups/g1/.state")"
-expect_errno "consume while kcat -G is a member: EBUSY" EBUSY \
-	sh -c "cat '$MNT/t/.groups/g1/consume'"
-expect_eq "the refusal is logged" "1" \
-	"$(grep -c 'consume by pid .* refused: Kafka consumers are members of group g1' "$LOG")"
-mq_stop "$kmember"
-left() { ! grep -q '^kafka-member' "$MNT/t/.groups/g1/.state"; }
-poll 20 left || fail "kcat -G g1 member left" "$(cat "$MNT/t/.groups/g1/.state")"
-
+# consume files and Kafka consumers in one group.
+kcat_member() {
+	mq_bg sh -c "exec timeout -k 5 $MQ_TIMEOUT kcat -b '$B' -G g1 -q -u -f '%p %o %s\n' \
+		-X session.timeout.ms=6000 -X heartbeat.interval.ms=200 t >'$MQ_TMP/$1' 2>&1"
+	kmember=$MQ_LAST_PID
+}
+gstate() { cat "$MNT/t/.groups/g1/.state"; }
+# kcat_holds: the kcat member is in the consume file's group with one
+# partition (KP).
+kcat_holds() {
+	KP=$(gstate | awk '$1 == "member" && $2 ~ /@kafka$/ && $6 ~ /^[01]$/ { print $6 }')
+	[ -n "$KP" ] && [ "$(gstate | awk '$1 == "members" { print $2 }')" = 2 ]
+}
 mq_bg sh -c "exec cat '$MNT/t/.groups/g1/consume' >'$MQ_TMP/consume.out'"
 reader=$MQ_LAST_PID
-members() { grep -q 'members 1' "$MNT/t/.groups/g1/.state"; }
-poll 20 members || fail "consume reader joined" "$(cat "$MNT/t/.groups/g1/.state")"
-refused() { grep -q 'JoinGroup from .* for group g1 refused: consume files of the mount' "$LOG"; }
-mq_bg sh -c "exec timeout -k 5 5 kcat -b '$B' -G g1 -q -f '%p %o %s\n' \
-	-X session.timeout.ms=6000 t >'$MQ_TMP/kcat-refused.out' 2>&1"
-krefused=$MQ_LAST_PID
-poll 20 refused && ok "kcat -G joining while consume is open: refused (logged)" ||
-	fail "kcat -G refused" "no refusal in the log"
-mq_wait "$krefused"
-expect_eq "the refused kcat got no record" "" "$(grep -v '^%' "$MQ_TMP/kcat-refused.out")"
+members() { gstate | grep -q "^members $1\$"; }
+poll 20 members 1 || fail "consume reader joined" "$(gstate)"
+kcat_member kcat-mixed.out
+if poll 30 kcat_holds; then
+	ok "kcat -G joins the consume file's group with one partition ($KP)"
+else
+	fail "kcat -G joins the consume file's group" "$(gstate)"
+fi
+FP=$((1 - KP))
+expect_ok "echo k and f through the mount" sh -c "echo k >> '$MNT/t/$KP'; echo f >> '$MNT/t/$FP'"
+got_k() { grep -q "^$KP [0-9]* k\$" "$MQ_TMP/kcat-mixed.out"; }
+got_f() { grep -qx f "$MQ_TMP/consume.out"; }
+poll 20 got_k && ok "kcat reads its partition's record" ||
+	fail "kcat reads its partition's record" "$(gstate)"
+poll 20 got_f && ok "the consume file reads its partition's record" ||
+	fail "the consume file reads its partition's record" "$(gstate)"
+expect_eq "each record to one member" "0 0" \
+	"$(grep -c ' f$' "$MQ_TMP/kcat-mixed.out") $(grep -cx k "$MQ_TMP/consume.out")"
+mq_stop "$kmember"
+file_has_both() { gstate | grep -q '^member consumer-[0-9]*-[0-9]* pid [0-9]* partitions 0,1$'; }
+poll 20 file_has_both && ok "kcat left: the file holds both partitions" ||
+	fail "kcat left: the file holds both partitions" "$(gstate)"
+expect_ok "echo k2 through the mount" sh -c "echo k2 >> '$MNT/t/$KP'"
+got_k2() { grep -qx k2 "$MQ_TMP/consume.out"; }
+poll 20 got_k2 && ok "the file reads kcat's old partition from its commit" ||
+	fail "the file reads kcat's old partition from its commit" "$(gstate)"
+mq_stop "$reader"
+poll 20 members 0 || fail "consume reader left" "$(gstate)"
+
+# kcat first, in a Kafka group of its own; a consume file opens: kcat's
+# group ends and it joins the file's.
+kcat_member kcat-first.out
+kstate() { gstate | grep -q '^kafka-member rdkafka-.* partitions 0,1$'; }
+poll 20 kstate && ok ".state shows the kcat member of its own group" ||
+	fail ".state shows the kcat member" "$(gstate)"
+mq_bg sh -c "exec cat '$MNT/t/.groups/g1/consume' >'$MQ_TMP/consume2.out'"
+reader=$MQ_LAST_PID
+if poll 30 kcat_holds; then
+	ok "consume opens: kcat joins the file's group with one partition ($KP)"
+else
+	fail "consume opens: kcat joins the file's group" "$(gstate)"
+fi
+expect_eq "the move is logged" "1" \
+	"$(grep -c "the Kafka consumers of group g1 join the consume files' group" "$LOG")"
+mq_stop "$kmember"
 mq_stop "$reader"
 
 # kafkajs: two members share the group and each record arrives once.

@@ -373,7 +373,9 @@ static void test_remote_coordinator(void **state)
 	gc->kafka_coordinator = far_coordinator;
 	pthread_mutex_unlock(&gc->mu);
 
-	assert_int_equal(group_join(far, 7, on_wake, NULL, &m), -EREMOTE);
+	/* A member of far joins at broker 2 (test_group_remote.c); with no
+	 * way to reach it (no cluster here) the open is EAGAIN, retry. */
+	assert_int_equal(group_join(far, 7, on_wake, NULL, &m), -EAGAIN);
 	assert_null(m);
 	assert_int_equal(far->nmembers, 0);
 	assert_int_equal(group_offset_reset(far, 0, "earliest", 8), -EREMOTE);

@@ -11,15 +11,17 @@
  *   - With three, every broker answers FindCoordinator with the leader of
  *     the group's partition of __consumer_offsets, with its host and port;
  *     group requests sent to another broker are answered NOT_COORDINATOR,
- *     the coordinator serves them; the mount refuses the group elsewhere
- *     (-EREMOTE).
+ *     the coordinator serves them; the mount elsewhere holds a proxy of
+ *     the group: its offsets are the coordinator's (OffsetFetch), a reset
+ *     there is -EREMOTE.
  *   - A group's offsets committed on its coordinator are loaded by the
  *     next leader of its partition when the coordinator stops, and the
  *     FindCoordinator answer moves there; when the old coordinator comes
  *     back and the partition's leadership returns to it (the controller's
- *     preferred-leader rebalance), the interim leader drops the group
- *     (its held group and parked member get -EREMOTE, NOT_COORDINATOR to
- *     Kafka requests) and the old one loads it with the interim commits.
+ *     preferred-leader rebalance), the interim leader turns the group
+ *     into a proxy (NOT_COORDINATOR to Kafka requests; its mount member
+ *     stays and joins the old coordinator, which loads the group with the
+ *     interim commits).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -300,7 +302,16 @@ static void test_offsets_follow_leader(void **state)
 	while (broker_topic_get(b[other], "orders", &t[other]) < 0 && now_mono_ms() < end)
 		usleep(20000);
 	assert_non_null(t[other]);
-	assert_int_equal(group_open(t[other], name, GROUP_LOOKUP, &g), -EREMOTE);
+	/* There a lookup finds nothing, mkdir makes a proxy, which reads the
+	 * coordinator's offsets and refuses a reset, naming the coordinator. */
+	assert_int_equal(group_open(t[other], name, GROUP_LOOKUP, &g), -ENOENT);
+	assert_int_equal(group_open(t[other], name, GROUP_CREATE_EXCL, &g), 0);
+	assert_true(g->proxy);
+	assert_int_equal(group_offset(g, 0, &off), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(group_offset_reset(g, 0, "earliest", 8), -EREMOTE);
+	group_put(g);
+	off = -1;
 
 	/* The coordinator stops (its leaderships move first). */
 	topic_put(t[was - 1]);
@@ -328,14 +339,13 @@ static void test_offsets_follow_leader(void **state)
 	/* The old coordinator comes back; once in the ISR again it is the
 	 * preferred leader of the partition (its first replica) and the
 	 * controller's rebalance hands the partition back: the broker that
-	 * led it meanwhile drops the group (a held group and its parked
-	 * member learn -EREMOTE, the member is woken), and the old one
-	 * loads it again with the commit made meanwhile. */
+	 * led it meanwhile keeps a proxy of the group for its parked member,
+	 * which joins the old coordinator, and the old one loads the group
+	 * again with the commit made meanwhile. */
 	assert_int_equal(topic_produce(t[now - 1], 0, "x\n", 2, 0), 0);
 	assert_int_equal(group_open(t[now - 1], name, GROUP_LOOKUP, &g), 0);
 	assert_int_equal(group_offset_reset(g, 0, "1", 1), 0);
 	assert_int_equal(group_join(g, 42, on_wake, NULL, &m), 0);
-	/* The join's own wake-ups run first: the next one is the drop's. */
 	group_notify_settle(b[now - 1]->gc);
 	atomic_store(&woken, 0);
 	assert_int_equal(group_member_arm(m), 0);
@@ -346,17 +356,27 @@ static void test_offsets_follow_leader(void **state)
 	       now_mono_ms() < end)
 		usleep(50000);
 	assert_int_equal(offsets_leader(now - 1, name), was);
-	/* The interim leader's loader notices within its pass. */
+	/* The interim leader's loader notices within its pass: the group is
+	 * a proxy of the old coordinator's now, its member a member there
+	 * (group_remote_adopt, from the listener's timer), and the offsets
+	 * read are the old coordinator's, which loaded the interim commit. */
 	end = now_mono_ms() + DEADLINE_MS;
-	while (group_offset(g, 0, &off) != -EREMOTE && now_mono_ms() < end)
-		usleep(20000);
-	assert_int_equal(group_offset(g, 0, &off), -EREMOTE);
-	assert_int_equal(atomic_load(&woken), 1);
-	assert_int_equal(group_member_arm(m), -EREMOTE);
+	for (bool there = false; !there && now_mono_ms() < end;) {
+		pthread_mutex_lock(&g->mu);
+		there = g->proxy && group_remote_active(m);
+		pthread_mutex_unlock(&g->mu);
+		if (!there)
+			usleep(20000);
+	}
+	pthread_mutex_lock(&g->mu);
+	assert_true(g->proxy && group_remote_active(m));
+	pthread_mutex_unlock(&g->mu);
+	assert_int_equal(group_offset(g, 0, &off), 0);
+	assert_int_equal(off, 1);
+	assert_int_equal(group_offset_reset(g, 0, "0", 1), -EREMOTE);
 	group_leave(m);
 	group_put(g);
 	assert_int_equal(heartbeat(now - 1, name), PROTO_ERR_NOT_COORDINATOR);
-	assert_int_equal(group_open(t[now - 1], name, GROUP_LOOKUP, &g), -EREMOTE);
 	assert_int_equal(broker_topic_get(b[was - 1], "orders", &t[was - 1]), 0);
 	assert_int_equal(group_open(t[was - 1], name, GROUP_LOOKUP, &g), 0);
 	assert_int_equal(group_offset(g, 0, &off), 0);

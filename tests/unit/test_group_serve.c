@@ -10,8 +10,11 @@
  * rebalance timeouts expiring members;
  * OffsetCommit/OffsetFetch writing and reading the same committed offsets
  * as the mount's groups (group_offset), with Kafka's per-partition errors;
- * and a group being one kind of member at a time (mount consume members
- * and Kafka members refuse each other).
+ * and consume files and Kafka consumers in one group: a consumer joins the
+ * files' group as a follower and gets its share from the group's assignor,
+ * commits only its partitions, rejoins after a file closes; a consumer
+ * group of its own ends when a consume file opens, its members joining
+ * the file's.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -184,6 +187,8 @@ struct sync_args {
 	int asg_len[2]; /* 0: strlen */
 	int16_t error;
 	char got[64];
+	uint8_t raw[64]; /* the assignment's bytes */
+	int raw_len;
 };
 
 static void sync_call(struct sync_args *a)
@@ -212,6 +217,10 @@ static void sync_call(struct sync_args *a)
 	brokerfx_call(a->c, PROTO_API_SYNC_GROUP, a->v, &w, &raw);
 	assert_int_equal(proto_sync_resp_decode(&raw.body, a->v, &r), 0);
 	a->error = r.error_code;
+	a->raw_len = r.assignment.len > 0 && r.assignment.len <= (int32_t)sizeof(a->raw)
+			     ? r.assignment.len
+			     : 0;
+	memcpy(a->raw, r.assignment.ptr ? r.assignment.ptr : "", (size_t)a->raw_len);
 	snprintf(a->got, sizeof(a->got), "%.*s", r.assignment.len > 0 ? (int)r.assignment.len : 0,
 		 r.assignment.ptr ? r.assignment.ptr : "");
 	net_resp_free(&raw);
@@ -735,45 +744,119 @@ static void test_offsets(void **state)
 	}
 }
 
-/* ---- one kind of member at a time ---- */
+/* ---- consume files and Kafka consumers in one group ---- */
 
 static void no_wake(void *arg)
 {
 	(void)arg;
 }
 
-static void test_one_kind(void **state)
+/* The partitions of t in a consumer protocol assignment, as a bit mask. */
+static int asg_mask(const struct sync_args *s)
 {
-	struct brokerfx *f = *state;
+	struct proto_consumer_asg a;
+	int mask = 0;
+
+	assert_int_equal(proto_consumer_asg_decode(s->raw, (size_t)s->raw_len, &a), 0);
+	for (int32_t i = 0; i < a.n_assigned; i++)
+		for (int32_t j = 0; j < a.assigned_partitions[i].n_partitions; j++)
+			if (kstr_eq(a.assigned_partitions[i].topic, "t"))
+				mask |= 1 << a.assigned_partitions[i].partitions[j];
+	proto_consumer_asg_free(&a);
+	return mask;
+}
+
+static int owned(struct group_member *m)
+{
+	int mask = 0;
+
+	pthread_mutex_lock(&m->g->mu);
+	for (int p = 0; p < m->g->nparts; p++)
+		if (m->g->parts[p].owner == m)
+			mask |= 1 << p;
+	pthread_mutex_unlock(&m->g->mu);
+	return mask;
+}
+
+/* A Kafka consumer joins (or rejoins as member) the group whose consume
+ * files are members, as a follower, and syncs: its partitions. */
+static int kafka_guest_round(struct brokerfx *f, const char *member, char *id, int32_t *gen)
+{
 	struct join_args j = {
 		.c = f->c, .v = 5, .group = "mg", .session_ms = 10000, .rebalance_ms = 10000
 	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "mg" };
+
+	j.member = member;
+	join_call(&j);
+	assert_int_equal(j.out.error, PROTO_ERR_NONE);
+	assert_string_equal(j.out.leader, "mqfs-coordinator");
+	assert_string_equal(j.out.protocol, "range");
+	assert_int_equal(j.out.n_members, 0);
+	assert_non_null(strstr(j.out.member, "@kafka"));
+	snprintf(id, 256, "%s", j.out.member);
+	*gen = j.out.generation;
+	s.member = id;
+	s.generation = *gen;
+	sync_call(&s);
+	assert_int_equal(s.error, PROTO_ERR_NONE);
+	return asg_mask(&s);
+}
+
+static void test_mixed_group(void **state)
+{
+	struct brokerfx *f = *state;
 	struct commit_part ok[] = { { "t", 0, 1 } };
 	struct group_member *m;
 	struct topic *t;
 	struct group *g;
+	char id[256];
+	int32_t gen;
 	int16_t errs[1];
+	int kmask;
 
 	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
 	assert_int_equal(group_open(t, "mg", GROUP_CREATE, &g), 0);
 	assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), 0);
-	join_call(&j);
-	assert_int_equal(j.out.error, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL);
-	commit(f, 2, "mg", -1, "", ok, 1, errs);
-	assert_int_equal(errs[0], PROTO_ERR_UNKNOWN_MEMBER_ID);
-	group_leave(m);
+	assert_int_equal(owned(m), 3);
 
-	join_call(&j);
-	assert_int_equal(j.out.error, PROTO_ERR_NONE);
-	/* The mount's .state shows the Kafka member and, from its consumer
-	 * protocol assignment, its partitions of t. */
+	/* A consumer joins the consume file's group: the group's assignor
+	 * (range, the file first by id) splits t between them. */
+	kmask = kafka_guest_round(f, NULL, id, &gen);
+	assert_int_equal(g->nmembers, 2);
+	assert_int_equal(gen, g->generation);
+	assert_true(kmask == 1 || kmask == 2);
+	assert_int_equal(owned(m), 3 & ~kmask);
+	ok[0].partition = kmask == 1 ? 0 : 1;
+	commit(f, 2, "mg", gen, id, ok, 1, errs);
+	assert_int_equal(errs[0], PROTO_ERR_NONE);
+	ok[0].partition = 1 - ok[0].partition;
+	commit(f, 2, "mg", gen, id, ok, 1, errs);
+	assert_int_equal(errs[0], PROTO_ERR_ILLEGAL_GENERATION);
+
+	/* The file closes: the consumer learns it, rejoins, takes both. */
+	group_leave(m);
+	assert_int_equal(heartbeat(f->c, 3, "mg", id, gen), PROTO_ERR_REBALANCE_IN_PROGRESS);
+	assert_int_equal(kafka_guest_round(f, id, id, &gen), 3);
+	assert_int_equal(heartbeat(f->c, 3, "mg", id, gen), PROTO_ERR_NONE);
+	assert_int_equal(leave(f->c, 3, "mg", id), PROTO_ERR_NONE);
+	assert_int_equal(g->nmembers, 0);
+
+	/* Kafka consumers first, in a group of their own; a consume file
+	 * opens: their group ends, and they join the file's. */
 	{
 		static const char asg[] = { 0, 0, 0, 0, 0, 1, 0, 1, 't', 0,  0,  0, 2,
 					    0, 0, 0, 0, 0, 0, 0, 1, -1,  -1, -1, -1 };
+		struct join_args j = {
+			.c = f->c, .v = 5, .group = "mg", .session_ms = 10000, .rebalance_ms = 10000
+		};
 		struct sync_args s = { .c = f->c, .v = 3, .group = "mg", .n = 1 };
 		char *text;
 		size_t len;
 
+		join_call(&j);
+		assert_int_equal(j.out.error, PROTO_ERR_NONE);
+		assert_string_equal(j.out.leader, j.out.member);
 		s.member = j.out.member;
 		s.generation = j.out.generation;
 		s.ids[0] = j.out.member;
@@ -781,17 +864,37 @@ static void test_one_kind(void **state)
 		s.asg_len[0] = sizeof(asg);
 		sync_call(&s);
 		assert_int_equal(s.error, PROTO_ERR_NONE);
+		assert_true(kafka_active(f, "mg"));
 		assert_int_equal(group_state_text(g, &text, &len), 0);
 		assert_non_null(strstr(text, "kafka-group Stable generation 1 protocol range "
 					     "members 1\n"));
 		assert_non_null(strstr(text, "partitions 0,1\n"));
-		assert_non_null(strstr(text, j.out.member));
 		free(text);
+		assert_int_equal(group_delete(t, "mg"), -EBUSY);
+
+		assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), 0);
+		assert_false(kafka_active(f, "mg"));
+		assert_int_equal(owned(m), 3);
+		assert_int_equal(heartbeat(f->c, 3, "mg", j.out.member, j.out.generation),
+				 PROTO_ERR_UNKNOWN_MEMBER_ID);
 	}
-	assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), -EBUSY);
-	assert_int_equal(group_delete(t, "mg"), -EBUSY);
-	assert_int_equal(leave(f->c, 3, "mg", j.out.member), PROTO_ERR_NONE);
-	assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), 0);
+	kmask = kafka_guest_round(f, NULL, id, &gen);
+	assert_true(kmask == 1 || kmask == 2);
+	assert_int_equal(owned(m), 3 & ~kmask);
+
+	/* Another protocol type still cannot join them. */
+	{
+		struct join_args j = { .c = f->c,
+				       .v = 5,
+				       .group = "mg",
+				       .ptype = "connect",
+				       .session_ms = 10000,
+				       .rebalance_ms = 10000 };
+
+		join_call(&j);
+		assert_int_equal(j.out.error, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL);
+	}
+	assert_int_equal(leave(f->c, 3, "mg", id), PROTO_ERR_NONE);
 	group_leave(m);
 	group_put(g);
 	topic_put(t);
@@ -807,7 +910,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offsets, setup, brokerfx_teardown),
-		cmocka_unit_test_setup_teardown(test_one_kind, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,417 @@
+/*
+ * test_group_remote.c — mount members of one group on two brokers
+ * (repl/group_remote.c on the member's broker, repl/group_guest.c on the
+ * coordinator), over real sockets: two single-node brokers in this
+ * process, each with a listener and a topic t of two partitions; broker
+ * B's hooks name broker A as the coordinator of group g and connect to
+ * A's listener, as a cluster's do.
+ *
+ * A member on B and one on A split the partitions by A's assignor; B's
+ * member reads its partition from B's log and its commit is A's committed
+ * offset (and what group_offset shows on B); A's member leaving hands B's
+ * member both partitions at its next heartbeat; B's member leaving is
+ * gone from A at once (LeaveGroup). On A alone, with a raw client: a
+ * guest never heard from again expires after the group's session
+ * timeout; a commit of a partition the guest does not own is refused
+ * (ILLEGAL_GENERATION); a heartbeat of an older generation answers
+ * REBALANCE_IN_PROGRESS; a subscription that is not one topic is
+ * INCONSISTENT_GROUP_PROTOCOL. And a member open on B while B itself
+ * coordinated moves to A when A becomes the coordinator.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "repl/broker_int.h"
+#include "repl/config.h"
+#include "repl/group_int.h"
+#include "repl/net.h"
+#include "repl/proto.h"
+#include "repl/repl.h"
+#include "tests/unit/brokerfx.h"
+#include "util/clock.h"
+
+#define DEADLINE_MS BROKERFX_DEADLINE_MS
+#define A_ID        1
+
+/* A and B: a brokerfx each (a broker, its listener, a client), and topic
+ * t of each. */
+struct node {
+	struct brokerfx *x;
+	struct topic *t;
+};
+
+struct fx {
+	struct node a, b;
+};
+
+static struct fx *the_fx; /* for B's connect hook */
+
+static void node_open(struct node *n, const char *tag)
+{
+	void *st;
+
+	brokerfx_setup(&st, tag, "num.partitions=2\n");
+	n->x = st;
+	assert_int_equal(broker_topic_create(n->x->b, "t", 0, 0, 0755, &n->t), 0);
+}
+
+static void node_close(struct node *n)
+{
+	void *st = n->x;
+
+	topic_put(n->t);
+	brokerfx_teardown(&st);
+}
+
+/* B's hooks: A coordinates g (while a_coordinates; B itself before). */
+static atomic_bool a_coordinates = true;
+static int32_t coordinator_a(void *arg, const char *group)
+{
+	(void)arg;
+	return strcmp(group, "g") || !atomic_load(&a_coordinates) ? -1 : A_ID;
+}
+
+static int connect_a(void *arg, int32_t node, int64_t timeout_ms, struct net_client **out)
+{
+	(void)arg;
+	if (node != A_ID)
+		return -ENOENT;
+	return net_client_connect("127.0.0.1", the_fx->a.x->port, timeout_ms, out);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct group_coord *gc;
+
+	assert_non_null(f);
+	the_fx = f;
+	atomic_store(&a_coordinates, true);
+	node_open(&f->a, "gremote-a");
+	node_open(&f->b, "gremote-b");
+	gc = f->b.x->b->gc;
+	pthread_mutex_lock(&gc->mu);
+	gc->kafka_coordinator = coordinator_a;
+	gc->connect = connect_a;
+	pthread_mutex_unlock(&gc->mu);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	node_close(&f->b);
+	node_close(&f->a);
+	free(f);
+	return 0;
+}
+
+static void no_wake(void *arg)
+{
+	(void)arg;
+}
+
+/* The partitions m owns in its group, as a bit mask. */
+static int owned(struct group_member *m)
+{
+	struct group *g = m->g;
+	int mask = 0;
+
+	pthread_mutex_lock(&g->mu);
+	for (int p = 0; p < g->nparts; p++)
+		if (g->parts[p].owner == m)
+			mask |= 1 << p;
+	pthread_mutex_unlock(&g->mu);
+	return mask;
+}
+
+static int members(struct group *g)
+{
+	int n;
+
+	pthread_mutex_lock(&g->mu);
+	n = g->nmembers;
+	pthread_mutex_unlock(&g->mu);
+	return n;
+}
+
+/* The first guest of g (on A), or NULL. */
+static struct group_member *guest_of(struct group *g)
+{
+	struct group_member *m;
+
+	pthread_mutex_lock(&g->mu);
+	for (m = g->members; m && !m->guest; m = m->next)
+		;
+	pthread_mutex_unlock(&g->mu);
+	return m;
+}
+
+static void test_two_brokers_one_group(void **state)
+{
+	struct fx *f = *state;
+	struct group *ga, *gb;
+	struct group_member *ma, *mb, *guest;
+	char buf[64];
+	int64_t off, end;
+	int pb;
+
+	assert_int_equal(group_open(f->a.t, "g", GROUP_CREATE, &ga), 0);
+	assert_int_equal(group_open(f->b.t, "g", GROUP_CREATE, &gb), 0);
+	assert_int_equal(group_join(ga, 11, no_wake, NULL, &ma), 0);
+	assert_int_equal(owned(ma), 3);
+	assert_int_equal(group_join(gb, 22, no_wake, NULL, &mb), 0);
+
+	/* One group at A: A's member and B's, one partition each. */
+	assert_int_equal(members(ga), 2);
+	guest = guest_of(ga);
+	assert_non_null(guest);
+	assert_non_null(strstr(guest->id, "-22@"));
+	assert_string_equal(group_member_id(mb), guest->id);
+	assert_true(owned(ma) == 1 || owned(ma) == 2);
+	assert_int_equal(owned(mb), 3 & ~owned(ma));
+	assert_int_equal(owned(guest), owned(mb));
+	assert_int_equal(members(gb), 1);
+
+	/* B's member reads its partition from B's log; its commit is A's. */
+	pb = owned(mb) == 1 ? 0 : 1;
+	assert_int_equal(topic_produce(f->b.t, pb, "x\ny\n", 4, 0), 0);
+	assert_int_equal(group_consume(mb, 0, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "x\ny\n", 4);
+	assert_int_equal(group_consume(mb, 4, buf, sizeof(buf)), 0);
+	assert_int_equal(group_offset(ga, pb, &off), 0);
+	assert_int_equal(off, 2);
+	assert_int_equal(group_offset(gb, pb, &off), 0); /* asked of A */
+	assert_int_equal(off, 2);
+
+	/* A's member leaves: B's learns at its next heartbeat. */
+	group_leave(ma);
+	assert_int_equal(owned(guest), 3);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (owned(mb) != 3 && now_mono_ms() < end)
+		usleep(20000);
+	assert_int_equal(owned(mb), 3);
+
+	/* B's member leaves: gone from A at once. */
+	group_leave(mb);
+	assert_int_equal(members(ga), 0);
+	assert_int_equal(members(gb), 0);
+	group_put(ga);
+	group_put(gb);
+}
+
+/* The coordinator moves from B to A while B's member is open: B's group
+ * timer hands it to A, where it joins (and the two brokers' members
+ * share the group from then on). */
+static void test_coordinator_moves(void **state)
+{
+	struct fx *f = *state;
+	struct group *ga, *gb;
+	struct group_member *ma, *mb;
+	int64_t end;
+
+	atomic_store(&a_coordinates, false);
+	assert_int_equal(group_open(f->b.t, "g", GROUP_CREATE, &gb), 0);
+	assert_int_equal(group_join(gb, 22, no_wake, NULL, &mb), 0);
+	assert_int_equal(owned(mb), 3);
+	assert_int_equal(group_open(f->a.t, "g", GROUP_CREATE, &ga), 0);
+	assert_int_equal(group_join(ga, 11, no_wake, NULL, &ma), 0);
+	assert_int_equal(owned(ma), 3); /* two coordinators, for now */
+
+	atomic_store(&a_coordinates, true);
+	end = now_mono_ms() + DEADLINE_MS;
+	while ((members(ga) != 2 || owned(mb) == 3) && now_mono_ms() < end)
+		usleep(20000);
+	assert_int_equal(members(ga), 2);
+	assert_non_null(guest_of(ga));
+	assert_int_equal(owned(mb) | owned(ma), 3);
+	assert_int_equal(owned(mb) & owned(ma), 0);
+	assert_true(owned(mb) != 0);
+
+	group_leave(mb);
+	assert_int_equal(members(ga), 1);
+	group_leave(ma);
+	group_put(ga);
+	group_put(gb);
+}
+
+/* ---- the coordinator's side with a raw client ---- */
+
+static void call(struct net_client *c, int16_t api, struct kbuf_w *w, struct net_resp *raw,
+		 int16_t *v)
+{
+	*v = (int16_t)net_client_version(c, api);
+	assert_true(*v >= 0);
+	brokerfx_call(c, api, *v, w, raw);
+}
+
+/* JoinGroup of protocol type mqfs; meta: NULL for a subscription of t. */
+static int16_t guest_join(struct net_client *c, const char *topic2, char *id, int32_t *gen)
+{
+	struct kstr topics[2] = { kstr_of("t"), kstr_of(topic2 ? topic2 : "") };
+	struct proto_consumer_sub sub = { .version = 0,
+					  .n_topics = topic2 ? 2 : 1,
+					  .topics = topics,
+					  .user_data = kstr_of("99@7") };
+	struct proto_join_protocol proto = { .name = kstr_of(GROUP_GUEST_PTYPE) };
+	struct proto_join_req req = { .group_id = kstr_of("g"),
+				      .session_timeout_ms = 10000,
+				      .rebalance_timeout_ms = 10000,
+				      .member_id = kstr_of(""),
+				      .group_instance_id = KSTR_NULL,
+				      .protocol_type = kstr_of(GROUP_GUEST_PTYPE),
+				      .n_protocols = 1,
+				      .protocols = &proto,
+				      .reason = KSTR_NULL };
+	struct proto_join_resp r;
+	struct net_resp raw;
+	struct kbuf_w sw, w;
+	int16_t v, err;
+
+	kbuf_w_init(&sw, 4096);
+	assert_int_equal(proto_consumer_sub_encode(&sw, &sub), 0);
+	proto.metadata = (struct kstr){ (const char *)sw.buf, (int32_t)sw.len };
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(
+		proto_join_req_encode(&w, net_client_version(c, PROTO_API_JOIN_GROUP), &req), 0);
+	call(c, PROTO_API_JOIN_GROUP, &w, &raw, &v);
+	kbuf_w_free(&sw);
+	assert_int_equal(proto_join_resp_decode(&raw.body, v, &r), 0);
+	err = r.error_code;
+	snprintf(id, 64, "%.*s", r.member_id.len > 0 ? (int)r.member_id.len : 0,
+		 r.member_id.ptr ? r.member_id.ptr : "");
+	*gen = r.generation_id;
+	proto_join_resp_free(&r);
+	net_resp_free(&raw);
+	return err;
+}
+
+static int16_t guest_heartbeat(struct net_client *c, const char *id, int32_t gen)
+{
+	struct proto_heartbeat_req req = { .group_id = kstr_of("g"),
+					   .generation_id = gen,
+					   .member_id = kstr_of(id),
+					   .group_instance_id = KSTR_NULL };
+	struct proto_heartbeat_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+	int16_t v;
+
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(
+		proto_heartbeat_req_encode(&w, net_client_version(c, PROTO_API_HEARTBEAT), &req),
+		0);
+	call(c, PROTO_API_HEARTBEAT, &w, &raw, &v);
+	assert_int_equal(proto_heartbeat_resp_decode(&raw.body, v, &r), 0);
+	net_resp_free(&raw);
+	return r.error_code;
+}
+
+static int16_t guest_commit(struct net_client *c, const char *id, int p, int64_t off)
+{
+	struct proto_offset_commit_part cp = { .partition_index = p,
+					       .committed_offset = off,
+					       .committed_leader_epoch = -1,
+					       .commit_timestamp = -1,
+					       .committed_metadata = KSTR_NULL };
+	struct proto_offset_commit_topic ct = { .name = kstr_of("t"),
+						.n_partitions = 1,
+						.partitions = &cp };
+	struct proto_offset_commit_req req = { .group_id = kstr_of("g"),
+					       .generation_id = 1,
+					       .member_id = kstr_of(id),
+					       .group_instance_id = KSTR_NULL,
+					       .retention_time_ms = -1,
+					       .n_topics = 1,
+					       .topics = &ct };
+	struct proto_offset_commit_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+	int16_t v, err;
+
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_offset_commit_req_encode(
+				 &w, net_client_version(c, PROTO_API_OFFSET_COMMIT), &req),
+			 0);
+	call(c, PROTO_API_OFFSET_COMMIT, &w, &raw, &v);
+	assert_int_equal(proto_offset_commit_resp_decode(&raw.body, v, &r), 0);
+	assert_int_equal(r.n_topics, 1);
+	err = r.topics[0].partitions[0].error_code;
+	proto_offset_commit_resp_free(&r);
+	net_resp_free(&raw);
+	return err;
+}
+
+static void test_guest_rules(void **state)
+{
+	struct fx *f = *state;
+	struct net_client *c;
+	struct group *ga;
+	struct group_member *ma;
+	char id[64];
+	int32_t gen, gen2;
+	int64_t end, off;
+	int pa;
+
+	c = f->a.x->c;
+	assert_int_equal(guest_join(c, "u", id, &gen), PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL);
+	assert_int_equal(guest_join(c, NULL, id, &gen), PROTO_ERR_NONE);
+	assert_non_null(strstr(id, "-99@7"));
+	assert_int_equal(guest_heartbeat(c, id, gen), PROTO_ERR_NONE);
+
+	/* A local member joins: the guest's generation is old now. */
+	assert_int_equal(group_open(f->a.t, "g", GROUP_LOOKUP, &ga), 0);
+	assert_int_equal(group_join(ga, 11, no_wake, NULL, &ma), 0);
+	assert_int_equal(guest_heartbeat(c, id, gen), PROTO_ERR_REBALANCE_IN_PROGRESS);
+	gen2 = ga->generation;
+	assert_true(gen2 > gen);
+	assert_int_equal(guest_heartbeat(c, id, gen2), PROTO_ERR_NONE);
+
+	/* Only the owner's commit of a partition is taken. */
+	pa = owned(ma) == 1 ? 0 : 1;
+	assert_int_equal(guest_commit(c, id, pa, 1), PROTO_ERR_ILLEGAL_GENERATION);
+	assert_int_equal(group_offset(ga, pa, &off), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(topic_produce(f->a.t, 1 - pa, "z\n", 2, 0), 0);
+	assert_int_equal(guest_commit(c, id, 1 - pa, 1), PROTO_ERR_NONE);
+	assert_int_equal(group_offset(ga, 1 - pa, &off), 0);
+	assert_int_equal(off, 1);
+
+	/* Silent past the session timeout: dropped, and A's member has all. */
+	pthread_mutex_lock(&ga->mu);
+	ga->session_timeout_ms = 300;
+	pthread_mutex_unlock(&ga->mu);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (members(ga) != 1 && now_mono_ms() < end)
+		usleep(20000);
+	assert_int_equal(members(ga), 1);
+	assert_int_equal(owned(ma), 3);
+	assert_int_equal(guest_heartbeat(c, id, gen2), PROTO_ERR_UNKNOWN_MEMBER_ID);
+
+	group_leave(ma);
+	group_put(ga);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_two_brokers_one_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_coordinator_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_guest_rules, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
