@@ -298,12 +298,18 @@ else
 fi
 mkdir "$tmp/mnt$reader/lat/.groups/bench" || die "mkdir a group on mnt$reader failed"
 # The group starts at the log's start: the probe record would be read
-# first, without a send time; the group starts past it. A group just made
-# may refuse its first offset write (EIO) while its coordinator settles:
-# tried again within a deadline, the error kept in the log.
+# first, without a send time; the group starts past it. Only the group's
+# coordinator takes a reset (the other mounts hold a proxy of the group
+# and refuse it), so it is tried on each mount; a group just made may
+# refuse its first offset write while its coordinator settles: tried
+# again within a deadline, the errors kept in the log.
 # shellcheck disable=SC2317  # run by poll
 set_latest() {
-	printf 'latest\n' 2>>"$LOG" >"$tmp/mnt$reader/lat/.groups/bench/0"
+	for _sn in 1 2 3; do
+		mkdir -p "$tmp/mnt$_sn/lat/.groups/bench" 2>>"$LOG" &&
+			printf 'latest\n' 2>>"$LOG" >"$tmp/mnt$_sn/lat/.groups/bench/0" && return 0
+	done
+	return 1
 }
 poll 30 set_latest || die "setting the group's offset on mnt$reader failed: $(tail -n 1 "$LOG")"
 clat=$(timeout 300 python3 "$here/latency.py" mqfs "$tmp/mnt$L/lat/0" \
