@@ -55,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "repl/group_int.h"
@@ -62,9 +63,17 @@
 #include "util/clock.h"
 #include "util/diaglog.h"
 
-#define GREM_HEARTBEAT_MS 1000
-#define GREM_TIMEOUT_MS   5000 /* of one call, connect included */
-#define GREM_SYNC_TRIES   10   /* joins in a row that a rebalance overtook */
+#define GREM_HEARTBEAT_MS  1000
+#define GREM_TIMEOUT_MS    5000 /* of one call, connect included */
+#define GREM_SYNC_TRIES    10   /* joins in a row that a rebalance overtook */
+/* How long a join waits for a coordinator that is loading the group's
+ * offsets partition (COORDINATOR_LOAD_IN_PROGRESS: it just became its
+ * leader, as every broker does once after a cluster starts) or whose
+ * __consumer_offsets is still being created (COORDINATOR_NOT_AVAILABLE,
+ * at the first group of a new cluster), asking again every
+ * GREM_LOAD_PAUSE_MS, as Kafka's consumers retry both. */
+#define GREM_LOAD_WAIT_MS  30000
+#define GREM_LOAD_PAUSE_MS 100
 
 struct grem {
 	struct group_member *m;
@@ -329,9 +338,21 @@ static int rem_join_sync(struct grem *rm, struct grem_asg *a)
 	int16_t err = PROTO_ERR_NONE;
 	int rc;
 
+	int64_t load_end = now_mono_ms() + GREM_LOAD_WAIT_MS;
+
 	pthread_mutex_lock(&rm->conn_mu);
 	for (int round = 0;; round++) {
 		rc = rem_join(rm, a, &err);
+		if (rc == 0 &&
+		    (err == PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+		     err == PROTO_ERR_COORDINATOR_NOT_AVAILABLE) &&
+		    now_mono_ms() < load_end) {
+			struct timespec ts = { 0, GREM_LOAD_PAUSE_MS * 1000000L };
+
+			nanosleep(&ts, NULL);
+			round--; /* not a rebalance overtaking the join */
+			continue;
+		}
 		if (rc == 0 && err == PROTO_ERR_UNKNOWN_MEMBER_ID && rm->member_id[0]) {
 			rm->member_id[0] = '\0'; /* its session there ended: a new member */
 			rc = rem_join(rm, a, &err);

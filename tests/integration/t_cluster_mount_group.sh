@@ -56,6 +56,18 @@ for n in 1 2 3; do
 done
 check "every partition has three in-sync replicas" poll 30 full_isr
 
+# The first groups of a new cluster: __consumer_offsets is being made and
+# its leaders are loading their partitions while these readers open; an
+# open waits for them (COORDINATOR_NOT_AVAILABLE, then
+# COORDINATOR_LOAD_IN_PROGRESS, as Kafka's consumers retry them) instead
+# of failing with EAGAIN. Their groups are their own: not $GROUP's.
+expect_ok "a first record" sh -c "echo first >> '$M1/t/0'"
+for n in 1 2 3; do
+	expect_ok "mkdir group first$n on mnt$n" mkdir "$MQ_TMP/mnt$n/t/.groups/first$n"
+	expect_eq "the first group's reader on mnt$n opens and reads" "first" \
+		"$(timeout 60 head -n 1 "$MQ_TMP/mnt$n/t/.groups/first$n/consume" 2>&1)"
+done
+
 # The group on every mount; its settings are the coordinator's: only
 # that mount takes a .config write (the others answer EREMOTE).
 C=
@@ -158,7 +170,8 @@ committed_everywhere() {
 }
 check "committed offsets = the log ends, on every mount" poll 30 committed_everywhere
 for n in 1 2 3; do
-	expect_eq "mnt$n: partition 0's committed offset" "30" "$(timeout 5 cat "$(GD "$n")/0")"
+	expect_eq "mnt$n: partition 0's committed offset (the first record and 30)" "31" \
+		"$(timeout 5 cat "$(GD "$n")/0")"
 done
 
 # ---- a reader stops: its partitions go to the others ------------------------
