@@ -707,3 +707,53 @@ void fetcher_free(struct fetcher *f)
 	free(f->password);
 	free(f);
 }
+
+/* ---- the fetchers of one owner ---- */
+
+struct fetcher *fetcher_set_get(struct fetcher_set *s, int32_t id)
+{
+	struct fetcher_config fc = s->cfg;
+	struct fetcher_source *nv;
+	int rc;
+
+	for (int i = 0; i < s->n; i++)
+		if (s->v[i].id == id)
+			return s->v[i].f;
+	fc.source_id = id;
+	rc = s->endpoint(s->endpoint_arg, id, fc.host, &fc.port);
+	if (rc < 0) {
+		mq_log_limited(MQ_WARN,
+			       "%s fetcher: broker %d has no inter-broker endpoint known: %s",
+			       s->what, (int)id, strerror(-rc));
+		return NULL;
+	}
+	nv = realloc(s->v, sizeof(*nv) * (size_t)(s->n + 1));
+	if (!nv)
+		return NULL;
+	s->v = nv;
+	rc = fetcher_new(&fc, &nv[s->n].f);
+	if (rc < 0) {
+		mq_log(MQ_ERR, "%s fetcher for broker %d: %s", s->what, (int)id, strerror(-rc));
+		return NULL;
+	}
+	nv[s->n].id = id;
+	mq_log(MQ_INFO, "%s fetcher for broker %d at %s:%d started", s->what, (int)id, fc.host,
+	       fc.port);
+	return nv[s->n++].f;
+}
+
+void fetcher_set_remove(struct fetcher_set *s, int32_t id, struct partition *p)
+{
+	for (int i = 0; id >= 0 && i < s->n; i++)
+		if (s->v[i].id == id)
+			fetcher_remove(s->v[i].f, p);
+}
+
+void fetcher_set_clear(struct fetcher_set *s)
+{
+	for (int i = 0; i < s->n; i++)
+		fetcher_free(s->v[i].f);
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}

@@ -86,4 +86,34 @@ void fetcher_get_stats(struct fetcher *f, struct fetcher_stats *st);
 /* Stops the thread, drops every partition, frees. NULL is fine. */
 void fetcher_free(struct fetcher *f);
 
+/* The fetchers of one owner, one per broker it fetches from, started at
+ * the first partition that broker leads for it: a replica manager's
+ * (replica_mgr.h) and the observers' (observer.h). Not locked: the
+ * owner's lock guards it. */
+typedef int (*fetcher_endpoint_fn)(void *arg, int32_t broker_id, char *host, int *port);
+
+struct fetcher_source {
+	int32_t id;
+	struct fetcher *f;
+};
+
+struct fetcher_set {
+	/* Every fetcher's config but source_id, host and port (the SASL
+	 * strings are the owner's, kept while the set lives). */
+	struct fetcher_config cfg;
+	fetcher_endpoint_fn endpoint; /* where a broker's listener is: 0 or -errno */
+	void *endpoint_arg;
+	const char *what; /* "replica", "observer": names the fetchers in log lines */
+	struct fetcher_source *v;
+	int n;
+};
+
+/* The fetcher of broker id, started if there is none: NULL when the
+ * broker's endpoint is not known or it cannot start (logged). */
+struct fetcher *fetcher_set_get(struct fetcher_set *s, int32_t id);
+/* p stops being fetched from broker id (id < 0: from none). */
+void fetcher_set_remove(struct fetcher_set *s, int32_t id, struct partition *p);
+/* Stops and frees every fetcher; the set is empty again. */
+void fetcher_set_clear(struct fetcher_set *s);
+
 #endif

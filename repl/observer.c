@@ -42,11 +42,6 @@ struct obs {
 	int64_t last_retention_ms;
 };
 
-struct obs_source {
-	int32_t id;
-	struct fetcher *f;
-};
-
 struct observers {
 	struct observer_config cfg;
 	char dir[4200];
@@ -56,8 +51,7 @@ struct observers {
 	pthread_cond_t cv; /* the thread's tick, and its stop */
 	struct obs *tab[OBSERVER_MAX];
 	int n;
-	struct obs_source *sources;
-	int n_sources;
+	struct fetcher_set sources; /* mu */
 	bool stopping;
 	pthread_t thread;
 	bool running;
@@ -101,47 +95,9 @@ static struct obs *obs_find(struct observers *o, const char *topic, int partitio
 	return NULL;
 }
 
-static struct fetcher *source_get(struct observers *o, int32_t id)
-{
-	struct fetcher_config fc = o->cfg.fetch;
-	struct obs_source *ns;
-	int rc;
-
-	for (int i = 0; i < o->n_sources; i++)
-		if (o->sources[i].id == id)
-			return o->sources[i].f;
-	fc.broker_id = o->cfg.broker_id;
-	fc.source_id = id;
-	fc.sasl_user = o->user;
-	fc.sasl_password = o->password;
-	fc.observer = true;
-	rc = o->cfg.endpoint(o->cfg.arg, id, fc.host, &fc.port);
-	if (rc < 0) {
-		mq_log_limited(MQ_WARN,
-			       "observer: broker %d has no inter-broker endpoint known: %s",
-			       (int)id, strerror(-rc));
-		return NULL;
-	}
-	ns = realloc(o->sources, sizeof(*ns) * (size_t)(o->n_sources + 1));
-	if (!ns)
-		return NULL;
-	o->sources = ns;
-	rc = fetcher_new(&fc, &ns[o->n_sources].f);
-	if (rc < 0) {
-		mq_log(MQ_ERR, "observer fetcher for broker %d: %s", (int)id, strerror(-rc));
-		return NULL;
-	}
-	ns[o->n_sources].id = id;
-	mq_log(MQ_INFO, "observer fetcher for broker %d at %s:%d started", (int)id, fc.host,
-	       fc.port);
-	return ns[o->n_sources++].f;
-}
-
 static void unfollow(struct observers *o, struct obs *ob)
 {
-	for (int i = 0; ob->source >= 0 && i < o->n_sources; i++)
-		if (o->sources[i].id == ob->source)
-			fetcher_remove(o->sources[i].f, ob->p);
+	fetcher_set_remove(&o->sources, ob->source, ob->p);
 	ob->source = -1;
 }
 
@@ -173,7 +129,7 @@ static int obs_follow(struct observers *o, struct obs *ob, int rc,
 			       strerror(-rc));
 		return 0;
 	}
-	f = source_get(o, st.leader);
+	f = fetcher_set_get(&o->sources, st.leader);
 	if (f && fetcher_add(f, ob->p) == 0) {
 		ob->source = st.leader;
 		ob->leader_epoch = st.leader_epoch;
@@ -686,6 +642,14 @@ int observers_new(const struct observer_config *cfg, struct observers **out)
 		}
 	}
 	o->cfg.fetch.sasl_user = o->cfg.fetch.sasl_password = NULL;
+	o->sources = (struct fetcher_set){ .cfg = cfg->fetch,
+					   .endpoint = cfg->endpoint,
+					   .endpoint_arg = cfg->arg,
+					   .what = "observer" };
+	o->sources.cfg.broker_id = cfg->broker_id;
+	o->sources.cfg.sasl_user = o->user;
+	o->sources.cfg.sasl_password = o->password;
+	o->sources.cfg.observer = true;
 	rc = logmgr_open(o->dir, cfg->io ? cfg->io : &io_posix, &o->m);
 	if (rc < 0) {
 		mq_log(MQ_ERR, "observer: cannot open %s: %s", o->dir, strerror(-rc));
@@ -729,9 +693,7 @@ void observers_free(struct observers *o)
 	while (o->n > 0)
 		obs_drop(o, 0, "the broker stops");
 	pthread_mutex_unlock(&o->mu);
-	for (int i = 0; i < o->n_sources; i++)
-		fetcher_free(o->sources[i].f);
-	free(o->sources);
+	fetcher_set_clear(&o->sources);
 	logmgr_close(o->m);
 	pthread_cond_destroy(&o->cv);
 	pthread_cond_destroy(&o->wait_cv);

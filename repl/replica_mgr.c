@@ -49,21 +49,15 @@ struct rm_meta {
 	struct partition_state st;
 };
 
-struct rm_source {
-	int32_t id;
-	struct fetcher *f;
-};
-
 struct replica_mgr {
 	struct replica_mgr_config cfg;
 	char *sasl_user, *sasl_password;
 	_Atomic(struct fetch_serve *) fs;
 	_Atomic int64_t broker_epoch;
 
-	pthread_mutex_t apply_mu; /* serialises the controller's requests */
-	struct rm_source *sources;
-	int n_sources;
-	bool no_follow; /* shutting down: replica_mgr_stop_following */
+	pthread_mutex_t apply_mu;   /* serialises the controller's requests */
+	struct fetcher_set sources; /* apply_mu */
+	bool no_follow;             /* shutting down: replica_mgr_stop_following */
 	struct rm_part **stopped;
 	int n_stopped;
 
@@ -220,45 +214,9 @@ static void part_changed(void *arg, struct partition *p)
 
 /* ---- fetchers (apply_mu held) ---- */
 
-static struct fetcher *source_get(struct replica_mgr *rm, int32_t id)
-{
-	struct fetcher_config fc = rm->cfg.fetch;
-	struct rm_source *ns;
-	int rc;
-
-	for (int i = 0; i < rm->n_sources; i++)
-		if (rm->sources[i].id == id)
-			return rm->sources[i].f;
-	fc.broker_id = rm->cfg.broker_id;
-	fc.source_id = id;
-	fc.sasl_user = rm->sasl_user;
-	fc.sasl_password = rm->sasl_password;
-	rc = rm->cfg.endpoint(rm->cfg.endpoint_arg, id, fc.host, &fc.port);
-	if (rc < 0) {
-		mq_log(MQ_WARN, "replica fetcher: broker %d has no inter-broker endpoint known: %s",
-		       (int)id, strerror(-rc));
-		return NULL;
-	}
-	ns = realloc(rm->sources, sizeof(*ns) * (size_t)(rm->n_sources + 1));
-	if (!ns)
-		return NULL;
-	rm->sources = ns;
-	rc = fetcher_new(&fc, &ns[rm->n_sources].f);
-	if (rc < 0) {
-		mq_log(MQ_ERR, "replica fetcher for broker %d: %s", (int)id, strerror(-rc));
-		return NULL;
-	}
-	ns[rm->n_sources].id = id;
-	mq_log(MQ_INFO, "replica fetcher for broker %d at %s:%d started", (int)id, fc.host,
-	       fc.port);
-	return ns[rm->n_sources++].f;
-}
-
 static void unfollow(struct replica_mgr *rm, struct rm_part *rp)
 {
-	for (int i = 0; rp->source >= 0 && i < rm->n_sources; i++)
-		if (rm->sources[i].id == rp->source)
-			fetcher_remove(rm->sources[i].f, rp->p);
+	fetcher_set_remove(&rm->sources, rp->source, rp->p);
 	rp->source = -1;
 }
 
@@ -271,7 +229,7 @@ static int follow(struct replica_mgr *rm, struct rm_part *rp, int32_t leader)
 		unfollow(rm, rp);
 	if (rm->no_follow)
 		return 0;
-	f = source_get(rm, leader);
+	f = fetcher_set_get(&rm->sources, leader);
 	if (!f)
 		return -EHOSTUNREACH;
 	rc = fetcher_add(f, rp->p);
@@ -818,6 +776,13 @@ int replica_mgr_new(const struct replica_mgr_config *cfg, struct replica_mgr **o
 		}
 	}
 	rm->cfg.fetch.sasl_user = rm->cfg.fetch.sasl_password = NULL;
+	rm->sources = (struct fetcher_set){ .cfg = cfg->fetch,
+					    .endpoint = cfg->endpoint,
+					    .endpoint_arg = cfg->endpoint_arg,
+					    .what = "replica" };
+	rm->sources.cfg.broker_id = cfg->broker_id;
+	rm->sources.cfg.sasl_user = rm->sasl_user;
+	rm->sources.cfg.sasl_password = rm->sasl_password;
 	atomic_store(&rm->broker_epoch, -1);
 	rm->controller_epoch = -1;
 	pthread_mutex_init(&rm->apply_mu, NULL);
@@ -852,10 +817,7 @@ void replica_mgr_free(struct replica_mgr *rm)
 		pthread_join(rm->tick_th, NULL);
 	}
 	pthread_mutex_lock(&rm->apply_mu);
-	for (int i = 0; i < rm->n_sources; i++)
-		fetcher_free(rm->sources[i].f);
-	free(rm->sources);
-	rm->n_sources = 0;
+	fetcher_set_clear(&rm->sources);
 	pthread_mutex_lock(&rm->mu);
 	for (int i = 0; i < rm->n_parts; i++) {
 		struct rm_part *rp = rm->parts[i];
@@ -895,12 +857,12 @@ void replica_mgr_get_stats(struct replica_mgr *rm, struct replica_mgr_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&rm->apply_mu);
-	st->fetchers = rm->n_sources;
+	st->fetchers = rm->sources.n;
 	st->stopped = rm->n_stopped;
-	for (int i = 0; i < rm->n_sources; i++) {
+	for (int i = 0; i < rm->sources.n; i++) {
 		struct fetcher_stats fst;
 
-		fetcher_get_stats(rm->sources[i].f, &fst);
+		fetcher_get_stats(rm->sources.v[i].f, &fst);
 		st->fetch_bytes_in += fst.bytes;
 		st->fetch_requests += fst.fetches;
 	}
