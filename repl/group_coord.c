@@ -259,8 +259,17 @@ void group_coord_close(struct broker *b)
 		return;
 	offsets_loader_stop(gc);
 	group_notifier_stop(gc);
-	for (int i = 0; i < gc->ngroups; i++)
-		group_put(gc->groups[i]);
+	/* A guest (another broker's member) holds a reference to its group:
+	 * with no listener left to hear it leave, it goes now, or the group
+	 * and its topic would outlive the broker. */
+	for (int i = 0; i < gc->ngroups; i++) {
+		struct group *g = gc->groups[i];
+
+		pthread_mutex_lock(&g->mu);
+		group_guests_drop(g, "dropped: the broker stops");
+		pthread_mutex_unlock(&g->mu);
+		group_put(g);
+	}
 	free(gc->groups);
 	if (gc->offsets)
 		topic_put(gc->offsets);
