@@ -361,8 +361,10 @@ int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t
 			    const struct topic_config *cfg, int replication_factor,
 			    int64_t timeout_ms, struct topic **out);
 /* Grows a replicated topic's local copy to the cluster's n_partitions
- * (never shrinks): 0, or topic_config_write's errors. */
-int topic_grow_local(struct topic *t, int n_partitions);
+ * (never shrinks), with logs for the new partitions whose local[p] is true
+ * (this broker holds a replica, as the assignment says): 0, or
+ * topic_config_write's errors. */
+int topic_grow_local(struct topic *t, int n_partitions, const bool *local);
 /* A copy of the topic's settings: 0, -ENOENT deleted. */
 int topic_config_get(struct topic *t, struct topic_config *out);
 /* Whether any partition of t ever had a record (key.separator and

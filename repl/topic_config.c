@@ -131,9 +131,13 @@ enum {
 	CFG_CLUSTER_PARTS = 2, /* the cluster's partition count: may change */
 };
 
-/* Applies text to this broker's copy of the topic, all or nothing. */
+/* Applies text to this broker's copy of the topic, all or nothing. New
+ * partitions of a replicated topic get a log here when local[p] (the
+ * assignment read from ZooKeeper says this broker holds a replica), or,
+ * with local NULL, when the replica manager's metadata names this broker
+ * among their replicas. */
 static int config_write_local(struct topic *t, const char *text, size_t len, int how,
-			      struct topic_config *nc_out)
+			      const bool *local_in, struct topic_config *nc_out)
 {
 	bool dry_run = how & CFG_DRY_RUN;
 	struct broker *b = t->b;
@@ -208,7 +212,10 @@ static int config_write_local(struct topic *t, const char *text, size_t len, int
 				rc = -ENOMEM;
 				goto out;
 			}
-			cluster_local_replicas(b->cluster, t->name, new_n, local);
+			if (local_in)
+				memcpy(local, local_in, (size_t)new_n * sizeof(*local));
+			else
+				cluster_local_replicas(b->cluster, t->name, new_n, local);
 		}
 		rc = orphans_drop(b, t->name, old_n);
 		if (rc == 0)
@@ -260,12 +267,12 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 	int rc;
 
 	if (!broker_replicated(b, t->name))
-		return config_write_local(t, text, len, 0, NULL);
+		return config_write_local(t, text, len, 0, NULL, NULL);
 	/* In a cluster the settings are the overrides in ZooKeeper: written
 	 * there first (every broker applies them from the notification),
 	 * then here at once, so that this mount reads them back. More
 	 * partitions are a new assignment, also there first. */
-	rc = config_write_local(t, text, len, CFG_DRY_RUN | CFG_CLUSTER_PARTS, &nc);
+	rc = config_write_local(t, text, len, CFG_DRY_RUN | CFG_CLUSTER_PARTS, NULL, &nc);
 	if (rc < 0)
 		return rc;
 	if (nc.partitions > topic_partitions(t)) {
@@ -285,17 +292,17 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 			       strerror(-rc));
 		return rc;
 	}
-	return config_write_local(t, text, len, CFG_CLUSTER_PARTS, NULL);
+	return config_write_local(t, text, len, CFG_CLUSTER_PARTS, NULL, NULL);
 }
 
-int topic_grow_local(struct topic *t, int n_partitions)
+int topic_grow_local(struct topic *t, int n_partitions, const bool *local)
 {
 	char text[40];
 
 	if (topic_partitions(t) >= n_partitions)
 		return 0;
 	snprintf(text, sizeof(text), "partitions=%d\n", n_partitions);
-	return config_write_local(t, text, strlen(text), CFG_CLUSTER_PARTS, NULL);
+	return config_write_local(t, text, strlen(text), CFG_CLUSTER_PARTS, local, NULL);
 }
 
 int topics_cluster_config(void *arg, const char *topic, const struct zk_config *zc)
@@ -312,7 +319,7 @@ int topics_cluster_config(void *arg, const char *topic, const struct zk_config *
 	catalog_default_config(b, &def);
 	rc = topic_overrides_text(zc, &def, &text, &len);
 	if (rc == 0)
-		rc = config_write_local(t, text, len, 0, NULL);
+		rc = config_write_local(t, text, len, 0, NULL, NULL);
 	if (rc < 0)
 		mq_log_limited(MQ_WARN, "topic %s: the cluster's settings not applied here: %s",
 			       topic, strerror(-rc));

@@ -396,7 +396,7 @@ int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, cons
 		return rc;
 	/* Known here: its assignment may have grown (CreatePartitions), and
 	 * a replica of it may still lack its log here. */
-	rc = topic_grow_local(t, n_partitions);
+	rc = topic_grow_local(t, n_partitions, local);
 	if (rc == 0 && topic_partitions(t) == n_partitions)
 		rc = partitions_attach(b, t, local);
 	topic_put(t);

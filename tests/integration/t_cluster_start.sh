@@ -124,6 +124,32 @@ for p in 0 1 2; do
 done
 check "the read copies are logged" grep -q "observer spread-0: made" "$LOG"
 
+# Partitions added later get a log on their replica's broker only: the
+# other brokers learn the new assignment from ZooKeeper's watch before
+# the controller's LeaderAndIsr, and must not open logs for them then.
+expect_ok "echo partitions=6 > mnt2/spread/.config" \
+	sh -c "echo partitions=6 > '$MQ_TMP/mnt2/spread/.config'"
+all6() {
+	[ "$(timeout 5 ls "$1/spread" 2>/dev/null | tr '\n' ' ')" = "0 1 2 3 4 5 " ] &&
+		for _p in 3 4 5; do
+			case $(replica_of "$1" $_p) in 1|2|3) ;; *) return 1 ;; esac
+		done
+}
+for n in 1 2 3; do
+	check "mnt$n lists and places the six partitions" poll 20 all6 "$MQ_TMP/mnt$n"
+done
+for p in 3 4 5; do
+	R=$(replica_of "$MQ_TMP/mnt1" $p)
+	for n in 1 2 3; do
+		case " $(logs_of "$n") " in
+		*" spread-$p "*) [ "$n" = "$R" ] && ok "broker $n keeps the log of its new replica spread-$p" ||
+			fail "broker $n, no replica of the new spread-$p, keeps no log of it" "it has: $(logs_of "$n")" ;;
+		*) [ "$n" = "$R" ] && fail "broker $n keeps the log of its new replica spread-$p" "it has: $(logs_of "$n")" ||
+			ok "broker $n, no replica of the new spread-$p, keeps no log of it" ;;
+		esac
+	done
+done
+
 # ---- ZooKeeper crash and restart --------------------------------------------
 zk_stop "$ZKDIR"
 check "brokers see the connection lost" poll 15 grep -q "ZooKeeper: connection lost" "$LOG"
