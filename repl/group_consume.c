@@ -29,7 +29,9 @@
  * partition that changed owner is committed by its new owner. The
  * committed offset is never a guess: a partition whose offset cannot be
  * looked up (a damaged batch, EIO) is logged and not committed, and its
- * read fails with the error.
+ * read fails with the error. A piece whose read ended at the high
+ * watermark knows its end's offset (the hw then: line positions never
+ * move), so the usual commit, a reader that keeps up, needs no lookup.
  *
  * Everything here runs under group.mu, and reads the topic under
  * topic.lock (read) through group_read_lines.
@@ -42,21 +44,36 @@
 
 #include "repl/group_int.h"
 
-/* topic_read_lines without counting the bytes as delivered: replay reads
- * internal records, and a consume read keeps only whole lines (read_part
- * counts those). */
-ssize_t group_read_lines(struct topic *t, int p, struct log_cursor *c, int64_t pos, char *buf,
-			 size_t size, int64_t *actual)
+/* group_read_lines, and into *st (when not NULL) the log's state just
+ * before the read: a read that ends at st->line_hw ends before the record
+ * at offset st->hw. */
+static ssize_t read_lines(struct topic *t, int p, struct log_cursor *c, int64_t pos, char *buf,
+			  size_t size, int64_t *actual, struct log_state *st)
 {
 	struct log *l;
 	ssize_t n = group_part_lock(t, p, &l);
 
 	if (n < 0)
 		return n;
+	if (st) {
+		st->hw = -1;
+		st->line_hw = -1;
+		if (l)
+			log_get_state(l, st);
+	}
 	/* No replica here: to a group, an empty partition. */
 	n = l && c ? log_read_lines(l, c, pos, buf, size, actual) : 0;
 	pthread_rwlock_unlock(&t->lock);
 	return n;
+}
+
+/* topic_read_lines without counting the bytes as delivered: replay reads
+ * internal records, and a consume read keeps only whole lines (read_part
+ * counts those). */
+ssize_t group_read_lines(struct topic *t, int p, struct log_cursor *c, int64_t pos, char *buf,
+			 size_t size, int64_t *actual)
+{
+	return read_lines(t, p, c, pos, buf, size, actual, NULL);
 }
 
 /* mqfs_records_out_total / mqfs_bytes_out_total of a consume read. */
@@ -154,6 +171,8 @@ static void stream_trim(struct group_member *m, int64_t x)
 		pc->lpos += k;
 		pc->len -= k;
 		pc->last_nl = pc->last_nl > k ? pc->last_nl - k : 0;
+		if (pc->last_nl == 0)
+			pc->end_off = -1;
 	}
 	if (x > m->start)
 		m->start = x;
@@ -189,8 +208,13 @@ static int commit_upto(struct group_member *m, int64_t x)
 		if (gp->owner != m || gp->epoch != pc->epoch)
 			continue; /* p moved: its new owner commits it */
 		rc = piece_passed(g, pc, x, &b);
-		if (rc == 0 && b > gp->commit_pos)
-			rc = group_pos_to_off(g->t, pc->part, b, &off);
+		if (rc == 0 && b > gp->commit_pos) {
+			/* The whole piece, read up to the hw: its offset is known. */
+			if (pc->end_off >= 0 && b == pc->lpos + pc->last_nl)
+				off = pc->end_off;
+			else
+				rc = group_pos_to_off(g->t, pc->part, b, &off);
+		}
 		if (rc == -ENOMEM)
 			goto out;
 		if (rc < 0) {
@@ -257,13 +281,16 @@ static ssize_t redeliver(struct group_member *m, int64_t x, char *buf, size_t si
 }
 
 /* Whole lines of partition p from its position into buf; *lpos: the line
- * position of buf[0], *last_nl: bytes up to its last '\n'. first: buf is
- * empty, so a record longer than room is returned in part. */
+ * position of buf[0], *last_nl: bytes up to its last '\n', *end_off: the
+ * offset after that line when it is known without a lookup (the read
+ * ended at the hw), else -1. first: buf is empty, so a record longer than
+ * room is returned in part. */
 static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool first, int64_t *lpos,
-			 int64_t *last_nl)
+			 int64_t *last_nl, int64_t *end_off)
 {
 	struct gpart *gp = &g->parts[p];
 	struct log_cursor *c;
+	struct log_state st;
 	int64_t actual, lines;
 	ssize_t n;
 	const char *nl;
@@ -277,10 +304,11 @@ static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool fi
 		return rc;
 	*lpos = gp->pos;
 	*last_nl = 0;
+	*end_off = -1;
 	if (!c)
 		return 0; /* no replica here: nothing to read */
 	lines = log_cursor_lines(c);
-	n = group_read_lines(g->t, p, c, gp->pos, buf, room, &actual);
+	n = read_lines(g->t, p, c, gp->pos, buf, room, &actual, &st);
 	if (n <= 0)
 		return n;
 	lines = log_cursor_lines(c) - lines; /* each ends in buf */
@@ -292,6 +320,8 @@ static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool fi
 	*lpos = actual;
 	*last_nl = nl ? (int64_t)keep : 0;
 	gp->pos = actual + (int64_t)keep;
+	if (nl && gp->pos == st.line_hw)
+		*end_off = st.hw;
 	count_out(g->t, p, lines, keep);
 	return (ssize_t)keep;
 }
@@ -313,12 +343,12 @@ static ssize_t read_fresh(struct group_member *m, char *buf, size_t size)
 	}
 	for (int k = 0; k < np && used < size; k++) {
 		int p = (m->rr + k) % np;
-		int64_t lpos, last_nl;
+		int64_t lpos, last_nl, end_off;
 		ssize_t n;
 
 		if (g->parts[p].owner != m)
 			continue;
-		n = read_part(g, p, buf + used, size - used, used == 0, &lpos, &last_nl);
+		n = read_part(g, p, buf + used, size - used, used == 0, &lpos, &last_nl, &end_off);
 		if (n < 0) {
 			if (used == 0)
 				return n;
@@ -330,6 +360,7 @@ static ssize_t read_fresh(struct group_member *m, char *buf, size_t size)
 							   .lpos = lpos,
 							   .len = n,
 							   .last_nl = last_nl,
+							   .end_off = end_off,
 							   .part = p,
 							   .epoch = g->parts[p].epoch };
 		m->end += n;

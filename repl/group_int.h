@@ -104,6 +104,12 @@ struct gpiece {
 	int64_t lpos;
 	int64_t len;
 	int64_t last_nl;
+	/* The offset of the record after the piece's last line when the read
+	 * that made it ended at the high watermark (line_hw then, whose offset
+	 * is hw then: positions never move); -1 unknown. A commit of the whole
+	 * piece then needs no position lookup, which takes the log's lock and
+	 * reads its sidecar while the appender waits for that lock. */
+	int64_t end_off;
 	int part;
 	uint32_t epoch;
 };

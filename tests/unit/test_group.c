@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "repl/group_int.h"
+#include "tests/unit/faultio.h"
 
 struct fx {
 	char dir[256];
@@ -532,6 +533,53 @@ static void test_wake_that_produces(void **state)
 	group_put(g2);
 }
 
+/* A reader that keeps up commits without a position lookup: its read
+ * ended at the high watermark, whose offset the piece noted then. A
+ * lookup reads the partition's sidecar (and holds the log's lock, which
+ * the appender needs); the engine's reads are counted here to see that
+ * the commit made none. */
+static struct faultio lookup_fio;
+static void test_commit_at_hw_needs_no_lookup(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m;
+	char buf[64];
+	int preads;
+
+	fx_close(f);
+	faultio_init(&lookup_fio);
+	f->cfg.io = &lookup_fio.ops;
+	fx_open(f);
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
+	produce(f, 0, "a\nb\n");
+	assert_int_equal(consume(m, buf, sizeof(buf)), 4);
+	assert_int_equal(m->npieces, 1);
+	assert_int_equal(m->pieces[0].end_off, 2);
+	/* More records: the first read's end is now below the hw, where a
+	 * lookup would have to search the sidecar. A read of nothing at the
+	 * end commits what was read. */
+	produce(f, 0, "c\n");
+	preads = lookup_fio.preads;
+	assert_int_equal(consume(m, buf, 0), 0);
+	assert_int_equal(lookup_fio.preads, preads);
+	assert_int_equal(offset_of(g, 0), 2);
+	assert_int_equal(consume(m, buf, sizeof(buf)), 2);
+	assert_memory_equal(buf, "c\n", 2);
+	/* A read that did not end at the hw (a record longer than the
+	 * buffer, returned in part) notes no offset. */
+	produce(f, 1, "0123456789\n");
+	assert_int_equal(consume(m, buf, 4), 4);
+	assert_int_equal(m->pieces[m->npieces - 1].end_off, -1);
+	assert_int_equal(offset_of(g, 0), 3);
+	group_notify_settle(g->gc);
+	group_leave(m);
+	group_put(g);
+	fx_close(f);
+	f->cfg.io = NULL;
+}
+
 /* A topic deleted and made again does not get its old groups back, not
  * even after a restart: the delete tombstones them. */
 static void test_topic_delete_tombstones(void **state)
@@ -784,6 +832,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replay_after_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wake_that_produces, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_at_hw_needs_no_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topic_delete_tombstones, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
