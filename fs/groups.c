@@ -19,9 +19,11 @@
  * Parked reads ("parked requests, not parked threads"): a consume read that
  * finds nothing keeps its fuse_req_t in the file (f->parked) and returns
  * its worker thread to libfuse. It is answered by whoever comes first:
- *   - consume_wake(), called by the group coordinator's notifier thread
- *     when the high watermark of one of the member's partitions moved (or
- *     the assignment changed): it reads and replies, or re-arms;
+ *   - consume_wake(), called when the high watermark of one of the
+ *     member's partitions moved (or the assignment changed): on a single
+ *     node by the appender itself, on the writer's worker thread before
+ *     the write is answered, else by the group coordinator's notifier
+ *     thread; it reads and replies, or re-arms;
  *   - consume_interrupt(), called by libfuse when the kernel interrupts
  *     the request (Ctrl-C): it replies EINTR;
  *   - fs_groups_shutdown() when the loop ends: EINTR.
@@ -31,6 +33,10 @@
  * and arming re-checks for data, so no wake is lost. With O_NONBLOCK a
  * read that finds nothing returns EAGAIN. poll() arms the member and keeps
  * the poll handle; a wake notifies it once.
+ *
+ * Replies are sent with f->lock dropped (consume_reply): the reply wakes
+ * the reader, which may preempt the replying thread, and the reader's
+ * next read must not wait for a lock held by a thread off its core.
  *
  * Lock order: f->lock, then the group's locks (repl). The notifier calls
  * consume_wake holding only its call lock, which precedes f->lock.
@@ -354,40 +360,81 @@ static ssize_t consume_fill(struct fs_file *f, off_t off, size_t size, bool *eof
 	return *eof ? 0 : n;
 }
 
-/* Answers the parked request if records (or an error) are there; else
- * re-arms. Needs f->lock. */
-static void consume_try(struct fs_file *f)
+/* Answers req with n (bytes in f->rbuf, or -errno) after dropping
+ * f->lock: the reply wakes the reader, which may take this core at once,
+ * and its next read (or a wake of this file) must not wait for a lock
+ * held by a thread that is not running. The buffer leaves f for the
+ * reply, so a read of the file meanwhile fills another. Called with
+ * f->lock. relock: f outlives the reply (a wake: file_free waits for the
+ * wakes in flight), so f->lock is taken again and the buffer goes back;
+ * otherwise f may be gone as soon as the reply is sent (the reader can
+ * close it at once), nothing touches it and the buffer is freed. */
+static void consume_reply(struct fs_file *f, fuse_req_t req, ssize_t n, bool relock)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+
+	if (n > 0) {
+		buf = f->rbuf;
+		cap = f->rbuf_cap;
+		f->rbuf = NULL;
+		f->rbuf_cap = 0;
+	}
+	fs_file_unlock(f);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	if (!relock) {
+		free(buf);
+		return;
+	}
+	fs_file_lock(f);
+	if (!f->rbuf) {
+		f->rbuf = buf;
+		f->rbuf_cap = cap;
+	} else {
+		free(buf);
+	}
+}
+
+/* Takes the parked request off f if records (or an error) are there,
+ * with *n for consume_reply; else re-arms and returns NULL. Needs
+ * f->lock. */
+static fuse_req_t consume_try(struct fs_file *f, ssize_t *n)
 {
 	for (int tries = 0; f->parked && !f->parking && tries < 4; tries++) {
 		fuse_req_t req = f->parked;
 		bool eof;
-		ssize_t n = consume_fill(f, f->parked_off, f->parked_size, &eof);
 
-		if (n == 0 && !eof) {
+		*n = consume_fill(f, f->parked_off, f->parked_size, &eof);
+		if (*n == 0 && !eof) {
 			int r = group_member_arm(f->member);
 
 			if (r == 0)
-				return; /* a wake will come */
+				return NULL; /* a wake will come */
 			if (r > 0)
 				continue; /* data arrived meanwhile */
-			n = r;
+			*n = r;
 		}
 		f->parked = NULL;
-		if (n < 0)
-			fuse_reply_err(req, (int)-n);
-		else
-			fuse_reply_buf(req, f->rbuf, (size_t)n);
-		return;
+		return req;
 	}
+	return NULL;
 }
 
-/* The coordinator's notifier: the member's partitions may have records. */
+/* The coordinator's notifier, or an appender that moved the hw: the
+ * member's partitions may have records. */
 static void consume_wake(void *arg)
 {
 	struct fs_file *f = arg;
+	fuse_req_t req;
+	ssize_t n;
 
 	fs_file_lock(f);
-	consume_try(f);
+	req = consume_try(f, &n);
+	if (req)
+		consume_reply(f, req, n, true);
 	if (f->ph) {
 		fuse_lowlevel_notify_poll(f->ph);
 		fuse_pollhandle_destroy(f->ph);
@@ -427,11 +474,7 @@ void fs_consume_read(fuse_req_t req, struct fs_file *f, size_t size, off_t off)
 	if (n == 0 && !eof && (f->oflags & O_NONBLOCK))
 		n = -EAGAIN;
 	if (n != 0 || eof) {
-		if (n < 0)
-			fuse_reply_err(req, (int)-n);
-		else
-			fuse_reply_buf(req, f->rbuf, (size_t)n);
-		fs_file_unlock(f);
+		consume_reply(f, req, n, false);
 		return;
 	}
 	/* Park: the worker thread goes back to libfuse. */
@@ -447,8 +490,10 @@ void fs_consume_read(fuse_req_t req, struct fs_file *f, size_t size, off_t off)
 	f->parking = false;
 	if (f->parked) {
 		r = group_member_arm(f->member);
-		if (r != 0)
-			consume_try(f);
+		if (r != 0 && (req = consume_try(f, &n))) {
+			consume_reply(f, req, n, false);
+			return;
+		}
 	}
 	fs_file_unlock(f);
 }
