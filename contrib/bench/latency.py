@@ -32,6 +32,9 @@ processes.
          records the same way (acks=all, each delivered before the next);
          the reader is the mqfs one, on READ_PATH.
 
+The reader names itself lat-reader and the mqfs producer lat-writer
+(PR_SET_NAME), for a scheduler trace of the run (latency_trace.sh).
+
 Prints one line:
     records N  p50 X us  p99 Y us  p99.9 Z us  max W us
 Exit status 1 if fewer than N records arrived within 60 s of the last send.
@@ -55,6 +58,15 @@ def record(ns):
 
 def sent_at(rec):
     return int(rec[:20])
+
+
+def set_name(name):
+    """Names the calling process (PR_SET_NAME) so that a scheduler trace
+    (latency_trace.sh) can tell the reader from the producer."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(15, ctypes.c_char_p(name))
+    except (OSError, AttributeError):
+        pass
 
 
 # ---- Redis: RESP2 ----------------------------------------------------------
@@ -129,6 +141,7 @@ class Reader:
                 pass
             os.close(rd)
             os.close(res_r)
+            set_name(b"lat-reader")
             lat, err = [], ""
             try:
                 reader(lat, lambda: os.write(wr, b"r"))
@@ -196,6 +209,7 @@ def run_mqfs(write_path, read_path, n, lat, produce=None):
 
     r = Reader(reader)
     r.wait_ready(60)
+    set_name(b"lat-writer")
     # The consume file gives no sign that its reader is parked; the open
     # returned, and the first read parks well within this.
     time.sleep(0.2)
