@@ -13,7 +13,8 @@
 # reader; then the writer's reply wakes the writer, and the reader's
 # next read wakes a worker again (unless one is running and takes it).
 # Each wake-up waits for a core: the scheduler's "sch delay", from the
-# wake-up to running. This prints, for the daemon's threads, the reader
+# wake-up to running. This prints, for the daemon's FUSE workers, its
+# other threads (none is on a record's way on a single node), the reader
 # (lat-reader) and the writer (lat-writer): how many times each was
 # switched in per record, and their wait for a core at each switch-in
 # (p50, p99, max, and how many waited over 0.5 ms), beside latency.py's
@@ -52,7 +53,10 @@ perf sched timehist -i "$tmp/sched.data" >"$tmp/timehist" 2>/dev/null ||
 awk -v dpid="$dpid" -v n="$BENCH_LAT_RECORDS" '
 NR > 3 {
 	task = $3
-	if (task ~ "/" dpid "\\]$") role = "daemon (every thread)"
+	# libfuse workers keep the name of the process; the broker names
+	# its own threads (mqfs-sched, mqfs-cleaner, ...).
+	if (task ~ "^mqfs\\[[0-9]+/" dpid "\\]$") role = "daemon FUSE workers"
+	else if (task ~ "/" dpid "\\]$") role = "daemon, other threads"
 	else if (task ~ /^lat-reader\[/) role = "reader"
 	else if (task ~ /^lat-writer\[/) role = "writer"
 	else next
@@ -70,8 +74,8 @@ function pct(role, p,   k, i, j, t, a) {
 }
 END {
 	printf "%-22s %12s %10s %10s %10s %10s\n", "thread", "switch-ins", "per record", "wait p50", "wait p99", "wait max"
-	split("daemon (every thread)|reader|writer", roles, "|")
-	for (r = 1; r <= 3; r++) {
+	split("daemon FUSE workers|daemon, other threads|reader|writer", roles, "|")
+	for (r = 1; r <= 4; r++) {
 		role = roles[r]
 		if (!c[role]) { printf "%-22s (not seen)\n", role; continue }
 		printf "%-22s %12d %10.2f %8.0f us %8.0f us %8.0f us  (%d over 0.5 ms)\n", role, c[role], c[role] / n,
