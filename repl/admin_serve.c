@@ -66,6 +66,7 @@
 #include "repl/broker_int.h"
 #include "repl/cluster.h"
 #include "repl/config.h"
+#include "repl/group_serve.h"
 #include "repl/kafka_api.h"
 #include "repl/metadata_cache.h"
 #include "util/diaglog.h"
@@ -168,6 +169,7 @@ static int topic_cname(struct kstr name, char *buf, size_t size)
 struct admin_req {
 	struct kafka_api *ka;
 	const struct proto_req *pr;
+	const char *peer;
 };
 
 /* One admin API's shape: its response is an array of answers, one per
@@ -848,10 +850,21 @@ static int alter_fill(const struct admin_req *ar, const struct admin_api *api, i
 	r->resource_name = res->resource_name;
 	/* A topic and a broker may share a name: by name alone, as Kafka
 	 * does, is stricter than needed but never wrong. */
-	if (!named_twice(m->resources, sizeof(*m->resources),
-			 offsetof(struct proto_alter_configs_resource, resource_name),
-			 m->n_resources, i, v))
-		alter_one(ar->ka, res, api->incremental, m->validate_only, v);
+	if (named_twice(m->resources, sizeof(*m->resources),
+			offsetof(struct proto_alter_configs_resource, resource_name),
+			m->n_resources, i, v))
+		return 0;
+	if (res->resource_type == PROTO_RESOURCE_GROUP) {
+		/* The consumer groups' settings: the coordinator's. */
+		v->code = group_admin_alter(ar->ka->b, res, api->incremental, m->validate_only,
+					    ar->peer, v->msg, sizeof(v->msg));
+		if (!v->code && !m->validate_only)
+			mq_log(MQ_INFO, "group %.*s: settings changed by %s (%s)",
+			       (int)res->resource_name.len, res->resource_name.ptr, ar->peer,
+			       api->name);
+		return 0;
+	}
+	alter_one(ar->ka, res, api->incremental, m->validate_only, v);
 	if (!v->code && !m->validate_only)
 		mq_log(MQ_INFO, "topic %.*s: settings changed by a Kafka client (%s)",
 		       (int)res->resource_name.len, res->resource_name.ptr, api->name);
@@ -928,7 +941,7 @@ static const struct admin_api admin_apis[] = {
  * response (the listener closes the connection). */
 static int admin_handler(void *arg, struct net_req *req)
 {
-	struct admin_req ar = { .ka = arg, .pr = net_req_msg(req) };
+	struct admin_req ar = { .ka = arg, .pr = net_req_msg(req), .peer = net_req_peer(req) };
 	const struct admin_api *api = NULL;
 	char *answers = NULL, *holds = NULL;
 	struct verdict *vs = NULL;

@@ -21,7 +21,11 @@
  * group_open of any other group finds or makes a proxy of it (g->proxy:
  * in memory, for this mount's members, which group_remote.c joins to the
  * coordinator; nothing of it is written), or answers -EREMOTE without the
- * cluster's group connection (the log names the coordinator). A group
+ * cluster's group connection (the log names the coordinator). What the
+ * coordinator has decides (group_admin.c asks it): mkdir makes the group
+ * there first, a lookup makes the proxy of a group it has and drops a
+ * proxy without members of a group it no longer has, rmdir deletes the
+ * group there, then the proxy. A group
  * whose partition another broker leads now becomes a proxy, or without
  * that connection is dropped, its calls then -EREMOTE (group_live,
  * g->moved).
@@ -179,26 +183,44 @@ int group_lock_part(struct group *g, int partition)
 
 static void coord_sweep(struct group_coord *gc);
 
-int group_remote_check(struct group *g, const char *what)
+int32_t group_remote_node(struct group *g)
 {
 	struct group_coord *gc = g->gc;
-	int32_t node = gc->kafka_coordinator ? gc->kafka_coordinator(gc->kafka_arg, g->name) : -1;
 
-	if (node == -1)
-		return 0;
-	if (node == GROUP_COORD_NONE) {
-		mq_log_limited(
-			MQ_WARN,
-			"group %s of topic %s: %s refused: no broker coordinates group %s now "
-			"(its %s partition has no leader, or is being loaded)",
-			g->name, g->topic, what, g->name, GROUP_OFFSETS_TOPIC);
-		return -EAGAIN;
-	}
-	mq_log_limited(MQ_WARN,
-		       "group %s of topic %s: %s refused: broker %d coordinates group %s "
-		       "(use its mount)",
-		       g->name, g->topic, what, (int)node, g->name);
-	return -EREMOTE;
+	return gc->kafka_coordinator ? gc->kafka_coordinator(gc->kafka_arg, g->name) : -1;
+}
+
+struct gkey {
+	const char *topic, *name;
+};
+
+static bool idle_proxy_is(const struct group *g, const void *arg)
+{
+	const struct gkey *k = arg;
+	bool idle;
+
+	if (!g->proxy || strcmp(g->topic, k->topic) || strcmp(g->name, k->name))
+		return false;
+	pthread_mutex_lock((pthread_mutex_t *)&g->mu);
+	idle = g->nmembers == 0;
+	pthread_mutex_unlock((pthread_mutex_t *)&g->mu);
+	return idle;
+}
+
+void group_proxy_drop(struct group_coord *gc, const char *topic, const char *name, const char *why)
+{
+	struct gkey k = { topic, name };
+	struct group_member **fire;
+	int nfire;
+
+	pthread_mutex_lock(&gc->call_mu);
+	pthread_mutex_lock(&gc->mu);
+	group_coord_drop(gc, idle_proxy_is, &k, true, why, &fire, &nfire);
+	pthread_mutex_unlock(&gc->mu);
+	for (int i = 0; i < nfire; i++)
+		fire[i]->wake(fire[i]->wake_arg);
+	pthread_mutex_unlock(&gc->call_mu);
+	free(fire);
 }
 
 int group_coord_open(struct broker *b)
@@ -404,6 +426,43 @@ const char *group_name_refusal(const char *name)
 	return NULL;
 }
 
+/* Before group_open finds or makes the proxy of a group that broker
+ * leader coordinates, what the coordinator says: mkdir makes the group
+ * there (-EEXIST when it has it); a lookup of a name with no proxy here
+ * makes one when the coordinator has the group (*create), and a proxy
+ * without members whose group the coordinator no longer has goes (a
+ * coordinator that does not answer changes nothing). GADM_LOCAL: this
+ * broker coordinates it now. No lock held. */
+static int proxy_ask(struct group_coord *gc, struct topic *t, const char *name, int *create,
+		     int32_t leader)
+{
+	bool here = false, members = false, hooked;
+	int i, rc;
+
+	pthread_mutex_lock(&gc->mu);
+	hooked = gc->connect != NULL;
+	i = group_coord_find(gc, t->name, name);
+	if (i >= 0) {
+		here = true;
+		pthread_mutex_lock(&gc->groups[i]->mu);
+		members = gc->groups[i]->nmembers > 0;
+		pthread_mutex_unlock(&gc->groups[i]->mu);
+	}
+	pthread_mutex_unlock(&gc->mu);
+	if (!hooked)
+		return 0; /* group_open refuses */
+	if (*create == GROUP_CREATE_EXCL)
+		return here ? -EEXIST : group_admin_forward_create(gc, t->name, name, leader);
+	if (*create != GROUP_LOOKUP || members)
+		return 0;
+	rc = group_admin_remote_exists(gc, t->name, name, leader, false);
+	if (rc == 1 && !here)
+		*create = GROUP_CREATE;
+	else if (rc == 0 && here)
+		group_proxy_drop(gc, t->name, name, "its coordinator no longer has it");
+	return 0;
+}
+
 int group_open(struct topic *t, const char *name, int create, struct group **out)
 {
 	struct group_coord *gc = t->b->gc;
@@ -419,9 +478,18 @@ int group_open(struct topic *t, const char *name, int create, struct group **out
 		return -EINVAL;
 	if (topic_deleted(t))
 		return -ENOENT;
+again:
 	rc = coord_here(gc, t->name, name, &leader);
 	if (rc < 0 && rc != -EREMOTE)
 		return rc;
+	if (rc == -EREMOTE) {
+		rc = proxy_ask(gc, t, name, &create, leader);
+		if (rc == GADM_LOCAL)
+			goto again;
+		if (rc < 0)
+			return rc;
+		rc = -EREMOTE;
+	}
 	pthread_mutex_lock(&gc->mu);
 	/* Another broker coordinates it: with a connection to the
 	 * coordinator (the cluster's group hook), a proxy of its group holds
@@ -443,10 +511,8 @@ int group_open(struct topic *t, const char *name, int create, struct group **out
 			goto out;
 		}
 	} else if (proxy && create) {
-		/* mkdir or a join: the coordinator's group is there once a
-		 * member joins or commits, as Kafka makes a group at first
-		 * use. A lookup makes none: the kernel looks a name up before
-		 * mkdir, which would then find it. */
+		/* mkdir (the coordinator made the group: proxy_ask), a
+		 * lookup of a group the coordinator has, or a join. */
 		rc = coord_proxy(gc, t, name, &g);
 		if (rc < 0)
 			goto out;
@@ -513,6 +579,31 @@ out:
 	return rc;
 }
 
+/* rmdir of a proxy: the coordinator deletes the group (DeleteGroups),
+ * then the proxy goes; -EBUSY at once while this mount has members of it.
+ * GADM_LOCAL when this broker coordinates the group now. Called with
+ * gc->mu held, which it releases. */
+static int proxy_delete(struct group_coord *gc, struct group *g, int32_t node)
+{
+	char topic[TOPIC_NAME_MAX + 1], name[TOPIC_NAME_MAX + 1];
+	int members, rc;
+
+	pthread_mutex_lock(&g->mu);
+	members = g->nmembers;
+	pthread_mutex_unlock(&g->mu);
+	snprintf(topic, sizeof(topic), "%s", g->topic);
+	snprintf(name, sizeof(name), "%s", g->name);
+	pthread_mutex_unlock(&gc->mu);
+	if (members > 0)
+		return -EBUSY;
+	rc = group_admin_forward_delete(gc, topic, name, node);
+	if (rc == 0 || rc == -ENOENT)
+		group_proxy_drop(gc, topic, name,
+				 rc == 0 ? "deleted at its coordinator"
+					 : "its coordinator has no such group");
+	return rc;
+}
+
 int group_delete(struct topic *t, const char *name)
 {
 	struct group_coord *gc = t->b->gc;
@@ -520,6 +611,7 @@ int group_delete(struct topic *t, const char *name)
 	int i, rc = 0;
 	bool busy;
 
+again:
 	pthread_mutex_lock(&gc->mu);
 	i = group_coord_find(gc, t->name, name);
 	if (i < 0) {
@@ -527,10 +619,18 @@ int group_delete(struct topic *t, const char *name)
 		return -ENOENT;
 	}
 	g = gc->groups[i];
-	/* A proxy: the group is the coordinator's to delete. */
-	if (g->proxy && group_remote_check(g, "rmdir") < 0) {
-		pthread_mutex_unlock(&gc->mu);
-		return -EREMOTE;
+	/* Another broker coordinates it (a proxy, or a group not yet
+	 * dropped after its coordinator moved): the coordinator's to
+	 * delete. */
+	{
+		int32_t node = group_remote_node(g);
+
+		if (node != -1) {
+			rc = proxy_delete(gc, g, node);
+			if (rc == GADM_LOCAL)
+				goto again;
+			return rc;
+		}
 	}
 	/* Kafka consumers of the name are members too (group_serve.c). */
 	busy = gc->kafka_active && gc->kafka_active(gc->kafka_arg, name);

@@ -288,13 +288,23 @@ int group_store_tombstones(struct group *g);
  * in a settings record) to the copies; -EINVAL with a reason in why. */
 int group_settings_apply(const char *text, size_t len, char sep, int *strategy, bool *latest,
 			 int32_t *session, char *why, size_t whylen);
+/* Calls fn for each "key=value" of text (sep-separated; blank and '#'
+ * lines skipped; spaces around key and value trimmed): -EINVAL with why
+ * for a line without '=', or fn's first nonzero return. */
+int group_settings_each(const char *text, size_t len, char sep,
+			int (*fn)(const char *k, size_t kl, const char *v, size_t vl, void *arg,
+				  char *why, size_t whylen),
+			void *arg, char *why, size_t whylen);
 
 /* ---- group_coord.c: the groups ---- */
-/* -EREMOTE, with a log line naming the coordinator and what was refused
- * (what: "partition 0: reset", ".config"), when another broker
- * coordinates the group g (its members and commits live there); -EAGAIN
- * when none does now (logged); else 0. Needs coord.mu. */
-int group_remote_check(struct group *g, const char *what);
+/* The broker that coordinates g when it is another one (its id), or
+ * GROUP_COORD_NONE when none does now; -1 when this broker does (or a
+ * single node). Needs coord.mu. */
+int32_t group_remote_node(struct group *g);
+/* Drops the proxy of group name of topic when it has no members (its
+ * group is gone at the coordinator), logged with why. Takes call_mu and
+ * coord.mu: no lock may be held. */
+void group_proxy_drop(struct group_coord *gc, const char *topic, const char *name, const char *why);
 #define GROUP_COORD_NONE (-2)
 struct group *group_new(struct group_coord *gc, const char *topic, const char *name);
 /* Makes g->parts hold n partitions. */
@@ -320,6 +330,43 @@ int group_lock_live(struct group *g);
 /* group_lock_live(), and -ENOENT unless the topic has the partition;
  * 0 with g->mu held. */
 int group_lock_part(struct group *g, int partition);
+
+/* ---- group_admin.c: a proxy's admin operations, at the coordinator ----
+ * Each returns 0, -errno as the local operation would (Kafka's answer
+ * mapped by group_admin_errno, logged with the coordinator), or
+ * GADM_LOCAL when this broker turned out to coordinate the group (the
+ * caller then does the operation here). They wait (up to 30 s) while the
+ * coordinator moves or loads. No lock held. */
+#define GADM_LOCAL 1
+int group_admin_errno(int16_t err);
+/* rmdir: DeleteGroups of "<topic>/<name>" at node. */
+int group_admin_forward_delete(struct group_coord *gc, const char *topic, const char *name,
+			       int32_t node);
+/* mkdir: -EEXIST when node has the group, else makes it there. */
+int group_admin_forward_create(struct group_coord *gc, const char *topic, const char *name,
+			       int32_t node);
+/* 1 when node has group name of topic, 0 when not; without wait, one
+ * short question (a lookup), no waiting for a moving coordinator. */
+int group_admin_remote_exists(struct group_coord *gc, const char *topic, const char *name,
+			      int32_t node, bool wait);
+/* .config: the keys of text (checked by the caller) set at node. */
+int group_admin_forward_config(struct group *g, int32_t node, const char *text, size_t len);
+/* A reset: off committed for partition p at node, outside a generation. */
+int group_admin_forward_commit(struct group *g, int32_t node, int p, int64_t off);
+
+/* ---- group_admin_serve.c: the group admin APIs (coordinator) ---- */
+/* A group id of the admin APIs: "<g>" (topic "") or "<topic>/<g>", into
+ * topic and name (TOPIC_NAME_MAX + 1 bytes each); -EINVAL with *why. */
+int group_scoped_name(struct kstr id, char *topic, char *name, const char **why);
+/* NONE when this broker coordinates group name, else Kafka's
+ * NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS or
+ * COORDINATOR_NOT_AVAILABLE (logged with api and peer). No lock held. */
+int16_t group_admin_coord_check(struct group_coord *gc, const char *name, const char *api,
+				const char *peer);
+/* DeleteGroups of one group (topic "": every topic's): Kafka's code,
+ * logged. Takes coord.mu and group.mu. */
+int16_t group_admin_delete(struct group_coord *gc, const char *topic, const char *name,
+			   const char *peer);
 
 /* ---- offsets_topic.c: the replicated __consumer_offsets ---- */
 /* Makes sure __consumer_offsets exists in a cluster: 0 when it does (or

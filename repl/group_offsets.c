@@ -17,7 +17,10 @@
  * A reset ("N", "earliest", "latest", "@<time>") is a commit with
  * metadata "reset", refused (-EBUSY) while the group has members (consume
  * files, or Kafka consumers of a group of that name), as
- * Kafka refuses to reset an active group. Times are strict ISO-8601 or
+ * Kafka refuses to reset an active group. On a proxy (another broker
+ * coordinates the group) the value is resolved here alike and the offset
+ * committed at the coordinator (group_admin.c), which refuses it while
+ * the group has members there. Times are strict ISO-8601 or
  * epoch milliseconds (parse_timestamp).
  */
 #include <ctype.h>
@@ -295,6 +298,8 @@ int group_offset_reset(struct group *g, int partition, const char *value, size_t
 	struct log_state st;
 	char v[80], why[160] = "not an offset, earliest, latest or @time";
 	int64_t off = -1, ts;
+	int32_t node;
+	bool busy;
 	int rc;
 
 	while (len > 0 && isspace((unsigned char)value[len - 1]))
@@ -312,24 +317,18 @@ int group_offset_reset(struct group *g, int partition, const char *value, size_t
 	}
 	memcpy(v, value, len);
 	v[len] = '\0';
+again:
 	/* Kafka consumers of the group are members too (group_serve.c). */
 	pthread_mutex_lock(&g->gc->mu);
-	rc = g->gc->kafka_active && g->gc->kafka_active(g->gc->kafka_arg, g->name) ? -EBUSY : 0;
-	if (rc == 0) {
-		char what[48];
-
-		snprintf(what, sizeof(what), "partition %d: reset", partition);
-		rc = group_remote_check(g, what);
-	}
+	busy = g->gc->kafka_active && g->gc->kafka_active(g->gc->kafka_arg, g->name);
+	node = group_remote_node(g);
 	pthread_mutex_unlock(&g->gc->mu);
-	if (rc == -EREMOTE)
-		return rc;
-	if (rc < 0) {
+	if (busy) {
 		mq_log_limited(MQ_WARN,
 			       "group %s of topic %s: partition %d: reset refused: Kafka "
 			       "consumers are members of the group",
 			       g->name, g->topic, partition);
-		return rc;
+		return -EBUSY;
 	}
 	rc = group_lock_part(g, partition);
 	if (rc < 0)
@@ -361,6 +360,25 @@ int group_offset_reset(struct group *g, int partition, const char *value, size_t
 		}
 	} else {
 		goto out;
+	}
+	if (node != -1) {
+		/* Another broker coordinates the group (this is its proxy, or
+		 * a group not yet dropped after its coordinator moved): the
+		 * offset resolved
+		 * here, from this broker's view of the log as the
+		 * coordinator's mount resolves it from its own, is committed
+		 * there (as Kafka's AdminClient resets a group). */
+		pthread_mutex_unlock(&g->mu);
+		rc = group_admin_forward_commit(g, node, partition, off);
+		if (rc == GADM_LOCAL)
+			goto again;
+		if (rc == 0) {
+			pthread_mutex_lock(&g->mu);
+			if (partition < g->nparts)
+				g->parts[partition].committed = off;
+			pthread_mutex_unlock(&g->mu);
+		}
+		return rc;
 	}
 	rc = group_store_commit(g, &partition, &off, 1, "reset");
 	if (rc == 0)

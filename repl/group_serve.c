@@ -66,8 +66,9 @@
  * follow the same broker (the kafka_coordinator hook names it): on the
  * others they are members of a proxy group there and join the coordinator
  * with the protocol type "mqfs" (group_remote.c), which the handlers here
- * hand to group_guest.c by their member ids; resets and .config of G are
- * refused there (group_remote_check, -EREMOTE naming the coordinator).
+ * hand to group_guest.c by their member ids; their mkdir, resets, .config
+ * and rmdir of G come here as Kafka's admin requests (group_admin.c, and
+ * group_admin_serve.c on this side).
  *
  * Threads and locks: listener workers run the handlers; the timer thread
  * expires sessions. gs->mu guards every Kafka group; it nests inside
@@ -662,7 +663,7 @@ static bool kafka_active(void *arg, const char *name)
 	return any;
 }
 
-/* For the mount's members and resets (group_remote_check): the coordinator
+/* For the mount's members and admin operations (group_remote_node): the coordinator
  * that Kafka clients of the first listener are sent to. Every broker of a
  * cluster has the same listener names, so any listener gives the same
  * broker. */
@@ -1362,6 +1363,7 @@ int group_serve_register(struct group_serve *gs, struct net_server *srv)
 
 	for (size_t i = 0; i < sizeof(apis) / sizeof(apis[0]) && rc == 0; i++)
 		rc = net_server_handle(srv, apis[i].key, apis[i].fn, gs);
+	rc = rc ? rc : group_admin_serve_register(gs, srv);
 	return rc ? rc : group_serve_offsets_register(gs, srv);
 }
 

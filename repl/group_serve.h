@@ -29,4 +29,11 @@ int group_serve_register(struct group_serve *gs, struct net_server *srv);
 void group_serve_stop(struct group_serve *gs);
 void group_serve_free(struct group_serve *gs);
 
+/* IncrementalAlterConfigs of a GROUP resource (group_admin_serve.c):
+ * Kafka's code, the reason in msg. admin_serve.c hands them here. */
+struct proto_alter_configs_resource;
+int16_t group_admin_alter(struct broker *b, const struct proto_alter_configs_resource *res,
+			  bool incremental, bool validate_only, const char *peer, char *msg,
+			  size_t cap);
+
 #endif

@@ -94,6 +94,24 @@ int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, ch
 int16_t kg_member_check(struct kgroup *g, struct kmember *mem, int32_t generation, const char *api,
 			const char *peer, const char *name);
 
+/* group_admin_serve.c: registers DescribeGroups and DeleteGroups. */
+int group_admin_serve_register(struct group_serve *gs, struct net_server *srv);
+/* What a described group points into until it is sent. */
+struct gdesc_hold {
+	char state[32];
+	char proto[KG_NAME_MAX + 1];
+	char ptype[KG_NAME_MAX + 1];
+	int nbufs;
+	void **bufs; /* member ids, metadata, assignments, the members */
+};
+/* DescribeGroups of one group (topic "": every topic's, or the Kafka
+ * consumers' group): fills d (zeroed but for group_id), pointing into
+ * hold (zeroed; gdesc_hold_free after). 0 or -ENOMEM. */
+struct proto_described_group;
+int group_admin_describe(struct group_serve *gs, const char *topic, const char *name,
+			 struct proto_described_group *d, struct gdesc_hold *hold);
+void gdesc_hold_free(struct gdesc_hold *h);
+
 /* group_serve_offsets.c: registers OffsetCommit and OffsetFetch. */
 int group_serve_offsets_register(struct group_serve *gs, struct net_server *srv);
 

@@ -155,14 +155,17 @@ int group_store_meta(const struct group *g)
 	return group_store_append(g->gc, g->name, line, (size_t)n);
 }
 
-int group_settings_apply(const char *text, size_t len, char sep, int *strategy, bool *latest,
-			 int32_t *session, char *why, size_t whylen)
+int group_settings_each(const char *text, size_t len, char sep,
+			int (*fn)(const char *k, size_t kl, const char *v, size_t vl, void *arg,
+				  char *why, size_t whylen),
+			void *arg, char *why, size_t whylen)
 {
 	const char *p = text, *end = text + len;
 
 	while (p < end) {
 		const char *e = memchr(p, sep, (size_t)(end - p)), *eq, *k, *v;
-		size_t kl, vl;
+		size_t kl;
+		int rc;
 
 		if (!e)
 			e = end;
@@ -186,54 +189,78 @@ int group_settings_apply(const char *text, size_t len, char sep, int *strategy, 
 		eq++;
 		while (eq < v && isspace((unsigned char)*eq))
 			eq++;
-		vl = (size_t)(v - eq);
-		if (kl == 29 && !memcmp(k, "partition.assignment.strategy", kl)) {
-			int s = assign_strategy_parse(eq, vl);
-
-			if (s < 0) {
-				snprintf(why, whylen,
-					 "partition.assignment.strategy: '%.*s' is not "
-					 "range, roundrobin, sticky or cooperative-sticky",
-					 (int)vl, eq);
-				return -EINVAL;
-			}
-			*strategy = s;
-		} else if (kl == 17 && !memcmp(k, "auto.offset.reset", kl)) {
-			if (vl == 8 && !memcmp(eq, "earliest", 8))
-				*latest = false;
-			else if (vl == 6 && !memcmp(eq, "latest", 6))
-				*latest = true;
-			else {
-				snprintf(why, whylen,
-					 "auto.offset.reset: '%.*s' is not earliest or "
-					 "latest",
-					 (int)vl, eq);
-				return -EINVAL;
-			}
-		} else if (kl == 18 && !memcmp(k, "session.timeout.ms", kl)) {
-			char num[16];
-			char *ep;
-			long x;
-
-			if (vl == 0 || vl >= sizeof(num)) {
-				snprintf(why, whylen, "session.timeout.ms: not a number");
-				return -EINVAL;
-			}
-			memcpy(num, eq, vl);
-			num[vl] = '\0';
-			x = strtol(num, &ep, 10);
-			if (*ep || x < SESSION_MIN || x > SESSION_MAX) {
-				snprintf(why, whylen, "session.timeout.ms: '%s' is not %d..%d", num,
-					 SESSION_MIN, SESSION_MAX);
-				return -EINVAL;
-			}
-			*session = (int32_t)x;
-		} else {
-			snprintf(why, whylen, "unknown key '%.*s'", (int)kl, k);
-			return -EINVAL;
-		}
+		rc = fn(k, kl, eq, (size_t)(v - eq), arg, why, whylen);
+		if (rc)
+			return rc;
 	}
 	return 0;
+}
+
+struct settings {
+	int *strategy;
+	bool *latest;
+	int32_t *session;
+};
+
+static int setting_apply(const char *k, size_t kl, const char *eq, size_t vl, void *arg, char *why,
+			 size_t whylen)
+{
+	struct settings *st = arg;
+
+	if (kl == 29 && !memcmp(k, "partition.assignment.strategy", kl)) {
+		int s = assign_strategy_parse(eq, vl);
+
+		if (s < 0) {
+			snprintf(why, whylen,
+				 "partition.assignment.strategy: '%.*s' is not "
+				 "range, roundrobin, sticky or cooperative-sticky",
+				 (int)vl, eq);
+			return -EINVAL;
+		}
+		*st->strategy = s;
+	} else if (kl == 17 && !memcmp(k, "auto.offset.reset", kl)) {
+		if (vl == 8 && !memcmp(eq, "earliest", 8))
+			*st->latest = false;
+		else if (vl == 6 && !memcmp(eq, "latest", 6))
+			*st->latest = true;
+		else {
+			snprintf(why, whylen,
+				 "auto.offset.reset: '%.*s' is not earliest or "
+				 "latest",
+				 (int)vl, eq);
+			return -EINVAL;
+		}
+	} else if (kl == 18 && !memcmp(k, "session.timeout.ms", kl)) {
+		char num[16];
+		char *ep;
+		long x;
+
+		if (vl == 0 || vl >= sizeof(num)) {
+			snprintf(why, whylen, "session.timeout.ms: not a number");
+			return -EINVAL;
+		}
+		memcpy(num, eq, vl);
+		num[vl] = '\0';
+		x = strtol(num, &ep, 10);
+		if (*ep || x < SESSION_MIN || x > SESSION_MAX) {
+			snprintf(why, whylen, "session.timeout.ms: '%s' is not %d..%d", num,
+				 SESSION_MIN, SESSION_MAX);
+			return -EINVAL;
+		}
+		*st->session = (int32_t)x;
+	} else {
+		snprintf(why, whylen, "unknown key '%.*s'", (int)kl, k);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int group_settings_apply(const char *text, size_t len, char sep, int *strategy, bool *latest,
+			 int32_t *session, char *why, size_t whylen)
+{
+	struct settings st = { strategy, latest, session };
+
+	return group_settings_each(text, len, sep, setting_apply, &st, why, whylen);
 }
 
 /* One replayed record: key [klen], value [vlen]. Last one per key wins. */

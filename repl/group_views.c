@@ -115,14 +115,12 @@ int group_config_write(struct group *g, const char *text, size_t len)
 	char why[200] = "";
 	int strategy, rc;
 	bool latest;
-	int32_t session;
+	int32_t session, node;
 
-	/* The settings are the coordinator's, whose members use them. */
+again:
 	pthread_mutex_lock(&g->gc->mu);
-	rc = group_remote_check(g, ".config");
+	node = group_remote_node(g);
 	pthread_mutex_unlock(&g->gc->mu);
-	if (rc < 0)
-		return rc;
 	rc = group_lock_live(g);
 	if (rc < 0)
 		return rc;
@@ -133,6 +131,22 @@ int group_config_write(struct group *g, const char *text, size_t len)
 	if (rc < 0) {
 		mq_log_limited(MQ_WARN, "group %s of topic %s: .config refused: %s", g->name,
 			       g->topic, why);
+		goto out;
+	}
+	if (node != -1) {
+		/* The settings are the coordinator's, whose members use
+		 * them: set there (checked here alike), then kept here as
+		 * the proxy's copy, which its .config shows. */
+		pthread_mutex_unlock(&g->mu);
+		rc = group_admin_forward_config(g, node, text, len);
+		if (rc == GADM_LOCAL)
+			goto again;
+		if (rc < 0)
+			return rc;
+		pthread_mutex_lock(&g->mu);
+		g->strategy = strategy;
+		g->reset_latest = latest;
+		g->session_timeout_ms = session;
 		goto out;
 	}
 	if (strategy == g->strategy && latest == g->reset_latest &&

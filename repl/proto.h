@@ -132,6 +132,7 @@ enum proto_api_key {
 	PROTO_API_HEARTBEAT = 12,
 	PROTO_API_LEAVE_GROUP = 13,
 	PROTO_API_SYNC_GROUP = 14,
+	PROTO_API_DESCRIBE_GROUPS = 15,
 	PROTO_API_SASL_HANDSHAKE = 17,
 	PROTO_API_API_VERSIONS = 18,
 	PROTO_API_CREATE_TOPICS = 19,
@@ -142,6 +143,7 @@ enum proto_api_key {
 	PROTO_API_ALTER_CONFIGS = 33,
 	PROTO_API_SASL_AUTHENTICATE = 36,
 	PROTO_API_CREATE_PARTITIONS = 37,
+	PROTO_API_DELETE_GROUPS = 42,
 	PROTO_API_INCREMENTAL_ALTER_CONFIGS = 44,
 };
 
@@ -1364,6 +1366,7 @@ enum proto_resource_type {
 	PROTO_RESOURCE_TOPIC = 2,
 	PROTO_RESOURCE_BROKER = 4,
 	PROTO_RESOURCE_BROKER_LOGGER = 8,
+	PROTO_RESOURCE_GROUP = 32, /* Kafka's group configs */
 };
 
 enum proto_config_op {
@@ -1618,6 +1621,78 @@ int proto_incr_alter_configs_resp_decode(struct kbuf_r *r, int16_t version,
 					 struct proto_alter_configs_resp *resp);
 void proto_alter_configs_resp_free(struct proto_alter_configs_resp *resp);
 
+/* ---- DescribeGroups (15), DeleteGroups (42), proto_group_admin.c ---- */
+
+struct proto_describe_groups_req {
+	int32_t n_groups;
+	struct kstr *groups;
+	bool include_authorized_operations; /* v3+ */
+};
+
+struct proto_described_member {
+	struct kstr member_id;
+	struct kstr group_instance_id; /* v4+, null */
+	struct kstr client_id;
+	struct kstr client_host;
+	struct kstr member_metadata;   /* BYTES */
+	struct kstr member_assignment; /* BYTES */
+};
+
+struct proto_described_group {
+	int16_t error_code;
+	struct kstr group_id;
+	struct kstr group_state;
+	struct kstr protocol_type;
+	struct kstr protocol_data;
+	int32_t n_members;
+	struct proto_described_member *members;
+	int32_t authorized_operations; /* v3+ */
+};
+
+struct proto_describe_groups_resp {
+	int32_t throttle_time_ms; /* v1+ */
+	int32_t n_groups;
+	struct proto_described_group *groups;
+};
+
+int proto_describe_groups_req_encode(struct kbuf_w *w, int16_t version,
+				     const struct proto_describe_groups_req *req);
+int proto_describe_groups_req_decode(struct kbuf_r *r, int16_t version,
+				     struct proto_describe_groups_req *req);
+void proto_describe_groups_req_free(struct proto_describe_groups_req *req);
+int proto_describe_groups_resp_encode(struct kbuf_w *w, int16_t version,
+				      const struct proto_describe_groups_resp *resp);
+int proto_describe_groups_resp_decode(struct kbuf_r *r, int16_t version,
+				      struct proto_describe_groups_resp *resp);
+void proto_describe_groups_resp_free(struct proto_describe_groups_resp *resp);
+
+struct proto_delete_groups_req {
+	int32_t n_groups;
+	struct kstr *groups_names;
+};
+
+struct proto_deletable_group_result {
+	struct kstr group_id;
+	int16_t error_code;
+};
+
+struct proto_delete_groups_resp {
+	int32_t throttle_time_ms;
+	int32_t n_results;
+	struct proto_deletable_group_result *results;
+};
+
+int proto_delete_groups_req_encode(struct kbuf_w *w, int16_t version,
+				   const struct proto_delete_groups_req *req);
+int proto_delete_groups_req_decode(struct kbuf_r *r, int16_t version,
+				   struct proto_delete_groups_req *req);
+void proto_delete_groups_req_free(struct proto_delete_groups_req *req);
+int proto_delete_groups_resp_encode(struct kbuf_w *w, int16_t version,
+				    const struct proto_delete_groups_resp *resp);
+int proto_delete_groups_resp_decode(struct kbuf_r *r, int16_t version,
+				    struct proto_delete_groups_resp *resp);
+void proto_delete_groups_resp_free(struct proto_delete_groups_resp *resp);
+
 /* ---- any request (proto_hdr.c) ---- */
 
 /* A whole request frame (without its size field), decoded: the header and
@@ -1645,6 +1720,8 @@ struct proto_req {
 		struct proto_sync_req sync;
 		struct proto_heartbeat_req heartbeat;
 		struct proto_leave_req leave;
+		struct proto_describe_groups_req describe_groups;
+		struct proto_delete_groups_req delete_groups;
 		struct proto_create_topics_req create_topics;
 		struct proto_delete_topics_req delete_topics;
 		struct proto_create_parts_req create_parts;

@@ -215,6 +215,7 @@ static const struct proto_api api_table[] = {
 	{ PROTO_API_HEARTBEAT, 0, 4, 4, "Heartbeat" },
 	{ PROTO_API_LEAVE_GROUP, 0, 5, 4, "LeaveGroup" },
 	{ PROTO_API_SYNC_GROUP, 0, 5, 4, "SyncGroup" },
+	{ PROTO_API_DESCRIBE_GROUPS, 0, 5, 5, "DescribeGroups" },
 	{ PROTO_API_SASL_HANDSHAKE, 0, 1, NOT_FLEXIBLE, "SaslHandshake" },
 	{ PROTO_API_API_VERSIONS, 0, 3, 3, "ApiVersions" },
 	{ PROTO_API_CREATE_TOPICS, 0, 7, 5, "CreateTopics" },
@@ -225,6 +226,7 @@ static const struct proto_api api_table[] = {
 	{ PROTO_API_ALTER_CONFIGS, 0, 2, 2, "AlterConfigs" },
 	{ PROTO_API_SASL_AUTHENTICATE, 0, 2, 2, "SaslAuthenticate" },
 	{ PROTO_API_CREATE_PARTITIONS, 0, 3, 2, "CreatePartitions" },
+	{ PROTO_API_DELETE_GROUPS, 0, 2, 2, "DeleteGroups" },
 	{ PROTO_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, 1, "IncrementalAlterConfigs" },
 };
 
@@ -514,6 +516,10 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 	case PROTO_API_SYNC_GROUP: return proto_sync_req_decode(&r, v, &req->u.sync);
 	case PROTO_API_HEARTBEAT: return proto_heartbeat_req_decode(&r, v, &req->u.heartbeat);
 	case PROTO_API_LEAVE_GROUP: return proto_leave_req_decode(&r, v, &req->u.leave);
+	case PROTO_API_DESCRIBE_GROUPS:
+		return proto_describe_groups_req_decode(&r, v, &req->u.describe_groups);
+	case PROTO_API_DELETE_GROUPS:
+		return proto_delete_groups_req_decode(&r, v, &req->u.delete_groups);
 	case PROTO_API_CREATE_TOPICS:
 		return proto_create_topics_req_decode(&r, v, &req->u.create_topics);
 	case PROTO_API_DELETE_TOPICS:
@@ -549,6 +555,10 @@ void proto_req_free(struct proto_req *req)
 	case PROTO_API_JOIN_GROUP: proto_join_req_free(&req->u.join); break;
 	case PROTO_API_SYNC_GROUP: proto_sync_req_free(&req->u.sync); break;
 	case PROTO_API_LEAVE_GROUP: proto_leave_req_free(&req->u.leave); break;
+	case PROTO_API_DESCRIBE_GROUPS:
+		proto_describe_groups_req_free(&req->u.describe_groups);
+		break;
+	case PROTO_API_DELETE_GROUPS: proto_delete_groups_req_free(&req->u.delete_groups); break;
 	case PROTO_API_CREATE_TOPICS: proto_create_topics_req_free(&req->u.create_topics); break;
 	case PROTO_API_DELETE_TOPICS: proto_delete_topics_req_free(&req->u.delete_topics); break;
 	case PROTO_API_CREATE_PARTITIONS: proto_create_parts_req_free(&req->u.create_parts); break;

@@ -379,11 +379,17 @@ static void test_remote_coordinator(void **state)
 	assert_int_equal(group_join(far, 7, on_wake, NULL, &m), -EAGAIN);
 	assert_null(m);
 	assert_int_equal(far->nmembers, 0);
-	assert_int_equal(group_offset_reset(far, 0, "earliest", 8), -EREMOTE);
+	/* Resets, settings and deletion go to broker 2 too: not reached,
+	 * EAGAIN as the join, nothing changed here. */
+	assert_int_equal(group_offset_reset(far, 0, "earliest", 8), -EAGAIN);
 	assert_int_equal(offset_of(far, 0), 1);
 	assert_int_equal(group_config_write(far, "partition.assignment.strategy=sticky\n", 37),
-			 -EREMOTE);
+			 -EAGAIN);
 	assert_int_equal(far->strategy, ASSIGN_RANGE);
+	assert_int_equal(group_delete(f->t, "far"), -EAGAIN);
+	/* A bad value is refused here, before any question to broker 2. */
+	assert_int_equal(group_offset_reset(far, 0, "soon", 4), -EINVAL);
+	assert_int_equal(group_config_write(far, "no.such.key=1\n", 14), -EINVAL);
 
 	/* A group this broker coordinates is untouched by the hook. */
 	assert_int_equal(group_offset_reset(near, 0, "latest", 6), 0);

@@ -39,6 +39,7 @@
 #include "repl/broker_int.h"
 #include "repl/config.h"
 #include "repl/group_int.h"
+#include "repl/group_serve.h"
 #include "repl/net.h"
 #include "repl/partition.h"
 #include "repl/proto.h"
@@ -271,13 +272,251 @@ static void test_one_coordinator(void **state)
 
 /* Offsets committed on the coordinator follow the group's partition to
  * its next leader when the coordinator stops; the mount of a broker that
- * does not coordinate the group refuses it. */
+ * does not coordinate the group shows them. */
 static atomic_int woken;
 
 static void on_wake(void *arg)
 {
 	(void)arg;
 	atomic_fetch_add(&woken, 1);
+}
+
+/* One request of api at version v to broker i, encoded by enc; the
+ * response in raw (net_resp_free after). */
+static void rpc(int i, int16_t api, int16_t v, int (*enc)(struct kbuf_w *, int16_t, const void *),
+		const void *req, struct net_resp *raw)
+{
+	struct net_client *c;
+	struct kbuf_w w;
+
+	assert_int_equal(net_client_connect("127.0.0.1", port[i], 5000, &c), 0);
+	kbuf_w_init(&w, 256);
+	assert_int_equal(enc(&w, v, req), 0);
+	assert_int_equal(net_client_call(c, api, v, w.buf, w.len, 0, 5000, raw), 0);
+	kbuf_w_free(&w);
+	net_client_close(c);
+}
+
+static int describe_enc(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_describe_groups_req_encode(w, v, req);
+}
+
+static int delete_enc(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_delete_groups_req_encode(w, v, req);
+}
+
+/* DescribeGroups (v5) of id at broker i: the error, the state in state. */
+static int16_t describe(int i, const char *id, char *state, size_t cap, int32_t *members)
+{
+	struct kstr k = kstr_of(id);
+	struct proto_describe_groups_req req = { .n_groups = 1, .groups = &k };
+	struct proto_describe_groups_resp r;
+	struct net_resp raw;
+	int16_t err;
+
+	rpc(i, PROTO_API_DESCRIBE_GROUPS, 5, describe_enc, &req, &raw);
+	assert_int_equal(proto_describe_groups_resp_decode(&raw.body, 5, &r), 0);
+	assert_int_equal(r.n_groups, 1);
+	assert_true(kstr_eq(r.groups[0].group_id, id));
+	err = r.groups[0].error_code;
+	snprintf(state, cap, "%.*s", (int)r.groups[0].group_state.len, r.groups[0].group_state.ptr);
+	if (members)
+		*members = r.groups[0].n_members;
+	proto_describe_groups_resp_free(&r);
+	net_resp_free(&raw);
+	return err;
+}
+
+/* DeleteGroups (v2) of id at broker i: its error. */
+static int16_t delete_group(int i, const char *id)
+{
+	struct kstr k = kstr_of(id);
+	struct proto_delete_groups_req req = { .n_groups = 1, .groups_names = &k };
+	struct proto_delete_groups_resp r;
+	struct net_resp raw;
+	int16_t err;
+
+	rpc(i, PROTO_API_DELETE_GROUPS, 2, delete_enc, &req, &raw);
+	assert_int_equal(proto_delete_groups_resp_decode(&raw.body, 2, &r), 0);
+	assert_int_equal(r.n_results, 1);
+	err = r.results[0].error_code;
+	proto_delete_groups_resp_free(&r);
+	net_resp_free(&raw);
+	return err;
+}
+
+static int16_t alter(int i, const char *id, const char *key, const char *value, int8_t op,
+		     bool incremental, char *msg, size_t cap)
+{
+	struct proto_config cfg = { .name = kstr_of(key),
+				    .value = value ? kstr_of(value) : KSTR_NULL,
+				    .config_operation = op };
+	struct proto_alter_configs_resource res = { .resource_type = PROTO_RESOURCE_GROUP,
+						    .resource_name = kstr_of(id),
+						    .n_configs = key ? 1 : 0,
+						    .configs = &cfg };
+
+	return group_admin_alter(b[i], &res, incremental, false, "test", msg, cap);
+}
+
+static bool listed(int i, struct topic *t, const char *name)
+{
+	char **names;
+	int n;
+	bool found = false;
+
+	(void)i;
+	assert_int_equal(group_list(t, &names, &n), 0);
+	for (int k = 0; k < n; k++)
+		found |= !strcmp(names[k], name);
+	broker_names_free(names, n);
+	return found;
+}
+
+static struct topic *topic_on(int i, const char *name)
+{
+	struct topic *t = NULL;
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (broker_topic_get(b[i], name, &t) < 0 && now_mono_ms() < end)
+		usleep(20000);
+	assert_non_null(t);
+	return t;
+}
+
+/* mkdir, a reset, .config and rmdir of a group on the mounts of brokers
+ * that do not coordinate it act at its coordinator (DescribeGroups,
+ * OffsetCommit, IncrementalAlterConfigs, DeleteGroups), with the errno a
+ * local operation gives; the coordinator's handlers and refusals. */
+static void test_admin_forwarded(void **state)
+{
+	const char *name = "audit";
+	struct topic *t[NB];
+	struct group *g, *gc_g, *g3;
+	struct group_member *m = NULL;
+	int32_t c, members = -1;
+	int other, third;
+	int64_t off = -1, end;
+	char st[32], msg[256];
+
+	(void)state;
+	c = offsets_leader(0, name);
+	assert_true(c > 0);
+	other = c % NB;
+	third = (c + 1) % NB;
+	assert_int_equal(broker_topic_create(b[other], "pay", 0, 0, 0755, &t[other]), 0);
+	t[c - 1] = topic_on(c - 1, "pay");
+	t[third] = topic_on(third, "pay");
+
+	/* mkdir on a non-coordinator makes the group at the coordinator. */
+	assert_int_equal(group_open(t[other], name, GROUP_LOOKUP, &g), -ENOENT);
+	assert_int_equal(describe(c - 1, "pay/audit", st, sizeof(st), NULL), PROTO_ERR_NONE);
+	assert_string_equal(st, "Dead");
+	assert_int_equal(group_open(t[other], name, GROUP_CREATE_EXCL, &g), 0);
+	assert_true(g->proxy);
+	assert_int_equal(group_open(t[c - 1], name, GROUP_LOOKUP, &gc_g), 0);
+	assert_false(gc_g->proxy);
+	assert_int_equal(describe(c - 1, "pay/audit", st, sizeof(st), &members), PROTO_ERR_NONE);
+	assert_string_equal(st, "Empty");
+	assert_int_equal(members, 0);
+	assert_int_equal(describe(c - 1, "audit", st, sizeof(st), NULL), PROTO_ERR_NONE);
+	assert_string_equal(st, "Empty");
+	assert_int_equal(describe(other, "pay/audit", st, sizeof(st), NULL),
+			 PROTO_ERR_NOT_COORDINATOR);
+	/* A third mount finds it, and cannot make it again. */
+	assert_int_equal(group_open(t[third], name, GROUP_CREATE_EXCL, &g3), -EEXIST);
+	assert_int_equal(group_open(t[third], name, GROUP_LOOKUP, &g3), 0);
+	assert_true(listed(third, t[third], name));
+
+	/* A reset there: the coordinator's committed offset, seen on every
+	 * mount; bad values refused before asking. */
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(topic_produce(t[c - 1], 0, "r\n", 2, 0), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (group_offset_reset(g, 0, "2", 1) == -EINVAL && now_mono_ms() < end)
+		usleep(20000); /* until this replica has the records */
+	assert_int_equal(group_offset(gc_g, 0, &off), 0);
+	assert_int_equal(off, 2);
+	assert_int_equal(group_offset(g3, 0, &off), 0);
+	assert_int_equal(off, 2);
+	assert_int_equal(group_offset_reset(g, 0, "99", 2), -EINVAL);
+	assert_int_equal(group_offset_reset(g, 0, "earliest", 8), 0);
+	assert_int_equal(group_offset(gc_g, 0, &off), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(group_offset_reset(g, 0, "2", 1), 0);
+
+	/* .config: set at the coordinator, all or nothing. */
+	assert_int_equal(group_config_write(g, "partition.assignment.strategy=sticky\n", 37), 0);
+	pthread_mutex_lock(&gc_g->mu);
+	assert_int_equal(gc_g->strategy, ASSIGN_STICKY);
+	pthread_mutex_unlock(&gc_g->mu);
+	assert_int_equal(group_config_write(g, "session.timeout.ms=7000\nbad=1\n", 30), -EINVAL);
+	pthread_mutex_lock(&gc_g->mu);
+	assert_int_equal(gc_g->session_timeout_ms, 45000);
+	pthread_mutex_unlock(&gc_g->mu);
+
+	/* The coordinator's own refusals of the GROUP resource. */
+	assert_int_equal(
+		alter(c - 1, "pay/audit", "no.such", "1", PROTO_CONFIG_SET, true, msg, sizeof(msg)),
+		PROTO_ERR_INVALID_CONFIG);
+	assert_int_equal(alter(c - 1, "pay/audit", "auto.offset.reset", "soon", PROTO_CONFIG_SET,
+			       true, msg, sizeof(msg)),
+			 PROTO_ERR_INVALID_CONFIG);
+	assert_int_equal(alter(c - 1, "pay/audit", "auto.offset.reset", "latest",
+			       PROTO_CONFIG_APPEND, true, msg, sizeof(msg)),
+			 PROTO_ERR_INVALID_CONFIG);
+	assert_int_equal(alter(c - 1, "pay/audit", "auto.offset.reset", "latest", PROTO_CONFIG_SET,
+			       false, msg, sizeof(msg)),
+			 PROTO_ERR_INVALID_REQUEST);
+	assert_int_equal(alter(other, "pay/audit", "auto.offset.reset", "latest", PROTO_CONFIG_SET,
+			       true, msg, sizeof(msg)),
+			 PROTO_ERR_NOT_COORDINATOR);
+	assert_int_equal(alter(c - 1, "pay/a/b", NULL, NULL, 0, true, msg, sizeof(msg)),
+			 PROTO_ERR_INVALID_GROUP_ID);
+	assert_int_equal(alter(c - 1, "audit", "partition.assignment.strategy", NULL,
+			       PROTO_CONFIG_DELETE, true, msg, sizeof(msg)),
+			 PROTO_ERR_NONE);
+	pthread_mutex_lock(&gc_g->mu);
+	assert_int_equal(gc_g->strategy, ASSIGN_RANGE);
+	pthread_mutex_unlock(&gc_g->mu);
+
+	/* A member on the coordinator's mount: no reset, no rmdir. */
+	assert_int_equal(group_join(gc_g, 77, on_wake, NULL, &m), 0);
+	assert_int_equal(group_offset_reset(g, 0, "1", 1), -EBUSY);
+	assert_int_equal(group_delete(t[other], name), -EBUSY);
+	assert_int_equal(delete_group(c - 1, "audit"), PROTO_ERR_NON_EMPTY_GROUP);
+	assert_int_equal(describe(c - 1, "pay/audit", st, sizeof(st), &members), PROTO_ERR_NONE);
+	assert_string_equal(st, "Stable");
+	assert_int_equal(members, 1);
+	group_leave(m);
+	assert_int_equal(group_offset(gc_g, 0, &off), 0);
+	assert_int_equal(off, 2);
+
+	/* rmdir there deletes it at the coordinator, and its proxy; the
+	 * third mount's proxy goes at its next lookup. */
+	assert_int_equal(group_delete(t[other], name), 0);
+	assert_int_equal(group_open(t[c - 1], name, GROUP_LOOKUP, &g), -ENOENT);
+	assert_int_equal(group_open(t[other], name, GROUP_LOOKUP, &g), -ENOENT);
+	assert_true(listed(third, t[third], name));
+	assert_int_equal(group_open(t[third], name, GROUP_LOOKUP, &g), -ENOENT);
+	assert_false(listed(third, t[third], name));
+	assert_int_equal(group_delete(t[other], name), -ENOENT);
+	assert_int_equal(delete_group(c - 1, "audit"), PROTO_ERR_GROUP_ID_NOT_FOUND);
+	assert_int_equal(delete_group(c - 1, "pay/audit"), PROTO_ERR_GROUP_ID_NOT_FOUND);
+	assert_int_equal(delete_group(other, "audit"), PROTO_ERR_NOT_COORDINATOR);
+	assert_int_equal(delete_group(c - 1, "pay/a b"), PROTO_ERR_INVALID_GROUP_ID);
+
+	/* Kafka's DeleteGroups by the bare name takes every topic's group. */
+	assert_int_equal(alter(c - 1, "pay/audit", NULL, NULL, 0, true, msg, sizeof(msg)),
+			 PROTO_ERR_NONE);
+	assert_int_equal(delete_group(c - 1, "audit"), PROTO_ERR_NONE);
+	assert_int_equal(group_open(t[c - 1], name, GROUP_LOOKUP, &g), -ENOENT);
+	group_put(gc_g);
+	group_put(g3);
+	for (int i = 0; i < NB; i++)
+		topic_put(t[i]);
 }
 
 static void test_offsets_follow_leader(void **state)
@@ -302,14 +541,13 @@ static void test_offsets_follow_leader(void **state)
 	while (broker_topic_get(b[other], "orders", &t[other]) < 0 && now_mono_ms() < end)
 		usleep(20000);
 	assert_non_null(t[other]);
-	/* There a lookup finds nothing, mkdir makes a proxy, which reads the
-	 * coordinator's offsets and refuses a reset, naming the coordinator. */
-	assert_int_equal(group_open(t[other], name, GROUP_LOOKUP, &g), -ENOENT);
-	assert_int_equal(group_open(t[other], name, GROUP_CREATE_EXCL, &g), 0);
+	/* There a lookup finds the coordinator's group and makes a proxy
+	 * (mkdir: EEXIST), which reads the coordinator's offsets. */
+	assert_int_equal(group_open(t[other], name, GROUP_CREATE_EXCL, &g), -EEXIST);
+	assert_int_equal(group_open(t[other], name, GROUP_LOOKUP, &g), 0);
 	assert_true(g->proxy);
 	assert_int_equal(group_offset(g, 0, &off), 0);
 	assert_int_equal(off, 0);
-	assert_int_equal(group_offset_reset(g, 0, "earliest", 8), -EREMOTE);
 	group_put(g);
 	off = -1;
 
@@ -373,7 +611,8 @@ static void test_offsets_follow_leader(void **state)
 	pthread_mutex_unlock(&g->mu);
 	assert_int_equal(group_offset(g, 0, &off), 0);
 	assert_int_equal(off, 1);
-	assert_int_equal(group_offset_reset(g, 0, "0", 1), -EREMOTE);
+	/* Its member is a member of the group: no reset. */
+	assert_int_equal(group_offset_reset(g, 0, "0", 1), -EBUSY);
 	group_leave(m);
 	group_put(g);
 	assert_int_equal(heartbeat(now - 1, name), PROTO_ERR_NOT_COORDINATOR);
@@ -393,6 +632,7 @@ int main(void)
 		cmocka_unit_test(test_partition_for),
 		cmocka_unit_test(test_too_few_brokers),
 		cmocka_unit_test(test_one_coordinator),
+		cmocka_unit_test(test_admin_forwarded),
 		cmocka_unit_test(test_offsets_follow_leader),
 	};
 
