@@ -44,10 +44,10 @@
 #include "util/clock.h"
 #include "util/diaglog.h"
 
-#define GADM_TIMEOUT_MS       5000  /* one call, connect included */
+#define GADM_TIMEOUT_MS        5000 /* one call, connect included */
 #define GADM_LOOKUP_TIMEOUT_MS 1000 /* a lookup's question: ls must not hang */
-#define GADM_WAIT_MS          30000
-#define GADM_PAUSE_MS         100
+#define GADM_WAIT_MS           30000
+#define GADM_PAUSE_MS          100
 
 int group_admin_errno(int16_t err)
 {
@@ -150,7 +150,8 @@ static int gadm_call(struct group_coord *gc, const char *topic, const char *name
 
 	for (;;) {
 		msg[0] = '\0';
-		rc = node == GROUP_COORD_NONE ? 0 : gadm_once(gc, node, call, &err, msg, sizeof(msg));
+		rc = node == GROUP_COORD_NONE ? 0
+					      : gadm_once(gc, node, call, &err, msg, sizeof(msg));
 		if (node == GROUP_COORD_NONE)
 			err = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
 		if (rc < 0 || (err != PROTO_ERR_NOT_COORDINATOR &&
@@ -169,15 +170,18 @@ static int gadm_call(struct group_coord *gc, const char *topic, const char *name
 			return GADM_LOCAL;
 	}
 	if (rc < 0) {
-		mq_log_limited(MQ_WARN, "group %s of topic %s: %s: broker %d (the coordinator) "
-			       "not reached: %s", name, topic, call->what, (int)node,
-			       strerror(-rc));
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: %s: broker %d (the coordinator) "
+			       "not reached: %s",
+			       name, topic, call->what, (int)node, strerror(-rc));
 		return rc == -EOPNOTSUPP ? -EPROTO : -EAGAIN;
 	}
 	if (err) {
-		mq_log_limited(MQ_WARN, "group %s of topic %s: %s refused by broker %d (the "
-			       "coordinator): %s%s%s", name, topic, call->what, (int)node,
-			       proto_err_name(err), msg[0] ? ": " : "", msg);
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: %s refused by broker %d (the "
+			       "coordinator): %s%s%s",
+			       name, topic, call->what, (int)node, proto_err_name(err),
+			       msg[0] ? ": " : "", msg);
 		return group_admin_errno(err);
 	}
 	return 0;
@@ -242,8 +246,7 @@ static int desc_encode(struct kbuf_w *w, int16_t v, const void *req)
 	return proto_describe_groups_req_encode(w, v, req);
 }
 
-static int desc_decode(struct kbuf_r *r, int16_t v, void *ctx, int16_t *err, char *msg,
-		       size_t cap)
+static int desc_decode(struct kbuf_r *r, int16_t v, void *ctx, int16_t *err, char *msg, size_t cap)
 {
 	struct proto_describe_groups_resp resp;
 	bool *exists = ctx;
@@ -301,8 +304,7 @@ static int alter_encode(struct kbuf_w *w, int16_t v, const void *req)
 	return proto_incr_alter_configs_req_encode(w, v, req);
 }
 
-static int alter_decode(struct kbuf_r *r, int16_t v, void *ctx, int16_t *err, char *msg,
-			size_t cap)
+static int alter_decode(struct kbuf_r *r, int16_t v, void *ctx, int16_t *err, char *msg, size_t cap)
 {
 	struct proto_alter_configs_resp resp;
 	int rc = proto_incr_alter_configs_resp_decode(r, v, &resp);
@@ -384,8 +386,10 @@ int group_admin_forward_config(struct group *g, int32_t node, const char *text, 
 	int rc = gadm_alter(g->gc, g->topic, g->name, node, text, len, ".config");
 
 	if (rc == 0)
-		mq_log(MQ_INFO, "group %s of topic %s: settings changed at broker %d (its "
-		       "coordinator)", g->name, g->topic, (int)node);
+		mq_log(MQ_INFO,
+		       "group %s of topic %s: settings changed at broker %d (its "
+		       "coordinator)",
+		       g->name, g->topic, (int)node);
 	return rc;
 }
 
@@ -395,8 +399,10 @@ int group_admin_forward_create(struct group_coord *gc, const char *topic, const 
 	int rc = group_admin_remote_exists(gc, topic, name, node, true);
 
 	if (rc == 1) {
-		mq_log_limited(MQ_WARN, "group %s of topic %s: mkdir refused: it exists at broker "
-			       "%d (its coordinator)", name, topic, (int)node);
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: mkdir refused: it exists at broker "
+			       "%d (its coordinator)",
+			       name, topic, (int)node);
 		return -EEXIST;
 	}
 	if (rc == 0)
@@ -465,7 +471,9 @@ int group_admin_forward_commit(struct group *g, int32_t node, int p, int64_t off
 	snprintf(what, sizeof(what), "partition %d: reset", p);
 	rc = gadm_call(g->gc, g->topic, g->name, node, &call);
 	if (rc == 0)
-		mq_log(MQ_INFO, "group %s of topic %s: partition %d reset to %" PRId64
-		       " at broker %d (its coordinator)", g->name, g->topic, p, off, (int)node);
+		mq_log(MQ_INFO,
+		       "group %s of topic %s: partition %d reset to %" PRId64
+		       " at broker %d (its coordinator)",
+		       g->name, g->topic, p, off, (int)node);
 	return rc;
 }

@@ -103,8 +103,10 @@ int16_t group_admin_coord_check(struct group_coord *gc, const char *name, const 
 	if (rc == 1)
 		return PROTO_ERR_NONE;
 	if (rc == 0) {
-		mq_log_limited(MQ_INFO, "%s from %s for group %s: NOT_COORDINATOR, broker %d "
-			       "coordinates it", api, peer, name, (int)leader);
+		mq_log_limited(MQ_INFO,
+			       "%s from %s for group %s: NOT_COORDINATOR, broker %d "
+			       "coordinates it",
+			       api, peer, name, (int)leader);
 		return PROTO_ERR_NOT_COORDINATOR;
 	}
 	if (rc == -EINPROGRESS) {
@@ -112,8 +114,10 @@ int16_t group_admin_coord_check(struct group_coord *gc, const char *name, const 
 			       api, peer, name);
 		return PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS;
 	}
-	mq_log_limited(MQ_INFO, "%s from %s for group %s: COORDINATOR_NOT_AVAILABLE (no leader "
-		       "of its %s partition)", api, peer, name, GROUP_OFFSETS_TOPIC);
+	mq_log_limited(MQ_INFO,
+		       "%s from %s for group %s: COORDINATOR_NOT_AVAILABLE (no leader "
+		       "of its %s partition)",
+		       api, peer, name, GROUP_OFFSETS_TOPIC);
 	return PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
 }
 
@@ -143,7 +147,7 @@ static bool named(const struct group *g, const char *topic, const char *name)
 int16_t group_admin_delete(struct group_coord *gc, const char *topic, const char *name,
 			   const char *peer)
 {
-	char (*topics)[TOPIC_NAME_MAX + 1] = NULL;
+	char(*topics)[TOPIC_NAME_MAX + 1] = NULL;
 	int n = 0, rc = 0;
 	bool busy;
 
@@ -165,8 +169,10 @@ int16_t group_admin_delete(struct group_coord *gc, const char *topic, const char
 	if (!topics)
 		return PROTO_ERR_UNKNOWN_SERVER_ERROR;
 	if (busy) {
-		mq_log_limited(MQ_INFO, "DeleteGroups from %s: group %s%s%s: NON_EMPTY_GROUP (it "
-			       "has members)", peer, topic, topic[0] ? "/" : "", name);
+		mq_log_limited(MQ_INFO,
+			       "DeleteGroups from %s: group %s%s%s: NON_EMPTY_GROUP (it "
+			       "has members)",
+			       peer, topic, topic[0] ? "/" : "", name);
 		free(topics);
 		return PROTO_ERR_NON_EMPTY_GROUP;
 	}
@@ -217,8 +223,8 @@ static int delete_groups_handler(void *arg, struct net_req *req)
 		struct proto_deletable_group_result *res = &r.results[r.n_results++];
 
 		res->group_id = m->groups_names[i];
-		res->error_code = id_check(gs->gc, m->groups_names[i], topic, name,
-					   "DeleteGroups", net_req_peer(req));
+		res->error_code = id_check(gs->gc, m->groups_names[i], topic, name, "DeleteGroups",
+					   net_req_peer(req));
 		if (!res->error_code)
 			res->error_code =
 				group_admin_delete(gs->gc, topic, name, net_req_peer(req));
@@ -264,10 +270,9 @@ static int describe_member(struct proto_described_group *d, struct gdesc_hold *h
 	struct proto_described_member *dm = &d->members[d->n_members];
 	int32_t *parts = calloc((size_t)g->nparts + 1, sizeof(*parts));
 	struct proto_topic_partitions tp = { .topic = kstr_of(g->topic), .partitions = parts };
-	struct proto_consumer_asg asg = { .version = 0,
-					  .n_assigned = 1,
-					  .assigned_partitions = &tp,
-					  .user_data = KSTR_NULL };
+	struct proto_consumer_asg asg = {
+		.version = 0, .n_assigned = 1, .assigned_partitions = &tp, .user_data = KSTR_NULL
+	};
 	struct kbuf_w w;
 	char *id;
 
@@ -340,10 +345,10 @@ static int describe_kafka(struct group_serve *gs, const char *name, struct proto
 		dm->group_instance_id = KSTR_NULL;
 		dm->client_id = kstr_of("");
 		dm->client_host = kstr_of("");
-		dm->member_metadata = (struct kstr){ meta ? (const char *)meta : "",
-						     meta ? kp->len : 0 };
-		dm->member_assignment = (struct kstr){ asg ? (const char *)asg : "",
-						       asg ? km->asg_len : 0 };
+		dm->member_metadata =
+			(struct kstr){ meta ? (const char *)meta : "", meta ? kp->len : 0 };
+		dm->member_assignment =
+			(struct kstr){ asg ? (const char *)asg : "", asg ? km->asg_len : 0 };
 	}
 	return 1;
 }
@@ -375,7 +380,8 @@ int group_admin_describe(struct group_serve *gs, const char *topic, const char *
 			continue;
 		pthread_mutex_lock(&g->mu);
 		if (ngroups++ == 0)
-			snprintf(h->proto, sizeof(h->proto), "%s", assign_strategy_name(g->strategy));
+			snprintf(h->proto, sizeof(h->proto), "%s",
+				 assign_strategy_name(g->strategy));
 		for (struct group_member *m = g->members; m && rc == 0; m = m->next)
 			if (m->active && d->n_members < members)
 				rc = describe_member(d, h, g, m);
@@ -466,10 +472,11 @@ static int16_t alter_text(const struct proto_alter_configs_resource *res, FILE *
 			if (kstr_eq(c->name, defaults[k][0]))
 				def = defaults[k][1];
 		if (!def) {
-			snprintf(msg, cap, "unknown key '%.*s' (group keys: "
+			snprintf(msg, cap,
+				 "unknown key '%.*s' (group keys: "
 				 "partition.assignment.strategy, auto.offset.reset, "
-				 "session.timeout.ms)", c->name.len < 100 ? (int)c->name.len : 100,
-				 c->name.ptr);
+				 "session.timeout.ms)",
+				 c->name.len < 100 ? (int)c->name.len : 100, c->name.ptr);
 			return PROTO_ERR_INVALID_CONFIG;
 		}
 		switch (c->config_operation) {

@@ -22,6 +22,11 @@
  *                      brokers, joined over the listener's group APIs
  *   group_remote.c     on the other brokers: their members of a group the
  *                      coordinator assigns, heartbeats, commits there
+ *   group_admin.c      on the other brokers: a mount's mkdir, reset,
+ *                      .config and rmdir of a group, sent to its
+ *                      coordinator as Kafka's admin requests
+ *   group_admin_serve.c on the coordinator: DescribeGroups, DeleteGroups
+ *                      and the group resource of IncrementalAlterConfigs
  *   offsets_topic.c    a cluster's replicated __consumer_offsets: made on
  *                      first need, the coordinator rule (the leader of a
  *                      group's partition), the loader thread that loads

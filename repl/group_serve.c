@@ -516,7 +516,16 @@ int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, ch
 	const char *why = NULL;
 	int rc;
 
-	if (id.len <= 0 || id.len > TOPIC_NAME_MAX) {
+	if (!strcmp(api, "FindCoordinator") && id.ptr && id.len > 0 &&
+	    memchr(id.ptr, '/', (size_t)id.len)) {
+		char topic[TOPIC_NAME_MAX + 1];
+
+		/* "<topic>/<group>", the mount group of one topic that the
+		 * admin APIs take (group_admin_serve.c): <group>'s
+		 * coordinator. */
+		if (group_scoped_name(id, topic, name, &why) < 0 && !why)
+			why = "not <topic>/<group>";
+	} else if (id.len <= 0 || id.len > TOPIC_NAME_MAX) {
 		why = "empty or over 249 bytes";
 	} else {
 		snprintf(name, TOPIC_NAME_MAX + 1, "%.*s", (int)id.len, id.ptr);

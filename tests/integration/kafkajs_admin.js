@@ -6,10 +6,15 @@
 //   node kafkajs_admin.js BROKER partitions TOPIC COUNT
 //   node kafkajs_admin.js BROKER describe TOPIC [NAME...]
 //   node kafkajs_admin.js BROKER alter TOPIC CONFIG_JSON
+//   node kafkajs_admin.js BROKER describe-group GROUP
+//   node kafkajs_admin.js BROKER delete-group GROUP
+//   node kafkajs_admin.js BROKER group-offsets GROUP TOPIC
 //
 // Prints "ok" (create: "exists" for TOPIC_ALREADY_EXISTS, which kafkajs
 // does not throw), or for describe one
-// line per setting: "name=value source=N readonly=B synonyms=a:4,b:5".
+// line per setting: "name=value source=N readonly=B synonyms=a:4,b:5";
+// describe-group "state=S protocol=P members=N", group-offsets one
+// "partition offset" line per partition.
 // A refusal prints "error <Kafka's error type>: <message>" and exits 1.
 // With KAFKA_SASL_USER and KAFKA_SASL_PASSWORD set it authenticates with
 // SCRAM-SHA-256 (a cluster's SASL_PLAINTEXT listener).
@@ -28,6 +33,9 @@ const entries = (json) =>
     logLevel: logLevel.NOTHING, retry: { retries: 0 } });
   const admin = kafka.admin();
   await admin.connect();
+  // The group operations ask for a coordinator through the brokers of
+  // the metadata, which only a topic operation fetches otherwise.
+  if (op.endsWith('group') || op === 'group-offsets') await admin.fetchTopicMetadata({ topics: [] });
   try {
     if (op === 'create') {
       const [parts, rf, cfg, validate] = rest;
@@ -64,6 +72,22 @@ const entries = (json) =>
         resources: [{ type: ConfigResourceTypes.TOPIC, name: topic,
           configEntries: entries(rest[0]) }] });
       console.log('ok');
+    } else if (op === 'describe-group') {
+      const { groups: [g] } = await admin.describeGroups([topic]);
+      if (g.errorCode) throw Object.assign(new Error('describe'), { type: g.errorCode });
+      console.log(`state=${g.state} protocol=${g.protocol} members=${g.members.length}`);
+    } else if (op === 'delete-group') {
+      try {
+        await admin.deleteGroups([topic]);
+      } catch (e) {
+        // KafkaJSDeleteGroupsError: each group's own error.
+        if (e.groups && e.groups.length) throw e.groups[0].error;
+        throw e;
+      }
+      console.log('ok');
+    } else if (op === 'group-offsets') {
+      const [t] = await admin.fetchOffsets({ groupId: topic, topics: [rest[0]] });
+      for (const p of t.partitions) console.log(`${p.partition} ${p.offset}`);
     } else {
       throw new Error(`unknown op ${op}`);
     }

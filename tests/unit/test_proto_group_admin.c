@@ -66,8 +66,8 @@ static void test_describe_groups(void **state)
 			   PROTOFX_BYTES(PI32(1), 0x00, 0x00, 0x00, 0x01, 'g', 0x00, 0x05, 'E', 'm',
 					 'p', 't', 'y', 0x00, 0x08, 'c', 'o', 'n', 's', 'u', 'm',
 					 'e', 'r', 0x00, 0x05, 'r', 'a', 'n', 'g', 'e', PI32(1),
-					 0x00, 0x01, 'm', 0x00, 0x04, 'm', 'q', 'f', 's', 0x00, 0x00,
-					 PI32(0), PI32(1), 'x'),
+					 0x00, 0x01, 'm', 0x00, 0x04, 'm', 'q', 'f', 's', 0x00,
+					 0x00, PI32(0), PI32(1), 'x'),
 			   0, &resp);
 	assert_int_equal(resp.n_groups, 1);
 	assert_true(kstr_eq(resp.groups[0].group_state, "Empty"));
@@ -91,8 +91,8 @@ static void test_describe_groups(void **state)
 
 	/* A member count past the bytes left is malformed. */
 	kbuf_r_init(&r,
-		    (const uint8_t[]){ PI32(1), 0x00, 0x00, 0x00, 0x01, 'g', 0x00, 0x00, 0x00,
-				       0x00, 0x00, 0x00, PI32(1000) },
+		    (const uint8_t[]){ PI32(1), 0x00, 0x00, 0x00, 0x01, 'g', 0x00, 0x00, 0x00, 0x00,
+				       0x00, 0x00, PI32(1000) },
 		    22);
 	assert_int_equal(proto_describe_groups_resp_decode(&r, 0, &resp), -EBADMSG);
 	/* Versions past 5 are not ours. */
