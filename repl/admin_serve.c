@@ -698,6 +698,9 @@ static int describe_configs_fill(const struct admin_req *ar, const struct admin_
 		rc = describe_topic(ar->ka, res, m->include_synonyms, r, d, v);
 	else if (res->resource_type == PROTO_RESOURCE_BROKER)
 		rc = describe_broker(ar->ka, res, r, d, v);
+	else if (res->resource_type == PROTO_RESOURCE_GROUP)
+		v->code = group_admin_describe_configs(ar->ka->b, res->resource_name, ar->peer, r,
+						       v->msg, sizeof(v->msg));
 	else
 		refuse(v, PROTO_ERR_INVALID_REQUEST, "unsupported resource type %d",
 		       (int)res->resource_type);

@@ -18,6 +18,8 @@
  *   lookup, ls            DescribeGroups "<topic>/g" for a proxy without
  *                         members (does the group still exist there?) or
  *                         a name with no proxy yet (does it exist there?)
+ *   a .config read        DescribeConfigs of the GROUP resource
+ *                         "<topic>/g": the proxy's copy of the settings
  *
  * Kafka's answer becomes the errno the local operation gives
  * (group_admin_errno) with one log line naming the coordinator and the
@@ -475,5 +477,94 @@ int group_admin_forward_commit(struct group *g, int32_t node, int p, int64_t off
 		       "group %s of topic %s: partition %d reset to %" PRId64
 		       " at broker %d (its coordinator)",
 		       g->name, g->topic, p, off, (int)node);
+	return rc;
+}
+
+/* ---- DescribeConfigs ---- */
+
+static int dcfg_encode(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_describe_configs_req_encode(w, v, req);
+}
+
+/* The settings of one group resource as .config text into ctx (a FILE). */
+static int dcfg_decode(struct kbuf_r *r, int16_t v, void *ctx, int16_t *err, char *msg, size_t cap)
+{
+	struct proto_describe_configs_resp resp;
+	int rc = proto_describe_configs_resp_decode(r, v, &resp);
+
+	if (rc < 0)
+		return rc;
+	if (resp.n_results != 1) {
+		rc = -EBADMSG;
+	} else {
+		const struct proto_describe_configs_result *res = &resp.results[0];
+
+		*err = res->error_code;
+		if (res->error_message.ptr && res->error_message.len > 0)
+			snprintf(msg, cap, "%.*s", (int)res->error_message.len,
+				 res->error_message.ptr);
+		for (int32_t i = 0; !*err && i < res->n_configs; i++)
+			if (res->configs[i].name.len > 0 && res->configs[i].value.ptr)
+				fprintf(ctx, "%.*s=%.*s\n", (int)res->configs[i].name.len,
+					res->configs[i].name.ptr, (int)res->configs[i].value.len,
+					res->configs[i].value.ptr);
+	}
+	proto_describe_configs_resp_free(&resp);
+	return rc;
+}
+
+int group_admin_fetch_config(struct group *g, int32_t node)
+{
+	char id[2 * TOPIC_NAME_MAX + 2], msg[160] = "", why[160] = "";
+	struct proto_describe_configs_resource res = {
+		.resource_type = PROTO_RESOURCE_GROUP,
+		.resource_name = scoped(id, sizeof(id), g->topic, g->name),
+		.n_configuration_keys = -1,
+	};
+	struct proto_describe_configs_req req = { .n_resources = 1, .resources = &res };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	struct gadm_call call = { .api = PROTO_API_DESCRIBE_CONFIGS,
+				  .what = ".config",
+				  .encode = dcfg_encode,
+				  .req = &req,
+				  .decode = dcfg_decode,
+				  .ctx = f,
+				  .timeout_ms = GADM_LOOKUP_TIMEOUT_MS };
+	int16_t err = PROTO_ERR_NONE;
+	int strategy, rc;
+	bool latest;
+	int32_t session;
+
+	if (!f)
+		return -ENOMEM;
+	/* One question: a .config read (and its stat) must not hang. */
+	rc = gadm_once(g->gc, node, &call, &err, msg, sizeof(msg));
+	fclose(f);
+	if (rc == 0 && err)
+		rc = group_admin_errno(err);
+	if (rc == 0) {
+		pthread_mutex_lock(&g->mu);
+		strategy = g->strategy;
+		latest = g->reset_latest;
+		session = g->session_timeout_ms;
+		rc = group_settings_apply(text, len, '\n', &strategy, &latest, &session, why,
+					  sizeof(why));
+		if (rc == 0) {
+			g->strategy = strategy;
+			g->reset_latest = latest;
+			g->session_timeout_ms = session;
+		}
+		pthread_mutex_unlock(&g->mu);
+	}
+	if (rc < 0)
+		mq_log_limited(MQ_INFO,
+			       "group %s of topic %s: .config of broker %d (the "
+			       "coordinator) not read: %s%s%s%s; the last one known shown",
+			       g->name, g->topic, (int)node, strerror(-rc),
+			       msg[0] || why[0] ? ": " : "", msg, why);
+	free(text);
 	return rc;
 }

@@ -5,9 +5,10 @@
  *
  *   DescribeGroups (15)   the group's state, protocol and members
  *   DeleteGroups (42)     the group and its committed offsets (tombstones)
- *   IncrementalAlterConfigs (44) on a GROUP resource (type 32)
- *                         the mount's group settings (admin_serve.c hands
- *                         those resources here: group_admin_alter)
+ *   IncrementalAlterConfigs (44) and DescribeConfigs (32) of a GROUP
+ *                         resource (type 32): the mount's group settings
+ *                         (admin_serve.c hands those resources here:
+ *                         group_admin_alter, group_admin_describe_configs)
  *
  * Names. A mount group belongs to one topic (MNT/<topic>/.groups/<g>/);
  * a Kafka group is every topic's group of its name. So a group id is
@@ -38,7 +39,10 @@
  *     scoped group that does not exist is made (durable, its settings
  *     record) first, as Kafka keeps configs of groups not yet in use:
  *     this is how a mount's mkdir on another broker makes its group here;
- *     "<g>" changes every topic's group <g> (none: GROUP_ID_NOT_FOUND).
+ *     "<g>" changes every topic's group <g> (none: GROUP_ID_NOT_FOUND);
+ *   - DescribeConfigs: the three keys of "<topic>/<g>" (source
+ *     GROUP_CONFIG, 8), GROUP_ID_NOT_FOUND when there is no such group,
+ *     INVALID_GROUP_ID for a bare "<g>" (its topics' settings differ).
  *
  * Threads: listener workers; takes coord.mu, group.mu and gs->mu in the
  * order of group_int.h, never two groups' mu at once.
@@ -369,9 +373,13 @@ int group_admin_describe(struct group_serve *gs, const char *topic, const char *
 			goto out;
 	}
 	pthread_mutex_lock(&gc->mu);
-	for (int i = 0; i < gc->ngroups; i++)
-		if (named(gc->groups[i], topic, name))
-			members += gc->groups[i]->nmembers + 1; /* read racy: a bound only */
+	for (int i = 0; i < gc->ngroups; i++) {
+		if (!named(gc->groups[i], topic, name))
+			continue;
+		pthread_mutex_lock(&gc->groups[i]->mu);
+		members += gc->groups[i]->nmembers;
+		pthread_mutex_unlock(&gc->groups[i]->mu);
+	}
 	d->members = dhold_keep(h, calloc((size_t)members + 1, sizeof(*d->members)));
 	for (int i = 0; d->members && rc == 0 && i < gc->ngroups; i++) {
 		struct group *g = gc->groups[i];
@@ -592,6 +600,70 @@ out:
 	free(topics);
 	free(text);
 	return code;
+}
+
+/* ---- DescribeConfigs of a GROUP resource ---- */
+
+int16_t group_admin_describe_configs(struct broker *b, struct kstr id, const char *peer,
+				     struct proto_describe_configs_result *r, char *msg, size_t cap)
+{
+	char topic[TOPIC_NAME_MAX + 1], name[TOPIC_NAME_MAX + 1];
+	const char *bad, *values[3];
+	struct group *g = NULL;
+	struct topic *t;
+	struct {
+		struct proto_describe_configs_entry e[3];
+		char session[16];
+	} * blk;
+	int16_t code;
+	int rc;
+
+	if (group_scoped_name(id, topic, name, &bad) < 0 || !topic[0]) {
+		snprintf(msg, cap, "group id refused: %s",
+			 bad ? bad : "name the group of one topic: <topic>/<group>");
+		return PROTO_ERR_INVALID_GROUP_ID;
+	}
+	code = group_admin_coord_check(b->gc, name, "DescribeConfigs", peer);
+	if (code)
+		return code;
+	rc = broker_topic_get(b, topic, &t);
+	if (rc == 0) {
+		rc = group_open(t, name, GROUP_LOOKUP, &g);
+		topic_put(t);
+	}
+	if (rc < 0) {
+		snprintf(msg, cap, "no group %s of topic %s", name, topic);
+		return PROTO_ERR_GROUP_ID_NOT_FOUND;
+	}
+	/* One block, which the caller frees as r->configs. */
+	blk = calloc(1, sizeof(*blk));
+	if (!blk) {
+		group_put(g);
+		return PROTO_ERR_UNKNOWN_SERVER_ERROR;
+	}
+	pthread_mutex_lock(&g->mu);
+	values[0] = assign_strategy_name(g->strategy);
+	values[1] = g->reset_latest ? "latest" : "earliest";
+	snprintf(blk->session, sizeof(blk->session), "%d", (int)g->session_timeout_ms);
+	pthread_mutex_unlock(&g->mu);
+	group_put(g);
+	values[2] = blk->session;
+	for (int i = 0; i < 3; i++) {
+		static const char *const keys[3] = { "partition.assignment.strategy",
+						     "auto.offset.reset", "session.timeout.ms" };
+
+		blk->e[i] = (struct proto_describe_configs_entry){
+			.name = kstr_of(keys[i]),
+			.value = kstr_of(values[i]),
+			.config_source = 8, /* Kafka's GROUP_CONFIG */
+			.synonyms = NULL,
+			.config_type = i == 2 ? 3 : 2, /* INT, STRING */
+			.documentation = KSTR_NULL,
+		};
+	}
+	r->configs = blk->e;
+	r->n_configs = 3;
+	return PROTO_ERR_NONE;
 }
 
 int group_admin_serve_register(struct group_serve *gs, struct net_server *srv)

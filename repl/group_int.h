@@ -358,6 +358,9 @@ int group_admin_remote_exists(struct group_coord *gc, const char *topic, const c
 int group_admin_forward_config(struct group *g, int32_t node, const char *text, size_t len);
 /* A reset: off committed for partition p at node, outside a generation. */
 int group_admin_forward_commit(struct group *g, int32_t node, int p, int64_t off);
+/* A .config read: g's settings as node has them (DescribeConfigs) into
+ * g's copy; one short question, the copy unchanged on failure. */
+int group_admin_fetch_config(struct group *g, int32_t node);
 
 /* ---- group_admin_serve.c: the group admin APIs (coordinator) ---- */
 /* A group id of the admin APIs: "<g>" (topic "") or "<topic>/<g>", into

@@ -35,5 +35,11 @@ struct proto_alter_configs_resource;
 int16_t group_admin_alter(struct broker *b, const struct proto_alter_configs_resource *res,
 			  bool incremental, bool validate_only, const char *peer, char *msg,
 			  size_t cap);
+/* DescribeConfigs of the GROUP resource id: r's configs (one block,
+ * malloc'ed: free(r->configs)), or Kafka's code with the reason in msg. */
+struct proto_describe_configs_result;
+int16_t group_admin_describe_configs(struct broker *b, struct kstr id, const char *peer,
+				     struct proto_describe_configs_result *r, char *msg,
+				     size_t cap);
 
 #endif

@@ -94,10 +94,18 @@ int group_state_text(struct group *g, char **out, size_t *len)
 int group_config_text(struct group *g, char **out, size_t *len)
 {
 	char *buf = malloc(256);
+	int32_t node;
 	int n;
 
 	if (!buf)
 		return -ENOMEM;
+	/* The settings are the coordinator's: a proxy shows what it says
+	 * (or, when it does not answer, the last it knew). */
+	pthread_mutex_lock(&g->gc->mu);
+	node = group_remote_node(g);
+	pthread_mutex_unlock(&g->gc->mu);
+	if (node >= 0)
+		(void)group_admin_fetch_config(g, node);
 	pthread_mutex_lock(&g->mu);
 	n = snprintf(buf, 256,
 		     "partition.assignment.strategy=%s\nauto.offset.reset=%s\n"

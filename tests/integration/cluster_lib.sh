@@ -122,6 +122,16 @@ cluster_start3() {
 # SASL_PLAINTEXT listeners.
 SASL="-X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-256 -X sasl.username=admin -X sasl.password=admin-secret"
 
+# group_coordinator GROUP [N]: the id of the broker that coordinates
+# GROUP (FindCoordinator sent to broker N, default 1), or what it
+# answered instead.
+group_coordinator() {
+	eval "_gp=\$PORT${2:-1}"
+	_gc=$(timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" coordinator 127.0.0.1 "$_gp" \
+		admin admin-secret "$1" 2>&1)
+	echo "${_gc#error 0 node }"
+}
+
 # kc BROKER_N ARGS...: kcat bootstrapped from broker N.
 kc() {
 	_b=$1

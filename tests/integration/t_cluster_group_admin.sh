@@ -4,7 +4,8 @@
 # brokers, a topic of two partitions with three replicas. On that mount
 # (mnt$O) mkdir, a reset, a .config write and rmdir act at the group's
 # coordinator (broker $C, over DescribeGroups, OffsetCommit,
-# IncrementalAlterConfigs and DeleteGroups); their effect shows on the
+# IncrementalAlterConfigs and DeleteGroups; a proxy's .config reads the
+# coordinator's with DescribeConfigs); their effect shows on the
 # coordinator's mount and on a third mount (mnt$T), and the errors are
 # those of a local operation (EEXIST, EINVAL, EBUSY while a member reads,
 # ENOENT), each logged naming the coordinator. kcat -G resumes from the
@@ -29,9 +30,7 @@ cluster_start3
 cluster_mkdir t
 
 G=audit
-C=$(timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" coordinator 127.0.0.1 "$PORT1" \
-	admin admin-secret "$G" 2>&1)
-C=${C#error 0 node }
+C=$(group_coordinator "$G")
 case $C in
 1 | 2 | 3) ok "broker $C coordinates $G" ;;
 *) fail "a coordinator of $G" "FindCoordinator: $C"; mq_done ;;
@@ -81,7 +80,7 @@ expect_eq "and on mnt$T" "5" "$(committed "$T" 0)"
 # ---- .config ----------------------------------------------------------------
 expect_ok ".config on mnt$O" sh -c \
 	"printf 'partition.assignment.strategy=roundrobin\nsession.timeout.ms=7000\n' > '$(GD "$O")/.config'"
-for n in $C $O; do
+for n in $C $O $T; do
 	expect_ok "mnt$n's .config: roundrobin" grep -qx 'partition.assignment.strategy=roundrobin' "$(GD "$n")/.config"
 	expect_ok "mnt$n's .config: 7000" grep -qx 'session.timeout.ms=7000' "$(GD "$n")/.config"
 done

@@ -399,7 +399,8 @@ static void test_admin_forwarded(void **state)
 	int32_t c, members = -1;
 	int other, third;
 	int64_t off = -1, end;
-	char st[32], msg[256];
+	char st[32], msg[256], *text;
+	size_t len;
 
 	(void)state;
 	c = offsets_leader(0, name);
@@ -452,6 +453,10 @@ static void test_admin_forwarded(void **state)
 	pthread_mutex_lock(&gc_g->mu);
 	assert_int_equal(gc_g->strategy, ASSIGN_STICKY);
 	pthread_mutex_unlock(&gc_g->mu);
+	/* The third mount's proxy reads the coordinator's settings. */
+	assert_int_equal(group_config_text(g3, &text, &len), 0);
+	assert_non_null(strstr(text, "partition.assignment.strategy=sticky\n"));
+	free(text);
 	assert_int_equal(group_config_write(g, "session.timeout.ms=7000\nbad=1\n", 30), -EINVAL);
 	pthread_mutex_lock(&gc_g->mu);
 	assert_int_equal(gc_g->session_timeout_ms, 45000);
@@ -481,6 +486,30 @@ static void test_admin_forwarded(void **state)
 	pthread_mutex_lock(&gc_g->mu);
 	assert_int_equal(gc_g->strategy, ASSIGN_RANGE);
 	pthread_mutex_unlock(&gc_g->mu);
+
+	/* DescribeConfigs of the group resource: the group of one topic. */
+	{
+		struct proto_describe_configs_result r = { 0 };
+
+		assert_int_equal(group_admin_describe_configs(b[c - 1], kstr_of("pay/audit"),
+							      "test", &r, msg, sizeof(msg)),
+				 PROTO_ERR_NONE);
+		assert_int_equal(r.n_configs, 3);
+		assert_true(kstr_eq(r.configs[0].value, "range"));
+		assert_true(kstr_eq(r.configs[2].value, "45000"));
+		free(r.configs);
+		assert_int_equal(group_admin_describe_configs(b[c - 1], kstr_of("audit"), "test",
+							      &r, msg, sizeof(msg)),
+				 PROTO_ERR_INVALID_GROUP_ID);
+		assert_int_equal(group_admin_describe_configs(b[c - 1], kstr_of("pay/nope"), "test",
+							      &r, msg, sizeof(msg)),
+				 group_admin_coord_check(b[c - 1]->gc, "nope", "t", "t")
+					 ? PROTO_ERR_NOT_COORDINATOR
+					 : PROTO_ERR_GROUP_ID_NOT_FOUND);
+		assert_int_equal(group_admin_describe_configs(b[other], kstr_of("pay/audit"),
+							      "test", &r, msg, sizeof(msg)),
+				 PROTO_ERR_NOT_COORDINATOR);
+	}
 
 	/* A member on the coordinator's mount: no reset, no rmdir. */
 	assert_int_equal(group_join(gc_g, 77, on_wake, NULL, &m), 0);
