@@ -96,7 +96,19 @@ static void test_find_coordinator(void **state)
 		assert_int_equal(r.coordinators[0].error_code, PROTO_ERR_INVALID_GROUP_ID);
 		proto_find_coord_resp_free(&r);
 		net_resp_free(&raw);
+		/* "<topic>/<group>" (the admin APIs' mount group of one
+		 * topic): the group's coordinator; anything else with a '/'
+		 * is no group id. */
 		find_coord(f, 3, PROTO_COORD_GROUP, "a/b", &r, &raw);
+		assert_int_equal(r.coordinators[0].error_code, PROTO_ERR_NONE);
+		assert_int_equal(r.coordinators[0].port, f->port);
+		proto_find_coord_resp_free(&r);
+		net_resp_free(&raw);
+		find_coord(f, 3, PROTO_COORD_GROUP, "a/b/c", &r, &raw);
+		assert_int_equal(r.coordinators[0].error_code, PROTO_ERR_INVALID_GROUP_ID);
+		proto_find_coord_resp_free(&r);
+		net_resp_free(&raw);
+		find_coord(f, 3, PROTO_COORD_GROUP, "/b", &r, &raw);
 		assert_int_equal(r.coordinators[0].error_code, PROTO_ERR_INVALID_GROUP_ID);
 		proto_find_coord_resp_free(&r);
 		net_resp_free(&raw);
