@@ -523,6 +523,7 @@ static void test_admin_forwarded(void **state)
 	assert_int_equal(group_offset(gc_g, 0, &off), 0);
 	assert_int_equal(off, 2);
 
+	group_put(g);
 	/* rmdir there deletes it at the coordinator, and its proxy; the
 	 * third mount's proxy goes at its next lookup. */
 	assert_int_equal(group_delete(t[other], name), 0);
