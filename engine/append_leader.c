@@ -105,6 +105,7 @@ struct enc_part {
 	const char *p, *end;   /* lines in [p, end) then [p2, end2), */
 	const char *p2, *end2; /* by lr, stamped ts */
 	const struct line_rules *lr;
+	bool plain_lines; /* lines of a key-less topic: batch_lines.c's path */
 	int64_t ts;
 	int32_t epoch;
 	int nb;          /* out: batches, or -errno */
@@ -140,6 +141,23 @@ static inline bool part_next(struct enc_part *p, int *i, struct rec_in *r, bool 
 	r->timestamp = p->ts;
 	p->p = next;
 	return true;
+}
+
+/* After a line added to bb: the plain lines that follow it, up to the
+ * first that is not plain or does not fit (left to part_next). Returns
+ * their key + value bytes. */
+static int64_t enc_plain_lines(struct enc_part *p, struct batch_builder *bb, struct batch_meta *m,
+			       int64_t offset)
+{
+	int64_t vbytes;
+	int32_t k = batch_builder_add_lines(bb, &p->p, p->end, p->ts, p->lr->max,
+					    p->lr->format == LINE_FORMAT_ESCAPE, &vbytes);
+
+	if (k == 0)
+		return 0;
+	batch_meta_note_ts(m, p->ts, offset + bb->count - k);
+	m->line_bytes += vbytes + k; /* each line as written, and its '\n' */
+	return vbytes;
 }
 
 /* Encodes the part into eb as batches of at most batch.size (a record
@@ -186,6 +204,8 @@ static void enc_part_run(void *arg)
 					  .value_len = r.value_len };
 			m->line_bytes += line_len_scanned(p->lf, &lr, clean);
 			batch_meta_note_ts(m, r.timestamp, offset + bb.count - 1);
+			if (p->plain_lines)
+				payload += enc_plain_lines(p, &bb, m, offset);
 			have = part_next(p, &i, &r, &clean);
 		} while (have);
 		if (p->nb < 0)
@@ -455,6 +475,7 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 					     .p = p,
 					     .end = cut,
 					     .lr = &lr[k],
+					     .plain_lines = l->cfg.key_sep_len == 0,
 					     .ts = ts,
 					     .epoch = leader_epoch,
 					     .nb = -ECANCELED };

@@ -45,22 +45,6 @@
  * offsetDelta, keyLength, valueLength, headersCount, one byte each. */
 #define REC_MIN_SIZE 7
 
-/* ---- inline varints (the reference codec is varint.c) ---- */
-
-static inline int size_vi32(int32_t v)
-{
-	uint32_t z = zigzag32(v);
-
-	return z < 1u << 7 ? 1 : z < 1u << 14 ? 2 : varint_size32(v);
-}
-
-static inline int size_vi64(int64_t v)
-{
-	uint64_t z = zigzag64(v);
-
-	return z < 1u << 7 ? 1 : z < 1u << 14 ? 2 : varint_size64(v);
-}
-
 /* Readers: read a varint from *pp, not past end, and advance *pp; 0 or
  * -EBADMSG. One- and two-byte varints inline, longer ones in varint.c. */
 static inline int get_vi64(const uint8_t **pp, const uint8_t *end, int64_t *v)

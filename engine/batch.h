@@ -179,6 +179,20 @@ int varint_get32(const uint8_t *p, size_t avail, int32_t *v);
 int varint_get64(const uint8_t *p, size_t avail, int64_t *v);
 int varint_size32(int32_t v);
 int varint_size64(int64_t v);
+/* Encoded sizes, one- and two-byte varints inline (the common case of a
+ * record's fields), longer ones in varint.c. */
+static inline int size_vi32(int32_t v)
+{
+	uint32_t z = zigzag32(v);
+
+	return z < 1u << 7 ? 1 : z < 1u << 14 ? 2 : varint_size32(v);
+}
+static inline int size_vi64(int64_t v)
+{
+	uint64_t z = zigzag64(v);
+
+	return z < 1u << 7 ? 1 : z < 1u << 14 ? 2 : varint_size64(v);
+}
 
 /* ---- header ---- */
 /* Decodes the 61-byte header. -EBADMSG if len < BATCH_HDR_SIZE, magic != 2,
@@ -226,6 +240,15 @@ size_t batch_record_max_size(int32_t key_len, int32_t value_len);
  * unchanged, so the caller can finish and start a new batch). */
 int batch_builder_add(struct batch_builder *bb, const void *key, int32_t key_len, const void *value,
 		      int32_t value_len, int64_t timestamp);
+/* Appends the plain lines at *pp (before end) as records, key null, the
+ * line without its '\n' as the value, as batch_builder_add would one by
+ * one; stops before the first line that is not plain (batch_lines.c: no
+ * '\n' before end, a byte the line view escapes, over max bytes, with esc
+ * a leading backslash) or does not fit. Needs a first record added
+ * (count > 0). Moves *pp past the lines taken; returns their count and in
+ * *value_bytes the sum of their lengths. */
+int32_t batch_builder_add_lines(struct batch_builder *bb, const char **pp, const char *end,
+				int64_t timestamp, int64_t max, bool esc, int64_t *value_bytes);
 /* Returns the batch's total size (> 0) or -ENOMEM / -EIO on compression
  * failure. A builder with count == 0 returns -EINVAL. */
 int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset, int32_t leader_epoch);

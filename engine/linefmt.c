@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "engine/ctlscan.h"
 #include "engine/log_int.h"
 
 static const char hex[] = "0123456789abcdef";
@@ -71,11 +72,6 @@ void line_fmt_of(const struct log_config *cfg, struct line_fmt *lf)
 	memcpy(lf->sep, cfg->key_sep, sizeof(lf->sep));
 }
 
-static inline bool ctl(uint8_t c)
-{
-	return (c < 0x20 && c != '\t') || c == 0x7f;
-}
-
 /* Bytes of b[0..n) escaped; x: one more byte to escape, or -1. */
 static int64_t esc_len(const uint8_t *b, int32_t n, int x)
 {
@@ -86,7 +82,7 @@ static int64_t esc_len(const uint8_t *b, int32_t n, int x)
 
 		if (c == '\\' || c == '\n' || c == '\r')
 			len += 2;
-		else if (ctl(c) || c == x)
+		else if (ctl_byte(c) || c == x)
 			len += 4;
 		else
 			len++;
@@ -102,7 +98,7 @@ static char *esc_put(char *o, const uint8_t *b, int32_t n, int x)
 		if (c == '\\' || c == '\n' || c == '\r') {
 			*o++ = '\\';
 			*o++ = c == '\\' ? '\\' : c == '\n' ? 'n' : 'r';
-		} else if (ctl(c) || c == x) {
+		} else if (ctl_byte(c) || c == x) {
 			*o++ = '\\';
 			*o++ = 'x';
 			*o++ = hex[c >> 4];
@@ -113,51 +109,6 @@ static char *esc_put(char *o, const uint8_t *b, int32_t n, int x)
 	}
 	return o;
 }
-
-/* ---- finding control bytes ----
- * Every record of an append and of a read is tested for bytes to escape,
- * and every written line is searched for its '\n': one pass over the
- * bytes does both. ctl16 marks, in sixteen bytes at once, every byte of
- * 0x00-0x1f and 0x7f (tab and '\n' included; the callers tell them apart
- * byte by byte, as they are rare in text) and every byte equal to x. The
- * portable version does the same eight bytes at a time (hasless/haszero:
- * exact about whether a word has such a byte). */
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#define CTL_BLOCK 16
-static inline unsigned ctl_mask(const uint8_t *b, int x)
-{
-	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)b);
-	__m128i low = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-	__m128i hit = _mm_or_si128(low, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
-
-	if (x >= 0)
-		hit = _mm_or_si128(hit, _mm_cmpeq_epi8(v, _mm_set1_epi8((char)x)));
-	return (unsigned)_mm_movemask_epi8(hit);
-}
-#else
-#define CTL_BLOCK 8
-static inline unsigned ctl_mask(const uint8_t *b, int x)
-{
-	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-	uint64_t w, d, e, hit;
-	unsigned m = 0;
-
-	memcpy(&w, b, sizeof(w));
-	d = w ^ (ones * 0x7f);
-	hit = ((w - ones * 0x20) & ~w) | ((d - ones) & ~d);
-	if (x >= 0) {
-		e = w ^ (ones * (uint64_t)x);
-		hit |= (e - ones) & ~e;
-	}
-	if (!(hit & highs))
-		return 0;
-	for (int k = 0; k < 8; k++) /* the word has one: which bytes */
-		if (b[k] < 0x20 || b[k] == 0x7f || b[k] == x)
-			m |= 1u << k;
-	return m;
-}
-#endif
 
 /* Whether b[0..n) holds a byte that must be escaped (ctl, or x when
  * x >= 0). */
@@ -173,7 +124,7 @@ static bool has_ctl(const uint8_t *b, int32_t n, int x)
 				return true;
 	}
 	for (; i < n; i++)
-		if (ctl(b[i]) || b[i] == x)
+		if (ctl_byte(b[i]) || b[i] == x)
 			return true;
 	return false;
 }
@@ -201,7 +152,7 @@ const char *line_scan(const char *p, const char *end, bool *clean)
 	for (; i < n; i++) {
 		if (b[i] == '\n')
 			return p + i;
-		if (ctl(b[i]))
+		if (ctl_byte(b[i]))
 			*clean = false;
 	}
 	return NULL;

@@ -1288,6 +1288,64 @@ static void test_append_lines(void **state)
 	free(all);
 }
 
+/* log_append_lines on a key-less topic, where plain lines take the
+ * batch_lines.c path and every other line the general one, mixed in one
+ * big append cut into parts: the line view shows each line as the general
+ * path would, with every position right, before and after recovery. */
+static void test_append_plain_lines(void **state)
+{
+	struct logfx *f = *state;
+	struct log_append_info info;
+	struct log_state st;
+	size_t cap = 4u << 20, len = 0, vlen = 0;
+	char *body = malloc(cap), *view = malloc(cap + 64);
+	char *longl = malloc(9001);
+
+	assert_non_null(body);
+	assert_non_null(view);
+	assert_non_null(longl);
+	assert_int_equal(f->cfg.key_sep_len, 0);
+	memset(longl, 'L', 9000);
+	longl[9000] = '\0';
+	for (int i = 0; len < (3u << 20); i++) {
+		const char *at = body + len;
+		switch (i % 7) {
+		case 0: len += (size_t)sprintf(body + len, "plain line %d, some text\n", i); break;
+		case 1: len += (size_t)sprintf(body + len, "tab\there %d\n", i); break;
+		case 2: len += (size_t)sprintf(body + len, "\n"); break;
+		case 3: len += (size_t)sprintf(body + len, "\\esc\\n%d\n", i); break;
+		case 4:
+			len += (size_t)sprintf(body + len, "ctl\x01%d\n", i);
+			vlen += (size_t)sprintf(view + vlen, "\\ctl\\x01%d\n", i);
+			continue;
+		case 5:
+			/* the mark alone: the record is what follows it */
+			len += (size_t)sprintf(body + len, "\\q%d\n", i);
+			vlen += (size_t)sprintf(view + vlen, "q%d\n", i);
+			continue;
+		default:
+			len += (size_t)sprintf(body + len, "%s%d\n", i % 50 == 6 ? longl : "", i);
+			break;
+		}
+		memcpy(view + vlen, at, (size_t)(body + len - at)); /* shown as written */
+		vlen += (size_t)(body + len - at);
+	}
+	len += (size_t)sprintf(body + len, "last without newline");
+	vlen += (size_t)sprintf(view + vlen, "last without newline\n");
+	assert_int_equal(log_append_lines(f->l, NULL, 0, body, len, fake_now, 0, &info), 0);
+	assert_int_equal(info.line_end, (int64_t)vlen);
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	par_check(f, view, vlen);
+	reopen(f, false);
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	par_check(f, view, vlen);
+	free(longl);
+	free(body);
+	free(view);
+}
+
 /* The cursor counts the lines it hands out whole: across any read, the
  * newlines in the bytes returned (the records-out metric). */
 static void test_cursor_lines(void **state)
@@ -1440,6 +1498,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_failed_rollback_fences, setup_helper,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_lines, setup_helper, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_append_plain_lines, setup_helper,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_lines, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_enc_buffers_shared, setup_helper,
 						logfx_teardown),
@@ -1450,6 +1510,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_whole_batches, setup_no_helper,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_lines, setup_no_helper, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_append_plain_lines, setup_no_helper,
+						logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
