@@ -249,6 +249,8 @@ int batch_builder_add(struct batch_builder *bb, const void *key, int32_t key_len
  * *value_bytes the sum of their lengths. */
 int32_t batch_builder_add_lines(struct batch_builder *bb, const char **pp, const char *end,
 				int64_t timestamp, int64_t max, bool esc, int64_t *value_bytes);
+/* Tests: true makes batch_builder_add_lines skip its AVX2 copy. */
+extern bool batch_lines_portable;
 /* Returns the batch's total size (> 0) or -ENOMEM / -EIO on compression
  * failure. A builder with count == 0 returns -EINVAL. */
 int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset, int32_t leader_epoch);

@@ -25,6 +25,10 @@
  * untouched: the caller's general path parses it (escaped line, oversized
  * line, a partial last line) or starts the next batch.
  *
+ * The copy runs 32 bytes at a time with AVX2 when the CPU has it (checked
+ * at run time: the program is built for the baseline x86-64), else 16
+ * (SSE2) or 8 (portable) at a time (ctlscan.h).
+ *
  * Pure: touches only the builder and its buffer; any thread.
  */
 #include "engine/batch.h"
@@ -65,8 +69,49 @@ static inline const uint8_t *copy_line(const uint8_t *s, const uint8_t *end, uin
 	return NULL;
 }
 
-int32_t batch_builder_add_lines(struct batch_builder *bb, const char **pp, const char *end,
-				int64_t timestamp, int64_t max, bool esc, int64_t *value_bytes)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define LINES_HAVE_AVX2 1
+#include <immintrin.h>
+
+/* copy_line 32 bytes at a time, the rest by copy_line. */
+__attribute__((target("avx2"))) static inline const uint8_t *copy_line_avx2(const uint8_t *s,
+									    const uint8_t *end,
+									    uint8_t *o,
+									    const uint8_t *olim)
+{
+	size_t n = (size_t)(end - s), room = olim > o ? (size_t)(olim - o) : 0, i = 0;
+	const __m256i low = _mm256_set1_epi8(0x1f), del = _mm256_set1_epi8(0x7f);
+
+	if (room < n)
+		n = room;
+	for (; i + 32 <= n; i += 32) {
+		__m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
+		__m256i hit = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(v, low), v),
+					      _mm256_cmpeq_epi8(v, del));
+		unsigned m = (unsigned)_mm256_movemask_epi8(hit);
+
+		_mm256_storeu_si256((__m256i *)(void *)(o + i), v);
+		for (; m; m &= m - 1) {
+			size_t k = i + (size_t)__builtin_ctz(m);
+
+			if (s[k] == '\n')
+				return s + k;
+			if (s[k] != '\t')
+				return NULL;
+		}
+	}
+	return copy_line(s + i, end, o + i, olim);
+}
+#endif
+
+bool batch_lines_portable;
+
+/* batch_builder_add_lines, with copy_line_avx2 when avx2. */
+static inline __attribute__((always_inline)) int32_t add_lines(struct batch_builder *bb,
+							       const char **pp, const char *end,
+							       int64_t timestamp, int64_t max,
+							       bool esc, int64_t *value_bytes,
+							       bool avx2)
 {
 	const uint8_t *s = (const uint8_t *)*pp, *e = (const uint8_t *)end;
 	const uint8_t *olim = bb->buf + bb->cap;
@@ -87,7 +132,13 @@ int32_t batch_builder_add_lines(struct batch_builder *bb, const char **pp, const
 		size_t fixed = 1 + (size_t)tsd_len + (size_t)size_vi32(od) + 1;
 		size_t guess = 2 + fixed + 2;
 		uint8_t *o = bb->buf + bb->len;
+#ifdef LINES_HAVE_AVX2
+		const uint8_t *nl = avx2 ? copy_line_avx2(s, e, o + guess, olim)
+					 : copy_line(s, e, o + guess, olim);
+#else
 		const uint8_t *nl = copy_line(s, e, o + guess, olim);
+		(void)avx2;
+#endif
 
 		if (!nl)
 			break;
@@ -120,4 +171,25 @@ int32_t batch_builder_add_lines(struct batch_builder *bb, const char **pp, const
 	*pp = (const char *)s;
 	*value_bytes = vbytes;
 	return n;
+}
+
+#ifdef LINES_HAVE_AVX2
+__attribute__((target("avx2"))) static int32_t add_lines_avx2(struct batch_builder *bb,
+							      const char **pp, const char *end,
+							      int64_t timestamp, int64_t max,
+							      bool esc, int64_t *value_bytes)
+{
+	return add_lines(bb, pp, end, timestamp, max, esc, value_bytes, true);
+}
+#endif
+
+int32_t batch_builder_add_lines(struct batch_builder *bb, const char **pp, const char *end,
+				int64_t timestamp, int64_t max, bool esc, int64_t *value_bytes)
+{
+#ifdef LINES_HAVE_AVX2
+	__builtin_cpu_init();
+	if (!batch_lines_portable && __builtin_cpu_supports("avx2"))
+		return add_lines_avx2(bb, pp, end, timestamp, max, esc, value_bytes);
+#endif
+	return add_lines(bb, pp, end, timestamp, max, esc, value_bytes, false);
 }

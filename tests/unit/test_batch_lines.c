@@ -3,7 +3,8 @@
  * (engine/batch_lines.c): the batches must be byte for byte those that
  * batch_builder_add makes one record at a time, across every varint width
  * boundary, and the call must stop, untouched, at the first line that is
- * not plain or does not fit, never writing past the buffer.
+ * not plain or does not fit, never writing past the buffer. Each test
+ * runs twice: with the AVX2 copy where the CPU has it, and without.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -169,12 +170,17 @@ static void test_stops_before_other_lines(void **state)
 	const char *t;
 
 	(void)state;
-	t = "ab\tc\nde\x01" "f\ng\n";
+	t = "ab\tc\nde\x01"
+	    "f\ng\n";
 	assert_int_equal(take(t, 100, true, &stop), 1);
 	assert_ptr_equal(stop, t + 5);
 	t = "0123456789abcdef0123\x7f\nz\n"; /* in the second 16-byte block */
 	assert_int_equal(take(t, 100, true, &stop), 0);
 	assert_ptr_equal(stop, t);
+	t = "0123456789abcdef0123456789abcdef0123\x01\nz\n"; /* past 32 bytes */
+	assert_int_equal(take(t, 100, true, &stop), 0);
+	t = "0123456789abcdef0123456789abcdef0123456789\tx\nz\n";
+	assert_int_equal(take(t, 100, true, &stop), 2);
 	t = "a\n\\n\nb\n";
 	assert_int_equal(take(t, 100, true, &stop), 1);
 	assert_ptr_equal(stop, t + 2);
@@ -205,13 +211,29 @@ static void test_needs_first_record(void **state)
 	assert_int_equal(bb.count, 0);
 }
 
+static int simd(void **state)
+{
+	(void)state;
+	batch_lines_portable = false;
+	return 0;
+}
+
+static int portable(void **state)
+{
+	(void)state;
+	batch_lines_portable = true;
+	return 0;
+}
+
+#define BOTH(t) cmocka_unit_test_setup(t, simd), cmocka_unit_test_setup(t, portable)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_same_as_builder),
-		cmocka_unit_test(test_fills_like_builder),
-		cmocka_unit_test(test_stops_before_other_lines),
-		cmocka_unit_test(test_needs_first_record),
+		BOTH(test_same_as_builder),
+		BOTH(test_fills_like_builder),
+		BOTH(test_stops_before_other_lines),
+		BOTH(test_needs_first_record),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
