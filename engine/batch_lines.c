@@ -34,6 +34,22 @@
 #include "engine/batch.h"
 #include "engine/ctlscan.h"
 
+/* The marks m of the block at s + i (control bytes, '\n' included): true
+ * with *nl the line's '\n', or NULL for a byte the view escapes, when one
+ * ends the line's copy; false when all are tabs. */
+static inline bool block_ends(const uint8_t *s, size_t i, unsigned m, const uint8_t **nl)
+{
+	for (; m; m &= m - 1) {
+		size_t k = i + (size_t)__builtin_ctz(m);
+
+		if (s[k] == '\n' || s[k] != '\t') {
+			*nl = s[k] == '\n' ? s + k : NULL;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Copies the line at s to o while looking for its end; returns its '\n',
  * or NULL when the line holds a byte the view escapes, has no '\n' before
  * end, or does not fit before olim. Copies whole blocks, so bytes past the
@@ -43,6 +59,7 @@ static inline const uint8_t *copy_line(const uint8_t *s, const uint8_t *end, uin
 				       const uint8_t *olim)
 {
 	size_t n = (size_t)(end - s), room = olim > o ? (size_t)(olim - o) : 0, i = 0;
+	const uint8_t *nl;
 
 	if (room < n)
 		n = room; /* a '\n' past room would not fit anyway */
@@ -50,14 +67,8 @@ static inline const uint8_t *copy_line(const uint8_t *s, const uint8_t *end, uin
 		unsigned m = ctl_mask(s + i, -1);
 
 		memcpy(o + i, s + i, CTL_BLOCK);
-		for (; m; m &= m - 1) {
-			size_t k = i + (size_t)__builtin_ctz(m);
-
-			if (s[k] == '\n')
-				return s + k;
-			if (s[k] != '\t')
-				return NULL;
-		}
+		if (m && block_ends(s, i, m, &nl))
+			return nl;
 	}
 	for (; i < n; i++) {
 		if (s[i] == '\n')
@@ -81,6 +92,7 @@ __attribute__((target("avx2"))) static inline const uint8_t *copy_line_avx2(cons
 {
 	size_t n = (size_t)(end - s), room = olim > o ? (size_t)(olim - o) : 0, i = 0;
 	const __m256i low = _mm256_set1_epi8(0x1f), del = _mm256_set1_epi8(0x7f);
+	const uint8_t *nl;
 
 	if (room < n)
 		n = room;
@@ -91,14 +103,8 @@ __attribute__((target("avx2"))) static inline const uint8_t *copy_line_avx2(cons
 		unsigned m = (unsigned)_mm256_movemask_epi8(hit);
 
 		_mm256_storeu_si256((__m256i *)(void *)(o + i), v);
-		for (; m; m &= m - 1) {
-			size_t k = i + (size_t)__builtin_ctz(m);
-
-			if (s[k] == '\n')
-				return s + k;
-			if (s[k] != '\t')
-				return NULL;
-		}
+		if (m && block_ends(s, i, m, &nl))
+			return nl;
 	}
 	return copy_line(s + i, end, o + i, olim);
 }
