@@ -1127,6 +1127,98 @@ static void test_iter_malformed(void **state)
 #undef REC
 }
 
+/* The records in the form of written lines (key null, no headers), which
+ * batch_iter_plain_lines reads on its shorter path: every fault is still
+ * refused as batch_iter_next refuses it, and the good ones read alike
+ * across the varint widths of the value and the offset delta. */
+static void test_iter_line_form(void **state)
+{
+	static const uint8_t hdr[] = { 0x02, 'a', 0x02, 'b' };
+	uint8_t r[512];
+	size_t n;
+
+	(void)state;
+#define REC(...) (n += enc_rec(r + n, __VA_ARGS__))
+	n = 0; /* record length one more, one less than its fields */
+	REC(1, 0, 0, -1, NULL, 1, "v", 0, NULL, 0);
+	expect_bad(1, 0, r, n);
+	n = 0;
+	REC(-1, 0, 0, -1, NULL, 1, "v", 0, NULL, 0);
+	REC(0, 0, 1, -1, NULL, 1, "v", 0, NULL, 0);
+	expect_bad(2, 1, r, n);
+	n = 0; /* offset deltas repeated, decreasing, past lastOffsetDelta */
+	REC(0, 0, 0, -1, NULL, 1, "v", 0, NULL, 0);
+	REC(0, 0, 0, -1, NULL, 1, "v", 0, NULL, 0);
+	expect_bad(2, 1, r, n);
+	n = 0;
+	REC(0, 0, 1, -1, NULL, 1, "v", 0, NULL, 0);
+	REC(0, 0, 0, -1, NULL, 1, "v", 0, NULL, 0);
+	expect_bad(2, 1, r, n);
+	n = 0;
+	REC(0, 0, 0, -1, NULL, 1, "v", 0, NULL, 0);
+	REC(0, 0, 2, -1, NULL, 1, "v", 0, NULL, 0);
+	expect_bad(2, 1, r, n);
+	n = 0; /* value longer than the record, a negative one */
+	REC(0, 0, 0, -1, NULL, 3, "v", 0, NULL, 0);
+	expect_bad(1, 0, r, n);
+	n = 0;
+	REC(0, 0, 0, -1, NULL, -5, "v", 0, NULL, 0);
+	expect_bad(1, 0, r, n);
+	n = 0; /* fewer, more records than recordsCount; a trailing byte */
+	REC(0, 0, 0, -1, NULL, 1, "v", 0, NULL, 0);
+	REC(0, 0, 1, -1, NULL, 1, "v", 0, NULL, 0);
+	expect_bad(3, 2, r, n);
+	expect_bad(1, 1, r, n);
+	r[n] = 0x00;
+	expect_bad(2, 1, r, n + 1);
+	n = 0; /* headers: a count past the record, a negative one */
+	REC(0, 0, 0, -1, NULL, 1, "v", 1, NULL, 0);
+	expect_bad(1, 0, r, n);
+	n = 0;
+	REC(0, 0, 0, -1, NULL, 1, "v", -1, NULL, 0);
+	expect_bad(1, 0, r, n);
+#undef REC
+
+	/* Good ones: the lines batch_iter_next gives, with and without a
+	 * header, across one- and two-byte varints. */
+	struct batch_iter it;
+	size_t cap = 4 << 20, len = 0, wlen = 0;
+	uint8_t *recs = malloc(cap);
+	char *want = malloc(cap), *got = malloc(cap);
+	char val[9000];
+	int count = 300;
+
+	assert_non_null(recs);
+	assert_non_null(want);
+	assert_non_null(got);
+	memset(val, 'x', sizeof(val));
+	for (int i = 0; i < count; i++) {
+		int vl = i < 150 ? i : 8100 + i;
+		char v[9001];
+		memcpy(v, val, (size_t)vl);
+		v[vl] = '\0';
+		len += enc_rec(recs + len, 0, i % 3 ? 0 : 200, i, -1, NULL, vl, v, i % 7 == 3,
+			       i % 7 == 3 ? hdr : NULL, i % 7 == 3 ? sizeof(hdr) : 0);
+		memcpy(want + wlen, v, (size_t)vl);
+		wlen += (size_t)vl;
+		want[wlen++] = '\n';
+	}
+	size_t blen;
+	uint8_t *b = craft(count, count - 1, recs, len, &blen);
+	int64_t lines = -1;
+	memset(&it, 0, sizeof(it));
+	assert_int_equal(batch_iter_init(&it, b, blen), 0);
+	assert_int_equal(batch_iter_plain_lines(&it, "", 0, got, (int64_t)wlen, &lines),
+			 (int64_t)wlen);
+	assert_int_equal(lines, count);
+	assert_memory_equal(got, want, wlen);
+	batch_iter_free(&it);
+	free(b);
+	free(recs);
+	free(want);
+	free(got);
+}
+
 /* ---- compression ---- */
 
 static void test_codec_names(void **state)
@@ -1549,6 +1641,7 @@ int main(void)
 		cmocka_unit_test(test_iter_headers_and_gaps),
 		cmocka_unit_test(test_iter_malformed),
 		cmocka_unit_test(test_iter_plain_lines),
+		cmocka_unit_test(test_iter_line_form),
 		cmocka_unit_test(test_codec_names),
 		cmocka_unit_test(test_frame_headers),
 		cmocka_unit_test(test_compress_roundtrip),
