@@ -134,10 +134,14 @@ static inline void be64_put(uint8_t *p, uint64_t v)
 
 /* ---- CRC-32C (Castagnoli), crc32c.c ----
  * crc32c(0, "123456789", 9) == 0xE3069283. Uses SSE4.2 when the CPU has it
- * (checked once at run time), else a table-driven portable version. */
+ * (checked once at run time), and for long buffers carry-less folding when
+ * it also has AVX-512 and VPCLMULQDQ, else a table-driven portable version.
+ * crc32c_no_fold: the same without the folding (tests compare the two). */
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
+uint32_t crc32c_no_fold(uint32_t crc, const void *buf, size_t len);
 uint32_t crc32c_portable(uint32_t crc, const void *buf, size_t len);
 bool crc32c_hw_available(void);
+bool crc32c_fold_available(void);
 
 /* ---- varints, varint.c ----
  * Zigzag-encoded LEB128 as Kafka writes them. put returns bytes written

@@ -4,7 +4,8 @@
  * path and a bit-at-a-time reference agreeing on every length 0..300 from
  * every alignment, in one piece and in two, and around the lengths where
  * the SSE4.2 path switches to three interleaved streams (3 * 256 and
- * 3 * 8192 bytes).
+ * 3 * 8192 bytes); the folding path of long buffers on every length
+ * around its threshold and its steps.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -165,8 +166,36 @@ static void test_stream_boundaries(void **state)
 				uint32_t want = crc32c_ref(0, buf + off, len);
 
 				assert_int_equal(crc32c(0, buf + off, len), want);
+				assert_int_equal(crc32c_no_fold(0, buf + off, len), want);
 				assert_int_equal(crc32c_portable(0, buf + off, len), want);
 			}
+		}
+	}
+	free(buf);
+}
+
+/* The folding path (buffers of 512 bytes and more): every length from
+ * below its threshold to past four of its 256-byte steps, from 16
+ * alignments, continuing a previous result and continued, against the
+ * reference and the path without folding. */
+static void test_fold(void **state)
+{
+	enum { FROM = 490, TO = 1600, ALIGNS = 16 };
+	uint8_t *buf = malloc(TO + ALIGNS);
+
+	(void)state;
+	assert_non_null(buf);
+	if (!crc32c_fold_available())
+		print_message("no AVX-512 VPCLMULQDQ here: the folding path is not tested\n");
+	fill_random(buf, TO + ALIGNS);
+	for (size_t off = 0; off < ALIGNS; off++) {
+		for (size_t len = FROM; len <= TO; len++) {
+			uint32_t head = crc32c_ref(0, buf, off);
+			uint32_t want = crc32c_ref(head, buf + off, len);
+
+			assert_int_equal(crc32c(head, buf + off, len), want);
+			assert_int_equal(crc32c_no_fold(head, buf + off, len), want);
+			assert_int_equal(crc32c(0, buf, off + len), want);
 		}
 	}
 	free(buf);
@@ -184,6 +213,7 @@ static void test_large_random(void **state)
 		uint32_t want = crc32c_ref(0, buf + off, LEN - off);
 
 		assert_int_equal(crc32c(0, buf + off, LEN - off), want);
+		assert_int_equal(crc32c_no_fold(0, buf + off, LEN - off), want);
 		assert_int_equal(crc32c_portable(0, buf + off, LEN - off), want);
 	}
 	free(buf);
@@ -198,6 +228,7 @@ int main(void)
 		cmocka_unit_test(test_all_lengths_unaligned),
 		cmocka_unit_test(test_incremental),
 		cmocka_unit_test(test_stream_boundaries),
+		cmocka_unit_test(test_fold),
 		cmocka_unit_test(test_large_random),
 	};
 
