@@ -95,20 +95,8 @@ static uint32_t gf2_mulmod(uint32_t a, uint32_t b)
 	return prod;
 }
 
-/* x^(8 * n) modulo P: what n zero bytes multiply the CRC register by. */
-static uint32_t xpow8n(size_t n)
-{
-	uint32_t r = 0x80000000u, sq = 0x00800000u; /* x^0, x^8 */
-
-	for (; n; n >>= 1) {
-		if (n & 1)
-			r = gf2_mulmod(r, sq);
-		sq = gf2_mulmod(sq, sq);
-	}
-	return r;
-}
-
-/* x^n modulo P (n in bits), reflected. */
+/* x^n modulo P, reflected: x^(8 * n) is what n zero bytes multiply the
+ * CRC register by. */
 static uint32_t xpow(size_t n)
 {
 	uint32_t r = 0x80000000u, sq = 0x40000000u; /* x^0, x^1 */
@@ -129,7 +117,7 @@ static void fold_init(uint64_t k[2], size_t bits)
 
 static void shift_table_init(uint32_t t[4][256], size_t len)
 {
-	uint32_t m = xpow8n(len);
+	uint32_t m = xpow(8 * len);
 
 	for (int k = 0; k < 4; k++)
 		for (uint32_t b = 0; b < 256; b++)
