@@ -82,6 +82,11 @@ struct io_ops {
 	 * errno set when either fails. unmap undoes a map_tail. */
 	void *(*map_tail)(void *ctx, int fd, off_t off, size_t len);
 	void (*unmap)(void *ctx, void *addr, size_t len);
+	/* Optional (NULL: never reserved). Allocates disk blocks for
+	 * [off, off+len) of fd without changing its size (fallocate with
+	 * FALLOC_FL_KEEP_SIZE): writes there then need no block allocation.
+	 * An ftruncate to the file's size frees the blocks past it. */
+	int (*reserve)(void *ctx, int fd, off_t off, off_t len);
 	void *ctx;
 };
 extern const struct io_ops io_posix; /* plain POSIX calls, ctx unused */

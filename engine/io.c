@@ -107,6 +107,12 @@ static void *px_map_tail(void *ctx, int fd, off_t off, size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+static int px_reserve(void *ctx, int fd, off_t off, off_t len)
+{
+	(void)ctx;
+	return fallocate(fd, FALLOC_FL_KEEP_SIZE, off, len) < 0 ? -errno : 0;
+}
+
 static void px_unmap(void *ctx, void *addr, size_t len)
 {
 	(void)ctx;
@@ -127,6 +133,7 @@ const struct io_ops io_posix = {
 	.fsync_dir = px_fsync_dir,
 	.map_tail = px_map_tail,
 	.unmap = px_unmap,
+	.reserve = px_reserve,
 	.ctx = NULL,
 };
 

@@ -191,6 +191,8 @@ struct seg {
 	uint8_t *tail;
 	int64_t tail_off;
 	size_t tail_len;
+	/* Blocks are reserved for the .log up to resv_end (seg_reserve). */
+	int64_t resv_end;
 	/* lock-free readers */
 	_Atomic int64_t size;
 	_Atomic int64_t lines_entries;

@@ -1254,8 +1254,10 @@ static int seg_tail_drop_pinned(struct seg *s)
 	 * not become records at the next open. */
 	if (s->tail_ext) {
 		rc = s->io->ftruncate(s->io->ctx, s->log_fd, atomic_load(&s->size));
-		if (rc == 0)
+		if (rc == 0) {
 			s->tail_ext = false;
+			s->resv_end = 0; /* the cut freed the reservation */
+		}
 	}
 	if (rc == 0 && s->idx_ext)
 		rc = seg_idx_cut(s);
@@ -1303,6 +1305,41 @@ static bool seg_tail_copy(struct seg *s, const uint8_t *data, size_t len, int64_
 	return true;
 }
 
+/* ---- blocks reserved ahead ----
+ * A write past the blocks a file has makes the filesystem allocate as it
+ * goes (on ext4, delayed allocation reserves space and records an extent
+ * block by block), which costs a write into the page cache more than its
+ * copy. So before an append it writes, the active segment reserves the
+ * .log's blocks ahead of its end, four times the append (SEG_RESERVE_MIN
+ * to SEG_RESERVE_MAX), through io->reserve: the file's size does not
+ * change and readers never look past the log's size. The reservation is
+ * freed by the .log's cut to its size (ext4 and XFS free the blocks past
+ * the size even when it does not change): tail_ext is set with it, so
+ * seg_tail_drop cuts at roll, close and after a failed append; a
+ * truncation cuts anyway. After an unclean stop the blocks reserved past
+ * the end stay until the segment's next reservation, which cuts them at
+ * its roll. A reservation that fails (a full disk) changes nothing but
+ * the cost: the write goes on and reports its own error.
+ */
+#define SEG_RESERVE_MIN (64 << 10)
+#define SEG_RESERVE_MAX (8 << 20)
+
+static void seg_reserve(struct seg *s, int64_t pos, size_t len)
+{
+	int64_t end = pos + (int64_t)len, ahead = 4 * (int64_t)len;
+
+	if (!s->tail_ok || !s->io->reserve || end <= s->resv_end)
+		return;
+	ahead = ahead < SEG_RESERVE_MIN   ? SEG_RESERVE_MIN
+		: ahead > SEG_RESERVE_MAX ? SEG_RESERVE_MAX
+					  : ahead;
+	int64_t from = pos > s->resv_end ? pos : s->resv_end;
+	s->tail_ext = true; /* even a failed call may have allocated some */
+	/* On a failure, no retry before that much more was written. */
+	(void)s->io->reserve(s->io->ctx, s->log_fd, (off_t)from, (off_t)(end + ahead - from));
+	s->resv_end = end + ahead;
+}
+
 static int seg_append_pinned(struct seg *s, const uint8_t *data, size_t len,
 			     const struct batch_meta *m, int n, int32_t index_interval)
 {
@@ -1324,8 +1361,10 @@ static int seg_append_pinned(struct seg *s, const uint8_t *data, size_t len,
 		rc = index_entries_for(s, &m[i], pos, index_interval, &idx, &tidx);
 		pos += m[i].size;
 	}
-	if (rc == 0 && !seg_tail_copy(s, data, len, pos0))
+	if (rc == 0 && !seg_tail_copy(s, data, len, pos0)) {
+		seg_reserve(s, pos0, len);
 		rc = io_pwrite_full(io, s->log_fd, data, len, pos0);
+	}
 	if (rc == 0 && idx.len)
 		rc = io_pwrite_full(io, s->idx_fd, idx.p, idx.len, s->idx_entries * INDEX_ENT_SIZE);
 	if (rc == 0 && tidx.len)
@@ -1447,6 +1486,8 @@ static int seg_truncate_to_pinned(struct seg *s, int64_t offset, int key_sep_len
 	rc = io->ftruncate(io->ctx, s->log_fd, size);
 	if (rc < 0)
 		s->tail_ext = true;
+	else
+		s->resv_end = 0; /* the cut freed the reservation */
 	atomic_store(&s->lines_entries, keep);
 	atomic_store(&s->size, size);
 	s->dirty = true;

@@ -159,6 +159,14 @@ static void *fi_map_tail(void *ctx, int fd, off_t off, size_t len)
 	return io_posix.map_tail(NULL, fd, off, len);
 }
 
+static int fi_reserve(void *ctx, int fd, off_t off, off_t len)
+{
+	struct faultio *f = ctx;
+	if (fi_dies(f))
+		return -EIO;
+	return io_posix.reserve(NULL, fd, off, len);
+}
+
 static void fi_unmap(void *ctx, void *addr, size_t len)
 {
 	(void)ctx;
@@ -349,6 +357,7 @@ void faultio_init(struct faultio *f)
 		.fsync_dir = fi_fsync_dir,
 		.map_tail = fi_map_tail,
 		.unmap = fi_unmap,
+		.reserve = fi_reserve,
 		.ctx = f,
 	};
 }

@@ -5,6 +5,8 @@
  * ends after a clean close, a roll and a truncation; after a crash (a
  * child killed with SIGKILL) recovery cuts the reserved zeros without
  * counting them as torn; a reservation that fails falls back to writes.
+ * Bigger appends, written, reserve blocks ahead without growing the file,
+ * given back at roll, truncation and close.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -175,6 +177,92 @@ static void test_roll_and_truncate_trim(void **state)
 	logmgr_close(m);
 }
 
+/* Records "rec-<i>" in one append (big: written, not mapped). */
+static void append_big(struct log *l, int from, int n)
+{
+	struct rec_in *r = calloc((size_t)n, sizeof(*r));
+	char *v = malloc((size_t)n * 16);
+	struct log_state st;
+
+	assert_non_null(r);
+	assert_non_null(v);
+	for (int i = 0; i < n; i++)
+		r[i] = (struct rec_in){ NULL, -1, v + 16 * i,
+					snprintf(v + 16 * i, 16, "rec-%d", from + i), 1 };
+	assert_int_equal(log_append(l, r, n, 0, NULL), 0);
+	log_get_state(l, &st);
+	assert_int_equal(log_set_hw(l, st.log_end_offset), 0);
+	free(r);
+	free(v);
+}
+
+/* Bytes of disk a segment's .log takes, past its size rounded to pages. */
+static int64_t blocks_past_size(int64_t base)
+{
+	char p[400];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/t-0/%020lld.log", dir, (long long)base);
+	assert_int_equal(stat(p, &st), 0);
+	return (int64_t)st.st_blocks * 512 - (st.st_size + 4095) / 4096 * 4096;
+}
+
+static bool keep_size_supported(void)
+{
+	char p[400];
+	snprintf(p, sizeof(p), "%s/probe", dir);
+	int fd = open(p, O_CREAT | O_RDWR, 0600);
+	bool ok = fd >= 0 && fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 65536) == 0;
+	if (fd >= 0)
+		close(fd);
+	unlink(p);
+	return ok;
+}
+
+/* Written appends reserve the .log's blocks ahead of its end without
+ * growing it; a roll, a truncation and a clean close give them back. */
+static void test_reserved_blocks_freed(void **state)
+{
+	struct log_config cfg;
+	struct logmgr *m;
+	struct log *l;
+	int64_t *bases;
+	int nb;
+
+	(void)state;
+	if (!keep_size_supported()) {
+		print_message("no fallocate(FALLOC_FL_KEEP_SIZE) here: skipped\n");
+		return;
+	}
+	log_config_defaults(&cfg);
+	cfg.segment_bytes = 1 << 20;
+	open_log(&io_posix, &cfg, &m, &l);
+	append_big(l, 0, 10000);
+	assert_int_equal(file_size(0), log_segment_size(l, 0, SEG_LOG)); /* size kept */
+	assert_true(blocks_past_size(0) >= 4 * log_segment_size(l, 0, SEG_LOG) - 4096);
+	/* A truncation (to the second append's first batch) cuts them too. */
+	append_big(l, 10000, 10000);
+	assert_int_equal(log_truncate_to(l, 10000), 0);
+	assert_true(blocks_past_size(0) < 65536);
+	append_big(l, 10000, 10000);
+	assert_true(blocks_past_size(0) >= 65536);
+	for (int k = 2; k < 24; k++)
+		append_big(l, 10000 * k, 10000);
+	assert_int_equal(log_segments(l, &bases, &nb), 0);
+	assert_true(nb >= 3);
+	for (int i = 0; i < nb - 1; i++)
+		assert_true(blocks_past_size(bases[i]) < 65536); /* the roll freed them */
+	int64_t last = bases[nb - 1];
+	free(bases);
+	assert_true(blocks_past_size(last) >= 65536);
+	logmgr_close(m);
+	assert_true(blocks_past_size(last) < 65536);
+	open_log(&io_posix, &cfg, &m, &l);
+	files_trimmed(l);
+	check(l, 240000);
+	logmgr_close(m);
+}
+
 /* kill -9 while the tail is mapped: every appended record survives, the
  * reserved zeros go, and none of them counts as torn. */
 static void test_crash_cuts_zeros(void **state)
@@ -256,6 +344,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roll_and_truncate_trim, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_cuts_zeros, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reservation_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reserved_blocks_freed, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("tail", tests, NULL, NULL);
 }
