@@ -20,6 +20,10 @@
  * anything it cannot vouch for (a gap, a batch not as its entries say) is
  * left to the record by record path.
  *
+ * Read-ahead: the record by record path reads RA_SIZE of the .log at a
+ * time, but in a read big enough for the whole-batch path, which reads its
+ * own batches: there it reads the batch it opens only.
+ *
  * Memory: a cursor's buffers grow (to RA_SIZE, or to what a whole-batch
  * read takes) only with room in the manager's read-ahead budget (struct
  * ra_budget); without room a cursor reads with RA_SMALL, or the one batch
@@ -69,6 +73,7 @@ struct log_cursor {
 	bool rec_esc; /* shown escaped: its line is in esc */
 	char *esc;
 	size_t esc_cap;
+	bool exact;        /* this read fills the batches it opens without read-ahead */
 	int64_t lines_out; /* lines whose '\n' was copied out */
 	size_t charged;    /* ra_cap, charged to l->rab */
 };
@@ -205,7 +210,7 @@ static int cur_fill(struct log_cursor *c, int64_t pos, size_t len)
 {
 	if (pos >= c->ra_off && pos + (int64_t)len <= c->ra_off + (int64_t)c->ra_len)
 		return 0;
-	size_t want = len > RA_SIZE ? len : RA_SIZE;
+	size_t want = len > RA_SIZE || c->exact ? len : RA_SIZE;
 	int64_t size = atomic_load(&c->seg->size);
 	if (pos + (int64_t)want > size)
 		want = (size_t)(size - pos);
@@ -618,6 +623,10 @@ ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *b
 		*actual_pos = pos;
 	if (pos >= line_hw || size == 0)
 		return 0;
+	/* A read the whole-batch path serves opens batches one by one only at
+	 * its ends (the record it starts in, the one it ends in): reading
+	 * ahead there would read bytes cur_batches reads again. */
+	c->exact = (int64_t)size >= engine_batch_read_min;
 	if (c->pos != pos || !c->seg) {
 		/* As a gap: a seek never lands below the log start (a cursor
 		 * already there reads on what its segment holds). */

@@ -79,7 +79,10 @@ static ssize_t fi_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
 	struct faultio *f = ctx;
 
 	f->preads++;
-	return io_posix.pread(NULL, fd, buf, len, off);
+	ssize_t n = io_posix.pread(NULL, fd, buf, len, off);
+	if (n > 0)
+		f->pread_bytes += n;
+	return n;
 }
 
 static ssize_t fi_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)

@@ -40,8 +40,9 @@ struct faultio {
 	 * descriptors), one less each time. */
 	int open_fails;
 	int open_errno;
-	int opens;  /* open calls seen */
-	int preads; /* pread calls seen */
+	int opens;           /* open calls seen */
+	int preads;          /* pread calls seen */
+	int64_t pread_bytes; /* bytes they read */
 	char *fd_path[4096];
 	/* durable: the size at the last fsync (a later ftruncate leaves it
 	 * alone: a cut is not durable before an fsync either). A file with a mapped tail also

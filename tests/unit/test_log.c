@@ -1346,6 +1346,26 @@ static void test_append_plain_lines(void **state)
 	free(view);
 }
 
+/* Big sequential reads (the whole-batch path) read each .log byte about
+ * once: the batch a read starts or ends in is read alone, not with the
+ * record path's read-ahead that the next whole batches would read again. */
+static void test_big_reads_read_once(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+
+	logfx_put(f, 0, 300000, 4096);
+	log_get_state(f->l, &st);
+	assert_true(st.size_bytes > (4 << 20));
+	f->fio.pread_bytes = 0;
+	size_t len;
+	char *all = read_all(f->l, &len, 1 << 20);
+	assert_true(len > (3u << 20));
+	/* the .log once, its .lines entries (16 bytes a batch), some slack */
+	assert_true(f->fio.pread_bytes < st.size_bytes + st.size_bytes / 20);
+	free(all);
+}
+
 /* The cursor counts the lines it hands out whole: across any read, the
  * newlines in the bytes returned (the records-out metric). */
 static void test_cursor_lines(void **state)
@@ -1499,6 +1519,8 @@ int main(void)
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_lines, setup_helper, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_plain_lines, setup_helper,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_big_reads_read_once, setup_helper,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_cursor_lines, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_enc_buffers_shared, setup_helper,
