@@ -474,6 +474,26 @@ int observer_log_state(struct observers *o, const char *topic, int partition, st
 	return ob != NULL;
 }
 
+int observer_get(struct observers *o, const char *topic, int partition, struct log **out,
+		 int32_t *leader, int32_t *leader_epoch)
+{
+	struct obs *ob;
+
+	pthread_mutex_lock(&o->mu);
+	ob = obs_find(o, topic, partition);
+	if (ob) {
+		ob->last_used_ms = now_mono_ms();
+		*leader = ob->source;
+		*leader_epoch = ob->leader_epoch;
+		if (out) {
+			*out = ob->log;
+			log_ref(*out);
+		}
+	}
+	pthread_mutex_unlock(&o->mu);
+	return ob ? 0 : -ENOENT;
+}
+
 void observer_drop(struct observers *o, const char *topic, int partition)
 {
 	if (!o)

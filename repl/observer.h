@@ -126,6 +126,12 @@ int observer_wait(struct observers *o, const char *topic, int partition, int64_t
 /* The observer's state for stat: 1 with *st filled when it exists (its
  * idle clock restarts), 0 when not. */
 int observer_log_state(struct observers *o, const char *topic, int partition, struct log_state *st);
+/* The existing observer of topic-partition, without any wait: a
+ * reference of its log in *out (log_unref when done; NULL allowed: not
+ * wanted), the leader broker it follows and that leader's epoch (-1 while
+ * it follows none); its idle clock restarts. 0, -ENOENT none. */
+int observer_get(struct observers *o, const char *topic, int partition, struct log **out,
+		 int32_t *leader, int32_t *leader_epoch);
 /* Deletes the observers of a topic (deleted; or a partition that has a
  * replica here now: partition -1 means all). */
 void observer_drop(struct observers *o, const char *topic, int partition);
