@@ -85,6 +85,7 @@ int log_reset_start(struct log *l, int64_t offset, int64_t line_pos)
 {
 	char path[PATH_MAX + 32], text[64];
 	struct seg *s = NULL, **old = NULL;
+	size_t old_cap = 0;
 	int nold = 0, rc;
 
 	pthread_mutex_lock(&l->maint_lock);
@@ -103,6 +104,7 @@ int log_reset_start(struct log *l, int64_t offset, int64_t line_pos)
 	}
 	old = l->segs;
 	nold = l->nsegs;
+	old_cap = l->segs_cap;
 	/* 1 */
 	marker_path(l->dir, path, sizeof(path));
 	int n = snprintf(text, sizeof(text), "%" PRId64 " %" PRId64 "\n", offset, line_pos);
@@ -123,6 +125,7 @@ int log_reset_start(struct log *l, int64_t offset, int64_t line_pos)
 	if (rc < 0) {
 		l->segs = old;
 		l->nsegs = nold;
+		l->segs_cap = old_cap;
 		old = NULL;
 		nold = 0;
 		l->io->unlink(l->io->ctx, path);
