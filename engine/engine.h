@@ -364,6 +364,21 @@ int log_truncate_to(struct log *l, int64_t offset);
  * cut can bring the cut records back (a follower must never fetch again
  * over records it took back). -ERANGE below the log start. */
 int log_truncate_durable(struct log *l, int64_t offset);
+/* Empties the log and starts it again at offset, whose record has line
+ * position line_pos (Kafka's truncateFullyAndStartAt): a follower or read
+ * copy whose log end is below its leader's log start, which the leader
+ * answers with its log start and that line position. Afterwards log
+ * start = hw = log end = offset and line start = line hw = line_pos, the
+ * epoch cache is empty, and reads below line_pos continue at the first
+ * record there, as on any log whose start moved. Durable and crash-safe
+ * (reset.c): after a kill -9 at any point the log opens either as it was
+ * or as the new, empty one. Readers in old segments finish their bytes.
+ * Wakes the hw listeners. -EINVAL offset at or below the log end, or
+ * line_pos below the line end (positions never go back); -EIO a damaged
+ * log; -ENOENT a dropped one; the file system's -errno (from the old
+ * segments' deletion on, the log in memory is the new one and the next
+ * open finishes the reset). */
+int log_reset_start(struct log *l, int64_t offset, int64_t line_pos);
 /* Takes back the caller's own append from offset on, which it could not
  * complete (its flush failed) and must never be committed: the cut, or,
  * when the cut fails, the fence of a failed append (see log_state.fence).

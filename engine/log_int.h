@@ -525,5 +525,15 @@ void cleaner_producers_free(struct cleaner_producers *cp);
  * files to .deleted (.log first) and marks them deleted; the caller drops
  * the references it is handed in *gone (n of them) outside the lock. */
 int retention_remove_head_locked(struct log *l, int n, struct seg **gone);
+/* retention.c: renames the four files of s, which is leaving the log, to
+ * <file>.deleted (.log first) and marks it deleted, so that its last
+ * seg_unref unlinks them. 0, or the .log's rename error (s is then whole
+ * and untouched). */
+int seg_mark_deleted(struct log *l, struct seg *s);
+/* reset.c, for log_open.c: finishes a log_reset_start cut short (the
+ * marker DIR/log-start-reset), before the segments are listed. 0 (also
+ * with no marker), -EBADMSG a marker that does not parse (logged), the
+ * file system's -errno. */
+int log_reset_recover(const struct io_ops *io, const char *dir);
 
 #endif

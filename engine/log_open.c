@@ -114,7 +114,10 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 	}
 	if (nb > 1)
 		qsort(bases, (size_t)nb, sizeof(*bases), cmp_i64);
-	int64_t prev_end = -1, prev_line_end = a->log_start_offset <= 0 ? 0 : -1;
+	/* A log that starts at offset 0 starts at line position 0; a first
+	 * segment above 0 (retention, a reset) keeps the line base its .lines
+	 * header holds, whatever a checkpoint written before says. */
+	int64_t prev_end = -1, prev_line_end = nb > 0 && bases[0] == 0 ? 0 : -1;
 	bool cut = false;
 	for (int i = 0; i < nb; i++) {
 		char path[PATH_MAX + 64];
@@ -315,7 +318,9 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	if (rc < 0)
 		goto fail;
 	int64_t t0 = now_mono_ms();
-	rc = log_load_segments(l, a, &recovered);
+	rc = log_reset_recover(io, dir);
+	if (rc == 0)
+		rc = log_load_segments(l, a, &recovered);
 	l->recovery_ms = now_mono_ms() - t0;
 	if (rc == 0)
 		rc = epoch_cache_load(l);

@@ -35,30 +35,35 @@
 
 #include "engine/log_int.h"
 
-int retention_remove_head_locked(struct log *l, int n, struct seg **gone)
+int seg_mark_deleted(struct log *l, struct seg *s)
 {
 	static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
+	for (int e = 0; e < 4; e++) {
+		char from[PATH_MAX + 32], to[PATH_MAX + 48];
+		snprintf(from, sizeof(from), "%s%s", s->path, ext[e]);
+		snprintf(to, sizeof(to), "%s%s.deleted", s->path, ext[e]);
+		int r = l->io->rename(l->io->ctx, from, to);
+		/* Without its .log renamed the segment is still whole: keep it.
+		 * A later file that fails is an orphan index, removed at open. */
+		if (r < 0 && e == 0)
+			return r;
+	}
+	atomic_store(&s->deleted, true);
+	return 0;
+}
+
+int retention_remove_head_locked(struct log *l, int n, struct seg **gone)
+{
 	int k = 0, rc = 0;
 	if (n >= l->nsegs)
 		n = l->nsegs - 1; /* rule 2: never the active segment */
 	for (; k < n; k++) {
 		struct seg *s = l->segs[k];
-		for (int e = 0; e < 4; e++) {
-			char from[PATH_MAX + 32], to[PATH_MAX + 48];
-			snprintf(from, sizeof(from), "%s%s", s->path, ext[e]);
-			snprintf(to, sizeof(to), "%s%s.deleted", s->path, ext[e]);
-			int r = l->io->rename(l->io->ctx, from, to);
-			/* Without its .log renamed the segment is still whole: keep it.
-			 * A later file that fails is an orphan index, removed at open. */
-			if (r < 0 && e == 0) {
-				rc = r;
-				goto done;
-			}
-		}
-		atomic_store(&s->deleted, true);
+		rc = seg_mark_deleted(l, s);
+		if (rc < 0)
+			break;
 		gone[k] = s;
 	}
-done:
 	if (k > 0) {
 		memmove(l->segs, l->segs + k, (size_t)(l->nsegs - k) * sizeof(*l->segs));
 		l->nsegs -= k;

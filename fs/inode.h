@@ -60,6 +60,9 @@ enum node_kind {
 	NODE_GROUP_CONSUME, /* MNT/<topic>/.groups/<g>/consume */
 	NODE_GROUP_STATE,   /* MNT/<topic>/.groups/<g>/.state */
 	NODE_GROUP_CONFIG,  /* MNT/<topic>/.groups/<g>/.config */
+	/* MNT/<topic>/.segments/<p>/.read-copy: only where this broker reads
+	 * the partition through a read copy (no replica here) */
+	NODE_SEG_COPY,
 };
 
 /* Unused fields are 0 (topic_id, file) or -1 (partition, base). */

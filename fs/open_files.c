@@ -98,6 +98,9 @@ int fs_view_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len)
 	case NODE_ROOT_METRICS: rc = fs_metrics_render(fs, out, len); break;
 	case NODE_TOPIC_CONFIG: rc = topic_config_text(n->topic, out, len); break;
 	case NODE_TOPIC_STATE: rc = topic_state_text(n->topic, out, len); break;
+	case NODE_SEG_COPY:
+		rc = topic_segments_copy_text(n->topic, n->key.partition, out, len);
+		break;
 	default:
 		if (!fs_groups_kind(n->key.kind))
 			return -EINVAL;
@@ -110,8 +113,8 @@ int fs_view_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len)
 static bool view_read_only(int kind)
 {
 	return kind == NODE_ROOT_STATE || kind == NODE_ROOT_CONFIG || kind == NODE_ROOT_METRICS ||
-	       kind == NODE_TOPIC_STATE || kind == NODE_SEG_FILE || kind == NODE_GROUP_STATE ||
-	       kind == NODE_GROUP_CONSUME;
+	       kind == NODE_TOPIC_STATE || kind == NODE_SEG_FILE || kind == NODE_SEG_COPY ||
+	       kind == NODE_GROUP_STATE || kind == NODE_GROUP_CONSUME;
 }
 
 static void file_free(struct fs_file *f)

@@ -7,7 +7,9 @@
  *   MNT/<topic>/<p>              file  the line view (append-only)
  *   MNT/<topic>/.produce         file  lines go to the partitioner
  *   MNT/<topic>/.segments/       dir   0..N-1
- *   MNT/<topic>/.segments/<p>/   dir   <base>.log .index .timeindex .dump
+ *   MNT/<topic>/.segments/<p>/   dir   <base>.log .index .timeindex .dump, and
+ *                                      .read-copy where no replica is here
+ *                                      (the segments are the read copy's)
  *
  * Internal topics ("__" names) are neither listed nor found. A node whose
  * topic was deleted, whose partition is beyond the count, or whose segment
@@ -27,7 +29,8 @@
 #include "fs/fs.h"
 #include "util/bsearch.h"
 
-#define FS_FAKE_INO 0xffffffffULL /* d_ino of an entry the kernel never looked up */
+#define FS_FAKE_INO   0xffffffffULL /* d_ino of an entry the kernel never looked up */
+#define SEG_COPY_NAME ".read-copy"
 
 static const char *const seg_ext[] = {
 	[SEGMENT_LOG] = "log",
@@ -112,6 +115,18 @@ static int seg_exists(struct topic *t, int partition, int64_t base)
 	return rc;
 }
 
+/* 0 when the partition is read through a read copy here (no replica),
+ * else -ENOENT (or the copy's error). */
+static int seg_copy_exists(struct topic *t, int partition)
+{
+	char *text = NULL;
+	size_t len;
+	int rc = topic_segments_copy_text(t, partition, &text, &len);
+
+	free(text);
+	return rc;
+}
+
 void fs_node_path(const struct fs_node *n, char *buf, size_t len)
 {
 	const char *t = n->topic ? topic_name(n->topic) : "";
@@ -133,6 +148,7 @@ void fs_node_path(const struct fs_node *n, char *buf, size_t len)
 		snprintf(buf, len, "%s/.segments/%d/%020" PRId64 ".%s", t, p, n->key.base,
 			 seg_ext[n->key.file]);
 		break;
+	case NODE_SEG_COPY: snprintf(buf, len, "%s/.segments/%d/" SEG_COPY_NAME, t, p); break;
 	default:
 		if (fs_groups_kind(n->key.kind))
 			fs_groups_path(n, buf, len);
@@ -233,6 +249,7 @@ int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st)
 	case NODE_ROOT_CONFIG:
 	case NODE_ROOT_METRICS:
 	case NODE_TOPIC_STATE:
+	case NODE_SEG_COPY:
 		st->st_mode = S_IFREG | (n->key.kind == NODE_TOPIC_CONFIG ? mode & 0666
 					 : n->topic                       ? mode & 0444
 									  : 0444);
@@ -321,6 +338,13 @@ static int child_key(struct mqfs *fs, struct fs_node *dir, const char *name, str
 		*key = fs_node_key(NODE_SEG_PART, dir->topic, p);
 		break;
 	case NODE_SEG_PART:
+		if (!strcmp(name, SEG_COPY_NAME)) {
+			*key = fs_node_key(NODE_SEG_COPY, dir->topic, dir->key.partition);
+			rc = seg_copy_exists(dir->topic, key->partition);
+			if (rc < 0)
+				return rc;
+			break;
+		}
 		*key = fs_node_key(NODE_SEG_FILE, dir->topic, dir->key.partition);
 		rc = parse_seg_name(name, &key->base, &key->file);
 		if (rc < 0)
@@ -703,6 +727,11 @@ static int list_segments(struct mqfs *fs, struct fs_dir *d, size_t *cap, struct 
 	rc = topic_segments(dir->topic, dir->key.partition, &bases, &n);
 	if (rc < 0)
 		return rc;
+	if (seg_copy_exists(dir->topic, dir->key.partition) == 0) {
+		struct node_key key = fs_node_key(NODE_SEG_COPY, dir->topic, dir->key.partition);
+
+		rc = dir_add_key(fs, d, cap, SEG_COPY_NAME, S_IFREG, &key);
+	}
 	for (int i = 0; i < n && rc == 0; i++) {
 		for (int k = SEGMENT_LOG; k <= SEGMENT_DUMP && rc == 0; k++) {
 			struct node_key key =

@@ -8,7 +8,11 @@
  *   2. not the leader:                        NOT_LEADER_OR_FOLLOWER
  *   3. current_leader_epoch (not -1) below ours: FENCED_LEADER_EPOCH,
  *      above ours:                            UNKNOWN_LEADER_EPOCH
- *   4. fetch_offset outside [log start, LEO]: OFFSET_OUT_OF_RANGE
+ *   4. fetch_offset outside [log start, LEO]: OFFSET_OUT_OF_RANGE; below
+ *      the log start, with the log start's line position (the response
+ *      partition's tag log_start_line, proto_fetch.c) and log_start_offset
+ *      as always: a follower or read copy starts its log there
+ *      (fetcher.c)
  *   5. a follower (replica_id >= 0) whose last_fetched_epoch (v12) we end
  *      earlier than it thinks, or than its fetch_offset: diverging_epoch =
  *      our (largest epoch <= it, its end offset), no records, its state
@@ -245,7 +249,7 @@ static int fetch_respond(struct fs_fetch *f)
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			struct fs_part *fp = &f->parts[k];
 			struct proto_fetch_resp_part *rp = &parts[k];
-			struct partition_offsets o = { -1, -1, -1 };
+			struct partition_offsets o = { -1, -1, -1, -1 };
 			int64_t upper;
 			size_t max;
 
@@ -266,6 +270,13 @@ static int fetch_respond(struct fs_fetch *f)
 			rp->log_start_offset = o.log_start_offset;
 			if (m->replica_id >= 0 && o.hw >= 0)
 				partition_note_hw_sent(fp->p, m->replica_id, o.hw);
+			/* Below the log start: where it starts in the line view
+			 * too, for a follower or read copy to start there. */
+			if (rp->error_code == PROTO_ERR_OFFSET_OUT_OF_RANGE &&
+			    fp->req->fetch_offset < o.log_start_offset && o.line_start >= 0) {
+				rp->has_log_start_line = true;
+				rp->log_start_line = o.line_start;
+			}
 			if (rp->error_code)
 				continue;
 			if (fp->diverging) {

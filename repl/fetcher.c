@@ -323,6 +323,41 @@ static size_t whole_batches(const uint8_t *b, size_t len)
 	return at;
 }
 
+/* The leader's log starts above our fetch offset (its retention removed
+ * records we never had): our log is emptied and starts at its log start
+ * and that line position (Kafka's truncateFullyAndStartAt), and the next
+ * round fetches from there. */
+static void reset_start(struct fetcher *f, struct fpart *fp, const struct partition_follow *fw,
+			const struct proto_fetch_resp_part *a, int64_t now)
+{
+	struct partition *p = fp->p;
+	int rc;
+
+	if (!apply_begin(f, p))
+		return;
+	rc = partition_follower_reset_start(p, fw->generation, a->log_start_offset,
+					    a->log_start_line);
+	apply_end(f);
+	if (rc == 0) {
+		stat_add(f, &f->stats.truncations, 1);
+		mq_log(MQ_INFO,
+		       "%s-%d: broker %d's log starts at offset %" PRId64 " (line position %" PRId64
+		       "), past this log's end %" PRId64
+		       " (records removed there that this log never had): emptied and started there",
+		       partition_topic(p), (int)partition_index(p), (int)f->cfg.source_id,
+		       a->log_start_offset, a->log_start_line, fw->fetch_offset);
+		return;
+	}
+	if (rc == -ESTALE)
+		return;
+	mq_log_limited(MQ_ERR,
+		       "%s-%d: cannot start this log at broker %d's log start %" PRId64
+		       " (line position %" PRId64 "): %s",
+		       partition_topic(p), (int)partition_index(p), (int)f->cfg.source_id,
+		       a->log_start_offset, a->log_start_line, strerror(-rc));
+	fp->backoff_until_ms = now + f->cfg.backoff_ms;
+}
+
 /* Applies one partition of a Fetch response. */
 static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partition_follow *fw,
 			const struct proto_fetch_resp_part *a, int64_t now)
@@ -330,6 +365,11 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 	struct partition *p = fp->p;
 	int rc = 0;
 
+	if (a->error_code == PROTO_ERR_OFFSET_OUT_OF_RANGE && a->has_log_start_line &&
+	    fw->fetch_offset < a->log_start_offset) {
+		reset_start(f, fp, fw, a, now);
+		return;
+	}
 	if (a->error_code) {
 		mq_log_limited(4, "fetcher: %s-%d from broker %d: %s", partition_topic(p),
 			       partition_index(p), f->cfg.source_id, proto_err_name(a->error_code));

@@ -228,11 +228,11 @@ static void obs_drop(struct observers *o, int i, const char *why)
 
 /* ---- the barrier (invariant 2) ---- */
 
-/* The leader's (log start, hw) by ListOffsets, earliest then latest, as a
- * consumer asks. 0, -ENOENT no leader known, the call's -errno, or -EPROTO
- * with *err the partition's error code. */
-static int leader_offsets(struct observers *o, const char *topic, int partition, int32_t *leader,
-			  int64_t *start, int64_t *hw, int16_t *err)
+/* The leader's hw by ListOffsets (latest), as a consumer asks. 0,
+ * -ENOENT no leader known, the call's -errno, or -EPROTO with *err the
+ * partition's error code. */
+static int leader_hw(struct observers *o, const char *topic, int partition, int32_t *leader,
+		     int64_t *hw, int16_t *err)
 {
 	char host[NET_MAX_HOST + 1];
 	struct partition_state st;
@@ -250,11 +250,11 @@ static int leader_offsets(struct observers *o, const char *topic, int partition,
 		rc = net_client_connect(host, port, OBSERVER_LIST_WAIT, &c);
 	if (rc == 0 && o->user)
 		rc = net_client_sasl(c, o->user, o->password, OBSERVER_LIST_WAIT);
-	for (int k = 0; rc == 0 && k < 2; k++) {
+	if (rc == 0) {
 		struct proto_list_offsets_part rp = {
 			.partition_index = partition,
 			.current_leader_epoch = -1,
-			.timestamp = k ? PROTO_LIST_OFFSETS_LATEST : PROTO_LIST_OFFSETS_EARLIEST,
+			.timestamp = PROTO_LIST_OFFSETS_LATEST,
 			.max_num_offsets = 1,
 		};
 		struct proto_list_offsets_topic rt = { kstr_of(topic), 1, &rp };
@@ -267,8 +267,8 @@ static int leader_offsets(struct observers *o, const char *topic, int partition,
 		int v = net_client_version(c, PROTO_API_LIST_OFFSETS);
 
 		if (v < 1) {
-			rc = -EOPNOTSUPP;
-			break;
+			net_client_close(c);
+			return -EOPNOTSUPP;
 		}
 		kbuf_w_init(&w, 1024);
 		rc = proto_list_offsets_req_encode(&w, (int16_t)v, &rq);
@@ -285,7 +285,7 @@ static int leader_offsets(struct observers *o, const char *topic, int partition,
 			rc = -EPROTO;
 		}
 		if (!rc)
-			*(k ? hw : start) = resp.topics[0].partitions[0].offset;
+			*hw = resp.topics[0].partitions[0].offset;
 		proto_list_offsets_resp_free(&resp);
 		net_resp_free(&nr);
 	}
@@ -322,14 +322,13 @@ static int wait_hw(struct observers *o, struct log *l, int64_t target, int64_t d
 
 static int barrier(struct observers *o, const char *topic, int partition, struct log *l)
 {
-	int64_t deadline = now_mono_ms() + o->cfg.request_timeout_ms, start = 0, hw = 0;
+	int64_t deadline = now_mono_ms() + o->cfg.request_timeout_ms, hw = 0;
 	int32_t leader = -1;
 	int16_t err = 0;
-	struct log_state ls;
 	int rc;
 
 	for (;;) {
-		rc = leader_offsets(o, topic, partition, &leader, &start, &hw, &err);
+		rc = leader_hw(o, topic, partition, &leader, &hw, &err);
 		if (rc == 0 || now_mono_ms() + OBSERVER_RETRY_MS >= deadline)
 			break;
 		/* A leader that died or moved: the metadata names the next. */
@@ -348,17 +347,9 @@ static int barrier(struct observers *o, const char *topic, int partition, struct
 		rc = -ETIMEDOUT;
 		goto out;
 	}
-	log_get_state(l, &ls);
-	if (start > ls.log_end_offset) {
-		mq_log_limited(MQ_WARN,
-			       "observer %s-%d: the leader's log starts at offset %" PRId64
-			       " (retention or DeleteRecords), past this copy's end %" PRId64
-			       ": the line positions of what is left are not known here; read "
-			       "refused with EREMOTE (read it on a replica's mount)",
-			       topic, partition, start, ls.log_end_offset);
-		rc = -EREMOTE;
-		goto out;
-	}
+	/* A leader whose log starts past the copy's end answers its fetch
+	 * with where it starts (offset and line position): the fetcher
+	 * starts the copy there, and the hw follows. */
 	rc = wait_hw(o, l, hw, deadline);
 	if (rc < 0)
 		mq_log_limited(MQ_WARN,
@@ -481,6 +472,26 @@ int observer_log_state(struct observers *o, const char *topic, int partition, st
 	}
 	pthread_mutex_unlock(&o->mu);
 	return ob != NULL;
+}
+
+int observer_get(struct observers *o, const char *topic, int partition, struct log **out,
+		 int32_t *leader, int32_t *leader_epoch)
+{
+	struct obs *ob;
+
+	pthread_mutex_lock(&o->mu);
+	ob = obs_find(o, topic, partition);
+	if (ob) {
+		ob->last_used_ms = now_mono_ms();
+		*leader = ob->source;
+		*leader_epoch = ob->leader_epoch;
+		if (out) {
+			*out = ob->log;
+			log_ref(*out);
+		}
+	}
+	pthread_mutex_unlock(&o->mu);
+	return ob ? 0 : -ENOENT;
 }
 
 void observer_drop(struct observers *o, const char *topic, int partition)
@@ -745,8 +756,8 @@ void observers_metrics_text(struct observers *o, FILE *f)
 		"# HELP mqfs_observer_leader_changes_total Read copies moved to a new leader.\n"
 		"# TYPE mqfs_observer_leader_changes_total counter\n"
 		"mqfs_observer_leader_changes_total %" PRId64 "\n"
-		"# HELP mqfs_observer_read_refusals_total Opens refused: the leader not reached "
-		"in time, or its log start past the copy.\n"
+		"# HELP mqfs_observer_read_refusals_total Opens refused: the leader not reached, "
+		"or the copy not caught up with it, in time.\n"
 		"# TYPE mqfs_observer_read_refusals_total counter\n"
 		"mqfs_observer_read_refusals_total %" PRId64 "\n",
 		o->n, o->started, o->dropped, o->idle_dropped, o->leader_changes,

@@ -31,11 +31,18 @@
  *   1. An observer's log holds committed records only (hw = LEO at rest).
  *   2. observer_open returns once the observer holds every record the
  *      leader had committed when it was called (the leader's hw, asked
- *      with ListOffsets), or fails: -ETIMEDOUT when the leader cannot be
- *      reached within request.timeout.ms, -EREMOTE when the leader's log
- *      starts above the observer's end (retention or DeleteRecords
- *      removed records this copy never had: their line positions are not
- *      known here). Each failure is logged once with its cause.
+ *      with ListOffsets), or fails with -ETIMEDOUT when the leader cannot
+ *      be reached, or the copy does not catch up, within
+ *      request.timeout.ms. Each failure is logged once with its cause.
+ *   4. The copy starts where the leader's log does: a leader whose log
+ *      starts above the copy's end (retention removed records the copy
+ *      never had; a new copy of an old partition, or one whose leader
+ *      deleted segments faster than it fetched) answers the fetch with
+ *      OFFSET_OUT_OF_RANGE, its log start and that offset's line position
+ *      (fetch_serve.c), and the fetcher empties the copy and starts it
+ *      there (log_reset_start), as Kafka's follower does. Its line view
+ *      then starts at the leader's line start: reads below it continue at
+ *      the first record there, as on every replica's mount.
  *   3. Memory: one partition, one fetcher per leader broker; disk: the
  *      topic's retention runs on the observer as on a replica, and the
  *      whole copy goes when it is idle.
@@ -97,7 +104,7 @@ void observers_free(struct observers *o);
  * (log_unref when done) and the observer counts one open file until
  * observer_close. cfg: the topic's log settings (line format, key
  * separator, retention), used when the copy is made. -ETIMEDOUT,
- * -EREMOTE, -ENOENT (no such partition), -ENOMEM, the engine's. */
+ * -ENOENT (no such partition), -ENOMEM, the engine's. */
 int observer_open(struct observers *o, const char *topic, int partition,
 		  const struct log_config *cfg, struct log **out);
 void observer_close(struct observers *o, const char *topic, int partition);
@@ -119,6 +126,12 @@ int observer_wait(struct observers *o, const char *topic, int partition, int64_t
 /* The observer's state for stat: 1 with *st filled when it exists (its
  * idle clock restarts), 0 when not. */
 int observer_log_state(struct observers *o, const char *topic, int partition, struct log_state *st);
+/* The existing observer of topic-partition, without any wait: a
+ * reference of its log in *out (log_unref when done; NULL allowed: not
+ * wanted), the leader broker it follows and that leader's epoch (-1 while
+ * it follows none); its idle clock restarts. 0, -ENOENT none. */
+int observer_get(struct observers *o, const char *topic, int partition, struct log **out,
+		 int32_t *leader, int32_t *leader_epoch);
 /* Deletes the observers of a topic (deleted; or a partition that has a
  * replica here now: partition -1 means all). */
 void observer_drop(struct observers *o, const char *topic, int partition);

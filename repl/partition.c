@@ -654,6 +654,27 @@ out:
 	return rc;
 }
 
+int partition_follower_reset_start(struct partition *p, uint64_t generation, int64_t offset,
+				   int64_t line_pos)
+{
+	struct partition_offsets o;
+	int rc;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->role != PARTITION_FOLLOWER || p->generation != generation) {
+		rc = -ESTALE;
+		goto out;
+	}
+	p->ops->offsets(p->log, &o);
+	if (offset <= o.log_end_offset)
+		rc = -EINVAL;
+	else
+		rc = p->ops->reset_start ? p->ops->reset_start(p->log, offset, line_pos) : -ENOTSUP;
+out:
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
 void partition_get_info(struct partition *p, struct partition_info *info)
 {
 	memset(info, 0, sizeof(*info));

@@ -97,6 +97,7 @@ struct partition_offsets {
 	int64_t log_start_offset;
 	int64_t hw;
 	int64_t log_end_offset;
+	int64_t line_start; /* line position of log_start_offset */
 };
 
 /* Whole batches of the log as one file range, valid while ref is held. */
@@ -135,6 +136,11 @@ struct partition_log_ops {
 	/* Truncates to end at offset, durably (fsync of the log and its
 	 * directory, epoch cache included) before it returns. */
 	int (*truncate_to)(void *log, int64_t offset);
+	/* Empties the log and starts it at offset with line position
+	 * line_pos (the leader's log start and its line position), durably;
+	 * log start = hw = LEO = offset. -EINVAL offset at or below the LEO
+	 * or line_pos below the line end. NULL: not supported. */
+	int (*reset_start)(void *log, int64_t offset, int64_t line_pos);
 	/* The first offset whose record's timestamp is >= ts_ms (through the
 	 * time index) and that record's timestamp. -ERANGE: none. */
 	int (*offset_for_time)(void *log, int64_t ts_ms, int64_t *offset, int64_t *timestamp);
@@ -297,6 +303,15 @@ int partition_follower_truncate(struct partition *p, uint64_t generation, int64_
  * -EBADMSG batches that do not start at our LEO, log errors. */
 int partition_follower_append(struct partition *p, uint64_t generation, const uint8_t *records,
 			      size_t len, int64_t leader_hw);
+/* The leader's log starts at offset (line position line_pos), above our
+ * LEO (its retention removed records we never had): our log is emptied
+ * and starts there (Kafka's truncateFullyAndStartAt on
+ * OFFSET_OUT_OF_RANGE), durably, and fetching goes on from it. -ESTALE
+ * generation, -EINVAL offset not above our LEO (nothing to do: the fetch
+ * was in range after all) or line_pos below our line end, -ENOTSUP a log
+ * without reset_start, log errors. */
+int partition_follower_reset_start(struct partition *p, uint64_t generation, int64_t offset,
+				   int64_t line_pos);
 
 /* ---- inspection ---- */
 

@@ -21,6 +21,7 @@ static void pl_offsets(void *log, struct partition_offsets *o)
 	o->log_start_offset = st.log_start_offset;
 	o->hw = st.hw;
 	o->log_end_offset = st.log_end_offset;
+	o->line_start = st.line_start;
 }
 
 static int pl_set_hw(void *log, int64_t hw)
@@ -95,6 +96,11 @@ static int pl_truncate_to(void *log, int64_t offset)
 	return log_truncate_durable(log, offset);
 }
 
+static int pl_reset_start(void *log, int64_t offset, int64_t line_pos)
+{
+	return log_reset_start(log, offset, line_pos);
+}
+
 static int pl_offset_for_time(void *log, int64_t ts_ms, int64_t *offset, int64_t *timestamp)
 {
 	return log_time_lookup(log, ts_ms, offset, timestamp);
@@ -115,6 +121,7 @@ const struct partition_log_ops partition_engine_ops = {
 	.raw_release = pl_raw_release,
 	.append_batches = pl_append_batches,
 	.truncate_to = pl_truncate_to,
+	.reset_start = pl_reset_start,
 	.offset_for_time = pl_offset_for_time,
 	.offset_for_max_time = pl_offset_for_max_time,
 };

@@ -433,6 +433,11 @@ struct proto_fetch_resp_part {
 	bool has_current_leader; /* v12+ tag 1 */
 	int32_t current_leader_id;
 	int32_t current_leader_epoch;
+	/* v12+ tag PROTO_FETCH_TAG_LOG_START_LINE (mqfs's own): the line
+	 * position of log_start_offset, sent with OFFSET_OUT_OF_RANGE below
+	 * the log start, so that a follower or read copy can start there. */
+	bool has_log_start_line;
+	int64_t log_start_line;
 	/* v4+: -1 null, else the count (we write null or empty: mqfs has no
 	 * transactions; decoding allocates them, owned). */
 	int32_t n_aborted;
@@ -446,6 +451,10 @@ struct proto_fetch_resp_part {
 	int records_fd;
 	off_t records_offset;
 };
+
+/* The Fetch response partition's tag for log_start_line: far above
+ * Kafka's own (0-2), which Kafka clients skip as an unknown tag. */
+#define PROTO_FETCH_TAG_LOG_START_LINE 1000
 
 struct proto_fetch_resp_topic {
 	struct kstr topic;

@@ -26,7 +26,16 @@
  *       records NULLABLE_BYTES (record batches, as in the segment),
  *       v12 tags: 0 diverging_epoch (epoch INT32, end_offset INT64),
  *                 1 current_leader (leader_id INT32, leader_epoch INT32),
- *                 2 snapshot_id (skipped on read, never written)
+ *                 2 snapshot_id (skipped on read, never written),
+ *                 1000 log_start_line INT64 (mqfs's own, not Kafka's):
+ *                   the line position of log_start_offset, written only
+ *                   with OFFSET_OUT_OF_RANGE for a fetch_offset below the
+ *                   log start. A follower or read copy whose log ends
+ *                   there empties its log and starts it at (log start,
+ *                   that position), as Kafka's follower does
+ *                   (truncateFullyAndStartAt): line positions are not
+ *                   in the batches, and a copy's must be the leader's.
+ *                   Kafka clients skip the unknown tag.
  *
  * OffsetForLeaderEpoch (flexible from v4):
  *   request  replica_id INT32 (v3+), topics ARRAY of topic STRING,
@@ -372,7 +381,8 @@ static void fetch_part_encode(struct proto_out *out, int16_t v,
 				 p->records_offset);
 	if (!flex)
 		return;
-	kbuf_write_uvarint(w, (uint32_t)(p->has_diverging_epoch + p->has_current_leader));
+	kbuf_write_uvarint(w, (uint32_t)(p->has_diverging_epoch + p->has_current_leader +
+					 p->has_log_start_line));
 	if (p->has_diverging_epoch) {
 		kbuf_write_tag_hdr(w, 0, 4 + 8 + 1);
 		kbuf_write_i32(w, p->diverging_epoch);
@@ -384,6 +394,10 @@ static void fetch_part_encode(struct proto_out *out, int16_t v,
 		kbuf_write_i32(w, p->current_leader_id);
 		kbuf_write_i32(w, p->current_leader_epoch);
 		kbuf_write_tags_empty(w);
+	}
+	if (p->has_log_start_line) {
+		kbuf_write_tag_hdr(w, PROTO_FETCH_TAG_LOG_START_LINE, 8);
+		kbuf_write_i64(w, p->log_start_line);
 	}
 }
 
@@ -429,6 +443,11 @@ static int fetch_part_tag(void *arg, uint32_t tag, struct kbuf_r *f)
 		p->has_current_leader = true;
 		p->current_leader_id = kbuf_read_i32(f);
 		p->current_leader_epoch = kbuf_read_i32(f);
+	} else if (tag == PROTO_FETCH_TAG_LOG_START_LINE) {
+		p->log_start_line = kbuf_read_i64(f);
+		/* A position is never negative: a bad one is no position. */
+		p->has_log_start_line = p->log_start_line >= 0;
+		return 1;
 	} else {
 		return 0;
 	}

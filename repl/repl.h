@@ -228,7 +228,10 @@ ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r
 /* ---- .segments ----
  * The files of a partition's segments: <base>.log raw, the others
  * rendered as text (.index, .timeindex, and .dump: a line per batch, then
- * a line per record). */
+ * a line per record). In a cluster, a partition without a replica on
+ * this broker shows the segments of its read copy (made as a read makes
+ * it: a listing waits until the copy holds what the leader committed),
+ * and topic_segments_copy_text says so. */
 enum segment_file { SEGMENT_LOG, SEGMENT_INDEX, SEGMENT_TIMEINDEX, SEGMENT_DUMP };
 /* Base offsets of the segments, oldest first; *bases malloc'ed. */
 int topic_segments(struct topic *t, int partition, int64_t **bases, int *n);
@@ -240,6 +243,11 @@ ssize_t topic_segment_read_raw(struct topic *t, int partition, int64_t base, cha
  * bytes written into buf (at least 64 KiB), 0 when done. */
 ssize_t topic_segment_render(struct topic *t, int partition, int64_t base, enum segment_file kind,
 			     int64_t *cursor, char *buf, size_t size);
+/* For a partition read through a read copy here: a malloc'ed text that
+ * names the leader broker the copy follows, its leader epoch and the
+ * copy's log start, line start and hw. -ENOENT when this broker holds a
+ * replica (or on a single node), -ETIMEDOUT the copy cannot be made. */
+int topic_segments_copy_text(struct topic *t, int partition, char **out, size_t *len);
 
 /* ---- high watermark listener ----
  * fn(arg, topic, partition) after any partition's high watermark moved.

@@ -398,27 +398,54 @@ static enum seg_file seg_kind(enum segment_file kind)
 	return SEG_LOG;
 }
 
-int topic_segments(struct topic *t, int partition, int64_t **bases, int *n)
+/* The log .segments shows: the replica's; without one here, the read
+ * copy's (made and caught up as a read's open makes it when there is
+ * none yet, or, with fresh, always: a listing shows what the leader has
+ * committed now). A reference (log_unref). -EREMOTE no replica and no
+ * copy (a single node cannot lack one; internal topics get none). */
+static int segments_log(struct topic *t, int partition, bool fresh, struct log **out)
 {
+	struct observers *o = part_observers(t);
 	struct partition *pt;
-	int rc = part_begin(t, partition, &pt);
+	struct log_config cfg;
+	int32_t leader, epoch;
+	int rc = part_log(t, partition, &pt, out);
 
+	if (rc != -EREMOTE || !o || !strncmp(t->name, "__", 2))
+		return rc;
+	if (!fresh && observer_get(o, t->name, partition, out, &leader, &epoch) == 0)
+		return 0;
+	rc = part_begin(t, partition, &pt);
 	if (rc < 0)
 		return rc;
+	cfg = t->cfg.log;
+	pthread_rwlock_unlock(&t->lock);
+	rc = observer_open(o, t->name, partition, &cfg, out);
+	if (rc == 0)
+		observer_close(o, t->name, partition); /* kept for observer.idle.ms */
+	return rc;
+}
+
+int topic_segments(struct topic *t, int partition, int64_t **bases, int *n)
+{
+	struct log *l;
+	int rc = segments_log(t, partition, true, &l);
+
 	*bases = NULL;
 	*n = 0;
-	/* No replica here: no segments. */
-	if (pt->log)
-		rc = log_segments(pt->log, bases, n);
-	pthread_rwlock_unlock(&t->lock);
+	if (rc == -EREMOTE)
+		return 0; /* no replica, no copy: no segments */
+	if (rc < 0)
+		return rc;
+	rc = log_segments(l, bases, n);
+	log_unref(l);
 	return rc;
 }
 
 int64_t topic_segment_size(struct topic *t, int partition, int64_t base, enum segment_file kind)
 {
-	struct partition *pt;
 	struct log *l;
-	int64_t rc = part_log(t, partition, &pt, &l);
+	int64_t rc = segments_log(t, partition, false, &l);
 
 	if (rc < 0)
 		return rc;
@@ -431,26 +458,60 @@ int64_t topic_segment_size(struct topic *t, int partition, int64_t base, enum se
 ssize_t topic_segment_read_raw(struct topic *t, int partition, int64_t base, char *buf, size_t size,
 			       int64_t off)
 {
-	struct partition *pt;
-	ssize_t rc = part_begin(t, partition, &pt);
+	struct log *l;
+	ssize_t rc = segments_log(t, partition, false, &l);
 
 	if (rc < 0)
-		return rc;
-	rc = pt->log ? log_segment_read_raw(pt->log, base, buf, size, off) : -ENOENT;
-	pthread_rwlock_unlock(&t->lock);
+		return rc == -EREMOTE ? -ENOENT : rc;
+	rc = log_segment_read_raw(l, base, buf, size, off);
+	log_unref(l);
 	return rc;
 }
 
 ssize_t topic_segment_render(struct topic *t, int partition, int64_t base, enum segment_file kind,
 			     int64_t *cursor, char *buf, size_t size)
 {
-	struct partition *pt;
-	ssize_t rc = part_begin(t, partition, &pt);
+	struct log *l;
+	ssize_t rc = segments_log(t, partition, false, &l);
 
 	if (rc < 0)
-		return rc;
-	rc = pt->log ? log_segment_render(pt->log, base, seg_kind(kind), cursor, buf, size)
-		     : -ENOENT;
-	pthread_rwlock_unlock(&t->lock);
+		return rc == -EREMOTE ? -ENOENT : rc;
+	rc = log_segment_render(l, base, seg_kind(kind), cursor, buf, size);
+	log_unref(l);
 	return rc;
+}
+
+int topic_segments_copy_text(struct topic *t, int partition, char **out, size_t *len)
+{
+	struct observers *o = part_observers(t);
+	struct partition *pt;
+	struct log_state ls;
+	struct log *l;
+	int32_t leader = -1, epoch = -1;
+	int rc = part_log(t, partition, &pt, &l);
+
+	*out = NULL;
+	*len = 0;
+	if (rc == 0)
+		log_unref(l); /* a replica here: no copy to describe */
+	if (rc != -EREMOTE)
+		return rc < 0 ? rc : -ENOENT;
+	rc = segments_log(t, partition, false, &l);
+	if (rc < 0)
+		return rc == -EREMOTE ? -ENOENT : rc;
+	log_get_state(l, &ls);
+	log_unref(l);
+	if (o)
+		(void)observer_get(o, t->name, partition, NULL, &leader, &epoch);
+	*out = malloc(512);
+	if (!*out)
+		return -ENOMEM;
+	*len = (size_t)snprintf(
+		*out, 512,
+		"read copy of leader broker %d's log (leader epoch %d): this broker "
+		"holds no replica of %s-%d\n"
+		"log_start %" PRId64 " line_start %" PRId64 " hw %" PRId64 " line_hw %" PRId64 "\n",
+		(int)leader, (int)epoch, t->name, partition, ls.log_start_offset, ls.line_start,
+		ls.hw, ls.line_hw);
+	return 0;
 }

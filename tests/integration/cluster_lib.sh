@@ -118,6 +118,27 @@ cluster_start3() {
 	done
 }
 
+# same_file A B: the two files read the same (each read whole, under
+# timeout): a partition file on two brokers' mounts.
+same_file() {
+	timeout 10 cat "$1" >"$MQ_TMP/sa" 2>/dev/null &&
+		timeout 10 cat "$2" >"$MQ_TMP/sb" 2>/dev/null && cmp -s "$MQ_TMP/sa" "$MQ_TMP/sb"
+}
+
+# group_coordinated_by N PREFIX: the first of PREFIX1..PREFIX20 that
+# broker N coordinates (FindCoordinator through its listener) into G;
+# fails when none is (yet: __consumer_offsets is made by the first ask).
+group_coordinated_by() {
+	G=""
+	eval "_gport=\$PORT$1"
+	for _gn in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		_ga=$(timeout -k 5 "$MQ_TIMEOUT" python3 "$LIBDIR/kafka_raw.py" coordinator 127.0.0.1 \
+			"$_gport" admin admin-secret "$2$_gn" 2>&1)
+		[ "$_ga" = "error 0 node $1" ] && G=$2$_gn && return 0
+	done
+	return 1
+}
+
 # The SCRAM client settings of kcat and librdkafka tools for the brokers'
 # SASL_PLAINTEXT listeners.
 SASL="-X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-256 -X sasl.username=admin -X sasl.password=admin-secret"

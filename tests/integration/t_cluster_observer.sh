@@ -42,11 +42,6 @@ listed() {
 leader_is() {
 	[ "$(field "$1" "$2" 5)" = "$3" ]
 }
-# same_file A B: the two files read the same (each read whole, under timeout).
-same_file() {
-	timeout 10 cat "$1" >"$MQ_TMP/sa" 2>/dev/null &&
-		timeout 10 cat "$2" >"$MQ_TMP/sb" 2>/dev/null && cmp -s "$MQ_TMP/sa" "$MQ_TMP/sb"
-}
 size_of() {
 	timeout 5 stat -c %s "$1" 2>/dev/null
 }
@@ -152,14 +147,7 @@ CO=$O
 for i in 1 2 3; do
 	echo "c-rec-$i" >>"$MQ_TMP/mnt$CL/c/0"
 done
-eval "cport=\$PORT$CO"
-G=""
-for n in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-	a=$(timeout -k 5 "$MQ_TIMEOUT" python3 "$LIBDIR/kafka_raw.py" coordinator 127.0.0.1 "$cport" \
-		admin admin-secret "og$n" 2>&1)
-	[ "$a" = "error 0 node $CO" ] && G=og$n && break
-done
-case $G in og*) ok "group $G is coordinated by broker $CO" ;; *) fail "a group coordinated by $CO" "$a" ;; esac
+check "a group coordinated by broker $CO" group_coordinated_by "$CO" og
 expect_ok "mkdir c/.groups/$G on mnt$CO" mkdir "$MQ_TMP/mnt$CO/c/.groups/$G"
 expect_eq "consume of $G on mnt$CO (no replica of c-0) reads the records" "c-rec-1 c-rec-2 c-rec-3" \
 	"$(timeout -k 5 "$MQ_TIMEOUT" head -n 3 "$MQ_TMP/mnt$CO/c/.groups/$G/consume" | paste -sd' ' -)"

@@ -107,6 +107,11 @@ int elog_truncations(struct elog *e)
 	return atomic_load(&e->truncations);
 }
 
+struct log *elog_log(struct elog *e)
+{
+	return e->l;
+}
+
 const char *elog_dir(struct elog *e)
 {
 	return e->dir;
@@ -277,6 +282,11 @@ static int op_truncate_to(void *log, int64_t offset)
 	return rc;
 }
 
+static int op_reset_start(void *log, int64_t offset, int64_t line_pos)
+{
+	return partition_engine_ops.reset_start(((struct elog *)log)->l, offset, line_pos);
+}
+
 static int op_offset_for_time(void *log, int64_t ts_ms, int64_t *offset, int64_t *timestamp)
 {
 	return partition_engine_ops.offset_for_time(((struct elog *)log)->l, ts_ms, offset,
@@ -298,6 +308,7 @@ const struct partition_log_ops elog_ops = {
 	.raw_release = op_raw_release,
 	.append_batches = op_append_batches,
 	.truncate_to = op_truncate_to,
+	.reset_start = op_reset_start,
 	.offset_for_time = op_offset_for_time,
 	.offset_for_max_time = op_offset_for_max_time,
 };

@@ -31,6 +31,8 @@ int elog_truncations(struct elog *e);
 int elog_value_at(struct elog *e, int64_t offset, char *buf, size_t cap);
 /* The .log bytes of [0, offset) (whole batches), malloc'ed, *len set. */
 uint8_t *elog_bytes_below(struct elog *e, int64_t offset, size_t *len);
+/* The engine's log itself (retention, a reset: what the table lacks). */
+struct log *elog_log(struct elog *e);
 /* The log's directory (DIR/orders-0). */
 const char *elog_dir(struct elog *e);
 /* 0 when every .log, .index, .timeindex, .lines and the

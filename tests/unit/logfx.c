@@ -59,6 +59,51 @@ void logfx_open(struct logfx *f)
 	assert_int_equal(logmgr_get_log(f->m, "t", 0, &f->cfg, true, &f->l), 0);
 }
 
+/* The shell command cmd (a copy or a removal of a test directory). */
+static void run(const char *cmd)
+{
+	assert_int_equal(system(cmd), 0);
+}
+
+void logfx_keep(struct logfx *f)
+{
+	char cmd[1200];
+
+	logmgr_close(f->m);
+	f->m = NULL;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s-orig && cp -a %s %s-orig", f->dir, f->dir, f->dir);
+	run(cmd);
+}
+
+void logfx_restore(struct logfx *f, int point)
+{
+	char cmd[1200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s && cp -a %s-orig %s", f->dir, f->dir, f->dir);
+	run(cmd);
+	faultio_free(&f->fio);
+	faultio_init(&f->fio);
+	logfx_open(f);
+	f->fio.die_countdown = point;
+}
+
+void logfx_power_cut(struct logfx *f, unsigned seed)
+{
+	logmgr_abandon(f->m);
+	faultio_crash(&f->fio, 1, seed);
+	f->fio.dead = false;
+	f->fio.die_countdown = 0;
+	logfx_open(f);
+}
+
+void logfx_drop_copy(struct logfx *f)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s-orig", f->dir);
+	run(cmd);
+}
+
 int logfx_setup(void **state, const char *tag, void (*tune)(struct log_config *cfg))
 {
 	struct logfx *f = calloc(1, sizeof(*f));

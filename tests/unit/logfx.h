@@ -35,4 +35,15 @@ void logfx_put(struct logfx *f, int from, int n, int per);
 /* (Re)opens the log manager and the log with f->cfg. */
 void logfx_open(struct logfx *f);
 
+/* Crash-point loops. logfx_keep closes the manager and copies the data
+ * directory aside; logfx_restore puts that copy back and reopens with a
+ * fresh I/O table that dies at the point-th mutating call from then on
+ * (faultio's die_countdown); logfx_power_cut abandons the manager (a kill
+ * -9), loses or tears what was not synced (faultio_crash with seed) and
+ * reopens; logfx_drop_copy removes the copy. */
+void logfx_keep(struct logfx *f);
+void logfx_restore(struct logfx *f, int point);
+void logfx_power_cut(struct logfx *f, unsigned seed);
+void logfx_drop_copy(struct logfx *f);
+
 #endif

@@ -323,21 +323,12 @@ static void test_crash_points(void **state)
 	assert_int_equal(log_segments(f->l, &bases, &nb), 0);
 	int64_t uncleanable = bases[nb - 1]; /* the active segment's base */
 	free(bases);
-	logmgr_close(f->m);
-	f->m = NULL;
-	char tmpl[300], cmd[1200];
-	snprintf(tmpl, sizeof(tmpl), "%s-orig", f->dir);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s && cp -a %s %s", tmpl, f->dir, tmpl);
-	assert_int_equal(system(cmd), 0);
+	logfx_keep(f);
+	char cmd[1200];
 	bool finished = false;
 	int points = 0;
 	for (int point = 1; !finished && point < 2000; point++, points++) {
-		snprintf(cmd, sizeof(cmd), "rm -rf %s && cp -a %s %s", f->dir, tmpl, f->dir);
-		assert_int_equal(system(cmd), 0);
-		faultio_free(&f->fio);
-		faultio_init(&f->fio);
-		logfx_open(f);
-		f->fio.die_countdown = point;
+		logfx_restore(f, point);
 		struct log_clean_stats cs;
 		int rc = log_clean(f->l, fake_now, 1 << 20, true, &cs);
 		finished = !f->fio.dead;
@@ -345,12 +336,8 @@ static void test_crash_points(void **state)
 			assert_int_equal(rc, 1);
 		else
 			assert_true(rc < 0);
-		logmgr_abandon(f->m);
 		/* A power cut too: unsynced bytes are lost or torn. */
-		faultio_crash(&f->fio, 1, (unsigned)point);
-		f->fio.dead = false;
-		f->fio.die_countdown = 0;
-		logfx_open(f);
+		logfx_power_cut(f, (unsigned)point);
 		check_view(f, uncleanable, finished);
 		/* The directory holds no leftovers of the swap. */
 		snprintf(cmd, sizeof(cmd), "ls %s/t-0 | grep -q -e cleaned -e swap", f->dir);
@@ -360,8 +347,7 @@ static void test_crash_points(void **state)
 	}
 	assert_true(finished);
 	assert_true(points > 20);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
-	assert_int_equal(system(cmd), 0);
+	logfx_drop_copy(f);
 }
 
 /* The cleaner rewrites only segments below the *checkpointed* recovery

@@ -4,7 +4,8 @@
  * Fetch and ListOffsets handlers on a loopback listener. The copy's .log
  * is the leader's bytes and its line view the leader's records; an open
  * returns only once the copy holds everything committed; observer_wait
- * waits for a later commit; a leader that cannot be reached gives
+ * waits for a later commit; a leader whose log starts past the copy's
+ * end makes the copy start there, live copies too; a leader that cannot be reached gives
  * -ETIMEDOUT after request.timeout.ms, an unknown partition -ENOENT; an
  * idle copy is deleted, a dropped topic's too, a group's pinned one is
  * kept; and the pure rules.
@@ -273,6 +274,74 @@ static void test_copy_is_the_leaders(void **state)
 	leader_stop(&ld);
 }
 
+/* The whole line view of l from position 0 into buf (NUL-terminated):
+ * the position of its first byte, -1 when empty. */
+static int64_t read_from_0(struct log *l, char *buf, size_t cap)
+{
+	struct log_cursor *c = log_cursor_new(l);
+	int64_t pos = 0, actual = 0, first = -1;
+	size_t n = 0;
+	ssize_t g;
+
+	assert_non_null(c);
+	while ((g = log_read_lines(l, c, pos, buf + n, cap - 1 - n, &actual)) > 0) {
+		if (first < 0)
+			first = actual;
+		n += (size_t)g;
+		pos = actual + g;
+	}
+	assert_true(g == 0);
+	buf[n] = '\0';
+	log_cursor_free(c);
+	return first;
+}
+
+/* A leader whose log no longer starts at 0 (its start moved past what a
+ * copy holds: here by log_reset_start, as retention would): the copy
+ * starts at the leader's log start and its line position, and reads as
+ * the leader's log does; when the start moves again past the live copy,
+ * the copy follows. */
+static void test_copy_starts_at_leaders_start(void **state)
+{
+	struct leader ld;
+	struct observers *o;
+	struct log *l;
+	struct log_state ls;
+	char want[256], got[256];
+
+	(void)state;
+	leader_start(&ld, "leader-start");
+	leader_commit(&ld, 3, "a");
+	assert_int_equal(log_reset_start(elog_log(ld.e), 10, 100), 0);
+	leader_commit(&ld, 2, "b");
+	o = obs_start(&ld, 1000000, DEADLINE_MS);
+	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &l), 0);
+	log_get_state(l, &ls);
+	assert_int_equal(ls.log_start_offset, 10);
+	assert_int_equal(ls.line_start, 100);
+	assert_int_equal(ls.hw, 12);
+	assert_int_equal(ls.line_hw, 108);
+	assert_int_equal(read_from_0(elog_log(ld.e), want, sizeof(want)), 100);
+	assert_int_equal(read_from_0(l, got, sizeof(got)), 100);
+	assert_string_equal(got, "b-0\nb-1\n");
+	assert_string_equal(got, want);
+
+	/* The leader's start moves again, past the live copy's end. */
+	assert_int_equal(log_reset_start(elog_log(ld.e), 20, 500), 0);
+	leader_commit(&ld, 1, "c");
+	assert_int_equal(observer_wait(o, "orders", 0, 21, now_mono_ms() + DEADLINE_MS), 0);
+	log_get_state(l, &ls);
+	assert_int_equal(ls.log_start_offset, 20);
+	assert_int_equal(ls.line_start, 500);
+	assert_int_equal(ls.line_hw, 504);
+	assert_int_equal(read_from_0(l, got, sizeof(got)), 500);
+	assert_string_equal(got, "c-0\n");
+	log_unref(l);
+	observer_close(o, "orders", 0);
+	observers_free(o);
+	leader_stop(&ld);
+}
+
 static void test_idle_copy_deleted(void **state)
 {
 	struct leader ld;
@@ -388,6 +457,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_copy_is_the_leaders),
+		cmocka_unit_test(test_copy_starts_at_leaders_start),
 		cmocka_unit_test(test_idle_copy_deleted),
 		cmocka_unit_test(test_unreachable_and_unknown),
 		cmocka_unit_test(test_rules),

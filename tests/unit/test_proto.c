@@ -619,7 +619,9 @@ static void test_fetch_response_pieces(void **state)
 			  .n_aborted = -1,
 			  .records_len = 3,
 			  .records = (const uint8_t *)"abc",
-			  .records_fd = -1 },
+			  .records_fd = -1,
+			  .has_log_start_line = true,
+			  .log_start_line = 4242 },
 		};
 		struct proto_fetch_resp_topic topic = { kstr_of("orders"), 3, parts };
 		struct proto_fetch_resp in = { 0, 0, 77, 1, &topic }, out;
@@ -665,6 +667,15 @@ static void test_fetch_response_pieces(void **state)
 		assert_int_equal(p[1].preferred_read_replica, v >= 11 ? 2 : -1);
 		assert_int_equal(p[2].records_len, 3);
 		assert_memory_equal(p[2].records, "abc", 3);
+		/* mqfs's tag 1000 (uvarint e8 07), 8 bytes: flexible versions
+		 * only, the partition's one tagged field. */
+		static const uint8_t line_tag[] = {
+			1, 0xe8, 0x07, 8, 0, 0, 0, 0, 0, 0, 0x10, 0x92
+		};
+		assert_int_equal(p[2].has_log_start_line, v >= 12);
+		assert_int_equal(memmem(flat, len, line_tag, sizeof(line_tag)) != NULL, v >= 12);
+		if (v >= 12)
+			assert_int_equal(p[2].log_start_line, 4242);
 		assert_int_equal(out.session_id, v >= 7 ? 77 : 0);
 		proto_fetch_resp_free(&out);
 

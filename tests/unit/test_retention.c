@@ -284,28 +284,15 @@ static void test_crash_points(void **state)
 	put(f, 0, 300);
 	fake_now += 120000;
 	put(f, 300, 200);
-	logmgr_close(f->m);
-	char tmpl[300], cmd[1200];
-	snprintf(tmpl, sizeof(tmpl), "%s-orig", f->dir);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s && cp -a %s %s", tmpl, f->dir, tmpl);
-	assert_int_equal(system(cmd), 0);
+	logfx_keep(f);
 	bool finished = false;
 	for (int point = 1; !finished && point < 200; point++) {
-		snprintf(cmd, sizeof(cmd), "rm -rf %s && cp -a %s %s", f->dir, tmpl, f->dir);
-		assert_int_equal(system(cmd), 0);
-		faultio_free(&f->fio);
-		faultio_init(&f->fio);
-		logfx_open(f);
-		f->fio.die_countdown = point;
+		logfx_restore(f, point);
 		int rc = log_retention_run(f->l, fake_now, NULL);
 		finished = !f->fio.dead;
 		if (finished)
 			assert_true(rc > 0);
-		logmgr_abandon(f->m);
-		faultio_crash(&f->fio, 1, (unsigned)point);
-		f->fio.dead = false;
-		f->fio.die_countdown = 0;
-		logfx_open(f);
+		logfx_power_cut(f, (unsigned)point);
 		struct log_state st;
 		log_get_state(f->l, &st);
 		assert_true(st.log_start_offset <= 300);
@@ -334,8 +321,7 @@ static void test_crash_points(void **state)
 	}
 	assert_true(finished);
 	f->m = NULL;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
-	assert_int_equal(system(cmd), 0);
+	logfx_drop_copy(f);
 }
 
 /* The settings (repl/config.c): Kafka's precedence of log.retention.*,

@@ -170,6 +170,7 @@ static void op_offsets(void *log, struct partition_offsets *o)
 
 	pthread_mutex_lock(&t->lock);
 	o->log_start_offset = 0;
+	o->line_start = 0;
 	o->hw = t->hw;
 	o->log_end_offset = leo_locked(t);
 	pthread_mutex_unlock(&t->lock);
