@@ -58,6 +58,22 @@
  * fetch past it moves the hw) would reach its mount's readers only with
  * the next record, or after max_wait_ms when none comes. Every change of
  * the hw wakes the purgatory (the hw listener).
+ *
+ * The hw linger. When that follower's last response carried at least
+ * FETCH_HW_LINGER_BYTES of records (a stream of big writes, such as
+ * `dd bs=1M`), news of the hw alone waits up to FETCH_HW_LINGER_MS for
+ * records to go with it (hw_due_ms, from when the fetch was first found
+ * behind; a record, an error or max_wait_ms still answer at once). In
+ * such a stream the writer's next write is appended moments after the
+ * hw move that acknowledged its last one, so each follower fetches once
+ * per write, as Kafka's followers do, instead of twice (once for the
+ * records, once for the hw): half the Fetch round trips, each of which
+ * took both cores' time from the leader's next append. The hw itself is
+ * moved by the fetch that reports the follower's LEO, never by a
+ * response, so acks=all waits no longer; only a follower's mount learns
+ * the end of a stream up to FETCH_HW_LINGER_MS later. After small
+ * records (a writer of one record at a time, whose reader on a
+ * follower's mount waits for each) the hw goes out at once.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -72,6 +88,11 @@
 /* The purgatory's tick with nothing parked: the latest a deadline it was
  * not told about is learnt (below any follower's max_wait_ms default). */
 #define PURGATORY_IDLE_MS 100
+
+/* The hw linger (above): after a response of this many record bytes, the
+ * hw alone waits this long for records. */
+#define FETCH_HW_LINGER_BYTES (64 << 10)
+#define FETCH_HW_LINGER_MS    20
 
 struct fs_part {
 	struct partition *p; /* referenced, or NULL */
@@ -90,6 +111,7 @@ struct fs_fetch {
 	int n;
 	struct fs_part *parts; /* in request order, topic by topic */
 	int64_t deadline_ms;
+	int64_t hw_due_ms; /* when news of the hw alone answers it (linger) */
 	struct fs_fetch *next;
 };
 
@@ -201,12 +223,29 @@ static int64_t part_upper(const struct fs_fetch *f, const struct fs_part *fp,
 	return f->msg->replica_id >= 0 ? o->log_end_offset : o->hw;
 }
 
-/* True when the fetch should be answered now (rule: any data, any error). */
-static bool fetch_ready(const struct fs_fetch *f)
+/* True when a follower's hw news should go out now (the hw linger): at
+ * once after small records, else from hw_due_ms on, set when the fetch
+ * is first found behind. */
+static bool hw_news_due(struct fs_fetch *f, int64_t bytes_sent, int64_t now)
 {
+	if (bytes_sent < FETCH_HW_LINGER_BYTES)
+		return true;
+	if (f->hw_due_ms == INT64_MAX)
+		f->hw_due_ms = now + FETCH_HW_LINGER_MS;
+	return now >= f->hw_due_ms;
+}
+
+/* True when the fetch should be answered now (rule: any data, any error,
+ * news of the hw for a follower). Called by one thread at a time: the
+ * handler before parking f, then the purgatory. */
+static bool fetch_ready(struct fs_fetch *f, int64_t now)
+{
+	bool hw_news = false;
+
 	for (int i = 0; i < f->n; i++) {
 		const struct fs_part *fp = &f->parts[i];
 		struct partition_offsets o;
+		int64_t bytes_sent = 0;
 		int32_t epoch;
 
 		if (fp->error || fp->diverging)
@@ -216,10 +255,25 @@ static bool fetch_ready(const struct fs_fetch *f)
 		if (part_upper(f, fp, &o) > fp->req->fetch_offset)
 			return true;
 		if (f->msg->replica_id >= 0 &&
-		    partition_follower_hw_behind(fp->p, f->msg->replica_id))
-			return true;
+		    partition_follower_hw_behind(fp->p, f->msg->replica_id, &bytes_sent) &&
+		    hw_news_due(f, bytes_sent, now))
+			hw_news = true;
 	}
-	return false;
+	return hw_news;
+}
+
+/* The earlier of f's deadline and its hw news' (purgatory lock). */
+static int64_t fetch_due(const struct fs_fetch *f)
+{
+	return f->hw_due_ms < f->deadline_ms ? f->hw_due_ms : f->deadline_ms;
+}
+
+/* A follower's response: the hw it carries and its record bytes. */
+static void note_sent(const struct fs_fetch *f, struct fs_part *fp,
+		      const struct proto_fetch_resp_part *rp, int64_t bytes)
+{
+	if (f->msg->replica_id >= 0 && fp->p && rp->high_watermark >= 0)
+		partition_note_hw_sent(fp->p, f->msg->replica_id, rp->high_watermark, bytes);
 }
 
 /* Rule 6 and the response frame into the request's output. */
@@ -268,8 +322,6 @@ static int fetch_respond(struct fs_fetch *f)
 			rp->high_watermark = o.hw;
 			rp->last_stable_offset = o.hw;
 			rp->log_start_offset = o.log_start_offset;
-			if (m->replica_id >= 0 && o.hw >= 0)
-				partition_note_hw_sent(fp->p, m->replica_id, o.hw);
 			/* Below the log start: where it starts in the line view
 			 * too, for a follower or read copy to start there. */
 			if (rp->error_code == PROTO_ERR_OFFSET_OUT_OF_RANGE &&
@@ -277,22 +329,28 @@ static int fetch_respond(struct fs_fetch *f)
 				rp->has_log_start_line = true;
 				rp->log_start_line = o.line_start;
 			}
-			if (rp->error_code)
+			if (rp->error_code) {
+				note_sent(f, fp, rp, 0);
 				continue;
+			}
 			if (fp->diverging) {
 				rp->has_diverging_epoch = true;
 				rp->diverging_epoch = fp->diverging_epoch;
 				rp->diverging_end_offset = fp->diverging_end;
+				note_sent(f, fp, rp, 0);
 				continue;
 			}
 			upper = part_upper(f, fp, &o);
 			max = (size_t)(fp->req->partition_max_bytes < budget
 					       ? fp->req->partition_max_bytes
 					       : budget);
-			if (upper <= fp->req->fetch_offset || max == 0)
+			if (upper <= fp->req->fetch_offset || max == 0) {
+				note_sent(f, fp, rp, 0);
 				continue;
+			}
 			rc = partition_log_ops(fp->p)->read_raw(
 				partition_log(fp->p), fp->req->fetch_offset, upper, max, &fp->raw);
+			note_sent(f, fp, rp, rc ? 0 : (int64_t)fp->raw.len);
 			if (rc) {
 				rp->error_code = proto_err_from_errno(rc);
 				continue;
@@ -352,6 +410,7 @@ static int fetch_handler(void *arg, struct net_req *req)
 			part_validate(f, fp, now);
 		}
 	f->deadline_ms = now + (m->max_wait_ms > 0 ? m->max_wait_ms : 0);
+	f->hw_due_ms = INT64_MAX;
 	/* Readiness is looked at before the purgatory's lock (a partition's
 	 * lock is never taken under it); a change in between is not lost: its
 	 * wake-up moves wakes, and the parked fetch is then looked at again
@@ -359,7 +418,7 @@ static int fetch_handler(void *arg, struct net_req *req)
 	pthread_mutex_lock(&fs->lock);
 	wakes = fs->wakes;
 	pthread_mutex_unlock(&fs->lock);
-	park = m->max_wait_ms > 0 && n > 0 && !fetch_ready(f);
+	park = m->max_wait_ms > 0 && n > 0 && !fetch_ready(f, now);
 	pthread_mutex_lock(&fs->lock);
 	park = park && !fs->stopping;
 	if (park) {
@@ -368,7 +427,7 @@ static int fetch_handler(void *arg, struct net_req *req)
 		fs->n_parked++;
 		if (fs->wakes != wakes)
 			fs->woken = true;
-		if (fs->woken || f->deadline_ms < fs->sleep_until)
+		if (fs->woken || fetch_due(f) < fs->sleep_until)
 			pthread_cond_signal(&fs->cond);
 	}
 	pthread_mutex_unlock(&fs->lock);
@@ -404,15 +463,15 @@ static void *purgatory_main(void *arg)
 		for (struct fs_fetch *f = list; f; f = next) {
 			next = f->next;
 			if (stopping || now >= f->deadline_ms || net_req_cancelled(f->req) ||
-			    fetch_ready(f)) {
+			    fetch_ready(f, now)) {
 				pthread_mutex_lock(&fs->lock);
 				fs->n_parked--;
 				pthread_mutex_unlock(&fs->lock);
 				fetch_complete(f);
 				continue;
 			}
-			if (f->deadline_ms < earliest)
-				earliest = f->deadline_ms;
+			if (fetch_due(f) < earliest)
+				earliest = fetch_due(f);
 			f->next = keep;
 			keep = f;
 		}
@@ -426,8 +485,8 @@ static void *purgatory_main(void *arg)
 		if (stopping && !fs->parked)
 			break;
 		for (struct fs_fetch *f = fs->parked; f; f = f->next)
-			if (f->deadline_ms < earliest)
-				earliest = f->deadline_ms;
+			if (fetch_due(f) < earliest)
+				earliest = fetch_due(f);
 		if (!fs->woken && !fs->stopping) {
 			struct timespec ts;
 			/* Until the earliest deadline on the monotonic clock, or

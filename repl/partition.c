@@ -212,6 +212,7 @@ static void replica_reset(struct partition_replica *r, int32_t id, bool in_isr, 
 	r->last_fetch_ms = 0;
 	r->last_caught_up_ms = in_isr ? now_ms : 0;
 	r->hw_sent = -1;
+	r->bytes_sent = 0;
 }
 
 /* The maximal ISR holds id: the ISR, or a pending change's. */
@@ -457,7 +458,7 @@ int partition_update_follower_fetch_state(struct partition *p, int32_t replica_i
 	return rc < 0 ? rc : 0;
 }
 
-void partition_note_hw_sent(struct partition *p, int32_t replica_id, int64_t hw)
+void partition_note_hw_sent(struct partition *p, int32_t replica_id, int64_t hw, int64_t bytes_sent)
 {
 	struct partition_replica *r;
 
@@ -465,10 +466,12 @@ void partition_note_hw_sent(struct partition *p, int32_t replica_id, int64_t hw)
 	r = p->role == PARTITION_LEADER ? follower_find(p, replica_id) : NULL;
 	if (r && hw > r->hw_sent)
 		r->hw_sent = hw;
+	if (r)
+		r->bytes_sent = bytes_sent;
 	pthread_mutex_unlock(&p->lock);
 }
 
-bool partition_follower_hw_behind(struct partition *p, int32_t replica_id)
+bool partition_follower_hw_behind(struct partition *p, int32_t replica_id, int64_t *bytes_sent)
 {
 	struct partition_replica *r;
 	struct partition_offsets o;
@@ -479,6 +482,8 @@ bool partition_follower_hw_behind(struct partition *p, int32_t replica_id)
 	if (r) {
 		p->ops->offsets(p->log, &o);
 		behind = o.hw > r->hw_sent;
+		if (bytes_sent)
+			*bytes_sent = r->bytes_sent;
 	}
 	pthread_mutex_unlock(&p->lock);
 	return behind;

@@ -164,7 +164,8 @@ struct partition_replica {
 	int64_t last_fetch_leader_leo; /* the leader's LEO at its last fetch */
 	int64_t last_fetch_ms;
 	int64_t last_caught_up_ms;
-	int64_t hw_sent; /* the hw in the last Fetch response to it, -1 none */
+	int64_t hw_sent;    /* the hw in the last Fetch response to it, -1 none */
+	int64_t bytes_sent; /* record bytes in the last Fetch response to it */
 };
 
 /* A partition state as the controller writes it (LeaderAndIsr). */
@@ -249,13 +250,16 @@ void partition_make_none(struct partition *p);
 int partition_update_follower_fetch_state(struct partition *p, int32_t replica_id,
 					  int64_t fetch_offset, int64_t now_ms);
 /* The hw the leader told replica_id in a Fetch response (it moves only
- * forward), and whether the leader's hw is above the last one told: a
- * follower learns the hw only from Fetch responses, and its mount's
- * readers see records only up to it (invariant 4), so the fetch purgatory
- * answers a follower's parked fetch when the hw it knows is behind, data
- * or not (fetch_serve.c). False when not leader or not a replica. */
-void partition_note_hw_sent(struct partition *p, int32_t replica_id, int64_t hw);
-bool partition_follower_hw_behind(struct partition *p, int32_t replica_id);
+ * forward) and the record bytes that response carried; and whether the
+ * leader's hw is above the last one told: a follower learns the hw only
+ * from Fetch responses, and its mount's readers see records only up to it
+ * (invariant 4), so the fetch purgatory answers a follower's parked fetch
+ * when the hw it knows is behind, data or not (fetch_serve.c, which also
+ * reads *bytes_sent, the last response's record bytes, when not NULL).
+ * False when not leader or not a replica. */
+void partition_note_hw_sent(struct partition *p, int32_t replica_id, int64_t hw,
+			    int64_t bytes_sent);
+bool partition_follower_hw_behind(struct partition *p, int32_t replica_id, int64_t *bytes_sent);
 /* The hw as min LEO over the maximal ISR; moves it forward only. Returns
  * 1 when it moved, 0 when not, -EREMOTE when not leader. */
 int partition_maybe_increment_leader_hw(struct partition *p, int64_t now_ms);

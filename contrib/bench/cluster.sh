@@ -16,7 +16,9 @@
 # Figures:
 #   produce      BENCH_CLUSTER_MB MiB of 100-byte lines (lib.sh's records)
 #                written by `dd bs=1M` to the partition file, a new topic
-#                each rep: the single node's and the leader's mount
+#                each rep (in the cluster after one acknowledged record,
+#                so that the followers fetch it already): the single
+#                node's and the leader's mount
 #                (acks=all: each write() returns once the ISR has it);
 #                medians of BENCH_REPS, MB/s and the cluster's ratio;
 #                and the CPU time each daemon spent per MiB written (its
@@ -134,6 +136,30 @@ fetches() {
 	timeout 5 awk '$1 == "mqfs_replica_fetch_requests_total" { print $2 }' "$tmp/mnt$1/.metrics"
 }
 
+# wbuckets N: broker N's FUSE write histogram so far, one "le count" per
+# line (cumulative, as .metrics gives it).
+wbuckets() {
+	timeout 5 awk -F'[{}" ]+' '$1 == "mqfs_fuse_request_duration_seconds_bucket" &&
+		$3 == "write" { print $5, $6 }' "$tmp/mnt$1/.metrics"
+}
+
+# wtimes BEFORE AFTER: the writes between two wbuckets snapshots as the
+# bucket bounds (ms) under which half, 90 % and all of them ended: a
+# stall (a wait for a timeout, a lost wake-up) shows as a maximum far
+# above the median; contention for the cores moves them together.
+wtimes() {
+	awk 'FNR == NR { b[$1] = $2; next }
+		{ le[++n] = $1; c[n] = $2 - b[$1] }
+		END { tot = c[n]; if (tot <= 0) { print "none"; exit }
+		      for (i = 1; i <= n; i++) {
+			ms = le[i] == "+Inf" ? "inf" : le[i] * 1000
+			if (!p50 && c[i] >= tot * 0.5) p50 = ms
+			if (!p90 && c[i] >= tot * 0.9) p90 = ms
+			if (!mx && c[i] >= tot) mx = ms
+		      }
+		      printf "%d writes, p50 <= %s ms, p90 <= %s ms, max <= %s ms\n", tot, p50, p90, mx }' "$1" "$2"
+}
+
 # cpu_ms_per_mib T0 T1: milliseconds of CPU per MiB written for a tick
 # count going from T0 to T1 over one rep.
 cpu_ms_per_mib() {
@@ -224,11 +250,19 @@ done
 : >"$tmp/leader.cpu"
 : >"$tmp/follower.cpu"
 : >"$tmp/follower.fetches"
+: >"$tmp/leader.writes"
 r=1
 while [ $r -le "$BENCH_REPS" ]; do
 	topic3 "c$r"
+	# One record first, acknowledged by the ISR: the followers' fetchers
+	# have then started on the new partition (each retries a leader that
+	# does not know yet that it leads after 50 ms, 100, 200...), which
+	# held the round's first write for 0.1 to 0.5 s, a third to a half
+	# of a round; the rounds measure the stream.
+	printf 'start\n' >>"$tmp/mnt$L/c$r/0" || die "the first record into c$r failed"
 	t1=$(cpu_ticks "$PID1") t2=$(cpu_ticks "$PID2") t3=$(cpu_ticks "$PID3")
 	q1=$(fetches 1) q2=$(fetches 2) q3=$(fetches 3)
+	wbuckets "$L" >"$tmp/wb0"
 	hook_pid=""
 	if [ -n "${BENCH_CLUSTER_HOOK:-}" ]; then
 		eval "_lp=\$PID$L"
@@ -238,6 +272,8 @@ while [ $r -le "$BENCH_REPS" ]; do
 		hook_pid=$!
 	fi
 	produce_mbs "$tmp/src" "$tmp/mnt$L/c$r/0" >>"$tmp/cluster.t"
+	wbuckets "$L" >"$tmp/wb1"
+	echo "round $r, leader broker $L: $(wtimes "$tmp/wb0" "$tmp/wb1")" >>"$tmp/leader.writes"
 	if [ -n "$hook_pid" ]; then
 		kill -TERM "$hook_pid" 2>/dev/null
 		wait "$hook_pid"
@@ -273,6 +309,8 @@ produce_figures() {
 	say "  rounds, cluster MB/s: $(paste -sd' ' "$tmp/cluster.t"); leader ms/MiB: $(paste -sd' ' "$tmp/leader.cpu")"
 	say "Fetch requests per MiB written, each follower, median (spread):"
 	say "                                       $(median <"$tmp/follower.fetches")  ($(spread <"$tmp/follower.fetches"))"
+	say "the leader's write() times (its FUSE write histogram, bucket bounds):"
+	sed 's/^/  /' "$tmp/leader.writes"
 }
 if [ "${BENCH_CLUSTER_ONLY:-}" = produce ]; then
 	produce_figures

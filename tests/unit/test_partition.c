@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -597,6 +598,15 @@ static void test_end_offset_for_epoch(void **state)
 /* The end-to-end tests run on the test log, and again on real engine
  * logs (tests/unit/elog.c over repl/partition_log.c) when this is set. */
 static bool use_engine;
+/* The purgatory's clock of the brokers a test starts: NULL the monotonic
+ * clock, or test_clock, which moves only when a test moves it. */
+static int64_t (*bk_clock)(void);
+static _Atomic int64_t test_clock_ms = 1000000;
+
+static int64_t test_clock(void)
+{
+	return atomic_load(&test_clock_ms);
+}
 
 /* A broker of the tests: one partition replica, its listener serving it. */
 struct bk {
@@ -675,7 +685,7 @@ static void bk_start_as(struct bk *b, int32_t id, const char *name, const char *
 		b->ops = &tlog_ops;
 	}
 	b->p = part_new_ops(b->ops, b->log, id, false, &b->w);
-	assert_int_equal(fetch_serve_new(bk_lookup, b, NULL, &b->fs), 0);
+	assert_int_equal(fetch_serve_new(bk_lookup, b, bk_clock, &b->fs), 0);
 	if (b->e)
 		elog_set_listener(b->e, bk_wake, b);
 	else
@@ -1207,6 +1217,103 @@ static void test_fetch_hw_wakes_follower(void **state)
 	bk_stop(&a);
 }
 
+/* Appends one record once n fetches are parked. */
+struct append_at {
+	struct bk *b;
+	int n;
+};
+
+static void *append_when_n_parked(void *arg)
+{
+	struct append_at *aa = arg;
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (fetch_serve_parked(aa->b->fs) < aa->n && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(fetch_serve_parked(aa->b->fs), aa->n);
+	leader_append(aa->b, 1, 3, "next");
+	return NULL;
+}
+
+/* Moves the purgatory's clock past the hw linger once a fetch is parked. */
+static void *linger_passes(void *arg)
+{
+	struct bk *b = arg;
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (fetch_serve_parked(b->fs) == 0 && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(fetch_serve_parked(b->fs), 1);
+	atomic_fetch_add(&test_clock_ms, 1000);
+	return NULL;
+}
+
+/* The hw linger: after a response of big records (a stream of big writes)
+ * a follower's fetch whose only news is the hw waits for the next records
+ * and takes them with the hw, one response instead of two; with no
+ * records it goes out when the linger ends, long before max_wait_ms. The
+ * purgatory's clock moves only when the test moves it, so nothing here
+ * depends on how fast the machine is. */
+static void test_fetch_hw_linger(void **state)
+{
+	struct bk a;
+	struct partition_state st = state3(1, 3, 3);
+	struct net_client *c;
+	struct proto_fetch_resp_part r;
+	struct parked_fetch pf = { .b = &a, .replica = 2 };
+	struct append_at aa = { .b = &a, .n = 2 };
+	pthread_t th, ta;
+	int64_t leo;
+
+	(void)state;
+	bk_clock = test_clock;
+	bk_start(&a, 1, "linger");
+	bk_clock = NULL;
+	assert_int_equal(partition_make_leader(a.p, &st, test_clock()), 1);
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	for (int i = 0; i < 8; i++)
+		leader_append(&a, 1000, 3, "big");
+	leo = leo_of(&a); /* 8000, hw 0 */
+	assert_int_equal(fetch_one(c, 2, 3, 0, -1, 0, &r, NULL), 0);
+	assert_true(r.records_len >= 64 << 10);
+	assert_int_equal(fetch_one(c, 3, 3, 0, -1, 0, &r, NULL), 0);
+	assert_true(r.records_len >= 64 << 10);
+	/* 2 at the LEO parks (3 lacks the records: no hw news); 3 at the
+	 * LEO moves the hw. Both then have news of the hw only, and wait
+	 * for the next record, which comes with it. */
+	pf.offset = leo;
+	assert_int_equal(pthread_create(&th, NULL, fetch_parked, &pf), 0);
+	assert_int_equal(pthread_create(&ta, NULL, append_when_n_parked, &aa), 0);
+	while (fetch_serve_parked(a.fs) == 0)
+		usleep(1000);
+	assert_int_equal(fetch_one(c, 3, 3, leo, 3, 20000, &r, NULL), 0);
+	pthread_join(ta, NULL);
+	pthread_join(th, NULL);
+	assert_int_equal(r.high_watermark, leo);
+	assert_true(r.records_len > 0);
+	assert_int_equal(pf.r.error_code, 0);
+	assert_int_equal(pf.r.high_watermark, leo);
+	assert_true(pf.r.records_len > 0);
+	/* Big records again; 2 reports them first, 3 then moves the hw past
+	 * what 2 was told; 2's news of the hw alone goes out at the end of
+	 * the linger, with no records. */
+	for (int i = 0; i < 8; i++)
+		leader_append(&a, 1000, 3, "big");
+	assert_int_equal(fetch_one(c, 2, 3, leo + 1, 3, 0, &r, NULL), 0);
+	assert_true(r.records_len >= 64 << 10);
+	assert_int_equal(r.high_watermark, leo);
+	assert_int_equal(fetch_one(c, 3, 3, leo + 1, 3, 0, &r, NULL), 0);
+	assert_int_equal(r.high_watermark, leo + 1);
+	assert_int_equal(pthread_create(&th, NULL, linger_passes, &a), 0);
+	assert_int_equal(fetch_one(c, 2, 3, leo_of(&a), 3, 20000, &r, NULL), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(r.records_len, 0);
+	assert_int_equal(r.high_watermark, leo + 1);
+	assert_int_equal(fetch_serve_parked(a.fs), 0);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
 /* The purgatory's thread sleeps while nothing happens: appends with no
  * fetch parked do not wake it, and a follower's fetch parked for 20 s
  * costs no wake-ups of it (it used to look every 10 ms).
@@ -1554,6 +1661,7 @@ int main(void)
 		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch_engine),
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch_engine),
 		cmocka_unit_test(test_fetch_hw_wakes_follower),
+		cmocka_unit_test(test_fetch_hw_linger),
 		cmocka_unit_test(test_purgatory_sleeps),
 		cmocka_unit_test(test_fetcher_add_wakes_parked_fetch),
 		cmocka_unit_test(test_fetcher_retries_settling_leader_soon),
