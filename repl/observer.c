@@ -24,6 +24,7 @@
 #include "repl/proto.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
+#include "util/pause.h"
 
 #define OBSERVER_MAX       4096 /* partitions observed at once */
 #define OBSERVER_RETRY_MS  100  /* the barrier's pause between attempts */
@@ -332,9 +333,7 @@ static int barrier(struct observers *o, const char *topic, int partition, struct
 		if (rc == 0 || now_mono_ms() + OBSERVER_RETRY_MS >= deadline)
 			break;
 		/* A leader that died or moved: the metadata names the next. */
-		struct timespec ts = { 0, OBSERVER_RETRY_MS * 1000000L };
-
-		nanosleep(&ts, NULL);
+		pause_ms(OBSERVER_RETRY_MS);
 	}
 	if (rc < 0) {
 		mq_log_limited(MQ_WARN,
