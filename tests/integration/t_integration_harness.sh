@@ -62,10 +62,10 @@ ok "ub ran"
 mq_done
 EOC
 
-# Each run without the caller's sanitizer options: the outer run.sh's
+# Each run without the caller's sanitizer settings: the outer run.sh's
 # log_path would catch these reports as this script's.
 run_suite() {
-	env -u ASAN_OPTIONS -u UBSAN_OPTIONS INTEGRATION_DIR="$suite" "$@" \
+	env -u ASAN_OPTIONS -u UBSAN_OPTIONS -u SANITIZER_DIR INTEGRATION_DIR="$suite" "$@" \
 		sh "$LIBDIR/run.sh" "${MQFS:-/bin/true}" >"$MQ_TMP/out" 2>&1
 }
 
