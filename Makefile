@@ -170,8 +170,11 @@ test: deps
 	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory integration
 
+# The integration scripts' sanitizer reports go to build-asan/sanitizer/
+# (tests/integration/run.sh: a report fails its script).
 asan: deps
 	@LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
+	SANITIZER_DIR=$(CURDIR)/build-asan/sanitizer \
 	$(MAKE) --no-print-directory BUILD=build-asan \
 	    OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" unit fuzz-replay integration

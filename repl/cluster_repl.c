@@ -69,6 +69,7 @@
 #include "repl/zkmeta.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
+#include "util/pause.h"
 
 #define CHANNEL_CONNECT_MS 3000
 #define CHANNEL_REQUEST_MS 10000
@@ -1044,7 +1045,7 @@ static void controlled_shutdown(struct cluster_repl *cr)
 		}
 		mq_log(MQ_WARN, "controlled shutdown: %s%s", rc < 0 ? strerror(-rc) : "",
 		       rc == 0 ? "partitions still led here; asking again" : "");
-		usleep(CS_BACKOFF_MS * 1000);
+		pause_ms(CS_BACKOFF_MS);
 	}
 	mq_log(MQ_WARN, "controlled shutdown: going without it; the session timeout moves "
 			"what is still led here");
@@ -1270,7 +1271,7 @@ static int topic_wait_ready(struct cluster_repl *cr, const char *topic, int n, i
 	while (!topic_ready(cr, topic, n)) {
 		if (now_mono_ms() >= end)
 			return -ETIMEDOUT;
-		usleep(CREATE_POLL_MS * 1000);
+		pause_ms(CREATE_POLL_MS);
 	}
 	return 0;
 }

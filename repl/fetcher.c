@@ -750,6 +750,27 @@ void fetcher_free(struct fetcher *f)
 
 /* ---- the fetchers of one owner ---- */
 
+int fetcher_set_init(struct fetcher_set *s, const struct fetcher_config *cfg, int32_t broker_id,
+		     fetcher_endpoint_fn endpoint, void *arg, const char *what)
+{
+	*s = (struct fetcher_set){
+		.cfg = *cfg, .endpoint = endpoint, .endpoint_arg = arg, .what = what
+	};
+	s->cfg.broker_id = broker_id;
+	s->cfg.sasl_user = s->cfg.sasl_password = NULL;
+	if (cfg->sasl_user) {
+		s->user = strdup(cfg->sasl_user);
+		s->password = strdup(cfg->sasl_password ? cfg->sasl_password : "");
+		if (!s->user || !s->password) {
+			fetcher_set_clear(s);
+			return -ENOMEM;
+		}
+		s->cfg.sasl_user = s->user;
+		s->cfg.sasl_password = s->password;
+	}
+	return 0;
+}
+
 struct fetcher *fetcher_set_get(struct fetcher_set *s, int32_t id)
 {
 	struct fetcher_config fc = s->cfg;
@@ -794,6 +815,10 @@ void fetcher_set_clear(struct fetcher_set *s)
 	for (int i = 0; i < s->n; i++)
 		fetcher_free(s->v[i].f);
 	free(s->v);
+	free(s->user);
+	free(s->password);
 	s->v = NULL;
 	s->n = 0;
+	s->user = s->password = NULL;
+	s->cfg.sasl_user = s->cfg.sasl_password = NULL;
 }

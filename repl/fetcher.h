@@ -98,22 +98,32 @@ struct fetcher_source {
 };
 
 struct fetcher_set {
-	/* Every fetcher's config but source_id, host and port (the SASL
-	 * strings are the owner's, kept while the set lives). */
+	/* Every fetcher's config but source_id, host and port; its SASL
+	 * strings point at user and password. Fixed from init on: read
+	 * without the owner's lock too (an observer's own SASL connection). */
 	struct fetcher_config cfg;
 	fetcher_endpoint_fn endpoint; /* where a broker's listener is: 0 or -errno */
 	void *endpoint_arg;
-	const char *what; /* "replica", "observer": names the fetchers in log lines */
+	const char *what;      /* "replica", "observer": names the fetchers in log lines */
+	char *user, *password; /* the set's copies; NULL: PLAINTEXT */
 	struct fetcher_source *v;
 	int n;
 };
 
+/* An empty set whose fetchers fetch for broker_id with cfg (its
+ * broker_id, source_id, host and port are not read), finding brokers
+ * through endpoint(arg). The SASL strings are copied (a user without a
+ * password gets ""): the caller's may go. -ENOMEM (s is then empty and
+ * needs no fetcher_set_clear). */
+int fetcher_set_init(struct fetcher_set *s, const struct fetcher_config *cfg, int32_t broker_id,
+		     fetcher_endpoint_fn endpoint, void *arg, const char *what);
 /* The fetcher of broker id, started if there is none: NULL when the
  * broker's endpoint is not known or it cannot start (logged). */
 struct fetcher *fetcher_set_get(struct fetcher_set *s, int32_t id);
 /* p stops being fetched from broker id (id < 0: from none). */
 void fetcher_set_remove(struct fetcher_set *s, int32_t id, struct partition *p);
-/* Stops and frees every fetcher; the set is empty again. */
+/* Stops and frees every fetcher and the SASL copies: s is as before
+ * fetcher_set_init. A zeroed set is fine. */
 void fetcher_set_clear(struct fetcher_set *s);
 
 #endif

@@ -35,7 +35,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "repl/broker_int.h"
 #include "repl/cluster_repl.h"
@@ -46,6 +45,7 @@
 #include "repl/proto.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
+#include "util/pause.h"
 
 #define FWD_POLL_MS      50
 #define FWD_CONNECT_MS   3000
@@ -264,14 +264,6 @@ static int send_remote(struct forwarder *f, int32_t id, const char *topic, int p
 }
 
 /* ---- the write ---- */
-
-static void pause_ms(int64_t ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 /* Rule 3: the partition's next write starts a new epoch. */
 static void sequence_end(struct partition *pt)

@@ -39,12 +39,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "repl/group_int.h"
 #include "repl/proto.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
+#include "util/pause.h"
 
 #define GADM_TIMEOUT_MS        5000 /* one call, connect included */
 #define GADM_LOOKUP_TIMEOUT_MS 1000 /* a lookup's question: ls must not hang */
@@ -162,11 +162,7 @@ static int gadm_call(struct group_coord *gc, const char *topic, const char *name
 			break;
 		if (now_mono_ms() >= until)
 			break;
-		{
-			struct timespec ts = { 0, GADM_PAUSE_MS * 1000000L };
-
-			nanosleep(&ts, NULL);
-		}
+		pause_ms(GADM_PAUSE_MS);
 		node = gadm_lookup(gc, name);
 		if (node == -1)
 			return GADM_LOCAL;

@@ -62,6 +62,7 @@
 #include "repl/proto.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
+#include "util/pause.h"
 
 #define GREM_HEARTBEAT_MS  1000
 #define GREM_TIMEOUT_MS    5000 /* of one call, connect included */
@@ -347,9 +348,7 @@ static int rem_join_sync(struct grem *rm, struct grem_asg *a)
 		    (err == PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
 		     err == PROTO_ERR_COORDINATOR_NOT_AVAILABLE) &&
 		    now_mono_ms() < load_end) {
-			struct timespec ts = { 0, GREM_LOAD_PAUSE_MS * 1000000L };
-
-			nanosleep(&ts, NULL);
+			pause_ms(GREM_LOAD_PAUSE_MS);
 			round--; /* not a rebalance overtaking the join */
 			continue;
 		}

@@ -24,6 +24,7 @@
 #include "repl/proto.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
+#include "util/pause.h"
 
 #define OBSERVER_MAX       4096 /* partitions observed at once */
 #define OBSERVER_RETRY_MS  100  /* the barrier's pause between attempts */
@@ -45,7 +46,6 @@ struct obs {
 struct observers {
 	struct observer_config cfg;
 	char dir[4200];
-	char *user, *password;
 	struct logmgr *m;
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* the thread's tick, and its stop */
@@ -248,8 +248,8 @@ static int leader_hw(struct observers *o, const char *topic, int partition, int3
 		rc = o->cfg.endpoint(o->cfg.arg, st.leader, host, &port);
 	if (rc == 0)
 		rc = net_client_connect(host, port, OBSERVER_LIST_WAIT, &c);
-	if (rc == 0 && o->user)
-		rc = net_client_sasl(c, o->user, o->password, OBSERVER_LIST_WAIT);
+	if (rc == 0 && o->sources.user)
+		rc = net_client_sasl(c, o->sources.user, o->sources.password, OBSERVER_LIST_WAIT);
 	if (rc == 0) {
 		struct proto_list_offsets_part rp = {
 			.partition_index = partition,
@@ -332,9 +332,7 @@ static int barrier(struct observers *o, const char *topic, int partition, struct
 		if (rc == 0 || now_mono_ms() + OBSERVER_RETRY_MS >= deadline)
 			break;
 		/* A leader that died or moved: the metadata names the next. */
-		struct timespec ts = { 0, OBSERVER_RETRY_MS * 1000000L };
-
-		nanosleep(&ts, NULL);
+		pause_ms(OBSERVER_RETRY_MS);
 	}
 	if (rc < 0) {
 		mq_log_limited(MQ_WARN,
@@ -642,30 +640,17 @@ int observers_new(const struct observer_config *cfg, struct observers **out)
 	o->cfg = *cfg;
 	snprintf(o->dir, sizeof(o->dir), "%s/" OBSERVER_DIR, cfg->data_dir);
 	o->cfg.data_dir = NULL;
-	if (cfg->fetch.sasl_user) {
-		o->user = strdup(cfg->fetch.sasl_user);
-		o->password = strdup(cfg->fetch.sasl_password ? cfg->fetch.sasl_password : "");
-		if (!o->user || !o->password) {
-			free(o->user);
-			free(o->password);
-			free(o);
-			return -ENOMEM;
-		}
-	}
 	o->cfg.fetch.sasl_user = o->cfg.fetch.sasl_password = NULL;
-	o->sources = (struct fetcher_set){ .cfg = cfg->fetch,
-					   .endpoint = cfg->endpoint,
-					   .endpoint_arg = cfg->arg,
-					   .what = "observer" };
-	o->sources.cfg.broker_id = cfg->broker_id;
-	o->sources.cfg.sasl_user = o->user;
-	o->sources.cfg.sasl_password = o->password;
+	if (fetcher_set_init(&o->sources, &cfg->fetch, cfg->broker_id, cfg->endpoint, cfg->arg,
+			     "observer") < 0) {
+		free(o);
+		return -ENOMEM;
+	}
 	o->sources.cfg.observer = true;
 	rc = logmgr_open(o->dir, cfg->io ? cfg->io : &io_posix, &o->m);
 	if (rc < 0) {
 		mq_log(MQ_ERR, "observer: cannot open %s: %s", o->dir, strerror(-rc));
-		free(o->user);
-		free(o->password);
+		fetcher_set_clear(&o->sources);
 		free(o);
 		return rc;
 	}
@@ -710,8 +695,6 @@ void observers_free(struct observers *o)
 	pthread_cond_destroy(&o->wait_cv);
 	pthread_mutex_destroy(&o->mu);
 	pthread_mutex_destroy(&o->wait_mu);
-	free(o->user);
-	free(o->password);
 	free(o);
 }
 

@@ -13,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/engine.h"
 #include "repl/producer_ids.h"
 #include "util/diaglog.h"
+#include "util/pause.h"
 
 /* Every lost conditional write means another broker took a block, so
  * the brokers as a whole always progress; one broker can lose as many
@@ -99,13 +99,6 @@ static int block_read(const char *where, int rc, char *data, size_t len, int32_t
 	return block_next(end, broker_id, first, last, doc, cap);
 }
 
-static void backoff(int attempt)
-{
-	struct timespec ts = { 0, (long)(attempt < 8 ? attempt : 8) * 50000L };
-
-	nanosleep(&ts, NULL);
-}
-
 int producer_id_block_take(struct zkc *zk, int32_t broker_id, int64_t *first, int64_t *last)
 {
 	for (int attempt = 0; attempt < TAKE_ATTEMPTS; attempt++) {
@@ -127,7 +120,7 @@ int producer_id_block_take(struct zkc *zk, int32_t broker_id, int64_t *first, in
 			return 0;
 		if (rc != -ESTALE && rc != -EEXIST)
 			return rc;
-		backoff(attempt);
+		pause_ns(backoff_ns(attempt, 50000, 8));
 	}
 	return -EAGAIN;
 }

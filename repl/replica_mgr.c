@@ -51,7 +51,6 @@ struct rm_meta {
 
 struct replica_mgr {
 	struct replica_mgr_config cfg;
-	char *sasl_user, *sasl_password;
 	_Atomic(struct fetch_serve *) fs;
 	_Atomic int64_t broker_epoch;
 
@@ -765,24 +764,12 @@ int replica_mgr_new(const struct replica_mgr_config *cfg, struct replica_mgr **o
 	if (!rm)
 		return -ENOMEM;
 	rm->cfg = *cfg;
-	if (cfg->fetch.sasl_user) {
-		rm->sasl_user = strdup(cfg->fetch.sasl_user);
-		rm->sasl_password = strdup(cfg->fetch.sasl_password);
-		if (!rm->sasl_user || !rm->sasl_password) {
-			free(rm->sasl_user);
-			free(rm->sasl_password);
-			free(rm);
-			return -ENOMEM;
-		}
-	}
 	rm->cfg.fetch.sasl_user = rm->cfg.fetch.sasl_password = NULL;
-	rm->sources = (struct fetcher_set){ .cfg = cfg->fetch,
-					    .endpoint = cfg->endpoint,
-					    .endpoint_arg = cfg->endpoint_arg,
-					    .what = "replica" };
-	rm->sources.cfg.broker_id = cfg->broker_id;
-	rm->sources.cfg.sasl_user = rm->sasl_user;
-	rm->sources.cfg.sasl_password = rm->sasl_password;
+	if (fetcher_set_init(&rm->sources, &cfg->fetch, cfg->broker_id, cfg->endpoint,
+			     cfg->endpoint_arg, "replica") < 0) {
+		free(rm);
+		return -ENOMEM;
+	}
 	atomic_store(&rm->broker_epoch, -1);
 	rm->controller_epoch = -1;
 	pthread_mutex_init(&rm->apply_mu, NULL);
@@ -838,8 +825,6 @@ void replica_mgr_free(struct replica_mgr *rm)
 	pthread_mutex_destroy(&rm->tick_mu);
 	pthread_mutex_destroy(&rm->mu);
 	pthread_mutex_destroy(&rm->apply_mu);
-	free(rm->sasl_user);
-	free(rm->sasl_password);
 	free(rm);
 }
 

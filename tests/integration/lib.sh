@@ -101,7 +101,17 @@ _mq_cleanup() {
 	for _mq_p in $MQ_DAEMONS $MQ_PIDS; do
 		_mq_stop "$_mq_p" "$MQ_MOUNT_WAIT"
 	done
-	# 4. the temp dir — never while something is still mounted inside it
+	# 4. a sanitizer's report in the daemons' log (make asan's builds
+	# print UBSan's there; ASan's too unless run.sh's SANITIZER_DIR sends
+	# them to files) fails the script: a daemon that leaked or misbehaved
+	# at unmount has no check left to fail, and nothing reads its status.
+	_mq_san='runtime error: |ERROR: (AddressSanitizer|LeakSanitizer)'
+	if [ -n "$LOG" ] && grep -qE "$_mq_san" "$LOG" 2>/dev/null; then
+		echo "FAIL - a sanitizer report in $LOG:"
+		grep -E -A 12 "$_mq_san" "$LOG" | head -n 200 | sed 's/^/    | /'
+		[ "$_mq_rc" -eq 0 ] && _mq_rc=1
+	fi
+	# 5. the temp dir — never while something is still mounted inside it
 	if [ -n "$MQ_TMP" ] && [ -d "$MQ_TMP" ]; then
 		if proc_mounts_under "$MQ_TMP"; then
 			echo "# harness: mounts left under $MQ_TMP, not removing it"

@@ -4,11 +4,19 @@
 #   sh tests/integration/run.sh build/mqfs [NAME...]
 #
 # Runs every tests/integration/t_*.sh (or only those whose name contains one
-# of the NAMEs) with MQFS exported as the absolute path of the given binary,
-# each under `timeout 300` (INTEGRATION_TIMEOUT), from the repository root.
+# of the NAMEs; INTEGRATION_DIR names another folder of t_*.sh) with MQFS
+# exported as the absolute path of the given binary, each under
+# `timeout 300` (INTEGRATION_TIMEOUT), from the repository root.
 # Prints each script's output, then exactly one line
 #     integration: N passed, M failed
 # counting scripts, and exits non-zero if any script failed.
+#
+# With SANITIZER_DIR set (make asan), every ASan/LSan/UBSan-built process a
+# script starts writes its reports to SANITIZER_DIR/<script>.*.<pid>
+# (log_path), and a script that leaves one there fails with the report
+# shown. The daemons above all: their stderr goes to a log the script
+# removes, and no script reads their exit status after an unmount, so a
+# leak or a use-after-free at shutdown would otherwise pass unseen.
 
 usage() {
 	echo "usage: sh tests/integration/run.sh PATH/TO/mqfs [NAME...]" >&2
@@ -46,13 +54,21 @@ done
 [ -x "$MQFS" ] || echo "integration: warning: $MQFS is not (yet) an executable; tests needing it will fail"
 
 TIMEOUT=${INTEGRATION_TIMEOUT:-300}
+tdir=${INTEGRATION_DIR:-$here}
+san=${SANITIZER_DIR:-}
+if [ -n "$san" ]; then
+	mkdir -p "$san" || exit 2
+	san=$(cd "$san" && pwd -P) || exit 2
+	asan_opts=${ASAN_OPTIONS:-}
+	ubsan_opts=${UBSAN_OPTIONS:-}
+fi
 pass=0
 failed=0
 failed_names=""
 
 cd "$root" || exit 2
 nomatch=0
-for t in "$here"/t_*.sh; do
+for t in "$tdir"/t_*.sh; do
 	[ -e "$t" ] || continue
 	name=$(basename "$t")
 	if [ $# -gt 0 ]; then
@@ -73,6 +89,13 @@ for t in "$here"/t_*.sh; do
 	fi
 
 	echo "=== $name"
+	if [ -n "$san" ]; then
+		rm -f "$san/$name".*
+		# The later log_path wins over one the caller's options carry.
+		ASAN_OPTIONS="${asan_opts:+$asan_opts:}log_path=$san/$name.asan"
+		UBSAN_OPTIONS="${ubsan_opts:+$ubsan_opts:}print_stacktrace=1:log_path=$san/$name.ubsan"
+		export ASAN_OPTIONS UBSAN_OPTIONS
+	fi
 	start=$(date +%s)
 	# In the background so that a Ctrl-C/TERM of this runner reaches the
 	# test: `timeout` puts the test in its own process group, and on a
@@ -89,7 +112,20 @@ for t in "$here"/t_*.sh; do
 	rc=$?
 	trap - INT TERM
 	secs=$(($(date +%s) - start))
-	if [ "$rc" -eq 0 ]; then
+	reports=""
+	if [ -n "$san" ]; then
+		for r in "$san/$name".*; do
+			[ -e "$r" ] || continue
+			reports="$reports $r"
+			echo "# sanitizer report $r:"
+			sed -n '1,200s/^/# /p' "$r"
+		done
+	fi
+	if [ -n "$reports" ] && [ "$rc" -eq 0 ]; then
+		failed=$((failed + 1))
+		failed_names="$failed_names $name"
+		echo "--- $name: FAIL (sanitizer report:$reports)"
+	elif [ "$rc" -eq 0 ]; then
 		pass=$((pass + 1))
 		echo "--- $name: PASS (${secs}s)"
 	else

@@ -1,18 +1,23 @@
 /*
  * test_util.c — util/: the floor binary search (bsearch.h) on every edge
  * (empty, before the first key, equal keys, past the last, a failing key
- * read) against a linear scan, and the deadline arithmetic of clock.h
- * (normalised nanoseconds, at least ms from now).
+ * read) against a linear scan, the deadline arithmetic of clock.h
+ * (normalised nanoseconds, at least ms from now), and pause.h: a pause
+ * lasts its whole length while a signal handler interrupts it every
+ * millisecond, and the backoff grows by steps up to its cap.
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/time.h>
 #include <cmocka.h>
 
 #include "util/bsearch.h"
 #include "util/clock.h"
+#include "util/pause.h"
 
 static int key_of(const void *arg, int64_t i, int64_t *k)
 {
@@ -75,12 +80,64 @@ static void test_deadline(void **state)
 	}
 }
 
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+/* A handler installed without SA_RESTART ends a plain nanosleep with
+ * EINTR at the first tick: the pause must go on to its full length. */
+static void test_pause_survives_signals(void **state)
+{
+	struct sigaction sa = { .sa_handler = on_alarm }, old;
+	struct itimerval tick = { { 0, 1000 }, { 0, 1000 } }, off = { { 0, 0 }, { 0, 0 } };
+	int64_t start;
+
+	(void)state;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+	alarms = 0;
+	assert_int_equal(setitimer(ITIMER_REAL, &tick, NULL), 0);
+	start = now_mono_ns();
+	pause_ms(40);
+	assert_true(now_mono_ns() - start >= 40 * 1000000LL);
+	assert_int_equal(setitimer(ITIMER_REAL, &off, NULL), 0);
+	assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
+	assert_true(alarms > 0);
+
+	/* Nothing to wait: back at once (no sleep of a negative length). */
+	start = now_mono_ns();
+	pause_ns(0);
+	pause_ms(-5);
+	assert_true(now_mono_ns() - start < 1000 * 1000000LL);
+	start = now_mono_ns();
+	pause_ns(2500000);
+	assert_true(now_mono_ns() - start >= 2500000);
+}
+
+static void test_backoff_steps(void **state)
+{
+	(void)state;
+	assert_int_equal(backoff_ns(0, 50000, 8), 0);
+	assert_int_equal(backoff_ns(-3, 50000, 8), 0);
+	assert_int_equal(backoff_ns(1, 50000, 8), 50000);
+	assert_int_equal(backoff_ns(7, 50000, 8), 350000);
+	assert_int_equal(backoff_ns(8, 50000, 8), 400000);
+	assert_int_equal(backoff_ns(1000, 50000, 8), 400000);
+	assert_int_equal(backoff_ns(3, 0, 8), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_last_le_matches_scan),
 		cmocka_unit_test(test_last_le_error),
 		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_pause_survives_signals),
+		cmocka_unit_test(test_backoff_steps),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
