@@ -42,9 +42,9 @@ static void test_list_groups_req(void **state)
 	assert_int_equal(m->n_states_filter, 0);
 	proto_req_free(&req);
 	/* v3: flexible header (tags) and the body's tags alone. */
-	protofx_req_same_bytes(PROTOFX_BYTES(0x00, 0x10, 0x00, 0x03, PI32(7), 0x00, 0x01, 'c', 0x00,
-					     0x00),
-			       lg_enc, lg_of, &req);
+	protofx_req_same_bytes(
+		PROTOFX_BYTES(0x00, 0x10, 0x00, 0x03, PI32(7), 0x00, 0x01, 'c', 0x00, 0x00), lg_enc,
+		lg_of, &req);
 	proto_req_free(&req);
 	/* v4: states_filter ["Empty", "Stable"]. */
 	protofx_req_same_bytes(PROTOFX_BYTES(0x00, 0x10, 0x00, 0x04, PI32(7), 0x00, 0x01, 'c', 0x00,
@@ -85,8 +85,8 @@ static void test_list_groups_resp(void **state)
 	(void)state;
 	/* v0: error, one group (id, protocol type). */
 	protofx_same_bytes(lg_dec, lg_renc, lg_free,
-			   PROTOFX_BYTES(0x00, 0x00, PI32(1), 0x00, 0x03, 't', '/', 'g', 0x00,
-					 0x08, 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r'),
+			   PROTOFX_BYTES(0x00, 0x00, PI32(1), 0x00, 0x03, 't', '/', 'g', 0x00, 0x08,
+					 'c', 'o', 'n', 's', 'u', 'm', 'e', 'r'),
 			   0, &resp);
 	assert_int_equal(resp.n_groups, 1);
 	assert_true(kstr_eq(resp.groups[0].group_id, "t/g"));
@@ -94,16 +94,16 @@ static void test_list_groups_resp(void **state)
 	assert_null(resp.groups[0].group_state.ptr);
 	proto_list_groups_resp_free(&resp);
 	/* v1: throttle first; an error with no groups. */
-	protofx_same_bytes(lg_dec, lg_renc, lg_free,
-			   PROTOFX_BYTES(PI32(5), 0x00, 0x0f, PI32(0)), 1, &resp);
+	protofx_same_bytes(lg_dec, lg_renc, lg_free, PROTOFX_BYTES(PI32(5), 0x00, 0x0f, PI32(0)), 1,
+			   &resp);
 	assert_int_equal(resp.throttle_time_ms, 5);
 	assert_int_equal(resp.error_code, PROTO_ERR_COORDINATOR_NOT_AVAILABLE);
 	assert_int_equal(resp.n_groups, 0);
 	proto_list_groups_resp_free(&resp);
 	/* v4: compact, the state, tags after the group and the response. */
 	protofx_same_bytes(lg_dec, lg_renc, lg_free,
-			   PROTOFX_BYTES(PI32(0), 0x00, 0x00, 0x02, 0x02, 'g', 0x01, 0x06, 'E',
-					 'm', 'p', 't', 'y', 0x00, 0x00),
+			   PROTOFX_BYTES(PI32(0), 0x00, 0x00, 0x02, 0x02, 'g', 0x01, 0x06, 'E', 'm',
+					 'p', 't', 'y', 0x00, 0x00),
 			   4, &resp);
 	assert_int_equal(resp.n_groups, 1);
 	assert_int_equal(resp.groups[0].protocol_type.len, 0);
@@ -111,9 +111,9 @@ static void test_list_groups_resp(void **state)
 	proto_list_groups_resp_free(&resp);
 	/* v5: the type after the state. */
 	protofx_same_bytes(lg_dec, lg_renc, lg_free,
-			   PROTOFX_BYTES(PI32(0), 0x00, 0x00, 0x02, 0x02, 'g', 0x01, 0x07, 'S',
-					 't', 'a', 'b', 'l', 'e', 0x08, 'c', 'l', 'a', 's', 's',
-					 'i', 'c', 0x00, 0x00),
+			   PROTOFX_BYTES(PI32(0), 0x00, 0x00, 0x02, 0x02, 'g', 0x01, 0x07, 'S', 't',
+					 'a', 'b', 'l', 'e', 0x08, 'c', 'l', 'a', 's', 's', 'i',
+					 'c', 0x00, 0x00),
 			   5, &resp);
 	assert_true(kstr_eq(resp.groups[0].group_type, "classic"));
 	proto_list_groups_resp_free(&resp);
