@@ -121,8 +121,8 @@ static void glist_refresh(struct group_coord *gc, int64_t now)
 
 		if (rc == -ENOMEM)
 			break;
-		if (rc < 0 || (err != PROTO_ERR_NONE &&
-				err != PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS))
+		if (rc < 0 ||
+		    (err != PROTO_ERR_NONE && err != PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS))
 			mq_log_limited(MQ_WARN,
 				       "groups listing: broker %d %s%s: its groups are missing "
 				       "from .groups listings now",

@@ -162,14 +162,14 @@ static void filter_check(const struct kstr *filter, int32_t n, const char *const
 		for (int k = 0; known[k] && !ok; k++)
 			ok = kept(&filter[i], 1, known[k]);
 		if (!ok)
-			mq_log_limited(MQ_INFO,
-				       "ListGroups from %s: %s filter '%.*s' matches no group (known: "
-				       "Empty, Stable, PreparingRebalance, CompletingRebalance; type "
-				       "classic)",
-				       peer, what, filter[i].len > 0 && filter[i].len < 100
-							   ? (int)filter[i].len
-							   : 0,
-				       filter[i].ptr ? filter[i].ptr : "");
+			mq_log_limited(
+				MQ_INFO,
+				"ListGroups from %s: %s filter '%.*s' matches no group (known: "
+				"Empty, Stable, PreparingRebalance, CompletingRebalance; type "
+				"classic)",
+				peer, what,
+				filter[i].len > 0 && filter[i].len < 100 ? (int)filter[i].len : 0,
+				filter[i].ptr ? filter[i].ptr : "");
 	}
 }
 
