@@ -151,21 +151,20 @@ int fs_groups_list(struct mqfs *fs, struct fs_node *dir, struct fs_dir *d, size_
 
 	if (dir->key.kind == NODE_GROUPS) {
 		char **names = NULL;
+		uint64_t *ids = NULL;
 		int n = 0;
 
 		k = gkey(NODE_TOPIC, dir->topic, -1, -1);
 		rc = fs_dir_add(d, cap, "..", S_IFDIR, inode_peek(fs->inodes, &k));
-		rc = rc ?: group_list(dir->topic, &names, &n);
+		/* In a cluster this asks the other brokers for their groups of
+		 * the topic too; lookup then opens any of them. */
+		rc = rc ?: group_list(dir->topic, &names, &ids, &n);
 		for (int i = 0; i < n && rc == 0; i++) {
-			struct group *g;
-
-			if (group_open(dir->topic, names[i], GROUP_LOOKUP, &g) < 0)
-				continue;
-			k = gkey(NODE_GROUP, dir->topic, (int64_t)group_id(g), -1);
-			group_put(g);
+			k = gkey(NODE_GROUP, dir->topic, (int64_t)ids[i], -1);
 			rc = fs_dir_add(d, cap, names[i], S_IFDIR, inode_peek(fs->inodes, &k));
 		}
 		broker_names_free(names, n);
+		free(ids);
 		return rc;
 	}
 	k = gkey(NODE_GROUPS, dir->topic, -1, -1);

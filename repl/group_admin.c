@@ -75,20 +75,7 @@ int group_admin_errno(int16_t err)
 	}
 }
 
-/* One request and the Kafka error of its one entry. */
-struct gadm_call {
-	int16_t api;
-	const char *what; /* for the log: "rmdir", ".config" */
-	int (*encode)(struct kbuf_w *w, int16_t v, const void *req);
-	const void *req;
-	/* Decodes the response: the entry's error (and message into msg). */
-	int (*decode)(struct kbuf_r *r, int16_t v, void *ctx, int16_t *err, char *msg, size_t cap);
-	void *ctx;
-	int64_t timeout_ms;
-};
-
-/* The call at node: 0 with *err (Kafka's), or -errno (not reached). */
-static int gadm_once(struct group_coord *gc, int32_t node, const struct gadm_call *call,
+int group_admin_once(struct group_coord *gc, int32_t node, const struct gadm_call *call,
 		     int16_t *err, char *msg, size_t cap)
 {
 	int (*fn)(void *, int32_t, int64_t, struct net_client **);
@@ -152,8 +139,9 @@ static int gadm_call(struct group_coord *gc, const char *topic, const char *name
 
 	for (;;) {
 		msg[0] = '\0';
-		rc = node == GROUP_COORD_NONE ? 0
-					      : gadm_once(gc, node, call, &err, msg, sizeof(msg));
+		rc = node == GROUP_COORD_NONE
+			     ? 0
+			     : group_admin_once(gc, node, call, &err, msg, sizeof(msg));
 		if (node == GROUP_COORD_NONE)
 			err = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
 		if (rc < 0 || (err != PROTO_ERR_NOT_COORDINATOR &&
@@ -288,7 +276,7 @@ int group_admin_remote_exists(struct group_coord *gc, const char *topic, const c
 	} else {
 		/* A lookup asks once: on no answer the caller keeps what it
 		 * knows. */
-		rc = gadm_once(gc, node, &call, &err, msg, sizeof(msg));
+		rc = group_admin_once(gc, node, &call, &err, msg, sizeof(msg));
 		if (rc == 0 && err)
 			rc = group_admin_errno(err);
 	}
@@ -537,7 +525,7 @@ int group_admin_fetch_config(struct group *g, int32_t node)
 	if (!f)
 		return -ENOMEM;
 	/* One question: a .config read (and its stat) must not hang. */
-	rc = gadm_once(g->gc, node, &call, &err, msg, sizeof(msg));
+	rc = group_admin_once(g->gc, node, &call, &err, msg, sizeof(msg));
 	fclose(f);
 	if (rc == 0 && err)
 		rc = group_admin_errno(err);

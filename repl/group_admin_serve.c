@@ -305,16 +305,6 @@ static int describe_member(struct proto_described_group *d, struct gdesc_hold *h
 	return 0;
 }
 
-static const char *kg_state_name(enum kg_state s)
-{
-	switch (s) {
-	case KG_EMPTY: return "Empty";
-	case KG_PREPARING: return "PreparingRebalance";
-	case KG_AWAIT_SYNC: return "CompletingRebalance";
-	default: return "Stable";
-	}
-}
-
 /* A Kafka group of consumers alone (no consume file joined it), under
  * gs->mu: 1 when described, 0 when there is none with members. */
 static int describe_kafka(struct group_serve *gs, const char *name, struct proto_described_group *d,

@@ -43,6 +43,7 @@
 
 #include "repl/config.h"
 #include "repl/group_int.h"
+#include "util/clock.h"
 
 static void gpart_init(struct gpart *gp)
 {
@@ -139,6 +140,8 @@ void group_coord_remove(struct group_coord *gc, int i)
 	memmove(gc->groups + i, gc->groups + i + 1,
 		(size_t)(gc->ngroups - i - 1) * sizeof(*gc->groups));
 	gc->ngroups--;
+	/* The listing's cached answers may name it: ask again first. */
+	atomic_fetch_add(&gc->list_gen, 1);
 }
 
 int group_live(struct group *g)
@@ -231,6 +234,7 @@ int group_coord_open(struct broker *b)
 	if (!gc)
 		return -ENOMEM;
 	gc->b = b;
+	pthread_mutex_init(&gc->list_mu, NULL);
 	pthread_mutex_init(&gc->call_mu, NULL);
 	pthread_mutex_init(&gc->mu, NULL);
 	pthread_mutex_init(&gc->wake_mu, NULL);
@@ -299,6 +303,9 @@ void group_coord_close(struct broker *b)
 	free(gc->load_epoch);
 	pthread_mutex_destroy(&gc->loader_mu);
 	pthread_cond_destroy(&gc->loader_cv);
+	broker_names_free(gc->list_ids, gc->list_n);
+	free(gc->list_from);
+	pthread_mutex_destroy(&gc->list_mu);
 	pthread_mutex_destroy(&gc->call_mu);
 	pthread_mutex_destroy(&gc->mu);
 	pthread_mutex_destroy(&gc->wake_mu);
@@ -366,6 +373,7 @@ static int coord_proxy(struct group_coord *gc, struct topic *t, const char *name
 	if (!g)
 		return -ENOMEM;
 	g->proxy = true;
+	g->made_ms = now_mono_ms();
 	rc = group_coord_insert(gc, g);
 	if (rc < 0) {
 		group_put(g);
@@ -375,6 +383,32 @@ static int coord_proxy(struct group_coord *gc, struct topic *t, const char *name
 	       t->name);
 	*out = g;
 	return 0;
+}
+
+int group_proxy_listed(struct group_coord *gc, struct topic *t, const char *name)
+{
+	struct group *g;
+	int32_t node;
+	int rc = 0;
+
+	if (group_name_refusal(name) || topic_deleted(t))
+		return 0;
+	pthread_mutex_lock(&gc->mu);
+	node = gc->kafka_coordinator ? gc->kafka_coordinator(gc->kafka_arg, name) : -1;
+	/* A listing older than a move of the group here, or made while no
+	 * broker coordinates it, makes nothing: a lookup decides then. */
+	if (!gc->connect || node < 0 || group_coord_find(gc, t->name, name) >= 0)
+		goto out;
+	rc = coord_proxy(gc, t, name, &g);
+	if (rc == 0) {
+		pthread_mutex_lock(&g->mu);
+		rc = group_bind(g, t);
+		pthread_mutex_unlock(&g->mu);
+		rc = rc < 0 ? rc : 1;
+	}
+out:
+	pthread_mutex_unlock(&gc->mu);
+	return rc;
 }
 
 /* A reference on g, bound to t. Needs gc->mu. */
@@ -549,15 +583,19 @@ int group_by_id(struct topic *t, uint64_t id, struct group **out)
 	return rc;
 }
 
-int group_list(struct topic *t, char ***names, int *n)
+int group_list(struct topic *t, char ***names, uint64_t **ids, int *n)
 {
 	struct group_coord *gc = t->b->gc;
+	uint64_t *idv = NULL;
 	char **v;
 	int k = 0, rc = 0;
 
+	group_list_sync(gc, t);
 	pthread_mutex_lock(&gc->mu);
 	v = calloc((size_t)gc->ngroups + 1, sizeof(*v));
-	if (!v) {
+	if (ids)
+		idv = calloc((size_t)gc->ngroups + 1, sizeof(*idv));
+	if (!v || (ids && !idv)) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -566,16 +604,23 @@ int group_list(struct topic *t, char ***names, int *n)
 			continue;
 		v[k] = strdup(gc->groups[i]->name);
 		if (!v[k]) {
-			broker_names_free(v, k);
 			rc = -ENOMEM;
 			goto out;
 		}
+		if (idv)
+			idv[k] = gc->groups[i]->id;
 		k++;
 	}
 	*names = v;
 	*n = k;
+	if (ids)
+		*ids = idv;
 out:
 	pthread_mutex_unlock(&gc->mu);
+	if (rc < 0) {
+		broker_names_free(v, k);
+		free(idv);
+	}
 	return rc;
 }
 

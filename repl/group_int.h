@@ -27,6 +27,10 @@
  *                      coordinator as Kafka's admin requests
  *   group_admin_serve.c on the coordinator: DescribeGroups, DeleteGroups
  *                      and the group resource of IncrementalAlterConfigs
+ *   group_list.c       on every broker: a .groups listing that asks the
+ *                      other brokers for the groups they coordinate
+ *                      (ListGroups), cached for a moment
+ *   group_list_serve.c on the coordinator: ListGroups
  *   offsets_topic.c    a cluster's replicated __consumer_offsets: made on
  *                      first need, the coordinator rule (the leader of a
  *                      group's partition), the loader thread that loads
@@ -34,6 +38,10 @@
  *
  * Locks, in this order (after broker.admin_mu, before topic.lock):
  *
+ *   0. coord.list_mu   the listing's cache of the other brokers' groups
+ *                      (group_list.c): held across its ListGroups calls,
+ *                      so that readdirs at once ask once; takes call_mu
+ *                      and mu (making and dropping proxies) under it
  *   0. coord.loader_mu a leaf: the loader thread's pass counter, waited
  *                      on by offsets_coordinator_wait with no other lock
  *   1. coord.call_mu   held by the notifier while it calls members' wake
@@ -170,6 +178,8 @@ struct group {
 	 * this broker loads its partition, and turns a loaded group into a
 	 * proxy when another broker leads the partition. */
 	bool proxy;
+	int64_t made_ms;   /* monotonic: when made here (a listing spares newer
+			  * proxies its coordinator did not list yet) */
 	int strategy;      /* enum assign_strategy */
 	bool reset_latest; /* auto.offset.reset=latest */
 	int32_t session_timeout_ms;
@@ -250,6 +260,24 @@ struct group_coord {
 	 * lock held. */
 	int (*connect)(void *arg, int32_t node, int64_t timeout_ms, struct net_client **out);
 	void *connect_arg;
+	/* Set with the kafka_ hooks: the ids of the live brokers other than
+	 * this one (*ids malloc'ed), their count or -ENOMEM. Called with mu
+	 * held. */
+	int (*kafka_others)(void *arg, int32_t **ids);
+
+	/* The other brokers' groups as the last listing found them
+	 * (group_list.c), under list_mu. */
+	pthread_mutex_t list_mu;
+	int64_t list_at; /* monotonic ms of that listing; 0: none */
+	/* Groups removed from this broker's list (any reason): counted
+	 * without a lock; a listing made at another count is not reused,
+	 * so that it does not bring back a proxy just dropped. */
+	atomic_uint list_gen;
+	unsigned list_gen_at; /* list_gen when that listing was asked */
+	char **list_ids;      /* "<topic>/<group>" they coordinate */
+	int list_n;
+	int32_t *list_from; /* the brokers that answered it */
+	int list_nfrom;
 
 	pthread_t thr;
 	bool running;
@@ -311,6 +339,10 @@ int32_t group_remote_node(struct group *g);
  * coord.mu: no lock may be held. */
 void group_proxy_drop(struct group_coord *gc, const char *topic, const char *name, const char *why);
 #define GROUP_COORD_NONE (-2)
+/* Makes the proxy of group name of t that another broker's ListGroups
+ * listed, unless t has a group of that name here or no other broker
+ * coordinates it now: 1 made, 0 not, -errno. Takes coord.mu. */
+int group_proxy_listed(struct group_coord *gc, struct topic *t, const char *name);
 struct group *group_new(struct group_coord *gc, const char *topic, const char *name);
 /* Makes g->parts hold n partitions. */
 int group_parts_grow(struct group *g, int n);
@@ -335,6 +367,14 @@ int group_lock_live(struct group *g);
 /* group_lock_live(), and -ENOENT unless the topic has the partition;
  * 0 with g->mu held. */
 int group_lock_part(struct group *g, int partition);
+
+/* ---- group_list.c: a listing in a cluster ----
+ * Makes the groups of t that the other live brokers coordinate (their
+ * ListGroups answers, asked at most once a second) visible here as
+ * proxies, and drops the idle proxies of t their coordinator no longer
+ * lists. Nothing on a single node or without the cluster's group hooks.
+ * Takes list_mu, call_mu, coord.mu: no lock may be held. */
+void group_list_sync(struct group_coord *gc, struct topic *t);
 
 /* ---- group_admin.c: a proxy's admin operations, at the coordinator ----
  * Each returns 0, -errno as the local operation would (Kafka's answer
@@ -361,6 +401,24 @@ int group_admin_forward_commit(struct group *g, int32_t node, int p, int64_t off
 /* A .config read: g's settings as node has them (DescribeConfigs) into
  * g's copy; one short question, the copy unchanged on failure. */
 int group_admin_fetch_config(struct group *g, int32_t node);
+
+/* One request to another broker and the Kafka error of its answer. */
+struct gadm_call {
+	int16_t api;
+	const char *what; /* for the log: "rmdir", ".config" */
+	int (*encode)(struct kbuf_w *w, int16_t v, const void *req);
+	const void *req;
+	/* Decodes the response: its error (and message into msg). */
+	int (*decode)(struct kbuf_r *r, int16_t v, void *ctx, int16_t *err, char *msg, size_t cap);
+	void *ctx;
+	int64_t timeout_ms;
+};
+/* The call at node once, over a connection of its own (the version the
+ * broker and node share): 0 with Kafka's error in *err, or -errno (node
+ * not reached, -EOPNOTSUPP it lacks the API, or its answer malformed).
+ * No lock held. */
+int group_admin_once(struct group_coord *gc, int32_t node, const struct gadm_call *call,
+		     int16_t *err, char *msg, size_t cap);
 
 /* ---- group_admin_serve.c: the group admin APIs (coordinator) ---- */
 /* A group id of the admin APIs: "<g>" (topic "") or "<topic>/<g>", into

@@ -97,6 +97,11 @@
 static const char *const kg_state_names[] = { "Empty", "PreparingRebalance", "CompletingRebalance",
 					      "Stable" };
 
+const char *kg_state_name(enum kg_state s)
+{
+	return kg_state_names[s];
+}
+
 /* ---- members and groups (gs->mu) ---- */
 
 struct kgroup *kg_find(struct group_serve *gs, const char *name)
@@ -682,6 +687,23 @@ static int32_t kafka_coordinator(void *arg, const char *name)
 	int rc = coordinator_of(arg, 0, name, &node);
 
 	return rc == 0 ? node.node_id : rc == -1 ? -1 : GROUP_COORD_NONE;
+}
+
+/* The coordinator's kafka_others hook: the live brokers but this one. */
+static int kafka_others(void *arg, int32_t **ids)
+{
+	struct group_serve *gs = arg;
+	struct kafka_node *nodes = NULL;
+	int n = kafka_brokers(gs->ka, 0, &nodes), k = 0;
+
+	if (n < 0)
+		return n;
+	*ids = calloc((size_t)n + 1, sizeof(**ids));
+	for (int i = 0; *ids && i < n; i++)
+		if (nodes[i].node_id != kafka_broker_id(gs->ka))
+			(*ids)[k++] = nodes[i].node_id;
+	free(nodes);
+	return *ids ? k : -ENOMEM;
 }
 
 /* The coordinator's kafka_drop hook: another broker leads partition p (of
@@ -1349,6 +1371,7 @@ int group_serve_new(struct kafka_api *ka, struct group_serve **out)
 	gs->gc->kafka_describe = kafka_describe;
 	gs->gc->kafka_coordinator = kafka_coordinator;
 	gs->gc->kafka_drop = kafka_drop;
+	gs->gc->kafka_others = kafka_others;
 	gs->gc->kafka_arg = gs;
 	pthread_mutex_unlock(&gs->gc->mu);
 	gs->hooked = true;
@@ -1373,6 +1396,7 @@ int group_serve_register(struct group_serve *gs, struct net_server *srv)
 	for (size_t i = 0; i < sizeof(apis) / sizeof(apis[0]) && rc == 0; i++)
 		rc = net_server_handle(srv, apis[i].key, apis[i].fn, gs);
 	rc = rc ? rc : group_admin_serve_register(gs, srv);
+	rc = rc ? rc : group_list_serve_register(gs, srv);
 	return rc ? rc : group_serve_offsets_register(gs, srv);
 }
 
@@ -1387,6 +1411,7 @@ void group_serve_stop(struct group_serve *gs)
 		gs->gc->kafka_describe = NULL;
 		gs->gc->kafka_coordinator = NULL;
 		gs->gc->kafka_drop = NULL;
+		gs->gc->kafka_others = NULL;
 		gs->gc->kafka_arg = NULL;
 		pthread_mutex_unlock(&gs->gc->mu);
 		gs->hooked = false;

@@ -112,6 +112,11 @@ int group_admin_describe(struct group_serve *gs, const char *topic, const char *
 			 struct proto_described_group *d, struct gdesc_hold *hold);
 void gdesc_hold_free(struct gdesc_hold *h);
 
+/* group_list_serve.c: registers ListGroups. */
+/* Kafka's name of a group state: "Empty", "Stable", ... */
+const char *kg_state_name(enum kg_state s);
+int group_list_serve_register(struct group_serve *gs, struct net_server *srv);
+
 /* group_serve_offsets.c: registers OffsetCommit and OffsetFetch. */
 int group_serve_offsets_register(struct group_serve *gs, struct net_server *srv);
 

@@ -133,6 +133,7 @@ enum proto_api_key {
 	PROTO_API_LEAVE_GROUP = 13,
 	PROTO_API_SYNC_GROUP = 14,
 	PROTO_API_DESCRIBE_GROUPS = 15,
+	PROTO_API_LIST_GROUPS = 16,
 	PROTO_API_SASL_HANDSHAKE = 17,
 	PROTO_API_API_VERSIONS = 18,
 	PROTO_API_CREATE_TOPICS = 19,
@@ -966,9 +967,12 @@ void proto_meta_resp_free(struct proto_meta_resp *resp);
 #define PROTO_LIST_OFFSETS_MAX_TIMESTAMP (-3)
 
 /* Old style offsets in one ListOffsets v0 answer. */
-#define PROTO_MAX_OLD_OFFSETS 1000
+#define PROTO_MAX_OLD_OFFSETS   1000
 /* Groups in one OffsetFetch v8+ request or response. */
-#define PROTO_MAX_GROUPS      1000
+#define PROTO_MAX_GROUPS        1000
+/* Groups in one ListGroups answer (a broker lists every group it
+ * coordinates, which is more than one request names). */
+#define PROTO_MAX_LISTED_GROUPS 100000
 
 enum proto_isolation_level {
 	PROTO_READ_UNCOMMITTED = 0,
@@ -1702,6 +1706,40 @@ int proto_delete_groups_resp_decode(struct kbuf_r *r, int16_t version,
 				    struct proto_delete_groups_resp *resp);
 void proto_delete_groups_resp_free(struct proto_delete_groups_resp *resp);
 
+/* ---- ListGroups (16), proto_group_list.c ---- */
+
+struct proto_list_groups_req {
+	int32_t n_states_filter; /* v4+ */
+	struct kstr *states_filter;
+	int32_t n_types_filter; /* v5+ */
+	struct kstr *types_filter;
+};
+
+struct proto_listed_group {
+	struct kstr group_id;
+	struct kstr protocol_type;
+	struct kstr group_state; /* v4+ */
+	struct kstr group_type;  /* v5+ */
+};
+
+struct proto_list_groups_resp {
+	int32_t throttle_time_ms; /* v1+ */
+	int16_t error_code;
+	int32_t n_groups;
+	struct proto_listed_group *groups;
+};
+
+int proto_list_groups_req_encode(struct kbuf_w *w, int16_t version,
+				 const struct proto_list_groups_req *req);
+int proto_list_groups_req_decode(struct kbuf_r *r, int16_t version,
+				 struct proto_list_groups_req *req);
+void proto_list_groups_req_free(struct proto_list_groups_req *req);
+int proto_list_groups_resp_encode(struct kbuf_w *w, int16_t version,
+				  const struct proto_list_groups_resp *resp);
+int proto_list_groups_resp_decode(struct kbuf_r *r, int16_t version,
+				  struct proto_list_groups_resp *resp);
+void proto_list_groups_resp_free(struct proto_list_groups_resp *resp);
+
 /* ---- any request (proto_hdr.c) ---- */
 
 /* A whole request frame (without its size field), decoded: the header and
@@ -1731,6 +1769,7 @@ struct proto_req {
 		struct proto_leave_req leave;
 		struct proto_describe_groups_req describe_groups;
 		struct proto_delete_groups_req delete_groups;
+		struct proto_list_groups_req list_groups;
 		struct proto_create_topics_req create_topics;
 		struct proto_delete_topics_req delete_topics;
 		struct proto_create_parts_req create_parts;

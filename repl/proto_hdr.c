@@ -216,6 +216,7 @@ static const struct proto_api api_table[] = {
 	{ PROTO_API_LEAVE_GROUP, 0, 5, 4, "LeaveGroup" },
 	{ PROTO_API_SYNC_GROUP, 0, 5, 4, "SyncGroup" },
 	{ PROTO_API_DESCRIBE_GROUPS, 0, 5, 5, "DescribeGroups" },
+	{ PROTO_API_LIST_GROUPS, 0, 5, 3, "ListGroups" },
 	{ PROTO_API_SASL_HANDSHAKE, 0, 1, NOT_FLEXIBLE, "SaslHandshake" },
 	{ PROTO_API_API_VERSIONS, 0, 3, 3, "ApiVersions" },
 	{ PROTO_API_CREATE_TOPICS, 0, 7, 5, "CreateTopics" },
@@ -520,6 +521,7 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 		return proto_describe_groups_req_decode(&r, v, &req->u.describe_groups);
 	case PROTO_API_DELETE_GROUPS:
 		return proto_delete_groups_req_decode(&r, v, &req->u.delete_groups);
+	case PROTO_API_LIST_GROUPS: return proto_list_groups_req_decode(&r, v, &req->u.list_groups);
 	case PROTO_API_CREATE_TOPICS:
 		return proto_create_topics_req_decode(&r, v, &req->u.create_topics);
 	case PROTO_API_DELETE_TOPICS:
@@ -559,6 +561,7 @@ void proto_req_free(struct proto_req *req)
 		proto_describe_groups_req_free(&req->u.describe_groups);
 		break;
 	case PROTO_API_DELETE_GROUPS: proto_delete_groups_req_free(&req->u.delete_groups); break;
+	case PROTO_API_LIST_GROUPS: proto_list_groups_req_free(&req->u.list_groups); break;
 	case PROTO_API_CREATE_TOPICS: proto_create_topics_req_free(&req->u.create_topics); break;
 	case PROTO_API_DELETE_TOPICS: proto_delete_topics_req_free(&req->u.delete_topics); break;
 	case PROTO_API_CREATE_PARTITIONS: proto_create_parts_req_free(&req->u.create_parts); break;

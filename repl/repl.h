@@ -306,8 +306,13 @@ int group_by_id(struct topic *t, uint64_t id, struct group **out);
 void group_put(struct group *g);
 uint64_t group_id(struct group *g);
 const char *group_name(struct group *g);
-/* Names of t's groups, in creation order; free with broker_names_free. */
-int group_list(struct topic *t, char ***names, int *n);
+/* Names of t's groups, in creation order; free with broker_names_free;
+ * with ids not NULL, their group_id()s too (*ids malloc'ed). In a
+ * cluster also the groups other brokers coordinate (asked with ListGroups,
+ * each broker given 1 s; answers kept for 1 s): a broker that does not
+ * answer has its groups left out (logged), never an error. Takes no lock
+ * the caller may hold. */
+int group_list(struct topic *t, char ***names, uint64_t **ids, int *n);
 /* Deletes the group and its offsets (tombstones); -EBUSY with members. */
 int group_delete(struct topic *t, const char *name);
 /* The committed offset of a partition (the next to consume), or where

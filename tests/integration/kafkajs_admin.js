@@ -9,12 +9,14 @@
 //   node kafkajs_admin.js BROKER describe-group GROUP
 //   node kafkajs_admin.js BROKER delete-group GROUP
 //   node kafkajs_admin.js BROKER group-offsets GROUP TOPIC
+//   node kafkajs_admin.js BROKER list-groups
 //
 // Prints "ok" (create: "exists" for TOPIC_ALREADY_EXISTS, which kafkajs
 // does not throw), or for describe one
 // line per setting: "name=value source=N readonly=B synonyms=a:4,b:5";
 // describe-group "state=S protocol=P members=N", group-offsets one
-// "partition offset" line per partition.
+// "partition offset" line per partition, list-groups one
+// "group protocolType" line per group of every broker (ListGroups).
 // A refusal prints "error <Kafka's error type>: <message>" and exits 1.
 // With KAFKA_SASL_USER and KAFKA_SASL_PASSWORD set it authenticates with
 // SCRAM-SHA-256 (a cluster's SASL_PLAINTEXT listener).
@@ -35,7 +37,7 @@ const entries = (json) =>
   await admin.connect();
   // The group operations ask for a coordinator through the brokers of
   // the metadata, which only a topic operation fetches otherwise.
-  if (op.endsWith('group') || op === 'group-offsets') await admin.fetchTopicMetadata({ topics: [] });
+  if (op.endsWith('group') || op.endsWith('groups') || op === 'group-offsets') await admin.fetchTopicMetadata({ topics: [] });
   try {
     if (op === 'create') {
       const [parts, rf, cfg, validate] = rest;
@@ -88,6 +90,10 @@ const entries = (json) =>
     } else if (op === 'group-offsets') {
       const [t] = await admin.fetchOffsets({ groupId: topic, topics: [rest[0]] });
       for (const p of t.partitions) console.log(`${p.partition} ${p.offset}`);
+    } else if (op === 'list-groups') {
+      // kafkajs asks every broker of the metadata and merges the answers.
+      const { groups } = await admin.listGroups();
+      for (const g of groups) console.log(`${g.groupId} ${g.protocolType}`);
     } else {
       throw new Error(`unknown op ${op}`);
     }

@@ -11,7 +11,12 @@
 # ENOENT), each logged naming the coordinator. kcat -G resumes from the
 # reset offset; kafkajs's admin client describes and deletes a group the
 # mount made. A group deleted through one mount leaves the third mount's
-# listing at its next look.
+# listing at its next look. Groups made on the mounts of their own
+# coordinators, one per broker, are listed by every mount's `ls .groups`
+# (which asks every broker with ListGroups) and open there, and kafkajs's
+# admin.listGroups shows them all. A broker frozen (SIGSTOP) does not
+# answer its ListGroups: the listings of the others still answer, with
+# their own groups, and the log names it.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -25,6 +30,9 @@ mq_setup
 
 kafkajs_setup
 CLUSTER_CONF="num.partitions=2"
+# The frozen broker stays live in ZooKeeper (so it is asked) for the
+# whole listing check below, however slow the machine.
+CLUSTER_SESSION_MS=30000
 zk_cluster_start
 cluster_start3
 cluster_mkdir t
@@ -124,5 +132,64 @@ check "gone from mnt$O's listing" poll 10 no_group "$O"
 check "gone from mnt$T's listing" poll 10 no_group "$T"
 expect_eq "kafkajs: deleting it again is GROUP_ID_NOT_FOUND" "error GROUP_ID_NOT_FOUND" \
 	"$(js delete-group "$G" | cut -d: -f1)"
+
+# ---- listing: a group per coordinator, on every mount ----------------------
+# A name each broker coordinates, made on that broker's own mount: the
+# other mounts have never seen it, so only ListGroups can list it there.
+L1= L2= L3=
+i=0
+while [ $i -lt 40 ] && { [ -z "$L1" ] || [ -z "$L2" ] || [ -z "$L3" ]; }; do
+	c=$(group_coordinator "lg$i")
+	case $c in
+	1 | 2 | 3) eval "[ -n \"\$L$c\" ] || L$c=lg$i" ;;
+	esac
+	i=$((i + 1))
+done
+if [ -z "$L1" ] || [ -z "$L2" ] || [ -z "$L3" ]; then
+	fail "a group name per coordinator" "found '$L1' '$L2' '$L3'"
+	mq_done
+fi
+for n in 1 2 3; do
+	eval "g=\$L$n"
+	expect_ok "mkdir $g on mnt$n (its coordinator)" mkdir "$MQ_TMP/mnt$n/t/.groups/$g"
+done
+lists_all() {
+	_ls=$(groups_of "$1" | paste -sd' ' -)
+	for _g in "$L1" "$L2" "$L3"; do
+		case " $_ls " in *" $_g "*) ;; *) return 1 ;; esac
+	done
+}
+for n in 1 2 3; do
+	check "ls .groups on mnt$n lists $L1 $L2 $L3" poll 10 lists_all "$n"
+	for g in "$L1" "$L2" "$L3"; do
+		expect_ok "mnt$n: $g listed opens (its .state)" \
+			timeout 5 grep -q '^group ' "$MQ_TMP/mnt$n/t/.groups/$g/.state"
+	done
+done
+expect_ok "ls -l .groups on mnt$O answers" timeout 10 ls -l "$MQ_TMP/mnt$O/t/.groups"
+JSL=$(js list-groups)
+for g in "$L1" "$L2" "$L3"; do
+	expect_ok "kafkajs listGroups: t/$g, consumer" sh -c "echo '$JSL' | grep -qx 't/$g consumer'"
+done
+
+# ---- listing with a broker that does not answer -----------------------------
+eval "XPID=\$PID$C"
+check "broker $C frozen (SIGSTOP)" stop_broker "$XPID"
+eval "LO=\$L$O LT=\$L$T"
+lists_live() {
+	_ls=$(groups_of "$1" | paste -sd' ' -)
+	case " $_ls " in *" $LO "*) ;; *) return 1 ;; esac
+	case " $_ls " in *" $LT "*) ;; *) return 1 ;; esac
+}
+unreached() {
+	groups_of "$O" >/dev/null
+	grep -q "groups listing: broker $C not reached" "$LOG"
+}
+for n in $O $T; do
+	expect_ok "ls .groups on mnt$n answers without broker $C" timeout 10 ls "$MQ_TMP/mnt$n/t/.groups"
+	check "mnt$n still lists $LO and $LT" poll 10 lists_live "$n"
+done
+check "the log names broker $C as not reached" poll 10 unreached
+kill -CONT "$XPID"
 
 mq_done

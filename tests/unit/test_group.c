@@ -421,7 +421,7 @@ static void test_delete_and_replay(void **state)
 	assert_int_equal(group_delete(f->t, "gone"), -ENOENT);
 	fx_close(f);
 	fx_open(f);
-	assert_int_equal(group_list(f->t, &names, &n), 0);
+	assert_int_equal(group_list(f->t, &names, NULL, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(names[0], "kept");
 	broker_names_free(names, n);
@@ -607,7 +607,7 @@ static void test_topic_delete_tombstones(void **state)
 	assert_int_equal(group_open(f->t, "g", GROUP_LOOKUP, &g), -ENOENT);
 	fx_close(f);
 	fx_open(f);
-	assert_int_equal(group_list(f->t, &names, &n), 0);
+	assert_int_equal(group_list(f->t, &names, NULL, &n), 0);
 	assert_int_equal(n, 0);
 	broker_names_free(names, n);
 	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);

@@ -368,7 +368,7 @@ static bool listed(int i, struct topic *t, const char *name)
 	bool found = false;
 
 	(void)i;
-	assert_int_equal(group_list(t, &names, &n), 0);
+	assert_int_equal(group_list(t, &names, NULL, &n), 0);
 	for (int k = 0; k < n; k++)
 		found |= !strcmp(names[k], name);
 	broker_names_free(names, n);
@@ -529,7 +529,6 @@ static void test_admin_forwarded(void **state)
 	assert_int_equal(group_delete(t[other], name), 0);
 	assert_int_equal(group_open(t[c - 1], name, GROUP_LOOKUP, &g), -ENOENT);
 	assert_int_equal(group_open(t[other], name, GROUP_LOOKUP, &g), -ENOENT);
-	assert_true(listed(third, t[third], name));
 	assert_int_equal(group_open(t[third], name, GROUP_LOOKUP, &g), -ENOENT);
 	assert_false(listed(third, t[third], name));
 	assert_int_equal(group_delete(t[other], name), -ENOENT);
@@ -545,6 +544,139 @@ static void test_admin_forwarded(void **state)
 	assert_int_equal(group_open(t[c - 1], name, GROUP_LOOKUP, &g), -ENOENT);
 	group_put(gc_g);
 	group_put(g3);
+	for (int i = 0; i < NB; i++)
+		topic_put(t[i]);
+}
+
+static int lg_enc(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_list_groups_req_encode(w, v, req);
+}
+
+/* ListGroups at version v of broker i, with a states filter of one entry
+ * (state NULL: none) and at v5 a types filter of one (type NULL: none):
+ * whether id is listed, its protocol type and state into ptype and st. */
+static bool list_has(int i, int16_t v, const char *state, const char *type, const char *id,
+		     char *ptype, char *st)
+{
+	struct kstr sf = kstr_of(state ? state : ""), tf = kstr_of(type ? type : "");
+	struct proto_list_groups_req req = { .n_states_filter = state ? 1 : 0,
+					     .states_filter = &sf,
+					     .n_types_filter = type ? 1 : 0,
+					     .types_filter = &tf };
+	struct proto_list_groups_resp r;
+	struct net_resp raw;
+	bool found = false;
+
+	ptype[0] = st[0] = '\0';
+	rpc(i, PROTO_API_LIST_GROUPS, v, lg_enc, &req, &raw);
+	assert_int_equal(proto_list_groups_resp_decode(&raw.body, v, &r), 0);
+	assert_int_equal(r.error_code, PROTO_ERR_NONE);
+	for (int32_t k = 0; k < r.n_groups; k++) {
+		if (!kstr_eq(r.groups[k].group_id, id))
+			continue;
+		found = true;
+		snprintf(ptype, 32, "%.*s", (int)r.groups[k].protocol_type.len,
+			 r.groups[k].protocol_type.ptr);
+		if (v >= 4)
+			snprintf(st, 32, "%.*s", (int)r.groups[k].group_state.len,
+				 r.groups[k].group_state.ptr);
+		if (v >= 5)
+			assert_true(kstr_eq(r.groups[k].group_type, "classic"));
+	}
+	proto_list_groups_resp_free(&r);
+	net_resp_free(&raw);
+	return found;
+}
+
+/* ListGroups: the coordinator lists its groups ("<topic>/<g>" and "<g>"),
+ * with the filters; another broker does not. A mount that never looked
+ * the group up lists it (its coordinator answered ListGroups), the entry
+ * openable with the id listed; once deleted at the coordinator, a later
+ * listing drops it. */
+static void test_list_groups(void **state)
+{
+	const char *name = "ledger";
+	struct topic *t[NB];
+	struct group *g, *g3;
+	struct group_member *m = NULL;
+	char pt[32], st[32];
+	int32_t c;
+	int other, third;
+	int64_t end;
+
+	(void)state;
+	c = offsets_leader(0, name);
+	assert_true(c > 0);
+	other = c % NB;
+	third = (c + 1) % NB;
+	assert_int_equal(broker_topic_create(b[other], "inv", 0, 0, 0755, &t[other]), 0);
+	t[c - 1] = topic_on(c - 1, "inv");
+	t[third] = topic_on(third, "inv");
+	assert_false(list_has(c - 1, 0, NULL, NULL, "inv/ledger", pt, st));
+	assert_false(listed(third, t[third], name));
+
+	/* Made from a mount that does not coordinate it. */
+	assert_int_equal(group_open(t[other], name, GROUP_CREATE_EXCL, &g), 0);
+	assert_true(list_has(c - 1, 0, NULL, NULL, "inv/ledger", pt, st));
+	assert_string_equal(pt, "consumer");
+	assert_true(list_has(c - 1, 3, NULL, NULL, "ledger", pt, st));
+	assert_true(list_has(c - 1, 4, NULL, NULL, "inv/ledger", pt, st));
+	assert_string_equal(st, "Empty");
+	assert_true(list_has(c - 1, 4, "eMPTY", NULL, "inv/ledger", pt, st));
+	assert_false(list_has(c - 1, 4, "Stable", NULL, "inv/ledger", pt, st));
+	assert_false(list_has(c - 1, 4, "Dead", NULL, "ledger", pt, st));
+	assert_true(list_has(c - 1, 5, NULL, "Classic", "inv/ledger", pt, st));
+	assert_false(list_has(c - 1, 5, NULL, "consumer", "inv/ledger", pt, st));
+	/* The proxy on the mount that made it is not the group. */
+	assert_false(list_has(other, 5, NULL, NULL, "inv/ledger", pt, st));
+
+	/* A mount that never looked it up lists it; the entry is its group. */
+	{
+		char **names;
+		uint64_t *ids;
+		int n, at = -1;
+
+		/* Within a second of its last listing it may answer from
+		 * the answers it keeps: poll. */
+		end = now_mono_ms() + DEADLINE_MS;
+		for (;;) {
+			assert_int_equal(group_list(t[third], &names, &ids, &n), 0);
+			for (int k = 0; k < n; k++)
+				if (!strcmp(names[k], name))
+					at = k;
+			if (at >= 0 || now_mono_ms() >= end)
+				break;
+			broker_names_free(names, n);
+			free(ids);
+			usleep(50000);
+		}
+		assert_true(at >= 0);
+		assert_int_equal(group_open(t[third], name, GROUP_LOOKUP, &g3), 0);
+		assert_true(g3->proxy);
+		assert_int_equal(group_id(g3), ids[at]);
+		group_put(g3);
+		broker_names_free(names, n);
+		free(ids);
+	}
+
+	/* A member makes it Stable, under both ids. */
+	assert_int_equal(group_open(t[c - 1], name, GROUP_LOOKUP, &g3), 0);
+	assert_int_equal(group_join(g3, 78, on_wake, NULL, &m), 0);
+	assert_true(list_has(c - 1, 4, "stable", NULL, "inv/ledger", pt, st));
+	assert_true(list_has(c - 1, 4, "stable", NULL, "ledger", pt, st));
+	group_leave(m);
+	group_put(g3);
+
+	/* Deleted at the coordinator: a listing after the cached answers
+	 * expire (a second) drops the third mount's idle proxy. */
+	group_put(g);
+	assert_int_equal(delete_group(c - 1, "inv/ledger"), PROTO_ERR_NONE);
+	assert_false(list_has(c - 1, 0, NULL, NULL, "inv/ledger", pt, st));
+	end = now_mono_ms() + DEADLINE_MS;
+	while (listed(third, t[third], name) && now_mono_ms() < end)
+		usleep(50000);
+	assert_false(listed(third, t[third], name));
 	for (int i = 0; i < NB; i++)
 		topic_put(t[i]);
 }
@@ -663,6 +795,7 @@ int main(void)
 		cmocka_unit_test(test_too_few_brokers),
 		cmocka_unit_test(test_one_coordinator),
 		cmocka_unit_test(test_admin_forwarded),
+		cmocka_unit_test(test_list_groups),
 		cmocka_unit_test(test_offsets_follow_leader),
 	};
 
