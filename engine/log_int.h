@@ -193,6 +193,10 @@ struct seg {
 	size_t tail_len;
 	/* Blocks are reserved for the .log up to resv_end (seg_reserve). */
 	int64_t resv_end;
+	/* Where the last fetch ranges began and ended, as .lines entry
+	 * indexes (raw.c, log lock): where the next fetch of a follower most
+	 * likely starts. Only a guess, checked on the entries read there. */
+	int64_t raw_hint[2];
 	/* lock-free readers */
 	_Atomic int64_t size;
 	_Atomic int64_t lines_entries;

@@ -16,7 +16,14 @@
  *   5. one segment at a time (Kafka's LogSegment.read): the range is one
  *      file.
  * The batch is found through the segment's .lines (one entry per batch,
- * base offset and position: a binary search, O(log n)). From there the
+ * base offset and position: a binary search, O(log n), one pread per
+ * step). Followers fetch where the last fetch of the segment began (the
+ * other follower's fetch of the same records) or ended (the next
+ * records), so those two entries are tried first (raw_find): a block of
+ * entries read there, which the scan goes on with, settles the lookup
+ * when an entry at or below fetch_offset is followed in it by one above
+ * (base offsets strictly increase along .lines) or is the last entry.
+ * From there the
  * range is measured on .lines entries read 64 at a time (raw_scan): a
  * batch ends where the next one starts (the batches of a .log are
  * contiguous), and its last offset is below the next one's base offset,
@@ -140,6 +147,33 @@ static bool raw_hdr(struct seg *s, int64_t pos, int64_t base, int64_t total, int
 	return true;
 }
 
+/* The index of the last .lines entry of s at or below fetch_offset (as
+ * seg_find_offset), found from the segment's hints when they hold it;
+ * ents[0..*nl) then hold the entries from *bi on. Lock held. */
+static int64_t raw_find(struct seg *s, int64_t fetch_offset, int64_t n, struct lines_ent *ents,
+			int64_t *bi, int *nl)
+{
+	for (int h = 0; h < 2; h++) {
+		int64_t at = s->raw_hint[h];
+		if (at < 0 || at >= n || (h == 1 && at == s->raw_hint[0]))
+			continue;
+		int want = n - at < RAW_ENTS ? (int)(n - at) : RAW_ENTS;
+		if (seg_read_lines_ents(s, at, want, ents) != want)
+			break; /* the binary search meets the error too */
+		*bi = at;
+		*nl = want;
+		if (s->base_offset + ents[0].rel_offset > fetch_offset)
+			continue;
+		for (int j = 0; j + 1 < want; j++)
+			if (s->base_offset + ents[j + 1].rel_offset > fetch_offset)
+				return at + j;
+		if (at + want == n)
+			return n - 1;
+	}
+	*nl = 0; /* the scan reads the entries where the search lands */
+	return seg_find_offset(s, fetch_offset);
+}
+
 /* raw_scan_each's result measured on .lines entries (the file's header
  * comment); SCAN_SLOW when an entry or a header does not agree, or a read
  * fails: the caller clears out and asks raw_scan_each. Lock held. */
@@ -147,9 +181,10 @@ static int raw_scan(struct log *l, struct seg *s, int64_t fetch_offset, int64_t 
 		    size_t max_bytes, struct log_raw *out)
 {
 	int64_t n = atomic_load(&s->lines_entries), size = atomic_load(&s->size);
-	int64_t i = seg_find_offset(s, fetch_offset), bi = 0;
 	struct lines_ent ents[RAW_ENTS];
+	int64_t bi = 0, first_taken = -1;
 	int nl = 0;
+	int64_t i = n > 0 ? raw_find(s, fetch_offset, n, ents, &bi, &nl) : -ENOENT;
 	int64_t taken_pos = -1, taken_base = -1, taken_total = 0;
 	bool taken_hdr = false;
 
@@ -192,6 +227,8 @@ static int raw_scan(struct log *l, struct seg *s, int64_t fetch_offset, int64_t 
 			break;
 		if (take == RAW_SKIP)
 			continue;
+		if (first_taken < 0)
+			first_taken = i;
 		taken_pos = e->position;
 		taken_base = base;
 		taken_total = total;
@@ -204,6 +241,10 @@ static int raw_scan(struct log *l, struct seg *s, int64_t fetch_offset, int64_t 
 	    (!raw_hdr(s, taken_pos, taken_base, taken_total, &out->last_offset, &out->last_epoch) ||
 	     out->last_offset >= upto))
 		return SCAN_SLOW;
+	if (out->batches > 0) {
+		s->raw_hint[0] = i;
+		s->raw_hint[1] = first_taken;
+	}
 	return out->batches > 0 ? SCAN_FOUND : i < n ? SCAN_STOP : SCAN_NEXT;
 }
 

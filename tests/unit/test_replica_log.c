@@ -217,6 +217,23 @@ static void test_raw_read_segments(void **state)
 	free(bases);
 }
 
+/* nb batches of per records each (epoch 3) in one segment of fx's log. */
+static void one_segment(struct logfx *fx, int nb, int per)
+{
+	struct log_config cfg = fx->cfg;
+	int64_t *bases;
+	int n;
+
+	cfg.segment_bytes = 1 << 22;
+	assert_int_equal(log_reconfigure(fx->l, &cfg), 0);
+	log_assign_epoch(fx->l, 3, 0);
+	for (int i = 0; i < nb; i++)
+		put(fx->l, per, 3, "many");
+	assert_int_equal(log_segments(fx->l, &bases, &n), 0);
+	free(bases);
+	assert_int_equal(n, 1);
+}
+
 /* A read of many batches in one segment measures the range on .lines
  * entries, reading headers only at its ends: a few preads, not two per
  * batch. Where the hw cuts a batch, that batch stays out; where a .lines
@@ -226,19 +243,10 @@ static void test_raw_read_few_preads(void **state)
 	struct pair *p = *state;
 	struct logfx *fx = p->l;
 	struct log *l = fx->l;
-	struct log_config cfg = fx->cfg;
 	struct log_raw r;
-	int64_t *bases;
-	int n, before;
+	int before;
 
-	cfg.segment_bytes = 1 << 20;
-	assert_int_equal(log_reconfigure(l, &cfg), 0);
-	log_assign_epoch(l, 3, 0);
-	for (int i = 0; i < 200; i++)
-		put(l, 4, 3, "many"); /* batch i: offsets 4i .. 4i+3 */
-	assert_int_equal(log_segments(l, &bases, &n), 0);
-	free(bases);
-	assert_int_equal(n, 1);
+	one_segment(fx, 200, 4); /* batch i: offsets 4i .. 4i+3 */
 
 	before = fx->fio.preads;
 	assert_int_equal(log_read_raw(l, 0, -1, 1 << 20, &r), 0);
@@ -295,6 +303,66 @@ static void test_raw_read_few_preads(void **state)
 	assert_int_equal(r.len, 12 * one);
 	log_raw_release(&r);
 	free(all);
+}
+
+/* Two followers fetching in turn from the end of a segment of many
+ * batches: each fetch starts where the last one began or ended, and finds
+ * its batch there with one read of .lines entries, without a binary
+ * search. Whatever the last fetches left behind (a truncation, another
+ * reader elsewhere), each fetch still starts at the batch holding its
+ * offset. */
+static void test_raw_read_followers_hint(void **state)
+{
+	struct pair *p = *state;
+	struct logfx *fx = p->l;
+	struct log *l = fx->l;
+	struct log_raw r;
+	int before;
+
+	one_segment(fx, 1024, 2); /* batch i: offsets 2i, 2i+1 */
+
+	int64_t at = leo(l);
+	for (int round = 0; round < 8; round++) {
+		for (int i = 0; i < 16; i++)
+			put(l, 2, 3, "more");
+		for (int f = 0; f < 2; f++) {
+			before = fx->fio.preads;
+			assert_int_equal(log_read_raw(l, at, -1, 1 << 20, &r), 0);
+			/* One block of entries and two headers; a binary search
+			 * over 1040 entries alone takes ten (the first fetch,
+			 * with no fetch before it to start from). */
+			if (round > 0 || f > 0)
+				assert_true(fx->fio.preads - before <= 3);
+			else
+				assert_true(fx->fio.preads - before >= 10);
+			assert_int_equal(r.base_offset, at);
+			assert_int_equal(r.last_offset, leo(l) - 1);
+			assert_int_equal(r.batches, 16);
+			log_raw_release(&r);
+		}
+		at = leo(l);
+	}
+	/* Offsets far from the hints, inside batches: the batch's base. */
+	int64_t probe[] = { 1, 7, 1001, 2047, 333, at - 1, 0 };
+	for (size_t k = 0; k < sizeof(probe) / sizeof(probe[0]); k++) {
+		assert_int_equal(log_read_raw(l, probe[k], -1, 1, &r), 0);
+		assert_int_equal(r.base_offset, probe[k] & ~(int64_t)1);
+		assert_int_equal(r.batches, 1);
+		log_raw_release(&r);
+	}
+	/* Cut back and refilled with batches of three records: the entries
+	 * the hints name now hold other batches, or are gone. */
+	assert_int_equal(log_read_raw(l, 1500, -1, 64, &r), 0);
+	log_raw_release(&r);
+	assert_int_equal(log_truncate_to(l, 1200), 0);
+	for (int i = 0; i < 200; i++)
+		put(l, 3, 3, "cut"); /* batch 600 + i: offsets 1200 + 3i .. */
+	for (int64_t o = 1190; o < leo(l); o += 7) {
+		int64_t base = o < 1200 ? (o & ~(int64_t)1) : 1200 + (o - 1200) / 3 * 3;
+		assert_int_equal(log_read_raw(l, o, -1, 1, &r), 0);
+		assert_int_equal(r.base_offset, base);
+		log_raw_release(&r);
+	}
 }
 
 /* Retention deletes a segment a fetch is sending: the bytes stay readable
@@ -834,6 +902,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_raw_read_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_read_segments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_read_few_preads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_read_followers_hint, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_ref_outlives_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follower_files_identical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indexes_identical_after_restarts, setup,
