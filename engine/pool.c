@@ -6,6 +6,16 @@
  * are idle helpers and a job starts as soon as its helper wakes. Helpers
  * block every signal: the mount's signal handling stays with the threads
  * libfuse knows.
+ *
+ * Waiting (pool_wait, pool_wait_progress): the waiter spins a while on
+ * the job's atomics before it sleeps on done_cv, since the helper is
+ * often about to finish. The spin is adaptive: each wait spins at most
+ * p->spin pause instructions (POOL_SPIN_MIN..POOL_SPIN_MAX); a wait that
+ * spun in vain halves it, one that ended while spinning moves it towards
+ * twice what that wait took. On a machine whose cores are busy (the
+ * brokers of a cluster on two cores) the helper is seldom running when
+ * its result is waited for, and a fixed spin burnt CPU the other
+ * processes needed; where the helper keeps pace the spin stays.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -26,7 +36,11 @@ struct pool {
 	bool stop;
 	pthread_t *threads;
 	int n;
+	_Atomic int spin; /* the spin budget of a wait (see above) */
 };
+
+#define POOL_SPIN_MIN 16
+#define POOL_SPIN_MAX 4096
 
 static void *helper_main(void *arg)
 {
@@ -89,6 +103,7 @@ int pool_create(int n, struct pool **out)
 		return rc;
 	}
 	p->idle = p->n;
+	atomic_init(&p->spin, POOL_SPIN_MAX / 4);
 	*out = p;
 	return 0;
 }
@@ -146,15 +161,47 @@ bool pool_try_cancel(struct pool *p, struct pool_job *j)
 	return found;
 }
 
-void pool_wait(struct pool *p, struct pool_job *j)
+/* Whether j has finished (k < 0) or reported k pieces. */
+static bool job_ready(struct pool_job *j, int k)
 {
-	for (int spin = 0; spin < 4096; spin++) {
-		if (atomic_load_explicit(&j->done, memory_order_acquire))
-			return;
+	if (atomic_load_explicit(&j->done, memory_order_acquire))
+		return true;
+	return k >= 0 && atomic_load_explicit(&j->progress, memory_order_acquire) >= k;
+}
+
+/* Spins until job_ready(j, k) within the pool's budget, and adapts the
+ * budget: true when it became ready meanwhile. */
+static bool pool_spin(struct pool *p, struct pool_job *j, int k)
+{
+	int budget = atomic_load_explicit(&p->spin, memory_order_relaxed);
+
+	for (int i = 0; i < budget; i++) {
+		if (job_ready(j, k)) {
+			int want = 2 * i < POOL_SPIN_MIN   ? POOL_SPIN_MIN
+				   : 2 * i > POOL_SPIN_MAX ? POOL_SPIN_MAX
+							   : 2 * i;
+			atomic_store_explicit(&p->spin, budget + (want - budget) / 8,
+					      memory_order_relaxed);
+			return true;
+		}
 #if defined(__x86_64__) || defined(__i386__)
 		__builtin_ia32_pause();
 #endif
 	}
+	atomic_store_explicit(&p->spin, budget / 2 < POOL_SPIN_MIN ? POOL_SPIN_MIN : budget / 2,
+			      memory_order_relaxed);
+	return job_ready(j, k);
+}
+
+int pool_spin_budget(struct pool *p)
+{
+	return atomic_load_explicit(&p->spin, memory_order_relaxed);
+}
+
+void pool_wait(struct pool *p, struct pool_job *j)
+{
+	if (pool_spin(p, j, -1))
+		return;
 	pthread_mutex_lock(&p->mu);
 	while (!j->done)
 		pthread_cond_wait(&p->done_cv, &p->mu);
@@ -174,13 +221,8 @@ void pool_progress(struct pool *p, struct pool_job *j, int k)
  * saves a sleep and a wake-up. */
 void pool_wait_progress(struct pool *p, struct pool_job *j, int k)
 {
-	for (int spin = 0; spin < 4096; spin++) {
-		if (atomic_load_explicit(&j->progress, memory_order_acquire) >= k)
-			return;
-#if defined(__x86_64__) || defined(__i386__)
-		__builtin_ia32_pause();
-#endif
-	}
+	if (pool_spin(p, j, k))
+		return;
 	pthread_mutex_lock(&p->mu);
 	while (!j->done && atomic_load_explicit(&j->progress, memory_order_acquire) < k)
 		pthread_cond_wait(&p->done_cv, &p->mu);

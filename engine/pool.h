@@ -44,5 +44,8 @@ void pool_wait(struct pool *p, struct pool_job *j);
  * pieces are ready or the job has finished. */
 void pool_progress(struct pool *p, struct pool_job *j, int k);
 void pool_wait_progress(struct pool *p, struct pool_job *j, int k);
+/* The pause instructions a wait spins at most before it sleeps now
+ * (adaptive, pool.c): for tests. */
+int pool_spin_budget(struct pool *p);
 
 #endif

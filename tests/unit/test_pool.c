@@ -4,6 +4,7 @@
  * is seen piece by piece, a queued job can be taken back, destroy joins.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -138,6 +139,63 @@ static void test_progress(void **state)
 	pool_destroy(p);
 }
 
+/* Opens the gate once the waiter's spin has given up: the budget then
+ * drops below what it was when the wait began. */
+struct opener {
+	struct pool *p;
+	struct gate *g;
+	int before;
+};
+
+static void *open_after_spin(void *arg)
+{
+	struct opener *o = arg;
+
+	while (pool_spin_budget(o->p) >= o->before)
+		sched_yield();
+	gate_open(o->g);
+	return NULL;
+}
+
+/* The spin before a wait sleeps adapts: every wait whose job was not done
+ * within it halves it, down to a floor (a loaded machine, where helpers
+ * seldom keep pace, burns little), and jobs done at once keep it there;
+ * every wait still returns once its job is done. */
+static void test_spin_adapts(void **state)
+{
+	struct pool *p;
+	int first, floor = -1;
+
+	(void)state;
+	assert_int_equal(pool_create(1, &p), 0);
+	first = pool_spin_budget(p);
+	assert_true(first > 16);
+	for (int i = 0; i < 12; i++) {
+		struct gate g;
+		struct pool_job j = { .fn = gated_job, .arg = &g };
+		struct opener o = { p, &g, pool_spin_budget(p) };
+		pthread_t th;
+
+		gate_init(&g);
+		assert_true(pool_try_run(p, &j));
+		if (o.before > 16) {
+			assert_int_equal(pthread_create(&th, NULL, open_after_spin, &o), 0);
+			pool_wait(p, &j);
+			pthread_join(th, NULL);
+			assert_true(pool_spin_budget(p) <= o.before / 2 ||
+				    pool_spin_budget(p) == 16);
+		} else {
+			floor = o.before;
+			gate_open(&g);
+			pool_wait(p, &j);
+		}
+		assert_int_equal(atomic_load(&g.runs), 1);
+		assert_true(pool_spin_budget(p) >= 16);
+	}
+	assert_int_equal(floor, 16);
+	pool_destroy(p);
+}
+
 /* Destroy waits for a running job and joins every helper. */
 static void test_destroy_waits(void **state)
 {
@@ -196,6 +254,7 @@ int main(void)
 		cmocka_unit_test(test_progress),
 		cmocka_unit_test(test_destroy_waits),
 		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_spin_adapts),
 	};
 	return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
 }
