@@ -72,6 +72,23 @@ int log_roll_locked(struct log *l)
 	return log_roll(l, log_leo(l));
 }
 
+/* Notes where the batches meta[0..nb) began (lock held): l->pos_hint.
+ * Only a batch holding records names its first record's line position
+ * (an empty batch's offset maps to a later record's). */
+static void pos_hint_note(struct log *l, const struct batch_meta *meta, int nb)
+{
+	for (int i = 0; i < nb; i++) {
+		if (meta[i].line_bytes <= 0)
+			continue;
+		int k = l->pos_hint_next;
+		l->pos_hint[k].offset = meta[i].base_offset;
+		l->pos_hint[k].pos = meta[i].first_line_pos;
+		l->pos_hint[k].stamp = l->truncations + 1;
+		l->pos_hint_next = (k + 1) % LOG_POS_HINTS;
+		return;
+	}
+}
+
 /* Writes nb encoded batches (buf, meta) at the end of the log: runs of
  * batches that fit in the active segment, rolling between them. */
 int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta *meta, int nb,
@@ -104,6 +121,7 @@ int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta
 		off += (size_t)run;
 		i = j;
 	}
+	pos_hint_note(l, meta, nb);
 	return 0;
 }
 

@@ -138,6 +138,7 @@ static inline void batch_meta_note_ts(struct batch_meta *m, int64_t timestamp, i
  * or beyond size.
  */
 #define SEG_BAD_SLOTS 8
+#define LOG_POS_HINTS 4
 struct seg {
 	int64_t base_offset;
 	int64_t line_base; /* line position of base_offset */
@@ -365,6 +366,18 @@ struct log {
 	 * if none happened meanwhile (the offsets they flushed may since have
 	 * been cut and written again). */
 	uint64_t truncations;
+	/* Where the last appends began (append.c, lock): the first offset of a
+	 * run of batches written and the line position of its first record,
+	 * while no truncation happened since (stamp: truncations + 1 then, 0
+	 * for a slot never filled). A follower's and
+	 * a leader's hw moves to such an offset (the LEO a fetch reported),
+	 * and log_offset_to_pos_locked answers it from here, without a
+	 * search of .lines and a batch decoded. */
+	struct {
+		int64_t offset, pos;
+		uint64_t stamp;
+	} pos_hint[LOG_POS_HINTS];
+	int pos_hint_next;
 	bool deleted;
 	/* An append failed and so did its rollback: records from fence on are
 	 * leftovers (fence = -1: none). hw never passes it, and no append is

@@ -8,7 +8,10 @@
  * A batch that does not decode is reported (log_corrupt) and the lookup
  * fails with -EBADMSG; an offset, position or time past the end is -ERANGE.
  * The active segment's pending .lines entries are written before a search
- * (lookup_prepare) so that it sees every batch.
+ * (lookup_prepare) so that it sees every batch. The line position of an
+ * offset where one of the last appends began needs no search: the append
+ * noted it (l->pos_hint), and the hw moves to such offsets, one fetch
+ * behind the LEO.
  *
  * Locking: every search runs with l->lock held; the public functions take
  * it, the _locked ones expect it.
@@ -145,10 +148,29 @@ static int lookup_prepare(struct log *l)
 	return seg_lines_sync(log_active(l));
 }
 
+/* The line position of offset from l->pos_hint: where an append began,
+ * with no truncation since, in the active segment (which the cleaner
+ * never rewrites, so the record there is still the first at or after
+ * offset). Caller holds the lock. */
+static bool pos_from_hint(struct log *l, int64_t offset, int64_t *pos)
+{
+	if (offset < log_active(l)->base_offset)
+		return false;
+	for (int k = 0; k < LOG_POS_HINTS; k++) {
+		if (l->pos_hint[k].offset == offset && l->pos_hint[k].stamp == l->truncations + 1) {
+			*pos = l->pos_hint[k].pos;
+			return true;
+		}
+	}
+	return false;
+}
+
 int log_offset_to_pos_locked(struct log *l, int64_t offset, int64_t *pos)
 {
 	if (offset >= log_leo(l))
 		return -ERANGE;
+	if (pos_from_hint(l, offset, pos))
+		return 0;
 	int rc0 = lookup_prepare(l);
 	if (rc0 < 0)
 		return rc0;

@@ -365,6 +365,49 @@ static void test_raw_read_followers_hint(void **state)
 	}
 }
 
+/* A follower's hw moves to where one of its last fetches' records began
+ * (the LEO it reported): the line position there is known from that
+ * append, with no search of .lines and no batch read. After a truncation
+ * the search answers again; either way the position is the leader's. */
+static void test_follower_hw_from_append(void **state)
+{
+	struct pair *p = *state;
+	struct log *f = p->f->l;
+	struct log_config cfg = p->f->cfg;
+	struct log_state st;
+	int64_t pos, starts[64], before;
+	int k = 0;
+
+	one_segment(p->l, 300, 3);
+	cfg.segment_bytes = 1 << 22;
+	assert_int_equal(log_reconfigure(f, &cfg), 0);
+	while (leo(f) < leo(p->l->l)) {
+		assert_true(k < 64);
+		starts[k] = leo(f);
+		assert_true(replicate_once(p->l->l, f, 2000) > 0);
+		if (k >= 2) { /* the hw two fetches behind */
+			before = p->f->fio.preads;
+			assert_int_equal(log_set_follower_hw(f, starts[k - 2]), 0);
+			assert_int_equal(p->f->fio.preads, before);
+			log_get_state(f, &st);
+			assert_int_equal(st.hw, starts[k - 2]);
+			assert_int_equal(log_offset_to_pos(p->l->l, starts[k - 2], &pos), 0);
+			assert_int_equal(st.line_hw, pos);
+		}
+		k++;
+	}
+	assert_true(k >= 4);
+	/* Cut back to where the last fetch began: what the fetch before noted
+	 * is searched again. */
+	assert_int_equal(log_truncate_to(f, starts[k - 1]), 0);
+	before = p->f->fio.preads;
+	assert_int_equal(log_set_follower_hw(f, starts[k - 2]), 0);
+	assert_true(p->f->fio.preads > before);
+	log_get_state(f, &st);
+	assert_int_equal(log_offset_to_pos(p->l->l, starts[k - 2], &pos), 0);
+	assert_int_equal(st.line_hw, pos);
+}
+
 /* Retention deletes a segment a fetch is sending: the bytes stay readable
  * until the range is released, then the files go. */
 static void test_raw_ref_outlives_retention(void **state)
@@ -903,6 +946,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_raw_read_segments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_read_few_preads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_read_followers_hint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_follower_hw_from_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_raw_ref_outlives_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follower_files_identical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indexes_identical_after_restarts, setup,
