@@ -170,7 +170,8 @@ static int64_t raw_find(struct seg *s, int64_t fetch_offset, int64_t n, struct l
 		if (at + want == n)
 			return n - 1;
 	}
-	*nl = 0; /* the scan reads the entries where the search lands */
+	*bi = 0; /* the scan reads the entries where the search lands */
+	*nl = 0;
 	return seg_find_offset(s, fetch_offset);
 }
 
