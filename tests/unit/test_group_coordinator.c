@@ -386,6 +386,23 @@ static struct topic *topic_on(int i, const char *name)
 	return t;
 }
 
+/* The topic on the three brokers, made through one that does not
+ * coordinate group name: c, the coordinator (broker id), and the indexes
+ * of the two others (other made the topic). */
+static int32_t topic_on_all(const char *name, const char *topic, struct topic *t[NB], int *other,
+			    int *third)
+{
+	int32_t c = offsets_leader(0, name);
+
+	assert_true(c > 0);
+	*other = c % NB;
+	*third = (c + 1) % NB;
+	assert_int_equal(broker_topic_create(b[*other], topic, 0, 0, 0755, &t[*other]), 0);
+	t[c - 1] = topic_on(c - 1, topic);
+	t[*third] = topic_on(*third, topic);
+	return c;
+}
+
 /* mkdir, a reset, .config and rmdir of a group on the mounts of brokers
  * that do not coordinate it act at its coordinator (DescribeGroups,
  * OffsetCommit, IncrementalAlterConfigs, DeleteGroups), with the errno a
@@ -403,13 +420,7 @@ static void test_admin_forwarded(void **state)
 	size_t len;
 
 	(void)state;
-	c = offsets_leader(0, name);
-	assert_true(c > 0);
-	other = c % NB;
-	third = (c + 1) % NB;
-	assert_int_equal(broker_topic_create(b[other], "pay", 0, 0, 0755, &t[other]), 0);
-	t[c - 1] = topic_on(c - 1, "pay");
-	t[third] = topic_on(third, "pay");
+	c = topic_on_all(name, "pay", t, &other, &third);
 
 	/* mkdir on a non-coordinator makes the group at the coordinator. */
 	assert_int_equal(group_open(t[other], name, GROUP_LOOKUP, &g), -ENOENT);
@@ -606,13 +617,7 @@ static void test_list_groups(void **state)
 	int64_t end;
 
 	(void)state;
-	c = offsets_leader(0, name);
-	assert_true(c > 0);
-	other = c % NB;
-	third = (c + 1) % NB;
-	assert_int_equal(broker_topic_create(b[other], "inv", 0, 0, 0755, &t[other]), 0);
-	t[c - 1] = topic_on(c - 1, "inv");
-	t[third] = topic_on(third, "inv");
+	c = topic_on_all(name, "inv", t, &other, &third);
 	assert_false(list_has(c - 1, 0, NULL, NULL, "inv/ledger", pt, st));
 	assert_false(listed(third, t[third], name));
 
