@@ -40,6 +40,14 @@
 #include <string.h>
 
 #include "engine/batch.h"
+#include "engine/ctlscan.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define BATCH_HAVE_AVX2 1
+#include <immintrin.h>
+#else
+#define BATCH_HAVE_AVX2 0
+#endif
 
 /* Smallest possible record: length, attributes, timestampDelta,
  * offsetDelta, keyLength, valueLength, headersCount, one byte each. */
@@ -424,7 +432,11 @@ static inline bool get_vi2(const uint8_t **pp, const uint8_t *end, int32_t *v)
  * moves the iterator past it exactly as iter_rec would (the same checks,
  * in the order of its fields); false, with nothing moved, for any other
  * record, which iter_rec then reads or refuses. */
-static inline bool line_rec(struct batch_iter *it, const uint8_t **value, int32_t *value_len)
+static inline __attribute__((always_inline)) bool line_rec(struct batch_iter *it,
+							   const uint8_t **value,
+							   int32_t *value_len,
+							   int32_t *ts_delta_out,
+							   int32_t *offset_delta_out)
 {
 	const uint8_t *p = it->p, *end = it->end, *rec_end;
 	int32_t length, ts_delta, offset_delta, vl;
@@ -445,6 +457,8 @@ static inline bool line_rec(struct batch_iter *it, const uint8_t **value, int32_
 		return false; /* not followed by headersCount 0 alone */
 	*value = p;
 	*value_len = vl;
+	*ts_delta_out = ts_delta;
+	*offset_delta_out = offset_delta;
 	it->p = rec_end;
 	it->last_delta = offset_delta;
 	it->remaining--;
@@ -462,11 +476,11 @@ int64_t batch_iter_plain_lines(struct batch_iter *it, const char *sep, int sep_l
 	int64_t used = 0, n = 0;
 	struct rec r;
 	const uint8_t *v;
-	int32_t vl;
+	int32_t vl, tsd, od;
 	int rc;
 
 	for (;;) {
-		if (line_rec(it, &v, &vl)) {
+		if (line_rec(it, &v, &vl, &tsd, &od)) {
 			char *o = out + used;
 
 			if (vl + 1 > room - used)
@@ -508,6 +522,118 @@ int64_t batch_iter_plain_lines(struct batch_iter *it, const char *sep, int sep_l
 		return rc;
 	*records = n;
 	return used;
+}
+
+/* Whether v[0..n) holds no byte the line view escapes (ctlscan.h's
+ * ctl_byte: 0x00-0x1f but tab, 0x7f). */
+static inline bool value_clean(const uint8_t *v, int32_t n)
+{
+	int32_t i = 0;
+
+	for (; i + CTL_BLOCK <= n; i += CTL_BLOCK) {
+		unsigned m = ctl_mask(v + i, -1);
+
+		for (; m; m &= m - 1)
+			if (v[i + __builtin_ctz(m)] != '\t')
+				return false;
+	}
+	for (; i < n; i++)
+		if (ctl_byte(v[i]))
+			return false;
+	return true;
+}
+
+#if BATCH_HAVE_AVX2
+/* value_clean 32 bytes at a time; lim: how far past v the buffer may be
+ * read (the tail is read as a whole block, masked, when it is below lim). */
+__attribute__((target("avx2"))) static inline bool value_clean_avx2(const uint8_t *v, int32_t n,
+								    const uint8_t *lim)
+{
+	const __m256i low = _mm256_set1_epi8(0x1f), del = _mm256_set1_epi8(0x7f);
+	const __m256i tab = _mm256_set1_epi8('\t');
+	__m256i acc = _mm256_setzero_si256();
+	int32_t i = 0;
+
+	for (; i + 32 <= n; i += 32) {
+		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(v + i));
+		__m256i hit = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(x, low), x),
+					      _mm256_cmpeq_epi8(x, del));
+		acc = _mm256_or_si256(acc, _mm256_andnot_si256(_mm256_cmpeq_epi8(x, tab), hit));
+	}
+	if (!_mm256_testz_si256(acc, acc))
+		return false;
+	if (i == n)
+		return true;
+	if (lim - (v + i) < 32)
+		return value_clean(v + i, n - i);
+	__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(v + i));
+	__m256i hit = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(x, low), x),
+				      _mm256_cmpeq_epi8(x, del));
+	unsigned m =
+		(unsigned)_mm256_movemask_epi8(_mm256_andnot_si256(_mm256_cmpeq_epi8(x, tab), hit));
+
+	return (m & ((1u << (n - i)) - 1)) == 0; /* n - i < 32 */
+}
+#endif
+
+/* batch_iter_line_sum's loop; avx2: value_clean 32 bytes at a time. */
+static inline __attribute__((always_inline)) int line_sum(struct batch_iter *it, bool check,
+							  struct line_sum *ls, struct rec *r,
+							  bool avx2)
+{
+	const uint8_t *v;
+	int32_t vl, tsd, od;
+	bool append_time = it->hdr.attributes & BATCH_ATTR_LOG_APPEND_TIME;
+
+	while (line_rec(it, &v, &vl, &tsd, &od)) {
+		int64_t ts =
+			append_time ? it->hdr.max_timestamp : add_wrap(it->hdr.base_timestamp, tsd);
+		int64_t off = add_wrap(it->hdr.base_offset, od);
+
+#if BATCH_HAVE_AVX2
+		bool clean = avx2 ? value_clean_avx2(v, vl, it->end) : value_clean(v, vl);
+#else
+		bool clean = value_clean(v, vl);
+		(void)avx2;
+#endif
+		if (check && ((vl > 0 && v[0] == '\\') || !clean)) {
+			/* Escaped: the caller measures it. */
+			*r = (struct rec){ .offset = off,
+					   .timestamp = ts,
+					   .key = NULL,
+					   .key_len = -1,
+					   .value = v,
+					   .value_len = vl,
+					   .headers = v + vl + 1,
+					   .headers_count = 0,
+					   .headers_end = v + vl + 1 };
+			return 1;
+		}
+		ls->line_bytes += vl + 1;
+		if (ts > ls->max_ts) {
+			ls->max_ts = ts;
+			ls->max_ts_offset = off;
+		}
+		ls->records++;
+	}
+	return iter_rec(it, r);
+}
+
+#if BATCH_HAVE_AVX2
+__attribute__((target("avx2"))) static int line_sum_avx2(struct batch_iter *it, bool check,
+							 struct line_sum *ls, struct rec *r)
+{
+	return line_sum(it, check, ls, r, true);
+}
+#endif
+
+int batch_iter_line_sum(struct batch_iter *it, bool check, struct line_sum *ls, struct rec *r)
+{
+#if BATCH_HAVE_AVX2
+	if (!batch_lines_portable && __builtin_cpu_supports("avx2"))
+		return line_sum_avx2(it, check, ls, r);
+#endif
+	return line_sum(it, check, ls, r, false);
 }
 
 int batch_header_next(const uint8_t **p, const uint8_t *end, const uint8_t **key, int32_t *key_len,

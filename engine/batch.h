@@ -283,6 +283,23 @@ int batch_header_next(const uint8_t **p, const uint8_t *end, const uint8_t **key
 		      const uint8_t **value, int32_t *value_len);
 /* 1 with *r filled, 0 at the end, -EBADMSG on a malformed record. */
 int batch_iter_next(struct batch_iter *it, struct rec *r);
+/* What batch_iter_line_sum counted: the records it took, the bytes of
+ * their lines (value + '\n' each), the greatest timestamp among them and
+ * the offset of the first record that has it (max_ts starts at -1). */
+struct line_sum {
+	int64_t records, line_bytes, max_ts, max_ts_offset;
+};
+/* The follower's walk over a batch's records (append_follower.c): takes
+ * the records in the form of written lines (key null, no headers, short
+ * varints) whose line is the value itself, adding them to *ls with no
+ * struct rec per record; check: line.format=escape, where a value holding
+ * a byte the view escapes or starting with a backslash is not such a
+ * record (raw: every line-form record is). Returns 1 with *r the first
+ * record that is not taken (the caller measures it and calls again), 0 at
+ * the end, -EBADMSG on a malformed record: every record is checked as
+ * batch_iter_next checks it. AVX2 when the CPU has it and
+ * batch_lines_portable is false. */
+int batch_iter_line_sum(struct batch_iter *it, bool check, struct line_sum *ls, struct rec *r);
 /* The iterator's remaining records as raw lines into out (at most room
  * bytes): per record the key, sep and value when sep_len > 0 and the key
  * is not null, else the value, then '\n' (no escaping: line.format=raw's

@@ -1219,6 +1219,120 @@ static void test_iter_line_form(void **state)
 	free(got);
 }
 
+/* A record the line-sum walk must take when its varints are short: key
+ * null, no headers and, checked, no byte the view escapes and no leading
+ * backslash. */
+static bool line_clean(const struct rec *r, bool check)
+{
+	if (r->key_len != -1 || r->headers_count != 0)
+		return false;
+	if (!check)
+		return true;
+	if (r->value_len > 0 && r->value[0] == '\\')
+		return false;
+	for (int32_t i = 0; i < r->value_len; i++) {
+		uint8_t c = r->value[i];
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* batch_iter_line_sum against batch_iter_next over random records (keys,
+ * headers, control bytes at every place, tabs, leading backslashes,
+ * values from 0 to 9000 bytes), portable and AVX2, escape and raw, in a
+ * buffer that ends with the batch (the AVX2 tail must not read past it):
+ * every record is taken or handed back, in order; what is taken is what
+ * must be, and the sums and the greatest timestamp are those of the
+ * records taken. */
+static void test_iter_line_sum(void **state)
+{
+	static const uint8_t hdr[] = { 0x02, 'a', 0x02, 'b' };
+	static const char odd[] = { 0x01, '\n', '\r', 0x1f, 0x7f, '\t', '\\' };
+	size_t cap = 4 << 20;
+	uint8_t *recs = malloc(cap);
+
+	(void)state;
+	assert_non_null(recs);
+	rng_seed(77);
+	for (int round = 0; round < 60; round++) {
+		int count = 1 + (int)rng_below(400);
+		size_t len = 0;
+		char v[9100];
+
+		for (int i = 0; i < count; i++) {
+			int vl = rng_below(20) == 0 ? 8000 + (int)rng_below(1000)
+						    : (int)rng_below(round % 2 ? 40 : 200);
+			for (int k = 0; k < vl; k++)
+				v[k] = (char)(' ' + rng_below(95));
+			if (vl > 0 && rng_below(4) == 0)
+				v[rng_below((uint32_t)vl)] = odd[rng_below(sizeof(odd))];
+			v[vl] = '\0';
+			bool keyed = rng_below(10) == 0, headers = rng_below(10) == 0;
+			int64_t tsd =
+				rng_below(8) == 0 ? (int64_t)rng_below(1 << 20) : rng_below(100);
+			len += enc_rec(recs + len, 0, tsd, i, keyed ? 1 : -1, keyed ? "k" : NULL,
+				       vl, v, headers, headers ? hdr : NULL,
+				       headers ? sizeof(hdr) : 0);
+		}
+		size_t blen;
+		uint8_t *crafted = craft(count, count - 1, recs, len, &blen);
+		uint8_t *b = malloc(blen); /* exactly the batch: reads past it are caught */
+		assert_non_null(b);
+		memcpy(b, crafted, blen);
+		free(crafted);
+
+		for (int mode = 0; mode < 4; mode++) {
+			bool check = mode & 1;
+			struct batch_iter ref, it;
+			struct rec want, got;
+			struct line_sum ls = { 0, 0, -1, 0 };
+			int64_t taken = 0, bytes = 0, max_ts = -1, max_off = 0;
+			int rc;
+
+			batch_lines_portable = mode & 2;
+			memset(&ref, 0, sizeof(ref));
+			memset(&it, 0, sizeof(it));
+			assert_int_equal(batch_iter_init(&ref, b, blen), 0);
+			assert_int_equal(batch_iter_init(&it, b, blen), 0);
+			rc = batch_iter_line_sum(&it, check, &ls, &got);
+			while (batch_iter_next(&ref, &want) == 1) {
+				if (rc == 1 && got.offset == want.offset) {
+					/* handed back: the same record */
+					assert_int_equal(got.timestamp, want.timestamp);
+					assert_int_equal(got.key_len, want.key_len);
+					assert_int_equal(got.value_len, want.value_len);
+					assert_ptr_equal(got.value, want.value);
+					assert_int_equal(got.headers_count, want.headers_count);
+					if (line_clean(&want, check))
+						assert_true(want.value_len >= 8000 ||
+							    want.timestamp - 500 >= 4096);
+					rc = batch_iter_line_sum(&it, check, &ls, &got);
+					continue;
+				}
+				assert_true(line_clean(&want, check));
+				taken++;
+				bytes += want.value_len + 1;
+				if (want.timestamp > max_ts) {
+					max_ts = want.timestamp;
+					max_off = want.offset;
+				}
+			}
+			assert_int_equal(rc, 0);
+			assert_int_equal(ls.records, taken);
+			assert_int_equal(ls.line_bytes, bytes);
+			assert_int_equal(ls.max_ts, max_ts);
+			if (max_ts >= 0)
+				assert_int_equal(ls.max_ts_offset, max_off);
+			batch_iter_free(&ref);
+			batch_iter_free(&it);
+		}
+		free(b);
+	}
+	batch_lines_portable = false;
+	free(recs);
+}
+
 /* ---- compression ---- */
 
 static void test_codec_names(void **state)
@@ -1642,6 +1756,7 @@ int main(void)
 		cmocka_unit_test(test_iter_malformed),
 		cmocka_unit_test(test_iter_plain_lines),
 		cmocka_unit_test(test_iter_line_form),
+		cmocka_unit_test(test_iter_line_sum),
 		cmocka_unit_test(test_codec_names),
 		cmocka_unit_test(test_frame_headers),
 		cmocka_unit_test(test_compress_roundtrip),
