@@ -1475,6 +1475,7 @@ void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int parti
 	if (p)
 		partition_maybe_increment_leader_hw(p, now_mono_ms());
 	partition_unref(p);
+	replica_mgr_kick_fetches(cr->rm);
 }
 
 static void ids_text(char *buf, size_t size, const int32_t *ids, int n)

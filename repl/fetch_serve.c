@@ -51,6 +51,18 @@
  * streaming acks=all write that is two wake-ups per append: its LEO, and
  * the hw that the last follower's fetch moves.
  *
+ * The kick. The produce path, after an append to a partition this broker
+ * leads, holding no lock, calls fetch_serve_kick: it takes the parked
+ * list and answers what is ready on its own thread, as the thread would.
+ * On a loaded machine the purgatory's thread waited most of a millisecond
+ * for a core after its wake-up (perf sched), on the path of every
+ * acks=all write: append, records to the followers, their next fetch, hw.
+ * The kick and the thread may scan at once, each with the fetches it took
+ * off the list; a kick that puts fetches back after a wake-up came (the
+ * thread may have found the list empty) or with a due time earlier than
+ * the thread's sleep signals the thread, so nothing waits on a scan that
+ * missed it.
+ *
  * A follower's fetch is also answered, without records, when the leader's
  * hw is above the one its last response carried (partition_note_hw_sent):
  * a follower learns the hw from Fetch responses only, so without this a
@@ -445,13 +457,51 @@ static void fetch_complete(struct fs_fetch *f)
 	net_req_complete(req, rc);
 }
 
+/* Looks at the fetches of list (taken off fs->parked, no lock held):
+ * answers those ready, passed their deadline or cancelled (all with
+ * stopping), and returns the others, *earliest their first due time. */
+static struct fs_fetch *scan_parked(struct fetch_serve *fs, struct fs_fetch *list, int64_t now,
+				    bool stopping, int64_t *earliest)
+{
+	struct fs_fetch *keep = NULL, *next;
+
+	for (struct fs_fetch *f = list; f; f = next) {
+		next = f->next;
+		if (stopping || now >= f->deadline_ms || net_req_cancelled(f->req) ||
+		    fetch_ready(f, now)) {
+			pthread_mutex_lock(&fs->lock);
+			fs->n_parked--;
+			pthread_mutex_unlock(&fs->lock);
+			fetch_complete(f);
+			continue;
+		}
+		if (fetch_due(f) < *earliest)
+			*earliest = fetch_due(f);
+		f->next = keep;
+		keep = f;
+	}
+	return keep;
+}
+
+/* Puts keep back on the parked list (lock held). */
+static void park_again(struct fetch_serve *fs, struct fs_fetch *keep)
+{
+	while (keep) {
+		struct fs_fetch *next = keep->next;
+
+		keep->next = fs->parked;
+		fs->parked = keep;
+		keep = next;
+	}
+}
+
 static void *purgatory_main(void *arg)
 {
 	struct fetch_serve *fs = arg;
 
 	pthread_mutex_lock(&fs->lock);
 	for (;;) {
-		struct fs_fetch *list, *keep = NULL, *next;
+		struct fs_fetch *list, *keep;
 		int64_t now = fs->now_ms(), earliest = INT64_MAX;
 		bool stopping = fs->stopping;
 
@@ -460,28 +510,9 @@ static void *purgatory_main(void *arg)
 		fs->woken = false;
 		fs->scans++;
 		pthread_mutex_unlock(&fs->lock);
-		for (struct fs_fetch *f = list; f; f = next) {
-			next = f->next;
-			if (stopping || now >= f->deadline_ms || net_req_cancelled(f->req) ||
-			    fetch_ready(f, now)) {
-				pthread_mutex_lock(&fs->lock);
-				fs->n_parked--;
-				pthread_mutex_unlock(&fs->lock);
-				fetch_complete(f);
-				continue;
-			}
-			if (fetch_due(f) < earliest)
-				earliest = fetch_due(f);
-			f->next = keep;
-			keep = f;
-		}
+		keep = scan_parked(fs, list, now, stopping, &earliest);
 		pthread_mutex_lock(&fs->lock);
-		while (keep) {
-			next = keep->next;
-			keep->next = fs->parked;
-			fs->parked = keep;
-			keep = next;
-		}
+		park_again(fs, keep);
 		if (stopping && !fs->parked)
 			break;
 		for (struct fs_fetch *f = fs->parked; f; f = f->next)
@@ -611,6 +642,37 @@ void fetch_serve_wake(struct fetch_serve *fs)
 	 * and hw) wake nothing this way. */
 	if (fs->n_parked > 0) {
 		fs->woken = true;
+		pthread_cond_signal(&fs->cond);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void fetch_serve_kick(struct fetch_serve *fs)
+{
+	struct fs_fetch *list, *keep;
+	int64_t earliest = INT64_MAX;
+	uint64_t wakes;
+
+	pthread_mutex_lock(&fs->lock);
+	if (fs->stopping || !fs->parked) {
+		pthread_mutex_unlock(&fs->lock);
+		return;
+	}
+	list = fs->parked;
+	fs->parked = NULL;
+	wakes = fs->wakes;
+	fs->scans++;
+	pthread_mutex_unlock(&fs->lock);
+	keep = scan_parked(fs, list, fs->now_ms(), false, &earliest);
+	pthread_mutex_lock(&fs->lock);
+	park_again(fs, keep);
+	/* A wake-up while the list was out may have been taken by the
+	 * thread with an empty list: the fetches put back look again. A
+	 * due time the scan brought forward (the hw linger) is one the
+	 * thread must learn. */
+	if (keep && (fs->wakes != wakes || earliest < fs->sleep_until)) {
+		if (fs->wakes != wakes)
+			fs->woken = true;
 		pthread_cond_signal(&fs->cond);
 	}
 	pthread_mutex_unlock(&fs->lock);

@@ -39,6 +39,12 @@ int fetch_serve_new(fetch_serve_lookup_fn lookup, void *arg, int64_t (*now_ms)(v
 /* Registers both handlers with srv. */
 int fetch_serve_register(struct fetch_serve *fs, struct net_server *srv);
 void fetch_serve_wake(struct fetch_serve *fs);
+/* Answers the parked fetches that are ready now on the caller's thread,
+ * as the purgatory's thread does after a wake-up; for an appender that
+ * holds no lock (produce.c, after its append moved the LEO): the records
+ * leave for the followers without waiting for the thread to be
+ * scheduled, which on a loaded machine took most of a millisecond. */
+void fetch_serve_kick(struct fetch_serve *fs);
 /* Rules 1-3 of a Fetch (fetch_serve.c), shared by OffsetForLeaderEpoch and
  * ListOffsets: 0, or UNKNOWN_TOPIC_OR_PARTITION (p NULL),
  * NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH

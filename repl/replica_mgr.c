@@ -143,6 +143,14 @@ static void log_changed(void *arg)
 		fetch_serve_wake(fs);
 }
 
+void replica_mgr_kick_fetches(struct replica_mgr *rm)
+{
+	struct fetch_serve *fs = atomic_load(&rm->fs);
+
+	if (fs)
+		fetch_serve_kick(fs);
+}
+
 /* The ISR writer of every local partition (partition.h): no lock of ours
  * is held by the caller; we take mu only to read the controller epoch. */
 static int isr_write(void *arg, struct partition *p, const struct partition_state *proposed)

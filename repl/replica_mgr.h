@@ -123,6 +123,10 @@ int replica_mgr_new(const struct replica_mgr_config *cfg, struct replica_mgr **o
 void replica_mgr_free(struct replica_mgr *rm);
 /* The Fetch handlers' purgatory to wake when a log moves (may be NULL). */
 void replica_mgr_set_fetch_serve(struct replica_mgr *rm, struct fetch_serve *fs);
+/* After a local append to a partition this broker leads (no lock held):
+ * answers the follower fetches it makes ready on this thread
+ * (fetch_serve_kick). */
+void replica_mgr_kick_fetches(struct replica_mgr *rm);
 /* This broker's registration epoch (czxid); -1 unknown (no check). */
 void replica_mgr_set_broker_epoch(struct replica_mgr *rm, int64_t broker_epoch);
 

@@ -625,6 +625,7 @@ struct bk {
 	struct fetcher *fetcher;
 	struct sasl_cred cred;
 	const char *user; /* set: the listener is SASL_PLAINTEXT */
+	bool mute;        /* the log's changes wake no purgatory */
 };
 
 static int bk_cred(void *arg, const char *user, struct sasl_cred *cred)
@@ -663,7 +664,7 @@ static void bk_wake(void *arg)
 {
 	struct bk *b = arg;
 
-	if (b->fs)
+	if (b->fs && !b->mute)
 		fetch_serve_wake(b->fs);
 }
 
@@ -1363,6 +1364,48 @@ static void test_purgatory_sleeps(void **state)
 	bk_stop(&a);
 }
 
+/* fetch_serve_kick answers a parked fetch on the caller's thread: with
+ * the log's listener muted, the purgatory's thread learns nothing of the
+ * append and would hold the follower's fetch for its 20 s; the kick after
+ * the append (what the produce path does) sends the records at once. */
+static void test_kick_answers_parked_fetch(void **state)
+{
+	struct bk a;
+	struct partition_state st = state3(1, 3, 3);
+	struct net_client *c;
+	struct proto_fetch_resp_part r;
+	struct parked_fetch pf = { .b = &a, .replica = 2, .offset = 4 };
+	pthread_t th;
+	int64_t end;
+
+	(void)state;
+	bk_start(&a, 1, "kick");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	leader_append(&a, 4, 3, "r"); /* LEO 4, hw 0 */
+	assert_int_equal(fetch_one(c, 2, 3, 0, -1, 0, &r, NULL), 0);
+	assert_int_equal(fetch_one(c, 3, 3, 0, -1, 0, &r, NULL), 0);
+	/* 2 at the LEO, 3 still at 0: no news for 2, parked. */
+	assert_int_equal(pthread_create(&th, NULL, fetch_parked, &pf), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (fetch_serve_parked(a.fs) == 0 && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(fetch_serve_parked(a.fs), 1);
+	fetch_serve_kick(a.fs); /* nothing new: it stays */
+	assert_int_equal(fetch_serve_parked(a.fs), 1);
+	a.mute = true;
+	leader_append(&a, 1, 3, "kicked");
+	fetch_serve_kick(a.fs);
+	assert_int_equal(fetch_serve_parked(a.fs), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(pf.r.error_code, 0);
+	assert_true(pf.r.records_len > 0);
+	assert_true(pf.took < 20000);
+	a.mute = false;
+	net_client_close(c);
+	bk_stop(&a);
+}
+
 /* A partition added to a fetcher whose Fetch is parked at the leader (for
  * 20 s here) is fetched at once: the add pokes the request in flight,
  * which is given up with its connection, and the next round asks for the
@@ -1663,6 +1706,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_hw_wakes_follower),
 		cmocka_unit_test(test_fetch_hw_linger),
 		cmocka_unit_test(test_purgatory_sleeps),
+		cmocka_unit_test(test_kick_answers_parked_fetch),
 		cmocka_unit_test(test_fetcher_add_wakes_parked_fetch),
 		cmocka_unit_test(test_fetcher_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetcher_ofle_retries_settling_leader_soon),
