@@ -42,12 +42,13 @@
 
 #define FETCHER_MAX_PARTS  1024
 #define FETCHER_MAX_ROUNDS 16 /* truncation rounds in one go */
-#define FETCHER_SETTLE_MS  50 /* first retry while the leader settles */
+#define FETCHER_SETTLE_MS      10  /* retries while the leader settles, */
+#define FETCHER_SETTLE_FLAT_MS 100 /* for this long; then they double */
 
 struct fpart {
 	struct partition *p;
 	int64_t backoff_until_ms;
-	int64_t settle_ms; /* the last retry's wait while settling, 0 none */
+	int64_t settle_ms; /* the waits so far while settling, 0 none */
 };
 
 struct fetcher {
@@ -221,7 +222,10 @@ static int truncate_step(struct fetcher *f, struct partition *p, const struct pa
  * a leader and a follower that have not both applied the controller's
  * latest LeaderAndIsr (sent to every replica at once: a new partition's
  * leader may answer its follower's first fetch before it knows it leads)
- * settle within moments: retried after 50 ms, doubling up to
+ * settle within moments: retried every 10 ms for the first 100 ms (a new
+ * topic's leader takes tens of milliseconds to create its log, and the
+ * first acks=all write into it waits for the followers), then after as
+ * long as they have waited so far (the waits double), up to
  * replica.fetch.backoff.ms while they last. Any other error waits
  * replica.fetch.backoff.ms. */
 static int64_t retry_wait(struct fetcher *f, struct fpart *fp, int16_t error)
@@ -233,10 +237,12 @@ static int64_t retry_wait(struct fetcher *f, struct fpart *fp, int16_t error)
 
 	if (!settling)
 		return f->cfg.backoff_ms;
-	fp->settle_ms = fp->settle_ms ? 2 * fp->settle_ms : FETCHER_SETTLE_MS;
-	if (fp->settle_ms > f->cfg.backoff_ms)
-		fp->settle_ms = f->cfg.backoff_ms;
-	return fp->settle_ms;
+	int64_t wait = fp->settle_ms < FETCHER_SETTLE_FLAT_MS ? FETCHER_SETTLE_MS : fp->settle_ms;
+
+	if (wait > f->cfg.backoff_ms)
+		wait = f->cfg.backoff_ms;
+	fp->settle_ms += wait;
+	return wait;
 }
 
 /* KIP-101/279 by OffsetForLeaderEpoch until done. 0, -errno (connection),
@@ -398,9 +404,10 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 	}
 }
 
-/* One Fetch for every partition ready to fetch. 0 or -errno (connection). */
+/* One Fetch for every partition ready to fetch, waiting at the leader at
+ * most max_wait_ms. 0 or -errno (connection). */
 static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_follow *fws, int n,
-		      int64_t now)
+		      int64_t now, int32_t max_wait_ms)
 {
 	struct proto_fetch_part *rps = calloc((size_t)n, sizeof(*rps));
 	struct proto_fetch_topic *rts = calloc((size_t)n, sizeof(*rts));
@@ -409,7 +416,7 @@ static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_
 				      .replica_id = fetch_replica_id(f),
 				      .isolation_level = f->cfg.observer ? PROTO_READ_COMMITTED
 									 : PROTO_READ_UNCOMMITTED,
-				      .max_wait_ms = f->cfg.max_wait_ms,
+				      .max_wait_ms = max_wait_ms,
 				      .min_bytes = f->cfg.min_bytes,
 				      .max_bytes = f->cfg.max_bytes,
 				      .session_epoch = -1,
@@ -558,6 +565,17 @@ static int round_parts(struct fetcher *f)
 		return rc;
 	/* Those fetching now, their positions after any truncation. */
 	int m = 0;
+	/* A partition still backing off joins the round after its backoff:
+	 * the Fetch of the others waits at the leader no longer than that,
+	 * or a partition whose leader was settling (retried 10 ms later)
+	 * would wait for a round parked replica.fetch.wait.max.ms (500 ms)
+	 * with nothing to fetch, and with it the first acks=all write into
+	 * a new topic. */
+	int64_t wait = f->cfg.max_wait_ms;
+
+	for (int i = 0; i < f->n_snap; i++)
+		if (f->snap[i].backoff_until_ms > now && f->snap[i].backoff_until_ms - now < wait)
+			wait = f->snap[i].backoff_until_ms - now;
 
 	for (int i = 0; i < n; i++) {
 		if (ready[i]->backoff_until_ms > now ||
@@ -566,7 +584,7 @@ static int round_parts(struct fetcher *f)
 			continue;
 		ready[m++] = ready[i];
 	}
-	return m ? fetch_once(f, ready, fws, m, now) : 1;
+	return m ? fetch_once(f, ready, fws, m, now, (int32_t)wait) : 1;
 }
 
 static int round_once(struct fetcher *f)

@@ -626,6 +626,8 @@ struct bk {
 	struct sasl_cred cred;
 	const char *user; /* set: the listener is SASL_PLAINTEXT */
 	bool mute;        /* the log's changes wake no purgatory */
+	struct tlog *t1;  /* orders-1, when a test makes it (test log only) */
+	struct partition *p1;
 };
 
 static int bk_cred(void *arg, const char *user, struct sasl_cred *cred)
@@ -654,10 +656,12 @@ static struct partition *bk_lookup(void *arg, struct kstr topic, int32_t index)
 {
 	struct bk *b = arg;
 
-	if (!kstr_eq(topic, "orders") || index != 0)
+	struct partition *p = index == 0 ? b->p : index == 1 ? b->p1 : NULL;
+
+	if (!kstr_eq(topic, "orders") || !p)
 		return NULL;
-	partition_ref(b->p);
-	return b->p;
+	partition_ref(p);
+	return p;
 }
 
 static void bk_wake(void *arg)
@@ -740,6 +744,10 @@ static void bk_stop(struct bk *b)
 		elog_close(b->e); /* the files stay, for bk_assert_same_files */
 	else
 		tlog_close(b->t);
+	if (b->p1) {
+		partition_unref(b->p1);
+		tlog_close(b->t1);
+	}
 }
 
 /* Engine logs only, once both are stopped: .log, .index, .timeindex,
@@ -1456,7 +1464,7 @@ static void test_fetcher_add_wakes_parked_fetch(void **state)
 /* A follower refused by a leader that does not know yet that it leads
  * (NOT_LEADER_OR_FOLLOWER: the controller's LeaderAndIsr reaches the two
  * brokers in either order) asks again within moments, not after
- * replica.fetch.backoff.ms (20 s here), its waits doubling: its Fetch,
+ * replica.fetch.backoff.ms (20 s here), 10 ms apart: its Fetch,
  * or with old records of epoch 1 (old > 0), its OffsetForLeaderEpoch
  * first. Then the leader leads and the follower catches up. */
 static void settling_leader(int old, const char *name_a, const char *name_b)
@@ -1480,15 +1488,71 @@ static void settling_leader(int old, const char *name_a, const char *name_b)
 		usleep(1000);
 		fetcher_get_stats(b.fetcher, &s0);
 	} while ((old ? s0.truncations : s0.fetches) < 4 && now_mono_ms() < end);
-	/* Refused four times: retried soon, after 50, 100, 200 ms. */
+	/* Refused four times: retried soon, 10 ms apart (not a spin). */
 	assert_true((old ? s0.truncations : s0.fetches) >= 4);
-	assert_true(now_mono_ms() - t0 >= 350);
+	assert_true(now_mono_ms() - t0 >= 30);
 	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
 	leader_append(&a, 3, st.leader_epoch, "x");
 	end = now_mono_ms() + 5000;
 	while (leo_of(&b) < old + 3 && now_mono_ms() < end)
 		usleep(1000);
 	assert_int_equal(leo_of(&b), old + 3);
+	bk_stop(&b);
+	bk_stop(&a);
+}
+
+/* A second partition, orders-1, on a test-log broker, led by nobody yet. */
+static void bk_add_p1(struct bk *b, const char *name)
+{
+	struct partition_config cfg = { .broker_id = b->id,
+					.replica_lag_time_max_ms = 30000,
+					.min_insync_replicas = 1 };
+
+	b->t1 = log_new(name);
+	assert_int_equal(partition_new("orders", 1, &cfg, &tlog_ops, b->t1, &b->p1), 0);
+	tlog_set_listener(b->t1, bk_wake, b);
+}
+
+/* A partition whose leader is still settling (it refuses the follower's
+ * first fetch, NOT_LEADER_OR_FOLLOWER) while the follower's Fetch for
+ * another partition of the same leader has nothing to fetch: that Fetch
+ * waits at the leader only until the refused partition's retry, not its
+ * replica.fetch.wait.max.ms (30 s here), so the settled partition's first
+ * record arrives at once. It used to wait for the parked round, 500 ms
+ * with the defaults, and a new topic's first acks=all write with it. */
+static void test_fetcher_settling_partition_not_held_by_parked_fetch(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 2, 2);
+	int64_t end;
+
+	(void)state;
+	bk_start(&a, 1, "hold-a");
+	bk_start(&b, 2, "hold-b");
+	bk_add_p1(&a, "hold-a1");
+	bk_add_p1(&b, "hold-b1");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	bk_follow_wait(&b, &a, false, 30000, 30000);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (fetch_serve_parked(a.fs) == 0 && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(fetch_serve_parked(a.fs), 1); /* orders-0: nothing new */
+	/* orders-1 joins: a does not lead it yet and refuses it. */
+	assert_int_equal(partition_make_follower(b.p1, &st), 1);
+	assert_int_equal(fetcher_add(b.fetcher, b.p1), 0);
+	usleep(50 * 1000);
+	assert_int_equal(partition_make_leader(a.p1, &st, now_mono_ms()), 1);
+	assert_true(tlog_append(a.t1, 1, st.leader_epoch, "first") >= 0);
+	end = now_mono_ms() + 10000;
+	struct partition_offsets o = { 0 };
+	while (now_mono_ms() < end) {
+		tlog_ops.offsets(b.t1, &o);
+		if (o.log_end_offset >= 1)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(o.log_end_offset, 1);
 	bk_stop(&b);
 	bk_stop(&a);
 }
@@ -1707,6 +1771,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_hw_linger),
 		cmocka_unit_test(test_purgatory_sleeps),
 		cmocka_unit_test(test_kick_answers_parked_fetch),
+		cmocka_unit_test(test_fetcher_settling_partition_not_held_by_parked_fetch),
 		cmocka_unit_test(test_fetcher_add_wakes_parked_fetch),
 		cmocka_unit_test(test_fetcher_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetcher_ofle_retries_settling_leader_soon),
