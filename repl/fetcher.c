@@ -40,8 +40,8 @@
 #include "util/clock.h"
 #include "util/diaglog.h"
 
-#define FETCHER_MAX_PARTS  1024
-#define FETCHER_MAX_ROUNDS 16 /* truncation rounds in one go */
+#define FETCHER_MAX_PARTS      1024
+#define FETCHER_MAX_ROUNDS     16  /* truncation rounds in one go */
 #define FETCHER_SETTLE_MS      10  /* retries while the leader settles, */
 #define FETCHER_SETTLE_FLAT_MS 100 /* for this long; then they double */
 
