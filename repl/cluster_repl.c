@@ -1475,7 +1475,12 @@ void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int parti
 	if (p)
 		partition_maybe_increment_leader_hw(p, now_mono_ms());
 	partition_unref(p);
-	replica_mgr_kick_fetches(cr->rm);
+	/* The follower fetches the append made ready leave from this thread.
+	 * Not for the internal topics: the group store appends its commits
+	 * to __consumer_offsets under group.mu, and a scan takes partition
+	 * and log locks; those fetches keep the purgatory's thread. */
+	if (strncmp(topic, "__", 2) != 0)
+		replica_mgr_kick_fetches(cr->rm);
 }
 
 static void ids_text(char *buf, size_t size, const int32_t *ids, int n)
