@@ -20,7 +20,10 @@
 #                so that the followers fetch it already): the single
 #                node's and the leader's mount
 #                (acks=all: each write() returns once the ISR has it);
-#                medians of BENCH_REPS, MB/s and the cluster's ratio;
+#                medians of BENCH_REPS, MB/s and the cluster's ratio
+#                (the single node's and the cluster's rounds alternate,
+#                so the reps' own ratios are given too, with their
+#                median; the daemons not writing sit idle);
 #                and the CPU time each daemon spent per MiB written (its
 #                utime + stime from /proc/PID/stat over the dd), the
 #                single node's and, in the cluster, the leader's and the
@@ -209,23 +212,14 @@ mount_daemon "$tmp/single" "$tmp/single.log" "$MQFS" -f --data "$tmp/sdata" "$tm
 SPID=$DPID
 : >"$tmp/single.t"
 : >"$tmp/single.cpu"
-r=1
-while [ $r -le "$BENCH_REPS" ]; do
-	mkdir "$tmp/single/s$r" || die "mkdir single/s$r failed"
+
+# single_round R: the single node's produce round R.
+single_round() {
+	mkdir "$tmp/single/s$1" || die "mkdir single/s$1 failed"
 	c0=$(cpu_ticks "$SPID")
-	produce_mbs "$tmp/src" "$tmp/single/s$r/0" >>"$tmp/single.t"
+	produce_mbs "$tmp/src" "$tmp/single/s$1/0" >>"$tmp/single.t"
 	cpu_ms_per_mib "$c0" "$(cpu_ticks "$SPID")" >>"$tmp/single.cpu"
-	r=$((r + 1))
-done
-if [ "${BENCH_CLUSTER_ONLY:-}" != produce ]; then
-	mkdir "$tmp/single/lat" "$tmp/single/lat/.groups/bench" || die "mkdir single/lat failed"
-	slat=$(timeout 300 python3 "$here/latency.py" mqfs "$tmp/single/lat/0" \
-		"$tmp/single/lat/.groups/bench/consume" "$BENCH_LAT_RECORDS") ||
-		die "single-node latency client failed"
-fi
-# The single node's daemon goes before the cluster starts: the two cores
-# are then the cluster's alone.
-unmount "$tmp/single" "$SPID"
+}
 
 # ---- the cluster ---------------------------------------------------------------
 
@@ -252,8 +246,13 @@ done
 : >"$tmp/follower.fetches"
 : >"$tmp/leader.writes"
 : >"$tmp/first.ms"
+# The rounds alternate, the single node's and the cluster's, one of each
+# per rep (in turn first), so that each pair meets the same load of the
+# machine: the ratio is also given as the median of the reps' ratios.
+# Whichever is not writing sits idle (no CPU).
 r=1
 while [ $r -le "$BENCH_REPS" ]; do
+	[ $((r % 2)) = 1 ] && single_round "$r"
 	topic3 "c$r"
 	# One record first, acknowledged by the ISR: the followers' fetchers
 	# have then started on the new partition (each retries a leader that
@@ -293,9 +292,17 @@ while [ $r -le "$BENCH_REPS" ]; do
 		[ "$n" = "$L" ] || echo "$(fetches "$n") $_q0" |
 			awk -v mb="$BENCH_CLUSTER_MB" '{ printf "%.2f\n", ($1 - $2) / mb }' >>"$tmp/follower.fetches"
 	done
+	[ $((r % 2)) = 0 ] && single_round "$r"
 	r=$((r + 1))
 done
 rm -f "$tmp/src"
+if [ "${BENCH_CLUSTER_ONLY:-}" != produce ]; then
+	mkdir "$tmp/single/lat" "$tmp/single/lat/.groups/bench" || die "mkdir single/lat failed"
+	slat=$(timeout 300 python3 "$here/latency.py" mqfs "$tmp/single/lat/0" \
+		"$tmp/single/lat/.groups/bench/consume" "$BENCH_LAT_RECORDS") ||
+		die "single-node latency client failed"
+fi
+unmount "$tmp/single" "$SPID"
 
 # produce_figures: the produce rounds' figures.
 produce_figures() {
@@ -306,6 +313,8 @@ produce_figures() {
 	printf '  single node                          %8.1f MB/s  (%s)\n' "$s" "$(spread <"$tmp/single.t")"
 	printf '  cluster, RF 3, acks=all, leader      %8.1f MB/s  (%s)  %.2f of the single node\n' \
 		"$c" "$(spread <"$tmp/cluster.t")" "$(echo "$c $s" | awk '{ print $1 / $2 }')"
+	paste -d' ' "$tmp/cluster.t" "$tmp/single.t" | awk '{ printf "%.3f\n", $1 / $2 }' >"$tmp/ratio.t"
+	say "  the reps' ratios (cluster / single node, each pair back to back): $(paste -sd' ' "$tmp/ratio.t"), median $(median <"$tmp/ratio.t")"
 	say "CPU per MiB written (utime + stime, ms), median (spread):"
 	say "  single node                          $(median <"$tmp/single.cpu")  ($(spread <"$tmp/single.cpu"))"
 	say "  cluster leader                       $(median <"$tmp/leader.cpu")  ($(spread <"$tmp/leader.cpu"))"
