@@ -625,9 +625,32 @@ out:
 	return rc;
 }
 
+/* A follower's Fetch runs on the listener loop's thread, with no
+ * hand-off to a worker and back on the path of every acks=all write,
+ * when it can change no ISR: the follower is in the ISR of every
+ * partition it asks for. An expansion writes to ZooKeeper, which must not
+ * hold the loop; so does any other fetch (a consumer's may read old
+ * segments from the disk). */
+static bool fetch_pick(void *arg, const struct net_req *req)
+{
+	struct fetch_serve *fs = arg;
+	const struct proto_fetch_req *m = &net_req_msg(req)->u.fetch;
+	bool ok = m->replica_id >= 0;
+
+	for (int32_t t = 0; ok && t < m->n_topics; t++)
+		for (int32_t j = 0; ok && j < m->topics[t].n_partitions; j++) {
+			struct partition *p = fs->lookup(fs->lookup_arg, m->topics[t].topic,
+							 m->topics[t].partitions[j].partition);
+
+			ok = p && partition_isr_has(p, m->replica_id);
+			partition_unref(p);
+		}
+	return ok;
+}
+
 int fetch_serve_register(struct fetch_serve *fs, struct net_server *srv)
 {
-	int rc = net_server_handle(srv, PROTO_API_FETCH, fetch_handler, fs);
+	int rc = net_server_handle_picked(srv, PROTO_API_FETCH, fetch_handler, fs, fetch_pick);
 
 	return rc ? rc
 		  : net_server_handle(srv, PROTO_API_OFFSET_FOR_LEADER_EPOCH, ofle_handler, fs);

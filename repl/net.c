@@ -147,6 +147,7 @@ struct net_loop {
 	pthread_mutex_t lock;
 	struct net_incoming *incoming;
 	struct net_req *done_head, *done_tail;
+	bool self_done; /* a request run on this thread is done-listed (loop only) */
 	/* loop thread only */
 	struct conn_list lru, busy;
 	struct net_conn *memwait_head, *memwait_tail;
@@ -169,6 +170,7 @@ struct net_server {
 	struct {
 		net_handler_fn fn;
 		void *arg;
+		net_pick_fn pick; /* requests run on the loop thread */
 	} handlers[N_API_KEYS];
 	struct net_listener lst[NET_MAX_LISTENERS];
 	int n_loops;
@@ -393,7 +395,8 @@ int net_req_end(struct net_req *req, size_t pos)
 	return proto_out_finish(&req->out, pos);
 }
 
-void net_req_complete(struct net_req *req, int rc)
+/* Puts req, answered with rc, on its loop's done list. */
+static void done_list(struct net_req *req, int rc)
 {
 	struct net_loop *loop = req->conn->loop;
 
@@ -406,7 +409,12 @@ void net_req_complete(struct net_req *req, int rc)
 		loop->done_head = req;
 	loop->done_tail = req;
 	pthread_mutex_unlock(&loop->lock);
-	loop_wake(loop);
+}
+
+void net_req_complete(struct net_req *req, int rc)
+{
+	done_list(req, rc);
+	loop_wake(req->conn->loop);
 }
 
 /* ---- connections ---- */
@@ -772,8 +780,25 @@ static void conn_dispatch(struct net_conn *c, struct net_req *req, bool from_bac
 {
 	struct net_loop *loop = c->loop;
 	struct net_server *srv = loop->srv;
+	int16_t key = req->msg.hdr.api_key;
 	bool queued = false;
 
+	/* Picked to run here (a follower's Fetch): no hand-off to a worker
+	 * and back. Not while requests wait in the backlog: they go first. */
+	if (!from_backlog && !loop->backlog_head && srv->handlers[key].pick &&
+	    srv->handlers[key].pick(srv->handlers[key].arg, req) &&
+	    !__atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE)) {
+		list_del(&loop->lru, c);
+		list_add_tail(&loop->busy, c);
+		c->req_out = true;
+		loop->outstanding++;
+		int rc = srv->handlers[key].fn(srv->handlers[key].arg, req);
+		if (rc != NET_PARKED) {
+			done_list(req, rc);
+			loop->self_done = true; /* taken before the loop sleeps */
+		}
+		return;
+	}
 	pthread_mutex_lock(&srv->qlock);
 	if (__atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE)) {
 		/* The workers may be gone: nothing new goes to the queue. */
@@ -1276,9 +1301,14 @@ static void *loop_main(void *arg)
 		}
 		if (woken) {
 			loop_take_incoming(loop);
+			loop->self_done = false;
 			loop_take_done(loop);
 			loop_retry_backlog(loop);
 			loop_retry_memwait(loop);
+		}
+		while (loop->self_done) { /* a reply may read and run the next */
+			loop->self_done = false;
+			loop_take_done(loop);
 		}
 		loop_expire(loop);
 		if (__atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE) && !loop->shut)
@@ -1375,7 +1405,18 @@ int net_server_handle(struct net_server *srv, int16_t api_key, net_handler_fn fn
 		return -EINVAL;
 	srv->handlers[api_key].fn = fn;
 	srv->handlers[api_key].arg = arg;
+	srv->handlers[api_key].pick = NULL;
 	return 0;
+}
+
+int net_server_handle_picked(struct net_server *srv, int16_t api_key, net_handler_fn fn, void *arg,
+			     net_pick_fn pick)
+{
+	int rc = net_server_handle(srv, api_key, fn, arg);
+
+	if (rc == 0)
+		srv->handlers[api_key].pick = pick;
+	return rc;
 }
 
 /* Binds listener i. */

@@ -168,6 +168,17 @@ int net_server_new(const struct net_config *cfg, sasl_lookup_fn lookup, void *lo
  * net_server_start. -EINVAL for ApiVersions, SaslHandshake,
  * SaslAuthenticate (the listener's own) or an API outside the table. */
 int net_server_handle(struct net_server *srv, int16_t api_key, net_handler_fn fn, void *arg);
+/* Whether a request runs on its listener loop's thread (called there,
+ * with the handler's arg). */
+typedef bool (*net_pick_fn)(void *arg, const struct net_req *req);
+/* As net_server_handle; the requests pick() accepts run on the loop
+ * thread that read them, not on a worker: no hand-off to a worker and
+ * back for a request on the path of every acks=all write (a follower's
+ * Fetch). Such a handler holds up every connection of its loop while it
+ * runs: it must not wait for the network and should rarely wait for
+ * the disk. */
+int net_server_handle_picked(struct net_server *srv, int16_t api_key, net_handler_fn fn, void *arg,
+			     net_pick_fn pick);
 /* Binds every listener (SO_REUSEADDR), starts the loops and the workers.
  * 0; -EADDRINUSE, -EADDRNOTAVAIL (host unknown or not local), -EINVAL
  * (started already), -errno of socket/bind/listen/pthread_create. On

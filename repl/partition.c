@@ -703,6 +703,18 @@ void partition_get_info(struct partition *p, struct partition_info *info)
 	pthread_mutex_unlock(&p->lock);
 }
 
+bool partition_isr_has(struct partition *p, int32_t broker)
+{
+	bool in = false;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->role == PARTITION_LEADER && !p->isr_pending)
+		for (int i = 0; i < p->st.n_isr && !in; i++)
+			in = p->st.isr[i] == broker;
+	pthread_mutex_unlock(&p->lock);
+	return in;
+}
+
 bool partition_leader_eligible(struct partition *p)
 {
 	bool ok;

@@ -339,6 +339,8 @@ struct partition_info {
 };
 void partition_get_info(struct partition *p, struct partition_info *info);
 bool partition_leader_eligible(struct partition *p);
+/* Leader only: broker is in the ISR in force (no ISR change in flight). */
+bool partition_isr_has(struct partition *p, int32_t broker);
 /* Leader only: (leader epoch, its start offset), for the Fetch handler's
  * validation; -EREMOTE otherwise. */
 int partition_leader_epoch(struct partition *p, int32_t *epoch);

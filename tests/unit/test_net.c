@@ -623,6 +623,77 @@ static void test_fetch_sendfile(void **state)
 	fx_stop(&fx);
 }
 
+/* ---- a picked request runs on its loop's thread ---- */
+
+struct where {
+	char thread[16][32]; /* the handler's thread name, per correlation id */
+};
+
+static int where_handler(void *arg, struct net_req *req)
+{
+	struct where *w = arg;
+	const struct proto_req *m = net_req_msg(req);
+	struct proto_fetch_resp resp = { 0 };
+	int32_t corr = m->hdr.correlation_id;
+
+	if (corr >= 0 && corr < 16)
+		pthread_getname_np(pthread_self(), w->thread[corr], sizeof(w->thread[corr]));
+	return proto_fetch_resp_encode(net_req_out(req), m->hdr.api_version, corr, &resp);
+}
+
+static bool pick_followers(void *arg, const struct net_req *req)
+{
+	(void)arg;
+	return net_req_msg(req)->u.fetch.replica_id >= 0;
+}
+
+/* net_server_handle_picked: the Fetch requests of a follower (replica id
+ * 2) run on the loop thread that read them, a consumer's (-1) on a
+ * worker, and both are answered, in order on one connection. */
+static void test_picked_runs_on_loop(void **state)
+{
+	struct net_config cfg;
+	struct net_server *srv;
+	struct where w;
+	int fd, port;
+
+	(void)state;
+	memset(&w, 0, sizeof(w));
+	net_config_default(&cfg);
+	assert_int_equal(net_config_set(&cfg, "listeners", "PLAINTEXT://127.0.0.1:0"), 0);
+	cfg.num_network_threads = 1;
+	cfg.num_io_threads = 2;
+	assert_int_equal(net_server_new(&cfg, NULL, NULL, &srv), 0);
+	assert_int_equal(
+		net_server_handle_picked(srv, PROTO_API_FETCH, where_handler, &w, pick_followers),
+		0);
+	assert_int_equal(net_server_start(srv), 0);
+	port = net_server_port(srv, 0);
+	fd = raw_connect(port);
+	for (int32_t corr = 1; corr <= 4; corr++) {
+		struct protofx_fetch f;
+		struct kbuf_w bw;
+		uint8_t frame[1024], *resp;
+		size_t n, rlen;
+
+		protofx_fetch_init(&f, "orders", corr % 2 ? 2 : -1, -1, 0, -1, 0);
+		kbuf_w_init(&bw, 1024);
+		assert_int_equal(proto_fetch_req_encode(&bw, 12, &f.req), 0);
+		n = build_req(frame, sizeof(frame), PROTO_API_FETCH, 12, corr, bw.buf, bw.len);
+		kbuf_w_free(&bw);
+		write_all(fd, frame, n);
+		resp = read_frame(fd, &rlen);
+		assert_true(rlen >= 4);
+		assert_int_equal((int32_t)((uint32_t)resp[0] << 24 | (uint32_t)resp[1] << 16 |
+					   (uint32_t)resp[2] << 8 | resp[3]),
+				 corr);
+		free(resp);
+		assert_string_equal(w.thread[corr], corr % 2 ? "mqfs-net-loop" : "mqfs-net-io");
+	}
+	close(fd);
+	net_server_free(srv);
+}
+
 /* ---- a parked request, completed from another thread ---- */
 
 static bool parked(void *arg)
@@ -1203,6 +1274,7 @@ int main(void)
 		cmocka_unit_test(test_pipelined_in_order),
 		cmocka_unit_test_teardown(test_unsupported_closes, log_restore),
 		cmocka_unit_test(test_fetch_sendfile),
+		cmocka_unit_test(test_picked_runs_on_loop),
 		cmocka_unit_test(test_parked),
 		cmocka_unit_test_teardown(test_handler_error_and_stop, log_restore),
 		cmocka_unit_test_teardown(test_sasl, log_restore),
