@@ -42,12 +42,7 @@
 #include "engine/batch.h"
 #include "engine/ctlscan.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define BATCH_HAVE_AVX2 1
-#include <immintrin.h>
-#else
-#define BATCH_HAVE_AVX2 0
-#endif
+#define BATCH_HAVE_AVX2 CTL_HAVE_AVX2
 
 /* Smallest possible record: length, attributes, timestampDelta,
  * offsetDelta, keyLength, valueLength, headersCount, one byte each. */
@@ -524,59 +519,37 @@ int64_t batch_iter_plain_lines(struct batch_iter *it, const char *sep, int sep_l
 	return used;
 }
 
-/* Whether v[0..n) holds no byte the line view escapes (ctlscan.h's
- * ctl_byte: 0x00-0x1f but tab, 0x7f). */
-static inline bool value_clean(const uint8_t *v, int32_t n)
-{
-	int32_t i = 0;
-
-	for (; i + CTL_BLOCK <= n; i += CTL_BLOCK) {
-		unsigned m = ctl_mask(v + i, -1);
-
-		for (; m; m &= m - 1)
-			if (v[i + __builtin_ctz(m)] != '\t')
-				return false;
-	}
-	for (; i < n; i++)
-		if (ctl_byte(v[i]))
-			return false;
-	return true;
-}
-
 #if BATCH_HAVE_AVX2
-/* value_clean 32 bytes at a time; lim: how far past v the buffer may be
- * read (the tail is read as a whole block, masked, when it is below lim). */
+/* !ctl_any(v, n, -1) 32 bytes at a time; lim: how far past v the buffer
+ * may be read (the tail is read as a whole block, masked, when it is
+ * below lim). */
 __attribute__((target("avx2"))) static inline bool value_clean_avx2(const uint8_t *v, int32_t n,
 								    const uint8_t *lim)
 {
-	const __m256i low = _mm256_set1_epi8(0x1f), del = _mm256_set1_epi8(0x7f);
 	const __m256i tab = _mm256_set1_epi8('\t');
 	__m256i acc = _mm256_setzero_si256();
 	int32_t i = 0;
 
 	for (; i + 32 <= n; i += 32) {
 		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(v + i));
-		__m256i hit = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(x, low), x),
-					      _mm256_cmpeq_epi8(x, del));
-		acc = _mm256_or_si256(acc, _mm256_andnot_si256(_mm256_cmpeq_epi8(x, tab), hit));
+		acc = _mm256_or_si256(
+			acc, _mm256_andnot_si256(_mm256_cmpeq_epi8(x, tab), ctl_hits_avx2(x)));
 	}
 	if (!_mm256_testz_si256(acc, acc))
 		return false;
 	if (i == n)
 		return true;
 	if (lim - (v + i) < 32)
-		return value_clean(v + i, n - i);
+		return !ctl_any(v + i, n - i, -1);
 	__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(v + i));
-	__m256i hit = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(x, low), x),
-				      _mm256_cmpeq_epi8(x, del));
-	unsigned m =
-		(unsigned)_mm256_movemask_epi8(_mm256_andnot_si256(_mm256_cmpeq_epi8(x, tab), hit));
+	unsigned m = (unsigned)_mm256_movemask_epi8(
+		_mm256_andnot_si256(_mm256_cmpeq_epi8(x, tab), ctl_hits_avx2(x)));
 
 	return (m & ((1u << (n - i)) - 1)) == 0; /* n - i < 32 */
 }
 #endif
 
-/* batch_iter_line_sum's loop; avx2: value_clean 32 bytes at a time. */
+/* batch_iter_line_sum's loop; avx2: value_clean_avx2 for the values. */
 static inline __attribute__((always_inline)) int line_sum(struct batch_iter *it, bool check,
 							  struct line_sum *ls, struct rec *r,
 							  bool avx2)
@@ -591,9 +564,9 @@ static inline __attribute__((always_inline)) int line_sum(struct batch_iter *it,
 		int64_t off = add_wrap(it->hdr.base_offset, od);
 
 #if BATCH_HAVE_AVX2
-		bool clean = avx2 ? value_clean_avx2(v, vl, it->end) : value_clean(v, vl);
+		bool clean = avx2 ? value_clean_avx2(v, vl, it->end) : !ctl_any(v, vl, -1);
 #else
-		bool clean = value_clean(v, vl);
+		bool clean = !ctl_any(v, vl, -1);
 		(void)avx2;
 #endif
 		if (check && ((vl > 0 && v[0] == '\\') || !clean)) {

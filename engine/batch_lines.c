@@ -80,9 +80,8 @@ static inline const uint8_t *copy_line(const uint8_t *s, const uint8_t *end, uin
 	return NULL;
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if CTL_HAVE_AVX2
 #define LINES_HAVE_AVX2 1
-#include <immintrin.h>
 
 /* copy_line 32 bytes at a time, the rest by copy_line. */
 __attribute__((target("avx2"))) static inline const uint8_t *copy_line_avx2(const uint8_t *s,
@@ -91,16 +90,13 @@ __attribute__((target("avx2"))) static inline const uint8_t *copy_line_avx2(cons
 									    const uint8_t *olim)
 {
 	size_t n = (size_t)(end - s), room = olim > o ? (size_t)(olim - o) : 0, i = 0;
-	const __m256i low = _mm256_set1_epi8(0x1f), del = _mm256_set1_epi8(0x7f);
 	const uint8_t *nl;
 
 	if (room < n)
 		n = room;
 	for (; i + 32 <= n; i += 32) {
 		__m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(s + i));
-		__m256i hit = _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(v, low), v),
-					      _mm256_cmpeq_epi8(v, del));
-		unsigned m = (unsigned)_mm256_movemask_epi8(hit);
+		unsigned m = (unsigned)_mm256_movemask_epi8(ctl_hits_avx2(v));
 
 		_mm256_storeu_si256((__m256i *)(void *)(o + i), v);
 		if (m && block_ends(s, i, m, &nl))

@@ -9,7 +9,10 @@
  * 0x00-0x1f and 0x7f (tab and '\n' included; the callers tell them apart
  * byte by byte, as they are rare in text) and every byte equal to x. The
  * portable version does the same eight bytes at a time (hasless/haszero:
- * exact about whether a word has such a byte).
+ * exact about whether a word has such a byte). ctl_any asks whether a
+ * range holds one (linefmt.c's escaping rules, the follower's walk in
+ * batch.c); ctl_hits_avx2 marks 32 bytes for the callers built for AVX2
+ * (batch_lines.c's copy, batch.c's check of a follower's values).
  */
 #ifndef MQFS_ENGINE_CTLSCAN_H
 #define MQFS_ENGINE_CTLSCAN_H
@@ -59,6 +62,40 @@ static inline unsigned ctl_mask(const uint8_t *b, int x)
 			m |= 1u << k;
 	return m;
 }
+#endif
+
+/* Whether b[0..n) holds a byte the line view escapes (ctl_byte), or x
+ * when x >= 0. */
+static inline bool ctl_any(const uint8_t *b, int32_t n, int x)
+{
+	int32_t i = 0;
+
+	for (; i + CTL_BLOCK <= n; i += CTL_BLOCK) {
+		unsigned m = ctl_mask(b + i, x);
+
+		for (; m; m &= m - 1)
+			if (b[i + __builtin_ctz(m)] != '\t' || x == '\t')
+				return true;
+	}
+	for (; i < n; i++)
+		if (ctl_byte(b[i]) || b[i] == x)
+			return true;
+	return false;
+}
+
+/* ctl_mask's marks of 32 bytes, as a vector (0xff per marked byte), for
+ * callers built for AVX2 (checked at run time; the program is built for
+ * the baseline x86-64). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CTL_HAVE_AVX2 1
+#include <immintrin.h>
+__attribute__((target("avx2"))) static inline __m256i ctl_hits_avx2(__m256i v)
+{
+	return _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v),
+			       _mm256_cmpeq_epi8(v, _mm256_set1_epi8(0x7f)));
+}
+#else
+#define CTL_HAVE_AVX2 0
 #endif
 
 #endif

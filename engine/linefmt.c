@@ -110,25 +110,6 @@ static char *esc_put(char *o, const uint8_t *b, int32_t n, int x)
 	return o;
 }
 
-/* Whether b[0..n) holds a byte that must be escaped (ctl, or x when
- * x >= 0). */
-static bool has_ctl(const uint8_t *b, int32_t n, int x)
-{
-	int32_t i = 0;
-
-	for (; i + CTL_BLOCK <= n; i += CTL_BLOCK) {
-		unsigned m = ctl_mask(b + i, x);
-
-		for (; m; m &= m - 1)
-			if (b[i + __builtin_ctz(m)] != '\t' || x == '\t')
-				return true;
-	}
-	for (; i < n; i++)
-		if (ctl_byte(b[i]) || b[i] == x)
-			return true;
-	return false;
-}
-
 const char *line_scan(const char *p, const char *end, bool *clean)
 {
 	const uint8_t *b = (const uint8_t *)p;
@@ -170,7 +151,7 @@ static bool escaped_as(const struct line_fmt *lf, const struct rec *r, bool valu
 	if (keyed) { /* E1-E3 */
 		if ((r->key_len > 0 && r->key[0] == '\\') ||
 		    (r->key_len == 0 && lf->sep[0] == '\\') ||
-		    has_ctl(r->key, r->key_len, (uint8_t)lf->sep[0]))
+		    ctl_any(r->key, r->key_len, (uint8_t)lf->sep[0]))
 			return true;
 	} else {
 		if (vl > 0 && r->value[0] == '\\')
@@ -179,7 +160,7 @@ static bool escaped_as(const struct line_fmt *lf, const struct rec *r, bool valu
 					      lf->sep, (size_t)lf->sep_len))
 			return true;
 	}
-	return !value_clean && has_ctl(r->value, vl, -1);
+	return !value_clean && ctl_any(r->value, vl, -1);
 }
 
 bool line_escaped(const struct line_fmt *lf, const struct rec *r)
