@@ -97,8 +97,10 @@ static struct partition_state state3(int32_t leader, int32_t epoch, int n_isr)
 	return st;
 }
 
-static struct partition *part_new_ops(const struct partition_log_ops *ops, void *log,
-				      int32_t broker, bool unclean, struct writer *w)
+/* Partition orders-index of broker over log. */
+static struct partition *part_new_index(const struct partition_log_ops *ops, void *log,
+					int32_t broker, int32_t index, bool unclean,
+					struct writer *w)
 {
 	struct partition_config cfg = { .broker_id = broker,
 					.replica_lag_time_max_ms = 30000,
@@ -106,10 +108,16 @@ static struct partition *part_new_ops(const struct partition_log_ops *ops, void 
 					.unclean_restart = unclean };
 	struct partition *p;
 
-	assert_int_equal(partition_new("orders", 0, &cfg, ops, log, &p), 0);
+	assert_int_equal(partition_new("orders", index, &cfg, ops, log, &p), 0);
 	if (w)
 		partition_set_isr_writer(p, writer_fn, w);
 	return p;
+}
+
+static struct partition *part_new_ops(const struct partition_log_ops *ops, void *log,
+				      int32_t broker, bool unclean, struct writer *w)
+{
+	return part_new_index(ops, log, broker, 0, unclean, w);
 }
 
 static struct partition *part_new(struct tlog *t, int32_t broker, bool unclean, struct writer *w)
@@ -1019,6 +1027,16 @@ static int16_t fetch_one(struct net_client *c, int32_t replica_id, int32_t cur_e
 	return err;
 }
 
+/* Polls (within DEADLINE_MS) until n fetches are parked at fs. */
+static void wait_parked(struct fetch_serve *fs, int n)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (fetch_serve_parked(fs) < n && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(fetch_serve_parked(fs), n);
+}
+
 static void *append_when_parked(void *arg)
 {
 	struct bk *b = arg;
@@ -1189,7 +1207,7 @@ static void test_fetch_hw_wakes_follower(void **state)
 	struct proto_fetch_resp_part r;
 	struct parked_fetch pf = { .b = &a, .replica = 2, .offset = 4 };
 	pthread_t th;
-	int64_t took, end;
+	int64_t took;
 
 	(void)state;
 	bk_start(&a, 1, "hwwake");
@@ -1203,10 +1221,7 @@ static void test_fetch_hw_wakes_follower(void **state)
 	assert_true(r.records_len > 0);
 	/* 2 at the LEO: the hw stays 0 (3 is at 0), nothing to tell: parked. */
 	assert_int_equal(pthread_create(&th, NULL, fetch_parked, &pf), 0);
-	end = now_mono_ms() + DEADLINE_MS;
-	while (fetch_serve_parked(a.fs) == 0 && now_mono_ms() < end)
-		usleep(1000);
-	assert_int_equal(fetch_serve_parked(a.fs), 1);
+	wait_parked(a.fs, 1);
 	/* 3 at the LEO moves the hw to 4: its own fetch is answered at once. */
 	assert_int_equal(fetch_one(c, 3, 3, 4, 3, 20000, &r, &took), 0);
 	assert_int_equal(r.high_watermark, 4);
@@ -1235,11 +1250,8 @@ struct append_at {
 static void *append_when_n_parked(void *arg)
 {
 	struct append_at *aa = arg;
-	int64_t end = now_mono_ms() + DEADLINE_MS;
 
-	while (fetch_serve_parked(aa->b->fs) < aa->n && now_mono_ms() < end)
-		usleep(1000);
-	assert_int_equal(fetch_serve_parked(aa->b->fs), aa->n);
+	wait_parked(aa->b->fs, aa->n);
 	leader_append(aa->b, 1, 3, "next");
 	return NULL;
 }
@@ -1248,11 +1260,8 @@ static void *append_when_n_parked(void *arg)
 static void *linger_passes(void *arg)
 {
 	struct bk *b = arg;
-	int64_t end = now_mono_ms() + DEADLINE_MS;
 
-	while (fetch_serve_parked(b->fs) == 0 && now_mono_ms() < end)
-		usleep(1000);
-	assert_int_equal(fetch_serve_parked(b->fs), 1);
+	wait_parked(b->fs, 1);
 	atomic_fetch_add(&test_clock_ms, 1000);
 	return NULL;
 }
@@ -1337,7 +1346,7 @@ static void test_purgatory_sleeps(void **state)
 	struct proto_fetch_resp_part r;
 	struct parked_fetch pf = { .b = &a, .replica = 2, .offset = 4 };
 	pthread_t th;
-	int64_t took, end, scans;
+	int64_t took, scans;
 
 	(void)state;
 	bk_start(&a, 1, "sleeps");
@@ -1351,10 +1360,7 @@ static void test_purgatory_sleeps(void **state)
 	assert_int_equal(fetch_one(c, 2, 3, 0, -1, 0, &r, NULL), 0);
 	assert_int_equal(fetch_one(c, 3, 3, 0, -1, 0, &r, NULL), 0);
 	assert_int_equal(pthread_create(&th, NULL, fetch_parked, &pf), 0);
-	end = now_mono_ms() + DEADLINE_MS;
-	while (fetch_serve_parked(a.fs) == 0 && now_mono_ms() < end)
-		usleep(1000);
-	assert_int_equal(fetch_serve_parked(a.fs), 1);
+	wait_parked(a.fs, 1);
 	scans = fetch_serve_scans(a.fs);
 	usleep(200 * 1000);
 	assert_true(fetch_serve_scans(a.fs) - scans <= 2);
@@ -1384,7 +1390,6 @@ static void test_kick_answers_parked_fetch(void **state)
 	struct proto_fetch_resp_part r;
 	struct parked_fetch pf = { .b = &a, .replica = 2, .offset = 4 };
 	pthread_t th;
-	int64_t end;
 
 	(void)state;
 	bk_start(&a, 1, "kick");
@@ -1395,10 +1400,7 @@ static void test_kick_answers_parked_fetch(void **state)
 	assert_int_equal(fetch_one(c, 3, 3, 0, -1, 0, &r, NULL), 0);
 	/* 2 at the LEO, 3 still at 0: no news for 2, parked. */
 	assert_int_equal(pthread_create(&th, NULL, fetch_parked, &pf), 0);
-	end = now_mono_ms() + DEADLINE_MS;
-	while (fetch_serve_parked(a.fs) == 0 && now_mono_ms() < end)
-		usleep(1000);
-	assert_int_equal(fetch_serve_parked(a.fs), 1);
+	wait_parked(a.fs, 1);
 	fetch_serve_kick(a.fs); /* nothing new: it stays */
 	assert_int_equal(fetch_serve_parked(a.fs), 1);
 	a.mute = true;
@@ -1441,10 +1443,7 @@ static void test_fetcher_add_wakes_parked_fetch(void **state)
 	leader_append(&a, 3, 1, "x");
 	assert_true(synced(&a, &b, 2));
 	/* Caught up and told the hw: its next Fetch parks. */
-	end = now_mono_ms() + DEADLINE_MS;
-	while (fetch_serve_parked(a.fs) == 0 && now_mono_ms() < end)
-		usleep(1000);
-	assert_int_equal(fetch_serve_parked(a.fs), 1);
+	wait_parked(a.fs, 1);
 	fetcher_get_stats(b.fetcher, &s0);
 	assert_int_equal(fetcher_add(b.fetcher, p2), 0);
 	end = now_mono_ms() + 10000;
@@ -1504,12 +1503,8 @@ static void settling_leader(int old, const char *name_a, const char *name_b)
 /* A second partition, orders-1, on a test-log broker, led by nobody yet. */
 static void bk_add_p1(struct bk *b, const char *name)
 {
-	struct partition_config cfg = { .broker_id = b->id,
-					.replica_lag_time_max_ms = 30000,
-					.min_insync_replicas = 1 };
-
 	b->t1 = log_new(name);
-	assert_int_equal(partition_new("orders", 1, &cfg, &tlog_ops, b->t1, &b->p1), 0);
+	b->p1 = part_new_index(&tlog_ops, b->t1, b->id, 1, false, NULL);
 	tlog_set_listener(b->t1, bk_wake, b);
 }
 
@@ -1534,10 +1529,7 @@ static void test_fetcher_settling_partition_not_held_by_parked_fetch(void **stat
 	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
 	assert_int_equal(partition_make_follower(b.p, &st), 1);
 	bk_follow_wait(&b, &a, false, 30000, 30000);
-	end = now_mono_ms() + DEADLINE_MS;
-	while (fetch_serve_parked(a.fs) == 0 && now_mono_ms() < end)
-		usleep(1000);
-	assert_int_equal(fetch_serve_parked(a.fs), 1); /* orders-0: nothing new */
+	wait_parked(a.fs, 1); /* orders-0: nothing new */
 	/* orders-1 joins: a does not lead it yet and refuses it. */
 	assert_int_equal(partition_make_follower(b.p1, &st), 1);
 	assert_int_equal(fetcher_add(b.fetcher, b.p1), 0);
