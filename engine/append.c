@@ -89,10 +89,29 @@ static void pos_hint_note(struct log *l, const struct batch_meta *meta, int nb)
 	}
 }
 
+/* The pieces of iov that hold bytes [off, off + len) of their
+ * concatenation, into out; their number. */
+static int iov_slice(const struct iovec *iov, int niov, size_t off, size_t len, struct iovec *out)
+{
+	int k = 0;
+
+	for (int i = 0; i < niov && len > 0; i++) {
+		if (off >= iov[i].iov_len) {
+			off -= iov[i].iov_len;
+			continue;
+		}
+		size_t n = iov[i].iov_len - off < len ? iov[i].iov_len - off : len;
+		out[k++] = (struct iovec){ (char *)iov[i].iov_base + off, n };
+		len -= n;
+		off = 0;
+	}
+	return k;
+}
+
 /* Writes nb encoded batches (buf, meta) at the end of the log: runs of
  * batches that fit in the active segment, rolling between them. */
-int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta *meta, int nb,
-		      int64_t now)
+int log_write_batchesv(struct log *l, const struct iovec *iov, int niov,
+		       const struct batch_meta *meta, int nb, int64_t now)
 {
 	size_t off = 0;
 
@@ -114,8 +133,9 @@ int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta
 			 meta[j].last_offset - s->base_offset <= INT32_MAX);
 		if (!s->first_append_ms)
 			s->first_append_ms = now;
-		int rc = seg_append(s, buf + off, (size_t)run, &meta[i], j - i,
-				    l->cfg.index_interval_bytes);
+		struct iovec v[IO_IOV_MAX];
+		int nv = iov_slice(iov, niov, off, (size_t)run, v);
+		int rc = seg_appendv(s, v, nv, &meta[i], j - i, l->cfg.index_interval_bytes);
 		if (rc < 0)
 			return rc;
 		off += (size_t)run;
@@ -123,6 +143,16 @@ int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta
 	}
 	pos_hint_note(l, meta, nb);
 	return 0;
+}
+
+int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta *meta, int nb,
+		      int64_t now)
+{
+	struct iovec v = { (void *)(uintptr_t)buf, 0 };
+
+	for (int i = 0; i < nb; i++)
+		v.iov_len += (size_t)meta[i].size;
+	return log_write_batchesv(l, &v, 1, meta, nb, now);
 }
 
 /* Cuts a failed append back to start (lock held). When the cut fails the

@@ -59,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /* ------------------------------------------------------------------ */
 /* File I/O function table. All engine file access goes through it, so
@@ -69,6 +70,8 @@ struct io_ops {
 	int (*close)(void *ctx, int fd);
 	ssize_t (*pread)(void *ctx, int fd, void *buf, size_t len, off_t off);
 	ssize_t (*pwrite)(void *ctx, int fd, const void *buf, size_t len, off_t off);
+	/* Optional (NULL: io_pwritev_full writes the pieces one by one). */
+	ssize_t (*pwritev)(void *ctx, int fd, const struct iovec *iov, int n, off_t off);
 	int (*fsync)(void *ctx, int fd);
 	int (*ftruncate)(void *ctx, int fd, off_t len);
 	int64_t (*size)(void *ctx, int fd); /* current file size */
@@ -95,6 +98,9 @@ extern const struct io_ops io_posix; /* plain POSIX calls, ctx unused */
  * io_pread_full returns bytes read (< len only at end of file). */
 ssize_t io_pread_full(const struct io_ops *io, int fd, void *buf, size_t len, off_t off);
 int io_pwrite_full(const struct io_ops *io, int fd, const void *buf, size_t len, off_t off);
+/* The n (<= IO_IOV_MAX) pieces of iov one after the other from off. */
+#define IO_IOV_MAX 64
+int io_pwritev_full(const struct io_ops *io, int fd, const struct iovec *iov, int n, off_t off);
 /* Durable replacement of a small file: tmp, fsync, rename, fsync dir. */
 int io_write_file_atomic(const struct io_ops *io, const char *path, const void *buf, size_t len);
 /* Reads a whole small file (<= 16 MiB) into a malloc'ed, NUL-terminated

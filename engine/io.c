@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
@@ -43,6 +44,13 @@ static ssize_t px_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t o
 	(void)ctx;
 	ssize_t n = pwrite(fd, buf, len, off);
 	return n < 0 ? -errno : n;
+}
+
+static ssize_t px_pwritev(void *ctx, int fd, const struct iovec *iov, int n, off_t off)
+{
+	(void)ctx;
+	ssize_t w = pwritev(fd, iov, n, off);
+	return w < 0 ? -errno : w;
 }
 
 static int px_fsync(void *ctx, int fd)
@@ -124,6 +132,7 @@ const struct io_ops io_posix = {
 	.close = px_close,
 	.pread = px_pread,
 	.pwrite = px_pwrite,
+	.pwritev = px_pwritev,
 	.fsync = px_fsync,
 	.ftruncate = px_ftruncate,
 	.size = px_size,
@@ -167,6 +176,45 @@ int io_pwrite_full(const struct io_ops *io, int fd, const void *buf, size_t len,
 		if (n == 0)
 			return -EIO;
 		done += (size_t)n;
+	}
+	return 0;
+}
+
+int io_pwritev_full(const struct io_ops *io, int fd, const struct iovec *iov, int n, off_t off)
+{
+	struct iovec v[IO_IOV_MAX];
+	int k = 0;
+
+	if (n > IO_IOV_MAX)
+		return -EINVAL;
+	if (!io->pwritev) { /* a table without it: one piece at a time */
+		for (int i = 0; i < n; i++) {
+			int rc = io_pwrite_full(io, fd, iov[i].iov_base, iov[i].iov_len, off);
+			if (rc < 0)
+				return rc;
+			off += (off_t)iov[i].iov_len;
+		}
+		return 0;
+	}
+	memcpy(v, iov, sizeof(*v) * (size_t)n);
+	while (k < n) {
+		ssize_t w = io->pwritev(io->ctx, fd, v + k, n - k, off);
+		if (w == -EINTR)
+			continue;
+		if (w < 0)
+			return (int)w;
+		if (w == 0)
+			return -EIO;
+		off += (off_t)w;
+		/* Past the pieces written whole, into the one cut short. */
+		while (k < n && (size_t)w >= v[k].iov_len) {
+			w -= (ssize_t)v[k].iov_len;
+			k++;
+		}
+		if (k < n) {
+			v[k].iov_base = (char *)v[k].iov_base + w;
+			v[k].iov_len -= (size_t)w;
+		}
 	}
 	return 0;
 }

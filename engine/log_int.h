@@ -83,6 +83,8 @@ struct encbuf {
 struct encset {
 	struct encset *next;
 	struct encbuf enc[LOG_PARTS];
+	struct batch_meta *meta; /* the batches of parts written together */
+	size_t meta_cap;
 };
 struct enc_cache {
 	pthread_mutex_t mu;
@@ -272,6 +274,10 @@ int seg_recover(struct seg *s, int64_t line_base, const struct line_fmt *lf, int
 		bool cut, bool contiguous, int64_t *invalid);
 int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m, int n,
 	       int32_t index_interval);
+/* The same with the batches in the pieces of iov (niov <= IO_IOV_MAX), one
+ * after the other: one write of the .log for all of them. */
+int seg_appendv(struct seg *s, const struct iovec *iov, int niov, const struct batch_meta *m, int n,
+		int32_t index_interval);
 /* Cuts the segment so it ends before the first batch whose last offset is
  * >= offset. */
 int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len);
@@ -496,6 +502,10 @@ static inline int32_t epoch_cache_latest(const struct log *l)
  * already theirs) at the end of the log, rolling as needed. */
 int log_write_batches(struct log *l, const uint8_t *buf, const struct batch_meta *meta, int nb,
 		      int64_t now);
+/* The same with the batches in the pieces of iov (niov <= IO_IOV_MAX),
+ * one after the other, no batch cut between two pieces. */
+int log_write_batchesv(struct log *l, const struct iovec *iov, int niov,
+		       const struct batch_meta *meta, int nb, int64_t now);
 /* Closes the active segment and starts a new one at the LEO (retention
  * rolls a quiet segment so that it can age out). */
 int log_roll_locked(struct log *l);

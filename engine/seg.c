@@ -1340,7 +1340,7 @@ static void seg_reserve(struct seg *s, int64_t pos, size_t len)
 	s->resv_end = end + ahead;
 }
 
-static int seg_append_pinned(struct seg *s, const uint8_t *data, size_t len,
+static int seg_append_pinned(struct seg *s, const struct iovec *iov, int niov, size_t len,
 			     const struct batch_meta *m, int n, int32_t index_interval)
 {
 	const struct io_ops *io = s->io;
@@ -1361,9 +1361,9 @@ static int seg_append_pinned(struct seg *s, const uint8_t *data, size_t len,
 		rc = index_entries_for(s, &m[i], pos, index_interval, &idx, &tidx);
 		pos += m[i].size;
 	}
-	if (rc == 0 && !seg_tail_copy(s, data, len, pos0)) {
+	if (rc == 0 && (niov > 1 || !seg_tail_copy(s, iov[0].iov_base, len, pos0))) {
 		seg_reserve(s, pos0, len);
-		rc = io_pwrite_full(io, s->log_fd, data, len, pos0);
+		rc = io_pwritev_full(io, s->log_fd, iov, niov, pos0);
 	}
 	if (rc == 0 && idx.len)
 		rc = io_pwrite_full(io, s->idx_fd, idx.p, idx.len, s->idx_entries * INDEX_ENT_SIZE);
@@ -1403,10 +1403,22 @@ out:
 	return rc;
 }
 
+int seg_appendv(struct seg *s, const struct iovec *iov, int niov, const struct batch_meta *m, int n,
+		int32_t index_interval)
+{
+	size_t len = 0;
+
+	for (int i = 0; i < niov; i++)
+		len += iov[i].iov_len;
+	PINNED(s, int, seg_append_pinned(s, iov, niov, len, m, n, index_interval));
+}
+
 int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m, int n,
 	       int32_t index_interval)
 {
-	PINNED(s, int, seg_append_pinned(s, data, len, m, n, index_interval));
+	struct iovec v = { (void *)(uintptr_t)data, len };
+
+	return seg_appendv(s, &v, 1, m, n, index_interval);
 }
 
 static int seg_truncate_to_pinned(struct seg *s, int64_t offset, int key_sep_len)

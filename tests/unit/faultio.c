@@ -85,7 +85,10 @@ static ssize_t fi_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
 	return n;
 }
 
-static ssize_t fi_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)
+/* A write of n pieces; the faults count calls. A short write: half of it
+ * lands (ending inside a piece when there are several, so the caller's
+ * resumption from the middle of a piece is tried); the caller must notice. */
+static ssize_t fi_pwritev(void *ctx, int fd, const struct iovec *iov, int n, off_t off)
 {
 	struct faultio *f = ctx;
 	if (fi_dies(f))
@@ -93,13 +96,31 @@ static ssize_t fi_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t o
 	if (f->pwrite_countdown > 0 && --f->pwrite_countdown == 0) {
 		if (f->pwrite_errno)
 			return -f->pwrite_errno;
-		if (len > 1) {
-			/* A short write: half of it lands; the caller must notice. */
-			ssize_t n = io_posix.pwrite(NULL, fd, buf, len / 2, off);
-			return n;
+		size_t total = 0;
+		for (int i = 0; i < n; i++)
+			total += iov[i].iov_len;
+		if (total > 1) {
+			size_t want = total / 2, done = 0;
+			for (int i = 0; i < n && done < want; i++) {
+				size_t k =
+					iov[i].iov_len < want - done ? iov[i].iov_len : want - done;
+				ssize_t w = io_posix.pwrite(NULL, fd, iov[i].iov_base, k,
+							    off + (off_t)done);
+				if (w < 0)
+					return w;
+				done += (size_t)w;
+			}
+			return (ssize_t)done;
 		}
 	}
-	return io_posix.pwrite(NULL, fd, buf, len, off);
+	return io_posix.pwritev(NULL, fd, iov, n, off);
+}
+
+static ssize_t fi_pwrite(void *ctx, int fd, const void *buf, size_t len, off_t off)
+{
+	struct iovec v = { (void *)(uintptr_t)buf, len };
+
+	return fi_pwritev(ctx, fd, &v, 1, off);
 }
 
 /* Copies the file's current bytes [off, off + len) into its snapshot
@@ -351,6 +372,7 @@ void faultio_init(struct faultio *f)
 		.close = fi_close,
 		.pread = fi_pread,
 		.pwrite = fi_pwrite,
+		.pwritev = fi_pwritev,
 		.fsync = fi_fsync,
 		.ftruncate = fi_ftruncate,
 		.size = fi_size,
