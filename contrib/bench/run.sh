@@ -10,7 +10,10 @@
 # Benchmarks print figures; they are not pass/fail tests. Settings are
 # environment variables documented in each script:
 #   throughput.sh   BENCH_MB BENCH_REPS BENCH_DIR BENCH_TARGETS
-#                   BENCH_DROP_CACHES BENCH_OP_TIMEOUT
+#                   BENCH_DROP_CACHES BENCH_OP_TIMEOUT; run twice: as set,
+#                   then (throughput-direct) with BENCH_MQFS_OPTS="-o
+#                   no_page_cache", BENCH_TARGETS="passthrough mqfs" and
+#                   BENCH_MB=$BENCH_DIRECT_MB (256)
 #   latency.sh      BENCH_LAT_RECORDS BENCH_TP_MB BENCH_REPS BENCH_DIR
 #   smallwrites.sh  SMALL_RECORDS SMALL_WRITERS SMALL_STREAM_MB SMALL_REPS
 #                   BENCH_DIR
@@ -72,11 +75,20 @@ if [ ! -c /dev/fuse ]; then
 	export BENCH_TARGETS
 fi
 
-BENCHES="throughput latency smallwrites fsync redis cluster clients"      # add further contrib/bench/<name>.sh here
+BENCHES="throughput throughput-direct latency smallwrites fsync redis cluster clients"      # add further contrib/bench/<name>.sh here
 status=0
 for b in $BENCHES; do
 	echo "=== $b"
-	sh "$here/$b.sh" "$BUILD" || status=1
+	case $b in
+	throughput-direct)
+		# The streaming write and first read against the FUSE channel's
+		# ceiling: mqfs with direct I/O on its partition files too, against
+		# the direct-I/O passthrough, BENCH_DIRECT_MB (256) MiB.
+		BENCH_MQFS_OPTS="-o no_page_cache" BENCH_MB=${BENCH_DIRECT_MB:-256} \
+			BENCH_TARGETS="passthrough mqfs" sh "$here/throughput.sh" "$BUILD" || status=1
+		;;
+	*) sh "$here/$b.sh" "$BUILD" || status=1 ;;
+	esac
 	echo ""
 done
 exit $status
