@@ -189,6 +189,10 @@ isr3() {
 listed() {
 	timeout 5 ls "$1" 2>/dev/null | grep -qx "$2"
 }
+# shellcheck disable=SC2317
+unlisted() {
+	! listed "$1" "$2"
+}
 # topic3 NAME: NAME made on mount 1, listed on all three with the three
 # replicas in the ISR; L := its leader, F := another broker.
 topic3() {
@@ -216,9 +220,11 @@ SPID=$DPID
 # single_round R: the single node's produce round R.
 single_round() {
 	mkdir "$tmp/single/s$1" || die "mkdir single/s$1 failed"
+	sync
 	c0=$(cpu_ticks "$SPID")
 	produce_mbs "$tmp/src" "$tmp/single/s$1/0" >>"$tmp/single.t"
 	cpu_ms_per_mib "$c0" "$(cpu_ticks "$SPID")" >>"$tmp/single.cpu"
+	rmdir "$tmp/single/s$1" || die "rmdir single/s$1 failed"
 }
 
 # ---- the cluster ---------------------------------------------------------------
@@ -249,11 +255,20 @@ done
 # The rounds alternate, the single node's and the cluster's, one of each
 # per rep (in turn first), so that each pair meets the same load of the
 # machine: the ratio is also given as the median of the reps' ratios.
-# Whichever is not writing sits idle (no CPU).
+# Whichever is not writing sits idle (no CPU). As in throughput.sh, each
+# round starts with a sync (untimed) and its topic is deleted after it
+# (rmdir; the cluster's is waited for until no mount lists it): no round
+# pays for the writeback of the rounds before it, and the page cache
+# does not grow from round to round. On this virtual machine the first
+# touch of memory the host has not backed yet costs about 4 us a page,
+# so rounds that grew the page cache (three copies of every byte in the
+# cluster) ran two to four times slower from the third round on, the
+# single node's and the cluster's alike.
 r=1
 while [ $r -le "$BENCH_REPS" ]; do
 	[ $((r % 2)) = 1 ] && single_round "$r"
 	topic3 "c$r"
+	sync
 	# One record first, acknowledged by the ISR: the followers' fetchers
 	# have then started on the new partition (each retries a leader that
 	# does not know yet that it leads, every 10 ms at first), which
@@ -291,6 +306,10 @@ while [ $r -le "$BENCH_REPS" ]; do
 		eval "_q0=\$q$n"
 		[ "$n" = "$L" ] || echo "$(fetches "$n") $_q0" |
 			awk -v mb="$BENCH_CLUSTER_MB" '{ printf "%.2f\n", ($1 - $2) / mb }' >>"$tmp/follower.fetches"
+	done
+	rmdir "$tmp/mnt$L/c$r" || die "rmdir mnt$L/c$r failed"
+	for n in 1 2 3; do
+		poll 60 unlisted "$tmp/mnt$n" "c$r" || die "c$r still listed on mnt$n"
 	done
 	[ $((r % 2)) = 0 ] && single_round "$r"
 	r=$((r + 1))
