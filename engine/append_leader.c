@@ -9,8 +9,9 @@
  * thread. Each part is encoded as if it started the log (enc_part_run,
  * pure: it touches only its own buffers, so a helper can run it) and gets
  * its place when it is written (part_place). The appending thread encodes
- * part 0 and writes the parts in order; it and the helper claim the other
- * parts from one counter, so both encode while the writes go on. Encoding buffers come from the manager's cache
+ * part 0 and writes the parts in order, in groups of LOG_WRITE_BYTES with
+ * one pwritev each (write_parts); it and the helper claim the other parts
+ * from one counter, so both encode while the writes go on. Encoding buffers come from the manager's cache
  * (enc_cache) for the append's duration, so their memory follows the
  * number of appends running at once, not the number of partitions.
  *
