@@ -20,6 +20,11 @@
  * anything it cannot vouch for (a gap, a batch not as its entries say) is
  * left to the record by record path.
  *
+ * Truncation: a read after a truncation of the log (l->truncations moved
+ * since the cursor's last seek) seeks afresh, at its position: the .lines
+ * entries and .log bytes a cursor keeps may be of batches cut since (above
+ * the high watermark, read ahead) and written again differently.
+ *
  * Read-ahead: the record by record path reads RA_SIZE of the .log at a
  * time, but in a read big enough for the whole-batch path, which reads its
  * own batches: there it reads the batch it opens only.
@@ -73,10 +78,15 @@ struct log_cursor {
 	bool rec_esc; /* shown escaped: its line is in esc */
 	char *esc;
 	size_t esc_cap;
-	bool exact;        /* this read fills the batches it opens without read-ahead */
-	int64_t lines_out; /* lines whose '\n' was copied out */
-	size_t charged;    /* ra_cap, charged to l->rab */
+	bool exact;           /* this read fills the batches it opens without read-ahead */
+	int64_t lines_out;    /* lines whose '\n' was copied out */
+	size_t charged;       /* ra_cap and the ahead's raw_cap, charged to l->rab */
+	struct ahead *ah;     /* decoding ahead; NULL until a read starts one */
+	int64_t ahead_bytes;  /* bytes returned that were decoded ahead */
+	uint64_t truncations; /* the log's count at the last seek */
 };
+
+static void ahead_free(struct log_cursor *c);
 
 struct ra_budget *ra_budget_new(int64_t limit)
 {
@@ -157,6 +167,7 @@ void log_cursor_free(struct log_cursor *c)
 {
 	if (!c)
 		return;
+	ahead_free(c);
 	batch_iter_free(&c->it);
 	seg_unref(c->seg);
 	free(c->ra);
@@ -438,6 +449,11 @@ int64_t log_cursor_lines(const struct log_cursor *c)
 	return c->lines_out;
 }
 
+int64_t log_cursor_ahead_bytes(const struct log_cursor *c)
+{
+	return c->ahead_bytes;
+}
+
 /* ---- whole batches, on two threads ----
  *
  * A big read that starts at a batch boundary takes the whole batches that
@@ -548,34 +564,38 @@ static void dec_run_helper(void *arg)
 	batch_iter_free(&it);
 }
 
-/* If the cursor stands between batches: the whole batches that fit in
- * size bytes and lie below line_hw, copied out (decoded on two threads when
- * a helper is idle). Returns the bytes, or 0 to go record by record. */
-static size_t cur_batches(struct log_cursor *c, char *out, size_t size, int64_t line_hw,
-			  struct pool *pool)
+/* A batch the cursor is in whose records are all copied out is left, as
+ * cur_next_rec leaves it at its end. false: records remain (or the batch
+ * has bytes after its last record: cur_next_rec reports those). */
+static bool cur_leave_batch(struct log_cursor *c)
 {
-	struct lines_ent e[BATCHES_MAX + 1];
+	struct rec r;
+
+	if (c->have_rec && c->rec_done < c->rec_len)
+		return false;
+	if (!c->in_batch)
+		return true;
+	if (c->it.remaining > 0 || batch_iter_next(&c->it, &r) != 0)
+		return false;
+	c->in_batch = false;
+	c->have_rec = false;
+	c->ent++;
+	return true;
+}
+
+/* e[0..k]: the batches of c->seg from entry first whose lines fit in room
+ * bytes and lie below line_hw, and the entry after the last; k, or 0 when
+ * they are too few for the whole-batch path. */
+static int cur_plan(struct log_cursor *c, int64_t first, int64_t room, int64_t line_hw,
+		    struct lines_ent *e)
+{
 	int k = 0;
 
-	if ((int64_t)size < engine_batch_read_min || !c->seg ||
-	    (c->have_rec && c->rec_done < c->rec_len))
-		return 0;
-	if (c->in_batch) {
-		struct rec r;
-		if (c->it.remaining > 0 || batch_iter_next(&c->it, &r) != 0)
-			return 0;
-		c->in_batch = false; /* as cur_next_rec does at a batch's end */
-		c->have_rec = false;
-		c->ent++;
-	}
-	/* e[0..k]: the batches that fit, and the entry after the last. */
 	while (k <= BATCHES_MAX) {
-		if (cur_entry(c, c->ent + k, &e[k]) != 1)
+		if (cur_entry(c, first + k, &e[k]) != 1)
 			break;
-		if (k == 0 && e[0].line_pos != c->pos)
-			return 0; /* a gap: the slow path reports it */
 		if (k > 0 &&
-		    (e[k].line_pos - e[0].line_pos > (int64_t)size || e[k].line_pos > line_hw ||
+		    (e[k].line_pos - e[0].line_pos > room || e[k].line_pos > line_hw ||
 		     e[k].position <= e[k - 1].position || e[k].line_pos < e[k - 1].line_pos))
 			break;
 		k++;
@@ -583,17 +603,50 @@ static size_t cur_batches(struct log_cursor *c, char *out, size_t size, int64_t 
 	int n = k - 1; /* batches: e[n] ends the last */
 	if (n < 2 || e[n].line_pos - e[0].line_pos < engine_batch_read_min)
 		return 0;
+	return n;
+}
+
+static void dec_run_init(struct dec_run *d, struct log_cursor *c, const struct lines_ent *e, int n,
+			 char *out, uint8_t *buf)
+{
+	*d = (struct dec_run){
+		.seg = c->seg, .e = e, .n = n, .out = out, .buf = buf, .lf = &c->l->lf
+	};
+	atomic_init(&d->next, 0);
+	atomic_init(&d->rc, 0);
+	atomic_init(&d->lines, 0);
+}
+
+/* The cursor past a run of whole batches that decoded well: its bytes. */
+static size_t cur_took(struct log_cursor *c, const struct dec_run *d)
+{
+	c->ent += d->n;
+	c->have_rec = false;
+	c->pos = d->e[d->n].line_pos;
+	c->lines_out += atomic_load(&d->lines);
+	return (size_t)(d->e[d->n].line_pos - d->e[0].line_pos);
+}
+
+/* If the cursor stands between batches: the whole batches that fit in
+ * size bytes and lie below line_hw, copied out (decoded on two threads when
+ * a helper is idle). Returns the bytes, or 0 to go record by record. */
+static size_t cur_batches(struct log_cursor *c, char *out, size_t size, int64_t line_hw,
+			  struct pool *pool)
+{
+	struct lines_ent e[BATCHES_MAX + 1];
+
+	if ((int64_t)size < engine_batch_read_min || !c->seg || !cur_leave_batch(c))
+		return 0;
+	int n = cur_plan(c, c->ent, (int64_t)size, line_hw, e);
+	if (n == 0 || e[0].line_pos != c->pos)
+		return 0; /* too little, or a gap: the slow path reports it */
 	/* The buffer the batches are read into, if the budget has room for
 	 * it: else the record by record path reads with what the cursor has. */
 	if (cur_grow(c, &c->ra, &c->ra_cap, 0, e[n].position - e[0].position) != 1)
 		return 0;
 	c->ra_len = 0; /* c->ra is reused below */
-	struct dec_run d = {
-		.seg = c->seg, .e = e, .n = n, .out = out, .buf = c->ra, .lf = &c->l->lf
-	};
-	atomic_init(&d.next, 0);
-	atomic_init(&d.rc, 0);
-	atomic_init(&d.lines, 0);
+	struct dec_run d;
+	dec_run_init(&d, c, e, n, out, c->ra);
 	struct pool_job job = { .fn = dec_run_helper, .arg = &d };
 	bool helped = pool_try_run(pool, &job);
 
@@ -602,21 +655,149 @@ static size_t cur_batches(struct log_cursor *c, char *out, size_t size, int64_t 
 		pool_wait(pool, &job);
 	if (atomic_load(&d.rc) < 0)
 		return 0;
-	c->ent += n;
-	c->have_rec = false;
-	c->pos = e[n].line_pos;
-	c->lines_out += atomic_load(&d.lines);
-	return (size_t)(e[n].line_pos - e[0].line_pos);
+	return cur_took(c, &d);
 }
 
-ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *buf, size_t size,
-		       int64_t *actual_pos)
+/* ---- decoding ahead ----
+ *
+ * A reader that reads a partition file through, in big reads, asks for
+ * the bytes after the ones it just got. A read that ends with room for it
+ * has a helper decode the whole batches of the next read (those after the
+ * batch the cursor is in, that fit in the caller's next buffer and lie
+ * below the high watermark now) into that buffer, where the next read
+ * would put them, while the caller answers this read: the answer's copy
+ * to the reader and the reader's next request overlap the decoding,
+ * instead of following it. The next read, if it asks for that position
+ * with that buffer, copies out the rest of the current batch, then joins
+ * the run (claims what the helper has not) and takes it whole; any other
+ * call, the cursor's free, or a truncation of the log since, calls the run
+ * off and waits for the helper first, so that nothing writes the buffer
+ * once its caller has it back.
+ *
+ * The run holds its segment (a reference) and reads the .log into a buffer
+ * of its own (charged to the read-ahead budget like c->ra), so the cursor
+ * may go on with its current batch, in c->ra, meanwhile. Records below the
+ * high watermark do not change, and only a truncation removes them (after
+ * one the next read seeks, which calls the run off): a run taken is what
+ * the read would have decoded itself. */
+struct ahead {
+	struct dec_run d;
+	struct lines_ent e[BATCHES_MAX + 1];
+	struct pool_job job;
+	struct pool *pool;
+	bool pending;  /* the job was handed to a helper, not settled */
+	int64_t first; /* the entry of e[0] */
+	uint8_t *raw;  /* the .log bytes of e[0..n) */
+	size_t raw_cap;
+};
+
+/* Waits for the run's helper (cancel: calls the run off first). */
+static void ahead_wait(struct log_cursor *c, bool cancel)
+{
+	struct ahead *a = c->ah;
+
+	if (!a || !a->pending)
+		return;
+	int zero = 0;
+	if (cancel)
+		atomic_compare_exchange_strong(&a->d.rc, &zero, -ECANCELED);
+	if (!pool_try_cancel(a->pool, &a->job))
+		pool_wait(a->pool, &a->job);
+	a->pending = false;
+	seg_unref(a->d.seg);
+	a->d.seg = NULL;
+}
+
+static void ahead_settle(struct log_cursor *c)
+{
+	ahead_wait(c, true);
+}
+
+static void ahead_free(struct log_cursor *c)
+{
+	if (!c->ah)
+		return;
+	ahead_settle(c);
+	free(c->ah->raw);
+	free(c->ah);
+	c->ah = NULL;
+}
+
+/* At the end of a read that filled its size bytes: the whole batches after
+ * the current one, decoded by a helper into next (size bytes), placed as
+ * the next read from c->pos would place them. Nothing when no helper is
+ * idle: the point is to decode while the caller is busy elsewhere. */
+static void ahead_start(struct log_cursor *c, char *next, size_t size, int64_t line_hw,
+			struct pool *pool)
+{
+	if (!next || !pool || !c->seg || (int64_t)size < engine_batch_read_min)
+		return;
+	if (!c->ah && !(c->ah = calloc(1, sizeof(*c->ah))))
+		return;
+	struct ahead *a = c->ah;
+	int64_t first = c->in_batch ? c->ent + 1 : c->ent;
+	int n = cur_plan(c, first, (int64_t)size, line_hw, a->e);
+	if (n == 0 || a->e[0].line_pos < c->pos)
+		return;
+	/* Room for the rest of the current batch before the run. */
+	int64_t lead = a->e[0].line_pos - c->pos;
+	while (n > 0 && lead + (a->e[n].line_pos - a->e[0].line_pos) > (int64_t)size)
+		n--;
+	if (n < 2 || cur_grow(c, &a->raw, &a->raw_cap, 0, a->e[n].position - a->e[0].position) != 1)
+		return;
+	dec_run_init(&a->d, c, a->e, n, next + lead, a->raw);
+	seg_ref(a->d.seg);
+	a->job = (struct pool_job){ .fn = dec_run_helper, .arg = &a->d };
+	a->pool = pool;
+	a->first = first;
+	a->pending = pool_try_run(pool, &a->job);
+	if (!a->pending) {
+		seg_unref(a->d.seg);
+		a->d.seg = NULL;
+	}
+}
+
+/* The run, if the cursor has reached its first batch and it lands at out
+ * with room: joined and taken (its bytes), else called off (0). */
+static size_t ahead_take(struct log_cursor *c, char *out, size_t room)
+{
+	struct ahead *a = c->ah;
+	const struct lines_ent *e = a->e;
+	int n = a->d.n;
+
+	if (!cur_leave_batch(c) || c->seg != a->d.seg || c->ent != a->first ||
+	    c->pos != e[0].line_pos || out != a->d.out ||
+	    e[n].line_pos - e[0].line_pos > (int64_t)room) {
+		ahead_settle(c);
+		return 0;
+	}
+	dec_run_claim(&a->d, &c->it);
+	ahead_wait(c, false);
+	if (atomic_load(&a->d.rc) < 0)
+		return 0;
+	size_t n_bytes = cur_took(c, &a->d);
+	c->ahead_bytes += (int64_t)n_bytes;
+	return n_bytes;
+}
+
+ssize_t log_read_lines_ahead(struct log *l, struct log_cursor *c, int64_t pos, char *buf,
+			     size_t size, int64_t *actual_pos, char *next)
 {
 	pthread_mutex_lock(&l->lock);
 	int64_t hw = l->hw, line_hw = l->line_hw, line_start = l->line_start;
+	uint64_t truncations = l->truncations;
 	bool deleted = l->deleted;
 	struct pool *pool = l->pool;
 	pthread_mutex_unlock(&l->lock);
+	/* After a truncation the cursor's entries and bytes read ahead may be
+	 * of batches since cut and written again: it seeks afresh. */
+	bool seek = c->pos != pos || !c->seg || c->truncations != truncations;
+	/* A run decoded ahead for a read that is not this one (or that ends
+	 * before it) is called off before buf or the cursor is touched. */
+	if (c->ah && c->ah->pending &&
+	    (deleted || seek || pos >= line_hw || size == 0 ||
+	     buf + (c->ah->e[0].line_pos - pos) != c->ah->d.out))
+		ahead_settle(c);
 	if (deleted)
 		return -ENOENT;
 	if (actual_pos)
@@ -627,7 +808,8 @@ ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *b
 	 * its ends (the record it starts in, the one it ends in): reading
 	 * ahead there would read bytes cur_batches reads again. */
 	c->exact = (int64_t)size >= engine_batch_read_min;
-	if (c->pos != pos || !c->seg) {
+	if (seek) {
+		c->truncations = truncations;
 		/* As a gap: a seek never lands below the log start (a cursor
 		 * already there reads on what its segment holds). */
 		if (pos < line_start)
@@ -642,7 +824,11 @@ ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *b
 		*actual_pos = c->pos;
 	size_t n = 0;
 	while (n < size) {
-		size_t got = cur_batches(c, buf + n, size - n, line_hw, pool);
+		size_t got = 0;
+		if (c->ah && c->ah->pending && c->pos >= c->ah->e[0].line_pos)
+			got = ahead_take(c, buf + n, size - n);
+		if (got == 0)
+			got = cur_batches(c, buf + n, size - n, line_hw, pool);
 		if (got > 0) {
 			n += got;
 			continue;
@@ -653,6 +839,7 @@ ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *b
 			if (rc < 0) {
 				if (n)
 					break;
+				ahead_settle(c);
 				return rc;
 			}
 			if (rc == 0)
@@ -674,5 +861,14 @@ ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *b
 		n += emit(c, buf + n, size - n);
 		c->pos = c->rec_pos + c->rec_done;
 	}
+	ahead_settle(c); /* a run this read did not reach */
+	if (n == size)
+		ahead_start(c, next, size, line_hw, pool);
 	return (ssize_t)n;
+}
+
+ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *buf, size_t size,
+		       int64_t *actual_pos)
+{
+	return log_read_lines_ahead(l, c, pos, buf, size, actual_pos, NULL);
 }

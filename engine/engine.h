@@ -574,6 +574,14 @@ int64_t log_cursor_lines(const struct log_cursor *c);
  * copy starts inside that line. */
 ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *buf, size_t size,
 		       int64_t *actual_pos);
+/* log_read_lines, for a reader that alternates between two buffers of size
+ * bytes: a read that fills buf may have a helper decode what follows into
+ * next meanwhile, for a next call with buf = next at the position this one
+ * ended (cursor.c, "decoding ahead"). Until that call, or any other call
+ * with the cursor, or its free, next may be written: the caller leaves it
+ * alone (nor frees nor grows it) till then. next may be NULL. */
+ssize_t log_read_lines_ahead(struct log *l, struct log_cursor *c, int64_t pos, char *buf,
+			     size_t size, int64_t *actual_pos, char *next);
 /* Lookups, O(log n): first record at or after the position / offset /
  * timestamp. Return 0 and fill the out values, or -ERANGE beyond the end. */
 int log_offset_to_pos(struct log *l, int64_t offset, int64_t *pos);

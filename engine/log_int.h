@@ -106,6 +106,8 @@ struct ra_budget {
 struct ra_budget *ra_budget_new(int64_t limit);
 void ra_budget_ref(struct ra_budget *b);
 void ra_budget_unref(struct ra_budget *b);
+/* The bytes a cursor returned that a helper had decoded ahead (tests). */
+int64_t log_cursor_ahead_bytes(const struct log_cursor *c);
 
 /* What the appender knows of each batch it writes. */
 struct batch_meta {

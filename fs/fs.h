@@ -184,8 +184,11 @@ struct fs_file {
 	struct topic_reader *reader;
 	int64_t next_off, next_pos;
 
-	/* reply buffer (partition and raw segment reads) */
-	char *rbuf;
+	/* reply buffer (partition and raw segment reads); rbuf2: the other
+	 * one of a partition file read in big reads, which the engine may
+	 * decode the next read into while rbuf's bytes are replied (both
+	 * FS_MAX_WRITE bytes then, never reallocated: open_files.c) */
+	char *rbuf, *rbuf2;
 	size_t rbuf_cap;
 
 	/* consumer groups (groups.c): the group of a .groups/<g>/ file; for

@@ -221,9 +221,11 @@ void topic_reader_free(struct topic_reader *r);
  * *actual_pos (if not NULL) says where. The lines returned count as
  * delivered (.metrics). -ENOENT, -EBADMSG, -EIO, -EREMOTE (a cluster:
  * this broker holds no replica of the partition, whose file is listed
- * with size 0). */
+ * with size 0). next: NULL, or the reader's other buffer of size bytes,
+ * which the engine may decode the following bytes into meanwhile (see
+ * log_read_lines_ahead: the caller leaves it alone until its next read). */
 ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r, int64_t pos,
-			  char *buf, size_t size, int64_t *actual_pos);
+			  char *buf, size_t size, int64_t *actual_pos, char *next);
 
 /* ---- .segments ----
  * The files of a partition's segments: <base>.log raw, the others

@@ -263,24 +263,34 @@ void topic_cursor_free(struct topic *t, int partition, struct log_cursor *c)
 	log_cursor_free(c);
 }
 
-ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c, int64_t pos,
-			 char *buf, size_t size, int64_t *actual_pos)
+/* A read of the line view through c, over obs (a read copy) or else the
+ * partition's own log, counted as delivered. */
+static ssize_t read_counted(struct topic *t, int partition, struct log *obs, struct log_cursor *c,
+			    int64_t pos, char *buf, size_t size, int64_t *actual_pos, char *next)
 {
 	struct partition *pt;
 	ssize_t rc = part_begin(t, partition, &pt);
+	struct log *l;
 
 	if (rc < 0)
 		return rc;
-	if (!pt->log || !c) {
+	l = obs ? obs : pt->log;
+	if (!l || !c) {
 		pthread_rwlock_unlock(&t->lock);
 		return partition_remote(t, partition);
 	}
 	int64_t lines = log_cursor_lines(c);
-	rc = log_read_lines(pt->log, c, pos, buf, size, actual_pos);
+	rc = log_read_lines_ahead(l, c, pos, buf, size, actual_pos, next);
 	if (rc > 0)
 		partition_count_out(pt, log_cursor_lines(c) - lines, (size_t)rc);
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
+}
+
+ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c, int64_t pos,
+			 char *buf, size_t size, int64_t *actual_pos)
+{
+	return read_counted(t, partition, NULL, c, pos, buf, size, actual_pos, NULL);
 }
 
 /* fs's reader is an engine cursor of its own; on a partition without a
@@ -361,23 +371,9 @@ void topic_reader_free(struct topic_reader *r)
 }
 
 ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r, int64_t pos,
-			  char *buf, size_t size, int64_t *actual_pos)
+			  char *buf, size_t size, int64_t *actual_pos, char *next)
 {
-	struct partition *pt;
-	int64_t lines;
-	ssize_t rc;
-
-	if (!r->obs_log)
-		return topic_read_lines(t, partition, r->c, pos, buf, size, actual_pos);
-	rc = part_begin(t, partition, &pt);
-	if (rc < 0)
-		return rc;
-	lines = log_cursor_lines(r->c);
-	rc = log_read_lines(r->obs_log, r->c, pos, buf, size, actual_pos);
-	if (rc > 0)
-		partition_count_out(pt, log_cursor_lines(r->c) - lines, (size_t)rc);
-	pthread_rwlock_unlock(&t->lock);
-	return rc;
+	return read_counted(t, partition, r->obs_log, r->c, pos, buf, size, actual_pos, next);
 }
 
 void partition_count_out(struct partition *pt, int64_t lines, size_t n)

@@ -170,5 +170,27 @@ mq_run cat "$MNT/p/0" > "$MQ_TMP/n.1"
 expect_ok "no_page_cache: the second cat is read by the daemon" \
 	test "$(cat_reads "$MQ_TMP/n.2")" -gt 0
 expect_same "no_page_cache: the records" "$MQ_TMP/p.exp" "$MQ_TMP/n.2"
+# Big reads: each one has the next decoded meanwhile (engine/cursor.c,
+# "decoding ahead"); reads that go elsewhere, or are smaller, call it off.
+awk 'BEGIN{for(i=1;i<=120000;i++)printf "big-%07d-%064d\n", i, i}' > "$MQ_TMP/big.exp"
+mq_run mkdir "$MNT/big"
+expect_ok "no_page_cache: write 10 MB" \
+	dd if="$MQ_TMP/big.exp" of="$MNT/big/0" bs=1M status=none
+mq_run cat "$MNT/big/0" > "$MQ_TMP/big.1"
+expect_same "no_page_cache: cat of 10 MB" "$MQ_TMP/big.exp" "$MQ_TMP/big.1"
+mq_run dd if="$MNT/big/0" bs=1M skip=3 count=2 status=none > "$MQ_TMP/big.2"
+dd if="$MQ_TMP/big.exp" bs=1M skip=3 count=2 status=none > "$MQ_TMP/big.2.exp"
+expect_same "no_page_cache: dd skip=3 count=2" "$MQ_TMP/big.2.exp" "$MQ_TMP/big.2"
+# One open file, reads of 1 MiB, 512 KiB, 64 KiB, 1 MiB, 300 KiB, then a
+# second reader of its own in between, then the rest.
+exec 8< "$MNT/big/0"
+for bs in 1M 512K 64K 1M 300K; do
+	dd bs=$bs count=1 iflag=fullblock status=none <&8
+done > "$MQ_TMP/big.3"
+mq_run dd if="$MNT/big/0" bs=1M skip=1 count=1 status=none > /dev/null
+cat <&8 >> "$MQ_TMP/big.3"
+exec 8<&-
+expect_same "no_page_cache: reads of mixed sizes, another reader between" \
+	"$MQ_TMP/big.exp" "$MQ_TMP/big.3"
 mq_umount
 mq_done

@@ -326,7 +326,7 @@ static void produce_versions(void **state, int16_t v)
 	struct topic_reader *rd;
 	assert_int_equal(broker_topic_get(f->b, "orders", &t), 0);
 	assert_int_equal(topic_reader_new(t, 0, &rd), 0);
-	ssize_t n = topic_reader_read(t, 0, rd, 0, buf, sizeof(buf) - 1, NULL);
+	ssize_t n = topic_reader_read(t, 0, rd, 0, buf, sizeof(buf) - 1, NULL, NULL);
 	assert_true(n > 0);
 	buf[n] = '\0';
 	assert_string_equal(buf, "o0\no1\no2\no0\no1\no2\n");

@@ -1507,10 +1507,169 @@ static void test_read_whole_batches(void **state)
 	free(got);
 }
 
+/* A follower's truncation cuts batches above the high watermark that a
+ * reader's cursor may hold entries and bytes of (read ahead), and other
+ * batches are written in their place: reads after it, small and big, show
+ * those, as a new cursor does. */
+static void test_read_after_truncation(void **state)
+{
+	struct logfx *f = *state;
+	static char vals[1000][32];
+	struct rec_in r[1000];
+	size_t sizes[] = { 100, 4096, 1 << 20 };
+
+	for (size_t k = 0; k < 3; k++) {
+		logfx_put(f, 0, 3000, 100);
+		struct log_state st;
+		log_get_state(f->l, &st);
+		int64_t hw = st.hw, hw_pos;
+		for (int i = 0; i < 1000; i++) {
+			int len = snprintf(vals[i], sizeof(vals[i]), "above-%d", i);
+			r[i] = (struct rec_in){ NULL, -1, vals[i], len, fake_now };
+		}
+		for (int i = 0; i < 1000; i += 100)
+			assert_int_equal(log_append(f->l, r + i, 100, 0, NULL), 0);
+		assert_int_equal(log_offset_to_pos(f->l, hw, &hw_pos), 0);
+		/* A reader up to the hw, then the uncommitted tail cut and other
+		 * records (batches of another size) written and committed. */
+		struct log_cursor *c = log_cursor_new(f->l);
+		char *buf = malloc(1 << 21), *want = malloc(1 << 21);
+		int64_t pos = 0;
+		ssize_t g;
+		while ((g = log_read_lines(f->l, c, pos, buf, sizes[k], NULL)) > 0)
+			pos += g;
+		assert_int_equal(pos, hw_pos);
+		assert_int_equal(log_truncate_to(f->l, hw), 0);
+		for (int i = 0; i < 1000; i++) {
+			int len = snprintf(vals[i], sizeof(vals[i]), "x%d", i);
+			r[i] = (struct rec_in){ NULL, -1, vals[i], len, fake_now };
+		}
+		for (int i = 0; i < 1000; i += 37)
+			assert_int_equal(
+				log_append(f->l, r + i, i + 37 <= 1000 ? 37 : 1000 - i, 0, NULL),
+				0);
+		assert_int_equal(log_set_hw(f->l, hw + 1000), 0);
+		size_t n = 0;
+		while ((g = log_read_lines(f->l, c, pos + (int64_t)n, buf + n, sizes[k], NULL)) > 0)
+			n += (size_t)g;
+		assert_true(g == 0);
+		struct log_cursor *fresh = log_cursor_new(f->l);
+		assert_int_equal(log_read_lines(f->l, fresh, pos, want, 1 << 21, NULL), n);
+		assert_memory_equal(buf, want, n);
+		assert_memory_equal(buf, "x0\nx1\n", 6);
+		log_cursor_free(fresh);
+		log_cursor_free(c);
+		free(buf);
+		free(want);
+		/* Again on a log of its own. */
+		assert_int_equal(log_truncate_to(f->l, 0), 0);
+	}
+}
+
+/* Reads in turn into two buffers, as the mount's reader does (next: the
+ * other one), from pos until size bytes are read or the end; the bytes in
+ * out. Returns the cursor's bytes decoded ahead. */
+static int64_t read_pair(struct log *l, struct log_cursor *c, char *bufs[2], size_t chunk,
+			 int64_t pos, char *out, size_t size)
+{
+	size_t n = 0;
+	int k = 0;
+	int64_t before = log_cursor_ahead_bytes(c);
+
+	while (n < size) {
+		size_t want = size - n < chunk ? size - n : chunk;
+		ssize_t g = log_read_lines_ahead(l, c, pos + (int64_t)n, bufs[k], want, NULL,
+						 bufs[1 - k]);
+		assert_true(g >= 0);
+		if (g == 0)
+			break;
+		memcpy(out + n, bufs[k], (size_t)g);
+		n += (size_t)g;
+		k = 1 - k;
+	}
+	assert_int_equal(n, size);
+	return log_cursor_ahead_bytes(c) - before;
+}
+
+/* Decoding ahead: a reader reading on in big reads gets most bytes from
+ * runs a helper decoded while it was away, byte for byte what the log
+ * holds; a read elsewhere, or into the other buffer, calls the run off;
+ * and a truncation since the run was decoded is seen, not the bytes the
+ * run decoded before it. */
+static void test_read_ahead(void **state)
+{
+	struct logfx *f = *state;
+	const size_t chunk = 64 << 10;
+	size_t el;
+	char *e = expect_text(0, 200000, &el);
+	char *got = malloc(el), *bufs[2] = { malloc(chunk), malloc(chunk) };
+
+	assert_non_null(got);
+	f->cfg.segment_bytes = 1 << 20; /* runs end at segment ends too */
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	logfx_put(f, 0, 200000, 100);
+	struct log_cursor *c = log_cursor_new(f->l);
+	/* Read through: most of it decoded ahead. */
+	int64_t ahead = read_pair(f->l, c, bufs, chunk, 0, got, el);
+	assert_memory_equal(got, e, el);
+	assert_true(ahead > (int64_t)el / 2);
+	log_cursor_free(c);
+
+	/* A run is started for chunk..; a read at 0 into that buffer calls it
+	 * off, then reading on from there is right throughout. */
+	c = log_cursor_new(f->l);
+	assert_int_equal(log_read_lines_ahead(f->l, c, 0, bufs[0], chunk, NULL, bufs[1]), chunk);
+	assert_int_equal(log_read_lines_ahead(f->l, c, 0, bufs[1], chunk, NULL, bufs[0]), chunk);
+	assert_memory_equal(bufs[1], e, chunk);
+	read_pair(f->l, c, bufs, chunk, (int64_t)chunk, got, 4 * chunk);
+	assert_memory_equal(got, e + chunk, 4 * chunk);
+	/* The position the run was for (its buffer: bufs[0], read_pair's
+	 * next after its fourth read), into the buffer it was not for. */
+	int64_t at = (int64_t)(5 * chunk);
+	assert_int_equal(log_read_lines_ahead(f->l, c, at, bufs[1], chunk, NULL, bufs[0]), chunk);
+	assert_memory_equal(bufs[1], e + at, chunk);
+	log_cursor_free(c);
+
+	/* A truncation inside the run's range, then other records: the next
+	 * read shows them. */
+	c = log_cursor_new(f->l);
+	assert_int_equal(log_read_lines_ahead(f->l, c, 0, bufs[0], chunk, NULL, bufs[1]), chunk);
+	int64_t cut;
+	assert_int_equal(log_pos_to_offset(f->l, (int64_t)(chunk + chunk / 4), &cut), 0);
+	cut -= cut % 100; /* a batch's first record */
+	assert_int_equal(log_truncate_to(f->l, cut), 0);
+	static char vals[1000][32];
+	struct rec_in r[1000];
+	for (int i = 0; i < 1000; i++) {
+		int len = snprintf(vals[i], sizeof(vals[i]), "other-%d", i);
+		r[i] = (struct rec_in){ NULL, -1, vals[i], len, fake_now };
+	}
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(log_append(f->l, r, 1000, 0, NULL), 0);
+	assert_int_equal(log_set_hw(f->l, cut + 20000), 0);
+	size_t want = 2 * chunk;
+	struct log_cursor *fresh = log_cursor_new(f->l);
+	char *oracle = malloc(want);
+	assert_int_equal(log_read_lines(f->l, fresh, (int64_t)chunk, oracle, want, NULL), want);
+	assert_non_null(memmem(oracle, want, "other-0\n", 8));
+	read_pair(f->l, c, bufs + 0, chunk, (int64_t)chunk, got, want);
+	assert_memory_equal(got, oracle, want);
+	log_cursor_free(fresh);
+	log_cursor_free(c);
+	free(oracle);
+	free(bufs[0]);
+	free(bufs[1]);
+	free(got);
+	free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_append_read, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_read_ahead, setup_helper, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_read_after_truncation, setup_helper,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_null_value_read, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_and_lookups, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_time_lookup, setup, logfx_teardown),
