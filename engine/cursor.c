@@ -794,10 +794,12 @@ ssize_t log_read_lines_ahead(struct log *l, struct log_cursor *c, int64_t pos, c
 	bool seek = c->pos != pos || !c->seg || c->truncations != truncations;
 	/* A run decoded ahead for a read that is not this one (or that ends
 	 * before it) is called off before buf or the cursor is touched. */
-	if (c->ah && c->ah->pending &&
-	    (deleted || seek || pos >= line_hw || size == 0 ||
-	     buf + (c->ah->e[0].line_pos - pos) != c->ah->d.out))
-		ahead_settle(c);
+	if (c->ah && c->ah->pending) {
+		int64_t lead = c->ah->e[0].line_pos - pos;
+		if (deleted || seek || pos >= line_hw || lead < 0 || lead >= (int64_t)size ||
+		    buf + lead != c->ah->d.out)
+			ahead_settle(c);
+	}
 	if (deleted)
 		return -ENOENT;
 	if (actual_pos)
