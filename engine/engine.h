@@ -579,7 +579,9 @@ ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *b
  * next meanwhile, for a next call with buf = next at the position this one
  * ended (cursor.c, "decoding ahead"). Until that call, or any other call
  * with the cursor, or its free, next may be written: the caller leaves it
- * alone (nor frees nor grows it) till then. next may be NULL. */
+ * alone (nor frees nor grows it) till then. next may be NULL. The run is
+ * the manager's helper's: a cursor given a next is freed before its
+ * log's manager is closed (the mount frees its readers first). */
 ssize_t log_read_lines_ahead(struct log *l, struct log_cursor *c, int64_t pos, char *buf,
 			     size_t size, int64_t *actual_pos, char *next);
 /* Lookups, O(log n): first record at or after the position / offset /
