@@ -18,7 +18,9 @@
  * Between batches, a big read takes the whole batches that fit at once,
  * claimed run by run by the reading thread and a helper (cur_batches);
  * anything it cannot vouch for (a gap, a batch not as its entries say) is
- * left to the record by record path.
+ * left to the record by record path. A read given the caller's other
+ * buffer has the next read's whole batches decoded into it meanwhile
+ * ("decoding ahead", below).
  *
  * Truncation: a read after a truncation of the log (l->truncations moved
  * since the cursor's last seek) seeks afresh, at its position: the .lines
