@@ -34,7 +34,9 @@ need="$need vim-tiny rsync"
 # make format-check: clang-format, against .clang-format.
 need="$need clang-format"
 # kcat: t_cluster_start.sh checks the SASL listener with a real Kafka client.
-need="$need kcat"
+# librdkafka-dev: tests/clients/rdk_check (t_kafka_rdkafka.sh and the
+# cluster's client tests) and contrib/bench/rdk_perf link with librdkafka.
+need="$need kcat librdkafka-dev"
 # t_kafka_produce.sh: kafkajs, a Kafka client from npm (node and npm from
 # Debian unless a node is there already; kafkajs into build/npm by npm
 # itself, below).
