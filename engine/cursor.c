@@ -50,6 +50,7 @@
 #include <string.h>
 
 #include "engine/log_int.h"
+#include "util/shelf.h"
 
 #define RA_SIZE   (512 * 1024)
 #define RA_SMALL  (16 * 1024)
@@ -142,15 +143,29 @@ static int cur_grow(struct log_cursor *c, uint8_t **buf, size_t *cap, size_t nee
 			return 0;
 		(void)ra_budget_take(b, to - *cap, true);
 	}
-	uint8_t *n = realloc(*buf, to);
+	/* The buffer comes from the shelf when it has one: its pages are
+	 * mapped already (util/shelf.h), while a new one faults each in. It
+	 * may be bigger than asked for; all of it is charged. The old one,
+	 * whose bytes it takes over, goes to the shelf in turn. */
+	size_t got = to;
+	uint8_t *n = shelf_take(to, &got);
+	if (n) {
+		(void)ra_budget_take(b, got - to, true);
+		if (*buf) {
+			memcpy(n, *buf, *cap);
+			shelf_give(*buf, *cap);
+		}
+	} else {
+		n = realloc(*buf, to);
+	}
 	if (!n) {
 		if (b)
 			atomic_fetch_sub(&b->used, (int64_t)(to - *cap));
 		return -ENOMEM;
 	}
-	c->charged += to - *cap;
+	c->charged += got - *cap;
 	*buf = n;
-	*cap = to;
+	*cap = got;
 	return full;
 }
 
@@ -172,7 +187,7 @@ void log_cursor_free(struct log_cursor *c)
 	ahead_free(c);
 	batch_iter_free(&c->it);
 	seg_unref(c->seg);
-	free(c->ra);
+	shelf_give(c->ra, c->ra_cap);
 	free(c->esc);
 	if (c->l->rab)
 		atomic_fetch_sub(&c->l->rab->used, (int64_t)c->charged);
@@ -720,7 +735,7 @@ static void ahead_free(struct log_cursor *c)
 	if (!c->ah)
 		return;
 	ahead_settle(c);
-	free(c->ah->raw);
+	shelf_give(c->ah->raw, c->ah->raw_cap);
 	free(c->ah);
 	c->ah = NULL;
 }

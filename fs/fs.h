@@ -187,9 +187,10 @@ struct fs_file {
 	/* reply buffer (partition and raw segment reads); rbuf2: the other
 	 * one of a partition file read in big reads, which the engine may
 	 * decode the next read into while rbuf's bytes are replied (both
-	 * FS_MAX_WRITE bytes then, never reallocated: open_files.c) */
+	 * at least FS_MAX_WRITE bytes then, never reallocated: open_files.c);
+	 * both come from and go back to util/shelf.h's shelf when it can */
 	char *rbuf, *rbuf2;
-	size_t rbuf_cap;
+	size_t rbuf_cap, rbuf2_cap;
 
 	/* consumer groups (groups.c): the group of a .groups/<g>/ file; for
 	 * consume the member, the parked read and the poll handle */

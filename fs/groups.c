@@ -50,6 +50,7 @@
 #include <string.h>
 
 #include "fs/fs.h"
+#include "util/shelf.h"
 
 bool fs_groups_kind(int kind)
 {
@@ -346,6 +347,8 @@ static ssize_t consume_fill(struct fs_file *f, off_t off, size_t size, bool *eof
 
 	if (size > FS_MAX_WRITE)
 		size = FS_MAX_WRITE;
+	if (!f->rbuf)
+		f->rbuf = shelf_take(size, &f->rbuf_cap);
 	if (f->rbuf_cap < size) {
 		char *b = realloc(f->rbuf, size);
 
@@ -367,7 +370,8 @@ static ssize_t consume_fill(struct fs_file *f, off_t off, size_t size, bool *eof
  * f->lock. relock: f outlives the reply (a wake: file_free waits for the
  * wakes in flight), so f->lock is taken again and the buffer goes back;
  * otherwise f may be gone as soon as the reply is sent (the reader can
- * close it at once), nothing touches it and the buffer is freed. */
+ * close it at once), nothing touches it and the buffer goes to the shelf
+ * (util/shelf.h), from which the next read most likely takes it back. */
 static void consume_reply(struct fs_file *f, fuse_req_t req, ssize_t n, bool relock)
 {
 	char *buf = NULL;
@@ -385,7 +389,7 @@ static void consume_reply(struct fs_file *f, fuse_req_t req, ssize_t n, bool rel
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
 	if (!relock) {
-		free(buf);
+		shelf_give(buf, cap);
 		return;
 	}
 	fs_file_lock(f);
@@ -393,7 +397,7 @@ static void consume_reply(struct fs_file *f, fuse_req_t req, ssize_t n, bool rel
 		f->rbuf = buf;
 		f->rbuf_cap = cap;
 	} else {
-		free(buf);
+		shelf_give(buf, cap);
 	}
 }
 

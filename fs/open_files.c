@@ -83,6 +83,7 @@
 #include <unistd.h>
 
 #include "fs/fs.h"
+#include "util/shelf.h"
 
 #define FS_CONFIG_MAX_PENDING (64 * 1024) /* an unfinished .config line */
 
@@ -131,8 +132,8 @@ static void file_free(struct fs_file *f)
 	pthread_mutex_destroy(&f->lock);
 	free(f->partial);
 	free(f->refused);
-	free(f->rbuf);
-	free(f->rbuf2);
+	shelf_give(f->rbuf, f->rbuf_cap);
+	shelf_give(f->rbuf2, f->rbuf2_cap);
 	free(f->text);
 	free(f->chunk);
 	free(f);
@@ -217,6 +218,8 @@ static int rbuf_reserve(struct fs_file *f, size_t size)
 
 	if (f->rbuf_cap >= size)
 		return 0;
+	if (!f->rbuf && (f->rbuf = shelf_take(size, &f->rbuf_cap)))
+		return 0;
 	buf = realloc(f->rbuf, size);
 	if (!buf)
 		return -ENOMEM;
@@ -294,14 +297,18 @@ static ssize_t part_read(struct fs_file *f, size_t size, off_t off, const char *
 	/* Big reads with direct I/O alternate between two buffers, so that
 	 * the engine can decode the next read into one while the other is
 	 * replied (log_read_lines_ahead). The first big read makes both
-	 * FS_MAX_WRITE: a buffer the engine may be writing is never
+	 * at least FS_MAX_WRITE: a buffer the engine may be writing is never
 	 * reallocated (rbuf_reserve only grows), and is freed only after the
 	 * reader. Not through the page cache: there the kernel reads ahead
 	 * itself, several requests at once and not always in order, and
 	 * decoding ahead as well measured no faster, with more CPU. */
 	bool big = size >= FS_MAX_WRITE / 4 && !f->cached;
-	if (big && !f->rbuf2 && rbuf_reserve(f, FS_MAX_WRITE) == 0)
-		f->rbuf2 = malloc(FS_MAX_WRITE);
+	if (big && !f->rbuf2 && rbuf_reserve(f, FS_MAX_WRITE) == 0) {
+		f->rbuf2_cap = FS_MAX_WRITE;
+		f->rbuf2 = shelf_take(FS_MAX_WRITE, &f->rbuf2_cap);
+		if (!f->rbuf2)
+			f->rbuf2 = malloc(FS_MAX_WRITE);
+	}
 	if (big)
 		next = f->rbuf2;
 	rc = rbuf_reserve(f, size);
@@ -321,8 +328,12 @@ static ssize_t part_read(struct fs_file *f, size_t size, off_t off, const char *
 		}
 	}
 	if (next) {
+		size_t cap = f->rbuf_cap;
+
 		f->rbuf2 = f->rbuf;
 		f->rbuf = next;
+		f->rbuf_cap = f->rbuf2_cap;
+		f->rbuf2_cap = cap;
 	}
 	return n;
 }

@@ -18,6 +18,7 @@
 #include "engine/engine.h"
 #include "engine/log_int.h"
 #include "tests/unit/logfx.h"
+#include "util/shelf.h"
 
 
 static void tune(struct log_config *cfg)
@@ -1591,6 +1592,31 @@ static int64_t read_pair(struct log *l, struct log_cursor *c, char *bufs[2], siz
 	return log_cursor_ahead_bytes(c) - before;
 }
 
+/* The expected lines of records 0..n-1 and the buffers read_pair reads
+ * them with. */
+struct pair_rd {
+	size_t chunk, el;
+	char *e, *got, *bufs[2];
+};
+
+static void pair_rd_init(struct pair_rd *p, size_t chunk, int n)
+{
+	p->chunk = chunk;
+	p->e = expect_text(0, n, &p->el);
+	p->got = malloc(p->el);
+	p->bufs[0] = malloc(chunk);
+	p->bufs[1] = malloc(chunk);
+	assert_true(p->got && p->bufs[0] && p->bufs[1]);
+}
+
+static void pair_rd_free(struct pair_rd *p)
+{
+	free(p->bufs[0]);
+	free(p->bufs[1]);
+	free(p->got);
+	free(p->e);
+}
+
 /* Decoding ahead: a reader reading on in big reads gets most bytes from
  * runs a helper decoded while it was away, byte for byte what the log
  * holds; a read elsewhere, or into the other buffer, calls the run off;
@@ -1599,12 +1625,11 @@ static int64_t read_pair(struct log *l, struct log_cursor *c, char *bufs[2], siz
 static void test_read_ahead(void **state)
 {
 	struct logfx *f = *state;
-	const size_t chunk = 64 << 10;
-	size_t el;
-	char *e = expect_text(0, 200000, &el);
-	char *got = malloc(el), *bufs[2] = { malloc(chunk), malloc(chunk) };
+	struct pair_rd p;
+	pair_rd_init(&p, 64 << 10, 200000);
+	const size_t chunk = p.chunk, el = p.el;
+	char *e = p.e, *got = p.got, **bufs = p.bufs;
 
-	assert_non_null(got);
 	f->cfg.segment_bytes = 1 << 20; /* runs end at segment ends too */
 	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
 	logfx_put(f, 0, 200000, 100);
@@ -1657,10 +1682,36 @@ static void test_read_ahead(void **state)
 	log_cursor_free(fresh);
 	log_cursor_free(c);
 	free(oracle);
-	free(bufs[0]);
-	free(bufs[1]);
-	free(got);
-	free(e);
+	pair_rd_free(&p);
+}
+
+/* A cursor's buffers (read-ahead, decoding ahead) go to the shelf when
+ * it is freed, and the next cursor takes them back (util/shelf.h): its
+ * pages are mapped already, where a new buffer faults each one in. */
+static void test_read_buffers_shelved(void **state)
+{
+	struct logfx *f = *state;
+	struct pair_rd p;
+	pair_rd_init(&p, 256 << 10, 50000);
+	logfx_put(f, 0, 50000, 100);
+	shelf_clear();
+	struct log_cursor *c = log_cursor_new(f->l);
+	assert_true(read_pair(f->l, c, p.bufs, p.chunk, 0, p.got, p.el) > 0);
+	assert_memory_equal(p.got, p.e, p.el);
+	assert_int_equal(shelf_bytes(), 0);
+	log_cursor_free(c);
+	size_t kept = shelf_bytes();
+	assert_true(kept >= 2 * (size_t)SHELF_MIN); /* read-ahead and decoding ahead */
+
+	c = log_cursor_new(f->l);
+	memset(p.got, 0, p.el);
+	assert_true(read_pair(f->l, c, p.bufs, p.chunk, 0, p.got, p.el) > 0);
+	assert_memory_equal(p.got, p.e, p.el);
+	assert_true(shelf_bytes() < kept);
+	log_cursor_free(c);
+	assert_true(shelf_bytes() >= kept);
+	shelf_clear();
+	pair_rd_free(&p);
 }
 
 int main(void)
@@ -1668,6 +1719,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_append_read, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_read_ahead, setup_helper, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_read_buffers_shelved, setup_helper,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_read_after_truncation, setup_helper,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_null_value_read, setup, logfx_teardown),

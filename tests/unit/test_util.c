@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <sys/time.h>
 #include <cmocka.h>
@@ -18,6 +19,7 @@
 #include "util/bsearch.h"
 #include "util/clock.h"
 #include "util/pause.h"
+#include "util/shelf.h"
 
 static int key_of(const void *arg, int64_t i, int64_t *k)
 {
@@ -130,9 +132,63 @@ static void test_backoff_steps(void **state)
 	assert_int_equal(backoff_ns(3, 0, 8), 0);
 }
 
+/* The shelf keeps big buffers up to its bounds and hands each out once,
+ * the smallest that holds the request and is at most twice it. */
+static void test_shelf(void **state)
+{
+	(void)state;
+	size_t cap = 0;
+
+	shelf_clear();
+	assert_null(shelf_take(SHELF_MIN, &cap));
+	/* Too small to keep: freed (ASan/LSan would see a leak otherwise). */
+	shelf_give(malloc(4096), 4096);
+	assert_int_equal(shelf_bytes(), 0);
+	shelf_give(NULL, SHELF_MIN);
+
+	char *a = malloc(1 << 20), *b = malloc(3 << 19);
+	a[0] = 'a';
+	b[0] = 'b';
+	shelf_give(a, 1 << 20);
+	shelf_give(b, 3 << 19);
+	assert_int_equal(shelf_bytes(), (1 << 20) + (3 << 19));
+	/* Below SHELF_MIN: nothing, even with buffers there. */
+	assert_null(shelf_take(4096, &cap));
+	/* More than twice the request: not handed out. */
+	assert_null(shelf_take(SHELF_MIN, &cap));
+	/* The smallest that holds it. */
+	char *t = shelf_take(700 << 10, &cap);
+	assert_ptr_equal(t, a);
+	assert_int_equal(cap, 1 << 20);
+	/* b is more than twice 700 KiB, not more than twice 800 KiB. */
+	assert_null(shelf_take(700 << 10, &cap));
+	t = shelf_take(800 << 10, &cap);
+	assert_ptr_equal(t, b);
+	assert_int_equal(cap, 3 << 19);
+	assert_null(shelf_take(800 << 10, &cap));
+	assert_int_equal(shelf_bytes(), 0);
+	free(a);
+	free(b);
+
+	/* Full (SHELF_BYTES): the next one is freed, not kept. */
+	for (int i = 0; i < SHELF_BYTES / (1 << 20); i++)
+		shelf_give(malloc(1 << 20), 1 << 20);
+	assert_int_equal(shelf_bytes(), SHELF_BYTES);
+	shelf_give(malloc(1 << 20), 1 << 20);
+	assert_int_equal(shelf_bytes(), SHELF_BYTES);
+	/* At most SHELF_SLOTS buffers, whatever their bytes. */
+	shelf_clear();
+	for (int i = 0; i < SHELF_SLOTS + 4; i++)
+		shelf_give(malloc(SHELF_MIN), SHELF_MIN);
+	assert_int_equal(shelf_bytes(), (size_t)SHELF_SLOTS * SHELF_MIN);
+	shelf_clear();
+	assert_int_equal(shelf_bytes(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shelf),
 		cmocka_unit_test(test_last_le_matches_scan),
 		cmocka_unit_test(test_last_le_error),
 		cmocka_unit_test(test_deadline),
