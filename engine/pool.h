@@ -13,6 +13,7 @@
 #define MQFS_ENGINE_POOL_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct pool;
 
@@ -47,5 +48,8 @@ void pool_wait_progress(struct pool *p, struct pool_job *j, int k);
 /* The pause instructions a wait spins at most before it sleeps now
  * (adaptive, pool.c): for tests. */
 int pool_spin_budget(struct pool *p);
+/* Jobs pool_try_run had to wake a sleeping helper for (the others were
+ * taken by a helper polling for its next job, pool.c): for tests. */
+int64_t pool_wakes(struct pool *p);
 
 #endif

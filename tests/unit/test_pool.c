@@ -11,6 +11,7 @@
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "engine/pool.h"
@@ -196,6 +197,42 @@ static void test_spin_adapts(void **state)
 	pool_destroy(p);
 }
 
+static void count_job(void *arg)
+{
+	atomic_fetch_add((atomic_int *)arg, 1);
+}
+
+/* An idle helper polls for its next job a while before it sleeps
+ * (pool.c): jobs that come one right after another are taken without a
+ * wake-up, while after a pause longer than any poll the helper sleeps and
+ * the next job wakes it. A stall of the test's thread (a loaded machine)
+ * can cost a wake-up or two in the stream, not most of them. */
+static void test_idle_helper_polls(void **state)
+{
+	struct pool *p;
+	atomic_int runs;
+	struct pool_job j = { .fn = count_job, .arg = &runs };
+
+	(void)state;
+	atomic_init(&runs, 0);
+	assert_int_equal(pool_create(1, &p), 0);
+	for (int i = 0; i < 200; i++) {
+		assert_true(pool_try_run(p, &j));
+		pool_wait(p, &j);
+	}
+	assert_int_equal(atomic_load(&runs), 200);
+	int64_t streamed = pool_wakes(p);
+	assert_true(streamed < 100);
+	/* A pause well past POOL_IDLE_SPIN_MAX_NS: the helper sleeps. */
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	nanosleep(&ts, NULL);
+	assert_true(pool_try_run(p, &j));
+	pool_wait(p, &j);
+	assert_int_equal(pool_wakes(p), streamed + 1);
+	pool_destroy(p);
+	assert_int_equal(atomic_load(&runs), 201);
+}
+
 /* Destroy waits for a running job and joins every helper. */
 static void test_destroy_waits(void **state)
 {
@@ -210,11 +247,6 @@ static void test_destroy_waits(void **state)
 	gate_open(&g);
 	pool_destroy(p);
 	assert_int_equal(atomic_load(&g.runs), 1);
-}
-
-static void count_job(void *arg)
-{
-	atomic_fetch_add((atomic_int *)arg, 1);
 }
 
 /* A cancelled job never runs and gives its helper back (the next job is
@@ -255,6 +287,7 @@ int main(void)
 		cmocka_unit_test(test_destroy_waits),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_spin_adapts),
+		cmocka_unit_test(test_idle_helper_polls),
 	};
 	return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
 }
