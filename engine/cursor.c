@@ -143,21 +143,13 @@ static int cur_grow(struct log_cursor *c, uint8_t **buf, size_t *cap, size_t nee
 			return 0;
 		(void)ra_budget_take(b, to - *cap, true);
 	}
-	/* The buffer comes from the shelf when it has one: its pages are
-	 * mapped already (util/shelf.h), while a new one faults each in. It
-	 * may be bigger than asked for; all of it is charged. The old one,
-	 * whose bytes it takes over, goes to the shelf in turn. */
-	size_t got = to;
-	uint8_t *n = shelf_take(to, &got);
-	if (n) {
+	/* From the shelf when it has a buffer: its pages are mapped already
+	 * (util/shelf.h), while a new one faults each in. It may be bigger
+	 * than asked for; all of it is charged. */
+	size_t got = *cap;
+	uint8_t *n = shelf_grow(*buf, &got, to);
+	if (n && got > to)
 		(void)ra_budget_take(b, got - to, true);
-		if (*buf) {
-			memcpy(n, *buf, *cap);
-			shelf_give(*buf, *cap);
-		}
-	} else {
-		n = realloc(*buf, to);
-	}
 	if (!n) {
 		if (b)
 			atomic_fetch_sub(&b->used, (int64_t)(to - *cap));

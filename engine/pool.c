@@ -48,15 +48,13 @@ struct pool {
 	pthread_cond_t done_cv;  /* callers: a job finished */
 	struct pool_job **queue; /* n slots, used as a stack */
 	int queued;
-	int idle; /* helpers waiting, minus jobs queued */
-	bool stop;
+	int idle;          /* helpers waiting, minus jobs queued */
+	_Atomic bool stop; /* also read without mu by polling helpers */
 	pthread_t *threads;
 	int n;
-	_Atomic int spin; /* the spin budget of a wait (see above) */
-	int sleeping;     /* helpers waiting on work_cv */
-	/* queued and stop, for polling helpers (written under mu) */
-	_Atomic int queued_a;
-	_Atomic bool stop_a;
+	_Atomic int spin;             /* the spin budget of a wait (see above) */
+	int sleeping;                 /* helpers waiting on work_cv */
+	_Atomic int queued_a;         /* queued, for polling helpers (written under mu) */
 	_Atomic int64_t idle_spin_ns; /* how long an idle helper polls */
 	_Atomic int64_t signals;      /* work_cv signals sent (tests) */
 };
@@ -72,7 +70,7 @@ static bool idle_poll(struct pool *p, int64_t until)
 	for (;;) {
 		for (int i = 0; i < 64; i++) {
 			if (atomic_load_explicit(&p->queued_a, memory_order_acquire) > 0 ||
-			    atomic_load_explicit(&p->stop_a, memory_order_relaxed))
+			    atomic_load_explicit(&p->stop, memory_order_relaxed))
 				return true;
 #if defined(__x86_64__) || defined(__i386__)
 			__builtin_ia32_pause();
@@ -177,8 +175,7 @@ void pool_destroy(struct pool *p)
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->mu);
-	p->stop = true;
-	atomic_store(&p->stop_a, true);
+	atomic_store(&p->stop, true);
 	pthread_cond_broadcast(&p->work_cv);
 	pthread_mutex_unlock(&p->mu);
 	for (int i = 0; i < p->n; i++)

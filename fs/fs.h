@@ -223,6 +223,9 @@ int fs_view_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len);
 int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **out);
 /* The following run under f->lock (fs_file_lock), taken by the op. */
 ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **data);
+/* Makes f->rbuf hold size bytes (at most FS_MAX_WRITE): only grows, from
+ * util/shelf.h's shelf when it can. 0 or -ENOMEM. */
+int fs_rbuf_reserve(struct fs_file *f, size_t size);
 /* flags: the file's current status flags (O_APPEND, O_NONBLOCK); off:
  * where the kernel asks the write to land (see open_files.c for partitions). */
 ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off, int flags);

@@ -347,16 +347,9 @@ static ssize_t consume_fill(struct fs_file *f, off_t off, size_t size, bool *eof
 
 	if (size > FS_MAX_WRITE)
 		size = FS_MAX_WRITE;
-	if (!f->rbuf)
-		f->rbuf = shelf_take(size, &f->rbuf_cap);
-	if (f->rbuf_cap < size) {
-		char *b = realloc(f->rbuf, size);
-
-		if (!b)
-			return -ENOMEM;
-		f->rbuf = b;
-		f->rbuf_cap = size;
-	}
+	n = fs_rbuf_reserve(f, size);
+	if (n < 0)
+		return n;
 	n = group_consume(f->member, (int64_t)off, f->rbuf, size);
 	*eof = n == -ERANGE;
 	return *eof ? 0 : n;

@@ -211,20 +211,16 @@ out:
 	return 0;
 }
 
-/* Makes f->rbuf hold size bytes (size <= FS_MAX_WRITE). */
-static int rbuf_reserve(struct fs_file *f, size_t size)
+int fs_rbuf_reserve(struct fs_file *f, size_t size)
 {
 	char *buf;
 
 	if (f->rbuf_cap >= size)
 		return 0;
-	if (!f->rbuf && (f->rbuf = shelf_take(size, &f->rbuf_cap)))
-		return 0;
-	buf = realloc(f->rbuf, size);
+	buf = shelf_grow(f->rbuf, &f->rbuf_cap, size);
 	if (!buf)
 		return -ENOMEM;
 	f->rbuf = buf;
-	f->rbuf_cap = size;
 	return 0;
 }
 
@@ -298,20 +294,16 @@ static ssize_t part_read(struct fs_file *f, size_t size, off_t off, const char *
 	 * the engine can decode the next read into one while the other is
 	 * replied (log_read_lines_ahead). The first big read makes both
 	 * at least FS_MAX_WRITE: a buffer the engine may be writing is never
-	 * reallocated (rbuf_reserve only grows), and is freed only after the
+	 * reallocated (fs_rbuf_reserve only grows), and is freed only after the
 	 * reader. Not through the page cache: there the kernel reads ahead
 	 * itself, several requests at once and not always in order, and
 	 * decoding ahead as well measured no faster, with more CPU. */
 	bool big = size >= FS_MAX_WRITE / 4 && !f->cached;
-	if (big && !f->rbuf2 && rbuf_reserve(f, FS_MAX_WRITE) == 0) {
-		f->rbuf2_cap = FS_MAX_WRITE;
-		f->rbuf2 = shelf_take(FS_MAX_WRITE, &f->rbuf2_cap);
-		if (!f->rbuf2)
-			f->rbuf2 = malloc(FS_MAX_WRITE);
-	}
+	if (big && !f->rbuf2 && fs_rbuf_reserve(f, FS_MAX_WRITE) == 0)
+		f->rbuf2 = shelf_grow(NULL, &f->rbuf2_cap, FS_MAX_WRITE);
 	if (big)
 		next = f->rbuf2;
-	rc = rbuf_reserve(f, size);
+	rc = fs_rbuf_reserve(f, size);
 	if (rc < 0)
 		return rc;
 	*data = f->rbuf;
@@ -379,7 +371,7 @@ static ssize_t seg_text_read(struct fs_file *f, size_t size, off_t off, const ch
 	}
 	if (size > FS_MAX_WRITE)
 		size = FS_MAX_WRITE;
-	rc = rbuf_reserve(f, size);
+	rc = fs_rbuf_reserve(f, size);
 	if (rc < 0)
 		return rc;
 	/* Fill the whole request, across chunk boundaries, so readers see
@@ -441,7 +433,7 @@ ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **dat
 	case FILE_SEG_RAW:
 		if (size > FS_MAX_WRITE)
 			size = FS_MAX_WRITE;
-		rc = rbuf_reserve(f, size);
+		rc = fs_rbuf_reserve(f, size);
 		if (rc < 0)
 			return rc;
 		n = topic_segment_read_raw(f->topic, f->partition, f->base, f->rbuf, size, off);

@@ -3,6 +3,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/shelf.h"
 
@@ -33,6 +34,25 @@ void *shelf_take(size_t want, size_t *cap)
 	}
 	pthread_mutex_unlock(&shelf_mu);
 	return buf;
+}
+
+void *shelf_grow(void *buf, size_t *cap, size_t want)
+{
+	size_t got;
+	void *n = shelf_take(want, &got);
+
+	if (n) {
+		if (buf) {
+			memcpy(n, buf, *cap);
+			shelf_give(buf, *cap);
+		}
+	} else {
+		n = realloc(buf, want);
+		got = want;
+	}
+	if (n)
+		*cap = got;
+	return n;
 }
 
 void shelf_give(void *buf, size_t cap)

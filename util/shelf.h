@@ -31,6 +31,13 @@
  * is none or want < SHELF_MIN: the caller allocates its own. */
 void *shelf_take(size_t want, size_t *cap);
 
+/* Makes buf (of *cap bytes; NULL and 0 for none) hold at least want
+ * bytes, as realloc would, but from the shelf when it has a buffer for
+ * want: the old bytes are copied into it and the old buffer is shelved.
+ * Returns the buffer, with *cap its size; NULL (buf and *cap untouched)
+ * when out of memory. */
+void *shelf_grow(void *buf, size_t *cap, size_t want);
+
 /* Shelves buf, of cap bytes, for a later shelf_take, or frees it (too
  * small, or the shelf is full). NULL is ignored. */
 void shelf_give(void *buf, size_t cap);
