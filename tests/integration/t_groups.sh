@@ -25,19 +25,27 @@ while [ $i -lt 30 ]; do
 done
 sort "$MQ_TMP/expected" > "$MQ_TMP/expected.sorted"
 
-# Waits until every CURRENT-OFFSET in .state equals LOG-END-OFFSET (lag 0).
-wait_lag0() {
-	_n=0
-	while [ $_n -lt 100 ]; do
-		if mq_run cat "$1/.state" > "$MQ_TMP/state" 2>/dev/null &&
-		   awk '/^[0-9]/ { if ($4 != 0) bad = 1; n++ } END { exit !(n > 0 && !bad) }' \
-			"$MQ_TMP/state"; then
-			return 0
-		fi
-		_n=$((_n + 1))
-		_mq_tick
-	done
-	return 1
+# Waits (30 s at most) until every CURRENT-OFFSET in .state equals
+# LOG-END-OFFSET (lag 0).
+lag0() {
+	mq_run cat "$1/.state" > "$MQ_TMP/state" 2>/dev/null &&
+		awk '/^[0-9]/ { if ($4 != 0) bad = 1; n++ } END { exit !(n > 0 && !bad) }' \
+			"$MQ_TMP/state"
+}
+wait_lag0() { poll 30 lag0 "$1"; }
+# has_lines FILE N: FILE holds N lines or more.
+has_lines() { [ "$(wc -l 2>/dev/null < "$1" || echo 0)" -ge "$2" ]; }
+# consume_n CONSUME N OUT: a member reads CONSUME into OUT until it has N
+# records and its next read has committed them (lag 0), then leaves. The
+# records and the commit are waited for, not a time: a loaded machine only
+# makes it slower. Fails when either is not seen within 30 s.
+consume_n() {
+	mq_bg sh -c "exec cat '$1' > '$3'"
+	_cp=$MQ_LAST_PID
+	poll 30 has_lines "$3" "$2" && wait_lag0 "$(dirname "$1")"
+	_crc=$?
+	mq_stop "$_cp"
+	return $_crc
 }
 # check NAME FUNCTION ARGS...: a shell function as a check (expect_ok runs
 # programs only).
@@ -46,15 +54,8 @@ check() {
 	shift
 	if "$@"; then ok "$_cn"; else fail "$_cn" "'$*' failed"; fi
 }
-members_are() {
-	_n=0
-	while [ $_n -lt 100 ]; do
-		grep -q "^members $2\$" "$1/.state" 2>/dev/null && return 0
-		_n=$((_n + 1))
-		_mq_tick
-	done
-	return 1
-}
+members_in() { grep -q "^members $2\$" "$1/.state" 2>/dev/null; }
+members_are() { poll 30 members_in "$1" "$2"; }
 
 # ---- groups as directories ----
 expect_eq ".groups empty" "" "$(ls "$T/.groups")"
@@ -73,7 +74,8 @@ auto.offset.reset=earliest
 session.timeout.ms=45000" "$(cat "$G/.config")"
 
 # ---- one member gets every record exactly once ----
-mq_run timeout 2 cat "$G/consume" > "$MQ_TMP/one"
+check "one consumer reads 30 records and commits them" \
+	consume_n "$G/consume" 30 "$MQ_TMP/one"
 expect_same "one consumer: every record once" "$MQ_TMP/expected.sorted" \
 	"$(sort "$MQ_TMP/one" > "$MQ_TMP/one.sorted"; echo "$MQ_TMP/one.sorted")"
 check "lag went to zero" wait_lag0 "$G"
@@ -141,11 +143,11 @@ mq_stop "$C2"
 check "no members" members_are "$H" 0
 
 # ---- resets ----
-mq_run timeout 1 cat "$G/consume" > /dev/null        # g catches up
-check "g caught up" wait_lag0 "$G"
+check "g caught up" consume_n "$G/consume" 30 "$MQ_TMP/catchup"
 expect_ok "reset p0 to earliest" sh -c "echo earliest > '$G/0'"
 expect_eq "offset file shows it" "0" "$(cat "$G/0")"
-mq_run timeout 1 cat "$G/consume" > "$MQ_TMP/replay"
+check "earliest: partition 0 read again" \
+	consume_n "$G/consume" "$(mq_run cat "$T/0" | wc -l)" "$MQ_TMP/replay"
 expect_eq "earliest replays partition 0" "$(mq_run cat "$T/0" | sort)" \
 	"$(sort "$MQ_TMP/replay")"
 expect_ok "reset to N" sh -c "echo 7 > '$G/1'"
@@ -172,7 +174,8 @@ ISO=$(date -u -d "@$((TS / 1000)).$(printf %03d $((TS % 1000)))" +%Y-%m-%dT%H:%M
 expect_ok "reset earliest" sh -c "echo earliest > '$G/2'"
 expect_ok "reset @ISO-8601" sh -c "echo @$ISO > '$G/2'"
 expect_eq "@ISO lands on the same record" "30" "$(cat "$G/2")"
-expect_eq "reads from there" "late1 late2" "$(mq_run timeout 1 cat "$G/consume" | grep late | tr '\n' ' ' | sed 's/ $//')"
+check "two records from there" consume_n "$G/consume" 2 "$MQ_TMP/late"
+expect_eq "reads from there" "late1 late2" "$(tr '\n' ' ' < "$MQ_TMP/late" | sed 's/ $//')"
 expect_errno "bad time refused" EINVAL bash -c "echo @yesterday > '$G/2'"
 expect_errno "a day that does not exist refused" EINVAL bash -c "echo @2024-02-30 > '$G/2'"
 expect_errno "a time zone offset that does not exist refused" EINVAL \
@@ -216,7 +219,7 @@ p = select.poll()
 p.register(fd, select.POLLIN)
 before = p.poll(300)
 os.system("echo polled > " + sys.argv[2])
-after = p.poll(5000)
+after = p.poll(30000)
 data = os.read(fd, 4096)
 print(len(before), len(after), data.decode().strip())
 PY
@@ -228,16 +231,9 @@ L=$MNT/lines
 expect_ok "mkdir topic lines" mkdir "$L"
 seq 1 1000 > "$MQ_TMP/seq1000"
 expect_ok "1000 records" cp "$MQ_TMP/seq1000" "$L/0"
-# committed_is FILE N: polls an offset file until it shows N.
-committed_is() {
-	_n=0
-	while [ $_n -lt 100 ]; do
-		[ "$(cat "$1" 2>/dev/null)" = "$2" ] && return 0
-		_n=$((_n + 1))
-		_mq_tick
-	done
-	return 1
-}
+# committed_is FILE N: polls an offset file (30 s at most) until it shows N.
+offset_is() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
+committed_is() { poll 30 offset_is "$1" "$2"; }
 # bash's read takes a block, then seeks back to the end of the line it used
 expect_ok "mkdir group w" mkdir "$L/.groups/w"
 mq_bg bash -c "while read -r l; do echo \"\$l\"; done < '$L/.groups/w/consume' > '$MQ_TMP/w'"
@@ -322,7 +318,7 @@ expect_eq "records out: a partition file read" "$((R0 + 2 * N1))" \
 	"$(metric 'mqfs_records_out_total{topic="orders"}')"
 expect_eq "bytes out: a partition file read" "$((B0 + 2 * B1))" \
 	"$(metric 'mqfs_bytes_out_total{topic="orders"}')"
-mq_run timeout 1 cat "$G/consume" > "$MQ_TMP/c3"
+check "g/0 read again" consume_n "$G/consume" "$N0" "$MQ_TMP/c3"
 expect_eq "records out: a consume read" "$((R0 + 2 * N1 + $(wc -l < "$MQ_TMP/c3")))" \
 	"$(metric 'mqfs_records_out_total{topic="orders"}')"
 expect_eq "lag of g/0 after consuming" "0" \
@@ -343,7 +339,8 @@ mq_mount
 expect_eq "nor after a remount" "" "$(ls "$T/.groups")"
 expect_ok "mkdir g again" mkdir "$G"
 expect_eq "g starts at auto.offset.reset, not at the old 5" "0" "$(cat "$G/0")"
+check "seven records read" consume_n "$G/consume" 7 "$MQ_TMP/new"
 expect_eq "and reads the new records" "n1 n2 n3 n4 n5 n6 n7" \
-	"$(mq_run timeout 1 cat "$G/consume" | tr '\n' ' ' | sed 's/ $//')"
+	"$(tr '\n' ' ' < "$MQ_TMP/new" | sed 's/ $//')"
 mq_umount
 mq_done
