@@ -111,7 +111,7 @@ logged() {
 	grep -q "group $G of topic t: rmdir refused by broker $C (the coordinator): NON_EMPTY_GROUP" "$LOG" &&
 		grep -q "group $G of topic t: partition 0: reset refused by broker $C (the coordinator)" "$LOG"
 }
-check "the refusals are logged, naming broker $C and Kafka's error" poll 5 logged
+check "the refusals are logged, naming broker $C and Kafka's error" poll 30 logged
 mq_stop "$READER"
 no_member() { ! timeout 5 grep -q '^member ' "$(GD "$C")/.state" 2>/dev/null; }
 check "the reader left" poll 20 no_member

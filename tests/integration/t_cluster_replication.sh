@@ -337,7 +337,7 @@ moved() {
 	l=$(field "$MQ_TMP/mnt$F" 5)
 	[ -n "$l" ] && [ "$l" != "$N" ] && [ "$l" != "-1" ]
 }
-check "another broker leads" poll 5 moved
+check "another broker leads" poll 30 moved
 # The order in the shared log, from the stop on: the new leader leads
 # (the first election after the stop, in epoch E2), and both followers
 # (the stopping broker one of them) heard of it, before the stopping

@@ -53,7 +53,7 @@ MQ_TIMEOUT=40 mq_run "$MQFS" -f --config "$MQ_TMP/b4/server.properties" "$MQ_TMP
 	>"$MQ_TMP/b4.out" 2>&1
 expect_eq "a second broker.id=2 exits 1" "1" "$?"
 check "and says why" grep -q "broker.id 2 is taken" "$MQ_TMP/b4.out"
-check "broker 2 is still registered" poll 5 alive_on "$MQ_TMP/mnt1" 3
+check "broker 2 is still registered" poll 30 alive_on "$MQ_TMP/mnt1" 3
 
 # ---- SASL on the listener ---------------------------------------------------
 if command -v kcat >/dev/null 2>&1; then
@@ -65,11 +65,11 @@ if command -v kcat >/dev/null 2>&1; then
 	kc wrong >"$MQ_TMP/kc-wrong.out" 2>&1
 	check "kcat with a wrong password: refused" \
 		grep -qi "authentication failed\|SASL_AUTHENTICATION_FAILED\|Authentication" "$MQ_TMP/kc-wrong.out"
-	check "the broker logs the refusal" poll 5 grep -q "SaslAuthenticate refused" "$LOG"
+	check "the broker logs the refusal" poll 30 grep -q "SaslAuthenticate refused" "$LOG"
 	: >"$MQ_TMP/before-right"
 	cp "$LOG" "$MQ_TMP/before-right"
 	kc admin-secret >"$MQ_TMP/kc-right.out" 2>&1
-	if poll 5 grep -q "authenticated as admin" "$LOG"; then
+	if poll 30 grep -q "authenticated as admin" "$LOG"; then
 		ok "kcat with the right password: the broker logs the authentication"
 	else
 		fail "kcat with the right password" "not authenticated: $(tail -n 5 "$MQ_TMP/kc-right.out")"
@@ -165,7 +165,7 @@ mq_kill9 "$MQ_TMP/mnt3" "$PID3"
 for n in 1 2; do
 	check "mnt$n/.state: broker 3 gone after its session timeout" \
 		poll 20 state_has "$MQ_TMP/mnt$n" '^broker\.3=gone '
-	check "mnt$n/.state: two live brokers" poll 5 alive_on "$MQ_TMP/mnt$n" 2
+	check "mnt$n/.state: two live brokers" poll 30 alive_on "$MQ_TMP/mnt$n" 2
 done
 check "mnt1/.state: brokers=[1,2]" state_has "$MQ_TMP/mnt1" '^brokers=\[1,2\]$'
 
