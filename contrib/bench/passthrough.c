@@ -27,6 +27,8 @@
  * makes every write spend N microseconds busy (on top of its pwrite) before
  * it replies, so a benchmark can show how a rate depends on the handler's
  * time alone (contrib/bench/smallwrites.sh uses it for its control row).
+ * N may have a fraction (0.3): the cliff of two writers is a microsecond
+ * wide.
  *
  * Inodes: every looked-up object is held by an O_PATH descriptor and keyed by
  * (st_dev, st_ino) of the source, reference-counted by the kernel's lookup
@@ -675,7 +677,7 @@ int main(int argc, char *argv[])
 	fs->timeout = 0.0;
 	fs->cache = getenv("MQFS_PT_CACHE") && strcmp(getenv("MQFS_PT_CACHE"), "1") == 0;
 	if (getenv("MQFS_PT_WRITE_WORK_US"))
-		fs->write_work_ns = strtoll(getenv("MQFS_PT_WRITE_WORK_US"), NULL, 10) * 1000;
+		fs->write_work_ns = (int64_t)(strtod(getenv("MQFS_PT_WRITE_WORK_US"), NULL) * 1000);
 	fs->root.nlookup = 2;
 	fs->root.fd = open(pa.source, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fs->root.fd < 0 || fstat(fs->root.fd, &st) < 0) {

@@ -27,7 +27,7 @@
 #   SMALL_WRITERS="1 2 4"  concurrent writers
 #   SMALL_STREAM_MB=256    size of the streaming input
 #   SMALL_REPS=3
-#   SMALL_CONTROL_US=3     0: no control rows
+#   SMALL_CONTROL_US=3     0: no control rows; a fraction allowed
 #   BENCH_DIR=$TMPDIR or /tmp
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -39,7 +39,10 @@ SMALL_STREAM_MB=${SMALL_STREAM_MB:-256}
 SMALL_REPS=${SMALL_REPS:-3}
 SMALL_CONTROL_US=${SMALL_CONTROL_US:-3}
 
-case $SMALL_CONTROL_US in '' | *[!0-9]*) die "SMALL_CONTROL_US: a non-negative integer" ;; esac
+# Microseconds, a fraction allowed (0.5): the cliff is about 1 us wide.
+case $SMALL_CONTROL_US in
+'' | .* | *. | *.*.* | *[!0-9.]*) die "SMALL_CONTROL_US: a non-negative number (3, 0.5)" ;;
+esac
 for v in "$SMALL_RECORDS" "$SMALL_STREAM_MB" "$SMALL_REPS"; do
 	case $v in '' | *[!0-9]* | 0) die "SMALL_RECORDS, SMALL_STREAM_MB, SMALL_REPS: positive integers" ;; esac
 done
@@ -93,7 +96,7 @@ for w in $SMALL_WRITERS; do
 done
 
 # ---- control: the passthrough with a slower write handler ----
-if [ "$SMALL_CONTROL_US" -gt 0 ]; then
+if awk -v us="$SMALL_CONTROL_US" 'BEGIN { exit !(us > 0) }'; then
 	mkdir -p "$tmp/ctldir"
 	MQFS_PT_WRITE_WORK_US=$SMALL_CONTROL_US
 	export MQFS_PT_WRITE_WORK_US
