@@ -191,9 +191,10 @@ int log_set_follower_hw(struct log *l, int64_t leader_hw)
  * A notification holds listen_lock for reading while it calls, so that a
  * removal (which takes it for writing) returns only once no call is in
  * flight. glibc's rwlocks prefer readers by default, so a listener that
- * moves the hw of the same log (a nested read lock) does not deadlock. */
+ * moves the hw of the same log (a nested read lock) does not deadlock.
+ * The counts are atomic for listeners_call's look without the lock. */
 
-static int listener_add(struct log *l, struct log_listener *v, int *n, log_listener_fn *fn,
+static int listener_add(struct log *l, struct log_listener *v, atomic_int *n, log_listener_fn *fn,
 			void *arg)
 {
 	int rc = 0;
@@ -210,8 +211,8 @@ static int listener_add(struct log *l, struct log_listener *v, int *n, log_liste
 	return rc;
 }
 
-static void listener_remove(struct log *l, struct log_listener *v, int *n, log_listener_fn *fn,
-			    void *arg)
+static void listener_remove(struct log *l, struct log_listener *v, atomic_int *n,
+			    log_listener_fn *fn, void *arg)
 {
 	pthread_rwlock_wrlock(&l->listen_lock);
 	for (int i = 0; i < *n; i++) {
@@ -224,8 +225,13 @@ static void listener_remove(struct log *l, struct log_listener *v, int *n, log_l
 	pthread_rwlock_unlock(&l->listen_lock);
 }
 
-static void listeners_call(struct log *l, const struct log_listener *v, const int *n)
+static void listeners_call(struct log *l, const struct log_listener *v, atomic_int *n)
 {
+	/* None (a leo listener on a single node): no lock for every write. A
+	 * listener added meanwhile is called from the next notification, as
+	 * it would be had this one taken the lock first. */
+	if (atomic_load_explicit(n, memory_order_relaxed) == 0)
+		return;
 	pthread_rwlock_rdlock(&l->listen_lock);
 	for (int i = 0; i < *n; i++)
 		v[i].fn(v[i].arg, l);
@@ -354,6 +360,24 @@ int log_sync(struct log *l, int64_t upto)
 	}
 	pthread_mutex_unlock(&l->lock);
 	return rc;
+}
+
+void log_get_hw(struct log *l, int64_t *hw, int64_t *line_hw)
+{
+	pthread_mutex_lock(&l->lock);
+	if (hw)
+		*hw = l->hw;
+	if (line_hw)
+		*line_hw = l->line_hw;
+	pthread_mutex_unlock(&l->lock);
+}
+
+int64_t log_get_end(struct log *l)
+{
+	pthread_mutex_lock(&l->lock);
+	int64_t leo = log_leo(l);
+	pthread_mutex_unlock(&l->lock);
+	return leo;
 }
 
 void log_get_state(struct log *l, struct log_state *st)

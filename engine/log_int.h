@@ -417,7 +417,7 @@ struct log {
 		log_listener_fn *fn;
 		void *arg;
 	} hw_fns[LOG_LISTENERS_MAX], leo_fns[LOG_LISTENERS_MAX];
-	int n_hw_fns, n_leo_fns;
+	atomic_int n_hw_fns, n_leo_fns; /* changed under listen_lock */
 	/* Corrupt batches found by readers (corrupt.c); the listener is set
 	 * before the log is handed to readers and read with atomics, since
 	 * it may be called with the lock held or not. */

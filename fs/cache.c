@@ -170,18 +170,13 @@ bool fs_cache_open(struct mqfs *fs, struct fs_node *n, int flags, bool *keep_cac
 	return use;
 }
 
-void fs_cache_wrote(struct mqfs *fs, fuse_ino_t ino, int64_t end)
+void fs_cache_wrote(struct mqfs *fs, struct fs_node *n, int64_t end)
 {
-	struct fs_node *n;
-
-	if (inode_get(fs->inodes, ino, &n) < 0)
-		return;
 	/* The kernel takes end as the size even when the records are not
 	 * committed yet (acks=0, a partial line): the page of cache_size goes
 	 * all the same, so that a read there asks the daemon again. */
 	if (n->key.kind == NODE_PART)
 		cache_grow(fs, n, end, -1);
-	inode_put(fs->inodes, n);
 }
 
 void fs_cache_stat(struct mqfs *fs, struct fs_node *n, int64_t size)

@@ -150,9 +150,12 @@ struct fs_file {
 	int node_kind;       /* enum node_kind */
 	struct topic *topic; /* own reference, NULL for root views */
 	int partition;       /* -1: the partitioner (.produce) */
-	int oflags;          /* open(2) flags */
-	bool cached;         /* read through the page cache (cache.c) */
-	bool keep_cache;     /* the kernel may keep the pages it holds */
+	/* A partition file's node, with a reference of the file's (put at
+	 * release): each write's fs_cache_wrote without a lookup. */
+	struct fs_node *node;
+	int oflags;      /* open(2) flags */
+	bool cached;     /* read through the page cache (cache.c) */
+	bool keep_cache; /* the kernel may keep the pages it holds */
 	int64_t base;
 	enum segment_file seg;
 	char path[320]; /* for log lines */
@@ -257,9 +260,9 @@ static inline void fs_file_unlock(struct fs_file *f)
  * (the node then follows the coherence rules from now on), and in
  * *keep_cache whether the kernel may keep the pages it holds. */
 bool fs_cache_open(struct mqfs *fs, struct fs_node *n, int flags, bool *keep_cache);
-/* Before a write reply on ino that ends at end (the kernel moves i_size
- * there): the same for the file's size now. */
-void fs_cache_wrote(struct mqfs *fs, fuse_ino_t ino, int64_t end);
+/* Before a write reply on partition node n that ends at end (the kernel
+ * moves i_size there): the same for the file's size now. */
+void fs_cache_wrote(struct mqfs *fs, struct fs_node *n, int64_t end);
 /* Before a getattr or lookup reply tells the kernel size: the pages from
  * the old end on are dropped if the file grew (cache.c, rule 2). */
 void fs_cache_stat(struct mqfs *fs, struct fs_node *n, int64_t size);

@@ -196,7 +196,10 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **ou
 		break;
 	}
 out:
-	inode_put(fs->inodes, n);
+	if (rc == 0 && f->kind == FILE_PART && n->key.kind == NODE_PART)
+		f->node = n; /* the lookup's reference becomes the file's */
+	else
+		inode_put(fs->inodes, n);
 	if (rc < 0) {
 		file_free(f);
 		return rc;
@@ -831,6 +834,8 @@ void fs_file_release(struct mqfs *fs, struct fs_file *f)
 			mq_log_limited(MQ_WARN, "release %s: a partial line of %zu bytes was lost",
 				       f->path, len);
 	}
+	if (f->node)
+		inode_put(fs->inodes, f->node);
 	file_free(f);
 }
 

@@ -237,8 +237,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	fs_file_lock(f);
 	n = fs_file_write(f, buf, size, off, fi->flags);
 	fs_file_unlock(f);
-	if (n > 0 && f->kind == FILE_PART && f->partition >= 0)
-		fs_cache_wrote(req_fs(req), ino, (int64_t)off + n);
+	(void)ino;
+	if (n > 0 && f->node)
+		fs_cache_wrote(req_fs(req), f->node, (int64_t)off + n);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

@@ -44,9 +44,9 @@
 
 #include "repl/group_int.h"
 
-/* group_read_lines, and into *st (when not NULL) the log's state just
- * before the read: a read that ends at st->line_hw ends before the record
- * at offset st->hw. */
+/* group_read_lines, and into *st (when not NULL) the log's hw and
+ * line_hw (its only fields set) just before the read: a read that ends
+ * at st->line_hw ends before the record at offset st->hw. */
 static ssize_t read_lines(struct topic *t, int p, struct log_cursor *c, int64_t pos, char *buf,
 			  size_t size, int64_t *actual, struct log_state *st)
 {
@@ -59,7 +59,7 @@ static ssize_t read_lines(struct topic *t, int p, struct log_cursor *c, int64_t 
 		st->hw = -1;
 		st->line_hw = -1;
 		if (l)
-			log_get_state(l, st);
+			log_get_hw(l, &st->hw, &st->line_hw);
 	}
 	/* No replica here: to a group, an empty partition. */
 	n = l && c ? log_read_lines(l, c, pos, buf, size, actual) : 0;

@@ -1036,10 +1036,10 @@ void produce_partition_wake(struct partition *pt)
 
 static int64_t log_hw(struct log *l)
 {
-	struct log_state st;
+	int64_t hw;
 
-	log_get_state(l, &st);
-	return st.hw;
+	log_get_hw(l, &hw, NULL);
+	return hw;
 }
 
 /* The record at offset is still in epoch's range of the epoch cache

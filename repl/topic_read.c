@@ -113,7 +113,7 @@ static int64_t line_size(struct topic *t, int partition, bool start)
 		return rc;
 	st.line_hw = 0;
 	if (pt->log) {
-		log_get_state(pt->log, &st);
+		log_get_hw(pt->log, NULL, &st.line_hw);
 		pthread_rwlock_unlock(&t->lock);
 		return st.line_hw;
 	}
@@ -189,7 +189,6 @@ int topic_line_whole(struct topic *t, int partition)
 int64_t topic_log_end(struct topic *t, int partition)
 {
 	struct partition *pt;
-	struct log_state st;
 	int rc = part_begin(t, partition, &pt);
 
 	if (rc < 0)
@@ -199,9 +198,9 @@ int64_t topic_log_end(struct topic *t, int partition)
 		pthread_rwlock_unlock(&t->lock);
 		return -EREMOTE;
 	}
-	log_get_state(pt->log, &st);
+	int64_t leo = log_get_end(pt->log);
 	pthread_rwlock_unlock(&t->lock);
-	return st.log_end_offset;
+	return leo;
 }
 
 /* The log a consumer group reads: the read copy once one is pinned for

@@ -20,6 +20,11 @@
 #   streaming      dd bs=1M of SMALL_STREAM_MB MiB of 100-byte log-like
 #                  lines into a topic with compression.type=none and =lz4:
 #                  MB/s and the bytes of the .log segments.
+#   many segments  one-record writes by one writer into a partition of
+#                  SMALL_SEG_MB MiB in segments of 16 KiB (about 4,000),
+#                  against a new partition, alternating: records/s and
+#                  the ratio (a write's cost must not grow with the
+#                  segments behind it).
 # Wall time by `date +%s.%N`; medians over SMALL_REPS repetitions.
 #
 # Environment:
@@ -28,6 +33,8 @@
 #   SMALL_STREAM_MB=256    size of the streaming input
 #   SMALL_REPS=3
 #   SMALL_CONTROL_US=3     0: no control rows; a fraction allowed
+#   SMALL_SEG_MB=32        the many-segment partition's data (16 KiB segments)
+#   SMALL_SEG_RECORDS=20000  its one-record writes (at most SMALL_RECORDS)
 #   BENCH_DIR=$TMPDIR or /tmp
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -38,13 +45,15 @@ SMALL_WRITERS=${SMALL_WRITERS:-1 2 4}
 SMALL_STREAM_MB=${SMALL_STREAM_MB:-256}
 SMALL_REPS=${SMALL_REPS:-3}
 SMALL_CONTROL_US=${SMALL_CONTROL_US:-3}
+SMALL_SEG_MB=${SMALL_SEG_MB:-32}
+SMALL_SEG_RECORDS=${SMALL_SEG_RECORDS:-20000}
 
 # Microseconds, a fraction allowed (0.5): the cliff is about 1 us wide.
 case $SMALL_CONTROL_US in
 '' | .* | *. | *.*.* | *[!0-9.]*) die "SMALL_CONTROL_US: a non-negative number (3, 0.5)" ;;
 esac
-for v in "$SMALL_RECORDS" "$SMALL_STREAM_MB" "$SMALL_REPS"; do
-	case $v in '' | *[!0-9]* | 0) die "SMALL_RECORDS, SMALL_STREAM_MB, SMALL_REPS: positive integers" ;; esac
+for v in "$SMALL_RECORDS" "$SMALL_STREAM_MB" "$SMALL_REPS" "$SMALL_SEG_MB" "$SMALL_SEG_RECORDS"; do
+	case $v in '' | *[!0-9]* | 0) die "SMALL_RECORDS, SMALL_STREAM_MB, SMALL_REPS, SMALL_SEG_MB, SMALL_SEG_RECORDS: positive integers" ;; esac
 done
 bench_build "${1:-build}"
 [ -x "$BUILD/mqfs" ] || die "$BUILD/mqfs not built"
@@ -150,4 +159,32 @@ for codec in none lz4; do
 	t=$(median < "$tmp/t.s")
 	printf '  %-10s %10.1f %16s\n' "$codec" "$(echo "$sz / 1000000 / $t" | bc -l)" "$logb"
 done
+
+# ---- one-record writes into a partition of many segments ----
+# The same one-record writes (one writer) into a partition that holds
+# SMALL_SEG_MB MiB in segments of 16 KiB, against a new partition of one
+# segment, alternating: what a write pays for the segments behind it.
+head -n "$SMALL_SEG_RECORDS" "$tmp/src" > "$tmp/segsrc"
+mkdir "$tmp/mq/many"
+echo segment.bytes=16384 > "$tmp/mq/many/.config"
+dd if=/dev/zero bs=1048576 count="$SMALL_SEG_MB" status=none | tr '\0' 'x' |
+	fold -w 99 | dd of="$tmp/mq/many/0" bs=16k status=none
+nseg=$(ls "$tmp/mq/many/.segments/0" | grep -c '\.log$')
+: > "$tmp/t.one"
+: > "$tmp/t.many"
+r=1
+while [ "$r" -le "$SMALL_REPS" ]; do
+	mkdir "$tmp/mq/one$r"
+	dd_writers 1 "$tmp/mq/one$r/0" "$tmp/segsrc" "$SMALL_SEG_RECORDS" >> "$tmp/t.one"
+	rmdir "$tmp/mq/one$r"
+	dd_writers 1 "$tmp/mq/many/0" "$tmp/segsrc" "$SMALL_SEG_RECORDS" >> "$tmp/t.many"
+	r=$((r + 1))
+done
+say ""
+say "one-record writes, one writer, $SMALL_SEG_RECORDS records, median of $SMALL_REPS"
+printf '  %-28s %12s\n' partition "records/s"
+printf '  %-28s %12.0f\n' "one segment" "$(echo "$SMALL_SEG_RECORDS / $(median < "$tmp/t.one")" | bc -l)"
+printf '  %-28s %12.0f  (%.2f of one segment)\n' "$nseg segments of 16 KiB" \
+	"$(echo "$SMALL_SEG_RECORDS / $(median < "$tmp/t.many")" | bc -l)" \
+	"$(echo "$(median < "$tmp/t.one") / $(median < "$tmp/t.many")" | bc -l)"
 exit 0

@@ -193,6 +193,47 @@ static void test_null_value_read(void **state)
 	log_cursor_free(c);
 }
 
+/* log_get_hw and log_get_end, the parts of log_get_state that every
+ * write, consume read and stat takes, give what it gives, across many
+ * segments and as the hw moves. */
+static void test_light_state(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	int64_t hw = -2, line_hw = -2;
+
+	log_get_hw(f->l, &hw, &line_hw);
+	assert_int_equal(hw, 0);
+	assert_int_equal(line_hw, 0);
+	assert_int_equal(log_get_end(f->l), 0);
+	f->cfg.segment_bytes = 4096;
+	log_reconfigure(f->l, &f->cfg);
+	for (int k = 0; k < 4; k++) {
+		/* 750 records to the hw, then one above it */
+		struct rec_in r = { NULL, -1, "above", 5, fake_now };
+
+		logfx_put(f, 750 * k, 749, 41);
+		assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+		log_get_state(f->l, &st);
+		assert_true(st.segments > 2 * k);
+		assert_int_equal(st.hw, 750 * k + 749);
+		assert_int_equal(st.log_end_offset, 750 * k + 750);
+		log_get_hw(f->l, &hw, &line_hw);
+		assert_int_equal(hw, st.hw);
+		assert_int_equal(line_hw, st.line_hw);
+		assert_int_equal(log_get_end(f->l), st.log_end_offset);
+		hw = -2;
+		log_get_hw(f->l, &hw, NULL);
+		assert_int_equal(hw, st.hw);
+		line_hw = -2;
+		log_get_hw(f->l, NULL, &line_hw);
+		assert_int_equal(line_hw, st.line_hw);
+	}
+	log_get_state(f->l, &st);
+	assert_true(st.segments > 10);
+	assert_int_equal(log_get_end(f->l), 3000);
+}
+
 static void test_roll_and_lookups(void **state)
 {
 	struct logfx *f = *state;
@@ -1724,6 +1765,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_after_truncation, setup_helper,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_null_value_read, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_light_state, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_and_lookups, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_time_lookup, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_hw_limits_reads, setup, logfx_teardown),
