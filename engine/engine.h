@@ -397,10 +397,11 @@ void log_get_state(struct log *l, struct log_state *st);
 /* Parts of log_get_state, taken together under the log's lock as it has
  * them, without its walk over every segment (for size_bytes), which
  * made each write, read or stat of a partition of many segments pay for
- * all of them: the hw and its line position (either pointer NULL), and
- * the log end offset. */
+ * all of them: the hw and its line position (either pointer NULL), the
+ * log end offset, the log start offset. */
 void log_get_hw(struct log *l, int64_t *hw, int64_t *line_hw);
 int64_t log_get_end(struct log *l);
+int64_t log_get_start(struct log *l);
 /* Kafka's LeaderEpochFileCache.endOffsetFor, for OffsetForLeaderEpoch and
  * the follower's truncation (KIP-101, KIP-279): *out_epoch = the largest
  * epoch <= epoch in the cache and *out_end = the start offset of the next

@@ -380,6 +380,14 @@ int64_t log_get_end(struct log *l)
 	return leo;
 }
 
+int64_t log_get_start(struct log *l)
+{
+	pthread_mutex_lock(&l->lock);
+	int64_t start = l->log_start_offset;
+	pthread_mutex_unlock(&l->lock);
+	return start;
+}
+
 void log_get_state(struct log *l, struct log_state *st)
 {
 	pthread_mutex_lock(&l->lock);

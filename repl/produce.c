@@ -1649,7 +1649,6 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	struct produce_ctx ctx;
 	struct produce_part pp = { 0 };
 	struct log_append_info info;
-	struct log_state st;
 	struct batch_producer_info stack[BATCHES_ON_STACK], *bi = stack;
 	int64_t t0 = now_mono_ns(), last = -1;
 	int32_t epoch, last_epoch = -1;
@@ -1722,8 +1721,7 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 committed:
 	if (acks == -1)
 		rc = commit_wait(t, pp.pt, pp.log, last, last_epoch, timeout_ms, epoch, -1, -1);
-	log_get_state(pp.log, &st);
-	res->log_start_offset = st.log_start_offset;
+	res->log_start_offset = log_get_start(pp.log);
 out:
 	if (bi != stack)
 		free(bi);

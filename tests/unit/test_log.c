@@ -222,6 +222,7 @@ static void test_light_state(void **state)
 		assert_int_equal(hw, st.hw);
 		assert_int_equal(line_hw, st.line_hw);
 		assert_int_equal(log_get_end(f->l), st.log_end_offset);
+		assert_int_equal(log_get_start(f->l), st.log_start_offset);
 		hw = -2;
 		log_get_hw(f->l, &hw, NULL);
 		assert_int_equal(hw, st.hw);
