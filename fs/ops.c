@@ -234,10 +234,10 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct fs_file *f = file_of(fi);
 	ssize_t n;
 
+	(void)ino; /* the file knows its node (f->node) */
 	fs_file_lock(f);
 	n = fs_file_write(f, buf, size, off, fi->flags);
 	fs_file_unlock(f);
-	(void)ino;
 	if (n > 0 && f->node)
 		fs_cache_wrote(req_fs(req), f->node, (int64_t)off + n);
 	if (n < 0)

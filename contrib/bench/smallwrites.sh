@@ -167,8 +167,9 @@ done
 head -n "$SMALL_SEG_RECORDS" "$tmp/src" > "$tmp/segsrc"
 mkdir "$tmp/mq/many"
 echo segment.bytes=16384 > "$tmp/mq/many/.config"
-dd if=/dev/zero bs=1048576 count="$SMALL_SEG_MB" status=none | tr '\0' 'x' |
-	fold -w 99 | dd of="$tmp/mq/many/0" bs=16k status=none
+records $((SMALL_SEG_MB * 1048576 / 100)) "$tmp/segfill"
+dd if="$tmp/segfill" of="$tmp/mq/many/0" bs=16k status=none
+rm -f "$tmp/segfill"
 nseg=$(ls "$tmp/mq/many/.segments/0" | grep -c '\.log$')
 : > "$tmp/t.one"
 : > "$tmp/t.many"
