@@ -411,6 +411,10 @@ int64_t log_get_start(struct log *l);
  * UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET, when epoch is -1 or the
  * cache is empty. Always 0. */
 int log_end_offset_for_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end);
+/* The hw and log_end_offset_for_epoch's answer for epoch, under one
+ * taking of the log's lock: an acknowledgement's look whether its records
+ * are committed, and still the ones its leader epoch appended. */
+int64_t log_get_hw_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end);
 
 /* ---- listeners ----
  * Called with no engine lock held, on the thread that moved the hw

@@ -150,9 +150,9 @@ int epoch_cache_truncate_above(struct log *l, int32_t epoch)
  *
  * and with [2@5, ...] asked for 1: (1, 5), the start of the first.
  */
-int log_end_offset_for_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end)
+/* log_end_offset_for_epoch's answer; the log's lock held. */
+static void epoch_end_locked(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end)
 {
-	pthread_mutex_lock(&l->lock);
 	*out_epoch = -1;
 	*out_end = -1;
 	if (epoch >= 0 && l->nepochs > 0) {
@@ -167,6 +167,21 @@ int log_end_offset_for_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, i
 			*out_end = l->epochs[i].start_offset;
 		}
 	}
+}
+
+int log_end_offset_for_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end)
+{
+	pthread_mutex_lock(&l->lock);
+	epoch_end_locked(l, epoch, out_epoch, out_end);
 	pthread_mutex_unlock(&l->lock);
 	return 0;
+}
+
+int64_t log_get_hw_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end)
+{
+	pthread_mutex_lock(&l->lock);
+	int64_t hw = l->hw;
+	epoch_end_locked(l, epoch, out_epoch, out_end);
+	pthread_mutex_unlock(&l->lock);
+	return hw;
 }

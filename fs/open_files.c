@@ -39,10 +39,10 @@
  *   flush   (every close of an fd) and fsync produce the partial line with
  *           PRODUCE_FINAL and wait for the file's acks=0 writes still
  *           queued (f->tracker), returning their first error; fsync then
- *           makes this file's records durable: up to sync_upto, the log
- *           end offset seen after its last append (the whole partition
- *           while one of its acks=0 writes was still queued; every
- *           partition, for .produce). The kernel runs the fsyncs of one
+ *           makes this file's records durable: up to sync_upto, the
+ *           offset after its last write's last record (the whole
+ *           partition when that write was queued, acks=0, or forwarded
+ *           to the leader; every partition, for .produce). The kernel runs the fsyncs of one
  *           inode one at a time (FUSE's fsync holds the inode lock), so
  *           writers sharing a partition file cannot meet in one log_sync;
  *           they share the fdatasync instead by not asking for records
@@ -471,21 +471,16 @@ static ssize_t part_refuse_long(struct fs_file *f, off_t off, bool held, bool dr
 	return -EMSGSIZE;
 }
 
-/* After an append through f: what its fsync must make durable. The log end
- * now covers its records, unless an acks=0 write of it is still queued
- * (appended later, at an offset not known here): then everything. */
+/* After an append through f: what its fsync must make durable. The
+ * offset after the write's last record covers this file's records (its
+ * earlier acks=0 writes were queued ahead of it), unless the write itself
+ * was queued (appended later, at an offset not known here) or went to the
+ * leader: then everything. */
 static void part_note_appended(struct fs_file *f)
 {
-	int64_t leo;
-	int pending;
-
 	if (f->partition < 0)
 		return; /* .produce syncs every partition */
-	pthread_mutex_lock(&f->tracker.mu);
-	pending = f->tracker.pending;
-	pthread_mutex_unlock(&f->tracker.mu);
-	leo = pending > 0 ? -1 : topic_log_end(f->topic, f->partition);
-	f->sync_upto = leo < 0 ? -1 : leo;
+	f->sync_upto = f->tracker.end;
 }
 
 static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, off_t off, int oflags)

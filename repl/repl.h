@@ -159,6 +159,12 @@ struct produce_tracker {
 	pthread_cond_t cv;
 	int pending; /* acks=0 writes not yet appended */
 	int error;   /* first -errno among them, 0 */
+	/* Set by each topic_produce_file with this tracker, for the file's
+	 * fsync: the offset after the write's last record when all of them
+	 * were appended here before it returned (the file's earlier acks=0
+	 * writes, queued ahead of it, are below it), -1 when not known (the
+	 * write was queued, forwarded to the leader, or failed). */
+	int64_t end;
 };
 void produce_tracker_init(struct produce_tracker *tr);
 /* Waits until every write tracked is appended; returns the first error
@@ -185,8 +191,6 @@ int topic_fsync(struct topic *t, int partition);
 /* The same for the records below upto only (upto < 0: all): a caller whose
  * records an earlier sync covered returns without an fdatasync. */
 int topic_fsync_upto(struct topic *t, int partition, int64_t upto);
-/* The partition's log end offset (the next offset to assign), -errno. */
-int64_t topic_log_end(struct topic *t, int partition);
 
 /* ---- the line view of a partition (the partition files) ----
  * Each record is one line (value, or key<sep>value, then '\n') at a line

@@ -186,23 +186,6 @@ int topic_line_whole(struct topic *t, int partition)
 	       st.corrupt_batches == 0 && !st.damaged;
 }
 
-int64_t topic_log_end(struct topic *t, int partition)
-{
-	struct partition *pt;
-	int rc = part_begin(t, partition, &pt);
-
-	if (rc < 0)
-		return rc;
-	/* This broker's replica only: a read copy is no writer's log. */
-	if (!pt->log) {
-		pthread_rwlock_unlock(&t->lock);
-		return -EREMOTE;
-	}
-	int64_t leo = log_get_end(pt->log);
-	pthread_rwlock_unlock(&t->lock);
-	return leo;
-}
-
 /* The log a consumer group reads: the read copy once one is pinned for
  * it (pt->obs_log, kept for good: its cursors are on it), else the
  * replica's, else, with no replica here, a copy pinned now. A reference

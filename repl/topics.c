@@ -644,6 +644,8 @@ int topic_line_check(struct topic *t, const char *line, size_t len, bool ended)
 	struct rec_in r;
 	int rc = 0;
 
+	if (!ended && len == 0)
+		return 0; /* nothing unfinished (each whole-line write asks) */
 	pthread_rwlock_rdlock(&t->lock);
 	lr.sep = t->cfg.log.key_sep;
 	lr.sep_len = t->cfg.log.key_sep_len;

@@ -233,6 +233,16 @@ static void test_light_state(void **state)
 	log_get_state(f->l, &st);
 	assert_true(st.segments > 10);
 	assert_int_equal(log_get_end(f->l), 3000);
+	/* The hw with the epoch's end, as log_end_offset_for_epoch answers. */
+	for (int32_t e = -1; e <= 1; e++) {
+		int32_t want_e, got_e = -2;
+		int64_t want_end, got_end = -2;
+
+		log_end_offset_for_epoch(f->l, e, &want_e, &want_end);
+		assert_int_equal(log_get_hw_epoch(f->l, e, &got_e, &got_end), st.hw);
+		assert_int_equal(got_e, want_e);
+		assert_int_equal(got_end, want_end);
+	}
 }
 
 static void test_roll_and_lookups(void **state)

@@ -362,6 +362,7 @@ static void test_acks0_tracker(void **state)
 	config(f, "acks=0\n");
 	assert_int_equal(produce_tracked(f->t, "a\n", &tr), 0);
 	assert_int_equal(leo(f, 0), 1);
+	assert_int_equal(tr.end, 1); /* what the file's fsync will ask for */
 	/* Behind a lingering appender it returns before its append. */
 	config(f, "linger.ms=300\n");
 	pthread_create(&th, NULL, big_writer, &w);
@@ -370,11 +371,21 @@ static void test_acks0_tracker(void **state)
 	assert_int_equal(produce_tracked(f->t, "q\n", &tr), 0);
 	assert_true(now_mono_ms() - t0 < 150);
 	assert_int_equal(leo(f, 0), 1); /* not yet appended */
+	assert_int_equal(tr.end, -1);   /* its offset not known: fsync takes all */
 	assert_int_equal(atomic_load(&f->b->pm.acks0_queued), 1);
 	assert_int_equal(produce_tracker_wait(&tr), 0); /* what fsync/close do */
 	assert_int_equal(leo(f, 0), 3);
 	pthread_join(th, NULL);
 	assert_int_equal(w.rc, 0);
+	/* Appended before it returns: the offset after its last record,
+	 * although other writers' records may follow it by now. */
+	config(f, "acks=1\nlinger.ms=0\n");
+	assert_int_equal(produce_tracked(f->t, "b\nc\n", &tr), 0);
+	assert_int_equal(tr.end, 5);
+	assert_int_equal(topic_produce(f->t, 0, "d\n", 2, 0), 0);
+	assert_int_equal(tr.end, 5);
+	assert_int_equal(produce_tracked(f->t, "", &tr), 0); /* nothing: not known */
+	assert_int_equal(tr.end, -1);
 	produce_tracker_destroy(&tr);
 }
 
