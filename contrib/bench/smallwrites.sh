@@ -73,18 +73,30 @@ mount_daemon "$tmp/mq" "$tmp/mq.log" "$BUILD/mqfs" -f --data "$tmp/data" "$tmp/m
 # prints seconds.
 run_writers() { dd_writers "$1" "$2" "$tmp/src" "$SMALL_RECORDS"; }
 
+# rates N TIMES — the records/s of each time in the file (N records each).
+rates() { awk -v n="$1" '{ printf "%.0f\n", n / $1 }' "$2"; }
+
+# ratios TIMES_A TIMES_B — B's rate over A's in each round (the rounds of
+# A and B alternate, line by line): "lo-hi, median m".
+ratios() {
+	paste "$1" "$2" | awk '{ printf "%.2f\n", $1 / $2 }' > "$tmp/ratios"
+	printf '%s, median %s' "$(spread < "$tmp/ratios")" "$(median < "$tmp/ratios")"
+}
+
 # rate_row WRITERS TIMES_A TIMES_B — one table row: the records/s of the
-# median times in each file, and B's rate as a percentage of A's.
+# median times in each file with their spread (min-max over the rounds),
+# B's rate as a percentage of A's, and the rounds' own ratios.
 rate_row() {
 	_ta=$(median < "$2")
 	_tb=$(median < "$3")
-	printf '  %-8s %14.0f %14.0f %7.1f%%\n' "$1" \
-		"$(echo "$SMALL_RECORDS / $_ta" | bc -l)" "$(echo "$SMALL_RECORDS / $_tb" | bc -l)" \
-		"$(echo "100 * $_ta / $_tb" | bc -l)"
+	printf '  %-8s %8.0f (%s) %8.0f (%s) %7.1f%%  %s\n' "$1" \
+		"$(echo "$SMALL_RECORDS / $_ta" | bc -l)" "$(rates "$SMALL_RECORDS" "$2" | spread)" \
+		"$(echo "$SMALL_RECORDS / $_tb" | bc -l)" "$(rates "$SMALL_RECORDS" "$3" | spread)" \
+		"$(echo "100 * $_ta / $_tb" | bc -l)" "$(ratios "$2" "$3")"
 }
 
-say "small writes: $SMALL_RECORDS records of 100 bytes, one write() each (dd bs=100), median of $SMALL_REPS"
-printf '  %-8s %14s %14s %8s\n' writers "passthrough/s" "mqfs/s" "mqfs %"
+say "small writes: $SMALL_RECORDS records of 100 bytes, one write() each (dd bs=100), median of $SMALL_REPS (spread), and the rounds' ratios"
+printf '  %-8s %s / %s / %s / %s\n' writers "passthrough/s (spread)" "mqfs/s (spread)" "mqfs %" "rounds' ratios"
 rep_n=0
 for w in $SMALL_WRITERS; do
 	: > "$tmp/t.pt"
@@ -114,8 +126,8 @@ if awk -v us="$SMALL_CONTROL_US" 'BEGIN { exit !(us > 0) }'; then
 	unset MQFS_PT_WRITE_WORK_US
 	if [ "$ctl_ok" -eq 0 ]; then
 		say ""
-		say "control: the passthrough with $SMALL_CONTROL_US us of busy work per write before its reply, median of $SMALL_REPS"
-		printf '  %-8s %14s %14s %8s\n' writers "passthrough/s" "+${SMALL_CONTROL_US}us/s" "%"
+		say "control: the passthrough with $SMALL_CONTROL_US us of busy work per write before its reply, median of $SMALL_REPS (spread)"
+		printf '  %-8s %s / %s / %s / %s\n' writers "passthrough/s (spread)" "+${SMALL_CONTROL_US}us/s (spread)" "%" "rounds' ratios"
 		for w in 1 2; do
 			: > "$tmp/t.pt"
 			: > "$tmp/t.ctl"
@@ -140,8 +152,8 @@ awk -v mb="$SMALL_STREAM_MB" 'BEGIN { n = mb * 1048576 / 100;
 	> "$tmp/stream"
 sz=$(wc -c < "$tmp/stream")
 say ""
-say "streaming: $((sz / 1048576)) MiB of 100-byte log lines, dd bs=1M, median of $SMALL_REPS"
-printf '  %-10s %10s %16s\n' codec "MB/s" "segment bytes"
+say "streaming: $((sz / 1048576)) MiB of 100-byte log lines, dd bs=1M, median of $SMALL_REPS (spread)"
+printf '  %-10s %10s %18s %16s\n' codec "MB/s" "(spread)" "segment bytes"
 for codec in none lz4; do
 	: > "$tmp/t.s"
 	r=1
@@ -157,7 +169,8 @@ for codec in none lz4; do
 		r=$((r + 1))
 	done
 	t=$(median < "$tmp/t.s")
-	printf '  %-10s %10.1f %16s\n' "$codec" "$(echo "$sz / 1000000 / $t" | bc -l)" "$logb"
+	printf '  %-10s %10.1f %18s %16s\n' "$codec" "$(echo "$sz / 1000000 / $t" | bc -l)" \
+		"($(awk -v b="$sz" '{ printf "%.1f\n", b / 1000000 / $1 }' "$tmp/t.s" | spread))" "$logb"
 done
 
 # ---- one-record writes into a partition of many segments ----
@@ -170,7 +183,7 @@ echo segment.bytes=16384 > "$tmp/mq/many/.config"
 records $((SMALL_SEG_MB * 1048576 / 100)) "$tmp/segfill"
 dd if="$tmp/segfill" of="$tmp/mq/many/0" bs=16k status=none
 rm -f "$tmp/segfill"
-nseg=$(ls "$tmp/mq/many/.segments/0" | grep -c '\.log$')
+nseg=$(find "$tmp/mq/many/.segments/0" -name '*.log' | wc -l)
 : > "$tmp/t.one"
 : > "$tmp/t.many"
 r=1
@@ -182,10 +195,13 @@ while [ "$r" -le "$SMALL_REPS" ]; do
 	r=$((r + 1))
 done
 say ""
-say "one-record writes, one writer, $SMALL_SEG_RECORDS records, median of $SMALL_REPS"
+say "one-record writes, one writer, $SMALL_SEG_RECORDS records, median of $SMALL_REPS (spread)"
 printf '  %-28s %12s\n' partition "records/s"
-printf '  %-28s %12.0f\n' "one segment" "$(echo "$SMALL_SEG_RECORDS / $(median < "$tmp/t.one")" | bc -l)"
-printf '  %-28s %12.0f  (%.2f of one segment)\n' "$nseg segments of 16 KiB" \
+printf '  %-28s %12.0f (%s)\n' "one segment" "$(echo "$SMALL_SEG_RECORDS / $(median < "$tmp/t.one")" | bc -l)" \
+	"$(rates "$SMALL_SEG_RECORDS" "$tmp/t.one" | spread)"
+printf '  %-28s %12.0f (%s)  %.2f of one segment (rounds: %s)\n' "$nseg segments of 16 KiB" \
 	"$(echo "$SMALL_SEG_RECORDS / $(median < "$tmp/t.many")" | bc -l)" \
-	"$(echo "$(median < "$tmp/t.one") / $(median < "$tmp/t.many")" | bc -l)"
+	"$(rates "$SMALL_SEG_RECORDS" "$tmp/t.many" | spread)" \
+	"$(echo "$(median < "$tmp/t.one") / $(median < "$tmp/t.many")" | bc -l)" \
+	"$(ratios "$tmp/t.one" "$tmp/t.many")"
 exit 0
