@@ -6,14 +6,17 @@
 #
 # A benchmark, not a test: prints figures, exits 0 unless nothing could be
 # measured.
-#   latency     mqfs -f --data DIR MNT; topic lat (1 partition). A reader
-#               holds MNT/lat/.groups/bench/consume open (a parked read);
+#   latency     mqfs -f --data DIR MNT; topic latN (1 partition). A reader
+#               holds MNT/latN/.groups/bench/consume open (a parked read);
 #               a producer writes one 100-byte record at a time to
-#               MNT/lat/0, each carrying its send time (CLOCK_MONOTONIC ns);
+#               MNT/latN/0, each carrying its send time (CLOCK_MONOTONIC ns);
 #               the reader timestamps each arrival (latency.py, the client
 #               redis.sh runs against Redis too). write() returns once the
 #               record is committed, so the figure is produce + commit +
-#               wake + read. p50, p99, p99.9 over BENCH_LAT_RECORDS records.
+#               wake + read. p50, p99, p99.9 over BENCH_LAT_RECORDS records,
+#               in each of BENCH_REPS runs (a new topic and group each),
+#               then each percentile's median over the runs with its
+#               spread (min-max).
 #   throughput  BENCH_TP_MB MiB of 128-byte lines in topic tp (1 partition),
 #               read once as the partition file and once through a group's
 #               consume file, each by `dd bs=1M iflag=fullblock count=MB`
@@ -40,10 +43,28 @@ mount_daemon "$MNT" "$tmp/daemon.log" "$BUILD/mqfs" -f --data "$tmp/data" "$MNT"
 	die "mount did not come up: $(tail -n 3 "$tmp/daemon.log")"
 
 # ---- latency ----
-mkdir "$MNT/lat" "$MNT/lat/.groups/bench" || die "mkdir failed"
-say "end-to-end latency (write one record to MNT/lat/0 -> read from .groups/bench/consume):"
-timeout 300 python3 "$(dirname "$0")/latency.py" mqfs "$MNT/lat/0" "$MNT/lat/.groups/bench/consume" \
-	"$BENCH_LAT_RECORDS" || die "latency client failed"
+# BENCH_REPS runs, each into a topic and group of its own (its reader
+# parks before the first record); the tail moves from run to run with the
+# machine, so the figure is each percentile's median with its spread.
+say "end-to-end latency (write one record to MNT/latN/0 -> read from .groups/bench/consume), $BENCH_REPS runs:"
+: > "$tmp/lat.runs"
+r=1
+while [ $r -le "$BENCH_REPS" ]; do
+	mkdir "$MNT/lat$r" "$MNT/lat$r/.groups/bench" || die "mkdir failed"
+	timeout 300 python3 "$(dirname "$0")/latency.py" mqfs "$MNT/lat$r/0" \
+		"$MNT/lat$r/.groups/bench/consume" "$BENCH_LAT_RECORDS" > "$tmp/lat.out" ||
+		die "latency client failed: $(cat "$tmp/lat.out")"
+	say "  run $r: $(cat "$tmp/lat.out")"
+	cat "$tmp/lat.out" >> "$tmp/lat.runs"
+	r=$((r + 1))
+done
+# "records N  p50 X us  p99 Y us  p99.9 Z us  max W us": field k's values.
+lat_field() { awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) print $(i + 1) }' "$tmp/lat.runs"; }
+line="median of $BENCH_REPS runs:"
+for k in p50 p99 p99.9 max; do
+	line="$line  $k $(lat_field $k | median) us ($(lat_field $k | spread))"
+done
+say "$line"
 
 # ---- throughput ----
 mkdir "$MNT/tp" || die "mkdir tp failed"
