@@ -42,8 +42,9 @@
  *           makes this file's records durable: up to sync_upto, the
  *           offset after its last write's last record (the whole
  *           partition when that write was queued, acks=0, or forwarded
- *           to the leader; every partition, for .produce). The kernel runs the fsyncs of one
- *           inode one at a time (FUSE's fsync holds the inode lock), so
+ *           to the leader; every partition, for .produce). The kernel
+ *           runs the fsyncs of one inode one at a time (FUSE's fsync
+ *           holds the inode lock), so
  *           writers sharing a partition file cannot meet in one log_sync;
  *           they share the fdatasync instead by not asking for records
  *           that are not theirs: the first fsync covers every record

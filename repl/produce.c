@@ -1044,13 +1044,15 @@ static int64_t log_hw(struct log *l)
 }
 
 /* The record at offset is still in epoch's range of the epoch cache
- * (epoch -1: not known, as for a single node's appends, not checked). */
+ * (epoch -1: not known, as for a single node's appends, not checked),
+ * given the cache's answer for epoch (found, end: log_end_offset_for_epoch). */
 static bool in_epoch(int64_t offset, int32_t epoch, int32_t found, int64_t end)
 {
 	/* An empty cache (found -1) is a log that stamps no epochs. */
 	return epoch < 0 || found < 0 || (found == epoch && end > offset);
 }
 
+/* in_epoch, the cache asked now. */
 static bool appended_in_epoch(struct log *l, int64_t offset, int32_t epoch)
 {
 	int32_t found;
@@ -1567,11 +1569,11 @@ int topic_produce_file(struct topic *t, int partition, const struct produce_inpu
 		rc = write_commit(&ctx, pps, np, false, rc);
 	}
 out:
-	if (tr)
-		tr->end = rc == 0 && partition >= 0 && one.log && !one.forwarded &&
-					  one.last_offset >= 0
-				  ? one.last_offset + 1
-				  : -1;
+	if (tr) {
+		bool here = rc == 0 && partition >= 0 && one.log && !one.forwarded;
+
+		tr->end = here && one.last_offset >= 0 ? one.last_offset + 1 : -1;
+	}
 	buffer_give(t->b, held);
 	if (rb)
 		recbuf_put(t->b, rb);
