@@ -413,8 +413,13 @@ static void done_list(struct net_req *req, int rc)
 
 void net_req_complete(struct net_req *req, int rc)
 {
+	/* Once listed, req is the loop's: it may send the reply and free req
+	 * (and its connection) before done_list returns here, so the loop is
+	 * taken first (it lives as long as the server). */
+	struct net_loop *loop = req->conn->loop;
+
 	done_list(req, rc);
-	loop_wake(req->conn->loop);
+	loop_wake(loop);
 }
 
 /* ---- connections ---- */

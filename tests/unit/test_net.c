@@ -717,6 +717,35 @@ static size_t ofle_frame(uint8_t *frame, size_t cap, int32_t corr)
 	return n;
 }
 
+/* Keeps the listener's loops awake with ApiVersions calls on two
+ * connections (one per loop, in all likelihood) until told to stop. */
+struct busy {
+	int port;
+	int stop;
+	int calls;
+};
+
+static void *busy_main(void *arg)
+{
+	struct busy *b = arg;
+	struct net_client *c[2];
+	struct net_resp resp;
+
+	for (int i = 0; i < 2; i++)
+		if (net_client_connect("127.0.0.1", b->port, DEADLINE_MS, &c[i]))
+			return NULL;
+	while (!__atomic_load_n(&b->stop, __ATOMIC_SEQ_CST))
+		for (int i = 0; i < 2; i++)
+			if (net_client_call(c[i], PROTO_API_API_VERSIONS, 0, NULL, 0, 0,
+					    DEADLINE_MS, &resp) == 0) {
+				net_resp_free(&resp);
+				__atomic_add_fetch(&b->calls, 1, __ATOMIC_SEQ_CST);
+			}
+	for (int i = 0; i < 2; i++)
+		net_client_close(c[i]);
+	return NULL;
+}
+
 static void test_parked(void **state)
 {
 	struct fx fx;
@@ -761,6 +790,35 @@ static void test_parked(void **state)
 	assert_int_equal(got.topics[0].partitions[0].end_offset, 1234);
 	proto_ofle_resp_free(&got);
 	free(resp);
+
+	/* Completed from another thread, again and again, while other
+	 * connections keep the loops awake: the loop may answer and free a
+	 * request as soon as it is listed, so the completing thread must not
+	 * touch it after (ASan sees it if so). */
+	struct busy busy = { .port = fx.port };
+	pthread_t bt;
+
+	assert_int_equal(pthread_create(&bt, NULL, busy_main, &busy), 0);
+	for (int i = 0; i < 300; i++) {
+		__atomic_store_n(&fx.parked, NULL, __ATOMIC_SEQ_CST);
+		n = ofle_frame(frame, sizeof(frame), 1000 + i);
+		write_all(fd, frame, n);
+		assert_true(eventually(parked, &fx));
+		req = fx.parked;
+		pos = net_req_begin(req);
+		assert_int_equal(proto_ofle_resp_encode(&net_req_out(req)->w, 4, &oresp), 0);
+		assert_int_equal(net_req_end(req, pos), 0);
+		net_req_complete(req, 0);
+		resp = read_frame(fd, &len);
+		kbuf_r_init(&r, resp, len);
+		assert_int_equal(
+			proto_resp_hdr_decode(&r, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, &corr), 0);
+		assert_int_equal(corr, 1000 + i);
+		free(resp);
+	}
+	__atomic_store_n(&busy.stop, 1, __ATOMIC_SEQ_CST);
+	pthread_join(bt, NULL);
+	assert_true(busy.calls > 0);
 	close(fd);
 	fx_stop(&fx);
 }
