@@ -717,6 +717,26 @@ static size_t ofle_frame(uint8_t *frame, size_t cap, int32_t corr)
 	return n;
 }
 
+/* Answers the parked OffsetForLeaderEpoch request with oresp from this
+ * thread, reads its response on fd and checks the correlation id;
+ * returns the frame (freed by the caller), *r past the header. */
+static uint8_t *answer_parked(struct net_req *req, const struct proto_ofle_resp *oresp, int fd,
+			      int32_t want_corr, struct kbuf_r *r)
+{
+	size_t pos = net_req_begin(req), len;
+	int32_t corr;
+	uint8_t *resp;
+
+	assert_int_equal(proto_ofle_resp_encode(&net_req_out(req)->w, 4, oresp), 0);
+	assert_int_equal(net_req_end(req, pos), 0);
+	net_req_complete(req, 0);
+	resp = read_frame(fd, &len);
+	kbuf_r_init(r, resp, len);
+	assert_int_equal(proto_resp_hdr_decode(r, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, &corr), 0);
+	assert_int_equal(corr, want_corr);
+	return resp;
+}
+
 /* Keeps the listener's loops awake with ApiVersions calls on two
  * connections (one per loop, in all likelihood) until told to stop. */
 struct busy {
@@ -754,8 +774,7 @@ static void test_parked(void **state)
 	struct proto_ofle_resp oresp = { 0, 1, &rt }, got;
 	uint8_t frame[512], *resp;
 	struct kbuf_r r;
-	size_t n, len, pos;
-	int32_t corr;
+	size_t n;
 	int fd;
 
 	(void)state;
@@ -777,15 +796,7 @@ static void test_parked(void **state)
 
 	assert_int_equal(m->u.ofle.topics[0].partitions[0].leader_epoch, 3);
 	assert_int_equal(strncmp(net_req_peer(req), "127.0.0.1:", 10), 0);
-	pos = net_req_begin(req);
-	assert_int_equal(proto_ofle_resp_encode(&net_req_out(req)->w, 4, &oresp), 0);
-	assert_int_equal(net_req_end(req, pos), 0);
-	net_req_complete(req, 0);
-
-	resp = read_frame(fd, &len);
-	kbuf_r_init(&r, resp, len);
-	assert_int_equal(proto_resp_hdr_decode(&r, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, &corr), 0);
-	assert_int_equal(corr, 77);
+	resp = answer_parked(req, &oresp, fd, 77, &r);
 	assert_int_equal(proto_ofle_resp_decode(&r, 4, &got), 0);
 	assert_int_equal(got.topics[0].partitions[0].end_offset, 1234);
 	proto_ofle_resp_free(&got);
@@ -804,17 +815,7 @@ static void test_parked(void **state)
 		n = ofle_frame(frame, sizeof(frame), 1000 + i);
 		write_all(fd, frame, n);
 		assert_true(eventually(parked, &fx));
-		req = fx.parked;
-		pos = net_req_begin(req);
-		assert_int_equal(proto_ofle_resp_encode(&net_req_out(req)->w, 4, &oresp), 0);
-		assert_int_equal(net_req_end(req, pos), 0);
-		net_req_complete(req, 0);
-		resp = read_frame(fd, &len);
-		kbuf_r_init(&r, resp, len);
-		assert_int_equal(
-			proto_resp_hdr_decode(&r, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, &corr), 0);
-		assert_int_equal(corr, 1000 + i);
-		free(resp);
+		free(answer_parked(fx.parked, &oresp, fd, 1000 + i, &r));
 	}
 	__atomic_store_n(&busy.stop, 1, __ATOMIC_SEQ_CST);
 	pthread_join(bt, NULL);
