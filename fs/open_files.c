@@ -44,12 +44,12 @@
  *           partition when that write was queued, acks=0, or forwarded
  *           to the leader; every partition, for .produce). The kernel
  *           runs the fsyncs of one inode one at a time (FUSE's fsync
- *           holds the inode lock), so
- *           writers sharing a partition file cannot meet in one log_sync;
- *           they share the fdatasync instead by not asking for records
- *           that are not theirs: the first fsync covers every record
- *           appended before it, and a writer whose records it covered
- *           returns without another, although others appended since.
+ *           holds the inode lock), so writers sharing a partition file
+ *           cannot meet in one log_sync; they share the fdatasync
+ *           instead by not asking for records that are not theirs: the
+ *           first fsync covers every record appended before it, and a
+ *           writer whose records it covered returns without another,
+ *           although others appended since.
  *   fallocate  -EOPNOTSUPP: space is not reserved in a log, and a
  *           zeroed range would be a record of NUL bytes.
  *   read    the line view through a reader (an O_RDONLY open of a whole
