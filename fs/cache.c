@@ -14,6 +14,10 @@
  *     a mapping of offsets kept per open file (open_files.c) that a cache
  *     shared by every open cannot hold.
  *
+ * A partition file may have several nodes (aliases, inode.h), each a kernel
+ * inode with pages and a size of its own: the rules below hold per node,
+ * and a removal (rule 3) goes to every alias.
+ *
  * Coherence. The mount runs with FUSE_CAP_EXPLICIT_INVAL_DATA and without
  * FUSE_CAP_AUTO_INVAL_DATA: the kernel drops cached pages only when told
  * (or when a size shrinks, which ours never does). The rules, per node:
@@ -189,17 +193,19 @@ void fs_cache_removed(void *arg, struct topic *t, int partition)
 {
 	struct mqfs *fs = arg;
 	struct node_key key = fs_node_key(NODE_PART, t, partition);
-	uint64_t ino = inode_peek(fs->inodes, &key);
+	uint64_t after = 0;
 	struct fs_node *n;
 	int valid;
 
-	if (ino == 0 || inode_get(fs->inodes, ino, &n) < 0)
-		return;
-	pthread_mutex_lock(&fs->cache_mu);
-	valid = n->cache_valid;
-	n->cache_valid = 0;
-	pthread_mutex_unlock(&fs->cache_mu);
-	if (valid)
-		cache_invalidate(fs, n, 0);
-	inode_put(fs->inodes, n);
+	/* Every alias: each kernel inode has pages of its own. */
+	while (inode_next_alias(fs->inodes, &key, after, &n) == 0) {
+		after = n->ino;
+		pthread_mutex_lock(&fs->cache_mu);
+		valid = n->cache_valid;
+		n->cache_valid = 0;
+		pthread_mutex_unlock(&fs->cache_mu);
+		if (valid)
+			cache_invalidate(fs, n, 0);
+		inode_put(fs->inodes, n);
+	}
 }

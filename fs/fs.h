@@ -14,6 +14,8 @@
  *   groups.c the consumer group directories and files under
  *            MNT/<topic>/.groups/ (consume files are group members)
  *   inode.c  the inode table (inode.h)
+ *   locks.c  fcntl and flock locks per file (locks.h), and file_locks.c
+ *            the kernel's lock requests on it
  *   cache.c  the kernel's page cache of partition files: which opens use
  *            it, and keeping it coherent as files grow and lose records
  *   metrics.c FUSE op counts and latency histograms, MNT/.metrics
@@ -40,6 +42,7 @@
 #include <sys/types.h>
 
 #include "fs/inode.h"
+#include "fs/locks.h"
 #include "repl/repl.h"
 
 #define FS_MAX_WRITE         (1024 * 1024) /* one write request, and the read buffer cap */
@@ -67,6 +70,11 @@ struct mqfs {
 	 * before the broker closes. */
 	pthread_mutex_t files_lock;
 	struct fs_file *files;
+	/* fcntl and flock locks, per file (file_locks.c), and the lock
+	 * requests parked until granted or interrupted. */
+	struct lock_table *locks;
+	pthread_mutex_t lock_waits_mu;
+	struct fs_lock_wait *lock_waits;
 };
 
 /* ---- daemon.c ---- */
@@ -86,6 +94,25 @@ int daemon_clear_dead_mount(const char *mountpoint);
 /* Sets the mount's read-ahead (read_ahead_kb of its bdi) to kb; -errno
  * (-EACCES unless root, -ENOENT if the mount is not found). */
 int daemon_readahead(const char *mountpoint, unsigned kb);
+
+/* ---- file_locks.c ---- */
+
+/* The lock table and its parked requests: opened before the session runs,
+ * closed after it ended. -ENOMEM. */
+int fs_locks_open(struct mqfs *fs);
+/* When the loop has ended: parked lock requests are answered EINTR. */
+void fs_locks_shutdown(struct mqfs *fs);
+void fs_locks_close(struct mqfs *fs);
+/* The ops getlk, setlk and flock: each answers req, setlk with sleep and
+ * a blocking flock possibly later, from another thread. */
+void fs_lock_get(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock);
+void fs_lock_set(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock,
+		 int sleep);
+void fs_lock_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op);
+/* At a FLUSH: drops the fcntl locks of fi->lock_owner on the file. */
+void fs_lock_flush(struct mqfs *fs, fuse_ino_t ino, const struct fuse_file_info *fi);
+/* At a RELEASE marked flock_release: drops the file's flock lock. */
+void fs_lock_release(struct mqfs *fs, fuse_ino_t ino, const struct fuse_file_info *fi);
 
 /* ---- tree.c ---- */
 
@@ -150,8 +177,9 @@ struct fs_file {
 	int node_kind;       /* enum node_kind */
 	struct topic *topic; /* own reference, NULL for root views */
 	int partition;       /* -1: the partitioner (.produce) */
-	/* A partition file's node, with a reference of the file's (put at
-	 * release): each write's fs_cache_wrote without a lookup. */
+	/* A partition file's or .produce's node, with a reference of the
+	 * file's (put at release): each write's fs_cache_wrote without a
+	 * lookup, and its count of writers (inode_writer). */
 	struct fs_node *node;
 	int oflags;      /* open(2) flags */
 	bool cached;     /* read through the page cache (cache.c) */

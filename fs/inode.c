@@ -6,9 +6,13 @@
  * (each node has a link in both chains). The tables double when the node
  * count passes the bucket count; a failed resize only makes chains longer.
  *
+ * The key hash leaves key.alias out, so that the aliases of a file share
+ * one chain, where a lookup finds them all.
+ *
  * Invariants, under it->lock:
  *   a node is in both chains or in neither (then it is being freed)
  *   no two linked nodes have equal keys, nor equal inos
+ *   linked aliases of one file have equal file_ino
  *   a linked, unpinned node has nlookup > 0 or refs > 0
  *   it->next_ino only grows: inode numbers are never reused
  */
@@ -30,6 +34,7 @@ struct inode_table {
 	size_t nbuckets; /* power of two */
 	size_t count;
 	uint64_t next_ino;
+	uint64_t stamps; /* lookups answered: the nodes' stamp clock */
 	void (*put_topic)(struct topic *);
 };
 
@@ -49,13 +54,24 @@ static uint64_t inode_key_hash(const struct node_key *k)
 	h = inode_mix(h ^ k->topic_id);
 	h = inode_mix(h ^ (uint64_t)(uint32_t)k->partition);
 	h = inode_mix(h ^ (uint64_t)k->base);
-	return inode_mix(h ^ (uint64_t)k->file);
+	return inode_mix(h ^ (uint64_t)k->file); /* not alias: one chain per file */
+}
+
+/* Same file: equal keys but for alias. */
+static bool inode_key_file_eq(const struct node_key *a, const struct node_key *b)
+{
+	return a->kind == b->kind && a->topic_id == b->topic_id && a->partition == b->partition &&
+	       a->base == b->base && a->file == b->file;
 }
 
 static bool inode_key_eq(const struct node_key *a, const struct node_key *b)
 {
-	return a->kind == b->kind && a->topic_id == b->topic_id && a->partition == b->partition &&
-	       a->base == b->base && a->file == b->file;
+	return inode_key_file_eq(a, b) && a->alias == b->alias;
+}
+
+int inode_kind_aliased(int kind)
+{
+	return kind == NODE_PART || kind == NODE_PRODUCE;
 }
 
 static struct fs_node *inode_find_key(struct inode_table *it, const struct node_key *key)
@@ -65,6 +81,28 @@ static struct fs_node *inode_find_key(struct inode_table *it, const struct node_
 	while (n && !inode_key_eq(&n->key, key))
 		n = n->key_next;
 	return n;
+}
+
+/* The alias for a lookup of key's file (see inode.h): the last returned
+ * without a writer, or NULL with *next_alias the alias a new node takes
+ * and *file_ino the file's (0 if no alias lives). */
+static struct fs_node *inode_pick_alias(struct inode_table *it, const struct node_key *key,
+					int *next_alias, uint64_t *file_ino)
+{
+	struct fs_node *n = it->by_key[inode_key_hash(key) & (it->nbuckets - 1)], *best = NULL;
+
+	*next_alias = 0;
+	*file_ino = 0;
+	for (; n; n = n->key_next) {
+		if (!inode_key_file_eq(&n->key, key))
+			continue;
+		*file_ino = n->file_ino;
+		if (n->key.alias >= *next_alias)
+			*next_alias = n->key.alias + 1;
+		if (n->writers == 0 && (!best || n->stamp > best->stamp))
+			best = n;
+	}
+	return best;
 }
 
 static struct fs_node *inode_find_ino(struct inode_table *it, uint64_t ino)
@@ -161,7 +199,7 @@ int inode_table_new(void (*put_topic)(struct topic *), struct inode_table **out)
 	it->next_ino = INODE_ROOT_INO + 1;
 
 	root->key = (struct node_key){ .kind = NODE_ROOT, .partition = -1, .base = -1 };
-	root->ino = INODE_ROOT_INO;
+	root->ino = root->file_ino = INODE_ROOT_INO;
 	root->nlookup = 1;
 	root->pinned = 1;
 	inode_link(it, root);
@@ -201,17 +239,26 @@ int inode_lookup(struct inode_table *it, const struct node_key *key, struct topi
 	/* Allocate before taking the lock; thrown away if the node exists. */
 	struct fs_node *fresh = calloc(1, sizeof(*fresh));
 	struct fs_node *n;
+	uint64_t file_ino = 0;
+	int alias = 0;
 
 	pthread_mutex_lock(&it->lock);
-	n = inode_find_key(it, key);
+	if (inode_kind_aliased(key->kind))
+		n = inode_pick_alias(it, key, &alias, &file_ino);
+	else
+		n = inode_find_key(it, key);
 	if (n) {
 		n->nlookup++;
 		n->refs++;
+		n->stamp = ++it->stamps;
 	} else if (fresh) {
 		n = fresh;
 		fresh = NULL;
 		n->key = *key;
+		n->key.alias = alias;
 		n->ino = it->next_ino++;
+		n->file_ino = file_ino ? file_ino : n->ino;
+		n->stamp = ++it->stamps;
 		n->topic = topic;
 		topic = NULL; /* now the node's */
 		n->nlookup = 1;
@@ -284,14 +331,46 @@ void inode_forget(struct inode_table *it, uint64_t ino, uint64_t nlookup)
 	inode_free_node(it, dead);
 }
 
+void inode_writer(struct inode_table *it, struct fs_node *n, int delta)
+{
+	pthread_mutex_lock(&it->lock);
+	if (delta > 0)
+		n->writers++;
+	else if (n->writers > 0)
+		n->writers--;
+	pthread_mutex_unlock(&it->lock);
+}
+
+int inode_next_alias(struct inode_table *it, const struct node_key *key, uint64_t after,
+		     struct fs_node **out)
+{
+	struct fs_node *n, *best = NULL;
+
+	pthread_mutex_lock(&it->lock);
+	for (n = it->by_key[inode_key_hash(key) & (it->nbuckets - 1)]; n; n = n->key_next)
+		if (inode_key_file_eq(&n->key, key) && n->ino > after &&
+		    (!best || n->ino < best->ino))
+			best = n;
+	if (best)
+		best->refs++;
+	pthread_mutex_unlock(&it->lock);
+	if (!best)
+		return -ENOENT;
+	*out = best;
+	return 0;
+}
+
 uint64_t inode_peek(struct inode_table *it, const struct node_key *key)
 {
 	struct fs_node *n;
-	uint64_t ino;
+	uint64_t ino = 0;
 
 	pthread_mutex_lock(&it->lock);
-	n = inode_find_key(it, key);
-	ino = n ? n->ino : 0;
+	for (n = it->by_key[inode_key_hash(key) & (it->nbuckets - 1)]; n; n = n->key_next)
+		if (inode_key_file_eq(&n->key, key)) {
+			ino = n->file_ino;
+			break;
+		}
 	pthread_mutex_unlock(&it->lock);
 	return ino;
 }

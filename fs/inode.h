@@ -11,6 +11,21 @@
  * so that repeated lookups of one name return the same inode number, and
  * the kernel's inode numbers map back to nodes in O(1).
  *
+ * Aliases. A partition file and .produce (inode_kind_aliased) may have
+ * several nodes, one per concurrent writer: Linux serializes every
+ * O_APPEND write and every fsync() of one FUSE inode under that inode's
+ * lock, while the log orders appends by itself, so writers that each have
+ * their own kernel inode reach the daemon side by side (and their
+ * fsync()s share fdatasyncs, log_sync). The aliases of a file differ only
+ * in key.alias; they share file_ino, the inode number stat(2) and
+ * readdir show, which stays while any alias lives. A lookup answers with
+ * the alias it returned last (the kernel's dentry points to it, and its
+ * page cache is warm) unless an open file writes through it; then with
+ * another alias that has no writer, or a new one. Two writers whose
+ * lookups both come before either open share a node: the kernel then
+ * serializes them, which is slower, never wrong. Names of aliased kinds are given
+ * with an entry timeout of 0 (tree.c), so that every open asks.
+ *
  * Life of a node (the FUSE lookup-count protocol):
  *   - inode_lookup() finds or creates the node and adds 1 to its lookup
  *     count; the caller then answers the kernel with fuse_reply_entry() (or
@@ -72,11 +87,13 @@ struct node_key {
 	int32_t partition;
 	int64_t base; /* segment base offset */
 	int file;     /* enum segment_file for NODE_SEG_FILE */
+	int alias;    /* aliased kinds: which of the file's nodes; else 0 */
 };
 
 struct fs_node {
 	struct node_key key;
-	uint64_t ino;
+	uint64_t ino;        /* the kernel's node id */
+	uint64_t file_ino;   /* st_ino: ino, or the file's first alias's */
 	struct topic *topic; /* reference owned by the node; NULL for root nodes */
 	/* The kernel's page cache of a partition file (fs/cache.c, under
 	 * mqfs.cache_mu; the table only zeroes them): whether the pages it
@@ -87,6 +104,8 @@ struct fs_node {
 	/* private to inode.c, under the table lock */
 	uint64_t nlookup;
 	uint32_t refs;
+	uint32_t writers; /* open files writing through it (inode_writer) */
+	uint64_t stamp;   /* when a lookup last returned it */
 	int pinned;
 	struct fs_node *key_next;
 	struct fs_node *ino_next;
@@ -100,13 +119,25 @@ int inode_table_new(void (*put_topic)(struct topic *), struct inode_table **out)
  * other call may be running. */
 void inode_table_free(struct inode_table *it);
 
-/* Finds the node of key, or creates it with the next inode number. The
+/* Finds the node of key, or creates it with the next inode number (for
+ * an aliased kind: the alias chosen as described above; key.alias is
+ * ignored). The
  * table takes over the caller's topic reference in every case (dropped at
  * once when the node already exists, or on error). Adds 1 to the node's
  * lookup count and returns it with a use reference (inode_put).
  * -ENOMEM. */
 int inode_lookup(struct inode_table *it, const struct node_key *key, struct topic *topic,
 		 struct fs_node **out);
+/* Whether nodes of kind may have aliases (NODE_PART, NODE_PRODUCE). */
+int inode_kind_aliased(int kind);
+/* Counts an open file writing through n (delta +1 at open, -1 at
+ * release), which steers later lookups of an aliased kind elsewhere. */
+void inode_writer(struct inode_table *it, struct fs_node *n, int delta);
+/* The alias of key's file with the smallest ino above after, with a use
+ * reference (key.alias ignored), or -ENOENT: loop from after = 0 to visit
+ * every alias of a file. */
+int inode_next_alias(struct inode_table *it, const struct node_key *key, uint64_t after,
+		     struct fs_node **out);
 /* The node of ino with a use reference, or -ESTALE (forgotten or never
  * known). */
 int inode_get(struct inode_table *it, uint64_t ino, struct fs_node **out);
@@ -116,8 +147,8 @@ void inode_put(struct inode_table *it, struct fs_node *n);
 /* Subtracts nlookup from the lookup count of ino (kernel FORGET). Unknown
  * ino: ignored. */
 void inode_forget(struct inode_table *it, uint64_t ino, uint64_t nlookup);
-/* The inode number of key if a node exists, else 0. Counts unchanged
- * (readdir's d_ino). */
+/* The st_ino (file_ino) of key if a node exists, else 0; key.alias is
+ * ignored. Counts unchanged (readdir's d_ino). */
 uint64_t inode_peek(struct inode_table *it, const struct node_key *key);
 /* Nodes in the table, the root included. */
 size_t inode_count(struct inode_table *it);

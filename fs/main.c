@@ -519,6 +519,8 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 		goto out;
 	}
 	rc = inode_table_new(topic_put, &fs->inodes);
+	if (rc == 0)
+		rc = fs_locks_open(fs);
 	if (rc < 0) {
 		fprintf(stderr, "mqfs: %s\n", strerror(-rc));
 		goto out;
@@ -559,6 +561,7 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 	broker_set_removed_listener(fs->broker, NULL, NULL);
 	fs->se = NULL;
 	fs_groups_shutdown(fs); /* parked consume reads: EINTR */
+	fs_locks_shutdown(fs);  /* parked lock requests: EINTR */
 	/* A signal ends the loop with its number: a clean stop. */
 	rc = rc < 0 ? rc : 0;
 	mq_log(MQ_INFO, "unmounting %s", mnt);
@@ -569,6 +572,7 @@ out:
 		fuse_remove_signal_handlers(se);
 	fuse_session_destroy(se);
 	fs_file_release_all(fs);
+	fs_locks_close(fs);
 	inode_table_free(fs->inodes);
 	/* broker_close logged what it could not make durable. */
 	if (broker_close(fs->broker) < 0 && rc == 0)

@@ -80,6 +80,9 @@ enum {
 	OP_CREATE,
 	OP_POLL,
 	OP_IOCTL,
+	OP_GETLK,
+	OP_SETLK,
+	OP_FLOCK,
 	OP_MAX
 };
 static const char *const op_name[OP_MAX] = {
@@ -87,6 +90,7 @@ static const char *const op_name[OP_MAX] = {
 	"mkdir",      "unlink",   "rmdir",        "symlink", "rename",  "link",     "open",
 	"read",       "write",    "flush",        "release", "fsync",   "opendir",  "readdir",
 	"releasedir", "fsyncdir", "statfs",       "access",  "create",  "poll",     "ioctl",
+	"getlk",      "setlk",    "flock",
 };
 
 struct op_stats {
@@ -179,6 +183,14 @@ WRAP(access, OP_ACCESS, (fuse_req_t req, fuse_ino_t ino, int mask), (req, ino, m
 WRAP(create, OP_CREATE,
      (fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi),
      (req, parent, name, mode, fi))
+WRAP(getlk, OP_GETLK,
+     (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock),
+     (req, ino, fi, lock))
+WRAP(setlk, OP_SETLK,
+     (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock, int sleep),
+     (req, ino, fi, lock, sleep))
+WRAP(flock, OP_FLOCK, (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op),
+     (req, ino, fi, op))
 WRAP(poll, OP_POLL,
      (fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph),
      (req, ino, fi, ph))
@@ -232,6 +244,9 @@ int fs_metrics_new(const struct fuse_lowlevel_ops *inner, struct fs_metrics **ou
 	USE(create, OP_CREATE);
 	USE(poll, OP_POLL);
 	USE(ioctl, OP_IOCTL);
+	USE(getlk, OP_GETLK);
+	USE(setlk, OP_SETLK);
+	USE(flock, OP_FLOCK);
 	*out = m;
 	return 0;
 }
@@ -295,6 +310,12 @@ int fs_metrics_render(struct mqfs *fs, char **out, size_t *len)
 	free(btext);
 	if (fs->metrics)
 		render_ops(fs->metrics, f);
+	/* A partition file open by several writers is one node per writer
+	 * (fs/inode.h): the count shows them. */
+	fprintf(f,
+		"# HELP mqfs_fs_nodes Inodes of the mount the kernel knows, the root included.\n"
+		"# TYPE mqfs_fs_nodes gauge\nmqfs_fs_nodes %zu\n",
+		inode_count(fs->inodes));
 	if (fclose(f) != 0) {
 		free(buf);
 		return -ENOMEM;

@@ -197,9 +197,11 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **ou
 		break;
 	}
 out:
-	if (rc == 0 && f->kind == FILE_PART && n->key.kind == NODE_PART)
+	if (rc == 0 && f->kind == FILE_PART) {
 		f->node = n; /* the lookup's reference becomes the file's */
-	else
+		if (acc != O_RDONLY)
+			inode_writer(fs->inodes, n, 1); /* later lookups: another alias */
+	} else
 		inode_put(fs->inodes, n);
 	if (rc < 0) {
 		file_free(f);
@@ -830,8 +832,11 @@ void fs_file_release(struct mqfs *fs, struct fs_file *f)
 			mq_log_limited(MQ_WARN, "release %s: a partial line of %zu bytes was lost",
 				       f->path, len);
 	}
-	if (f->node)
+	if (f->node) {
+		if ((f->oflags & O_ACCMODE) != O_RDONLY)
+			inode_writer(fs->inodes, f->node, -1);
 		inode_put(fs->inodes, f->node);
+	}
 	file_free(f);
 }
 

@@ -56,6 +56,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA)
 		conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
+	/* Locks are the daemon's, per file: a partition file has an inode per
+	 * writer (inode.h), and the kernel's locks are per inode. */
+	if (conn->capable & FUSE_CAP_POSIX_LOCKS)
+		conn->want |= FUSE_CAP_POSIX_LOCKS;
+	if (conn->capable & FUSE_CAP_FLOCK_LOCKS)
+		conn->want |= FUSE_CAP_FLOCK_LOCKS;
 	if (conn->max_write > FS_MAX_WRITE)
 		conn->max_write = FS_MAX_WRITE;
 	mq_log(MQ_INFO, "fuse: protocol %u.%u, max_write %u, atomic_o_trunc %s", conn->proto_major,
@@ -252,10 +258,10 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_file *f = file_of(fi);
 	int rc;
 
-	(void)ino;
 	fs_file_lock(f);
 	rc = fs_file_flush(f);
 	fs_file_unlock(f);
+	fs_lock_flush(req_fs(req), ino, fi); /* a close: its fcntl locks go */
 	fuse_reply_err(req, -rc);
 }
 
@@ -284,9 +290,29 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 /* Valid replies: fuse_reply_err */
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
+	fs_lock_release(req_fs(req), ino, fi);
 	fs_file_release(req_fs(req), file_of(fi));
 	fuse_reply_err(req, 0);
+}
+
+/* Valid replies: fuse_reply_lock, fuse_reply_err */
+static void op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock)
+{
+	fs_lock_get(req, ino, fi, lock);
+}
+
+/* Valid replies: fuse_reply_err (with sleep: possibly later, from the
+ * thread whose unlock grants it, or EINTR when interrupted) */
+static void op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock,
+		     int sleep)
+{
+	fs_lock_set(req, ino, fi, lock, sleep);
+}
+
+/* Valid replies: fuse_reply_err (without LOCK_NB: as setlk with sleep) */
+static void op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
+{
+	fs_lock_flock(req, ino, fi, op);
 }
 
 /* Valid replies: fuse_reply_open, fuse_reply_err */
@@ -392,6 +418,9 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.flush = op_flush,
 	.release = op_release,
 	.fsync = op_fsync,
+	.getlk = op_getlk,
+	.setlk = op_setlk,
+	.flock = op_flock,
 	.fallocate = op_fallocate,
 	.opendir = op_opendir,
 	.readdir = op_readdir,

@@ -215,7 +215,7 @@ int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st)
 	if (rc < 0)
 		return rc;
 	memset(st, 0, sizeof(*st));
-	st->st_ino = n->ino;
+	st->st_ino = n->file_ino; /* one number for all aliases */
 	st->st_nlink = 1;
 	/* The preferred I/O size is the largest FUSE request: cat, cp and
 	 * stdio then move 1 MiB per round trip instead of 128 KiB. */
@@ -384,7 +384,9 @@ static int entry_fill(struct mqfs *fs, const struct node_key *key, struct topic 
 		e->ino = child->ino;
 		e->generation = 1;
 		e->attr_timeout = node_attr_timeout(child);
-		e->entry_timeout = FS_ENTRY_TIMEOUT;
+		/* Aliased names: every open asks, to be given a writer's own
+		 * node (inode.h). */
+		e->entry_timeout = inode_kind_aliased(key->kind) ? 0 : FS_ENTRY_TIMEOUT;
 	}
 	inode_put(fs->inodes, child);
 	return rc;

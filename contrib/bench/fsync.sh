@@ -12,26 +12,28 @@
 #                  filesystem: durable records/s, and mqfs's rate as a
 #                  percentage of the plain file's.
 #   4 writers      the same records shared by 4 concurrent writers, each
-#                  with its own descriptor, fsync after every record, all
+#                  with its own descriptor, fsync after every record, timed
+#                  from a barrier after their opens to the last one's end,
 #                  through the partition file, then two through it and two
 #                  through the topic's .produce (one partition): durable
 #                  records/s, and mqfs's gain over one writer ("x one").
-#                  The kernel holds a FUSE file's inode lock across write
-#                  and fsync, so fsyncs through one file reach the daemon
-#                  one at a time; through two files they overlap and share
-#                  an fdatasync (group commit).
-# Wall time by `date +%s.%N`; medians over BENCH_REPS repetitions, with
-# their spread (min-max of the rates).
+#                  The kernel holds a FUSE inode's lock across write and
+#                  fsync; mqfs gives each writer of a partition file an
+#                  inode of its own (fs/inode.h), so their fsyncs reach the
+#                  daemon together and share fdatasyncs (group commit),
+#                  as a plain file's share journal commits.
+# Times by the writers' monotonic clock; medians over BENCH_REPS
+# repetitions, with their spread (min-max of the rates).
 #
 # Environment:
-#   FSYNC_RECORDS=2000   records per run
+#   FSYNC_RECORDS=4000   records per run
 #   BENCH_REPS=3
 #   BENCH_DIR=$TMPDIR or /tmp  (on the filesystem under test: not tmpfs)
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 BENCH_NAME=fsync
-FSYNC_RECORDS=${FSYNC_RECORDS:-2000}
+FSYNC_RECORDS=${FSYNC_RECORDS:-4000}
 BENCH_REPS=${BENCH_REPS:-3}
 for v in "$FSYNC_RECORDS" "$BENCH_REPS"; do
 	case $v in '' | *[!0-9]* | 0) die "FSYNC_RECORDS, BENCH_REPS: positive integers" ;; esac
@@ -44,18 +46,38 @@ bench_tmp mqfs-fsync
 fstype=$(df -PT "$tmp" | awk 'NR == 2 { print $2 }')
 
 records "$FSYNC_RECORDS" "$tmp/src"
-# writer FILE FIRST COUNT: records FIRST..FIRST+COUNT-1 of src, each its
-# own write() and fsync().
-cat > "$tmp/writer.py" <<'EOF'
-import os, sys
-first, count = int(sys.argv[3]), int(sys.argv[4])
-with open(sys.argv[1], "rb") as f:
-    recs = f.read().splitlines(True)[first:first + count]
-fd = os.open(sys.argv[2], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-for r in recs:
-    os.write(fd, r)
-    os.fsync(fd)
-os.close(fd)
+# writers.py SRC N FILE [FILE2]: N processes share the records of SRC,
+# each its own write() and fsync() per record, the odd ones into FILE2 if
+# given. Each opens its file, then all start together (a barrier), so
+# that the figure is the writers' own, not python's start-up: prints the
+# seconds from the first start to the last end.
+cat > "$tmp/writers.py" <<'EOF'
+import multiprocessing as mp, os, sys, time
+src, n, files = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+with open(src, "rb") as f:
+    recs = f.read().splitlines(True)
+per = len(recs) // n
+
+def writer(i, barrier, q):
+    fd = os.open(files[i % len(files)], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    barrier.wait()
+    t0 = time.monotonic()
+    for r in recs[i * per:(i + 1) * per]:
+        os.write(fd, r)
+        os.fsync(fd)
+    q.put((t0, time.monotonic()))
+    os.close(fd)
+
+barrier, q = mp.Barrier(n), mp.Queue()
+procs = [mp.Process(target=writer, args=(i, barrier, q)) for i in range(n)]
+for p in procs:
+    p.start()
+times = [q.get() for _ in procs]
+for p in procs:
+    p.join()
+    if p.exitcode != 0:
+        sys.exit(1)
+print("%.6f" % (max(t[1] for t in times) - min(t[0] for t in times)))
 EOF
 mount_daemon "$tmp/mq" "$tmp/mq.log" "$BUILD/mqfs" -f --data "$tmp/data" "$tmp/mq" ||
 	die "mqfs did not mount: $(tail -n 3 "$tmp/mq.log")"
@@ -63,19 +85,7 @@ mount_daemon "$tmp/mq" "$tmp/mq.log" "$BUILD/mqfs" -f --data "$tmp/data" "$tmp/m
 # fsync_writers N TARGET [TARGET2] — N concurrent writers on their shares
 # of the records, the odd ones into TARGET2 if given; prints seconds.
 fsync_writers() {
-	_per=$((FSYNC_RECORDS / $1))
-	_t0=$(now)
-	_pids=""
-	_i=0
-	while [ "$_i" -lt "$1" ]; do
-		_f=$2
-		[ $((_i % 2)) -eq 1 ] && [ -n "$3" ] && _f=$3
-		python3 "$tmp/writer.py" "$tmp/src" "$_f" $((_i * _per)) "$_per" &
-		_pids="$_pids $!"
-		_i=$((_i + 1))
-	done
-	for _p in $_pids; do wait "$_p" || die "a writer into $2 failed"; done
-	elapsed "$_t0" "$(now)"
+	python3 "$tmp/writers.py" "$tmp/src" "$@" || die "writers into $2 failed"
 }
 
 # rates FILE — the records/s of each time in FILE, one a line.

@@ -272,17 +272,17 @@ done
 # A second cat of a partition file is the page cache's: no read reaches
 # the daemon. Not on a topic that allows an unclean leader election, which
 # may take records below the hw: there every read is the daemon's.
-freads() {
-	timeout 5 awk '/^mqfs_fuse_request_duration_seconds_count\{op="read"\}/{ print $2 }' \
+bytes_out() {
+	timeout 5 awk '$1 == "mqfs_bytes_out_total{topic=\"doomed\"}" { print $2 }' \
 		"$1/.metrics" 2>/dev/null
 }
-# cat_reads N: the daemon's reads of one cat of mnt$N/doomed/0 (those of
-# .metrics itself taken out).
+# cat_reads N: the bytes the daemon of mnt$N returned for one cat of
+# mnt$N/doomed/0 (0: all from the page cache).
 cat_reads() {
-	_r1=$(freads "$MQ_TMP/mnt$1") _r2=$(freads "$MQ_TMP/mnt$1")
+	_r1=$(bytes_out "$MQ_TMP/mnt$1")
 	timeout 5 cat "$MQ_TMP/mnt$1/doomed/0" >/dev/null
-	_r3=$(freads "$MQ_TMP/mnt$1")
-	echo "$(((_r3 - _r2) - (_r2 - _r1)))"
+	_r2=$(bytes_out "$MQ_TMP/mnt$1")
+	echo "$((_r2 - _r1))"
 }
 has_doomed() {
 	[ "$(timeout 5 cat "$MQ_TMP/mnt$1/doomed/0" 2>/dev/null)" = "d-1" ]

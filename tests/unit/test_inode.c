@@ -1,6 +1,7 @@
 /*
  * test_inode.c — the fs inode table (fs/inode.c): one key, one inode number;
- * lookup counts and forget; use references; growth; concurrent lookups.
+ * lookup counts and forget; use references; growth; concurrent lookups;
+ * the aliases of a partition file (one node per concurrent writer).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -79,6 +80,89 @@ static void test_same_key_same_ino(void **state)
 	inode_put(it, c);
 	inode_put(it, d);
 	assert_int_equal(inode_count(it), 4);
+	inode_table_free(it);
+}
+
+/* Aliases: a lookup returns the last node returned unless a writer holds
+ * it; then another without a writer, or a new one. All share file_ino. */
+static void test_aliases(void **state)
+{
+	struct inode_table *it;
+	struct fs_node *a, *b, *c, *d, *e, *n;
+	struct node_key k = key_part(7, 0);
+	struct node_key other = key_part(7, 1);
+	struct node_key cfg = {
+		.kind = NODE_TOPIC_CONFIG, .topic_id = 7, .partition = -1, .base = -1
+	};
+	uint64_t after, seen[4];
+	int count;
+
+	(void)state;
+	assert_true(inode_kind_aliased(NODE_PART) && inode_kind_aliased(NODE_PRODUCE));
+	assert_false(inode_kind_aliased(NODE_TOPIC_CONFIG) || inode_kind_aliased(NODE_SEG_FILE));
+	assert_int_equal(inode_table_new(NULL, &it), 0);
+	assert_int_equal(inode_lookup(it, &k, NULL, &a), 0);
+	assert_int_equal(a->file_ino, a->ino);
+	assert_int_equal(a->key.alias, 0);
+	/* No writer: readers keep finding the same node (its page cache). */
+	assert_int_equal(inode_lookup(it, &k, NULL, &b), 0);
+	assert_ptr_equal(a, b);
+	inode_put(it, b);
+	/* A writer on a: the next lookup gets a node of its own. */
+	inode_writer(it, a, 1);
+	assert_int_equal(inode_lookup(it, &k, NULL, &b), 0);
+	assert_ptr_not_equal(a, b);
+	assert_int_equal(b->key.alias, 1);
+	assert_int_equal(b->file_ino, a->ino);
+	assert_int_not_equal(b->ino, a->ino);
+	/* The last returned without a writer comes back: b, not a new one. */
+	assert_int_equal(inode_lookup(it, &k, NULL, &c), 0);
+	assert_ptr_equal(b, c);
+	inode_put(it, c);
+	inode_writer(it, b, 1);
+	assert_int_equal(inode_lookup(it, &k, NULL, &c), 0);
+	assert_int_equal(c->key.alias, 2);
+	assert_int_equal(c->file_ino, a->ino);
+	/* a's writer leaves: of a and c (both free), c was returned last. */
+	inode_writer(it, a, -1);
+	assert_int_equal(inode_lookup(it, &k, NULL, &d), 0);
+	assert_ptr_equal(d, c);
+	inode_put(it, d);
+	/* Another partition and a non-aliased node are unaffected. */
+	assert_int_equal(inode_lookup(it, &other, NULL, &d), 0);
+	assert_int_equal(d->key.alias, 0);
+	assert_int_equal(d->file_ino, d->ino);
+	assert_int_equal(inode_lookup(it, &cfg, NULL, &e), 0);
+	assert_int_equal(inode_peek(it, &cfg), e->ino);
+	/* readdir's number is the file's, whatever alias the key names. */
+	k.alias = 5;
+	assert_int_equal(inode_peek(it, &k), a->ino);
+	/* Every alias, once each, in ino order. */
+	count = 0;
+	for (after = 0; inode_next_alias(it, &k, after, &n) == 0; after = n->ino) {
+		assert_true(count < 4);
+		seen[count++] = n->ino;
+		inode_put(it, n);
+	}
+	assert_int_equal(count, 3);
+	assert_int_equal(seen[0], a->ino);
+	assert_int_equal(seen[1], b->ino);
+	assert_int_equal(seen[2], c->ino);
+	/* a forgotten: the others keep the file's number, and a new alias
+	 * takes it too (the next free alias index). */
+	inode_put(it, a);
+	inode_forget(it, a->ino, 2); /* looked up twice */
+	inode_writer(it, c, 1);
+	assert_int_equal(inode_lookup(it, &k, NULL, &n), 0);
+	assert_int_equal(n->key.alias, 3);
+	assert_int_equal(n->file_ino, b->file_ino);
+	inode_writer(it, b, -1);
+	inode_writer(it, c, -1);
+	inode_put(it, n);
+	inode_put(it, b);
+	inode_put(it, c);
+	inode_put(it, d);
+	inode_put(it, e);
 	inode_table_free(it);
 }
 
@@ -243,6 +327,7 @@ int main(void)
 		cmocka_unit_test(test_root),         cmocka_unit_test(test_same_key_same_ino),
 		cmocka_unit_test(test_forget_frees), cmocka_unit_test(test_use_ref_outlives_forget),
 		cmocka_unit_test(test_many),         cmocka_unit_test(test_concurrent_lookups),
+		cmocka_unit_test(test_aliases),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
