@@ -130,7 +130,8 @@ int fs_node_get(struct mqfs *fs, fuse_ino_t ino, struct fs_node **out);
  * computed now). -ENOENT when its topic, partition or segment is gone. */
 int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st);
 /* Looks up name in directory ino and fills e (lookup count +1). */
-int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name, struct fuse_entry_param *e);
+int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name, uint32_t pid,
+	      struct fuse_entry_param *e);
 int fs_getattr(struct mqfs *fs, fuse_ino_t ino, struct stat *st, double *timeout);
 int fs_setattr(struct mqfs *fs, fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int to_set,
 	       struct stat *st, double *timeout);
@@ -251,7 +252,7 @@ struct fs_file {
 int fs_view_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len);
 /* Opens ino with open(2) flags; -EACCES for writes to read-only views,
  * -EISDIR for directories. */
-int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **out);
+int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, uint32_t pid, struct fs_file **out);
 /* The following run under f->lock (fs_file_lock), taken by the op. */
 ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **data);
 /* Makes f->rbuf hold size bytes (at most FS_MAX_WRITE): only grows, from

@@ -83,11 +83,19 @@ static struct fs_node *inode_find_key(struct inode_table *it, const struct node_
 	return n;
 }
 
-/* The alias for a lookup of key's file (see inode.h): the last returned
- * without a writer, or NULL with *next_alias the alias a new node takes
- * and *file_ino the file's (0 if no alias lives). */
+/* Whether another process's lookup holds n (inode.h). */
+static bool inode_claimed(const struct fs_node *n, uint32_t pid, int64_t now_ns)
+{
+	return n->claim_pid != 0 && n->claim_pid != pid && now_ns < n->claim_until;
+}
+
+/* The alias for pid's lookup of key's file (see inode.h): the last
+ * returned that has no writer and no other process's claim, or NULL with
+ * *next_alias the alias a new node takes and *file_ino the file's (0 if
+ * no alias lives). */
 static struct fs_node *inode_pick_alias(struct inode_table *it, const struct node_key *key,
-					int *next_alias, uint64_t *file_ino)
+					uint32_t pid, int64_t now_ns, int *next_alias,
+					uint64_t *file_ino)
 {
 	struct fs_node *n = it->by_key[inode_key_hash(key) & (it->nbuckets - 1)], *best = NULL;
 
@@ -99,7 +107,8 @@ static struct fs_node *inode_pick_alias(struct inode_table *it, const struct nod
 		*file_ino = n->file_ino;
 		if (n->key.alias >= *next_alias)
 			*next_alias = n->key.alias + 1;
-		if (n->writers == 0 && (!best || n->stamp > best->stamp))
+		if (n->writers == 0 && !inode_claimed(n, pid, now_ns) &&
+		    (!best || n->stamp > best->stamp))
 			best = n;
 	}
 	return best;
@@ -236,6 +245,12 @@ void inode_table_free(struct inode_table *it)
 int inode_lookup(struct inode_table *it, const struct node_key *key, struct topic *topic,
 		 struct fs_node **out)
 {
+	return inode_lookup_by(it, key, topic, 0, 0, out);
+}
+
+int inode_lookup_by(struct inode_table *it, const struct node_key *key, struct topic *topic,
+		    uint32_t pid, int64_t now_ns, struct fs_node **out)
+{
 	/* Allocate before taking the lock; thrown away if the node exists. */
 	struct fs_node *fresh = calloc(1, sizeof(*fresh));
 	struct fs_node *n;
@@ -244,7 +259,7 @@ int inode_lookup(struct inode_table *it, const struct node_key *key, struct topi
 
 	pthread_mutex_lock(&it->lock);
 	if (inode_kind_aliased(key->kind))
-		n = inode_pick_alias(it, key, &alias, &file_ino);
+		n = inode_pick_alias(it, key, pid, now_ns, &alias, &file_ino);
 	else
 		n = inode_find_key(it, key);
 	if (n) {
@@ -266,6 +281,10 @@ int inode_lookup(struct inode_table *it, const struct node_key *key, struct topi
 		inode_link(it, n);
 		if (it->count > it->nbuckets)
 			inode_grow(it);
+	}
+	if (n && pid != 0 && inode_kind_aliased(key->kind)) {
+		n->claim_pid = pid;
+		n->claim_until = now_ns + INODE_CLAIM_NS;
 	}
 	pthread_mutex_unlock(&it->lock);
 
@@ -329,6 +348,16 @@ void inode_forget(struct inode_table *it, uint64_t ino, uint64_t nlookup)
 	}
 	pthread_mutex_unlock(&it->lock);
 	inode_free_node(it, dead);
+}
+
+void inode_opened(struct inode_table *it, struct fs_node *n, uint32_t pid, int writer)
+{
+	pthread_mutex_lock(&it->lock);
+	if (n->claim_pid == pid)
+		n->claim_pid = 0;
+	if (writer)
+		n->writers++;
+	pthread_mutex_unlock(&it->lock);
 }
 
 void inode_writer(struct inode_table *it, struct fs_node *n, int delta)

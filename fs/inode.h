@@ -21,9 +21,14 @@
  * readdir show, which stays while any alias lives. A lookup answers with
  * the alias it returned last (the kernel's dentry points to it, and its
  * page cache is warm) unless an open file writes through it; then with
- * another alias that has no writer, or a new one. Two writers whose
- * lookups both come before either open share a node: the kernel then
- * serializes them, which is slower, never wrong. Names of aliased kinds are given
+ * another alias that has no writer, or a new one. Processes that start
+ * together look up before any of them opens: so a lookup also claims the
+ * node it returns for its process until that process opens it, or for
+ * INODE_CLAIM_NS at most (a lookup need not be followed by an open:
+ * stat), and another process's lookup meanwhile is given another alias.
+ * A wrong guess costs speed, never correctness: two writers on one node
+ * are serialized by the kernel, a reader on a new node starts with an
+ * empty page cache. Names of aliased kinds are given
  * with an entry timeout of 0 (tree.c), so that every open asks.
  *
  * Life of a node (the FUSE lookup-count protocol):
@@ -104,8 +109,10 @@ struct fs_node {
 	/* private to inode.c, under the table lock */
 	uint64_t nlookup;
 	uint32_t refs;
-	uint32_t writers; /* open files writing through it (inode_writer) */
-	uint64_t stamp;   /* when a lookup last returned it */
+	uint32_t writers;    /* open files writing through it (inode_writer) */
+	uint64_t stamp;      /* when a lookup last returned it */
+	uint32_t claim_pid;  /* the process whose lookup returned it, 0: none */
+	int64_t claim_until; /* until then, or until that process opens it */
 	int pinned;
 	struct fs_node *key_next;
 	struct fs_node *ino_next;
@@ -128,6 +135,16 @@ void inode_table_free(struct inode_table *it);
  * -ENOMEM. */
 int inode_lookup(struct inode_table *it, const struct node_key *key, struct topic *topic,
 		 struct fs_node **out);
+/* How long a lookup's claim lasts without an open (ns). */
+#define INODE_CLAIM_NS 50000000LL
+
+/* inode_lookup for the process pid at now_ns (CLOCK_MONOTONIC): for an
+ * aliased kind, the node returned is claimed for pid (see above). */
+int inode_lookup_by(struct inode_table *it, const struct node_key *key, struct topic *topic,
+		    uint32_t pid, int64_t now_ns, struct fs_node **out);
+/* An open of n by pid: its claim ends; a writer (writer != 0) counts as
+ * inode_writer(+1). */
+void inode_opened(struct inode_table *it, struct fs_node *n, uint32_t pid, int writer);
 /* Whether nodes of kind may have aliases (NODE_PART, NODE_PRODUCE). */
 int inode_kind_aliased(int kind);
 /* Counts an open file writing through n (delta +1 at open, -1 at

@@ -140,7 +140,7 @@ static void file_free(struct fs_file *f)
 	free(f);
 }
 
-int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **out)
+int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, uint32_t pid, struct fs_file **out)
 {
 	struct fs_node *n;
 	struct fs_file *f = NULL;
@@ -199,8 +199,8 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, struct fs_file **ou
 out:
 	if (rc == 0 && f->kind == FILE_PART) {
 		f->node = n; /* the lookup's reference becomes the file's */
-		if (acc != O_RDONLY)
-			inode_writer(fs->inodes, n, 1); /* later lookups: another alias */
+		/* Later lookups go to another alias while it writes. */
+		inode_opened(fs->inodes, n, pid, acc != O_RDONLY);
 	} else
 		inode_put(fs->inodes, n);
 	if (rc < 0) {

@@ -73,7 +73,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
-	int rc = fs_lookup(req_fs(req), parent, name, &e);
+	int rc = fs_lookup(req_fs(req), parent, name, (uint32_t)fuse_req_ctx(req)->pid, &e);
 
 	reply_entry_or_err(req, rc, &e);
 }
@@ -189,7 +189,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_file *f = NULL;
-	int rc = fs_file_open(req_fs(req), ino, fi->flags, &f);
+	int rc = fs_file_open(req_fs(req), ino, fi->flags, (uint32_t)fuse_req_ctx(req)->pid, &f);
 
 	/* A consume file joins its group at open (a rebalance). */
 	if (rc == 0 && f->kind == FILE_CONSUME) {

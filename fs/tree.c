@@ -28,6 +28,7 @@
 
 #include "fs/fs.h"
 #include "util/bsearch.h"
+#include "util/clock.h"
 
 #define FS_FAKE_INO   0xffffffffULL /* d_ino of an entry the kernel never looked up */
 #define SEG_COPY_NAME ".read-copy"
@@ -367,13 +368,13 @@ static int child_key(struct mqfs *fs, struct fs_node *dir, const char *name, str
 }
 
 /* Enters key as a node (lookup count +1) and fills e. */
-static int entry_fill(struct mqfs *fs, const struct node_key *key, struct topic *t,
+static int entry_fill(struct mqfs *fs, const struct node_key *key, struct topic *t, uint32_t pid,
 		      struct fuse_entry_param *e)
 {
 	struct fs_node *child;
 	int rc;
 
-	rc = inode_lookup(fs->inodes, key, t, &child);
+	rc = inode_lookup_by(fs->inodes, key, t, pid, now_mono_ns(), &child);
 	if (rc < 0)
 		return rc;
 	memset(e, 0, sizeof(*e));
@@ -392,7 +393,8 @@ static int entry_fill(struct mqfs *fs, const struct node_key *key, struct topic 
 	return rc;
 }
 
-int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name, struct fuse_entry_param *e)
+int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name, uint32_t pid,
+	      struct fuse_entry_param *e)
 {
 	struct fs_node *dir;
 	struct node_key key;
@@ -405,7 +407,7 @@ int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name, struct fuse_
 	rc = child_key(fs, dir, name, &key, &t);
 	if (rc < 0)
 		goto out;
-	rc = entry_fill(fs, &key, t, e);
+	rc = entry_fill(fs, &key, t, pid, e);
 out:
 	inode_put(fs->inodes, dir);
 	return rc;
@@ -541,7 +543,7 @@ int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent, con
 		rc = fs_groups_mkdir(dir, name, &key);
 		if (rc == 0) {
 			topic_get(dir->topic);
-			rc = entry_fill(fs, &key, dir->topic, e);
+			rc = entry_fill(fs, &key, dir->topic, 0, e);
 		}
 		goto out;
 	}
@@ -571,7 +573,7 @@ int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent, con
 		goto out;
 	}
 	key = fs_node_key(NODE_TOPIC, t, -1);
-	rc = entry_fill(fs, &key, t, e);
+	rc = entry_fill(fs, &key, t, 0, e);
 out:
 	inode_put(fs->inodes, dir);
 	return rc;

@@ -166,6 +166,59 @@ static void test_aliases(void **state)
 	inode_table_free(it);
 }
 
+/* A lookup claims its node for its process until that process opens it
+ * (or INODE_CLAIM_NS passes): processes that look up together get
+ * aliases of their own. */
+static void test_alias_claims(void **state)
+{
+	const int64_t ms = 1000000;
+	struct inode_table *it;
+	struct fs_node *a, *b, *c, *n;
+	struct node_key k = key_part(9, 0);
+
+	(void)state;
+	assert_int_equal(inode_table_new(NULL, &it), 0);
+	assert_int_equal(inode_lookup_by(it, &k, NULL, 10, 0, &a), 0);
+	/* Another process before 10 opened: another alias. */
+	assert_int_equal(inode_lookup_by(it, &k, NULL, 11, 1 * ms, &b), 0);
+	assert_ptr_not_equal(a, b);
+	assert_int_equal(b->file_ino, a->file_ino);
+	/* 10 again (the kernel looks up twice when a node changes): its own. */
+	assert_int_equal(inode_lookup_by(it, &k, NULL, 10, 2 * ms, &n), 0);
+	assert_ptr_equal(n, a);
+	inode_put(it, n);
+	/* 10 opens a for writing: 12 gets neither a (a writer) nor b (11's
+	 * claim), a new node; once 11 has opened b, b is free for 13. */
+	inode_opened(it, a, 10, 1);
+	assert_int_equal(inode_lookup_by(it, &k, NULL, 12, 3 * ms, &c), 0);
+	assert_true(c != a && c != b);
+	inode_opened(it, b, 11, 0);
+	assert_int_equal(inode_lookup_by(it, &k, NULL, 13, 4 * ms, &n), 0);
+	assert_ptr_equal(n, b);
+	inode_opened(it, b, 13, 0);
+	inode_put(it, n);
+	/* A claim never followed by an open (a stat) lapses after
+	 * INODE_CLAIM_NS: 14 stats through b, and 15, after 12's claim of c
+	 * lapsed but within 14's, gets c. */
+	assert_int_equal(inode_lookup_by(it, &k, NULL, 14, 3 * ms + INODE_CLAIM_NS / 2, &n), 0);
+	assert_ptr_equal(n, b); /* c still claimed by 12 */
+	inode_put(it, n);
+	assert_int_equal(inode_lookup_by(it, &k, NULL, 15, 4 * ms + INODE_CLAIM_NS, &n), 0);
+	assert_ptr_equal(n, c);
+	inode_opened(it, c, 15, 0);
+	inode_put(it, n);
+	/* pid 0 (no process: mkdir's entries, tests) claims nothing, and
+	 * takes the newest free node. */
+	assert_int_equal(inode_lookup(it, &k, NULL, &n), 0);
+	assert_ptr_equal(n, c);
+	inode_put(it, n);
+	inode_writer(it, a, -1);
+	inode_put(it, a);
+	inode_put(it, b);
+	inode_put(it, c);
+	inode_table_free(it);
+}
+
 static void test_forget_frees(void **state)
 {
 	struct inode_table *it;
@@ -327,7 +380,7 @@ int main(void)
 		cmocka_unit_test(test_root),         cmocka_unit_test(test_same_key_same_ino),
 		cmocka_unit_test(test_forget_frees), cmocka_unit_test(test_use_ref_outlives_forget),
 		cmocka_unit_test(test_many),         cmocka_unit_test(test_concurrent_lookups),
-		cmocka_unit_test(test_aliases),
+		cmocka_unit_test(test_aliases),      cmocka_unit_test(test_alias_claims),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

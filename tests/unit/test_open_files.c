@@ -72,9 +72,9 @@ static struct fs_file *open_part(struct fx *f, const char *topic, const char *p,
 	struct fuse_entry_param e;
 	struct fs_file *file;
 
-	assert_int_equal(fs_lookup(&f->fs, FUSE_ROOT_ID, topic, &e), 0);
-	assert_int_equal(fs_lookup(&f->fs, e.ino, p, &e), 0);
-	assert_int_equal(fs_file_open(&f->fs, e.ino, flags, &file), 0);
+	assert_int_equal(fs_lookup(&f->fs, FUSE_ROOT_ID, topic, 1, &e), 0);
+	assert_int_equal(fs_lookup(&f->fs, e.ino, p, 1, &e), 0);
+	assert_int_equal(fs_file_open(&f->fs, e.ino, flags, 1, &file), 0);
 	return file;
 }
 
@@ -82,8 +82,8 @@ static int64_t shown_size(struct fx *f, const char *topic, const char *p)
 {
 	struct fuse_entry_param e;
 
-	assert_int_equal(fs_lookup(&f->fs, FUSE_ROOT_ID, topic, &e), 0);
-	assert_int_equal(fs_lookup(&f->fs, e.ino, p, &e), 0);
+	assert_int_equal(fs_lookup(&f->fs, FUSE_ROOT_ID, topic, 1, &e), 0);
+	assert_int_equal(fs_lookup(&f->fs, e.ino, p, 1, &e), 0);
 	return (int64_t)e.attr.st_size;
 }
 
