@@ -181,8 +181,10 @@ static void wait_interrupted(fuse_req_t req, void *data)
  * for a lock that could not be recorded. */
 static int lock_errno(int rc)
 {
-	if (rc == -ENOMEM) {
-		mq_log_limited(MQ_WARN, "a lock request refused: no memory to record it (ENOLCK)");
+	if (rc == -ENOMEM || rc == -ENOLCK) {
+		mq_log_limited(MQ_WARN, "a lock request refused: %s (ENOLCK)",
+			       rc == -ENOMEM ? "no memory to record it"
+					     : "the file holds the most lock records allowed");
 		return ENOLCK;
 	}
 	return rc < 0 ? -rc : 0;

@@ -405,6 +405,13 @@ int lock_set(struct lock_table *lt, uint64_t file, enum lock_domain domain,
 		fresh = NULL;
 		lock_file_link(lt, lf, file);
 	}
+	/* Memory is the daemon's: a file's records are bounded, as the
+	 * kernel bounds nothing but its own memory. */
+	if (want.type != F_UNLCK && lf->nlocks + 2 > LOCK_MAX_RECORDS) {
+		err = -ENOLCK;
+		lock_file_maybe_free(lt, lf);
+		goto out_unlock;
+	}
 	if (domain == LOCK_DOMAIN_FLOCK && want.type != F_UNLCK) {
 		pp = lock_flock_find(lf, want.owner);
 		if (pp && (*pp)->span.type == want.type)

@@ -81,6 +81,10 @@ struct lock_waiter {
 	struct lock_rec *spare[2]; /* records its grant will need */
 };
 
+/* Lock records one file may hold: a set that could take it past this is
+ * -ENOLCK (fcntl's "lock table full"). */
+#define LOCK_MAX_RECORDS 4096
+
 /* -ENOMEM. */
 int lock_table_new(struct lock_table **out);
 /* Frees every lock and the table. Waiters still parked are dropped without
@@ -102,6 +106,8 @@ int lock_get(struct lock_table *lt, uint64_t file, enum lock_domain domain, stru
  *   -EAGAIN  a conflict and w == NULL; nothing changed (but for flock, the
  *            owner's old lock is gone)
  *   -EINVAL  bad type, or a POSIX range with start < 0 or start > end
+ *   -ENOLCK  the file holds LOCK_MAX_RECORDS - 1 records or more (a lock
+ *            taken, not a removal); nothing changed
  *   -ENOMEM  nothing changed
  * A change that removes or narrows locks grants the waiters it unblocks:
  * their granted() runs before lock_set returns, with no table lock held. */

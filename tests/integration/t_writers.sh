@@ -8,7 +8,8 @@
 # each other across the inodes (the daemon keeps them, fs/locks.c): a
 # lock held through one writer's descriptor refuses a non-blocking lock
 # through the path, a blocked one is granted at the unlock or ends on a
-# signal, and a process's fcntl locks go when it closes the file.
+# signal, a process's fcntl locks go when it closes the file, and a file's
+# lock records are bounded (ENOLCK).
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
@@ -107,6 +108,14 @@ elif mode == "try":         # 0: got bytes 50-59; 1: refused; prints the holder'
         sys.exit(1)
     fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 200)  # beyond the holder's
     sys.exit(0)
+elif mode == "many":        # one-byte locks 2 bytes apart until refused
+    for i in range(10000):
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 2 * i)
+        except OSError as e:
+            print(i, errno.errorcode[e.errno])
+            sys.exit(0)
+    print("all")
 EOF
 mq_bg python3 "$MQ_TMP/lk.py" "$MNT/t/0" hold "$MQ_TMP/held"
 holder=$MQ_LAST_PID
@@ -117,5 +126,9 @@ expect_eq "another writer's lockf of bytes 50-59 is refused, F_GETLK names the h
 	"$holder" "$got"
 mq_stop "$holder"
 expect_ok "the holder's exit frees its range" python3 "$MQ_TMP/lk.py" "$MNT/t/0" try
+expect_eq "the 4,096th lock record of a file is refused with ENOLCK" "4095 ENOLCK" \
+	"$(mq_run python3 "$MQ_TMP/lk.py" "$MNT/t/0" many)"
+expect_ok "a log line says why" grep -q 'a lock request refused: the file holds the most' "$LOG"
+expect_ok "the process's exit freed them" python3 "$MQ_TMP/lk.py" "$MNT/t/0" try
 exec 5>&-
 mq_done

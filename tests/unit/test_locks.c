@@ -428,6 +428,36 @@ static void test_cancel(void **state)
 	lock_table_free(lt);
 }
 
+/* A file's records are bounded: past LOCK_MAX_RECORDS a new lock is
+ * -ENOLCK and changes nothing; removals and replacements still work. */
+static void test_records_bounded(void **state)
+{
+	struct lock_table *lt;
+	int64_t i, n = 0;
+
+	(void)state;
+	assert_int_equal(lock_table_new(&lt), 0);
+	/* One owner's read locks on every other byte never merge. */
+	for (i = 0; set(lt, F_RDLCK, 2 * i, 2 * i, 1) == 0; i++)
+		n++;
+	assert_int_equal(set(lt, F_RDLCK, 2 * i, 2 * i, 1), -ENOLCK);
+	assert_true(n >= LOCK_MAX_RECORDS - 2 && n <= LOCK_MAX_RECORDS);
+	assert_int_equal(lock_count(lt, FILE_ID), (size_t)n);
+	/* Another owner, another domain: the same bound (the file's). */
+	assert_int_equal(set(lt, F_RDLCK, 1, 1, 2), -ENOLCK);
+	assert_int_equal(flock_set(lt, F_RDLCK, 3), -ENOLCK);
+	assert_int_equal(lock_count(lt, FILE_ID), (size_t)n);
+	/* Removing is always allowed, and frees room. */
+	assert_int_equal(set(lt, F_UNLCK, 0, 9, 1), 0);
+	assert_int_equal(lock_count(lt, FILE_ID), (size_t)n - 5);
+	assert_int_equal(set(lt, F_RDLCK, 1, 1, 2), 0);
+	lock_release_owner(lt, FILE_ID, LOCK_DOMAIN_POSIX, 1);
+	lock_release_owner(lt, FILE_ID, LOCK_DOMAIN_POSIX, 2);
+	assert_int_equal(lock_count(lt, FILE_ID), 0);
+	assert_int_equal(lock_file_count(lt), 0);
+	lock_table_free(lt);
+}
+
 static void test_einval(void **state)
 {
 	struct lock_table *lt;
@@ -639,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_grant_unblocks_earlier),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_einval),
+		cmocka_unit_test(test_records_bounded),
 		cmocka_unit_test(test_entries_freed),
 		cmocka_unit_test(test_callback_frees_waiter),
 		cmocka_unit_test(test_threads_exclusive),
