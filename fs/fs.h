@@ -180,7 +180,7 @@ struct fs_file {
 	int partition;       /* -1: the partitioner (.produce) */
 	/* A partition file's or .produce's node, with a reference of the
 	 * file's (put at release): each write's fs_cache_wrote without a
-	 * lookup, and its count of writers (inode_writer). */
+	 * lookup, and its count of writers (inode_opened, inode_closed). */
 	struct fs_node *node;
 	int oflags;      /* open(2) flags */
 	bool cached;     /* read through the page cache (cache.c) */

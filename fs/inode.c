@@ -360,12 +360,10 @@ void inode_opened(struct inode_table *it, struct fs_node *n, uint32_t pid, int w
 	pthread_mutex_unlock(&it->lock);
 }
 
-void inode_writer(struct inode_table *it, struct fs_node *n, int delta)
+void inode_closed(struct inode_table *it, struct fs_node *n, int writer)
 {
 	pthread_mutex_lock(&it->lock);
-	if (delta > 0)
-		n->writers++;
-	else if (n->writers > 0)
+	if (writer && n->writers > 0)
 		n->writers--;
 	pthread_mutex_unlock(&it->lock);
 }

@@ -109,7 +109,7 @@ struct fs_node {
 	/* private to inode.c, under the table lock */
 	uint64_t nlookup;
 	uint32_t refs;
-	uint32_t writers;    /* open files writing through it (inode_writer) */
+	uint32_t writers;    /* open files writing through it (inode_opened, inode_closed) */
 	uint64_t stamp;      /* when a lookup last returned it */
 	uint32_t claim_pid;  /* the process whose lookup returned it, 0: none */
 	int64_t claim_until; /* until then, or until that process opens it */
@@ -142,14 +142,15 @@ int inode_lookup(struct inode_table *it, const struct node_key *key, struct topi
  * aliased kind, the node returned is claimed for pid (see above). */
 int inode_lookup_by(struct inode_table *it, const struct node_key *key, struct topic *topic,
 		    uint32_t pid, int64_t now_ns, struct fs_node **out);
-/* An open of n by pid: its claim ends; a writer (writer != 0) counts as
- * inode_writer(+1). */
+/* An open of n by pid: its claim ends; with writer != 0 it counts as a
+ * writer of n until inode_closed, which steers later lookups of an
+ * aliased kind to another alias. */
 void inode_opened(struct inode_table *it, struct fs_node *n, uint32_t pid, int writer);
 /* Whether nodes of kind may have aliases (NODE_PART, NODE_PRODUCE). */
 int inode_kind_aliased(int kind);
-/* Counts an open file writing through n (delta +1 at open, -1 at
- * release), which steers later lookups of an aliased kind elsewhere. */
-void inode_writer(struct inode_table *it, struct fs_node *n, int delta);
+/* The release of an open file of n, writer as given to inode_opened:
+ * a writer no longer steers lookups away from n. */
+void inode_closed(struct inode_table *it, struct fs_node *n, int writer);
 /* The alias of key's file with the smallest ino above after, with a use
  * reference (key.alias ignored), or -ENOENT: loop from after = 0 to visit
  * every alias of a file. */

@@ -833,8 +833,7 @@ void fs_file_release(struct mqfs *fs, struct fs_file *f)
 				       f->path, len);
 	}
 	if (f->node) {
-		if ((f->oflags & O_ACCMODE) != O_RDONLY)
-			inode_writer(fs->inodes, f->node, -1);
+		inode_closed(fs->inodes, f->node, (f->oflags & O_ACCMODE) != O_RDONLY);
 		inode_put(fs->inodes, f->node);
 	}
 	file_free(f);

@@ -374,7 +374,9 @@ static int entry_fill(struct mqfs *fs, const struct node_key *key, struct topic 
 	struct fs_node *child;
 	int rc;
 
-	rc = inode_lookup_by(fs->inodes, key, t, pid, now_mono_ns(), &child);
+	/* The clock only for claims (aliased kinds). */
+	rc = inode_lookup_by(fs->inodes, key, t, pid,
+			     inode_kind_aliased(key->kind) ? now_mono_ns() : 0, &child);
 	if (rc < 0)
 		return rc;
 	memset(e, 0, sizeof(*e));

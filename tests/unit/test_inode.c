@@ -109,7 +109,7 @@ static void test_aliases(void **state)
 	assert_ptr_equal(a, b);
 	inode_put(it, b);
 	/* A writer on a: the next lookup gets a node of its own. */
-	inode_writer(it, a, 1);
+	inode_opened(it, a, 0, 1);
 	assert_int_equal(inode_lookup(it, &k, NULL, &b), 0);
 	assert_ptr_not_equal(a, b);
 	assert_int_equal(b->key.alias, 1);
@@ -119,12 +119,12 @@ static void test_aliases(void **state)
 	assert_int_equal(inode_lookup(it, &k, NULL, &c), 0);
 	assert_ptr_equal(b, c);
 	inode_put(it, c);
-	inode_writer(it, b, 1);
+	inode_opened(it, b, 0, 1);
 	assert_int_equal(inode_lookup(it, &k, NULL, &c), 0);
 	assert_int_equal(c->key.alias, 2);
 	assert_int_equal(c->file_ino, a->ino);
 	/* a's writer leaves: of a and c (both free), c was returned last. */
-	inode_writer(it, a, -1);
+	inode_closed(it, a, 1);
 	assert_int_equal(inode_lookup(it, &k, NULL, &d), 0);
 	assert_ptr_equal(d, c);
 	inode_put(it, d);
@@ -152,12 +152,12 @@ static void test_aliases(void **state)
 	 * takes it too (the next free alias index). */
 	inode_put(it, a);
 	inode_forget(it, a->ino, 2); /* looked up twice */
-	inode_writer(it, c, 1);
+	inode_opened(it, c, 0, 1);
 	assert_int_equal(inode_lookup(it, &k, NULL, &n), 0);
 	assert_int_equal(n->key.alias, 3);
 	assert_int_equal(n->file_ino, b->file_ino);
-	inode_writer(it, b, -1);
-	inode_writer(it, c, -1);
+	inode_closed(it, b, 1);
+	inode_closed(it, c, 1);
 	inode_put(it, n);
 	inode_put(it, b);
 	inode_put(it, c);
@@ -212,7 +212,7 @@ static void test_alias_claims(void **state)
 	assert_int_equal(inode_lookup(it, &k, NULL, &n), 0);
 	assert_ptr_equal(n, c);
 	inode_put(it, n);
-	inode_writer(it, a, -1);
+	inode_closed(it, a, 1);
 	inode_put(it, a);
 	inode_put(it, b);
 	inode_put(it, c);
