@@ -19,25 +19,32 @@
  *
  * Idle helpers poll before they sleep. A helper that finished a job looks
  * for the next one without the lock (queued_a) for a while
- * (idle_spin_ns) before it sleeps on work_cv, and pool_try_run signals
+ * (idle_spin) before it sleeps on work_cv, and pool_try_run signals
  * work_cv only when a helper sleeps. Waking a sleeping helper means a
  * futex wake, and on a virtual machine whose other CPU has gone idle, its
  * wake-up as well: 10 to 150 us on the machine of README's benchmarks,
  * most of the time a big read gives its helper to decode the next one.
- * The poll is adaptive too: after a job that came within
- * POOL_IDLE_SPIN_MAX_NS of the last one, a helper polls twice that gap
- * (at most POOL_IDLE_SPIN_MAX_NS); after a longer gap it sleeps at once.
- * A stream of big reads or writes thus keeps its helper awake, while a
- * helper whose jobs come seldom costs no polling. The cap is 4 ms: the
+ * The poll is adaptive too: it follows the gaps between a helper's jobs
+ * (from the start of its wait to the job), the median of the last
+ * POOL_IDLE_GAPS, so that a few long ones do not count. While that median
+ * is at most POOL_IDLE_GAP_MAX_NS, an idle helper polls four times it (at
+ * least POOL_IDLE_SPIN_MIN_NS, at most POOL_IDLE_SPIN_MAX_NS); above, it
+ * sleeps at once. A stream of big reads or writes thus keeps its helper
+ * awake, while a helper whose jobs come seldom costs no polling. The
  * 1 MiB writes of a `dd` come 0.5 to 1.3 ms apart, as `dd` reads its own
- * input between them, and with a 1 ms cap the helper was asleep at 57 %
- * of them (each such request took 423 us in the daemon against 308;
- * `perf record -e raw_syscalls:*,sched:sched_switch` on the daemon), at
- * 1 % with 4 ms. A helper woken by the appender is often put on the
+ * input between them, and the helper's gaps are about 0.5 ms at the
+ * median. With a poll of twice the last gap, capped at 1 ms and none after
+ * a longer gap, the helper was asleep at 57 % of them, which then took
+ * 423 us in the daemon against 308 (`perf record -e
+ * raw_syscalls:*,sched:sched_switch` on the daemon): one long gap cost two
+ * wake-ups, and a helper woken by the appender is often put on the
  * appender's own CPU, where the two take turns instead of encoding side
- * by side. Past its first POOL_IDLE_PAUSE_NS a poll yields the CPU
- * between looks, so that a thread of another process that is ready on the
- * same CPU (the brokers of a cluster on two cores) runs first.
+ * by side. Now it sleeps at 9 of 254 writes, the first ones. The leader
+ * of a cluster on two cores gets a write's parts every 2 ms or so, while
+ * the other brokers need the CPU: its helper sleeps (with a poll of up to
+ * 4 ms it polled, and the leader's CPU per MiB written doubled). Past its
+ * first POOL_IDLE_PAUSE_NS a poll yields the CPU between looks, so that a
+ * thread that is ready on the same CPU runs first.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -50,6 +57,14 @@
 #include "engine/pool.h"
 #include "util/clock.h"
 
+#define POOL_SPIN_MIN         16
+#define POOL_SPIN_MAX         4096
+#define POOL_IDLE_GAPS        8
+#define POOL_IDLE_GAP_MAX_NS  1000000
+#define POOL_IDLE_SPIN_MIN_NS 100000
+#define POOL_IDLE_SPIN_MAX_NS 4000000
+#define POOL_IDLE_PAUSE_NS    100000
+
 struct pool {
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv;  /* helpers: a job was queued, or stop */
@@ -60,17 +75,14 @@ struct pool {
 	_Atomic bool stop; /* also read without mu by polling helpers */
 	pthread_t *threads;
 	int n;
-	_Atomic int spin;             /* the spin budget of a wait (see above) */
-	int sleeping;                 /* helpers waiting on work_cv */
-	_Atomic int queued_a;         /* queued, for polling helpers (written under mu) */
-	_Atomic int64_t idle_spin_ns; /* how long an idle helper polls */
-	_Atomic int64_t signals;      /* work_cv signals sent (tests) */
+	_Atomic int spin;                  /* the spin budget of a wait (see above) */
+	int sleeping;                      /* helpers waiting on work_cv */
+	_Atomic int queued_a;              /* queued, for polling helpers (written under mu) */
+	int64_t idle_gaps[POOL_IDLE_GAPS]; /* the last gaps before a job (under mu) */
+	int idle_gaps_next;
+	_Atomic int64_t signals; /* work_cv signals sent (tests) */
 };
 
-#define POOL_SPIN_MIN         16
-#define POOL_SPIN_MAX         4096
-#define POOL_IDLE_SPIN_MAX_NS 4000000
-#define POOL_IDLE_PAUSE_NS    100000
 
 /* Polls for a queued job (or the stop) until the monotonic clock reaches
  * until: true when one came. Reads the clock every 64 pauses, and yields
@@ -96,11 +108,32 @@ static bool idle_poll(struct pool *p, int64_t until)
 	}
 }
 
-/* Waits under p->mu for a job or the stop: polls first (idle_spin_ns),
- * then sleeps; then sets the next poll from the gap this wait lasted. */
+/* How long an idle helper polls, from the median of the last gaps (under
+ * p->mu; gaps not seen yet count as 0). */
+static int64_t idle_spin(const struct pool *p)
+{
+	int64_t v[POOL_IDLE_GAPS];
+
+	for (int i = 0; i < POOL_IDLE_GAPS; i++) { /* insertion sort */
+		int k = i;
+		for (; k > 0 && v[k - 1] > p->idle_gaps[i]; k--)
+			v[k] = v[k - 1];
+		v[k] = p->idle_gaps[i];
+	}
+	int64_t g = v[POOL_IDLE_GAPS / 2];
+
+	if (g > POOL_IDLE_GAP_MAX_NS)
+		return 0;
+	return 4 * g < POOL_IDLE_SPIN_MIN_NS   ? POOL_IDLE_SPIN_MIN_NS
+	       : 4 * g > POOL_IDLE_SPIN_MAX_NS ? POOL_IDLE_SPIN_MAX_NS
+					       : 4 * g;
+}
+
+/* Waits under p->mu for a job or the stop: polls first (idle_spin), then
+ * sleeps; then counts the gap this wait lasted into the average. */
 static void helper_idle(struct pool *p)
 {
-	int64_t from = now_mono_ns(), spin = atomic_load(&p->idle_spin_ns);
+	int64_t from = now_mono_ns(), spin = idle_spin(p);
 
 	if (spin > 0) {
 		pthread_mutex_unlock(&p->mu);
@@ -112,10 +145,10 @@ static void helper_idle(struct pool *p)
 		pthread_cond_wait(&p->work_cv, &p->mu);
 		p->sleeping--;
 	}
-	int64_t gap = now_mono_ns() - from;
-	atomic_store(&p->idle_spin_ns, gap > POOL_IDLE_SPIN_MAX_NS       ? 0
-				       : 2 * gap > POOL_IDLE_SPIN_MAX_NS ? POOL_IDLE_SPIN_MAX_NS
-									 : 2 * gap);
+	if (p->stop)
+		return;
+	p->idle_gaps[p->idle_gaps_next] = now_mono_ns() - from;
+	p->idle_gaps_next = (p->idle_gaps_next + 1) % POOL_IDLE_GAPS;
 }
 
 static void *helper_main(void *arg)

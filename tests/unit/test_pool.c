@@ -223,7 +223,7 @@ static void test_idle_helper_polls(void **state)
 	assert_int_equal(atomic_load(&runs), 200);
 	int64_t streamed = pool_wakes(p);
 	assert_true(streamed < 100);
-	/* A pause well past POOL_IDLE_SPIN_MAX_NS: the helper sleeps. */
+	/* A pause well past any poll (POOL_IDLE_SPIN_MAX_NS): the helper sleeps. */
 	struct timespec ts = { 0, 50 * 1000 * 1000 };
 	nanosleep(&ts, NULL);
 	assert_true(pool_try_run(p, &j));
@@ -231,6 +231,38 @@ static void test_idle_helper_polls(void **state)
 	assert_int_equal(pool_wakes(p), streamed + 1);
 	pool_destroy(p);
 	assert_int_equal(atomic_load(&runs), 201);
+}
+
+/* Jobs that come more than POOL_IDLE_GAP_MAX_NS apart (2 ms here) find
+ * their helper asleep once the median of its last gaps says so: it no
+ * longer polls between them (a cluster's leader, whose CPU the other
+ * brokers need). */
+static void test_seldom_jobs_sleep(void **state)
+{
+	struct pool *p;
+	atomic_int runs;
+	struct pool_job j = { .fn = count_job, .arg = &runs };
+	struct timespec gap = { 0, 2 * 1000 * 1000 };
+
+	(void)state;
+	atomic_init(&runs, 0);
+	assert_int_equal(pool_create(1, &p), 0);
+	for (int i = 0; i < 8; i++) { /* the helper learns the gaps */
+		assert_true(pool_try_run(p, &j));
+		pool_wait(p, &j);
+		nanosleep(&gap, NULL);
+	}
+	int64_t wakes = pool_wakes(p);
+	for (int i = 0; i < 8; i++) {
+		assert_true(pool_try_run(p, &j));
+		pool_wait(p, &j);
+		nanosleep(&gap, NULL);
+	}
+	/* Each job woke it; a loaded machine may keep the helper from its
+	 * sleep for a job or two. */
+	assert_true(pool_wakes(p) - wakes >= 6);
+	pool_destroy(p);
+	assert_int_equal(atomic_load(&runs), 16);
 }
 
 /* Destroy waits for a running job and joins every helper. */
@@ -288,6 +320,7 @@ int main(void)
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_spin_adapts),
 		cmocka_unit_test(test_idle_helper_polls),
+		cmocka_unit_test(test_seldom_jobs_sleep),
 	};
 	return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
 }
