@@ -83,7 +83,6 @@ struct pool {
 	_Atomic int64_t signals; /* work_cv signals sent (tests) */
 };
 
-
 /* Polls for a queued job (or the stop) until the monotonic clock reaches
  * until: true when one came. Reads the clock every 64 pauses, and yields
  * the CPU between looks after POOL_IDLE_PAUSE_NS. */
@@ -130,7 +129,7 @@ static int64_t idle_spin(const struct pool *p)
 }
 
 /* Waits under p->mu for a job or the stop: polls first (idle_spin), then
- * sleeps; then counts the gap this wait lasted into the average. */
+ * sleeps; then notes the gap this wait lasted among the last ones. */
 static void helper_idle(struct pool *p)
 {
 	int64_t from = now_mono_ns(), spin = idle_spin(p);
