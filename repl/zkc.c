@@ -707,6 +707,18 @@ int zkc_multi(struct zkc *zkc, struct zkc_op *ops, int n, int *failed)
 		default: rc = -EINVAL; goto out;
 		}
 	}
+	/* A handle whose session expired or whose authentication failed
+	 * refuses every request (ZINVALIDSTATE). libzookeeper's zoo_amulti
+	 * (3.8) frees a path it prefixed with the chroot twice on such a
+	 * handle: Request_path_init frees it when it sees the state, and
+	 * zoo_amulti frees it again, which glibc answers with an abort. So
+	 * the state is checked here first. The session's state moves only to
+	 * an unrecoverable one on the client's I/O thread; a move between
+	 * this check and the call is the one window left. */
+	if (zoo_state(zkc->zh) < 0) {
+		rc = zkc_errno(ZINVALIDSTATE);
+		goto out;
+	}
 	zrc = zoo_multi(zkc->zh, n, zops, res);
 	rc = zkc_errno(zrc);
 	if (rc == 0) {

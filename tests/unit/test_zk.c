@@ -422,6 +422,15 @@ static void test_session_expiry(void **state)
 	 * dead and says so. */
 	assert_int_equal(zkc_exists(other, "/brokers/ids/7", NULL, NULL, NULL), -ENOENT);
 	assert_int_equal(zkc_exists(zkc, "/brokers/ids/7", NULL, NULL, NULL), -ENOTCONN);
+	/* A transaction on the dead handle fails alike. (libzookeeper's
+	 * zoo_multi frees a chrooted path twice on such a handle: zkc_multi
+	 * must not call it; asan and glibc catch the double free.) */
+	struct zkc_op ops[2] = {
+		{ .type = ZKC_OP_CHECK, .path = "/brokers", .version = 0 },
+		{ .type = ZKC_OP_SET, .path = "/brokers/ids", .data = "x", .len = 1, .version = 0 },
+	};
+	int failed = -1;
+	assert_int_equal(zkc_multi(zkc, ops, 2, &failed), -ENOTCONN);
 	zkc_close(zkc);
 	zkc_close(other);
 }
