@@ -9,7 +9,7 @@
  * thread. Each part is encoded as if it started the log (enc_part_run,
  * pure: it touches only its own buffers, so a helper can run it) and gets
  * its place when it is written (part_place). The appending thread encodes
- * part 0 (a quarter of the others: part_mark) and writes it alone, then
+ * part 0 (a quarter of the others: part_end) and writes it alone, then
  * the others in order, in groups of LOG_WRITE_BYTES with one pwritev each
  * (write_parts); it and the helper claim the other parts
  * from one counter, so both encode while the writes go on. Encoding
@@ -365,16 +365,11 @@ static void enc_pipe_get(struct enc_pipe *pp, int i, bool *mine)
  * part's encoding, while the helper encodes part 1 (from a request's read
  * to its first write, 14 us at the median against 53 with equal parts, a
  * 1 MiB write of the mount under `perf record -e raw_syscalls:*`). In
- * units, part 0 is 1 and each other part 4; part_mark: the units before
- * the end of part i, part_units: of an append of nparts. */
-static int64_t part_mark(int i)
+ * units, part 0 is 1 and each other part 4. part_end: how much of total
+ * (records or bytes) comes before the end of part i of nparts. */
+static int64_t part_end(int64_t total, int i, int nparts)
 {
-	return 1 + 4 * (int64_t)i;
-}
-
-static int64_t part_units(int nparts)
-{
-	return part_mark(nparts - 1);
+	return total * (1 + 4 * (int64_t)i) / (1 + 4 * (int64_t)(nparts - 1));
 }
 
 /* Parts for an append of `bytes` of keys and values. */
@@ -484,9 +479,8 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
 		nparts = n;
 	struct enc_part part[LOG_PARTS];
 	for (int i = 0; i < nparts; i++) {
-		int64_t u = part_units(nparts);
-		int a = i == 0 ? 0 : (int)((int64_t)n * part_mark(i - 1) / u);
-		int b = (int)((int64_t)n * part_mark(i) / u);
+		int a = i == 0 ? 0 : (int)part_end(n, i - 1, nparts);
+		int b = (int)part_end(n, i, nparts);
 		part[i] = (struct enc_part){ .cfg = &l->cfg,
 					     .lf = &l->lf,
 					     .recs = recs + a,
@@ -530,8 +524,7 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 	for (int i = 0; i < nparts && (p < end || i == 0); i++) {
 		const char *cut = end;
 		if (i < nparts - 1) {
-			const char *mark =
-				buf + len * (size_t)part_mark(i) / (size_t)part_units(nparts) - 1;
+			const char *mark = buf + part_end((int64_t)len, i, nparts) - 1;
 			const char *nl;
 			if (mark < p)
 				mark = p;
