@@ -57,7 +57,7 @@ $(BUILD)/libmqfs.a: $(LIB_OBJ)
 $(BUILD)/mqfs: $(BUILD)/fs/main.o $(BUILD)/libmqfs.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/mqfs-passthrough: $(BUILD)/contrib/bench/passthrough.o
+$(BUILD)/mqfs-passthrough: $(BUILD)/contrib/bench/passthrough.o $(BUILD)/libmqfs.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(BUILD)/libmqfs.a

@@ -43,6 +43,7 @@
 
 #include "fs/inode.h"
 #include "fs/locks.h"
+#include "fs/uring.h"
 #include "repl/repl.h"
 
 #define FS_MAX_WRITE         (1024 * 1024) /* one write request, and the read buffer cap */
@@ -75,6 +76,7 @@ struct mqfs {
 	struct lock_table *locks;
 	pthread_mutex_t lock_waits_mu;
 	struct fs_lock_wait *lock_waits;
+	struct fs_uring *uring; /* uring.c; NULL: requests through /dev/fuse */
 };
 
 /* ---- daemon.c ---- */

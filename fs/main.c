@@ -71,6 +71,7 @@ struct mqfs_opts {
 	mode_t root_mode;
 	bool allow_other, default_permissions;
 	bool page_cache; /* fs/cache.c; off with -o no_page_cache */
+	bool uring;      /* fs/uring.c; off with -o no_uring */
 	char *fuse_opts; /* the -o options that are libfuse's */
 	char **bufs;     /* copies of the -o lists: own values point here */
 	int nbufs;
@@ -104,6 +105,9 @@ static void usage(FILE *out, const char *prog)
 		"                                     use direct I/O too (by default they\n"
 		"                                     read through the page cache)\n"
 		"      page_cache                     the default: accepted, changes nothing\n"
+		"      no_uring                       requests through /dev/fuse only, not\n"
+		"                                     the kernel's io_uring transport\n"
+		"      uring                          the default: accepted, changes nothing\n"
 		"      allow_other, default_permissions, ro, ... (FUSE options below)\n"
 		"  -h, --help         this help\n"
 		"  -V, --version      version\n"
@@ -156,6 +160,10 @@ static int opt_one(struct mqfs_opts *o, char *opt)
 	}
 	if (!strcmp(opt, "page_cache") || !strcmp(opt, "no_page_cache")) {
 		o->page_cache = opt[0] == 'p';
+		return 0;
+	}
+	if (!strcmp(opt, "uring") || !strcmp(opt, "no_uring")) {
+		o->uring = opt[0] == 'u';
 		return 0;
 	}
 	if (!strncmp(opt, "uid=", 4) || !strncmp(opt, "gid=", 4)) {
@@ -556,12 +564,16 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 
 	fs->se = se;
 	fs->mnt = mnt;
+	if (o->uring)
+		fs->uring = fs_uring_open(se, FS_MAX_WRITE);
 	broker_set_removed_listener(fs->broker, fs_cache_removed, fs);
 	rc = fuse_session_loop_mt(se, &loop);
 	broker_set_removed_listener(fs->broker, NULL, NULL);
 	fs->se = NULL;
-	fs_groups_shutdown(fs); /* parked consume reads: EINTR */
-	fs_locks_shutdown(fs);  /* parked lock requests: EINTR */
+	fs_groups_shutdown(fs);    /* parked consume reads: EINTR */
+	fs_locks_shutdown(fs);     /* parked lock requests: EINTR */
+	fs_uring_close(fs->uring); /* after the replies above: its threads commit them */
+	fs->uring = NULL;
 	/* A signal ends the loop with its number: a clean stop. */
 	rc = rc < 0 ? rc : 0;
 	mq_log(MQ_INFO, "unmounting %s", mnt);
@@ -622,7 +634,8 @@ int main(int argc, char **argv)
 {
 	struct mqfs_opts o = { .fuse_args = FUSE_ARGS_INIT(0, NULL),
 			       .root_mode = 0755,
-			       .page_cache = true };
+			       .page_cache = true,
+			       .uring = true };
 	struct mqfs fs = { 0 };
 	struct fuse_session *se = NULL;
 	struct broker_config *cfg = NULL;

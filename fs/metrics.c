@@ -293,6 +293,8 @@ int fs_metrics_render(struct mqfs *fs, char **out, size_t *len)
 {
 	char *btext = NULL, *buf = NULL;
 	size_t blen = 0, len2 = 0;
+	unsigned queues;
+	uint64_t ring;
 	FILE *f;
 	int rc;
 
@@ -310,6 +312,16 @@ int fs_metrics_render(struct mqfs *fs, char **out, size_t *len)
 	free(btext);
 	if (fs->metrics)
 		render_ops(fs->metrics, f);
+	ring = fs_uring_requests(fs->uring, &queues);
+	fprintf(f,
+		"# HELP mqfs_fuse_ring_queues Queues of the kernel's io_uring transport the daemon "
+		"serves (one per possible CPU; 0: every request through /dev/fuse).\n"
+		"# TYPE mqfs_fuse_ring_queues gauge\nmqfs_fuse_ring_queues %u\n"
+		"# HELP mqfs_fuse_ring_requests_total FUSE requests served through the io_uring "
+		"transport.\n"
+		"# TYPE mqfs_fuse_ring_requests_total counter\nmqfs_fuse_ring_requests_total %" PRIu64
+		"\n",
+		queues, ring);
 	/* A partition file open by several writers is one node per writer
 	 * (fs/inode.h): the count shows them. */
 	fprintf(f,

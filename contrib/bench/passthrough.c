@@ -17,6 +17,9 @@
  *   - attribute and entry timeouts 0, st_blksize 1 MiB (as mqfs reports)
  *   - 10 idle worker threads (as mqfs), reads answered with fuse_reply_buf
  *     from a per-thread buffer (as mqfs: no splice)
+ *   - the kernel's io_uring transport where it is on, through mqfs's own
+ *     fs/uring.c (as mqfs), /dev/fuse otherwise; MQFS_PT_URING=0 in the
+ *     environment keeps /dev/fuse
  *
  * MQFS_PT_CACHE=1 in the environment is the page-cache mode: files opened
  * O_RDONLY are read through the kernel's page cache (no direct_io, and
@@ -56,6 +59,8 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "fs/uring.h"
 
 #define PT_MAX_IO  (1u << 20) /* 1 MiB: max_write and max_read */
 #define PT_BUCKETS 4096       /* inode hash table size (power of two) */
@@ -639,6 +644,7 @@ int main(int argc, char *argv[])
 	struct fuse_session *se = NULL;
 	struct pt_args pa = { NULL };
 	struct pt_fs *fs = NULL;
+	struct fs_uring *ring = NULL;
 	struct stat st;
 	char maxread[64];
 	int ret = 1;
@@ -703,6 +709,9 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	if (fuse_daemonize(opts.foreground) != 0)
 		goto out_unmount;
+	/* After the fork of fuse_daemonize(): the ring's threads are ours. */
+	if (!getenv("MQFS_PT_URING") || strcmp(getenv("MQFS_PT_URING"), "0") != 0)
+		ring = fs_uring_open(se, PT_MAX_IO);
 
 	if (opts.singlethread) {
 		ret = fuse_session_loop(se);
@@ -716,6 +725,7 @@ int main(int argc, char *argv[])
 	}
 	/* 0: unmounted from outside; >0: a signal; <0: an error. */
 	ret = ret < 0 ? 1 : 0;
+	fs_uring_close(ring);
 
 out_unmount:
 	fuse_session_unmount(se);

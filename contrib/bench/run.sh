@@ -29,6 +29,13 @@
 #                   (librdkafka through the listener against the mount;
 #                   BUILD/rdk_perf, which make bench builds)
 # Their shared harness (temp dir, cleanup, mounting, timing) is lib.sh.
+#
+# The FUSE channel: mqfs and the passthrough both serve requests through
+# the kernel's io_uring transport when it is on (fs/uring.c), /dev/fuse
+# otherwise. BENCH_URING=1 (the default) turns it on for the run where the
+# kernel has it and we may (root: /sys/module/fuse/parameters/enable_uring)
+# and puts the parameter back at the end; BENCH_URING=0 leaves it as found.
+# The header says which channel the figures are of.
 
 BUILD=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd -P) || exit 1
@@ -67,6 +74,19 @@ bdir=${BENCH_DIR:-${TMPDIR:-/tmp}}
 echo "  disk:    $bdir: $(df -PT "$bdir" 2>/dev/null | awk 'NR == 2 { printf "%s on %s, %.1f GiB free", $2, $1, $5 / 1048576 }')"
 echo "  libfuse: $fuse; /proc/sys/fs/fuse/max_pages_limit: $(cat /proc/sys/fs/fuse/max_pages_limit 2>/dev/null || echo n/a)"
 echo "  build:   $BUILD (git $rev${dirty:+, uncommitted changes})"
+
+uring_param=/sys/module/fuse/parameters/enable_uring
+if [ "${BENCH_URING:-1}" != 0 ] && [ -w "$uring_param" ]; then
+	uring_was=$(cat "$uring_param")
+	echo Y > "$uring_param" && trap 'echo "$uring_was" > "$uring_param"' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+fi
+case $(cat "$uring_param" 2>/dev/null) in
+Y) echo "  channel: FUSE over io_uring, mqfs and the passthrough alike (enable_uring Y${uring_was:+; $uring_was before the run, put back after})" ;;
+N) echo "  channel: /dev/fuse (enable_uring N)" ;;
+*) echo "  channel: /dev/fuse (this kernel has no io_uring transport)" ;;
+esac
 echo ""
 
 if [ ! -c /dev/fuse ]; then

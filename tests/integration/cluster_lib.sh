@@ -21,14 +21,6 @@ trap 't_cleanup $?' EXIT
 trap 't_cleanup 130' INT
 trap 't_cleanup 143' TERM
 
-# check NAME CMD...: like expect_ok, for shell functions too (which
-# `timeout` cannot run); every CMD here polls with its own deadline.
-check() {
-	_n=$1
-	shift
-	if "$@"; then ok "$_n"; else fail "$_n" "'$*' did not succeed in time"; fi
-}
-
 # alive_on MNT N: MNT/.state lists N brokers alive.
 alive_on() {
 	[ "$(timeout 5 grep -c '^broker\.[0-9]*=alive ' "$1/.state" 2>/dev/null)" = "$2" ]

@@ -9,6 +9,7 @@
 #   expect_ok    "mkdir topic"    mkdir "$MNT/orders"
 #   expect_eq    "partitions"     "0" "$(ls "$MNT/orders")"
 #   expect_errno "no unlink" EPERM rm -f "$MNT/orders/0"
+#   check        "ready"          poll 10 some_shell_function
 #   mq_umount
 #   mq_done                       # "<script>: N passed, M failed"; exit status
 #
@@ -280,6 +281,15 @@ fail() {
 skip() {
 	MQ_SKIP=$((MQ_SKIP + 1))
 	echo "skip - $1: $2"
+}
+
+# check NAME CMD...: ok when CMD, a shell function too (which expect_ok,
+# running programs under `timeout`, cannot run), succeeds. A CMD that waits
+# polls with its own deadline (poll).
+check() {
+	_mq_cn=$1
+	shift
+	if "$@"; then ok "$_mq_cn"; else fail "$_mq_cn" "'$*' did not succeed"; fi
 }
 
 # expect_eq NAME EXPECTED ACTUAL — string equality.

@@ -53,6 +53,25 @@ for tool in timeout mktemp awk; do
 done
 [ -x "$MQFS" ] || echo "integration: warning: $MQFS is not (yet) an executable; tests needing it will fail"
 
+# The kernel's io_uring transport (fs/uring.c) serves the daemons of every
+# script where the kernel has it and we may turn it on (root): the
+# parameter is set to Y for the run and put back at the end.
+# INTEGRATION_URING=0 runs the scripts with the parameter as found.
+# t_uring.sh checks the transport itself, on and off.
+uring_param=/sys/module/fuse/parameters/enable_uring
+uring_was=""
+if [ "${INTEGRATION_URING:-1}" != 0 ] && [ -w "$uring_param" ]; then
+	uring_was=$(cat "$uring_param")
+	if echo Y > "$uring_param"; then
+		echo "integration: FUSE over io_uring on for this run (enable_uring was $uring_was)"
+		trap 'echo "$uring_was" > "$uring_param"' EXIT
+		trap 'exit 130' INT
+		trap 'exit 143' TERM
+	fi
+elif [ ! -e "$uring_param" ]; then
+	echo "integration: this kernel has no FUSE io_uring transport: /dev/fuse only"
+fi
+
 TIMEOUT=${INTEGRATION_TIMEOUT:-300}
 tdir=${INTEGRATION_DIR:-$here}
 san=${SANITIZER_DIR:-}
@@ -110,7 +129,8 @@ for t in "$tdir"/t_*.sh; do
 	trap 'kill -TERM "$tpid" 2>/dev/null; wait "$tpid"; echo "integration: terminated"; exit 143' TERM
 	wait "$tpid"
 	rc=$?
-	trap - INT TERM
+	trap 'exit 130' INT # the EXIT trap puts enable_uring back
+	trap 'exit 143' TERM
 	secs=$(($(date +%s) - start))
 	reports=""
 	if [ -n "$san" ]; then

@@ -47,13 +47,6 @@ consume_n() {
 	mq_stop "$_cp"
 	return $_crc
 }
-# check NAME FUNCTION ARGS...: a shell function as a check (expect_ok runs
-# programs only).
-check() {
-	_cn=$1
-	shift
-	if "$@"; then ok "$_cn"; else fail "$_cn" "'$*' failed"; fi
-}
 members_in() { grep -q "^members $2\$" "$1/.state" 2>/dev/null; }
 members_are() { poll 30 members_in "$1" "$2"; }
 

@@ -59,11 +59,6 @@ os.execvp("sh", ["sh", sys.argv[1], sys.argv[2]])' \
 RUNPID=$!
 
 running() { grep -q 'running; Ctrl-C stops' "$OUT" 2>/dev/null; }
-check() {
-	_n=$1
-	shift
-	if "$@"; then ok "$_n"; else fail "$_n" "'$*' did not succeed in time"; fi
-}
 check "the cluster is up" poll 150 running
 cat "$OUT"
 expect_ok "it prints ZooKeeper's address" grep -q "^make cluster: ZooKeeper on 127.0.0.1:$ZKPORT (pid [0-9]*" "$OUT"

@@ -17,13 +17,6 @@ mq_setup
 mq_mount
 mkdir "$MNT/t"
 
-# check NAME CMD...: ok when CMD (a shell function too) succeeds.
-check() {
-	_name=$1
-	shift
-	if "$@"; then ok "$_name"; else fail "$_name" "'$*' failed"; fi
-}
-
 nodes() { awk '$1 == "mqfs_fs_nodes" { print $2 }' "$MNT/.metrics"; }
 
 # ---- one node per concurrent writer ---------------------------------------

@@ -1,0 +1,121 @@
+#!/bin/sh
+# t_uring.sh — the kernel's io_uring transport (FUSE over io_uring, fs/uring.c)
+# on a real mount: requests come through the ring (MNT/.metrics counts them),
+# big writes and reads come back byte for byte, more blocked consume reads
+# than a ring thread has entries all get their record, a blocking flock is
+# granted through its parked entry, kill -9 with reads parked in the ring
+# loses nothing; and /dev/fuse when the transport is off (enable_uring N,
+# or -o no_uring), with the reason in the log. Skipped where the kernel has
+# no transport or the parameter is not writable (not root).
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+. "$LIBDIR/lib.sh"
+PARAM=/sys/module/fuse/parameters/enable_uring
+if [ ! -w "$PARAM" ]; then
+	skip "io_uring transport" "$PARAM missing or not writable (Linux 6.14+, root)"
+	mq_done
+fi
+WAS=$(cat "$PARAM")
+mq_setup
+# mq_setup's traps clean the test's own; these put the parameter back too.
+t_cleanup() { echo "$WAS" > "$PARAM"; _mq_cleanup "$1"; }
+trap 't_cleanup $?' EXIT
+trap 't_cleanup 130' INT
+trap 't_cleanup 143' TERM
+trap 't_cleanup 129' HUP
+
+metric() { sed -n "s/^$1 //p" "$MNT/.metrics"; }
+# has_line FILE TEXT: FILE has a line TEXT.
+has_line() { grep -qx "$2" "$1" 2>/dev/null; }
+ncpu=$(awk -F- '{ print $NF + 1 }' /sys/devices/system/cpu/possible)
+
+echo Y > "$PARAM"
+mq_mount
+expect_ok "the log names the transport" grep -q "fuse: io_uring transport: $ncpu queues" "$LOG"
+expect_eq "one queue per possible CPU" "$ncpu" "$(metric mqfs_fuse_ring_queues)"
+mkdir "$MNT/t"
+before=$(metric mqfs_fuse_ring_requests_total)
+expect_ok "echo" sh -c 'echo hello > "$1"' sh "$MNT/t/0"
+expect_eq "cat" hello "$(mq_run cat "$MNT/t/0")"
+after=$(metric mqfs_fuse_ring_requests_total)
+expect_ok "requests went through the ring ($before, then $after)" test "$after" -gt "$before"
+
+# 4 MiB of lines in 1 MiB writes, read back whole and with small reads.
+seq 1 600000 > "$MQ_TMP/big"
+mkdir "$MNT/big"
+expect_ok "dd bs=1M" dd if="$MQ_TMP/big" of="$MNT/big/0" bs=1M status=none
+mq_run cat "$MNT/big/0" > "$MQ_TMP/got"
+expect_same "cat gives the 1 MiB writes back" "$MQ_TMP/big" "$MQ_TMP/got"
+mq_run dd if="$MNT/big/0" bs=4k status=none > "$MQ_TMP/got4k"
+expect_same "and so do 4 KiB reads" "$MQ_TMP/big" "$MQ_TMP/got4k"
+
+# More parked reads than a ring thread starts with: each group's consume
+# read waits in its ring entry until the record comes.
+mkdir "$MNT/w"
+i=1
+while [ "$i" -le 12 ]; do
+	mkdir "$MNT/w/.groups/g$i"
+	mq_bg sh -c 'exec head -n 1 "$1" > "$2"' sh "$MNT/w/.groups/g$i/consume" "$MQ_TMP/c$i"
+	eval "C_$i=\$MQ_LAST_PID"
+	i=$((i + 1))
+done
+# Each reader is parked when its group has a member.
+members_in() { grep -q '^members 1$' "$MNT/w/.groups/$1/.state" 2>/dev/null; }
+all_members() {
+	_i=1
+	while [ "$_i" -le 12 ]; do members_in "g$_i" || return 1; _i=$((_i + 1)); done
+}
+check "12 consume reads are waiting" poll 30 all_members
+expect_ok "a write while they wait" sh -c 'echo ring-record > "$1"' sh "$MNT/w/0"
+i=1
+while [ "$i" -le 12 ]; do
+	eval "mq_wait \$C_$i 30"
+	expect_eq "consume read $i got the record" ring-record "$(cat "$MQ_TMP/c$i")"
+	i=$((i + 1))
+done
+
+# A blocking flock waits in its entry and is granted when the holder lets go.
+exec 3>>"$MNT/w/0"
+expect_ok "flock -x held" flock -x -n 3
+mq_bg flock -x "$MNT/w/0" sh -c 'echo granted > "$1"' sh "$MQ_TMP/flk"
+FLK=$MQ_LAST_PID
+blocked() { [ "$(awk '{ print $3 }' "/proc/$FLK/stat" 2>/dev/null)" = S ] && [ ! -s "$MQ_TMP/flk" ]; }
+check "the second flock waits" poll 10 blocked
+expect_ok "flock -u" flock -u 3
+exec 3>&-
+mq_wait "$FLK" 30
+expect_eq "the waiting flock is granted" granted "$(cat "$MQ_TMP/flk" 2>/dev/null)"
+
+# kill -9 with reads parked in the ring: the mount dies, a remount has
+# every record written before.
+mkdir "$MNT/w/.groups/k"
+mq_bg sh -c 'exec cat "$1" > /dev/null' sh "$MNT/w/.groups/k/consume"
+K=$MQ_LAST_PID
+check "a consume read parked" poll 30 members_in k
+mq_kill9
+mq_wait "$K" 30
+mq_mount
+expect_eq "after kill -9: the records" "hello" "$(mq_run cat "$MNT/t/0")"
+mq_run cat "$MNT/big/0" > "$MQ_TMP/got"
+expect_same "after kill -9: the 1 MiB writes" "$MQ_TMP/big" "$MQ_TMP/got"
+mq_umount
+
+# -o no_uring: /dev/fuse, with the transport on.
+mq_mount -o no_uring
+expect_eq "-o no_uring: no queues" 0 "$(metric mqfs_fuse_ring_queues)"
+expect_ok "-o no_uring: echo" sh -c 'echo two >> "$1"' sh "$MNT/t/0"
+expect_eq "-o no_uring: cat" "hello
+two" "$(mq_run cat "$MNT/t/0")"
+expect_eq "-o no_uring: nothing through the ring" 0 "$(metric mqfs_fuse_ring_requests_total)"
+mq_umount
+
+# The transport off: /dev/fuse, and the log says why.
+echo N > "$PARAM"
+mq_mount
+expect_ok "off: the log says why" grep -q "io_uring transport is off" "$LOG"
+expect_eq "off: no queues" 0 "$(metric mqfs_fuse_ring_queues)"
+expect_ok "off: echo" sh -c 'echo three >> "$1"' sh "$MNT/t/0"
+expect_eq "off: cat" "hello
+two
+three" "$(mq_run cat "$MNT/t/0")"
+mq_umount
+mq_done
