@@ -45,8 +45,7 @@ unsigned uring_cpus_parse(const char *text);
  * read of /dev/fuse gives) and in *op_len the per-op struct's, from the
  * headers the kernel filled; 0 when they disagree (payload_sz above
  * payload_cap, or a per-op struct that the op_in slot cannot hold). */
-size_t uring_request_layout(const struct uring_req_header *hdr, size_t payload_cap,
-			    size_t *op_len);
+size_t uring_request_layout(const struct uring_req_header *hdr, size_t payload_cap, size_t *op_len);
 
 /* Fills an entry with libfuse's reply iov (iov[0] the fuse_out_header):
  * the header into in_out, the rest into payload (skipping a copy onto

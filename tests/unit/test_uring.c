@@ -69,8 +69,7 @@ static void test_layout_refused(void **state)
 	set_in(&hdr, sizeof(struct fuse_in_header) + 10, FUSE_WRITE, 1, 100);
 	assert_int_equal(uring_request_layout(&hdr, 8192, &op_len), 0);
 	/* a per-op struct larger than op_in */
-	set_in(&hdr, sizeof(struct fuse_in_header) + sizeof(hdr.op_in) + 1 + 10, FUSE_WRITE, 1,
-	       10);
+	set_in(&hdr, sizeof(struct fuse_in_header) + sizeof(hdr.op_in) + 1 + 10, FUSE_WRITE, 1, 10);
 	assert_int_equal(uring_request_layout(&hdr, 8192, &op_len), 0);
 	/* exactly op_in: accepted */
 	set_in(&hdr, sizeof(struct fuse_in_header) + sizeof(hdr.op_in) + 10, FUSE_WRITE, 1, 10);
@@ -170,14 +169,10 @@ static void test_cpus_parse(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_layout_write),
-		cmocka_unit_test(test_layout_lookup),
-		cmocka_unit_test(test_layout_refused),
-		cmocka_unit_test(test_reply_copied),
-		cmocka_unit_test(test_reply_in_place),
-		cmocka_unit_test(test_reply_error_only),
-		cmocka_unit_test(test_reply_too_big),
-		cmocka_unit_test(test_cpus_parse),
+		cmocka_unit_test(test_layout_write),   cmocka_unit_test(test_layout_lookup),
+		cmocka_unit_test(test_layout_refused), cmocka_unit_test(test_reply_copied),
+		cmocka_unit_test(test_reply_in_place), cmocka_unit_test(test_reply_error_only),
+		cmocka_unit_test(test_reply_too_big),  cmocka_unit_test(test_cpus_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
