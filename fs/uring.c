@@ -50,8 +50,12 @@
  * thread registers one more entry so that it keeps taking requests
  * (at most URING_ENTRIES_MAX per thread).
  *
- * Invariants: only an entry's thread touches its io_uring (submission and
- * completion rings); an entry is in the kernel (armed), or in user space
+ * The io_uring calls are the system calls themselves (io_uring_setup,
+ * io_uring_enter, the rings' three mappings): a ring here needs a
+ * submission, a wait and a poll, not one more package (liburing).
+ *
+ * Invariants: only a ring's own thread touches it (submission and
+ * completion rings), so a reply made on another thread is handed over; an entry is in the kernel (armed), or in user space
  * with ent->unique set until its reply is copied in; ent->state moves
  * BUSY -> REPLIED (own thread) or BUSY -> HANDED (other thread) -> armed.
  */
