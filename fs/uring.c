@@ -41,11 +41,12 @@
  * Threads. URING_THREADS per queue, each with its own io_uring and its own
  * entries, pinned to the queue's CPU when it is online. A handler may block
  * (fsync's group commit, acks=all), so a queue has several threads; the
- * kernel hands a request to the most recently armed entry. A reply made on
- * the entry's own thread is committed by that thread when the handler
- * returns. A reply made elsewhere (a parked consume read or lock request,
- * answered later by another thread) is queued on the entry's thread and
- * its eventfd, which the ring always has a read pending on, wakes it. A
+ * kernel hands a request to the most recently armed entry. The reply to
+ * the request a thread is running is committed by that thread when the
+ * handler returns. Any other (a parked consume read or lock request,
+ * answered later by another request's handler or by another thread) is
+ * queued on the entry's thread, and its eventfd, which the ring always
+ * has a poll pending on, wakes it when the reply was made elsewhere. A
  * handler that returns without a reply leaves its entry parked, and the
  * thread registers one more entry so that it keeps taking requests
  * (at most URING_ENTRIES_MAX per thread).
@@ -90,7 +91,7 @@
 
 #define URING_CMD_REGISTER         1
 #define URING_CMD_COMMIT_AND_FETCH 2
-#define UD_WAKE                    1 /* user_data of the eventfd read; entries are pointers */
+#define UD_WAKE                    1 /* user_data of the eventfd poll; entries are pointers */
 
 
 enum ent_state { ENT_ARMED, ENT_BUSY, ENT_REPLIED, ENT_HANDED };
@@ -357,36 +358,39 @@ static struct uring_ent *ent_new(struct uring_thread *t)
 	return ent;
 }
 
+/* Wakes t's loop through its eventfd: hand-overs, registration, stop. */
+static void thread_wake(struct uring_thread *t)
+{
+	uint64_t one = 1;
+
+	if (write(t->efd, &one, sizeof(one)) < 0)
+		mq_log(MQ_ERR, "fuse: ring wake-up: %s", strerror(errno));
+}
+
 /* FUSE_INIT's reply is written: the kernel, which refuses a registration
  * before it (EAGAIN, after trying again in a worker thread of its own),
  * now knows max_write. Wakes the threads to register. */
 static void uring_init_done(struct fs_uring *u)
 {
-	uint64_t one = 1;
-
 	atomic_store(&u->init_done, true);
 	for (unsigned k = 0; k < u->nthreads; k++)
-		if (write(u->threads[k].efd, &one, sizeof(one)) < 0)
-			mq_log(MQ_ERR, "fuse: ring wake-up: %s", strerror(errno));
+		thread_wake(&u->threads[k]);
 }
 
 /* The entry of the ring request whose unique this is; NULL for a request
  * that came through /dev/fuse. Entries are only added, by their threads,
- * and live until fs_uring_stop(). */
+ * and live until fs_uring_close(). */
 static struct uring_ent *ent_find(struct fs_uring *u, uint64_t unique)
 {
 	struct uring_thread *cur = cur_thread;
 
-	if (cur) /* most replies are made on the request's own thread */
-		for (unsigned i = 0; i < __atomic_load_n(&cur->nents, __ATOMIC_ACQUIRE); i++)
-			if (atomic_load(&cur->ents[i]->unique) == unique)
-				return cur->ents[i];
+	/* Most replies are the handler's, on the request's own thread. */
+	if (cur && cur->cur && atomic_load(&cur->cur->unique) == unique)
+		return cur->cur;
 	for (unsigned k = 0; k < u->nthreads; k++) {
 		struct uring_thread *t = &u->threads[k];
 		unsigned n = __atomic_load_n(&t->nents, __ATOMIC_ACQUIRE);
 
-		if (t == cur)
-			continue;
 		for (unsigned i = 0; i < n; i++)
 			if (atomic_load(&t->ents[i]->unique) == unique)
 				return t->ents[i];
@@ -444,15 +448,14 @@ static ssize_t uring_writev(int fd, struct iovec *iov, int count, void *userdata
 		/* A parked request, answered by another request's handler
 		 * (on this ring thread or another) or by another thread. */
 		struct uring_thread *t = ent->t;
-		uint64_t one = 1;
 
 		atomic_store(&ent->state, ENT_HANDED);
 		pthread_mutex_lock(&t->mu);
 		ent->next_commit = t->commits;
 		t->commits = ent;
 		pthread_mutex_unlock(&t->mu);
-		if (t != cur_thread && write(t->efd, &one, sizeof(one)) < 0)
-			mq_log(MQ_ERR, "fuse: ring wake-up: %s", strerror(errno));
+		if (t != cur_thread)
+			thread_wake(t);
 	}
 	if (len < 0) {
 		errno = EINVAL;
@@ -476,7 +479,6 @@ static ssize_t uring_read(int fd, void *buf, size_t len, void *userdata)
 	return n;
 }
 
-/* Runs the request in ent through libfuse. */
 size_t uring_request_layout(const struct uring_req_header *hdr, size_t payload_cap, size_t *op_len)
 {
 	struct fuse_in_header in;
@@ -835,14 +837,12 @@ uint64_t fs_uring_requests(const struct fs_uring *u, unsigned *queues)
 
 void fs_uring_close(struct fs_uring *u)
 {
-	uint64_t one = 1;
-
 	if (!u)
 		return;
 	atomic_store(&u->stopping, true);
 	for (unsigned k = 0; k < u->nthreads; k++)
-		if (u->threads[k].started && write(u->threads[k].efd, &one, sizeof(one)) < 0)
-			mq_log(MQ_ERR, "fuse: ring stop: %s", strerror(errno));
+		if (u->threads[k].started)
+			thread_wake(&u->threads[k]);
 	for (unsigned k = 0; k < u->nthreads; k++)
 		if (u->threads[k].started) {
 			pthread_join(u->threads[k].tid, NULL);
