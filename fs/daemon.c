@@ -16,14 +16,19 @@
  *
  * A dead mount: after a kill -9 the mount point stays mounted with no
  * daemon behind it and every access fails with ENOTCONN ("Transport
- * endpoint is not connected"), mount included. When the mount point is such
- * a dead FUSE mount, mqfs detaches it (umount2 MNT_DETACH as root, else
+ * endpoint is not connected"), mount included. On the io_uring transport
+ * the kernel ends the connection only once it has torn the daemon's rings
+ * down, a little after the process is gone: an access in between waits for
+ * that and fails with ECONNABORTED ("Software caused connection abort").
+ * Either errno marks a dead mount. When the mount point is such a dead FUSE
+ * mount, mqfs detaches it (umount2 MNT_DETACH as root, else
  * `fusermount3 -u -z`, as the user who mounted it may) and mounts over the
  * freed directory; when that fails it refuses, printing the command.
  */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,14 +178,20 @@ static int abs_name(const char *path, char *out, size_t cap)
 	return 0;
 }
 
+static bool errno_dead_mount(int e)
+{
+	return e == ENOTCONN || e == ECONNABORTED;
+}
+
 int daemon_clear_dead_mount(const char *mountpoint)
 {
 	char path[PATH_MAX], type[256];
 	struct stat st;
-	int rc;
+	int rc, dead;
 
-	if (stat(mountpoint, &st) == 0 || errno != ENOTCONN)
+	if (stat(mountpoint, &st) == 0 || !errno_dead_mount(errno))
 		return 0;
+	dead = errno;
 	rc = abs_name(mountpoint, path, sizeof(path));
 	if (rc < 0)
 		return rc;
@@ -189,13 +200,13 @@ int daemon_clear_dead_mount(const char *mountpoint)
 		fprintf(stderr,
 			"mqfs: mount point %s: %s, and it is not a FUSE mount: "
 			"not touching it\n",
-			path, strerror(ENOTCONN));
-		return -ENOTCONN;
+			path, strerror(dead));
+		return -dead;
 	}
 	rc = umount2(path, MNT_DETACH) == 0 ? 0 : -errno;
 	if (rc == -EPERM)
 		rc = fusermount_detach(path);
-	if (rc < 0 || (stat(path, &st) < 0 && errno == ENOTCONN)) {
+	if (rc < 0 || (stat(path, &st) < 0 && errno_dead_mount(errno))) {
 		fprintf(stderr,
 			"mqfs: mount point %s is a dead %s mount (its daemon is gone) and "
 			"could not be detached; run: fusermount3 -u -z %s\n",
