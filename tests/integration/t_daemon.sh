@@ -43,6 +43,19 @@ expect_eq "first daemon stopped cleanly" 0 "$MQ_RC"
 mq_mount
 expect_same "every record after a restart" "$MQ_TMP/exp" "$MNT/t/0"
 
+# start_on_dead NAME — starts mqfs on the dead mount point ($P) and expects
+# it to mount and serve every record.
+start_on_dead() {
+	mq_bg sh -c 'exec "$0" -f --data "$1" "$2" >>"$3" 2>&1' "$MQFS" "$DATA" "$MNT" "$LOG"
+	P=$MQ_LAST_PID
+	_mq_add MQ_DAEMONS "$P"
+	if wait_reads "$MNT/t/0" "$MQ_TMP/exp"; then
+		ok "$1"
+	else
+		fail "$1" "$(cat "$MNT/t/0" 2>&1 | tail -n 1)"
+	fi
+}
+
 # kill -9 leaves a dead mount; the next start on the same mount point
 # clears it and mounts. First a start right after the kill, while the
 # kernel may still be ending the connection (on the io_uring transport
@@ -50,14 +63,7 @@ expect_same "every record after a restart" "$MQ_TMP/exp" "$MNT/t/0"
 # answers ENOTCONN.
 kill -KILL "$MQ_PID"
 mq_wait "$MQ_PID" 10
-mq_bg sh -c 'exec "$0" -f --data "$1" "$2" >>"$3" 2>&1' "$MQFS" "$DATA" "$MNT" "$LOG"
-P=$MQ_LAST_PID
-_mq_add MQ_DAEMONS "$P"
-if wait_reads "$MNT/t/0" "$MQ_TMP/exp"; then
-	ok "a start right after kill -9 mounts and serves every record"
-else
-	fail "a start right after kill -9 mounts and serves every record" "$(cat "$MNT/t/0" 2>&1 | tail -n 1)"
-fi
+start_on_dead "a start right after kill -9 mounts and serves every record"
 kill -KILL "$P"
 mq_wait "$P" 10
 # A stat() in the kernel's teardown window waits for it and fails with
@@ -76,14 +82,7 @@ stat_dead_done() {
 }
 poll 10 stat_dead_done
 expect_errno "the dead mount answers ENOTCONN" ENOTCONN stat "$MNT"
-mq_bg sh -c 'exec "$0" -f --data "$1" "$2" >>"$3" 2>&1' "$MQFS" "$DATA" "$MNT" "$LOG"
-P=$MQ_LAST_PID
-_mq_add MQ_DAEMONS "$P"
-if wait_reads "$MNT/t/0" "$MQ_TMP/exp"; then
-	ok "a start on the dead mount point mounts and serves every record"
-else
-	fail "a start on the dead mount point mounts and serves every record" "$(cat "$MNT/t/0" 2>&1 | tail -n 1)"
-fi
+start_on_dead "a start on the dead mount point mounts and serves every record"
 expect_ok "the dead mount was logged" grep -q "was a dead fuse" "$LOG"
 expect_ok "appends after the restart" sh -c 'echo after > "$1"' sh "$MNT/t/0"
 echo after >> "$MQ_TMP/exp"
