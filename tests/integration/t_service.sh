@@ -200,7 +200,25 @@ MQFS=$BIN
 mq_mount
 expect_ok "produce 2 more" sh -c 'printf "d\ne\n" > "$1"' sh "$MNT/orders/0"
 logsize=$(stat -c %s "$MNT/orders/.segments/0/00000000000000000000.log")
-mq_kill9
+# kill -9 leaves a dead mount point. Before restarting the unit, systemd
+# runs its ExecStartPre commands in order (a leading "-": a failure is
+# ignored, any other failure fails the start); /mnt/mqfs/%i stands for
+# this mount point. On a dead mount point each must do its part.
+kill -KILL "$MQ_PID"
+mq_wait "$MQ_PID"
+unit_pre_failed=""
+while IFS= read -r cmd; do
+	case $cmd in
+	-*) mq_run sh -c "${cmd#-}" >>"$LOG" 2>&1 ;;
+	*) mq_run sh -c "$cmd" >>"$LOG" 2>&1 || unit_pre_failed="$unit_pre_failed [$cmd]" ;;
+	esac
+done <<EOF
+$(sed -n "s|^ExecStartPre=||; T; s|/mnt/mqfs/%i|$MNT|g; p" "$D/usr/local/lib/systemd/system/mqfs@.service")
+EOF
+expect_eq "the unit's ExecStartPre commands succeed on a dead mount point" "" "$unit_pre_failed"
+mounts=$(awk -v m="$MNT" '$2 == m' /proc/mounts | wc -l)
+expect_eq "and leave it unmounted" 0 "$mounts"
+[ "$mounts" -eq 0 ] && _mq_del MQ_MOUNTS "$MNT"
 # A torn write: bytes right after the log's end (the file itself may run
 # ahead of the log, zeros reserved for the mapped tail).
 printf 'torn-tail' | dd of="$DATA/orders-0/00000000000000000000.log" bs=1 seek="$logsize" \
