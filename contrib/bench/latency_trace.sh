@@ -8,7 +8,8 @@
 #
 # A diagnostic, not a test. A record's way to the reader is a chain of
 # wake-ups: the writer's write() wakes a daemon worker blocked in
-# /dev/fuse's read; that worker appends, moves the high watermark and,
+# /dev/fuse's read (on the io_uring transport, a ring thread of the
+# writer's CPU); that worker appends, moves the high watermark and,
 # on the same thread, answers the parked consume read, which wakes the
 # reader; then the writer's reply wakes the writer, and the reader's
 # next read wakes a worker again (unless one is running and takes it).
@@ -53,9 +54,10 @@ perf sched timehist -i "$tmp/sched.data" >"$tmp/timehist" 2>/dev/null ||
 awk -v dpid="$dpid" -v n="$BENCH_LAT_RECORDS" '
 NR > 3 {
 	task = $3
-	# libfuse workers keep the name of the process; the broker names
-	# its own threads (mqfs-sched, mqfs-cleaner, ...).
-	if (task ~ "^mqfs\\[[0-9]+/" dpid "\\]$") role = "daemon FUSE workers"
+	# libfuse workers keep the name of the process, the io_uring
+	# transport'"'"'s threads are mqfs-ringN; the broker names its other
+	# threads (mqfs-sched, mqfs-cleaner, ...).
+	if (task ~ "^mqfs\\[[0-9]+/" dpid "\\]$" || task ~ "^mqfs-ring[0-9]*\\[[0-9]+/" dpid "\\]$") role = "daemon FUSE workers"
 	else if (task ~ "/" dpid "\\]$") role = "daemon, other threads"
 	else if (task ~ /^lat-reader\[/) role = "reader"
 	else if (task ~ /^lat-writer\[/) role = "writer"
