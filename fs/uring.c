@@ -596,10 +596,14 @@ static bool cqe_handle(struct uring_thread *t, const struct io_uring_cqe *cqe, i
 	ent_process(t, ent);
 	t->cur = NULL;
 	commits_submit(t); /* parked requests this one's handler answered */
-	if (atomic_load(&ent->state) == ENT_REPLIED)
+	switch (atomic_load(&ent->state)) {
+	case ENT_REPLIED:
 		return ring_cmd(t, ent, URING_CMD_COMMIT_AND_FETCH,
 				ent->hdr.ent_in_out.commit_id) == 0;
-	/* Parked, or answered already by another thread: keep one entry armed. */
+	case ENT_ARMED: /* answered by another thread, committed just above */ return true;
+	default: break;
+	}
+	/* Parked (or its hand-over not queued yet): keep one entry armed. */
 	ent = ent_new(t);
 	if (ent)
 		return ring_cmd(t, ent, URING_CMD_REGISTER, 0) == 0;
