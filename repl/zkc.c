@@ -709,12 +709,16 @@ int zkc_multi(struct zkc *zkc, struct zkc_op *ops, int n, int *failed)
 	}
 	/* A handle whose session expired or whose authentication failed
 	 * refuses every request (ZINVALIDSTATE). libzookeeper's zoo_amulti
-	 * (3.8) frees a path it prefixed with the chroot twice on such a
-	 * handle: Request_path_init frees it when it sees the state, and
-	 * zoo_amulti frees it again, which glibc answers with an abort. So
-	 * the state is checked here first. The session's state moves only to
-	 * an unrecoverable one on the client's I/O thread; a move between
-	 * this check and the call is the one window left. */
+	 * (3.8) frees memory it does not own on such a handle: the first
+	 * op's path prefixed with the chroot, twice (Request_path_init frees
+	 * it when it sees the state, zoo_amulti again), and for every later
+	 * op the path of a request it never built (the init is skipped once
+	 * an op failed, the free of its uninitialized path is not), with or
+	 * without a chroot; glibc answers with an abort. So the state is
+	 * checked here first. The session's state moves only to an
+	 * unrecoverable one on the client's I/O thread; a move between this
+	 * check and the call is the one window left, which only a fixed
+	 * zoo_amulti closes. */
 	if (zoo_state(zkc->zh) < 0) {
 		rc = zkc_errno(ZINVALIDSTATE);
 		goto out;

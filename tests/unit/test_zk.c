@@ -423,8 +423,10 @@ static void test_session_expiry(void **state)
 	assert_int_equal(zkc_exists(other, "/brokers/ids/7", NULL, NULL, NULL), -ENOENT);
 	assert_int_equal(zkc_exists(zkc, "/brokers/ids/7", NULL, NULL, NULL), -ENOTCONN);
 	/* A transaction on the dead handle fails alike. (libzookeeper's
-	 * zoo_multi frees a chrooted path twice on such a handle: zkc_multi
-	 * must not call it; asan and glibc catch the double free.) */
+	 * zoo_multi frees memory it does not own on such a handle, here the
+	 * chrooted path of the first op twice and the never-built path of
+	 * the second: zkc_multi must not call it; asan and glibc catch the
+	 * bad frees.) */
 	struct zkc_op ops[2] = {
 		{ .type = ZKC_OP_CHECK, .path = "/brokers", .version = 0 },
 		{ .type = ZKC_OP_SET, .path = "/brokers/ids", .data = "x", .len = 1, .version = 0 },
@@ -433,6 +435,17 @@ static void test_session_expiry(void **state)
 	assert_int_equal(zkc_multi(zkc, ops, 2, &failed), -ENOTCONN);
 	zkc_close(zkc);
 	zkc_close(other);
+
+	/* Without a chroot too: there zoo_multi frees the second op's
+	 * never-built path (an invalid pointer). */
+	seen_reset(&session_seen);
+	assert_int_equal(
+		zkc_open(srv.connect, SESSION_MS, CONNECT_MS, on_session, &session_seen, &zkc), 0);
+	assert_true(seen_wait(&session_seen, ZKC_CONNECTED, NULL));
+	assert_int_equal(zkc_expire(zkc), 0);
+	assert_true(seen_wait(&session_seen, ZKC_EXPIRED, NULL));
+	assert_int_equal(zkc_multi(zkc, ops, 2, &failed), -ENOTCONN);
+	zkc_close(zkc);
 }
 
 /* ---- brokers and the controller ---- */
