@@ -521,6 +521,11 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 			broker_config_data_dir(cfg));
 		goto out;
 	}
+	if (rc == -ENOTUNIQ) { /* cluster.c logged the registration's owner */
+		fprintf(stderr, "mqfs: this broker.id is registered in ZooKeeper by another "
+				"live broker (see above)\n");
+		goto out;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "mqfs: cannot open %s: %s\n", broker_config_data_dir(cfg),
 			strerror(-rc));

@@ -12,8 +12,15 @@
  *   4. start the listener, so that the advertised ports are bound ones
  *      (port 0 in `listeners` is a free port the kernel picks);
  *   5. register /brokers/ids/<broker.id> (ephemeral) with the advertised
- *      endpoints; an id another session holds refuses the start. The
- *      broker epoch is the registration znode's czxid, as in Kafka;
+ *      endpoints. An id another session holds is waited for, up to
+ *      zookeeper.session.timeout.ms and REGISTER_WAIT_EXTRA_MS: after a
+ *      crash (kill -9, a power cut) the broker's own znode lives on until
+ *      ZooKeeper expires its session, and a restart at once (systemd's
+ *      Restart=, make cluster's) must not fail for it. Kafka refuses at
+ *      once; a znode still there after the wait is another live
+ *      broker's, and the start is refused then (ENOTUNIQ, logged with
+ *      the owner's session). The broker epoch is the registration
+ *      znode's czxid, as in Kafka;
  *   6. read the brokers and the controller, watching both;
  *   7. start the cluster thread.
  *   8. start the controller (controller.c, through cluster_repl.c): the
@@ -64,6 +71,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "repl/broker_int.h"
@@ -759,19 +767,8 @@ static int register_broker(struct cluster *c, bool update)
 			       (int)id, n_inel);
 		return rc;
 	}
-	if (rc == -EEXIST) {
-		zk_path_broker(path, sizeof(path), id);
-		st.ephemeral_owner = 0;
-		zkc_exists(c->zk, path, &st, NULL, NULL);
-		mq_log(MQ_ERR,
-		       "broker.id %d is taken: %s is registered by another live broker "
-		       "(ZooKeeper session 0x%" PRIx64 "); not starting a second broker with "
-		       "that id",
-		       (int)id, path, (uint64_t)st.ephemeral_owner);
-		return rc;
-	}
 	if (rc < 0)
-		return rc;
+		return rc; /* -EEXIST: the caller says so */
 	zk_path_broker(path, sizeof(path), id);
 	rc = zkc_exists(c->zk, path, &st, NULL, NULL);
 	if (rc < 0)
@@ -784,6 +781,67 @@ static int register_broker(struct cluster *c, bool update)
 	       "broker %d registered at %s (broker epoch %" PRId64 ", session 0x%" PRIx64 ")",
 	       (int)id, path, st.czxid, (uint64_t)zkc_session_id(c->zk));
 	return 0;
+}
+
+/* The session that holds /brokers/ids/<broker.id>, 0 when none does (or
+ * it could not be read). */
+static uint64_t registration_owner(struct cluster *c)
+{
+	char path[ZK_PATH_MAX];
+	struct zkc_stat st = { 0 };
+
+	if (zk_path_broker(path, sizeof(path), c->cfg->broker_id) < 0 ||
+	    zkc_exists(c->zk, path, &st, NULL, NULL) < 0)
+		return 0;
+	return (uint64_t)st.ephemeral_owner;
+}
+
+static void log_taken(struct cluster *c, int level, const char *what, int64_t waited_ms)
+{
+	mq_log(level,
+	       "broker.id %d is taken: /brokers/ids/%d is registered by another live broker "
+	       "(ZooKeeper session 0x%" PRIx64 ", %" PRId64 " ms after this broker's start); %s",
+	       (int)c->cfg->broker_id, (int)c->cfg->broker_id, registration_owner(c), waited_ms,
+	       what);
+}
+
+/* Beyond zookeeper.session.timeout.ms, how long the start waits for a
+ * registration another session holds (header, step 5): ZooKeeper expires
+ * a session up to a tick after its timeout, and the crashed broker may
+ * have asked for a longer one than this broker. */
+#define REGISTER_WAIT_EXTRA_MS 2000
+#define REGISTER_POLL_MS       100
+
+/* Step 5 of the start: registers, waiting for a registration of this id
+ * that another session holds to go. -ENOTUNIQ: it did not. */
+static int register_at_start(struct cluster *c)
+{
+	int64_t start = now_mono_ms(),
+		end = start + c->cfg->cluster.zk_session_timeout_ms + REGISTER_WAIT_EXTRA_MS;
+	int rc = register_broker(c, false);
+
+	if (rc != -EEXIST)
+		return rc;
+	mq_log(MQ_WARN,
+	       "broker.id %d: /brokers/ids/%d is held by ZooKeeper session 0x%" PRIx64
+	       ", not this broker's: waiting up to %" PRId64 " ms for it to go (a crashed "
+	       "broker's registration lasts until its session expires)",
+	       (int)c->cfg->broker_id, (int)c->cfg->broker_id, registration_owner(c), end - start);
+	while (rc == -EEXIST && now_mono_ms() < end) {
+		struct timespec ts = { 0, REGISTER_POLL_MS * 1000000L };
+
+		nanosleep(&ts, NULL);
+		rc = register_broker(c, false);
+	}
+	if (rc == -EEXIST) {
+		log_taken(c, MQ_ERR, "not starting a second broker with that id",
+			  now_mono_ms() - start);
+		return -ENOTUNIQ;
+	}
+	if (rc == 0)
+		mq_log(MQ_INFO, "broker.id %d: the earlier registration went after %" PRId64 " ms",
+		       (int)c->cfg->broker_id, now_mono_ms() - start);
+	return rc;
 }
 
 static int zk_connect(struct cluster *c)
@@ -826,8 +884,14 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 		ev = (ev & ~EV_SESSION) | EV_REGISTER | EV_READS;
 		zkwatch_reset(&c->topic_watches); /* gone with the old session */
 	}
-	if ((ev & EV_REGISTER) && register_broker(c, false) == 0)
-		ev &= ~(EV_REGISTER | EV_REGDATA);
+	if (ev & EV_REGISTER) {
+		int rc = register_broker(c, false);
+
+		if (rc == 0)
+			ev &= ~(EV_REGISTER | EV_REGDATA);
+		else if (rc == -EEXIST)
+			log_taken(c, MQ_ERR, "not registered; trying again", 0);
+	}
 	if ((ev & EV_REGDATA) && register_broker(c, true) == 0)
 		ev &= ~EV_REGDATA;
 	if ((ev & EV_BROKERS) && read_brokers(c) == 0)
@@ -991,7 +1055,7 @@ static int zk_start(struct cluster *c)
 	if (rc == 0)
 		rc = listener_start(c);
 	if (rc == 0)
-		rc = register_broker(c, false);
+		rc = register_at_start(c);
 	if (rc == 0)
 		rc = read_brokers(c);
 	if (rc == 0)
@@ -1145,8 +1209,8 @@ void cluster_close(struct cluster *c)
 	group_serve_free(c->gs);
 	if (c->zk) {
 		zkc_close(c->zk);
-		mq_log(MQ_INFO, "broker %d: ZooKeeper session closed, registration removed",
-		       c->cfg->broker_id);
+		mq_log(MQ_INFO, "broker %d: ZooKeeper session closed%s", c->cfg->broker_id,
+		       atomic_load(&c->registrations) > 0 ? ", registration removed" : "");
 	}
 	forwarder_free(c->fwd);
 	producer_ids_free(c->pids);

@@ -5,7 +5,8 @@
 # listener refuses a wrong password (logged) and lets the right one
 # through (kcat's debug output); a ZooKeeper crash and restart is
 # survived (registrations back); a broker killed with -9 leaves
-# /brokers/ids after the session timeout and the others show it gone. A
+# /brokers/ids after the session timeout and the others show it gone; one
+# started again at once waits for its old registration to go. A
 # topic of three partitions with one replica each: every mount lists the
 # three, each broker keeps a log for its own replica only, and the mount
 # of a broker that holds no replica of a partition reads it through a
@@ -53,6 +54,10 @@ MQ_TIMEOUT=40 mq_run "$MQFS" -f --config "$MQ_TMP/b4/server.properties" "$MQ_TMP
 	>"$MQ_TMP/b4.out" 2>&1
 expect_eq "a second broker.id=2 exits 1" "1" "$?"
 check "and says why" grep -q "broker.id 2 is taken" "$MQ_TMP/b4.out"
+check "after waiting out a session timeout for it" \
+	grep -q "broker.id 2: /brokers/ids/2 is held by ZooKeeper session .* waiting up to 6000 ms" "$MQ_TMP/b4.out"
+check "its last words name ZooKeeper, not the data" \
+	sh -c "tail -n 1 '$MQ_TMP/b4.out' | grep -q 'registered in ZooKeeper by another live broker'"
 check "broker 2 is still registered" poll 30 alive_on "$MQ_TMP/mnt1" 3
 
 # ---- SASL on the listener ---------------------------------------------------
@@ -168,5 +173,18 @@ for n in 1 2; do
 	check "mnt$n/.state: two live brokers" poll 30 alive_on "$MQ_TMP/mnt$n" 2
 done
 check "mnt1/.state: brokers=[1,2]" state_has "$MQ_TMP/mnt1" '^brokers=\[1,2\]$'
+
+# ---- kill -9 of broker 2, started again at once -----------------------------
+# Its registration lives until ZooKeeper expires the dead session: the new
+# process waits for it rather than refuse the id (a restart by systemd or
+# make cluster comes within the session timeout).
+mq_kill9 "$MQ_TMP/mnt2" "$PID2"
+broker_start 2
+check "the restarted broker 2 waited for its old registration" \
+	grep -q "broker.id 2: /brokers/ids/2 is held by ZooKeeper session 0x[0-9a-f]*, not this broker's: waiting" "$LOG"
+check "and registered once it went" grep -q "broker.id 2: the earlier registration went after" "$LOG"
+for n in 1 2; do
+	check "mnt$n/.state: brokers 1 and 2 alive" poll 30 alive_on "$MQ_TMP/mnt$n" 2
+done
 
 mq_done
