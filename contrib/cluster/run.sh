@@ -21,7 +21,8 @@
 # ZooKeeper run in sessions of their own (setsid): a terminal's Ctrl-C
 # reaches make and this script only, and this script stops the others in
 # that order. Anything that fails to start stops what was started and
-# exits 1 naming it.
+# exits 1 naming it. A broker that exits by itself later is started again
+# (the loop at the end).
 
 set -u
 BUILD=${1:-build}
@@ -132,6 +133,19 @@ say "ZooKeeper on 127.0.0.1:$ZKPORT (pid $(cat "$DIR/zk/zk.pid"), data $DIR/zk)"
 echo admin-secret | "$MQFS" --zookeeper "$ZK" --add-scram-user admin >"$DIR/zk/scram.log" 2>&1 ||
 	die "could not write the SCRAM user admin: $(cat "$DIR/zk/scram.log")"
 
+# broker_run N: starts broker N in the background (its config written
+# before), PIDN its pid; PIDS and DIR/pids list every pid.
+broker_run() {
+	setsid "$MQFS" -f --config "$DIR/b$1/server.properties" "$DIR/mnt$1" \
+		>>"$DIR/b$1/mqfs.log" 2>&1 </dev/null &
+	eval "PID$1=$!"
+	PIDS=""
+	for _n in 1 2 3; do
+		eval "PIDS=\"\$PIDS \${PID$_n:-}\""
+	done
+	{ cat "$DIR/zk/zk.pid" && for _p in $PIDS; do echo "$_p"; done; } >"$DIR/pids"
+}
+
 for n in 1 2 3; do
 	port=$(zk_free_port) || die "no free port for broker $n"
 	eval "PORT$n=$port"
@@ -149,11 +163,7 @@ listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.com
 default.replication.factor=3
 min.insync.replicas=2
 EOF
-	setsid "$MQFS" -f --config "$DIR/b$n/server.properties" "$DIR/mnt$n" \
-		>>"$DIR/b$n/mqfs.log" 2>&1 </dev/null &
-	eval "PID$n=$!"
-	PIDS="$PIDS $!"
-	echo $! >>"$DIR/pids"
+	broker_run "$n"
 done
 
 # Each mount is ready when its root .state lists the three brokers alive.
@@ -173,14 +183,32 @@ done
 say "SCRAM user admin (password admin-secret); zookeeper.connect=$ZK"
 say "running; Ctrl-C stops the brokers, then ZooKeeper"
 
-# Wait for a signal; a broker that dies meanwhile stops the rest.
+# Wait for a signal. A broker that exits by itself (kill -9, a crash) is
+# started again, as systemd's Restart=on-failure does with the unit: the
+# others go on meanwhile (its partitions fail over to them), and the new
+# process detaches the dead mount, waits for the dead broker's ZooKeeper
+# session to expire and rejoins. One that exits again before its mount
+# answers failed at start (its log says why): that stops the cluster.
+UP1=yes UP2=yes UP3=yes
 while :; do
-	for p in $PIDS; do
-		if ! alive "$p"; then
-			say "broker pid $p exited by itself; stopping the cluster" >&2
-			stop
-			exit 1
+	for n in 1 2 3; do
+		eval "p=\$PID$n; up=\$UP$n"
+		if alive "$p"; then
+			[ "$up" = yes ] && continue
+			timeout 5 grep -q '^broker\.' "$DIR/mnt$n/.state" 2>/dev/null || continue
+			eval "UP$n=yes"
+			say "broker $n (pid $p) is back, mounted on $DIR/mnt$n"
+			continue
 		fi
+		wait "$p" 2>/dev/null
+		brc=$?
+		if [ "$up" != yes ]; then
+			die "broker $n (pid $p) exited $brc before it mounted; its log: $DIR/b$n/mqfs.log
+$(tail -n 5 "$DIR/b$n/mqfs.log")"
+		fi
+		broker_run "$n"
+		eval "UP$n=no"
+		eval "say \"broker $n (pid $p) exited $brc by itself; started again (pid \$PID$n), log $DIR/b$n/mqfs.log\""
 	done
 	sleep 1 &
 	wait $! 2>/dev/null

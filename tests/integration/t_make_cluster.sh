@@ -5,7 +5,8 @@
 # prints the ZooKeeper and the three brokers it started; each mount's root
 # .state lists three live brokers; README's --add-scram-user line works
 # against its ZooKeeper; a topic made on one mount is written through a
-# second and followed by tail -f on the third; then Ctrl-C (SIGINT to the
+# second and followed by tail -f on the third; a broker killed with -9 is
+# started again and comes back while the others go on; then Ctrl-C (SIGINT to the
 # process group, as a terminal sends it) stops every broker cleanly
 # (clean-shutdown markers, nothing mounted) and then ZooKeeper, and
 # nothing it started is left running.
@@ -26,7 +27,7 @@ expect_ok "make cluster runs contrib/cluster/run.sh" \
 # Whatever happens, nothing the script started outlives the test: the
 # script itself by SIGTERM (its own clean stop), then the pids it printed.
 started_pids() {
-	sed -n 's/.*(pid \([0-9]*\)[,)].*/\1/p' "$OUT" 2>/dev/null
+	sed -n 's/.*(pid \([0-9]*\)[,)].*/\1/p' "$OUT" 2>/dev/null | sort -u
 }
 t_cleanup() {
 	if [ -n "${RUNPID:-}" ] && kill -0 "$RUNPID" 2>/dev/null; then
@@ -102,6 +103,23 @@ mq_stop "$TAILPID"
 
 PIDS=$(started_pids)
 expect_eq "four processes started" 4 "$(echo "$PIDS" | wc -w)"
+
+# kill -9 of a broker: the script starts it again and the others go on;
+# the new process waits out the dead one's ZooKeeper session (18 s by
+# default) and mounts.
+P3=$(sed -n 's/^make cluster: broker 3 (pid \([0-9]*\)):.*/\1/p' "$OUT")
+kill -KILL "$P3"
+restarted() { grep -q "^make cluster: broker 3 (pid $P3) exited 137 by itself; started again (pid [0-9]*)" "$OUT"; }
+check "kill -9 of broker 3: started again" poll 30 restarted
+back() { grep -q "^make cluster: broker 3 (pid [0-9]*) is back, mounted on $CL/mnt3\$" "$OUT"; }
+check "and back, mounted" poll 90 back
+expect_ok "the write through mnt2 goes on meanwhile" sh -c "echo again >> '$CL/mnt2/orders/0'"
+check "mnt3/.state lists three live brokers again" \
+	poll 60 sh -c "[ \"\$(timeout 5 grep -c '^broker\.[0-9]*=alive SASL' '$CL/mnt3/.state')\" = 3 ]"
+check "mnt3 reads the three records" poll 60 sh -c "[ \"\$(timeout 5 cat '$CL/mnt3/orders/0' | tr '\n' ' ')\" = 'hello world again ' ]"
+expect_ok "the script is still running" kill -0 "$RUNPID"
+PIDS=$(started_pids)
+expect_eq "five processes started, the restart among them" 5 "$(echo "$PIDS" | wc -w)"
 # Ctrl-C: SIGINT to the foreground process group.
 kill -INT -"$RUNPID"
 if proc_wait_exit "$RUNPID" 120; then
