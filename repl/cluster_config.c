@@ -70,6 +70,7 @@ static const struct ckey ckeys[] = {
 	{ "num.io.threads", C_NET, 0, 0, 0 },
 	{ "socket.request.max.bytes", C_NET, 0, 0, 0 },
 	{ "socket.response.max.bytes", C_NET, 0, 0, 0 },
+	{ "sasl.server.max.receive.size", C_NET, 0, 0, 0 },
 	{ "max.connections", C_NET, 0, 0, 0 },
 	{ "max.connections.per.ip", C_NET, 0, 0, 0 },
 	{ "connections.max.idle.ms", C_NET, 0, 0, 0 },
@@ -449,6 +450,7 @@ void cluster_config_render(const struct cluster_config *cc, FILE *f)
 		nc->num_io_threads);
 	fprintf(f, "socket.request.max.bytes=%" PRId64 "\nsocket.response.max.bytes=%" PRId64 "\n",
 		nc->socket_request_max_bytes, nc->socket_response_max_bytes);
+	fprintf(f, "sasl.server.max.receive.size=%" PRId64 "\n", nc->sasl_max_receive_bytes);
 	fprintf(f, "max.connections=%d\nmax.connections.per.ip=%d\n", nc->max_connections,
 		nc->max_connections_per_ip);
 	fprintf(f, "connections.max.idle.ms=%" PRId64 "\nqueued.max.requests=%d\n",

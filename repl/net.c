@@ -964,7 +964,12 @@ static void conn_read(struct net_conn *c)
 		if (c->size_got < 4)
 			continue;
 		c->size_got = 0;
-		rc = proto_frame_peek(c->size_buf, 4, (size_t)srv->cfg.socket_request_max_bytes,
+		/* Before authentication, the smaller bound (net.h, "Limits"). */
+		bool pre_auth = c->auth != AUTH_DONE &&
+				srv->cfg.sasl_max_receive_bytes < srv->cfg.socket_request_max_bytes;
+		rc = proto_frame_peek(c->size_buf, 4,
+				      (size_t)(pre_auth ? srv->cfg.sasl_max_receive_bytes
+							: srv->cfg.socket_request_max_bytes),
 				      &len);
 		if (rc) {
 			char why[128];
@@ -973,8 +978,10 @@ static void conn_read(struct net_conn *c)
 					       (uint32_t)c->size_buf[2] << 8 | c->size_buf[3]);
 
 			snprintf(why, sizeof(why), "frame size %d %s", sz,
-				 rc == -EMSGSIZE ? "above socket.request.max.bytes"
-						 : "is negative");
+				 rc != -EMSGSIZE ? "is negative"
+				 : pre_auth      ? "above sasl.server.max.receive.size before "
+						   "authentication"
+						 : "above socket.request.max.bytes");
 			conn_close(c, MQ_WARN, why);
 			return;
 		}
@@ -1370,6 +1377,7 @@ static bool cfg_valid(const struct net_config *cfg)
 	       cfg->num_network_threads >= 1 && cfg->num_network_threads <= NET_MAX_THREADS &&
 	       cfg->num_io_threads >= 1 && cfg->num_io_threads <= NET_MAX_THREADS &&
 	       cfg->socket_request_max_bytes >= 1 && cfg->socket_request_max_bytes <= INT32_MAX &&
+	       cfg->sasl_max_receive_bytes >= 1 && cfg->sasl_max_receive_bytes <= INT32_MAX &&
 	       cfg->socket_response_max_bytes >= 1024 && cfg->max_connections >= 0 &&
 	       cfg->max_connections_per_ip >= 0 && cfg->connections_max_idle_ms >= 1 &&
 	       cfg->queued_max_requests >= 1 &&

@@ -53,10 +53,15 @@
  *     no response can be built for a request it cannot parse);
  *   a malformed frame (-EBADMSG from the decoder): closed, logged;
  *   a frame size above socket.request.max.bytes or negative: closed, logged;
+ *   before authentication on a SASL listener, one above
+ *     sasl.server.max.receive.size: closed, logged;
  *   a known API with no handler registered: closed, logged.
  *
  * Limits (what one client can make the broker hold):
  *   - a connection holds one frame at most: its size <= socket.request.max.bytes,
+ *     and on a SASL listener before authentication <= the smaller of that
+ *     and sasl.server.max.receive.size (Kafka's bound on what a client
+ *     that has not authenticated can make the broker allocate),
  *     allocated only once the 4-byte size is read, and only while the
  *     frames held by all connections stay within queued.max.request.bytes
  *     (-1: no limit); otherwise the connection is not read until memory
@@ -119,6 +124,7 @@ struct net_config {
 	int num_network_threads;           /* 3 */
 	int num_io_threads;                /* 8 */
 	int64_t socket_request_max_bytes;  /* 104857600 */
+	int64_t sasl_max_receive_bytes;    /* sasl.server.max.receive.size, 524288 */
 	int64_t socket_response_max_bytes; /* mqfs: memory part of one response, 1 MiB */
 	int max_connections;               /* 2147483647 */
 	int max_connections_per_ip;        /* 2147483647 */

@@ -31,6 +31,7 @@ void net_config_default(struct net_config *cfg)
 	cfg->num_network_threads = 3;
 	cfg->num_io_threads = 8;
 	cfg->socket_request_max_bytes = 104857600;
+	cfg->sasl_max_receive_bytes = 524288;
 	cfg->socket_response_max_bytes = 1 << 20;
 	cfg->max_connections = INT_MAX;
 	cfg->max_connections_per_ip = INT_MAX;
@@ -229,6 +230,7 @@ int net_config_set(struct net_config *cfg, const char *key, const char *value)
 	INT_KEY("num.io.threads", num_io_threads, 1, NET_MAX_THREADS)
 	INT_KEY("socket.request.max.bytes", socket_request_max_bytes, 1, INT32_MAX)
 	INT_KEY("socket.response.max.bytes", socket_response_max_bytes, 1024, INT32_MAX)
+	INT_KEY("sasl.server.max.receive.size", sasl_max_receive_bytes, 1, INT32_MAX)
 	INT_KEY("max.connections", max_connections, 0, INT32_MAX)
 	INT_KEY("max.connections.per.ip", max_connections_per_ip, 0, INT32_MAX)
 	INT_KEY("connections.max.idle.ms", connections_max_idle_ms, 1, INT64_MAX / 2)

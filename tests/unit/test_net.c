@@ -331,6 +331,7 @@ static void test_config(void **state)
 	(void)state;
 	net_config_default(&cfg);
 	assert_int_equal(cfg.socket_request_max_bytes, 104857600);
+	assert_int_equal(cfg.sasl_max_receive_bytes, 524288);
 	assert_int_equal(cfg.connections_max_idle_ms, 600000);
 	assert_int_equal(cfg.queued_max_requests, 500);
 	assert_int_equal(cfg.num_network_threads, 3);
@@ -379,6 +380,9 @@ static void test_config(void **state)
 	assert_int_equal(net_config_set(&cfg, "max.connections.per.ip", "10"), 0);
 	assert_int_equal(cfg.max_connections_per_ip, 10);
 	assert_int_equal(net_config_set(&cfg, "socket.request.max.bytes", "0"), -EINVAL);
+	assert_int_equal(net_config_set(&cfg, "sasl.server.max.receive.size", "0"), -EINVAL);
+	assert_int_equal(net_config_set(&cfg, "sasl.server.max.receive.size", "4096"), 0);
+	assert_int_equal(cfg.sasl_max_receive_bytes, 4096);
 	assert_int_equal(net_config_set(&cfg, "num.network.threads", "0"), -EINVAL);
 	assert_int_equal(net_config_set(&cfg, "queued.max.request.bytes", "0"), -EINVAL);
 	assert_int_equal(net_config_set(&cfg, "queued.max.request.bytes", "-1"), 0);
@@ -945,6 +949,52 @@ static void test_sasl(void **state)
 	fx_stop(&fx);
 }
 
+/* Before authentication a SASL listener reads frames up to
+ * sasl.server.max.receive.size only; after it, up to
+ * socket.request.max.bytes. */
+static void test_sasl_max_receive(void **state)
+{
+	struct fx fx;
+	struct net_client *c;
+	struct net_resp resp;
+	uint8_t buf[8] = { 0, 0, 2000 >> 8, 2000 & 0xff };
+	uint8_t body[2100];
+	const char *want[] = {
+		"frame size 2000 above sasl.server.max.receive.size before authentication", NULL
+	};
+	int fd;
+
+	(void)state;
+	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
+	fx.cfg.sasl_max_receive_bytes = 1024;
+	fx_start(&fx);
+	log_capture();
+	fd = raw_connect(fx.port);
+	write_all(fd, buf, 4);
+	assert_true(closed_by_server(fd));
+	close(fd);
+	assert_true(eventually(log_has, want));
+	free(log_release());
+
+	/* Authenticated, the same size gets through: an ApiVersions v3 whose
+	 * client software name (a compact string) fills 2000 bytes. */
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	assert_int_equal(net_client_sasl(c, "broker", "s3cret", DEADLINE_MS), 0);
+	size_t name = 1990, n = 0;
+	body[n++] = (uint8_t)(((name + 1) & 0x7f) | 0x80);
+	body[n++] = (uint8_t)((name + 1) >> 7);
+	memset(body + n, 'x', name);
+	n += name;
+	body[n++] = 2; /* version "1" */
+	body[n++] = '1';
+	body[n++] = 0; /* no tags */
+	assert_int_equal(
+		net_client_call(c, PROTO_API_API_VERSIONS, 3, body, n, 0, DEADLINE_MS, &resp), 0);
+	net_resp_free(&resp);
+	net_client_close(c);
+	fx_stop(&fx);
+}
+
 /* The v0 handshake: SCRAM messages as bare size-prefixed tokens. */
 static void test_sasl_v0_tokens(void **state)
 {
@@ -1342,6 +1392,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_handler_error_and_stop, log_restore),
 		cmocka_unit_test_teardown(test_sasl, log_restore),
 		cmocka_unit_test(test_sasl_v0_tokens),
+		cmocka_unit_test_teardown(test_sasl_max_receive, log_restore),
 		cmocka_unit_test_teardown(test_bad_frames, log_restore),
 		cmocka_unit_test(test_idle_closed),
 		cmocka_unit_test(test_client_idle_ok),
