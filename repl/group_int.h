@@ -540,9 +540,12 @@ int group_remote_commit(struct group_member *m, const int *parts, const int64_t 
  * coordinator moved while they were open) join there, as members opened
  * now would. Takes coord.mu and group.mu; from the group timer. */
 void group_remote_adopt(struct group_coord *gc);
-/* The committed offset of partition p at node, the coordinator of g
- * (OffsetFetch): -1 when none. No lock held. */
-int group_remote_offset(struct group *g, int32_t node, int p, int64_t *offset);
+/* The committed offsets offs[i] of partitions parts[i] at node, the
+ * coordinator of g (one OffsetFetch): -1 where none. No lock held. */
+int group_remote_offsets(struct group *g, int32_t node, const int32_t *parts, int n, int64_t *offs);
+/* The node that coordinates g when it is another broker, else -1. Takes
+ * coord.mu. */
+int32_t group_kafka_coordinator(struct group *g);
 
 /* ---- group_offsets.c: offsets and positions ---- */
 /* topic.lock (read) and partition p's log (NULL: no replica here, an

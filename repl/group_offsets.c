@@ -156,18 +156,25 @@ int group_part_resolve(struct group *g, int p)
 	return 0;
 }
 
-int group_offset(struct group *g, int partition, int64_t *offset)
+int32_t group_kafka_coordinator(struct group *g)
 {
 	int32_t node = -1;
-	int rc;
 
-	/* Another broker coordinates the group: its commits are there. None
-	 * (-1), or that broker not answering: what this broker knows. */
 	pthread_mutex_lock(&g->gc->mu);
 	if (g->gc->connect && g->gc->kafka_coordinator)
 		node = g->gc->kafka_coordinator(g->gc->kafka_arg, g->name);
 	pthread_mutex_unlock(&g->gc->mu);
-	if (node >= 0 && group_remote_offset(g, node, partition, offset) == 0 && *offset >= 0)
+	return node;
+}
+
+int group_offset(struct group *g, int partition, int64_t *offset)
+{
+	int32_t node = group_kafka_coordinator(g), part = partition;
+	int rc;
+
+	/* Another broker coordinates the group: its commits are there. None
+	 * (-1), or that broker not answering: what this broker knows. */
+	if (node >= 0 && group_remote_offsets(g, node, &part, 1, offset) == 0 && *offset >= 0)
 		return 0;
 	rc = group_lock_part(g, partition);
 	if (rc < 0)

@@ -809,24 +809,23 @@ int group_remote_commit(struct group_member *m, const int *parts, const int64_t 
 	return taken == n ? 0 : -EPROTO;
 }
 
-int group_remote_offset(struct group *g, int32_t node, int p, int64_t *offset)
+int group_remote_offsets(struct group *g, int32_t node, const int32_t *parts, int n, int64_t *offs)
 {
 	struct group_member m = { .g = g };
 	struct grem *rm = rem_new(&m, node);
-	int32_t part = p;
 	int rc;
 
 	if (!rm)
 		return -ENOMEM;
 	pthread_mutex_lock(&rm->conn_mu);
-	rc = rem_fetch(rm, &part, 1, offset);
+	rc = rem_fetch(rm, parts, n, offs);
 	pthread_mutex_unlock(&rm->conn_mu);
 	rem_free(rm);
 	if (rc < 0)
 		mq_log_limited(MQ_WARN,
-			       "group %s of topic %s: partition %d: the committed offset at broker "
-			       "%d (the coordinator): %s",
-			       g->name, g->topic, p, (int)node, strerror(-rc));
+			       "group %s of topic %s: the committed offsets at broker %d (the "
+			       "coordinator): %s",
+			       g->name, g->topic, (int)node, strerror(-rc));
 	return rc;
 }
 

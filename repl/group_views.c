@@ -43,12 +43,30 @@ int group_state_text(struct group *g, char **out, size_t *len)
 	if (g->gc->kafka_describe)
 		g->gc->kafka_describe(g->gc->kafka_arg, g->name, g->topic, kafka, sizeof(kafka));
 	pthread_mutex_unlock(&g->gc->mu);
+	/* Another broker coordinates the group: the committed offsets are
+	 * its (as .groups/<g>/<p> reads them, group_offset); not answering,
+	 * what this broker knows. */
+	int32_t node = group_kafka_coordinator(g);
+	int np = node >= 0 ? topic_partitions(g->t) : 0;
+	int32_t *parts = np > 0 ? malloc(sizeof(*parts) * (size_t)np) : NULL;
+	int64_t *remote = parts ? malloc(sizeof(*remote) * (size_t)np) : NULL;
+
+	for (int p = 0; remote && p < np; p++)
+		parts[p] = p;
+	if (remote && group_remote_offsets(g, node, parts, np, remote) < 0) {
+		free(remote);
+		remote = NULL;
+	}
+	free(parts);
 	rc = group_lock_live(g);
-	if (rc < 0)
+	if (rc < 0) {
+		free(remote);
 		return rc;
+	}
 	f = open_memstream(&buf, &blen);
 	if (!f) {
 		pthread_mutex_unlock(&g->mu);
+		free(remote);
 		return -ENOMEM;
 	}
 	fprintf(f,
@@ -77,17 +95,20 @@ int group_state_text(struct group *g, char **out, size_t *len)
 
 		if (topic_log_state(g->t, p, &st) < 0)
 			continue;
-		if (g->parts[p].committed >= 0)
-			snprintf(cur, sizeof(cur), "%" PRId64, g->parts[p].committed);
+		int64_t committed = remote && p < np ? remote[p] : g->parts[p].committed;
+
+		if (committed >= 0)
+			snprintf(cur, sizeof(cur), "%" PRId64, committed);
 		else
 			snprintf(cur, sizeof(cur), "-");
 		fprintf(f, "%-9d %-14s %-14" PRId64 " %-8" PRId64 " %s\n", p, cur, st.hw,
-			st.hw - (g->parts[p].committed >= 0 ? g->parts[p].committed
-				 : g->reset_latest          ? st.hw
-							    : st.log_start_offset),
+			st.hw - (committed >= 0    ? committed
+				 : g->reset_latest ? st.hw
+						   : st.log_start_offset),
 			g->parts[p].owner ? g->parts[p].owner->id : "-");
 	}
 	pthread_mutex_unlock(&g->mu);
+	free(remote);
 	return memstream_done(f, out, len, &buf, &blen);
 }
 

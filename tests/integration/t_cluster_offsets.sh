@@ -13,8 +13,9 @@
 #     the records written since (none again, none skipped), and the new
 #     coordinator's mount shows its commits;
 #   - another broker's mount holds the group as a proxy after mkdir (a
-#     lookup alone finds none) and shows the coordinator's commits, before
-#     and after the kill; no proxy writes to __consumer_offsets;
+#     lookup alone finds none) and shows the coordinator's commits, in
+#     .groups/g/<p> and .state, before and after the kill; no proxy
+#     writes to __consumer_offsets;
 #   - the dead broker comes back and follows: every broker, itself
 #     included, names the same coordinator, and the group goes on from
 #     the commits.
@@ -76,6 +77,9 @@ put() {   # put TAG N M: N records TAG-i, alternately to c/1 and c/0, via mnt M
 		echo "$1-$_i" >>"$MQ_TMP/mnt$3/c/$((_i % 2))" || return 1
 	done
 }
+state_committed() {   # state_committed MNT WANT: CURRENT-OFFSET of c/0, c/1 in .groups/g/.state
+	[ "$(echo $(timeout 5 awk '$1 == "0" || $1 == "1" { print $2 }' "$1/c/.groups/g/.state" 2>/dev/null))" = "$2" ]
+}
 expected() {   # expected TAG N: what kgroup prints for put TAG N
 	for _i in $(seq 1 "$2"); do echo "$((_i % 2)) $1-$_i"; done | sort
 }
@@ -101,6 +105,7 @@ check "the coordinator's mount (mnt$C) shows the commits" poll 10 committed "$MQ
 # coordinator's; mkdir there is EEXIST.
 O=$((C % 3 + 1))
 check "mnt$O shows the coordinator's commits" poll 10 committed "$MQ_TMP/mnt$O" "3 3"
+check "and its .groups/g/.state the same" poll 10 state_committed "$MQ_TMP/mnt$O" "3 3"
 expect_errno "mkdir c/.groups/g on mnt$O: EEXIST" EEXIST mkdir "$MQ_TMP/mnt$O/c/.groups/g"
 
 # ---- kill -9 of the coordinator ---------------------------------------------
@@ -122,6 +127,7 @@ check "the new coordinator's mount (mnt$N) shows the commits" poll 10 committed 
 # mnt$O's proxy: the group itself if its broker coordinates now, else
 # still a proxy, of the new coordinator's group.
 check "mnt$O shows the new coordinator's commits" poll 10 committed "$MQ_TMP/mnt$O" "5 5"
+check "and its .groups/g/.state the same" poll 10 state_committed "$MQ_TMP/mnt$O" "5 5"
 
 # ---- the dead broker comes back and follows ----------------------------------
 timeout 10 fusermount3 -u "$MQ_TMP/mnt$C" 2>/dev/null
