@@ -134,13 +134,13 @@ deps:
 
 run:
 	@sh contrib/install-deps.sh run
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -q all || $(MAKE) --no-print-directory all
 	@mkdir -p mnt mqfs-data
 	./$(BUILD)/mqfs -f --data ./mqfs-data ./mnt
 
 cluster:
 	@sh contrib/install-deps.sh cluster
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -q all || $(MAKE) --no-print-directory all
 	@sh contrib/cluster/run.sh $(BUILD)
 
 unit: $(UNIT_BIN)

@@ -41,15 +41,29 @@
  * log is empty: then the lines are counted again).
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "engine/log_int.h"
 
+/* -EBADMSG, with what was wrong in why. */
+__attribute__((format(printf, 3, 4))) static int refuse(char *why, size_t whylen, const char *fmt,
+							...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return -EBADMSG;
+}
+
 /* Checks one batch of exactly len bytes (steps 2-7) and fills *m with
- * offsets relative to 0. */
+ * offsets relative to 0; -EBADMSG says why. */
 static int client_batch_check(const struct log_config *cfg, const struct line_fmt *lf,
 			      const uint8_t *b, size_t len, struct batch_iter *it,
-			      struct batch_meta *m, int64_t *payload)
+			      struct batch_meta *m, int64_t *payload, char *why, size_t whylen)
 {
 	struct batch_hdr h;
 	struct rec r;
@@ -58,44 +72,69 @@ static int client_batch_check(const struct log_config *cfg, const struct line_fm
 
 	if (b[BATCH_OFF_MAGIC] != BATCH_MAGIC)
 		return -EPROTO;
-	if (batch_validate(b, len) < 0 || batch_hdr_decode(b, len, &h) < 0)
-		return -EBADMSG;
+	/* The caller framed it: magic 2 and batchLength >= 49 hold, so only
+	 * the count can fail the decode. */
+	if (batch_hdr_decode(b, len, &h) < 0)
+		return refuse(why, whylen, "recordsCount %d is negative",
+			      (int)be32_get(b + BATCH_OFF_COUNT));
+	uint32_t crc = crc32c(0, b + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES);
+	if (crc != h.crc)
+		return refuse(why, whylen,
+			      "CRC-32C 0x%08x stored, 0x%08x computed over the batch's %zu bytes "
+			      "from its attributes",
+			      h.crc, crc, len - BATCH_OFF_ATTRIBUTES);
 	int codec = h.attributes & BATCH_CODEC_MASK;
 	if (codec == BATCH_CODEC_SNAPPY || codec == BATCH_CODEC_ZSTD)
 		return -ENOTSUP;
 	if (codec > BATCH_CODEC_ZSTD)
-		return -EBADMSG;
+		return refuse(why, whylen, "compression codec %d does not exist", codec);
 	if (h.attributes & (BATCH_ATTR_TRANSACTIONAL | BATCH_ATTR_CONTROL))
 		return -EPERM;
 	if (h.records_count < 1 || h.last_offset_delta != h.records_count - 1)
-		return -EBADMSG;
+		return refuse(why, whylen,
+			      "recordsCount %d and lastOffsetDelta %d (a producer's batch holds "
+			      "records 0..recordsCount-1)",
+			      (int)h.records_count, (int)h.last_offset_delta);
 	if ((int64_t)len > cfg->max_message_bytes)
 		return -EMSGSIZE;
 	rc = batch_iter_init(it, b, len);
+	if (rc == -ENOMEM)
+		return rc;
 	if (rc < 0)
-		return rc == -ENOMEM ? rc : -EBADMSG;
+		return refuse(why, whylen,
+			      "its %s payload does not decompress, or to more than %u MiB",
+			      codec_name(codec), COMPRESS_MAX_OUT >> 20);
 	m->line_bytes = 0;
 	m->max_ts = -1;
 	m->max_ts_offset = 0;
 	while ((rc = batch_iter_next(it, &r)) == 1) {
 		if (r.offset - h.base_offset != n)
-			return -EBADMSG;
+			return refuse(why, whylen, "record %d has offsetDelta %lld", (int)n,
+				      (long long)(r.offset - h.base_offset));
 		m->line_bytes += line_len(lf, &r);
 		batch_meta_note_ts(m, r.timestamp, n);
 		*payload += (r.key_len > 0 ? r.key_len : 0) + (r.value_len > 0 ? r.value_len : 0);
 		n++;
 	}
-	if (rc < 0 || n != h.records_count)
-		return -EBADMSG;
+	if (rc < 0)
+		return refuse(why, whylen,
+			      "record %d does not decode (a length or varint past the batch's end, "
+			      "or bytes after the last record)",
+			      (int)n);
+	if (n != h.records_count)
+		return refuse(why, whylen, "%d records, recordsCount says %d", (int)n,
+			      (int)h.records_count);
 	m->base_offset = 0;
 	m->last_offset = h.last_offset_delta;
 	m->size = (int64_t)len;
 	return 0;
 }
 
-/* Steps 1-7 over the whole input: the count of batches, *metas malloc'ed. */
+/* Steps 1-7 over the whole input: the count of batches, *metas malloc'ed;
+ * -EBADMSG says why. */
 static int client_batches_check(struct log *l, const struct line_fmt *lf, const uint8_t *buf,
-				size_t len, struct batch_meta **metas, int64_t *payload, int *bad)
+				size_t len, struct batch_meta **metas, int64_t *payload, int *bad,
+				char *why, size_t whylen)
 {
 	struct batch_iter it = { 0 };
 	struct batch_meta *m = NULL;
@@ -111,10 +150,25 @@ static int client_batches_check(struct log *l, const struct line_fmt *lf, const 
 			rc = -EPROTO;
 			break;
 		}
-		if (len - pos < BATCH_LOG_OVERHEAD ||
-		    (total = batch_total_size(buf + pos)) < BATCH_HDR_SIZE ||
-		    (uint64_t)total > len - pos) {
-			rc = -EBADMSG;
+		if (len - pos < BATCH_LOG_OVERHEAD) {
+			rc = refuse(
+				why, whylen,
+				"%zu bytes after the last whole batch, not a batch's offset and "
+				"length",
+				len - pos);
+			break;
+		}
+		total = batch_total_size(buf + pos);
+		if (total < BATCH_HDR_SIZE || (uint64_t)total > len - pos) {
+			rc = refuse(why, whylen,
+				    total < BATCH_HDR_SIZE
+					    ? "batchLength %lld, below the %d bytes of a header"
+					    : "batchLength %lld runs past the records' end "
+					      "(%d bytes of offset and length, then %zu left)",
+				    (long long)(total - BATCH_LOG_OVERHEAD),
+				    total < BATCH_HDR_SIZE ? BATCH_HDR_SIZE - BATCH_LOG_OVERHEAD
+							   : BATCH_LOG_OVERHEAD,
+				    len - pos - BATCH_LOG_OVERHEAD);
 			break;
 		}
 		if ((size_t)nb == cap) {
@@ -125,8 +179,8 @@ static int client_batches_check(struct log *l, const struct line_fmt *lf, const 
 			}
 			m = nm;
 		}
-		rc = client_batch_check(&l->cfg, lf, buf + pos, (size_t)total, &it, &m[nb],
-					payload);
+		rc = client_batch_check(&l->cfg, lf, buf + pos, (size_t)total, &it, &m[nb], payload,
+					why, whylen);
 		if (rc < 0)
 			break;
 		pos += (size_t)total;
@@ -161,10 +215,13 @@ int log_append_client(struct log *l, uint8_t *batches, size_t len, int32_t leade
 {
 	struct batch_meta *m = NULL;
 	int64_t payload = 0;
+	char why[LOG_WHY_LEN] = "";
 	int nb, rc = 0;
 
 	if (bad)
 		*bad = -1;
+	if (info)
+		info->why[0] = '\0';
 	if (!batches || len == 0)
 		return -EINVAL;
 again:
@@ -172,7 +229,9 @@ again:
 	struct line_fmt lf = l->lf;
 	pthread_mutex_unlock(&l->lock);
 	payload = 0;
-	nb = client_batches_check(l, &lf, batches, len, &m, &payload, bad);
+	nb = client_batches_check(l, &lf, batches, len, &m, &payload, bad, why, sizeof(why));
+	if (nb == -EBADMSG && info)
+		snprintf(info->why, sizeof(info->why), "%s", why);
 	if (nb < 0)
 		return nb;
 	if (log_append_time >= 0) {

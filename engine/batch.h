@@ -320,7 +320,9 @@ void batch_iter_free(struct batch_iter *it);
 /* ---- compression (compress.c) ----
  * Kafka's framing: gzip = a gzip stream (RFC 1952); lz4 = an LZ4 frame.
  * compress: *out malloc'ed; decompress: into *out (realloc'ed, *cap updated).
- * Return the output length or -EBADMSG / -ENOMEM / -ENOTSUP. */
+ * Return the output length or -EBADMSG / -ENOMEM / -ENOTSUP; a payload
+ * that decompresses to more than COMPRESS_MAX_OUT bytes is -EBADMSG. */
+#define COMPRESS_MAX_OUT (64u << 20)
 int64_t compress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out);
 int64_t decompress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out, size_t *cap);
 const char *codec_name(int codec); /* "none", "gzip", "snappy", "lz4", "zstd" */

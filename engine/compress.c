@@ -40,8 +40,6 @@
 
 #include "engine/batch.h"
 
-#define COMPRESS_MAX_OUT (64u << 20)
-
 /* First guess for the output of decompressing n bytes; grows by doubling. */
 static size_t decomp_first_cap(size_t n)
 {

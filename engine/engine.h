@@ -293,6 +293,8 @@ struct log_state {
 
 struct log;
 
+#define LOG_WHY_LEN 160
+
 struct log_append_info {
 	int64_t first_offset;
 	int64_t last_offset;
@@ -300,6 +302,9 @@ struct log_append_info {
 	int64_t bytes;    /* bytes written to .log */
 	int64_t payload;  /* key + value bytes of the records */
 	int64_t line_end; /* line position after the last record */
+	/* log_append_client's -EBADMSG: what was wrong with the batch
+	 * (a CRC, a length, a record), for the client; else empty. */
+	char why[LOG_WHY_LEN];
 };
 
 /* Appends records as batches of at most cfg.batch_bytes, compressed with
@@ -334,7 +339,8 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
  * magic other than 2; -ENOTSUP snappy or zstd; -EPERM a transactional or
  * control batch (no transaction coordinator here); -EMSGSIZE a batch over
  * max.message.bytes; -EINVAL no batch; -ENOSPC, -EIO, -ENOMEM. *bad (if
- * not NULL) gets the index of the batch refused, -1 otherwise. */
+ * not NULL) gets the index of the batch refused, -1 otherwise; on
+ * -EBADMSG info->why (if info is not NULL) says what is wrong with it. */
 int log_append_client(struct log *l, uint8_t *batches, size_t len, int32_t leader_epoch,
 		      int64_t log_append_time, struct log_append_info *info, int *bad);
 

@@ -310,6 +310,7 @@ struct produce_batches_result {
 	int64_t base_offset;      /* the first offset given, -1 */
 	int64_t log_start_offset; /* after the append, -1 */
 	int bad_batch;            /* index of the batch refused, -1 */
+	char why[LOG_WHY_LEN];    /* -EBADMSG: what is wrong with it, else "" */
 };
 int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size_t len, int acks,
 			  int64_t timeout_ms, struct produce_batches_result *res);

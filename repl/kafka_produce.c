@@ -98,6 +98,7 @@ static int produce_partition(struct kafka_api *ka, const struct proto_produce_re
 
 	res->base_offset = res->log_start_offset = -1;
 	res->bad_batch = -1;
+	res->why[0] = '\0';
 	if (m->acks != -1 && m->acks != 0 && m->acks != 1)
 		return -EDOM;
 	if (!t)
@@ -125,9 +126,13 @@ static int produce_partition(struct kafka_api *ka, const struct proto_produce_re
 				     m->timeout_ms > 0 ? m->timeout_ms : 0, res);
 }
 
+/* A refused batch's error_message with what was wrong in it. */
+#define PRODUCE_MSG_LEN (LOG_WHY_LEN + 64)
+
 struct produce_build {
 	struct proto_produce_resp resp;
 	struct proto_record_error *rec_errs; /* one per partition */
+	char (*msgs)[PRODUCE_MSG_LEN];       /* one per partition */
 	int failed;                          /* partitions answered with an error */
 };
 
@@ -137,11 +142,13 @@ static void produce_build_free(struct produce_build *pb)
 		free(pb->resp.responses[i].partition_responses);
 	free(pb->resp.responses);
 	free(pb->rec_errs);
+	free(pb->msgs);
 }
 
 static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m,
 			 const struct proto_produce_topic *td, struct proto_produce_resp_topic *rt,
-			 struct proto_record_error **errs, const char *peer)
+			 struct proto_record_error **errs, char (**msgs)[PRODUCE_MSG_LEN],
+			 const char *peer)
 {
 	struct topic *t = NULL;
 	int failed = 0;
@@ -163,6 +170,14 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 		rt->n_partitions++;
 		rp->index = pd->index;
 		rp->error_code = kafka_produce_error(rc, &msg);
+		if (rc == -EBADMSG && res.why[0]) {
+			char *buf = **msgs;
+
+			snprintf(buf, PRODUCE_MSG_LEN, "record batch %d not valid: %s",
+				 res.bad_batch, res.why);
+			msg = buf;
+		}
+		(*msgs)++;
 		rp->base_offset = res.base_offset;
 		rp->log_append_time_ms = -1;
 		rp->log_start_offset = res.log_start_offset;
@@ -175,10 +190,11 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 		}
 		if (rc < 0 && rc != -ETIMEDOUT) {
 			failed++;
-			mq_log_limited(MQ_INFO, "Produce from %s to %.*s-%d refused: %s", peer,
+			mq_log_limited(MQ_INFO, "Produce from %s to %.*s-%d refused: %s%s%s", peer,
 				       td->name.len > 0 ? (int)td->name.len : 0,
 				       td->name.ptr ? td->name.ptr : "", pd->index,
-				       proto_err_name(rp->error_code));
+				       proto_err_name(rp->error_code), msg ? ": " : "",
+				       msg ? msg : "");
 		} else if (rc < 0) {
 			failed++;
 		}
@@ -195,6 +211,7 @@ static int produce_handler(void *arg, struct net_req *req)
 	const struct proto_produce_req *m = &pr->u.produce;
 	struct produce_build pb = { 0 };
 	struct proto_record_error *errs;
+	char(*msgs)[PRODUCE_MSG_LEN];
 	int32_t nparts = 0;
 	int rc = 0;
 
@@ -202,13 +219,15 @@ static int produce_handler(void *arg, struct net_req *req)
 		nparts += m->topic_data[i].n_partitions;
 	pb.resp.responses = calloc((size_t)m->n_topics + 1, sizeof(*pb.resp.responses));
 	pb.rec_errs = calloc((size_t)nparts + 1, sizeof(*pb.rec_errs));
-	if (!pb.resp.responses || !pb.rec_errs) {
+	pb.msgs = calloc((size_t)nparts + 1, sizeof(*pb.msgs));
+	if (!pb.resp.responses || !pb.rec_errs || !pb.msgs) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	errs = pb.rec_errs;
+	msgs = pb.msgs;
 	for (int32_t i = 0; i < m->n_topics; i++) {
-		rc = produce_topic(ka, m, &m->topic_data[i], &pb.resp.responses[i], &errs,
+		rc = produce_topic(ka, m, &m->topic_data[i], &pb.resp.responses[i], &errs, &msgs,
 				   net_req_peer(req));
 		pb.resp.n_topics++;
 		if (rc < 0)

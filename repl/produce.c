@@ -1676,6 +1676,7 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	int rc, nb;
 
 	res->bad_batch = -1;
+	res->why[0] = '\0';
 	res->base_offset = -1;
 	res->log_start_offset = -1;
 	if (partition < 0)
@@ -1709,6 +1710,8 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	rc = log_append_client(pp.log, batches, len, epoch, -1, &info, &res->bad_batch);
 	if (rc == -EBADMSG || rc == -EPROTO || rc == -ENOTSUP || rc == -EPERM || rc == -EINVAL) {
 		/* The client's bytes, not the log: no error of ours to log. */
+		if (rc == -EBADMSG)
+			snprintf(res->why, sizeof(res->why), "%s", info.why);
 		if (idem)
 			pthread_mutex_unlock(&pp.pt->pstate.mu);
 		goto out;

@@ -246,16 +246,33 @@ static void test_hand_built_kept(void **state)
 	free(dump);
 }
 
-static void refused(struct logfx *f, uint8_t *in, size_t n, int err, int bad_want)
+/* Refused with err at batch bad_want, nothing appended; why_want (NULL:
+ * none) starts the reason given for -EBADMSG. */
+static void refused_why(struct logfx *f, uint8_t *in, size_t n, int err, int bad_want,
+			const char *why_want)
 {
-	struct log_state st;
+	struct log_state st, st0;
+	struct log_append_info info;
 	int bad = 99;
 
-	assert_int_equal(log_append_client(f->l, in, n, 0, -1, NULL, &bad), err);
+	log_get_state(f->l, &st0);
+	memset(info.why, 'x', sizeof(info.why));
+	assert_int_equal(log_append_client(f->l, in, n, 0, -1, &info, &bad), err);
 	assert_int_equal(bad, bad_want);
-	log_get_state(f->l, &st);
-	assert_int_equal(st.log_end_offset, 0);
-	assert_int_equal(st.size_bytes, 0);
+	if (why_want) {
+		if (strncmp(info.why, why_want, strlen(why_want)) != 0)
+			fail_msg("why: '%s', expected it to start with '%s'", info.why, why_want);
+	} else {
+		assert_string_equal(info.why, "");
+	}
+	log_get_state(f->l, &st); /* nothing appended */
+	assert_int_equal(st.log_end_offset, st0.log_end_offset);
+	assert_int_equal(st.size_bytes, st0.size_bytes);
+}
+
+static void refused(struct logfx *f, uint8_t *in, size_t n, int err, int bad_want)
+{
+	refused_why(f, in, n, err, bad_want, err == -EBADMSG ? "" : NULL);
 }
 
 /* Rewrites the attributes of the batch at b (size n) and its CRC. */
@@ -276,11 +293,11 @@ static void test_refusals(void **state)
 	/* A flipped byte in the second batch's records: its CRC fails, and
 	 * the first batch is not appended either. */
 	in[n1 + n2 - 1] ^= 0x40;
-	refused(f, in, n1 + n2, -EBADMSG, 1);
+	refused_why(f, in, n1 + n2, -EBADMSG, 1, "CRC-32C 0x");
 	in[n1 + n2 - 1] ^= 0x40;
 	/* Cut short, or trailing bytes after the last batch. */
-	refused(f, in, n1 + n2 - 1, -EBADMSG, 1);
-	refused(f, in, n1 + 5, -EBADMSG, 1);
+	refused_why(f, in, n1 + n2 - 1, -EBADMSG, 1, "batchLength ");
+	refused_why(f, in, n1 + 5, -EBADMSG, 1, "5 bytes after the last whole batch");
 	/* A magic 0 message set (what librdkafka writes to a broker it takes
 	 * for an old one): 8 offset, 4 size, 4 crc, magic 0, ... */
 	uint8_t old[27] = { 0 };
@@ -296,7 +313,7 @@ static void test_refusals(void **state)
 	set_attr(in, n1, BATCH_CODEC_ZSTD);
 	refused(f, in, n1, -ENOTSUP, 0);
 	set_attr(in, n1, 6);
-	refused(f, in, n1, -EBADMSG, 0);
+	refused_why(f, in, n1, -EBADMSG, 0, "compression codec 6 does not exist");
 	/* Transactional and control batches. */
 	set_attr(in, n1, BATCH_ATTR_TRANSACTIONAL);
 	refused(f, in, n1, -EPERM, 0);
@@ -306,7 +323,7 @@ static void test_refusals(void **state)
 	/* lastOffsetDelta that does not match the records. */
 	be32_put(in + BATCH_OFF_LAST_DELTA, 2);
 	set_attr(in, n1, 0);
-	refused(f, in, n1, -EBADMSG, 0);
+	refused_why(f, in, n1, -EBADMSG, 0, "recordsCount 2 and lastOffsetDelta 2");
 	be32_put(in + BATCH_OFF_LAST_DELTA, 1);
 	set_attr(in, n1, 0);
 	/* Over max.message.bytes. */
@@ -339,7 +356,8 @@ static void test_compressed(void **state)
 	in[n3 - 6] ^= 0xff; /* the gzip trailer's CRC-32 */
 	be32_put(in + BATCH_OFF_CRC,
 		 crc32c(0, in + BATCH_OFF_ATTRIBUTES, n3 - BATCH_OFF_ATTRIBUTES));
-	assert_int_equal(log_append_client(f->l, in, n3, 0, -1, NULL, NULL), -EBADMSG);
+	refused_why(f, in, n3, -EBADMSG, 0,
+		    "its gzip payload does not decompress, or to more than 64 MiB");
 }
 
 static void test_log_append_time(void **state)

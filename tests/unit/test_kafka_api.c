@@ -291,6 +291,10 @@ static void produce_versions(void **state, int16_t v)
 		assert_int_equal(rp[0].n_record_errors, 1);
 		assert_int_equal(rp[0].record_errors[0].batch_index, 0);
 		assert_non_null(rp[0].error_message.ptr);
+		/* It says what is wrong: the CRC of the flipped byte. */
+		const char *want = "record batch 0 not valid: CRC-32C 0x";
+		assert_true(rp[0].error_message.len > (int32_t)strlen(want));
+		assert_memory_equal(rp[0].error_message.ptr, want, strlen(want));
 		assert_int_equal(rp[2].n_record_errors, 0);
 		assert_null(rp[2].error_message.ptr);
 	}
