@@ -140,6 +140,7 @@ struct fs_uring {
 	struct uring_thread *threads;
 	atomic_bool stopping;
 	atomic_bool off_logged;
+	atomic_bool served;           /* a request came through the ring */
 	_Atomic uint64_t init_unique; /* FUSE_INIT's, read from /dev/fuse */
 	atomic_bool init_done;        /* its reply written: the kernel is ready */
 };
@@ -535,7 +536,17 @@ static void log_off(struct fs_uring *u, int rc)
 {
 	if (u && atomic_exchange(&u->off_logged, true))
 		return;
-	if (rc == -EOPNOTSUPP)
+	if (rc == -EOPNOTSUPP && u && atomic_load(&u->served))
+		/* The kernel checks the knob on every ring command: turned
+		 * off under a mount that uses the ring, the request whose
+		 * answer it refused can be neither answered nor moved to
+		 * /dev/fuse (its caller waits until this daemon stops). */
+		mq_log(MQ_ERR,
+		       "fuse: the kernel refuses io_uring commands: "
+		       "/sys/module/fuse/parameters/enable_uring was set to N while this mount "
+		       "uses the ring; the requests refused get no answer (their callers wait "
+		       "until mqfs stops), the next are answered once it is Y again");
+	else if (rc == -EOPNOTSUPP)
 		mq_log(MQ_INFO,
 		       "fuse: requests through /dev/fuse: the kernel's io_uring transport is "
 		       "off (/sys/module/fuse/parameters/enable_uring is N)");
@@ -592,6 +603,8 @@ static bool cqe_handle(struct uring_thread *t, const struct io_uring_cqe *cqe, i
 			log_off(u, cqe->res);
 		return true; /* the eventfd still ends the thread */
 	}
+	if (!atomic_load_explicit(&u->served, memory_order_relaxed))
+		atomic_store(&u->served, true);
 	t->cur = ent;
 	ent_process(t, ent);
 	t->cur = NULL;

@@ -4,8 +4,9 @@
 # big writes and reads come back byte for byte, more blocked consume reads
 # than a ring thread has entries all get their record, a blocking flock is
 # granted through its parked entry, kill -9 with reads parked in the ring
-# loses nothing; and /dev/fuse when the transport is off (enable_uring N,
-# or -o no_uring), with the reason in the log. Skipped where the kernel has
+# loses nothing; enable_uring turned N under a ring mount leaves a request
+# unanswered, logged as an error; and /dev/fuse when the transport is off
+# (enable_uring N, or -o no_uring), with the reason in the log. Skipped where the kernel has
 # no transport or the parameter is not writable (not root).
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
@@ -107,6 +108,24 @@ expect_eq "-o no_uring: cat" "hello
 two" "$(mq_run cat "$MNT/t/0")"
 expect_eq "-o no_uring: nothing through the ring" 0 "$(metric mqfs_fuse_ring_requests_total)"
 mq_umount
+
+# The transport turned off under a ring mount: the kernel refuses the ring's
+# commands, so a request made then gets no answer, and the log says why;
+# only the daemon's end ends its caller's wait.
+echo Y > "$PARAM"
+mq_mount
+expect_eq "a ring mount: cat" "hello
+two" "$(mq_run cat "$MNT/t/0")"
+echo N > "$PARAM"
+mq_bg sh -c 'exec cat "$1" >/dev/null 2>&1' sh "$MNT/t/0"
+C=$MQ_LAST_PID
+check "enable_uring N under a ring mount: the log says why" poll 10 grep -q \
+	"ERROR fuse: the kernel refuses io_uring commands: .*enable_uring was set to N while this mount uses the ring" "$LOG"
+expect_ok "and the read waits" kill -0 "$C"
+echo Y > "$PARAM"
+mq_kill9
+mq_wait "$C" 30
+expect_eq "the daemon gone, the read ends with an error" 1 "$MQ_RC"
 
 # The transport off: /dev/fuse, and the log says why.
 echo N > "$PARAM"
