@@ -247,14 +247,16 @@ static int partial_reserve(struct fs_file *f, size_t need)
 	return 0;
 }
 
-/* A read through the page cache (cache.c): the kernel fills whatever a
- * reply leaves short of the size it knows with zeros, so the reply is the
- * whole request up to the high watermark or an error. Positions are
- * stable here (no per-file mapping): a gap is -ESTALE; a bad batch after
- * whole pages gives those pages, and the next request fails on it. */
+/* A read through the page cache (cache.c): the reply is the whole request
+ * up to the high watermark or an error, never short of it. A short reply
+ * makes the kernel fill the rest of the request's pages with zeros, mark
+ * them cached and take the file for ending there (fuse_short_read), so a
+ * reply of the pages before an error (a bad batch, a full disk, an I/O
+ * error) would later be read back as zeros. Positions are stable here (no
+ * per-file mapping): a gap is -ESTALE. */
 static ssize_t part_read_cached(struct fs_file *f, size_t size, off_t off)
 {
-	size_t got = 0, page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t got = 0;
 	int64_t actual;
 	ssize_t n;
 
@@ -269,10 +271,8 @@ static ssize_t part_read_cached(struct fs_file *f, size_t size, off_t off)
 				       f->path, (long long)(off + (int64_t)got));
 			n = -ESTALE;
 		}
-		if (n < 0 && got < page)
-			return n;
 		if (n < 0)
-			return (ssize_t)(got - got % page);
+			return n;
 		if (n == 0)
 			break;
 		got += (size_t)n;
@@ -333,6 +333,10 @@ static ssize_t part_read(struct fs_file *f, size_t size, off_t off, const char *
 		f->rbuf_cap = f->rbuf2_cap;
 		f->rbuf2_cap = cap;
 	}
+	/* ESTALE is logged above, a bad batch where it is found. */
+	if (n < 0 && n != -ESTALE && n != -EBADMSG)
+		mq_log_limited(MQ_WARN, "read %s at position %lld: %s", f->path, (long long)off,
+			       strerror((int)-n));
 	return n;
 }
 
