@@ -20,7 +20,8 @@
  * the kernel ends the connection only once it has torn the daemon's rings
  * down, a little after the process is gone: an access in between waits for
  * that and fails with ECONNABORTED ("Software caused connection abort").
- * Either errno marks a dead mount. When the mount point is such a dead FUSE
+ * Either errno marks a dead mount (asked with statfs, which the kernel
+ * never answers from a cache). When the mount point is such a dead FUSE
  * mount, mqfs detaches it (umount2 MNT_DETACH as root, else
  * `fusermount3 -u -z`, as the user who mounted it may) and mounts over the
  * freed directory; when that fails it refuses, printing the command.
@@ -35,6 +36,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -186,10 +188,15 @@ static bool errno_dead_mount(int e)
 int daemon_clear_dead_mount(const char *mountpoint)
 {
 	char path[PATH_MAX], type[256];
+	struct statfs sfs;
 	struct stat st;
 	int rc, dead;
 
-	if (stat(mountpoint, &st) == 0 || !errno_dead_mount(errno))
+	/* statfs, not stat: the kernel answers a stat of a FUSE mount's root
+	 * from its attribute cache for a while (FS_DIR_ATTR_TIMEOUT) after
+	 * the daemon died, and a restart at once would mount over the dead
+	 * mount; a FUSE statfs always asks the daemon. */
+	if (statfs(mountpoint, &sfs) == 0 || !errno_dead_mount(errno))
 		return 0;
 	dead = errno;
 	rc = abs_name(mountpoint, path, sizeof(path));

@@ -16,12 +16,15 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "repl/broker_int.h"
 #include "repl/cluster_repl.h"
+#include "util/pause.h"
 
 static int mkdir_p2(const struct io_ops *io, const char *parent, const char *dir)
 {
@@ -152,6 +155,38 @@ void broker_thread_stop(struct broker *b, pthread_t th, bool *stop, pthread_cond
 
 static int broker_free(struct broker *b, bool abandon);
 
+/* pid is being killed or exiting: SIGKILL pending, or a zombie. A daemon
+ * killed with -9 holds the data directory's lock until its last thread
+ * has exited, which on a busy mount (FUSE and io_uring teardown) takes up
+ * to a second: a restart at once waits that out rather than refuse. */
+static bool pid_exiting(int pid)
+{
+	char path[64], line[128];
+	unsigned long long mask;
+	bool exiting = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return true; /* gone already: the lock goes with it */
+	while (!exiting && fgets(line, sizeof(line), f)) {
+		char state;
+
+		if (sscanf(line, "State: %c", &state) == 1)
+			exiting = state == 'Z' || state == 'X';
+		else if (sscanf(line, "ShdPnd: %llx", &mask) == 1 ||
+			 sscanf(line, "SigPnd: %llx", &mask) == 1)
+			exiting = (mask >> (SIGKILL - 1)) & 1;
+	}
+	fclose(f);
+	return exiting;
+}
+
+/* The longest a start waits for a killed daemon to let go of the lock. */
+#define LOCK_EXIT_WAIT_MS 10000
+#define LOCK_POLL_MS      50
+
 int broker_open(const struct broker_config *cfg, struct broker **out)
 {
 	struct broker *b;
@@ -178,6 +213,19 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	/* What the engine finds on disk goes to the daemon's log. */
 	engine_log = mq_log;
 	rc = logmgr_open(cfg->data_dir, cfg->io ? cfg->io : &io_posix, &b->m);
+	for (int waited = 0, pid; rc == -EWOULDBLOCK && waited < LOCK_EXIT_WAIT_MS;
+	     waited += LOCK_POLL_MS) {
+		pid = logmgr_lock_owner(cfg->data_dir);
+		if (pid <= 0 || !pid_exiting(pid))
+			break;
+		if (waited == 0)
+			mq_log(MQ_INFO,
+			       "data directory %s: pid %d, killed, still holds %s/.lock: "
+			       "waiting for it to exit",
+			       cfg->data_dir, pid, cfg->data_dir);
+		pause_ms(LOCK_POLL_MS);
+		rc = logmgr_open(cfg->data_dir, cfg->io ? cfg->io : &io_posix, &b->m);
+	}
 	if (rc == -EWOULDBLOCK) {
 		int pid = logmgr_lock_owner(cfg->data_dir);
 

@@ -57,13 +57,18 @@ start_on_dead() {
 }
 
 # kill -9 leaves a dead mount; the next start on the same mount point
-# clears it and mounts. First a start right after the kill, while the
-# kernel may still be ending the connection (on the io_uring transport
-# an access then fails with ECONNABORTED), then one on a mount that
-# answers ENOTCONN.
+# clears it and mounts. First a start right after the kill, not waiting for
+# the killed process to be gone (it holds the data directory's lock until
+# its last thread exits) nor for the kernel to end the connection (on the
+# io_uring transport an access then fails with ECONNABORTED), with the
+# root's attributes fresh in the kernel's cache (a stat() of the mount
+# point would still succeed); then one on a mount that answers ENOTCONN.
+stat "$MNT" >/dev/null
 kill -KILL "$MQ_PID"
-mq_wait "$MQ_PID" 10
 start_on_dead "a start right after kill -9 mounts and serves every record"
+mq_wait "$MQ_PID" 10
+expect_eq "it detached the dead mount: one mount on the mount point" 1 \
+	"$(awk -v m="$MNT" '$2 == m' /proc/mounts | wc -l)"
 kill -KILL "$P"
 mq_wait "$P" 10
 # A stat() in the kernel's teardown window waits for it and fails with
