@@ -23,6 +23,9 @@
  * atomics; a call site's counters are guarded by its own tiny spinlock
  * (struct mq_ratelimit.lock), held for a few instructions and never while
  * writing output. errno is preserved across mq_log(), so "%m" works.
+ *
+ * A message is one line: control bytes in it (but tab) are written as
+ * \xNN, so a name or value from a user cannot forge a line.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -96,6 +99,12 @@ static size_t format_time(char *buf, size_t size)
 	return n < size ? n : size - 1;
 }
 
+/* A byte that must not reach the log as it is: C0 controls but tab, DEL. */
+static bool is_ctl(unsigned char c)
+{
+	return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
 void mq_log(int level, const char *fmt, ...)
 {
 	int saved_errno = errno;
@@ -142,6 +151,37 @@ void mq_log(int level, const char *fmt, ...)
 	/* Exactly one trailing newline, whatever the caller wrote. */
 	while (n > 0 && msg[prefix + (size_t)n - 1] == '\n')
 		n--;
+	/* One message, one line: control bytes (a name from a user, a value
+	 * read from a file) are written as \xNN, so that no argument can end
+	 * the line and forge the next one, or reach a terminal as an escape
+	 * sequence. */
+	size_t ctl = 0;
+	for (size_t i = prefix; i < prefix + (size_t)n; i++)
+		ctl += is_ctl((unsigned char)msg[i]);
+	if (ctl) {
+		char *esc = malloc(prefix + (size_t)n + 3 * ctl + 2);
+
+		if (esc) {
+			size_t o = prefix;
+
+			memcpy(esc, msg, prefix);
+			for (size_t i = prefix; i < prefix + (size_t)n; i++) {
+				unsigned char c = (unsigned char)msg[i];
+
+				if (is_ctl(c))
+					o += (size_t)sprintf(esc + o, "\\x%02x", c);
+				else
+					esc[o++] = (char)c;
+			}
+			free(heap);
+			heap = msg = esc;
+			n = (int)(o - prefix);
+		} else {
+			for (size_t i = prefix; i < prefix + (size_t)n; i++)
+				if (is_ctl((unsigned char)msg[i]))
+					msg[i] = '?';
+		}
+	}
 
 	if (to_syslog) {
 		msg[n] = '\0';
