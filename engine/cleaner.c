@@ -272,13 +272,14 @@ static struct omap_ent *omap_slot(struct omap *m, uint64_t a, uint64_t b)
 	}
 }
 
-/* 0, or -ENOSPC when a new key does not fit. */
+/* 0, or -ENOBUFS when a new key does not fit (not ENOSPC: that is the
+ * disk's, and the two call for different cures). */
 static int omap_put(struct omap *m, uint64_t a, uint64_t b, int64_t offset)
 {
 	struct omap_ent *e = omap_slot(m, a, b);
 	if (e->offset < 0) {
 		if (m->used >= m->max_used)
-			return -ENOSPC;
+			return -ENOBUFS;
 		m->used++;
 		e->a = a;
 		e->b = b;
@@ -846,7 +847,7 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 	}
 	if (end == d) {
 		/* Not even one dirty segment's keys fit: Kafka's advice applies. */
-		rc = -ENOSPC;
+		rc = -ENOBUFS;
 		goto out;
 	}
 	for (int i = 0; i < end; i++) {

@@ -692,7 +692,8 @@ int log_dirty_ratio(struct log *l, int64_t now, double *ratio);
  *   .swap renamed over the originals, .log last crash: .log.swap present,
  *                                               the swap is finished at open
  * Returns 1 if it cleaned, 0 if there was nothing to do, or -errno (the
- * segments not yet swapped stay as they were). */
+ * segments not yet swapped stay as they were): -ENOBUFS when not even one
+ * dirty segment's keys fit in map_bytes. */
 int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force,
 	      struct log_clean_stats *st);
 

@@ -49,7 +49,7 @@ static int cleaner_topic(struct broker *b, struct topic *t)
 			mq_log_limited(
 				MQ_ERR, "topic %s partition %d: log cleaner: %s%s", t->name, p,
 				strerror(-rc),
-				rc == -ENOSPC
+				rc == -ENOBUFS
 					? " (too many keys: raise log.cleaner.dedupe.buffer.size)"
 				: rc == -EBADMSG ? " (a corrupt batch: not compacted from its "
 						   "segment on, nothing removed)"

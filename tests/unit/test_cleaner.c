@@ -265,6 +265,27 @@ static void test_compact_sequence(void **state)
 	}
 }
 
+/* A key map too small for one dirty segment's keys: -ENOBUFS (the
+ * broker's cue to raise log.cleaner.dedupe.buffer.size; not ENOSPC, which
+ * is the disk's), and the log as it was. */
+static void test_map_too_small(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st0, st;
+
+	/* The map holds at least 921 keys (1024 entries at 9/10): a closed
+	 * segment of 2000 distinct keys does not fit in the smallest. */
+	f->cfg.segment_bytes = 48 << 10;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	put_rounds(f, 2500, 1, 0);
+	log_get_state(f->l, &st0);
+	assert_true(st0.segments >= 2);
+	assert_int_equal(log_clean(f->l, fake_now, 48, false, NULL), -ENOBUFS);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.size_bytes, st0.size_bytes);
+	assert_int_equal(st.first_dirty_offset, st0.first_dirty_offset);
+}
+
 static void test_ratio_and_lag(void **state)
 {
 	struct logfx *f = *state;
@@ -546,6 +567,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_compact_sequence, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_map_too_small, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_clean_only_checkpointed, setup,

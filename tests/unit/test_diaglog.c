@@ -39,7 +39,8 @@ static char *captured(void (*fn)(void))
 
 static void log_forged(void)
 {
-	mq_log(MQ_WARN, "mkdir %s: refused", "evil\n2026-12-03 00:00:00.000 INFO fake\x1b[31m\tx\x7f");
+	mq_log(MQ_WARN, "mkdir %s: refused",
+	       "evil\n2026-12-03 00:00:00.000 INFO fake\x1b[31m\tx\x7f");
 }
 
 static void test_control_bytes_escaped(void **state)
