@@ -670,7 +670,8 @@ static ssize_t config_write(struct fs_file *f, const char *buf, size_t size)
 	head = (size_t)(nl - f->partial) + 1;
 	rc = topic_config_write(f->topic, f->partial, head);
 	if (rc < 0) {
-		mq_log_limited(MQ_WARN, "write %s: %s, nothing changed", f->path, strerror(-rc));
+		mq_log_limited(MQ_WARN, "write %s: %s, nothing of this write changed", f->path,
+			       strerror(-rc));
 		return rc; /* partial_len unchanged: restored */
 	}
 	memmove(f->partial, f->partial + head, total - head);
