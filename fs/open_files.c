@@ -807,6 +807,8 @@ int fs_file_fsync(struct fs_file *f)
 
 	if (rc < 0 || f->kind != FILE_PART || (f->oflags & O_ACCMODE) == O_RDONLY)
 		return rc;
+	if (topic_deleted(f->topic))
+		return deleted_refusal(f, "fsync");
 	if (f->partition >= 0)
 		return topic_fsync_upto(f->topic, f->partition, f->sync_upto);
 	/* .produce: the partitioner may have used any partition. */

@@ -326,7 +326,8 @@ static int parse_int(const char *s, size_t n, const struct cfg_key *k, int64_t *
 			ok = false;
 	}
 	if (!ok || v < cfg_specs[k->id].min || v > cfg_specs[k->id].max) {
-		snprintf(why, whylen, "expected an integer from %lld to %lld",
+		snprintf(why, whylen, "expected %san integer from %lld to %lld",
+			 cfg_specs[k->id].kind == KIND_INT_M1 ? "-1 (no limit) or " : "",
 			 (long long)cfg_specs[k->id].min, (long long)cfg_specs[k->id].max);
 		return -EINVAL;
 	}

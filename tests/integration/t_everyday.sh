@@ -56,7 +56,8 @@ deadline = time.time() + 30
 while os.path.exists(d) and time.time() < deadline:
     time.sleep(0.05)
 res = []
-for name, op in (("write", lambda: os.write(w, b"b\n")), ("read", lambda: os.pread(r, 100, 0))):
+for name, op in (("write", lambda: os.write(w, b"b\n")), ("read", lambda: os.pread(r, 100, 0)),
+                 ("fsync", lambda: os.fsync(w))):
     try:
         op()
         res.append(name + " ok")
@@ -70,8 +71,10 @@ _mq_add MQ_PIDS "$PYPID"
 if poll 30 test -e "$MQ_TMP/gone.out.ready"; then ok "files open"; else fail "files open" "not in 30 s"; fi
 expect_ok "rmdir gone while open" rmdir "$MNT/gone"
 mq_wait "$PYPID" 40
-expect_eq "write and read after the rmdir: ENOENT" "write ENOENT
-read ENOENT" "$(cat "$MQ_TMP/gone.out" 2>/dev/null)"
+expect_eq "write, read and fsync after the rmdir: ENOENT" "write ENOENT
+read ENOENT
+fsync ENOENT" "$(cat "$MQ_TMP/gone.out" 2>/dev/null)"
+expect_ok "log: the fsync refused" grep -q "fsync gone/0: refused: the topic was deleted while the file was open" "$LOG"
 expect_ok "log: the write refused" grep -q "write gone/0: refused: the topic was deleted while the file was open" "$LOG"
 # (A read through the page cache is refused at its size check.)
 expect_ok "log: the read refused" grep -q "read\( (size check)\)\? gone/0: refused: the topic was deleted while the file was open" "$LOG"

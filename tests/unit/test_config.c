@@ -592,6 +592,13 @@ static void test_topic_all_or_nothing(void **state)
 	assert_string_equal(err, "line 4: unknown key 'bogus'");
 	assert_memory_equal(&tc, &before, sizeof(tc));
 
+	/* A key that takes -1 says so. */
+	assert_int_equal(apply(&tc, "retention.ms=-2\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 1: bad value for 'retention.ms': '-2' "
+				 "(expected -1 (no limit) or an integer from 0 to "
+				 "9223372036854775807)");
+	assert_memory_equal(&tc, &before, sizeof(tc));
+
 	assert_int_equal(apply(&tc, "acks=0\nflush.ms=-1\n", err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "line 2: bad value for 'flush.ms': '-1' "
 				 "(expected an integer from 0 to 9223372036854775807)");
