@@ -293,6 +293,11 @@ struct log_state {
 
 struct log;
 
+/* When the log's last segment file was last written (its .log's mtime, ms
+ * since the epoch), -1 when it cannot be told: what a restart takes for
+ * the time of the last append. */
+int64_t log_modified_ms(struct log *l);
+
 #define LOG_WHY_LEN 160
 
 struct log_append_info {

@@ -57,6 +57,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "engine/log_int.h"
 #include "util/clock.h"
@@ -378,6 +379,20 @@ int64_t log_get_end(struct log *l)
 	int64_t leo = log_leo(l);
 	pthread_mutex_unlock(&l->lock);
 	return leo;
+}
+
+int64_t log_modified_ms(struct log *l)
+{
+	struct stat st;
+	int64_t ms = -1;
+
+	pthread_mutex_lock(&l->lock);
+	/* The active segment is pinned while active: its descriptors are
+	 * open (seg.c). */
+	if (l->nsegs > 0 && log_active(l)->log_fd >= 0 && fstat(log_active(l)->log_fd, &st) == 0)
+		ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+	pthread_mutex_unlock(&l->lock);
+	return ms;
 }
 
 int64_t log_get_start(struct log *l)

@@ -161,6 +161,12 @@ static int part_open_log(struct broker *b, const char *name, const struct log_co
 	rc = logmgr_get_log(b->m, name, p, lc, true, &pt->log);
 	opened = rc >= 0;
 	if (rc >= 0) {
+		/* The partition file's mtime is its last append's: before any
+		 * since this start, the log's own (topic_mtime). */
+		int64_t m = log_modified_ms(pt->log);
+
+		if (m > atomic_load(&pt->last_append_ms))
+			atomic_store(&pt->last_append_ms, m);
 		log_set_corrupt_listener(pt->log, broker_corrupt_found, pt);
 		/* An already open log keeps the settings it was opened with:
 		 * make it take the topic's. */

@@ -38,10 +38,16 @@ expect_same "the first daemon's records are intact" "$MQ_TMP/exp" "$MNT/t/0"
 seq 1001 1100 >> "$MQ_TMP/exp"
 expect_ok "the first daemon still appends" sh -c 'seq 1001 1100 > "$1"' sh "$MNT/t/0"
 expect_same "and reads all of it" "$MQ_TMP/exp" "$MNT/t/0"
+mtime_ms() { python3 -c 'import os, sys; print(os.stat(sys.argv[1]).st_mtime_ns // 1000000)' "$1"; }
+M1=$(mtime_ms "$MNT/t/0")
+expect_ok "the partition's mtime is its last append's, after the topic's creation" \
+	test "$M1" -gt "$(python3 -c 'import os, sys; print(os.stat(sys.argv[1]).st_ctime_ns // 1000000)' "$MNT/t/0")"
 mq_umount
 expect_eq "first daemon stopped cleanly" 0 "$MQ_RC"
 mq_mount
 expect_same "every record after a restart" "$MQ_TMP/exp" "$MNT/t/0"
+M2=$(mtime_ms "$MNT/t/0")
+expect_ok "after the restart the mtime is not earlier ($M1, then $M2)" test "$M2" -ge "$M1"
 
 # start_on_dead NAME — starts mqfs on the dead mount point ($P) and expects
 # it to mount and serve every record.
