@@ -97,6 +97,35 @@ int orphans_drop(struct broker *b, const char *topic, int from)
 	return err;
 }
 
+/* One line per topic name for its orphans (an interrupted rmdir of a
+ * topic of many partitions leaves many). */
+static void orphans_report(struct broker *b)
+{
+	pthread_mutex_lock(&b->orphan_mu);
+	for (int i = 0; i < b->norphans; i++) {
+		const char *name = b->orphans[i].topic;
+		int count = 0, lo = INT_MAX, hi = -1;
+		bool seen = false;
+
+		for (int j = 0; j < i && !seen; j++)
+			seen = strcmp(b->orphans[j].topic, name) == 0;
+		if (seen)
+			continue;
+		for (int j = i; j < b->norphans; j++) {
+			if (strcmp(b->orphans[j].topic, name) != 0)
+				continue;
+			count++;
+			lo = b->orphans[j].partition < lo ? b->orphans[j].partition : lo;
+			hi = b->orphans[j].partition > hi ? b->orphans[j].partition : hi;
+		}
+		mq_log(MQ_WARN,
+		       "%d log(s) of %s (partitions %d to %d) belong to no topic (interrupted "
+		       "delete?): left in place, dropped when a topic %s is made",
+		       count, name, lo, hi, name);
+	}
+	pthread_mutex_unlock(&b->orphan_mu);
+}
+
 static int find_orphans(struct broker *b)
 {
 	char **topics = NULL;
@@ -108,17 +137,13 @@ static int find_orphans(struct broker *b)
 	for (int i = 0; i < n; i++) {
 		int ti = cat_find(b, topics[i]);
 
-		if (!(ti >= 0 && parts[i] < b->topics[ti]->nparts)) {
-			mq_log(MQ_WARN,
-			       "log %s-%d belongs to no topic (interrupted delete?): "
-			       "left in place",
-			       topics[i], parts[i]);
+		if (!(ti >= 0 && parts[i] < b->topics[ti]->nparts))
 			orphan_add(b, topics[i], parts[i]);
-		}
 		free(topics[i]);
 	}
 	free(topics);
 	free(parts);
+	orphans_report(b);
 	return 0;
 }
 

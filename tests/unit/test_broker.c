@@ -693,7 +693,24 @@ static void test_orphan_logs(void **state)
 	f->b = NULL;
 	snprintf(path, sizeof(path), "%s/meta/topics/orph.properties", f->cfg.data_dir);
 	assert_int_equal(unlink(path), 0);
+	/* One log line for the topic's orphans, not one per partition. */
+	char logpath[] = "/tmp/mqfs-test-broker-log.XXXXXX", logged[8192] = "";
+	int lfd = mkstemp(logpath), saved = dup(2);
+	assert_true(lfd >= 0 && saved >= 0);
+	dup2(lfd, 2);
+	mq_log_init(MQ_WARN, false);
 	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	mq_log_init(MQ_ERR, false);
+	dup2(saved, 2);
+	close(saved);
+	assert_true(pread(lfd, logged, sizeof(logged) - 1, 0) > 0);
+	close(lfd);
+	unlink(logpath);
+	fputs(logged, stderr);
+	assert_non_null(strstr(logged,
+			       "WARN 2 log(s) of orph (partitions 0 to 1) belong to no topic "
+			       "(interrupted delete?): left in place"));
+	assert_null(strstr(strstr(logged, "belong to no topic") + 1, "belong to no topic"));
 	assert_int_equal(broker_topic_get(f->b, "orph", &t), -ENOENT);
 	assert_true(path_exists(f, "orph-0"));
 	assert_true(path_exists(f, "orph-1"));
