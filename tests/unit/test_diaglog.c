@@ -26,6 +26,7 @@ static char *captured(void (*fn)(void))
 	ssize_t n;
 
 	assert_true(fd >= 0 && saved >= 0 && buf);
+	unlink(path); /* read through fd */
 	dup2(fd, 2);
 	fn();
 	dup2(saved, 2);
@@ -33,7 +34,6 @@ static char *captured(void (*fn)(void))
 	n = pread(fd, buf, (1 << 17) - 1, 0);
 	assert_true(n >= 0);
 	close(fd);
-	unlink(path);
 	return buf;
 }
 
