@@ -215,13 +215,13 @@ int log_append_client(struct log *l, uint8_t *batches, size_t len, int32_t leade
 {
 	struct batch_meta *m = NULL;
 	int64_t payload = 0;
-	char why[LOG_WHY_LEN] = "";
+	char own_why[LOG_WHY_LEN];
+	char *why = info ? info->why : own_why; /* the reason goes to the caller's info */
 	int nb, rc = 0;
 
 	if (bad)
 		*bad = -1;
-	if (info)
-		info->why[0] = '\0';
+	why[0] = '\0';
 	if (!batches || len == 0)
 		return -EINVAL;
 again:
@@ -229,9 +229,7 @@ again:
 	struct line_fmt lf = l->lf;
 	pthread_mutex_unlock(&l->lock);
 	payload = 0;
-	nb = client_batches_check(l, &lf, batches, len, &m, &payload, bad, why, sizeof(why));
-	if (nb == -EBADMSG && info)
-		snprintf(info->why, sizeof(info->why), "%s", why);
+	nb = client_batches_check(l, &lf, batches, len, &m, &payload, bad, why, LOG_WHY_LEN);
 	if (nb < 0)
 		return nb;
 	if (log_append_time >= 0) {

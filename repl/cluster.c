@@ -71,7 +71,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "repl/broker_int.h"
@@ -93,6 +92,7 @@
 #include "repl/zkwatch.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
+#include "util/pause.h"
 
 #define CLUSTER_RETRY_MS 500
 
@@ -828,9 +828,7 @@ static int register_at_start(struct cluster *c)
 	       "broker's registration lasts until its session expires)",
 	       (int)c->cfg->broker_id, (int)c->cfg->broker_id, registration_owner(c), end - start);
 	while (rc == -EEXIST && now_mono_ms() < end) {
-		struct timespec ts = { 0, REGISTER_POLL_MS * 1000000L };
-
-		nanosleep(&ts, NULL);
+		pause_ms(REGISTER_POLL_MS);
 		rc = register_broker(c, false);
 	}
 	if (rc == -EEXIST) {

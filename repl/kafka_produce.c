@@ -132,9 +132,22 @@ static int produce_partition(struct kafka_api *ka, const struct proto_produce_re
 struct produce_build {
 	struct proto_produce_resp resp;
 	struct proto_record_error *rec_errs; /* one per partition */
-	char (*msgs)[PRODUCE_MSG_LEN];       /* one per partition */
-	int failed;                          /* partitions answered with an error */
+	/* Refused batches' messages, one per record error, allocated only
+	 * when a batch is refused (a request with none allocates nothing). */
+	char (*msgs)[PRODUCE_MSG_LEN];
+	int32_t nparts;
+	int failed; /* partitions answered with an error */
 };
+
+/* The message of record error i (of rec_errs) for a batch refused with
+ * why; NULL (the generic one) when out of memory. */
+static const char *produce_why(struct produce_build *pb, int32_t i, int bad_batch, const char *why)
+{
+	if (!pb->msgs && !(pb->msgs = calloc((size_t)pb->nparts, sizeof(*pb->msgs))))
+		return NULL;
+	snprintf(pb->msgs[i], PRODUCE_MSG_LEN, "record batch %d not valid: %s", bad_batch, why);
+	return pb->msgs[i];
+}
 
 static void produce_build_free(struct produce_build *pb)
 {
@@ -147,7 +160,7 @@ static void produce_build_free(struct produce_build *pb)
 
 static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m,
 			 const struct proto_produce_topic *td, struct proto_produce_resp_topic *rt,
-			 struct proto_record_error **errs, char (**msgs)[PRODUCE_MSG_LEN],
+			 struct proto_record_error **errs, struct produce_build *pb,
 			 const char *peer)
 {
 	struct topic *t = NULL;
@@ -171,13 +184,13 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 		rp->index = pd->index;
 		rp->error_code = kafka_produce_error(rc, &msg);
 		if (rc == -EBADMSG && res.why[0]) {
-			char *buf = **msgs;
+			/* Its record error (bad_batch >= 0) is the next one:
+			 * the same index for its message. */
+			const char *why = produce_why(pb, (int32_t)(*errs - pb->rec_errs),
+						      res.bad_batch, res.why);
 
-			snprintf(buf, PRODUCE_MSG_LEN, "record batch %d not valid: %s",
-				 res.bad_batch, res.why);
-			msg = buf;
+			msg = why ? why : msg;
 		}
-		(*msgs)++;
 		rp->base_offset = res.base_offset;
 		rp->log_append_time_ms = -1;
 		rp->log_start_offset = res.log_start_offset;
@@ -211,7 +224,6 @@ static int produce_handler(void *arg, struct net_req *req)
 	const struct proto_produce_req *m = &pr->u.produce;
 	struct produce_build pb = { 0 };
 	struct proto_record_error *errs;
-	char(*msgs)[PRODUCE_MSG_LEN];
 	int32_t nparts = 0;
 	int rc = 0;
 
@@ -219,15 +231,14 @@ static int produce_handler(void *arg, struct net_req *req)
 		nparts += m->topic_data[i].n_partitions;
 	pb.resp.responses = calloc((size_t)m->n_topics + 1, sizeof(*pb.resp.responses));
 	pb.rec_errs = calloc((size_t)nparts + 1, sizeof(*pb.rec_errs));
-	pb.msgs = calloc((size_t)nparts + 1, sizeof(*pb.msgs));
-	if (!pb.resp.responses || !pb.rec_errs || !pb.msgs) {
+	pb.nparts = nparts;
+	if (!pb.resp.responses || !pb.rec_errs) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	errs = pb.rec_errs;
-	msgs = pb.msgs;
 	for (int32_t i = 0; i < m->n_topics; i++) {
-		rc = produce_topic(ka, m, &m->topic_data[i], &pb.resp.responses[i], &errs, &msgs,
+		rc = produce_topic(ka, m, &m->topic_data[i], &pb.resp.responses[i], &errs, &pb,
 				   net_req_peer(req));
 		pb.resp.n_topics++;
 		if (rc < 0)
