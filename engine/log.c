@@ -104,7 +104,7 @@ int log_tail_close(struct log *l)
 	 * the records above the checkpointed hw count as committed. */
 	int rc = l->fence >= 0 ? log_fence_clear(l) : 0;
 	struct seg *s = log_active(l);
-	if (rc == 0 && s->tail_ext) {
+	if (rc == 0 && (s->tail_ext || s->lines_ext)) {
 		rc = seg_tail_drop(s);
 		if (rc == 0)
 			rc = seg_flush(s); /* the cut size is durable too */

@@ -196,8 +196,11 @@ struct seg {
 	uint8_t *tail;
 	int64_t tail_off;
 	size_t tail_len;
-	/* Blocks are reserved for the .log up to resv_end (seg_reserve). */
-	int64_t resv_end;
+	/* Blocks are reserved for the .log up to resv_end (seg_reserve), for
+	 * the .lines up to lines_resv_end (lines_reserve; lines_ext: the
+	 * .lines may have blocks past its size, cut by seg_tail_drop). */
+	int64_t resv_end, lines_resv_end;
+	bool lines_ext;
 	/* Where the last fetch ranges began and ended, as .lines entry
 	 * indexes (raw.c, log lock): where the next fetch of a follower most
 	 * likely starts. Only a guess, checked on the entries read there. */

@@ -31,7 +31,10 @@
  *             Entries are written in blocks: the appender keeps those of
  *             the latest batches in memory until a block is full, the
  *             segment is flushed, or a reader needs them (seg_lines_sync).
- *             After a crash .lines may thus be short; it is rebuilt.
+ *             After a crash .lines may thus be short; it is rebuilt. Their
+ *             blocks are reserved by the append (lines_reserve), so that a
+ *             reader's write of them needs none on a full disk; the file
+ *             may then have blocks past its size, cut like the .log's.
  *
  *             Inside a batch the records' lines are contiguous, so a
  *             record's position is its batch's line_pos plus the line
@@ -1148,6 +1151,8 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 		goto out;
 	s->idx_entries = (int64_t)idx.len / INDEX_ENT_SIZE;
 	s->tidx_entries = (int64_t)tidx.len / TIMEINDEX_ENT_SIZE;
+	s->lines_ext = false; /* rewritten from size 0: nothing reserved */
+	s->lines_resv_end = 0;
 	atomic_store(&s->size, pos);
 	atomic_store(&s->lines_entries, (int64_t)(lines.len - LINES_HDR_SIZE) / LINES_ENT_SIZE);
 out:
@@ -1261,6 +1266,19 @@ static int seg_tail_drop_pinned(struct seg *s)
 	}
 	if (rc == 0 && s->idx_ext)
 		rc = seg_idx_cut(s);
+	if (rc == 0 && s->lines_ext) {
+		/* The pending entries go into the reservation before it does
+		 * (lines_reserve's invariant). */
+		rc = seg_lines_sync_pinned(s);
+		if (rc == 0)
+			rc = s->io->ftruncate(s->io->ctx, s->lines_fd,
+					      LINES_HDR_SIZE + atomic_load(&s->lines_entries) *
+								       LINES_ENT_SIZE);
+		if (rc == 0) {
+			s->lines_ext = false;
+			s->lines_resv_end = 0;
+		}
+	}
 	/* A cut is not durable before an fsync: until one, a power cut can
 	 * bring the zeros back past the log (seg_flush, which a dirty segment
 	 * gets before the recovery point passes it; log_roll flushes one that
@@ -1271,7 +1289,7 @@ static int seg_tail_drop_pinned(struct seg *s)
 
 int seg_tail_drop(struct seg *s)
 {
-	if (!s->tail_ext && !s->idx_ext) {
+	if (!s->tail_ext && !s->idx_ext && !s->lines_ext) {
 		seg_tail_unmap(s);
 		return 0;
 	}
@@ -1340,6 +1358,42 @@ static void seg_reserve(struct seg *s, int64_t pos, size_t len)
 	s->resv_end = end + ahead;
 }
 
+/* ---- the .lines reserved ahead ----
+ * A reader that reaches the active segment's last written .lines entry
+ * has the entries the appender holds back written (seg_lines_sync). On a
+ * full disk that write could need a block, and fail every read past it
+ * with ENOSPC: an error for writers only. So an append first reserves
+ * the .lines blocks its entries will take, and LINES_RESV_AHEAD bytes
+ * more, through io->reserve (the file's size does not change). When that
+ * fails the append fails with its errno before anything is written.
+ * Invariant: every pending entry has its block (a reader's write of them
+ * never allocates). The reservation past the file's size goes with the
+ * .log's (seg_tail_drop: lines_ext), after the pending entries were
+ * written into it. A filesystem without fallocate (EOPNOTSUPP) gets no
+ * reservation (lines_resv_end -1): reads there may meet ENOSPC.
+ */
+#define LINES_RESV_AHEAD (64 << 10)
+
+static int lines_reserve(struct seg *s, int n)
+{
+	int64_t written = LINES_HDR_SIZE + atomic_load(&s->lines_entries) * LINES_ENT_SIZE;
+	int64_t need = written + (int64_t)(s->lines_pend_n + n) * LINES_ENT_SIZE;
+
+	if (!s->io->reserve || s->lines_resv_end < 0 || need <= s->lines_resv_end)
+		return 0;
+	int64_t from = written > s->lines_resv_end ? written : s->lines_resv_end;
+	s->lines_ext = true; /* even a failed call may have allocated some */
+	int rc = s->io->reserve(s->io->ctx, s->lines_fd, (off_t)from,
+				(off_t)(need + LINES_RESV_AHEAD - from));
+	if (rc == -EOPNOTSUPP) {
+		s->lines_resv_end = -1;
+		return 0;
+	}
+	if (rc == 0)
+		s->lines_resv_end = need + LINES_RESV_AHEAD;
+	return rc;
+}
+
 static int seg_append_pinned(struct seg *s, const struct iovec *iov, int niov, size_t len,
 			     const struct batch_meta *m, int n, int32_t index_interval)
 {
@@ -1353,6 +1407,8 @@ static int seg_append_pinned(struct seg *s, const struct iovec *iov, int niov, s
 	int64_t mts0 = s->max_ts, mtso0 = s->max_ts_offset;
 	int pend0 = s->lines_pend_n;
 	int rc = lines_pend_reserve(s, n);
+	if (rc == 0)
+		rc = lines_reserve(s, n);
 	int64_t pos = pos0;
 	for (int i = 0; i < n && rc == 0; i++) {
 		struct lines_ent e = { (uint32_t)(m[i].base_offset - s->base_offset), (uint32_t)pos,
@@ -1492,6 +1548,8 @@ static int seg_truncate_to_pinned(struct seg *s, int64_t offset, int key_sep_len
 		rc = io->ftruncate(io->ctx, s->lines_fd, LINES_HDR_SIZE + keep * LINES_ENT_SIZE);
 	if (rc < 0)
 		return rc;
+	s->lines_ext = false; /* the cut freed the reservation */
+	s->lines_resv_end = 0;
 	/* From here the segment ends at size. If the .log's cut fails, the
 	 * bytes past it are what a mapped tail leaves (tail_ext): never read,
 	 * and cut by the next seg_tail_drop. */

@@ -6,7 +6,8 @@
  * child killed with SIGKILL) recovery cuts the reserved zeros without
  * counting them as torn; a reservation that fails falls back to writes.
  * Bigger appends, written, reserve blocks ahead without growing the file,
- * given back at roll, truncation and close.
+ * given back at roll, truncation and close; so do the .lines entries an
+ * append holds back, and a failed .lines reservation fails the append.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -196,15 +197,21 @@ static void append_big(struct log *l, int from, int n)
 	free(v);
 }
 
-/* Bytes of disk a segment's .log takes, past its size rounded to pages. */
-static int64_t blocks_past_size(int64_t base)
+/* Bytes of disk a segment's file (ext ".log", ".lines") takes, past its
+ * size rounded to pages. */
+static int64_t blocks_past(int64_t base, const char *ext)
 {
 	char p[400];
 	struct stat st;
 
-	snprintf(p, sizeof(p), "%s/t-0/%020lld.log", dir, (long long)base);
+	snprintf(p, sizeof(p), "%s/t-0/%020lld%s", dir, (long long)base, ext);
 	assert_int_equal(stat(p, &st), 0);
 	return (int64_t)st.st_blocks * 512 - (st.st_size + 4095) / 4096 * 4096;
+}
+
+static int64_t blocks_past_size(int64_t base)
+{
+	return blocks_past(base, ".log");
 }
 
 static bool keep_size_supported(void)
@@ -219,6 +226,38 @@ static bool keep_size_supported(void)
 	return ok;
 }
 
+/* After rolls: the closed segments' files ext have less than below bytes
+ * of disk past their size (the roll freed their reservation); the active
+ * segment's base. */
+static int64_t closed_ones_freed(struct log *l, const char *ext, int64_t below)
+{
+	int64_t *bases;
+	int nb;
+
+	assert_int_equal(log_segments(l, &bases, &nb), 0);
+	assert_true(nb >= 3);
+	for (int i = 0; i < nb - 1; i++)
+		assert_true(blocks_past(bases[i], ext) < below);
+	int64_t last = bases[nb - 1];
+	free(bases);
+	return last;
+}
+
+/* Opens the log with segment.bytes segment_bytes through the real I/O
+ * table; false (the test skipped) where reservations cannot be made. */
+static bool open_reserving(int64_t segment_bytes, struct log_config *cfg, struct logmgr **m,
+			   struct log **l)
+{
+	if (!keep_size_supported()) {
+		print_message("no fallocate(FALLOC_FL_KEEP_SIZE) here: skipped\n");
+		return false;
+	}
+	log_config_defaults(cfg);
+	cfg->segment_bytes = segment_bytes;
+	open_log(&io_posix, cfg, m, l);
+	return true;
+}
+
 /* Written appends reserve the .log's blocks ahead of its end without
  * growing it; a roll, a truncation and a clean close give them back. */
 static void test_reserved_blocks_freed(void **state)
@@ -226,17 +265,10 @@ static void test_reserved_blocks_freed(void **state)
 	struct log_config cfg;
 	struct logmgr *m;
 	struct log *l;
-	int64_t *bases;
-	int nb;
 
 	(void)state;
-	if (!keep_size_supported()) {
-		print_message("no fallocate(FALLOC_FL_KEEP_SIZE) here: skipped\n");
+	if (!open_reserving(1 << 20, &cfg, &m, &l))
 		return;
-	}
-	log_config_defaults(&cfg);
-	cfg.segment_bytes = 1 << 20;
-	open_log(&io_posix, &cfg, &m, &l);
 	append_big(l, 0, 10000);
 	assert_int_equal(file_size(0), log_segment_size(l, 0, SEG_LOG)); /* size kept */
 	assert_true(blocks_past_size(0) >= 4 * log_segment_size(l, 0, SEG_LOG) - 4096);
@@ -248,18 +280,91 @@ static void test_reserved_blocks_freed(void **state)
 	assert_true(blocks_past_size(0) >= 65536);
 	for (int k = 2; k < 24; k++)
 		append_big(l, 10000 * k, 10000);
-	assert_int_equal(log_segments(l, &bases, &nb), 0);
-	assert_true(nb >= 3);
-	for (int i = 0; i < nb - 1; i++)
-		assert_true(blocks_past_size(bases[i]) < 65536); /* the roll freed them */
-	int64_t last = bases[nb - 1];
-	free(bases);
+	int64_t last = closed_ones_freed(l, ".log", 65536);
 	assert_true(blocks_past_size(last) >= 65536);
 	logmgr_close(m);
 	assert_true(blocks_past_size(last) < 65536);
 	open_log(&io_posix, &cfg, &m, &l);
 	files_trimmed(l);
 	check(l, 240000);
+	logmgr_close(m);
+}
+
+/* An append reserves the blocks of the .lines entries it holds back, so
+ * that a reader's write of them never needs one (a full disk fails the
+ * append, not the read); a roll and a clean close give the rest back. */
+static void test_lines_reserved(void **state)
+{
+	struct log_config cfg;
+	struct logmgr *m;
+	struct log *l;
+
+	(void)state;
+	if (!open_reserving(64 << 10, &cfg, &m, &l))
+		return;
+	append_small(l, 0, 100); /* fewer than a block of entries: pending */
+	assert_true(blocks_past(0, ".lines") >= 60 << 10);
+	check(l, 100); /* the reader writes them, into the reservation */
+	append_small(l, 100, 5900);
+	int64_t last = closed_ones_freed(l, ".lines", 4096);
+	assert_true(blocks_past(last, ".lines") > 0);
+	logmgr_close(m);
+	assert_true(blocks_past(last, ".lines") < 4096);
+	open_log(&io_posix, &cfg, &m, &l);
+	check(l, 6000);
+	logmgr_close(m);
+}
+
+/* A .lines reservation that fails fails the append with its errno, and
+ * nothing of it is appended; a filesystem without fallocate appends
+ * without one. */
+static int reserve_full(void *ctx, int fd, off_t off, off_t len)
+{
+	(void)ctx;
+	(void)fd;
+	(void)off;
+	(void)len;
+	return -ENOSPC;
+}
+
+static int reserve_unsupported(void *ctx, int fd, off_t off, off_t len)
+{
+	(void)ctx;
+	(void)fd;
+	(void)off;
+	(void)len;
+	return -EOPNOTSUPP;
+}
+
+static void test_lines_reserve_fails(void **state)
+{
+	struct io_ops io = io_posix;
+	struct log_config cfg;
+	struct logmgr *m;
+	struct log *l;
+	struct log_state st;
+
+	(void)state;
+	log_config_defaults(&cfg);
+	open_log(&io_posix, &cfg, &m, &l);
+	append_small(l, 0, 10);
+	logmgr_close(m);
+	io.reserve = reserve_full;
+	open_log(&io, &cfg, &m, &l);
+	struct rec_in r = { NULL, -1, "lost", 4, 1 };
+	assert_int_equal(log_append(l, &r, 1, 0, NULL), -ENOSPC);
+	log_get_state(l, &st);
+	assert_int_equal(st.log_end_offset, 10);
+	check(l, 10);
+	logmgr_close(m);
+	io.reserve = reserve_unsupported;
+	open_log(&io, &cfg, &m, &l);
+	append_small(l, 10, 1000);
+	check(l, 1010);
+	logmgr_close(m);
+	open_log(&io_posix, &cfg, &m, &l);
+	files_trimmed(l);
+	check(l, 1010);
 	logmgr_close(m);
 }
 
@@ -345,6 +450,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crash_cuts_zeros, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reservation_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reserved_blocks_freed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lines_reserved, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lines_reserve_fails, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("tail", tests, NULL, NULL);
 }
