@@ -404,6 +404,12 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 	}
 }
 
+/* Whether fp is the partition (topic, index). */
+static bool asked(const struct fpart *fp, struct kstr topic, int32_t index)
+{
+	return partition_index(fp->p) == index && kstr_eq(topic, partition_topic(fp->p));
+}
+
 /* One Fetch for every partition ready to fetch, waiting at the leader at
  * most max_wait_ms. 0 or -errno (connection). */
 static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_follow *fws, int n,
@@ -412,6 +418,7 @@ static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_
 	struct proto_fetch_part *rps = calloc((size_t)n, sizeof(*rps));
 	struct proto_fetch_topic *rts = calloc((size_t)n, sizeof(*rts));
 	int *topic_of = calloc((size_t)n, sizeof(int));
+	int *req_of = calloc((size_t)n, sizeof(int)); /* request order -> ready index */
 	struct proto_fetch_req rq = { .cluster_id = KSTR_NULL,
 				      .replica_id = fetch_replica_id(f),
 				      .isolation_level = f->cfg.observer ? PROTO_READ_COMMITTED
@@ -429,15 +436,20 @@ static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_
 
 	if (v < 0)
 		return v;
-	if (!rps || !rts || !topic_of)
+	if (!rps || !rts || !topic_of || !req_of)
 		goto out;
-	/* Partitions grouped by topic, each topic once. */
+	/* Partitions grouped by topic, each topic once. The list holds a
+	 * topic's partitions together as a rule (they are added together), so
+	 * the previous one's topic is tried first: with up to
+	 * FETCHER_MAX_PARTS partitions a search of every topic for each
+	 * would make the request's encoding quadratic. */
 	for (int i = 0; i < n; i++) {
-		int t;
+		const char *name = partition_topic(ready[i]->p);
+		int t = i > 0 ? topic_of[i - 1] : 0;
 
-		for (t = 0; t < rq.n_topics && !kstr_eq(rts[t].topic, partition_topic(ready[i]->p));
-		     t++)
-			;
+		if (t >= rq.n_topics || !kstr_eq(rts[t].topic, name))
+			for (t = 0; t < rq.n_topics && !kstr_eq(rts[t].topic, name); t++)
+				;
 		topic_of[i] = t;
 		if (t == rq.n_topics)
 			rts[rq.n_topics++].topic = kstr_of(partition_topic(ready[i]->p));
@@ -447,6 +459,7 @@ static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_
 		for (int i = 0; i < n; i++) {
 			if (topic_of[i] != t)
 				continue;
+			req_of[k] = i;
 			rps[k++] = (struct proto_fetch_part){
 				.partition = partition_index(ready[i]->p),
 				.current_leader_epoch = fws[i].leader_epoch,
@@ -470,16 +483,20 @@ static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_
 		rc = proto_fetch_resp_decode(&nr.body, (int16_t)v, &resp);
 	if (!rc && resp.error_code)
 		rc = -EPROTO;
-	for (int32_t t = 0; !rc && t < resp.n_topics; t++)
-		for (int32_t j = 0; j < resp.topics[t].n_partitions; j++) {
+	/* A leader answers in the request's order (Kafka's does): the r-th
+	 * answer is tried against the r-th partition asked for first. */
+	for (int32_t t = 0, r = 0; !rc && t < resp.n_topics; t++)
+		for (int32_t j = 0; j < resp.topics[t].n_partitions; j++, r++) {
 			const struct proto_fetch_resp_part *a = &resp.topics[t].partitions[j];
+			int i = r < k ? req_of[r] : 0;
 
-			for (int i = 0; i < n; i++)
-				if (kstr_eq(resp.topics[t].topic, partition_topic(ready[i]->p)) &&
-				    a->partition_index == partition_index(ready[i]->p)) {
-					fetch_apply(f, ready[i], &fws[i], a, now);
-					break;
-				}
+			if (!asked(ready[i], resp.topics[t].topic, a->partition_index))
+				for (i = 0; i < n && !asked(ready[i], resp.topics[t].topic,
+							    a->partition_index);
+				     i++)
+					;
+			if (i < n)
+				fetch_apply(f, ready[i], &fws[i], a, now);
 		}
 	if (!rc)
 		stat_add(f, &f->stats.fetches, 1);
@@ -489,6 +506,7 @@ out:
 	free(rps);
 	free(rts);
 	free(topic_of);
+	free(req_of);
 	return rc;
 }
 
@@ -520,12 +538,19 @@ static void snapshot_take(struct fetcher *f)
 static void snapshot_release(struct fetcher *f)
 {
 	pthread_mutex_lock(&f->lock);
-	for (int i = 0; i < f->n_snap; i++)
-		for (int j = 0; j < f->n; j++)
-			if (f->parts[j].p == f->snap[i].p) {
-				f->parts[j].backoff_until_ms = f->snap[i].backoff_until_ms;
-				f->parts[j].settle_ms = f->snap[i].settle_ms;
-			}
+	/* The list is the snapshot, in its order, unless partitions came or
+	 * went meanwhile: the same place is tried first. */
+	for (int i = 0; i < f->n_snap; i++) {
+		int j = i < f->n && f->parts[i].p == f->snap[i].p ? i : 0;
+
+		if (j != i)
+			while (j < f->n && f->parts[j].p != f->snap[i].p)
+				j++;
+		if (j < f->n) {
+			f->parts[j].backoff_until_ms = f->snap[i].backoff_until_ms;
+			f->parts[j].settle_ms = f->snap[i].settle_ms;
+		}
+	}
 	pthread_mutex_unlock(&f->lock);
 	for (int i = 0; i < f->n_snap; i++)
 		partition_unref(f->snap[i].p);

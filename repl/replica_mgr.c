@@ -17,9 +17,10 @@
  * one holds the partition (rule 4), by the tick or by replica_mgr_free.
  *
  * Data: parts (local replicas) and meta (every partition of the cluster
- * as UpdateMetadata told it), arrays under mu, small (a broker hosts
- * hundreds of partitions, not millions); sources (fetchers by leader id)
- * and stopped under apply_mu only.
+ * as UpdateMetadata told it), arrays under mu, each found by (topic,
+ * index) through a hash index kept in step with it (tpindex.h: a Fetch
+ * or an UpdateMetadata of P partitions costs O(P), not O(P^2)); sources
+ * (fetchers by leader id) and stopped under apply_mu only.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +28,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/tpindex.h"
 
 #include "repl/fetch_serve.h"
 #include "repl/replica_mgr.h"
@@ -66,6 +69,7 @@ struct replica_mgr {
 	int n_parts;
 	struct rm_meta *meta;
 	int n_meta;
+	struct tpindex parts_ix, meta_ix; /* parts and meta by (topic, index) */
 	int32_t *live;
 	int n_live;
 	int64_t isr_writes, isr_stale;
@@ -80,20 +84,30 @@ struct replica_mgr {
 
 /* ---- the tables (mu held) ---- */
 
+static void part_key(const void *arg, int i, const char **topic, int32_t *index)
+{
+	const struct replica_mgr *rm = arg;
+
+	*topic = rm->parts[i]->topic;
+	*index = rm->parts[i]->index;
+}
+
+static void meta_key(const void *arg, int i, const char **topic, int32_t *index)
+{
+	const struct replica_mgr *rm = arg;
+
+	*topic = rm->meta[i].topic;
+	*index = rm->meta[i].index;
+}
+
 static int part_find(struct replica_mgr *rm, const char *topic, int32_t index)
 {
-	for (int i = 0; i < rm->n_parts; i++)
-		if (rm->parts[i]->index == index && !strcmp(rm->parts[i]->topic, topic))
-			return i;
-	return -1;
+	return tpindex_find(&rm->parts_ix, rm->n_parts, topic, index);
 }
 
 static int meta_find(struct replica_mgr *rm, const char *topic, int32_t index)
 {
-	for (int i = 0; i < rm->n_meta; i++)
-		if (rm->meta[i].index == index && !strcmp(rm->meta[i].topic, topic))
-			return i;
-	return -1;
+	return tpindex_find(&rm->meta_ix, rm->n_meta, topic, index);
 }
 
 /* Rule 1, with mu held: refuses an older controller epoch, else keeps
@@ -314,6 +328,7 @@ static int part_open(struct replica_mgr *rm, const char *topic, int32_t index, s
 	if (np) {
 		rm->parts = np;
 		np[rm->n_parts++] = rp;
+		tpindex_added(&rm->parts_ix, rm->n_parts);
 	}
 	pthread_mutex_unlock(&rm->mu);
 	if (!np) {
@@ -434,8 +449,10 @@ static void meta_remove(struct replica_mgr *rm, const char *topic, int32_t index
 {
 	int i = meta_find(rm, topic, index);
 
-	if (i >= 0)
+	if (i >= 0) {
+		tpindex_remove(&rm->meta_ix, i, rm->n_meta);
 		rm->meta[i] = rm->meta[--rm->n_meta];
+	}
 }
 
 /* Closes the stopped logs no one holds any more (apply_mu held). With
@@ -476,6 +493,7 @@ static int stop_one(struct replica_mgr *rm, const struct controller_stop_replica
 	i = part_find(rm, s->topic, s->partition);
 	if (i >= 0 && s->delete_partition) {
 		rp = rm->parts[i];
+		tpindex_remove(&rm->parts_ix, i, rm->n_parts);
 		rm->parts[i] = rm->parts[--rm->n_parts];
 	}
 	if (s->delete_partition)
@@ -579,6 +597,7 @@ int replica_mgr_update_metadata(struct replica_mgr *rm, int32_t controller_epoch
 			k = rm->n_meta++;
 			strcpy(rm->meta[k].topic, s->topic);
 			rm->meta[k].index = s->partition;
+			tpindex_added(&rm->meta_ix, rm->n_meta);
 		}
 		state_of(s, &rm->meta[k].st);
 	}
@@ -780,6 +799,8 @@ int replica_mgr_new(const struct replica_mgr_config *cfg, struct replica_mgr **o
 	}
 	atomic_store(&rm->broker_epoch, -1);
 	rm->controller_epoch = -1;
+	tpindex_init(&rm->parts_ix, part_key, rm);
+	tpindex_init(&rm->meta_ix, meta_key, rm);
 	pthread_mutex_init(&rm->apply_mu, NULL);
 	pthread_mutex_init(&rm->mu, NULL);
 	pthread_mutex_init(&rm->tick_mu, NULL);
@@ -824,6 +845,8 @@ void replica_mgr_free(struct replica_mgr *rm)
 	}
 	free(rm->parts);
 	free(rm->meta);
+	tpindex_free(&rm->parts_ix);
+	tpindex_free(&rm->meta_ix);
 	free(rm->live);
 	pthread_mutex_unlock(&rm->mu);
 	reap(rm, true);

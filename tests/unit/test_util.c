@@ -4,15 +4,19 @@
  * read) against a linear scan, the deadline arithmetic of clock.h
  * (normalised nanoseconds, at least ms from now), and pause.h: a pause
  * lasts its whole length while a signal handler interrupts it every
- * millisecond, and the backoff grows by steps up to its cap.
+ * millisecond, and the backoff grows by steps up to its cap; the
+ * (topic, partition) hash index (tpindex.h) against a linear scan through
+ * thousands of random additions and swap removals.
  */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/time.h>
 #include <cmocka.h>
 
@@ -20,6 +24,7 @@
 #include "util/clock.h"
 #include "util/pause.h"
 #include "util/shelf.h"
+#include "util/tpindex.h"
 
 static int key_of(const void *arg, int64_t i, int64_t *k)
 {
@@ -185,6 +190,85 @@ static void test_shelf(void **state)
 	assert_int_equal(shelf_bytes(), 0);
 }
 
+/* The caller's array for tpindex: keys "t<k>" / partition, swap removal. */
+struct tp_arr {
+	char topic[4096][8];
+	int32_t part[4096];
+	int n;
+};
+
+static void tp_key(const void *arg, int i, const char **topic, int32_t *partition)
+{
+	const struct tp_arr *a = arg;
+
+	*topic = a->topic[i];
+	*partition = a->part[i];
+}
+
+static int tp_linear(const struct tp_arr *a, const char *topic, int32_t partition)
+{
+	for (int i = 0; i < a->n; i++)
+		if (a->part[i] == partition && !strcmp(a->topic[i], topic))
+			return i;
+	return -1;
+}
+
+static void tp_check_all(const struct tpindex *x, const struct tp_arr *a)
+{
+	char t[8];
+
+	for (int k = 0; k < 40; k++)
+		for (int32_t p = 0; p < 110; p++) {
+			snprintf(t, sizeof(t), "t%d", k);
+			assert_int_equal(tpindex_find(x, a->n, t, p), tp_linear(a, t, p));
+		}
+}
+
+static void test_tpindex(void **state)
+{
+	struct tp_arr *a = calloc(1, sizeof(*a));
+	struct tpindex x;
+	char t[8];
+
+	(void)state;
+	assert_non_null(a);
+	tpindex_init(&x, tp_key, a);
+	assert_int_equal(tpindex_find(&x, 0, "t0", 0), -1);
+	srandom(7);
+	for (int round = 0; round < 6000; round++) {
+		int k = (int)(random() % 40);
+		int32_t p = (int32_t)(random() % 100);
+		snprintf(t, sizeof(t), "t%d", k);
+		int i = tp_linear(a, t, p);
+		if (i < 0 && a->n < 4096 && random() % 3) {
+			memcpy(a->topic[a->n], t, sizeof(t));
+			a->part[a->n++] = p;
+			tpindex_added(&x, a->n);
+		} else if (i >= 0) {
+			tpindex_remove(&x, i, a->n);
+			a->n--;
+			memcpy(a->topic[i], a->topic[a->n], sizeof(a->topic[i]));
+			a->part[i] = a->part[a->n];
+		}
+		assert_int_equal(tpindex_find(&x, a->n, t, p), tp_linear(a, t, p));
+		if (round % 1000 == 999)
+			tp_check_all(&x, a);
+	}
+	/* Everything out, last first and first first. */
+	while (a->n > 0) {
+		int i = a->n % 2 ? 0 : a->n - 1;
+		tpindex_remove(&x, i, a->n);
+		a->n--;
+		memcpy(a->topic[i], a->topic[a->n], sizeof(a->topic[i]));
+		a->part[i] = a->part[a->n];
+		if (a->n % 97 == 0)
+			tp_check_all(&x, a);
+	}
+	tpindex_free(&x);
+	assert_int_equal(tpindex_find(&x, 0, "t1", 1), -1); /* freed: scans */
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +278,7 @@ int main(void)
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_pause_survives_signals),
 		cmocka_unit_test(test_backoff_steps),
+		cmocka_unit_test(test_tpindex),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
