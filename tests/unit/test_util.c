@@ -192,7 +192,7 @@ static void test_shelf(void **state)
 
 /* The caller's array for tpindex: keys "t<k>" / partition, swap removal. */
 struct tp_arr {
-	char topic[4096][8];
+	char topic[4096][16];
 	int32_t part[4096];
 	int n;
 };
@@ -215,7 +215,7 @@ static int tp_linear(const struct tp_arr *a, const char *topic, int32_t partitio
 
 static void tp_check_all(const struct tpindex *x, const struct tp_arr *a)
 {
-	char t[8];
+	char t[16];
 
 	for (int k = 0; k < 40; k++)
 		for (int32_t p = 0; p < 110; p++) {
@@ -228,7 +228,7 @@ static void test_tpindex(void **state)
 {
 	struct tp_arr *a = calloc(1, sizeof(*a));
 	struct tpindex x;
-	char t[8];
+	char t[16];
 
 	(void)state;
 	assert_non_null(a);
