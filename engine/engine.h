@@ -552,6 +552,13 @@ int log_scan_producers(struct log *l, int64_t from, log_producer_fn *fn, void *a
 typedef void log_corrupt_fn(void *arg, struct log *l, const char *file, int64_t pos,
 			    const char *why);
 void log_set_corrupt_listener(struct log *l, log_corrupt_fn *fn, void *arg);
+/* Called after log_delete_records moved the log start offset of the log
+ * (topic, partition) to start, with no lock of the log held: the owner
+ * drops what it cached of the records below (the mount's page cache) and
+ * checkpoints the start. Set it before the log is handed to anyone; arg
+ * must outlive the log. */
+typedef void log_start_fn(void *arg, const char *topic, int partition, int64_t start);
+void log_set_start_listener(struct log *l, log_start_fn *fn, void *arg);
 /* Changes settings that can change at run time (segment_*, flush_*,
  * batch_bytes, codec, max_message_bytes). key_sep may only change while the
  * log has never had a record (-EBUSY otherwise). */
@@ -666,6 +673,18 @@ struct log_retention_result {
  * segments deleted (>= 0) or -errno (-EIO/-ENOENT from the file system;
  * what was deleted stays deleted). */
 int log_retention_run(struct log *l, int64_t now, struct log_retention_result *res);
+/* Kafka's DeleteRecords on one log (UnifiedLog.maybeIncrementLogStartOffset
+ * and the deletion of the segments it leaves behind): the log start offset
+ * moves up to offset, the records below it are no longer read, and the
+ * closed segments wholly below it go as retention's do. offset must be in
+ * [0, hw]; at or below the log start nothing changes. *start: the log
+ * start after the call. -ERANGE offset outside [0, hw]; -EPERM the log's
+ * cleanup.policy lacks delete (Kafka's policy refusal); -ENOENT deleted,
+ * -EIO damaged or a rename that failed (the start moved all the same);
+ * -EBUSY with busy_ok while retention or the cleaner works on the log (a
+ * follower's fetcher must not wait for a clean: it tries again with its
+ * next fetch). The start listener (log_set_start_listener) is told. */
+int log_delete_records(struct log *l, int64_t offset, bool busy_ok, int64_t *start);
 
 struct log_clean_stats {
 	int32_t segments_read;      /* closed segments scanned */

@@ -427,6 +427,8 @@ struct log {
 	_Atomic int64_t corrupt_batches;
 	log_corrupt_fn *corrupt_fn;
 	void *corrupt_arg;
+	log_start_fn *start_fn; /* log_delete_records moved the start */
+	void *start_arg;
 	/* Retention and compaction: one at a time per log, taken before lock
 	 * (never while holding it). */
 	pthread_mutex_t maint_lock;

@@ -79,6 +79,37 @@ int retention_remove_head_locked(struct log *l, int n, struct seg **gone)
 	return k > 0 ? k : rc;
 }
 
+/* The first n segments out of the list (lock held): *gone (malloc'ed)
+ * holds those that went; their count, or -errno. Fewer than n go only
+ * when a rename fails; those that went stay gone. */
+static int head_take(struct log *l, int n, struct seg ***gone)
+{
+	*gone = calloc((size_t)n, sizeof(**gone));
+	if (!*gone)
+		return -ENOMEM;
+	return retention_remove_head_locked(l, n, *gone);
+}
+
+/* After head_take, with no lock: the removal made durable (an fsync
+ * error goes to *rc unless it holds one), each file unlinked at its last
+ * reference (a reader may still hold it); the .log bytes freed. */
+static int64_t head_release(struct log *l, struct seg **gone, int n, int *rc)
+{
+	int64_t freed = 0;
+
+	if (n > 0) {
+		int r = l->io->fsync_dir(l->io->ctx, l->dir);
+		if (r < 0 && *rc >= 0)
+			*rc = r;
+	}
+	for (int i = 0; i < n; i++) {
+		freed += atomic_load(&gone[i]->size);
+		seg_unref(gone[i]);
+	}
+	free(gone);
+	return freed;
+}
+
 /* Rule 2: rolls a quiet active segment. Lock held. */
 static int roll_quiet_active(struct log *l, int64_t now)
 {
@@ -122,14 +153,7 @@ int log_retention_run(struct log *l, int64_t now, struct log_retention_result *r
 	}
 	if (n == 0)
 		goto unlock;
-	gone = calloc((size_t)n, sizeof(*gone));
-	if (!gone) {
-		rc = -ENOMEM;
-		n = 0;
-		goto unlock;
-	}
-	/* Fewer than n go only when a rename fails; those that went stay gone. */
-	rc = retention_remove_head_locked(l, n, gone);
+	rc = head_take(l, n, &gone);
 	n = rc > 0 ? rc : 0;
 unlock:
 	if (res) {
@@ -138,19 +162,70 @@ unlock:
 		res->log_start_offset = l->log_start_offset;
 	}
 	pthread_mutex_unlock(&l->lock);
-	if (n > 0) {
-		int r = l->io->fsync_dir(l->io->ctx, l->dir);
-		if (r < 0 && rc >= 0)
-			rc = r;
-	}
-	int64_t freed = 0;
-	for (int i = 0; i < n; i++) {
-		freed += atomic_load(&gone[i]->size);
-		seg_unref(gone[i]); /* unlinks unless a reader still holds it */
-	}
+	int64_t freed = head_release(l, gone, n, &rc);
 	if (res)
 		res->bytes = freed;
-	free(gone);
 	pthread_mutex_unlock(&l->maint_lock);
 	return rc < 0 ? rc : n;
+}
+
+int log_delete_records(struct log *l, int64_t offset, bool busy_ok, int64_t *start)
+{
+	struct seg **gone = NULL;
+	int n = 0, rc = 0;
+	bool moved = false;
+
+	if (!busy_ok)
+		pthread_mutex_lock(&l->maint_lock);
+	else if (pthread_mutex_trylock(&l->maint_lock) != 0)
+		return -EBUSY;
+	pthread_mutex_lock(&l->lock);
+	if (l->deleted || l->damaged)
+		rc = l->deleted ? -ENOENT : -EIO;
+	else if (!(l->cfg.cleanup_policy & LOG_CLEANUP_DELETE))
+		rc = -EPERM;
+	else if (offset < 0 || offset > l->hw)
+		rc = -ERANGE;
+	if (rc < 0 || offset <= l->log_start_offset)
+		goto unlock;
+	int64_t line = log_line_end(l);
+	if (offset < log_leo(l)) {
+		rc = log_offset_to_pos_locked(l, offset, &line);
+		if (rc < 0)
+			goto unlock;
+	}
+	while (n + 1 < l->nsegs && l->segs[n + 1]->base_offset <= offset)
+		n++;
+	if (n > 0) {
+		rc = head_take(l, n, &gone);
+		n = rc > 0 ? rc : 0;
+		if (rc == -ENOMEM)
+			goto unlock;
+		rc = rc < 0 ? rc : 0;
+	}
+	/* The segments' removal moved the start to the first one left; the
+	 * records below offset in it are skipped by every reader, which
+	 * starts at the log start (line_start for the mount). */
+	if (offset > l->log_start_offset) {
+		l->log_start_offset = offset;
+		l->line_start = line;
+	}
+	if (l->first_dirty_offset < l->log_start_offset)
+		l->first_dirty_offset = l->log_start_offset;
+	moved = true;
+unlock:
+	*start = l->log_start_offset;
+	pthread_mutex_unlock(&l->lock);
+	(void)head_release(l, gone, n, &rc);
+	pthread_mutex_unlock(&l->maint_lock);
+	log_start_fn *fn = __atomic_load_n(&l->start_fn, __ATOMIC_ACQUIRE);
+	if (moved && fn)
+		fn(l->start_arg, l->topic, l->partition, *start);
+	return rc;
+}
+
+void log_set_start_listener(struct log *l, log_start_fn *fn, void *arg)
+{
+	l->start_arg = arg;
+	__atomic_store_n(&l->start_fn, fn, __ATOMIC_RELEASE);
 }

@@ -220,7 +220,7 @@ static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 		}
 	}
 	rc = partition_update_follower_fetch_state(fp->p, f->msg->replica_id, rq->fetch_offset,
-						   now);
+						   rq->log_start_offset, now);
 	if (rc == -ENOENT)
 		fp->error = PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
 	else if (rc < 0 && rc != -ESTALE)

@@ -392,7 +392,7 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 			a->records_len > 0 ? whole_batches(a->records, (size_t)a->records_len) : 0;
 
 		rc = partition_follower_append(p, fw->generation, a->records, len,
-					       a->high_watermark);
+					       a->high_watermark, a->log_start_offset);
 		apply_end(f);
 		if (!rc)
 			stat_add(f, &f->stats.bytes, (int64_t)len);
@@ -466,7 +466,7 @@ static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_
 				.fetch_offset = fws[i].fetch_offset,
 				.last_fetched_epoch =
 					f->cfg.truncate_on_fetch ? fws[i].last_fetched_epoch : -1,
-				.log_start_offset = -1,
+				.log_start_offset = fws[i].log_start_offset,
 				.partition_max_bytes = f->cfg.partition_max_bytes,
 			};
 			rts[t].n_partitions++;

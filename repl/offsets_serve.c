@@ -27,13 +27,43 @@
  *      none), -1 for none found. v1+ answer timestamp (-1 for -1/-2) and
  *      offset; v4+ the leader epoch (the partition's).
  *
- * Threads: a listener worker; the replica's log takes its own locks.
+ * DeleteRecords (Kafka's ReplicaManager.deleteRecords and
+ * DelayedDeleteRecords). Per partition, the first that applies answers:
+ *   1. no local replica:                       UNKNOWN_TOPIC_OR_PARTITION
+ *   2. not the leader:                         NOT_LEADER_OR_FOLLOWER
+ *   3. offset above the hw, or below -1 (-1 is the hw):
+ *                                              OFFSET_OUT_OF_RANGE
+ *   4. a topic compacted only (no delete in cleanup.policy):
+ *                                              POLICY_VIOLATION
+ *   5. the leader's log start moves up to the offset (the engine's
+ *      log_delete_records: the segments wholly below go, readers start at
+ *      it, the start is checkpointed by the broker's start listener);
+ *      then the answer waits, up to timeout_ms, until the low watermark
+ *      (partition_low_watermark: the lowest log start of the leader and
+ *      the ISR, each follower's as its Fetch requests tell it) reaches
+ *      the offset: the followers move theirs when a Fetch response
+ *      carries the leader's. Past timeout_ms: REQUEST_TIMED_OUT (the
+ *      leader's start has moved all the same, and the followers' follow).
+ *      Leadership lost meanwhile: NOT_LEADER_OR_FOLLOWER.
+ * The answer's low_watermark is the low watermark reached, -1 with an
+ * error. Every refusal and every move is logged with the asker.
+ *
+ * Threads: a listener worker (DeleteRecords may wait on it, polling the
+ * partitions every DELETE_RECORDS_POLL_MS, as Produce waits for acks=all);
+ * the replica's log takes its own locks.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "repl/offsets_serve.h"
 #include "repl/proto.h"
+#include "util/clock.h"
+#include "util/diaglog.h"
+#include "util/pause.h"
+
+#define DELETE_RECORDS_POLL_MS 5
 
 /* Rule 4 for one partition whose replica passed rules 1-3. */
 static int16_t part_offset(struct partition *p, int32_t replica_id, int64_t timestamp,
@@ -141,7 +171,148 @@ out:
 	return rc;
 }
 
+/* Rules 1-5 but the wait, for one partition: the error, or 0 with *p
+ * held (a reference) and *target the offset the low watermark must reach. */
+static int16_t delete_one(struct offsets_serve *os, struct net_req *req, struct kstr topic,
+			  const struct proto_delete_records_part *rq, struct partition **p,
+			  int64_t *target)
+{
+	int64_t start = -1;
+	int16_t err = 0;
+	int rc;
+
+	*p = os->lookup(os->arg, topic, rq->partition_index);
+	if (!*p) {
+		err = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+		goto refused;
+	}
+	rc = partition_delete_records(*p, rq->offset, &start);
+	if (rc == 0) {
+		*target = rq->offset == PROTO_DELETE_RECORDS_HW ? start : rq->offset;
+		mq_log(MQ_INFO,
+		       "DeleteRecords from %s: %.*s-%d: records below offset %" PRId64
+		       " deleted, the log starts at %" PRId64,
+		       net_req_peer(req), (int)topic.len, topic.ptr, (int)rq->partition_index,
+		       *target, start);
+		return 0;
+	}
+	partition_unref(*p);
+	*p = NULL;
+	err = rc == -EREMOTE   ? PROTO_ERR_NOT_LEADER_OR_FOLLOWER
+	      : rc == -ERANGE  ? PROTO_ERR_OFFSET_OUT_OF_RANGE
+	      : rc == -EPERM   ? PROTO_ERR_POLICY_VIOLATION
+	      : rc == -ENOENT  ? PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION
+	      : rc == -ENOTSUP ? PROTO_ERR_UNSUPPORTED_VERSION
+			       : proto_err_from_errno(rc);
+refused:
+	mq_log_limited(
+		MQ_WARN, "DeleteRecords from %s: %.*s-%d below offset %" PRId64 " refused: %s%s",
+		net_req_peer(req), (int)topic.len, topic.ptr, (int)rq->partition_index, rq->offset,
+		proto_err_name(err),
+		err == PROTO_ERR_OFFSET_OUT_OF_RANGE ? " (above the high watermark, or below -1)"
+		: err == PROTO_ERR_POLICY_VIOLATION
+			? " (cleanup.policy=compact: records are removed by compaction only)"
+			: "");
+	return err;
+}
+
+/* Rule 5's wait: until every held partition's low watermark reaches its
+ * target, or the deadline. Each answered partition is released. */
+static void delete_wait(struct partition **ps, const int64_t *target,
+			struct proto_delete_records_resp_part **rp, int n, int64_t deadline)
+{
+	for (;;) {
+		int pending = 0;
+
+		for (int k = 0; k < n; k++) {
+			int64_t low = -1;
+
+			if (!ps[k])
+				continue;
+			if (partition_low_watermark(ps[k], &low) < 0) {
+				rp[k]->error_code = PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
+			} else if (low >= target[k]) {
+				rp[k]->low_watermark = low;
+			} else {
+				pending++;
+				continue;
+			}
+			partition_unref(ps[k]);
+			ps[k] = NULL;
+		}
+		if (!pending)
+			return;
+		if (now_mono_ms() >= deadline)
+			break;
+		pause_ms(DELETE_RECORDS_POLL_MS);
+	}
+	for (int k = 0; k < n; k++)
+		if (ps[k]) {
+			rp[k]->error_code = PROTO_ERR_REQUEST_TIMED_OUT;
+			partition_unref(ps[k]);
+			ps[k] = NULL;
+		}
+}
+
+static int delete_records_handler(void *arg, struct net_req *req)
+{
+	struct offsets_serve *os = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_delete_records_req *m = &pr->u.delete_records;
+	struct proto_delete_records_resp resp = { .n_topics = m->n_topics };
+	struct proto_delete_records_resp_part *parts, **rp;
+	struct partition **ps;
+	int64_t *target;
+	int n = 0, k = 0, rc;
+	size_t pos;
+
+	for (int32_t t = 0; t < m->n_topics; t++)
+		n += m->topics[t].n_partitions;
+	resp.topics = calloc((size_t)m->n_topics + 1, sizeof(*resp.topics));
+	parts = calloc((size_t)n + 1, sizeof(*parts));
+	rp = calloc((size_t)n + 1, sizeof(*rp));
+	ps = calloc((size_t)n + 1, sizeof(*ps));
+	target = calloc((size_t)n + 1, sizeof(*target));
+	if (!resp.topics || !parts || !rp || !ps || !target) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int32_t t = 0; t < m->n_topics; t++) {
+		resp.topics[t].name = m->topics[t].name;
+		resp.topics[t].n_partitions = m->topics[t].n_partitions;
+		resp.topics[t].partitions = &parts[k];
+		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
+			const struct proto_delete_records_part *rq = &m->topics[t].partitions[j];
+
+			rp[k] = &parts[k];
+			parts[k].partition_index = rq->partition_index;
+			parts[k].low_watermark = -1;
+			parts[k].error_code =
+				delete_one(os, req, m->topics[t].name, rq, &ps[k], &target[k]);
+		}
+	}
+	delete_wait(ps, target, rp, n, now_mono_ms() + (m->timeout_ms > 0 ? m->timeout_ms : 0));
+	pos = net_req_begin(req);
+	rc = proto_delete_records_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
+	if (!rc)
+		rc = net_req_end(req, pos);
+out:
+	for (int i = 0; ps && i < n; i++)
+		if (ps[i])
+			partition_unref(ps[i]);
+	free(resp.topics);
+	free(parts);
+	free(rp);
+	free(ps);
+	free(target);
+	return rc;
+}
+
 int offsets_serve_register(struct offsets_serve *os, struct net_server *srv)
 {
-	return net_server_handle(srv, PROTO_API_LIST_OFFSETS, list_offsets_handler, os);
+	int rc = net_server_handle(srv, PROTO_API_LIST_OFFSETS, list_offsets_handler, os);
+
+	if (rc == 0)
+		rc = net_server_handle(srv, PROTO_API_DELETE_RECORDS, delete_records_handler, os);
+	return rc;
 }

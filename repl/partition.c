@@ -18,11 +18,13 @@
  * for the next fetch or the next expiration tick.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "repl/partition.h"
+#include "util/diaglog.h"
 
 struct partition {
 	pthread_mutex_t lock;
@@ -208,6 +210,7 @@ static void replica_reset(struct partition_replica *r, int32_t id, bool in_isr, 
 {
 	r->broker_id = id;
 	r->log_end_offset = -1;
+	r->log_start_offset = -1;
 	r->last_fetch_leader_leo = -1;
 	r->last_fetch_ms = 0;
 	r->last_caught_up_ms = in_isr ? now_ms : 0;
@@ -420,7 +423,8 @@ static int isr_change(struct partition *p, const struct partition_state *propose
 }
 
 int partition_update_follower_fetch_state(struct partition *p, int32_t replica_id,
-					  int64_t fetch_offset, int64_t now_ms)
+					  int64_t fetch_offset, int64_t log_start_offset,
+					  int64_t now_ms)
 {
 	struct partition_replica *r;
 	struct partition_offsets o;
@@ -448,6 +452,7 @@ int partition_update_follower_fetch_state(struct partition *p, int32_t replica_i
 			r->last_caught_up_ms = r->last_fetch_ms;
 	}
 	r->log_end_offset = fetch_offset;
+	r->log_start_offset = log_start_offset;
 	r->last_fetch_leader_leo = o.log_end_offset;
 	r->last_fetch_ms = now_ms;
 	pthread_mutex_unlock(&p->lock);
@@ -580,6 +585,51 @@ bool partition_under_min_isr(struct partition *p)
 	return under;
 }
 
+int partition_delete_records(struct partition *p, int64_t offset, int64_t *start)
+{
+	struct partition_offsets o;
+
+	pthread_mutex_lock(&p->lock);
+	bool leader = p->role == PARTITION_LEADER;
+	p->ops->offsets(p->log, &o);
+	pthread_mutex_unlock(&p->lock);
+	*start = o.log_start_offset;
+	if (!leader)
+		return -EREMOTE;
+	if (!p->ops->delete_records)
+		return -ENOTSUP;
+	if (offset == -1)
+		offset = o.hw;
+	if (offset < 0)
+		return -ERANGE;
+	/* Outside the lock, as the follower's (partition_follower_append):
+	 * the start listener may wait for a read of the mount. */
+	return p->ops->delete_records(p->log, offset, false, start);
+}
+
+int partition_low_watermark(struct partition *p, int64_t *low)
+{
+	struct partition_offsets o;
+	int rc = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->role != PARTITION_LEADER) {
+		rc = -EREMOTE;
+	} else {
+		p->ops->offsets(p->log, &o);
+		*low = o.log_start_offset;
+		for (int i = 0; i < p->n_followers; i++) {
+			const struct partition_replica *r = &p->followers[i];
+
+			if (ids_have(p->st.isr, p->st.n_isr, r->broker_id) &&
+			    r->log_start_offset < *low)
+				*low = r->log_start_offset;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
 int partition_follow_state(struct partition *p, struct partition_follow *f)
 {
 	struct partition_offsets o;
@@ -595,6 +645,7 @@ int partition_follow_state(struct partition *p, struct partition_follow *f)
 	f->state = p->fetch_state;
 	f->fetch_offset = o.log_end_offset;
 	f->last_fetched_epoch = p->ops->latest_epoch(p->log);
+	f->log_start_offset = o.log_start_offset;
 	f->generation = p->generation;
 	pthread_mutex_unlock(&p->lock);
 	return 0;
@@ -623,10 +674,11 @@ out:
 }
 
 int partition_follower_append(struct partition *p, uint64_t generation, const uint8_t *records,
-			      size_t len, int64_t leader_hw)
+			      size_t len, int64_t leader_hw, int64_t leader_start)
 {
 	struct partition_offsets o;
 	bool eligible_now = false;
+	int64_t start_to = -1;
 	int rc = 0;
 
 	pthread_mutex_lock(&p->lock);
@@ -643,6 +695,9 @@ int partition_follower_append(struct partition *p, uint64_t generation, const ui
 	rc = p->ops->set_hw(p->log, leader_hw < o.log_end_offset ? leader_hw : o.log_end_offset);
 	if (rc)
 		goto out;
+	p->ops->offsets(p->log, &o);
+	if (leader_start > o.log_start_offset && p->ops->delete_records)
+		start_to = leader_start < o.hw ? leader_start : o.hw;
 	if (p->unclean) {
 		if (p->unclean_target < 0)
 			p->unclean_target = leader_hw;
@@ -656,6 +711,20 @@ out:
 	pthread_mutex_unlock(&p->lock);
 	if (eligible_now)
 		notify(p);
+	/* Outside the lock: the log's start listener drops the mount's pages
+	 * of the records that go, which may wait for a read in flight. A
+	 * refusal (a clean under way, a compacted topic) leaves the start
+	 * where it is; the next fetch's answer brings the leader's again. */
+	if (rc == 0 && start_to > 0) {
+		int64_t start;
+		int r = p->ops->delete_records(p->log, start_to, true, &start);
+
+		if (r < 0 && r != -EBUSY && r != -EPERM)
+			mq_log_limited(MQ_WARN,
+				       "%s-%d: cannot move the log start to the leader's %" PRId64
+				       ": %s",
+				       p->topic, (int)p->index, start_to, strerror(-r));
+	}
 	return rc;
 }
 

@@ -147,6 +147,11 @@ struct partition_log_ops {
 	/* The record with the largest timestamp (the earliest of equals) and
 	 * that timestamp. -ERANGE: none. NULL: not kept by this log. */
 	int (*offset_for_max_time)(void *log, int64_t *offset, int64_t *timestamp);
+	/* Moves the log start up to offset (<= hw; Kafka's DeleteRecords);
+	 * *start the log start after. -ERANGE above the hw, -EPERM not a
+	 * delete policy, -EBUSY (busy_ok) the log is being cleaned. NULL: not
+	 * supported. */
+	int (*delete_records)(void *log, int64_t offset, bool busy_ok, int64_t *start);
 };
 
 /* The engine's log (struct log *) behind the table (partition_log.c). */
@@ -164,8 +169,9 @@ struct partition_replica {
 	int64_t last_fetch_leader_leo; /* the leader's LEO at its last fetch */
 	int64_t last_fetch_ms;
 	int64_t last_caught_up_ms;
-	int64_t hw_sent;    /* the hw in the last Fetch response to it, -1 none */
-	int64_t bytes_sent; /* record bytes in the last Fetch response to it */
+	int64_t hw_sent;          /* the hw in the last Fetch response to it, -1 none */
+	int64_t bytes_sent;       /* record bytes in the last Fetch response to it */
+	int64_t log_start_offset; /* its log start, as its last fetch said; -1 */
 };
 
 /* A partition state as the controller writes it (LeaderAndIsr). */
@@ -243,12 +249,14 @@ void partition_make_none(struct partition *p);
 /* ---- the leader's rules ---- */
 
 /* Records a follower's fetch at fetch_offset at now_ms (Kafka's
- * updateFollowerFetchState: LEO, last fetch, last caught up), then may
- * expand the ISR and move the hw. -EREMOTE not leader, -ENOENT not a
- * replica (or this broker), -ERANGE fetch_offset above the LEO. The
- * Fetch handler has checked the fetch's leader epoch. */
+ * updateFollowerFetchState: LEO, its log start (-1: not sent), last
+ * fetch, last caught up), then may expand the ISR and move the hw.
+ * -EREMOTE not leader, -ENOENT not a replica (or this broker), -ERANGE
+ * fetch_offset above the LEO. The Fetch handler has checked the fetch's
+ * leader epoch. */
 int partition_update_follower_fetch_state(struct partition *p, int32_t replica_id,
-					  int64_t fetch_offset, int64_t now_ms);
+					  int64_t fetch_offset, int64_t log_start_offset,
+					  int64_t now_ms);
 /* The hw the leader told replica_id in a Fetch response (it moves only
  * forward) and the record bytes that response carried; and whether the
  * leader's hw is above the last one told: a follower learns the hw only
@@ -283,6 +291,17 @@ int partition_check_append(struct partition *p, int acks);
  * the broker setting), which a topic's .config may change at any time. */
 int partition_check_append_isr(struct partition *p, int acks, int32_t min_insync_replicas);
 bool partition_under_min_isr(struct partition *p);
+/* Kafka's deleteRecordsOnLeader: the leader's log start moves up to
+ * offset (-1: the hw), *start the log start after. -EREMOTE not leader,
+ * -ERANGE offset above the hw or below -1, -EPERM the topic is compacted
+ * only, -ENOTSUP a log without delete_records. */
+int partition_delete_records(struct partition *p, int64_t offset, int64_t *start);
+/* Kafka's lowWatermarkIfLeader: the lowest log start of the leader and
+ * the followers in the ISR (a follower outside it starts from ours when
+ * it comes back: its fetch below our start is answered
+ * OFFSET_OUT_OF_RANGE). -1 while one has not told its own. -EREMOTE not
+ * leader. */
+int partition_low_watermark(struct partition *p, int64_t *low);
 
 /* ---- the follower's side (the fetcher's thread) ---- */
 
@@ -294,7 +313,8 @@ struct partition_follow {
 	enum partition_fetch_state state;
 	int64_t fetch_offset;
 	int32_t last_fetched_epoch;
-	uint64_t generation; /* changes with every make_follower that restarts */
+	int64_t log_start_offset; /* ours, sent with the fetch */
+	uint64_t generation;      /* changes with every make_follower that restarts */
 };
 int partition_follow_state(struct partition *p, struct partition_follow *f);
 /* Truncates to offset (durably) if the generation is still current and
@@ -303,10 +323,14 @@ int partition_follow_state(struct partition *p, struct partition_follow *f);
 int partition_follower_truncate(struct partition *p, uint64_t generation, int64_t offset,
 				bool done);
 /* Appends the leader's batches and sets hw = min(leader_hw, LEO); clears
- * the unclean-restart flag when invariant 9 holds. -ESTALE generation,
- * -EBADMSG batches that do not start at our LEO, log errors. */
+ * the unclean-restart flag when invariant 9 holds. Then the log start
+ * follows the leader's (leader_start, -1: not sent) up to that hw, as
+ * Kafka's follower does (records the leader's DeleteRecords or retention
+ * removed), unless the log is being cleaned (the next fetch tries
+ * again). -ESTALE generation, -EBADMSG batches that do not start at our
+ * LEO, log errors. */
 int partition_follower_append(struct partition *p, uint64_t generation, const uint8_t *records,
-			      size_t len, int64_t leader_hw);
+			      size_t len, int64_t leader_hw, int64_t leader_start);
 /* The leader's log starts at offset (line position line_pos), above our
  * LEO (its retention removed records we never had): our log is emptied
  * and starts there (Kafka's truncateFullyAndStartAt on

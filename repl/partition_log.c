@@ -111,6 +111,11 @@ static int pl_offset_for_max_time(void *log, int64_t *offset, int64_t *timestamp
 	return log_max_time_lookup(log, offset, timestamp);
 }
 
+static int pl_delete_records(void *log, int64_t offset, bool busy_ok, int64_t *start)
+{
+	return log_delete_records(log, offset, busy_ok, start);
+}
+
 const struct partition_log_ops partition_engine_ops = {
 	.offsets = pl_offsets,
 	.set_hw = pl_set_hw,
@@ -124,4 +129,5 @@ const struct partition_log_ops partition_engine_ops = {
 	.reset_start = pl_reset_start,
 	.offset_for_time = pl_offset_for_time,
 	.offset_for_max_time = pl_offset_for_max_time,
+	.delete_records = pl_delete_records,
 };

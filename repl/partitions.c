@@ -149,6 +149,28 @@ static void broker_corrupt_found(void *arg, struct log *l, const char *file, int
 	       part->topic, part->index, file, pos, why);
 }
 
+/* The log start moved (DeleteRecords on a leader, or a follower's start
+ * following its leader's): as after retention, the mount's cached pages
+ * of the partition file go (the records-removed listener), and the new
+ * start is checkpointed at once, so that a restart does not bring the
+ * records back. Called with no lock of the log held. */
+static void broker_start_moved(void *arg, const char *topic, int partition, int64_t start)
+{
+	struct broker *b = arg;
+	struct topic *t;
+	int rc;
+
+	if (broker_topic_get(b, topic, &t) == 0) {
+		broker_records_removed(b, t, partition);
+		topic_put(t);
+	}
+	rc = logmgr_checkpoint(b->m);
+	if (rc < 0)
+		mq_log_limited(MQ_ERR,
+			       "topic %s partition %d: log start %" PRId64 " not checkpointed: %s",
+			       topic, partition, start, strerror(-rc));
+}
+
 /* Opens (creating) the log of parts[p] and makes it usable: listeners,
  * the topic's settings, and on a single node the leadership. On failure
  * the log is dropped when fresh (new partitions) and pt->log is NULL. */
@@ -168,6 +190,7 @@ static int part_open_log(struct broker *b, const char *name, const struct log_co
 		if (m > atomic_load(&pt->last_append_ms))
 			atomic_store(&pt->last_append_ms, m);
 		log_set_corrupt_listener(pt->log, broker_corrupt_found, pt);
+		log_set_start_listener(pt->log, broker_start_moved, b);
 		/* An already open log keeps the settings it was opened with:
 		 * make it take the topic's. */
 		rc = log_reconfigure(pt->log, lc);

@@ -138,6 +138,7 @@ enum proto_api_key {
 	PROTO_API_API_VERSIONS = 18,
 	PROTO_API_CREATE_TOPICS = 19,
 	PROTO_API_DELETE_TOPICS = 20,
+	PROTO_API_DELETE_RECORDS = 21,
 	PROTO_API_INIT_PRODUCER_ID = 22,
 	PROTO_API_OFFSET_FOR_LEADER_EPOCH = 23,
 	PROTO_API_DESCRIBE_CONFIGS = 32,
@@ -1740,6 +1741,51 @@ int proto_list_groups_resp_decode(struct kbuf_r *r, int16_t version,
 				  struct proto_list_groups_resp *resp);
 void proto_list_groups_resp_free(struct proto_list_groups_resp *resp);
 
+/* ---- DeleteRecords (proto_records.c) ---- */
+
+#define PROTO_DELETE_RECORDS_HW (-1) /* offset: the high watermark */
+
+struct proto_delete_records_part {
+	int32_t partition_index;
+	int64_t offset; /* or PROTO_DELETE_RECORDS_HW */
+};
+struct proto_delete_records_topic {
+	struct kstr name;
+	int32_t n_partitions;
+	struct proto_delete_records_part *partitions;
+};
+struct proto_delete_records_req {
+	int32_t n_topics;
+	struct proto_delete_records_topic *topics;
+	int32_t timeout_ms;
+};
+struct proto_delete_records_resp_part {
+	int32_t partition_index;
+	int64_t low_watermark; /* -1 with an error */
+	int16_t error_code;
+};
+struct proto_delete_records_resp_topic {
+	struct kstr name;
+	int32_t n_partitions;
+	struct proto_delete_records_resp_part *partitions;
+};
+struct proto_delete_records_resp {
+	int32_t throttle_time_ms;
+	int32_t n_topics;
+	struct proto_delete_records_resp_topic *topics;
+};
+
+int proto_delete_records_req_encode(struct kbuf_w *w, int16_t version,
+				    const struct proto_delete_records_req *req);
+int proto_delete_records_req_decode(struct kbuf_r *r, int16_t version,
+				    struct proto_delete_records_req *req);
+void proto_delete_records_req_free(struct proto_delete_records_req *req);
+int proto_delete_records_resp_encode(struct kbuf_w *w, int16_t version,
+				     const struct proto_delete_records_resp *resp);
+int proto_delete_records_resp_decode(struct kbuf_r *r, int16_t version,
+				     struct proto_delete_records_resp *resp);
+void proto_delete_records_resp_free(struct proto_delete_records_resp *resp);
+
 /* ---- any request (proto_hdr.c) ---- */
 
 /* A whole request frame (without its size field), decoded: the header and
@@ -1760,6 +1806,7 @@ struct proto_req {
 		struct proto_cs_req cs;
 		struct proto_init_pid_req init_pid;
 		struct proto_list_offsets_req list_offsets;
+		struct proto_delete_records_req delete_records;
 		struct proto_offset_commit_req offset_commit;
 		struct proto_offset_fetch_req offset_fetch;
 		struct proto_find_coord_req find_coord;

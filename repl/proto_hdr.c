@@ -221,6 +221,7 @@ static const struct proto_api api_table[] = {
 	{ PROTO_API_API_VERSIONS, 0, 3, 3, "ApiVersions" },
 	{ PROTO_API_CREATE_TOPICS, 0, 7, 5, "CreateTopics" },
 	{ PROTO_API_DELETE_TOPICS, 0, 6, 4, "DeleteTopics" },
+	{ PROTO_API_DELETE_RECORDS, 0, 2, 2, "DeleteRecords" },
 	{ PROTO_API_INIT_PRODUCER_ID, 0, 4, 2, "InitProducerId" },
 	{ PROTO_API_OFFSET_FOR_LEADER_EPOCH, 0, 4, 4, "OffsetForLeaderEpoch" },
 	{ PROTO_API_DESCRIBE_CONFIGS, 0, 4, 4, "DescribeConfigs" },
@@ -507,6 +508,8 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 	case PROTO_API_INIT_PRODUCER_ID: return proto_init_pid_req_decode(&r, v, &req->u.init_pid);
 	case PROTO_API_LIST_OFFSETS:
 		return proto_list_offsets_req_decode(&r, v, &req->u.list_offsets);
+	case PROTO_API_DELETE_RECORDS:
+		return proto_delete_records_req_decode(&r, v, &req->u.delete_records);
 	case PROTO_API_OFFSET_COMMIT:
 		return proto_offset_commit_req_decode(&r, v, &req->u.offset_commit);
 	case PROTO_API_OFFSET_FETCH:
@@ -551,6 +554,7 @@ void proto_req_free(struct proto_req *req)
 	case PROTO_API_STOP_REPLICA: proto_stop_req_free(&req->u.stop); break;
 	case PROTO_API_UPDATE_METADATA: proto_um_req_free(&req->u.um); break;
 	case PROTO_API_LIST_OFFSETS: proto_list_offsets_req_free(&req->u.list_offsets); break;
+	case PROTO_API_DELETE_RECORDS: proto_delete_records_req_free(&req->u.delete_records); break;
 	case PROTO_API_OFFSET_COMMIT: proto_offset_commit_req_free(&req->u.offset_commit); break;
 	case PROTO_API_OFFSET_FETCH: proto_offset_fetch_req_free(&req->u.offset_fetch); break;
 	case PROTO_API_FIND_COORDINATOR: proto_find_coord_req_free(&req->u.find_coord); break;

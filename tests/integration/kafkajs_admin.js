@@ -10,13 +10,16 @@
 //   node kafkajs_admin.js BROKER delete-group GROUP
 //   node kafkajs_admin.js BROKER group-offsets GROUP TOPIC
 //   node kafkajs_admin.js BROKER list-groups
+//   node kafkajs_admin.js BROKER delete-records TOPIC PARTITION OFFSET
 //
 // Prints "ok" (create: "exists" for TOPIC_ALREADY_EXISTS, which kafkajs
 // does not throw), or for describe one
 // line per setting: "name=value source=N readonly=B synonyms=a:4,b:5";
 // describe-group "state=S protocol=P members=N", group-offsets one
 // "partition offset" line per partition, list-groups one
-// "group protocolType" line per group of every broker (ListGroups).
+// "group protocolType" line per group of every broker (ListGroups);
+// delete-records (DeleteRecords, OFFSET -1: the high watermark) "ok low=N
+// high=M", the partition's offsets as ListOffsets gives them after.
 // A refusal prints "error <Kafka's error type>: <message>" and exits 1.
 // With KAFKA_SASL_USER and KAFKA_SASL_PASSWORD set it authenticates with
 // SCRAM-SHA-256 (a cluster's SASL_PLAINTEXT listener).
@@ -94,6 +97,24 @@ const entries = (json) =>
       // kafkajs asks every broker of the metadata and merges the answers.
       const { groups } = await admin.listGroups();
       for (const g of groups) console.log(`${g.groupId} ${g.protocolType}`);
+    } else if (op === 'delete-records') {
+      const [partition, offset] = rest;
+      // It finds the leaders in metadata it does not fetch itself.
+      await admin.fetchTopicMetadata({ topics: [topic] });
+      try {
+        await admin.deleteTopicRecords({ topic,
+          partitions: [{ partition: Number(partition), offset }] });
+      } catch (e) {
+        // KafkaJSDeleteTopicRecordsError (wrapped by the retrier): each
+        // partition's own error.
+        let x = e;
+        while (!x.partitions && (x.originalError || x.cause)) x = x.originalError || x.cause;
+        if (x.partitions && x.partitions.length) throw x.partitions[0].error;
+        throw e;
+      }
+      const p = (await admin.fetchTopicOffsets(topic))
+        .find((o) => o.partition === Number(partition));
+      console.log(`ok low=${p.low} high=${p.high}`);
     } else {
       throw new Error(`unknown op ${op}`);
     }

@@ -11,7 +11,9 @@
 # CreatePartitions on broker 2 and `partitions=` in .config on mnt3 grow
 # the topic on every mount, its new partition led and writable; a
 # replication factor above the live brokers is INVALID_REPLICATION_FACTOR
-# (logged); DeleteTopics on broker 1 removes the topic from every mount.
+# (logged); DeleteRecords through broker 2 moves a partition's log start
+# on every replica before it answers (.state and cat on every mount);
+# DeleteTopics on broker 1 removes the topic from every mount.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -142,6 +144,21 @@ expect_eq "acks=all write to the new partition 5 on its leader (broker $l)" "wri
 	"$(write_errno "$MQ_TMP/mnt$l/ct/5")"
 r=$(admin 1 partitions ct 3)
 expect_eq "fewer partitions: INVALID_PARTITIONS" "error INVALID_PARTITIONS" "${r%%:*}"
+
+# DeleteRecords through partition 1's leader: every replica's log then
+# starts there (the followers follow the leader's log start, and the
+# answer waits for them), on every mount.
+lead1=$(timeout 5 awk '$1 == "1" { print $5 }' "$MQ_TMP/mnt1/ct/.state")
+expect_ok "100 lines into ct/1 on mnt$lead1" sh -c \
+	'seq 0 99 | sed "s/^/line-/" >> "$1"' sh "$MQ_TMP/mnt$lead1/ct/1"
+expect_eq "kafkajs DeleteRecords below 40" "ok low=40 high=100" "$(admin 2 delete-records ct 1 40)"
+starts_at() { # starts_at MNT: ct/1's log start in MNT's .state is 40
+	[ "$(timeout 5 awk '$1 == "1" { print $2 }' "$1/ct/.state" 2>/dev/null)" = 40 ]
+}
+for n in 1 2 3; do
+	check "mnt$n/ct/.state: partition 1 starts at 40" starts_at "$MQ_TMP/mnt$n"
+	expect_eq "mnt$n: cat ct/1 starts at line-40" "line-40" "$(mq_run head -n 1 "$MQ_TMP/mnt$n/ct/1")"
+done
 
 # DeleteTopics on broker 1.
 expect_eq "kafkajs DeleteTopics on broker 1" "ok" "$(admin 1 delete ct)"

@@ -7,6 +7,9 @@
 # Refusals answer Kafka's codes, each with one log line: an existing topic,
 # an unknown setting, a bad value, fewer partitions, a replication factor
 # above the live brokers, an unknown topic. validate_only changes nothing.
+# DeleteRecords moves a partition's log start (cat, .state, .segments and
+# the log agree, also after kill -9), refuses an offset above the high
+# watermark and a compacted topic, and -1 means the high watermark.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -98,6 +101,40 @@ expect_eq "describe unknown topic: UNKNOWN_TOPIC_OR_PARTITION" \
 expect_eq "no bad topic made" "orders" "$(ls "$MNT" | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "validate only: ok" "ok" "$(admin create dry 2 1 '{}' validate)"
 expect_eq "validate only: nothing made" "orders" "$(ls "$MNT" | tr '\n' ' ' | sed 's/ $//')"
+
+# DeleteRecords: the log starts at the offset given, on the mount too.
+expect_eq "create dr (segment.bytes 1024)" "ok" "$(admin create dr 1 1 '{"segment.bytes":"1024"}')"
+i=0
+while [ $i -lt 200 ]; do
+	seq "$i" $((i + 9)) | sed 's/^/line-/' >>"$MNT/dr/0"
+	i=$((i + 10))
+done
+expect_eq "dr/0: 200 lines" "200" "$(mq_run cat "$MNT/dr/0" | wc -l)"
+expect_eq "delete records below 50" "ok low=50 high=200" "$(admin delete-records dr 0 50)"
+expect_eq "cat starts at offset 50" "line-50" "$(mq_run head -n 1 "$MNT/dr/0")"
+expect_eq "150 lines left" "150" "$(mq_run cat "$MNT/dr/0" | wc -l)"
+expect_eq ".state: log start 50" "50" "$(awk '$1 == "0" { print $2 }' "$MNT/dr/.state")"
+expect_ok "the segments wholly below went" sh -c \
+	'! ls "$1" | grep -qx 00000000000000000000.log' sh "$MNT/dr/.segments/0"
+expect_ok "log: the deletion, with the asker" \
+	grep -q "DeleteRecords from .*: dr-0: records below offset 50 deleted, the log starts at 50" "$LOG"
+r=$(admin delete-records dr 0 500)
+expect_eq "above the high watermark: OFFSET_OUT_OF_RANGE" "error OFFSET_OUT_OF_RANGE" "${r%%:*}"
+expect_ok "log: the refusal" grep -q "DeleteRecords from .*: dr-0 below offset 500 refused: OFFSET_OUT_OF_RANGE" "$LOG"
+expect_eq "below the start: nothing changes" "ok low=50 high=200" "$(admin delete-records dr 0 10)"
+expect_eq "create cmp (compact only)" "ok" "$(admin create cmp 1 1 '{"cleanup.policy":"compact","key.separator":":"}')"
+r=$(admin delete-records cmp 0 0)
+expect_eq "a compacted topic: POLICY_VIOLATION" "error POLICY_VIOLATION" "${r%%:*}"
+expect_eq "-1: up to the high watermark" "ok low=200 high=200" "$(admin delete-records dr 0 -1)"
+expect_eq "nothing left to read" "0" "$(mq_run cat "$MNT/dr/0" | wc -c)"
+expect_ok "writes go on" sh -c 'echo line-200 >> "$1"' sh "$MNT/dr/0"
+expect_eq "and read back" "line-200" "$(mq_run cat "$MNT/dr/0")"
+mq_kill9
+mq_mount --config "$MQ_TMP/server.properties"
+expect_eq "after kill -9: the log still starts at 200" "200" \
+	"$(awk '$1 == "0" { print $2 }' "$MNT/dr/.state")"
+expect_eq "and reads the same" "line-200" "$(mq_run cat "$MNT/dr/0")"
+expect_eq "delete dr, cmp" "ok ok" "$(admin delete dr) $(admin delete cmp)"
 
 # Partitions grow; the topic goes.
 expect_eq "create partitions: 5" "ok" "$(admin partitions orders 5)"

@@ -298,6 +298,11 @@ static int op_offset_for_max_time(void *log, int64_t *offset, int64_t *timestamp
 	return partition_engine_ops.offset_for_max_time(((struct elog *)log)->l, offset, timestamp);
 }
 
+static int op_delete_records(void *log, int64_t offset, bool busy_ok, int64_t *start)
+{
+	return partition_engine_ops.delete_records(((struct elog *)log)->l, offset, busy_ok, start);
+}
+
 const struct partition_log_ops elog_ops = {
 	.offsets = op_offsets,
 	.set_hw = op_set_hw,
@@ -311,6 +316,7 @@ const struct partition_log_ops elog_ops = {
 	.reset_start = op_reset_start,
 	.offset_for_time = op_offset_for_time,
 	.offset_for_max_time = op_offset_for_max_time,
+	.delete_records = op_delete_records,
 };
 
 int elog_dirs_identical(const char *a, const char *b, char *why, size_t whylen)

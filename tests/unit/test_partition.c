@@ -158,20 +158,20 @@ static void test_hw_min_leo_over_isr(void **state)
 	/* Followers' LEOs are unknown: the hw cannot move yet. */
 	assert_int_equal(hw_of(p), 0);
 	tlog_append(t, 5, 5, "new"); /* LEO 15 */
-	assert_int_equal(partition_update_follower_fetch_state(p, 2, 12, 1001), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 12, -1, 1001), 0);
 	assert_int_equal(hw_of(p), 0); /* 3 unknown */
-	assert_int_equal(partition_update_follower_fetch_state(p, 3, 8, 1002), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 8, -1, 1002), 0);
 	assert_int_equal(hw_of(p), 8);
-	assert_int_equal(partition_update_follower_fetch_state(p, 3, 15, 1003), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 15, -1, 1003), 0);
 	assert_int_equal(hw_of(p), 12);
 	/* A follower behind the hw (it truncated) does not move it back. */
-	assert_int_equal(partition_update_follower_fetch_state(p, 2, 3, 1004), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 3, -1, 1004), 0);
 	assert_int_equal(hw_of(p), 12);
 	assert_int_equal(partition_maybe_increment_leader_hw(p, 1005), 0);
 	/* A fetch past our LEO is refused, one from a stranger too. */
-	assert_int_equal(partition_update_follower_fetch_state(p, 2, 16, 1006), -ERANGE);
-	assert_int_equal(partition_update_follower_fetch_state(p, 9, 1, 1006), -ENOENT);
-	assert_int_equal(partition_update_follower_fetch_state(p, 1, 1, 1006), -ENOENT);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 16, -1, 1006), -ERANGE);
+	assert_int_equal(partition_update_follower_fetch_state(p, 9, 1, -1, 1006), -ENOENT);
+	assert_int_equal(partition_update_follower_fetch_state(p, 1, 1, -1, 1006), -ENOENT);
 	partition_unref(p);
 	tlog_close(t);
 }
@@ -188,7 +188,7 @@ static void test_hw_alone_in_isr(void **state)
 	/* Followers outside the ISR do not hold the hw back. */
 	assert_int_equal(partition_maybe_increment_leader_hw(p, 1), 1);
 	assert_int_equal(hw_of(p), 4);
-	assert_int_equal(partition_update_follower_fetch_state(p, 2, 0, 2), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 0, -1, 2), 0);
 	assert_int_equal(hw_of(p), 4);
 	partition_unref(p);
 	tlog_close(t);
@@ -212,19 +212,19 @@ static void test_caught_up_times(void **state)
 	assert_int_equal(info.followers[0].last_caught_up_ms, 100);
 	assert_int_equal(info.followers[0].log_end_offset, -1);
 	/* Fetch at our LEO: caught up now. */
-	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, 200), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, -1, 200), 0);
 	tlog_append(t, 10, 1, "b"); /* LEO 20 */
 	/* Fetch below our LEO but at the LEO of its previous fetch: caught
 	 * up as of that previous fetch (200), not now. */
-	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, 300), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, -1, 300), 0);
 	partition_get_info(p, &info);
 	assert_int_equal(info.followers[0].last_caught_up_ms, 200);
-	assert_int_equal(partition_update_follower_fetch_state(p, 2, 15, 400), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 15, -1, 400), 0);
 	partition_get_info(p, &info);
 	assert_int_equal(info.followers[0].last_caught_up_ms, 200);
 	/* At the LEO of its previous fetch (20): caught up as of 400. */
 	tlog_append(t, 1, 1, "c");
-	assert_int_equal(partition_update_follower_fetch_state(p, 2, 20, 500), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 20, -1, 500), 0);
 	partition_get_info(p, &info);
 	assert_int_equal(info.followers[0].last_caught_up_ms, 400);
 	partition_unref(p);
@@ -242,8 +242,8 @@ static void test_shrink_isr(void **state)
 	(void)state;
 	tlog_append(t, 10, 1, "a");
 	assert_int_equal(partition_make_leader(p, &st, 0), 1);
-	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, 10), 0);
-	assert_int_equal(partition_update_follower_fetch_state(p, 3, 5, 10), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, -1, 10), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 5, -1, 10), 0);
 	assert_int_equal(hw_of(p), 5);
 	/* Exactly at the lag limit nobody leaves. */
 	assert_int_equal(partition_maybe_shrink_isr(p, 30000), 0);
@@ -282,8 +282,8 @@ static void test_shrink_write_fails(void **state)
 	(void)state;
 	tlog_append(t, 10, 1, "a");
 	assert_int_equal(partition_make_leader(p, &st, 0), 1);
-	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, 10), 0);
-	assert_int_equal(partition_update_follower_fetch_state(p, 3, 2, 10), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, -1, 10), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 2, -1, 10), 0);
 	/* The version moved: nothing changes, the hw stays held by 3. */
 	assert_int_equal(partition_maybe_shrink_isr(p, 40000), -ESTALE);
 	partition_get_info(p, &info);
@@ -318,10 +318,10 @@ static void test_expand_isr(void **state)
 	assert_int_equal(partition_maybe_increment_leader_hw(p, 0), 1);
 	assert_int_equal(hw_of(p), 20);
 	/* Below the hw: not in sync. */
-	assert_int_equal(partition_update_follower_fetch_state(p, 2, 15, 1), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 15, -1, 1), 0);
 	assert_int_equal(isr_size(p), 1);
 	assert_int_equal(w.calls, 0);
-	assert_int_equal(partition_update_follower_fetch_state(p, 2, 20, 2), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 20, -1, 2), 0);
 	assert_int_equal(w.calls, 1);
 	partition_get_info(p, &info);
 	assert_int_equal(info.n_isr, 2);
@@ -356,9 +356,9 @@ static void test_expand_needs_epoch_start(void **state)
 	assert_int_equal(partition_make_leader(p, &st, 0), 1); /* epoch 4 at 10 */
 	/* The hw is 0 (2 has not fetched), so 3 at 8 is past the hw, but
 	 * short of the epoch's start (10): not in sync; at 10 it is. */
-	assert_int_equal(partition_update_follower_fetch_state(p, 3, 8, 1), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 8, -1, 1), 0);
 	assert_int_equal(isr_size(p), 2);
-	assert_int_equal(partition_update_follower_fetch_state(p, 3, 10, 2), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 10, -1, 2), 0);
 	assert_int_equal(isr_size(p), 3);
 	partition_unref(p);
 	tlog_close(t);
@@ -397,7 +397,7 @@ static void test_pending_expand_holds_hw(void **state)
 	/* Alone in the ISR, the new leader's hw moves to its LEO at once. */
 	assert_int_equal(partition_make_leader(p, &st, 0), 1);
 	assert_int_equal(hw_of(p), 5);
-	assert_int_equal(partition_update_follower_fetch_state(p, 2, 5, 1), 0);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 5, -1, 1), 0);
 	/* During the write the leader appended 3; 2 is at 5 and counts. */
 	assert_int_equal(pending_hw_seen, 5);
 	assert_int_equal(pending_shrink_rc, 0);
@@ -451,7 +451,7 @@ static void test_make_leader_follower_transitions(void **state)
 	st = state3(3, 6, 3);
 	assert_int_equal(partition_make_follower(p, &st), 1);
 	assert_int_equal(partition_follower_truncate(p, g, 0, true), -ESTALE);
-	assert_int_equal(partition_follower_append(p, g, NULL, 0, 0), -ESTALE);
+	assert_int_equal(partition_follower_append(p, g, NULL, 0, 0, -1), -ESTALE);
 	assert_int_equal(partition_follow_state(p, &f), 0);
 	assert_int_equal(partition_follower_truncate(p, f.generation, 0, true), 0);
 	assert_int_equal(partition_follow_state(p, &f), 0);
@@ -492,12 +492,12 @@ static void test_follower_hw(void **state)
 	assert_true(raw.len > 0 && raw.len <= sizeof(buf));
 	assert_int_equal(pread(raw.fd, buf, raw.len, raw.offset), (ssize_t)raw.len);
 	tlog_ops.raw_release(leader, &raw);
-	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8), 0);
+	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8, -1), 0);
 	assert_int_equal(hw_of(p), 5);
-	assert_int_equal(partition_follower_append(p, f.generation, NULL, 0, 3), 0);
+	assert_int_equal(partition_follower_append(p, f.generation, NULL, 0, 3, -1), 0);
 	assert_int_equal(hw_of(p), 5);
 	/* Batches that do not start at our LEO are refused. */
-	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8), -EBADMSG);
+	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8, -1), -EBADMSG);
 	assert_int_equal(tlog_refs(leader), 0);
 	partition_unref(p);
 	tlog_close(leader);
@@ -538,7 +538,7 @@ static void test_unclean_restart_eligibility(void **state)
 	assert_int_equal(pread(raw.fd, buf, raw.len, raw.offset), (ssize_t)raw.len);
 	tlog_ops.raw_release(leader, &raw);
 	/* First fetch: the leader's hw is 8; we hold 4. */
-	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8), 0);
+	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8, -1), 0);
 	assert_false(partition_leader_eligible(p));
 	/* A controller's state with us in the ISR is not enough while we
 	 * lack records the leader had committed when we came back. */
@@ -548,14 +548,14 @@ static void test_unclean_restart_eligibility(void **state)
 	assert_int_equal(tlog_ops.read_raw(leader, 4, 8, 1, &raw), 0);
 	assert_int_equal(pread(raw.fd, buf, raw.len, raw.offset), (ssize_t)raw.len);
 	tlog_ops.raw_release(leader, &raw);
-	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8), 0);
+	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8, -1), 0);
 	/* Caught up but not yet in the ISR. */
 	assert_false(partition_leader_eligible(p));
 	st = state3(1, 3, 2);
 	st.partition_epoch = 4;
 	int before = changes;
 	assert_int_equal(partition_make_follower(p, &st), 0);
-	assert_int_equal(partition_follower_append(p, f.generation, NULL, 0, 8), 0);
+	assert_int_equal(partition_follower_append(p, f.generation, NULL, 0, 8, -1), 0);
 	assert_true(partition_leader_eligible(p));
 	assert_true(changes > before);
 	st = state3(2, 4, 2);
@@ -1115,6 +1115,92 @@ static void test_list_offsets_handler(void **state)
 	assert_int_equal(list_offset(c, -4, &off, &ts), PROTO_ERR_INVALID_REQUEST);
 	net_client_close(c);
 	bk_stop(&a);
+	use_engine = false;
+}
+
+/* DeleteRecords through a raw client: one partition of "orders" below
+ * offset (timeout_ms), its error and low watermark. */
+static int16_t delete_records(struct net_client *c, int32_t partition, int64_t offset,
+			      int32_t timeout_ms, int64_t *low)
+{
+	struct proto_delete_records_part part = { partition, offset };
+	struct proto_delete_records_topic topic = { kstr_of("orders"), 1, &part };
+	struct proto_delete_records_req req = { 1, &topic, timeout_ms };
+	struct proto_delete_records_resp dr;
+	struct net_resp resp;
+	struct kbuf_w w;
+	int16_t err;
+
+	kbuf_w_init(&w, 512);
+	assert_int_equal(proto_delete_records_req_encode(&w, 2, &req), 0);
+	assert_int_equal(net_client_call(c, PROTO_API_DELETE_RECORDS, 2, w.buf, w.len, 0,
+					 DEADLINE_MS, &resp),
+			 0);
+	kbuf_w_free(&w);
+	assert_int_equal(proto_delete_records_resp_decode(&resp.body, 2, &dr), 0);
+	assert_int_equal(dr.topics[0].n_partitions, 1);
+	err = dr.topics[0].partitions[0].error_code;
+	*low = dr.topics[0].partitions[0].low_watermark;
+	proto_delete_records_resp_free(&dr);
+	net_resp_free(&resp);
+	return err;
+}
+
+static int64_t start_of(struct bk *b)
+{
+	struct partition_offsets o;
+
+	b->ops->offsets(b->log, &o);
+	return o.log_start_offset;
+}
+
+/* DeleteRecords on a leader with a follower in the ISR: the answer waits
+ * until the follower's log start (from its fetches) reaches the offset,
+ * its own having followed the leader's; the refusals; and a follower
+ * that stops fetching makes the wait end in REQUEST_TIMED_OUT. */
+static void test_delete_records_handler(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct net_client *ca, *cb;
+	int64_t low;
+
+	(void)state;
+	use_engine = true;
+	bk_start(&a, 1, "delrec-a");
+	bk_start(&b, 2, "delrec-b");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	for (int i = 0; i < 10; i++)
+		leader_append(&a, 10, 1, "r");
+	bk_follow(&b, &a, false);
+	assert_true(synced(&a, &b, 2));
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &ca), 0);
+	assert_int_equal(net_client_connect("127.0.0.1", b.port, DEADLINE_MS, &cb), 0);
+	assert_int_equal(partition_low_watermark(a.p, &low), 0);
+	assert_int_equal(low, 0);
+	assert_int_equal(delete_records(ca, 0, 40, DEADLINE_MS, &low), 0);
+	assert_int_equal(low, 40);
+	assert_int_equal(start_of(&a), 40);
+	assert_int_equal(start_of(&b), 40); /* the answer waited for it */
+	assert_int_equal(delete_records(ca, 0, 101, DEADLINE_MS, &low),
+			 PROTO_ERR_OFFSET_OUT_OF_RANGE);
+	assert_int_equal(low, -1);
+	assert_int_equal(delete_records(ca, 0, -2, DEADLINE_MS, &low),
+			 PROTO_ERR_OFFSET_OUT_OF_RANGE);
+	assert_int_equal(delete_records(ca, 9, 1, DEADLINE_MS, &low),
+			 PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	assert_int_equal(delete_records(cb, 0, 50, DEADLINE_MS, &low),
+			 PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	/* The follower stops: the leader's start moves, the wait times out. */
+	fetcher_remove(b.fetcher, b.p);
+	assert_int_equal(delete_records(ca, 0, -1, 100, &low), PROTO_ERR_REQUEST_TIMED_OUT);
+	assert_int_equal(start_of(&a), 100);
+	assert_int_equal(start_of(&b), 40);
+	net_client_close(ca);
+	net_client_close(cb);
+	bk_stop(&a);
+	bk_stop(&b);
 	use_engine = false;
 }
 
@@ -1769,6 +1855,7 @@ int main(void)
 		cmocka_unit_test(test_fetcher_ofle_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetch_handler_rules),
 		cmocka_unit_test(test_list_offsets_handler),
+		cmocka_unit_test(test_delete_records_handler),
 		cmocka_unit_test(test_ofle_handler),
 		cmocka_unit_test(test_e2e_sasl_and_reconnect),
 		cmocka_unit_test(test_remove_while_leader_silent),

@@ -1,6 +1,7 @@
 /*
  * test_proto_offsets.c — ListOffsets, OffsetCommit and OffsetFetch
- * (repl/proto_offsets.c): frames hand-built from the JSON schemas at an old
+ * (repl/proto_offsets.c), DeleteRecords (repl/proto_records.c): frames
+ * hand-built from the JSON schemas at an old
  * version (what kafkajs 2.2 and librdkafka 2.0 send) and a flexible one,
  * every truncation refused, a round trip at every version that must give
  * back the same bytes, the version-dependent defaults, OffsetFetch's one
@@ -44,7 +45,17 @@ static const void *of_of(const struct proto_req *r)
 	return &r->u.offset_fetch;
 }
 
+static int dr_enc(struct kbuf_w *w, int16_t v, const void *b)
+{
+	return proto_delete_records_req_encode(w, v, b);
+}
+static const void *dr_of(const struct proto_req *r)
+{
+	return &r->u.delete_records;
+}
+
 PROTOFX_RESP_CODEC(lo, list_offsets)
+PROTOFX_RESP_CODEC(dr, delete_records)
 PROTOFX_RESP_CODEC(oc, offset_commit)
 PROTOFX_RESP_CODEC(of, offset_fetch)
 
@@ -142,6 +153,79 @@ static void test_list_offsets(void **state)
 	kbuf_w_init(&w, 1024);
 	assert_int_equal(proto_list_offsets_req_encode(&w, 7, &in), 0);
 	kbuf_w_free(&w);
+}
+
+/* ---- DeleteRecords ---- */
+
+/* v1 as kafkajs 2.2 sends it: below 50 in partition 0, the hw in 1. */
+static const uint8_t dr_v1[] = {
+	0x00, 0x15, 0x00, 0x01,    PI32(8), 0x00,     0x01,    'k',      PI32(1),
+	0x00, 0x01, 't',  PI32(2), PI32(0), PI64(50), PI32(1), PI64(-1), PI32(5000),
+};
+/* v2: flexible. */
+static const uint8_t dr_v2[] = {
+	0x00, 0x15, 0x00, 0x02,    PI32(9), 0x00, 0x01, 'k',       0x00, 0x02,
+	0x02, 't',  0x02, PI32(0), PI64(7), 0x00, 0x00, PI32(100), 0x00,
+};
+
+static void test_delete_records(void **state)
+{
+	struct proto_req req;
+	struct proto_delete_records_req *d = &req.u.delete_records;
+	struct proto_delete_records_resp resp;
+	struct proto_delete_records_part parts[2] = { { 0, 50 }, { 3, PROTO_DELETE_RECORDS_HW } };
+	struct proto_delete_records_topic tops[2] = { { kstr_of("a"), 2, parts },
+						      { kstr_of("b"), 0, NULL } };
+	struct proto_delete_records_req in = { 2, tops, 30000 };
+	struct proto_delete_records_resp_part rparts[2] = {
+		{ 0, 50, 0 },
+		{ 3, -1, PROTO_ERR_OFFSET_OUT_OF_RANGE },
+	};
+	struct proto_delete_records_resp_topic rtops[1] = { { kstr_of("a"), 2, rparts } };
+	struct proto_delete_records_resp rin = { 10, 1, rtops };
+	uint8_t *frame;
+
+	(void)state;
+	protofx_req_same_bytes(dr_v1, sizeof(dr_v1), dr_enc, dr_of, &req);
+	assert_int_equal(d->n_topics, 1);
+	assert_int_equal(d->topics[0].n_partitions, 2);
+	assert_true(d->topics[0].partitions[0].offset == 50);
+	assert_true(d->topics[0].partitions[1].offset == PROTO_DELETE_RECORDS_HW);
+	assert_int_equal(d->timeout_ms, 5000);
+	proto_req_free(&req);
+	protofx_req_same_bytes(dr_v2, sizeof(dr_v2), dr_enc, dr_of, &req);
+	assert_true(d->topics[0].partitions[0].offset == 7);
+	assert_int_equal(d->timeout_ms, 100);
+	proto_req_free(&req);
+	/* Responses as a broker sends them, v0 and v2. */
+	protofx_same_bytes(dr_dec, dr_renc, dr_free,
+			   PROTOFX_BYTES(PI32(0), PI32(1), 0x00, 0x01, 't', PI32(1), PI32(0),
+					 PI64(50), 0x00, 0x00),
+			   0, &resp);
+	assert_true(resp.topics[0].partitions[0].low_watermark == 50);
+	proto_delete_records_resp_free(&resp);
+	protofx_same_bytes(dr_dec, dr_renc, dr_free,
+			   PROTOFX_BYTES(PI32(0), 0x02, 0x02, 't', 0x02, PI32(0), PI64(-1), 0x00,
+					 0x07, 0x00, 0x00, 0x00),
+			   2, &resp);
+	assert_int_equal(resp.topics[0].partitions[0].error_code, PROTO_ERR_REQUEST_TIMED_OUT);
+	proto_delete_records_resp_free(&resp);
+	for (int16_t v = 0; v <= 2; v++) {
+		protofx_req_round(PROTO_API_DELETE_RECORDS, v, dr_enc, dr_of, &in, &req, &frame);
+		assert_int_equal(d->n_topics, 2);
+		assert_true(d->topics[0].partitions[1].offset == PROTO_DELETE_RECORDS_HW);
+		assert_int_equal(d->topics[1].n_partitions, 0);
+		assert_int_equal(d->timeout_ms, 30000);
+		proto_req_free(&req);
+		free(frame);
+		protofx_resp_round(dr_dec, dr_renc, dr_free, v, &rin, &resp, &frame);
+		assert_int_equal(resp.throttle_time_ms, 10);
+		assert_true(resp.topics[0].partitions[0].low_watermark == 50);
+		assert_int_equal(resp.topics[0].partitions[1].error_code,
+				 PROTO_ERR_OFFSET_OUT_OF_RANGE);
+		proto_delete_records_resp_free(&resp);
+		free(frame);
+	}
 }
 
 /* ---- OffsetCommit ---- */
@@ -421,9 +505,8 @@ static void test_offsets_caps(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_list_offsets),
-		cmocka_unit_test(test_offset_commit),
-		cmocka_unit_test(test_offset_fetch),
+		cmocka_unit_test(test_list_offsets),  cmocka_unit_test(test_delete_records),
+		cmocka_unit_test(test_offset_commit), cmocka_unit_test(test_offset_fetch),
 		cmocka_unit_test(test_offsets_caps),
 	};
 

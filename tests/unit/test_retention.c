@@ -2,7 +2,9 @@
  * test_retention.c — retention (engine/retention.c): selection by time, by
  * size, both, never the active segment, only below the hw; the log start
  * offset and positions after deletion; a reader holding a deleted segment;
- * the log start across reopen; crash points during deletion.
+ * the log start across reopen; crash points during deletion; DeleteRecords
+ * (log_delete_records): a start inside a segment, its bounds, its listener
+ * and its checkpoint.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -326,6 +328,82 @@ static void test_crash_points(void **state)
 
 /* The settings (repl/config.c): Kafka's precedence of log.retention.*,
  * -1, policies, ratios; bad values refused with nothing changed. */
+static int starts_seen;
+static int64_t start_seen;
+
+static void start_moved(void *arg, const char *topic, int partition, int64_t start)
+{
+	(void)arg;
+	assert_string_equal(topic, "t");
+	assert_int_equal(partition, 0);
+	starts_seen++;
+	start_seen = start;
+}
+
+static void test_delete_records(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	struct log_raw raw;
+	int64_t start = -1;
+
+	put(f, 0, 600);
+	log_set_start_listener(f->l, start_moved, NULL);
+	starts_seen = 0;
+	assert_int_equal(log_delete_records(f->l, 601, false, &start), -ERANGE); /* above the hw */
+	assert_int_equal(log_delete_records(f->l, -1, false, &start), -ERANGE);
+	assert_int_equal(start, 0);
+	assert_int_equal(starts_seen, 0);
+	/* Inside a segment: the start moves there, the segments wholly below
+	 * go, the rest of its segment stays but is not read. */
+	assert_int_equal(log_delete_records(f->l, 250, false, &start), 0);
+	assert_int_equal(start, 250);
+	assert_int_equal(starts_seen, 1);
+	assert_int_equal(start_seen, 250);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, 250);
+	assert_int_equal(st.line_start, pos_of(250));
+	assert_false(exists(f, 0, ".log"));
+	struct log_cursor *c = log_cursor_new(f->l);
+	char buf[64];
+	int64_t actual = -1;
+	assert_true(log_read_lines(f->l, c, 0, buf, sizeof(buf), &actual) > 0);
+	assert_int_equal(actual, pos_of(250));
+	assert_memory_equal(buf, "value-250\n", 10);
+	log_cursor_free(c);
+	assert_int_equal(log_read_raw(f->l, 249, -1, 1 << 20, &raw), -ERANGE);
+	assert_int_equal(log_read_raw(f->l, 250, -1, 1 << 20, &raw), 0);
+	assert_true(raw.len > 0);
+	log_raw_release(&raw);
+	/* At or below the start: nothing changes. */
+	assert_int_equal(log_delete_records(f->l, 100, false, &start), 0);
+	assert_int_equal(start, 250);
+	assert_int_equal(starts_seen, 1);
+	/* Checkpointed, it survives a kill -9. */
+	assert_int_equal(logmgr_checkpoint(f->m), 0);
+	logmgr_abandon(f->m);
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, 250);
+	assert_int_equal(st.line_start, pos_of(250));
+	/* Up to the hw: nothing left to read. */
+	assert_int_equal(log_delete_records(f->l, 600, false, &start), 0);
+	assert_int_equal(start, 600);
+	c = log_cursor_new(f->l);
+	assert_int_equal(log_read_lines(f->l, c, 0, buf, sizeof(buf), NULL), 0);
+	log_cursor_free(c);
+	put(f, 600, 10);
+	c = log_cursor_new(f->l);
+	assert_true(log_read_lines(f->l, c, 0, buf, sizeof(buf), &actual) > 0);
+	assert_int_equal(actual, pos_of(600));
+	log_cursor_free(c);
+	/* Kafka refuses it on a topic that is compacted only. */
+	f->cfg.cleanup_policy = LOG_CLEANUP_COMPACT;
+	log_reconfigure(f->l, &f->cfg);
+	assert_int_equal(log_delete_records(f->l, 605, false, &start), -EPERM);
+	assert_int_equal(start, 600);
+}
+
 static void test_config_keys(void **state)
 {
 	(void)state;
@@ -390,6 +468,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_never_active_and_hw, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_holds_segment, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_delete_records, setup, logfx_teardown),
 		cmocka_unit_test(test_config_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
