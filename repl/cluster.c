@@ -537,6 +537,18 @@ static void topic_owner_read(struct cluster *c, const char *topic, uid_t *uid, g
 	free(data);
 }
 
+/* Whether /brokers/topics/<topic> exists now (a failed check counts as
+ * there: a topic is never removed here on a doubt). */
+static bool topic_still_there(void *arg, const char *topic)
+{
+	struct cluster *c = arg;
+	char path[ZK_PATH_MAX];
+
+	if (zk_path_topic(path, sizeof(path), topic) < 0)
+		return true;
+	return zkc_exists(c->zk, path, NULL, NULL, NULL) != -ENOENT;
+}
+
 /* Every topic in /brokers/topics becomes (or stays) a local topic; local
  * replicated topics no longer there go (the controller deleted them). */
 static int read_topics(struct cluster *c)
@@ -598,7 +610,7 @@ static int read_topics(struct cluster *c)
 		}
 	}
 	if (rc == 0 && h->retain)
-		h->retain(h->arg, names, n);
+		h->retain(h->arg, names, n, topic_still_there, c);
 	zkc_names_free(names, n);
 	return rc;
 }

@@ -86,12 +86,16 @@ static inline bool cluster_topic_local_only(const char *topic)
  * of (the broker makes its local topic with logs for those only, or opens
  * those it lacks and returns -EEXIST when it has the topic), then
  * retain with every name there (the broker deletes its replicated topics
- * not among them). Called on the cluster thread. */
+ * not among them, but those that still_there(zarg, name) finds in
+ * ZooKeeper now: the list was read before the topics were processed, and
+ * a topic this broker made meanwhile, znode first, is not in it). Called
+ * on the cluster thread. */
 struct zk_config;
 struct cluster_topic_hooks {
 	int (*appeared)(void *arg, const char *topic, int n_partitions, const bool *local,
 			uid_t uid, gid_t gid, mode_t mode);
-	void (*retain)(void *arg, char **names, int n);
+	void (*retain)(void *arg, char **names, int n,
+		       bool (*still_there)(void *zarg, const char *topic), void *zarg);
 	/* The topic's overrides in /config/topics/<t> (none: an empty zc),
 	 * after its appearance and after each notification
 	 * /config/changes/config_change_<seq> naming "topics/<t>". */

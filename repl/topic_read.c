@@ -147,6 +147,16 @@ int64_t topic_file_size(struct topic *t, int partition)
 	while (now > shown && !atomic_compare_exchange_weak(&pt->size_shown, &shown, now))
 		;
 	pthread_rwlock_unlock(&t->lock);
+	/* Another stat may have read a later position and shown it between
+	 * this one's read and its look at size_shown: read again. Only a
+	 * position still below is one that went back. */
+	if (now < shown) {
+		int64_t again = line_size(t, partition, false);
+
+		if (again < 0)
+			return shown;
+		now = again;
+	}
 	if (now < shown) {
 		mq_log_limited(MQ_WARN,
 			       "topic %s partition %d: the high watermark's line position went "

@@ -405,7 +405,8 @@ int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, cons
 
 static int topic_delete_local(struct broker *b, const char *name);
 
-void topics_cluster_retain(void *arg, char **names, int n)
+void topics_cluster_retain(void *arg, char **names, int n,
+			   bool (*still_there)(void *zarg, const char *topic), void *zarg)
 {
 	struct broker *b = arg;
 	char **local = NULL;
@@ -419,6 +420,7 @@ void topics_cluster_retain(void *arg, char **names, int n)
 		for (int j = 0; j < n && !there; j++)
 			there = !strcmp(local[i], names[j]);
 		if (!there && broker_replicated(b, local[i]) &&
+		    !(still_there && still_there(zarg, local[i])) &&
 		    topic_delete_local(b, local[i]) == 0)
 			mq_log(MQ_INFO, "topic %s: deleted in the cluster, removed here", local[i]);
 	}

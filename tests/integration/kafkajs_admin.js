@@ -2,6 +2,7 @@
 // against a broker, for t_kafka_admin.sh and t_cluster_admin.sh:
 //
 //   node kafkajs_admin.js BROKER create TOPIC PARTITIONS [RF [CONFIG_JSON [validate]]]
+//   node kafkajs_admin.js BROKER create-many PREFIX N RF   (PREFIX0..N-1, one request)
 //   node kafkajs_admin.js BROKER delete TOPIC
 //   node kafkajs_admin.js BROKER partitions TOPIC COUNT
 //   node kafkajs_admin.js BROKER describe TOPIC [NAME...]
@@ -54,6 +55,13 @@ const entries = (json) =>
       });
       // kafkajs answers TOPIC_ALREADY_EXISTS with false, not an error.
       console.log(created || validate === 'validate' ? 'ok' : 'exists');
+    } else if (op === 'create-many') {
+      const [n, rf] = rest;
+      const topics = [];
+      for (let i = 0; i < Number(n); i++)
+        topics.push({ topic: `${topic}${i}`, numPartitions: 1, replicationFactor: Number(rf) });
+      await admin.createTopics({ waitForLeaders: true, timeout: 30000, topics });
+      console.log('ok');
     } else if (op === 'delete') {
       await admin.deleteTopics({ topics: [topic], timeout: 20000 });
       console.log('ok');

@@ -49,6 +49,17 @@ parts_are() { # parts_are MNT TOPIC "0 1 2"
 	[ "$(timeout 5 ls "$1/$2" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')" = "$3" ]
 }
 gone() { ! listed "$1" "$2"; }
+write_errno() {
+	python3 - "$1" <<'PY'
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+try:
+    os.write(fd, b"x\n")
+    print("written")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e.errno))
+PY
+}
 
 expect_eq "kafkajs CreateTopics on broker 1: 3 partitions, 3 replicas, retention.ms" "ok" \
 	"$(admin 1 create ct 3 3 '{"retention.ms":"3600000"}')"
@@ -56,6 +67,23 @@ for n in 1 2 3; do
 	check "mnt$n: ct has partitions 0 1 2" poll 20 parts_are "$MQ_TMP/mnt$n" ct "0 1 2"
 	check "mnt$n/ct/.config: retention.ms=3600000" poll 20 cfg_is "$MQ_TMP/mnt$n" ct retention.ms 3600000
 done
+
+# One CreateTopics of ten topics: each is made once on every broker (none
+# taken for deleted by a listing of /brokers/topics read before it was
+# made), and takes acks=all writes on its leader.
+expect_eq "kafkajs CreateTopics of ten topics in one request" "ok" "$(admin 1 create-many many 10 3)"
+leader_of() { timeout 5 awk '$1 == "0" { print $5 }' "$MQ_TMP/mnt1/$1/.state" 2>/dev/null; }
+has_leader() { case $(leader_of "$1") in 1 | 2 | 3) return 0 ;; esac; return 1; }
+i=0
+while [ $i -lt 10 ]; do
+	check "many$i has a leader" poll 20 has_leader "many$i"
+	l=$(leader_of "many$i")
+	expect_eq "acks=all write into many$i on its leader (broker $l)" "written" \
+		"$(write_errno "$MQ_TMP/mnt$l/many$i/0")"
+	i=$((i + 1))
+done
+expect_ok "no topic of them taken for deleted" sh -c \
+	'! grep -q "topic many[0-9]: deleted in the cluster" "$1"' sh "$LOG"
 
 # A .config write on mnt2 reaches every broker.
 expect_ok "echo retention.ms=7200000 > mnt2/ct/.config" \
@@ -75,17 +103,6 @@ expect_ok "echo min.insync.replicas=4 > mnt2/ct/.config" \
 for n in 1 3; do
 	check "mnt$n/ct/.config: min.insync.replicas=4" poll 20 cfg_is "$MQ_TMP/mnt$n" ct min.insync.replicas 4
 done
-write_errno() {
-	python3 - "$1" <<'PY'
-import errno, os, sys
-fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
-try:
-    os.write(fd, b"x\n")
-    print("written")
-except OSError as e:
-    print(errno.errorcode.get(e.errno, e.errno))
-PY
-}
 # The leader of each partition, from mnt1's .state (field 5).
 tested=0
 for p in 0 1 2; do
