@@ -11,7 +11,8 @@
  * Rules per topic or resource, each refusal answered with Kafka's code, an
  * error_message, and one log line naming the peer, the topic and why:
  *   - a topic named twice in one request: INVALID_REQUEST for each;
- *   - a name Kafka refuses: INVALID_TOPIC_EXCEPTION;
+ *   - a name Kafka refuses, or a "__" name (internal topics', refused by
+ *     mkdir too): INVALID_TOPIC_EXCEPTION;
  *   - CreateTopics: an existing topic TOPIC_ALREADY_EXISTS; partitions
  *     -1 (num.partitions) or 1..10000, else INVALID_PARTITIONS;
  *     replication factor -1 (default.replication.factor) or 1..live
@@ -297,6 +298,11 @@ static int16_t create_one(struct kafka_api *ka, const struct proto_creatable_top
 
 	if (topic_cname(ct->name, name, sizeof(name)) < 0)
 		return refuse(v, PROTO_ERR_INVALID_TOPIC_EXCEPTION, "not a legal topic name");
+	/* As mkdir: "__" names are the internal topics', never a client's
+	 * (made here, one would be neither replicated nor deletable). */
+	if (!strncmp(name, "__", 2))
+		return refuse(v, PROTO_ERR_INVALID_TOPIC_EXCEPTION,
+			      "\"__\" names are kept for internal topics");
 	if (broker_topic_get(b, name, &t) == 0) {
 		topic_put(t);
 		return refuse(v, PROTO_ERR_TOPIC_ALREADY_EXISTS, "topic '%s' already exists", name);

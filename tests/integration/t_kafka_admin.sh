@@ -88,6 +88,10 @@ expect_eq "replication factor 3 on one node: INVALID_REPLICATION_FACTOR" \
 expect_ok "log: the replication factor" grep -q "'bad3' refused: INVALID_REPLICATION_FACTOR" "$LOG"
 r=$(admin create bad4 0)
 expect_eq "0 partitions: INVALID_PARTITIONS" "error INVALID_PARTITIONS" "${r%%:*}"
+r=$(admin create __mine 1)
+expect_eq "a \"__\" name, as mkdir: INVALID_TOPIC_EXCEPTION" "error INVALID_TOPIC_EXCEPTION" "${r%%:*}"
+expect_ok "log: the __ refusal" grep -q "CreateTopics from .*'__mine' refused: INVALID_TOPIC_EXCEPTION" "$LOG"
+expect_ok "no __mine made" sh -c '! ls "$1" | grep -q __mine' sh "$DATA"
 r=$(admin alter orders '{"retention.ms":"soon"}')
 expect_eq "alter, bad value: INVALID_CONFIG" "error INVALID_CONFIG" "${r%%:*}"
 expect_ok "log: the alter refusal" grep -q "AlterConfigs from .*'orders' refused: INVALID_CONFIG" "$LOG"
