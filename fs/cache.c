@@ -18,9 +18,23 @@
  * inode with pages and a size of its own: the rules below hold per node,
  * and a removal (rule 3) goes to every alias.
  *
- * Coherence. The mount runs with FUSE_CAP_EXPLICIT_INVAL_DATA and without
- * FUSE_CAP_AUTO_INVAL_DATA: the kernel drops cached pages only when told
- * (or when a size shrinks, which ours never does). The rules, per node:
+ * Coherence. The mount runs without FUSE_CAP_AUTO_INVAL_DATA (an mtime
+ * that changes drops nothing: it is the topic's, moved by every append)
+ * and without FUSE_CAP_EXPLICIT_INVAL_DATA, so that the kernel drops an
+ * inode's pages whenever it applies a size that differs from its own.
+ * Size changes: the kernel zeroes the rest of the page that holds a size
+ * it applies (truncate_pagecache runs on every change, growth included)
+ * and keeps that page; it was seen applying a size below bytes a read had
+ * already brought into that page (one writer, several readers that fstat
+ * and pread the tail: NUL bytes where records are, kept for every later
+ * reader), which the rules below cannot prevent. Without
+ * EXPLICIT_INVAL_DATA it then drops every page of the inode, the zeroed
+ * one with them. The cost: a file that grows while read through the
+ * cache is read again from the daemon after each size its readers learn;
+ * committed data read again without growth stays cached. A reader
+ * copying from that page in the instant between the kernel's zeroing and
+ * its drop can still see the zeros (README, "Not yet"). The rules, per
+ * node:
  *   1. Nothing above the high watermark: the daemon's reads stop there and
  *      st_size is its line position; the kernel reads no further than the
  *      size it knows.

@@ -51,10 +51,12 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_ASYNC_READ;
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	/* The page cache of partition files is kept coherent by invalidations
-	 * (cache.c): the kernel must not drop it whenever a size or an mtime
-	 * it sees changes (the mtime is the topic's, moved by every append). */
-	if (conn->capable & FUSE_CAP_EXPLICIT_INVAL_DATA)
-		conn->want |= FUSE_CAP_EXPLICIT_INVAL_DATA;
+	 * (cache.c) and by the kernel's own drop of an inode's pages when a
+	 * size it applies changes (no FUSE_CAP_EXPLICIT_INVAL_DATA: see
+	 * cache.c's "Size changes"); not when an mtime changes (no
+	 * FUSE_CAP_AUTO_INVAL_DATA: the mtime is the topic's, moved by every
+	 * append). */
+	conn->want &= ~FUSE_CAP_EXPLICIT_INVAL_DATA;
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	/* Locks are the daemon's, per file: a partition file has an inode per
 	 * writer (inode.h), and the kernel's locks are per inode. */

@@ -7,7 +7,8 @@
 # watermark); after retention and compaction remove records, cat returns
 # what a direct-I/O read returns, and a reader opened through the cache
 # before gets ESTALE at a removed position, never the cached bytes of
-# removed records.
+# removed records; three readers that pread the tail beside a writer leave
+# no NUL bytes in the file's cache.
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
@@ -160,6 +161,51 @@ exec 7<&-
 mq_run cat "$MNT/c/0" > "$MQ_TMP/c.3"
 expect_same "cat after compaction" "$MQ_TMP/c.direct" "$MQ_TMP/c.3"
 expect_eq "newest values once" "100" "$(grep -c '^k[0-9]*:v20$' "$MQ_TMP/c.3")"
+
+# ---- readers that follow the tail while one writer appends ----------------
+# One writer appends 60,000 lines, one to five per write(); three readers
+# each keep the file open and, whenever fstat shows it grew, pread the new
+# tail, until they have it all (60 s at most). The kernel zeroes the rest of the page that holds a size it
+# applies, and was seen applying one below bytes already read there:
+# before the mount let the kernel drop an inode's pages on each size it
+# applies (cache.c), the zeroed pages stayed and a cat afterwards showed
+# NUL bytes in place of records in most runs.
+mkdir "$MNT/tail"
+mq_run python3 - "$MNT/tail/0" > "$MQ_TMP/tail.res" <<'PY'
+import os, sys, time, multiprocessing as mp
+path = sys.argv[1]
+N = 60000
+def line(i): return b'L%07d-%s\n' % (i, b'abcdefghij'[:i % 11] * (i % 7))
+TOTAL = sum(len(line(j)) for j in range(N))
+def writer():
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    i = 0
+    while i < N:
+        k = 1 + i % 5
+        os.write(fd, b''.join(line(j) for j in range(i, min(N, i + k))))
+        i += k
+def reader():
+    fd = os.open(path, os.O_RDONLY)
+    last, end = 0, time.time() + 60
+    while time.time() < end:
+        sz = os.fstat(fd).st_size
+        if sz > last:
+            os.pread(fd, sz - last, last)
+            last = sz
+        if last >= TOTAL:
+            break
+rs = [mp.Process(target=reader) for _ in range(3)]
+w = mp.Process(target=writer)
+w.start()
+for r in rs: r.start()
+w.join()
+for r in rs: r.join(70)
+data = open(path, 'rb').read()
+want = b''.join(line(j) for j in range(N))
+print(data.count(0), data == want)
+PY
+expect_eq "tail readers beside a writer: a cat after shows every line, no NUL bytes" \
+	"0 True" "$(cat "$MQ_TMP/tail.res")"
 
 mq_umount
 
