@@ -354,6 +354,22 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	/* Every record found at open is on disk: a recovered segment's .log
 	 * was fsynced by seg_recover, the others were before the stop. */
 	l->synced_offset = leo;
+	/* After a clean stop every segment was fsynced: a log that ends below
+	 * its checkpointed hw lost committed records since (the last segment
+	 * cut at a batch boundary or emptied, which no batch check sees; or
+	 * the rescue of damage, "accept the loss"). As Kafka's log loader,
+	 * the hw follows the log down and new records take those offsets
+	 * again; unlike it, never silently. After an unclean stop the records
+	 * above the last fsync may be lost at a power cut (acks without
+	 * fsync), which recovery reports itself. */
+	if (a->clean && a->hw > leo && !l->damaged)
+		ENGINE_REPORT(ENGINE_LOG_ERR,
+			      "%s: the log ends at offset %" PRId64
+			      " after a clean stop, below its checkpointed high watermark %" PRId64
+			      " (replication-offset-checkpoint): records %" PRId64 "..%" PRId64
+			      " are gone (a segment cut or emptied?); the high watermark is "
+			      "%" PRId64 " and new records take those offsets",
+			      l->dir, leo, a->hw, leo, a->hw - 1, leo);
 	/* The engine keeps the checkpointed hw; the broker decides whether the
 	 * records above it are committed (on one node they are). */
 	l->hw = a->hw >= 0 ? a->hw : leo;

@@ -921,6 +921,46 @@ static void test_damage_kept(void **state)
 	free(bases);
 }
 
+/* After a clean stop, a log that ends below its checkpointed high
+ * watermark lost committed records (here the last segment emptied, a cut
+ * at a batch boundary that no batch check can see): as Kafka, the hw
+ * follows the log down, but an error names the records gone. */
+static void test_clean_stop_below_hw(void **state)
+{
+	struct logfx *f = *state;
+	int n;
+	int64_t *bases = closed_in_segments(f, &n);
+	char path[512], cmd[1400];
+	struct log_state st;
+
+	(void)seg_log_path(f, bases[n - 1], path, sizeof(path));
+	snprintf(cmd, sizeof(cmd), "cp %s %s/whole.log", path, f->dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(truncate(path, 0), 0);
+	logfx_reports[0] = '\0';
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_false(st.damaged);
+	assert_int_equal(st.log_end_offset, bases[n - 1]);
+	assert_int_equal(st.hw, bases[n - 1]);
+	char want[160];
+	snprintf(want, sizeof(want),
+		 "below its checkpointed high watermark 300 (replication-offset-checkpoint): "
+		 "records %lld..299 are gone",
+		 (long long)bases[n - 1]);
+	assert_non_null(strstr(logfx_reports, want));
+	check_all(f, (int)bases[n - 1]);
+	logmgr_close(f->m);
+	f->m = NULL;
+	snprintf(cmd, sizeof(cmd), "mv %s/whole.log %s", f->dir, path);
+	assert_int_equal(system(cmd), 0);
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_false(st.damaged);
+	assert_int_equal(st.log_end_offset, 300);
+	free(bases);
+}
+
 /* Overwrites the line position of .lines entry i of the segment at base. */
 static void poke_line_pos(struct logfx *f, int64_t base, int64_t i, int64_t line_pos)
 {
@@ -1800,6 +1840,7 @@ int main(void)
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_lines_checked, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_damage_kept, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_clean_stop_below_hw, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_checkpointed_log_start, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_flush_closed_truncated_meanwhile, setup,
 						logfx_teardown),
