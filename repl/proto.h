@@ -104,8 +104,8 @@
 
 #include "repl/kbuf.h"
 
-#define PROTO_MAX_TOPICS     1000
-#define PROTO_MAX_PARTITIONS 10000
+#define PROTO_MAX_TOPICS     10000
+#define PROTO_MAX_PARTITIONS 200000
 /* Brokers in one message (live brokers, live leaders, Metadata's broker
  * list), and broker ids in one replica list (replicas, isr, ...). */
 #define PROTO_MAX_BROKERS    1000

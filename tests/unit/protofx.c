@@ -61,7 +61,7 @@ size_t protofx_frame_of(const struct proto_req_hdr *hdr, protofx_req_enc_fn enc,
 	struct kbuf_w w;
 	size_t pos, len;
 
-	kbuf_w_init(&w, 1 << 20);
+	kbuf_w_init(&w, PROTO_MAX_FRAME);
 	pos = proto_req_begin(&w, hdr);
 	assert_int_equal(enc(&w, hdr->api_version, body), 0);
 	assert_int_equal(proto_frame_end(&w, pos), 0);

@@ -54,7 +54,7 @@ static size_t produce_frame(const struct proto_req_hdr *hdr, const struct proto_
 	uint8_t *flat;
 	size_t len;
 
-	proto_out_init(&out, 1 << 20);
+	proto_out_init(&out, PROTO_MAX_FRAME);
 	assert_int_equal(proto_produce_req_encode(&out, hdr, in), 0);
 	assert_int_equal(proto_out_flatten(&out, &flat, &len), 0);
 	*n_file_pieces = 0;
