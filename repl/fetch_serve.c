@@ -20,7 +20,8 @@
  *   6. records: whole batches from the one holding fetch_offset, below the
  *      LEO for a follower, below the hw for anyone else (nothing above the
  *      hw reaches a consumer), partition_max_bytes each and max_bytes in
- *      all (the first partition with data gets at least one batch).
+ *      all (the first partition with data gets at least one batch, limits
+ *      of 0 included, as Kafka's minOneMessage).
  * A follower's fetch first updates its state on the leader (LEO, caught
  * up times), which may expand the ISR and move the hw.
  *
@@ -298,7 +299,8 @@ static int fetch_respond(struct fs_fetch *f)
 	struct proto_fetch_resp resp = { .n_topics = m->n_topics,
 					 .topics = topics,
 					 .session_id = 0 };
-	int64_t budget = m->max_bytes > 0 ? m->max_bytes : INT32_MAX;
+	int64_t budget = m->max_bytes > 0 ? m->max_bytes : 0;
+	bool taken = false; /* a partition of this response has records */
 	int k = 0, rc;
 
 	/* From here on the request's done callback frees f, whatever
@@ -356,6 +358,11 @@ static int fetch_respond(struct fs_fetch *f)
 			max = (size_t)(fp->req->partition_max_bytes < budget
 					       ? fp->req->partition_max_bytes
 					       : budget);
+			/* Kafka's minOneMessage: the first partition with
+			 * records gets its first batch whatever the limits (0
+			 * included), or a fetch could never progress. */
+			if (max == 0 && !taken)
+				max = 1;
 			if (upper <= fp->req->fetch_offset || max == 0) {
 				note_sent(f, fp, rp, 0);
 				continue;
@@ -368,6 +375,7 @@ static int fetch_respond(struct fs_fetch *f)
 				continue;
 			}
 			if (fp->raw.len) {
+				taken = true;
 				rp->records_fd = fp->raw.fd;
 				rp->records_offset = fp->raw.offset;
 				rp->records_len = (int32_t)fp->raw.len;

@@ -996,20 +996,19 @@ static void test_e2e_kip279_diverging_epoch_engine(void **state)
 
 /* ---- the Fetch handler seen from a raw client ---- */
 
-static int16_t fetch_one(struct net_client *c, int32_t replica_id, int32_t cur_epoch,
-			 int64_t offset, int32_t last_epoch, int32_t max_wait,
-			 struct proto_fetch_resp_part *out, int64_t *elapsed_ms)
+/* Sends f (Fetch v12) on c: the one partition's answer in *out (without
+ * its records' bytes), its error returned. */
+static int16_t fetch_with(struct net_client *c, struct protofx_fetch *f,
+			  struct proto_fetch_resp_part *out, int64_t *elapsed_ms)
 {
-	struct protofx_fetch f;
 	struct proto_fetch_resp fr;
 	struct net_resp resp;
 	struct kbuf_w w;
 	int64_t t0 = now_mono_ms();
 	int16_t err;
 
-	protofx_fetch_init(&f, "orders", replica_id, cur_epoch, offset, last_epoch, max_wait);
 	kbuf_w_init(&w, 4096);
-	assert_int_equal(proto_fetch_req_encode(&w, 12, &f.req), 0);
+	assert_int_equal(proto_fetch_req_encode(&w, 12, &f->req), 0);
 	assert_int_equal(
 		net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS, &resp), 0);
 	kbuf_w_free(&w);
@@ -1025,6 +1024,16 @@ static int16_t fetch_one(struct net_client *c, int32_t replica_id, int32_t cur_e
 	if (elapsed_ms)
 		*elapsed_ms = now_mono_ms() - t0;
 	return err;
+}
+
+static int16_t fetch_one(struct net_client *c, int32_t replica_id, int32_t cur_epoch,
+			 int64_t offset, int32_t last_epoch, int32_t max_wait,
+			 struct proto_fetch_resp_part *out, int64_t *elapsed_ms)
+{
+	struct protofx_fetch f;
+
+	protofx_fetch_init(&f, "orders", replica_id, cur_epoch, offset, last_epoch, max_wait);
+	return fetch_with(c, &f, out, elapsed_ms);
 }
 
 /* Polls (within DEADLINE_MS) until n fetches are parked at fs. */
@@ -1202,6 +1211,35 @@ static void test_delete_records_handler(void **state)
 	bk_stop(&a);
 	bk_stop(&b);
 	use_engine = false;
+}
+
+/* Kafka's minOneMessage: a fetch whose max_bytes and partition_max_bytes
+ * are 0 still gets the first batch, and only it. */
+static void test_fetch_zero_limits(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct protofx_fetch f;
+	struct proto_fetch_resp_part rp;
+	struct partition_raw raw;
+	struct net_client *c;
+
+	(void)state;
+	bk_start(&a, 1, "zero-limits");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 3, 1, "a");
+	leader_append(&a, 3, 1, "b");
+	assert_int_equal(a.ops->read_raw(a.log, 0, 6, 1, &raw), 0); /* the first batch */
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	protofx_fetch_init(&f, "orders", -1, -1, 0, -1, 0);
+	f.part.partition_max_bytes = 0;
+	f.req.max_bytes = 0;
+	assert_int_equal(fetch_with(c, &f, &rp, NULL), 0);
+	assert_true(raw.len > 0);
+	assert_int_equal(rp.records_len, raw.len); /* one batch, whole */
+	a.ops->raw_release(a.log, &raw);
+	net_client_close(c);
+	bk_stop(&a);
 }
 
 static void test_fetch_handler_rules(void **state)
@@ -1856,6 +1894,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_handler_rules),
 		cmocka_unit_test(test_list_offsets_handler),
 		cmocka_unit_test(test_delete_records_handler),
+		cmocka_unit_test(test_fetch_zero_limits),
 		cmocka_unit_test(test_ofle_handler),
 		cmocka_unit_test(test_e2e_sasl_and_reconnect),
 		cmocka_unit_test(test_remove_while_leader_silent),
