@@ -56,7 +56,8 @@ static int become_leader(const char *name, int p, struct log *l)
 	/* One line per recovery action (the engine does not log). */
 	if (st.recovered_segments > 0 || st.recovery_truncated > 0)
 		mq_log(MQ_WARN,
-		       "log %s-%d: recovered after an unclean shutdown: %d segment%s "
+		       "log %s-%d: recovered (an unclean shutdown, or index files that "
+		       "did not match the log): %d segment%s "
 		       "checked, %" PRId64 " invalid byte%s cut from the tail, %" PRId64 " ms",
 		       name, p, st.recovered_segments, st.recovered_segments == 1 ? "" : "s",
 		       st.recovery_truncated, st.recovery_truncated == 1 ? "" : "s",

@@ -50,7 +50,7 @@ for w in a b c d; do
 done
 expect_eq "nothing else" 620 "$(wc -l < "$MQ_TMP/got")"
 expect_ok "the segments above the recovery point were rescanned" \
-	grep -q 'log d-0: recovered after an unclean shutdown' "$LOG"
+	grep -q 'log d-0: recovered (an unclean shutdown' "$LOG"
 # Every segment's .index and .lines agree with its .log again: a reopen
 # after a clean stop finds nothing to rebuild.
 mq_umount
