@@ -305,6 +305,26 @@ int topic_grow_local(struct topic *t, int n_partitions, const bool *local)
 	return config_write_local(t, text, strlen(text), CFG_CLUSTER_PARTS, local, NULL);
 }
 
+/* Removes the key.separator= and line.format= lines of text (len bytes,
+ * "key=value\n" lines), in place; the length left. */
+static size_t strip_line_settings(char *text, size_t len)
+{
+	size_t in = 0, out = 0;
+
+	while (in < len) {
+		const char *nl = memchr(text + in, '\n', len - in);
+		size_t n = nl ? (size_t)(nl - (text + in)) + 1 : len - in;
+
+		if (!(n >= 14 && !memcmp(text + in, "key.separator=", 14)) &&
+		    !(n >= 12 && !memcmp(text + in, "line.format=", 12))) {
+			memmove(text + out, text + in, n);
+			out += n;
+		}
+		in += n;
+	}
+	return out;
+}
+
 int topics_cluster_config(void *arg, const char *topic, const struct zk_config *zc)
 {
 	struct broker *b = arg;
@@ -320,6 +340,20 @@ int topics_cluster_config(void *arg, const char *topic, const struct zk_config *
 	rc = topic_overrides_text(zc, &def, &text, &len);
 	if (rc == 0)
 		rc = config_write_local(t, text, len, 0, NULL, NULL);
+	/* key.separator and line.format are fixed here once this replica has
+	 * records (EBUSY): the other settings apply all the same, or one
+	 * refused line would keep every later change of the topic from this
+	 * broker, silently. */
+	if (rc == -EBUSY) {
+		size_t kept = strip_line_settings(text, len);
+		int r = config_write_local(t, text, kept, 0, NULL, NULL);
+
+		mq_log_limited(MQ_WARN,
+			       "topic %s: the cluster's key.separator or line.format not applied "
+			       "here (this replica has records: they are fixed)%s",
+			       topic, r == 0 ? "; its other settings applied" : "");
+		rc = r;
+	}
 	if (rc < 0)
 		mq_log_limited(MQ_WARN, "topic %s: the cluster's settings not applied here: %s",
 			       topic, strerror(-rc));

@@ -13,6 +13,9 @@
 # replication factor above the live brokers is INVALID_REPLICATION_FACTOR
 # (logged); DeleteRecords through broker 2 moves a partition's log start
 # on every replica before it answers (.state and cat on every mount);
+# ten topics made in one CreateTopics each take acks=all writes; a
+# key.separator written where there is no replica is refused by the
+# replica that has records, which applies the next setting all the same;
 # DeleteTopics on broker 1 removes the topic from every mount.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
@@ -176,6 +179,33 @@ for n in 1 2 3; do
 	check "mnt$n/ct/.state: partition 1 starts at 40" starts_at "$MQ_TMP/mnt$n"
 	expect_eq "mnt$n: cat ct/1 starts at line-40" "line-40" "$(mq_run head -n 1 "$MQ_TMP/mnt$n/ct/1")"
 done
+
+# A replica that holds records refuses a key.separator the cluster sets
+# (fixed once there are records), and applies the topic's other settings
+# all the same: one refused line never keeps later changes from it. The
+# change comes from the broker without a replica (replication factor 2 of
+# three brokers), which cannot see the records.
+expect_eq "kafkajs CreateTopics: ks, 1 partition, 2 replicas" "ok" "$(admin 1 create ks 1 2)"
+check "ks has a leader" poll 20 has_leader ks
+ksl=$(leader_of ks)
+ksr=$(timeout 5 awk '$1 == "0" { print $7 }' "$MQ_TMP/mnt1/ks/.state" | tr -d '[]')
+kso=
+for n in 1 2 3; do
+	case ",$ksr," in *",$n,"*) ;; *) kso=$n ;; esac
+done
+expect_ok "broker $kso holds no replica of ks (replicas $ksr)" test -n "$kso"
+expect_eq "a record into ks on its leader (broker $ksl)" "written" \
+	"$(write_errno "$MQ_TMP/mnt$ksl/ks/0")"
+check "mnt$kso lists ks" poll 20 listed "$MQ_TMP/mnt$kso" ks
+expect_ok "key.separator=: written on mnt$kso" \
+	sh -c "echo key.separator=: > '$MQ_TMP/mnt$kso/ks/.config'"
+check "the leader logs the refused key.separator" poll 20 grep -q \
+	"topic ks: the cluster's key.separator or line.format not applied here" "$LOG"
+expect_ok "retention.ms=12345 written on mnt$kso" \
+	sh -c "echo retention.ms=12345 > '$MQ_TMP/mnt$kso/ks/.config'"
+check "the leader (mnt$ksl) applies retention.ms=12345 all the same" \
+	poll 20 cfg_is "$MQ_TMP/mnt$ksl" ks retention.ms 12345
+expect_eq "kafkajs DeleteTopics ks" "ok" "$(admin 1 delete ks)"
 
 # DeleteTopics on broker 1.
 expect_eq "kafkajs DeleteTopics on broker 1" "ok" "$(admin 1 delete ct)"
