@@ -171,7 +171,7 @@ expect_eq "newest values once" "100" "$(grep -c '^k[0-9]*:v20$' "$MQ_TMP/c.3")"
 # applies (cache.c), the zeroed pages stayed and a cat afterwards showed
 # NUL bytes in place of records in most runs.
 mkdir "$MNT/tail"
-mq_run python3 - "$MNT/tail/0" > "$MQ_TMP/tail.res" <<'PY'
+timeout -k 5 120 python3 - "$MNT/tail/0" > "$MQ_TMP/tail.res" <<'PY'
 import os, sys, time, multiprocessing as mp
 path = sys.argv[1]
 N = 60000
