@@ -42,7 +42,8 @@
  *      (partition_low_watermark: the lowest log start of the leader and
  *      the ISR, each follower's as its Fetch requests tell it) reaches
  *      the offset: the followers move theirs when a Fetch response
- *      carries the leader's. Past timeout_ms: REQUEST_TIMED_OUT (the
+ *      carries the leader's. Past timeout_ms (at most
+ *      DELETE_RECORDS_MAX_WAIT_MS): REQUEST_TIMED_OUT (the
  *      leader's start has moved all the same, and the followers' follow).
  *      Leadership lost meanwhile: NOT_LEADER_OR_FOLLOWER.
  * The answer's low_watermark is the low watermark reached, -1 with an
@@ -63,7 +64,11 @@
 #include "util/diaglog.h"
 #include "util/pause.h"
 
-#define DELETE_RECORDS_POLL_MS 5
+#define DELETE_RECORDS_POLL_MS     5
+/* The longest wait a DeleteRecords gets, whatever its timeout_ms: the
+ * wait holds a listener worker (Kafka parks it in a purgatory), so a
+ * client asking for days must not keep one. */
+#define DELETE_RECORDS_MAX_WAIT_MS 60000
 
 /* Rule 4 for one partition whose replica passed rules 1-3. */
 static int16_t part_offset(struct partition *p, int32_t replica_id, int64_t timestamp,
@@ -291,7 +296,11 @@ static int delete_records_handler(void *arg, struct net_req *req)
 				delete_one(os, req, m->topics[t].name, rq, &ps[k], &target[k]);
 		}
 	}
-	delete_wait(ps, target, rp, n, now_mono_ms() + (m->timeout_ms > 0 ? m->timeout_ms : 0));
+	int64_t wait = m->timeout_ms > 0 ? m->timeout_ms : 0;
+
+	if (wait > DELETE_RECORDS_MAX_WAIT_MS)
+		wait = DELETE_RECORDS_MAX_WAIT_MS;
+	delete_wait(ps, target, rp, n, now_mono_ms() + wait);
 	pos = net_req_begin(req);
 	rc = proto_delete_records_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
 	if (!rc)
