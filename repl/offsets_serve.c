@@ -224,7 +224,7 @@ refused:
 /* Rule 5's wait: until every held partition's low watermark reaches its
  * target, or the deadline. Each answered partition is released. */
 static void delete_wait(struct partition **ps, const int64_t *target,
-			struct proto_delete_records_resp_part **rp, int n, int64_t deadline)
+			struct proto_delete_records_resp_part *rp, int n, int64_t deadline)
 {
 	for (;;) {
 		int pending = 0;
@@ -235,9 +235,9 @@ static void delete_wait(struct partition **ps, const int64_t *target,
 			if (!ps[k])
 				continue;
 			if (partition_low_watermark(ps[k], &low) < 0) {
-				rp[k]->error_code = PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
+				rp[k].error_code = PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
 			} else if (low >= target[k]) {
-				rp[k]->low_watermark = low;
+				rp[k].low_watermark = low;
 			} else {
 				pending++;
 				continue;
@@ -253,7 +253,7 @@ static void delete_wait(struct partition **ps, const int64_t *target,
 	}
 	for (int k = 0; k < n; k++)
 		if (ps[k]) {
-			rp[k]->error_code = PROTO_ERR_REQUEST_TIMED_OUT;
+			rp[k].error_code = PROTO_ERR_REQUEST_TIMED_OUT;
 			partition_unref(ps[k]);
 			ps[k] = NULL;
 		}
@@ -265,7 +265,7 @@ static int delete_records_handler(void *arg, struct net_req *req)
 	const struct proto_req *pr = net_req_msg(req);
 	const struct proto_delete_records_req *m = &pr->u.delete_records;
 	struct proto_delete_records_resp resp = { .n_topics = m->n_topics };
-	struct proto_delete_records_resp_part *parts, **rp;
+	struct proto_delete_records_resp_part *parts;
 	struct partition **ps;
 	int64_t *target;
 	int n = 0, k = 0, rc;
@@ -275,10 +275,9 @@ static int delete_records_handler(void *arg, struct net_req *req)
 		n += m->topics[t].n_partitions;
 	resp.topics = calloc((size_t)m->n_topics + 1, sizeof(*resp.topics));
 	parts = calloc((size_t)n + 1, sizeof(*parts));
-	rp = calloc((size_t)n + 1, sizeof(*rp));
 	ps = calloc((size_t)n + 1, sizeof(*ps));
 	target = calloc((size_t)n + 1, sizeof(*target));
-	if (!resp.topics || !parts || !rp || !ps || !target) {
+	if (!resp.topics || !parts || !ps || !target) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -289,7 +288,6 @@ static int delete_records_handler(void *arg, struct net_req *req)
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			const struct proto_delete_records_part *rq = &m->topics[t].partitions[j];
 
-			rp[k] = &parts[k];
 			parts[k].partition_index = rq->partition_index;
 			parts[k].low_watermark = -1;
 			parts[k].error_code =
@@ -300,7 +298,7 @@ static int delete_records_handler(void *arg, struct net_req *req)
 
 	if (wait > DELETE_RECORDS_MAX_WAIT_MS)
 		wait = DELETE_RECORDS_MAX_WAIT_MS;
-	delete_wait(ps, target, rp, n, now_mono_ms() + wait);
+	delete_wait(ps, target, parts, n, now_mono_ms() + wait);
 	pos = net_req_begin(req);
 	rc = proto_delete_records_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
 	if (!rc)
@@ -311,7 +309,6 @@ out:
 			partition_unref(ps[i]);
 	free(resp.topics);
 	free(parts);
-	free(rp);
 	free(ps);
 	free(target);
 	return rc;

@@ -853,6 +853,23 @@ static void expect_damaged(struct logfx *f, int64_t leo, const char *what)
 	assert_non_null(strstr(logfx_reports, what));
 }
 
+/* The operator puts the copy of the segment's .log aside (DIR/whole.log)
+ * back at path, and the log opens whole again: records 0..299. */
+static void put_back_whole(struct logfx *f, const char *path)
+{
+	char cmd[1400];
+	struct log_state st;
+
+	logmgr_close(f->m);
+	f->m = NULL;
+	snprintf(cmd, sizeof(cmd), "mv %s/whole.log %s", f->dir, path);
+	assert_int_equal(system(cmd), 0);
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_false(st.damaged);
+	assert_int_equal(st.log_end_offset, 300);
+}
+
 /* Damage found at open after a clean stop is never cut: a segment cut in
  * the middle of a batch, or missing, leaves the partition readable up to
  * the damage, writes refused, every file kept, and a report that names the
@@ -885,14 +902,7 @@ static void test_damage_kept(void **state)
 	expect_damaged(f, st.log_end_offset, path);
 
 	/* The operator puts the segment back whole: all of it is there again. */
-	logmgr_close(f->m);
-	f->m = NULL;
-	snprintf(cmd, sizeof(cmd), "mv %s/whole.log %s", f->dir, path);
-	assert_int_equal(system(cmd), 0);
-	logfx_open(f);
-	log_get_state(f->l, &st);
-	assert_false(st.damaged);
-	assert_int_equal(st.log_end_offset, 300);
+	put_back_whole(f, path);
 	log_set_hw(f->l, 300);
 	check_all(f, 300);
 
@@ -950,14 +960,7 @@ static void test_clean_stop_below_hw(void **state)
 		 (long long)bases[n - 1]);
 	assert_non_null(strstr(logfx_reports, want));
 	check_all(f, (int)bases[n - 1]);
-	logmgr_close(f->m);
-	f->m = NULL;
-	snprintf(cmd, sizeof(cmd), "mv %s/whole.log %s", f->dir, path);
-	assert_int_equal(system(cmd), 0);
-	logfx_open(f);
-	log_get_state(f->l, &st);
-	assert_false(st.damaged);
-	assert_int_equal(st.log_end_offset, 300);
+	put_back_whole(f, path);
 	free(bases);
 }
 
