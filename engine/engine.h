@@ -604,6 +604,12 @@ int64_t log_cursor_lines(const struct log_cursor *c);
  * copy starts inside that line. */
 ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *buf, size_t size,
 		       int64_t *actual_pos);
+/* For a reader through the page cache, which reads whole pages: the line
+ * bytes at pos of records that retention or DeleteRecords removed from
+ * the page holding the log start (retention.c, "The page of the log
+ * start"), up to size and the log start. Bytes copied; 0 when pos is not
+ * among them (log_read_lines then skips to the log start). */
+size_t log_read_head(struct log *l, int64_t pos, char *buf, size_t size);
 /* log_read_lines, for a reader that alternates between two buffers of size
  * bytes: a read that fills buf may have a helper decode what follows into
  * next meanwhile, for a next call with buf = next at the position this one

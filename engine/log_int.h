@@ -353,6 +353,13 @@ struct log {
 	/* Line position of log_start_offset: reads never start below it
 	 * (records below a checkpointed log start stay unseen). */
 	int64_t line_start;
+	/* head[0..head_len): the line bytes at [head_pos, line_start) of
+	 * records removed by retention or DeleteRecords, that share a page
+	 * with line_start (retention.c, "The page of the log start"); valid
+	 * only while head_pos + head_len == line_start. */
+	char *head;
+	int64_t head_pos;
+	size_t head_len;
 	int64_t hw;
 	int64_t line_hw;
 	int64_t recovery_point;

@@ -149,6 +149,9 @@ int log_reset_start(struct log *l, int64_t offset, int64_t line_pos)
 	l->truncations++;
 	l->log_start_offset = offset;
 	l->line_start = line_pos;
+	free(l->head); /* the bytes below the old start are of another log */
+	l->head = NULL;
+	l->head_len = 0;
 	l->hw = offset;
 	__atomic_store_n(&l->line_hw, line_pos, __ATOMIC_RELEASE);
 	l->recovery_point = offset;

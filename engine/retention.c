@@ -23,6 +23,19 @@
  * unlinks them. Positions never move: line positions live in the .lines of
  * the segments that stay; st_size (the hw's line position) is unchanged.
  *
+ * The page of the log start: the mount's readers through the page cache
+ * ask for whole pages, so a `tail -f` that has read up to position p asks
+ * next for the page that holds p, from that page's first byte. When the
+ * log start moves into that page, its first bytes are of removed records
+ * and the read would fail (ESTALE) although the reader wants only records
+ * still there. So the line bytes of that page below the new start are
+ * read before the records go (head_capture, maint_lock held) and kept
+ * with the log (l->head, at most a page), and a read at those positions
+ * gets them (log_read_head): they are what those positions held,
+ * and positions never change. Pages wholly below the start stay removed.
+ * The bytes are kept in memory only: after a restart every open is new
+ * and starts at the log start.
+ *
  * Crash safety: the log start offset is max(log-start-offset-checkpoint,
  * base of the first segment) at open, so a crash after any rename leaves a
  * consistent log; .deleted files and index files without their .log are
@@ -32,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/log_int.h"
 
@@ -50,6 +64,109 @@ int seg_mark_deleted(struct log *l, struct seg *s)
 	}
 	atomic_store(&s->deleted, true);
 	return 0;
+}
+
+/* The line bytes [pos, pos + len) of the page that holds a new log start
+ * pos + len, read before the records below it go. */
+struct head_keep {
+	char *buf;
+	int64_t pos;
+	size_t len;
+};
+
+static int64_t head_page_bytes(void)
+{
+	long v = sysconf(_SC_PAGESIZE);
+
+	return v > 0 && v <= 65536 ? v : 4096;
+}
+
+/* Reads the bytes of the page holding `to` from max(its start, from) up to
+ * `to` (maint_lock held, l->lock not: the reads take it). Keeps nothing
+ * when `to` starts its page or the bytes up to it are not contiguous (a
+ * gap left by compaction right below it). */
+static void head_capture(struct log *l, int64_t from, int64_t to, struct head_keep *hk)
+{
+	int64_t f = to - to % head_page_bytes(), a = from > f ? from : f, pos = a;
+	char *buf;
+	struct log_cursor *c;
+
+	*hk = (struct head_keep){ NULL, to, 0 };
+	if (a >= to)
+		return;
+	buf = malloc((size_t)(to - a));
+	c = buf ? log_cursor_new(l) : NULL;
+	while (c && pos < to) {
+		int64_t at = pos;
+		ssize_t n = log_read_lines(l, c, pos, buf + (pos - a), (size_t)(to - pos), &at);
+
+		if (n <= 0 || at >= to)
+			break;
+		if (at != pos) { /* a gap: only what follows it is contiguous */
+			memmove(buf, buf + (pos - a), (size_t)n);
+			a = at;
+		}
+		pos = at + n;
+	}
+	if (c)
+		log_cursor_free(c);
+	if (pos != to) {
+		free(buf);
+		return;
+	}
+	*hk = (struct head_keep){ buf, a, (size_t)(to - a) };
+}
+
+/* After the start moved to hk's end (lock held): hk becomes the log's
+ * head, led by what the old head held of the same page. old_start: the
+ * line start before the move. */
+static void head_install(struct log *l, int64_t old_start, struct head_keep *hk)
+{
+	int64_t end = hk->pos + (int64_t)hk->len;
+	int64_t f = end - end % head_page_bytes();
+
+	if (!hk->buf || l->line_start != end) {
+		free(hk->buf);
+		hk->buf = NULL;
+		free(l->head);
+		l->head = NULL;
+		l->head_len = 0;
+		return;
+	}
+	if (hk->pos == old_start && l->head && l->head_pos + (int64_t)l->head_len == old_start &&
+	    l->head_pos < hk->pos && f < hk->pos) {
+		int64_t from = l->head_pos > f ? l->head_pos : f;
+		size_t extra = (size_t)(hk->pos - from);
+		char *nb = malloc(extra + hk->len);
+
+		if (nb) {
+			memcpy(nb, l->head + (from - l->head_pos), extra);
+			memcpy(nb + extra, hk->buf, hk->len);
+			free(hk->buf);
+			*hk = (struct head_keep){ nb, from, extra + hk->len };
+		}
+	}
+	free(l->head);
+	l->head = hk->buf;
+	l->head_pos = hk->pos;
+	l->head_len = hk->len;
+	hk->buf = NULL;
+}
+
+size_t log_read_head(struct log *l, int64_t pos, char *buf, size_t size)
+{
+	size_t k = 0;
+
+	pthread_mutex_lock(&l->lock);
+	if (l->head && pos >= l->head_pos && pos < l->line_start &&
+	    l->head_pos + (int64_t)l->head_len == l->line_start) {
+		k = (size_t)(l->line_start - pos);
+		if (k > size)
+			k = size;
+		memcpy(buf, l->head + (pos - l->head_pos), k);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return k;
 }
 
 int retention_remove_head_locked(struct log *l, int n, struct seg **gone)
@@ -121,6 +238,30 @@ static int roll_quiet_active(struct log *l, int64_t now)
 	return log_roll_locked(l);
 }
 
+/* How many segments of the head have expired (rules 1-5; lock held). */
+static int expired_segments(struct log *l, int64_t now)
+{
+	const struct log_config *cfg = &l->cfg;
+	int64_t total = 0;
+	int n = 0;
+
+	for (int i = 0; i < l->nsegs; i++)
+		total += atomic_load(&l->segs[i]->size);
+	for (; n < l->nsegs - 1; n++) {
+		struct seg *s = l->segs[n];
+		int64_t size = atomic_load(&s->size);
+		if (l->segs[n + 1]->base_offset > l->hw)
+			break;
+		bool by_time = cfg->retention_ms >= 0 &&
+			       (s->max_ts < 0 || now - s->max_ts > cfg->retention_ms);
+		bool by_size = cfg->retention_bytes >= 0 && total - size >= cfg->retention_bytes;
+		if (!by_time && !by_size)
+			break;
+		total -= size;
+	}
+	return n;
+}
+
 int log_retention_run(struct log *l, int64_t now, struct log_retention_result *res)
 {
 	struct seg **gone = NULL;
@@ -136,25 +277,30 @@ int log_retention_run(struct log *l, int64_t now, struct log_retention_result *r
 		if (rc < 0)
 			goto unlock;
 	}
-	int64_t total = 0;
-	for (int i = 0; i < l->nsegs; i++)
-		total += atomic_load(&l->segs[i]->size);
-	for (; n < l->nsegs - 1; n++) {
-		struct seg *s = l->segs[n];
-		int64_t size = atomic_load(&s->size);
-		if (l->segs[n + 1]->base_offset > l->hw)
-			break;
-		bool by_time = cfg->retention_ms >= 0 &&
-			       (s->max_ts < 0 || now - s->max_ts > cfg->retention_ms);
-		bool by_size = cfg->retention_bytes >= 0 && total - size >= cfg->retention_bytes;
-		if (!by_time && !by_size)
-			break;
-		total -= size;
-	}
+	n = expired_segments(l, now);
 	if (n == 0)
 		goto unlock;
+	/* The bytes of the new start's page below it, read without the lock;
+	 * kept only if the same segments still go (appends may have come). */
+	int64_t old_start = l->line_start, to = l->segs[n]->line_base;
+	struct head_keep hk;
+	pthread_mutex_unlock(&l->lock);
+	head_capture(l, old_start, to, &hk);
+	pthread_mutex_lock(&l->lock);
+	int n2 = l->deleted || l->damaged ? 0 : expired_segments(l, now);
+	if (n2 != n || l->segs[n]->line_base != to) {
+		free(hk.buf);
+		hk.buf = NULL;
+		n = n2;
+		if (n == 0)
+			goto unlock;
+	}
 	rc = head_take(l, n, &gone);
 	n = rc > 0 ? rc : 0;
+	if (n > 0)
+		head_install(l, old_start, &hk);
+	else
+		free(hk.buf);
 unlock:
 	if (res) {
 		res->segments = n;
@@ -167,6 +313,13 @@ unlock:
 		res->bytes = freed;
 	pthread_mutex_unlock(&l->maint_lock);
 	return rc < 0 ? rc : n;
+}
+
+/* The line position of offset as a log start (lock held). */
+static int start_line(struct log *l, int64_t offset, int64_t *line)
+{
+	*line = log_line_end(l);
+	return offset < log_leo(l) ? log_offset_to_pos_locked(l, offset, line) : 0;
 }
 
 int log_delete_records(struct log *l, int64_t offset, bool busy_ok, int64_t *start)
@@ -188,19 +341,40 @@ int log_delete_records(struct log *l, int64_t offset, bool busy_ok, int64_t *sta
 		rc = -ERANGE;
 	if (rc < 0 || offset <= l->log_start_offset)
 		goto unlock;
-	int64_t line = log_line_end(l);
-	if (offset < log_leo(l)) {
-		rc = log_offset_to_pos_locked(l, offset, &line);
+	int64_t line, old_start = l->line_start;
+	rc = start_line(l, offset, &line);
+	if (rc < 0)
+		goto unlock;
+	/* The bytes of the new start's page below it (see head_capture), read
+	 * without the lock: nothing else moves the start meanwhile
+	 * (maint_lock), and an append does not move the new start's line. */
+	struct head_keep hk;
+	pthread_mutex_unlock(&l->lock);
+	head_capture(l, old_start, line, &hk);
+	pthread_mutex_lock(&l->lock);
+	int64_t line2 = -1;
+	if (l->deleted || l->damaged)
+		rc = l->deleted ? -ENOENT : -EIO;
+	else if (offset > l->hw) /* a truncation meanwhile */
+		rc = -ERANGE;
+	else
+		rc = start_line(l, offset, &line2);
+	if (rc < 0 || line2 != line) {
+		free(hk.buf);
 		if (rc < 0)
 			goto unlock;
+		hk.buf = NULL;
+		line = line2;
 	}
 	while (n + 1 < l->nsegs && l->segs[n + 1]->base_offset <= offset)
 		n++;
 	if (n > 0) {
 		rc = head_take(l, n, &gone);
 		n = rc > 0 ? rc : 0;
-		if (rc == -ENOMEM)
+		if (rc == -ENOMEM) {
+			free(hk.buf);
 			goto unlock;
+		}
 		rc = rc < 0 ? rc : 0;
 	}
 	/* The segments' removal moved the start to the first one left; the
@@ -210,6 +384,7 @@ int log_delete_records(struct log *l, int64_t offset, bool busy_ok, int64_t *sta
 		l->log_start_offset = offset;
 		l->line_start = line;
 	}
+	head_install(l, old_start, &hk);
 	if (l->first_dirty_offset < l->log_start_offset)
 		l->first_dirty_offset = l->log_start_offset;
 	moved = true;

@@ -230,6 +230,11 @@ void topic_reader_free(struct topic_reader *r);
  * log_read_lines_ahead: the caller leaves it alone until its next read). */
 ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r, int64_t pos,
 			  char *buf, size_t size, int64_t *actual_pos, char *next);
+/* A reader through the page cache at a removed position pos (a gap that
+ * topic_reader_read skipped): the bytes kept there from the page of the
+ * log start (log_read_head), 0 if none. */
+size_t topic_reader_head(struct topic *t, int partition, struct topic_reader *r, int64_t pos,
+			 char *buf, size_t size);
 
 /* ---- .segments ----
  * The files of a partition's segments: <base>.log raw, the others

@@ -368,6 +368,21 @@ ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r
 	return read_counted(t, partition, r->obs_log, r->c, pos, buf, size, actual_pos, next);
 }
 
+size_t topic_reader_head(struct topic *t, int partition, struct topic_reader *r, int64_t pos,
+			 char *buf, size_t size)
+{
+	struct partition *pt;
+	size_t k = 0;
+
+	if (part_begin(t, partition, &pt) < 0)
+		return 0;
+	struct log *l = r->obs_log ? r->obs_log : pt->log;
+	if (l)
+		k = log_read_head(l, pos, buf, size);
+	pthread_rwlock_unlock(&t->lock);
+	return k;
+}
+
 void partition_count_out(struct partition *pt, int64_t lines, size_t n)
 {
 	atomic_fetch_add_explicit(&pt->records_out, lines, memory_order_relaxed);

@@ -5,9 +5,9 @@
 # file that grows shows the new records to cat and tail -f (never NUL bytes
 # from the page cached at the old end, never a partial line past the high
 # watermark); after retention and compaction remove records, cat returns
-# what a direct-I/O read returns, and a reader opened through the cache
+# what a direct-I/O read returns, a reader opened through the cache
 # before gets ESTALE at a removed position, never the cached bytes of
-# removed records; three readers that pread the tail beside a writer leave
+# removed records, and a caught-up tail -f goes on past retention; three readers that pread the tail beside a writer leave
 # no NUL bytes in the file's cache.
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
@@ -138,6 +138,31 @@ mq_run cat "$MNT/r/0" > "$MQ_TMP/r.3"
 expect_same "cat after retention" "$MQ_TMP/r.kept" "$MQ_TMP/r.3"
 mq_run dd if="$MNT/r/0" iflag=direct bs=1M 2>/dev/null > "$MQ_TMP/r.4"
 expect_same "the same as a direct-I/O read" "$MQ_TMP/r.kept" "$MQ_TMP/r.4"
+
+# A caught-up tail -f whose next page starts with records retention
+# removed: the kernel asks for that page whole, and the bytes below the
+# log start in it are kept (retention.c), so tail goes on; it failed with
+# ESTALE before.
+mkdir "$MNT/tr"
+printf 'segment.bytes=1024\nbatch.size=200\n' > "$MNT/tr/.config"
+mq_bg sh -c 'exec tail -s 0.1 -c +1 -f "$1" > "$2" 2> "$3"' sh "$MNT/tr/0" "$MQ_TMP/tr.out" \
+	"$MQ_TMP/tr.err"
+tailpid=$MQ_LAST_PID
+awk 'BEGIN{for(i=1;i<=400;i++)printf "rec-%d\n", i}' > "$MQ_TMP/tr.exp"
+expect_ok "write 400 records" sh -c 'cat "$1" > "$2"' sh "$MQ_TMP/tr.exp" "$MNT/tr/0"
+expect_ok "tail -f has them" sh -c "$WAIT" sh "grep -q '^rec-400\$' '$MQ_TMP/tr.out'"
+echo 'retention.bytes=1024' > "$MNT/tr/.config"
+expect_ok "retention deletes segments of tr" sh -c "$WAIT" sh \
+	"grep -q 'topic tr partition 0: retention deleted' '$LOG'"
+trstart=$(mq_run awk 'NR==2{print $2}' "$MNT/tr/.state")
+expect_ok "the log start is inside tail's page" [ "$trstart" -gt 0 ]
+echo 'after-retention' >> "$MNT/tr/0"
+echo 'after-retention' >> "$MQ_TMP/tr.exp"
+expect_ok "tail -f goes on after retention" sh -c "$WAIT" sh \
+	"grep -q '^after-retention\$' '$MQ_TMP/tr.out'"
+mq_stop "$tailpid"
+expect_same "tail -f: every record once" "$MQ_TMP/tr.exp" "$MQ_TMP/tr.out"
+expect_eq "tail -f: no error" "" "$(cat "$MQ_TMP/tr.err")"
 
 # ---- compaction ---------------------------------------------------------
 mkdir "$MNT/c"

@@ -404,6 +404,90 @@ static void test_delete_records(void **state)
 	assert_int_equal(start, 600);
 }
 
+/* The line view's bytes [from, to), all present now. */
+static void lines_at(struct logfx *f, int64_t from, int64_t to, char *out)
+{
+	struct log_cursor *c = log_cursor_new(f->l);
+	int64_t pos = from;
+
+	while (pos < to) {
+		int64_t actual = -1;
+		ssize_t n = log_read_lines(f->l, c, pos, out + (pos - from), (size_t)(to - pos),
+					   &actual);
+		assert_true(n > 0);
+		assert_int_equal(actual, pos);
+		pos += n;
+	}
+	log_cursor_free(c);
+}
+
+/* The bytes of the page that holds a new log start, below it, stay
+ * readable through log_read_head (a reader through the page cache asks
+ * for whole pages); nothing else of the removed records does. */
+static void test_start_page_kept(void **state)
+{
+	struct logfx *f = *state;
+	static char before[64 << 10], got[8192];
+	int64_t page = sysconf(_SC_PAGESIZE), start;
+	struct log_state st;
+
+	put(f, 0, 3000);
+	log_get_state(f->l, &st);
+	assert_true(st.line_hw < (int64_t)sizeof(before));
+	lines_at(f, 0, st.line_hw, before);
+	/* Retention by size: whole segments go, the start moves to a
+	 * segment's first line. */
+	f->cfg.retention_ms = -1;
+	f->cfg.retention_bytes = st.size_bytes - 3 * 2048;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	assert_true(log_retention_run(f->l, fake_now, NULL) > 0);
+	log_get_state(f->l, &st);
+	int64_t ls = st.line_start, fl = ls - ls % page;
+	assert_true(ls > fl); /* these segments' starts are not at a page's */
+	assert_int_equal(log_read_head(f->l, fl, got, sizeof(got)), ls - fl);
+	assert_memory_equal(got, before + fl, (size_t)(ls - fl));
+	/* Up to size; from inside the page; not at the start. */
+	assert_int_equal(log_read_head(f->l, fl, got, 3), 3);
+	assert_int_equal(log_read_head(f->l, ls - 1, got, sizeof(got)), 1);
+	assert_int_equal(got[0], before[ls - 1]);
+	assert_int_equal(log_read_head(f->l, ls, got, sizeof(got)), 0);
+	/* A plain read below the start still skips to it. */
+	struct log_cursor *c = log_cursor_new(f->l);
+	int64_t actual = -1;
+	assert_true(log_read_lines(f->l, c, fl, got, 16, &actual) > 0);
+	assert_int_equal(actual, ls);
+	log_cursor_free(c);
+	/* DeleteRecords to a record a few lines on: the kept bytes follow
+	 * the start, led by those kept before when the page is the same. */
+	int64_t off = st.log_start_offset + 5;
+	assert_int_equal(log_delete_records(f->l, off, false, &start), 0);
+	log_get_state(f->l, &st);
+	int64_t ls2 = st.line_start, fl2 = ls2 - ls2 % page;
+	assert_true(ls2 > ls);
+	/* From the page's start: what was kept before leads. */
+	assert_true(ls2 > fl2);
+	assert_int_equal(log_read_head(f->l, fl2, got, sizeof(got)), ls2 - fl2);
+	assert_memory_equal(got, before + fl2, (size_t)(ls2 - fl2));
+	/* The page's bytes below the start of a page further on: none kept of
+	 * the pages before it. */
+	assert_int_equal(log_delete_records(f->l, 2000, false, &start), 0);
+	log_get_state(f->l, &st);
+	int64_t ls3 = st.line_start, fl3 = ls3 - ls3 % page;
+	assert_true(fl3 > fl2);
+	assert_int_equal(log_read_head(f->l, fl3 - 1, got, sizeof(got)), 0);
+	if (ls3 > fl3) {
+		assert_int_equal(log_read_head(f->l, fl3, got, sizeof(got)), ls3 - fl3);
+		assert_memory_equal(got, before + fl3, (size_t)(ls3 - fl3));
+	}
+	ls2 = ls3;
+	/* A log closed and opened again keeps nothing (every open after a
+	 * restart is new). */
+	assert_int_equal(logmgr_checkpoint(f->m), 0);
+	logmgr_abandon(f->m);
+	logfx_open(f);
+	assert_int_equal(log_read_head(f->l, ls2 - 1, got, sizeof(got)), 0);
+}
+
 static void test_config_keys(void **state)
 {
 	(void)state;
@@ -468,6 +552,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_never_active_and_hw, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_holds_segment, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_start_page_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_records, setup, logfx_teardown),
 		cmocka_unit_test(test_config_keys),
 	};
