@@ -794,6 +794,7 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 	struct seg **segs = NULL;
 	struct omap map = { 0 };
 	struct clean_ctx c = { 0 };
+	struct kept_bytes kept = { NULL, 0, 0 };
 	int k = 0, rc = 0;
 	pthread_mutex_lock(&l->maint_lock);
 	pthread_mutex_lock(&l->lock);
@@ -825,6 +826,7 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 	}
 	/* Appends only add segments after it, and retention waits for us. */
 	int64_t uncleanable = l->segs[k]->base_offset;
+	int64_t uncleanable_line = l->segs[k]->line_base, line_start = l->line_start;
 	int64_t dirty_records = uncleanable - l->segs[d]->base_offset;
 	c.now = now;
 	c.delete_retention_ms = l->cfg.delete_retention_ms;
@@ -850,6 +852,9 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 		rc = -ENOBUFS;
 		goto out;
 	}
+	/* The bytes of the page that holds the range's end, below it, as they
+	 * are before the clean (retention.c, "Pages kept"). */
+	kept_capture(l, line_start, end < k ? segs[end]->line_base : uncleanable_line, &kept);
 	for (int i = 0; i < end; i++) {
 		if (log_dropped(l)) {
 			rc = -ENOENT;
@@ -878,10 +883,16 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 	int64_t next = end < k ? segs[end]->base_offset : uncleanable;
 	if (next > l->first_dirty_offset)
 		l->first_dirty_offset = next;
+	if (st->segments_rewritten > 0 && kept.buf) {
+		kept_free(&l->cleaned);
+		l->cleaned = kept;
+		kept = (struct kept_bytes){ NULL, 0, 0 };
+	}
 	st->first_dirty_offset = l->first_dirty_offset;
 	pthread_mutex_unlock(&l->lock);
 	rc = 1;
 out:
+	kept_free(&kept);
 	for (int i = 0; i < k && segs; i++)
 		seg_unref(segs[i]);
 	free(segs);

@@ -605,10 +605,11 @@ int64_t log_cursor_lines(const struct log_cursor *c);
 ssize_t log_read_lines(struct log *l, struct log_cursor *c, int64_t pos, char *buf, size_t size,
 		       int64_t *actual_pos);
 /* For a reader through the page cache, which reads whole pages: the line
- * bytes at pos of records that retention or DeleteRecords removed from
- * the page holding the log start (retention.c, "The page of the log
- * start"), up to size and the log start. Bytes copied; 0 when pos is not
- * among them (log_read_lines then skips to the log start). */
+ * bytes at pos of records removed from the page that holds the log start
+ * (by retention or DeleteRecords) or from the page that holds the end of
+ * the last range the cleaner rewrote (retention.c, "Pages kept"), up to
+ * size and the end of what is kept there. Bytes copied; 0 when pos is not
+ * among them (log_read_lines skips removed positions). */
 size_t log_read_head(struct log *l, int64_t pos, char *buf, size_t size);
 /* log_read_lines, for a reader that alternates between two buffers of size
  * bytes: a read that fills buf may have a helper decode what follows into

@@ -77,7 +77,8 @@ void log_unref(struct log *l)
 	for (int i = 0; i < l->nsegs; i++)
 		seg_unref(l->segs[i]);
 	free(l->segs);
-	free(l->head);
+	kept_free(&l->head);
+	kept_free(&l->cleaned);
 	free(l->epochs);
 	ra_budget_unref(l->rab);
 	seg_cache_unref(l->fdc);

@@ -337,6 +337,13 @@ struct epoch_ent {
 	int64_t start_offset;
 };
 
+/* Line bytes [pos, pos + len) of the log's line view (retention.c). */
+struct kept_bytes {
+	char *buf;
+	int64_t pos;
+	size_t len;
+};
+
 struct log {
 	pthread_mutex_t lock;
 	atomic_int refs;
@@ -353,13 +360,12 @@ struct log {
 	/* Line position of log_start_offset: reads never start below it
 	 * (records below a checkpointed log start stay unseen). */
 	int64_t line_start;
-	/* head[0..head_len): the line bytes at [head_pos, line_start) of
-	 * records removed by retention or DeleteRecords, that share a page
-	 * with line_start (retention.c, "The page of the log start"); valid
-	 * only while head_pos + head_len == line_start. */
-	char *head;
-	int64_t head_pos;
-	size_t head_len;
+	/* Line bytes of removed records kept for page-cache readers
+	 * (retention.c, "Pages kept"): head, those of the page that holds
+	 * line_start below it (valid while it ends at line_start); cleaned,
+	 * those of the page that holds the end of the last range the cleaner
+	 * rewrote, below that end (valid while the log reaches past it). */
+	struct kept_bytes head, cleaned;
 	int64_t hw;
 	int64_t line_hw;
 	int64_t recovery_point;
@@ -565,6 +571,12 @@ void cleaner_producers_free(struct cleaner_producers *cp);
 /* retention.c: removes segs[0..n) from the log (lock held), renames their
  * files to .deleted (.log first) and marks them deleted; the caller drops
  * the references it is handed in *gone (n of them) outside the lock. */
+/* retention.c: the line bytes of the page that holds `to`, from the
+ * later of its start and `from` up to `to`, read before records there go
+ * (maint_lock held, l->lock not); *k empty when there are none or they are
+ * not contiguous up to `to`. kept_free frees and empties. */
+void kept_capture(struct log *l, int64_t from, int64_t to, struct kept_bytes *k);
+void kept_free(struct kept_bytes *k);
 int retention_remove_head_locked(struct log *l, int n, struct seg **gone);
 /* retention.c: renames the four files of s, which is leaving the log, to
  * <file>.deleted (.log first) and marks it deleted, so that its last

@@ -149,9 +149,8 @@ int log_reset_start(struct log *l, int64_t offset, int64_t line_pos)
 	l->truncations++;
 	l->log_start_offset = offset;
 	l->line_start = line_pos;
-	free(l->head); /* the bytes below the old start are of another log */
-	l->head = NULL;
-	l->head_len = 0;
+	kept_free(&l->head); /* the bytes kept are of another log */
+	kept_free(&l->cleaned);
 	l->hw = offset;
 	__atomic_store_n(&l->line_hw, line_pos, __ATOMIC_RELEASE);
 	l->recovery_point = offset;

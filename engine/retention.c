@@ -23,18 +23,20 @@
  * unlinks them. Positions never move: line positions live in the .lines of
  * the segments that stay; st_size (the hw's line position) is unchanged.
  *
- * The page of the log start: the mount's readers through the page cache
- * ask for whole pages, so a `tail -f` that has read up to position p asks
- * next for the page that holds p, from that page's first byte. When the
- * log start moves into that page, its first bytes are of removed records
- * and the read would fail (ESTALE) although the reader wants only records
- * still there. So the line bytes of that page below the new start are
- * read before the records go (head_capture, maint_lock held) and kept
- * with the log (l->head, at most a page), and a read at those positions
- * gets them (log_read_head): they are what those positions held,
- * and positions never change. Pages wholly below the start stay removed.
- * The bytes are kept in memory only: after a restart every open is new
- * and starts at the log start.
+ * Pages kept: the mount's readers through the page cache ask for whole
+ * pages, so a `tail -f` that has read up to position p asks next for the
+ * page that holds p, from that page's first byte. When the log start
+ * moves into that page, its first bytes are of removed records and the
+ * read would fail (ESTALE) although the reader wants only records still
+ * there. So the line bytes of that page below the new start are read
+ * before the records go (kept_capture, maint_lock held) and kept with the
+ * log (l->head, at most a page), and a read at those positions gets them
+ * (log_read_head): they are what those positions held, and positions
+ * never change. The cleaner does the same for the page that holds the
+ * end of the range it rewrites (l->cleaned), where a caught-up reader's
+ * page can begin when the active segment is young. Pages wholly below the
+ * start stay removed. The bytes are kept in memory only: after a restart
+ * every open is new and starts at the log start.
  *
  * Crash safety: the log start offset is max(log-start-offset-checkpoint,
  * base of the first segment) at open, so a crash after any rename leaves a
@@ -66,32 +68,26 @@ int seg_mark_deleted(struct log *l, struct seg *s)
 	return 0;
 }
 
-/* The line bytes [pos, pos + len) of the page that holds a new log start
- * pos + len, read before the records below it go. */
-struct head_keep {
-	char *buf;
-	int64_t pos;
-	size_t len;
-};
-
-static int64_t head_page_bytes(void)
+static int64_t page_bytes(void)
 {
 	long v = sysconf(_SC_PAGESIZE);
 
 	return v > 0 && v <= 65536 ? v : 4096;
 }
 
-/* Reads the bytes of the page holding `to` from max(its start, from) up to
- * `to` (maint_lock held, l->lock not: the reads take it). Keeps nothing
- * when `to` starts its page or the bytes up to it are not contiguous (a
- * gap left by compaction right below it). */
-static void head_capture(struct log *l, int64_t from, int64_t to, struct head_keep *hk)
+void kept_free(struct kept_bytes *k)
 {
-	int64_t f = to - to % head_page_bytes(), a = from > f ? from : f, pos = a;
+	free(k->buf);
+	*k = (struct kept_bytes){ NULL, 0, 0 };
+}
+
+void kept_capture(struct log *l, int64_t from, int64_t to, struct kept_bytes *k)
+{
+	int64_t f = to - to % page_bytes(), a = from > f ? from : f, pos = a;
 	char *buf;
 	struct log_cursor *c;
 
-	*hk = (struct head_keep){ NULL, to, 0 };
+	*k = (struct kept_bytes){ NULL, to, 0 };
 	if (a >= to)
 		return;
 	buf = malloc((size_t)(to - a));
@@ -114,59 +110,65 @@ static void head_capture(struct log *l, int64_t from, int64_t to, struct head_ke
 		free(buf);
 		return;
 	}
-	*hk = (struct head_keep){ buf, a, (size_t)(to - a) };
+	*k = (struct kept_bytes){ buf, a, (size_t)(to - a) };
 }
 
-/* After the start moved to hk's end (lock held): hk becomes the log's
- * head, led by what the old head held of the same page. old_start: the
- * line start before the move. */
-static void head_install(struct log *l, int64_t old_start, struct head_keep *hk)
+/* After the start moved to the end of *k (lock held): *k becomes the
+ * log's head, led by what the old head held of the same page. old_start:
+ * the line start before the move. */
+static void head_install(struct log *l, int64_t old_start, struct kept_bytes *k)
 {
-	int64_t end = hk->pos + (int64_t)hk->len;
-	int64_t f = end - end % head_page_bytes();
+	struct kept_bytes *h = &l->head;
+	int64_t end = k->pos + (int64_t)k->len;
+	int64_t f = end - end % page_bytes();
 
-	if (!hk->buf || l->line_start != end) {
-		free(hk->buf);
-		hk->buf = NULL;
-		free(l->head);
-		l->head = NULL;
-		l->head_len = 0;
-		return;
-	}
-	if (hk->pos == old_start && l->head && l->head_pos + (int64_t)l->head_len == old_start &&
-	    l->head_pos < hk->pos && f < hk->pos) {
-		int64_t from = l->head_pos > f ? l->head_pos : f;
-		size_t extra = (size_t)(hk->pos - from);
-		char *nb = malloc(extra + hk->len);
+	if (k->buf && k->pos == old_start && h->buf && h->pos + (int64_t)h->len == old_start &&
+	    h->pos < k->pos && f < k->pos) {
+		int64_t from = h->pos > f ? h->pos : f;
+		size_t extra = (size_t)(k->pos - from);
+		char *nb = malloc(extra + k->len);
 
 		if (nb) {
-			memcpy(nb, l->head + (from - l->head_pos), extra);
-			memcpy(nb + extra, hk->buf, hk->len);
-			free(hk->buf);
-			*hk = (struct head_keep){ nb, from, extra + hk->len };
+			memcpy(nb, h->buf + (from - h->pos), extra);
+			memcpy(nb + extra, k->buf, k->len);
+			free(k->buf);
+			*k = (struct kept_bytes){ nb, from, extra + k->len };
 		}
 	}
-	free(l->head);
-	l->head = hk->buf;
-	l->head_pos = hk->pos;
-	l->head_len = hk->len;
-	hk->buf = NULL;
+	kept_free(h);
+	if (k->buf && l->line_start == end) {
+		*h = *k;
+		*k = (struct kept_bytes){ NULL, 0, 0 };
+	}
+	kept_free(k);
+}
+
+static size_t kept_copy(const struct kept_bytes *k, int64_t pos, char *buf, size_t size)
+{
+	int64_t end = k->pos + (int64_t)k->len;
+
+	if (!k->buf || pos < k->pos || pos >= end)
+		return 0;
+	size_t n = (size_t)(end - pos);
+
+	if (n > size)
+		n = size;
+	memcpy(buf, k->buf + (pos - k->pos), n);
+	return n;
 }
 
 size_t log_read_head(struct log *l, int64_t pos, char *buf, size_t size)
 {
-	size_t k = 0;
+	size_t n = 0;
 
 	pthread_mutex_lock(&l->lock);
-	if (l->head && pos >= l->head_pos && pos < l->line_start &&
-	    l->head_pos + (int64_t)l->head_len == l->line_start) {
-		k = (size_t)(l->line_start - pos);
-		if (k > size)
-			k = size;
-		memcpy(buf, l->head + (pos - l->head_pos), k);
-	}
+	if (l->head.pos + (int64_t)l->head.len == l->line_start)
+		n = kept_copy(&l->head, pos, buf, size);
+	/* The cleaner's page, unless retention has taken it all since. */
+	if (n == 0 && l->cleaned.pos + (int64_t)l->cleaned.len > l->line_start)
+		n = kept_copy(&l->cleaned, pos, buf, size);
 	pthread_mutex_unlock(&l->lock);
-	return k;
+	return n;
 }
 
 int retention_remove_head_locked(struct log *l, int n, struct seg **gone)
@@ -283,14 +285,13 @@ int log_retention_run(struct log *l, int64_t now, struct log_retention_result *r
 	/* The bytes of the new start's page below it, read without the lock;
 	 * kept only if the same segments still go (appends may have come). */
 	int64_t old_start = l->line_start, to = l->segs[n]->line_base;
-	struct head_keep hk;
+	struct kept_bytes hk;
 	pthread_mutex_unlock(&l->lock);
-	head_capture(l, old_start, to, &hk);
+	kept_capture(l, old_start, to, &hk);
 	pthread_mutex_lock(&l->lock);
 	int n2 = l->deleted || l->damaged ? 0 : expired_segments(l, now);
 	if (n2 != n || l->segs[n]->line_base != to) {
-		free(hk.buf);
-		hk.buf = NULL;
+		kept_free(&hk);
 		n = n2;
 		if (n == 0)
 			goto unlock;
@@ -300,7 +301,7 @@ int log_retention_run(struct log *l, int64_t now, struct log_retention_result *r
 	if (n > 0)
 		head_install(l, old_start, &hk);
 	else
-		free(hk.buf);
+		kept_free(&hk);
 unlock:
 	if (res) {
 		res->segments = n;
@@ -345,12 +346,12 @@ int log_delete_records(struct log *l, int64_t offset, bool busy_ok, int64_t *sta
 	rc = start_line(l, offset, &line);
 	if (rc < 0)
 		goto unlock;
-	/* The bytes of the new start's page below it (see head_capture), read
+	/* The bytes of the new start's page below it (see kept_capture), read
 	 * without the lock: nothing else moves the start meanwhile
 	 * (maint_lock), and an append does not move the new start's line. */
-	struct head_keep hk;
+	struct kept_bytes hk;
 	pthread_mutex_unlock(&l->lock);
-	head_capture(l, old_start, line, &hk);
+	kept_capture(l, old_start, line, &hk);
 	pthread_mutex_lock(&l->lock);
 	int64_t line2 = -1;
 	if (l->deleted || l->damaged)
@@ -360,10 +361,9 @@ int log_delete_records(struct log *l, int64_t offset, bool busy_ok, int64_t *sta
 	else
 		rc = start_line(l, offset, &line2);
 	if (rc < 0 || line2 != line) {
-		free(hk.buf);
+		kept_free(&hk);
 		if (rc < 0)
 			goto unlock;
-		hk.buf = NULL;
 		line = line2;
 	}
 	while (n + 1 < l->nsegs && l->segs[n + 1]->base_offset <= offset)
@@ -372,7 +372,7 @@ int log_delete_records(struct log *l, int64_t offset, bool busy_ok, int64_t *sta
 		rc = head_take(l, n, &gone);
 		n = rc > 0 ? rc : 0;
 		if (rc == -ENOMEM) {
-			free(hk.buf);
+			kept_free(&hk);
 			goto unlock;
 		}
 		rc = rc < 0 ? rc : 0;

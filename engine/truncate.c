@@ -66,6 +66,9 @@ int log_truncate_locked(struct log *l, int64_t offset)
 	}
 	if (l->fence >= leo)
 		l->fence = -1; /* the leftovers are gone */
+	/* Positions past the cut will hold other records. */
+	if (l->cleaned.buf && l->cleaned.pos + (int64_t)l->cleaned.len > s->line_end)
+		kept_free(&l->cleaned);
 	if (l->recovery_point > leo)
 		l->recovery_point = leo;
 	if (l->synced_offset > leo)

@@ -265,9 +265,9 @@ static ssize_t part_read_cached(struct fs_file *f, size_t size, off_t off)
 		n = topic_reader_read(f->topic, f->partition, f->reader, actual, f->rbuf + got,
 				      size - got, &actual, NULL);
 		if (n >= 0 && actual != off + (int64_t)got) {
-			/* The page that holds the log start begins with bytes
-			 * of removed records: a caught-up `tail -f` asks for it
-			 * whole (they are kept, retention.c). */
+			/* A page that begins with removed records, asked for
+			 * whole by a caught-up `tail -f`: the bytes of the pages
+			 * where that happens are kept (retention.c). */
 			size_t k = topic_reader_head(f->topic, f->partition, f->reader,
 						     off + (int64_t)got, f->rbuf + got, size - got);
 			if (k > 0) {

@@ -7,7 +7,8 @@
 # watermark); after retention and compaction remove records, cat returns
 # what a direct-I/O read returns, a reader opened through the cache
 # before gets ESTALE at a removed position, never the cached bytes of
-# removed records, and a caught-up tail -f goes on past retention; three readers that pread the tail beside a writer leave
+# removed records, and a caught-up tail -f goes on past retention and
+# compaction; three readers that pread the tail beside a writer leave
 # no NUL bytes in the file's cache.
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
@@ -139,15 +140,30 @@ expect_same "cat after retention" "$MQ_TMP/r.kept" "$MQ_TMP/r.3"
 mq_run dd if="$MNT/r/0" iflag=direct bs=1M 2>/dev/null > "$MQ_TMP/r.4"
 expect_same "the same as a direct-I/O read" "$MQ_TMP/r.kept" "$MQ_TMP/r.4"
 
+# tail_start T: a tail -f of T's partition 0 from its first byte, into
+# T.out and T.err; tail_goes_on T LINE WHAT: LINE appended reaches it,
+# and it printed T.exp exactly, with no error.
+tail_start() {
+	mq_bg sh -c 'exec tail -s 0.1 -c +1 -f "$1" > "$2" 2> "$3"' sh "$MNT/$1/0" \
+		"$MQ_TMP/$1.out" "$MQ_TMP/$1.err"
+	tailpid=$MQ_LAST_PID
+}
+tail_goes_on() {
+	echo "$2" >> "$MNT/$1/0"
+	echo "$2" >> "$MQ_TMP/$1.exp"
+	expect_ok "tail -f goes on after $3" sh -c "$WAIT" sh "grep -qx '$2' '$MQ_TMP/$1.out'"
+	mq_stop "$tailpid"
+	expect_same "tail -f over $3: every record once" "$MQ_TMP/$1.exp" "$MQ_TMP/$1.out"
+	expect_eq "tail -f over $3: no error" "" "$(cat "$MQ_TMP/$1.err")"
+}
+
 # A caught-up tail -f whose next page starts with records retention
 # removed: the kernel asks for that page whole, and the bytes below the
 # log start in it are kept (retention.c), so tail goes on; it failed with
 # ESTALE before.
 mkdir "$MNT/tr"
 printf 'segment.bytes=1024\nbatch.size=200\n' > "$MNT/tr/.config"
-mq_bg sh -c 'exec tail -s 0.1 -c +1 -f "$1" > "$2" 2> "$3"' sh "$MNT/tr/0" "$MQ_TMP/tr.out" \
-	"$MQ_TMP/tr.err"
-tailpid=$MQ_LAST_PID
+tail_start tr
 awk 'BEGIN{for(i=1;i<=400;i++)printf "rec-%d\n", i}' > "$MQ_TMP/tr.exp"
 expect_ok "write 400 records" sh -c 'cat "$1" > "$2"' sh "$MQ_TMP/tr.exp" "$MNT/tr/0"
 expect_ok "tail -f has them" sh -c "$WAIT" sh "grep -q '^rec-400\$' '$MQ_TMP/tr.out'"
@@ -156,13 +172,7 @@ expect_ok "retention deletes segments of tr" sh -c "$WAIT" sh \
 	"grep -q 'topic tr partition 0: retention deleted' '$LOG'"
 trstart=$(mq_run awk 'NR==2{print $2}' "$MNT/tr/.state")
 expect_ok "the log start is inside tail's page" [ "$trstart" -gt 0 ]
-echo 'after-retention' >> "$MNT/tr/0"
-echo 'after-retention' >> "$MQ_TMP/tr.exp"
-expect_ok "tail -f goes on after retention" sh -c "$WAIT" sh \
-	"grep -q '^after-retention\$' '$MQ_TMP/tr.out'"
-mq_stop "$tailpid"
-expect_same "tail -f: every record once" "$MQ_TMP/tr.exp" "$MQ_TMP/tr.out"
-expect_eq "tail -f: no error" "" "$(cat "$MQ_TMP/tr.err")"
+tail_goes_on tr after-retention retention
 
 # ---- compaction ---------------------------------------------------------
 mkdir "$MNT/c"
@@ -186,6 +196,24 @@ exec 7<&-
 mq_run cat "$MNT/c/0" > "$MQ_TMP/c.3"
 expect_same "cat after compaction" "$MQ_TMP/c.direct" "$MQ_TMP/c.3"
 expect_eq "newest values once" "100" "$(grep -c '^k[0-9]*:v20$' "$MQ_TMP/c.3")"
+
+# The same with compaction: the cleaner removes records of the page a
+# caught-up tail -f reads next (segments smaller than a page); their
+# bytes are kept too.
+mkdir "$MNT/tc"
+printf 'key.separator=:\nsegment.bytes=1024\n' > "$MNT/tc/.config"
+tail_start tc
+: > "$MQ_TMP/tc.exp"
+for r in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	awk -v r=$r 'BEGIN{for(k=1;k<=10;k++)printf "k%d:v%d\n", k, r}' > "$MQ_TMP/tc.in"
+	cat "$MQ_TMP/tc.in" >> "$MQ_TMP/tc.exp"
+	cat "$MQ_TMP/tc.in" > "$MNT/tc/0"
+done
+expect_ok "tail -f has the 200 records" sh -c "$WAIT" sh "grep -q '^k10:v20\$' '$MQ_TMP/tc.out'"
+printf 'cleanup.policy=compact\nmin.cleanable.dirty.ratio=0.01\n' > "$MNT/tc/.config"
+expect_ok "the cleaner removes records of tc" sh -c "$WAIT" sh \
+	"grep -q 'topic tc partition 0: cleaned' '$LOG'"
+tail_goes_on tc k1:after compaction
 
 # ---- readers that follow the tail while one writer appends ----------------
 # One writer appends 60,000 lines, one to five per write(); three readers

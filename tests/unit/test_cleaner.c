@@ -7,7 +7,8 @@
  * mutating step of a clean loses no surviving record; an idempotent
  * producer's batches keep their producer fields, its last batch stays
  * whole, and the producer state rebuilt from the compacted log still
- * answers a resend of that batch as a duplicate.
+ * answers a resend of that batch as a duplicate; the page that holds the
+ * end of a cleaned range keeps its removed bytes for page-cache readers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -263,6 +264,56 @@ static void test_compact_sequence(void **state)
 		assert_int_equal(after.pos[i], before.pos[i]);
 		assert_string_equal(after.line[i], before.line[i]);
 	}
+}
+
+/* The bytes of the page that holds the end of the range a clean
+ * rewrote, below that end, stay readable through log_read_head (a
+ * caught-up reader through the page cache asks for that page whole);
+ * a truncation below them drops them. */
+static void test_end_page_kept(void **state)
+{
+	struct logfx *f = *state;
+	static char before[64 << 10], got[8192];
+	int64_t page = sysconf(_SC_PAGESIZE);
+	struct log_state st;
+
+	put_rounds(f, 20, 30, 0); /* 600 records, 20 keys */
+	log_get_state(f->l, &st);
+	assert_true(st.line_hw < (int64_t)sizeof(before));
+	struct log_cursor *c = log_cursor_new(f->l);
+	for (int64_t pos = 0; pos < st.line_hw;) {
+		int64_t actual = -1;
+		ssize_t n = log_read_lines(f->l, c, pos, before + pos, (size_t)(st.line_hw - pos),
+					   &actual);
+		assert_true(n > 0);
+		assert_int_equal(actual, pos);
+		pos += n;
+	}
+	log_cursor_free(c);
+	assert_int_equal(log_read_head(f->l, 0, got, sizeof(got)), 0); /* nothing removed */
+	struct log_clean_stats cs;
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, &cs), 1);
+	assert_true(cs.segments_rewritten > 0);
+	int64_t e = wr.pos[cs.first_dirty_offset], fl = e - e % page;
+	assert_true(e > fl);
+	/* A removed record in that page: a plain read skips it. */
+	int64_t gap = -1;
+	for (int i = 0; i < cs.first_dirty_offset && gap < 0; i++) {
+		int64_t p2 = -1;
+		if (wr.pos[i] >= fl && (log_offset_to_pos(f->l, i, &p2) < 0 || p2 != wr.pos[i]))
+			gap = wr.pos[i];
+	}
+	assert_true(gap >= 0);
+	assert_int_equal(log_read_head(f->l, fl, got, sizeof(got)), e - fl);
+	assert_memory_equal(got, before + fl, (size_t)(e - fl));
+	assert_int_equal(log_read_head(f->l, gap, got, 5), 5);
+	assert_memory_equal(got, before + gap, 5);
+	assert_int_equal(log_read_head(f->l, e, got, sizeof(got)), 0);
+	if (fl > 0)
+		assert_int_equal(log_read_head(f->l, fl - 1, got, sizeof(got)), 0);
+	/* A cut below the page's end: those positions will hold others. */
+	assert_int_equal(log_truncate_to(f->l, cs.first_dirty_offset - 1), 0);
+	assert_int_equal(log_read_head(f->l, fl, got, sizeof(got)), 0);
 }
 
 /* A key map too small for one dirty segment's keys: -ENOBUFS (the
@@ -567,6 +618,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_compact_sequence, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_end_page_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_map_too_small, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, logfx_teardown),
