@@ -274,9 +274,11 @@ int seg_check_lines(struct seg *s, const struct line_fmt *lf, bool contiguous);
  * bytes after the last valid batch that are not zeros (zeros are space a
  * mapped tail reserved, or never written). With contiguous (no compaction
  * in this segment) line positions follow each other from line_base (>= 0:
- * the end of the segment before) whatever the old .lines said. */
+ * the end of the segment before) whatever the old .lines said. limit:
+ * the next segment's base offset (INT64_MAX for the last): a batch that
+ * reaches it is invalid (its base offset, outside the CRC, is damaged). */
 int seg_recover(struct seg *s, int64_t line_base, const struct line_fmt *lf, int32_t index_interval,
-		bool cut, bool contiguous, int64_t *invalid);
+		bool cut, bool contiguous, int64_t limit, int64_t *invalid);
 int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m, int n,
 	       int32_t index_interval);
 /* The same with the batches in the pieces of iov (niov <= IO_IOV_MAX), one

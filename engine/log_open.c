@@ -152,7 +152,8 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 		if (need) {
 			int64_t bad = 0, size0 = atomic_load(&s->size);
 			rc = seg_recover(s, prev_line_end, &l->lf, l->cfg.index_interval_bytes,
-					 unsynced, contiguous, &bad);
+					 unsynced, contiguous,
+					 i + 1 < nb ? bases[i + 1] : INT64_MAX, &bad);
 			if (rc < 0) {
 				seg_unref(s);
 				goto out;

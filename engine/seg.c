@@ -1035,7 +1035,8 @@ static int64_t nonzero_end(struct seg *s, int64_t from, int64_t to)
 }
 
 static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct line_fmt *lf,
-			      int32_t index_interval, bool cut, bool contiguous, int64_t *invalid)
+			      int32_t index_interval, bool cut, bool contiguous, int64_t limit,
+			      int64_t *invalid)
 {
 	const struct io_ops *io = s->io;
 	uint8_t h[LINES_HDR_SIZE];
@@ -1092,6 +1093,7 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 		if (batch_validate(buf, (size_t)total) < 0 ||
 		    batch_hdr_decode(buf, (size_t)total, &bh) < 0 ||
 		    bh.base_offset < s->next_offset ||
+		    bh.base_offset + bh.last_offset_delta >= limit ||
 		    bh.base_offset + bh.last_offset_delta - s->base_offset > UINT32_MAX ||
 		    pos > UINT32_MAX)
 			break;
@@ -1165,10 +1167,11 @@ out:
 }
 
 int seg_recover(struct seg *s, int64_t line_base, const struct line_fmt *lf, int32_t index_interval,
-		bool cut, bool contiguous, int64_t *invalid)
+		bool cut, bool contiguous, int64_t limit, int64_t *invalid)
 {
 	PINNED(s, int,
-	       seg_recover_pinned(s, line_base, lf, index_interval, cut, contiguous, invalid));
+	       seg_recover_pinned(s, line_base, lf, index_interval, cut, contiguous, limit,
+				  invalid));
 }
 
 #define LINES_PEND_MAX 256 /* entries held back: one 4 KiB write */

@@ -931,6 +931,60 @@ static void test_damage_kept(void **state)
 	free(bases);
 }
 
+/* A batch's base offset is outside its CRC: one that reaches the next
+ * segment's base is damage found at that batch (the records before it
+ * served, the rest kept on disk), never records served under offsets that
+ * were not written, nor the good batches after it taken for the damage,
+ * nor a partition refused whole. Both a batch in the middle of a segment
+ * and its last one. */
+static void test_damage_base_offset(void **state)
+{
+	struct logfx *f = *state;
+	int n;
+	int64_t *bases = closed_in_segments(f, &n);
+	char path[512], cmd[1400];
+	int64_t size = seg_log_path(f, bases[2], path, sizeof(path));
+
+	snprintf(cmd, sizeof(cmd), "cp %s %s/whole.log", path, f->dir);
+	assert_int_equal(system(cmd), 0);
+	for (int which = 0; which < 2; which++) {
+		/* The batches' positions and base offsets. */
+		uint8_t *b = malloc((size_t)size);
+		int fd = open(path, O_RDWR);
+		int64_t pos[64], base[64];
+		int nb = 0;
+
+		assert_true(fd >= 0);
+		assert_int_equal(pread(fd, b, (size_t)size, 0), size);
+		for (int64_t p = 0; p + 12 <= size && nb < 64; nb++) {
+			pos[nb] = p;
+			base[nb] = (int64_t)be64_get(b + p);
+			p += 12 + (int64_t)be32_get(b + p + 8);
+		}
+		assert_true(nb >= 3);
+		int k = which == 0 ? 1 : nb - 1;
+		uint8_t bad[8];
+		be64_put(bad, (uint64_t)(base[k] + 1000));
+		assert_int_equal(pwrite(fd, bad, 8, pos[k]), 8);
+		close(fd);
+		free(b);
+		logfx_reports[0] = '\0';
+		logfx_open(f);
+		expect_damaged(f, base[k], path);
+		char want[128];
+		snprintf(want, sizeof(want), "invalid bytes from position %lld", (long long)pos[k]);
+		assert_non_null(strstr(logfx_reports, want));
+		put_back_whole(f, path);
+		log_set_hw(f->l, 300);
+		check_all(f, 300);
+		logmgr_close(f->m);
+		f->m = NULL;
+		snprintf(cmd, sizeof(cmd), "cp %s %s/whole.log", path, f->dir);
+		assert_int_equal(system(cmd), 0);
+	}
+	free(bases);
+}
+
 /* After a clean stop, a log that ends below its checkpointed high
  * watermark lost committed records (here the last segment emptied, a cut
  * at a batch boundary that no batch check can see): as Kafka, the hw
@@ -1843,6 +1897,7 @@ int main(void)
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_lines_checked, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_damage_kept, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_damage_base_offset, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_clean_stop_below_hw, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_checkpointed_log_start, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_flush_closed_truncated_meanwhile, setup,
