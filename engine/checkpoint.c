@@ -10,7 +10,7 @@
  *
  * A missing file is an empty checkpoint. Anything else that does not match
  * (another version, a count out of range, an entry the caller refuses,
- * fewer entries than the count) is -EBADMSG with the reason and its line
+ * fewer or more entries than the count) is -EBADMSG with the reason and its line
  * (1-based) for the caller's report; the caller undoes what its functions
  * built.
  */
@@ -59,6 +59,15 @@ int ckpt_read(const struct io_ops *io, const char *path, int max,
 	}
 	if (rc == -EBADMSG && !*why)
 		*why = "malformed entry";
+	/* Entries past the count would be ignored: the count is wrong, or
+	 * they are. */
+	while (rc == 0 && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
+		p++;
+	if (rc == 0 && *p) {
+		*line = 3 + count;
+		*why = "more entries than the count (line 2) says";
+		rc = -EBADMSG;
+	}
 out:
 	free(text);
 	return rc;

@@ -371,6 +371,26 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 			      " are gone (a segment cut or emptied?); the high watermark is "
 			      "%" PRId64 " and new records take those offsets",
 			      l->dir, leo, a->hw, leo, a->hw - 1, leo);
+	/* As Kafka's log loader (LeaderEpochFileCache.truncateFromEnd), no
+	 * epoch starts past the log end: such an entry is of records lost
+	 * since, or a hand-edited file, and would answer a follower's
+	 * OffsetsForLeaderEpoch with offsets this log never had. An epoch
+	 * that starts at the log end is a leader's with nothing appended yet,
+	 * and stays. A damaged log keeps its files as they are. */
+	if (!l->damaged && l->nepochs > 0 && l->epochs[l->nepochs - 1].start_offset > leo) {
+		int k = l->nepochs;
+		while (k > 0 && l->epochs[k - 1].start_offset > leo)
+			k--;
+		ENGINE_REPORT(ENGINE_LOG_WARN,
+			      "%s/leader-epoch-checkpoint: %d epoch(s) from epoch %" PRId32
+			      " start past the log end (offset %" PRId64 " at %" PRId64
+			      "): dropped, as Kafka does",
+			      l->dir, l->nepochs - k, l->epochs[k].epoch, l->epochs[k].start_offset,
+			      leo);
+		rc = epoch_cache_truncate_from_end(l, leo + 1);
+		if (rc < 0)
+			goto fail;
+	}
 	/* The engine keeps the checkpointed hw; the broker decides whether the
 	 * records above it are committed (on one node they are). */
 	l->hw = a->hw >= 0 ? a->hw : leo;

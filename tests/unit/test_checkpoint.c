@@ -2,8 +2,8 @@
  * test_checkpoint.c — the one reader of Kafka's checkpoint text format
  * (engine/checkpoint.c), used for the data directory's offset checkpoints
  * and each log's leader-epoch-checkpoint: the entries reach the caller in
- * order, a missing file is empty, and every malformed header or entry is
- * -EBADMSG.
+ * order, a missing file is empty, and every malformed header or entry, and
+ * entries beyond the count, are -EBADMSG.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -80,6 +80,8 @@ static void test_entries_in_order(void **state)
 	assert_int_equal(read_text("0\n0\n", &s), 0);
 	assert_int_equal(s.count, 0);
 	assert_int_equal(s.n, 0);
+	assert_int_equal(read_text("0\n1\n5 5\n\n", &s), 0); /* blank lines after */
+	assert_int_equal(s.n, 1);
 }
 
 static void test_missing_is_empty(void **state)
@@ -104,6 +106,9 @@ static void test_malformed(void **state)
 		{ "0\n5\n0 0\n1 1\n2 2\n3 3\n4 4\n", "entry count out of range", 2 },
 		{ "0\n2\n0 0\n", "not two numbers", 4 }, /* fewer entries than the count */
 		{ "0\n2\n0 0\nx 0\n", "not two numbers", 4 },
+		/* more than the count: the count or the extra lines are wrong */
+		{ "0\n1\n0 0\n1 1\n", "more entries than the count (line 2) says", 4 },
+		{ "0\n0\n7 7\n", "more entries than the count (line 2) says", 3 },
 	};
 	struct seen s;
 

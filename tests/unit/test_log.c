@@ -532,6 +532,50 @@ static void test_truncate_and_epochs(void **state)
 	check_all(f, 200);
 }
 
+/* At open, as Kafka's log loader, epochs that start past the log end go
+ * (a hand-edited or stale leader-epoch-checkpoint), logged; one that
+ * starts at the log end (a leader that has appended nothing yet) stays. */
+static void test_epochs_past_end_dropped(void **state)
+{
+	struct logfx *f = *state;
+	char path[512];
+	int32_t e;
+	int64_t end;
+
+	assert_int_equal(log_assign_epoch(f->l, 0, 0), 0);
+	logfx_put(f, 0, 10, 5);
+	assert_int_equal(log_assign_epoch(f->l, 2, 10), 0); /* at the log end */
+	logmgr_close(f->m);
+	f->m = NULL;
+	snprintf(path, sizeof(path), "%s/t-0/leader-epoch-checkpoint", f->dir);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("0\n4\n0 0\n2 10\n5 11\n9 99999999999\n", fp);
+	fclose(fp);
+	logfx_reports[0] = '\0';
+	logfx_open(f);
+	assert_non_null(strstr(logfx_reports, "2 epoch(s) from epoch 5 start past the log end"));
+	assert_int_equal(log_end_offset_for_epoch(f->l, 9, &e, &end), 0);
+	assert_int_equal(e, 2);
+	assert_int_equal(end, 10);
+	assert_int_equal(log_end_offset_for_epoch(f->l, 1, &e, &end), 0);
+	assert_int_equal(e, 0);
+	assert_int_equal(end, 10);
+	check_all(f, 10);
+	/* The file says so too: a second open drops nothing. */
+	logmgr_close(f->m);
+	f->m = NULL;
+	logfx_reports[0] = '\0';
+	logfx_open(f);
+	assert_null(strstr(logfx_reports, "start past"));
+	char buf[128] = { 0 };
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_true(fread(buf, 1, sizeof(buf) - 1, fp) > 0);
+	fclose(fp);
+	assert_string_equal(buf, "0\n2\n0 0\n2 10\n");
+}
+
 static void test_render(void **state)
 {
 	struct logfx *f = *state;
@@ -1898,6 +1942,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_lines_checked, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_damage_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_damage_base_offset, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_epochs_past_end_dropped, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_clean_stop_below_hw, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_checkpointed_log_start, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_flush_closed_truncated_meanwhile, setup,
