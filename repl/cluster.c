@@ -154,6 +154,11 @@ struct cluster {
 	bool changes_read;
 	/* The data of each /brokers/topics/<t>: its assignment grew. */
 	struct zkwatch_set topic_watches;
+	/* Topics read_topics has made here with their overrides in this
+	 * session, used as a set of names: while one's data watch has not
+	 * fired, nothing of it changed but its settings, which
+	 * /config/changes brings (EV_USERS). */
+	struct zkwatch_set topics_done;
 };
 
 static void post(struct cluster *c, unsigned ev)
@@ -549,6 +554,28 @@ static bool topic_still_there(void *arg, const char *topic)
 	return zkc_exists(c->zk, path, NULL, NULL, NULL) != -ENOENT;
 }
 
+/* Names in topics_done that left /brokers/topics go from it (a topic made
+ * again under the same name is read afresh). names: the listing. */
+static void done_prune(struct cluster *c, char **names, int n)
+{
+	struct zkwatch_set *d = &c->topics_done;
+
+	pthread_mutex_lock(&d->mu);
+	for (int i = 0; i < d->n;) {
+		bool listed = false;
+
+		for (int j = 0; j < n && !listed; j++)
+			listed = !strcmp(d->paths[i], names[j]);
+		if (listed) {
+			i++;
+			continue;
+		}
+		free(d->paths[i]);
+		d->paths[i] = d->paths[--d->n];
+	}
+	pthread_mutex_unlock(&d->mu);
+}
+
 /* Every topic in /brokers/topics becomes (or stays) a local topic; local
  * replicated topics no longer there go (the controller deleted them). */
 static int read_topics(struct cluster *c)
@@ -571,8 +598,15 @@ static int read_topics(struct cluster *c)
 
 		if (!cluster_replicated(c, names[i]))
 			continue;
-		if (zk_path_topic(path, sizeof(path), names[i]) >= 0 &&
-		    (r = zkwatch_arm(&c->topic_watches, c->zk, path, on_topic_data, c)) < 0) {
+		if (zk_path_topic(path, sizeof(path), names[i]) < 0)
+			continue;
+		/* Unchanged since it was made here: no read (each change of
+		 * /brokers/topics would otherwise read every topic's znodes on
+		 * every broker). */
+		if (zkwatch_armed(&c->topic_watches, path) && zkwatch_armed(&c->topics_done, names[i]))
+			continue;
+		zkwatch_fired(&c->topics_done, names[i]);
+		if ((r = zkwatch_arm(&c->topic_watches, c->zk, path, on_topic_data, c)) < 0) {
 			rc = r;
 			break;
 		}
@@ -598,7 +632,8 @@ static int read_topics(struct cluster *c)
 		}
 		r = h->appeared(h->arg, names[i], t.assignment.n_partitions, local, uid, gid, mode);
 		free(local);
-		if (r < 0 && r != -EEXIST)
+		bool made = r >= 0 || r == -EEXIST;
+		if (!made)
 			mq_log(MQ_ERR, "topic %s of the cluster: cannot make it here: %s", names[i],
 			       strerror(-r));
 		zkmeta_topic_clear(&t);
@@ -608,7 +643,13 @@ static int read_topics(struct cluster *c)
 			rc = r;
 			break;
 		}
+		if (made && zkwatch_claim(&c->topics_done, names[i]) < 0) {
+			rc = -ENOMEM;
+			break;
+		}
 	}
+	if (rc == 0)
+		done_prune(c, names, n);
 	if (rc == 0 && h->retain)
 		h->retain(h->arg, names, n, topic_still_there, c);
 	zkc_names_free(names, n);
@@ -893,6 +934,7 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 		       (uint64_t)zkc_session_id(c->zk));
 		ev = (ev & ~EV_SESSION) | EV_REGISTER | EV_READS;
 		zkwatch_reset(&c->topic_watches); /* gone with the old session */
+		zkwatch_reset(&c->topics_done);   /* and what changed meanwhile */
 	}
 	if (ev & EV_REGISTER) {
 		int rc = register_broker(c, false);
@@ -1140,6 +1182,7 @@ int cluster_open(const struct broker_config *cfg, struct broker *b,
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->cred_mu, NULL);
 	zkwatch_init(&c->topic_watches);
+	zkwatch_init(&c->topics_done);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cv, &ca);
@@ -1231,6 +1274,7 @@ void cluster_close(struct cluster *c)
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->cred_mu);
 	zkwatch_destroy(&c->topic_watches);
+	zkwatch_destroy(&c->topics_done);
 	free(c);
 }
 

@@ -24,6 +24,14 @@ static int find(const struct zkwatch_set *s, const char *path)
 	return -1;
 }
 
+bool zkwatch_armed(struct zkwatch_set *s, const char *path)
+{
+	pthread_mutex_lock(&s->mu);
+	bool armed = find(s, path) >= 0;
+	pthread_mutex_unlock(&s->mu);
+	return armed;
+}
+
 int zkwatch_claim(struct zkwatch_set *s, const char *path)
 {
 	char *copy, **v;

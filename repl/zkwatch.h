@@ -15,6 +15,7 @@
  *                  zkwatch_fired if that fails), 0 when it is armed
  *   zkwatch_fired  from the owner's watch callback (the completion
  *                  thread): the path is no longer armed
+ *   zkwatch_armed  whether path's watch is armed (has not fired since)
  *   zkwatch_reset  after a session expiry (its watches are gone)
  *
  * Locks: mu, a leaf, held only to look up or change the set.
@@ -23,6 +24,7 @@
 #define MQFS_REPL_ZKWATCH_H
 
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "repl/zkc.h"
 
@@ -39,6 +41,7 @@ int zkwatch_arm(struct zkwatch_set *s, struct zkc *zk, const char *path, zkc_wat
 /* 1 (the caller arms path's watch), 0 (armed already), -ENOMEM. */
 int zkwatch_claim(struct zkwatch_set *s, const char *path);
 void zkwatch_fired(struct zkwatch_set *s, const char *path);
+bool zkwatch_armed(struct zkwatch_set *s, const char *path);
 void zkwatch_reset(struct zkwatch_set *s);
 /* Resets and destroys. */
 void zkwatch_destroy(struct zkwatch_set *s);

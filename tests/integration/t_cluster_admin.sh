@@ -13,7 +13,8 @@
 # replication factor above the live brokers is INVALID_REPLICATION_FACTOR
 # (logged); DeleteRecords through broker 2 moves a partition's log start
 # on every replica before it answers (.state and cat on every mount);
-# ten topics made in one CreateTopics each take acks=all writes; a
+# ten topics made in one CreateTopics each take acks=all writes; a mkdir
+# costs about as many ZooKeeper requests among 53 topics as among 13; a
 # key.separator written where there is no replica is refused by the
 # replica that has records, which applies the next setting all the same;
 # DeleteTopics on broker 1 removes the topic from every mount.
@@ -87,6 +88,27 @@ while [ $i -lt 10 ]; do
 done
 expect_ok "no topic of them taken for deleted" sh -c \
 	'! grep -q "topic many[0-9]: deleted in the cluster" "$1"' sh "$LOG"
+
+# A mkdir costs ZooKeeper requests that do not grow with the topics
+# there are: each broker reads the znodes of the topics new or changed
+# since its last look, not of every topic again (about ten requests per
+# topic per mkdir across the brokers before).
+mkdir_requests() { # mkdir_requests NAME: requests until every mount lists mnt2/NAME
+	_a=$(zk_received "$ZKPORT")
+	mkdir "$MQ_TMP/mnt2/$1" || return 1
+	for _n in 1 2 3; do poll 20 listed "$MQ_TMP/mnt$_n" "$1" || return 1; done
+	echo $(($(zk_received "$ZKPORT") - _a))
+}
+r1=$(mkdir_requests few)
+expect_eq "kafkajs CreateTopics of 40 more topics" "ok" "$(admin 1 create-many more 40 3)"
+i=0
+while [ $i -lt 40 ]; do
+	check "more$i has a leader" poll 20 has_leader "more$i"
+	i=$((i + 1))
+done
+r2=$(mkdir_requests lots)
+expect_ok "a mkdir among 53 topics costs about what one among 13 does ($r1, then $r2 ZooKeeper requests)" \
+	[ "$r2" -lt $((r1 + 150)) ]
 
 # A .config write on mnt2 reaches every broker.
 expect_ok "echo retention.ms=7200000 > mnt2/ct/.config" \
