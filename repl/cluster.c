@@ -603,7 +603,8 @@ static int read_topics(struct cluster *c)
 		/* Unchanged since it was made here: no read (each change of
 		 * /brokers/topics would otherwise read every topic's znodes on
 		 * every broker). */
-		if (zkwatch_armed(&c->topic_watches, path) && zkwatch_armed(&c->topics_done, names[i]))
+		if (zkwatch_armed(&c->topic_watches, path) &&
+		    zkwatch_armed(&c->topics_done, names[i]))
 			continue;
 		zkwatch_fired(&c->topics_done, names[i]);
 		if ((r = zkwatch_arm(&c->topic_watches, c->zk, path, on_topic_data, c)) < 0) {

@@ -1148,29 +1148,68 @@ static int ctrl_bounce(struct controller *ctl, const int32_t *bounced, int n_bou
 	return rc;
 }
 
-static int ctrl_read_topics(struct controller *ctl)
-{
-	struct zkmeta_topic *topics = NULL;
-	char why[ZK_WHY_LEN] = "";
-	int n;
+static int find_topic(const struct controller *ctl, const char *name);
 
-	n = zkmeta_read_topics(ctl->zkc, &topics, ctrl_watch, ctl, why);
-	if (n < 0) {
-		if (n == -EBADMSG)
-			mq_log(MQ_ERR, "controller: reading topics: %s", why);
+/* The topics and their partition states, into ctl->topics. full: read
+ * every topic (on becoming the controller); else, as Kafka's
+ * TopicChangeHandler, only the topics new or changed since the last read
+ * (their data watch fired): the others' states are kept up to date in
+ * memory by the controller's own writes and the ISR change notifications
+ * (ctrl_reread_state), and reading every topic's znodes on each change
+ * cost a request per partition of the cluster per mkdir. */
+static int ctrl_read_topics(struct controller *ctl, bool full)
+{
+	struct zkmeta_topic *topics;
+	char why[ZK_WHY_LEN] = "", path[ZK_PATH_MAX];
+	char **names = NULL;
+	int *from, n, k = 0, rc = 0;
+
+	n = zkc_children(ctl->zkc, ZK_BROKER_TOPICS_PATH, &names, ctrl_watch, ctl);
+	if (n < 0)
 		return n;
+	topics = calloc((size_t)n + 1, sizeof(*topics));
+	from = calloc((size_t)n + 1, sizeof(*from)); /* its old index, or -1: read */
+	if (!topics || !from)
+		rc = -ENOMEM;
+	for (int i = 0; rc == 0 && i < n; i++) {
+		/* A name that is not a topic is not ours to read. */
+		if (!zk_topic_name_valid(names[i]) ||
+		    zk_path_topic(path, sizeof(path), names[i]) < 0)
+			continue;
+		from[k] = full ? -1 : find_topic(ctl, names[i]);
+		if (from[k] >= 0 && zkwatch_armed(&ctl->topic_watches, path)) {
+			k++; /* unchanged: taken over below */
+			continue;
+		}
+		from[k] = -1;
+		/* Armed before the read: a change after it fires again. */
+		zkwatch_arm(&ctl->topic_watches, ctl->zkc, path, ctrl_watch, ctl);
+		rc = zkmeta_read_listed(ctl->zkc, names[i], &topics[k], why);
+		if (rc > 0) {
+			k++;
+			rc = 0;
+		}
 	}
+	zkc_names_free(names, n);
+	if (rc) {
+		if (rc == -EBADMSG)
+			mq_log(MQ_ERR, "controller: reading topics: %s", why);
+		for (int i = 0; from && i < k; i++)
+			if (from[i] < 0)
+				zkmeta_topic_clear(&topics[i]);
+		free(topics);
+		free(from);
+		return rc;
+	}
+	for (int i = 0; i < k; i++)
+		if (from[i] >= 0) {
+			topics[i] = ctl->topics[from[i]];
+			memset(&ctl->topics[from[i]], 0, sizeof(ctl->topics[from[i]]));
+		}
+	free(from);
 	zkmeta_topics_free(ctl->topics, ctl->n_topics);
 	ctl->topics = topics;
-	ctl->n_topics = n;
-	/* Kafka's PartitionModificationsHandler: a topic whose assignment
-	 * grows (CreatePartitions) gets its new partitions started. */
-	for (int t = 0; t < n; t++) {
-		char path[ZK_PATH_MAX];
-
-		if (zk_path_topic(path, sizeof(path), topics[t].name) >= 0)
-			zkwatch_arm(&ctl->topic_watches, ctl->zkc, path, ctrl_watch, ctl);
-	}
+	ctl->n_topics = k;
 	return 0;
 }
 
@@ -1408,7 +1447,7 @@ out:
 
 static int ctrl_on_topics(struct controller *ctl, struct ctrl_batch *b)
 {
-	int rc = ctrl_read_topics(ctl);
+	int rc = ctrl_read_topics(ctl, false);
 
 	return rc ? rc : ctrl_start_partitions(ctl, b);
 }
@@ -1534,7 +1573,7 @@ static int ctrl_become_active(struct controller *ctl, const struct zkmeta_contro
 	pthread_mutex_unlock(&ctl->lock);
 	mq_log(MQ_INFO, "controller: broker %d is the controller (epoch %d)", ctl->cfg.broker_id,
 	       ctl->epoch);
-	if ((rc = zkmeta_ensure_paths(ctl->zkc)) || (rc = ctrl_read_topics(ctl)) ||
+	if ((rc = zkmeta_ensure_paths(ctl->zkc)) || (rc = ctrl_read_topics(ctl, true)) ||
 	    (rc = ctrl_on_brokers(ctl, b, true)) || (rc = ctrl_flush(ctl, b)) ||
 	    (rc = ctrl_on_isr_change(ctl, b)) || (rc = ctrl_flush(ctl, b)) ||
 	    (rc = ctrl_on_deletions(ctl, b)))

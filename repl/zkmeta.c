@@ -287,6 +287,15 @@ void zkmeta_topics_free(struct zkmeta_topic *topics, int n)
 	free(topics);
 }
 
+int zkmeta_read_listed(struct zkc *zkc, const char *name, struct zkmeta_topic *t, char *why)
+{
+	if (!zk_topic_name_valid(name))
+		return 0;
+	int rc = zkmeta_read_topic(zkc, name, t, why);
+
+	return rc == 0 ? 1 : rc == -ENOENT ? 0 : rc;
+}
+
 int zkmeta_read_topics(struct zkc *zkc, struct zkmeta_topic **topics, zkc_watch_fn *watch,
 		       void *arg, char *why)
 {
@@ -301,14 +310,11 @@ int zkmeta_read_topics(struct zkc *zkc, struct zkmeta_topic **topics, zkc_watch_
 	if (!out)
 		rc = -ENOMEM;
 	for (i = 0; rc == 0 && i < n; i++) {
-		/* A name that is not a topic is not ours to read. */
-		if (!zk_topic_name_valid(names[i]))
-			continue;
-		rc = zkmeta_read_topic(zkc, names[i], &out[k], why);
-		if (rc == 0)
+		rc = zkmeta_read_listed(zkc, names[i], &out[k], why);
+		if (rc > 0) {
 			k++;
-		else if (rc == -ENOENT)
-			rc = 0; /* deleted since the listing */
+			rc = 0;
+		}
 	}
 	zkc_names_free(names, n);
 	if (rc) {

@@ -77,6 +77,10 @@ struct zkmeta_topic {
  * the topic does not exist. */
 int zkmeta_read_topic(struct zkc *zkc, const char *topic, struct zkmeta_topic *t, char *why);
 void zkmeta_topic_clear(struct zkmeta_topic *t);
+/* A name of a /brokers/topics listing read as zkmeta_read_topic does: 1
+ * read into *t; 0 when the name is no topic's (not ours to read) or the
+ * topic went since the listing; -errno. */
+int zkmeta_read_listed(struct zkc *zkc, const char *name, struct zkmeta_topic *t, char *why);
 
 /* Reads every topic (sorted by name); watch (may be NULL) fires when topics
  * are added or removed. Returns the count; free with zkmeta_topics_free. A
