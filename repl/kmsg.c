@@ -15,14 +15,17 @@ void kmsg_dec_init(struct kmsg_dec *d, struct kbuf_r *r, bool flex)
 	d->flex = flex;
 	d->parts_left = PROTO_MAX_PARTITIONS;
 	d->nomem = false;
+	d->over_cap = false;
 }
 
 int32_t kmsg_count(struct kmsg_dec *d, bool nullable, size_t min_elem, int32_t cap)
 {
 	int32_t n = kbuf_read_array_len(d->r, d->flex, nullable, min_elem);
 
-	if (n > cap)
+	if (n > cap) {
+		d->over_cap = !d->r->err;
 		kbuf_r_fail(d->r);
+	}
 	return d->r->err ? 0 : n;
 }
 
@@ -96,7 +99,9 @@ int kmsg_end(struct kmsg_dec *d)
 {
 	int rc = kbuf_r_done(d->r);
 
-	return rc && d->nomem ? -ENOMEM : rc;
+	if (rc && d->nomem)
+		return -ENOMEM;
+	return rc && d->over_cap ? -E2BIG : rc;
 }
 
 void kmsg_write_str(struct kbuf_w *w, bool flex, struct kstr s)

@@ -14,8 +14,9 @@
  *      allowance per message (PROTO_MAX_PARTITIONS), so many small topics
  *      cannot add up past the cap either;
  *   3. allocation failure sets the reader's error too, so the decoder has
- *      one exit: kmsg_end says 0, -EBADMSG (malformed, or bytes left over)
- *      or -ENOMEM, and the caller frees the partial struct on error.
+ *      one exit: kmsg_end says 0, -EBADMSG (malformed, or bytes left over),
+ *      -E2BIG (a well-formed count over its cap) or -ENOMEM, and the
+ *      caller frees the partial struct on error.
  * An encoder writes through kmsg_write_* with the same flexible switch;
  * errors stay sticky in the kbuf_w (kbuf.h).
  *
@@ -36,6 +37,7 @@ struct kmsg_dec {
 	bool flex;          /* compact forms and tagged fields */
 	int32_t parts_left; /* partitions still allowed in this message */
 	bool nomem;
+	bool over_cap; /* an array over mqfs's bound (kmsg_count's cap) */
 };
 
 void kmsg_dec_init(struct kmsg_dec *d, struct kbuf_r *r, bool flex);

@@ -881,7 +881,14 @@ static void conn_frame(struct net_conn *c)
 		return;
 	}
 	if (rc) {
-		conn_close(c, MQ_WARN, "malformed request frame");
+		char why[160];
+
+		snprintf(why, sizeof(why), "%s: %s version %d",
+			 rc == -E2BIG ? "request over mqfs's bounds (more than 10000 topics, or "
+					"200000 partitions in all, or another array over its cap)"
+				      : "malformed request",
+			 api_name(h->api_key), h->api_version);
+		conn_close(c, MQ_WARN, why);
 		return;
 	}
 	if (c->auth != AUTH_DONE) {

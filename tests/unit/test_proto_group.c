@@ -610,7 +610,7 @@ static void test_group_caps(void **state)
 		mem[i] = (struct proto_join_member){ kstr_of("m"), KSTR_NULL, kstr_of("") };
 	len = protofx_frame_of(&(struct proto_req_hdr){ PROTO_API_JOIN_GROUP, 5, 1, KSTR_NULL },
 			       jg_enc, &jin, &buf);
-	assert_int_equal(proto_req_decode(buf, len, &req), -EBADMSG);
+	assert_int_equal(proto_req_decode(buf, len, &req), -E2BIG);
 	free(buf);
 	jin.n_protocols = PROTO_MAX_PROTOCOLS;
 	len = protofx_frame_of(&(struct proto_req_hdr){ PROTO_API_JOIN_GROUP, 5, 1, KSTR_NULL },
@@ -621,12 +621,12 @@ static void test_group_caps(void **state)
 	kbuf_w_init(&w, 1 << 20);
 	assert_int_equal(proto_join_resp_encode(&w, 6, &rin), 0);
 	kbuf_r_init(&r, w.buf, w.len);
-	assert_int_equal(proto_join_resp_decode(&r, 6, &resp), -EBADMSG);
+	assert_int_equal(proto_join_resp_decode(&r, 6, &resp), -E2BIG);
 	kbuf_w_free(&w);
 	/* An assignment over the partition cap. */
 	kbuf_w_init(&w, 1 << 20);
 	assert_int_equal(proto_consumer_asg_encode(&w, &ain), 0);
-	assert_int_equal(proto_consumer_asg_decode(w.buf, w.len, &asg), -EBADMSG);
+	assert_int_equal(proto_consumer_asg_decode(w.buf, w.len, &asg), -E2BIG);
 	kbuf_w_free(&w);
 	tps.n_partitions = PROTO_MAX_PARTITIONS;
 	kbuf_w_init(&w, 1 << 20);

@@ -460,7 +460,7 @@ static void test_offsets_caps(void **state)
 	/* Topics over the cap. */
 	len = protofx_frame_of(&(struct proto_req_hdr){ PROTO_API_LIST_OFFSETS, 5, 1, KSTR_NULL },
 			       lo_enc, &in, &buf);
-	assert_int_equal(proto_req_decode(buf, len, &req), -EBADMSG);
+	assert_int_equal(proto_req_decode(buf, len, &req), -E2BIG);
 	free(buf);
 	/* Two topics of half the partition cap each, plus one: over the
 	 * message's allowance though each topic is under it. */
@@ -478,12 +478,12 @@ static void test_offsets_caps(void **state)
 	tops[1].n_partitions++;
 	len = protofx_frame_of(&(struct proto_req_hdr){ PROTO_API_LIST_OFFSETS, 7, 1, KSTR_NULL },
 			       lo_enc, &in, &buf);
-	assert_int_equal(proto_req_decode(buf, len, &req), -EBADMSG);
+	assert_int_equal(proto_req_decode(buf, len, &req), -E2BIG);
 	free(buf);
 	/* Groups over the cap. */
 	len = protofx_frame_of(&(struct proto_req_hdr){ PROTO_API_OFFSET_FETCH, 8, 1, KSTR_NULL },
 			       of_enc, &fin, &buf);
-	assert_int_equal(proto_req_decode(buf, len, &req), -EBADMSG);
+	assert_int_equal(proto_req_decode(buf, len, &req), -E2BIG);
 	free(buf);
 	fin.n_groups = PROTO_MAX_GROUPS;
 	len = protofx_frame_of(&(struct proto_req_hdr){ PROTO_API_OFFSET_FETCH, 8, 1, KSTR_NULL },

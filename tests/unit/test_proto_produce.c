@@ -278,7 +278,7 @@ static void test_produce_caps(void **state)
 	t[0] = (struct proto_produce_topic){ kstr_of("a"), PROTO_MAX_PARTITIONS / 2, parts };
 	t[1] = (struct proto_produce_topic){ kstr_of("b"), PROTO_MAX_PARTITIONS / 2 + 1, parts };
 	len = produce_frame(&hdr, &in, &buf, &files);
-	assert_int_equal(proto_req_decode(buf, len, &req), -EBADMSG);
+	assert_int_equal(proto_req_decode(buf, len, &req), -E2BIG);
 	free(buf);
 	t[1].n_partitions = PROTO_MAX_PARTITIONS / 2;
 	len = produce_frame(&hdr, &in, &buf, &files);
