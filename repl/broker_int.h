@@ -347,7 +347,7 @@ static inline bool broker_replicated(const struct broker *b, const char *topic)
 }
 /* The cluster's topic hooks (cluster.h), on the cluster thread. */
 int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, const bool *local,
-			    uid_t uid, gid_t gid, mode_t mode);
+			    uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc);
 void topics_cluster_retain(void *arg, char **names, int n,
 			   bool (*still_there)(void *zarg, const char *topic), void *zarg);
 /* The cluster's overrides of topic (its /config/topics znode) applied to

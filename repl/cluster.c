@@ -290,23 +290,32 @@ static int creds_local(struct cluster *c)
 
 /* The overrides of a topic from its config znode, applied to the local
  * topic (the broker's hook). */
+/* A topic's /config/topics/<t> into *zc (empty when there is none, or
+ * when it does not decode: logged, the defaults apply). */
+static int topic_config_read_zk(struct cluster *c, const char *topic, struct zk_config *zc)
+{
+	char why[ZK_WHY_LEN] = "";
+	int rc = zkmeta_topic_config(c->zk, topic, zc, NULL, why);
+
+	if (rc == -EBADMSG)
+		mq_log_limited(MQ_WARN, "topic %s: /config/topics/%s does not decode (%s): ignored",
+			       topic, topic, why);
+	if (rc == -EBADMSG || rc == -ENOENT) { /* none: every setting is the default */
+		*zc = (struct zk_config){ 0 };
+		rc = 0;
+	}
+	return rc;
+}
+
 static int topic_config_apply_zk(struct cluster *c, const char *topic)
 {
 	const struct cluster_topic_hooks *h = &c->local.topics;
-	char why[ZK_WHY_LEN] = "";
 	struct zk_config zc;
 	int rc;
 
 	if (!h->config || !cluster_replicated(c, topic))
 		return 0;
-	rc = zkmeta_topic_config(c->zk, topic, &zc, NULL, why);
-	if (rc == -EBADMSG) {
-		mq_log_limited(MQ_WARN, "topic %s: /config/topics/%s does not decode (%s): ignored",
-			       topic, topic, why);
-		return 0;
-	}
-	if (rc == -ENOENT) /* none: every setting is the broker's default */
-		rc = 0;
+	rc = topic_config_read_zk(c, topic, &zc);
 	if (rc < 0)
 		return rc;
 	h->config(h->arg, topic, &zc);
@@ -515,31 +524,21 @@ bool cluster_replicated(const struct cluster *c, const char *topic)
 
 /* Owner and mode of a topic from its config znode; the defaults of a
  * topic made by Kafka's tools (root, 0755) when absent. */
-static void topic_owner_read(struct cluster *c, const char *topic, uid_t *uid, gid_t *gid,
-			     mode_t *mode)
+/* The owner and mode a topic's config znode names (mqfs's keys), else
+ * root's and 0755. */
+static void topic_owner_of(const struct zk_config *zc, uid_t *uid, gid_t *gid, mode_t *mode)
 {
-	char path[ZK_PATH_MAX], why[ZK_WHY_LEN], *data = NULL;
-	struct zk_config zc;
-	size_t len;
 	const char *v;
 
 	*uid = 0;
 	*gid = 0;
 	*mode = 0755;
-	if (snprintf(path, sizeof(path), "%s/%s", ZK_CONFIG_TOPICS_PATH, topic) >=
-		    (int)sizeof(path) ||
-	    zkc_get(c->zk, path, &data, &len, NULL, NULL, NULL) < 0)
-		return;
-	if (zk_config_decode(data, len, &zc, why) == 0) {
-		if ((v = zk_config_get(&zc, "mqfs.owner.uid")))
-			*uid = (uid_t)strtoul(v, NULL, 10);
-		if ((v = zk_config_get(&zc, "mqfs.owner.gid")))
-			*gid = (gid_t)strtoul(v, NULL, 10);
-		if ((v = zk_config_get(&zc, "mqfs.mode")))
-			*mode = (mode_t)(strtoul(v, NULL, 8) & 07777);
-		zk_config_clear(&zc);
-	}
-	free(data);
+	if ((v = zk_config_get(zc, "mqfs.owner.uid")))
+		*uid = (uid_t)strtoul(v, NULL, 10);
+	if ((v = zk_config_get(zc, "mqfs.owner.gid")))
+		*gid = (gid_t)strtoul(v, NULL, 10);
+	if ((v = zk_config_get(zc, "mqfs.mode")))
+		*mode = (mode_t)(strtoul(v, NULL, 8) & 07777);
 }
 
 /* Whether /brokers/topics/<topic> exists now (a failed check counts as
@@ -590,6 +589,7 @@ static int read_topics(struct cluster *c)
 	for (int i = 0; h->appeared && i < n; i++) {
 		char why[ZK_WHY_LEN] = "", path[ZK_PATH_MAX];
 		struct zkmeta_topic t;
+		struct zk_config zc;
 		bool *local;
 		uid_t uid;
 		gid_t gid;
@@ -618,10 +618,17 @@ static int read_topics(struct cluster *c)
 			rc = r;
 			break;
 		}
-		topic_owner_read(c, names[i], &uid, &gid, &mode);
+		/* Its overrides first: the topic is made here with them. */
+		if ((r = topic_config_read_zk(c, names[i], &zc)) < 0) {
+			zkmeta_topic_clear(&t);
+			rc = r;
+			break;
+		}
+		topic_owner_of(&zc, &uid, &gid, &mode);
 		local = calloc((size_t)t.assignment.n_partitions + 1, sizeof(*local));
 		if (!local) {
 			zkmeta_topic_clear(&t);
+			zk_config_clear(&zc);
 			rc = -ENOMEM;
 			break;
 		}
@@ -631,19 +638,20 @@ static int read_topics(struct cluster *c)
 			for (int j = 0; j < a->n_replicas && !local[p]; j++)
 				local[p] = a->replicas[j] == c->cfg->broker_id;
 		}
-		r = h->appeared(h->arg, names[i], t.assignment.n_partitions, local, uid, gid, mode);
+		r = h->appeared(h->arg, names[i], t.assignment.n_partitions, local, uid, gid, mode,
+				&zc);
 		free(local);
 		bool made = r >= 0 || r == -EEXIST;
 		if (!made)
 			mq_log(MQ_ERR, "topic %s of the cluster: cannot make it here: %s", names[i],
 			       strerror(-r));
 		zkmeta_topic_clear(&t);
-		/* Its overrides, also those changed while this broker was
-		 * away (their notifications are not replayed). */
-		if ((r = topic_config_apply_zk(c, names[i])) < 0) {
-			rc = r;
-			break;
-		}
+		/* Its overrides on a topic known here already, also those
+		 * changed while this broker was away (their notifications are
+		 * not replayed). */
+		if (h->config)
+			h->config(h->arg, names[i], &zc);
+		zk_config_clear(&zc);
 		if (made && zkwatch_claim(&c->topics_done, names[i]) < 0) {
 			rc = -ENOMEM;
 			break;

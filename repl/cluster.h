@@ -92,8 +92,11 @@ static inline bool cluster_topic_local_only(const char *topic)
  * on the cluster thread. */
 struct zk_config;
 struct cluster_topic_hooks {
+	/* A topic of the cluster, made here (or grown) with its overrides
+	 * in /config/topics/<t> (zc; NULL: none), so that no replica of it
+	 * takes records under other settings. */
 	int (*appeared)(void *arg, const char *topic, int n_partitions, const bool *local,
-			uid_t uid, gid_t gid, mode_t mode);
+			uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc);
 	void (*retain)(void *arg, char **names, int n,
 		       bool (*still_there)(void *zarg, const char *topic), void *zarg);
 	/* The topic's overrides in /config/topics/<t> (none: an empty zc),

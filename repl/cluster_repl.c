@@ -179,6 +179,37 @@ static void on_log(void *arg, struct log *l)
 	s->changed(s->arg);
 }
 
+/* The settings of a log made for a replica whose topic this broker has
+ * not made yet (a LeaderAndIsr ahead of the cluster thread's read of the
+ * topic, a broker started on an empty data directory): as Kafka's log
+ * manager does, the topic's overrides in ZooKeeper over the broker's
+ * defaults, so that its first records are taken under the topic's
+ * key.separator and line.format (fixed once it has records). The
+ * defaults when they cannot be read, logged. */
+static void new_log_config(struct cluster_repl *cr, const char *topic, struct log_config *lc)
+{
+	struct topic_config tc;
+	struct zk_config zc = { 0 };
+	char why[ZK_WHY_LEN] = "", err[256] = "";
+	int rc;
+
+	pthread_mutex_lock(&cr->zk_mu);
+	rc = cr->zk ? zkmeta_topic_config(cr->zk, topic, &zc, NULL, why) : -ENOTCONN;
+	pthread_mutex_unlock(&cr->zk_mu);
+	if (rc < 0 && rc != -ENOENT)
+		mq_log_limited(MQ_WARN,
+			       "%s: a new replica: /config/topics/%s not read (%s): the broker's "
+			       "defaults until the topic's settings apply",
+			       topic, topic, rc == -EBADMSG ? why : strerror(-rc));
+	if (topic_config_of_overrides(cr->cfg, rc == 0 ? &zc : NULL, &tc, err, sizeof(err)) < 0)
+		mq_log_limited(MQ_WARN,
+			       "%s: a new replica: /config/topics/%s: %s; the broker's defaults",
+			       topic, topic, err);
+	if (rc == 0)
+		zk_config_clear(&zc);
+	*lc = tc.log;
+}
+
 static int logs_open(void *arg, const char *topic, int32_t partition, void (*changed)(void *),
 		     void *changed_arg, const struct partition_log_ops **ops, void **log)
 {
@@ -188,7 +219,13 @@ static int logs_open(void *arg, const char *topic, int32_t partition, void (*cha
 
 	if (!s)
 		return -ENOMEM;
-	rc = logmgr_get_log(cr->local.m, topic, partition, &cr->cfg->log, true, &s->l);
+	rc = logmgr_get_log(cr->local.m, topic, partition, &cr->cfg->log, false, &s->l);
+	if (rc == -ENOENT) {
+		struct log_config lc;
+
+		new_log_config(cr, topic, &lc);
+		rc = logmgr_get_log(cr->local.m, topic, partition, &lc, true, &s->l);
+	}
 	if (rc < 0) {
 		free(s);
 		return rc;

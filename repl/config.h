@@ -83,6 +83,12 @@ int topic_config_render(const struct topic_config *tc, char **out, size_t *len);
 const char *topic_config_broker_key(const char *key);
 /* The settings a new topic gets from the broker config c. */
 void topic_config_defaults_of(const struct broker_config *c, struct topic_config *tc);
+/* The settings of a topic whose overrides (a cluster's /config/topics/<t>,
+ * NULL: none) are zc, over the broker config c (topic_overrides.c). On a
+ * bad override -EINVAL with the reason in err, and *tc the defaults. */
+struct zk_config;
+int topic_config_of_overrides(const struct broker_config *c, const struct zk_config *zc,
+			      struct topic_config *tc, char *err, size_t errlen);
 
 /* The settings the broker was opened with. */
 const struct broker_config *broker_cfg(struct broker *b);

@@ -131,3 +131,20 @@ int topic_overrides_text(const struct zk_config *zc, const struct topic_config *
 	}
 	return 0;
 }
+
+int topic_config_of_overrides(const struct broker_config *c, const struct zk_config *zc,
+			      struct topic_config *tc, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	topic_config_defaults_of(c, tc);
+	if (!zc)
+		return 0;
+	rc = topic_overrides_text(zc, tc, &text, &len);
+	if (rc == 0)
+		rc = topic_config_apply(tc, text, len, err, errlen); /* all or nothing */
+	free(text);
+	return rc;
+}

@@ -383,15 +383,23 @@ int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t
 }
 
 int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, const bool *local,
-			    uid_t uid, gid_t gid, mode_t mode)
+			    uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc)
 {
 	struct broker *b = arg;
+	struct topic_config tc;
 	struct topic *t;
+	char err[256] = "";
 	int rc;
 
 	if (!topic_name_valid(topic) || n_partitions <= 0)
 		return -EINVAL;
-	rc = topic_create_local(b, topic, uid, gid, mode, NULL, n_partitions, local, NULL);
+	/* Made with the cluster's settings, not the defaults first: a
+	 * replica that took records before they applied could not take
+	 * key.separator or line.format any more. */
+	if (topic_config_of_overrides(&b->cfg, zc, &tc, err, sizeof(err)) < 0)
+		mq_log_limited(MQ_WARN, "topic %s: /config/topics/%s: %s; made with the defaults",
+			       topic, topic, err);
+	rc = topic_create_local(b, topic, uid, gid, mode, &tc, n_partitions, local, NULL);
 	if (rc != -EEXIST || broker_topic_get(b, topic, &t) < 0)
 		return rc;
 	/* Known here: its assignment may have grown (CreatePartitions), and

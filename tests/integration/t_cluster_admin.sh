@@ -17,7 +17,9 @@
 # costs about as many ZooKeeper requests among 53 topics as among 13; a
 # key.separator written where there is no replica is refused by the
 # replica that has records, which applies the next setting all the same;
-# DeleteTopics on broker 1 removes the topic from every mount.
+# a broker started again on an empty data directory makes its replicas
+# with the topic's key.separator before they take records; DeleteTopics
+# on broker 1 removes the topic from every mount.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -228,6 +230,41 @@ expect_ok "retention.ms=12345 written on mnt$kso" \
 check "the leader (mnt$ksl) applies retention.ms=12345 all the same" \
 	poll 20 cfg_is "$MQ_TMP/mnt$ksl" ks retention.ms 12345
 expect_eq "kafkajs DeleteTopics ks" "ok" "$(admin 1 delete ks)"
+
+# A broker started again on an empty data directory (a disk replaced)
+# makes its replicas with the topic's settings before they take records:
+# key.separator applies there, and its mount and its .lines read as the
+# leader's. Its replicas used to take their first records under the
+# defaults when the controller's LeaderAndIsr came before the broker had
+# read the topic, and to refuse the topic's key.separator from then on
+# (test_cluster_repl reproduces that order; here it is a matter of
+# timing).
+expect_eq "kafkajs CreateTopics: kw, 3 replicas, key.separator=:" "ok" \
+	"$(admin 1 create kw 1 3 '{"key.separator":":"}')"
+check "kw has a leader" poll 20 has_leader kw
+kwl=$(leader_of kw)
+kww=$((kwl % 3 + 1))
+kw_isr3() {
+	[ "$(set_of "$(timeout 5 awk '$1 == "0" { print $8 }' "$MQ_TMP/mnt$kwl/kw/.state" 2>/dev/null)")" = "1,2,3" ]
+}
+expect_ok "three keyed records into kw on its leader (broker $kwl)" \
+	sh -c "printf 'a:1\nb:2\nc:3\n' >> '$MQ_TMP/mnt$kwl/kw/0'"
+check "mnt$kww reads kw as the leader does" poll 20 same_file "$MQ_TMP/mnt$kww/kw/0" \
+	"$MQ_TMP/mnt$kwl/kw/0"
+eval "p=\$PID$kww"
+mq_umount "$MQ_TMP/mnt$kww" "$p" && ok "clean stop of broker $kww"
+rm -rf "$MQ_TMP/b$kww/data"
+broker_start "$kww"
+check "mnt$kww: three live brokers" poll 30 alive_on "$MQ_TMP/mnt$kww" 3
+check "broker $kww back in kw's ISR" poll 40 kw_isr3
+check "mnt$kww/kw/.config: key.separator=:" poll 20 cfg_is "$MQ_TMP/mnt$kww" kw key.separator :
+check "mnt$kww reads kw as the leader does, again" poll 20 same_file "$MQ_TMP/mnt$kww/kw/0" \
+	"$MQ_TMP/mnt$kwl/kw/0"
+expect_ok "no key.separator refused for kw" sh -c \
+	'! grep -q "topic kw: the cluster.s key.separator or line.format not applied" "$1"' sh "$LOG"
+expect_ok "the two replicas' .lines are the same" cmp \
+	"$MQ_TMP/b$kwl/data/kw-0/00000000000000000000.lines" \
+	"$MQ_TMP/b$kww/data/kw-0/00000000000000000000.lines"
 
 # DeleteTopics on broker 1.
 expect_eq "kafkajs DeleteTopics on broker 1" "ok" "$(admin 1 delete ct)"

@@ -5,9 +5,10 @@
  * manager (a leader over an engine log, its epoch stamped, the
  * min.insync.replicas check of the produce path, the log dropped on
  * delete); a stale controller epoch and a user other than the brokers'
- * are answered with Kafka's errors and change nothing. No ZooKeeper: the
- * ISR writes are not exercised here (test_replica_mgr.c,
- * t_cluster_replication.sh).
+ * are answered with Kafka's errors and change nothing; a replica made
+ * before its topic is made here opens its log with the topic's overrides
+ * from a real ZooKeeper. The ISR writes are not exercised here
+ * (test_replica_mgr.c, t_cluster_replication.sh).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -26,7 +27,11 @@
 #include "repl/partition.h"
 #include "repl/proto.h"
 #include "repl/replica_mgr.h"
+#include "repl/zkc.h"
+#include "repl/zkmeta.h"
+#include "engine/log_int.h"
 #include "tests/unit/replfx.h"
+#include "tests/unit/zksrv.h"
 
 #define TIMEOUT_MS 20000
 
@@ -287,6 +292,43 @@ static void test_leader_and_isr(void **state)
 	net_client_close(c);
 }
 
+/* A replica made by LeaderAndIsr before its topic is made here (a broker
+ * started on an empty data directory, a LeaderAndIsr ahead of the cluster
+ * thread) opens its log with the topic's overrides from ZooKeeper, as
+ * Kafka's log manager does, not with the defaults: its first records are
+ * taken under the topic's key.separator, which it could not take later. */
+static void test_new_replica_takes_zk_settings(void **state)
+{
+	struct fx *f = *state;
+	struct zksrv srv;
+	struct zkc *zk = NULL;
+	struct zk_config zc = { 0 };
+	struct log *l;
+	int16_t perr;
+
+	assert_int_equal(zksrv_start(&srv), 0);
+	assert_int_equal(zkc_open(srv.connect, 6000, 20000, NULL, NULL, &zk), 0);
+	assert_int_equal(zkmeta_ensure_paths(zk), 0);
+	assert_int_equal(zk_config_put(&zc, "key.separator", 13, ":", 1), 0);
+	assert_int_equal(zk_config_put(&zc, "segment.bytes", 13, "4096", 4), 0);
+	assert_int_equal(zkmeta_set_topic_config(zk, "orders", &zc, ZKC_ANY_VERSION), 0);
+	zk_config_clear(&zc);
+	cluster_repl_set_zk(f->cr, zk);
+
+	struct net_client *c = connect_as(f, "admin", "admin-secret");
+	assert_int_equal(send_lisr(c, 1, 0, 3, &perr), PROTO_ERR_NONE);
+	assert_int_equal(perr, PROTO_ERR_NONE);
+	net_client_close(c);
+	assert_int_equal(logmgr_get_log(f->m, "orders", 0, &f->cfg.log, false, &l), 0);
+	assert_int_equal(l->cfg.key_sep_len, 1);
+	assert_int_equal(l->cfg.key_sep[0], ':');
+	assert_int_equal(l->cfg.segment_bytes, 4096);
+
+	cluster_repl_set_zk(f->cr, NULL);
+	zkc_close(zk);
+	zksrv_stop(&srv);
+}
+
 /* A client authenticated as another user may not act as the controller. */
 static void test_only_the_brokers_user(void **state)
 {
@@ -358,6 +400,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_only_the_brokers_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_metadata, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_replica_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_new_replica_takes_zk_settings, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
