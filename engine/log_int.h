@@ -570,15 +570,15 @@ int cleaner_producers_load(struct log *l, struct cleaner_producers *cp);
 bool cleaner_producers_is_last(const struct cleaner_producers *cp, int64_t producer_id,
 			       int64_t base_offset);
 void cleaner_producers_free(struct cleaner_producers *cp);
-/* retention.c: removes segs[0..n) from the log (lock held), renames their
- * files to .deleted (.log first) and marks them deleted; the caller drops
- * the references it is handed in *gone (n of them) outside the lock. */
 /* retention.c: the line bytes of the page that holds `to`, from the
  * later of its start and `from` up to `to`, read before records there go
  * (maint_lock held, l->lock not); *k empty when there are none or they are
  * not contiguous up to `to`. kept_free frees and empties. */
 void kept_capture(struct log *l, int64_t from, int64_t to, struct kept_bytes *k);
 void kept_free(struct kept_bytes *k);
+/* retention.c: removes segs[0..n) from the log (lock held), renames their
+ * files to .deleted (.log first) and marks them deleted; the caller drops
+ * the references it is handed in *gone (n of them) outside the lock. */
 int retention_remove_head_locked(struct log *l, int n, struct seg **gone);
 /* retention.c: renames the four files of s, which is leaving the log, to
  * <file>.deleted (.log first) and marks it deleted, so that its last

@@ -288,8 +288,6 @@ static int creds_local(struct cluster *c)
 	return 0;
 }
 
-/* The overrides of a topic from its config znode, applied to the local
- * topic (the broker's hook). */
 /* A topic's /config/topics/<t> into *zc (empty when there is none, or
  * when it does not decode: logged, the defaults apply). */
 static int topic_config_read_zk(struct cluster *c, const char *topic, struct zk_config *zc)
@@ -307,6 +305,8 @@ static int topic_config_read_zk(struct cluster *c, const char *topic, struct zk_
 	return rc;
 }
 
+/* The overrides of a topic from its config znode, applied to the local
+ * topic (the broker's hook). */
 static int topic_config_apply_zk(struct cluster *c, const char *topic)
 {
 	const struct cluster_topic_hooks *h = &c->local.topics;
@@ -522,10 +522,8 @@ bool cluster_replicated(const struct cluster *c, const char *topic)
 	return cluster_zk_mode(c) && !cluster_topic_local_only(topic);
 }
 
-/* Owner and mode of a topic from its config znode; the defaults of a
- * topic made by Kafka's tools (root, 0755) when absent. */
-/* The owner and mode a topic's config znode names (mqfs's keys), else
- * root's and 0755. */
+/* Owner and mode of a topic from its config znode (mqfs's keys); the
+ * defaults of a topic made by Kafka's tools (root, 0755) when absent. */
 static void topic_owner_of(const struct zk_config *zc, uid_t *uid, gid_t *gid, mode_t *mode)
 {
 	const char *v;
@@ -551,28 +549,6 @@ static bool topic_still_there(void *arg, const char *topic)
 	if (zk_path_topic(path, sizeof(path), topic) < 0)
 		return true;
 	return zkc_exists(c->zk, path, NULL, NULL, NULL) != -ENOENT;
-}
-
-/* Names in topics_done that left /brokers/topics go from it (a topic made
- * again under the same name is read afresh). names: the listing. */
-static void done_prune(struct cluster *c, char **names, int n)
-{
-	struct zkwatch_set *d = &c->topics_done;
-
-	pthread_mutex_lock(&d->mu);
-	for (int i = 0; i < d->n;) {
-		bool listed = false;
-
-		for (int j = 0; j < n && !listed; j++)
-			listed = !strcmp(d->paths[i], names[j]);
-		if (listed) {
-			i++;
-			continue;
-		}
-		free(d->paths[i]);
-		d->paths[i] = d->paths[--d->n];
-	}
-	pthread_mutex_unlock(&d->mu);
 }
 
 /* Every topic in /brokers/topics becomes (or stays) a local topic; local
@@ -657,8 +633,10 @@ static int read_topics(struct cluster *c)
 			break;
 		}
 	}
+	/* Names that left the listing go (a topic made again under the same
+	 * name is read afresh). */
 	if (rc == 0)
-		done_prune(c, names, n);
+		zkwatch_keep(&c->topics_done, names, n);
 	if (rc == 0 && h->retain)
 		h->retain(h->arg, names, n, topic_still_there, c);
 	zkc_names_free(names, n);

@@ -1176,7 +1176,13 @@ static int ctrl_read_topics(struct controller *ctl, bool full)
 		if (!zk_topic_name_valid(names[i]) ||
 		    zk_path_topic(path, sizeof(path), names[i]) < 0)
 			continue;
-		from[k] = full ? -1 : find_topic(ctl, names[i]);
+		/* The listing keeps its order from read to read: the entry at
+		 * the same place first, a search only when it moved. */
+		from[k] = -1;
+		if (!full)
+			from[k] = k < ctl->n_topics && !strcmp(ctl->topics[k].name, names[i])
+					  ? k
+					  : find_topic(ctl, names[i]);
 		if (from[k] >= 0 && zkwatch_armed(&ctl->topic_watches, path)) {
 			k++; /* unchanged: taken over below */
 			continue;

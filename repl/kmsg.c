@@ -18,14 +18,18 @@ void kmsg_dec_init(struct kmsg_dec *d, struct kbuf_r *r, bool flex)
 	d->over_cap = false;
 }
 
+void kmsg_over_cap(struct kmsg_dec *d)
+{
+	d->over_cap = !d->r->err;
+	kbuf_r_fail(d->r);
+}
+
 int32_t kmsg_count(struct kmsg_dec *d, bool nullable, size_t min_elem, int32_t cap)
 {
 	int32_t n = kbuf_read_array_len(d->r, d->flex, nullable, min_elem);
 
-	if (n > cap) {
-		d->over_cap = !d->r->err;
-		kbuf_r_fail(d->r);
-	}
+	if (n > cap)
+		kmsg_over_cap(d);
 	return d->r->err ? 0 : n;
 }
 

@@ -44,6 +44,8 @@ void kmsg_dec_init(struct kmsg_dec *d, struct kbuf_r *r, bool flex);
 /* An array count: -1 (null) only when nullable, else 0..cap, with at least
  * min_elem bytes left per element. On error 0 with the reader failed. */
 int32_t kmsg_count(struct kmsg_dec *d, bool nullable, size_t min_elem, int32_t cap);
+/* A well-formed count over its cap: the reader fails, kmsg_end says -E2BIG. */
+void kmsg_over_cap(struct kmsg_dec *d);
 /* A partitions count (never null), charged to the message's allowance. */
 int32_t kmsg_parts(struct kmsg_dec *d, size_t min_elem);
 /* n zeroed elements of size bytes; NULL for n <= 0 or after an error. */

@@ -188,10 +188,8 @@ static int32_t name_runs(struct kmsg_dec *d, const struct kstr *names, int32_t n
 	for (int32_t i = 0; i < n && !d->r->err; i++)
 		if (i == 0 || !kstr_same(names[i], names[i - 1]))
 			runs++;
-	if (runs > PROTO_MAX_TOPICS) {
-		d->over_cap = !d->r->err;
-		kbuf_r_fail(d->r);
-	}
+	if (runs > PROTO_MAX_TOPICS)
+		kmsg_over_cap(d);
 	return d->r->err ? 0 : runs;
 }
 

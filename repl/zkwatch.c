@@ -90,6 +90,24 @@ void zkwatch_fired(struct zkwatch_set *s, const char *path)
 	pthread_mutex_unlock(&s->mu);
 }
 
+void zkwatch_keep(struct zkwatch_set *s, char **keep, int n)
+{
+	pthread_mutex_lock(&s->mu);
+	for (int i = 0; i < s->n;) {
+		bool kept = false;
+
+		for (int j = 0; j < n && !kept; j++)
+			kept = !strcmp(s->paths[i], keep[j]);
+		if (kept) {
+			i++;
+			continue;
+		}
+		free(s->paths[i]);
+		s->paths[i] = s->paths[--s->n];
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
 void zkwatch_reset(struct zkwatch_set *s)
 {
 	pthread_mutex_lock(&s->mu);

@@ -16,6 +16,8 @@
  *   zkwatch_fired  from the owner's watch callback (the completion
  *                  thread): the path is no longer armed
  *   zkwatch_armed  whether path's watch is armed (has not fired since)
+ *   zkwatch_keep   unlists every path not among keep[0..n) (an owner that
+ *                  uses the set as a set of names: those still listed)
  *   zkwatch_reset  after a session expiry (its watches are gone)
  *
  * Locks: mu, a leaf, held only to look up or change the set.
@@ -42,6 +44,7 @@ int zkwatch_arm(struct zkwatch_set *s, struct zkc *zk, const char *path, zkc_wat
 int zkwatch_claim(struct zkwatch_set *s, const char *path);
 void zkwatch_fired(struct zkwatch_set *s, const char *path);
 bool zkwatch_armed(struct zkwatch_set *s, const char *path);
+void zkwatch_keep(struct zkwatch_set *s, char **keep, int n);
 void zkwatch_reset(struct zkwatch_set *s);
 /* Resets and destroys. */
 void zkwatch_destroy(struct zkwatch_set *s);
