@@ -19,8 +19,9 @@
  * endpoint is not connected"), mount included. On the io_uring transport
  * the kernel ends the connection only once it has torn the daemon's rings
  * down, a little after the process is gone: an access in between waits for
- * that and fails with ECONNABORTED ("Software caused connection abort").
- * Either errno marks a dead mount (asked with statfs, which the kernel
+ * that and fails with ECONNABORTED ("Software caused connection abort"),
+ * and one that reaches the rings while the threads exit fails with
+ * ECANCELED (asked again until the connection ends). Either of the first two marks a dead mount (asked with statfs, which the kernel
  * never answers from a cache). When the mount point is such a dead FUSE
  * mount, mqfs detaches it (umount2 MNT_DETACH as root, else
  * `fusermount3 -u -z`, as the user who mounted it may) and mounts over the
@@ -185,10 +186,30 @@ static bool errno_dead_mount(int e)
 	return e == ENOTCONN || e == ECONNABORTED;
 }
 
+/* statfs of the mount point, asked again while it fails with ECANCELED:
+ * on the io_uring transport a request that reaches the rings of a daemon
+ * whose threads are exiting (a kill -9 just sent) ends with ECANCELED, and
+ * the process may still hold the data directory's lock. The connection
+ * ends (ENOTCONN, ECONNABORTED) once the process is gone and its rings are
+ * torn down. Returns 0 or -errno; ECANCELED past the deadline (10 s) is
+ * taken for a dead mount. */
+static int statfs_settled(const char *mountpoint)
+{
+	struct statfs sfs;
+
+	for (int i = 0; i < 200; i++) {
+		if (statfs(mountpoint, &sfs) == 0)
+			return 0;
+		if (errno != ECANCELED)
+			return -errno;
+		usleep(50 * 1000);
+	}
+	return -ECONNABORTED;
+}
+
 int daemon_clear_dead_mount(const char *mountpoint)
 {
 	char path[PATH_MAX], type[256];
-	struct statfs sfs;
 	struct stat st;
 	int rc, dead;
 
@@ -196,9 +217,10 @@ int daemon_clear_dead_mount(const char *mountpoint)
 	 * from its attribute cache for a while (FS_DIR_ATTR_TIMEOUT) after
 	 * the daemon died, and a restart at once would mount over the dead
 	 * mount; a FUSE statfs always asks the daemon. */
-	if (statfs(mountpoint, &sfs) == 0 || !errno_dead_mount(errno))
+	rc = statfs_settled(mountpoint);
+	if (rc == 0 || !errno_dead_mount(-rc))
 		return 0;
-	dead = errno;
+	dead = -rc;
 	rc = abs_name(mountpoint, path, sizeof(path));
 	if (rc < 0)
 		return rc;
