@@ -147,6 +147,20 @@ static int64_t ckpt_get(const struct ckpt *c, const char *topic, int partition)
 	return -1;
 }
 
+/* The entry of a log that is dropped: the checkpoints read at open are
+ * what logs opened later start from, and a topic made again under the
+ * same name is a new log (Kafka's log manager drops a deleted log from
+ * its checkpoints too). Under m->lock. */
+static void ckpt_forget(struct ckpt *c, const char *topic, int partition)
+{
+	for (int i = 0; i < c->n; i++)
+		if (c->e[i].partition == partition && strcmp(c->e[i].topic, topic) == 0) {
+			free(c->e[i].topic);
+			c->e[i] = c->e[--c->n];
+			return;
+		}
+}
+
 /* Removes a directory and its files (no subdirectories in a log dir). */
 static void rm_dir(const char *path)
 {
@@ -404,6 +418,10 @@ int logmgr_drop_log(struct logmgr *m, const char *topic, int partition)
 	}
 	struct log *l = m->logs[i];
 	m->logs[i] = m->logs[--m->nlogs];
+	ckpt_forget(&m->rp, topic, partition);
+	ckpt_forget(&m->hw, topic, partition);
+	ckpt_forget(&m->ls, topic, partition);
+	ckpt_forget(&m->co, topic, partition);
 	pthread_mutex_lock(&l->lock);
 	l->deleted = true;
 	l->pool = NULL;

@@ -541,8 +541,12 @@ int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent, con
 	rc = dir_get(fs, parent, &dir, path, sizeof(path));
 	if (rc < 0)
 		return rc;
-	if (in_groups(dir) && (rc = fs_node_alive(dir)) == 0) {
-		rc = fs_groups_mkdir(dir, name, &key);
+	if (in_groups(dir)) {
+		rc = fs_node_alive(dir);
+		if (rc < 0) /* the topic (or the group) is gone */
+			mq_log_limited(MQ_WARN, "mkdir %s/%s: %s is gone", path, name, path);
+		else
+			rc = fs_groups_mkdir(dir, name, &key);
 		if (rc == 0) {
 			topic_get(dir->topic);
 			rc = entry_fill(fs, &key, dir->topic, 0, e);
@@ -592,7 +596,10 @@ int fs_rmdir(struct mqfs *fs, fuse_ino_t parent, const char *name)
 		return rc;
 	if (in_groups(dir)) {
 		rc = fs_node_alive(dir);
-		rc = rc ?: fs_groups_rmdir(dir, name);
+		if (rc < 0)
+			mq_log_limited(MQ_WARN, "rmdir %s/%s: %s is gone", path, name, path);
+		else
+			rc = fs_groups_rmdir(dir, name);
 	} else if (dir->key.kind != NODE_ROOT) {
 		mq_log_limited(MQ_WARN, "rmdir %s/%s: refused: only topics can be removed", path,
 			       name);

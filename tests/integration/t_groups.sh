@@ -335,5 +335,28 @@ expect_eq "g starts at auto.offset.reset, not at the old 5" "0" "$(cat "$G/0")"
 check "seven records read" consume_n "$G/consume" 7 "$MQ_TMP/new"
 expect_eq "and reads the new records" "n1 n2 n3 n4 n5 n6 n7" \
 	"$(tr '\n' ' ' < "$MQ_TMP/new" | sed 's/ $//')"
+# A shell whose working directory is the topic's .groups/ while the topic
+# is removed: mkdir and rmdir of groups there say it is gone (ENOENT), and
+# the mkdir is logged (an rmdir's lookup finds nothing first).
+gone_at() { # gone_at OP: OP ("mkdir" or "rmdir") of group g2 in .groups/ held open, after rmdir of the topic
+	python3 - "$T/.groups" "$T" "$1" <<'PY'
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+if not os.path.exists(sys.argv[2] + "/.groups/g2"):
+    os.mkdir("g2", dir_fd=fd)
+if os.path.isdir(sys.argv[2]):
+    os.rmdir(sys.argv[2])
+try:
+    (os.mkdir if sys.argv[3] == "mkdir" else os.rmdir)("g2", dir_fd=fd)
+    print("done")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, e.errno))
+PY
+}
+expect_eq "mkdir of a group in .groups/ of a removed topic: ENOENT" ENOENT "$(gone_at mkdir)"
+expect_ok "logged: the topic's .groups is gone" grep -q "mkdir orders/.groups/g2: orders/.groups is gone" "$LOG"
+expect_ok "mkdir the topic again" mkdir "$T"
+expect_eq "rmdir of a group in .groups/ of a removed topic: ENOENT" ENOENT "$(gone_at rmdir)"
+expect_fail "a topic made again is a new log: no records reported lost" grep -q "are gone" "$LOG"
 mq_umount
 mq_done

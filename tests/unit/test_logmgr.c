@@ -4,7 +4,7 @@
  * checkpoints durable (a full disk) says so, writes no clean-shutdown
  * marker, and the next open recovers; the read-ahead buffers of all the
  * readers together stay within the manager's budget, and readers beyond it
- * still read everything.
+ * still read everything; a log dropped and made again starts afresh.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -121,6 +121,36 @@ static void test_close_marker_fails(void **state)
 	assert_false(logmgr_was_clean(f->m));
 }
 
+/* A log dropped (its topic deleted) and made again under the same name in
+ * the same run is a new log: it does not start from the checkpoints read
+ * at open (hw, log start), and nothing reports records lost. */
+static void test_dropped_log_forgotten(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	int64_t start;
+
+	for (int i = 0; i < 5; i++)
+		append(f->l, "old");
+	assert_int_equal(log_delete_records(f->l, 2, false, &start), 0);
+	assert_int_equal(logmgr_close(f->m), 0);
+	logfx_open(f); /* clean: the checkpoints say hw 5, log start 2 */
+	log_get_state(f->l, &st);
+	assert_int_equal(st.hw, 5);
+	assert_int_equal(st.log_start_offset, 2);
+	assert_int_equal(logmgr_drop_log(f->m, "t", 0), 0);
+	logfx_reports[0] = '\0';
+	assert_int_equal(logmgr_get_log(f->m, "t", 0, &f->cfg, true, &f->l), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 0);
+	assert_int_equal(st.hw, 0);
+	assert_int_equal(st.log_start_offset, 0);
+	assert_null(strstr(logfx_reports, "are gone"));
+	append(f->l, "new");
+	log_get_state(f->l, &st);
+	assert_int_equal(st.hw, 1);
+}
+
 /* 24 readers of a 3 MiB log under a 1 MiB budget: two get full read-ahead
  * buffers, the others small ones, and every reader reads every byte, in
  * small reads and in big (whole-batch) ones. */
@@ -192,6 +222,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close_enospc, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_close_marker_fails, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_readahead_budget, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_dropped_log_forgotten, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
