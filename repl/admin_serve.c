@@ -13,7 +13,9 @@
  *   - a topic named twice in one request: INVALID_REQUEST for each;
  *   - a name Kafka refuses, or a "__" name (internal topics', refused by
  *     mkdir too): INVALID_TOPIC_EXCEPTION;
- *   - CreateTopics: an existing topic TOPIC_ALREADY_EXISTS; partitions
+ *   - CreateTopics: an existing topic TOPIC_ALREADY_EXISTS; a name that
+ *     differs from an existing one's only in '.' for '_' (Kafka's
+ *     metric names collide) INVALID_TOPIC_EXCEPTION; partitions
  *     -1 (num.partitions) or 1..10000, else INVALID_PARTITIONS;
  *     replication factor -1 (default.replication.factor) or 1..live
  *     brokers (one node: 1), else INVALID_REPLICATION_FACTOR; manual
@@ -287,7 +289,7 @@ static int16_t create_one(struct kafka_api *ka, const struct proto_creatable_top
 			  struct proto_creatable_topic_result *r, struct verdict *v)
 {
 	struct broker *b = ka->b;
-	char name[TOPIC_NAME_MAX + 1], pl[32], *text = NULL;
+	char name[TOPIC_NAME_MAX + 1], other[TOPIC_NAME_MAX + 1], pl[32], *text = NULL;
 	size_t len = 0;
 	struct topic_config tc;
 	struct topic *t;
@@ -307,6 +309,9 @@ static int16_t create_one(struct kafka_api *ka, const struct proto_creatable_top
 		topic_put(t);
 		return refuse(v, PROTO_ERR_TOPIC_ALREADY_EXISTS, "topic '%s' already exists", name);
 	}
+	if (broker_topic_collides(b, name, other, sizeof(other)))
+		return refuse(v, PROTO_ERR_INVALID_TOPIC_EXCEPTION,
+			      "Topic '%s' collides with existing topics: %s", name, other);
 	if (ct->n_assignments > 0) {
 		if (nparts != -1 || rf != -1)
 			return refuse(v, PROTO_ERR_INVALID_REQUEST,

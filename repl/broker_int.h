@@ -354,6 +354,9 @@ void topics_cluster_retain(void *arg, char **names, int n,
  * the local topic over the broker's defaults (topic_config.c); -ENOENT
  * no such local topic. */
 int topics_cluster_config(void *arg, const char *topic, const struct zk_config *zc);
+/* A topic other than name whose name equals name's with '.' and '_' taken
+ * as one (Kafka refuses such a topic): true, its name in other. */
+bool broker_topic_collides(struct broker *b, const char *name, char *other, size_t cap);
 /* broker_topic_create with the settings cfg (checked by the caller with
  * topic_config_apply; NULL: the broker's defaults, num.partitions),
  * replication_factor replicas (< 0: default.replication.factor) and, in a

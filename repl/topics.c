@@ -329,6 +329,29 @@ out:
 	return rc;
 }
 
+/* Kafka's metric names turn '.' into '_', so it refuses a topic whose
+ * name differs from an existing one's only there ("collides with existing
+ * topics"). The name of such a topic goes to other. */
+bool broker_topic_collides(struct broker *b, const char *name, char *other, size_t cap)
+{
+	bool found = false;
+
+	pthread_rwlock_rdlock(&b->cat_lock);
+	for (int i = 0; i < b->ntopics && !found; i++) {
+		const char *x = b->topics[i]->name, *y = name;
+
+		while (*x && *y &&
+		       (*x == *y || ((*x == '.' || *x == '_') && (*y == '.' || *y == '_'))))
+			x++, y++;
+		if (*x == '\0' && *y == '\0' && strcmp(b->topics[i]->name, name) != 0) {
+			snprintf(other, cap, "%s", b->topics[i]->name);
+			found = true;
+		}
+	}
+	pthread_rwlock_unlock(&b->cat_lock);
+	return found;
+}
+
 int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
 			struct topic **out)
 {
@@ -345,10 +368,19 @@ int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t
 	bool *local;
 	int rc;
 
+	char other[TOPIC_NAME_MAX + 1];
+
 	if (out)
 		*out = NULL;
 	if (!topic_name_valid(name))
 		return -EINVAL;
+	if (broker_topic_collides(b, name, other, sizeof(other))) {
+		mq_log_limited(MQ_WARN,
+			       "topic %s: refused: it collides with the topic %s ('.' and '_' are "
+			       "the same in Kafka's metric names)",
+			       name, other);
+		return -EINVAL;
+	}
 	if (!broker_replicated(b, name))
 		return topic_create_local(b, name, uid, gid, mode, cfg, -1, NULL, out);
 	catalog_default_config(b, &def);

@@ -92,6 +92,13 @@ r=$(admin create __mine 1)
 expect_eq "a \"__\" name, as mkdir: INVALID_TOPIC_EXCEPTION" "error INVALID_TOPIC_EXCEPTION" "${r%%:*}"
 expect_ok "log: the __ refusal" grep -q "CreateTopics from .*'__mine' refused: INVALID_TOPIC_EXCEPTION" "$LOG"
 expect_ok "no __mine made" sh -c '! ls "$1" | grep -q __mine' sh "$DATA"
+r=$(admin create order.s 1)
+expect_eq "order.s made" "ok" "$r"
+r=$(admin create order_s 1)
+expect_eq "order_s collides with order.s: INVALID_TOPIC_EXCEPTION" "error INVALID_TOPIC_EXCEPTION" "${r%%:*}"
+expect_ok "log: the collision" grep -q "'order_s' refused: INVALID_TOPIC_EXCEPTION.*collides with existing topics: order.s" "$LOG"
+expect_ok "no order_s made" sh -c '! ls "$1" | grep -q order_s' sh "$MNT"
+expect_eq "order.s deleted" "ok" "$(admin delete order.s)"
 r=$(admin alter orders '{"retention.ms":"soon"}')
 expect_eq "alter, bad value: INVALID_CONFIG" "error INVALID_CONFIG" "${r%%:*}"
 expect_ok "log: the alter refusal" grep -q "AlterConfigs from .*'orders' refused: INVALID_CONFIG" "$LOG"
