@@ -1,7 +1,8 @@
 /*
- * zkwatch.c — the set of armed watches (zkwatch.h): a small unsorted
- * array of paths, since an owner has one per topic and looks each up once
- * per re-read.
+ * zkwatch.c — the set of armed watches (zkwatch.h): a sorted array of
+ * paths, looked up by binary search. An owner has one path per topic and
+ * looks each up on every re-read, so a linear search made a change of a
+ * cluster with thousands of topics cost their square.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,18 +17,38 @@ void zkwatch_init(struct zkwatch_set *s)
 	s->n = 0;
 }
 
-static int find(const struct zkwatch_set *s, const char *path)
+/* Binary search of the sorted array: the index of path, or -1 with *at
+ * its insertion point. Under mu. */
+static int find_at(const struct zkwatch_set *s, const char *path, int *at)
 {
-	for (int i = 0; i < s->n; i++)
-		if (!strcmp(s->paths[i], path))
-			return i;
+	int lo = 0, hi = s->n - 1;
+
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2, c = strcmp(s->paths[mid], path);
+
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	if (at)
+		*at = lo;
 	return -1;
+}
+
+static void remove_at(struct zkwatch_set *s, int i)
+{
+	free(s->paths[i]);
+	memmove(s->paths + i, s->paths + i + 1, (size_t)(s->n - i - 1) * sizeof(*s->paths));
+	s->n--;
 }
 
 bool zkwatch_armed(struct zkwatch_set *s, const char *path)
 {
 	pthread_mutex_lock(&s->mu);
-	bool armed = find(s, path) >= 0;
+	bool armed = find_at(s, path, NULL) >= 0;
 	pthread_mutex_unlock(&s->mu);
 	return armed;
 }
@@ -35,13 +56,8 @@ bool zkwatch_armed(struct zkwatch_set *s, const char *path)
 int zkwatch_claim(struct zkwatch_set *s, const char *path)
 {
 	char *copy, **v;
-	int rc;
+	int rc = 1, at = 0;
 
-	pthread_mutex_lock(&s->mu);
-	rc = find(s, path) >= 0;
-	pthread_mutex_unlock(&s->mu);
-	if (rc)
-		return 0;
 	copy = strdup(path);
 	if (!copy)
 		return -ENOMEM;
@@ -49,17 +65,20 @@ int zkwatch_claim(struct zkwatch_set *s, const char *path)
 	 * and unlists it, rather than being unlisted first and then listed
 	 * for good. */
 	pthread_mutex_lock(&s->mu);
-	v = realloc(s->paths, ((size_t)s->n + 1) * sizeof(*v));
-	if (v) {
+	if (find_at(s, path, &at) >= 0) {
+		rc = 0;
+	} else if (!(v = realloc(s->paths, ((size_t)s->n + 1) * sizeof(*v)))) {
+		rc = -ENOMEM;
+	} else {
 		s->paths = v;
-		s->paths[s->n++] = copy;
+		memmove(v + at + 1, v + at, (size_t)(s->n - at) * sizeof(*v));
+		v[at] = copy;
+		s->n++;
+		copy = NULL;
 	}
 	pthread_mutex_unlock(&s->mu);
-	if (!v) {
-		free(copy);
-		return -ENOMEM;
-	}
-	return 1;
+	free(copy);
+	return rc;
 }
 
 int zkwatch_arm(struct zkwatch_set *s, struct zkc *zk, const char *path, zkc_watch_fn *fn,
@@ -82,28 +101,36 @@ void zkwatch_fired(struct zkwatch_set *s, const char *path)
 	int i;
 
 	pthread_mutex_lock(&s->mu);
-	i = find(s, path);
-	if (i >= 0) {
-		free(s->paths[i]);
-		s->paths[i] = s->paths[--s->n];
-	}
+	i = find_at(s, path, NULL);
+	if (i >= 0)
+		remove_at(s, i);
 	pthread_mutex_unlock(&s->mu);
 }
 
 void zkwatch_keep(struct zkwatch_set *s, char **keep, int n)
 {
-	pthread_mutex_lock(&s->mu);
-	for (int i = 0; i < s->n;) {
-		bool kept = false;
+	bool *kept;
+	int w = 0;
 
-		for (int j = 0; j < n && !kept; j++)
-			kept = !strcmp(s->paths[i], keep[j]);
-		if (kept) {
-			i++;
-			continue;
+	pthread_mutex_lock(&s->mu);
+	/* Without memory the set stays as it is: a path kept too long is
+	 * pruned at the next call. */
+	kept = calloc((size_t)s->n + 1, sizeof(*kept));
+	if (kept) {
+		for (int j = 0; j < n; j++) {
+			int i = find_at(s, keep[j], NULL);
+
+			if (i >= 0)
+				kept[i] = true;
 		}
-		free(s->paths[i]);
-		s->paths[i] = s->paths[--s->n];
+		for (int i = 0; i < s->n; i++) {
+			if (kept[i])
+				s->paths[w++] = s->paths[i];
+			else
+				free(s->paths[i]);
+		}
+		s->n = w;
+		free(kept);
 	}
 	pthread_mutex_unlock(&s->mu);
 }
