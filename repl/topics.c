@@ -33,6 +33,7 @@
 
 #include "repl/broker_int.h"
 #include "repl/observer.h"
+#include "util/bsearch.h"
 
 /* ------------------------------------------------------------------ */
 /* Names */
@@ -123,22 +124,15 @@ void topic_put(struct topic *t)
 /* ------------------------------------------------------------------ */
 /* The catalog in memory */
 
+static const char *cat_name_at(const void *arg, int i)
+{
+	return ((const struct broker *)arg)->topics[i]->name;
+}
+
 /* Index of name, or -(insertion point) - 1. Needs cat_lock or admin_mu. */
 int cat_find(struct broker *b, const char *name)
 {
-	int lo = 0, hi = b->ntopics - 1;
-
-	while (lo <= hi) {
-		int mid = lo + (hi - lo) / 2, c = strcmp(b->topics[mid]->name, name);
-
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return -lo - 1;
+	return bsearch_name(b->ntopics, name, cat_name_at, b);
 }
 
 /* Takes over the caller's reference. Needs admin_mu (or the broker not
@@ -365,10 +359,9 @@ int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t
 {
 	struct topic_config def, tc;
 	struct zk_config over = { 0 };
+	char other[TOPIC_NAME_MAX + 1];
 	bool *local;
 	int rc;
-
-	char other[TOPIC_NAME_MAX + 1];
 
 	if (out)
 		*out = NULL;

@@ -1,6 +1,6 @@
 /*
  * zkwatch.c — the set of armed watches (zkwatch.h): a sorted array of
- * paths, looked up by binary search. An owner has one path per topic and
+ * paths, looked up by binary search (util/bsearch.h). An owner has one path per topic and
  * looks each up on every re-read, so a linear search made a change of a
  * cluster with thousands of topics cost their square.
  */
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "repl/zkwatch.h"
+#include "util/bsearch.h"
 
 void zkwatch_init(struct zkwatch_set *s)
 {
@@ -17,25 +18,15 @@ void zkwatch_init(struct zkwatch_set *s)
 	s->n = 0;
 }
 
-/* Binary search of the sorted array: the index of path, or -1 with *at
- * its insertion point. Under mu. */
-static int find_at(const struct zkwatch_set *s, const char *path, int *at)
+static const char *path_at(const void *arg, int i)
 {
-	int lo = 0, hi = s->n - 1;
+	return ((const struct zkwatch_set *)arg)->paths[i];
+}
 
-	while (lo <= hi) {
-		int mid = lo + (hi - lo) / 2, c = strcmp(s->paths[mid], path);
-
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	if (at)
-		*at = lo;
-	return -1;
+/* Index of path in the sorted array, or -(insertion point) - 1. Under mu. */
+static int find(const struct zkwatch_set *s, const char *path)
+{
+	return bsearch_name(s->n, path, path_at, s);
 }
 
 static void remove_at(struct zkwatch_set *s, int i)
@@ -48,7 +39,7 @@ static void remove_at(struct zkwatch_set *s, int i)
 bool zkwatch_armed(struct zkwatch_set *s, const char *path)
 {
 	pthread_mutex_lock(&s->mu);
-	bool armed = find_at(s, path, NULL) >= 0;
+	bool armed = find(s, path) >= 0;
 	pthread_mutex_unlock(&s->mu);
 	return armed;
 }
@@ -56,8 +47,11 @@ bool zkwatch_armed(struct zkwatch_set *s, const char *path)
 int zkwatch_claim(struct zkwatch_set *s, const char *path)
 {
 	char *copy, **v;
-	int rc = 1, at = 0;
+	int rc, at;
 
+	/* Armed already (every re-read asks for every path): no copy. */
+	if (zkwatch_armed(s, path))
+		return 0;
 	copy = strdup(path);
 	if (!copy)
 		return -ENOMEM;
@@ -65,16 +59,19 @@ int zkwatch_claim(struct zkwatch_set *s, const char *path)
 	 * and unlists it, rather than being unlisted first and then listed
 	 * for good. */
 	pthread_mutex_lock(&s->mu);
-	if (find_at(s, path, &at) >= 0) {
-		rc = 0;
+	at = find(s, path);
+	if (at >= 0) {
+		rc = 0; /* claimed meanwhile */
 	} else if (!(v = realloc(s->paths, ((size_t)s->n + 1) * sizeof(*v)))) {
 		rc = -ENOMEM;
 	} else {
+		at = -at - 1;
 		s->paths = v;
 		memmove(v + at + 1, v + at, (size_t)(s->n - at) * sizeof(*v));
 		v[at] = copy;
 		s->n++;
 		copy = NULL;
+		rc = 1;
 	}
 	pthread_mutex_unlock(&s->mu);
 	free(copy);
@@ -101,7 +98,7 @@ void zkwatch_fired(struct zkwatch_set *s, const char *path)
 	int i;
 
 	pthread_mutex_lock(&s->mu);
-	i = find_at(s, path, NULL);
+	i = find(s, path);
 	if (i >= 0)
 		remove_at(s, i);
 	pthread_mutex_unlock(&s->mu);
@@ -118,7 +115,7 @@ void zkwatch_keep(struct zkwatch_set *s, char **keep, int n)
 	kept = calloc((size_t)s->n + 1, sizeof(*kept));
 	if (kept) {
 		for (int j = 0; j < n; j++) {
-			int i = find_at(s, keep[j], NULL);
+			int i = find(s, keep[j]);
 
 			if (i >= 0)
 				kept[i] = true;

@@ -1,7 +1,8 @@
 /*
  * test_util.c — util/: the floor binary search (bsearch.h) on every edge
  * (empty, before the first key, equal keys, past the last, a failing key
- * read) against a linear scan, the deadline arithmetic of clock.h
+ * read) against a linear scan, the search by name (found, or where it
+ * would go, on every edge), the deadline arithmetic of clock.h
  * (normalised nanoseconds, at least ms from now), and pause.h: a pause
  * lasts its whole length while a signal handler interrupts it every
  * millisecond, and the backoff grows by steps up to its cap; the
@@ -25,6 +26,31 @@
 #include "util/pause.h"
 #include "util/shelf.h"
 #include "util/tpindex.h"
+
+static const char *name_of(const void *arg, int i)
+{
+	return ((const char *const *)arg)[i];
+}
+
+/* Every name is found at its index; every name between two (and before
+ * the first, after the last) gives its insertion point; empty: 0. */
+static void test_name_search(void **state)
+{
+	static const char *const names[] = { "b", "d", "d0", "f", "h" };
+	static const char *const absent[] = { "a", "c", "d00", "e", "g", "i" };
+	static const int at[] = { 0, 1, 3, 3, 4, 5 };
+
+	(void)state;
+	for (int n = 0; n <= 5; n++) {
+		for (int i = 0; i < n; i++)
+			assert_int_equal(bsearch_name(n, names[i], name_of, names), i);
+		for (int i = 0; i < 6; i++) {
+			int want = at[i] < n ? at[i] : n;
+
+			assert_int_equal(bsearch_name(n, absent[i], name_of, names), -want - 1);
+		}
+	}
+}
 
 static int key_of(const void *arg, int64_t i, int64_t *k)
 {
@@ -272,13 +298,10 @@ static void test_tpindex(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shelf),
-		cmocka_unit_test(test_last_le_matches_scan),
-		cmocka_unit_test(test_last_le_error),
-		cmocka_unit_test(test_deadline),
-		cmocka_unit_test(test_pause_survives_signals),
-		cmocka_unit_test(test_backoff_steps),
-		cmocka_unit_test(test_tpindex),
+		cmocka_unit_test(test_shelf),         cmocka_unit_test(test_last_le_matches_scan),
+		cmocka_unit_test(test_last_le_error), cmocka_unit_test(test_name_search),
+		cmocka_unit_test(test_deadline),      cmocka_unit_test(test_pause_survives_signals),
+		cmocka_unit_test(test_backoff_steps), cmocka_unit_test(test_tpindex),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
