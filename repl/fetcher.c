@@ -66,6 +66,9 @@ struct fetcher {
 	int n_snap;
 	struct fpart snap[FETCHER_MAX_PARTS];
 	uint64_t snap_removals; /* removals when the snapshot was taken */
+	/* A round is on (snapshot taken, not released): a partition added
+	 * now is not in its request, so fetcher_add pokes it. Under lock. */
+	bool in_round;
 	struct net_client *conn;
 	int wake; /* eventfd: a partition added, or stopping (fetcher_poke) */
 	struct fetcher_stats stats;
@@ -140,8 +143,9 @@ static void fetcher_poke(struct fetcher *f)
 	(void)k;
 }
 
-/* Clears pokes before a round: the round's list is read after it, so a
- * partition added later pokes its request. */
+/* Clears pokes as a round's list is read (under f->lock): a partition
+ * added later pokes its request; one added before is in the list, and
+ * its poke would only end the request it is in. */
 static void fetcher_unpoke(struct fetcher *f)
 {
 	uint64_t n;
@@ -515,6 +519,10 @@ out:
 static void snapshot_take(struct fetcher *f)
 {
 	pthread_mutex_lock(&f->lock);
+	/* A stop's poke stays: the round ends at once. */
+	if (!f->stopping)
+		fetcher_unpoke(f);
+	f->in_round = true;
 	f->n_snap = 0;
 	f->snap_removals = f->removals;
 	for (int i = 0; i < f->n; i++) {
@@ -538,6 +546,7 @@ static void snapshot_take(struct fetcher *f)
 static void snapshot_release(struct fetcher *f)
 {
 	pthread_mutex_lock(&f->lock);
+	f->in_round = false;
 	/* The list is the snapshot, in its order, unless partitions came or
 	 * went meanwhile: the same place is tried first. */
 	for (int i = 0; i < f->n_snap; i++) {
@@ -637,7 +646,6 @@ static void *fetcher_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&f->lock);
-		fetcher_unpoke(f);
 		rc = f->conn ? 0 : connect_source(f);
 		if (!rc)
 			rc = round_once(f);
@@ -734,10 +742,13 @@ int fetcher_add(struct fetcher *f, struct partition *p)
 		partition_ref(p);
 		f->parts[f->n++] = (struct fpart){ .p = p };
 		pthread_cond_signal(&f->cond);
+		/* Under the lock, against snapshot_take: a poke for a round
+		 * that already holds p would drop its connection, and leave
+		 * its Fetch parked at the leader for nothing. */
+		if (f->in_round)
+			fetcher_poke(f);
 	}
 	pthread_mutex_unlock(&f->lock);
-	if (!rc)
-		fetcher_poke(f);
 	return rc;
 }
 
@@ -777,8 +788,8 @@ void fetcher_free(struct fetcher *f)
 	pthread_mutex_lock(&f->lock);
 	f->stopping = true;
 	pthread_cond_broadcast(&f->cond);
-	pthread_mutex_unlock(&f->lock);
 	fetcher_poke(f);
+	pthread_mutex_unlock(&f->lock);
 	pthread_join(f->thread, NULL);
 	close(f->wake);
 	for (int i = 0; i < f->n; i++)
