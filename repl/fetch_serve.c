@@ -35,7 +35,7 @@
  * and signals it; it takes the whole list out, looks at each fetch without
  * its mutex (so a listener called under a partition's lock never waits
  * for it), answers those with data, an error, a passed deadline or a gone
- * connection, and puts the others back. min_bytes counts as 1: a fetch
+ * connection (whose end wakes it too), and puts the others back. min_bytes counts as 1: a fetch
  * with any record is answered (followers send min_bytes 1).
  *
  * The thread wakes only for news: a wake-up, or the earliest deadline of
@@ -397,6 +397,12 @@ out:
 	return rc;
 }
 
+/* A parked fetch's connection went (net_cancel_fn, loop thread). */
+static void conn_gone(void *arg)
+{
+	fetch_serve_wake(arg);
+}
+
 static int fetch_handler(void *arg, struct net_req *req)
 {
 	struct fetch_serve *fs = arg;
@@ -434,11 +440,14 @@ static int fetch_handler(void *arg, struct net_req *req)
 	/* Readiness is looked at before the purgatory's lock (a partition's
 	 * lock is never taken under it); a change in between is not lost: its
 	 * wake-up moves wakes, and the parked fetch is then looked at again
-	 * at once (woken). */
+	 * at once (woken). The connection's end is such a change (the hook,
+	 * set first): a client gone does not leave its fetch parked, with
+	 * its partitions, until max_wait_ms. */
+	net_req_on_cancel(req, conn_gone, fs);
 	pthread_mutex_lock(&fs->lock);
 	wakes = fs->wakes;
 	pthread_mutex_unlock(&fs->lock);
-	park = m->max_wait_ms > 0 && n > 0 && !fetch_ready(f, now);
+	park = m->max_wait_ms > 0 && n > 0 && !net_req_cancelled(req) && !fetch_ready(f, now);
 	pthread_mutex_lock(&fs->lock);
 	park = park && !fs->stopping;
 	if (park) {

@@ -21,7 +21,8 @@
  *      in request order and an unread response stops reading.
  *   2. A connection's epoll interest is EPOLLIN only in READ_SIZE and
  *      READ_FRAME, EPOLLOUT only while a response is blocked on a full
- *      socket, nothing otherwise.
+ *      socket, EPOLLRDHUP from a request's arrival until the client's end
+ *      is seen once or the response is blocked, nothing otherwise.
  *   3. frame_bytes is the sum of the frames held; a frame is reserved only
  *      while frame_bytes < queued.max.request.bytes (so the total exceeds
  *      the limit by less than one frame, and a frame larger than the limit
@@ -119,7 +120,9 @@ struct net_req {
 	net_done_fn done_fn;
 	void *done_arg;
 	int rc;
-	int cancelled;        /* __atomic */
+	int cancelled;           /* __atomic */
+	net_cancel_fn cancel_fn; /* __atomic: net_req_on_cancel */
+	void *cancel_arg;
 	bool no_response;     /* net_req_no_response: nothing to send */
 	struct net_req *next; /* queue, backlog or done list */
 };
@@ -369,7 +372,7 @@ const char *net_req_user(const struct net_req *req)
 
 bool net_req_cancelled(const struct net_req *req)
 {
-	return __atomic_load_n(&req->cancelled, __ATOMIC_ACQUIRE) != 0;
+	return __atomic_load_n(&req->cancelled, __ATOMIC_SEQ_CST) != 0;
 }
 
 void net_req_no_response(struct net_req *req)
@@ -381,6 +384,15 @@ void net_req_on_done(struct net_req *req, net_done_fn fn, void *arg)
 {
 	req->done_fn = fn;
 	req->done_arg = arg;
+}
+
+/* Sequentially consistent with conn_close's store of cancelled and load
+ * of the hook: a handler that sets the hook and then finds the request
+ * not cancelled is sure the hook runs if the connection goes. */
+void net_req_on_cancel(struct net_req *req, net_cancel_fn fn, void *arg)
+{
+	req->cancel_arg = arg;
+	__atomic_store_n(&req->cancel_fn, fn, __ATOMIC_SEQ_CST);
 }
 
 size_t net_req_begin(struct net_req *req)
@@ -469,6 +481,19 @@ static void backlog_del(struct net_loop *loop, struct net_req *req)
 
 /* Closes c (idempotent); why is logged at level when not NULL. The struct
  * goes to the graveyard, or stays until its request comes back. */
+/* The client went (its connection closed, or its side of it) while req
+ * is out: its owner is told once (net_req_on_cancel), on the loop thread. */
+static void req_cancel(struct net_req *req)
+{
+	net_cancel_fn fn;
+
+	if (__atomic_exchange_n(&req->cancelled, 1, __ATOMIC_SEQ_CST))
+		return;
+	fn = __atomic_load_n(&req->cancel_fn, __ATOMIC_SEQ_CST);
+	if (fn)
+		fn(req->cancel_arg);
+}
+
 static void conn_close(struct net_conn *c, int level, const char *why)
 {
 	struct net_loop *loop = c->loop;
@@ -497,7 +522,7 @@ static void conn_close(struct net_conn *c, int level, const char *why)
 	sasl_server_free(c->sasl);
 	c->sasl = NULL;
 	if (c->req && c->req_out) {
-		__atomic_store_n(&c->req->cancelled, 1, __ATOMIC_RELEASE);
+		req_cancel(c->req);
 		return; /* freed when the request comes back */
 	}
 	if (c->req) {
@@ -859,7 +884,8 @@ static void conn_frame(struct net_conn *c)
 	c->frame_len = c->frame_got = 0;
 	c->req = req;
 	c->state = BUSY;
-	conn_set_events(c, 0);
+	/* Only the client's end (invariant 2): it cancels the request. */
+	conn_set_events(c, EPOLLRDHUP);
 	proto_out_init(&req->out, (size_t)srv->cfg.socket_response_max_bytes);
 	STAT_ADD(srv, requests, 1);
 	if (c->auth == AUTH_SCRAM_RAW) {
@@ -1309,6 +1335,14 @@ static void *loop_main(void *arg)
 
 				if (c->closed)
 					continue;
+				if (evs[i].events & EPOLLRDHUP && c->events & EPOLLRDHUP) {
+					/* Once (level-triggered): a parked request
+					 * is answered now, and sent if the client
+					 * still reads (a half-close). */
+					conn_set_events(c, c->events & ~EPOLLRDHUP);
+					if (c->req && c->req_out)
+						req_cancel(c->req);
+				}
 				if (evs[i].events & (EPOLLERR | EPOLLHUP) &&
 				    !(evs[i].events & EPOLLIN))
 					conn_close(c, MQ_DEBUG, "socket error or hang-up");

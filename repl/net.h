@@ -162,6 +162,11 @@ typedef int (*net_handler_fn)(void *arg, struct net_req *req);
  * the response was sent, -ECONNRESET when the connection went first (or
  * the handler failed). */
 typedef void (*net_done_fn)(void *arg, struct net_req *req, int status);
+/* Called on the loop thread, once, when the client of a request handed
+ * out goes before it is complete (net_req_cancelled is then true): the owner
+ * of a parked request answers it early. It must not block, and must not
+ * complete the request itself (the loop thread does not wait for it). */
+typedef void (*net_cancel_fn)(void *arg);
 
 /* Builds the server (nothing bound yet). cfg is copied. lookup finds SCRAM
  * credentials on SASL listeners (called on a loop thread: must not
@@ -234,8 +239,10 @@ const char *net_req_peer(const struct net_req *req);
 const char *net_req_user(const struct net_req *req);
 /* The index of the listener (into cfg.listeners) the request came in on. */
 int net_req_listener(const struct net_req *req);
-/* True once the connection is gone: a parked request may be completed
- * early, its response will be dropped. Any thread. */
+/* True once the client went: its connection closed (the response will
+ * be dropped) or it closed its side (a half-close: the response is still
+ * sent if it can be). A parked request may be completed early. Any
+ * thread. */
 bool net_req_cancelled(const struct net_req *req);
 /* The request gets no response (Produce with acks=0, as Kafka): the
  * handler returns 0 without building one, and the connection reads its
@@ -243,6 +250,10 @@ bool net_req_cancelled(const struct net_req *req);
 void net_req_no_response(struct net_req *req);
 /* Sets the done callback (see net_done_fn); from the handler's thread. */
 void net_req_on_done(struct net_req *req, net_done_fn fn, void *arg);
+/* Sets the cancel hook (see net_cancel_fn), from the handler's thread
+ * before it parks the request; it then checks net_req_cancelled: a
+ * connection gone before the hook was set does not call it. */
+void net_req_on_cancel(struct net_req *req, net_cancel_fn fn, void *arg);
 /* Completes a parked request from any thread: rc 0 sends the response
  * built in net_req_out(req), -errno closes the connection. Call it once;
  * the request must not be touched after. */

@@ -127,6 +127,7 @@ struct fx {
 	int done_status;
 	/* parked OffsetForLeaderEpoch */
 	struct net_req *parked; /* __atomic */
+	int cancels;            /* __atomic: its cancel hook's calls */
 	/* SASL */
 	struct sasl_cred cred;
 };
@@ -170,11 +171,17 @@ static int fetch_handler(void *arg, struct net_req *req)
 				       &resp);
 }
 
+static void count_cancel(void *arg)
+{
+	__atomic_add_fetch(&((struct fx *)arg)->cancels, 1, __ATOMIC_SEQ_CST);
+}
+
 /* Parks every OffsetForLeaderEpoch request for the test to complete. */
 static int ofle_handler(void *arg, struct net_req *req)
 {
 	struct fx *fx = arg;
 
+	net_req_on_cancel(req, count_cancel, fx);
 	__atomic_store_n(&fx->parked, req, __ATOMIC_SEQ_CST);
 	return NET_PARKED;
 }
@@ -1100,6 +1107,64 @@ static void test_bad_frames(void **state)
 	fx_stop(&fx);
 }
 
+/* A client that closes its side while its request is parked: the
+ * request is cancelled (the hook runs once), and the response is still
+ * sent on a half-closed connection. A client that closes it all: the
+ * same, and the connection goes with the response. */
+static bool cancelled_once(void *arg)
+{
+	struct fx *fx = arg;
+	struct net_req *req = __atomic_load_n(&fx->parked, __ATOMIC_SEQ_CST);
+
+	return req && net_req_cancelled(req) &&
+	       __atomic_load_n(&fx->cancels, __ATOMIC_SEQ_CST) >= 1;
+}
+
+static void test_client_end_cancels_parked(void **state)
+{
+	struct fx fx;
+	struct proto_ofle_resp_part rp = { 0, 0, 3, 99 };
+	struct proto_ofle_resp_topic rt = { kstr_of("orders"), 1, &rp };
+	struct proto_ofle_resp oresp = { 0, 1, &rt };
+	uint8_t frame[512];
+	struct net_req *req;
+	struct kbuf_r r;
+	size_t n, pos;
+	int fd;
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	n = ofle_frame(frame, sizeof(frame), 5);
+	fd = raw_connect(fx.port);
+	write_all(fd, frame, n);
+	assert_true(eventually(parked, &fx));
+	assert_false(net_req_cancelled(fx.parked));
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	assert_true(eventually(cancelled_once, &fx));
+	free(answer_parked(fx.parked, &oresp, fd, 5, &r)); /* still read */
+	assert_int_equal(__atomic_load_n(&fx.cancels, __ATOMIC_SEQ_CST), 1);
+	assert_true(closed_by_server(fd)); /* the end read after it */
+	close(fd);
+	assert_true(eventually(no_connections, &fx));
+
+	__atomic_store_n(&fx.parked, NULL, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&fx.cancels, 0, __ATOMIC_SEQ_CST);
+	fd = raw_connect(fx.port);
+	write_all(fd, frame, n);
+	assert_true(eventually(parked, &fx));
+	close(fd);
+	assert_true(eventually(cancelled_once, &fx));
+	req = fx.parked;
+	pos = net_req_begin(req);
+	assert_int_equal(proto_ofle_resp_encode(&net_req_out(req)->w, 4, &oresp), 0);
+	assert_int_equal(net_req_end(req, pos), 0);
+	net_req_complete(req, 0);
+	assert_true(eventually(no_connections, &fx));
+	assert_int_equal(__atomic_load_n(&fx.cancels, __ATOMIC_SEQ_CST), 1);
+	fx_stop(&fx);
+}
+
 static void test_idle_closed(void **state)
 {
 	struct fx fx;
@@ -1394,6 +1459,7 @@ int main(void)
 		cmocka_unit_test(test_sasl_v0_tokens),
 		cmocka_unit_test_teardown(test_sasl_max_receive, log_restore),
 		cmocka_unit_test_teardown(test_bad_frames, log_restore),
+		cmocka_unit_test(test_client_end_cancels_parked),
 		cmocka_unit_test(test_idle_closed),
 		cmocka_unit_test(test_client_idle_ok),
 		cmocka_unit_test(test_thousand_idle),

@@ -1540,6 +1540,32 @@ static void test_kick_answers_parked_fetch(void **state)
 	bk_stop(&a);
 }
 
+/* A follower that goes (its fetcher stopped: the connection closes) while
+ * its Fetch is parked at the leader for 30 s: the leader answers it at
+ * once, not at its deadline, and drops what it held. */
+static void test_parked_fetch_of_gone_connection_answered(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 2, 2);
+	int64_t end;
+
+	(void)state;
+	bk_start(&a, 1, "gone-a");
+	bk_start(&b, 2, "gone-b");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	bk_follow_wait(&b, &a, false, 30000, 30000);
+	wait_parked(a.fs, 1);
+	fetcher_free(b.fetcher);
+	b.fetcher = NULL;
+	end = now_mono_ms() + 10000;
+	while (fetch_serve_parked(a.fs) > 0 && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(fetch_serve_parked(a.fs), 0);
+	bk_stop(&b);
+	bk_stop(&a);
+}
+
 /* A partition added to a fetcher whose Fetch is parked at the leader (for
  * 20 s here) is fetched at once: the add pokes the request in flight,
  * which is given up with its connection, and the next round asks for the
@@ -1888,6 +1914,7 @@ int main(void)
 		cmocka_unit_test(test_purgatory_sleeps),
 		cmocka_unit_test(test_kick_answers_parked_fetch),
 		cmocka_unit_test(test_fetcher_settling_partition_not_held_by_parked_fetch),
+		cmocka_unit_test(test_parked_fetch_of_gone_connection_answered),
 		cmocka_unit_test(test_fetcher_add_wakes_parked_fetch),
 		cmocka_unit_test(test_fetcher_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetcher_ofle_retries_settling_leader_soon),
