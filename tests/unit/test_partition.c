@@ -1540,6 +1540,15 @@ static void test_kick_answers_parked_fetch(void **state)
 	bk_stop(&a);
 }
 
+/* b follows a for orders-0 (st), its empty Fetch parked at a for 30 s. */
+static void follow_parked(struct bk *a, struct bk *b, const struct partition_state *st)
+{
+	assert_int_equal(partition_make_leader(a->p, st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b->p, st), 1);
+	bk_follow_wait(b, a, false, 30000, 30000);
+	wait_parked(a->fs, 1);
+}
+
 /* A follower that goes (its fetcher stopped: the connection closes) while
  * its Fetch is parked at the leader for 30 s: the leader answers it at
  * once, not at its deadline, and drops what it held. */
@@ -1552,10 +1561,7 @@ static void test_parked_fetch_of_gone_connection_answered(void **state)
 	(void)state;
 	bk_start(&a, 1, "gone-a");
 	bk_start(&b, 2, "gone-b");
-	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
-	assert_int_equal(partition_make_follower(b.p, &st), 1);
-	bk_follow_wait(&b, &a, false, 30000, 30000);
-	wait_parked(a.fs, 1);
+	follow_parked(&a, &b, &st);
 	fetcher_free(b.fetcher);
 	b.fetcher = NULL;
 	end = now_mono_ms() + 10000;
@@ -1676,10 +1682,7 @@ static void test_fetcher_settling_partition_not_held_by_parked_fetch(void **stat
 	bk_start(&b, 2, "hold-b");
 	bk_add_p1(&a, "hold-a1");
 	bk_add_p1(&b, "hold-b1");
-	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
-	assert_int_equal(partition_make_follower(b.p, &st), 1);
-	bk_follow_wait(&b, &a, false, 30000, 30000);
-	wait_parked(a.fs, 1); /* orders-0: nothing new */
+	follow_parked(&a, &b, &st); /* orders-0: nothing new */
 	/* orders-1 joins: a does not lead it yet and refuses it. */
 	assert_int_equal(partition_make_follower(b.p1, &st), 1);
 	assert_int_equal(fetcher_add(b.fetcher, b.p1), 0);
