@@ -388,13 +388,21 @@ static struct topic *topic_on(int i, const char *name)
 
 /* The topic on the three brokers, made through one that does not
  * coordinate group name: c, the coordinator (broker id), and the indexes
- * of the two others (other made the topic). */
+ * of the two others (other made the topic). The coordinator has loaded
+ * the group's partition of __consumer_offsets (it becomes its leader as
+ * the cluster starts, and answers NOT_COORDINATOR, then
+ * COORDINATOR_LOAD_IN_PROGRESS, until then). */
 static int32_t topic_on_all(const char *name, const char *topic, struct topic *t[NB], int *other,
 			    int *third)
 {
 	int32_t c = offsets_leader(0, name);
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+	char st[32];
 
 	assert_true(c > 0);
+	while (describe(c - 1, name, st, sizeof(st), NULL) != PROTO_ERR_NONE && now_mono_ms() < end)
+		usleep(20000);
+	assert_int_equal(describe(c - 1, name, st, sizeof(st), NULL), PROTO_ERR_NONE);
 	*other = c % NB;
 	*third = (c + 1) % NB;
 	assert_int_equal(broker_topic_create(b[*other], topic, 0, 0, 0755, &t[*other]), 0);
