@@ -529,7 +529,9 @@ static int notify_change(struct zkc *zkc, char *doc)
 int zkmeta_purge_config_changes(struct zkc *zkc, char *const *names, int n, int64_t now_ms,
 				int64_t max_age_ms)
 {
-	size_t plen = strlen(ZK_CONFIG_CHANGE_PREFIX) - strlen(ZK_CONFIG_CHANGES_PATH "/");
+	/* The notifications' name prefix: "config_change_". */
+	const char *prefix = &ZK_CONFIG_CHANGE_PREFIX[strlen(ZK_CONFIG_CHANGES_PATH "/")];
+	size_t plen = strlen(prefix);
 	int deleted = 0;
 
 	for (int i = 0; i < n; i++) {
@@ -538,8 +540,7 @@ int zkmeta_purge_config_changes(struct zkc *zkc, char *const *names, int n, int6
 		int rc;
 
 		/* Only the notifications: anything else there is not ours. */
-		if (strncmp(names[i], ZK_CONFIG_CHANGE_PREFIX + strlen(ZK_CONFIG_CHANGES_PATH "/"),
-			    plen))
+		if (strncmp(names[i], prefix, plen))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", ZK_CONFIG_CHANGES_PATH, names[i]) >=
 		    (int)sizeof(path))
