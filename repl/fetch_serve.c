@@ -35,8 +35,9 @@
  * and signals it; it takes the whole list out, looks at each fetch without
  * its mutex (so a listener called under a partition's lock never waits
  * for it), answers those with data, an error, a passed deadline or a gone
- * connection (whose end wakes it too), and puts the others back. min_bytes counts as 1: a fetch
- * with any record is answered (followers send min_bytes 1).
+ * connection (whose end wakes it too), and puts the others back.
+ * min_bytes counts as 1: a fetch with any record is answered (followers
+ * send min_bytes 1).
  *
  * The thread wakes only for news: a wake-up, or the earliest deadline of
  * the fetches it holds (sleep_until, exactly, on the monotonic clock; a

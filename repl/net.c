@@ -479,8 +479,6 @@ static void backlog_del(struct net_loop *loop, struct net_req *req)
 	req->next = NULL;
 }
 
-/* Closes c (idempotent); why is logged at level when not NULL. The struct
- * goes to the graveyard, or stays until its request comes back. */
 /* The client went (its connection closed, or its side of it) while req
  * is out: its owner is told once (net_req_on_cancel), on the loop thread. */
 static void req_cancel(struct net_req *req)
@@ -494,6 +492,8 @@ static void req_cancel(struct net_req *req)
 		fn(req->cancel_arg);
 }
 
+/* Closes c (idempotent); why is logged at level when not NULL. The struct
+ * goes to the graveyard, or stays until its request comes back. */
 static void conn_close(struct net_conn *c, int level, const char *why)
 {
 	struct net_loop *loop = c->loop;

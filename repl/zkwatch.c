@@ -1,8 +1,8 @@
 /*
  * zkwatch.c — the set of armed watches (zkwatch.h): a sorted array of
- * paths, looked up by binary search (util/bsearch.h). An owner has one path per topic and
- * looks each up on every re-read, so a linear search made a change of a
- * cluster with thousands of topics cost their square.
+ * paths, looked up by binary search (util/bsearch.h). An owner has one
+ * path per topic and looks each up on every re-read, so a linear search
+ * made a change of a cluster with thousands of topics cost their square.
  */
 #include <errno.h>
 #include <stdlib.h>
