@@ -320,8 +320,12 @@ int fs_metrics_render(struct mqfs *fs, char **out, size_t *len)
 		"# HELP mqfs_fuse_ring_requests_total FUSE requests served through the io_uring "
 		"transport.\n"
 		"# TYPE mqfs_fuse_ring_requests_total counter\nmqfs_fuse_ring_requests_total %" PRIu64
+		"\n"
+		"# HELP mqfs_fuse_ring_unpinned_total Requests whose handler waited for the disk "
+		"(fsync) with its ring thread unpinned from its queue's CPU.\n"
+		"# TYPE mqfs_fuse_ring_unpinned_total counter\nmqfs_fuse_ring_unpinned_total %" PRIu64
 		"\n",
-		queues, ring);
+		queues, ring, fs_uring_unpins(fs->uring));
 	/* A partition file open by several writers is one node per writer
 	 * (fs/inode.h): the count shows them. */
 	fprintf(f,

@@ -275,6 +275,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 
 	(void)ino;
 	(void)datasync;
+	fs_uring_blocking(); /* the fdatasync's wake-ups come from the disk */
 	fs_file_lock(f);
 	rc = fs_file_fsync(f);
 	fs_file_unlock(f);

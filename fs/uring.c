@@ -39,7 +39,8 @@
  * entry (a /dev/fuse request, a notification) goes to /dev/fuse.
  *
  * Threads. URING_THREADS per queue, each with its own io_uring and its own
- * entries, pinned to the queue's CPU when it is online. A handler may block
+ * entries, pinned to the queue's CPU when it is online (but while an fsync
+ * waits: "Pinning" below). A handler may block
  * (fsync's group commit, acks=all), so a queue has several threads; the
  * kernel hands a request to the most recently armed entry. The reply to
  * the request a thread is running is committed by that thread when the
@@ -114,6 +115,7 @@ struct uring_thread {
 	bool started;
 	bool registered;           /* ents[0] sent to the kernel */
 	_Atomic uint64_t requests; /* served, for fs_uring_requests() */
+	_Atomic uint64_t unpins;   /* fs_uring_blocking's, for fs_uring_unpins() */
 	int efd;
 	uint64_t efd_val;
 	/* the io_uring */
@@ -127,6 +129,8 @@ struct uring_thread {
 	struct uring_ent *ents[URING_ENTRIES_MAX];
 	unsigned nents;
 	struct uring_ent *cur; /* whose request the thread is running */
+	bool pinned;           /* to its queue's CPU */
+	bool unpinned;         /* by fs_uring_blocking, until its reply is out */
 	pthread_mutex_t mu;    /* commits */
 	struct uring_ent *commits;
 };
@@ -143,11 +147,47 @@ struct fs_uring {
 	atomic_bool served;           /* a request came through the ring */
 	_Atomic uint64_t init_unique; /* FUSE_INIT's, read from /dev/fuse */
 	atomic_bool init_done;        /* its reply written: the kernel is ready */
+	cpu_set_t any_cpu;            /* the process's CPUs: a thread unpinned */
+	bool any_cpu_ok;
 };
 
 /* The ring thread this thread is, if any: a reply made on it is committed
  * by it without a wake-up. */
 static _Thread_local struct uring_thread *cur_thread;
+
+/* Pinning. A ring thread is pinned to its queue's CPU, which keeps the
+ * wake-up of a request on the CPU that made it. A handler that waits for
+ * the disk (fsync) is woken by the disk's completion, whose interrupt
+ * comes on whatever CPU the host's device is bound to: pinned elsewhere,
+ * each of the two or three wake-ups inside an fdatasync (the data, the
+ * cache flush) crosses CPUs to a CPU gone idle, which on a virtual
+ * machine costs tens of microseconds apiece (one writer's write()+fsync()
+ * per record: 200-240 us pinned against 140-170 unpinned, on a disk
+ * whose fdatasync takes about 125). So such a handler unpins its thread
+ * (fs_uring_blocking) and the thread pins itself again after its reply
+ * went to the kernel: the migration back is then off the caller's path. */
+void fs_uring_blocking(void)
+{
+	struct uring_thread *t = cur_thread;
+
+	if (!t || !t->pinned || t->unpinned || !t->u->any_cpu_ok)
+		return;
+	if (sched_setaffinity(0, sizeof(t->u->any_cpu), &t->u->any_cpu) == 0) {
+		t->unpinned = true;
+		atomic_fetch_add_explicit(&t->unpins, 1, memory_order_relaxed);
+	}
+}
+
+/* By the thread itself (it alone reads t->pinned and t->unpinned). */
+static void thread_pin(struct uring_thread *t)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(t->qid, &set);
+	/* An offline CPU refuses: the thread then runs anywhere. */
+	t->pinned = sched_setaffinity(0, sizeof(set), &set) == 0;
+}
 
 /* The open rings by /dev/fuse descriptor. libfuse's custom I/O calls carry
  * only the descriptor and the session's userdata (the file system's own),
@@ -631,6 +671,7 @@ static void *uring_thread_main(void *arg)
 	char name[16];
 
 	cur_thread = t;
+	thread_pin(t);
 	snprintf(name, sizeof(name), "mqfs-ring%u", t->qid);
 	pthread_setname_np(pthread_self(), name);
 	if (ring_arm_wake(t) < 0)
@@ -651,6 +692,13 @@ static void *uring_thread_main(void *arg)
 
 			atomic_store_explicit(t->cq_head, head + 1, memory_order_release);
 			run = cqe_handle(t, &cqe, &register_waited);
+		}
+		if (t->unpinned && run) {
+			/* The reply first (submitted from this CPU), then back;
+			 * a failed submission is the next ring_enter's to report. */
+			(void)ring_enter(t, false);
+			thread_pin(t);
+			t->unpinned = false;
 		}
 	}
 	cur_thread = NULL;
@@ -818,9 +866,9 @@ struct fs_uring *fs_uring_open(struct fuse_session *se, size_t max_write)
 		uring_free(u);
 		return NULL;
 	}
+	u->any_cpu_ok = sched_getaffinity(0, sizeof(u->any_cpu), &u->any_cpu) == 0;
 	for (unsigned k = 0; k < u->nthreads; k++) {
 		struct uring_thread *t = &u->threads[k];
-		cpu_set_t set;
 
 		rc = pthread_create(&t->tid, NULL, uring_thread_main, t);
 		if (rc != 0) {
@@ -829,9 +877,6 @@ struct fs_uring *fs_uring_open(struct fuse_session *se, size_t max_write)
 			break;
 		}
 		t->started = true;
-		CPU_ZERO(&set);
-		CPU_SET(t->qid, &set);
-		(void)pthread_setaffinity_np(t->tid, sizeof(set), &set); /* offline: unpinned */
 	}
 	mq_log(MQ_INFO,
 	       "fuse: io_uring transport: %u queues (one per possible CPU), %u threads each",
@@ -849,6 +894,15 @@ uint64_t fs_uring_requests(const struct fs_uring *u, unsigned *queues)
 	*queues = u ? u->nqueues : 0;
 	for (unsigned k = 0; u && k < u->nthreads; k++)
 		n += atomic_load_explicit(&u->threads[k].requests, memory_order_relaxed);
+	return n;
+}
+
+uint64_t fs_uring_unpins(const struct fs_uring *u)
+{
+	uint64_t n = 0;
+
+	for (unsigned k = 0; u && k < u->nthreads; k++)
+		n += atomic_load_explicit(&u->threads[k].unpins, memory_order_relaxed);
 	return n;
 }
 

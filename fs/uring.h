@@ -32,6 +32,13 @@ struct fs_uring *fs_uring_open(struct fuse_session *se, size_t max_write);
  * for NULL: all through /dev/fuse). Any thread. */
 uint64_t fs_uring_requests(const struct fs_uring *u, unsigned *queues);
 
+/* Called by a handler on its own thread before it waits for the disk
+ * (fsync): a ring thread gives up its pin to its queue's CPU until its
+ * reply is out (uring.c, "Pinning"). Any other thread: nothing. */
+void fs_uring_blocking(void);
+/* How many times a ring thread was unpinned so (0 for NULL). Any thread. */
+uint64_t fs_uring_unpins(const struct fs_uring *u);
+
 /* After the session loop ended and every parked request was answered (no
  * reply may be under way: the ring is freed): commits what other threads
  * handed over, stops and joins the ring threads, frees. Before

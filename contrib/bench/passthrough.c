@@ -567,6 +567,7 @@ static void pt_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	int fd = (int)fi->fh;
 
 	(void)ino;
+	fs_uring_blocking(); /* as mqfs's fsync */
 	fuse_reply_err(req, (datasync ? fdatasync(fd) : fsync(fd)) < 0 ? errno : 0);
 }
 

@@ -40,6 +40,37 @@ expect_eq "cat" hello "$(mq_run cat "$MNT/t/0")"
 after=$(metric mqfs_fuse_ring_requests_total)
 expect_ok "requests went through the ring ($before, then $after)" test "$after" -gt "$before"
 
+# fsync waits for the disk with its ring thread unpinned (the disk's
+# completions may come on another CPU); the thread pins itself to its
+# queue's CPU again once the reply is out (fs/uring.c, "Pinning").
+mkdir "$MNT/s"
+unpins=$(metric mqfs_fuse_ring_unpinned_total)
+i=0
+while [ "$i" -lt 20 ]; do
+	printf 'synced %d\n' "$i" | dd of="$MNT/s/0" oflag=append conv=notrunc,fsync status=none ||
+		break
+	i=$((i + 1))
+done
+expect_eq "20 writes, each with its fsync" 20 "$i"
+expect_ok "the fsyncs unpinned their ring threads ($unpins, then $(metric mqfs_fuse_ring_unpinned_total))" \
+	test "$(metric mqfs_fuse_ring_unpinned_total)" -ge $((unpins + 20))
+# ring_pinned: every mqfs-ringN thread of the daemon may run on CPU N only
+# (an offline CPU's threads are never pinned).
+ring_pinned() {
+	for _t in /proc/"$MQ_PID"/task/*; do
+		_c=$(cat "$_t/comm" 2>/dev/null) || continue
+		case $_c in mqfs-ring*) ;; *) continue ;; esac
+		_q=${_c#mqfs-ring}
+		grep -q "^$_q\$" /sys/devices/system/cpu/online 2>/dev/null ||
+			awk -F- -v q="$_q" '{ exit !(q >= $1 && q <= $NF) }' /sys/devices/system/cpu/online ||
+			continue
+		[ "$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "$_t/status")" = "$_q" ] || return 1
+	done
+}
+check "every ring thread is pinned to its CPU again" poll 10 ring_pinned
+expect_eq "the synced records" "20 synced 0 synced 19" \
+	"$(mq_run cat "$MNT/s/0" | awk 'NR == 1 { f = $0 } END { print NR, f, $0 }')"
+
 # 4 MiB of lines in 1 MiB writes, read back whole and with small reads.
 seq 1 600000 > "$MQ_TMP/big"
 mkdir "$MNT/big"
