@@ -60,8 +60,10 @@
  *
  *      writer ──queue req──> [ r1 r2 r3 ... ]   produce_mu held briefly
  *        │ no appender?  ──> becomes the appender
- *        │ else          ──> waits on produce_cv until done, or until made
- *        │                   the appender by the previous one
+ *        │ else          ──> waits until done, or until made the
+ *        │                   appender by the previous one (polls
+ *        │                   briefly, then sleeps on produce_cv:
+ *        │                   queued_spin)
  *      appender: (linger.ms: waits until batch.size bytes are queued, the
  *        time is up or the topic is deleted) takes a commit group off the
  *        head (requests of several writers, up to one chunk), appends it
@@ -371,8 +373,9 @@ struct produce_req {
 	bool async;
 	int64_t bytes;
 	struct produce_tracker *tr;
-	/* under produce_mu: */
-	bool done, lead;
+	/* written under produce_mu; read without it by its writer while it
+	 * spins (queued_spin): */
+	atomic_bool done, lead;
 	int rc;
 	int64_t last_offset; /* of its commit group, once done */
 	int32_t last_epoch;  /* the leader epoch it was appended in */
@@ -950,6 +953,38 @@ static void partition_lead(const struct produce_ctx *ctx, struct produce_part *p
 	}
 }
 
+/* A queued writer's wait is most often one append of the appender's (a
+ * few microseconds for one-record writes). Sleeping on produce_cv costs a
+ * futex wait and the appender's wake, and on a virtual machine the
+ * wake-up of a thread whose CPU has gone idle costs tens of microseconds
+ * more: with two writers of one partition, each on its CPU, most writes
+ * slept. So a queued writer first polls, without the lock, for up to
+ * PRODUCE_SPIN_NS (two one-record writers of one partition file: 310 k
+ * writes a second against 180 k sleeping at once; four: 268 k against
+ * 157 k), then sleeps as before. Called and returns with produce_mu
+ * held. */
+#define PRODUCE_SPIN_NS 20000
+
+static void queued_spin(struct partition *pt, struct produce_req *r)
+{
+	int64_t until;
+
+	if (r->done || r->lead)
+		return;
+	pthread_mutex_unlock(&pt->produce_mu);
+	until = now_mono_ns() + PRODUCE_SPIN_NS;
+	for (int i = 1; !atomic_load_explicit(&r->done, memory_order_acquire) &&
+			!atomic_load_explicit(&r->lead, memory_order_acquire);
+	     i++) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+		if (i % 64 == 0 && now_mono_ns() >= until)
+			break;
+	}
+	pthread_mutex_lock(&pt->produce_mu);
+}
+
 /* Queues r and returns its result once appended: 0 or -errno (and
  * r->last_offset); 1 when r is async and was queued behind a running
  * appender (the queue owns it now). An async r that finds no appender is
@@ -987,6 +1022,7 @@ static int partition_submit(const struct produce_ctx *ctx, struct produce_part *
 			pthread_mutex_unlock(&pt->produce_mu);
 			return 1;
 		}
+		queued_spin(pt, r);
 		while (!r->done && !r->lead)
 			pthread_cond_wait(&pt->produce_cv, &pt->produce_mu);
 	}
