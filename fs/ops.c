@@ -245,6 +245,20 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	(void)ino; /* the file knows its node (f->node) */
 	fs_file_lock(f);
 	n = fs_file_write(f, buf, size, off, fi->flags);
+	/* O_DSYNC, O_SYNC (which includes it) or pwritev2's RWF_DSYNC and
+	 * RWF_SYNC: the kernel sends no fsync after a direct-I/O write, so
+	 * the write is made durable here, as write() + fsync() (log_sync:
+	 * one fdatasync, shared with the partition's concurrent syncs). A sync
+	 * that fails fails the write, whose records stay appended, as after
+	 * a failed fsync (logged by topic_fsync_upto). */
+	if (n > 0 && (fi->flags & O_DSYNC)) {
+		int rc;
+
+		fs_uring_blocking();
+		rc = fs_file_fsync(f);
+		if (rc < 0)
+			n = rc;
+	}
 	fs_file_unlock(f);
 	if (n > 0 && f->node)
 		fs_cache_wrote(req_fs(req), f->node, (int64_t)off + n);

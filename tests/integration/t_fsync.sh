@@ -4,7 +4,8 @@
 # writers at once, is there after kill -9 and a remount, with its segments'
 # indexes rebuilt; one fsync costs one fdatasync in the daemon, and none
 # when an earlier fsync through another file of the partition covered the
-# records written through this one (strace, when it may attach).
+# records written through this one, and a write through an O_DSYNC or
+# O_SYNC descriptor costs one (strace, when it may attach).
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
@@ -109,6 +110,19 @@ os.fsync(a)' "$MNT/s/0"
 	expect_eq "their records, in the order written" \
 		"$(python3 -c 'print("a-0"); [print("b-%d\na-%d" % (i, i + 1)) for i in range(20)]')" \
 		"$(mq_run grep '^[ab]-' "$MNT/s/0")"
+	# O_DSYNC and O_SYNC writes are durable on return: the kernel sends
+	# no fsync for them, the daemon syncs each.
+	trace "$MQ_TMP/strace3"
+	expect_ok "10 writes by dd oflag=dsync, 10 by oflag=sync" sh -c '
+		for i in $(seq 0 9); do
+			echo "ds-$i" | dd of="$1" oflag=append,dsync conv=notrunc status=none || exit 1
+			echo "sy-$i" | dd of="$1" oflag=append,sync conv=notrunc status=none || exit 1
+		done' sh "$MNT/s/0"
+	mq_stop "$S"
+	n=$(grep -c 'fdatasync(' "$MQ_TMP/strace3")
+	expect_ok "20 synchronous writes cost 20 to 26 fdatasyncs (got $n)" \
+		test "$n" -ge 20 -a "$n" -le 26
+	expect_eq "and their records are there" 20 "$(mq_run grep -c '^\(ds\|sy\)-' "$MNT/s/0")"
 else
 	mq_stop "$S"
 	skip "fdatasyncs per fsync" "strace cannot attach to the daemon here"
