@@ -61,6 +61,7 @@
 
 #include "engine/log_int.h"
 #include "util/clock.h"
+#include "util/diskwait.h"
 
 int64_t (*engine_now_ms)(void) = now_real_ms;
 void (*engine_log)(int level, const char *fmt, ...);
@@ -348,6 +349,7 @@ int log_sync(struct log *l, int64_t upto)
 			target = todo[n - 1]->next_offset; /* the rest next round */
 		uint64_t truncations = l->truncations;
 		pthread_mutex_unlock(&l->lock);
+		diskwait_begin(); /* the caller's thread sleeps in the fdatasync */
 		for (int i = 0; i < n; i++) {
 			if (rc == 0)
 				rc = seg_sync_log(todo[i]);

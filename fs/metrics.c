@@ -322,7 +322,8 @@ int fs_metrics_render(struct mqfs *fs, char **out, size_t *len)
 		"# TYPE mqfs_fuse_ring_requests_total counter\nmqfs_fuse_ring_requests_total %" PRIu64
 		"\n"
 		"# HELP mqfs_fuse_ring_unpinned_total Requests whose handler waited for the disk "
-		"(fsync) with its ring thread unpinned from its queue's CPU.\n"
+		"(an fsync, an O_DSYNC write, a flush.messages sync) with its ring thread "
+		"unpinned from its queue's CPU.\n"
 		"# TYPE mqfs_fuse_ring_unpinned_total counter\nmqfs_fuse_ring_unpinned_total %" PRIu64
 		"\n",
 		queues, ring, fs_uring_unpins(fs->uring));

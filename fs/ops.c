@@ -248,14 +248,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	/* O_DSYNC, O_SYNC (which includes it) or pwritev2's RWF_DSYNC and
 	 * RWF_SYNC: the kernel sends no fsync after a direct-I/O write, so
 	 * the write is made durable here, as write() + fsync() (log_sync:
-	 * one fdatasync, shared with the partition's concurrent syncs). A sync
+	 * one fdatasync, shared with the partition's concurrent syncs, its
+	 * ring thread unpinned meanwhile). A sync
 	 * that fails fails the write, whose records stay appended, as after
 	 * a failed fsync (logged by topic_fsync_upto). */
 	if (n > 0 && (fi->flags & O_DSYNC)) {
-		int rc;
+		int rc = fs_file_fsync(f);
 
-		fs_uring_blocking();
-		rc = fs_file_fsync(f);
 		if (rc < 0)
 			n = rc;
 	}
@@ -289,7 +288,6 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 
 	(void)ino;
 	(void)datasync;
-	fs_uring_blocking(); /* the fdatasync's wake-ups come from the disk */
 	fs_file_lock(f);
 	rc = fs_file_fsync(f);
 	fs_file_unlock(f);

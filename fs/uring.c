@@ -63,6 +63,7 @@
  */
 #include "fs/uring.h"
 #include "fs/uring_int.h"
+#include "util/diskwait.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -163,9 +164,10 @@ static _Thread_local struct uring_thread *cur_thread;
  * cache flush) crosses CPUs to a CPU gone idle, which on a virtual
  * machine costs tens of microseconds apiece (one writer's write()+fsync()
  * per record: 200-240 us pinned against 140-170 unpinned, on a disk
- * whose fdatasync takes about 125). So such a handler unpins its thread
- * (fs_uring_blocking) and the thread pins itself again after its reply
- * went to the kernel: the migration back is then off the caller's path. */
+ * whose fdatasync takes about 125). So a thread about to sleep in an
+ * fdatasync unpins itself (fs_uring_blocking, the engine's diskwait hook:
+ * log_sync calls it) and pins itself again after its reply went to the
+ * kernel: the migration back is then off the caller's path. */
 void fs_uring_blocking(void)
 {
 	struct uring_thread *t = cur_thread;
@@ -867,6 +869,7 @@ struct fs_uring *fs_uring_open(struct fuse_session *se, size_t max_write)
 		return NULL;
 	}
 	u->any_cpu_ok = sched_getaffinity(0, sizeof(u->any_cpu), &u->any_cpu) == 0;
+	diskwait_set_hook(fs_uring_blocking);
 	for (unsigned k = 0; k < u->nthreads; k++) {
 		struct uring_thread *t = &u->threads[k];
 

@@ -32,9 +32,11 @@ struct fs_uring *fs_uring_open(struct fuse_session *se, size_t max_write);
  * for NULL: all through /dev/fuse). Any thread. */
 uint64_t fs_uring_requests(const struct fs_uring *u, unsigned *queues);
 
-/* Called by a handler on its own thread before it waits for the disk
- * (fsync): a ring thread gives up its pin to its queue's CPU until its
- * reply is out (uring.c, "Pinning"). Any other thread: nothing. */
+/* Called on a handler's own thread before it waits for the disk (an
+ * fdatasync): a ring thread gives up its pin to its queue's CPU until its
+ * reply is out (uring.c, "Pinning"). Any other thread: nothing.
+ * fs_uring_open makes it util/diskwait.h's hook, which the engine calls
+ * before each log_sync's fdatasync. */
 void fs_uring_blocking(void);
 /* How many times a ring thread was unpinned so (0 for NULL). Any thread. */
 uint64_t fs_uring_unpins(const struct fs_uring *u);

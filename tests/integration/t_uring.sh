@@ -68,7 +68,16 @@ ring_pinned() {
 	done
 }
 check "every ring thread is pinned to its CPU again" poll 10 ring_pinned
-expect_eq "the synced records" "20 synced 0 synced 19" \
+# So do a write through an O_DSYNC descriptor and a write that
+# flush.messages=1 syncs: each sleeps in an fdatasync.
+unpins=$(metric mqfs_fuse_ring_unpinned_total)
+echo 'dsync' | dd of="$MNT/s/0" oflag=append,dsync conv=notrunc status=none
+echo 'flush.messages=1' > "$MNT/s/.config"
+echo 'flushed' >> "$MNT/s/0"
+expect_ok "an O_DSYNC write and a flush.messages write unpinned too ($unpins, then $(metric mqfs_fuse_ring_unpinned_total))" \
+	test "$(metric mqfs_fuse_ring_unpinned_total)" -ge $((unpins + 2))
+check "and the threads are pinned again" poll 10 ring_pinned
+expect_eq "the synced records" "22 synced 0 flushed" \
 	"$(mq_run cat "$MNT/s/0" | awk 'NR == 1 { f = $0 } END { print NR, f, $0 }')"
 
 # 4 MiB of lines in 1 MiB writes, read back whole and with small reads.

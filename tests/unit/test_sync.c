@@ -20,6 +20,7 @@
 #include "engine/engine.h"
 #include "engine/log_int.h"
 #include "tests/unit/logfx.h"
+#include "util/diskwait.h"
 
 static void tune(struct log_config *cfg)
 {
@@ -55,13 +56,24 @@ static void check_records(struct logfx *f, int n)
 	free(exp);
 }
 
+static int diskwaits;
+
+static void count_diskwait(void)
+{
+	diskwaits++;
+}
+
 /* In the steady state fsync costs one fdatasync (the .log): the sidecars
  * are not synced, the recovery point does not move, and a second sync with
- * nothing new costs nothing. */
+ * nothing new costs nothing. The caller's thread is told once per sync
+ * that it is about to wait for the disk (the mount's ring threads unpin
+ * themselves then), never when nothing is synced. */
 static void test_one_fdatasync(void **state)
 {
 	struct logfx *f = *state;
 	struct log_state st;
+	diskwaits = 0;
+	diskwait_set_hook(count_diskwait);
 	logfx_put(f, 0, 1, 1);
 	log_get_state(f->l, &st);
 	int64_t rp = st.recovery_point;
@@ -73,10 +85,13 @@ static void test_one_fdatasync(void **state)
 		assert_int_equal(f->fio.fsyncs - fs0, 1);
 		assert_int_equal(st.synced_offset, i + 1);
 		assert_int_equal(st.recovery_point, rp);
+		assert_int_equal(diskwaits, i);
 		fs0 = f->fio.fsyncs;
 		assert_int_equal(log_sync(f->l, -1), 0);
 		assert_int_equal(f->fio.fsyncs, fs0);
+		assert_int_equal(diskwaits, i);
 	}
+	diskwait_set_hook(NULL);
 	/* log_flush still makes the whole segments durable and moves both. */
 	assert_int_equal(log_flush(f->l, -1), 0);
 	log_get_state(f->l, &st);
