@@ -117,6 +117,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "repl/broker_int.h"
 #include "repl/forward.h"
@@ -965,11 +966,27 @@ static void partition_lead(const struct produce_ctx *ctx, struct produce_part *p
  * held. */
 #define PRODUCE_SPIN_NS 20000
 
+/* Polling helps only while the appender runs on another CPU: with one
+ * online CPU the poller would only delay it. */
+static bool spin_useful(void)
+{
+	static atomic_int online; /* 0: not looked up yet */
+	int n = atomic_load_explicit(&online, memory_order_relaxed);
+
+	if (n == 0) {
+		long k = sysconf(_SC_NPROCESSORS_ONLN);
+
+		n = k > 0 ? (int)k : 1;
+		atomic_store_explicit(&online, n, memory_order_relaxed);
+	}
+	return n > 1;
+}
+
 static void queued_spin(struct partition *pt, struct produce_req *r)
 {
 	int64_t until;
 
-	if (r->done || r->lead)
+	if (r->done || r->lead || !spin_useful())
 		return;
 	pthread_mutex_unlock(&pt->produce_mu);
 	until = now_mono_ns() + PRODUCE_SPIN_NS;
