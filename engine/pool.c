@@ -56,6 +56,7 @@
 
 #include "engine/pool.h"
 #include "util/clock.h"
+#include "util/pause.h"
 
 #define POOL_SPIN_MIN         16
 #define POOL_SPIN_MAX         4096
@@ -95,9 +96,7 @@ static bool idle_poll(struct pool *p, int64_t until)
 			if (atomic_load_explicit(&p->queued_a, memory_order_acquire) > 0 ||
 			    atomic_load_explicit(&p->stop, memory_order_relaxed))
 				return true;
-#if defined(__x86_64__) || defined(__i386__)
-			__builtin_ia32_pause();
-#endif
+			cpu_relax();
 		}
 		int64_t t = now_mono_ns();
 		if (t >= until)
@@ -298,9 +297,7 @@ static bool pool_spin(struct pool *p, struct pool_job *j, int k)
 					      memory_order_relaxed);
 			return true;
 		}
-#if defined(__x86_64__) || defined(__i386__)
-		__builtin_ia32_pause();
-#endif
+		cpu_relax();
 	}
 	atomic_store_explicit(&p->spin, budget / 2 < POOL_SPIN_MIN ? POOL_SPIN_MIN : budget / 2,
 			      memory_order_relaxed);

@@ -249,9 +249,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	 * RWF_SYNC: the kernel sends no fsync after a direct-I/O write, so
 	 * the write is made durable here, as write() + fsync() (log_sync:
 	 * one fdatasync, shared with the partition's concurrent syncs, its
-	 * ring thread unpinned meanwhile). A sync
-	 * that fails fails the write, whose records stay appended, as after
-	 * a failed fsync (logged by topic_fsync_upto). */
+	 * ring thread unpinned meanwhile). A sync that fails fails the
+	 * write, whose records stay appended, as after a failed fsync
+	 * (logged by topic_fsync_upto). */
 	if (n > 0 && (fi->flags & O_DSYNC)) {
 		int rc = fs_file_fsync(f);
 

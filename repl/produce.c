@@ -122,6 +122,7 @@
 #include "repl/broker_int.h"
 #include "repl/forward.h"
 #include "util/clock.h"
+#include "util/pause.h"
 
 #define PRODUCE_CHUNK_RECS  32768
 #define PRODUCE_CHUNK_BYTES (4 << 20)
@@ -993,9 +994,7 @@ static void queued_spin(struct partition *pt, struct produce_req *r)
 	for (int i = 1; !atomic_load_explicit(&r->done, memory_order_acquire) &&
 			!atomic_load_explicit(&r->lead, memory_order_acquire);
 	     i++) {
-#if defined(__x86_64__) || defined(__i386__)
-		__builtin_ia32_pause();
-#endif
+		cpu_relax();
 		if (i % 64 == 0 && now_mono_ns() >= until)
 			break;
 	}

@@ -28,4 +28,13 @@ static inline void pause_ms(int64_t ms)
  * attempt < 0 counts as 0. */
 int64_t backoff_ns(int attempt, int64_t step_ns, int max_steps);
 
+/* One step of a spin-wait loop: the CPU's pause hint (x86), which lets
+ * the other hyperthread run and eases the loop's exit; nothing elsewhere. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
 #endif
