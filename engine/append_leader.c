@@ -4,27 +4,29 @@
  * compressed with the log's codec, stamped with the leader epoch, given
  * offsets from the log end and written through append.c.
  *
- * The encode pipeline: an append of at least 2 * LOG_PART_BYTES is cut
- * into up to LOG_PARTS parts when the manager's helper pool has an idle
- * thread. Each part is encoded as if it started the log (enc_part_run,
- * pure: it touches only its own buffers, so a helper can run it) and gets
- * its place when it is written (part_place). The appending thread encodes
- * part 0 (a quarter of the others: part_end) and writes it alone, then
- * the others in order, in groups of LOG_WRITE_BYTES with one pwritev each
- * (write_parts); it and the helper claim the other parts
- * from one counter, so both encode while the writes go on. Encoding
- * buffers come from the manager's cache
- * (enc_cache) for the append's duration, so their memory follows the
- * number of appends running at once, not the number of partitions.
+ * The write pipeline: an append of at least 2 * LOG_PART_BYTES is cut
+ * into up to LOG_PARTS parts. Each part is encoded as if it started the log
+ * (enc_part_run, pure: it touches only its own buffers, so any thread can
+ * run it) and gets its place when it is written (part_place). When the
+ * manager's helper pool has an idle thread, the appending thread encodes
+ * the parts from the front while the helper writes them in order, one
+ * pwritev for whatever is encoded each time it is free, and encodes from
+ * the back when nothing is ready (encode_and_write). Encoding buffers come
+ * from the manager's cache (enc_cache) for the append's duration, so their
+ * memory follows the number of appends running at once, not the number of
+ * partitions.
  *
  * Locking: log_append and log_append_lines take l->lock for the whole
- * append; helper threads never touch the log, only their part.
+ * append; the helper writes under it on the appending thread's behalf
+ * (that thread touches the log again only once the helper is done).
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/log_int.h"
+#include "util/pause.h"
 
 static void encset_free(struct encset *es)
 {
@@ -259,21 +261,8 @@ static void part_place(struct encbuf *eb, int nb, int64_t *off, int64_t *line)
 	}
 }
 
-/* Parts placed and encoded are written together once they hold this many
- * bytes (and the last at the end of the append). Fewer, longer writes into
- * the page cache cost less per byte (bigger folios, fewer partial ones at
- * the calls' ends, one write of each index per group), while smaller groups
- * let the appender copy the first parts into the page cache as the helper
- * encodes the rest, instead of after all of them. A 1 MiB write of the
- * mount is cut into 8 parts of 128 KiB and written in 4 groups: from the
- * request's read to its reply the daemon took 311-338 us at the median,
- * against 380-467 us written in one group at the end (64 writes of 1 MiB
- * under `perf record -e raw_syscalls:*`, six alternating runs of each
- * build), and less CPU per MiB; groups of 128 KiB were no faster. */
-#define LOG_WRITE_BYTES (256 << 10)
-
 /* Writes part[0..k) (placed; nb batches in all) with one write of the
- * .log per segment. Lock held. */
+ * .log per segment. Lock held (by the appending thread, for the writer). */
 static int write_parts(struct log *l, struct encset *es, const struct enc_part *part, int k, int nb,
 		       int64_t now)
 {
@@ -297,76 +286,131 @@ static int write_parts(struct log *l, struct encset *es, const struct enc_part *
 
 /*
  * An append of at least 2 * LOG_PART_BYTES is cut into parts (up to
- * LOG_PARTS) when a helper is idle. The parts are claimed in order from one
- * counter by whichever of the two threads is free: the appending thread
- * always encodes part 0 and writes every part in order; between writes it
- * encodes the next unclaimed part instead of waiting for one the helper is
- * still encoding, and the helper encodes the parts it claims, one after
- * the other. So both threads encode, the load balances itself whatever the
- * relative cost of encoding and writing, and the appender waits only when
- * nothing is left to claim. For log_append_lines the parts are runs of
- * lines, so the parsing is shared out too. Without a helper the appender
- * encodes and writes the parts one after the other itself. The batches are
- * those a serial append would make, except that a part's last batch may be
- * short.
+ * LOG_PARTS) and, when a helper is idle, encoded and written by two
+ * threads at once (the write pipeline):
  *
- * Helper progress: it claims parts in increasing order and finishes each
- * before the next claim, so "the helper finished its part i" is
- * job.progress >= i + 1 (pool_progress).
+ * - the appending thread encodes the parts from the front (part 0 first);
+ * - the helper writes them, in order: each time it is free it places and
+ *   writes every part that is encoded and not written yet, in one pwritev;
+ *   when none is ready it encodes a part itself, from the back.
+ *
+ * The appending thread is the one that received the request: the kernel
+ * has just copied the lines into its buffer on its CPU, so it reads them
+ * from its own cache, and the buffer it gets the next request in is not
+ * in the other CPU's cache (writing there first takes the lines back from
+ * it). The writer copies the encoded batches into the page cache while the
+ * next parts are encoded, which makes a streaming append cost about what
+ * the copy into the page cache costs. The other split (both threads
+ * encoding, the appending thread writing) left the helper reading every
+ * line across CPUs and the appending thread with the writes, the kernel's
+ * request copy and part of the encoding: a 1 MiB write of the mount took
+ * 0.30 ms from request to reply against 0.20 for the passthrough's
+ * pwrite, and the stream ran at 0.85 of the passthrough where it now runs
+ * at about 0.98 (README, "Benchmarks").
+ *
+ * The writer encodes from the back so that the appending thread keeps the
+ * front to itself and the parts the writer needs next come from it. With
+ * lz4, whose encoding costs more than the writes, both threads encode
+ * most of the time.
+ *
+ * Without a helper the appending thread encodes and writes each part in
+ * turn. The batches are those a serial append would make, except that a
+ * part's last batch may be short.
+ *
+ * Both threads wait by polling (cpu_relax, a sched_yield every 64 rounds):
+ * the waits last a part's encoding or write, tens of microseconds, and a
+ * thread that sleeps is woken 10 to 150 us late on this kind of machine
+ * (README, "Benchmarks"); the yield lets the other run if the scheduler
+ * put both on one CPU.
  */
 #define LOG_PART_BYTES (64 << 10)
 
-struct enc_pipe {
+struct wpipe {
+	struct log *l;
+	struct encset *es;
 	struct enc_part *part;
 	int nparts;
-	_Atomic int next; /* the next part nobody has claimed */
-	struct pool *pool;
-	struct pool_job *job;
+	int64_t now, place_off, place_line; /* the writer's */
+	_Atomic unsigned claimed;           /* parts claimed for encoding, a bit each */
+	_Atomic bool done[LOG_PARTS];       /* part encoded */
+	_Atomic bool stop;                  /* a part failed: no more */
+	int rc;                             /* the writer's first error */
 };
 
-/* Claims the next part; nparts when none is left. */
-static int enc_pipe_claim(struct enc_pipe *pp)
+static inline void poll_pause(int *spins)
 {
-	int i = atomic_fetch_add(&pp->next, 1);
-
-	return i < pp->nparts ? i : pp->nparts;
+	if (++*spins % 64 == 0)
+		sched_yield();
+	else
+		cpu_relax();
 }
 
-static void enc_pipe_run(void *arg)
+/* Claims the first unclaimed part from the front (back: from the end);
+ * nparts when none is left. */
+static int wpipe_claim(struct wpipe *wp, bool back)
 {
-	struct enc_pipe *pp = arg;
-
-	for (int i; (i = enc_pipe_claim(pp)) < pp->nparts;) {
-		enc_part_run(&pp->part[i]);
-		pool_progress(pp->pool, pp->job, i + 1);
-		if (pp->part[i].nb < 0)
-			break;
+	for (int k = 0; k < wp->nparts; k++) {
+		int i = back ? wp->nparts - 1 - k : k;
+		unsigned bit = 1u << i;
+		if (atomic_load_explicit(&wp->claimed, memory_order_relaxed) & bit)
+			continue;
+		if (!(atomic_fetch_or(&wp->claimed, bit) & bit))
+			return i;
 	}
+	return wp->nparts;
 }
 
-/* Has part i encoded (by this thread or the helper), encoding the parts
- * nobody has claimed yet while the helper is busy with it. mine[j]: this
- * thread encoded part j. */
-static void enc_pipe_get(struct enc_pipe *pp, int i, bool *mine)
+/* Encodes part i; false when it failed (stop set). */
+static bool wpipe_encode(struct wpipe *wp, int i)
 {
-	while (!mine[i] && atomic_load_explicit(&pp->job->progress, memory_order_acquire) <= i) {
-		int j = enc_pipe_claim(pp);
-		if (j >= pp->nparts) {
-			pool_wait_progress(pp->pool, pp->job, i + 1);
-			return;
+	enc_part_run(&wp->part[i]);
+	if (wp->part[i].nb < 0) {
+		atomic_store_explicit(&wp->stop, true, memory_order_release);
+		return false;
+	}
+	atomic_store_explicit(&wp->done[i], true, memory_order_release);
+	return true;
+}
+
+/* The helper's side: writes the parts in order as they are encoded. */
+static void wpipe_write(void *arg)
+{
+	struct wpipe *wp = arg;
+	int w = 0, spins = 0; /* part[0..w) written */
+
+	while (w < wp->nparts && !atomic_load_explicit(&wp->stop, memory_order_acquire)) {
+		int e = w, nb = 0;
+		while (e < wp->nparts && atomic_load_explicit(&wp->done[e], memory_order_acquire))
+			e++;
+		if (e > w) {
+			for (int i = w; i < e; i++) {
+				part_place(wp->part[i].eb, wp->part[i].nb, &wp->place_off,
+					   &wp->place_line);
+				nb += wp->part[i].nb;
+			}
+			int rc = write_parts(wp->l, wp->es, wp->part + w, e - w, nb, wp->now);
+			if (rc < 0) {
+				wp->rc = rc;
+				atomic_store_explicit(&wp->stop, true, memory_order_release);
+				return;
+			}
+			w = e;
+			continue;
 		}
-		enc_part_run(&pp->part[j]);
-		mine[j] = true;
+		int j = wpipe_claim(wp, true);
+		if (j < wp->nparts) {
+			if (!wpipe_encode(wp, j))
+				return;
+			continue;
+		}
+		poll_pause(&spins);
 	}
 }
 
-/* The first part is a quarter of the others, and written alone as soon as
- * it is encoded: the first write of the .log starts after a quarter of a
- * part's encoding, while the helper encodes part 1 (from a request's read
- * to its first write, 14 us at the median against 53 with equal parts, a
- * 1 MiB write of the mount under `perf record -e raw_syscalls:*`). In
- * units, part 0 is 1 and each other part 4. part_end: how much of total
- * (records or bytes) comes before the end of part i of nparts. */
+/* The first part is a quarter of the others, so that the first write of
+ * the .log starts after a quarter of a part's encoding. In units, part 0
+ * is 1 and each other part 4. part_end: how much of total (records or
+ * bytes) comes before the end of part i of nparts. */
 static int64_t part_end(int64_t total, int i, int nparts)
 {
 	return total * (1 + 4 * (int64_t)i) / (1 + 4 * (int64_t)(nparts - 1));
@@ -379,6 +423,52 @@ static int parts_for(struct log *l, int64_t bytes)
 	return k < 2 ? 1 : k > LOG_PARTS ? LOG_PARTS : (int)k;
 }
 
+/* The first error of an encoded part, or 0 (a part left unencoded after
+ * another failed says -ECANCELED, which is no error of its own). */
+static int parts_error(const struct enc_part *part, int nparts)
+{
+	for (int i = 0; i < nparts; i++)
+		if (part[i].nb < 0 && part[i].nb != -ECANCELED)
+			return part[i].nb;
+	return 0;
+}
+
+/* Encodes and writes part[0..nparts) (lock held): with the helper as the
+ * writer when one is idle, else one part after the other. */
+static int encode_and_write(struct log *l, struct encset *es, struct enc_part *part, int nparts,
+			    int64_t now)
+{
+	struct wpipe wp = { .l = l, .es = es, .part = part, .nparts = nparts, .now = now };
+	struct pool_job job = { .fn = wpipe_write, .arg = &wp };
+
+	wp.place_off = log_leo(l);
+	wp.place_line = log_line_end(l);
+	atomic_init(&wp.claimed, 0u);
+	atomic_init(&wp.stop, false);
+	for (int i = 0; i < nparts; i++)
+		atomic_init(&wp.done[i], false);
+	if (nparts < 2 || !pool_try_run(l->pool, &job)) {
+		for (int i = 0; i < nparts; i++) {
+			enc_part_run(&part[i]);
+			if (part[i].nb < 0)
+				return part[i].nb;
+			part_place(part[i].eb, part[i].nb, &wp.place_off, &wp.place_line);
+			int rc = write_parts(l, es, part + i, 1, part[i].nb, now);
+			if (rc < 0)
+				return rc;
+		}
+		return 0;
+	}
+	for (int j; (j = wpipe_claim(&wp, false)) < nparts;)
+		if (atomic_load_explicit(&wp.stop, memory_order_acquire) || !wpipe_encode(&wp, j))
+			break;
+	/* The writer is busy for at most the last parts' write; a wait in
+	 * pool_wait would sleep and be woken late. */
+	for (int spins = 0; !pool_finished(&job);)
+		poll_pause(&spins);
+	return wp.rc < 0 ? wp.rc : parts_error(part, nparts);
+}
+
 /* Encodes and writes part[0..nparts) in order (lock held), with a set of
  * buffers from the manager's cache; all or nothing. */
 static int append_parts(struct log *l, struct enc_part *part, int nparts,
@@ -388,52 +478,15 @@ static int append_parts(struct log *l, struct enc_part *part, int nparts,
 
 	if (rc < 0)
 		return rc;
-	int64_t start = log_leo(l), now = engine_now_ms();
-	int64_t place_off = start, place_line = log_line_end(l);
-	int nsegs0 = l->nsegs, nb = 0, w = 0, wnb = 0; /* part[w..i]: not written */
-	int64_t wbytes = 0;
-	int64_t total = 0, payload = 0;
-	struct pool_job job = { .fn = enc_pipe_run };
-	struct enc_pipe pipe = { .part = part, .nparts = nparts, .pool = l->pool, .job = &job };
+	int64_t start = log_leo(l);
+	int nsegs0 = l->nsegs;
 	struct encset *es = encset_take(l);
-	bool mine[LOG_PARTS] = { false };
 
 	if (!es)
 		return -ENOMEM;
 	for (int i = 0; i < nparts; i++)
-		part[i].eb = &es->enc[i];
-	atomic_init(&pipe.next, 1); /* part 0 is this thread's */
-	job.arg = &pipe;
-	bool helped = nparts > 1 && pool_try_run(l->pool, &job);
-	for (int i = 0; i < nparts; i++) {
-		if (i == 0 || !helped) {
-			enc_part_run(&part[i]);
-			mine[i] = true;
-		} else {
-			enc_pipe_get(&pipe, i, mine);
-		}
-		rc = part[i].nb;
-		if (rc < 0)
-			break;
-		part_place(part[i].eb, part[i].nb, &place_off, &place_line);
-		wnb += part[i].nb;
-		wbytes += part[i].total;
-		if (i == 0 || i == nparts - 1 || wbytes >= LOG_WRITE_BYTES) {
-			rc = write_parts(l, es, part + w, i + 1 - w, wnb, now);
-			if (rc < 0)
-				break;
-			w = i + 1;
-			wnb = 0;
-			wbytes = 0;
-		}
-		nb += part[i].nb;
-		total += part[i].total;
-		payload += part[i].payload;
-	}
-	if (helped) {
-		atomic_store(&pipe.next, nparts); /* on an error: claim no more */
-		pool_wait(l->pool, &job);         /* its input is the caller's */
-	}
+		part[i].eb = &es->enc[i]; /* nb: -ECANCELED until encoded */
+	rc = encode_and_write(l, es, part, nparts, engine_now_ms());
 	encset_give(l, es);
 	if (rc < 0) {
 		if (l->nsegs > nsegs0 || log_leo(l) > start)
@@ -445,9 +498,14 @@ static int append_parts(struct log *l, struct enc_part *part, int nparts,
 	if (info) {
 		info->first_offset = start;
 		info->last_offset = log_leo(l) - 1;
-		info->batches = nb;
-		info->bytes = total;
-		info->payload = payload;
+		info->batches = 0;
+		info->bytes = 0;
+		info->payload = 0;
+		for (int i = 0; i < nparts; i++) {
+			info->batches += part[i].nb;
+			info->bytes += part[i].total;
+			info->payload += part[i].payload;
+		}
 		info->line_end = log_line_end(l);
 	}
 	return 0;

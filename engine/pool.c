@@ -7,7 +7,7 @@
  * block every signal: the mount's signal handling stays with the threads
  * libfuse knows.
  *
- * Waiting (pool_wait, pool_wait_progress): the waiter spins a while on
+ * Waiting (pool_wait): the waiter spins a while on
  * the job's atomics before it sleeps on done_cv, since the helper is
  * often about to finish. The spin is adaptive: each wait spins at most
  * p->spin pause instructions (POOL_SPIN_MIN..POOL_SPIN_MAX); a wait that
@@ -244,7 +244,6 @@ bool pool_try_run(struct pool *p, struct pool_job *j)
 	if (p->idle > 0 && !p->stop) {
 		p->idle--;
 		j->done = false;
-		atomic_store(&j->progress, 0);
 		p->queue[p->queued++] = j;
 		atomic_store_explicit(&p->queued_a, p->queued, memory_order_release);
 		if (p->sleeping > 0) {
@@ -274,22 +273,19 @@ bool pool_try_cancel(struct pool *p, struct pool_job *j)
 	return found;
 }
 
-/* Whether j has finished (k < 0) or reported k pieces. */
-static bool job_ready(struct pool_job *j, int k)
+bool pool_finished(const struct pool_job *j)
 {
-	if (atomic_load_explicit(&j->done, memory_order_acquire))
-		return true;
-	return k >= 0 && atomic_load_explicit(&j->progress, memory_order_acquire) >= k;
+	return atomic_load_explicit(&j->done, memory_order_acquire);
 }
 
-/* Spins until job_ready(j, k) within the pool's budget, and adapts the
- * budget: true when it became ready meanwhile. */
-static bool pool_spin(struct pool *p, struct pool_job *j, int k)
+/* Spins until j has finished within the pool's budget, and adapts the
+ * budget: true when it finished meanwhile. */
+static bool pool_spin(struct pool *p, struct pool_job *j)
 {
 	int budget = atomic_load_explicit(&p->spin, memory_order_relaxed);
 
 	for (int i = 0; i < budget; i++) {
-		if (job_ready(j, k)) {
+		if (pool_finished(j)) {
 			int want = 2 * i < POOL_SPIN_MIN   ? POOL_SPIN_MIN
 				   : 2 * i > POOL_SPIN_MAX ? POOL_SPIN_MAX
 							   : 2 * i;
@@ -301,7 +297,7 @@ static bool pool_spin(struct pool *p, struct pool_job *j, int k)
 	}
 	atomic_store_explicit(&p->spin, budget / 2 < POOL_SPIN_MIN ? POOL_SPIN_MIN : budget / 2,
 			      memory_order_relaxed);
-	return job_ready(j, k);
+	return pool_finished(j);
 }
 
 int64_t pool_wakes(struct pool *p)
@@ -316,31 +312,10 @@ int pool_spin_budget(struct pool *p)
 
 void pool_wait(struct pool *p, struct pool_job *j)
 {
-	if (pool_spin(p, j, -1))
+	if (pool_spin(p, j))
 		return;
 	pthread_mutex_lock(&p->mu);
 	while (!j->done)
-		pthread_cond_wait(&p->done_cv, &p->mu);
-	pthread_mutex_unlock(&p->mu);
-}
-
-void pool_progress(struct pool *p, struct pool_job *j, int k)
-{
-	atomic_store_explicit(&j->progress, k, memory_order_release);
-	pthread_mutex_lock(&p->mu);
-	pthread_cond_broadcast(&p->done_cv);
-	pthread_mutex_unlock(&p->mu);
-}
-
-/* The waiter is usually writing out the previous piece while the helper
- * encodes this one, so the piece is often ready or nearly: a short spin
- * saves a sleep and a wake-up. */
-void pool_wait_progress(struct pool *p, struct pool_job *j, int k)
-{
-	if (pool_spin(p, j, k))
-		return;
-	pthread_mutex_lock(&p->mu);
-	while (!j->done && atomic_load_explicit(&j->progress, memory_order_acquire) < k)
 		pthread_cond_wait(&p->done_cv, &p->mu);
 	pthread_mutex_unlock(&p->mu);
 }

@@ -2,8 +2,9 @@
  * pool.h — helper threads for the engine's CPU-bound work (private to
  * engine/).
  *
- * An append of many records encodes part of its batches on a helper while
- * the appending thread encodes and writes the rest (append_leader.c). The
+ * An append of many records has a helper write its batches while the
+ * appending thread encodes them (append_leader.c), and a big read has one
+ * decode the batches of the next read (cursor.c). The
  * pool never queues: pool_try_run() hands a job to an idle helper or
  * refuses at once, and the caller then does the work itself. So a busy pool
  * costs nothing but the lost parallelism, and no caller ever waits for
@@ -21,8 +22,7 @@ struct pool_job {
 	void (*fn)(void *arg);
 	void *arg;
 	/* private */
-	_Atomic bool done;    /* set under the pool's lock */
-	_Atomic int progress; /* pool_progress */
+	_Atomic bool done; /* set under the pool's lock */
 };
 
 /* A pool of n helper threads (n <= 0: none; every pool_try_run refuses).
@@ -40,11 +40,10 @@ bool pool_try_run(struct pool *p, struct pool_job *j);
 bool pool_try_cancel(struct pool *p, struct pool_job *j);
 /* Returns once a job started by pool_try_run has finished. */
 void pool_wait(struct pool *p, struct pool_job *j);
-/* For a job that hands out its results piece by piece: the job reports
- * that k pieces are ready (k grows); pool_wait_progress returns once k
- * pieces are ready or the job has finished. */
-void pool_progress(struct pool *p, struct pool_job *j, int k);
-void pool_wait_progress(struct pool *p, struct pool_job *j, int k);
+/* Whether a job started by pool_try_run has finished, without waiting:
+ * true means the same as pool_wait's return (its effects are visible and
+ * the helper is done with j), for a caller that polls. */
+bool pool_finished(const struct pool_job *j);
 /* The pause instructions a wait spins at most before it sleeps now
  * (adaptive, pool.c): for tests. */
 int pool_spin_budget(struct pool *p);

@@ -91,6 +91,8 @@ static ssize_t fi_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
 static ssize_t fi_pwritev(void *ctx, int fd, const struct iovec *iov, int n, off_t off)
 {
 	struct faultio *f = ctx;
+	if (!pthread_equal(pthread_self(), f->owner))
+		f->foreign_writes++; /* the writer is waited for before it is read */
 	if (fi_dies(f))
 		return -EIO;
 	if (f->pwrite_countdown > 0 && --f->pwrite_countdown == 0) {
@@ -367,6 +369,7 @@ static int fi_fsync_dir(void *ctx, const char *path)
 void faultio_init(struct faultio *f)
 {
 	memset(f, 0, sizeof(*f));
+	f->owner = pthread_self();
 	f->ops = (struct io_ops){
 		.open = fi_open,
 		.close = fi_close,

@@ -8,6 +8,7 @@
 #define MQFS_TESTS_FAULTIO_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "engine/engine.h"
@@ -41,6 +42,8 @@ struct faultio {
 	int open_fails;
 	int open_errno;
 	int opens;           /* open calls seen */
+	pthread_t owner;     /* the thread that called faultio_init */
+	int foreign_writes;  /* pwrite(v) calls made by another thread */
 	int preads;          /* pread calls seen */
 	int64_t pread_bytes; /* bytes they read */
 	char *fd_path[4096];

@@ -1268,9 +1268,9 @@ static void par_check(struct logfx *f, const char *expect, size_t len)
 	}
 }
 
-/* One append big enough to be encoded in parts by the helper: the line view,
- * the offsets and every position are those of a serial append, before and
- * after recovery. */
+/* One append big enough to be encoded in parts and written by the helper:
+ * the line view, the offsets and every position are those of a serial
+ * append, before and after recovery. */
 static void test_parallel_append(void **state)
 {
 	struct logfx *f = *state;
@@ -1293,6 +1293,9 @@ static void test_parallel_append(void **state)
 		assert_int_equal(info.line_end, (int64_t)len);
 		assert_true(info.batches >= LOG_PARTS);
 	}
+	/* The .log's writes came from the helper (the writer of the
+	 * pipeline), the small append's from this thread. */
+	assert_true(f->fio.foreign_writes > 0);
 	log_get_state(f->l, &st);
 	assert_int_equal(st.log_end_offset, 10 + 2 * PAR_N);
 	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);

@@ -1,7 +1,7 @@
 /*
  * test_pool.c — the engine's helper threads: jobs run on a helper, a busy
- * or empty pool refuses at once (the caller then does the work), progress
- * is seen piece by piece, a queued job can be taken back, destroy joins.
+ * or empty pool refuses at once (the caller then does the work), a job's
+ * end can be polled, a queued job can be taken back, destroy joins.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -96,47 +96,44 @@ static void test_runs_on_helper_and_refuses_when_busy(void **state)
 	pool_destroy(p);
 }
 
-struct steps {
-	struct pool *p;
-	struct pool_job *j;
-	struct gate gates[4];
-	int seen[4];
+/* pool_finished: false while the job runs, true once it has returned,
+ * and then its effects are visible (no pool_wait needed). */
+struct marked {
+	struct gate g;
+	int result;
 };
 
-/* Reports piece i only once the test opened gate i. */
-static void stepping_job(void *arg)
+static void marking_job(void *arg)
 {
-	struct steps *s = arg;
+	struct marked *m = arg;
 
-	for (int i = 0; i < 4; i++) {
-		gated_job(&s->gates[i]);
-		s->seen[i] = i + 100;
-		pool_progress(s->p, s->j, i + 1);
-	}
+	gated_job(&m->g);
+	m->result = 42;
 }
 
-static void test_progress(void **state)
+static void test_finished_polls(void **state)
 {
 	struct pool *p;
-	struct steps s = { 0 };
-	struct pool_job j = { .fn = stepping_job, .arg = &s };
+	struct marked m = { .result = 0 };
+	struct pool_job j = { .fn = marking_job, .arg = &m };
 
 	(void)state;
-	assert_int_equal(pool_create(2, &p), 0);
-	s.p = p;
-	s.j = &j;
-	for (int i = 0; i < 4; i++)
-		gate_init(&s.gates[i]);
+	gate_init(&m.g);
+	assert_int_equal(pool_create(1, &p), 0);
 	assert_true(pool_try_run(p, &j));
-	for (int i = 0; i < 4; i++) {
-		gate_open(&s.gates[i]);
-		pool_wait_progress(p, &j, i + 1);
-		/* Piece i is visible once reported; later ones not yet run. */
-		assert_int_equal(s.seen[i], i + 100);
-		if (i < 3)
-			assert_int_equal(atomic_load(&s.gates[i + 1].runs), 0);
-	}
-	pool_wait(p, &j);
+	assert_false(pool_finished(&j));
+	gate_open(&m.g);
+	while (!pool_finished(&j))
+		sched_yield();
+	assert_int_equal(m.result, 42);
+	/* The helper is idle again once the job is seen finished. */
+	struct marked m2 = { .result = 0 };
+	struct pool_job j2 = { .fn = marking_job, .arg = &m2 };
+	gate_init(&m2.g);
+	gate_open(&m2.g);
+	assert_true(pool_try_run(p, &j2));
+	pool_wait(p, &j2);
+	assert_int_equal(m2.result, 42);
 	pool_destroy(p);
 }
 
@@ -315,7 +312,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_no_helpers_refuse),
 		cmocka_unit_test(test_runs_on_helper_and_refuses_when_busy),
-		cmocka_unit_test(test_progress),
+		cmocka_unit_test(test_finished_polls),
 		cmocka_unit_test(test_destroy_waits),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_spin_adapts),
