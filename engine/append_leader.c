@@ -9,9 +9,9 @@
  * (enc_part_run, pure: it touches only its own buffers, so any thread can
  * run it) and gets its place when it is written (part_place). When the
  * manager's helper pool has an idle thread, the appending thread encodes
- * the parts from the front while the helper writes them in order, one
- * pwritev for whatever is encoded each time it is free, and encodes from
- * the back when nothing is ready (encode_and_write). Encoding buffers come
+ * the parts from the front while the helper writes them in order (part 0
+ * alone, then one pwritev for whatever is encoded each time it is free),
+ * and encodes from the back when nothing is ready (encode_and_write). Encoding buffers come
  * from the manager's cache (enc_cache) for the append's duration, so their
  * memory follows the number of appends running at once, not the number of
  * partitions.
@@ -24,8 +24,10 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/log_int.h"
+#include "util/clock.h"
 #include "util/pause.h"
 
 static void encset_free(struct encset *es)
@@ -290,9 +292,10 @@ static int write_parts(struct log *l, struct encset *es, const struct enc_part *
  * threads at once (the write pipeline):
  *
  * - the appending thread encodes the parts from the front (part 0 first);
- * - the helper writes them, in order: each time it is free it places and
- *   writes every part that is encoded and not written yet, in one pwritev;
- *   when none is ready it encodes a part itself, from the back.
+ * - the helper writes them, in order: part 0 alone, then each time it is
+ *   free every part that is encoded and not written yet, in one pwritev,
+ *   placing each first; when none is ready it encodes a part itself, from
+ *   the back.
  *
  * The appending thread is the one that received the request: the kernel
  * has just copied the lines into its buffer on its CPU, so it reads them
@@ -317,12 +320,16 @@ static int write_parts(struct log *l, struct encset *es, const struct enc_part *
  * turn. The batches are those a serial append would make, except that a
  * part's last batch may be short.
  *
- * Both threads wait by polling (cpu_relax, a sched_yield every 64 rounds):
+ * Both threads wait by polling (cpu_relax, a sched_yield every 64 looks):
  * the waits last a part's encoding or write, tens of microseconds, and a
  * thread that sleeps is woken 10 to 150 us late on this kind of machine
  * (README, "Benchmarks"); the yield lets the other run if the scheduler
- * put both on one CPU.
+ * put both on one CPU. A wait that lasts longer than WPIPE_POLL_NS is no
+ * such wait (a write held by the kernel's dirty-page throttling, a thread
+ * preempted on a busy machine): it then sleeps, the appending thread in
+ * pool_wait, the writer 20 us at a time, so that it does not hold a core.
  */
+#define WPIPE_POLL_NS  1000000
 #define LOG_PART_BYTES (64 << 10)
 
 struct wpipe {
@@ -337,12 +344,21 @@ struct wpipe {
 	int rc;                             /* the writer's first error */
 };
 
-static inline void poll_pause(int *spins)
+/* One look of a wait that began at *since (0: not yet); false once the
+ * wait has lasted WPIPE_POLL_NS. */
+static bool wpipe_poll(int *spins, int64_t *since)
 {
-	if (++*spins % 64 == 0)
-		sched_yield();
-	else
+	if (++*spins % 64 != 0) {
 		cpu_relax();
+		return true;
+	}
+	int64_t now = now_mono_ns();
+	if (*since == 0)
+		*since = now;
+	if (now - *since >= WPIPE_POLL_NS)
+		return false;
+	sched_yield();
+	return true;
 }
 
 /* Claims the first unclaimed part from the front (back: from the end);
@@ -377,11 +393,14 @@ static void wpipe_write(void *arg)
 {
 	struct wpipe *wp = arg;
 	int w = 0, spins = 0; /* part[0..w) written */
+	int64_t since = 0;    /* the wait for a part began */
 
 	while (w < wp->nparts && !atomic_load_explicit(&wp->stop, memory_order_acquire)) {
 		int e = w, nb = 0;
 		while (e < wp->nparts && atomic_load_explicit(&wp->done[e], memory_order_acquire))
 			e++;
+		if (w == 0 && e > 1)
+			e = 1; /* the first part alone, as soon as it is there */
 		if (e > w) {
 			for (int i = w; i < e; i++) {
 				part_place(wp->part[i].eb, wp->part[i].nb, &wp->place_off,
@@ -395,15 +414,20 @@ static void wpipe_write(void *arg)
 				return;
 			}
 			w = e;
+			since = 0;
 			continue;
 		}
 		int j = wpipe_claim(wp, true);
 		if (j < wp->nparts) {
 			if (!wpipe_encode(wp, j))
 				return;
+			since = 0;
 			continue;
 		}
-		poll_pause(&spins);
+		if (!wpipe_poll(&spins, &since)) {
+			struct timespec nap = { 0, 20000 };
+			nanosleep(&nap, NULL);
+		}
 	}
 }
 
@@ -462,10 +486,15 @@ static int encode_and_write(struct log *l, struct encset *es, struct enc_part *p
 	for (int j; (j = wpipe_claim(&wp, false)) < nparts;)
 		if (atomic_load_explicit(&wp.stop, memory_order_acquire) || !wpipe_encode(&wp, j))
 			break;
-	/* The writer is busy for at most the last parts' write; a wait in
-	 * pool_wait would sleep and be woken late. */
-	for (int spins = 0; !pool_finished(&job);)
-		poll_pause(&spins);
+	/* The writer is busy for the last parts' write, most often: polled
+	 * for, as pool_wait's adaptive spin gives up early and sleeps. */
+	int spins = 0;
+	int64_t since = 0;
+	while (!pool_finished(&job))
+		if (!wpipe_poll(&spins, &since)) {
+			pool_wait(l->pool, &job);
+			break;
+		}
 	return wp.rc < 0 ? wp.rc : parts_error(part, nparts);
 }
 

@@ -93,6 +93,8 @@ static ssize_t fi_pwritev(void *ctx, int fd, const struct iovec *iov, int n, off
 	struct faultio *f = ctx;
 	if (!pthread_equal(pthread_self(), f->owner))
 		f->foreign_writes++; /* the writer is waited for before it is read */
+	if (f->pwrite_delay_us > 0)
+		usleep((useconds_t)f->pwrite_delay_us);
 	if (fi_dies(f))
 		return -EIO;
 	if (f->pwrite_countdown > 0 && --f->pwrite_countdown == 0) {

@@ -19,6 +19,7 @@ struct faultio {
 	struct io_ops ops;       /* ctx points back here */
 	int pwrite_countdown;    /* >0: the Nth pwrite from now fails */
 	int pwrite_errno;        /* EIO or ENOSPC; 0 = a short write instead */
+	int pwrite_delay_us;     /* >0: every pwrite sleeps this long first */
 	int fsync_countdown;     /* >0: the Nth fsync from now fails with EIO */
 	int fsyncs;              /* fsync calls seen */
 	int ftruncate_countdown; /* >0: the Nth ftruncate from now fails with EIO */
