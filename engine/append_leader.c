@@ -11,10 +11,10 @@
  * manager's helper pool has an idle thread, the appending thread encodes
  * the parts from the front while the helper writes them in order (part 0
  * alone, then one pwritev for whatever is encoded each time it is free),
- * and encodes from the back when nothing is ready (encode_and_write). Encoding buffers come
- * from the manager's cache (enc_cache) for the append's duration, so their
- * memory follows the number of appends running at once, not the number of
- * partitions.
+ * and encodes from the back when nothing is ready (encode_and_write).
+ * Encoding buffers come from the manager's cache (enc_cache) for the
+ * append's duration, so their memory follows the number of appends
+ * running at once, not the number of partitions.
  *
  * Locking: log_append and log_append_lines take l->lock for the whole
  * append; the helper writes under it on the appending thread's behalf
@@ -308,8 +308,8 @@ static int write_parts(struct log *l, struct encset *es, const struct enc_part *
  * line across CPUs and the appending thread with the writes, the kernel's
  * request copy and part of the encoding: a 1 MiB write of the mount took
  * 0.30 ms from request to reply against 0.20 for the passthrough's
- * pwrite, and the stream ran at 0.85 of the passthrough where it now runs
- * at about 0.98 (README, "Benchmarks").
+ * pwrite, and the stream ran at 0.81-0.86 of the passthrough in full
+ * benchmark runs where it now runs at 0.94 (README, "Benchmarks").
  *
  * The writer encodes from the back so that the appending thread keeps the
  * front to itself and the parts the writer needs next come from it. With
