@@ -295,13 +295,21 @@ expect_same "no_page_cache: reads of mixed sizes, another reader between" \
 # back, pages mapped: a cat after a cat costs the daemon almost no page
 # faults (minflt, /proc/PID/stat's 10th field), against about 1,100 (one
 # per 4 KiB of those buffers) when each open allocates its own.
+# The kernel sends a file's release after close() has returned, so the
+# next cat's open can reach the daemon before the last one's buffers are
+# shelved (then it allocates: about 256 faults a MiB); the fewest faults
+# of three cats is what the shelf saves.
 minflt() { awk '{ print $10 }' "/proc/$MQ_PID/stat"; }
 mq_run cat "$MNT/big/0" > /dev/null
-f0=$(minflt)
-mq_run cat "$MNT/big/0" > "$MQ_TMP/big.4"
-f1=$(minflt)
+fewest=
+for try in 1 2 3; do
+	f0=$(minflt)
+	mq_run cat "$MNT/big/0" > "$MQ_TMP/big.4"
+	f1=$(minflt)
+	[ -z "$fewest" ] || [ $((f1 - f0)) -lt "$fewest" ] && fewest=$((f1 - f0))
+done
 expect_same "no_page_cache: cat after cat" "$MQ_TMP/big.exp" "$MQ_TMP/big.4"
-expect_ok "no_page_cache: a cat after a cat reuses the reader's buffers ($((f1 - f0)) page faults)" \
-	test $((f1 - f0)) -lt 200
+expect_ok "no_page_cache: a cat after a cat reuses the reader's buffers ($fewest page faults, the fewest of 3)" \
+	test "$fewest" -lt 200
 mq_umount
 mq_done
