@@ -21,13 +21,10 @@
  * (that thread touches the log again only once the helper is done).
  */
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/log_int.h"
-#include "util/clock.h"
 #include "util/pause.h"
 
 static void encset_free(struct encset *es)
@@ -320,14 +317,15 @@ static int write_parts(struct log *l, struct encset *es, const struct enc_part *
  * turn. The batches are those a serial append would make, except that a
  * part's last batch may be short.
  *
- * Both threads wait by polling (cpu_relax, a sched_yield every 64 looks):
- * the waits last a part's encoding or write, tens of microseconds, and a
- * thread that sleeps is woken 10 to 150 us late on this kind of machine
- * (README, "Benchmarks"); the yield lets the other run if the scheduler
- * put both on one CPU. A wait that lasts longer than WPIPE_POLL_NS is no
- * such wait (a write held by the kernel's dirty-page throttling, a thread
- * preempted on a busy machine): it then sleeps, the appending thread in
- * pool_wait, the writer 20 us at a time, so that it does not hold a core.
+ * Both threads wait by polling (poll_wait, yielding the CPU every 64
+ * looks): the waits last a part's encoding or write, tens of
+ * microseconds, and a thread that sleeps is woken 10 to 150 us late on
+ * this kind of machine (README, "Benchmarks"); the yield lets the other
+ * run if the scheduler put both on one CPU. A wait that lasts longer than
+ * WPIPE_POLL_NS is no such wait (a write held by the kernel's dirty-page
+ * throttling, a thread preempted on a busy machine): it then sleeps, the
+ * appending thread in pool_wait, the writer 20 us at a time, so that it
+ * does not hold a core.
  */
 #define WPIPE_POLL_NS  1000000
 #define LOG_PART_BYTES (64 << 10)
@@ -343,23 +341,6 @@ struct wpipe {
 	_Atomic bool stop;                  /* a part failed: no more */
 	int rc;                             /* the writer's first error */
 };
-
-/* One look of a wait that began at *since (0: not yet); false once the
- * wait has lasted WPIPE_POLL_NS. */
-static bool wpipe_poll(int *spins, int64_t *since)
-{
-	if (++*spins % 64 != 0) {
-		cpu_relax();
-		return true;
-	}
-	int64_t now = now_mono_ns();
-	if (*since == 0)
-		*since = now;
-	if (now - *since >= WPIPE_POLL_NS)
-		return false;
-	sched_yield();
-	return true;
-}
 
 /* Claims the first unclaimed part from the front (back: from the end);
  * nparts when none is left. */
@@ -392,8 +373,9 @@ static bool wpipe_encode(struct wpipe *wp, int i)
 static void wpipe_write(void *arg)
 {
 	struct wpipe *wp = arg;
-	int w = 0, spins = 0; /* part[0..w) written */
-	int64_t since = 0;    /* the wait for a part began */
+	int w = 0;            /* part[0..w) written */
+	bool waiting = false; /* for a part: poll began */
+	struct poll_wait pw;
 
 	while (w < wp->nparts && !atomic_load_explicit(&wp->stop, memory_order_acquire)) {
 		int e = w, nb = 0;
@@ -414,20 +396,22 @@ static void wpipe_write(void *arg)
 				return;
 			}
 			w = e;
-			since = 0;
+			waiting = false;
 			continue;
 		}
 		int j = wpipe_claim(wp, true);
 		if (j < wp->nparts) {
 			if (!wpipe_encode(wp, j))
 				return;
-			since = 0;
+			waiting = false;
 			continue;
 		}
-		if (!wpipe_poll(&spins, &since)) {
-			struct timespec nap = { 0, 20000 };
-			nanosleep(&nap, NULL);
+		if (!waiting) {
+			poll_wait_start(&pw, WPIPE_POLL_NS, 0);
+			waiting = true;
 		}
+		if (!poll_wait_step(&pw))
+			pause_ns(20000);
 	}
 }
 
@@ -488,10 +472,11 @@ static int encode_and_write(struct log *l, struct encset *es, struct enc_part *p
 			break;
 	/* The writer is busy for the last parts' write, most often: polled
 	 * for, as pool_wait's adaptive spin gives up early and sleeps. */
-	int spins = 0;
-	int64_t since = 0;
+	struct poll_wait pw;
+
+	poll_wait_start(&pw, WPIPE_POLL_NS, 0);
 	while (!pool_finished(&job))
-		if (!wpipe_poll(&spins, &since)) {
+		if (!poll_wait_step(&pw)) {
 			pool_wait(l->pool, &job);
 			break;
 		}

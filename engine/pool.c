@@ -48,7 +48,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -84,26 +83,19 @@ struct pool {
 	_Atomic int64_t signals; /* work_cv signals sent (tests) */
 };
 
-/* Polls for a queued job (or the stop) until the monotonic clock reaches
- * until: true when one came. Reads the clock every 64 pauses, and yields
- * the CPU between looks after POOL_IDLE_PAUSE_NS. */
-static bool idle_poll(struct pool *p, int64_t until)
+/* Polls for a queued job (or the stop) for ns nanoseconds: true when one
+ * came. Yields the CPU between looks after POOL_IDLE_PAUSE_NS. */
+static bool idle_poll(struct pool *p, int64_t ns)
 {
-	int64_t yield_from = now_mono_ns() + POOL_IDLE_PAUSE_NS;
+	struct poll_wait w;
 
-	for (;;) {
-		for (int i = 0; i < 64; i++) {
-			if (atomic_load_explicit(&p->queued_a, memory_order_acquire) > 0 ||
-			    atomic_load_explicit(&p->stop, memory_order_relaxed))
-				return true;
-			cpu_relax();
-		}
-		int64_t t = now_mono_ns();
-		if (t >= until)
-			return false;
-		if (t >= yield_from)
-			sched_yield();
-	}
+	poll_wait_start(&w, ns, POOL_IDLE_PAUSE_NS);
+	do {
+		if (atomic_load_explicit(&p->queued_a, memory_order_acquire) > 0 ||
+		    atomic_load_explicit(&p->stop, memory_order_relaxed))
+			return true;
+	} while (poll_wait_step(&w));
+	return false;
 }
 
 /* How long an idle helper polls, from the median of the last gaps (under
@@ -135,7 +127,7 @@ static void helper_idle(struct pool *p)
 
 	if (spin > 0) {
 		pthread_mutex_unlock(&p->mu);
-		(void)idle_poll(p, from + spin);
+		(void)idle_poll(p, spin);
 		pthread_mutex_lock(&p->mu);
 	}
 	while (!p->stop && p->queued == 0) {

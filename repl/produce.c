@@ -985,19 +985,15 @@ static bool spin_useful(void)
 
 static void queued_spin(struct partition *pt, struct produce_req *r)
 {
-	int64_t until;
+	struct poll_wait w;
 
 	if (r->done || r->lead || !spin_useful())
 		return;
 	pthread_mutex_unlock(&pt->produce_mu);
-	until = now_mono_ns() + PRODUCE_SPIN_NS;
-	for (int i = 1; !atomic_load_explicit(&r->done, memory_order_acquire) &&
-			!atomic_load_explicit(&r->lead, memory_order_acquire);
-	     i++) {
-		cpu_relax();
-		if (i % 64 == 0 && now_mono_ns() >= until)
-			break;
-	}
+	poll_wait_start(&w, PRODUCE_SPIN_NS, -1);
+	while (!atomic_load_explicit(&r->done, memory_order_acquire) &&
+	       !atomic_load_explicit(&r->lead, memory_order_acquire) && poll_wait_step(&w))
+		;
 	pthread_mutex_lock(&pt->produce_mu);
 }
 

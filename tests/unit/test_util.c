@@ -165,6 +165,29 @@ static void test_backoff_steps(void **state)
 
 /* The shelf keeps big buffers up to its bounds and hands each out once,
  * the smallest that holds the request and is at most twice it. */
+/* poll_wait: steps go on until the deadline has passed, then each 64th
+ * says so; never before it (the monotonic clock decides), whether it
+ * yields between looks or not. */
+static void test_poll_wait_deadline(void **state)
+{
+	(void)state;
+	for (int yield = 0; yield < 2; yield++) {
+		struct poll_wait w;
+		int64_t t0 = now_mono_ns();
+		long steps = 0;
+
+		poll_wait_start(&w, 2000000, yield ? 0 : -1);
+		while (poll_wait_step(&w))
+			steps++;
+		assert_true(now_mono_ns() - t0 >= 2000000);
+		assert_int_equal((steps + 1) % 64, 0); /* the clock is read every 64th */
+		/* Past the deadline every 64th step says false again. */
+		for (int i = 1; i < 64; i++)
+			assert_true(poll_wait_step(&w));
+		assert_false(poll_wait_step(&w));
+	}
+}
+
 static void test_shelf(void **state)
 {
 	(void)state;
@@ -298,10 +321,15 @@ static void test_tpindex(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shelf),         cmocka_unit_test(test_last_le_matches_scan),
-		cmocka_unit_test(test_last_le_error), cmocka_unit_test(test_name_search),
-		cmocka_unit_test(test_deadline),      cmocka_unit_test(test_pause_survives_signals),
-		cmocka_unit_test(test_backoff_steps), cmocka_unit_test(test_tpindex),
+		cmocka_unit_test(test_shelf),
+		cmocka_unit_test(test_last_le_matches_scan),
+		cmocka_unit_test(test_last_le_error),
+		cmocka_unit_test(test_name_search),
+		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_pause_survives_signals),
+		cmocka_unit_test(test_backoff_steps),
+		cmocka_unit_test(test_tpindex),
+		cmocka_unit_test(test_poll_wait_deadline),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
