@@ -466,13 +466,14 @@ static int fetch_handler(void *arg, struct net_req *req)
 	return fetch_respond(f);
 }
 
-/* Answers a parked fetch (purgatory thread, no lock held). */
-static void fetch_complete(struct fs_fetch *f)
+/* Answers a parked fetch (no lock held); its loop is woken at the
+ * flush of *w. */
+static void fetch_complete(struct fs_fetch *f, struct net_wakes *w)
 {
 	struct net_req *req = f->req;
 	int rc = fetch_respond(f);
 
-	net_req_complete(req, rc);
+	net_req_complete_held(req, rc, w);
 }
 
 /* Looks at the fetches of list (taken off fs->parked, no lock held):
@@ -482,6 +483,7 @@ static struct fs_fetch *scan_parked(struct fetch_serve *fs, struct fs_fetch *lis
 				    bool stopping, int64_t *earliest)
 {
 	struct fs_fetch *keep = NULL, *next;
+	struct net_wakes w = { .n = 0 };
 
 	for (struct fs_fetch *f = list; f; f = next) {
 		next = f->next;
@@ -490,7 +492,7 @@ static struct fs_fetch *scan_parked(struct fetch_serve *fs, struct fs_fetch *lis
 			pthread_mutex_lock(&fs->lock);
 			fs->n_parked--;
 			pthread_mutex_unlock(&fs->lock);
-			fetch_complete(f);
+			fetch_complete(f, &w);
 			continue;
 		}
 		if (fetch_due(f) < *earliest)
@@ -498,6 +500,7 @@ static struct fs_fetch *scan_parked(struct fetch_serve *fs, struct fs_fetch *lis
 		f->next = keep;
 		keep = f;
 	}
+	net_wakes_flush(&w);
 	return keep;
 }
 

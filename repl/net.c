@@ -39,6 +39,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,6 +152,7 @@ struct net_loop {
 	struct net_incoming *incoming;
 	struct net_req *done_head, *done_tail;
 	bool self_done; /* a request run on this thread is done-listed (loop only) */
+	int cpu;        /* __atomic: where the loop last woke (net_wakes_flush) */
 	/* loop thread only */
 	struct conn_list lru, busy;
 	struct net_conn *memwait_head, *memwait_tail;
@@ -432,6 +434,35 @@ void net_req_complete(struct net_req *req, int rc)
 
 	done_list(req, rc);
 	loop_wake(loop);
+}
+
+void net_req_complete_held(struct net_req *req, int rc, struct net_wakes *w)
+{
+	struct net_loop *loop = req->conn->loop; /* as net_req_complete */
+	int i;
+
+	done_list(req, rc);
+	for (i = 0; i < w->n && w->loop[i] != loop; i++)
+		;
+	if (i < w->n)
+		return;
+	if (w->n == NET_WAKES_MAX)
+		net_wakes_flush(w);
+	w->loop[w->n++] = loop;
+}
+
+void net_wakes_flush(struct net_wakes *w)
+{
+	int me = sched_getcpu();
+
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < w->n; i++) {
+			bool here = __atomic_load_n(&w->loop[i]->cpu, __ATOMIC_RELAXED) == me;
+
+			if (here == (pass == 1))
+				loop_wake(w->loop[i]);
+		}
+	w->n = 0;
 }
 
 /* ---- connections ---- */
@@ -1314,6 +1345,8 @@ static void *loop_main(void *arg)
 		int n = epoll_wait(loop->epfd, evs, EVENTS_PER_WAIT, loop_timeout(loop));
 		bool woken = false;
 
+		__atomic_store_n(&loop->cpu, sched_getcpu(), __ATOMIC_RELAXED);
+
 		if (n < 0 && errno != EINTR) {
 			mq_log(MQ_ERR, "net: epoll_wait: %s", strerror(errno));
 			break;
@@ -1524,6 +1557,7 @@ static int loop_init(struct net_server *srv, struct net_loop *loop, int idx)
 	loop->srv = srv;
 	loop->idx = idx;
 	loop->wake_kind = OBJ_WAKE;
+	loop->cpu = -1;
 	pthread_mutex_init(&loop->lock, NULL);
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	loop->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -259,6 +259,22 @@ void net_req_on_cancel(struct net_req *req, net_cancel_fn fn, void *arg);
  * the request must not be touched after. */
 void net_req_complete(struct net_req *req, int rc);
 
+/* Wake-ups held back while one thread completes several parked requests
+ * (the fetch purgatory answering every follower after an append): each
+ * loop is told once, at net_wakes_flush, and the loops last seen on
+ * other CPUs first. Told one at a time, the first loop woken on the
+ * completing thread's own CPU runs at once (the kernel's wake-up
+ * preemption) and the next loop, on the other CPU, waited for it: the
+ * second follower got its records a follower's whole append later. */
+#define NET_WAKES_MAX 16
+struct net_wakes {
+	struct net_loop *loop[NET_WAKES_MAX];
+	int n;
+};
+/* net_req_complete, the wake-up left in *w (flushed at once when full). */
+void net_req_complete_held(struct net_req *req, int rc, struct net_wakes *w);
+void net_wakes_flush(struct net_wakes *w);
+
 /* ---- the client side ----
  * A blocking connection to another broker, used by one thread at a time.
  * Every call takes a timeout in milliseconds and returns -ETIMEDOUT when

@@ -840,6 +840,63 @@ static void test_parked(void **state)
 }
 
 
+/* Parked requests completed with their wake-ups held: nothing is sent
+ * until the flush (a loop looks at its done list only when woken), and
+ * then every loop sends its own, each loop told once. */
+static void test_held_wakes(void **state)
+{
+	struct fx fx;
+	struct proto_ofle_resp_part rp = { 0, 0, 3, 42 };
+	struct proto_ofle_resp_topic rt = { kstr_of("orders"), 1, &rp };
+	struct proto_ofle_resp oresp = { 0, 1, &rt };
+	struct net_wakes w = { .n = 0 };
+	struct net_req *req[3];
+	uint8_t frame[512];
+	int fd[3];
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	for (int i = 0; i < 3; i++) {
+		size_t n = ofle_frame(frame, sizeof(frame), 500 + i);
+
+		fd[i] = raw_connect(fx.port);
+		write_all(fd[i], frame, n);
+		assert_true(eventually(parked, &fx));
+		req[i] = __atomic_exchange_n(&fx.parked, NULL, __ATOMIC_SEQ_CST);
+	}
+	for (int i = 0; i < 3; i++) {
+		size_t pos = net_req_begin(req[i]);
+
+		assert_int_equal(proto_ofle_resp_encode(&net_req_out(req[i])->w, 4, &oresp), 0);
+		assert_int_equal(net_req_end(req[i], pos), 0);
+		net_req_complete_held(req[i], 0, &w);
+	}
+	/* Three connections on the two loops: each loop once. */
+	assert_int_equal(w.n, 2);
+	struct pollfd pf[3];
+
+	for (int i = 0; i < 3; i++)
+		pf[i] = (struct pollfd){ .fd = fd[i], .events = POLLIN };
+	assert_int_equal(poll(pf, 3, 100), 0);
+	net_wakes_flush(&w);
+	assert_int_equal(w.n, 0);
+	for (int i = 0; i < 3; i++) {
+		size_t len;
+		int32_t corr;
+		struct kbuf_r r;
+		uint8_t *resp = read_frame(fd[i], &len);
+
+		kbuf_r_init(&r, resp, len);
+		assert_int_equal(
+			proto_resp_hdr_decode(&r, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, &corr), 0);
+		assert_int_equal(corr, 500 + i);
+		free(resp);
+		close(fd[i]);
+	}
+	fx_stop(&fx);
+}
+
 /* A handler's error closes the connection, logged; a request still
  * parked at stop is cancelled and waited for. */
 static void *stop_thread(void *arg)
@@ -1460,6 +1517,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_sasl_max_receive, log_restore),
 		cmocka_unit_test_teardown(test_bad_frames, log_restore),
 		cmocka_unit_test(test_client_end_cancels_parked),
+		cmocka_unit_test(test_held_wakes),
 		cmocka_unit_test(test_idle_closed),
 		cmocka_unit_test(test_client_idle_ok),
 		cmocka_unit_test(test_thousand_idle),
