@@ -439,16 +439,15 @@ void net_req_complete(struct net_req *req, int rc)
 void net_req_complete_held(struct net_req *req, int rc, struct net_wakes *w)
 {
 	struct net_loop *loop = req->conn->loop; /* as net_req_complete */
-	int i;
+	int n_loops = loop->srv->n_loops, i;
 
 	done_list(req, rc);
 	for (i = 0; i < w->n && w->loop[i] != loop; i++)
 		;
-	if (i < w->n)
-		return;
-	if (w->n == NET_WAKES_MAX)
+	if (i == w->n)
+		w->loop[w->n++] = loop;
+	if (++w->held >= NET_WAKES_HOLD || w->n == n_loops || w->n == NET_WAKES_MAX)
 		net_wakes_flush(w);
-	w->loop[w->n++] = loop;
 }
 
 void net_wakes_flush(struct net_wakes *w)
@@ -463,6 +462,7 @@ void net_wakes_flush(struct net_wakes *w)
 				loop_wake(w->loop[i]);
 		}
 	w->n = 0;
+	w->held = 0;
 }
 
 /* ---- connections ---- */

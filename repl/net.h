@@ -261,17 +261,22 @@ void net_req_complete(struct net_req *req, int rc);
 
 /* Wake-ups held back while one thread completes several parked requests
  * (the fetch purgatory answering every follower after an append): each
- * loop is told once, at net_wakes_flush, and the loops last seen on
- * other CPUs first. Told one at a time, the first loop woken on the
- * completing thread's own CPU runs at once (the kernel's wake-up
- * preemption) and the next loop, on the other CPU, waited for it: the
- * second follower got its records a follower's whole append later. */
-#define NET_WAKES_MAX 16
+ * loop is told once, and the loops last seen on other CPUs first. Told
+ * one at a time, the first loop woken on the completing thread's own CPU
+ * ran at once (the kernel's wake-up preemption) and the next loop, on
+ * the other CPU, waited for it: the second follower got its records a
+ * follower's whole append later. The wake-ups go out when every loop has
+ * one to get, after NET_WAKES_HOLD completions (a scan of many parked
+ * consumers does not hold the first answers for all the others), or at
+ * net_wakes_flush. */
+#define NET_WAKES_MAX  16
+#define NET_WAKES_HOLD 8
 struct net_wakes {
 	struct net_loop *loop[NET_WAKES_MAX];
-	int n;
+	int n;    /* loops to wake */
+	int held; /* completions since the last flush */
 };
-/* net_req_complete, the wake-up left in *w (flushed at once when full). */
+/* net_req_complete, the wake-up left in *w (see above). */
 void net_req_complete_held(struct net_req *req, int rc, struct net_wakes *w);
 void net_wakes_flush(struct net_wakes *w);
 

@@ -840,60 +840,102 @@ static void test_parked(void **state)
 }
 
 
-/* Parked requests completed with their wake-ups held: nothing is sent
- * until the flush (a loop looks at its done list only when woken), and
- * then every loop sends its own, each loop told once. */
-static void test_held_wakes(void **state)
+/* Parks an OffsetForLeaderEpoch request (correlation id corr) on a new
+ * connection, *fd; returns the request, its response built. */
+static struct net_req *park_answered(struct fx *fx, int32_t corr, int *fd)
 {
-	struct fx fx;
 	struct proto_ofle_resp_part rp = { 0, 0, 3, 42 };
 	struct proto_ofle_resp_topic rt = { kstr_of("orders"), 1, &rp };
 	struct proto_ofle_resp oresp = { 0, 1, &rt };
-	struct net_wakes w = { .n = 0 };
-	struct net_req *req[3];
 	uint8_t frame[512];
-	int fd[3];
+	size_t n = ofle_frame(frame, sizeof(frame), corr);
+
+	*fd = raw_connect(fx->port);
+	write_all(*fd, frame, n);
+	assert_true(eventually(parked, fx));
+	struct net_req *req = __atomic_exchange_n(&fx->parked, NULL, __ATOMIC_SEQ_CST);
+	size_t pos = net_req_begin(req);
+	assert_int_equal(proto_ofle_resp_encode(&net_req_out(req)->w, 4, &oresp), 0);
+	assert_int_equal(net_req_end(req, pos), 0);
+	return req;
+}
+
+static void expect_answer(int fd, int32_t corr)
+{
+	size_t len;
+	int32_t got;
+	struct kbuf_r r;
+	uint8_t *resp = read_frame(fd, &len);
+
+	kbuf_r_init(&r, resp, len);
+	assert_int_equal(proto_resp_hdr_decode(&r, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, &got), 0);
+	assert_int_equal(got, corr);
+	free(resp);
+}
+
+/* Nothing pending on any of fds[0..n) for 100 ms. */
+static void expect_silence(const int *fds, int n)
+{
+	struct pollfd pf[NET_WAKES_HOLD];
+
+	for (int i = 0; i < n; i++)
+		pf[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+	assert_int_equal(poll(pf, (nfds_t)n, 100), 0);
+}
+
+/* Parked requests completed with their wake-ups held: nothing is sent
+ * until every loop has a wake-up to get (a loop looks at its done list
+ * only when woken), or NET_WAKES_HOLD completions were held, or the
+ * flush; then every loop sends its own. Connections go to the two loops
+ * in turn. */
+static void test_held_wakes(void **state)
+{
+	struct fx fx;
+	struct net_wakes w = { .n = 0 };
+	struct net_req *req[2 * NET_WAKES_HOLD];
+	int fd[2 * NET_WAKES_HOLD], even[NET_WAKES_HOLD];
 
 	(void)state;
 	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
 	fx_start(&fx);
-	for (int i = 0; i < 3; i++) {
-		size_t n = ofle_frame(frame, sizeof(frame), 500 + i);
-
-		fd[i] = raw_connect(fx.port);
-		write_all(fd[i], frame, n);
-		assert_true(eventually(parked, &fx));
-		req[i] = __atomic_exchange_n(&fx.parked, NULL, __ATOMIC_SEQ_CST);
-	}
-	for (int i = 0; i < 3; i++) {
-		size_t pos = net_req_begin(req[i]);
-
-		assert_int_equal(proto_ofle_resp_encode(&net_req_out(req[i])->w, 4, &oresp), 0);
-		assert_int_equal(net_req_end(req[i], pos), 0);
-		net_req_complete_held(req[i], 0, &w);
-	}
-	/* Three connections on the two loops: each loop once. */
-	assert_int_equal(w.n, 2);
-	struct pollfd pf[3];
-
 	for (int i = 0; i < 3; i++)
-		pf[i] = (struct pollfd){ .fd = fd[i], .events = POLLIN };
-	assert_int_equal(poll(pf, 3, 100), 0);
-	net_wakes_flush(&w);
+		req[i] = park_answered(&fx, 500 + i, &fd[i]);
+	net_req_complete_held(req[0], 0, &w);
+	net_req_complete_held(req[2], 0, &w); /* the same loop */
+	assert_int_equal(w.n, 1);
+	even[0] = fd[0];
+	even[1] = fd[2];
+	expect_silence(even, 2);
+	net_req_complete_held(req[1], 0, &w); /* the other: both told */
 	assert_int_equal(w.n, 0);
 	for (int i = 0; i < 3; i++) {
-		size_t len;
-		int32_t corr;
-		struct kbuf_r r;
-		uint8_t *resp = read_frame(fd[i], &len);
-
-		kbuf_r_init(&r, resp, len);
-		assert_int_equal(
-			proto_resp_hdr_decode(&r, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, &corr), 0);
-		assert_int_equal(corr, 500 + i);
-		free(resp);
+		expect_answer(fd[i], 500 + i);
 		close(fd[i]);
 	}
+
+	/* One loop only (the even connections): told at the bound. */
+	for (int i = 0; i < 2 * NET_WAKES_HOLD; i++)
+		req[i] = park_answered(&fx, 600 + i, &fd[i]);
+	for (int i = 0; i < NET_WAKES_HOLD; i++)
+		even[i] = fd[2 * i];
+	for (int i = 0; i < NET_WAKES_HOLD - 1; i++)
+		net_req_complete_held(req[2 * i], 0, &w);
+	expect_silence(even, NET_WAKES_HOLD - 1);
+	net_req_complete_held(req[2 * (NET_WAKES_HOLD - 1)], 0, &w);
+	assert_int_equal(w.n, 0);
+	for (int i = 0; i < NET_WAKES_HOLD; i++)
+		expect_answer(even[i], 600 + 2 * i);
+	/* The odd ones (the other loop) by the flush, and one plainly. */
+	for (int i = 0; i < NET_WAKES_HOLD - 1; i++)
+		net_req_complete_held(req[2 * i + 1], 0, &w);
+	assert_int_equal(w.n, 1);
+	net_wakes_flush(&w);
+	assert_int_equal(w.n, 0);
+	net_req_complete(req[2 * NET_WAKES_HOLD - 1], 0);
+	for (int i = 0; i < NET_WAKES_HOLD; i++)
+		expect_answer(fd[2 * i + 1], 600 + 2 * i + 1);
+	for (int i = 0; i < 2 * NET_WAKES_HOLD; i++)
+		close(fd[i]);
 	fx_stop(&fx);
 }
 
