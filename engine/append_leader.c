@@ -306,7 +306,7 @@ static int write_parts(struct log *l, struct encset *es, const struct enc_part *
  * request copy and part of the encoding: a 1 MiB write of the mount took
  * 0.30 ms from request to reply against 0.20 for the passthrough's
  * pwrite, and the stream ran at 0.81-0.86 of the passthrough in full
- * benchmark runs where it now runs at 0.94 (README, "Benchmarks").
+ * benchmark runs where it now runs at 0.94 to 0.95 (README, "Benchmarks").
  *
  * The writer encodes from the back so that the appending thread keeps the
  * front to itself and the parts the writer needs next come from it. With
