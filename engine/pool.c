@@ -41,8 +41,9 @@
  * appender's own CPU, where the two take turns instead of encoding side
  * by side. Now it sleeps at 9 of 254 writes, the first ones. The leader
  * of a cluster on two cores gets a write's parts every 2 ms or so, while
- * the other brokers need the CPU: its helper sleeps (with a poll of up to
- * 4 ms it polled, and the leader's CPU per MiB written doubled). Past its
+ * the other brokers need the CPU: its helper sleeps (polling for gaps of
+ * up to 3 ms, the leader's CPU per MiB written nearly doubled and the
+ * cluster wrote no faster: README, "Layout of the code"). Past its
  * first POOL_IDLE_PAUSE_NS a poll yields the CPU between looks, so that a
  * thread that is ready on the same CPU runs first.
  */
