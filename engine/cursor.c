@@ -187,18 +187,30 @@ void log_cursor_free(struct log_cursor *c)
 	free(c);
 }
 
+void (*engine_tail_hook)(struct log *l);
+
 static int cur_entry(struct log_cursor *c, int64_t i, struct lines_ent *e)
 {
 	if (i < c->ent_first || i >= c->ent_first + c->ent_count) {
 		int64_t n = atomic_load(&c->seg->lines_entries);
-		if (i >= n && atomic_load(&c->seg->lines_pending)) {
+		if (i >= n) {
+			if (engine_tail_hook)
+				engine_tail_hook(c->l);
 			/* At the tail of the active segment: have the entries the
-			 * appender holds back written (seg.c), then look again. */
-			pthread_mutex_lock(&c->l->lock);
-			int rc = seg_lines_sync(c->seg);
-			pthread_mutex_unlock(&c->l->lock);
-			if (rc < 0)
-				return rc;
+			 * appender holds back written (seg.c), then look again.
+			 * Again also when none are pending: another reader's
+			 * sync may have written them between the load above and
+			 * the look at lines_pending (it publishes lines_entries
+			 * before it clears lines_pending), and a cursor that
+			 * took the old count would end its read short, below
+			 * the high watermark it was given. */
+			if (atomic_load(&c->seg->lines_pending)) {
+				pthread_mutex_lock(&c->l->lock);
+				int rc = seg_lines_sync(c->seg);
+				pthread_mutex_unlock(&c->l->lock);
+				if (rc < 0)
+					return rc;
+			}
 			n = atomic_load(&c->seg->lines_entries);
 		}
 		if (i >= n)

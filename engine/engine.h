@@ -585,6 +585,10 @@ extern int engine_batch_read_min;
  * the log's maint_lock but not its lock (tests use it to hold a clean in
  * progress). */
 extern void (*engine_clean_hook)(struct log *l);
+/* Not NULL: a cursor that reached the last .lines entry its segment has
+ * written calls it before it looks for entries held back (tests use it to
+ * have another reader write them at that instant). */
+extern void (*engine_tail_hook)(struct log *l);
 
 /* ---- reading the line view ----
  * A cursor makes sequential reads cost no lookup: it remembers the segment,

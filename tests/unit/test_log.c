@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -293,6 +294,51 @@ static void test_roll_and_lookups(void **state)
 	check_all(f, 5000);
 	assert_int_equal(log_offset_to_pos(f->l, 4321, &pos), 0);
 	assert_int_equal(pos, p);
+}
+
+/* A read at the tail of the active segment, where the .lines entries of
+ * the newest batches are held back (lines_pending), while another
+ * reader's cursor writes them: that write lands between this cursor's
+ * look at the entry count and its look for entries held back (the hook).
+ * The cursor counts the entries again and reads the last byte below the
+ * high watermark; taking the old count, it read 0 bytes there (EOF to a
+ * reader, zeros in a page the kernel fills). */
+static struct log *tail_log;
+static int tail_syncs;
+
+static void tail_sync_meanwhile(struct log *l)
+{
+	struct seg *s;
+
+	if (l != tail_log || tail_syncs++)
+		return;
+	pthread_mutex_lock(&l->lock);
+	s = l->segs[l->nsegs - 1];
+	assert_int_equal(seg_lines_sync(s), 0);
+	pthread_mutex_unlock(&l->lock);
+}
+
+static void test_tail_read_while_entries_written(void **state)
+{
+	struct logfx *f = *state;
+	int64_t line_hw = 0;
+	struct log_cursor *c;
+	char b = 0;
+
+	logfx_put(f, 0, 3, 1);
+	log_get_hw(f->l, NULL, &line_hw);
+	assert_true(atomic_load(&f->l->segs[0]->lines_pending));
+	tail_log = f->l;
+	tail_syncs = 0;
+	engine_tail_hook = tail_sync_meanwhile;
+	c = log_cursor_new(f->l);
+	assert_non_null(c);
+	assert_int_equal(log_read_lines(f->l, c, line_hw - 1, &b, 1, NULL), 1);
+	engine_tail_hook = NULL;
+	assert_int_equal(tail_syncs, 1);
+	assert_int_equal(b, '\n');
+	assert_false(atomic_load(&f->l->segs[0]->lines_pending));
+	log_cursor_free(c);
 }
 
 static void test_hw_limits_reads(void **state)
@@ -1967,6 +2013,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roll_and_lookups, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_time_lookup, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_hw_limits_reads, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_tail_read_while_entries_written, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_keys_line_view, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_msgsize, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_recover_cut_every_byte, setup, logfx_teardown),
