@@ -23,18 +23,16 @@
  * and without FUSE_CAP_EXPLICIT_INVAL_DATA, so that the kernel drops an
  * inode's pages whenever it applies a size that differs from its own.
  * Size changes: the kernel zeroes the rest of the page that holds a size
- * it applies (truncate_pagecache runs on every change, growth included)
- * and keeps that page; it was seen applying a size below bytes a read had
- * already brought into that page (one writer, several readers that fstat
- * and pread the tail: NUL bytes where records are, kept for every later
- * reader), which the rules below cannot prevent. Without
- * EXPLICIT_INVAL_DATA it then drops every page of the inode, the zeroed
- * one with them. The cost: a file that grows while read through the
- * cache is read again from the daemon after each size its readers learn;
- * committed data read again without growth stays cached. A reader
- * copying from that page in the instant between the kernel's zeroing and
- * its drop can still see the zeros (README, "Not yet"). The rules, per
- * node:
+ * it applies from a reply (truncate_pagecache runs on every change, growth
+ * included) and keeps that page, and it does so after it has let go of
+ * the inode's lock: two replies applied at once by two threads (readers
+ * that fstat the file as it grows) can zero the page of the older size
+ * after the newer size was applied and the page read again, and a reader
+ * in between copies NUL bytes where records are. Rule 2a keeps the kernel
+ * from applying a larger size itself. The cost: a file that grows while
+ * read through the cache is read again from the daemon after each size
+ * its readers learn; committed data read again without growth stays
+ * cached. The rules, per node:
  *   1. Nothing above the high watermark: the daemon's reads stop there and
  *      st_size is its line position; the kernel reads no further than the
  *      size it knows.
@@ -51,16 +49,23 @@
  *      a getattr or lookup reply that carries a larger size (fs_cache_stat:
  *      the file grew through another inode, .produce, acks=0 writes
  *      committed later, or on a follower by replication), and at every
- *      open that keeps the cache (fs_cache_open). An invalidation makes
- *      the kernel discard the attributes of a reply in flight (it bumps
- *      the inode's attribute version) and mark them stale: the stat(2)
- *      that asked gets the new size all the same, and the kernel's own
- *      size follows at its next getattr, which finds nothing left to
- *      invalidate. Until then lseek(SEEK_END) may use the old size: a
- *      writer not opened O_APPEND that lseeks to the end just after the
- *      file grew through another inode, while readers through the cache
- *      hold its pages, can get -ESPIPE for its first write, as when
- *      another writer appends in between.
+ *      open that keeps the cache (fs_cache_open).
+ *   2a. The size itself. Right after that invalidation, the kernel is given
+ *      the byte before the new size, the newline that ends the last line
+ *      (FUSE_NOTIFY_STORE): a store past the kernel's size moves its size to
+ *      the store's end as a write does (no zeroing, no truncation) and bumps
+ *      the inode's attribute version, so the reply about to carry that size
+ *      is discarded as stale, or finds the kernel's size equal to its own:
+ *      either way the kernel applies no size change. One byte inside a page
+ *      leaves the page as it was or not up to date (the kernel reads it whole
+ *      when it needs it), so stores made by several threads in any order
+ *      never leave zeros below the largest size: only a store that begins its
+ *      page marks that page up to date with zeros past its end, and it is
+ *      invalidated at once. A store that fails is logged, and the kernel then
+ *      applies the reply's size as before. The invalidation and the store
+ *      mark the inode's attributes stale: the stat(2) that asked gets the new
+ *      size from its reply all the same, and the kernel asks again at its
+ *      next getattr.
  *   3. Removal. Retention and the cleaner call fs_cache_removed (the
  *      broker's removal listener): the node's cache is no longer valid and
  *      all its pages are invalidated; later opens use direct I/O. A file
@@ -114,6 +119,29 @@ static void cache_invalidate(struct mqfs *fs, struct fs_node *n, int64_t off)
 	}
 }
 
+/* Rule 2a: moves the kernel's size to size by a store of the byte before
+ * it: the newline that ends the last line below the high watermark (a
+ * file size is always a line's end, every line ends with one). -ENOENT:
+ * the kernel has no inode for n (nor pages). */
+static int cache_store(struct mqfs *fs, struct fs_node *n, int64_t size)
+{
+	int64_t page = sysconf(_SC_PAGESIZE);
+	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(1);
+	char nl = '\n';
+	int rc;
+
+	bv.buf[0].mem = &nl;
+	rc = fuse_lowlevel_notify_store(fs->se, n->ino, size - 1, &bv, 0);
+	/* A store that begins its page makes that page up to date, zeros past
+	 * size included: dropped at once, so that it cannot outlive a larger
+	 * size stored meanwhile by another thread (rule 2a). Until then such
+	 * a larger size, stored into the same page, shows those zeros: both
+	 * sizes within one page, the first a page and one byte, at once. */
+	if (rc == 0 && (size - 1) % page == 0)
+		cache_invalidate(fs, n, size - 1);
+	return rc;
+}
+
 /* Rule 2: the kernel is about to learn the size seen; size is the file's
  * size now (-1: look it up, only when there is work). */
 static void cache_grow(struct mqfs *fs, struct fs_node *n, int64_t seen, int64_t size)
@@ -132,6 +160,20 @@ static void cache_grow(struct mqfs *fs, struct fs_node *n, int64_t seen, int64_t
 	if (size < 0)
 		return;
 	cache_invalidate(fs, n, from);
+	if (fs->se && size > from && size > 0) {
+		int rc = cache_store(fs, n, size);
+
+		if (rc < 0 && rc != -ENOENT) {
+			char path[320];
+
+			fs_node_path(n, path, sizeof(path));
+			mq_log_limited(MQ_WARN,
+				       "page cache of %s: storing the byte before position "
+				       "%lld failed: %s (the kernel takes the size from the "
+				       "reply)",
+				       path, (long long)size, strerror(-rc));
+		}
+	}
 	/* Only now: another thread that still sees the old cache_size
 	 * invalidates from there too before it replies. */
 	pthread_mutex_lock(&fs->cache_mu);
