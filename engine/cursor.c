@@ -187,7 +187,7 @@ void log_cursor_free(struct log_cursor *c)
 	free(c);
 }
 
-void (*engine_tail_hook)(struct log *l);
+void (*engine_tail_hook)(struct log *l, int where);
 
 static int cur_entry(struct log_cursor *c, int64_t i, struct lines_ent *e)
 {
@@ -195,7 +195,7 @@ static int cur_entry(struct log_cursor *c, int64_t i, struct lines_ent *e)
 		int64_t n = atomic_load(&c->seg->lines_entries);
 		if (i >= n) {
 			if (engine_tail_hook)
-				engine_tail_hook(c->l);
+				engine_tail_hook(c->l, ENGINE_TAIL_HELD);
 			/* At the tail of the active segment: have the entries the
 			 * appender holds back written (seg.c), then look again.
 			 * Again also when none are pending: another reader's
@@ -347,13 +347,23 @@ static int cur_next_rec(struct log_cursor *c)
 			continue;
 		/* End of this segment: step to the next one, if any. */
 		struct log *l = c->l;
+		if (engine_tail_hook)
+			engine_tail_hook(l, ENGINE_TAIL_STEP);
 		pthread_mutex_lock(&l->lock);
 		int si = log_seg_index_by_offset(l, c->seg->base_offset);
 		struct seg *next = NULL;
+		bool more = false;
 		if (si >= 0 && si + 1 < l->nsegs &&
 		    l->segs[si]->base_offset == c->seg->base_offset) {
-			next = l->segs[si + 1];
-			seg_ref(next);
+			/* This segment may have taken more batches, then rolled,
+			 * since cur_open_batch found none: a roll writes the
+			 * closed segment's entries before it adds the next one,
+			 * under the lock, so what is there now is all of it. */
+			more = c->ent < atomic_load(&c->seg->lines_entries);
+			if (!more) {
+				next = l->segs[si + 1];
+				seg_ref(next);
+			}
 		} else if (si >= 0 && l->segs[si]->base_offset != c->seg->base_offset) {
 			/* Our segment left the log (retention): go to the one after it. */
 			next = si + 1 < l->nsegs ? l->segs[si + 1] : NULL;
@@ -364,6 +374,8 @@ static int cur_next_rec(struct log_cursor *c)
 			seg_ref(next);
 		}
 		pthread_mutex_unlock(&l->lock);
+		if (more)
+			continue;
 		if (!next)
 			return 0;
 		seg_unref(c->seg);

@@ -586,9 +586,13 @@ extern int engine_batch_read_min;
  * progress). */
 extern void (*engine_clean_hook)(struct log *l);
 /* Not NULL: a cursor that reached the last .lines entry its segment has
- * written calls it before it looks for entries held back (tests use it to
- * have another reader write them at that instant). */
-extern void (*engine_tail_hook)(struct log *l);
+ * written calls it with ENGINE_TAIL_HELD before it looks for entries held
+ * back, and with ENGINE_TAIL_STEP when it found none and is about to look
+ * for the next segment (tests use it to have another reader write the
+ * held-back entries, or the appender fill and roll the segment, at that
+ * instant). */
+enum { ENGINE_TAIL_HELD, ENGINE_TAIL_STEP };
+extern void (*engine_tail_hook)(struct log *l, int where);
 
 /* ---- reading the line view ----
  * A cursor makes sequential reads cost no lookup: it remembers the segment,

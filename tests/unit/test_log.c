@@ -306,11 +306,11 @@ static void test_roll_and_lookups(void **state)
 static struct log *tail_log;
 static int tail_syncs;
 
-static void tail_sync_meanwhile(struct log *l)
+static void tail_sync_meanwhile(struct log *l, int where)
 {
 	struct seg *s;
 
-	if (l != tail_log || tail_syncs++)
+	if (l != tail_log || where != ENGINE_TAIL_HELD || tail_syncs++)
 		return;
 	pthread_mutex_lock(&l->lock);
 	s = l->segs[l->nsegs - 1];
@@ -338,6 +338,73 @@ static void test_tail_read_while_entries_written(void **state)
 	assert_int_equal(tail_syncs, 1);
 	assert_int_equal(b, '\n');
 	assert_false(atomic_load(&f->l->segs[0]->lines_pending));
+	log_cursor_free(c);
+}
+
+/* A read that finds no entry left in its segment while that segment is
+ * still the active one, and before it looks for the next segment the
+ * appender fills it and rolls (the hook): the read after goes on with the
+ * segment's new records, not at the next segment's first (a jump the
+ * reader took for records removed: a page-cache reader got ESTALE, a
+ * consumer would have skipped them). */
+static struct logfx *roll_fx;
+static int roll_steps, roll_next;
+
+static void tail_roll_meanwhile(struct log *l, int where)
+{
+	struct logfx *f = roll_fx;
+	int segs;
+
+	if (!f || l != f->l || where != ENGINE_TAIL_STEP || roll_steps++)
+		return;
+	pthread_mutex_lock(&l->lock);
+	segs = l->nsegs;
+	pthread_mutex_unlock(&l->lock);
+	while (l->nsegs == segs) { /* records until the segment rolls */
+		logfx_put(f, roll_next, 4, 4);
+		roll_next += 4;
+	}
+}
+
+static void tune_small_segments(struct log_config *cfg)
+{
+	cfg->segment_bytes = 4096;
+}
+
+static int setup_small_segments(void **state)
+{
+	engine_helper_threads = -1;
+	engine_batch_read_min = 256 << 10;
+	return logfx_setup(state, "logroll", tune_small_segments);
+}
+
+static void test_tail_read_across_roll(void **state)
+{
+	struct logfx *f = *state;
+	static char buf[65536];
+	int64_t line_hw = 0, actual = -1, pos;
+	struct log_cursor *c = log_cursor_new(f->l);
+	ssize_t n;
+
+	assert_non_null(c);
+	logfx_put(f, 0, 10, 10);
+	roll_next = 10;
+	log_get_hw(f->l, NULL, &line_hw);
+	roll_fx = f;
+	roll_steps = 0;
+	engine_tail_hook = tail_roll_meanwhile;
+	n = log_read_lines(f->l, c, 0, buf, sizeof(buf), &actual);
+	engine_tail_hook = NULL;
+	roll_fx = NULL;
+	assert_int_equal(n, line_hw);
+	assert_int_equal(roll_steps, 1);
+	assert_true(f->l->nsegs >= 2);
+	/* Every record after, from where the read left off. */
+	pos = n;
+	n = log_read_lines(f->l, c, pos, buf, sizeof(buf), &actual);
+	assert_int_equal(actual, pos);
+	assert_true(n > 0);
+	assert_memory_equal(buf, "value-10\n", 9);
 	log_cursor_free(c);
 }
 
@@ -2013,6 +2080,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roll_and_lookups, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_time_lookup, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_hw_limits_reads, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_tail_read_across_roll, setup_small_segments,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_tail_read_while_entries_written, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_keys_line_view, setup, logfx_teardown),
