@@ -102,8 +102,11 @@ struct fs_node {
 	struct topic *topic; /* reference owned by the node; NULL for root nodes */
 	/* The kernel's page cache of a partition file (fs/cache.c, under
 	 * mqfs.cache_mu; the table only zeroes them): whether the pages it
-	 * holds follow cache.c's rules, and the largest size it may know. */
+	 * holds follow cache.c's rules, whether it was ever read through (it
+	 * may hold pages: growth is handled for as long as the node lives),
+	 * and the largest size it may know. */
 	int cache_valid;
+	int cache_used;
 	int64_t cache_size;
 
 	/* private to inode.c, under the table lock */
