@@ -191,9 +191,14 @@ struct fs_file {
 	enum segment_file seg;
 	char path[320]; /* for log lines */
 
-	/* writes: the trailing partial line (partition, .produce, .config) */
+	/* writes: the trailing partial line (partition, .produce); a topic's
+	 * .config: every line written since the last flush, of which the
+	 * first cfg_lines_len bytes are whole lines already checked, and
+	 * whether a write was refused since (the flush then applies nothing) */
 	char *partial;
 	size_t partial_len, partial_cap;
+	size_t cfg_lines_len;
+	bool cfg_refused;
 	/* partition files (open_files.c): dropping = the rest of a line over the
 	 * size limit is discarded up to its newline; refused_long = a line was
 	 * refused so since the last flush; refused = a copy of the last write

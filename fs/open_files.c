@@ -86,7 +86,8 @@
 #include "fs/fs.h"
 #include "util/shelf.h"
 
-#define FS_CONFIG_MAX_PENDING (64 * 1024) /* an unfinished .config line */
+#define FS_CONFIG_MAX_PENDING (64 * 1024)   /* an unfinished .config line */
+#define FS_CONFIG_MAX_FILE    (1024 * 1024) /* all a .config open was given */
 
 int fs_view_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len)
 {
@@ -655,36 +656,49 @@ static int part_write_where(struct fs_file *f, off_t off, int flags)
 	return -ESPIPE;
 }
 
+/* A topic's .config is all or nothing per open file: each write's whole
+ * lines are checked with those before them (topic_config_check: a bad
+ * one is refused at once, logged, with its errno), and the flush of the
+ * close applies everything written, or nothing when a write was refused.
+ * bash's echo and printf write each line with a write() of their own:
+ * `{ echo a=1; echo b=bad; } > .config` changes nothing. */
+static ssize_t config_refuse(struct fs_file *f, int rc, const char *why)
+{
+	mq_log_limited(MQ_WARN,
+		       "write %s: refused: %s; nothing written to it since it was opened "
+		       "will be applied",
+		       f->path, why);
+	f->cfg_refused = true;
+	return rc;
+}
+
 static ssize_t config_write(struct fs_file *f, const char *buf, size_t size)
 {
 	size_t total = f->partial_len + size;
+	size_t line = f->partial_len - f->cfg_lines_len; /* unfinished before */
 	const char *nl;
-	size_t head;
 	int rc;
 
-	if (total > FS_CONFIG_MAX_PENDING && !memchr(buf, '\n', size)) {
-		mq_log_limited(MQ_WARN, "write %s: refused: a line over %d bytes", f->path,
-			       FS_CONFIG_MAX_PENDING);
-		return -EINVAL;
-	}
+	if (f->cfg_refused)
+		return config_refuse(f, -EINVAL, "an earlier write to it was refused");
+	if (!memchr(buf, '\n', size) && line + size > FS_CONFIG_MAX_PENDING)
+		return config_refuse(f, -EINVAL, "a line over 64 KiB");
+	if (total > FS_CONFIG_MAX_FILE)
+		return config_refuse(f, -EFBIG, "over 1 MiB of settings");
 	rc = partial_reserve(f, total + 1);
 	if (rc < 0)
 		return rc;
 	memcpy(f->partial + f->partial_len, buf, size);
 	nl = memrchr(f->partial, '\n', total);
-	if (!nl) {
-		f->partial_len = total;
-		return (ssize_t)size;
+	if (nl && (size_t)(nl - f->partial) + 1 > f->cfg_lines_len) {
+		size_t head = (size_t)(nl - f->partial) + 1;
+
+		rc = topic_config_check(f->topic, f->partial, head);
+		if (rc < 0)
+			return config_refuse(f, rc, strerror(-rc)); /* partial_len kept */
+		f->cfg_lines_len = head;
 	}
-	head = (size_t)(nl - f->partial) + 1;
-	rc = topic_config_write(f->topic, f->partial, head);
-	if (rc < 0) {
-		mq_log_limited(MQ_WARN, "write %s: %s, nothing of this write changed", f->path,
-			       strerror(-rc));
-		return rc; /* partial_len unchanged: restored */
-	}
-	memmove(f->partial, f->partial + head, total - head);
-	f->partial_len = total - head;
+	f->partial_len = total;
 	return (ssize_t)size;
 }
 
@@ -789,15 +803,28 @@ static int part_flush(struct fs_file *f)
 
 static int config_flush(struct fs_file *f)
 {
-	int rc;
+	bool refused = f->cfg_refused;
+	int rc = 0;
 
-	if (f->partial_len == 0)
-		return 0;
-	f->partial[f->partial_len++] = '\n'; /* room kept by config_write */
-	rc = topic_config_write(f->topic, f->partial, f->partial_len);
+	if (refused) {
+		if (f->partial_len)
+			mq_log_limited(MQ_WARN,
+				       "close %s: nothing of what was written to it applied: a "
+				       "write was refused",
+				       f->path);
+		rc = -EINVAL;
+	} else if (f->partial_len) {
+		if (f->partial_len > f->cfg_lines_len)
+			f->partial[f->partial_len++] = '\n'; /* room kept by config_write */
+		rc = topic_config_write(f->topic, f->partial, f->partial_len);
+		if (rc < 0)
+			mq_log_limited(MQ_WARN, "close %s: %s, nothing changed", f->path,
+				       strerror(-rc));
+	}
+	/* The next writes of a descriptor still open begin anew. */
 	f->partial_len = 0;
-	if (rc < 0)
-		mq_log_limited(MQ_WARN, "close %s: %s, nothing changed", f->path, strerror(-rc));
+	f->cfg_lines_len = 0;
+	f->cfg_refused = false;
 	return rc < 0 ? rc : 0;
 }
 

@@ -109,6 +109,9 @@ int64_t topic_mtime(struct topic *t); /* ms: last append to any partition */
  * the settings as they were. */
 int topic_config_text(struct topic *t, char **out, size_t *len);
 int topic_config_write(struct topic *t, const char *text, size_t len);
+/* What topic_config_write would refuse of text, as it refuses it (the
+ * same error and log line), without changing anything. */
+int topic_config_check(struct topic *t, const char *text, size_t len);
 /* .state: header row, one row per partition. */
 int topic_state_text(struct topic *t, char **out, size_t *len);
 

@@ -295,6 +295,13 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 	return config_write_local(t, text, len, CFG_CLUSTER_PARTS, NULL, NULL);
 }
 
+int topic_config_check(struct topic *t, const char *text, size_t len)
+{
+	int how = CFG_DRY_RUN | (broker_replicated(t->b, t->name) ? CFG_CLUSTER_PARTS : 0);
+
+	return config_write_local(t, text, len, how, NULL, NULL);
+}
+
 int topic_grow_local(struct topic *t, int n_partitions, const bool *local)
 {
 	char text[40];

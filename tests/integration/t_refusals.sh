@@ -43,6 +43,21 @@ expect_ok "log: not a number" grep -q "topic t: .config refused: line 1: bad val
 expect_ok "log: the range" grep -q "bad value for 'segment.bytes': '5' (expected an integer from [0-9]* to [0-9]*)" "$LOG"
 expect_ok "log: partitions range" grep -q "bad value for 'partitions': '0' (expected an integer from 1 to 10000)" "$LOG"
 expect_ok "log: not key=value" grep -q "topic t: .config refused: line 1: expected key=value: 'retention.ms'" "$LOG"
+# A .config is all or nothing per open file: bash writes each echo on its
+# own, a bad line refuses its write at once and the close applies none of
+# the lines before it; several good writes are applied together at close.
+expect_errno "two echos, the second bad" EINVAL bash -c '{ echo retention.ms=1234; echo nosuch.other=1; } > "$1"' sh "$T/.config"
+expect_eq "the good line before the bad one not applied" "" "$(grep '^retention.ms=1234$' "$T/.config")"
+expect_ok "log: the close applied nothing" grep -q "close t/.config: nothing of what was written to it applied: a write was refused" "$LOG"
+expect_ok "two echos, both good" bash -c '{ echo retention.ms=1234; echo segment.ms=777777; } > "$1"' sh "$T/.config"
+expect_eq "both applied" "retention.ms=1234 segment.ms=777777" \
+	"$(grep -E '^(retention|segment)\.ms=' "$T/.config" | sort | tr '\n' ' ' | sed 's/ $//')"
+# A last line without newline is checked at the close, whose error the
+# shell does not report: the log does.
+bash -c '{ echo retention.ms=4321; printf segment.ms=x; } > "$1"' sh "$T/.config"
+expect_eq "a last line without newline, bad: nothing of that file applied" "retention.ms=1234" \
+	"$(grep '^retention.ms=' "$T/.config")"
+expect_ok "log: refused at the close" grep -q "close t/.config: Invalid argument, nothing changed" "$LOG"
 expect_ok "partitions grow" sh -c 'echo partitions=3 > "$1"' sh "$T/.config"
 expect_eq "three partitions" "0 1 2" "$(ls "$T" | tr '\n' ' ' | sed 's/ $//')"
 expect_errno "partitions may not shrink" EINVAL bash -c 'echo partitions=2 > "$1"' sh "$T/.config"
