@@ -251,6 +251,8 @@ int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset, int3
 
 	if (bb->count == 0)
 		return -EINVAL;
+	if (len - BATCH_HDR_SIZE > COMPRESS_MAX_OUT)
+		bb->codec = BATCH_CODEC_NONE; /* see batch.h: no reader could take it */
 	if (bb->codec != BATCH_CODEC_NONE) {
 		uint8_t *z = NULL;
 		int64_t zlen =

@@ -221,7 +221,11 @@ void batch_set_base(uint8_t *buf, int64_t base_offset, int32_t leader_epoch);
  *   n = batch_builder_finish(&bb, base_offset, leader_epoch);
  * The builder writes records uncompressed at buf+61; finish compresses them
  * (into a scratch buffer it allocates and frees) when codec != NONE, then
- * fills the header and the CRC. */
+ * fills the header and the CRC. Records of more than COMPRESS_MAX_OUT
+ * bytes (one record over 64 MiB: batch.size is at most that) stay
+ * uncompressed, their batch's codec none: every reader, recovery and a
+ * follower's check decompress at most that much, and a batch none of
+ * them could read would be acknowledged and then cut as damage. */
 struct batch_builder {
 	uint8_t *buf;
 	size_t cap;

@@ -808,6 +808,48 @@ static void test_compressed_too_big(void **state)
 	}
 }
 
+/* A record over COMPRESS_MAX_OUT in a compressed topic: its batch is kept
+ * uncompressed (no reader decompresses that much), and reads back whole;
+ * one byte less is compressed. */
+static void test_compressed_over_read_limit(void **state)
+{
+	const int codecs[] = { BATCH_CODEC_GZIP, BATCH_CODEC_LZ4 };
+	size_t vlen = (size_t)COMPRESS_MAX_OUT + 1;
+	size_t cap = batch_record_max_size(-1, (int32_t)vlen) + BATCH_HDR_SIZE;
+	uint8_t *val = malloc(vlen), *buf = malloc(cap);
+
+	(void)state;
+	assert_non_null(val);
+	assert_non_null(buf);
+	memset(val, 'q', vlen);
+	for (size_t c = 0; c < 2; c++) {
+		for (size_t less = 0; less < 64; less += 63) {
+			struct batch_builder bb;
+			struct batch_iter it = { 0 };
+			struct batch_hdr h;
+			struct rec r;
+			int32_t n = (int32_t)(vlen - less);
+
+			batch_builder_init(&bb, buf, cap, codecs[c]);
+			assert_int_equal(batch_builder_add(&bb, NULL, -1, val, n, 1), 0);
+			bool over = bb.len - BATCH_HDR_SIZE > COMPRESS_MAX_OUT;
+			int64_t total = batch_builder_finish(&bb, 0, 0);
+			assert_true(total > 0);
+			assert_int_equal(batch_validate(buf, (size_t)total), 0);
+			assert_int_equal(batch_hdr_decode(buf, (size_t)total, &h), 0);
+			assert_int_equal(h.attributes & BATCH_CODEC_MASK,
+					 over ? BATCH_CODEC_NONE : codecs[c]);
+			assert_int_equal(batch_iter_init(&it, buf, (size_t)total), 0);
+			assert_int_equal(batch_iter_next(&it, &r), 1);
+			assert_int_equal(r.value_len, n);
+			assert_memory_equal(r.value, val, (size_t)n);
+			batch_iter_free(&it);
+		}
+	}
+	free(val);
+	free(buf);
+}
+
 /* One iterator across batches of every codec, never freed in between. */
 static void test_iter_reuse(void **state)
 {
@@ -1751,6 +1793,7 @@ int main(void)
 		cmocka_unit_test(test_exact_fit),
 		cmocka_unit_test(test_builder_errors),
 		cmocka_unit_test(test_compressed_too_big),
+		cmocka_unit_test(test_compressed_over_read_limit),
 		cmocka_unit_test(test_iter_reuse),
 		cmocka_unit_test(test_iter_headers_and_gaps),
 		cmocka_unit_test(test_iter_malformed),
