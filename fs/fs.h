@@ -197,6 +197,7 @@ struct fs_file {
 	 * whether a write was refused since (the flush then applies nothing) */
 	char *partial;
 	size_t partial_len, partial_cap;
+	uint64_t partial_owner; /* lock owner of the last write into it, 0: unknown */
 	size_t cfg_lines_len;
 	bool cfg_refused;
 	/* partition files (open_files.c): dropping = the rest of a line over the
@@ -266,11 +267,20 @@ ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **dat
  * util/shelf.h's shelf when it can. 0 or -ENOMEM. */
 int fs_rbuf_reserve(struct fs_file *f, size_t size);
 /* flags: the file's current status flags (O_APPEND, O_NONBLOCK); off:
- * where the kernel asks the write to land (see open_files.c for partitions). */
-ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off, int flags);
+ * where the kernel asks the write to land (see open_files.c for partitions);
+ * owner: the FUSE lock owner of the writing process's descriptor table
+ * (0: not known). */
+ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off, int flags,
+		      uint64_t owner);
 /* Refuses to allocate or punch space: always -EOPNOTSUPP, logged. */
 int fs_file_fallocate(struct fs_file *f, int mode, off_t off, off_t len);
-int fs_file_flush(struct fs_file *f);
+/* A close() of a descriptor of f by owner, from thread pid (0, 0: at fsync
+ * and release). A close by another process than the one whose write left
+ * the unfinished line or .config text (a child that inherited the
+ * descriptor, exiting or closing it at exec), or of a copy of a descriptor
+ * the closing process still holds, leaves them for the writer's last
+ * close. */
+int fs_file_flush(struct fs_file *f, uint64_t owner, uint32_t pid);
 int fs_file_fsync(struct fs_file *f);
 /* getattr through an open file (fstat, or the kernel checking the size
  * before a read through the page cache): -ENOENT, logged, when the file's

@@ -77,6 +77,7 @@
  * Threads: the op holds f->lock around every fs_file_* call but open and
  * release, and around its reply (reads reply from f's buffers).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -716,12 +717,14 @@ static bool part_fallocate_probe(const struct fs_file *f, const char *buf, size_
 	       f->partial_len == 0;
 }
 
-ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off, int flags)
+ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off, int flags,
+		      uint64_t owner)
 {
 	ssize_t n;
 
 	if (size == 0)
 		return 0;
+	f->partial_owner = owner; /* kept only while partial_len > 0 */
 	if (f->topic && topic_deleted(f->topic))
 		return deleted_refusal(f, "write");
 	if (f->kind == FILE_PART) {
@@ -828,8 +831,49 @@ static int config_flush(struct fs_file *f)
 	return rc < 0 ? rc : 0;
 }
 
-int fs_file_flush(struct fs_file *f)
+/* Whether process pid still has a descriptor whose path ends in
+ * "/<path>" (its /proc links: read without a request to this mount). A
+ * false yes (another open of the same file) only leaves a line to the
+ * release of the open file; an error is a no. */
+static bool still_open_by(uint32_t pid, const char *path)
 {
+	char dir[48], link[64 + sizeof(((struct fs_file *)0)->path)], to[PATH_MAX];
+	size_t plen = strlen(path);
+	struct dirent *d;
+	bool held = false;
+	DIR *fds;
+
+	snprintf(dir, sizeof(dir), "/proc/%u/fd", pid);
+	if (pid == 0 || !(fds = opendir(dir)))
+		return false;
+	while (!held && (d = readdir(fds))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", dir, d->d_name);
+		ssize_t n = readlink(link, to, sizeof(to));
+		held = n > (ssize_t)plen && (size_t)n < sizeof(to) &&
+		       to[n - (ssize_t)plen - 1] == '/' &&
+		       !memcmp(to + n - (ssize_t)plen, path, plen);
+	}
+	closedir(fds);
+	return held;
+}
+
+int fs_file_flush(struct fs_file *f, uint64_t owner, uint32_t pid)
+{
+	/* The kernel sends a flush for every close() of a descriptor of the
+	 * open file, not only the last: a child's (bash's children inherit
+	 * the descriptor and close it at exec or exit), and the shell's own
+	 * close of the copy it made for a builtin's redirection (`printf abc
+	 * >&3` dups 3 onto 1 and restores 1 after). An unfinished line (or
+	 * .config text) is left for the writer's last close: not taken at
+	 * the close of another process (the lock owner is the kernel's id of
+	 * a descriptor table; writes carry it, being direct I/O), nor while
+	 * the closing process still holds the file (then its later close,
+	 * or the release of the open file, takes it). */
+	if (owner && f->partial_len && f->partial_owner &&
+	    (owner != f->partial_owner || still_open_by(pid, f->path)))
+		return 0;
 	if (f->kind == FILE_PART)
 		return part_flush(f);
 	if (f->kind == FILE_TEXT && f->node_kind == NODE_TOPIC_CONFIG)
@@ -839,7 +883,7 @@ int fs_file_flush(struct fs_file *f)
 
 int fs_file_fsync(struct fs_file *f)
 {
-	int rc = fs_file_flush(f);
+	int rc = fs_file_flush(f, 0, 0);
 
 	if (rc < 0 || f->kind != FILE_PART || (f->oflags & O_ACCMODE) == O_RDONLY)
 		return rc;
@@ -871,7 +915,7 @@ void fs_file_release(struct mqfs *fs, struct fs_file *f)
 
 		/* Last chance: wait for buffer.memory rather than lose it. */
 		f->oflags &= ~O_NONBLOCK;
-		if (fs_file_flush(f) < 0)
+		if (fs_file_flush(f, 0, 0) < 0)
 			mq_log_limited(MQ_WARN, "release %s: a partial line of %zu bytes was lost",
 				       f->path, len);
 	}

@@ -244,7 +244,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 
 	(void)ino; /* the file knows its node (f->node) */
 	fs_file_lock(f);
-	n = fs_file_write(f, buf, size, off, fi->flags);
+	n = fs_file_write(f, buf, size, off, fi->flags, fi->lock_owner);
 	/* O_DSYNC, O_SYNC (which includes it) or pwritev2's RWF_DSYNC and
 	 * RWF_SYNC: the kernel sends no fsync after a direct-I/O write, so
 	 * the write is made durable here, as write() + fsync() (log_sync:
@@ -274,7 +274,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int rc;
 
 	fs_file_lock(f);
-	rc = fs_file_flush(f);
+	rc = fs_file_flush(f, fi->lock_owner, (uint32_t)fuse_req_ctx(req)->pid);
 	fs_file_unlock(f);
 	fs_lock_flush(req_fs(req), ino, fi); /* a close: its fcntl locks go */
 	fuse_reply_err(req, -rc);

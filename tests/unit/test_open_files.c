@@ -104,18 +104,45 @@ static void test_first_write_at_shown_size(void **state)
 
 	/* A writer that lseeks to the end (st_size) writes there. */
 	w = open_part(f, "orders", "0", O_WRONLY);
-	assert_int_equal(fs_file_write(w, "dd\n", 3, 10, O_WRONLY), 3);
-	assert_int_equal(fs_file_write(w, "e\n", 2, 13, O_WRONLY), 2);
-	assert_int_equal(fs_file_flush(w), 0);
+	assert_int_equal(fs_file_write(w, "dd\n", 3, 10, O_WRONLY, 0), 3);
+	assert_int_equal(fs_file_write(w, "e\n", 2, 13, O_WRONLY, 0), 2);
+	assert_int_equal(fs_file_flush(w, 0, 0), 0);
 	fs_file_release(&f->fs, w);
 	assert_int_equal(topic_line_size(t, 0), 10);
 
 	/* The hw's line position now, below st_size, is not the end. */
 	assert_int_equal(log_truncate_to(t->parts[0]->log, 2), 0);
 	w = open_part(f, "orders", "0", O_WRONLY);
-	assert_int_equal(fs_file_write(w, "x\n", 2, 5, O_WRONLY), -ESPIPE);
+	assert_int_equal(fs_file_write(w, "x\n", 2, 5, O_WRONLY, 0), -ESPIPE);
 	fs_file_release(&f->fs, w);
 	assert_int_equal(topic_line_size(t, 0), 5);
+	topic_put(t);
+}
+
+/* An unfinished line is a record at its writer's close, not at the close
+ * of a copy of the descriptor by another process (a child that inherited
+ * it: another lock owner), which leaves it to be continued. */
+static void test_partial_line_kept_at_others_close(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+	struct fs_file *w;
+
+	assert_int_equal(broker_topic_create(f->fs.broker, "lines", 0, 0, 0755, &t), 0);
+	w = open_part(f, "lines", "0", O_WRONLY | O_APPEND);
+	assert_int_equal(fs_file_write(w, "abc", 3, 0, O_WRONLY | O_APPEND, 7), 3);
+	assert_int_equal(fs_file_flush(w, 8, 0), 0); /* a child's exit */
+	assert_int_equal(topic_line_size(t, 0), 0);
+	assert_int_equal(fs_file_write(w, "def\n", 4, 3, O_WRONLY | O_APPEND, 7), 4);
+	assert_int_equal(topic_line_size(t, 0), 7); /* one record: abcdef */
+	assert_int_equal(fs_file_write(w, "gh", 2, 7, O_WRONLY | O_APPEND, 7), 2);
+	assert_int_equal(fs_file_flush(w, 8, 0), 0);
+	assert_int_equal(topic_line_size(t, 0), 7);
+	assert_int_equal(fs_file_flush(w, 7, 0), 0); /* the writer's own close */
+	assert_int_equal(topic_line_size(t, 0), 10);
+	assert_int_equal(fs_file_write(w, "ij", 2, 10, O_WRONLY | O_APPEND, 7), 2);
+	fs_file_release(&f->fs, w); /* no close of its own came: released */
+	assert_int_equal(topic_line_size(t, 0), 13);
 	topic_put(t);
 }
 
@@ -123,6 +150,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_first_write_at_shown_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_line_kept_at_others_close, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
