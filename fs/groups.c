@@ -174,8 +174,10 @@ int fs_groups_list(struct mqfs *fs, struct fs_node *dir, struct fs_dir *d, size_
 	rc = rc ?: fs_dir_add(d, cap, ".state", S_IFREG, inode_peek(fs->inodes, &k));
 	k.kind = NODE_GROUP_CONFIG;
 	rc = rc ?: fs_dir_add(d, cap, ".config", S_IFREG, inode_peek(fs->inodes, &k));
-	k.kind = NODE_GROUP_CONSUME;
-	rc = rc ?: fs_dir_add(d, cap, "consume", S_IFREG, inode_peek(fs->inodes, &k));
+	/* consume is opened by name only, never listed: a read of it joins
+	 * the group and commits what it returns, and blocks at the end, so
+	 * a tool that walks the tree (cp -r, grep -r, find -exec cat) would
+	 * take the group's records from its members and never finish. */
 	for (int p = 0; p < topic_partitions(dir->topic) && rc == 0; p++) {
 		k = gkey(NODE_GROUP_OFFSET, dir->topic, dir->key.base, p);
 		snprintf(name, sizeof(name), "%d", p);

@@ -60,7 +60,8 @@ expect_errno "__ group refused" EINVAL mkdir "$T/.groups/__x"
 expect_ok "the refusal is logged with why" \
 	grep -q 'mkdir orders/.groups/__x: refused: "__" names are kept' "$LOG"
 expect_eq "ls .groups" "g" "$(ls "$T/.groups")"
-expect_eq "ls -a group" ". .. .config .state 0 1 2 consume" "$(ls -a "$G" | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "ls -a group (consume is not listed)" ". .. .config .state 0 1 2" "$(ls -a "$G" | tr '\n' ' ' | sed 's/ $//')"
+expect_ok "consume is there by name" test -f "$G/consume"
 expect_eq "new group starts at earliest" "0" "$(cat "$G/0")"
 expect_eq "config defaults" "partition.assignment.strategy=range
 auto.offset.reset=earliest
@@ -358,5 +359,20 @@ expect_ok "logged: the topic's .groups is gone" grep -q "mkdir orders/.groups/g2
 expect_ok "mkdir the topic again" mkdir "$T"
 expect_eq "rmdir of a group in .groups/ of a removed topic: ENOENT" ENOENT "$(gone_at rmdir)"
 expect_fail "a topic made again is a new log: no records reported lost" grep -q "are gone" "$LOG"
+# ---- tools that walk the tree never open consume ----
+# (a read of it joins the group and commits): they finish, and the
+# group's members keep their records.
+W=$MNT/walk
+mkdir "$W" "$W/.groups/w"
+seq 1 5 > "$W/0"
+check "a member reads and commits 5 records" consume_n "$W/.groups/w/consume" 5 "$MQ_TMP/w1"
+seq 6 8 > "$W/0"
+expect_ok "cp -r of the topic finishes" timeout 20 cp -r "$W" "$MQ_TMP/copy"
+expect_ok "grep -r over the topic finishes" timeout 20 grep -rq 8 "$W"
+expect_ok "the copy holds the group's offsets" test -f "$MQ_TMP/copy/.groups/w/0"
+expect_eq "offsets unchanged by them" "5" "$(cat "$W/.groups/w/0")"
+check "the member after them reads the records written since" \
+	consume_n "$W/.groups/w/consume" 3 "$MQ_TMP/w2"
+expect_eq "the records written since" "6 7 8" "$(tr '\n' ' ' < "$MQ_TMP/w2" | sed 's/ $//')"
 mq_umount
 mq_done
