@@ -130,8 +130,10 @@ static void file_free(struct fs_file *f)
 	produce_tracker_destroy(&f->tracker);
 	if (f->group)
 		fs_groups_file_free(f); /* leaves the group first */
-	if (f->topic)
+	if (f->topic) {
+		topic_unfinished_give(f->topic, (int64_t)f->partial_cap);
 		topic_put(f->topic);
+	}
 	pthread_mutex_destroy(&f->lock);
 	free(f->partial);
 	free(f->refused);
@@ -232,6 +234,10 @@ int fs_rbuf_reserve(struct fs_file *f, size_t size)
 	return 0;
 }
 
+/* The buffer of what a writer holds between its writes (an unfinished
+ * line, a .config's text) counts in buffer.memory for its whole size
+ * (topic_unfinished_take: -ENOBUFS, never a wait, when it cannot grow),
+ * so that open files cannot make the daemon hold memory without bound. */
 static int partial_reserve(struct fs_file *f, size_t need)
 {
 	size_t cap = f->partial_cap ? f->partial_cap : 4096;
@@ -241,12 +247,34 @@ static int partial_reserve(struct fs_file *f, size_t need)
 		return 0;
 	while (cap < need)
 		cap *= 2;
+	if (topic_unfinished_take(f->topic, (int64_t)(cap - f->partial_cap)) < 0) {
+		mq_log_limited(MQ_WARN,
+			       "write %s: refused (ENOBUFS): its unfinished line of %zu bytes "
+			       "would take buffer.memory past its limit; nothing of the write "
+			       "kept",
+			       f->path, need);
+		return -ENOBUFS;
+	}
 	buf = realloc(f->partial, cap);
-	if (!buf)
+	if (!buf) {
+		topic_unfinished_give(f->topic, (int64_t)(cap - f->partial_cap));
 		return -ENOMEM;
+	}
 	f->partial = buf;
 	f->partial_cap = cap;
 	return 0;
+}
+
+/* Gives back a buffer of more than 64 KiB once nothing is held in it (a
+ * long line written once does not pin its memory). */
+static void partial_shrink(struct fs_file *f)
+{
+	if (f->partial_len > 0 || f->partial_cap <= 65536)
+		return;
+	topic_unfinished_give(f->topic, (int64_t)f->partial_cap);
+	free(f->partial);
+	f->partial = NULL;
+	f->partial_cap = 0;
 }
 
 /* A read through the page cache (cache.c): the reply is the whole request
@@ -483,8 +511,10 @@ static ssize_t part_refuse_long(struct fs_file *f, off_t off, bool held, bool dr
 		       "(%d)%s",
 		       f->path, (long long)off, what, (int)topic_max_message_bytes(f->topic),
 		       drop ? "; the rest of that line is dropped up to its newline" : "");
-	if (held)
+	if (held) {
 		f->partial_len = 0;
+		partial_shrink(f);
+	}
 	f->dropping = drop;
 	return -EMSGSIZE;
 }
@@ -575,6 +605,7 @@ static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, off_t
 	if (tail > 0)
 		memcpy(f->partial, buf + head, tail);
 	f->partial_len = tail;
+	partial_shrink(f);
 	return (ssize_t)size;
 }
 
@@ -785,8 +816,10 @@ static int part_flush_line(struct fs_file *f)
 	if (rc == 0)
 		part_note_appended(f);
 	/* Kept only when safe to retry (-EAGAIN: nothing appended). */
-	if (rc != -EAGAIN)
+	if (rc != -EAGAIN) {
 		f->partial_len = 0;
+		partial_shrink(f);
+	}
 	if (rc < 0 && rc != -EAGAIN)
 		mq_log_limited(MQ_WARN, "close/fsync %s: final line: %s", f->path, strerror(-rc));
 	return rc < 0 ? rc : 0;
@@ -826,6 +859,7 @@ static int config_flush(struct fs_file *f)
 	}
 	/* The next writes of a descriptor still open begin anew. */
 	f->partial_len = 0;
+	partial_shrink(f);
 	f->cfg_lines_len = 0;
 	f->cfg_refused = false;
 	return rc < 0 ? rc : 0;

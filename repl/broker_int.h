@@ -198,7 +198,8 @@ struct broker {
 
 	/* buffer.memory (produce.c): bytes accepted, not yet appended. */
 	_Atomic int64_t buf_used;
-	pthread_mutex_t buf_mu; /* a leaf; with buf_cv, for waiters */
+	_Atomic int64_t buf_unfinished; /* mount writers' unfinished lines */
+	pthread_mutex_t buf_mu;         /* a leaf; with buf_cv, for waiters */
 	pthread_cond_t buf_cv;
 	atomic_int buf_waiters;
 	struct produce_metrics pm;

@@ -564,8 +564,12 @@ static const struct metric_row metric_rows[] = {
 	ROW_TEXT(compression_ratio_text),
 	ROW_ATOMIC(buf_used, "mqfs_buffer_memory_used_bytes", "gauge",
 		   "Bytes written and accepted but not yet appended (buffer.memory)."),
+	ROW_ATOMIC(buf_unfinished, "mqfs_buffer_memory_unfinished_bytes", "gauge",
+		   "Bytes of buffer.memory that mount writers hold between writes: unfinished "
+		   "lines, .config text."),
 	ROW_ATOMIC(pm.buffer_full, "mqfs_buffer_full_total", "counter",
-		   "Writes that found buffer.memory full (blocked, or EAGAIN with O_NONBLOCK)."),
+		   "Writes that found buffer.memory full (blocked, EAGAIN with O_NONBLOCK, or "
+		   "ENOBUFS for an unfinished line)."),
 	ROW_ATOMIC(pm.acks0_queued, "mqfs_acks0_queued_total", "counter",
 		   "acks=0 writes that returned before their records were appended."),
 	ROW_TEXT(append_latency_text),

@@ -392,6 +392,7 @@ struct produce_req {
 void produce_broker_init(struct broker *b)
 {
 	atomic_init(&b->buf_used, 0);
+	atomic_init(&b->buf_unfinished, 0);
 	atomic_init(&b->buf_waiters, 0);
 	pthread_mutex_init(&b->buf_mu, NULL);
 	pthread_cond_init(&b->buf_cv, NULL);
@@ -478,6 +479,24 @@ static void buffer_give(struct broker *b, int64_t n)
 		pthread_cond_broadcast(&b->buf_cv);
 		pthread_mutex_unlock(&b->buf_mu);
 	}
+}
+
+int topic_unfinished_take(struct topic *t, int64_t n)
+{
+	struct broker *b = t->b;
+	int64_t held = atomic_fetch_add(&b->buf_unfinished, n);
+
+	if (buffer_fits(held + atomic_load(&b->buf_used), n, b->cfg.buffer_memory))
+		return 0;
+	atomic_fetch_sub(&b->buf_unfinished, n);
+	atomic_fetch_add_explicit(&b->pm.buffer_full, 1, memory_order_relaxed);
+	return -ENOBUFS;
+}
+
+void topic_unfinished_give(struct topic *t, int64_t n)
+{
+	if (n > 0)
+		atomic_fetch_sub(&t->b->buf_unfinished, n);
 }
 
 /* ---- trackers (acks=0) ---- */

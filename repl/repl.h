@@ -184,6 +184,14 @@ int topic_produce_file(struct topic *t, int partition, const struct produce_inpu
 int topic_produce(struct topic *t, int partition, const char *lines, size_t len, int flags);
 /* The topic's max.message.bytes. */
 int32_t topic_max_message_bytes(struct topic *t);
+/* buffer.memory for what mount writers hold between writes (an unfinished
+ * line, a .config's text): take n bytes more, never waiting (the holders
+ * free them only at their own next write or close, so a wait could last
+ * for ever): 0, or -ENOBUFS when the held lines and the writes in flight
+ * would pass buffer.memory (unless nothing else is held). Appends never
+ * wait for these bytes. */
+int topic_unfinished_take(struct topic *t, int64_t n);
+void topic_unfinished_give(struct topic *t, int64_t n);
 /* 0 if the line of len bytes (its '\n' not counted) can be one record,
  * -EMSGSIZE if not. ended: line holds the whole line; otherwise the line
  * is unfinished (more may follow), only len counts and line may be NULL. */

@@ -157,6 +157,40 @@ expect_ok "metrics: buffer full counted" sh -c '
 	awk "/^mqfs_buffer_full_total / { exit !(\$2 > 0) }" "$1"' sh "$MNT/.metrics"
 mq_umount
 
+# ---- unfinished lines count in buffer.memory, never waiting ----
+printf 'buffer.memory=1048576\n' > "$MQ_TMP/unf.properties"
+mq_mount --config "$MQ_TMP/unf.properties"
+mkdir "$MNT/u"
+echo 'partitions=3' > "$MNT/u/.config"
+cat > "$MQ_TMP/unf.py" <<'PY'
+import errno, os, sys
+d = sys.argv[1]
+fds = [os.open("%s/%d" % (d, p), os.O_WRONLY | os.O_APPEND) for p in range(3)]
+out = []
+for i, fd in enumerate(fds):
+    try:
+        os.write(fd, bytes([ord("a") + i]) * 400000)   # held: 512 KiB each
+        out.append("ok")
+    except OSError as e:
+        out.append(errno.errorcode.get(e.errno, str(e.errno)))
+held = [l.split()[1] for l in open(d + "/../.metrics")
+        if l.startswith("mqfs_buffer_memory_unfinished_bytes ")]
+out.append(held[0])
+os.close(fds[0])                      # its line is a record, its memory freed
+os.write(fds[2], b"c" * 400000)       # now it fits
+os.write(fds[2], b"\n")
+for fd in fds[1:]:
+    os.close(fd)
+print(" ".join(out))
+PY
+expect_eq "a third unfinished line of 512 KiB: ENOBUFS; 1 MiB held" "ok ok ENOBUFS 1048576" \
+	"$(mq_run python3 "$MQ_TMP/unf.py" "$MNT/u")"
+expect_ok "the refusal is logged" grep -q 'write u/2: refused (ENOBUFS): its unfinished line' "$LOG"
+expect_eq "every line a record of its own, whole" "400000 400000 400000" \
+	"$(cat "$MNT/u/0" "$MNT/u/1" "$MNT/u/2" | awk '{ printf "%s%d", (NR > 1 ? " " : ""), length($0) }')"
+expect_ok "nothing held once closed" grep -q '^mqfs_buffer_memory_unfinished_bytes 0$' "$MNT/.metrics"
+mq_umount
+
 # An unfinished line that can no longer fit a record (max.message.bytes
 # less the batch overhead) is refused by the write that makes it too long,
 # and close() says EMSGSIZE once more.
