@@ -87,7 +87,7 @@
 #include "fs/fs.h"
 #include "util/shelf.h"
 
-#define FS_CONFIG_MAX_PENDING (64 * 1024)   /* an unfinished .config line */
+#define FS_CONFIG_MAX_PENDING (64 * 1024)   /* a .config line, ended or not */
 #define FS_CONFIG_MAX_FILE    (1024 * 1024) /* all a .config open was given */
 
 int fs_view_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len)
@@ -713,8 +713,16 @@ static ssize_t config_write(struct fs_file *f, const char *buf, size_t size)
 
 	if (f->cfg_refused)
 		return config_refuse(f, -EINVAL, "an earlier write to it was refused");
-	if (!memchr(buf, '\n', size) && line + size > FS_CONFIG_MAX_PENDING)
-		return config_refuse(f, -EINVAL, "a line over 64 KiB");
+	/* Every line, ended or not, the one this write continues included. */
+	for (const char *p = buf, *end = buf + size; p < end;) {
+		const char *e = memchr(p, '\n', (size_t)(end - p));
+		size_t l = line + (size_t)((e ? e : end) - p);
+
+		if (l > FS_CONFIG_MAX_PENDING)
+			return config_refuse(f, -EINVAL, "a line over 64 KiB");
+		line = 0;
+		p = e ? e + 1 : end;
+	}
 	if (total > FS_CONFIG_MAX_FILE)
 		return config_refuse(f, -EFBIG, "over 1 MiB of settings");
 	rc = partial_reserve(f, total + 1);

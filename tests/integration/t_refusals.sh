@@ -58,6 +58,12 @@ bash -c '{ echo retention.ms=4321; printf segment.ms=x; } > "$1"' sh "$T/.config
 expect_eq "a last line without newline, bad: nothing of that file applied" "retention.ms=1234" \
 	"$(grep '^retention.ms=' "$T/.config")"
 expect_ok "log: refused at the close" grep -q "close t/.config: Invalid argument, nothing changed" "$LOG"
+expect_errno "a line over 64 KiB, ended" EINVAL python3 -c "
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+os.write(fd, b'retention.ms=%70000s1000\\n' % b'')" "$T/.config"
+expect_eq "nothing of it applied" "retention.ms=1234" "$(grep '^retention.ms=' "$T/.config")"
+expect_ok "log: the long line" grep -q "write t/.config: refused: a line over 64 KiB" "$LOG"
 expect_ok "partitions grow" sh -c 'echo partitions=3 > "$1"' sh "$T/.config"
 expect_eq "three partitions" "0 1 2" "$(ls "$T" | tr '\n' ' ' | sed 's/ $//')"
 expect_errno "partitions may not shrink" EINVAL bash -c 'echo partitions=2 > "$1"' sh "$T/.config"
