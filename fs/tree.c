@@ -633,9 +633,11 @@ int fs_refuse_name(struct mqfs *fs, const char *op, fuse_ino_t parent, const cha
 		why = "the top of the mount holds topics (mkdir/rmdir) and read-only views";
 		break;
 	case NODE_TOPIC:
-		/* A partition's name that is not there (yet): the file does not
-		 * exist, which is what the writer needs to hear; partitions are
-		 * added through .config, never by creating a file. */
+	case NODE_GROUP:
+		/* A partition's name that is not there (yet), as a partition
+		 * file or a group's offset file: the file does not exist, which
+		 * is what the writer needs to hear; partitions are added
+		 * through .config, never by creating a file. */
 		if (strcmp(op, "create") == 0 && parse_partition(name) >= 0) {
 			mq_log_limited(MQ_WARN,
 				       "%s %s/%s: no such partition (the topic has %d; "
@@ -644,7 +646,8 @@ int fs_refuse_name(struct mqfs *fs, const char *op, fuse_ino_t parent, const cha
 			inode_put(fs->inodes, dir);
 			return -ENOENT;
 		}
-		why = "a topic holds its partitions, append-only";
+		why = dir->key.kind == NODE_TOPIC ? "a topic holds its partitions, append-only"
+						  : "read-only";
 		break;
 	default: why = "read-only"; break;
 	}

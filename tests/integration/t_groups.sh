@@ -62,6 +62,8 @@ expect_ok "the refusal is logged with why" \
 expect_eq "ls .groups" "g" "$(ls "$T/.groups")"
 expect_eq "ls -a group (consume is not listed)" ". .. .config .state 0 1 2" "$(ls -a "$G" | tr '\n' ' ' | sed 's/ $//')"
 expect_ok "consume is there by name" test -f "$G/consume"
+expect_errno "the offset file of a partition the topic lacks" ENOENT bash -c 'echo 1 > "$1/7"' sh "$G"
+expect_ok "log: no such partition" grep -q "create orders/.groups/g/7: no such partition" "$LOG"
 expect_eq "new group starts at earliest" "0" "$(cat "$G/0")"
 expect_eq "config defaults" "partition.assignment.strategy=range
 auto.offset.reset=earliest
