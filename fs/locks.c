@@ -406,8 +406,11 @@ int lock_set(struct lock_table *lt, uint64_t file, enum lock_domain domain,
 		lock_file_link(lt, lf, file);
 	}
 	/* Memory is the daemon's: a file's records are bounded, as the
-	 * kernel bounds nothing but its own memory. */
-	if (want.type != F_UNLCK && lf->nlocks + 2 > LOCK_MAX_RECORDS) {
+	 * kernel bounds nothing but its own memory. A request that conflicts
+	 * goes on (EAGAIN, or it waits): it adds no record now, and its
+	 * answer must not depend on how many locks others hold. */
+	if (want.type != F_UNLCK && lf->nlocks + 2 > LOCK_MAX_RECORDS &&
+	    !lock_first_conflict(lf, domain, &want)) {
 		err = -ENOLCK;
 		lock_file_maybe_free(lt, lf);
 		goto out_unlock;

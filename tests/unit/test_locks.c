@@ -429,7 +429,8 @@ static void test_cancel(void **state)
 }
 
 /* A file's records are bounded: past LOCK_MAX_RECORDS a new lock is
- * -ENOLCK and changes nothing; removals and replacements still work. */
+ * -ENOLCK and changes nothing (one that conflicts is -EAGAIN as ever);
+ * removals and replacements still work. */
 static void test_records_bounded(void **state)
 {
 	struct lock_table *lt;
@@ -446,6 +447,9 @@ static void test_records_bounded(void **state)
 	/* Another owner, another domain: the same bound (the file's). */
 	assert_int_equal(set(lt, F_RDLCK, 1, 1, 2), -ENOLCK);
 	assert_int_equal(flock_set(lt, F_RDLCK, 3), -ENOLCK);
+	/* A request that conflicts is told so (EAGAIN), full or not. */
+	assert_int_equal(set(lt, F_WRLCK, 0, 0, 2), -EAGAIN);
+	assert_int_equal(flock_set(lt, F_WRLCK, 3), -ENOLCK); /* flock: no conflict */
 	assert_int_equal(lock_count(lt, FILE_ID), (size_t)n);
 	/* Removing is always allowed, and frees room. */
 	assert_int_equal(set(lt, F_UNLCK, 0, 9, 1), 0);
