@@ -408,6 +408,19 @@ static ssize_t seg_chunk_seek(struct fs_file *f, int64_t off)
 	return 1;
 }
 
+/* A .segments file whose segment retention or compaction removed since
+ * it was opened: ENOENT, logged (a raw .log reads the segment at each
+ * read; a rendered view reads on as far as it has rendered). */
+static ssize_t seg_gone(const struct fs_file *f, ssize_t rc)
+{
+	if (rc == -ENOENT)
+		mq_log_limited(MQ_WARN,
+			       "read %s: ENOENT: its segment was removed (retention, compaction "
+			       "or a replica's truncation) after the file was opened",
+			       f->path);
+	return rc;
+}
+
 static ssize_t seg_text_read(struct fs_file *f, size_t size, off_t off, const char **data)
 {
 	size_t got = 0;
@@ -431,7 +444,7 @@ static ssize_t seg_text_read(struct fs_file *f, size_t size, off_t off, const ch
 
 		rc = seg_chunk_seek(f, at);
 		if (rc < 0 && got == 0)
-			return rc;
+			return seg_gone(f, rc);
 		if (rc <= 0)
 			break;
 		avail = f->chunk_len - (size_t)(at - f->chunk_off);
@@ -487,7 +500,7 @@ ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **dat
 			return rc;
 		n = topic_segment_read_raw(f->topic, f->partition, f->base, f->rbuf, size, off);
 		*data = f->rbuf;
-		return n;
+		return seg_gone(f, n);
 	case FILE_SEG_TEXT: return seg_text_read(f, size, off, data);
 	case FILE_CONSUME: return -EINVAL; /* fs_consume_read (groups.c) */
 	}

@@ -42,8 +42,30 @@ seg1=$(ls "$MNT/r/.segments/0" | grep '\.log$' | sed -n 2p | sed 's/\.log$//' | 
 	<> "$MNT/r/0" > "$MQ_TMP/slow.out" &
 slow=$!
 expect_ok "the reader holds the first segment" sh -c "$WAIT" sh "[ -e '$MQ_TMP/slow.started' ]"
+# A reader of the second segment's raw .log in .segments.
+seg1f=$(ls "$MNT/r/.segments/0" | grep '\.log$' | sed -n 2p)
+mq_bg python3 -c '
+import errno, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+first = os.pread(fd, 10, 0)
+open(sys.argv[2], "w").close()
+end = time.time() + 60
+while not os.path.exists(sys.argv[3]) and time.time() < end:
+    time.sleep(0.05)
+try:
+    os.pread(fd, 10, 20)
+    print("read")
+except OSError as e:
+    print(errno.errorcode[e.errno])' "$MNT/r/.segments/0/$seg1f" "$MQ_TMP/seg.started" \
+	"$MQ_TMP/seg.go" > "$MQ_TMP/seg.out"
+segr=$MQ_LAST_PID
+expect_ok "the .segments reader has read" sh -c "$WAIT" sh "[ -e '$MQ_TMP/seg.started' ]"
 echo 'retention.bytes=3000' > "$MNT/r/.config"
 expect_ok "log start advances" sh -c "$WAIT" sh "[ \$(awk 'NR==2{print \$2}' '$MNT/r/.state') -gt 1500 ]"
+: > "$MQ_TMP/seg.go"
+mq_wait "$segr" 60
+expect_eq "a .segments .log whose segment went: ENOENT" "ENOENT" "$(cat "$MQ_TMP/seg.out")"
+expect_ok "logged" grep -q "read r/.segments/0/$seg1f: ENOENT: its segment was removed" "$LOG"
 expect_ok "the held segment is renamed, not gone" \
 	test -e "$DATA/r-0/00000000000000000000.log.deleted"
 wait $slow
