@@ -199,7 +199,7 @@ struct fs_file {
 	size_t partial_len, partial_cap;
 	uint64_t partial_owner; /* lock owner of the last write into it, 0: unknown */
 	size_t cfg_lines_len;
-	bool cfg_refused;
+	int cfg_refused; /* the -errno of the first refused write since, 0: none */
 	/* partition files (open_files.c): dropping = the rest of a line over the
 	 * size limit is discarded up to its newline; refused_long = a line was
 	 * refused so since the last flush; refused = a copy of the last write

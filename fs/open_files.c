@@ -713,7 +713,8 @@ static ssize_t config_refuse(struct fs_file *f, int rc, const char *why)
 		       "write %s: refused: %s; nothing written to it since it was opened "
 		       "will be applied",
 		       f->path, why);
-	f->cfg_refused = true;
+	if (!f->cfg_refused)
+		f->cfg_refused = rc;
 	return rc;
 }
 
@@ -860,7 +861,7 @@ static int part_flush(struct fs_file *f)
 
 static int config_flush(struct fs_file *f)
 {
-	bool refused = f->cfg_refused;
+	int refused = f->cfg_refused;
 	int rc = 0;
 
 	if (refused) {
@@ -869,7 +870,7 @@ static int config_flush(struct fs_file *f)
 				       "close %s: nothing of what was written to it applied: a "
 				       "write was refused",
 				       f->path);
-		rc = -EINVAL;
+		rc = refused; /* the first refusal's errno, once more */
 	} else if (f->partial_len) {
 		if (f->partial_len > f->cfg_lines_len)
 			f->partial[f->partial_len++] = '\n'; /* room kept by config_write */
@@ -882,7 +883,7 @@ static int config_flush(struct fs_file *f)
 	f->partial_len = 0;
 	partial_shrink(f);
 	f->cfg_lines_len = 0;
-	f->cfg_refused = false;
+	f->cfg_refused = 0;
 	return rc < 0 ? rc : 0;
 }
 

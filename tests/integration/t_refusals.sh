@@ -73,6 +73,16 @@ expect_ok "keyed line" sh -c 'echo "user1:hello" > "$1"' sh "$MNT/k/0"
 expect_eq "keyed line reads back identically" "user1:hello" "$(mq_run cat "$MNT/k/0")"
 expect_ok "dump shows the key" grep -q 'key: user1 value: hello' "$MNT/k/.segments/0/00000000000000000000.dump"
 expect_errno "key.separator fixed after records" EBUSY bash -c 'echo "key.separator=," > "$1"' sh "$MNT/k/.config"
+expect_eq "the close repeats EBUSY" "write EBUSY close EBUSY" "$(python3 -c '
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)
+out = []
+for what, f in (("write", lambda: os.write(fd, b"key.separator=,\n")), ("close", lambda: os.close(fd))):
+    try:
+        f(); out.append(what + " ok")
+    except OSError as e:
+        out.append(what + " " + errno.errorcode[e.errno])
+print(" ".join(out))' "$MNT/k/.config")"
 expect_ok "log: key.separator fixed" grep -q "topic k: .config refused: key.separator is fixed once the topic has records" "$LOG"
 echo 'max.message.bytes=2000' > "$T/.config"
 { echo small; head -c 3000 /dev/zero | tr '\0' x; echo; } > "$MQ_TMP/toobig"
