@@ -219,7 +219,15 @@ struct kstr kbuf_read_string(struct kbuf_r *r, bool compact, bool nullable)
 
 	if (n == -1)
 		return KSTR_NULL;
-	return take(r, n);
+	struct kstr k = take(r, n);
+	/* No field of Kafka's STRING type (names, ids, config keys and
+	 * values) holds a NUL: everything past it would be lost where the
+	 * broker takes it as a C string ("t\0x" as topic t). */
+	if (k.len > 0 && memchr(k.ptr, '\0', (size_t)k.len)) {
+		kbuf_r_fail(r);
+		return KSTR_NULL;
+	}
+	return k;
 }
 
 struct kstr kbuf_read_str(struct kbuf_r *r)

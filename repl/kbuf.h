@@ -97,7 +97,8 @@ int32_t kbuf_read_varint(struct kbuf_r *r);
 int64_t kbuf_read_varlong(struct kbuf_r *r);
 uint32_t kbuf_read_uvarint(struct kbuf_r *r);
 
-/* Strings: the plain forms refuse null. */
+/* Strings: the plain forms refuse null; a string that holds a NUL byte
+ * fails the reader (Kafka's names never do; as C strings they would be cut). */
 struct kstr kbuf_read_str(struct kbuf_r *r);
 struct kstr kbuf_read_nstr(struct kbuf_r *r);
 struct kstr kbuf_read_cstr(struct kbuf_r *r);

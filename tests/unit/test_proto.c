@@ -116,6 +116,16 @@ static void test_strings_and_arrays(void **state)
 	kbuf_r_init(&r, BYTES(0xff, 0xff, 0xff, 0xfe));
 	kbuf_read_bytes(&r, false, true);
 	assert_int_equal(kbuf_r_err(&r), -EBADMSG);
+	/* A NUL inside a string (a topic "t\0x" would be taken as t). */
+	kbuf_r_init(&r, BYTES(0x00, 0x03, 't', 0x00, 'x'));
+	kbuf_read_str(&r);
+	assert_int_equal(kbuf_r_err(&r), -EBADMSG);
+	kbuf_r_init(&r, BYTES(0x04, 't', 0x00, 'x'));
+	kbuf_read_cnstr(&r);
+	assert_int_equal(kbuf_r_err(&r), -EBADMSG);
+	kbuf_r_init(&r, BYTES(0x00, 0x00, 0x00, 0x02, 0x00, 'b'));
+	assert_int_equal(kbuf_read_bytes(&r, false, true).len, 2); /* bytes may */
+	assert_int_equal(kbuf_r_err(&r), 0);
 	/* Sticky: reads after an error return zero and read nothing. */
 	assert_int_equal(kbuf_read_i32(&r), 0);
 	assert_int_equal(kbuf_r_done(&r), -EBADMSG);
