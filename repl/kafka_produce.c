@@ -71,6 +71,9 @@ int16_t kafka_produce_error(int err, const char **message)
 		*message = "compression codecs stored: none, gzip, lz4";
 		return PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE;
 	case -EMSGSIZE: return PROTO_ERR_MESSAGE_TOO_LARGE;
+	case -EACCES:
+		*message = "an internal topic: only the broker writes it";
+		return PROTO_ERR_INVALID_TOPIC_EXCEPTION;
 	case -ENOENT: return PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 	case -EREMOTE: return PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
 	case -EAGAIN: return PROTO_ERR_NOT_ENOUGH_REPLICAS;
@@ -173,12 +176,17 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 		return -ENOMEM;
 	if (kafka_topic_find(ka, td->name, false, &t) < 0)
 		t = NULL;
+	/* As Kafka: __consumer_offsets holds the group coordinators' records,
+	 * which a client's could forge or erase. */
+	bool internal = t && !strncmp(topic_name(t), "__", 2);
 	for (int32_t j = 0; j < td->n_partitions; j++) {
 		const struct proto_produce_part *pd = &td->partition_data[j];
 		struct proto_produce_resp_part *rp = &rt->partition_responses[j];
-		struct produce_batches_result res;
+		struct produce_batches_result res = { .base_offset = -1,
+						      .log_start_offset = -1,
+						      .bad_batch = -1 };
 		const char *msg;
-		int rc = produce_partition(ka, m, t, pd, &res);
+		int rc = internal ? -EACCES : produce_partition(ka, m, t, pd, &res);
 
 		rt->n_partitions++;
 		rp->index = pd->index;

@@ -128,8 +128,16 @@ case $(raw silent) in
 "closed after "*) ok "a client that sends nothing: closed after connections.max.idle.ms" ;;
 *) fail "a silent client" "$(raw silent)" ;;
 esac
+# Produce v3 to the topic "t\0x" (a NUL inside a string): malformed.
+expect_eq "a topic name holding a NUL byte: closed" "closed" \
+	"$(frame 000000270000000300000001ffffffff000100002710000000010003740078000000010000000000000000)"
+expect_eq "nothing appended to t by it" "0 13" "$(rdk watermarks t 0 2>&1)"
+expect_ok "__consumer_offsets is there" test -n "$(ls "$DATA" | grep '^__consumer_offsets-0$')"
+expect_eq "a Produce to __consumer_offsets: INVALID_TOPIC_EXCEPTION (17)" "error 17" \
+	"$(timeout -k 5 "$MQ_TIMEOUT" python3 "$LIBDIR/kafka_raw.py" produce 127.0.0.1 "$PORT" - - __consumer_offsets 0 forged 2>&1)"
+expect_ok "logged" grep -q "to __consumer_offsets-0 refused: INVALID_TOPIC_EXCEPTION: an internal topic" "$LOG"
 expect_eq "the broker still answers" "0 13" "$(rdk watermarks t 0 2>&1)"
-for why in "api_key 1000" "version 99" "above socket.request.max.bytes"; do
+for why in "api_key 1000" "version 99" "above socket.request.max.bytes" "Produce version 3"; do
 	expect_ok "the daemon's log names it: $why" grep -q "$why" "$LOG"
 done
 
