@@ -305,6 +305,10 @@ static int16_t create_one(struct kafka_api *ka, const struct proto_creatable_top
 	if (!strncmp(name, "__", 2))
 		return refuse(v, PROTO_ERR_INVALID_TOPIC_EXCEPTION,
 			      "\"__\" names are kept for internal topics");
+	/* A dot-name would share the mount's top with its views (.state). */
+	if (name[0] == '.')
+		return refuse(v, PROTO_ERR_INVALID_TOPIC_EXCEPTION,
+			      "dot-names are kept for the mount's metadata");
 	if (broker_topic_get(b, name, &t) == 0) {
 		topic_put(t);
 		return refuse(v, PROTO_ERR_TOPIC_ALREADY_EXISTS, "topic '%s' already exists", name);

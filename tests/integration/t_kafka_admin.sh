@@ -92,6 +92,10 @@ r=$(admin create __mine 1)
 expect_eq "a \"__\" name, as mkdir: INVALID_TOPIC_EXCEPTION" "error INVALID_TOPIC_EXCEPTION" "${r%%:*}"
 expect_ok "log: the __ refusal" grep -q "CreateTopics from .*'__mine' refused: INVALID_TOPIC_EXCEPTION" "$LOG"
 expect_ok "no __mine made" sh -c '! ls "$1" | grep -q __mine' sh "$DATA"
+r=$(admin create .state 1)
+expect_eq "a dot-name, as mkdir: INVALID_TOPIC_EXCEPTION" "error INVALID_TOPIC_EXCEPTION" "${r%%:*}"
+expect_ok "log: the dot-name refusal" grep -q "CreateTopics from .*'.state' refused: INVALID_TOPIC_EXCEPTION.*dot-names" "$LOG"
+expect_eq ".state is the mount's view, once" "1" "$(ls -a "$MNT" | grep -cx '.state')"
 r=$(admin create order.s 1)
 expect_eq "order.s made" "ok" "$r"
 r=$(admin create order_s 1)
