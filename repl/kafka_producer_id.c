@@ -7,11 +7,12 @@
  * is appended once.
  *
  * Answers:
- *   transactional_id null                a new producer id, epoch 0;
- *     v3+ with the client's producer id and epoch (it wants to go on after
- *     INVALID_PRODUCER_EPOCH or an unknown-producer error, KIP-360): the
- *     same id with the epoch bumped (the leaders then take sequence 0 of
- *     the new epoch), a new id when the epoch would pass 32766
+ *   transactional_id null                a new producer id, epoch 0, also
+ *     for v3+ with the client's producer id and epoch (KIP-360's bump is
+ *     the transaction coordinator's, for a transactional id: as Kafka,
+ *     an idempotent producer gets a fresh id, for an id and epoch named by
+ *     a client may be ones this broker never gave, or will give later to
+ *     another producer, whose batches the leaders would then refuse)
  *   transactional_id set                 TRANSACTIONAL_ID_AUTHORIZATION_FAILED
  *     (there is no transaction coordinator; the client fails at once, as
  *     with a broker that refuses it the transactional id)
@@ -32,8 +33,6 @@
 #include "repl/proto.h"
 #include "util/diaglog.h"
 
-#define EPOCH_MAX 32766 /* Short.MaxValue - 1, Kafka's last bumpable epoch */
-
 static int init_pid_answer(struct kafka_api *ka, const struct proto_init_pid_req *m,
 			   struct proto_init_pid_resp *resp, const char *peer)
 {
@@ -46,11 +45,6 @@ static int init_pid_answer(struct kafka_api *ka, const struct proto_init_pid_req
 			       peer, m->transactional_id.len > 0 ? (int)m->transactional_id.len : 0,
 			       m->transactional_id.ptr);
 		return PROTO_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
-	}
-	if (m->producer_id >= 0 && m->producer_epoch >= 0 && m->producer_epoch < EPOCH_MAX) {
-		resp->producer_id = m->producer_id;
-		resp->producer_epoch = (int16_t)(m->producer_epoch + 1);
-		return PROTO_ERR_NONE;
 	}
 	if (producer_ids_next(cluster_producer_ids(ka->c), &resp->producer_id) < 0) {
 		resp->producer_id = -1;

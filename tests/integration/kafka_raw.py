@@ -11,6 +11,9 @@
 #   python3 kafka_raw.py coordinator HOST PORT USER PASSWORD GROUP
 #       Authenticates as above, sends FindCoordinator v1 for GROUP and
 #       prints "error E node N" (the coordinator's broker id).
+#   python3 kafka_raw.py initpid HOST PORT PRODUCER_ID EPOCH
+#       InitProducerId v3 without a transactional id, naming PRODUCER_ID and
+#       EPOCH; prints "error E pid P epoch X".
 #   python3 kafka_raw.py frame HOST PORT HEX
 #       Sends the bytes HEX as they are and prints "closed" when the broker
 #       closes the connection, "answered N" when N bytes come back first
@@ -61,16 +64,20 @@ class Conn:
         self.s = socket.create_connection((host, port), timeout=timeout)
         self.corr = 0
 
-    def call(self, api_key, version, body):
+    def call(self, api_key, version, body, flexible=False):
+        """flexible: request header v2 and response header v1 (their
+        tagged fields, none sent, any skipped as one empty section)."""
         self.corr += 1
         hdr = struct.pack(">hhi", api_key, version, self.corr) + kstr("kafka_raw")
+        if flexible:
+            hdr += b"\x00"
         frame = hdr + body
         self.s.sendall(struct.pack(">i", len(frame)) + frame)
         size = struct.unpack(">i", self.read(4))[0]
         resp = self.read(size)
         if struct.unpack(">i", resp[:4])[0] != self.corr:
             sys.exit("correlation id mismatch")
-        return resp[4:]
+        return resp[5:] if flexible else resp[4:]
 
     def read(self, n):
         buf = b""
@@ -162,6 +169,16 @@ def coordinator(host, port, user, password, group):
     print("error %d node %d" % (err, node))
 
 
+def initpid(host, port, producer_id, epoch):
+    """InitProducerId v3 (flexible) without a transactional id, naming
+    producer_id and epoch as a client that goes on after an error does."""
+    c = Conn(host, int(port))
+    body = b"\x00" + struct.pack(">iqh", 60000, int(producer_id), int(epoch)) + b"\x00"
+    r = c.call(22, 3, body, flexible=True)
+    _, err, pid, ep = struct.unpack(">ihqh", r[:16])
+    print("error %d pid %d epoch %d" % (err, pid, ep))
+
+
 def frame(host, port, hexbytes):
     s = socket.create_connection((host, int(port)), timeout=20)
     s.sendall(bytes.fromhex(hexbytes))
@@ -185,7 +202,8 @@ def silent(host, port):
 
 
 if __name__ == "__main__":
-    cmds = {"produce": (9, produce), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent)}
+    cmds = {"produce": (9, produce), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
+            "initpid": (6, initpid)}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) != cmds[sys.argv[1]][0]:
         sys.exit("usage: see the top of kafka_raw.py")
     cmds[sys.argv[1]][1](*sys.argv[2:])

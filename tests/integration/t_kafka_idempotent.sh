@@ -78,6 +78,10 @@ out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" t 0 2>&1)
 expect_eq "producer 0's batch A after the restart: its first offset, not appended" "A 0 1" \
 	"$(echo "$out" | sed -n 2p)"
 expect_eq "and its batch B too" "B 0 3" "$(echo "$out" | sed -n 4p)"
+# InitProducerId v3 naming an id and epoch (never given here): a fresh id,
+# epoch 0, as Kafka gives an idempotent producer; the id named stays free.
+expect_eq "InitProducerId v3 with an id named: the next fresh id, epoch 0" "error 0 pid 1001 epoch 0" \
+	"$(mq_run python3 "$LIBDIR/kafka_raw.py" initpid 127.0.0.1 "$PORT" 1500 11 2>&1)"
 
 mq_umount
 mq_done
