@@ -1151,6 +1151,7 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 		return rc;
 	}
 	replica_mgr_set_fetch_serve(cr->rm, cr->fs);
+	fetch_serve_set_replica_user(cr->fs, cc->jaas_user);
 	cr->ctl_cfg = (struct controller_config){
 		.broker_id = cfg->broker_id,
 		.default_replication_factor = cc->default_replication_factor,

@@ -146,7 +146,27 @@ struct fetch_serve {
 	int n_parked;
 	struct fs_fetch *parked;
 	_Atomic int64_t replica_bytes_out; /* record bytes sent to followers */
+	const char *replica_user;          /* fetch_serve_set_replica_user */
 };
+
+void fetch_serve_set_replica_user(struct fetch_serve *fs, const char *user)
+{
+	fs->replica_user = user && user[0] ? user : NULL;
+}
+
+/* Whether req may fetch as a follower (see fetch_serve.h); logged if not. */
+static bool replica_allowed(const struct fetch_serve *fs, struct net_req *req)
+{
+	const char *user = net_req_user(req);
+
+	if (!fs->replica_user || !user || !strcmp(user, fs->replica_user))
+		return true;
+	mq_log_limited(MQ_WARN,
+		       "Fetch from %s (user %s) as replica %d refused "
+		       "(TOPIC_AUTHORIZATION_FAILED): not the brokers' user",
+		       net_req_peer(req), user, (int)net_req_msg(req)->u.fetch.replica_id);
+	return false;
+}
 
 static int64_t mono_ms(void)
 {
@@ -427,12 +447,17 @@ static int fetch_handler(void *arg, struct net_req *req)
 		free(f);
 		return -ENOMEM;
 	}
+	bool refused = m->replica_id >= 0 && !replica_allowed(fs, req);
 	for (int32_t t = 0; t < m->n_topics; t++)
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			struct fs_part *fp = &f->parts[k];
 
 			fp->req = &m->topics[t].partitions[j];
 			fp->raw.fd = -1;
+			if (refused) { /* nothing of the partition looked at */
+				fp->error = PROTO_ERR_TOPIC_AUTHORIZATION_FAILED;
+				continue;
+			}
 			fp->p = fs->lookup(fs->lookup_arg, m->topics[t].topic, fp->req->partition);
 			part_validate(f, fp, now);
 		}

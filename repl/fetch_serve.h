@@ -36,6 +36,12 @@ struct fetch_serve;
  * in ms); tests pass their own. -ENOMEM, -errno of pthread_create. */
 int fetch_serve_new(fetch_serve_lookup_fn lookup, void *arg, int64_t (*now_ms)(void),
 		    struct fetch_serve **out);
+/* The SASL user a follower's fetch (replica_id >= 0) must come as: the
+ * brokers' own (cr->user). Another user's gets TOPIC_AUTHORIZATION_FAILED
+ * for every partition, as Kafka answers a follower without ClusterAction:
+ * its fetch positions move the high watermark. NULL or "": any user. Set
+ * before the listener starts; user must outlive fs. */
+void fetch_serve_set_replica_user(struct fetch_serve *fs, const char *user);
 /* Registers both handlers with srv. */
 int fetch_serve_register(struct fetch_serve *fs, struct net_server *srv);
 void fetch_serve_wake(struct fetch_serve *fs);

@@ -642,7 +642,7 @@ static int bk_cred(void *arg, const char *user, struct sasl_cred *cred)
 {
 	struct bk *b = arg;
 
-	if (strcmp(user, "broker"))
+	if (strcmp(user, "broker") && strcmp(user, "alice"))
 		return -ENOENT;
 	*cred = b->cred;
 	return 0;
@@ -1798,6 +1798,38 @@ static void test_e2e_sasl_and_reconnect(void **state)
 	bk_stop(&a);
 }
 
+/* On SASL, only the brokers' user fetches as a follower: another user's
+ * fetch with a replica id gets TOPIC_AUTHORIZATION_FAILED and moves
+ * nothing (its position would move the hw); as a consumer it reads. */
+static void test_follower_fetch_needs_brokers_user(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 3, 2, 2);
+	struct proto_fetch_resp_part r;
+	struct net_client *c;
+
+	(void)state;
+	bk_start_as(&a, 1, "auth-a", "broker");
+	fetch_serve_set_replica_user(a.fs, "broker");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 3, 3, "a");
+	assert_int_equal(hw_of(a.p), 0); /* 2 is in the ISR and has nothing */
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	assert_int_equal(net_client_sasl(c, "alice", "s3cret", DEADLINE_MS), 0);
+	assert_int_equal(fetch_one(c, 2, 3, 3, 3, 0, &r, NULL),
+			 PROTO_ERR_TOPIC_AUTHORIZATION_FAILED);
+	assert_int_equal(r.high_watermark, -1);
+	assert_int_equal(hw_of(a.p), 0);
+	assert_int_equal(fetch_one(c, -1, 3, 0, -1, 0, &r, NULL), 0);
+	net_client_close(c);
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	assert_int_equal(net_client_sasl(c, "broker", "s3cret", DEADLINE_MS), 0);
+	assert_int_equal(fetch_one(c, 2, 3, 3, 3, 0, &r, NULL), 0);
+	assert_int_equal(hw_of(a.p), 3);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
 struct remove_call {
 	struct fetcher *f;
 	struct partition *p;
@@ -1927,6 +1959,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_zero_limits),
 		cmocka_unit_test(test_ofle_handler),
 		cmocka_unit_test(test_e2e_sasl_and_reconnect),
+		cmocka_unit_test(test_follower_fetch_needs_brokers_user),
 		cmocka_unit_test(test_remove_while_leader_silent),
 	};
 
