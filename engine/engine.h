@@ -129,6 +129,13 @@ struct log_config {
 	int64_t delete_retention_ms;      /* delete.retention.ms (1 day) */
 	double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio (0.5) */
 	int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms (0) */
+	/* Not a setting: read when the log opens. A replica of a replicated
+	 * partition, whose records above the hw may be uncommitted: a hw
+	 * missing from replication-offset-checkpoint (a log made since its
+	 * last write, before an unclean stop) is then the log start, as in
+	 * Kafka, not the log end (one node's: everything appended is
+	 * committed). */
+	bool replica;
 };
 /* compression.type: the codec numbers of Kafka's batch attributes (bits
  * 0-2). snappy and zstd are known but not supported (-ENOTSUP). */

@@ -393,7 +393,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	}
 	/* The engine keeps the checkpointed hw; the broker decides whether the
 	 * records above it are committed (on one node they are). */
-	l->hw = a->hw >= 0 ? a->hw : leo;
+	l->hw = a->hw >= 0 ? a->hw : cfg->replica ? l->log_start_offset : leo;
 	if (l->hw > leo)
 		l->hw = leo;
 	if (l->hw < l->log_start_offset)

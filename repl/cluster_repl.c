@@ -219,11 +219,13 @@ static int logs_open(void *arg, const char *topic, int32_t partition, void (*cha
 
 	if (!s)
 		return -ENOMEM;
-	rc = logmgr_get_log(cr->local.m, topic, partition, &cr->cfg->log, false, &s->l);
-	if (rc == -ENOENT) {
-		struct log_config lc;
+	struct log_config lc = cr->cfg->log;
 
+	lc.replica = true; /* see engine.h: its hw at open */
+	rc = logmgr_get_log(cr->local.m, topic, partition, &lc, false, &s->l);
+	if (rc == -ENOENT) {
 		new_log_config(cr, topic, &lc);
+		lc.replica = true;
 		rc = logmgr_get_log(cr->local.m, topic, partition, &lc, true, &s->l);
 	}
 	if (rc < 0) {

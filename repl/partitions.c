@@ -180,8 +180,10 @@ static int part_open_log(struct broker *b, const char *name, const struct log_co
 {
 	int p = pt->index, rc;
 	bool opened;
+	struct log_config olc = *lc;
 
-	rc = logmgr_get_log(b->m, name, p, lc, true, &pt->log);
+	olc.replica = broker_replicated(b, name); /* its hw at open */
+	rc = logmgr_get_log(b->m, name, p, &olc, true, &pt->log);
 	opened = rc >= 0;
 	if (rc >= 0) {
 		/* The partition file's mtime is its last append's: before any

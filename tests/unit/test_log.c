@@ -134,6 +134,41 @@ static void test_append_read(void **state)
 	assert_int_equal(st.line_hw, st.line_end);
 }
 
+/* A replica's records above the hw may be uncommitted: after an unclean
+ * stop before its hw was ever checkpointed, its hw is the log start (as
+ * Kafka's), not the log end a single node's log takes; a checkpointed hw
+ * stays. */
+static void test_replica_hw_without_checkpoint(void **state)
+{
+	struct logfx *f = *state;
+	struct log_config cfg = f->cfg;
+	struct log_state st;
+	struct log *u;
+
+	for (int replica = 0; replica < 2; replica++) {
+		char topic[8];
+
+		/* A log made since the last checkpoint, then kill -9. */
+		snprintf(topic, sizeof(topic), "u%d", replica);
+		cfg.replica = replica;
+		assert_int_equal(logmgr_get_log(f->m, topic, 0, &cfg, true, &u), 0);
+		struct rec_in r = { .key_len = -1, .value = "v", .value_len = 1 };
+		for (int i = 0; i < 10; i++)
+			assert_int_equal(log_append(u, &r, 1, 0, NULL), 0);
+		assert_int_equal(log_set_hw(u, 4), 0);
+		reopen(f, false);
+		assert_int_equal(logmgr_get_log(f->m, topic, 0, &cfg, false, &u), 0);
+		log_get_state(u, &st);
+		assert_int_equal(st.log_end_offset, 10);
+		assert_int_equal(st.hw, replica ? 0 : 10);
+		assert_int_equal(log_set_hw(u, 4), 0);
+		reopen(f, true); /* a clean stop checkpoints it: kept */
+		assert_int_equal(logmgr_get_log(f->m, topic, 0, &cfg, false, &u), 0);
+		log_get_state(u, &st);
+		assert_int_equal(st.hw, replica ? 4 : 10);
+	}
+}
+
 /* ListOffsets -3: the record with the largest timestamp, wherever it is.
  * Timestamps go up to a peak in an early segment and down after it, in
  * batches of 10 over many segments; two records share the peak and the
@@ -2070,6 +2105,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_append_read, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_replica_hw_without_checkpoint, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_read_ahead, setup_helper, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_read_buffers_shelved, setup_helper,
 						logfx_teardown),
