@@ -1364,6 +1364,9 @@ void cluster_metrics_text(struct cluster *c, FILE *f)
 	       st.auth_failures);
 	metric(f, "mqfs_listener_requests_total", "counter",
 	       "Requests decoded by the broker listener.", st.requests);
+	metric(f, "mqfs_listener_accept_pauses_total", "counter",
+	       "Times the listener stopped accepting for 100 ms, out of descriptors or memory.",
+	       st.accept_pauses);
 	if (!cluster_zk_mode(c))
 		return;
 	metric(f, "mqfs_zookeeper_connected", "gauge",

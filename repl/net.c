@@ -78,6 +78,7 @@ struct net_listener {
 	int fd;
 	int idx;
 	int port;
+	int64_t paused_until; /* mono ms: accepts stopped (out of descriptors), 0 */
 };
 
 struct net_loop;
@@ -1210,6 +1211,41 @@ static void addr_key(const struct sockaddr_storage *ss, uint8_t ip[16], char *pe
 	}
 }
 
+/* Out of descriptors (or memory), a connection stays in the backlog and
+ * its listener stays readable: accepting again at once would spin. The
+ * listener leaves the loop's epoll for ACCEPT_PAUSE_MS (loop_resume_accepts
+ * puts it back; the loop's timeout wakes it then). True when paused. */
+#define ACCEPT_PAUSE_MS 100
+#define STR_(x)         #x
+#define STR(x)          STR_(x)
+static bool accept_pause(struct net_loop *loop, struct net_listener *l, int err)
+{
+	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+		return false;
+	struct epoll_event ev = { .events = 0, .data.ptr = l };
+
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, l->fd, &ev) < 0)
+		return false;
+	l->paused_until = now_mono_ms() + ACCEPT_PAUSE_MS;
+	STAT_ADD(loop->srv, accept_pauses, 1);
+	return true;
+}
+
+static void loop_resume_accepts(struct net_loop *loop)
+{
+	struct net_server *srv = loop->srv;
+	int64_t now = now_mono_ms();
+
+	for (int i = 0; i < srv->cfg.n_listeners; i++) {
+		struct net_listener *l = &srv->lst[i];
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+
+		if (l->paused_until && now >= l->paused_until && l->fd >= 0 &&
+		    epoll_ctl(loop->epfd, EPOLL_CTL_MOD, l->fd, &ev) == 0)
+			l->paused_until = 0;
+	}
+}
+
 static void loop_accept(struct net_loop *loop, struct net_listener *l)
 {
 	struct net_server *srv = loop->srv;
@@ -1224,10 +1260,16 @@ static void loop_accept(struct net_loop *loop, struct net_listener *l)
 		int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-			    errno != ECONNABORTED)
-				mq_log_limited(MQ_ERR, "net: accept on %s: %s",
-					       srv->cfg.listeners[l->idx].name, strerror(errno));
+			int e = errno;
+
+			if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR && e != ECONNABORTED &&
+			    STAT_ADD(srv, accept_failures, 1))
+				mq_log_limited(
+					MQ_ERR, "net: accept on %s: %s%s",
+					srv->cfg.listeners[l->idx].name, strerror(e),
+					accept_pause(loop, l, e)
+						? "; accepts paused for " STR(ACCEPT_PAUSE_MS) " ms"
+						: "");
 			return;
 		}
 		addr_key(&ss, ip, peer, sizeof(peer));
@@ -1280,14 +1322,19 @@ static void loop_accept(struct net_loop *loop, struct net_listener *l)
 
 static int loop_timeout(struct net_loop *loop)
 {
-	int64_t idle = loop->srv->cfg.connections_max_idle_ms, left;
+	struct net_server *srv = loop->srv;
+	int64_t idle = srv->cfg.connections_max_idle_ms, now = now_mono_ms();
+	int64_t left = loop->lru.head ? loop->lru.head->last_active + idle - now : INT64_MAX;
 
-	if (!loop->lru.head)
+	if (loop->idx == 0) /* the listeners' loop: a paused one's resumption */
+		for (int i = 0; i < srv->cfg.n_listeners; i++)
+			if (srv->lst[i].paused_until && srv->lst[i].paused_until - now < left)
+				left = srv->lst[i].paused_until - now;
+	if (left == INT64_MAX)
 		return -1;
-	left = loop->lru.head->last_active + idle - now_mono_ms();
 	if (left < 0)
 		return 0;
-	return left > INT_MAX ? INT_MAX : (int)left + 1;
+	return left > INT_MAX - 1 ? INT_MAX : (int)left + 1;
 }
 
 static void loop_expire(struct net_loop *loop)
@@ -1397,6 +1444,8 @@ static void *loop_main(void *arg)
 			loop_take_done(loop);
 		}
 		loop_expire(loop);
+		if (loop->idx == 0)
+			loop_resume_accepts(loop);
 		if (__atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE) && !loop->shut)
 			loop_shut(loop);
 		loop_bury(loop);
@@ -1701,4 +1750,6 @@ void net_server_stats(struct net_server *srv, struct net_stats *st)
 	st->response_bytes = __atomic_load_n(&srv->st.response_bytes, __ATOMIC_RELAXED);
 	st->requests = __atomic_load_n(&srv->st.requests, __ATOMIC_RELAXED);
 	st->auth_failures = __atomic_load_n(&srv->st.auth_failures, __ATOMIC_RELAXED);
+	st->accept_failures = __atomic_load_n(&srv->st.accept_failures, __ATOMIC_RELAXED);
+	st->accept_pauses = __atomic_load_n(&srv->st.accept_pauses, __ATOMIC_RELAXED);
 }

@@ -208,14 +208,17 @@ void net_server_free(struct net_server *srv);
 /* What the listener holds now (a consistent-enough snapshot for tests,
  * metrics and .state). */
 struct net_stats {
-	int64_t connections;    /* open connections */
-	int64_t accepted;       /* connections accepted since start */
-	int64_t refused;        /* closed at accept: max.connections(.per.ip) */
-	int64_t closed_idle;    /* closed by connections.max.idle.ms */
-	int64_t frame_bytes;    /* request frames held, all connections */
-	int64_t response_bytes; /* memory parts of responses held */
-	int64_t requests;       /* requests decoded */
-	int64_t auth_failures;  /* SASL refusals and requests refused before auth */
+	int64_t connections;     /* open connections */
+	int64_t accepted;        /* connections accepted since start */
+	int64_t refused;         /* closed at accept: max.connections(.per.ip) */
+	int64_t closed_idle;     /* closed by connections.max.idle.ms */
+	int64_t frame_bytes;     /* request frames held, all connections */
+	int64_t response_bytes;  /* memory parts of responses held */
+	int64_t requests;        /* requests decoded */
+	int64_t auth_failures;   /* SASL refusals and requests refused before auth */
+	int64_t accept_failures; /* accept(2) errors other than "nothing there" */
+	int64_t accept_pauses;   /* of them, out of descriptors or memory: the
+				  * listener paused (one each: no spin) */
 };
 void net_server_stats(struct net_server *srv, struct net_stats *st);
 

@@ -1401,6 +1401,62 @@ static void test_thousand_idle(void **state)
 	fx_stop(&fx);
 }
 
+struct want_pauses {
+	struct fx *fx;
+	int64_t pauses, accepted;
+};
+
+static bool pauses_reached(void *arg)
+{
+	struct want_pauses *w = arg;
+	struct net_stats st = fx_stats(w->fx);
+
+	return st.accept_pauses >= w->pauses && st.accepted >= w->accepted;
+}
+
+/* Out of descriptors, a connection waits in the backlog and the listener
+ * stays readable: each failed accept pauses the listener (100 ms) instead
+ * of trying again at once, and the connection is taken once descriptors
+ * are free. */
+static void test_accept_out_of_descriptors(void **state)
+{
+	enum { SPARE = 64 };
+	struct fx fx;
+	struct rlimit old, low;
+	struct want_pauses w = { &fx, 2, 0 };
+	int fds[SPARE + 1024], n = 0, c;
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	/* The highest descriptor now, plus room for the fill. */
+	c = dup(0);
+	assert_true(c >= 0);
+	close(c);
+	low.rlim_cur = (rlim_t)c + SPARE;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	while (n < (int)(sizeof(fds) / sizeof(fds[0])) && (fds[n] = dup(0)) >= 0)
+		n++;
+	assert_int_equal(errno, EMFILE);
+	close(fds[--n]);
+	c = raw_connect(fx.port); /* the last descriptor: the server has none */
+	assert_true(eventually(pauses_reached, &w));
+	struct net_stats st = fx_stats(&fx);
+	assert_int_equal(st.accepted, 0);
+	/* One failure per pause (the reads of the two may straddle one). */
+	assert_true(st.accept_failures >= st.accept_pauses &&
+		    st.accept_failures <= st.accept_pauses + 1);
+	while (n > 0)
+		close(fds[--n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	w.accepted = 1;
+	assert_true(eventually(pauses_reached, &w));
+	close(c);
+	fx_stop(&fx);
+}
+
 static void test_max_connections(void **state)
 {
 	enum { MAX = 50, N = 80 };
@@ -1564,6 +1620,7 @@ int main(void)
 		cmocka_unit_test(test_client_idle_ok),
 		cmocka_unit_test(test_thousand_idle),
 		cmocka_unit_test(test_max_connections),
+		cmocka_unit_test(test_accept_out_of_descriptors),
 		cmocka_unit_test(test_never_reads),
 		cmocka_unit_test(test_kcat_api_versions),
 	};
