@@ -30,7 +30,10 @@
  *      decodes (decompressed when compressed) with offsetDelta = its
  *      index: the offsets the log gives are then base .. base + count - 1
  *                                                                -EBADMSG;
- *   7. the batch's size within max.message.bytes               -EMSGSIZE.
+ *   7. the batch's size within max.message.bytes               -EMSGSIZE;
+ *   8. in a compacted log (cleanup.policy has compact), every record has
+ *      a key: the cleaner keeps the last record of each key, and Kafka
+ *      refuses a keyless one there                              -ENOKEY.
  * The check computes what the append needs of each batch (struct
  * batch_meta: its line bytes in the log's line.format, its max timestamp),
  * so the log's lock is taken only to give offsets and write.
@@ -100,6 +103,8 @@ static int client_batch_check(const struct log_config *cfg, const struct line_fm
 	rc = batch_iter_init(it, b, len);
 	if (rc == -ENOMEM)
 		return rc;
+	if (rc < 0 && codec == BATCH_CODEC_NONE)
+		return refuse(why, whylen, "its records do not decode");
 	if (rc < 0)
 		return refuse(why, whylen,
 			      "its %s payload does not decompress, or to more than %u MiB",
@@ -111,6 +116,8 @@ static int client_batch_check(const struct log_config *cfg, const struct line_fm
 		if (r.offset - h.base_offset != n)
 			return refuse(why, whylen, "record %d has offsetDelta %lld", (int)n,
 				      (long long)(r.offset - h.base_offset));
+		if (r.key_len < 0 && (cfg->cleanup_policy & LOG_CLEANUP_COMPACT))
+			return -ENOKEY;
 		m->line_bytes += line_len(lf, &r);
 		batch_meta_note_ts(m, r.timestamp, n);
 		*payload += (r.key_len > 0 ? r.key_len : 0) + (r.value_len > 0 ? r.value_len : 0);

@@ -350,7 +350,8 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
  * appended: -EBADMSG a batch that is not whole or not valid; -EPROTO
  * magic other than 2; -ENOTSUP snappy or zstd; -EPERM a transactional or
  * control batch (no transaction coordinator here); -EMSGSIZE a batch over
- * max.message.bytes; -EINVAL no batch; -ENOSPC, -EIO, -ENOMEM. *bad (if
+ * max.message.bytes; -ENOKEY a record without a key in a compacted log;
+ * -EINVAL no batch; -ENOSPC, -EIO, -ENOMEM. *bad (if
  * not NULL) gets the index of the batch refused, -1 otherwise; on
  * -EBADMSG info->why (if info is not NULL) says what is wrong with it. */
 int log_append_client(struct log *l, uint8_t *batches, size_t len, int32_t leader_epoch,

@@ -67,6 +67,9 @@ int16_t kafka_produce_error(int err, const char **message)
 		*message = "transactional and control batches are not supported";
 		return PROTO_ERR_INVALID_RECORD;
 	case -EINVAL: *message = "no record batch"; return PROTO_ERR_INVALID_RECORD;
+	case -ENOKEY:
+		*message = "a compacted topic takes no record without a key";
+		return PROTO_ERR_INVALID_RECORD;
 	case -ENOTSUP:
 		*message = "compression codecs stored: none, gzip, lz4";
 		return PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE;

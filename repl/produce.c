@@ -1775,7 +1775,8 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 			goto out;
 	}
 	rc = log_append_client(pp.log, batches, len, epoch, -1, &info, &res->bad_batch);
-	if (rc == -EBADMSG || rc == -EPROTO || rc == -ENOTSUP || rc == -EPERM || rc == -EINVAL) {
+	if (rc == -EBADMSG || rc == -EPROTO || rc == -ENOTSUP || rc == -EPERM || rc == -EINVAL ||
+	    rc == -ENOKEY) {
 		/* The client's bytes, not the log: no error of ours to log. */
 		if (rc == -EBADMSG)
 			snprintf(res->why, sizeof(res->why), "%s", info.why);

@@ -144,6 +144,17 @@ if mq_run kcat -L -b "$B" -X debug=feature 2>&1 | grep -q 'ApiKey Fetch (1)'; th
 	*"key: kk value: vv headers: hk=hv"*) ok "kcat -P -H: the header in .dump" ;;
 	*) fail "kcat -P -H" "no header in .dump" ;;
 	esac
+	# A compacted topic takes no record without a key (Kafka: INVALID_RECORD).
+	mkdir "$MNT/cmp"
+	printf 'key.separator=:\ncleanup.policy=compact\n' > "$MNT/cmp/.config"
+	err=$(printf 'nokey\n' | mq_run kcat -P -b "$B" -t cmp -p 0 2>&1)
+	case $err in
+	*"Broker: Broker failed to validate record"*) ok "kcat -P of a keyless record to a compacted topic: INVALID_RECORD" ;;
+	*) fail "keyless record to a compacted topic" "$err" ;;
+	esac
+	printf 'k1:v1\n' | mq_run kcat -P -b "$B" -t cmp -p 0 -K:
+	expect_eq "only the keyed record is there" "k1:v1" "$(cat "$MNT/cmp/0")"
+	expect_ok "logged" grep -q "to cmp-0 refused: INVALID_RECORD: a compacted topic takes no record without a key" "$LOG"
 else
 	err=$(printf 'p1\n' | mq_run kcat -P -b "$B" -t t -p 0 2>&1)
 	case $err in
