@@ -138,12 +138,13 @@ int controller_assign_replicas(const int32_t *brokers, int n_brokers, int n_part
 	return 0;
 }
 
-/* Fills next when (leader, isr) differs from cur: 1, else 0; -ENOMEM. */
-static int next_state(const struct zk_partition_state *cur, int32_t leader, const int32_t *isr,
-		      int n_isr, struct zk_partition_state *next)
+/* Fills next when (leader, isr) differs from cur, or with force (a new
+ * leader epoch for the same leader): 1, else 0; -ENOMEM. */
+static int next_state_of(const struct zk_partition_state *cur, int32_t leader, const int32_t *isr,
+			 int n_isr, bool force, struct zk_partition_state *next)
 {
 	memset(next, 0, sizeof(*next));
-	if (leader == cur->leader && n_isr == cur->n_isr &&
+	if (!force && leader == cur->leader && n_isr == cur->n_isr &&
 	    (n_isr == 0 || !memcmp(isr, cur->isr, (size_t)n_isr * sizeof(*isr))))
 		return 0;
 	next->isr = malloc(((size_t)n_isr + 1) * sizeof(*isr));
@@ -157,6 +158,12 @@ static int next_state(const struct zk_partition_state *cur, int32_t leader, cons
 	next->controller_epoch = cur->controller_epoch;
 	next->leader_recovery_state = cur->leader_recovery_state;
 	return 1;
+}
+
+static int next_state(const struct zk_partition_state *cur, int32_t leader, const int32_t *isr,
+		      int n_isr, struct zk_partition_state *next)
+{
+	return next_state_of(cur, leader, isr, n_isr, false, next);
 }
 
 /* The members of cur's ISR that are registered and, with drop_shutting,
@@ -199,19 +206,41 @@ static int32_t first_eligible(const struct zk_partition_state *cur, const int32_
 
 int controller_decide_live(const struct zk_partition_state *cur, const int32_t *replicas,
 			   int n_replicas, const struct controller_brokers *b, bool unclean_enable,
-			   struct zk_partition_state *next, bool *unclean)
+			   struct zk_partition_state *next, bool *unclean, bool *recovery)
 {
 	int32_t leader = cur->leader, *isr;
+	bool recovered = false;
 	int n, rc;
 
 	if (unclean)
 		*unclean = false;
+	if (recovery)
+		*recovery = false;
 	isr = malloc(((size_t)cur->n_isr + 1) * sizeof(*isr));
 	if (!isr)
 		return -ENOMEM;
 	n = isr_keep(cur, b, false, isr);
-	if (leader == ZK_LEADER_NONE || !has(b->live, b->n_live, leader)) {
+	/* A leader that its own registration names ineligible restarted
+	 * uncleanly since it was elected (all brokers went down, and the
+	 * controller that would have seen it go went with them): it refuses
+	 * to lead in that epoch, so it is elected again like a dead one. */
+	if (leader == ZK_LEADER_NONE || !has(b->live, b->n_live, leader) ||
+	    (b->ineligible && has(b->ineligible, b->n_ineligible, leader))) {
 		leader = first_eligible(cur, replicas, n_replicas, b, false);
+		/* Every live ISR member restarted uncleanly (all brokers killed
+		 * or cut off at once): none can catch up without a leader, so
+		 * waiting would keep the partition offline for good. The first
+		 * of them in replica order leads (KIP-966's aggressive unclean
+		 * recovery, within the ISR) in a new epoch, RECOVERING: the
+		 * state that lets an ineligible replica take the leadership. */
+		for (int i = 0; i < n_replicas && leader == ZK_LEADER_NONE; i++)
+			if (has(isr, n, replicas[i]) && has(b->live, b->n_live, replicas[i]) &&
+			    !has(b->shutting, b->n_shutting, replicas[i])) {
+				leader = replicas[i];
+				recovered = true;
+				if (recovery)
+					*recovery = true;
+			}
 		if (leader == ZK_LEADER_NONE && unclean_enable) {
 			leader = first_eligible(cur, replicas, n_replicas, b, true);
 			if (leader != ZK_LEADER_NONE) {
@@ -223,11 +252,11 @@ int controller_decide_live(const struct zk_partition_state *cur, const int32_t *
 			}
 		}
 	}
-	rc = next_state(cur, leader, isr, n, next);
+	rc = next_state_of(cur, leader, isr, n, recovered, next);
 	/* A leader from outside the ISR recovers its log before it takes
 	 * followers into the ISR (Kafka's leader recovery state). */
-	if (rc == 1 && leader != ZK_LEADER_NONE && leader != cur->leader &&
-	    !has(cur->isr, cur->n_isr, leader))
+	if (rc == 1 && leader != ZK_LEADER_NONE &&
+	    (recovered || (leader != cur->leader && !has(cur->isr, cur->n_isr, leader))))
 		next->leader_recovery_state = ZK_RECOVERY_RECOVERING;
 	free(isr);
 	return rc;
@@ -847,7 +876,7 @@ static int ctrl_decide(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 	int32_t inel[PARTITION_INEL_MAX];
 	struct controller_brokers b = { ctl->live,       ctl->n_live, ctl->shutting,
 					ctl->n_shutting, inel,        0 };
-	bool unclean = false;
+	bool unclean = false, recovery = false;
 	int rc;
 
 	for (int i = 0; i < ctl->n_inel && b.n_ineligible < PARTITION_INEL_MAX; i++)
@@ -864,7 +893,14 @@ static int ctrl_decide(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 	case ELECT_LIVE: break;
 	}
 	rc = controller_decide_live(cur, a->replicas, a->n_replicas, &b,
-				    ctl->cfg.unclean_leader_election_enable, next, &unclean);
+				    ctl->cfg.unclean_leader_election_enable, next, &unclean,
+				    &recovery);
+	if (rc == 1 && recovery)
+		mq_log(MQ_WARN,
+		       "controller: %s-%d: every live in-sync replica restarted uncleanly: broker "
+		       "%d leads (none could catch up without a leader); records that none of them "
+		       "had on disk are lost",
+		       ctl->topics[t].name, p, next->leader);
 	if (rc == 1 && unclean) {
 		mq_log(MQ_WARN,
 		       "controller: %s-%d: unclean leader election: broker %d leads "

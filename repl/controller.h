@@ -76,17 +76,19 @@ struct controller_brokers {
  *   - the leader is live: ISR = ISR minus dead brokers;
  *   - else the new leader is the first replica (assignment order) that is
  *     live, not shutting down, not ineligible and in the ISR, ISR = ISR
- *     minus dead brokers; without one, if unclean_enable, the first live
+ *     minus dead brokers; without one, the first live ISR member not
+ *     shutting down, ineligible as all the live ones are (none could catch
+ *     up without a leader), *recovery set; without one, if unclean_enable, the first live
  *     replica not shutting down (ineligible or outside the ISR: both may
  *     lack acknowledged records), ISR = {it}, leader_recovery_state
  *     RECOVERING and
  *     *unclean set (data may be lost); else leader ZK_LEADER_NONE (offline) and ISR
  *     = ISR minus dead brokers, except that its last member stays when all
  *     are dead (the replica with the latest data, to come back as leader).
- * unclean may be NULL. */
+ * unclean and recovery may be NULL. */
 int controller_decide_live(const struct zk_partition_state *cur, const int32_t *replicas,
 			   int n_replicas, const struct controller_brokers *b, bool unclean_enable,
-			   struct zk_partition_state *next, bool *unclean);
+			   struct zk_partition_state *next, bool *unclean, bool *recovery);
 
 /* Brokers b->shutting are shutting down (Kafka's controlled shutdown
  * election): a shutting leader gives way to the first replica that is live,

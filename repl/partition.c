@@ -283,7 +283,8 @@ int partition_make_leader(struct partition *p, const struct partition_state *st,
 		 * read; the follower may not have heard of it yet): it has
 		 * every record committed before it came back. */
 		p->ops->offsets(p->log, &o);
-		if (p->unclean_target < 0 || o.log_end_offset < p->unclean_target) {
+		if (!st->recovering &&
+		    (p->unclean_target < 0 || o.log_end_offset < p->unclean_target)) {
 			rc = -EPERM;
 			goto out;
 		}

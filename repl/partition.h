@@ -50,7 +50,8 @@
  *      (partition_make_leader: -EPERM, INELIGIBLE_REPLICA on the wire)
  *      until it is in the ISR again with a LEO at or past the leader's hw
  *      of its first fetch after the restart (it holds every record
- *      committed before it came back). The ISR is the newest it knows:
+ *      committed before it came back), or until the controller elects
+ *      it RECOVERING (st->recovering: no eligible replica was left). The ISR is the newest it knows:
  *      its own state's (LeaderAndIsr, UpdateMetadata), or that of the
  *      LeaderAndIsr that makes it leader. The controller learns the
  *      ineligible partitions from the broker's registration in
@@ -183,6 +184,11 @@ struct partition_state {
 	int32_t replicas[PARTITION_MAX_REPLICAS];
 	int n_isr;
 	int32_t isr[PARTITION_MAX_REPLICAS];
+	/* The leader recovery state RECOVERING: the controller elected this
+	 * leader knowing it may lack records (an unclean election, or every
+	 * live ISR member restarted uncleanly): invariant 9 does not hold
+	 * it back. */
+	bool recovering;
 };
 
 struct partition;

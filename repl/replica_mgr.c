@@ -352,6 +352,7 @@ static void state_of(const struct controller_partition_state *s, struct partitio
 		.partition_epoch = s->partition_epoch,
 		.n_replicas = s->n_replicas,
 		.n_isr = s->n_isr,
+		.recovering = s->leader_recovery_state == ZK_RECOVERY_RECOVERING,
 	};
 	memcpy(st->replicas, s->replicas, sizeof(int32_t) * (size_t)s->n_replicas);
 	memcpy(st->isr, s->isr, sizeof(int32_t) * (size_t)s->n_isr);

@@ -152,30 +152,33 @@ static void test_decide_live(void **state)
 	(void)state;
 	/* Everyone alive: nothing to change. */
 	cur = st(1, isr123, 3);
-	assert_int_equal(controller_decide_live(&cur, r123, 3, &all, false, &next, &unclean), 0);
+	assert_int_equal(controller_decide_live(&cur, r123, 3, &all, false, &next, &unclean, NULL),
+			 0);
 	assert_null(next.isr);
 	/* A follower died: the leader stays, the ISR shrinks, epoch + 1. */
-	assert_int_equal(controller_decide_live(&cur, r123, 3, &no3, false, &next, NULL), 1);
+	assert_int_equal(controller_decide_live(&cur, r123, 3, &no3, false, &next, NULL, NULL), 1);
 	expect_next(&next, 1, (int32_t[]){ 1, 2 }, 2);
 	zk_partition_state_clear(&next);
 	/* The leader died: the first live replica in assignment order that
 	 * is in the ISR; the ISR keeps its own order. */
-	assert_int_equal(controller_decide_live(&cur, r123, 3, &no1, false, &next, &unclean), 1);
+	assert_int_equal(controller_decide_live(&cur, r123, 3, &no1, false, &next, &unclean, NULL),
+			 1);
 	expect_next(&next, 2, (int32_t[]){ 2, 3 }, 2);
 	assert_false(unclean);
 	assert_int_equal(next.leader_recovery_state, ZK_RECOVERY_RECOVERED);
 	zk_partition_state_clear(&next);
-	assert_int_equal(controller_decide_live(&cur, r321, 3, &no1, false, &next, NULL), 1);
+	assert_int_equal(controller_decide_live(&cur, r321, 3, &no1, false, &next, NULL, NULL), 1);
 	expect_next(&next, 3, (int32_t[]){ 2, 3 }, 2);
 	zk_partition_state_clear(&next);
 	/* A live replica outside the ISR is passed over. */
 	cur = st(1, isr13, 2);
-	assert_int_equal(controller_decide_live(&cur, r123, 3, &no1, false, &next, NULL), 1);
+	assert_int_equal(controller_decide_live(&cur, r123, 3, &no1, false, &next, NULL, NULL), 1);
 	expect_next(&next, 3, (int32_t[]){ 3 }, 1);
 	zk_partition_state_clear(&next);
 	/* A broker shutting down is not elected. */
 	cur = st(1, isr123, 3);
-	assert_int_equal(controller_decide_live(&cur, r123, 3, &no1_shut2, false, &next, NULL), 1);
+	assert_int_equal(
+		controller_decide_live(&cur, r123, 3, &no1_shut2, false, &next, NULL, NULL), 1);
 	expect_next(&next, 3, (int32_t[]){ 2, 3 }, 2);
 	zk_partition_state_clear(&next);
 	/* A live leader that is shutting down keeps leading here (the
@@ -183,71 +186,93 @@ static void test_decide_live(void **state)
 	assert_int_equal(controller_decide_live(&cur, r123, 3,
 						&(struct controller_brokers){
 							live123, 3, (int32_t[]){ 1 }, 1, NULL, 0 },
-						false, &next, NULL),
+						false, &next, NULL, NULL),
 			 0);
 
 	/* The sole ISR member died, unclean election off: offline, and the
 	 * ISR keeps it. Asked again: no change. */
 	cur = st(1, isr1, 1);
-	assert_int_equal(controller_decide_live(&cur, r12, 2, &only2, false, &next, &unclean), 1);
+	assert_int_equal(controller_decide_live(&cur, r12, 2, &only2, false, &next, &unclean, NULL),
+			 1);
 	expect_next(&next, ZK_LEADER_NONE, isr1, 1);
 	assert_false(unclean);
 	zk_partition_state_clear(&next);
 	cur = st(ZK_LEADER_NONE, isr1, 1);
-	assert_int_equal(controller_decide_live(&cur, r12, 2, &only2, false, &next, NULL), 0);
+	assert_int_equal(controller_decide_live(&cur, r12, 2, &only2, false, &next, NULL, NULL), 0);
 	/* It comes back: it leads again. */
-	assert_int_equal(controller_decide_live(&cur, r12, 2, &all, false, &next, NULL), 1);
+	assert_int_equal(controller_decide_live(&cur, r12, 2, &all, false, &next, NULL, NULL), 1);
 	expect_next(&next, 1, isr1, 1);
 	zk_partition_state_clear(&next);
 	/* Unclean election on: the first live replica, alone in the ISR. */
 	cur = st(1, isr1, 1);
-	assert_int_equal(controller_decide_live(&cur, r12, 2, &only2, true, &next, &unclean), 1);
+	assert_int_equal(controller_decide_live(&cur, r12, 2, &only2, true, &next, &unclean, NULL),
+			 1);
 	expect_next(&next, 2, (int32_t[]){ 2 }, 1);
 	assert_true(unclean);
 	assert_int_equal(next.leader_recovery_state, ZK_RECOVERY_RECOVERING);
 	zk_partition_state_clear(&next);
 	/* ... but with no live replica at all, offline still. */
-	assert_int_equal(controller_decide_live(&cur, r12, 2, &only3, true, &next, &unclean), 1);
+	assert_int_equal(controller_decide_live(&cur, r12, 2, &only3, true, &next, &unclean, NULL),
+			 1);
 	expect_next(&next, ZK_LEADER_NONE, isr1, 1);
 	assert_false(unclean);
 	zk_partition_state_clear(&next);
 	/* An ISR member restarted uncleanly (ineligible) is passed over for
-	 * the next one; when it is the only one left, the partition goes
-	 * offline unless unclean election is on. */
+	 * the next one. */
 	{
 		int32_t inel2[] = { 2 }, inel3[] = { 3 };
 		struct controller_brokers no1_inel2 = { live23, 2, NULL, 0, inel2, 1 };
 		struct controller_brokers only3_inel3 = { live3, 1, NULL, 0, inel3, 1 };
 
 		cur = st(1, isr123, 3);
-		assert_int_equal(
-			controller_decide_live(&cur, r123, 3, &no1_inel2, false, &next, &unclean),
-			1);
+		assert_int_equal(controller_decide_live(&cur, r123, 3, &no1_inel2, false, &next,
+							&unclean, NULL),
+				 1);
 		expect_next(&next, 3, (int32_t[]){ 2, 3 }, 2);
 		assert_false(unclean);
 		zk_partition_state_clear(&next);
-		cur = st(1, (int32_t[]){ 1, 3 }, 2);
-		assert_int_equal(
-			controller_decide_live(&cur, r123, 3, &only3_inel3, false, &next, &unclean),
-			1);
-		expect_next(&next, ZK_LEADER_NONE, (int32_t[]){ 3 }, 1);
-		assert_false(unclean);
-		zk_partition_state_clear(&next);
-		/* Offline, it stays so while ineligible; eligible again, it leads. */
-		cur = st(ZK_LEADER_NONE, (int32_t[]){ 3 }, 1);
-		assert_int_equal(
-			controller_decide_live(&cur, r123, 3, &only3_inel3, false, &next, NULL), 0);
-		assert_int_equal(controller_decide_live(&cur, r123, 3, &only3, false, &next, NULL),
+		/* When every live ISR member is ineligible (none can catch up
+		 * without a leader), the first of them leads: a recovery, not
+		 * an unclean election (it is in the ISR), unclean setting or
+		 * not; an offline partition is taken up the same way. */
+		bool recovery;
+
+		for (int u = 0; u < 2; u++) {
+			cur = st(1, (int32_t[]){ 1, 3 }, 2);
+			assert_int_equal(controller_decide_live(&cur, r123, 3, &only3_inel3, u == 1,
+								&next, &unclean, &recovery),
+					 1);
+			expect_next(&next, 3, (int32_t[]){ 3 }, 1);
+			assert_false(unclean);
+			assert_true(recovery);
+			assert_int_equal(next.leader_recovery_state, ZK_RECOVERY_RECOVERING);
+			zk_partition_state_clear(&next);
+		}
+		/* Its leader back from an unclean restart (all brokers went down
+		 * at once): it refuses that epoch, so it is elected again, in a
+		 * new one, RECOVERING. */
+		cur = st(3, (int32_t[]){ 3 }, 1);
+		assert_int_equal(controller_decide_live(&cur, r123, 3, &only3_inel3, false, &next,
+							NULL, &recovery),
 				 1);
 		expect_next(&next, 3, (int32_t[]){ 3 }, 1);
+		assert_true(recovery);
+		assert_int_equal(next.leader_recovery_state, ZK_RECOVERY_RECOVERING);
 		zk_partition_state_clear(&next);
-		/* Unclean election on: it may be taken, as unclean. */
-		cur = st(1, (int32_t[]){ 1, 3 }, 2);
-		assert_int_equal(
-			controller_decide_live(&cur, r123, 3, &only3_inel3, true, &next, &unclean),
-			1);
+		cur = st(ZK_LEADER_NONE, (int32_t[]){ 3 }, 1);
+		assert_int_equal(controller_decide_live(&cur, r123, 3, &only3_inel3, false, &next,
+							NULL, &recovery),
+				 1);
 		expect_next(&next, 3, (int32_t[]){ 3 }, 1);
-		assert_true(unclean);
+		assert_true(recovery);
+		zk_partition_state_clear(&next);
+		/* An eligible live ISR member is taken first, and that is no
+		 * recovery. */
+		assert_int_equal(controller_decide_live(&cur, r123, 3, &only3, false, &next, NULL,
+							&recovery),
+				 1);
+		expect_next(&next, 3, (int32_t[]){ 3 }, 1);
+		assert_false(recovery);
 		zk_partition_state_clear(&next);
 		/* The controlled shutdown and the preferred election pass it over
 		 * too. */
@@ -270,10 +295,11 @@ static void test_decide_live(void **state)
 	}
 	/* Two ISR members die at once: the ISR keeps its last member. */
 	cur = st(1, isr12, 2);
-	assert_int_equal(controller_decide_live(&cur, r123, 3, &only3, false, &next, NULL), 1);
+	assert_int_equal(controller_decide_live(&cur, r123, 3, &only3, false, &next, NULL, NULL),
+			 1);
 	expect_next(&next, ZK_LEADER_NONE, (int32_t[]){ 2 }, 1);
 	zk_partition_state_clear(&next);
-	assert_int_equal(controller_decide_live(&cur, r123, 3, &none, false, &next, NULL), 1);
+	assert_int_equal(controller_decide_live(&cur, r123, 3, &none, false, &next, NULL, NULL), 1);
 	expect_next(&next, ZK_LEADER_NONE, (int32_t[]){ 2 }, 1);
 	zk_partition_state_clear(&next);
 }
@@ -1077,11 +1103,13 @@ static void test_controlled_shutdown(void **state)
 
 /* KIP-966: a broker back from an unclean restart is in the ISR again but
  * has not yet said it caught up (its registration still names the
- * partition): when the leader dies the controller does not elect it, and
- * the partition is offline until its registration is rewritten. */
+ * partition): while an eligible ISR member lives, the controller elects
+ * that one; when the ineligible one is the only live ISR member left, it
+ * leads (a recovery: waiting would keep the partition offline for good,
+ * none catching up without a leader), never counted as unclean. */
 static void test_ineligible_not_elected(void **state)
 {
-	int32_t r[] = { 3, 2 };
+	int32_t r[] = { 3, 2, 1 };
 	struct zk_partition_state s;
 	struct controller_info info;
 	struct node *a;
@@ -1089,27 +1117,21 @@ static void test_ineligible_not_elected(void **state)
 	(void)state;
 	cluster_start("/t_inel", 1, false);
 	a = wait_active();
-	create_topic(nodes[1].zkc, "duo", r, 1, 2);
-	wait_created(nodes[1].zkc, "duo", 1);
+	create_topic(nodes[1].zkc, "trio", r, 1, 3);
+	wait_created(nodes[1].zkc, "trio", 1);
 	node_kill(&nodes[3]);
-	wait_state(nodes[1].zkc, "duo", 0, 1, 2, &s, NULL);
-	expect_isr(&s, (int32_t[]){ 2 }, 1);
+	wait_state(nodes[1].zkc, "trio", 0, 1, 2, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 2, 1 }, 2);
 	zk_partition_state_clear(&s);
-	node_register_ineligible(&nodes[3], "duo", 0);
+	node_register_ineligible(&nodes[3], "trio", 0);
 	/* The leader takes it back into the ISR (it fetched to the end). */
-	leader_sets_isr(nodes[2].zkc, "duo", 0, (int32_t[]){ 2, 3 }, 2);
-	assert_true(rec_wait_isr(&a->rec, 3, "duo", 0, 2));
+	leader_sets_isr(nodes[2].zkc, "trio", 0, (int32_t[]){ 2, 1, 3 }, 3);
+	assert_true(rec_wait_isr(&a->rec, 3, "trio", 0, 3));
+	/* The leader dies: 1 (eligible) is elected, not 3 (first in order). */
 	node_kill(&nodes[2]);
-	wait_state(nodes[1].zkc, "duo", 0, 2, ZK_LEADER_NONE, &s, NULL);
-	expect_isr(&s, (int32_t[]){ 3 }, 1);
+	wait_state(nodes[1].zkc, "trio", 0, 2, 1, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 1, 3 }, 2);
 	zk_partition_state_clear(&s);
-	wait_info(a->ctl, offline_count, 1, &info);
-	/* Caught up: the same registration rewritten without it. */
-	node_register_ineligible(&nodes[3], NULL, 0);
-	wait_state(nodes[1].zkc, "duo", 0, 3, 3, &s, NULL);
-	expect_isr(&s, (int32_t[]){ 3 }, 1);
-	zk_partition_state_clear(&s);
-	assert_true(rec_wait(&a->rec, REC_LISR, 3, "duo", 0, 3, 3));
 	wait_info(a->ctl, offline_count, 0, &info);
 	assert_int_equal(info.unclean_elections, 0);
 	cluster_stop();

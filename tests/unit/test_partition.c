@@ -565,6 +565,28 @@ static void test_unclean_restart_eligibility(void **state)
 	tlog_close(t);
 }
 
+/* Elected RECOVERING (every live ISR member restarted uncleanly: no
+ * eligible one left), an ineligible replica takes the leadership, and is
+ * eligible from then on. */
+static void test_unclean_restart_recovery_election(void **state)
+{
+	struct tlog *t = log_new("ucl-r");
+	struct partition *p = part_new(t, 2, true, NULL);
+	struct partition_state st = state3(2, 3, 3);
+
+	(void)state;
+	partition_set_listener(p, on_change, NULL);
+	assert_false(partition_leader_eligible(p));
+	assert_int_equal(partition_make_leader(p, &st, 0), -EPERM);
+	st.recovering = true;
+	int before = changes;
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	assert_true(partition_leader_eligible(p));
+	assert_true(changes > before);
+	partition_unref(p);
+	tlog_close(t);
+}
+
 /* The epoch cache rule the truncation relies on (tlog follows Kafka's
  * LeaderEpochFileCache.endOffsetFor, as the engine's does). */
 static void test_end_offset_for_epoch(void **state)
@@ -1937,6 +1959,7 @@ int main(void)
 		cmocka_unit_test(test_make_leader_follower_transitions),
 		cmocka_unit_test(test_follower_hw),
 		cmocka_unit_test(test_unclean_restart_eligibility),
+		cmocka_unit_test(test_unclean_restart_recovery_election),
 		cmocka_unit_test(test_end_offset_for_epoch),
 		cmocka_unit_test(test_e2e_catch_up_and_kip101),
 		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch),
