@@ -483,6 +483,28 @@ static void daemon_failed(int fd)
 	}
 }
 
+/* libfuse's own messages (an option it refuses, an unmount that failed)
+ * as lines of the daemon's log, with its time and level, not bare lines
+ * on stderr. Its levels are syslog's, as ours. */
+static void fuse_log_ours(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	/* libfuse writes one message in pieces (fuse_log calls), the last
+	 * ending in a newline: they are gathered per thread. */
+	static __thread char line[1024];
+	static __thread size_t len;
+	int n = vsnprintf(line + len, sizeof(line) - len, fmt, ap);
+
+	if (n < 0)
+		return;
+	len += (size_t)n < sizeof(line) - len ? (size_t)n : sizeof(line) - len - 1;
+	if (len == 0 || (line[len - 1] != '\n' && len < sizeof(line) - 1))
+		return;
+	while (len > 0 && line[len - 1] == '\n')
+		line[--len] = '\0';
+	mq_log((int)level < MQ_ERR ? MQ_ERR : (int)level, "libfuse: %s", line);
+	len = 0;
+}
+
 /* The session: validates the libfuse options (an unknown one is refused
  * here, named by libfuse, before anything is created on disk). The
  * session's userdata is fs, whose broker is opened later by run(). */
@@ -490,6 +512,7 @@ static int session_new(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session
 {
 	int rc;
 
+	fuse_set_log_func(fuse_log_ours);
 	rc = fs_metrics_new(&fs_ops, &fs->metrics);
 	if (rc < 0) {
 		fprintf(stderr, "mqfs: %s\n", strerror(-rc));

@@ -35,6 +35,11 @@ expect_ok "it did not mount" sh -c '! awk -v m="$1" '"'"'$2 == m { f = 1 } END {
 expect_ok "its message names the directory and the pid holding it" \
 	grep -q "data directory $DATA is in use by another mqfs (pid $MQ_PID" "$MQ_TMP/second.out"
 expect_same "the first daemon's records are intact" "$MQ_TMP/exp" "$MNT/t/0"
+# An option libfuse refuses: named by libfuse, as one line of the log.
+"$MQFS" -o nosuchopt --data "$MQ_TMP/d3" "$MNT2" > "$MQ_TMP/third.out" 2>&1
+expect_eq "an unknown -o option: exit 1" 1 "$?"
+expect_ok "libfuse's message is one timestamped log line" \
+	grep -qE "^[0-9-]+ [0-9:.]+ ERROR libfuse: fuse: unknown option\(s\): \`-o nosuchopt'\$" "$MQ_TMP/third.out"
 seq 1001 1100 >> "$MQ_TMP/exp"
 expect_ok "the first daemon still appends" sh -c 'seq 1001 1100 > "$1"' sh "$MNT/t/0"
 expect_same "and reads all of it" "$MQ_TMP/exp" "$MNT/t/0"
