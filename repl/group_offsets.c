@@ -117,28 +117,16 @@ int group_pos_to_off(struct topic *t, int p, int64_t pos, int64_t *off)
 /* The offset a partition is read from: committed, or auto.offset.reset. */
 static int resolved_offset(struct group *g, int p, int64_t *off)
 {
-	int64_t committed = g->parts[p].committed;
 	struct log_state st;
 	int rc;
 
-	rc = topic_log_state(g->t, p, &st);
-	if (committed >= 0 && (rc < 0 || committed <= st.log_end_offset)) {
-		*off = committed;
+	if (g->parts[p].committed >= 0) {
+		*off = g->parts[p].committed;
 		return 0;
 	}
+	rc = topic_log_state(g->t, p, &st);
 	if (rc < 0)
 		return rc;
-	/* A commit past the log end (a Kafka client may commit any offset;
-	 * the log may also have been truncated below it) would leave the
-	 * member waiting for offsets that may never come: as a Kafka
-	 * consumer told OFFSET_OUT_OF_RANGE, auto.offset.reset. */
-	if (committed >= 0)
-		mq_log_limited(MQ_WARN,
-			       "group %s of topic %s: partition %d: committed offset %" PRId64
-			       " is past the log end %" PRId64
-			       ": read from the %s (auto.offset.reset)",
-			       g->name, g->topic, p, committed, st.log_end_offset,
-			       g->reset_latest ? "high watermark" : "log start");
 	*off = g->reset_latest ? st.hw : st.log_start_offset;
 	return 0;
 }
