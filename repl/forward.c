@@ -365,6 +365,13 @@ int forward_records(struct forwarder *f, struct topic *t, struct partition *pt,
 			       t->name, pt->index, pr.producer_id, (int)pr.producer_epoch,
 			       (int)pr.base_sequence);
 		rc = -EIO;
+	} else if (rc == -ETIMEDOUT && now_mono_ms() < start + timeout) {
+		/* Before the deadline: the commit wait ended with a change of
+		 * leader (this broker's own, or the one it sent to). */
+		mq_log_limited(MQ_WARN,
+			       "topic %s partition %d: forwarded write not confirmed: the "
+			       "leadership moved before it was committed (it may be appended)",
+			       t->name, pt->index);
 	} else if (rc == -ETIMEDOUT) {
 		mq_log_limited(MQ_WARN,
 			       "topic %s partition %d: forwarded write not confirmed within "
