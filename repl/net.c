@@ -1215,9 +1215,7 @@ static void addr_key(const struct sockaddr_storage *ss, uint8_t ip[16], char *pe
  * its listener stays readable: accepting again at once would spin. The
  * listener leaves the loop's epoll for ACCEPT_PAUSE_MS (loop_resume_accepts
  * puts it back; the loop's timeout wakes it then). True when paused. */
-#define ACCEPT_PAUSE_MS 100
-#define STR_(x)         #x
-#define STR(x)          STR_(x)
+#define ACCEPT_PAUSE_MS 100 /* the log line says so too */
 static bool accept_pause(struct net_loop *loop, struct net_listener *l, int err)
 {
 	if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
@@ -1262,14 +1260,15 @@ static void loop_accept(struct net_loop *loop, struct net_listener *l)
 		if (fd < 0) {
 			int e = errno;
 
-			if (e != EAGAIN && e != EWOULDBLOCK && e != EINTR && e != ECONNABORTED &&
-			    STAT_ADD(srv, accept_failures, 1))
-				mq_log_limited(
-					MQ_ERR, "net: accept on %s: %s%s",
-					srv->cfg.listeners[l->idx].name, strerror(e),
-					accept_pause(loop, l, e)
-						? "; accepts paused for " STR(ACCEPT_PAUSE_MS) " ms"
-						: "");
+			if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == ECONNABORTED)
+				return;
+			/* Paused before the log line, which the rate limit may
+			 * skip with its arguments. */
+			STAT_ADD(srv, accept_failures, 1);
+			bool paused = accept_pause(loop, l, e);
+			mq_log_limited(MQ_ERR, "net: accept on %s: %s%s",
+				       srv->cfg.listeners[l->idx].name, strerror(e),
+				       paused ? "; accepts paused for 100 ms" : "");
 			return;
 		}
 		addr_key(&ss, ip, peer, sizeof(peer));
