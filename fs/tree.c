@@ -565,11 +565,9 @@ int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent, con
 		rc = -EEXIST;
 		goto out;
 	}
-	if (name[0] == '.' || (name[0] == '_' && name[1] == '_') || !topic_name_valid(name)) {
-		mq_log_limited(MQ_WARN, "mkdir %s: refused: %s", name,
-			       name[0] == '.'   ? "dot-names are kept for metadata"
-			       : name[0] == '_' ? "\"__\" names are internal topics"
-						: "a topic name is 1-249 of [A-Za-z0-9._-]");
+	const char *why = topic_name_refusal(name);
+	if (why) {
+		mq_log_limited(MQ_WARN, "mkdir %s: refused: %s", name, why);
 		rc = -EINVAL;
 		goto out;
 	}

@@ -300,15 +300,11 @@ static int16_t create_one(struct kafka_api *ka, const struct proto_creatable_top
 
 	if (topic_cname(ct->name, name, sizeof(name)) < 0)
 		return refuse(v, PROTO_ERR_INVALID_TOPIC_EXCEPTION, "not a legal topic name");
-	/* As mkdir: "__" names are the internal topics', never a client's
-	 * (made here, one would be neither replicated nor deletable). */
-	if (!strncmp(name, "__", 2))
-		return refuse(v, PROTO_ERR_INVALID_TOPIC_EXCEPTION,
-			      "\"__\" names are kept for internal topics");
-	/* A dot-name would share the mount's top with its views (.state). */
-	if (name[0] == '.')
-		return refuse(v, PROTO_ERR_INVALID_TOPIC_EXCEPTION,
-			      "dot-names are kept for the mount's metadata");
+	/* As mkdir: "__" names are the internal topics' (made here, one would
+	 * be neither replicated nor deletable), dot-names the mount's views'. */
+	const char *why = topic_name_refusal(name);
+	if (why)
+		return refuse(v, PROTO_ERR_INVALID_TOPIC_EXCEPTION, "%s", why);
 	if (broker_topic_get(b, name, &t) == 0) {
 		topic_put(t);
 		return refuse(v, PROTO_ERR_TOPIC_ALREADY_EXISTS, "topic '%s' already exists", name);

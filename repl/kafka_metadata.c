@@ -176,10 +176,9 @@ int kafka_topic_find(struct kafka_api *ka, struct kstr name, bool create, struct
 	if (!topic_name_valid(s))
 		return -EINVAL;
 	rc = broker_topic_get(ka->b, s, out);
-	/* Never "__" (internal) or dot-names (the mount's views), as mkdir
-	 * and CreateTopics. */
+	/* Never a name mkdir and CreateTopics refuse ("__", dot-names). */
 	if (rc != -ENOENT || !create || !broker_cfg(ka->b)->auto_create_topics ||
-	    !strncmp(s, "__", 2) || s[0] == '.')
+	    topic_name_refusal(s))
 		return rc;
 	rc = broker_topic_create(ka->b, s, 0, 0, 0755, out);
 	if (rc == -EEXIST) /* made meanwhile by another request */

@@ -73,6 +73,10 @@ int broker_close(struct broker *b);
 
 /* Kafka topic name rules: [A-Za-z0-9._-]{1,249}, not "." or "..". */
 bool topic_name_valid(const char *name);
+/* Why a user (mkdir, CreateTopics, auto-creation) may not make a topic of
+ * this name: the name rules, and no leading '.' (the mount's views) or
+ * "__" (the internal topics'); NULL when it may. */
+const char *topic_name_refusal(const char *name);
 /* -EINVAL bad name, -EEXIST exists, -ENOSPC/-EIO. *out may be NULL. */
 int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
 			struct topic **out);

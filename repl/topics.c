@@ -57,6 +57,17 @@ bool topic_name_valid(const char *name)
 	return true;
 }
 
+const char *topic_name_refusal(const char *name)
+{
+	if (!topic_name_valid(name))
+		return "a topic name is 1-249 of [A-Za-z0-9._-], not . or ..";
+	if (name[0] == '.')
+		return "dot-names are kept for the mount's metadata";
+	if (name[0] == '_' && name[1] == '_')
+		return "\"__\" names are kept for internal topics";
+	return NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* Topic objects */
 
