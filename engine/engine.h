@@ -814,6 +814,19 @@ int logmgr_drop_log(struct logmgr *m, const char *topic, int partition);
  * I/O (log_clean, log_flush, retention) without that lock. Any thread. */
 void log_ref(struct log *l);
 void log_unref(struct log *l);
+/* partition.metadata beside a log (Kafka's PartitionMetadataFile): the id
+ * of the topic the log belongs to, which its owner sets and compares, so
+ * that a log of an earlier topic of the same name is known for one:
+ *
+ *     version: 0
+ *     topic_id: <id>
+ *
+ * logmgr_topic_id: 1 with the id in out, 0 when the log has none (or no
+ * directory), -EBADMSG a file that does not parse, -errno. The file is
+ * written durably (tmp, fsync, rename); -ENOENT without the log's
+ * directory. The id is 1..63 bytes of [A-Za-z0-9_-]. */
+int logmgr_topic_id(struct logmgr *m, const char *topic, int partition, char *out, size_t cap);
+int logmgr_set_topic_id(struct logmgr *m, const char *topic, int partition, const char *id);
 /* Writes the three checkpoint files (called periodically and at close). */
 int logmgr_checkpoint(struct logmgr *m);
 /* Names of the logs found in the data directory at open ("topic", p). */

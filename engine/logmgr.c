@@ -13,6 +13,9 @@
  *   log-start-offset-checkpoint        log start offsets
  *   cleaner-offset-checkpoint          first dirty offset of each log
  *                                      (below it the log is compacted)
+ *   <topic>-<p>/partition.metadata     the id of the topic the log belongs
+ *                                      to, when its owner keeps one
+ *                                      (logmgr_topic_id; Kafka's format)
  *   .clean-shutdown                    present only between a clean close
  *                                      and the next open
  *   .lock                              the pid of the process that has the
@@ -34,6 +37,7 @@
  * process or another, gets -EWOULDBLOCK: recovery by a second daemon would
  * cut the first one's active segment under its feet.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -406,6 +410,61 @@ int logmgr_get_log(struct logmgr *m, const char *topic, int partition, const str
 out:
 	pthread_mutex_unlock(&m->lock);
 	return rc;
+}
+
+#define TOPIC_ID_FILE "partition.metadata"
+
+static bool topic_id_valid(const char *id, size_t len)
+{
+	if (len < 1 || len > 63)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)id[i]) && id[i] != '_' && id[i] != '-')
+			return false;
+	return true;
+}
+
+int logmgr_topic_id(struct logmgr *m, const char *topic, int partition, char *out, size_t cap)
+{
+	char path[PATH_MAX], *text = NULL, *id, *end;
+	size_t len = 0;
+	int rc;
+
+	if (snprintf(path, sizeof(path), "%s/%s-%d/" TOPIC_ID_FILE, m->dir, topic, partition) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	rc = io_read_file(m->io, path, &text, &len);
+	if (rc == -ENOENT || rc == -ENOTDIR)
+		return 0;
+	if (rc < 0)
+		return rc;
+	/* Kafka's reader: "version: 0", then "topic_id: <id>". */
+	id = strncmp(text, "version: 0\ntopic_id: ", 21) == 0 ? text + 21 : NULL;
+	end = id ? strchr(id, '\n') : NULL;
+	if (!end || !topic_id_valid(id, (size_t)(end - id)) || (size_t)(end - id) >= cap) {
+		free(text);
+		return -EBADMSG;
+	}
+	memcpy(out, id, (size_t)(end - id));
+	out[end - id] = '\0';
+	free(text);
+	return 1;
+}
+
+int logmgr_set_topic_id(struct logmgr *m, const char *topic, int partition, const char *id)
+{
+	char dir[PATH_MAX], path[PATH_MAX + sizeof(TOPIC_ID_FILE) + 1], text[96];
+	int n;
+
+	if (!topic_id_valid(id, strlen(id)))
+		return -EINVAL;
+	if (snprintf(dir, sizeof(dir), "%s/%s-%d", m->dir, topic, partition) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	if (access(dir, F_OK) != 0)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/" TOPIC_ID_FILE, dir);
+	n = snprintf(text, sizeof(text), "version: 0\ntopic_id: %s\n", id);
+	return io_write_file_atomic(m->io, path, text, (size_t)n);
 }
 
 int logmgr_drop_log(struct logmgr *m, const char *topic, int partition)

@@ -306,8 +306,11 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 		struct cluster_local local = {
 			.m = b->m,
 			.unclean = !b->fresh && !logmgr_was_clean(b->m),
-			.topics = { topics_cluster_appeared, topics_cluster_retain,
-				    topics_cluster_config, b },
+			.topics = { .appeared = topics_cluster_appeared,
+				    .retain = topics_cluster_retain,
+				    .config = topics_cluster_config,
+				    .incarnation = topics_cluster_incarnation,
+				    .arg = b },
 		};
 
 		rc = cluster_open(&b->cfg, b, &local, &b->cluster);

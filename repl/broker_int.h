@@ -139,6 +139,9 @@ struct topic {
 	char meta_file[256]; /* file name in DATA/meta/topics/ */
 	uint64_t id;
 	int64_t ctime_ms;
+	/* Under the broker's admin_mu: the cluster's topic id its logs were
+	 * found to agree with (topics_cluster_incarnation), "" before. */
+	char cluster_id[32];
 	pthread_rwlock_t lock;
 	/* Under lock: */
 	atomic_bool deleted; /* deleted, or broker closed */
@@ -349,6 +352,8 @@ static inline bool broker_replicated(const struct broker *b, const char *topic)
 /* The cluster's topic hooks (cluster.h), on the cluster thread. */
 int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, const bool *local,
 			    uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc);
+int topics_cluster_incarnation(void *arg, const char *topic, int32_t partition,
+			       const char *topic_id);
 void topics_cluster_retain(void *arg, char **names, int n,
 			   bool (*still_there)(void *zarg, const char *topic), void *zarg);
 /* The cluster's overrides of topic (its /config/topics znode) applied to

@@ -600,6 +600,10 @@ static int read_topics(struct cluster *c)
 			rc = r;
 			break;
 		}
+		/* A local topic of the name that is an earlier topic's goes
+		 * first, and is made again below. */
+		if (t.assignment.topic_id[0] && h->incarnation)
+			h->incarnation(h->arg, names[i], -1, t.assignment.topic_id);
 		topic_owner_of(&zc, &uid, &gid, &mode);
 		local = calloc((size_t)t.assignment.n_partitions + 1, sizeof(*local));
 		if (!local) {

@@ -103,6 +103,14 @@ struct cluster_topic_hooks {
 	 * after its appearance and after each notification
 	 * /config/changes/config_change_<seq> naming "topics/<t>". */
 	int (*config)(void *arg, const char *topic, const struct zk_config *zc);
+	/* Before a topic of the cluster with that id (Kafka's topic id, not
+	 * "") is made or opened here (the cluster thread, partition -1; a
+	 * LeaderAndIsr, the partition): removes the local topic when a log
+	 * of it belongs to another id (partition.metadata: a topic of the
+	 * name deleted and made again while this broker missed it), and the
+	 * partition's log when the topic here does not hold it and it
+	 * belongs to another id. 1 when it removed something, else 0. */
+	int (*incarnation)(void *arg, const char *topic, int32_t partition, const char *topic_id);
 	void *arg;
 };
 

@@ -210,13 +210,43 @@ static void new_log_config(struct cluster_repl *cr, const char *topic, struct lo
 	*lc = tc.log;
 }
 
-static int logs_open(void *arg, const char *topic, int32_t partition, void (*changed)(void *),
-		     void *changed_arg, const struct partition_log_ops **ops, void **log)
+/* The topic id beside a replica's log (partition.metadata), written at
+ * its first LeaderAndIsr with one. A log of another id here means the
+ * broker's removal of an earlier topic failed: the replica is refused
+ * rather than served. */
+static int topic_id_keep(struct cluster_repl *cr, const char *topic, int32_t partition,
+			 const char *topic_id)
+{
+	char had[64];
+	int rc = logmgr_topic_id(cr->local.m, topic, partition, had, sizeof(had));
+
+	if (rc == 0 || rc == -EBADMSG)
+		rc = logmgr_set_topic_id(cr->local.m, topic, partition, topic_id);
+	else if (rc == 1 && strcmp(had, topic_id) != 0)
+		rc = -EEXIST;
+	else if (rc == 1)
+		rc = 0;
+	if (rc < 0)
+		mq_log(MQ_ERR, "%s-%d: topic id %s not kept beside the log: %s", topic,
+		       (int)partition, topic_id,
+		       rc == -EEXIST ? "it holds an earlier topic's records" : strerror(-rc));
+	return rc;
+}
+
+static int logs_open(void *arg, const char *topic, int32_t partition, const char *topic_id,
+		     void (*changed)(void *), void *changed_arg,
+		     const struct partition_log_ops **ops, void **log)
 {
 	struct cluster_repl *cr = arg;
-	struct log_slot *s = calloc(1, sizeof(*s));
+	const struct cluster_topic_hooks *h = &cr->local.topics;
+	struct log_slot *s;
 	int rc;
 
+	/* A log here of an earlier topic of the name goes first (the
+	 * broker's topic with it): never a replica of the new one. */
+	if (topic_id[0] && h->incarnation)
+		h->incarnation(h->arg, topic, partition, topic_id);
+	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	struct log_config lc = cr->cfg->log;
@@ -228,6 +258,8 @@ static int logs_open(void *arg, const char *topic, int32_t partition, void (*cha
 		lc.replica = true;
 		rc = logmgr_get_log(cr->local.m, topic, partition, &lc, true, &s->l);
 	}
+	if (rc == 0 && topic_id[0])
+		rc = topic_id_keep(cr, topic, partition, topic_id);
 	if (rc < 0) {
 		free(s);
 		return rc;
@@ -553,6 +585,7 @@ static int topic_states(const struct controller_partition_state *s, int n,
 	for (int i = 0; i < n; i++) {
 		if (!nt || strcmp(t[nt - 1].topic_name.ptr, s[i].topic)) {
 			t[nt].topic_name = kstr_of(s[i].topic);
+			zk_uuid_bytes(s[i].topic_id, t[nt].topic_id);
 			t[nt].partition_states = &p[i];
 			nt++;
 		}
@@ -748,7 +781,7 @@ static int states_of(const struct proto_topic_state *t, int nt,
 	for (int i = 0; i < nt; i++) {
 		if (t[i].topic_name.len < 0 || t[i].n_partitions < 0)
 			return -EBADMSG;
-		bytes += (size_t)t[i].topic_name.len + 1;
+		bytes += (size_t)t[i].topic_name.len + 1 + ZK_UUID_LEN + 1;
 		n += t[i].n_partitions;
 	}
 	s = calloc((size_t)n + 1, sizeof(*s));
@@ -760,14 +793,17 @@ static int states_of(const struct proto_topic_state *t, int nt,
 	}
 	at = nb;
 	for (int i = 0; i < nt; i++) {
+		char *id = at + t[i].topic_name.len + 1;
+
 		memcpy(at, t[i].topic_name.ptr, (size_t)t[i].topic_name.len);
 		at[t[i].topic_name.len] = '\0';
+		zk_uuid_string(t[i].topic_id, id); /* "" before v5 */
 		for (int j = 0; j < t[i].n_partitions; j++, k++) {
 			const struct proto_part_state *p = &t[i].partition_states[j];
 
 			s[k] = (struct controller_partition_state){
 				.topic = at,
-				.topic_id = "",
+				.topic_id = id,
 				.partition = p->partition_index,
 				.controller_epoch = p->controller_epoch,
 				.leader = p->leader,
@@ -781,7 +817,7 @@ static int states_of(const struct proto_topic_state *t, int nt,
 				.is_new = p->is_new,
 			};
 		}
-		at += t[i].topic_name.len + 1;
+		at = id + ZK_UUID_LEN + 1;
 	}
 	*out = s;
 	*names = nb;

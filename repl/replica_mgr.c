@@ -27,6 +27,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "util/tpindex.h"
@@ -43,6 +44,7 @@ struct rm_part {
 	void *log;
 	int32_t source;           /* leader whose fetcher has it, -1 none */
 	int32_t controller_epoch; /* of the LeaderAndIsr that set its state */
+	char topic_id[32];        /* of the LeaderAndIsr that opened it, "" none */
 	bool delete_log;          /* stopped: delete the log when closed */
 };
 
@@ -281,7 +283,8 @@ static bool has(const int32_t *ids, int n, int32_t id)
 }
 
 /* The local replica of s, opened when new (apply_mu held). */
-static int part_open(struct replica_mgr *rm, const char *topic, int32_t index, struct rm_part **out)
+static int part_open(struct replica_mgr *rm, const char *topic, int32_t index, const char *topic_id,
+		     struct rm_part **out)
 {
 	struct partition_config pc = {
 		.broker_id = rm->cfg.broker_id,
@@ -310,7 +313,9 @@ static int part_open(struct replica_mgr *rm, const char *topic, int32_t index, s
 	strcpy(rp->topic, topic);
 	rp->index = index;
 	rp->source = -1;
-	rc = rm->cfg.logs.open(rm->cfg.logs.arg, topic, index, log_changed, rm, &ops, &rp->log);
+	snprintf(rp->topic_id, sizeof(rp->topic_id), "%s", topic_id ? topic_id : "");
+	rc = rm->cfg.logs.open(rm->cfg.logs.arg, topic, index, rp->topic_id, log_changed, rm, &ops,
+			       &rp->log);
 	if (rc < 0) {
 		mq_log(MQ_ERR, "%s-%d: cannot open the local log: %s", topic, (int)index,
 		       strerror(-rc));
@@ -358,6 +363,37 @@ static void state_of(const struct controller_partition_state *s, struct partitio
 	memcpy(st->isr, s->isr, sizeof(int32_t) * (size_t)s->n_isr);
 }
 
+static int stop_one(struct replica_mgr *rm, const struct controller_stop_replica *s,
+		    bool delete_log);
+
+/* Rule 6: the local replica of an earlier topic of the name goes. */
+static void retire_if_stale(struct replica_mgr *rm, const struct controller_partition_state *s)
+{
+	const struct controller_stop_replica stop = { .topic = s->topic,
+						      .partition = s->partition,
+						      .delete_partition = true };
+	char had[sizeof(((struct rm_part *)0)->topic_id)] = "";
+	int i;
+
+	if (!s->topic_id || !s->topic_id[0])
+		return;
+	pthread_mutex_lock(&rm->mu);
+	i = part_find(rm, s->topic, s->partition);
+	if (i >= 0)
+		memcpy(had, rm->parts[i]->topic_id, sizeof(had));
+	pthread_mutex_unlock(&rm->mu);
+	if (i < 0 || !had[0] || strcmp(had, s->topic_id) == 0)
+		return;
+	mq_log(MQ_WARN,
+	       "%s-%d: the local replica is of an earlier topic of that name (topic id %s, the "
+	       "controller's %s): stopped, opened again",
+	       s->topic, (int)s->partition, had, s->topic_id);
+	/* Its log's owner (the broker's topic) finds it stale and drops it
+	 * when the partition opens again (logs.open): not deleted here. */
+	if (stop_one(rm, &stop, false) == 0)
+		log_changed(rm); /* its parked fetches answered now */
+}
+
 static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
 		       const struct controller_partition_state *s)
 {
@@ -372,7 +408,8 @@ static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
 	if (s->n_replicas > PARTITION_MAX_REPLICAS || s->n_isr > s->n_replicas || s->n_isr < 0)
 		return -EINVAL;
 	state_of(s, &st);
-	rc = part_open(rm, s->topic, s->partition, &rp);
+	retire_if_stale(rm, s);
+	rc = part_open(rm, s->topic, s->partition, s->topic_id, &rp);
 	if (rc < 0)
 		return rc;
 	if (s->leader < 0) {
@@ -481,7 +518,8 @@ static void reap(struct replica_mgr *rm, bool all)
 	}
 }
 
-static int stop_one(struct replica_mgr *rm, const struct controller_stop_replica *s)
+static int stop_one(struct replica_mgr *rm, const struct controller_stop_replica *s,
+		    bool delete_log)
 {
 	struct rm_part *rp = NULL, **ns;
 	int i;
@@ -497,7 +535,9 @@ static int stop_one(struct replica_mgr *rm, const struct controller_stop_replica
 		tpindex_remove(&rm->parts_ix, i, rm->n_parts);
 		rm->parts[i] = rm->parts[--rm->n_parts];
 	}
-	if (s->delete_partition)
+	/* A retired replica (rule 6) keeps the metadata: it is the new
+	 * topic's. */
+	if (s->delete_partition && delete_log)
 		meta_remove(rm, s->topic, s->partition);
 	if (i >= 0 && !rp)
 		rp = rm->parts[i];
@@ -508,7 +548,7 @@ static int stop_one(struct replica_mgr *rm, const struct controller_stop_replica
 	if (!s->delete_partition)
 		return 0; /* Kafka keeps the replica, just no longer fetching */
 	partition_make_none(rp->p);
-	rp->delete_log = true;
+	rp->delete_log = delete_log;
 	rm->stopped[rm->n_stopped++] = rp;
 	return 0;
 }
@@ -519,7 +559,7 @@ int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch, i
 	int rc = begin_request(rm, controller_epoch, broker_epoch);
 
 	for (int i = 0; rc == 0 && i < n; i++) {
-		int e = stop_one(rm, &parts[i]);
+		int e = stop_one(rm, &parts[i], true);
 
 		if (errors)
 			errors[i] = e;

@@ -35,6 +35,13 @@
  *      leader epoch still makes this broker leader the new state is
  *      applied (an ISR change made meanwhile); anything else waits for the
  *      controller's next LeaderAndIsr.
+ *   6. A LeaderAndIsr whose topic id differs from the one the local
+ *      replica was opened under (both known) is of a new topic of the
+ *      name, deleted and made again while this broker missed the
+ *      StopReplica: the old replica is stopped (as by StopReplica, its
+ *      log left to its owner) and the partition opened again, under the
+ *      new id (Kafka's topic ids, KIP-516). Its epochs are the new
+ *      topic's, lower than the old replica's: rule 2 would refuse them.
  *
  * Threads and locks: replica_mgr_leader_and_isr, _stop_replica and
  * _update_metadata may come from any thread; the first two are serialised
@@ -58,10 +65,13 @@ struct fetch_serve;
 
 struct replica_log_provider {
 	/* Opens the local log of topic-partition, creating it when missing.
-	 * changed(changed_arg) is to be called (any thread, no lock the
-	 * caller holds) after its LEO or hw moved. */
-	int (*open)(void *arg, const char *topic, int32_t partition, void (*changed)(void *arg),
-		    void *changed_arg, const struct partition_log_ops **ops, void **log);
+	 * topic_id (the controller's id of the topic, "" when it has none):
+	 * a local log of an earlier topic of the name is not opened but
+	 * replaced by an empty one. changed(changed_arg) is to be called (any
+	 * thread, no lock the caller holds) after its LEO or hw moved. */
+	int (*open)(void *arg, const char *topic, int32_t partition, const char *topic_id,
+		    void (*changed)(void *arg), void *changed_arg,
+		    const struct partition_log_ops **ops, void **log);
 	/* Closes a log open returned; with delete_log its files go too.
 	 * changed is not called once it returns. */
 	int (*close)(void *arg, const char *topic, int32_t partition, void *log, bool delete_log);

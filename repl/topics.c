@@ -489,24 +489,33 @@ int broker_topic_delete(struct broker *b, const char *name)
 	return topic_delete_local(b, name);
 }
 
+static int topic_delete_locked(struct broker *b, const char *name);
+
 static int topic_delete_local(struct broker *b, const char *name)
+{
+	int rc;
+
+	pthread_mutex_lock(&b->admin_mu);
+	rc = topic_delete_locked(b, name);
+	pthread_mutex_unlock(&b->admin_mu);
+	return rc;
+}
+
+/* (admin_mu held) */
+static int topic_delete_locked(struct broker *b, const char *name)
 {
 	struct topic *t;
 	int i, rc, nparts;
 
-	pthread_mutex_lock(&b->admin_mu);
 	i = cat_find(b, name);
-	if (i < 0) {
-		pthread_mutex_unlock(&b->admin_mu);
+	if (i < 0)
 		return -ENOENT;
-	}
 	t = b->topics[i];
 	pthread_rwlock_wrlock(&t->lock);
 	rc = catalog_remove(b, t->meta_file);
 	if (rc < 0) {
 		mq_log(MQ_ERR, "topic %s: cannot remove its metadata: %s", name, strerror(-rc));
 		pthread_rwlock_unlock(&t->lock);
-		pthread_mutex_unlock(&b->admin_mu);
 		return rc;
 	}
 	atomic_store(&t->deleted, true);
@@ -536,10 +545,77 @@ static int topic_delete_local(struct broker *b, const char *name)
 	 * be made again. */
 	if (b->cluster)
 		observer_drop(cluster_observers(b->cluster), name, -1);
-	pthread_mutex_unlock(&b->admin_mu);
 	mq_log(MQ_INFO, "topic %s: deleted", name);
 	topic_put(t);
 	return 0;
+}
+
+/* Whether the log of topic-partition here belongs to another topic id
+ * than id (its partition.metadata says so); into had. */
+static bool log_of_other_id(struct broker *b, const char *topic, int partition, const char *id,
+			    char *had, size_t cap)
+{
+	int r = logmgr_topic_id(b->m, topic, partition, had, cap);
+
+	if (r < 0 && r != -EBADMSG)
+		mq_log_limited(MQ_WARN, "%s-%d: its partition.metadata not read: %s", topic,
+			       partition, strerror(-r));
+	return r == 1 && strcmp(had, id) != 0;
+}
+
+int topics_cluster_incarnation(void *arg, const char *topic, int32_t partition,
+			       const char *topic_id)
+{
+	struct broker *b = arg;
+	char had[64] = "";
+	struct topic *t = NULL;
+	bool stale = false, held = false;
+	int i, removed = 0;
+
+	if (!topic_id || !topic_id[0])
+		return 0;
+	pthread_mutex_lock(&b->admin_mu);
+	i = cat_find(b, topic);
+	if (i >= 0) {
+		t = b->topics[i];
+		pthread_rwlock_rdlock(&t->lock);
+		/* Each log's file is read once per topic made here: t->cluster_id
+		 * is the id they were found to agree with. */
+		if (strcmp(t->cluster_id, topic_id) != 0)
+			for (int p = 0; p < t->nparts && !stale; p++)
+				stale = t->parts[p]->log &&
+					log_of_other_id(b, topic, p, topic_id, had, sizeof(had));
+		held = partition >= 0 && partition < t->nparts && t->parts[partition]->log;
+		pthread_rwlock_unlock(&t->lock);
+	}
+	if (stale) {
+		mq_log(MQ_WARN,
+		       "topic %s: the local copy is of an earlier topic of that name (topic id %s, "
+		       "the cluster's %s): removed here, made again empty",
+		       topic, had, topic_id);
+		if (topic_delete_locked(b, topic) == 0)
+			removed = 1;
+		held = false;
+	} else if (t) {
+		snprintf(t->cluster_id, sizeof(t->cluster_id), "%s", topic_id);
+	}
+	/* A replica's log the topic here does not hold (made by a
+	 * LeaderAndIsr before the topic, or left by a removed topic). */
+	if (partition >= 0 && !held &&
+	    log_of_other_id(b, topic, partition, topic_id, had, sizeof(had))) {
+		struct log_config lc = b->cfg.log;
+		struct log *l;
+
+		mq_log(MQ_WARN,
+		       "%s-%d: the local log is of an earlier topic of that name (topic id %s, the "
+		       "cluster's %s): dropped",
+		       topic, (int)partition, had, topic_id);
+		if (logmgr_get_log(b->m, topic, partition, &lc, false, &l) == 0 &&
+		    logmgr_drop_log(b->m, topic, partition) == 0)
+			removed = 1;
+	}
+	pthread_mutex_unlock(&b->admin_mu);
+	return removed;
 }
 
 int broker_topic_get(struct broker *b, const char *name, struct topic **out)

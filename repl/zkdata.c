@@ -342,11 +342,52 @@ int zk_uuid_valid(const char *s)
 	return !zero;
 }
 
+void zk_uuid_bytes(const char *s, uint8_t out[16])
+{
+	uint32_t acc = 0;
+	int bits = 0, o = 0;
+
+	memset(out, 0, 16);
+	if (!zk_uuid_valid(s))
+		return;
+	/* 22 characters of 6 bits: 128 bits of id, then 4 zero bits. */
+	for (int i = 0; i < ZK_UUID_LEN && o < 16; i++) {
+		acc = acc << 6 | (uint32_t)b64_value(s[i]);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (uint8_t)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+}
+
+void zk_uuid_string(const uint8_t b[16], char out[ZK_UUID_LEN + 1])
+{
+	uint32_t acc = 0;
+	int bits = 0, o = 0, zero = 1;
+
+	for (int i = 0; i < 16; i++)
+		zero &= b[i] == 0;
+	out[0] = '\0';
+	if (zero)
+		return;
+	for (int i = 0; i < 16; i++) {
+		acc = acc << 8 | b[i];
+		bits += 8;
+		while (bits >= 6) {
+			bits -= 6;
+			out[o++] = b64url[acc >> bits & 63];
+		}
+		acc &= (1u << bits) - 1;
+	}
+	out[o++] = b64url[acc << (6 - bits) & 63]; /* the last 4 bits, padded */
+	out[o] = '\0';
+}
+
 int zk_uuid_new(char out[ZK_UUID_LEN + 1])
 {
-	uint8_t b[18];
-	char tmp[24];
-	int i, o;
+	uint8_t b[16];
 
 	do {
 		size_t got = 0;
@@ -361,19 +402,7 @@ int zk_uuid_new(char out[ZK_UUID_LEN + 1])
 			}
 			got += (size_t)r;
 		}
-		/* Two zero bytes of padding make 6 groups of 3; the last
-		 * two characters they give are padding and dropped. */
-		b[16] = b[17] = 0;
-		for (i = 0, o = 0; i < 18; i += 3) {
-			uint32_t w = (uint32_t)b[i] << 16 | (uint32_t)b[i + 1] << 8 | b[i + 2];
-
-			tmp[o++] = b64url[w >> 18 & 63];
-			tmp[o++] = b64url[w >> 12 & 63];
-			tmp[o++] = b64url[w >> 6 & 63];
-			tmp[o++] = b64url[w & 63];
-		}
-		memcpy(out, tmp, ZK_UUID_LEN);
-		out[ZK_UUID_LEN] = '\0';
+		zk_uuid_string(b, out);
 		/* Kafka never hands out ids starting with '-' (they read as
 		 * command-line options) nor the reserved all-zero id. */
 	} while (out[0] == '-' || !zk_uuid_valid(out));

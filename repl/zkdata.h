@@ -113,6 +113,11 @@ int zk_user_name_valid(const char *user);
 int zk_uuid_new(char out[ZK_UUID_LEN + 1]);
 /* 1 when s is a valid id of that form, else 0. */
 int zk_uuid_valid(const char *s);
+/* The 16 bytes of an id, as the protocol carries them (Kafka's UUID
+ * type): all zero for "" or an invalid string, Kafka's ZERO_UUID. */
+void zk_uuid_bytes(const char *s, uint8_t out[16]);
+/* The string of 16 bytes: "" for all zero (no id). */
+void zk_uuid_string(const uint8_t b[16], char out[ZK_UUID_LEN + 1]);
 
 /* ---- /brokers/ids/<id> ---- */
 

@@ -474,6 +474,39 @@ static void test_delete(void **state)
 	topic_put(t);
 }
 
+/* Kafka's topic ids against a name's earlier topics: a local topic whose
+ * log says another id than the cluster's goes (one that says the same, or
+ * none, stays); a log no topic holds goes when it says another id. */
+static void test_incarnation(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+	struct log *l;
+
+	assert_int_equal(broker_topic_create(f->b, "inc", 0, 0, 0755, &t), 0);
+	assert_int_equal(produce_str(t, 0, "old\n"), 0);
+	/* No id beside its logs: nothing to compare, kept. */
+	assert_int_equal(topics_cluster_incarnation(f->b, "inc", -1, "AAAAAAAAAAAAAAAAAAAAAQ"), 0);
+	assert_int_equal(logmgr_set_topic_id(f->b->m, "inc", 0, "AAAAAAAAAAAAAAAAAAAAAQ"), 0);
+	assert_int_equal(topics_cluster_incarnation(f->b, "inc", 0, "AAAAAAAAAAAAAAAAAAAAAQ"), 0);
+	assert_false(topic_deleted(t));
+	assert_int_equal(topics_cluster_incarnation(f->b, "inc", -1, ""), 0);
+	assert_false(topic_deleted(t));
+	/* Another id: the topic goes, its logs with it. */
+	assert_int_equal(topics_cluster_incarnation(f->b, "inc", 0, "AAAAAAAAAAAAAAAAAAAAAg"), 1);
+	assert_true(topic_deleted(t));
+	assert_false(path_exists(f, "inc-0"));
+	assert_false(path_exists(f, "meta/topics/inc.properties"));
+	topic_put(t);
+	/* A log without a topic (a replica's, made before its topic). */
+	assert_int_equal(logmgr_get_log(f->b->m, "stray", 2, &f->b->cfg.log, true, &l), 0);
+	assert_int_equal(logmgr_set_topic_id(f->b->m, "stray", 2, "AAAAAAAAAAAAAAAAAAAAAQ"), 0);
+	assert_int_equal(topics_cluster_incarnation(f->b, "stray", 2, "AAAAAAAAAAAAAAAAAAAAAQ"), 0);
+	assert_true(path_exists(f, "stray-2"));
+	assert_int_equal(topics_cluster_incarnation(f->b, "stray", 2, "AAAAAAAAAAAAAAAAAAAAAg"), 1);
+	assert_false(path_exists(f, "stray-2"));
+}
+
 /* Reads DATA/<name> (malloc'ed, NUL-terminated). */
 static char *read_data_file(struct fx *f, const char *name)
 {
@@ -1209,6 +1242,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_partitions_grow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_incarnation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_logs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_fails_midway, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_does_not_hold_topic, setup, teardown),

@@ -151,6 +151,37 @@ static void test_dropped_log_forgotten(void **state)
 	assert_int_equal(st.hw, 1);
 }
 
+/* partition.metadata: none, then the id set, read back in Kafka's format;
+ * a damaged file is -EBADMSG; a log dropped and made again has none. */
+static void test_topic_id_file(void **state)
+{
+	struct logfx *f = *state;
+	char id[64], path[PATH_MAX + 32], *text = NULL;
+	size_t len;
+
+	assert_int_equal(logmgr_topic_id(f->m, "t", 0, id, sizeof(id)), 0);
+	assert_int_equal(logmgr_topic_id(f->m, "nosuch", 0, id, sizeof(id)), 0);
+	assert_int_equal(logmgr_set_topic_id(f->m, "nosuch", 0, "abc"), -ENOENT);
+	assert_int_equal(logmgr_set_topic_id(f->m, "t", 0, "a/b"), -EINVAL);
+	assert_int_equal(logmgr_set_topic_id(f->m, "t", 0, "rTQXH9IrQnS7BZyAlHcxyw"), 0);
+	assert_int_equal(logmgr_topic_id(f->m, "t", 0, id, sizeof(id)), 1);
+	assert_string_equal(id, "rTQXH9IrQnS7BZyAlHcxyw");
+	assert_int_equal(logmgr_topic_id(f->m, "t", 0, id, 8), -EBADMSG); /* no room */
+	snprintf(path, sizeof(path), "%s/t-0/partition.metadata", logmgr_dir(f->m));
+	assert_int_equal(io_read_file(logmgr_io(f->m), path, &text, &len), 0);
+	assert_string_equal(text, "version: 0\ntopic_id: rTQXH9IrQnS7BZyAlHcxyw\n");
+	free(text);
+	assert_int_equal(io_write_file_atomic(logmgr_io(f->m), path, "version: 1\n", 11), 0);
+	assert_int_equal(logmgr_topic_id(f->m, "t", 0, id, sizeof(id)), -EBADMSG);
+	/* The log opens with it there (not a segment), and a new log of
+	 * the name has none. */
+	assert_int_equal(logmgr_close(f->m), 0);
+	logfx_open(f);
+	assert_int_equal(logmgr_drop_log(f->m, "t", 0), 0);
+	assert_int_equal(logmgr_get_log(f->m, "t", 0, &f->cfg, true, &f->l), 0);
+	assert_int_equal(logmgr_topic_id(f->m, "t", 0, id, sizeof(id)), 0);
+}
+
 /* 24 readers of a 3 MiB log under a 1 MiB budget: two get full read-ahead
  * buffers, the others small ones, and every reader reads every byte, in
  * small reads and in big (whole-batch) ones. */
@@ -223,6 +254,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close_marker_fails, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_readahead_budget, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_dropped_log_forgotten, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_topic_id_file, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -128,18 +128,21 @@ struct bk {
 	struct fetch_serve *fs;
 	struct net_server *srv;
 	int port;
-	struct tlog *t; /* the one log open (orders-0), or NULL */
+	struct tlog *t; /* the log last opened (orders-0), or NULL */
 	int opens, closes, deletes;
+	char topic_id[32]; /* of the last open */
 };
 
 static struct bk bks[NB + 1]; /* by broker id 1..3 */
 
-static int bk_open(void *arg, const char *topic, int32_t partition, void (*changed)(void *),
-		   void *changed_arg, const struct partition_log_ops **ops, void **log)
+static int bk_open(void *arg, const char *topic, int32_t partition, const char *topic_id,
+		   void (*changed)(void *), void *changed_arg, const struct partition_log_ops **ops,
+		   void **log)
 {
 	struct bk *b = arg;
 	char dir[160];
 
+	snprintf(b->topic_id, sizeof(b->topic_id), "%s", topic_id);
 	snprintf(dir, sizeof(dir), "%s/b%d", tmpdir, (int)b->id);
 	mkdir(dir, 0755);
 	snprintf(dir, sizeof(dir), "%s/b%d/%s-%d", tmpdir, (int)b->id, topic, (int)partition);
@@ -160,10 +163,11 @@ static int bk_close(void *arg, const char *topic, int32_t partition, void *log, 
 	struct bk *b = arg;
 	char dir[200];
 
-	assert_ptr_equal(log, b->t);
-	assert_int_equal(tlog_refs(b->t), 0);
-	tlog_close(b->t);
-	b->t = NULL;
+	/* The last one, or one a later open replaced (rule 6). */
+	assert_int_equal(tlog_refs(log), 0);
+	if (log == b->t)
+		b->t = NULL;
+	tlog_close(log);
 	b->closes++;
 	if (del) {
 		snprintf(dir, sizeof(dir), "%s/b%d/%s-%d", tmpdir, (int)b->id, topic,
@@ -848,6 +852,66 @@ static void test_stop_delete(void **state)
 	stop_all();
 }
 
+/* Rule 6: a LeaderAndIsr of another topic id than the replica's is a
+ * topic of the name made again: the old replica stops (its log left to
+ * its owner) and the partition opens again under the new id and the new
+ * topic's epochs, lower than the old one's. Without ids, rule 2. */
+static void test_topic_made_again(void **state)
+{
+	const int32_t one[1] = { 1 };
+	struct controller_partition_state s = {
+		.topic = "orders",
+		.topic_id = "AAAAAAAAAAAAAAAAAAAAAQ",
+		.partition = 0,
+		.controller_epoch = 1,
+		.leader = 1,
+		.leader_epoch = 6,
+		.isr = one,
+		.n_isr = 1,
+		.partition_epoch = 7,
+		.replicas = one,
+		.n_replicas = 1,
+	};
+	struct replica_mgr_stats rs;
+	int err = 99;
+
+	(void)state;
+	start_all();
+	assert_int_equal(replica_mgr_leader_and_isr(bks[1].rm, 1, -1, &s, 1, &err), 0);
+	assert_int_equal(err, 0);
+	assert_string_equal(bks[1].topic_id, "AAAAAAAAAAAAAAAAAAAAAQ");
+	/* The same id, an older epoch: refused (rule 2). */
+	s.leader_epoch = 2;
+	assert_int_equal(replica_mgr_leader_and_isr(bks[1].rm, 1, -1, &s, 1, &err), 0);
+	assert_int_equal(err, -ESTALE);
+	/* No id: rule 2 too. */
+	s.topic_id = "";
+	assert_int_equal(replica_mgr_leader_and_isr(bks[1].rm, 1, -1, &s, 1, &err), 0);
+	assert_int_equal(err, -ESTALE);
+	assert_int_equal(bks[1].opens, 1);
+	assert_int_equal(info_of(1).leader_epoch, 6);
+	/* Another id: the new topic's epoch 0 applies to a new replica. */
+	s.topic_id = "AAAAAAAAAAAAAAAAAAAAAg";
+	s.leader_epoch = 0;
+	s.partition_epoch = 0;
+	assert_int_equal(replica_mgr_leader_and_isr(bks[1].rm, 1, -1, &s, 1, &err), 0);
+	assert_int_equal(err, 0);
+	assert_int_equal(bks[1].opens, 2);
+	assert_string_equal(bks[1].topic_id, "AAAAAAAAAAAAAAAAAAAAAg");
+	assert_int_equal(info_of(1).leader_epoch, 0);
+	assert_int_equal(info_of(1).role, PARTITION_LEADER);
+	/* The old one waits for the tick, its log kept (the owner's). */
+	for (int64_t end = now_mono_ms() + 10000; bks[1].closes == 0 && now_mono_ms() < end;
+	     usleep(10000))
+		replica_mgr_tick(bks[1].rm, now_mono_ms());
+	replica_mgr_get_stats(bks[1].rm, &rs);
+	assert_int_equal(rs.stopped, 0);
+	assert_int_equal(bks[1].closes, 1);
+	assert_int_equal(bks[1].deletes, 0);
+	assert_non_null(bks[1].t);
+	stop_all();
+}
+
 /* UpdateMetadata: every topic of the cluster, sorted, with partition
  * counts and states; the live brokers; an older controller refused. */
 static void test_update_metadata(void **state)
@@ -930,6 +994,7 @@ int main(void)
 		cmocka_unit_test(test_unclean_follower_eligible),
 		cmocka_unit_test(test_unclean_new_partition_eligible),
 		cmocka_unit_test(test_stop_delete),
+		cmocka_unit_test(test_topic_made_again),
 		cmocka_unit_test(test_update_metadata),
 	};
 

@@ -580,6 +580,31 @@ static void test_cluster_id(void **state)
 		assert_true(id[0] != '-');
 		assert_true(zk_uuid_valid(id));
 	}
+	/* The protocol's 16 bytes and back; "" is the zero id. */
+	{
+		static const uint8_t one[16] = { [15] = 1 };
+		uint8_t b[16];
+		char str[ZK_UUID_LEN + 1];
+
+		zk_uuid_bytes(id, b);
+		zk_uuid_string(b, str);
+		assert_string_equal(str, id);
+		zk_uuid_string(one, str);
+		assert_string_equal(str, "AAAAAAAAAAAAAAAAAAAAAQ");
+		zk_uuid_bytes("AAAAAAAAAAAAAAAAAAAAAQ", b);
+		assert_memory_equal(b, one, 16);
+		/* rTQXH9Ir... is Kafka's own example: its first bytes. */
+		zk_uuid_bytes("rTQXH9IrQnS7BZyAlHcxyw", b);
+		assert_int_equal(b[0], 0xad);
+		assert_int_equal(b[1], 0x34);
+		assert_int_equal(b[15], 0xcb);
+		zk_uuid_bytes("", b);
+		zk_uuid_string(b, str);
+		assert_string_equal(str, "");
+		zk_uuid_bytes("not an id", b);
+		for (int k = 0; k < 16; k++)
+			assert_int_equal(b[k], 0);
+	}
 	s = zk_cluster_id_encode(id);
 	assert_int_equal(DEC(zk_cluster_id_decode, s, back, why), 0);
 	assert_string_equal(back, id);
