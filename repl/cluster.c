@@ -1094,6 +1094,7 @@ static int zk_start(struct cluster *c)
 		return rc;
 	cluster_repl_set_zk(c->cr, c->zk);
 	cluster_repl_set_ineligible_listener(c->cr, on_ineligible, c);
+	cluster_repl_set_leaders_listener(c->cr, forwarder_leaders_moved, c->fwd);
 	rc = read_users(c);
 	if (rc == 0)
 		rc = listener_start(c);

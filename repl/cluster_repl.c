@@ -122,6 +122,8 @@ struct cluster_repl {
 	struct ineligible *inel;
 	void (*inel_changed)(void *arg);
 	void *inel_arg;
+	void (*leaders_changed)(void *arg);
+	void *leaders_arg;
 };
 
 /* ---- logs ---- */
@@ -857,6 +859,8 @@ static int lisr_handler(void *arg, struct net_req *req)
 	if (rc == 0)
 		rc = replica_mgr_leader_and_isr(cr->rm, m->controller_epoch, m->broker_epoch, s, n,
 						errs);
+	if (rc == 0 && cr->leaders_changed)
+		cr->leaders_changed(cr->leaders_arg);
 	resp.error_code =
 		rc < 0 ? (rc == -EPERM ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED : err_of(rc))
 		       : PROTO_ERR_NONE;
@@ -915,6 +919,8 @@ static int um_handler(void *arg, struct net_req *req)
 	if (rc == 0)
 		rc = replica_mgr_update_metadata(cr->rm, m->controller_epoch, m->broker_epoch, live,
 						 m->n_live_brokers, s, n);
+	if (rc == 0 && cr->leaders_changed)
+		cr->leaders_changed(cr->leaders_arg);
 	resp.error_code = rc == -EPERM ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED : err_of(rc);
 	pos = net_req_begin(req);
 	rc = proto_um_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
@@ -1317,6 +1323,12 @@ void cluster_repl_set_ineligible_listener(struct cluster_repl *cr, void (*fn)(vo
 {
 	cr->inel_changed = fn;
 	cr->inel_arg = arg;
+}
+
+void cluster_repl_set_leaders_listener(struct cluster_repl *cr, void (*fn)(void *arg), void *arg)
+{
+	cr->leaders_changed = fn;
+	cr->leaders_arg = arg;
 }
 
 struct replica_mgr *cluster_repl_replicas(struct cluster_repl *cr)

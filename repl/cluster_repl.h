@@ -87,6 +87,12 @@ int cluster_repl_ineligible(struct cluster_repl *cr, struct zk_tp **out);
 void cluster_repl_set_ineligible_listener(struct cluster_repl *cr, void (*fn)(void *arg),
 					  void *arg);
 
+/* fn(arg) is called (the handler's thread, no lock held; it must not
+ * block) after each LeaderAndIsr and UpdateMetadata the replica manager
+ * applied: the partitions' leaders may have moved. Before the listener
+ * starts. */
+void cluster_repl_set_leaders_listener(struct cluster_repl *cr, void (*fn)(void *arg), void *arg);
+
 /* MNT/.state and MNT/.metrics lines of replication. */
 void cluster_repl_state_text(struct cluster_repl *cr, FILE *f);
 void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f);

@@ -26,15 +26,26 @@
  *      later write can never be taken for it.
  *   4. Sent at least once without an answer, then out of time: -ETIMEDOUT
  *      (maybe appended), never -EAGAIN (which promises nothing appended).
+ *   5. A leader that stops answering without closing the connection (a
+ *      frozen process or machine) is not waited for once the metadata
+ *      names another leader: the Produce waiting for its answer is in
+ *      flights, and forwarder_leaders_moved wakes it (its connection's
+ *      eventfd, which interrupts net_client_call); the connection is
+ *      closed and rule 1 resends to the new leader, as for a lost
+ *      connection. Without it the write would wait request.timeout.ms.
  *
- * Locks: mu guards the idle connections (a leaf). A connection is used by one thread at a time: taken off the idle list,
- * put back after a clean exchange, closed after any error.
+ * Locks: mu guards the idle connections and the flights (a leaf but for
+ * cluster_repl_leader_of's table lock, taken under it). A connection is
+ * used by one thread at a time: taken off the idle list, put back after a
+ * clean exchange, closed after any error.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 
 #include "repl/broker_int.h"
 #include "repl/cluster_repl.h"
@@ -57,6 +68,15 @@ struct fwd_conn {
 	struct fwd_conn *next;
 	int32_t id;
 	struct net_client *c;
+	int wake; /* eventfd: rule 5 */
+};
+
+/* A Produce waiting for its leader's answer (rule 5). */
+struct fwd_flight {
+	struct fwd_flight *next;
+	struct fwd_conn *k;
+	const char *topic;
+	int partition;
 };
 
 struct forwarder {
@@ -66,6 +86,7 @@ struct forwarder {
 	pthread_mutex_t mu;
 	struct fwd_conn *idle;
 	int n_idle;
+	struct fwd_flight *flights;
 };
 
 int forwarder_new(struct cluster_repl *cr, struct producer_ids *pids, int32_t broker_id,
@@ -83,6 +104,13 @@ int forwarder_new(struct cluster_repl *cr, struct producer_ids *pids, int32_t br
 	return 0;
 }
 
+static void conn_close(struct fwd_conn *k)
+{
+	net_client_close(k->c);
+	close(k->wake);
+	free(k);
+}
+
 void forwarder_free(struct forwarder *f)
 {
 	if (!f)
@@ -91,8 +119,7 @@ void forwarder_free(struct forwarder *f)
 		struct fwd_conn *k = f->idle;
 
 		f->idle = k->next;
-		net_client_close(k->c);
-		free(k);
+		conn_close(k);
 	}
 	pthread_mutex_destroy(&f->mu);
 	free(f);
@@ -121,8 +148,7 @@ static struct fwd_conn *conn_take(struct forwarder *f, int32_t id, int64_t deadl
 		}
 		/* The leader closed it (connections.max.idle.ms, a restart):
 		 * a request written there would be in doubt for nothing. */
-		net_client_close(k->c);
-		free(k);
+		conn_close(k);
 	}
 	pthread_mutex_unlock(&f->mu);
 	if (left <= 0)
@@ -131,14 +157,21 @@ static struct fwd_conn *conn_take(struct forwarder *f, int32_t id, int64_t deadl
 	if (!k)
 		return NULL;
 	k->id = id;
+	k->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (k->wake < 0) {
+		free(k);
+		return NULL;
+	}
 	left = left < FWD_CONNECT_MS ? left : FWD_CONNECT_MS;
 	rc = cluster_repl_connect(f->cr, id, left, &k->c);
 	if (rc < 0) {
 		mq_log_limited(MQ_WARN, "forwarding writes: cannot reach broker %d: %s", (int)id,
 			       strerror(-rc));
+		close(k->wake);
 		free(k);
 		return NULL;
 	}
+	net_client_set_wake(k->c, k->wake);
 	return k;
 }
 
@@ -154,10 +187,62 @@ static void conn_put(struct forwarder *f, struct fwd_conn *k, bool good)
 		}
 		pthread_mutex_unlock(&f->mu);
 	}
-	if (k) {
-		net_client_close(k->c);
-		free(k);
-	}
+	if (k)
+		conn_close(k);
+}
+
+/* ---- rule 5 ---- */
+
+/* Whether id still leads (topic, partition) here: no answer (a metadata
+ * error) counts as yes, so that only a known move ends a wait. */
+static bool still_leads(struct forwarder *f, const char *topic, int partition, int32_t id)
+{
+	int32_t leader = -1;
+
+	return cluster_repl_leader_of(f->cr, topic, partition, &leader) < 0 || leader == id;
+}
+
+/* Puts fl in flights, then looks at the leader once more (a move just
+ * before it was put there woke no one): false when it moved already. */
+static bool flight_begin(struct forwarder *f, struct fwd_flight *fl)
+{
+	uint64_t v;
+
+	/* A wake-up left from an earlier flight on this connection. */
+	while (read(fl->k->wake, &v, sizeof(v)) > 0)
+		;
+	pthread_mutex_lock(&f->mu);
+	fl->next = f->flights;
+	f->flights = fl;
+	pthread_mutex_unlock(&f->mu);
+	return still_leads(f, fl->topic, fl->partition, fl->k->id);
+}
+
+static void flight_end(struct forwarder *f, struct fwd_flight *fl)
+{
+	pthread_mutex_lock(&f->mu);
+	for (struct fwd_flight **pp = &f->flights; *pp; pp = &(*pp)->next)
+		if (*pp == fl) {
+			*pp = fl->next;
+			break;
+		}
+	pthread_mutex_unlock(&f->mu);
+}
+
+void forwarder_leaders_moved(void *arg)
+{
+	struct forwarder *f = arg;
+	const uint64_t one = 1;
+
+	if (!f)
+		return;
+	pthread_mutex_lock(&f->mu);
+	for (struct fwd_flight *fl = f->flights; fl; fl = fl->next)
+		if (!still_leads(f, fl->topic, fl->partition, fl->k->id) &&
+		    write(fl->k->wake, &one, sizeof(one)) < 0)
+			mq_log_limited(MQ_WARN, "forwarding writes: wake-up of %s-%d lost: %s",
+				       fl->topic, fl->partition, strerror(errno));
+	pthread_mutex_unlock(&f->mu);
 }
 
 /* ---- one Produce to a remote leader ---- */
@@ -237,10 +322,22 @@ static int send_remote(struct forwarder *f, int32_t id, const char *topic, int p
 	proto_out_init(&out, len + 4096);
 	rc = proto_produce_req_body(&out, (int16_t)v, &req);
 	if (rc == 0) {
-		*sent = true;
-		rc = net_client_call(k->c, PROTO_API_PRODUCE, (int16_t)v, out.w.buf, out.w.len, 0,
-				     req.timeout_ms + FWD_RESP_MARGIN, &nr);
-		if (rc < 0)
+		struct fwd_flight fl = { .k = k, .topic = topic, .partition = partition };
+
+		if (flight_begin(f, &fl)) {
+			*sent = true;
+			rc = net_client_call(k->c, PROTO_API_PRODUCE, (int16_t)v, out.w.buf,
+					     out.w.len, 0, req.timeout_ms + FWD_RESP_MARGIN, &nr);
+		} else {
+			rc = -EREMOTE; /* not sent: the next leader's */
+		}
+		flight_end(f, &fl);
+		if (rc == -EINTR)
+			mq_log_limited(MQ_INFO,
+				       "forwarding writes: %s-%d: broker %d no longer leads it and "
+				       "has not answered: sent to the new leader",
+				       topic, partition, (int)id);
+		if (rc < 0 && rc != -EREMOTE)
 			rc = -ENOTCONN;
 	}
 	proto_out_free(&out);

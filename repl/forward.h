@@ -25,6 +25,12 @@ int forwarder_new(struct cluster_repl *cr, struct producer_ids *pids, int32_t br
 /* Closes the connections. NULL is fine. No forward may be running. */
 void forwarder_free(struct forwarder *f);
 
+/* The partitions' leaders may have moved (cluster_repl's leaders
+ * listener; arg is the forwarder): each Produce waiting for an answer from
+ * a broker that no longer leads its partition stops waiting, and its
+ * batches go to the new leader (the resend rule, forward.c). */
+void forwarder_leaders_moved(void *arg);
+
 /* Appends recs[0..n) to partition pt of t on its leader, elsewhere (or
  * here, once this broker leads it), with the acknowledgement of cfg->acks
  * (acks=0 is sent as 1, so that errors come back); called by the

@@ -10,7 +10,12 @@
 # (SIGSTOP) so that the leader, which appended the write and whose other
 # follower copied it, cannot commit it and answers nothing; the leader is
 # killed, the stopped follower continued; the write is resent to the new
-# leader and returns success, and the record is in the log once.
+# leader and returns success, and the record is in the log once. Last,
+# a forwarded write to a leader that is frozen (SIGSTOP), not dead: once
+# the controller moved the leadership (the frozen broker's session
+# expired) the write goes to the new leader and returns success, long
+# before request.timeout.ms (120 s here) would end the wait
+# (min.insync.replicas=1, so that the new leader alone commits it).
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -29,7 +34,7 @@ mq_setup
 SESSION_MS=15000
 CLUSTER_SESSION_MS=$SESSION_MS
 CLUSTER_CONF="replica.lag.time.max.ms=20000
-request.timeout.ms=60000
+request.timeout.ms=120000
 num.partitions=1"
 zk_cluster_start
 
@@ -107,5 +112,34 @@ N=$(t_field "$MQ_TMP/mnt$G" 5)
 # a duplicate), or had not (appended once, the copy on $G cut by epoch).
 echo "# new leader $N; answered as a duplicate: $(grep -c 'sent again: answered' "$LOG")" >>"$LOG"
 expect_eq "the new leader's log ends at 7" "7" "$(leo_of "$MQ_TMP/mnt$N")"
+
+# ---- a forwarded write to a frozen leader ---------------------------------
+if [ "$N" = "$F" ]; then O=$G; else O=$F; fi
+eval "NPID=\$PID$N"
+check "mnt$O names leader $N" poll 30 sh -c "[ \"\$(timeout 5 awk '\$1 == \"0\" { print \$5 }' '$MQ_TMP/mnt$O/t/.state')\" = $N ]"
+check "the ISR holds $N and $O" poll 30 t_isr_is "$MQ_TMP/mnt$O" "$(set_of "[$N,$O]")"
+# With the leader frozen the ISR shrinks to $O alone: acks=all needs
+# min.insync.replicas=1 to commit there (with 2: EAGAIN, nothing taken).
+echo "min.insync.replicas=1" >"$MQ_TMP/mnt$O/t/.config"
+expect_eq "min.insync.replicas=1 for t" "0" "$?"
+check "mnt$O's t/.config shows it" poll 20 grep -qx "min.insync.replicas=1" "$MQ_TMP/mnt$O/t/.config"
+check "leader $N frozen (SIGSTOP)" stop_broker "$NPID"
+rm -f "$MQ_TMP/rc8"
+(echo "rec-8 to a frozen leader" >>"$MQ_TMP/mnt$O/t/0"; echo $? >"$MQ_TMP/rc8") &
+WPID=$!
+answered8() {
+	[ -s "$MQ_TMP/rc8" ]
+}
+# The frozen broker's session (15 s) expires, the controller makes $O
+# leader; the wait ends then, not at request.timeout.ms (120 s).
+check "the write to the frozen leader returns once $O leads" poll 80 answered8
+expect_eq "and succeeds" "0" "$(cat "$MQ_TMP/rc8" 2>/dev/null)"
+wait "$WPID" 2>/dev/null
+kill -CONT "$NPID"
+echo "rec-8 to a frozen leader" >>"$MQ_TMP/want"
+check "mnt$O shows rec-8 exactly once, after the seven" poll 30 shows "$MQ_TMP/mnt$O" "$O" "$MQ_TMP/want"
+grep -q "no longer leads it and has not answered" "$LOG" &&
+	ok "broker $O logged that it sent the write to the new leader" ||
+	fail "broker $O's log" "no line about the frozen leader"
 
 mq_done
