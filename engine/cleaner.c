@@ -757,14 +757,6 @@ out:
 
 void (*engine_clean_hook)(struct log *l);
 
-static bool log_dropped(struct log *l)
-{
-	pthread_mutex_lock(&l->lock);
-	bool d = l->deleted;
-	pthread_mutex_unlock(&l->lock);
-	return d;
-}
-
 /* Replaces old by ns in the log's list; drops the list's reference to old.
  * -ESTALE if old left the log meanwhile. */
 static int swap_pointer(struct log *l, struct seg *old, struct seg *ns)

@@ -827,6 +827,8 @@ void log_unref(struct log *l);
  * directory. The id is 1..63 bytes of [A-Za-z0-9_-]. */
 int logmgr_topic_id(struct logmgr *m, const char *topic, int partition, char *out, size_t cap);
 int logmgr_set_topic_id(struct logmgr *m, const char *topic, int partition, const char *id);
+/* True once logmgr_drop_log dropped l (any thread). */
+bool log_dropped(struct log *l);
 /* Writes the three checkpoint files (called periodically and at close). */
 int logmgr_checkpoint(struct logmgr *m);
 /* Names of the logs found in the data directory at open ("topic", p). */

@@ -467,6 +467,16 @@ int logmgr_set_topic_id(struct logmgr *m, const char *topic, int partition, cons
 	return io_write_file_atomic(m->io, path, text, (size_t)n);
 }
 
+bool log_dropped(struct log *l)
+{
+	bool d;
+
+	pthread_mutex_lock(&l->lock);
+	d = l->deleted;
+	pthread_mutex_unlock(&l->lock);
+	return d;
+}
+
 int logmgr_drop_log(struct logmgr *m, const char *topic, int partition)
 {
 	pthread_mutex_lock(&m->lock);

@@ -413,6 +413,9 @@ void broker_part_free(struct partition *pt);
  * does, for the read copies' logs (observer.h). Same rules: no lock held
  * but what the caller's listener context holds. */
 void broker_hw_notify(struct broker *b, const char *topic, int partition);
+/* Wakes the Kafka fetch purgatory only (a topic deleted: its parked
+ * fetches are answered at once). Any thread, any lock but hw_mu held. */
+void broker_fetch_wake(struct broker *b);
 /* Opens (creating) the logs of partitions [from, to) into parts[] and,
  * on a single node, leads them; with local (NULL: all), only those whose
  * local[p] is true, the others get no log. On failure frees the structs

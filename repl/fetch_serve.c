@@ -4,7 +4,8 @@
  * and the leader's half of AbstractFetcherThread's truncation).
  *
  * A Fetch, per partition, in this order (the first that applies answers):
- *   1. no local replica:                      UNKNOWN_TOPIC_OR_PARTITION
+ *   1. no local replica, or its log dropped (topic deleted, also while
+ *      the fetch is parked):                  UNKNOWN_TOPIC_OR_PARTITION
  *   2. not the leader:                        NOT_LEADER_OR_FOLLOWER
  *   3. current_leader_epoch (not -1) below ours: FENCED_LEADER_EPOCH,
  *      above ours:                            UNKNOWN_LEADER_EPOCH
@@ -208,6 +209,15 @@ int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoc
 	return 0;
 }
 
+/* The partition's log was dropped (its topic deleted) since the lookup:
+ * rule 1 (Kafka answers a delayed fetch so when its partition goes). */
+static bool part_gone(const struct fs_part *fp)
+{
+	const struct partition_log_ops *ops = fp->p ? partition_log_ops(fp->p) : NULL;
+
+	return ops && ops->dropped && ops->dropped(partition_log(fp->p));
+}
+
 /* Rules 1-5 for one partition, at the fetch's arrival. */
 static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 {
@@ -217,7 +227,8 @@ static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 	const struct partition_log_ops *ops;
 	int rc;
 
-	fp->error = fetch_serve_epoch_check(fp->p, rq->current_leader_epoch);
+	fp->error = part_gone(fp) ? PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION
+				  : fetch_serve_epoch_check(fp->p, rq->current_leader_epoch);
 	if (fp->error)
 		return;
 	log = partition_log(fp->p);
@@ -282,7 +293,7 @@ static bool fetch_ready(struct fs_fetch *f, int64_t now)
 		int64_t bytes_sent = 0;
 		int32_t epoch;
 
-		if (fp->error || fp->diverging)
+		if (fp->error || fp->diverging || part_gone(fp))
 			return true;
 		if (partition_leader_epoch(fp->p, &epoch))
 			return true; /* lost leadership while parked */
@@ -348,7 +359,9 @@ static int fetch_respond(struct fs_fetch *f)
 			rp->records_fd = -1;
 			rp->records = (const uint8_t *)"";
 			rp->error_code = fp->error;
-			if (!fp->error &&
+			if (!fp->error && part_gone(fp))
+				rp->error_code = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+			if (!rp->error_code &&
 			    fetch_serve_epoch_check(fp->p, fp->req->current_leader_epoch))
 				rp->error_code = fetch_serve_epoch_check(
 					fp->p, fp->req->current_leader_epoch);

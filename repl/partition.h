@@ -153,6 +153,9 @@ struct partition_log_ops {
 	 * delete policy, -EBUSY (busy_ok) the log is being cleaned. NULL: not
 	 * supported. */
 	int (*delete_records)(void *log, int64_t offset, bool busy_ok, int64_t *start);
+	/* True once the log was dropped (its topic deleted): a fetch of it
+	 * is answered UNKNOWN_TOPIC_OR_PARTITION. NULL: never. */
+	bool (*dropped)(void *log);
 };
 
 /* The engine's log (struct log *) behind the table (partition_log.c). */

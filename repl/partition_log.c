@@ -24,6 +24,11 @@ static void pl_offsets(void *log, struct partition_offsets *o)
 	o->line_start = st.line_start;
 }
 
+static bool pl_dropped(void *log)
+{
+	return log_dropped(log);
+}
+
 static int pl_set_hw(void *log, int64_t hw)
 {
 	return log_set_follower_hw(log, hw);
@@ -130,4 +135,5 @@ const struct partition_log_ops partition_engine_ops = {
 	.offset_for_time = pl_offset_for_time,
 	.offset_for_max_time = pl_offset_for_max_time,
 	.delete_records = pl_delete_records,
+	.dropped = pl_dropped,
 };

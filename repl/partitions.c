@@ -100,6 +100,14 @@ void broker_hw_notify(struct broker *b, const char *topic, int partition)
 	pthread_mutex_unlock(&b->hw_mu);
 }
 
+void broker_fetch_wake(struct broker *b)
+{
+	pthread_mutex_lock(&b->hw_mu);
+	if (b->hw_wake_fn)
+		b->hw_wake_fn(b->hw_wake_arg);
+	pthread_mutex_unlock(&b->hw_mu);
+}
+
 void kafka_set_hw_waker(struct kafka_api *ka, void (*fn)(void *arg), void *arg)
 {
 	struct broker *b = ka->b;

@@ -538,6 +538,9 @@ static int topic_delete_locked(struct broker *b, const char *name)
 			orphan_add(b, name, p);
 		}
 	}
+	/* Kafka fetches parked on its partitions: answered now
+	 * (UNKNOWN_TOPIC_OR_PARTITION), not at their max_wait_ms. */
+	broker_fetch_wake(b);
 	/* Still under admin_mu: no topic of the name can be made before its
 	 * groups are gone. */
 	group_topic_deleted(b, name);

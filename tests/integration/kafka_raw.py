@@ -18,6 +18,11 @@
 #       Sends the bytes HEX as they are and prints "closed" when the broker
 #       closes the connection, "answered N" when N bytes come back first
 #       (within 20 s).
+#   python3 kafka_raw.py parked HOST PORT TOPIC PARTITION OFFSET WAIT_MS
+#       Fetch v4 (no SASL) of TOPIC-PARTITION at OFFSET with max_wait_ms
+#       WAIT_MS and min_bytes 1, prints "ready" once the request is sent,
+#       then "error E after S s" with the partition's error code and the
+#       whole seconds the answer took.
 #   python3 kafka_raw.py silent HOST PORT
 #       Connects, sends nothing, prints "closed after S s" once the broker
 #       closes the connection (at most 60 s).
@@ -189,6 +194,20 @@ def frame(host, port, hexbytes):
     print("answered %d" % len(got) if got else "closed")
 
 
+def parked(host, port, topic, partition, offset, wait_ms):
+    c = Conn(host, int(port), timeout=int(wait_ms) // 1000 + 30)
+    body = struct.pack(">iiiib", -1, int(wait_ms), 1, 1 << 20, 0)
+    body += struct.pack(">i", 1) + kstr(topic) + struct.pack(">i", 1)
+    body += struct.pack(">iqi", int(partition), int(offset), 1 << 20)
+    print("ready", flush=True)
+    t0 = time.monotonic()
+    r = c.call(1, 4, body)
+    # throttle_time, [topic, [partition, error_code, ...]]
+    n = struct.unpack(">h", r[8:10])[0]
+    err = struct.unpack(">h", r[10 + n + 4 + 4:10 + n + 4 + 6])[0]
+    print("error %d after %d s" % (err, int(time.monotonic() - t0)))
+
+
 def silent(host, port):
     s = socket.create_connection((host, int(port)), timeout=60)
     t0 = time.monotonic()
@@ -203,7 +222,7 @@ def silent(host, port):
 
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
-            "initpid": (6, initpid)}
+            "initpid": (6, initpid), "parked": (8, parked)}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) != cmds[sys.argv[1]][0]:
         sys.exit("usage: see the top of kafka_raw.py")
     cmds[sys.argv[1]][1](*sys.argv[2:])

@@ -137,6 +137,21 @@ expect_eq "a Produce to __consumer_offsets: INVALID_TOPIC_EXCEPTION (17)" "error
 	"$(timeout -k 5 "$MQ_TIMEOUT" python3 "$LIBDIR/kafka_raw.py" produce 127.0.0.1 "$PORT" - - __consumer_offsets 0 forged 2>&1)"
 expect_ok "logged" grep -q "to __consumer_offsets-0 refused: INVALID_TOPIC_EXCEPTION: an internal topic" "$LOG"
 expect_eq "the broker still answers" "0 13" "$(rdk watermarks t 0 2>&1)"
+# A Fetch parked at the end of a topic that is deleted meanwhile: answered
+# at once with UNKNOWN_TOPIC_OR_PARTITION (3), not at its max_wait_ms
+# (120 s) with the deleted log's hw.
+mkdir "$MNT/gone" && echo a >>"$MNT/gone/0"
+expect_eq "topic gone made, one record" "0" "$?"
+timeout -k 5 180 python3 "$LIBDIR/kafka_raw.py" parked 127.0.0.1 "$PORT" gone 0 1 120000 \
+	>"$MQ_TMP/parked" 2>&1 &
+PARKED=$!
+check "a Fetch parked at gone's end" poll 20 grep -q ready "$MQ_TMP/parked"
+rmdir "$MNT/gone"
+expect_eq "rmdir gone" "0" "$?"
+check "the parked Fetch is answered once gone is deleted" poll 60 grep -q "^error" "$MQ_TMP/parked"
+expect_ok "with UNKNOWN_TOPIC_OR_PARTITION" grep -q "^error 3 " "$MQ_TMP/parked"
+kill "$PARKED" 2>/dev/null
+wait "$PARKED" 2>/dev/null
 for why in "api_key 1000" "version 99" "above socket.request.max.bytes" "Produce version 3"; do
 	expect_ok "the daemon's log names it: $why" grep -q "$why" "$LOG"
 done
