@@ -26,8 +26,9 @@
  *     null value INVALID_REQUEST, `partitions` INVALID_CONFIG (it is
  *     num_partitions);
  *   - DeleteTopics: an unknown topic UNKNOWN_TOPIC_OR_PARTITION, by id
- *     (v6) UNKNOWN_TOPIC_ID (mqfs gives topics no ids), an internal one
- *     ("__") POLICY_VIOLATION;
+ *     (v6) the topic of that cluster id (its name in the answer), else
+ *     UNKNOWN_TOPIC_ID (a single node gives topics no ids), an internal
+ *     one ("__") POLICY_VIOLATION;
  *   - CreatePartitions: the count must grow (INVALID_PARTITIONS, with
  *     Kafka's messages); assignments as CreateTopics; in a cluster the new
  *     partitions get the replication factor of partition 0 over the live
@@ -72,6 +73,7 @@
 #include "repl/group_serve.h"
 #include "repl/kafka_api.h"
 #include "repl/metadata_cache.h"
+#include "repl/zkdata.h"
 #include "util/diaglog.h"
 
 #define MSG_MAX 256
@@ -402,7 +404,7 @@ static int16_t delete_one(struct kafka_api *ka, struct kstr kname, struct verdic
 	int rc;
 
 	if (!kname.ptr)
-		return refuse(v, PROTO_ERR_UNKNOWN_TOPIC_ID, "topics have no ids here: name it");
+		return refuse(v, PROTO_ERR_UNKNOWN_TOPIC_ID, "no topic has that id");
 	if (topic_cname(kname, name, sizeof(name)) < 0)
 		return refuse(v, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION, "no such topic");
 	if (!strncmp(name, "__", 2))
@@ -423,12 +425,23 @@ static int delete_topics_fill(const struct admin_req *ar, const struct admin_api
 	struct proto_delete_topic_result *r = answer;
 
 	(void)api;
-	(void)hold;
 	r->name = m->topics[i].name;
 	memcpy(r->topic_id, m->topics[i].topic_id, sizeof(r->topic_id));
+	/* By id (v6): the name of the topic that has it, kept in hold. */
+	if (!r->name.ptr) {
+		char id[ZK_UUID_LEN + 1];
+		struct topic *t;
+
+		zk_uuid_string(r->topic_id, id);
+		if (broker_topic_by_cluster_id(ar->ka->b, id, &t) == 0) {
+			snprintf(hold, TOPIC_NAME_MAX + 1, "%s", topic_name(t));
+			topic_put(t);
+			r->name = kstr_of(hold);
+		}
+	}
 	if (!named_twice(m->topics, sizeof(*m->topics), offsetof(struct proto_delete_topic, name),
 			 m->n_topics, i, v))
-		delete_one(ar->ka, m->topics[i].name, v);
+		delete_one(ar->ka, r->name, v);
 	return 0;
 }
 
@@ -918,6 +931,7 @@ static const struct admin_api admin_apis[] = {
 	  .name = "DeleteTopics",
 	  .count_off = offsetof(struct proto_req, u.delete_topics.n_topics),
 	  ANSWER_OF(proto_delete_topic_result, name),
+	  .hold_size = TOPIC_NAME_MAX + 1, /* a name found by topic id */
 	  .fill = delete_topics_fill,
 	  .encode = delete_topics_encode },
 	{ .key = PROTO_API_CREATE_PARTITIONS,

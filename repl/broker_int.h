@@ -139,8 +139,9 @@ struct topic {
 	char meta_file[256]; /* file name in DATA/meta/topics/ */
 	uint64_t id;
 	int64_t ctime_ms;
-	/* Under the broker's admin_mu: the cluster's topic id its logs were
-	 * found to agree with (topics_cluster_incarnation), "" before. */
+	/* The cluster's topic id its logs were found to agree with
+	 * (topics_cluster_incarnation, under the broker's admin_mu and this
+	 * lock), "" before and on one node. */
 	char cluster_id[32];
 	pthread_rwlock_t lock;
 	/* Under lock: */

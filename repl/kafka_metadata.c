@@ -16,8 +16,11 @@
  *                true, with the broker's defaults, owned by root, mode
  *                0755 (who asked is a network peer, not a local user);
  *                else UNKNOWN_TOPIC_OR_PARTITION; an invalid name
- *                INVALID_TOPIC_EXCEPTION. Asked by topic id (v10+, a null
- *                name): UNKNOWN_TOPIC_ID, as mqfs gives no topic ids yet.
+ *                INVALID_TOPIC_EXCEPTION. Each with its topic id (v10+):
+ *                the cluster's (ZooKeeper's, as every replica keeps it),
+ *                zero on one node, which gives topics no ids. Asked by
+ *                topic id (v10+, a null name): that topic, else
+ *                UNKNOWN_TOPIC_ID.
  *   partitions   leader, leader epoch, replicas, ISR, no offline replicas
  *                (kafka_partition_state: in a cluster the replication
  *                state this broker knows, as .state shows it; no leader:
@@ -37,6 +40,7 @@
 #include "repl/kafka_api.h"
 #include "repl/metadata_cache.h"
 #include "repl/partition.h"
+#include "repl/zkdata.h"
 #include "util/diaglog.h"
 
 int32_t kafka_broker_id(struct kafka_api *ka)
@@ -197,7 +201,11 @@ static int topic_fill(struct kafka_api *ka, struct topic *t, struct proto_meta_t
 {
 	int n = topic_partitions(t);
 
+	char id[64];
+
 	mt->name = kstr_of(topic_name(t));
+	if (topic_cluster_id(t, id, sizeof(id)))
+		zk_uuid_bytes(id, mt->topic_id);
 	mt->is_internal = !strncmp(topic_name(t), "__", 2);
 	mt->topic_authorized_operations = INT32_MIN;
 	mt->partitions = calloc((size_t)n + 1, sizeof(*mt->partitions));
@@ -281,11 +289,18 @@ static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int
 		mt->name = name;
 		mt->topic_authorized_operations = INT32_MIN;
 		if (!name.ptr) {
-			mt->error_code = PROTO_ERR_UNKNOWN_TOPIC_ID;
-			memcpy(mt->topic_id, m->topics[i].topic_id, sizeof(mt->topic_id));
-			continue;
+			char id[ZK_UUID_LEN + 1];
+
+			zk_uuid_string(m->topics[i].topic_id, id);
+			err = broker_topic_by_cluster_id(ka->b, id, &t);
+			if (err < 0) {
+				mt->error_code = PROTO_ERR_UNKNOWN_TOPIC_ID;
+				memcpy(mt->topic_id, m->topics[i].topic_id, sizeof(mt->topic_id));
+				continue;
+			}
+		} else {
+			err = kafka_topic_find(ka, name, create, &t);
 		}
-		err = kafka_topic_find(ka, name, create, &t);
 		if (err == -ENOENT && all) {
 			/* deleted since the list: not in the answer */
 			*mt = (struct proto_meta_topic){ 0 };

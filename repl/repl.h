@@ -96,6 +96,11 @@ int broker_metrics_text(struct broker *b, char **out, size_t *len);
 void topic_get(struct topic *t);
 void topic_put(struct topic *t);
 const char *topic_name(struct topic *t);
+/* The topic's id in the cluster (Kafka's topic id, as ZooKeeper holds
+ * it) into out: false when it has none (one node, or not yet read). */
+bool topic_cluster_id(struct topic *t, char *out, size_t cap);
+/* The topic of that cluster id, with a reference: 0, -ENOENT. */
+int broker_topic_by_cluster_id(struct broker *b, const char *id, struct topic **out);
 uint64_t topic_id(struct topic *t); /* unique for the life of the broker */
 bool topic_deleted(struct topic *t);
 int topic_partitions(struct topic *t);

@@ -600,7 +600,9 @@ int topics_cluster_incarnation(void *arg, const char *topic, int32_t partition,
 			removed = 1;
 		held = false;
 	} else if (t) {
+		pthread_rwlock_wrlock(&t->lock);
 		snprintf(t->cluster_id, sizeof(t->cluster_id), "%s", topic_id);
+		pthread_rwlock_unlock(&t->lock);
 	}
 	/* A replica's log the topic here does not hold (made by a
 	 * LeaderAndIsr before the topic, or left by a removed topic). */
@@ -619,6 +621,37 @@ int topics_cluster_incarnation(void *arg, const char *topic, int32_t partition,
 	}
 	pthread_mutex_unlock(&b->admin_mu);
 	return removed;
+}
+
+bool topic_cluster_id(struct topic *t, char *out, size_t cap)
+{
+	pthread_rwlock_rdlock(&t->lock);
+	snprintf(out, cap, "%s", t->cluster_id);
+	pthread_rwlock_unlock(&t->lock);
+	return out[0] != '\0';
+}
+
+int broker_topic_by_cluster_id(struct broker *b, const char *id, struct topic **out)
+{
+	int rc = -ENOENT;
+
+	*out = NULL;
+	if (!id[0])
+		return rc;
+	pthread_rwlock_rdlock(&b->cat_lock);
+	for (int i = 0; i < b->ntopics && rc < 0; i++) {
+		struct topic *t = b->topics[i];
+
+		pthread_rwlock_rdlock(&t->lock);
+		if (strcmp(t->cluster_id, id) == 0) {
+			topic_get(t);
+			*out = t;
+			rc = 0;
+		}
+		pthread_rwlock_unlock(&t->lock);
+	}
+	pthread_rwlock_unlock(&b->cat_lock);
+	return rc;
 }
 
 int broker_topic_get(struct broker *b, const char *name, struct topic **out)

@@ -26,6 +26,7 @@
 #include "repl/net.h"
 #include "repl/proto.h"
 #include "repl/repl.h"
+#include "repl/zkdata.h"
 #include "tests/unit/brokerfx.h"
 
 #define DEADLINE_MS BROKERFX_DEADLINE_MS
@@ -282,6 +283,20 @@ static void test_delete(void **state)
 	assert_int_equal(r.responses[0].error_code, PROTO_ERR_UNKNOWN_TOPIC_ID);
 	proto_delete_topics_resp_free(&r);
 	net_resp_free(&raw);
+	/* A topic with a cluster id (as a cluster's broker learns it): found
+	 * by it, deleted, its name in the answer. */
+	assert_int_equal(broker_topic_create(f->b, "byid", 0, 0, 0755, NULL), 0);
+	assert_int_equal(topics_cluster_incarnation(f->b, "byid", -1, "AAAAAAAAAAAAAAAAAAAAAQ"), 0);
+	zk_uuid_bytes("AAAAAAAAAAAAAAAAAAAAAQ", byid.topic_id);
+	kbuf_w_init(&w, 1024);
+	assert_int_equal(proto_delete_topics_req_encode(&w, 6, &req), 0);
+	brokerfx_call(f->c, PROTO_API_DELETE_TOPICS, 6, &w, &raw);
+	assert_int_equal(proto_delete_topics_resp_decode(&raw.body, 6, &r), 0);
+	assert_int_equal(r.responses[0].error_code, PROTO_ERR_NONE);
+	assert_true(kstr_eq(r.responses[0].name, "byid"));
+	proto_delete_topics_resp_free(&r);
+	net_resp_free(&raw);
+	assert_int_equal(parts_of(f, "byid"), -1);
 }
 
 /* ---- CreatePartitions ---- */

@@ -27,6 +27,7 @@
 #include "repl/net.h"
 #include "repl/proto.h"
 #include "repl/repl.h"
+#include "repl/zkdata.h"
 #include "tests/unit/brokerfx.h"
 
 #define DEADLINE_MS BROKERFX_DEADLINE_MS
@@ -137,6 +138,46 @@ static void test_metadata(void **state)
 	assert_int_equal(r.topics[0].error_code, 0);
 	proto_meta_resp_free(&r);
 	net_resp_free(&raw);
+
+	/* Topic ids (v10+): none on one node (zero); a topic with a cluster
+	 * id (as a cluster's broker learns it) shows it, and is found by it. */
+	{
+		static const uint8_t zero[16];
+		struct proto_meta_req_topic byid[1] = { { .name = KSTR_NULL } };
+		struct proto_meta_req req = { .n_topics = 1, .topics = byid };
+		struct kbuf_w w;
+		uint8_t want[16];
+
+		metadata(f, 12, names, 1, false, &r, &raw);
+		assert_memory_equal(find_topic(&r, "__consumer_offsets")->topic_id, zero, 16);
+		proto_meta_resp_free(&r);
+		net_resp_free(&raw);
+		assert_int_equal(
+			topics_cluster_incarnation(f->b, "made", -1, "rTQXH9IrQnS7BZyAlHcxyw"), 0);
+		zk_uuid_bytes("rTQXH9IrQnS7BZyAlHcxyw", want);
+		metadata(f, 12, made, 1, false, &r, &raw);
+		assert_memory_equal(r.topics[0].topic_id, want, 16);
+		proto_meta_resp_free(&r);
+		net_resp_free(&raw);
+		memcpy(byid[0].topic_id, want, 16);
+		for (int k = 0; k < 2; k++) {
+			kbuf_w_init(&w, 256);
+			assert_int_equal(proto_meta_req_encode(&w, 12, &req), 0);
+			brokerfx_call(f->c, PROTO_API_METADATA, 12, &w, &raw);
+			assert_int_equal(proto_meta_resp_decode(&raw.body, 12, &r), 0);
+			assert_int_equal(r.n_topics, 1);
+			if (k == 0) {
+				assert_int_equal(r.topics[0].error_code, 0);
+				assert_true(kstr_eq(r.topics[0].name, "made"));
+			} else {
+				assert_int_equal(r.topics[0].error_code,
+						 PROTO_ERR_UNKNOWN_TOPIC_ID);
+			}
+			proto_meta_resp_free(&r);
+			net_resp_free(&raw);
+			byid[0].topic_id[0] ^= 1; /* an id no topic has */
+		}
+	}
 
 	/* The cluster id survives a restart. */
 	brokerfx_close(f);
