@@ -643,11 +643,14 @@ int log_offset_to_pos(struct log *l, int64_t offset, int64_t *pos);
 int log_pos_to_offset(struct log *l, int64_t pos, int64_t *offset);
 int log_time_to_offset(struct log *l, int64_t ts_ms, int64_t *offset);
 /* log_time_to_offset, with the timestamp of the record found (Kafka's
- * ListOffsets answers both). */
+ * ListOffsets answers both). By time, the first record in offset order at
+ * or after the log start offset whose timestamp is >= ts_ms (Kafka's
+ * fetchOffsetByTimestamp): never one below the log start, which
+ * DeleteRecords may have left in its segment and its time index. */
 int log_time_lookup(struct log *l, int64_t ts_ms, int64_t *offset, int64_t *found_ts);
 /* The record with the largest timestamp (the earliest of equals) and that
- * timestamp: Kafka's ListOffsets -3. -ERANGE: an empty log, or no record
- * with a timestamp (all -1). */
+ * timestamp, among those at or after the log start: Kafka's ListOffsets
+ * -3. -ERANGE: an empty log, or no record with a timestamp (all -1). */
 int log_max_time_lookup(struct log *l, int64_t *offset, int64_t *found_ts);
 
 /* ---- inspection (the .segments views) ---- */

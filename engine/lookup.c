@@ -7,6 +7,12 @@
  *
  * A batch that does not decode is reported (log_corrupt) and the lookup
  * fails with -EBADMSG; an offset, position or time past the end is -ERANGE.
+ *
+ * A lookup by time never answers a record below the log start offset
+ * (Kafka's fetchOffsetByTimestamp searches from logStartOffset): when
+ * DeleteRecords moved the start inside a segment, that segment's largest
+ * timestamp and its time index still count the records below it.
+ *
  * The active segment's pending .lines entries are written before a search
  * (lookup_prepare) so that it sees every batch. The line position of an
  * offset where one of the last appends began needs no search: the append
@@ -99,6 +105,7 @@ out:
 
 struct find_arg {
 	int64_t key, offset, pos, timestamp;
+	int64_t from; /* by time: no record below this offset (the log start) */
 	int mode;
 	const struct line_fmt *lf;
 };
@@ -112,7 +119,7 @@ static int find_cb(void *arg, const struct rec *r, int64_t pos)
 	else if (f->mode == 1)
 		hit = pos + line_len(f->lf, r) > f->key;
 	else
-		hit = r->timestamp >= f->key;
+		hit = r->timestamp >= f->key && r->offset >= f->from;
 	if (!hit)
 		return 0;
 	f->offset = r->offset;
@@ -220,31 +227,33 @@ int log_time_to_offset(struct log *l, int64_t ts, int64_t *offset)
 	return log_time_lookup(l, ts, offset, &found_ts);
 }
 
-/* The first record at or after ts: the first segment whose largest
- * timestamp reaches ts, its time index, then a walk from that entry. */
+/* The first record at or after the log start whose timestamp reaches ts:
+ * the first segment from the start's whose largest timestamp reaches ts,
+ * its time index, then a walk from that entry (no lower than the start's)
+ * that takes no record below the start and goes on into later segments,
+ * as the records of ts in that segment may all be below the start. */
 static int time_lookup_locked(struct log *l, int64_t ts, int64_t *offset, int64_t *found_ts)
 {
-	int rc = -ERANGE;
+	int64_t start = l->log_start_offset;
+	int si = log_seg_index_by_offset(l, start);
 
-	for (int si = 0; si < l->nsegs && rc == -ERANGE; si++) {
+	for (si = si < 0 ? 0 : si; si < l->nsegs; si++) {
 		struct seg *s = l->segs[si];
 		if (s->max_ts < ts)
 			continue;
 		int64_t from = seg_find_time(s, ts);
-		if (from < 0) {
-			rc = (int)from;
-			break;
-		}
-		int64_t ei = seg_find_offset(s, from);
-		struct find_arg f = { .key = ts, .mode = 2, .lf = &l->lf };
-		rc = find_from(l, si, ei, &f);
+		if (from < 0)
+			return (int)from;
+		int64_t ei = seg_find_offset(s, from > start ? from : start);
+		struct find_arg f = { .key = ts, .from = start, .mode = 2, .lf = &l->lf };
+		int rc = find_from(l, si, ei, &f);
 		if (rc == 0) {
 			*offset = f.offset;
 			*found_ts = f.timestamp;
 		}
-		break;
+		return rc;
 	}
-	return rc;
+	return -ERANGE;
 }
 
 int log_time_lookup(struct log *l, int64_t ts, int64_t *offset, int64_t *found_ts)
@@ -257,11 +266,56 @@ int log_time_lookup(struct log *l, int64_t ts, int64_t *offset, int64_t *found_t
 	return rc;
 }
 
+struct max_arg {
+	int64_t from, max_ts;
+};
+
+static int max_cb(void *arg, const struct rec *r, int64_t pos)
+{
+	struct max_arg *m = arg;
+
+	(void)pos;
+	if (r->offset >= m->from && r->timestamp > m->max_ts)
+		m->max_ts = r->timestamp;
+	return 0;
+}
+
+/* The largest timestamp of the records at or after the log start, when
+ * the largest of the segments' is only held below it: the segments after
+ * the start's keep theirs, the start's is walked from the start's batch.
+ * -ERANGE when none has a timestamp. Caller holds the lock. */
+static int max_time_from_start(struct log *l, int64_t *max_ts)
+{
+	int64_t start = l->log_start_offset;
+	int si = log_seg_index_by_offset(l, start);
+	struct max_arg m = { .from = start, .max_ts = -1 };
+
+	if (si < 0)
+		si = 0;
+	for (int k = si + 1; k < l->nsegs; k++)
+		if (l->segs[k]->max_ts > m.max_ts)
+			m.max_ts = l->segs[k]->max_ts;
+	struct seg *s = l->segs[si];
+	int64_t n = atomic_load(&s->lines_entries), ei = seg_find_offset(s, start);
+	for (int64_t i = ei < 0 ? 0 : ei; i < n; i++) {
+		int rc = batch_walk(l, s, i, max_cb, &m);
+		if (rc < 0)
+			return rc;
+	}
+	*max_ts = m.max_ts;
+	return m.max_ts < 0 ? -ERANGE : 0;
+}
+
 /* Each segment keeps its largest timestamp (from its batches' headers), so
  * the largest of the log is one pass over the segment list, not over the
  * records; the record holding it is then the first at or after that time,
  * found as any time lookup is. Among equal timestamps the earliest record
- * wins, as Kafka takes the first segment holding the largest. */
+ * wins, as Kafka takes the first segment holding the largest. When that
+ * record is below the log start (the lookup finds none), the largest of
+ * the records from the start on is found by a walk of the rest of the
+ * start's segment (max_time_from_start): rare (DeleteRecords inside the
+ * segment that holds the largest), and the one case where a lookup reads
+ * more than a batch run. */
 int log_max_time_lookup(struct log *l, int64_t *offset, int64_t *found_ts)
 {
 	int64_t max_ts = -1;
@@ -273,6 +327,11 @@ int log_max_time_lookup(struct log *l, int64_t *offset, int64_t *found_ts)
 			max_ts = l->segs[si]->max_ts;
 	if (rc == 0)
 		rc = max_ts < 0 ? -ERANGE : time_lookup_locked(l, max_ts, offset, found_ts);
+	if (rc == -ERANGE && max_ts >= 0) {
+		rc = max_time_from_start(l, &max_ts);
+		if (rc == 0)
+			rc = time_lookup_locked(l, max_ts, offset, found_ts);
+	}
 	pthread_mutex_unlock(&l->lock);
 	return rc;
 }

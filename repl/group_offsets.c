@@ -90,10 +90,10 @@ static int part_lookup(struct topic *t, int p, enum lookup kind, int64_t in, int
 			rc = log_pos_to_offset(l, in, out);
 		break;
 	case TIME_TO_OFF:
+		/* Never below the log start: the engine's lookup by time
+		 * answers none there. */
 		if (log_time_to_offset(l, in, out) < 0 || *out > st.hw)
 			*out = st.hw;
-		if (*out < st.log_start_offset)
-			*out = st.log_start_offset;
 		break;
 	}
 	if (rc == -ERANGE) {

@@ -23,6 +23,8 @@
  *                             batch run), with its timestamp; none: offset
  *                             and timestamp -1 without error, as Kafka
  *        other negatives      INVALID_REQUEST
+ *      -3 and t count the records from the log start on only (the engine's
+ *      lookups skip what DeleteRecords left below it in its segment).
  *      v0 answers old_style_offsets: the offset alone (max_num_offsets 0:
  *      none), -1 for none found. v1+ answer timestamp (-1 for -1/-2) and
  *      offset; v4+ the leader epoch (the partition's).

@@ -8,8 +8,9 @@
 # an unknown setting, a bad value, fewer partitions, a replication factor
 # above the live brokers, an unknown topic. validate_only changes nothing.
 # DeleteRecords moves a partition's log start (cat, .state, .segments and
-# the log agree, also after kill -9), refuses an offset above the high
-# watermark and a compacted topic, and -1 means the high watermark.
+# the log agree, also after kill -9; ListOffsets by time answers nothing
+# below it), refuses an offset above the high watermark and a compacted
+# topic, and -1 means the high watermark.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -133,10 +134,18 @@ expect_ok "the segments wholly below went" sh -c \
 	'! ls "$1" | grep -qx 00000000000000000000.log' sh "$MNT/dr/.segments/0"
 expect_ok "log: the deletion, with the asker" \
 	grep -q "DeleteRecords from .*: dr-0: records below offset 50 deleted, the log starts at 50" "$LOG"
+# A start inside a batch (of 10 lines): by time, no offset below it,
+# though its segment and time index still hold the records below, which
+# a fetch would find out of range.
+expect_eq "delete records below 55" "ok low=55 high=200" "$(admin delete-records dr 0 55)"
+expect_eq "kcat -Q at time 0: the log start" "dr [0] offset 55" \
+	"$(mq_run kcat -Q -b "$B" -t dr:0:0 2>&1 | grep -o 'dr \[0\] offset [0-9-]*')"
+expect_eq "and a fetch there: its record" "line-55" \
+	"$(mq_run kcat -C -b "$B" -t dr -p 0 -o 55 -c 1 -e 2>/dev/null)"
 r=$(admin delete-records dr 0 500)
 expect_eq "above the high watermark: OFFSET_OUT_OF_RANGE" "error OFFSET_OUT_OF_RANGE" "${r%%:*}"
 expect_ok "log: the refusal" grep -q "DeleteRecords from .*: dr-0 below offset 500 refused: OFFSET_OUT_OF_RANGE" "$LOG"
-expect_eq "below the start: nothing changes" "ok low=50 high=200" "$(admin delete-records dr 0 10)"
+expect_eq "below the start: nothing changes" "ok low=55 high=200" "$(admin delete-records dr 0 10)"
 expect_eq "create cmp (compact only)" "ok" "$(admin create cmp 1 1 '{"cleanup.policy":"compact","key.separator":":"}')"
 r=$(admin delete-records cmp 0 0)
 expect_eq "a compacted topic: POLICY_VIOLATION" "error POLICY_VIOLATION" "${r%%:*}"

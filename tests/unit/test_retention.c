@@ -4,7 +4,7 @@
  * offset and positions after deletion; a reader holding a deleted segment;
  * the log start across reopen; crash points during deletion; DeleteRecords
  * (log_delete_records): a start inside a segment, its bounds, its listener
- * and its checkpoint.
+ * and its checkpoint, and lookups by time after it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -404,6 +404,58 @@ static void test_delete_records(void **state)
 	assert_int_equal(start, 600);
 }
 
+/* Lookups by time after DeleteRecords moved the log start inside a
+ * batch: a segment's largest timestamp and its time index still count the
+ * records below the start, yet no lookup answers one of them (Kafka's
+ * fetchOffsetByTimestamp searches from the log start). Record i is
+ * stamped fake_now + i, but for a peak below the start (243) and another
+ * above it in the same batch (247); the start moves to 245. */
+static void test_time_lookup_after_delete_records(void **state)
+{
+	struct logfx *f = *state;
+	char vals[10][32];
+	struct rec_in r[10];
+	struct log_state st;
+	int64_t start, o, ts;
+
+	for (int b = 0; b < 60; b++) {
+		for (int k = 0; k < 10; k++) {
+			int i = b * 10 + k;
+			int64_t t = i == 243 ? 10000 : i == 247 ? 9000 : i;
+			r[k] = (struct rec_in){ NULL, -1, vals[k],
+						snprintf(vals[k], sizeof(vals[k]), "value-%d", i),
+						fake_now + t };
+		}
+		assert_int_equal(log_append(f->l, r, 10, 0, NULL), 0);
+	}
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	assert_int_equal(log_delete_records(f->l, 245, false, &start), 0);
+	assert_int_equal(start, 245);
+	for (int round = 0; round < 2; round++) {
+		/* Before the start the time is reached at once: the start. */
+		assert_int_equal(log_time_lookup(f->l, fake_now + 100, &o, &ts), 0);
+		assert_int_equal(o, 245);
+		assert_int_equal(ts, fake_now + 245);
+		/* Reached only below the start: none. */
+		assert_int_equal(log_time_lookup(f->l, fake_now + 9500, &o, &ts), -ERANGE);
+		assert_int_equal(log_time_lookup(f->l, fake_now + 5000, &o, &ts), 0);
+		assert_int_equal(o, 247);
+		assert_int_equal(ts, fake_now + 9000);
+		/* The first in offset order, as Kafka's. */
+		assert_int_equal(log_time_to_offset(f->l, fake_now + 248, &o), 0);
+		assert_int_equal(o, 247);
+		/* The largest timestamp from the start on. */
+		assert_int_equal(log_max_time_lookup(f->l, &o, &ts), 0);
+		assert_int_equal(o, 247);
+		assert_int_equal(ts, fake_now + 9000);
+		/* The same with the start read back from its checkpoint. */
+		assert_int_equal(logmgr_checkpoint(f->m), 0);
+		logmgr_abandon(f->m);
+		logfx_open(f);
+	}
+}
+
 /* The line view's bytes [from, to), all present now. */
 static void lines_at(struct logfx *f, int64_t from, int64_t to, char *out)
 {
@@ -554,6 +606,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_start_page_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_records, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_time_lookup_after_delete_records, setup,
+						logfx_teardown),
 		cmocka_unit_test(test_config_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
