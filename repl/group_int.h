@@ -95,9 +95,19 @@
 
 struct group_member;
 
+/* A committed offset is kept as it was committed: Kafka's OffsetCommit
+ * takes any value and OffsetFetch answers it as given (kafkajs's
+ * admin.resetOffsets commits -2 for earliest, -1 for latest). Where the
+ * mount starts from one is group_start_offset's: >= 0 there; -2 the log
+ * start, as librdkafka reads it (OFFSET_BEGINNING); any other negative,
+ * -1 among them (also what a partition never committed holds), none: the
+ * group's auto.offset.reset, as every Kafka consumer reads -1. */
+#define GROUP_OFFSET_NONE     (-1)
+#define GROUP_OFFSET_EARLIEST (-2)
+
 struct gpart {
 	struct group_member *owner; /* NULL: unassigned */
-	int64_t committed;          /* next offset to consume; -1: none yet */
+	int64_t committed;          /* as committed (above); -1: none yet */
 	int64_t commit_ts;          /* ms of the commit */
 	struct log_cursor *cursor;  /* the owner's reads (belongs to the group) */
 	int64_t pos;                /* owner's next line position, may be inside a
@@ -554,6 +564,10 @@ int32_t group_kafka_coordinator(struct group *g);
 int group_part_lock(struct topic *t, int p, struct log **l);
 int group_off_to_pos(struct topic *t, int p, int64_t off, int64_t *pos);
 int group_pos_to_off(struct topic *t, int p, int64_t pos, int64_t *off);
+/* The offset a partition committed at committed (as kept: see
+ * GROUP_OFFSET_NONE) is read from, given its log's state and the group's
+ * auto.offset.reset. */
+int64_t group_start_offset(int64_t committed, bool reset_latest, const struct log_state *st);
 /* Sets the position (and commit position) of p's owner from the committed
  * offset; on failure the position is -1 (unknown). Needs g->mu. */
 int group_part_resolve(struct group *g, int p);

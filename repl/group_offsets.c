@@ -9,10 +9,13 @@
  * watermark), and answers the group's offset files: the committed offset
  * of a partition, and its reset by an administrator.
  *
- * The committed offset is the next record to consume, and is never a
- * guess: a lookup that fails (a damaged batch, an I/O error) is returned
- * and logged, and the owner's position stays unknown (-1) until a lookup
- * succeeds, so that no record is skipped.
+ * The committed offset is the next record to consume, kept as committed:
+ * a Kafka client may commit -2 (earliest) or -1, which the mount reads as
+ * librdkafka does, -2 as the log start and any other negative as none
+ * (group_start_offset). Where an owner starts is never a guess: a lookup
+ * that fails (a damaged batch, an I/O error) is returned and logged, and
+ * the owner's position stays unknown (-1) until a lookup succeeds, so
+ * that no record is skipped.
  *
  * A reset ("N", "earliest", "latest", "@<time>") is a commit with
  * metadata "reset", refused (-EBUSY) while the group has members (consume
@@ -114,20 +117,30 @@ int group_pos_to_off(struct topic *t, int p, int64_t pos, int64_t *off)
 	return part_lookup(t, p, POS_TO_OFF, pos, off);
 }
 
-/* The offset a partition is read from: committed, or auto.offset.reset. */
-static int resolved_offset(struct group *g, int p, int64_t *off)
+int64_t group_start_offset(int64_t committed, bool reset_latest, const struct log_state *st)
+{
+	if (committed >= 0)
+		return committed;
+	if (committed == GROUP_OFFSET_EARLIEST || !reset_latest)
+		return st->log_start_offset;
+	return st->hw;
+}
+
+/* The offset partition p of g is read from when committed at committed
+ * (its own, or its coordinator's). Needs g->mu. */
+static int resolved_offset(struct group *g, int p, int64_t committed, int64_t *off)
 {
 	struct log_state st;
 	int rc;
 
-	if (g->parts[p].committed >= 0) {
-		*off = g->parts[p].committed;
+	if (committed >= 0) {
+		*off = committed;
 		return 0;
 	}
 	rc = topic_log_state(g->t, p, &st);
 	if (rc < 0)
 		return rc;
-	*off = g->reset_latest ? st.hw : st.log_start_offset;
+	*off = group_start_offset(committed, g->reset_latest, &st);
 	return 0;
 }
 
@@ -139,7 +152,7 @@ int group_part_resolve(struct group *g, int p)
 {
 	struct gpart *gp = &g->parts[p];
 	int64_t off = -1, pos;
-	int rc = resolved_offset(g, p, &off);
+	int rc = resolved_offset(g, p, gp->committed, &off);
 
 	if (rc == 0)
 		rc = group_off_to_pos(g->t, p, off, &pos);
@@ -170,16 +183,23 @@ int32_t group_kafka_coordinator(struct group *g)
 int group_offset(struct group *g, int partition, int64_t *offset)
 {
 	int32_t node = group_kafka_coordinator(g), part = partition;
+	int64_t remote = GROUP_OFFSET_NONE;
 	int rc;
 
 	/* Another broker coordinates the group: its commits are there. None
 	 * (-1), or that broker not answering: what this broker knows. */
-	if (node >= 0 && group_remote_offsets(g, node, &part, 1, offset) == 0 && *offset >= 0)
+	if (node >= 0 && group_remote_offsets(g, node, &part, 1, &remote) < 0)
+		remote = GROUP_OFFSET_NONE;
+	if (remote >= 0) {
+		*offset = remote;
 		return 0;
+	}
 	rc = group_lock_part(g, partition);
 	if (rc < 0)
 		return rc;
-	rc = resolved_offset(g, partition, offset);
+	rc = resolved_offset(g, partition,
+			     remote != GROUP_OFFSET_NONE ? remote : g->parts[partition].committed,
+			     offset);
 	pthread_mutex_unlock(&g->mu);
 	return rc;
 }

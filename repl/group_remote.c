@@ -408,8 +408,9 @@ static void rem_apply(struct grem *rm, const struct grem_asg *a)
 			if (a->parts[i] == p)
 				k = i;
 		if (k >= 0 && g->parts[p].owner != m) {
-			/* Where the new owner starts: the coordinator's commit. */
-			if (a->committed[k] >= 0)
+			/* Where the new owner starts: the coordinator's commit
+			 * (-2 too: group_start_offset reads it). */
+			if (a->committed[k] != GROUP_OFFSET_NONE)
 				g->parts[p].committed = a->committed[k];
 			group_part_assign(g, p, m);
 		} else if (k < 0 && g->parts[p].owner == m) {

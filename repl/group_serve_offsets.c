@@ -16,7 +16,6 @@
  *                                     UNKNOWN_TOPIC_OR_PARTITION
  *   metadata over offset.metadata.max.bytes (4096)
  *                                     OFFSET_METADATA_TOO_LARGE
- *   a negative offset                 INVALID_COMMIT_OFFSET_SIZE
  *   __consumer_offsets refused the record
  *                                     NOT_ENOUGH_REPLICAS (fewer in-sync
  *                                     replicas than min.insync.replicas),
@@ -25,8 +24,14 @@
  *                                     NOT_COORDINATOR (its leadership
  *                                     moved), else KAFKA_STORAGE_ERROR
  * The partitions of one topic that pass are one record batch. What is
- * kept is the offset; the metadata string is not (OffsetFetch answers
- * ""); the record names the member ("kafka" outside a generation).
+ * kept is the offset, any value as Kafka keeps it: kafkajs's
+ * admin.resetOffsets commits -2 (earliest) or -1 (latest), OffsetFetch
+ * answers them as given and each client reads them its way (Java's and
+ * kafkajs's consumers as none, librdkafka's -2 as its beginning); the
+ * mount reads -2 as the log start, other negatives as none
+ * (group_start_offset). The metadata string is not kept (OffsetFetch
+ * answers ""); the record names the member ("kafka" outside a
+ * generation).
  *
  * A commit by a mount member of another broker (a guest, group_guest.c:
  * its member id holds '@') is taken per partition it owns now, whatever
@@ -35,7 +40,7 @@
  * OffsetFetch: per group (v8: several), the committed offset of each
  * partition asked, -1 without error when none (an unknown topic too, as
  * Kafka); with null topics (v2+) every committed partition of every
- * topic's group G.
+ * topic's group G (one committed -1 is none, as it reads the same).
  *
  * Threads: listener workers; no lock is held across another group's.
  */
@@ -146,13 +151,6 @@ static void commit_topic(struct group_serve *gs, const char *name, const char *m
 				       "OffsetCommit from %s for group %s: %s does not own %s-%d "
 				       "(any more)",
 				       peer, name, member, tname, (int)pd->partition_index);
-		} else if (pd->committed_offset < 0) {
-			rp[j].error_code = PROTO_ERR_INVALID_COMMIT_OFFSET_SIZE;
-			mq_log_limited(MQ_INFO,
-				       "OffsetCommit from %s for group %s: negative offset %" PRId64
-				       " for %s-%d",
-				       peer, name, pd->committed_offset, tname,
-				       (int)pd->partition_index);
 		} else {
 			parts[n] = pd->partition_index;
 			offs[n++] = pd->committed_offset;
@@ -349,7 +347,7 @@ static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char 
 			continue;
 		rc = fetch_add_topic(fb, kstr_of(g->topic));
 		for (int p = 0; p < g->nparts && rc == 0; p++)
-			if (g->parts[p].committed >= 0)
+			if (g->parts[p].committed != GROUP_OFFSET_NONE)
 				rc = fetch_add_part(fb, p, g->parts[p].committed);
 		pthread_mutex_unlock(&g->mu);
 		if (rc == 0)

@@ -11,8 +11,9 @@
  *   <group>/<topic>/<p> TAB <offset> SP <commit timestamp ms> SP <metadata>
  *        an offset commit (Kafka's OffsetCommit key: group, topic,
  *        partition; value: offset, metadata, timestamp): <offset> is the
- *        next record to consume. Metadata is the committing member id, or
- *        "reset".
+ *        next record to consume, or a negative one a Kafka client
+ *        committed, kept as given (GROUP_OFFSET_NONE). Metadata is the
+ *        committing member id, or "reset".
  *   <group>/<topic> TAB partition.assignment.strategy=S SP
  *        auto.offset.reset=R SP session.timeout.ms=N
  *        the group exists, with its settings (Kafka's GroupMetadata key).
@@ -337,7 +338,7 @@ static int replay_record(struct group_coord *gc, const char *key, size_t klen, c
 		long long off = -1, ts = 0;
 
 		snprintf(vbuf, sizeof(vbuf), "%.*s", (int)(vlen < 127 ? vlen : 127), val);
-		if (sscanf(vbuf, "%lld %lld", &off, &ts) < 1 || off < 0)
+		if (sscanf(vbuf, "%lld %lld", &off, &ts) < 1)
 			return -EBADMSG;
 		g->parts[part].committed = off;
 		g->parts[part].commit_ts = ts;
@@ -453,8 +454,11 @@ int group_store_tombstones(struct group *g)
 
 	if (!text)
 		return -ENOMEM;
+	/* Every kept offset, -2 too: compaction removes the group's own
+	 * tombstone in time, and an offset record left would make the group
+	 * again at replay. */
 	for (int p = 0; p < g->nparts; p++)
-		if (g->parts[p].committed >= 0)
+		if (g->parts[p].committed != GROUP_OFFSET_NONE)
 			len += (size_t)snprintf(text + len, cap - len, "%s/%s/%d\t\n", g->name,
 						g->topic, p);
 	len += (size_t)snprintf(text + len, cap - len, "%s/%s\t\n", g->name, g->topic);

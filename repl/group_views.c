@@ -102,9 +102,7 @@ int group_state_text(struct group *g, char **out, size_t *len)
 		else
 			snprintf(cur, sizeof(cur), "-");
 		fprintf(f, "%-9d %-14s %-14" PRId64 " %-8" PRId64 " %s\n", p, cur, st.hw,
-			st.hw - (committed >= 0    ? committed
-				 : g->reset_latest ? st.hw
-						   : st.log_start_offset),
+			st.hw - group_start_offset(committed, g->reset_latest, &st),
 			g->parts[p].owner ? g->parts[p].owner->id : "-");
 	}
 	pthread_mutex_unlock(&g->mu);
@@ -287,8 +285,7 @@ void group_metrics_text(struct broker *b, FILE *f)
 				gs[i].lag[p] = -1;
 				continue;
 			}
-			if (from < 0)
-				from = gs[i].latest ? st.hw : st.log_start_offset;
+			from = group_start_offset(from, gs[i].latest, &st);
 			gs[i].lag[p] = st.hw > from ? st.hw - from : 0;
 		}
 		topic_put(t);

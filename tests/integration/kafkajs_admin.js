@@ -10,6 +10,7 @@
 //   node kafkajs_admin.js BROKER describe-group GROUP
 //   node kafkajs_admin.js BROKER delete-group GROUP
 //   node kafkajs_admin.js BROKER group-offsets GROUP TOPIC
+//   node kafkajs_admin.js BROKER reset-offsets GROUP TOPIC earliest|latest
 //   node kafkajs_admin.js BROKER list-groups
 //   node kafkajs_admin.js BROKER delete-records TOPIC PARTITION OFFSET
 //
@@ -17,7 +18,8 @@
 // does not throw), or for describe one
 // line per setting: "name=value source=N readonly=B synonyms=a:4,b:5";
 // describe-group "state=S protocol=P members=N", group-offsets one
-// "partition offset" line per partition, list-groups one
+// "partition offset" line per partition, reset-offsets "ok" once
+// admin.resetOffsets settles (within 20 s), list-groups one
 // "group protocolType" line per group of every broker (ListGroups);
 // delete-records (DeleteRecords, OFFSET -1: the high watermark) "ok low=N
 // high=M", the partition's offsets as ListOffsets gives them after.
@@ -101,6 +103,21 @@ const entries = (json) =>
     } else if (op === 'group-offsets') {
       const [t] = await admin.fetchOffsets({ groupId: topic, topics: [rest[0]] });
       for (const p of t.partitions) console.log(`${p.partition} ${p.offset}`);
+    } else if (op === 'reset-offsets') {
+      // kafkajs runs a consumer of the group whose seek commits -2
+      // (earliest) or -1 (latest) as a member; a commit refused leaves
+      // the call unsettled for good, hence the bound.
+      const [t, to] = rest;
+      let timer;
+      await admin.fetchTopicMetadata({ topics: [t] });
+      await Promise.race([
+        admin.resetOffsets({ groupId: topic, topic: t, earliest: to === 'earliest' }),
+        new Promise((resolve, reject) => {
+          timer = setTimeout(() => reject(Object.assign(
+            new Error('resetOffsets did not settle in 20 s'), { type: 'TIMEOUT' })), 20000);
+        }),
+      ]).finally(() => clearTimeout(timer));
+      console.log('ok');
     } else if (op === 'list-groups') {
       // kafkajs asks every broker of the metadata and merges the answers.
       const { groups } = await admin.listGroups();

@@ -9,7 +9,10 @@
 #     is where the next kcat -G starts;
 #   - a kafkajs group of two members splits two partitions, receives
 #     every record appended through the mount once, and its commits are
-#     the mount's;
+#     the mount's; kafkajs's admin.resetOffsets commits -2 (earliest) or
+#     -1 (latest), kept as given as Kafka keeps them: OffsetFetch answers
+#     them, the mount reads -2 as the log start (its `consume` file too)
+#     and -1 as no commit, kcat -G (librdkafka) likewise;
 #   - consume files and Kafka consumers in one group: kcat -G joining
 #     while `consume` is open shares the partitions with it (each record
 #     to one of them), and when kcat leaves the file takes its partition;
@@ -144,6 +147,34 @@ if [ -d "$KAFKAJS_PATH" ]; then
 	expect_eq "and not the same member" "2" "$(echo "$out" | awk '{print $1}' | sort -u | wc -l)"
 	expect_eq "kafkajs's commits in the mount" "3 3" \
 		"$(echo $(cat "$MNT/t2/.groups/jsg/0" "$MNT/t2/.groups/jsg/1"))"
+
+	# kafkajs's admin.resetOffsets, then the next consumers of the group.
+	jsadmin() {
+		timeout -k 5 "$MQ_TIMEOUT" node "$LIBDIR/kafkajs_admin.js" "$B" "$@" 2>&1
+	}
+	jsg_offsets() { echo $(cat "$MNT/t2/.groups/jsg/0" "$MNT/t2/.groups/jsg/1"); }
+	expect_eq "kafkajs resetOffsets to earliest settles" "ok" \
+		"$(jsadmin reset-offsets jsg t2 earliest)"
+	expect_eq "OffsetFetch answers the -2 committed" "$(printf '0 -2\n1 -2')" \
+		"$(jsadmin group-offsets jsg t2)"
+	expect_eq "the mount reads -2 as the log start" "0 0" "$(jsg_offsets)"
+	expect_ok "the group's auto.offset.reset: latest" sh -c \
+		"echo auto.offset.reset=latest > '$MNT/t2/.groups/jsg/.config'"
+	expect_eq "a consume file reads from the log start all the same" "x0 x1 x2 y0 y1 y2" \
+		"$(echo $(mq_run head -n 6 "$MNT/t2/.groups/jsg/consume" | sort))"
+	expect_eq "kafkajs resetOffsets to earliest again" "ok" \
+		"$(jsadmin reset-offsets jsg t2 earliest)"
+	expect_eq "kcat -G with auto.offset.reset=latest reads -2 as its beginning" \
+		"$(printf '0 0 x0\n0 1 x1\n0 2 x2\n1 0 y0\n1 1 y1\n1 2 y2')" \
+		"$(mq_run kcat -b "$B" -G jsg -e -q -f '%p %o %s\n' -X session.timeout.ms=6000 \
+			-X auto.offset.reset=latest t2 | sort)"
+	expect_eq "kafkajs resetOffsets to latest settles" "ok" \
+		"$(jsadmin reset-offsets jsg t2 latest)"
+	expect_eq "OffsetFetch answers the -1 committed" "$(printf '0 -1\n1 -1')" \
+		"$(jsadmin group-offsets jsg t2)"
+	expect_eq "the mount reads -1 as none: auto.offset.reset (latest)" "3 3" "$(jsg_offsets)"
+	expect_eq "no OffsetCommit of jsg refused (the log)" "0" \
+		"$(grep -c 'OffsetCommit from .* for group jsg' "$LOG")"
 else
 	fail "kafkajs" "not installed at $KAFKAJS_PATH (sh contrib/install-deps.sh installs it)"
 fi

@@ -6,7 +6,8 @@
  * from the committed offsets, resets and their refusals (times that do
  * not exist, reserved group names), deletion, wakes; the read offset as
  * the commit position (seeking back, reading past the end, re-reading
- * records compaction removed); nothing committed past a damaged batch.
+ * records compaction removed); nothing committed past a damaged batch;
+ * the negative offsets a Kafka client may commit.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -615,6 +616,76 @@ static void test_topic_delete_tombstones(void **state)
 	group_put(g);
 }
 
+/* Whether the records of group's partition of __consumer_offsets hold
+ * text. */
+static bool offsets_log_has(struct fx *f, const char *group, const char *text)
+{
+	struct topic *o = f->b->gc->offsets;
+	int p = group_offsets_partition(group, topic_partitions(o));
+	struct log_cursor *c;
+	static char buf[1 << 16];
+	int64_t pos = 0, actual;
+	size_t used = 0;
+	ssize_t n;
+
+	assert_int_equal(topic_cursor_new(o, p, &c), 0);
+	while ((n = group_read_lines(o, p, c, pos, buf + used, sizeof(buf) - 1 - used, &actual)) >
+	       0) {
+		pos = actual + n;
+		used += (size_t)n;
+	}
+	topic_cursor_free(o, p, c);
+	buf[used] = '\0';
+	return strstr(buf, text) != NULL;
+}
+
+/* Offsets as a Kafka client may commit them (OffsetCommit takes any, as
+ * Kafka's): kafkajs's admin.resetOffsets commits -2 for earliest, -1 for
+ * latest. Kept as given, also across a restart; the mount reads -2 as the
+ * log start and -1 as no commit (here auto.offset.reset=latest), and
+ * deleting the group writes a tombstone for -2 too, so that compaction
+ * cannot bring it back. */
+static void test_negative_commits(void **state)
+{
+	struct fx *f = *state;
+	static const char latest[] = "auto.offset.reset=latest\n";
+	int parts[2] = { 0, 1 };
+	int64_t offs[2] = { GROUP_OFFSET_EARLIEST, GROUP_OFFSET_NONE };
+	struct group_member *m;
+	struct group *g;
+	char buf[64];
+
+	produce(f, 0, "a\nb\nc\n");
+	produce(f, 1, "x\ny\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_config_write(g, latest, sizeof(latest) - 1), 0);
+	assert_int_equal(group_lock_live(g), 0);
+	assert_int_equal(group_store_commit(g, parts, offs, 2, "consumer-1"), 0);
+	pthread_mutex_unlock(&g->mu);
+	assert_int_equal(offset_of(g, 0), 0);
+	assert_int_equal(offset_of(g, 1), 2);
+	assert_int_equal(offset_of(g, 2), 0); /* empty */
+	group_put(g);
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(group_open(f->t, "g", GROUP_LOOKUP, &g), 0);
+	assert_int_equal(g->parts[0].committed, GROUP_OFFSET_EARLIEST);
+	assert_int_equal(offset_of(g, 0), 0);
+	assert_int_equal(offset_of(g, 1), 2);
+	/* A consume file starts there: all of 0, nothing of 1. */
+	assert_int_equal(group_join(g, getpid(), on_wake, NULL, &m), 0);
+	drain(m, buf, sizeof(buf) - 1);
+	assert_string_equal(buf, "a\nb\nc\n");
+	group_leave(m);
+	assert_int_equal(offset_of(g, 0), 3);
+	assert_int_equal(group_lock_live(g), 0);
+	assert_int_equal(group_store_commit(g, parts, offs, 1, "consumer-1"), 0);
+	pthread_mutex_unlock(&g->mu);
+	group_put(g);
+	assert_int_equal(group_delete(f->t, "g"), 0);
+	assert_true(offsets_log_has(f, "g", "\ng/orders/0\t\n"));
+}
+
 /* Records of groups whose topic is gone (a delete cut short before its
  * tombstones) are dropped at start, so a topic made later starts clean. */
 static void test_sweep_at_start(void **state)
@@ -840,6 +911,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wake_that_produces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_at_hw_needs_no_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topic_delete_tombstones, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_negative_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seek_back, setup, teardown),

@@ -9,7 +9,8 @@
  * protocol type, metadata past the coordinator's bounds); session and
  * rebalance timeouts expiring members;
  * OffsetCommit/OffsetFetch writing and reading the same committed offsets
- * as the mount's groups (group_offset), with Kafka's per-partition errors;
+ * as the mount's groups (group_offset), with Kafka's per-partition errors,
+ * and the -2 and -1 kafkajs's resetOffsets commits;
  * and consume files and Kafka consumers in one group: a consumer joins the
  * files' group as a follower and gets its share from the group's assignor,
  * commits only its partitions, rejoins after a file closes; a consumer
@@ -620,7 +621,10 @@ static void commit(struct brokerfx *f, int16_t v, const char *group, int32_t gen
 }
 
 /* OffsetFetch of group: topic t's partitions 0 and 1, or every committed
- * one (all); offsets into offs[partition]. */
+ * one (all); offsets into offs[partition], NOT_LISTED for one not in the
+ * answer. */
+#define NOT_LISTED INT64_MIN
+
 static void fetch_offsets(struct brokerfx *f, int16_t v, const char *group, bool all,
 			  int64_t offs[2])
 {
@@ -636,7 +640,7 @@ static void fetch_offsets(struct brokerfx *f, int16_t v, const char *group, bool
 	struct net_resp raw;
 	struct kbuf_w w;
 
-	offs[0] = offs[1] = -2;
+	offs[0] = offs[1] = NOT_LISTED;
 	kbuf_w_init(&w, 512);
 	assert_int_equal(proto_offset_fetch_req_encode(&w, v, &req), 0);
 	brokerfx_call(f->c, PROTO_API_OFFSET_FETCH, v, &w, &raw);
@@ -678,7 +682,7 @@ static void test_offsets(void **state)
 	struct commit_part bad[] = { { "t", 0, 5 },
 				     { "t", 7, 1 },
 				     { "nope", 0, 1 },
-				     { "t", 1, -4 },
+				     { "t", 1, -1 },
 				     { "__consumer_offsets", 0, 1 } };
 	int16_t errs[5];
 	int64_t offs[2];
@@ -688,7 +692,7 @@ static void test_offsets(void **state)
 	assert_int_equal(errs[0], PROTO_ERR_NONE);
 	assert_int_equal(errs[1], PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 	assert_int_equal(errs[2], PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
-	assert_int_equal(errs[3], PROTO_ERR_INVALID_COMMIT_OFFSET_SIZE);
+	assert_int_equal(errs[3], PROTO_ERR_NONE); /* -1, none: as given */
 	assert_int_equal(errs[4], PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 	/* The mount's group of the same name holds it. */
 	assert_int_equal(mount_offset(f, "g", 0), 5);
@@ -700,7 +704,7 @@ static void test_offsets(void **state)
 	}
 	fetch_offsets(f, 7, "g", true, offs);
 	assert_int_equal(offs[0], 5);
-	assert_int_equal(offs[1], -2); /* not listed: never committed */
+	assert_int_equal(offs[1], NOT_LISTED); /* never committed */
 	fetch_offsets(f, 3, "unknown", false, offs);
 	assert_int_equal(offs[0], -1);
 
@@ -754,6 +758,55 @@ static void test_offsets(void **state)
 		}
 		assert_int_equal(leave(f->c, 3, "g", j.out.member), PROTO_ERR_NONE);
 	}
+}
+
+/* kafkajs's admin.resetOffsets joins the group and, as its member,
+ * commits -2 for earliest or -1 for latest, which Kafka stores as given:
+ * taken, OffsetFetch answers them (with every committed partition too),
+ * and the mount's group of the name reads -2 as the log start, -1 as none
+ * (its auto.offset.reset, latest here). */
+static void test_reset_commit(void **state)
+{
+	struct brokerfx *f = *state;
+	static const char latest[] = "auto.offset.reset=latest\n";
+	static const char lines[] = "1\n2\n3\n4\n";
+	struct commit_part three[] = { { "t", 0, 3 }, { "t", 1, 3 } };
+	struct commit_part reset[] = { { "t", 0, -2 }, { "t", 1, -1 } };
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "r", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "r" };
+	struct topic *t;
+	struct group *g;
+	int16_t errs[2];
+	int64_t offs[2];
+
+	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	for (int p = 0; p < 2; p++)
+		assert_int_equal(topic_produce(t, p, lines, sizeof(lines) - 1, 0), 0);
+	commit(f, 2, "r", -1, "", three, 2, errs);
+	assert_int_equal(errs[0], PROTO_ERR_NONE);
+	assert_int_equal(group_open(t, "r", 0, &g), 0);
+	assert_int_equal(group_config_write(g, latest, sizeof(latest) - 1), 0);
+	group_put(g);
+	topic_put(t);
+
+	join_call(&j);
+	s.member = j.out.member;
+	s.generation = j.out.generation;
+	sync_call(&s);
+	commit(f, 7, "r", j.out.generation, j.out.member, reset, 2, errs);
+	assert_int_equal(errs[0], PROTO_ERR_NONE);
+	assert_int_equal(errs[1], PROTO_ERR_NONE);
+	assert_int_equal(leave(f->c, 3, "r", j.out.member), PROTO_ERR_NONE);
+
+	fetch_offsets(f, 8, "r", false, offs);
+	assert_int_equal(offs[0], -2);
+	assert_int_equal(offs[1], -1);
+	fetch_offsets(f, 7, "r", true, offs);
+	assert_int_equal(offs[0], -2);
+	assert_int_equal(mount_offset(f, "r", 0), 0);
+	assert_int_equal(mount_offset(f, "r", 1), 4);
 }
 
 /* ---- consume files and Kafka consumers in one group ---- */
@@ -922,6 +975,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offsets, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_reset_commit, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
 	};
 
