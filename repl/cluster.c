@@ -724,6 +724,15 @@ void cluster_appended(struct cluster *c, const char *topic, int partition)
 	cluster_repl_appended(c->cr, topic, partition);
 }
 
+bool cluster_leads(struct cluster *c, const char *topic, int partition)
+{
+	struct partition_state st;
+
+	return replica_mgr_partition_meta(cluster_repl_replicas(c->cr), topic, partition, &st) ==
+		       0 &&
+	       st.leader == c->cfg->broker_id;
+}
+
 int cluster_partition_state(struct cluster *c, const char *topic, int partition,
 			    struct partition_state *st)
 {

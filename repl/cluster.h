@@ -136,6 +136,9 @@ int cluster_topic_config_set(struct cluster *c, const char *topic,
  * partition p as its metadata (UpdateMetadata) says; true where it does
  * not know. */
 void cluster_local_replicas(struct cluster *c, const char *topic, int n, bool *local);
+/* Whether this broker leads topic-partition as its metadata
+ * (UpdateMetadata) says. Takes only the metadata's leaf lock. */
+bool cluster_leads(struct cluster *c, const char *topic, int partition);
 /* Asks the controller to delete the topic (/admin/delete_topics). */
 int cluster_topic_delete(struct cluster *c, const char *topic);
 /* See cluster_repl.h. */

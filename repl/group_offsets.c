@@ -144,6 +144,29 @@ static int resolved_offset(struct group *g, int p, int64_t committed, int64_t *o
 	return 0;
 }
 
+/* A committed offset past the log end (a Kafka client may commit any
+ * offset; the mount's reset refuses one) would leave a member waiting for
+ * offsets that may never come. Where this log is the partition's own (one
+ * node, or the leader here), the member starts as a Kafka consumer told
+ * OFFSET_OUT_OF_RANGE does: at auto.offset.reset, logged. A follower's
+ * copy may just lag behind the commit: its member waits. */
+static void past_end(struct group *g, int p, int64_t *off)
+{
+	struct broker *b = g->gc->b;
+	struct log_state st;
+
+	if (*off <= 0 || topic_log_state(g->t, p, &st) < 0 || *off <= st.log_end_offset)
+		return;
+	if (broker_replicated(b, g->topic) && !cluster_leads(b->cluster, g->topic, p))
+		return;
+	mq_log_limited(MQ_WARN,
+		       "group %s of topic %s: partition %d: committed offset %" PRId64
+		       " is past the log end %" PRId64 ": read from the %s (auto.offset.reset)",
+		       g->name, g->topic, p, *off, st.log_end_offset,
+		       g->reset_latest ? "high watermark" : "log start");
+	*off = g->reset_latest ? st.hw : st.log_start_offset;
+}
+
 /* Where the owner of p starts: the line position of its committed offset
  * (or auto.offset.reset). When that lookup fails the position stays
  * unknown (-1) and every read of the owner fails with the error until a
@@ -154,6 +177,8 @@ int group_part_resolve(struct group *g, int p)
 	int64_t off = -1, pos;
 	int rc = resolved_offset(g, p, gp->committed, &off);
 
+	if (rc == 0)
+		past_end(g, p, &off);
 	if (rc == 0)
 		rc = group_off_to_pos(g->t, p, off, &pos);
 	if (rc < 0) {

@@ -11,6 +11,8 @@
 #   python3 kafka_raw.py coordinator HOST PORT USER PASSWORD GROUP
 #       Authenticates as above, sends FindCoordinator v1 for GROUP and
 #       prints "error E node N" (the coordinator's broker id).
+#   python3 kafka_raw.py commit HOST PORT GROUP TOPIC PARTITION OFFSET
+#       OffsetCommit v7 of OFFSET outside any generation; prints "error E".
 #   python3 kafka_raw.py initpid HOST PORT PRODUCER_ID EPOCH
 #       InitProducerId v3 without a transactional id, naming PRODUCER_ID and
 #       EPOCH; prints "error E pid P epoch X".
@@ -174,6 +176,21 @@ def coordinator(host, port, user, password, group):
     print("error %d node %d" % (err, node))
 
 
+def commit(host, port, group, topic, partition, offset):
+    """OffsetCommit v7 of one offset, outside any generation (-1, as a
+    client that assigns itself); prints "error E"."""
+    c = Conn(host, int(port))
+    body = (kstr(group) + struct.pack(">i", -1) + kstr("") + kstr(None) + struct.pack(">i", 1) +
+            kstr(topic) + struct.pack(">iiqi", 1, int(partition), int(offset), -1) + kstr(None))
+    r = c.call(8, 7, body)
+    # throttle_time_ms, [name, [partition_index, error_code]]
+    off = 8
+    nlen = struct.unpack(">h", r[off:off + 2])[0]
+    off += 2 + nlen + 4
+    _, err = struct.unpack(">ih", r[off:off + 6])
+    print("error %d" % err)
+
+
 def initpid(host, port, producer_id, epoch):
     """InitProducerId v3 (flexible) without a transactional id, naming
     producer_id and epoch as a client that goes on after an error does."""
@@ -222,7 +239,7 @@ def silent(host, port):
 
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
-            "initpid": (6, initpid), "parked": (8, parked)}
+            "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit)}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) != cmds[sys.argv[1]][0]:
         sys.exit("usage: see the top of kafka_raw.py")
     cmds[sys.argv[1]][1](*sys.argv[2:])

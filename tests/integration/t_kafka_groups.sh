@@ -59,6 +59,19 @@ expect_eq "its commit in the mount" "3" "$(cat "$MNT/t/.groups/g1/0")"
 expect_ok "reset partition 1 through the mount" sh -c "echo earliest > '$MNT/t/.groups/g1/1'"
 expect_eq "kcat -G g1 starts where the mount reset it" "1 0 c" "$(kgroup g1)"
 
+# A commit past the log end (Kafka clients may commit any offset): a
+# consume member reads from auto.offset.reset (earliest), as a Kafka
+# consumer told OFFSET_OUT_OF_RANGE does, not wait for ever; the group's
+# offset file shows the commit as it is.
+expect_ok "mkdir far" mkdir "$MNT/far"
+printf 'f1\nf2\n' >>"$MNT/far/0"
+expect_eq "OffsetCommit of 1000 for a log of 2" "error 0" \
+	"$(timeout -k 5 "$MQ_TIMEOUT" python3 "$LIBDIR/kafka_raw.py" commit 127.0.0.1 "$PORT" gfar far 0 1000 2>&1)"
+expect_eq "far/.groups/gfar/0 shows it" "1000" "$(cat "$MNT/far/.groups/gfar/0")"
+expect_eq "consume reads from the log start" "$(printf 'f1\nf2')" \
+	"$(timeout 10 head -n 2 "$MNT/far/.groups/gfar/consume")"
+expect_ok "logged" grep -q "group gfar of topic far: partition 0: committed offset 1000 is past the log end 2: read from the log start" "$LOG"
+
 # consume files and Kafka consumers in one group.
 kcat_member() {
 	mq_bg sh -c "exec timeout -k 5 $MQ_TIMEOUT kcat -b '$B' -G g1 -q -u -f '%p %o %s\n' \

@@ -686,6 +686,33 @@ static void test_negative_commits(void **state)
 	assert_true(offsets_log_has(f, "g", "\ng/orders/0\t\n"));
 }
 
+/* A commit past the log end (a Kafka client's): the offset is kept as
+ * committed, and a consume file starts at auto.offset.reset (earliest),
+ * as a Kafka consumer told OFFSET_OUT_OF_RANGE, not at the hw waiting for
+ * offsets that may never come. */
+static void test_commit_past_end(void **state)
+{
+	struct fx *f = *state;
+	int parts[1] = { 0 };
+	int64_t offs[1] = { 1000 };
+	struct group_member *m;
+	struct group *g;
+	char buf[64];
+
+	produce(f, 0, "a\nb\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_lock_live(g), 0);
+	assert_int_equal(group_store_commit(g, parts, offs, 1, "consumer-1"), 0);
+	pthread_mutex_unlock(&g->mu);
+	assert_int_equal(offset_of(g, 0), 1000);
+	assert_int_equal(group_join(g, getpid(), on_wake, NULL, &m), 0);
+	drain(m, buf, sizeof(buf) - 1);
+	assert_string_equal(buf, "a\nb\n");
+	group_leave(m);
+	assert_int_equal(offset_of(g, 0), 2);
+	group_put(g);
+}
+
 /* Records of groups whose topic is gone (a delete cut short before its
  * tombstones) are dropped at start, so a topic made later starts clean. */
 static void test_sweep_at_start(void **state)
@@ -911,6 +938,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wake_that_produces, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_at_hw_needs_no_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topic_delete_tombstones, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_past_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_negative_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
