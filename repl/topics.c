@@ -566,6 +566,28 @@ static bool log_of_other_id(struct broker *b, const char *topic, int partition, 
 	return r == 1 && strcmp(had, id) != 0;
 }
 
+/* The topic here agrees with id already and holds the partition (any,
+ * partition < 0). */
+static bool incarnation_known(struct broker *b, const char *topic, int32_t partition,
+			      const char *id)
+{
+	bool same = false;
+	int i;
+
+	pthread_rwlock_rdlock(&b->cat_lock);
+	i = cat_find(b, topic);
+	if (i >= 0) {
+		struct topic *t = b->topics[i];
+
+		pthread_rwlock_rdlock(&t->lock);
+		same = strcmp(t->cluster_id, id) == 0 &&
+		       (partition < 0 || (partition < t->nparts && t->parts[partition]->log));
+		pthread_rwlock_unlock(&t->lock);
+	}
+	pthread_rwlock_unlock(&b->cat_lock);
+	return same;
+}
+
 int topics_cluster_incarnation(void *arg, const char *topic, int32_t partition,
 			       const char *topic_id)
 {
@@ -576,6 +598,11 @@ int topics_cluster_incarnation(void *arg, const char *topic, int32_t partition,
 	int i, removed = 0;
 
 	if (!topic_id || !topic_id[0])
+		return 0;
+	/* Each LeaderAndIsr comes here: the common case without admin_mu,
+	 * which a deletion may hold for long (its groups' tombstones wait
+	 * for their commit), while the controller's requests wait. */
+	if (incarnation_known(b, topic, partition, topic_id))
 		return 0;
 	pthread_mutex_lock(&b->admin_mu);
 	i = cat_find(b, topic);
