@@ -610,7 +610,12 @@ int topics_cluster_incarnation(void *arg, const char *topic, int32_t partition,
 		t = b->topics[i];
 		pthread_rwlock_rdlock(&t->lock);
 		/* Each log's file is read once per topic made here: t->cluster_id
-		 * is the id they were found to agree with. */
+		 * is the id they were found to agree with (a topic's id never
+		 * changes: another one is another topic's, files or not). */
+		if (t->cluster_id[0] && strcmp(t->cluster_id, topic_id) != 0) {
+			stale = true;
+			snprintf(had, sizeof(had), "%s", t->cluster_id);
+		}
 		if (strcmp(t->cluster_id, topic_id) != 0)
 			for (int p = 0; p < t->nparts && !stale; p++)
 				stale = t->parts[p]->log &&

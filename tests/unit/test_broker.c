@@ -480,7 +480,7 @@ static void test_delete(void **state)
 static void test_incarnation(void **state)
 {
 	struct fx *f = *state;
-	struct topic *t;
+	struct topic *t, *t2;
 	struct log *l;
 
 	assert_int_equal(broker_topic_create(f->b, "inc", 0, 0, 0755, &t), 0);
@@ -492,6 +492,13 @@ static void test_incarnation(void **state)
 	assert_false(topic_deleted(t));
 	assert_int_equal(topics_cluster_incarnation(f->b, "inc", -1, ""), 0);
 	assert_false(topic_deleted(t));
+	/* Another id than the one confirmed, even with no file to say so:
+	 * another topic's. */
+	assert_int_equal(broker_topic_create(f->b, "inc2", 0, 0, 0755, &t2), 0);
+	assert_int_equal(topics_cluster_incarnation(f->b, "inc2", -1, "AAAAAAAAAAAAAAAAAAAAAQ"), 0);
+	assert_int_equal(topics_cluster_incarnation(f->b, "inc2", -1, "AAAAAAAAAAAAAAAAAAAAAg"), 1);
+	assert_true(topic_deleted(t2));
+	topic_put(t2);
 	/* Another id: the topic goes, its logs with it. */
 	assert_int_equal(topics_cluster_incarnation(f->b, "inc", 0, "AAAAAAAAAAAAAAAAAAAAAg"), 1);
 	assert_true(topic_deleted(t));
