@@ -209,13 +209,15 @@ int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoc
 	return 0;
 }
 
-/* The partition's log was dropped (its topic deleted) since the lookup:
- * rule 1 (Kafka answers a delayed fetch so when its partition goes). */
+/* The partition's topic was deleted since the lookup (StopReplica with
+ * delete in a cluster, its log dropped on one node): rule 1 (Kafka
+ * answers a delayed fetch so when its partition goes). */
 static bool part_gone(const struct fs_part *fp)
 {
 	const struct partition_log_ops *ops = fp->p ? partition_log_ops(fp->p) : NULL;
 
-	return ops && ops->dropped && ops->dropped(partition_log(fp->p));
+	return ops &&
+	       (partition_deleted(fp->p) || (ops->dropped && ops->dropped(partition_log(fp->p))));
 }
 
 /* Rules 1-5 for one partition, at the fetch's arrival. */

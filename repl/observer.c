@@ -217,7 +217,7 @@ static void obs_drop(struct observers *o, int i, const char *why)
 	o->tab[i] = o->tab[--o->n];
 	o->dropped++;
 	unfollow(o, ob);
-	partition_make_none(ob->p);
+	partition_make_none(ob->p, false);
 	log_remove_hw_listener(ob->log, on_hw, ob);
 	partition_unref(ob->p);
 	logmgr_drop_log(o->m, ob->topic, ob->partition);

@@ -29,6 +29,7 @@
 struct partition {
 	pthread_mutex_t lock;
 	int refs;
+	bool deleted; /* lock: partition_make_none(p, true) */
 	char topic[PARTITION_MAX_TOPIC + 1];
 	int32_t index;
 	struct partition_config cfg;
@@ -363,9 +364,10 @@ int partition_make_follower(struct partition *p, const struct partition_state *s
 	return rc;
 }
 
-void partition_make_none(struct partition *p)
+void partition_make_none(struct partition *p, bool deleted)
 {
 	pthread_mutex_lock(&p->lock);
+	p->deleted = p->deleted || deleted;
 	p->role = PARTITION_NONE;
 	p->n_followers = 0;
 	p->isr_pending = false;
@@ -373,6 +375,16 @@ void partition_make_none(struct partition *p)
 	p->generation++;
 	pthread_mutex_unlock(&p->lock);
 	notify(p);
+}
+
+bool partition_deleted(struct partition *p)
+{
+	bool d;
+
+	pthread_mutex_lock(&p->lock);
+	d = p->deleted;
+	pthread_mutex_unlock(&p->lock);
+	return d;
 }
 
 bool partition_replica_in_sync(const struct partition_replica *r, int64_t hw,

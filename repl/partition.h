@@ -252,8 +252,11 @@ int partition_make_leader(struct partition *p, const struct partition_state *st,
  * fetches. Returns 1 when the fetcher must (re)start following, 0 when
  * nothing changed for it. -ESTALE, -EINVAL. */
 int partition_make_follower(struct partition *p, const struct partition_state *st);
-/* No longer a replica here (reassigned away, topic deleted, shutdown). */
-void partition_make_none(struct partition *p);
+/* No longer a replica here (reassigned away, topic deleted, shutdown);
+ * deleted: its topic is deleted (a fetch of it is then answered
+ * UNKNOWN_TOPIC_OR_PARTITION, as Kafka's, not NOT_LEADER_OR_FOLLOWER). */
+void partition_make_none(struct partition *p, bool deleted);
+bool partition_deleted(struct partition *p);
 
 /* ---- the leader's rules ---- */
 

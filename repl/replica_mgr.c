@@ -547,7 +547,7 @@ static int stop_one(struct replica_mgr *rm, const struct controller_stop_replica
 	unfollow(rm, rp);
 	if (!s->delete_partition)
 		return 0; /* Kafka keeps the replica, just no longer fetching */
-	partition_make_none(rp->p);
+	partition_make_none(rp->p, true);
 	rp->delete_log = delete_log;
 	rm->stopped[rm->n_stopped++] = rp;
 	return 0;
@@ -879,7 +879,7 @@ void replica_mgr_free(struct replica_mgr *rm)
 	for (int i = 0; i < rm->n_parts; i++) {
 		struct rm_part *rp = rm->parts[i];
 
-		partition_make_none(rp->p);
+		partition_make_none(rp->p, false);
 		partition_unref(rp->p);
 		rm->cfg.logs.close(rm->cfg.logs.arg, rp->topic, rp->index, rp->log, false);
 		free(rp);

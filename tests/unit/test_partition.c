@@ -465,7 +465,7 @@ static void test_make_leader_follower_transitions(void **state)
 	assert_int_equal(info.leader_epoch_start_offset, 3);
 	assert_int_equal(info.n_followers, 2);
 	assert_int_equal(partition_follow_state(p, &f), -EREMOTE);
-	partition_make_none(p);
+	partition_make_none(p, false);
 	partition_get_info(p, &info);
 	assert_int_equal(info.role, PARTITION_NONE);
 	partition_unref(p);

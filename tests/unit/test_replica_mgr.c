@@ -548,27 +548,57 @@ static void *fetch_parked(void *arg)
 	return NULL;
 }
 
-static void test_parked_fetch_answered_on_move(void **state)
+/* Leader 1 of orders-0 with 4 records on every replica, and a consumer's
+ * fetch at its end parked there (its thread in *th). */
+static void park_fetch_on_leader(struct parked *pk, pthread_t *th)
 {
-	struct parked pk;
-	pthread_t th;
 	int64_t end;
+	int parked0;
 
-	(void)state;
 	start_all();
 	lisr(1, 1, 0, 3, all3);
 	append_on(1, 4, "a");
 	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
-	pk = (struct parked){ .port = bks[1].port, .offset = 4 }; /* the hw */
-	int parked0 = fetch_serve_parked(bks[1].fs);
-	assert_int_equal(pthread_create(&th, NULL, fetch_parked, &pk), 0);
+	*pk = (struct parked){ .port = bks[1].port, .offset = 4 }; /* the hw */
+	parked0 = fetch_serve_parked(bks[1].fs);
+	assert_int_equal(pthread_create(th, NULL, fetch_parked, pk), 0);
 	end = now_mono_ms() + DEADLINE_MS;
 	while (fetch_serve_parked(bks[1].fs) <= parked0 && now_mono_ms() < end)
 		usleep(1000);
 	assert_true(fetch_serve_parked(bks[1].fs) > parked0);
+}
+
+static void test_parked_fetch_answered_on_move(void **state)
+{
+	struct parked pk;
+	pthread_t th;
+
+	(void)state;
+	park_fetch_on_leader(&pk, &th);
 	lisr(2, 2, 1, 3, all3);
 	pthread_join(th, NULL);
 	assert_int_equal(pk.error, PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_true(pk.took < 20000);
+	stop_all();
+}
+
+/* A fetch parked on the leader when StopReplica deletes the topic is
+ * answered at once with UNKNOWN_TOPIC_OR_PARTITION, as Kafka's (its
+ * metadata drops a deleted topic first), not NOT_LEADER_OR_FOLLOWER. */
+static void test_parked_fetch_answered_on_delete(void **state)
+{
+	struct controller_stop_replica sr = { .topic = "orders",
+					      .partition = 0,
+					      .delete_partition = true };
+	struct parked pk;
+	pthread_t th;
+	int err = 99;
+
+	(void)state;
+	park_fetch_on_leader(&pk, &th);
+	assert_int_equal(replica_mgr_stop_replica(bks[1].rm, 1, -1, &sr, 1, &err), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(pk.error, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 	assert_true(pk.took < 20000);
 	stop_all();
 }
@@ -988,6 +1018,7 @@ int main(void)
 		cmocka_unit_test(test_stale_and_foreign),
 		cmocka_unit_test(test_leader_change),
 		cmocka_unit_test(test_parked_fetch_answered_on_move),
+		cmocka_unit_test(test_parked_fetch_answered_on_delete),
 		cmocka_unit_test(test_stop_following),
 		cmocka_unit_test(test_isr_shrink_and_rejoin),
 		cmocka_unit_test(test_isr_write_stale),
