@@ -296,6 +296,7 @@ struct log_state {
 	 * -EIO until one manages the cut first. */
 	int64_t fence;
 	int64_t corrupt_batches; /* since open: batches readers found corrupt */
+	bool dropped;            /* logmgr_drop_log dropped it (log_dropped) */
 };
 
 struct log;

@@ -432,6 +432,7 @@ void log_get_state(struct log *l, struct log_state *st)
 	st->first_dirty_offset = l->first_dirty_offset > l->log_start_offset ? l->first_dirty_offset
 									     : l->log_start_offset;
 	st->fence = l->fence;
+	st->dropped = l->deleted;
 	pthread_mutex_unlock(&l->lock);
 }
 

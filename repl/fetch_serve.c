@@ -210,14 +210,12 @@ int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoc
 }
 
 /* The partition's topic was deleted since the lookup (StopReplica with
- * delete in a cluster, its log dropped on one node): rule 1 (Kafka
- * answers a delayed fetch so when its partition goes). */
-static bool part_gone(const struct fs_part *fp)
+ * delete in a cluster, its log dropped on one node; o: its offsets, read
+ * already): rule 1 (Kafka answers a delayed fetch so when its partition
+ * goes). */
+static bool part_gone(const struct fs_part *fp, const struct partition_offsets *o)
 {
-	const struct partition_log_ops *ops = fp->p ? partition_log_ops(fp->p) : NULL;
-
-	return ops &&
-	       (partition_deleted(fp->p) || (ops->dropped && ops->dropped(partition_log(fp->p))));
+	return o->dropped || partition_deleted(fp->p);
 }
 
 /* Rules 1-5 for one partition, at the fetch's arrival. */
@@ -229,13 +227,16 @@ static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 	const struct partition_log_ops *ops;
 	int rc;
 
-	fp->error = part_gone(fp) ? PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION
-				  : fetch_serve_epoch_check(fp->p, rq->current_leader_epoch);
-	if (fp->error)
+	fp->error = fetch_serve_epoch_check(fp->p, rq->current_leader_epoch);
+	if (fp->error == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
 		return;
 	log = partition_log(fp->p);
 	ops = partition_log_ops(fp->p);
 	ops->offsets(log, &o);
+	if (part_gone(fp, &o))
+		fp->error = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+	if (fp->error)
+		return;
 	if (rq->fetch_offset < o.log_start_offset || rq->fetch_offset > o.log_end_offset) {
 		fp->error = PROTO_ERR_OFFSET_OUT_OF_RANGE;
 		return;
@@ -295,11 +296,12 @@ static bool fetch_ready(struct fs_fetch *f, int64_t now)
 		int64_t bytes_sent = 0;
 		int32_t epoch;
 
-		if (fp->error || fp->diverging || part_gone(fp))
+		if (fp->error || fp->diverging)
 			return true;
+		/* Lost leadership while parked (its topic deleted too). */
 		if (partition_leader_epoch(fp->p, &epoch))
-			return true; /* lost leadership while parked */
-		if (part_upper(f, fp, &o) > fp->req->fetch_offset)
+			return true;
+		if (part_upper(f, fp, &o) > fp->req->fetch_offset || o.dropped)
 			return true;
 		if (f->msg->replica_id >= 0 &&
 		    partition_follower_hw_behind(fp->p, f->msg->replica_id, &bytes_sent) &&
@@ -351,7 +353,7 @@ static int fetch_respond(struct fs_fetch *f)
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			struct fs_part *fp = &f->parts[k];
 			struct proto_fetch_resp_part *rp = &parts[k];
-			struct partition_offsets o = { -1, -1, -1, -1 };
+			struct partition_offsets o = { -1, -1, -1, -1, false };
 			int64_t upper;
 			size_t max;
 
@@ -361,14 +363,16 @@ static int fetch_respond(struct fs_fetch *f)
 			rp->records_fd = -1;
 			rp->records = (const uint8_t *)"";
 			rp->error_code = fp->error;
-			if (!fp->error && part_gone(fp))
+			if (fp->p)
+				partition_log_ops(fp->p)->offsets(partition_log(fp->p), &o);
+			if (!rp->error_code && fp->p && part_gone(fp, &o))
 				rp->error_code = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 			if (!rp->error_code &&
 			    fetch_serve_epoch_check(fp->p, fp->req->current_leader_epoch))
 				rp->error_code = fetch_serve_epoch_check(
 					fp->p, fp->req->current_leader_epoch);
-			if (fp->p && rp->error_code != PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
-				partition_log_ops(fp->p)->offsets(partition_log(fp->p), &o);
+			if (rp->error_code == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
+				o = (struct partition_offsets){ -1, -1, -1, -1, false };
 			rp->high_watermark = o.hw;
 			rp->last_stable_offset = o.hw;
 			rp->log_start_offset = o.log_start_offset;

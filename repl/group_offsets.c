@@ -164,7 +164,7 @@ static void past_end(struct group *g, int p, int64_t *off)
 		       " is past the log end %" PRId64 ": read from the %s (auto.offset.reset)",
 		       g->name, g->topic, p, *off, st.log_end_offset,
 		       g->reset_latest ? "high watermark" : "log start");
-	*off = g->reset_latest ? st.hw : st.log_start_offset;
+	*off = group_start_offset(GROUP_OFFSET_NONE, g->reset_latest, &st);
 }
 
 /* Where the owner of p starts: the line position of its committed offset

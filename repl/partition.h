@@ -99,6 +99,7 @@ struct partition_offsets {
 	int64_t hw;
 	int64_t log_end_offset;
 	int64_t line_start; /* line position of log_start_offset */
+	bool dropped;       /* the log was dropped (its topic deleted) */
 };
 
 /* Whole batches of the log as one file range, valid while ref is held. */
@@ -153,9 +154,6 @@ struct partition_log_ops {
 	 * delete policy, -EBUSY (busy_ok) the log is being cleaned. NULL: not
 	 * supported. */
 	int (*delete_records)(void *log, int64_t offset, bool busy_ok, int64_t *start);
-	/* True once the log was dropped (its topic deleted): a fetch of it
-	 * is answered UNKNOWN_TOPIC_OR_PARTITION. NULL: never. */
-	bool (*dropped)(void *log);
 };
 
 /* The engine's log (struct log *) behind the table (partition_log.c). */

@@ -22,11 +22,7 @@ static void pl_offsets(void *log, struct partition_offsets *o)
 	o->hw = st.hw;
 	o->log_end_offset = st.log_end_offset;
 	o->line_start = st.line_start;
-}
-
-static bool pl_dropped(void *log)
-{
-	return log_dropped(log);
+	o->dropped = st.dropped;
 }
 
 static int pl_set_hw(void *log, int64_t hw)
@@ -135,5 +131,4 @@ const struct partition_log_ops partition_engine_ops = {
 	.offset_for_time = pl_offset_for_time,
 	.offset_for_max_time = pl_offset_for_max_time,
 	.delete_records = pl_delete_records,
-	.dropped = pl_dropped,
 };

@@ -173,6 +173,7 @@ static void op_offsets(void *log, struct partition_offsets *o)
 	o->line_start = 0;
 	o->hw = t->hw;
 	o->log_end_offset = leo_locked(t);
+	o->dropped = false;
 	pthread_mutex_unlock(&t->lock);
 }
 
