@@ -571,20 +571,20 @@ static bool log_of_other_id(struct broker *b, const char *topic, int partition, 
 static bool incarnation_known(struct broker *b, const char *topic, int32_t partition,
 			      const char *id)
 {
-	bool same = false;
-	int i;
+	struct topic *t;
+	bool same;
 
-	pthread_rwlock_rdlock(&b->cat_lock);
-	i = cat_find(b, topic);
-	if (i >= 0) {
-		struct topic *t = b->topics[i];
-
-		pthread_rwlock_rdlock(&t->lock);
-		same = strcmp(t->cluster_id, id) == 0 &&
-		       (partition < 0 || (partition < t->nparts && t->parts[partition]->log));
-		pthread_rwlock_unlock(&t->lock);
-	}
-	pthread_rwlock_unlock(&b->cat_lock);
+	/* The topic's lock comes before cat_lock (broker_int.h): a delete
+	 * holds it while it removes the name; so a reference, not cat_lock,
+	 * keeps t while its lock is taken. A topic deleted meanwhile has no
+	 * logs: not known, the caller looks again under admin_mu. */
+	if (broker_topic_get(b, topic, &t) < 0)
+		return false;
+	pthread_rwlock_rdlock(&t->lock);
+	same = strcmp(t->cluster_id, id) == 0 &&
+	       (partition < 0 || (partition < t->nparts && t->parts[partition]->log));
+	pthread_rwlock_unlock(&t->lock);
+	topic_put(t);
 	return same;
 }
 
@@ -665,24 +665,32 @@ bool topic_cluster_id(struct topic *t, char *out, size_t cap)
 
 int broker_topic_by_cluster_id(struct broker *b, const char *id, struct topic **out)
 {
-	int rc = -ENOENT;
+	struct topic **ts;
+	int n, rc;
 
 	*out = NULL;
 	if (!id[0])
+		return -ENOENT;
+	/* Each topic's lock is taken on a snapshot, outside cat_lock: the
+	 * lock order is topic.lock, then cat_lock (broker_int.h). */
+	rc = broker_topics_snapshot(b, &ts, &n);
+	if (rc < 0)
 		return rc;
-	pthread_rwlock_rdlock(&b->cat_lock);
-	for (int i = 0; i < b->ntopics && rc < 0; i++) {
-		struct topic *t = b->topics[i];
+	rc = -ENOENT;
+	for (int i = 0; i < n; i++) {
+		struct topic *t = ts[i];
 
-		pthread_rwlock_rdlock(&t->lock);
-		if (strcmp(t->cluster_id, id) == 0) {
-			topic_get(t);
-			*out = t;
-			rc = 0;
+		if (rc < 0 && !atomic_load(&t->deleted)) {
+			pthread_rwlock_rdlock(&t->lock);
+			if (strcmp(t->cluster_id, id) == 0) {
+				topic_get(t);
+				*out = t;
+				rc = 0;
+			}
+			pthread_rwlock_unlock(&t->lock);
 		}
-		pthread_rwlock_unlock(&t->lock);
 	}
-	pthread_rwlock_unlock(&b->cat_lock);
+	broker_topics_release(ts, n);
 	return rc;
 }
 

@@ -514,6 +514,90 @@ static void test_incarnation(void **state)
 	assert_false(path_exists(f, "stray-2"));
 }
 
+/* A look at a topic while a delete holds its lock (broker_int.h: the
+ * topic's lock before cat_lock) must not hold cat_lock as it waits: the
+ * delete takes cat_lock to remove the name. */
+struct lookup_arg {
+	struct broker *b;
+	int which; /* 0: topics_cluster_incarnation, 1: broker_topic_by_cluster_id */
+	pid_t tid;
+	int rc;
+};
+
+static void *lookup_main(void *arg)
+{
+	struct lookup_arg *a = arg;
+	struct topic *t = NULL;
+
+	__atomic_store_n(&a->tid, gettid(), __ATOMIC_SEQ_CST);
+	if (a->which == 0) {
+		a->rc = topics_cluster_incarnation(a->b, "ord", 0, "AAAAAAAAAAAAAAAAAAAAAQ");
+	} else {
+		a->rc = broker_topic_by_cluster_id(a->b, "AAAAAAAAAAAAAAAAAAAAAQ", &t);
+		if (t)
+			topic_put(t);
+	}
+	return NULL;
+}
+
+/* Whether thread tid of this process sleeps (state S in its stat). */
+static bool thread_sleeps(pid_t tid)
+{
+	char path[64], buf[256], *p;
+	FILE *fp;
+	bool s = false;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fp = fopen(path, "r");
+	if (!fp)
+		return false;
+	if (fgets(buf, sizeof(buf), fp) && (p = strrchr(buf, ')')) && p[1] == ' ')
+		s = p[2] == 'S';
+	fclose(fp);
+	return s;
+}
+
+static void test_lookup_while_delete_holds_topic(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+
+	assert_int_equal(broker_topic_create(f->b, "ord", 0, 0, 0755, &t), 0);
+	assert_int_equal(topics_cluster_incarnation(f->b, "ord", -1, "AAAAAAAAAAAAAAAAAAAAAQ"), 0);
+	for (int which = 0; which < 2; which++) {
+		struct lookup_arg a = { .b = f->b, .which = which, .rc = -1 };
+		struct timespec dl;
+		pthread_t th;
+		int got;
+
+		/* As topic_delete_locked between its two locks. */
+		pthread_rwlock_wrlock(&t->lock);
+		assert_int_equal(pthread_create(&th, NULL, lookup_main, &a), 0);
+		clock_gettime(CLOCK_MONOTONIC, &dl);
+		dl.tv_sec += 20;
+		for (;;) {
+			struct timespec now, nap = { 0, 1000000 };
+			pid_t tid = __atomic_load_n(&a.tid, __ATOMIC_SEQ_CST);
+
+			if (tid && thread_sleeps(tid))
+				break;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			assert_true(now.tv_sec < dl.tv_sec);
+			nanosleep(&nap, NULL);
+		}
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += 10;
+		got = pthread_rwlock_timedwrlock(&f->b->cat_lock, &dl);
+		if (got == 0)
+			pthread_rwlock_unlock(&f->b->cat_lock);
+		pthread_rwlock_unlock(&t->lock);
+		pthread_join(th, NULL);
+		assert_int_equal(got, 0);
+		assert_int_equal(a.rc, 0);
+	}
+	topic_put(t);
+}
+
 /* Reads DATA/<name> (malloc'ed, NUL-terminated). */
 static char *read_data_file(struct fx *f, const char *name)
 {
@@ -1250,6 +1334,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incarnation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_while_delete_holds_topic, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_logs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_fails_midway, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_does_not_hold_topic, setup, teardown),
