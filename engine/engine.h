@@ -800,6 +800,9 @@ void logmgr_set_fd_cache(struct logmgr *m, int64_t segments);
 /* Segment descriptor sets open now (active ones included), and idle sets
  * closed so far. */
 void logmgr_fd_stats(struct logmgr *m, int64_t *open_sets, int64_t *evictions);
+/* Idle closed segments' sets open now: descriptors the manager closes
+ * when it needs them (4 a set). */
+int64_t logmgr_fd_idle_sets(struct logmgr *m);
 /* Opens (creating if create) the log DATA/<topic>-<partition>. A log stays
  * open until logmgr_drop_log or logmgr_close; opening twice returns the
  * same log. */

@@ -343,6 +343,11 @@ void logmgr_fd_stats(struct logmgr *m, int64_t *open_sets, int64_t *evictions)
 {
 	seg_cache_stats(m->fdc, open_sets, evictions);
 }
+
+int64_t logmgr_fd_idle_sets(struct logmgr *m)
+{
+	return seg_cache_idle(m->fdc);
+}
 const char *logmgr_dir(struct logmgr *m)
 {
 	return m->dir;

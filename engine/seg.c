@@ -277,6 +277,18 @@ void seg_cache_stats(struct seg_cache *c, int64_t *open_sets, int64_t *evictions
 	*evictions = c ? atomic_load(&c->evictions) : 0;
 }
 
+int64_t seg_cache_idle(struct seg_cache *c)
+{
+	int64_t n;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	n = c->idle;
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
 /* An open set nobody pins becomes the most recently used idle one (mu
  * held). */
 static void cache_add_locked(struct seg_cache *c, struct seg *s)

@@ -227,6 +227,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	b->open_ms = engine_now_ms();
 	atomic_init(&b->next_topic_id, 1);
 	pthread_mutex_init(&b->admin_mu, NULL);
+	fd_room_init(&b->fd_room);
 	rwlock_init_wpref(&b->cat_lock);
 	pthread_mutex_init(&b->pool_mu, NULL);
 	pthread_mutex_init(&b->sched_mu, NULL);
@@ -381,6 +382,7 @@ static int broker_free(struct broker *b, bool abandon)
 	broker_pool_free(b);
 	produce_broker_destroy(b);
 	pthread_mutex_destroy(&b->admin_mu);
+	fd_room_destroy(&b->fd_room);
 	pthread_rwlock_destroy(&b->cat_lock);
 	pthread_mutex_destroy(&b->pool_mu);
 	pthread_mutex_destroy(&b->sched_mu);

@@ -78,6 +78,7 @@
 #include "repl/producer_state.h"
 #include "repl/repl.h"
 #include "repl/zkdata.h"
+#include "util/fdroom.h"
 
 #define TOPIC_NAME_MAX      249
 /* On a single node every partition has this broker as leader, epoch 0. */
@@ -188,6 +189,9 @@ struct broker {
 	bool fresh; /* the data directory was new */
 
 	pthread_mutex_t admin_mu;
+	/* Descriptors a topic creation or grow may take (util/fdroom.h);
+	 * its mutex is a leaf. */
+	struct fd_room fd_room;
 	pthread_rwlock_t cat_lock;
 	struct topic **topics; /* sorted by name */
 	int ntopics, cap_topics;
@@ -405,6 +409,11 @@ int topics_load_one(struct broker *b, const struct catalog_entry *e, const char 
  * Free with broker_topics_release. */
 int broker_topics_snapshot(struct broker *b, struct topic ***out, int *n);
 void broker_topics_release(struct topic **ts, int n);
+
+/* Whether nparts more partitions' files (4 descriptors each) leave the
+ * reserve of descriptors free (util/fdroom.h): 0, or -EMFILE logged with
+ * what was refused ("creation", "partitions=N"). */
+int broker_fd_room(struct broker *b, const char *name, int nparts, const char *what);
 
 /* ---- partitions.c ---- */
 struct partition *broker_part_new(int index);

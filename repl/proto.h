@@ -276,7 +276,8 @@ const char *proto_err_name(int16_t code);
  *   min.insync.replicas, nothing appended); -ESTALE FENCED_LEADER_EPOCH
  *   (the request's epoch is older than ours); -EL2NSYNC
  *   UNKNOWN_LEADER_EPOCH (newer than ours: we have not caught up);
- *   -EIO, -ENOSPC, -EROFS KAFKA_STORAGE_ERROR; -EINVAL INVALID_REQUEST;
+ *   -EIO, -ENOSPC, -EROFS, -EMFILE, -ENFILE KAFKA_STORAGE_ERROR (as Kafka's
+ *   log directory errors); -EINVAL INVALID_REQUEST;
  *   -EOPNOTSUPP UNSUPPORTED_VERSION; -EEXIST TOPIC_ALREADY_EXISTS;
  *   -EACCES SASL_AUTHENTICATION_FAILED; -EPERM CLUSTER_AUTHORIZATION_FAILED;
  *   -EALREADY ILLEGAL_SASL_STATE; -ENOTCONN LEADER_NOT_AVAILABLE;

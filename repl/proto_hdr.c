@@ -161,6 +161,8 @@ int16_t proto_err_from_errno(int err)
 	case -ESTALE: return PROTO_ERR_FENCED_LEADER_EPOCH;
 	case -EL2NSYNC: return PROTO_ERR_UNKNOWN_LEADER_EPOCH;
 	case -EIO:
+	case -EMFILE: /* Kafka: the log directory's IOException */
+	case -ENFILE:
 	case -ENOSPC:
 	case -EROFS: return PROTO_ERR_KAFKA_STORAGE_ERROR;
 	case -EINVAL: return PROTO_ERR_INVALID_REQUEST;

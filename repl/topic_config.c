@@ -266,8 +266,15 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 	struct zk_config over;
 	int rc;
 
-	if (!broker_replicated(b, t->name))
-		return config_write_local(t, text, len, 0, NULL, NULL);
+	if (!broker_replicated(b, t->name)) {
+		/* More partitions: first whether their files leave the
+		 * reserve of descriptors free. */
+		rc = config_write_local(t, text, len, CFG_DRY_RUN, NULL, &nc);
+		if (rc == 0 && nc.partitions > topic_partitions(t))
+			rc = broker_fd_room(b, t->name, nc.partitions - topic_partitions(t),
+					    "more partitions");
+		return rc < 0 ? rc : config_write_local(t, text, len, 0, NULL, NULL);
+	}
 	/* In a cluster the settings are the overrides in ZooKeeper: written
 	 * there first (every broker applies them from the notification),
 	 * then here at once, so that this mount reads them back. More
@@ -276,8 +283,11 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 	if (rc < 0)
 		return rc;
 	if (nc.partitions > topic_partitions(t)) {
-		rc = cluster_topic_add_partitions(b->cluster, t->name, nc.partitions,
-						  b->cfg.request_timeout_ms);
+		rc = broker_fd_room(b, t->name, nc.partitions - topic_partitions(t),
+				    "more partitions");
+		if (rc == 0)
+			rc = cluster_topic_add_partitions(b->cluster, t->name, nc.partitions,
+							  b->cfg.request_timeout_ms);
 		if (rc < 0)
 			return rc;
 	}

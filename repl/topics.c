@@ -357,6 +357,24 @@ bool broker_topic_collides(struct broker *b, const char *name, char *other, size
 	return found;
 }
 
+int broker_fd_room(struct broker *b, const char *name, int nparts, const char *what)
+{
+	int64_t open = 0, limit = 0, need = 4 * (int64_t)nparts;
+	int rc;
+
+	/* An idle closed segment's four files close when needed: free. */
+	rc = fd_room_take(&b->fd_room, need, 4 * logmgr_fd_idle_sets(b->m), &open, &limit);
+	if (rc != -EMFILE)
+		return 0;
+	mq_log_limited(MQ_WARN,
+		       "topic %s: %s refused: %s: %d partition(s) need %lld file descriptors, "
+		       "%lld of the limit of %lld are open and %lld are kept free for "
+		       "connections and reads (see \"Open files\" in README.md)",
+		       name, what, strerror(EMFILE), nparts, (long long)need, (long long)open,
+		       (long long)limit, (long long)fd_room_reserve(limit));
+	return rc;
+}
+
 int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
 			struct topic **out)
 {
@@ -385,10 +403,13 @@ int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t
 			       name, other);
 		return -EINVAL;
 	}
-	if (!broker_replicated(b, name))
-		return topic_create_local(b, name, uid, gid, mode, cfg, -1, NULL, out);
 	catalog_default_config(b, &def);
 	tc = cfg ? *cfg : def;
+	rc = broker_fd_room(b, name, tc.partitions, "creation");
+	if (rc < 0)
+		return rc;
+	if (!broker_replicated(b, name))
+		return topic_create_local(b, name, uid, gid, mode, cfg, -1, NULL, out);
 	pthread_rwlock_rdlock(&b->cat_lock);
 	rc = cat_find(b, name) >= 0 ? -EEXIST : 0;
 	pthread_rwlock_unlock(&b->cat_lock);
@@ -538,6 +559,7 @@ static int topic_delete_locked(struct broker *b, const char *name)
 			orphan_add(b, name, p);
 		}
 	}
+	fd_room_closed(&b->fd_room);
 	/* Kafka fetches parked on its partitions: answered now
 	 * (UNKNOWN_TOPIC_OR_PARTITION), not at their max_wait_ms. */
 	broker_fetch_wake(b);

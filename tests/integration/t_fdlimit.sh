@@ -4,7 +4,8 @@
 # that make them, a restart that opens and checks every one, cat of the whole
 # partition and of every .dump, and appends after it all work, because only
 # a bounded number of closed segments keep their descriptors open. More
-# partitions than the limit allows are refused with EMFILE, nothing changed.
+# partitions than the limit allows are refused with EMFILE, nothing changed,
+# and so are topics made past the descriptors kept free for reads.
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
 mq_setup
@@ -43,6 +44,23 @@ expect_eq "nothing changed" "0" "$(mq_run ls "$MNT/wide")"
 expect_ok "the log says why" grep -q "Too many open files" "$LOG"
 expect_ok "a write after it" sh -c 'echo w > "$1"' sh "$MNT/wide/0"
 expect_eq "read back" "w" "$(mq_run cat "$MNT/wide/0")"
+# Topics made one after another stop while an eighth of the limit (at
+# least 16) stays free for reads and connections: mkdir is EMFILE, and
+# reads that open closed segments' files go on.
+i=0
+while [ "$i" -lt 40 ] && mkdir "$MNT/m$i" 2>/dev/null; do
+	i=$((i + 1))
+done
+expect_ok "mkdir stops before the limit ($i topics made)" test "$i" -lt 40
+expect_errno "the next mkdir: EMFILE" EMFILE mkdir "$MNT/over"
+expect_ok "the log says why" grep -q "creation refused: Too many open files" "$LOG"
+expect_ok "descriptors left free" \
+	test "$(ls "/proc/$MQ_PID/fd" | wc -l)" -le 80
+expect_eq "closed segments still read (every .dump)" "16000" \
+	"$(mq_run sh -c 'cat "$1"/*.dump | grep -c "rec-"' sh "$MNT/t/.segments/0")"
+expect_ok "a write to a made topic" sh -c 'echo m > "$1"' sh "$MNT/m0/0"
+expect_ok "rmdir of one makes room" rmdir "$MNT/m1"
+expect_ok "for a mkdir" mkdir "$MNT/over"
 mq_umount
 
 # The restart opens every segment to check it.

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 #include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -595,6 +596,48 @@ static void test_lookup_while_delete_holds_topic(void **state)
 		assert_int_equal(got, 0);
 		assert_int_equal(a.rc, 0);
 	}
+	topic_put(t);
+}
+
+/* Topic creations and grows stop while a reserve of descriptors is left
+ * (util/fdroom.h), not when none is: -EMFILE, nothing made, and the
+ * broker goes on (a read, a write); a deleted topic's room is reusable. */
+static void test_create_keeps_fd_reserve(void **state)
+{
+	struct fx *f = *state;
+	struct rlimit was, rl;
+	struct topic *t, *first = NULL;
+	char name[32];
+	int made = 0, rc = 0;
+	int64_t lim;
+
+	assert_int_equal(broker_topic_create(f->b, "keep", 0, 0, 0755, &t), 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+	rl = was;
+	rl.rlim_cur = (rlim_t)(fd_count_open() + 80);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	lim = fd_limit();
+	while (made < 100) {
+		snprintf(name, sizeof(name), "fill%d", made);
+		rc = broker_topic_create(f->b, name, 0, 0, 0755, NULL);
+		if (rc < 0)
+			break;
+		made++;
+	}
+	assert_int_equal(rc, -EMFILE);
+	/* (80 - 16 reserved) / 4 a partition, less what the broker opened */
+	assert_true(made >= 10 && made <= 16);
+	assert_true(lim - fd_count_open() >= fd_room_reserve(lim) - 4);
+	assert_int_equal(broker_topic_get(f->b, name, &first), -ENOENT);
+	/* The broker goes on. */
+	assert_int_equal(produce_str(t, 0, "still\n"), 0);
+	assert_int_equal(leo(t, 0), 1);
+	assert_int_equal(topic_config_write(t, "partitions=20\n", 14), -EMFILE);
+	assert_int_equal(topic_partitions(t), 1);
+	/* Deleting one makes room for one. */
+	assert_int_equal(broker_topic_delete(f->b, "fill0"), 0);
+	assert_int_equal(broker_topic_create(f->b, name, 0, 0, 0755, NULL), 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
 	topic_put(t);
 }
 
@@ -1336,6 +1379,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_incarnation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_while_delete_holds_topic, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_create_keeps_fd_reserve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphan_logs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_fails_midway, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_does_not_hold_topic, setup, teardown),

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "engine/batch.h"
@@ -29,6 +30,7 @@
 #include "repl/repl.h"
 #include "repl/zkdata.h"
 #include "tests/unit/brokerfx.h"
+#include "util/fdroom.h"
 
 #define DEADLINE_MS BROKERFX_DEADLINE_MS
 
@@ -202,6 +204,50 @@ static void test_metadata_no_auto(void **state)
 	proto_meta_resp_free(&r);
 	net_resp_free(&raw);
 	assert_int_equal(broker_topic_get(f->b, "made", &t), -ENOENT);
+}
+
+/* Auto-creation stops while the descriptors' reserve is left
+ * (util/fdroom.h): the topics past it are KAFKA_STORAGE_ERROR, not made,
+ * and a new connection is still accepted. */
+static void test_metadata_auto_create_fd_reserve(void **state)
+{
+	struct brokerfx *f = *state;
+	const char *names[] = { "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8" };
+	struct proto_meta_resp r;
+	struct net_resp raw;
+	struct net_client *c2;
+	struct rlimit was, rl;
+	int made = 0;
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+	rl = was;
+	/* 16 kept free, room for 4 one-partition topics */
+	rl.rlim_cur = (rlim_t)(fd_count_open() + 16 + 16);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	metadata(f, 12, names, 8, true, &r, &raw);
+	assert_int_equal(r.n_topics, 8);
+	for (int i = 0; i < 8; i++) {
+		struct topic *t;
+
+		if (r.topics[i].error_code == 0) {
+			assert_int_equal(made, i); /* in order, then none */
+			made++;
+			continue;
+		}
+		assert_int_equal(r.topics[i].error_code, PROTO_ERR_KAFKA_STORAGE_ERROR);
+		assert_int_equal(broker_topic_get(f->b, names[i], &t), -ENOENT);
+	}
+	assert_true(made >= 2 && made <= 4);
+	proto_meta_resp_free(&r);
+	net_resp_free(&raw);
+	c2 = brokerfx_connect(f);
+	assert_non_null(c2);
+	metadata(f, 12, names, 1, true, &r, &raw);
+	assert_int_equal(r.topics[0].error_code, 0);
+	proto_meta_resp_free(&r);
+	net_resp_free(&raw);
+	net_client_close(c2);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
 }
 
 /* ---- Produce ---- */
@@ -437,6 +483,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_metadata, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_auto_create_fd_reserve, setup,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_no_auto, setup_no_auto,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_produce_v3, setup, brokerfx_teardown),

@@ -18,11 +18,15 @@
 #include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/time.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "util/bsearch.h"
 #include "util/clock.h"
+#include "util/fdroom.h"
 #include "util/pause.h"
 #include "util/shelf.h"
 #include "util/tpindex.h"
@@ -273,6 +277,50 @@ static void tp_check_all(const struct tpindex *x, const struct tp_arr *a)
 		}
 }
 
+/* The count follows opens and closes; a take that would leave less than
+ * the reserve free is refused, counted again first, and granted once
+ * descriptors are closed; reclaimable ones count as free. */
+static void test_fd_room(void **state)
+{
+	struct rlimit was, rl;
+	struct fd_room r;
+	int64_t base, nopen = 0, limit = 0;
+	int fds[48];
+
+	(void)state;
+	assert_int_equal(fd_room_reserve(96), 16);
+	assert_int_equal(fd_room_reserve(1024), 128);
+	assert_int_equal(fd_room_reserve(1 << 20), 1024);
+	base = fd_count_open();
+	assert_true(base >= 3);
+	for (int i = 0; i < 40; i++)
+		assert_true((fds[i] = open("/dev/null", O_RDONLY)) >= 0);
+	assert_int_equal(fd_count_open(), base + 40);
+
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+	rl = was;
+	rl.rlim_cur = (rlim_t)(base + 40 + 16 + 8); /* room for 8 over the reserve */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_int_equal(fd_limit(), base + 40 + 16 + 8);
+	fd_room_init(&r);
+	assert_int_equal(fd_room_take(&r, 8, 0, &nopen, &limit), 0);
+	/* Granted and opened: the next 4 do not fit. */
+	for (int i = 40; i < 48; i++)
+		assert_true((fds[i] = open("/dev/null", O_RDONLY)) >= 0);
+	assert_int_equal(fd_room_take(&r, 4, 0, &nopen, &limit), -EMFILE);
+	assert_int_equal(nopen, base + 48);
+	assert_int_equal(limit, base + 40 + 16 + 8);
+	/* Idle files the caller can close count as free. */
+	assert_int_equal(fd_room_take(&r, 4, 4, &nopen, &limit), 0);
+	/* Closed descriptors are seen at the next count. */
+	for (int i = 0; i < 48; i++)
+		close(fds[i]);
+	assert_int_equal(fd_room_take(&r, 40, 0, &nopen, &limit), 0);
+	assert_int_equal(fd_room_take(&r, 200, 0, &nopen, &limit), -EMFILE);
+	fd_room_destroy(&r);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+}
+
 static void test_tpindex(void **state)
 {
 	struct tp_arr *a = calloc(1, sizeof(*a));
@@ -321,15 +369,11 @@ static void test_tpindex(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shelf),
-		cmocka_unit_test(test_last_le_matches_scan),
-		cmocka_unit_test(test_last_le_error),
-		cmocka_unit_test(test_name_search),
-		cmocka_unit_test(test_deadline),
-		cmocka_unit_test(test_pause_survives_signals),
-		cmocka_unit_test(test_backoff_steps),
-		cmocka_unit_test(test_tpindex),
-		cmocka_unit_test(test_poll_wait_deadline),
+		cmocka_unit_test(test_shelf),         cmocka_unit_test(test_last_le_matches_scan),
+		cmocka_unit_test(test_last_le_error), cmocka_unit_test(test_name_search),
+		cmocka_unit_test(test_deadline),      cmocka_unit_test(test_pause_survives_signals),
+		cmocka_unit_test(test_backoff_steps), cmocka_unit_test(test_tpindex),
+		cmocka_unit_test(test_fd_room),       cmocka_unit_test(test_poll_wait_deadline),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

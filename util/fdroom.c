@@ -1,0 +1,128 @@
+/*
+ * fdroom.c — descriptors open and the reserve kept free (fdroom.h).
+ */
+#include "util/fdroom.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <sys/resource.h>
+
+#include "util/clock.h"
+
+int64_t fd_count_open(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int64_t n = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	/* Less the directory's own descriptor. */
+	return n > 0 ? n - 1 : 0;
+}
+
+int64_t fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)INT64_MAX ? INT64_MAX
+									       : (int64_t)rl.rlim_cur;
+}
+
+int64_t fd_room_reserve(int64_t limit)
+{
+	int64_t r = limit / 8;
+
+	return r < 16 ? 16 : r > 1024 ? 1024 : r;
+}
+
+void fd_room_init(struct fd_room *r)
+{
+	pthread_mutex_init(&r->mu, NULL);
+	r->counted = 0;
+	r->granted = 0;
+	r->counted_ms = 0;
+}
+
+void fd_room_destroy(struct fd_room *r)
+{
+	pthread_mutex_destroy(&r->mu);
+}
+
+void fd_room_closed(struct fd_room *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->counted_ms = 0;
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* (mu held) */
+static int recount(struct fd_room *r, int64_t now)
+{
+	int64_t n = fd_count_open();
+
+	if (n < 0)
+		return (int)n;
+	r->counted = n;
+	r->granted = 0;
+	r->counted_ms = now;
+	return 0;
+}
+
+int fd_room_take(struct fd_room *r, int64_t need, int64_t reclaimable, int64_t *open,
+		 int64_t *limit)
+{
+	int64_t lim = fd_limit(), now = now_mono_ms(), reserve, in_use;
+	bool fresh = false;
+	int rc = 0;
+
+	if (lim < 0)
+		return (int)lim;
+	if (lim == INT64_MAX)
+		return 0;
+	reserve = fd_room_reserve(lim);
+	if (need < 0)
+		need = 0;
+	if (reclaimable < 0)
+		reclaimable = 0;
+	pthread_mutex_lock(&r->mu);
+	if (!r->counted_ms || now - r->counted_ms >= FD_ROOM_RECOUNT_MS) {
+		rc = recount(r, now);
+		fresh = rc == 0;
+	}
+	for (;;) {
+		bool near;
+
+		if (rc < 0)
+			break;
+		in_use = r->counted + r->granted - reclaimable;
+		/* Within twice the reserve of the limit the estimate is not
+		 * enough (others open descriptors too): counted again, once
+		 * per take, unless nothing was granted since a count of this
+		 * period (a burst of refusals counts only that often). */
+		near = in_use + need > lim - 2 * reserve;
+		if (near && !fresh &&
+		    !(r->granted == 0 && now - r->counted_ms < FD_ROOM_RECOUNT_MS)) {
+			rc = recount(r, now);
+			fresh = rc == 0;
+			continue;
+		}
+		if (in_use + need <= lim - reserve) {
+			r->granted += need;
+			break;
+		}
+		*open = r->counted;
+		*limit = lim;
+		rc = -EMFILE;
+		break;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}

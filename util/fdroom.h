@@ -1,0 +1,56 @@
+/*
+ * fdroom.h — how many file descriptors the process has open, and whether
+ * a step that opens more (a topic's partitions: 4 each) leaves a reserve.
+ *
+ * Descriptors are one pool for everything the daemon does: segment files,
+ * the Kafka listener's connections, ZooKeeper's, the mount's reads of
+ * closed segments. A burst of topic creations (a Metadata request that
+ * auto-creates thousands) could take them all, and then every new
+ * connection and every read that opens a file fails with EMFILE. So a
+ * creation is refused while it would leave fewer than fd_room_reserve()
+ * free; what is refused can be retried once descriptors are free.
+ *
+ * Counting reads /proc/self/fd, which costs about a microsecond per open
+ * descriptor: struct fd_room remembers the last count for up to
+ * FD_ROOM_RECOUNT_MS and adds what it granted since, and counts again
+ * before each take that comes within twice the reserve of the limit,
+ * unless nothing was granted since a count of that period: a burst of
+ * creations far from the limit, or of refusals at it, counts about ten
+ * times a second.
+ */
+#ifndef MQFS_UTIL_FDROOM_H
+#define MQFS_UTIL_FDROOM_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#define FD_ROOM_RECOUNT_MS 100
+
+/* Descriptors open in this process now, or -errno. */
+int64_t fd_count_open(void);
+/* The soft RLIMIT_NOFILE (INT64_MAX when unlimited), or -errno. */
+int64_t fd_limit(void);
+/* Descriptors kept free for connections and reads under a limit: an
+ * eighth of it, at least 16 and at most 1024. */
+int64_t fd_room_reserve(int64_t limit);
+
+struct fd_room {
+	pthread_mutex_t mu;
+	int64_t counted;    /* open at the last count (mu) */
+	int64_t granted;    /* granted since it (mu) */
+	int64_t counted_ms; /* monotonic ms of the last count, 0: never (mu) */
+};
+
+void fd_room_init(struct fd_room *r);
+void fd_room_destroy(struct fd_room *r);
+/* Descriptors were closed (a topic deleted): the next take counts again. */
+void fd_room_closed(struct fd_room *r);
+/* Whether need more descriptors leave the reserve free, counting
+ * reclaimable (descriptors the caller can close on demand: idle cached
+ * segment files) as free. 0 and the need counted as granted; -EMFILE with
+ * *open and *limit set (for the caller's log line); -errno when the count
+ * fails (then the step goes ahead: its own opens find out). */
+int fd_room_take(struct fd_room *r, int64_t need, int64_t reclaimable, int64_t *open,
+		 int64_t *limit);
+
+#endif
