@@ -458,13 +458,22 @@ static int parse_policy(const char *s, size_t n, int64_t *out, char *why, size_t
 	return 0;
 }
 
-/* A ratio 0..1 as decimal digits with at most one '.', no exponent; kept
- * in v->i as millionths so the value round-trips exactly. */
+/* A ratio 0..1 as decimal digits with at most one '.' and an optional
+ * sign, no exponent (as Java's parseDouble then Kafka's range check: "-0"
+ * is 0, "-0.1" and "1.0000001" are out of range); kept in v->i as
+ * millionths so the value round-trips exactly (digits past the sixth are
+ * dropped). */
 static int parse_ratio(const char *s, size_t n, int64_t *out, char *why, size_t whylen)
 {
 	int64_t whole = 0, frac = 0, scale = 1000000;
 	size_t i = 0;
-	bool ok = n > 0, digits = false;
+	bool ok, digits = false, neg = false, beyond = false;
+
+	if (n > 0 && (s[0] == '+' || s[0] == '-')) {
+		neg = s[0] == '-';
+		i = 1;
+	}
+	ok = n > i;
 	for (; ok && i < n && s[i] != '.'; i++, digits = true)
 		ok = s[i] >= '0' && s[i] <= '9' && (whole = whole * 10 + (s[i] - '0')) <= 1;
 	if (ok && i < n) {
@@ -473,9 +482,16 @@ static int parse_ratio(const char *s, size_t n, int64_t *out, char *why, size_t 
 			if (ok && scale > 1) {
 				scale /= 10;
 				frac += (s[i] - '0') * scale;
+			} else if (ok && s[i] != '0') {
+				beyond = true;
 			}
 		}
 	}
+	/* A value past 1 by digits the millionths drop, or below 0. */
+	if (ok && whole * 1000000 + frac == 1000000 && beyond)
+		ok = false;
+	if (ok && neg && (whole || frac || beyond))
+		ok = false;
 	if (!ok || !digits || whole * 1000000 + frac > 1000000) {
 		snprintf(why, whylen, "expected a number from 0 to 1");
 		return -EINVAL;

@@ -32,8 +32,9 @@ int64_t fd_limit(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return -errno;
-	return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)INT64_MAX ? INT64_MAX
-									       : (int64_t)rl.rlim_cur;
+	return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)INT64_MAX
+		       ? INT64_MAX
+		       : (int64_t)rl.rlim_cur;
 }
 
 int64_t fd_room_reserve(int64_t limit)

@@ -614,6 +614,49 @@ static void test_topic_all_or_nothing(void **state)
 	assert_memory_equal(&tc, &before, sizeof(tc));
 }
 
+/* min.cleanable.dirty.ratio as Java's parseDouble and Kafka's range: a
+ * sign, "-0", digits past the millionths that still count. */
+static void test_ratio_edges(void **state)
+{
+	static const struct {
+		const char *v;
+		double want; /* < 0: refused */
+	} cases[] = {
+		{ "-0", 0 },
+		{ "+0.25", 0.25 },
+		{ "-0.000", 0 },
+		{ ".5", 0.5 },
+		{ "1", 1 },
+		{ "1.0000000", 1 },
+		{ "0.1234567", 0.123456 },
+		{ "-0.1", -1 },
+		{ "-0.0000001", -1 },
+		{ "1.0000001", -1 },
+		{ "2", -1 },
+		{ "-", -1 },
+		{ "+", -1 },
+		{ ".", -1 },
+		{ "1e-1", -1 },
+	};
+	char err[256], text[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct topic_config tc;
+		int rc;
+
+		topic_defaults(&tc);
+		snprintf(text, sizeof(text), "min.cleanable.dirty.ratio=%s\n", cases[i].v);
+		rc = apply(&tc, text, err, sizeof(err));
+		if (cases[i].want < 0) {
+			assert_int_equal(rc, -EINVAL);
+		} else {
+			assert_int_equal(rc, 0);
+			assert_true(tc.log.min_cleanable_dirty_ratio == cases[i].want);
+		}
+	}
+}
+
 static void test_partitions_grow(void **state)
 {
 	struct topic_config tc;
@@ -1159,6 +1202,7 @@ int main(void)
 		cmocka_unit_test(test_every_topic_key),
 		cmocka_unit_test(test_topic_all_or_nothing),
 		cmocka_unit_test(test_partitions_grow),
+		cmocka_unit_test(test_ratio_edges),
 		cmocka_unit_test(test_key_separator),
 		cmocka_unit_test(test_topic_roundtrip),
 		cmocka_unit_test(test_cluster_defaults),
