@@ -422,6 +422,15 @@ void log_get_state(struct log *l, struct log_state *st);
 void log_get_hw(struct log *l, int64_t *hw, int64_t *line_hw);
 int64_t log_get_end(struct log *l);
 int64_t log_get_start(struct log *l);
+/* The offsets a replica's every fetch and parked-fetch look reads (and
+ * flush.messages after each append), together, as log_get_state has
+ * them, without its walk over the segments. */
+struct log_offsets {
+	int64_t log_start_offset, hw, log_end_offset, line_start, synced_offset;
+	int32_t leader_epoch; /* the latest in the epoch cache, -1: none */
+	bool dropped;
+};
+void log_get_offsets(struct log *l, struct log_offsets *o);
 /* Kafka's LeaderEpochFileCache.endOffsetFor, for OffsetForLeaderEpoch and
  * the follower's truncation (KIP-101, KIP-279): *out_epoch = the largest
  * epoch <= epoch in the cache and *out_end = the start offset of the next

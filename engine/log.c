@@ -436,6 +436,19 @@ void log_get_state(struct log *l, struct log_state *st)
 	pthread_mutex_unlock(&l->lock);
 }
 
+void log_get_offsets(struct log *l, struct log_offsets *o)
+{
+	pthread_mutex_lock(&l->lock);
+	o->log_start_offset = l->log_start_offset;
+	o->hw = l->hw;
+	o->log_end_offset = log_leo(l);
+	o->line_start = l->line_start;
+	o->synced_offset = l->synced_offset;
+	o->leader_epoch = l->nepochs ? l->epochs[l->nepochs - 1].epoch : -1;
+	o->dropped = l->deleted;
+	pthread_mutex_unlock(&l->lock);
+}
+
 int log_reconfigure(struct log *l, const struct log_config *cfg)
 {
 	pthread_mutex_lock(&l->lock);

@@ -15,9 +15,9 @@
 
 static void pl_offsets(void *log, struct partition_offsets *o)
 {
-	struct log_state st;
+	struct log_offsets st;
 
-	log_get_state(log, &st);
+	log_get_offsets(log, &st);
 	o->log_start_offset = st.log_start_offset;
 	o->hw = st.hw;
 	o->log_end_offset = st.log_end_offset;
@@ -37,9 +37,9 @@ static int pl_assign_epoch(void *log, int32_t epoch, int64_t start_offset)
 
 static int32_t pl_latest_epoch(void *log)
 {
-	struct log_state st;
+	struct log_offsets st;
 
-	log_get_state(log, &st);
+	log_get_offsets(log, &st);
 	return st.leader_epoch;
 }
 

@@ -744,8 +744,10 @@ static int appended(const struct produce_ctx *ctx, struct produce_part *pp, int 
 	atomic_fetch_add_explicit(&pt->payload_in, info->payload, memory_order_relaxed);
 	atomic_store_explicit(&pt->last_append_ms, ts, memory_order_relaxed);
 	if (ctx->cfg.log.flush_messages != INT64_MAX) {
-		log_get_state(pp->log, &st);
-		if (st.log_end_offset - st.synced_offset >= ctx->cfg.log.flush_messages) {
+		struct log_offsets lo;
+
+		log_get_offsets(pp->log, &lo);
+		if (lo.log_end_offset - lo.synced_offset >= ctx->cfg.log.flush_messages) {
 			rc = log_sync(pp->log, info->last_offset + 1);
 			if (rc < 0) {
 				/* The write fails, so its records must never be

@@ -230,8 +230,9 @@ static void test_null_value_read(void **state)
 	log_cursor_free(c);
 }
 
-/* log_get_hw and log_get_end, the parts of log_get_state that every
- * write, consume read and stat takes, give what it gives, across many
+/* log_get_hw, log_get_end and log_get_offsets, the parts of
+ * log_get_state that every write, consume read, stat and replica fetch
+ * takes, give what it gives, across many
  * segments and as the hw moves. */
 static void test_light_state(void **state)
 {
@@ -266,6 +267,17 @@ static void test_light_state(void **state)
 		line_hw = -2;
 		log_get_hw(f->l, NULL, &line_hw);
 		assert_int_equal(line_hw, st.line_hw);
+		struct log_offsets lo;
+
+		memset(&lo, 0xa5, sizeof(lo));
+		log_get_offsets(f->l, &lo);
+		assert_int_equal(lo.log_start_offset, st.log_start_offset);
+		assert_int_equal(lo.hw, st.hw);
+		assert_int_equal(lo.log_end_offset, st.log_end_offset);
+		assert_int_equal(lo.line_start, st.line_start);
+		assert_int_equal(lo.synced_offset, st.synced_offset);
+		assert_int_equal(lo.leader_epoch, st.leader_epoch);
+		assert_int_equal(lo.dropped, st.dropped);
 	}
 	log_get_state(f->l, &st);
 	assert_true(st.segments > 10);
