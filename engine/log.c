@@ -407,18 +407,33 @@ int64_t log_get_start(struct log *l)
 	return start;
 }
 
+/* (lock held) */
+static void offsets_locked(struct log *l, struct log_offsets *o)
+{
+	o->log_start_offset = l->log_start_offset;
+	o->hw = l->hw;
+	o->log_end_offset = log_leo(l);
+	o->line_start = l->line_start;
+	o->synced_offset = l->synced_offset;
+	o->leader_epoch = l->nepochs ? l->epochs[l->nepochs - 1].epoch : -1;
+	o->dropped = l->deleted;
+}
+
 void log_get_state(struct log *l, struct log_state *st)
 {
+	struct log_offsets o;
+
 	pthread_mutex_lock(&l->lock);
-	st->log_start_offset = l->log_start_offset;
-	st->hw = l->hw;
-	st->log_end_offset = log_leo(l);
+	offsets_locked(l, &o);
+	st->log_start_offset = o.log_start_offset;
+	st->hw = o.hw;
+	st->log_end_offset = o.log_end_offset;
 	st->recovery_point = l->recovery_point;
-	st->synced_offset = l->synced_offset;
-	st->line_start = l->line_start;
+	st->synced_offset = o.synced_offset;
+	st->line_start = o.line_start;
 	st->line_hw = l->line_hw;
 	st->line_end = log_line_end(l);
-	st->leader_epoch = l->nepochs ? l->epochs[l->nepochs - 1].epoch : -1;
+	st->leader_epoch = o.leader_epoch;
 	st->segments = l->nsegs;
 	st->size_bytes = 0;
 	for (int i = 0; i < l->nsegs; i++)
@@ -432,20 +447,14 @@ void log_get_state(struct log *l, struct log_state *st)
 	st->first_dirty_offset = l->first_dirty_offset > l->log_start_offset ? l->first_dirty_offset
 									     : l->log_start_offset;
 	st->fence = l->fence;
-	st->dropped = l->deleted;
+	st->dropped = o.dropped;
 	pthread_mutex_unlock(&l->lock);
 }
 
 void log_get_offsets(struct log *l, struct log_offsets *o)
 {
 	pthread_mutex_lock(&l->lock);
-	o->log_start_offset = l->log_start_offset;
-	o->hw = l->hw;
-	o->log_end_offset = log_leo(l);
-	o->line_start = l->line_start;
-	o->synced_offset = l->synced_offset;
-	o->leader_epoch = l->nepochs ? l->epochs[l->nepochs - 1].epoch : -1;
-	o->dropped = l->deleted;
+	offsets_locked(l, o);
 	pthread_mutex_unlock(&l->lock);
 }
 
