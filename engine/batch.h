@@ -225,7 +225,9 @@ void batch_set_base(uint8_t *buf, int64_t base_offset, int32_t leader_epoch);
  * bytes (one record over 64 MiB: batch.size is at most that) stay
  * uncompressed, their batch's codec none: every reader, recovery and a
  * follower's check decompress at most that much, and a batch none of
- * them could read would be acknowledged and then cut as damage. */
+ * them could read would be acknowledged and then never served (kept on
+ * disk, failing every read that reaches it: seg.c, "Undecodable
+ * batches"). */
 struct batch_builder {
 	uint8_t *buf;
 	size_t cap;

@@ -404,6 +404,19 @@ static int cur_seek(struct log_cursor *c, int64_t pos)
 	c->ent_count = 0;
 	c->ra_len = 0;
 	int64_t ei = seg_find_pos(s, pos);
+	/* The appender holds back its latest .lines entries (seg.c). A seek
+	 * that lands on the last entry written may be aimed at a batch after
+	 * it: those entries are written first (as the walk would at that
+	 * batch's end anyway), so that the walk starts at the batch holding
+	 * pos, not at one before it that may not decode. */
+	if (ei == atomic_load(&s->lines_entries) - 1 && atomic_load(&s->lines_pending)) {
+		pthread_mutex_lock(&l->lock);
+		int rc = seg_lines_sync(s);
+		pthread_mutex_unlock(&l->lock);
+		if (rc < 0)
+			return rc;
+		ei = seg_find_pos(s, pos);
+	}
 	c->ent = ei < 0 ? 0 : ei;
 	for (;;) {
 		int rc = cur_next_rec(c);

@@ -503,6 +503,14 @@ int log_seg_index_by_pos(struct log *l, int64_t pos);
 struct seg *log_seg_get(struct log *l, int64_t base);
 /* log_offset_to_pos with the lock held: -ERANGE at or past the LEO. */
 int log_offset_to_pos_locked(struct log *l, int64_t offset, int64_t *pos);
+/* The same for a bound the log takes at open (a checkpointed hw or log
+ * start), which may fall in a batch that does not decode (corrupt, or
+ * undecodable and kept by recovery: seg.c): there it answers the line
+ * position where that batch's lines start, none of which are served, so
+ * that one bad batch does not refuse the partition. Reports nothing: the
+ * first reader to meet the batch does (log_corrupt), once a listener is
+ * set. */
+int log_offset_to_pos_bound_locked(struct log *l, int64_t offset, int64_t *pos);
 
 /* epoch.c. Reads leader-epoch-checkpoint into the empty cache at open
  * (missing: empty); -EBADMSG, logged with the line and the reason. */

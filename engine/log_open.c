@@ -16,7 +16,14 @@
  * The prefix rule: invalid bytes in an unsynced segment are a torn tail,
  * cut there, and every later segment (never fsynced either) is deleted,
  * each with a log line. Records missing between two segments are a cut
- * too when the earlier one was unsynced.
+ * too when the earlier one was unsynced. Invalid means torn: a header or
+ * length that does not frame a batch inside the file, a CRC mismatch,
+ * offsets out of order. A batch whose framing and CRC hold but whose
+ * records do not decode is neither a torn tail nor damage: seg_recover
+ * keeps it and what follows, says so, and readers fail at it (seg.c,
+ * "Undecodable batches"); a checkpointed hw or log start there takes the
+ * start of its lines (log_offset_to_pos_bound_locked), so the partition
+ * opens and stays writable.
  *
  * Damage: invalid bytes in a segment that was fsynced, or records missing
  * between segments outside what compaction removed (may_be_compacted), cut
@@ -281,7 +288,7 @@ static int log_start_load(struct log *l, int64_t ckpt)
 		l->line_start = log_line_end(l);
 		return 0;
 	}
-	int rc = log_offset_to_pos_locked(l, ckpt, &l->line_start);
+	int rc = log_offset_to_pos_bound_locked(l, ckpt, &l->line_start);
 	return rc == -ERANGE ? 0 : rc;
 }
 
@@ -401,7 +408,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	l->first_dirty_offset = a->cleaner_offset > l->log_start_offset && a->cleaner_offset <= leo
 					? a->cleaner_offset
 					: l->log_start_offset;
-	rc = log_offset_to_pos_locked(l, l->hw, &l->line_hw);
+	rc = log_offset_to_pos_bound_locked(l, l->hw, &l->line_hw);
 	if (rc == -ERANGE) {
 		l->line_hw = log_line_end(l);
 		rc = 0;

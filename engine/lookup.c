@@ -6,7 +6,11 @@
  * search to one batch, which is then decoded and walked).
  *
  * A batch that does not decode is reported (log_corrupt) and the lookup
- * fails with -EBADMSG; an offset, position or time past the end is -ERANGE.
+ * fails with -EBADMSG (-ENOTSUP for a codec mqfs does not read); an
+ * offset, position or time past the end is -ERANGE. The one exception is
+ * the line position of a bound the log takes at open (its checkpointed hw
+ * or log start: log_offset_to_pos_bound_locked), which is the start of
+ * such a batch's lines: a bad batch there must not refuse the partition.
  *
  * A lookup by time never answers a record below the log start offset
  * (Kafka's fetchOffsetByTimestamp searches from logStartOffset): when
@@ -67,8 +71,9 @@ struct seg *log_seg_get(struct log *l, int64_t base)
 }
 
 /* Walks the batch at .lines entry i of s; calls back per record with its
- * line position. Stops when fn returns non-zero (returned). */
-static int batch_walk(struct log *l, struct seg *s, int64_t i,
+ * line position. Stops when fn returns non-zero (returned). A batch that
+ * does not decode is reported (log_corrupt) when report. */
+static int batch_walk(struct log *l, struct seg *s, int64_t i, bool report,
 		      int (*fn)(void *arg, const struct rec *r, int64_t pos), void *arg)
 {
 	struct lines_ent e;
@@ -95,7 +100,7 @@ static int batch_walk(struct log *l, struct seg *s, int64_t i,
 		pos += len;
 	}
 out:
-	if (rc == -EBADMSG)
+	if (rc == -EBADMSG && report)
 		log_corrupt(l, s, e.position, total > 0 ? buf : NULL,
 			    total > 0 ? (size_t)total : 0);
 	batch_iter_free(&it);
@@ -107,6 +112,7 @@ struct find_arg {
 	int64_t key, offset, pos, timestamp;
 	int64_t from; /* by time: no record below this offset (the log start) */
 	int mode;
+	bool bound; /* log_offset_to_pos_bound_locked */
 	const struct line_fmt *lf;
 };
 
@@ -136,7 +142,15 @@ static int find_from(struct log *l, int si, int64_t ei, struct find_arg *f)
 		struct seg *s = l->segs[si];
 		int64_t n = atomic_load(&s->lines_entries);
 		for (int64_t i = ei < 0 ? 0 : ei; i < n; i++) {
-			int rc = batch_walk(l, s, i, find_cb, f);
+			int rc = batch_walk(l, s, i, !f->bound, find_cb, f);
+			if ((rc == -EBADMSG || rc == -ENOTSUP) && f->bound) {
+				struct lines_ent e;
+				rc = seg_read_lines_ent(s, i, &e);
+				if (rc < 0)
+					return rc;
+				f->pos = e.line_pos;
+				return 0;
+			}
 			if (rc < 0)
 				return rc;
 			if (rc == 1)
@@ -172,7 +186,7 @@ static bool pos_from_hint(struct log *l, int64_t offset, int64_t *pos)
 	return false;
 }
 
-int log_offset_to_pos_locked(struct log *l, int64_t offset, int64_t *pos)
+static int offset_to_pos(struct log *l, int64_t offset, bool bound, int64_t *pos)
 {
 	if (offset >= log_leo(l))
 		return -ERANGE;
@@ -185,11 +199,21 @@ int log_offset_to_pos_locked(struct log *l, int64_t offset, int64_t *pos)
 	if (si < 0)
 		si = 0;
 	int64_t ei = seg_find_offset(l->segs[si], offset);
-	struct find_arg f = { .key = offset, .mode = 0, .lf = &l->lf };
+	struct find_arg f = { .key = offset, .mode = 0, .bound = bound, .lf = &l->lf };
 	int rc = find_from(l, si, ei, &f);
 	if (rc == 0)
 		*pos = f.pos;
 	return rc;
+}
+
+int log_offset_to_pos_locked(struct log *l, int64_t offset, int64_t *pos)
+{
+	return offset_to_pos(l, offset, false, pos);
+}
+
+int log_offset_to_pos_bound_locked(struct log *l, int64_t offset, int64_t *pos)
+{
+	return offset_to_pos(l, offset, true, pos);
 }
 
 int log_offset_to_pos(struct log *l, int64_t offset, int64_t *pos)
@@ -298,7 +322,7 @@ static int max_time_from_start(struct log *l, int64_t *max_ts)
 	struct seg *s = l->segs[si];
 	int64_t n = atomic_load(&s->lines_entries), ei = seg_find_offset(s, start);
 	for (int64_t i = ei < 0 ? 0 : ei; i < n; i++) {
-		int rc = batch_walk(l, s, i, max_cb, &m);
+		int rc = batch_walk(l, s, i, true, max_cb, &m);
 		if (rc < 0)
 			return rc;
 	}

@@ -44,10 +44,13 @@
  *
  * Validity (recovery): a batch is valid when its header decodes, it lies
  * wholly inside the file, its CRC matches, and its base offset is above the
- * previous batch's last offset. A segment that may have lost unsynced bytes
- * is cut at the first invalid byte; in any other (log_open.c decides) the bytes
- * stay on disk and the segment ends there in memory only (damage kept for
- * rescue). Either way the three indexes are rebuilt from the valid batches.
+ * previous batch's last offset. Whether its records decode is not part of
+ * it: a batch that passes and does not decode was written so, and is kept
+ * with what follows it ("Undecodable batches", below). A segment that may
+ * have lost unsynced bytes is cut at the first invalid byte; in any other
+ * (log_open.c decides) the bytes stay on disk and the segment ends there
+ * in memory only (damage kept for rescue). Either way the three indexes
+ * are rebuilt from the valid batches.
  * .lines is checked at open (seg_check_lines) and rebuilt on a mismatch:
  * it is derived data, but its line positions are kept where they match,
  * since compaction leaves gaps a rescan cannot see. Indexes are written after
@@ -719,6 +722,49 @@ static int64_t batch_line_bytes(const uint8_t *b, size_t len, const struct line_
 }
 
 /*
+ * Undecodable batches. A batch whose framing and CRC-32C hold but whose
+ * records cannot be read (a compressed payload that does not decompress,
+ * or decompresses past COMPRESS_MAX_OUT; records whose lengths do not add
+ * up; a codec mqfs does not read) was written so: a torn write, or a byte
+ * flipped since, leaves a CRC that does not match (but for a chance in
+ * 2^32). mqfs writes none (every append path decodes what it writes), but
+ * a segment put in from elsewhere, or written with another limit, may
+ * hold one. Such a batch is kept where it is, never cut and never taken
+ * for the end of the log, even in a segment written since the last fsync:
+ * its offsets are in its header, the batches after it are as good as any,
+ * and cutting it would lose them for nothing. Readers fail at it
+ * (-EBADMSG, reported once by log_corrupt; -ENOTSUP for a codec) and read
+ * the batches after it from their own positions; writes go on.
+ *
+ * In the line view it takes one byte per record it says it holds (every
+ * line has at least its '\n'; recordsCount, bounded by lastOffsetDelta +
+ * 1, and at least one byte so that .lines positions keep increasing),
+ * unless the .lines entry of the batch after it, kept from before, says
+ * more (the lines it had when written). It adds nothing to the segment's
+ * max timestamp: no record of it is known. Recovery (seg_recover), the
+ * open of a segment ending in one (seg_load_tail) and the appender's index
+ * state (seg_index_state_load) all follow this rule, so the sidecars
+ * they derive agree.
+ */
+
+/* Whether rc, batch_line_bytes's failure on the whole batch of len bytes
+ * at b, is of an undecodable batch (see above) rather than of bytes that
+ * changed or were torn (CRC mismatch) or of the reader (-ENOMEM). */
+static bool batch_undecodable(int64_t rc, const uint8_t *b, size_t len)
+{
+	return (rc == -EBADMSG || rc == -ENOTSUP) && batch_validate(b, len) == 0;
+}
+
+/* The line bytes an undecodable batch takes (see above). */
+static int64_t undecodable_line_bytes(const struct batch_hdr *h)
+{
+	int64_t n = h->records_count;
+	if (n > (int64_t)h->last_offset_delta + 1)
+		n = (int64_t)h->last_offset_delta + 1;
+	return n > 0 ? n : 1;
+}
+
+/*
  * The appender's index state of a segment opened from its files
  * (bytes_since_index, max_ts and its offset, last_tidx_ts), as the appends
  * that wrote the files left it, so that the entries after a restart or a
@@ -759,7 +805,8 @@ static int seg_index_state_load(struct seg *s, const struct line_fmt *lf, int64_
 	int rc = 0;
 	/* A batch that does not decode ends the fold, not the open: damage
 	 * in a segment that was fsynced is the readers' to report (EBADMSG
-	 * at its position), as everywhere in seg_load_tail. */
+	 * at its position), as everywhere in seg_load_tail. An undecodable
+	 * one adds nothing and the fold goes on, as recovery's does. */
 	while (at < size) {
 		int64_t total = seg_read_batch(s, at, size, &buf, &cap);
 		struct batch_meta m;
@@ -768,8 +815,12 @@ static int seg_index_state_load(struct seg *s, const struct line_fmt *lf, int64_
 			break;
 		}
 		int64_t lb = batch_line_bytes(buf, (size_t)total, lf, false, &it, &m);
+		if (lb < 0 && batch_undecodable(lb, buf, (size_t)total)) {
+			at += total;
+			continue;
+		}
 		if (lb < 0) {
-			rc = lb == -EBADMSG ? 0 : (int)lb;
+			rc = lb == -EBADMSG || lb == -ENOTSUP ? 0 : (int)lb;
 			break;
 		}
 		if (m.max_ts > s->max_ts) {
@@ -837,6 +888,8 @@ static int seg_load_tail_pinned(struct seg *s, const struct line_fmt *lf, int64_
 	 * batch. A byte flipped in a closed segment is corruption, not a torn
 	 * write: readers find it and fail with EBADMSG there, the log stays. */
 	int64_t lb = batch_line_bytes(buf, (size_t)total, lf, false, &it, NULL);
+	if (lb < 0 && batch_undecodable(lb, buf, (size_t)total))
+		lb = undecodable_line_bytes(&hd); /* as recovery counted it */
 	if (lb < 0) {
 		rc = (int)lb;
 		goto out;
@@ -1046,6 +1099,23 @@ static int64_t nonzero_end(struct seg *s, int64_t from, int64_t to)
 	return end;
 }
 
+/* Says that recovery keeps the undecodable batch of len bytes at b, at
+ * position pos of s (rc: batch_line_bytes's failure), and what readers
+ * get there. */
+static void report_undecodable(struct seg *s, int64_t pos, const struct batch_hdr *bh,
+			       const uint8_t *b, size_t len, int64_t rc)
+{
+	char why[160];
+	batch_explain(b, len, why, sizeof(why));
+	ENGINE_REPORT(ENGINE_LOG_ERR,
+		      "%s.log: batch at position %" PRId64 " (offsets %" PRId64 "..%" PRId64
+		      "): %s, under a matching CRC-32C: written so, not a torn tail; kept with "
+		      "what follows it, reads that reach it fail with %s",
+		      s->path, pos, bh->base_offset, bh->base_offset + bh->last_offset_delta,
+		      why[0] ? why : "its records do not decode",
+		      rc == -ENOTSUP ? "ENOTSUP" : "EBADMSG");
+}
+
 static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct line_fmt *lf,
 			      int32_t index_interval, bool cut, bool contiguous, int64_t limit,
 			      int64_t *invalid)
@@ -1077,7 +1147,8 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 	size_t cap = 0;
 	struct batch_iter it = { 0 };
 	int64_t size = io->size(io->ctx, s->log_fd);
-	int64_t pos = 0, k = 0;
+	int64_t pos = 0, k = 0, nundec = 0;
+	bool after_undec = false;
 	/* Existing .lines entries that still match the log keep their line
 	 * positions: compaction leaves gaps between batches that a rescan
 	 * cannot see, and positions never move. Beyond them, batches follow
@@ -1114,9 +1185,23 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 			.last_offset = bh.base_offset + bh.last_offset_delta,
 			.size = total,
 		};
+		/* Framing and CRC hold from here on: a batch whose records do
+		 * not decode is not torn (see "Undecodable batches" above) and
+		 * ends nothing; it is kept, said once here, and the readers
+		 * fail at it. Only a failure of our own (-ENOMEM) stops the
+		 * scan, and the open with it. */
 		int64_t lb = batch_line_bytes(buf, (size_t)total, lf, true, &it, &m);
-		if (lb < 0)
-			break;
+		bool undecodable = lb < 0 && batch_undecodable(lb, buf, (size_t)total);
+		if (undecodable) {
+			if (nundec++ < SEG_BAD_SLOTS)
+				report_undecodable(s, pos, &bh, buf, (size_t)total, lb);
+			lb = undecodable_line_bytes(&bh);
+			m.max_ts = -1;
+			m.max_ts_offset = m.base_offset;
+		} else if (lb < 0) {
+			rc = (int)lb;
+			goto out;
+		}
 		m.line_bytes = lb;
 		rc = index_entries_for(s, &m, pos, index_interval, &idx, &tidx);
 		if (rc < 0)
@@ -1125,12 +1210,16 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 		struct lines_ent e = { (uint32_t)(m.base_offset - s->base_offset), (uint32_t)pos,
 				       s->line_end };
 		struct lines_ent old;
+		/* After an undecodable batch the kept entry may place the next
+		 * one further than its byte per record: its lines as written. */
 		if (k < old_ents && seg_read_lines_ent(s, k, &old) == 0 &&
 		    old.rel_offset == e.rel_offset && old.position == e.position &&
-		    old.line_pos >= s->line_end && (!contiguous || old.line_pos == s->line_end))
+		    old.line_pos >= s->line_end &&
+		    (!contiguous || after_undec || old.line_pos == s->line_end))
 			e.line_pos = old.line_pos;
 		else
 			old_ents = k; /* no trust in entries after a mismatch */
+		after_undec = undecodable;
 		k++;
 		s->line_end = e.line_pos;
 		enc_lines(le, &e);
@@ -1141,6 +1230,11 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 	}
 	if (rc < 0)
 		goto out;
+	if (nundec > SEG_BAD_SLOTS)
+		ENGINE_REPORT(ENGINE_LOG_ERR,
+			      "%s.log: %" PRId64 " more batches that do not decode kept (%" PRId64
+			      " in all)",
+			      s->path, nundec - SEG_BAD_SLOTS, nundec);
 	/* Zeros past the last batch are the space a mapped tail reserved
 	 * (or what a crash left unwritten): cut, but not torn bytes. */
 	*invalid = nonzero_end(s, pos, size) - pos;

@@ -10,7 +10,8 @@
  * end, truncated, a codec we do not decode, records that lie about their
  * count). recovery: segment files: empty, one batch, many batches of each
  * codec with consecutive offsets, a torn tail, garbage in the middle, a
- * tail of zeros (the mapped tail), offsets that go backwards. client: what
+ * tail of zeros (the mapped tail), offsets that go backwards, a batch in
+ * the middle whose CRC matches but whose records do not decode. client: what
  * a Kafka client sends, records a line cannot carry among them: newlines,
  * control bytes, a leading backslash, the separator ":" in a key and in a
  * key-less value, a tombstone; several batches back to back; an old
@@ -231,5 +232,15 @@ int main(int argc, char **argv)
 	put("fuzz_recovery", "offsets-gap", seg, sl);
 	sl = batch(seg, sizeof(seg), BATCH_CODEC_NONE, 200, 2000, 0);
 	put("fuzz_recovery", "big-batch", seg, sl);
+	sl = 0;
+	for (int i = 0; i < 4; i++) {
+		len = batch(seg + sl, sizeof(seg) - sl, BATCH_CODEC_NONE, 2, 10, 2 * i);
+		if (i == 1) { /* its records, named gzip: they do not decompress */
+			be16_put(seg + sl + BATCH_OFF_ATTRIBUTES, BATCH_CODEC_GZIP);
+			fix_crc(seg + sl, len);
+		}
+		sl += len;
+	}
+	put("fuzz_recovery", "undecodable-middle", seg, sl);
 	return 0;
 }

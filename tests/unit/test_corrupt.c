@@ -5,7 +5,10 @@
  * both read paths; lookups fail rather than skip; the cleaner refuses and
  * rewrites nothing; .dump marks the batch "valid: no" without its records;
  * the listener hears of the batch once and the count is 1; nothing is cut
- * at the reopen, also when a batch's records do not decode.
+ * at the reopen, also when a batch's records do not decode. And recovery
+ * after an unclean stop: a batch whose CRC matches but whose records do
+ * not decode (gzip that is not gzip, lz4 past 64 MiB, records that do not
+ * add up, zstd) is kept with everything after it, not cut as a torn tail.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -297,12 +301,432 @@ static void test_undecodable_batch_kept(void **state)
 	assert_int_equal(got, (size_t)line_pos[1]);
 }
 
+/* ---- a batch recovery cannot decode ----
+ *
+ * A batch whose framing and CRC-32C hold but whose records cannot be
+ * decoded is not a torn tail: recovery after an unclean stop keeps it and
+ * every batch after it, the readers fail at it (EBADMSG, ENOTSUP for a
+ * codec mqfs does not read) and read what follows from its own
+ * positions, the log says so, and the sidecars it rebuilds are the ones
+ * the next open (clean or not) agrees with. A torn tail after it is still
+ * cut. */
+
+enum bad_kind {
+	BAD_GZIP,    /* codec gzip, the payload not a gzip stream */
+	BAD_LZ4_BIG, /* an lz4 payload that decompresses past 64 MiB */
+	BAD_RECORDS, /* codec none, a record's length wrong */
+	BAD_ZSTD,    /* a codec mqfs cannot decode */
+};
+
+static void tune_recover(struct log_config *cfg)
+{
+	cfg->retention_ms = -1;
+	cfg->index_interval_bytes = 100; /* index entries around the bad batch */
+	cfg->key_sep[0] = '=';
+	cfg->key_sep_len = 1;
+}
+
+static int setup_recover(void **state)
+{
+	memset(&heard, 0, sizeof(heard));
+	engine_batch_read_min = 64;
+	return logfx_setup(state, "corruptrec", tune_recover);
+}
+
+/* Record o as fill() writes it: key k<o % 10>, value v<o>. */
+static void rec_kv(int64_t o, char *k, int *kl, char *v, int *vl)
+{
+	*kl = snprintf(k, 16, "k%d", (int)(o % 10));
+	*vl = snprintf(v, 16, "v%d", (int)o);
+}
+
+/* A batch of records from..from+n-1 (rec_kv) at buf, with codec none. */
+static size_t make_batch(uint8_t *buf, size_t cap, int64_t from, int n, int32_t epoch)
+{
+	struct batch_builder bb;
+	batch_builder_init(&bb, buf, cap, BATCH_CODEC_NONE);
+	for (int i = 0; i < n; i++) {
+		char k[16], v[16];
+		int kl, vl;
+		rec_kv(from + i, k, &kl, v, &vl);
+		assert_int_equal(batch_builder_add(&bb, k, kl, v, vl, fake_now), 0);
+	}
+	int64_t len = batch_builder_finish(&bb, from, epoch);
+	assert_true(len > 0);
+	return (size_t)len;
+}
+
+/* The CRC-32C of the batch of len bytes at b, computed again. */
+static void recrc(uint8_t *b, size_t len)
+{
+	be32_put(b + BATCH_OFF_CRC,
+		 crc32c(0, b + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES));
+}
+
+/* The bad batch of kind at offset from into *out (malloc'ed), with a
+ * matching CRC; its size, and in *n its records. */
+static size_t make_bad(enum bad_kind kind, int64_t from, int32_t epoch, uint8_t **out, int *n)
+{
+	size_t cap = kind == BAD_LZ4_BIG ? COMPRESS_MAX_OUT + (1 << 20) : 4096, len;
+	uint8_t *b = malloc(cap);
+	assert_non_null(b);
+	if (kind == BAD_LZ4_BIG) {
+		/* One record of a 64 MiB value: the builder leaves it uncompressed
+		 * (no reader could take it), so it is compressed here. */
+		struct batch_builder bb;
+		char *v = malloc(COMPRESS_MAX_OUT);
+		assert_non_null(v);
+		memset(v, 'x', COMPRESS_MAX_OUT);
+		batch_builder_init(&bb, b, cap, BATCH_CODEC_NONE);
+		assert_int_equal(batch_builder_add(&bb, "k0", 2, v, COMPRESS_MAX_OUT, fake_now), 0);
+		free(v);
+		assert_true(batch_builder_finish(&bb, from, epoch) > 0);
+		uint8_t *z = NULL;
+		int64_t zlen = compress_buf(BATCH_CODEC_LZ4, b + BATCH_HDR_SIZE,
+					    bb.len - BATCH_HDR_SIZE, &z);
+		assert_true(zlen > 0 && zlen < (1 << 20));
+		memcpy(b + BATCH_HDR_SIZE, z, (size_t)zlen);
+		free(z);
+		len = BATCH_HDR_SIZE + (size_t)zlen;
+		be32_put(b + BATCH_OFF_LENGTH, (uint32_t)(len - BATCH_LOG_OVERHEAD));
+		be16_put(b + BATCH_OFF_ATTRIBUTES, BATCH_CODEC_LZ4);
+		*n = 1;
+	} else {
+		*n = 3;
+		len = make_batch(b, cap, from, *n, epoch);
+		if (kind == BAD_GZIP)
+			be16_put(b + BATCH_OFF_ATTRIBUTES, BATCH_CODEC_GZIP);
+		else if (kind == BAD_ZSTD)
+			be16_put(b + BATCH_OFF_ATTRIBUTES, BATCH_CODEC_ZSTD);
+		else
+			b[BATCH_HDR_SIZE] += 2; /* the first record's length, one more */
+	}
+	recrc(b, len);
+	*out = b;
+	return len;
+}
+
+static void read_expect(struct log *l, int64_t pos, const char *want, size_t wlen)
+{
+	static char buf[1 << 14];
+	struct log_cursor *c = log_cursor_new(l);
+	int64_t actual;
+	size_t got = 0;
+	ssize_t g;
+	while ((g = log_read_lines(l, c, pos + (int64_t)got, buf + got, 7, &actual)) > 0)
+		got += (size_t)g;
+	assert_int_equal(g, 0);
+	assert_int_equal(got, wlen);
+	assert_memory_equal(buf, want, wlen);
+	log_cursor_free(c);
+}
+
+/* The three sidecars of the segment whose .log is at path, read whole. */
+static char *sidecars(const char *path, size_t *len)
+{
+	static const char *ext[] = { "lines", "index", "timeindex" };
+	char *all = NULL;
+	*len = 0;
+	for (int k = 0; k < 3; k++) {
+		char p[700];
+		snprintf(p, sizeof(p), "%.*s%s", (int)strlen(path) - 3, path, ext[k]);
+		FILE *fp = fopen(p, "rb");
+		assert_non_null(fp);
+		char b[4096];
+		size_t n;
+		while ((n = fread(b, 1, sizeof(b), fp)) > 0) {
+			all = realloc(all, *len + n);
+			memcpy(all + *len, b, n);
+			*len += n;
+		}
+		fclose(fp);
+	}
+	return all;
+}
+
+static void unclean(struct logfx *f)
+{
+	char p[400];
+	logmgr_close(f->m);
+	f->m = NULL;
+	snprintf(p, sizeof(p), "%s/.clean-shutdown", f->dir);
+	assert_int_equal(unlink(p), 0);
+}
+
+#define BEFORE 20 /* records before the bad batch */
+
+/* What write_bad_log wrote. */
+struct bad_log {
+	char path[600];      /* the segment's .log */
+	int64_t bad_pos;     /* the bad batch's position there */
+	int nbad;            /* its records, from offset BEFORE */
+	int64_t first_after; /* the offset after them */
+	int64_t leo;         /* the log end without the torn bytes */
+	int64_t good_end;    /* the .log's size without them */
+	char want[1 << 12];  /* the lines of the records after the bad batch */
+	size_t wlen;
+};
+
+/* BEFORE records through the engine and a clean stop; then, as if written
+ * since the last fsync, the bad batch, after good batches (one record
+ * each) and, with torn, the first bytes of one more; and the marker of
+ * the clean stop gone. */
+static void write_bad_log(struct logfx *f, enum bad_kind kind, int after, bool torn,
+			  struct bad_log *b)
+{
+	for (int o = 0; o < BEFORE; o++) {
+		char k[16], v[16];
+		int kl, vl;
+		rec_kv(o, k, &kl, v, &vl);
+		struct rec_in r = { k, kl, v, vl, fake_now };
+		assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+		snprintf(lines[o], sizeof(lines[o]), "%s=%s\n", k, v);
+		line_pos[o + 1] = line_pos[o] + (int64_t)strlen(lines[o]);
+	}
+	assert_int_equal(log_set_hw(f->l, BEFORE), 0);
+	logmgr_close(f->m);
+	f->m = NULL;
+
+	snprintf(b->path, sizeof(b->path), "%s/t-0/%020d.log", f->dir, 0);
+	int fd = open(b->path, O_RDWR | O_APPEND);
+	assert_true(fd >= 0);
+	uint8_t h[16];
+	assert_int_equal(pread(fd, h, 16, 0), 16);
+	int32_t epoch = (int32_t)be32_get(h + BATCH_OFF_LEADER_EPOCH);
+	b->bad_pos = lseek(fd, 0, SEEK_END);
+	uint8_t *bad;
+	size_t bad_len = make_bad(kind, BEFORE, epoch, &bad, &b->nbad);
+	assert_int_equal(write(fd, bad, bad_len), (ssize_t)bad_len);
+	free(bad);
+	b->first_after = BEFORE + b->nbad;
+	b->leo = b->first_after + after;
+	b->wlen = 0;
+	for (int64_t o = b->first_after; o <= b->leo; o++) {
+		uint8_t batch[256];
+		size_t len = make_batch(batch, sizeof(batch), o, 1, epoch);
+		if (o == b->leo) {
+			if (torn)
+				assert_int_equal(write(fd, batch, 40), 40);
+			break;
+		}
+		assert_int_equal(write(fd, batch, len), (ssize_t)len);
+		char k[16], v[16];
+		int kl, vl;
+		rec_kv(o, k, &kl, v, &vl);
+		b->wlen += (size_t)snprintf(b->want + b->wlen, sizeof(b->want) - b->wlen, "%s=%s\n",
+					    k, v);
+	}
+	b->good_end = lseek(fd, 0, SEEK_END) - (torn ? 40 : 0);
+	close(fd);
+	char marker[700];
+	snprintf(marker, sizeof(marker), "%s/.clean-shutdown", f->dir);
+	assert_int_equal(unlink(marker), 0);
+}
+
+/* write_bad_log, then the start after the unclean stop and all there is to
+ * see of it. */
+static void recover_undecodable(struct logfx *f, enum bad_kind kind, int after, bool torn)
+{
+	const int before = BEFORE;
+	const int err = kind == BAD_ZSTD ? -ENOTSUP : -EBADMSG;
+	static struct bad_log b;
+	write_bad_log(f, kind, after, torn, &b);
+	const char *path = b.path;
+	const int64_t first_after = b.first_after, leo = b.leo, nbad = b.nbad;
+	const off_t bad_pos = (off_t)b.bad_pos, good_end = (off_t)b.good_end;
+	char *want = b.want;
+	size_t wlen = b.wlen;
+
+	logfx_reports[0] = '\0';
+	logfx_open(f);
+	log_set_corrupt_listener(f->l, listener, &heard);
+
+	/* Nothing of it cut but the torn bytes, the log not damaged. */
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, leo);
+	assert_false(st.damaged);
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, good_end);
+	assert_null(strstr(logfx_reports, "damaged"));
+	char said[700];
+	snprintf(said, sizeof(said), "%s: batch at position %lld (offsets %lld..%lld)", path,
+		 (long long)bad_pos, (long long)before, (long long)first_after - 1);
+	assert_non_null(strstr(logfx_reports, said));
+	assert_non_null(strstr(logfx_reports, "kept"));
+	if (torn) {
+		snprintf(said, sizeof(said), "invalid bytes at position %lld cut",
+			 (long long)good_end);
+		assert_non_null(strstr(logfx_reports, said));
+	} else {
+		assert_null(strstr(logfx_reports, "torn tail after"));
+	}
+
+	/* Its records take one byte of the line view each, and fail there;
+	 * the records after it are read from their own positions. */
+	assert_int_equal(log_set_hw(f->l, leo), 0);
+	int64_t p_after = line_pos[before] + nbad, v;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.line_hw, p_after + (int64_t)wlen);
+	for (int64_t o = before; o < first_after; o++)
+		assert_int_equal(log_offset_to_pos(f->l, o, &v), err);
+	for (int64_t p = line_pos[before]; p < p_after; p++)
+		assert_int_equal(log_pos_to_offset(f->l, p, &v), err);
+	if (after > 0) {
+		assert_int_equal(log_offset_to_pos(f->l, first_after, &v), 0);
+		assert_int_equal(v, p_after);
+		assert_int_equal(log_pos_to_offset(f->l, p_after, &v), 0);
+		assert_int_equal(v, first_after);
+	}
+	read_expect(f->l, p_after, want, wlen);
+	static char buf[1 << 14];
+	size_t got;
+	const size_t sizes[] = { 7, 1 << 14 };
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(read_until_error(f->l, sizes[i], buf, &got), err);
+		assert_int_equal(got, (size_t)line_pos[before]);
+		for (int o = 0, at = 0; o < before; at += (int)strlen(lines[o]), o++)
+			assert_memory_equal(buf + at, lines[o], strlen(lines[o]));
+	}
+	if (err == -EBADMSG) {
+		assert_int_equal(heard.calls, 1);
+		assert_string_equal(heard.file, path);
+		assert_int_equal(heard.pos, bad_pos);
+	} else {
+		assert_int_equal(heard.calls, 0);
+	}
+
+	/* The sidecars recovery wrote are what a clean open agrees with, and
+	 * what a second recovery writes again, byte for byte. */
+	logmgr_close(f->m);
+	f->m = NULL;
+	size_t slen, slen2;
+	char *side = sidecars(path, &slen);
+	logfx_reports[0] = '\0';
+	logfx_open(f);
+	assert_null(strstr(logfx_reports, "rebuilt"));
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, leo);
+	assert_int_equal(st.line_end, p_after + (int64_t)wlen);
+	unclean(f);
+	logfx_open(f);
+	char *side2 = sidecars(path, &slen2);
+	assert_int_equal(slen2, slen);
+	assert_memory_equal(side2, side, slen);
+	free(side);
+	free(side2);
+
+	/* The log takes appends after it, and a kill -9 moves no position. */
+	char k[16], vv[16];
+	int kl, vl;
+	rec_kv(leo, k, &kl, vv, &vl);
+	struct rec_in r = { k, kl, vv, vl, fake_now };
+	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+	assert_int_equal(log_set_hw(f->l, leo + 1), 0);
+	wlen += (size_t)snprintf(want + wlen, sizeof(b.want) - wlen, "%s=%s\n", k, vv);
+	read_expect(f->l, p_after, want, wlen);
+	logmgr_abandon(f->m);
+	f->m = NULL;
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, leo + 1);
+	assert_false(st.damaged);
+	assert_int_equal(log_set_hw(f->l, leo + 1), 0);
+	read_expect(f->l, p_after, want, wlen);
+}
+
+static void test_recover_keeps_gzip_garbage(void **state)
+{
+	recover_undecodable(*state, BAD_GZIP, 10, true);
+}
+
+static void test_recover_keeps_lz4_past_limit(void **state)
+{
+	recover_undecodable(*state, BAD_LZ4_BIG, 10, false);
+}
+
+static void test_recover_keeps_bad_records(void **state)
+{
+	recover_undecodable(*state, BAD_RECORDS, 10, true);
+}
+
+static void test_recover_keeps_zstd(void **state)
+{
+	recover_undecodable(*state, BAD_ZSTD, 10, false);
+}
+
+/* The .lines entries of the batches after an undecodable one, kept from
+ * before the stop, may place them further than a byte per record (the
+ * lines the batch had when it was written): recovery keeps them there,
+ * and a clean open agrees. */
+static void test_recover_keeps_written_positions(void **state)
+{
+	struct logfx *f = *state;
+	static struct bad_log b;
+	write_bad_log(f, BAD_GZIP, 10, false, &b);
+	logfx_open(f);
+	logmgr_close(f->m);
+	f->m = NULL;
+	char lp[700];
+	snprintf(lp, sizeof(lp), "%.*slines", (int)strlen(b.path) - 3, b.path);
+	int fd = open(lp, O_RDWR);
+	assert_true(fd >= 0);
+	off_t size = lseek(fd, 0, SEEK_END);
+	int moved = 0;
+	for (off_t at = 16; at < size; at += 16) {
+		uint8_t e[16];
+		assert_int_equal(pread(fd, e, 16, at), 16);
+		if (be32_get(e) < b.first_after)
+			continue;
+		be64_put(e + 8, be64_get(e + 8) + 5);
+		assert_int_equal(pwrite(fd, e, 16, at), 16);
+		moved++;
+	}
+	close(fd);
+	assert_int_equal(moved, 10);
+	char marker[700];
+	snprintf(marker, sizeof(marker), "%s/.clean-shutdown", f->dir);
+	assert_int_equal(unlink(marker), 0);
+	int64_t p = line_pos[BEFORE] + b.nbad + 5, v;
+	for (int clean = 0; clean < 2; clean++) {
+		logfx_reports[0] = '\0';
+		logfx_open(f);
+		assert_null(strstr(logfx_reports, "rebuilt"));
+		assert_int_equal(log_set_hw(f->l, b.leo), 0);
+		assert_int_equal(log_offset_to_pos(f->l, b.first_after, &v), 0);
+		assert_int_equal(v, p);
+		read_expect(f->l, p, b.want, b.wlen);
+		logmgr_close(f->m);
+		f->m = NULL;
+	}
+}
+
+/* The segment's last batch: kept, and a clean open then takes the
+ * segment as it is (its line end counts the batch's byte per record). */
+static void test_recover_keeps_last_batch(void **state)
+{
+	recover_undecodable(*state, BAD_GZIP, 0, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_flipped_byte, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_many_bad_batches, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_undecodable_batch_kept, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_recover_keeps_gzip_garbage, setup_recover,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_recover_keeps_lz4_past_limit, setup_recover,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_recover_keeps_bad_records, setup_recover,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_recover_keeps_zstd, setup_recover,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_recover_keeps_last_batch, setup_recover,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_recover_keeps_written_positions, setup_recover,
+						logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
