@@ -109,6 +109,12 @@ struct gpart {
 	struct group_member *owner; /* NULL: unassigned */
 	int64_t committed;          /* as committed (above); -1: none yet */
 	int64_t commit_ts;          /* ms of the commit */
+	bool stored;                /* a commit record holds committed, -1
+					 * included (Kafka's offsets map): OffsetFetch
+					 * of all topics lists it and a delete
+					 * tombstones it; false: never committed, or
+					 * tombstoned. Not kept by a proxy (a load
+					 * clears it before the replay). */
 	struct log_cursor *cursor;  /* the owner's reads (belongs to the group) */
 	int64_t pos;                /* owner's next line position, may be inside a
 					 * line; -1: not known yet (the lookup of the

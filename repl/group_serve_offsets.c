@@ -40,7 +40,9 @@
  * OffsetFetch: per group (v8: several), the committed offset of each
  * partition asked, -1 without error when none (an unknown topic too, as
  * Kafka); with null topics (v2+) every committed partition of every
- * topic's group G (one committed -1 is none, as it reads the same).
+ * topic's group G, a committed -1 too, as Kafka lists every offset it
+ * keeps (a partition never committed, or whose offset was deleted, is not
+ * listed).
  *
  * Threads: listener workers; no lock is held across another group's.
  */
@@ -325,7 +327,8 @@ static int64_t committed_of(struct group *g, int32_t p)
 	return p >= 0 && p < g->nparts ? g->parts[p].committed : -1;
 }
 
-/* Every committed partition of every topic's group name. */
+/* Every committed partition of every topic's group name, with the offset
+ * stored, -1 too (Kafka's fetchAllOffsets lists its whole offsets map). */
 static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char *name)
 {
 	struct group_coord *gc = gs->gc;
@@ -347,7 +350,7 @@ static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char 
 			continue;
 		rc = fetch_add_topic(fb, kstr_of(g->topic));
 		for (int p = 0; p < g->nparts && rc == 0; p++)
-			if (g->parts[p].committed != GROUP_OFFSET_NONE)
+			if (g->parts[p].stored)
 				rc = fetch_add_part(fb, p, g->parts[p].committed);
 		pthread_mutex_unlock(&g->mu);
 		if (rc == 0)

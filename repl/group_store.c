@@ -12,8 +12,9 @@
  *        an offset commit (Kafka's OffsetCommit key: group, topic,
  *        partition; value: offset, metadata, timestamp): <offset> is the
  *        next record to consume, or a negative one a Kafka client
- *        committed, kept as given (GROUP_OFFSET_NONE). Metadata is the
- *        committing member id, or "reset".
+ *        committed, kept as given (GROUP_OFFSET_NONE), -1 too: a
+ *        partition with a record is "stored" (gpart), whatever its
+ *        offset. Metadata is the committing member id, or "reset".
  *   <group>/<topic> TAB partition.assignment.strategy=S SP
  *        auto.offset.reset=R SP session.timeout.ms=N
  *        the group exists, with its settings (Kafka's GroupMetadata key).
@@ -299,8 +300,10 @@ static int replay_record(struct group_coord *gc, const char *key, size_t klen, c
 			/* A proxy with this mount's members: the group is
 			 * made anew, with nothing committed. */
 			g = gc->groups[i];
-			for (int q = 0; q < g->nparts; q++)
+			for (int q = 0; q < g->nparts; q++) {
 				g->parts[q].committed = -1;
+				g->parts[q].stored = false;
+			}
 		} else if (i >= 0) {
 			group_put(gc->groups[i]);
 			group_coord_remove(gc, i);
@@ -331,6 +334,7 @@ static int replay_record(struct group_coord *gc, const char *key, size_t klen, c
 		return rc;
 	if (vlen == 0) {
 		g->parts[part].committed = -1;
+		g->parts[part].stored = false;
 		return 0;
 	}
 	{
@@ -342,6 +346,7 @@ static int replay_record(struct group_coord *gc, const char *key, size_t klen, c
 			return -EBADMSG;
 		g->parts[part].committed = off;
 		g->parts[part].commit_ts = ts;
+		g->parts[part].stored = true;
 	}
 	return 0;
 }
@@ -438,6 +443,7 @@ int group_store_commit(struct group *g, const int *parts, const int64_t *offs, i
 		for (int i = 0; i < n; i++) {
 			g->parts[parts[i]].committed = offs[i];
 			g->parts[parts[i]].commit_ts = now;
+			g->parts[parts[i]].stored = true;
 		}
 	}
 	return rc;
@@ -454,11 +460,12 @@ int group_store_tombstones(struct group *g)
 
 	if (!text)
 		return -ENOMEM;
-	/* Every kept offset, -2 too: compaction removes the group's own
-	 * tombstone in time, and an offset record left would make the group
-	 * again at replay. */
+	/* Every kept offset, negative ones too (as Kafka's deleteAllOffsets
+	 * tombstones its whole offsets map): compaction removes the group's
+	 * own tombstone in time, and an offset record left would make the
+	 * group again at replay. */
 	for (int p = 0; p < g->nparts; p++)
-		if (g->parts[p].committed != GROUP_OFFSET_NONE)
+		if (g->parts[p].stored)
 			len += (size_t)snprintf(text + len, cap - len, "%s/%s/%d\t\n", g->name,
 						g->topic, p);
 	len += (size_t)snprintf(text + len, cap - len, "%s/%s\t\n", g->name, g->topic);

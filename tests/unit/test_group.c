@@ -643,8 +643,9 @@ static bool offsets_log_has(struct fx *f, const char *group, const char *text)
  * Kafka's): kafkajs's admin.resetOffsets commits -2 for earliest, -1 for
  * latest. Kept as given, also across a restart; the mount reads -2 as the
  * log start and -1 as no commit (here auto.offset.reset=latest), and
- * deleting the group writes a tombstone for -2 too, so that compaction
- * cannot bring it back. */
+ * deleting the group writes a tombstone for -2 and -1 too (every offset
+ * kept, as Kafka's DeleteGroups), so that compaction cannot bring them
+ * back; a partition never committed gets none. */
 static void test_negative_commits(void **state)
 {
 	struct fx *f = *state;
@@ -682,8 +683,11 @@ static void test_negative_commits(void **state)
 	assert_int_equal(group_store_commit(g, parts, offs, 1, "consumer-1"), 0);
 	pthread_mutex_unlock(&g->mu);
 	group_put(g);
+	/* 1 holds the -1 replayed at open. */
 	assert_int_equal(group_delete(f->t, "g"), 0);
 	assert_true(offsets_log_has(f, "g", "\ng/orders/0\t\n"));
+	assert_true(offsets_log_has(f, "g", "\ng/orders/1\t\n"));
+	assert_false(offsets_log_has(f, "g", "\ng/orders/2\t\n")); /* never committed */
 }
 
 /* A commit past the log end (a Kafka client's): the offset is kept as
