@@ -557,8 +557,20 @@ int group_remote_commit(struct group_member *m, const int *parts, const int64_t 
  * now would. Takes coord.mu and group.mu; from the group timer. */
 void group_remote_adopt(struct group_coord *gc);
 /* The committed offsets offs[i] of partitions parts[i] at node, the
- * coordinator of g (one OffsetFetch): -1 where none. No lock held. */
+ * coordinator of g (one OffsetFetch), as it holds them: -1 where none or
+ * where a Kafka client committed -1, read as GROUP_OFFSET_NONE says. When
+ * one of them leaves the start to auto.offset.reset, g's settings are
+ * read from node too (a .config read), so that this broker starts where
+ * the coordinator's mount would. 0: every partition answered; < 0 (logged)
+ * no answer (the connection, a timeout, a Kafka error of the group or of
+ * a partition, a partition missing from the answer): offs is undefined,
+ * and the caller keeps what it knew. No lock held. */
 int group_remote_offsets(struct group *g, int32_t node, const int32_t *parts, int n, int64_t *offs);
+/* Takes a coordinator's answer (group_remote_offsets) as this proxy's
+ * last known commit of each partition that no member here owns: that
+ * owner's own commits keep its partitions current, and an answer sent
+ * before its latest commit would be older. Needs g->mu. */
+void group_remote_learn(struct group *g, const int32_t *parts, const int64_t *offs, int n);
 /* The node that coordinates g when it is another broker, else -1. Takes
  * coord.mu. */
 int32_t group_kafka_coordinator(struct group *g);

@@ -209,21 +209,18 @@ int group_offset(struct group *g, int partition, int64_t *offset)
 {
 	int32_t node = group_kafka_coordinator(g), part = partition;
 	int64_t remote = GROUP_OFFSET_NONE;
-	int rc;
+	/* Another broker coordinates the group: its commits are there, and
+	 * its answer (-1 too: none, auto.offset.reset) is the offset, and
+	 * this proxy's view of it from now on. No answer (that broker not
+	 * reached, a Kafka error): what this broker knew last. */
+	bool answered = node >= 0 && group_remote_offsets(g, node, &part, 1, &remote) == 0;
+	int rc = group_lock_part(g, partition);
 
-	/* Another broker coordinates the group: its commits are there. None
-	 * (-1), or that broker not answering: what this broker knows. */
-	if (node >= 0 && group_remote_offsets(g, node, &part, 1, &remote) < 0)
-		remote = GROUP_OFFSET_NONE;
-	if (remote >= 0) {
-		*offset = remote;
-		return 0;
-	}
-	rc = group_lock_part(g, partition);
 	if (rc < 0)
 		return rc;
-	rc = resolved_offset(g, partition,
-			     remote != GROUP_OFFSET_NONE ? remote : g->parts[partition].committed,
+	if (answered)
+		group_remote_learn(g, &part, &remote, 1);
+	rc = resolved_offset(g, partition, answered ? remote : g->parts[partition].committed,
 			     offset);
 	pthread_mutex_unlock(&g->mu);
 	return rc;

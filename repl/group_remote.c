@@ -16,7 +16,12 @@
  *   open      JoinGroup (member id "", subscription of the topic, user
  *             data "pid@broker") -> member id, generation; SyncGroup ->
  *             the partitions; OffsetFetch -> their committed offsets,
- *             where the reads start (or auto.offset.reset). Then the
+ *             where the reads start, read as the coordinator's mount
+ *             reads them (group_start_offset: a -1, committed or none,
+ *             is auto.offset.reset, and then the group's settings are
+ *             read from the coordinator too, DescribeConfigs; -2 the log
+ *             start). An OffsetFetch without an answer for every
+ *             partition fails the join: no start is guessed. Then the
  *             member is in g->members here (g->nremote counts it: no
  *             local assignor runs for the group on this broker).
  *   every GREM_HEARTBEAT_MS
@@ -285,8 +290,11 @@ static int rem_sync(struct grem *rm, struct grem_asg *a, int16_t *err)
 }
 
 /* The committed offsets of partitions parts[0..n) of g at the connected
- * coordinator into offs (-1: none). */
-static int rem_fetch(struct grem *rm, const int32_t *parts, int n, int64_t *offs)
+ * coordinator into offs, as it holds them (-1 where none). 0 with *err
+ * set: Kafka's error for the group or for one of the partitions. An
+ * answer that leaves out a partition asked is -EBADMSG: every offset
+ * returned is the coordinator's, none a guess. */
+static int rem_fetch(struct grem *rm, const int32_t *parts, int n, int64_t *offs, int16_t *err)
 {
 	struct group *g = rm->m->g;
 	struct proto_offset_fetch_topic ft = { .name = kstr_of(g->topic),
@@ -299,36 +307,72 @@ static int rem_fetch(struct grem *rm, const int32_t *parts, int n, int64_t *offs
 	struct proto_offset_fetch_resp r;
 	struct net_resp resp;
 	struct kbuf_w w;
-	int v = rem_version(rm, PROTO_API_OFFSET_FETCH), rc;
+	bool *seen;
+	int v, rc, got = 0;
 
-	for (int i = 0; i < n; i++)
-		offs[i] = -1;
-	if (v < 0 || n == 0)
-		return v < 0 ? v : 0;
+	*err = PROTO_ERR_NONE;
+	if (n == 0)
+		return 0;
+	v = rem_version(rm, PROTO_API_OFFSET_FETCH);
+	if (v < 0)
+		return v;
+	seen = calloc((size_t)n, sizeof(*seen));
+	if (!seen)
+		return -ENOMEM;
 	kbuf_w_init(&w, 1u << 16);
 	proto_offset_fetch_req_encode(&w, (int16_t)v, &req);
 	rc = rem_call(rm, PROTO_API_OFFSET_FETCH, (int16_t)v, &w, &resp);
 	if (rc < 0)
-		return rc;
+		goto out;
+	/* r's names point into resp. */
 	rc = proto_offset_fetch_resp_decode(&resp.body, (int16_t)v, &r);
-	net_resp_free(&resp);
 	if (rc < 0)
-		return rc;
+		goto out_resp;
 	if (r.n_groups != 1)
 		rc = -EBADMSG;
-	else if (r.groups[0].error_code)
-		rc = rem_errno(r.groups[0].error_code);
-	for (int32_t i = 0; rc == 0 && i < r.groups[0].n_topics; i++) {
+	else
+		*err = r.groups[0].error_code;
+	for (int32_t i = 0; rc == 0 && !*err && i < r.groups[0].n_topics; i++) {
 		const struct proto_offset_fetch_resp_topic *t = &r.groups[0].topics[i];
 
-		for (int32_t j = 0; j < t->n_partitions; j++)
-			for (int k = 0; k < n; k++)
-				if (parts[k] == t->partitions[j].partition_index &&
-				    !t->partitions[j].error_code)
-					offs[k] = t->partitions[j].committed_offset;
+		if (!kstr_eq(t->name, g->topic))
+			continue;
+		for (int32_t j = 0; j < t->n_partitions && !*err; j++) {
+			const struct proto_offset_fetch_resp_part *rp = &t->partitions[j];
+
+			for (int k = 0; k < n && !*err; k++) {
+				if (parts[k] != rp->partition_index)
+					continue;
+				*err = rp->error_code;
+				offs[k] = rp->committed_offset;
+				got += !seen[k];
+				seen[k] = true;
+			}
+		}
 	}
+	if (rc == 0 && !*err && got < n)
+		rc = -EBADMSG;
 	proto_offset_fetch_resp_free(&r);
+out_resp:
+	net_resp_free(&resp);
+out:
+	free(seen);
 	return rc;
+}
+
+/* An answer that leaves a start to auto.offset.reset (a -1, or another
+ * negative but -2) is read with the coordinator's setting, as its mount
+ * reads it: a proxy's copy is only as new as its last .config read. A
+ * coordinator that does not answer leaves that copy (logged). No lock
+ * held. */
+static void rem_settings(struct group *g, int32_t node, const int64_t *offs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (offs[i] < 0 && offs[i] != GROUP_OFFSET_EARLIEST) {
+			(void)group_admin_fetch_config(g, node);
+			return;
+		}
+	}
 }
 
 /* JoinGroup, SyncGroup, OffsetFetch: into a. A Kafka error is logged and
@@ -337,9 +381,9 @@ static int rem_join_sync(struct grem *rm, struct grem_asg *a)
 {
 	struct group *g = rm->m->g;
 	int16_t err = PROTO_ERR_NONE;
-	int rc;
-
 	int64_t load_end = now_mono_ms() + GREM_LOAD_WAIT_MS;
+	int32_t node;
+	int rc;
 
 	pthread_mutex_lock(&rm->conn_mu);
 	for (int round = 0;; round++) {
@@ -372,8 +416,9 @@ static int rem_join_sync(struct grem *rm, struct grem_asg *a)
 	}
 	if (rc == 0 && !err) {
 		a->committed = calloc((size_t)a->n + 1, sizeof(*a->committed));
-		rc = a->committed ? rem_fetch(rm, a->parts, a->n, a->committed) : -ENOMEM;
+		rc = a->committed ? rem_fetch(rm, a->parts, a->n, a->committed, &err) : -ENOMEM;
 	}
+	node = rm->node;
 	pthread_mutex_unlock(&rm->conn_mu);
 	if (rc == 0 && err) {
 		mq_log_limited(MQ_WARN,
@@ -385,6 +430,8 @@ static int rem_join_sync(struct grem *rm, struct grem_asg *a)
 			       "group %s of topic %s: joining at broker %d (the coordinator): %s",
 			       g->name, g->topic, (int)rm->node, strerror(-rc));
 	}
+	if (rc == 0)
+		rem_settings(g, node, a->committed, a->n);
 	return rc;
 }
 
@@ -409,9 +456,9 @@ static void rem_apply(struct grem *rm, const struct grem_asg *a)
 				k = i;
 		if (k >= 0 && g->parts[p].owner != m) {
 			/* Where the new owner starts: the coordinator's commit
-			 * (-2 too: group_start_offset reads it). */
-			if (a->committed[k] != GROUP_OFFSET_NONE)
-				g->parts[p].committed = a->committed[k];
+			 * as it answered it, read as on its own mount
+			 * (group_start_offset: -1 none, -2 the log start). */
+			g->parts[p].committed = a->committed[k];
 			group_part_assign(g, p, m);
 		} else if (k < 0 && g->parts[p].owner == m) {
 			group_part_assign(g, p, NULL);
@@ -814,20 +861,38 @@ int group_remote_offsets(struct group *g, int32_t node, const int32_t *parts, in
 {
 	struct group_member m = { .g = g };
 	struct grem *rm = rem_new(&m, node);
+	int16_t err;
 	int rc;
 
 	if (!rm)
 		return -ENOMEM;
 	pthread_mutex_lock(&rm->conn_mu);
-	rc = rem_fetch(rm, parts, n, offs);
+	rc = rem_fetch(rm, parts, n, offs, &err);
 	pthread_mutex_unlock(&rm->conn_mu);
 	rem_free(rm);
-	if (rc < 0)
+	if (rc == 0 && err) {
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: the committed offsets at broker %d (the "
+			       "coordinator): %s",
+			       g->name, g->topic, (int)node, proto_err_name(err));
+		return rem_errno(err);
+	}
+	if (rc < 0) {
 		mq_log_limited(MQ_WARN,
 			       "group %s of topic %s: the committed offsets at broker %d (the "
 			       "coordinator): %s",
 			       g->name, g->topic, (int)node, strerror(-rc));
-	return rc;
+		return rc;
+	}
+	rem_settings(g, node, offs, n);
+	return 0;
+}
+
+void group_remote_learn(struct group *g, const int32_t *parts, const int64_t *offs, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (parts[i] >= 0 && parts[i] < g->nparts && !g->parts[parts[i]].owner)
+			g->parts[parts[i]].committed = offs[i];
 }
 
 /* Local member m of g goes to node, which coordinates g now: its thread

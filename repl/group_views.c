@@ -44,8 +44,8 @@ int group_state_text(struct group *g, char **out, size_t *len)
 		g->gc->kafka_describe(g->gc->kafka_arg, g->name, g->topic, kafka, sizeof(kafka));
 	pthread_mutex_unlock(&g->gc->mu);
 	/* Another broker coordinates the group: the committed offsets are
-	 * its (as .groups/<g>/<p> reads them, group_offset); not answering,
-	 * what this broker knows. */
+	 * its, -1 included (as .groups/<g>/<p> reads them, group_offset);
+	 * not answering, what this broker knows. */
 	int32_t node = group_kafka_coordinator(g);
 	int np = node >= 0 ? topic_partitions(g->t) : 0;
 	int32_t *parts = np > 0 ? malloc(sizeof(*parts) * (size_t)np) : NULL;
@@ -57,8 +57,10 @@ int group_state_text(struct group *g, char **out, size_t *len)
 		free(remote);
 		remote = NULL;
 	}
-	free(parts);
 	rc = group_lock_live(g);
+	if (rc == 0 && remote)
+		group_remote_learn(g, parts, remote, np);
+	free(parts);
 	if (rc < 0) {
 		free(remote);
 		return rc;

@@ -16,7 +16,11 @@
  * (ILLEGAL_GENERATION); a heartbeat of an older generation answers
  * REBALANCE_IN_PROGRESS; a subscription that is not one topic is
  * INCONSISTENT_GROUP_PROTOCOL. And a member open on B while B itself
- * coordinated moves to A when A becomes the coordinator.
+ * coordinated moves to A when A becomes the coordinator. What A answers
+ * for a partition, -1 (none, or a Kafka client's -1) included, is what
+ * B shows and where a member joining on B starts, with A's
+ * auto.offset.reset; only while A cannot be reached does B keep the last
+ * offset it knew.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -74,8 +78,10 @@ static void node_close(struct node *n)
 	brokerfx_teardown(&st);
 }
 
-/* B's hooks: A coordinates g (while a_coordinates; B itself before). */
+/* B's hooks: A coordinates g (while a_coordinates; B itself before),
+ * and cannot be reached while a_down. */
 static atomic_bool a_coordinates = true;
+static atomic_bool a_down;
 static int32_t coordinator_a(void *arg, const char *group)
 {
 	(void)arg;
@@ -87,6 +93,8 @@ static int connect_a(void *arg, int32_t node, int64_t timeout_ms, struct net_cli
 	(void)arg;
 	if (node != A_ID)
 		return -ENOENT;
+	if (atomic_load(&a_down))
+		return -ECONNREFUSED;
 	return net_client_connect("127.0.0.1", the_fx->a.x->port, timeout_ms, out);
 }
 
@@ -98,6 +106,7 @@ static int setup(void **state)
 	assert_non_null(f);
 	the_fx = f;
 	atomic_store(&a_coordinates, true);
+	atomic_store(&a_down, false);
 	node_open(&f->a, "gremote-a");
 	node_open(&f->b, "gremote-b");
 	gc = f->b.x->b->gc;
@@ -320,7 +329,10 @@ static int16_t guest_heartbeat(struct net_client *c, const char *id, int32_t gen
 	return r.error_code;
 }
 
-static int16_t guest_commit(struct net_client *c, const char *id, int p, int64_t off)
+/* OffsetCommit of partition p of t by member id of generation gen; id ""
+ * and gen -1: outside any generation, as Kafka's admin tools and kafkajs's
+ * resetOffsets commit. */
+static int16_t commit_as(struct net_client *c, const char *id, int32_t gen, int p, int64_t off)
 {
 	struct proto_offset_commit_part cp = { .partition_index = p,
 					       .committed_offset = off,
@@ -331,7 +343,7 @@ static int16_t guest_commit(struct net_client *c, const char *id, int p, int64_t
 						.n_partitions = 1,
 						.partitions = &cp };
 	struct proto_offset_commit_req req = { .group_id = kstr_of("g"),
-					       .generation_id = 1,
+					       .generation_id = gen,
 					       .member_id = kstr_of(id),
 					       .group_instance_id = KSTR_NULL,
 					       .retention_time_ms = -1,
@@ -353,6 +365,11 @@ static int16_t guest_commit(struct net_client *c, const char *id, int p, int64_t
 	proto_offset_commit_resp_free(&r);
 	net_resp_free(&raw);
 	return err;
+}
+
+static int16_t guest_commit(struct net_client *c, const char *id, int p, int64_t off)
+{
+	return commit_as(c, id, 1, p, off);
 }
 
 static void test_guest_rules(void **state)
@@ -405,12 +422,93 @@ static void test_guest_rules(void **state)
 	group_put(ga);
 }
 
+/* Everything m can read now (as cat reads: at the end of its stream). */
+static size_t drain(struct group_member *m, char *out, size_t cap)
+{
+	size_t used = 0;
+	ssize_t n;
+
+	while ((n = group_consume(m, m->end, out + used, cap - used)) > 0)
+		used += (size_t)n;
+	assert_true(n == 0);
+	out[used] = '\0';
+	return used;
+}
+
+/* What A answers for a partition is what B's proxy shows and where a
+ * member joining on B starts, -1 (none, or a Kafka client's -1) read as
+ * on A's own mount: A's auto.offset.reset (latest here, which B learns
+ * from A). Only an unanswered fetch (A unreachable) keeps the last
+ * offset B knew. And -2 is the log start whatever auto.offset.reset. */
+static void test_proxy_reads_coordinator_none(void **state)
+{
+	struct fx *f = *state;
+	static const char latest[] = "auto.offset.reset=latest\n";
+	struct net_client *c = f->a.x->c;
+	struct group *ga, *gb;
+	struct group_member *mb;
+	char buf[64];
+	int64_t off;
+
+	assert_int_equal(group_open(f->a.t, "g", GROUP_CREATE, &ga), 0);
+	assert_int_equal(group_config_write(ga, latest, sizeof(latest) - 1), 0);
+	assert_int_equal(group_open(f->b.t, "g", GROUP_CREATE, &gb), 0);
+	assert_int_equal(topic_produce(f->b.t, 0, "a\nb\nc\nd\ne\n", 10, 0), 0);
+
+	/* 3 at A: B shows it, and keeps it while A cannot be reached. */
+	assert_int_equal(commit_as(c, "", -1, 0, 3), PROTO_ERR_NONE);
+	assert_int_equal(group_offset(gb, 0, &off), 0);
+	assert_int_equal(off, 3);
+	atomic_store(&a_down, true);
+	assert_int_equal(group_offset(gb, 0, &off), 0);
+	assert_int_equal(off, 3);
+	atomic_store(&a_down, false);
+
+	/* A member on B starts there; its reads commit 5 at A. */
+	assert_int_equal(group_join(gb, 22, no_wake, NULL, &mb), 0);
+	drain(mb, buf, sizeof(buf) - 1);
+	assert_string_equal(buf, "d\ne\n");
+	group_leave(mb);
+	assert_int_equal(group_offset(ga, 0, &off), 0);
+	assert_int_equal(off, 5);
+	assert_int_equal(topic_produce(f->b.t, 0, "f\ng\n", 4, 0), 0);
+
+	/* -1 at A: none, so latest (B's high watermark 7), not the 5 B
+	 * knew; also once A cannot be reached, and for a member joining on
+	 * B. */
+	assert_int_equal(commit_as(c, "", -1, 0, -1), PROTO_ERR_NONE);
+	assert_int_equal(group_offset(gb, 0, &off), 0);
+	assert_int_equal(off, 7);
+	atomic_store(&a_down, true);
+	assert_int_equal(group_offset(gb, 0, &off), 0);
+	assert_int_equal(off, 7);
+	atomic_store(&a_down, false);
+	assert_int_equal(group_join(gb, 22, no_wake, NULL, &mb), 0);
+	assert_int_equal(drain(mb, buf, sizeof(buf) - 1), 0);
+	assert_int_equal(topic_produce(f->b.t, 0, "h\n", 2, 0), 0);
+	drain(mb, buf, sizeof(buf) - 1);
+	assert_string_equal(buf, "h\n");
+	group_leave(mb);
+
+	/* -2 at A: the log start, auto.offset.reset latest or not. */
+	assert_int_equal(commit_as(c, "", -1, 0, -2), PROTO_ERR_NONE);
+	assert_int_equal(group_offset(gb, 0, &off), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(group_join(gb, 22, no_wake, NULL, &mb), 0);
+	drain(mb, buf, sizeof(buf) - 1);
+	assert_string_equal(buf, "a\nb\nc\nd\ne\nf\ng\nh\n");
+	group_leave(mb);
+	group_put(ga);
+	group_put(gb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_two_brokers_one_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_moves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_rules, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_reads_coordinator_none, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
