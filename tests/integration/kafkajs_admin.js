@@ -10,6 +10,7 @@
 //   node kafkajs_admin.js BROKER describe-group GROUP
 //   node kafkajs_admin.js BROKER delete-group GROUP
 //   node kafkajs_admin.js BROKER group-offsets GROUP TOPIC
+//   node kafkajs_admin.js BROKER group-offsets-all GROUP
 //   node kafkajs_admin.js BROKER reset-offsets GROUP TOPIC earliest|latest
 //   node kafkajs_admin.js BROKER list-groups
 //   node kafkajs_admin.js BROKER delete-records TOPIC PARTITION OFFSET
@@ -18,7 +19,9 @@
 // does not throw), or for describe one
 // line per setting: "name=value source=N readonly=B synonyms=a:4,b:5";
 // describe-group "state=S protocol=P members=N", group-offsets one
-// "partition offset" line per partition, reset-offsets "ok" once
+// "partition offset" line per partition, group-offsets-all (OffsetFetch
+// with null topics: every offset the coordinator keeps) one "topic
+// partition offset" line per partition listed, reset-offsets "ok" once
 // admin.resetOffsets settles (within 20 s), list-groups one
 // "group protocolType" line per group of every broker (ListGroups);
 // delete-records (DeleteRecords, OFFSET -1: the high watermark) "ok low=N
@@ -43,7 +46,7 @@ const entries = (json) =>
   await admin.connect();
   // The group operations ask for a coordinator through the brokers of
   // the metadata, which only a topic operation fetches otherwise.
-  if (op.endsWith('group') || op.endsWith('groups') || op === 'group-offsets') await admin.fetchTopicMetadata({ topics: [] });
+  if (op.endsWith('group') || op.endsWith('groups') || op.startsWith('group-offsets')) await admin.fetchTopicMetadata({ topics: [] });
   try {
     if (op === 'create') {
       const [parts, rf, cfg, validate] = rest;
@@ -103,6 +106,10 @@ const entries = (json) =>
     } else if (op === 'group-offsets') {
       const [t] = await admin.fetchOffsets({ groupId: topic, topics: [rest[0]] });
       for (const p of t.partitions) console.log(`${p.partition} ${p.offset}`);
+    } else if (op === 'group-offsets-all') {
+      // No topics: kafkajs sends a null topic array.
+      for (const t of await admin.fetchOffsets({ groupId: topic }))
+        for (const p of t.partitions) console.log(`${t.topic} ${p.partition} ${p.offset}`);
     } else if (op === 'reset-offsets') {
       // kafkajs runs a consumer of the group whose seek commits -2
       // (earliest) or -1 (latest) as a member; a commit refused leaves

@@ -15,7 +15,13 @@
 #     broker's mount is made at the coordinator;
 #   - a kafkajs group of two members, bootstrapped from broker 2, splits
 #     the partitions and gets every record once; a second run of the group
-#     gets only the records appended since.
+#     gets only the records appended since;
+#   - kafkajs's resetOffsets to latest commits -1 at the coordinator:
+#     OffsetFetch of all topics lists it, and another broker's mount reads
+#     it as the coordinator's mount does, as none (the group's
+#     auto.offset.reset, latest, set on the coordinator's mount), not as
+#     the offset it knew before: its .groups/<g>/<p> and a consume member
+#     there start at the high watermark.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -180,5 +186,46 @@ jsrun() {
 }
 jsrun x 0 "run 1"
 jsrun y 4 "run 2 (resumes from the commits)"
+
+# kafkajs's resetOffsets to latest: -1 committed at jsg's coordinator JC.
+KAFKA_SASL_USER="admin"
+KAFKA_SASL_PASSWORD="admin-secret"
+export KAFKA_SASL_USER KAFKA_SASL_PASSWORD
+jsadmin() {
+	timeout -k 5 "$MQ_TIMEOUT" node "$LIBDIR/kafkajs_admin.js" "127.0.0.1:$PORT2" "$@" 2>&1
+}
+_c=$(timeout -k 5 "$MQ_TIMEOUT" python3 "$LIBDIR/kafka_raw.py" coordinator 127.0.0.1 "$PORT1" \
+	admin admin-secret jsg 2>&1)
+JC=$(echo "$_c" | sed -n 's/^error 0 node \([1-3]\)$/\1/p')
+[ -n "$JC" ] || fail "FindCoordinator jsg" "$_c"
+JO=$((JC % 3 + 1))
+jsg_on() {   # jsg_on N: jsg's offsets of d's partitions on mnt N
+	printf '%s %s %s' "$(cat "$MQ_TMP/mnt$1/d/.groups/jsg/0")" \
+		"$(cat "$MQ_TMP/mnt$1/d/.groups/jsg/1")" "$(cat "$MQ_TMP/mnt$1/d/.groups/jsg/2")"
+}
+expect_eq "mnt$JO shows jsg's commits at broker $JC" "8 8 8" "$(jsg_on "$JO")"
+expect_ok "jsg's auto.offset.reset: latest, on the coordinator's mount" sh -c \
+	"echo auto.offset.reset=latest > '$MQ_TMP/mnt$JC/d/.groups/jsg/.config'"
+write_all d z
+for p in 0 1 2; do
+	check "d/$p: twelve records committed on every mount" poll 30 hw_is d "$p" 12
+done
+expect_eq "kafkajs resetOffsets of jsg to latest settles" "ok" \
+	"$(jsadmin reset-offsets jsg d latest)"
+expect_eq "OffsetFetch of every topic lists the -1 committed" \
+	"$(printf 'd 0 -1\nd 1 -1\nd 2 -1')" "$(jsadmin group-offsets-all jsg | sort)"
+expect_eq "the coordinator's mount reads -1 as none: latest" "12 12 12" "$(jsg_on "$JC")"
+expect_eq "mnt$JO reads it so too, not the 8 it knew" "12 12 12" "$(jsg_on "$JO")"
+# A consume member on mnt$JO, in before the next record is written (it
+# starts at the high watermark of mnt$JO's replicas at its join).
+mq_bg sh -c "exec timeout -k 5 $MQ_TIMEOUT head -n 1 '$MQ_TMP/mnt$JO/d/.groups/jsg/consume' \
+	>'$MQ_TMP/head.out' 2>&1"
+_h=$MQ_LAST_PID
+jo_member() { grep -q '^member .* partitions 0,1,2$' "$MQ_TMP/mnt$JO/d/.groups/jsg/.state"; }
+check "a consume member of jsg on mnt$JO holds d's partitions" poll 30 jo_member
+expect_ok "echo w through mnt$JO" sh -c "echo w >> '$MQ_TMP/mnt$JO/d/0'"
+mq_wait "$_h"
+expect_eq "that member starts at the high watermark: the record after the reset" "w" \
+	"$(cat "$MQ_TMP/head.out")"
 
 mq_done
