@@ -46,7 +46,7 @@
  *                           kernel: the mount invalidates its page cache)
  *   6. leaves: broker.pool_mu, broker.sched_mu, broker.orphan_mu,
  *      broker.buf_mu, produce_tracker.mu, partition.commit_mu,
- *      coord.wake_mu (group_int.h)
+ *      coord.wake_mu, coord.connect_mu (group_int.h)
  *
  * The engine's locks come after all of these: repl calls the engine with
  * any of them held, and the engine calls back (the hw listener) with none

@@ -1010,8 +1010,10 @@ static void group_connect_hook(struct cluster *c, bool on)
 		return;
 	c->group_hooked = on;
 	pthread_mutex_lock(&gc->mu);
+	pthread_mutex_lock(&gc->connect_mu);
 	gc->connect = on ? group_connect : NULL;
 	gc->connect_arg = on ? c : NULL;
+	pthread_mutex_unlock(&gc->connect_mu);
 	pthread_mutex_unlock(&gc->mu);
 }
 

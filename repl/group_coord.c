@@ -238,6 +238,7 @@ int group_coord_open(struct broker *b)
 	pthread_mutex_init(&gc->call_mu, NULL);
 	pthread_mutex_init(&gc->mu, NULL);
 	pthread_mutex_init(&gc->wake_mu, NULL);
+	pthread_mutex_init(&gc->connect_mu, NULL);
 	pthread_cond_init(&gc->wake_cv, NULL);
 	pthread_cond_init(&gc->idle_cv, NULL);
 	atomic_init(&gc->armed, 0);
@@ -309,6 +310,7 @@ void group_coord_close(struct broker *b)
 	pthread_mutex_destroy(&gc->call_mu);
 	pthread_mutex_destroy(&gc->mu);
 	pthread_mutex_destroy(&gc->wake_mu);
+	pthread_mutex_destroy(&gc->connect_mu);
 	pthread_cond_destroy(&gc->wake_cv);
 	pthread_cond_destroy(&gc->idle_cv);
 	free(gc);

@@ -67,7 +67,9 @@
  *                      __consumer_offsets (which take topic locks: 4.)
  *   3a. grem.conn_mu   a remote member's connection to its coordinator
  *                      (group_remote.c): an OffsetCommit under group.mu;
- *                      its heartbeat thread takes it without group.mu
+ *                      its heartbeat thread takes it without group.mu;
+ *                      it reads the connection hook under connect_mu
+ *                      (5.), never under coord.mu
  *   4. topic.lock ...  (broker_int.h)
  *   5. coord.wake_mu   a leaf. The hw listener takes it and nothing else:
  *                      log_set_hw() calls the listener after dropping the
@@ -79,6 +81,9 @@
  *                      broker.hw_mu. So the listener only queues an event
  *                      here, for the notifier thread, or for the appender's
  *                      own flush when it deferred (group_notify.c).
+ *   5. coord.connect_mu a leaf: with coord.mu, guards the connection
+ *                      hook (connect, connect_arg) for the callers that
+ *                      hold group.mu or grem.conn_mu
  */
 #ifndef MQFS_REPL_GROUP_INT_H
 #define MQFS_REPL_GROUP_INT_H
@@ -270,10 +275,13 @@ struct group_coord {
 	 * NOT_COORDINATOR and find the new one. Called with mu held. */
 	void (*kafka_drop)(void *arg, int p, int n);
 	void *kafka_arg;
-	/* Set (under mu) by the cluster: a connection, authenticated, to
-	 * broker node's listener, for the members of groups that broker
-	 * coordinates (group_remote.c). NULL on a single node. Called with no
-	 * lock held. */
+	/* Set by the cluster under mu and connect_mu both, so read under
+	 * either: a connection, authenticated, to broker node's listener,
+	 * for the members of groups that broker coordinates
+	 * (group_remote.c). NULL on a single node. Called with no lock held.
+	 * A caller holding a group's lock or grem.conn_mu reads them under
+	 * connect_mu (a leaf), never under mu, which comes before those. */
+	pthread_mutex_t connect_mu;
 	int (*connect)(void *arg, int32_t node, int64_t timeout_ms, struct net_client **out);
 	void *connect_arg;
 	/* Set with the kafka_ hooks: the ids of the live brokers other than

@@ -51,8 +51,10 @@
  *
  * Threads and locks: one thread per member (its heartbeats); group.mu,
  * then rm->conn_mu (the connection: a commit under group.mu, the thread
- * without group.mu); rm->mu (stop, a leaf). The thread applies what it
- * learnt under group.mu after releasing conn_mu.
+ * without group.mu), then coord.connect_mu (the hook that connects, a
+ * leaf; never coord.mu, which comes before group.mu); rm->mu (stop, a
+ * leaf). The thread applies what it learnt under group.mu after
+ * releasing conn_mu.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -125,10 +127,12 @@ static int rem_conn(struct grem *rm)
 
 	if (rm->c)
 		return 0;
-	pthread_mutex_lock(&gc->mu);
+	/* connect_mu, not coord.mu: conn_mu is held here, and coord.mu comes
+	 * before group.mu, which a commit holds while it waits for conn_mu. */
+	pthread_mutex_lock(&gc->connect_mu);
 	fn = gc->connect;
 	arg = gc->connect_arg;
-	pthread_mutex_unlock(&gc->mu);
+	pthread_mutex_unlock(&gc->connect_mu);
 	if (!fn)
 		return -EAGAIN; /* stopping, or not a cluster */
 	rc = fn(arg, rm->node, GREM_TIMEOUT_MS, &rm->c);

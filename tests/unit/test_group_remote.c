@@ -112,7 +112,9 @@ static int setup(void **state)
 	gc = f->b.x->b->gc;
 	pthread_mutex_lock(&gc->mu);
 	gc->kafka_coordinator = coordinator_a;
+	pthread_mutex_lock(&gc->connect_mu);
 	gc->connect = connect_a;
+	pthread_mutex_unlock(&gc->connect_mu);
 	pthread_mutex_unlock(&gc->mu);
 	*state = f;
 	return 0;
@@ -255,6 +257,56 @@ static void test_coordinator_moves(void **state)
 	group_leave(ma);
 	group_put(ga);
 	group_put(gb);
+}
+
+/* A remote member connects holding its connection's lock (grem.conn_mu,
+ * which a commit waits for under group.mu): it must not take coord.mu
+ * there, which comes before group.mu (group_int.h). A join done while
+ * another thread holds B's coord.mu, as group_open does while it waits
+ * for the group's lock, completes. */
+struct join_arg {
+	struct group *g;
+	struct group_member *m;
+	int rc;
+	atomic_bool done;
+};
+
+static void *remote_join_main(void *arg)
+{
+	struct join_arg *a = arg;
+
+	a->rc = group_remote_join(a->g, A_ID, 33, no_wake, NULL, &a->m);
+	atomic_store(&a->done, true);
+	return NULL;
+}
+
+static void test_remote_join_while_coord_busy(void **state)
+{
+	struct fx *f = *state;
+	struct group_coord *gc = f->b.x->b->gc;
+	struct join_arg a = { .rc = -1 };
+	struct group *ga;
+	pthread_t th;
+	int64_t end;
+	bool done;
+
+	assert_int_equal(group_open(f->a.t, "g", GROUP_CREATE, &ga), 0);
+	assert_int_equal(group_open(f->b.t, "g", GROUP_CREATE, &a.g), 0);
+	pthread_mutex_lock(&gc->mu);
+	assert_int_equal(pthread_create(&th, NULL, remote_join_main, &a), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (!atomic_load(&a.done) && now_mono_ms() < end)
+		usleep(20000);
+	done = atomic_load(&a.done);
+	pthread_mutex_unlock(&gc->mu);
+	pthread_join(th, NULL);
+	assert_true(done);
+	assert_int_equal(a.rc, 0);
+	assert_int_equal(members(ga), 1);
+	group_leave(a.m);
+	assert_int_equal(members(ga), 0);
+	group_put(ga);
+	group_put(a.g);
 }
 
 /* ---- the coordinator's side with a raw client ---- */
@@ -507,6 +559,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_two_brokers_one_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_moves, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remote_join_while_coord_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_reads_coordinator_none, setup, teardown),
 	};
