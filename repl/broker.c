@@ -304,6 +304,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 		goto fail;
 	/* b->cfg, not cfg: the cluster keeps the pointer. */
 	if (cluster_config_zk(&b->cfg.cluster) || b->cfg.cluster.listeners_set) {
+		struct cluster *c;
 		struct cluster_local local = {
 			.m = b->m,
 			.unclean = !b->fresh && !logmgr_was_clean(b->m),
@@ -314,9 +315,13 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 				    .arg = b },
 		};
 
-		rc = cluster_open(&b->cfg, b, &local, &b->cluster);
+		/* Published whole: the offsets loader, started above, reads
+		 * b->cluster without a lock (offsets_topic.c's cluster_get,
+		 * an acquire load). */
+		rc = cluster_open(&b->cfg, b, &local, &c);
 		if (rc < 0)
 			goto fail;
+		__atomic_store_n(&b->cluster, c, __ATOMIC_RELEASE);
 	}
 	mq_log(MQ_INFO, "broker %d: %s opened, %d topics, %s", cfg->broker_id, logmgr_dir(b->m),
 	       b->ntopics,

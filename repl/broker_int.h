@@ -248,7 +248,9 @@ struct broker {
 	void *removed_arg;
 
 	/* ZooKeeper, the listener (cluster.c): NULL on a single node
-	 * without `listeners`. */
+	 * without `listeners`. Set once by broker_open (a release store)
+	 * after the group coordinator's threads started: those read it with
+	 * an acquire load. */
 	struct cluster *cluster;
 };
 
