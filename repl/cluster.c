@@ -190,7 +190,8 @@ static void on_session(void *arg, enum zkc_session ev)
 		post(c, EV_SESSION);
 		break;
 	}
-	cluster_repl_session_event(c->cr, ev);
+	/* c->cr is set after the session started (zk_start). */
+	cluster_repl_session_event(__atomic_load_n(&c->cr, __ATOMIC_ACQUIRE), ev);
 }
 
 static void on_brokers(void *arg, enum zkc_watch ev, const char *path)
@@ -1078,6 +1079,7 @@ static int zk_start(struct cluster *c)
 {
 	const struct cluster_config *cc = &c->cfg->cluster;
 	char id[ZK_UUID_LEN + 1], why[ZK_WHY_LEN] = "";
+	struct cluster_repl *cr;
 	int rc;
 
 	rc = zk_connect(c);
@@ -1094,7 +1096,10 @@ static int zk_start(struct cluster *c)
 		return rc;
 	}
 	metadata_cache_set_cluster_id(c->mc, id);
-	rc = cluster_repl_new(c->cfg, &c->local, c->mc, &c->cr);
+	rc = cluster_repl_new(c->cfg, &c->local, c->mc, &cr);
+	/* Published whole: the session watcher (on_session) runs already. */
+	if (rc == 0)
+		__atomic_store_n(&c->cr, cr, __ATOMIC_RELEASE);
 	if (rc == 0)
 		rc = producer_ids_new(pid_block_zk, c, &c->pids);
 	if (rc == 0)

@@ -99,6 +99,9 @@ struct cluster_repl {
 	struct replica_mgr *rm;
 	struct fetch_serve *fs;
 	struct offsets_serve os; /* ListOffsets over the same replicas */
+	/* Set once by cluster_repl_start_controller, after the listener
+	 * and the ZooKeeper session started: read by their threads with
+	 * ctl_get. */
 	struct controller *ctl;
 	struct controller_config ctl_cfg;
 	char listener_name[NET_MAX_NAME + 1];
@@ -125,6 +128,14 @@ struct cluster_repl {
 	void (*leaders_changed)(void *arg);
 	void *leaders_arg;
 };
+
+/* The controller, NULL before it started: from a thread that may run
+ * before cluster_repl_start_controller (the listener's, the ZooKeeper
+ * session watcher's). */
+static struct controller *ctl_get(struct cluster_repl *cr)
+{
+	return __atomic_load_n(&cr->ctl, __ATOMIC_ACQUIRE);
+}
 
 /* ---- logs ---- */
 
@@ -1022,9 +1033,11 @@ static int cs_handler(void *arg, struct net_req *req)
 	size_t pos;
 
 	rc = controller_allowed(cr, req);
-	if (rc == 0)
-		rc = cr->ctl ? controller_controlled_shutdown(cr->ctl, pr->u.cs.broker_id, &left)
-			     : -EAGAIN;
+	if (rc == 0) {
+		struct controller *ctl = ctl_get(cr);
+
+		rc = ctl ? controller_controlled_shutdown(ctl, pr->u.cs.broker_id, &left) : -EAGAIN;
+	}
 	if (rc >= 0 && ctrl_queue_flush(cr->cq, CS_FLUSH_MS) < 0)
 		mq_log(MQ_WARN,
 		       "controller: controlled shutdown of broker %d: answered before every "
@@ -1238,8 +1251,10 @@ void cluster_repl_set_zk(struct cluster_repl *cr, struct zkc *zk)
 
 void cluster_repl_session_event(struct cluster_repl *cr, enum zkc_session ev)
 {
-	if (cr && cr->ctl)
-		controller_session_event(cr->ctl, ev);
+	struct controller *ctl = cr ? ctl_get(cr) : NULL;
+
+	if (ctl)
+		controller_session_event(ctl, ev);
 }
 
 void cluster_repl_set_broker_epoch(struct cluster_repl *cr, int64_t epoch)
@@ -1251,6 +1266,7 @@ void cluster_repl_set_broker_epoch(struct cluster_repl *cr, int64_t epoch)
 int cluster_repl_start_controller(struct cluster_repl *cr)
 {
 	struct controller_channel ch = { ch_lisr, ch_um, ch_stop, cr };
+	struct controller *ctl;
 	struct zkc *zk;
 	int rc;
 
@@ -1263,11 +1279,15 @@ int cluster_repl_start_controller(struct cluster_repl *cr)
 	if (rc < 0)
 		return rc;
 	ctrl_queue_channel(cr->cq, &ch);
-	rc = controller_start(zk, &cr->ctl_cfg, &ch, &cr->ctl);
+	rc = controller_start(zk, &cr->ctl_cfg, &ch, &ctl);
 	if (rc < 0) {
 		ctrl_queue_free(cr->cq, 0);
 		cr->cq = NULL;
+		return rc;
 	}
+	/* Published whole, with cq: the ZooKeeper session watcher and the
+	 * listener, running already, read it (ctl_get). */
+	__atomic_store_n(&cr->ctl, ctl, __ATOMIC_RELEASE);
 	return rc;
 }
 
