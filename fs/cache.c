@@ -103,17 +103,25 @@
 
 #include "fs/fs.h"
 
+/* The session to notify, NULL once the session loop ended (fs.h): read
+ * once per notification, since run() clears it while the ring's threads
+ * may still serve a request. */
+static struct fuse_session *cache_session(struct mqfs *fs)
+{
+	return __atomic_load_n(&fs->se, __ATOMIC_ACQUIRE);
+}
+
 /* Invalidates the pages of ino from off to the end of the file. */
-static void cache_invalidate(struct mqfs *fs, struct fs_node *n, int64_t off)
+static void cache_invalidate(struct fuse_session *se, struct fs_node *n, int64_t off)
 {
 	int64_t page = sysconf(_SC_PAGESIZE);
 	char path[320];
 	int rc;
 
-	if (!fs->se)
+	if (!se)
 		return;
 	off -= off % page;
-	rc = fuse_lowlevel_notify_inval_inode(fs->se, n->ino, off, 0);
+	rc = fuse_lowlevel_notify_inval_inode(se, n->ino, off, 0);
 	/* -ENOENT: the kernel has no inode for it, so no pages either. */
 	if (rc < 0 && rc != -ENOENT) {
 		fs_node_path(n, path, sizeof(path));
@@ -128,7 +136,7 @@ static void cache_invalidate(struct mqfs *fs, struct fs_node *n, int64_t off)
  * it: the newline that ends the last line below the high watermark (a
  * file size is always a line's end, every line ends with one). -ENOENT:
  * the kernel has no inode for n (nor pages). */
-static int cache_store(struct mqfs *fs, struct fs_node *n, int64_t size)
+static int cache_store(struct fuse_session *se, struct fs_node *n, int64_t size)
 {
 	int64_t page = sysconf(_SC_PAGESIZE);
 	struct fuse_bufvec bv = FUSE_BUFVEC_INIT(1);
@@ -136,14 +144,14 @@ static int cache_store(struct mqfs *fs, struct fs_node *n, int64_t size)
 	int rc;
 
 	bv.buf[0].mem = &nl;
-	rc = fuse_lowlevel_notify_store(fs->se, n->ino, size - 1, &bv, 0);
+	rc = fuse_lowlevel_notify_store(se, n->ino, size - 1, &bv, 0);
 	/* A store that begins its page makes that page up to date, zeros past
 	 * size included: dropped at once, so that it cannot outlive a larger
 	 * size stored meanwhile by another thread (rule 2a). Until then such
 	 * a larger size, stored into the same page, shows those zeros: both
 	 * sizes within one page, the first a page and one byte, at once. */
 	if (rc == 0 && (size - 1) % page == 0)
-		cache_invalidate(fs, n, size - 1);
+		cache_invalidate(se, n, size - 1);
 	return rc;
 }
 
@@ -151,6 +159,7 @@ static int cache_store(struct mqfs *fs, struct fs_node *n, int64_t size)
  * size now (-1: look it up, only when there is work). */
 static void cache_grow(struct mqfs *fs, struct fs_node *n, int64_t seen, int64_t size)
 {
+	struct fuse_session *se;
 	int64_t from;
 	int used;
 
@@ -164,9 +173,10 @@ static void cache_grow(struct mqfs *fs, struct fs_node *n, int64_t seen, int64_t
 		size = topic_line_size(n->topic, n->key.partition);
 	if (size < 0)
 		return;
-	cache_invalidate(fs, n, from);
-	if (fs->se && size > from && size > 0) {
-		int rc = cache_store(fs, n, size);
+	se = cache_session(fs);
+	cache_invalidate(se, n, from);
+	if (se && size > from && size > 0) {
+		int rc = cache_store(se, n, size);
 
 		if (rc < 0 && rc != -ENOENT) {
 			char path[320];
@@ -268,7 +278,7 @@ void fs_cache_removed(void *arg, struct topic *t, int partition)
 		n->cache_valid = 0;
 		pthread_mutex_unlock(&fs->cache_mu);
 		if (valid)
-			cache_invalidate(fs, n, 0);
+			cache_invalidate(cache_session(fs), n, 0);
 		inode_put(fs->inodes, n);
 	}
 }

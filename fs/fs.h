@@ -61,7 +61,10 @@ struct mqfs {
 	mode_t root_mode;           /* mode of MNT/ (-o mode=, default 0755) */
 	bool page_cache;            /* cache.c may cache reads (-o no_page_cache: no) */
 	struct fs_metrics *metrics; /* op counts and latencies (metrics.c) */
-	struct fuse_session *se;    /* for invalidations (cache.c); NULL: none */
+	/* For invalidations (cache.c); NULL: none. Set before the session
+	 * loop, cleared after it while the ring's threads may still serve:
+	 * atomic loads and stores, one load per notification. */
+	struct fuse_session *se;
 	const char *mnt;            /* the mount point, absolute */
 	atomic_bool readahead_set;  /* cache.c raised the mount's read-ahead */
 	pthread_mutex_t cache_mu;   /* a leaf: the nodes' cache_* fields */

@@ -590,14 +590,17 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 		mq_log(MQ_WARN, "allow_other without default_permissions: the kernel checks no "
 				"modes, every user may read and write every topic");
 
-	fs->se = se;
+	__atomic_store_n(&fs->se, se, __ATOMIC_RELEASE);
 	fs->mnt = mnt;
 	if (o->uring)
 		fs->uring = fs_uring_open(se, FS_MAX_WRITE);
 	broker_set_removed_listener(fs->broker, fs_cache_removed, fs);
 	rc = fuse_session_loop_mt(se, &loop);
 	broker_set_removed_listener(fs->broker, NULL, NULL);
-	fs->se = NULL;
+	/* The ring's threads may still serve a request (until fs_uring_close):
+	 * cache.c reads it once per notification, and se lives on until
+	 * fuse_session_destroy. */
+	__atomic_store_n(&fs->se, NULL, __ATOMIC_RELEASE);
 	fs_groups_shutdown(fs);    /* parked consume reads: EINTR */
 	fs_locks_shutdown(fs);     /* parked lock requests: EINTR */
 	fs_uring_close(fs->uring); /* after the replies above: its threads commit them */
