@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "engine/engine.h"
@@ -42,11 +43,13 @@ struct faultio {
 	 * descriptors), one less each time. */
 	int open_fails;
 	int open_errno;
-	int opens;           /* open calls seen */
-	pthread_t owner;     /* the thread that called faultio_init */
-	int foreign_writes;  /* pwrite(v) calls made by another thread */
-	int preads;          /* pread calls seen */
-	int64_t pread_bytes; /* bytes they read */
+	int opens;       /* open calls seen */
+	pthread_t owner; /* the thread that called faultio_init */
+	/* Counted by whichever thread calls (the engine's read-ahead and
+	 * decode helpers too): atomics. */
+	atomic_int foreign_writes;   /* pwrite(v) calls made by another thread */
+	atomic_int preads;           /* pread calls seen */
+	_Atomic int64_t pread_bytes; /* bytes they read */
 	char *fd_path[4096];
 	/* durable: the size at the last fsync (a later ftruncate leaves it
 	 * alone: a cut is not durable before an fsync either). A file with a mapped tail also
