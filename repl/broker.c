@@ -217,7 +217,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	struct broker *b;
 	const struct io_ops *io;
 	char dir[sizeof(b->meta_dir)];
-	int rc;
+	int rc, ntopics;
 
 	*out = NULL;
 	b = calloc(1, sizeof(*b));
@@ -323,8 +323,13 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 			goto fail;
 		__atomic_store_n(&b->cluster, c, __ATOMIC_RELEASE);
 	}
+	/* Under cat_lock: the listener serves already, and a LeaderAndIsr
+	 * may be deleting a stale topic (topics_cluster_incarnation). */
+	pthread_rwlock_rdlock(&b->cat_lock);
+	ntopics = b->ntopics;
+	pthread_rwlock_unlock(&b->cat_lock);
 	mq_log(MQ_INFO, "broker %d: %s opened, %d topics, %s", cfg->broker_id, logmgr_dir(b->m),
-	       b->ntopics,
+	       ntopics,
 	       b->fresh                 ? "new data directory"
 	       : logmgr_was_clean(b->m) ? "last shutdown clean"
 					: "last shutdown unclean: logs recovered");
