@@ -44,7 +44,10 @@
  * Locks: zk_mu guards the handle (held across each ISR write and read, so
  * a new session's set_zk waits for them). conns_mu (a leaf) guards the
  * list of the channel's connections, never held across a network call:
- * each connection is used by its broker's sender thread only.
+ * each connection is used by its broker's sender thread only. cq_mu
+ * guards cq against its free at stop: a ControlledShutdown holds it
+ * across its flush of the queue (up to CS_FLUSH_MS), the queue's own
+ * lock under it.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -116,7 +119,8 @@ struct cluster_repl {
 	pthread_mutex_t conns_mu;
 	struct conn *conns; /* one per broker, each used by its sender */
 	int n_conns;
-	struct ctrl_queue *cq;
+	pthread_mutex_t cq_mu;
+	struct ctrl_queue *cq; /* set before ctl; taken out under cq_mu at stop */
 	_Atomic int64_t broker_epoch;
 	bool stopped;
 	_Atomic int64_t sent, send_errors;
@@ -1029,7 +1033,7 @@ static int cs_handler(void *arg, struct net_req *req)
 	const struct proto_req *pr = net_req_msg(req);
 	struct proto_cs_resp resp = { 0 };
 	struct controller_tp *left = NULL;
-	int rc, n = 0;
+	int rc, n = 0, flushed = 0;
 	size_t pos;
 
 	rc = controller_allowed(cr, req);
@@ -1038,7 +1042,14 @@ static int cs_handler(void *arg, struct net_req *req)
 
 		rc = ctl ? controller_controlled_shutdown(ctl, pr->u.cs.broker_id, &left) : -EAGAIN;
 	}
-	if (rc >= 0 && ctrl_queue_flush(cr->cq, CS_FLUSH_MS) < 0)
+	/* Under cq_mu: a stop of this broker (cluster_repl_stop) frees the
+	 * queue meanwhile, the listener still serving. */
+	if (rc >= 0) {
+		pthread_mutex_lock(&cr->cq_mu);
+		flushed = ctrl_queue_flush(cr->cq, CS_FLUSH_MS);
+		pthread_mutex_unlock(&cr->cq_mu);
+	}
+	if (flushed < 0)
 		mq_log(MQ_WARN,
 		       "controller: controlled shutdown of broker %d: answered before every "
 		       "broker was told (a request still in flight after %d ms)",
@@ -1165,6 +1176,7 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 	cr->mc = mc;
 	pthread_mutex_init(&cr->zk_mu, NULL);
 	pthread_mutex_init(&cr->conns_mu, NULL);
+	pthread_mutex_init(&cr->cq_mu, NULL);
 	pthread_mutex_init(&cr->slots_mu, NULL);
 	for (int i = 0; i < cc->net.n_listeners; i++)
 		if (cc->net.listeners[i].security == cc->inter_broker) {
@@ -1293,6 +1305,8 @@ int cluster_repl_start_controller(struct cluster_repl *cr)
 
 void cluster_repl_stop(struct cluster_repl *cr)
 {
+	struct ctrl_queue *cq;
+
 	if (!cr || cr->stopped)
 		return;
 	cr->stopped = true;
@@ -1301,9 +1315,14 @@ void cluster_repl_stop(struct cluster_repl *cr)
 	if (cr->ctl)
 		controller_stop(cr->ctl);
 	/* Nothing queues any more: what the controller queued last (its own
-	 * leaderships moved away) goes out first, within a request's time. */
-	ctrl_queue_free(cr->cq, CHANNEL_REQUEST_MS);
+	 * leaderships moved away) goes out first, within a request's time.
+	 * Taken out under cq_mu: a ControlledShutdown answered just before
+	 * the controller stopped may still flush it. */
+	pthread_mutex_lock(&cr->cq_mu);
+	cq = cr->cq;
 	cr->cq = NULL;
+	pthread_mutex_unlock(&cr->cq_mu);
+	ctrl_queue_free(cq, CHANNEL_REQUEST_MS);
 	fetch_serve_stop(cr->fs);
 }
 
@@ -1327,6 +1346,7 @@ void cluster_repl_free(struct cluster_repl *cr)
 		net_client_close(cr->conns[i].c);
 	free(cr->conns);
 	pthread_mutex_destroy(&cr->conns_mu);
+	pthread_mutex_destroy(&cr->cq_mu);
 	ineligible_free(cr->inel);
 	pthread_mutex_destroy(&cr->zk_mu);
 	pthread_mutex_destroy(&cr->slots_mu);
