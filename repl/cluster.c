@@ -725,13 +725,18 @@ void cluster_appended(struct cluster *c, const char *topic, int partition)
 	cluster_repl_appended(c->cr, topic, partition);
 }
 
-bool cluster_leads(struct cluster *c, const char *topic, int partition)
+int32_t cluster_leader(struct cluster *c, const char *topic, int partition)
 {
 	struct partition_state st;
 
-	return replica_mgr_partition_meta(cluster_repl_replicas(c->cr), topic, partition, &st) ==
-		       0 &&
-	       st.leader == c->cfg->broker_id;
+	if (replica_mgr_partition_meta(cluster_repl_replicas(c->cr), topic, partition, &st) < 0)
+		return -1;
+	return st.leader;
+}
+
+bool cluster_leads(struct cluster *c, const char *topic, int partition)
+{
+	return cluster_leader(c, topic, partition) == c->cfg->broker_id;
 }
 
 int cluster_partition_state(struct cluster *c, const char *topic, int partition,

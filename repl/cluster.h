@@ -136,8 +136,11 @@ int cluster_topic_config_set(struct cluster *c, const char *topic,
  * partition p as its metadata (UpdateMetadata) says; true where it does
  * not know. */
 void cluster_local_replicas(struct cluster *c, const char *topic, int n, bool *local);
-/* Whether this broker leads topic-partition as its metadata
- * (UpdateMetadata) says. Takes only the metadata's leaf lock. */
+/* The leader of topic-partition as this broker's metadata
+ * (UpdateMetadata) says: a broker id, -1 none known. Takes only the
+ * metadata's leaf lock. */
+int32_t cluster_leader(struct cluster *c, const char *topic, int partition);
+/* Whether this broker leads topic-partition (cluster_leader). */
 bool cluster_leads(struct cluster *c, const char *topic, int partition);
 /* Asks the controller to delete the topic (/admin/delete_topics). */
 int cluster_topic_delete(struct cluster *c, const char *topic);

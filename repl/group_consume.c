@@ -299,6 +299,8 @@ static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool fi
 
 	if (gp->pos < 0 && (rc = group_part_resolve(g, p)) < 0)
 		return rc;
+	if (gp->pos < 0)
+		return 0; /* a follower asks the leader about the commit */
 	rc = part_cursor(g, p, &c);
 	if (rc < 0)
 		return rc;

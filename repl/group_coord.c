@@ -49,6 +49,8 @@ static void gpart_init(struct gpart *gp)
 {
 	memset(gp, 0, sizeof(*gp));
 	gp->committed = -1;
+	gp->ask_leader = -1;
+	gp->leader_end = -1;
 }
 
 int group_parts_grow(struct group *g, int n)

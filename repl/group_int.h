@@ -126,6 +126,13 @@ struct gpart {
 					 * committed offset failed, retried by a read) */
 	int64_t commit_pos;         /* line position the owner last committed */
 	uint32_t epoch;             /* bumped whenever the owner changes */
+	/* A follower's copy ends below committed (a Kafka client may commit
+	 * past the log end): the owner waits (pos -1) for ask_leader, the
+	 * committed offset it asks the partition's leader about, and
+	 * leader_end is the leader's log end offset answered for it (-1
+	 * none yet; group_past_end_check). ask_leader -1: nothing asked. */
+	int64_t ask_leader;
+	int64_t leader_end;
 };
 
 /* Bytes [soff, soff + len) of a member's stream are the line view of
@@ -595,8 +602,20 @@ int group_pos_to_off(struct topic *t, int p, int64_t pos, int64_t *off);
  * auto.offset.reset. */
 int64_t group_start_offset(int64_t committed, bool reset_latest, const struct log_state *st);
 /* Sets the position (and commit position) of p's owner from the committed
- * offset; on failure the position is -1 (unknown). Needs g->mu. */
+ * offset; on failure the position is -1 (unknown), and also while a
+ * follower asks the partition's leader about a commit past its copy's end
+ * (gpart.ask_leader). Needs g->mu. */
 int group_part_resolve(struct group *g, int p);
+
+/* ---- group_past_end.c: a follower's commits past its copy's end ---- */
+/* Asks the leader of each partition whose owner waits on a commit past
+ * this follower's log end (gpart.ask_leader) for its log end offset
+ * (ListOffsets, latest, as a replica), then wakes the owner: a commit
+ * past the leader's end starts at auto.offset.reset; one the copy lags
+ * behind, or one the leader did not answer about, waits and is asked
+ * again at the next call. Takes coord.mu and group.mu, then none across
+ * the calls; from the group timer. */
+void group_past_end_check(struct group_coord *gc);
 
 /* ---- group_consume.c ---- */
 /* topic_read_lines without counting the bytes as delivered. */

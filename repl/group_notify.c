@@ -225,15 +225,26 @@ void group_notify_flush(struct group_coord *gc)
 }
 
 /* True when a partition of m has committed records past its position (or
- * a position to look up, whose read then reports how that went). */
+ * a position to look up, whose read then reports how that went; for a
+ * commit past a follower's end, once the copy reached it: until then the
+ * leader's answer wakes the member, group_past_end.c). */
 static bool member_readable(struct group_member *m)
 {
 	struct group *g = m->g;
+	struct log_state st;
 
 	for (int p = 0; p < g->nparts; p++) {
-		if (g->parts[p].owner != m)
+		const struct gpart *gp = &g->parts[p];
+
+		if (gp->owner != m)
 			continue;
-		if (g->parts[p].pos < 0 || topic_line_size(g->t, p) > g->parts[p].pos)
+		if (gp->pos < 0 && gp->ask_leader >= 0) {
+			if (topic_log_state(g->t, p, &st) == 0 &&
+			    st.log_end_offset >= gp->ask_leader)
+				return true;
+			continue;
+		}
+		if (gp->pos < 0 || topic_line_size(g->t, p) > gp->pos)
 			return true;
 	}
 	return false;

@@ -149,36 +149,60 @@ static int resolved_offset(struct group *g, int p, int64_t committed, int64_t *o
  * offsets that may never come. Where this log is the partition's own (one
  * node, or the leader here), the member starts as a Kafka consumer told
  * OFFSET_OUT_OF_RANGE does: at auto.offset.reset, logged. A follower's
- * copy may just lag behind the commit: its member waits. */
-static void past_end(struct group *g, int p, int64_t *off)
+ * copy may just lag behind the commit, so there the leader decides, as a
+ * Kafka consumer fetching from a follower asks the leader (ListOffsets)
+ * before it resets: true, the owner waits until the leader's log end
+ * offset for this commit is known (group_past_end_check asks it, with no
+ * lock held) or the copy reaches the commit; once the leader's log ends
+ * below the commit, the member starts at auto.offset.reset as on the
+ * leader. Needs g->mu. */
+static bool past_end(struct group *g, int p, int64_t *off)
 {
 	struct broker *b = g->gc->b;
+	struct gpart *gp = &g->parts[p];
 	struct log_state st;
+	int64_t log_end;
 
-	if (*off <= 0 || topic_log_state(g->t, p, &st) < 0 || *off <= st.log_end_offset)
-		return;
-	if (broker_replicated(b, g->topic) && !cluster_leads(b->cluster, g->topic, p))
-		return;
+	if (*off <= 0 || topic_log_state(g->t, p, &st) < 0 || *off <= st.log_end_offset) {
+		gp->ask_leader = gp->leader_end = -1;
+		return false;
+	}
+	log_end = st.log_end_offset;
+	if (broker_replicated(b, g->topic) && !cluster_leads(b->cluster, g->topic, p)) {
+		if (gp->ask_leader != *off) {
+			gp->ask_leader = *off;
+			gp->leader_end = -1;
+		}
+		if (gp->leader_end < 0 || *off <= gp->leader_end)
+			return true;
+		log_end = gp->leader_end;
+	}
+	gp->ask_leader = gp->leader_end = -1;
 	mq_log_limited(MQ_WARN,
 		       "group %s of topic %s: partition %d: committed offset %" PRId64
 		       " is past the log end %" PRId64 ": read from the %s (auto.offset.reset)",
-		       g->name, g->topic, p, *off, st.log_end_offset,
+		       g->name, g->topic, p, *off, log_end,
 		       g->reset_latest ? "high watermark" : "log start");
 	*off = group_start_offset(GROUP_OFFSET_NONE, g->reset_latest, &st);
+	return false;
 }
 
 /* Where the owner of p starts: the line position of its committed offset
  * (or auto.offset.reset). When that lookup fails the position stays
  * unknown (-1) and every read of the owner fails with the error until a
- * lookup succeeds: a guess could skip records. Needs g->mu. */
+ * lookup succeeds: a guess could skip records. While a follower waits for
+ * the leader's word on a commit past its copy's end (past_end) the
+ * position is -1 too, and its reads find nothing. Needs g->mu. */
 int group_part_resolve(struct group *g, int p)
 {
 	struct gpart *gp = &g->parts[p];
 	int64_t off = -1, pos;
 	int rc = resolved_offset(g, p, gp->committed, &off);
 
-	if (rc == 0)
-		past_end(g, p, &off);
+	if (rc == 0 && past_end(g, p, &off)) {
+		gp->pos = -1;
+		return 0;
+	}
 	if (rc == 0)
 		rc = group_off_to_pos(g->t, p, off, &pos);
 	if (rc < 0) {

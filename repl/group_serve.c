@@ -1321,6 +1321,7 @@ static void *timer_main(void *arg)
 		pthread_mutex_unlock(&gs->mu);
 		next = group_guests_expire(gs->gc, KG_TICK_MAX_MS);
 		group_remote_adopt(gs->gc);
+		group_past_end_check(gs->gc);
 		pthread_mutex_lock(&gs->mu);
 		if (gs->stop)
 			break;

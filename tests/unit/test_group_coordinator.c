@@ -801,6 +801,76 @@ static void test_offsets_follow_leader(void **state)
 			topic_put(t[i]);
 }
 
+/* The bytes a consume member m on a follower reads first (from stream
+ * offset 0, so nothing is committed), waiting up to ms for them. */
+static ssize_t first_read(struct group_member *m, char *buf, size_t cap, int64_t ms)
+{
+	int64_t end = now_mono_ms() + ms;
+	ssize_t n;
+
+	while ((n = group_consume(m, 0, buf, cap - 1)) == 0 && now_mono_ms() < end)
+		usleep(50000);
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+/* A Kafka client's commit past the log end: on the mount of each broker
+ * that follows the partition, a consume member starts at
+ * auto.offset.reset (earliest) once the partition's leader answered
+ * (ListOffsets) that its log ends below the commit, as a Kafka consumer
+ * fetching from a follower asks the leader before it resets. */
+static void test_follower_past_end(void **state)
+{
+	const char *name = "far";
+	struct topic *t[NB] = { NULL };
+	struct partition_state ps = { .leader = -1 };
+	struct log_state st;
+	struct group_member *m;
+	struct group *g;
+	int parts[1] = { 0 };
+	int64_t offs[1] = { 1000 }, end;
+	int32_t c;
+	int other, third, leader, followers = 0;
+	char buf[64];
+
+	(void)state;
+	c = topic_on_all(name, "farlog", t, &other, &third);
+	end = now_mono_ms() + DEADLINE_MS;
+	while ((cluster_partition_state(b[other]->cluster, "farlog", 0, &ps) < 0 ||
+		ps.leader <= 0) &&
+	       now_mono_ms() < end)
+		usleep(20000);
+	assert_true(ps.leader > 0);
+	leader = ps.leader - 1;
+	assert_int_equal(topic_produce(t[leader], 0, "a\nb\n", 4, 0), 0);
+	for (int i = 0; i < NB; i++) {
+		end = now_mono_ms() + DEADLINE_MS;
+		while ((topic_log_state(t[i], 0, &st) < 0 || st.hw < 2) && now_mono_ms() < end)
+			usleep(20000);
+		assert_int_equal(st.log_end_offset, 2);
+	}
+	assert_int_equal(group_open(t[c - 1], name, GROUP_CREATE, &g), 0);
+	assert_int_equal(group_lock_live(g), 0);
+	assert_int_equal(group_store_commit(g, parts, offs, 1, "consumer-1"), 0);
+	pthread_mutex_unlock(&g->mu);
+	group_put(g);
+
+	for (int i = 0; i < NB; i++) {
+		if (i == leader)
+			continue;
+		followers++;
+		assert_int_equal(group_open(t[i], name, GROUP_LOOKUP, &g), 0);
+		assert_int_equal(group_join(g, 50 + i, on_wake, NULL, &m), 0);
+		assert_int_equal(first_read(m, buf, sizeof(buf), 10000), 4);
+		assert_string_equal(buf, "a\nb\n");
+		group_leave(m);
+		group_put(g);
+	}
+	assert_int_equal(followers, 2);
+	for (int i = 0; i < NB; i++)
+		topic_put(t[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -809,6 +879,7 @@ int main(void)
 		cmocka_unit_test(test_one_coordinator),
 		cmocka_unit_test(test_admin_forwarded),
 		cmocka_unit_test(test_list_groups),
+		cmocka_unit_test(test_follower_past_end),
 		cmocka_unit_test(test_offsets_follow_leader),
 	};
 
