@@ -12,6 +12,7 @@
 //   node kafkajs_admin.js BROKER group-offsets GROUP TOPIC
 //   node kafkajs_admin.js BROKER group-offsets-all GROUP
 //   node kafkajs_admin.js BROKER reset-offsets GROUP TOPIC earliest|latest
+//   node kafkajs_admin.js BROKER set-offsets GROUP TOPIC OFFSET   (every partition)
 //   node kafkajs_admin.js BROKER list-groups
 //   node kafkajs_admin.js BROKER delete-records TOPIC PARTITION OFFSET
 //
@@ -22,7 +23,8 @@
 // "partition offset" line per partition, group-offsets-all (OffsetFetch
 // with null topics: every offset the coordinator keeps) one "topic
 // partition offset" line per partition listed, reset-offsets "ok" once
-// admin.resetOffsets settles (within 20 s), list-groups one
+// admin.resetOffsets settles (within 20 s), set-offsets "ok" once
+// admin.setOffsets does, list-groups one
 // "group protocolType" line per group of every broker (ListGroups);
 // delete-records (DeleteRecords, OFFSET -1: the high watermark) "ok low=N
 // high=M", the partition's offsets as ListOffsets gives them after.
@@ -110,18 +112,22 @@ const entries = (json) =>
       // No topics: kafkajs sends a null topic array.
       for (const t of await admin.fetchOffsets({ groupId: topic }))
         for (const p of t.partitions) console.log(`${t.topic} ${p.partition} ${p.offset}`);
-    } else if (op === 'reset-offsets') {
+    } else if (op === 'reset-offsets' || op === 'set-offsets') {
       // kafkajs runs a consumer of the group whose seek commits -2
-      // (earliest) or -1 (latest) as a member; a commit refused leaves
-      // the call unsettled for good, hence the bound.
+      // (earliest), -1 (latest) or the offset as a member (any offset:
+      // Kafka takes one past the log end); a commit refused leaves the
+      // call unsettled for good, hence the bound.
       const [t, to] = rest;
       let timer;
-      await admin.fetchTopicMetadata({ topics: [t] });
+      const { topics } = await admin.fetchTopicMetadata({ topics: [t] });
+      const partitions = topics[0].partitions.map((p) => ({ partition: p.partitionId, offset: to }));
       await Promise.race([
-        admin.resetOffsets({ groupId: topic, topic: t, earliest: to === 'earliest' }),
+        op === 'reset-offsets'
+          ? admin.resetOffsets({ groupId: topic, topic: t, earliest: to === 'earliest' })
+          : admin.setOffsets({ groupId: topic, topic: t, partitions }),
         new Promise((resolve, reject) => {
           timer = setTimeout(() => reject(Object.assign(
-            new Error('resetOffsets did not settle in 20 s'), { type: 'TIMEOUT' })), 20000);
+            new Error(`${op} did not settle in 20 s`), { type: 'TIMEOUT' })), 20000);
         }),
       ]).finally(() => clearTimeout(timer));
       console.log('ok');

@@ -21,7 +21,10 @@
 #     it as the coordinator's mount does, as none (the group's
 #     auto.offset.reset, latest, set on the coordinator's mount), not as
 #     the offset it knew before: its .groups/<g>/<p> and a consume member
-#     there start at the high watermark.
+#     there start at the high watermark;
+#   - kafkajs's setOffsets past the log end: a consume member on a
+#     follower's mount starts at auto.offset.reset once the leaders told
+#     their log ends (ListOffsets).
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -227,5 +230,36 @@ expect_ok "echo w through mnt$JO" sh -c "echo w >> '$MQ_TMP/mnt$JO/d/0'"
 mq_wait "$_h"
 expect_eq "that member starts at the high watermark: the record after the reset" "w" \
 	"$(cat "$MQ_TMP/head.out")"
+
+# kafkajs's setOffsets past the log end (Kafka takes any offset): on
+# mnt2, whose broker follows two of e's partitions (and leads one), a
+# consume member of the group starts at auto.offset.reset (earliest) in
+# every partition, once each leader told (ListOffsets) that its log ends
+# below the commit: all twelve records, and one written after it joined.
+mktopic e
+write_all e f
+for p in 0 1 2; do
+	check "e/$p: four records committed on every mount" poll 30 hw_is e "$p" 4
+done
+expect_eq "kafkajs setOffsets of far to 1000 settles" "ok" "$(jsadmin set-offsets far e 1000)"
+expect_eq "mnt2 shows the commits" "1000 1000 1000" \
+	"$(echo $(cat "$MQ_TMP/mnt2/e/.groups/far/0" "$MQ_TMP/mnt2/e/.groups/far/1" "$MQ_TMP/mnt2/e/.groups/far/2"))"
+mq_bg sh -c "exec timeout -k 5 $MQ_TIMEOUT head -n 13 '$MQ_TMP/mnt2/e/.groups/far/consume' \
+	>'$MQ_TMP/far.out' 2>&1"
+_h=$MQ_LAST_PID
+far_member() { grep -q '^member .* partitions 0,1,2$' "$MQ_TMP/mnt2/e/.groups/far/.state"; }
+check "a consume member of far on mnt2 holds e's partitions" poll 30 far_member
+F=""
+for p in 0 1 2; do
+	_l=$(field "$MQ_TMP/mnt1" e "$p" 5)
+	echo "# leader of e/$p: $_l" >>"$LOG"
+	[ "$_l" = 2 ] || F=$p
+done
+expect_ok "echo v through mnt2 into e/$F (broker 2 follows it)" sh -c "echo v >> '$MQ_TMP/mnt2/e/$F'"
+mq_wait "$_h"
+expect_eq "that member reads every partition from the log start, then v" \
+	"$( (expected f 0 | cut -d' ' -f3; echo v) | sort)" "$(sort "$MQ_TMP/far.out")"
+expect_ok "logged on a follower: past the leader's log end" grep -q \
+	"group far of topic e: partition $F: committed offset 1000 is past the log end [45]: read from the log start" "$LOG"
 
 mq_done
