@@ -85,10 +85,13 @@ int group_admin_once(struct group_coord *gc, int32_t node, const struct gadm_cal
 	void *arg;
 	int v, rc;
 
-	pthread_mutex_lock(&gc->mu);
+	/* The leaf, not coord.mu: a remote member's join asks this too, and
+	 * coord.mu may be held meanwhile by a thread that waits for the
+	 * group's lock (group_int.h). */
+	pthread_mutex_lock(&gc->connect_mu);
 	fn = gc->connect;
 	arg = gc->connect_arg;
-	pthread_mutex_unlock(&gc->mu);
+	pthread_mutex_unlock(&gc->connect_mu);
 	if (!fn)
 		return -EAGAIN; /* stopping */
 	rc = fn(arg, node, call->timeout_ms, &c);
