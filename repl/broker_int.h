@@ -416,6 +416,9 @@ void broker_topics_release(struct topic **ts, int n);
  * reserve of descriptors free (util/fdroom.h): 0, or -EMFILE logged with
  * what was refused ("creation", "partitions=N"). */
 int broker_fd_room(struct broker *b, const char *name, int nparts, const char *what);
+/* After the step broker_fd_room let go ahead, whether it made them or
+ * not. */
+void broker_fd_room_done(struct broker *b, int nparts);
 
 /* ---- partitions.c ---- */
 struct partition *broker_part_new(int index);

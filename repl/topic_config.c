@@ -269,11 +269,19 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 	if (!broker_replicated(b, t->name)) {
 		/* More partitions: first whether their files leave the
 		 * reserve of descriptors free. */
+		int more = 0;
+
 		rc = config_write_local(t, text, len, CFG_DRY_RUN, NULL, &nc);
-		if (rc == 0 && nc.partitions > topic_partitions(t))
-			rc = broker_fd_room(b, t->name, nc.partitions - topic_partitions(t),
-					    "more partitions");
-		return rc < 0 ? rc : config_write_local(t, text, len, 0, NULL, NULL);
+		if (rc == 0 && nc.partitions > topic_partitions(t)) {
+			more = nc.partitions - topic_partitions(t);
+			rc = broker_fd_room(b, t->name, more, "more partitions");
+			if (rc < 0)
+				return rc;
+		}
+		if (rc == 0)
+			rc = config_write_local(t, text, len, 0, NULL, NULL);
+		broker_fd_room_done(b, more);
+		return rc;
 	}
 	/* In a cluster the settings are the overrides in ZooKeeper: written
 	 * there first (every broker applies them from the notification),
@@ -283,11 +291,16 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 	if (rc < 0)
 		return rc;
 	if (nc.partitions > topic_partitions(t)) {
-		rc = broker_fd_room(b, t->name, nc.partitions - topic_partitions(t),
-				    "more partitions");
-		if (rc == 0)
-			rc = cluster_topic_add_partitions(b->cluster, t->name, nc.partitions,
-							  b->cfg.request_timeout_ms);
+		int more = nc.partitions - topic_partitions(t);
+
+		rc = broker_fd_room(b, t->name, more, "more partitions");
+		if (rc < 0)
+			return rc;
+		/* This broker's new logs open with the assignment, while it
+		 * waits for the leaders. */
+		rc = cluster_topic_add_partitions(b->cluster, t->name, nc.partitions,
+						  b->cfg.request_timeout_ms);
+		broker_fd_room_done(b, more);
 		if (rc < 0)
 			return rc;
 	}

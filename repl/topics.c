@@ -357,6 +357,11 @@ bool broker_topic_collides(struct broker *b, const char *name, char *other, size
 	return found;
 }
 
+void broker_fd_room_done(struct broker *b, int nparts)
+{
+	fd_room_done(&b->fd_room, 4 * (int64_t)nparts);
+}
+
 int broker_fd_room(struct broker *b, const char *name, int nparts, const char *what)
 {
 	int64_t open = 0, limit = 0, need = 4 * (int64_t)nparts;
@@ -382,14 +387,17 @@ int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid
 				       out);
 }
 
+static int topic_create_held(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
+			     const struct topic_config *cfg, const struct topic_config *tc_in,
+			     const struct topic_config *def, int replication_factor,
+			     int64_t timeout_ms, struct topic **out);
+
 int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
 			    const struct topic_config *cfg, int replication_factor,
 			    int64_t timeout_ms, struct topic **out)
 {
 	struct topic_config def, tc;
-	struct zk_config over = { 0 };
 	char other[TOPIC_NAME_MAX + 1];
-	bool *local;
 	int rc;
 
 	if (out)
@@ -408,6 +416,24 @@ int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t
 	rc = broker_fd_room(b, name, tc.partitions, "creation");
 	if (rc < 0)
 		return rc;
+	rc = topic_create_held(b, name, uid, gid, mode, cfg, &tc, &def, replication_factor,
+			       timeout_ms, out);
+	broker_fd_room_done(b, tc.partitions);
+	return rc;
+}
+
+/* broker_topic_create_cfg once the descriptors are held: tc the topic's
+ * settings (cfg's, or def, the defaults, when cfg is NULL). */
+static int topic_create_held(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
+			     const struct topic_config *cfg, const struct topic_config *tc_in,
+			     const struct topic_config *def, int replication_factor,
+			     int64_t timeout_ms, struct topic **out)
+{
+	struct topic_config tc = *tc_in;
+	struct zk_config over = { 0 };
+	bool *local;
+	int rc;
+
 	if (!broker_replicated(b, name))
 		return topic_create_local(b, name, uid, gid, mode, cfg, -1, NULL, out);
 	pthread_rwlock_rdlock(&b->cat_lock);
@@ -418,7 +444,7 @@ int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t
 	 * the broker's defaults go to its config znode, where every broker
 	 * reads them when it makes the topic. */
 	if (rc == 0)
-		rc = topic_overrides_diff(&tc, &def, NULL, &over);
+		rc = topic_overrides_diff(&tc, def, NULL, &over);
 	if (rc == 0)
 		rc = cluster_topic_create(b->cluster, name, tc.partitions, replication_factor,
 					  &over, uid, gid, mode, timeout_ms);

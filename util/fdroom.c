@@ -49,12 +49,25 @@ void fd_room_init(struct fd_room *r)
 	pthread_mutex_init(&r->mu, NULL);
 	r->counted = 0;
 	r->granted = 0;
+	r->inflight = 0;
 	r->counted_ms = 0;
 }
 
 void fd_room_destroy(struct fd_room *r)
 {
 	pthread_mutex_destroy(&r->mu);
+}
+
+void fd_room_done(struct fd_room *r, int64_t need)
+{
+	if (need <= 0)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->inflight -= need;
+	if (r->inflight < 0)
+		r->inflight = 0;
+	r->granted += need; /* open now, or failed: the next count tells */
+	pthread_mutex_unlock(&r->mu);
 }
 
 void fd_room_closed(struct fd_room *r)
@@ -84,46 +97,44 @@ int fd_room_take(struct fd_room *r, int64_t need, int64_t reclaimable, int64_t *
 	bool fresh = false;
 	int rc = 0;
 
-	if (lim < 0)
-		return (int)lim;
-	if (lim == INT64_MAX)
-		return 0;
-	reserve = fd_room_reserve(lim);
 	if (need < 0)
 		need = 0;
 	if (reclaimable < 0)
 		reclaimable = 0;
 	pthread_mutex_lock(&r->mu);
+	if (lim < 0 || lim == INT64_MAX) {
+		rc = lim < 0 ? (int)lim : 0;
+		goto out;
+	}
+	reserve = fd_room_reserve(lim);
 	if (!r->counted_ms || now - r->counted_ms >= FD_ROOM_RECOUNT_MS) {
 		rc = recount(r, now);
 		fresh = rc == 0;
 	}
-	for (;;) {
-		bool near;
-
-		if (rc < 0)
-			break;
-		in_use = r->counted + r->granted - reclaimable;
+	while (rc == 0) {
+		in_use = r->counted + r->granted + r->inflight - reclaimable;
 		/* Within twice the reserve of the limit the estimate is not
 		 * enough (others open descriptors too): counted again, once
 		 * per take, unless nothing was granted since a count of this
 		 * period (a burst of refusals counts only that often). */
-		near = in_use + need > lim - 2 * reserve;
-		if (near && !fresh &&
+		if (in_use + need > lim - 2 * reserve && !fresh &&
 		    !(r->granted == 0 && now - r->counted_ms < FD_ROOM_RECOUNT_MS)) {
 			rc = recount(r, now);
 			fresh = rc == 0;
 			continue;
 		}
-		if (in_use + need <= lim - reserve) {
-			r->granted += need;
-			break;
+		if (in_use + need > lim - reserve) {
+			*open = r->counted + r->inflight;
+			*limit = lim;
+			rc = -EMFILE;
 		}
-		*open = r->counted;
-		*limit = lim;
-		rc = -EMFILE;
 		break;
 	}
+out:
+	/* Held until fd_room_done, also when the count failed (the step
+	 * goes ahead then). */
+	if (rc != -EMFILE)
+		r->inflight += need;
 	pthread_mutex_unlock(&r->mu);
 	return rc;
 }

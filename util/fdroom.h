@@ -37,7 +37,8 @@ int64_t fd_room_reserve(int64_t limit);
 struct fd_room {
 	pthread_mutex_t mu;
 	int64_t counted;    /* open at the last count (mu) */
-	int64_t granted;    /* granted since it (mu) */
+	int64_t granted;    /* granted and done since it (mu) */
+	int64_t inflight;   /* granted, their opens not done yet (mu) */
 	int64_t counted_ms; /* monotonic ms of the last count, 0: never (mu) */
 };
 
@@ -47,10 +48,16 @@ void fd_room_destroy(struct fd_room *r);
 void fd_room_closed(struct fd_room *r);
 /* Whether need more descriptors leave the reserve free, counting
  * reclaimable (descriptors the caller can close on demand: idle cached
- * segment files) as free. 0 and the need counted as granted; -EMFILE with
- * *open and *limit set (for the caller's log line); -errno when the count
- * fails (then the step goes ahead: its own opens find out). */
+ * segment files) as free. 0 and the need held as in flight until
+ * fd_room_done (a count meanwhile may not see its files yet: concurrent
+ * takes must not spend them twice); -EMFILE with *open and *limit set
+ * (for the caller's log line); -errno when the count fails (then the step
+ * goes ahead, its own opens find out, and the need is held all the same):
+ * fd_room_done follows every return but -EMFILE. */
 int fd_room_take(struct fd_room *r, int64_t need, int64_t reclaimable, int64_t *open,
 		 int64_t *limit);
+/* The step that took need (fd_room_take returned 0) has opened its files
+ * or failed: they are in the next count. */
+void fd_room_done(struct fd_room *r, int64_t need);
 
 #endif

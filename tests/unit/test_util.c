@@ -304,18 +304,25 @@ static void test_fd_room(void **state)
 	assert_int_equal(fd_limit(), base + 40 + 16 + 8);
 	fd_room_init(&r);
 	assert_int_equal(fd_room_take(&r, 8, 0, &nopen, &limit), 0);
-	/* Granted and opened: the next 4 do not fit. */
+	/* Held while its files open: a count meanwhile does not see them,
+	 * and a concurrent take may not spend them again. */
+	fd_room_closed(&r);
+	assert_int_equal(fd_room_take(&r, 4, 0, &nopen, &limit), -EMFILE);
 	for (int i = 40; i < 48; i++)
 		assert_true((fds[i] = open("/dev/null", O_RDONLY)) >= 0);
+	fd_room_done(&r, 8);
+	/* Opened and done: the next 4 do not fit either. */
 	assert_int_equal(fd_room_take(&r, 4, 0, &nopen, &limit), -EMFILE);
 	assert_int_equal(nopen, base + 48);
 	assert_int_equal(limit, base + 40 + 16 + 8);
 	/* Idle files the caller can close count as free. */
 	assert_int_equal(fd_room_take(&r, 4, 4, &nopen, &limit), 0);
+	fd_room_done(&r, 4);
 	/* Closed descriptors are seen at the next count. */
 	for (int i = 0; i < 48; i++)
 		close(fds[i]);
 	assert_int_equal(fd_room_take(&r, 40, 0, &nopen, &limit), 0);
+	fd_room_done(&r, 40);
 	assert_int_equal(fd_room_take(&r, 200, 0, &nopen, &limit), -EMFILE);
 	fd_room_destroy(&r);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
