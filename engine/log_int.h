@@ -269,10 +269,11 @@ int seg_load_tail(struct seg *s, const struct line_fmt *lf, int64_t prev_line_en
  * -EBADMSG, reported with the entry and the reason, when one does not. */
 int seg_check_lines(struct seg *s, const struct line_fmt *lf, bool contiguous);
 /* Scans the .log from the start, validates every batch, rewrites the
- * three indexes for the valid batches. With cut, the .log is truncated at
- * the first invalid byte; without, it is left whole on disk (damage kept
- * for an operator to rescue) and only the segment's size in memory ends
- * there. line_base is used when .lines has no valid header. *invalid =
+ * three indexes for the valid batches. When the valid batches reach
+ * offset cut_from (INT64_MIN: always), the .log is truncated at the first
+ * invalid byte; else (INT64_MAX: never; the recovery point: records below
+ * it were fsynced) it is left whole on disk (damage kept for an operator
+ * to rescue) and only the segment's size in memory ends there. line_base is used when .lines has no valid header. *invalid =
  * bytes after the last valid batch that are not zeros (zeros are space a
  * mapped tail reserved, or never written). With contiguous (no compaction
  * in this segment) line positions follow each other from line_base (>= 0:
@@ -280,7 +281,7 @@ int seg_check_lines(struct seg *s, const struct line_fmt *lf, bool contiguous);
  * the next segment's base offset (INT64_MAX for the last): a batch that
  * reaches it is invalid (its base offset, outside the CRC, is damaged). */
 int seg_recover(struct seg *s, int64_t line_base, const struct line_fmt *lf, int32_t index_interval,
-		bool cut, bool contiguous, int64_t limit, int64_t *invalid);
+		int64_t cut_from, bool contiguous, int64_t limit, int64_t *invalid);
 int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m, int n,
 	       int32_t index_interval);
 /* The same with the batches in the pieces of iov (niov <= IO_IOV_MAX), one

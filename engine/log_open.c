@@ -158,9 +158,17 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 			       seg_check_lines(s, &l->lf, contiguous) < 0;
 		if (need) {
 			int64_t bad = 0, size0 = atomic_load(&s->size);
+			/* The last segment is rescanned after any unclean stop,
+			 * but its records below the recovery point were fsynced:
+			 * invalid bytes that end the valid batches below it are
+			 * damage, not a torn tail (nothing cut). */
+			int64_t cut_from = !unsynced                      ? INT64_MAX
+					   : a->recovery_point > bases[i] ? a->recovery_point
+									  : INT64_MIN;
 			rc = seg_recover(s, prev_line_end, &l->lf, l->cfg.index_interval_bytes,
-					 unsynced, contiguous,
+					 cut_from, contiguous,
 					 i + 1 < nb ? bases[i + 1] : INT64_MAX, &bad);
+			bool torn = unsynced && s->next_offset >= cut_from;
 			if (rc < 0) {
 				seg_unref(s);
 				goto out;
@@ -169,7 +177,7 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 			l->recovered_segments++;
 			int64_t end = atomic_load(&s->size);
 			snprintf(path, sizeof(path), "%s.log", s->path);
-			if (bad > 0 && unsynced) {
+			if (bad > 0 && torn) {
 				l->recovery_truncated += bad;
 				cut = true;
 				ENGINE_REPORT(ENGINE_LOG_WARN,
@@ -177,7 +185,7 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 					      " invalid bytes at position %" PRId64 " cut; the "
 					      "log now ends at offset %" PRId64,
 					      path, bad, end, s->next_offset);
-			} else if (bad > 0 || (!unsynced && end < size0)) {
+			} else if (bad > 0 || (!torn && end < size0)) {
 				l->damaged = true;
 				ENGINE_REPORT(
 					ENGINE_LOG_ERR,
@@ -186,7 +194,7 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 					"%s; served up to offset %" PRId64 ", writes refused, "
 					"files kept",
 					path, size0 - end, end, size0,
-					unsynced ? "written before the last stop"
+					unsynced ? "fsynced below the recovery point"
 						 : "that was fsynced",
 					s->next_offset);
 			} else if (end < size0) {

@@ -1117,8 +1117,8 @@ static void report_undecodable(struct seg *s, int64_t pos, const struct batch_hd
 }
 
 static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct line_fmt *lf,
-			      int32_t index_interval, bool cut, bool contiguous, int64_t limit,
-			      int64_t *invalid)
+			      int32_t index_interval, int64_t cut_from, bool contiguous,
+			      int64_t limit, int64_t *invalid)
 {
 	const struct io_ops *io = s->io;
 	uint8_t h[LINES_HDR_SIZE];
@@ -1238,6 +1238,9 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 	/* Zeros past the last batch are the space a mapped tail reserved
 	 * (or what a crash left unwritten): cut, but not torn bytes. */
 	*invalid = nonzero_end(s, pos, size) - pos;
+	/* Cut only where the valid batches reach cut_from: below it the
+	 * records were fsynced, and what ends them there is damage. */
+	bool cut = s->next_offset >= cut_from;
 	if (pos < size && cut) {
 		rc = io->ftruncate(io->ctx, s->log_fd, pos);
 		if (rc < 0)
@@ -1273,10 +1276,10 @@ out:
 }
 
 int seg_recover(struct seg *s, int64_t line_base, const struct line_fmt *lf, int32_t index_interval,
-		bool cut, bool contiguous, int64_t limit, int64_t *invalid)
+		int64_t cut_from, bool contiguous, int64_t limit, int64_t *invalid)
 {
 	PINNED(s, int,
-	       seg_recover_pinned(s, line_base, lf, index_interval, cut, contiguous, limit,
+	       seg_recover_pinned(s, line_base, lf, index_interval, cut_from, contiguous, limit,
 				  invalid));
 }
 

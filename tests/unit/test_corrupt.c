@@ -86,6 +86,21 @@ static void fill(struct logfx *f)
 	log_set_corrupt_listener(f->l, listener, &heard);
 }
 
+/* Flips the first byte of the value of the first batch of the segment
+ * file at path (see flip). */
+static void flip_value(const char *path)
+{
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	off_t at = 61 + 5 + (off_t)strlen("k0") + 1;
+	char c;
+	assert_int_equal(pread(fd, &c, 1, at), 1);
+	assert_int_equal(c, 'v');
+	c = 'w';
+	assert_int_equal(pwrite(fd, &c, 1, at), 1);
+	close(fd);
+}
+
 /* Flips the first byte of the value of the first batch of segment seg (its
  * value starts 61 + 6 + key length + 1 bytes in: header, then length,
  * attributes, timestampDelta, offsetDelta, keyLength one byte each, key,
@@ -99,15 +114,7 @@ static int64_t flip(struct logfx *f, int seg, char *path, size_t cap)
 	int64_t base = bases[seg];
 	free(bases);
 	snprintf(path, cap, "%s/t-0/%020" PRId64 ".log", f->dir, base);
-	int fd = open(path, O_RDWR);
-	assert_true(fd >= 0);
-	off_t at = 61 + 5 + (off_t)strlen("k0") + 1;
-	char c;
-	assert_int_equal(pread(fd, &c, 1, at), 1);
-	assert_int_equal(c, 'v');
-	c = 'w';
-	assert_int_equal(pwrite(fd, &c, 1, at), 1);
-	close(fd);
+	flip_value(path);
 	return base;
 }
 
@@ -213,6 +220,37 @@ static void test_flipped_byte(void **state)
 	assert_non_null(strstr(heard.why, "CRC-32C mismatch"));
 	log_get_state(f->l, &st);
 	assert_int_equal(st.corrupt_batches, 1);
+}
+
+static void unclean(struct logfx *f);
+
+/* A byte changed in the active segment, whose batches were all fsynced
+ * (a clean stop: the recovery point is the log end), then an unclean
+ * stop: the last segment is rescanned, and the bad batch is damage, not a
+ * torn tail. Nothing is cut: the records after it stay on disk. */
+static void test_unclean_keeps_fsynced_active(void **state)
+{
+	struct logfx *f = *state;
+	fill(f);
+	int64_t *bases;
+	int n;
+	assert_int_equal(log_segments(f->l, &bases, &n), 0);
+	assert_true(n >= 2);
+	int64_t base = bases[n - 1];
+	free(bases);
+	char path[600];
+	snprintf(path, sizeof(path), "%s/t-0/%020" PRId64 ".log", f->dir, base);
+	struct stat st0, st1;
+	assert_int_equal(stat(path, &st0), 0);
+	flip_value(path);
+	unclean(f);
+	logfx_open(f);
+	struct log_state ls;
+	log_get_state(f->l, &ls);
+	assert_true(ls.damaged);
+	assert_int_equal(ls.log_end_offset, base); /* served up to the bad batch */
+	assert_int_equal(stat(path, &st1), 0);
+	assert_int_equal(st1.st_size, st0.st_size); /* nothing cut */
 }
 
 /* Many bad batches in one segment: each counted and heard of once, up to
@@ -713,6 +751,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_flipped_byte, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_unclean_keeps_fsynced_active, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_many_bad_batches, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_undecodable_batch_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_recover_keeps_gzip_garbage, setup_recover,
