@@ -809,9 +809,9 @@ void logmgr_set_fd_cache(struct logmgr *m, int64_t segments);
 /* Segment descriptor sets open now (active ones included), and idle sets
  * closed so far. */
 void logmgr_fd_stats(struct logmgr *m, int64_t *open_sets, int64_t *evictions);
-/* Idle closed segments' sets open now: descriptors the manager closes
- * when it needs them (4 a set). */
-int64_t logmgr_fd_idle_sets(struct logmgr *m);
+/* Segment sets open now (4 descriptors each) and, of them, idle closed
+ * segments' sets: descriptors the manager closes when it needs them. */
+void logmgr_fd_sets(struct logmgr *m, int64_t *open_sets, int64_t *idle);
 /* Opens (creating if create) the log DATA/<topic>-<partition>. A log stays
  * open until logmgr_drop_log or logmgr_close; opening twice returns the
  * same log. */

@@ -228,8 +228,9 @@ void seg_cache_unref(struct seg_cache *c);
 void seg_cache_set_max(struct seg_cache *c, int64_t max_idle);
 /* Descriptor sets open now (in use or idle), and idle sets closed so far. */
 void seg_cache_stats(struct seg_cache *c, int64_t *open_sets, int64_t *evictions);
-/* Idle sets kept open now (closed on demand when descriptors run out). */
-int64_t seg_cache_idle(struct seg_cache *c);
+/* Sets open now and, of them, the idle ones (closed on demand when
+ * descriptors run out), read together. */
+void seg_cache_sets(struct seg_cache *c, int64_t *open_sets, int64_t *idle);
 
 /* fdc NULL: the segment's descriptors stay open for its life. */
 int seg_create(const struct io_ops *io, struct seg_cache *fdc, const char *dir, int64_t base,

@@ -344,9 +344,9 @@ void logmgr_fd_stats(struct logmgr *m, int64_t *open_sets, int64_t *evictions)
 	seg_cache_stats(m->fdc, open_sets, evictions);
 }
 
-int64_t logmgr_fd_idle_sets(struct logmgr *m)
+void logmgr_fd_sets(struct logmgr *m, int64_t *open_sets, int64_t *idle)
 {
-	return seg_cache_idle(m->fdc);
+	seg_cache_sets(m->fdc, open_sets, idle);
 }
 const char *logmgr_dir(struct logmgr *m)
 {

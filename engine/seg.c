@@ -280,16 +280,15 @@ void seg_cache_stats(struct seg_cache *c, int64_t *open_sets, int64_t *evictions
 	*evictions = c ? atomic_load(&c->evictions) : 0;
 }
 
-int64_t seg_cache_idle(struct seg_cache *c)
+void seg_cache_sets(struct seg_cache *c, int64_t *open_sets, int64_t *idle)
 {
-	int64_t n;
-
+	*open_sets = *idle = 0;
 	if (!c)
-		return 0;
+		return;
 	pthread_mutex_lock(&c->mu);
-	n = c->idle;
+	*open_sets = atomic_load(&c->open_sets);
+	*idle = c->idle;
 	pthread_mutex_unlock(&c->mu);
-	return n;
 }
 
 /* An open set nobody pins becomes the most recently used idle one (mu

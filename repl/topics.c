@@ -364,11 +364,14 @@ void broker_fd_room_done(struct broker *b, int nparts)
 
 int broker_fd_room(struct broker *b, const char *name, int nparts, const char *what)
 {
-	int64_t open = 0, limit = 0, need = 4 * (int64_t)nparts;
+	int64_t open = 0, limit = 0, need = 4 * (int64_t)nparts, sets, idle;
 	int rc;
 
-	/* An idle closed segment's four files close when needed: free. */
-	rc = fd_room_take(&b->fd_room, need, 4 * logmgr_fd_idle_sets(b->m), &open, &limit);
+	/* Segment files as open now (the cache closes and reopens sets
+	 * between counts); an idle closed segment's four close when needed:
+	 * free. */
+	logmgr_fd_sets(b->m, &sets, &idle);
+	rc = fd_room_take(&b->fd_room, need, 4 * sets, 4 * idle, &open, &limit);
 	if (rc != -EMFILE)
 		return 0;
 	mq_log_limited(MQ_WARN,

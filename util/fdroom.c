@@ -48,6 +48,7 @@ void fd_room_init(struct fd_room *r)
 {
 	pthread_mutex_init(&r->mu, NULL);
 	r->counted = 0;
+	r->cached = 0;
 	r->granted = 0;
 	r->inflight = 0;
 	r->counted_ms = 0;
@@ -78,29 +79,34 @@ void fd_room_closed(struct fd_room *r)
 }
 
 /* (mu held) */
-static int recount(struct fd_room *r, int64_t now)
+static int recount(struct fd_room *r, int64_t now, int64_t cached)
 {
 	int64_t n = fd_count_open();
 
 	if (n < 0)
 		return (int)n;
 	r->counted = n;
+	r->cached = cached;
 	r->granted = 0;
 	r->counted_ms = now;
 	return 0;
 }
 
-int fd_room_take(struct fd_room *r, int64_t need, int64_t reclaimable, int64_t *open,
-		 int64_t *limit)
+int fd_room_take(struct fd_room *r, int64_t need, int64_t cached, int64_t reclaimable,
+		 int64_t *open, int64_t *limit)
 {
-	int64_t lim = fd_limit(), now = now_mono_ms(), reserve, in_use;
+	int64_t lim = fd_limit(), now = now_mono_ms(), reserve, in_use, other;
 	bool fresh = false;
 	int rc = 0;
 
 	if (need < 0)
 		need = 0;
+	if (cached < 0)
+		cached = 0;
 	if (reclaimable < 0)
 		reclaimable = 0;
+	if (reclaimable > cached)
+		reclaimable = cached;
 	pthread_mutex_lock(&r->mu);
 	if (lim < 0 || lim == INT64_MAX) {
 		rc = lim < 0 ? (int)lim : 0;
@@ -108,23 +114,25 @@ int fd_room_take(struct fd_room *r, int64_t need, int64_t reclaimable, int64_t *
 	}
 	reserve = fd_room_reserve(lim);
 	if (!r->counted_ms || now - r->counted_ms >= FD_ROOM_RECOUNT_MS) {
-		rc = recount(r, now);
+		rc = recount(r, now, cached);
 		fresh = rc == 0;
 	}
 	while (rc == 0) {
-		in_use = r->counted + r->granted + r->inflight - reclaimable;
+		/* Outside the cache as counted, the cache as it is now. */
+		other = r->counted > r->cached ? r->counted - r->cached : 0;
+		in_use = other + cached - reclaimable + r->granted + r->inflight;
 		/* Within twice the reserve of the limit the estimate is not
 		 * enough (others open descriptors too): counted again, once
 		 * per take, unless nothing was granted since a count of this
 		 * period (a burst of refusals counts only that often). */
 		if (in_use + need > lim - 2 * reserve && !fresh &&
 		    !(r->granted == 0 && now - r->counted_ms < FD_ROOM_RECOUNT_MS)) {
-			rc = recount(r, now);
+			rc = recount(r, now, cached);
 			fresh = rc == 0;
 			continue;
 		}
 		if (in_use + need > lim - reserve) {
-			*open = r->counted + r->inflight;
+			*open = other + cached + r->inflight;
 			*limit = lim;
 			rc = -EMFILE;
 		}

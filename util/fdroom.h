@@ -17,6 +17,15 @@
  * unless nothing was granted since a count of that period: a burst of
  * creations far from the limit, or of refusals at it, counts about ten
  * times a second.
+ *
+ * A cache of descriptors the caller keeps (idle segment files) changes
+ * between counts without a take: its sets close when a reader needs room
+ * or reopen when read. So the caller tells each take how many of its
+ * descriptors are open now (cached) and how many of those it can close
+ * (reclaimable); the count stands only for the descriptors outside the
+ * cache (counted - the cache's size at the count), and the cache's own
+ * are taken as they are now. A count made just before the cache closed
+ * its idle sets thus never refuses as though they were still open.
  */
 #ifndef MQFS_UTIL_FDROOM_H
 #define MQFS_UTIL_FDROOM_H
@@ -37,6 +46,7 @@ int64_t fd_room_reserve(int64_t limit);
 struct fd_room {
 	pthread_mutex_t mu;
 	int64_t counted;    /* open at the last count (mu) */
+	int64_t cached;     /* of them, the caller's cache (mu) */
 	int64_t granted;    /* granted and done since it (mu) */
 	int64_t inflight;   /* granted, their opens not done yet (mu) */
 	int64_t counted_ms; /* monotonic ms of the last count, 0: never (mu) */
@@ -46,16 +56,17 @@ void fd_room_init(struct fd_room *r);
 void fd_room_destroy(struct fd_room *r);
 /* Descriptors were closed (a topic deleted): the next take counts again. */
 void fd_room_closed(struct fd_room *r);
-/* Whether need more descriptors leave the reserve free, counting
- * reclaimable (descriptors the caller can close on demand: idle cached
- * segment files) as free. 0 and the need held as in flight until
+/* Whether need more descriptors leave the reserve free, given cached
+ * (descriptors of the caller's cache open now) and reclaimable (of
+ * those, the ones it can close on demand: idle segment files), which
+ * count as free. 0 and the need held as in flight until
  * fd_room_done (a count meanwhile may not see its files yet: concurrent
  * takes must not spend them twice); -EMFILE with *open and *limit set
  * (for the caller's log line); -errno when the count fails (then the step
  * goes ahead, its own opens find out, and the need is held all the same):
  * fd_room_done follows every return but -EMFILE. */
-int fd_room_take(struct fd_room *r, int64_t need, int64_t reclaimable, int64_t *open,
-		 int64_t *limit);
+int fd_room_take(struct fd_room *r, int64_t need, int64_t cached, int64_t reclaimable,
+		 int64_t *open, int64_t *limit);
 /* The step that took need (fd_room_take returned 0) has opened its files
  * or failed: they are in the next count. */
 void fd_room_done(struct fd_room *r, int64_t need);

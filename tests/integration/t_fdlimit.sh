@@ -46,26 +46,34 @@ expect_ok "a write after it" sh -c 'echo w > "$1"' sh "$MNT/wide/0"
 expect_eq "read back" "w" "$(mq_run cat "$MNT/wide/0")"
 # Topics made one after another stop while an eighth of the limit (at
 # least 16) stays free for reads and connections: mkdir is EMFILE, and
-# reads that open closed segments' files go on.
+# reads that open closed segments' files go on. (Where exactly it stops
+# moves with the sets the flusher and readers reopen meanwhile. So the
+# refusal checked is the one that stopped the loop.)
 i=0
-while [ "$i" -lt 40 ] && mkdir "$MNT/m$i" 2>/dev/null; do
+while [ "$i" -lt 40 ] && mkdir "$MNT/m$i" 2>"$MQ_TMP/mkdir.err"; do
 	i=$((i + 1))
 done
 expect_ok "mkdir stops before the limit ($i topics made)" test "$i" -lt 40
-expect_errno "the next mkdir: EMFILE" EMFILE mkdir "$MNT/over"
+expect_ok "some topics made before it" test "$i" -ge 2
+expect_ok "the mkdir that stopped: EMFILE ($(cat "$MQ_TMP/mkdir.err"))" \
+	grep -q "Too many open files" "$MQ_TMP/mkdir.err"
 expect_ok "the log says why" grep -q "creation refused: Too many open files" "$LOG"
-# Idle closed segments' files count as free (closed when needed): of
-# the open segment sets, one per partition is active, the rest idle.
+# Idle closed segments' files count as free (closed when needed). What
+# the reserve is for: the reads below reopen closed segments' files, and
+# none fails for want of a descriptor. (A count of /proc/PID/fd here is
+# no check: the flusher reopens rolled segments to fsync them, so sets
+# open and close in the background.)
 nfd=$(ls "/proc/$MQ_PID/fd" | wc -l)
-nsets=$(metric mqfs_segment_fd_sets)
-nparts=$(mq_run ls "$MNT" | wc -l)
-expect_ok "descriptors left free ($nfd open, $nsets segment sets, $nparts partitions)" \
-	test $((nfd - 4 * (nsets - nparts))) -le 80
 expect_eq "closed segments still read (every .dump)" "16000" \
 	"$(mq_run sh -c 'cat "$1"/*.dump | grep -c "rec-"' sh "$MNT/t/.segments/0")"
+expect_ok "no segment's files failed to open ($nfd descriptors open)" \
+	sh -c '! grep -q "cannot open the segment" "$1"' sh "$LOG"
 expect_ok "a write to a made topic" sh -c 'echo m > "$1"' sh "$MNT/m0/0"
-expect_ok "rmdir of one makes room" rmdir "$MNT/m1"
-expect_ok "for a mkdir" mkdir "$MNT/over"
+expect_ok "rmdir of two makes room" rmdir "$MNT/m1" "$MNT/m2"
+# Room once the sets reopened by the reads and the flusher are idle again
+# (the kernel releases a read file after close(2) returns).
+mkdir_quiet() { mkdir "$1" 2>/dev/null; }
+check "for a mkdir" poll 10 mkdir_quiet "$MNT/over"
 mq_umount
 
 # The restart opens every segment to check it.

@@ -303,27 +303,70 @@ static void test_fd_room(void **state)
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	assert_int_equal(fd_limit(), base + 40 + 16 + 8);
 	fd_room_init(&r);
-	assert_int_equal(fd_room_take(&r, 8, 0, &nopen, &limit), 0);
+	assert_int_equal(fd_room_take(&r, 8, 0, 0, &nopen, &limit), 0);
 	/* Held while its files open: a count meanwhile does not see them,
 	 * and a concurrent take may not spend them again. */
 	fd_room_closed(&r);
-	assert_int_equal(fd_room_take(&r, 4, 0, &nopen, &limit), -EMFILE);
+	assert_int_equal(fd_room_take(&r, 4, 0, 0, &nopen, &limit), -EMFILE);
 	for (int i = 40; i < 48; i++)
 		assert_true((fds[i] = open("/dev/null", O_RDONLY)) >= 0);
 	fd_room_done(&r, 8);
 	/* Opened and done: the next 4 do not fit either. */
-	assert_int_equal(fd_room_take(&r, 4, 0, &nopen, &limit), -EMFILE);
+	assert_int_equal(fd_room_take(&r, 4, 0, 0, &nopen, &limit), -EMFILE);
 	assert_int_equal(nopen, base + 48);
 	assert_int_equal(limit, base + 40 + 16 + 8);
-	/* Idle files the caller can close count as free. */
-	assert_int_equal(fd_room_take(&r, 4, 4, &nopen, &limit), 0);
+	/* Idle files the caller can close count as free (4 of those open
+	 * are its cache's, counted as such). */
+	fd_room_closed(&r);
+	assert_int_equal(fd_room_take(&r, 4, 4, 4, &nopen, &limit), 0);
 	fd_room_done(&r, 4);
 	/* Closed descriptors are seen at the next count. */
 	for (int i = 0; i < 48; i++)
 		close(fds[i]);
-	assert_int_equal(fd_room_take(&r, 40, 0, &nopen, &limit), 0);
+	assert_int_equal(fd_room_take(&r, 40, 0, 0, &nopen, &limit), 0);
 	fd_room_done(&r, 40);
-	assert_int_equal(fd_room_take(&r, 200, 0, &nopen, &limit), -EMFILE);
+	assert_int_equal(fd_room_take(&r, 200, 0, 0, &nopen, &limit), -EMFILE);
+	fd_room_destroy(&r);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+}
+
+/* The caller's cache of descriptors (idle segment files) closes and
+ * reopens sets between counts: a take right after a count sees the cache
+ * as it is now, not as counted. (A count a reader's trim made stale
+ * refused creations with room to spare.) */
+static void test_fd_room_cache_moves(void **state)
+{
+	struct rlimit was, rl;
+	struct fd_room r;
+	int64_t base, nopen = 0, limit = 0;
+	int cache[16];
+
+	(void)state;
+	base = fd_count_open();
+	for (int i = 0; i < 16; i++)
+		assert_true((cache[i] = open("/dev/null", O_RDONLY)) >= 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+	rl = was;
+	rl.rlim_cur = (rlim_t)(base + 16 + 16 + 8); /* 8 over the reserve */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	fd_room_init(&r);
+	/* Counted with the cache open, all of it idle: 8 fit. */
+	assert_int_equal(fd_room_take(&r, 0, 16, 16, &nopen, &limit), 0);
+	/* The cache closes its idle sets (a reader out of descriptors):
+	 * within the count's period, 24 fit now, not 8. */
+	for (int i = 0; i < 16; i++)
+		close(cache[i]);
+	assert_int_equal(fd_room_take(&r, 24, 0, 0, &nopen, &limit), 0);
+	fd_room_done(&r, 24);
+	fd_room_closed(&r);
+	/* Reopened and in use (not reclaimable): 8 fit, 16 do not. */
+	for (int i = 0; i < 16; i++)
+		assert_true((cache[i] = open("/dev/null", O_RDONLY)) >= 0);
+	assert_int_equal(fd_room_take(&r, 16, 16, 0, &nopen, &limit), -EMFILE);
+	assert_int_equal(nopen, base + 16);
+	assert_int_equal(fd_room_take(&r, 8, 16, 0, &nopen, &limit), 0);
+	for (int i = 0; i < 16; i++)
+		close(cache[i]);
 	fd_room_destroy(&r);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
 }
@@ -376,11 +419,17 @@ static void test_tpindex(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shelf),         cmocka_unit_test(test_last_le_matches_scan),
-		cmocka_unit_test(test_last_le_error), cmocka_unit_test(test_name_search),
-		cmocka_unit_test(test_deadline),      cmocka_unit_test(test_pause_survives_signals),
-		cmocka_unit_test(test_backoff_steps), cmocka_unit_test(test_tpindex),
-		cmocka_unit_test(test_fd_room),       cmocka_unit_test(test_poll_wait_deadline),
+		cmocka_unit_test(test_shelf),
+		cmocka_unit_test(test_last_le_matches_scan),
+		cmocka_unit_test(test_last_le_error),
+		cmocka_unit_test(test_name_search),
+		cmocka_unit_test(test_deadline),
+		cmocka_unit_test(test_pause_survives_signals),
+		cmocka_unit_test(test_backoff_steps),
+		cmocka_unit_test(test_tpindex),
+		cmocka_unit_test(test_fd_room),
+		cmocka_unit_test(test_fd_room_cache_moves),
+		cmocka_unit_test(test_poll_wait_deadline),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
