@@ -1696,7 +1696,8 @@ static int idempotence_check(const struct produce_ctx *ctx, struct produce_part 
 {
 	struct producer_state *ps = &pp->pt->pstate;
 	int64_t first = -1;
-	int rc;
+	int rc, bad = -1;
+	const struct batch_producer_info *b;
 
 	pthread_mutex_lock(&ps->mu);
 	rc = producer_state_load(ps, pp->log, epoch, engine_now_ms(),
@@ -1709,7 +1710,7 @@ static int idempotence_check(const struct produce_ctx *ctx, struct produce_part 
 		pthread_mutex_unlock(&ps->mu);
 		return -EIO;
 	}
-	rc = producer_state_check(ps, bi, nb, &first, last, last_epoch);
+	rc = producer_state_check(ps, bi, nb, &first, last, last_epoch, &bad);
 	if (rc == 0)
 		return 0;
 	pthread_mutex_unlock(&ps->mu);
@@ -1723,10 +1724,12 @@ static int idempotence_check(const struct produce_ctx *ctx, struct produce_part 
 			       (long long)first);
 		return 1;
 	}
+	b = &bi[bad >= 0 ? bad : 0];
+	res->bad_batch = bad;
 	mq_log_limited(MQ_WARN,
 		       "topic %s partition %d: producer %lld epoch %d sequence %d refused: %s",
-		       ctx->t->name, pp->pt->index, (long long)bi[0].producer_id,
-		       (int)bi[0].producer_epoch, (int)bi[0].base_sequence,
+		       ctx->t->name, pp->pt->index, (long long)b->producer_id,
+		       (int)b->producer_epoch, (int)b->base_sequence,
 		       rc == -ESTALE ? "an older producer epoch than the log's"
 				     : "out of order (not the next sequence of this producer)");
 	return rc;
@@ -1766,7 +1769,8 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 		rc = nb;
 		goto out;
 	}
-	idem = nb > 0 && bi[0].producer_id >= 0;
+	for (int i = 0; i < nb && !idem; i++)
+		idem = bi[i].producer_id >= 0;
 	if (idem) {
 		rc = idempotence_check(&ctx, &pp, epoch, bi, nb, res, &last, &last_epoch);
 		if (rc == 1) {

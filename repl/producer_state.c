@@ -4,6 +4,7 @@
  * each with a ring of its last PRODUCER_BATCHES batches.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,52 +69,96 @@ static const struct producer_batch *newest(const struct producer_entry *pe)
 	return &pe->b[(pe->next + PRODUCER_BATCHES - 1) % PRODUCER_BATCHES];
 }
 
-int producer_state_check(const struct producer_state *ps, const struct batch_producer_info *bi,
-			 int n, int64_t *first, int64_t *last, int32_t *epoch)
+/* The batch before i in the request from i's producer, or -1. */
+static int prev_of(const struct batch_producer_info *bi, int i)
+{
+	int j = i - 1;
+
+	while (j >= 0 && bi[j].producer_id != bi[i].producer_id)
+		j--;
+	return j;
+}
+
+/* Rule 5 for batch i: it follows its producer's previous batch in the
+ * request, if any. */
+static bool follows(const struct batch_producer_info *bi, int i)
+{
+	int j = prev_of(bi, i);
+
+	return j < 0 || (bi[i].producer_epoch == bi[j].producer_epoch &&
+			 bi[i].base_sequence == batch_seq_add(last_seq_of(&bi[j]), 1));
+}
+
+/* Rules 3 and 4 for the first batch of its producer in the request. */
+static int judge_first(const struct producer_state *ps, const struct batch_producer_info *b)
 {
 	const struct producer_entry *pe;
-	int dups = 0, i;
+	int i = find(ps, b->producer_id);
 
-	if (n <= 0 || bi[0].producer_id < 0) {
-		for (i = 1; i < n; i++)
-			if (bi[i].producer_id >= 0)
-				return -EILSEQ;
-		return 0;
-	}
-	for (i = 1; i < n; i++)
-		if (bi[i].producer_id != bi[0].producer_id ||
-		    bi[i].producer_epoch != bi[0].producer_epoch ||
-		    bi[i].base_sequence != batch_seq_add(last_seq_of(&bi[i - 1]), 1))
-			return -EILSEQ;
-	i = find(ps, bi[0].producer_id);
 	if (i < 0)
 		return 0; /* unknown: any sequence */
 	pe = &ps->e[i];
-	if (bi[0].producer_epoch == pe->epoch) {
-		for (i = 0; i < n; i++) {
-			const struct producer_batch *k =
-				kept(pe, bi[i].base_sequence, last_seq_of(&bi[i]));
-
-			if (!k)
-				continue;
-			if (dups == 0)
-				*first = k->first_offset;
-			*last = k->last_offset;
-			*epoch = k->leader_epoch;
-			dups++;
-		}
-		if (dups == n)
-			return 1;
-		if (dups > 0)
-			return -EILSEQ;
-	}
-	if (bi[0].producer_epoch < pe->epoch)
+	if (b->producer_epoch < pe->epoch)
 		return -ESTALE;
-	if (bi[0].producer_epoch > pe->epoch)
-		return bi[0].base_sequence == 0 ? 0 : -EILSEQ;
+	if (b->producer_epoch > pe->epoch)
+		return b->base_sequence == 0 ? 0 : -EILSEQ;
 	if (pe->n == 0)
 		return 0;
-	return bi[0].base_sequence == batch_seq_add(newest(pe)->last_seq, 1) ? 0 : -EILSEQ;
+	return b->base_sequence == batch_seq_add(newest(pe)->last_seq, 1) ? 0 : -EILSEQ;
+}
+
+/* Rule 2 for one batch: its kept copy, or NULL. */
+static const struct producer_batch *duplicate_of(const struct producer_state *ps,
+						 const struct batch_producer_info *b)
+{
+	int i = find(ps, b->producer_id);
+
+	if (i < 0 || ps->e[i].epoch != b->producer_epoch)
+		return NULL;
+	return kept(&ps->e[i], b->base_sequence, last_seq_of(b));
+}
+
+int producer_state_check(const struct producer_state *ps, const struct batch_producer_info *bi,
+			 int n, int64_t *first, int64_t *last, int32_t *epoch, int *bad)
+{
+	int dups = 0, i, rc;
+
+	*bad = -1;
+	for (i = 0; i < n; i++)
+		if (bi[i].producer_id >= 0 && !follows(bi, i)) {
+			*bad = i;
+			return -EILSEQ;
+		}
+	for (i = 0; i < n; i++) {
+		const struct producer_batch *k =
+			bi[i].producer_id >= 0 ? duplicate_of(ps, &bi[i]) : NULL;
+
+		if (!k)
+			continue;
+		if (dups == 0) {
+			*first = k->first_offset;
+			*bad = i;
+		}
+		*last = k->last_offset;
+		*epoch = k->leader_epoch;
+		dups++;
+	}
+	if (dups == n) {
+		*bad = -1;
+		return 1;
+	}
+	if (dups > 0)
+		return -EILSEQ; /* some sent again, not all: *bad the first */
+	for (i = 0; i < n; i++) {
+		if (bi[i].producer_id < 0 || prev_of(bi, i) >= 0)
+			continue;
+		rc = judge_first(ps, &bi[i]);
+		if (rc < 0) {
+			*bad = i;
+			return rc;
+		}
+	}
+	return 0;
 }
 
 /* The entry of id, made when missing. */

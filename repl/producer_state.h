@@ -5,21 +5,26 @@
  * Kafka client with enable.idempotence retries) is appended once.
  *
  * Per producer id: its epoch and the sequences and offsets of its last
- * PRODUCER_BATCHES batches in the log. A request's batches (one producer,
- * consecutive sequences) are judged, in this order (Kafka's
- * ProducerAppendInfo and findDuplicateBatch):
+ * PRODUCER_BATCHES batches in the log. A request's batches for a
+ * partition may come from several producers, and from none (Kafka's
+ * ProducerAppendInfo keeps one per producer); they are judged, in this
+ * order (Kafka's ProducerAppendInfo and findDuplicateBatch):
  *   1. no producer id (-1): appended, nothing kept;
- *   2. same epoch and every batch's (first, last) sequence equal to one of
- *      the kept batches: a duplicate, answered with the kept offsets and
- *      not appended;
- *   3. an epoch below the kept one: -ESTALE (INVALID_PRODUCER_EPOCH);
+ *   5. a producer's batches in one request must share its epoch and
+ *      follow each other: else -EILSEQ (checked first);
+ *   2. every batch of the request (so each has a producer id) of the
+ *      kept epoch and with (first, last) sequences equal to one of its
+ *      producer's kept batches: a duplicate, answered with the kept
+ *      offsets and not appended; only some of them: -EILSEQ;
+ *   3. each producer's first batch in the request: an epoch below the
+ *      kept one: -ESTALE (INVALID_PRODUCER_EPOCH);
  *   4. a newer epoch: its first sequence must be 0; the same epoch: the
  *      first sequence must follow the last kept one (wrapping past
  *      INT32_MAX to 0); an unknown producer may start anywhere (its
  *      batches may have gone with retention): else -EILSEQ
- *      (OUT_OF_ORDER_SEQUENCE_NUMBER), not appended;
- *   5. batches of one request must share producer and epoch and follow
- *      each other: else -EILSEQ.
+ *      (OUT_OF_ORDER_SEQUENCE_NUMBER), not appended.
+ * A refusal refuses the whole request (a partition's batches are appended
+ * all or none) and names the batch that broke the rule.
  *
  * Rebuilt from the log: the batch headers keep producer id, epoch and base
  * sequence, and followers keep the leader's batches unchanged, so a
@@ -81,9 +86,10 @@ void producer_state_clear(struct producer_state *ps);
  * them). 0: append them; 1: a duplicate, *first and *last the offsets
  * they were appended at, *epoch the leader epoch of that append (the
  * commit wait checks the record there is still that one); -ESTALE,
- * -EILSEQ as in the rules above. */
+ * -EILSEQ as in the rules above, with *bad the index of the batch that
+ * broke them (else -1). */
 int producer_state_check(const struct producer_state *ps, const struct batch_producer_info *bi,
-			 int n, int64_t *first, int64_t *last, int32_t *epoch);
+			 int n, int64_t *first, int64_t *last, int32_t *epoch, int *bad);
 /* Keeps appended batches (offsets and leader epoch filled in). Batches without a producer
  * id are skipped; an epoch other than the kept one starts the producer
  * over. 0 or -ENOMEM. */

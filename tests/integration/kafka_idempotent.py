@@ -5,6 +5,7 @@ batch v2 with its CRC-32C; the framing is kafka_raw.py's), for
 t_kafka_idempotent.sh: what a client's retry looks like on the wire.
 
     kafka_idempotent.py HOST:PORT TOPIC [PRODUCER_ID]
+    kafka_idempotent.py HOST:PORT TOPIC mix PID:NEXT_SEQ PID_NEW
 
 Asks InitProducerId for a producer id (or goes on as PRODUCER_ID, epoch 0), sends batch A (sequence 0, two
 records) and the very same bytes again, then batch B (sequence 2), then a
@@ -15,6 +16,15 @@ batch with sequence 9 (a gap). Prints one line per answer:
     A-again <error> <base offset>
     B <error> <base offset>
     gap <error> <base offset>
+
+With mix: one request for the partition holding two producers' batches
+(a new producer's sequence 0, then producer PID's next sequence,
+NEXT_SEQ), the same request again, and one whose first batch
+was sent before and whose second is new:
+
+    mix <error> <base offset>
+    mix-again <error> <base offset>
+    part <error> <base offset>
 """
 import struct
 import sys
@@ -30,6 +40,15 @@ def main():
     hostport, topic = sys.argv[1], sys.argv[2]
     host, port = hostport.rsplit(":", 1)
     c = Conn(host, int(port), timeout=30)
+    if len(sys.argv) > 3 and sys.argv[3] == "mix":
+        old_pid, seq = (int(x) for x in sys.argv[4].split(":"))
+        new_pid = int(sys.argv[5])
+        two = batch([b"mix-new"], new_pid, 0, 0) + batch([b"mix-old"], old_pid, 0, seq)
+        print("mix %d %d" % produce(c, topic, two))
+        print("mix-again %d %d" % produce(c, topic, two))
+        part = batch([b"mix-new"], new_pid, 0, 0) + batch([b"part"], old_pid, 0, seq + 1)
+        print("part %d %d" % produce(c, topic, part))
+        return
     if len(sys.argv) > 3:
         pid, epoch = int(sys.argv[3]), 0
     else:

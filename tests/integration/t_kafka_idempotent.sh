@@ -5,7 +5,7 @@
 # id is ever handed out twice); a batch sent again with the same producer
 # id, epoch and sequence (a client's retry, built byte by byte by
 # kafka_idempotent.py) is answered with its first offset and appended
-# once; a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER (45), nothing
+# once, also two producers' batches in one request; a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER (45), nothing
 # appended; kcat with enable.idempotence=true writes batches that carry
 # its producer id, as .dump shows, and so do kafkajs's (idempotent: true); after a restart the log's batch headers
 # still mark producer 0's batches as sent.
@@ -36,6 +36,17 @@ expect_eq "a sequence gap: OUT_OF_ORDER_SEQUENCE_NUMBER" "gap 45 -1" \
 	"$(echo "$out" | sed -n 5p)"
 expect_eq "t/0: each record once" "$(printf 'm0\nidem-1\nidem-2\nidem-3')" "$(cat "$MNT/t/0")"
 expect_ok "the refusal logged" grep -q "producer 0 epoch 0 sequence 9 refused: out of order" "$LOG"
+# Two producers' batches in one request for the partition (Kafka judges
+# each producer on its own): appended together, and once.
+out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" t mix 0:3 999 2>&1)
+echo "$out" | sed 's/^/# /'
+expect_eq "two producers in one request: appended" "mix 0 4" "$(echo "$out" | sed -n 1p)"
+expect_eq "the same request again: its first offset" "mix-again 0 4" \
+	"$(echo "$out" | sed -n 2p)"
+expect_eq "one batch sent before, one new: OUT_OF_ORDER_SEQUENCE_NUMBER" "part 45 -1" \
+	"$(echo "$out" | sed -n 3p)"
+expect_eq "t/0: both producers' records once" \
+	"$(printf 'm0\nidem-1\nidem-2\nidem-3\nmix-new\nmix-old')" "$(cat "$MNT/t/0")"
 expect_eq "the block kept in DATA/meta" \
 	'{"version":1,"broker":0,"block_start":"0","block_end":"999"}' \
 	"$(cat "$DATA/meta/latest_producer_id_block")"
@@ -55,7 +66,7 @@ export KAFKAJS_PATH
 if [ -d "$KAFKAJS_PATH" ]; then
 	off=$(timeout -k 5 "$MQ_TIMEOUT" node "$LIBDIR/kafkajs_produce.js" "$B" t \
 		'{"idempotent":true,"messages":[{"value":"j1"},{"value":"j2"}]}' 2>&1)
-	expect_eq "kafkajs idempotent: at the log end" "6" "$off"
+	expect_eq "kafkajs idempotent: at the log end" "8" "$off"
 	expect_ok ".dump: kafkajs's batch carries producer id 2 from sequence 0" \
 		grep -q "producerId: 2 producerEpoch: 0 baseSequence: 0 " \
 		"$MNT/t/.segments/0/00000000000000000000.dump"
@@ -70,7 +81,7 @@ mq_mount --config "$MQ_TMP/server.properties"
 out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" t 2>&1)
 expect_eq "after a restart: the first id of the next block" "pid 1000 0" \
 	"$(echo "$out" | sed -n 1p)"
-expect_eq "and batch A of producer 1000 is new (appended at the log end)" "A 0 8" \
+expect_eq "and batch A of producer 1000 is new (appended at the log end)" "A 0 10" \
 	"$(echo "$out" | sed -n 2p)"
 # The reopened log knows producer 0 from its batch headers: its batch A
 # sent again is still a duplicate.

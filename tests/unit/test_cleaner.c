@@ -559,6 +559,7 @@ static void test_producer_batches(void **state)
 	struct batch_producer_info b;
 	int64_t first, last;
 	int32_t e;
+	int bad;
 	/* 0..3: producer 7's first batch, k0 and k1 rewritten later, k10 and
 	 * k11 never: two runs survive. 4..7: its last batch, every key
 	 * rewritten later: kept whole. 8..10: producer 9's only batch, all
@@ -600,17 +601,17 @@ static void test_producer_batches(void **state)
 	producer_state_init(&ps);
 	assert_int_equal(producer_state_load(&ps, f->l, 2, fake_now, 86400000), 0);
 	b = (struct batch_producer_info){ .producer_id = 7, .base_sequence = 104, .records = 4 };
-	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e), 1);
+	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e, &bad), 1);
 	assert_int_equal(first, 4);
 	assert_int_equal(last, 7);
 	assert_int_equal(e, 1);
 	b = (struct batch_producer_info){ .producer_id = 9, .base_sequence = 0, .records = 3 };
-	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e), 1);
+	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e, &bad), 1);
 	assert_int_equal(first, 8);
 	b = (struct batch_producer_info){ .producer_id = 7, .base_sequence = 108, .records = 1 };
-	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e), 0);
+	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e, &bad), 0);
 	b.base_sequence = 110; /* a gap stays out of order */
-	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e), -EILSEQ);
+	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e, &bad), -EILSEQ);
 	producer_state_destroy(&ps);
 }
 

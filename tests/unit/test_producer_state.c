@@ -37,7 +37,8 @@ static int offer(struct producer_state *ps, struct batch_producer_info b, int64_
 		 int64_t *last)
 {
 	int32_t e;
-	int rc = producer_state_check(ps, &b, 1, first, last, &e);
+	int bad;
+	int rc = producer_state_check(ps, &b, 1, first, last, &e, &bad);
 
 	if (rc == 0)
 		assert_int_equal(producer_state_update(ps, &b, 1), 0);
@@ -120,6 +121,7 @@ static void test_wrap_and_chain(void **state)
 	struct batch_producer_info two[2];
 	int64_t f, l;
 	int32_t e;
+	int bad;
 
 	(void)state;
 	producer_state_init(&ps);
@@ -133,13 +135,75 @@ static void test_wrap_and_chain(void **state)
 	/* a request of two batches: they must follow each other */
 	two[0] = bat(8, 0, 0, 2, 10);
 	two[1] = bat(8, 0, 3, 1, 12);
-	assert_int_equal(producer_state_check(&ps, two, 2, &f, &l, &e), -EILSEQ);
+	assert_int_equal(producer_state_check(&ps, two, 2, &f, &l, &e, &bad), -EILSEQ);
 	two[1] = bat(8, 0, 2, 1, 12);
-	assert_int_equal(producer_state_check(&ps, two, 2, &f, &l, &e), 0);
+	assert_int_equal(producer_state_check(&ps, two, 2, &f, &l, &e, &bad), 0);
 	assert_int_equal(producer_state_update(&ps, two, 2), 0);
-	assert_int_equal(producer_state_check(&ps, two, 2, &f, &l, &e), 1);
+	assert_int_equal(producer_state_check(&ps, two, 2, &f, &l, &e, &bad), 1);
 	assert_int_equal(f, 10);
 	assert_int_equal(l, 12);
+	producer_state_destroy(&ps);
+}
+
+/* The request r of n batches is refused with rc, naming batch bad. */
+static void refused(const struct producer_state *ps, const struct batch_producer_info *r, int n,
+		    int rc, int bad)
+{
+	int64_t f, l;
+	int32_t e;
+	int b;
+
+	assert_int_equal(producer_state_check(ps, r, n, &f, &l, &e, &b), rc);
+	assert_int_equal(b, bad);
+}
+
+/* One request may hold batches of several producers, and batches without
+ * one (Kafka's ProducerAppendInfo per producer): each producer follows its
+ * own state and its own earlier batches in the request; a refusal names
+ * the batch. */
+static void test_two_producers_in_one_request(void **state)
+{
+	struct producer_state ps;
+	struct batch_producer_info r[4];
+	int64_t f = -1, l = -1;
+	int32_t e;
+	int bad;
+
+	(void)state;
+	producer_state_init(&ps);
+	assert_int_equal(offer(&ps, bat(7, 0, 0, 3, 100), &f, &l), 0);
+	assert_int_equal(offer(&ps, bat(9, 1, 0, 1, 103), &f, &l), 0);
+	r[0] = bat(7, 0, 3, 2, 104);
+	r[1] = bat(9, 1, 1, 1, 106);
+	r[2] = bat(-1, -1, -1, 1, 107);
+	r[3] = bat(7, 0, 5, 1, 108);
+	assert_int_equal(producer_state_check(&ps, r, 4, &f, &l, &e, &bad), 0);
+	assert_int_equal(bad, -1);
+	assert_int_equal(producer_state_update(&ps, r, 4), 0);
+	/* Sent again, the producers' batches only: a duplicate. */
+	assert_int_equal(producer_state_check(&ps, r, 2, &f, &l, &e, &bad), 1);
+	assert_int_equal(f, 104);
+	assert_int_equal(l, 106);
+	/* With a batch that has no producer it cannot be one, nor new. */
+	refused(&ps, r, 3, -EILSEQ, 0);
+	/* Producer 9 out of order, producer 7 in order: refused, batch 1. */
+	r[0] = bat(7, 0, 6, 1, 0);
+	r[1] = bat(9, 1, 5, 1, 0);
+	refused(&ps, r, 2, -EILSEQ, 1);
+	/* An older epoch of producer 9 after a good batch of 7. */
+	r[1] = bat(9, 0, 2, 1, 0);
+	refused(&ps, r, 2, -ESTALE, 1);
+	/* A producer's second batch in the request must follow its first,
+	 * with another producer's between them. */
+	r[1] = bat(9, 1, 2, 1, 0);
+	r[2] = bat(7, 0, 8, 1, 0);
+	refused(&ps, r, 3, -EILSEQ, 2);
+	r[2] = bat(7, 0, 7, 1, 0);
+	assert_int_equal(producer_state_check(&ps, r, 3, &f, &l, &e, &bad), 0);
+	/* A batch without a producer first, then a producer's. */
+	r[0] = bat(-1, -1, -1, 2, 0);
+	r[1] = bat(7, 0, 6, 1, 0);
+	assert_int_equal(producer_state_check(&ps, r, 2, &f, &l, &e, &bad), 0);
 	producer_state_destroy(&ps);
 }
 
@@ -217,6 +281,7 @@ static void test_rebuild_from_log(void **state)
 	struct batch_producer_info b;
 	int64_t f, l;
 	int32_t e;
+	int bad;
 
 	producer_state_init(&ps);
 	logfx_put(fx, 0, 3, 3); /* a mount's records: no producer */
@@ -231,19 +296,19 @@ static void test_rebuild_from_log(void **state)
 	assert_int_equal(producer_state_count(&ps), 2);
 	/* the newest 5 of producer 11 are known with their offsets */
 	b = bat(11, 0, 12, 2, -1);
-	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e), 1);
+	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e, &bad), 1);
 	assert_int_equal(f, 15);
 	assert_int_equal(l, 16);
 	assert_int_equal(e, 2); /* the leader epoch its batch was appended in */
 	b = bat(11, 0, 4, 2, -1);
-	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e), 1);
+	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e, &bad), 1);
 	assert_int_equal(f, 7);
 	b = bat(11, 0, 2, 2, -1); /* out of the window */
-	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e), -EILSEQ);
+	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e, &bad), -EILSEQ);
 	b = bat(11, 0, 14, 1, -1);
-	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e), 0);
+	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e, &bad), 0);
 	b = bat(12, 2, 0, 1, -1);
-	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e), -ESTALE);
+	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e, &bad), -ESTALE);
 	/* loaded once per leader epoch; another epoch loads again */
 	producer_state_update(&ps, &(struct batch_producer_info){ .producer_id = 99, .records = 1 },
 			      1);
@@ -256,7 +321,7 @@ static void test_rebuild_from_log(void **state)
 	assert_int_equal(producer_state_load(&ps, fx->l, 6, 1001 + 86400000, 86400000), 0);
 	assert_int_equal(producer_state_count(&ps), 0);
 	b = bat(11, 0, 77, 1, -1);
-	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e), 0);
+	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e, &bad), 0);
 	assert_int_equal(producer_state_load(&ps, fx->l, 7, 1000 + 86400000, 86400000), 0);
 	assert_int_equal(producer_state_count(&ps), 1); /* producer 11's last is at 1001 */
 	producer_state_destroy(&ps);
@@ -307,6 +372,7 @@ int main(void)
 		cmocka_unit_test(test_window_of_five),
 		cmocka_unit_test(test_epoch_bump),
 		cmocka_unit_test(test_wrap_and_chain),
+		cmocka_unit_test(test_two_producers_in_one_request),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test_setup_teardown(test_rebuild_from_log, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_encode_fields, setup, logfx_teardown),
