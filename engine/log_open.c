@@ -326,11 +326,17 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 		rc = -ENAMETOOLONG;
 		goto fail;
 	}
-	rc = io->mkdir(io->ctx, dir, 0755);
-	if (rc == -EEXIST)
-		rc = 0;
-	else if (rc == 0 && !create)
-		rc = -ENOENT;
+	/* Without create a missing log is -ENOENT and nothing is made: a
+	 * directory made here would be taken for an empty log next time. */
+	if (create) {
+		rc = io->mkdir(io->ctx, dir, 0755);
+		if (rc == -EEXIST)
+			rc = 0;
+	} else {
+		struct stat st;
+
+		rc = stat(dir, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	}
 	if (rc < 0)
 		goto fail;
 	int64_t t0 = now_mono_ms();
