@@ -312,6 +312,8 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 				    .retain = topics_cluster_retain,
 				    .config = topics_cluster_config,
 				    .incarnation = topics_cluster_incarnation,
+				    .fd_take = topics_cluster_fd_take,
+				    .fd_done = topics_cluster_fd_done,
 				    .arg = b },
 		};
 

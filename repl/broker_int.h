@@ -361,6 +361,8 @@ int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, cons
 			    uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc);
 int topics_cluster_incarnation(void *arg, const char *topic, int32_t partition,
 			       const char *topic_id);
+int topics_cluster_fd_take(void *arg, const char *topic, int n_partitions);
+void topics_cluster_fd_done(void *arg, int n_partitions);
 void topics_cluster_retain(void *arg, char **names, int n,
 			   bool (*still_there)(void *zarg, const char *topic), void *zarg);
 /* The cluster's overrides of topic (its /config/topics znode) applied to

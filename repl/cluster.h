@@ -111,6 +111,12 @@ struct cluster_topic_hooks {
 	 * partition's log when the topic here does not hold it and it
 	 * belongs to another id. 1 when it removed something, else 0. */
 	int (*incarnation)(void *arg, const char *topic, int32_t partition, const char *topic_id);
+	/* Room for a new replica log's files (the descriptor reserve, see
+	 * "Open files" in README.md): 0, then fd_done once they are open or
+	 * failed; -EMFILE refused (logged): the LeaderAndIsr answers
+	 * KAFKA_STORAGE_ERROR for it. NULL: no reserve. */
+	int (*fd_take)(void *arg, const char *topic, int n_partitions);
+	void (*fd_done)(void *arg, int n_partitions);
 	void *arg;
 };
 

@@ -270,10 +270,14 @@ static int logs_open(void *arg, const char *topic, int32_t partition, const char
 
 	lc.replica = true; /* see engine.h: its hw at open */
 	rc = logmgr_get_log(cr->local.m, topic, partition, &lc, false, &s->l);
-	if (rc == -ENOENT) {
+	if (rc == -ENOENT && h->fd_take && h->fd_take(h->arg, topic, 1) < 0) {
+		rc = -EMFILE; /* KAFKA_STORAGE_ERROR: the controller leaves it out */
+	} else if (rc == -ENOENT) {
 		new_log_config(cr, topic, &lc);
 		lc.replica = true;
 		rc = logmgr_get_log(cr->local.m, topic, partition, &lc, true, &s->l);
+		if (h->fd_done)
+			h->fd_done(h->arg, 1);
 	}
 	if (rc == 0 && topic_id[0])
 		rc = topic_id_keep(cr, topic, partition, topic_id);
@@ -561,7 +565,7 @@ static int call_once(struct net_client *c, int16_t api, encode_fn enc, const voi
 /* Sends one request to broker id, on a new connection once more if the
  * first fails. Broker id's sender thread only (its connection). */
 static int channel_send(struct cluster_repl *cr, int32_t id, int64_t epoch, int16_t api,
-			encode_fn enc, const void *req, check_fn check)
+			encode_fn enc, const void *req, check_fn check, void *out)
 {
 	int rc = -ENOTCONN;
 
@@ -570,7 +574,7 @@ static int channel_send(struct cluster_repl *cr, int32_t id, int64_t epoch, int1
 
 		if (!c)
 			break;
-		rc = call_once(c, api, enc, req, check, NULL);
+		rc = call_once(c, api, enc, req, check, out);
 		if (rc == 0 || rc == -EPROTO)
 			break;
 		conn_drop(cr, id);
@@ -631,14 +635,65 @@ static int enc_lisr(struct kbuf_w *w, int16_t v, const void *req)
 	return proto_lisr_req_encode(w, v, req);
 }
 
+/* A LeaderAndIsr answer's partitions, named (check_lisr for ch_lisr):
+ * those the broker could not host (KAFKA_STORAGE_ERROR) and those it
+ * took. */
+struct lisr_answer {
+	const struct proto_lisr_req *req; /* names the v5+ answer's topic ids */
+	struct controller_tp *failed, *ok;
+	int n_failed, n_ok;
+};
+
+static void answer_add(struct lisr_answer *a, struct kstr topic, int32_t partition, int16_t err)
+{
+	struct controller_tp *tp;
+
+	if (err == PROTO_ERR_KAFKA_STORAGE_ERROR)
+		tp = &a->failed[a->n_failed++];
+	else if (err == PROTO_ERR_NONE)
+		tp = &a->ok[a->n_ok++];
+	else
+		return;
+	snprintf(tp->topic, sizeof(tp->topic), "%.*s", (int)topic.len, topic.ptr);
+	tp->partition = partition;
+}
+
+/* The request's name of a topic id (v5+ answers name topics by id). */
+static struct kstr lisr_topic_name(const struct proto_lisr_req *req, const uint8_t *id)
+{
+	for (int i = 0; i < req->n_topics; i++)
+		if (!memcmp(req->topic_states[i].topic_id, id, 16))
+			return req->topic_states[i].topic_name;
+	return KSTR_NULL;
+}
+
 static int check_lisr(struct net_resp *resp, int16_t v, void *out)
 {
 	struct proto_lisr_resp r = { 0 };
-	int rc = proto_lisr_resp_decode(&resp->body, v, &r);
+	struct lisr_answer *a = out;
+	int rc = proto_lisr_resp_decode(&resp->body, v, &r), n = 0, i, j;
 
-	(void)out;
 	if (rc == 0 && r.error_code)
 		rc = -EPROTO;
+	if (rc == 0 && a) {
+		n = r.n_partition_errors;
+		for (i = 0; i < r.n_topics; i++)
+			n += r.topics[i].n_partition_errors;
+		a->failed = calloc((size_t)n + 1, sizeof(*a->failed));
+		a->ok = calloc((size_t)n + 1, sizeof(*a->ok));
+		if (!a->failed || !a->ok)
+			n = 0; /* nothing learnt: the next answer tells */
+	}
+	for (i = 0; i < n && i < r.n_partition_errors; i++)
+		answer_add(a, r.partition_errors[i].topic_name,
+			   r.partition_errors[i].partition_index, r.partition_errors[i].error_code);
+	for (i = 0; n > 0 && i < r.n_topics; i++) {
+		struct kstr name = lisr_topic_name(a->req, r.topics[i].topic_id);
+
+		for (j = 0; name.ptr && j < r.topics[i].n_partition_errors; j++)
+			answer_add(a, name, r.topics[i].partition_errors[j].partition_index,
+				   r.topics[i].partition_errors[j].error_code);
+	}
 	proto_lisr_resp_free(&r);
 	return rc;
 }
@@ -653,7 +708,9 @@ static int ch_lisr(void *arg, int32_t id, int64_t broker_epoch, int32_t controll
 		.broker_epoch = broker_epoch,
 		.type = PROTO_LISR_INCREMENTAL,
 	};
+	struct lisr_answer ans = { .req = &req };
 	struct proto_part_state *parts = NULL;
+	struct controller *ctl = ctl_get(cr);
 	int rc;
 
 	rc = topic_states(states, n, &req.topic_states, &parts);
@@ -661,7 +718,14 @@ static int ch_lisr(void *arg, int32_t id, int64_t broker_epoch, int32_t controll
 		return rc;
 	req.n_topics = rc;
 	rc = channel_send(cr, id, broker_epoch, PROTO_API_LEADER_AND_ISR, enc_lisr, &req,
-			  check_lisr);
+			  check_lisr, &ans);
+	/* Kafka's LeaderAndIsrResponseReceived: the replicas it could not
+	 * host go offline there (controller.h). */
+	if (rc == 0 && ctl && (ans.n_failed || ans.n_ok))
+		controller_lisr_answer(ctl, id, broker_epoch, ans.failed, ans.n_failed, ans.ok,
+				       ans.n_ok);
+	free(ans.failed);
+	free(ans.ok);
 	free(req.topic_states);
 	free(parts);
 	return rc;
@@ -704,7 +768,7 @@ static int ch_um(void *arg, int32_t id, int64_t broker_epoch, int32_t controller
 	if (rc >= 0) {
 		req.n_topics = rc;
 		rc = channel_send(cr, id, broker_epoch, PROTO_API_UPDATE_METADATA, enc_um, &req,
-				  check_um);
+				  check_um, NULL);
 	}
 	free(req.live_brokers);
 	free(req.topic_states);
@@ -763,7 +827,8 @@ static int ch_stop(void *arg, int32_t id, int64_t broker_epoch, int32_t controll
 	}
 	req.n_topics = nt;
 	req.topics = t;
-	rc = channel_send(cr, id, broker_epoch, PROTO_API_STOP_REPLICA, enc_stop, &req, check_stop);
+	rc = channel_send(cr, id, broker_epoch, PROTO_API_STOP_REPLICA, enc_stop, &req, check_stop,
+			  NULL);
 	free(t);
 	free(p);
 	return rc;

@@ -52,6 +52,9 @@
  *                                 following the rest and leaves their ISRs
  *   leader.imbalance timer        ctrl_on_rebalance: preferred elections
  *                                 for the brokers above the imbalance
+ *   LeaderAndIsr answers          ctrl_on_answers: replicas a broker could
+ *   (controller_lisr_answer)      not host go offline there and their
+ *                                 partitions elect without them
  *
  * INVARIANTS
  *   1. Only the event thread calls zkc or the channel and touches the
@@ -69,6 +72,11 @@
  *      broker's registration names ineligible (an unclean restart not
  *      caught up yet: Kafka's KIP-966), unless
  *      unclean.leader.election.enable (then logged as possible data loss).
+ *      A replica its broker answered it cannot host (KAFKA_STORAGE_ERROR
+ *      to a LeaderAndIsr: its log did not open) counts as dead for its
+ *      partition until that broker takes it or its life ends (Kafka's
+ *      replicasOnOfflineDirs, KIP-112): it neither leads nor stays in
+ *      the ISR.
  *   5. The controller never empties an ISR: a dead sole member stays, and
  *      the partition is offline (leader -1) until it returns.
  *   6. The channel hears a state only after it is written, only while
@@ -357,6 +365,26 @@ enum {
 	EV_DELETIONS = 1 << 3,
 	EV_ISR_CHANGE = 1 << 4,
 	EV_EXPIRED = 1 << 5,
+	EV_ANSWERS = 1 << 6, /* LeaderAndIsr answers queued (ctl->answers) */
+};
+
+/* A broker's answer to a LeaderAndIsr (controller_lisr_answer), queued
+ * for the event thread: one allocation, the partitions after it. */
+struct ctrl_answer {
+	struct ctrl_answer *next;
+	int32_t broker_id;
+	int64_t broker_epoch;
+	int n_failed, n_ok;
+	struct controller_tp tps[]; /* the failed ones, then the ok ones */
+};
+
+/* A replica its broker could not host (KAFKA_STORAGE_ERROR in its
+ * LeaderAndIsr answer: its log did not open), for that life of the broker
+ * (Kafka's replicasOnOfflineDirs). */
+struct ctrl_offline {
+	int32_t broker_id;
+	int64_t broker_epoch;
+	struct controller_tp tp;
 };
 
 /* Events a caller waits for (on its stack). */
@@ -402,6 +430,7 @@ struct ctrl_inel {
 };
 
 #define PARTITION_INEL_MAX 64  /* ineligible replicas of one partition looked at */
+#define PARTITION_LIVE_MAX 256 /* live brokers an election without offline replicas takes */
 #define CTRL_RETRY_MS      200 /* back-off before re-entering the election */
 #define CTRL_WRITE_TRIES   5   /* re-reads of a state that keeps changing */
 
@@ -415,6 +444,8 @@ struct controller {
 	bool closed;          /* stopped: callbacks and calls are refused */
 	int pending;
 	struct ctrl_call *calls, **calls_tail;
+	struct ctrl_answer *answers; /* queued, oldest first */
+	struct ctrl_answer **answers_tail;
 	struct controller_info info;
 
 	/* Event thread only (invariant 1). */
@@ -432,6 +463,14 @@ struct controller {
 	 * one (broker, topic, partition) per entry, in the order read. */
 	struct ctrl_inel *inel;
 	int n_inel;
+	/* Replicas their brokers answered they cannot host: such a replica
+	 * counts as dead for its partition's elections and ISR until its
+	 * broker answers that it took it, or that broker's life ends. Kept
+	 * in memory only, as Kafka's: a new controller learns them again
+	 * from the answers to the LeaderAndIsr it sends every broker when it
+	 * takes over (the one exception to invariant 7). */
+	struct ctrl_offline *offline;
+	int n_offline;
 	struct zkmeta_topic *topics;
 	int n_topics;
 	int64_t retry_at_ms;     /* 0: no retry due */
@@ -531,6 +570,9 @@ static void ctrl_clear_cache(struct controller *ctl)
 	inel_free(ctl->inel, ctl->n_inel);
 	ctl->inel = NULL;
 	ctl->n_inel = 0;
+	free(ctl->offline);
+	ctl->offline = NULL;
+	ctl->n_offline = 0;
 }
 
 /* ACTIVE -> CANDIDATE: forget everything (invariant 7); stale watches
@@ -622,6 +664,49 @@ static int64_t ctrl_broker_epoch(const struct controller *ctl, int32_t id)
 static bool ctrl_is_shutting(const struct controller *ctl, int32_t id)
 {
 	return has(ctl->shutting, ctl->n_shutting, id);
+}
+
+/* Whether broker id, in its current life, answered that it cannot host
+ * (t, p). */
+static bool ctrl_is_offline(const struct controller *ctl, int32_t id, int t, int32_t p)
+{
+	for (int i = 0; i < ctl->n_offline; i++) {
+		const struct ctrl_offline *o = &ctl->offline[i];
+
+		if (o->broker_id == id && o->tp.partition == p &&
+		    o->broker_epoch == ctrl_broker_epoch(ctl, id) &&
+		    !strcmp(o->tp.topic, ctl->topics[t].name))
+			return true;
+	}
+	return false;
+}
+
+/* Whether some live broker cannot host (t, p). */
+static bool ctrl_offline_here(const struct controller *ctl, int t, int32_t p)
+{
+	for (int i = 0; i < ctl->n_offline; i++)
+		if (ctrl_is_offline(ctl, ctl->offline[i].broker_id, t, p))
+			return true;
+	return false;
+}
+
+/* Drops the marks of brokers no longer in the life they were made in, and
+ * those of topic (NULL: none), for a topic deleted (a topic made again
+ * under the name starts with none). */
+static void ctrl_offline_purge(struct controller *ctl, const char *topic)
+{
+	int k = 0;
+
+	for (int i = 0; i < ctl->n_offline; i++) {
+		const struct ctrl_offline *o = &ctl->offline[i];
+
+		if (o->broker_epoch != ctrl_broker_epoch(ctl, o->broker_id))
+			continue;
+		if (topic && !strcmp(o->tp.topic, topic))
+			continue;
+		ctl->offline[k++] = *o;
+	}
+	ctl->n_offline = k;
 }
 
 /* LeaderAndIsr for (t, p) to one replica. */
@@ -879,10 +964,22 @@ static int ctrl_decide(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 	bool unclean = false, recovery = false;
 	int rc;
 
+	int32_t live[PARTITION_LIVE_MAX];
+
 	for (int i = 0; i < ctl->n_inel && b.n_ineligible < PARTITION_INEL_MAX; i++)
 		if (ctl->inel[i].tp.partition == p &&
 		    !strcmp(ctl->inel[i].tp.topic, ctl->topics[t].name))
 			inel[b.n_ineligible++] = ctl->inel[i].broker_id;
+	/* A replica its broker cannot host is dead for this partition. */
+	if (ctrl_offline_here(ctl, t, p) && ctl->n_live <= PARTITION_LIVE_MAX) {
+		int n = 0;
+
+		for (int i = 0; i < ctl->n_live; i++)
+			if (!ctrl_is_offline(ctl, ctl->live[i], t, p))
+				live[n++] = ctl->live[i];
+		b.live = live;
+		b.n_live = n;
+	}
 
 	switch (kind) {
 	case ELECT_SHUTDOWN:
@@ -1336,6 +1433,7 @@ static int ctrl_delete_topic(struct controller *ctl, const char *name, struct ct
 	if (rc)
 		return rc;
 	mq_log(MQ_INFO, "controller: topic %s deleted", name);
+	ctrl_offline_purge(ctl, name);
 	if (t >= 0) {
 		zkmeta_topic_clear(&ctl->topics[t]);
 		memmove(&ctl->topics[t], &ctl->topics[t + 1],
@@ -1557,6 +1655,87 @@ static int ctrl_on_controlled_shutdown(struct controller *ctl, int32_t broker_id
 
 /* leader.imbalance.check: preferred elections for the partitions of every
  * broker above leader.imbalance.per.broker.percentage. */
+/* The answers queued so far, oldest first, taken off the queue. */
+static struct ctrl_answer *answers_take(struct controller *ctl)
+{
+	struct ctrl_answer *list;
+
+	pthread_mutex_lock(&ctl->lock);
+	list = ctl->answers;
+	ctl->answers = NULL;
+	ctl->answers_tail = &ctl->answers;
+	pthread_mutex_unlock(&ctl->lock);
+	return list;
+}
+
+/* One broker's answer, for its current life: the partitions it took are
+ * hosted again; each it could not host, newly so, goes offline there and
+ * its partition elects again without it (a leader gives way to another
+ * in-sync replica, a follower leaves the ISR; the last ISR member stays,
+ * invariant 5). */
+static int answer_apply(struct controller *ctl, const struct ctrl_answer *a, struct ctrl_batch *b)
+{
+	const struct controller_tp *failed = a->tps, *ok = a->tps + a->n_failed;
+	int i, k, rc;
+
+	for (i = 0; i < a->n_ok; i++)
+		for (k = 0; k < ctl->n_offline; k++) {
+			struct ctrl_offline *o = &ctl->offline[k];
+
+			if (o->broker_id != a->broker_id || o->tp.partition != ok[i].partition ||
+			    strcmp(o->tp.topic, ok[i].topic))
+				continue;
+			mq_log(MQ_INFO, "controller: broker %d hosts %s-%d again", a->broker_id,
+			       ok[i].topic, ok[i].partition);
+			ctl->offline[k] = ctl->offline[--ctl->n_offline];
+			break;
+		}
+	for (i = 0; i < a->n_failed; i++) {
+		int t = find_topic(ctl, failed[i].topic);
+		struct ctrl_offline *o;
+
+		if (t < 0 || failed[i].partition < 0 ||
+		    failed[i].partition >= ctl->topics[t].assignment.n_partitions ||
+		    ctrl_is_offline(ctl, a->broker_id, t, failed[i].partition))
+			continue;
+		o = realloc(ctl->offline, ((size_t)ctl->n_offline + 1) * sizeof(*o));
+		if (!o)
+			return -ENOMEM;
+		ctl->offline = o;
+		ctl->offline[ctl->n_offline++] = (struct ctrl_offline){
+			.broker_id = a->broker_id, .broker_epoch = a->broker_epoch, .tp = failed[i]
+		};
+		mq_log(MQ_WARN,
+		       "controller: broker %d cannot host %s-%d (KAFKA_STORAGE_ERROR: its log did "
+		       "not open); its replica is offline until it takes it or restarts, and the "
+		       "partition elects without it",
+		       a->broker_id, failed[i].topic, failed[i].partition);
+		rc = ctrl_change(ctl, t, failed[i].partition, ELECT_LIVE, b);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Kafka's LeaderAndIsrResponseReceived, for the answers queued since the
+ * last run. */
+static int ctrl_on_answers(struct controller *ctl, struct ctrl_batch *b)
+{
+	struct ctrl_answer *list = answers_take(ctl);
+	int rc = 0;
+
+	ctrl_offline_purge(ctl, NULL);
+	while (list) {
+		struct ctrl_answer *a = list;
+
+		list = a->next;
+		if (rc == 0 && a->broker_epoch == ctrl_broker_epoch(ctl, a->broker_id))
+			rc = answer_apply(ctl, a, b);
+		free(a);
+	}
+	return rc;
+}
+
 static int ctrl_on_rebalance(struct controller *ctl, struct ctrl_batch *b)
 {
 	int32_t *pref, *lead, *over;
@@ -1778,6 +1957,20 @@ static void ctrl_timers(struct controller *ctl, struct ctrl_batch *b)
 	}
 }
 
+/* Answers to the LeaderAndIsr of an earlier office: its successor sends
+ * its own to every broker. */
+static void answers_drop(struct controller *ctl)
+{
+	struct ctrl_answer *list = answers_take(ctl);
+
+	while (list) {
+		struct ctrl_answer *a = list;
+
+		list = a->next;
+		free(a);
+	}
+}
+
 /* Kafka's ControllerEventManager: one event at a time. */
 static void *ctrl_thread(void *arg)
 {
@@ -1834,6 +2027,12 @@ static void *ctrl_thread(void *arg)
 			ctrl_run(ctl, &b, ctrl_on_deletions, "topic deletion");
 		if (bits & EV_ISR_CHANGE)
 			ctrl_run(ctl, &b, ctrl_on_isr_change, "ISR change");
+		if (bits & EV_ANSWERS) {
+			if (ctl->state == CTRL_ACTIVE)
+				ctrl_run(ctl, &b, ctrl_on_answers, "LeaderAndIsr answers");
+			else
+				answers_drop(ctl);
+		}
 		ctrl_timers(ctl, &b);
 		ctrl_publish(ctl);
 	}
@@ -1876,6 +2075,7 @@ int controller_start(struct zkc *zkc, const struct controller_config *cfg,
 	ctl->zkc = zkc;
 	ctl->state = CTRL_CANDIDATE;
 	ctl->calls_tail = &ctl->calls;
+	ctl->answers_tail = &ctl->answers;
 	ctl->info.controller_id = -1;
 	ctl->pending = EV_ELECT;
 	pthread_mutex_init(&ctl->lock, NULL);
@@ -1914,6 +2114,12 @@ void controller_free(struct controller *ctl)
 	if (!ctl)
 		return;
 	ctrl_clear_cache(ctl);
+	while (ctl->answers) {
+		struct ctrl_answer *a = ctl->answers;
+
+		ctl->answers = a->next;
+		free(a);
+	}
 	pthread_cond_destroy(&ctl->cond);
 	pthread_mutex_destroy(&ctl->lock);
 	zkwatch_destroy(&ctl->topic_watches);
@@ -1928,6 +2134,42 @@ int controller_reconnect(struct controller *ctl, struct zkc *zkc)
 	if (!zkc)
 		return -EINVAL;
 	return ctrl_call(ctl, &call);
+}
+
+int controller_lisr_answer(struct controller *ctl, int32_t broker_id, int64_t broker_epoch,
+			   const struct controller_tp *failed, int n_failed,
+			   const struct controller_tp *ok, int n_ok)
+{
+	struct ctrl_answer *a;
+
+	if (!ctl || n_failed < 0 || n_ok < 0)
+		return -EINVAL;
+	if (n_failed == 0 && n_ok == 0)
+		return 0;
+	a = malloc(sizeof(*a) + ((size_t)n_failed + (size_t)n_ok) * sizeof(a->tps[0]));
+	if (!a)
+		return -ENOMEM;
+	a->next = NULL;
+	a->broker_id = broker_id;
+	a->broker_epoch = broker_epoch;
+	a->n_failed = n_failed;
+	a->n_ok = n_ok;
+	if (n_failed)
+		memcpy(a->tps, failed, (size_t)n_failed * sizeof(*failed));
+	if (n_ok)
+		memcpy(a->tps + n_failed, ok, (size_t)n_ok * sizeof(*ok));
+	pthread_mutex_lock(&ctl->lock);
+	if (ctl->closed) {
+		pthread_mutex_unlock(&ctl->lock);
+		free(a);
+		return -ESHUTDOWN;
+	}
+	*ctl->answers_tail = a;
+	ctl->answers_tail = &a->next;
+	ctl->pending |= EV_ANSWERS;
+	pthread_cond_broadcast(&ctl->cond);
+	pthread_mutex_unlock(&ctl->lock);
+	return 0;
 }
 
 int controller_controlled_shutdown(struct controller *ctl, int32_t broker_id,

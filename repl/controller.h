@@ -242,6 +242,19 @@ struct controller_tp {
 	int32_t partition;
 };
 
+/* A broker's answer to a LeaderAndIsr sent to it in its life
+ * broker_epoch (Kafka's LeaderAndIsrResponseReceived): the partitions
+ * whose replica it cannot host (KAFKA_STORAGE_ERROR: its log did not
+ * open, out of descriptors or an I/O error) and those it took (NONE).
+ * Each of the first is offline on that broker, in that life, until an
+ * answer names it among the second: its partition elects again without
+ * it (another in-sync replica leads; it leaves the ISR). Queued for the
+ * event thread; any thread (the channel's senders). 0, -ENOMEM,
+ * -ESHUTDOWN. */
+int controller_lisr_answer(struct controller *ctl, int32_t broker_id, int64_t broker_epoch,
+			   const struct controller_tp *failed, int n_failed,
+			   const struct controller_tp *ok, int n_ok);
+
 /* A broker asks to shut down (Kafka's ControlledShutdown request). Of
  * its partitions with more than one replica, the controller moves those
  * it leads to other in-sync replicas (which are told first), and stops

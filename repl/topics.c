@@ -383,6 +383,16 @@ int broker_fd_room(struct broker *b, const char *name, int nparts, const char *w
 	return rc;
 }
 
+int topics_cluster_fd_take(void *arg, const char *topic, int n_partitions)
+{
+	return broker_fd_room(arg, topic, n_partitions, "replica");
+}
+
+void topics_cluster_fd_done(void *arg, int n_partitions)
+{
+	broker_fd_room_done(arg, n_partitions);
+}
+
 int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
 			struct topic **out)
 {
@@ -475,7 +485,7 @@ int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, cons
 	struct topic_config tc;
 	struct topic *t;
 	char err[256] = "";
-	int rc;
+	int rc = -ENOENT, n_local = 0;
 
 	if (!topic_name_valid(topic) || n_partitions <= 0)
 		return -EINVAL;
@@ -485,8 +495,23 @@ int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, cons
 	if (topic_config_of_overrides(&b->cfg, zc, &tc, err, sizeof(err)) < 0)
 		mq_log_limited(MQ_WARN, "topic %s: /config/topics/%s: %s; made with the defaults",
 			       topic, topic, err);
-	rc = topic_create_local(b, topic, uid, gid, mode, &tc, n_partitions, local, NULL);
-	if (rc != -EEXIST || broker_topic_get(b, topic, &t) < 0)
+	if (broker_topic_get(b, topic, &t) == 0) {
+		topic_put(t);
+	} else {
+		/* A topic new here opens its local replicas' files: within
+		 * the descriptor reserve, as a creation here is. Refused, the
+		 * replicas' LeaderAndIsr finds no room either and answers
+		 * KAFKA_STORAGE_ERROR: the controller leaves them out. */
+		for (int p = 0; p < n_partitions; p++)
+			n_local += local && local[p];
+		if (broker_fd_room(b, topic, n_local, "replica") < 0)
+			return -EMFILE;
+		rc = topic_create_local(b, topic, uid, gid, mode, &tc, n_partitions, local, NULL);
+		broker_fd_room_done(b, n_local);
+		if (rc != -EEXIST)
+			return rc;
+	}
+	if (broker_topic_get(b, topic, &t) < 0)
 		return rc;
 	/* Known here: its assignment may have grown (CreatePartitions), and
 	 * a replica of it may still lack its log here. */

@@ -1137,6 +1137,49 @@ static void test_ineligible_not_elected(void **state)
 	cluster_stop();
 }
 
+/* A replica whose broker answers KAFKA_STORAGE_ERROR to a LeaderAndIsr
+ * (its log did not open) is offline there (Kafka's KIP-112): the
+ * partition it leads elects another in-sync replica and it leaves the
+ * ISR. An answer from an earlier life of the broker changes nothing. Once
+ * it answers that it took the partition, it may lead again. */
+static void test_storage_error_moves_leader(void **state)
+{
+	int32_t r[] = { 3, 2, 1 };
+	struct controller_tp tp = { "disk", 0 };
+	struct zk_partition_state s;
+	struct node *a;
+	int64_t be;
+
+	(void)state;
+	cluster_start("/t_storage", 1, false);
+	a = wait_active();
+	create_topic(nodes[1].zkc, "disk", r, 1, 3);
+	wait_created(nodes[1].zkc, "disk", 1);
+	assert_true(rec_wait(&a->rec, REC_LISR, 3, "disk", 0, 3, 0));
+	be = rec_broker_epoch(&a->rec, 3, "disk", 0, 0);
+	assert_true(be > 0);
+	/* Another life's answer first: ignored, so one election follows. */
+	assert_int_equal(controller_lisr_answer(a->ctl, 3, be + 1, &tp, 1, NULL, 0), 0);
+	assert_int_equal(controller_lisr_answer(a->ctl, 3, be, &tp, 1, NULL, 0), 0);
+	wait_state(nodes[1].zkc, "disk", 0, 1, 2, &s, NULL);
+	assert_int_equal(s.leader_epoch, 1);
+	expect_isr(&s, (int32_t[]){ 2, 1 }, 2);
+	zk_partition_state_clear(&s);
+	/* Broker 3 hears the new state too, and says it again: nothing more. */
+	assert_true(rec_wait(&a->rec, REC_LISR, 3, "disk", 0, 2, 1));
+	assert_int_equal(controller_lisr_answer(a->ctl, 3, be, &tp, 1, NULL, 0), 0);
+	/* It took it after all: back in the ISR once the leader says so, and
+	 * the first in order to lead when the leader dies. */
+	assert_int_equal(controller_lisr_answer(a->ctl, 3, be, NULL, 0, &tp, 1), 0);
+	leader_sets_isr(nodes[2].zkc, "disk", 0, (int32_t[]){ 2, 1, 3 }, 3);
+	assert_true(rec_wait_isr(&a->rec, 3, "disk", 0, 3));
+	node_kill(&nodes[2]);
+	wait_state(nodes[1].zkc, "disk", 0, 2, 3, &s, NULL);
+	assert_int_equal(s.leader_epoch, 2);
+	zk_partition_state_clear(&s);
+	cluster_stop();
+}
+
 /* A broker restarts while the controller is busy: when the controller
  * looks, the same id is registered, by a new session. It must not take
  * that for "nothing happened": the restarted broker lost its leaderships
@@ -1462,6 +1505,7 @@ int main(void)
 		cmocka_unit_test(test_controlled_shutdown),
 		cmocka_unit_test(test_bounced_broker),
 		cmocka_unit_test(test_ineligible_not_elected),
+		cmocka_unit_test(test_storage_error_moves_leader),
 		cmocka_unit_test(test_broker_watches_bounded),
 		cmocka_unit_test(test_failover),
 		cmocka_unit_test(test_fenced_write_resigns),
