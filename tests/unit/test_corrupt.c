@@ -178,6 +178,15 @@ static void test_flipped_byte(void **state)
 	int64_t v;
 	assert_int_equal(log_pos_to_offset(f->l, line_pos[bad], &v), -EBADMSG);
 	assert_int_equal(log_offset_to_pos(f->l, bad, &v), -EBADMSG);
+	/* Where the reads above stopped, the end of what a reader was given
+	 * (a group's commit): the bad batch's base offset, from its .lines
+	 * entry. Inside the batch, no record can be told: still -EBADMSG. */
+	v = -1;
+	assert_int_equal(log_pos_to_offset_bound(f->l, line_pos[bad], &v), 0);
+	assert_int_equal(v, bad);
+	assert_int_equal(log_pos_to_offset_bound(f->l, line_pos[bad] + 1, &v), -EBADMSG);
+	assert_int_equal(log_pos_to_offset_bound(f->l, line_pos[bad - 1], &v), 0);
+	assert_int_equal(v, bad - 1);
 
 	/* The cleaner refuses and rewrites nothing. */
 	int64_t *b0, *b1;
@@ -611,6 +620,11 @@ static void recover_undecodable(struct logfx *f, enum bad_kind kind, int after, 
 		assert_int_equal(log_offset_to_pos(f->l, o, &v), err);
 	for (int64_t p = line_pos[before]; p < p_after; p++)
 		assert_int_equal(log_pos_to_offset(f->l, p, &v), err);
+	/* Where a reader stops, its first byte: the batch's base offset. */
+	assert_int_equal(log_pos_to_offset_bound(f->l, line_pos[before], &v), 0);
+	assert_int_equal(v, before);
+	for (int64_t p = line_pos[before] + 1; p < p_after; p++)
+		assert_int_equal(log_pos_to_offset_bound(f->l, p, &v), err);
 	if (after > 0) {
 		assert_int_equal(log_offset_to_pos(f->l, first_after, &v), 0);
 		assert_int_equal(v, p_after);
