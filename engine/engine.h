@@ -296,7 +296,10 @@ struct log_state {
 	 * -EIO until one manages the cut first. */
 	int64_t fence;
 	int64_t corrupt_batches; /* since open: batches readers found corrupt */
-	bool dropped;            /* logmgr_drop_log dropped it (log_dropped) */
+	/* Every batch with a line below it was checked whole since open (read
+	 * or written); >= line_end: the log holds no bad batch. */
+	int64_t line_checked;
+	bool dropped; /* logmgr_drop_log dropped it (log_dropped) */
 };
 
 struct log;
