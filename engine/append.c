@@ -114,6 +114,7 @@ int log_write_batchesv(struct log *l, const struct iovec *iov, int niov,
 		       const struct batch_meta *meta, int nb, int64_t now)
 {
 	size_t off = 0;
+	int64_t line0 = log_line_end(l);
 
 	for (int i = 0; i < nb;) {
 		struct seg *s = log_active(l);
@@ -142,6 +143,8 @@ int log_write_batchesv(struct log *l, const struct iovec *iov, int niov,
 		i = j;
 	}
 	pos_hint_note(l, meta, nb);
+	/* Every path here checked its batches first (corrupt.c). */
+	log_checked_locked(l, line0, log_line_end(l));
 	return 0;
 }
 

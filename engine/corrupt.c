@@ -18,6 +18,29 @@
  *
  * Threads: lock-free (atomics only), so it may be called with the log's
  * lock held (lookups) or not (the cursor, the cleaner, .dump).
+ *
+ * Checked batches. A batch is only found bad when a reader decodes it, and
+ * a clean open decodes none, so a log opened from disk may hold bad batches
+ * nobody has met yet. A reader through the kernel's page cache cannot
+ * stop at one: the kernel asks for whole pages and takes a short reply for
+ * the end of the file, so its read that meets one fails whole, records
+ * before it included. l->line_checked says how much is known good: every
+ * batch with a line below it was checked whole since the log was opened.
+ *   - At open it is the line base of the first segment (nothing checked),
+ *     or the line end when the log holds no record.
+ *   - An append (log_write_batchesv) writes batches it has checked (every
+ *     path encodes or decodes them first): when the mark was at the line
+ *     end, it follows the append.
+ *   - A read of the line view returns only records of batches checked
+ *     whole: when the mark is inside what it returned, the mark moves to
+ *     its end (log_checked_read). A read that starts above the mark moves
+ *     nothing: the batches between are unknown.
+ * It never passes a bad batch (no read returns a byte of one), and a
+ * truncation or a reset needs nothing: what the positions above the new
+ * end hold next is appended. So line_checked >= line_end says the log
+ * holds no bad batch: log_state.line_checked, which decides whether a
+ * partition file may be read through the page cache (repl/topic_read.c,
+ * topic_line_whole).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -71,4 +94,24 @@ void log_set_corrupt_listener(struct log *l, log_corrupt_fn *fn, void *arg)
 {
 	l->corrupt_arg = arg;
 	__atomic_store_n(&l->corrupt_fn, fn, __ATOMIC_RELEASE);
+}
+
+void log_checked_locked(struct log *l, int64_t from, int64_t to)
+{
+	int64_t at = atomic_load(&l->line_checked);
+
+	if (at >= from && at < to)
+		atomic_store(&l->line_checked, to);
+}
+
+void log_checked_read(struct log *l, int64_t from, int64_t to)
+{
+	int64_t at = atomic_load(&l->line_checked);
+
+	/* The common case, a log checked to its end, takes no lock. */
+	if (at < from || at >= to)
+		return;
+	pthread_mutex_lock(&l->lock);
+	log_checked_locked(l, from, to);
+	pthread_mutex_unlock(&l->lock);
 }

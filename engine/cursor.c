@@ -43,7 +43,8 @@
  * before it: the bytes of the records before it are returned, and the next
  * read (which starts in the bad batch) fails with -EBADMSG, every time, with
  * the cursor left where it was. The record by record path reports it
- * (log_corrupt); the two-thread path only falls back to it.
+ * (log_corrupt); the two-thread path only falls back to it. What a read
+ * returns moves the log's mark of checked batches (log_checked_read).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -870,6 +871,7 @@ ssize_t log_read_lines_ahead(struct log *l, struct log_cursor *c, int64_t pos, c
 	}
 	if (actual_pos)
 		*actual_pos = c->pos;
+	int64_t from = c->pos; /* line position of buf[0] */
 	size_t n = 0;
 	while (n < size) {
 		size_t got = 0;
@@ -903,6 +905,7 @@ ssize_t log_read_lines_ahead(struct log *l, struct log_cursor *c, int64_t pos, c
 			if (n)
 				break;
 			c->pos = at;
+			from = at;
 			if (actual_pos)
 				*actual_pos = at;
 		}
@@ -910,6 +913,9 @@ ssize_t log_read_lines_ahead(struct log *l, struct log_cursor *c, int64_t pos, c
 		c->pos = c->rec_pos + c->rec_done;
 	}
 	ahead_settle(c); /* a run this read did not reach */
+	/* Every byte returned is of a batch checked whole (corrupt.c). */
+	if (n > 0)
+		log_checked_read(l, from, from + (int64_t)n);
 	if (n == size)
 		ahead_start(c, next, size, line_hw, pool);
 	return (ssize_t)n;

@@ -296,7 +296,10 @@ struct log_state {
 	 * -EIO until one manages the cut first. */
 	int64_t fence;
 	int64_t corrupt_batches; /* since open: batches readers found corrupt */
-	bool dropped;            /* logmgr_drop_log dropped it (log_dropped) */
+	/* Every batch with a line below it was checked whole since open (read
+	 * or written); >= line_end: the log holds no bad batch. */
+	int64_t line_checked;
+	bool dropped; /* logmgr_drop_log dropped it (log_dropped) */
 };
 
 struct log;
@@ -651,6 +654,13 @@ ssize_t log_read_lines_ahead(struct log *l, struct log_cursor *c, int64_t pos, c
  * timestamp. Return 0 and fill the out values, or -ERANGE beyond the end. */
 int log_offset_to_pos(struct log *l, int64_t offset, int64_t *pos);
 int log_pos_to_offset(struct log *l, int64_t pos, int64_t *offset);
+/* log_pos_to_offset for the end of what a reader was given (a consumer
+ * group's commit): a read stops before a batch that does not decode, and
+ * its first byte (or a gap's byte before it) answers that batch's base
+ * offset, from its .lines entry, where log_pos_to_offset fails with
+ * -EBADMSG (-ENOTSUP). A position inside such a batch fails as there.
+ * Reports nothing: the reader that stopped there did (log_corrupt). */
+int log_pos_to_offset_bound(struct log *l, int64_t pos, int64_t *offset);
 int log_time_to_offset(struct log *l, int64_t ts_ms, int64_t *offset);
 /* log_time_to_offset, with the timestamp of the record found (Kafka's
  * ListOffsets answers both). By time, the first record in offset order at

@@ -18,7 +18,8 @@
  *                    and time
  *   cursor.c         the line view's reader
  *   render.c         the .index, .timeindex and .dump texts
- *   corrupt.c        corrupt batches that readers find, reported once
+ *   corrupt.c        corrupt batches that readers find, reported once;
+ *                    the mark of batches checked since open
  *   maintenance:
  *   retention.c, cleaner.c  deletion and compaction
  *
@@ -443,6 +444,7 @@ void log_get_state(struct log *l, struct log_state *st)
 	st->recovery_truncated = l->recovery_truncated;
 	st->recovery_ms = l->recovery_ms;
 	st->corrupt_batches = atomic_load(&l->corrupt_batches);
+	st->line_checked = atomic_load(&l->line_checked);
 	st->damaged = l->damaged;
 	st->first_dirty_offset = l->first_dirty_offset > l->log_start_offset ? l->first_dirty_offset
 									     : l->log_start_offset;

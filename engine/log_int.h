@@ -446,6 +446,10 @@ struct log {
 	_Atomic int64_t corrupt_batches;
 	log_corrupt_fn *corrupt_fn;
 	void *corrupt_arg;
+	/* Every batch with a line below this position was checked whole since
+	 * the log was opened (corrupt.c, "Checked batches"). Written under
+	 * lock, read with atomics on the readers' path. */
+	_Atomic int64_t line_checked;
 	log_start_fn *start_fn; /* log_delete_records moved the start */
 	void *start_arg;
 	/* Retention and compaction: one at a time per log, taken before lock
@@ -559,6 +563,13 @@ int log_truncate_locked(struct log *l, int64_t offset);
  * for the same batch do nothing, so a reader that retries is not logged
  * again. Any thread, with or without the log's lock. */
 void log_corrupt(struct log *l, struct seg *s, int64_t pos, const uint8_t *buf, size_t len);
+/* corrupt.c, "Checked batches": the line positions [from, to) are of
+ * batches checked whole (read, or written, since the log was opened);
+ * l->line_checked moves to `to` when it is in [from, to). Lock held. */
+void log_checked_locked(struct log *l, int64_t from, int64_t to);
+/* The same from a reader, which holds no lock: takes it only when the
+ * mark moves. */
+void log_checked_read(struct log *l, int64_t from, int64_t to);
 
 /* cleaner.c, for log_open.c: at open, before the segments are listed, finishes
  * or rolls back an interrupted swap (.cleaned, .swap files) and removes

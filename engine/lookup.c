@@ -11,6 +11,10 @@
  * the line position of a bound the log takes at open (its checkpointed hw
  * or log start: log_offset_to_pos_bound_locked), which is the start of
  * such a batch's lines: a bad batch there must not refuse the partition.
+ * The same holds the other way for the end of what a reader was given
+ * (log_pos_to_offset_bound): a reader stops at a bad batch's first byte,
+ * whose offset is the batch's base offset, in its .lines entry, so the
+ * records before it can be committed without decoding it.
  *
  * A lookup by time never answers a record below the log start offset
  * (Kafka's fetchOffsetByTimestamp searches from logStartOffset): when
@@ -112,7 +116,7 @@ struct find_arg {
 	int64_t key, offset, pos, timestamp;
 	int64_t from; /* by time: no record below this offset (the log start) */
 	int mode;
-	bool bound; /* log_offset_to_pos_bound_locked */
+	bool bound; /* log_offset_to_pos_bound_locked, log_pos_to_offset_bound */
 	const struct line_fmt *lf;
 };
 
@@ -145,10 +149,16 @@ static int find_from(struct log *l, int si, int64_t ei, struct find_arg *f)
 			int rc = batch_walk(l, s, i, !f->bound, find_cb, f);
 			if ((rc == -EBADMSG || rc == -ENOTSUP) && f->bound) {
 				struct lines_ent e;
-				rc = seg_read_lines_ent(s, i, &e);
-				if (rc < 0)
+				int rc2 = seg_read_lines_ent(s, i, &e);
+				if (rc2 < 0)
+					return rc2;
+				/* By position, only a key at or before the batch's
+				 * first byte: inside it, which record a byte is of is
+				 * in the bytes that do not decode. */
+				if (f->mode == 1 && f->key > e.line_pos)
 					return rc;
 				f->pos = e.line_pos;
+				f->offset = s->base_offset + e.rel_offset;
 				return 0;
 			}
 			if (rc < 0)
@@ -224,7 +234,7 @@ int log_offset_to_pos(struct log *l, int64_t offset, int64_t *pos)
 	return rc;
 }
 
-int log_pos_to_offset(struct log *l, int64_t pos, int64_t *offset)
+static int pos_to_offset(struct log *l, int64_t pos, bool bound, int64_t *offset)
 {
 	pthread_mutex_lock(&l->lock);
 	int rc = lookup_prepare(l);
@@ -235,13 +245,23 @@ int log_pos_to_offset(struct log *l, int64_t pos, int64_t *offset)
 		if (si < 0)
 			si = 0;
 		int64_t ei = seg_find_pos(l->segs[si], pos);
-		struct find_arg f = { .key = pos, .mode = 1, .lf = &l->lf };
+		struct find_arg f = { .key = pos, .mode = 1, .bound = bound, .lf = &l->lf };
 		rc = find_from(l, si, ei, &f);
 		if (rc == 0)
 			*offset = f.offset;
 	}
 	pthread_mutex_unlock(&l->lock);
 	return rc;
+}
+
+int log_pos_to_offset(struct log *l, int64_t pos, int64_t *offset)
+{
+	return pos_to_offset(l, pos, false, offset);
+}
+
+int log_pos_to_offset_bound(struct log *l, int64_t pos, int64_t *offset)
+{
+	return pos_to_offset(l, pos, true, offset);
 }
 
 int log_time_to_offset(struct log *l, int64_t ts, int64_t *offset)

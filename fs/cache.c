@@ -12,7 +12,12 @@
  *   - readers of a partition that lost records to retention or compaction:
  *     a read at a removed position continues at the next record present,
  *     a mapping of offsets kept per open file (open_files.c) that a cache
- *     shared by every open cannot hold.
+ *     shared by every open cannot hold;
+ *   - readers of a log that may hold a bad batch: one met, or batches read
+ *     from disk that no read has checked since the start (engine/corrupt.c,
+ *     "Checked batches"). A read through the cache that meets a bad batch
+ *     fails whole (open_files.c), the records before it with it; one with
+ *     direct I/O returns them and fails at the batch only.
  *
  * A partition file may have several nodes (aliases, inode.h), each a kernel
  * inode with pages and a size of its own: the rules below hold per node,

@@ -56,7 +56,9 @@ enum lookup { OFF_TO_POS, POS_TO_OFF, TIME_TO_OFF };
  *   OFF_TO_POS   the line position where offset in starts; the hw's at or
  *                past the hw, the log start's at or before the log start
  *   POS_TO_OFF   the offset of the first record at or after line
- *                position in; the hw at or past the hw's position
+ *                position in; the hw at or past the hw's position; a
+ *                bad batch's base offset at its first byte, where a
+ *                read stops (log_pos_to_offset_bound)
  *   TIME_TO_OFF  the first offset with a timestamp at or after in (ms);
  *                the hw when none, never below the log start offset
  * A position or offset past what the log holds (-ERANGE) is the hw's. A
@@ -90,7 +92,7 @@ static int part_lookup(struct topic *t, int p, enum lookup kind, int64_t in, int
 		if (in >= st.line_hw)
 			*out = st.hw;
 		else
-			rc = log_pos_to_offset(l, in, out);
+			rc = log_pos_to_offset_bound(l, in, out);
 		break;
 	case TIME_TO_OFF:
 		/* Never below the log start: the engine's lookup by time

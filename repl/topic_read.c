@@ -188,12 +188,16 @@ int topic_line_whole(struct topic *t, int partition)
 	/* A log that starts above 0 lost the records before its start; one
 	 * that is compacted, or was (its cleaner checkpoint; a crash may lose
 	 * that, not the policy), may have lost records anywhere; one with a
-	 * corrupt batch is read byte by byte around it, not by pages. A
-	 * follower truncates only records above its hw, which no reader saw,
-	 * unless an unclean election chose a leader without them: a topic
-	 * that allows one may lose records below the hw too. */
+	 * corrupt batch is read byte by byte around it, not by pages, and so
+	 * is one that may hold one: batches read from disk since the start
+	 * are known good only once a read has checked them (engine/corrupt.c,
+	 * "Checked batches"), and the page cache's read that meets a bad one
+	 * fails whole, the records before it too. A follower truncates only
+	 * records above its hw, which no reader saw, unless an unclean
+	 * election chose a leader without them: a topic that allows one may
+	 * lose records below the hw too. */
 	return st.line_start == 0 && !compact && !unclean && st.first_dirty_offset <= 0 &&
-	       st.corrupt_batches == 0 && !st.damaged;
+	       st.corrupt_batches == 0 && !st.damaged && st.line_checked >= st.line_end;
 }
 
 /* The log a consumer group reads: the read copy once one is pinned for

@@ -137,6 +137,45 @@ static int read_until_error(struct log *l, size_t size, char *buf, size_t *got)
 	}
 }
 
+/* The mark of checked batches (corrupt.c): at the line end while every
+ * batch was appended since the open; at 0 after a reopen, as nothing read
+ * from disk is known good; moved by a read that starts at or below it, up
+ * to what it returned, not by one above it; then followed by appends. */
+static void test_checked_mark(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	static char buf[NREC * 32];
+	struct log_cursor *c;
+	int64_t actual;
+
+	log_get_state(f->l, &st);
+	assert_int_equal(st.line_checked, st.line_end); /* empty */
+	fill(f);                                        /* appends, then a reopen */
+	log_get_state(f->l, &st);
+	assert_int_equal(st.line_checked, 0);
+	assert_true(st.line_end > 0);
+
+	c = log_cursor_new(f->l);
+	assert_int_equal(log_read_lines(f->l, c, line_pos[10], buf, 100, &actual), 100);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.line_checked, 0); /* above the mark */
+	assert_int_equal(log_read_lines(f->l, c, 0, buf, 7, &actual), 7);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.line_checked, 7);
+	size_t rest = (size_t)(line_pos[NREC] - 7);
+	assert_int_equal(log_read_lines(f->l, c, 7, buf, rest, &actual), (ssize_t)rest);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.line_checked, st.line_end);
+	log_cursor_free(c);
+
+	struct rec_in r = { "k", 1, "new", 3, fake_now };
+	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.line_end, line_pos[NREC] + 6);
+	assert_int_equal(st.line_checked, st.line_end);
+}
+
 static void test_flipped_byte(void **state)
 {
 	struct logfx *f = *state;
@@ -151,6 +190,7 @@ static void test_flipped_byte(void **state)
 	assert_int_equal(st.log_end_offset, NREC); /* nothing cut */
 	assert_int_equal(st.line_hw, line_pos[NREC]);
 	assert_int_equal(st.corrupt_batches, 0);
+	assert_int_equal(st.line_checked, 0); /* nothing known good yet */
 
 	static char want[NREC * 32], buf[NREC * 32];
 	size_t wlen = 0, got;
@@ -166,6 +206,9 @@ static void test_flipped_byte(void **state)
 		assert_int_equal(got, wlen);
 		assert_memory_equal(buf, want, wlen);
 	}
+	/* The reads checked everything before it, and the mark stops there. */
+	log_get_state(f->l, &st);
+	assert_int_equal(st.line_checked, line_pos[bad]);
 	/* The records after it are readable from their own positions. */
 	struct log_cursor *c = log_cursor_new(f->l);
 	int64_t actual;
@@ -173,11 +216,23 @@ static void test_flipped_byte(void **state)
 	assert_int_equal(g, line_pos[NREC] - line_pos[bad + 1]);
 	assert_memory_equal(buf, lines[bad + 1], strlen(lines[bad + 1]));
 	log_cursor_free(c);
+	/* A read above the mark does not move it: the bad batch is between. */
+	log_get_state(f->l, &st);
+	assert_int_equal(st.line_checked, line_pos[bad]);
 
 	/* Lookups fail instead of answering with a later record. */
 	int64_t v;
 	assert_int_equal(log_pos_to_offset(f->l, line_pos[bad], &v), -EBADMSG);
 	assert_int_equal(log_offset_to_pos(f->l, bad, &v), -EBADMSG);
+	/* Where the reads above stopped, the end of what a reader was given
+	 * (a group's commit): the bad batch's base offset, from its .lines
+	 * entry. Inside the batch, no record can be told: still -EBADMSG. */
+	v = -1;
+	assert_int_equal(log_pos_to_offset_bound(f->l, line_pos[bad], &v), 0);
+	assert_int_equal(v, bad);
+	assert_int_equal(log_pos_to_offset_bound(f->l, line_pos[bad] + 1, &v), -EBADMSG);
+	assert_int_equal(log_pos_to_offset_bound(f->l, line_pos[bad - 1], &v), 0);
+	assert_int_equal(v, bad - 1);
 
 	/* The cleaner refuses and rewrites nothing. */
 	int64_t *b0, *b1;
@@ -611,6 +666,11 @@ static void recover_undecodable(struct logfx *f, enum bad_kind kind, int after, 
 		assert_int_equal(log_offset_to_pos(f->l, o, &v), err);
 	for (int64_t p = line_pos[before]; p < p_after; p++)
 		assert_int_equal(log_pos_to_offset(f->l, p, &v), err);
+	/* Where a reader stops, its first byte: the batch's base offset. */
+	assert_int_equal(log_pos_to_offset_bound(f->l, line_pos[before], &v), 0);
+	assert_int_equal(v, before);
+	for (int64_t p = line_pos[before] + 1; p < p_after; p++)
+		assert_int_equal(log_pos_to_offset_bound(f->l, p, &v), err);
 	if (after > 0) {
 		assert_int_equal(log_offset_to_pos(f->l, first_after, &v), 0);
 		assert_int_equal(v, p_after);
@@ -750,6 +810,7 @@ static void test_recover_keeps_last_batch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_checked_mark, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_flipped_byte, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_unclean_keeps_fsynced_active, setup,
 						logfx_teardown),
