@@ -197,6 +197,7 @@ static void session_watcher(zhandle_t *zh, int type, int state, const char *path
 {
 	struct zkc *zkc = ctx;
 	enum zkc_session ev;
+	zkc_session_fn *fn;
 
 	(void)zh;
 	(void)path;
@@ -206,6 +207,7 @@ static void session_watcher(zhandle_t *zh, int type, int state, const char *path
 		return;
 	pthread_mutex_lock(&zkc->lock);
 	zkc->state = state;
+	fn = zkc->session_fn; /* a failed open clears it (open_handle) */
 	pthread_cond_broadcast(&zkc->cond);
 	pthread_mutex_unlock(&zkc->lock);
 	if (state == ZOO_CONNECTED_STATE || state == ZOO_READONLY_STATE)
@@ -216,8 +218,8 @@ static void session_watcher(zhandle_t *zh, int type, int state, const char *path
 		ev = ZKC_AUTH_FAILED;
 	else
 		ev = ZKC_DISCONNECTED;
-	if (zkc->session_fn)
-		zkc->session_fn(zkc->session_arg, ev);
+	if (fn)
+		fn(zkc->session_arg, ev);
 }
 
 static void quiet_library(void)
@@ -317,8 +319,11 @@ static int open_handle(const char *hosts, const char *chroot, int timeout_ms, in
 		zkc->session_timeout_ms = zoo_recv_timeout(zkc->zh);
 out:
 	if (rc) {
-		/* No callback of a failed open reaches the owner after this. */
+		/* No callback of a failed open reaches the owner after this
+		 * (the session watcher may be running: under the lock). */
+		pthread_mutex_lock(&zkc->lock);
 		zkc->session_fn = NULL;
+		pthread_mutex_unlock(&zkc->lock);
 		free_handle(zkc);
 		return rc;
 	}
