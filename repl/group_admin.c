@@ -23,12 +23,14 @@
  *
  * Kafka's answer becomes the errno the local operation gives
  * (group_admin_errno) with one log line naming the coordinator and the
- * Kafka error. NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS and
- * COORDINATOR_NOT_AVAILABLE are waited on as a consume open waits (up to
- * GADM_WAIT_MS, asking again every GADM_PAUSE_MS which broker
- * coordinates); when this broker turns out to coordinate the group now,
- * GADM_LOCAL tells the caller to do the operation here. A coordinator
- * that cannot be reached is -EAGAIN (logged).
+ * Kafka error. NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS,
+ * COORDINATOR_NOT_AVAILABLE and a coordinator that cannot be reached
+ * (killed, frozen, cut off: its partition is about to get a new leader)
+ * are waited on as a consume open waits (up to request.timeout.ms, asking
+ * again every GADM_PAUSE_MS which broker coordinates); when this broker
+ * turns out to coordinate the group now, GADM_LOCAL tells the caller to
+ * do the operation here. At the end of the wait: -EAGAIN (logged). A
+ * lookup of a proxy this broker has asks once (group_admin_once).
  *
  * Each operation uses a connection of its own (the cluster's connect
  * hook: authenticated as the brokers' user), closed after it. No lock is
@@ -48,7 +50,6 @@
 
 #define GADM_TIMEOUT_MS        5000 /* one call, connect included */
 #define GADM_LOOKUP_TIMEOUT_MS 1000 /* a lookup's question: ls must not hang */
-#define GADM_WAIT_MS           30000
 #define GADM_PAUSE_MS          100
 
 int group_admin_errno(int16_t err)
@@ -129,27 +130,30 @@ static int32_t gadm_lookup(struct group_coord *gc, const char *name)
 	return node;
 }
 
-/* The call at the coordinator of (topic, name), waiting while it moves or
- * loads: 0 done, GADM_LOCAL this broker coordinates now, -errno (logged,
- * naming the coordinator and Kafka's error). */
+/* The call at the coordinator of (topic, name), waiting while it moves,
+ * cannot be reached or loads (group_remote_moving), up to
+ * request.timeout.ms: 0 done, GADM_LOCAL this broker coordinates now,
+ * -errno (logged, naming the coordinator and Kafka's error or why it was
+ * not reached). */
 static int gadm_call(struct group_coord *gc, const char *topic, const char *name, int32_t node,
 		     const struct gadm_call *call)
 {
-	int64_t until = now_mono_ms() + GADM_WAIT_MS;
+	int64_t until = now_mono_ms() + gc->b->cfg.request_timeout_ms;
 	char msg[256] = "";
 	int16_t err = PROTO_ERR_NONE;
 	int rc;
 
 	for (;;) {
 		msg[0] = '\0';
+		err = PROTO_ERR_NONE;
 		rc = node == GROUP_COORD_NONE
 			     ? 0
 			     : group_admin_once(gc, node, call, &err, msg, sizeof(msg));
 		if (node == GROUP_COORD_NONE)
 			err = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
-		if (rc < 0 || (err != PROTO_ERR_NOT_COORDINATOR &&
-			       err != PROTO_ERR_COORDINATOR_NOT_AVAILABLE &&
-			       err != PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS))
+		/* A coordinator killed, frozen or cut off is one that moves:
+		 * its partition gets a new leader, which is asked next. */
+		if (!group_remote_moving(rc, err))
 			break;
 		if (now_mono_ms() >= until)
 			break;
@@ -164,6 +168,13 @@ static int gadm_call(struct group_coord *gc, const char *topic, const char *name
 			       "not reached: %s",
 			       name, topic, call->what, (int)node, strerror(-rc));
 		return rc == -EOPNOTSUPP ? -EPROTO : -EAGAIN;
+	}
+	if (node == GROUP_COORD_NONE) {
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: %s: no broker coordinates the group now (its "
+			       "%s partition has no leader, or is being loaded)",
+			       name, topic, call->what, GROUP_OFFSETS_TOPIC);
+		return -EAGAIN;
 	}
 	if (err) {
 		mq_log_limited(MQ_WARN,

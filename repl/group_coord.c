@@ -469,8 +469,14 @@ const char *group_name_refusal(const char *name)
  * there (-EEXIST when it has it); a lookup of a name with no proxy here
  * makes one when the coordinator has the group (*create), and a proxy
  * without members whose group the coordinator no longer has goes (a
- * coordinator that does not answer changes nothing). GADM_LOCAL: this
- * broker coordinates it now. No lock held. */
+ * coordinator that does not answer changes nothing). Only the
+ * coordinator knows whether a name with no proxy here is a group, so
+ * that lookup waits for it as a consume open does while it moves or
+ * cannot be reached (up to request.timeout.ms; a killed coordinator's
+ * partition gets a new leader meanwhile), then -EAGAIN: not -ENOENT,
+ * which would say the group does not exist. A proxy this broker has is
+ * asked once, briefly: a coordinator that does not answer leaves it.
+ * GADM_LOCAL: this broker coordinates it now. No lock held. */
 static int proxy_ask(struct group_coord *gc, struct topic *t, const char *name, int *create,
 		     int32_t leader)
 {
@@ -493,11 +499,15 @@ static int proxy_ask(struct group_coord *gc, struct topic *t, const char *name, 
 		return here ? -EEXIST : group_admin_forward_create(gc, t->name, name, leader);
 	if (*create != GROUP_LOOKUP || members)
 		return 0;
-	rc = group_admin_remote_exists(gc, t->name, name, leader, false);
+	rc = group_admin_remote_exists(gc, t->name, name, leader, !here);
+	if (rc == GADM_LOCAL)
+		return GADM_LOCAL;
 	if (rc == 1 && !here)
 		*create = GROUP_CREATE;
 	else if (rc == 0 && here)
 		group_proxy_drop(gc, t->name, name, "its coordinator no longer has it");
+	else if (rc == -EAGAIN && !here)
+		return -EAGAIN; /* logged by the call */
 	return 0;
 }
 

@@ -411,9 +411,11 @@ void group_list_sync(struct group_coord *gc, struct topic *t);
  * Each returns 0, -errno as the local operation would (Kafka's answer
  * mapped by group_admin_errno, logged with the coordinator), or
  * GADM_LOCAL when this broker turned out to coordinate the group (the
- * caller then does the operation here). They wait (up to 30 s) while the
- * coordinator moves or loads. No lock held. */
-#define GADM_LOCAL 1
+ * caller then does the operation here). They wait (up to
+ * request.timeout.ms) while the coordinator moves, cannot be reached
+ * (group_remote_moving) or loads; then -EAGAIN. No lock held. GADM_LOCAL
+ * is 2: group_admin_remote_exists answers 1 for a group that exists. */
+#define GADM_LOCAL 2
 int group_admin_errno(int16_t err);
 /* rmdir: DeleteGroups of "<topic>/<name>" at node. */
 int group_admin_forward_delete(struct group_coord *gc, const char *topic, const char *name,
@@ -422,7 +424,8 @@ int group_admin_forward_delete(struct group_coord *gc, const char *topic, const 
 int group_admin_forward_create(struct group_coord *gc, const char *topic, const char *name,
 			       int32_t node);
 /* 1 when node has group name of topic, 0 when not; without wait, one
- * short question (a lookup), no waiting for a moving coordinator. */
+ * short question (a lookup of a proxy this broker has), no waiting for a
+ * moving coordinator. */
 int group_admin_remote_exists(struct group_coord *gc, const char *topic, const char *name,
 			      int32_t node, bool wait);
 /* .config: the keys of text (checked by the caller) set at node. */
@@ -548,14 +551,26 @@ int64_t group_guests_expire(struct group_coord *gc, int64_t max_ms);
 void group_guests_drop(struct group *g, const char *why);
 
 /* ---- group_remote.c: members of groups coordinated elsewhere ---- */
-/* group_join for a group that broker node coordinates: joins there
- * (JoinGroup, SyncGroup, OffsetFetch of its partitions) before it
- * returns, then heartbeats from a thread of its own. -EAGAIN the
- * coordinator cannot be reached or is not ready, -EBUSY Kafka consumers
- * are the group's members, -EPROTO another refusal (logged). No lock
- * held. */
+/* group_join for a group that broker node coordinates (GROUP_COORD_NONE:
+ * none does now): joins there (JoinGroup, SyncGroup, OffsetFetch of its
+ * partitions) before it returns, then heartbeats from a thread of its
+ * own. While the coordinator moves (group_remote_moving) or none is
+ * known, it asks again who coordinates and joins there, for up to
+ * request.timeout.ms. GREM_LOCAL: this broker coordinates the group now
+ * (nothing done: the caller joins it here). -EAGAIN no coordinator
+ * answered in time or it is not ready, -EBUSY Kafka consumers are the
+ * group's members, -EPROTO another refusal (each logged). No lock held. */
+#define GREM_LOCAL 1
 int group_remote_join(struct group *g, int32_t node, pid_t pid, void (*wake)(void *arg), void *arg,
 		      struct group_member **out);
+/* Whether a call to a group's coordinator that failed with rc (< 0: not
+ * answered) or was answered with Kafka's err (rc 0) calls for asking
+ * again who coordinates and trying there: the coordinator was not
+ * reached (refused: killed; timed out: frozen or cut off; reset; no
+ * longer registered) or says it does not coordinate the group, or not
+ * yet (NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE,
+ * COORDINATOR_LOAD_IN_PROGRESS), as Kafka's clients take these. */
+bool group_remote_moving(int rc, int16_t err);
 /* Stops m's thread and sends LeaveGroup (m stays in g). No lock held. */
 void group_remote_stop(struct group_member *m);
 /* True when m's group is assigned by a coordinator on another broker

@@ -123,11 +123,13 @@ int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 	       struct group_member **out)
 {
 	struct group_member *m = calloc(1, sizeof(*m));
+	bool here = false;
 	int rc;
 
 	*out = NULL;
 	if (!m)
 		return -ENOMEM;
+again:
 	/* coord.mu across the join: a Kafka JoinGroup checks mount members
 	 * under it too, so a group never has both kinds at once. */
 	pthread_mutex_lock(&g->gc->mu);
@@ -141,27 +143,26 @@ int group_join(struct group *g, pid_t pid, void (*wake)(void *arg), void *arg,
 		       g->name, g->topic, (int)pid, g->name);
 		g->gc->kafka_dissolve(g->gc->kafka_arg, g->name);
 	}
-	/* Another broker coordinates the group: join there (no lock held
-	 * across its network calls). */
-	{
+	/* Another broker coordinates the group, or none does now (an
+	 * election, or this broker loading the group): join there, waiting
+	 * for the coordinator while it moves (no lock held across the
+	 * network calls). Once that found this broker coordinating, the
+	 * join is here, whatever a later lookup says: a move away again is
+	 * the group timer's to follow (group_remote_adopt). */
+	if (!here) {
 		int32_t node = g->gc->kafka_coordinator
 				       ? g->gc->kafka_coordinator(g->gc->kafka_arg, g->name)
 				       : -1;
 
-		if (node >= 0) {
+		if (node >= 0 || node == GROUP_COORD_NONE) {
 			pthread_mutex_unlock(&g->gc->mu);
-			free(m);
-			return group_remote_join(g, node, pid, wake, arg, out);
-		}
-		if (node == GROUP_COORD_NONE) {
-			pthread_mutex_unlock(&g->gc->mu);
-			free(m);
-			mq_log_limited(MQ_WARN,
-				       "group %s of topic %s: consume by pid %d refused: no broker "
-				       "coordinates the group now (its %s partition has no leader, "
-				       "or is being loaded)",
-				       g->name, g->topic, (int)pid, GROUP_OFFSETS_TOPIC);
-			return -EAGAIN;
+			rc = group_remote_join(g, node, pid, wake, arg, out);
+			if (rc != GREM_LOCAL) {
+				free(m);
+				return rc;
+			}
+			here = true;
+			goto again;
 		}
 	}
 	rc = group_lock_live(g);

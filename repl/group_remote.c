@@ -23,7 +23,14 @@
  *             start). An OffsetFetch without an answer for every
  *             partition fails the join: no start is guessed. Then the
  *             member is in g->members here (g->nremote counts it: no
- *             local assignor runs for the group on this broker).
+ *             local assignor runs for the group on this broker). While
+ *             the coordinator moves (not reached: killed, frozen, cut
+ *             off; NOT_COORDINATOR, COORDINATOR_NOT_AVAILABLE, loading)
+ *             or none is known (an election), the open asks again who
+ *             coordinates and joins there, for request.timeout.ms, its
+ *             calls cut to what is left of it (rem_open); then EAGAIN,
+ *             never the connection's errno. When the answer is this
+ *             broker (it loaded the group), group_join joins it here.
  *   every GREM_HEARTBEAT_MS
  *             Heartbeat. REBALANCE_IN_PROGRESS or ILLEGAL_GENERATION:
  *             JoinGroup with its id, SyncGroup, OffsetFetch, and the new
@@ -74,13 +81,13 @@
 #define GREM_HEARTBEAT_MS  1000
 #define GREM_TIMEOUT_MS    5000 /* of one call, connect included */
 #define GREM_SYNC_TRIES    10   /* joins in a row that a rebalance overtook */
-/* How long a join waits for a coordinator that is loading the group's
- * offsets partition (COORDINATOR_LOAD_IN_PROGRESS: it just became its
- * leader, as every broker does once after a cluster starts) or whose
- * __consumer_offsets is still being created (COORDINATOR_NOT_AVAILABLE,
- * at the first group of a new cluster), asking again every
- * GREM_LOAD_PAUSE_MS, as Kafka's consumers retry both. */
-#define GREM_LOAD_WAIT_MS  30000
+/* A join waits up to request.timeout.ms for a coordinator that is
+ * loading the group's offsets partition (COORDINATOR_LOAD_IN_PROGRESS: it
+ * just became its leader, as every broker does once after a cluster
+ * starts) or whose __consumer_offsets is still being created
+ * (COORDINATOR_NOT_AVAILABLE, at the first group of a new cluster), and
+ * an open's join also for one that moves (rem_open), asking again every
+ * GREM_LOAD_PAUSE_MS, as Kafka's consumers retry them. */
 #define GREM_LOAD_PAUSE_MS 100
 
 struct grem {
@@ -93,8 +100,10 @@ struct grem {
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* CLOCK_MONOTONIC */
 	bool stop;
-	bool local;  /* this broker coordinates now */
-	int wake[2]; /* a pipe: ends a call in flight at stop */
+	bool local;    /* this broker coordinates now */
+	int64_t until; /* an open's deadline (monotonic ms), which its calls
+			* do not pass; 0: none (GREM_TIMEOUT_MS each) */
+	int wake[2];   /* a pipe: ends a call in flight at stop */
 	pthread_t th;
 	bool running;
 };
@@ -117,6 +126,17 @@ static void asg_free(struct grem_asg *a)
 
 /* ---- calls (rm->conn_mu held) ---- */
 
+/* The timeout of rm's next call: GREM_TIMEOUT_MS, cut to what is left of
+ * an open's wait (at least GREM_LOAD_PAUSE_MS: a call needs a chance). */
+static int64_t rem_timeout(const struct grem *rm)
+{
+	int64_t left = rm->until ? rm->until - now_mono_ms() : GREM_TIMEOUT_MS;
+
+	return left > GREM_TIMEOUT_MS      ? GREM_TIMEOUT_MS
+	       : left < GREM_LOAD_PAUSE_MS ? GREM_LOAD_PAUSE_MS
+					   : left;
+}
+
 /* Connects to rm->node when not connected. */
 static int rem_conn(struct grem *rm)
 {
@@ -135,7 +155,7 @@ static int rem_conn(struct grem *rm)
 	pthread_mutex_unlock(&gc->connect_mu);
 	if (!fn)
 		return -EAGAIN; /* stopping, or not a cluster */
-	rc = fn(arg, rm->node, GREM_TIMEOUT_MS, &rm->c);
+	rc = fn(arg, rm->node, rem_timeout(rm), &rm->c);
 	if (rc == 0)
 		net_client_set_wake(rm->c, rm->wake[0]);
 	return rc;
@@ -150,7 +170,7 @@ static int rem_call(struct grem *rm, int16_t api, int16_t v, struct kbuf_w *w,
 	int rc = kbuf_w_err(w);
 
 	if (rc == 0)
-		rc = net_client_call(rm->c, api, v, w->buf, w->len, 0, GREM_TIMEOUT_MS, resp);
+		rc = net_client_call(rm->c, api, v, w->buf, w->len, 0, rem_timeout(rm), resp);
 	kbuf_w_free(w);
 	if (rc < 0) {
 		net_client_close(rm->c);
@@ -379,64 +399,198 @@ static void rem_settings(struct group *g, int32_t node, const int64_t *offs, int
 	}
 }
 
-/* JoinGroup, SyncGroup, OffsetFetch: into a. A Kafka error is logged and
- * returned as errno; UNKNOWN_MEMBER_ID joins anew once. */
-static int rem_join_sync(struct grem *rm, struct grem_asg *a)
+/* JoinGroup, SyncGroup, OffsetFetch at rm->node, into a: 0 with Kafka's
+ * error in *err (NONE: a holds the partitions and their commits), or
+ * -errno (the coordinator not reached, or its answer malformed). A
+ * coordinator loading the group's partition or still making
+ * __consumer_offsets is asked again until until (monotonic ms);
+ * UNKNOWN_MEMBER_ID joins anew once. Logs nothing: the caller does.
+ * Needs rm->conn_mu. */
+static int rem_join_try(struct grem *rm, struct grem_asg *a, int64_t until, int16_t *err)
 {
-	struct group *g = rm->m->g;
-	int16_t err = PROTO_ERR_NONE;
-	int64_t load_end = now_mono_ms() + GREM_LOAD_WAIT_MS;
-	int32_t node;
 	int rc;
 
-	pthread_mutex_lock(&rm->conn_mu);
+	*err = PROTO_ERR_NONE;
 	for (int round = 0;; round++) {
-		rc = rem_join(rm, a, &err);
+		rc = rem_join(rm, a, err);
 		if (rc == 0 &&
-		    (err == PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
-		     err == PROTO_ERR_COORDINATOR_NOT_AVAILABLE) &&
-		    now_mono_ms() < load_end) {
+		    (*err == PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+		     *err == PROTO_ERR_COORDINATOR_NOT_AVAILABLE) &&
+		    now_mono_ms() < until) {
 			pause_ms(GREM_LOAD_PAUSE_MS);
 			round--; /* not a rebalance overtaking the join */
 			continue;
 		}
-		if (rc == 0 && err == PROTO_ERR_UNKNOWN_MEMBER_ID && rm->member_id[0]) {
+		if (rc == 0 && *err == PROTO_ERR_UNKNOWN_MEMBER_ID && rm->member_id[0]) {
 			rm->member_id[0] = '\0'; /* its session there ended: a new member */
-			rc = rem_join(rm, a, &err);
+			rc = rem_join(rm, a, err);
 		}
 		/* A member there now: a retry rejoins as it, a failure leaves. */
-		if (rc == 0 && !err)
+		if (rc == 0 && !*err)
 			snprintf(rm->member_id, sizeof(rm->member_id), "%s", a->member_id);
-		if (rc == 0 && !err)
-			rc = rem_sync(rm, a, &err);
+		if (rc == 0 && !*err)
+			rc = rem_sync(rm, a, err);
 		/* Another member joined between the two: the next generation. */
 		if (rc == 0 && round < GREM_SYNC_TRIES &&
-		    (err == PROTO_ERR_ILLEGAL_GENERATION ||
-		     err == PROTO_ERR_REBALANCE_IN_PROGRESS)) {
+		    (*err == PROTO_ERR_ILLEGAL_GENERATION ||
+		     *err == PROTO_ERR_REBALANCE_IN_PROGRESS)) {
 			a->n = 0;
 			continue;
 		}
 		break;
 	}
-	if (rc == 0 && !err) {
+	if (rc == 0 && !*err) {
 		a->committed = calloc((size_t)a->n + 1, sizeof(*a->committed));
-		rc = a->committed ? rem_fetch(rm, a->parts, a->n, a->committed, &err) : -ENOMEM;
+		rc = a->committed ? rem_fetch(rm, a->parts, a->n, a->committed, err) : -ENOMEM;
 	}
+	return rc;
+}
+
+/* One log line for a join that failed at node (its answer err, or the
+ * call's rc) and the errno it gives. */
+static int rem_join_failed(struct group *g, int32_t node, int rc, int16_t err)
+{
+	if (rc == 0) {
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: joining at broker %d (the coordinator): %s",
+			       g->name, g->topic, (int)node, proto_err_name(err));
+		return rem_errno(err);
+	}
+	mq_log_limited(MQ_WARN, "group %s of topic %s: joining at broker %d (the coordinator): %s",
+		       g->name, g->topic, (int)node, strerror(-rc));
+	return rc;
+}
+
+/* A rejoin (a heartbeat's answer called for it): rem_join_try, then the
+ * coordinator's settings when a start is left to auto.offset.reset.
+ * Kafka's error is logged and returned as errno. */
+static int rem_join_sync(struct grem *rm, struct grem_asg *a)
+{
+	struct group *g = rm->m->g;
+	int64_t until = now_mono_ms() + broker_cfg(g->gc->b)->request_timeout_ms;
+	int16_t err;
+	int32_t node;
+	int rc;
+
+	pthread_mutex_lock(&rm->conn_mu);
+	rc = rem_join_try(rm, a, until, &err);
 	node = rm->node;
 	pthread_mutex_unlock(&rm->conn_mu);
-	if (rc == 0 && err) {
-		mq_log_limited(MQ_WARN,
-			       "group %s of topic %s: joining at broker %d (the coordinator): %s",
-			       g->name, g->topic, (int)rm->node, proto_err_name(err));
-		rc = rem_errno(err);
-	} else if (rc < 0) {
-		mq_log_limited(MQ_WARN,
-			       "group %s of topic %s: joining at broker %d (the coordinator): %s",
-			       g->name, g->topic, (int)rm->node, strerror(-rc));
-	}
+	if (rc < 0 || err)
+		return rem_join_failed(g, node, rc, err);
+	rem_settings(g, node, a->committed, a->n);
+	return 0;
+}
+
+bool group_remote_moving(int rc, int16_t err)
+{
 	if (rc == 0)
-		rem_settings(g, node, a->committed, a->n);
-	return rc;
+		return err == PROTO_ERR_NOT_COORDINATOR ||
+		       err == PROTO_ERR_COORDINATOR_NOT_AVAILABLE ||
+		       err == PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS;
+	switch (-rc) {
+	case ECONNREFUSED: /* killed: nothing listens */
+	case ETIMEDOUT:    /* frozen or cut off: no answer */
+	case ECONNRESET:   /* died during the call */
+	case ECONNABORTED:
+	case EPIPE:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case ENOTCONN: /* no ZooKeeper session to find its endpoint */
+	case ENOENT: /* no longer registered: its session expired */ return true;
+	default: return false;
+	}
+}
+
+/* rm joins at node from now on (the coordinator moved): a new member
+ * there. Needs rm->conn_mu. */
+static void rem_retarget(struct grem *rm, int32_t node)
+{
+	struct group *g = rm->m->g;
+
+	if (rm->node >= 0)
+		mq_log(MQ_INFO, "group %s of topic %s: broker %d coordinates it now (was %d)",
+		       g->name, g->topic, (int)node, (int)rm->node);
+	else
+		mq_log(MQ_INFO, "group %s of topic %s: broker %d coordinates it now", g->name,
+		       g->topic, (int)node);
+	net_client_close(rm->c);
+	rm->c = NULL;
+	rm->node = node;
+	rm->member_id[0] = '\0';
+}
+
+static int32_t rem_lookup(struct group *g);
+
+/* The join of an open: rem_join_try at the coordinator, and while it is
+ * moving (group_remote_moving: killed, frozen, cut off, or answering that
+ * it does not coordinate the group, or not yet) or no broker coordinates
+ * the group (GROUP_COORD_NONE: an election, or this broker loading),
+ * asking again every GREM_LOAD_PAUSE_MS who coordinates and joining
+ * there, for request.timeout.ms, as Kafka's consumers find the
+ * coordinator again after these answers and failed connections. 0
+ * joined (a), GREM_LOCAL this broker coordinates the group now (the
+ * caller joins it here), -errno (one log line naming the coordinator and
+ * its answer): -EAGAIN when none answered in time. The member is not in
+ * the group yet, so conn_mu, held across each try, has no other user. */
+static int rem_open(struct grem *rm, struct grem_asg *a, pid_t pid)
+{
+	struct group *g = rm->m->g;
+	int64_t wait_ms = broker_cfg(g->gc->b)->request_timeout_ms;
+	int64_t until = now_mono_ms() + wait_ms;
+	int16_t err = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+	int32_t node = rm->node;
+	int rc = 0;
+
+	for (;;) {
+		if (node >= 0) {
+			pthread_mutex_lock(&rm->conn_mu);
+			rm->until = until;
+			rc = rem_join_try(rm, a, until, &err);
+			rm->until = 0; /* the heartbeats' calls: GREM_TIMEOUT_MS */
+			pthread_mutex_unlock(&rm->conn_mu);
+			if (!group_remote_moving(rc, err))
+				break;
+		}
+		if (now_mono_ms() >= until)
+			break;
+		asg_free(a);
+		pause_ms(GREM_LOAD_PAUSE_MS);
+		node = rem_lookup(g);
+		if (node == -1) {
+			mq_log(MQ_INFO,
+			       "group %s of topic %s: consume by pid %d: this broker coordinates "
+			       "the group now: it joins here",
+			       g->name, g->topic, (int)pid);
+			return GREM_LOCAL;
+		}
+		if (node >= 0 && node != rm->node) {
+			pthread_mutex_lock(&rm->conn_mu);
+			rem_retarget(rm, node);
+			pthread_mutex_unlock(&rm->conn_mu);
+		}
+	}
+	if (node < 0) {
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: consume by pid %d refused: no broker "
+			       "coordinates the group (its %s partition has no leader, or is being "
+			       "loaded) within %" PRId64 " ms: retry",
+			       g->name, g->topic, (int)pid, GROUP_OFFSETS_TOPIC, wait_ms);
+		return -EAGAIN;
+	}
+	if (group_remote_moving(rc, err)) {
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: consume by pid %d refused: broker %d (the "
+			       "coordinator) %s%s for %" PRId64 " ms: retry",
+			       g->name, g->topic, (int)pid, (int)node,
+			       rc < 0 ? "not reached: " : "answers ",
+			       rc < 0 ? strerror(-rc) : proto_err_name(err), wait_ms);
+		return -EAGAIN;
+	}
+	if (rc < 0 || err)
+		return rem_join_failed(g, node, rc, err);
+	rem_settings(g, node, a->committed, a->n);
+	return 0;
 }
 
 /* ---- the member here (group.mu) ---- */
@@ -568,14 +722,8 @@ static void rem_tick(struct grem *rm)
 			return;
 		}
 		if (node != rm->node) {
-			mq_log(MQ_INFO,
-			       "group %s of topic %s: broker %d coordinates it now (was %d)",
-			       g->name, g->topic, (int)node, (int)rm->node);
 			pthread_mutex_lock(&rm->conn_mu);
-			net_client_close(rm->c);
-			rm->c = NULL;
-			rm->node = node;
-			rm->member_id[0] = '\0';
+			rem_retarget(rm, node);
 			pthread_mutex_unlock(&rm->conn_mu);
 		}
 	}
@@ -707,9 +855,9 @@ int group_remote_join(struct group *g, int32_t node, pid_t pid, void (*wake)(voi
 		free(m);
 		return -ENOMEM;
 	}
-	rc = rem_join_sync(m->rm, &a);
-	if (rc < 0)
-		goto fail;
+	rc = rem_open(m->rm, &a, pid);
+	if (rc != 0)
+		goto fail; /* GREM_LOCAL too: nothing joined elsewhere is kept */
 	rc = group_lock_live(g);
 	if (rc < 0)
 		goto fail;
@@ -731,7 +879,7 @@ int group_remote_join(struct group *g, int32_t node, pid_t pid, void (*wake)(voi
 	pthread_setname_np(m->rm->th, "mqfs-gremote");
 	m->rm->running = true;
 	mq_log(MQ_INFO, "group %s of topic %s: %s (pid %d) joined at broker %d, generation %d",
-	       g->name, g->topic, m->id, (int)pid, (int)node, (int)g->generation);
+	       g->name, g->topic, m->id, (int)pid, (int)m->rm->node, (int)g->generation);
 	pthread_mutex_unlock(&g->mu);
 	asg_free(&a);
 	*out = m;

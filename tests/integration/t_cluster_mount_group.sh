@@ -13,7 +13,9 @@
 # everything written after. That broker comes back, readers on it and on
 # the third mount join, and the coordinator is killed: the two find the
 # next coordinator and share the group there, reading every record
-# written after.
+# written after. Readers of a second group of that coordinator opened
+# right after it was killed, on a mount that has seen the group and on one
+# that has not, wait for the next coordinator and read.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -199,7 +201,31 @@ for n in $O $K; do
 	mq_bg sh -c "exec cat '$(GD $n)/consume' > '$MQ_TMP/r$n.2' 2> '$MQ_TMP/r$n.2.err'"
 done
 check "three members again" poll 30 stable 3 "$C" "$O" "$K"
+# A second group H that broker C coordinates too, made through mnt$C;
+# mnt$K has looked it up (it has its proxy), mnt$O has not.
+group_coordinated_by "$C" h || fail "a group that broker $C coordinates" "none of h1..h20"
+H=$G
+expect_ok "mkdir group $H on mnt$C" mkdir "$MQ_TMP/mnt$C/t/.groups/$H"
+expect_ok "group $H is on mnt$K" test -d "$MQ_TMP/mnt$K/t/.groups/$H"
+HD() { echo "$MQ_TMP/mnt$1/t/.groups/$H"; }
 mq_kill9 "$MQ_TMP/mnt$C" "$(eval echo "\$PID$C")"
+# Opened at once, while the killed coordinator still leads H's partition:
+# the open on mnt$K (a proxy of H) and the lookup and open on mnt$O (H not
+# seen there: only the coordinator can say it is a group) wait for the
+# next coordinator instead of failing with ECONNREFUSED or ENOENT, and
+# read H's records from the start (batch a among them).
+for n in $K $O; do
+	mq_bg sh -c "exec cat '$(HD $n)/consume' > '$MQ_TMP/h$n' 2> '$MQ_TMP/h$n.err'"
+	eval "H$n=\$MQ_LAST_PID"
+done
+h_read_a() {
+	[ "$(cat "$MQ_TMP/h$K" "$MQ_TMP/h$O" | grep '^a-' | sort -u | wc -l)" = "$(wc -l <"$MQ_TMP/want.a")" ]
+}
+check "group $H: the readers opened after the kill read batch a" poll 60 h_read_a
+for n in $K $O; do
+	expect_eq "group $H: the open on mnt$n did not fail" "" "$(cat "$MQ_TMP/h$n.err")"
+	expect_ok "group $H: the reader on mnt$n reads on" kill -0 "$(eval echo "\$H$n")"
+done
 # the coordinator now: one of the two, as FindCoordinator to it says
 coordinator() {
 	X=$(group_coordinator "$GROUP" "$O")

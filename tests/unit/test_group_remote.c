@@ -35,6 +35,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "repl/broker_int.h"
 #include "repl/config.h"
@@ -61,11 +64,11 @@ struct fx {
 
 static struct fx *the_fx; /* for B's connect hook */
 
-static void node_open(struct node *n, const char *tag)
+static void node_open(struct node *n, const char *tag, const char *extra)
 {
 	void *st;
 
-	brokerfx_setup(&st, tag, "num.partitions=2\n");
+	brokerfx_setup(&st, tag, extra);
 	n->x = st;
 	assert_int_equal(broker_topic_create(n->x->b, "t", 0, 0, 0755, &n->t), 0);
 }
@@ -74,41 +77,90 @@ static void node_close(struct node *n)
 {
 	void *st = n->x;
 
-	topic_put(n->t);
+	if (n->t)
+		topic_put(n->t);
 	brokerfx_teardown(&st);
 }
 
-/* B's hooks: A coordinates g (while a_coordinates; B itself before),
- * and cannot be reached while a_down. */
-static atomic_bool a_coordinates = true;
-static atomic_bool a_down;
+/* A's broker stops, as a killed daemon does: its listener's port refuses
+ * connections from now on. */
+static void node_kill(struct node *n)
+{
+	topic_put(n->t);
+	n->t = NULL;
+	brokerfx_close(n->x);
+}
+
+/* B's hooks: g's coordinator is coord (A_ID; -1 B itself;
+ * GROUP_COORD_NONE none, an election; A_OTHER another broker, which is
+ * A's listener under another id). A cannot be reached while a_down
+ * (refused), or answers nothing while a_frozen (a socket that listens
+ * and never accepts: the kernel completes the connection of a stopped
+ * process, which then never reads). connects counts B's attempts to
+ * reach A_ID, nones the lookups answered GROUP_COORD_NONE. */
+#define A_OTHER 3
+static atomic_int coord = A_ID;
+static atomic_bool a_down, a_frozen;
+static atomic_int connects, nones;
+static int frozen_fd = -1, frozen_port;
+
 static int32_t coordinator_a(void *arg, const char *group)
 {
+	int32_t c = atomic_load(&coord);
+
 	(void)arg;
-	return strcmp(group, "g") || !atomic_load(&a_coordinates) ? -1 : A_ID;
+	if (strcmp(group, "g"))
+		return -1;
+	if (c == GROUP_COORD_NONE)
+		atomic_fetch_add(&nones, 1);
+	return c;
 }
 
 static int connect_a(void *arg, int32_t node, int64_t timeout_ms, struct net_client **out)
 {
 	(void)arg;
-	if (node != A_ID)
+	if (node != A_ID && node != A_OTHER)
 		return -ENOENT;
-	if (atomic_load(&a_down))
-		return -ECONNREFUSED;
+	if (node == A_ID) {
+		atomic_fetch_add(&connects, 1);
+		if (atomic_load(&a_down))
+			return -ECONNREFUSED;
+		if (atomic_load(&a_frozen))
+			return net_client_connect("127.0.0.1", frozen_port, timeout_ms, out);
+	}
 	return net_client_connect("127.0.0.1", the_fx->a.x->port, timeout_ms, out);
 }
 
-static int setup(void **state)
+/* The frozen coordinator's socket: listening on a free port of
+ * 127.0.0.1, never accepting. */
+static void frozen_open(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+
+	frozen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(frozen_fd >= 0);
+	assert_int_equal(bind(frozen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(frozen_fd, 16), 0);
+	assert_int_equal(getsockname(frozen_fd, (struct sockaddr *)&sa, &len), 0);
+	frozen_port = ntohs(sa.sin_port);
+}
+
+static int setup_with(void **state, const char *b_extra)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 	struct group_coord *gc;
 
 	assert_non_null(f);
 	the_fx = f;
-	atomic_store(&a_coordinates, true);
+	atomic_store(&coord, A_ID);
 	atomic_store(&a_down, false);
-	node_open(&f->a, "gremote-a");
-	node_open(&f->b, "gremote-b");
+	atomic_store(&a_frozen, false);
+	atomic_store(&connects, 0);
+	atomic_store(&nones, 0);
+	node_open(&f->a, "gremote-a", "num.partitions=2\n");
+	node_open(&f->b, "gremote-b", b_extra);
 	gc = f->b.x->b->gc;
 	pthread_mutex_lock(&gc->mu);
 	gc->kafka_coordinator = coordinator_a;
@@ -120,12 +172,26 @@ static int setup(void **state)
 	return 0;
 }
 
+static int setup(void **state)
+{
+	return setup_with(state, "num.partitions=2\n");
+}
+
+/* B gives up on a coordinator after 1.5 s instead of 30. */
+static int setup_short_wait(void **state)
+{
+	return setup_with(state, "num.partitions=2\nrequest.timeout.ms=1500\n");
+}
+
 static int teardown(void **state)
 {
 	struct fx *f = *state;
 
 	node_close(&f->b);
 	node_close(&f->a);
+	if (frozen_fd >= 0)
+		close(frozen_fd);
+	frozen_fd = -1;
 	free(f);
 	return 0;
 }
@@ -234,7 +300,7 @@ static void test_coordinator_moves(void **state)
 	struct group_member *ma, *mb;
 	int64_t end;
 
-	atomic_store(&a_coordinates, false);
+	atomic_store(&coord, -1);
 	assert_int_equal(group_open(f->b.t, "g", GROUP_CREATE, &gb), 0);
 	assert_int_equal(group_join(gb, 22, no_wake, NULL, &mb), 0);
 	assert_int_equal(owned(mb), 3);
@@ -242,7 +308,7 @@ static void test_coordinator_moves(void **state)
 	assert_int_equal(group_join(ga, 11, no_wake, NULL, &ma), 0);
 	assert_int_equal(owned(ma), 3); /* two coordinators, for now */
 
-	atomic_store(&a_coordinates, true);
+	atomic_store(&coord, A_ID);
 	end = now_mono_ms() + DEADLINE_MS;
 	while ((members(ga) != 2 || owned(mb) == 3) && now_mono_ms() < end)
 		usleep(20000);
@@ -554,6 +620,158 @@ static void test_proxy_reads_coordinator_none(void **state)
 	group_put(gb);
 }
 
+/* ---- an open while the coordinator is gone ---- */
+
+/* group_join on another thread: an open of consume. */
+static void *open_main(void *arg)
+{
+	struct join_arg *a = arg;
+
+	a->rc = group_join(a->g, 22, no_wake, NULL, &a->m);
+	atomic_store(&a->done, true);
+	return NULL;
+}
+
+/* Polls until *n reaches at least want or the open has ended. */
+static void wait_count(atomic_int *n, int want, struct join_arg *a)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (atomic_load(n) < want && !atomic_load(&a->done) && now_mono_ms() < end)
+		usleep(20000);
+}
+
+/* Runs fn (an open, or an administrator's operation, through B) on a
+ * thread while g's coordinator cannot be reached; once B has tried to
+ * reach it twice (so fn did not give up at the first failure), the
+ * group's coordinator becomes next, after an election (none for a while)
+ * when election is set. fn must have succeeded then. */
+static void run_across_move(struct join_arg *a, void *(*fn)(void *), bool election, int32_t next)
+{
+	pthread_t th;
+
+	assert_int_equal(pthread_create(&th, NULL, fn, a), 0);
+	wait_count(&connects, 2, a);
+	if (election) {
+		atomic_store(&coord, GROUP_COORD_NONE);
+		wait_count(&nones, 1, a);
+	}
+	atomic_store(&coord, next);
+	pthread_join(th, NULL);
+	assert_int_equal(a->rc, 0);
+	assert_true(atomic_load(&connects) >= 2);
+}
+
+/* The coordinator is killed (its broker closed: connections refused):
+ * an open on B does not fail with ECONNREFUSED but asks again who
+ * coordinates and tries again, through an election (no coordinator for a
+ * while) until B itself coordinates the group; then it joins here, a
+ * local member with both partitions. */
+static void test_open_waits_for_killed_coordinator(void **state)
+{
+	struct fx *f = *state;
+	struct join_arg a = { .rc = 1 };
+	struct group *ga;
+
+	assert_int_equal(group_open(f->a.t, "g", GROUP_CREATE, &ga), 0);
+	group_put(ga);
+	assert_int_equal(group_open(f->b.t, "g", GROUP_CREATE, &a.g), 0);
+	node_kill(&f->a);
+
+	run_across_move(&a, open_main, true, -1);
+	assert_null(a.m->rm); /* a local member: B coordinates */
+	assert_int_equal(owned(a.m), 3);
+	group_leave(a.m);
+	group_put(a.g);
+}
+
+/* The coordinator is frozen (it takes the connection and never answers):
+ * an open on B does not fail with ETIMEDOUT after its call's timeout but
+ * tries again, and joins at the broker that coordinates the group next,
+ * as a member there. */
+static void test_open_follows_frozen_coordinator(void **state)
+{
+	struct fx *f = *state;
+	struct join_arg a = { .rc = 1 };
+	struct group *ga;
+
+	assert_int_equal(group_open(f->a.t, "g", GROUP_CREATE, &ga), 0);
+	assert_int_equal(group_open(f->b.t, "g", GROUP_CREATE, &a.g), 0);
+	frozen_open();
+	atomic_store(&a_frozen, true);
+
+	run_across_move(&a, open_main, false, A_OTHER);
+	assert_non_null(a.m->rm); /* a member at the next coordinator */
+	assert_int_equal(members(ga), 1);
+	assert_non_null(guest_of(ga));
+	assert_int_equal(owned(a.m), 3);
+	group_leave(a.m);
+	assert_int_equal(members(ga), 0);
+	group_put(ga);
+	group_put(a.g);
+}
+
+static void *config_main(void *arg)
+{
+	static const char text[] = "session.timeout.ms=7000\n";
+	struct join_arg *a = arg;
+
+	a->rc = group_config_write(a->g, text, sizeof(text) - 1);
+	atomic_store(&a->done, true);
+	return NULL;
+}
+
+/* An administrator's operation through B (a .config write) while the
+ * coordinator cannot be reached waits as an open does, and is made at
+ * the broker that coordinates the group next. */
+static void test_admin_waits_for_killed_coordinator(void **state)
+{
+	struct fx *f = *state;
+	struct join_arg a = { .rc = 1 };
+	struct group *ga;
+
+	assert_int_equal(group_open(f->a.t, "g", GROUP_CREATE, &ga), 0);
+	assert_int_equal(group_open(f->b.t, "g", GROUP_CREATE, &a.g), 0);
+	atomic_store(&a_down, true);
+
+	run_across_move(&a, config_main, false, A_OTHER);
+	pthread_mutex_lock(&ga->mu);
+	assert_int_equal(ga->session_timeout_ms, 7000);
+	pthread_mutex_unlock(&ga->mu);
+	group_put(ga);
+	group_put(a.g);
+}
+
+/* No coordinator answers within B's request.timeout.ms: the open is
+ * EAGAIN (retry), never the connection's ECONNREFUSED or ETIMEDOUT;
+ * alike while no broker coordinates the group. */
+static void test_open_eagain_at_deadline(void **state)
+{
+	struct fx *f = *state;
+	struct group_member *m = NULL;
+	struct group *gb;
+
+	assert_int_equal(group_open(f->b.t, "g", GROUP_CREATE, &gb), 0);
+	atomic_store(&a_down, true);
+	assert_int_equal(group_join(gb, 22, no_wake, NULL, &m), -EAGAIN);
+	assert_null(m);
+	assert_true(atomic_load(&connects) >= 2);
+	assert_int_equal(members(gb), 0);
+
+	frozen_open();
+	atomic_store(&a_down, false);
+	atomic_store(&a_frozen, true);
+	assert_int_equal(group_join(gb, 22, no_wake, NULL, &m), -EAGAIN);
+	assert_null(m);
+
+	atomic_store(&coord, GROUP_COORD_NONE);
+	assert_int_equal(group_join(gb, 22, no_wake, NULL, &m), -EAGAIN);
+	assert_null(m);
+	assert_true(atomic_load(&nones) >= 2);
+	assert_int_equal(members(gb), 0);
+	group_put(gb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +780,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remote_join_while_coord_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_reads_coordinator_none, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_waits_for_killed_coordinator, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_open_follows_frozen_coordinator, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_open_eagain_at_deadline, setup_short_wait,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_admin_waits_for_killed_coordinator, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
