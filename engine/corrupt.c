@@ -41,6 +41,29 @@
  * holds no bad batch: log_state.line_checked, which decides whether a
  * partition file may be read through the page cache (repl/topic_read.c,
  * topic_line_whole).
+ *
+ * Moved entries. A .lines entry whose line position changed on disk by a
+ * few bytes, still increasing, passes the open's checks unless one of the
+ * batches it borders is among those sampled (seg_check_lines), and a read
+ * would then show its records at the wrong positions (a gap before them,
+ * or lines that overlap the batch before). The rule it breaks holds in
+ * every log: a batch's lines end at or before the line position of the
+ * batch after it, since appends place batches end to end and compaction
+ * only removes records, which leaves the survivors where they were (so
+ * the room between two entries can only grow). An entry moved up by d
+ * leaves its own batch d bytes short of room; moved down by d, the batch
+ * before it. So the cursor (cursor.c, cur_fit) measures the lines of every
+ * batch it opens above the mark, once, before it returns any of them, and
+ * compares them with the next entry's line position (for the last batch
+ * of a closed segment, the next segment's line base). A batch that does
+ * not fit is a bad batch like any other (log_corrupt_lines): the read
+ * stops before it, a read in it fails with -EBADMSG, the mark stays below
+ * it, so no byte at a moved position reaches the page cache. Below the mark
+ * the check is done: a page-cache reader's batches are all below it. What
+ * stays unseen: an entry moved down into a gap compaction left (the lines
+ * still fit; its records read d bytes early), and the last entry of the
+ * active segment of a compacted log, which nothing follows (the open
+ * derives the log's line end from it).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -63,31 +86,58 @@ static int claim(struct seg *s, int64_t pos)
 	return 0;
 }
 
+/* The listener told of the batch at pos of s, claim c (claim's answer)
+ * given: why (cap bytes, at least 64 past its text) gets the slots' note. */
+static void report(struct log *l, struct seg *s, int64_t pos, int c, char *why, size_t cap)
+{
+	char file[PATH_MAX + 32];
+	log_corrupt_fn *fn = __atomic_load_n(&l->corrupt_fn, __ATOMIC_ACQUIRE);
+
+	if (!fn)
+		return;
+	if (c == 2)
+		snprintf(why + strlen(why), cap - strlen(why),
+			 " (further bad batches of this segment are not reported)");
+	snprintf(file, sizeof(file), "%s.log%s", s->path, s->sfx);
+	fn(l->corrupt_arg, l, file, pos, why);
+}
+
 void log_corrupt(struct log *l, struct seg *s, int64_t pos, const uint8_t *buf, size_t len)
 {
-	char why[160], file[PATH_MAX + 32];
-	log_corrupt_fn *fn;
+	char why[224];
 	int c = claim(s, pos);
 
 	if (!c)
 		return;
 	atomic_fetch_add(&l->corrupt_batches, 1);
-	fn = __atomic_load_n(&l->corrupt_fn, __ATOMIC_ACQUIRE);
-	if (!fn)
+	if (!__atomic_load_n(&l->corrupt_fn, __ATOMIC_ACQUIRE))
 		return;
 	if (buf)
-		batch_explain(buf, len, why, sizeof(why));
+		batch_explain(buf, len, why, 160);
 	else
 		why[0] = '\0';
 	if (!why[0])
-		snprintf(why, sizeof(why), "%s",
+		snprintf(why, 160, "%s",
 			 buf ? "records do not match the .lines index"
 			     : "batchLength does not give a whole batch inside the file");
-	if (c == 2)
-		snprintf(why + strlen(why), sizeof(why) - strlen(why),
-			 " (further bad batches of this segment are not reported)");
-	snprintf(file, sizeof(file), "%s.log%s", s->path, s->sfx);
-	fn(l->corrupt_arg, l, file, pos, why);
+	report(l, s, pos, c, why, sizeof(why));
+}
+
+void log_corrupt_lines(struct log *l, struct seg *s, int64_t pos, int64_t offset, int64_t line_pos,
+		       int64_t line_bytes, int64_t next_line_pos)
+{
+	char why[PATH_MAX + 320];
+	int c = claim(s, pos);
+
+	if (!c)
+		return;
+	atomic_fetch_add(&l->corrupt_batches, 1);
+	snprintf(why, sizeof(why) - 64,
+		 "its records (from offset %" PRId64 ") take %" PRId64
+		 " bytes of lines from line position %" PRId64 " (its .lines entry), past %" PRId64
+		 ", where the next batch's lines begin: %s.lines%s is damaged",
+		 offset, line_bytes, line_pos, next_line_pos, s->path, s->sfx);
+	report(l, s, pos, c, why, sizeof(why));
 }
 
 void log_set_corrupt_listener(struct log *l, log_corrupt_fn *fn, void *arg)

@@ -44,7 +44,12 @@
  * read (which starts in the bad batch) fails with -EBADMSG, every time, with
  * the cursor left where it was. The record by record path reports it
  * (log_corrupt); the two-thread path only falls back to it. What a read
- * returns moves the log's mark of checked batches (log_checked_read).
+ * returns moves the log's mark of checked batches (log_checked_read). A
+ * batch above that mark is also measured before its first record goes out
+ * (cur_fit): its lines must end by the next batch's line position, or its
+ * .lines entry (or the next one) was moved on disk (corrupt.c, "Moved
+ * entries"); the two-thread path takes only batches whose lines fill
+ * their room exactly, which that implies.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -262,6 +267,69 @@ static int cur_fill(struct log_cursor *c, int64_t pos, size_t len)
 	return (size_t)got < len ? -EBADMSG : 0;
 }
 
+/* The line position where the lines of the batch of entry c->ent must end
+ * by: the next entry's, or for a segment's last batch the next segment's
+ * line base; INT64_MAX when nothing follows (the log's last batch, from
+ * whose entry the open derived the line end). */
+static int cur_next_line_pos(struct log_cursor *c, int64_t *bound)
+{
+	struct log *l = c->l;
+	struct lines_ent next;
+	int rc;
+
+	for (;;) {
+		rc = cur_entry(c, c->ent + 1, &next);
+		if (rc != 0) {
+			*bound = next.line_pos;
+			return rc < 0 ? rc : 0;
+		}
+		/* The segment's last entry as published. A roll writes the
+		 * closed segment's entries before it adds the next segment,
+		 * under the lock: with the next one there, what the segment
+		 * holds now is all of it. */
+		bool more = false;
+		*bound = INT64_MAX;
+		pthread_mutex_lock(&l->lock);
+		int si = log_seg_index_by_offset(l, c->seg->base_offset);
+		if (si >= 0 && l->segs[si] == c->seg && si + 1 < l->nsegs) {
+			more = c->ent + 1 < atomic_load(&c->seg->lines_entries);
+			*bound = l->segs[si + 1]->line_base;
+		}
+		pthread_mutex_unlock(&l->lock);
+		if (!more)
+			return 0;
+	}
+}
+
+/* The fit check of a batch just opened at entry e, above the log's mark of
+ * checked batches (corrupt.c, "Moved entries"): its lines, measured on a
+ * copy of c->it (which reads the same payload), end by the next batch's
+ * line position. 0, or -EBADMSG reported: a record that does not decode
+ * (checked whole before any is returned), or lines past that position. */
+static int cur_fit(struct log_cursor *c, const struct lines_ent *e)
+{
+	struct batch_iter it = c->it;
+	struct rec r;
+	int64_t lb = 0, bound;
+	int rc;
+
+	while ((rc = batch_iter_next(&it, &r)) == 1)
+		lb += line_len(&c->l->lf, &r);
+	if (rc < 0) {
+		log_corrupt(c->l, c->seg, e->position, c->ra + (e->position - c->ra_off),
+			    (size_t)c->batch_len);
+		return rc;
+	}
+	rc = cur_next_line_pos(c, &bound);
+	if (rc < 0)
+		return rc;
+	if (e->line_pos + lb <= bound)
+		return 0;
+	log_corrupt_lines(c->l, c->seg, e->position, c->seg->base_offset + e->rel_offset,
+			  e->line_pos, lb, bound);
+	return -EBADMSG;
+}
+
 /* Opens batch entry c->ent of c->seg. 1 = opened, 0 = no such entry. */
 static int cur_open_batch(struct log_cursor *c)
 {
@@ -289,6 +357,10 @@ static int cur_open_batch(struct log_cursor *c)
 	}
 	c->batch_pos = e.position;
 	c->batch_len = total;
+	/* Only the first read through a batch since the open measures it:
+	 * below the mark every batch was checked, appended ones included. */
+	if (e.line_pos >= atomic_load(&c->l->line_checked) && (rc = cur_fit(c, &e)) < 0)
+		return rc;
 	c->in_batch = true;
 	c->next_line = e.line_pos;
 	return 1;

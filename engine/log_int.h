@@ -563,6 +563,12 @@ int log_truncate_locked(struct log *l, int64_t offset);
  * for the same batch do nothing, so a reader that retries is not logged
  * again. Any thread, with or without the log's lock. */
 void log_corrupt(struct log *l, struct seg *s, int64_t pos, const uint8_t *buf, size_t len);
+/* corrupt.c, "Moved entries": the batch at .log position pos of s, of base
+ * offset offset, whose .lines entry says line position line_pos, has
+ * records whose lines take line_bytes, past next_line_pos where the next
+ * batch's lines begin. Counted and reported once as log_corrupt does. */
+void log_corrupt_lines(struct log *l, struct seg *s, int64_t pos, int64_t offset, int64_t line_pos,
+		       int64_t line_bytes, int64_t next_line_pos);
 /* corrupt.c, "Checked batches": the line positions [from, to) are of
  * batches checked whole (read, or written, since the log was opened);
  * l->line_checked moves to `to` when it is in [from, to). Lock held. */

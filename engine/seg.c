@@ -1148,6 +1148,9 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 	int64_t size = io->size(io->ctx, s->log_fd);
 	int64_t pos = 0, k = 0, nundec = 0;
 	bool after_undec = false;
+	/* The old entry read ahead (entry nx_k), so each is read once. */
+	struct lines_ent nx;
+	int64_t nx_k = -1;
 	/* Existing .lines entries that still match the log keep their line
 	 * positions: compaction leaves gaps between batches that a rescan
 	 * cannot see, and positions never move. Beyond them, batches follow
@@ -1209,15 +1212,30 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 		struct lines_ent e = { (uint32_t)(m.base_offset - s->base_offset), (uint32_t)pos,
 				       s->line_end };
 		struct lines_ent old;
+		bool same = k < old_ents &&
+			    (k == nx_k ? (old = nx, true) : seg_read_lines_ent(s, k, &old) == 0) &&
+			    old.rel_offset == e.rel_offset && old.position == e.position;
+		/* A batch's lines end by the next old entry's line position
+		 * (when that one is of the next batch): an entry moved up on
+		 * disk leaves its batch short of room, one moved down overlaps
+		 * the lines before it (corrupt.c, "Moved entries"). The first
+		 * is put back where its lines end at the next entry, the
+		 * second after the batch before (below); with no gap around
+		 * them, as appends leave, both are then where they were
+		 * written, and the entries around them keep theirs. */
+		if (!same || k + 1 >= old_ents || seg_read_lines_ent(s, k + 1, &nx) < 0)
+			nx_k = -1;
+		else
+			nx_k = k + 1;
+		if (nx_k >= 0 && nx.position == pos + total && nx.line_pos < old.line_pos + lb)
+			old.line_pos = nx.line_pos - lb;
 		/* After an undecodable batch the kept entry may place the next
 		 * one further than its byte per record: its lines as written. */
-		if (k < old_ents && seg_read_lines_ent(s, k, &old) == 0 &&
-		    old.rel_offset == e.rel_offset && old.position == e.position &&
-		    old.line_pos >= s->line_end &&
+		if (same && old.line_pos >= s->line_end &&
 		    (!contiguous || after_undec || old.line_pos == s->line_end))
 			e.line_pos = old.line_pos;
-		else
-			old_ents = k; /* no trust in entries after a mismatch */
+		else if (!same)
+			old_ents = k; /* no trust in entries of another layout */
 		after_undec = undecodable;
 		k++;
 		s->line_end = e.line_pos;

@@ -6,6 +6,8 @@
 # member does not read them again); .dump shows the batch as "valid: no"
 # without its records; the daemon's log names the file and position once;
 # .metrics counts the batch once. Nothing of the log is cut at the remount.
+# A .lines entry moved by a few bytes is found by the first read the same
+# way, and a .lines cut to its header is rebuilt at the next start.
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
@@ -14,14 +16,18 @@ mq_mount
 T=$MNT/c
 mkdir "$T"
 echo 'segment.bytes=4096' > "$T/.config"
-# One write() per record, so one batch per record.
-i=0
-while [ $i -lt 300 ]; do
-	echo "rec-$i"
-	i=$((i + 1))
-done > "$MQ_TMP/all"
-expect_ok "write 300 records, one batch each" sh -c 'while read -r l; do echo "$l"; done < "$1" > "$2"' \
-	sh "$MQ_TMP/all" "$T/0"
+# write_recs N EXPECTED FILE: records rec-0 .. rec-N-1 into EXPECTED and,
+# one write() per record (so one batch per record), into FILE.
+write_recs() {
+	i=0
+	while [ $i -lt "$1" ]; do
+		echo "rec-$i"
+		i=$((i + 1))
+	done > "$2"
+	expect_ok "write $1 records, one batch each" \
+		sh -c 'while read -r l; do echo "$l"; done < "$1" > "$2"' sh "$2" "$3"
+}
+write_recs 300 "$MQ_TMP/all" "$T/0"
 expect_same "all readable" "$MQ_TMP/all" "$T/0"
 # The batch of offset 60, in a closed segment (not the first, not the last).
 seg=$(ls "$T/.segments/0" | grep '\.log$' | sed -n 2p)
@@ -83,5 +89,54 @@ expect_ok ".dump: the next batch is shown" grep -q "^| offset: 61 .*value: rec-6
 expect_eq "logged once" 1 "$(grep -c "corrupt batch in $f at position $pos: CRC-32C mismatch" "$LOG")"
 expect_eq ".metrics counts it once" 'mqfs_corrupt_batches_total{topic="c"} 1' \
 	"$(mq_run grep '^mqfs_corrupt_batches_total{topic="c"}' "$MNT/.metrics")"
+
+# A .lines entry whose line position moved up by 3 bytes (still
+# increasing), in a segment of 400 batches: the open samples one batch in
+# 6 against its entries and misses batches 199 and 200, between which it
+# sits. The first read finds that batch 200's lines do not fit before the
+# next entry's position: the batch is served as a bad one (records before
+# it, then EBADMSG), never at the shifted position, never through the page
+# cache.
+M=$MNT/m
+mkdir "$M"
+write_recs 400 "$MQ_TMP/mall" "$M/0"
+mpos=$(mq_run grep '^baseOffset: 200 ' "$M/.segments/0/00000000000000000000.dump" | sed 's/.* position: \([0-9]*\) .*/\1/')
+expect_ok "batch 200 at position $mpos" test -n "$mpos"
+mq_umount
+head -n 200 "$MQ_TMP/mall" > "$MQ_TMP/mbefore"
+lp=$(wc -c < "$MQ_TMP/mbefore")
+ml=$DATA/m-0/00000000000000000000.lines
+# Entry 200: 16 bytes of header, 16 a batch; its line position is the
+# last 8 bytes, big-endian (below 2^16 here).
+at=$((16 + 200 * 16 + 8))
+expect_eq "entry 200 says line position $lp" "$lp" \
+	"$(od -An -tu8 --endian=big -j "$at" -N 8 "$ml" | tr -d ' ')"
+moved=$((lp + 3))
+printf "\\$(printf %o $((moved >> 8)))\\$(printf %o $((moved & 255)))" |
+	dd of="$ml" bs=1 seek=$((at + 6)) conv=notrunc 2>/dev/null
+expect_eq "entry 200 now says $moved" "$moved" \
+	"$(od -An -tu8 --endian=big -j "$at" -N 8 "$ml" | tr -d ' ')"
+mq_mount
+expect_fail "the open did not see it" grep -q "m-0/00000000000000000000.lines: entry" "$LOG"
+mq_run sh -c 'cat "$1" > "$2"' sh "$M/0" "$MQ_TMP/mout0" 2>/dev/null
+expect_same "the first cat delivered the records before batch 200" "$MQ_TMP/mbefore" "$MQ_TMP/mout0"
+expect_errno "cat fails at batch 200" EBADMSG sh -c 'cat "$1" > /dev/null' sh "$M/0"
+mq_run sh -c 'cat "$1" > "$2"' sh "$M/0" "$MQ_TMP/mout1" 2>/dev/null
+expect_same "a second cat the same (not from the page cache)" "$MQ_TMP/mbefore" "$MQ_TMP/mout1"
+expect_errno "a read where its entry says it starts fails" EBADMSG \
+	dd if="$M/0" bs=4096 skip="$moved" iflag=skip_bytes count=1 status=none
+expect_eq "records after it are read from their own positions" "rec-201" \
+	"$(mq_run dd if="$M/0" bs=8 skip=$((lp + 8)) iflag=skip_bytes count=1 status=none | head -n 1)"
+expect_eq "logged once, naming the batch and the line bytes" 1 \
+	"$(grep -c "corrupt batch in $DATA/m-0/00000000000000000000.log at position $mpos: its records (from offset 200) take 8 bytes of lines from line position $moved (its .lines entry), past $((lp + 8)), where the next batch's lines begin: $DATA/m-0/00000000000000000000.lines is damaged" "$LOG")"
+expect_eq ".metrics counts it" 'mqfs_corrupt_batches_total{topic="m"} 1' \
+	"$(mq_run grep '^mqfs_corrupt_batches_total{topic="m"}' "$MNT/.metrics")"
+mq_umount
+# The repair: the segment's .lines cut to its header is rebuilt at the
+# next start, at the positions it had (a log never compacted).
+truncate -s 16 "$ml"
+mq_mount
+expect_same "after the rebuild every record is served" "$MQ_TMP/mall" "$M/0"
+expect_same "and again" "$MQ_TMP/mall" "$M/0"
 mq_umount
 mq_done

@@ -36,7 +36,7 @@ static struct heard {
 	int calls;
 	char file[512];
 	int64_t pos;
-	char why[200];
+	char why[1024];
 } heard;
 
 static void listener(void *arg, struct log *l, const char *file, int64_t pos, const char *why)
@@ -807,6 +807,293 @@ static void test_recover_keeps_last_batch(void **state)
 	recover_undecodable(*state, BAD_GZIP, 0, true);
 }
 
+/* ---- a .lines entry moved by a few bytes ----
+ *
+ * An entry whose line position changed on disk, still increasing, in a
+ * segment of many batches, where the open samples one batch in about 64
+ * (seg_check_lines) and does not meet it: the first read through it finds
+ * that a batch's lines do not fit before the next entry's line position
+ * (moved up: its own batch; moved down: the batch before), and treats
+ * that batch as a bad one. In a log never compacted and in a compacted
+ * one (gaps between batches: the check is ">=", not "=="). */
+
+#define NMOVE 1200
+
+static char mv_lines[NMOVE][40];
+
+static void tune_moved(struct log_config *cfg)
+{
+	cfg->segment_bytes = 40000; /* about 500 batches a segment */
+	cfg->retention_ms = -1;
+	cfg->key_sep[0] = '=';
+	cfg->key_sep_len = 1;
+}
+
+static void tune_moved_compact(struct log_config *cfg)
+{
+	tune_moved(cfg);
+	cfg->cleanup_policy = LOG_CLEANUP_COMPACT;
+}
+
+static int setup_moved(void **state)
+{
+	memset(&heard, 0, sizeof(heard));
+	engine_batch_read_min = 64;
+	return logfx_setup(state, "moved", tune_moved);
+}
+
+static int setup_moved_compact(void **state)
+{
+	memset(&heard, 0, sizeof(heard));
+	engine_batch_read_min = 64;
+	return logfx_setup(state, "movedc", tune_moved_compact);
+}
+
+/* NMOVE records, a batch each: every tenth of key "d" (compaction keeps
+ * the last), the others of keys of their own; committed; with compact, the
+ * log cleaned; then a clean close and reopen. */
+static void fill_moved(struct logfx *f, bool compact)
+{
+	for (int o = 0; o < NMOVE; o++) {
+		char k[16], v[16];
+		int kl = o % 10 == 0 ? snprintf(k, sizeof(k), "d")
+				     : snprintf(k, sizeof(k), "k%d", o);
+		int vl = snprintf(v, sizeof(v), "v%d", o);
+		struct rec_in r = { k, kl, v, vl, fake_now };
+		assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+		snprintf(mv_lines[o], sizeof(mv_lines[o]), "%s=%s\n", k, v);
+	}
+	assert_int_equal(log_set_hw(f->l, NMOVE), 0);
+	logmgr_close(f->m);
+	logfx_open(f);
+	if (compact) {
+		struct log_clean_stats cs;
+		assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, &cs), 1);
+		assert_true(cs.segments_rewritten > 0);
+		logmgr_close(f->m);
+		logfx_open(f);
+	}
+	log_set_corrupt_listener(f->l, listener, &heard);
+}
+
+/* The line view as reads in chunks of size from pos see it: each byte at
+ * its position in img (line_end bytes), have[p] set where one came; the
+ * position after the last byte read in *end. The read's error, or 0. */
+static int read_image(struct log *l, int64_t pos, size_t size, char *img, char *have, int64_t *end)
+{
+	static char buf[1 << 16];
+	struct log_cursor *c = log_cursor_new(l);
+	int64_t actual;
+	ssize_t g;
+
+	*end = pos;
+	while ((g = log_read_lines(l, c, pos, buf, size, &actual)) > 0) {
+		memcpy(img + actual, buf, (size_t)g);
+		memset(have + actual, 1, (size_t)g);
+		pos = actual + g;
+		*end = pos;
+	}
+	log_cursor_free(c);
+	return (int)g;
+}
+
+/* Line bytes of the batch of entry e of s (one record a batch). */
+static int64_t ent_bytes(struct seg *s, const struct lines_ent *e)
+{
+	return (int64_t)strlen(mv_lines[s->base_offset + e->rel_offset]);
+}
+
+/* An entry k of the first segment whose batch and the one before it are
+ * both not sampled at open (seg_check_lines decodes batch j against the
+ * next entry when j % step == 0, and the segment's last two), with no gap
+ * before or after its batch (compaction's gaps would give a moved entry
+ * room to move into unseen); its entries k-1..k+1 into e. */
+static int64_t pick_unsampled(struct seg *s, struct lines_ent *e)
+{
+	int64_t n = atomic_load(&s->lines_entries), step = n / 64 > 1 ? n / 64 : 1;
+	assert_true(step >= 3);
+	for (int64_t k = n / 2; k < n - 2; k++) {
+		if ((k - 1) % step == 0 || k % step == 0)
+			continue;
+		assert_int_equal(seg_read_lines_ents(s, k - 1, 3, e), 3);
+		if (e[1].line_pos == e[0].line_pos + ent_bytes(s, &e[0]) &&
+		    e[2].line_pos == e[1].line_pos + ent_bytes(s, &e[1]))
+			return k;
+	}
+	fail();
+	return -1;
+}
+
+/* The line position of .lines entry k of the segment at base moved by d
+ * (mqfs stopped). */
+static void move_entry(struct logfx *f, int64_t base, int64_t k, int d)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/t-0/%020" PRId64 ".lines", f->dir, base);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	uint8_t b[8];
+	off_t at = LINES_HDR_SIZE + k * LINES_ENT_SIZE + 8;
+	assert_int_equal(pread(fd, b, 8, at), 8);
+	be64_put(b, be64_get(b) + (uint64_t)(int64_t)d);
+	assert_int_equal(pwrite(fd, b, 8, at), 8);
+	close(fd);
+}
+
+static void moved_entry(struct logfx *f, bool compact, int d)
+{
+	fill_moved(f, compact);
+	struct seg *s0 = f->l->segs[0];
+	int64_t base = s0->base_offset;
+	struct lines_ent e[3];
+	int64_t k = pick_unsampled(s0, e);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	int64_t line_end = st.line_end;
+	static char truth[NMOVE * 40], have0[NMOVE * 40], img[NMOVE * 40], have[NMOVE * 40];
+	int64_t end;
+	memset(have0, 0, sizeof(have0));
+	assert_int_equal(read_image(f->l, 0, 1 << 16, truth, have0, &end), 0);
+	assert_int_equal(end, line_end);
+
+	logmgr_close(f->m);
+	move_entry(f, base, k, d);
+	logfx_reports[0] = '\0';
+	logfx_open(f);
+	log_set_corrupt_listener(f->l, listener, &heard);
+	assert_null(strstr(logfx_reports, ".lines")); /* the open did not see it */
+	log_get_state(f->l, &st);
+	assert_int_equal(st.line_end, line_end);
+	assert_int_equal(st.line_checked, 0);
+
+	/* Moved up: batch k has d bytes too few; down: batch k - 1 does. */
+	const struct lines_ent *bad = d > 0 ? &e[1] : &e[0];
+	int64_t bad_line = bad->line_pos; /* as it was written */
+	int64_t bad_said = bad == &e[1] ? bad_line + d : bad_line;
+	const size_t sizes[] = { 7, 1 << 16, 7 };
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		memset(have, 0, sizeof(have));
+		assert_int_equal(read_image(f->l, 0, sizes[i], img, have, &end), -EBADMSG);
+		assert_true(end <= bad_line); /* a gap may come before it */
+		assert_memory_equal(have, have0, (size_t)bad_line);
+		for (int64_t p = 0; p < bad_line; p++)
+			if (have[p])
+				assert_int_equal(img[p], truth[p]);
+	}
+	/* A read that starts in it, where its entry now says it starts or
+	 * where it was written, fails there too. */
+	struct log_cursor *c = log_cursor_new(f->l);
+	char buf[64];
+	int64_t actual;
+	assert_int_equal(log_read_lines(f->l, c, bad_said, buf, sizeof(buf), &actual), -EBADMSG);
+	log_cursor_free(c);
+	c = log_cursor_new(f->l);
+	assert_int_equal(log_read_lines(f->l, c, bad_line, buf, sizeof(buf), &actual), -EBADMSG);
+	log_cursor_free(c);
+	if (d > 0) {
+		/* The records after it, from their own positions. */
+		memset(have, 0, sizeof(have));
+		assert_int_equal(read_image(f->l, e[2].line_pos, 1 << 16, img, have, &end), 0);
+		assert_int_equal(end, line_end);
+		for (int64_t p = e[2].line_pos; p < line_end; p++)
+			assert_true(have[p] == have0[p] && (!have[p] || img[p] == truth[p]));
+	}
+
+	/* Heard of once, naming the batch (file, position, offset) and the
+	 * line bytes found; counted; the mark stays below it, so the files
+	 * are never read through the page cache. */
+	assert_int_equal(heard.calls, 1);
+	char want[700];
+	snprintf(want, sizeof(want), "%s/t-0/%020" PRId64 ".log", f->dir, base);
+	assert_string_equal(heard.file, want);
+	assert_int_equal(heard.pos, bad->position);
+	snprintf(want, sizeof(want),
+		 "its records (from offset %" PRId64 ") take %" PRId64
+		 " bytes of lines from line position %" PRId64 " (its .lines entry), past %" PRId64,
+		 base + bad->rel_offset, ent_bytes(s0, bad), bad_said,
+		 bad == &e[1] ? e[2].line_pos : e[1].line_pos + d);
+	assert_non_null(strstr(heard.why, want));
+	assert_non_null(strstr(heard.why, ".lines is damaged"));
+	log_get_state(f->l, &st);
+	assert_int_equal(st.corrupt_batches, 1);
+	assert_true(st.line_checked <= bad_line);
+}
+
+static void test_moved_entry_up(void **state)
+{
+	moved_entry(*state, false, 3);
+}
+
+static void test_moved_entry_down(void **state)
+{
+	moved_entry(*state, false, -3);
+}
+
+static void test_moved_entry_up_compacted(void **state)
+{
+	moved_entry(*state, true, 3);
+}
+
+static void test_moved_entry_down_compacted(void **state)
+{
+	moved_entry(*state, true, -3);
+}
+
+/* A moved entry the open's sample does meet, in a compacted segment (whose
+ * gaps a rescan cannot see, so recovery keeps the old positions that
+ * match): only that entry is placed again, where it was written, and every
+ * other keeps its position. */
+static void moved_entry_rebuilt(struct logfx *f, int d)
+{
+	fill_moved(f, true);
+	struct seg *s0 = f->l->segs[0];
+	int64_t base = s0->base_offset;
+	int64_t n = atomic_load(&s0->lines_entries), step = n / 64 > 1 ? n / 64 : 1;
+	/* The sampled batch is the one left short of room: k's own when it
+	 * moves up, the one before when it moves down; no gap after k's batch
+	 * in the first case, none between the two batches before k and k in
+	 * the second (with one there, the entry could have been written so). */
+	int64_t k = (n / 2 / step) * step + (d > 0 ? 0 : 1);
+	struct lines_ent e[4];
+	for (;; k += step) {
+		assert_true(k + 2 < n);
+		assert_int_equal(seg_read_lines_ents(s0, k - 2, 4, e), 4);
+		bool gap[3];
+		for (int i = 0; i < 3; i++)
+			gap[i] = e[i + 1].line_pos != e[i].line_pos + ent_bytes(s0, &e[i]);
+		if (d > 0 ? !gap[2] : !gap[0] && !gap[1])
+			break;
+	}
+	static char truth[NMOVE * 40], have0[NMOVE * 40], img[NMOVE * 40], have[NMOVE * 40];
+	int64_t end, line_end;
+	memset(have0, 0, sizeof(have0));
+	assert_int_equal(read_image(f->l, 0, 1 << 16, truth, have0, &line_end), 0);
+	logmgr_close(f->m);
+	move_entry(f, base, k, d);
+	logfx_reports[0] = '\0';
+	logfx_open(f);
+	log_set_corrupt_listener(f->l, listener, &heard);
+	assert_non_null(strstr(logfx_reports, ".lines: entry"));
+	memset(have, 0, sizeof(have));
+	assert_int_equal(read_image(f->l, 0, 7, img, have, &end), 0);
+	assert_int_equal(end, line_end);
+	assert_memory_equal(have, have0, (size_t)line_end);
+	for (int64_t p = 0; p < line_end; p++)
+		if (have[p])
+			assert_int_equal(img[p], truth[p]);
+	assert_int_equal(heard.calls, 0);
+}
+
+static void test_moved_entry_rebuilt_up(void **state)
+{
+	moved_entry_rebuilt(*state, 3);
+}
+
+static void test_moved_entry_rebuilt_down(void **state)
+{
+	moved_entry_rebuilt(*state, -3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -827,6 +1114,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_recover_keeps_last_batch, setup_recover,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_recover_keeps_written_positions, setup_recover,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_moved_entry_up, setup_moved, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_moved_entry_down, setup_moved, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_moved_entry_up_compacted, setup_moved_compact,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_moved_entry_down_compacted,
+						setup_moved_compact, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_moved_entry_rebuilt_up, setup_moved_compact,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_moved_entry_rebuilt_down, setup_moved_compact,
 						logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
