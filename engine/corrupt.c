@@ -27,7 +27,12 @@
  * before it included. l->line_checked says how much is known good: every
  * batch with a line below it was checked whole since the log was opened.
  *   - At open it is the line base of the first segment (nothing checked),
- *     or the line end when the log holds no record.
+ *     or the line end when the log holds no record. l->line_open_end,
+ *     the line end at open, bounds what is unchecked: every batch from
+ *     it on was appended since, checked (a truncation or reset below it
+ *     lowers it: what follows the cut is appended too). So a log whose
+ *     mark reaches line_open_end holds no unchecked batch, and a reader
+ *     of records appended since the open never measures them.
  *   - An append (log_write_batchesv) writes batches it has checked (every
  *     path encodes or decodes them first): when the mark was at the line
  *     end, it follows the append.
@@ -152,6 +157,18 @@ void log_checked_locked(struct log *l, int64_t from, int64_t to)
 
 	if (at >= from && at < to)
 		atomic_store(&l->line_checked, to);
+}
+
+bool log_line_unchecked(struct log *l, int64_t line_pos)
+{
+	return line_pos >= atomic_load(&l->line_checked) &&
+	       line_pos < atomic_load(&l->line_open_end);
+}
+
+void log_checked_cut(struct log *l, int64_t line_pos)
+{
+	if (atomic_load(&l->line_open_end) > line_pos)
+		atomic_store(&l->line_open_end, line_pos);
 }
 
 void log_checked_read(struct log *l, int64_t from, int64_t to)

@@ -359,7 +359,7 @@ static int cur_open_batch(struct log_cursor *c)
 	c->batch_len = total;
 	/* Only the first read through a batch since the open measures it:
 	 * below the mark every batch was checked, appended ones included. */
-	if (e.line_pos >= atomic_load(&c->l->line_checked) && (rc = cur_fit(c, &e)) < 0)
+	if (log_line_unchecked(c->l, e.line_pos) && (rc = cur_fit(c, &e)) < 0)
 		return rc;
 	c->in_batch = true;
 	c->next_line = e.line_pos;

@@ -445,6 +445,8 @@ void log_get_state(struct log *l, struct log_state *st)
 	st->recovery_ms = l->recovery_ms;
 	st->corrupt_batches = atomic_load(&l->corrupt_batches);
 	st->line_checked = atomic_load(&l->line_checked);
+	if (st->line_checked >= atomic_load(&l->line_open_end))
+		st->line_checked = log_line_end(l); /* the rest appended since */
 	st->damaged = l->damaged;
 	st->first_dirty_offset = l->first_dirty_offset > l->log_start_offset ? l->first_dirty_offset
 									     : l->log_start_offset;

@@ -450,6 +450,10 @@ struct log {
 	 * the log was opened (corrupt.c, "Checked batches"). Written under
 	 * lock, read with atomics on the readers' path. */
 	_Atomic int64_t line_checked;
+	/* The line end at open (lowered by a truncation below it): batches
+	 * from it on were appended since, so checked whatever line_checked
+	 * says. Lock held to write, atomics to read. */
+	_Atomic int64_t line_open_end;
 	log_start_fn *start_fn; /* log_delete_records moved the start */
 	void *start_arg;
 	/* Retention and compaction: one at a time per log, taken before lock
@@ -576,6 +580,13 @@ void log_checked_locked(struct log *l, int64_t from, int64_t to);
 /* The same from a reader, which holds no lock: takes it only when the
  * mark moves. */
 void log_checked_read(struct log *l, int64_t from, int64_t to);
+/* Whether the batch whose lines start at line_pos is one no read has
+ * checked since the open: below line_open_end and not below the mark. */
+bool log_line_unchecked(struct log *l, int64_t line_pos);
+/* Everything below line_pos is gone or appended from here on (a
+ * truncation, a reset): nothing at or above it is left unchecked. Lock
+ * held. */
+void log_checked_cut(struct log *l, int64_t line_pos);
 
 /* cleaner.c, for log_open.c: at open, before the segments are listed, finishes
  * or rolls back an interrupted swap (.cleaned, .swap files) and removes

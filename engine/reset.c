@@ -149,6 +149,10 @@ int log_reset_start(struct log *l, int64_t offset, int64_t line_pos)
 	l->truncations++;
 	l->log_start_offset = offset;
 	l->line_start = line_pos;
+	/* The old batches are gone: nothing is left unchecked. */
+	log_checked_cut(l, line_pos);
+	if (atomic_load(&l->line_checked) < line_pos)
+		atomic_store(&l->line_checked, line_pos);
 	kept_free(&l->head); /* the bytes kept are of another log */
 	kept_free(&l->cleaned);
 	l->hw = offset;

@@ -65,7 +65,8 @@ int log_truncate_locked(struct log *l, int64_t offset)
 		__atomic_store_n(&l->line_hw, s->line_end, __ATOMIC_RELEASE);
 	}
 	if (l->fence >= leo)
-		l->fence = -1; /* the leftovers are gone */
+		l->fence = -1;           /* the leftovers are gone */
+	log_checked_cut(l, s->line_end); /* what follows is appended: checked */
 	/* Positions past the cut will hold other records. */
 	if (l->cleaned.buf && l->cleaned.pos + (int64_t)l->cleaned.len > s->line_end)
 		kept_free(&l->cleaned);

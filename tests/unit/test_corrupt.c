@@ -176,6 +176,42 @@ static void test_checked_mark(void **state)
 	assert_int_equal(st.line_checked, st.line_end);
 }
 
+/* Records appended after the open were checked as they were written:
+ * only what the open found is unchecked, so reading that through (not
+ * the new records) leaves nothing unchecked, and a truncation below the
+ * open's end leaves the records appended after it checked too. */
+static void test_checked_since_open(void **state)
+{
+	struct logfx *f = *state;
+	struct rec_in r = { "k", 1, "new", 3, fake_now };
+	static char buf[NREC * 32];
+	struct log_state st;
+	struct log_cursor *c;
+	int64_t actual;
+
+	fill(f); /* appends, then a reopen: nothing checked */
+	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.line_checked, 0);
+	assert_true(log_line_unchecked(f->l, line_pos[NREC - 1]));
+	assert_false(log_line_unchecked(f->l, line_pos[NREC])); /* the new one */
+	c = log_cursor_new(f->l);
+	assert_int_equal(log_read_lines(f->l, c, 0, buf, (size_t)line_pos[NREC], &actual),
+			 line_pos[NREC]);
+	log_cursor_free(c);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.line_checked, st.line_end);
+
+	/* Again from a reopen, truncated to half: what is appended from the
+	 * cut on is checked, the half before still is not. */
+	logmgr_close(f->m);
+	logfx_open(f);
+	assert_int_equal(log_truncate_to(f->l, NREC / 2), 0);
+	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+	assert_true(log_line_unchecked(f->l, line_pos[NREC / 2 - 1]));
+	assert_false(log_line_unchecked(f->l, line_pos[NREC / 2]));
+}
+
 static void test_flipped_byte(void **state)
 {
 	struct logfx *f = *state;
@@ -1097,6 +1133,7 @@ static void test_moved_entry_rebuilt_down(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_checked_since_open, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_checked_mark, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_flipped_byte, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_unclean_keeps_fsynced_active, setup,
