@@ -350,6 +350,22 @@ static int seg_open_files_retry(struct seg *s, int flags)
 	return rc;
 }
 
+/* fsyncs dir, which opens one more descriptor: out of them, the idle sets
+ * are closed and it is tried once more, as opening a set is (a segment
+ * rolled under a tight limit, its four files just opened). */
+static int seg_fsync_dir_retry(const struct io_ops *io, struct seg_cache *fdc, const char *dir)
+{
+	int rc = io->fsync_dir(io->ctx, dir);
+
+	if (out_of_fds(rc) && fdc) {
+		pthread_mutex_lock(&fdc->mu);
+		cache_trim_locked(fdc, 0);
+		pthread_mutex_unlock(&fdc->mu);
+		rc = io->fsync_dir(io->ctx, dir);
+	}
+	return rc;
+}
+
 /* The set of a new or listed segment joins the cache, idle. */
 static void seg_cache_join(struct seg *s)
 {
@@ -530,7 +546,7 @@ static int seg_create_files(const struct io_ops *io, struct seg_cache *fdc, cons
 	if (rc == 0 && sync)
 		rc = io->fsync(io->ctx, s->lines_fd);
 	if (rc == 0 && sync)
-		rc = io->fsync_dir(io->ctx, dir);
+		rc = seg_fsync_dir_retry(io, fdc, dir);
 	if (rc < 0) {
 		seg_close_fds(s);
 		free(s);
@@ -932,8 +948,12 @@ int seg_load_tail(struct seg *s, const struct line_fmt *lf, int64_t prev_line_en
  * has its base offset, ends where the next entry (or the log) starts, and
  * its records' lines fit before the next entry's line position (exactly,
  * when contiguous). Returns a reason, or NULL. A batch that does not
- * decode says nothing about .lines: damage in the .log is the readers'
- * to report (EBADMSG at its position), not a reason to rebuild .lines. */
+ * decode, or whose CRC fails, says nothing about .lines: damage in the
+ * .log is the readers' to report (EBADMSG at its position), not a reason
+ * to rebuild .lines. (A changed byte can leave the records decodable with
+ * other line lengths: measured without the CRC, that batch looked like a
+ * moved entry, and the rebuild that followed took the batch for damage
+ * in a segment written whole, refusing the log.) */
 static const char *lines_ent_check(struct seg *s, const struct lines_ent *e,
 				   const struct lines_ent *next, const struct line_fmt *lf,
 				   bool contiguous, uint8_t **buf, size_t *cap,
@@ -954,7 +974,7 @@ static const char *lines_ent_check(struct seg *s, const struct lines_ent *e,
 	if (!next)
 		return NULL;
 	batch_iter_free(it);
-	int64_t lb = batch_line_bytes(*buf, (size_t)total, lf, false, it, NULL);
+	int64_t lb = batch_line_bytes(*buf, (size_t)total, lf, true, it, NULL);
 	if (lb < 0)
 		return NULL;
 	if (next->line_pos < e->line_pos + lb || (contiguous && next->line_pos != e->line_pos + lb))

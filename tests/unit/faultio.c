@@ -346,6 +346,10 @@ static int fi_fsync_dir(void *ctx, const char *path)
 	struct faultio *f = ctx;
 	if (fi_dies(f))
 		return -EIO;
+	if (f->dir_open_fails > 0) {
+		f->dir_open_fails--;
+		return -f->open_errno;
+	}
 	int rc = io_posix.fsync_dir(NULL, path);
 	if (rc < 0)
 		return rc;

@@ -43,6 +43,9 @@ struct faultio {
 	 * descriptors), one less each time. */
 	int open_fails;
 	int open_errno;
+	/* >0: the next dir_open_fails fsync_dir calls fail with open_errno
+	 * (the directory's open), one less each time. */
+	int dir_open_fails;
 	int opens;       /* open calls seen */
 	pthread_t owner; /* the thread that called faultio_init */
 	/* Counted by whichever thread calls (the engine's read-ahead and

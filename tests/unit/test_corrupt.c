@@ -212,6 +212,56 @@ static void test_checked_since_open(void **state)
 	assert_false(log_line_unchecked(f->l, line_pos[NREC / 2]));
 }
 
+/* A changed byte that leaves the records decodable with another line
+ * length (a value's 'v' made a newline, which the line view escapes to
+ * two bytes), in a batch the open samples against .lines: the batch is a
+ * corrupt one as any other (its CRC fails), not a .lines mismatch. The
+ * log opens whole, undamaged, and the reads find the batch. */
+static void test_changed_line_length(void **state)
+{
+	struct logfx *f = *state;
+	static char want[NREC * 32], buf[NREC * 32];
+	struct log_state st;
+	struct log_cursor *c;
+	char path[600];
+	int64_t actual, bad, *bases;
+	size_t wlen = 0;
+	off_t at = 61 + 5 + (off_t)strlen("k0") + 1;
+	int fd, n;
+
+	fill(f);
+	assert_int_equal(log_segments(f->l, &bases, &n), 0);
+	assert_true(n > 2);
+	bad = bases[1];
+	free(bases);
+	snprintf(path, sizeof(path), "%s/t-0/%020" PRId64 ".log", f->dir, bad);
+	assert_true((fd = open(path, O_RDWR)) >= 0);
+	assert_int_equal(pwrite(fd, "\n", 1, at), 1);
+	close(fd);
+	logmgr_close(f->m);
+	logfx_open(f);
+	log_set_corrupt_listener(f->l, listener, &heard);
+	log_get_state(f->l, &st);
+	assert_false(st.damaged);
+	assert_int_equal(st.log_end_offset, NREC);
+	assert_int_equal(st.line_end, line_pos[NREC]);
+	assert_null(strstr(logfx_reports, "rebuilt"));
+	for (int64_t o = 0; o < bad; o++) {
+		memcpy(want + wlen, lines[o], strlen(lines[o]));
+		wlen += strlen(lines[o]);
+	}
+	c = log_cursor_new(f->l);
+	assert_int_equal(log_read_lines(f->l, c, 0, buf, sizeof(buf), &actual), (ssize_t)wlen);
+	assert_memory_equal(buf, want, wlen);
+	assert_int_equal(log_read_lines(f->l, c, (int64_t)wlen, buf, sizeof(buf), &actual),
+			 -EBADMSG);
+	log_cursor_free(c);
+	assert_int_equal(heard.calls, 1);
+	/* Writes go on after it. */
+	struct rec_in r = { "k", 1, "after", 5, fake_now };
+	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+}
+
 static void test_flipped_byte(void **state)
 {
 	struct logfx *f = *state;
@@ -996,6 +1046,7 @@ static void moved_entry(struct logfx *f, bool compact, int d)
 	move_entry(f, base, k, d);
 	logfx_reports[0] = '\0';
 	logfx_open(f);
+	s0 = f->l->segs[0]; /* the closed log's segments are gone */
 	log_set_corrupt_listener(f->l, listener, &heard);
 	assert_null(strstr(logfx_reports, ".lines")); /* the open did not see it */
 	log_get_state(f->l, &st);
@@ -1134,6 +1185,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_checked_since_open, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_changed_line_length, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_checked_mark, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_flipped_byte, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_unclean_keeps_fsynced_active, setup,

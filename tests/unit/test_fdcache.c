@@ -256,6 +256,17 @@ static void test_emfile(void **state)
 	assert_int_equal(log_append(f->l, &big, 1, 0, NULL), 0);
 	log_get_state(f->l, &st);
 	assert_int_equal(st.log_end_offset, st0.log_end_offset + 1);
+
+	/* A roll whose directory fsync finds no descriptor free (others took
+	 * the ones its files' opens freed): the idle sets go and it is
+	 * tried again, the append goes through. */
+	int32_t segs0 = st.segments;
+	f->fio.dir_open_fails = 1;
+	assert_int_equal(log_append(f->l, &big, 1, 0, NULL), 0);
+	assert_int_equal(f->fio.dir_open_fails, 0);
+	log_get_state(f->l, &st);
+	assert_true(st.segments > segs0);
+	assert_int_equal(st.log_end_offset, st0.log_end_offset + 2);
 	read_all(f->l, want, len);
 	log_cursor_free(c);
 	free(want);
