@@ -190,6 +190,10 @@ struct seg {
 	 * copied into a shared mapping of the .log's next bytes. tail_ok: this
 	 * segment may have one; tail_ext: the file may be longer than size. */
 	bool tail_ok, tail_ext;
+	/* Opened from disk in a log never compacted there: each batch's lines
+	 * end exactly where the next entry's begin (cursor.c's check of a
+	 * seek's entry). Set at open, never changed. */
+	bool contiguous;
 	/* .index/.timeindex may hold entries past idx_entries/tidx_entries:
 	 * a cut that failed, retried by seg_tail_drop. */
 	bool idx_ext;

@@ -152,6 +152,7 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 		bool unsynced = !a->clean && (a->recovery_point < 0 || i == nb - 1 ||
 					      bases[i + 1] > a->recovery_point);
 		bool contiguous = !may_be_compacted(l, a, i + 1 < nb ? bases[i + 1] : INT64_MAX);
+		s->contiguous = contiguous;
 		bool need = unsynced;
 		if (!need)
 			need = seg_load_tail(s, &l->lf, prev_line_end) < 0 ||

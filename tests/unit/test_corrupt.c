@@ -1116,6 +1116,47 @@ static void test_moved_entry_down(void **state)
 	moved_entry(*state, false, -3);
 }
 
+/* The first read after the open goes straight to a position (dd skip=)
+ * at, or inside, the batch of an entry moved down: the seek takes that
+ * entry for the batch holding the position, so the batch before it,
+ * unchecked, is measured first. EBADMSG there, never the moved bytes;
+ * the records after the batch read from their own positions. */
+static void moved_entry_seek(struct logfx *f, int which)
+{
+	static char buf[4096];
+	struct lines_ent e[3];
+	int64_t actual, at;
+
+	fill_moved(f, false);
+	struct seg *s0 = f->l->segs[0];
+	int64_t base = s0->base_offset, k = pick_unsampled(s0, e);
+	logmgr_close(f->m);
+	move_entry(f, base, k, -3);
+	logfx_open(f);
+	log_set_corrupt_listener(f->l, listener, &heard);
+	/* The moved position, or inside the batch. */
+	at = which == 0 ? e[1].line_pos - 3 : e[1].line_pos + 2;
+	struct log_cursor *c = log_cursor_new(f->l);
+	assert_int_equal(log_read_lines(f->l, c, at, buf, sizeof(buf), &actual), -EBADMSG);
+	assert_int_equal(log_read_lines(f->l, c, at, buf, sizeof(buf), &actual), -EBADMSG);
+	const char *after = mv_lines[base + e[2].rel_offset];
+	assert_int_equal(log_read_lines(f->l, c, e[2].line_pos, buf, strlen(after), &actual),
+			 (ssize_t)strlen(after));
+	assert_memory_equal(buf, after, strlen(after));
+	log_cursor_free(c);
+	assert_int_equal(heard.calls, 1);
+}
+
+static void test_moved_entry_down_seek(void **state)
+{
+	moved_entry_seek(*state, 0);
+}
+
+static void test_moved_entry_down_seek_inside(void **state)
+{
+	moved_entry_seek(*state, 1);
+}
+
 static void test_moved_entry_up_compacted(void **state)
 {
 	moved_entry(*state, true, 3);
@@ -1206,6 +1247,10 @@ int main(void)
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_moved_entry_up, setup_moved, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_moved_entry_down, setup_moved, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_moved_entry_down_seek, setup_moved,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_moved_entry_down_seek_inside, setup_moved,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_moved_entry_up_compacted, setup_moved_compact,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_moved_entry_down_compacted,
