@@ -344,9 +344,12 @@ static int64_t cur_measure(struct log_cursor *c, const struct lines_ent *e)
 	total = batch_total_size(c->ra + (e->position - c->ra_off));
 	if (total < BATCH_HDR_SIZE)
 		return -EBADMSG;
-	if ((rc = cur_fill(c, e->position, (size_t)total)) < 0 ||
-	    (rc = batch_iter_init(&it, c->ra + (e->position - c->ra_off), (size_t)total)) < 0)
+	if ((rc = cur_fill(c, e->position, (size_t)total)) < 0)
 		return rc;
+	if ((rc = batch_iter_init(&it, c->ra + (e->position - c->ra_off), (size_t)total)) < 0) {
+		batch_iter_free(&it); /* a payload that failed part way */
+		return rc;
+	}
 	while ((rc = batch_iter_next(&it, &r)) == 1)
 		lb += line_len(&c->l->lf, &r);
 	batch_iter_free(&it);
