@@ -309,16 +309,13 @@ static int cur_next_line_pos(struct log_cursor *c, int64_t *bound)
 static int cur_fit(struct log_cursor *c, const struct lines_ent *e)
 {
 	struct batch_iter it = c->it;
-	struct rec r;
-	int64_t lb = 0, bound;
+	int64_t lb = iter_line_bytes(&it, &c->l->lf, NULL), bound;
 	int rc;
 
-	while ((rc = batch_iter_next(&it, &r)) == 1)
-		lb += line_len(&c->l->lf, &r);
-	if (rc < 0) {
+	if (lb < 0) {
 		log_corrupt(c->l, c->seg, e->position, c->ra + (e->position - c->ra_off),
 			    (size_t)c->batch_len);
-		return rc;
+		return (int)lb;
 	}
 	rc = cur_next_line_pos(c, &bound);
 	if (rc < 0)
@@ -335,8 +332,7 @@ static int cur_fit(struct log_cursor *c, const struct lines_ent *e)
 static int64_t cur_measure(struct log_cursor *c, const struct lines_ent *e)
 {
 	struct batch_iter it = { 0 };
-	struct rec r;
-	int64_t total, lb = 0;
+	int64_t total, lb;
 	int rc;
 
 	if ((rc = cur_fill(c, e->position, BATCH_LOG_OVERHEAD)) < 0)
@@ -350,10 +346,9 @@ static int64_t cur_measure(struct log_cursor *c, const struct lines_ent *e)
 		batch_iter_free(&it); /* a payload that failed part way */
 		return rc;
 	}
-	while ((rc = batch_iter_next(&it, &r)) == 1)
-		lb += line_len(&c->l->lf, &r);
+	lb = iter_line_bytes(&it, &c->l->lf, NULL);
 	batch_iter_free(&it);
-	return rc < 0 ? rc : lb;
+	return lb;
 }
 
 /* A seek takes entry ei by its line position. One moved down on disk

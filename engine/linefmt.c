@@ -217,6 +217,24 @@ int64_t line_len(const struct line_fmt *lf, const struct rec *r)
 	return line_measure(lf, r, &esc);
 }
 
+int64_t iter_line_bytes(struct batch_iter *it, const struct line_fmt *lf, struct batch_meta *ts)
+{
+	int64_t sum = 0;
+	struct rec r;
+	int rc;
+
+	if (ts) {
+		ts->max_ts = -1;
+		ts->max_ts_offset = it->hdr.base_offset;
+	}
+	while ((rc = batch_iter_next(it, &r)) == 1) {
+		sum += line_len(lf, &r);
+		if (ts)
+			batch_meta_note_ts(ts, r.timestamp, r.offset);
+	}
+	return rc < 0 ? rc : sum;
+}
+
 int64_t line_render(const struct line_fmt *lf, const struct rec *r, char *out)
 {
 	return line_render_as(lf, r, line_escaped(lf, r), out);

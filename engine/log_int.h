@@ -325,6 +325,10 @@ void line_fmt_of(const struct log_config *cfg, struct line_fmt *lf);
 bool line_escaped(const struct line_fmt *lf, const struct rec *r);
 /* Bytes of the record's line, its '\n' included. */
 int64_t line_len(const struct line_fmt *lf, const struct rec *r);
+/* Sum of line_len over the records it has left (it ends past them), >= 0,
+ * or batch_iter_next's error. With ts, also their max_ts and
+ * max_ts_offset (batch_meta_note_ts; max_ts_offset starts at the base). */
+int64_t iter_line_bytes(struct batch_iter *it, const struct line_fmt *lf, struct batch_meta *ts);
 /* Writes the line (line_len bytes) at out; returns its length. */
 int64_t line_render(const struct line_fmt *lf, const struct rec *r, char *out);
 /* line_len and line_escaped in one pass over the record, and line_render

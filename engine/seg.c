@@ -722,18 +722,7 @@ static int64_t batch_line_bytes(const uint8_t *b, size_t len, const struct line_
 	int rc = crc ? batch_iter_init(it, b, len) : batch_iter_init_nocrc(it, b, len);
 	if (rc < 0)
 		return rc;
-	int64_t sum = 0;
-	struct rec r;
-	if (ts) {
-		ts->max_ts = -1;
-		ts->max_ts_offset = it->hdr.base_offset;
-	}
-	while ((rc = batch_iter_next(it, &r)) == 1) {
-		sum += line_len(lf, &r);
-		if (ts)
-			batch_meta_note_ts(ts, r.timestamp, r.offset);
-	}
-	return rc < 0 ? rc : sum;
+	return iter_line_bytes(it, lf, ts);
 }
 
 /*
