@@ -827,6 +827,8 @@ void logmgr_fd_sets(struct logmgr *m, int64_t *open_sets, int64_t *idle);
  * same log. */
 int logmgr_get_log(struct logmgr *m, const char *topic, int partition, const struct log_config *cfg,
 		   bool create, struct log **out);
+/* Whether the log is open in m now (logmgr_get_log would open no file). */
+bool logmgr_is_open(struct logmgr *m, const char *topic, int partition);
 /* Deletes a log and its directory (renamed to <dir>.<n>-delete first, then
  * removed). Open cursors keep working on the files they hold until freed.
  * A clean or retention run in progress on the log stops at its next

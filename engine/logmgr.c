@@ -365,6 +365,14 @@ static int find_log(struct logmgr *m, const char *topic, int partition)
 	return -1;
 }
 
+bool logmgr_is_open(struct logmgr *m, const char *topic, int partition)
+{
+	pthread_mutex_lock(&m->lock);
+	bool open = find_log(m, topic, partition) >= 0;
+	pthread_mutex_unlock(&m->lock);
+	return open;
+}
+
 int logmgr_get_log(struct logmgr *m, const char *topic, int partition, const struct log_config *cfg,
 		   bool create, struct log **out)
 {

@@ -314,6 +314,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 				    .incarnation = topics_cluster_incarnation,
 				    .fd_take = topics_cluster_fd_take,
 				    .fd_done = topics_cluster_fd_done,
+				    .hosted = topics_cluster_hosted,
 				    .arg = b },
 		};
 

@@ -90,6 +90,11 @@ struct partition {
 	 * the partition (a replicated topic: only the replicas' brokers
 	 * keep a log), or once the topic is deleted. */
 	struct log *log;
+	/* A replica here whose log found no room when its topic was made
+	 * (topics.c, topic_made_without_logs), under the topic's lock: the
+	 * log is attached once a LeaderAndIsr has opened it, never made
+	 * empty here (nothing would fetch into it before that). */
+	bool no_room;
 	struct broker *b;  /* for the hw listener (group_notify.c) */
 	const char *topic; /* the topic's name (outlives the partition) */
 	pthread_mutex_t produce_mu;
@@ -363,6 +368,7 @@ int topics_cluster_incarnation(void *arg, const char *topic, int32_t partition,
 			       const char *topic_id);
 int topics_cluster_fd_take(void *arg, const char *topic, int n_partitions);
 void topics_cluster_fd_done(void *arg, int n_partitions);
+void topics_cluster_hosted(void *arg, const char *topic, int32_t partition);
 void topics_cluster_retain(void *arg, char **names, int n,
 			   bool (*still_there)(void *zarg, const char *topic), void *zarg);
 /* The cluster's overrides of topic (its /config/topics znode) applied to

@@ -623,7 +623,9 @@ static int read_topics(struct cluster *c)
 				&zc);
 		free(local);
 		bool made = r >= 0 || r == -EEXIST;
-		if (!made)
+		/* -EMFILE: made, some replica's log still without room (the
+		 * broker logged it); tried again, not claimed. */
+		if (!made && r != -EMFILE)
 			mq_log(MQ_ERR, "topic %s of the cluster: cannot make it here: %s", names[i],
 			       strerror(-r));
 		zkmeta_topic_clear(&t);
@@ -646,6 +648,11 @@ static int read_topics(struct cluster *c)
 		h->retain(h->arg, names, n, topic_still_there, c);
 	zkc_names_free(names, n);
 	return rc;
+}
+
+void cluster_topics_recheck(struct cluster *c)
+{
+	post(c, EV_TOPICS);
 }
 
 int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
@@ -1298,6 +1305,11 @@ static int obs_state(void *arg, const char *topic, int partition, struct partiti
 	return cluster_repl_partition_state(arg, topic, partition, st);
 }
 
+static bool obs_hosted(void *arg, const char *topic, int partition)
+{
+	return cluster_repl_hosts(arg, topic, partition);
+}
+
 static int obs_endpoint(void *arg, int32_t id, char *host, int *port)
 {
 	return cluster_repl_endpoint(arg, id, host, port);
@@ -1319,6 +1331,7 @@ static int observers_start(struct cluster *c)
 		.request_timeout_ms = c->cfg->request_timeout_ms,
 		.retention_check_ms = c->cfg->retention_check_ms,
 		.state = obs_state,
+		.hosted = obs_hosted,
 		.endpoint = obs_endpoint,
 		.arg = c->cr,
 		.hw_moved = obs_hw_moved,

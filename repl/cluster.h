@@ -117,6 +117,10 @@ struct cluster_topic_hooks {
 	 * KAFKA_STORAGE_ERROR for it. NULL: no reserve. */
 	int (*fd_take)(void *arg, const char *topic, int n_partitions);
 	void (*fd_done)(void *arg, int n_partitions);
+	/* A LeaderAndIsr made this replica's log here (after fd_take): the
+	 * broker attaches it to its topic when it lacks it (a topic made
+	 * here without room for its replicas' logs). NULL: none. */
+	void (*hosted)(void *arg, const char *topic, int32_t partition);
 	void *arg;
 };
 
@@ -128,6 +132,10 @@ bool cluster_replicated(const struct cluster *c, const char *topic);
  * waits up to timeout_ms until this broker's metadata has a leader for
  * every partition. -EEXIST, -EINVAL (more replicas than live brokers),
  * -ETIMEDOUT, ZooKeeper's errors. */
+/* Has the cluster thread read /brokers/topics again (soon, not in this
+ * call): a topic that could not be made whole here is tried again. Any
+ * thread. */
+void cluster_topics_recheck(struct cluster *c);
 int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
 			 int replication_factor, const struct zk_config *overrides, uid_t uid,
 			 gid_t gid, mode_t mode, int64_t timeout_ms);

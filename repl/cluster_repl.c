@@ -278,6 +278,8 @@ static int logs_open(void *arg, const char *topic, int32_t partition, const char
 		rc = logmgr_get_log(cr->local.m, topic, partition, &lc, true, &s->l);
 		if (h->fd_done)
 			h->fd_done(h->arg, 1);
+		if (rc == 0 && h->hosted)
+			h->hosted(h->arg, topic, partition);
 	}
 	if (rc == 0 && topic_id[0])
 		rc = topic_id_keep(cr, topic, partition, topic_id);
@@ -1685,6 +1687,11 @@ static void ids_text(char *buf, size_t size, const int32_t *ids, int n)
 		at += (size_t)snprintf(buf + at, size - at, "%s%d", i ? "," : "", (int)ids[i]);
 	if (at < size)
 		snprintf(buf + at, size - at, "]");
+}
+
+bool cluster_repl_hosts(struct cluster_repl *cr, const char *topic, int partition)
+{
+	return logmgr_is_open(cr->local.m, topic, partition);
 }
 
 int cluster_repl_partition_state(struct cluster_repl *cr, const char *topic, int partition,

@@ -111,6 +111,9 @@ int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int pa
 void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int partition);
 /* The .state cells of a partition: leader, leader epoch, replicas, ISR
  * ("-" and "[]" when unknown, -ENOENT). */
+/* Whether the partition's log is open here (a replica of it that found
+ * no room for its files has none yet). */
+bool cluster_repl_hosts(struct cluster_repl *cr, const char *topic, int partition);
 /* The partition's leader, leader epoch, replicas and ISR as this broker
  * knows them (its own replica's newest state, else the metadata from
  * ZooKeeper): 0, or -ENOENT when it knows no such partition. */

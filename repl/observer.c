@@ -103,7 +103,8 @@ static void unfollow(struct observers *o, struct obs *ob)
 
 /* Follows the leader of st (the metadata's, read without o->mu: its
  * locks come after ours nowhere), if it changed. 0; -ENOENT the
- * partition is gone (rc); 1 this broker is a replica of it now. */
+ * partition is gone (rc); 1 this broker is a replica of it now, with its
+ * log (cfg.hosted; the log manager's lock comes after ours). */
 static int obs_follow(struct observers *o, struct obs *ob, int rc,
 		      const struct partition_state *stp)
 {
@@ -113,7 +114,8 @@ static int obs_follow(struct observers *o, struct obs *ob, int rc,
 	if (rc < 0)
 		return rc;
 	for (int i = 0; i < st.n_replicas; i++)
-		if (st.replicas[i] == o->cfg.broker_id)
+		if (st.replicas[i] == o->cfg.broker_id &&
+		    (!o->cfg.hosted || o->cfg.hosted(o->cfg.arg, ob->topic, ob->partition)))
 			return 1;
 	if (st.leader == ob->source && st.leader_epoch == ob->leader_epoch)
 		return 0;

@@ -78,6 +78,10 @@ struct observer_config {
 	/* The partition's leader, leader epoch and replicas as this broker
 	 * knows them (cluster_repl_partition_state): 0 or -ENOENT. */
 	int (*state)(void *arg, const char *topic, int partition, struct partition_state *st);
+	/* Whether this broker's replica of the partition has its log here
+	 * (a replica whose log found no room has none: a copy serves it
+	 * meanwhile). NULL: a replica always has. */
+	bool (*hosted)(void *arg, const char *topic, int partition);
 	/* A broker's inter-broker endpoint: 0 or -ENOENT. */
 	int (*endpoint)(void *arg, int32_t id, char *host, int *port);
 	void *arg;

@@ -264,18 +264,39 @@ int partitions_open(struct broker *b, const char *name, const struct log_config 
 
 int partitions_attach(struct broker *b, struct topic *t, const bool *local)
 {
-	int rc = 0;
+	int rc = 0, lacking = 0;
 
+	/* Room only for the logs that open files here: those LeaderAndIsr
+	 * has opened already are taken as they are. */
+	pthread_rwlock_rdlock(&t->lock);
+	for (int p = 0; p < t->nparts; p++)
+		lacking += local[p] && !t->parts[p]->log && !t->parts[p]->no_room &&
+			   !logmgr_is_open(b->m, t->name, p);
+	pthread_rwlock_unlock(&t->lock);
+	if (lacking > 0 && broker_fd_room(b, t->name, lacking, "replica") < 0)
+		return -EMFILE;
 	pthread_rwlock_wrlock(&t->lock);
 	for (int p = 0; !atomic_load(&t->deleted) && rc == 0 && p < t->nparts; p++) {
 		if (!local[p] || t->parts[p]->log)
 			continue;
-		rc = part_open_log(b, t->name, &t->cfg.log, t->parts[p], true);
-		if (rc == 0)
+		/* Refused its room at the topic's making: only the log a
+		 * LeaderAndIsr opened since (the replica manager follows it).
+		 * A log open already is the replica manager's: never dropped
+		 * here should its attaching fail. */
+		bool open = logmgr_is_open(b->m, t->name, p);
+
+		if (t->parts[p]->no_room && !open)
+			continue;
+		rc = part_open_log(b, t->name, &t->cfg.log, t->parts[p], !open);
+		if (rc == 0) {
+			t->parts[p]->no_room = false;
 			mq_log(MQ_INFO, "topic %s partition %d: a replica here now, its log opened",
 			       t->name, p);
+		}
 	}
 	pthread_rwlock_unlock(&t->lock);
+	if (lacking > 0)
+		broker_fd_room_done(b, lacking);
 	return rc;
 }
 

@@ -478,6 +478,72 @@ static int topic_create_held(struct broker *b, const char *name, uid_t uid, gid_
 	return rc;
 }
 
+/* A topic of the cluster whose local replicas' files find no room here:
+ * made without their logs (listed on the mount, its partitions read from
+ * their read copies and written through their leaders, as on a broker
+ * that holds no replica), its local replicas marked no_room, and -EMFILE:
+ * the cluster thread claims it only once they are attached (see
+ * topics_cluster_hosted). The controller elects without them meanwhile
+ * (their LeaderAndIsr answers KAFKA_STORAGE_ERROR). */
+static int topic_made_without_logs(struct broker *b, const char *topic, int n_partitions,
+				   const bool *local, uid_t uid, gid_t gid, mode_t mode,
+				   const struct topic_config *tc)
+{
+	bool *none = calloc((size_t)n_partitions + 1, sizeof(*none));
+	struct topic *t;
+	int rc;
+
+	if (!none)
+		return -ENOMEM;
+	rc = topic_create_local(b, topic, uid, gid, mode, tc, n_partitions, none, &t);
+	free(none);
+	if (rc < 0)
+		return rc == -EEXIST ? -EMFILE : rc;
+	pthread_rwlock_wrlock(&t->lock);
+	for (int p = 0; p < t->nparts && p < n_partitions; p++)
+		t->parts[p]->no_room = local && local[p];
+	pthread_rwlock_unlock(&t->lock);
+	topic_put(t);
+	mq_log(MQ_WARN,
+	       "topic %s: made here without its replicas' logs (no room for their files): "
+	       "read and written through other brokers until a LeaderAndIsr opens them",
+	       topic);
+	return -EMFILE;
+}
+
+/* Whether a replica of t here still waits for its log (no_room). */
+static bool topic_lacks_room(struct topic *t)
+{
+	bool lacks = false;
+
+	pthread_rwlock_rdlock(&t->lock);
+	for (int p = 0; p < t->nparts && !lacks; p++)
+		lacks = t->parts[p]->no_room && !t->parts[p]->log;
+	pthread_rwlock_unlock(&t->lock);
+	return lacks;
+}
+
+void topics_cluster_hosted(void *arg, const char *topic, int32_t partition)
+{
+	struct broker *b = arg;
+	struct partition *pt;
+	struct topic *t;
+	bool lacking = false;
+
+	if (broker_topic_get(b, topic, &t) < 0)
+		return;
+	if (part_begin(t, partition, &pt) == 0) {
+		lacking = pt->log == NULL;
+		pthread_rwlock_unlock(&t->lock);
+	}
+	topic_put(t);
+	/* The cluster thread attaches it (topics_cluster_appeared, on a
+	 * topic it has not claimed yet): not here, under the replica
+	 * manager's call. */
+	if (lacking && b->cluster)
+		cluster_topics_recheck(b->cluster);
+}
+
 int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, const bool *local,
 			    uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc)
 {
@@ -505,7 +571,8 @@ int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, cons
 		for (int p = 0; p < n_partitions; p++)
 			n_local += local && local[p];
 		if (broker_fd_room(b, topic, n_local, "replica") < 0)
-			return -EMFILE;
+			return topic_made_without_logs(b, topic, n_partitions, local, uid, gid,
+						       mode, &tc);
 		rc = topic_create_local(b, topic, uid, gid, mode, &tc, n_partitions, local, NULL);
 		broker_fd_room_done(b, n_local);
 		if (rc != -EEXIST)
@@ -518,6 +585,8 @@ int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, cons
 	rc = topic_grow_local(t, n_partitions, local);
 	if (rc == 0 && topic_partitions(t) == n_partitions)
 		rc = partitions_attach(b, t, local);
+	if (rc == 0 && topic_lacks_room(t))
+		rc = -EMFILE; /* not claimed: tried again (topics_cluster_hosted) */
 	topic_put(t);
 	return rc < 0 ? rc : -EEXIST;
 }

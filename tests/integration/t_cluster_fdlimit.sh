@@ -91,4 +91,47 @@ expect_eq "broker 3 leads no partition it has no log of" "" "$(led3)"
 expect_ok "broker 3's mount still answers" timeout 10 ls "$MQ_TMP/mnt3"
 expect_ok "broker 3 still takes a connection (Metadata)" \
 	timeout 20 kcat -b "127.0.0.1:$PORT3" $SASL -L -t "$X"
+
+# X is on broker 3's mount all the same, made there without its
+# replica's log: listed, read through a read copy once room is made
+# (rmdir of topics it hosts), written through its leader.
+listed3() { timeout 5 ls "$MQ_TMP/mnt3" 2>/dev/null | grep -qx "$X"; }
+check "$X: listed on mnt3" poll 20 listed3
+expect_ok "broker 3 made $X without its replica's log" \
+	grep -q "topic $X: made here without its replicas' logs" "$LOG"
+freed=0
+for m in "$MQ_TMP"/mnt1/f*; do
+	t=${m##*/}
+	[ "$freed" -lt 8 ] && [ "$t" != "$X" ] && [ -d "$MQ_TMP/b3/data/$t-0" ] || continue
+	rmdir "$m" && freed=$((freed + 1))
+done
+gone3() { [ "$(ls "$MQ_TMP/mnt3" | grep -c '^f')" -le $((i - freed)) ]; }
+check "broker 3 dropped the $freed deleted topics" poll 30 gone3
+reads3() {
+	[ "$(timeout 5 cat "$MQ_TMP/mnt3/$X/0" 2>/dev/null | head -n 1)" = "after-kip112" ]
+}
+check "$X: read on mnt3" poll 30 reads3
+expect_ok "$X: a write through mnt3 (to its leader)" sh -c 'echo via-mnt3 > "$1"' sh \
+	"$MQ_TMP/mnt3/$X/0"
+
+# A LeaderAndIsr of X (its leader stopped cleanly: the controller moves
+# the leadership) finds room on broker 3 now: it opens the replica's log,
+# the mount takes it, and broker 3 follows and rejoins the ISR.
+L=$(x_field 5)
+eval "LPID=\$PID$L"
+kill -TERM "$LPID"
+OTHER=1
+[ "$L" = 1 ] && OTHER=2
+isr_of_other() {
+	timeout 5 awk '$1 == "0" { print $8 }' "$MQ_TMP/mnt$OTHER/$X/.state" 2>/dev/null
+}
+has3() { [ "$(set_of "$(isr_of_other)")" = "$(set_of "$OTHER,3")" ]; }
+check "$X: broker 3 back in its ISR (ISR $OTHER,3)" poll 60 has3
+expect_ok "broker 3's mount took $X's replica log" \
+	grep -q "topic $X partition 0: a replica here now, its log opened" "$LOG"
+expect_ok "$X: broker 3 has its log" test -d "$MQ_TMP/b3/data/$X-0"
+all3() {
+	[ "$(timeout 5 cat "$MQ_TMP/mnt3/$X/0" 2>/dev/null | tr '\n' ' ')" = "after-kip112 via-mnt3 " ]
+}
+check "$X: mnt3 reads both records from its own replica" poll 30 all3
 mq_done
