@@ -13,9 +13,11 @@
  *   this broker does not lead it             NOT_LEADER_OR_FOLLOWER
  *   acks=-1 with an ISR smaller than min.insync.replicas
  *                                            NOT_ENOUGH_REPLICAS
- *   a batch not whole, bad CRC, records that do not decode
+ *   a batch not whole, bad CRC, records that do not decode, a magic
+ *   byte no format has (above 2, negative)
  *                                            CORRUPT_MESSAGE
- *   magic other than 2, transactional or control batches, no batch
+ *   magic 0 or 1 (old message sets), transactional or control
+ *   batches, no batch
  *                                            INVALID_RECORD
  *   snappy or zstd                           UNSUPPORTED_COMPRESSION_TYPE
  *   a batch over max.message.bytes           MESSAGE_TOO_LARGE
