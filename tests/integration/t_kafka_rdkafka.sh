@@ -125,6 +125,8 @@ expect_eq "an unknown API key (1000): closed" "closed" "$(frame 0000000a03e80000
 expect_eq "Fetch v99: closed" "closed" "$(frame 0000000a0001006300000002ffff)"
 expect_eq "a size over socket.request.max.bytes: closed" "closed" "$(frame 7fffffff)"
 expect_eq "a frame cut short: closed when idle" "closed" "$(frame 000000640012)"
+expect_eq "an empty frame: closed" "closed" "$(frame 00000000)"
+expect_eq "a frame of 3 bytes: closed" "closed" "$(frame 00000003616263)"
 case $(raw silent) in
 "closed after "*) ok "a client that sends nothing: closed after connections.max.idle.ms" ;;
 *) fail "a silent client" "$(raw silent)" ;;
@@ -162,7 +164,9 @@ parked_now() {
 expect_eq "a Fetch at the end with min_bytes 0 and max_wait_ms 60000: answered at once" \
 	"error 0 after 0 s" "$(parked_now 0)"
 expect_eq "and with min_bytes -1" "error 0 after 0 s" "$(parked_now -1)"
-for why in "api_key 1000" "version 99" "above socket.request.max.bytes" "Produce version 3"; do
+for why in "api_key 1000" "version 99" "above socket.request.max.bytes" "Produce version 3" \
+	"a frame of 0 bytes, shorter than a request header" \
+	"a frame of 3 bytes, shorter than a request header"; do
 	expect_ok "the daemon's log names it: $why" grep -q "$why" "$LOG"
 done
 
