@@ -16,8 +16,10 @@
  * What is checked, every batch, before anything is written (the input is
  * from the network: validated, never trusted):
  *   1. magic 2 (Produce v3 and later carry nothing else; byte 16 is the
- *      magic of every message format, so an old message set is named so
- *      whatever its lengths)                                     -EPROTO;
+ *      magic of every message format, so an old message set, magic 0 or
+ *      1, is named so whatever its lengths)                      -EPROTO;
+ *      a magic no format has (below 0, above 2), as Kafka's "Invalid
+ *      magic" CorruptRecordException                             -EBADMSG;
  *   2. at least 12 bytes left, batchLength >= 49 and the batch within the
  *      input; the input is batches back to back, nothing after the last
  *                                                                -EBADMSG;
@@ -62,6 +64,15 @@ __attribute__((format(printf, 3, 4))) static int refuse(char *why, size_t whylen
 	return -EBADMSG;
 }
 
+/* A batch whose magic is not 2 (step 1): -EPROTO for an old message set
+ * (magic 0 or 1), -EBADMSG for a byte that is no magic at all. */
+static int magic_refusal(uint8_t magic, char *why, size_t whylen)
+{
+	if (magic <= 1)
+		return -EPROTO;
+	return refuse(why, whylen, "magic %d does not exist", (int)(int8_t)magic);
+}
+
 /* Checks one batch of exactly len bytes (steps 2-7) and fills *m with
  * offsets relative to 0; -EBADMSG says why. */
 static int client_batch_check(const struct log_config *cfg, const struct line_fmt *lf,
@@ -74,7 +85,7 @@ static int client_batch_check(const struct log_config *cfg, const struct line_fm
 	int rc;
 
 	if (b[BATCH_OFF_MAGIC] != BATCH_MAGIC)
-		return -EPROTO;
+		return magic_refusal(b[BATCH_OFF_MAGIC], why, whylen);
 	/* The caller framed it: magic 2 and batchLength >= 49 hold, so only
 	 * the count can fail the decode. */
 	if (batch_hdr_decode(b, len, &h) < 0)
@@ -154,7 +165,7 @@ static int client_batches_check(struct log *l, const struct line_fmt *lf, const 
 		/* Byte 16 is the magic in every message format: an old
 		 * message set is named for what it is, whatever its length. */
 		if (len - pos > BATCH_OFF_MAGIC && buf[pos + BATCH_OFF_MAGIC] != BATCH_MAGIC) {
-			rc = -EPROTO;
+			rc = magic_refusal(buf[pos + BATCH_OFF_MAGIC], why, whylen);
 			break;
 		}
 		if (len - pos < BATCH_LOG_OVERHEAD) {

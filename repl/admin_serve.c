@@ -332,8 +332,13 @@ static int16_t create_one(struct kafka_api *ka, const struct proto_creatable_top
 	/* The parser's range check, from 1 (a topic's count may only grow). */
 	tc.partitions = 1;
 	snprintf(pl, sizeof(pl), "partitions=%d\n", (int)nparts);
-	if (config_check(&tc, pl, strlen(pl), v))
-		return refuse(v, PROTO_ERR_INVALID_PARTITIONS, "%s", v->msg);
+	/* config_check wrote the parser's reason into v->msg: only the code
+	 * changes (refusing with v->msg as its own argument would print it
+	 * over itself). */
+	if (config_check(&tc, pl, strlen(pl), v)) {
+		v->code = PROTO_ERR_INVALID_PARTITIONS;
+		return v->code;
+	}
 	live = live_brokers(ka);
 	if (rf == -1)
 		rf = cluster_zk_mode(ka->c) ? broker_cfg(b)->cluster.default_replication_factor : 1;

@@ -315,7 +315,9 @@ int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l, in
  * (log_append_client: checked whole, offsets assigned, kept as sent),
  * moves the hw as any append does, and with acks -1 waits for the commit
  * up to timeout_ms. 0, or the engine's errors (nothing appended: -EBADMSG,
- * -EPROTO, -ENOTSUP, -EPERM, -EMSGSIZE, -EINVAL; -ENOSPC, -EIO), -ENOENT
+ * -EPROTO, -ENOTSUP, -EPERM, -EMSGSIZE, -EINVAL; -ENOSPC, -EIO), -EPERM
+ * also for a batch with a producer id and a negative base sequence (why
+ * says so), -ENOENT
  * (no such partition, or the topic deleted), -ETIMEDOUT (appended, not
  * confirmed committed); on a replicated topic -EREMOTE (not the leader:
  * nothing appended; or, with acks -1, appended and then the leadership
@@ -326,7 +328,7 @@ struct produce_batches_result {
 	int64_t base_offset;      /* the first offset given, -1 */
 	int64_t log_start_offset; /* after the append, -1 */
 	int bad_batch;            /* index of the batch refused, -1 */
-	char why[LOG_WHY_LEN];    /* -EBADMSG: what is wrong with it, else "" */
+	char why[LOG_WHY_LEN];    /* -EBADMSG, -EPERM: what is wrong with it, or "" */
 };
 int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size_t len, int acks,
 			  int64_t timeout_ms, struct produce_batches_result *res);

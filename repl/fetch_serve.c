@@ -38,7 +38,8 @@
  * for it), answers those with data, an error, a passed deadline or a gone
  * connection (whose end wakes it too), and puts the others back.
  * min_bytes counts as 1: a fetch with any record is answered (followers
- * send min_bytes 1).
+ * send min_bytes 1); one with min_bytes 0 or below is never parked (an
+ * empty answer meets it, as in Kafka).
  *
  * The thread wakes only for news: a wake-up, or the earliest deadline of
  * the fetches it holds (sleep_until, exactly, on the monotonic clock; a
@@ -492,7 +493,11 @@ static int fetch_handler(void *arg, struct net_req *req)
 	pthread_mutex_lock(&fs->lock);
 	wakes = fs->wakes;
 	pthread_mutex_unlock(&fs->lock);
-	park = m->max_wait_ms > 0 && n > 0 && !net_req_cancelled(req) && !fetch_ready(f, now);
+	/* min_bytes 0 or below is met by an empty answer: Kafka's
+	 * ReplicaManager answers at once (bytesReadable >= minBytes), a
+	 * poll that must not wait max_wait_ms. */
+	park = m->max_wait_ms > 0 && m->min_bytes > 0 && n > 0 && !net_req_cancelled(req) &&
+	       !fetch_ready(f, now);
 	pthread_mutex_lock(&fs->lock);
 	park = park && !fs->stopping;
 	if (park) {

@@ -554,6 +554,14 @@ int16_t group_admin_alter(struct broker *b, const struct proto_alter_configs_res
 		snprintf(msg, cap, "group id refused: %s", bad ? bad : "not a group name");
 		return PROTO_ERR_INVALID_GROUP_ID;
 	}
+	/* <topic>/G is made when missing, so mkdir's rules hold: no dot or
+	 * "__" name, and no group on an internal topic, whose records are
+	 * the coordinators' own (OffsetCommit refuses it too). */
+	if (topic[0] && (!strncmp(topic, "__", 2) || (bad = group_name_refusal(name)))) {
+		snprintf(msg, cap, "group id refused: %s",
+			 bad ? bad : "an internal topic holds no groups");
+		return PROTO_ERR_INVALID_GROUP_ID;
+	}
 	code = group_admin_coord_check(gc, name, "IncrementalAlterConfigs", peer);
 	if (code)
 		return code;

@@ -602,10 +602,20 @@ static int find_coord_handler(void *arg, struct net_req *req)
 		c->host = kstr_of("");
 		c->port = -1;
 		c->error_message = KSTR_NULL;
-		if (m->key_type != PROTO_COORD_GROUP) {
+		if (m->key_type == PROTO_COORD_TRANSACTION) {
 			c->error_code = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
 			c->error_message = kstr_of("transactions are not supported");
-			mq_log_limited(MQ_INFO, "FindCoordinator from %s: key type %d refused",
+			mq_log_limited(MQ_INFO,
+				       "FindCoordinator from %s: key type 1 (transaction) refused: "
+				       "transactions are not supported",
+				       net_req_peer(req));
+		} else if (m->key_type != PROTO_COORD_GROUP) {
+			/* Kafka's CoordinatorType.forId: no such type. */
+			c->error_code = PROTO_ERR_INVALID_REQUEST;
+			c->error_message = kstr_of("unknown coordinator key type");
+			mq_log_limited(MQ_INFO,
+				       "FindCoordinator from %s: key type %d refused: not a key "
+				       "type (0 group, 1 transaction)",
 				       net_req_peer(req), (int)m->key_type);
 		} else {
 			c->error_code = kg_check(gs, req, m->keys[i], name, "FindCoordinator");

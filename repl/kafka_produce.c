@@ -13,9 +13,11 @@
  *   this broker does not lead it             NOT_LEADER_OR_FOLLOWER
  *   acks=-1 with an ISR smaller than min.insync.replicas
  *                                            NOT_ENOUGH_REPLICAS
- *   a batch not whole, bad CRC, records that do not decode
+ *   a batch not whole, bad CRC, records that do not decode, a magic
+ *   byte no format has (above 2, negative)
  *                                            CORRUPT_MESSAGE
- *   magic other than 2, transactional or control batches, no batch
+ *   magic 0 or 1 (old message sets), transactional or control
+ *   batches, a producer id with a negative base sequence, no batch
  *                                            INVALID_RECORD
  *   snappy or zstd                           UNSUPPORTED_COMPRESSION_TYPE
  *   a batch over max.message.bytes           MESSAGE_TOO_LARGE
@@ -194,7 +196,7 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 		rt->n_partitions++;
 		rp->index = pd->index;
 		rp->error_code = kafka_produce_error(rc, &msg);
-		if (rc == -EBADMSG && res.why[0]) {
+		if ((rc == -EBADMSG || rc == -EPERM) && res.why[0]) {
 			/* Its record error (bad_batch >= 0) is the next one:
 			 * the same index for its message. */
 			const char *why = produce_why(pb, (int32_t)(*errs - pb->rec_errs),

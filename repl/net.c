@@ -938,6 +938,17 @@ static void conn_frame(struct net_conn *c)
 		conn_close(c, MQ_WARN, why);
 		return;
 	}
+	if (rc && req->frame_len < 8) {
+		char why[128];
+
+		/* No api_key, api_version and correlation_id to name: the
+		 * zeros left in h would read as a Produce v0. */
+		snprintf(why, sizeof(why),
+			 "malformed request: a frame of %zu bytes, shorter than a request header",
+			 req->frame_len);
+		conn_close(c, MQ_WARN, why);
+		return;
+	}
 	if (rc) {
 		char why[160];
 

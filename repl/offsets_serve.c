@@ -31,6 +31,7 @@
  *
  * DeleteRecords (Kafka's ReplicaManager.deleteRecords and
  * DelayedDeleteRecords). Per partition, the first that applies answers:
+ *   0. an internal ("__") topic:               INVALID_TOPIC_EXCEPTION
  *   1. no local replica:                       UNKNOWN_TOPIC_OR_PARTITION
  *   2. not the leader:                         NOT_LEADER_OR_FOLLOWER
  *   3. offset above the hw, or below -1 (-1 is the hw):
@@ -188,6 +189,13 @@ static int16_t delete_one(struct offsets_serve *os, struct net_req *req, struct 
 	int16_t err = 0;
 	int rc;
 
+	*p = NULL;
+	/* Kafka's ReplicaManager refuses an internal topic before anything
+	 * else: __consumer_offsets holds the coordinators' records. */
+	if (topic.len >= 2 && !memcmp(topic.ptr, "__", 2)) {
+		err = PROTO_ERR_INVALID_TOPIC_EXCEPTION;
+		goto refused;
+	}
 	*p = os->lookup(os->arg, topic, rq->partition_index);
 	if (!*p) {
 		err = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -217,6 +225,8 @@ refused:
 		net_req_peer(req), (int)topic.len, topic.ptr, (int)rq->partition_index, rq->offset,
 		proto_err_name(err),
 		err == PROTO_ERR_OFFSET_OUT_OF_RANGE ? " (above the high watermark, or below -1)"
+		: err == PROTO_ERR_INVALID_TOPIC_EXCEPTION
+			? " (an internal topic: its records are the group coordinators')"
 		: err == PROTO_ERR_POLICY_VIOLATION
 			? " (cleanup.policy=compact: records are removed by compaction only)"
 			: "");

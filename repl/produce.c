@@ -1769,8 +1769,21 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 		rc = nb;
 		goto out;
 	}
-	for (int i = 0; i < nb && !idem; i++)
-		idem = bi[i].producer_id >= 0;
+	for (int i = 0; i < nb; i++) {
+		/* Kafka's LogValidator: a producer's sequences start at 0, so
+		 * a producer id with a negative one is no producer's batch
+		 * (INVALID_RECORD), refused before the producer state judges
+		 * it. */
+		if (bi[i].producer_id >= 0 && bi[i].base_sequence < 0) {
+			res->bad_batch = i;
+			snprintf(res->why, sizeof(res->why),
+				 "producer id %lld with base sequence %d",
+				 (long long)bi[i].producer_id, (int)bi[i].base_sequence);
+			rc = -EPERM;
+			goto out;
+		}
+		idem = idem || bi[i].producer_id >= 0;
+	}
 	if (idem) {
 		rc = idempotence_check(&ctx, &pp, epoch, bi, nb, res, &last, &last_epoch);
 		if (rc == 1) {

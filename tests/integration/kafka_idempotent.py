@@ -9,13 +9,15 @@ t_kafka_idempotent.sh: what a client's retry looks like on the wire.
 
 Asks InitProducerId for a producer id (or goes on as PRODUCER_ID, epoch 0), sends batch A (sequence 0, two
 records) and the very same bytes again, then batch B (sequence 2), then a
-batch with sequence 9 (a gap). Prints one line per answer:
+batch with sequence 9 (a gap), then one with sequence -1. Prints one
+line per answer:
 
     pid <id> <epoch>
     A <error> <base offset>
     A-again <error> <base offset>
     B <error> <base offset>
     gap <error> <base offset>
+    negseq <error> <base offset>
 
 With mix: one request for the partition holding two producers' batches
 (a new producer's sequence 0, then producer PID's next sequence,
@@ -60,6 +62,9 @@ def main():
     print("A-again %d %d" % produce(c, topic, a))
     print("B %d %d" % produce(c, topic, batch([b"idem-3"], pid, epoch, 2)))
     print("gap %d %d" % produce(c, topic, batch([b"idem-gap"], pid, epoch, 9)))
+    # The producer id with a negative first sequence: a batch no producer
+    # writes (Kafka's LogValidator: INVALID_RECORD).
+    print("negseq %d %d" % produce(c, topic, batch([b"idem-neg"], pid, epoch, -1)))
 
 
 main()

@@ -20,11 +20,11 @@
 #       Sends the bytes HEX as they are and prints "closed" when the broker
 #       closes the connection, "answered N" when N bytes come back first
 #       (within 20 s).
-#   python3 kafka_raw.py parked HOST PORT TOPIC PARTITION OFFSET WAIT_MS
+#   python3 kafka_raw.py parked HOST PORT TOPIC PARTITION OFFSET WAIT_MS [MIN_BYTES]
 #       Fetch v4 (no SASL) of TOPIC-PARTITION at OFFSET with max_wait_ms
-#       WAIT_MS and min_bytes 1, prints "ready" once the request is sent,
-#       then "error E after S s" with the partition's error code and the
-#       whole seconds the answer took.
+#       WAIT_MS and min_bytes MIN_BYTES (default 1), prints "ready" once the
+#       request is sent, then "error E after S s" with the partition's
+#       error code and the whole seconds the answer took.
 #   python3 kafka_raw.py silent HOST PORT
 #       Connects, sends nothing, prints "closed after S s" once the broker
 #       closes the connection (at most 60 s).
@@ -211,9 +211,9 @@ def frame(host, port, hexbytes):
     print("answered %d" % len(got) if got else "closed")
 
 
-def parked(host, port, topic, partition, offset, wait_ms):
+def parked(host, port, topic, partition, offset, wait_ms, min_bytes=1):
     c = Conn(host, int(port), timeout=int(wait_ms) // 1000 + 30)
-    body = struct.pack(">iiiib", -1, int(wait_ms), 1, 1 << 20, 0)
+    body = struct.pack(">iiiib", -1, int(wait_ms), int(min_bytes), 1 << 20, 0)
     body += struct.pack(">i", 1) + kstr(topic) + struct.pack(">i", 1)
     body += struct.pack(">iqi", int(partition), int(offset), 1 << 20)
     print("ready", flush=True)
@@ -240,6 +240,8 @@ def silent(host, port):
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit)}
-    if len(sys.argv) < 2 or sys.argv[1] not in cmds or len(sys.argv) != cmds[sys.argv[1]][0]:
+    optional = {"parked": 1}  # trailing arguments that may be left out
+    if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
+            not cmds[sys.argv[1]][0] <= len(sys.argv) <= cmds[sys.argv[1]][0] + optional.get(sys.argv[1], 0)):
         sys.exit("usage: see the top of kafka_raw.py")
     cmds[sys.argv[1]][1](*sys.argv[2:])

@@ -6,7 +6,8 @@
 # id, epoch and sequence (a client's retry, built byte by byte by
 # kafka_idempotent.py) is answered with its first offset and appended
 # once, also two producers' batches in one request; a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER (45), nothing
-# appended; kcat with enable.idempotence=true writes batches that carry
+# appended; a producer id with a negative sequence is INVALID_RECORD (87),
+# as Kafka; kcat with enable.idempotence=true writes batches that carry
 # its producer id, as .dump shows, and so do kafkajs's (idempotent: true); after a restart the log's batch headers
 # still mark producer 0's batches as sent.
 
@@ -34,6 +35,10 @@ expect_eq "the same batch again: NONE with its first offset" "A-again 0 1" \
 expect_eq "the next sequence: appended after it" "B 0 3" "$(echo "$out" | sed -n 4p)"
 expect_eq "a sequence gap: OUT_OF_ORDER_SEQUENCE_NUMBER" "gap 45 -1" \
 	"$(echo "$out" | sed -n 5p)"
+expect_eq "a producer id with base sequence -1: INVALID_RECORD, as Kafka" "negseq 87 -1" \
+	"$(echo "$out" | sed -n 6p)"
+expect_ok "that refusal logged with its reason" \
+	grep -q "refused: INVALID_RECORD: record batch 0 not valid: producer id 0 with base sequence -1" "$LOG"
 expect_eq "t/0: each record once" "$(printf 'm0\nidem-1\nidem-2\nidem-3')" "$(cat "$MNT/t/0")"
 expect_ok "the refusal logged" grep -q "producer 0 epoch 0 sequence 9 refused: out of order" "$LOG"
 # Two producers' batches in one request for the partition (Kafka judges

@@ -12,8 +12,9 @@
 # ApiVersions gets UNSUPPORTED_VERSION with the table; an unknown API key,
 # an unsupported version of another API, a size over
 # socket.request.max.bytes close the connection; a frame cut short and a
-# client that sends nothing are closed after connections.max.idle.ms; the
-# broker serves on.
+# client that sends nothing are closed after connections.max.idle.ms; a
+# Fetch with min_bytes 0 at the end is answered at once (not at its
+# max_wait_ms); the broker serves on.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -124,6 +125,8 @@ expect_eq "an unknown API key (1000): closed" "closed" "$(frame 0000000a03e80000
 expect_eq "Fetch v99: closed" "closed" "$(frame 0000000a0001006300000002ffff)"
 expect_eq "a size over socket.request.max.bytes: closed" "closed" "$(frame 7fffffff)"
 expect_eq "a frame cut short: closed when idle" "closed" "$(frame 000000640012)"
+expect_eq "an empty frame: closed" "closed" "$(frame 00000000)"
+expect_eq "a frame of 3 bytes: closed" "closed" "$(frame 00000003616263)"
 case $(raw silent) in
 "closed after "*) ok "a client that sends nothing: closed after connections.max.idle.ms" ;;
 *) fail "a silent client" "$(raw silent)" ;;
@@ -152,7 +155,18 @@ check "the parked Fetch is answered once gone is deleted" poll 60 grep -q "^erro
 expect_ok "with UNKNOWN_TOPIC_OR_PARTITION" grep -q "^error 3 " "$MQ_TMP/parked"
 kill "$PARKED" 2>/dev/null
 wait "$PARKED" 2>/dev/null
-for why in "api_key 1000" "version 99" "above socket.request.max.bytes" "Produce version 3"; do
+# min_bytes 0 is met by an empty answer: Kafka answers such a Fetch at
+# once, whatever its max_wait_ms (a client polling with fetch.min.bytes=0).
+parked_now() {
+	timeout -k 5 "$MQ_TIMEOUT" python3 "$LIBDIR/kafka_raw.py" parked 127.0.0.1 "$PORT" t 0 13 \
+		60000 "$1" 2>&1 | tail -n 1
+}
+expect_eq "a Fetch at the end with min_bytes 0 and max_wait_ms 60000: answered at once" \
+	"error 0 after 0 s" "$(parked_now 0)"
+expect_eq "and with min_bytes -1" "error 0 after 0 s" "$(parked_now -1)"
+for why in "api_key 1000" "version 99" "above socket.request.max.bytes" "Produce version 3" \
+	"a frame of 0 bytes, shorter than a request header" \
+	"a frame of 3 bytes, shorter than a request header"; do
 	expect_ok "the daemon's log names it: $why" grep -q "$why" "$LOG"
 done
 

@@ -155,6 +155,7 @@ static void create_versions(void **state, int16_t v)
 		{ kstr_of("n"), -1, -1, 1, theirs, 0, NULL },
 		{ kstr_of("o"), 2, -1, 1, mine, 0, NULL },
 		{ kstr_of("p"), -1, -1, 0, NULL, 0, NULL },
+		{ kstr_of("q"), 10001, 1, 0, NULL, 0, NULL }, /* over the parser's range */
 	};
 	static const int16_t want[] = {
 		PROTO_ERR_NONE,
@@ -170,6 +171,7 @@ static void create_versions(void **state, int16_t v)
 		PROTO_ERR_INVALID_REPLICA_ASSIGNMENT,
 		PROTO_ERR_INVALID_REQUEST,
 		PROTO_ERR_NONE,
+		PROTO_ERR_INVALID_PARTITIONS,
 	};
 	struct proto_create_topics_resp r;
 	struct net_resp raw;
@@ -183,8 +185,12 @@ static void create_versions(void **state, int16_t v)
 		if (r.topics[0].error_code != want[i])
 			fail_msg("topic %zu: error %d, want %d", i, r.topics[0].error_code,
 				 want[i]);
-		if (v >= 1 && want[i] != PROTO_ERR_NONE)
+		if (v >= 1 && want[i] != PROTO_ERR_NONE) {
 			assert_non_null(r.topics[0].error_message.ptr);
+			/* Every refusal says why (the log line carries it too). */
+			if (r.topics[0].error_message.len <= 0)
+				fail_msg("topic %zu: an empty error_message", i);
+		}
 		if (v >= 5 && want[i] == PROTO_ERR_NONE && i == 0) {
 			assert_int_equal(r.topics[0].num_partitions, 3);
 			assert_int_equal(r.topics[0].replication_factor, 1);

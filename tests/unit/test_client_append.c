@@ -306,6 +306,12 @@ static void test_refusals(void **state)
 	/* Magic 1. */
 	in[n1 + BATCH_OFF_MAGIC] = 1;
 	refused(f, in, n1 + n2, -EPROTO, 1);
+	/* A magic no format has (3, or negative) is a corrupt batch, as
+	 * Kafka's CorruptRecordException ("Invalid magic"), not an old one. */
+	in[n1 + BATCH_OFF_MAGIC] = 3;
+	refused_why(f, in, n1 + n2, -EBADMSG, 1, "magic 3 does not exist");
+	in[n1 + BATCH_OFF_MAGIC] = 0xff;
+	refused_why(f, in, n1 + n2, -EBADMSG, 1, "magic -1 does not exist");
 	in[n1 + BATCH_OFF_MAGIC] = 2;
 	/* Codecs we do not store, and an unknown one. */
 	set_attr(in, n1, BATCH_CODEC_SNAPPY);

@@ -499,6 +499,16 @@ static void test_admin_forwarded(void **state)
 			 PROTO_ERR_NOT_COORDINATOR);
 	assert_int_equal(alter(c - 1, "pay/a/b", NULL, NULL, 0, true, msg, sizeof(msg)),
 			 PROTO_ERR_INVALID_GROUP_ID);
+	/* It makes a missing group, so mkdir's rules hold: no group on an
+	 * internal topic (the coordinators' records), no dot-name. */
+	assert_int_equal(alter(c - 1, "__consumer_offsets/audit", "auto.offset.reset", "latest",
+			       PROTO_CONFIG_SET, true, msg, sizeof(msg)),
+			 PROTO_ERR_INVALID_GROUP_ID);
+	assert_non_null(strstr(msg, "internal topic"));
+	assert_int_equal(alter(c - 1, "pay/.audit", "auto.offset.reset", "latest", PROTO_CONFIG_SET,
+			       true, msg, sizeof(msg)),
+			 PROTO_ERR_INVALID_GROUP_ID);
+	assert_non_null(strstr(msg, "dot-names"));
 	assert_int_equal(alter(c - 1, "audit", "partition.assignment.strategy", NULL,
 			       PROTO_CONFIG_DELETE, true, msg, sizeof(msg)),
 			 PROTO_ERR_NONE);

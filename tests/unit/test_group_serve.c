@@ -93,6 +93,19 @@ static void test_find_coordinator(void **state)
 		assert_int_equal(r.coordinators[0].error_code, PROTO_ERR_COORDINATOR_NOT_AVAILABLE);
 		proto_find_coord_resp_free(&r);
 		net_resp_free(&raw);
+		/* A key type Kafka does not define: INVALID_REQUEST, as
+		 * Kafka's CoordinatorType.forId refuses it (no transaction
+		 * talk in its message). */
+		for (int8_t type = 2; type > 0; type = type == 2 ? 127 : -1) {
+			find_coord(f, 4, type, "g", &r, &raw);
+			assert_int_equal(r.coordinators[0].error_code, PROTO_ERR_INVALID_REQUEST);
+			assert_true(r.coordinators[0].error_message.len > 0);
+			assert_null(memmem(r.coordinators[0].error_message.ptr,
+					   (size_t)r.coordinators[0].error_message.len,
+					   "transaction", 11));
+			proto_find_coord_resp_free(&r);
+			net_resp_free(&raw);
+		}
 		find_coord(f, 3, PROTO_COORD_GROUP, "__internal", &r, &raw);
 		assert_int_equal(r.coordinators[0].error_code, PROTO_ERR_INVALID_GROUP_ID);
 		proto_find_coord_resp_free(&r);

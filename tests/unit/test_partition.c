@@ -1149,13 +1149,13 @@ static void test_list_offsets_handler(void **state)
 	use_engine = false;
 }
 
-/* DeleteRecords through a raw client: one partition of "orders" below
+/* DeleteRecords through a raw client: one partition of name below
  * offset (timeout_ms), its error and low watermark. */
-static int16_t delete_records(struct net_client *c, int32_t partition, int64_t offset,
-			      int32_t timeout_ms, int64_t *low)
+static int16_t delete_records_of(struct net_client *c, const char *name, int32_t partition,
+				 int64_t offset, int32_t timeout_ms, int64_t *low)
 {
 	struct proto_delete_records_part part = { partition, offset };
-	struct proto_delete_records_topic topic = { kstr_of("orders"), 1, &part };
+	struct proto_delete_records_topic topic = { kstr_of(name), 1, &part };
 	struct proto_delete_records_req req = { 1, &topic, timeout_ms };
 	struct proto_delete_records_resp dr;
 	struct net_resp resp;
@@ -1175,6 +1175,13 @@ static int16_t delete_records(struct net_client *c, int32_t partition, int64_t o
 	proto_delete_records_resp_free(&dr);
 	net_resp_free(&resp);
 	return err;
+}
+
+/* The same of "orders", the test's topic. */
+static int16_t delete_records(struct net_client *c, int32_t partition, int64_t offset,
+			      int32_t timeout_ms, int64_t *low)
+{
+	return delete_records_of(c, "orders", partition, offset, timeout_ms, low);
 }
 
 static int64_t start_of(struct bk *b)
@@ -1223,6 +1230,11 @@ static void test_delete_records_handler(void **state)
 			 PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 	assert_int_equal(delete_records(cb, 0, 50, DEADLINE_MS, &low),
 			 PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	/* An internal topic first of all, as Kafka's ReplicaManager: its
+	 * records are the coordinators'. */
+	assert_int_equal(delete_records_of(ca, "__consumer_offsets", 0, 0, DEADLINE_MS, &low),
+			 PROTO_ERR_INVALID_TOPIC_EXCEPTION);
+	assert_int_equal(low, -1);
 	/* The follower stops: the leader's start moves, the wait times out. */
 	fetcher_remove(b.fetcher, b.p);
 	assert_int_equal(delete_records(ca, 0, -1, 100, &low), PROTO_ERR_REQUEST_TIMED_OUT);
