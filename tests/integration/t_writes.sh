@@ -34,6 +34,31 @@ expect_ok "the repeat is logged" grep -q 'refused again: .* bytes that repeat a 
 expect_errno "dd bs=1000 of a long line: EMSGSIZE" EMSGSIZE dd if="$MQ_TMP/long" of="$T/0" bs=1000 oflag=append conv=notrunc status=none
 expect_same "dd: nothing appended" "$MQ_TMP/before" "$T/0"
 expect_ok "dd: logged with its offset" grep -q 'write t/0 at offset [0-9]*: refused: an unfinished line over max.message.bytes' "$LOG"
+# A write under 1 MiB comes in two pieces from a buffer not on a page
+# boundary (256 pages a piece): a line one byte over the limit is refused
+# in its second piece, and write() returns the first piece's count; from
+# a page-aligned buffer it is one piece, refused with EMSGSIZE.
+expect_eq "a line 1 byte too long, unaligned: short count; aligned: EMSGSIZE" "short EMSGSIZE" \
+	"$(mq_run python3 -c "
+import errno, mmap, os
+line = b'e' * 1048496 + b'\\n'
+fd = os.open('$T/0', os.O_WRONLY | os.O_APPEND)
+buf = mmap.mmap(-1, 2 << 20)
+buf[100:100 + len(line)] = line
+out = []
+for start in (100, 0):
+    buf[start:start + len(line)] = line
+    try:
+        n = os.write(fd, memoryview(buf)[start:start + len(line)])
+        out.append('short' if n < len(line) else 'whole')
+    except OSError as e:
+        out.append(errno.errorcode[e.errno])
+print(' '.join(out))
+try:
+    os.close(fd)
+except OSError:
+    pass")"
+expect_same "neither appended anything" "$MQ_TMP/before" "$T/0"
 # A writer that goes on after the error: the lines before the long one
 # are records, its later pieces are dropped up to its newline (each such
 # write fails), the lines after it are records again; close() says
