@@ -166,7 +166,9 @@ os.write(fd, b'end1\n'); os.write(fd, b'end2\n'); os.close(fd)"
 # the writer's, and the line the shell left unfinished goes on.
 expect_ok "a line split around a child's exit" bash -c 'exec 3>>"$1"; printf sp >&3; /bin/true; printf lit >&3; sh -c "printf \"\\n\"" >&3; exec 3>&-' bash "$T/0"
 expect_ok "a line the writer leaves unfinished at its close" bash -c 'exec 3>>"$1"; printf un >&3; /bin/true; printf done >&3; exec 3>&-' bash "$T/0"
-{ cat "$MQ_TMP/before"; printf 'gt1\ngt2\n1\n2\ngtgt\nbee1\npartial\nbee2\nend1\nend2\nsplit\nundone\n'; } > "$MQ_TMP/expect"
+# A child that wrote the unfinished part itself ends the line at its exit.
+expect_ok "a child's own unfinished line ends at its exit" bash -c 'exec 3>>"$1"; (printf ghi >&3); printf "jkl\n" >&3; exec 3>&-' bash "$T/0"
+{ cat "$MQ_TMP/before"; printf 'gt1\ngt2\n1\n2\ngtgt\nbee1\npartial\nbee2\nend1\nend2\nsplit\nundone\nghi\njkl\n'; } > "$MQ_TMP/expect"
 expect_same "every accepted line once, in order" "$MQ_TMP/expect" "$T/0"
 mq_umount
 mq_done
