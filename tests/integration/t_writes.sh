@@ -161,6 +161,17 @@ expect_ok "a writer at the end after lseek" python3 -c "
 import os
 fd = os.open('$T/0', os.O_WRONLY); os.lseek(fd, 0, os.SEEK_END)
 os.write(fd, b'end1\n'); os.write(fd, b'end2\n'); os.close(fd)"
+# RWF_APPEND without O_APPEND: the kernel writes at its inode's last known
+# end, which another writer's append has moved: refused, nothing appended.
+expect_eq "pwritev2 RWF_APPEND after another writer's append: ESPIPE" "ESPIPE" "$(mq_run python3 -c "
+import errno, os, subprocess
+fd = os.open('$T/0', os.O_WRONLY)
+subprocess.run(['sh', '-c', 'printf \"other\\\\n\" >> \"\$1\"', 'sh', '$T/0'], check=True)
+try:
+    os.pwritev(fd, [b'rwf\\n'], -1, os.RWF_APPEND)
+    print('written')
+except OSError as e:
+    print(errno.errorcode[e.errno])")"
 # A child that inherits the descriptor closes it when it exits (and a
 # program run by exec closes its close-on-exec copies): that close is not
 # the writer's, and the line the shell left unfinished goes on.
@@ -168,7 +179,7 @@ expect_ok "a line split around a child's exit" bash -c 'exec 3>>"$1"; printf sp 
 expect_ok "a line the writer leaves unfinished at its close" bash -c 'exec 3>>"$1"; printf un >&3; /bin/true; printf done >&3; exec 3>&-' bash "$T/0"
 # A child that wrote the unfinished part itself ends the line at its exit.
 expect_ok "a child's own unfinished line ends at its exit" bash -c 'exec 3>>"$1"; (printf ghi >&3); printf "jkl\n" >&3; exec 3>&-' bash "$T/0"
-{ cat "$MQ_TMP/before"; printf 'gt1\ngt2\n1\n2\ngtgt\nbee1\npartial\nbee2\nend1\nend2\nsplit\nundone\nghi\njkl\n'; } > "$MQ_TMP/expect"
+{ cat "$MQ_TMP/before"; printf 'gt1\ngt2\n1\n2\ngtgt\nbee1\npartial\nbee2\nend1\nend2\nother\nsplit\nundone\nghi\njkl\n'; } > "$MQ_TMP/expect"
 expect_same "every accepted line once, in order" "$MQ_TMP/expect" "$T/0"
 mq_umount
 mq_done
