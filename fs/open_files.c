@@ -568,7 +568,11 @@ static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, off_t
 			       nl ? ", which ends in this write" : "");
 		return -EMSGSIZE;
 	}
-	if (topic_line_check(f->topic, NULL, (head ? 0 : f->partial_len) + tail, false) < 0)
+	/* The unfinished line this write leaves: its first byte says whether
+	 * it is an escaped line. */
+	const char *ul = head ? buf + head : f->partial_len ? f->partial : buf;
+
+	if (topic_line_check(f->topic, ul, (head ? 0 : f->partial_len) + tail, false) < 0)
 		return part_refuse_long(f, off, head == 0, true, "an unfinished line");
 	if (head == 0) {
 		rc = partial_reserve(f, f->partial_len + size);

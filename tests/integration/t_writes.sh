@@ -181,5 +181,38 @@ expect_ok "a line the writer leaves unfinished at its close" bash -c 'exec 3>>"$
 expect_ok "a child's own unfinished line ends at its exit" bash -c 'exec 3>>"$1"; (printf ghi >&3); printf "jkl\n" >&3; exec 3>&-' bash "$T/0"
 { cat "$MQ_TMP/before"; printf 'gt1\ngt2\n1\n2\ngtgt\nbee1\npartial\nbee2\nend1\nend2\nother\nsplit\nundone\nghi\njkl\n'; } > "$MQ_TMP/expect"
 expect_same "every accepted line once, in order" "$MQ_TMP/expect" "$T/0"
+# ---- an escaped line is measured by its record ----
+# line.format=escape: a Kafka client's record of control bytes is shown as
+# \xHH, four bytes of line a byte of record. The line (copied back, or in
+# writes cut anywhere) is checked against max.message.bytes by its record,
+# not by its length: a 1,000-byte record in a 4,001-byte line is taken.
+mkdir "$MNT/x"
+echo 'max.message.bytes=2000' > "$MNT/x/.config"
+cat > "$MQ_TMP/esc.py" <<'EOF2'
+import errno, os, sys
+path, n = sys.argv[1], int(sys.argv[2])
+line = b'\\' + b'\\x01' * n + b'\n'
+fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+try:
+    # Two writes: the line's first part is held unfinished.
+    os.write(fd, line[:3000])
+    os.write(fd, line[3000:])
+    os.close(fd)
+    print("ok")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+EOF2
+expect_eq "an escaped line of 4,001 bytes, a record of 1,000, in two writes" "ok" \
+	"$(mq_run python3 "$MQ_TMP/esc.py" "$MNT/x/0" 1000)"
+expect_eq "its record" "valueSize: 1000" \
+	"$(mq_run grep -o 'valueSize: [0-9]*' "$MNT/x/.segments/0/00000000000000000000.dump")"
+cp "$MNT/x/0" "$MQ_TMP/x.before"
+expect_eq "an escaped line whose record is over the limit: EMSGSIZE" "EMSGSIZE" \
+	"$(mq_run python3 "$MQ_TMP/esc.py" "$MNT/x/0" 2000)"
+expect_same "nothing of it appended" "$MQ_TMP/x.before" "$MNT/x/0"
+mkdir "$MNT/xcopy"
+echo 'max.message.bytes=2000' > "$MNT/xcopy/.config"
+expect_ok "the view copied back in small writes" dd if="$MQ_TMP/x.before" of="$MNT/xcopy/0" bs=1000 oflag=append conv=notrunc status=none
+expect_same "the same records" "$MQ_TMP/x.before" "$MNT/xcopy/0"
 mq_umount
 mq_done
