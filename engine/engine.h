@@ -214,6 +214,11 @@ struct line_rules {
  * its bytes in lr->scratch: true, or false when over lr->max or when the
  * scratch space cannot be had (linefmt.c). */
 bool line_unescape_rec(const struct line_rules *lr, const char *p, size_t l, struct rec_in *r);
+/* Whether the record of the escaped line [p, p + l) (its leading backslash
+ * included) is within lr->max, as line_unescape_rec measures it, without
+ * unescaping it anywhere: for a size check of a line that may be up to
+ * four times its record (\xHH a byte). */
+bool line_unescaped_fits(const struct line_rules *lr, const char *p, size_t l);
 
 /* The end of the line at p: its '\n', or NULL when [p, end) holds none.
  * *clean: no byte before that end is one the line view escapes (0x00-0x1f

@@ -276,12 +276,13 @@ static int unhex(char c)
 				      : -1;
 }
 
-/* Unescapes p[0..n) to o; returns the bytes written (never more than n). */
+/* Unescapes p[0..n) to o (NULL: only counts); returns the bytes written
+ * (never more than n). */
 static size_t unesc(const char *p, size_t n, char *o)
 {
 	size_t k = 0;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++, k++) {
 		char c = p[i];
 
 		if (c == '\\' && i + 1 < n) {
@@ -289,23 +290,33 @@ static size_t unesc(const char *p, size_t n, char *o)
 			int h, l;
 
 			if (e == '\\' || e == 'n' || e == 'r' || e == 't') {
-				o[k++] = e == '\\'  ? '\\'
-					 : e == 'n' ? '\n'
-					 : e == 'r' ? '\r'
-						    : '\t';
+				c = e == '\\' ? '\\' : e == 'n' ? '\n' : e == 'r' ? '\r' : '\t';
 				i++;
-				continue;
-			}
-			if (e == 'x' && i + 3 < n && (h = unhex(p[i + 2])) >= 0 &&
-			    (l = unhex(p[i + 3])) >= 0) {
-				o[k++] = (char)(h << 4 | l);
+			} else if (e == 'x' && i + 3 < n && (h = unhex(p[i + 2])) >= 0 &&
+				   (l = unhex(p[i + 3])) >= 0) {
+				c = (char)(h << 4 | l);
 				i += 3;
-				continue;
 			}
 		}
-		o[k++] = c;
+		if (o)
+			o[k] = c;
 	}
 	return k;
+}
+
+bool line_unescaped_fits(const struct line_rules *lr, const char *p, size_t l)
+{
+	const char *body = p + 1, *end = p + l, *sep = NULL;
+	size_t n;
+
+	if (lr->sep_len > 0)
+		sep = memmem(body, l - 1, lr->sep, (size_t)lr->sep_len);
+	if (sep)
+		n = unesc(body, (size_t)(sep - body), NULL) +
+		    unesc(sep + lr->sep_len, (size_t)(end - sep - lr->sep_len), NULL);
+	else
+		n = unesc(body, l - 1, NULL);
+	return (int64_t)n <= lr->max;
 }
 
 bool line_unescape_rec(const struct line_rules *lr, const char *p, size_t l, struct rec_in *r)

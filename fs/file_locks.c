@@ -177,12 +177,19 @@ static void wait_interrupted(fuse_req_t req, void *data)
 		wait_answer(lw, EINTR);
 }
 
-/* The errno of a lock request's answer: fcntl(2) and flock(2) say ENOLCK
- * for a lock that could not be recorded. */
-static int lock_errno(int rc)
+/* The errno of a lock request's answer on ino: fcntl(2) and flock(2) say
+ * ENOLCK for a lock that could not be recorded (logged with the file). */
+static int lock_errno(struct mqfs *fs, fuse_ino_t ino, int rc)
 {
+	struct fs_node *n;
+	char path[512] = "?";
+
 	if (rc == -ENOMEM || rc == -ENOLCK) {
-		mq_log_limited(MQ_WARN, "a lock request refused: %s (ENOLCK)",
+		if (inode_get(fs->inodes, ino, &n) == 0) {
+			fs_node_path(n, path, sizeof(path));
+			inode_put(fs->inodes, n);
+		}
+		mq_log_limited(MQ_WARN, "lock %s: refused: %s (ENOLCK)", path,
 			       rc == -ENOMEM ? "no memory to record it"
 					     : "the file holds the most lock records allowed");
 		return ENOLCK;
@@ -192,7 +199,7 @@ static int lock_errno(int rc)
 
 /* Takes or drops span on file; a waiting request is parked (answered
  * later), any other answered here. */
-static void lock_request(fuse_req_t req, uint64_t file, enum lock_domain domain,
+static void lock_request(fuse_req_t req, fuse_ino_t ino, uint64_t file, enum lock_domain domain,
 			 const struct lock_span *span, bool sleep)
 {
 	struct mqfs *fs = req_fs_of(req);
@@ -201,12 +208,12 @@ static void lock_request(fuse_req_t req, uint64_t file, enum lock_domain domain,
 
 	if (!sleep || span->type == F_UNLCK) {
 		rc = lock_set(fs->locks, file, domain, span, NULL);
-		fuse_reply_err(req, lock_errno(rc));
+		fuse_reply_err(req, lock_errno(fs, ino, rc));
 		return;
 	}
 	lw = calloc(1, sizeof(*lw));
 	if (!lw) {
-		fuse_reply_err(req, lock_errno(-ENOMEM));
+		fuse_reply_err(req, lock_errno(fs, ino, -ENOMEM));
 		return;
 	}
 	lw->fs = fs;
@@ -221,7 +228,7 @@ static void lock_request(fuse_req_t req, uint64_t file, enum lock_domain domain,
 	fuse_req_interrupt_func(req, wait_interrupted, fs);
 	rc = lock_set(fs->locks, file, domain, span, &lw->w);
 	if (rc != 1) {
-		wait_answer(lw, lock_errno(rc)); /* taken at once, or an error */
+		wait_answer(lw, lock_errno(fs, ino, rc)); /* taken at once, or an error */
 	} else {
 		/* Interrupted before it was parked: the callback could not
 		 * cancel it then. */
@@ -279,7 +286,7 @@ void fs_lock_set(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, stru
 	uint64_t file;
 
 	if (posix_request(req, ino, fi, lock, &file, &s))
-		lock_request(req, file, LOCK_DOMAIN_POSIX, &s, sleep != 0);
+		lock_request(req, ino, file, LOCK_DOMAIN_POSIX, &s, sleep != 0);
 }
 
 void fs_lock_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
@@ -297,7 +304,7 @@ void fs_lock_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, in
 	case LOCK_UN: s.type = F_UNLCK; break;
 	default: fuse_reply_err(req, EINVAL); return;
 	}
-	lock_request(req, file, LOCK_DOMAIN_FLOCK, &s, !(op & LOCK_NB));
+	lock_request(req, ino, file, LOCK_DOMAIN_FLOCK, &s, !(op & LOCK_NB));
 }
 
 void fs_lock_flush(struct mqfs *fs, fuse_ino_t ino, const struct fuse_file_info *fi)

@@ -265,7 +265,10 @@ int fs_view_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len);
  * -EISDIR for directories. */
 int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, uint32_t pid, struct fs_file **out);
 /* The following run under f->lock (fs_file_lock), taken by the op. */
-ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **data);
+/* paged: the kernel fills its page cache with this read (a file opened
+ * through it, or a fault of mmap(MAP_PRIVATE) of a direct-I/O file, whose
+ * request carries no lock owner): offsets are positions, never mapped. */
+ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, bool paged, const char **data);
 /* Makes f->rbuf hold size bytes (at most FS_MAX_WRITE): only grows, from
  * util/shelf.h's shelf when it can. 0 or -ENOMEM. */
 int fs_rbuf_reserve(struct fs_file *f, size_t size);

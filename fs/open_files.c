@@ -62,7 +62,11 @@
  *             n = read(pos) -> actual;  next_pos = actual + n;  next_off = off + n
  *           At or after the high watermark a read returns 0 at once.
  *           A file read through the page cache cannot map offsets per
- *           open file: a read of it at a removed position is -ESTALE.
+ *           open file: a read of it at a removed position is -ESTALE. So
+ *           is a page-cache read of a direct-I/O file (a fault of its
+ *           mmap(MAP_PRIVATE), told by its missing lock owner): mapped,
+ *           it would show other positions' bytes, and its short reply
+ *           would cut the kernel's size of the file (SIGBUS past it).
  *
  * Text views (.state, .config, .metrics): rendered once at open into the
  * file; reads serve that snapshot by offset. <topic>/.config also takes
@@ -305,8 +309,9 @@ static ssize_t part_read_cached(struct fs_file *f, size_t size, off_t off)
 				continue;
 			}
 			mq_log_limited(MQ_WARN,
-				       "read %s at position %lld: records removed since "
-				       "this file was opened (page cache): ESTALE, reopen it",
+				       "read %s at position %lld: records removed there, read "
+				       "through the page cache (a file opened before, or mmap): "
+				       "ESTALE, reopen it",
 				       f->path, (long long)(off + (int64_t)got));
 			n = -ESTALE;
 		}
@@ -319,7 +324,7 @@ static ssize_t part_read_cached(struct fs_file *f, size_t size, off_t off)
 	return (ssize_t)got;
 }
 
-static ssize_t part_read(struct fs_file *f, size_t size, off_t off, const char **data)
+static ssize_t part_read(struct fs_file *f, size_t size, off_t off, bool paged, const char **data)
 {
 	int64_t pos, actual;
 	char *next = NULL;
@@ -343,7 +348,7 @@ static ssize_t part_read(struct fs_file *f, size_t size, off_t off, const char *
 	 * reader. Not through the page cache: there the kernel reads ahead
 	 * itself, several requests at once and not always in order, and
 	 * decoding ahead as well measured no faster, with more CPU. */
-	bool big = size >= FS_MAX_WRITE / 4 && !f->cached;
+	bool big = size >= FS_MAX_WRITE / 4 && !paged;
 	if (big && !f->rbuf2 && fs_rbuf_reserve(f, FS_MAX_WRITE) == 0)
 		f->rbuf2 = shelf_grow(NULL, &f->rbuf2_cap, FS_MAX_WRITE);
 	if (big)
@@ -352,7 +357,7 @@ static ssize_t part_read(struct fs_file *f, size_t size, off_t off, const char *
 	if (rc < 0)
 		return rc;
 	*data = f->rbuf;
-	if (f->cached) {
+	if (paged) {
 		n = part_read_cached(f, size, off);
 	} else {
 		pos = (off == f->next_off) ? f->next_pos : off;
@@ -474,7 +479,7 @@ int fs_file_stat_check(const struct fs_file *f)
 	return 0;
 }
 
-ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **data)
+ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, bool paged, const char **data)
 {
 	ssize_t n;
 	int rc;
@@ -485,7 +490,7 @@ ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, const char **dat
 	if (f->topic && topic_deleted(f->topic))
 		return deleted_refusal(f, "read");
 	switch (f->kind) {
-	case FILE_PART: return part_read(f, size, off, data);
+	case FILE_PART: return part_read(f, size, off, paged || f->cached, data);
 	case FILE_TEXT:
 		if ((size_t)off >= f->text_len)
 			return 0;
@@ -563,7 +568,11 @@ static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, off_t
 			       nl ? ", which ends in this write" : "");
 		return -EMSGSIZE;
 	}
-	if (topic_line_check(f->topic, NULL, (head ? 0 : f->partial_len) + tail, false) < 0)
+	/* The unfinished line this write leaves: its first byte says whether
+	 * it is an escaped line. */
+	const char *ul = head ? buf + head : f->partial_len ? f->partial : buf;
+
+	if (topic_line_check(f->topic, ul, (head ? 0 : f->partial_len) + tail, false) < 0)
 		return part_refuse_long(f, off, head == 0, true, "an unfinished line");
 	if (head == 0) {
 		rc = partial_reserve(f, f->partial_len + size);

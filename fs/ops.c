@@ -227,7 +227,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	fs_file_lock(f);
-	n = fs_file_read(f, size, off, &data);
+	/* The kernel's read() of a direct-I/O file names its lock owner (the
+	 * reader's descriptor table); a read that fills the page cache does
+	 * not: so is a fault of mmap(MAP_PRIVATE), which the kernel allows on
+	 * a direct-I/O file. Its short reply would be taken for the end of
+	 * the file, so it is answered as the page cache is (by position). */
+	n = fs_file_read(f, size, off, fi->lock_owner == 0, &data);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

@@ -203,7 +203,8 @@ int topic_unfinished_take(struct topic *t, int64_t n);
 void topic_unfinished_give(struct topic *t, int64_t n);
 /* 0 if the line of len bytes (its '\n' not counted) can be one record,
  * -EMSGSIZE if not. ended: line holds the whole line; otherwise the line
- * is unfinished (more may follow), only len counts and line may be NULL. */
+ * is unfinished (more may follow): only len and its first byte (whether it
+ * is an escaped line) count, and line may be NULL when len is 0. */
 int topic_line_check(struct topic *t, const char *line, size_t len, bool ended);
 /* Makes everything appended to the partition durable (fsync): one
  * fdatasync of its .log, shared by concurrent callers (log_sync). */

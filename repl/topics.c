@@ -995,11 +995,20 @@ int topic_line_check(struct topic *t, const char *line, size_t len, bool ended)
 	lr.max = log_max_record_payload(&t->cfg.log);
 	lr.format = t->cfg.log.line_format;
 	lr.scratch = NULL; /* a size check: taken literally */
+	/* An escaped line (line.format=escape, a leading backslash) is
+	 * measured by its record: \xHH is one byte of it, so such a line may
+	 * be four times the limit (the view of a Kafka client's record of
+	 * control bytes, copied back through the mount). */
+	bool esc = lr.format == LINE_FORMAT_ESCAPE && len > 0 && line[0] == '\\';
 	/* An unfinished line only grows: past the limit plus a separator (a
-	 * keyed line's separator is not payload) it can never fit. */
+	 * keyed line's separator is not payload), or four times that and the
+	 * mark for an escaped one, it can never fit. */
 	if (!ended)
-		rc = (int64_t)len > lr.max + lr.sep_len ? -EMSGSIZE : 0;
-	else if ((int64_t)len > lr.max && !line_to_rec(&lr, line, line + len, &r))
+		rc = (int64_t)len > (esc ? 4 * (lr.max + lr.sep_len) + 1 : lr.max + lr.sep_len)
+			     ? -EMSGSIZE
+			     : 0;
+	else if ((int64_t)len > lr.max && !(esc ? line_unescaped_fits(&lr, line, len)
+						: line_to_rec(&lr, line, line + len, &r) != NULL))
 		rc = -EMSGSIZE;
 	pthread_rwlock_unlock(&t->lock);
 	return rc;

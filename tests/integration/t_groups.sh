@@ -155,6 +155,10 @@ expect_errno "negative refused" EINVAL bash -c "echo -1 > '$G/1'"
 expect_errno "beyond the log end refused" EINVAL bash -c "echo 31 > '$G/1'"
 expect_eq "old value stays" "30" "$(cat "$G/1")"
 expect_errno "bad strategy refused" EINVAL bash -c "echo partition.assignment.strategy=foo > '$G/.config'"
+# Each write's lines are all or nothing; an earlier write's stay applied.
+expect_errno "a good write, then a bad one" EINVAL bash -c "{ echo partition.assignment.strategy=roundrobin; echo bad=1; } > '$G/.config'"
+expect_ok "the good write applied" grep -qx 'partition.assignment.strategy=roundrobin' "$G/.config"
+expect_ok "log: the bad key" grep -q "group [^ ]* of topic [^ ]*: .config refused: unknown key 'bad'" "$LOG"
 expect_ok "sticky accepted" sh -c "echo partition.assignment.strategy=cooperative-sticky > '$G/.config'"
 expect_ok "strategy shown" grep -qx 'partition.assignment.strategy=cooperative-sticky' "$G/.config"
 

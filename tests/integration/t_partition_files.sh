@@ -82,5 +82,15 @@ seq -f "%030g" 1 200000 > "$MQ_TMP/big"
 mkdir "$MNT/d"
 expect_ok "dd bs=1M into a partition" dd if="$MQ_TMP/big" of="$MNT/d/0" bs=1M status=none
 expect_same "read back identical" "$MQ_TMP/big" "$MNT/d/0"
+# A line meant literally that starts with a backslash: the mark, then
+# each backslash doubled (as the view shows it); doubling only the first
+# leaves an escape (\n) behind it.
+mkdir "$MNT/bs"
+printf '%s\n' '\\\new' '\\new' > "$MQ_TMP/bs"
+expect_ok "two lines that start with backslashes" sh -c 'cat "$1" > "$2"' sh "$MQ_TMP/bs" "$MNT/bs/0"
+expect_same "the view shows each as written" "$MQ_TMP/bs" "$MNT/bs/0"
+expect_eq "the records: a backslash and new; a newline and ew" \
+	"$(printf '%s\n' 'value: \\new' 'value: \new')" \
+	"$(mq_run grep -o 'value: .*' "$MNT/bs/.segments/0/00000000000000000000.dump")"
 mq_umount
 mq_done

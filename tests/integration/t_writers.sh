@@ -121,7 +121,7 @@ mq_stop "$holder"
 expect_ok "the holder's exit frees its range" python3 "$MQ_TMP/lk.py" "$MNT/t/0" try
 expect_eq "the 4,096th lock record of a file is refused with ENOLCK" "4095 ENOLCK" \
 	"$(mq_run python3 "$MQ_TMP/lk.py" "$MNT/t/0" many)"
-expect_ok "a log line says why" grep -q 'a lock request refused: the file holds the most' "$LOG"
+expect_ok "a log line names the file and says why" grep -q 'lock t/0: refused: the file holds the most lock records allowed (ENOLCK)' "$LOG"
 expect_ok "the process's exit freed them" python3 "$MQ_TMP/lk.py" "$MNT/t/0" try
 exec 5>&-
 mq_done

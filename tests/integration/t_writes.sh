@@ -34,6 +34,31 @@ expect_ok "the repeat is logged" grep -q 'refused again: .* bytes that repeat a 
 expect_errno "dd bs=1000 of a long line: EMSGSIZE" EMSGSIZE dd if="$MQ_TMP/long" of="$T/0" bs=1000 oflag=append conv=notrunc status=none
 expect_same "dd: nothing appended" "$MQ_TMP/before" "$T/0"
 expect_ok "dd: logged with its offset" grep -q 'write t/0 at offset [0-9]*: refused: an unfinished line over max.message.bytes' "$LOG"
+# A write under 1 MiB comes in two pieces from a buffer not on a page
+# boundary (256 pages a piece): a line one byte over the limit is refused
+# in its second piece, and write() returns the first piece's count; from
+# a page-aligned buffer it is one piece, refused with EMSGSIZE.
+expect_eq "a line 1 byte too long, unaligned: short count; aligned: EMSGSIZE" "short EMSGSIZE" \
+	"$(mq_run python3 -c "
+import errno, mmap, os
+line = b'e' * 1048496 + b'\\n'
+fd = os.open('$T/0', os.O_WRONLY | os.O_APPEND)
+buf = mmap.mmap(-1, 2 << 20)
+buf[100:100 + len(line)] = line
+out = []
+for start in (100, 0):
+    buf[start:start + len(line)] = line
+    try:
+        n = os.write(fd, memoryview(buf)[start:start + len(line)])
+        out.append('short' if n < len(line) else 'whole')
+    except OSError as e:
+        out.append(errno.errorcode[e.errno])
+print(' '.join(out))
+try:
+    os.close(fd)
+except OSError:
+    pass")"
+expect_same "neither appended anything" "$MQ_TMP/before" "$T/0"
 # A writer that goes on after the error: the lines before the long one
 # are records, its later pieces are dropped up to its newline (each such
 # write fails), the lines after it are records again; close() says
@@ -136,12 +161,58 @@ expect_ok "a writer at the end after lseek" python3 -c "
 import os
 fd = os.open('$T/0', os.O_WRONLY); os.lseek(fd, 0, os.SEEK_END)
 os.write(fd, b'end1\n'); os.write(fd, b'end2\n'); os.close(fd)"
+# RWF_APPEND without O_APPEND: the kernel writes at its inode's last known
+# end, which another writer's append has moved: refused, nothing appended.
+expect_eq "pwritev2 RWF_APPEND after another writer's append: ESPIPE" "ESPIPE" "$(mq_run python3 -c "
+import errno, os, subprocess
+fd = os.open('$T/0', os.O_WRONLY)
+subprocess.run(['sh', '-c', 'printf \"other\\\\n\" >> \"\$1\"', 'sh', '$T/0'], check=True)
+try:
+    os.pwritev(fd, [b'rwf\\n'], -1, os.RWF_APPEND)
+    print('written')
+except OSError as e:
+    print(errno.errorcode[e.errno])")"
 # A child that inherits the descriptor closes it when it exits (and a
 # program run by exec closes its close-on-exec copies): that close is not
 # the writer's, and the line the shell left unfinished goes on.
 expect_ok "a line split around a child's exit" bash -c 'exec 3>>"$1"; printf sp >&3; /bin/true; printf lit >&3; sh -c "printf \"\\n\"" >&3; exec 3>&-' bash "$T/0"
 expect_ok "a line the writer leaves unfinished at its close" bash -c 'exec 3>>"$1"; printf un >&3; /bin/true; printf done >&3; exec 3>&-' bash "$T/0"
-{ cat "$MQ_TMP/before"; printf 'gt1\ngt2\n1\n2\ngtgt\nbee1\npartial\nbee2\nend1\nend2\nsplit\nundone\n'; } > "$MQ_TMP/expect"
+# A child that wrote the unfinished part itself ends the line at its exit.
+expect_ok "a child's own unfinished line ends at its exit" bash -c 'exec 3>>"$1"; (printf ghi >&3); printf "jkl\n" >&3; exec 3>&-' bash "$T/0"
+{ cat "$MQ_TMP/before"; printf 'gt1\ngt2\n1\n2\ngtgt\nbee1\npartial\nbee2\nend1\nend2\nother\nsplit\nundone\nghi\njkl\n'; } > "$MQ_TMP/expect"
 expect_same "every accepted line once, in order" "$MQ_TMP/expect" "$T/0"
+# ---- an escaped line is measured by its record ----
+# line.format=escape: a Kafka client's record of control bytes is shown as
+# \xHH, four bytes of line a byte of record. The line (copied back, or in
+# writes cut anywhere) is checked against max.message.bytes by its record,
+# not by its length: a 1,000-byte record in a 4,001-byte line is taken.
+mkdir "$MNT/x"
+echo 'max.message.bytes=2000' > "$MNT/x/.config"
+cat > "$MQ_TMP/esc.py" <<'EOF2'
+import errno, os, sys
+path, n = sys.argv[1], int(sys.argv[2])
+line = b'\\' + b'\\x01' * n + b'\n'
+fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+try:
+    # Two writes: the line's first part is held unfinished.
+    os.write(fd, line[:3000])
+    os.write(fd, line[3000:])
+    os.close(fd)
+    print("ok")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+EOF2
+expect_eq "an escaped line of 4,001 bytes, a record of 1,000, in two writes" "ok" \
+	"$(mq_run python3 "$MQ_TMP/esc.py" "$MNT/x/0" 1000)"
+expect_eq "its record" "valueSize: 1000" \
+	"$(mq_run grep -o 'valueSize: [0-9]*' "$MNT/x/.segments/0/00000000000000000000.dump")"
+cp "$MNT/x/0" "$MQ_TMP/x.before"
+expect_eq "an escaped line whose record is over the limit: EMSGSIZE" "EMSGSIZE" \
+	"$(mq_run python3 "$MQ_TMP/esc.py" "$MNT/x/0" 2000)"
+expect_same "nothing of it appended" "$MQ_TMP/x.before" "$MNT/x/0"
+mkdir "$MNT/xcopy"
+echo 'max.message.bytes=2000' > "$MNT/xcopy/.config"
+expect_ok "the view copied back in small writes" dd if="$MQ_TMP/x.before" of="$MNT/xcopy/0" bs=1000 oflag=append conv=notrunc status=none
+expect_same "the same records" "$MQ_TMP/x.before" "$MNT/xcopy/0"
 mq_umount
 mq_done
