@@ -1597,8 +1597,12 @@ int topic_produce_file(struct topic *t, int partition, const struct produce_inpu
 	/* buffer.memory: the bytes of this write until they are appended. */
 	rc = buffer_take(t->b, (int64_t)(head_len + len), flags & PRODUCE_NONBLOCK);
 	if (rc < 0) {
-		mq_log(MQ_DEBUG, "topic %s: write of %zu bytes: buffer.memory full", t->name,
-		       head_len + len);
+		/* Flow control for O_NONBLOCK writers, but a refusal all the
+		 * same: one line, rate-limited (a busy writer retries fast). */
+		mq_log_limited(MQ_WARN,
+			       "topic %s: write of %zu bytes refused with %s: buffer.memory "
+			       "full (O_NONBLOCK; nothing appended, retry)",
+			       t->name, head_len + len, strerror(-rc));
 		goto out;
 	}
 	held = (int64_t)(head_len + len);

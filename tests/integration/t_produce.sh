@@ -153,6 +153,8 @@ expect_eq "records present = records acknowledged" "$acked" "$(wc -l < "$MQ_TMP/
 sort "$MQ_TMP/acked" > "$MQ_TMP/acked.s"
 sort "$MQ_TMP/got" > "$MQ_TMP/got.s"
 expect_same "every acknowledged record exactly once" "$MQ_TMP/acked.s" "$MQ_TMP/got.s"
+expect_ok "the daemon logged the refusal" \
+	grep -q "refused with Resource temporarily unavailable: buffer.memory full" "$LOG"
 expect_ok "metrics: buffer full counted" sh -c '
 	awk "/^mqfs_buffer_full_total / { exit !(\$2 > 0) }" "$1"' sh "$MNT/.metrics"
 mq_umount
