@@ -1114,6 +1114,10 @@ static int zk_start(struct cluster *c)
 	if (rc < 0)
 		return rc;
 	cluster_repl_set_zk(c->cr, c->zk);
+	/* The first producer id block now, while ZooKeeper answers: a
+	 * forwarded write then needs no ZooKeeper (a failure is logged; the
+	 * first write tries again). */
+	(void)producer_ids_prefetch(c->pids);
 	cluster_repl_set_ineligible_listener(c->cr, on_ineligible, c);
 	cluster_repl_set_leaders_listener(c->cr, forwarder_leaders_moved, c->fwd);
 	rc = read_users(c);
