@@ -349,8 +349,10 @@ static int config_changes(struct cluster *c, char **names, int n)
 		snprintf(path, sizeof(path), "%s/%s", ZK_CONFIG_CHANGES_PATH, names[i]);
 		rc = zkc_get(c->zk, path, &data, &len, NULL, NULL, NULL);
 		if (rc == 0 && zk_config_change_decode(data, len, ent, sizeof(ent), why) == 0 &&
-		    !strncmp(ent, "topics/", 7))
+		    !strncmp(ent, "topics/", 7)) {
 			rc = topic_config_apply_zk(c, ent + 7);
+			cluster_repl_topic_config_changed(c->cr);
+		}
 		free(data);
 		if (rc < 0 && rc != -ENOENT)
 			return rc; /* retried: changes_seen not moved */

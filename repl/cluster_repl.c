@@ -1348,6 +1348,14 @@ void cluster_repl_set_zk(struct cluster_repl *cr, struct zkc *zk)
 		controller_reconnect(cr->ctl, zk);
 }
 
+void cluster_repl_topic_config_changed(struct cluster_repl *cr)
+{
+	struct controller *ctl = cr ? ctl_get(cr) : NULL;
+
+	if (ctl)
+		controller_topic_config_changed(ctl);
+}
+
 void cluster_repl_session_event(struct cluster_repl *cr, enum zkc_session ev)
 {
 	struct controller *ctl = cr ? ctl_get(cr) : NULL;

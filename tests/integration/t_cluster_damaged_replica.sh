@@ -13,7 +13,10 @@
 # replica cannot host it, stays without a leader while the followers'
 # mounts still read all 200 records and their logs keep them. The damaged
 # broker stops and starts again (its leader-epoch-checkpoint stays valid)
-# and still refuses the replica, until the files are repaired.
+# and still refuses the replica, until the files are repaired. The topic's
+# unclean.leader.election.enable=true (a .config write; the brokers' is
+# false) makes the controller elect a follower at once: writes go on and
+# no acknowledged record is lost.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -97,5 +100,25 @@ expect_ok "its leader-epoch-checkpoint still parses" \
 	sh -c "! grep -q 'leader-epoch-checkpoint: line' '$LOG'"
 check "and still refuses the replica" poll 30 sh -c \
 	"[ \$(grep -c 't-0: replica refused: its log is damaged on disk' '$LOG') -ge 2 ]"
+
+# The topic's own unclean.leader.election.enable (the brokers' is false)
+# lets the controller elect a follower, which holds every record.
+expect_ok "unclean.leader.election.enable=true in mnt$F/t/.config" \
+	sh -c "echo unclean.leader.election.enable=true > '$MQ_TMP/mnt$F/t/.config'"
+# led_by_follower: mnt F's .state of t names F or G as leader.
+led_by_follower() {
+	_ld=$(t_field "$MQ_TMP/mnt$F" 5)
+	[ "$_ld" = "$F" ] || [ "$_ld" = "$G" ]
+}
+check "a follower leads (an unclean election, logged)" poll 30 led_by_follower
+expect_ok "the controller logged it" grep -q "controller: t-0: unclean leader election: broker [$F$G] leads" "$LOG"
+write_ok() {
+	sh -c "echo r-201 >> '$MQ_TMP/mnt$F/t/0'" 2>/dev/null
+}
+check "a write is acknowledged again" poll 30 write_ok
+echo r-201 >>"$MQ_TMP/want"
+for n in $F $G; do
+	check "mnt$n reads every acknowledged record once, in order" poll 20 has "$n"
+done
 
 mq_done
