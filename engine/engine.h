@@ -391,7 +391,9 @@ int log_flush_closed(struct log *l);
 /* Truncates the log to end at offset (followers; recovery): the only call
  * that moves the high watermark back (to offset, if it was above). The
  * epoch cache loses the epochs that start at or after the new end
- * (Kafka's truncateFromEnd), its file rewritten durably. */
+ * (Kafka's truncateFromEnd), its file rewritten durably. An offset at or
+ * past the log end cuts nothing but the epochs that start at the end (a
+ * leader's with nothing appended), as Kafka's truncateTo. */
 int log_truncate_to(struct log *l, int64_t offset);
 /* log_truncate_to, durable before it returns: the cut segment's files are
  * fsynced, and the directory when whole segments went, so that no power

@@ -93,6 +93,16 @@ static int log_truncate(struct log *l, int64_t offset, bool durable)
 		rc = -ERANGE;
 		goto out;
 	}
+	/* Nothing of the log to cut (Kafka's truncateTo at or past the log
+	 * end), but the epoch cache all the same: an epoch this replica
+	 * assigned as leader and appended nothing in starts at the log end,
+	 * and a follower that kept it would ask its leader about it for
+	 * ever (the leader never had it). The segments stay as they are (an
+	 * empty active segment too: the leader rolled it). */
+	if (offset >= log_leo(l)) {
+		rc = epoch_cache_truncate_from_end(l, log_leo(l));
+		goto out;
+	}
 	rc = log_truncate_locked(l, offset);
 	if (rc == 0)
 		rc = epoch_cache_truncate_from_end(l, log_leo(l));

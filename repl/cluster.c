@@ -349,8 +349,10 @@ static int config_changes(struct cluster *c, char **names, int n)
 		snprintf(path, sizeof(path), "%s/%s", ZK_CONFIG_CHANGES_PATH, names[i]);
 		rc = zkc_get(c->zk, path, &data, &len, NULL, NULL, NULL);
 		if (rc == 0 && zk_config_change_decode(data, len, ent, sizeof(ent), why) == 0 &&
-		    !strncmp(ent, "topics/", 7))
+		    !strncmp(ent, "topics/", 7)) {
 			rc = topic_config_apply_zk(c, ent + 7);
+			cluster_repl_topic_config_changed(c->cr);
+		}
 		free(data);
 		if (rc < 0 && rc != -ENOENT)
 			return rc; /* retried: changes_seen not moved */
@@ -1121,6 +1123,10 @@ static int zk_start(struct cluster *c)
 	if (rc < 0)
 		return rc;
 	cluster_repl_set_zk(c->cr, c->zk);
+	/* The first producer id block now, while ZooKeeper answers: a
+	 * forwarded write then needs no ZooKeeper (a failure is logged; the
+	 * first write tries again). */
+	(void)producer_ids_prefetch(c->pids);
 	cluster_repl_set_ineligible_listener(c->cr, on_ineligible, c);
 	cluster_repl_set_leaders_listener(c->cr, forwarder_leaders_moved, c->fwd);
 	rc = read_users(c);

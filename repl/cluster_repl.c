@@ -143,6 +143,15 @@ static struct controller *ctl_get(struct cluster_repl *cr)
 
 /* ---- logs ---- */
 
+/* l was found damaged at its open (log_state.damaged). */
+static bool log_damaged(struct log *l)
+{
+	struct log_state st;
+
+	log_get_state(l, &st);
+	return st.damaged;
+}
+
 /* (topic, partition) is no longer ineligible as leader (why: "caught
  * up", "deleted"): the registration is to be rewritten. Any thread. */
 static void inel_drop(struct cluster_repl *cr, const char *topic, int32_t partition,
@@ -280,6 +289,19 @@ static int logs_open(void *arg, const char *topic, int32_t partition, const char
 			h->fd_done(h->arg, 1);
 		if (rc == 0 && h->hosted)
 			h->hosted(h->arg, topic, partition);
+	}
+	if (rc == 0 && log_damaged(s->l)) {
+		/* Served up to the damage, writes refused (engine.h): as a
+		 * leader it would hide the records after it from every
+		 * replica, as a follower it could never append. A replica its
+		 * broker cannot host (KAFKA_STORAGE_ERROR), as Kafka's log
+		 * directory that fails: the controller elects without it. */
+		mq_log_limited(MQ_ERR,
+			       "%s-%d: replica refused: its log is damaged on disk (logged at the "
+			       "start); the partition elects without it until the files are "
+			       "repaired",
+			       topic, (int)partition);
+		rc = -EIO;
 	}
 	if (rc == 0 && topic_id[0])
 		rc = topic_id_keep(cr, topic, partition, topic_id);
@@ -1326,6 +1348,14 @@ void cluster_repl_set_zk(struct cluster_repl *cr, struct zkc *zk)
 	pthread_mutex_unlock(&cr->zk_mu);
 	if (zk && cr->ctl)
 		controller_reconnect(cr->ctl, zk);
+}
+
+void cluster_repl_topic_config_changed(struct cluster_repl *cr)
+{
+	struct controller *ctl = cr ? ctl_get(cr) : NULL;
+
+	if (ctl)
+		controller_topic_config_changed(ctl);
 }
 
 void cluster_repl_session_event(struct cluster_repl *cr, enum zkc_session ev)

@@ -47,6 +47,9 @@ int cluster_repl_register(struct cluster_repl *cr, struct net_server *srv);
 void cluster_repl_set_zk(struct cluster_repl *cr, struct zkc *zk);
 /* Forwards a session event to the controller (the completion thread). */
 void cluster_repl_session_event(struct cluster_repl *cr, enum zkc_session ev);
+/* A topic's overrides changed in ZooKeeper: told to the controller
+ * (controller_topic_config_changed). Any thread. */
+void cluster_repl_topic_config_changed(struct cluster_repl *cr);
 void cluster_repl_set_broker_epoch(struct cluster_repl *cr, int64_t epoch);
 int cluster_repl_start_controller(struct cluster_repl *cr);
 /* Stops the controller (moving this broker's leaderships away first when

@@ -71,7 +71,8 @@
  *   4. A leader comes from ISR ∩ live brokers minus the replicas their
  *      broker's registration names ineligible (an unclean restart not
  *      caught up yet: Kafka's KIP-966), unless
- *      unclean.leader.election.enable (then logged as possible data loss).
+ *      unclean.leader.election.enable (the topic's override, else the
+ *      broker's; then logged as possible data loss).
  *      A replica its broker answered it cannot host (KAFKA_STORAGE_ERROR
  *      to a LeaderAndIsr: its log did not open) counts as dead for its
  *      partition until that broker takes it or its life ends (Kafka's
@@ -366,6 +367,7 @@ enum {
 	EV_ISR_CHANGE = 1 << 4,
 	EV_EXPIRED = 1 << 5,
 	EV_ANSWERS = 1 << 6, /* LeaderAndIsr answers queued (ctl->answers) */
+	EV_CONFIG = 1 << 7,  /* a topic's overrides changed */
 };
 
 /* A broker's answer to a LeaderAndIsr (controller_lisr_answer), queued
@@ -510,6 +512,11 @@ static void ctrl_watch(void *arg, enum zkc_watch ev, const char *path)
 		ctrl_post(ctl, EV_DELETIONS);
 	else if (!strcmp(path, ZK_ISR_CHANGE_PATH))
 		ctrl_post(ctl, EV_ISR_CHANGE);
+}
+
+void controller_topic_config_changed(struct controller *ctl)
+{
+	ctrl_post(ctl, EV_CONFIG);
 }
 
 void controller_session_event(struct controller *ctl, enum zkc_session ev)
@@ -945,6 +952,31 @@ static int ctrl_reread_state(struct controller *ctl, int t, int32_t p)
 	return 0;
 }
 
+/* Topic t's unclean.leader.election.enable, as Kafka's controller reads
+ * it for an offline election: its override in /config/topics/<t>, else
+ * (none, or not readable: logged) the broker's. */
+static bool ctrl_topic_unclean(struct controller *ctl, int t)
+{
+	char why[ZK_WHY_LEN] = "";
+	struct zk_config zc;
+	bool on = ctl->cfg.unclean_leader_election_enable;
+	int rc = zkmeta_topic_config(ctl->zkc, ctl->topics[t].name, &zc, NULL, why);
+
+	if (rc < 0) {
+		if (rc != -ENOENT)
+			mq_log_limited(MQ_WARN,
+				       "controller: /config/topics/%s not read (%s %s): the "
+				       "broker's unclean.leader.election.enable",
+				       ctl->topics[t].name, strerror(-rc), why);
+		return on;
+	}
+	for (int i = 0; i < zc.n; i++)
+		if (!strcmp(zc.keys[i], "unclean.leader.election.enable"))
+			on = !strcmp(zc.values[i], "true");
+	zk_config_clear(&zc);
+	return on;
+}
+
 /* The elections of Kafka's PartitionStateMachine the controller runs. */
 enum ctrl_election {
 	ELECT_LIVE,      /* offline election, dead replicas leave ISRs */
@@ -989,9 +1021,19 @@ static int ctrl_decide(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 		return controller_decide_preferred(cur, a->replicas, a->n_replicas, &b, next);
 	case ELECT_LIVE: break;
 	}
-	rc = controller_decide_live(cur, a->replicas, a->n_replicas, &b,
-				    ctl->cfg.unclean_leader_election_enable, next, &unclean,
+	rc = controller_decide_live(cur, a->replicas, a->n_replicas, &b, false, next, &unclean,
 				    &recovery);
+	/* Left without a leader in the ISR: unclean.leader.election.enable,
+	 * the topic's when it sets it, else the broker's, may allow one from
+	 * outside (the topic's read only then: an offline partition is rare,
+	 * a ZooKeeper read per election is not). */
+	if (rc >= 0 && (rc == 1 ? next->leader : cur->leader) == ZK_LEADER_NONE &&
+	    ctrl_topic_unclean(ctl, t)) {
+		if (rc == 1)
+			zk_partition_state_clear(next);
+		rc = controller_decide_live(cur, a->replicas, a->n_replicas, &b, true, next,
+					    &unclean, &recovery);
+	}
 	if (rc == 1 && recovery)
 		mq_log(MQ_WARN,
 		       "controller: %s-%d: every live in-sync replica restarted uncleanly: broker "
@@ -2027,6 +2069,10 @@ static void *ctrl_thread(void *arg)
 			ctrl_run(ctl, &b, ctrl_on_deletions, "topic deletion");
 		if (bits & EV_ISR_CHANGE)
 			ctrl_run(ctl, &b, ctrl_on_isr_change, "ISR change");
+		/* unclean.leader.election.enable may now elect a leader
+		 * where there was none (Kafka's TopicUncleanLeaderElectionEnable). */
+		if (bits & EV_CONFIG)
+			ctrl_run(ctl, &b, ctrl_elect_all, "topic config change");
 		if (bits & EV_ANSWERS) {
 			if (ctl->state == CTRL_ACTIVE)
 				ctrl_run(ctl, &b, ctrl_on_answers, "LeaderAndIsr answers");

@@ -231,6 +231,12 @@ void controller_free(struct controller *ctl);
  * controller resigns and waits for controller_reconnect. */
 void controller_session_event(struct controller *ctl, enum zkc_session ev);
 
+/* A topic's overrides changed (the owner's /config/changes watch; any
+ * thread): while active, the controller elects again where a partition
+ * has no leader, as the topic's unclean.leader.election.enable may now
+ * allow one. */
+void controller_topic_config_changed(struct controller *ctl);
+
 /* After an expiry, the owner's new handle: the controller switches to it
  * and enters the election again. Returns once it no longer uses the old
  * handle (which the owner then closes). Not from a zkc callback. */

@@ -677,7 +677,12 @@ int partition_follower_truncate(struct partition *p, uint64_t generation, int64_
 	p->ops->offsets(p->log, &o);
 	if (offset < o.log_start_offset)
 		offset = o.log_start_offset;
-	if (offset < o.log_end_offset)
+	/* An intermediate step at the log end (KIP-279: the leader answered
+	 * with an epoch this log does not have) cuts no record, but the
+	 * epochs that start at the end (led here, nothing appended) must go
+	 * (engine.h), or the next question would be about the same epoch
+	 * and get the same answer, for ever. */
+	if (offset < o.log_end_offset || (offset == o.log_end_offset && !done))
 		rc = p->ops->truncate_to(p->log, offset);
 	if (!rc && done)
 		p->fetch_state = PARTITION_FETCHING;

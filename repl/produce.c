@@ -1272,6 +1272,31 @@ covered:
 	return commit_lost(t, pt, l, first_offset, first_epoch, last_offset, epoch);
 }
 
+/* After a commit wait that ended well: Kafka's
+ * checkEnoughReplicasReachOffset. The hw covers the records, but an ISR
+ * that shrank below min.insync.replicas after the append (its followers
+ * died or fell behind, and the hw then followed the leader alone) covers
+ * them on fewer replicas than acks=all promises: appended, not
+ * acknowledged (-ETIMEDOUT, Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND),
+ * logged. A broker that no longer leads the partition found them in the
+ * new leader's log (commit_wait): not looked at here. */
+static int commit_isr_check(const struct produce_ctx *ctx, struct partition *pt,
+			    int64_t last_offset)
+{
+	struct topic *t = ctx->t;
+	int32_t min_isr = ctx->cfg.min_insync_replicas, epoch;
+
+	if (min_isr <= 1 || !broker_replicated(t->b, t->name) ||
+	    cluster_append_check(t->b->cluster, t->name, pt->index, -1, min_isr, &epoch) != -EAGAIN)
+		return 0;
+	mq_log_limited(MQ_WARN,
+		       "topic %s partition %d: offsets up to %lld committed by an ISR smaller "
+		       "than min.insync.replicas=%d (it shrank after the append): not "
+		       "acknowledged",
+		       t->name, pt->index, (long long)last_offset, (int)min_isr);
+	return -ETIMEDOUT;
+}
+
 int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l, int64_t last_offset,
 			int32_t epoch, int64_t timeout_ms)
 {
@@ -1539,6 +1564,8 @@ static int write_commit(const struct produce_ctx *ctx, struct produce_part *pps,
 		if (rc == PRODUCE_GONE && !whole)
 			rc = commit_lost(t, pp->pt, pp->log, -1, -1, pp->last_offset,
 					 pp->last_epoch);
+		if (rc == 0)
+			rc = commit_isr_check(ctx, pp->pt, pp->last_offset);
 	}
 	return rc;
 }
@@ -1835,6 +1862,8 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 committed:
 	if (acks == -1)
 		rc = commit_wait(t, pp.pt, pp.log, last, last_epoch, timeout_ms, epoch, -1, -1);
+	if (acks == -1 && rc == 0)
+		rc = commit_isr_check(&ctx, pp.pt, last);
 	res->log_start_offset = log_get_start(pp.log);
 out:
 	if (bi != stack)

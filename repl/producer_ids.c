@@ -167,6 +167,26 @@ void producer_ids_free(struct producer_ids *pi)
 	free(pi);
 }
 
+int producer_ids_prefetch(struct producer_ids *pi)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&pi->mu);
+	if (pi->next > pi->last)
+		rc = pi->take(pi->arg, &pi->next, &pi->last);
+	if (rc < 0) {
+		pi->next = 0;
+		pi->last = -1;
+	}
+	pthread_mutex_unlock(&pi->mu);
+	if (rc < 0)
+		mq_log(MQ_ERR,
+		       "producer ids: no block taken at the start: %s (taken at the first "
+		       "forwarded write instead)",
+		       strerror(-rc));
+	return rc;
+}
+
 int producer_ids_next(struct producer_ids *pi, int64_t *id)
 {
 	int rc = 0;

@@ -33,6 +33,12 @@ typedef int producer_block_fn(void *arg, int64_t *first, int64_t *last);
 struct producer_ids;
 int producer_ids_new(producer_block_fn *take, void *arg, struct producer_ids **out);
 void producer_ids_free(struct producer_ids *pi);
+/* Takes a block now when none is left (at the broker's start, as Kafka's
+ * ProducerIdManager does, so that the first forwarded write and the first
+ * InitProducerId need no ZooKeeper round trip and go on while ZooKeeper
+ * does not answer): 0, or take's error (logged; producer_ids_next tries
+ * again). */
+int producer_ids_prefetch(struct producer_ids *pi);
 /* The next unused id: 0, or take's error (logged). */
 int producer_ids_next(struct producer_ids *pi, int64_t *id);
 

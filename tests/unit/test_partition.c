@@ -1016,6 +1016,55 @@ static void test_e2e_kip279_diverging_epoch_engine(void **state)
 	use_engine = false;
 }
 
+/* Epochs led without an append, at the log end on both sides (each
+ * replica led one the other never had, as when the leadership goes back
+ * and forth between two brokers frozen in turn before any write):
+ *   follower a: epoch 0 [0], epochs 2 and 3 from 1 (nothing appended)
+ *   leader b:   epoch 0 [0], epoch 1 from 1 (nothing appended), leading
+ *               in epoch 4 from 1
+ * a asks for 3: b says (1, 1); a has no epoch 1 and its epoch 0 ends at
+ * 1, its log end: nothing to cut, but its epochs 2 and 3 go there (or it
+ * would ask for 3 again, for ever); a asks for 0: (0, 1), done, fetches. */
+static void empty_epochs(bool truncate_on_fetch)
+{
+	struct bk a, b;
+	struct partition_state st = state2(2, 4, 1, 1);
+	char v[64];
+
+	use_engine = true;
+	bk_start(&a, 1, truncate_on_fetch ? "ee-f-a" : "ee-a");
+	bk_start(&b, 2, truncate_on_fetch ? "ee-f-b" : "ee-b");
+	bk_append(&a, 1, 0, "x");
+	bk_append(&b, 1, 0, "x");
+	assert_int_equal(a.ops->assign_epoch(a.log, 2, 1), 0);
+	assert_int_equal(a.ops->assign_epoch(a.log, 3, 1), 0);
+	assert_int_equal(b.ops->assign_epoch(b.log, 1, 1), 0);
+	assert_int_equal(partition_make_leader(b.p, &st, now_mono_ms()), 1);
+	leader_append(&b, 1, 4, "b4");
+	assert_int_equal(partition_make_follower(a.p, &st), 1);
+	bk_follow(&a, &b, truncate_on_fetch);
+	assert_true(synced(&b, &a, 2));
+	assert_int_equal(leo_of(&a), 2);
+	assert_int_equal(bk_value_at(&a, 1, v, sizeof(v)), 0);
+	assert_string_equal(v, "b4-0");
+	assert_int_equal(a.ops->latest_epoch(a.log), 4);
+	bk_stop(&a);
+	bk_stop(&b);
+	use_engine = false;
+}
+
+static void test_e2e_empty_epochs_offset_for_leader_epoch_engine(void **state)
+{
+	(void)state;
+	empty_epochs(false);
+}
+
+static void test_e2e_empty_epochs_diverging_epoch_engine(void **state)
+{
+	(void)state;
+	empty_epochs(true);
+}
+
 /* ---- the Fetch handler seen from a raw client ---- */
 
 /* Sends f (Fetch v12) on c: the one partition's answer in *out (without
@@ -1979,6 +2028,8 @@ int main(void)
 		cmocka_unit_test(test_e2e_catch_up_and_kip101_engine),
 		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch_engine),
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch_engine),
+		cmocka_unit_test(test_e2e_empty_epochs_offset_for_leader_epoch_engine),
+		cmocka_unit_test(test_e2e_empty_epochs_diverging_epoch_engine),
 		cmocka_unit_test(test_fetch_hw_wakes_follower),
 		cmocka_unit_test(test_fetch_hw_linger),
 		cmocka_unit_test(test_purgatory_sleeps),

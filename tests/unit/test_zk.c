@@ -752,6 +752,59 @@ static void test_producer_id_blocks(void **state)
 	zkc_close(zkc);
 }
 
+/* A block source that ZooKeeper may stop answering (a frozen server). */
+struct flaky_blocks {
+	bool down;
+	int takes;
+	int64_t end;
+};
+
+static int flaky_take(void *arg, int64_t *first, int64_t *last)
+{
+	struct flaky_blocks *fb = arg;
+
+	if (fb->down)
+		return -ETIMEDOUT;
+	fb->takes++;
+	*first = fb->end + 1;
+	*last = fb->end + PRODUCER_ID_BLOCK;
+	fb->end = *last;
+	return 0;
+}
+
+/* A block taken at the start serves ids while ZooKeeper does not answer
+ * (the first forwarded write of a broker must not need it); a failed
+ * prefetch leaves the first id to take one. */
+static void test_producer_ids_prefetch(void **state)
+{
+	struct flaky_blocks fb = { false, 0, -1 };
+	struct producer_ids *pi;
+	int64_t id;
+
+	(void)state;
+	assert_int_equal(producer_ids_new(flaky_take, &fb, &pi), 0);
+	assert_int_equal(producer_ids_prefetch(pi), 0);
+	assert_int_equal(fb.takes, 1);
+	assert_int_equal(producer_ids_prefetch(pi), 0); /* one left: none taken */
+	assert_int_equal(fb.takes, 1);
+	fb.down = true;
+	for (int i = 0; i < PRODUCER_ID_BLOCK; i++) {
+		assert_int_equal(producer_ids_next(pi, &id), 0);
+		assert_int_equal(id, i);
+	}
+	assert_int_equal(producer_ids_next(pi, &id), -ETIMEDOUT);
+	producer_ids_free(pi);
+
+	fb = (struct flaky_blocks){ true, 0, -1 };
+	assert_int_equal(producer_ids_new(flaky_take, &fb, &pi), 0);
+	assert_int_equal(producer_ids_prefetch(pi), -ETIMEDOUT);
+	fb.down = false;
+	assert_int_equal(producer_ids_next(pi, &id), 0);
+	assert_int_equal(id, 0);
+	assert_int_equal(fb.takes, 1);
+	producer_ids_free(pi);
+}
+
 /* ---- a server restart (last: the other tests' sessions are closed) ---- */
 
 static void test_server_restart(void **state)
@@ -866,6 +919,7 @@ int main(void)
 		cmocka_unit_test(test_topics),
 		cmocka_unit_test(test_malformed_znodes),
 		cmocka_unit_test(test_producer_id_blocks),
+		cmocka_unit_test(test_producer_ids_prefetch),
 		cmocka_unit_test(test_server_restart),
 		cmocka_unit_test(test_purge_config_changes),
 	};

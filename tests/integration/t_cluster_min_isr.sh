@@ -1,0 +1,89 @@
+#!/bin/sh
+# t_cluster_min_isr.sh — an acks=all write whose ISR shrinks below
+# min.insync.replicas after its append (Kafka's
+# NOT_ENOUGH_REPLICAS_AFTER_APPEND): ZooKeeper and three SASL brokers, a
+# topic of one partition with three replicas and min.insync.replicas=2.
+# Both followers are frozen (SIGSTOP); a write on the leader's mount
+# appends (the ISR is still whole) and waits. Once the followers'
+# sessions expire the controller takes them out of the ISR, which moves
+# the high watermark over the record with the leader alone in the ISR:
+# the write must not be acknowledged (ETIMEDOUT at once, logged), as the
+# record is on one replica where acks=all promised two. Continued, the
+# followers rejoin the ISR and writes are acknowledged again.
+
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+
+# shellcheck source=tests/integration/cluster_lib.sh
+. "$LIBDIR/cluster_lib.sh"
+
+# Frozen brokers are continued before the cleanup stops them.
+FROZEN=""
+thaw_cleanup() {
+	[ -n "$FROZEN" ] && kill -CONT "$PF" "$PG" 2>/dev/null
+	t_cleanup "$1"
+}
+trap 'thaw_cleanup $?' EXIT
+trap 'thaw_cleanup 130' INT
+trap 'thaw_cleanup 143' TERM
+
+# request.timeout.ms far above the session timeout (4 s): a write that
+# ends within it ended on the ISR change, not on its timeout.
+CLUSTER_CONF="num.partitions=1
+request.timeout.ms=60000"
+zk_cluster_start
+cluster_start3
+t_make3
+expect_eq "min.insync.replicas" "min.insync.replicas=2" \
+	"$(grep '^min.insync.replicas=' "$MQ_TMP/mnt$L/t/.config")"
+expect_ok "a write on the leader's mount (mnt$L)" sh -c "echo r-1 >> '$MQ_TMP/mnt$L/t/0'"
+
+eval "PF=\$PID$F PG=\$PID$G"
+FROZEN=yes
+kill -STOP "$PF" "$PG"
+check "broker $F stopped" poll 20 all_stopped "$PF"
+check "broker $G stopped" poll 20 all_stopped "$PG"
+# One write() in the background; its outcome (ok, or the errno's name)
+# in MQ_TMP/wrote.
+mq_bg python3 -c 'import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+try:
+    os.write(fd, b"r-2\n")
+    r = "ok"
+except OSError as e:
+    r = errno.errorcode.get(e.errno, str(e.errno))
+open(sys.argv[2], "w").write(r + "\n")' "$MQ_TMP/mnt$L/t/0" "$MQ_TMP/wrote"
+# isr_alone: the leader's .state shows an ISR of itself alone.
+isr_alone() {
+	t_isr_is "$MQ_TMP/mnt$L" "$L"
+}
+check "the ISR shrinks to the leader once the followers' sessions expire" poll 30 isr_alone
+wrote() {
+	[ -s "$MQ_TMP/wrote" ]
+}
+check "the waiting write is answered (well before request.timeout.ms)" poll 20 wrote
+expect_eq "the write is not acknowledged" "ETIMEDOUT" "$(cat "$MQ_TMP/wrote" 2>/dev/null)"
+expect_ok "the leader's log says why" \
+	grep -q "committed by an ISR smaller than min.insync.replicas=2 (it shrank after the append): not acknowledged" "$LOG"
+expect_fail "a new write with the ISR below min.insync.replicas" \
+	sh -c "echo r-3 >> '$MQ_TMP/mnt$L/t/0'"
+
+kill -CONT "$PF" "$PG"
+FROZEN=""
+check "the followers rejoin the ISR" poll 60 t_isr_is "$MQ_TMP/mnt$L" "1,2,3"
+expect_ok "a write is acknowledged again" sh -c "echo r-4 >> '$MQ_TMP/mnt$L/t/0'"
+# has_r4 N: mntN's partition file ends with r-4 (r-2, appended, is there
+# too: committed, only not acknowledged).
+has_r4() {
+	[ "$(timeout 5 tail -n 1 "$MQ_TMP/mnt$1/t/0" 2>/dev/null)" = "r-4" ]
+}
+for n in 1 2 3; do
+	check "mnt$n reads the acknowledged records" poll 20 has_r4 "$n"
+done
+expect_eq "r-1 once on the leader's mount" "1" "$(grep -c '^r-1$' "$MQ_TMP/mnt$L/t/0")"
+
+mq_done
