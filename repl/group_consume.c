@@ -11,7 +11,7 @@
  *   - a read at end returns whole lines of the member's partitions from
  *     their positions, partition after partition starting with a rotating
  *     one (a record longer than the buffer is returned in part and
- *     continues in the next read);
+ *     continues at the start of the next read);
  *   - a read at offset x (start <= x <= end) first commits, per partition,
  *     the records that end at or before x in the stream, then forgets the
  *     stream before x; so the file position is the commit position;
@@ -343,8 +343,11 @@ static ssize_t read_fresh(struct group_member *m, char *buf, size_t size)
 		m->pieces = v;
 		m->cap = np;
 	}
+	int first = m->cont ? m->cont_part : m->rr;
+
+	m->cont = false;
 	for (int k = 0; k < np && used < size; k++) {
-		int p = (m->rr + k) % np;
+		int p = (first + k) % np;
 		int64_t lpos, last_nl, end_off;
 		ssize_t n;
 
@@ -367,6 +370,10 @@ static ssize_t read_fresh(struct group_member *m, char *buf, size_t size)
 							   .epoch = g->parts[p].epoch };
 		m->end += n;
 		used += (size_t)n;
+		if (last_nl == 0) { /* a record in part: it fills buf */
+			m->cont = true;
+			m->cont_part = p;
+		}
 	}
 	if (np > 0)
 		m->rr = (m->rr + 1) % np;

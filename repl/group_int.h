@@ -170,6 +170,11 @@ struct group_member {
 	struct gpiece *pieces;
 	int npieces, cap;
 	int rr; /* partition a read starts with */
+	/* The last read at end returned a record of partition cont_part in
+	 * part (it was longer than the buffer): the next read at end starts
+	 * with that partition, so the record's rest follows its first part. */
+	bool cont;
+	int cont_part;
 	void (*wake)(void *arg);
 	void *wake_arg;
 	bool armed; /* wake wanted when data may be there */

@@ -192,6 +192,32 @@ static void test_long_record(void **state)
 	group_put(g);
 }
 
+/* The rest of a record returned in part comes first in the next read,
+ * before the whole lines of the member's other partitions. */
+static void test_long_record_continues_first(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m;
+	char buf[64];
+
+	produce(f, 0, "0123456789abcdef\n");
+	produce(f, 1, "x\n");
+	produce(f, 2, "y\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
+	assert_int_equal(consume(m, buf, 10), 10);
+	assert_memory_equal(buf, "0123456789", 10);
+	assert_int_equal(consume(m, buf, sizeof(buf)), 11);
+	assert_memory_equal(buf, "abcdef\n", 7);
+	assert_int_equal(consume(m, buf, sizeof(buf)), 0);
+	assert_int_equal(offset_of(g, 0), 1);
+	assert_int_equal(offset_of(g, 1), 1);
+	assert_int_equal(offset_of(g, 2), 1);
+	group_leave(m);
+	group_put(g);
+}
+
 /* range over 3 partitions: join splits, leave hands over from the
  * committed offsets (the leaver's last read is delivered again). */
 static void test_rebalance_takeover(void **state)
@@ -939,6 +965,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_consume_commit_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_record_continues_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebalance_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cooperative_keeps_position, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
