@@ -11,7 +11,7 @@
  *   - a read at end returns whole lines of the member's partitions from
  *     their positions, partition after partition starting with a rotating
  *     one (a record longer than the buffer is returned in part and
- *     continues in the next read);
+ *     continues at the start of the next read);
  *   - a read at offset x (start <= x <= end) first commits, per partition,
  *     the records that end at or before x in the stream, then forgets the
  *     stream before x; so the file position is the commit position;
@@ -328,11 +328,49 @@ static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool fi
 	return (ssize_t)keep;
 }
 
+/* The rest of the record m returned in part (m->cont), whose partition
+ * moved to another member or came back to m since (its position is then
+ * the committed one): the record is finished as it started, in a piece of
+ * the old epoch, so this stream does not commit it and its owner delivers
+ * it again (at-least-once). Nothing when the record is gone (retention,
+ * compaction). Needs g->mu. */
+static ssize_t read_rest(struct group_member *m, char *buf, size_t size)
+{
+	struct group *g = m->g;
+	int p = m->cont_part;
+	struct log_cursor *c;
+	int64_t actual;
+	const char *nl;
+	ssize_t n;
+	int rc = part_cursor(g, p, &c);
+
+	m->cont = false;
+	if (rc < 0 || !c)
+		return rc;
+	n = group_read_lines(g->t, p, c, m->cont_lpos, buf, size, &actual);
+	if (n <= 0 || actual != m->cont_lpos)
+		return n < 0 ? n : 0;
+	nl = memchr(buf, '\n', (size_t)n);
+	if (nl)
+		n = nl - buf + 1;
+	m->pieces[m->npieces++] = (struct gpiece){ .soff = m->end,
+						   .lpos = actual,
+						   .len = n,
+						   .last_nl = nl ? n : 0,
+						   .end_off = -1,
+						   .part = p,
+						   .epoch = m->cont_epoch };
+	m->end += n;
+	m->cont = !nl;
+	m->cont_lpos += n;
+	return n;
+}
+
 /* New records at the end of m's stream. Needs g->mu. */
 static ssize_t read_fresh(struct group_member *m, char *buf, size_t size)
 {
 	struct group *g = m->g;
-	int np = g->nparts;
+	int np = g->nparts, first;
 	size_t used = 0;
 
 	if (m->cap < np) {
@@ -343,8 +381,17 @@ static ssize_t read_fresh(struct group_member *m, char *buf, size_t size)
 		m->pieces = v;
 		m->cap = np;
 	}
+	if (m->cont &&
+	    (g->parts[m->cont_part].owner != m || g->parts[m->cont_part].epoch != m->cont_epoch)) {
+		ssize_t n = read_rest(m, buf, size);
+
+		if (n != 0)
+			return n;
+	}
+	first = m->cont ? m->cont_part : m->rr;
+	m->cont = false;
 	for (int k = 0; k < np && used < size; k++) {
-		int p = (m->rr + k) % np;
+		int p = (first + k) % np;
 		int64_t lpos, last_nl, end_off;
 		ssize_t n;
 
@@ -367,6 +414,12 @@ static ssize_t read_fresh(struct group_member *m, char *buf, size_t size)
 							   .epoch = g->parts[p].epoch };
 		m->end += n;
 		used += (size_t)n;
+		if (last_nl == 0) { /* a record in part: it fills buf */
+			m->cont = true;
+			m->cont_part = p;
+			m->cont_epoch = g->parts[p].epoch;
+			m->cont_lpos = lpos + n;
+		}
 	}
 	if (np > 0)
 		m->rr = (m->rr + 1) % np;

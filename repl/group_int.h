@@ -170,6 +170,15 @@ struct group_member {
 	struct gpiece *pieces;
 	int npieces, cap;
 	int rr; /* partition a read starts with */
+	/* The last read at end returned a record of partition cont_part in
+	 * part (it was longer than the buffer), up to line position
+	 * cont_lpos, in the partition's epoch cont_epoch: the next read at
+	 * end starts with the rest of that record, also when the partition
+	 * has moved since (that rest is then not committed here). */
+	bool cont;
+	int cont_part;
+	uint32_t cont_epoch;
+	int64_t cont_lpos;
 	void (*wake)(void *arg);
 	void *wake_arg;
 	bool armed; /* wake wanted when data may be there */

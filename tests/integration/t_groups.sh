@@ -7,7 +7,8 @@
 # one-shot head, a read before an earlier one), .state lag,
 # refusals, and __consumer_offsets hidden and unwritable; group metrics and
 # records/bytes out in .metrics; a topic deleted and made again starts with
-# no groups, also after a remount.
+# no groups, also after a remount; a record longer than a read comes
+# whole before the next partition's lines.
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
 mq_setup
@@ -380,5 +381,24 @@ expect_eq "offsets unchanged by them" "5" "$(cat "$W/.groups/w/0")"
 check "the member after them reads the records written since" \
 	consume_n "$W/.groups/w/consume" 3 "$MQ_TMP/w2"
 expect_eq "the records written since" "6 7 8" "$(tr '\n' ' ' < "$MQ_TMP/w2" | sed 's/ $//')"
+# A record longer than a read continues at the start of the next read,
+# before the other partition's lines: dd bs=7 reads each 20-byte record
+# in three reads (7, 7, 6), and gets whole records only.
+S=$MNT/small
+expect_ok "mkdir small" mkdir "$S"
+expect_ok "small: two partitions" sh -c "echo partitions=2 > '$S/.config'"
+expect_ok "small: mkdir group" mkdir "$S/.groups/s"
+: > "$MQ_TMP/small.expected"
+i=0
+while [ $i -lt 10 ]; do
+	for p in 0 1; do
+		printf 'p%d-record-%09d\n' $p $i >> "$MQ_TMP/small.expected"
+		printf 'p%d-record-%09d\n' $p $i >> "$S/$p"
+	done
+	i=$((i + 1))
+done
+expect_ok "dd bs=7 of consume" sh -c "dd if='$S/.groups/s/consume' of='$MQ_TMP/small.out' bs=7 count=60 2>/dev/null"
+expect_eq "dd bs=7: whole records, each once" "$(sort "$MQ_TMP/small.expected")" \
+	"$(sort "$MQ_TMP/small.out")"
 mq_umount
 mq_done

@@ -192,6 +192,77 @@ static void test_long_record(void **state)
 	group_put(g);
 }
 
+/* The rest of a record returned in part comes first in the next read,
+ * before the whole lines of the member's other partitions. */
+static void test_long_record_continues_first(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m;
+	char buf[64];
+
+	produce(f, 0, "0123456789abcdef\n");
+	produce(f, 1, "x\n");
+	produce(f, 2, "y\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
+	assert_int_equal(consume(m, buf, 10), 10);
+	assert_memory_equal(buf, "0123456789", 10);
+	assert_int_equal(consume(m, buf, sizeof(buf)), 11);
+	assert_memory_equal(buf, "abcdef\n", 7);
+	assert_int_equal(consume(m, buf, sizeof(buf)), 0);
+	assert_int_equal(offset_of(g, 0), 1);
+	assert_int_equal(offset_of(g, 1), 1);
+	assert_int_equal(offset_of(g, 2), 1);
+	group_leave(m);
+	group_put(g);
+}
+
+/* A record returned in part is finished in the next read also when its
+ * partition moved to another member in between, or moved away and came
+ * back (its position is then the committed one): the rest is not
+ * committed by the old stream; the owner delivers the record whole. */
+static void test_long_record_moved(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m1, *m2;
+	char buf[64];
+
+	produce(f, 2, "0123456789abcdef\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_join(g, 1, on_wake, NULL, &m1), 0);
+	assert_int_equal(consume(m1, buf, 10), 10);
+	assert_memory_equal(buf, "0123456789", 10);
+	/* range: p2 goes to the second member */
+	assert_int_equal(group_join(g, 2, on_wake, NULL, &m2), 0);
+	assert_int_equal(consume(m1, buf, sizeof(buf)), 7);
+	assert_memory_equal(buf, "abcdef\n", 7);
+	assert_int_equal(consume(m1, buf, sizeof(buf)), 0);
+	assert_int_equal(offset_of(g, 2), 0); /* not m1's to commit */
+	assert_int_equal(consume(m2, buf, sizeof(buf)), 17);
+	assert_memory_equal(buf, "0123456789abcdef\n", 17);
+	assert_int_equal(consume(m2, buf, sizeof(buf)), 0);
+	assert_int_equal(offset_of(g, 2), 1);
+
+	/* away and back before the next read: the rest, then the record
+	 * again from the committed offset */
+	produce(f, 2, "ghijklmnopqrstuv\n");
+	assert_int_equal(consume(m2, buf, 10), 10);
+	assert_memory_equal(buf, "ghijklmnop", 10);
+	group_leave(m1);
+	assert_int_equal(group_join(g, 3, on_wake, NULL, &m1), 0);
+	group_leave(m1);
+	assert_int_equal(consume(m2, buf, sizeof(buf)), 7);
+	assert_memory_equal(buf, "qrstuv\n", 7);
+	assert_int_equal(consume(m2, buf, sizeof(buf)), 17);
+	assert_memory_equal(buf, "ghijklmnopqrstuv\n", 17);
+	assert_int_equal(consume(m2, buf, sizeof(buf)), 0);
+	assert_int_equal(offset_of(g, 2), 2);
+	group_leave(m2);
+	group_put(g);
+}
+
 /* range over 3 partitions: join splits, leave hands over from the
  * committed offsets (the leaver's last read is delivered again). */
 static void test_rebalance_takeover(void **state)
@@ -939,6 +1010,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_consume_commit_replay, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_record_continues_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_record_moved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebalance_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cooperative_keeps_position, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
