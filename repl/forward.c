@@ -255,7 +255,7 @@ static int produce_errno(int16_t code)
 	case PROTO_ERR_NOT_LEADER_OR_FOLLOWER:
 	case PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION: return -EREMOTE;
 	case PROTO_ERR_NOT_ENOUGH_REPLICAS: return -EAGAIN;
-	case PROTO_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+	case PROTO_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND: return -EL2NSYNC;
 	case PROTO_ERR_REQUEST_TIMED_OUT: return -ETIMEDOUT;
 	case PROTO_ERR_MESSAGE_TOO_LARGE: return -EMSGSIZE;
 	case PROTO_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER:
@@ -462,6 +462,12 @@ int forward_records(struct forwarder *f, struct topic *t, struct partition *pt,
 			       t->name, pt->index, pr.producer_id, (int)pr.producer_epoch,
 			       (int)pr.base_sequence);
 		rc = -EIO;
+	} else if (rc == -EL2NSYNC) {
+		mq_log_limited(MQ_WARN,
+			       "topic %s partition %d: forwarded write not acknowledged: the ISR "
+			       "shrank below min.insync.replicas after the leader appended it",
+			       t->name, pt->index);
+		rc = -ETIMEDOUT; /* appended, not acknowledged */
 	} else if (rc == -ETIMEDOUT && now_mono_ms() < start + timeout) {
 		/* Before the deadline: the commit wait ended with a change of
 		 * leader (this broker's own, or the one it sent to). */

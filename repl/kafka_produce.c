@@ -29,6 +29,8 @@
  *                                            REQUEST_TIMED_OUT
  *   acks=-1, leadership lost while waiting for the commit (appended, may
  *   be truncated by the new leader)          NOT_LEADER_OR_FOLLOWER
+ *   acks=-1, committed once the ISR had shrunk below
+ *   min.insync.replicas (appended)           NOT_ENOUGH_REPLICAS_AFTER_APPEND
  * A batch an idempotent producer sent before (same producer id, epoch and
  * sequences as one of its last 5) is not appended again: the answer is
  * NONE with the offset it got the first time.
@@ -83,6 +85,10 @@ int16_t kafka_produce_error(int err, const char **message)
 	case -EREMOTE: return PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
 	case -EAGAIN: return PROTO_ERR_NOT_ENOUGH_REPLICAS;
 	case -ETIMEDOUT: return PROTO_ERR_REQUEST_TIMED_OUT;
+	case -EL2NSYNC:
+		*message = "appended, but the ISR shrank below min.insync.replicas before "
+			   "it was committed";
+		return PROTO_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND;
 	case -EDOM: return PROTO_ERR_INVALID_REQUIRED_ACKS;
 	case -EILSEQ:
 		*message = "not the next sequence of this producer";

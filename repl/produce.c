@@ -1277,7 +1277,8 @@ covered:
  * that shrank below min.insync.replicas after the append (its followers
  * died or fell behind, and the hw then followed the leader alone) covers
  * them on fewer replicas than acks=all promises: appended, not
- * acknowledged (-ETIMEDOUT, Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND),
+ * acknowledged (-EL2NSYNC: Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND, a
+ * mount's write ETIMEDOUT),
  * logged. A broker that no longer leads the partition found them in the
  * new leader's log (commit_wait): not looked at here. */
 static int commit_isr_check(const struct produce_ctx *ctx, struct partition *pt,
@@ -1294,7 +1295,7 @@ static int commit_isr_check(const struct produce_ctx *ctx, struct partition *pt,
 		       "than min.insync.replicas=%d (it shrank after the append): not "
 		       "acknowledged",
 		       t->name, pt->index, (long long)last_offset, (int)min_isr);
-	return -ETIMEDOUT;
+	return -EL2NSYNC;
 }
 
 int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l, int64_t last_offset,
@@ -1564,8 +1565,8 @@ static int write_commit(const struct produce_ctx *ctx, struct produce_part *pps,
 		if (rc == PRODUCE_GONE && !whole)
 			rc = commit_lost(t, pp->pt, pp->log, -1, -1, pp->last_offset,
 					 pp->last_epoch);
-		if (rc == 0)
-			rc = commit_isr_check(ctx, pp->pt, pp->last_offset);
+		if (rc == 0 && commit_isr_check(ctx, pp->pt, pp->last_offset) < 0)
+			rc = -ETIMEDOUT; /* appended, not acknowledged */
 	}
 	return rc;
 }

@@ -3,11 +3,12 @@
 # guide, for what a real client never sends on purpose (a Produce to a
 # broker that does not lead the partition: clients route by Metadata).
 #
-#   python3 kafka_raw.py produce HOST PORT USER PASSWORD TOPIC PARTITION VALUE
+#   python3 kafka_raw.py produce HOST PORT USER PASSWORD TOPIC PARTITION VALUE [ACKS]
 #       Authenticates with SASL SCRAM-SHA-256 (SaslHandshake v1,
 #       SaslAuthenticate v0) unless USER is "-", then sends Produce v3
-#       (acks=1) with one record batch v2 of one record and prints "error N"
-#       with the partition's error code (0: appended).
+#       (acks ACKS, default 1; timeout_ms 60000 for acks=-1) with one record
+#       batch v2 of one record and prints "error N" with the partition's
+#       error code (0: appended).
 #   python3 kafka_raw.py coordinator HOST PORT USER PASSWORD GROUP
 #       Authenticates as above, sends FindCoordinator v1 for GROUP and
 #       prints "error E node N" (the coordinator's broker id).
@@ -142,10 +143,10 @@ def batch(values, producer_id=-1, producer_epoch=-1, base_sequence=-1):
     return struct.pack(">qi", 0, len(body)) + body
 
 
-def produce_v3(c, topic, partition, records, acks):
+def produce_v3(c, topic, partition, records, acks, timeout_ms=10000):
     """Produce v3 of the batch bytes records to topic-partition; returns the
     partition's (error_code, base_offset)."""
-    body = (kstr(None) + struct.pack(">hi", acks, 10000) + struct.pack(">i", 1) + kstr(topic) +
+    body = (kstr(None) + struct.pack(">hi", acks, timeout_ms) + struct.pack(">i", 1) + kstr(topic) +
             struct.pack(">ii", 1, partition) + struct.pack(">i", len(records)) + records)
     r = c.call(0, 3, body)
     # responses: [name, [index, error_code, base_offset, log_append_time]]
@@ -156,11 +157,13 @@ def produce_v3(c, topic, partition, records, acks):
     return err, base
 
 
-def produce(host, port, user, password, topic, partition, value):
-    c = Conn(host, int(port))
+def produce(host, port, user, password, topic, partition, value, acks="1"):
+    acks = int(acks)
+    c = Conn(host, int(port), timeout=90 if acks == -1 else 20)
     if user != "-":
         sasl_scram(c, user, password)
-    err, _ = produce_v3(c, topic, int(partition), batch([value.encode()]), 1)
+    err, _ = produce_v3(c, topic, int(partition), batch([value.encode()]), acks,
+                        60000 if acks == -1 else 10000)
     print("error %d" % err)
 
 
@@ -240,7 +243,7 @@ def silent(host, port):
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit)}
-    optional = {"parked": 1}  # trailing arguments that may be left out
+    optional = {"parked": 1, "produce": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
             not cmds[sys.argv[1]][0] <= len(sys.argv) <= cmds[sys.argv[1]][0] + optional.get(sys.argv[1], 0)):
         sys.exit("usage: see the top of kafka_raw.py")

@@ -57,6 +57,11 @@ try:
 except OSError as e:
     r = errno.errorcode.get(e.errno, str(e.errno))
 open(sys.argv[2], "w").write(r + "\n")' "$MQ_TMP/mnt$L/t/0" "$MQ_TMP/wrote"
+# And a Kafka client's acks=all Produce to the leader at the same time:
+# Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND (20) when it ends so.
+eval "LPORT=\$PORT$L"
+mq_bg sh -c 'python3 "$1" produce 127.0.0.1 "$2" admin admin-secret t 0 r-k -1 > "$3" 2>&1' sh \
+	"$LIBDIR/kafka_raw.py" "$LPORT" "$MQ_TMP/kwrote"
 # isr_alone: the leader's .state shows an ISR of itself alone.
 isr_alone() {
 	t_isr_is "$MQ_TMP/mnt$L" "$L"
@@ -67,6 +72,12 @@ wrote() {
 }
 check "the waiting write is answered (well before request.timeout.ms)" poll 20 wrote
 expect_eq "the write is not acknowledged" "ETIMEDOUT" "$(cat "$MQ_TMP/wrote" 2>/dev/null)"
+kwrote() {
+	[ -s "$MQ_TMP/kwrote" ]
+}
+check "the Kafka Produce is answered" poll 20 kwrote
+expect_eq "the Produce: NOT_ENOUGH_REPLICAS_AFTER_APPEND" "error 20" \
+	"$(cat "$MQ_TMP/kwrote" 2>/dev/null)"
 expect_ok "the leader's log says why" \
 	grep -q "committed by an ISR smaller than min.insync.replicas=2 (it shrank after the append): not acknowledged" "$LOG"
 expect_fail "a new write with the ISR below min.insync.replicas" \
