@@ -354,9 +354,19 @@ int catalog_load(struct broker *b,
 	if (!d)
 		return -errno;
 	/* Sorted, so that topic ids and log messages do not depend on the
-	 * directory order. Other files (the tmp files of an interrupted
-	 * atomic write) are left alone. */
+	 * directory order. The tmp file of an atomic write a stop
+	 * interrupted is removed (its rename never came: the file it was to
+	 * replace, or none, is the settings; nothing else writes here, the
+	 * data directory being this process's alone); other files are left
+	 * alone. */
 	while ((de = readdir(d)) != NULL) {
+		if (has_suffix(de->d_name, META_SUFFIX ".tmp")) {
+			snprintf(path, sizeof(path), "%s/%s", b->meta_dir, de->d_name);
+			if (io->unlink(io->ctx, path) == 0)
+				mq_log(MQ_INFO, "%s: removed (a settings write a stop interrupted)",
+				       path);
+			continue;
+		}
 		if (!has_suffix(de->d_name, META_SUFFIX))
 			continue;
 		if (n == cap) {

@@ -940,12 +940,15 @@ static void test_corrupt_meta(void **state)
 	fputs("# c\ntopic=bad\nuid=0\ngid=0\nmode=0755\nctime.ms=1\npartitions=1\n", fp);
 	fclose(fp);
 	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
-	/* tmp files of an interrupted write are ignored */
+	/* tmp files of an interrupted write are ignored, and removed (one
+	 * of a topic deleted since would stay for good otherwise) */
 	snprintf(path, sizeof(path), "%s/meta/topics/ok.properties.tmp", f->cfg.data_dir);
 	fp = fopen(path, "w");
 	fputs("garbage", fp);
 	fclose(fp);
 	reopen(f);
+	assert_false(path_exists(f, "meta/topics/ok.properties.tmp"));
+	assert_true(path_exists(f, "meta/topics/ok.properties"));
 }
 
 static void test_catalog_parse(void **state)
