@@ -412,13 +412,19 @@ static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
 	rc = part_open(rm, s->topic, s->partition, s->topic_id, &rp);
 	if (rc < 0)
 		return rc;
-	if (s->leader < 0) {
-		/* Offline: nobody to fetch from until the controller elects. */
-		unfollow(rm, rp);
-		return 0;
-	}
 	partition_get_info(rp->p, &before);
-	if (s->leader == rm->cfg.broker_id) {
+	if (s->leader < 0) {
+		/* Offline: nobody to fetch from until the controller elects.
+		 * The replica takes the state all the same (no leader, its
+		 * epoch and ISR), as Kafka's makeFollower does: .state and the
+		 * routing of writes name no leader, not the one before. */
+		rc = partition_make_follower(rp->p, &st);
+		moved = rc >= 0 && before.role == PARTITION_LEADER;
+		unfollow(rm, rp);
+		if (rc == 1)
+			mq_log(MQ_INFO, "%s-%d: no leader in epoch %d (offline)", s->topic,
+			       (int)s->partition, (int)s->leader_epoch);
+	} else if (s->leader == rm->cfg.broker_id) {
 		rc = partition_make_leader(rp->p, &st, now_mono_ms());
 		moved = rc >= 0 && before.role != PARTITION_LEADER;
 		if (rc >= 0) {

@@ -510,6 +510,36 @@ static void test_leader_change(void **state)
 	stop_all();
 }
 
+/* A LeaderAndIsr with no leader (the controller found no replica to
+ * elect: an offline partition) is taken by every replica, its leader
+ * too: their state, which .state shows and writes are routed by, names
+ * no leader, not the one before; the next election is followed. */
+static void test_offline_state(void **state)
+{
+	const int32_t isr1[1] = { 1 };
+
+	(void)state;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	append_on(1, 4, "a");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	lisr(1, -1, 1, 1, isr1);
+	for (int32_t i = 1; i <= NB; i++) {
+		struct partition_info in = info_of(i);
+
+		assert_int_equal(in.leader, -1);
+		assert_int_equal(in.leader_epoch, 1);
+		assert_int_equal(in.n_isr, 1);
+		assert_int_equal(in.role, PARTITION_FOLLOWER);
+	}
+	lisr(1, 2, 2, 3, all3);
+	assert_int_equal(info_of(2).role, PARTITION_LEADER);
+	append_on(2, 2, "b");
+	assert_true(synced(2, (int32_t[]){ 1, 3 }, 2, 3));
+	assert_same_file(2, 1);
+	stop_all();
+}
+
 /* A consumer's fetch parked at the leader (for 20 s) is answered as
  * soon as a LeaderAndIsr moves the leadership away, with
  * NOT_LEADER_OR_FOLLOWER, not at its max_wait_ms: the purgatory sleeps
@@ -1017,6 +1047,7 @@ int main(void)
 		cmocka_unit_test(test_replicates),
 		cmocka_unit_test(test_stale_and_foreign),
 		cmocka_unit_test(test_leader_change),
+		cmocka_unit_test(test_offline_state),
 		cmocka_unit_test(test_parked_fetch_answered_on_move),
 		cmocka_unit_test(test_parked_fetch_answered_on_delete),
 		cmocka_unit_test(test_stop_following),
