@@ -1159,6 +1159,14 @@ static bool still_leads(const struct topic *t, const struct partition *pt, int32
 	       now_epoch == epoch;
 }
 
+/* Whether this broker leads the partition now, in any epoch. */
+static bool leads_now(const struct topic *t, const struct partition *pt)
+{
+	int32_t now_epoch;
+
+	return cluster_append_check(t->b->cluster, t->name, pt->index, 1, 1, &now_epoch) == 0;
+}
+
 /* What commit_wait returns for a mount's write whose records are all
  * gone from this broker's log with the leadership it had: the new
  * leader's log diverged at or before them, so it does not hold them
@@ -1233,8 +1241,16 @@ static int commit_wait(struct topic *t, struct partition *pt, struct log *l, int
 			bool leads = still_leads(t, pt, leader_check ? lead_epoch : epoch);
 
 			lost = !leads && mount_check && !appended_in_epoch(l, last_offset, epoch);
+			/* A Kafka client's wait goes on through a new epoch of
+			 * this broker's own leadership (the controller took a
+			 * dead follower out of the ISR) while its records are
+			 * there in their epoch: Kafka's delayed produce looks at
+			 * the leadership, not its epoch. */
+			bool moved =
+				!leads && leader_check &&
+				!(leads_now(t, pt) && appended_in_epoch(l, last_offset, epoch));
 			pthread_mutex_lock(&pt->commit_mu);
-			if (!leads && leader_check) {
+			if (moved) {
 				rc = -EREMOTE;
 				break;
 			}
