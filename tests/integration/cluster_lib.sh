@@ -5,9 +5,14 @@
 # has run.
 
 ZKDIR=$MQ_TMP/zk
-# The brokers leave before ZooKeeper does (their sessions close cleanly),
-# then the harness's own cleanup runs.
+# Processes a test froze (freeze_pid, stop_broker) and did not thaw.
+FROZEN=""
+# The frozen are continued first (a broker's clean stop writes to
+# ZooKeeper), the brokers leave before ZooKeeper does (their sessions
+# close cleanly), then the harness's own cleanup runs.
 t_cleanup() {
+	# shellcheck disable=SC2086 # a list of pids
+	[ -n "$FROZEN" ] && kill -CONT $FROZEN 2>/dev/null
 	for m in $MQ_MOUNTS; do
 		timeout 10 fusermount3 -u "$m" 2>/dev/null
 	done
@@ -54,9 +59,25 @@ all_stopped() {
 	done
 }
 
-# stop_broker PID: SIGSTOP and wait until the whole process is frozen.
+# freeze_pid PID...: SIGSTOP, continued by the cleanup unless thawed.
+freeze_pid() {
+	for _fz in "$@"; do
+		FROZEN="$FROZEN $_fz"
+	done
+	kill -STOP "$@"
+}
+
+# thaw_pid PID...: SIGCONT, and the cleanup leaves them be.
+thaw_pid() {
+	kill -CONT "$@"
+	for _fz in "$@"; do
+		FROZEN=$(echo " $FROZEN " | sed "s/ $_fz / /g")
+	done
+}
+
+# stop_broker PID: freeze_pid and wait until the whole process is frozen.
 stop_broker() {
-	kill -STOP "$1" && poll 20 all_stopped "$1"
+	freeze_pid "$1" && poll 20 all_stopped "$1"
 }
 
 # zk_cluster_start: ZooKeeper on a free port, $ZK its connect string with

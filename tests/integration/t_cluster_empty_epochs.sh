@@ -22,18 +22,6 @@ mq_setup
 # shellcheck source=tests/integration/cluster_lib.sh
 . "$LIBDIR/cluster_lib.sh"
 
-# Frozen brokers are continued before the cleanup stops them.
-FROZEN=""
-thaw_cleanup() {
-	for _p in $FROZEN; do
-		kill -CONT "$_p" 2>/dev/null
-	done
-	t_cleanup "$1"
-}
-trap 'thaw_cleanup $?' EXIT
-trap 'thaw_cleanup 130' INT
-trap 'thaw_cleanup 143' TERM
-
 CLUSTER_CONF="num.partitions=1
 min.insync.replicas=1"
 zk_cluster_start
@@ -52,12 +40,11 @@ done
 # freeze N / thaw N: SIGSTOP (every thread stopped) / SIGCONT of broker N.
 freeze() {
 	eval "_fp=\$PID$1"
-	FROZEN="$FROZEN $_fp"
 	stop_broker "$_fp"
 }
 thaw() {
 	eval "_fp=\$PID$1"
-	kill -CONT "$_fp"
+	thaw_pid "$_fp"
 }
 # leader_on N: the leader mntN's .state names.
 leader_on() {
@@ -98,7 +85,6 @@ for n in $X $Y; do
 done
 
 thaw "$L"
-FROZEN=""
 check "broker $L back in the ISR" poll 60 in_isr "$X" "$L"
 check "mnt$L reads both records" poll 20 has "$L"
 

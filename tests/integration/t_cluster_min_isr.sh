@@ -21,16 +21,6 @@ mq_setup
 # shellcheck source=tests/integration/cluster_lib.sh
 . "$LIBDIR/cluster_lib.sh"
 
-# Frozen brokers are continued before the cleanup stops them.
-FROZEN=""
-thaw_cleanup() {
-	[ -n "$FROZEN" ] && kill -CONT "$PF" "$PG" 2>/dev/null
-	t_cleanup "$1"
-}
-trap 'thaw_cleanup $?' EXIT
-trap 'thaw_cleanup 130' INT
-trap 'thaw_cleanup 143' TERM
-
 # request.timeout.ms far above the session timeout (4 s): a write that
 # ends within it ended on the ISR change, not on its timeout.
 CLUSTER_CONF="num.partitions=1
@@ -43,8 +33,7 @@ expect_eq "min.insync.replicas" "min.insync.replicas=2" \
 expect_ok "a write on the leader's mount (mnt$L)" sh -c "echo r-1 >> '$MQ_TMP/mnt$L/t/0'"
 
 eval "PF=\$PID$F PG=\$PID$G"
-FROZEN=yes
-kill -STOP "$PF" "$PG"
+freeze_pid "$PF" "$PG"
 check "broker $F stopped" poll 20 all_stopped "$PF"
 check "broker $G stopped" poll 20 all_stopped "$PG"
 # One write() in the background; its outcome (ok, or the errno's name)
@@ -83,8 +72,7 @@ expect_ok "the leader's log says why" \
 expect_fail "a new write with the ISR below min.insync.replicas" \
 	sh -c "echo r-3 >> '$MQ_TMP/mnt$L/t/0'"
 
-kill -CONT "$PF" "$PG"
-FROZEN=""
+thaw_pid "$PF" "$PG"
 check "the followers rejoin the ISR" poll 60 t_isr_is "$MQ_TMP/mnt$L" "1,2,3"
 expect_ok "a write is acknowledged again" sh -c "echo r-4 >> '$MQ_TMP/mnt$L/t/0'"
 # has_r4 N: mntN's partition file ends with r-4 (r-2, appended, is there

@@ -19,17 +19,6 @@ mq_setup
 # shellcheck source=tests/integration/cluster_lib.sh
 . "$LIBDIR/cluster_lib.sh"
 
-# A frozen ZooKeeper is continued before the brokers stop (their clean
-# stops write to it).
-ZKP=""
-zk_thaw_cleanup() {
-	[ -n "$ZKP" ] && kill -CONT "$ZKP" 2>/dev/null
-	t_cleanup "$1"
-}
-trap 'zk_thaw_cleanup $?' EXIT
-trap 'zk_thaw_cleanup 130' INT
-trap 'zk_thaw_cleanup 143' TERM
-
 # Sessions outlive the freeze: what is checked is the data path alone.
 CLUSTER_SESSION_MS=20000
 CLUSTER_CONF="num.partitions=1"
@@ -40,7 +29,9 @@ t_make3
 expect_ok "a write on the leader's mount" sh -c "echo r-1 >> '$MQ_TMP/mnt$L/t/0'"
 
 ZKP=$(cat "$ZKDIR/zk.pid")
-kill -STOP "$ZKP"
+# freeze_pid: continued by the cleanup before the brokers stop (their
+# clean stops write to ZooKeeper).
+freeze_pid "$ZKP"
 check "ZooKeeper frozen" poll 20 all_stopped "$ZKP"
 # A write's wait is bounded by request.timeout.ms (30 s): 15 s tells an
 # acknowledgement from a wait for ZooKeeper.
@@ -61,8 +52,7 @@ done
 expect_ok "the brokers' logs name no missing producer id block" \
 	sh -c "! grep -q 'producer ids: no new block' '$LOG'"
 
-kill -CONT "$ZKP"
-ZKP=""
+thaw_pid "$ZKP"
 check "ZooKeeper continued: three live brokers on mnt1" poll 30 alive_on "$MQ_TMP/mnt1" 3
 expect_eq "the same leader" "$L" "$(t_field "$MQ_TMP/mnt1" 5)"
 for n in 1 2 3; do
