@@ -7,7 +7,9 @@
  * OffsetCommit: the group-level checks first (kg_check; then, under
  * gs->mu, a member of this generation not awaiting its assignment, or a
  * commit outside any generation (generation -1, no member id) only while
- * the Kafka group has no members); gs->mu is released before the commit,
+ * the Kafka group has no members; a generation >= 0 for a group this
+ * coordinator does not have is ILLEGAL_GENERATION, as Kafka answers
+ * it); gs->mu is released before the commit,
  * which takes the mount group's locks. Per topic, the mount group G of it
  * is made if missing; refused while consume files are its members for a
  * commit outside a generation (UNKNOWN_MEMBER_ID, as Kafka answers a
@@ -221,6 +223,15 @@ static int commit_handler(void *arg, struct net_req *req)
 			snprintf(member, sizeof(member), "%.*s", (int)m->member_id.len,
 				 m->member_id.ptr);
 			guest = true;
+		} else if (!simple && !g && m->generation_id >= 0) {
+			/* Kafka's handleCommitOffsets: a generation for a group
+			 * the coordinator does not have comes from an older
+			 * generation (or another coordinator's). */
+			err = PROTO_ERR_ILLEGAL_GENERATION;
+			mq_log_limited(MQ_INFO,
+				       "OffsetCommit from %s for group %s: generation %d, the group "
+				       "has none here",
+				       net_req_peer(req), name, (int)m->generation_id);
 		} else if (!simple) {
 			err = kg_member_check(g, mem, m->generation_id, "OffsetCommit",
 					      net_req_peer(req), name);

@@ -727,6 +727,17 @@ static void test_offsets(void **state)
 	assert_int_equal(offs[1], NOT_LISTED);
 	fetch_offsets(f, 3, "unknown", false, offs);
 	assert_int_equal(offs[0], -1);
+	/* A generation for a group this coordinator does not have comes from
+	 * an older generation: ILLEGAL_GENERATION, as Kafka; a member id
+	 * without a generation is no member of it. Nothing is committed. */
+	commit(f, 7, "never", 3, "someone", bad, 1, errs);
+	assert_int_equal(errs[0], PROTO_ERR_ILLEGAL_GENERATION);
+	commit(f, 7, "never", 0, "", bad, 1, errs);
+	assert_int_equal(errs[0], PROTO_ERR_ILLEGAL_GENERATION);
+	commit(f, 7, "never", -1, "someone", bad, 1, errs);
+	assert_int_equal(errs[0], PROTO_ERR_UNKNOWN_MEMBER_ID);
+	fetch_offsets(f, 7, "never", true, offs);
+	assert_int_equal(offs[0], NOT_LISTED);
 
 	/* A commit through the mount is what OffsetFetch answers. */
 	{
