@@ -228,10 +228,11 @@ static int commit_handler(void *arg, struct net_req *req)
 			 * the coordinator does not have comes from an older
 			 * generation (or another coordinator's). */
 			err = PROTO_ERR_ILLEGAL_GENERATION;
-			mq_log_limited(MQ_INFO,
-				       "OffsetCommit from %s for group %s: generation %d, the group "
-				       "has none here",
-				       net_req_peer(req), name, (int)m->generation_id);
+			mq_log_limited(
+				MQ_INFO,
+				"OffsetCommit from %s for group %s: generation %d, the group "
+				"has none here",
+				net_req_peer(req), name, (int)m->generation_id);
 		} else if (!simple) {
 			err = kg_member_check(g, mem, m->generation_id, "OffsetCommit",
 					      net_req_peer(req), name);

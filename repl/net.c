@@ -708,15 +708,40 @@ static bool api_served(void *arg, int16_t api_key)
 	return api_key >= 0 && api_key < N_API_KEYS && srv->handlers[api_key].fn;
 }
 
+static bool api_none(void *arg, int16_t api_key)
+{
+	(void)arg;
+	(void)api_key;
+	return false;
+}
+
+/* Kafka's answers: a version above ours UNSUPPORTED_VERSION in a v0 body
+ * with our table (the client picks from it); a v3+ request whose client
+ * software name or version is not a word of letters, digits, '.' and '-'
+ * INVALID_REQUEST with no table (ApiVersionsRequest.isValid). */
 static int answer_api_versions(struct net_req *req, bool unsupported)
 {
 	const struct proto_req_hdr *h = &req->msg.hdr;
+	const struct proto_api_versions_req *m = &req->msg.u.api_versions;
 	int16_t v = unsupported ? 0 : h->api_version;
+	int16_t err = unsupported ? PROTO_ERR_UNSUPPORTED_VERSION : PROTO_ERR_NONE;
 	size_t pos = proto_resp_begin(&req->out.w, h->api_key, v, h->correlation_id);
 
+	if (!unsupported && !proto_api_versions_req_valid(v, m)) {
+		struct kstr name = m->client_software_name, ver = m->client_software_version;
+
+		err = PROTO_ERR_INVALID_REQUEST;
+		mq_log_limited(MQ_WARN,
+			       "net: %s: ApiVersions v%d: client software name \"%.*s\" or "
+			       "version \"%.*s\" is not letters, digits, '.' and '-' "
+			       "(INVALID_REQUEST)",
+			       net_req_peer(req), v, name.len > 0 ? (int)name.len : 0,
+			       name.len > 0 ? name.ptr : "", ver.len > 0 ? (int)ver.len : 0,
+			       ver.len > 0 ? ver.ptr : "");
+	}
 	proto_api_versions_resp_encode_served(
-		&req->out.w, v, unsupported ? PROTO_ERR_UNSUPPORTED_VERSION : PROTO_ERR_NONE, 0,
-		api_served, req->conn->loop->srv);
+		&req->out.w, v, err, 0, err == PROTO_ERR_INVALID_REQUEST ? api_none : api_served,
+		req->conn->loop->srv);
 	return proto_out_finish(&req->out, pos);
 }
 
@@ -792,7 +817,10 @@ static int conn_pre_auth(struct net_conn *c, struct net_req *req)
 	int rc;
 
 	if (key == PROTO_API_API_VERSIONS && c->auth == AUTH_START) {
-		c->auth = AUTH_HANDSHAKE;
+		/* Refused as invalid, the client may ask again (Kafka's
+		 * SaslServerAuthenticator keeps its state). */
+		if (proto_api_versions_req_valid(m->hdr.api_version, &m->u.api_versions))
+			c->auth = AUTH_HANDSHAKE;
 		return answer_api_versions(req, false);
 	}
 	if (key == PROTO_API_SASL_HANDSHAKE &&

@@ -361,6 +361,10 @@ int proto_api_versions_req_decode(struct kbuf_r *r, int16_t version,
 				  struct proto_api_versions_req *req);
 int proto_api_versions_req_encode(struct kbuf_w *w, int16_t version,
 				  const struct proto_api_versions_req *req);
+/* Kafka's ApiVersionsRequest.isValid: from v3 the client's software name
+ * and version each match [a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?; an
+ * answer to one that does not is INVALID_REQUEST. */
+bool proto_api_versions_req_valid(int16_t version, const struct proto_api_versions_req *req);
 /* Our answer: error_code and the table of supported APIs. */
 int proto_api_versions_resp_encode(struct kbuf_w *w, int16_t version, int16_t error_code,
 				   int32_t throttle_time_ms);

@@ -382,6 +382,27 @@ int proto_api_versions_req_decode(struct kbuf_r *r, int16_t version,
 	return kbuf_r_done(r);
 }
 
+static bool ascii_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static bool software_word(struct kstr s)
+{
+	if (s.len <= 0 || !ascii_alnum(s.ptr[0]) || !ascii_alnum(s.ptr[s.len - 1]))
+		return false;
+	for (int32_t i = 1; i < s.len - 1; i++)
+		if (!ascii_alnum(s.ptr[i]) && s.ptr[i] != '-' && s.ptr[i] != '.')
+			return false;
+	return true;
+}
+
+bool proto_api_versions_req_valid(int16_t version, const struct proto_api_versions_req *req)
+{
+	return version < 3 || (software_word(req->client_software_name) &&
+			       software_word(req->client_software_version));
+}
+
 int proto_api_versions_req_encode(struct kbuf_w *w, int16_t version,
 				  const struct proto_api_versions_req *req)
 {

@@ -469,6 +469,47 @@ static void test_api_versions(void **state)
 	check_versions(&resp.body, 3, PROTO_ERR_NONE);
 	net_resp_free(&resp);
 
+	/* v3 with a client software name or version that is not a word of
+	 * letters, digits, '.' and '-': INVALID_REQUEST without the table
+	 * (Kafka's ApiVersionsRequest.isValid), the connection usable. */
+	{
+		static const char *const bad[][2] = { { "my client", "1" },
+						      { "c", "-1" },
+						      { "", "1" },
+						      { "c", "1." },
+						      { "c\xc3\xa9", "1" } };
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			struct proto_api_versions_req breq = { kstr_of(bad[i][0]),
+							       kstr_of(bad[i][1]) };
+			struct proto_api_versions_resp av;
+
+			kbuf_w_init(&w, 64);
+			assert_int_equal(proto_api_versions_req_encode(&w, 3, &breq), 0);
+			memcpy(body, w.buf, w.len);
+			assert_int_equal(net_client_call(c, PROTO_API_API_VERSIONS, 3, body, w.len,
+							 0, DEADLINE_MS, &resp),
+					 0);
+			kbuf_w_free(&w);
+			assert_int_equal(proto_api_versions_resp_decode(&resp.body, 3, &av), 0);
+			assert_int_equal(av.error_code, PROTO_ERR_INVALID_REQUEST);
+			assert_int_equal(av.n_api_keys, 0);
+			proto_api_versions_resp_free(&av);
+			net_resp_free(&resp);
+		}
+		req = (struct proto_api_versions_req){ kstr_of("apache-kafka-java"),
+						       kstr_of("3.7.0-SNAPSHOT") };
+		kbuf_w_init(&w, 64);
+		assert_int_equal(proto_api_versions_req_encode(&w, 3, &req), 0);
+		memcpy(body, w.buf, w.len);
+		assert_int_equal(net_client_call(c, PROTO_API_API_VERSIONS, 3, body, w.len, 0,
+						 DEADLINE_MS, &resp),
+				 0);
+		kbuf_w_free(&w);
+		check_versions(&resp.body, 3, PROTO_ERR_NONE);
+		net_resp_free(&resp);
+	}
+
 	/* A version above ours: UNSUPPORTED_VERSION in a v0 body, and the
 	 * connection stays usable. */
 	assert_int_equal(
@@ -1048,6 +1089,34 @@ static void test_sasl(void **state)
 	assert_true(closed_by_server(fd));
 	close(fd);
 	assert_true(eventually(log_has, want_fetch));
+	/* An ApiVersions refused as invalid (a client software name with a
+	 * space) leaves the connection where it was: the client may ask
+	 * again, as Kafka's SaslServerAuthenticator lets it (a second
+	 * ApiVersions after a valid one would close it). */
+	{
+		struct proto_api_versions_req bad = { kstr_of("bad name"), kstr_of("1") },
+					      good = { kstr_of("good"), kstr_of("1") };
+		struct kbuf_w w;
+		struct kbuf_r r;
+		uint8_t *frame;
+		size_t flen;
+
+		fd = raw_connect(fx.port);
+		for (int i = 0; i < 2; i++) {
+			kbuf_w_init(&w, 64);
+			assert_int_equal(proto_api_versions_req_encode(&w, 3, i ? &good : &bad), 0);
+			n = build_req(buf, sizeof(buf), PROTO_API_API_VERSIONS, 3, i, w.buf, w.len);
+			kbuf_w_free(&w);
+			write_all(fd, buf, n);
+			frame = read_frame(fd, &flen);
+			kbuf_r_init(&r, frame, flen);
+			assert_int_equal(kbuf_read_i32(&r), i); /* correlation id */
+			assert_int_equal(kbuf_read_i16(&r),
+					 i ? PROTO_ERR_NONE : PROTO_ERR_INVALID_REQUEST);
+			free(frame);
+		}
+		close(fd);
+	}
 	free(log_release());
 	assert_true(eventually(done_once, &fx));
 	assert_int_equal(__atomic_load_n(&fx.done_calls, __ATOMIC_SEQ_CST), 1);
