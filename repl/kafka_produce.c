@@ -35,7 +35,11 @@
  * sequences as one of its last 5) is not appended again: the answer is
  * NONE with the offset it got the first time.
  * A partition's batches are all appended or none; partitions are
- * independent (one failing leaves the others appended), as in Kafka.
+ * independent (one failing leaves the others appended), as in Kafka. A
+ * partition named twice in one request is taken from its last entry only
+ * (Kafka keeps the request's partitions in a map, so the last replaces
+ * the others): the others are neither appended nor answered, and a line
+ * is logged.
  *
  * acks=0 gets no response; when a partition fails, the connection is
  * closed instead (Kafka does the same, so that the client notices and
@@ -172,10 +176,65 @@ static void produce_build_free(struct produce_build *pb)
 	free(pb->msgs);
 }
 
+/* ---- a partition named twice ---- */
+
+struct named_part {
+	struct kstr name;
+	int32_t index;
+	int32_t pos; /* in the request, topic after topic */
+};
+
+static int named_part_cmp(const void *a, const void *b)
+{
+	const struct named_part *x = a, *y = b;
+	int c;
+
+	if (x->name.len != y->name.len)
+		return x->name.len < y->name.len ? -1 : 1;
+	c = x->name.len > 0 ? memcmp(x->name.ptr, y->name.ptr, (size_t)x->name.len) : 0;
+	if (c)
+		return c;
+	if (x->index != y->index)
+		return x->index < y->index ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* Marks in replaced[pos] each partition entry that a later entry of the
+ * request names again; the number marked, or -ENOMEM. Sorting keeps it
+ * O(n log n) for the 200000 partitions a request may hold. */
+static int produce_replaced(const struct proto_produce_req *m, int32_t nparts, bool *replaced)
+{
+	struct named_part *refs;
+	int32_t k = 0;
+	int n = 0;
+
+	if (nparts < 2)
+		return 0;
+	refs = malloc((size_t)nparts * sizeof(*refs));
+	if (!refs)
+		return -ENOMEM;
+	for (int32_t i = 0; i < m->n_topics; i++)
+		for (int32_t j = 0; j < m->topic_data[i].n_partitions; j++, k++)
+			refs[k] =
+				(struct named_part){ m->topic_data[i].name,
+						     m->topic_data[i].partition_data[j].index, k };
+	qsort(refs, (size_t)nparts, sizeof(*refs), named_part_cmp);
+	for (int32_t i = 0; i + 1 < nparts; i++)
+		if (refs[i].index == refs[i + 1].index &&
+		    refs[i].name.len == refs[i + 1].name.len &&
+		    (refs[i].name.len <= 0 ||
+		     !memcmp(refs[i].name.ptr, refs[i + 1].name.ptr, (size_t)refs[i].name.len))) {
+			replaced[refs[i].pos] = true;
+			n++;
+		}
+	free(refs);
+	return n;
+}
+
 static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m,
 			 const struct proto_produce_topic *td, struct proto_produce_resp_topic *rt,
 			 struct proto_record_error **errs, struct produce_build *pb,
-			 const char *peer)
+			 const bool *replaced, const char *peer)
 {
 	struct topic *t = NULL;
 	int failed = 0;
@@ -192,13 +251,23 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 	bool internal = t && !strncmp(topic_name(t), "__", 2);
 	for (int32_t j = 0; j < td->n_partitions; j++) {
 		const struct proto_produce_part *pd = &td->partition_data[j];
-		struct proto_produce_resp_part *rp = &rt->partition_responses[j];
+		struct proto_produce_resp_part *rp = &rt->partition_responses[rt->n_partitions];
 		struct produce_batches_result res = { .base_offset = -1,
 						      .log_start_offset = -1,
 						      .bad_batch = -1 };
 		const char *msg;
-		int rc = internal ? -EACCES : produce_partition(ka, m, t, pd, &res);
+		int rc;
 
+		if (replaced[j]) {
+			mq_log_limited(
+				MQ_INFO,
+				"Produce from %s names %.*s-%d more than once: only its last "
+				"entry is appended and answered",
+				peer, td->name.len > 0 ? (int)td->name.len : 0,
+				td->name.ptr ? td->name.ptr : "", pd->index);
+			continue;
+		}
+		rc = internal ? -EACCES : produce_partition(ka, m, t, pd, &res);
 		rt->n_partitions++;
 		rp->index = pd->index;
 		rp->error_code = kafka_produce_error(rc, &msg);
@@ -243,25 +312,38 @@ static int produce_handler(void *arg, struct net_req *req)
 	const struct proto_produce_req *m = &pr->u.produce;
 	struct produce_build pb = { 0 };
 	struct proto_record_error *errs;
-	int32_t nparts = 0;
+	bool *replaced;
+	int32_t nparts = 0, at = 0;
 	int rc = 0;
 
 	for (int32_t i = 0; i < m->n_topics; i++)
 		nparts += m->topic_data[i].n_partitions;
 	pb.resp.responses = calloc((size_t)m->n_topics + 1, sizeof(*pb.resp.responses));
 	pb.rec_errs = calloc((size_t)nparts + 1, sizeof(*pb.rec_errs));
+	replaced = calloc((size_t)nparts + 1, sizeof(*replaced));
 	pb.nparts = nparts;
-	if (!pb.resp.responses || !pb.rec_errs) {
+	if (!pb.resp.responses || !pb.rec_errs || !replaced ||
+	    produce_replaced(m, nparts, replaced) < 0) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	errs = pb.rec_errs;
 	for (int32_t i = 0; i < m->n_topics; i++) {
-		rc = produce_topic(ka, m, &m->topic_data[i], &pb.resp.responses[i], &errs, &pb,
+		struct proto_produce_resp_topic *rt = &pb.resp.responses[pb.resp.n_topics];
+
+		rc = produce_topic(ka, m, &m->topic_data[i], rt, &errs, &pb, replaced + at,
 				   net_req_peer(req));
+		at += m->topic_data[i].n_partitions;
 		pb.resp.n_topics++;
 		if (rc < 0)
 			goto out;
+		/* A topic entry whose partitions later entries all replaced
+		 * is not answered either. */
+		if (rt->n_partitions == 0 && m->topic_data[i].n_partitions > 0) {
+			free(rt->partition_responses);
+			*rt = (struct proto_produce_resp_topic){ 0 };
+			pb.resp.n_topics--;
+		}
 		pb.failed += rc;
 		rc = 0;
 	}
@@ -279,6 +361,7 @@ static int produce_handler(void *arg, struct net_req *req)
 		rc = net_req_end(req, pos);
 out:
 	produce_build_free(&pb);
+	free(replaced);
 	return rc;
 }
 

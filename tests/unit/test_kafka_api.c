@@ -435,6 +435,78 @@ static void test_produce_v9(void **state)
 	produce_versions(state, 9);
 }
 
+/* A partition named twice in one request: only its last entry is
+ * appended and answered (Kafka keeps the partitions in a map), in one
+ * topic entry or across two entries of the topic; an entry left with no
+ * partition is not answered. */
+static void test_produce_partition_twice(void **state)
+{
+	struct brokerfx *f = *state;
+	uint8_t a[512], b[512], c[512];
+	struct proto_produce_resp r;
+	struct net_resp raw;
+	char buf[128];
+	struct topic *t;
+	struct topic_reader *rd;
+	ssize_t n;
+
+	assert_int_equal(broker_topic_create(f->b, "twice", 0, 0, 0755, NULL), 0);
+	assert_int_equal(topic_config_write_text(f, "twice", "partitions=2\n"), 0);
+	size_t na = batch(a, sizeof(a), BATCH_CODEC_NONE, "a", 2);
+	size_t nb = batch(b, sizeof(b), BATCH_CODEC_NONE, "b", 1);
+	size_t nc = batch(c, sizeof(c), BATCH_CODEC_NONE, "c", 1);
+	struct proto_produce_part p1[] = { part(0, a, na), part(1, c, nc), part(0, b, nb) };
+	struct proto_produce_part p2[] = { part(1, a, na) };
+	struct proto_produce_topic topics[] = { { kstr_of("twice"), 3, p1 },
+						{ kstr_of("twice"), 1, p2 } };
+	struct proto_produce_req req = { .transactional_id = KSTR_NULL,
+					 .acks = 1,
+					 .timeout_ms = 5000,
+					 .n_topics = 2,
+					 .topic_data = topics };
+
+	produce(f, 9, &req, &r, &raw);
+	assert_int_equal(r.n_topics, 2);
+	assert_int_equal(r.responses[0].partition_responses[0].index, 0);
+	assert_int_equal(r.responses[0].partition_responses[0].error_code, 0);
+	assert_int_equal(r.responses[0].partition_responses[0].base_offset, 0);
+	assert_int_equal(r.responses[0].n_partitions, 1);
+	assert_int_equal(r.responses[1].n_partitions, 1);
+	assert_int_equal(r.responses[1].partition_responses[0].index, 1);
+	assert_int_equal(r.responses[1].partition_responses[0].error_code, 0);
+	proto_produce_resp_free(&r);
+	net_resp_free(&raw);
+
+	/* Partition 1 named only in the second entry: the first answers
+	 * nothing and is left out. */
+	topics[0].n_partitions = 2;
+	produce(f, 9, &req, &r, &raw);
+	assert_int_equal(r.n_topics, 2);
+	assert_int_equal(r.responses[0].n_partitions, 1);
+	assert_int_equal(r.responses[0].partition_responses[0].index, 0);
+	assert_int_equal(r.responses[1].partition_responses[0].index, 1);
+	proto_produce_resp_free(&r);
+	net_resp_free(&raw);
+	topics[0] = (struct proto_produce_topic){ kstr_of("twice"), 1, p2 };
+	produce(f, 9, &req, &r, &raw);
+	assert_int_equal(r.n_topics, 1);
+	assert_int_equal(r.responses[0].n_partitions, 1);
+	assert_int_equal(r.responses[0].partition_responses[0].index, 1);
+	proto_produce_resp_free(&r);
+	net_resp_free(&raw);
+
+	assert_int_equal(broker_topic_get(f->b, "twice", &t), 0);
+	for (int p = 0; p < 2; p++) {
+		assert_int_equal(topic_reader_new(t, p, &rd), 0);
+		n = topic_reader_read(t, p, rd, 0, buf, sizeof(buf) - 1, NULL, NULL);
+		assert_true(n > 0);
+		buf[n] = '\0';
+		assert_string_equal(buf, p == 0 ? "b0\na0\na1\n" : "a0\na1\na0\na1\na0\na1\n");
+		topic_reader_free(rd);
+	}
+	topic_put(t);
+}
+
 /* acks=0: no response; a failure closes the connection. */
 static void test_produce_acks0(void **state)
 {
@@ -490,6 +562,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_produce_v3, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_produce_v9, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_produce_acks0, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_produce_partition_twice, setup,
+						brokerfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
