@@ -280,13 +280,33 @@ static ssize_t redeliver(struct group_member *m, int64_t x, char *buf, size_t si
 	return (ssize_t)used;
 }
 
+/* The rest of a record m returned in part is no longer in the log:
+ * retention or compaction removed the record before the next read. The
+ * stream cannot take back its first part, and must not glue other bytes
+ * to it: that read fails with -ENODATA (as a read of removed bytes again
+ * does, see the top), logged; the read after it goes on with whole
+ * lines. */
+static ssize_t rest_gone(struct group_member *m, int p, int64_t lpos)
+{
+	mq_log_limited(MQ_WARN,
+		       "group %s of topic %s: %s: the record of partition %d returned in part "
+		       "up to line position %" PRId64 " was removed by retention or compaction "
+		       "before the rest was read: the read fails (ENODATA), the next goes on "
+		       "with whole records",
+		       m->g->name, m->g->topic, m->id, p, lpos);
+	m->cont = false;
+	return -ENODATA;
+}
+
 /* Whole lines of partition p from its position into buf; *lpos: the line
  * position of buf[0], *last_nl: bytes up to its last '\n', *end_off: the
  * offset after that line when it is known without a lookup (the read
  * ended at the hw), else -1. first: buf is empty, so a record longer than
- * room is returned in part. */
-static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool first, int64_t *lpos,
-			 int64_t *last_nl, int64_t *end_off)
+ * room is returned in part. cont: the position is inside a record the
+ * last read returned in part; -ENODATA when that record is gone (the
+ * read then finds a later line), the position left where it is. */
+static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool first, bool cont,
+			 int64_t *lpos, int64_t *last_nl, int64_t *end_off)
 {
 	struct gpart *gp = &g->parts[p];
 	struct log_cursor *c;
@@ -311,6 +331,8 @@ static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool fi
 		return 0; /* no replica here: nothing to read */
 	lines = log_cursor_lines(c);
 	n = read_lines(g->t, p, c, gp->pos, buf, room, &actual, &st);
+	if (cont && (n == 0 || (n > 0 && actual != gp->pos)))
+		return -ENODATA; /* the rest is below the hw: only removal hides it */
 	if (n <= 0)
 		return n;
 	lines = log_cursor_lines(c) - lines; /* each ends in buf */
@@ -332,8 +354,8 @@ static ssize_t read_part(struct group *g, int p, char *buf, size_t room, bool fi
  * moved to another member or came back to m since (its position is then
  * the committed one): the record is finished as it started, in a piece of
  * the old epoch, so this stream does not commit it and its owner delivers
- * it again (at-least-once). Nothing when the record is gone (retention,
- * compaction). Needs g->mu. */
+ * it again (at-least-once). -ENODATA when the record is gone (retention,
+ * compaction: rest_gone). Needs g->mu. */
 static ssize_t read_rest(struct group_member *m, char *buf, size_t size)
 {
 	struct group *g = m->g;
@@ -348,8 +370,10 @@ static ssize_t read_rest(struct group_member *m, char *buf, size_t size)
 	if (rc < 0 || !c)
 		return rc;
 	n = group_read_lines(g->t, p, c, m->cont_lpos, buf, size, &actual);
-	if (n <= 0 || actual != m->cont_lpos)
-		return n < 0 ? n : 0;
+	if (n < 0)
+		return n;
+	if (n == 0 || actual != m->cont_lpos)
+		return rest_gone(m, p, m->cont_lpos);
 	nl = memchr(buf, '\n', (size_t)n);
 	if (nl)
 		n = nl - buf + 1;
@@ -388,7 +412,9 @@ static ssize_t read_fresh(struct group_member *m, char *buf, size_t size)
 		if (n != 0)
 			return n;
 	}
-	first = m->cont ? m->cont_part : m->rr;
+	bool cont = m->cont;
+
+	first = cont ? m->cont_part : m->rr;
 	m->cont = false;
 	for (int k = 0; k < np && used < size; k++) {
 		int p = (first + k) % np;
@@ -397,7 +423,10 @@ static ssize_t read_fresh(struct group_member *m, char *buf, size_t size)
 
 		if (g->parts[p].owner != m)
 			continue;
-		n = read_part(g, p, buf + used, size - used, used == 0, &lpos, &last_nl, &end_off);
+		n = read_part(g, p, buf + used, size - used, used == 0, cont && k == 0, &lpos,
+			      &last_nl, &end_off);
+		if (n == -ENODATA)
+			return rest_gone(m, p, g->parts[p].pos);
 		if (n < 0) {
 			if (used == 0)
 				return n;

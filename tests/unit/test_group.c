@@ -1005,6 +1005,64 @@ static void test_redeliver_after_compaction(void **state)
 	group_put(g);
 }
 
+/* Removes the records of partition p below offset off (DeleteRecords;
+ * retention does the same with whole segments). */
+static void remove_below(struct fx *f, struct group *g, int p, int64_t off)
+{
+	int64_t start;
+
+	assert_int_equal(log_delete_records(f->t->parts[p]->log, off, true, &start), 0);
+	assert_int_equal(start, off);
+	/* The group's cursor still holds the segment's bytes: made anew, as
+	 * once retention has deleted that segment's files. */
+	if (g->parts[p].cursor) {
+		topic_cursor_free(f->t, p, g->parts[p].cursor);
+		g->parts[p].cursor = NULL;
+	}
+}
+
+/* A record returned in part, then removed (retention, DeleteRecords)
+ * before the rest was read: the next read fails (ENODATA) rather than glue
+ * the next record to the first part, whether the partition stayed with
+ * the member or moved to another; the read after it returns whole lines. */
+static void test_long_record_removed(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m1, *m2;
+	char buf[64];
+	ssize_t n;
+
+	produce(f, 0, "0123456789\nnext\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_join(g, 1, on_wake, NULL, &m1), 0);
+
+	/* The partition stays with m1. */
+	assert_int_equal(consume(m1, buf, 5), 5);
+	assert_memory_equal(buf, "01234", 5);
+	remove_below(f, g, 0, 1);
+	assert_int_equal(consume(m1, buf, sizeof(buf)), -ENODATA);
+	assert_int_equal(consume(m1, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "next\n", 5);
+	assert_int_equal(consume(m1, buf, sizeof(buf)), 0);
+	assert_int_equal(offset_of(g, 0), 2);
+
+	/* Partition 2 moves to m2 between the two reads. */
+	produce(f, 2, "abcdefghij\nlast\n");
+	assert_int_equal(consume(m1, buf, 5), 5);
+	assert_memory_equal(buf, "abcde", 5);
+	assert_int_equal(group_join(g, 2, on_wake, NULL, &m2), 0); /* range: p2 to m2 */
+	remove_below(f, g, 2, 1);
+	assert_int_equal(consume(m1, buf, sizeof(buf)), -ENODATA);
+	n = consume(m1, buf, sizeof(buf));
+	assert_int_equal(n, 0);
+	assert_int_equal(consume(m2, buf, sizeof(buf)), 5);
+	assert_memory_equal(buf, "last\n", 5);
+	group_leave(m2);
+	group_leave(m1);
+	group_put(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1012,6 +1070,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_long_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_record_continues_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_record_moved, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_record_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebalance_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cooperative_keeps_position, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
