@@ -470,7 +470,11 @@ static bool keep_rec(struct clean_ctx *c, const struct rec *r)
 	int64_t latest = omap_get(c->map, a, b);
 	if (latest > r->offset)
 		return false;
-	if (r->value_len <= 0 && r->timestamp + c->delete_retention_ms <= c->now)
+	/* Past the horizon: timestamp + delete.retention.ms <= now, written
+	 * as a subtraction because delete.retention.ms may be as large as
+	 * 2^63-1 (Kafka's "keep tombstones for ever"), where the sum would
+	 * overflow and wrap below now, removing every tombstone at once. */
+	if (r->value_len <= 0 && r->timestamp <= c->now - c->delete_retention_ms)
 		return false;
 	return true;
 }

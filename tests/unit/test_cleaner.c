@@ -166,7 +166,7 @@ static bool must_keep(struct logfx *f, int o, int64_t uncleanable)
 	for (int j = o + 1; j < uncleanable; j++)
 		if (wr.key[j] == wr.key[o])
 			return false;
-	return !(wr.tomb[o] && wr.ts[o] + f->cfg.delete_retention_ms <= fake_now);
+	return !(wr.tomb[o] && wr.ts[o] <= fake_now - f->cfg.delete_retention_ms);
 }
 
 /* Every line read is an original record at its original position, in
@@ -264,6 +264,37 @@ static void test_compact_sequence(void **state)
 		assert_int_equal(after.pos[i], before.pos[i]);
 		assert_string_equal(after.line[i], before.line[i]);
 	}
+}
+
+/* delete.retention.ms at its largest (2^63-1, which Kafka accepts) keeps
+ * tombstones for ever: timestamp + delete.retention.ms must not wrap
+ * below now and remove them at the first clean. */
+static void test_tombstones_kept_forever(void **state)
+{
+	struct logfx *f = *state;
+	struct log_clean_stats cs;
+	int64_t p;
+
+	f->cfg.delete_retention_ms = INT64_MAX;
+	log_reconfigure(f->l, &f->cfg);
+	put_rounds(f, 20, 10, 5); /* k0 k5 k10 k15 tombstoned at 180.. */
+	fake_now += 10LL * 365 * 24 * 3600 * 1000;
+	/* Later records of other keys: dirty data for a clean, without
+	 * superseding the tombstones. */
+	int keys[120];
+	bool no[120] = { 0 };
+	for (int i = 0; i < 120; i++)
+		keys[i] = 100 + i % 20;
+	put(f, keys, no, 120, 7);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, &cs), 1);
+	assert_true(cs.records_removed > 0);
+	/* The tombstones of k0, k5, k10, k15 are all still there. */
+	for (int o = 180; o < 200; o += 5) {
+		assert_true(wr.tomb[o]);
+		assert_int_equal(log_offset_to_pos(f->l, o, &p), 0);
+		assert_int_equal(p, wr.pos[o]);
+	}
+	check_view(f, cs.first_dirty_offset, true);
 }
 
 /* The bytes of the page that holds the end of the range a clean
@@ -620,6 +651,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_compact_sequence, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_end_page_kept, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_tombstones_kept_forever, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_map_too_small, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, logfx_teardown),
