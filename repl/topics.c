@@ -273,11 +273,15 @@ fail:
 
 /* The topic in this broker's catalog and data directory, with the
  * settings in cfg (NULL: the broker's defaults); nparts > 0 overrides the
- * partitions of either; local (NULL: all): the partitions that get a log. */
+ * partitions of either; local (NULL: all): the partitions that get a log.
+ * collide: refuse (-EINVAL) a name that collides on '.' and '_' with a
+ * topic of the catalog, checked under admin_mu (for a creation decided
+ * here; a cluster's topic was checked where it was created). */
 static int topic_create_local(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
 			      const struct topic_config *cfg, int nparts, const bool *local,
-			      struct topic **out)
+			      bool collide, struct topic **out)
 {
+	char other[TOPIC_NAME_MAX + 1];
 	struct topic_config tc;
 	struct topic *t = NULL;
 	int rc;
@@ -285,6 +289,18 @@ static int topic_create_local(struct broker *b, const char *name, uid_t uid, gid
 	pthread_mutex_lock(&b->admin_mu);
 	if (cat_find(b, name) >= 0) {
 		rc = -EEXIST;
+		goto out;
+	}
+	/* Again here, where creations are one at a time: the caller's check
+	 * ran before admin_mu, while the creation of a colliding name could
+	 * be under way (it enters the catalog only once its files are made),
+	 * and both topics would have been made. */
+	if (collide && broker_topic_collides(b, name, other, sizeof(other))) {
+		mq_log_limited(MQ_WARN,
+			       "topic %s: refused: it collides with the topic %s ('.' and '_' are "
+			       "the same in Kafka's metric names)",
+			       name, other);
+		rc = -EINVAL;
 		goto out;
 	}
 	if (cfg)
@@ -448,7 +464,7 @@ static int topic_create_held(struct broker *b, const char *name, uid_t uid, gid_
 	int rc;
 
 	if (!broker_replicated(b, name))
-		return topic_create_local(b, name, uid, gid, mode, cfg, -1, NULL, out);
+		return topic_create_local(b, name, uid, gid, mode, cfg, -1, NULL, true, out);
 	pthread_rwlock_rdlock(&b->cat_lock);
 	rc = cat_find(b, name) >= 0 ? -EEXIST : 0;
 	pthread_rwlock_unlock(&b->cat_lock);
@@ -470,7 +486,7 @@ static int topic_create_held(struct broker *b, const char *name, uid_t uid, gid_
 	if (!local)
 		return -ENOMEM;
 	cluster_local_replicas(b->cluster, name, tc.partitions, local);
-	rc = topic_create_local(b, name, uid, gid, mode, &tc, -1, local, out);
+	rc = topic_create_local(b, name, uid, gid, mode, &tc, -1, local, false, out);
 	free(local);
 	/* The cluster thread saw it in /brokers/topics first and made it. */
 	if (rc == -EEXIST)
@@ -495,7 +511,7 @@ static int topic_made_without_logs(struct broker *b, const char *topic, int n_pa
 
 	if (!none)
 		return -ENOMEM;
-	rc = topic_create_local(b, topic, uid, gid, mode, tc, n_partitions, none, &t);
+	rc = topic_create_local(b, topic, uid, gid, mode, tc, n_partitions, none, false, &t);
 	free(none);
 	if (rc < 0)
 		return rc == -EEXIST ? -EMFILE : rc;
@@ -573,7 +589,8 @@ int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, cons
 		if (broker_fd_room(b, topic, n_local, "replica") < 0)
 			return topic_made_without_logs(b, topic, n_partitions, local, uid, gid,
 						       mode, &tc);
-		rc = topic_create_local(b, topic, uid, gid, mode, &tc, n_partitions, local, NULL);
+		rc = topic_create_local(b, topic, uid, gid, mode, &tc, n_partitions, local, false,
+					NULL);
 		broker_fd_room_done(b, n_local);
 		if (rc != -EEXIST)
 			return rc;

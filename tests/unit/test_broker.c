@@ -212,6 +212,62 @@ static void test_topic_name_collision(void **state)
 	assert_int_equal(broker_topic_create(f->b, "a.b_c", 0, 0, 0755, NULL), -EEXIST);
 }
 
+/* The creation of a.b stopped inside its first fsync (its metadata
+ * file) while a_b is created from another thread: a_b must be refused
+ * once a.b is made, not made beside it. */
+static struct {
+	struct broker *b;
+	pthread_t th;
+	int rc;
+} race;
+
+static void *create_a_b(void *arg)
+{
+	(void)arg;
+	race.rc = broker_topic_create(race.b, "a_b", 0, 0, 0755, NULL);
+	return NULL;
+}
+
+static void start_a_b(void *arg)
+{
+	struct timespec ts = { 0, 300 * 1000 * 1000 };
+
+	(void)arg;
+	assert_int_equal(pthread_create(&race.th, NULL, create_a_b, NULL), 0);
+	/* Long enough for it to pass every check it makes before waiting
+	 * for this creation to end. */
+	nanosleep(&ts, NULL);
+}
+
+static void test_topic_name_collision_race(void **state)
+{
+	/* Static: on a failed assertion the teardown still closes a broker
+	 * that uses it. */
+	static struct faultio fio;
+	struct fx *f = *state;
+	struct topic *t;
+
+	broker_close(f->b);
+	faultio_init(&fio);
+	f->cfg.io = &fio.ops;
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	race.b = f->b;
+	race.rc = 1;
+	fio.on_fsync = start_a_b;
+	assert_int_equal(broker_topic_create(f->b, "a.b", 0, 0, 0755, NULL), 0);
+	assert_null(fio.on_fsync);
+	assert_int_equal(pthread_join(race.th, NULL), 0);
+	assert_int_equal(race.rc, -EINVAL);
+	assert_int_equal(broker_topic_get(f->b, "a_b", &t), -ENOENT);
+	assert_int_equal(broker_topic_get(f->b, "a.b", &t), 0);
+	topic_put(t);
+	broker_close(f->b);
+	f->b = NULL;
+	faultio_free(&fio);
+	f->cfg.io = NULL;
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+}
+
 /* st_size never decreases: a truncation below the hw (what a replica
  * does after an unclean leader election) moves the hw's line position
  * back, the file's size stays until records pass it again. */
@@ -1373,6 +1429,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_produce_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_size_never_decreases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topic_name_collision, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_topic_name_collision_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyed_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_emsgsize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keysep_busy, setup, teardown),
