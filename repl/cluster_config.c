@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "repl/cluster_config.h"
 #include "repl/zkc.h"
@@ -265,11 +266,12 @@ int cluster_config_set(struct cluster_config *cc, const char *key, const char *v
 			*(int32_t *)(void *)field = (int32_t)v;
 		return 0;
 	case C_BOOL:
-		if (strcmp(value, "true") && strcmp(value, "false")) {
+		/* In any case, as Kafka's ConfigDef reads a boolean. */
+		if (strcasecmp(value, "true") && strcasecmp(value, "false")) {
 			snprintf(why, whylen, "expected true or false");
 			return -EINVAL;
 		}
-		*(bool *)field = !strcmp(value, "true");
+		*(bool *)field = !strcasecmp(value, "true");
 		return 0;
 	case C_PROTO:
 		if (!strcmp(value, "PLAINTEXT"))

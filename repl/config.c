@@ -19,7 +19,13 @@
  *     setting line is an error.
  *
  * Values: integers are decimal digits only (no sign, no "0x", no suffix,
- * no junk), and must lie in the key's range; acks is all, -1, 0 or 1;
+ * no junk), and must lie in the key's range, but for the limits where
+ * Kafka reads a negative number as "no limit": -1 for retention.ms of a
+ * topic (Kafka's atLeast(-1)), any negative integer for retention.bytes
+ * (Kafka's "can be negative") and for the broker's log.retention.ms,
+ * .minutes and .hours (Kafka's broker turns a negative retention into
+ * -1), kept as -1; booleans are true or false in any case (Kafka's
+ * equalsIgnoreCase); acks is all, -1, 0 or 1;
  * compression.type is none, gzip or lz4 ("producer" and "uncompressed",
  * Kafka's broker-side names, mean none; snappy and zstd are refused as
  * unsupported).
@@ -49,6 +55,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "repl/config.h"
@@ -125,6 +132,10 @@ enum cfg_id {
 struct cfg_spec {
 	enum cfg_kind kind;
 	int64_t min, max; /* KIND_INT, KIND_INT_M1: the valid range */
+	/* KIND_INT_M1: any negative integer (whose magnitude fits an
+	 * int64_t) also means no limit, kept as -1, in a .config (topic)
+	 * and a server.properties (broker); otherwise -1 only. */
+	bool neg_topic, neg_broker;
 };
 
 /* A name a setting goes by (log.roll.ms in server.properties is
@@ -166,10 +177,10 @@ static const struct cfg_spec cfg_specs[] = {
 	[ID_GROUP_MAX_SESSION] = { KIND_INT, 1, INT32_MAX },
 	[ID_PRODUCER_ID_EXPIRATION_MS] = { KIND_INT, 1, INT32_MAX },
 	/* Retention and compaction: KIND_INT_M1 also takes -1 (unlimited). */
-	[ID_RETENTION_MS] = { KIND_INT_M1, 0, INT64_MAX },
-	[ID_RETENTION_MINUTES] = { KIND_INT_M1, 0, INT32_MAX },
-	[ID_RETENTION_HOURS] = { KIND_INT_M1, 0, INT32_MAX },
-	[ID_RETENTION_BYTES] = { KIND_INT_M1, 0, INT64_MAX },
+	[ID_RETENTION_MS] = { KIND_INT_M1, 0, INT64_MAX, false, true },
+	[ID_RETENTION_MINUTES] = { KIND_INT_M1, 0, INT32_MAX, true, true },
+	[ID_RETENTION_HOURS] = { KIND_INT_M1, 0, INT32_MAX, true, true },
+	[ID_RETENTION_BYTES] = { KIND_INT_M1, 0, INT64_MAX, true, true },
 	[ID_RETENTION_CHECK_MS] = { KIND_INT, 1, INT64_MAX },
 	[ID_CLEANUP_POLICY] = { KIND_POLICY, 0, 0 },
 	[ID_CLEANER_ENABLE] = { KIND_BOOL, 0, 0 },
@@ -314,8 +325,15 @@ static int show(size_t n, size_t limit)
 	return (int)(n < limit ? n : limit);
 }
 
-static int parse_int(const char *s, size_t n, const struct cfg_key *k, int64_t *out, char *why,
-		     size_t whylen)
+/* Whether a KIND_INT_M1 setting takes any negative integer for -1 in
+ * this scope (broker: server.properties, otherwise a .config). */
+static bool neg_any(const struct cfg_key *k, bool broker)
+{
+	return broker ? cfg_specs[k->id].neg_broker : cfg_specs[k->id].neg_topic;
+}
+
+static int parse_int(const char *s, size_t n, const struct cfg_key *k, bool broker, int64_t *out,
+		     char *why, size_t whylen)
 {
 	int64_t v = 0;
 	bool ok = n > 0;
@@ -327,7 +345,9 @@ static int parse_int(const char *s, size_t n, const struct cfg_key *k, int64_t *
 	}
 	if (!ok || v < cfg_specs[k->id].min || v > cfg_specs[k->id].max) {
 		snprintf(why, whylen, "expected %san integer from %lld to %lld",
-			 cfg_specs[k->id].kind == KIND_INT_M1 ? "-1 (no limit) or " : "",
+			 cfg_specs[k->id].kind != KIND_INT_M1 ? ""
+			 : neg_any(k, broker)                 ? "a negative integer (no limit) or "
+							      : "-1 (no limit) or ",
 			 (long long)cfg_specs[k->id].min, (long long)cfg_specs[k->id].max);
 		return -EINVAL;
 	}
@@ -500,26 +520,45 @@ static int parse_ratio(const char *s, size_t n, int64_t *out, char *why, size_t 
 	return 0;
 }
 
-static int parse_value(const struct cfg_key *k, const char *s, size_t n, struct cfg_val *v,
-		       char *why, size_t whylen)
+/* A KIND_INT_M1 value with a minus sign, as Java's Long.parseLong reads
+ * it: "-0" is 0, -1 and (where neg_any) every other negative integer
+ * down to -2^63 mean no limit, kept as -1. */
+static int parse_negative(const char *s, size_t n, const struct cfg_key *k, bool broker,
+			  int64_t *out, char *why, size_t whylen)
+{
+	uint64_t m = 0;
+	bool ok = n > 1;
+
+	for (size_t i = 1; ok && i < n; i++)
+		ok = s[i] >= '0' && s[i] <= '9' && m <= (UINT64_C(1) << 63) / 10 &&
+		     (m = m * 10 + (uint64_t)(s[i] - '0')) <= (UINT64_C(1) << 63);
+	if (ok && (m <= 1 || neg_any(k, broker))) {
+		*out = m == 0 ? 0 : -1;
+		return 0;
+	}
+	return parse_int("", 0, k, broker, out, why, whylen); /* the message */
+}
+
+static int parse_value(const struct cfg_key *k, const char *s, size_t n, bool broker,
+		       struct cfg_val *v, char *why, size_t whylen)
 {
 	switch (cfg_specs[k->id].kind) {
 	case KIND_INT_M1:
-		if (is(s, n, "-1")) {
-			v->i = -1;
-			return 0;
-		}
-		return parse_int(s, n, k, &v->i, why, whylen);
+		if (n > 0 && s[0] == '-')
+			return parse_negative(s, n, k, broker, &v->i, why, whylen);
+		return parse_int(s, n, k, broker, &v->i, why, whylen);
 	case KIND_POLICY: return parse_policy(s, n, &v->i, why, whylen);
 	case KIND_RATIO: return parse_ratio(s, n, &v->i, why, whylen);
 	case KIND_BOOL:
-		if (is(s, n, "true") || is(s, n, "false")) {
-			v->i = is(s, n, "true");
+		/* In any case, as Kafka's ConfigDef reads a boolean. */
+		if ((n == 4 && !strncasecmp(s, "true", 4)) ||
+		    (n == 5 && !strncasecmp(s, "false", 5))) {
+			v->i = n == 4;
 			return 0;
 		}
 		snprintf(why, whylen, "expected true or false");
 		return -EINVAL;
-	case KIND_INT: return parse_int(s, n, k, &v->i, why, whylen);
+	case KIND_INT: return parse_int(s, n, k, broker, &v->i, why, whylen);
 	case KIND_ACKS: return parse_acks(s, n, &v->i, why, whylen);
 	case KIND_CODEC: return parse_codec(s, n, &v->i, why, whylen);
 	case KIND_SEP: return parse_sep(s, n, v, why, whylen);
@@ -575,7 +614,8 @@ static bool set_log_key(struct log_config *log, const struct cfg_key *k, const s
 }
 
 /* Runs every line of text through parse_value and set. Stops at the first
- * bad line: -EINVAL with the message in err. */
+ * bad line: -EINVAL with the message in err. cluster: a server.properties
+ * (the broker's keys, the cluster's too), not a topic's .config. */
 static int cfg_apply_text(const char *text, size_t len, const struct cfg_key *keys, size_t nkeys,
 			  bool cluster, cfg_set_fn set, void *arg, char *err, size_t errlen)
 {
@@ -638,7 +678,7 @@ static int cfg_apply_text(const char *text, size_t len, const struct cfg_key *ke
 			goto out;
 		}
 		why[0] = '\0';
-		if (parse_value(k, val, vlen, v, why, sizeof(why)) < 0 ||
+		if (parse_value(k, val, vlen, cluster, v, why, sizeof(why)) < 0 ||
 		    set(arg, k, v, why, sizeof(why)) < 0) {
 			set_err(err, errlen, "line %d: bad value for '%s': '%.*s' (%s)", line,
 				k->name, show(vlen, CFG_SHOW_VALUE), val, why);

@@ -614,6 +614,96 @@ static void test_topic_all_or_nothing(void **state)
 	assert_memory_equal(&tc, &before, sizeof(tc));
 }
 
+/* Values Kafka takes that are no digits-only integer: a negative limit
+ * where Kafka reads any negative number as "no limit", and booleans in
+ * any case. Each is kept in canonical form (-1, true/false). */
+static void test_kafka_values(void **state)
+{
+	static const struct {
+		const char *text;
+		int64_t bytes, ms;
+	} topic_ok[] = {
+		{ "retention.bytes=-5\n", -1, 604800000 },
+		{ "retention.bytes=-9223372036854775808\n", -1, 604800000 },
+		{ "retention.bytes=-0\n", 0, 604800000 },
+		{ "retention.ms=-1\nretention.bytes=-1\n", -1, -1 },
+		{ "retention.ms=-0\n", -1, 0 },
+	};
+	static const char *const topic_bad[] = {
+		"retention.ms=-2\n",
+		"retention.bytes=-9223372036854775809\n",
+		"retention.bytes=-\n",
+		"retention.bytes=--1\n",
+		"retention.bytes=-1x\n",
+		"retention.bytes=- 1\n",
+		"unclean.leader.election.enable=yes\n",
+		"unclean.leader.election.enable=truee\n",
+	};
+	struct topic_config tc, before;
+	struct broker_config c;
+	char err[256];
+	char *text;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(topic_ok) / sizeof(topic_ok[0]); i++) {
+		topic_defaults(&tc);
+		assert_int_equal(apply(&tc, topic_ok[i].text, err, sizeof(err)), 0);
+		assert_int_equal(tc.log.retention_bytes, topic_ok[i].bytes);
+		assert_int_equal(tc.log.retention_ms, topic_ok[i].ms);
+	}
+	topic_defaults(&tc);
+	for (size_t i = 0; i < sizeof(topic_bad) / sizeof(topic_bad[0]); i++) {
+		memcpy(&before, &tc, sizeof(tc));
+		assert_int_equal(apply(&tc, topic_bad[i], err, sizeof(err)), -EINVAL);
+		assert_memory_equal(&tc, &before, sizeof(tc));
+	}
+	assert_int_equal(apply(&tc, "retention.bytes=x\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 1: bad value for 'retention.bytes': 'x' "
+				 "(expected a negative integer (no limit) or an integer from 0 to "
+				 "9223372036854775807)");
+	assert_int_equal(apply(&tc, "unclean.leader.election.enable=TRUE\n", err, sizeof(err)), 0);
+	assert_true(tc.unclean_leader_election);
+	assert_int_equal(apply(&tc, "unclean.leader.election.enable=False\n", err, sizeof(err)), 0);
+	assert_false(tc.unclean_leader_election);
+	assert_int_equal(apply(&tc, "retention.bytes=-12\n", err, sizeof(err)), 0);
+	assert_int_equal(topic_config_render(&tc, &text, &len), 0);
+	assert_non_null(strstr(text, "\nretention.bytes=-1\n"));
+	free(text);
+
+	/* The broker's retention: any negative ms, minutes or hours, as
+	 * Kafka's broker, is no limit. */
+	broker_config_defaults(&c);
+	assert_int_equal(
+		parse(&c, "log.retention.ms=-5\nlog.retention.bytes=-7\n", err, sizeof(err)), 0);
+	assert_int_equal(c.log.retention_ms, -1);
+	assert_int_equal(c.log.retention_bytes, -1);
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c, "log.retention.minutes=-3\n", err, sizeof(err)), 0);
+	assert_int_equal(c.log.retention_ms, -1);
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c, "log.retention.hours=-2147483648\n", err, sizeof(err)), 0);
+	assert_int_equal(c.log.retention_ms, -1);
+	assert_int_equal(parse(&c, "log.retention.hours=-99999999999999999999\n", err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "line 1: bad value for 'log.retention.hours': "
+				 "'-99999999999999999999' (expected a negative integer (no limit) "
+				 "or an integer from 0 to 2147483647)");
+	/* Booleans, the cluster's too. */
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c,
+			       "log.cleaner.enable=FALSE\nauto.create.topics.enable=False\n"
+			       "unclean.leader.election.enable=TRUE\n"
+			       "controlled.shutdown.enable=fAlSe\n",
+			       err, sizeof(err)),
+			 0);
+	assert_false(c.cleaner_enable);
+	assert_false(c.auto_create_topics);
+	assert_true(c.cluster.unclean_leader_election);
+	assert_false(c.cluster.controlled_shutdown);
+	assert_int_equal(parse(&c, "controlled.shutdown.enable=1\n", err, sizeof(err)), -EINVAL);
+}
+
 /* min.cleanable.dirty.ratio as Java's parseDouble and Kafka's range: a
  * sign, "-0", digits past the millionths that still count. */
 static void test_ratio_edges(void **state)
@@ -1203,6 +1293,7 @@ int main(void)
 		cmocka_unit_test(test_topic_all_or_nothing),
 		cmocka_unit_test(test_partitions_grow),
 		cmocka_unit_test(test_ratio_edges),
+		cmocka_unit_test(test_kafka_values),
 		cmocka_unit_test(test_key_separator),
 		cmocka_unit_test(test_topic_roundtrip),
 		cmocka_unit_test(test_cluster_defaults),
