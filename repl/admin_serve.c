@@ -214,11 +214,34 @@ static int live_brokers(struct kafka_api *ka)
 
 /* Appends "key=value\n" to f from a request's config: INVALID_REQUEST for
  * a null value, INVALID_CONFIG for `partitions` or a value over lines. */
+/* Whether a client's config name can only be read back as itself from
+ * its "name=value" line: setting names are [a-z0-9.-]. Anything else (a
+ * '#' or '!' that makes the line a comment, a ':' that ends the key
+ * early, blanks the parser trims) would be read as no setting or as
+ * another one: "#x" taken as a silent no-op, "retention.ms " as
+ * retention.ms, and then, not counted as given, put back to its default
+ * by an AlterConfigs. Such a name is unknown to Kafka too. */
+static bool config_name_plain(struct kstr name)
+{
+	if (!name.ptr || name.len <= 0)
+		return false;
+	for (int32_t i = 0; i < name.len; i++) {
+		char ch = name.ptr[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+		      ch == '-'))
+			return false;
+	}
+	return true;
+}
+
 static int16_t config_line(FILE *f, const struct proto_config *c, struct verdict *v)
 {
-	if (!c->name.ptr || c->name.len <= 0 || memchr(c->name.ptr, '\n', (size_t)c->name.len) ||
-	    memchr(c->name.ptr, '=', (size_t)c->name.len))
-		return refuse(v, PROTO_ERR_INVALID_CONFIG, "config name is not a setting name");
+	if (!config_name_plain(c->name))
+		return refuse(v, PROTO_ERR_INVALID_CONFIG,
+			      "config name '%.*s' is not a setting name",
+			      c->name.ptr ? (int)(c->name.len < 100 ? c->name.len : 100) : 0,
+			      c->name.ptr ? c->name.ptr : "");
 	if (!c->value.ptr)
 		return refuse(v, PROTO_ERR_INVALID_REQUEST,
 			      "null value not supported for topic config '%.*s'", (int)c->name.len,

@@ -511,6 +511,10 @@ static void test_alter(void **state)
 	struct proto_config bad[] = { C("retention.ms", "3000"), C("segment.bytes", "5") };
 	struct proto_config twice[] = { C("retention.ms", "1"), C("retention.ms", "2") };
 	struct proto_config unknown[] = { C("no.such", "1") };
+	struct proto_config odd[] = { C("#retention.ms", "5"), C("!x", "1"),
+				      C("retention.ms ", "5"), C(" retention.ms", "5"),
+				      C("retention.ms:", "5"), C("RETENTION.MS", "5"),
+				      C("retention.ms\r", "5") };
 	struct proto_config iset[] = { OP("cleanup.policy", "compact", PROTO_CONFIG_SET) };
 	struct proto_config idel[] = { OP("retention.ms", "", PROTO_CONFIG_DELETE) };
 	struct proto_config iapp[] = { OP("cleanup.policy", "delete", PROTO_CONFIG_APPEND) };
@@ -534,6 +538,13 @@ static void test_alter(void **state)
 			 PROTO_ERR_INVALID_CONFIG);
 	assert_int_equal(alter(f, false, 1, PROTO_RESOURCE_TOPIC, "al", twice, 2, false),
 			 PROTO_ERR_INVALID_REQUEST);
+	/* A name the parser would read as a comment, or as another name:
+	 * unknown, not a silent success that changes nothing or something
+	 * else. */
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++)
+		assert_int_equal(
+			alter(f, i % 2 == 1, 1, PROTO_RESOURCE_TOPIC, "al", &odd[i], 1, false),
+			PROTO_ERR_INVALID_CONFIG);
 	assert_int_equal(alter(f, false, 1, PROTO_RESOURCE_TOPIC, "nosuch", set1, 1, false),
 			 PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 	assert_int_equal(alter(f, false, 1, PROTO_RESOURCE_BROKER, "0", set1, 1, false),
