@@ -203,6 +203,14 @@ struct fs_file {
 	uint64_t partial_owner; /* lock owner of the last write into it, 0: unknown */
 	size_t cfg_lines_len;
 	int cfg_refused; /* the -errno of the first refused write since, 0: none */
+	/* Those checked lines as topic_config_compact keeps them (at most one
+	 * line per setting, malloc'ed), and how many lines they were: a
+	 * write's lines are checked after these, not after all of them
+	 * again (a script that writes one line per write() would cost the
+	 * square of its length). */
+	char *cfg_digest;
+	size_t cfg_digest_len;
+	int cfg_nlines;
 	/* partition files (open_files.c): dropping = the rest of a line over the
 	 * size limit is discarded up to its newline; refused_long = a line was
 	 * refused so since the last flush; refused = a copy of the last write

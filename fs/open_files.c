@@ -140,6 +140,7 @@ static void file_free(struct fs_file *f)
 	}
 	pthread_mutex_destroy(&f->lock);
 	free(f->partial);
+	free(f->cfg_digest);
 	free(f->refused);
 	shelf_give(f->rbuf, f->rbuf_cap);
 	shelf_give(f->rbuf2, f->rbuf2_cap);
@@ -755,10 +756,28 @@ static ssize_t config_write(struct fs_file *f, const char *buf, size_t size)
 	nl = memrchr(f->partial, '\n', total);
 	if (nl && (size_t)(nl - f->partial) + 1 > f->cfg_lines_len) {
 		size_t head = (size_t)(nl - f->partial) + 1;
+		const char *more = f->partial + f->cfg_lines_len;
+		size_t mlen = head - f->cfg_lines_len;
+		char *digest;
+		size_t dlen;
+		int lines = 0;
 
-		rc = topic_config_check(f->topic, f->partial, head);
+		/* The new lines after those checked before (their digest):
+		 * what the whole text applies, at the cost of the new lines. */
+		rc = topic_config_check_more(f->topic, f->cfg_digest, f->cfg_digest_len, more, mlen,
+					     f->cfg_nlines);
 		if (rc < 0)
 			return config_refuse(f, rc, strerror(-rc)); /* partial_len kept */
+		rc = topic_config_compact(f->cfg_digest, f->cfg_digest_len, more, mlen, &digest,
+					  &dlen);
+		if (rc < 0)
+			return rc; /* nothing of this write kept */
+		for (const char *p = more; (p = memchr(p, '\n', (size_t)(more + mlen - p))); p++)
+			lines++;
+		free(f->cfg_digest);
+		f->cfg_digest = digest;
+		f->cfg_digest_len = dlen;
+		f->cfg_nlines += lines;
 		f->cfg_lines_len = head;
 	}
 	f->partial_len = total;
@@ -893,6 +912,10 @@ static int config_flush(struct fs_file *f)
 	partial_shrink(f);
 	f->cfg_lines_len = 0;
 	f->cfg_refused = 0;
+	free(f->cfg_digest);
+	f->cfg_digest = NULL;
+	f->cfg_digest_len = 0;
+	f->cfg_nlines = 0;
 	return rc < 0 ? rc : 0;
 }
 

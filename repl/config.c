@@ -615,15 +615,18 @@ static bool set_log_key(struct log_config *log, const struct cfg_key *k, const s
 
 /* Runs every line of text through parse_value and set. Stops at the first
  * bad line: -EINVAL with the message in err. cluster: a server.properties
- * (the broker's keys, the cluster's too), not a topic's .config. */
+ * (the broker's keys, the cluster's too), not a topic's .config. Lines
+ * are numbered in messages from line0 + 1; line0 < 0: not numbered
+ * ("an earlier line"), for lines checked before whose numbers are lost. */
 static int cfg_apply_text(const char *text, size_t len, const struct cfg_key *keys, size_t nkeys,
-			  bool cluster, cfg_set_fn set, void *arg, char *err, size_t errlen)
+			  bool cluster, int line0, cfg_set_fn set, void *arg, char *err,
+			  size_t errlen)
 {
 	struct cfg_key ck = { NULL, ID_CLUSTER };
 	struct cfg_val *v;
-	char why[160];
+	char why[160], at[32];
 	size_t pos = 0;
-	int line = 0, rc = 0;
+	int line = line0 > 0 ? line0 : 0, rc = 0;
 
 	v = malloc(sizeof(*v));
 	if (!v)
@@ -637,11 +640,15 @@ static int cfg_apply_text(const char *text, size_t len, const struct cfg_key *ke
 
 		pos += n + (nl ? 1 : 0);
 		line++;
+		if (line0 >= 0)
+			snprintf(at, sizeof(at), "line %d", line);
+		else
+			snprintf(at, sizeof(at), "an earlier line");
 		trim(&s, &n);
 		if (n == 0 || s[0] == '#' || s[0] == '!')
 			continue;
 		if (memchr(s, '\0', n)) {
-			set_err(err, errlen, "line %d: NUL byte", line);
+			set_err(err, errlen, "%s: NUL byte", at);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -649,7 +656,7 @@ static int cfg_apply_text(const char *text, size_t len, const struct cfg_key *ke
 			if (s[i] == '=' || s[i] == ':')
 				sep = s + i;
 		if (!sep) {
-			set_err(err, errlen, "line %d: expected key=value: '%.*s'", line,
+			set_err(err, errlen, "%s: expected key=value: '%.*s'", at,
 				show(n, CFG_SHOW_VALUE), s);
 			rc = -EINVAL;
 			goto out;
@@ -661,8 +668,8 @@ static int cfg_apply_text(const char *text, size_t len, const struct cfg_key *ke
 		trim(&key, &klen);
 		trim(&val, &vlen);
 		if (klen == 0) {
-			set_err(err, errlen, "line %d: missing key: '%.*s'", line,
-				show(n, CFG_SHOW_VALUE), s);
+			set_err(err, errlen, "%s: missing key: '%.*s'", at, show(n, CFG_SHOW_VALUE),
+				s);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -672,16 +679,16 @@ static int cfg_apply_text(const char *text, size_t len, const struct cfg_key *ke
 		if (!k && cluster && (ck.name = cluster_config_key(key, klen)))
 			k = &ck;
 		if (!k) {
-			set_err(err, errlen, "line %d: unknown key '%.*s'", line,
-				show(klen, CFG_SHOW_KEY), key);
+			set_err(err, errlen, "%s: unknown key '%.*s'", at, show(klen, CFG_SHOW_KEY),
+				key);
 			rc = -EINVAL;
 			goto out;
 		}
 		why[0] = '\0';
 		if (parse_value(k, val, vlen, cluster, v, why, sizeof(why)) < 0 ||
 		    set(arg, k, v, why, sizeof(why)) < 0) {
-			set_err(err, errlen, "line %d: bad value for '%s': '%.*s' (%s)", line,
-				k->name, show(vlen, CFG_SHOW_VALUE), val, why);
+			set_err(err, errlen, "%s: bad value for '%s': '%.*s' (%s)", at, k->name,
+				show(vlen, CFG_SHOW_VALUE), val, why);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -795,7 +802,7 @@ int broker_config_parse(struct broker_config *c, const char *text, size_t len, c
 	if (!p)
 		return -ENOMEM;
 	p->c = *c;
-	rc = cfg_apply_text(text, len, broker_keys, NKEYS(broker_keys), true, broker_set, p, err,
+	rc = cfg_apply_text(text, len, broker_keys, NKEYS(broker_keys), true, 0, broker_set, p, err,
 			    errlen);
 	if (rc == 0)
 		rc = cluster_config_check(&p->c.cluster, err, errlen);
@@ -1064,15 +1071,102 @@ static int topic_set(void *arg, const struct cfg_key *k, const struct cfg_val *v
 int topic_config_apply(struct topic_config *tc, const char *text, size_t len, char *err,
 		       size_t errlen)
 {
+	return topic_config_apply_more(tc, NULL, 0, text, len, 0, err, errlen);
+}
+
+int topic_config_apply_more(struct topic_config *tc, const char *pre, size_t plen, const char *text,
+			    size_t len, int line0, char *err, size_t errlen)
+{
 	struct topic_parse p;
 	int rc;
 
 	p.tc = *tc;
 	p.partitions_before = tc->partitions;
-	rc = cfg_apply_text(text, len, topic_keys, NKEYS(topic_keys), false, topic_set, &p, err,
+	rc = cfg_apply_text(pre, plen, topic_keys, NKEYS(topic_keys), false, -1, topic_set, &p, err,
 			    errlen);
 	if (rc == 0)
+		rc = cfg_apply_text(text, len, topic_keys, NKEYS(topic_keys), false, line0,
+				    topic_set, &p, err, errlen);
+	if (rc == 0)
 		*tc = p.tc;
+	return rc;
+}
+
+/* One setting line of a text: its key (trimmed, up to the first '=' or
+ * ':', as cfg_apply_text reads it), or false for a blank or comment. */
+static bool setting_key(const char *s, size_t n, const char **key, size_t *klen)
+{
+	size_t k = 0;
+
+	trim(&s, &n);
+	if (n == 0 || s[0] == '#' || s[0] == '!')
+		return false;
+	while (k < n && s[k] != '=' && s[k] != ':')
+		k++;
+	*key = s;
+	*klen = k;
+	trim(key, klen);
+	return true;
+}
+
+int topic_config_compact(const char *a, size_t alen, const char *b, size_t blen, char **out,
+			 size_t *outlen)
+{
+	struct {
+		const char *key, *line;
+		size_t klen, len;
+	} *e = NULL, *ne;
+	size_t n = 0, cap = 0, total = 0;
+	char *buf;
+	int rc = 0;
+
+	for (int part = 0; part < 2; part++) {
+		const char *p = part ? b : a, *end = p ? p + (part ? blen : alen) : NULL;
+
+		while (p && p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p)), *key;
+			size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), klen, i;
+
+			if (setting_key(p, l, &key, &klen)) {
+				for (i = 0; i < n; i++)
+					if (e[i].klen == klen && !memcmp(e[i].key, key, klen))
+						break;
+				if (i == n && n == cap) {
+					cap = cap ? 2 * cap : 32;
+					ne = realloc(e, cap * sizeof(*e));
+					if (!ne) {
+						rc = -ENOMEM;
+						goto out;
+					}
+					e = ne;
+				}
+				if (i == n)
+					n++;
+				e[i].key = key;
+				e[i].klen = klen;
+				e[i].line = p;
+				e[i].len = l;
+			}
+			p += l + 1;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		total += e[i].len + 1;
+	buf = malloc(total + 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	*outlen = 0;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(buf + *outlen, e[i].line, e[i].len);
+		*outlen += e[i].len;
+		buf[(*outlen)++] = '\n';
+	}
+	buf[*outlen] = '\0';
+	*out = buf;
+out:
+	free(e);
 	return rc;
 }
 

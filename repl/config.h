@@ -74,6 +74,13 @@ struct topic_config {
  * leaves *tc unchanged. Keys: see README.md "Topic settings". */
 int topic_config_apply(struct topic_config *tc, const char *text, size_t len, char *err,
 		       size_t errlen);
+/* topic_config_apply of the lines pre (checked before, their errors
+ * reported as "an earlier line") then text, whose lines are numbered in
+ * messages from line0 + 1: what the whole text from the open of a .config
+ * applies, when pre is its earlier lines as topic_config_compact keeps
+ * them. */
+int topic_config_apply_more(struct topic_config *tc, const char *pre, size_t plen, const char *text,
+			    size_t len, int line0, char *err, size_t errlen);
 /* Renders every topic setting as key=value lines (malloc'ed). */
 int topic_config_render(const struct topic_config *tc, char **out, size_t *len);
 

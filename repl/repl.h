@@ -121,6 +121,18 @@ int topic_config_write(struct topic *t, const char *text, size_t len);
 /* What topic_config_write would refuse of text, as it refuses it (the
  * same error and log line), without changing anything. */
 int topic_config_check(struct topic *t, const char *text, size_t len);
+/* The same for the text pre + text, where pre holds lines checked before
+ * (as topic_config_compact keeps them) and text the lines after them,
+ * numbered in messages from line0 + 1: the cost is that of text, not of
+ * everything written since the open. */
+int topic_config_check_more(struct topic *t, const char *pre, size_t plen, const char *text,
+			    size_t len, int line0);
+/* The setting lines of a then b with only the last line of each key (a
+ * topic's settings each have one name, and the last line wins), blank
+ * and comment lines left out, into *out (malloc'ed, NUL-terminated):
+ * what a .config text applies, in at most one line per setting. -ENOMEM. */
+int topic_config_compact(const char *a, size_t alen, const char *b, size_t blen, char **out,
+			 size_t *outlen);
 /* .state: header row, one row per partition. */
 int topic_state_text(struct topic *t, char **out, size_t *len);
 

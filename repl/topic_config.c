@@ -131,13 +131,23 @@ enum {
 	CFG_CLUSTER_PARTS = 2, /* the cluster's partition count: may change */
 };
 
+/* The lines a check (CFG_DRY_RUN) applies before text: those checked
+ * before it (topic_config_compact's), and the number of lines before text
+ * for messages. */
+struct cfg_before {
+	const char *pre;
+	size_t plen;
+	int line0;
+};
+
 /* Applies text to this broker's copy of the topic, all or nothing. New
  * partitions of a replicated topic get a log here when local[p] (the
  * assignment read from ZooKeeper says this broker holds a replica), or,
  * with local NULL, when the replica manager's metadata names this broker
- * among their replicas. */
-static int config_write_local(struct topic *t, const char *text, size_t len, int how,
-			      const bool *local_in, struct topic_config *nc_out)
+ * among their replicas. before (NULL: none): see struct cfg_before. */
+static int config_write_before(struct topic *t, const struct cfg_before *before, const char *text,
+			       size_t len, int how, const bool *local_in,
+			       struct topic_config *nc_out)
 {
 	bool dry_run = how & CFG_DRY_RUN;
 	struct broker *b = t->b;
@@ -157,7 +167,11 @@ static int config_write_local(struct topic *t, const char *text, size_t len, int
 	}
 	nc = t->cfg;
 	err[0] = '\0';
-	rc = topic_config_apply(&nc, text, len, err, sizeof(err));
+	if (before)
+		rc = topic_config_apply_more(&nc, before->pre, before->plen, text, len,
+					     before->line0, err, sizeof(err));
+	else
+		rc = topic_config_apply(&nc, text, len, err, sizeof(err));
 	if (rc < 0) {
 		mq_log_limited(MQ_WARN, "topic %s: .config refused: %s", t->name, err);
 		goto out;
@@ -259,6 +273,12 @@ out:
 	return rc;
 }
 
+static int config_write_local(struct topic *t, const char *text, size_t len, int how,
+			      const bool *local_in, struct topic_config *nc_out)
+{
+	return config_write_before(t, NULL, text, len, how, local_in, nc_out);
+}
+
 int topic_config_write(struct topic *t, const char *text, size_t len)
 {
 	struct broker *b = t->b;
@@ -320,9 +340,16 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 
 int topic_config_check(struct topic *t, const char *text, size_t len)
 {
-	int how = CFG_DRY_RUN | (broker_replicated(t->b, t->name) ? CFG_CLUSTER_PARTS : 0);
+	return topic_config_check_more(t, NULL, 0, text, len, 0);
+}
 
-	return config_write_local(t, text, len, how, NULL, NULL);
+int topic_config_check_more(struct topic *t, const char *pre, size_t plen, const char *text,
+			    size_t len, int line0)
+{
+	int how = CFG_DRY_RUN | (broker_replicated(t->b, t->name) ? CFG_CLUSTER_PARTS : 0);
+	struct cfg_before before = { pre, plen, line0 };
+
+	return config_write_before(t, &before, text, len, how, NULL, NULL);
 }
 
 int topic_grow_local(struct topic *t, int n_partitions, const bool *local)

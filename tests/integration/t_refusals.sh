@@ -58,6 +58,21 @@ bash -c '{ echo retention.ms=4321; printf segment.ms=x; } > "$1"' sh "$T/.config
 expect_eq "a last line without newline, bad: nothing of that file applied" "retention.ms=1234" \
 	"$(grep '^retention.ms=' "$T/.config")"
 expect_ok "log: refused at the close" grep -q "close t/.config: Invalid argument, nothing changed" "$LOG"
+# One write() per line through one open: each write's lines are checked
+# after those before them without reading them all again (40,000 lines
+# took minutes so), and a refusal still names its line from the open.
+MQ_TIMEOUT_WAS=$MQ_TIMEOUT
+MQ_TIMEOUT=20
+expect_ok "40,000 lines, one write each, in one open" bash -c '
+for i in $(seq 1 40000); do echo "retention.ms=$i"; done > "$1"' sh "$T/.config"
+MQ_TIMEOUT=$MQ_TIMEOUT_WAS
+expect_eq "the last one applied" "retention.ms=40000" "$(grep '^retention.ms=' "$T/.config")"
+expect_errno "a bad line after 40,000 good ones" EINVAL bash -c '
+{ for i in $(seq 1 40000); do echo "retention.ms=$i"; done; echo "# c"; echo segment.ms=x; } > "$1"' sh "$T/.config"
+expect_ok "log: its line number, counted from the open" grep -q \
+	"topic t: .config refused: line 40002: bad value for 'segment.ms': 'x'" "$LOG"
+expect_eq "nothing of that open applied" "retention.ms=40000" "$(grep '^retention.ms=' "$T/.config")"
+bash -c 'echo retention.ms=1234 > "$1"' sh "$T/.config"
 expect_errno "a line over 64 KiB, ended" EINVAL python3 -c "
 import os, sys
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_TRUNC)

@@ -614,6 +614,59 @@ static void test_topic_all_or_nothing(void **state)
 	assert_memory_equal(&tc, &before, sizeof(tc));
 }
 
+/* A .config written a line per write(): the lines checked before kept as
+ * topic_config_compact's digest, the new ones applied after it, give
+ * what the whole text gives, and messages number the new lines from the
+ * open. */
+static void test_topic_digest(void **state)
+{
+	const char *earlier = "retention.ms=1\n# a comment\n\n  acks : 0 \nretention.ms=2\n"
+			      "segment.bytes=4096\nacks=1\n";
+	struct topic_config whole, more;
+	char err[256], *d = NULL, *d2 = NULL;
+	size_t dl = 0, dl2 = 0;
+
+	(void)state;
+	assert_int_equal(topic_config_compact(NULL, 0, earlier, strlen(earlier), &d, &dl), 0);
+	assert_string_equal(d, "retention.ms=2\nacks=1\nsegment.bytes=4096\n");
+	assert_int_equal(dl, strlen(d));
+	assert_int_equal(topic_config_compact(d, dl, "segment.bytes=2048\n", 19, &d2, &dl2), 0);
+	assert_string_equal(d2, "retention.ms=2\nacks=1\nsegment.bytes=2048\n");
+	free(d2);
+	assert_int_equal(topic_config_compact(NULL, 0, "# c\n\n", 5, &d2, &dl2), 0);
+	assert_int_equal(dl2, 0);
+	free(d2);
+
+	topic_defaults(&whole);
+	more = whole;
+	assert_int_equal(apply(&whole,
+			       "retention.ms=1\n# a comment\n\n  acks : 0 \n"
+			       "retention.ms=2\nsegment.bytes=4096\nacks=1\n"
+			       "retention.bytes=77\n",
+			       err, sizeof(err)),
+			 0);
+	assert_int_equal(topic_config_apply_more(&more, d, dl, "retention.bytes=77\n", 19, 7, err,
+						 sizeof(err)),
+			 0);
+	assert_memory_equal(&whole, &more, sizeof(whole));
+	/* A refusal names the line counted from the open. */
+	assert_int_equal(topic_config_apply_more(&more, d, dl, "acks=1\nsegment.ms=x\n", 20, 7, err,
+						 sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "line 9: bad value for 'segment.ms': 'x' "
+				 "(expected an integer from 1 to 9223372036854775807)");
+	assert_memory_equal(&whole, &more, sizeof(whole));
+	/* An earlier line that no longer passes (another writer grew the
+	 * partitions meanwhile) is named as such. */
+	more.partitions = 5;
+	assert_int_equal(topic_config_apply_more(&more, "partitions=3\n", 13, "acks=1\n", 7, 1, err,
+						 sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "an earlier line: bad value for 'partitions': '3' "
+				 "(partitions may only grow: now 5)");
+	free(d);
+}
+
 /* Values Kafka takes that are no digits-only integer: a negative limit
  * where Kafka reads any negative number as "no limit", and booleans in
  * any case. Each is kept in canonical form (-1, true/false). */
@@ -1294,6 +1347,7 @@ int main(void)
 		cmocka_unit_test(test_partitions_grow),
 		cmocka_unit_test(test_ratio_edges),
 		cmocka_unit_test(test_kafka_values),
+		cmocka_unit_test(test_topic_digest),
 		cmocka_unit_test(test_key_separator),
 		cmocka_unit_test(test_topic_roundtrip),
 		cmocka_unit_test(test_cluster_defaults),
