@@ -504,20 +504,22 @@ int group_store_open(struct group_coord *gc)
 		return 0;
 	rc = broker_topic_get(b, GROUP_OFFSETS_TOPIC, &gc->offsets);
 	if (rc == -ENOENT) {
-		rc = broker_topic_create(b, GROUP_OFFSETS_TOPIC, 0, 0, 0600, &gc->offsets);
-		if (rc == 0) {
-			static const char cfg[] = "key.separator=\\t\n";
-			static const char compact[] = "cleanup.policy=compact\n";
-			struct topic_config tc;
-			char err[128];
+		struct topic_config tc;
 
-			rc = topic_config_write(gc->offsets, cfg, sizeof(cfg) - 1);
-			/* Only when the broker knows the key (compaction). */
-			catalog_default_config(b, &tc);
-			if (rc == 0 && topic_config_apply(&tc, compact, sizeof(compact) - 1, err,
-							  sizeof(err)) == 0)
-				rc = topic_config_write(gc->offsets, compact, sizeof(compact) - 1);
-		}
+		/* Made with its settings at once (a stop between its creation
+		 * and a later settings change would leave it for good without
+		 * its key.separator), and with one partition: num.partitions
+		 * is the partitions of a topic made by mkdir, not of this one
+		 * (with num.partitions=10000 a new data directory needed
+		 * 40,000 descriptors for it and the start failed; Kafka makes
+		 * it with offsets.topic.num.partitions, a cluster's setting
+		 * here, where its partitions spread the groups' coordinators
+		 * over the brokers). */
+		rc = group_store_topic_config(b, &tc);
+		tc.partitions = 1;
+		if (rc == 0)
+			rc = broker_topic_create_cfg(b, GROUP_OFFSETS_TOPIC, 0, 0, 0600, &tc, -1,
+						     b->cfg.request_timeout_ms, &gc->offsets);
 	}
 	return rc == 0 ? group_store_replay(gc, -1) : rc;
 }

@@ -268,6 +268,40 @@ static void test_topic_name_collision_race(void **state)
 	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
 }
 
+/* A single node's __consumer_offsets has one partition whatever
+ * num.partitions (the partitions of a topic made by mkdir), and is made
+ * with its key.separator and compaction. */
+static void test_offsets_topic_partitions(void **state)
+{
+	struct fx *f = *state;
+	struct topic_config tc;
+	struct topic *t;
+
+	char data[96];
+
+	broker_close(f->b);
+	f->b = NULL;
+	snprintf(data, sizeof(data), "%s/data", f->dir); /* a new data directory */
+	rm_rf(data);
+	f->cfg.num_partitions = 3;
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	assert_int_equal(broker_topic_get(f->b, "__consumer_offsets", &t), 0);
+	assert_int_equal(topic_partitions(t), 1);
+	assert_int_equal(topic_config_get(t, &tc), 0);
+	assert_int_equal(tc.log.key_sep_len, 1);
+	assert_int_equal(tc.log.key_sep[0], '\t');
+	assert_int_equal(tc.log.cleanup_policy, LOG_CLEANUP_COMPACT);
+	topic_put(t);
+	assert_int_equal(broker_topic_create(f->b, "m", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_partitions(t), 3);
+	topic_put(t);
+	/* Kept so across a reopen. */
+	reopen(f);
+	assert_int_equal(broker_topic_get(f->b, "__consumer_offsets", &t), 0);
+	assert_int_equal(topic_partitions(t), 1);
+	topic_put(t);
+}
+
 /* st_size never decreases: a truncation below the hw (what a replica
  * does after an unclean leader election) moves the hw's line position
  * back, the file's size stays until records pass it again. */
@@ -1430,6 +1464,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_file_size_never_decreases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topic_name_collision, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topic_name_collision_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offsets_topic_partitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyed_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_emsgsize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keysep_busy, setup, teardown),
