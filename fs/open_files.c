@@ -712,8 +712,8 @@ static int part_write_where(struct fs_file *f, off_t off, int flags)
 }
 
 /* A topic's .config is all or nothing per open file: each write's whole
- * lines are checked with those before them (topic_config_check: a bad
- * one is refused at once, logged, with its errno), and the flush of the
+ * lines are checked with those before them (topic_config_check_more: a
+ * bad one is refused at once, logged, with its errno), and the flush of the
  * close applies everything written, or nothing when a write was refused.
  * bash's echo and printf write each line with a write() of their own:
  * `{ echo a=1; echo b=bad; } > .config` changes nothing. */

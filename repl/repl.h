@@ -118,13 +118,12 @@ int64_t topic_mtime(struct topic *t); /* ms: last append to any partition */
  * the settings as they were. */
 int topic_config_text(struct topic *t, char **out, size_t *len);
 int topic_config_write(struct topic *t, const char *text, size_t len);
-/* What topic_config_write would refuse of text, as it refuses it (the
- * same error and log line), without changing anything. */
-int topic_config_check(struct topic *t, const char *text, size_t len);
-/* The same for the text pre + text, where pre holds lines checked before
- * (as topic_config_compact keeps them) and text the lines after them,
- * numbered in messages from line0 + 1: the cost is that of text, not of
- * everything written since the open. */
+/* What topic_config_write would refuse of the text pre + text, as it
+ * refuses it (the same error and log line), without changing anything;
+ * pre holds lines checked before (as topic_config_compact keeps them,
+ * NULL: none) and text the lines after them, numbered in messages from
+ * line0 + 1: the cost is that of text, not of everything written since
+ * the open. */
 int topic_config_check_more(struct topic *t, const char *pre, size_t plen, const char *text,
 			    size_t len, int line0);
 /* The setting lines of a then b with only the last line of each key (a

@@ -338,11 +338,6 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 	return config_write_local(t, text, len, CFG_CLUSTER_PARTS, NULL, NULL);
 }
 
-int topic_config_check(struct topic *t, const char *text, size_t len)
-{
-	return topic_config_check_more(t, NULL, 0, text, len, 0);
-}
-
 int topic_config_check_more(struct topic *t, const char *pre, size_t plen, const char *text,
 			    size_t len, int line0)
 {
