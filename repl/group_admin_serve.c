@@ -323,7 +323,10 @@ static int describe_kafka(struct group_serve *gs, const char *name, struct proto
 	for (struct kmember *km = kg->members; km; km = km->next) {
 		struct proto_described_member *dm = &d->members[d->n_members++];
 		const struct kproto *kp = NULL;
+		/* Copies: the answer is written after gs->mu is let go. */
 		char *id = dhold_keep(h, strdup(km->id));
+		char *cid = dhold_keep(h, strdup(km->client_id));
+		char *host = dhold_keep(h, strdup(km->client_host));
 		uint8_t *meta = NULL, *asg = NULL;
 
 		for (int i = 0; i < km->nprotos; i++)
@@ -333,12 +336,12 @@ static int describe_kafka(struct group_serve *gs, const char *name, struct proto
 			memcpy(meta, kp->meta, (size_t)kp->len);
 		if (km->asg_len > 0 && (asg = dhold_keep(h, malloc((size_t)km->asg_len))))
 			memcpy(asg, km->asg, (size_t)km->asg_len);
-		if (!id)
+		if (!id || !cid || !host)
 			return -ENOMEM;
 		dm->member_id = kstr_of(id);
 		dm->group_instance_id = KSTR_NULL;
-		dm->client_id = kstr_of("");
-		dm->client_host = kstr_of("");
+		dm->client_id = kstr_of(cid);
+		dm->client_host = kstr_of(host);
 		dm->member_metadata =
 			(struct kstr){ meta ? (const char *)meta : "", meta ? kp->len : 0 };
 		dm->member_assignment =

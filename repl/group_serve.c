@@ -806,6 +806,27 @@ static void member_id_make(struct group_serve *gs, struct kstr client, char *id,
 			 0xffffffffUL);
 }
 
+/* What DescribeGroups names a member by, as Kafka's GroupCoordinator
+ * keeps them from the JoinGroup that made it: the request header's
+ * client.id (null as empty) and the client's address as Java prints an
+ * InetAddress, "/" and the address without the port ("127.0.0.1:40942"
+ * is "/127.0.0.1", "[::1]:40942" "/::1"): kafka-consumer-groups.sh
+ * --describe --members shows both as CLIENT-ID and HOST. */
+static void member_client_set(struct kmember *mem, struct kstr client_id, const char *peer)
+{
+	const char *host = peer, *end = strrchr(peer, ':');
+	size_t n;
+
+	snprintf(mem->client_id, sizeof(mem->client_id), "%.*s",
+		 client_id.len > 0 ? (int)client_id.len : 0, client_id.ptr ? client_id.ptr : "");
+	if (peer[0] == '[') {
+		host = peer + 1;
+		end = strchr(host, ']');
+	}
+	n = end ? (size_t)(end - host) : strlen(host);
+	snprintf(mem->client_host, sizeof(mem->client_host), "/%.*s", (int)n, host);
+}
+
 static int join_error(struct net_req *req, int16_t err, struct kstr member)
 {
 	const struct proto_req *pr = net_req_msg(req);
@@ -983,6 +1004,7 @@ static int join_handler(void *arg, struct net_req *req)
 		if (!mem)
 			goto nomem;
 		member_id_make(gs, pr->hdr.client_id, mem->id, sizeof(mem->id));
+		member_client_set(mem, pr->hdr.client_id, net_req_peer(req));
 		if (member_set_protos_counted(g, mem, m) < 0) {
 			free(mem);
 			goto nomem;

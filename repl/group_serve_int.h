@@ -15,17 +15,22 @@
 #include "repl/group_int.h"
 #include "repl/group_serve.h"
 
-#define KG_MAX_MEMBERS 1000
-#define KG_MAX_ALL     10000 /* members of all groups */
+#define KG_MAX_MEMBERS     1000
+#define KG_MAX_ALL         10000 /* members of all groups */
 /* Members' protocol metadata (and, apart, the leader's assignments) of one
  * group: the leader's JoinGroup answer carries all of it and must fit
  * socket.response.max.bytes (1 MiB by default). */
-#define KG_GROUP_BYTES (512 * 1024)
-#define KG_ALL_BYTES   (64 * 1024 * 1024) /* metadata and assignments held */
-#define KG_ID_MAX      200
-#define KG_NAME_MAX    255
-#define KG_META_MAX    4096 /* offset.metadata.max.bytes */
-#define KG_TICK_MAX_MS 1000
+#define KG_GROUP_BYTES     (512 * 1024)
+#define KG_ALL_BYTES       (64 * 1024 * 1024) /* metadata and assignments held */
+#define KG_ID_MAX          200
+/* A member's client.id as DescribeGroups gives it back (the request
+ * header's; a longer one is cut here, so a member's size stays fixed),
+ * and its host, "/" and the peer's address, as Kafka writes it. */
+#define KG_CLIENT_ID_MAX   255
+#define KG_CLIENT_HOST_MAX 64
+#define KG_NAME_MAX        255
+#define KG_META_MAX        4096 /* offset.metadata.max.bytes */
+#define KG_TICK_MAX_MS     1000
 
 enum kg_state { KG_EMPTY, KG_PREPARING, KG_AWAIT_SYNC, KG_STABLE };
 
@@ -37,6 +42,8 @@ struct kproto {
 
 struct kmember {
 	char id[KG_ID_MAX + 1];
+	char client_id[KG_CLIENT_ID_MAX + 1];     /* of the JoinGroup that made it */
+	char client_host[KG_CLIENT_HOST_MAX + 1]; /* "/127.0.0.1" */
 	int32_t session_ms, rebalance_ms;
 	int64_t last_heard; /* monotonic ms */
 	int nprotos;

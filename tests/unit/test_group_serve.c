@@ -309,6 +309,32 @@ static bool kafka_active(struct brokerfx *f, const char *group)
 	return on;
 }
 
+/* DescribeGroups v5 of group, one member: its client id and host into
+ * cid and host. */
+static void describe_member(struct brokerfx *f, const char *group, char *cid, char *host,
+			    size_t cap)
+{
+	struct kstr k = kstr_of(group);
+	struct proto_describe_groups_req req = { .n_groups = 1, .groups = &k };
+	struct proto_describe_groups_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 256);
+	assert_int_equal(proto_describe_groups_req_encode(&w, 5, &req), 0);
+	brokerfx_call(f->c, PROTO_API_DESCRIBE_GROUPS, 5, &w, &raw);
+	assert_int_equal(proto_describe_groups_resp_decode(&raw.body, 5, &r), 0);
+	assert_int_equal(r.n_groups, 1);
+	assert_int_equal(r.groups[0].error_code, PROTO_ERR_NONE);
+	assert_int_equal(r.groups[0].n_members, 1);
+	snprintf(cid, cap, "%.*s", (int)r.groups[0].members[0].client_id.len,
+		 r.groups[0].members[0].client_id.ptr);
+	snprintf(host, cap, "%.*s", (int)r.groups[0].members[0].client_host.len,
+		 r.groups[0].members[0].client_host.ptr);
+	proto_describe_groups_resp_free(&r);
+	net_resp_free(&raw);
+}
+
 static void test_one_member(void **state)
 {
 	struct brokerfx *f = *state;
@@ -337,6 +363,16 @@ static void test_one_member(void **state)
 	s.n = 0;
 	sync_call(&s);
 	assert_string_equal(s.got, "my-assignment");
+	/* DescribeGroups names the member by the client.id of its JoinGroup
+	 * and its address, as Kafka (kafka-consumer-groups.sh --members
+	 * shows them), not by empty strings. */
+	{
+		char cid[300], host[300];
+
+		describe_member(f, "g", cid, host, sizeof(cid));
+		assert_string_equal(cid, "mqfs");
+		assert_string_equal(host, "/127.0.0.1");
+	}
 
 	for (int16_t v = 0; v <= 4; v++)
 		assert_int_equal(heartbeat(f->c, v, "g", j.out.member, 1), PROTO_ERR_NONE);
