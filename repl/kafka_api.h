@@ -55,6 +55,8 @@ struct kafka_part_state {
 	int32_t replicas[KAFKA_MAX_REPLICAS];
 	int32_t n_isr;
 	int32_t isr[KAFKA_MAX_REPLICAS];
+	int32_t n_offline; /* Metadata's offline replicas (kafka_metadata.c) */
+	int32_t offline[KAFKA_MAX_REPLICAS];
 };
 /* The state of partition p of t: 0; -ENOENT no such partition (or the
  * topic deleted). On one node this broker leads every partition it has,

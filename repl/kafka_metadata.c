@@ -21,10 +21,14 @@
  *                zero on one node, which gives topics no ids. Asked by
  *                topic id (v10+, a null name): that topic, else
  *                UNKNOWN_TOPIC_ID.
- *   partitions   leader, leader epoch, replicas, ISR, no offline replicas
+ *   partitions   leader, leader epoch, replicas, ISR
  *                (kafka_partition_state: in a cluster the replication
  *                state this broker knows, as .state shows it; no leader:
- *                LEADER_NOT_AVAILABLE, as Kafka).
+ *                LEADER_NOT_AVAILABLE, as Kafka), and (v5+) the offline
+ *                replicas: those whose broker is not registered alive
+ *                (Kafka's controller sends every broker the replicas
+ *                that are not online, a dead broker's among them, and
+ *                kafka-topics.sh --describe shows them as Offline).
  *
  * Threads: a listener worker; the catalog and topic locks are taken by the
  * broker calls; no lock is held across the encoding.
@@ -195,9 +199,27 @@ int kafka_topic_find(struct kafka_api *ka, struct kstr name, bool create, struct
 	return rc;
 }
 
+/* The brokers alive now, as the cluster's ZooKeeper registrations say
+ * (none on one node, where this broker is the only replica). */
+struct live_brokers {
+	struct metadata_broker *mb;
+	int n;
+};
+
+/* Whether broker id is up: this broker, or one registered alive. */
+static bool broker_up(struct kafka_api *ka, const struct live_brokers *live, int32_t id)
+{
+	if (id == kafka_broker_id(ka))
+		return true;
+	for (int i = 0; i < live->n; i++)
+		if (live->mb[i].id == id)
+			return live->mb[i].alive;
+	return false;
+}
+
 /* One topic of the response; t NULL: only its error. */
 static int topic_fill(struct kafka_api *ka, struct topic *t, struct proto_meta_topic *mt,
-		      struct kafka_part_state **states)
+		      struct kafka_part_state **states, const struct live_brokers *live)
 {
 	int n = topic_partitions(t);
 
@@ -228,6 +250,12 @@ static int topic_fill(struct kafka_api *ka, struct topic *t, struct proto_meta_t
 		mp->replica_nodes = st->replicas;
 		mp->n_isr_nodes = st->n_isr;
 		mp->isr_nodes = st->isr;
+		st->n_offline = 0;
+		for (int32_t r = 0; r < st->n_replicas; r++)
+			if (!broker_up(ka, live, st->replicas[r]))
+				st->offline[st->n_offline++] = st->replicas[r];
+		mp->n_offline_replicas = st->n_offline;
+		mp->offline_replicas = st->offline;
 		mt->n_partitions++;
 	}
 	return 0;
@@ -262,8 +290,15 @@ static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int
 		       struct meta_build *mb)
 {
 	char **names = NULL;
+	struct live_brokers live = { 0 };
 	int n, rc = 0;
 	bool all = m->n_topics < 0 || (v == 0 && m->n_topics == 0);
+
+	if (cluster_zk_mode(ka->c)) {
+		live.n = metadata_cache_brokers(cluster_metadata(ka->c), &live.mb);
+		if (live.n < 0)
+			return live.n;
+	}
 
 	if (all) {
 		rc = broker_topic_list(ka->b, &names, &n);
@@ -314,11 +349,12 @@ static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int
 			continue;
 		}
 		mb->topics[mb->resp.n_topics - 1] = t;
-		rc = topic_fill(ka, t, mt, &mb->states[mb->resp.n_topics - 1]);
+		rc = topic_fill(ka, t, mt, &mb->states[mb->resp.n_topics - 1], &live);
 	}
 out:
 	if (names)
 		broker_names_free(names, n);
+	free(live.mb);
 	return rc;
 }
 

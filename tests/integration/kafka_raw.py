@@ -12,6 +12,10 @@
 #   python3 kafka_raw.py coordinator HOST PORT USER PASSWORD GROUP
 #       Authenticates as above, sends FindCoordinator v1 for GROUP and
 #       prints "error E node N" (the coordinator's broker id).
+#   python3 kafka_raw.py metadata HOST PORT USER PASSWORD TOPIC
+#       Authenticates as above, sends Metadata v5 for TOPIC and prints one
+#       line per partition: "P error E leader L replicas R isr I offline O"
+#       (R, I, O comma-separated broker ids, "-" for none).
 #   python3 kafka_raw.py commit HOST PORT GROUP TOPIC PARTITION OFFSET
 #       OffsetCommit v7 of OFFSET outside any generation; prints "error E".
 #   python3 kafka_raw.py initpid HOST PORT PRODUCER_ID EPOCH
@@ -179,6 +183,42 @@ def coordinator(host, port, user, password, group):
     print("error %d node %d" % (err, node))
 
 
+def metadata(host, port, user, password, topic):
+    c = Conn(host, int(port))
+    if user != "-":
+        sasl_scram(c, user, password)
+    # topics [name], allow_auto_topic_creation false
+    r = c.call(3, 5, struct.pack(">i", 1) + kstr(topic) + b"\x00")
+    off = 4  # throttle_time_ms
+    (nb,) = struct.unpack(">i", r[off:off + 4])
+    off += 4
+    for _ in range(nb):  # node_id, host, port, rack
+        off += 4
+        (hl,) = struct.unpack(">h", r[off:off + 2])
+        off += 2 + hl + 4
+        (rl,) = struct.unpack(">h", r[off:off + 2])
+        off += 2 + max(rl, 0)
+    (cl,) = struct.unpack(">h", r[off:off + 2])  # cluster_id
+    off += 2 + max(cl, 0) + 4  # controller_id
+    (nt,) = struct.unpack(">i", r[off:off + 4])
+    off += 4
+    for _ in range(nt):  # error_code, name, is_internal, partitions
+        (nl,) = struct.unpack(">h", r[off + 2:off + 4])
+        off += 4 + nl + 1
+        (n_parts,) = struct.unpack(">i", r[off:off + 4])
+        off += 4
+        for _ in range(n_parts):
+            err, index, leader = struct.unpack(">hii", r[off:off + 10])
+            off += 10
+            ids = []
+            for _ in range(3):  # replicas, isr, offline_replicas
+                (n,) = struct.unpack(">i", r[off:off + 4])
+                off += 4
+                ids.append(",".join(str(x) for x in struct.unpack(">%di" % n, r[off:off + 4 * n])) or "-")
+                off += 4 * n
+            print("%d error %d leader %d replicas %s isr %s offline %s" % (index, err, leader, *ids))
+
+
 def commit(host, port, group, topic, partition, offset):
     """OffsetCommit v7 of one offset, outside any generation (-1, as a
     client that assigns itself); prints "error E"."""
@@ -242,7 +282,8 @@ def silent(host, port):
 
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
-            "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit)}
+            "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
+            "metadata": (7, metadata)}
     optional = {"parked": 1, "produce": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
             not cmds[sys.argv[1]][0] <= len(sys.argv) <= cmds[sys.argv[1]][0] + optional.get(sys.argv[1], 0)):

@@ -9,7 +9,8 @@
 # every mount (leader and followers) shows the records at the same offsets;
 # rdk_check and kcat -C read them back, keys and headers included; kcat -L
 # from any broker names the leaders .state shows; a Produce sent straight
-# to a follower gets NOT_LEADER_OR_FOLLOWER, nothing appended; leadership
+# to a follower gets NOT_LEADER_OR_FOLLOWER, nothing appended; Metadata
+# names the replicas of a stopped broker offline; leadership
 # moves twice under a running rdk_check stream (a clean stop of the
 # leader, then its return as preferred leader): the client follows, gets
 # NOT_LEADER_OR_FOLLOWER from the old leader, retries on the new one, and
@@ -162,6 +163,13 @@ moved() {
 }
 check "c/0 has a new leader" poll 30 moved
 N=$(field "$MQ_TMP/mnt$O" 0 5)
+# Metadata names the stopped broker's replicas offline (v5+), as Kafka's
+# controller has every broker do: kafka-topics.sh --describe shows them.
+offline_is() {   # offline_is PORT WANT: c/0's offline replicas there
+	[ "$(timeout -k 5 "$MQ_TIMEOUT" python3 "$LIBDIR/kafka_raw.py" metadata 127.0.0.1 "$1" \
+		admin admin-secret c 2>&1 | awk '$1 == "0" { print $NF }')" = "$2" ]
+}
+check "Metadata from broker $O: c/0's replica on broker $L offline" poll 30 offline_is "$OPORT" "$L"
 at=$(hw0 "$MQ_TMP/mnt$O")
 check "the stream goes on with the new leader $N" poll 30 hw_above "$O" "$((at + 20))"
 broker_start "$L"
@@ -169,6 +177,7 @@ back() {
 	[ "$(field "$MQ_TMP/mnt$O" 0 5)" = "$L" ]
 }
 check "broker $L back, leader of c/0 again (preferred leader)" poll 60 back
+check "Metadata from broker $O: no replica of c/0 offline" poll 30 offline_is "$OPORT" "-"
 refused() {
 	grep -q "to c-0 refused: NOT_LEADER_OR_FOLLOWER" "$LOG"
 }
