@@ -22,8 +22,9 @@
  *      fit.
  *   2. Every cleanable segment (clean and dirty part) is rewritten: a keyed
  *      record stays only if the map has no later offset for its key; a
- *      tombstone (null or empty value) also goes once its timestamp +
- *      delete.retention.ms has passed; records without a key, control
+ *      tombstone (a null value, as in Kafka: an empty value is a value,
+ *      kept as the latest of its key for ever) also goes once its
+ *      timestamp + delete.retention.ms has passed; records without a key, control
  *      batches and the last batch of each producer id in the log
  *      (cleaner_producers.c: the producer state rebuilt from the log needs
  *      its header) always stay. A batch that keeps all its records is
@@ -470,11 +471,15 @@ static bool keep_rec(struct clean_ctx *c, const struct rec *r)
 	int64_t latest = omap_get(c->map, a, b);
 	if (latest > r->offset)
 		return false;
-	/* Past the horizon: timestamp + delete.retention.ms <= now, written
+	/* Only a null value is a tombstone (Kafka's LogCleaner: a record
+	 * without a value): a Kafka client's empty value ("" or a zero-length
+	 * byte array) is that key's value, and removing it would lose the key.
+	 * The mount writes key<sep> as a null value, so its tombstones go.
+	 * Past the horizon: timestamp + delete.retention.ms <= now, written
 	 * as a subtraction because delete.retention.ms may be as large as
 	 * 2^63-1 (Kafka's "keep tombstones for ever"), where the sum would
 	 * overflow and wrap below now, removing every tombstone at once. */
-	if (r->value_len <= 0 && r->timestamp <= c->now - c->delete_retention_ms)
+	if (r->value_len < 0 && r->timestamp <= c->now - c->delete_retention_ms)
 		return false;
 	return true;
 }

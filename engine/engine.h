@@ -758,8 +758,9 @@ int log_dirty_ratio(struct log *l, int64_t now, double *ratio);
  * the dirty ratio >= min.cleanable.dirty.ratio, builds a key -> latest
  * offset map over the dirty cleanable segments (at most map_bytes of map,
  * 24 bytes a key), then rewrites every cleanable segment keeping a keyed
- * record only if it is the latest of its key, and a tombstone (null or
- * empty value) only while timestamp + delete.retention.ms > now. Records
+ * record only if it is the latest of its key, and a tombstone (a null
+ * value; an empty one is a value, as in Kafka) only while timestamp +
+ * delete.retention.ms > now. Records
  * without a key are kept. Segments are cleanable when closed, wholly below
  * the hw, and older than min.compaction.lag.ms (largest timestamp).
  * Each rewritten segment replaces its original crash-safely:

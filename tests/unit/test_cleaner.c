@@ -60,7 +60,8 @@ static int setup(void **state)
 }
 
 /* Appends records in batches of `per`: key k (or none if k < 0) with value
- * "v<offset>", or a tombstone (empty value) when tomb. */
+ * "v<offset>", or a tombstone (null value, as the mount writes key<sep>)
+ * when tomb. */
 static void put(struct logfx *f, const int *keys, const bool *tombs, int n, int per)
 {
 	struct rec_in r[64];
@@ -70,9 +71,9 @@ static void put(struct logfx *f, const int *keys, const bool *tombs, int n, int 
 		for (; k < per && i < n; k++, i++) {
 			int o = wr.n + i;
 			int kl = snprintf(kb[k], sizeof(kb[k]), "k%d", keys[i]);
-			int vl = tombs[i] ? 0 : snprintf(vb[k], sizeof(vb[k]), "v%d", o);
+			int vl = tombs[i] ? -1 : snprintf(vb[k], sizeof(vb[k]), "v%d", o);
 			r[k] = (struct rec_in){ keys[i] < 0 ? NULL : kb[k], keys[i] < 0 ? -1 : kl,
-						vb[k], vl, fake_now };
+						tombs[i] ? NULL : vb[k], vl, fake_now };
 			wr.key[o] = keys[i];
 			wr.tomb[o] = tombs[i];
 			wr.ts[o] = fake_now;
@@ -368,6 +369,63 @@ static void test_map_too_small(void **state)
 	assert_int_equal(st.first_dirty_offset, st0.first_dirty_offset);
 }
 
+/* Appends r[0..n-1] and makes them cleanable as put() does. */
+static void put_recs(struct logfx *f, struct rec_in *r, int n)
+{
+	struct log_state st;
+
+	assert_int_equal(log_append(f->l, r, n, 0, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	assert_int_equal(log_flush_closed(f->l), 0);
+	assert_int_equal(logmgr_checkpoint(f->m), 0);
+}
+
+/* An empty value is a value, not a tombstone: Kafka's LogCleaner removes
+ * only records without a value, so a Kafka client's "" stays the latest
+ * value of its key for ever, while a null value (what the mount writes
+ * for key<sep>) goes once delete.retention.ms has passed. */
+static void test_empty_value_kept(void **state)
+{
+	struct logfx *f = *state;
+	struct rec_in two[2] = {
+		{ "e", 1, "", 0, fake_now },    /* offset 0: "e=\n" at 0 */
+		{ "t", 1, NULL, -1, fake_now }, /* offset 1: "t=\n" at 3 */
+	};
+	struct rec_in fill[10];
+	char vb[10][32];
+	int64_t p;
+
+	put_recs(f, two, 2);
+	for (int round = 0; round < 2; round++) {
+		for (int k = 0; k < 20; k++) {
+			for (int i = 0; i < 10; i++) {
+				int vl = snprintf(vb[i], sizeof(vb[i]), "filler-%d-%d-xxxxxxxx", k,
+						  i);
+
+				fill[i] = (struct rec_in){ "f", 1, vb[i], vl, fake_now };
+			}
+			put_recs(f, fill, 10);
+		}
+		fake_now += 20000; /* past delete.retention.ms (10000) */
+	}
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	/* The tombstone went, the empty value stayed where it was. */
+	assert_false(log_offset_to_pos(f->l, 1, &p) == 0 && p == 3);
+	assert_int_equal(log_offset_to_pos(f->l, 0, &p), 0);
+	assert_int_equal(p, 0);
+	{
+		struct log_cursor *c = log_cursor_new(f->l);
+		char buf[8];
+		int64_t actual;
+
+		assert_int_equal(log_read_lines(f->l, c, 0, buf, 3, &actual), 3);
+		assert_int_equal(actual, 0);
+		assert_memory_equal(buf, "e=\n", 3);
+		log_cursor_free(c);
+	}
+}
+
 static void test_ratio_and_lag(void **state)
 {
 	struct logfx *f = *state;
@@ -655,6 +713,7 @@ int main(void)
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_map_too_small, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_empty_value_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_clean_only_checkpointed, setup,
 						logfx_teardown),
