@@ -194,20 +194,31 @@ size_t batch_record_max_size(int32_t key_len, int32_t value_len)
 int batch_builder_add(struct batch_builder *bb, const void *key, int32_t key_len, const void *value,
 		      int32_t value_len, int64_t timestamp)
 {
+	return batch_builder_add_headers(bb, key, key_len, value, value_len, timestamp, 0, NULL, 0);
+}
+
+int batch_builder_add_headers(struct batch_builder *bb, const void *key, int32_t key_len,
+			      const void *value, int32_t value_len, int64_t timestamp,
+			      int32_t headers_count, const uint8_t *headers, size_t headers_len)
+{
 	uint64_t body, need;
 	int64_t ts_delta;
 	uint8_t *p;
 
-	if (key_len < -1 || value_len < -1 || (key_len > 0 && !key) || (value_len > 0 && !value))
+	if (key_len < -1 || value_len < -1 || (key_len > 0 && !key) || (value_len > 0 && !value) ||
+	    headers_count < 0 || (headers_len > 0 && !headers) || headers_len > INT32_MAX ||
+	    (headers_count == 0 && headers_len > 0))
 		return -EINVAL;
 	if (bb->count == INT32_MAX)
 		return -ENOSPC; /* offsetDelta would overflow */
 	ts_delta = bb->count ? sub_wrap(timestamp, bb->base_timestamp) : 0;
 
-	/* attributes + timestampDelta + offsetDelta + key + value + headersCount */
+	/* attributes + timestampDelta + offsetDelta + key + value + headersCount
+	 * + headers */
 	body = 1 + (uint64_t)size_vi64(ts_delta) + (uint64_t)size_vi32(bb->count) +
 	       (uint64_t)size_vi32(key_len) + (uint64_t)(key_len > 0 ? key_len : 0) +
-	       (uint64_t)size_vi32(value_len) + (uint64_t)(value_len > 0 ? value_len : 0) + 1;
+	       (uint64_t)size_vi32(value_len) + (uint64_t)(value_len > 0 ? value_len : 0) +
+	       (uint64_t)size_vi32(headers_count) + (uint64_t)headers_len;
 	if (body > INT32_MAX)
 		return -ENOSPC;
 	need = (uint64_t)size_vi32((int32_t)body) + body;
@@ -231,7 +242,9 @@ int batch_builder_add(struct batch_builder *bb, const void *key, int32_t key_len
 		memcpy(p, value, (size_t)value_len);
 		p += value_len;
 	}
-	*p++ = 0; /* headersCount */
+	p += varint_put32(p, headers_count);
+	if (headers_len > 0)
+		memcpy(p, headers, headers_len);
 
 	bb->len += (size_t)need;
 	if (bb->count == 0) {

@@ -250,6 +250,13 @@ size_t batch_record_max_size(int32_t key_len, int32_t value_len);
  * unchanged, so the caller can finish and start a new batch). */
 int batch_builder_add(struct batch_builder *bb, const void *key, int32_t key_len, const void *value,
 		      int32_t value_len, int64_t timestamp);
+/* batch_builder_add with headers: headers_count headers whose encoding
+ * (as struct rec holds them, from its headers to headers_end) is the
+ * headers_len bytes at headers, copied as they are. The record takes
+ * batch_record_max_size + headers_len bytes at most. */
+int batch_builder_add_headers(struct batch_builder *bb, const void *key, int32_t key_len,
+			      const void *value, int32_t value_len, int64_t timestamp,
+			      int32_t headers_count, const uint8_t *headers, size_t headers_len);
 /* Appends the plain lines at *pp (before end) as records, key null, the
  * line without its '\n' as the value, as batch_builder_add would one by
  * one; stops before the first line that is not plain (batch_lines.c: no

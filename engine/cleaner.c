@@ -24,19 +24,19 @@
  *      record stays only if the map has no later offset for its key; a
  *      tombstone (a null value, as in Kafka: an empty value is a value,
  *      kept as the latest of its key for ever) also goes once its
- *      timestamp + delete.retention.ms has passed; records without a key, control
- *      batches and the last batch of each producer id in the log
+ *      timestamp + delete.retention.ms has passed; records without a key,
+ *      control batches and the last batch of each producer id in the log
  *      (cleaner_producers.c: the producer state rebuilt from the log needs
  *      its header) always stay. A batch that keeps all its records is
  *      copied byte for byte; one that loses some is re-encoded (same codec,
- *      leader epoch, record timestamps, producer id and epoch) as one batch
- *      per run of consecutive survivors, so that inside each batch the
- *      survivors' line positions are contiguous, as .lines requires
- *      (seg.c); a run's base sequence is the original base sequence plus
- *      its first record's offset delta. A batch that loses every record
- *      goes whole. Each output batch's
- *      .lines entry carries its first survivor's original line position:
- *      offsets and line positions of survivors never change.
+ *      leader epoch, record timestamps and headers, producer id and epoch)
+ *      as one batch per run of consecutive survivors, so that inside each
+ *      batch the survivors' line positions are contiguous, as .lines
+ *      requires (seg.c); a run's base sequence is the original base
+ *      sequence plus its first record's offset delta. A batch that loses
+ *      every record goes whole. Each output batch's .lines entry carries
+ *      its first survivor's original line position: offsets and line
+ *      positions of survivors never change.
  *   3. A segment where nothing goes is left alone. Otherwise its cleaned
  *      copy replaces it (below), and the log's segment list points to the
  *      new files; a cursor reading the old one keeps its descriptors and
@@ -529,6 +529,18 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
+/* The bytes of r's headers' encoding (its headersCount not counted). */
+static size_t rec_headers_len(const struct rec *r)
+{
+	return r->headers_count > 0 && r->headers ? (size_t)(r->headers_end - r->headers) : 0;
+}
+
+/* Worst-case encoded size of r, its headers included. */
+static size_t rec_max_size(const struct rec *r)
+{
+	return batch_record_max_size(r->key_len, r->value_len) + rec_headers_len(r) + 5;
+}
+
 /* Re-encodes the survivors of the current batch as one batch per run of
  * consecutive survivors, appended to ns. */
 static int rewrite_batch(struct clean_ctx *c, struct seg_reader *r, int n, struct seg *ns,
@@ -548,8 +560,7 @@ static int rewrite_batch(struct clean_ctx *c, struct seg_reader *r, int n, struc
 	size_t need = 0;
 	for (int i = 0; i < n; i++)
 		if (c->keep[i])
-			need += BATCH_HDR_SIZE +
-				batch_record_max_size(c->recs[i].key_len, c->recs[i].value_len);
+			need += BATCH_HDR_SIZE + rec_max_size(&c->recs[i]);
 	size_t mcap = (size_t)c->meta_cap;
 	int rc = grow((void **)&c->out, &c->out_cap, need, 1);
 	if (rc == 0)
@@ -561,10 +572,9 @@ static int rewrite_batch(struct clean_ctx *c, struct seg_reader *r, int n, struc
 			continue;
 		}
 		int j = i + 1;
-		size_t cap = BATCH_HDR_SIZE +
-			     batch_record_max_size(c->recs[i].key_len, c->recs[i].value_len);
+		size_t cap = BATCH_HDR_SIZE + rec_max_size(&c->recs[i]);
 		while (j < n && c->keep[j] && c->recs[j].offset == c->recs[j - 1].offset + 1) {
-			cap += batch_record_max_size(c->recs[j].key_len, c->recs[j].value_len);
+			cap += rec_max_size(&c->recs[j]);
 			j++;
 		}
 		struct batch_builder bb;
@@ -578,8 +588,11 @@ static int rewrite_batch(struct clean_ctx *c, struct seg_reader *r, int n, struc
 		m->max_ts_offset = m->base_offset;
 		for (int k = i; k < j && rc == 0; k++) {
 			const struct rec *x = &c->recs[k];
-			rc = batch_builder_add(&bb, x->key, x->key_len, x->value, x->value_len,
-					       x->timestamp);
+			/* Headers stay, byte for byte, as Kafka's cleaner
+			 * keeps every survivor's. */
+			rc = batch_builder_add_headers(&bb, x->key, x->key_len, x->value,
+						       x->value_len, x->timestamp, x->headers_count,
+						       x->headers, rec_headers_len(x));
 			batch_meta_note_ts(m, x->timestamp, x->offset);
 		}
 		if (rc < 0)

@@ -426,6 +426,91 @@ static void test_empty_value_kept(void **state)
 	}
 }
 
+/* The headers of the record at offset in the first segment's file, as
+ * their raw encoding into out (count in *n): 1 when found, 0 when gone. */
+static int headers_at(struct logfx *f, int64_t offset, uint8_t *out, size_t cap, size_t *len,
+		      int32_t *n)
+{
+	char path[400];
+	static uint8_t seg[1 << 16];
+	FILE *fp;
+	size_t got, pos = 0;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "%s/t-0/00000000000000000000.log", f->dir);
+	fp = fopen(path, "rb");
+	assert_non_null(fp);
+	got = fread(seg, 1, sizeof(seg), fp);
+	fclose(fp);
+	while (!found && pos + BATCH_HDR_SIZE <= got) {
+		int64_t size = batch_total_size(seg + pos);
+		struct batch_iter it = { 0 };
+		struct rec r;
+
+		assert_true(size > 0 && pos + (size_t)size <= got);
+		assert_int_equal(batch_iter_init(&it, seg + pos, (size_t)size), 0);
+		while (batch_iter_next(&it, &r) == 1)
+			if (r.offset == offset) {
+				*n = r.headers_count;
+				*len = r.headers_count ? (size_t)(r.headers_end - r.headers) : 0;
+				assert_true(*len <= cap);
+				memcpy(out, r.headers, *len);
+				found = 1;
+			}
+		batch_iter_free(&it);
+		pos += (size_t)size;
+	}
+	return found;
+}
+
+/* A Kafka client's batch that loses a record to a later one of its key is
+ * re-encoded: its survivors keep their headers, as Kafka's cleaner keeps
+ * every survivor's record whole. */
+static void test_headers_kept(void **state)
+{
+	struct logfx *f = *state;
+	/* One header, "trace" = "abc": keyLength, key, valueLength, value
+	 * (zigzag varints). */
+	static const uint8_t hdr[] = { 10, 't', 'r', 'a', 'c', 'e', 6, 'a', 'b', 'c' };
+	static uint8_t buf[512];
+	uint8_t got[64];
+	size_t len;
+	int32_t n;
+	struct batch_builder bb;
+	struct log_append_info info;
+	struct rec_in again = { "a", 1, "new", 3, fake_now };
+	struct rec_in fill[10];
+	char vb[10][32];
+	int64_t size;
+
+	batch_builder_init(&bb, buf, sizeof(buf), BATCH_CODEC_NONE);
+	assert_int_equal(
+		batch_builder_add_headers(&bb, "a", 1, "old", 3, fake_now, 1, hdr, sizeof(hdr)), 0);
+	assert_int_equal(
+		batch_builder_add_headers(&bb, "b", 1, "keep", 4, fake_now, 1, hdr, sizeof(hdr)),
+		0);
+	size = batch_builder_finish(&bb, 0, 0);
+	assert_true(size > 0);
+	assert_int_equal(log_append_client(f->l, buf, (size_t)size, 0, -1, &info, NULL), 0);
+	assert_int_equal(headers_at(f, 1, got, sizeof(got), &len, &n), 1);
+	assert_int_equal(n, 1);
+	put_recs(f, &again, 1); /* offset 0 superseded */
+	for (int k = 0; k < 20; k++) {
+		for (int i = 0; i < 10; i++) {
+			int vl = snprintf(vb[i], sizeof(vb[i]), "filler-%d-%d-xxxxxxxx", k, i);
+
+			fill[i] = (struct rec_in){ "f", 1, vb[i], vl, fake_now };
+		}
+		put_recs(f, fill, 10);
+	}
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	assert_int_equal(headers_at(f, 0, got, sizeof(got), &len, &n), 0); /* rewritten */
+	assert_int_equal(headers_at(f, 1, got, sizeof(got), &len, &n), 1);
+	assert_int_equal(n, 1);
+	assert_int_equal(len, sizeof(hdr));
+	assert_memory_equal(got, hdr, sizeof(hdr));
+}
+
 static void test_ratio_and_lag(void **state)
 {
 	struct logfx *f = *state;
@@ -714,6 +799,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_map_too_small, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_value_kept, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_headers_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_clean_only_checkpointed, setup,
 						logfx_teardown),
