@@ -190,6 +190,7 @@ static void enc_part_run(void *arg)
 		}
 		struct batch_builder bb;
 		batch_builder_init(&bb, eb->buf + used, cap, cfg->codec);
+		bb.log_append_time = cfg->log_append_time;
 		struct batch_meta *m = &eb->meta[nb];
 		m->base_offset = offset;
 		m->first_line_pos = line;

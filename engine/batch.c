@@ -182,6 +182,7 @@ void batch_builder_init(struct batch_builder *bb, uint8_t *buf, size_t cap, int 
 	bb->producer_id = -1;
 	bb->producer_epoch = -1;
 	bb->base_sequence = -1;
+	bb->log_append_time = false;
 }
 
 size_t batch_record_max_size(int32_t key_len, int32_t value_len)
@@ -289,7 +290,9 @@ int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset, int3
 	be32_put(buf + BATCH_OFF_LENGTH, (uint32_t)(len - BATCH_LOG_OVERHEAD));
 	be32_put(buf + BATCH_OFF_LEADER_EPOCH, (uint32_t)leader_epoch);
 	buf[BATCH_OFF_MAGIC] = BATCH_MAGIC;
-	be16_put(buf + BATCH_OFF_ATTRIBUTES, (uint16_t)(bb->codec & BATCH_CODEC_MASK));
+	be16_put(buf + BATCH_OFF_ATTRIBUTES,
+		 (uint16_t)((bb->codec & BATCH_CODEC_MASK) |
+			    (bb->log_append_time ? BATCH_ATTR_LOG_APPEND_TIME : 0)));
 	be32_put(buf + BATCH_OFF_LAST_DELTA, (uint32_t)(bb->count - 1));
 	be64_put(buf + BATCH_OFF_BASE_TS, (uint64_t)bb->base_timestamp);
 	be64_put(buf + BATCH_OFF_MAX_TS, (uint64_t)bb->max_timestamp);

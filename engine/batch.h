@@ -241,6 +241,10 @@ struct batch_builder {
 	int64_t producer_id;
 	int16_t producer_epoch;
 	int32_t base_sequence;
+	/* message.timestamp.type=LogAppendTime: attribute bit 3, so that
+	 * readers take the batch's max timestamp for each record (false
+	 * unless the caller sets it before finish). */
+	bool log_append_time;
 };
 void batch_builder_init(struct batch_builder *bb, uint8_t *buf, size_t cap, int codec);
 /* Worst-case encoded size of one record (for sizing buffers). */

@@ -579,6 +579,8 @@ static int rewrite_batch(struct clean_ctx *c, struct seg_reader *r, int n, struc
 		}
 		struct batch_builder bb;
 		batch_builder_init(&bb, c->out + used, cap, r->hdr.attributes & BATCH_CODEC_MASK);
+		/* The timestamp type stays, as Kafka's cleaner keeps it. */
+		bb.log_append_time = r->hdr.attributes & BATCH_ATTR_LOG_APPEND_TIME;
 		struct batch_meta *m = &c->meta[nb];
 		m->base_offset = c->recs[i].offset;
 		m->last_offset = c->recs[j - 1].offset;

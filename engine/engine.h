@@ -129,6 +129,9 @@ struct log_config {
 	int64_t delete_retention_ms;      /* delete.retention.ms (1 day) */
 	double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio (0.5) */
 	int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms (0) */
+	/* message.timestamp.type=LogAppendTime (CreateTime: false): a Kafka
+	 * client's batches are stamped with the append's time. */
+	bool log_append_time;
 	/* Not a setting: read when the log opens. A replica of a replicated
 	 * partition, whose records above the hw may be uncommitted: a hw
 	 * missing from replication-offset-checkpoint (a log made since its

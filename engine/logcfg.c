@@ -28,6 +28,7 @@ void log_config_defaults(struct log_config *cfg)
 	cfg->delete_retention_ms = 24LL * 3600 * 1000; /* 1 day */
 	cfg->min_cleanable_dirty_ratio = 0.5;
 	cfg->min_compaction_lag_ms = 0;
+	cfg->log_append_time = false;
 }
 
 int64_t log_max_record_payload(const struct log_config *cfg)

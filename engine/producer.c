@@ -83,6 +83,7 @@ int log_encode_batches(const struct log_config *cfg, const struct rec_in *recs, 
 		}
 		k = j - i;
 		batch_builder_init(&bb, buf + used, cap - used, cfg->codec);
+		bb.log_append_time = cfg->log_append_time;
 		size = encode_one(&bb, recs + i, k, pr, seq);
 		if (size < 0) {
 			rc = (int)size;

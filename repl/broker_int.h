@@ -327,6 +327,7 @@ int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l, in
 struct produce_batches_result {
 	int64_t base_offset;      /* the first offset given, -1 */
 	int64_t log_start_offset; /* after the append, -1 */
+	int64_t log_append_time;  /* LogAppendTime: the batches' time, else -1 */
 	int bad_batch;            /* index of the batch refused, -1 */
 	char why[LOG_WHY_LEN];    /* -EBADMSG, -EPERM: what is wrong with it, or "" */
 };

@@ -77,7 +77,8 @@ enum cfg_kind {
 	KIND_RATIO,
 	KIND_BOOL,
 	KIND_STR,
-	KIND_LFMT
+	KIND_LFMT,
+	KIND_TSTYPE
 };
 
 enum cfg_id {
@@ -122,6 +123,7 @@ enum cfg_id {
 	ID_CLEANER_BACKOFF_MS,
 	ID_CLEANER_DEDUPE,
 	ID_SEGMENT_FD_CACHE,
+	ID_TIMESTAMP_TYPE,
 	/* topic settings of replication */
 	ID_MIN_ISR,
 	ID_UNCLEAN,
@@ -190,6 +192,7 @@ static const struct cfg_spec cfg_specs[] = {
 	[ID_DELETE_RETENTION_MS] = { KIND_INT, 0, INT64_MAX },
 	[ID_MIN_DIRTY_RATIO] = { KIND_RATIO, 0, 0 },
 	[ID_MIN_LAG_MS] = { KIND_INT, 0, INT64_MAX },
+	[ID_TIMESTAMP_TYPE] = { KIND_TSTYPE, 0, 0 },
 	[ID_PARTITIONS] = { KIND_INT, 1, CFG_MAX_PARTITIONS },
 	[ID_MIN_ISR] = { KIND_INT, 1, INT16_MAX },
 	[ID_UNCLEAN] = { KIND_BOOL, 0, 0 },
@@ -239,6 +242,7 @@ static const struct cfg_key broker_keys[] = {
 	{ "log.cleaner.delete.retention.ms", ID_DELETE_RETENTION_MS },
 	{ "log.cleaner.min.cleanable.ratio", ID_MIN_DIRTY_RATIO },
 	{ "log.cleaner.min.compaction.lag.ms", ID_MIN_LAG_MS },
+	{ "log.message.timestamp.type", ID_TIMESTAMP_TYPE },
 };
 
 static const struct cfg_key topic_keys[] = {
@@ -262,6 +266,7 @@ static const struct cfg_key topic_keys[] = {
 	{ "delete.retention.ms", ID_DELETE_RETENTION_MS },
 	{ "min.cleanable.dirty.ratio", ID_MIN_DIRTY_RATIO },
 	{ "min.compaction.lag.ms", ID_MIN_LAG_MS },
+	{ "message.timestamp.type", ID_TIMESTAMP_TYPE },
 	{ "min.insync.replicas", ID_MIN_ISR },
 	{ "unclean.leader.election.enable", ID_UNCLEAN },
 };
@@ -568,6 +573,15 @@ static int parse_value(const struct cfg_key *k, const char *s, size_t n, bool br
 			return 0;
 		snprintf(why, whylen, "expected raw or escape");
 		return -EINVAL;
+	case KIND_TSTYPE:
+		/* As Kafka's ValidString: these two, in this case. */
+		if ((n == 10 && !memcmp(s, "CreateTime", 10)) ||
+		    (n == 13 && !memcmp(s, "LogAppendTime", 13))) {
+			v->i = n == 13;
+			return 0;
+		}
+		snprintf(why, whylen, "expected CreateTime or LogAppendTime");
+		return -EINVAL;
 	case KIND_PATH: return parse_path(s, n, v, why, whylen);
 	case KIND_STR:
 		if (n >= sizeof(v->s)) {
@@ -603,6 +617,7 @@ static bool set_log_key(struct log_config *log, const struct cfg_key *k, const s
 	case ID_MIN_DIRTY_RATIO: log->min_cleanable_dirty_ratio = (double)v->i / 1e6; break;
 	case ID_MIN_LAG_MS: log->min_compaction_lag_ms = v->i; break;
 	case ID_LINE_FORMAT: log->line_format = (int)v->i; break;
+	case ID_TIMESTAMP_TYPE: log->log_append_time = v->i != 0; break;
 	case ID_KEY_SEP:
 		memset(log->key_sep, 0, sizeof(log->key_sep));
 		memcpy(log->key_sep, v->s, v->len);
@@ -982,6 +997,7 @@ static int render_close(FILE *f, char **bufp, char **out)
  *   log.cleanup.policy, log.cleaner.enable, log.cleaner.backoff.ms,
  *   log.cleaner.dedupe.buffer.size, log.cleaner.delete.retention.ms,
  *   log.cleaner.min.cleanable.ratio, log.cleaner.min.compaction.lag.ms,
+ *   log.message.timestamp.type,
  *   log.segment.fd.cache,
  *   then, with zookeeper.connect or listeners set, cluster_config_render's */
 int broker_config_render(const struct broker_config *c, char **out, size_t *len)
@@ -1031,6 +1047,8 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 		ratio_str(c->log.min_cleanable_dirty_ratio, rb, sizeof(rb)));
 	fprintf(f, "log.cleaner.min.compaction.lag.ms=%lld\n",
 		(long long)c->log.min_compaction_lag_ms);
+	fprintf(f, "log.message.timestamp.type=%s\n",
+		c->log.log_append_time ? "LogAppendTime" : "CreateTime");
 	fprintf(f, "log.segment.fd.cache=%lld\n", (long long)c->segment_fd_cache);
 	/* A single node without a listener shows what it always showed. */
 	if (cluster_config_zk(&c->cluster) || c->cluster.listeners_set)
@@ -1204,7 +1222,8 @@ void topic_config_defaults_of(const struct broker_config *c, struct topic_config
  *   index.interval.bytes, max.message.bytes, flush.messages, flush.ms,
  *   compression.type, batch.size, linger.ms, key.separator, retention.ms,
  *   retention.bytes, cleanup.policy, delete.retention.ms,
- *   min.cleanable.dirty.ratio, min.compaction.lag.ms, min.insync.replicas,
+ *   min.cleanable.dirty.ratio, min.compaction.lag.ms, message.timestamp.type,
+ *   min.insync.replicas,
  *   unclean.leader.election.enable */
 int topic_config_render(const struct topic_config *tc, char **out, size_t *len)
 {
@@ -1237,6 +1256,8 @@ int topic_config_render(const struct topic_config *tc, char **out, size_t *len)
 	fprintf(f, "min.cleanable.dirty.ratio=%s\n",
 		ratio_str(tc->log.min_cleanable_dirty_ratio, rb, sizeof(rb)));
 	fprintf(f, "min.compaction.lag.ms=%lld\n", (long long)tc->log.min_compaction_lag_ms);
+	fprintf(f, "message.timestamp.type=%s\n",
+		tc->log.log_append_time ? "LogAppendTime" : "CreateTime");
 	fprintf(f, "min.insync.replicas=%d\n", tc->min_insync_replicas);
 	fprintf(f, "unclean.leader.election.enable=%s\n",
 		tc->unclean_leader_election ? "true" : "false");

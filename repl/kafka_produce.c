@@ -114,7 +114,7 @@ static int produce_partition(struct kafka_api *ka, const struct proto_produce_re
 	struct kafka_part_state st;
 	int rc;
 
-	res->base_offset = res->log_start_offset = -1;
+	res->base_offset = res->log_start_offset = res->log_append_time = -1;
 	res->bad_batch = -1;
 	res->why[0] = '\0';
 	if (m->acks != -1 && m->acks != 0 && m->acks != 1)
@@ -254,6 +254,7 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 		struct proto_produce_resp_part *rp = &rt->partition_responses[rt->n_partitions];
 		struct produce_batches_result res = { .base_offset = -1,
 						      .log_start_offset = -1,
+						      .log_append_time = -1,
 						      .bad_batch = -1 };
 		const char *msg;
 		int rc;
@@ -280,7 +281,7 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 			msg = why ? why : msg;
 		}
 		rp->base_offset = res.base_offset;
-		rp->log_append_time_ms = -1;
+		rp->log_append_time_ms = rc == 0 ? res.log_append_time : -1;
 		rp->log_start_offset = res.log_start_offset;
 		rp->error_message = kstr_of(msg);
 		if (rc < 0 && res.bad_batch >= 0) {

@@ -1799,6 +1799,7 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	res->why[0] = '\0';
 	res->base_offset = -1;
 	res->log_start_offset = -1;
+	res->log_append_time = -1;
 	if (partition < 0)
 		return -ENOENT;
 	rc = produce_begin(t, partition, &ctx, &pp);
@@ -1841,7 +1842,12 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 		if (rc < 0)
 			goto out;
 	}
-	rc = log_append_client(pp.log, batches, len, epoch, -1, &info, &res->bad_batch);
+	/* message.timestamp.type=LogAppendTime: the batches carry the
+	 * append's time, which the answer gives back (Kafka's). */
+	if (ctx.cfg.log.log_append_time)
+		res->log_append_time = engine_now_ms();
+	rc = log_append_client(pp.log, batches, len, epoch, res->log_append_time, &info,
+			       &res->bad_batch);
 	if (rc == -EBADMSG || rc == -EPROTO || rc == -ENOTSUP || rc == -EPERM || rc == -EINVAL ||
 	    rc == -ENOKEY) {
 		/* The client's bytes, not the log: no error of ours to log. */

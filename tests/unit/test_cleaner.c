@@ -428,6 +428,8 @@ static void test_empty_value_kept(void **state)
 
 /* The headers of the record at offset in the first segment's file, as
  * their raw encoding into out (count in *n): 1 when found, 0 when gone. */
+static uint16_t found_attributes; /* of the batch headers_at found */
+
 static int headers_at(struct logfx *f, int64_t offset, uint8_t *out, size_t cap, size_t *len,
 		      int32_t *n)
 {
@@ -455,6 +457,7 @@ static int headers_at(struct logfx *f, int64_t offset, uint8_t *out, size_t cap,
 				*len = r.headers_count ? (size_t)(r.headers_end - r.headers) : 0;
 				assert_true(*len <= cap);
 				memcpy(out, r.headers, *len);
+				found_attributes = it.hdr.attributes;
 				found = 1;
 			}
 		batch_iter_free(&it);
@@ -465,7 +468,8 @@ static int headers_at(struct logfx *f, int64_t offset, uint8_t *out, size_t cap,
 
 /* A Kafka client's batch that loses a record to a later one of its key is
  * re-encoded: its survivors keep their headers, as Kafka's cleaner keeps
- * every survivor's record whole. */
+ * every survivor's record whole, and the batch its timestamp type
+ * (LogAppendTime here: appended with the broker's time). */
 static void test_headers_kept(void **state)
 {
 	struct logfx *f = *state;
@@ -491,9 +495,11 @@ static void test_headers_kept(void **state)
 		0);
 	size = batch_builder_finish(&bb, 0, 0);
 	assert_true(size > 0);
-	assert_int_equal(log_append_client(f->l, buf, (size_t)size, 0, -1, &info, NULL), 0);
+	assert_int_equal(log_append_client(f->l, buf, (size_t)size, 0, fake_now + 7, &info, NULL),
+			 0);
 	assert_int_equal(headers_at(f, 1, got, sizeof(got), &len, &n), 1);
 	assert_int_equal(n, 1);
+	assert_int_not_equal(found_attributes & BATCH_ATTR_LOG_APPEND_TIME, 0);
 	put_recs(f, &again, 1); /* offset 0 superseded */
 	for (int k = 0; k < 20; k++) {
 		for (int i = 0; i < 10; i++) {
@@ -509,6 +515,7 @@ static void test_headers_kept(void **state)
 	assert_int_equal(n, 1);
 	assert_int_equal(len, sizeof(hdr));
 	assert_memory_equal(got, hdr, sizeof(hdr));
+	assert_int_not_equal(found_attributes & BATCH_ATTR_LOG_APPEND_TIME, 0);
 }
 
 static void test_ratio_and_lag(void **state)

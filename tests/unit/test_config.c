@@ -151,6 +151,7 @@ static const char default_render[] = "broker.id=0\n"
 				     "log.cleaner.delete.retention.ms=86400000\n"
 				     "log.cleaner.min.cleanable.ratio=0.5\n"
 				     "log.cleaner.min.compaction.lag.ms=0\n"
+				     "log.message.timestamp.type=CreateTime\n"
 				     "log.segment.fd.cache=0\n";
 
 static void test_defaults(void **state)
@@ -213,6 +214,7 @@ static void test_every_broker_key(void **state)
 			       "log.flush.interval.messages=1\n"
 			       "log.flush.interval.ms=0\n"
 			       "compression.type=lz4\n"
+			       "log.message.timestamp.type=LogAppendTime\n"
 			       "batch.size=67108864\n"
 			       "acks=1\n"
 			       "buffer.memory=1024\n"
@@ -240,6 +242,7 @@ static void test_every_broker_key(void **state)
 	assert_int_equal(c.log.flush_messages, 1);
 	assert_int_equal(c.log.flush_ms, 0);
 	assert_int_equal(c.log.codec, BATCH_CODEC_LZ4);
+	assert_true(c.log.log_append_time);
 	assert_int_equal(c.log.batch_bytes, 64 * 1024 * 1024);
 	assert_int_equal(c.acks, 1);
 	assert_int_equal(c.buffer_memory, 1024);
@@ -553,10 +556,12 @@ static void test_every_topic_key(void **state)
 			       "flush.ms=250\n"
 			       "compression.type=gzip\n"
 			       "batch.size=1000\n"
+			       "message.timestamp.type=LogAppendTime\n"
 			       "key.separator=\\t\n",
 			       err, sizeof(err)),
 			 0);
 	assert_string_equal(err, "");
+	assert_true(tc.log.log_append_time);
 	assert_int_equal(tc.partitions, 4);
 	assert_int_equal(tc.acks, 1);
 	assert_int_equal(tc.log.segment_bytes, 1048576);
@@ -570,6 +575,14 @@ static void test_every_topic_key(void **state)
 	assert_int_equal(tc.log.batch_bytes, 1000);
 	assert_int_equal(tc.log.key_sep_len, 1);
 	assert_string_equal(tc.log.key_sep, "\t");
+
+	/* Kafka's two timestamp types, spelt as Kafka's ValidString takes them. */
+	assert_int_equal(apply(&tc, "message.timestamp.type=CreateTime\n", err, sizeof(err)), 0);
+	assert_false(tc.log.log_append_time);
+	assert_int_equal(apply(&tc, "message.timestamp.type=createtime\n", err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "line 1: bad value for 'message.timestamp.type': 'createtime' "
+				 "(expected CreateTime or LogAppendTime)");
 
 	/* Broker-only names are not topic keys. */
 	assert_int_equal(apply(&tc, "log.segment.bytes=2048\n", err, sizeof(err)), -EINVAL);
@@ -903,6 +916,7 @@ static void test_topic_roundtrip(void **state)
 				  "delete.retention.ms=86400000\n"
 				  "min.cleanable.dirty.ratio=0.5\n"
 				  "min.compaction.lag.ms=0\n"
+				  "message.timestamp.type=CreateTime\n"
 				  "min.insync.replicas=1\n"
 				  "unclean.leader.election.enable=false\n");
 	free(text);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -507,6 +508,74 @@ static void test_produce_partition_twice(void **state)
 	topic_put(t);
 }
 
+/* message.timestamp.type=LogAppendTime: the answer gives the append's
+ * time, and the stored batch carries it (attribute bit 3, max timestamp)
+ * in place of the client's; with CreateTime the answer gives -1. A line
+ * written through the mount's path is stamped the same way. */
+static void test_produce_log_append_time(void **state)
+{
+	struct brokerfx *f = *state;
+	uint8_t b[512], hdr[BATCH_HDR_SIZE];
+	struct proto_produce_resp r;
+	struct net_resp raw;
+	char path[sizeof(f->cfg.data_dir) + 64];
+	struct topic *t;
+	int64_t t0 = engine_now_ms(), at;
+	int fd;
+
+	assert_int_equal(broker_topic_create(f->b, "stamped", 0, 0, 0755, NULL), 0);
+	size_t n = batch(b, sizeof(b), BATCH_CODEC_NONE, "s", 2); /* 1700000000000 */
+	struct proto_produce_part p[] = { part(0, b, n) };
+	struct proto_produce_topic topics[] = { { kstr_of("stamped"), 1, p } };
+	struct proto_produce_req req = { .transactional_id = KSTR_NULL,
+					 .acks = 1,
+					 .timeout_ms = 5000,
+					 .n_topics = 1,
+					 .topic_data = topics };
+
+	produce(f, 9, &req, &r, &raw);
+	assert_int_equal(r.responses[0].partition_responses[0].error_code, 0);
+	assert_int_equal(r.responses[0].partition_responses[0].log_append_time_ms, -1);
+	proto_produce_resp_free(&r);
+	net_resp_free(&raw);
+
+	assert_int_equal(
+		topic_config_write_text(f, "stamped", "message.timestamp.type=LogAppendTime\n"), 0);
+	n = batch(b, sizeof(b), BATCH_CODEC_NONE, "s", 2);
+	produce(f, 9, &req, &r, &raw);
+	assert_int_equal(r.responses[0].partition_responses[0].error_code, 0);
+	at = r.responses[0].partition_responses[0].log_append_time_ms;
+	assert_true(at >= t0 && at <= engine_now_ms());
+	proto_produce_resp_free(&r);
+	net_resp_free(&raw);
+	assert_int_equal(broker_topic_get(f->b, "stamped", &t), 0);
+	assert_int_equal(topic_produce(t, 0, "m\n", 2, 0), 0);
+	topic_put(t);
+
+	/* The three batches as stored. */
+	snprintf(path, sizeof(path), "%s/stamped-0/00000000000000000000.log", f->cfg.data_dir);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	off_t pos = 0;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(pread(fd, hdr, sizeof(hdr), pos), (ssize_t)sizeof(hdr));
+		uint16_t attr = be16_get(hdr + BATCH_OFF_ATTRIBUTES);
+		int64_t max_ts = (int64_t)be64_get(hdr + BATCH_OFF_MAX_TS);
+
+		if (i == 0) {
+			assert_int_equal(attr & BATCH_ATTR_LOG_APPEND_TIME, 0);
+			assert_int_equal(max_ts, 1700000000000LL);
+		} else {
+			assert_int_not_equal(attr & BATCH_ATTR_LOG_APPEND_TIME, 0);
+			assert_true(max_ts >= t0);
+		}
+		if (i == 1)
+			assert_int_equal(max_ts, at);
+		pos += BATCH_LOG_OVERHEAD + (off_t)be32_get(hdr + BATCH_OFF_LENGTH);
+	}
+	close(fd);
+}
+
 /* acks=0: no response; a failure closes the connection. */
 static void test_produce_acks0(void **state)
 {
@@ -563,6 +632,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_produce_v9, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_produce_acks0, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_produce_partition_twice, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_produce_log_append_time, setup,
 						brokerfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
