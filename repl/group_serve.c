@@ -269,7 +269,8 @@ static void join_answer(struct kgroup *g, struct kmember *m, int16_t err)
 				const struct kproto *p = member_proto(x, g->proto);
 
 				mv[r.n_members].member_id = kstr_of(x->id);
-				mv[r.n_members].group_instance_id = KSTR_NULL;
+				mv[r.n_members].group_instance_id =
+					x->instance_id[0] ? kstr_of(x->instance_id) : KSTR_NULL;
 				mv[r.n_members].metadata =
 					(struct kstr){ (const char *)(p ? p->meta : NULL),
 						       p ? p->len : 0 };
@@ -896,6 +897,18 @@ static int guest_join(struct group_serve *gs, struct net_req *req, const char *n
 	return rc ? rc : net_req_end(req, pos);
 }
 
+/* The member of g with group.instance.id id, or NULL. */
+static struct kmember *kg_instance(struct kgroup *g, struct kstr id)
+{
+	if (!g || id.len <= 0 || id.len > KG_ID_MAX)
+		return NULL;
+	for (struct kmember *x = g->members; x; x = x->next)
+		if ((size_t)id.len == strlen(x->instance_id) &&
+		    !memcmp(x->instance_id, id.ptr, (size_t)id.len))
+			return x;
+	return NULL;
+}
+
 static int join_handler(void *arg, struct net_req *req)
 {
 	struct group_serve *gs = arg;
@@ -942,6 +955,11 @@ static int join_handler(void *arg, struct net_req *req)
 	pthread_mutex_unlock(&gs->gc->mu);
 	g = kg_find(gs, name);
 	mem = kg_member(g, m->member_id);
+	/* A static member (KIP-345) that comes back with a new member id (a
+	 * restarted client sends no LeaveGroup and its old id is lost): its
+	 * old member is replaced at once, as Kafka replaces it, rather than
+	 * the group waiting session.timeout.ms for it. */
+	struct kmember *stale = mem ? NULL : kg_instance(g, m->group_instance_id);
 	if (gs->stop) {
 		err = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
 	} else if (mount && !mem && kg_kstr_is(m->protocol_type, "consumer")) {
@@ -999,12 +1017,22 @@ static int join_handler(void *arg, struct net_req *req)
 		g->next = gs->groups;
 		gs->groups = g;
 	}
+	if (stale) {
+		mq_log(MQ_INFO,
+		       "Kafka group %s: group.instance.id %s joins again from %s: member %s "
+		       "replaced (its requests get FENCED_INSTANCE_ID)",
+		       name, stale->instance_id, net_req_peer(req), stale->id);
+		kg_remove(g, stale, PROTO_ERR_FENCED_INSTANCE_ID, "replaced by its instance");
+	}
 	if (!mem) {
 		mem = calloc(1, sizeof(*mem));
 		if (!mem)
 			goto nomem;
 		member_id_make(gs, pr->hdr.client_id, mem->id, sizeof(mem->id));
 		member_client_set(mem, pr->hdr.client_id, net_req_peer(req));
+		if (m->group_instance_id.len > 0 && m->group_instance_id.len <= KG_ID_MAX)
+			snprintf(mem->instance_id, sizeof(mem->instance_id), "%.*s",
+				 (int)m->group_instance_id.len, m->group_instance_id.ptr);
 		if (member_set_protos_counted(g, mem, m) < 0) {
 			free(mem);
 			goto nomem;

@@ -44,6 +44,8 @@ struct kmember {
 	char id[KG_ID_MAX + 1];
 	char client_id[KG_CLIENT_ID_MAX + 1];     /* of the JoinGroup that made it */
 	char client_host[KG_CLIENT_HOST_MAX + 1]; /* "/127.0.0.1" */
+	/* group.instance.id of a static member, "" for a dynamic one. */
+	char instance_id[KG_ID_MAX + 1];
 	int32_t session_ms, rebalance_ms;
 	int64_t last_heard; /* monotonic ms */
 	int nprotos;

@@ -148,6 +148,7 @@ struct join_args {
 	struct net_client *c;
 	int16_t v;
 	const char *group, *member, *ptype;
+	const char *instance;  /* group.instance.id, NULL: none */
 	const char *protos[2]; /* NULL: range, roundrobin */
 	int32_t session_ms, rebalance_ms;
 	struct join_out out;
@@ -165,7 +166,8 @@ static void join_call(struct join_args *a)
 				      .session_timeout_ms = a->session_ms,
 				      .rebalance_timeout_ms = a->rebalance_ms,
 				      .member_id = kstr_of(a->member ? a->member : ""),
-				      .group_instance_id = KSTR_NULL,
+				      .group_instance_id =
+					      a->instance ? kstr_of(a->instance) : KSTR_NULL,
 				      .protocol_type = kstr_of(a->ptype ? a->ptype : "consumer"),
 				      .n_protocols = a->protos[0] && !a->protos[1] ? 1 : 2,
 				      .protocols = protos,
@@ -621,6 +623,42 @@ static void test_limits(void **state)
 	free(meta);
 }
 
+/* A static member (group.instance.id) that joins again with no member id,
+ * as a restarted client does (it sent no LeaveGroup): its old member is
+ * replaced at once, not waited for until the rebalance timeout (60 s
+ * here, past the call's deadline), and the old member id is no longer
+ * one of the group's. */
+static void test_static_member_replaced(void **state)
+{
+	struct brokerfx *f = *state;
+	struct join_args j = { .c = f->c,
+			       .v = 5,
+			       .group = "st",
+			       .instance = "inst-1",
+			       .session_ms = 30000,
+			       .rebalance_ms = 60000 };
+	struct sync_args s = { .c = f->c, .v = 3, .group = "st", .n = 1 };
+	char old[256];
+
+	join_call(&j);
+	assert_int_equal(j.out.error, PROTO_ERR_NONE);
+	snprintf(old, sizeof(old), "%s", j.out.member);
+	s.member = s.ids[0] = old;
+	s.generation = j.out.generation;
+	s.asg[0] = "a";
+	sync_call(&s);
+	assert_int_equal(s.error, PROTO_ERR_NONE);
+
+	join_call(&j);
+	assert_int_equal(j.out.error, PROTO_ERR_NONE);
+	assert_int_equal(j.out.n_members, 1);
+	assert_string_not_equal(j.out.member, old);
+	assert_string_equal(j.out.leader, j.out.member);
+	assert_int_equal(heartbeat(f->c, 4, "st", old, j.out.generation),
+			 PROTO_ERR_UNKNOWN_MEMBER_ID);
+	assert_int_equal(leave(f->c, 3, "st", j.out.member), PROTO_ERR_NONE);
+}
+
 /* ---- OffsetCommit, OffsetFetch ---- */
 
 struct commit_part {
@@ -1043,6 +1081,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offsets, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_static_member_replaced, setup,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_reset_commit, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
 	};
