@@ -593,6 +593,19 @@ static int read_topics(struct cluster *c)
 		r = zkmeta_read_topic(c->zk, names[i], &t, why);
 		if (r == -ENOENT)
 			continue; /* deleted meanwhile */
+		if (r == -EBADMSG) {
+			/* Written by another client of the ensemble (an
+			 * operator's zkCli): it must not keep the topics after
+			 * it in the listing from being made here, nor go
+			 * unsaid. Its armed watch brings it back once
+			 * repaired; a local topic of the name stays as it is
+			 * (the name is still listed). */
+			mq_log_limited(MQ_ERR,
+				       "topic %s of the cluster: /brokers/topics/%s: %s; left "
+				       "as it is until its znode is repaired",
+				       names[i], names[i], why);
+			continue;
+		}
 		if (r < 0) {
 			rc = r;
 			break;

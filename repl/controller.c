@@ -941,11 +941,26 @@ static int ctrl_reread_state(struct controller *ctl, int t, int32_t p)
 	memset(&s, 0, sizeof(s));
 	rc = zk_partition_state_decode(data, len, &s, why);
 	free(data);
-	if (rc) {
-		mq_log(MQ_ERR, "controller: %s: %s", path, why);
-		return rc;
+	if (rc == -EBADMSG) {
+		/* Not a reason to resign (every other partition would go
+		 * without a controller): this one is left as it is, as a
+		 * takeover leaves it (ctrl_log_unreadable). */
+		mq_log(MQ_ERR,
+		       "controller: %s: %s; the partition is left as it is (no election, no ISR "
+		       "change) until its znode is repaired",
+		       path, why);
+		free(part->unreadable);
+		if (!(part->unreadable = strdup(why)))
+			return -ENOMEM;
+		zk_partition_state_clear(&part->state);
+		part->present = 0;
+		return 0;
 	}
+	if (rc)
+		return rc;
 	zk_partition_state_clear(&part->state);
+	free(part->unreadable);
+	part->unreadable = NULL;
 	part->state = s;
 	part->zk_version = st.version;
 	part->present = 1;
@@ -1145,7 +1160,7 @@ static int ctrl_start_partitions(struct controller *ctl, struct ctrl_batch *b)
 							.leader = ZK_LEADER_NONE };
 			int32_t *isr;
 
-			if (part->present)
+			if (part->present || part->unreadable)
 				continue;
 			if (!(isr = malloc(((size_t)a->n_replicas + 1) * sizeof(*isr))))
 				return -ENOMEM;
@@ -1325,6 +1340,22 @@ static int ctrl_bounce(struct controller *ctl, const int32_t *bounced, int n_bou
 
 static int find_topic(const struct controller *ctl, const char *name);
 
+/* Logs each partition of t whose state znode did not decode: the
+ * controller leaves it as it is, neither new (its first state would be
+ * refused, the znode being there) nor known (no election may be based on
+ * a state it cannot read). An ISR change notification for it, or the
+ * next controller, reads it again once repaired. */
+static void ctrl_log_unreadable(const struct zkmeta_topic *t)
+{
+	for (int p = 0; p < t->assignment.n_partitions; p++)
+		if (t->partitions[p].unreadable)
+			mq_log(MQ_ERR,
+			       "controller: /brokers/topics/%s/partitions/%d/state: %s; the "
+			       "partition is left as it is (no election, no ISR change) until "
+			       "its znode is repaired",
+			       t->name, p, t->partitions[p].unreadable);
+}
+
 /* The topics and their partition states, into ctl->topics. full: read
  * every topic (on becoming the controller); else, as Kafka's
  * TopicChangeHandler, only the topics new or changed since the last read
@@ -1366,7 +1397,23 @@ static int ctrl_read_topics(struct controller *ctl, bool full)
 		/* Armed before the read: a change after it fires again. */
 		zkwatch_arm(&ctl->topic_watches, ctl->zkc, path, ctrl_watch, ctl);
 		rc = zkmeta_read_listed(ctl->zkc, names[i], &topics[k], why);
+		if (rc == -EBADMSG) {
+			/* Any client of the ensemble may write the znode (an
+			 * operator's zkCli): one that does not decode must not
+			 * keep the controller from every other topic. The
+			 * topic is left as it is (no election, no new state)
+			 * until a write repairs it, which its armed watch
+			 * brings here again. Kafka's controller, whose JSON
+			 * parse gives nothing for it, does the same. */
+			mq_log(MQ_ERR,
+			       "controller: /brokers/topics/%s: %s; the topic is left out until "
+			       "its znode is repaired",
+			       names[i], why);
+			rc = 0;
+			continue;
+		}
 		if (rc > 0) {
+			ctrl_log_unreadable(&topics[k]);
 			k++;
 			rc = 0;
 		}
@@ -1537,7 +1584,8 @@ static int ctrl_on_isr_change(struct controller *ctl, struct ctrl_batch *b)
 
 			if (t < 0 || p >= ctl->topics[t].assignment.n_partitions)
 				continue;
-			if ((rc = ctrl_reread_state(ctl, t, p)) == 0)
+			if ((rc = ctrl_reread_state(ctl, t, p)) == 0 &&
+			    ctl->topics[t].partitions[p].present)
 				sends_push(b, &b->meta,
 					   (struct ctrl_send){ -1, t, p, false, false });
 		}

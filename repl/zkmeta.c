@@ -234,6 +234,13 @@ static int read_state(struct zkc *zkc, const char *topic, int32_t p, struct zkme
 	if (rc == 0) {
 		part->present = 1;
 		part->zk_version = st.version;
+	} else if (rc == -EBADMSG) {
+		/* One bad znode must not hide the topic's other partitions
+		 * (nor, for the controller, every other topic). */
+		memset(&part->state, 0, sizeof(part->state));
+		if (!(part->unreadable = strdup(why && why[0] ? why : "does not decode")))
+			return -ENOMEM;
+		rc = 0;
 	}
 	return rc;
 }
@@ -271,8 +278,10 @@ void zkmeta_topic_clear(struct zkmeta_topic *t)
 {
 	int p;
 
-	for (p = 0; t->partitions && p < t->assignment.n_partitions; p++)
+	for (p = 0; t->partitions && p < t->assignment.n_partitions; p++) {
 		zk_partition_state_clear(&t->partitions[p].state);
+		free(t->partitions[p].unreadable);
+	}
 	free(t->partitions);
 	zk_topic_clear(&t->assignment);
 	memset(t, 0, sizeof(*t));

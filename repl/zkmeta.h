@@ -62,9 +62,14 @@ int zkmeta_elect(struct zkc *zkc, int32_t broker_id, int64_t now_ms, struct zkme
 		 zkc_watch_fn *watch, void *arg, char *why);
 
 struct zkmeta_partition {
-	int present; /* 0: no state yet (a new topic) */
+	int present; /* 0: no state yet (a new topic), or one that does not decode */
 	struct zk_partition_state state;
 	int32_t zk_version; /* the state znode's version */
+	/* Why the state znode there does not decode (any client of the
+	 * ensemble may write it: an operator's zkCli), malloc'd; NULL when
+	 * it was read or is absent. Such a partition is neither new nor
+	 * known: a reader leaves it as it is. */
+	char *unreadable;
 };
 
 struct zkmeta_topic {
@@ -74,7 +79,9 @@ struct zkmeta_topic {
 };
 
 /* Reads a topic's assignment and every partition's state. -ENOENT when
- * the topic does not exist. */
+ * the topic does not exist; -EBADMSG (the reason in why) when its
+ * assignment does not decode. A partition state that does not decode
+ * fails only that partition: its unreadable says why, the rest is read. */
 int zkmeta_read_topic(struct zkc *zkc, const char *topic, struct zkmeta_topic *t, char *why);
 void zkmeta_topic_clear(struct zkmeta_topic *t);
 /* A name of a /brokers/topics listing read as zkmeta_read_topic does: 1

@@ -113,6 +113,20 @@ zk_start() {
 	done
 }
 
+# zk_cli PORT COMMAND...: one command of ZooKeeper's own shell
+# (org.apache.zookeeper.ZooKeeperMain: create, set, get, delete,
+# deleteall, ls) against the server on PORT, as an operator types it in
+# zkCli.sh; its output without the connection chatter. A JVM start each:
+# a second or two.
+zk_cli() {
+	cp=$(zk_classpath) || return 1
+	_zp=$1
+	shift
+	java -Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$cp" \
+		org.apache.zookeeper.ZooKeeperMain -server "${ZK_ADDRESS:-127.0.0.1}:$_zp" "$@" 2>&1 |
+		grep -v '^WATCHER::\|^WatchedEvent\|^Connecting\|^$'
+}
+
 # zk_stop DIR: kills the server started by zk_start DIR and waits for it.
 zk_stop() {
 	[ -f "$1/zk.pid" ] || return 0

@@ -1429,6 +1429,66 @@ static void test_topic_deletion(void **state)
 	cluster_stop();
 }
 
+
+/* Znodes written by another client of the ensemble (an operator's zkCli)
+ * that do not decode: a partition state of one topic and the assignment
+ * of another. A controller that takes over leaves both as they are and
+ * does its work for every other topic: it stays in office, elects where a
+ * broker died, and an ISR change notification of the bad partition does
+ * not make it resign. */
+static void test_unreadable_znodes_left_as_they_are(void **state)
+{
+	static const char garbage[] = "garbage{";
+	struct zk_partition_state s;
+	struct controller_info info;
+	struct zk_tp tp = { (char *)"bad", 0 };
+	struct zk_isr_change c = { &tp, 1 };
+	struct node *a, *b;
+	int32_t replicas[2];
+	char *data = NULL;
+	size_t len;
+
+	(void)state;
+	cluster_start("/t_unreadable", 2, false);
+	a = wait_active();
+	b = a == &nodes[1] ? &nodes[2] : &nodes[1];
+	replicas[0] = 3;
+	replicas[1] = b->id;
+	create_topic(nodes[3].zkc, "good", replicas, 1, 2);
+	create_topic(nodes[3].zkc, "bad", replicas, 1, 2);
+	wait_created(nodes[3].zkc, "good", 1);
+	wait_created(nodes[3].zkc, "bad", 1);
+	assert_int_equal(zkc_set(nodes[3].zkc, "/brokers/topics/bad/partitions/0/state", garbage,
+				 strlen(garbage), ZKC_ANY_VERSION, NULL),
+			 0);
+	assert_int_equal(zkc_create(nodes[3].zkc, "/brokers/topics/junk", garbage, strlen(garbage),
+				    0, NULL, 0),
+			 0);
+
+	/* The active controller goes: b reads every topic as it takes over. */
+	node_kill(a);
+	wait_info(b->ctl, is_active, 1, &info);
+	/* Broker 3, good-0's leader, dies: b elects itself there. */
+	node_kill(&nodes[3]);
+	wait_state(b->zkc, "good", 0, 1, b->id, &s, NULL);
+	expect_isr(&s, (int32_t[]){ b->id }, 1);
+	zk_partition_state_clear(&s);
+	/* A notification naming the bad partition: read, logged, left. */
+	assert_int_equal(zkmeta_notify_isr_change(b->zkc, &c), 0);
+	wait_info(b->ctl, elections_are, 1, &info);
+	pause_ms(300);
+	controller_get_info(b->ctl, &info);
+	assert_true(info.active);
+	/* Nothing was written over the bad state. */
+	assert_int_equal(zkc_get(b->zkc, "/brokers/topics/bad/partitions/0/state", &data, &len,
+				 NULL, NULL, NULL),
+			 0);
+	assert_int_equal(len, strlen(garbage));
+	assert_memory_equal(data, garbage, len);
+	free(data);
+	cluster_stop();
+}
+
 /* Partitions added to a topic (controller_add_partitions): the
  * assignment grows with partition 0's replication factor, the controller
  * (watching the topic's data) starts the new partitions and tells their
@@ -1510,6 +1570,7 @@ int main(void)
 		cmocka_unit_test(test_failover),
 		cmocka_unit_test(test_fenced_write_resigns),
 		cmocka_unit_test(test_topic_deletion),
+		cmocka_unit_test(test_unreadable_znodes_left_as_they_are),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
