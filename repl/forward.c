@@ -264,8 +264,24 @@ static int produce_errno(int16_t code)
 	}
 }
 
+/* Whether a KAFKA_STORAGE_ERROR's message says the leader's disk is
+ * full (PROTO_MSG_DISK_FULL). */
+static bool disk_full(struct kstr msg)
+{
+	size_t n = strlen(PROTO_MSG_DISK_FULL);
+
+	if (!msg.ptr || msg.len < (int32_t)n)
+		return false;
+	for (int32_t i = 0; i + (int32_t)n <= msg.len; i++)
+		if (!memcmp(msg.ptr + i, PROTO_MSG_DISK_FULL, n))
+			return true;
+	return false;
+}
+
 /* The response's entry for (topic, partition): its error as errno, or
- * -EBADMSG when the leader answered something else. */
+ * -EBADMSG when the leader answered something else. A full disk at the
+ * leader is the writer's ENOSPC, as on the leader's own mount: nothing
+ * appended (not EIO, which says records may be missing from the disk). */
 static int produce_answer(const struct proto_produce_resp *r, const char *topic, int partition,
 			  int16_t *code, int64_t *base_offset)
 {
@@ -279,6 +295,9 @@ static int produce_answer(const struct proto_produce_resp *r, const char *topic,
 			if (rt->partition_responses[j].index == partition) {
 				*code = rt->partition_responses[j].error_code;
 				*base_offset = rt->partition_responses[j].base_offset;
+				if (*code == PROTO_ERR_KAFKA_STORAGE_ERROR &&
+				    disk_full(rt->partition_responses[j].error_message))
+					return -ENOSPC;
 				return produce_errno(*code);
 			}
 	}

@@ -100,7 +100,7 @@ int16_t kafka_produce_error(int err, const char **message)
 	case -ESTALE:
 		*message = "an older epoch of this producer";
 		return PROTO_ERR_INVALID_PRODUCER_EPOCH;
-	case -ENOSPC:
+	case -ENOSPC: *message = PROTO_MSG_DISK_FULL; return PROTO_ERR_KAFKA_STORAGE_ERROR;
 	case -EIO: return PROTO_ERR_KAFKA_STORAGE_ERROR;
 	default: return proto_err_from_errno(err);
 	}

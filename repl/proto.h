@@ -262,6 +262,13 @@ enum proto_err {
 	PROTO_ERR_NEW_LEADER_ELECTED = 108,
 };
 
+/* The error_message of a KAFKA_STORAGE_ERROR whose cause was a full disk
+ * (strerror(ENOSPC), which a Kafka broker's IOException carries too):
+ * the one storage error after which nothing was appended and a retry
+ * once there is room is safe, so a broker that forwarded the write gives
+ * its writer ENOSPC rather than EIO. */
+#define PROTO_MSG_DISK_FULL "No space left on device"
+
 /* Kafka's name of an error code ("NOT_LEADER_OR_FOLLOWER"), or
  * "UNKNOWN_ERROR_CODE" for a code not in the enum. */
 const char *proto_err_name(int16_t code);
