@@ -349,18 +349,37 @@ fail:
 	return rc;
 }
 
-static void state_of(const struct controller_partition_state *s, struct partition_state *st)
+/* The controller's state as the partition takes it; returns how many
+ * ISR members it left out. The ISR comes from the state znode, which any
+ * client of the ensemble may have written (an operator's zkCli naming a
+ * broker that is no replica, or none that exists), and the controller
+ * keeps an ISR whose members are all gone (invariant 5 of controller.c).
+ * Refusing the whole state would leave this replica in its old role and
+ * epoch: an old leader appending writes that no follower fetches any
+ * more. Kafka's Partition takes such an ISR and counts only its replicas
+ * (the others have no replica state); so does this: the members that
+ * are not replicas, and repeats, are left out. */
+static int state_of(const struct controller_partition_state *s, struct partition_state *st)
 {
+	int dropped = 0;
+
 	*st = (struct partition_state){
 		.leader = s->leader,
 		.leader_epoch = s->leader_epoch,
 		.partition_epoch = s->partition_epoch,
 		.n_replicas = s->n_replicas,
-		.n_isr = s->n_isr,
 		.recovering = s->leader_recovery_state == ZK_RECOVERY_RECOVERING,
 	};
 	memcpy(st->replicas, s->replicas, sizeof(int32_t) * (size_t)s->n_replicas);
-	memcpy(st->isr, s->isr, sizeof(int32_t) * (size_t)s->n_isr);
+	for (int i = 0; i < s->n_isr; i++) {
+		if (!has(s->replicas, s->n_replicas, s->isr[i]) ||
+		    has(st->isr, st->n_isr, s->isr[i]) || st->n_isr >= s->n_replicas) {
+			dropped++;
+			continue;
+		}
+		st->isr[st->n_isr++] = s->isr[i];
+	}
+	return dropped;
 }
 
 static int stop_one(struct replica_mgr *rm, const struct controller_stop_replica *s,
@@ -405,9 +424,14 @@ static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
 
 	if (!has(s->replicas, s->n_replicas, rm->cfg.broker_id))
 		return -ENOENT;
-	if (s->n_replicas > PARTITION_MAX_REPLICAS || s->n_isr > s->n_replicas || s->n_isr < 0)
+	if (s->n_replicas > PARTITION_MAX_REPLICAS || s->n_isr < 0)
 		return -EINVAL;
-	state_of(s, &st);
+	if (state_of(s, &st) > 0)
+		mq_log_limited(MQ_WARN,
+			       "%s-%d: LeaderAndIsr (leader %d, epoch %d): its ISR names brokers "
+			       "that are not replicas of the partition: left out (ISR of %d)",
+			       s->topic, (int)s->partition, (int)s->leader, (int)s->leader_epoch,
+			       st.n_isr);
 	retire_if_stale(rm, s);
 	rc = part_open(rm, s->topic, s->partition, s->topic_id, &rp);
 	if (rc < 0)

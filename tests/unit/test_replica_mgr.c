@@ -540,6 +540,39 @@ static void test_offline_state(void **state)
 	stop_all();
 }
 
+/* A state whose ISR names brokers that are not replicas (an operator
+ * wrote the state znode with zkCli; the controller, electing nobody,
+ * keeps such an ISR): every replica takes it, without them, instead of
+ * staying in its old role and epoch. Before, the old leader went on
+ * appending writes that its followers no longer fetched. */
+static void test_isr_outside_replicas(void **state)
+{
+	const int32_t gone[1] = { 99 }, mixed[4] = { 1, 99, 3, 1 };
+
+	(void)state;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	append_on(1, 4, "a");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	lisr(1, -1, 1, 1, gone);
+	for (int32_t i = 1; i <= NB; i++) {
+		struct partition_info in = info_of(i);
+
+		assert_int_equal(in.leader, -1);
+		assert_int_equal(in.leader_epoch, 1);
+		assert_int_equal(in.n_isr, 0);
+		assert_int_equal(in.role, PARTITION_FOLLOWER);
+	}
+	/* A leader whose ISR holds 99 and a repeat: it leads with 1 and 3,
+	 * and its hw moves with them. */
+	lisr(1, 1, 2, 4, mixed);
+	assert_int_equal(info_of(1).role, PARTITION_LEADER);
+	assert_int_equal(info_of(1).n_isr, 2);
+	append_on(1, 2, "b");
+	assert_true(synced(1, (int32_t[]){ 3 }, 1, 3));
+	stop_all();
+}
+
 /* A consumer's fetch parked at the leader (for 20 s) is answered as
  * soon as a LeaderAndIsr moves the leadership away, with
  * NOT_LEADER_OR_FOLLOWER, not at its max_wait_ms: the purgatory sleeps
@@ -1048,6 +1081,7 @@ int main(void)
 		cmocka_unit_test(test_stale_and_foreign),
 		cmocka_unit_test(test_leader_change),
 		cmocka_unit_test(test_offline_state),
+		cmocka_unit_test(test_isr_outside_replicas),
 		cmocka_unit_test(test_parked_fetch_answered_on_move),
 		cmocka_unit_test(test_parked_fetch_answered_on_delete),
 		cmocka_unit_test(test_stop_following),
