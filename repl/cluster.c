@@ -38,7 +38,9 @@
  *                every read below, which re-arm the watches the old
  *                session lost;
  *   EV_REGISTER  register again (the broker epoch changes; logged);
- *   EV_BROKERS   /brokers/ids changed: re-read the brokers;
+ *   EV_BROKERS   /brokers/ids changed: re-read the brokers (this one's
+ *                own registration gone while its session lives:
+ *                EV_REGISTER);
  *   EV_CONTROLLER /controller changed: re-read it;
  *   EV_USERS     /config/users or /config/changes changed: re-read the
  *                users, and apply the overrides of every topic a new
@@ -441,15 +443,27 @@ static void endpoints_text(const struct zk_broker *zb, char *buf, size_t size)
 	}
 }
 
+/* Reads the live brokers into the metadata cache: 0, or 1 when this
+ * broker, registered before, is not among them while its session lives
+ * (another client deleted /brokers/ids/<id>: an operator's zkCli). The
+ * controller then counts it as gone (its replicas leave the ISRs, it
+ * hears no LeaderAndIsr), and nothing else would ever register it again:
+ * its replicas would stay fenced (the leaders answer FENCED_LEADER_EPOCH)
+ * and its mount would read them, stale, until a restart. The caller
+ * registers it again (a new broker epoch: the controller takes it as a
+ * broker that restarted, and its replicas catch up and rejoin). */
 static int read_brokers(struct cluster *c)
 {
 	struct metadata_broker *live = NULL;
 	int32_t *ids = NULL;
+	bool mine = false;
 	int n, k = 0, rc;
 
 	n = zkmeta_broker_ids(c->zk, &ids, on_brokers, c);
 	if (n < 0)
 		return n;
+	for (int i = 0; i < n; i++)
+		mine = mine || ids[i] == c->cfg->broker_id;
 	live = calloc((size_t)n + 1, sizeof(*live));
 	if (!live) {
 		rc = -ENOMEM;
@@ -479,6 +493,13 @@ static int read_brokers(struct cluster *c)
 		k++;
 	}
 	rc = metadata_cache_set_brokers(c->mc, live, k);
+	if (rc == 0 && !mine && atomic_load(&c->registrations) > 0) {
+		mq_log(MQ_WARN,
+		       "broker %d: /brokers/ids/%d is gone while this broker's ZooKeeper session "
+		       "lives (deleted by another client): registering again",
+		       (int)c->cfg->broker_id, (int)c->cfg->broker_id);
+		rc = 1;
+	}
 out:
 	free(live);
 	free(ids);
@@ -974,8 +995,14 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 	}
 	if ((ev & EV_REGDATA) && register_broker(c, true) == 0)
 		ev &= ~EV_REGDATA;
-	if ((ev & EV_BROKERS) && read_brokers(c) == 0)
-		ev &= ~EV_BROKERS;
+	if (ev & EV_BROKERS) {
+		int rc = read_brokers(c);
+
+		if (rc >= 0)
+			ev &= ~EV_BROKERS;
+		if (rc == 1)
+			ev |= EV_REGISTER; /* at the next pass, CLUSTER_RETRY_MS on */
+	}
 	if ((ev & EV_CONTROLLER) && read_controller(c) == 0)
 		ev &= ~EV_CONTROLLER;
 	if ((ev & EV_USERS) && read_users(c) == 0)

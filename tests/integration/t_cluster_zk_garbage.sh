@@ -12,7 +12,9 @@
 #   - t's state untouched, its records all readable; once repaired (its
 #     old contents back) and the controller moved again, t is managed
 #     again: its leader killed, it elects and takes writes, and no
-#     acknowledged record is lost.
+#     acknowledged record is lost;
+#   - a live broker's /brokers/ids/<id> deleted: it registers again, its
+#     replica rejoins the ISR, its mount reads the records written since.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -134,5 +136,28 @@ has() {
 	timeout 5 cat "$MQ_TMP/mnt$N/t/0" >"$MQ_TMP/got" 2>/dev/null && cmp -s "$MQ_TMP/got" "$MQ_TMP/want"
 }
 check "mnt$N reads every acknowledged record of t once, in order" poll 20 has
+
+# A live broker's registration deleted: it registers again (a new
+# broker epoch), its replica rejoins the ISR and its mount reads what
+# was written meanwhile.
+timeout 10 fusermount3 -u "$MQ_TMP/mnt$T" 2>/dev/null
+broker_start "$T"
+check "broker $T back" poll 30 alive_on "$MQ_TMP/mnt$N" 3
+check "t's ISR whole again" poll 30 t_isr_is "$MQ_TMP/mnt$N" "1,2,3"
+R=$(((N % 3) + 1))
+[ "$R" = "$(t_field "$MQ_TMP/mnt$N" 5)" ] && R=$(((R % 3) + 1))
+zk_cli "$ZKPORT" delete "/mqfs/brokers/ids/$R" >/dev/null
+check "broker $R registers again (logged)" poll 20 grep -q \
+	"broker $R: /brokers/ids/$R is gone while this broker's ZooKeeper session lives" "$LOG"
+check "and is alive on mnt$N" poll 20 alive_on "$MQ_TMP/mnt$N" 3
+for i in 52 53 54 55 56; do
+	echo "r-$i"
+done >>"$MQ_TMP/want"
+expect_ok "5 writes to t through mnt$N" sh -c "for i in 52 53 54 55 56; do echo r-\$i >> '$MQ_TMP/mnt$N/t/0' || exit 1; done"
+check "t's ISR whole again" poll 30 t_isr_is "$MQ_TMP/mnt$N" "1,2,3"
+has_r() {
+	timeout 5 cat "$MQ_TMP/mnt$R/t/0" >"$MQ_TMP/got" 2>/dev/null && cmp -s "$MQ_TMP/got" "$MQ_TMP/want"
+}
+check "mnt$R reads every acknowledged record of t" poll 20 has_r
 
 mq_done
