@@ -686,6 +686,12 @@ static int read_topics(struct cluster *c)
 	return rc;
 }
 
+void cluster_topic_gone(struct cluster *c, const char *topic)
+{
+	if (c)
+		cluster_repl_topic_gone(c->cr, topic);
+}
+
 void cluster_topics_recheck(struct cluster *c)
 {
 	post(c, EV_TOPICS);

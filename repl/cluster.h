@@ -156,6 +156,11 @@ void cluster_local_replicas(struct cluster *c, const char *topic, int n, bool *l
 int32_t cluster_leader(struct cluster *c, const char *topic, int partition);
 /* Whether this broker leads topic-partition (cluster_leader). */
 bool cluster_leads(struct cluster *c, const char *topic, int partition);
+/* A topic that left /brokers/topics (cluster_topic_hooks.retain): its
+ * local replicas stop before the broker removes the topic, as the
+ * controller's StopReplica would have stopped them; one whose znodes
+ * another client deleted gets none. */
+void cluster_topic_gone(struct cluster *c, const char *topic);
 /* Asks the controller to delete the topic (/admin/delete_topics). */
 int cluster_topic_delete(struct cluster *c, const char *topic);
 /* See cluster_repl.h. */

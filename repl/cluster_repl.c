@@ -1572,6 +1572,12 @@ int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,
 	return rc;
 }
 
+void cluster_repl_topic_gone(struct cluster_repl *cr, const char *topic)
+{
+	if (cr && cr->rm)
+		(void)replica_mgr_drop_topic(cr->rm, topic);
+}
+
 int cluster_repl_delete_topic(struct cluster_repl *cr, const char *topic)
 {
 	int rc;

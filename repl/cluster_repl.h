@@ -79,6 +79,9 @@ int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,
 				  const struct zk_config *overrides);
 /* Asks the controller to delete the topic (asked twice: 0). -ENOENT. */
 int cluster_repl_delete_topic(struct cluster_repl *cr, const char *topic);
+/* The topic is gone from /brokers/topics: its local replicas stop
+ * (replica_mgr_drop_topic). */
+void cluster_repl_topic_gone(struct cluster_repl *cr, const char *topic);
 
 /* The partitions this broker's registration names as not eligible as
  * leader (ineligible.h): a malloc'd copy (ineligible_copy_free), the count

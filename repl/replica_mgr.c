@@ -603,6 +603,41 @@ int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch, i
 	return rc;
 }
 
+int replica_mgr_drop_topic(struct replica_mgr *rm, const char *topic)
+{
+	struct controller_stop_replica stop = { .topic = topic, .delete_partition = true };
+	int n = 0;
+
+	pthread_mutex_lock(&rm->apply_mu);
+	for (;;) {
+		int32_t index = -1;
+
+		pthread_mutex_lock(&rm->mu);
+		for (int i = 0; i < rm->n_parts && index < 0; i++)
+			if (!strcmp(rm->parts[i]->topic, topic))
+				index = rm->parts[i]->index;
+		pthread_mutex_unlock(&rm->mu);
+		stop.partition = index;
+		if (index < 0 || stop_one(rm, &stop, true) < 0)
+			break;
+		n++;
+	}
+	/* The partitions led elsewhere too: no Metadata answer names them. */
+	pthread_mutex_lock(&rm->mu);
+	for (int i = rm->n_meta - 1; i >= 0; i--)
+		if (!strcmp(rm->meta[i].topic, topic))
+			meta_remove(rm, topic, rm->meta[i].index);
+	pthread_mutex_unlock(&rm->mu);
+	reap(rm, false);
+	pthread_mutex_unlock(&rm->apply_mu);
+	if (n > 0) {
+		mq_log(MQ_INFO, "topic %s: gone from the cluster: its %d local replica(s) stopped",
+		       topic, n);
+		log_changed(rm); /* fetches parked on them: answered now */
+	}
+	return n;
+}
+
 /* ---- UpdateMetadata ---- */
 
 /* A follower learns its leader's ISR changes from UpdateMetadata (the

@@ -160,6 +160,12 @@ void replica_mgr_stop_following(struct replica_mgr *rm);
  * not an error for a delete). 0 or -ESTALE (rule 1). */
 int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch, int64_t broker_epoch,
 			     const struct controller_stop_replica *parts, int n, int *errors);
+/* The topic left /brokers/topics without this broker's StopReplica
+ * (another client deleted its znodes, or the controller's request did
+ * not arrive): every local replica of it stops as a StopReplica with
+ * delete would stop it, and its metadata goes. Returns the replicas
+ * stopped. Any thread but the controller channel's. */
+int replica_mgr_drop_topic(struct replica_mgr *rm, const char *topic);
 /* UpdateMetadata: the live brokers and partition states replace or join
  * what is known. 0, -ESTALE (rule 1), -ENOMEM. */
 int replica_mgr_update_metadata(struct replica_mgr *rm, int32_t controller_epoch,

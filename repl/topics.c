@@ -625,9 +625,15 @@ void topics_cluster_retain(void *arg, char **names, int n,
 		for (int j = 0; j < n && !there; j++)
 			there = !strcmp(local[i], names[j]);
 		if (!there && broker_replicated(b, local[i]) &&
-		    !(still_there && still_there(zarg, local[i])) &&
-		    topic_delete_local(b, local[i]) == 0)
-			mq_log(MQ_INFO, "topic %s: deleted in the cluster, removed here", local[i]);
+		    !(still_there && still_there(zarg, local[i]))) {
+			/* Its replicas first: with its znodes deleted by
+			 * another client no StopReplica comes, and they would
+			 * go on fetching (and leading) a topic gone here. */
+			cluster_topic_gone(b->cluster, local[i]);
+			if (topic_delete_local(b, local[i]) == 0)
+				mq_log(MQ_INFO, "topic %s: deleted in the cluster, removed here",
+				       local[i]);
+		}
 	}
 	broker_names_free(local, nl);
 }

@@ -14,7 +14,9 @@
 #     again: its leader killed, it elects and takes writes, and no
 #     acknowledged record is lost;
 #   - a live broker's /brokers/ids/<id> deleted: it registers again, its
-#     replica rejoins the ISR, its mount reads the records written since.
+#     replica rejoins the ISR, its mount reads the records written since;
+#   - a topic's znodes deleted (deleteall /brokers/topics/zz): every broker
+#     removes the topic and stops its replicas.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -159,5 +161,33 @@ has_r() {
 	timeout 5 cat "$MQ_TMP/mnt$R/t/0" >"$MQ_TMP/got" 2>/dev/null && cmp -s "$MQ_TMP/got" "$MQ_TMP/want"
 }
 check "mnt$R reads every acknowledged record of t" poll 20 has_r
+
+# A topic's znodes deleted with zkCli (no /admin/delete_topics, so no
+# StopReplica): every broker removes the topic and stops its replicas,
+# which would otherwise go on fetching it (and leading it) for good.
+# n_replicas N: the local replicas broker N's root .state counts.
+n_replicas() {
+	timeout 5 sed -n 's/^replicas=//p' "$MQ_TMP/mnt$1/.state" 2>/dev/null
+}
+before=$(n_replicas "$N")
+expect_ok "mkdir mnt$N/zz" mkdir "$MQ_TMP/mnt$N/zz"
+zz_replicated() {
+	[ "$(n_replicas 1)" = "$((before + 1))" ] && [ "$(n_replicas 2)" = "$((before + 1))" ] &&
+		[ "$(n_replicas 3)" = "$((before + 1))" ]
+}
+check "zz has a replica on every broker" poll 20 zz_replicated
+expect_ok "a write to zz" sh -c "echo z-1 >> '$MQ_TMP/mnt$N/zz/0'"
+zk_cli "$ZKPORT" deleteall /mqfs/brokers/topics/zz >/dev/null
+zz_gone() {
+	for _n in 1 2 3; do
+		[ "$(n_replicas "$_n")" = "$before" ] || return 1
+		listed "$MQ_TMP/mnt$_n" zz && return 1
+	done
+	return 0
+}
+check "every broker removes zz and stops its replicas" poll 20 zz_gone
+expect_ok "logged" grep -q "topic zz: gone from the cluster: its 1 local replica(s) stopped" "$LOG"
+n_warn=$(grep -c 'fetcher: zz-0 from broker' "$LOG")
+expect_ok "no fetch of zz after that" sh -c "sleep 3; [ \$(grep -c 'fetcher: zz-0 from broker' '$LOG') -eq $n_warn ]"
 
 mq_done

@@ -573,6 +573,28 @@ static void test_isr_outside_replicas(void **state)
 	stop_all();
 }
 
+/* A topic whose znodes another client deleted: no StopReplica comes, and
+ * every replica of it stops all the same when the broker finds it gone
+ * (replica_mgr_drop_topic): none leads or fetches it any more, and its
+ * metadata goes. */
+static void test_drop_topic(void **state)
+{
+	(void)state;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	append_on(1, 4, "a");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	for (int32_t i = 1; i <= NB; i++) {
+		struct partition_state st;
+
+		assert_int_equal(replica_mgr_drop_topic(bks[i].rm, "orders"), 1);
+		assert_null(replica_mgr_get(bks[i].rm, "orders", 0));
+		assert_int_equal(replica_mgr_partition_meta(bks[i].rm, "orders", 0, &st), -ENOENT);
+		assert_int_equal(replica_mgr_drop_topic(bks[i].rm, "orders"), 0);
+	}
+	stop_all();
+}
+
 /* A consumer's fetch parked at the leader (for 20 s) is answered as
  * soon as a LeaderAndIsr moves the leadership away, with
  * NOT_LEADER_OR_FOLLOWER, not at its max_wait_ms: the purgatory sleeps
@@ -1082,6 +1104,7 @@ int main(void)
 		cmocka_unit_test(test_leader_change),
 		cmocka_unit_test(test_offline_state),
 		cmocka_unit_test(test_isr_outside_replicas),
+		cmocka_unit_test(test_drop_topic),
 		cmocka_unit_test(test_parked_fetch_answered_on_move),
 		cmocka_unit_test(test_parked_fetch_answered_on_delete),
 		cmocka_unit_test(test_stop_following),
