@@ -1485,6 +1485,7 @@ static int ctrl_delete_topic(struct controller *ctl, const char *name, struct ct
 	char tpath[ZK_PATH_MAX], cpath[ZK_PATH_MAX], dpath[ZK_PATH_MAX];
 	struct zkc_op ops[4];
 	int t = find_topic(ctl, name), p, i, n = 0, rc, failed = -1;
+	bool assigned = t >= 0, configured;
 
 	if ((rc = zk_path_topic(tpath, sizeof(tpath), name)) < 0 ||
 	    (rc = zk_path_topic_config(cpath, sizeof(cpath), name)) < 0 ||
@@ -1504,13 +1505,26 @@ static int ctrl_delete_topic(struct controller *ctl, const char *name, struct ct
 								       t, p, false, true });
 		if ((rc = ctrl_flush(ctl, b)))
 			return rc;
+	} else {
+		/* Not in the cache: none such, or one whose assignment does
+		 * not decode (left out, ctrl_read_topics). That one goes all
+		 * the same, without StopReplica (its replicas are unknown
+		 * here): each broker stops its own when the topic leaves
+		 * /brokers/topics. */
+		rc = zkc_exists(ctl->zkc, tpath, NULL, NULL, NULL);
+		if (rc < 0 && rc != -ENOENT)
+			return rc;
+		assigned = rc == 0;
+	}
+	if (assigned) {
 		if ((rc = delete_children(ctl->zkc, tpath)))
 			return rc;
 		ops[n++] = (struct zkc_op){ .type = ZKC_OP_DELETE,
 					    .path = tpath,
 					    .version = ZKC_ANY_VERSION };
 	}
-	if (zkc_exists(ctl->zkc, cpath, NULL, NULL, NULL) == 0)
+	configured = zkc_exists(ctl->zkc, cpath, NULL, NULL, NULL) == 0;
+	if (configured)
 		ops[n++] = (struct zkc_op){ .type = ZKC_OP_DELETE,
 					    .path = cpath,
 					    .version = ZKC_ANY_VERSION };
@@ -1521,7 +1535,10 @@ static int ctrl_delete_topic(struct controller *ctl, const char *name, struct ct
 		return -EPERM;
 	if (rc)
 		return rc;
-	mq_log(MQ_INFO, "controller: topic %s deleted", name);
+	if (assigned || configured)
+		mq_log(MQ_INFO, "controller: topic %s deleted", name);
+	else
+		mq_log(MQ_WARN, "controller: %s: no such topic; the request is removed", dpath);
 	ctrl_offline_purge(ctl, name);
 	if (t >= 0) {
 		zkmeta_topic_clear(&ctl->topics[t]);

@@ -1430,6 +1430,17 @@ static void test_topic_deletion(void **state)
 }
 
 
+/* Polls until path does not exist. */
+static void wait_gone(struct zkc *zkc, const char *path)
+{
+	int64_t end = now_mono_ms() + WAIT_MS;
+
+	while (zkc_exists(zkc, path, NULL, NULL, NULL) == 0) {
+		assert_true(now_mono_ms() < end);
+		pause_ms(10);
+	}
+}
+
 /* Znodes written by another client of the ensemble (an operator's zkCli)
  * that do not decode: a partition state of one topic and the assignment
  * of another. A controller that takes over leaves both as they are and
@@ -1486,6 +1497,18 @@ static void test_unreadable_znodes_left_as_they_are(void **state)
 	assert_int_equal(len, strlen(garbage));
 	assert_memory_equal(data, garbage, len);
 	free(data);
+	/* Asked to delete the topic it left out: its znode goes (the
+	 * brokers stop their replicas when they see it gone). A request
+	 * for no topic at all is removed. */
+	assert_int_equal(zkmeta_request_delete_topic(b->zkc, "junk"), 0);
+	assert_int_equal(
+		zkc_create(b->zkc, "/admin/delete_topics/nosuch", NULL, 0, ZKC_PARENTS, NULL, 0),
+		0);
+	wait_gone(b->zkc, "/brokers/topics/junk");
+	wait_gone(b->zkc, "/admin/delete_topics/junk");
+	wait_gone(b->zkc, "/admin/delete_topics/nosuch");
+	controller_get_info(b->ctl, &info);
+	assert_true(info.active);
 	cluster_stop();
 }
 
