@@ -492,6 +492,18 @@ static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
 		mq_log(MQ_WARN, "%s-%d: LeaderAndIsr (leader %d, epoch %d) not applied: %s",
 		       s->topic, (int)s->partition, (int)s->leader, (int)s->leader_epoch,
 		       strerror(-rc));
+	else if (s->leader_epoch < before.leader_epoch)
+		/* Not a late message of this epoch (those are routine): a
+		 * controller that went back, which only a state znode written
+		 * over or deleted by another client makes it do (it then
+		 * starts the partition again at epoch 0). Kafka's broker
+		 * logs it too; the replica keeps its own epoch. */
+		mq_log_limited(MQ_WARN,
+			       "%s-%d: LeaderAndIsr (leader %d, epoch %d) ignored: this replica is "
+			       "in leader epoch %d already (the partition's state znode "
+			       "rewritten or deleted by another client?)",
+			       s->topic, (int)s->partition, (int)s->leader, (int)s->leader_epoch,
+			       (int)before.leader_epoch);
 	return rc;
 }
 

@@ -595,6 +595,54 @@ static void test_drop_topic(void **state)
 	stop_all();
 }
 
+/* A LeaderAndIsr of an older leader epoch than the replica's (a
+ * controller that started the partition again at epoch 0 after its state
+ * znode was deleted by another client) is ignored, the replica keeping
+ * its epoch, and the broker says so in its log. */
+static void test_older_epoch_logged(void **state)
+{
+	char path[] = "/tmp/mqfs-test-rm-log.XXXXXX", text[8192] = "";
+	int fd, err;
+
+	(void)state;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	lisr(1, 2, 1, 3, all3);
+	assert_true(synced(2, (int32_t[]){ 1, 3 }, 2, 3));
+	fd = mkstemp(path);
+	err = dup(2);
+	assert_true(fd >= 0 && err >= 0);
+	dup2(fd, 2);
+	{
+		struct controller_partition_state s = {
+			.topic = "orders",
+			.topic_id = "",
+			.partition = 0,
+			.controller_epoch = 2,
+			.leader = 3,
+			.leader_epoch = 0,
+			.isr = all3,
+			.n_isr = 3,
+			.partition_epoch = 0,
+			.replicas = all3,
+			.n_replicas = 3,
+		};
+		int e = 0;
+
+		(void)replica_mgr_leader_and_isr(bks[1].rm, 2, -1, &s, 1, &e);
+	}
+	dup2(err, 2);
+	close(err);
+	assert_true(pread(fd, text, sizeof(text) - 1, 0) > 0);
+	close(fd);
+	unlink(path);
+	assert_non_null(strstr(text, "orders-0: LeaderAndIsr (leader 3, epoch 0) ignored: this "
+				     "replica is in leader epoch 1 already"));
+	assert_int_equal(info_of(1).leader, 2);
+	assert_int_equal(info_of(1).leader_epoch, 1);
+	stop_all();
+}
+
 /* A consumer's fetch parked at the leader (for 20 s) is answered as
  * soon as a LeaderAndIsr moves the leadership away, with
  * NOT_LEADER_OR_FOLLOWER, not at its max_wait_ms: the purgatory sleeps
@@ -1105,6 +1153,7 @@ int main(void)
 		cmocka_unit_test(test_offline_state),
 		cmocka_unit_test(test_isr_outside_replicas),
 		cmocka_unit_test(test_drop_topic),
+		cmocka_unit_test(test_older_epoch_logged),
 		cmocka_unit_test(test_parked_fetch_answered_on_move),
 		cmocka_unit_test(test_parked_fetch_answered_on_delete),
 		cmocka_unit_test(test_stop_following),
