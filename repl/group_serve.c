@@ -828,6 +828,18 @@ static void member_client_set(struct kmember *mem, struct kstr client_id, const 
 	snprintf(mem->client_host, sizeof(mem->client_host), "/%.*s", (int)n, host);
 }
 
+/* The member of g with group.instance.id id, or NULL. */
+static struct kmember *kg_instance(struct kgroup *g, struct kstr id)
+{
+	if (!g || id.len <= 0 || id.len > KG_ID_MAX)
+		return NULL;
+	for (struct kmember *x = g->members; x; x = x->next)
+		if ((size_t)id.len == strlen(x->instance_id) &&
+		    !memcmp(x->instance_id, id.ptr, (size_t)id.len))
+			return x;
+	return NULL;
+}
+
 static int join_error(struct net_req *req, int16_t err, struct kstr member)
 {
 	const struct proto_req *pr = net_req_msg(req);
@@ -895,18 +907,6 @@ static int guest_join(struct group_serve *gs, struct net_req *req, const char *n
 	pos = net_req_begin(req);
 	rc = proto_join_resp_encode(&net_req_out(req)->w, v, &r);
 	return rc ? rc : net_req_end(req, pos);
-}
-
-/* The member of g with group.instance.id id, or NULL. */
-static struct kmember *kg_instance(struct kgroup *g, struct kstr id)
-{
-	if (!g || id.len <= 0 || id.len > KG_ID_MAX)
-		return NULL;
-	for (struct kmember *x = g->members; x; x = x->next)
-		if ((size_t)id.len == strlen(x->instance_id) &&
-		    !memcmp(x->instance_id, id.ptr, (size_t)id.len))
-			return x;
-	return NULL;
 }
 
 static int join_handler(void *arg, struct net_req *req)
@@ -1082,11 +1082,23 @@ static int sync_error(struct net_req *req, int16_t err)
 	return rc ? rc : net_req_end(req, pos);
 }
 
-/* Kafka's member checks of Sync, Heartbeat and OffsetCommit: the member
- * is known and of this generation. Needs gs->mu. */
-int16_t kg_member_check(struct kgroup *g, struct kmember *mem, int32_t generation, const char *api,
-			const char *peer, const char *name)
+/* Kafka's member checks of Sync, Heartbeat and OffsetCommit: a static
+ * member's group.instance.id is not another member's (that member
+ * replaced this one: FENCED_INSTANCE_ID, so that two clients of one
+ * instance id do not take the partitions from each other in turn), the
+ * member is known and of this generation. Needs gs->mu. */
+int16_t kg_member_check(struct kgroup *g, struct kmember *mem, struct kstr instance,
+			int32_t generation, const char *api, const char *peer, const char *name)
 {
+	struct kmember *owner = kg_instance(g, instance);
+
+	if (owner && owner != mem) {
+		mq_log_limited(MQ_INFO,
+			       "%s from %s for group %s: group.instance.id %s is member %s now "
+			       "(FENCED_INSTANCE_ID)",
+			       api, peer, name, owner->instance_id, owner->id);
+		return PROTO_ERR_FENCED_INSTANCE_ID;
+	}
 	if (!mem) {
 		mq_log_limited(MQ_INFO, "%s from %s for group %s: unknown member", api, peer, name);
 		return PROTO_ERR_UNKNOWN_MEMBER_ID;
@@ -1146,8 +1158,8 @@ static int sync_handler(void *arg, struct net_req *req)
 	g = kg_find(gs, name);
 	mem = kg_member(g, m->member_id);
 	err = gs->stop ? PROTO_ERR_COORDINATOR_NOT_AVAILABLE
-		       : kg_member_check(g, mem, m->generation_id, "SyncGroup", net_req_peer(req),
-					 name);
+		       : kg_member_check(g, mem, m->group_instance_id, m->generation_id,
+					 "SyncGroup", net_req_peer(req), name);
 	if (!err && ((m->protocol_type.len >= 0 && !kg_kstr_is(m->protocol_type, g->ptype)) ||
 		     (m->protocol_name.len >= 0 && !kg_kstr_is(m->protocol_name, g->proto)))) {
 		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
@@ -1226,8 +1238,9 @@ static int heartbeat_handler(void *arg, struct net_req *req)
 
 		pthread_mutex_lock(&gs->mu);
 		g = kg_find(gs, name);
-		r.error_code = kg_member_check(g, kg_member(g, m->member_id), m->generation_id,
-					       "Heartbeat", net_req_peer(req), name);
+		r.error_code =
+			kg_member_check(g, kg_member(g, m->member_id), m->group_instance_id,
+					m->generation_id, "Heartbeat", net_req_peer(req), name);
 		if (!r.error_code && g->state != KG_STABLE)
 			r.error_code = PROTO_ERR_REBALANCE_IN_PROGRESS;
 		pthread_mutex_unlock(&gs->mu);

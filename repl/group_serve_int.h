@@ -98,10 +98,12 @@ bool kg_kstr_is(struct kstr s, const char *c);
  * not stopping, this broker coordinates it. NONE or the error (logged). */
 int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, char *name,
 		 const char *api);
-/* The member is known (then heard from now) and of this generation; NONE
- * or UNKNOWN_MEMBER_ID / ILLEGAL_GENERATION (logged). Needs gs->mu. */
-int16_t kg_member_check(struct kgroup *g, struct kmember *mem, int32_t generation, const char *api,
-			const char *peer, const char *name);
+/* The member is known (then heard from now), of this generation, and
+ * instance (a static member's group.instance.id, or null) is no other
+ * member's; NONE or FENCED_INSTANCE_ID / UNKNOWN_MEMBER_ID /
+ * ILLEGAL_GENERATION (logged). Needs gs->mu. */
+int16_t kg_member_check(struct kgroup *g, struct kmember *mem, struct kstr instance,
+			int32_t generation, const char *api, const char *peer, const char *name);
 
 /* group_admin_serve.c: registers DescribeGroups and DeleteGroups. */
 int group_admin_serve_register(struct group_serve *gs, struct net_server *srv);

@@ -234,8 +234,8 @@ static int commit_handler(void *arg, struct net_req *req)
 				"has none here",
 				net_req_peer(req), name, (int)m->generation_id);
 		} else if (!simple) {
-			err = kg_member_check(g, mem, m->generation_id, "OffsetCommit",
-					      net_req_peer(req), name);
+			err = kg_member_check(g, mem, m->group_instance_id, m->generation_id,
+					      "OffsetCommit", net_req_peer(req), name);
 			if (!err && g->state == KG_AWAIT_SYNC)
 				err = PROTO_ERR_REBALANCE_IN_PROGRESS;
 			if (!err)

@@ -260,13 +260,15 @@ static void *sync_thread(void *arg)
 	return NULL;
 }
 
-static int16_t heartbeat(struct net_client *c, int16_t v, const char *group, const char *member,
-			 int32_t generation)
+/* Heartbeat of a static member (instance: its group.instance.id, v3+). */
+static int16_t heartbeat_static(struct net_client *c, int16_t v, const char *group,
+				const char *member, const char *instance, int32_t generation)
 {
 	struct proto_heartbeat_req req = { .group_id = kstr_of(group),
 					   .generation_id = generation,
 					   .member_id = kstr_of(member),
-					   .group_instance_id = KSTR_NULL };
+					   .group_instance_id =
+						   instance ? kstr_of(instance) : KSTR_NULL };
 	struct proto_heartbeat_resp r;
 	struct net_resp raw;
 	struct kbuf_w w;
@@ -277,6 +279,12 @@ static int16_t heartbeat(struct net_client *c, int16_t v, const char *group, con
 	assert_int_equal(proto_heartbeat_resp_decode(&raw.body, v, &r), 0);
 	net_resp_free(&raw);
 	return r.error_code;
+}
+
+static int16_t heartbeat(struct net_client *c, int16_t v, const char *group, const char *member,
+			 int32_t generation)
+{
+	return heartbeat_static(c, v, group, member, NULL, generation);
 }
 
 static int16_t leave(struct net_client *c, int16_t v, const char *group, const char *member)
@@ -656,6 +664,13 @@ static void test_static_member_replaced(void **state)
 	assert_string_equal(j.out.leader, j.out.member);
 	assert_int_equal(heartbeat(f->c, 4, "st", old, j.out.generation),
 			 PROTO_ERR_UNKNOWN_MEMBER_ID);
+	/* The old client, still running, names its instance: fenced, as
+	 * Kafka fences it, so that it stops rather than join again and
+	 * replace the new one in turn. The new member goes on. */
+	assert_int_equal(heartbeat_static(f->c, 4, "st", old, "inst-1", j.out.generation),
+			 PROTO_ERR_FENCED_INSTANCE_ID);
+	assert_int_equal(heartbeat_static(f->c, 4, "st", j.out.member, "inst-1", j.out.generation),
+			 PROTO_ERR_REBALANCE_IN_PROGRESS); /* not synced yet: not fenced */
 	assert_int_equal(leave(f->c, 3, "st", j.out.member), PROTO_ERR_NONE);
 }
 
