@@ -9,7 +9,10 @@ ZKDIR=$MQ_TMP/zk
 FROZEN=""
 # The frozen are continued first (a broker's clean stop writes to
 # ZooKeeper), the brokers leave before ZooKeeper does (their sessions
-# close cleanly), then the harness's own cleanup runs.
+# close cleanly), then the harness's own cleanup runs. A script with
+# more to undo once the brokers are gone (the filesystems their data is
+# on) puts it in AFTER_BROKERS, a command run then.
+AFTER_BROKERS=""
 t_cleanup() {
 	# shellcheck disable=SC2086 # a list of pids
 	[ -n "$FROZEN" ] && kill -CONT $FROZEN 2>/dev/null
@@ -19,6 +22,7 @@ t_cleanup() {
 	for p in $MQ_DAEMONS; do
 		proc_wait_exit "$p" 10 || kill -KILL "$p" 2>/dev/null
 	done
+	[ -n "$AFTER_BROKERS" ] && eval "$AFTER_BROKERS"
 	zk_stop "$ZKDIR"
 	_mq_cleanup "$1"
 }

@@ -25,6 +25,9 @@ mq_setup
 . "$LIBDIR/cluster_lib.sh"
 
 SMALLS=""
+# The brokers stop first (their data is on the tmpfs), then the tmpfs go.
+# shellcheck disable=SC2016 # expanded by t_cleanup's eval
+AFTER_BROKERS='for d in $SMALLS; do umount -l "$d" 2>/dev/null; rmdir "$d" 2>/dev/null; done'
 for n in 1 2 3; do
 	d=$(mktemp -d /tmp/mqfs-full.XXXXXX) || exit 1
 	if ! mount -t tmpfs -o size=32m tmpfs "$d" 2>/dev/null; then
@@ -37,26 +40,6 @@ for n in 1 2 3; do
 	mkdir -p "$MQ_TMP/b$n"
 	ln -s "$d" "$MQ_TMP/b$n/data"
 done
-# The brokers stop first (their data is on the tmpfs), then the tmpfs go.
-full_cleanup() {
-	# shellcheck disable=SC2086 # a list of pids
-	[ -n "$FROZEN" ] && kill -CONT $FROZEN 2>/dev/null
-	for m in $MQ_MOUNTS; do
-		timeout 10 fusermount3 -u "$m" 2>/dev/null
-	done
-	for p in $MQ_DAEMONS; do
-		proc_wait_exit "$p" 10 || kill -KILL "$p" 2>/dev/null
-	done
-	for d in $SMALLS; do
-		umount -l "$d" 2>/dev/null
-		rmdir "$d" 2>/dev/null
-	done
-	zk_stop "$ZKDIR"
-	_mq_cleanup "$1"
-}
-trap 'full_cleanup $?' EXIT
-trap 'full_cleanup 130' INT
-trap 'full_cleanup 143' TERM
 
 CLUSTER_CONF="num.partitions=1
 request.timeout.ms=10000
