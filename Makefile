@@ -165,9 +165,16 @@ format:
 check-layers:
 	@sh tests/check-layers.sh
 
+# The build runs JOBS compilations at once (the CPUs); the tests it then
+# runs keep their own order (tests/run-unit.sh runs unit binaries side by
+# side, the integration scripts go one at a time).
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+
+test-bins: all $(UNIT_BIN) $(FUZZ_REPLAY) $(CLIENT_BIN)
+
 test: deps
 	@$(MAKE) --no-print-directory check-layers
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(FUZZ_REPLAY)
+	@$(MAKE) --no-print-directory -j$(JOBS) test-bins
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory integration
@@ -176,12 +183,14 @@ test: deps
 # (tests/integration/run.sh: a report fails its script). LeakSanitizer
 # would write one listing the suppressions it matched even when every leak
 # it found was suppressed (libzookeeper_mt's, now and then): not printed.
+ASAN_MAKE = $(MAKE) --no-print-directory BUILD=build-asan \
+	OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	LDFLAGS="-fsanitize=address,undefined"
 asan: deps
+	@$(ASAN_MAKE) -j$(JOBS) test-bins
 	@LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	SANITIZER_DIR=$(CURDIR)/build-asan/sanitizer \
-	$(MAKE) --no-print-directory BUILD=build-asan \
-	    OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
-	    LDFLAGS="-fsanitize=address,undefined" unit fuzz-replay integration
+	$(ASAN_MAKE) unit fuzz-replay integration
 
 # ThreadSanitizer exits 66 from a binary that reported, which run-unit.sh
 # counts as a failure. The daemon built there, build-tsan/mqfs, can run
@@ -226,7 +235,7 @@ uninstall:
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
 
-.PHONY: help format format-check all deps run cluster check-layers unit integration test asan tsan bench install uninstall clean \
+.PHONY: help format format-check all deps run cluster check-layers unit integration test test-bins asan tsan bench install uninstall clean \
 	fuzz fuzz-run fuzz-replay fuzz-corpus
 .SECONDARY:
 
