@@ -206,3 +206,12 @@ t_make3() {
 	F=$((L % 3 + 1))
 	G=$((F % 3 + 1))
 }
+
+# numbered N FILE: FILE holds the records r-1 .. r-N, one a line.
+numbered() {
+	_nb=1
+	while [ "$_nb" -le "$1" ]; do
+		echo "r-$_nb"
+		_nb=$((_nb + 1))
+	done >"$2"
+}

@@ -34,11 +34,7 @@ zk_cluster_start
 cluster_start3
 t_make3
 
-i=1
-while [ "$i" -le 200 ]; do
-	echo "r-$i"
-	i=$((i + 1))
-done >"$MQ_TMP/want"
+numbered 200 "$MQ_TMP/want"
 expect_ok "200 acks=all writes on the leader's mount (mnt$L)" \
 	sh -c "while read -r r; do echo \"\$r\" >> '$MQ_TMP/mnt$L/t/0' || exit 1; done < '$MQ_TMP/want'"
 # has N: MQ_TMP/mntN/t/0 reads the 200 records.

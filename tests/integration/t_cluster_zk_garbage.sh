@@ -34,11 +34,7 @@ zk_cluster_start
 cluster_start3
 t_make3
 
-i=1
-while [ "$i" -le 50 ]; do
-	echo "r-$i"
-	i=$((i + 1))
-done >"$MQ_TMP/want"
+numbered 50 "$MQ_TMP/want"
 expect_ok "50 acks=all writes to t through mnt$F (forwarded to the leader)" \
 	sh -c "while read -r r; do echo \"\$r\" >> '$MQ_TMP/mnt$F/t/0' || exit 1; done < '$MQ_TMP/want'"
 

@@ -510,6 +510,20 @@ static void test_leader_change(void **state)
 	stop_all();
 }
 
+/* Every replica in the leaderless state of epoch 1, with n_isr in-sync
+ * replicas, after a LeaderAndIsr with leader -1. */
+static void assert_leaderless(int32_t n_isr)
+{
+	for (int32_t i = 1; i <= NB; i++) {
+		struct partition_info in = info_of(i);
+
+		assert_int_equal(in.leader, -1);
+		assert_int_equal(in.leader_epoch, 1);
+		assert_int_equal(in.n_isr, n_isr);
+		assert_int_equal(in.role, PARTITION_FOLLOWER);
+	}
+}
+
 /* A LeaderAndIsr with no leader (the controller found no replica to
  * elect: an offline partition) is taken by every replica, its leader
  * too: their state, which .state shows and writes are routed by, names
@@ -524,14 +538,7 @@ static void test_offline_state(void **state)
 	append_on(1, 4, "a");
 	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
 	lisr(1, -1, 1, 1, isr1);
-	for (int32_t i = 1; i <= NB; i++) {
-		struct partition_info in = info_of(i);
-
-		assert_int_equal(in.leader, -1);
-		assert_int_equal(in.leader_epoch, 1);
-		assert_int_equal(in.n_isr, 1);
-		assert_int_equal(in.role, PARTITION_FOLLOWER);
-	}
+	assert_leaderless(1);
 	lisr(1, 2, 2, 3, all3);
 	assert_int_equal(info_of(2).role, PARTITION_LEADER);
 	append_on(2, 2, "b");
@@ -555,14 +562,7 @@ static void test_isr_outside_replicas(void **state)
 	append_on(1, 4, "a");
 	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
 	lisr(1, -1, 1, 1, gone);
-	for (int32_t i = 1; i <= NB; i++) {
-		struct partition_info in = info_of(i);
-
-		assert_int_equal(in.leader, -1);
-		assert_int_equal(in.leader_epoch, 1);
-		assert_int_equal(in.n_isr, 0);
-		assert_int_equal(in.role, PARTITION_FOLLOWER);
-	}
+	assert_leaderless(0);
 	/* A leader whose ISR holds 99 and a repeat: it leads with 1 and 3,
 	 * and its hw moves with them. */
 	lisr(1, 1, 2, 4, mixed);
