@@ -29,7 +29,8 @@ static bool should_roll(struct log *l, struct seg *s, int64_t batch_size, int64_
 	if (size == 0)
 		return false;
 	return size + batch_size > l->cfg.segment_bytes || size + batch_size > INT32_MAX ||
-	       (s->first_append_ms && now - s->first_append_ms > l->cfg.segment_ms) ||
+	       (s->first_append_ms &&
+		now - s->first_append_ms > log_roll_age_ms(&l->cfg, l->dir, s->base_offset)) ||
 	       (s->idx_entries + 1) * INDEX_ENT_SIZE > l->cfg.segment_index_bytes ||
 	       (s->tidx_entries + 1) * TIMEINDEX_ENT_SIZE > l->cfg.segment_index_bytes ||
 	       last_offset - s->base_offset > INT32_MAX;
@@ -60,6 +61,8 @@ static int log_roll(struct log *l, int64_t base)
 		seg_unref(s);
 		return rc;
 	}
+	if (l->cfg.preallocate)
+		seg_preallocate(s, l->cfg.segment_bytes);
 	old->tail_ok = false;
 	s->tail_ok = true;
 	seg_set_active(old, false);

@@ -35,7 +35,12 @@
  *   7. the batch's size within max.message.bytes               -EMSGSIZE;
  *   8. in a compacted log (cleanup.policy has compact), every record has
  *      a key: the cleaner keeps the last record of each key, and Kafka
- *      refuses a keyless one there                              -ENOKEY.
+ *      refuses a keyless one there                              -ENOKEY;
+ *   9. timestamps (Kafka's LogValidator.validateTimestamp): with
+ *      message.timestamp.type=CreateTime, every record's timestamp but -1
+ *      (none) within [now - before, now + after] (log_ts_bounds); and no
+ *      batch with the LogAppendTime attribute (only the broker sets it)
+ *                                                                -ERANGE.
  * The check computes what the append needs of each batch (struct
  * batch_meta: its line bytes in the log's line.format, its max timestamp),
  * so the log's lock is taken only to give offsets and write.
@@ -73,10 +78,39 @@ static int magic_refusal(uint8_t magic, char *why, size_t whylen)
 	return refuse(why, whylen, "magic %d does not exist", (int)(int8_t)magic);
 }
 
-/* Checks one batch of exactly len bytes (steps 2-7) and fills *m with
- * offsets relative to 0; -EBADMSG says why. */
+/* Step 9 for one record (index n of its batch): -ERANGE, why says which
+ * and the range, as Kafka's message does. */
+static int ts_check(const struct log_config *cfg, const struct batch_hdr *h, const struct rec *r,
+		    int32_t n, int64_t now, char *why, size_t whylen)
+{
+	int64_t before, after;
+	__int128 diff = (__int128)now - r->timestamp; /* no overflow at any timestamp */
+
+	log_ts_bounds(cfg, &before, &after);
+	if (!cfg->log_append_time && r->timestamp != -1 && (diff > before || -diff > after)) {
+		__int128 lo = (__int128)now - before, hi = (__int128)now + after;
+
+		snprintf(why, whylen,
+			 "timestamp %lld of record %d is out of range: it should be within "
+			 "[%lld, %lld] (message.timestamp.before.max.ms / .after.max.ms)",
+			 (long long)r->timestamp, (int)n,
+			 (long long)(lo < INT64_MIN ? INT64_MIN : lo),
+			 (long long)(hi > INT64_MAX ? INT64_MAX : hi));
+		return -ERANGE;
+	}
+	if (h->attributes & BATCH_ATTR_LOG_APPEND_TIME) {
+		snprintf(why, whylen,
+			 "the batch has the LogAppendTime attribute: a producer should not set "
+			 "it");
+		return -ERANGE;
+	}
+	return 0;
+}
+
+/* Checks one batch of exactly len bytes (steps 2-9) and fills *m with
+ * offsets relative to 0; -EBADMSG and -ERANGE say why. */
 static int client_batch_check(const struct log_config *cfg, const struct line_fmt *lf,
-			      const uint8_t *b, size_t len, struct batch_iter *it,
+			      const uint8_t *b, size_t len, int64_t now, struct batch_iter *it,
 			      struct batch_meta *m, int64_t *payload, char *why, size_t whylen)
 {
 	struct batch_hdr h;
@@ -129,6 +163,9 @@ static int client_batch_check(const struct log_config *cfg, const struct line_fm
 				      (long long)(r.offset - h.base_offset));
 		if (r.key_len < 0 && (cfg->cleanup_policy & LOG_CLEANUP_COMPACT))
 			return -ENOKEY;
+		rc = ts_check(cfg, &h, &r, n, now, why, whylen);
+		if (rc < 0)
+			return rc;
 		m->line_bytes += line_len(lf, &r);
 		batch_meta_note_ts(m, r.timestamp, n);
 		*payload += (r.key_len > 0 ? r.key_len : 0) + (r.value_len > 0 ? r.value_len : 0);
@@ -148,8 +185,8 @@ static int client_batch_check(const struct log_config *cfg, const struct line_fm
 	return 0;
 }
 
-/* Steps 1-7 over the whole input: the count of batches, *metas malloc'ed;
- * -EBADMSG says why. */
+/* Steps 1-9 over the whole input: the count of batches, *metas malloc'ed;
+ * -EBADMSG and -ERANGE say why. */
 static int client_batches_check(struct log *l, const struct line_fmt *lf, const uint8_t *buf,
 				size_t len, struct batch_meta **metas, int64_t *payload, int *bad,
 				char *why, size_t whylen)
@@ -157,6 +194,7 @@ static int client_batches_check(struct log *l, const struct line_fmt *lf, const 
 	struct batch_iter it = { 0 };
 	struct batch_meta *m = NULL;
 	size_t pos = 0, cap = 0;
+	int64_t now = engine_now_ms();
 	int nb = 0, rc = 0;
 
 	while (pos < len) {
@@ -197,8 +235,8 @@ static int client_batches_check(struct log *l, const struct line_fmt *lf, const 
 			}
 			m = nm;
 		}
-		rc = client_batch_check(&l->cfg, lf, buf + pos, (size_t)total, &it, &m[nb], payload,
-					why, whylen);
+		rc = client_batch_check(&l->cfg, lf, buf + pos, (size_t)total, now, &it, &m[nb],
+					payload, why, whylen);
 		if (rc < 0)
 			break;
 		pos += (size_t)total;

@@ -337,6 +337,29 @@ int log_dirty_ratio(struct log *l, int64_t now, double *ratio)
 	return 0;
 }
 
+/* max.compaction.lag.ms (Kafka's needCompactionNow): whether a record of
+ * the dirty cleanable segments segs[0..n) has waited longer than max_lag
+ * since its timestamp, so that the log is cleaned whatever its dirty
+ * ratio. Each segment's first batch's max timestamp stands for its oldest
+ * record (Kafka's getFirstBatchTimestamp); a header that cannot be read
+ * makes no segment due (the clean itself reports damage). The segments
+ * are referenced and closed: their first bytes never change. */
+static bool lag_due(struct seg **segs, int n, int64_t now, int64_t max_lag)
+{
+	for (int i = 0; i < n; i++) {
+		uint8_t h[BATCH_HDR_SIZE];
+		int64_t ts;
+
+		if (seg_pread(segs[i], SEG_FD_LOG, h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
+		    h[BATCH_OFF_MAGIC] != BATCH_MAGIC)
+			continue;
+		ts = (int64_t)be64_get(h + BATCH_OFF_MAX_TS);
+		if (ts >= 0 && ts <= now && now - ts > max_lag)
+			return true;
+	}
+	return false;
+}
+
 /* ---- reading a segment batch by batch ---- */
 
 struct seg_reader {
@@ -824,7 +847,9 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 	while (d < k && l->segs[d]->base_offset < l->first_dirty_offset)
 		d++;
 	double ratio = ratio_locked(l, k);
-	if (d == k || (!force && ratio < l->cfg.min_cleanable_dirty_ratio)) {
+	int64_t max_lag = l->cfg.max_compaction_lag_ms;
+	bool by_ratio = force || ratio >= l->cfg.min_cleanable_dirty_ratio;
+	if (d == k || (!by_ratio && max_lag == INT64_MAX)) {
 		pthread_mutex_unlock(&l->lock);
 		k = 0;
 		goto out;
@@ -849,6 +874,10 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 	c.lf = l->lf;
 	c.index_interval = l->cfg.index_interval_bytes;
 	pthread_mutex_unlock(&l->lock);
+	/* Below the ratio: cleaned only for a record that waited too long
+	 * (its headers read without the lock). */
+	if (!by_ratio && !lag_due(segs + d, k - d, now, max_lag))
+		goto out; /* unreferences segs[0..k) */
 	if (engine_clean_hook)
 		engine_clean_hook(l);
 

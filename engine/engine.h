@@ -132,6 +132,14 @@ struct log_config {
 	/* message.timestamp.type=LogAppendTime (CreateTime: false): a Kafka
 	 * client's batches are stamped with the append's time. */
 	bool log_append_time;
+	/* Kafka's other segment and validation settings (INT64_MAX: none). */
+	int64_t segment_jitter_ms;     /* segment.jitter.ms (0) */
+	int64_t max_compaction_lag_ms; /* max.compaction.lag.ms */
+	/* message.timestamp.difference.max.ms, .before.max.ms, .after.max.ms:
+	 * how far a client's CreateTime may lie behind / ahead of the broker's
+	 * clock (log_ts_bounds gives the two that apply). */
+	int64_t ts_difference_max_ms, ts_before_max_ms, ts_after_max_ms;
+	bool preallocate; /* preallocate (false): a new segment's blocks reserved whole */
 	/* Not a setting: read when the log opens. A replica of a replicated
 	 * partition, whose records above the hw may be uncommitted: a hw
 	 * missing from replication-offset-checkpoint (a log made since its
@@ -157,6 +165,17 @@ int line_format_parse(const char *s, size_t n); /* LINE_FORMAT_* or -EINVAL */
 #define LOG_CLEANUP_DELETE  0x1
 #define LOG_CLEANUP_COMPACT 0x2
 void log_config_defaults(struct log_config *cfg);
+/* The longest a client's CreateTime may lie before (*before) and after
+ * (*after) the broker's clock: message.timestamp.before.max.ms and
+ * .after.max.ms, each falling back to message.timestamp.difference.max.ms
+ * while it is unset (INT64_MAX), as Kafka 3.6 reads them. */
+void log_ts_bounds(const struct log_config *cfg, int64_t *before, int64_t *after);
+/* The segment age that rolls s's segment (segment.ms, or
+ * max.compaction.lag.ms when shorter in a compacted log, Kafka's
+ * maxSegmentMs), less the segment's jitter: a number in
+ * [0, min(segment.jitter.ms, that age)) fixed by the log's directory and
+ * the segment's base offset, so partitions made together roll apart. */
+int64_t log_roll_age_ms(const struct log_config *cfg, const char *dir, int64_t base_offset);
 /* Largest key + value bytes of one record under cfg->max_message_bytes: a
  * batch holding only that record (header and worst-case record framing
  * included) must not exceed max.message.bytes, Kafka's limit on a batch. */
@@ -363,9 +382,11 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
  * magic other than 2; -ENOTSUP snappy or zstd; -EPERM a transactional or
  * control batch (no transaction coordinator here); -EMSGSIZE a batch over
  * max.message.bytes; -ENOKEY a record without a key in a compacted log;
- * -EINVAL no batch; -ENOSPC, -EIO, -ENOMEM. *bad (if
- * not NULL) gets the index of the batch refused, -1 otherwise; on
- * -EBADMSG info->why (if info is not NULL) says what is wrong with it. */
+ * -ERANGE a CreateTime timestamp outside the topic's bounds, or a batch
+ * with the LogAppendTime attribute; -EINVAL no batch; -ENOSPC, -EIO,
+ * -ENOMEM. *bad (if not NULL) gets the index of the batch refused, -1
+ * otherwise; on -EBADMSG and -ERANGE info->why (if info is not NULL) says
+ * what is wrong with it. */
 int log_append_client(struct log *l, uint8_t *batches, size_t len, int32_t leader_epoch,
 		      int64_t log_append_time, struct log_append_info *info, int *bad);
 
@@ -757,8 +778,9 @@ struct log_clean_stats {
  * segments (Kafka's LogToClean.cleanableRatio); 0 when nothing is
  * cleanable. */
 int log_dirty_ratio(struct log *l, int64_t now, double *ratio);
-/* One clean of a compacted log (cleanup.policy has compact): if force or
- * the dirty ratio >= min.cleanable.dirty.ratio, builds a key -> latest
+/* One clean of a compacted log (cleanup.policy has compact): if force,
+ * the dirty ratio >= min.cleanable.dirty.ratio, or a dirty cleanable
+ * segment's first batch is older than max.compaction.lag.ms, builds a key -> latest
  * offset map over the dirty cleanable segments (at most map_bytes of map,
  * 24 bytes a key), then rewrites every cleanable segment keeping a keyed
  * record only if it is the latest of its key, and a tombstone (a null

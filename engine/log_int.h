@@ -301,6 +301,12 @@ int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len);
  * fsynced. 0 if there was nothing to cut; on error the cut is retried by
  * the next call. */
 int seg_tail_drop(struct seg *s);
+/* preallocate=true: the new segment s's first bytes of its .log given
+ * their blocks at once (fallocate, the size unchanged), cut back to the
+ * log's size like the mapped tail's reservation. A failure (a full disk,
+ * a filesystem without fallocate) leaves the usual reservation ahead of
+ * each append. */
+void seg_preallocate(struct seg *s, int64_t bytes);
 /* Makes the segment whole durable: the pending .lines entries written,
  * then the .log and the three sidecars fsynced (log lock held). */
 int seg_flush(struct seg *s);

@@ -353,6 +353,8 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 		int64_t base = a->log_start_offset > 0 ? a->log_start_offset : 0;
 		struct seg *s;
 		rc = seg_create(io, l->fdc, dir, base, 0, &s);
+		if (rc == 0 && l->cfg.preallocate)
+			seg_preallocate(s, l->cfg.segment_bytes);
 		if (rc == 0 && (rc = log_segs_push(l, s)) < 0)
 			seg_unref(s);
 		if (rc < 0)

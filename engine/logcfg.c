@@ -29,6 +29,38 @@ void log_config_defaults(struct log_config *cfg)
 	cfg->min_cleanable_dirty_ratio = 0.5;
 	cfg->min_compaction_lag_ms = 0;
 	cfg->log_append_time = false;
+	cfg->segment_jitter_ms = 0;
+	cfg->max_compaction_lag_ms = INT64_MAX;
+	cfg->ts_difference_max_ms = INT64_MAX;
+	cfg->ts_before_max_ms = INT64_MAX;
+	cfg->ts_after_max_ms = INT64_MAX;
+	cfg->preallocate = false;
+}
+
+void log_ts_bounds(const struct log_config *cfg, int64_t *before, int64_t *after)
+{
+	*before = cfg->ts_before_max_ms != INT64_MAX ? cfg->ts_before_max_ms
+						     : cfg->ts_difference_max_ms;
+	*after = cfg->ts_after_max_ms != INT64_MAX ? cfg->ts_after_max_ms
+						   : cfg->ts_difference_max_ms;
+}
+
+int64_t log_roll_age_ms(const struct log_config *cfg, const char *dir, int64_t base_offset)
+{
+	int64_t age = cfg->segment_ms, span;
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a of dir, then the offset */
+
+	if ((cfg->cleanup_policy & LOG_CLEANUP_COMPACT) && cfg->max_compaction_lag_ms < age)
+		age = cfg->max_compaction_lag_ms;
+	span = cfg->segment_jitter_ms < age ? cfg->segment_jitter_ms : age;
+	if (span <= 0)
+		return age;
+	for (const char *p = dir; p && *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	for (int i = 0; i < 8; i++)
+		h = (h ^ (uint8_t)((uint64_t)base_offset >> (8 * i))) * 1099511628211ULL;
+	h ^= h >> 33; /* FNV's low bits mix poorly: fold the high ones in */
+	return age - (int64_t)(h % (uint64_t)span);
 }
 
 int64_t log_max_record_payload(const struct log_config *cfg)

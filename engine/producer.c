@@ -82,8 +82,10 @@ int log_encode_batches(const struct log_config *cfg, const struct rec_in *recs, 
 			j++;
 		}
 		k = j - i;
+		/* A producer's batches are CreateTime whatever the topic's
+		 * type: the leader stamps LogAppendTime (and refuses a batch
+		 * that has it already, as Kafka does). */
 		batch_builder_init(&bb, buf + used, cap - used, cfg->codec);
-		bb.log_append_time = cfg->log_append_time;
 		size = encode_one(&bb, recs + i, k, pr, seq);
 		if (size < 0) {
 			rc = (int)size;

@@ -112,6 +112,8 @@ int log_reset_start(struct log *l, int64_t offset, int64_t line_pos)
 	/* 2 */
 	if (rc == 0)
 		rc = seg_create(l->io, l->fdc, l->dir, offset, line_pos, &s);
+	if (rc == 0 && l->cfg.preallocate)
+		seg_preallocate(s, l->cfg.segment_bytes);
 	if (rc == 0) {
 		l->segs = NULL;
 		l->nsegs = 0;

@@ -234,8 +234,8 @@ static int roll_quiet_active(struct log *l, int64_t now)
 {
 	struct seg *a = log_active(l);
 	int64_t first = a->first_append_ms ? a->first_append_ms : a->max_ts;
-	if (atomic_load(&a->size) == 0 || first <= 0 || now - first <= l->cfg.segment_ms ||
-	    log_leo(l) != l->hw)
+	if (atomic_load(&a->size) == 0 || first <= 0 ||
+	    now - first <= log_roll_age_ms(&l->cfg, l->dir, a->base_offset) || log_leo(l) != l->hw)
 		return 0;
 	return log_roll_locked(l);
 }

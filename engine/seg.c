@@ -1496,6 +1496,15 @@ static void seg_reserve(struct seg *s, int64_t pos, size_t len)
 	s->resv_end = end + ahead;
 }
 
+void seg_preallocate(struct seg *s, int64_t bytes)
+{
+	if (!s->io->reserve || bytes <= s->resv_end)
+		return;
+	s->tail_ext = true; /* cut to the log's size at roll or close */
+	if (s->io->reserve(s->io->ctx, s->log_fd, 0, (off_t)bytes) == 0)
+		s->resv_end = bytes;
+}
+
 /* ---- the .lines reserved ahead ----
  * A reader that reaches the active segment's last written .lines entry
  * has the entries the appender holds back written (seg_lines_sync). On a

@@ -124,6 +124,13 @@ enum cfg_id {
 	ID_CLEANER_DEDUPE,
 	ID_SEGMENT_FD_CACHE,
 	ID_TIMESTAMP_TYPE,
+	ID_SEGMENT_JITTER_MS,
+	ID_ROLL_JITTER_HOURS,
+	ID_MAX_LAG_MS,
+	ID_TS_DIFFERENCE_MS,
+	ID_TS_BEFORE_MS,
+	ID_TS_AFTER_MS,
+	ID_PREALLOCATE,
 	/* topic settings of replication */
 	ID_MIN_ISR,
 	ID_UNCLEAN,
@@ -193,6 +200,13 @@ static const struct cfg_spec cfg_specs[] = {
 	[ID_MIN_DIRTY_RATIO] = { KIND_RATIO, 0, 0 },
 	[ID_MIN_LAG_MS] = { KIND_INT, 0, INT64_MAX },
 	[ID_TIMESTAMP_TYPE] = { KIND_TSTYPE, 0, 0 },
+	[ID_SEGMENT_JITTER_MS] = { KIND_INT, 0, INT64_MAX },
+	[ID_ROLL_JITTER_HOURS] = { KIND_INT, 0, INT32_MAX },
+	[ID_MAX_LAG_MS] = { KIND_INT, 1, INT64_MAX },
+	[ID_TS_DIFFERENCE_MS] = { KIND_INT, 0, INT64_MAX },
+	[ID_TS_BEFORE_MS] = { KIND_INT, 0, INT64_MAX },
+	[ID_TS_AFTER_MS] = { KIND_INT, 0, INT64_MAX },
+	[ID_PREALLOCATE] = { KIND_BOOL, 0, 0 },
 	[ID_PARTITIONS] = { KIND_INT, 1, CFG_MAX_PARTITIONS },
 	[ID_MIN_ISR] = { KIND_INT, 1, INT16_MAX },
 	[ID_UNCLEAN] = { KIND_BOOL, 0, 0 },
@@ -243,6 +257,13 @@ static const struct cfg_key broker_keys[] = {
 	{ "log.cleaner.min.cleanable.ratio", ID_MIN_DIRTY_RATIO },
 	{ "log.cleaner.min.compaction.lag.ms", ID_MIN_LAG_MS },
 	{ "log.message.timestamp.type", ID_TIMESTAMP_TYPE },
+	{ "log.roll.jitter.ms", ID_SEGMENT_JITTER_MS },
+	{ "log.roll.jitter.hours", ID_ROLL_JITTER_HOURS },
+	{ "log.cleaner.max.compaction.lag.ms", ID_MAX_LAG_MS },
+	{ "log.message.timestamp.difference.max.ms", ID_TS_DIFFERENCE_MS },
+	{ "log.message.timestamp.before.max.ms", ID_TS_BEFORE_MS },
+	{ "log.message.timestamp.after.max.ms", ID_TS_AFTER_MS },
+	{ "log.preallocate", ID_PREALLOCATE },
 };
 
 static const struct cfg_key topic_keys[] = {
@@ -267,6 +288,12 @@ static const struct cfg_key topic_keys[] = {
 	{ "min.cleanable.dirty.ratio", ID_MIN_DIRTY_RATIO },
 	{ "min.compaction.lag.ms", ID_MIN_LAG_MS },
 	{ "message.timestamp.type", ID_TIMESTAMP_TYPE },
+	{ "segment.jitter.ms", ID_SEGMENT_JITTER_MS },
+	{ "max.compaction.lag.ms", ID_MAX_LAG_MS },
+	{ "message.timestamp.difference.max.ms", ID_TS_DIFFERENCE_MS },
+	{ "message.timestamp.before.max.ms", ID_TS_BEFORE_MS },
+	{ "message.timestamp.after.max.ms", ID_TS_AFTER_MS },
+	{ "preallocate", ID_PREALLOCATE },
 	{ "min.insync.replicas", ID_MIN_ISR },
 	{ "unclean.leader.election.enable", ID_UNCLEAN },
 };
@@ -618,6 +645,12 @@ static bool set_log_key(struct log_config *log, const struct cfg_key *k, const s
 	case ID_MIN_LAG_MS: log->min_compaction_lag_ms = v->i; break;
 	case ID_LINE_FORMAT: log->line_format = (int)v->i; break;
 	case ID_TIMESTAMP_TYPE: log->log_append_time = v->i != 0; break;
+	case ID_SEGMENT_JITTER_MS: log->segment_jitter_ms = v->i; break;
+	case ID_MAX_LAG_MS: log->max_compaction_lag_ms = v->i; break;
+	case ID_TS_DIFFERENCE_MS: log->ts_difference_max_ms = v->i; break;
+	case ID_TS_BEFORE_MS: log->ts_before_max_ms = v->i; break;
+	case ID_TS_AFTER_MS: log->ts_after_max_ms = v->i; break;
+	case ID_PREALLOCATE: log->preallocate = v->i != 0; break;
 	case ID_KEY_SEP:
 		memset(log->key_sep, 0, sizeof(log->key_sep));
 		memcpy(log->key_sep, v->s, v->len);
@@ -713,6 +746,19 @@ out:
 	return rc;
 }
 
+/* Kafka's LogConfig check across settings: a record cannot have to be
+ * compacted (max) before it may be (min). */
+static int lag_check(const struct log_config *log, const char *min_key, const char *max_key,
+		     char *err, size_t errlen)
+{
+	if (log->min_compaction_lag_ms <= log->max_compaction_lag_ms)
+		return 0;
+	set_err(err, errlen, "%s %lld is above %s %lld", min_key,
+		(long long)log->min_compaction_lag_ms, max_key,
+		(long long)log->max_compaction_lag_ms);
+	return -EINVAL;
+}
+
 /* ---- broker ---- */
 
 void broker_config_defaults(struct broker_config *c)
@@ -741,6 +787,7 @@ void broker_config_defaults(struct broker_config *c)
 struct broker_parse {
 	struct broker_config c;         /* the copy being changed */
 	bool roll_ms_seen;              /* log.roll.ms in this text */
+	bool jitter_ms_seen;            /* log.roll.jitter.ms in this text */
 	bool ret_ms_seen, ret_min_seen; /* log.retention.ms / .minutes in this text */
 	bool dirs_seen;                 /* log.dirs in this text */
 };
@@ -775,6 +822,14 @@ static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *
 	case ID_ROLL_HOURS:
 		if (!p->roll_ms_seen)
 			c->log.segment_ms = v->i * 3600 * 1000;
+		break;
+	case ID_SEGMENT_JITTER_MS:
+		p->jitter_ms_seen = true;
+		c->log.segment_jitter_ms = v->i;
+		break;
+	case ID_ROLL_JITTER_HOURS:
+		if (!p->jitter_ms_seen)
+			c->log.segment_jitter_ms = v->i * 3600 * 1000;
 		break;
 	/* Kafka's precedence: log.retention.ms, then .minutes, then .hours,
 	 * whatever their order; -1 in any of them means unlimited. */
@@ -821,6 +876,9 @@ int broker_config_parse(struct broker_config *c, const char *text, size_t len, c
 			    errlen);
 	if (rc == 0)
 		rc = cluster_config_check(&p->c.cluster, err, errlen);
+	if (rc == 0)
+		rc = lag_check(&p->c.log, "log.cleaner.min.compaction.lag.ms",
+			       "log.cleaner.max.compaction.lag.ms", err, errlen);
 	if (rc == 0)
 		*c = p->c;
 	free(p);
@@ -997,8 +1055,10 @@ static int render_close(FILE *f, char **bufp, char **out)
  *   log.cleanup.policy, log.cleaner.enable, log.cleaner.backoff.ms,
  *   log.cleaner.dedupe.buffer.size, log.cleaner.delete.retention.ms,
  *   log.cleaner.min.cleanable.ratio, log.cleaner.min.compaction.lag.ms,
- *   log.message.timestamp.type,
- *   log.segment.fd.cache,
+ *   log.message.timestamp.type, log.roll.jitter.ms,
+ *   log.cleaner.max.compaction.lag.ms,
+ *   log.message.timestamp.difference.max.ms, .before.max.ms, .after.max.ms,
+ *   log.preallocate, log.segment.fd.cache,
  *   then, with zookeeper.connect or listeners set, cluster_config_render's */
 int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 {
@@ -1049,6 +1109,15 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 		(long long)c->log.min_compaction_lag_ms);
 	fprintf(f, "log.message.timestamp.type=%s\n",
 		c->log.log_append_time ? "LogAppendTime" : "CreateTime");
+	fprintf(f, "log.roll.jitter.ms=%lld\n", (long long)c->log.segment_jitter_ms);
+	fprintf(f, "log.cleaner.max.compaction.lag.ms=%lld\n",
+		(long long)c->log.max_compaction_lag_ms);
+	fprintf(f, "log.message.timestamp.difference.max.ms=%lld\n",
+		(long long)c->log.ts_difference_max_ms);
+	fprintf(f, "log.message.timestamp.before.max.ms=%lld\n",
+		(long long)c->log.ts_before_max_ms);
+	fprintf(f, "log.message.timestamp.after.max.ms=%lld\n", (long long)c->log.ts_after_max_ms);
+	fprintf(f, "log.preallocate=%s\n", c->log.preallocate ? "true" : "false");
 	fprintf(f, "log.segment.fd.cache=%lld\n", (long long)c->segment_fd_cache);
 	/* A single node without a listener shows what it always showed. */
 	if (cluster_config_zk(&c->cluster) || c->cluster.listeners_set)
@@ -1105,6 +1174,9 @@ int topic_config_apply_more(struct topic_config *tc, const char *pre, size_t ple
 	if (rc == 0)
 		rc = cfg_apply_text(text, len, topic_keys, NKEYS(topic_keys), false, line0,
 				    topic_set, &p, err, errlen);
+	if (rc == 0)
+		rc = lag_check(&p.tc.log, "min.compaction.lag.ms", "max.compaction.lag.ms", err,
+			       errlen);
 	if (rc == 0)
 		*tc = p.tc;
 	return rc;
@@ -1223,7 +1295,9 @@ void topic_config_defaults_of(const struct broker_config *c, struct topic_config
  *   compression.type, batch.size, linger.ms, key.separator, retention.ms,
  *   retention.bytes, cleanup.policy, delete.retention.ms,
  *   min.cleanable.dirty.ratio, min.compaction.lag.ms, message.timestamp.type,
- *   min.insync.replicas,
+ *   segment.jitter.ms, max.compaction.lag.ms,
+ *   message.timestamp.difference.max.ms, .before.max.ms, .after.max.ms,
+ *   preallocate, min.insync.replicas,
  *   unclean.leader.election.enable */
 int topic_config_render(const struct topic_config *tc, char **out, size_t *len)
 {
@@ -1258,6 +1332,13 @@ int topic_config_render(const struct topic_config *tc, char **out, size_t *len)
 	fprintf(f, "min.compaction.lag.ms=%lld\n", (long long)tc->log.min_compaction_lag_ms);
 	fprintf(f, "message.timestamp.type=%s\n",
 		tc->log.log_append_time ? "LogAppendTime" : "CreateTime");
+	fprintf(f, "segment.jitter.ms=%lld\n", (long long)tc->log.segment_jitter_ms);
+	fprintf(f, "max.compaction.lag.ms=%lld\n", (long long)tc->log.max_compaction_lag_ms);
+	fprintf(f, "message.timestamp.difference.max.ms=%lld\n",
+		(long long)tc->log.ts_difference_max_ms);
+	fprintf(f, "message.timestamp.before.max.ms=%lld\n", (long long)tc->log.ts_before_max_ms);
+	fprintf(f, "message.timestamp.after.max.ms=%lld\n", (long long)tc->log.ts_after_max_ms);
+	fprintf(f, "preallocate=%s\n", tc->log.preallocate ? "true" : "false");
 	fprintf(f, "min.insync.replicas=%d\n", tc->min_insync_replicas);
 	fprintf(f, "unclean.leader.election.enable=%s\n",
 		tc->unclean_leader_election ? "true" : "false");

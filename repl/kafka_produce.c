@@ -21,6 +21,9 @@
  *                                            INVALID_RECORD
  *   snappy or zstd                           UNSUPPORTED_COMPRESSION_TYPE
  *   a batch over max.message.bytes           MESSAGE_TOO_LARGE
+ *   a CreateTime timestamp outside message.timestamp.before.max.ms /
+ *   .after.max.ms, or a batch with the LogAppendTime attribute
+ *                                            INVALID_TIMESTAMP
  *   disk full, I/O error                     KAFKA_STORAGE_ERROR
  *   an idempotent producer's batch whose sequence does not follow
  *   (producer_state.h)                       OUT_OF_ORDER_SEQUENCE_NUMBER
@@ -78,6 +81,9 @@ int16_t kafka_produce_error(int err, const char **message)
 	case -ENOKEY:
 		*message = "a compacted topic takes no record without a key";
 		return PROTO_ERR_INVALID_RECORD;
+	case -ERANGE:
+		*message = "one or more records have been rejected due to invalid timestamp";
+		return PROTO_ERR_INVALID_TIMESTAMP;
 	case -ENOTSUP:
 		*message = "compression codecs stored: none, gzip, lz4";
 		return PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE;
@@ -272,7 +278,7 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 		rt->n_partitions++;
 		rp->index = pd->index;
 		rp->error_code = kafka_produce_error(rc, &msg);
-		if ((rc == -EBADMSG || rc == -EPERM) && res.why[0]) {
+		if ((rc == -EBADMSG || rc == -EPERM || rc == -ERANGE) && res.why[0]) {
 			/* Its record error (bad_batch >= 0) is the next one:
 			 * the same index for its message. */
 			const char *why = produce_why(pb, (int32_t)(*errs - pb->rec_errs),

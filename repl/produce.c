@@ -1849,9 +1849,9 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	rc = log_append_client(pp.log, batches, len, epoch, res->log_append_time, &info,
 			       &res->bad_batch);
 	if (rc == -EBADMSG || rc == -EPROTO || rc == -ENOTSUP || rc == -EPERM || rc == -EINVAL ||
-	    rc == -ENOKEY) {
+	    rc == -ENOKEY || rc == -ERANGE) {
 		/* The client's bytes, not the log: no error of ours to log. */
-		if (rc == -EBADMSG)
+		if (rc == -EBADMSG || rc == -ERANGE)
 			snprintf(res->why, sizeof(res->why), "%s", info.why);
 		if (idem)
 			pthread_mutex_unlock(&pp.pt->pstate.mu);

@@ -112,6 +112,24 @@ case $err in
 esac
 expect_eq "acks=1 under min.insync.replicas: appended" "0" \
 	"$(produce small '{"acks":1,"messages":[{"value":"y"}]}' 2>&1)"
+# A CreateTime record older than message.timestamp.before.max.ms: the whole
+# send refused (INVALID_TIMESTAMP), nothing appended, the reason logged.
+expect_ok "mkdir stamped" mkdir "$MNT/stamped"
+expect_ok "stamped: message.timestamp.before.max.ms=3600000" \
+	sh -c "echo 'message.timestamp.before.max.ms=3600000' > '$MNT/stamped/.config'"
+err=$(produce stamped '{"acks":1,"messages":[{"value":"now"},
+	{"value":"old","timestamp":"1600000000000"}]}' 2>&1)
+case $err in
+*"INVALID_TIMESTAMP"*) ok "a record years old: INVALID_TIMESTAMP" ;;
+*) fail "INVALID_TIMESTAMP" "$err" ;;
+esac
+expect_eq "nothing of that send appended" "" "$(cat "$MNT/stamped/0")"
+expect_ok "the refusal logged with the record and the range" \
+	grep -q "stamped-0 refused: INVALID_TIMESTAMP: .*timestamp 1600000000000 of record 1 is out of range" \
+	"$LOG"
+now=$(($(date +%s) * 1000))
+expect_eq "a record of now: appended" "0" \
+	"$(produce stamped "{\"acks\":1,\"messages\":[{\"value\":\"fresh\",\"timestamp\":\"$now\"}]}" 2>&1)"
 
 # Auto-creation with the broker defaults, owner root, mode 0755.
 expect_eq "produce to a new topic: created" "0" \

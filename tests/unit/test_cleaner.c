@@ -565,6 +565,35 @@ static void test_ratio_and_lag(void **state)
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 0);
 }
 
+/* max.compaction.lag.ms: a log below min.cleanable.dirty.ratio is cleaned
+ * once its oldest dirty record (the first batch of its first dirty
+ * segment) has waited longer than the lag, and not before. */
+static void test_max_lag(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	double ratio;
+
+	f->cfg.min_cleanable_dirty_ratio = 0.99;
+	log_reconfigure(f->l, &f->cfg);
+	put_rounds(f, 10, 20, 0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	fake_now += 1000;
+	put_rounds(f, 10, 8, 0); /* dirty, written at t */
+	log_dirty_ratio(f->l, fake_now, &ratio);
+	assert_true(ratio > 0.0 && ratio < 0.99);
+	assert_int_equal(log_clean(f->l, fake_now + 3600000, 1 << 20, false, NULL), 0);
+	f->cfg.max_compaction_lag_ms = 5000;
+	log_reconfigure(f->l, &f->cfg);
+	assert_int_equal(log_clean(f->l, fake_now + 4000, 1 << 20, false, NULL), 0);
+	log_get_state(f->l, &st);
+	int64_t dirty0 = st.first_dirty_offset;
+	assert_int_equal(log_clean(f->l, fake_now + 6000, 1 << 20, false, NULL), 1);
+	log_get_state(f->l, &st);
+	assert_true(st.first_dirty_offset > dirty0);
+	check_view(f, st.first_dirty_offset, true);
+}
+
 static void test_crash_points(void **state)
 {
 	struct logfx *f = *state;
@@ -805,6 +834,7 @@ int main(void)
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_map_too_small, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_max_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_value_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_headers_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, logfx_teardown),

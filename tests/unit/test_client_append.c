@@ -387,6 +387,61 @@ static void test_log_append_time(void **state)
 	assert_int_equal(off, 0);
 }
 
+/* Step 9: with bounds, a CreateTime record outside [now - before, now +
+ * after] is -ERANGE with the reason, nothing appended, and -1 (no
+ * timestamp) is never out of range; a batch with the LogAppendTime
+ * attribute is -ERANGE whatever the bounds; the broker's own encoder
+ * (forwarded writes) never sets it, whatever the topic's type. */
+static void test_timestamp_refusals(void **state)
+{
+	struct logfx *f = *state;
+	const struct kv a[] = { { NULL, "t", -1 }, { NULL, "u", -1 } };
+	uint8_t in[1024], *enc;
+	struct log_append_info info;
+	struct batch_hdr h;
+	struct log_state st;
+	size_t enc_len;
+	int bad;
+
+	f->cfg.ts_before_max_ms = 1000;
+	f->cfg.ts_after_max_ms = 1000;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	fake_now = 1700000000000LL + 1001; /* record 0 is 1001 ms old, record 1 1000 */
+	size_t n = build(in, sizeof(in), BATCH_CODEC_NONE, a, 2);
+	assert_int_equal(log_append_client(f->l, in, n, 0, -1, &info, &bad), -ERANGE);
+	assert_int_equal(bad, 0);
+	assert_non_null(strstr(info.why, "timestamp 1700000000000 of record 0 is out of range"));
+	fake_now -= 1; /* both within: 1000 and 999 ms old */
+	assert_int_equal(log_append_client(f->l, in, n, 0, -1, &info, &bad), 0);
+	fake_now = 1700000000000LL - 1001; /* record 0 is 1001 ms ahead */
+	n = build(in, sizeof(in), BATCH_CODEC_NONE, a, 1);
+	assert_int_equal(log_append_client(f->l, in, n, 0, -1, &info, &bad), -ERANGE);
+	/* No timestamp (-1): no check. */
+	struct batch_builder bb;
+	batch_builder_init(&bb, in, sizeof(in), BATCH_CODEC_NONE);
+	assert_int_equal(batch_builder_add(&bb, NULL, -1, "x", 1, -1), 0);
+	n = (size_t)batch_builder_finish(&bb, 0, -1);
+	assert_int_equal(log_append_client(f->l, in, n, 0, -1, &info, &bad), 0);
+	/* The LogAppendTime attribute, set by a producer. */
+	batch_builder_init(&bb, in, sizeof(in), BATCH_CODEC_NONE);
+	bb.log_append_time = true;
+	assert_int_equal(batch_builder_add(&bb, NULL, -1, "y", 1, fake_now), 0);
+	n = (size_t)batch_builder_finish(&bb, 0, -1);
+	assert_int_equal(log_append_client(f->l, in, n, 0, -1, &info, &bad), -ERANGE);
+	assert_non_null(strstr(info.why, "LogAppendTime attribute"));
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 3);
+	/* The broker's encoder on a LogAppendTime topic: CreateTime batches
+	 * (the leader stamps them), so its forwarded writes are taken. */
+	f->cfg.log_append_time = true;
+	struct rec_in r = { NULL, -1, "z", 1, fake_now };
+	struct batch_producer pr = { 1, 0, 0 };
+	assert_int_equal(log_encode_batches(&f->cfg, &r, 1, &pr, &enc, &enc_len, NULL), 0);
+	assert_int_equal(batch_hdr_decode(enc, enc_len, &h), 0);
+	assert_int_equal(h.attributes & BATCH_ATTR_LOG_APPEND_TIME, 0);
+	free(enc);
+}
+
 /* Values a line cannot carry, escaped; lines that can, as they are. */
 static void test_escape_view(void **state)
 {
@@ -578,6 +633,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refusals, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_compressed, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_log_append_time, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_timestamp_refusals, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_escape_view_batches, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_escape_view, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_escape_round_trip, setup_keyed,

@@ -152,6 +152,12 @@ static const char default_render[] = "broker.id=0\n"
 				     "log.cleaner.min.cleanable.ratio=0.5\n"
 				     "log.cleaner.min.compaction.lag.ms=0\n"
 				     "log.message.timestamp.type=CreateTime\n"
+				     "log.roll.jitter.ms=0\n"
+				     "log.cleaner.max.compaction.lag.ms=9223372036854775807\n"
+				     "log.message.timestamp.difference.max.ms=9223372036854775807\n"
+				     "log.message.timestamp.before.max.ms=9223372036854775807\n"
+				     "log.message.timestamp.after.max.ms=9223372036854775807\n"
+				     "log.preallocate=false\n"
 				     "log.segment.fd.cache=0\n";
 
 static void test_defaults(void **state)
@@ -591,6 +597,99 @@ static void test_every_topic_key(void **state)
 	assert_string_equal(err, "line 1: unknown key 'num.partitions'");
 }
 
+/* Kafka's segment, compaction-lag, timestamp-bound and preallocation
+ * settings: both names, their ranges, the jitter's hours form, and the
+ * lags' order checked on the whole result. */
+static void test_kafka_extra_keys(void **state)
+{
+	struct broker_config c;
+	struct topic_config tc;
+	char err[256] = "";
+	int64_t before, after;
+
+	(void)state;
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c,
+			       "log.roll.jitter.hours=2\n"
+			       "log.cleaner.max.compaction.lag.ms=60000\n"
+			       "log.message.timestamp.difference.max.ms=5000\n"
+			       "log.message.timestamp.after.max.ms=100\n"
+			       "log.preallocate=TRUE\n",
+			       err, sizeof(err)),
+			 0);
+	assert_int_equal(c.log.segment_jitter_ms, 2 * 3600 * 1000);
+	assert_int_equal(c.log.max_compaction_lag_ms, 60000);
+	assert_true(c.log.preallocate);
+	log_ts_bounds(&c.log, &before, &after);
+	assert_int_equal(before, 5000); /* before unset: the difference */
+	assert_int_equal(after, 100);
+	/* log.roll.jitter.ms wins over .hours, whatever the order (Kafka's). */
+	assert_int_equal(
+		parse(&c, "log.roll.jitter.ms=7\nlog.roll.jitter.hours=1\n", err, sizeof(err)), 0);
+	assert_int_equal(c.log.segment_jitter_ms, 7);
+	assert_int_equal(parse(&c, "log.cleaner.min.compaction.lag.ms=60001\n", err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "log.cleaner.min.compaction.lag.ms 60001 is above "
+				 "log.cleaner.max.compaction.lag.ms 60000");
+
+	topic_config_defaults_of(&c, &tc);
+	assert_int_equal(apply(&tc,
+			       "segment.jitter.ms=10\nmax.compaction.lag.ms=1000\n"
+			       "message.timestamp.before.max.ms=30\npreallocate=false\n",
+			       err, sizeof(err)),
+			 0);
+	assert_int_equal(tc.log.segment_jitter_ms, 10);
+	assert_int_equal(tc.log.max_compaction_lag_ms, 1000);
+	assert_false(tc.log.preallocate);
+	log_ts_bounds(&tc.log, &before, &after);
+	assert_int_equal(before, 30);
+	assert_int_equal(after, 100);
+	assert_int_equal(apply(&tc, "max.compaction.lag.ms=0\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 1: bad value for 'max.compaction.lag.ms': '0' (expected an "
+				 "integer from 1 to 9223372036854775807)");
+	/* The order is checked on the settings as they would be. */
+	assert_int_equal(apply(&tc, "min.compaction.lag.ms=1001\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "min.compaction.lag.ms 1001 is above max.compaction.lag.ms 1000");
+	assert_int_equal(tc.log.min_compaction_lag_ms, 0);
+	assert_int_equal(apply(&tc, "max.compaction.lag.ms=5000\nmin.compaction.lag.ms=1001\n", err,
+			       sizeof(err)),
+			 0);
+	assert_int_equal(tc.log.min_compaction_lag_ms, 1001);
+	assert_string_equal(topic_config_broker_key("segment.jitter.ms"), "log.roll.jitter.ms");
+	assert_string_equal(topic_config_broker_key("max.compaction.lag.ms"),
+			    "log.cleaner.max.compaction.lag.ms");
+	assert_string_equal(topic_config_broker_key("preallocate"), "log.preallocate");
+}
+
+/* The segment age that rolls: segment.ms, max.compaction.lag.ms when shorter
+ * in a compacted log, less a jitter fixed per directory and base offset. */
+static void test_roll_age(void **state)
+{
+	struct log_config cfg;
+	bool differ = false;
+
+	(void)state;
+	log_config_defaults(&cfg);
+	cfg.segment_ms = 1000;
+	assert_int_equal(log_roll_age_ms(&cfg, "/d/t-0", 0), 1000);
+	cfg.max_compaction_lag_ms = 300; /* delete policy: not a roll age */
+	assert_int_equal(log_roll_age_ms(&cfg, "/d/t-0", 0), 1000);
+	cfg.cleanup_policy = LOG_CLEANUP_COMPACT;
+	assert_int_equal(log_roll_age_ms(&cfg, "/d/t-0", 0), 300);
+	cfg.max_compaction_lag_ms = INT64_MAX;
+	cfg.segment_jitter_ms = 100;
+	for (int64_t base = 0; base < 64; base++) {
+		int64_t a = log_roll_age_ms(&cfg, "/d/t-0", base);
+
+		assert_true(a > 900 && a <= 1000);
+		assert_int_equal(a, log_roll_age_ms(&cfg, "/d/t-0", base)); /* fixed */
+		differ = differ || a != log_roll_age_ms(&cfg, "/d/t-1", base);
+	}
+	assert_true(differ);
+	cfg.segment_jitter_ms = INT64_MAX; /* at most the age itself */
+	assert_true(log_roll_age_ms(&cfg, "/d/t-0", 5) > 0);
+}
+
 static void test_topic_all_or_nothing(void **state)
 {
 	struct topic_config tc, before;
@@ -917,6 +1016,12 @@ static void test_topic_roundtrip(void **state)
 				  "min.cleanable.dirty.ratio=0.5\n"
 				  "min.compaction.lag.ms=0\n"
 				  "message.timestamp.type=CreateTime\n"
+				  "segment.jitter.ms=0\n"
+				  "max.compaction.lag.ms=9223372036854775807\n"
+				  "message.timestamp.difference.max.ms=9223372036854775807\n"
+				  "message.timestamp.before.max.ms=9223372036854775807\n"
+				  "message.timestamp.after.max.ms=9223372036854775807\n"
+				  "preallocate=false\n"
 				  "min.insync.replicas=1\n"
 				  "unclean.leader.election.enable=false\n");
 	free(text);
@@ -1357,6 +1462,8 @@ int main(void)
 		cmocka_unit_test(test_broker_roundtrip),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_every_topic_key),
+		cmocka_unit_test(test_kafka_extra_keys),
+		cmocka_unit_test(test_roll_age),
 		cmocka_unit_test(test_topic_all_or_nothing),
 		cmocka_unit_test(test_partitions_grow),
 		cmocka_unit_test(test_ratio_edges),

@@ -512,6 +512,86 @@ static void test_produce_partition_twice(void **state)
  * time, and the stored batch carries it (attribute bit 3, max timestamp)
  * in place of the client's; with CreateTime the answer gives -1. A line
  * written through the mount's path is stamped the same way. */
+/* Whether the (not NUL-terminated) string k holds s. */
+static bool kstr_has(struct kstr k, const char *s)
+{
+	return k.len > 0 && memmem(k.ptr, (size_t)k.len, s, strlen(s)) != NULL;
+}
+
+/* One batch to partition 0 of topic with acks=1 (Produce v9): its answer. */
+static struct proto_produce_resp_part *produce_one(struct brokerfx *f, const char *topic,
+						   const uint8_t *b, size_t n,
+						   struct proto_produce_resp *r,
+						   struct net_resp *raw)
+{
+	struct proto_produce_part p[] = { part(0, b, n) };
+	struct proto_produce_topic topics[] = { { kstr_of(topic), 1, p } };
+	struct proto_produce_req req = { .transactional_id = KSTR_NULL,
+					 .acks = 1,
+					 .timeout_ms = 5000,
+					 .n_topics = 1,
+					 .topic_data = topics };
+
+	produce(f, 9, &req, r, raw);
+	assert_int_equal(r->n_topics, 1);
+	return &r->responses[0].partition_responses[0];
+}
+
+/* Kafka's timestamp checks: a CreateTime record outside the topic's bounds,
+ * and a batch a producer marked LogAppendTime, are INVALID_TIMESTAMP with
+ * the reason, nothing appended; a LogAppendTime topic takes any
+ * timestamp (the broker's replaces it). */
+static void test_produce_timestamp_bounds(void **state)
+{
+	struct brokerfx *f = *state;
+	uint8_t b[512], marked[512];
+	struct proto_produce_resp r;
+	struct net_resp raw;
+	struct proto_produce_resp_part *pr;
+
+	assert_int_equal(broker_topic_create(f->b, "bounded", 0, 0, 0755, NULL), 0);
+	assert_int_equal(topic_config_write_text(f, "bounded",
+						 "message.timestamp.difference.max.ms=86400000\n"),
+			 0);
+	size_t n = batch(b, sizeof(b), BATCH_CODEC_NONE, "s", 2); /* 1700000000000 */
+	size_t nm = batch(marked, sizeof(marked), BATCH_CODEC_NONE, "m", 1);
+	be16_put(marked + BATCH_OFF_ATTRIBUTES, BATCH_ATTR_LOG_APPEND_TIME);
+	be32_put(marked + BATCH_OFF_CRC,
+		 crc32c(0, marked + BATCH_OFF_ATTRIBUTES, nm - BATCH_OFF_ATTRIBUTES));
+
+	pr = produce_one(f, "bounded", b, n, &r, &raw);
+	assert_int_equal(pr->error_code, PROTO_ERR_INVALID_TIMESTAMP);
+	assert_true(
+		kstr_has(pr->error_message, "timestamp 1700000000000 of record 0 is out of range"));
+	assert_int_equal(pr->n_record_errors, 1);
+	assert_int_equal(pr->record_errors[0].batch_index, 0);
+	proto_produce_resp_free(&r);
+	net_resp_free(&raw);
+
+	/* Within the bounds, but marked by the producer. */
+	assert_int_equal(
+		topic_config_write_text(
+			f, "bounded", "message.timestamp.difference.max.ms=9223372036854775807\n"),
+		0);
+	pr = produce_one(f, "bounded", marked, nm, &r, &raw);
+	assert_int_equal(pr->error_code, PROTO_ERR_INVALID_TIMESTAMP);
+	assert_true(kstr_has(pr->error_message, "LogAppendTime attribute"));
+	proto_produce_resp_free(&r);
+	net_resp_free(&raw);
+
+	/* LogAppendTime: the old timestamps are no matter; nothing refused
+	 * before was appended (the first offset is 0). */
+	assert_int_equal(topic_config_write_text(f, "bounded",
+						 "message.timestamp.type=LogAppendTime\n"
+						 "message.timestamp.before.max.ms=1000\n"),
+			 0);
+	pr = produce_one(f, "bounded", b, n, &r, &raw);
+	assert_int_equal(pr->error_code, 0);
+	assert_int_equal(pr->base_offset, 0);
+	proto_produce_resp_free(&r);
+	net_resp_free(&raw);
+}
+
 static void test_produce_log_append_time(void **state)
 {
 	struct brokerfx *f = *state;
@@ -634,6 +714,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_produce_partition_twice, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_produce_log_append_time, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_produce_timestamp_bounds, setup,
 						brokerfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -813,6 +813,95 @@ static void test_roll_index_full_and_age(void **state)
 	check_all(f, 33);
 }
 
+/* The active segment's base offset (the last of log_segments). */
+static int64_t active_base(struct logfx *f)
+{
+	int64_t *bases, b;
+	int n;
+
+	assert_int_equal(log_segments(f->l, &bases, &n), 0);
+	b = bases[n - 1];
+	free(bases);
+	return b;
+}
+
+/* segment.jitter.ms takes the segment's own jitter off segment.ms, and in
+ * a compacted log a shorter max.compaction.lag.ms rolls instead (Kafka's
+ * maxSegmentMs), so that compaction can reach the active segment's
+ * records in time. */
+static void test_roll_jitter_and_max_lag(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	int64_t age;
+	int before, next = 0;
+
+	f->cfg.segment_ms = 10000;
+	f->cfg.segment_jitter_ms = 9000;
+	log_reconfigure(f->l, &f->cfg);
+	for (int round = 0; round < 3; round++) {
+		logfx_put(f, next++, 1, 1); /* the segment's first append */
+		age = log_roll_age_ms(&f->cfg, f->l->dir, active_base(f));
+		assert_true(age > 1000 && age <= 10000);
+		log_get_state(f->l, &st);
+		before = st.segments;
+		fake_now += age;
+		logfx_put(f, next++, 1, 1); /* exactly age: not yet */
+		log_get_state(f->l, &st);
+		assert_int_equal(st.segments, before);
+		fake_now += 1;
+		logfx_put(f, next++, 1, 1);
+		log_get_state(f->l, &st);
+		assert_int_equal(st.segments, before + 1);
+	}
+	f->cfg.segment_jitter_ms = 0;
+	f->cfg.max_compaction_lag_ms = 2000;
+	f->cfg.cleanup_policy = LOG_CLEANUP_COMPACT;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	fake_now += 2001;
+	log_get_state(f->l, &st);
+	before = st.segments;
+	logfx_put(f, next++, 1, 1);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, before + 1);
+	check_all(f, next);
+}
+
+static void roll_now(struct logfx *f)
+{
+	pthread_mutex_lock(&f->l->lock);
+	assert_int_equal(log_roll_locked(f->l), 0);
+	pthread_mutex_unlock(&f->l->lock);
+}
+
+/* preallocate=true: a new segment's .log has segment.bytes of blocks at
+ * once, its size unchanged (the line view and recovery see only records);
+ * a roll cuts the closed one back to its records. */
+static void test_preallocate(void **state)
+{
+	struct logfx *f = *state;
+	char path[PATH_MAX + 64];
+	struct stat sb;
+	int64_t first;
+
+	f->cfg.preallocate = true;
+	f->cfg.segment_bytes = 4 << 20;
+	log_reconfigure(f->l, &f->cfg);
+	logfx_put(f, 0, 10, 10);
+	roll_now(f); /* a segment made with the setting */
+	first = active_base(f);
+	snprintf(path, sizeof(path), "%s/%020lld.log", f->l->dir, (long long)first);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	assert_true((int64_t)sb.st_blocks * 512 >= 4 << 20);
+	logfx_put(f, 10, 10, 10);
+	roll_now(f);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true(sb.st_size > 0);
+	assert_true((int64_t)sb.st_blocks * 512 < 1 << 20);
+	check_all(f, 20);
+}
+
 /* A rolled segment is fsynced in the background (log_flush_closed), not by
  * the append that rolled it; after a crash the log is still a prefix: an
  * unsynced segment that lost its tail takes the later segments with it. */
@@ -2191,6 +2280,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_whole_batches, setup_no_helper,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_lines, setup_no_helper, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_roll_jitter_and_max_lag, setup,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_preallocate, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_plain_lines, setup_no_helper,
 						logfx_teardown),
 	};
