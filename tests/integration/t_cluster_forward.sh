@@ -15,7 +15,8 @@
 # the controller moved the leadership (the frozen broker's session
 # expired) the write goes to the new leader and returns success, long
 # before request.timeout.ms (120 s here) would end the wait
-# (min.insync.replicas=1, so that the new leader alone commits it).
+# (min.insync.replicas=1, so that the new leader alone commits it). Last,
+# a forwarded write to a topic with message.timestamp.type=LogAppendTime.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -147,5 +148,16 @@ check "mnt$O shows rec-8 and rec-9 exactly once, after the seven" poll 30 shows 
 grep -q "no longer leads it and has not answered" "$LOG" &&
 	ok "broker $O logged that it sent the write to the new leader" ||
 	fail "broker $O's log" "no line about the frozen leader"
+
+# message.timestamp.type=LogAppendTime: a forwarded write's batches are
+# CreateTime, as a Kafka client's, and the leader stamps them (it refuses a
+# batch a producer marked LogAppendTime, INVALID_TIMESTAMP, as Kafka does).
+echo "message.timestamp.type=LogAppendTime" >"$MQ_TMP/mnt$O/t/.config"
+expect_eq "message.timestamp.type=LogAppendTime for t" "0" "$?"
+check "mnt$N's t/.config shows it" poll 30 grep -qx "message.timestamp.type=LogAppendTime" "$MQ_TMP/mnt$N/t/.config"
+echo "rec-10 stamped by the leader" >>"$MQ_TMP/mnt$N/t/0"
+expect_eq "echo rec-10 on mnt$N, forwarded to $O" "0" "$?"
+echo "rec-10 stamped by the leader" >>"$MQ_TMP/want"
+check "mnt$O shows rec-10 once, last" poll 30 shows "$MQ_TMP/mnt$O" "$O" "$MQ_TMP/want"
 
 mq_done
