@@ -4,8 +4,9 @@
 # record, byte offsets (tail -c +N, dd skip=) are the same before and after,
 # a cat reading a deleted segment finishes with the bytes it had; a
 # compacted topic keeps each key's newest value once, tombstones go after
-# delete.retention.ms, keyless writes are EINVAL; kill -9 while the cleaner
-# runs loses no surviving record.
+# delete.retention.ms, keyless writes are EINVAL; max.compaction.lag.ms is
+# never below min.compaction.lag.ms; kill -9 while the cleaner runs loses
+# no surviving record.
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
@@ -141,6 +142,18 @@ expect_ok "tombstones vanish after delete.retention.ms" \
 	sh -c "$WAIT" sh "[ \$(grep -c '^k[0-9]*:\$' '$MNT/c/0') -eq 0 ]"
 expect_eq "the rest stays" "90 600 600" \
 	"$(grep -c '^k' "$MNT/c/0") $(grep -c '^z' "$MNT/c/0") $(grep -c '^y' "$MNT/c/0")"
+
+# ---- max.compaction.lag.ms ----------------------------------------------
+# (When it cleans a log below its dirty ratio: test_cleaner, test_log.) Set
+# through the mount, shown, and ordered against min.compaction.lag.ms.
+expect_ok "max.compaction.lag.ms=1500" sh -c 'echo max.compaction.lag.ms=1500 > "$1"' sh "$MNT/c/.config"
+expect_eq "shown in .config" "max.compaction.lag.ms=1500" \
+	"$(grep '^max.compaction.lag.ms=' "$MNT/c/.config")"
+expect_errno "min.compaction.lag.ms above it: refused" EINVAL \
+	bash -c 'echo min.compaction.lag.ms=2000 > "$1"' sh "$MNT/c/.config"
+expect_ok "the refusal names both" grep -q "min.compaction.lag.ms 2000 is above max.compaction.lag.ms 1500" "$LOG"
+expect_eq "min.compaction.lag.ms unchanged" "min.compaction.lag.ms=0" \
+	"$(grep '^min.compaction.lag.ms=' "$MNT/c/.config")"
 
 # ---- kill -9 while cleaning ---------------------------------------------
 mkdir "$MNT/k"
