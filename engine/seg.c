@@ -1501,8 +1501,14 @@ void seg_preallocate(struct seg *s, int64_t bytes)
 	if (!s->io->reserve || bytes <= s->resv_end)
 		return;
 	s->tail_ext = true; /* cut to the log's size at roll or close */
-	if (s->io->reserve(s->io->ctx, s->log_fd, 0, (off_t)bytes) == 0)
+	if (s->io->reserve(s->io->ctx, s->log_fd, 0, (off_t)bytes) == 0) {
 		s->resv_end = bytes;
+		return;
+	}
+	/* A full disk may have given part of it: given back at once, so that
+	 * a preallocation that did not fit takes no room from other writes. */
+	if (s->io->ftruncate(s->io->ctx, s->log_fd, atomic_load(&s->size)) == 0)
+		s->tail_ext = false;
 }
 
 /* ---- the .lines reserved ahead ----

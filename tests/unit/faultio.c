@@ -192,6 +192,11 @@ static int fi_reserve(void *ctx, int fd, off_t off, off_t len)
 	struct faultio *f = ctx;
 	if (fi_dies(f))
 		return -EIO;
+	if (f->reserve_partial > 0) {
+		f->reserve_partial--;
+		(void)io_posix.reserve(NULL, fd, off, len / 2);
+		return -ENOSPC;
+	}
 	return io_posix.reserve(NULL, fd, off, len);
 }
 

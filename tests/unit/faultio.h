@@ -24,6 +24,9 @@ struct faultio {
 	int fsync_countdown;     /* >0: the Nth fsync from now fails with EIO */
 	int fsyncs;              /* fsync calls seen */
 	int ftruncate_countdown; /* >0: the Nth ftruncate from now fails with EIO */
+	/* >0: the next reserve_partial reservations allocate half of what
+	 * they ask, then fail with ENOSPC (a disk that fills meanwhile). */
+	int reserve_partial;
 	/* Called (once, then cleared) at the next fsync, before it happens:
 	 * lets a test act in the middle of an engine operation. */
 	void (*on_fsync)(void *arg);

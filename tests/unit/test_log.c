@@ -876,7 +876,8 @@ static void roll_now(struct logfx *f)
 
 /* preallocate=true: a new segment's .log has segment.bytes of blocks at
  * once, its size unchanged (the line view and recovery see only records);
- * a roll cuts the closed one back to its records. */
+ * a roll cuts the closed one back to its records; a preallocation that
+ * did not fit gives back what it got. */
 static void test_preallocate(void **state)
 {
 	struct logfx *f = *state;
@@ -895,11 +896,19 @@ static void test_preallocate(void **state)
 	assert_int_equal(sb.st_size, 0);
 	assert_true((int64_t)sb.st_blocks * 512 >= 4 << 20);
 	logfx_put(f, 10, 10, 10);
+	/* The next one finds the disk filling up: what it got is given back
+	 * at once, not held until its roll. */
+	f->fio.reserve_partial = 1;
 	roll_now(f);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_true(sb.st_size > 0);
 	assert_true((int64_t)sb.st_blocks * 512 < 1 << 20);
-	check_all(f, 20);
+	snprintf(path, sizeof(path), "%s/%020lld.log", f->l->dir, (long long)active_base(f));
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	assert_int_equal(sb.st_blocks, 0);
+	logfx_put(f, 20, 10, 10);
+	check_all(f, 30);
 }
 
 /* A rolled segment is fsynced in the background (log_flush_closed), not by
