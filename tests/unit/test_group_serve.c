@@ -33,6 +33,8 @@
 #include "repl/broker_int.h"
 #include "repl/config.h"
 #include "repl/group_int.h"
+#include "repl/group_meta.h"
+#include "repl/group_serve_int.h"
 #include "repl/net.h"
 #include "repl/proto.h"
 #include "repl/repl.h"
@@ -1086,6 +1088,282 @@ static void test_mixed_group(void **state)
 	topic_put(t);
 }
 
+/* ---- GroupMetadata records: the members across a restart ---- */
+
+/* The last GroupMetadata value of group in its partition of
+ * __consumer_offsets (malloc'ed, *len; NULL: none, or a tombstone), read
+ * as a replay reads it: escaped lines, unescaped, keys decoded. */
+static uint8_t *meta_record(struct brokerfx *f, const char *group, size_t *len)
+{
+	struct line_scratch scratch = { 0 };
+	struct line_rules lr = { .sep = "\t",
+				 .sep_len = 1,
+				 .max = 1 << 20,
+				 .format = LINE_FORMAT_ESCAPE,
+				 .scratch = &scratch };
+	static char buf[1 << 16];
+	size_t used = brokerfx_offsets_text(f->b, group, buf, sizeof(buf));
+	uint8_t *last = NULL;
+
+	for (char *line = buf, *nl; (nl = memchr(line, '\n', (size_t)(buf + used - line)));
+	     line = nl + 1) {
+		struct rec_in r;
+		char name[256];
+
+		if (line[0] != '\\')
+			continue;
+		line_scratch_reset(&scratch, (size_t)(nl - line));
+		assert_true(line_unescape_rec(&lr, line, (size_t)(nl - line), &r));
+		if (group_meta_key_decode((const uint8_t *)r.key, (size_t)r.key_len, name,
+					  sizeof(name)) < 0 ||
+		    strcmp(name, group))
+			continue;
+		free(last);
+		last = NULL;
+		*len = r.value_len > 0 ? (size_t)r.value_len : 0;
+		if (r.value_len > 0) {
+			last = malloc(*len);
+			memcpy(last, r.value, *len);
+		}
+	}
+	line_scratch_free(&scratch);
+	return last;
+}
+
+/* brokerfx_close and brokerfx_open, what the reopened broker logs in
+ * logged (NUL-terminated). */
+static void reopen_logged(struct brokerfx *f, char *logged, size_t cap)
+{
+	char path[] = "/tmp/mqfs-test-gserve-log.XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	ssize_t n;
+
+	assert_true(fd >= 0 && saved >= 0);
+	unlink(path);
+	brokerfx_close(f);
+	dup2(fd, 2);
+	mq_log_init(MQ_INFO, false);
+	brokerfx_open(f);
+	mq_log_init(MQ_ERR, false);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, logged, cap - 1, 0);
+	close(fd);
+	logged[n > 0 ? n : 0] = '\0';
+	fputs(logged, stderr);
+}
+
+/* Kafka's GroupMetadata record: the leader's SyncGroup writes the
+ * generation (members, subscriptions, the assignments it brings) to the
+ * group's partition of __consumer_offsets in Kafka's layout before the
+ * members are answered; a broker that opens the data loads the group
+ * Stable with them, so the member goes on with its member id and
+ * generation (heartbeat, its assignment, DescribeGroups) instead of
+ * UNKNOWN_MEMBER_ID; the group becoming Empty (the member leaves) writes
+ * a record without members, after which a reopen knows no member; and
+ * DeleteGroups writes its tombstone. */
+static void test_metadata_reload(void **state)
+{
+	struct brokerfx *f = *state;
+	static const char asg[] = "p0\n\\x\t"; /* bytes a line must escape */
+	struct join_args j = { .c = f->c,
+			       .v = 5,
+			       .group = "meta",
+			       .instance = "inst-1",
+			       .session_ms = 10000,
+			       .rebalance_ms = 20000 };
+	struct sync_args s = { .c = f->c, .v = 3, .group = "meta", .n = 1 };
+	struct commit_part cp = { "t", 0, 1 };
+	struct group_meta gm;
+	char member[256], logged[1 << 16];
+	struct kbuf_w w;
+	uint8_t *val;
+	size_t len = 0;
+	int16_t err;
+
+	join_call(&j);
+	assert_int_equal(j.out.error, PROTO_ERR_NONE);
+	snprintf(member, sizeof(member), "%s", j.out.member);
+	s.member = member;
+	s.generation = j.out.generation;
+	s.ids[0] = member;
+	s.asg[0] = asg;
+	sync_call(&s);
+	assert_int_equal(s.error, PROTO_ERR_NONE);
+	assert_string_equal(s.got, asg);
+
+	val = meta_record(f, "meta", &len);
+	assert_non_null(val);
+	assert_int_equal(val[0], 0);
+	assert_int_equal(val[1], 3); /* value version 3 */
+	assert_int_equal(group_meta_value_decode(val, len, &gm), 0);
+	assert_true(kstr_eq(gm.protocol_type, "consumer"));
+	assert_int_equal(gm.generation, j.out.generation);
+	assert_true(kstr_eq(gm.protocol, "range"));
+	assert_true(kstr_eq(gm.leader, member));
+	assert_true(gm.current_state_timestamp > 0);
+	assert_int_equal(gm.n_members, 1);
+	assert_true(kstr_eq(gm.members[0].member_id, member));
+	assert_true(kstr_eq(gm.members[0].instance_id, "inst-1"));
+	assert_true(kstr_eq(gm.members[0].client_id, "mqfs"));
+	assert_true(kstr_eq(gm.members[0].client_host, "/127.0.0.1"));
+	assert_int_equal(gm.members[0].session_timeout, 10000);
+	assert_int_equal(gm.members[0].rebalance_timeout, 20000);
+	assert_int_equal(gm.members[0].subscription.len, sizeof(sub_t));
+	assert_memory_equal(gm.members[0].subscription.ptr, sub_t, sizeof(sub_t));
+	assert_true(kstr_eq(gm.members[0].assignment, asg));
+	group_meta_free(&gm);
+	free(val);
+
+	reopen_logged(f, logged, sizeof(logged));
+	assert_non_null(strstr(logged, "Kafka group meta: loaded Stable, generation 1"));
+	assert_int_equal(heartbeat_static(f->c, 3, "meta", member, "inst-1", 1), PROTO_ERR_NONE);
+	/* Stable: a SyncGroup gets the member's assignment as loaded. */
+	s.c = f->c;
+	s.n = 0;
+	sync_call(&s);
+	assert_int_equal(s.error, PROTO_ERR_NONE);
+	assert_string_equal(s.got, asg);
+	{
+		char cid[300], host[300];
+
+		describe_member(f, "meta", cid, host, sizeof(cid));
+		assert_string_equal(cid, "mqfs");
+		assert_string_equal(host, "/127.0.0.1");
+	}
+	/* A rejoin with its id and protocols is the same member. */
+	j.c = f->c;
+	j.member = member;
+	join_call(&j);
+	assert_int_equal(j.out.error, PROTO_ERR_NONE);
+	assert_string_equal(j.out.member, member);
+	assert_int_equal(j.out.generation, 2);
+	s.generation = 2;
+	s.n = 1;
+	sync_call(&s);
+	assert_int_equal(s.error, PROTO_ERR_NONE);
+	commit(f, 2, "meta", 2, member, &cp, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+
+	/* It leaves: the Empty record (the timer writes it). */
+	assert_int_equal(leave(f->c, 3, "meta", member), PROTO_ERR_NONE);
+	{
+		int64_t until = now_mono_ms() + DEADLINE_MS;
+
+		for (;;) {
+			val = meta_record(f, "meta", &len);
+			assert_non_null(val);
+			assert_int_equal(group_meta_value_decode(val, len, &gm), 0);
+			free(val);
+			if (gm.n_members == 0)
+				break;
+			group_meta_free(&gm);
+			assert_true(now_mono_ms() < until);
+			usleep(10000);
+		}
+		assert_int_equal(gm.generation, 3);
+		assert_int_equal(gm.protocol.len, -1);
+		assert_int_equal(gm.leader.len, -1);
+		group_meta_free(&gm);
+	}
+	reopen_logged(f, logged, sizeof(logged));
+	assert_null(strstr(logged, "Kafka group meta: loaded"));
+	assert_int_equal(heartbeat(f->c, 3, "meta", member, 2), PROTO_ERR_UNKNOWN_MEMBER_ID);
+
+	/* DeleteGroups: the group's record gets its tombstone. */
+	{
+		struct kstr k = kstr_of("meta");
+		struct proto_delete_groups_req req = { .n_groups = 1, .groups_names = &k };
+		struct proto_delete_groups_resp r;
+		struct net_resp raw;
+
+		kbuf_w_init(&w, 256);
+		assert_int_equal(proto_delete_groups_req_encode(&w, 2, &req), 0);
+		brokerfx_call(f->c, PROTO_API_DELETE_GROUPS, 2, &w, &raw);
+		assert_int_equal(proto_delete_groups_resp_decode(&raw.body, 2, &r), 0);
+		assert_int_equal(r.results[0].error_code, PROTO_ERR_NONE);
+		proto_delete_groups_resp_free(&r);
+		net_resp_free(&raw);
+	}
+	len = 1;
+	assert_null(meta_record(f, "meta", &len));
+	assert_int_equal(len, 0);
+}
+
+/* Records a load cannot use: a GroupMetadata value that does not decode,
+ * a key of no known kind, a record whose member id passes the bounds.
+ * Each is one log line naming the group (or the partition); the other
+ * groups of the partition load, and the offsets of the mount's group of
+ * the same name too. */
+static void test_metadata_bad_records(void **state)
+{
+	struct brokerfx *f = *state;
+	static const uint8_t junk[] = { 0, 3, 0, 8, 'c', 'o' }, odd_key[] = { 0, 9, 1 };
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "good", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "good", .n = 1 };
+	char member[256], logged[1 << 16], big[KG_ID_MAX + 2];
+	struct group_meta_member gmm = { .instance_id = KSTR_NULL,
+					 .client_id = kstr_of("c"),
+					 .client_host = kstr_of("/h"),
+					 .rebalance_timeout = 1000,
+					 .session_timeout = 1000,
+					 .subscription = kstr_of(""),
+					 .assignment = kstr_of("") };
+	struct group_meta gm = { .protocol_type = kstr_of("consumer"),
+				 .generation = 1,
+				 .protocol = kstr_of("range"),
+				 .n_members = 1,
+				 .members = &gmm };
+	struct commit_part cp = { "t", 0, 3 };
+	int64_t offs[2];
+	int16_t err;
+	struct kbuf_w w;
+	size_t len;
+	char *line;
+
+	join_call(&j);
+	assert_int_equal(j.out.error, PROTO_ERR_NONE);
+	snprintf(member, sizeof(member), "%s", j.out.member);
+	s.member = member;
+	s.generation = j.out.generation;
+	s.ids[0] = member;
+	s.asg[0] = "a";
+	sync_call(&s);
+	assert_int_equal(s.error, PROTO_ERR_NONE);
+	/* An offset of the mount's group "good" of topic t, beside. */
+	commit(f, 2, "good", j.out.generation, member, &cp, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+
+	/* "bad": a value cut short; "huge": a member id over KG_ID_MAX;
+	 * and a key of version 9. */
+	assert_int_equal(group_store_kafka(f->b->gc, "bad", junk, sizeof(junk)), 0);
+	memset(big, 'm', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	gmm.member_id = kstr_of(big);
+	gm.leader = kstr_of("m");
+	kbuf_w_init(&w, 4096);
+	group_meta_value_encode(&w, &gm);
+	assert_int_equal(group_store_kafka(f->b->gc, "huge", w.buf, w.len), 0);
+	kbuf_w_free(&w);
+	line = group_meta_line(odd_key, sizeof(odd_key), junk, sizeof(junk), &len);
+	assert_int_equal(group_store_append(f->b->gc, "good", line, len), 0);
+	free(line);
+
+	reopen_logged(f, logged, sizeof(logged));
+	assert_non_null(strstr(logged, "the group metadata record of Kafka group bad cannot be "
+				       "decoded"));
+	assert_non_null(strstr(logged, "Kafka group huge: its metadata record not loaded: a member "
+				       "id empty or too long"));
+	assert_non_null(strstr(logged, "neither mqfs's nor a group metadata key"));
+	assert_non_null(strstr(logged, "Kafka group good: loaded Stable"));
+	assert_int_equal(heartbeat(f->c, 3, "good", member, j.out.generation), PROTO_ERR_NONE);
+	assert_int_equal(heartbeat(f->c, 3, "huge", big, 1), PROTO_ERR_UNKNOWN_MEMBER_ID);
+	fetch_offsets(f, 2, "good", false, offs);
+	assert_int_equal(offs[0], 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1100,6 +1378,9 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_reset_commit, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_reload, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_bad_records, setup,
+						brokerfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
