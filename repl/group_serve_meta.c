@@ -26,7 +26,8 @@
  *             a log line.
  *
  * Threads and locks: kg_meta_value and kg_queue_empty need gs->mu;
- * kafka_load runs with coord.mu held and takes gs->mu (the usual order);
+ * kg_meta_load runs with coord.mu held (the kafka_load hook), asks the
+ * mount's groups (their locks) first, then takes gs->mu (the usual order);
  * kg_writes_flush runs on the timer thread with no lock held.
  */
 #include <errno.h>
@@ -305,8 +306,17 @@ static bool fits(const struct group_serve *gs, const struct group_meta *gm)
 void kg_meta_load(void *arg, const struct group_kmeta *recs, int n)
 {
 	struct group_serve *gs = arg;
+	bool *mount = calloc((size_t)n + 1, sizeof(*mount));
 	int loaded = 0;
 
+	if (!mount) {
+		mq_log(MQ_ERR, "%d Kafka groups' metadata records not loaded: %s", n,
+		       strerror(ENOMEM));
+		return;
+	}
+	/* The mount's groups first: their locks are not taken under gs->mu. */
+	for (int i = 0; i < n; i++)
+		mount[i] = recs[i].value && group_guest_mount_active(gs->gc, recs[i].name);
 	pthread_mutex_lock(&gs->mu);
 	for (int i = 0; i < n; i++) {
 		const struct group_kmeta *k = &recs[i];
@@ -329,7 +339,7 @@ void kg_meta_load(void *arg, const struct group_kmeta *recs, int n)
 			why = NULL; /* Empty: nothing to make */
 		else if (g && g->nmembers > 0)
 			why = "it has members on this broker already";
-		else if (group_guest_mount_active(gs->gc, k->name))
+		else if (mount[i])
 			why = "consume files are its members (the mount's group is the group)";
 		else if (group_name_refusal(k->name))
 			why = "its name is not one a group may have";
@@ -356,4 +366,5 @@ void kg_meta_load(void *arg, const struct group_kmeta *recs, int n)
 	if (loaded)
 		pthread_cond_signal(&gs->cv); /* the timer: their sessions */
 	pthread_mutex_unlock(&gs->mu);
+	free(mount);
 }

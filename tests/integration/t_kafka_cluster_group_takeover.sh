@@ -50,26 +50,24 @@ B=$((A % 3 + 1))
 eval "PA=\$PORT$A PB=\$PORT$B"
 echo "# tk is coordinated by broker $C; survivors $A and $B" >>"$LOG"
 
-# put TAG N MNT_N: records TAG-1..TAG-N into each partition through mntN.
+# recs TAG N P: the values TAG-P-1..TAG-P-N, one a line.
+recs() {
+	_i=1
+	while [ "$_i" -le "$2" ]; do
+		echo "$1-$3-$_i"
+		_i=$((_i + 1))
+	done
+}
+# put TAG N MNT_N: recs TAG N into each partition through mntN.
 put() {
 	for _p in 0 1; do
-		_i=1
-		while [ "$_i" -le "$2" ]; do
-			echo "$1-$_p-$_i"
-			_i=$((_i + 1))
-		done >"$MQ_TMP/put"
+		recs "$1" "$2" "$_p" >"$MQ_TMP/put"
 		mq_run sh -c "cat '$MQ_TMP/put' >> '$MQ_TMP/mnt$3/c/$_p'" || return 1
 	done
 }
 # values TAG N: the values put TAG N writes, sorted.
 values() {
-	for _p in 0 1; do
-		_i=1
-		while [ "$_i" -le "$2" ]; do
-			echo "$1-$_p-$_i"
-			_i=$((_i + 1))
-		done
-	done | sort
+	{ recs "$1" "$2" 0; recs "$1" "$2" 1; } | sort
 }
 check "put a-1..a-5 through mnt$A" put a 5 "$A"
 

@@ -1364,6 +1364,82 @@ static void test_metadata_bad_records(void **state)
 	assert_int_equal(offs[0], 3);
 }
 
+/* How many of the lines of __consumer_offsets are group's metadata
+ * records (its key escaped: the mark, then \x00\x02, the name's length). */
+static int meta_lines(struct brokerfx *f, const char *group)
+{
+	static char buf[1 << 16];
+	char prefix[300];
+	int n = 0;
+
+	buf[0] = '\n'; /* every line, the first too, follows a newline */
+	brokerfx_offsets_text(f->b, group, buf + 1, sizeof(buf) - 1);
+	snprintf(prefix, sizeof(prefix), "\n\\\\x00\\x02\\x00\\x%02x%s\t", (unsigned)strlen(group),
+		 group);
+	for (const char *p = buf; (p = strstr(p, prefix)); p++)
+		n++;
+	return n;
+}
+
+/* Compaction of __consumer_offsets keeps the last metadata record of a
+ * group (one key per group, beside the mount's records of the same name,
+ * which stay): after a cleaning the records of older generations are gone
+ * and a reopen loads the last generation. */
+static void test_metadata_compaction(void **state)
+{
+	struct brokerfx *f = *state;
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "cmp", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "cmp", .n = 1 };
+	struct commit_part cp = { "t", 1, 7 };
+	struct log_clean_stats cs;
+	struct log *l;
+	char member[256], logged[1 << 16], want[80];
+	int64_t offs[2];
+	int before, after;
+	int16_t err;
+
+	assert_int_equal(topic_config_write(f->b->gc->offsets, "segment.bytes=1024\n", 19), 0);
+	join_call(&j);
+	snprintf(member, sizeof(member), "%s", j.out.member);
+	j.member = member;
+	s.member = member;
+	s.ids[0] = member;
+	s.asg[0] = "a";
+	for (int gen = 1; gen <= 12; gen++) {
+		if (gen > 1)
+			join_call(&j);
+		assert_int_equal(j.out.error, PROTO_ERR_NONE);
+		assert_int_equal(j.out.generation, gen);
+		s.generation = gen;
+		sync_call(&s);
+		assert_int_equal(s.error, PROTO_ERR_NONE);
+		if (gen == 1) {
+			commit(f, 2, "cmp", 1, member, &cp, 1, &err);
+			assert_int_equal(err, PROTO_ERR_NONE);
+		}
+	}
+	before = meta_lines(f, "cmp");
+	assert_int_equal(before, 12);
+	/* The cleaner rewrites only below the checkpointed recovery point. */
+	l = f->b->gc->offsets->parts[0]->log;
+	assert_true(log_flush_closed(l) >= 0);
+	assert_int_equal(logmgr_checkpoint(f->b->m), 0);
+	memset(&cs, 0, sizeof(cs));
+	assert_true(log_clean(l, engine_now_ms(), 1 << 20, true, &cs) >= 0);
+	assert_true(cs.records_removed >= 10);
+	after = meta_lines(f, "cmp");
+	assert_true(after >= 1 && after < before);
+
+	reopen_logged(f, logged, sizeof(logged));
+	snprintf(want, sizeof(want), "Kafka group cmp: loaded Stable, generation 12,");
+	assert_non_null(strstr(logged, want));
+	assert_int_equal(heartbeat(f->c, 3, "cmp", member, 12), PROTO_ERR_NONE);
+	fetch_offsets(f, 2, "cmp", false, offs);
+	assert_int_equal(offs[1], 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1381,6 +1457,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_metadata_reload, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_bad_records, setup,
 						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_compaction, setup, brokerfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
