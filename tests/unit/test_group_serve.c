@@ -1440,6 +1440,43 @@ static void test_metadata_compaction(void **state)
 	assert_int_equal(offs[1], 7);
 }
 
+/* A group's record longer than the replay's first buffer (256 KiB as a
+ * line: an assignment of 300,000 bytes that each take four escaped) is
+ * read whole and loaded. */
+static void test_metadata_big_record(void **state)
+{
+	struct brokerfx *f = *state;
+	size_t big = 300000;
+	char *asg = malloc(big), logged[1 << 16];
+	struct group_meta_member gmm = { .member_id = kstr_of("big-1"),
+					 .instance_id = KSTR_NULL,
+					 .client_id = kstr_of("c"),
+					 .client_host = kstr_of("/h"),
+					 .rebalance_timeout = 10000,
+					 .session_timeout = 10000,
+					 .subscription = kstr_of("s") };
+	struct group_meta gm = { .protocol_type = kstr_of("consumer"),
+				 .generation = 4,
+				 .protocol = kstr_of("range"),
+				 .leader = kstr_of("big-1"),
+				 .n_members = 1,
+				 .members = &gmm };
+	struct kbuf_w w;
+
+	assert_non_null(asg);
+	memset(asg, 1, big);
+	gmm.assignment = (struct kstr){ asg, (int32_t)big };
+	kbuf_w_init(&w, 2 * big);
+	group_meta_value_encode(&w, &gm);
+	assert_int_equal(kbuf_w_err(&w), 0);
+	assert_int_equal(group_store_kafka(f->b->gc, "big", w.buf, w.len), 0);
+	kbuf_w_free(&w);
+	free(asg);
+	reopen_logged(f, logged, sizeof(logged));
+	assert_non_null(strstr(logged, "Kafka group big: loaded Stable, generation 4"));
+	assert_int_equal(heartbeat(f->c, 3, "big", "big-1", 4), PROTO_ERR_NONE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1458,6 +1495,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_metadata_bad_records, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_compaction, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_big_record, setup, brokerfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
