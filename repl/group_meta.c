@@ -37,13 +37,15 @@
  * escaped line: a backslash, the key, TAB, the value, every byte of key
  * and value below 0x20, 0x7f and the backslash escaped (\xHH, \\), so the
  * produce path takes the line back as exactly these bytes, and the replay
- * (group_store.c) unescapes it the same way.
+ * (group_store.c) reads it back with group_meta_line_parse, the engine's
+ * unescaper with the same rules.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine.h"
 #include "repl/group_meta.h"
 
 #define KEY_VERSION 2
@@ -187,4 +189,19 @@ char *group_meta_line(const uint8_t *key, size_t klen, const uint8_t *val, size_
 	*o++ = '\n';
 	*out_len = (size_t)(o - line);
 	return line;
+}
+
+int group_meta_line_parse(const char *line, size_t len, struct line_scratch *scratch,
+			  struct rec_in *r)
+{
+	struct line_rules lr = { .sep = "\t",
+				 .sep_len = 1,
+				 .max = INT32_MAX,
+				 .format = LINE_FORMAT_ESCAPE,
+				 .scratch = scratch };
+
+	line_scratch_reset(scratch, len);
+	if (!line_unescape_rec(&lr, line, len, r))
+		return scratch->buf ? -EBADMSG : -ENOMEM;
+	return r->key_len < 0 ? -EBADMSG : 0;
 }

@@ -52,5 +52,12 @@ void group_meta_free(struct group_meta *gm);
  * "\n" included, malloc'ed, its length in *out_len; NULL: -ENOMEM. */
 char *group_meta_line(const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen,
 		      size_t *out_len);
+/* The record of such a line [line, line + len) (its backslash included,
+ * its newline not) into *r, key and value in scratch (line_scratch_free
+ * after): 0, -EBADMSG (no key, or a record over 2 GiB), -ENOMEM. */
+struct line_scratch;
+struct rec_in;
+int group_meta_line_parse(const char *line, size_t len, struct line_scratch *scratch,
+			  struct rec_in *r);
 
 #endif

@@ -440,19 +440,10 @@ static int replay_line(struct group_coord *gc, int p, const char *line, size_t l
 	const char *tab;
 
 	if (len > 0 && line[0] == '\\') {
-		struct line_rules lr = { .sep = "\t",
-					 .sep_len = 1,
-					 .max = INT32_MAX,
-					 .format = LINE_FORMAT_ESCAPE,
-					 .scratch = scratch };
 		struct rec_in r;
+		int rc = group_meta_line_parse(line, len, scratch, &r);
 
-		line_scratch_reset(scratch, len);
-		if (!line_unescape_rec(&lr, line, len, &r))
-			return scratch->buf ? -EBADMSG : -ENOMEM;
-		if (r.key_len < 0)
-			return -EBADMSG;
-		return replay_kmeta(gc, p, r.key, r.key_len, r.value, r.value_len);
+		return rc < 0 ? rc : replay_kmeta(gc, p, r.key, r.key_len, r.value, r.value_len);
 	}
 	tab = memchr(line, '\t', len);
 	return tab ? replay_record(gc, line, (size_t)(tab - line), tab + 1,

@@ -229,11 +229,6 @@ static void test_line(void **state)
 {
 	static const uint8_t val[] = { '\\', '\n', '\t', 0, 0x7f, 0xff, 'a', '\r', '\\', 'x' };
 	struct line_scratch scratch = { 0 };
-	struct line_rules lr = { .sep = "\t",
-				 .sep_len = 1,
-				 .max = 1 << 20,
-				 .format = LINE_FORMAT_ESCAPE,
-				 .scratch = &scratch };
 	struct rec_in r;
 	size_t len;
 	char *line;
@@ -248,8 +243,7 @@ static void test_line(void **state)
 	 * separator: a TAB inside key or value is escaped. */
 	assert_int_equal((char *)memchr(line, '\t', len) - line, 19);
 	assert_memory_equal(line, "\\\\x00\\x02\\x00\\x02g1\t", 20);
-	line_scratch_reset(&scratch, len);
-	assert_true(line_unescape_rec(&lr, line, len - 1, &r));
+	assert_int_equal(group_meta_line_parse(line, len - 1, &scratch, &r), 0);
 	assert_int_equal(r.key_len, sizeof(key_g1));
 	assert_memory_equal(r.key, key_g1, sizeof(key_g1));
 	assert_int_equal(r.value_len, sizeof(val));
@@ -257,10 +251,14 @@ static void test_line(void **state)
 	free(line);
 	/* A tombstone: the key and no value. */
 	line = group_meta_line(key_g1, sizeof(key_g1), NULL, 0, &len);
-	line_scratch_reset(&scratch, len);
-	assert_true(line_unescape_rec(&lr, line, len - 1, &r));
+	assert_int_equal(group_meta_line_parse(line, len - 1, &scratch, &r), 0);
 	assert_int_equal(r.key_len, sizeof(key_g1));
 	assert_int_equal(r.value_len, -1);
+	free(line);
+	/* A line with no key (no separator) is no record of it. */
+	line = group_meta_line(key_g1, sizeof(key_g1), NULL, 0, &len);
+	line[len - 2] = 'x';
+	assert_int_equal(group_meta_line_parse(line, len - 1, &scratch, &r), -EBADMSG);
 	free(line);
 	line_scratch_free(&scratch);
 }

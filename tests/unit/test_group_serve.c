@@ -1096,11 +1096,6 @@ static void test_mixed_group(void **state)
 static uint8_t *meta_record(struct brokerfx *f, const char *group, size_t *len)
 {
 	struct line_scratch scratch = { 0 };
-	struct line_rules lr = { .sep = "\t",
-				 .sep_len = 1,
-				 .max = 1 << 20,
-				 .format = LINE_FORMAT_ESCAPE,
-				 .scratch = &scratch };
 	static char buf[1 << 16];
 	size_t used = brokerfx_offsets_text(f->b, group, buf, sizeof(buf));
 	uint8_t *last = NULL;
@@ -1112,8 +1107,7 @@ static uint8_t *meta_record(struct brokerfx *f, const char *group, size_t *len)
 
 		if (line[0] != '\\')
 			continue;
-		line_scratch_reset(&scratch, (size_t)(nl - line));
-		assert_true(line_unescape_rec(&lr, line, (size_t)(nl - line), &r));
+		assert_int_equal(group_meta_line_parse(line, (size_t)(nl - line), &scratch, &r), 0);
 		if (group_meta_key_decode((const uint8_t *)r.key, (size_t)r.key_len, name,
 					  sizeof(name)) < 0 ||
 		    strcmp(name, group))
@@ -1153,6 +1147,45 @@ static void reopen_logged(struct brokerfx *f, char *logged, size_t cap)
 	fputs(logged, stderr);
 }
 
+/* One member joins group j->group and syncs with assignment asg as its
+ * leader: its id into member (cap bytes), s made ready for more syncs of
+ * it (its generation). */
+static void join_sync_one(struct join_args *j, struct sync_args *s, char *member, size_t cap,
+			  const char *asg)
+{
+	join_call(j);
+	assert_int_equal(j->out.error, PROTO_ERR_NONE);
+	snprintf(member, cap, "%s", j->out.member);
+	s->member = member;
+	s->generation = j->out.generation;
+	s->ids[0] = member;
+	s->asg[0] = asg;
+	sync_call(s);
+	assert_int_equal(s->error, PROTO_ERR_NONE);
+}
+
+/* Waits (polling, DEADLINE_MS) until group's last record is the Empty
+ * one (no members; the timer thread writes it), decoded into *gm (the
+ * caller frees it). */
+static void wait_empty_record(struct brokerfx *f, const char *group, struct group_meta *gm)
+{
+	int64_t until = now_mono_ms() + DEADLINE_MS;
+
+	for (;;) {
+		size_t len = 0;
+		uint8_t *val = meta_record(f, group, &len);
+
+		assert_non_null(val);
+		assert_int_equal(group_meta_value_decode(val, len, gm), 0);
+		free(val);
+		if (gm->n_members == 0)
+			return;
+		group_meta_free(gm);
+		assert_true(now_mono_ms() < until);
+		usleep(10000);
+	}
+}
+
 /* Kafka's GroupMetadata record: the leader's SyncGroup writes the
  * generation (members, subscriptions, the assignments it brings) to the
  * group's partition of __consumer_offsets in Kafka's layout before the
@@ -1181,15 +1214,7 @@ static void test_metadata_reload(void **state)
 	size_t len = 0;
 	int16_t err;
 
-	join_call(&j);
-	assert_int_equal(j.out.error, PROTO_ERR_NONE);
-	snprintf(member, sizeof(member), "%s", j.out.member);
-	s.member = member;
-	s.generation = j.out.generation;
-	s.ids[0] = member;
-	s.asg[0] = asg;
-	sync_call(&s);
-	assert_int_equal(s.error, PROTO_ERR_NONE);
+	join_sync_one(&j, &s, member, sizeof(member), asg);
 	assert_string_equal(s.got, asg);
 
 	val = meta_record(f, "meta", &len);
@@ -1248,19 +1273,7 @@ static void test_metadata_reload(void **state)
 	/* It leaves: the Empty record (the timer writes it). */
 	assert_int_equal(leave(f->c, 3, "meta", member), PROTO_ERR_NONE);
 	{
-		int64_t until = now_mono_ms() + DEADLINE_MS;
-
-		for (;;) {
-			val = meta_record(f, "meta", &len);
-			assert_non_null(val);
-			assert_int_equal(group_meta_value_decode(val, len, &gm), 0);
-			free(val);
-			if (gm.n_members == 0)
-				break;
-			group_meta_free(&gm);
-			assert_true(now_mono_ms() < until);
-			usleep(10000);
-		}
+		wait_empty_record(f, "meta", &gm);
 		assert_int_equal(gm.generation, 3);
 		assert_int_equal(gm.protocol.len, -1);
 		assert_int_equal(gm.leader.len, -1);
@@ -1323,15 +1336,7 @@ static void test_metadata_bad_records(void **state)
 	size_t len;
 	char *line;
 
-	join_call(&j);
-	assert_int_equal(j.out.error, PROTO_ERR_NONE);
-	snprintf(member, sizeof(member), "%s", j.out.member);
-	s.member = member;
-	s.generation = j.out.generation;
-	s.ids[0] = member;
-	s.asg[0] = "a";
-	sync_call(&s);
-	assert_int_equal(s.error, PROTO_ERR_NONE);
+	join_sync_one(&j, &s, member, sizeof(member), "a");
 	/* An offset of the mount's group "good" of topic t, beside. */
 	commit(f, 2, "good", j.out.generation, member, &cp, 1, &err);
 	assert_int_equal(err, PROTO_ERR_NONE);
@@ -1477,6 +1482,37 @@ static void test_metadata_big_record(void **state)
 	assert_int_equal(heartbeat(f->c, 3, "big", "big-1", 4), PROTO_ERR_NONE);
 }
 
+/* The Kafka group ends when a consume file opens in its name (the mount's
+ * group is the group then): its record says so (no members), and a
+ * reopen loads no Kafka member beside the mount's group. */
+static void test_metadata_dissolved(void **state)
+{
+	struct brokerfx *f = *state;
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "dg", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "dg", .n = 1 };
+	char member[256], logged[1 << 16];
+	struct group_member *m;
+	struct group_meta gm;
+	struct topic *t;
+	struct group *g;
+
+	join_sync_one(&j, &s, member, sizeof(member), "a");
+	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	assert_int_equal(group_open(t, "dg", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), 0);
+	assert_false(kafka_active(f, "dg"));
+	wait_empty_record(f, "dg", &gm);
+	group_meta_free(&gm);
+	group_leave(m);
+	group_put(g);
+	topic_put(t);
+	reopen_logged(f, logged, sizeof(logged));
+	assert_null(strstr(logged, "Kafka group dg: loaded"));
+	assert_int_equal(heartbeat(f->c, 3, "dg", member, 1), PROTO_ERR_UNKNOWN_MEMBER_ID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1496,6 +1532,7 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_compaction, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_big_record, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_dissolved, setup, brokerfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
