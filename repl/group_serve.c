@@ -1185,8 +1185,11 @@ static int sync_store(struct group_serve *gs, struct net_req *req, struct kgroup
 		g->storing = false;
 	if (!mem || g->state != KG_AWAIT_SYNC || g->generation != generation ||
 	    strcmp(g->leader, mem->id)) {
+		/* Moved on; or dropped here, when another broker took the
+		 * group over (the append then says so). */
+		err = rc < 0 && !mem ? store_error(rc) : PROTO_ERR_REBALANCE_IN_PROGRESS;
 		pthread_mutex_unlock(&gs->mu);
-		return sync_error(req, PROTO_ERR_REBALANCE_IN_PROGRESS);
+		return sync_error(req, err);
 	}
 	if (rc == 0) {
 		mem->sync = req;
