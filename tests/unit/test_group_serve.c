@@ -1513,6 +1513,42 @@ static void test_metadata_dissolved(void **state)
 	assert_int_equal(heartbeat(f->c, 3, "dg", member, 1), PROTO_ERR_UNKNOWN_MEMBER_ID);
 }
 
+/* A loaded member's session starts when the group is loaded, not when it
+ * was last heard before: a broker down for longer than the member's
+ * session.timeout.ms loads it alive, and it then leaves after that
+ * timeout without a request (the group Empty again). */
+static void test_metadata_session_afresh(void **state)
+{
+	struct brokerfx *f = *state;
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "fresh", .session_ms = 1500, .rebalance_ms = 1500
+	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "fresh", .n = 1 };
+	char member[256];
+	int64_t t0, until;
+	int16_t err;
+
+	join_sync_one(&j, &s, member, sizeof(member), "a");
+	brokerfx_close(f);
+	/* Down for longer than the session. */
+	t0 = now_mono_ms();
+	while (now_mono_ms() < t0 + 1600)
+		usleep(20000);
+	brokerfx_open(f);
+	assert_int_equal(heartbeat(f->c, 3, "fresh", member, 1), PROTO_ERR_NONE);
+	assert_true(kafka_active(f, "fresh"));
+	/* Then silent: it goes after its session timeout. */
+	t0 = now_mono_ms();
+	until = t0 + DEADLINE_MS;
+	while (kafka_active(f, "fresh")) {
+		assert_true(now_mono_ms() < until);
+		usleep(20000);
+	}
+	assert_true(now_mono_ms() - t0 >= 1000);
+	err = heartbeat(f->c, 3, "fresh", member, 1);
+	assert_int_equal(err, PROTO_ERR_UNKNOWN_MEMBER_ID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1533,6 +1569,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_metadata_compaction, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_big_record, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_dissolved, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_session_afresh, setup,
+						brokerfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
