@@ -197,6 +197,11 @@ int16_t group_admin_delete(struct group_coord *gc, const char *topic, const char
 			rc = 0; /* gone meanwhile */
 	}
 	free(topics);
+	/* Kafka's group of that name (no members: busy above) goes too: a
+	 * tombstone of its metadata record, so that compaction forgets it
+	 * and no coordinator loads it again. */
+	if (rc == 0 && !topic[0])
+		rc = group_store_kafka(gc, name, NULL, 0);
 	if (rc < 0)
 		mq_log_limited(MQ_WARN, "DeleteGroups from %s: group %s%s%s: %s", peer, topic,
 			       topic[0] ? "/" : "", name, strerror(-rc));

@@ -300,6 +300,7 @@ void group_coord_close(struct broker *b)
 		group_put(g);
 	}
 	free(gc->groups);
+	group_kmeta_free(gc->kmeta, gc->nkmeta);
 	if (gc->offsets)
 		topic_put(gc->offsets);
 	free((void *)gc->load);

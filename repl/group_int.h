@@ -238,6 +238,7 @@ struct group_event {
  * coordinator sees it (offsets_topic.c). */
 enum offsets_load { OFFSETS_NONE, OFFSETS_LOADING, OFFSETS_LOADED };
 
+struct group_kmeta;
 struct group_coord {
 	struct broker *b;
 	/* __consumer_offsets. In a cluster NULL until the topic exists; set
@@ -290,7 +291,18 @@ struct group_coord {
 	 * which another broker leads now: their members are answered
 	 * NOT_COORDINATOR and find the new one. Called with mu held. */
 	void (*kafka_drop)(void *arg, int p, int n);
+	/* Makes the Kafka groups of the n GroupMetadata records a replay
+	 * found (the last of each group; group_meta.h), with their members
+	 * Stable, as Kafka's loadGroupsAndOffsets does. Called with mu held,
+	 * right after the replay; a group that has members here already is
+	 * left as it is. */
+	void (*kafka_load)(void *arg, const struct group_kmeta *recs, int n);
 	void *kafka_arg;
+	/* The GroupMetadata records the last replay found that no kafka_load
+	 * hook took yet (one node: the replay at open runs before the
+	 * listener hooks in, and group_serve_new takes them). Under mu. */
+	struct group_kmeta *kmeta;
+	int nkmeta;
 	/* Set by the cluster under mu and connect_mu both, so read under
 	 * either: a connection, authenticated, to broker node's listener,
 	 * for the members of groups that broker coordinates
@@ -332,6 +344,22 @@ struct group_coord {
 };
 
 /* ---- group_store.c: __consumer_offsets ---- */
+/* A Kafka group's GroupMetadata record as a replay found it (the last
+ * one of the group in its partition). */
+struct group_kmeta {
+	char name[TOPIC_NAME_MAX + 1];
+	uint8_t *value; /* GroupMetadataValue, malloc'ed; NULL: a tombstone */
+	size_t len;
+};
+/* Hands gc->kmeta to the kafka_load hook (when set) and frees them.
+ * Needs gc->mu. */
+void group_store_kmeta_deliver(struct group_coord *gc);
+/* Frees recs[0..n) and recs. */
+void group_kmeta_free(struct group_kmeta *recs, int n);
+/* Appends the Kafka group's GroupMetadata record (value [val, val +
+ * vlen), GroupMetadataValue; vlen 0: a tombstone) to its partition of
+ * __consumer_offsets, as group_store_append. No lock needed. */
+int group_store_kafka(struct group_coord *gc, const char *group, const uint8_t *val, size_t vlen);
 /* Java's String.hashCode of the name (UTF-8 decoded to UTF-16 units). */
 int32_t group_java_hash(const char *s);
 /* Kafka's Utils.abs(groupId.hashCode()) % partitions. */

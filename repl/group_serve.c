@@ -348,12 +348,16 @@ static int32_t kg_rebalance_ms(const struct kgroup *g)
 	return ms;
 }
 
+/* The last member is gone: the next generation, Empty, and its record
+ * (Kafka writes one with no members, so a new coordinator does not bring
+ * the old members back). */
 static void kg_empty(struct kgroup *g)
 {
 	g->state = KG_EMPTY;
 	g->generation++;
 	g->proto[0] = '\0';
 	g->leader[0] = '\0';
+	kg_queue_empty(g);
 }
 
 /* The protocol every member offers with the most first-choice votes (a
@@ -1138,6 +1142,75 @@ static int guest_sync(struct group_serve *gs, struct net_req *req, const char *n
 	return rc ? rc : net_req_end(req, pos);
 }
 
+/* Kafka's error for a SyncGroup whose group record could not be written
+ * (GroupCoordinator's storeGroup callback). */
+static int16_t store_error(int rc)
+{
+	switch (rc) {
+	case -EREMOTE: return PROTO_ERR_NOT_COORDINATOR;
+	case -EMSGSIZE: return PROTO_ERR_UNKNOWN_SERVER_ERROR;
+	default: return PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+	}
+}
+
+/* The leader's SyncGroup of group g (gs->mu held; released here): the
+ * generation's metadata record with the leader's assignments is written
+ * first, without gs->mu (the append waits for the in-sync replicas), and
+ * the members are answered once it is in, as Kafka's storeGroup does, so
+ * that a coordinator that takes over knows every member that was
+ * answered. If the group moved on meanwhile (a member joined or left),
+ * the leader learns REBALANCE_IN_PROGRESS; if the record cannot be
+ * written, every member gets the error and the group rebalances. */
+static int sync_store(struct group_serve *gs, struct net_req *req, struct kgroup *g,
+		      const char *name)
+{
+	const struct proto_sync_req *m = &net_req_msg(req)->u.sync;
+	int32_t generation = g->generation;
+	struct kmember *mem;
+	struct kbuf_w w;
+	int16_t err;
+	int rc;
+
+	kbuf_w_init(&w, 4 * (size_t)KG_GROUP_BYTES);
+	rc = kg_meta_value(g, m, &w);
+	g->storing = rc == 0;
+	pthread_mutex_unlock(&gs->mu);
+	if (rc == 0)
+		rc = group_store_kafka(gs->gc, name, w.buf, w.len);
+	kbuf_w_free(&w);
+	pthread_mutex_lock(&gs->mu);
+	g = kg_find(gs, name);
+	mem = kg_member(g, m->member_id);
+	if (g)
+		g->storing = false;
+	if (!mem || g->state != KG_AWAIT_SYNC || g->generation != generation ||
+	    strcmp(g->leader, mem->id)) {
+		/* Moved on; or dropped here, when another broker took the
+		 * group over (the append then says so). */
+		err = rc < 0 && !mem ? store_error(rc) : PROTO_ERR_REBALANCE_IN_PROGRESS;
+		pthread_mutex_unlock(&gs->mu);
+		return sync_error(req, err);
+	}
+	if (rc == 0) {
+		mem->sync = req;
+		rc = sync_complete(g, m);
+		if (rc < 0)
+			mem->sync = NULL;
+		pthread_mutex_unlock(&gs->mu);
+		return rc < 0 ? rc : NET_PARKED;
+	}
+	err = store_error(rc);
+	mq_log(MQ_WARN,
+	       "Kafka group %s: generation %d not completed: its metadata record was not "
+	       "written (%s): the members rejoin",
+	       name, (int)generation, strerror(-rc));
+	for (struct kmember *x = g->members; x; x = x->next)
+		sync_answer(g, x, err);
+	kg_prepare(gs, g, "its metadata record was not written");
+	pthread_mutex_unlock(&gs->mu);
+	return sync_error(req, err);
+}
+
 static int sync_handler(void *arg, struct net_req *req)
 {
 	struct group_serve *gs = arg;
@@ -1147,7 +1220,6 @@ static int sync_handler(void *arg, struct net_req *req)
 	struct kgroup *g;
 	struct kmember *mem;
 	int16_t err;
-	int rc;
 
 	err = kg_check(gs, req, m->group_id, name, "SyncGroup");
 	if (err)
@@ -1203,15 +1275,9 @@ static int sync_handler(void *arg, struct net_req *req)
 	}
 	if (mem->sync)
 		sync_answer(g, mem, PROTO_ERR_REBALANCE_IN_PROGRESS);
-	mem->sync = req;
-	rc = 0;
 	if (!strcmp(g->leader, mem->id))
-		rc = sync_complete(g, m);
-	if (rc < 0) {
-		mem->sync = NULL;
-		pthread_mutex_unlock(&gs->mu);
-		return rc;
-	}
+		return sync_store(gs, req, g, name); /* unlocks gs->mu */
+	mem->sync = req;
 	pthread_mutex_unlock(&gs->mu);
 	return NET_PARKED;
 }
@@ -1352,7 +1418,7 @@ static int64_t timer_pass(struct group_serve *gs)
 		}
 		if (gone)
 			kg_prepare(gs, g, "a member's session expired");
-		if (g->state == KG_PREPARING || g->state == KG_AWAIT_SYNC) {
+		if ((g->state == KG_PREPARING || g->state == KG_AWAIT_SYNC) && !g->storing) {
 			if (now >= g->deadline) {
 				if (g->state == KG_PREPARING) {
 					join_complete(g);
@@ -1388,10 +1454,13 @@ static void *timer_main(void *arg)
 	while (!gs->stop) {
 		struct timespec ts;
 		int64_t next, pass;
+		struct kwrite *writes = kg_writes_take(gs);
 
 		/* The mount members of other brokers (group_guest.c) take
-		 * coord.mu, which comes before gs->mu. */
+		 * coord.mu, which comes before gs->mu; the records' appends
+		 * wait for the replicas. */
 		pthread_mutex_unlock(&gs->mu);
+		kg_writes_flush(gs, writes);
 		next = group_guests_expire(gs->gc, KG_TICK_MAX_MS);
 		group_remote_adopt(gs->gc);
 		group_past_end_check(gs->gc);
@@ -1404,7 +1473,13 @@ static void *timer_main(void *arg)
 		deadline_from_ms(CLOCK_MONOTONIC, next < 1 ? 1 : next, &ts);
 		pthread_cond_timedwait(&gs->cv, &gs->mu, &ts);
 	}
-	pthread_mutex_unlock(&gs->mu);
+	{
+		/* The Empty records queued last: the broker is still open. */
+		struct kwrite *writes = kg_writes_take(gs);
+
+		pthread_mutex_unlock(&gs->mu);
+		kg_writes_flush(gs, writes);
+	}
 	return NULL;
 }
 
@@ -1446,7 +1521,10 @@ int group_serve_new(struct kafka_api *ka, struct group_serve **out)
 	gs->gc->kafka_coordinator = kafka_coordinator;
 	gs->gc->kafka_drop = kafka_drop;
 	gs->gc->kafka_others = kafka_others;
+	gs->gc->kafka_load = kg_meta_load;
 	gs->gc->kafka_arg = gs;
+	/* One node: the groups the replay at open found. */
+	group_store_kmeta_deliver(gs->gc);
 	pthread_mutex_unlock(&gs->gc->mu);
 	gs->hooked = true;
 	*out = gs;
@@ -1486,6 +1564,7 @@ void group_serve_stop(struct group_serve *gs)
 		gs->gc->kafka_coordinator = NULL;
 		gs->gc->kafka_drop = NULL;
 		gs->gc->kafka_others = NULL;
+		gs->gc->kafka_load = NULL;
 		gs->gc->kafka_arg = NULL;
 		pthread_mutex_unlock(&gs->gc->mu);
 		gs->hooked = false;
@@ -1511,6 +1590,13 @@ void group_serve_free(struct group_serve *gs)
 	if (!gs)
 		return;
 	group_serve_stop(gs);
+	while (gs->writes) {
+		struct kwrite *kw = gs->writes;
+
+		gs->writes = kw->next;
+		free(kw->value);
+		free(kw);
+	}
 	while (gs->groups) {
 		struct kgroup *g = gs->groups;
 

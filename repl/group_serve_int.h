@@ -69,7 +69,18 @@ struct kgroup {
 	int nmembers;
 	int64_t meta_bytes; /* members' protocol metadata */
 	int64_t deadline;   /* of the rebalance (Preparing, AwaitSync) */
+	/* The leader's SyncGroup is writing the generation's metadata
+	 * record (gs->mu released meanwhile): the rebalance timeout waits
+	 * for it. */
+	bool storing;
 	struct kgroup *next;
+};
+
+struct kwrite {
+	char name[TOPIC_NAME_MAX + 1];
+	uint8_t *value; /* GroupMetadataValue */
+	size_t len;
+	struct kwrite *next;
 };
 
 struct group_serve {
@@ -81,6 +92,9 @@ struct group_serve {
 	int members;   /* of all groups */
 	int64_t bytes; /* metadata and assignments of all members */
 	uint64_t seq;
+	/* Metadata records of groups that became Empty, for the timer thread
+	 * to write (the append blocks; gs->mu may not be held across it). */
+	struct kwrite *writes;
 	atomic_bool stop; /* set under mu; group_check reads it without */
 	bool running;
 	bool hooked;
@@ -127,6 +141,23 @@ void gdesc_hold_free(struct gdesc_hold *h);
 /* Kafka's name of a group state: "Empty", "Stable", ... */
 const char *kg_state_name(enum kg_state s);
 int group_list_serve_register(struct group_serve *gs, struct net_server *srv);
+
+/* group_serve_meta.c: the groups' GroupMetadata records. */
+/* g's GroupMetadataValue into w, each member's assignment from the
+ * leader's SyncGroup req (NULL: the members' own). 0 or w's error. Needs
+ * gs->mu. */
+struct proto_sync_req;
+int kg_meta_value(const struct kgroup *g, const struct proto_sync_req *req, struct kbuf_w *w);
+/* Queues g's Empty record (it has no members now) for the timer thread.
+ * Needs gs->mu. */
+void kg_queue_empty(struct kgroup *g);
+/* The queued records, oldest first, but those of groups that have
+ * members again (dropped). Needs gs->mu. */
+struct kwrite *kg_writes_take(struct group_serve *gs);
+/* Writes and frees them. No lock held. */
+void kg_writes_flush(struct group_serve *gs, struct kwrite *list);
+/* The coordinator's kafka_load hook. */
+void kg_meta_load(void *arg, const struct group_kmeta *recs, int n);
 
 /* group_serve_offsets.c: registers OffsetCommit and OffsetFetch. */
 int group_serve_offsets_register(struct group_serve *gs, struct net_server *srv);

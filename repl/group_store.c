@@ -21,13 +21,26 @@
  *   either key with an empty value: a tombstone (group or offset deleted).
  *        Written by rmdir of a group, and for every group of a topic when
  *        the topic is deleted.
+ *   \<GroupMetadataKey> TAB <GroupMetadataValue>
+ *        a Kafka consumer group's members, generation, protocol, leader
+ *        and assignments, key and value in Kafka's binary layout (version
+ *        2 key, version 3 value: group_meta.c), shown escaped as every
+ *        record a line cannot carry; an empty value is its tombstone.
+ *        Written by the Kafka groups (group_serve.c) when a generation's
+ *        SyncGroup completes, when the group becomes Empty and when it is
+ *        deleted. Their own key, so compaction keeps the last per group
+ *        beside the mount's records of the same name.
  *
  * Names are [A-Za-z0-9._-], so '/' and TAB cannot occur in them.
  * Replay at open reads every record of every partition in order and keeps
  * the last per key, which is exactly what compaction preserves; a
  * malformed record is skipped and counted in one log line, a line over
- * REPLAY_CHUNK refuses the open (-EBADMSG). A write is durable as any
- * produce of the topic; memory changes only once it is in.
+ * REPLAY_LINE_MAX refuses the open (-EBADMSG). The Kafka groups' records
+ * go to gc->kmeta and, after the replay, to the Kafka groups (the
+ * kafka_load hook). A data directory from before those records simply
+ * has none: its Kafka groups load with no members, as before. A write is
+ * durable as any produce of the topic; memory changes only once it is
+ * in.
  *
  * session.timeout.ms is validated (SESSION_MIN..SESSION_MAX, Kafka's
  * group.min/max.session.timeout.ms) and kept; it expires the members of
@@ -41,10 +54,15 @@
 #include <string.h>
 
 #include "repl/group_int.h"
+#include "repl/group_meta.h"
 
-#define REPLAY_CHUNK (256 * 1024)
-#define SESSION_MIN  6000    /* group.min.session.timeout.ms */
-#define SESSION_MAX  1800000 /* group.max.session.timeout.ms */
+#define REPLAY_CHUNK    (256 * 1024)
+/* The longest line a replay takes: a Kafka group's metadata record of
+ * KG_GROUP_BYTES of subscriptions and as much of assignments, escaped
+ * (up to four bytes a byte). */
+#define REPLAY_LINE_MAX (16 * 1024 * 1024)
+#define SESSION_MIN     6000    /* group.min.session.timeout.ms */
+#define SESSION_MAX     1800000 /* group.max.session.timeout.ms */
 
 /* One UTF-16 code unit into Java's String.hashCode (h = 31 * h + c). */
 static uint32_t java_hash_unit(uint32_t h, uint32_t unit)
@@ -351,11 +369,96 @@ static int replay_record(struct group_coord *gc, const char *key, size_t klen, c
 	return 0;
 }
 
-/* Reads every record of partition p of __consumer_offsets into
- * gc->groups, counting them (and the malformed ones) in *records and
- * *bad. */
-static int replay_part(struct group_coord *gc, int p, char *buf, int *records, int *bad)
+/* Keeps the GroupMetadata record of a Kafka group (key [key, key +
+ * klen), value [val, val + vlen), -1 a tombstone) in gc->kmeta, the last
+ * one per group as compaction would. An undecodable one is logged and
+ * skipped (the group keeps what its earlier records said): -EBADMSG;
+ * -ENOMEM. */
+static int replay_kmeta(struct group_coord *gc, int p, const char *key, int32_t klen,
+			const char *val, int32_t vlen)
 {
+	char name[TOPIC_NAME_MAX + 1];
+	struct group_meta gm;
+	struct group_kmeta *k = NULL;
+	int rc = group_meta_key_decode((const uint8_t *)key, klen > 0 ? (size_t)klen : 0, name,
+				       sizeof(name));
+
+	if (rc < 0) {
+		mq_log_limited(MQ_WARN,
+			       "%s-%d: a record whose key is neither mqfs's nor a group "
+			       "metadata key (version 2): skipped",
+			       GROUP_OFFSETS_TOPIC, p);
+		return -EBADMSG;
+	}
+	if (vlen > 0) {
+		rc = group_meta_value_decode((const uint8_t *)val, (size_t)vlen, &gm);
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc < 0) {
+			mq_log(MQ_WARN,
+			       "%s-%d: the group metadata record of Kafka group %s cannot be "
+			       "decoded (%d bytes): skipped, the group is loaded as its earlier "
+			       "records say",
+			       GROUP_OFFSETS_TOPIC, p, name, (int)vlen);
+			return -EBADMSG;
+		}
+		group_meta_free(&gm);
+	}
+	for (int i = 0; i < gc->nkmeta && !k; i++)
+		if (!strcmp(gc->kmeta[i].name, name))
+			k = &gc->kmeta[i];
+	if (!k) {
+		struct group_kmeta *nk =
+			realloc(gc->kmeta, (size_t)(gc->nkmeta + 1) * sizeof(*gc->kmeta));
+
+		if (!nk)
+			return -ENOMEM;
+		gc->kmeta = nk;
+		k = &nk[gc->nkmeta++];
+		memset(k, 0, sizeof(*k));
+		snprintf(k->name, sizeof(k->name), "%s", name);
+	}
+	free(k->value);
+	k->value = NULL;
+	k->len = 0;
+	if (vlen > 0) {
+		k->value = malloc((size_t)vlen);
+		if (!k->value)
+			return -ENOMEM;
+		memcpy(k->value, val, (size_t)vlen);
+		k->len = (size_t)vlen;
+	}
+	return 0;
+}
+
+/* One line of partition p: an escaped line is a record a line cannot
+ * carry as it is, here Kafka's GroupMetadata (binary key and value);
+ * every other line is mqfs's "key TAB value". */
+static int replay_line(struct group_coord *gc, int p, const char *line, size_t len,
+		       struct line_scratch *scratch)
+{
+	const char *tab;
+
+	if (len > 0 && line[0] == '\\') {
+		struct rec_in r;
+		int rc = group_meta_line_parse(line, len, scratch, &r);
+
+		return rc < 0 ? rc : replay_kmeta(gc, p, r.key, r.key_len, r.value, r.value_len);
+	}
+	tab = memchr(line, '\t', len);
+	return tab ? replay_record(gc, line, (size_t)(tab - line), tab + 1,
+				   (size_t)(line + len - tab - 1))
+		   : -EBADMSG;
+}
+
+/* Reads every record of partition p of __consumer_offsets into
+ * gc->groups (and gc->kmeta), counting them (and the malformed ones) in
+ * *records and *bad. *buf (*cap bytes) grows for a line longer than it,
+ * up to REPLAY_LINE_MAX (a group metadata record of a big group). */
+static int replay_part(struct group_coord *gc, int p, char **buf, size_t *cap, int *records,
+		       int *bad)
+{
+	struct line_scratch scratch = { 0 };
 	struct log_cursor *c = NULL;
 	int64_t pos = 0, actual;
 	size_t have = 0;
@@ -364,10 +467,20 @@ static int replay_part(struct group_coord *gc, int p, char *buf, int *records, i
 	if (rc < 0)
 		return rc;
 	for (;;) {
-		ssize_t n = group_read_lines(gc->offsets, p, c, pos, buf + have,
-					     REPLAY_CHUNK - have, &actual);
-		char *line = buf, *nl, *end;
+		ssize_t n;
+		char *line, *nl, *end;
 
+		if (have == *cap) {
+			char *nb = *cap < REPLAY_LINE_MAX ? realloc(*buf, *cap * 2 + 1) : NULL;
+
+			if (!nb) {
+				rc = *cap < REPLAY_LINE_MAX ? -ENOMEM : -EBADMSG;
+				break;
+			}
+			*buf = nb;
+			*cap *= 2;
+		}
+		n = group_read_lines(gc->offsets, p, c, pos, *buf + have, *cap - have, &actual);
 		if (n < 0) {
 			rc = (int)n;
 			break;
@@ -375,12 +488,10 @@ static int replay_part(struct group_coord *gc, int p, char *buf, int *records, i
 		if (n == 0)
 			break;
 		pos = actual + n;
-		end = buf + have + n;
+		line = *buf;
+		end = *buf + have + n;
 		while ((nl = memchr(line, '\n', (size_t)(end - line)))) {
-			char *tab = memchr(line, '\t', (size_t)(nl - line));
-			int r = tab ? replay_record(gc, line, (size_t)(tab - line), tab + 1,
-						    (size_t)(nl - tab - 1))
-				    : -EBADMSG;
+			int r = replay_line(gc, p, line, (size_t)(nl - line), &scratch);
 
 			if (r == -ENOMEM) {
 				rc = r;
@@ -390,37 +501,82 @@ static int replay_part(struct group_coord *gc, int p, char *buf, int *records, i
 			(*records)++;
 			line = nl + 1;
 		}
-		have = (size_t)(end - line);
-		if (rc < 0 || have == REPLAY_CHUNK) {
-			rc = rc < 0 ? rc : -EBADMSG; /* a line over 256 KiB */
+		if (rc < 0)
 			break;
-		}
-		memmove(buf, line, have);
+		have = (size_t)(end - line);
+		memmove(*buf, line, have);
 	}
+	line_scratch_free(&scratch);
 	topic_cursor_free(gc->offsets, p, c);
 	return rc;
+}
+
+void group_kmeta_free(struct group_kmeta *recs, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(recs[i].value);
+	free(recs);
+}
+
+void group_store_kmeta_deliver(struct group_coord *gc)
+{
+	if (!gc->kafka_load || !gc->nkmeta)
+		return;
+	gc->kafka_load(gc->kafka_arg, gc->kmeta, gc->nkmeta);
+	group_kmeta_free(gc->kmeta, gc->nkmeta);
+	gc->kmeta = NULL;
+	gc->nkmeta = 0;
 }
 
 /* Replays partition p (-1: every partition) of __consumer_offsets. */
 int group_store_replay(struct group_coord *gc, int p)
 {
-	char *buf = malloc(REPLAY_CHUNK + 1);
+	size_t cap = REPLAY_CHUNK;
+	char *buf = malloc(cap + 1);
 	int rc = 0, bad = 0, records = 0, n0 = gc->ngroups;
 
 	if (!buf)
 		return -ENOMEM;
 	for (int q = p < 0 ? 0 : p; q < (p < 0 ? topic_partitions(gc->offsets) : p + 1) && rc == 0;
 	     q++)
-		rc = replay_part(gc, q, buf, &records, &bad);
+		rc = replay_part(gc, q, &buf, &cap, &records, &bad);
 	free(buf);
 	if (bad)
 		mq_log(MQ_WARN, "%s: %d malformed records skipped", GROUP_OFFSETS_TOPIC, bad);
 	if (rc == 0 && p < 0)
-		mq_log(MQ_INFO, "%s: %d records replayed, %d groups", GROUP_OFFSETS_TOPIC, records,
-		       gc->ngroups);
+		mq_log(MQ_INFO, "%s: %d records replayed, %d groups, %d Kafka groups' metadata",
+		       GROUP_OFFSETS_TOPIC, records, gc->ngroups, gc->nkmeta);
 	else if (rc == 0)
-		mq_log(MQ_INFO, "%s-%d: %d records replayed, %d groups loaded", GROUP_OFFSETS_TOPIC,
-		       p, records, gc->ngroups - n0);
+		mq_log(MQ_INFO,
+		       "%s-%d: %d records replayed, %d groups loaded, %d Kafka groups' metadata",
+		       GROUP_OFFSETS_TOPIC, p, records, gc->ngroups - n0, gc->nkmeta);
+	if (rc == 0)
+		group_store_kmeta_deliver(gc);
+	else {
+		group_kmeta_free(gc->kmeta, gc->nkmeta);
+		gc->kmeta = NULL;
+		gc->nkmeta = 0;
+	}
+	return rc;
+}
+
+int group_store_kafka(struct group_coord *gc, const char *group, const uint8_t *val, size_t vlen)
+{
+	struct kbuf_w w;
+	char *line;
+	size_t len;
+	int rc;
+
+	kbuf_w_init(&w, 2 + 2 + TOPIC_NAME_MAX);
+	group_meta_key_encode(&w, group);
+	rc = kbuf_w_err(&w);
+	line = rc ? NULL : group_meta_line(w.buf, w.len, val, vlen, &len);
+	if (!rc && !line)
+		rc = -ENOMEM;
+	if (line)
+		rc = group_store_append(gc, group, line, len);
+	free(line);
+	kbuf_w_free(&w);
 	return rc;
 }
 

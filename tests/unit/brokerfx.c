@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "repl/group_int.h"
 #include "tests/unit/brokerfx.h"
 
 int brokerfx_setup(void **state, const char *tag, const char *extra)
@@ -74,4 +75,23 @@ void brokerfx_call(struct net_client *c, int16_t api, int16_t v, struct kbuf_w *
 	assert_int_equal(net_client_call(c, api, v, w->buf, w->len, 0, BROKERFX_DEADLINE_MS, raw),
 			 0);
 	kbuf_w_free(w);
+}
+
+size_t brokerfx_offsets_text(struct broker *b, const char *group, char *buf, size_t cap)
+{
+	struct topic *o = b->gc->offsets;
+	int p = group_offsets_partition(group, topic_partitions(o));
+	struct log_cursor *c;
+	int64_t pos = 0, actual;
+	size_t used = 0;
+	ssize_t n;
+
+	assert_int_equal(topic_cursor_new(o, p, &c), 0);
+	while ((n = group_read_lines(o, p, c, pos, buf + used, cap - 1 - used, &actual)) > 0) {
+		pos = actual + n;
+		used += (size_t)n;
+	}
+	topic_cursor_free(o, p, c);
+	buf[used] = '\0';
+	return used;
 }

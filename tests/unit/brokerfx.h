@@ -42,4 +42,9 @@ struct net_client *brokerfx_connect(struct brokerfx *f);
 void brokerfx_call(struct net_client *c, int16_t api, int16_t v, struct kbuf_w *w,
 		   struct net_resp *raw);
 
+/* The line view of group's partition of b's __consumer_offsets, as a
+ * replay reads it, into buf (NUL-terminated, at most cap - 1 bytes): its
+ * length. */
+size_t brokerfx_offsets_text(struct broker *b, const char *group, char *buf, size_t cap);
+
 #endif

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "repl/group_int.h"
+#include "tests/unit/brokerfx.h"
 #include "tests/unit/faultio.h"
 
 struct fx {
@@ -691,22 +692,9 @@ static void test_topic_delete_tombstones(void **state)
  * text. */
 static bool offsets_log_has(struct fx *f, const char *group, const char *text)
 {
-	struct topic *o = f->b->gc->offsets;
-	int p = group_offsets_partition(group, topic_partitions(o));
-	struct log_cursor *c;
 	static char buf[1 << 16];
-	int64_t pos = 0, actual;
-	size_t used = 0;
-	ssize_t n;
 
-	assert_int_equal(topic_cursor_new(o, p, &c), 0);
-	while ((n = group_read_lines(o, p, c, pos, buf + used, sizeof(buf) - 1 - used, &actual)) >
-	       0) {
-		pos = actual + n;
-		used += (size_t)n;
-	}
-	topic_cursor_free(o, p, c);
-	buf[used] = '\0';
+	brokerfx_offsets_text(f->b, group, buf, sizeof(buf));
 	return strstr(buf, text) != NULL;
 }
 

@@ -33,6 +33,8 @@
 #include "repl/broker_int.h"
 #include "repl/config.h"
 #include "repl/group_int.h"
+#include "repl/group_meta.h"
+#include "repl/group_serve_int.h"
 #include "repl/net.h"
 #include "repl/proto.h"
 #include "repl/repl.h"
@@ -1086,6 +1088,467 @@ static void test_mixed_group(void **state)
 	topic_put(t);
 }
 
+/* ---- GroupMetadata records: the members across a restart ---- */
+
+/* The last GroupMetadata value of group in its partition of
+ * __consumer_offsets (malloc'ed, *len; NULL: none, or a tombstone), read
+ * as a replay reads it: escaped lines, unescaped, keys decoded. */
+static uint8_t *meta_record(struct brokerfx *f, const char *group, size_t *len)
+{
+	struct line_scratch scratch = { 0 };
+	static char buf[1 << 16];
+	size_t used = brokerfx_offsets_text(f->b, group, buf, sizeof(buf));
+	uint8_t *last = NULL;
+
+	for (char *line = buf, *nl; (nl = memchr(line, '\n', (size_t)(buf + used - line)));
+	     line = nl + 1) {
+		struct rec_in r;
+		char name[256];
+
+		if (line[0] != '\\')
+			continue;
+		assert_int_equal(group_meta_line_parse(line, (size_t)(nl - line), &scratch, &r), 0);
+		if (group_meta_key_decode((const uint8_t *)r.key, (size_t)r.key_len, name,
+					  sizeof(name)) < 0 ||
+		    strcmp(name, group))
+			continue;
+		free(last);
+		last = NULL;
+		*len = r.value_len > 0 ? (size_t)r.value_len : 0;
+		if (r.value_len > 0) {
+			last = malloc(*len);
+			memcpy(last, r.value, *len);
+		}
+	}
+	line_scratch_free(&scratch);
+	return last;
+}
+
+/* brokerfx_close and brokerfx_open, what the reopened broker logs in
+ * logged (NUL-terminated). */
+static void reopen_logged(struct brokerfx *f, char *logged, size_t cap)
+{
+	char path[] = "/tmp/mqfs-test-gserve-log.XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	ssize_t n;
+
+	assert_true(fd >= 0 && saved >= 0);
+	unlink(path);
+	brokerfx_close(f);
+	dup2(fd, 2);
+	mq_log_init(MQ_INFO, false);
+	brokerfx_open(f);
+	mq_log_init(MQ_ERR, false);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, logged, cap - 1, 0);
+	close(fd);
+	logged[n > 0 ? n : 0] = '\0';
+	fputs(logged, stderr);
+}
+
+/* One member joins group j->group and syncs with assignment asg as its
+ * leader: its id into member (cap bytes), s made ready for more syncs of
+ * it (its generation). */
+static void join_sync_one(struct join_args *j, struct sync_args *s, char *member, size_t cap,
+			  const char *asg)
+{
+	join_call(j);
+	assert_int_equal(j->out.error, PROTO_ERR_NONE);
+	snprintf(member, cap, "%s", j->out.member);
+	s->member = member;
+	s->generation = j->out.generation;
+	s->ids[0] = member;
+	s->asg[0] = asg;
+	sync_call(s);
+	assert_int_equal(s->error, PROTO_ERR_NONE);
+}
+
+/* Waits (polling, DEADLINE_MS) until group's last record is the Empty
+ * one (no members; the timer thread writes it), decoded into *gm (the
+ * caller frees it). */
+static void wait_empty_record(struct brokerfx *f, const char *group, struct group_meta *gm)
+{
+	int64_t until = now_mono_ms() + DEADLINE_MS;
+
+	for (;;) {
+		size_t len = 0;
+		uint8_t *val = meta_record(f, group, &len);
+
+		assert_non_null(val);
+		assert_int_equal(group_meta_value_decode(val, len, gm), 0);
+		free(val);
+		if (gm->n_members == 0)
+			return;
+		group_meta_free(gm);
+		assert_true(now_mono_ms() < until);
+		usleep(10000);
+	}
+}
+
+/* Kafka's GroupMetadata record: the leader's SyncGroup writes the
+ * generation (members, subscriptions, the assignments it brings) to the
+ * group's partition of __consumer_offsets in Kafka's layout before the
+ * members are answered; a broker that opens the data loads the group
+ * Stable with them, so the member goes on with its member id and
+ * generation (heartbeat, its assignment, DescribeGroups) instead of
+ * UNKNOWN_MEMBER_ID; the group becoming Empty (the member leaves) writes
+ * a record without members, after which a reopen knows no member; and
+ * DeleteGroups writes its tombstone. */
+static void test_metadata_reload(void **state)
+{
+	struct brokerfx *f = *state;
+	static const char asg[] = "p0\n\\x\t"; /* bytes a line must escape */
+	struct join_args j = { .c = f->c,
+			       .v = 5,
+			       .group = "meta",
+			       .instance = "inst-1",
+			       .session_ms = 10000,
+			       .rebalance_ms = 20000 };
+	struct sync_args s = { .c = f->c, .v = 3, .group = "meta", .n = 1 };
+	struct commit_part cp = { "t", 0, 1 };
+	struct group_meta gm;
+	char member[256], logged[1 << 16];
+	struct kbuf_w w;
+	uint8_t *val;
+	size_t len = 0;
+	int16_t err;
+
+	join_sync_one(&j, &s, member, sizeof(member), asg);
+	assert_string_equal(s.got, asg);
+
+	val = meta_record(f, "meta", &len);
+	assert_non_null(val);
+	assert_int_equal(val[0], 0);
+	assert_int_equal(val[1], 3); /* value version 3 */
+	assert_int_equal(group_meta_value_decode(val, len, &gm), 0);
+	assert_true(kstr_eq(gm.protocol_type, "consumer"));
+	assert_int_equal(gm.generation, j.out.generation);
+	assert_true(kstr_eq(gm.protocol, "range"));
+	assert_true(kstr_eq(gm.leader, member));
+	assert_true(gm.current_state_timestamp > 0);
+	assert_int_equal(gm.n_members, 1);
+	assert_true(kstr_eq(gm.members[0].member_id, member));
+	assert_true(kstr_eq(gm.members[0].instance_id, "inst-1"));
+	assert_true(kstr_eq(gm.members[0].client_id, "mqfs"));
+	assert_true(kstr_eq(gm.members[0].client_host, "/127.0.0.1"));
+	assert_int_equal(gm.members[0].session_timeout, 10000);
+	assert_int_equal(gm.members[0].rebalance_timeout, 20000);
+	assert_int_equal(gm.members[0].subscription.len, sizeof(sub_t));
+	assert_memory_equal(gm.members[0].subscription.ptr, sub_t, sizeof(sub_t));
+	assert_true(kstr_eq(gm.members[0].assignment, asg));
+	group_meta_free(&gm);
+	free(val);
+
+	reopen_logged(f, logged, sizeof(logged));
+	assert_non_null(strstr(logged, "Kafka group meta: loaded Stable, generation 1"));
+	assert_int_equal(heartbeat_static(f->c, 3, "meta", member, "inst-1", 1), PROTO_ERR_NONE);
+	/* Stable: a SyncGroup gets the member's assignment as loaded. */
+	s.c = f->c;
+	s.n = 0;
+	sync_call(&s);
+	assert_int_equal(s.error, PROTO_ERR_NONE);
+	assert_string_equal(s.got, asg);
+	{
+		char cid[300], host[300];
+
+		describe_member(f, "meta", cid, host, sizeof(cid));
+		assert_string_equal(cid, "mqfs");
+		assert_string_equal(host, "/127.0.0.1");
+	}
+	/* A rejoin with its id and protocols is the same member. */
+	j.c = f->c;
+	j.member = member;
+	join_call(&j);
+	assert_int_equal(j.out.error, PROTO_ERR_NONE);
+	assert_string_equal(j.out.member, member);
+	assert_int_equal(j.out.generation, 2);
+	s.generation = 2;
+	s.n = 1;
+	sync_call(&s);
+	assert_int_equal(s.error, PROTO_ERR_NONE);
+	commit(f, 2, "meta", 2, member, &cp, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+
+	/* It leaves: the Empty record (the timer writes it). */
+	assert_int_equal(leave(f->c, 3, "meta", member), PROTO_ERR_NONE);
+	{
+		wait_empty_record(f, "meta", &gm);
+		assert_int_equal(gm.generation, 3);
+		assert_int_equal(gm.protocol.len, -1);
+		assert_int_equal(gm.leader.len, -1);
+		group_meta_free(&gm);
+	}
+	reopen_logged(f, logged, sizeof(logged));
+	assert_null(strstr(logged, "Kafka group meta: loaded"));
+	assert_int_equal(heartbeat(f->c, 3, "meta", member, 2), PROTO_ERR_UNKNOWN_MEMBER_ID);
+
+	/* DeleteGroups: the group's record gets its tombstone. */
+	{
+		struct kstr k = kstr_of("meta");
+		struct proto_delete_groups_req req = { .n_groups = 1, .groups_names = &k };
+		struct proto_delete_groups_resp r;
+		struct net_resp raw;
+
+		kbuf_w_init(&w, 256);
+		assert_int_equal(proto_delete_groups_req_encode(&w, 2, &req), 0);
+		brokerfx_call(f->c, PROTO_API_DELETE_GROUPS, 2, &w, &raw);
+		assert_int_equal(proto_delete_groups_resp_decode(&raw.body, 2, &r), 0);
+		assert_int_equal(r.results[0].error_code, PROTO_ERR_NONE);
+		proto_delete_groups_resp_free(&r);
+		net_resp_free(&raw);
+	}
+	len = 1;
+	assert_null(meta_record(f, "meta", &len));
+	assert_int_equal(len, 0);
+}
+
+/* Records a load cannot use: a GroupMetadata value that does not decode,
+ * a key of no known kind, a record whose member id passes the bounds.
+ * Each is one log line naming the group (or the partition); the other
+ * groups of the partition load, and the offsets of the mount's group of
+ * the same name too. */
+static void test_metadata_bad_records(void **state)
+{
+	struct brokerfx *f = *state;
+	static const uint8_t junk[] = { 0, 3, 0, 8, 'c', 'o' }, odd_key[] = { 0, 9, 1 };
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "good", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "good", .n = 1 };
+	char member[256], logged[1 << 16], big[KG_ID_MAX + 2];
+	struct group_meta_member gmm = { .instance_id = KSTR_NULL,
+					 .client_id = kstr_of("c"),
+					 .client_host = kstr_of("/h"),
+					 .rebalance_timeout = 1000,
+					 .session_timeout = 1000,
+					 .subscription = kstr_of(""),
+					 .assignment = kstr_of("") };
+	struct group_meta gm = { .protocol_type = kstr_of("consumer"),
+				 .generation = 1,
+				 .protocol = kstr_of("range"),
+				 .n_members = 1,
+				 .members = &gmm };
+	struct commit_part cp = { "t", 0, 3 };
+	int64_t offs[2];
+	int16_t err;
+	struct kbuf_w w;
+	size_t len;
+	char *line;
+
+	join_sync_one(&j, &s, member, sizeof(member), "a");
+	/* An offset of the mount's group "good" of topic t, beside. */
+	commit(f, 2, "good", j.out.generation, member, &cp, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+
+	/* "bad": a value cut short; "huge": a member id over KG_ID_MAX;
+	 * and a key of version 9. */
+	assert_int_equal(group_store_kafka(f->b->gc, "bad", junk, sizeof(junk)), 0);
+	memset(big, 'm', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	gmm.member_id = kstr_of(big);
+	gm.leader = kstr_of("m");
+	kbuf_w_init(&w, 4096);
+	group_meta_value_encode(&w, &gm);
+	assert_int_equal(group_store_kafka(f->b->gc, "huge", w.buf, w.len), 0);
+	kbuf_w_free(&w);
+	line = group_meta_line(odd_key, sizeof(odd_key), junk, sizeof(junk), &len);
+	assert_int_equal(group_store_append(f->b->gc, "good", line, len), 0);
+	free(line);
+
+	reopen_logged(f, logged, sizeof(logged));
+	assert_non_null(strstr(logged, "the group metadata record of Kafka group bad cannot be "
+				       "decoded"));
+	assert_non_null(strstr(logged, "Kafka group huge: its metadata record not loaded: a member "
+				       "id empty or too long"));
+	assert_non_null(strstr(logged, "neither mqfs's nor a group metadata key"));
+	assert_non_null(strstr(logged, "Kafka group good: loaded Stable"));
+	assert_int_equal(heartbeat(f->c, 3, "good", member, j.out.generation), PROTO_ERR_NONE);
+	assert_int_equal(heartbeat(f->c, 3, "huge", big, 1), PROTO_ERR_UNKNOWN_MEMBER_ID);
+	fetch_offsets(f, 2, "good", false, offs);
+	assert_int_equal(offs[0], 3);
+}
+
+/* How many of the lines of __consumer_offsets are group's metadata
+ * records (its key escaped: the mark, then \x00\x02, the name's length). */
+static int meta_lines(struct brokerfx *f, const char *group)
+{
+	static char buf[1 << 16];
+	char prefix[300];
+	int n = 0;
+
+	buf[0] = '\n'; /* every line, the first too, follows a newline */
+	brokerfx_offsets_text(f->b, group, buf + 1, sizeof(buf) - 1);
+	snprintf(prefix, sizeof(prefix), "\n\\\\x00\\x02\\x00\\x%02x%s\t", (unsigned)strlen(group),
+		 group);
+	for (const char *p = buf; (p = strstr(p, prefix)); p++)
+		n++;
+	return n;
+}
+
+/* Compaction of __consumer_offsets keeps the last metadata record of a
+ * group (one key per group, beside the mount's records of the same name,
+ * which stay): after a cleaning the records of older generations are gone
+ * and a reopen loads the last generation. */
+static void test_metadata_compaction(void **state)
+{
+	struct brokerfx *f = *state;
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "cmp", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "cmp", .n = 1 };
+	struct commit_part cp = { "t", 1, 7 };
+	struct log_clean_stats cs;
+	struct log *l;
+	char member[256], logged[1 << 16], want[80];
+	int64_t offs[2];
+	int before, after;
+	int16_t err;
+
+	assert_int_equal(topic_config_write(f->b->gc->offsets, "segment.bytes=1024\n", 19), 0);
+	join_call(&j);
+	snprintf(member, sizeof(member), "%s", j.out.member);
+	j.member = member;
+	s.member = member;
+	s.ids[0] = member;
+	s.asg[0] = "a";
+	for (int gen = 1; gen <= 12; gen++) {
+		if (gen > 1)
+			join_call(&j);
+		assert_int_equal(j.out.error, PROTO_ERR_NONE);
+		assert_int_equal(j.out.generation, gen);
+		s.generation = gen;
+		sync_call(&s);
+		assert_int_equal(s.error, PROTO_ERR_NONE);
+		if (gen == 1) {
+			commit(f, 2, "cmp", 1, member, &cp, 1, &err);
+			assert_int_equal(err, PROTO_ERR_NONE);
+		}
+	}
+	before = meta_lines(f, "cmp");
+	assert_int_equal(before, 12);
+	/* The cleaner rewrites only below the checkpointed recovery point. */
+	l = f->b->gc->offsets->parts[0]->log;
+	assert_true(log_flush_closed(l) >= 0);
+	assert_int_equal(logmgr_checkpoint(f->b->m), 0);
+	memset(&cs, 0, sizeof(cs));
+	assert_true(log_clean(l, engine_now_ms(), 1 << 20, true, &cs) >= 0);
+	assert_true(cs.records_removed >= 10);
+	after = meta_lines(f, "cmp");
+	assert_true(after >= 1 && after < before);
+
+	reopen_logged(f, logged, sizeof(logged));
+	snprintf(want, sizeof(want), "Kafka group cmp: loaded Stable, generation 12,");
+	assert_non_null(strstr(logged, want));
+	assert_int_equal(heartbeat(f->c, 3, "cmp", member, 12), PROTO_ERR_NONE);
+	fetch_offsets(f, 2, "cmp", false, offs);
+	assert_int_equal(offs[1], 7);
+}
+
+/* A group's record longer than the replay's first buffer (256 KiB as a
+ * line: an assignment of 300,000 bytes that each take four escaped) is
+ * read whole and loaded. */
+static void test_metadata_big_record(void **state)
+{
+	struct brokerfx *f = *state;
+	size_t big = 300000;
+	char *asg = malloc(big), logged[1 << 16];
+	struct group_meta_member gmm = { .member_id = kstr_of("big-1"),
+					 .instance_id = KSTR_NULL,
+					 .client_id = kstr_of("c"),
+					 .client_host = kstr_of("/h"),
+					 .rebalance_timeout = 10000,
+					 .session_timeout = 10000,
+					 .subscription = kstr_of("s") };
+	struct group_meta gm = { .protocol_type = kstr_of("consumer"),
+				 .generation = 4,
+				 .protocol = kstr_of("range"),
+				 .leader = kstr_of("big-1"),
+				 .n_members = 1,
+				 .members = &gmm };
+	struct kbuf_w w;
+
+	assert_non_null(asg);
+	memset(asg, 1, big);
+	gmm.assignment = (struct kstr){ asg, (int32_t)big };
+	kbuf_w_init(&w, 2 * big);
+	group_meta_value_encode(&w, &gm);
+	assert_int_equal(kbuf_w_err(&w), 0);
+	assert_int_equal(group_store_kafka(f->b->gc, "big", w.buf, w.len), 0);
+	kbuf_w_free(&w);
+	free(asg);
+	reopen_logged(f, logged, sizeof(logged));
+	assert_non_null(strstr(logged, "Kafka group big: loaded Stable, generation 4"));
+	assert_int_equal(heartbeat(f->c, 3, "big", "big-1", 4), PROTO_ERR_NONE);
+}
+
+/* The Kafka group ends when a consume file opens in its name (the mount's
+ * group is the group then): its record says so (no members), and a
+ * reopen loads no Kafka member beside the mount's group. */
+static void test_metadata_dissolved(void **state)
+{
+	struct brokerfx *f = *state;
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "dg", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "dg", .n = 1 };
+	char member[256], logged[1 << 16];
+	struct group_member *m;
+	struct group_meta gm;
+	struct topic *t;
+	struct group *g;
+
+	join_sync_one(&j, &s, member, sizeof(member), "a");
+	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	assert_int_equal(group_open(t, "dg", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), 0);
+	assert_false(kafka_active(f, "dg"));
+	wait_empty_record(f, "dg", &gm);
+	group_meta_free(&gm);
+	group_leave(m);
+	group_put(g);
+	topic_put(t);
+	reopen_logged(f, logged, sizeof(logged));
+	assert_null(strstr(logged, "Kafka group dg: loaded"));
+	assert_int_equal(heartbeat(f->c, 3, "dg", member, 1), PROTO_ERR_UNKNOWN_MEMBER_ID);
+}
+
+/* A loaded member's session starts when the group is loaded, not when it
+ * was last heard before: a broker down for longer than the member's
+ * session.timeout.ms loads it alive, and it then leaves after that
+ * timeout without a request (the group Empty again). */
+static void test_metadata_session_afresh(void **state)
+{
+	struct brokerfx *f = *state;
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "fresh", .session_ms = 1500, .rebalance_ms = 1500
+	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "fresh", .n = 1 };
+	char member[256];
+	int64_t t0, until;
+	int16_t err;
+
+	join_sync_one(&j, &s, member, sizeof(member), "a");
+	brokerfx_close(f);
+	/* Down for longer than the session. */
+	t0 = now_mono_ms();
+	while (now_mono_ms() < t0 + 1600)
+		usleep(20000);
+	brokerfx_open(f);
+	assert_int_equal(heartbeat(f->c, 3, "fresh", member, 1), PROTO_ERR_NONE);
+	assert_true(kafka_active(f, "fresh"));
+	/* Then silent: it goes after its session timeout. */
+	t0 = now_mono_ms();
+	until = t0 + DEADLINE_MS;
+	while (kafka_active(f, "fresh")) {
+		assert_true(now_mono_ms() < until);
+		usleep(20000);
+	}
+	assert_true(now_mono_ms() - t0 >= 1000);
+	err = heartbeat(f->c, 3, "fresh", member, 1);
+	assert_int_equal(err, PROTO_ERR_UNKNOWN_MEMBER_ID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1100,6 +1563,14 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_reset_commit, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_reload, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_bad_records, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_compaction, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_big_record, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_dissolved, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_session_afresh, setup,
+						brokerfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
