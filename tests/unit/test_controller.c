@@ -1180,6 +1180,73 @@ static void test_storage_error_moves_leader(void **state)
 	cluster_stop();
 }
 
+/* How many children path has (-1: not there). */
+static int children_count(struct zkc *zkc, const char *path)
+{
+	char **names = NULL;
+	int n = zkc_children(zkc, path, &names, NULL, NULL);
+
+	if (n >= 0)
+		zkc_names_free(names, n);
+	return n < 0 ? -1 : n;
+}
+
+/* Kafka's LogDirEventNotification: a broker whose log directory failed
+ * writes a notice; the controller deletes it (and one that does not
+ * decode) and sends that broker a LeaderAndIsr of its partitions, the
+ * one it leads and the one it follows, and no other broker one. Its
+ * KAFKA_STORAGE_ERROR answers then move the leadership as for a log that
+ * did not open (test_storage_error_moves_leader). */
+static void test_log_dir_event(void **state)
+{
+	int32_t r[] = { 3, 2, 1 }, r2[] = { 1, 3, 2 };
+	struct controller_tp tps[] = { { "ld", 0 }, { "ld2", 0 } };
+	char path[ZK_PATH_MAX];
+	struct zk_partition_state s;
+	struct node *a;
+	int64_t end, be;
+	int n3, n3b, n2;
+
+	(void)state;
+	cluster_start("/t_logdir", 1, false);
+	a = wait_active();
+	create_topic(nodes[1].zkc, "ld", r, 1, 3);
+	create_topic(nodes[1].zkc, "ld2", r2, 1, 3);
+	wait_created(nodes[1].zkc, "ld", 1);
+	wait_created(nodes[1].zkc, "ld2", 1);
+	assert_true(rec_wait(&a->rec, REC_LISR, 3, "ld", 0, 3, 0));
+	assert_true(rec_wait(&a->rec, REC_LISR, 3, "ld2", 0, 1, 0));
+	be = rec_broker_epoch(&a->rec, 3, "ld", 0, 0);
+	n3 = rec_count(&a->rec, REC_LISR, 3, "ld", 0, 3, 0);
+	n3b = rec_count(&a->rec, REC_LISR, 3, "ld2", 0, 1, 0);
+	n2 = rec_count(&a->rec, REC_LISR, 2, "ld", 0, 3, 0);
+	snprintf(path, sizeof(path), "%s", ZK_LOG_DIR_EVENT_PREFIX);
+	assert_int_equal(zkc_create(nodes[2].zkc, path, "{\"version\":1}", 13,
+				    ZKC_SEQUENTIAL | ZKC_PARENTS, NULL, 0),
+			 0);
+	assert_int_equal(zkmeta_notify_log_dir_failure(nodes[3].zkc, 3), 0);
+	end = now_mono_ms() + WAIT_MS;
+	while (rec_count(&a->rec, REC_LISR, 3, "ld", 0, 3, 0) == n3 ||
+	       rec_count(&a->rec, REC_LISR, 3, "ld2", 0, 1, 0) == n3b) {
+		assert_true(now_mono_ms() < end);
+		pause_ms(10);
+	}
+	while (children_count(nodes[1].zkc, ZK_LOG_DIR_EVENT_PATH) != 0) {
+		assert_true(now_mono_ms() < end);
+		pause_ms(10);
+	}
+	assert_int_equal(rec_count(&a->rec, REC_LISR, 2, "ld", 0, 3, 0), n2);
+	/* Its answers: neither replica can be hosted. */
+	assert_int_equal(controller_lisr_answer(a->ctl, 3, be, tps, 2, NULL, 0), 0);
+	wait_state(nodes[1].zkc, "ld", 0, 1, 2, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 2, 1 }, 2);
+	zk_partition_state_clear(&s);
+	wait_state(nodes[1].zkc, "ld2", 0, 1, 1, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 1, 2 }, 2);
+	zk_partition_state_clear(&s);
+	cluster_stop();
+}
+
 /* A broker restarts while the controller is busy: when the controller
  * looks, the same id is registered, by a new session. It must not take
  * that for "nothing happened": the restarted broker lost its leaderships
@@ -1589,6 +1656,7 @@ int main(void)
 		cmocka_unit_test(test_bounced_broker),
 		cmocka_unit_test(test_ineligible_not_elected),
 		cmocka_unit_test(test_storage_error_moves_leader),
+		cmocka_unit_test(test_log_dir_event),
 		cmocka_unit_test(test_broker_watches_bounded),
 		cmocka_unit_test(test_failover),
 		cmocka_unit_test(test_fenced_write_resigns),
