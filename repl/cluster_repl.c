@@ -662,6 +662,8 @@ static int topic_states(const struct controller_partition_state *s, int n,
 			.replicas = (int32_t *)s[i].replicas,
 			.is_new = s[i].is_new,
 			.leader_recovery_state = s[i].leader_recovery_state,
+			.n_offline_replicas = s[i].n_offline_replicas,
+			.offline_replicas = (int32_t *)s[i].offline_replicas,
 		};
 	}
 	*topics = t;
@@ -936,6 +938,8 @@ static int states_of(const struct proto_topic_state *t, int nt,
 				.replicas = p->replicas,
 				.n_replicas = p->n_replicas,
 				.is_new = p->is_new,
+				.offline_replicas = p->offline_replicas,
+				.n_offline_replicas = p->n_offline_replicas,
 			};
 		}
 		at = id + ZK_UUID_LEN + 1;
@@ -1771,6 +1775,7 @@ int cluster_repl_partition_state(struct cluster_repl *cr, const char *topic, int
 {
 	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
 	struct partition_info info;
+	int rc = replica_mgr_partition_meta(cr->rm, topic, partition, st);
 
 	if (p) {
 		partition_get_info(p, &info);
@@ -1778,8 +1783,13 @@ int cluster_repl_partition_state(struct cluster_repl *cr, const char *topic, int
 	}
 	/* Our own replica knows the newest state it was given, unless it is
 	 * offline (its log directory failed): it takes no state any more,
-	 * and the controller's UpdateMetadata names the leaders after it. */
+	 * and the controller's UpdateMetadata names the leaders after it.
+	 * The offline replicas are the controller's in either case. */
 	if (p && !info.offline) {
+		int n_off = rc == 0 ? st->n_offline : 0;
+		int32_t off[PARTITION_MAX_REPLICAS];
+
+		memcpy(off, st->offline, sizeof(off[0]) * (size_t)n_off);
 		memset(st, 0, sizeof(*st));
 		st->leader = info.leader;
 		st->leader_epoch = info.leader_epoch;
@@ -1787,9 +1797,11 @@ int cluster_repl_partition_state(struct cluster_repl *cr, const char *topic, int
 		memcpy(st->replicas, info.replicas, sizeof(st->replicas));
 		st->n_isr = info.n_isr;
 		memcpy(st->isr, info.isr, sizeof(st->isr));
+		st->n_offline = n_off;
+		memcpy(st->offline, off, sizeof(off[0]) * (size_t)n_off);
 		return 0;
 	}
-	return replica_mgr_partition_meta(cr->rm, topic, partition, st);
+	return rc;
 }
 
 int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int partition,
@@ -1816,6 +1828,7 @@ void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic
 				      FILE *f)
 {
 	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
+	struct partition_state st;
 	struct partition_info info = { .offline = false };
 	int64_t now = now_mono_ms();
 
@@ -1826,6 +1839,14 @@ void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic
 	if (info.offline)
 		fprintf(f, "replica %d %d: offline (this broker's log directory failed)\n",
 			partition, (int)cr->cfg->broker_id);
+	/* The replicas the controller counts offline (UpdateMetadata). */
+	if (replica_mgr_partition_meta(cr->rm, topic, partition, &st) == 0)
+		for (int i = 0; i < st.n_offline; i++)
+			if (!info.offline || st.offline[i] != cr->cfg->broker_id)
+				fprintf(f,
+					"replica %d %d: offline (its broker is gone or cannot "
+					"host it)\n",
+					partition, (int)st.offline[i]);
 	if (!p)
 		return;
 	if (info.role == PARTITION_FOLLOWER && !info.leader_eligible)

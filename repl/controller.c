@@ -811,15 +811,30 @@ static int run_end(const struct ctrl_sends *s, int i)
 	return j;
 }
 
-/* The states of the partitions of v[0..n) that have one. */
+/* The states of the partitions of v[0..n) that have one. With off (room
+ * for every replica of them), each names its offline replicas there, as
+ * UpdateMetadata carries them. */
 static int fill_states(const struct controller *ctl, const struct ctrl_send *v, int n,
-		       struct controller_partition_state *st)
+		       struct controller_partition_state *st, int32_t *off)
 {
-	int i, k = 0;
+	int i, j, k = 0;
 
-	for (i = 0; i < n; i++)
-		if (ctl->topics[v[i].t].partitions[v[i].p].present)
-			fill_state(ctl, &v[i], &st[k++]);
+	for (i = 0; i < n; i++) {
+		const struct zk_assignment *a = &ctl->topics[v[i].t].assignment.partitions[v[i].p];
+
+		if (!ctl->topics[v[i].t].partitions[v[i].p].present)
+			continue;
+		fill_state(ctl, &v[i], &st[k]);
+		if (off) {
+			st[k].offline_replicas = off;
+			for (j = 0; j < a->n_replicas; j++)
+				if (!ctrl_is_live(ctl, a->replicas[j]) ||
+				    ctrl_is_offline(ctl, a->replicas[j], v[i].t, v[i].p))
+					off[st[k].n_offline_replicas++] = a->replicas[j];
+			off += st[k].n_offline_replicas;
+		}
+		k++;
+	}
 	return k;
 }
 
@@ -835,7 +850,7 @@ static int flush_lisr(struct controller *ctl, struct ctrl_batch *b)
 		int32_t id = b->lisr.v[i].broker_id;
 
 		j = run_end(&b->lisr, i);
-		k = fill_states(ctl, &b->lisr.v[i], j - i, st);
+		k = fill_states(ctl, &b->lisr.v[i], j - i, st, NULL);
 		if (k && ctl->ch.leader_and_isr)
 			report("LeaderAndIsr", id,
 			       ctl->ch.leader_and_isr(ctl->ch.arg, id, ctrl_broker_epoch(ctl, id),
@@ -848,7 +863,8 @@ static int flush_lisr(struct controller *ctl, struct ctrl_batch *b)
 static int flush_meta(struct controller *ctl, struct ctrl_batch *b)
 {
 	struct controller_partition_state *st;
-	int i, k, t, p;
+	int32_t *off;
+	int i, k, t, p, n_off = 0;
 
 	if (b->meta_all) {
 		b->meta.n = 0;
@@ -862,14 +878,24 @@ static int flush_meta(struct controller *ctl, struct ctrl_batch *b)
 	sends_sort(&b->meta);
 	if (!b->meta_all && b->meta.n == 0)
 		return 0;
-	if (!(st = malloc(((size_t)b->meta.n + 1) * sizeof(*st))))
+	for (i = 0; i < b->meta.n; i++)
+		n_off += ctl->topics[b->meta.v[i].t]
+				 .assignment.partitions[b->meta.v[i].p]
+				 .n_replicas;
+	st = malloc(((size_t)b->meta.n + 1) * sizeof(*st));
+	off = malloc(((size_t)n_off + 1) * sizeof(*off));
+	if (!st || !off) {
+		free(st);
+		free(off);
 		return -ENOMEM;
-	k = fill_states(ctl, b->meta.v, b->meta.n, st);
+	}
+	k = fill_states(ctl, b->meta.v, b->meta.n, st, off);
 	for (i = 0; i < ctl->n_live && ctl->ch.update_metadata; i++)
 		report("UpdateMetadata", ctl->live[i],
 		       ctl->ch.update_metadata(ctl->ch.arg, ctl->live[i], ctl->live_epochs[i],
 					       ctl->epoch, ctl->live, ctl->n_live, st, k));
 	free(st);
+	free(off);
 	return 0;
 }
 

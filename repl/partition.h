@@ -191,6 +191,10 @@ struct partition_state {
 	 * live ISR member restarted uncleanly): invariant 9 does not hold
 	 * it back. */
 	bool recovering;
+	/* UpdateMetadata only: the replicas the controller counts offline
+	 * (their broker is gone, or cannot host them: KAFKA_STORAGE_ERROR). */
+	int n_offline;
+	int32_t offline[PARTITION_MAX_REPLICAS];
 };
 
 struct partition;

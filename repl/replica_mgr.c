@@ -403,6 +403,9 @@ static int state_of(const struct controller_partition_state *s, struct partition
 		.recovering = s->leader_recovery_state == ZK_RECOVERY_RECOVERING,
 	};
 	memcpy(st->replicas, s->replicas, sizeof(int32_t) * (size_t)s->n_replicas);
+	for (int i = 0; i < s->n_offline_replicas && st->n_offline < s->n_replicas; i++)
+		if (has(s->replicas, s->n_replicas, s->offline_replicas[i]))
+			st->offline[st->n_offline++] = s->offline_replicas[i];
 	for (int i = 0; i < s->n_isr; i++) {
 		if (!has(s->replicas, s->n_replicas, s->isr[i]) ||
 		    has(st->isr, st->n_isr, s->isr[i]) || st->n_isr >= s->n_replicas) {

@@ -14,7 +14,8 @@
 #     failed broker's own mount, kcat bootstrapped from the failed broker
 #     and a raw Produce to the new leader; a raw Produce to the failed
 #     broker gets KAFKA_STORAGE_ERROR. Its root .state says
-#     log.dir=offline, its topic .state names its replica offline.
+#     log.dir=offline, its topic .state and Metadata name its replica
+#     offline.
 #   - Every acknowledged record is read back once, in order, on the two
 #     survivors' mounts.
 #   - Room again and the broker restarted: its replica rejoins the ISR and
@@ -61,10 +62,18 @@ expect_eq "the notice is consumed (no child of /log_dir_event_notification)" "[]
 	"$(zk_cli "$ZKPORT" ls /mqfs/log_dir_event_notification | tail -1)"
 expect_ok "mnt$L/.state: log.dir=offline" grep -q \
 	"^log.dir=offline (No space left on device)" "$MQ_TMP/mnt$L/.state"
-expect_ok "mnt$L/t/.state names its replica offline" grep -q \
-	"^replica 0 $L: offline (this broker's log directory failed)" "$MQ_TMP/mnt$L/t/.state"
+offline_row() {
+	grep -q "^replica 0 $L: offline" "$MQ_TMP/mnt$1/t/.state"
+}
+for n in 1 2 3; do
+	check "mnt$n/t/.state names the replica on broker $L offline" poll 20 offline_row "$n"
+done
+_pf=$(eval echo "\$PORT$F")
 _pl=$(eval echo "\$PORT$L")
 _pn=$(eval echo "\$PORT$N")
+expect_eq "Metadata names the replica on broker $L offline" "$L" \
+	"$(timeout 30 python3 "$LIBDIR/kafka_raw.py" metadata 127.0.0.1 "$_pf" admin admin-secret t |
+		sed -n 's/.* offline //p')"
 
 # 2. Writes through the failed broker's own mount, kcat, raw Produce.
 expect_eq "50 writes through the failed broker's own mount (mnt$L)" 50 "$(t_put "mnt$L" c 50)"

@@ -436,6 +436,8 @@ struct sent {
 	int32_t partition, leader, leader_epoch;
 	int32_t isr[8];
 	int n_isr;
+	int32_t offline[8]; /* UpdateMetadata's offline replicas */
+	int n_offline;
 	bool is_new, delete_partition;
 };
 
@@ -501,6 +503,9 @@ static void rec_states(struct recorder *r, int kind, int32_t broker_id, int64_t 
 
 		snprintf(s.topic, sizeof(s.topic), "%s", states[i].topic);
 		memcpy(s.isr, states[i].isr, (size_t)s.n_isr * sizeof(int32_t));
+		s.n_offline = states[i].n_offline_replicas < 8 ? states[i].n_offline_replicas : 8;
+		memcpy(s.offline, states[i].offline_replicas,
+		       (size_t)s.n_offline * sizeof(int32_t));
 		/* A state carries the epoch of the controller that wrote it:
 		 * this one or an earlier one. cmocka's asserts belong to the
 		 * test's thread: counted here. */
@@ -604,24 +609,36 @@ static int rec_wait(struct recorder *r, int kind, int32_t broker_id, const char 
 }
 
 /* Polls until broker_id was sent UpdateMetadata for topic-p with an ISR
- * of n_isr members (1), or the deadline passed (0). */
-static int rec_wait_isr(struct recorder *r, int32_t broker_id, const char *topic, int32_t partition,
-			int n_isr)
+ * of n_isr members (n_isr >= 0), or naming exactly the offline replicas
+ * off[0..n_off) (off not NULL) (1), or the deadline passed (0). */
+static int rec_wait_meta(struct recorder *r, int32_t broker_id, const char *topic,
+			 int32_t partition, int n_isr, const int32_t *off, int n_off)
 {
 	int64_t end = now_mono_ms() + WAIT_MS;
 	int i, found = 0;
 
 	while (!found && now_mono_ms() <= end) {
 		pthread_mutex_lock(&r->lock);
-		for (i = 0; i < r->n && !found; i++)
-			found = r->v[i].kind == REC_META && r->v[i].broker_id == broker_id &&
-				!strcmp(r->v[i].topic, topic) && r->v[i].partition == partition &&
-				r->v[i].n_isr == n_isr;
+		for (i = 0; i < r->n && !found; i++) {
+			const struct sent *s = &r->v[i];
+
+			found = s->kind == REC_META && s->broker_id == broker_id &&
+				!strcmp(s->topic, topic) && s->partition == partition &&
+				(n_isr < 0 || s->n_isr == n_isr) &&
+				(!off || (s->n_offline == n_off &&
+					  !memcmp(s->offline, off, (size_t)n_off * sizeof(*off))));
+		}
 		pthread_mutex_unlock(&r->lock);
 		if (!found)
 			pause_ms(10);
 	}
 	return found;
+}
+
+static int rec_wait_isr(struct recorder *r, int32_t broker_id, const char *topic, int32_t partition,
+			int n_isr)
+{
+	return rec_wait_meta(r, broker_id, topic, partition, n_isr, NULL, 0);
 }
 
 /* The broker epoch of the LeaderAndIsr of topic-p at that leader epoch to
@@ -1180,6 +1197,12 @@ static void test_storage_error_moves_leader(void **state)
 	cluster_stop();
 }
 
+static int rec_wait_offline(struct recorder *r, int32_t broker_id, const char *topic,
+			    int32_t partition, const int32_t *off, int n_off)
+{
+	return rec_wait_meta(r, broker_id, topic, partition, -1, off, n_off);
+}
+
 /* How many children path has (-1: not there). */
 static int children_count(struct zkc *zkc, const char *path)
 {
@@ -1244,6 +1267,14 @@ static void test_log_dir_event(void **state)
 	wait_state(nodes[1].zkc, "ld2", 0, 1, 1, &s, NULL);
 	expect_isr(&s, (int32_t[]){ 1, 2 }, 2);
 	zk_partition_state_clear(&s);
+	/* Every broker hears that broker 3's replicas are offline (Kafka's
+	 * UpdateMetadata offline_replicas); a dead broker's count too. */
+	for (int32_t id = 1; id <= 3; id++) {
+		assert_true(rec_wait_offline(&a->rec, id, "ld", 0, (int32_t[]){ 3 }, 1));
+		assert_true(rec_wait_offline(&a->rec, id, "ld2", 0, (int32_t[]){ 3 }, 1));
+	}
+	node_kill(&nodes[2]);
+	assert_true(rec_wait_offline(&a->rec, 1, "ld", 0, (int32_t[]){ 3, 2 }, 2));
 	cluster_stop();
 }
 
