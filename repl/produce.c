@@ -784,6 +784,24 @@ static int appended(const struct produce_ctx *ctx, struct produce_part *pp, int 
 	return rc;
 }
 
+/* Whether the records of a write that met this replica offline (-ENXIO:
+ * its log directory failed, now or before) go to the partition's next
+ * leader: those of a user's topic do. __consumer_offsets' are written
+ * by the coordinator, which never forwards them (group_store.c): -ENXIO
+ * becomes -EREMOTE there, the coordinator moving away (Kafka's
+ * coordinator answers a commit that met KAFKA_STORAGE_ERROR with
+ * NOT_COORDINATOR). */
+static bool offline_forwards(const struct produce_ctx *ctx, int *rc)
+{
+	if (*rc != -ENXIO)
+		return false;
+	if (strncmp(ctx->t->name, "__", 2) == 0) {
+		*rc = -EREMOTE;
+		return false;
+	}
+	return true;
+}
+
 /* One chunk into one partition; called by the partition's appender only
  * (without any repl lock). *last: the chunk's last offset and epoch. */
 static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
@@ -794,9 +812,7 @@ static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	int32_t epoch;
 	int rc = append_epoch(ctx, pp, &epoch);
 
-	/* -ENXIO: this replica is offline (its log directory failed, now
-	 * or before): the records go to the partition's next leader. */
-	if (rc == -EREMOTE || rc == -ENXIO || (rc == 0 && !pp->log)) {
+	if (rc == -EREMOTE || offline_forwards(ctx, &rc) || (rc == 0 && !pp->log)) {
 		last->forwarded = true;
 		return forward_append(ctx, pp, recs, n);
 	}
@@ -804,7 +820,7 @@ static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
 		return rc;
 	rc = log_append(pp->log, recs, n, epoch, &info);
 	rc = appended(ctx, pp, rc, &info, recs[0].timestamp, t0);
-	if (rc == -ENXIO) {
+	if (offline_forwards(ctx, &rc)) {
 		last->forwarded = true;
 		return forward_append(ctx, pp, recs, n);
 	}
@@ -845,7 +861,7 @@ static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	int32_t epoch;
 	int rc = append_epoch(ctx, pp, &epoch);
 
-	if (rc == -EREMOTE || rc == -ENXIO || (rc == 0 && !pp->log)) {
+	if (rc == -EREMOTE || offline_forwards(ctx, &rc) || (rc == 0 && !pp->log)) {
 		last->forwarded = true;
 		return lines_forward(ctx, pp, r);
 	}
@@ -854,7 +870,7 @@ static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	rc = log_append_lines(pp->log, r->head, r->head_len, r->lines, r->lines_len, r->sp->now,
 			      epoch, &info);
 	rc = appended(ctx, pp, rc, &info, r->sp->now, t0);
-	if (rc == -ENXIO) {
+	if (offline_forwards(ctx, &rc)) {
 		last->forwarded = true;
 		return lines_forward(ctx, pp, r);
 	}
