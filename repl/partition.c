@@ -431,16 +431,6 @@ void partition_mark_offline(struct partition *p)
 	to_none(p, false, true);
 }
 
-bool partition_offline(struct partition *p)
-{
-	bool off;
-
-	pthread_mutex_lock(&p->lock);
-	off = p->offline;
-	pthread_mutex_unlock(&p->lock);
-	return off;
-}
-
 bool partition_deleted(struct partition *p)
 {
 	bool d;

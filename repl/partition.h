@@ -73,9 +73,10 @@
  * -EREMOTE this broker does not lead the partition (NOT_LEADER_OR_FOLLOWER),
  * -EAGAIN fewer in-sync replicas than min.insync.replicas, -EPERM not
  * eligible as leader, -ENXIO the replica is offline (its log directory
- * failed: partition_mark_offline; KAFKA_STORAGE_ERROR on the wire), -EINVAL a malformed state (leader not in replicas,
- * ISR not within replicas, too many replicas), -ENOENT a broker id that is
- * not a replica, and the log operations' own errors.
+ * failed: partition_mark_offline; KAFKA_STORAGE_ERROR on the wire),
+ * -EINVAL a malformed state (leader not in replicas, ISR not within
+ * replicas, too many replicas), -ENOENT a broker id that is not a
+ * replica, and the log operations' own errors.
  */
 #ifndef MQFS_REPL_PARTITION_H
 #define MQFS_REPL_PARTITION_H
@@ -276,7 +277,6 @@ bool partition_deleted(struct partition *p);
  * leader_epoch and check_append answer -ENXIO from then on, for the life
  * of the partition (the broker restarts to bring the replica back). */
 void partition_mark_offline(struct partition *p);
-bool partition_offline(struct partition *p);
 
 /* ---- the leader's rules ---- */
 

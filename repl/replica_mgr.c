@@ -881,8 +881,6 @@ int replica_mgr_live_brokers(struct replica_mgr *rm, int32_t *out, int max)
 	return n;
 }
 
-/* ---- the tick ---- */
-
 /* ---- the log directory's failure ---- */
 
 static void tick_wake(struct replica_mgr *rm)
@@ -981,6 +979,8 @@ static void log_dir_handle(struct replica_mgr *rm)
 			       "again in %d ms",
 			       strerror(-rc), LOG_DIR_RETRY_MS);
 }
+
+/* ---- the tick ---- */
 
 void replica_mgr_tick(struct replica_mgr *rm, int64_t now_ms)
 {

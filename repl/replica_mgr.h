@@ -151,7 +151,8 @@ void replica_mgr_set_broker_epoch(struct replica_mgr *rm, int64_t broker_epoch);
 /* LeaderAndIsr. errors[i] (n of them; may be NULL) gets each state's
  * result: 0, -ESTALE (older leader epoch), -EPERM (not eligible as
  * leader), -ENOENT (this broker is not a replica: ignored), -ENXIO (the
- * log directory failed: KAFKA_STORAGE_ERROR), a log error. Returns 0 or -ESTALE for the whole request (rule 1). */
+ * log directory failed: KAFKA_STORAGE_ERROR), a log error. Returns 0
+ * or -ESTALE for the whole request (rule 1). */
 int replica_mgr_leader_and_isr(struct replica_mgr *rm, int32_t controller_epoch,
 			       int64_t broker_epoch,
 			       const struct controller_partition_state *states, int n, int *errors);
