@@ -1665,6 +1665,10 @@ void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 		  "Partitions without a leader, as the controller sees them; 0 on the other "
 		  "brokers (Kafka's OfflinePartitionsCount).",
 		  ci.active ? ci.offline_partitions : 0 },
+		{ "mqfs_offline_log_directories", "gauge",
+		  "Log directories of this broker taken offline by a storage failure, until "
+		  "it restarts (Kafka's OfflineLogDirectoryCount).",
+		  st.log_dir_err ? 1 : 0 },
 		{ "mqfs_isr_writes_total", "counter", "ISR changes this broker wrote to ZooKeeper.",
 		  st.isr_writes },
 		{ "mqfs_isr_shrinks_total", "counter",

@@ -62,6 +62,12 @@ expect_eq "the notice is consumed (no child of /log_dir_event_notification)" "[]
 	"$(zk_cli "$ZKPORT" ls /mqfs/log_dir_event_notification | tail -1)"
 expect_ok "mnt$L/.state: log.dir=offline" grep -q \
 	"^log.dir=offline (No space left on device)" "$MQ_TMP/mnt$L/.state"
+# offline_dirs N: mqfs_offline_log_directories of broker N's .metrics.
+offline_dirs() {
+	timeout 5 awk '$1 == "mqfs_offline_log_directories" { print $2 }' "$MQ_TMP/mnt$1/.metrics"
+}
+expect_eq "mnt$L/.metrics: mqfs_offline_log_directories 1" 1 "$(offline_dirs "$L")"
+expect_eq "mnt$F/.metrics: mqfs_offline_log_directories 0" 0 "$(offline_dirs "$F")"
 offline_row() {
 	grep -q "^replica 0 $L: offline" "$MQ_TMP/mnt$1/t/.state"
 }
@@ -96,6 +102,7 @@ check "broker $L stops cleanly" broker_stop "$L"
 broker_start "$L"
 check "broker $L back in the ISR" poll 30 t_isr_is "$MQ_TMP/mnt$N" "1,2,3"
 expect_ok "mnt$L/.state: log.dir=online" grep -q "^log.dir=online" "$MQ_TMP/mnt$L/.state"
+expect_eq "mnt$L/.metrics: mqfs_offline_log_directories 0" 0 "$(offline_dirs "$L")"
 check "mnt$L reads every acknowledged record once, in order" poll 30 t_has "$L"
 
 mq_done
