@@ -774,6 +774,11 @@ void cluster_appended(struct cluster *c, const char *topic, int partition)
 	cluster_repl_appended(c->cr, topic, partition);
 }
 
+int cluster_storage_failed(struct cluster *c, const char *topic, int partition, int err)
+{
+	return cluster_repl_storage_failed(c->cr, topic, partition, err);
+}
+
 int32_t cluster_leader(struct cluster *c, const char *topic, int partition)
 {
 	struct partition_state st;

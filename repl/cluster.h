@@ -167,6 +167,7 @@ int cluster_topic_delete(struct cluster *c, const char *topic);
 int cluster_append_check(struct cluster *c, const char *topic, int partition, int acks,
 			 int32_t min_insync_replicas, int32_t *epoch);
 void cluster_appended(struct cluster *c, const char *topic, int partition);
+int cluster_storage_failed(struct cluster *c, const char *topic, int partition, int err);
 struct partition_state;
 int cluster_partition_state(struct cluster *c, const char *topic, int partition,
 			    struct partition_state *st);

@@ -365,6 +365,21 @@ static int logs_close(void *arg, const char *topic, int32_t partition, void *log
 
 /* ---- the partition state in ZooKeeper ---- */
 
+/* The replica manager's notice of a failed log directory (Kafka's
+ * propagateLogDirEvent): the controller reads it and asks this broker
+ * about its replicas. */
+static int log_dir_failed(void *arg, int err)
+{
+	struct cluster_repl *cr = arg;
+	int rc;
+
+	(void)err;
+	pthread_mutex_lock(&cr->zk_mu);
+	rc = cr->zk ? zkmeta_notify_log_dir_failure(cr->zk, cr->cfg->broker_id) : -ENOTCONN;
+	pthread_mutex_unlock(&cr->zk_mu);
+	return rc;
+}
+
 static int isr_write(void *arg, const char *topic, int32_t partition, int32_t controller_epoch,
 		     const struct partition_state *proposed)
 {
@@ -647,6 +662,8 @@ static int topic_states(const struct controller_partition_state *s, int n,
 			.replicas = (int32_t *)s[i].replicas,
 			.is_new = s[i].is_new,
 			.leader_recovery_state = s[i].leader_recovery_state,
+			.n_offline_replicas = s[i].n_offline_replicas,
+			.offline_replicas = (int32_t *)s[i].offline_replicas,
 		};
 	}
 	*topics = t;
@@ -921,6 +938,8 @@ static int states_of(const struct proto_topic_state *t, int nt,
 				.replicas = p->replicas,
 				.n_replicas = p->n_replicas,
 				.is_new = p->is_new,
+				.offline_replicas = p->offline_replicas,
+				.n_offline_replicas = p->n_offline_replicas,
 			};
 		}
 		at = id + ZK_UUID_LEN + 1;
@@ -1290,6 +1309,9 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 		.ineligible = is_ineligible,
 		.eligible_arg = cr,
 		.tick_thread = true,
+		.log_dir = cfg->data_dir,
+		.log_dir_failed = log_dir_failed,
+		.log_dir_arg = cr,
 	};
 	fetcher_config_default(&rc_cfg.fetch);
 	rc_cfg.fetch.max_wait_ms = cc->replica_fetch_wait_max_ms;
@@ -1607,6 +1629,13 @@ void cluster_repl_state_text(struct cluster_repl *cr, FILE *f)
 		st.partitions, st.leaders, st.followers, st.fetchers, st.under_replicated);
 	if (ci.active)
 		fprintf(f, "partitions.offline=%d\n", (int)ci.offline_partitions);
+	/* log.dirs holds one directory; offline after a storage failure
+	 * until the broker restarts. */
+	if (st.log_dir_err)
+		fprintf(f, "log.dir=offline (%s): replicas offline until a restart\n",
+			strerror(-st.log_dir_err));
+	else
+		fprintf(f, "log.dir=online\n");
 }
 
 /* One row of cluster_repl_metrics_text. */
@@ -1636,6 +1665,10 @@ void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 		  "Partitions without a leader, as the controller sees them; 0 on the other "
 		  "brokers (Kafka's OfflinePartitionsCount).",
 		  ci.active ? ci.offline_partitions : 0 },
+		{ "mqfs_offline_log_directories", "gauge",
+		  "Log directories of this broker taken offline by a storage failure, until "
+		  "it restarts (Kafka's OfflineLogDirectoryCount).",
+		  st.log_dir_err ? 1 : 0 },
 		{ "mqfs_isr_writes_total", "counter", "ISR changes this broker wrote to ZooKeeper.",
 		  st.isr_writes },
 		{ "mqfs_isr_shrinks_total", "counter",
@@ -1687,9 +1720,15 @@ void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int partition, int acks,
 			      int32_t min_insync_replicas, int32_t *epoch)
 {
-	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
+	struct partition *p;
 	int rc;
 
+	/* Between the failure and the tick's marking every replica is
+	 * offline already (replica_mgr.c, step a); this covers a replica
+	 * opened meanwhile too. */
+	if (replica_mgr_log_dir_failure(cr->rm))
+		return -ENXIO;
+	p = replica_mgr_get(cr->rm, topic, partition);
 	if (!p)
 		return -EREMOTE; /* no replica here: not the leader either */
 	rc = partition_check_append_isr(p, acks, min_insync_replicas);
@@ -1697,6 +1736,11 @@ int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int pa
 		rc = partition_leader_epoch(p, epoch);
 	partition_unref(p);
 	return rc;
+}
+
+int cluster_repl_storage_failed(struct cluster_repl *cr, const char *topic, int partition, int err)
+{
+	return replica_mgr_storage_failed(cr->rm, topic, partition, err);
 }
 
 void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int partition)
@@ -1734,13 +1778,22 @@ int cluster_repl_partition_state(struct cluster_repl *cr, const char *topic, int
 				 struct partition_state *st)
 {
 	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
+	struct partition_info info;
+	int rc = replica_mgr_partition_meta(cr->rm, topic, partition, st);
 
 	if (p) {
-		struct partition_info info;
-
-		/* Our own replica knows the newest state it was given. */
 		partition_get_info(p, &info);
 		partition_unref(p);
+	}
+	/* Our own replica knows the newest state it was given, unless it is
+	 * offline (its log directory failed): it takes no state any more,
+	 * and the controller's UpdateMetadata names the leaders after it.
+	 * The offline replicas are the controller's in either case. */
+	if (p && !info.offline) {
+		int n_off = rc == 0 ? st->n_offline : 0;
+		int32_t off[PARTITION_MAX_REPLICAS];
+
+		memcpy(off, st->offline, sizeof(off[0]) * (size_t)n_off);
 		memset(st, 0, sizeof(*st));
 		st->leader = info.leader;
 		st->leader_epoch = info.leader_epoch;
@@ -1748,9 +1801,11 @@ int cluster_repl_partition_state(struct cluster_repl *cr, const char *topic, int
 		memcpy(st->replicas, info.replicas, sizeof(st->replicas));
 		st->n_isr = info.n_isr;
 		memcpy(st->isr, info.isr, sizeof(st->isr));
+		st->n_offline = n_off;
+		memcpy(st->offline, off, sizeof(off[0]) * (size_t)n_off);
 		return 0;
 	}
-	return replica_mgr_partition_meta(cr->rm, topic, partition, st);
+	return rc;
 }
 
 int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int partition,
@@ -1777,13 +1832,27 @@ void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic
 				      FILE *f)
 {
 	struct partition *p = replica_mgr_get(cr->rm, topic, partition);
-	struct partition_info info;
+	struct partition_state st;
+	struct partition_info info = { .offline = false };
 	int64_t now = now_mono_ms();
 
+	if (p) {
+		partition_get_info(p, &info);
+		partition_unref(p);
+	}
+	if (info.offline)
+		fprintf(f, "replica %d %d: offline (this broker's log directory failed)\n",
+			partition, (int)cr->cfg->broker_id);
+	/* The replicas the controller counts offline (UpdateMetadata). */
+	if (replica_mgr_partition_meta(cr->rm, topic, partition, &st) == 0)
+		for (int i = 0; i < st.n_offline; i++)
+			if (!info.offline || st.offline[i] != cr->cfg->broker_id)
+				fprintf(f,
+					"replica %d %d: offline (its broker is gone or cannot "
+					"host it)\n",
+					partition, (int)st.offline[i]);
 	if (!p)
 		return;
-	partition_get_info(p, &info);
-	partition_unref(p);
 	if (info.role == PARTITION_FOLLOWER && !info.leader_eligible)
 		fprintf(f,
 			"replica %d %d: not eligible as leader (restarted without a clean "
@@ -1817,11 +1886,13 @@ int cluster_repl_leader_of(struct cluster_repl *cr, const char *topic, int parti
 	if (p) {
 		struct partition_info info;
 
-		/* Our own replica knows the newest state it was given. */
+		/* Our own replica knows the newest state it was given (an
+		 * offline one: none since, as cluster_repl_partition_state). */
 		partition_get_info(p, &info);
 		partition_unref(p);
 		*leader = info.leader;
-		return 0;
+		if (!info.offline)
+			return 0;
 	}
 	rc = replica_mgr_partition_meta(cr->rm, topic, partition, &st);
 	*leader = rc == 0 ? st.leader : -1;

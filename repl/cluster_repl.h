@@ -107,14 +107,20 @@ void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f);
 struct replica_mgr *cluster_repl_replicas(struct cluster_repl *cr);
 
 /* Before an append to topic-partition: 0 and the leader epoch to stamp;
- * -EREMOTE this broker does not lead it; -EAGAIN (acks -1) fewer in-sync
- * replicas than min_insync_replicas (the topic's; <= 0: the broker's).
- * Nothing is appended on an error. */
+ * -EREMOTE this broker does not lead it; -ENXIO its log directory
+ * failed (the replica is offline: the partition's next leader takes the
+ * write); -EAGAIN (acks -1) fewer in-sync replicas than
+ * min_insync_replicas (the topic's; <= 0: the broker's). Nothing is
+ * appended on an error. */
 int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int partition, int acks,
 			      int32_t min_insync_replicas, int32_t *epoch);
 /* After an append: the leader's hw may move (a partition whose ISR is
  * this broker alone commits at once). */
 void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int partition);
+/* A leader's append (or its flush) of topic-partition failed with err:
+ * replica_mgr_storage_failed (-ENXIO when it took the log directory
+ * offline, else err). */
+int cluster_repl_storage_failed(struct cluster_repl *cr, const char *topic, int partition, int err);
 /* The .state cells of a partition: leader, leader epoch, replicas, ISR
  * ("-" and "[]" when unknown, -ENOENT). */
 /* Whether the partition's log is open here (a replica of it that found

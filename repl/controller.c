@@ -47,14 +47,22 @@
  *                                 delete to the replicas, znodes removed
  *   /isr_change_notification      ctrl_on_isr_change: re-read the states a
  *                                 leader changed, UpdateMetadata to all
+ *   /log_dir_event_notification   ctrl_on_log_dir_events: a broker's log
+ *                                 directory failed (Kafka's
+ *                                 onBrokerLogDirFailure): the notices are
+ *                                 deleted and that broker is sent a
+ *                                 LeaderAndIsr of all its partitions,
+ *                                 whose KAFKA_STORAGE_ERROR answers take
+ *                                 its replicas offline (ctrl_on_answers)
  *   controlled shutdown request   ctrl_on_controlled_shutdown: its
  *                                 leaderships move (it is told), it stops
  *                                 following the rest and leaves their ISRs
  *   leader.imbalance timer        ctrl_on_rebalance: preferred elections
  *                                 for the brokers above the imbalance
  *   LeaderAndIsr answers          ctrl_on_answers: replicas a broker could
- *   (controller_lisr_answer)      not host go offline there and their
- *                                 partitions elect without them
+ *   (controller_lisr_answer)      not host (its log did not open, or its
+ *                                 log directory failed) go offline there
+ *                                 and their partitions elect without them
  *
  * INVARIANTS
  *   1. Only the event thread calls zkc or the channel and touches the
@@ -74,7 +82,8 @@
  *      unclean.leader.election.enable (the topic's override, else the
  *      broker's; then logged as possible data loss).
  *      A replica its broker answered it cannot host (KAFKA_STORAGE_ERROR
- *      to a LeaderAndIsr: its log did not open) counts as dead for its
+ *      to a LeaderAndIsr: its log did not open, or the broker's log
+ *      directory failed since) counts as dead for its
  *      partition until that broker takes it or its life ends (Kafka's
  *      replicasOnOfflineDirs, KIP-112): it neither leads nor stays in
  *      the ISR.
@@ -368,6 +377,7 @@ enum {
 	EV_EXPIRED = 1 << 5,
 	EV_ANSWERS = 1 << 6, /* LeaderAndIsr answers queued (ctl->answers) */
 	EV_CONFIG = 1 << 7,  /* a topic's overrides changed */
+	EV_LOG_DIR = 1 << 8, /* /log_dir_event_notification children */
 };
 
 /* A broker's answer to a LeaderAndIsr (controller_lisr_answer), queued
@@ -381,7 +391,8 @@ struct ctrl_answer {
 };
 
 /* A replica its broker could not host (KAFKA_STORAGE_ERROR in its
- * LeaderAndIsr answer: its log did not open), for that life of the broker
+ * LeaderAndIsr answer: its log did not open, or its log directory
+ * failed), for that life of the broker
  * (Kafka's replicasOnOfflineDirs). */
 struct ctrl_offline {
 	int32_t broker_id;
@@ -512,6 +523,8 @@ static void ctrl_watch(void *arg, enum zkc_watch ev, const char *path)
 		ctrl_post(ctl, EV_DELETIONS);
 	else if (!strcmp(path, ZK_ISR_CHANGE_PATH))
 		ctrl_post(ctl, EV_ISR_CHANGE);
+	else if (!strcmp(path, ZK_LOG_DIR_EVENT_PATH))
+		ctrl_post(ctl, EV_LOG_DIR);
 }
 
 void controller_topic_config_changed(struct controller *ctl)
@@ -798,15 +811,30 @@ static int run_end(const struct ctrl_sends *s, int i)
 	return j;
 }
 
-/* The states of the partitions of v[0..n) that have one. */
+/* The states of the partitions of v[0..n) that have one. With off (room
+ * for every replica of them), each names its offline replicas there, as
+ * UpdateMetadata carries them. */
 static int fill_states(const struct controller *ctl, const struct ctrl_send *v, int n,
-		       struct controller_partition_state *st)
+		       struct controller_partition_state *st, int32_t *off)
 {
-	int i, k = 0;
+	int i, j, k = 0;
 
-	for (i = 0; i < n; i++)
-		if (ctl->topics[v[i].t].partitions[v[i].p].present)
-			fill_state(ctl, &v[i], &st[k++]);
+	for (i = 0; i < n; i++) {
+		const struct zk_assignment *a = &ctl->topics[v[i].t].assignment.partitions[v[i].p];
+
+		if (!ctl->topics[v[i].t].partitions[v[i].p].present)
+			continue;
+		fill_state(ctl, &v[i], &st[k]);
+		if (off) {
+			st[k].offline_replicas = off;
+			for (j = 0; j < a->n_replicas; j++)
+				if (!ctrl_is_live(ctl, a->replicas[j]) ||
+				    ctrl_is_offline(ctl, a->replicas[j], v[i].t, v[i].p))
+					off[st[k].n_offline_replicas++] = a->replicas[j];
+			off += st[k].n_offline_replicas;
+		}
+		k++;
+	}
 	return k;
 }
 
@@ -822,7 +850,7 @@ static int flush_lisr(struct controller *ctl, struct ctrl_batch *b)
 		int32_t id = b->lisr.v[i].broker_id;
 
 		j = run_end(&b->lisr, i);
-		k = fill_states(ctl, &b->lisr.v[i], j - i, st);
+		k = fill_states(ctl, &b->lisr.v[i], j - i, st, NULL);
 		if (k && ctl->ch.leader_and_isr)
 			report("LeaderAndIsr", id,
 			       ctl->ch.leader_and_isr(ctl->ch.arg, id, ctrl_broker_epoch(ctl, id),
@@ -835,7 +863,8 @@ static int flush_lisr(struct controller *ctl, struct ctrl_batch *b)
 static int flush_meta(struct controller *ctl, struct ctrl_batch *b)
 {
 	struct controller_partition_state *st;
-	int i, k, t, p;
+	int32_t *off;
+	int i, k, t, p, n_off = 0;
 
 	if (b->meta_all) {
 		b->meta.n = 0;
@@ -849,14 +878,24 @@ static int flush_meta(struct controller *ctl, struct ctrl_batch *b)
 	sends_sort(&b->meta);
 	if (!b->meta_all && b->meta.n == 0)
 		return 0;
-	if (!(st = malloc(((size_t)b->meta.n + 1) * sizeof(*st))))
+	for (i = 0; i < b->meta.n; i++)
+		n_off += ctl->topics[b->meta.v[i].t]
+				 .assignment.partitions[b->meta.v[i].p]
+				 .n_replicas;
+	st = malloc(((size_t)b->meta.n + 1) * sizeof(*st));
+	off = malloc(((size_t)n_off + 1) * sizeof(*off));
+	if (!st || !off) {
+		free(st);
+		free(off);
 		return -ENOMEM;
-	k = fill_states(ctl, b->meta.v, b->meta.n, st);
+	}
+	k = fill_states(ctl, b->meta.v, b->meta.n, st, off);
 	for (i = 0; i < ctl->n_live && ctl->ch.update_metadata; i++)
 		report("UpdateMetadata", ctl->live[i],
 		       ctl->ch.update_metadata(ctl->ch.arg, ctl->live[i], ctl->live_epochs[i],
 					       ctl->epoch, ctl->live, ctl->n_live, st, k));
 	free(st);
+	free(off);
 	return 0;
 }
 
@@ -1569,21 +1608,25 @@ static int ctrl_on_deletions(struct controller *ctl, struct ctrl_batch *b)
 	return rc;
 }
 
-/* A leader changed an ISR and said so: re-read those states and tell
- * every broker (the leader's own write is the decision). */
-static int ctrl_on_isr_change(struct controller *ctl, struct ctrl_batch *b)
+/* The notices under parent (watched: a new one posts the event of that
+ * path): each is read and handed to fn (its path and data), and deleted
+ * once fn returns 0; one deleted meanwhile is skipped. Stops at the
+ * first error, leaving the rest for the next run. */
+static int ctrl_each_notice(struct controller *ctl, const char *parent,
+			    int (*fn)(struct controller *ctl, const char *path, const char *data,
+				      size_t len, void *arg),
+			    void *arg)
 {
-	char **names = NULL, path[ZK_PATH_MAX], why[ZK_WHY_LEN], *data;
-	int n, i, j, rc = 0;
+	char **names = NULL, path[ZK_PATH_MAX], *data;
+	int n, i, rc = 0;
 
-	n = zkc_children(ctl->zkc, ZK_ISR_CHANGE_PATH, &names, ctrl_watch, ctl);
+	n = zkc_children(ctl->zkc, parent, &names, ctrl_watch, ctl);
 	if (n < 0)
 		return n;
 	for (i = 0; i < n && rc == 0; i++) {
-		struct zk_isr_change c = { NULL, 0 };
 		size_t len;
 
-		snprintf(path, sizeof(path), "%s/%s", ZK_ISR_CHANGE_PATH, names[i]);
+		snprintf(path, sizeof(path), "%s/%s", parent, names[i]);
 		rc = zkc_get(ctl->zkc, path, &data, &len, NULL, NULL, NULL);
 		if (rc == -ENOENT) {
 			rc = 0;
@@ -1591,22 +1634,8 @@ static int ctrl_on_isr_change(struct controller *ctl, struct ctrl_batch *b)
 		}
 		if (rc)
 			break;
-		why[0] = '\0';
-		if (zk_isr_change_decode(data, len, &c, why))
-			mq_log(MQ_WARN, "controller: %s: %s; dropped", path, why);
+		rc = fn(ctl, path, data, len, arg);
 		free(data);
-		for (j = 0; j < c.n && rc == 0; j++) {
-			int t = find_topic(ctl, c.partitions[j].topic);
-			int32_t p = c.partitions[j].partition;
-
-			if (t < 0 || p >= ctl->topics[t].assignment.n_partitions)
-				continue;
-			if ((rc = ctrl_reread_state(ctl, t, p)) == 0 &&
-			    ctl->topics[t].partitions[p].present)
-				sends_push(b, &b->meta,
-					   (struct ctrl_send){ -1, t, p, false, false });
-		}
-		zk_isr_change_clear(&c);
 		if (rc == 0) {
 			rc = zkc_delete(ctl->zkc, path, ZKC_ANY_VERSION);
 			if (rc == -ENOENT)
@@ -1614,6 +1643,111 @@ static int ctrl_on_isr_change(struct controller *ctl, struct ctrl_batch *b)
 		}
 	}
 	zkc_names_free(names, n);
+	return rc;
+}
+
+/* One ISR change notice: its states re-read, UpdateMetadata queued. */
+static int isr_notice(struct controller *ctl, const char *path, const char *data, size_t len,
+		      void *arg)
+{
+	struct ctrl_batch *b = arg;
+	struct zk_isr_change c = { NULL, 0 };
+	char why[ZK_WHY_LEN] = "";
+	int j, rc = 0;
+
+	if (zk_isr_change_decode(data, len, &c, why))
+		mq_log(MQ_WARN, "controller: %s: %s; dropped", path, why);
+	for (j = 0; j < c.n && rc == 0; j++) {
+		int t = find_topic(ctl, c.partitions[j].topic);
+		int32_t p = c.partitions[j].partition;
+
+		if (t < 0 || p >= ctl->topics[t].assignment.n_partitions)
+			continue;
+		if ((rc = ctrl_reread_state(ctl, t, p)) == 0 &&
+		    ctl->topics[t].partitions[p].present)
+			sends_push(b, &b->meta, (struct ctrl_send){ -1, t, p, false, false });
+	}
+	zk_isr_change_clear(&c);
+	return rc;
+}
+
+/* A leader changed an ISR and said so: re-read those states and tell
+ * every broker (the leader's own write is the decision). */
+static int ctrl_on_isr_change(struct controller *ctl, struct ctrl_batch *b)
+{
+	return ctrl_each_notice(ctl, ZK_ISR_CHANGE_PATH, isr_notice, b);
+}
+
+/* The brokers named by the log dir event notices read so far. */
+struct ctrl_ids {
+	int32_t *v;
+	int n;
+};
+
+static int log_dir_notice(struct controller *ctl, const char *path, const char *data, size_t len,
+			  void *arg)
+{
+	struct ctrl_ids *ids = arg;
+	char why[ZK_WHY_LEN] = "";
+	int32_t id = -1, event = 0, *v;
+
+	(void)ctl;
+	if (zk_log_dir_event_decode(data, len, &id, &event, why)) {
+		mq_log(MQ_WARN, "controller: %s: %s; deleted", path, why);
+		return 0;
+	}
+	if (event != ZK_LOG_DIR_FAILURE) {
+		mq_log(MQ_WARN, "controller: %s: unknown log dir event %d of broker %d; deleted",
+		       path, (int)event, (int)id);
+		return 0;
+	}
+	if (has(ids->v, ids->n, id))
+		return 0;
+	if (!(v = realloc(ids->v, ((size_t)ids->n + 1) * sizeof(*v))))
+		return -ENOMEM;
+	ids->v = v;
+	ids->v[ids->n++] = id;
+	return 0;
+}
+
+/* Kafka's LogDirEventNotification and onBrokerLogDirFailure: each notice
+ * names a broker whose log directory failed; it is read, deleted, and
+ * that broker (when live) is sent a LeaderAndIsr of every partition it
+ * is a replica of. It answers KAFKA_STORAGE_ERROR for the replicas on
+ * the failed directory, and those answers (ctrl_on_answers) take them
+ * offline and elect without them: the decision is the broker's, as for
+ * a replica whose log did not open. A notice that does not decode is
+ * logged and deleted (it names no broker to ask). */
+static int ctrl_on_log_dir_events(struct controller *ctl, struct ctrl_batch *b)
+{
+	struct ctrl_ids ids = { NULL, 0 };
+	int i, t, p, j;
+	int rc = ctrl_each_notice(ctl, ZK_LOG_DIR_EVENT_PATH, log_dir_notice, &ids);
+
+	for (i = 0; i < ids.n && rc == 0; i++) {
+		if (!ctrl_is_live(ctl, ids.v[i])) {
+			mq_log(MQ_INFO,
+			       "controller: broker %d reported a log directory failure but is gone "
+			       "(its replicas left with it)",
+			       (int)ids.v[i]);
+			continue;
+		}
+		mq_log(MQ_WARN,
+		       "controller: broker %d reported a log directory failure: asking it about "
+		       "its replicas (LeaderAndIsr)",
+		       (int)ids.v[i]);
+		for (t = 0; t < ctl->n_topics; t++)
+			for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++) {
+				const struct zk_assignment *a =
+					&ctl->topics[t].assignment.partitions[p];
+
+				for (j = 0; j < a->n_replicas; j++)
+					if (a->replicas[j] == ids.v[i] &&
+					    ctl->topics[t].partitions[p].present)
+						batch_lisr(b, ids.v[i], t, p, false);
+			}
+	}
+	free(ids.v);
 	return rc;
 }
 
@@ -1814,8 +1948,8 @@ static int answer_apply(struct controller *ctl, const struct ctrl_answer *a, str
 		};
 		mq_log(MQ_WARN,
 		       "controller: broker %d cannot host %s-%d (KAFKA_STORAGE_ERROR: its log did "
-		       "not open); its replica is offline until it takes it or restarts, and the "
-		       "partition elects without it",
+		       "not open, or its log directory failed); its replica is offline until it "
+		       "takes it or restarts, and the partition elects without it",
 		       a->broker_id, failed[i].topic, failed[i].partition);
 		rc = ctrl_change(ctl, t, failed[i].partition, ELECT_LIVE, b);
 		if (rc < 0)
@@ -1904,6 +2038,7 @@ static int ctrl_become_active(struct controller *ctl, const struct zkmeta_contro
 	if ((rc = zkmeta_ensure_paths(ctl->zkc)) || (rc = ctrl_read_topics(ctl, true)) ||
 	    (rc = ctrl_on_brokers(ctl, b, true)) || (rc = ctrl_flush(ctl, b)) ||
 	    (rc = ctrl_on_isr_change(ctl, b)) || (rc = ctrl_flush(ctl, b)) ||
+	    (rc = ctrl_on_log_dir_events(ctl, b)) || (rc = ctrl_flush(ctl, b)) ||
 	    (rc = ctrl_on_deletions(ctl, b)))
 		return rc;
 	if (ctl->cfg.auto_leader_rebalance_enable)
@@ -2134,6 +2269,8 @@ static void *ctrl_thread(void *arg)
 			ctrl_run(ctl, &b, ctrl_on_deletions, "topic deletion");
 		if (bits & EV_ISR_CHANGE)
 			ctrl_run(ctl, &b, ctrl_on_isr_change, "ISR change");
+		if (bits & EV_LOG_DIR)
+			ctrl_run(ctl, &b, ctrl_on_log_dir_events, "log dir event");
 		/* unclean.leader.election.enable may now elect a leader
 		 * where there was none (Kafka's TopicUncleanLeaderElectionEnable). */
 		if (bits & EV_CONFIG)

@@ -150,6 +150,10 @@ struct controller_partition_state {
 	const int32_t *replicas;
 	int n_replicas;
 	bool is_new; /* first LeaderAndIsr of a new partition */
+	/* UpdateMetadata only (Kafka's offline_replicas): the replicas on a
+	 * broker that is not live or that answered it cannot host them. */
+	const int32_t *offline_replicas;
+	int n_offline_replicas;
 };
 
 /* One replica to stop (Kafka's StopReplica partition). */

@@ -3,7 +3,7 @@
  *
  * A queued request is one allocation: the item, then its array of states
  * (or of replicas to stop), then every int32_t array they point to (ISR,
- * replicas, live brokers), then every string (topic names, topic ids), so
+ * replicas, offline replicas, live brokers), then every string (topic names, topic ids), so
  * that rule 4 (copy everything) costs one malloc and one free.
  *
  * Locks: q->mu guards the sender list, every queue and the stop flag; a
@@ -89,7 +89,8 @@ static struct item *item_new(enum item_kind kind, int64_t broker_epoch, int32_t 
 			chars += strlen(sr[i].topic) + 1;
 			continue;
 		}
-		ints += (size_t)st[i].n_isr + (size_t)st[i].n_replicas;
+		ints += (size_t)st[i].n_isr + (size_t)st[i].n_replicas +
+			(size_t)st[i].n_offline_replicas;
 		chars += strlen(st[i].topic) + 1 + strlen(st[i].topic_id ? st[i].topic_id : "") + 1;
 	}
 	it = malloc(sizeof(*it) + structs + ints * sizeof(int32_t) + chars);
@@ -115,6 +116,8 @@ static struct item *item_new(enum item_kind kind, int64_t broker_epoch, int32_t 
 
 		d->isr = take(&ip, st[i].isr, (size_t)st[i].n_isr * sizeof(int32_t));
 		d->replicas = take(&ip, st[i].replicas, (size_t)st[i].n_replicas * sizeof(int32_t));
+		d->offline_replicas = take(&ip, st[i].offline_replicas,
+					   (size_t)st[i].n_offline_replicas * sizeof(int32_t));
 		d->topic = take_str(&cp, st[i].topic);
 		d->topic_id = take_str(&cp, st[i].topic_id);
 	}

@@ -199,10 +199,16 @@ int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoc
 {
 	int32_t epoch;
 
+	int rc;
+
 	if (!p)
 		return PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-	if (partition_leader_epoch(p, &epoch))
-		return PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
+	/* An offline replica (its log directory failed) is Kafka's
+	 * KAFKA_STORAGE_ERROR: the follower or consumer waits for the
+	 * controller to move the leadership. */
+	if ((rc = partition_leader_epoch(p, &epoch)))
+		return rc == -ENXIO ? PROTO_ERR_KAFKA_STORAGE_ERROR
+				    : PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
 	if (current_leader_epoch >= 0 && current_leader_epoch < epoch)
 		return PROTO_ERR_FENCED_LEADER_EPOCH;
 	if (current_leader_epoch > epoch)

@@ -12,7 +12,10 @@
  *
  * The resend rule, which makes a forwarded write land once:
  *   1. NOT_LEADER_OR_FOLLOWER, UNKNOWN_TOPIC_OR_PARTITION (a leader that
- *      does not know the topic yet), a connection that fails or a broker
+ *      does not know the topic yet), KAFKA_STORAGE_ERROR of a leader
+ *      whose log directory failed (its message PROTO_MSG_LOG_DIR_OFFLINE,
+ *      or this broker's own offline replica: -ENXIO), a connection that
+ *      fails or a broker
  *      that cannot be reached: wait for the leader this broker's metadata
  *      names (polling every FWD_POLL_MS) and send the SAME bytes again,
  *      until request.timeout.ms from the write's start. A leader that got
@@ -264,16 +267,15 @@ static int produce_errno(int16_t code)
 	}
 }
 
-/* Whether a KAFKA_STORAGE_ERROR's message says the leader's disk is
- * full (PROTO_MSG_DISK_FULL). */
-static bool disk_full(struct kstr msg)
+/* Whether a KAFKA_STORAGE_ERROR's message holds what (PROTO_MSG_*). */
+static bool says(struct kstr msg, const char *what)
 {
-	size_t n = strlen(PROTO_MSG_DISK_FULL);
+	size_t n = strlen(what);
 
 	if (!msg.ptr || msg.len < (int32_t)n)
 		return false;
 	for (int32_t i = 0; i + (int32_t)n <= msg.len; i++)
-		if (!memcmp(msg.ptr + i, PROTO_MSG_DISK_FULL, n))
+		if (!memcmp(msg.ptr + i, what, n))
 			return true;
 	return false;
 }
@@ -281,7 +283,10 @@ static bool disk_full(struct kstr msg)
 /* The response's entry for (topic, partition): its error as errno, or
  * -EBADMSG when the leader answered something else. A full disk at the
  * leader is the writer's ENOSPC, as on the leader's own mount: nothing
- * appended (not EIO, which says records may be missing from the disk). */
+ * appended (not EIO, which says records may be missing from the disk).
+ * A leader whose log directory failed (PROTO_MSG_LOG_DIR_OFFLINE)
+ * committed nothing and is losing the leadership: -ENXIO, and the
+ * batches wait for the next leader as after NOT_LEADER_OR_FOLLOWER. */
 static int produce_answer(const struct proto_produce_resp *r, const char *topic, int partition,
 			  int16_t *code, int64_t *base_offset)
 {
@@ -296,7 +301,12 @@ static int produce_answer(const struct proto_produce_resp *r, const char *topic,
 				*code = rt->partition_responses[j].error_code;
 				*base_offset = rt->partition_responses[j].base_offset;
 				if (*code == PROTO_ERR_KAFKA_STORAGE_ERROR &&
-				    disk_full(rt->partition_responses[j].error_message))
+				    says(rt->partition_responses[j].error_message,
+					 PROTO_MSG_LOG_DIR_OFFLINE))
+					return -ENXIO;
+				if (*code == PROTO_ERR_KAFKA_STORAGE_ERROR &&
+				    says(rt->partition_responses[j].error_message,
+					 PROTO_MSG_DISK_FULL))
 					return -ENOSPC;
 				return produce_errno(*code);
 			}
@@ -415,13 +425,13 @@ static int deliver(struct forwarder *f, struct topic *t, struct partition *pt, i
 			struct produce_batches_result res;
 
 			rc = topic_produce_batches(t, pt->index, buf, len, acks, left, &res);
-			if (rc != -EREMOTE)
+			if (rc != -EREMOTE && rc != -ENXIO)
 				break;
 		} else if (rc == 0 && leader >= 0) {
 			rc = send_remote(f, leader, t->name, pt->index, buf, len, acks, deadline,
 					 &sent, remote_base);
 			doubt = doubt || (sent && rc == -ENOTCONN);
-			if (rc != -EREMOTE && rc != -ENOTCONN)
+			if (rc != -EREMOTE && rc != -ENOTCONN && rc != -ENXIO)
 				break;
 		}
 		rc = -EAGAIN;

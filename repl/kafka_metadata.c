@@ -25,10 +25,13 @@
  *                (kafka_partition_state: in a cluster the replication
  *                state this broker knows, as .state shows it; no leader:
  *                LEADER_NOT_AVAILABLE, as Kafka), and (v5+) the offline
- *                replicas: those whose broker is not registered alive
- *                (Kafka's controller sends every broker the replicas
- *                that are not online, a dead broker's among them, and
- *                kafka-topics.sh --describe shows them as Offline).
+ *                replicas: those the controller's UpdateMetadata names
+ *                (a broker that cannot host its replica: its log did not
+ *                open, or its log directory failed) and those whose
+ *                broker is not registered alive (Kafka's controller
+ *                sends every broker the replicas that are not online, a
+ *                dead broker's among them, and kafka-topics.sh
+ *                --describe shows them as Offline).
  *
  * Threads: a listener worker; the catalog and topic locks are taken by the
  * broker calls; no lock is held across the encoding.
@@ -88,10 +91,14 @@ int kafka_partition_state(struct kafka_api *ka, struct topic *t, int32_t p,
 		st->n_isr = ps.n_isr < KAFKA_MAX_REPLICAS ? ps.n_isr : KAFKA_MAX_REPLICAS;
 		memcpy(st->replicas, ps.replicas, (size_t)st->n_replicas * sizeof(int32_t));
 		memcpy(st->isr, ps.isr, (size_t)st->n_isr * sizeof(int32_t));
+		st->n_offline =
+			ps.n_offline < KAFKA_MAX_REPLICAS ? ps.n_offline : KAFKA_MAX_REPLICAS;
+		memcpy(st->offline, ps.offline, (size_t)st->n_offline * sizeof(int32_t));
 		return 0;
 	}
 	st->leader = kafka_broker_id(ka);
 	st->leader_epoch = BROKER_LEADER_EPOCH;
+	st->n_offline = 0;
 	st->n_replicas = st->n_isr = 1;
 	st->replicas[0] = st->isr[0] = st->leader;
 	return 0;
@@ -207,6 +214,14 @@ struct live_brokers {
 };
 
 /* Whether broker id is up: this broker, or one registered alive. */
+static bool has_id(const int32_t *ids, int n, int32_t id)
+{
+	for (int i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
 static bool broker_up(struct kafka_api *ka, const struct live_brokers *live, int32_t id)
 {
 	if (id == kafka_broker_id(ka))
@@ -250,9 +265,11 @@ static int topic_fill(struct kafka_api *ka, struct topic *t, struct proto_meta_t
 		mp->replica_nodes = st->replicas;
 		mp->n_isr_nodes = st->n_isr;
 		mp->isr_nodes = st->isr;
-		st->n_offline = 0;
+		/* The controller's (a replica whose broker cannot host it)
+		 * and those of brokers not alive here. */
 		for (int32_t r = 0; r < st->n_replicas; r++)
-			if (!broker_up(ka, live, st->replicas[r]))
+			if (!broker_up(ka, live, st->replicas[r]) &&
+			    !has_id(st->offline, st->n_offline, st->replicas[r]))
 				st->offline[st->n_offline++] = st->replicas[r];
 		mp->n_offline_replicas = st->n_offline;
 		mp->offline_replicas = st->offline;

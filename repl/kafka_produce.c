@@ -107,6 +107,7 @@ int16_t kafka_produce_error(int err, const char **message)
 		*message = "an older epoch of this producer";
 		return PROTO_ERR_INVALID_PRODUCER_EPOCH;
 	case -ENOSPC: *message = PROTO_MSG_DISK_FULL; return PROTO_ERR_KAFKA_STORAGE_ERROR;
+	case -ENXIO: *message = PROTO_MSG_LOG_DIR_OFFLINE; return PROTO_ERR_KAFKA_STORAGE_ERROR;
 	case -EIO: return PROTO_ERR_KAFKA_STORAGE_ERROR;
 	default: return proto_err_from_errno(err);
 	}

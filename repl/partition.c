@@ -39,6 +39,11 @@ struct partition {
 	void *isr_write_arg;
 	partition_change_fn on_change;
 	void *on_change_arg;
+	partition_storage_fn on_storage;
+	void *on_storage_arg;
+	/* partition_mark_offline: its log directory failed; never cleared
+	 * (the broker restarts to bring the replica back, as Kafka's). */
+	bool offline;
 	void (*log_release)(void *log);
 
 	enum partition_role role;
@@ -128,6 +133,36 @@ void partition_set_listener(struct partition *p, partition_change_fn fn, void *a
 	p->on_change = fn;
 	p->on_change_arg = arg;
 	pthread_mutex_unlock(&p->lock);
+}
+
+void partition_set_storage_listener(struct partition *p, partition_storage_fn fn, void *arg)
+{
+	pthread_mutex_lock(&p->lock);
+	p->on_storage = fn;
+	p->on_storage_arg = arg;
+	pthread_mutex_unlock(&p->lock);
+}
+
+bool partition_storage_failure(int err)
+{
+	return err == -EIO || err == -ENOSPC || err == -EDQUOT || err == -EROFS;
+}
+
+/* After a log operation failed with err (no lock held): a storage failure
+ * goes to the owner, which takes the log directory offline. */
+static void storage_check(struct partition *p, int err)
+{
+	partition_storage_fn fn;
+	void *arg;
+
+	if (!partition_storage_failure(err))
+		return;
+	pthread_mutex_lock(&p->lock);
+	fn = p->on_storage;
+	arg = p->on_storage_arg;
+	pthread_mutex_unlock(&p->lock);
+	if (fn)
+		fn(arg, p, err);
 }
 
 const char *partition_topic(const struct partition *p)
@@ -274,6 +309,10 @@ int partition_make_leader(struct partition *p, const struct partition_state *st,
 	if (st->leader != p->cfg.broker_id || !ids_have(st->isr, st->n_isr, st->leader))
 		return -EINVAL;
 	pthread_mutex_lock(&p->lock);
+	if (p->offline) {
+		rc = -ENXIO;
+		goto out;
+	}
 	if (state_stale(p, st)) {
 		rc = -ESTALE;
 		goto out;
@@ -330,6 +369,8 @@ out:
 	pthread_mutex_unlock(&p->lock);
 	if (rc >= 0)
 		notify(p);
+	else
+		storage_check(p, rc); /* the epoch cache's write */
 	return rc;
 }
 
@@ -344,9 +385,10 @@ int partition_make_follower(struct partition *p, const struct partition_state *s
 	    !ids_have(st->replicas, st->n_replicas, p->cfg.broker_id))
 		return -EINVAL;
 	pthread_mutex_lock(&p->lock);
-	if (state_stale(p, st)) {
+	if (p->offline || state_stale(p, st)) {
+		rc = p->offline ? -ENXIO : -ESTALE;
 		pthread_mutex_unlock(&p->lock);
-		return -ESTALE;
+		return rc;
 	}
 	rc = p->role != PARTITION_FOLLOWER || st->leader != p->st.leader ||
 	     st->leader_epoch != p->st.leader_epoch;
@@ -364,10 +406,12 @@ int partition_make_follower(struct partition *p, const struct partition_state *s
 	return rc;
 }
 
-void partition_make_none(struct partition *p, bool deleted)
+/* To NONE; deleted and offline are kept once set. */
+static void to_none(struct partition *p, bool deleted, bool offline)
 {
 	pthread_mutex_lock(&p->lock);
 	p->deleted = p->deleted || deleted;
+	p->offline = p->offline || offline;
 	p->role = PARTITION_NONE;
 	p->n_followers = 0;
 	p->isr_pending = false;
@@ -375,6 +419,16 @@ void partition_make_none(struct partition *p, bool deleted)
 	p->generation++;
 	pthread_mutex_unlock(&p->lock);
 	notify(p);
+}
+
+void partition_make_none(struct partition *p, bool deleted)
+{
+	to_none(p, deleted, false);
+}
+
+void partition_mark_offline(struct partition *p)
+{
+	to_none(p, false, true);
 }
 
 bool partition_deleted(struct partition *p)
@@ -580,7 +634,9 @@ int partition_check_append_isr(struct partition *p, int acks, int32_t min_insync
 	pthread_mutex_lock(&p->lock);
 	if (min_insync_replicas <= 0)
 		min_insync_replicas = p->cfg.min_insync_replicas;
-	if (p->role != PARTITION_LEADER)
+	if (p->offline)
+		rc = -ENXIO;
+	else if (p->role != PARTITION_LEADER)
 		rc = -EREMOTE;
 	else if (acks == -1 && p->st.n_isr < min_insync_replicas)
 		rc = -EAGAIN;
@@ -688,6 +744,7 @@ int partition_follower_truncate(struct partition *p, uint64_t generation, int64_
 		p->fetch_state = PARTITION_FETCHING;
 out:
 	pthread_mutex_unlock(&p->lock);
+	storage_check(p, rc);
 	return rc;
 }
 
@@ -727,6 +784,7 @@ int partition_follower_append(struct partition *p, uint64_t generation, const ui
 	}
 out:
 	pthread_mutex_unlock(&p->lock);
+	storage_check(p, rc);
 	if (eligible_now)
 		notify(p);
 	/* Outside the lock: the log's start listener drops the mount's pages
@@ -764,6 +822,7 @@ int partition_follower_reset_start(struct partition *p, uint64_t generation, int
 		rc = p->ops->reset_start ? p->ops->reset_start(p->log, offset, line_pos) : -ENOTSUP;
 out:
 	pthread_mutex_unlock(&p->lock);
+	storage_check(p, rc);
 	return rc;
 }
 
@@ -785,6 +844,7 @@ void partition_get_info(struct partition *p, struct partition_info *info)
 	p->ops->offsets(p->log, &info->offsets);
 	info->isr_write_pending = p->isr_pending;
 	info->leader_eligible = !p->unclean;
+	info->offline = p->offline;
 	info->isr_shrinks = p->isr_shrinks;
 	info->isr_expands = p->isr_expands;
 	pthread_mutex_unlock(&p->lock);
@@ -807,7 +867,7 @@ bool partition_leader_eligible(struct partition *p)
 	bool ok;
 
 	pthread_mutex_lock(&p->lock);
-	ok = !p->unclean;
+	ok = !p->unclean && !p->offline;
 	pthread_mutex_unlock(&p->lock);
 	return ok;
 }
@@ -820,7 +880,7 @@ int partition_leader_epoch(struct partition *p, int32_t *epoch)
 	if (p->role == PARTITION_LEADER)
 		*epoch = p->st.leader_epoch;
 	else
-		rc = -EREMOTE;
+		rc = p->offline ? -ENXIO : -EREMOTE;
 	pthread_mutex_unlock(&p->lock);
 	return rc;
 }

@@ -72,9 +72,11 @@
  * Errors: 0 or a count; -ESTALE a stale leader epoch or partition epoch,
  * -EREMOTE this broker does not lead the partition (NOT_LEADER_OR_FOLLOWER),
  * -EAGAIN fewer in-sync replicas than min.insync.replicas, -EPERM not
- * eligible as leader, -EINVAL a malformed state (leader not in replicas,
- * ISR not within replicas, too many replicas), -ENOENT a broker id that is
- * not a replica, and the log operations' own errors.
+ * eligible as leader, -ENXIO the replica is offline (its log directory
+ * failed: partition_mark_offline; KAFKA_STORAGE_ERROR on the wire),
+ * -EINVAL a malformed state (leader not in replicas, ISR not within
+ * replicas, too many replicas), -ENOENT a broker id that is not a
+ * replica, and the log operations' own errors.
  */
 #ifndef MQFS_REPL_PARTITION_H
 #define MQFS_REPL_PARTITION_H
@@ -190,6 +192,10 @@ struct partition_state {
 	 * live ISR member restarted uncleanly): invariant 9 does not hold
 	 * it back. */
 	bool recovering;
+	/* UpdateMetadata only: the replicas the controller counts offline
+	 * (their broker is gone, or cannot host them: KAFKA_STORAGE_ERROR). */
+	int n_offline;
+	int32_t offline[PARTITION_MAX_REPLICAS];
 };
 
 struct partition;
@@ -205,6 +211,11 @@ typedef int (*partition_isr_write_fn)(void *arg, struct partition *p,
 /* Told after the role, the ISR, the hw or the eligibility changed, with no
  * lock held (metrics, .state, the registration of invariant 9). */
 typedef void (*partition_change_fn)(void *arg, struct partition *p);
+/* Told when a log operation of the follower's side or an epoch record
+ * failed with a storage failure (partition_storage_failure), on the
+ * thread that met it, no partition lock held: the owner takes the log
+ * directory offline (Kafka's LogDirFailureChannel). */
+typedef void (*partition_storage_fn)(void *arg, struct partition *p, int err);
 
 struct partition_config {
 	int32_t broker_id;               /* this broker */
@@ -230,6 +241,11 @@ void partition_set_log_release(struct partition *p, void (*fn)(void *log));
 int partition_refs(struct partition *p);
 void partition_set_isr_writer(struct partition *p, partition_isr_write_fn fn, void *arg);
 void partition_set_listener(struct partition *p, partition_change_fn fn, void *arg);
+void partition_set_storage_listener(struct partition *p, partition_storage_fn fn, void *arg);
+/* Whether err (a -errno) is a failure of the storage under a log, which
+ * Kafka meets as an IOException and takes for its log directory's:
+ * -EIO, -ENOSPC (a full disk too), -EDQUOT, -EROFS. */
+bool partition_storage_failure(int err);
 
 const char *partition_topic(const struct partition *p);
 int32_t partition_index(const struct partition *p);
@@ -255,6 +271,12 @@ int partition_make_follower(struct partition *p, const struct partition_state *s
  * UNKNOWN_TOPIC_OR_PARTITION, as Kafka's, not NOT_LEADER_OR_FOLLOWER). */
 void partition_make_none(struct partition *p, bool deleted);
 bool partition_deleted(struct partition *p);
+/* Kafka's Partition.markOffline: the replica's log directory failed. The
+ * role becomes NONE (the generation moves: a fetch round in progress
+ * appends nothing more) and stays so: make_leader, make_follower,
+ * leader_epoch and check_append answer -ENXIO from then on, for the life
+ * of the partition (the broker restarts to bring the replica back). */
+void partition_mark_offline(struct partition *p);
 
 /* ---- the leader's rules ---- */
 
@@ -294,7 +316,8 @@ bool partition_replica_in_sync(const struct partition_replica *r, int64_t hw,
 			       int64_t leader_epoch_start_offset);
 bool partition_replica_caught_up(const struct partition_replica *r, int64_t leader_leo,
 				 int64_t now_ms, int64_t lag_max_ms);
-/* Before an append (any thread): 0 may append; -EREMOTE not leader;
+/* Before an append (any thread): 0 may append; -ENXIO offline; -EREMOTE
+ * not leader;
  * -EAGAIN (acks -1 only) ISR smaller than min.insync.replicas. */
 int partition_check_append(struct partition *p, int acks);
 /* The same with the topic's min.insync.replicas (<= 0: the partition's,
@@ -368,6 +391,7 @@ struct partition_info {
 	struct partition_offsets offsets;
 	bool isr_write_pending;
 	bool leader_eligible;
+	bool offline; /* partition_mark_offline */
 	int64_t isr_shrinks;
 	int64_t isr_expands;
 };
@@ -376,7 +400,7 @@ bool partition_leader_eligible(struct partition *p);
 /* Leader only: broker is in the ISR in force (no ISR change in flight). */
 bool partition_isr_has(struct partition *p, int32_t broker);
 /* Leader only: (leader epoch, its start offset), for the Fetch handler's
- * validation; -EREMOTE otherwise. */
+ * validation; -ENXIO offline, -EREMOTE otherwise. */
 int partition_leader_epoch(struct partition *p, int32_t *epoch);
 
 #endif

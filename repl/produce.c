@@ -715,6 +715,19 @@ static int forward_append(const struct produce_ctx *ctx, struct produce_part *pp
 	return forward_records(f, ctx->t, pp->pt, &ctx->cfg, recs, n);
 }
 
+/* A replicated partition's append or flush failed with rc: a storage
+ * failure takes this broker's log directory offline (replica_mgr.h;
+ * Kafka's LogDirFailureChannel), and the write becomes -ENXIO: nothing
+ * of it is committed here (the engine cut it back, or fenced it), and
+ * the partition's next leader takes it. One node keeps rc: no other
+ * replica could take over, and the disk may have room again later. */
+static int append_failed(const struct produce_ctx *ctx, struct produce_part *pp, int rc)
+{
+	if (!broker_replicated(ctx->t->b, ctx->t->name))
+		return rc;
+	return cluster_storage_failed(ctx->t->b->cluster, ctx->t->name, pp->pt->index, rc);
+}
+
 /* What follows an append into one partition (metrics, flush.messages,
  * the hw); rc is the append's result. */
 static int appended(const struct produce_ctx *ctx, struct produce_part *pp, int rc,
@@ -735,7 +748,7 @@ static int appended(const struct produce_ctx *ctx, struct produce_part *pp, int 
 				       "be cut back: records from offset %lld are held back (never "
 				       "committed) and appends fail until the cut succeeds",
 				       t->name, pt->index, (long long)st.fence);
-		return rc;
+		return append_failed(ctx, pp, rc);
 	}
 	atomic_fetch_add_explicit(&pt->records_in, info->last_offset - info->first_offset + 1,
 				  memory_order_relaxed);
@@ -761,7 +774,7 @@ static int appended(const struct produce_ctx *ctx, struct produce_part *pp, int 
 					       (long long)info->first_offset,
 					       (long long)info->last_offset,
 					       rc2 < 0 ? " (held back: the cut failed too)" : "");
-				return rc;
+				return append_failed(ctx, pp, rc);
 			}
 			atomic_store(&pt->last_flush_ms, ts);
 		}
@@ -769,6 +782,24 @@ static int appended(const struct produce_ctx *ctx, struct produce_part *pp, int 
 	rc = leader_hw_update(ctx, pp, info->last_offset);
 	latency_observe(t->b, now_mono_ns() - t0);
 	return rc;
+}
+
+/* Whether the records of a write that met this replica offline (-ENXIO:
+ * its log directory failed, now or before) go to the partition's next
+ * leader: those of a user's topic do. __consumer_offsets' are written
+ * by the coordinator, which never forwards them (group_store.c): -ENXIO
+ * becomes -EREMOTE there, the coordinator moving away (Kafka's
+ * coordinator answers a commit that met KAFKA_STORAGE_ERROR with
+ * NOT_COORDINATOR). */
+static bool offline_forwards(const struct produce_ctx *ctx, int *rc)
+{
+	if (*rc != -ENXIO)
+		return false;
+	if (strncmp(ctx->t->name, "__", 2) == 0) {
+		*rc = -EREMOTE;
+		return false;
+	}
+	return true;
 }
 
 /* One chunk into one partition; called by the partition's appender only
@@ -781,7 +812,7 @@ static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	int32_t epoch;
 	int rc = append_epoch(ctx, pp, &epoch);
 
-	if (rc == -EREMOTE || (rc == 0 && !pp->log)) {
+	if (rc == -EREMOTE || offline_forwards(ctx, &rc) || (rc == 0 && !pp->log)) {
 		last->forwarded = true;
 		return forward_append(ctx, pp, recs, n);
 	}
@@ -789,6 +820,10 @@ static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
 		return rc;
 	rc = log_append(pp->log, recs, n, epoch, &info);
 	rc = appended(ctx, pp, rc, &info, recs[0].timestamp, t0);
+	if (offline_forwards(ctx, &rc)) {
+		last->forwarded = true;
+		return forward_append(ctx, pp, recs, n);
+	}
 	if (rc == 0)
 		at_note(last, info.first_offset, info.last_offset, epoch);
 	return rc;
@@ -826,7 +861,7 @@ static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	int32_t epoch;
 	int rc = append_epoch(ctx, pp, &epoch);
 
-	if (rc == -EREMOTE || (rc == 0 && !pp->log)) {
+	if (rc == -EREMOTE || offline_forwards(ctx, &rc) || (rc == 0 && !pp->log)) {
 		last->forwarded = true;
 		return lines_forward(ctx, pp, r);
 	}
@@ -835,6 +870,10 @@ static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	rc = log_append_lines(pp->log, r->head, r->head_len, r->lines, r->lines_len, r->sp->now,
 			      epoch, &info);
 	rc = appended(ctx, pp, rc, &info, r->sp->now, t0);
+	if (offline_forwards(ctx, &rc)) {
+		last->forwarded = true;
+		return lines_forward(ctx, pp, r);
+	}
 	if (rc == 0)
 		at_note(last, info.first_offset, info.last_offset, epoch);
 	return rc;

@@ -269,6 +269,13 @@ enum proto_err {
  * its writer ENOSPC rather than EIO. */
 #define PROTO_MSG_DISK_FULL "No space left on device"
 
+/* The error_message of a KAFKA_STORAGE_ERROR from a replica whose log
+ * directory failed (replica_mgr.h): nothing of the request was
+ * committed there, the controller is moving the leadership, and a broker
+ * that forwarded a write sends it again to the next leader (Kafka's
+ * clients retry a KafkaStorageException after a metadata refresh). */
+#define PROTO_MSG_LOG_DIR_OFFLINE "the replica's log directory is offline"
+
 /* Kafka's name of an error code ("NOT_LEADER_OR_FOLLOWER"), or
  * "UNKNOWN_ERROR_CODE" for a code not in the enum. */
 const char *proto_err_name(int16_t code);
@@ -284,7 +291,8 @@ const char *proto_err_name(int16_t code);
  *   (the request's epoch is older than ours); -EL2NSYNC
  *   UNKNOWN_LEADER_EPOCH (newer than ours: we have not caught up);
  *   -EIO, -ENOSPC, -EROFS, -EMFILE, -ENFILE KAFKA_STORAGE_ERROR (as Kafka's
- *   log directory errors); -EINVAL INVALID_REQUEST;
+ *   log directory errors), -ENXIO too (a replica whose log directory
+ *   failed: replica_mgr.h); -EINVAL INVALID_REQUEST;
  *   -EOPNOTSUPP UNSUPPORTED_VERSION; -EEXIST TOPIC_ALREADY_EXISTS;
  *   -EACCES SASL_AUTHENTICATION_FAILED; -EPERM CLUSTER_AUTHORIZATION_FAILED;
  *   -EALREADY ILLEGAL_SASL_STATE; -ENOTCONN LEADER_NOT_AVAILABLE;

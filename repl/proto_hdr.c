@@ -161,6 +161,7 @@ int16_t proto_err_from_errno(int err)
 	case -ESTALE: return PROTO_ERR_FENCED_LEADER_EPOCH;
 	case -EL2NSYNC: return PROTO_ERR_UNKNOWN_LEADER_EPOCH;
 	case -EIO:
+	case -ENXIO:  /* an offline replica: its log directory failed */
 	case -EMFILE: /* Kafka: the log directory's IOException */
 	case -ENFILE:
 	case -ENOSPC:

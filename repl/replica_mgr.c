@@ -16,6 +16,24 @@
  * into the stopped list; the log is closed (deleted when asked) once no
  * one holds the partition (rule 4), by the tick or by replica_mgr_free.
  *
+ * The log directory (one per broker: log.dirs names one) fails when a
+ * log write meets a storage failure (partition_storage_failure: an I/O
+ * error or a full disk), Kafka's LogDirFailureChannel and
+ * handleLogDirFailure:
+ *   a. replica_mgr_storage_failed, on the thread that met it: log_dir_err
+ *      is set (once; never cleared: the broker restarts to come back) and
+ *      every local replica is marked offline (partition_mark_offline: it
+ *      leads and follows nothing, its Produce, Fetch and appends answer
+ *      -ENXIO, KAFKA_STORAGE_ERROR); the tick thread is woken;
+ *   b. the tick (log_dir_handle): the replicas leave their fetchers, the
+ *      fetches parked on them are answered, and the owner's notice is
+ *      written (cfg.log_dir_failed: /log_dir_event_notification), tried
+ *      again every LOG_DIR_RETRY_MS until it is;
+ *   c. every later LeaderAndIsr that names this broker a replica is
+ *      answered -ENXIO for that partition, opening nothing: the
+ *      controller, asked by the notice, takes the replicas offline from
+ *      those answers and elects without them.
+ *
  * Data: parts (local replicas) and meta (every partition of the cluster
  * as UpdateMetadata told it), arrays under mu, each found by (topic,
  * index) through a hash index kept in step with it (tpindex.h: a Fetch
@@ -36,6 +54,8 @@
 #include "repl/replica_mgr.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
+
+#define LOG_DIR_RETRY_MS 500 /* the failure's notice not written yet */
 
 struct rm_part {
 	char topic[PARTITION_MAX_TOPIC + 1];
@@ -76,6 +96,10 @@ struct replica_mgr {
 	int n_live;
 	int64_t isr_writes, isr_stale;
 	int64_t isr_shrinks, isr_expands, leadership_changes;
+
+	_Atomic int log_dir_err; /* 0, or the failure that took the directory offline */
+	bool log_dir_marked;     /* apply_mu: step b done */
+	bool log_dir_told;       /* tick thread: the notice written */
 
 	pthread_mutex_t tick_mu;
 	pthread_cond_t tick_cv; /* CLOCK_MONOTONIC */
@@ -235,6 +259,13 @@ static void part_changed(void *arg, struct partition *p)
 		rm->cfg.eligible(rm->cfg.eligible_arg, partition_topic(p), partition_index(p));
 }
 
+/* The storage listener of every local partition: a follower's append,
+ * truncation or epoch record that failed (partition.h). */
+static void part_storage_failed(void *arg, struct partition *p, int err)
+{
+	replica_mgr_storage_failed(arg, partition_topic(p), partition_index(p), err);
+}
+
 /* ---- fetchers (apply_mu held) ---- */
 
 static void unfollow(struct replica_mgr *rm, struct rm_part *rp)
@@ -326,6 +357,7 @@ static int part_open(struct replica_mgr *rm, const char *topic, int32_t index, c
 	if (rc < 0)
 		goto fail;
 	partition_set_isr_writer(rp->p, isr_write, rm);
+	partition_set_storage_listener(rp->p, part_storage_failed, rm);
 	if (rm->cfg.unclean_restart)
 		partition_set_listener(rp->p, part_changed, rm);
 	pthread_mutex_lock(&rm->mu);
@@ -371,6 +403,9 @@ static int state_of(const struct controller_partition_state *s, struct partition
 		.recovering = s->leader_recovery_state == ZK_RECOVERY_RECOVERING,
 	};
 	memcpy(st->replicas, s->replicas, sizeof(int32_t) * (size_t)s->n_replicas);
+	for (int i = 0; i < s->n_offline_replicas && st->n_offline < s->n_replicas; i++)
+		if (has(s->replicas, s->n_replicas, s->offline_replicas[i]))
+			st->offline[st->n_offline++] = s->offline_replicas[i];
 	for (int i = 0; i < s->n_isr; i++) {
 		if (!has(s->replicas, s->n_replicas, s->isr[i]) ||
 		    has(st->isr, st->n_isr, s->isr[i]) || st->n_isr >= s->n_replicas) {
@@ -426,6 +461,14 @@ static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
 		return -ENOENT;
 	if (s->n_replicas > PARTITION_MAX_REPLICAS || s->n_isr < 0)
 		return -EINVAL;
+	if (atomic_load(&rm->log_dir_err)) {
+		/* Step c: nothing is opened on a failed directory. */
+		mq_log_limited(MQ_WARN,
+			       "%s-%d: LeaderAndIsr (leader %d, epoch %d) refused: the log "
+			       "directory is offline (KAFKA_STORAGE_ERROR)",
+			       s->topic, (int)s->partition, (int)s->leader, (int)s->leader_epoch);
+		return -ENXIO;
+	}
 	if (state_of(s, &st) > 0)
 		mq_log_limited(MQ_WARN,
 			       "%s-%d: LeaderAndIsr (leader %d, epoch %d): its ISR names brokers "
@@ -838,21 +881,112 @@ int replica_mgr_live_brokers(struct replica_mgr *rm, int32_t *out, int max)
 	return n;
 }
 
-/* ---- the tick ---- */
+/* ---- the log directory's failure ---- */
 
-void replica_mgr_tick(struct replica_mgr *rm, int64_t now_ms)
+static void tick_wake(struct replica_mgr *rm)
+{
+	pthread_mutex_lock(&rm->tick_mu);
+	pthread_cond_signal(&rm->tick_cv);
+	pthread_mutex_unlock(&rm->tick_mu);
+}
+
+/* The local replicas, each with a reference taken (*n of them; malloc'd,
+ * NULL when none or out of memory): called without mu, which it takes. */
+static struct partition **parts_snapshot(struct replica_mgr *rm, int *n)
 {
 	struct partition **ps = NULL;
-	int n = 0;
 
+	*n = 0;
 	pthread_mutex_lock(&rm->mu);
 	if (rm->n_parts)
 		ps = malloc(sizeof(*ps) * (size_t)rm->n_parts);
 	for (int i = 0; ps && i < rm->n_parts; i++) {
-		ps[n] = rm->parts[i]->p;
-		partition_ref(ps[n++]);
+		ps[*n] = rm->parts[i]->p;
+		partition_ref(ps[(*n)++]);
 	}
 	pthread_mutex_unlock(&rm->mu);
+	return ps;
+}
+
+/* Step a for every local replica (any thread; mu taken for the list). */
+static void mark_all_offline(struct replica_mgr *rm)
+{
+	int n;
+	struct partition **ps = parts_snapshot(rm, &n);
+
+	for (int i = 0; i < n; i++) {
+		partition_mark_offline(ps[i]);
+		partition_unref(ps[i]);
+	}
+	free(ps);
+}
+
+int replica_mgr_storage_failed(struct replica_mgr *rm, const char *topic, int32_t partition,
+			       int err)
+{
+	int none = 0;
+
+	if (!partition_storage_failure(err))
+		return err;
+	if (atomic_compare_exchange_strong(&rm->log_dir_err, &none, err)) {
+		mq_log(MQ_ERR,
+		       "log dir %s: %s-%d: %s: the log directory is offline: its replicas stop "
+		       "(KAFKA_STORAGE_ERROR), the controller moves their leaderships; restart "
+		       "the broker once the disk is repaired",
+		       rm->cfg.log_dir ? rm->cfg.log_dir : "", topic, (int)partition,
+		       strerror(-err));
+		mark_all_offline(rm);
+		tick_wake(rm);
+	}
+	return -ENXIO;
+}
+
+int replica_mgr_log_dir_failure(struct replica_mgr *rm)
+{
+	return atomic_load(&rm->log_dir_err);
+}
+
+/* Step b (the tick thread). */
+static void log_dir_handle(struct replica_mgr *rm)
+{
+	int err = atomic_load(&rm->log_dir_err), rc;
+	bool marked;
+
+	if (!err)
+		return;
+	pthread_mutex_lock(&rm->apply_mu);
+	marked = rm->log_dir_marked;
+	if (!marked) {
+		for (int i = 0; i < rm->n_parts; i++) {
+			unfollow(rm, rm->parts[i]);
+			partition_mark_offline(rm->parts[i]->p);
+		}
+		rm->log_dir_marked = true;
+	}
+	pthread_mutex_unlock(&rm->apply_mu);
+	if (!marked)
+		log_changed(rm); /* the fetches parked on them: answered now */
+	if (rm->log_dir_told || !rm->cfg.log_dir_failed)
+		return;
+	rc = rm->cfg.log_dir_failed(rm->cfg.log_dir_arg, err);
+	rm->log_dir_told = rc == 0;
+	if (rc == 0)
+		mq_log(MQ_INFO, "log dir: the controller is told of its failure "
+				"(/log_dir_event_notification)");
+	else
+		mq_log_limited(MQ_WARN,
+			       "log dir: its failure not told to the controller yet: %s; tried "
+			       "again in %d ms",
+			       strerror(-rc), LOG_DIR_RETRY_MS);
+}
+
+/* ---- the tick ---- */
+
+void replica_mgr_tick(struct replica_mgr *rm, int64_t now_ms)
+{
+	int n;
+	struct partition **ps = parts_snapshot(rm, &n);
+
 	/* Without the table lock: a shrink writes to ZooKeeper. */
 	for (int i = 0; i < n; i++) {
 		int rc = partition_maybe_shrink_isr(ps[i], now_ms);
@@ -868,6 +1002,7 @@ void replica_mgr_tick(struct replica_mgr *rm, int64_t now_ms)
 	pthread_mutex_lock(&rm->apply_mu);
 	reap(rm, false);
 	pthread_mutex_unlock(&rm->apply_mu);
+	log_dir_handle(rm);
 }
 
 static void *tick_main(void *arg)
@@ -881,7 +1016,13 @@ static void *tick_main(void *arg)
 	while (!rm->stop) {
 		struct timespec ts;
 
-		deadline_from_ms(CLOCK_MONOTONIC, every, &ts);
+		/* A failed directory whose notice is not written yet: sooner. */
+		deadline_from_ms(CLOCK_MONOTONIC,
+				 atomic_load(&rm->log_dir_err) && !rm->log_dir_told &&
+						 every > LOG_DIR_RETRY_MS
+					 ? LOG_DIR_RETRY_MS
+					 : every,
+				 &ts);
 		pthread_cond_timedwait(&rm->tick_cv, &rm->tick_mu, &ts);
 		if (rm->stop)
 			break;
@@ -1029,4 +1170,5 @@ void replica_mgr_get_stats(struct replica_mgr *rm, struct replica_mgr_stats *st)
 	st->leadership_changes = rm->leadership_changes;
 	st->controller_epoch = rm->controller_epoch;
 	pthread_mutex_unlock(&rm->mu);
+	st->log_dir_err = atomic_load(&rm->log_dir_err);
 }

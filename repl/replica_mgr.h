@@ -121,6 +121,14 @@ struct replica_mgr_config {
 	/* The shrink tick runs every replica_lag_time_max_ms / 2 on a thread
 	 * of its own; false: the owner calls replica_mgr_tick (tests). */
 	bool tick_thread;
+	/* The log directory (log.dirs), named in the failure's log line. */
+	const char *log_dir;
+	/* Tells the controller that the log directory failed with err (the
+	 * notice in /log_dir_event_notification): 0 once written, else
+	 * -errno and the tick calls it again. On the tick's thread, no lock
+	 * of the manager held. NULL: nobody to tell (tests, one node). */
+	int (*log_dir_failed)(void *arg, int err);
+	void *log_dir_arg;
 };
 
 struct replica_mgr;
@@ -142,8 +150,9 @@ void replica_mgr_set_broker_epoch(struct replica_mgr *rm, int64_t broker_epoch);
 
 /* LeaderAndIsr. errors[i] (n of them; may be NULL) gets each state's
  * result: 0, -ESTALE (older leader epoch), -EPERM (not eligible as
- * leader), -ENOENT (this broker is not a replica: ignored), a log
- * error. Returns 0 or -ESTALE for the whole request (rule 1). */
+ * leader), -ENOENT (this broker is not a replica: ignored), -ENXIO (the
+ * log directory failed: KAFKA_STORAGE_ERROR), a log error. Returns 0
+ * or -ESTALE for the whole request (rule 1). */
 int replica_mgr_leader_and_isr(struct replica_mgr *rm, int32_t controller_epoch,
 			       int64_t broker_epoch,
 			       const struct controller_partition_state *states, int n, int *errors);
@@ -194,8 +203,21 @@ int replica_mgr_partition_meta(struct replica_mgr *rm, const char *topic, int32_
 /* Live brokers as last told (up to max ids into out), the count. */
 int replica_mgr_live_brokers(struct replica_mgr *rm, int32_t *out, int max);
 
-/* The periodic work: every leader's partition_maybe_shrink_isr, and the
- * closing of stopped logs no one holds any more (rule 4). */
+/* A log write of topic-partition failed with err (any thread, no lock
+ * of the manager held: the produce path after a leader's append, the
+ * partitions' storage listener after a follower's). A storage failure
+ * (partition_storage_failure) takes the log directory offline, once
+ * (step a of replica_mgr.c; logged) and returns -ENXIO: the write's
+ * records go to the partition's next leader, or its writer gets
+ * KAFKA_STORAGE_ERROR. Any other err is returned as it is. */
+int replica_mgr_storage_failed(struct replica_mgr *rm, const char *topic, int32_t partition,
+			       int err);
+/* 0 while the log directory is online, else the -errno that failed it. */
+int replica_mgr_log_dir_failure(struct replica_mgr *rm);
+
+/* The periodic work: every leader's partition_maybe_shrink_isr, the
+ * closing of stopped logs no one holds any more (rule 4), and after a
+ * log directory failure its steps b (replica_mgr.c). */
 void replica_mgr_tick(struct replica_mgr *rm, int64_t now_ms);
 
 struct replica_mgr_stats {
@@ -225,6 +247,7 @@ struct replica_mgr_stats {
 	 * replication, Kafka's ReplicaFetcherManager BytesPerSec). */
 	int64_t fetch_bytes_in;
 	int32_t controller_epoch; /* the newest seen, -1 none yet */
+	int log_dir_err;          /* replica_mgr_log_dir_failure */
 };
 void replica_mgr_get_stats(struct replica_mgr *rm, struct replica_mgr_stats *st);
 

@@ -1221,6 +1221,38 @@ void zk_isr_change_clear(struct zk_isr_change *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* ---- /log_dir_event_notification/log_dir_event_<seq> ---- */
+
+char *zk_log_dir_event_encode(int32_t broker_id, int32_t event)
+{
+	json_t *root = json_object();
+
+	root = put(root, "version", json_integer(1));
+	root = put(root, "broker", json_integer(broker_id));
+	root = put(root, "event", json_integer(event));
+	return dump(root);
+}
+
+int zk_log_dir_event_decode(const char *buf, size_t len, int32_t *broker_id, int32_t *event,
+			    char *why)
+{
+	json_t *root = NULL;
+	int rc;
+
+	if ((rc = load_version(buf, len, 1, "log dir event", &root, why)))
+		return rc;
+	rc = get_i32(root, "broker", 1, 0, broker_id, why);
+	if (rc == 0) {
+		rc = get_i32(root, "event", 0, 0, event, why);
+		if (rc == -ENOENT) {
+			*event = ZK_LOG_DIR_FAILURE;
+			rc = 0;
+		}
+	}
+	json_decref(root);
+	return rc;
+}
+
 /* ---- /cluster/id ---- */
 
 char *zk_cluster_id_encode(const char *id)

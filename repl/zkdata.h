@@ -30,6 +30,10 @@
  *   /admin/delete_topics/<t>   persistent, no data: a deletion request
  *   /isr_change_notification/isr_change_<10-digit seq>  persistent sequential:
  *       {"version":1,"partitions":[{"topic":"t","partition":0}]}
+ *   /log_dir_event_notification/log_dir_event_<10-digit seq>  persistent
+ *       sequential, a broker's log directory failed (event 1, Kafka's
+ *       only one): {"version":1,"broker":2,"event":1}; the controller
+ *       deletes it once read and asks that broker about its replicas
  *   /brokers/seqid             persistent, no data: its znode version
  *                              numbers generated broker ids
  *   /cluster/id                persistent: {"version":"1","id":"<base64 uuid>"}
@@ -81,6 +85,8 @@
 #define ZK_DELETE_TOPICS_PATH    "/admin/delete_topics"
 #define ZK_ISR_CHANGE_PATH       "/isr_change_notification"
 #define ZK_ISR_CHANGE_PREFIX     "/isr_change_notification/isr_change_"
+#define ZK_LOG_DIR_EVENT_PATH    "/log_dir_event_notification"
+#define ZK_LOG_DIR_EVENT_PREFIX  "/log_dir_event_notification/log_dir_event_"
 #define ZK_CLUSTER_ID_PATH       "/cluster/id"
 #define ZK_CONFIG_USERS_PATH     "/config/users"
 #define ZK_CONFIG_CHANGE_PREFIX  "/config/changes/config_change_"
@@ -253,6 +259,18 @@ struct zk_isr_change {
 char *zk_isr_change_encode(const struct zk_isr_change *c);
 int zk_isr_change_decode(const char *buf, size_t len, struct zk_isr_change *c, char *why);
 void zk_isr_change_clear(struct zk_isr_change *c);
+
+/* ---- /log_dir_event_notification/log_dir_event_<seq> ---- */
+
+#define ZK_LOG_DIR_FAILURE 1 /* the event of a failed log directory */
+
+/* Kafka's LogDirEventNotificationSequenceZNode: broker_id's log
+ * directory had event (ZK_LOG_DIR_FAILURE). */
+char *zk_log_dir_event_encode(int32_t broker_id, int32_t event);
+/* *broker_id and *event (ZK_LOG_DIR_FAILURE when the field is absent: a
+ * Kafka controller reads only "broker"). -EBADMSG with why. */
+int zk_log_dir_event_decode(const char *buf, size_t len, int32_t *broker_id, int32_t *event,
+			    char *why);
 
 /* ---- /config/users/<user>, /config/changes ---- */
 

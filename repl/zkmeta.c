@@ -27,7 +27,7 @@ int zkmeta_ensure_paths(struct zkc *zkc)
 	static const char *const paths[] = {
 		ZK_BROKER_IDS_PATH,    ZK_BROKER_TOPICS_PATH,  ZK_BROKER_SEQID_PATH,
 		ZK_CONFIG_TOPICS_PATH, ZK_CONFIG_CHANGES_PATH, ZK_DELETE_TOPICS_PATH,
-		ZK_ISR_CHANGE_PATH,    ZK_CONFIG_USERS_PATH,
+		ZK_ISR_CHANGE_PATH,    ZK_CONFIG_USERS_PATH,   ZK_LOG_DIR_EVENT_PATH,
 	};
 	size_t i;
 	int rc;
@@ -477,17 +477,28 @@ int zkmeta_request_delete_topic(struct zkc *zkc, const char *topic)
 	return zkc_create(zkc, dpath, NULL, 0, ZKC_PARENTS, NULL, 0);
 }
 
-int zkmeta_notify_isr_change(struct zkc *zkc, const struct zk_isr_change *c)
+/* A notice for the controller or the brokers: doc (malloc'd, taken
+ * over; NULL: out of memory) in a sequential znode under prefix. */
+static int notify(struct zkc *zkc, const char *prefix, char *doc)
 {
-	char *doc = zk_isr_change_encode(c);
 	int rc;
 
 	if (!doc)
 		return -ENOMEM;
-	rc = zkc_create(zkc, ZK_ISR_CHANGE_PREFIX, doc, strlen(doc), ZKC_SEQUENTIAL | ZKC_PARENTS,
-			NULL, 0);
+	rc = zkc_create(zkc, prefix, doc, strlen(doc), ZKC_SEQUENTIAL | ZKC_PARENTS, NULL, 0);
 	free(doc);
 	return rc;
+}
+
+int zkmeta_notify_isr_change(struct zkc *zkc, const struct zk_isr_change *c)
+{
+	return notify(zkc, ZK_ISR_CHANGE_PREFIX, zk_isr_change_encode(c));
+}
+
+int zkmeta_notify_log_dir_failure(struct zkc *zkc, int32_t broker_id)
+{
+	return notify(zkc, ZK_LOG_DIR_EVENT_PREFIX,
+		      zk_log_dir_event_encode(broker_id, ZK_LOG_DIR_FAILURE));
 }
 
 int zkmeta_cluster_id(struct zkc *zkc, char id[ZK_UUID_LEN + 1], char *why)
@@ -525,14 +536,7 @@ int zkmeta_cluster_id(struct zkc *zkc, char id[ZK_UUID_LEN + 1], char *why)
  * notification znode. */
 static int notify_change(struct zkc *zkc, char *doc)
 {
-	int rc;
-
-	if (!doc)
-		return -ENOMEM;
-	rc = zkc_create(zkc, ZK_CONFIG_CHANGE_PREFIX, doc, strlen(doc),
-			ZKC_SEQUENTIAL | ZKC_PARENTS, NULL, 0);
-	free(doc);
-	return rc;
+	return notify(zkc, ZK_CONFIG_CHANGE_PREFIX, doc);
 }
 
 int zkmeta_purge_config_changes(struct zkc *zkc, char *const *names, int n, int64_t now_ms,

@@ -34,7 +34,8 @@
 
 /* The persistent paths every broker expects (Kafka creates them at start):
  * /brokers/ids, /brokers/topics, /brokers/seqid, /config/topics,
- * /config/changes, /admin/delete_topics, /isr_change_notification. */
+ * /config/changes, /admin/delete_topics, /isr_change_notification,
+ * /config/users, /log_dir_event_notification. */
 int zkmeta_ensure_paths(struct zkc *zkc);
 
 /* Registers b as /brokers/ids/<broker_id> (ephemeral). -EEXIST when another
@@ -123,6 +124,11 @@ int zkmeta_request_delete_topic(struct zkc *zkc, const char *topic);
 /* Tells the controller that the ISR of these partitions changed (a
  * sequential /isr_change_notification/isr_change_ znode). */
 int zkmeta_notify_isr_change(struct zkc *zkc, const struct zk_isr_change *c);
+
+/* Tells the controller that broker_id's log directory failed (a
+ * sequential /log_dir_event_notification/log_dir_event_ znode, Kafka's
+ * propagateLogDirEvent). */
+int zkmeta_notify_log_dir_failure(struct zkc *zkc, int32_t broker_id);
 
 /* SCRAM users, as kafka-configs.sh --entity-type users writes them: the
  * credential in /config/users/<user> (created or replaced), and a change

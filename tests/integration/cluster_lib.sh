@@ -215,3 +215,90 @@ numbered() {
 		_nb=$((_nb + 1))
 	done >"$2"
 }
+
+# small_disks WHAT: each broker's data directory on a 32 MiB tmpfs of its
+# own (SMALL1..SMALL3, before cluster_start3), unmounted once the
+# brokers are gone (AFTER_BROKERS); where no tmpfs can be mounted (not
+# root) the script is skipped, WHAT naming it.
+small_disks() {
+	SMALLS=""
+	# shellcheck disable=SC2016 # expanded by t_cleanup's eval
+	AFTER_BROKERS='for d in $SMALLS; do umount -l "$d" 2>/dev/null; rmdir "$d" 2>/dev/null; done'
+	for _sd in 1 2 3; do
+		_sdir=$(mktemp -d /tmp/mqfs-full.XXXXXX) || exit 1
+		if ! mount -t tmpfs -o size=32m tmpfs "$_sdir" 2>/dev/null; then
+			rmdir "$_sdir"
+			skip "$1" "cannot mount a tmpfs (root needed)"
+			mq_done
+		fi
+		SMALLS="$SMALLS $_sdir"
+		eval "SMALL$_sd=\$_sdir"
+		mkdir -p "$MQ_TMP/b$_sd"
+		ln -s "$_sdir" "$MQ_TMP/b$_sd/data"
+	done
+}
+
+# t_small_cluster WHAT: small_disks WHAT, ZooKeeper and three brokers
+# (one partition a topic, request.timeout.ms=15000,
+# replica.lag.time.max.ms=3000), topic t made (t_make3: L, F, G), and
+# MQ_TMP/want empty for t_put.
+t_small_cluster() {
+	small_disks "$1"
+	CLUSTER_CONF="num.partitions=1
+request.timeout.ms=15000
+replica.lag.time.max.ms=3000"
+	zk_cluster_start
+	cluster_start3
+	t_make3
+	: >"$MQ_TMP/want"
+}
+
+# fill_disk DIR: a file DIR/filler takes all but 1 MiB of DIR's
+# filesystem.
+fill_disk() {
+	_av=$(df --output=avail -k "$1" | tail -1)
+	dd if=/dev/zero of="$1/filler" bs=1k count=$((_av - 1024)) 2>/dev/null
+	_av=$(df --output=avail -k "$1" | tail -1)
+	[ "$_av" -le 1100 ]
+}
+
+# t_put MNT TAG N [SIZE]: N acks=all writes of SIZE-byte records (1000)
+# TAG-i-<random hex> (no compression shrinks them) through MNT/t/0, one
+# write() each; the acknowledged go to MQ_TMP/want, the errno names of
+# the others to MQ_TMP/err.TAG. Prints the count acknowledged.
+t_put() {
+	python3 - "$MQ_TMP/$1/t/0" "$2" "$3" "$MQ_TMP/want" "$MQ_TMP/err.$2" "${4:-1000}" <<'EOP'
+import errno, os, sys
+path, tag, n, want, err = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+size = int(sys.argv[6])
+acked = 0
+with open(want, "a") as w, open(err, "a") as e:
+    for i in range(n):
+        rec = "%s-%d-" % (tag, i)
+        rec = (rec + os.urandom(size // 2).hex())[:size - 1] + "\n"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, rec.encode())
+            finally:
+                os.close(fd)
+            w.write(rec)
+            w.flush()
+            acked += 1
+        except OSError as x:
+            e.write(errno.errorcode.get(x.errno, str(x.errno)) + "\n")
+print(acked)
+EOP
+}
+
+# t_has N: MQ_TMP/mntN/t/0 reads MQ_TMP/want (every acknowledged record
+# once, in order).
+t_has() {
+	timeout 10 cat "$MQ_TMP/mnt$1/t/0" >"$MQ_TMP/got$1" 2>/dev/null && cmp -s "$MQ_TMP/got$1" "$MQ_TMP/want"
+}
+
+# broker_stop N: broker N unmounted, its process gone (a clean stop).
+broker_stop() {
+	eval "_sp=\$PID$1"
+	timeout 20 fusermount3 -u "$MQ_TMP/mnt$1" && proc_wait_exit "$_sp" 20
+}

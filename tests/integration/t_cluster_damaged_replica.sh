@@ -45,15 +45,10 @@ for n in 1 2 3; do
 	check "mnt$n reads the 200 records" poll 20 has "$n"
 done
 
-# stop N: broker N unmounted, its process gone (a clean stop).
-stop() {
-	eval "_sp=\$PID$1"
-	timeout 20 fusermount3 -u "$MQ_TMP/mnt$1" && proc_wait_exit "$_sp" 20
-}
-check "follower $F stops cleanly" stop "$F"
-check "follower $G stops cleanly" stop "$G"
+check "follower $F stops cleanly" broker_stop "$F"
+check "follower $G stops cleanly" broker_stop "$G"
 check "the leader alone in the ISR" poll 20 t_isr_is "$MQ_TMP/mnt$L" "$L"
-check "leader $L stops cleanly" stop "$L"
+check "leader $L stops cleanly" broker_stop "$L"
 
 SEG=$MQ_TMP/b$L/data/t-0/00000000000000000000.log
 SIZE=$(stat -c %s "$SEG")
@@ -89,7 +84,7 @@ for n in $F $G; do
 done
 expect_fail "no write is acknowledged" timeout 60 sh -c "echo x-1 >> '$MQ_TMP/mnt$F/t/0'"
 
-check "broker $L stops cleanly" stop "$L"
+check "broker $L stops cleanly" broker_stop "$L"
 broker_start "$L"
 check "broker $L starts again" poll 30 alive_on "$MQ_TMP/mnt$F" 3
 expect_ok "its leader-epoch-checkpoint still parses" \

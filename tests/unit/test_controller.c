@@ -436,6 +436,8 @@ struct sent {
 	int32_t partition, leader, leader_epoch;
 	int32_t isr[8];
 	int n_isr;
+	int32_t offline[8]; /* UpdateMetadata's offline replicas */
+	int n_offline;
 	bool is_new, delete_partition;
 };
 
@@ -501,6 +503,9 @@ static void rec_states(struct recorder *r, int kind, int32_t broker_id, int64_t 
 
 		snprintf(s.topic, sizeof(s.topic), "%s", states[i].topic);
 		memcpy(s.isr, states[i].isr, (size_t)s.n_isr * sizeof(int32_t));
+		s.n_offline = states[i].n_offline_replicas < 8 ? states[i].n_offline_replicas : 8;
+		memcpy(s.offline, states[i].offline_replicas,
+		       (size_t)s.n_offline * sizeof(int32_t));
 		/* A state carries the epoch of the controller that wrote it:
 		 * this one or an earlier one. cmocka's asserts belong to the
 		 * test's thread: counted here. */
@@ -604,24 +609,36 @@ static int rec_wait(struct recorder *r, int kind, int32_t broker_id, const char 
 }
 
 /* Polls until broker_id was sent UpdateMetadata for topic-p with an ISR
- * of n_isr members (1), or the deadline passed (0). */
-static int rec_wait_isr(struct recorder *r, int32_t broker_id, const char *topic, int32_t partition,
-			int n_isr)
+ * of n_isr members (n_isr >= 0), or naming exactly the offline replicas
+ * off[0..n_off) (off not NULL) (1), or the deadline passed (0). */
+static int rec_wait_meta(struct recorder *r, int32_t broker_id, const char *topic,
+			 int32_t partition, int n_isr, const int32_t *off, int n_off)
 {
 	int64_t end = now_mono_ms() + WAIT_MS;
 	int i, found = 0;
 
 	while (!found && now_mono_ms() <= end) {
 		pthread_mutex_lock(&r->lock);
-		for (i = 0; i < r->n && !found; i++)
-			found = r->v[i].kind == REC_META && r->v[i].broker_id == broker_id &&
-				!strcmp(r->v[i].topic, topic) && r->v[i].partition == partition &&
-				r->v[i].n_isr == n_isr;
+		for (i = 0; i < r->n && !found; i++) {
+			const struct sent *s = &r->v[i];
+
+			found = s->kind == REC_META && s->broker_id == broker_id &&
+				!strcmp(s->topic, topic) && s->partition == partition &&
+				(n_isr < 0 || s->n_isr == n_isr) &&
+				(!off || (s->n_offline == n_off &&
+					  !memcmp(s->offline, off, (size_t)n_off * sizeof(*off))));
+		}
 		pthread_mutex_unlock(&r->lock);
 		if (!found)
 			pause_ms(10);
 	}
 	return found;
+}
+
+static int rec_wait_isr(struct recorder *r, int32_t broker_id, const char *topic, int32_t partition,
+			int n_isr)
+{
+	return rec_wait_meta(r, broker_id, topic, partition, n_isr, NULL, 0);
 }
 
 /* The broker epoch of the LeaderAndIsr of topic-p at that leader epoch to
@@ -1180,6 +1197,87 @@ static void test_storage_error_moves_leader(void **state)
 	cluster_stop();
 }
 
+static int rec_wait_offline(struct recorder *r, int32_t broker_id, const char *topic,
+			    int32_t partition, const int32_t *off, int n_off)
+{
+	return rec_wait_meta(r, broker_id, topic, partition, -1, off, n_off);
+}
+
+/* How many children path has (-1: not there). */
+static int children_count(struct zkc *zkc, const char *path)
+{
+	char **names = NULL;
+	int n = zkc_children(zkc, path, &names, NULL, NULL);
+
+	if (n >= 0)
+		zkc_names_free(names, n);
+	return n < 0 ? -1 : n;
+}
+
+/* Kafka's LogDirEventNotification: a broker whose log directory failed
+ * writes a notice; the controller deletes it (and one that does not
+ * decode) and sends that broker a LeaderAndIsr of its partitions, the
+ * one it leads and the one it follows, and no other broker one. Its
+ * KAFKA_STORAGE_ERROR answers then move the leadership as for a log that
+ * did not open (test_storage_error_moves_leader). */
+static void test_log_dir_event(void **state)
+{
+	int32_t r[] = { 3, 2, 1 }, r2[] = { 1, 3, 2 };
+	struct controller_tp tps[] = { { "ld", 0 }, { "ld2", 0 } };
+	char path[ZK_PATH_MAX];
+	struct zk_partition_state s;
+	struct node *a;
+	int64_t end, be;
+	int n3, n3b, n2;
+
+	(void)state;
+	cluster_start("/t_logdir", 1, false);
+	a = wait_active();
+	create_topic(nodes[1].zkc, "ld", r, 1, 3);
+	create_topic(nodes[1].zkc, "ld2", r2, 1, 3);
+	wait_created(nodes[1].zkc, "ld", 1);
+	wait_created(nodes[1].zkc, "ld2", 1);
+	assert_true(rec_wait(&a->rec, REC_LISR, 3, "ld", 0, 3, 0));
+	assert_true(rec_wait(&a->rec, REC_LISR, 3, "ld2", 0, 1, 0));
+	be = rec_broker_epoch(&a->rec, 3, "ld", 0, 0);
+	n3 = rec_count(&a->rec, REC_LISR, 3, "ld", 0, 3, 0);
+	n3b = rec_count(&a->rec, REC_LISR, 3, "ld2", 0, 1, 0);
+	n2 = rec_count(&a->rec, REC_LISR, 2, "ld", 0, 3, 0);
+	snprintf(path, sizeof(path), "%s", ZK_LOG_DIR_EVENT_PREFIX);
+	assert_int_equal(zkc_create(nodes[2].zkc, path, "{\"version\":1}", 13,
+				    ZKC_SEQUENTIAL | ZKC_PARENTS, NULL, 0),
+			 0);
+	assert_int_equal(zkmeta_notify_log_dir_failure(nodes[3].zkc, 3), 0);
+	end = now_mono_ms() + WAIT_MS;
+	while (rec_count(&a->rec, REC_LISR, 3, "ld", 0, 3, 0) == n3 ||
+	       rec_count(&a->rec, REC_LISR, 3, "ld2", 0, 1, 0) == n3b) {
+		assert_true(now_mono_ms() < end);
+		pause_ms(10);
+	}
+	while (children_count(nodes[1].zkc, ZK_LOG_DIR_EVENT_PATH) != 0) {
+		assert_true(now_mono_ms() < end);
+		pause_ms(10);
+	}
+	assert_int_equal(rec_count(&a->rec, REC_LISR, 2, "ld", 0, 3, 0), n2);
+	/* Its answers: neither replica can be hosted. */
+	assert_int_equal(controller_lisr_answer(a->ctl, 3, be, tps, 2, NULL, 0), 0);
+	wait_state(nodes[1].zkc, "ld", 0, 1, 2, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 2, 1 }, 2);
+	zk_partition_state_clear(&s);
+	wait_state(nodes[1].zkc, "ld2", 0, 1, 1, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 1, 2 }, 2);
+	zk_partition_state_clear(&s);
+	/* Every broker hears that broker 3's replicas are offline (Kafka's
+	 * UpdateMetadata offline_replicas); a dead broker's count too. */
+	for (int32_t id = 1; id <= 3; id++) {
+		assert_true(rec_wait_offline(&a->rec, id, "ld", 0, (int32_t[]){ 3 }, 1));
+		assert_true(rec_wait_offline(&a->rec, id, "ld2", 0, (int32_t[]){ 3 }, 1));
+	}
+	node_kill(&nodes[2]);
+	assert_true(rec_wait_offline(&a->rec, 1, "ld", 0, (int32_t[]){ 3, 2 }, 2));
+	cluster_stop();
+}
+
 /* A broker restarts while the controller is busy: when the controller
  * looks, the same id is registered, by a new session. It must not take
  * that for "nothing happened": the restarted broker lost its leaderships
@@ -1589,6 +1687,7 @@ int main(void)
 		cmocka_unit_test(test_bounced_broker),
 		cmocka_unit_test(test_ineligible_not_elected),
 		cmocka_unit_test(test_storage_error_moves_leader),
+		cmocka_unit_test(test_log_dir_event),
 		cmocka_unit_test(test_broker_watches_bounded),
 		cmocka_unit_test(test_failover),
 		cmocka_unit_test(test_fenced_write_resigns),

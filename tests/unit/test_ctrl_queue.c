@@ -32,6 +32,7 @@ struct call {
 	int32_t controller_epoch;
 	char topic[32];
 	int32_t isr0, n_live;
+	int32_t offline0; /* UpdateMetadata: the first offline replica, -1 none */
 };
 
 struct rec {
@@ -57,7 +58,7 @@ static void record(char kind, int32_t id, int64_t be, int32_t ce, const char *to
 	if (rec.n < MAX_CALLS) {
 		struct call *c = &rec.calls[rec.n++];
 
-		*c = (struct call){ kind, id, be, ce, "", isr0, n_live };
+		*c = (struct call){ kind, id, be, ce, "", isr0, n_live, -1 };
 		snprintf(c->topic, sizeof(c->topic), "%s", topic);
 	}
 	pthread_mutex_unlock(&rec.mu);
@@ -77,6 +78,10 @@ static int in_um(void *arg, int32_t id, int64_t be, int32_t ce, const int32_t *l
 	(void)arg;
 	(void)live;
 	record('U', id, be, ce, n ? st[0].topic : "", n && st[0].n_isr ? st[0].isr[0] : -1, n_live);
+	pthread_mutex_lock(&rec.mu);
+	if (rec.n > 0 && n && st[0].n_offline_replicas)
+		rec.calls[rec.n - 1].offline0 = st[0].offline_replicas[0];
+	pthread_mutex_unlock(&rec.mu);
 	return 0;
 }
 
@@ -210,25 +215,31 @@ static void test_arguments_copied(void **state)
 	struct ctrl_queue *q;
 	struct controller_channel ch;
 	char topic[16] = "orders";
-	int32_t isr[2] = { 4, 5 };
+	int32_t isr[2] = { 4, 5 }, offline[1] = { 5 }, live[2] = { 4, 5 };
 	struct controller_partition_state st = state_of(topic, isr);
 	struct controller_stop_replica sr = { .topic = topic, .partition = 0 };
 
 	(void)state;
+	st.offline_replicas = offline;
+	st.n_offline_replicas = 1;
 	assert_int_equal(ctrl_queue_new(&inner, &q), 0);
 	ctrl_queue_channel(q, &ch);
 	hold(4);
 	assert_int_equal(ch.stop_replica(ch.arg, 4, 1, 1, &sr, 1), 0);
 	assert_true(wait_entered());
 	assert_int_equal(ch.leader_and_isr(ch.arg, 4, 1, 2, &st, 1), 0);
+	assert_int_equal(ch.update_metadata(ch.arg, 4, 1, 2, live, 2, &st, 1), 0);
 	strcpy(topic, "other");
 	isr[0] = 99;
+	offline[0] = 98;
 	release();
-	assert_true(wait_calls(4, 2));
+	assert_true(wait_calls(4, 3));
 	pthread_mutex_lock(&rec.mu);
 	assert_int_equal(rec.calls[1].kind, 'L');
 	assert_string_equal(rec.calls[1].topic, "orders");
 	assert_int_equal(rec.calls[1].isr0, 4);
+	assert_int_equal(rec.calls[2].kind, 'U');
+	assert_int_equal(rec.calls[2].offline0, 5);
 	pthread_mutex_unlock(&rec.mu);
 	ctrl_queue_free(q, 10000);
 }

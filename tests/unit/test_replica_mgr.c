@@ -210,6 +210,23 @@ static void bk_eligible(void *arg, const char *topic, int32_t partition)
 		__atomic_add_fetch(&eligible_calls[b->id], 1, __ATOMIC_RELAXED);
 }
 
+/* The notices each broker wrote of its log directory's failure, and
+ * how many more attempts fail first (ZooKeeper out of reach). */
+static int told[NB + 1], tell_fails[NB + 1];
+
+static int bk_log_dir_failed(void *arg, int err)
+{
+	struct bk *b = arg;
+
+	assert_true(partition_storage_failure(err));
+	if (tell_fails[b->id] > 0) {
+		tell_fails[b->id]--;
+		return -ENOTCONN;
+	}
+	told[b->id]++;
+	return 0;
+}
+
 static void bk_start(int32_t id)
 {
 	struct bk *b = &bks[id];
@@ -224,10 +241,14 @@ static void bk_start(int32_t id)
 		.eligible = bk_eligible,
 		.ineligible = bk_ineligible,
 		.eligible_arg = b,
+		.log_dir = "bk-data",
+		.log_dir_failed = bk_log_dir_failed,
+		.log_dir_arg = b,
 	};
 	memset(b, 0, sizeof(*b));
 	b->id = id;
 	eligible_calls[id] = 0;
+	told[id] = tell_fails[id] = 0;
 	fetcher_config_default(&cfg.fetch);
 	cfg.fetch.backoff_ms = 50;
 	cfg.fetch.max_wait_ms = 200;
@@ -272,6 +293,31 @@ static void stop_all(void)
 }
 
 static const int32_t all3[3] = { 1, 2, 3 };
+
+/* The state in the store, as the controller's LeaderAndIsr to broker id
+ * carries it: that broker's answer for the partition. */
+static int lisr_to(int32_t id, int32_t cepoch)
+{
+	struct controller_partition_state s;
+	struct partition_state cur = store_get();
+	int err = 99;
+
+	s = (struct controller_partition_state){
+		.topic = "orders",
+		.topic_id = "",
+		.partition = 0,
+		.controller_epoch = cepoch,
+		.leader = cur.leader,
+		.leader_epoch = cur.leader_epoch,
+		.isr = cur.isr,
+		.n_isr = cur.n_isr,
+		.partition_epoch = cur.partition_epoch,
+		.replicas = all3,
+		.n_replicas = 3,
+	};
+	assert_int_equal(replica_mgr_leader_and_isr(bks[id].rm, cepoch, -1, &s, 1, &err), 0);
+	return err;
+}
 
 /* The controller's decision: writes it to the store and tells every
  * replica, as the controller does. */
@@ -544,6 +590,111 @@ static void test_offline_state(void **state)
 	append_on(2, 2, "b");
 	assert_true(synced(2, (int32_t[]){ 1, 3 }, 2, 3));
 	assert_same_file(2, 1);
+	stop_all();
+}
+
+/* Every local replica of broker id is offline (partition_mark_offline):
+ * no role, Fetch answered KAFKA_STORAGE_ERROR, appends refused. */
+static void assert_replica_offline(int32_t id)
+{
+	struct partition *p = replica_mgr_get(bks[id].rm, "orders", 0);
+	struct partition_info in = info_of(id);
+
+	assert_true(in.offline);
+	assert_int_equal(in.role, PARTITION_NONE);
+	assert_non_null(p);
+	assert_int_equal(fetch_serve_epoch_check(p, -1), PROTO_ERR_KAFKA_STORAGE_ERROR);
+	assert_int_equal(partition_check_append(p, 1), -ENXIO);
+	partition_unref(p);
+}
+
+/* Kafka's log directory failure, met by a follower: its append fails
+ * with an I/O error, and the broker's one directory goes offline (step a
+ * of replica_mgr.c) on the fetcher's thread. The tick then stops its
+ * fetchers and tells the controller (once); every later LeaderAndIsr,
+ * to lead or to follow, is refused KAFKA_STORAGE_ERROR (-ENXIO) and
+ * opens nothing. The others replicate on without it. */
+static void test_log_dir_failure_follower(void **state)
+{
+	int64_t end;
+
+	(void)state;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	append_on(1, 4, "a");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	assert_int_equal(replica_mgr_log_dir_failure(bks[3].rm), 0);
+	tlog_fail_appends(bks[3].t, -EIO);
+	append_on(1, 2, "b");
+	end = now_mono_ms() + DEADLINE_MS;
+	while (replica_mgr_log_dir_failure(bks[3].rm) == 0 && now_mono_ms() < end)
+		usleep(2000);
+	assert_int_equal(replica_mgr_log_dir_failure(bks[3].rm), -EIO);
+	assert_replica_offline(3);
+	assert_int_equal(told[3], 0);
+	replica_mgr_tick(bks[3].rm, now_mono_ms());
+	assert_int_equal(told[3], 1);
+	replica_mgr_tick(bks[3].rm, now_mono_ms());
+	assert_int_equal(told[3], 1);
+	{
+		struct replica_mgr_stats st;
+
+		replica_mgr_get_stats(bks[3].rm, &st);
+		assert_int_equal(st.followers, 0);
+		assert_int_equal(st.leaders, 0);
+		assert_int_equal(st.log_dir_err, -EIO);
+	}
+	/* The controller asks (the same state), then elects 2 without it. */
+	assert_int_equal(lisr_to(3, 1), -ENXIO);
+	store_set(2, 1, 2, (int32_t[]){ 2, 1 });
+	assert_int_equal(lisr_to(3, 1), -ENXIO);
+	assert_int_equal(lisr_to(2, 1), 0);
+	assert_int_equal(lisr_to(1, 1), 0);
+	assert_replica_offline(3);
+	append_on(2, 3, "c");
+	assert_true(synced(2, (int32_t[]){ 1 }, 1, 2));
+	assert_int_equal(bks[3].opens, 1);
+	/* Not a follower of anyone: its log never took "b" or "c". */
+	assert_true(info_of(3).offsets.log_end_offset < info_of(2).offsets.log_end_offset);
+	stop_all();
+}
+
+/* The leader's own append failed (the produce path hands the error to
+ * replica_mgr_storage_failed): an error of the request (a record too
+ * big) is returned as it is and changes nothing; a full disk takes the
+ * directory offline and becomes -ENXIO (the write goes to the next
+ * leader). The notice that cannot be written at first is tried again by
+ * each tick until it is. */
+static void test_log_dir_failure_leader(void **state)
+{
+	(void)state;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	append_on(1, 4, "a");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	assert_int_equal(replica_mgr_storage_failed(bks[1].rm, "orders", 0, -EMSGSIZE), -EMSGSIZE);
+	assert_int_equal(replica_mgr_log_dir_failure(bks[1].rm), 0);
+	assert_int_equal(info_of(1).role, PARTITION_LEADER);
+	tell_fails[1] = 2;
+	assert_int_equal(replica_mgr_storage_failed(bks[1].rm, "orders", 0, -ENOSPC), -ENXIO);
+	assert_int_equal(replica_mgr_storage_failed(bks[1].rm, "orders", 0, -EIO), -ENXIO);
+	assert_int_equal(replica_mgr_log_dir_failure(bks[1].rm), -ENOSPC);
+	assert_replica_offline(1);
+	replica_mgr_tick(bks[1].rm, now_mono_ms());
+	replica_mgr_tick(bks[1].rm, now_mono_ms());
+	assert_int_equal(told[1], 0);
+	replica_mgr_tick(bks[1].rm, now_mono_ms());
+	assert_int_equal(told[1], 1);
+	replica_mgr_tick(bks[1].rm, now_mono_ms());
+	assert_int_equal(told[1], 1);
+	/* Its answer, then the election without it. */
+	assert_int_equal(lisr_to(1, 1), -ENXIO);
+	store_set(2, 1, 2, (int32_t[]){ 2, 3 });
+	for (int32_t i = 1; i <= NB; i++)
+		assert_int_equal(lisr_to(i, 1), i == 1 ? -ENXIO : 0);
+	append_on(2, 3, "b");
+	assert_true(synced(2, (int32_t[]){ 3 }, 1, 2));
+	assert_same_file(2, 3);
 	stop_all();
 }
 
@@ -1151,6 +1302,8 @@ int main(void)
 		cmocka_unit_test(test_stale_and_foreign),
 		cmocka_unit_test(test_leader_change),
 		cmocka_unit_test(test_offline_state),
+		cmocka_unit_test(test_log_dir_failure_follower),
+		cmocka_unit_test(test_log_dir_failure_leader),
 		cmocka_unit_test(test_isr_outside_replicas),
 		cmocka_unit_test(test_drop_topic),
 		cmocka_unit_test(test_older_epoch_logged),

@@ -562,6 +562,39 @@ static void test_isr_change(void **state)
 			 -EBADMSG);
 }
 
+/* Kafka's LogDirEventNotificationSequenceZNode: what its encode writes,
+ * read back; a document without "event" is a failure (Kafka's decode
+ * reads only "broker"); a broker that is no id is refused. */
+static void test_log_dir_event(void **state)
+{
+	char why[ZK_WHY_LEN] = "";
+	int32_t broker = -1, event = -1;
+	char *s;
+
+	(void)state;
+	s = zk_log_dir_event_encode(2, ZK_LOG_DIR_FAILURE);
+	assert_string_equal(s, "{\"version\":1,\"broker\":2,\"event\":1}");
+	assert_int_equal(zk_log_dir_event_decode(s, strlen(s), &broker, &event, why), 0);
+	assert_int_equal(broker, 2);
+	assert_int_equal(event, ZK_LOG_DIR_FAILURE);
+	free(s);
+	s = "{\"version\":1,\"broker\":7}";
+	assert_int_equal(zk_log_dir_event_decode(s, strlen(s), &broker, &event, why), 0);
+	assert_int_equal(broker, 7);
+	assert_int_equal(event, ZK_LOG_DIR_FAILURE);
+	s = "{\"version\":1,\"broker\":-1,\"event\":1}";
+	assert_int_equal(zk_log_dir_event_decode(s, strlen(s), &broker, &event, why), -EBADMSG);
+	assert_non_null(strstr(why, "broker"));
+	s = "{\"version\":1,\"event\":1}";
+	assert_int_equal(zk_log_dir_event_decode(s, strlen(s), &broker, &event, why), -EBADMSG);
+	s = "{\"version\":2,\"broker\":1,\"event\":1}";
+	assert_int_equal(zk_log_dir_event_decode(s, strlen(s), &broker, &event, why), -EBADMSG);
+	s = "{\"version\":1,\"broker\":1,\"event\":\"1\"}";
+	assert_int_equal(zk_log_dir_event_decode(s, strlen(s), &broker, &event, why), -EBADMSG);
+	s = "not json";
+	assert_int_equal(zk_log_dir_event_decode(s, strlen(s), &broker, &event, why), -EBADMSG);
+}
+
 static void test_cluster_id(void **state)
 {
 	char id[ZK_UUID_LEN + 1], back[ZK_UUID_LEN + 1];
@@ -711,6 +744,7 @@ int main(void)
 		cmocka_unit_test(test_partition_state_malformed),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_isr_change),
+		cmocka_unit_test(test_log_dir_event),
 		cmocka_unit_test(test_cluster_id),
 		cmocka_unit_test(test_paths),
 	};

@@ -43,6 +43,7 @@ struct tlog {
 	int64_t hw;
 	int refs;
 	int truncations;
+	int append_err; /* tlog_fail_appends */
 	struct replfx_notify notify;
 };
 
@@ -295,11 +296,18 @@ static int op_append_batches(void *log, const uint8_t *buf, size_t len)
 	int rc;
 
 	pthread_mutex_lock(&t->lock);
-	rc = append_locked(t, buf, len);
+	rc = t->append_err ? t->append_err : append_locked(t, buf, len);
 	pthread_mutex_unlock(&t->lock);
 	if (!rc)
 		replfx_notify_fire(&t->notify);
 	return rc;
+}
+
+void tlog_fail_appends(struct tlog *t, int err)
+{
+	pthread_mutex_lock(&t->lock);
+	t->append_err = err;
+	pthread_mutex_unlock(&t->lock);
 }
 
 static int op_truncate_to(void *log, int64_t offset)

@@ -27,6 +27,9 @@ void tlog_close(struct tlog *t);
  * epoch at the LEO. Returns the batch's base offset or -errno. */
 int64_t tlog_append(struct tlog *t, int n, int32_t epoch, const char *prefix);
 void tlog_set_listener(struct tlog *t, void (*fn)(void *arg), void *arg);
+/* From now on every follower's append (append_batches) fails with err
+ * (a -errno; 0: appends work again), the disk under it failing. */
+void tlog_fail_appends(struct tlog *t, int err);
 /* File ranges handed out by read_raw and not released. */
 int tlog_refs(struct tlog *t);
 /* Truncations done (each fsynced). */

@@ -1,0 +1,108 @@
+#!/bin/sh
+# t_cluster_logdir_failure.sh — a leader's disk fills up at run time, and
+# its broker takes its log directory offline as Kafka's does: ZooKeeper
+# and three SASL brokers, each with its data directory on a 32 MiB tmpfs
+# of its own, a topic of one partition with three replicas,
+# min.insync.replicas=2, acks=all. Skipped where tmpfs cannot be mounted
+# (not root).
+#   - The leader's disk fills (a file takes all but 1 MiB) while a writer
+#     goes on through another broker's mount: the leader's append fails
+#     with ENOSPC, it logs its log directory offline and writes the
+#     notice /log_dir_event_notification/log_dir_event_<seq>, which the
+#     controller consumes; the leadership moves to an in-sync follower and
+#     every write is acknowledged (none fails), through that mount, the
+#     failed broker's own mount, kcat bootstrapped from the failed broker
+#     and a raw Produce to the new leader; a raw Produce to the failed
+#     broker gets KAFKA_STORAGE_ERROR. Its root .state says
+#     log.dir=offline, its topic .state and Metadata name its replica
+#     offline.
+#   - Every acknowledged record is read back once, in order, on the two
+#     survivors' mounts.
+#   - Room again and the broker restarted: its replica rejoins the ISR and
+#     its mount reads the same records.
+
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+
+# shellcheck source=tests/integration/cluster_lib.sh
+. "$LIBDIR/cluster_lib.sh"
+
+t_small_cluster "a failed log directory in a cluster"
+eval "SL=\$SMALL$L"
+
+expect_eq "100 writes through mnt$F" 100 "$(t_put "mnt$F" a 100)"
+
+# 1. The leader's disk fills: 1 MiB left, and about as much reserved
+# ahead in its segment; 100 records of 64000 bytes cannot all fit.
+check "broker $L's disk filled" fill_disk "$SL"
+expect_eq "100 writes of 64000 bytes through mnt$F across the failure: all acknowledged" 100 \
+	"$(t_put "mnt$F" b 100 64000)"
+expect_eq "none failed" "" "$(sort -u "$MQ_TMP/err.b")"
+expect_ok "broker $L logs its log directory offline" grep -q \
+	"log dir $SL: t-0: No space left on device: the log directory is offline" "$LOG"
+expect_ok "the controller heard of it" grep -q \
+	"controller: broker $L reported a log directory failure" "$LOG"
+expect_ok "and took the replica offline" grep -q \
+	"controller: broker $L cannot host t-0 (KAFKA_STORAGE_ERROR" "$LOG"
+# moved N: mount N names a leader other than L and an ISR without it.
+moved() {
+	_ml=$(t_field "$MQ_TMP/mnt$1" 5)
+	[ -n "$_ml" ] && [ "$_ml" != "$L" ] && [ "$_ml" != -1 ] &&
+		t_isr_is "$MQ_TMP/mnt$1" "$(set_of "[$F,$G]")"
+}
+for n in 1 2 3; do
+	check "mnt$n: the leadership moved to an in-sync follower, $L out of the ISR" poll 20 moved "$n"
+done
+N=$(t_field "$MQ_TMP/mnt$F" 5)
+expect_eq "the notice is consumed (no child of /log_dir_event_notification)" "[]" \
+	"$(zk_cli "$ZKPORT" ls /mqfs/log_dir_event_notification | tail -1)"
+expect_ok "mnt$L/.state: log.dir=offline" grep -q \
+	"^log.dir=offline (No space left on device)" "$MQ_TMP/mnt$L/.state"
+# offline_dirs N: mqfs_offline_log_directories of broker N's .metrics.
+offline_dirs() {
+	timeout 5 awk '$1 == "mqfs_offline_log_directories" { print $2 }' "$MQ_TMP/mnt$1/.metrics"
+}
+expect_eq "mnt$L/.metrics: mqfs_offline_log_directories 1" 1 "$(offline_dirs "$L")"
+expect_eq "mnt$F/.metrics: mqfs_offline_log_directories 0" 0 "$(offline_dirs "$F")"
+offline_row() {
+	grep -q "^replica 0 $L: offline" "$MQ_TMP/mnt$1/t/.state"
+}
+for n in 1 2 3; do
+	check "mnt$n/t/.state names the replica on broker $L offline" poll 20 offline_row "$n"
+done
+_pf=$(eval echo "\$PORT$F")
+_pl=$(eval echo "\$PORT$L")
+_pn=$(eval echo "\$PORT$N")
+expect_eq "Metadata names the replica on broker $L offline" "$L" \
+	"$(timeout 30 python3 "$LIBDIR/kafka_raw.py" metadata 127.0.0.1 "$_pf" admin admin-secret t |
+		sed -n 's/.* offline //p')"
+
+# 2. Writes through the failed broker's own mount, kcat, raw Produce.
+expect_eq "50 writes through the failed broker's own mount (mnt$L)" 50 "$(t_put "mnt$L" c 50)"
+expect_eq "a raw Produce to broker $L: KAFKA_STORAGE_ERROR" "error 56" \
+	"$(timeout 30 python3 "$LIBDIR/kafka_raw.py" produce 127.0.0.1 "$_pl" admin admin-secret t 0 raw-0 -1)"
+expect_eq "a raw Produce to the new leader $N: appended" "error 0" \
+	"$(timeout 70 python3 "$LIBDIR/kafka_raw.py" produce 127.0.0.1 "$_pn" admin admin-secret t 0 raw-1 -1)"
+echo raw-1 >>"$MQ_TMP/want"
+printf 'kc-1\nkc-2\nkc-3\n' >"$MQ_TMP/kc"
+check "kcat -P bootstrapped from broker $L: delivered" \
+	kc "$L" -P -t t -p 0 -X acks=all -l "$MQ_TMP/kc"
+cat "$MQ_TMP/kc" >>"$MQ_TMP/want"
+for n in $F $G; do
+	check "mnt$n reads every acknowledged record once, in order" poll 30 t_has "$n"
+done
+
+# 3. Room again, and the broker restarted: back in the ISR.
+rm -f "$SL/filler"
+check "broker $L stops cleanly" broker_stop "$L"
+broker_start "$L"
+check "broker $L back in the ISR" poll 30 t_isr_is "$MQ_TMP/mnt$N" "1,2,3"
+expect_ok "mnt$L/.state: log.dir=online" grep -q "^log.dir=online" "$MQ_TMP/mnt$L/.state"
+expect_eq "mnt$L/.metrics: mqfs_offline_log_directories 0" 0 "$(offline_dirs "$L")"
+check "mnt$L reads every acknowledged record once, in order" poll 30 t_has "$L"
+
+mq_done
