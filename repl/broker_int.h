@@ -481,6 +481,11 @@ void parts_unref(struct part_ref *r, int n);
  * state, and engine cursors. topic_read_lines counts what it returns as
  * delivered; topic_reader_* (repl.h) wrap these for fs. */
 int topic_log_state(struct topic *t, int partition, struct log_state *st);
+/* The line position of the hw of the log consumer groups read (the read
+ * copy pinned for them, else the replica's; 0 with neither, none made):
+ * a partition file's st_size may come from another log (a copy while
+ * the replica lags out of the ISR). -ENOENT. */
+int64_t topic_group_line_hw(struct topic *t, int partition);
 int topic_cursor_new(struct topic *t, int partition, struct log_cursor **out);
 void topic_cursor_free(struct topic *t, int partition, struct log_cursor *c);
 ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c, int64_t pos,

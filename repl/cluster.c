@@ -1357,9 +1357,9 @@ static int obs_state(void *arg, const char *topic, int partition, struct partiti
 	return cluster_repl_partition_state(arg, topic, partition, st);
 }
 
-static bool obs_hosted(void *arg, const char *topic, int partition)
+static bool obs_replica_reads(void *arg, const char *topic, int partition, int64_t *hw)
 {
-	return cluster_repl_hosts(arg, topic, partition);
+	return cluster_repl_replica_reads(arg, topic, partition, hw);
 }
 
 static int obs_endpoint(void *arg, int32_t id, char *host, int *port)
@@ -1383,7 +1383,7 @@ static int observers_start(struct cluster *c)
 		.request_timeout_ms = c->cfg->request_timeout_ms,
 		.retention_check_ms = c->cfg->retention_check_ms,
 		.state = obs_state,
-		.hosted = obs_hosted,
+		.replica_reads = obs_replica_reads,
 		.endpoint = obs_endpoint,
 		.arg = c->cr,
 		.hw_moved = obs_hw_moved,

@@ -1730,6 +1730,30 @@ bool cluster_repl_hosts(struct cluster_repl *cr, const char *topic, int partitio
 	return logmgr_is_open(cr->local.m, topic, partition);
 }
 
+bool cluster_repl_replica_reads(struct cluster_repl *cr, const char *topic, int partition,
+				int64_t *hw)
+{
+	struct partition *p;
+	struct partition_info info;
+	bool out;
+
+	*hw = -1;
+	if (!cluster_repl_hosts(cr, topic, partition))
+		return false;
+	p = replica_mgr_get(cr->rm, topic, partition);
+	if (!p) {
+		/* A log found at the start, before the controller's first
+		 * LeaderAndIsr: read as it is, as before any replication. */
+		*hw = INT64_MAX;
+		return true;
+	}
+	out = partition_out_of_isr(p, cr->cfg->broker_id);
+	partition_get_info(p, &info);
+	partition_unref(p);
+	*hw = info.offsets.hw;
+	return !out;
+}
+
 int cluster_repl_partition_state(struct cluster_repl *cr, const char *topic, int partition,
 				 struct partition_state *st)
 {

@@ -120,6 +120,12 @@ void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int parti
 /* Whether the partition's log is open here (a replica of it that found
  * no room for its files has none yet). */
 bool cluster_repl_hosts(struct cluster_repl *cr, const char *topic, int partition);
+/* Whether this broker's replica of the partition serves the reads of
+ * its mount: its log is here and it is not a follower out of the ISR
+ * (partition_out_of_isr). *hw: that replica's high watermark (INT64_MAX
+ * before its first LeaderAndIsr), -1 when it does not serve. */
+bool cluster_repl_replica_reads(struct cluster_repl *cr, const char *topic, int partition,
+				int64_t *hw);
 /* The partition's leader, leader epoch, replicas and ISR as this broker
  * knows them (its own replica's newest state, else the metadata from
  * ZooKeeper): 0, or -ENOENT when it knows no such partition. */
