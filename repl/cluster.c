@@ -118,6 +118,7 @@ struct cred_entry {
 };
 
 static int observers_start(struct cluster *c);
+static void on_replica_state(void *arg, const char *topic, int32_t partition);
 
 struct cluster {
 	const struct broker_config *cfg; /* the broker's copy: outlives c */
@@ -1175,6 +1176,7 @@ static int zk_start(struct cluster *c)
 	(void)producer_ids_prefetch(c->pids);
 	cluster_repl_set_ineligible_listener(c->cr, on_ineligible, c);
 	cluster_repl_set_leaders_listener(c->cr, forwarder_leaders_moved, c->fwd);
+	cluster_repl_set_replica_state_listener(c->cr, on_replica_state, c->ka.b);
 	rc = read_users(c);
 	if (rc == 0)
 		rc = listener_start(c);
@@ -1368,6 +1370,14 @@ static int obs_endpoint(void *arg, int32_t id, char *host, int *port)
 }
 
 static void obs_hw_moved(void *arg, const char *topic, int partition)
+{
+	broker_hw_notify(arg, topic, partition);
+}
+
+/* A replica here that left the ISR does not move its hw: the parked
+ * consume reads of its partition look again (group_consume.c moves a
+ * group to the read copy then). */
+static void on_replica_state(void *arg, const char *topic, int32_t partition)
 {
 	broker_hw_notify(arg, topic, partition);
 }

@@ -131,6 +131,8 @@ struct cluster_repl {
 	void *inel_arg;
 	void (*leaders_changed)(void *arg);
 	void *leaders_arg;
+	void (*replica_state)(void *arg, const char *topic, int32_t partition);
+	void *replica_state_arg;
 };
 
 /* The controller, NULL before it started: from a thread that may run
@@ -937,6 +939,22 @@ static int16_t err_of(int rc)
 			       : proto_err_from_errno(rc);
 }
 
+/* After a LeaderAndIsr or UpdateMetadata applied: each state that names
+ * this broker among the replicas may have taken its replica out of the
+ * ISR or back (its mount's reads move between the replica and a read
+ * copy: topic_read.c), which no hw move of the stuck replica would tell. */
+static void replica_states_applied(struct cluster_repl *cr,
+				   const struct controller_partition_state *s, int n)
+{
+	for (int i = 0; cr->replica_state && i < n; i++)
+		for (int k = 0; k < s[i].n_replicas; k++)
+			if (s[i].replicas[k] == cr->cfg->broker_id) {
+				cr->replica_state(cr->replica_state_arg, s[i].topic,
+						  s[i].partition);
+				break;
+			}
+}
+
 static int lisr_handler(void *arg, struct net_req *req)
 {
 	struct cluster_repl *cr = arg;
@@ -965,6 +983,8 @@ static int lisr_handler(void *arg, struct net_req *req)
 						errs);
 	if (rc == 0 && cr->leaders_changed)
 		cr->leaders_changed(cr->leaders_arg);
+	if (rc == 0)
+		replica_states_applied(cr, s, n);
 	resp.error_code =
 		rc < 0 ? (rc == -EPERM ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED : err_of(rc))
 		       : PROTO_ERR_NONE;
@@ -1025,6 +1045,8 @@ static int um_handler(void *arg, struct net_req *req)
 						 m->n_live_brokers, s, n);
 	if (rc == 0 && cr->leaders_changed)
 		cr->leaders_changed(cr->leaders_arg);
+	if (rc == 0)
+		replica_states_applied(cr, s, n);
 	resp.error_code = rc == -EPERM ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED : err_of(rc);
 	pos = net_req_begin(req);
 	rc = proto_um_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
@@ -1466,6 +1488,15 @@ void cluster_repl_set_leaders_listener(struct cluster_repl *cr, void (*fn)(void 
 {
 	cr->leaders_changed = fn;
 	cr->leaders_arg = arg;
+}
+
+void cluster_repl_set_replica_state_listener(struct cluster_repl *cr,
+					     void (*fn)(void *arg, const char *topic,
+							int32_t partition),
+					     void *arg)
+{
+	cr->replica_state = fn;
+	cr->replica_state_arg = arg;
 }
 
 struct replica_mgr *cluster_repl_replicas(struct cluster_repl *cr)

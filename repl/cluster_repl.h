@@ -98,6 +98,15 @@ void cluster_repl_set_ineligible_listener(struct cluster_repl *cr, void (*fn)(vo
  * applied: the partitions' leaders may have moved. Before the listener
  * starts. */
 void cluster_repl_set_leaders_listener(struct cluster_repl *cr, void (*fn)(void *arg), void *arg);
+/* fn(arg, topic, partition) is called (the handler's thread, no lock
+ * held; it must not block) for each partition state of a LeaderAndIsr or
+ * UpdateMetadata applied that names this broker among its replicas: the
+ * replica may have left the ISR or rejoined it. Before the listener
+ * starts. */
+void cluster_repl_set_replica_state_listener(struct cluster_repl *cr,
+					     void (*fn)(void *arg, const char *topic,
+							int32_t partition),
+					     void *arg);
 
 /* MNT/.state and MNT/.metrics lines of replication. */
 void cluster_repl_state_text(struct cluster_repl *cr, FILE *f);

@@ -27,8 +27,10 @@
  *                with its log, or rejoined the ISR) with its hw at the
  *                copy's or past it, and no file open-->
  *                none (log deleted)
- * A consumer group's copy (observer_pin) counts an open file for good:
- * only its topic's deletion ends it.
+ * A consumer group's copy (observer_pin) counts an open file until its
+ * owner lets it go with observer_close: on a broker without a replica,
+ * when its topic is deleted; on one whose replica lagged out of the ISR,
+ * once that replica serves reads again (topic_read.c, part_unpin).
  *
  * Invariants:
  *   1. An observer's log holds committed records only (hw = LEO at rest).
@@ -123,9 +125,10 @@ void observer_close(struct observers *o, const char *topic, int partition);
 /* For a consumer group's reads: the observer of topic-partition, made if
  * needed, without the wait of observer_open (a consume read waits for
  * records anyway). *out is a reference of its log; the observer counts
- * one open file for good (it is kept while the topic lasts: the pin's
- * owner holds the log until the topic goes, and observer_drop deletes
- * the copy with the topic). -ENOENT, -ENOMEM, the engine's. */
+ * one open file until observer_close (the pin's owner holds the log
+ * until the topic goes, or until its replica here serves reads again,
+ * and observer_drop deletes the copy with the topic). -ENOENT, -ENOMEM,
+ * the engine's. */
 int observer_pin(struct observers *o, const char *topic, int partition,
 		 const struct log_config *cfg, struct log **out);
 /* Waits until the observer (if there is one) holds the records below

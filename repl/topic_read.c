@@ -82,10 +82,11 @@ static bool reads_copy(struct topic *t, int partition)
 	return o && strncmp(t->name, "__", 2) && observer_reads_copy(o, t->name, partition);
 }
 
-/* The read copy's log of a partition without a replica here, pinned for
- * the consumer groups' reads (observer_pin): made at the first call, kept
- * in pt->obs_log until the partition goes. NULL on a single node, or when
- * the copy cannot be made (logged). */
+/* The read copy's log of a partition without a replica here (or with one
+ * out of the ISR), pinned for the consumer groups' reads (observer_pin):
+ * made at the first call, kept in pt->obs_log until the partition goes
+ * (or the replica serves reads again: part_unpin). NULL on a single
+ * node, or when the copy cannot be made (logged). */
 static struct log *part_pinned_log(struct topic *t, int partition)
 {
 	struct observers *o = part_observers(t);
@@ -102,13 +103,34 @@ static struct log *part_pinned_log(struct topic *t, int partition)
 	pthread_rwlock_unlock(&t->lock);
 	if (l || observer_pin(o, t->name, partition, &cfg, &l) < 0)
 		return l;
-	/* Two first readers: one pin is kept, the other's reference goes
-	 * (the observer counts one open file more: it is kept anyway). */
+	/* Two first readers: one pin is kept, the other's goes. */
 	if (!atomic_compare_exchange_strong(&pt->obs_log, &none, l)) {
 		log_unref(l);
+		observer_close(o, t->name, partition);
 		l = none;
 	}
 	return l;
+}
+
+/* The groups' copy of a partition whose replica here serves its reads
+ * again (back in the ISR, caught up with the copy: reads_copy) is let
+ * go: the groups' cursors move back to the replica's log at their next
+ * read (group_consume.c), and the observer deletes the copy once nothing
+ * has it open. Under the topic's write lock: group_part_lock's callers
+ * use the log it gives without a reference of their own. */
+static void part_unpin(struct topic *t, int partition)
+{
+	struct observers *o = part_observers(t);
+	struct log *l = NULL;
+
+	pthread_rwlock_wrlock(&t->lock);
+	if (!atomic_load(&t->deleted) && partition < t->nparts && t->parts[partition]->log)
+		l = atomic_exchange(&t->parts[partition]->obs_log, NULL);
+	pthread_rwlock_unlock(&t->lock);
+	if (!l)
+		return;
+	log_unref(l);
+	observer_close(o, t->name, partition);
 }
 
 /* The line position of the hw: the local replica's, else (no replica
@@ -225,12 +247,9 @@ int topic_line_whole(struct topic *t, int partition)
 	       st.corrupt_batches == 0 && !st.damaged && st.line_checked >= st.line_end;
 }
 
-/* The log a consumer group reads: the read copy once one is pinned for
- * it (pt->obs_log, kept for good: its cursors are on it), else the
- * replica's, else, with no replica here, a copy pinned now. A reference
- * (log_unref), or NULL: no replica and no copy (a single node cannot
- * lack one). */
-static struct log *group_log(struct topic *t, int partition, int *err)
+/* The log consumer groups read now (pt->obs_log, else pt->log), a
+ * reference, or NULL. */
+static struct log *group_log_now(struct topic *t, int partition, int *err)
 {
 	struct partition *pt;
 	struct log *l;
@@ -244,9 +263,53 @@ static struct log *group_log(struct topic *t, int partition, int *err)
 	if (l)
 		log_ref(l);
 	pthread_rwlock_unlock(&t->lock);
-	if (!l && (l = part_pinned_log(t, partition)))
-		log_ref(l);
 	return l;
+}
+
+/* The log a consumer group reads, as the partition file is read: with no
+ * replica here, the read copy (pinned at the first call, for good); with
+ * one, the copy while the mount reads the partition from it (reads_copy:
+ * the replica out of the ISR, or back but behind the copy), else the
+ * replica's log (the copy let go: part_unpin). A group's cursor moves to
+ * the log given here at its next read (group_consume.c): line positions
+ * and offsets are the same in both. A reference (log_unref), or NULL: no
+ * replica and no copy (a single node cannot lack one). */
+static struct log *group_log(struct topic *t, int partition, int *err)
+{
+	struct partition *pt;
+	struct log *l, *pinned;
+	bool has_log, copy;
+
+	*err = part_begin(t, partition, &pt);
+	if (*err < 0)
+		return NULL;
+	has_log = pt->log != NULL;
+	pthread_rwlock_unlock(&t->lock);
+	l = group_log_now(t, partition, err);
+	if (*err < 0 || (has_log && !atomic_load(&pt->obs_log) && !part_observers(t)))
+		return l;
+	copy = !has_log || reads_copy(t, partition);
+	if (copy == (l && l != pt->log))
+		return l; /* already there */
+	log_unref(l);
+	if (!copy) {
+		part_unpin(t, partition);
+		return group_log_now(t, partition, err);
+	}
+	pinned = part_pinned_log(t, partition);
+	if (!pinned) /* the replica's, if any: a copy that cannot be made is logged */
+		return group_log_now(t, partition, err);
+	log_ref(pinned);
+	return pinned;
+}
+
+int topic_group_settle(struct topic *t, int partition)
+{
+	int rc;
+	struct log *l = group_log(t, partition, &rc);
+
+	log_unref(l);
+	return rc;
 }
 
 int64_t topic_group_line_hw(struct topic *t, int partition)

@@ -8,12 +8,13 @@
 # of the ISR after replica.lag.time.max.ms. While F lags, its mount reads
 # the records acknowledged through the leader that F's own replica does
 # not have (through a read copy), a write acknowledged through F's mount
-# is read back there at once, and a `tail -f` opened on F's mount before
-# it lagged goes on with them. Once the directory takes files again F
-# catches up and rejoins the ISR, its mount reads from its replica again
-# (the copy is deleted), and every mount, the `tail -f` included, shows
-# each acknowledged record once, in order; st_size on F's mount never
-# went back.
+# is read back there at once, and a `tail -f` and a consumer group's
+# `consume` reader opened on F's mount before it lagged go on with them.
+# Once the directory takes files again F catches up and rejoins the ISR,
+# its mount reads from its replica again (the copy is deleted), and every
+# mount, the `tail -f` and the `consume` reader included, shows each
+# acknowledged record once, in order; st_size on F's mount never went
+# back.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -45,6 +46,7 @@ rmdir "$probe"
 
 IMMUTABLE=""
 TAILPID=""
+CPID=""
 # The tail -f goes before the mounts (a file open keeps fusermount from
 # unmounting); the directory is mutable again before the harness deletes
 # MQ_TMP.
@@ -52,6 +54,7 @@ TAILPID=""
 AFTER_BROKERS='[ -n "$IMMUTABLE" ] && chattr -i "$IMMUTABLE" 2>/dev/null'
 lag_cleanup() {
 	[ -n "$TAILPID" ] && kill "$TAILPID" 2>/dev/null
+	[ -n "$CPID" ] && kill "$CPID" 2>/dev/null
 	t_cleanup "$1"
 }
 trap 'lag_cleanup $?' EXIT
@@ -103,6 +106,15 @@ done
 tail -n +1 -f "$MF/t/0" >"$MQ_TMP/tailed" 2>/dev/null &
 TAILPID=$!
 check "tail -f on mnt$F shows them" poll 20 tailed_want
+# And a consumer group's member on F's mount, which reads partition 0 on
+# F (from its replica, or the copy while that lags).
+expect_ok "group lag made through mnt$F" mkdir "$MF/t/.groups/lag"
+cat "$MF/t/.groups/lag/consume" >"$MQ_TMP/consumed" 2>"$MQ_TMP/consumed.err" &
+CPID=$!
+consumed_want() {
+	cmp -s "$MQ_TMP/consumed" "$MQ_TMP/want"
+}
+check "the consume reader on mnt$F reads them" poll 60 consumed_want
 
 # F's replica cannot take files in its directory from now on: its next
 # segment roll fails, and it appends nothing more.
@@ -136,6 +148,8 @@ expect_eq "mnt$F reads r-141 as soon as the write returned" "r-141" \
 	"$(timeout 10 tail -n 1 "$MF/t/0" 2>/dev/null)"
 check "mnt$F reads every acknowledged record" reads_want "$MF"
 check "the tail -f on mnt$F, opened before, goes on with them" poll 20 tailed_want
+check "the consume reader on mnt$F goes on with them (its group moves to the copy)" \
+	poll 20 consumed_want
 leo_f=$(t_field "$MF" 4)
 if [ -n "$leo_f" ] && [ "$leo_f" -lt 141 ]; then
 	ok "broker $F's own replica still lacks records (its log end $leo_f of 141)"
@@ -157,6 +171,10 @@ for n in 1 2 3; do
 		"$MQ_TMP/mnt$n"
 done
 check "the tail -f on mnt$F shows each record once, in order" poll 20 tailed_want
+check "the consume reader on mnt$F shows each record once, in order" poll 20 consumed_want
+kill "$CPID" 2>/dev/null
+wait "$CPID" 2>/dev/null
+CPID=""
 expect_eq "no record twice on mnt$F" "" "$(timeout 10 cat "$MF/t/0" 2>/dev/null | sort | uniq -d)"
 size_after=$(size_of "$MF")
 if [ -n "$size_before" ] && [ -n "$size_lag" ] && [ -n "$size_after" ] &&
