@@ -193,6 +193,11 @@ void log_cursor_free(struct log_cursor *c)
 	free(c);
 }
 
+struct log *log_cursor_log(const struct log_cursor *c)
+{
+	return c->l;
+}
+
 void (*engine_tail_hook)(struct log *l, int where);
 
 static int cur_entry(struct log_cursor *c, int64_t i, struct lines_ent *e)

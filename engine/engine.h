@@ -656,6 +656,8 @@ void log_cursor_free(struct log_cursor *c);
 /* Lines the cursor has copied out whole (their '\n' included), ever: the
  * difference across a read is the records it completed. */
 int64_t log_cursor_lines(const struct log_cursor *c);
+/* The log c reads (c holds a reference of it until freed). */
+struct log *log_cursor_log(const struct log_cursor *c);
 /* Copies up to size bytes of the line view starting at line position pos,
  * stopping at the high watermark. Returns bytes copied (0 at or after the
  * hw). If pos falls in a gap (records removed by retention or compaction)

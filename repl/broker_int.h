@@ -111,9 +111,10 @@ struct partition {
 	_Atomic int64_t bytes_out;   /* bytes of the line view returned */
 	/* The largest st_size shown (topic_file_size): it never decreases. */
 	_Atomic int64_t size_shown;
-	/* No replica here (log NULL) and a consumer group reads it: the read
-	 * copy's log (observer_pin, observer.h), a reference held until the
-	 * partition is freed; set once (compare-and-swap), never changed. */
+	/* No replica here (log NULL), or one out of the ISR, and a consumer
+	 * group reads it: the read copy's log (observer_pin, observer.h), a
+	 * reference held until the partition is freed; set once
+	 * (compare-and-swap), never changed: the groups read it from then on. */
 	struct log *_Atomic obs_log;
 	/* The group-commit queue (produce.c), under produce_mu. */
 	pthread_cond_t produce_cv; /* a request done, or a leader chosen */
@@ -481,6 +482,16 @@ void parts_unref(struct part_ref *r, int n);
  * state, and engine cursors. topic_read_lines counts what it returns as
  * delivered; topic_reader_* (repl.h) wrap these for fs. */
 int topic_log_state(struct topic *t, int partition, struct log_state *st);
+/* The line position of the hw of the log consumer groups read (the read
+ * copy pinned for them, else the replica's; 0 with neither, none made):
+ * a partition file's st_size may come from another log (a copy while
+ * the replica lags out of the ISR). -ENOENT. */
+int64_t topic_group_line_hw(struct topic *t, int partition);
+/* Moves the log consumer groups read (group_part_lock's) to the one the
+ * mount reads the partition from: pins the read copy while the replica
+ * here is out of the ISR (or behind the copy), lets it go once the
+ * replica serves reads again. Without the topic's lock. 0, -ENOENT. */
+int topic_group_settle(struct topic *t, int partition);
 int topic_cursor_new(struct topic *t, int partition, struct log_cursor **out);
 void topic_cursor_free(struct topic *t, int partition, struct log_cursor *c);
 ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c, int64_t pos,

@@ -118,6 +118,7 @@ struct cred_entry {
 };
 
 static int observers_start(struct cluster *c);
+static void on_replica_state(void *arg, const char *topic, int32_t partition);
 
 struct cluster {
 	const struct broker_config *cfg; /* the broker's copy: outlives c */
@@ -1180,6 +1181,7 @@ static int zk_start(struct cluster *c)
 	(void)producer_ids_prefetch(c->pids);
 	cluster_repl_set_ineligible_listener(c->cr, on_ineligible, c);
 	cluster_repl_set_leaders_listener(c->cr, forwarder_leaders_moved, c->fwd);
+	cluster_repl_set_replica_state_listener(c->cr, on_replica_state, c->ka.b);
 	rc = read_users(c);
 	if (rc == 0)
 		rc = listener_start(c);
@@ -1362,9 +1364,9 @@ static int obs_state(void *arg, const char *topic, int partition, struct partiti
 	return cluster_repl_partition_state(arg, topic, partition, st);
 }
 
-static bool obs_hosted(void *arg, const char *topic, int partition)
+static bool obs_replica_reads(void *arg, const char *topic, int partition, int64_t *hw)
 {
-	return cluster_repl_hosts(arg, topic, partition);
+	return cluster_repl_replica_reads(arg, topic, partition, hw);
 }
 
 static int obs_endpoint(void *arg, int32_t id, char *host, int *port)
@@ -1373,6 +1375,14 @@ static int obs_endpoint(void *arg, int32_t id, char *host, int *port)
 }
 
 static void obs_hw_moved(void *arg, const char *topic, int partition)
+{
+	broker_hw_notify(arg, topic, partition);
+}
+
+/* A replica here that left the ISR does not move its hw: the parked
+ * consume reads of its partition look again (group_consume.c moves a
+ * group to the read copy then). */
+static void on_replica_state(void *arg, const char *topic, int32_t partition)
 {
 	broker_hw_notify(arg, topic, partition);
 }
@@ -1388,7 +1398,7 @@ static int observers_start(struct cluster *c)
 		.request_timeout_ms = c->cfg->request_timeout_ms,
 		.retention_check_ms = c->cfg->retention_check_ms,
 		.state = obs_state,
-		.hosted = obs_hosted,
+		.replica_reads = obs_replica_reads,
 		.endpoint = obs_endpoint,
 		.arg = c->cr,
 		.hw_moved = obs_hw_moved,

@@ -131,6 +131,8 @@ struct cluster_repl {
 	void *inel_arg;
 	void (*leaders_changed)(void *arg);
 	void *leaders_arg;
+	void (*replica_state)(void *arg, const char *topic, int32_t partition);
+	void *replica_state_arg;
 };
 
 /* The controller, NULL before it started: from a thread that may run
@@ -956,6 +958,22 @@ static int16_t err_of(int rc)
 			       : proto_err_from_errno(rc);
 }
 
+/* After a LeaderAndIsr or UpdateMetadata applied: each state that names
+ * this broker among the replicas may have taken its replica out of the
+ * ISR or back (its mount's reads move between the replica and a read
+ * copy: topic_read.c), which no hw move of the stuck replica would tell. */
+static void replica_states_applied(struct cluster_repl *cr,
+				   const struct controller_partition_state *s, int n)
+{
+	for (int i = 0; cr->replica_state && i < n; i++)
+		for (int k = 0; k < s[i].n_replicas; k++)
+			if (s[i].replicas[k] == cr->cfg->broker_id) {
+				cr->replica_state(cr->replica_state_arg, s[i].topic,
+						  s[i].partition);
+				break;
+			}
+}
+
 static int lisr_handler(void *arg, struct net_req *req)
 {
 	struct cluster_repl *cr = arg;
@@ -984,6 +1002,8 @@ static int lisr_handler(void *arg, struct net_req *req)
 						errs);
 	if (rc == 0 && cr->leaders_changed)
 		cr->leaders_changed(cr->leaders_arg);
+	if (rc == 0)
+		replica_states_applied(cr, s, n);
 	resp.error_code =
 		rc < 0 ? (rc == -EPERM ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED : err_of(rc))
 		       : PROTO_ERR_NONE;
@@ -1044,6 +1064,8 @@ static int um_handler(void *arg, struct net_req *req)
 						 m->n_live_brokers, s, n);
 	if (rc == 0 && cr->leaders_changed)
 		cr->leaders_changed(cr->leaders_arg);
+	if (rc == 0)
+		replica_states_applied(cr, s, n);
 	resp.error_code = rc == -EPERM ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED : err_of(rc);
 	pos = net_req_begin(req);
 	rc = proto_um_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
@@ -1490,6 +1512,15 @@ void cluster_repl_set_leaders_listener(struct cluster_repl *cr, void (*fn)(void 
 	cr->leaders_arg = arg;
 }
 
+void cluster_repl_set_replica_state_listener(struct cluster_repl *cr,
+					     void (*fn)(void *arg, const char *topic,
+							int32_t partition),
+					     void *arg)
+{
+	cr->replica_state = fn;
+	cr->replica_state_arg = arg;
+}
+
 struct replica_mgr *cluster_repl_replicas(struct cluster_repl *cr)
 {
 	return cr ? cr->rm : NULL;
@@ -1772,6 +1803,30 @@ static void ids_text(char *buf, size_t size, const int32_t *ids, int n)
 bool cluster_repl_hosts(struct cluster_repl *cr, const char *topic, int partition)
 {
 	return logmgr_is_open(cr->local.m, topic, partition);
+}
+
+bool cluster_repl_replica_reads(struct cluster_repl *cr, const char *topic, int partition,
+				int64_t *hw)
+{
+	struct partition *p;
+	struct partition_info info;
+	bool out;
+
+	*hw = -1;
+	if (!cluster_repl_hosts(cr, topic, partition))
+		return false;
+	p = replica_mgr_get(cr->rm, topic, partition);
+	if (!p) {
+		/* A log found at the start, before the controller's first
+		 * LeaderAndIsr: read as it is, as before any replication. */
+		*hw = INT64_MAX;
+		return true;
+	}
+	out = partition_out_of_isr(p, cr->cfg->broker_id);
+	partition_get_info(p, &info);
+	partition_unref(p);
+	*hw = info.offsets.hw;
+	return !out;
 }
 
 int cluster_repl_partition_state(struct cluster_repl *cr, const char *topic, int partition,

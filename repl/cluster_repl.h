@@ -98,6 +98,15 @@ void cluster_repl_set_ineligible_listener(struct cluster_repl *cr, void (*fn)(vo
  * applied: the partitions' leaders may have moved. Before the listener
  * starts. */
 void cluster_repl_set_leaders_listener(struct cluster_repl *cr, void (*fn)(void *arg), void *arg);
+/* fn(arg, topic, partition) is called (the handler's thread, no lock
+ * held; it must not block) for each partition state of a LeaderAndIsr or
+ * UpdateMetadata applied that names this broker among its replicas: the
+ * replica may have left the ISR or rejoined it. Before the listener
+ * starts. */
+void cluster_repl_set_replica_state_listener(struct cluster_repl *cr,
+					     void (*fn)(void *arg, const char *topic,
+							int32_t partition),
+					     void *arg);
 
 /* MNT/.state and MNT/.metrics lines of replication. */
 void cluster_repl_state_text(struct cluster_repl *cr, FILE *f);
@@ -126,6 +135,12 @@ int cluster_repl_storage_failed(struct cluster_repl *cr, const char *topic, int 
 /* Whether the partition's log is open here (a replica of it that found
  * no room for its files has none yet). */
 bool cluster_repl_hosts(struct cluster_repl *cr, const char *topic, int partition);
+/* Whether this broker's replica of the partition serves the reads of
+ * its mount: its log is here and it is not a follower out of the ISR
+ * (partition_out_of_isr). *hw: that replica's high watermark (INT64_MAX
+ * before its first LeaderAndIsr), -1 when it does not serve. */
+bool cluster_repl_replica_reads(struct cluster_repl *cr, const char *topic, int partition,
+				int64_t *hw);
 /* The partition's leader, leader epoch, replicas and ISR as this broker
  * knows them (its own replica's newest state, else the metadata from
  * ZooKeeper): 0, or -ENOENT when it knows no such partition. */

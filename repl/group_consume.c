@@ -55,6 +55,10 @@ static ssize_t read_lines(struct topic *t, int p, struct log_cursor *c, int64_t 
 
 	if (n < 0)
 		return n;
+	/* The cursor's own log: a copy pinned by another group since this
+	 * one's cursor was made is its next read's (part_cursor). */
+	if (c)
+		l = log_cursor_log(c);
 	if (st) {
 		st->hw = -1;
 		st->line_hw = -1;
@@ -87,11 +91,26 @@ static void count_out(struct topic *t, int p, int64_t lines, size_t n)
 	pthread_rwlock_unlock(&t->lock);
 }
 
-/* The group's cursor on partition p, made on first use. Needs g->mu. */
+/* The group's cursor on partition p, made on first use, and made again
+ * over the log the groups read when that changed (topic_group_settle:
+ * the read copy while the replica here is out of the ISR, the replica's
+ * log once it serves reads again): positions are the same in both, so
+ * the next read goes on where the last ended. Needs g->mu. */
 static int part_cursor(struct group *g, int p, struct log_cursor **c)
 {
+	struct log *now;
 	int rc = 0;
 
+	if (g->parts[p].cursor && topic_group_settle(g->t, p) == 0 &&
+	    group_part_lock(g->t, p, &now) == 0) {
+		bool moved = now && log_cursor_log(g->parts[p].cursor) != now;
+
+		pthread_rwlock_unlock(&g->t->lock);
+		if (moved) {
+			topic_cursor_free(g->t, p, g->parts[p].cursor);
+			g->parts[p].cursor = NULL;
+		}
+	}
 	if (!g->parts[p].cursor)
 		rc = topic_cursor_new(g->t, p, &g->parts[p].cursor);
 	*c = g->parts[p].cursor;

@@ -244,7 +244,10 @@ static bool member_readable(struct group_member *m)
 				return true;
 			continue;
 		}
-		if (gp->pos < 0 || topic_line_size(g->t, p) > gp->pos)
+		/* The hw of the log the group reads: a partition file's
+		 * size may come from a read copy while the replica here lags
+		 * out of the ISR. */
+		if (gp->pos < 0 || topic_group_line_hw(g->t, p) > gp->pos)
 			return true;
 	}
 	return false;

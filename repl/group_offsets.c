@@ -43,8 +43,9 @@ int group_part_lock(struct topic *t, int p, struct log **l)
 		pthread_rwlock_unlock(&t->lock);
 		return -ENOENT;
 	}
-	/* The read copy once a group reads one (no replica here then: the
-	 * group's cursors are on it for good), else the replica's log. */
+	/* The read copy once a group reads one (no replica here, or one that
+	 * was out of the ISR: the group's cursors are on it for good), else
+	 * the replica's log. */
 	*l = atomic_load(&t->parts[p]->obs_log) ? atomic_load(&t->parts[p]->obs_log)
 						: t->parts[p]->log;
 	return 0;

@@ -103,8 +103,10 @@ static void unfollow(struct observers *o, struct obs *ob)
 
 /* Follows the leader of st (the metadata's, read without o->mu: its
  * locks come after ours nowhere), if it changed. 0; -ENOENT the
- * partition is gone (rc); 1 this broker is a replica of it now, with its
- * log (cfg.hosted; the log manager's lock comes after ours). */
+ * partition is gone (rc). A copy of a partition this broker holds a
+ * replica of (one that lags out of the ISR, or whose log found no room)
+ * follows its leader as any copy does: the replica's fetcher and the
+ * copy's fetch from the same leader, each into its own log. */
 static int obs_follow(struct observers *o, struct obs *ob, int rc,
 		      const struct partition_state *stp)
 {
@@ -113,10 +115,6 @@ static int obs_follow(struct observers *o, struct obs *ob, int rc,
 
 	if (rc < 0)
 		return rc;
-	for (int i = 0; i < st.n_replicas; i++)
-		if (st.replicas[i] == o->cfg.broker_id &&
-		    (!o->cfg.hosted || o->cfg.hosted(o->cfg.arg, ob->topic, ob->partition)))
-			return 1;
 	if (st.leader == ob->source && st.leader_epoch == ob->leader_epoch)
 		return 0;
 	if (ob->source >= 0)
@@ -200,8 +198,7 @@ static int obs_new(struct observers *o, const char *topic, int partition,
 	partition_set_log_release(ob->p, log_release);
 	o->tab[o->n++] = ob;
 	o->started++;
-	mq_log(MQ_INFO, "observer %s-%d: made (no replica here: a read copy from the leader)",
-	       topic, partition);
+	mq_log(MQ_INFO, "observer %s-%d: made (a read copy from the leader)", topic, partition);
 	*out = ob;
 	return 0;
 fail:
@@ -295,9 +292,13 @@ static int leader_hw(struct observers *o, const char *topic, int partition, int3
 	return rc;
 }
 
-/* Waits until ob's log (referenced by the caller) has its hw at target,
- * or the deadline. 0 or -ETIMEDOUT. */
-static int wait_hw(struct observers *o, struct log *l, int64_t target, int64_t deadline)
+/* Waits until the copy's log l (referenced by the caller) has its hw at
+ * target, or the deadline. p: the copy's partition (referenced), whose
+ * failing appends end the wait at once: a copy on a full disk cannot
+ * take the leader's records however long it is given. 0, -ETIMEDOUT, or
+ * the append's -errno. */
+static int wait_hw(struct observers *o, struct log *l, struct partition *p, int64_t target,
+		   int64_t deadline)
 {
 	struct log_state ls;
 	int rc = 0;
@@ -306,6 +307,9 @@ static int wait_hw(struct observers *o, struct log *l, int64_t target, int64_t d
 	for (;;) {
 		log_get_state(l, &ls);
 		if (ls.hw >= target)
+			break;
+		rc = partition_follower_append_error(p);
+		if (rc < 0)
 			break;
 		if (now_mono_ms() >= deadline) {
 			rc = -ETIMEDOUT;
@@ -322,7 +326,8 @@ static int wait_hw(struct observers *o, struct log *l, int64_t target, int64_t d
 	return rc;
 }
 
-static int barrier(struct observers *o, const char *topic, int partition, struct log *l)
+static int barrier(struct observers *o, const char *topic, int partition, struct log *l,
+		   struct partition *p)
 {
 	int64_t deadline = now_mono_ms() + o->cfg.request_timeout_ms, hw = 0;
 	int32_t leader = -1;
@@ -350,12 +355,17 @@ static int barrier(struct observers *o, const char *topic, int partition, struct
 	/* A leader whose log starts past the copy's end answers its fetch
 	 * with where it starts (offset and line position): the fetcher
 	 * starts the copy there, and the hw follows. */
-	rc = wait_hw(o, l, hw, deadline);
-	if (rc < 0)
+	rc = wait_hw(o, l, p, hw, deadline);
+	if (rc == -ETIMEDOUT)
 		mq_log_limited(MQ_WARN,
 			       "observer %s-%d: not caught up with broker %d's high watermark "
 			       "%" PRId64 " within %" PRId64 " ms: read refused with ETIMEDOUT",
 			       topic, partition, (int)leader, hw, o->cfg.request_timeout_ms);
+	else if (rc < 0)
+		mq_log_limited(MQ_WARN,
+			       "observer %s-%d: the copy cannot take broker %d's records (%s): "
+			       "read refused",
+			       topic, partition, (int)leader, strerror(-rc));
 out:
 	if (rc < 0) {
 		pthread_mutex_lock(&o->mu);
@@ -368,9 +378,10 @@ out:
 /* ---- the public calls ---- */
 
 /* Finds or makes the observer of topic-partition and counts one open
- * file; *out: a reference of its log. */
+ * file; *out: a reference of its log; *pout (when not NULL): a reference
+ * of its partition. */
 static int obs_get(struct observers *o, const char *topic, int partition,
-		   const struct log_config *cfg, struct log **out)
+		   const struct log_config *cfg, struct log **out, struct partition **pout)
 {
 	struct partition_state st;
 	struct obs *ob;
@@ -390,6 +401,10 @@ static int obs_get(struct observers *o, const char *topic, int partition,
 		ob->last_used_ms = now_mono_ms();
 		*out = ob->log;
 		log_ref(*out);
+		if (pout) {
+			*pout = ob->p;
+			partition_ref(ob->p);
+		}
 	}
 	pthread_mutex_unlock(&o->mu);
 	return rc;
@@ -398,12 +413,14 @@ static int obs_get(struct observers *o, const char *topic, int partition,
 int observer_open(struct observers *o, const char *topic, int partition,
 		  const struct log_config *cfg, struct log **out)
 {
+	struct partition *p = NULL;
 	struct log *l = NULL;
-	int rc = obs_get(o, topic, partition, cfg, &l);
+	int rc = obs_get(o, topic, partition, cfg, &l, &p);
 
 	if (rc < 0)
 		return rc;
-	rc = barrier(o, topic, partition, l);
+	rc = barrier(o, topic, partition, l, p);
+	partition_unref(p);
 	if (rc < 0) {
 		log_unref(l);
 		observer_close(o, topic, partition);
@@ -416,7 +433,7 @@ int observer_open(struct observers *o, const char *topic, int partition,
 int observer_pin(struct observers *o, const char *topic, int partition,
 		 const struct log_config *cfg, struct log **out)
 {
-	return obs_get(o, topic, partition, cfg, out);
+	return obs_get(o, topic, partition, cfg, out, NULL);
 }
 
 void observer_close(struct observers *o, const char *topic, int partition)
@@ -436,6 +453,7 @@ int observer_wait(struct observers *o, const char *topic, int partition, int64_t
 		  int64_t deadline)
 {
 	struct obs *ob;
+	struct partition *p = NULL;
 	struct log *l = NULL;
 	int rc;
 
@@ -446,18 +464,22 @@ int observer_wait(struct observers *o, const char *topic, int partition, int64_t
 	if (ob) {
 		l = ob->log;
 		log_ref(l);
+		p = ob->p;
+		partition_ref(p);
 	}
 	pthread_mutex_unlock(&o->mu);
 	if (!l)
 		return 0;
-	rc = wait_hw(o, l, offset, deadline);
+	rc = wait_hw(o, l, p, offset, deadline);
 	if (rc < 0)
 		mq_log_limited(MQ_WARN,
 			       "observer %s-%d: a forwarded write committed up to offset %" PRId64
-			       " is not in this mount's read copy yet (the leader is not reached)",
-			       topic, partition, offset);
+			       " is not in this mount's read copy yet (%s)",
+			       topic, partition, offset,
+			       rc == -ETIMEDOUT ? "the leader is not reached" : strerror(-rc));
+	partition_unref(p);
 	log_unref(l);
-	return rc;
+	return rc < 0 ? -ETIMEDOUT : 0;
 }
 
 int observer_log_state(struct observers *o, const char *topic, int partition, struct log_state *st)
@@ -494,6 +516,33 @@ int observer_get(struct observers *o, const char *topic, int partition, struct l
 	return ob ? 0 : -ENOENT;
 }
 
+/* Whether ob holds committed records that a replica with high
+ * watermark hw lacks (o->mu held). */
+static bool copy_ahead(const struct obs *ob, int64_t hw)
+{
+	struct log_state ls;
+
+	log_get_state(ob->log, &ls);
+	return ls.hw > hw;
+}
+
+bool observer_reads_copy(struct observers *o, const char *topic, int partition)
+{
+	struct obs *ob;
+	int64_t hw = -1;
+	bool copy;
+
+	if (!o->cfg.replica_reads)
+		return false;
+	if (!o->cfg.replica_reads(o->cfg.arg, topic, partition, &hw))
+		return true;
+	pthread_mutex_lock(&o->mu);
+	ob = obs_find(o, topic, partition);
+	copy = ob && copy_ahead(ob, hw);
+	pthread_mutex_unlock(&o->mu);
+	return copy;
+}
+
 void observer_drop(struct observers *o, const char *topic, int partition)
 {
 	if (!o)
@@ -515,6 +564,8 @@ struct tick_state {
 	int partition;
 	int rc;
 	struct partition_state st;
+	bool replica_reads; /* this broker's replica serves reads (cfg.replica_reads) */
+	int64_t replica_hw;
 };
 
 static int tick_states(struct observers *o, struct tick_state **out)
@@ -532,8 +583,12 @@ static int tick_states(struct observers *o, struct tick_state **out)
 	pthread_mutex_unlock(&o->mu);
 	if (!ts)
 		return -ENOMEM;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		ts[i].rc = o->cfg.state(o->cfg.arg, ts[i].topic, ts[i].partition, &ts[i].st);
+		ts[i].replica_reads = o->cfg.replica_reads &&
+				      o->cfg.replica_reads(o->cfg.arg, ts[i].topic, ts[i].partition,
+							   &ts[i].replica_hw);
+	}
 	*out = ts;
 	return n;
 }
@@ -561,15 +616,21 @@ static void tick(struct observers *o)
 			    (ts[k].partition != ob->partition || strcmp(ts[k].topic, ob->topic));
 		     k++)
 			;
-		/* Made since the states were read: the next tick. */
+		/* Made since the states were read: the next tick. A
+		 * replica here that serves reads (one with its log now, or
+		 * back in the ISR) and holds what the copy holds takes the
+		 * readers over (observer_reads_copy); a copy still open (a
+		 * reader that has not moved yet, a group's pinned one) stays
+		 * and keeps following. */
+		if (k < nts && ts[k].replica_reads && ob->opens == 0 &&
+		    !copy_ahead(ob, ts[k].replica_hw)) {
+			obs_drop(o, i--, "the replica here serves its reads");
+			continue;
+		}
 		if (k < nts)
 			rc = obs_follow(o, ob, ts[k].rc, &ts[k].st);
-		/* A replica here now: readers move to it, but a copy still
-		 * open (a group's pinned one) stays and keeps following. */
-		if (rc == 1 && ob->opens > 0)
-			rc = 0;
 		if (rc != 0) {
-			obs_drop(o, i--, rc == 1 ? "a replica here now" : "the partition is gone");
+			obs_drop(o, i--, "the partition is gone");
 			continue;
 		}
 		if (now - ob->last_retention_ms >= o->cfg.retention_check_ms) {

@@ -1,7 +1,8 @@
 /*
  * observer.h — private to repl/: read copies of partitions this broker
- * holds no replica of (observer.c), so that every broker's mount reads
- * every partition with the same bytes, positions and st_size.
+ * holds no replica of, or a replica that lags out of the ISR
+ * (observer.c), so that every broker's mount reads every partition with
+ * the same bytes, positions and st_size.
  *
  * An observer is a local log in DATA/.observers/<topic>-<p>/ (its own
  * engine log manager: the broker's never sees it, so a restart cannot
@@ -22,10 +23,14 @@
  *                 the fetcher truncates by leader epoch first, as a
  *                 follower does, which only an unclean election needs)
  *   following --no open file for observer.idle.ms, topic deleted, or
- *                this broker became a replica (and no file open)-->
+ *                this broker's replica serves reads (it became a replica
+ *                with its log, or rejoined the ISR) with its hw at the
+ *                copy's or past it, and no file open-->
  *                none (log deleted)
- * A consumer group's copy (observer_pin) counts an open file for good:
- * only its topic's deletion ends it.
+ * A consumer group's copy (observer_pin) counts an open file until its
+ * owner lets it go with observer_close: on a broker without a replica,
+ * when its topic is deleted; on one whose replica lagged out of the ISR,
+ * once that replica serves reads again (topic_read.c, part_unpin).
  *
  * Invariants:
  *   1. An observer's log holds committed records only (hw = LEO at rest).
@@ -78,10 +83,13 @@ struct observer_config {
 	/* The partition's leader, leader epoch and replicas as this broker
 	 * knows them (cluster_repl_partition_state): 0 or -ENOENT. */
 	int (*state)(void *arg, const char *topic, int partition, struct partition_state *st);
-	/* Whether this broker's replica of the partition has its log here
-	 * (a replica whose log found no room has none: a copy serves it
-	 * meanwhile). NULL: a replica always has. */
-	bool (*hosted)(void *arg, const char *topic, int partition);
+	/* Whether this broker's own replica of the partition serves its
+	 * mount's reads (cluster_repl_replica_reads): its log is here and it
+	 * is not a follower out of the ISR. A replica whose log found no room
+	 * has none, and one that lags out of the ISR would show records up to
+	 * its own hw only: a copy serves them meanwhile. *hw: the replica's
+	 * high watermark when it serves. NULL: a replica always serves. */
+	bool (*replica_reads)(void *arg, const char *topic, int partition, int64_t *hw);
 	/* A broker's inter-broker endpoint: 0 or -ENOENT. */
 	int (*endpoint)(void *arg, int32_t id, char *host, int *port);
 	void *arg;
@@ -108,16 +116,19 @@ void observers_free(struct observers *o);
  * (log_unref when done) and the observer counts one open file until
  * observer_close. cfg: the topic's log settings (line format, key
  * separator, retention), used when the copy is made. -ETIMEDOUT,
- * -ENOENT (no such partition), -ENOMEM, the engine's. */
+ * -ENOENT (no such partition), -ENOMEM, the engine's, or the error of
+ * the copy's last append when it cannot take the leader's records
+ * (-ENOSPC: the disk is full), at once rather than at the deadline. */
 int observer_open(struct observers *o, const char *topic, int partition,
 		  const struct log_config *cfg, struct log **out);
 void observer_close(struct observers *o, const char *topic, int partition);
 /* For a consumer group's reads: the observer of topic-partition, made if
  * needed, without the wait of observer_open (a consume read waits for
  * records anyway). *out is a reference of its log; the observer counts
- * one open file for good (it is kept while the topic lasts: the pin's
- * owner holds the log until the topic goes, and observer_drop deletes
- * the copy with the topic). -ENOENT, -ENOMEM, the engine's. */
+ * one open file until observer_close (the pin's owner holds the log
+ * until the topic goes, or until its replica here serves reads again,
+ * and observer_drop deletes the copy with the topic). -ENOENT, -ENOMEM,
+ * the engine's. */
 int observer_pin(struct observers *o, const char *topic, int partition,
 		 const struct log_config *cfg, struct log **out);
 /* Waits until the observer (if there is one) holds the records below
@@ -136,6 +147,14 @@ int observer_log_state(struct observers *o, const char *topic, int partition, st
  * it follows none); its idle clock restarts. 0, -ENOENT none. */
 int observer_get(struct observers *o, const char *topic, int partition, struct log **out,
 		 int32_t *leader, int32_t *leader_epoch);
+/* Whether this mount reads topic-partition, of which this broker holds
+ * a replica with its log, from the read copy instead: while the replica
+ * does not serve reads (cfg.replica_reads: a follower out of the ISR),
+ * and after it does again until its hw has reached the copy's, so that
+ * no record read through the copy is missing from it (the hand-back
+ * never moves a reader or st_size back). Takes the replica's locks, then
+ * o->mu: call it holding neither, nor the topic's lock. */
+bool observer_reads_copy(struct observers *o, const char *topic, int partition);
 /* Deletes the observers of a topic (deleted; or a partition that has a
  * replica here now: partition -1 means all). */
 void observer_drop(struct observers *o, const char *topic, int partition);

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,6 +64,11 @@ struct partition {
 	 * at the first fetch after it (-1: not fetched yet) */
 	bool unclean;
 	int64_t unclean_target;
+	/* The -errno of the last append of fetched records that failed (a
+	 * full disk), 0 once one succeeds: read without the lock by a read
+	 * copy's barrier (observer.c), which waits under a lock the hw
+	 * listener takes inside this one. */
+	atomic_int append_error;
 };
 
 int partition_new(const char *topic, int32_t index, const struct partition_config *cfg,
@@ -763,6 +769,7 @@ int partition_follower_append(struct partition *p, uint64_t generation, const ui
 	}
 	if (len > 0) {
 		rc = p->ops->append_batches(p->log, records, len);
+		atomic_store(&p->append_error, rc < 0 ? rc : 0);
 		if (rc)
 			goto out;
 	}
@@ -860,6 +867,22 @@ bool partition_isr_has(struct partition *p, int32_t broker)
 			in = p->st.isr[i] == broker;
 	pthread_mutex_unlock(&p->lock);
 	return in;
+}
+
+bool partition_out_of_isr(struct partition *p, int32_t broker)
+{
+	bool out = false;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->role == PARTITION_FOLLOWER && p->st.leader >= 0 && p->st.leader != broker)
+		out = !ids_have(p->st.isr, p->st.n_isr, broker);
+	pthread_mutex_unlock(&p->lock);
+	return out;
+}
+
+int partition_follower_append_error(struct partition *p)
+{
+	return atomic_load(&p->append_error);
 }
 
 bool partition_leader_eligible(struct partition *p)

@@ -399,6 +399,16 @@ void partition_get_info(struct partition *p, struct partition_info *info);
 bool partition_leader_eligible(struct partition *p);
 /* Leader only: broker is in the ISR in force (no ISR change in flight). */
 bool partition_isr_has(struct partition *p, int32_t broker);
+/* A follower with a leader that is not broker, whose ISR (as the
+ * leader and the controller last told it) leaves broker out: its
+ * broker's replica lags, and that broker's mount reads the partition
+ * from a read copy meanwhile (observer.h). False for a leader, a replica
+ * without a leader, and a follower in the ISR. */
+bool partition_out_of_isr(struct partition *p, int32_t broker);
+/* Follower: the -errno of the last append of fetched records that
+ * failed (-ENOSPC: a full disk), 0 once one has succeeded since. Any
+ * thread, no lock. */
+int partition_follower_append_error(struct partition *p);
 /* Leader only: (leader epoch, its start offset), for the Fetch handler's
  * validation; -ENXIO offline, -EREMOTE otherwise. */
 int partition_leader_epoch(struct partition *p, int32_t *epoch);

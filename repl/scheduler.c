@@ -34,6 +34,11 @@ static void sched_flush_topic(struct topic *t, int64_t now)
 
 		if (!r[p].log)
 			continue; /* no replica here */
+		/* A copy the groups read while this replica lagged out of the
+		 * ISR is let go once the replica serves reads again, also when
+		 * no group reads the partition meanwhile. */
+		if (atomic_load(&pt->obs_log))
+			(void)topic_group_settle(t, p);
 		/* Rolled segments are made durable here, not by the append. */
 		rc = log_flush_closed(r[p].log);
 		if (rc < 0 && rc != -ENOENT)

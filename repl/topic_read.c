@@ -15,6 +15,7 @@
 
 #include "repl/broker_int.h"
 #include "repl/observer.h"
+#include "util/clock.h"
 
 int topic_fsync(struct topic *t, int partition)
 {
@@ -68,10 +69,24 @@ static struct observers *part_observers(struct topic *t)
 	return t->b->cluster ? cluster_observers(t->b->cluster) : NULL;
 }
 
-/* The read copy's log of a partition without a replica here, pinned for
- * the consumer groups' reads (observer_pin): made at the first call, kept
- * in pt->obs_log until the partition goes. NULL on a single node, or when
- * the copy cannot be made (logged). */
+/* Whether this mount reads a partition whose replica has its log here
+ * from the read copy instead: while that replica is a follower out of the
+ * ISR, whose records end at its own hw, behind the leader's for as long
+ * as it lags, and after it rejoined until its hw reached the copy's
+ * (observer_reads_copy). Never on a single node, nor for the internal
+ * topics, which get no copies. Without the topic's lock. */
+static bool reads_copy(struct topic *t, int partition)
+{
+	struct observers *o = part_observers(t);
+
+	return o && strncmp(t->name, "__", 2) && observer_reads_copy(o, t->name, partition);
+}
+
+/* The read copy's log of a partition without a replica here (or with one
+ * out of the ISR), pinned for the consumer groups' reads (observer_pin):
+ * made at the first call, kept in pt->obs_log until the partition goes
+ * (or the replica serves reads again: part_unpin). NULL on a single
+ * node, or when the copy cannot be made (logged). */
 static struct log *part_pinned_log(struct topic *t, int partition)
 {
 	struct observers *o = part_observers(t);
@@ -88,16 +103,38 @@ static struct log *part_pinned_log(struct topic *t, int partition)
 	pthread_rwlock_unlock(&t->lock);
 	if (l || observer_pin(o, t->name, partition, &cfg, &l) < 0)
 		return l;
-	/* Two first readers: one pin is kept, the other's reference goes
-	 * (the observer counts one open file more: it is kept anyway). */
+	/* Two first readers: one pin is kept, the other's goes. */
 	if (!atomic_compare_exchange_strong(&pt->obs_log, &none, l)) {
 		log_unref(l);
+		observer_close(o, t->name, partition);
 		l = none;
 	}
 	return l;
 }
 
-/* The line position of the hw: the local replica's, else the observer's.
+/* The groups' copy of a partition whose replica here serves its reads
+ * again (back in the ISR, caught up with the copy: reads_copy) is let
+ * go: the groups' cursors move back to the replica's log at their next
+ * read (group_consume.c), and the observer deletes the copy once nothing
+ * has it open. Under the topic's write lock: group_part_lock's callers
+ * use the log it gives without a reference of their own. */
+static void part_unpin(struct topic *t, int partition)
+{
+	struct observers *o = part_observers(t);
+	struct log *l = NULL;
+
+	pthread_rwlock_wrlock(&t->lock);
+	if (!atomic_load(&t->deleted) && partition < t->nparts && t->parts[partition]->log)
+		l = atomic_exchange(&t->parts[partition]->obs_log, NULL);
+	pthread_rwlock_unlock(&t->lock);
+	if (!l)
+		return;
+	log_unref(l);
+	observer_close(o, t->name, partition);
+}
+
+/* The line position of the hw: the local replica's, else (no replica
+ * here, or one that does not serve reads: reads_copy) the observer's.
  * start: make the observer (and wait until it caught up) when there is
  * none yet: a stat of the file, not the group machinery's checks. */
 static int64_t line_size(struct topic *t, int partition, bool start)
@@ -107,28 +144,33 @@ static int64_t line_size(struct topic *t, int partition, bool start)
 	struct log_config cfg;
 	struct observers *o = part_observers(t);
 	struct log *l;
+	int64_t local = 0;
+	bool has_log;
 	int rc = part_begin(t, partition, &pt);
 
 	if (rc < 0)
 		return rc;
-	st.line_hw = 0;
-	if (pt->log) {
-		log_get_hw(pt->log, NULL, &st.line_hw);
-		pthread_rwlock_unlock(&t->lock);
-		return st.line_hw;
-	}
+	has_log = pt->log != NULL;
+	if (has_log)
+		log_get_hw(pt->log, NULL, &local);
 	cfg = t->cfg.log;
 	pthread_rwlock_unlock(&t->lock);
+	if (has_log && !reads_copy(t, partition))
+		return local;
+	st.line_hw = local;
+	/* With a replica here both logs hold committed records only: the
+	 * larger hw is the one some reader can read (a copy that could not
+	 * catch up leaves its readers on the replica's log). */
 	if (!o || observer_log_state(o, t->name, partition, &st) || !start)
-		return st.line_hw;
-	/* A copy that cannot be made (logged) shows an empty file: its
-	 * reads say why. */
+		return st.line_hw > local ? st.line_hw : local;
+	/* A copy that cannot be made (logged) shows an empty file, or the
+	 * lagging replica's records: the reads say why. */
 	if (observer_open(o, t->name, partition, &cfg, &l) < 0)
-		return 0;
+		return local;
 	log_get_state(l, &st);
 	log_unref(l);
 	observer_close(o, t->name, partition);
-	return st.line_hw;
+	return st.line_hw > local ? st.line_hw : local;
 }
 
 int64_t topic_line_size(struct topic *t, int partition)
@@ -185,6 +227,11 @@ int topic_line_whole(struct topic *t, int partition)
 	compact = (t->cfg.log.cleanup_policy & LOG_CLEANUP_COMPACT) != 0;
 	unclean = t->cfg.unclean_leader_election && cluster_replicated(t->b->cluster, t->name);
 	pthread_rwlock_unlock(&t->lock);
+	/* Read through the copy, as a partition without a replica here: its
+	 * readers may move to the replica's log and back, each with a
+	 * cursor of its own, which pages shared by every open cannot. */
+	if (reads_copy(t, partition))
+		return 0;
 	/* A log that starts above 0 lost the records before its start; one
 	 * that is compacted, or was (its cleaner checkpoint; a crash may lose
 	 * that, not the policy), may have lost records anywhere; one with a
@@ -200,12 +247,9 @@ int topic_line_whole(struct topic *t, int partition)
 	       st.corrupt_batches == 0 && !st.damaged && st.line_checked >= st.line_end;
 }
 
-/* The log a consumer group reads: the read copy once one is pinned for
- * it (pt->obs_log, kept for good: its cursors are on it), else the
- * replica's, else, with no replica here, a copy pinned now. A reference
- * (log_unref), or NULL: no replica and no copy (a single node cannot
- * lack one). */
-static struct log *group_log(struct topic *t, int partition, int *err)
+/* The log consumer groups read now (pt->obs_log, else pt->log), a
+ * reference, or NULL. */
+static struct log *group_log_now(struct topic *t, int partition, int *err)
 {
 	struct partition *pt;
 	struct log *l;
@@ -219,9 +263,71 @@ static struct log *group_log(struct topic *t, int partition, int *err)
 	if (l)
 		log_ref(l);
 	pthread_rwlock_unlock(&t->lock);
-	if (!l && (l = part_pinned_log(t, partition)))
-		log_ref(l);
 	return l;
+}
+
+/* The log a consumer group reads, as the partition file is read: with no
+ * replica here, the read copy (pinned at the first call, for good); with
+ * one, the copy while the mount reads the partition from it (reads_copy:
+ * the replica out of the ISR, or back but behind the copy), else the
+ * replica's log (the copy let go: part_unpin). A group's cursor moves to
+ * the log given here at its next read (group_consume.c): line positions
+ * and offsets are the same in both. A reference (log_unref), or NULL: no
+ * replica and no copy (a single node cannot lack one). */
+static struct log *group_log(struct topic *t, int partition, int *err)
+{
+	struct partition *pt;
+	struct log *l, *pinned;
+	bool has_log, copy;
+
+	*err = part_begin(t, partition, &pt);
+	if (*err < 0)
+		return NULL;
+	has_log = pt->log != NULL;
+	pthread_rwlock_unlock(&t->lock);
+	l = group_log_now(t, partition, err);
+	if (*err < 0 || (has_log && !atomic_load(&pt->obs_log) && !part_observers(t)))
+		return l;
+	copy = !has_log || reads_copy(t, partition);
+	if (copy == (l && l != pt->log))
+		return l; /* already there */
+	log_unref(l);
+	if (!copy) {
+		part_unpin(t, partition);
+		return group_log_now(t, partition, err);
+	}
+	pinned = part_pinned_log(t, partition);
+	if (!pinned) /* the replica's, if any: a copy that cannot be made is logged */
+		return group_log_now(t, partition, err);
+	log_ref(pinned);
+	return pinned;
+}
+
+int topic_group_settle(struct topic *t, int partition)
+{
+	int rc;
+	struct log *l = group_log(t, partition, &rc);
+
+	log_unref(l);
+	return rc;
+}
+
+int64_t topic_group_line_hw(struct topic *t, int partition)
+{
+	struct partition *pt;
+	struct log *l;
+	int64_t line_hw = 0;
+	int rc = part_begin(t, partition, &pt);
+
+	if (rc < 0)
+		return rc;
+	l = atomic_load(&pt->obs_log);
+	if (!l)
+		l = pt->log;
+	if (l)
+		log_get_hw(l, NULL, &line_hw);
+	pthread_rwlock_unlock(&t->lock);
+	return line_hw;
 }
 
 int topic_log_state(struct topic *t, int partition, struct log_state *st)
@@ -289,48 +395,116 @@ ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c, i
 	return read_counted(t, partition, NULL, c, pos, buf, size, actual_pos, NULL);
 }
 
-/* fs's reader is an engine cursor of its own; on a partition without a
- * replica here, over the observer's log (obs_log, referenced), which
- * counts the reader as an open file until it is freed. */
+/* fs's reader is an engine cursor of its own, over the replica's log
+ * here or over the observer's (obs_log, referenced: the observer counts
+ * the reader as an open file until it lets the copy go). A partition
+ * without a replica here is read through the copy for good; one whose
+ * replica is here moves between the two at a read (reader_settle), as
+ * reads_copy says: line positions are the leader's in both (the same
+ * batches, the same line index), so the next read goes on at the same
+ * position with a new cursor, and each move goes to a log whose hw is at
+ * or past the other's (the copy's barrier; reads_copy's hand-back), so
+ * a reader never sees records go back, repeat or vanish. */
 struct topic_reader {
 	struct log_cursor *c;
 	struct log *obs_log;
 	struct observers *o;
 	char *topic;
 	int partition;
+	/* A copy that could not be opened for a lagging replica's reader
+	 * (logged by the observer): the replica's log until then. */
+	int64_t copy_retry_ms;
 };
 
+/* r reads the copy: a new cursor over its log (opened: the barrier). */
 static int reader_observe(struct topic *t, int partition, struct topic_reader *r)
 {
 	struct partition *pt;
 	struct log_config cfg;
+	struct log *l;
+	struct log_cursor *c;
 	int rc = part_begin(t, partition, &pt);
 
 	if (rc < 0)
 		return rc;
 	cfg = t->cfg.log;
 	pthread_rwlock_unlock(&t->lock);
-	r->o = part_observers(t);
 	if (!r->o)
 		return partition_remote(t, partition);
-	r->topic = strdup(t->name);
-	if (!r->topic)
-		return -ENOMEM;
-	rc = observer_open(r->o, t->name, partition, &cfg, &r->obs_log);
-	if (rc < 0) {
-		r->obs_log = NULL;
+	rc = observer_open(r->o, t->name, partition, &cfg, &l);
+	if (rc < 0)
 		return rc;
+	c = log_cursor_new(l);
+	if (!c) {
+		log_unref(l);
+		observer_close(r->o, t->name, partition);
+		return -ENOMEM;
 	}
-	r->partition = partition;
-	r->c = log_cursor_new(r->obs_log);
-	return r->c ? 0 : -ENOMEM;
+	log_cursor_free(r->c);
+	r->c = c;
+	r->obs_log = l;
+	return 0;
+}
+
+/* r reads the replica's log here: a new cursor over it; the copy, if r
+ * read one, is let go. -EREMOTE no log here. */
+static int reader_local(struct topic *t, int partition, struct topic_reader *r)
+{
+	struct partition *pt;
+	struct log_cursor *c = NULL;
+	int rc = part_begin(t, partition, &pt);
+
+	if (rc < 0)
+		return rc;
+	if (pt->log)
+		c = log_cursor_new(pt->log);
+	rc = !pt->log ? -EREMOTE : c ? 0 : -ENOMEM;
+	pthread_rwlock_unlock(&t->lock);
+	if (rc < 0)
+		return rc;
+	log_cursor_free(r->c);
+	r->c = c;
+	if (r->obs_log) {
+		log_unref(r->obs_log);
+		observer_close(r->o, r->topic, r->partition);
+		r->obs_log = NULL;
+	}
+	return 0;
+}
+
+/* Moves r to the log its partition is read from now (see struct
+ * topic_reader). A copy that cannot be opened (the leader unreachable,
+ * a full disk: logged) leaves r on the replica's log, behind but there,
+ * and is not tried again for request.timeout.ms. */
+static int reader_settle(struct topic *t, int partition, struct topic_reader *r, bool has_log)
+{
+	bool copy = !has_log || reads_copy(t, partition);
+	int rc;
+
+	if (copy == (r->obs_log != NULL) && r->c)
+		return 0;
+	if (!copy)
+		return reader_local(t, partition, r);
+	if (has_log && r->c && now_mono_ms() < r->copy_retry_ms)
+		return 0;
+	rc = reader_observe(t, partition, r);
+	if (rc < 0 && has_log) {
+		r->copy_retry_ms = now_mono_ms() + t->b->cfg.request_timeout_ms;
+		mq_log_limited(MQ_WARN,
+			       "topic %s partition %d: read from this broker's replica, out of the "
+			       "ISR (records up to its own high watermark): its read copy is not "
+			       "there (%s)",
+			       t->name, partition, strerror(-rc));
+		rc = r->c ? 0 : reader_local(t, partition, r);
+	}
+	return rc;
 }
 
 int topic_reader_new(struct topic *t, int partition, struct topic_reader **out)
 {
 	struct topic_reader *r = calloc(1, sizeof(*r));
 	struct partition *pt;
-	bool local;
+	bool has_log;
 	int rc;
 
 	if (!r)
@@ -340,10 +514,13 @@ int topic_reader_new(struct topic *t, int partition, struct topic_reader **out)
 		free(r);
 		return rc;
 	}
-	local = pt->log != NULL;
+	has_log = pt->log != NULL;
 	pthread_rwlock_unlock(&t->lock);
+	r->o = part_observers(t);
+	r->partition = partition;
+	r->topic = strdup(t->name);
 	/* No replica here: the observer's copy, made at the first read. */
-	rc = local ? topic_cursor_new(t, partition, &r->c) : reader_observe(t, partition, r);
+	rc = r->topic ? reader_settle(t, partition, r, has_log) : -ENOMEM;
 	if (rc < 0) {
 		topic_reader_free(r);
 		return rc;
@@ -369,6 +546,20 @@ void topic_reader_free(struct topic_reader *r)
 ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r, int64_t pos,
 			  char *buf, size_t size, int64_t *actual_pos, char *next)
 {
+	struct partition *pt;
+	bool has_log;
+
+	/* Only where a copy may serve a partition with a replica here. */
+	if (r->o && strncmp(t->name, "__", 2) && part_begin(t, partition, &pt) == 0) {
+		has_log = pt->log != NULL;
+		pthread_rwlock_unlock(&t->lock);
+		if (has_log) {
+			int rc = reader_settle(t, partition, r, true);
+
+			if (rc < 0)
+				return rc;
+		}
+	}
 	return read_counted(t, partition, r->obs_log, r->c, pos, buf, size, actual_pos, next);
 }
 

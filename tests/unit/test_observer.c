@@ -27,6 +27,7 @@
 #include "repl/observer.h"
 #include "repl/offsets_serve.h"
 #include "tests/unit/elog.h"
+#include "tests/unit/faultio.h"
 #include "util/clock.h"
 
 #define DEADLINE_MS 10000
@@ -63,6 +64,12 @@ struct leader {
 	int state_rc;
 	int bad_port; /* a port nothing listens on, for endpoint */
 	bool unreachable;
+	/* The observers' broker holds a replica of orders-0 (replica_reads):
+	 * in the ISR or not, with its hw. */
+	bool replica_here;
+	bool replica_in_sync;
+	int64_t replica_hw;
+	const struct io_ops *io; /* the observers' (NULL: POSIX) */
 };
 
 static struct partition *lookup(void *arg, struct kstr topic, int32_t index)
@@ -160,6 +167,17 @@ static int ep_fn(void *arg, int32_t id, char *host, int *port)
 	return 0;
 }
 
+static bool rr_fn(void *arg, const char *topic, int partition, int64_t *hw)
+{
+	struct leader *ld = arg;
+
+	*hw = -1;
+	if (strcmp(topic, "orders") || partition != 0 || !ld->replica_in_sync)
+		return false;
+	*hw = ld->replica_hw;
+	return true;
+}
+
 static struct observers *obs_start(struct leader *ld, int64_t idle_ms, int64_t timeout_ms)
 {
 	struct observer_config oc = { .broker_id = 3,
@@ -168,7 +186,9 @@ static struct observers *obs_start(struct leader *ld, int64_t idle_ms, int64_t t
 				      .request_timeout_ms = timeout_ms,
 				      .retention_check_ms = 1000000,
 				      .state = st_fn,
+				      .replica_reads = ld->replica_here ? rr_fn : NULL,
 				      .endpoint = ep_fn,
+				      .io = ld->io,
 				      .arg = ld };
 	struct observers *o;
 
@@ -427,6 +447,129 @@ static void test_unreachable_and_unknown(void **state)
 	leader_stop(&ld);
 }
 
+/* Waits up to DEADLINE_MS for the copy to be gone (the manager's tick). */
+static bool copy_gone(void)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (copy_exists() && now_mono_ms() < end)
+		usleep(10000);
+	return !copy_exists();
+}
+
+/* The copy stays for ms (ticks of the manager pass meanwhile). */
+static bool copy_stays(int64_t ms)
+{
+	int64_t end = now_mono_ms() + ms;
+
+	while (now_mono_ms() < end)
+		if (!copy_exists())
+			return false;
+	return true;
+}
+
+/* A broker whose own replica of orders-0 lags out of the ISR: its reads
+ * go to the copy; once the replica is back in the ISR they go back to it
+ * only when its hw has reached the copy's (nothing a reader saw through
+ * the copy missing), and the copy is deleted then, once no file has it
+ * open. */
+static void test_lagging_replica_reads_copy(void **state)
+{
+	struct leader ld;
+	struct observers *o;
+	struct log *l;
+
+	(void)state;
+	leader_start(&ld, "leader-lagging");
+	leader_commit(&ld, 3, "a");
+	ld.replica_here = true;
+	ld.replica_in_sync = false;
+	ld.replica_hw = 1;
+	o = obs_start(&ld, 1000000, DEADLINE_MS);
+	assert_true(observer_reads_copy(o, "orders", 0));
+	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &l), 0);
+	assert_int_equal(log_hw(l), 3);
+	/* Out of the ISR, the copy open or not: kept, and followed. */
+	leader_commit(&ld, 2, "b");
+	assert_int_equal(observer_wait(o, "orders", 0, 5, now_mono_ms() + DEADLINE_MS), 0);
+	observer_close(o, "orders", 0);
+	assert_true(copy_stays(300));
+	assert_true(observer_reads_copy(o, "orders", 0));
+
+	/* Back in the ISR, behind the copy: still the copy, kept. */
+	ld.replica_in_sync = true;
+	ld.replica_hw = 4;
+	assert_true(observer_reads_copy(o, "orders", 0));
+	assert_true(copy_stays(300));
+	/* Caught up with it: the replica's log; the copy goes. */
+	ld.replica_hw = 5;
+	assert_false(observer_reads_copy(o, "orders", 0));
+	assert_true(copy_gone());
+	assert_false(observer_reads_copy(o, "orders", 0));
+
+	/* A reader still on the copy keeps it, and the copy follows the
+	 * leader, while the replica serves the others. */
+	ld.replica_in_sync = false;
+	assert_true(observer_reads_copy(o, "orders", 0));
+	log_unref(l);
+	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &l), 0);
+	ld.replica_in_sync = true;
+	ld.replica_hw = 5;
+	leader_commit(&ld, 1, "c");
+	assert_int_equal(observer_wait(o, "orders", 0, 6, now_mono_ms() + DEADLINE_MS), 0);
+	assert_true(copy_stays(300));
+	ld.replica_hw = 6;
+	assert_false(observer_reads_copy(o, "orders", 0));
+	assert_true(copy_stays(300));
+	log_unref(l);
+	observer_close(o, "orders", 0);
+	assert_true(copy_gone());
+	observers_free(o);
+
+	/* Without the hook a replica always serves its reads. */
+	ld.replica_here = false;
+	o = obs_start(&ld, 1000000, DEADLINE_MS);
+	assert_false(observer_reads_copy(o, "orders", 0));
+	observers_free(o);
+	leader_stop(&ld);
+}
+
+/* A copy whose appends fail (a full disk, a failing disk): a barrier does
+ * not wait for request.timeout.ms for records it cannot take. */
+static void test_copy_that_cannot_append(void **state)
+{
+	struct leader ld;
+	static struct faultio fio; /* too big for the stack */
+	struct observers *o;
+	struct log *l;
+	int64_t t0;
+
+	(void)state;
+	faultio_init(&fio);
+	faultio_no_map(&fio);
+	leader_start(&ld, "leader-noroom");
+	leader_commit(&ld, 2, "a");
+	ld.io = &fio.ops;
+	o = obs_start(&ld, 1000000, DEADLINE_MS);
+	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &l), 0);
+	assert_int_equal(log_hw(l), 2);
+	/* Every write of the copy fails from now on. */
+	fio.die_countdown = 1;
+	leader_commit(&ld, 3, "b");
+	t0 = now_mono_ms();
+	assert_int_equal(observer_wait(o, "orders", 0, 5, t0 + DEADLINE_MS), -ETIMEDOUT);
+	assert_true(now_mono_ms() - t0 < DEADLINE_MS / 2);
+	t0 = now_mono_ms();
+	log_unref(l);
+	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &l), -EIO);
+	assert_true(now_mono_ms() - t0 < DEADLINE_MS / 2);
+	observer_close(o, "orders", 0);
+	fio.dead = false;
+	observers_free(o);
+	leader_stop(&ld);
+	faultio_free(&fio);
+}
+
 static void test_rules(void **state)
 {
 	struct partition_state st = { .leader = 1,
@@ -460,6 +603,8 @@ int main(void)
 		cmocka_unit_test(test_copy_starts_at_leaders_start),
 		cmocka_unit_test(test_idle_copy_deleted),
 		cmocka_unit_test(test_unreachable_and_unknown),
+		cmocka_unit_test(test_lagging_replica_reads_copy),
+		cmocka_unit_test(test_copy_that_cannot_append),
 		cmocka_unit_test(test_rules),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -472,6 +472,56 @@ static void test_make_leader_follower_transitions(void **state)
 	tlog_close(t);
 }
 
+/* Whether a replica lags out of the ISR (its broker's mount then reads
+ * the partition through a read copy): only a follower with a leader whose
+ * ISR leaves it out. */
+static void test_out_of_isr(void **state)
+{
+	struct tlog *t = log_new("outisr");
+	struct writer w = { 0 };
+	struct partition *p = part_new(t, 3, false, &w);
+	struct partition_state st;
+
+	(void)state;
+	assert_false(partition_out_of_isr(p, 3)); /* no role yet */
+	st = state3(1, 5, 3);
+	assert_int_equal(partition_make_follower(p, &st), 1);
+	assert_false(partition_out_of_isr(p, 3));
+	/* The leader shrank the ISR to 1,2 (UpdateMetadata's newer state). */
+	st = state3(1, 5, 2);
+	st.partition_epoch = 6;
+	assert_int_equal(partition_make_follower(p, &st), 0);
+	assert_true(partition_out_of_isr(p, 3));
+	/* Back in it. */
+	st = state3(1, 5, 3);
+	st.partition_epoch = 7;
+	assert_int_equal(partition_make_follower(p, &st), 0);
+	assert_false(partition_out_of_isr(p, 3));
+	/* Leading: always in sync; no leader (offline): nothing better to
+	 * read than the log here. */
+	st = state3(3, 8, 3);
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	assert_false(partition_out_of_isr(p, 3));
+	partition_make_none(p, false);
+	assert_false(partition_out_of_isr(p, 3));
+	partition_unref(p);
+	tlog_close(t);
+}
+
+/* The leader's batches of [from, to) into buf, as its Fetch answer
+ * would carry them: their length. */
+static size_t leader_batches(struct tlog *leader, int64_t from, int64_t to, uint8_t *buf,
+			     size_t cap)
+{
+	struct partition_raw raw;
+
+	assert_int_equal(tlog_ops.read_raw(leader, from, to, 1 << 20, &raw), 0);
+	assert_true(raw.len > 0 && raw.len <= cap);
+	assert_int_equal(pread(raw.fd, buf, raw.len, raw.offset), (ssize_t)raw.len);
+	tlog_ops.raw_release(leader, &raw);
+	return raw.len;
+}
+
 /* A follower's hw is min(leader's hw, its LEO) and never moves back. */
 static void test_follower_hw(void **state)
 {
@@ -479,8 +529,8 @@ static void test_follower_hw(void **state)
 	struct partition *p = part_new(t, 2, false, NULL);
 	struct partition_state st = state3(1, 1, 3);
 	struct partition_follow f;
-	struct partition_raw raw;
 	uint8_t buf[8192];
+	size_t len;
 
 	(void)state;
 	tlog_append(leader, 5, 1, "a");
@@ -488,16 +538,19 @@ static void test_follower_hw(void **state)
 	assert_int_equal(partition_make_follower(p, &st), 1);
 	assert_int_equal(partition_follow_state(p, &f), 0);
 	assert_int_equal(partition_follower_truncate(p, f.generation, 0, true), 0);
-	assert_int_equal(tlog_ops.read_raw(leader, 0, 5, 1 << 20, &raw), 0);
-	assert_true(raw.len > 0 && raw.len <= sizeof(buf));
-	assert_int_equal(pread(raw.fd, buf, raw.len, raw.offset), (ssize_t)raw.len);
-	tlog_ops.raw_release(leader, &raw);
-	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8, -1), 0);
+	len = leader_batches(leader, 0, 5, buf, sizeof(buf));
+	assert_int_equal(partition_follower_append(p, f.generation, buf, len, 8, -1), 0);
 	assert_int_equal(hw_of(p), 5);
 	assert_int_equal(partition_follower_append(p, f.generation, NULL, 0, 3, -1), 0);
 	assert_int_equal(hw_of(p), 5);
 	/* Batches that do not start at our LEO are refused. */
-	assert_int_equal(partition_follower_append(p, f.generation, buf, raw.len, 8, -1), -EBADMSG);
+	assert_int_equal(partition_follower_append(p, f.generation, buf, len, 8, -1), -EBADMSG);
+	/* Kept for a read copy's barrier, until an append succeeds. */
+	assert_int_equal(partition_follower_append_error(p), -EBADMSG);
+	len = leader_batches(leader, 5, 10, buf, sizeof(buf));
+	assert_int_equal(partition_follower_append(p, f.generation, buf, len, 10, -1), 0);
+	assert_int_equal(partition_follower_append_error(p), 0);
+	assert_int_equal(hw_of(p), 10);
 	assert_int_equal(tlog_refs(leader), 0);
 	partition_unref(p);
 	tlog_close(leader);
@@ -2018,6 +2071,7 @@ int main(void)
 		cmocka_unit_test(test_expand_needs_epoch_start),
 		cmocka_unit_test(test_pending_expand_holds_hw),
 		cmocka_unit_test(test_make_leader_follower_transitions),
+		cmocka_unit_test(test_out_of_isr),
 		cmocka_unit_test(test_follower_hw),
 		cmocka_unit_test(test_unclean_restart_eligibility),
 		cmocka_unit_test(test_unclean_restart_recovery_election),
