@@ -504,8 +504,9 @@ static void rec_states(struct recorder *r, int kind, int32_t broker_id, int64_t 
 		snprintf(s.topic, sizeof(s.topic), "%s", states[i].topic);
 		memcpy(s.isr, states[i].isr, (size_t)s.n_isr * sizeof(int32_t));
 		s.n_offline = states[i].n_offline_replicas < 8 ? states[i].n_offline_replicas : 8;
-		memcpy(s.offline, states[i].offline_replicas,
-		       (size_t)s.n_offline * sizeof(int32_t));
+		if (s.n_offline > 0) /* none: the pointer may be NULL */
+			memcpy(s.offline, states[i].offline_replicas,
+			       (size_t)s.n_offline * sizeof(int32_t));
 		/* A state carries the epoch of the controller that wrote it:
 		 * this one or an earlier one. cmocka's asserts belong to the
 		 * test's thread: counted here. */
