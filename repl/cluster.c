@@ -576,6 +576,18 @@ static bool topic_still_there(void *arg, const char *topic)
 	return zkc_exists(c->zk, path, NULL, NULL, NULL) != -ENOENT;
 }
 
+/* Whether the mount makes logs for this broker's new replicas (a topic
+ * made or grown): not once its log directory failed (replica_mgr.c). Their
+ * LeaderAndIsr is refused then and the controller takes them offline, so
+ * such a log would stay empty and the mount would read it as the
+ * partition's records; without one the mount reads the partition from
+ * its read copy and writes through the leader, as on a broker that holds
+ * no replica of it. */
+static bool makes_logs(struct cluster *c)
+{
+	return !replica_mgr_log_dir_failure(cluster_repl_replicas(c->cr));
+}
+
 /* Every topic in /brokers/topics becomes (or stays) a local topic; local
  * replicated topics no longer there go (the controller deleted them). */
 static int read_topics(struct cluster *c)
@@ -650,7 +662,7 @@ static int read_topics(struct cluster *c)
 			rc = -ENOMEM;
 			break;
 		}
-		for (int p = 0; p < t.assignment.n_partitions; p++) {
+		for (int p = 0; p < t.assignment.n_partitions && makes_logs(c); p++) {
 			const struct zk_assignment *a = &t.assignment.partitions[p];
 
 			for (int j = 0; j < a->n_replicas && !local[p]; j++)
@@ -750,7 +762,9 @@ void cluster_local_replicas(struct cluster *c, const char *topic, int n, bool *l
 	for (int p = 0; p < n; p++) {
 		struct partition_state st;
 
-		local[p] = true;
+		local[p] = makes_logs(c);
+		if (!local[p])
+			continue;
 		if (replica_mgr_partition_meta(cluster_repl_replicas(c->cr), topic, p, &st) < 0)
 			continue;
 		local[p] = false;

@@ -422,8 +422,8 @@ int observer_open(struct observers *o, const char *topic, int partition,
 	rc = barrier(o, topic, partition, l, p);
 	partition_unref(p);
 	if (rc < 0) {
+		observer_close(o, topic, partition, l);
 		log_unref(l);
-		observer_close(o, topic, partition);
 		return rc;
 	}
 	*out = l;
@@ -436,13 +436,16 @@ int observer_pin(struct observers *o, const char *topic, int partition,
 	return obs_get(o, topic, partition, cfg, out, NULL);
 }
 
-void observer_close(struct observers *o, const char *topic, int partition)
+void observer_close(struct observers *o, const char *topic, int partition, const struct log *l)
 {
 	struct obs *ob;
 
 	pthread_mutex_lock(&o->mu);
 	ob = obs_find(o, topic, partition);
-	if (ob && ob->opens > 0) {
+	/* Only the copy that was opened: one dropped meanwhile (its topic
+	 * deleted, its partition gone) may have a successor of the same
+	 * name, whose readers' opens are not this one's to count down. */
+	if (ob && ob->log == l && ob->opens > 0) {
 		ob->opens--;
 		ob->last_used_ms = now_mono_ms();
 	}

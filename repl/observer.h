@@ -121,7 +121,12 @@ void observers_free(struct observers *o);
  * (-ENOSPC: the disk is full), at once rather than at the deadline. */
 int observer_open(struct observers *o, const char *topic, int partition,
 		  const struct log_config *cfg, struct log **out);
-void observer_close(struct observers *o, const char *topic, int partition);
+/* Ends one open of observer_open or observer_pin; l: the log it gave,
+ * still referenced by the caller (log_unref after this call), which tells
+ * that copy from a later one of the same partition (the topic deleted and
+ * made again while the file was open): only its own copy's count goes
+ * down. */
+void observer_close(struct observers *o, const char *topic, int partition, const struct log *l);
 /* For a consumer group's reads: the observer of topic-partition, made if
  * needed, without the wait of observer_open (a consume read waits for
  * records anyway). *out is a reference of its log; the observer counts

@@ -105,8 +105,8 @@ static struct log *part_pinned_log(struct topic *t, int partition)
 		return l;
 	/* Two first readers: one pin is kept, the other's goes. */
 	if (!atomic_compare_exchange_strong(&pt->obs_log, &none, l)) {
+		observer_close(o, t->name, partition, l);
 		log_unref(l);
-		observer_close(o, t->name, partition);
 		l = none;
 	}
 	return l;
@@ -129,8 +129,8 @@ static void part_unpin(struct topic *t, int partition)
 	pthread_rwlock_unlock(&t->lock);
 	if (!l)
 		return;
+	observer_close(o, t->name, partition, l);
 	log_unref(l);
-	observer_close(o, t->name, partition);
 }
 
 /* The line position of the hw: the local replica's, else (no replica
@@ -168,8 +168,8 @@ static int64_t line_size(struct topic *t, int partition, bool start)
 	if (observer_open(o, t->name, partition, &cfg, &l) < 0)
 		return local;
 	log_get_state(l, &st);
+	observer_close(o, t->name, partition, l);
 	log_unref(l);
-	observer_close(o, t->name, partition);
 	return st.line_hw > local ? st.line_hw : local;
 }
 
@@ -436,8 +436,8 @@ static int reader_observe(struct topic *t, int partition, struct topic_reader *r
 		return rc;
 	c = log_cursor_new(l);
 	if (!c) {
+		observer_close(r->o, t->name, partition, l);
 		log_unref(l);
-		observer_close(r->o, t->name, partition);
 		return -ENOMEM;
 	}
 	log_cursor_free(r->c);
@@ -465,8 +465,8 @@ static int reader_local(struct topic *t, int partition, struct topic_reader *r)
 	log_cursor_free(r->c);
 	r->c = c;
 	if (r->obs_log) {
+		observer_close(r->o, r->topic, r->partition, r->obs_log);
 		log_unref(r->obs_log);
-		observer_close(r->o, r->topic, r->partition);
 		r->obs_log = NULL;
 	}
 	return 0;
@@ -536,8 +536,8 @@ void topic_reader_free(struct topic_reader *r)
 	if (r->c)
 		log_cursor_free(r->c);
 	if (r->obs_log) {
+		observer_close(r->o, r->topic, r->partition, r->obs_log);
 		log_unref(r->obs_log);
-		observer_close(r->o, r->topic, r->partition);
 	}
 	free(r->topic);
 	free(r);
@@ -620,7 +620,7 @@ static int segments_log(struct topic *t, int partition, bool fresh, struct log *
 	pthread_rwlock_unlock(&t->lock);
 	rc = observer_open(o, t->name, partition, &cfg, out);
 	if (rc == 0)
-		observer_close(o, t->name, partition); /* kept for observer.idle.ms */
+		observer_close(o, t->name, partition, *out); /* kept for observer.idle.ms */
 	return rc;
 }
 

@@ -285,7 +285,7 @@ static void test_copy_is_the_leaders(void **state)
 	assert_int_equal(observer_log_state(o, "other", 0, &ls), 0);
 
 	log_unref(l);
-	observer_close(o, "orders", 0);
+	observer_close(o, "orders", 0, l);
 	/* The topic deleted: its copy goes, files and all. */
 	observer_drop(o, "orders", -1);
 	assert_false(copy_exists());
@@ -357,7 +357,7 @@ static void test_copy_starts_at_leaders_start(void **state)
 	assert_int_equal(read_from_0(l, got, sizeof(got)), 500);
 	assert_string_equal(got, "c-0\n");
 	log_unref(l);
-	observer_close(o, "orders", 0);
+	observer_close(o, "orders", 0, l);
 	observers_free(o);
 	leader_stop(&ld);
 }
@@ -379,7 +379,7 @@ static void test_idle_copy_deleted(void **state)
 	end = now_mono_ms() + 400;
 	while (now_mono_ms() < end)
 		assert_true(copy_exists());
-	observer_close(o, "orders", 0);
+	observer_close(o, "orders", 0, l);
 	end = now_mono_ms() + DEADLINE_MS;
 	while (copy_exists() && now_mono_ms() < end)
 		usleep(10000);
@@ -398,6 +398,44 @@ static void test_idle_copy_deleted(void **state)
 		assert_true(copy_exists());
 	log_unref(l);
 	observer_drop(o, "orders", 0);
+	assert_false(copy_exists());
+	observers_free(o);
+	leader_stop(&ld);
+}
+
+/* A reader of a copy whose topic was deleted (observer_drop) closes it
+ * only after the topic was made again and another reader opened the new
+ * copy (a tail -f across rm -r and mkdir): the late close is the old
+ * copy's, and the new one stays open, past observer.idle.ms, and
+ * follows. */
+static void test_late_close_of_dropped_copy(void **state)
+{
+	struct leader ld;
+	struct observers *o;
+	struct log *old, *l;
+	int64_t end;
+
+	(void)state;
+	leader_start(&ld, "leader-late");
+	leader_commit(&ld, 2, "a");
+	o = obs_start(&ld, 200, DEADLINE_MS);
+	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &old), 0);
+	observer_drop(o, "orders", -1);
+	assert_false(copy_exists());
+	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &l), 0);
+	observer_close(o, "orders", 0, old);
+	log_unref(old);
+	end = now_mono_ms() + 400;
+	while (now_mono_ms() < end)
+		assert_true(copy_exists());
+	leader_commit(&ld, 1, "b");
+	assert_int_equal(observer_wait(o, "orders", 0, 3, now_mono_ms() + DEADLINE_MS), 0);
+	assert_int_equal(log_hw(l), 3);
+	observer_close(o, "orders", 0, l);
+	log_unref(l);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (copy_exists() && now_mono_ms() < end)
+		usleep(10000);
 	assert_false(copy_exists());
 	observers_free(o);
 	leader_stop(&ld);
@@ -438,7 +476,7 @@ static void test_unreachable_and_unknown(void **state)
 	o = obs_start(&ld, 1000000, DEADLINE_MS);
 	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &l), 0);
 	log_unref(l);
-	observer_close(o, "orders", 0);
+	observer_close(o, "orders", 0, l);
 	/* A partition the metadata does not know: refused, no copy made. */
 	assert_int_equal(observer_open(o, "orders", 1, &lcfg, &l), -ENOENT);
 	observers_free(o);
@@ -492,7 +530,7 @@ static void test_lagging_replica_reads_copy(void **state)
 	/* Out of the ISR, the copy open or not: kept, and followed. */
 	leader_commit(&ld, 2, "b");
 	assert_int_equal(observer_wait(o, "orders", 0, 5, now_mono_ms() + DEADLINE_MS), 0);
-	observer_close(o, "orders", 0);
+	observer_close(o, "orders", 0, l);
 	assert_true(copy_stays(300));
 	assert_true(observer_reads_copy(o, "orders", 0));
 
@@ -522,7 +560,7 @@ static void test_lagging_replica_reads_copy(void **state)
 	assert_false(observer_reads_copy(o, "orders", 0));
 	assert_true(copy_stays(300));
 	log_unref(l);
-	observer_close(o, "orders", 0);
+	observer_close(o, "orders", 0, l);
 	assert_true(copy_gone());
 	observers_free(o);
 
@@ -563,7 +601,7 @@ static void test_copy_that_cannot_append(void **state)
 	log_unref(l);
 	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &l), -EIO);
 	assert_true(now_mono_ms() - t0 < DEADLINE_MS / 2);
-	observer_close(o, "orders", 0);
+	observer_close(o, "orders", 0, l);
 	fio.dead = false;
 	observers_free(o);
 	leader_stop(&ld);
@@ -602,6 +640,7 @@ int main(void)
 		cmocka_unit_test(test_copy_is_the_leaders),
 		cmocka_unit_test(test_copy_starts_at_leaders_start),
 		cmocka_unit_test(test_idle_copy_deleted),
+		cmocka_unit_test(test_late_close_of_dropped_copy),
 		cmocka_unit_test(test_unreachable_and_unknown),
 		cmocka_unit_test(test_lagging_replica_reads_copy),
 		cmocka_unit_test(test_copy_that_cannot_append),
