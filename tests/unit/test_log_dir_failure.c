@@ -240,10 +240,11 @@ static void test_checkpoint_single(void **state)
  * cleaned, so the writes all land before the first clean. */
 static void run_clean(bool cluster)
 {
-	static const char extra[] = "log.cleanup.policy=compact\nlog.segment.bytes=1024\n"
-				    "log.cleaner.min.cleanable.ratio=0.01\nkey.separator==\n"
-				    "log.cleaner.min.compaction.lag.ms=1000\n"
-				    "log.cleaner.backoff.ms=10\nlog.flush.scheduler.interval.ms=10\n";
+	static const char extra[] =
+		"log.cleanup.policy=compact\nlog.segment.bytes=1024\n"
+		"log.cleaner.min.cleanable.ratio=0.01\nkey.separator==\n"
+		"log.cleaner.min.compaction.lag.ms=1000\n"
+		"log.cleaner.backoff.ms=10\nlog.flush.scheduler.interval.ms=10\n";
 	struct fx *f = fx_open(cluster, extra);
 	int64_t end = now_mono_ms() + DEADLINE_MS;
 	char line[64];
@@ -280,10 +281,13 @@ static void test_clean_single(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fsync_cluster),      cmocka_unit_test(test_fsync_single),
+		cmocka_unit_test(test_fsync_cluster),
+		cmocka_unit_test(test_fsync_single),
 		cmocka_unit_test(test_not_storage_failures),
-		cmocka_unit_test(test_checkpoint_cluster), cmocka_unit_test(test_checkpoint_single),
-		cmocka_unit_test(test_clean_cluster),      cmocka_unit_test(test_clean_single),
+		cmocka_unit_test(test_checkpoint_cluster),
+		cmocka_unit_test(test_checkpoint_single),
+		cmocka_unit_test(test_clean_cluster),
+		cmocka_unit_test(test_clean_single),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
