@@ -4,7 +4,8 @@
  * broker_storage_failed, Kafka's LogDirFailureChannel): an fsync through
  * the mount (topic_fsync), a checkpoint file (the scheduler's, and
  * broker_checkpoint, which the cleaner and a moved log start call too),
- * the cleaner's rewrite. Each is run over the fault-injecting I/O table
+ * the cleaner's rewrite, the scheduler's flush.ms flush, retention's
+ * deletion. Each is run over the fault-injecting I/O table
  * (faultio.h) twice:
  *   - a broker of a one-broker cluster over a real ZooKeeper (zksrv.h),
  *     leader of orders-0: the failure takes the log directory offline,
@@ -129,6 +130,19 @@ static bool dir_offline(struct fx *f)
 	       cluster_append_check(f->b->cluster, "orders", 0, 1, 0, &epoch) == -ENXIO;
 }
 
+/* test_<name>_cluster and test_<name>_single, run_<name>(cluster). */
+#define BOTH(name)                                      \
+	static void test_##name##_cluster(void **state) \
+	{                                               \
+		(void)state;                            \
+		run_##name(true);                       \
+	}                                               \
+	static void test_##name##_single(void **state)  \
+	{                                               \
+		(void)state;                            \
+		run_##name(false);                      \
+	}
+
 static bool wait_offline(struct fx *f)
 {
 	int64_t end = now_mono_ms() + DEADLINE_MS;
@@ -164,17 +178,7 @@ static void run_fsync(bool cluster)
 	fx_close(f);
 }
 
-static void test_fsync_cluster(void **state)
-{
-	(void)state;
-	run_fsync(true);
-}
-
-static void test_fsync_single(void **state)
-{
-	(void)state;
-	run_fsync(false);
-}
+BOTH(fsync)
 
 /* Errors that are not the disk's (a topic deleted meanwhile, memory, a
  * signal, a corrupt batch the cleaner stops at, too many keys) come back
@@ -223,17 +227,7 @@ static void run_checkpoint(bool cluster)
 	fx_close(f);
 }
 
-static void test_checkpoint_cluster(void **state)
-{
-	(void)state;
-	run_checkpoint(true);
-}
-
-static void test_checkpoint_single(void **state)
-{
-	(void)state;
-	run_checkpoint(false);
-}
+BOTH(checkpoint)
 
 /* The cleaner cannot make its rewritten segment (.cleaned: EIO): Kafka's
  * cleaner meeting an IOException. Records younger than a second are not
@@ -266,17 +260,62 @@ static void run_clean(bool cluster)
 	fx_close(f);
 }
 
-static void test_clean_cluster(void **state)
+BOTH(clean)
+
+/* Waits until a single node's background work met the fault armed
+ * (*left back to 0), then checks that it went on. */
+static void assert_met_and_goes_on(struct fx *f, const int *left)
 {
-	(void)state;
-	run_clean(true);
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (__atomic_load_n(left, __ATOMIC_ACQUIRE) > 0 && now_mono_ms() < end)
+		usleep(10 * 1000);
+	assert_int_equal(__atomic_load_n(left, __ATOMIC_ACQUIRE), 0);
+	assert_goes_on(f);
 }
 
-static void test_clean_single(void **state)
+/* flush.ms 0: the scheduler flushes the records of each tick, and its
+ * fsync fails (Kafka's flush meeting an IOException). */
+static void run_flush_ms(bool cluster)
 {
-	(void)state;
-	run_clean(false);
+	struct fx *f = fx_open(cluster, "log.flush.interval.ms=0\n");
+
+	f->fio.fsync_countdown = 1;
+	assert_int_equal(produce_str(f->t, "a\n"), 0);
+	if (cluster)
+		assert_true(wait_offline(f));
+	else
+		assert_met_and_goes_on(f, &f->fio.fsync_countdown);
+	fx_close(f);
 }
+
+BOTH(flush_ms)
+
+/* Retention's deletion (or the roll of the quiet active segment before
+ * it) cannot make its directory durable: the fsync of the directory
+ * fails (Kafka's deleteSegments meeting an IOException). Nothing else
+ * writes meanwhile: the checkpoints wait a minute. */
+static void run_retention(bool cluster)
+{
+	static const char extra[] = "log.segment.bytes=1024\nlog.retention.ms=1000\n"
+				    "log.retention.check.interval.ms=50\n";
+	struct fx *f = fx_open(cluster, extra);
+	char line[64];
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(line, sizeof(line), "value-%d-xxxxxxxxxxxxxxxxxxxxxxxx\n", i);
+		assert_int_equal(produce_str(f->t, line), 0);
+	}
+	f->fio.open_errno = EIO;
+	__atomic_store_n(&f->fio.dir_open_fails, 1, __ATOMIC_RELEASE);
+	if (cluster)
+		assert_true(wait_offline(f));
+	else
+		assert_met_and_goes_on(f, &f->fio.dir_open_fails);
+	fx_close(f);
+}
+
+BOTH(retention)
 
 int main(void)
 {
@@ -288,6 +327,10 @@ int main(void)
 		cmocka_unit_test(test_checkpoint_single),
 		cmocka_unit_test(test_clean_cluster),
 		cmocka_unit_test(test_clean_single),
+		cmocka_unit_test(test_flush_ms_cluster),
+		cmocka_unit_test(test_flush_ms_single),
+		cmocka_unit_test(test_retention_cluster),
+		cmocka_unit_test(test_retention_single),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
