@@ -892,7 +892,14 @@ int logmgr_topic_id(struct logmgr *m, const char *topic, int partition, char *ou
 int logmgr_set_topic_id(struct logmgr *m, const char *topic, int partition, const char *id);
 /* True once logmgr_drop_log dropped l (any thread). */
 bool log_dropped(struct log *l);
-/* Writes the three checkpoint files (called periodically and at close). */
+/* Writes the four checkpoint files of the directory (recovery points,
+ * high watermarks, log start offsets, cleaner offsets; called
+ * periodically and at close): 0 or the -errno of the first that failed
+ * (-EIO, -ENOSPC: a storage failure; -ENOMEM), whose name (a static
+ * string, e.g. "replication-offset-checkpoint") goes to *failed when
+ * failed is not NULL (NULL on success). */
+int logmgr_write_checkpoints(struct logmgr *m, const char **failed);
+/* logmgr_write_checkpoints without the name. */
 int logmgr_checkpoint(struct logmgr *m);
 /* Names of the logs found in the data directory at open ("topic", p). */
 int logmgr_found(struct logmgr *m, char ***topics, int **partitions, int *n);

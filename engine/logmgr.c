@@ -608,14 +608,21 @@ static int ckpt_write_all(struct logmgr *m, const char **failed)
 	return rc;
 }
 
-int logmgr_checkpoint(struct logmgr *m)
+int logmgr_write_checkpoints(struct logmgr *m, const char **failed)
 {
-	const char *failed;
+	const char *name = NULL;
 
 	pthread_mutex_lock(&m->lock);
-	int rc = ckpt_write_all(m, &failed);
+	int rc = ckpt_write_all(m, &name);
 	pthread_mutex_unlock(&m->lock);
+	if (failed)
+		*failed = rc < 0 ? name : NULL;
 	return rc;
+}
+
+int logmgr_checkpoint(struct logmgr *m)
+{
+	return logmgr_write_checkpoints(m, NULL);
 }
 
 static void logmgr_free(struct logmgr *m)

@@ -147,6 +147,34 @@ static int find_orphans(struct broker *b)
 	return 0;
 }
 
+/* The failure goes to the cluster's replica manager only when another
+ * broker can take over: a topic replicated through ZooKeeper, or
+ * (partition < 0) the directory's own files in a cluster. */
+int broker_storage_failed(struct broker *b, const char *topic, int partition, int err)
+{
+	bool replicated =
+		partition >= 0 ? broker_replicated(b, topic) : cluster_config_zk(&b->cfg.cluster);
+	struct cluster *c = __atomic_load_n(&b->cluster, __ATOMIC_ACQUIRE);
+
+	if (!replicated || !c)
+		return err;
+	return cluster_storage_failed(c, topic, partition, err);
+}
+
+int broker_checkpoint(struct broker *b, const char *why)
+{
+	const char *file = NULL;
+	int rc = logmgr_write_checkpoints(b->m, &file);
+
+	if (rc < 0) {
+		if (!file)
+			file = "files";
+		mq_log_limited(MQ_ERR, "%s: checkpoint %s: %s", why, file, strerror(-rc));
+		rc = broker_storage_failed(b, file, -1, rc);
+	}
+	return rc;
+}
+
 /* The background threads wait on their own condition variable (on the
  * monotonic clock, for deadline_from_ms) under sched_mu. */
 int broker_thread_start(struct broker *b, pthread_t *th, pthread_cond_t *cv, void *(*fn)(void *),

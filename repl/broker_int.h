@@ -501,6 +501,28 @@ ssize_t topic_read_lines(struct topic *t, int partition, struct log_cursor *c, i
  * it for partition files, group_consume.c for consume files. Any thread. */
 void partition_count_out(struct partition *pt, int64_t lines, size_t n);
 
+/* ---- broker.c: the log directory's storage failures ----
+ * Every write the broker makes in its data directory that fails goes
+ * here, whichever thread met it (the produce path's append and
+ * flush.messages, fsync through the mount, the scheduler's flushes,
+ * retention and checkpoints, the cleaner): in a cluster a storage
+ * failure (partition_storage_failure: -EIO, -ENOSPC, -EDQUOT, -EROFS)
+ * takes the whole directory offline, Kafka's LogDirFailureChannel
+ * (cluster_storage_failed, replica_mgr.h), and becomes -ENXIO. A single
+ * node, or a topic only this broker holds (cluster_topic_local_only), has
+ * no other replica to take over: err comes back as it is, and the
+ * caller, which has logged it, goes on. Any other err (-ENOENT of a
+ * topic deleted meanwhile, -ENOMEM, -EBADMSG) comes back as it is
+ * everywhere. No repl lock held. */
+/* A replica's log operation on topic's partition; partition < 0: the
+ * directory's own file named by topic. */
+int broker_storage_failed(struct broker *b, const char *topic, int partition, int err);
+/* Writes the directory's checkpoint files (logmgr_write_checkpoints);
+ * a failure is logged ("checkpoint <file>: <error>" after why, which
+ * says what the checkpoint was for) and goes to the directory's failure
+ * as above. 0 or -errno (-ENXIO: the directory went offline). */
+int broker_checkpoint(struct broker *b, const char *why);
+
 /* ---- scheduler.c, cleaner_thread.c: started last by broker_open,
  * stopped first by broker_close (cleaner, then scheduler). */
 /* broker.c: starts fn(b) as the thread named name, with *cv initialised

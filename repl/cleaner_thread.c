@@ -19,7 +19,10 @@
  * min.compaction.lag.ms whether there is work); when something was
  * cleaned it looks again at once, as Kafka's cleaner does. It cleans
  * without the topic's lock, on references to the logs (parts_ref); a
- * delete meanwhile stops the clean (logmgr_drop_log). */
+ * delete meanwhile stops the clean (logmgr_drop_log). A clean or a
+ * checkpoint that meets a storage failure is logged and counted
+ * (mqfs_cleaner_errors_total) and, in a cluster, fails the log directory
+ * (broker_storage_failed). */
 
 static int cleaner_topic(struct broker *b, struct topic *t)
 {
@@ -37,11 +40,12 @@ static int cleaner_topic(struct broker *b, struct topic *t)
 
 		if (!r[p].log)
 			continue; /* no replica here */
-		rc = logmgr_checkpoint(b->m);
-		if (rc == 0)
-			rc = log_clean(r[p].log, engine_now_ms(), b->cfg.cleaner_dedupe_bytes,
-				       false, &cs);
-
+		rc = broker_checkpoint(b, "log cleaner");
+		if (rc < 0) {
+			atomic_fetch_add(&b->cleaner_errors, 1);
+			continue;
+		}
+		rc = log_clean(r[p].log, engine_now_ms(), b->cfg.cleaner_dedupe_bytes, false, &cs);
 		if (rc == -ENOENT)
 			break; /* the topic was deleted meanwhile */
 		if (rc < 0) {
@@ -54,6 +58,10 @@ static int cleaner_topic(struct broker *b, struct topic *t)
 				: rc == -EBADMSG ? " (a corrupt batch: not compacted from its "
 						   "segment on, nothing removed)"
 						 : "");
+			/* Kafka's cleaner fails the log directory on an
+			 * IOException; a corrupt batch or too many keys are
+			 * not the disk's. */
+			(void)broker_storage_failed(b, t->name, p, rc);
 			continue;
 		}
 		if (rc == 0)

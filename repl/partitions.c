@@ -167,17 +167,15 @@ static void broker_start_moved(void *arg, const char *topic, int partition, int6
 {
 	struct broker *b = arg;
 	struct topic *t;
-	int rc;
+	char why[320]; /* a topic name is at most 249 bytes */
 
 	if (broker_topic_get(b, topic, &t) == 0) {
 		broker_records_removed(b, t, partition);
 		topic_put(t);
 	}
-	rc = logmgr_checkpoint(b->m);
-	if (rc < 0)
-		mq_log_limited(MQ_ERR,
-			       "topic %s partition %d: log start %" PRId64 " not checkpointed: %s",
-			       topic, partition, start, strerror(-rc));
+	snprintf(why, sizeof(why), "topic %s partition %d: log start %" PRId64, topic, partition,
+		 start);
+	(void)broker_checkpoint(b, why);
 }
 
 /* Opens (creating) the log of parts[p] and makes it usable: listeners,

@@ -723,9 +723,7 @@ static int forward_append(const struct produce_ctx *ctx, struct produce_part *pp
  * replica could take over, and the disk may have room again later. */
 static int append_failed(const struct produce_ctx *ctx, struct produce_part *pp, int rc)
 {
-	if (!broker_replicated(ctx->t->b, ctx->t->name))
-		return rc;
-	return cluster_storage_failed(ctx->t->b->cluster, ctx->t->name, pp->pt->index, rc);
+	return broker_storage_failed(ctx->t->b, ctx->t->name, pp->pt->index, rc);
 }
 
 /* What follows an append into one partition (metrics, flush.messages,

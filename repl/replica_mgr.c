@@ -17,9 +17,10 @@
  * one holds the partition (rule 4), by the tick or by replica_mgr_free.
  *
  * The log directory (one per broker: log.dirs names one) fails when a
- * log write meets a storage failure (partition_storage_failure: an I/O
- * error or a full disk), Kafka's LogDirFailureChannel and
- * handleLogDirFailure:
+ * write there meets a storage failure (partition_storage_failure: an I/O
+ * error or a full disk): a replica's log write or flush, the cleaner's
+ * or retention's work on it, or a checkpoint file of the directory,
+ * Kafka's LogDirFailureChannel and handleLogDirFailure:
  *   a. replica_mgr_storage_failed, on the thread that met it: log_dir_err
  *      is set (once; never cleared: the broker restarts to come back) and
  *      every local replica is marked offline (partition_mark_offline: it
@@ -929,12 +930,18 @@ int replica_mgr_storage_failed(struct replica_mgr *rm, const char *topic, int32_
 	if (!partition_storage_failure(err))
 		return err;
 	if (atomic_compare_exchange_strong(&rm->log_dir_err, &none, err)) {
+		char what[PARTITION_MAX_TOPIC + 16];
+
+		/* A partition's log as Kafka names it, or the directory's file. */
+		if (partition >= 0)
+			snprintf(what, sizeof(what), "%s-%d", topic, (int)partition);
+		else
+			snprintf(what, sizeof(what), "%s", topic);
 		mq_log(MQ_ERR,
-		       "log dir %s: %s-%d: %s: the log directory is offline: its replicas stop "
+		       "log dir %s: %s: %s: the log directory is offline: its replicas stop "
 		       "(KAFKA_STORAGE_ERROR), the controller moves their leaderships; restart "
 		       "the broker once the disk is repaired",
-		       rm->cfg.log_dir ? rm->cfg.log_dir : "", topic, (int)partition,
-		       strerror(-err));
+		       rm->cfg.log_dir ? rm->cfg.log_dir : "", what, strerror(-err));
 		mark_all_offline(rm);
 		tick_wake(rm);
 	}

@@ -203,9 +203,13 @@ int replica_mgr_partition_meta(struct replica_mgr *rm, const char *topic, int32_
 /* Live brokers as last told (up to max ids into out), the count. */
 int replica_mgr_live_brokers(struct replica_mgr *rm, int32_t *out, int max);
 
-/* A log write of topic-partition failed with err (any thread, no lock
- * of the manager held: the produce path after a leader's append, the
- * partitions' storage listener after a follower's). A storage failure
+/* A write of the log directory failed with err (any thread, no lock of
+ * the manager or of a partition held): a replica's log write, flush,
+ * clean or retention of topic-partition (the produce path after a
+ * leader's append, the partitions' storage listener after a follower's,
+ * the broker's fsync, scheduler and cleaner), or with partition < 0 the
+ * directory's own file named by topic (a checkpoint such as
+ * "replication-offset-checkpoint"). A storage failure
  * (partition_storage_failure) takes the log directory offline, once
  * (step a of replica_mgr.c; logged) and returns -ENXIO: the write's
  * records go to the partition's next leader, or its writer gets

@@ -7,7 +7,10 @@
  * forgets the idempotent producers expired (producer.id.expiration.ms); every
  * log.flush.offset.checkpoint.interval.ms (and at once after retention
  * deleted a segment) writes the checkpoint files. It works on log
- * references taken with parts_ref, without the topic's lock.
+ * references taken with parts_ref, without the topic's lock. A flush,
+ * a retention or a checkpoint that fails is logged and, in a cluster,
+ * fails the log directory when the disk failed (broker_storage_failed);
+ * the thread goes on either way.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -41,10 +44,12 @@ static void sched_flush_topic(struct topic *t, int64_t now)
 			(void)topic_group_settle(t, p);
 		/* Rolled segments are made durable here, not by the append. */
 		rc = log_flush_closed(r[p].log);
-		if (rc < 0 && rc != -ENOENT)
+		if (rc < 0 && rc != -ENOENT) {
 			mq_log_limited(MQ_ERR,
 				       "topic %s partition %d: flush of closed segments: %s",
 				       t->name, p, strerror(-rc));
+			(void)broker_storage_failed(t->b, t->name, p, rc);
+		}
 		if (cfg.log.flush_ms == INT64_MAX ||
 		    now - atomic_load(&pt->last_flush_ms) < cfg.log.flush_ms)
 			continue;
@@ -54,6 +59,7 @@ static void sched_flush_topic(struct topic *t, int64_t now)
 			if (rc < 0) {
 				mq_log_limited(MQ_ERR, "topic %s partition %d: flush: %s", t->name,
 					       p, strerror(-rc));
+				(void)broker_storage_failed(t->b, t->name, p, rc);
 				continue;
 			}
 		}
@@ -97,8 +103,10 @@ static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
 		sched_expire_producers(b, t, p, &r[p].pt->pstate, now);
 		rc = r[p].log ? log_retention_run(r[p].log, now, &res) : 0;
 		if (rc < 0) {
+			/* -ENOENT: the topic was deleted meanwhile, no failure. */
 			mq_log_limited(MQ_ERR, "topic %s partition %d: retention: %s", t->name, p,
 				       strerror(-rc));
+			(void)broker_storage_failed(b, t->name, p, rc);
 			continue;
 		}
 		if (rc == 0)
@@ -134,7 +142,7 @@ static void *sched_main(void *arg)
 	while (!b->sched_stop) {
 		struct topic **topics;
 		int64_t now;
-		int n, rc;
+		int n;
 
 		deadline_from_ms(CLOCK_MONOTONIC, tick, &ts);
 		while (!b->sched_stop &&
@@ -159,9 +167,7 @@ static void *sched_main(void *arg)
 		/* A new log start offset is checkpointed at once (Kafka does the
 		 * same after deleting segments). */
 		if (deleted > 0 || now - last_ckpt >= b->cfg.checkpoint_interval_ms) {
-			rc = logmgr_checkpoint(b->m);
-			if (rc < 0)
-				mq_log_limited(MQ_ERR, "checkpoint: %s", strerror(-rc));
+			(void)broker_checkpoint(b, "scheduler");
 			last_ckpt = now;
 		}
 		pthread_mutex_lock(&b->sched_mu);

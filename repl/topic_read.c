@@ -41,11 +41,17 @@ int topic_fsync_upto(struct topic *t, int partition, int64_t upto)
 	rc = log_sync(l, upto);
 	if (rc == 0)
 		atomic_store(&pt->last_flush_ms, engine_now_ms());
-	else if (rc != -ENOENT) /* the topic went meanwhile */
+	else if (rc != -ENOENT) { /* the topic went meanwhile */
 		mq_log_limited(MQ_ERR,
 			       "topic %s partition %d: fsync: %s (the records written "
 			       "since the last sync may not be on disk)",
 			       t->name, partition, strerror(-rc));
+		/* Kafka's flush that meets an IOException fails the log
+		 * directory. The caller still gets the errno itself: what it
+		 * asked, its records on this disk, did not happen; the
+		 * records the ISR committed stay with the next leader. */
+		(void)broker_storage_failed(t->b, t->name, partition, rc);
+	}
 	log_unref(l);
 	return rc;
 }

@@ -240,13 +240,14 @@ small_disks() {
 
 # t_small_cluster WHAT: small_disks WHAT, ZooKeeper and three brokers
 # (one partition a topic, request.timeout.ms=15000,
-# replica.lag.time.max.ms=3000), topic t made (t_make3: L, F, G), and
-# MQ_TMP/want empty for t_put.
+# replica.lag.time.max.ms=3000, and the lines of SMALL_CONF), topic t
+# made (t_make3: L, F, G), and MQ_TMP/want empty for t_put.
 t_small_cluster() {
 	small_disks "$1"
 	CLUSTER_CONF="num.partitions=1
 request.timeout.ms=15000
-replica.lag.time.max.ms=3000"
+replica.lag.time.max.ms=3000
+${SMALL_CONF:-}"
 	zk_cluster_start
 	cluster_start3
 	t_make3

@@ -20,6 +20,12 @@
 #     survivors' mounts.
 #   - Room again and the broker restarted: its replica rejoins the ISR and
 #     its mount reads the same records.
+#   - A compacted topic c whose leader's disk fills up entirely while
+#     nothing is written: the first write there is the cleaner's (its
+#     records old enough for min.compaction.lag.ms only once the disk is
+#     full), whose ENOSPC takes that broker's log directory offline as a
+#     failed append would; the leadership of c moves, and the newest
+#     record of each key is read on the new leader's mount.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -31,6 +37,8 @@ mq_setup
 # shellcheck source=tests/integration/cluster_lib.sh
 . "$LIBDIR/cluster_lib.sh"
 
+# The cleaner looks at the compacted topic of step 4 five times a second.
+SMALL_CONF="log.cleaner.backoff.ms=200"
 t_small_cluster "a failed log directory in a cluster"
 eval "SL=\$SMALL$L"
 
@@ -104,5 +112,72 @@ check "broker $L back in the ISR" poll 30 t_isr_is "$MQ_TMP/mnt$N" "1,2,3"
 expect_ok "mnt$L/.state: log.dir=online" grep -q "^log.dir=online" "$MQ_TMP/mnt$L/.state"
 expect_eq "mnt$L/.metrics: mqfs_offline_log_directories 0" 0 "$(offline_dirs "$L")"
 check "mnt$L reads every acknowledged record once, in order" poll 30 t_has "$L"
+
+# 4. The cleaner meets the full disk. c_field MNT K: field K of c-0's row
+# in MNT/c/.state (5 leader, 8 ISR).
+c_field() {
+	timeout 5 awk -v f="$2" '$1 == "0" { print $f }' "$1/c/.state" 2>/dev/null
+}
+c_isr3() {
+	[ "$(set_of "$(c_field "$MQ_TMP/mnt1" 8)")" = "1,2,3" ]
+}
+cluster_mkdir c
+check "c: three replicas in the ISR" poll 20 c_isr3
+C=$(c_field "$MQ_TMP/mnt1" 5)
+eval "SC=\$SMALL$C"
+# Records stay dirty for 15 s: the disk is full before the first clean.
+printf 'cleanup.policy=compact\nsegment.bytes=1024\nmin.cleanable.dirty.ratio=0.01\nkey.separator==\nmin.compaction.lag.ms=15000\n' >"$MQ_TMP/c.config"
+expect_ok "c made compacted, with 1 KiB segments" cp "$MQ_TMP/c.config" "$MQ_TMP/mnt1/c/.config"
+c_keysep() {
+	grep -qx "key.separator==" "$MQ_TMP/mnt$C/c/.config"
+}
+check "the leader $C has c's settings" poll 20 c_keysep
+_i=0
+while [ "$_i" -lt 100 ]; do
+	echo "k$((_i % 10))=value-$_i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	_i=$((_i + 1))
+done >"$MQ_TMP/c.want"
+# one write() each: one batch each, so that the segments roll
+c_put() {
+	while IFS= read -r _r; do
+		printf '%s\n' "$_r" >>"$MQ_TMP/mnt$C/c/0" || return 1
+	done <"$MQ_TMP/c.want"
+}
+check "100 keyed records through mnt$C, one write each" c_put
+# The flush of the rolled segments and the checkpoints that follow it
+# (the cleaner checkpoints before it looks) are done before the disk
+# fills: the hw at the log end, the recovery point at the active
+# segment's base (the last .log). Then a checkpoint has the same text and
+# writes nothing, and nothing but the clean writes there afterwards.
+c_ckpt_done() {
+	_active=$(ls "$SC/c-0" | sed -n 's/^0*\([0-9][0-9]*\)\.log$/\1/p' | sort -n | tail -1)
+	grep -q "^c 0 100\$" "$SC/replication-offset-checkpoint" &&
+		[ -n "$_active" ] && [ "$_active" -gt 0 ] &&
+		grep -q "^c 0 $_active\$" "$SC/recovery-point-offset-checkpoint"
+}
+check "broker $C checkpointed c's records" poll 20 c_ckpt_done
+_av=$(df --output=avail -k "$SC" | tail -1)
+dd if=/dev/zero of="$SC/filler2" bs=1k count="$_av" 2>/dev/null
+expect_eq "broker $C's disk is full" 0 "$(df --output=avail -k "$SC" | tail -1 | tr -d ' ')"
+c_failed() {
+	grep -q "log dir $SC: c-0: No space left on device: the log directory is offline" "$LOG"
+}
+check "broker $C's cleaner takes its log directory offline" poll 40 c_failed
+expect_ok "the cleaner's own line names the partition" grep -q \
+	"topic c partition 0: log cleaner: No space left on device" "$LOG"
+CN=$(( C % 3 + 1 ))
+c_moved() {
+	_cl=$(c_field "$MQ_TMP/mnt$CN" 5)
+	[ -n "$_cl" ] && [ "$_cl" != "$C" ] && [ "$_cl" != -1 ]
+}
+check "the leadership of c moved off broker $C" poll 20 c_moved
+CL=$(c_field "$MQ_TMP/mnt$CN" 5)
+# Its own cleaner may have compacted c meanwhile: the newest record of
+# each key (the last ten written) ends the line view either way.
+c_reads() {
+	timeout 10 cat "$MQ_TMP/mnt$CL/c/0" >"$MQ_TMP/c.got" 2>/dev/null &&
+		[ "$(tail -n 10 "$MQ_TMP/c.got")" = "$(tail -n 10 "$MQ_TMP/c.want")" ]
+}
+check "mnt$CL (the new leader) reads the newest record of each key of c" poll 20 c_reads
 
 mq_done

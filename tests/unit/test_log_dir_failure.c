@@ -1,0 +1,336 @@
+/*
+ * test_log_dir_failure.c — the writes of a broker's data directory other
+ * than a replica's log append that meet a storage failure (repl/broker.c
+ * broker_storage_failed, Kafka's LogDirFailureChannel): an fsync through
+ * the mount (topic_fsync), a checkpoint file (the scheduler's, and
+ * broker_checkpoint, which the cleaner and a moved log start call too),
+ * the cleaner's rewrite, the scheduler's flush.ms flush, retention's
+ * deletion. Each is run over the fault-injecting I/O table
+ * (faultio.h) twice:
+ *   - a broker of a one-broker cluster over a real ZooKeeper (zksrv.h),
+ *     leader of orders-0: the failure takes the log directory offline,
+ *     which the produce path's check answers -ENXIO (KAFKA_STORAGE_ERROR:
+ *     the write goes to the partition's next leader);
+ *   - a single node: the errno comes back to the caller (logged), and the
+ *     broker goes on taking writes, as it has no other replica to hand
+ *     them to.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "repl/broker_int.h"
+#include "repl/config.h"
+#include "repl/repl.h"
+#include "tests/unit/faultio.h"
+#include "tests/unit/zksrv.h"
+#include "util/clock.h"
+#include "util/diaglog.h"
+
+#define DEADLINE_MS 30000
+
+static struct zksrv srv;
+static int chroots; /* each cluster broker gets a ZooKeeper of its own */
+
+struct fx {
+	char dir[64];
+	bool cluster;
+	struct faultio fio; /* the broker's I/O table */
+	struct broker_config cfg;
+	struct broker *b;
+	struct topic *t; /* orders, one partition, led here */
+};
+
+static int group_setup(void **state)
+{
+	(void)state;
+	mq_log_init(MQ_ERR, false);
+	return zksrv_start(&srv) == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	zksrv_stop(&srv);
+	return 0;
+}
+
+/* A broker over faultio with the broker settings extra (lines, "" for
+ * none), in a cluster of its own or alone, and its topic orders, which
+ * it leads. */
+static struct fx *fx_open(bool cluster, const char *extra)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char text[1024], err[256];
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+	int rc;
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-logdir.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->cluster = cluster;
+	faultio_init(&f->fio);
+	broker_config_defaults(&f->cfg);
+	if (cluster)
+		snprintf(text, sizeof(text),
+			 "broker.id=1\nzookeeper.connect=%s/ldf%d\n"
+			 "listeners=PLAINTEXT://127.0.0.1:0\n%s",
+			 srv.connect, ++chroots, extra);
+	else
+		snprintf(text, sizeof(text), "%s", extra);
+	assert_int_equal(broker_config_parse(&f->cfg, text, strlen(text), err, sizeof(err)), 0);
+	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/data", f->dir);
+	f->cfg.io = &f->fio.ops;
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	/* In a cluster the broker elects itself controller first: until then
+	 * the topic cannot get a leader. */
+	while ((rc = broker_topic_create(f->b, "orders", 0, 0, 0755, &f->t)) != 0 &&
+	       now_mono_ms() < end)
+		usleep(50 * 1000);
+	assert_int_equal(rc, 0);
+	while (cluster && !cluster_leads(f->b->cluster, "orders", 0) && now_mono_ms() < end)
+		usleep(10 * 1000);
+	assert_true(!cluster || cluster_leads(f->b->cluster, "orders", 0));
+	return f;
+}
+
+static void fx_close(struct fx *f)
+{
+	char cmd[128];
+
+	topic_put(f->t);
+	broker_close(f->b);
+	faultio_free(&f->fio);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+}
+
+static int produce_str(struct topic *t, const char *s)
+{
+	return topic_produce(t, 0, s, strlen(s), 0);
+}
+
+/* Whether the log directory is offline, as the produce path sees it:
+ * orders-0's appends are refused -ENXIO. A single node has none. */
+static bool dir_offline(struct fx *f)
+{
+	int32_t epoch;
+
+	return f->cluster &&
+	       cluster_append_check(f->b->cluster, "orders", 0, 1, 0, &epoch) == -ENXIO;
+}
+
+/* test_<name>_cluster and test_<name>_single, run_<name>(cluster). */
+#define BOTH(name)                                      \
+	static void test_##name##_cluster(void **state) \
+	{                                               \
+		(void)state;                            \
+		run_##name(true);                       \
+	}                                               \
+	static void test_##name##_single(void **state)  \
+	{                                               \
+		(void)state;                            \
+		run_##name(false);                      \
+	}
+
+static bool wait_offline(struct fx *f)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (!dir_offline(f) && now_mono_ms() < end)
+		usleep(10 * 1000);
+	return dir_offline(f);
+}
+
+/* After a failure a single node goes on: writes are taken and fsynced. */
+static void assert_goes_on(struct fx *f)
+{
+	assert_false(dir_offline(f));
+	assert_int_equal(produce_str(f->t, "k=after\n"), 0); /* keyed: a compact topic */
+	assert_int_equal(topic_fsync(f->t, 0), 0);
+}
+
+/* An fsync through the mount (log_sync) that fails: Kafka's flush meeting
+ * an IOException. The caller gets the errno either way (its records are
+ * not known durable here). */
+static void run_fsync(bool cluster)
+{
+	struct fx *f = fx_open(cluster, "");
+
+	assert_int_equal(produce_str(f->t, "a\n"), 0);
+	assert_false(dir_offline(f));
+	f->fio.fsync_countdown = 1;
+	assert_int_equal(topic_fsync(f->t, 0), -EIO);
+	if (cluster)
+		assert_true(dir_offline(f));
+	else
+		assert_goes_on(f);
+	fx_close(f);
+}
+
+BOTH(fsync)
+
+/* Errors that are not the disk's (a topic deleted meanwhile, memory, a
+ * signal, a corrupt batch the cleaner stops at, too many keys) come back
+ * as they are and leave the directory online, for a replica's log and
+ * for the directory's own files. */
+static void test_not_storage_failures(void **state)
+{
+	static const int errs[] = { -ENOENT, -ENOMEM, -EINTR, -EBADMSG, -ENOBUFS, -EMSGSIZE };
+	struct fx *f = fx_open(true, "");
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		assert_int_equal(broker_storage_failed(f->b, "orders", 0, errs[i]), errs[i]);
+		assert_int_equal(
+			broker_storage_failed(f->b, "replication-offset-checkpoint", -1, errs[i]),
+			errs[i]);
+	}
+	assert_false(dir_offline(f));
+	assert_int_equal(produce_str(f->t, "a\n"), 0);
+	assert_int_equal(broker_storage_failed(f->b, "orders", 0, -EROFS), -ENXIO);
+	assert_true(dir_offline(f));
+	fx_close(f);
+}
+
+/* The high watermarks' checkpoint cannot be written (its temporary file
+ * cannot be made: EIO). In the cluster the scheduler's periodic write
+ * meets it; broker_checkpoint, which every checkpoint goes through,
+ * answers -ENXIO there and the errno on a single node. */
+static void run_checkpoint(bool cluster)
+{
+	struct fx *f = fx_open(cluster, "log.flush.offset.checkpoint.interval.ms=20\n");
+
+	/* A new hw: the file's text changes, so it is written. */
+	assert_int_equal(produce_str(f->t, "a\n"), 0);
+	f->fio.fail_path = "replication-offset-checkpoint";
+	if (cluster) {
+		assert_true(wait_offline(f));
+		assert_int_equal(broker_checkpoint(f->b, "test"), -ENXIO);
+	} else {
+		assert_int_equal(broker_checkpoint(f->b, "test"), -EIO);
+		f->fio.fail_path = NULL;
+		assert_int_equal(broker_checkpoint(f->b, "test"), 0);
+		assert_goes_on(f);
+	}
+	f->fio.fail_path = NULL;
+	fx_close(f);
+}
+
+BOTH(checkpoint)
+
+/* The cleaner cannot make its rewritten segment (.cleaned: EIO): Kafka's
+ * cleaner meeting an IOException. Records younger than a second are not
+ * cleaned, so the writes all land before the first clean. */
+static void run_clean(bool cluster)
+{
+	static const char extra[] =
+		"log.cleanup.policy=compact\nlog.segment.bytes=1024\n"
+		"log.cleaner.min.cleanable.ratio=0.01\nkey.separator==\n"
+		"log.cleaner.min.compaction.lag.ms=1000\n"
+		"log.cleaner.backoff.ms=10\nlog.flush.scheduler.interval.ms=10\n";
+	struct fx *f = fx_open(cluster, extra);
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+	char line[64];
+
+	f->fio.fail_path = ".cleaned";
+	for (int i = 0; i < 100 && !dir_offline(f); i++) {
+		snprintf(line, sizeof(line), "k%d=value-%d-xxxxxxxxxxxxxxxx\n", i % 10, i);
+		assert_int_equal(produce_str(f->t, line), 0);
+	}
+	if (cluster) {
+		assert_true(wait_offline(f));
+	} else {
+		while (atomic_load(&f->b->cleaner_errors) == 0 && now_mono_ms() < end)
+			usleep(10 * 1000);
+		assert_true(atomic_load(&f->b->cleaner_errors) > 0);
+		assert_goes_on(f);
+	}
+	f->fio.fail_path = NULL;
+	fx_close(f);
+}
+
+BOTH(clean)
+
+/* Waits until a single node's background work met the fault armed
+ * (*left back to 0), then checks that it went on. */
+static void assert_met_and_goes_on(struct fx *f, const int *left)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (__atomic_load_n(left, __ATOMIC_ACQUIRE) > 0 && now_mono_ms() < end)
+		usleep(10 * 1000);
+	assert_int_equal(__atomic_load_n(left, __ATOMIC_ACQUIRE), 0);
+	assert_goes_on(f);
+}
+
+/* flush.ms 0: the scheduler flushes the records of each tick, and its
+ * fsync fails (Kafka's flush meeting an IOException). */
+static void run_flush_ms(bool cluster)
+{
+	struct fx *f = fx_open(cluster, "log.flush.interval.ms=0\n");
+
+	f->fio.fsync_countdown = 1;
+	assert_int_equal(produce_str(f->t, "a\n"), 0);
+	if (cluster)
+		assert_true(wait_offline(f));
+	else
+		assert_met_and_goes_on(f, &f->fio.fsync_countdown);
+	fx_close(f);
+}
+
+BOTH(flush_ms)
+
+/* Retention's deletion (or the roll of the quiet active segment before
+ * it) cannot make its directory durable: the fsync of the directory
+ * fails (Kafka's deleteSegments meeting an IOException). Nothing else
+ * writes meanwhile: the checkpoints wait a minute. */
+static void run_retention(bool cluster)
+{
+	static const char extra[] = "log.segment.bytes=1024\nlog.retention.ms=1000\n"
+				    "log.retention.check.interval.ms=50\n";
+	struct fx *f = fx_open(cluster, extra);
+	char line[64];
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(line, sizeof(line), "value-%d-xxxxxxxxxxxxxxxxxxxxxxxx\n", i);
+		assert_int_equal(produce_str(f->t, line), 0);
+	}
+	f->fio.open_errno = EIO;
+	__atomic_store_n(&f->fio.dir_open_fails, 1, __ATOMIC_RELEASE);
+	if (cluster)
+		assert_true(wait_offline(f));
+	else
+		assert_met_and_goes_on(f, &f->fio.dir_open_fails);
+	fx_close(f);
+}
+
+BOTH(retention)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fsync_cluster),
+		cmocka_unit_test(test_fsync_single),
+		cmocka_unit_test(test_not_storage_failures),
+		cmocka_unit_test(test_checkpoint_cluster),
+		cmocka_unit_test(test_checkpoint_single),
+		cmocka_unit_test(test_clean_cluster),
+		cmocka_unit_test(test_clean_single),
+		cmocka_unit_test(test_flush_ms_cluster),
+		cmocka_unit_test(test_flush_ms_single),
+		cmocka_unit_test(test_retention_cluster),
+		cmocka_unit_test(test_retention_single),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
