@@ -913,6 +913,118 @@ static int guest_join(struct group_serve *gs, struct net_req *req, const char *n
 	return rc ? rc : net_req_end(req, pos);
 }
 
+/* Kafka's error for a SyncGroup whose group record could not be written
+ * (GroupCoordinator's storeGroup callback); also a static member's
+ * JoinGroup's. */
+static int16_t store_error(int rc)
+{
+	switch (rc) {
+	case -EREMOTE: return PROTO_ERR_NOT_COORDINATOR;
+	case -EMSGSIZE: return PROTO_ERR_UNKNOWN_SERVER_ERROR;
+	default: return PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+	}
+}
+
+/* A static member (KIP-345) that comes back with a new member id (a
+ * restarted client sends no LeaveGroup and its old id is lost): its old
+ * member stale is replaced by mem at once (stale's requests get
+ * FENCED_INSTANCE_ID), as Kafka replaces it, rather than the group
+ * waiting session.timeout.ms for it. In a Stable group whose chosen
+ * protocol stays the same with mem's protocols, mem takes stale's place
+ * whole (Kafka's updateStaticMemberAndRebalance): its assignment, and
+ * the leadership if stale led; true then, and no rebalance is needed.
+ * gs->mu held. */
+static bool static_replace(struct kgroup *g, struct kmember *stale, struct kmember *mem,
+			   const char *peer)
+{
+	bool keep = g->state == KG_STABLE && stale->asg, led = !strcmp(g->leader, stale->id);
+
+	mq_log(MQ_INFO,
+	       "Kafka group %s: group.instance.id %s joins again from %s: member %s replaced "
+	       "by %s (its requests get FENCED_INSTANCE_ID)",
+	       g->name, stale->instance_id, peer, stale->id, mem->id);
+	if (keep) {
+		/* The bytes stay counted: they move from one member to the
+		 * other. */
+		mem->asg = stale->asg;
+		mem->asg_len = stale->asg_len;
+		stale->asg = NULL;
+		stale->asg_len = 0;
+	}
+	kg_remove(g, stale, PROTO_ERR_FENCED_INSTANCE_ID, "replaced by its instance");
+	if (!keep)
+		return false;
+	if (led)
+		snprintf(g->leader, sizeof(g->leader), "%s", mem->id);
+	const char *chosen = kg_choose(g);
+
+	if (!chosen || strcmp(chosen, g->proto)) {
+		mq_log(MQ_INFO,
+		       "Kafka group %s: its protocol would change with member %s's: "
+		       "the group rebalances",
+		       g->name, mem->id);
+		return false;
+	}
+	return true;
+}
+
+/* The JoinGroup req of mem, which took a static member's place in a
+ * Stable group (static_replace): the group's record, with mem in it, is
+ * written first (gs->mu released; Kafka's storeGroup), then mem is
+ * answered with the same generation, protocol and leader (the member
+ * list if it leads), and its SyncGroup gets the assignment it took over.
+ * If the record cannot be written, or the group moved on meanwhile, mem
+ * joins the rebalance instead. gs->mu held; released here. */
+static int static_rejoin(struct group_serve *gs, struct net_req *req, struct kgroup *g,
+			 struct kmember *mem)
+{
+	char name[TOPIC_NAME_MAX + 1], id[KG_ID_MAX + 1];
+	int32_t generation = g->generation;
+	struct kbuf_w w;
+	int rc;
+
+	snprintf(name, sizeof(name), "%s", g->name);
+	snprintf(id, sizeof(id), "%s", mem->id);
+	kbuf_w_init(&w, 4 * (size_t)KG_GROUP_BYTES);
+	rc = kg_meta_value(g, NULL, &w);
+	g->storing = rc == 0;
+	pthread_mutex_unlock(&gs->mu);
+	if (rc == 0)
+		rc = group_store_kafka(gs->gc, name, w.buf, w.len);
+	kbuf_w_free(&w);
+	pthread_mutex_lock(&gs->mu);
+	g = kg_find(gs, name);
+	mem = kg_member(g, kstr_of(id));
+	if (g)
+		g->storing = false;
+	if (!mem) {
+		/* Dropped here: another broker took the group over. */
+		pthread_mutex_unlock(&gs->mu);
+		return join_error(req, rc < 0 ? store_error(rc) : PROTO_ERR_NOT_COORDINATOR,
+				  KSTR_NULL);
+	}
+	if (mem->join)
+		join_answer(g, mem, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	mem->join = req;
+	if (rc == 0 && g->state == KG_STABLE && g->generation == generation) {
+		mq_log(MQ_INFO,
+		       "Kafka group %s: member %s keeps its instance's assignment in generation "
+		       "%d (no rebalance)",
+		       name, id, (int)generation);
+		join_answer(g, mem, PROTO_ERR_NONE);
+	} else {
+		if (rc < 0)
+			mq_log(MQ_WARN,
+			       "Kafka group %s: its metadata record with member %s was not "
+			       "written (%s): the group rebalances",
+			       name, id, strerror(-rc));
+		kg_prepare(gs, g,
+			   rc < 0 ? "its metadata record was not written" : "a member joins");
+	}
+	pthread_mutex_unlock(&gs->mu);
+	return NET_PARKED;
+}
+
 static int join_handler(void *arg, struct net_req *req)
 {
 	struct group_serve *gs = arg;
@@ -959,10 +1071,8 @@ static int join_handler(void *arg, struct net_req *req)
 	pthread_mutex_unlock(&gs->gc->mu);
 	g = kg_find(gs, name);
 	mem = kg_member(g, m->member_id);
-	/* A static member (KIP-345) that comes back with a new member id (a
-	 * restarted client sends no LeaveGroup and its old id is lost): its
-	 * old member is replaced at once, as Kafka replaces it, rather than
-	 * the group waiting session.timeout.ms for it. */
+	/* A static member's old member, which a new member id of its
+	 * instance replaces (static_replace). */
 	struct kmember *stale = mem ? NULL : kg_instance(g, m->group_instance_id);
 	if (gs->stop) {
 		err = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
@@ -1021,13 +1131,6 @@ static int join_handler(void *arg, struct net_req *req)
 		g->next = gs->groups;
 		gs->groups = g;
 	}
-	if (stale) {
-		mq_log(MQ_INFO,
-		       "Kafka group %s: group.instance.id %s joins again from %s: member %s "
-		       "replaced (its requests get FENCED_INSTANCE_ID)",
-		       name, stale->instance_id, net_req_peer(req), stale->id);
-		kg_remove(g, stale, PROTO_ERR_FENCED_INSTANCE_ID, "replaced by its instance");
-	}
 	if (!mem) {
 		mem = calloc(1, sizeof(*mem));
 		if (!mem)
@@ -1059,6 +1162,8 @@ static int join_handler(void *arg, struct net_req *req)
 	mem->session_ms = m->session_timeout_ms;
 	mem->rebalance_ms = rebalance_ms;
 	mem->last_heard = now_mono_ms();
+	if (stale && static_replace(g, stale, mem, net_req_peer(req)))
+		return static_rejoin(gs, req, g, mem); /* unlocks gs->mu */
 	if (mem->join)
 		join_answer(g, mem, PROTO_ERR_REBALANCE_IN_PROGRESS);
 	mem->join = req;
@@ -1140,17 +1245,6 @@ static int guest_sync(struct group_serve *gs, struct net_req *req, const char *n
 	rc = proto_sync_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &r);
 	free(asg);
 	return rc ? rc : net_req_end(req, pos);
-}
-
-/* Kafka's error for a SyncGroup whose group record could not be written
- * (GroupCoordinator's storeGroup callback). */
-static int16_t store_error(int rc)
-{
-	switch (rc) {
-	case -EREMOTE: return PROTO_ERR_NOT_COORDINATOR;
-	case -EMSGSIZE: return PROTO_ERR_UNKNOWN_SERVER_ERROR;
-	default: return PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
-	}
 }
 
 /* The leader's SyncGroup of group g (gs->mu held; released here): the

@@ -659,11 +659,16 @@ static void test_static_member_replaced(void **state)
 	sync_call(&s);
 	assert_int_equal(s.error, PROTO_ERR_NONE);
 
+	/* The group is Stable and its protocol stays: the new member takes
+	 * the old one's place whole, without a rebalance (Kafka's
+	 * updateStaticMemberAndRebalance): the same generation, the
+	 * leadership, and at its SyncGroup the assignment it had. */
 	join_call(&j);
 	assert_int_equal(j.out.error, PROTO_ERR_NONE);
 	assert_int_equal(j.out.n_members, 1);
 	assert_string_not_equal(j.out.member, old);
 	assert_string_equal(j.out.leader, j.out.member);
+	assert_int_equal(j.out.generation, s.generation);
 	assert_int_equal(heartbeat(f->c, 4, "st", old, j.out.generation),
 			 PROTO_ERR_UNKNOWN_MEMBER_ID);
 	/* The old client, still running, names its instance: fenced, as
@@ -672,7 +677,22 @@ static void test_static_member_replaced(void **state)
 	assert_int_equal(heartbeat_static(f->c, 4, "st", old, "inst-1", j.out.generation),
 			 PROTO_ERR_FENCED_INSTANCE_ID);
 	assert_int_equal(heartbeat_static(f->c, 4, "st", j.out.member, "inst-1", j.out.generation),
-			 PROTO_ERR_REBALANCE_IN_PROGRESS); /* not synced yet: not fenced */
+			 PROTO_ERR_NONE);
+	s.member = j.out.member;
+	s.n = 0;
+	sync_call(&s);
+	assert_int_equal(s.error, PROTO_ERR_NONE);
+	assert_string_equal(s.got, "a");
+
+	/* Its protocol changes the group's choice: a rebalance, the next
+	 * generation. */
+	snprintf(old, sizeof(old), "%s", j.out.member);
+	j.protos[0] = "roundrobin"; /* first choice now: the vote changes */
+	j.protos[1] = "range";
+	join_call(&j);
+	assert_int_equal(j.out.error, PROTO_ERR_NONE);
+	assert_string_not_equal(j.out.member, old);
+	assert_int_equal(j.out.generation, s.generation + 1);
 	assert_int_equal(leave(f->c, 3, "st", j.out.member), PROTO_ERR_NONE);
 }
 
