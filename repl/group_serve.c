@@ -925,6 +925,31 @@ static int16_t store_error(int rc)
 	}
 }
 
+/* Writes group g's metadata record (the assignments of req, a leader's
+ * SyncGroup, or NULL: the members' own) with gs->mu released, as the
+ * append waits for the in-sync replicas; the rebalance timeout waits for
+ * it meanwhile (storing). gs->mu held on entry and on return; the group
+ * as found again then (NULL: dropped meanwhile), the append's result in
+ * *rc. */
+static struct kgroup *kg_store(struct group_serve *gs, struct kgroup *g,
+			       const struct proto_sync_req *req, const char *name, int *rc)
+{
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 4 * (size_t)KG_GROUP_BYTES);
+	*rc = kg_meta_value(g, req, &w);
+	g->storing = *rc == 0;
+	pthread_mutex_unlock(&gs->mu);
+	if (*rc == 0)
+		*rc = group_store_kafka(gs->gc, name, w.buf, w.len);
+	kbuf_w_free(&w);
+	pthread_mutex_lock(&gs->mu);
+	g = kg_find(gs, name);
+	if (g)
+		g->storing = false;
+	return g;
+}
+
 /* A static member (KIP-345) that comes back with a new member id (a
  * restarted client sends no LeaveGroup and its old id is lost): its old
  * member stale is replaced by mem at once (stale's requests get
@@ -980,23 +1005,12 @@ static int static_rejoin(struct group_serve *gs, struct net_req *req, struct kgr
 {
 	char name[TOPIC_NAME_MAX + 1], id[KG_ID_MAX + 1];
 	int32_t generation = g->generation;
-	struct kbuf_w w;
 	int rc;
 
 	snprintf(name, sizeof(name), "%s", g->name);
 	snprintf(id, sizeof(id), "%s", mem->id);
-	kbuf_w_init(&w, 4 * (size_t)KG_GROUP_BYTES);
-	rc = kg_meta_value(g, NULL, &w);
-	g->storing = rc == 0;
-	pthread_mutex_unlock(&gs->mu);
-	if (rc == 0)
-		rc = group_store_kafka(gs->gc, name, w.buf, w.len);
-	kbuf_w_free(&w);
-	pthread_mutex_lock(&gs->mu);
-	g = kg_find(gs, name);
+	g = kg_store(gs, g, NULL, name, &rc);
 	mem = kg_member(g, kstr_of(id));
-	if (g)
-		g->storing = false;
 	if (!mem) {
 		/* Dropped here: another broker took the group over. */
 		pthread_mutex_unlock(&gs->mu);
@@ -1261,22 +1275,11 @@ static int sync_store(struct group_serve *gs, struct net_req *req, struct kgroup
 	const struct proto_sync_req *m = &net_req_msg(req)->u.sync;
 	int32_t generation = g->generation;
 	struct kmember *mem;
-	struct kbuf_w w;
 	int16_t err;
 	int rc;
 
-	kbuf_w_init(&w, 4 * (size_t)KG_GROUP_BYTES);
-	rc = kg_meta_value(g, m, &w);
-	g->storing = rc == 0;
-	pthread_mutex_unlock(&gs->mu);
-	if (rc == 0)
-		rc = group_store_kafka(gs->gc, name, w.buf, w.len);
-	kbuf_w_free(&w);
-	pthread_mutex_lock(&gs->mu);
-	g = kg_find(gs, name);
+	g = kg_store(gs, g, m, name, &rc);
 	mem = kg_member(g, m->member_id);
-	if (g)
-		g->storing = false;
 	if (!mem || g->state != KG_AWAIT_SYNC || g->generation != generation ||
 	    strcmp(g->leader, mem->id)) {
 		/* Moved on; or dropped here, when another broker took the
