@@ -309,7 +309,7 @@ static void sync_answer(struct kgroup *g, struct kmember *m, int16_t err)
 	finish(req, proto_sync_resp_encode(&net_req_out(req)->w, v, &r), pos);
 }
 
-static void member_free(struct kmember *m)
+void kg_member_free(struct kmember *m)
 {
 	protos_free(m);
 	free(m->asg);
@@ -335,7 +335,7 @@ static void kg_remove(struct kgroup *g, struct kmember *m, int16_t err, const ch
 	       g->nmembers);
 	if (!strcmp(g->leader, m->id))
 		g->leader[0] = '\0';
-	member_free(m);
+	kg_member_free(m);
 }
 
 static int32_t kg_rebalance_ms(const struct kgroup *g)
@@ -1702,7 +1702,7 @@ void group_serve_free(struct group_serve *gs)
 			struct kmember *m = g->members;
 
 			g->members = m->next;
-			member_free(m);
+			kg_member_free(m);
 		}
 		free(g);
 	}

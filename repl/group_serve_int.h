@@ -142,6 +142,10 @@ void gdesc_hold_free(struct gdesc_hold *h);
 const char *kg_state_name(enum kg_state s);
 int group_list_serve_register(struct group_serve *gs, struct net_server *srv);
 
+/* group_serve.c: frees a member that is in no group's list (its
+ * protocols, its assignment); the loaded records' members too. */
+void kg_member_free(struct kmember *m);
+
 /* group_serve_meta.c: the groups' GroupMetadata records. */
 /* g's GroupMetadataValue into w, each member's assignment from the
  * leader's SyncGroup req (NULL: the members' own). 0 or w's error. Needs

@@ -200,15 +200,6 @@ static void copy_kstr(char *dst, size_t cap, struct kstr s)
 	snprintf(dst, cap, "%.*s", s.len > 0 ? (int)s.len : 0, s.ptr ? s.ptr : "");
 }
 
-static void kmember_free(struct kmember *m)
-{
-	for (int i = 0; i < m->nprotos; i++)
-		free(m->protos[i].meta);
-	free(m->protos);
-	free(m->asg);
-	free(m);
-}
-
 /* One member of a record, heard from now. NULL: -ENOMEM. */
 static struct kmember *member_load(const struct group_meta *gm, const struct group_meta_member *x)
 {
@@ -231,7 +222,7 @@ static struct kmember *member_load(const struct group_meta *gm, const struct gro
 	if (!m->protos || !m->asg || !m->protos[0].meta) {
 		if (m->protos)
 			m->nprotos = 1;
-		kmember_free(m);
+		kg_member_free(m);
 		return NULL;
 	}
 	/* Kafka keeps, of a loaded member, the one protocol of the group
@@ -271,7 +262,7 @@ static int group_load(struct group_serve *gs, const char *name, const struct gro
 				struct kmember *x = g->members;
 
 				g->members = x->next;
-				kmember_free(x);
+				kg_member_free(x);
 			}
 			free(g);
 			return -ENOMEM;
