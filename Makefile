@@ -149,7 +149,7 @@ unit: $(UNIT_BIN)
 	@sh tests/run-unit.sh $(UNIT_BIN)
 
 integration: all $(CLIENT_BIN)
-	@sh tests/integration/run.sh $(BUILD)/mqfs
+	@INTEGRATION_JOBS=$(INTEGRATION_JOBS) sh tests/integration/run.sh $(BUILD)/mqfs
 
 # C sources as .clang-format has them (clang-format from Debian).
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
@@ -166,9 +166,14 @@ check-layers:
 	@sh tests/check-layers.sh
 
 # The build runs JOBS compilations at once (the CPUs); the tests it then
-# runs keep their own order (tests/run-unit.sh runs unit binaries side by
-# side, the integration scripts go one at a time).
+# runs side by side too: tests/run-unit.sh the unit binaries (UNIT_JOBS,
+# the CPUs), tests/integration/run.sh INTEGRATION_JOBS scripts (the CPUs,
+# at most 2: each cluster script runs ZooKeeper and three brokers). The
+# sanitizer build runs its scripts one at a time: its daemons take two to
+# three times the CPU, and the suite's time there is not the one to keep
+# short.
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+INTEGRATION_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 2 ] && n=2; echo $$n)
 
 test-bins: all $(UNIT_BIN) $(FUZZ_REPLAY) $(CLIENT_BIN)
 
@@ -190,7 +195,7 @@ asan: deps
 	@$(ASAN_MAKE) -j$(JOBS) test-bins
 	@LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	SANITIZER_DIR=$(CURDIR)/build-asan/sanitizer \
-	$(ASAN_MAKE) unit fuzz-replay integration
+	$(ASAN_MAKE) INTEGRATION_JOBS=1 unit fuzz-replay integration
 
 # ThreadSanitizer exits 66 from a binary that reported, which run-unit.sh
 # counts as a failure. The daemon built there, build-tsan/mqfs, can run

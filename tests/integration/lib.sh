@@ -49,7 +49,11 @@ MQ_RC=""
 MQ_LAST_PID=""
 MQ_TMP=""
 MQ_TIMEOUT=${MQ_TIMEOUT:-30}
-MQ_MOUNT_WAIT=${MQ_MOUNT_WAIT:-10}
+# The deadline for a mount to answer and for a daemon to exit after its
+# unmount: a daemon stops in well under a second, but with the scripts
+# running two at a time on a loaded machine (a load average of 9 on two
+# cores) one was seen taking more than 10 s to leave its FUSE loop.
+MQ_MOUNT_WAIT=${MQ_MOUNT_WAIT:-30}
 MQ_NAME=$(basename "$0")
 
 # ---- small internals -------------------------------------------------------

@@ -6,8 +6,10 @@
 # Runs every tests/integration/t_*.sh (or only those whose name contains one
 # of the NAMEs; INTEGRATION_DIR names another folder of t_*.sh) with MQFS
 # exported as the absolute path of the given binary, each under
-# `timeout 300` (INTEGRATION_TIMEOUT), from the repository root.
-# Prints each script's output, then exactly one line
+# `timeout 300` (INTEGRATION_TIMEOUT), from the repository root,
+# INTEGRATION_JOBS of them at a time (default 1; a script marked
+# "# integration: alone" runs by itself, see below).
+# Prints each script's output once it has ended, then exactly one line
 #     integration: N passed, M failed
 # counting scripts, and exits non-zero if any script failed.
 #
@@ -87,6 +89,22 @@ failed_names=""
 
 cd "$root" || exit 2
 nomatch=0
+
+# INTEGRATION_JOBS scripts run side by side (default 1; `make test` gives
+# the CPUs): each has its own temporary directory, free ports, its own
+# ZooKeeper and network namespaces, so they do not meet. A script whose
+# header has the line "# integration: alone" changes something the whole
+# machine shares (t_uring.sh turns the kernel's enable_uring off under
+# the mounts of the others) and runs with no other script beside it. Each
+# script's output is kept in a file and shown whole once it has finished,
+# in the order they finish.
+jobs=${INTEGRATION_JOBS:-1}
+[ "$jobs" -ge 1 ] 2>/dev/null || jobs=1
+otmp=$(mktemp -d "${TMPDIR:-/tmp}/mqfs-integration.XXXXXX") || exit 2
+rm_otmp() { rm -rf "$otmp"; }
+
+# The scripts to run, one per line in $otmp/queue.
+: >"$otmp/queue"
 for t in "$tdir"/t_*.sh; do
 	[ -e "$t" ] || continue
 	name=$(basename "$t")
@@ -97,41 +115,66 @@ for t in "$tdir"/t_*.sh; do
 		done
 		[ "$want" -eq 1 ] || continue
 	fi
+	echo "$t" >>"$otmp/queue"
+done
 
+# start K T: runs script T in the background (job K): its output goes to
+# $otmp/K.out, the pid of its `timeout` to $otmp/K.pid, and "STATUS
+# SECONDS" to $otmp/K.rc once it has ended. `timeout` puts the test in its
+# own process group; on a signal this runner sends it TERM (the test's
+# trap then cleans up).
+start() {
+	_t=$2
+	_name=$(basename "$_t")
 	# Interpreter: the script's own (if executable), else by its shebang.
-	if [ -x "$t" ]; then
-		runner=""
-	elif head -n 1 "$t" | grep -q bash; then
-		runner="bash"
+	if [ -x "$_t" ]; then
+		_runner=""
+	elif head -n 1 "$_t" | grep -q bash; then
+		_runner="bash"
 	else
-		runner="sh"
+		_runner="sh"
 	fi
-
-	echo "=== $name"
 	if [ -n "$san" ]; then
-		rm -f "$san/$name".*
-		# The later log_path wins over one the caller's options carry.
-		ASAN_OPTIONS="${asan_opts:+$asan_opts:}log_path=$san/$name.asan"
-		UBSAN_OPTIONS="${ubsan_opts:+$ubsan_opts:}print_stacktrace=1:log_path=$san/$name.ubsan"
-		export ASAN_OPTIONS UBSAN_OPTIONS
+		rm -f "$san/$_name".*
 	fi
-	start=$(date +%s)
-	# In the background so that a Ctrl-C/TERM of this runner reaches the
-	# test: `timeout` puts the test in its own process group, and on a
-	# signal we forward TERM to it (the test's trap then cleans up).
-	if [ -n "$runner" ]; then
-		timeout -k 10 "$TIMEOUT" "$runner" "$t" 2>&1 &
-	else
-		timeout -k 10 "$TIMEOUT" "$t" 2>&1 &
-	fi
-	tpid=$!
-	trap 'kill -TERM "$tpid" 2>/dev/null; wait "$tpid"; echo "integration: interrupted"; exit 130' INT
-	trap 'kill -TERM "$tpid" 2>/dev/null; wait "$tpid"; echo "integration: terminated"; exit 143' TERM
-	wait "$tpid"
-	rc=$?
-	trap 'exit 130' INT # the EXIT trap puts enable_uring back
-	trap 'exit 143' TERM
-	secs=$(($(date +%s) - start))
+	(
+		if [ -n "$san" ]; then
+			# The later log_path wins over one the caller's options carry.
+			ASAN_OPTIONS="${asan_opts:+$asan_opts:}log_path=$san/$_name.asan"
+			UBSAN_OPTIONS="${ubsan_opts:+$ubsan_opts:}print_stacktrace=1:log_path=$san/$_name.ubsan"
+			export ASAN_OPTIONS UBSAN_OPTIONS
+		fi
+		_s=$(date +%s)
+		# shellcheck disable=SC2086 # no runner: the script itself
+		timeout -k 10 "$TIMEOUT" $_runner "$_t" >"$otmp/$1.out" 2>&1 &
+		echo $! >"$otmp/$1.pid"
+		wait $!
+		_rc=$?
+		echo "$_rc $(($(date +%s) - _s))" >"$otmp/$1.rc.tmp"
+		mv "$otmp/$1.rc.tmp" "$otmp/$1.rc"
+	) &
+	eval "job_$1=\$_t"
+	running="$running $1"
+}
+
+# stop_all SIGNAL-NAME: TERM to every running script, waits for them.
+stop_all() {
+	for _k in $running; do
+		[ -s "$otmp/$_k.pid" ] && kill -TERM "$(cat "$otmp/$_k.pid")" 2>/dev/null
+	done
+	wait
+	echo "integration: $1"
+}
+trap 'stop_all interrupted; rm_otmp; exit 130' INT
+trap 'stop_all terminated; rm_otmp; exit 143' TERM
+
+# report K: shows job K's output and counts it.
+report() {
+	eval "_t=\$job_$1"
+	name=$(basename "$_t")
+	read -r rc secs <"$otmp/$1.rc"
+	echo "=== $name"
+	cat "$otmp/$1.out"
 	reports=""
 	if [ -n "$san" ]; then
 		for r in "$san/$name".*; do
@@ -157,7 +200,50 @@ for t in "$tdir"/t_*.sh; do
 		*) echo "--- $name: FAIL (exit status $rc, ${secs}s)" ;;
 		esac
 	fi
+}
+
+running=""
+nrun=0
+alone=0
+k=0
+exec 3<"$otmp/queue"
+next=""
+IFS= read -r next <&3 || next=""
+while [ -n "$next" ] || [ "$nrun" -gt 0 ]; do
+	# Start what may start now: a script that must run alone waits until
+	# nothing runs, and nothing starts beside it.
+	while [ -n "$next" ] && [ "$alone" -eq 0 ]; do
+		if grep -q '^# integration: alone' "$next"; then
+			[ "$nrun" -eq 0 ] || break
+			alone=1
+		elif [ "$nrun" -ge "$jobs" ]; then
+			break
+		fi
+		k=$((k + 1))
+		start "$k" "$next"
+		nrun=$((nrun + 1))
+		IFS= read -r next <&3 || next=""
+	done
+	# Report what has ended; poll its status files (a test runs for
+	# seconds, so a tenth of a second here costs nothing).
+	ended=0
+	still=""
+	for j in $running; do
+		if [ -e "$otmp/$j.rc" ]; then
+			report "$j"
+			nrun=$((nrun - 1))
+			ended=1
+		else
+			still="$still $j"
+		fi
+	done
+	running=$still
+	[ "$nrun" -eq 0 ] && alone=0
+	[ "$ended" -eq 1 ] || sleep 0.1
 done
+exec 3<&-
+wait
+rm_otmp
 
 if [ $# -gt 0 ] && [ $((pass + failed)) -eq 0 ]; then
 	echo "integration: no t_*.sh matched: $*"

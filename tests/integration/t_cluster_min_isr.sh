@@ -21,8 +21,12 @@ mq_setup
 # shellcheck source=tests/integration/cluster_lib.sh
 . "$LIBDIR/cluster_lib.sh"
 
-# request.timeout.ms far above the session timeout (4 s): a write that
-# ends within it ended on the ISR change, not on its timeout.
+# request.timeout.ms far above the session timeout: a write that ends
+# within it ended on the ISR change, not on its timeout. The session
+# timeout (10 s) is the time the two writers have to reach the leader
+# once the followers are frozen (their appends are waited for below):
+# python and SCRAM on a loaded machine can take seconds.
+CLUSTER_SESSION_MS=10000
 CLUSTER_CONF="num.partitions=1
 request.timeout.ms=60000"
 zk_cluster_start
@@ -51,6 +55,14 @@ open(sys.argv[2], "w").write(r + "\n")' "$MQ_TMP/mnt$L/t/0" "$MQ_TMP/wrote"
 eval "LPORT=\$PORT$L"
 mq_bg sh -c 'python3 "$1" produce 127.0.0.1 "$2" admin admin-secret t 0 r-k -1 > "$3" 2>&1' sh \
 	"$LIBDIR/kafka_raw.py" "$LPORT" "$MQ_TMP/kwrote"
+# leo_is N: the leader's .state shows a log end offset of N.
+leo_is() {
+	[ "$(t_field "$MQ_TMP/mnt$L" 4)" = "$1" ]
+}
+check "both writes appended (r-1, r-2, r-k: log end 3) before the followers' sessions expire" \
+	poll 9 leo_is 3
+# (Refused with the ISR below min.insync.replicas, a write would not
+# have been appended: the log end would stay below 3.)
 # isr_alone: the leader's .state shows an ISR of itself alone.
 isr_alone() {
 	t_isr_is "$MQ_TMP/mnt$L" "$L"

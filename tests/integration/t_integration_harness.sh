@@ -8,8 +8,10 @@
 #   - lib.sh: a UBSan report in $LOG, where the daemons' stderr goes (UBSan
 #     beside ASan writes to stderr whatever its log_path), fails the script
 #     at cleanup, with or without SANITIZER_DIR.
-# Without SANITIZER_DIR the leak passes: the failure is the check's. Needs
-# no mount.
+# Without SANITIZER_DIR the leak passes: the failure is the check's.
+# And with INTEGRATION_JOBS=2 two scripts run side by side, while one
+# marked "# integration: alone" runs with nothing beside it. Needs no
+# mount.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -92,5 +94,44 @@ expect_eq "on the UBSan report in \$LOG only" "1" \
 	"$(grep -c '^integration: 2 passed, 1 failed$' "$MQ_TMP/out")"
 expect_eq "the leak passes" "1" "$(grep -c '^--- t_leak.sh: PASS' "$MQ_TMP/out")"
 [ "$MQ_FAIL" -eq "$fails" ] || sed 's/^/# run.sh: /' "$MQ_TMP/out"
+
+# Side by side: t_a and t_b each wait for the other to have started; t_c,
+# alone, watches for a start beside it (it lingers 3 s for one to show),
+# and t_d checks that t_c had ended when it began.
+par=$MQ_TMP/par
+mkdir -p "$par/suite"
+for x in a b; do
+	y=$([ $x = a ] && echo b || echo a)
+	cat >"$par/suite/t_$x.sh" <<EOC
+#!/bin/sh
+: >"$par/started.$x"
+i=0
+until [ -e "$par/started.$y" ]; do
+	i=\$((i + 1)); [ \$i -le 200 ] || { echo "t_$y never ran beside t_$x"; exit 1; }
+	sleep 0.1
+done
+EOC
+done
+cat >"$par/suite/t_c.sh" <<EOC
+#!/bin/sh
+# integration: alone (the harness's own check)
+i=0
+while [ \$i -lt 30 ]; do
+	[ -e "$par/started.d" ] && { echo "t_d started beside t_c"; exit 1; }
+	i=\$((i + 1)); sleep 0.1
+done
+: >"$par/done.c"
+EOC
+cat >"$par/suite/t_d.sh" <<EOC
+#!/bin/sh
+: >"$par/started.d"
+[ -e "$par/done.c" ] || { echo "t_d began before t_c ended"; exit 1; }
+EOC
+env -u SANITIZER_DIR INTEGRATION_DIR="$par/suite" INTEGRATION_JOBS=2 \
+	sh "$LIBDIR/run.sh" "${MQFS:-/bin/true}" >"$MQ_TMP/out" 2>&1
+expect_eq "INTEGRATION_JOBS=2: run.sh passes" "0" "$?"
+expect_eq "two scripts side by side, one alone" "1" \
+	"$(grep -c '^integration: 4 passed, 0 failed$' "$MQ_TMP/out")"
+grep -q '^integration: 4 passed' "$MQ_TMP/out" || sed 's/^/# run.sh: /' "$MQ_TMP/out"
 
 mq_done

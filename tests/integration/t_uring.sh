@@ -8,6 +8,7 @@
 # unanswered, logged as an error; and /dev/fuse when the transport is off
 # (enable_uring N, or -o no_uring), with the reason in the log. Skipped where the kernel has
 # no transport or the parameter is not writable (not root).
+# integration: alone (enable_uring N would fail the other scripts' ring mounts)
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
 PARAM=/sys/module/fuse/parameters/enable_uring
