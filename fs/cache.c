@@ -228,7 +228,9 @@ bool fs_cache_open(struct mqfs *fs, struct fs_node *n, int flags, bool *keep_cac
 	if (!fs->page_cache || n->key.kind != NODE_PART)
 		return false;
 	/* The size first: whatever is filled after this holds data up to at
-	 * least it (rule 2). */
+	 * least it (rule 2); a reader's with this mount's own writes in. */
+	if ((flags & O_ACCMODE) == O_RDONLY)
+		topic_read_own_writes(n->topic, n->key.partition);
 	size = topic_line_size(n->topic, n->key.partition);
 	if ((flags & O_ACCMODE) == O_RDONLY)
 		use = size >= 0 && topic_line_whole(n->topic, n->key.partition) == 1;

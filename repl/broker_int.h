@@ -137,6 +137,12 @@ struct partition {
 	int16_t fwd_epoch;
 	int32_t fwd_seq;
 	int64_t fwd_pid; /* the producer id they belong to; -1: none yet */
+	/* Reads of this mount see its own writes (forward_read_floor): the
+	 * offset after the last acks=all write forwarded from here, which
+	 * this replica's hw is waited for to reach, until read_floor_until
+	 * (CLOCK_MONOTONIC ms). Only grows; read without a lock. */
+	_Atomic int64_t read_floor;
+	_Atomic int64_t read_floor_until;
 };
 
 struct topic {
@@ -160,6 +166,9 @@ struct topic {
 	int nparts;
 	struct partition **parts; /* pointers: growing moves no partition */
 	_Atomic uint32_t rr_next; /* round-robin counter of .produce */
+	/* The latest read_floor_until of its partitions, 0 once it has
+	 * passed: a read's one look when no write was forwarded lately. */
+	_Atomic int64_t read_floor_until;
 };
 
 /* A reusable array of records for one produce call (see produce.c). */
@@ -302,6 +311,12 @@ void produce_broker_destroy(struct broker *b);
 /* The partition's hw moved: wakes the writers waiting for their commit
  * (cheap when none waits). Called by the hw listener; takes commit_mu. */
 void produce_hw_moved(struct partition *pt);
+/* Waits, holding no lock but commit_mu (released while it sleeps), until
+ * the hw of l (pt's log, referenced by the caller) reaches end, or the
+ * CLOCK_MONOTONIC time until_ms, or the topic is deleted. Whether it
+ * got there. */
+bool produce_hw_reach(struct topic *t, struct partition *pt, struct log *l, int64_t end,
+		      int64_t until_ms);
 /* The acknowledgement step of an acks=all write (see repl.h "produce"):
  * waits, holding no lock but commit_mu (released while it sleeps), until
  * the hw of l (pt's log, referenced by the caller) is above last_offset

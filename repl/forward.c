@@ -446,6 +446,29 @@ static int deliver(struct forwarder *f, struct topic *t, struct partition *pt, i
 	return rc == -EAGAIN && doubt ? -ETIMEDOUT : rc;
 }
 
+/* How long a read of this mount waits for its replica's hw to reach the
+ * end of a write forwarded from here. The leader tells an in-sync
+ * follower of a hw move at once, or after the 20 ms linger that follows
+ * a response of 64 KiB of records or more (repl/fetch_serve.c); a second
+ * covers a loaded machine. Past it (a replica that fell behind, out of
+ * the ISR soon) reads go on without. */
+#define FWD_READ_FLOOR_MS 1000
+
+void forward_read_floor(struct topic *t, struct partition *pt, int64_t end)
+{
+	int64_t until = now_mono_ms() + FWD_READ_FLOOR_MS;
+	int64_t was = atomic_load(&pt->read_floor);
+
+	/* The partition's floor before the topic's deadline: a reader that
+	 * sees the topic's deadline sees the floor. */
+	while (end > was && !atomic_compare_exchange_weak(&pt->read_floor, &was, end))
+		;
+	atomic_store(&pt->read_floor_until, until);
+	was = atomic_load(&t->read_floor_until);
+	while (until > was && !atomic_compare_exchange_weak(&t->read_floor_until, &was, until))
+		;
+}
+
 int forward_records(struct forwarder *f, struct topic *t, struct partition *pt,
 		    const struct topic_config *cfg, const struct rec_in *recs, int n)
 {
@@ -477,9 +500,11 @@ int forward_records(struct forwarder *f, struct topic *t, struct partition *pt,
 		/* Committed: a reader of this mount's read copy (observer.h)
 		 * sees the records once write() returns. A copy that cannot
 		 * catch up in time is logged; the write itself succeeded. */
-		if (cfg->acks == -1 && base >= 0)
+		if (cfg->acks == -1 && base >= 0) {
 			observer_wait(cluster_observers(t->b->cluster), t->name, pt->index,
 				      base + n, start + timeout);
+			forward_read_floor(t, pt, base + n);
+		}
 		return 0;
 	}
 	sequence_end(pt);

@@ -44,4 +44,13 @@ void forwarder_leaders_moved(void *arg);
 int forward_records(struct forwarder *f, struct topic *t, struct partition *pt,
 		    const struct topic_config *cfg, const struct rec_in *recs, int n);
 
+/* Read your own writes: a write forwarded from this broker returns once
+ * the leader committed it, and this broker's replica, in the ISR, learns
+ * that hw from the leader's next fetch response, a round trip later (up
+ * to 20 ms after a big write). forward_records calls this with the
+ * offset after an acks=all write's records; the reads of this mount
+ * (topic_read.c: st_size, the daemon's reads, an open through the page
+ * cache) wait, for a bounded time, until the replica's hw reaches it. */
+void forward_read_floor(struct topic *t, struct partition *pt, int64_t end);
+
 #endif

@@ -1179,6 +1179,28 @@ void produce_hw_moved(struct partition *pt)
 	pthread_mutex_unlock(&pt->commit_mu);
 }
 
+bool produce_hw_reach(struct topic *t, struct partition *pt, struct log *l, int64_t end,
+		      int64_t until_ms)
+{
+	struct timespec dl;
+	bool there;
+
+	/* The Dekker pair of commit_wait: counted first, then the hw. */
+	pthread_mutex_lock(&pt->commit_mu);
+	atomic_fetch_add(&pt->commit_waiters, 1);
+	while (!(there = log_hw(l) >= end) && !atomic_load(&t->deleted)) {
+		int64_t left = until_ms - now_mono_ms();
+
+		if (left <= 0)
+			break;
+		deadline_from_ms(CLOCK_MONOTONIC, left, &dl);
+		pthread_cond_timedwait(&pt->commit_cv, &pt->commit_mu, &dl);
+	}
+	atomic_fetch_sub(&pt->commit_waiters, 1);
+	pthread_mutex_unlock(&pt->commit_mu);
+	return there;
+}
+
 /* How often a waiting write (a Kafka client's Produce, a mount's write)
  * looks whether this broker still leads the partition: a leadership
  * change moves no hw here when the new leader's log ends below the

@@ -237,6 +237,15 @@ int64_t topic_line_size(struct topic *t, int partition);
  * unclean leader election can make it do; a reader then sees st_size stay
  * and reads end at the (lower) hw until records pass it again. -ENOENT. */
 int64_t topic_file_size(struct topic *t, int partition);
+/* Waits until this broker's replica knows as committed the writes this
+ * broker forwarded to the leader and returned from (read your own writes
+ * through one mount: they are committed, and this replica, in the ISR,
+ * learns it a fetch round trip later); at most a second, logged when
+ * that passes. At once when nothing was forwarded from here lately, on a
+ * single node, and for a partition read through its read copy.
+ * topic_file_size and topic_reader_read do it first; the mount calls it
+ * at an open that reads through the page cache. */
+void topic_read_own_writes(struct topic *t, int partition);
 /* 1 when every record of the line view from position 0 up to the high
  * watermark is still there (no retention or compaction removed any) and
  * readable (no reader met a corrupt batch, the log was not found

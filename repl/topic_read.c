@@ -88,6 +88,36 @@ static bool reads_copy(struct topic *t, int partition)
 	return o && strncmp(t->name, "__", 2) && observer_reads_copy(o, t->name, partition);
 }
 
+void topic_read_own_writes(struct topic *t, int partition)
+{
+	int64_t until = atomic_load(&t->read_floor_until), floor;
+	struct partition *pt;
+	struct log *l;
+
+	/* One load when nothing was forwarded from here lately. */
+	if (until == 0)
+		return;
+	if (now_mono_ms() >= until) {
+		/* A later forward_read_floor moved it: its CAS wins. */
+		atomic_compare_exchange_strong(&t->read_floor_until, &until, 0);
+		return;
+	}
+	if (part_log(t, partition, &pt, &l) < 0)
+		return;
+	floor = atomic_load(&pt->read_floor);
+	until = atomic_load(&pt->read_floor_until);
+	/* A replica out of the ISR is not read (the copy is, which the write
+	 * waited for: forward_records). */
+	if (floor > 0 && now_mono_ms() < until && !reads_copy(t, partition) &&
+	    !produce_hw_reach(t, pt, l, floor, until))
+		mq_log_limited(MQ_INFO,
+			       "topic %s partition %d: a read of this mount goes on without "
+			       "this broker's last write (offsets below %" PRId64 "): this "
+			       "replica has not learnt that it is committed",
+			       t->name, partition, floor);
+	log_unref(l);
+}
+
 /* The read copy's log of a partition without a replica here (or with one
  * out of the ISR), pinned for the consumer groups' reads (observer_pin):
  * made at the first call, kept in pt->obs_log until the partition goes
@@ -186,9 +216,11 @@ int64_t topic_line_size(struct topic *t, int partition)
 
 int64_t topic_file_size(struct topic *t, int partition)
 {
-	int64_t now = line_size(t, partition, true), shown;
+	int64_t now, shown;
 	struct partition *pt;
 
+	topic_read_own_writes(t, partition);
+	now = line_size(t, partition, true);
 	if (now < 0 || part_begin(t, partition, &pt) < 0)
 		return now;
 	shown = atomic_load(&pt->size_shown);
@@ -555,6 +587,7 @@ ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r
 	struct partition *pt;
 	bool has_log;
 
+	topic_read_own_writes(t, partition);
 	/* Only where a copy may serve a partition with a replica here. */
 	if (r->o && strncmp(t->name, "__", 2) && part_begin(t, partition, &pt) == 0) {
 		has_log = pt->log != NULL;

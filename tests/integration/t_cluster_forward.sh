@@ -5,7 +5,9 @@
 # follower's mount and on the leader's lands once, in write order, and
 # every mount shows the same records at the same offsets (the same bytes
 # of the partition file); the leader's .dump shows the forwarded batches
-# with their broker's producer id and sequences. Then a forwarded write
+# with their broker's producer id and sequences. A follower's mount reads
+# its own writes: stat and tail right after each 780 KB write through it
+# show the write (its replica learns the hw a round trip later). Then a forwarded write
 # in flight while the leader is killed (-9): one follower is stopped
 # (SIGSTOP) so that the leader, which appended the write and whose other
 # follower copied it, cannot commit it and answers nothing; the leader is
@@ -69,6 +71,39 @@ done
 for n in 1 2 3; do
 	check "mnt$n: hw 6 (the same offsets everywhere)" poll 20 sh -c "[ \"\$(timeout 5 awk '\$1 == \"0\" { print \$3 }' '$MQ_TMP/mnt$n/t/.state')\" = 6 ]"
 done
+# ---- read your own writes through a follower's mount -----------------------
+# A write through a follower's mount returns once the leader committed it;
+# that mount's next stat and tail show it (its replica learns the hw a
+# fetch round trip later, up to 20 ms after a write of 64 KiB or more: the
+# reads wait for it). Writes of 780 KB, one FUSE request each, to a topic
+# of their own (rw).
+cluster_mkdir rw
+rw_state() {
+	timeout 5 awk -v f="$2" '$1 == "0" { print $f }' "$MQ_TMP/mnt$1/rw/.state" 2>/dev/null
+}
+rw_isr3() {
+	[ "$(rw_state 1 8 | tr -d '[]' | tr ',' '\n' | sort -n | paste -sd, -)" = "1,2,3" ]
+}
+check "rw: three in-sync replicas" poll 20 rw_isr3
+RL=$(rw_state 1 5)
+W=$((RL % 3 + 1))
+miss=""
+for i in 1 2 3 4 5 6; do
+	awk -v i="$i" 'BEGIN { for (k = 0; k < 60000; k++) printf "big-%d-%06d\n", i, k }' \
+		>"$MQ_TMP/big"
+	before=$(stat -c %s "$MQ_TMP/mnt$W/rw/0")
+	dd if="$MQ_TMP/big" of="$MQ_TMP/mnt$W/rw/0" bs=1M oflag=append conv=notrunc status=none ||
+		miss="$miss dd-$i"
+	after=$(stat -c %s "$MQ_TMP/mnt$W/rw/0")
+	last=$(tail -n 1 "$MQ_TMP/mnt$W/rw/0")
+	[ "$after" = $((before + $(stat -c %s "$MQ_TMP/big"))) ] || miss="$miss size-$i:$before->$after"
+	[ "$last" = "$(printf 'big-%d-059999' "$i")" ] || miss="$miss tail-$i:$last"
+done
+expect_eq "mnt$W (leader $RL): stat and tail show each write through it once it returned" "" \
+	"$miss"
+echo "after-big" >>"$MQ_TMP/mnt$W/rw/0"
+expect_eq "and a small one at once" "after-big" "$(tail -n 1 "$MQ_TMP/mnt$W/rw/0")"
+
 # The forwarded batches carry their broker's producer id and consecutive
 # sequences from 0; the leader's own write has none.
 timeout 5 cat "$MQ_TMP/mnt$L/t/.segments/0/00000000000000000000.dump" >"$MQ_TMP/dump" 2>/dev/null
