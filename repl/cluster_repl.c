@@ -100,6 +100,9 @@ struct cluster_repl {
 	struct cluster_local local;
 	struct metadata_cache *mc;
 	struct replica_mgr *rm;
+	/* rm's log directory failure, kept by cluster_repl_close_logs when it
+	 * frees rm: the broker's stop reads it after (its marker). */
+	int log_dir_err;
 	struct fetch_serve *fs;
 	struct offsets_serve os; /* ListOffsets over the same replicas */
 	/* Set once by cluster_repl_start_controller, after the listener
@@ -1471,8 +1474,17 @@ void cluster_repl_close_logs(struct cluster_repl *cr)
 {
 	if (!cr)
 		return;
+	if (cr->rm)
+		cr->log_dir_err = replica_mgr_log_dir_failure(cr->rm);
 	replica_mgr_free(cr->rm);
 	cr->rm = NULL;
+}
+
+int cluster_repl_log_dir_failure(struct cluster_repl *cr)
+{
+	if (!cr)
+		return 0;
+	return cr->rm ? replica_mgr_log_dir_failure(cr->rm) : cr->log_dir_err;
 }
 
 void cluster_repl_free(struct cluster_repl *cr)
