@@ -1907,17 +1907,21 @@ void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic
 		partition_get_info(p, &info);
 		partition_unref(p);
 	}
+	/* One line per replica at most: an offline one (this broker's own
+	 * once its log directory failed, those the controller names, which
+	 * replica_mgr keeps without repeats) gets no other line. */
 	if (info.offline)
 		fprintf(f, "replica %d %d: offline (this broker's log directory failed)\n",
 			partition, (int)cr->cfg->broker_id);
 	/* The replicas the controller counts offline (UpdateMetadata). */
-	if (replica_mgr_partition_meta(cr->rm, topic, partition, &st) == 0)
-		for (int i = 0; i < st.n_offline; i++)
-			if (!info.offline || st.offline[i] != cr->cfg->broker_id)
-				fprintf(f,
-					"replica %d %d: offline (its broker is gone or cannot "
-					"host it)\n",
-					partition, (int)st.offline[i]);
+	if (replica_mgr_partition_meta(cr->rm, topic, partition, &st) < 0)
+		st.n_offline = 0;
+	for (int i = 0; i < st.n_offline; i++)
+		if (!info.offline || st.offline[i] != cr->cfg->broker_id)
+			fprintf(f,
+				"replica %d %d: offline (its broker is gone or cannot "
+				"host it)\n",
+				partition, (int)st.offline[i]);
 	if (!p)
 		return;
 	if (info.role == PARTITION_FOLLOWER && !info.leader_eligible)
@@ -1933,6 +1937,9 @@ void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic
 				      ? info.offsets.log_end_offset
 				      : info.offsets.log_end_offset - r->log_end_offset;
 
+		/* Its last fetch is of no use once it is offline. */
+		if (partition_state_names_offline(&st, r->broker_id))
+			continue;
 		fprintf(f,
 			"replica %d %d: leo %" PRId64 " lag %" PRId64
 			" last_caught_up_ms_ago %" PRId64 "\n",
