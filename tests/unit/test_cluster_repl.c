@@ -151,27 +151,14 @@ static void rpc(struct net_client *c, int16_t api, enc_fn enc, const void *req, 
 	kbuf_w_free(&w);
 }
 
-/* One LeaderAndIsr of orders-p; returns the response's error code and
- * the partition's in *perr. */
-static int16_t send_lisr(struct net_client *c, int32_t cepoch, int32_t p, int32_t epoch,
-			 int16_t *perr)
+/* One LeaderAndIsr of ps (a partition of orders); returns the
+ * response's error code and the partition's in *perr. */
+static int16_t send_lisr_of(struct net_client *c, int32_t cepoch, struct proto_part_state *ps,
+			    int16_t *perr)
 {
-	int32_t one[1] = { 1 };
-	struct proto_part_state ps = {
-		.partition_index = p,
-		.controller_epoch = cepoch,
-		.leader = 1,
-		.leader_epoch = epoch,
-		.n_isr = 1,
-		.isr = one,
-		.partition_epoch = 0,
-		.n_replicas = 1,
-		.replicas = one,
-		.is_new = true,
-	};
 	struct proto_topic_state ts = { .topic_name = kstr_of("orders"),
 					.n_partitions = 1,
-					.partition_states = &ps };
+					.partition_states = ps };
 	struct proto_lisr_req req = { .controller_id = 2,
 				      .controller_epoch = cepoch,
 				      .broker_epoch = -1,
@@ -192,6 +179,27 @@ static int16_t send_lisr(struct net_client *c, int32_t cepoch, int32_t p, int32_
 	proto_lisr_resp_free(&resp);
 	net_resp_free(&nr);
 	return ec;
+}
+
+/* orders-p led by broker 1, its only replica, in leader epoch epoch. */
+static int16_t send_lisr(struct net_client *c, int32_t cepoch, int32_t p, int32_t epoch,
+			 int16_t *perr)
+{
+	int32_t one[1] = { 1 };
+	struct proto_part_state ps = {
+		.partition_index = p,
+		.controller_epoch = cepoch,
+		.leader = 1,
+		.leader_epoch = epoch,
+		.n_isr = 1,
+		.isr = one,
+		.partition_epoch = 0,
+		.n_replicas = 1,
+		.replicas = one,
+		.is_new = true,
+	};
+
+	return send_lisr_of(c, cepoch, &ps, perr);
 }
 
 /* One UpdateMetadata of ps (partition of topic), brokers 1 and 2 live;
@@ -406,38 +414,23 @@ static void test_offline_replicas_once(void **state)
 	struct fx *f = *state;
 	struct net_client *c = connect_as(f, "admin", "admin-secret");
 	int32_t r123[3] = { 1, 2, 3 }, isr1[1] = { 1 }, off[4] = { 2, 2, 3, 2 };
-	struct proto_part_state lisr = {
-		.partition_index = 1,
-		.controller_epoch = 1,
-		.leader = 1,
-		.leader_epoch = 3,
-		.n_isr = 1,
-		.isr = isr1,
-		.n_replicas = 3,
-		.replicas = r123,
-		.is_new = true,
-	};
-	struct proto_topic_state lts = { .topic_name = kstr_of("orders"),
-					 .n_partitions = 1,
-					 .partition_states = &lisr };
-	struct proto_lisr_req lreq = { .controller_id = 2,
-				       .controller_epoch = 1,
-				       .broker_epoch = -1,
-				       .n_topics = 1,
-				       .topic_states = &lts };
-	struct proto_part_state um = lisr;
-	struct proto_lisr_resp lresp = { 0 };
+	struct proto_part_state um, ps = { .partition_index = 1,
+					   .controller_epoch = 1,
+					   .leader = 1,
+					   .leader_epoch = 3,
+					   .n_isr = 1,
+					   .isr = isr1,
+					   .n_replicas = 3,
+					   .replicas = r123,
+					   .is_new = true };
 	struct partition_state st;
-	struct net_resp nr;
-	int16_t perr, v;
+	int16_t perr;
 
 	/* orders-1: led here, followers 2 and 3, which the controller then
 	 * names offline, 2 three times. */
-	rpc(c, PROTO_API_LEADER_AND_ISR, enc_lisr, &lreq, &nr, &v);
-	assert_int_equal(proto_lisr_resp_decode(&nr.body, v, &lresp), 0);
-	assert_int_equal(lresp.error_code, PROTO_ERR_NONE);
-	proto_lisr_resp_free(&lresp);
-	net_resp_free(&nr);
+	assert_int_equal(send_lisr_of(c, 1, &ps, &perr), PROTO_ERR_NONE);
+	assert_int_equal(perr, PROTO_ERR_NONE);
+	um = ps;
 	assert_int_equal(info_of(f, "orders", 1).role, PARTITION_LEADER);
 	assert_int_equal(info_of(f, "orders", 1).n_followers, 2);
 	um.n_offline_replicas = 4;
