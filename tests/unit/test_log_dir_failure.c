@@ -35,11 +35,9 @@
 #include "tests/unit/faultio.h"
 #include "tests/unit/zksrv.h"
 #include "util/clock.h"
-#include "util/diaglog.h"
 
 #define DEADLINE_MS 30000
 
-static struct zksrv srv;
 static int chroots; /* each cluster broker gets a ZooKeeper of its own */
 
 struct fx {
@@ -50,20 +48,6 @@ struct fx {
 	struct broker *b;
 	struct topic *t; /* orders, one partition, led here */
 };
-
-static int group_setup(void **state)
-{
-	(void)state;
-	mq_log_init(MQ_ERR, false);
-	return zksrv_start(&srv) == 0 ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	zksrv_stop(&srv);
-	return 0;
-}
 
 /* A broker over faultio with the broker settings extra (lines, "" for
  * none), in a cluster of its own or alone, and its topic orders, which
@@ -85,7 +69,7 @@ static struct fx *fx_open(bool cluster, const char *extra)
 		snprintf(text, sizeof(text),
 			 "broker.id=1\nzookeeper.connect=%s/ldf%d\n"
 			 "listeners=PLAINTEXT://127.0.0.1:0\n%s",
-			 srv.connect, ++chroots, extra);
+			 zksrv_group()->connect, ++chroots, extra);
 	else
 		snprintf(text, sizeof(text), "%s", extra);
 	assert_int_equal(broker_config_parse(&f->cfg, text, strlen(text), err, sizeof(err)), 0);
@@ -365,5 +349,5 @@ int main(void)
 		cmocka_unit_test(test_stop_cluster),
 		cmocka_unit_test(test_stop_single),
 	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, zksrv_group_setup, zksrv_group_teardown);
 }
