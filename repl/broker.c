@@ -3,8 +3,9 @@
  * catalog load, orphan logs, group coordinator, the scheduler and cleaner
  * threads, then with zookeeper.connect or listeners the cluster: cluster.c)
  * and close (stop the listener, stop the threads, make every topic answer
- * -ENOENT, clean shutdown of the logs, then leave the cluster), and the
- * orphan logs (logs in the data directory that no topic claims).
+ * -ENOENT, clean shutdown of the logs, with no clean-shutdown marker once
+ * the directory failed, then leave the cluster), and the orphan logs (logs
+ * in the data directory that no topic claims).
  *
  * Where the rest lives: topics.c (catalog in memory, topic attributes),
  * partitions.c (partition logs, leading, engine listeners), topic_config.c
@@ -407,7 +408,18 @@ static int broker_free(struct broker *b, bool abandon)
 	if (b->m && abandon) {
 		logmgr_close_refused(b->m);
 	} else if (b->m) {
-		rc = logmgr_shutdown(b->m, why, sizeof(why));
+		/* A directory that failed at run time is not marked clean,
+		 * whatever this stop's flush and checkpoints return: its logs
+		 * may have lost writes the disk reported once (Kafka writes no
+		 * clean-shutdown file into a failed log directory either). */
+		int dir_err = cluster_log_dir_failure(b->cluster);
+
+		if (dir_err)
+			mq_log(MQ_WARN,
+			       "stop: log dir %s is offline (%s): no clean-shutdown marker "
+			       "written, the next start recovers the logs",
+			       logmgr_dir(b->m), strerror(-dir_err));
+		rc = logmgr_shutdown(b->m, dir_err == 0, why, sizeof(why));
 		if (rc < 0)
 			mq_log(MQ_ERR,
 			       "clean stop failed: %s; no clean-shutdown marker written, "

@@ -585,7 +585,7 @@ static bool topic_still_there(void *arg, const char *topic)
  * no replica of it. */
 static bool makes_logs(struct cluster *c)
 {
-	return !replica_mgr_log_dir_failure(cluster_repl_replicas(c->cr));
+	return !cluster_log_dir_failure(c);
 }
 
 /* Every topic in /brokers/topics becomes (or stays) a local topic; local
@@ -792,6 +792,11 @@ void cluster_appended(struct cluster *c, const char *topic, int partition)
 int cluster_storage_failed(struct cluster *c, const char *topic, int partition, int err)
 {
 	return cluster_repl_storage_failed(c->cr, topic, partition, err);
+}
+
+int cluster_log_dir_failure(struct cluster *c)
+{
+	return c ? cluster_repl_log_dir_failure(c->cr) : 0;
 }
 
 int32_t cluster_leader(struct cluster *c, const char *topic, int partition)

@@ -168,6 +168,11 @@ int cluster_append_check(struct cluster *c, const char *topic, int partition, in
 			 int32_t min_insync_replicas, int32_t *epoch);
 void cluster_appended(struct cluster *c, const char *topic, int partition);
 int cluster_storage_failed(struct cluster *c, const char *topic, int partition, int err);
+/* The storage error that took this broker's log directory offline
+ * (replica_mgr_log_dir_failure; it stays until the broker restarts, and
+ * is still answered after cluster_stop), 0 while it is online or without
+ * a cluster (c NULL). */
+int cluster_log_dir_failure(struct cluster *c);
 struct partition_state;
 int cluster_partition_state(struct cluster *c, const char *topic, int partition,
 			    struct partition_state *st);

@@ -100,6 +100,9 @@ struct cluster_repl {
 	struct cluster_local local;
 	struct metadata_cache *mc;
 	struct replica_mgr *rm;
+	/* rm's log directory failure, kept by cluster_repl_close_logs when it
+	 * frees rm: the broker's stop reads it after (its marker). */
+	int log_dir_err;
 	struct fetch_serve *fs;
 	struct offsets_serve os; /* ListOffsets over the same replicas */
 	/* Set once by cluster_repl_start_controller, after the listener
@@ -1471,8 +1474,17 @@ void cluster_repl_close_logs(struct cluster_repl *cr)
 {
 	if (!cr)
 		return;
+	if (cr->rm)
+		cr->log_dir_err = replica_mgr_log_dir_failure(cr->rm);
 	replica_mgr_free(cr->rm);
 	cr->rm = NULL;
+}
+
+int cluster_repl_log_dir_failure(struct cluster_repl *cr)
+{
+	if (!cr)
+		return 0;
+	return cr->rm ? replica_mgr_log_dir_failure(cr->rm) : cr->log_dir_err;
 }
 
 void cluster_repl_free(struct cluster_repl *cr)
@@ -1895,17 +1907,21 @@ void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic
 		partition_get_info(p, &info);
 		partition_unref(p);
 	}
+	/* One line per replica at most: an offline one (this broker's own
+	 * once its log directory failed, those the controller names, which
+	 * replica_mgr keeps without repeats) gets no other line. */
 	if (info.offline)
 		fprintf(f, "replica %d %d: offline (this broker's log directory failed)\n",
 			partition, (int)cr->cfg->broker_id);
 	/* The replicas the controller counts offline (UpdateMetadata). */
-	if (replica_mgr_partition_meta(cr->rm, topic, partition, &st) == 0)
-		for (int i = 0; i < st.n_offline; i++)
-			if (!info.offline || st.offline[i] != cr->cfg->broker_id)
-				fprintf(f,
-					"replica %d %d: offline (its broker is gone or cannot "
-					"host it)\n",
-					partition, (int)st.offline[i]);
+	if (replica_mgr_partition_meta(cr->rm, topic, partition, &st) < 0)
+		st.n_offline = 0;
+	for (int i = 0; i < st.n_offline; i++)
+		if (!info.offline || st.offline[i] != cr->cfg->broker_id)
+			fprintf(f,
+				"replica %d %d: offline (its broker is gone or cannot "
+				"host it)\n",
+				partition, (int)st.offline[i]);
 	if (!p)
 		return;
 	if (info.role == PARTITION_FOLLOWER && !info.leader_eligible)
@@ -1921,6 +1937,9 @@ void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic
 				      ? info.offsets.log_end_offset
 				      : info.offsets.log_end_offset - r->log_end_offset;
 
+		/* Its last fetch is of no use once it is offline. */
+		if (partition_state_names_offline(&st, r->broker_id))
+			continue;
 		fprintf(f,
 			"replica %d %d: leo %" PRId64 " lag %" PRId64
 			" last_caught_up_ms_ago %" PRId64 "\n",

@@ -57,6 +57,9 @@ int cluster_repl_start_controller(struct cluster_repl *cr);
 void cluster_repl_stop(struct cluster_repl *cr);
 /* Stops the fetchers and the ISR tick, releases every local log. */
 void cluster_repl_close_logs(struct cluster_repl *cr);
+/* The storage error that took the log directory offline, 0 while it is
+ * online; after cluster_repl_close_logs too (what it was then). */
+int cluster_repl_log_dir_failure(struct cluster_repl *cr);
 void cluster_repl_free(struct cluster_repl *cr);
 
 /* Topic creation on any broker, as Kafka's AdminZkClient: the assignment

@@ -198,6 +198,15 @@ struct partition_state {
 	int32_t offline[PARTITION_MAX_REPLICAS];
 };
 
+/* Whether st's offline replicas name broker id. */
+static inline bool partition_state_names_offline(const struct partition_state *st, int32_t id)
+{
+	for (int i = 0; i < st->n_offline; i++)
+		if (st->offline[i] == id)
+			return true;
+	return false;
+}
+
 struct partition;
 
 /* Writes a new ISR (the conditional write of the state znode at

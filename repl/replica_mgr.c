@@ -404,8 +404,12 @@ static int state_of(const struct controller_partition_state *s, struct partition
 		.recovering = s->leader_recovery_state == ZK_RECOVERY_RECOVERING,
 	};
 	memcpy(st->replicas, s->replicas, sizeof(int32_t) * (size_t)s->n_replicas);
+	/* Each offline replica once, as the ISR below: .state gives each a
+	 * line and Metadata names them (a repeat would also take the room of
+	 * a replica named after it). */
 	for (int i = 0; i < s->n_offline_replicas && st->n_offline < s->n_replicas; i++)
-		if (has(s->replicas, s->n_replicas, s->offline_replicas[i]))
+		if (has(s->replicas, s->n_replicas, s->offline_replicas[i]) &&
+		    !has(st->offline, st->n_offline, s->offline_replicas[i]))
 			st->offline[st->n_offline++] = s->offline_replicas[i];
 	for (int i = 0; i < s->n_isr; i++) {
 		if (!has(s->replicas, s->n_replicas, s->isr[i]) ||

@@ -14,12 +14,14 @@
 #     failed broker's own mount, kcat bootstrapped from the failed broker
 #     and a raw Produce to the new leader; a raw Produce to the failed
 #     broker gets KAFKA_STORAGE_ERROR. Its root .state says
-#     log.dir=offline, its topic .state and Metadata name its replica
-#     offline.
+#     log.dir=offline, every topic .state (on one line) and Metadata name
+#     its replica offline.
 #   - Every acknowledged record is read back once, in order, on the two
 #     survivors' mounts.
-#   - Room again and the broker restarted: its replica rejoins the ISR and
-#     its mount reads the same records.
+#   - Room again and the broker restarted: its stop wrote no
+#     clean-shutdown marker (the directory failed), so it starts as after
+#     an unclean stop; its replica rejoins the ISR and its mount reads the
+#     same records.
 #   - A compacted topic c whose leader's disk fills up entirely while
 #     nothing is written: the first write there is the cleaner's (its
 #     records old enough for min.compaction.lag.ms only once the disk is
@@ -76,11 +78,14 @@ offline_dirs() {
 }
 expect_eq "mnt$L/.metrics: mqfs_offline_log_directories 1" 1 "$(offline_dirs "$L")"
 expect_eq "mnt$F/.metrics: mqfs_offline_log_directories 0" 0 "$(offline_dirs "$F")"
+# offline_row N: broker N's t/.state names L's replica offline, on that
+# line alone (the new leader gives it no leo line).
 offline_row() {
-	grep -q "^replica 0 $L: offline" "$MQ_TMP/mnt$1/t/.state"
+	grep -q "^replica 0 $L: offline" "$MQ_TMP/mnt$1/t/.state" &&
+		[ "$(grep -c "^replica 0 $L:" "$MQ_TMP/mnt$1/t/.state")" = 1 ]
 }
 for n in 1 2 3; do
-	check "mnt$n/t/.state names the replica on broker $L offline" poll 20 offline_row "$n"
+	check "mnt$n/t/.state names the replica on broker $L offline, once" poll 20 offline_row "$n"
 done
 _pf=$(eval echo "\$PORT$F")
 _pl=$(eval echo "\$PORT$L")
@@ -107,7 +112,12 @@ done
 # 3. Room again, and the broker restarted: back in the ISR.
 rm -f "$SL/filler"
 check "broker $L stops cleanly" broker_stop "$L"
+expect_ok "its stop wrote no clean-shutdown marker (the directory failed)" grep -q \
+	"stop: log dir $SL is offline (No space left on device): no clean-shutdown marker" "$LOG"
+expect_ok "and left none behind" test ! -e "$SL/.clean-shutdown"
 broker_start "$L"
+expect_ok "mnt$L/.state: last.shutdown=unclean (its logs recovered)" grep -q \
+	"^last.shutdown=unclean" "$MQ_TMP/mnt$L/.state"
 check "broker $L back in the ISR" poll 30 t_isr_is "$MQ_TMP/mnt$N" "1,2,3"
 expect_ok "mnt$L/.state: log.dir=online" grep -q "^log.dir=online" "$MQ_TMP/mnt$L/.state"
 expect_eq "mnt$L/.metrics: mqfs_offline_log_directories 0" 0 "$(offline_dirs "$L")"

@@ -151,27 +151,14 @@ static void rpc(struct net_client *c, int16_t api, enc_fn enc, const void *req, 
 	kbuf_w_free(&w);
 }
 
-/* One LeaderAndIsr of orders-p; returns the response's error code and
- * the partition's in *perr. */
-static int16_t send_lisr(struct net_client *c, int32_t cepoch, int32_t p, int32_t epoch,
-			 int16_t *perr)
+/* One LeaderAndIsr of ps (a partition of orders); returns the
+ * response's error code and the partition's in *perr. */
+static int16_t send_lisr_of(struct net_client *c, int32_t cepoch, struct proto_part_state *ps,
+			    int16_t *perr)
 {
-	int32_t one[1] = { 1 };
-	struct proto_part_state ps = {
-		.partition_index = p,
-		.controller_epoch = cepoch,
-		.leader = 1,
-		.leader_epoch = epoch,
-		.n_isr = 1,
-		.isr = one,
-		.partition_epoch = 0,
-		.n_replicas = 1,
-		.replicas = one,
-		.is_new = true,
-	};
 	struct proto_topic_state ts = { .topic_name = kstr_of("orders"),
 					.n_partitions = 1,
-					.partition_states = &ps };
+					.partition_states = ps };
 	struct proto_lisr_req req = { .controller_id = 2,
 				      .controller_epoch = cepoch,
 				      .broker_epoch = -1,
@@ -194,23 +181,35 @@ static int16_t send_lisr(struct net_client *c, int32_t cepoch, int32_t p, int32_
 	return ec;
 }
 
-static int16_t send_um(struct net_client *c, int32_t cepoch)
+/* orders-p led by broker 1, its only replica, in leader epoch epoch. */
+static int16_t send_lisr(struct net_client *c, int32_t cepoch, int32_t p, int32_t epoch,
+			 int16_t *perr)
 {
-	int32_t r12[2] = { 2, 1 };
+	int32_t one[1] = { 1 };
 	struct proto_part_state ps = {
-		.partition_index = 0,
+		.partition_index = p,
 		.controller_epoch = cepoch,
-		.leader = 2,
-		.leader_epoch = 5,
-		.n_isr = 2,
-		.isr = r12,
-		.partition_epoch = 7,
-		.n_replicas = 2,
-		.replicas = r12,
+		.leader = 1,
+		.leader_epoch = epoch,
+		.n_isr = 1,
+		.isr = one,
+		.partition_epoch = 0,
+		.n_replicas = 1,
+		.replicas = one,
+		.is_new = true,
 	};
-	struct proto_topic_state ts = { .topic_name = kstr_of("payments"),
+
+	return send_lisr_of(c, cepoch, &ps, perr);
+}
+
+/* One UpdateMetadata of ps (partition of topic), brokers 1 and 2 live;
+ * returns the response's error code. */
+static int16_t send_um_of(struct net_client *c, int32_t cepoch, const char *topic,
+			  struct proto_part_state *ps)
+{
+	struct proto_topic_state ts = { .topic_name = kstr_of(topic),
 					.n_partitions = 1,
-					.partition_states = &ps };
+					.partition_states = ps };
 	struct proto_um_broker live[2] = { { .id = 1, .rack = KSTR_NULL },
 					   { .id = 2, .rack = KSTR_NULL } };
 	struct proto_um_req req = { .controller_id = 2,
@@ -228,6 +227,24 @@ static int16_t send_um(struct net_client *c, int32_t cepoch)
 	assert_int_equal(proto_um_resp_decode(&nr.body, v, &resp), 0);
 	net_resp_free(&nr);
 	return resp.error_code;
+}
+
+static int16_t send_um(struct net_client *c, int32_t cepoch)
+{
+	int32_t r12[2] = { 2, 1 };
+	struct proto_part_state ps = {
+		.partition_index = 0,
+		.controller_epoch = cepoch,
+		.leader = 2,
+		.leader_epoch = 5,
+		.n_isr = 2,
+		.isr = r12,
+		.partition_epoch = 7,
+		.n_replicas = 2,
+		.replicas = r12,
+	};
+
+	return send_um_of(c, cepoch, "payments", &ps);
 }
 
 static int16_t send_stop(struct net_client *c, int32_t cepoch, bool del)
@@ -370,6 +387,84 @@ static void test_update_metadata(void **state)
 	net_client_close(c);
 }
 
+/* How many lines of the text of orders-p's .state, below its table
+ * (cluster_repl_partition_followers), start with prefix. */
+static int followers_lines(struct fx *f, int p, const char *prefix)
+{
+	char *text = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+	int n = 0;
+
+	assert_non_null(m);
+	cluster_repl_partition_followers(f->cr, "orders", p, m);
+	assert_int_equal(fclose(m), 0);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		n += strncmp(line, prefix, strlen(prefix)) == 0;
+	free(text);
+	return n;
+}
+
+/* .state names each offline replica on one line: one the controller's
+ * UpdateMetadata names more than once (and after the replica named
+ * after it), this broker's own once its log directory failed, and not a
+ * follower the leader here still tracks (no leo/lag line for it). */
+static void test_offline_replicas_once(void **state)
+{
+	struct fx *f = *state;
+	struct net_client *c = connect_as(f, "admin", "admin-secret");
+	int32_t r123[3] = { 1, 2, 3 }, isr1[1] = { 1 }, off[4] = { 2, 2, 3, 2 };
+	struct proto_part_state um, ps = { .partition_index = 1,
+					   .controller_epoch = 1,
+					   .leader = 1,
+					   .leader_epoch = 3,
+					   .n_isr = 1,
+					   .isr = isr1,
+					   .n_replicas = 3,
+					   .replicas = r123,
+					   .is_new = true };
+	struct partition_state st;
+	int16_t perr;
+
+	/* orders-1: led here, followers 2 and 3, which the controller then
+	 * names offline, 2 three times. */
+	assert_int_equal(send_lisr_of(c, 1, &ps, &perr), PROTO_ERR_NONE);
+	assert_int_equal(perr, PROTO_ERR_NONE);
+	um = ps;
+	assert_int_equal(info_of(f, "orders", 1).role, PARTITION_LEADER);
+	assert_int_equal(info_of(f, "orders", 1).n_followers, 2);
+	um.n_offline_replicas = 4;
+	um.offline_replicas = off;
+	um.is_new = false;
+	assert_int_equal(send_um_of(c, 1, "orders", &um), PROTO_ERR_NONE);
+	assert_int_equal(cluster_repl_partition_state(f->cr, "orders", 1, &st), 0);
+	assert_int_equal(st.n_offline, 2);
+	assert_int_equal(st.offline[0], 2);
+	assert_int_equal(st.offline[1], 3);
+	assert_int_equal(followers_lines(f, 1, "replica 1 2:"), 1);
+	assert_int_equal(followers_lines(f, 1, "replica 1 2: offline"), 1);
+	assert_int_equal(followers_lines(f, 1, "replica 1 3:"), 1);
+	assert_int_equal(followers_lines(f, 1, "replica 1 3: offline"), 1);
+
+	/* orders-0: led here; the log directory fails, and the controller
+	 * names this broker's replica offline, twice. */
+	assert_int_equal(send_lisr(c, 1, 0, 3, &perr), PROTO_ERR_NONE);
+	assert_int_equal(perr, PROTO_ERR_NONE);
+	assert_int_equal(cluster_repl_storage_failed(f->cr, "orders", 0, -EIO), -ENXIO);
+	assert_true(info_of(f, "orders", 0).offline);
+	off[0] = off[1] = 1;
+	um.partition_index = 0;
+	um.leader = -1;
+	um.leader_epoch = 4;
+	um.n_offline_replicas = 2;
+	assert_int_equal(send_um_of(c, 1, "orders", &um), PROTO_ERR_NONE);
+	assert_int_equal(cluster_repl_partition_state(f->cr, "orders", 0, &st), 0);
+	assert_int_equal(st.n_offline, 1);
+	assert_int_equal(followers_lines(f, 0, "replica 0 1:"), 1);
+	assert_int_equal(followers_lines(f, 0, "replica 0 1: offline (this broker's"), 1);
+	net_client_close(c);
+}
+
 /* StopReplica with delete: the replica goes (its files go with the
  * broker's topic, when the topic leaves /brokers/topics). */
 static void test_stop_replica_delete(void **state)
@@ -400,6 +495,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_only_the_brokers_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_metadata, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_replica_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offline_replicas_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_replica_takes_zk_settings, setup,
 						teardown),
 	};

@@ -40,7 +40,6 @@
 #include "repl/zkmeta.h"
 #include "tests/unit/zksrv.h"
 #include "util/clock.h"
-#include "util/diaglog.h"
 
 #define SESSION_MS 6000
 #define CONNECT_MS 20000
@@ -423,7 +422,6 @@ static void test_imbalance(void **state)
 
 /* ---- a cluster on a real ZooKeeper ---- */
 
-static struct zksrv srv;
 
 enum { REC_LISR, REC_META, REC_STOP };
 
@@ -685,7 +683,7 @@ static struct zkc *open_at(const char *chroot, struct node *n)
 	char connect[256];
 	struct zkc *zkc = NULL;
 
-	snprintf(connect, sizeof(connect), "%s%s", srv.connect, chroot);
+	snprintf(connect, sizeof(connect), "%s%s", zksrv_group()->connect, chroot);
 	assert_int_equal(zkc_open(connect, SESSION_MS, CONNECT_MS, n ? on_session : NULL, n, &zkc),
 			 0);
 	return zkc;
@@ -1654,22 +1652,11 @@ static void test_add_partitions(void **state)
 
 static int group_setup(void **state)
 {
-	(void)state;
-	/* The controller's INFO lines and the library's session messages
-	 * are expected; errors still show. */
-	mq_log_init(MQ_ERR, false);
 	for (int i = 0; i < N(nodes); i++) {
 		pthread_mutex_init(&nodes[i].rec.lock, NULL);
 		pthread_cond_init(&nodes[i].rec.cond, NULL);
 	}
-	return zksrv_start(&srv) == 0 ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	zksrv_stop(&srv);
-	return 0;
+	return zksrv_group_setup(state);
 }
 
 int main(void)
@@ -1696,5 +1683,5 @@ int main(void)
 		cmocka_unit_test(test_unreadable_znodes_left_as_they_are),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, group_setup, zksrv_group_teardown);
 }

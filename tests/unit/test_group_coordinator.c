@@ -50,7 +50,6 @@
 #define DEADLINE_MS 30000
 #define NB          3
 
-static struct zksrv srv;
 static char dir[64];
 static struct broker_config cfg[NB];
 static struct broker *b[NB];
@@ -68,9 +67,7 @@ static int group_setup(void **state)
 {
 	char text[512], err[256];
 
-	(void)state;
-	mq_log_init(MQ_ERR, false);
-	if (zksrv_start(&srv) != 0)
+	if (zksrv_group_setup(state) != 0)
 		return -1;
 	snprintf(dir, sizeof(dir), "/tmp/mqfs-test-gcoord.XXXXXX");
 	if (!mkdtemp(dir))
@@ -82,7 +79,7 @@ static int group_setup(void **state)
 			 "listeners=PLAINTEXT://127.0.0.1:0\n"
 			 "leader.imbalance.check.interval.seconds=1\n"
 			 "default.replication.factor=3\n",
-			 i + 1, srv.connect);
+			 i + 1, zksrv_group()->connect);
 		if (broker_config_parse(&cfg[i], text, strlen(text), err, sizeof(err)) != 0) {
 			fprintf(stderr, "config: %s\n", err);
 			return -1;
@@ -96,11 +93,10 @@ static int group_teardown(void **state)
 {
 	char cmd[128];
 
-	(void)state;
 	for (int i = 0; i < NB; i++)
 		if (b[i])
 			broker_close(b[i]);
-	zksrv_stop(&srv);
+	zksrv_group_teardown(state);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	return system(cmd) == 0 ? 0 : -1;
 }

@@ -5,8 +5,9 @@
  * the mount (topic_fsync), a checkpoint file (the scheduler's, and
  * broker_checkpoint, which the cleaner and a moved log start call too),
  * the cleaner's rewrite, the scheduler's flush.ms flush, retention's
- * deletion. Each is run over the fault-injecting I/O table
- * (faultio.h) twice:
+ * deletion; and the stop after such a failure (no clean-shutdown marker
+ * once the directory is offline). Each is run over the fault-injecting
+ * I/O table (faultio.h) twice:
  *   - a broker of a one-broker cluster over a real ZooKeeper (zksrv.h),
  *     leader of orders-0: the failure takes the log directory offline,
  *     which the produce path's check answers -ENXIO (KAFKA_STORAGE_ERROR:
@@ -34,11 +35,9 @@
 #include "tests/unit/faultio.h"
 #include "tests/unit/zksrv.h"
 #include "util/clock.h"
-#include "util/diaglog.h"
 
 #define DEADLINE_MS 30000
 
-static struct zksrv srv;
 static int chroots; /* each cluster broker gets a ZooKeeper of its own */
 
 struct fx {
@@ -49,20 +48,6 @@ struct fx {
 	struct broker *b;
 	struct topic *t; /* orders, one partition, led here */
 };
-
-static int group_setup(void **state)
-{
-	(void)state;
-	mq_log_init(MQ_ERR, false);
-	return zksrv_start(&srv) == 0 ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	zksrv_stop(&srv);
-	return 0;
-}
 
 /* A broker over faultio with the broker settings extra (lines, "" for
  * none), in a cluster of its own or alone, and its topic orders, which
@@ -84,7 +69,7 @@ static struct fx *fx_open(bool cluster, const char *extra)
 		snprintf(text, sizeof(text),
 			 "broker.id=1\nzookeeper.connect=%s/ldf%d\n"
 			 "listeners=PLAINTEXT://127.0.0.1:0\n%s",
-			 srv.connect, ++chroots, extra);
+			 zksrv_group()->connect, ++chroots, extra);
 	else
 		snprintf(text, sizeof(text), "%s", extra);
 	assert_int_equal(broker_config_parse(&f->cfg, text, strlen(text), err, sizeof(err)), 0);
@@ -103,6 +88,7 @@ static struct fx *fx_open(bool cluster, const char *extra)
 	return f;
 }
 
+/* Also after the test closed the broker itself (f->t and f->b NULL). */
 static void fx_close(struct fx *f)
 {
 	char cmd[128];
@@ -317,6 +303,35 @@ static void run_retention(bool cluster)
 
 BOTH(retention)
 
+/* A stop after an fsync failed once (the stop's own flush and checkpoints
+ * then succeed): a cluster broker, whose log directory went offline,
+ * writes no clean-shutdown marker, and the next start (a log manager
+ * opened over the directory, as broker_open does) recovers the logs, as
+ * Kafka recovers a failed log directory's; a single node, whose directory
+ * stayed online, stops cleanly. */
+static void run_stop(bool cluster)
+{
+	struct fx *f = fx_open(cluster, "");
+	char data[sizeof(f->dir) + 8];
+	struct logmgr *m;
+
+	assert_int_equal(produce_str(f->t, "a\n"), 0);
+	f->fio.fsync_countdown = 1;
+	assert_int_equal(topic_fsync(f->t, 0), -EIO);
+	assert_int_equal(dir_offline(f), cluster);
+	topic_put(f->t);
+	f->t = NULL;
+	assert_int_equal(broker_close(f->b), 0);
+	f->b = NULL;
+	snprintf(data, sizeof(data), "%s/data", f->dir);
+	assert_int_equal(logmgr_open(data, &io_posix, &m), 0);
+	assert_int_equal(logmgr_was_clean(m), !cluster);
+	logmgr_abandon(m);
+	fx_close(f);
+}
+
+BOTH(stop)
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -331,6 +346,8 @@ int main(void)
 		cmocka_unit_test(test_flush_ms_single),
 		cmocka_unit_test(test_retention_cluster),
 		cmocka_unit_test(test_retention_single),
+		cmocka_unit_test(test_stop_cluster),
+		cmocka_unit_test(test_stop_single),
 	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, zksrv_group_setup, zksrv_group_teardown);
 }

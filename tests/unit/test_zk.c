@@ -38,7 +38,6 @@
 #define CONNECT_MS 20000
 #define WAIT_MS    20000 /* deadline for an event; they come in ms */
 
-static struct zksrv srv;
 
 /* ---- events seen by callbacks (completion thread) ---- */
 
@@ -125,7 +124,7 @@ static struct zkc *open_at(const char *chroot)
 	char connect[256];
 	struct zkc *zkc = NULL;
 
-	snprintf(connect, sizeof(connect), "%s%s", srv.connect, chroot);
+	snprintf(connect, sizeof(connect), "%s%s", zksrv_group()->connect, chroot);
 	assert_int_equal(zkc_open(connect, SESSION_MS, CONNECT_MS, NULL, NULL, &zkc), 0);
 	return zkc;
 }
@@ -152,22 +151,6 @@ static struct zk_broker broker_doc(int port)
 	b.endpoints = &ep[k];
 	b.n_endpoints = 1;
 	return b;
-}
-
-static int group_setup(void **state)
-{
-	(void)state;
-	/* The library's messages (closing sessions, the expiry test) are
-	 * expected here; errors still show. */
-	mq_log_init(MQ_ERR, false);
-	return zksrv_start(&srv) == 0 ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	zksrv_stop(&srv);
-	return 0;
 }
 
 /* ---- connect string, chroot ---- */
@@ -409,7 +392,7 @@ static void test_session_expiry(void **state)
 
 	(void)state;
 	seen_reset(&session_seen);
-	snprintf(connect, sizeof(connect), "%s/t_expiry", srv.connect);
+	snprintf(connect, sizeof(connect), "%s/t_expiry", zksrv_group()->connect);
 	assert_int_equal(zkc_open(connect, SESSION_MS, CONNECT_MS, on_session, &session_seen, &zkc),
 			 0);
 	assert_true(seen_wait(&session_seen, ZKC_CONNECTED, NULL));
@@ -439,8 +422,9 @@ static void test_session_expiry(void **state)
 	/* Without a chroot too: there zoo_multi frees the second op's
 	 * never-built path (an invalid pointer). */
 	seen_reset(&session_seen);
-	assert_int_equal(
-		zkc_open(srv.connect, SESSION_MS, CONNECT_MS, on_session, &session_seen, &zkc), 0);
+	assert_int_equal(zkc_open(zksrv_group()->connect, SESSION_MS, CONNECT_MS, on_session,
+				  &session_seen, &zkc),
+			 0);
 	assert_true(seen_wait(&session_seen, ZKC_CONNECTED, NULL));
 	assert_int_equal(zkc_expire(zkc), 0);
 	assert_true(seen_wait(&session_seen, ZKC_EXPIRED, NULL));
@@ -820,7 +804,7 @@ static void test_server_restart(void **state)
 
 	(void)state;
 	seen_reset(&session_seen);
-	snprintf(connect, sizeof(connect), "%s/t_restart", srv.connect);
+	snprintf(connect, sizeof(connect), "%s/t_restart", zksrv_group()->connect);
 	assert_int_equal(zkc_open(connect, SESSION_MS, CONNECT_MS, on_session, &session_seen, &zkc),
 			 0);
 	assert_int_equal(zkc_create(zkc, "/mine", "e", 1, ZKC_EPHEMERAL, NULL, 0), 0);
@@ -829,7 +813,7 @@ static void test_server_restart(void **state)
 	/* Killed and back within the session timeout: the library
 	 * reconnects, the owner hears both, the session and its ephemeral
 	 * node survive. */
-	assert_int_equal(zksrv_restart(&srv), 0);
+	assert_int_equal(zksrv_restart(zksrv_group()), 0);
 	assert_true(seen_wait(&session_seen, ZKC_DISCONNECTED, NULL));
 	assert_true(seen_wait(&session_seen, ZKC_CONNECTED, NULL));
 	/* A call racing the reconnection may see the loss; the next works. */
@@ -928,5 +912,5 @@ int main(void)
 		cmocka_unit_test(test_purge_config_changes),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, zksrv_group_setup, zksrv_group_teardown);
 }

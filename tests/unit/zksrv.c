@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 
 #include "tests/unit/zksrv.h"
+#include "util/diaglog.h"
 
 #define ZKSRV_START_SECONDS 60
 #define ZKSRV_PORT_TRIES    3
@@ -231,4 +232,26 @@ void zksrv_stop(struct zksrv *s)
 		nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 		s->dir[0] = '\0';
 	}
+}
+
+/* The server of zksrv_group_setup, for the whole binary. */
+static struct zksrv group_srv;
+
+int zksrv_group_setup(void **state)
+{
+	(void)state;
+	mq_log_init(MQ_ERR, false);
+	return zksrv_start(&group_srv) == 0 ? 0 : -1;
+}
+
+int zksrv_group_teardown(void **state)
+{
+	(void)state;
+	zksrv_stop(&group_srv);
+	return 0;
+}
+
+struct zksrv *zksrv_group(void)
+{
+	return &group_srv;
 }

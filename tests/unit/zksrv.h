@@ -6,7 +6,8 @@
  * No server outlives the test binary: the server's process is killed by
  * the kernel when the thread that started it dies (PR_SET_PDEATHSIG, which
  * covers a crash or a `timeout` kill of the test), by an atexit handler on
- * a normal exit, and by zksrv_stop in the group teardown.
+ * a normal exit, and by zksrv_stop in the group teardown
+ * (zksrv_group_teardown).
  */
 #ifndef MQFS_TESTS_ZKSRV_H
 #define MQFS_TESTS_ZKSRV_H
@@ -29,5 +30,17 @@ int zksrv_start(struct zksrv *s);
 int zksrv_restart(struct zksrv *s);
 /* Kills the server, waits for it and removes its directory. Idempotent. */
 void zksrv_stop(struct zksrv *s);
+
+/* One server for a whole test binary, as cmocka's group setup and
+ * teardown: cmocka_run_group_tests(tests, zksrv_group_setup,
+ * zksrv_group_teardown), or called from a binary's own pair. The setup
+ * also sets the log level to MQ_ERR: the ZooKeeper library's session
+ * messages and the INFO lines of the code under test are expected there;
+ * errors still show. 0, or -1 when the server did not start (the group
+ * fails). */
+int zksrv_group_setup(void **state);
+int zksrv_group_teardown(void **state);
+/* The group's server (its connect string; zksrv_restart takes it). */
+struct zksrv *zksrv_group(void);
 
 #endif
