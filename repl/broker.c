@@ -388,11 +388,14 @@ static int broker_free(struct broker *b, bool abandon)
 	if (!b)
 		return 0;
 	/* No request is served while the broker shuts down; the offsets
-	 * loader, which reads the cluster's replicas, stops first. */
+	 * loader, which reads the cluster's replicas, stops first. The
+	 * cleaner and the scheduler stop before the cluster: a storage
+	 * error of theirs goes to the replica manager (broker_storage_failed),
+	 * which cluster_stop frees. */
 	group_coord_stop(b);
-	cluster_stop(b->cluster);
 	cleaner_thread_stop(b);
 	scheduler_stop(b);
+	cluster_stop(b->cluster);
 	group_coord_close(b);
 	/* Holders of a reference from now on get -ENOENT; taking each lock
 	 * for writing waits for the calls in flight. */
