@@ -1883,11 +1883,11 @@ static void test_metadata_order(void **state)
 	val = meta_record(f, "race", &len);
 	assert_non_null(val);
 	assert_int_equal(group_meta_value_decode(val, len, &gm), 0);
-	free(val);
 	assert_int_equal(gm.generation, 3);
 	assert_int_equal(gm.n_members, 1);
 	assert_true(kstr_eq(gm.members[0].member_id, r->member));
 	group_meta_free(&gm);
+	free(val); /* gm points into it */
 
 	pthread_mutex_lock(&gs->mu);
 	gs->store_hook = NULL;
