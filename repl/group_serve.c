@@ -44,6 +44,11 @@
  *     rebalance not complete within the largest rebalance_timeout_ms drops
  *     the members that did not rejoin (PreparingRebalance) or sync
  *     (CompletingRebalance).
+ *   An Empty group stays, as in Kafka's GroupMetadataManager: listed,
+ *     described Empty, and deleted by DeleteGroups (Dead, its tombstone
+ *     written: kg_delete); every offsets.retention.check.interval.ms the
+ *     cleanup (kg_cleanup) removes those without committed offsets, with
+ *     their tombstones, so no coordinator loads them again.
  *
  * Errors (Kafka's): NOT_COORDINATOR for a group another broker
  * coordinates; INVALID_GROUP_ID for a name the mount cannot hold ([A-Za-z0-9._-],
@@ -71,7 +76,8 @@
  * group_admin_serve.c on this side).
  *
  * Threads and locks: listener workers run the handlers; the timer thread
- * expires sessions. gs->mu guards every Kafka group; it nests inside
+ * expires sessions, writes the queued metadata records (in each group's
+ * order: kg_write) and runs the cleanup (coord.mu, then gs->mu). gs->mu guards every Kafka group; it nests inside
  * coord.mu (JoinGroup's check of mount members, the kafka_active hook)
  * and takes no group or topic lock (OffsetCommit checks the member under
  * gs->mu and releases it before it commits). Parked

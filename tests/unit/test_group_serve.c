@@ -322,23 +322,31 @@ static bool kafka_active(struct brokerfx *f, const char *group)
 	return on;
 }
 
+/* DescribeGroups v5 of group into *r (the caller frees it and *raw). */
+static void describe_call(struct brokerfx *f, const char *group,
+			  struct proto_describe_groups_resp *r, struct net_resp *raw)
+{
+	struct kstr k = kstr_of(group);
+	struct proto_describe_groups_req req = { .n_groups = 1, .groups = &k };
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 256);
+	assert_int_equal(proto_describe_groups_req_encode(&w, 5, &req), 0);
+	brokerfx_call(f->c, PROTO_API_DESCRIBE_GROUPS, 5, &w, raw);
+	assert_int_equal(proto_describe_groups_resp_decode(&raw->body, 5, r), 0);
+	assert_int_equal(r->n_groups, 1);
+	assert_int_equal(r->groups[0].error_code, PROTO_ERR_NONE);
+}
+
 /* DescribeGroups v5 of group, one member: its client id and host into
  * cid and host. */
 static void describe_member(struct brokerfx *f, const char *group, char *cid, char *host,
 			    size_t cap)
 {
-	struct kstr k = kstr_of(group);
-	struct proto_describe_groups_req req = { .n_groups = 1, .groups = &k };
 	struct proto_describe_groups_resp r;
 	struct net_resp raw;
-	struct kbuf_w w;
 
-	kbuf_w_init(&w, 256);
-	assert_int_equal(proto_describe_groups_req_encode(&w, 5, &req), 0);
-	brokerfx_call(f->c, PROTO_API_DESCRIBE_GROUPS, 5, &w, &raw);
-	assert_int_equal(proto_describe_groups_resp_decode(&raw.body, 5, &r), 0);
-	assert_int_equal(r.n_groups, 1);
-	assert_int_equal(r.groups[0].error_code, PROTO_ERR_NONE);
+	describe_call(f, group, &r, &raw);
 	assert_int_equal(r.groups[0].n_members, 1);
 	snprintf(cid, cap, "%.*s", (int)r.groups[0].members[0].client_id.len,
 		 r.groups[0].members[0].client_id.ptr);
@@ -346,6 +354,42 @@ static void describe_member(struct brokerfx *f, const char *group, char *cid, ch
 		 r.groups[0].members[0].client_host.ptr);
 	proto_describe_groups_resp_free(&r);
 	net_resp_free(&raw);
+}
+
+/* DescribeGroups v5 of group: "state 'ptype' 'proto' members" into out. */
+static void describe_line(struct brokerfx *f, const char *group, char *out, size_t cap)
+{
+	struct proto_describe_groups_resp r;
+	struct net_resp raw;
+
+	describe_call(f, group, &r, &raw);
+	snprintf(out, cap, "%.*s '%.*s' '%.*s' %d", (int)r.groups[0].group_state.len,
+		 r.groups[0].group_state.ptr, (int)r.groups[0].protocol_type.len,
+		 r.groups[0].protocol_type.ptr, (int)r.groups[0].protocol_data.len,
+		 r.groups[0].protocol_data.ptr, (int)r.groups[0].n_members);
+	proto_describe_groups_resp_free(&r);
+	net_resp_free(&raw);
+}
+
+/* DeleteGroups v2 of one group: its error. */
+static int16_t delete_group(struct brokerfx *f, const char *group)
+{
+	struct kstr k = kstr_of(group);
+	struct proto_delete_groups_req req = { .n_groups = 1, .groups_names = &k };
+	struct proto_delete_groups_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+	int16_t err;
+
+	kbuf_w_init(&w, 256);
+	assert_int_equal(proto_delete_groups_req_encode(&w, 2, &req), 0);
+	brokerfx_call(f->c, PROTO_API_DELETE_GROUPS, 2, &w, &raw);
+	assert_int_equal(proto_delete_groups_resp_decode(&raw.body, 2, &r), 0);
+	assert_int_equal(r.n_results, 1);
+	err = r.results[0].error_code;
+	proto_delete_groups_resp_free(&r);
+	net_resp_free(&raw);
+	return err;
 }
 
 static void test_one_member(void **state)
@@ -1230,7 +1274,6 @@ static void test_metadata_reload(void **state)
 	struct commit_part cp = { "t", 0, 1 };
 	struct group_meta gm;
 	char member[256], logged[1 << 16];
-	struct kbuf_w w;
 	uint8_t *val;
 	size_t len = 0;
 	int16_t err;
@@ -1306,20 +1349,7 @@ static void test_metadata_reload(void **state)
 	assert_int_equal(heartbeat(f->c, 3, "meta", member, 2), PROTO_ERR_UNKNOWN_MEMBER_ID);
 
 	/* DeleteGroups: the group's record gets its tombstone. */
-	{
-		struct kstr k = kstr_of("meta");
-		struct proto_delete_groups_req req = { .n_groups = 1, .groups_names = &k };
-		struct proto_delete_groups_resp r;
-		struct net_resp raw;
-
-		kbuf_w_init(&w, 256);
-		assert_int_equal(proto_delete_groups_req_encode(&w, 2, &req), 0);
-		brokerfx_call(f->c, PROTO_API_DELETE_GROUPS, 2, &w, &raw);
-		assert_int_equal(proto_delete_groups_resp_decode(&raw.body, 2, &r), 0);
-		assert_int_equal(r.results[0].error_code, PROTO_ERR_NONE);
-		proto_delete_groups_resp_free(&r);
-		net_resp_free(&raw);
-	}
+	assert_int_equal(delete_group(f, "meta"), PROTO_ERR_NONE);
 	len = 1;
 	assert_null(meta_record(f, "meta", &len));
 	assert_int_equal(len, 0);
@@ -1572,50 +1602,6 @@ static void test_metadata_session_afresh(void **state)
 }
 
 /* ---- An Empty group (its members left): Kafka's DeleteGroups ---- */
-
-/* DeleteGroups v2 of one group: its error. */
-static int16_t delete_group(struct brokerfx *f, const char *group)
-{
-	struct kstr k = kstr_of(group);
-	struct proto_delete_groups_req req = { .n_groups = 1, .groups_names = &k };
-	struct proto_delete_groups_resp r;
-	struct net_resp raw;
-	struct kbuf_w w;
-	int16_t err;
-
-	kbuf_w_init(&w, 256);
-	assert_int_equal(proto_delete_groups_req_encode(&w, 2, &req), 0);
-	brokerfx_call(f->c, PROTO_API_DELETE_GROUPS, 2, &w, &raw);
-	assert_int_equal(proto_delete_groups_resp_decode(&raw.body, 2, &r), 0);
-	assert_int_equal(r.n_results, 1);
-	err = r.results[0].error_code;
-	proto_delete_groups_resp_free(&r);
-	net_resp_free(&raw);
-	return err;
-}
-
-/* DescribeGroups v5 of group: "state ptype proto members" into out. */
-static void describe_line(struct brokerfx *f, const char *group, char *out, size_t cap)
-{
-	struct kstr k = kstr_of(group);
-	struct proto_describe_groups_req req = { .n_groups = 1, .groups = &k };
-	struct proto_describe_groups_resp r;
-	struct net_resp raw;
-	struct kbuf_w w;
-
-	kbuf_w_init(&w, 256);
-	assert_int_equal(proto_describe_groups_req_encode(&w, 5, &req), 0);
-	brokerfx_call(f->c, PROTO_API_DESCRIBE_GROUPS, 5, &w, &raw);
-	assert_int_equal(proto_describe_groups_resp_decode(&raw.body, 5, &r), 0);
-	assert_int_equal(r.n_groups, 1);
-	assert_int_equal(r.groups[0].error_code, PROTO_ERR_NONE);
-	snprintf(out, cap, "%.*s '%.*s' '%.*s' %d", (int)r.groups[0].group_state.len,
-		 r.groups[0].group_state.ptr, (int)r.groups[0].protocol_type.len,
-		 r.groups[0].protocol_type.ptr, (int)r.groups[0].protocol_data.len,
-		 r.groups[0].protocol_data.ptr, (int)r.groups[0].n_members);
-	proto_describe_groups_resp_free(&r);
-	net_resp_free(&raw);
-}
 
 /* ListGroups v4: "ptype state" of id into out ("" when not listed). */
 static void list_line(struct brokerfx *f, const char *id, char *out, size_t cap)
