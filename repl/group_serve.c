@@ -77,12 +77,12 @@
  *
  * Threads and locks: listener workers run the handlers; the timer thread
  * expires sessions, writes the queued metadata records (in each group's
- * order: kg_write) and runs the cleanup (coord.mu, then gs->mu). gs->mu guards every Kafka group; it nests inside
- * coord.mu (JoinGroup's check of mount members, the kafka_active hook)
- * and takes no group or topic lock (OffsetCommit checks the member under
- * gs->mu and releases it before it commits). Parked
- * requests are answered (net_req_complete) under gs->mu, never touched
- * after.
+ * order: kg_write) and runs the cleanup (coord.mu, then gs->mu). gs->mu
+ * guards every Kafka group; it nests inside coord.mu (JoinGroup's check
+ * of mount members, the kafka_active hook) and takes no group or topic
+ * lock (OffsetCommit checks the member under gs->mu and releases it
+ * before it commits). Parked requests are answered (net_req_complete)
+ * under gs->mu, never touched after.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -1621,7 +1621,6 @@ int kg_delete(struct group_serve *gs, const char *name)
 static void *timer_main(void *arg)
 {
 	struct group_serve *gs = arg;
-
 	int64_t every = broker_cfg(gs->ka->b)->offsets_retention_check_ms;
 
 	pthread_mutex_lock(&gs->mu);

@@ -119,7 +119,8 @@ struct group_serve {
 	struct kseq *kseqs;
 	pthread_cond_t store_cv;
 	/* Monotonic ms of the next cleanup of Empty groups without offsets
-	 * (offsets.retention.check.interval.ms apart). */
+	 * (offsets.retention.check.interval.ms apart); the timer thread's
+	 * own. */
 	int64_t cleanup_at;
 	/* Tests only: called with no lock held right before each
 	 * GroupMetadata append of kg_write (value NULL: a tombstone). */
