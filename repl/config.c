@@ -108,6 +108,7 @@ enum cfg_id {
 	ID_AUTO_CREATE,
 	ID_GROUP_MIN_SESSION,
 	ID_GROUP_MAX_SESSION,
+	ID_OFFSETS_RETENTION_CHECK_MS,
 	ID_PRODUCER_ID_EXPIRATION_MS,
 	/* retention and compaction */
 	ID_RETENTION_MS,
@@ -184,6 +185,7 @@ static const struct cfg_spec cfg_specs[] = {
 	[ID_AUTO_CREATE] = { .kind = KIND_BOOL, .min = 0, .max = 0 },
 	[ID_GROUP_MIN_SESSION] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
 	[ID_GROUP_MAX_SESSION] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
+	[ID_OFFSETS_RETENTION_CHECK_MS] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
 	[ID_PRODUCER_ID_EXPIRATION_MS] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
 	/* Retention and compaction: KIND_INT_M1 also takes -1 (unlimited). */
 	[ID_RETENTION_MS] = { .kind = KIND_INT_M1,
@@ -258,6 +260,7 @@ static const struct cfg_key broker_keys[] = {
 	{ "auto.create.topics.enable", ID_AUTO_CREATE },
 	{ "group.min.session.timeout.ms", ID_GROUP_MIN_SESSION },
 	{ "group.max.session.timeout.ms", ID_GROUP_MAX_SESSION },
+	{ "offsets.retention.check.interval.ms", ID_OFFSETS_RETENTION_CHECK_MS },
 	{ "producer.id.expiration.ms", ID_PRODUCER_ID_EXPIRATION_MS },
 	{ "log.retention.ms", ID_RETENTION_MS },
 	{ "log.retention.minutes", ID_RETENTION_MINUTES },
@@ -794,6 +797,7 @@ void broker_config_defaults(struct broker_config *c)
 	c->auto_create_topics = true;
 	c->group_min_session_ms = 6000;
 	c->group_max_session_ms = 1800000;
+	c->offsets_retention_check_ms = 600000;
 	c->producer_id_expiration_ms = 86400000;
 	c->cleaner_backoff_ms = 15000;
 	c->cleaner_dedupe_bytes = 134217728;
@@ -867,6 +871,7 @@ static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *
 	case ID_AUTO_CREATE: c->auto_create_topics = v->i != 0; break;
 	case ID_GROUP_MIN_SESSION: c->group_min_session_ms = (int32_t)v->i; break;
 	case ID_GROUP_MAX_SESSION: c->group_max_session_ms = (int32_t)v->i; break;
+	case ID_OFFSETS_RETENTION_CHECK_MS: c->offsets_retention_check_ms = v->i; break;
 	case ID_PRODUCER_ID_EXPIRATION_MS: c->producer_id_expiration_ms = v->i; break;
 	case ID_CLEANER_BACKOFF_MS: c->cleaner_backoff_ms = v->i; break;
 	case ID_CLEANER_DEDUPE: c->cleaner_dedupe_bytes = v->i; break;
@@ -1110,6 +1115,8 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 	fprintf(f, "auto.create.topics.enable=%s\n", c->auto_create_topics ? "true" : "false");
 	fprintf(f, "group.min.session.timeout.ms=%d\n", (int)c->group_min_session_ms);
 	fprintf(f, "group.max.session.timeout.ms=%d\n", (int)c->group_max_session_ms);
+	fprintf(f, "offsets.retention.check.interval.ms=%lld\n",
+		(long long)c->offsets_retention_check_ms);
 	fprintf(f, "producer.id.expiration.ms=%lld\n", (long long)c->producer_id_expiration_ms);
 	fprintf(f, "log.retention.ms=%lld\n", (long long)c->log.retention_ms);
 	fprintf(f, "log.retention.bytes=%lld\n", (long long)c->log.retention_bytes);

@@ -36,6 +36,10 @@ struct broker_config {
 	 * timeouts a Kafka consumer group member may ask for. */
 	int32_t group_min_session_ms;
 	int32_t group_max_session_ms;
+	/* offsets.retention.check.interval.ms (600000): how often the group
+	 * coordinator removes its Empty Kafka groups without committed offsets
+	 * (group_serve.c, as Kafka's offsets cleanup does). */
+	int64_t offsets_retention_check_ms;
 	/* producer.id.expiration.ms (86400000): an idempotent producer whose
 	 * last batch is older than this is forgotten by a leader's producer
 	 * state (checked every log.retention.check.interval.ms and when the

@@ -28,10 +28,16 @@
  *   - DescribeGroups of a group that does not exist: state "Dead", no
  *     error (as Kafka answers); else "Stable" with members, "Empty"
  *     without, protocol type "consumer", protocol data the assignor;
- *     a Kafka group of consumers alone: its own state and members;
- *   - DeleteGroups: GROUP_ID_NOT_FOUND when no such group, NON_EMPTY_GROUP
- *     while any of the named groups has members (consume files of any
- *     broker's mount, Kafka consumers): nothing deleted then;
+ *     a Kafka group of consumers alone: its own state and members; a
+ *     Kafka group whose members left, without a topic's group: "Empty",
+ *     its protocol type, no protocol, as Kafka describes it;
+ *   - DeleteGroups: GROUP_ID_NOT_FOUND when no such group (neither a
+ *     topic's group nor a Kafka group here: one whose members left is
+ *     Empty, and here, until the cleanup of group_serve.c removes it),
+ *     NON_EMPTY_GROUP while any of the named groups has members (consume
+ *     files of any broker's mount, Kafka consumers): nothing deleted
+ *     then; else NONE, the group Dead and its GroupMetadata tombstone
+ *     written;
  *   - IncrementalAlterConfigs: SET and DELETE (back to the default) of
  *     the group keys of README "Consumer groups"; another key or a bad
  *     value INVALID_CONFIG; APPEND, SUBTRACT INVALID_CONFIG; AlterConfigs
@@ -148,16 +154,27 @@ static bool named(const struct group *g, const char *topic, const char *name)
 
 /* ---- DeleteGroups ---- */
 
-int16_t group_admin_delete(struct group_coord *gc, const char *topic, const char *name,
+int16_t group_admin_delete(struct group_serve *gs, const char *topic, const char *name,
 			   const char *peer)
 {
+	struct group_coord *gc = gs->gc;
 	char(*topics)[TOPIC_NAME_MAX + 1] = NULL;
 	int n = 0, rc = 0;
-	bool busy;
+	bool busy = false, known = false;
 
 	pthread_mutex_lock(&gc->mu);
 	topics = calloc((size_t)gc->ngroups + 1, sizeof(*topics));
-	busy = !topic[0] && gc->kafka_active && gc->kafka_active(gc->kafka_arg, name);
+	if (!topic[0]) {
+		/* Kafka's group of that name: with members, or Empty (its
+		 * members left; kept until the cleanup, group_serve.c). */
+		struct kgroup *kg;
+
+		pthread_mutex_lock(&gs->mu);
+		kg = kg_find(gs, name);
+		known = kg != NULL;
+		busy = kg && kg->nmembers > 0;
+		pthread_mutex_unlock(&gs->mu);
+	}
 	for (int i = 0; topics && i < gc->ngroups; i++) {
 		struct group *g = gc->groups[i];
 
@@ -180,7 +197,7 @@ int16_t group_admin_delete(struct group_coord *gc, const char *topic, const char
 		free(topics);
 		return PROTO_ERR_NON_EMPTY_GROUP;
 	}
-	if (n == 0) {
+	if (n == 0 && !known) {
 		mq_log_limited(MQ_INFO, "DeleteGroups from %s: group %s%s%s: GROUP_ID_NOT_FOUND",
 			       peer, topic, topic[0] ? "/" : "", name);
 		free(topics);
@@ -198,10 +215,11 @@ int16_t group_admin_delete(struct group_coord *gc, const char *topic, const char
 	}
 	free(topics);
 	/* Kafka's group of that name (no members: busy above) goes too: a
-	 * tombstone of its metadata record, so that compaction forgets it
-	 * and no coordinator loads it again. */
+	 * tombstone of its metadata record, after any record of the group
+	 * still queued or in flight (kg_delete), so that compaction forgets
+	 * it and no coordinator loads it again. */
 	if (rc == 0 && !topic[0])
-		rc = group_store_kafka(gc, name, NULL, 0);
+		rc = kg_delete(gs, name);
 	if (rc < 0)
 		mq_log_limited(MQ_WARN, "DeleteGroups from %s: group %s%s%s: %s", peer, topic,
 			       topic[0] ? "/" : "", name, strerror(-rc));
@@ -235,8 +253,7 @@ static int delete_groups_handler(void *arg, struct net_req *req)
 		res->error_code = id_check(gs->gc, m->groups_names[i], topic, name, "DeleteGroups",
 					   net_req_peer(req));
 		if (!res->error_code)
-			res->error_code =
-				group_admin_delete(gs->gc, topic, name, net_req_peer(req));
+			res->error_code = group_admin_delete(gs, topic, name, net_req_peer(req));
 	}
 	pos = net_req_begin(req);
 	rc = proto_delete_groups_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &r);
@@ -355,6 +372,22 @@ static int describe_kafka(struct group_serve *gs, const char *name, struct proto
 	return 1;
 }
 
+/* A Kafka group whose members left (no topic's group of the name): Empty,
+ * with its protocol type and no protocol, as Kafka describes it; else h
+ * stays (Dead). Takes gs->mu. */
+static void describe_empty(struct group_serve *gs, const char *name, struct gdesc_hold *h)
+{
+	struct kgroup *kg;
+
+	pthread_mutex_lock(&gs->mu);
+	kg = kg_find(gs, name);
+	if (kg) {
+		snprintf(h->state, sizeof(h->state), "%s", kg_state_name(kg->state));
+		snprintf(h->ptype, sizeof(h->ptype), "%s", kg->ptype);
+	}
+	pthread_mutex_unlock(&gs->mu);
+}
+
 int group_admin_describe(struct group_serve *gs, const char *topic, const char *name,
 			 struct proto_described_group *d, struct gdesc_hold *h)
 {
@@ -401,6 +434,8 @@ int group_admin_describe(struct group_serve *gs, const char *topic, const char *
 		snprintf(h->ptype, sizeof(h->ptype), "consumer");
 	} else {
 		h->proto[0] = '\0';
+		if (!topic[0])
+			describe_empty(gs, name, h);
 	}
 out:
 	d->group_state = kstr_of(h->state);

@@ -500,10 +500,6 @@ int group_scoped_name(struct kstr id, char *topic, char *name, const char **why)
  * COORDINATOR_NOT_AVAILABLE (logged with api and peer). No lock held. */
 int16_t group_admin_coord_check(struct group_coord *gc, const char *name, const char *api,
 				const char *peer);
-/* DeleteGroups of one group (topic "": every topic's): Kafka's code,
- * logged. Takes coord.mu and group.mu. */
-int16_t group_admin_delete(struct group_coord *gc, const char *topic, const char *name,
-			   const char *peer);
 
 /* ---- offsets_topic.c: the replicated __consumer_offsets ---- */
 /* Makes sure __consumer_offsets exists in a cluster: 0 when it does (or

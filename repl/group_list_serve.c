@@ -13,7 +13,8 @@
  *   "<g>"          Kafka's group of that name (every topic's group g, and
  *                  the Kafka consumers of g): the state of its Kafka
  *                  consumers when it has some, else as above over its
- *                  topics' groups.
+ *                  topics' groups; "Empty" for a Kafka group whose
+ *                  members left, until the cleanup removes it.
  * Protocol type: the Kafka consumers' own ("consumer" from Kafka's
  * clients), else "consumer", as DescribeGroups answers; so Kafka's
  * listConsumerGroups, which keeps protocol type "consumer" or "", shows
@@ -101,10 +102,11 @@ static int rows_collect(struct group_serve *gs, struct lrows *rs)
 	int rc = 0, k = 0;
 
 	pthread_mutex_lock(&gs->mu);
+	/* Kafka's groups, those whose members left too (Empty, kept until
+	 * the cleanup: group_serve.c), as Kafka lists them. */
 	for (struct kgroup *kg = gs->groups; kg && rc == 0; kg = kg->next)
-		if (kg->nmembers > 0)
-			rc = lrow_add(rs, NULL, kg->name, kg->ptype, kg_state_name(kg->state),
-				      RANK_KAFKA);
+		rc = lrow_add(rs, NULL, kg->name, kg->ptype, kg_state_name(kg->state),
+			      kg->nmembers > 0 ? RANK_KAFKA : RANK_EMPTY);
 	pthread_mutex_unlock(&gs->mu);
 	pthread_mutex_lock(&gc->mu);
 	for (int i = 0; i < gc->ngroups && rc == 0; i++) {

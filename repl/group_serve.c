@@ -44,6 +44,11 @@
  *     rebalance not complete within the largest rebalance_timeout_ms drops
  *     the members that did not rejoin (PreparingRebalance) or sync
  *     (CompletingRebalance).
+ *   An Empty group stays, as in Kafka's GroupMetadataManager: listed,
+ *     described Empty, and deleted by DeleteGroups (Dead, its tombstone
+ *     written: kg_delete); every offsets.retention.check.interval.ms the
+ *     cleanup (kg_cleanup) removes those without committed offsets, with
+ *     their tombstones, so no coordinator loads them again.
  *
  * Errors (Kafka's): NOT_COORDINATOR for a group another broker
  * coordinates; INVALID_GROUP_ID for a name the mount cannot hold ([A-Za-z0-9._-],
@@ -71,12 +76,13 @@
  * group_admin_serve.c on this side).
  *
  * Threads and locks: listener workers run the handlers; the timer thread
- * expires sessions. gs->mu guards every Kafka group; it nests inside
- * coord.mu (JoinGroup's check of mount members, the kafka_active hook)
- * and takes no group or topic lock (OffsetCommit checks the member under
- * gs->mu and releases it before it commits). Parked
- * requests are answered (net_req_complete) under gs->mu, never touched
- * after.
+ * expires sessions, writes the queued metadata records (in each group's
+ * order: kg_write) and runs the cleanup (coord.mu, then gs->mu). gs->mu
+ * guards every Kafka group; it nests inside coord.mu (JoinGroup's check
+ * of mount members, the kafka_active hook) and takes no group or topic
+ * lock (OffsetCommit checks the member under gs->mu and releases it
+ * before it commits). Parked requests are answered (net_req_complete)
+ * under gs->mu, never touched after.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -935,15 +941,16 @@ static struct kgroup *kg_store(struct group_serve *gs, struct kgroup *g,
 			       const struct proto_sync_req *req, const char *name, int *rc)
 {
 	struct kbuf_w w;
+	uint64_t seq = 0;
 
 	kbuf_w_init(&w, 4 * (size_t)KG_GROUP_BYTES);
 	*rc = kg_meta_value(g, req, &w);
+	if (*rc == 0 && !(seq = kg_ticket(gs, name)))
+		*rc = -ENOMEM;
 	g->storing = *rc == 0;
-	pthread_mutex_unlock(&gs->mu);
 	if (*rc == 0)
-		*rc = group_store_kafka(gs->gc, name, w.buf, w.len);
+		*rc = kg_write(gs, name, seq, w.buf, w.len); /* gs->mu released meanwhile */
 	kbuf_w_free(&w);
-	pthread_mutex_lock(&gs->mu);
 	g = kg_find(gs, name);
 	if (g)
 		g->storing = false;
@@ -1533,50 +1540,125 @@ static int64_t timer_pass(struct group_serve *gs)
 				next = g->deadline - now;
 			}
 		}
-		if (g->nmembers == 0) {
-			*pp = g->next;
-			free(g);
-			continue;
-		}
 		pp = &g->next;
 	}
 	return next < 1 ? 1 : next;
 }
 
+/* Whether group name has committed offsets here: a topic's group of
+ * that name (the mount's groups hold a Kafka group's offsets). Needs
+ * coord.mu. */
+static bool kg_has_offsets(struct group_coord *gc, const char *name)
+{
+	for (int i = 0; i < gc->ngroups; i++)
+		if (!strcmp(gc->groups[i]->name, name) && !gc->groups[i]->proxy)
+			return true;
+	return false;
+}
+
+/* Unlinks g from gs->groups and frees it (it has no members). Needs
+ * gs->mu. */
+static void kg_unlink(struct group_serve *gs, struct kgroup *g)
+{
+	for (struct kgroup **pp = &gs->groups; *pp; pp = &(*pp)->next) {
+		if (*pp == g) {
+			*pp = g->next;
+			break;
+		}
+	}
+	free(g);
+}
+
+/* Kafka's offsets cleanup (GroupMetadataManager.cleanupGroupMetadata,
+ * every offsets.retention.check.interval.ms): a group Empty now and
+ * without committed offsets goes Dead and is removed, its tombstone
+ * written (queued, in order after its Empty record), so that no
+ * coordinator loads it again. Until then it stays, as in Kafka: listed,
+ * described, deleted (DeleteGroups answers NONE). A group with offsets
+ * stays as long as they do (offsets do not expire here). Takes coord.mu,
+ * then gs->mu. */
+static void kg_cleanup(struct group_serve *gs)
+{
+	struct group_coord *gc = gs->gc;
+
+	pthread_mutex_lock(&gc->mu);
+	pthread_mutex_lock(&gs->mu);
+	for (struct kgroup *g = gs->groups, *nx; g; g = nx) {
+		nx = g->next;
+		if (g->nmembers > 0 || g->storing || kg_has_offsets(gc, g->name))
+			continue;
+		mq_log(MQ_INFO,
+		       "Kafka group %s: Empty without committed offsets: removed (Dead), its "
+		       "metadata tombstone written",
+		       g->name);
+		kg_queue_tombstone(gs, g->name);
+		kg_unlink(gs, g);
+	}
+	pthread_mutex_unlock(&gs->mu);
+	pthread_mutex_unlock(&gc->mu);
+}
+
+int kg_delete(struct group_serve *gs, const char *name)
+{
+	struct kgroup *g;
+	uint64_t seq;
+	int rc;
+
+	pthread_mutex_lock(&gs->mu);
+	g = kg_find(gs, name);
+	if (g && g->nmembers > 0) {
+		pthread_mutex_unlock(&gs->mu);
+		return -EBUSY;
+	}
+	if (g)
+		kg_unlink(gs, g); /* Dead */
+	seq = kg_ticket(gs, name);
+	rc = seq ? kg_write(gs, name, seq, NULL, 0) : -ENOMEM;
+	pthread_mutex_unlock(&gs->mu);
+	return rc;
+}
+
 static void *timer_main(void *arg)
 {
 	struct group_serve *gs = arg;
+	int64_t every = broker_cfg(gs->ka->b)->offsets_retention_check_ms;
 
 	pthread_mutex_lock(&gs->mu);
+	gs->cleanup_at = now_mono_ms() + every;
 	while (!gs->stop) {
 		struct timespec ts;
-		int64_t next, pass;
-		struct kwrite *writes = kg_writes_take(gs);
+		int64_t next, pass, now;
 
-		/* The mount members of other brokers (group_guest.c) take
-		 * coord.mu, which comes before gs->mu; the records' appends
-		 * wait for the replicas. */
+		/* The records' appends wait for the replicas (gs->mu is let
+		 * go during each). */
+		kg_writes_flush(gs);
+		/* The mount members of other brokers (group_guest.c) and the
+		 * cleanup take coord.mu, which comes before gs->mu. */
 		pthread_mutex_unlock(&gs->mu);
-		kg_writes_flush(gs, writes);
 		next = group_guests_expire(gs->gc, KG_TICK_MAX_MS);
 		group_remote_adopt(gs->gc);
 		group_past_end_check(gs->gc);
+		now = now_mono_ms();
+		if (now >= gs->cleanup_at) {
+			kg_cleanup(gs);
+			gs->cleanup_at = now + every;
+		}
+		if (gs->cleanup_at - now < next)
+			next = gs->cleanup_at - now;
 		pthread_mutex_lock(&gs->mu);
 		if (gs->stop)
 			break;
 		pass = timer_pass(gs);
 		if (pass < next)
 			next = pass;
+		if (gs->writes)
+			continue; /* queued while gs->mu was let go: no signal came */
 		deadline_from_ms(CLOCK_MONOTONIC, next < 1 ? 1 : next, &ts);
 		pthread_cond_timedwait(&gs->cv, &gs->mu, &ts);
 	}
-	{
-		/* The Empty records queued last: the broker is still open. */
-		struct kwrite *writes = kg_writes_take(gs);
-
-		pthread_mutex_unlock(&gs->mu);
-		kg_writes_flush(gs, writes);
-	}
+	/* The records queued last: the broker is still open. */
+	kg_writes_flush(gs);
+	pthread_mutex_unlock(&gs->mu);
 	return NULL;
 }
 
@@ -1602,8 +1684,10 @@ int group_serve_new(struct kafka_api *ka, struct group_serve **out)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&gs->cv, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&gs->store_cv, NULL);
 	rc = pthread_create(&gs->th, NULL, timer_main, gs);
 	if (rc) {
+		pthread_cond_destroy(&gs->store_cv);
 		pthread_cond_destroy(&gs->cv);
 		pthread_mutex_destroy(&gs->mu);
 		free(gs);
@@ -1706,6 +1790,13 @@ void group_serve_free(struct group_serve *gs)
 		}
 		free(g);
 	}
+	while (gs->kseqs) {
+		struct kseq *q = gs->kseqs;
+
+		gs->kseqs = q->next;
+		free(q);
+	}
+	pthread_cond_destroy(&gs->store_cv);
 	pthread_cond_destroy(&gs->cv);
 	pthread_mutex_destroy(&gs->mu);
 	free(gs);

@@ -78,9 +78,24 @@ struct kgroup {
 
 struct kwrite {
 	char name[TOPIC_NAME_MAX + 1];
-	uint8_t *value; /* GroupMetadataValue */
+	uint8_t *value; /* GroupMetadataValue; NULL: the group's tombstone */
 	size_t len;
+	uint64_t seq; /* its place among the group's records (kg_ticket) */
 	struct kwrite *next;
+};
+
+/* The order of one group name's GroupMetadata records (kg_ticket,
+ * kg_write): kept while any of its records is not yet written or
+ * dropped, so that one made earlier, still queued, finds that a newer
+ * one went first. */
+struct kseq {
+	char name[TOPIC_NAME_MAX + 1];
+	uint64_t last; /* the newest record whose append was started */
+	int last_rc;   /* that append's result */
+	int pending;   /* tickets not yet written or dropped */
+	bool writing;  /* an append of the group's is in flight */
+	int waiting;   /* appends of the group waiting for that one */
+	struct kseq *next;
 };
 
 struct group_serve {
@@ -92,9 +107,25 @@ struct group_serve {
 	int members;   /* of all groups */
 	int64_t bytes; /* metadata and assignments of all members */
 	uint64_t seq;
-	/* Metadata records of groups that became Empty, for the timer thread
-	 * to write (the append blocks; gs->mu may not be held across it). */
+	/* Metadata records of groups that became Empty, and tombstones of
+	 * the Empty groups the cleanup removed, for the timer thread to write
+	 * (the append blocks; gs->mu may not be held across it). */
 	struct kwrite *writes;
+	/* Every record of a group is numbered from wseq when it is made
+	 * (under mu, so in the order of the group's states); kseqs keeps the
+	 * appends of one group one at a time and in that order, store_cv
+	 * (under mu) wakes the next. */
+	uint64_t wseq;
+	struct kseq *kseqs;
+	pthread_cond_t store_cv;
+	/* Monotonic ms of the next cleanup of Empty groups without offsets
+	 * (offsets.retention.check.interval.ms apart); the timer thread's
+	 * own. */
+	int64_t cleanup_at;
+	/* Tests only: called with no lock held right before each
+	 * GroupMetadata append of kg_write (value NULL: a tombstone). */
+	void (*store_hook)(void *arg, const char *name, const uint8_t *value, size_t len);
+	void *store_hook_arg;
 	atomic_bool stop; /* set under mu; group_check reads it without */
 	bool running;
 	bool hooked;
@@ -121,6 +152,11 @@ int16_t kg_member_check(struct kgroup *g, struct kmember *mem, struct kstr insta
 
 /* group_admin_serve.c: registers DescribeGroups and DeleteGroups. */
 int group_admin_serve_register(struct group_serve *gs, struct net_server *srv);
+/* DeleteGroups of one group (topic "": every topic's, and Kafka's group
+ * of that name, Empty included): Kafka's code, logged. Takes coord.mu,
+ * group.mu and gs->mu. */
+int16_t group_admin_delete(struct group_serve *gs, const char *topic, const char *name,
+			   const char *peer);
 /* What a described group points into until it is sent. */
 struct gdesc_hold {
 	char state[32];
@@ -145,6 +181,11 @@ int group_list_serve_register(struct group_serve *gs, struct net_server *srv);
 /* group_serve.c: frees a member that is in no group's list (its
  * protocols, its assignment); the loaded records' members too. */
 void kg_member_free(struct kmember *m);
+/* DeleteGroups of Kafka's group name: -EBUSY while it has members; else
+ * it goes (Dead) if this broker has it, and its tombstone is written
+ * after its other records (kg_write): 0 or the append's error. Takes
+ * gs->mu; no lock held. */
+int kg_delete(struct group_serve *gs, const char *name);
 
 /* group_serve_meta.c: the groups' GroupMetadata records. */
 /* g's GroupMetadataValue into w, each member's assignment from the
@@ -152,14 +193,31 @@ void kg_member_free(struct kmember *m);
  * gs->mu. */
 struct proto_sync_req;
 int kg_meta_value(const struct kgroup *g, const struct proto_sync_req *req, struct kbuf_w *w);
+/* A record of group name is made now: its number (> 0) among the
+ * group's records, or 0 when out of memory (logged; the record is then
+ * not written). Each ticket ends in one kg_write or kg_ticket_drop.
+ * Needs gs->mu. */
+uint64_t kg_ticket(struct group_serve *gs, const char *name);
+/* Ends ticket seq of name without writing its record. Needs gs->mu. */
+void kg_ticket_drop(struct group_serve *gs, const char *name);
+/* Appends record seq of group name (value NULL, len 0: its tombstone)
+ * once no other append of the group is in flight, releasing gs->mu
+ * meanwhile; a record older than one whose append already started is
+ * not appended (the newer holds the group's later state): the newer
+ * one's result is returned then. So the group's records reach the log in
+ * the order they were made. 0 or group_store_kafka's error. Needs gs->mu
+ * (held again on return). */
+int kg_write(struct group_serve *gs, const char *name, uint64_t seq, const uint8_t *value,
+	     size_t len);
 /* Queues g's Empty record (it has no members now) for the timer thread.
  * Needs gs->mu. */
 void kg_queue_empty(struct kgroup *g);
-/* The queued records, oldest first, but those of groups that have
- * members again (dropped). Needs gs->mu. */
-struct kwrite *kg_writes_take(struct group_serve *gs);
-/* Writes and frees them. No lock held. */
-void kg_writes_flush(struct group_serve *gs, struct kwrite *list);
+/* Queues the tombstone of group name (removed from gs->groups by the
+ * cleanup) for the timer thread. Needs gs->mu. */
+void kg_queue_tombstone(struct group_serve *gs, const char *name);
+/* Writes the queued records, oldest first, and frees them. Needs gs->mu
+ * (released during each append). */
+void kg_writes_flush(struct group_serve *gs);
 /* The coordinator's kafka_load hook. */
 void kg_meta_load(void *arg, const struct group_kmeta *recs, int n);
 

@@ -11,24 +11,38 @@
  *             once the record is committed (group_serve.c, sync_store);
  *             when the group becomes Empty: no members, protocol and
  *             leader null (kg_queue_empty; the timer thread writes it);
- *             by DeleteGroups: a tombstone (group_admin_serve.c).
+ *             a tombstone by DeleteGroups (group_admin_serve.c, through
+ *             the kafka_delete hook) and by the cleanup of an Empty group
+ *             without offsets (kg_queue_tombstone).
+ *   ordered   the records of one group reach the log in the order they
+ *             were made (kg_ticket numbers each under gs->mu, as the
+ *             group's state changes): kg_write appends one at a time per
+ *             group and drops one older than an append already started.
+ *             Without it, the timer's Empty record, taken from the queue
+ *             just before a new member's JoinGroup and its leader's
+ *             SyncGroup came, could be appended after that generation's
+ *             record, and a new coordinator would load the group Empty
+ *             (its members told UNKNOWN_MEMBER_ID, rejoining).
  *   loaded    by the broker that becomes the coordinator (kafka_load, the
  *             coord's hook, right after the replay of the partition):
  *             each group with members is made Stable at the record's
  *             generation, protocol and leader, every member with its
  *             ids, timeouts, subscription and assignment, its session
  *             timer started afresh (heard from now). A record of an Empty
- *             group makes nothing (a group without members is not kept
- *             here). A group this broker has members of already, or a
+ *             group makes the group Empty, at its generation and protocol
+ *             type, as Kafka loads it: listed, described and deleted until
+ *             the cleanup removes it (group_serve.c). A group this broker
+ *             has already (with members or not), or a
  *             group whose consume files are members (the mount's group
  *             is the group then), is left as it is; a record whose
  *             fields pass the coordinator's bounds is skipped; each with
  *             a log line.
  *
- * Threads and locks: kg_meta_value and kg_queue_empty need gs->mu;
- * kg_meta_load runs with coord.mu held (the kafka_load hook), asks the
- * mount's groups (their locks) first, then takes gs->mu (the usual order);
- * kg_writes_flush runs on the timer thread with no lock held.
+ * Threads and locks: kg_meta_value, kg_queue_empty and the tickets need
+ * gs->mu; kg_write and kg_writes_flush (the timer thread) hold it but
+ * across each append; kg_meta_load runs with coord.mu held (the
+ * kafka_load hook), asks the mount's groups (their locks) first, then
+ * takes gs->mu (the usual order).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -92,66 +106,154 @@ int kg_meta_value(const struct kgroup *g, const struct proto_sync_req *req, stru
 	return kbuf_w_err(w);
 }
 
-void kg_queue_empty(struct kgroup *g)
+static struct kseq *kseq_find(struct group_serve *gs, const char *name)
 {
-	struct group_serve *gs = g->gs;
-	struct kwrite *kw;
-	struct kbuf_w w;
+	for (struct kseq *q = gs->kseqs; q; q = q->next)
+		if (!strcmp(q->name, name))
+			return q;
+	return NULL;
+}
 
-	if (!g->ptype[0])
-		return; /* never had a member that joined */
-	kbuf_w_init(&w, 4096);
-	kw = calloc(1, sizeof(*kw));
-	if (!kw || kg_meta_value(g, NULL, &w) < 0) {
-		mq_log(MQ_ERR, "Kafka group %s: its Empty metadata record not written: %s", g->name,
-		       strerror(ENOMEM));
-		free(kw);
-		kbuf_w_free(&w);
+uint64_t kg_ticket(struct group_serve *gs, const char *name)
+{
+	struct kseq *q = kseq_find(gs, name);
+
+	if (!q) {
+		q = calloc(1, sizeof(*q));
+		if (!q) {
+			mq_log(MQ_ERR, "Kafka group %s: a metadata record not written: %s", name,
+			       strerror(ENOMEM));
+			return 0;
+		}
+		snprintf(q->name, sizeof(q->name), "%s", name);
+		q->next = gs->kseqs;
+		gs->kseqs = q;
+	}
+	q->pending++;
+	return ++gs->wseq;
+}
+
+void kg_ticket_drop(struct group_serve *gs, const char *name)
+{
+	for (struct kseq **pp = &gs->kseqs; *pp; pp = &(*pp)->next) {
+		struct kseq *q = *pp;
+
+		if (strcmp(q->name, name))
+			continue;
+		/* No record of the group is outstanding: any made from now
+		 * on is newer than every one appended, so the order needs
+		 * nothing kept. */
+		if (--q->pending == 0) {
+			*pp = q->next;
+			free(q);
+		}
 		return;
 	}
-	snprintf(kw->name, sizeof(kw->name), "%s", g->name);
-	kw->value = w.buf; /* taken over from w */
-	kw->len = w.len;
+}
+
+int kg_write(struct group_serve *gs, const char *name, uint64_t seq, const uint8_t *value,
+	     size_t len)
+{
+	struct kseq *q = kseq_find(gs, name);
+	int rc;
+
+	/* q stays: this ticket is pending until kg_ticket_drop below. */
+	if (q->writing) {
+		q->waiting++;
+		while (q->writing)
+			pthread_cond_wait(&gs->store_cv, &gs->mu);
+		q->waiting--;
+	}
+	if (seq < q->last) {
+		rc = q->last_rc;
+		mq_log(MQ_INFO,
+		       "Kafka group %s: a metadata record not written: a newer one of the "
+		       "group was written first",
+		       name);
+	} else {
+		q->writing = true;
+		q->last = seq;
+		pthread_mutex_unlock(&gs->mu);
+		if (gs->store_hook)
+			gs->store_hook(gs->store_hook_arg, name, value, len);
+		rc = group_store_kafka(gs->gc, name, value, len);
+		pthread_mutex_lock(&gs->mu);
+		q->writing = false;
+		q->last_rc = rc;
+		pthread_cond_broadcast(&gs->store_cv);
+	}
+	kg_ticket_drop(gs, name);
+	return rc;
+}
+
+/* Queues record value (taken over; NULL: a tombstone) of group name. */
+static void queue_write(struct group_serve *gs, const char *name, uint8_t *value, size_t len)
+{
+	struct kwrite *kw = calloc(1, sizeof(*kw));
+	uint64_t seq = kw ? kg_ticket(gs, name) : 0;
+
+	if (!seq) {
+		mq_log(MQ_ERR, "Kafka group %s: its %s not written: %s", name,
+		       value ? "Empty metadata record" : "metadata tombstone", strerror(ENOMEM));
+		free(kw);
+		free(value);
+		return;
+	}
+	snprintf(kw->name, sizeof(kw->name), "%s", name);
+	kw->value = value;
+	kw->len = len;
+	kw->seq = seq;
 	kw->next = gs->writes;
 	gs->writes = kw;
 	pthread_cond_signal(&gs->cv);
 }
 
-struct kwrite *kg_writes_take(struct group_serve *gs)
+void kg_queue_empty(struct kgroup *g)
 {
-	struct kwrite *all = gs->writes, *keep = NULL;
+	struct kbuf_w w;
 
-	gs->writes = NULL;
-	/* Oldest first; a group that has members again writes its own
-	 * record when its generation syncs, which an Empty one written after
-	 * it would hide. */
-	while (all) {
-		struct kwrite *kw = all;
-		struct kgroup *g = kg_find(gs, kw->name);
-
-		all = kw->next;
-		if (g && g->nmembers > 0) {
-			free(kw->value);
-			free(kw);
-			continue;
-		}
-		kw->next = keep;
-		keep = kw;
+	if (!g->ptype[0])
+		return; /* never had a member that joined */
+	kbuf_w_init(&w, 4096);
+	if (kg_meta_value(g, NULL, &w) < 0) {
+		mq_log(MQ_ERR, "Kafka group %s: its Empty metadata record not written: %s", g->name,
+		       strerror(ENOMEM));
+		kbuf_w_free(&w);
+		return;
 	}
-	return keep;
+	queue_write(g->gs, g->name, w.buf, w.len); /* w.buf taken over */
 }
 
-void kg_writes_flush(struct group_serve *gs, struct kwrite *list)
+void kg_queue_tombstone(struct group_serve *gs, const char *name)
 {
+	queue_write(gs, name, NULL, 0);
+}
+
+void kg_writes_flush(struct group_serve *gs)
+{
+	/* Newest first in gs->writes: the oldest is written first. Records
+	 * queued while one is appended wait for the next flush. */
+	struct kwrite *all = gs->writes, *list = NULL;
+
+	gs->writes = NULL;
+	while (all) {
+		struct kwrite *kw = all;
+
+		all = kw->next;
+		kw->next = list;
+		list = kw;
+	}
 	while (list) {
 		struct kwrite *kw = list;
-		int rc = group_store_kafka(gs->gc, kw->name, kw->value, kw->len);
+		int rc = kg_write(gs, kw->name, kw->seq, kw->value, kw->len);
 
 		if (rc < 0)
 			mq_log(MQ_WARN,
-			       "Kafka group %s: its Empty metadata record not written (%s): a new "
-			       "coordinator would load its last members, which then expire",
-			       kw->name, strerror(-rc));
+			       "Kafka group %s: its %s not written (%s): a new coordinator %s",
+			       kw->name, kw->value ? "Empty metadata record" : "metadata tombstone",
+			       strerror(-rc),
+			       kw->value ? "would load its last members, which then expire"
+					 : "would load it Empty, until its own cleanup");
 		list = kw->next;
 		free(kw->value);
 		free(kw);
@@ -248,7 +350,7 @@ static int group_load(struct group_serve *gs, const char *name, const struct gro
 		return -ENOMEM;
 	snprintf(g->name, sizeof(g->name), "%s", name);
 	g->gs = gs;
-	g->state = KG_STABLE;
+	g->state = gm->n_members > 0 ? KG_STABLE : KG_EMPTY;
 	g->generation = gm->generation;
 	copy_kstr(g->ptype, sizeof(g->ptype), gm->protocol_type);
 	copy_kstr(g->proto, sizeof(g->proto), gm->protocol);
@@ -278,6 +380,16 @@ static int group_load(struct group_serve *gs, const char *name, const struct gro
 	g->next = gs->groups;
 	gs->groups = g;
 	return 0;
+}
+
+/* Why the record of an Empty group cannot make one here, or NULL. */
+static const char *empty_refusal(const char *name, const struct group_meta *gm)
+{
+	if (group_name_refusal(name))
+		return "its name is not one a group may have";
+	if (gm->protocol_type.len <= 0 || gm->protocol_type.len > KG_NAME_MAX)
+		return "its protocol type empty or too long";
+	return NULL;
 }
 
 /* Whether a group of gm's members and bytes stays within what the
@@ -326,10 +438,11 @@ void kg_meta_load(void *arg, const struct group_kmeta *recs, int n)
 			       k->name, strerror(-rc));
 			continue;
 		}
-		if (gm.n_members == 0)
-			why = NULL; /* Empty: nothing to make */
-		else if (g && g->nmembers > 0)
-			why = "it has members on this broker already";
+		if (g)
+			why = g->nmembers > 0 ? "it has members on this broker already"
+					      : "the group is on this broker already";
+		else if (gm.n_members == 0)
+			why = empty_refusal(k->name, &gm);
 		else if (mount[i])
 			why = "consume files are its members (the mount's group is the group)";
 		else if (group_name_refusal(k->name))
@@ -339,18 +452,21 @@ void kg_meta_load(void *arg, const struct group_kmeta *recs, int n)
 		if (why) {
 			mq_log(MQ_WARN, "Kafka group %s: its metadata record not loaded: %s",
 			       k->name, why);
-		} else if (gm.n_members > 0) {
-			if (group_load(gs, k->name, &gm) < 0) {
-				mq_log(MQ_ERR, "Kafka group %s: its metadata record not loaded: %s",
-				       k->name, strerror(ENOMEM));
-			} else {
-				mq_log(MQ_INFO,
-				       "Kafka group %s: loaded Stable, generation %d, protocol %s, "
-				       "leader %.*s, %d members",
-				       k->name, (int)gm.generation, gs->groups->proto,
-				       (int)gm.leader.len, gm.leader.ptr, (int)gm.n_members);
-				loaded++;
-			}
+		} else if (group_load(gs, k->name, &gm) < 0) {
+			mq_log(MQ_ERR, "Kafka group %s: its metadata record not loaded: %s",
+			       k->name, strerror(ENOMEM));
+		} else if (gm.n_members == 0) {
+			/* Kept as Kafka keeps it: listed, described, deleted,
+			 * until the cleanup (group_serve.c) removes it. */
+			mq_log(MQ_INFO, "Kafka group %s: loaded Empty, generation %d", k->name,
+			       (int)gm.generation);
+		} else {
+			mq_log(MQ_INFO,
+			       "Kafka group %s: loaded Stable, generation %d, protocol %s, "
+			       "leader %.*s, %d members",
+			       k->name, (int)gm.generation, gs->groups->proto, (int)gm.leader.len,
+			       gm.leader.ptr, (int)gm.n_members);
+			loaded++;
 		}
 		group_meta_free(&gm);
 	}

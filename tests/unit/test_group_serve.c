@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,23 +322,31 @@ static bool kafka_active(struct brokerfx *f, const char *group)
 	return on;
 }
 
+/* DescribeGroups v5 of group into *r (the caller frees it and *raw). */
+static void describe_call(struct brokerfx *f, const char *group,
+			  struct proto_describe_groups_resp *r, struct net_resp *raw)
+{
+	struct kstr k = kstr_of(group);
+	struct proto_describe_groups_req req = { .n_groups = 1, .groups = &k };
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 256);
+	assert_int_equal(proto_describe_groups_req_encode(&w, 5, &req), 0);
+	brokerfx_call(f->c, PROTO_API_DESCRIBE_GROUPS, 5, &w, raw);
+	assert_int_equal(proto_describe_groups_resp_decode(&raw->body, 5, r), 0);
+	assert_int_equal(r->n_groups, 1);
+	assert_int_equal(r->groups[0].error_code, PROTO_ERR_NONE);
+}
+
 /* DescribeGroups v5 of group, one member: its client id and host into
  * cid and host. */
 static void describe_member(struct brokerfx *f, const char *group, char *cid, char *host,
 			    size_t cap)
 {
-	struct kstr k = kstr_of(group);
-	struct proto_describe_groups_req req = { .n_groups = 1, .groups = &k };
 	struct proto_describe_groups_resp r;
 	struct net_resp raw;
-	struct kbuf_w w;
 
-	kbuf_w_init(&w, 256);
-	assert_int_equal(proto_describe_groups_req_encode(&w, 5, &req), 0);
-	brokerfx_call(f->c, PROTO_API_DESCRIBE_GROUPS, 5, &w, &raw);
-	assert_int_equal(proto_describe_groups_resp_decode(&raw.body, 5, &r), 0);
-	assert_int_equal(r.n_groups, 1);
-	assert_int_equal(r.groups[0].error_code, PROTO_ERR_NONE);
+	describe_call(f, group, &r, &raw);
 	assert_int_equal(r.groups[0].n_members, 1);
 	snprintf(cid, cap, "%.*s", (int)r.groups[0].members[0].client_id.len,
 		 r.groups[0].members[0].client_id.ptr);
@@ -345,6 +354,42 @@ static void describe_member(struct brokerfx *f, const char *group, char *cid, ch
 		 r.groups[0].members[0].client_host.ptr);
 	proto_describe_groups_resp_free(&r);
 	net_resp_free(&raw);
+}
+
+/* DescribeGroups v5 of group: "state 'ptype' 'proto' members" into out. */
+static void describe_line(struct brokerfx *f, const char *group, char *out, size_t cap)
+{
+	struct proto_describe_groups_resp r;
+	struct net_resp raw;
+
+	describe_call(f, group, &r, &raw);
+	snprintf(out, cap, "%.*s '%.*s' '%.*s' %d", (int)r.groups[0].group_state.len,
+		 r.groups[0].group_state.ptr, (int)r.groups[0].protocol_type.len,
+		 r.groups[0].protocol_type.ptr, (int)r.groups[0].protocol_data.len,
+		 r.groups[0].protocol_data.ptr, (int)r.groups[0].n_members);
+	proto_describe_groups_resp_free(&r);
+	net_resp_free(&raw);
+}
+
+/* DeleteGroups v2 of one group: its error. */
+static int16_t delete_group(struct brokerfx *f, const char *group)
+{
+	struct kstr k = kstr_of(group);
+	struct proto_delete_groups_req req = { .n_groups = 1, .groups_names = &k };
+	struct proto_delete_groups_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+	int16_t err;
+
+	kbuf_w_init(&w, 256);
+	assert_int_equal(proto_delete_groups_req_encode(&w, 2, &req), 0);
+	brokerfx_call(f->c, PROTO_API_DELETE_GROUPS, 2, &w, &raw);
+	assert_int_equal(proto_delete_groups_resp_decode(&raw.body, 2, &r), 0);
+	assert_int_equal(r.n_results, 1);
+	err = r.results[0].error_code;
+	proto_delete_groups_resp_free(&r);
+	net_resp_free(&raw);
+	return err;
 }
 
 static void test_one_member(void **state)
@@ -1229,7 +1274,6 @@ static void test_metadata_reload(void **state)
 	struct commit_part cp = { "t", 0, 1 };
 	struct group_meta gm;
 	char member[256], logged[1 << 16];
-	struct kbuf_w w;
 	uint8_t *val;
 	size_t len = 0;
 	int16_t err;
@@ -1300,24 +1344,12 @@ static void test_metadata_reload(void **state)
 		group_meta_free(&gm);
 	}
 	reopen_logged(f, logged, sizeof(logged));
-	assert_null(strstr(logged, "Kafka group meta: loaded"));
+	assert_null(strstr(logged, "Kafka group meta: loaded Stable"));
+	assert_non_null(strstr(logged, "Kafka group meta: loaded Empty, generation 3"));
 	assert_int_equal(heartbeat(f->c, 3, "meta", member, 2), PROTO_ERR_UNKNOWN_MEMBER_ID);
 
 	/* DeleteGroups: the group's record gets its tombstone. */
-	{
-		struct kstr k = kstr_of("meta");
-		struct proto_delete_groups_req req = { .n_groups = 1, .groups_names = &k };
-		struct proto_delete_groups_resp r;
-		struct net_resp raw;
-
-		kbuf_w_init(&w, 256);
-		assert_int_equal(proto_delete_groups_req_encode(&w, 2, &req), 0);
-		brokerfx_call(f->c, PROTO_API_DELETE_GROUPS, 2, &w, &raw);
-		assert_int_equal(proto_delete_groups_resp_decode(&raw.body, 2, &r), 0);
-		assert_int_equal(r.results[0].error_code, PROTO_ERR_NONE);
-		proto_delete_groups_resp_free(&r);
-		net_resp_free(&raw);
-	}
+	assert_int_equal(delete_group(f, "meta"), PROTO_ERR_NONE);
 	len = 1;
 	assert_null(meta_record(f, "meta", &len));
 	assert_int_equal(len, 0);
@@ -1529,7 +1561,7 @@ static void test_metadata_dissolved(void **state)
 	group_put(g);
 	topic_put(t);
 	reopen_logged(f, logged, sizeof(logged));
-	assert_null(strstr(logged, "Kafka group dg: loaded"));
+	assert_null(strstr(logged, "Kafka group dg: loaded Stable"));
 	assert_int_equal(heartbeat(f->c, 3, "dg", member, 1), PROTO_ERR_UNKNOWN_MEMBER_ID);
 }
 
@@ -1569,6 +1601,292 @@ static void test_metadata_session_afresh(void **state)
 	assert_int_equal(err, PROTO_ERR_UNKNOWN_MEMBER_ID);
 }
 
+/* ---- An Empty group (its members left): Kafka's DeleteGroups ---- */
+
+/* ListGroups v4: "ptype state" of id into out ("" when not listed). */
+static void list_line(struct brokerfx *f, const char *id, char *out, size_t cap)
+{
+	struct proto_list_groups_req req = { 0 };
+	struct proto_list_groups_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	out[0] = '\0';
+	kbuf_w_init(&w, 64);
+	assert_int_equal(proto_list_groups_req_encode(&w, 4, &req), 0);
+	brokerfx_call(f->c, PROTO_API_LIST_GROUPS, 4, &w, &raw);
+	assert_int_equal(proto_list_groups_resp_decode(&raw.body, 4, &r), 0);
+	for (int32_t i = 0; i < r.n_groups; i++)
+		if (kstr_eq(r.groups[i].group_id, id))
+			snprintf(out, cap, "%.*s %.*s", (int)r.groups[i].protocol_type.len,
+				 r.groups[i].protocol_type.ptr, (int)r.groups[i].group_state.len,
+				 r.groups[i].group_state.ptr);
+	proto_list_groups_resp_free(&r);
+	net_resp_free(&raw);
+}
+
+/* A group whose member left, without committed offsets, is Empty, not
+ * gone (Kafka keeps it until its offsets cleanup): ListGroups lists it
+ * and DescribeGroups describes it Empty, with its protocol type and no
+ * protocol; DeleteGroups answers NONE, writes its tombstone (a reopen
+ * loads nothing of it) and the group is Dead: a second DeleteGroups is
+ * GROUP_ID_NOT_FOUND, as for a group that never was; one with a member
+ * is NON_EMPTY_GROUP. */
+static void test_empty_group_deleted(void **state)
+{
+	struct brokerfx *f = *state;
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "eg", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "eg", .n = 1 };
+	char member[256], line[300], logged[1 << 16];
+	struct group_meta gm;
+	size_t len = 1;
+
+	assert_int_equal(delete_group(f, "never"), PROTO_ERR_GROUP_ID_NOT_FOUND);
+	join_sync_one(&j, &s, member, sizeof(member), "a");
+	assert_int_equal(delete_group(f, "eg"), PROTO_ERR_NON_EMPTY_GROUP);
+	assert_int_equal(leave(f->c, 3, "eg", member), PROTO_ERR_NONE);
+	wait_empty_record(f, "eg", &gm);
+	group_meta_free(&gm);
+
+	list_line(f, "eg", line, sizeof(line));
+	assert_string_equal(line, "consumer Empty");
+	describe_line(f, "eg", line, sizeof(line));
+	assert_string_equal(line, "Empty 'consumer' '' 0");
+	/* Kept across a reopen, as Kafka's loading keeps it. */
+	reopen_logged(f, logged, sizeof(logged));
+	assert_non_null(strstr(logged, "Kafka group eg: loaded Empty, generation 2"));
+	describe_line(f, "eg", line, sizeof(line));
+	assert_string_equal(line, "Empty 'consumer' '' 0");
+
+	assert_int_equal(delete_group(f, "eg"), PROTO_ERR_NONE);
+	assert_null(meta_record(f, "eg", &len));
+	assert_int_equal(len, 0); /* a tombstone, not no record */
+	describe_line(f, "eg", line, sizeof(line));
+	assert_string_equal(line, "Dead '' '' 0");
+	list_line(f, "eg", line, sizeof(line));
+	assert_string_equal(line, "");
+	assert_int_equal(delete_group(f, "eg"), PROTO_ERR_GROUP_ID_NOT_FOUND);
+	reopen_logged(f, logged, sizeof(logged));
+	assert_null(strstr(logged, "Kafka group eg: loaded"));
+	assert_int_equal(delete_group(f, "eg"), PROTO_ERR_GROUP_ID_NOT_FOUND);
+}
+
+static int setup_cleanup(void **state)
+{
+	struct brokerfx *f;
+
+	brokerfx_setup(state, "gserve",
+		       "num.partitions=2\ngroup.min.session.timeout.ms=100\n"
+		       "offsets.retention.check.interval.ms=200\n");
+	f = *state;
+	assert_int_equal(broker_topic_create(f->b, "t", 0, 0, 0755, NULL), 0);
+	return 0;
+}
+
+/* Kafka's offsets cleanup (offsets.retention.check.interval.ms): an Empty
+ * group without committed offsets is removed with its tombstone written,
+ * so that no coordinator loads it again; an Empty group with offsets
+ * stays, Empty. */
+static void test_empty_group_cleanup(void **state)
+{
+	struct brokerfx *f = *state;
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "kept", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "kept", .n = 1 };
+	struct commit_part cp = { "t", 0, 4 };
+	char member[256], line[300], logged[1 << 16];
+	struct group_meta gm;
+	int64_t until;
+	size_t len = 1;
+	uint8_t *val;
+	int16_t err;
+
+	join_sync_one(&j, &s, member, sizeof(member), "a");
+	commit(f, 2, "kept", j.out.generation, member, &cp, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+	assert_int_equal(leave(f->c, 3, "kept", member), PROTO_ERR_NONE);
+	wait_empty_record(f, "kept", &gm);
+	group_meta_free(&gm);
+	j.group = s.group = "gone";
+	join_sync_one(&j, &s, member, sizeof(member), "a");
+	assert_int_equal(leave(f->c, 3, "gone", member), PROTO_ERR_NONE);
+	/* The Empty record, then (a cleanup after both were Empty) the
+	 * tombstone. */
+	until = now_mono_ms() + DEADLINE_MS;
+	for (;;) {
+		val = meta_record(f, "gone", &len);
+		if (!val && len == 0)
+			break;
+		free(val);
+		assert_true(now_mono_ms() < until);
+		usleep(10000);
+	}
+	assert_int_equal(delete_group(f, "gone"), PROTO_ERR_GROUP_ID_NOT_FOUND);
+	describe_line(f, "gone", line, sizeof(line));
+	assert_string_equal(line, "Dead '' '' 0");
+	/* The group with offsets stays Empty, its record too. */
+	describe_line(f, "kept", line, sizeof(line));
+	assert_string_equal(line, "Empty 'consumer' 'range' 0");
+	val = meta_record(f, "kept", &len);
+	assert_non_null(val);
+	free(val);
+	reopen_logged(f, logged, sizeof(logged));
+	assert_null(strstr(logged, "Kafka group gone: loaded"));
+	assert_non_null(strstr(logged, "Kafka group kept: loaded Empty"));
+	assert_int_equal(delete_group(f, "kept"), PROTO_ERR_NONE);
+	assert_null(meta_record(f, "kept", &len));
+	assert_int_equal(len, 0);
+}
+
+/* ---- The order of a group's records ---- */
+
+/* Holds the Empty record of group "race" in its append until released. */
+struct hold {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool armed, held, released;
+};
+
+static void hold_hook(void *arg, const char *name, const uint8_t *value, size_t len)
+{
+	struct hold *h = arg;
+	struct group_meta gm;
+
+	if (strcmp(name, "race") || !value || group_meta_value_decode(value, len, &gm) < 0)
+		return;
+	pthread_mutex_lock(&h->mu);
+	if (h->armed && gm.n_members == 0) {
+		h->armed = false;
+		h->held = true;
+		pthread_cond_broadcast(&h->cv);
+		while (!h->released)
+			pthread_cond_wait(&h->cv, &h->mu);
+	}
+	pthread_mutex_unlock(&h->mu);
+	group_meta_free(&gm);
+}
+
+struct rejoin {
+	struct join_args j;
+	struct sync_args s;
+	char member[256];
+	atomic_bool done;
+};
+
+static void *rejoin_thread(void *arg)
+{
+	struct rejoin *r = arg;
+
+	join_sync_one(&r->j, &r->s, r->member, sizeof(r->member), "b");
+	atomic_store(&r->done, true);
+	return NULL;
+}
+
+/* Appends of group name waiting for the one in flight. */
+static int store_waiting(struct group_serve *gs, const char *name)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&gs->mu);
+	for (struct kseq *q = gs->kseqs; q; q = q->next)
+		if (!strcmp(q->name, name))
+			n = q->waiting;
+	pthread_mutex_unlock(&gs->mu);
+	return n;
+}
+
+/* The window: the timer thread appends a group's Empty record with no
+ * lock held; meanwhile a new member joins and its SyncGroup writes the
+ * next generation's record. Were that record appended first, the Empty
+ * one would be the group's last, and a broker taking over would load the
+ * group Empty (its member told UNKNOWN_MEMBER_ID). The Empty record is
+ * held in its append (the store hook) until the new generation's
+ * SyncGroup has either completed (the window: it did not wait) or waits
+ * for it; then released. The last record must be the new generation's,
+ * and a reopen loads it. */
+static void test_metadata_order(void **state)
+{
+	struct brokerfx *f = *state;
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	struct hold h = { .armed = true };
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "race", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "race", .n = 1 };
+	struct rejoin *r = calloc(1, sizeof(*r));
+	char member[256], logged[1 << 16];
+	struct group_meta gm;
+	struct net_client *c2;
+	pthread_t th;
+	int64_t until;
+	uint8_t *val;
+	size_t len = 0;
+
+	assert_non_null(r);
+	pthread_mutex_init(&h.mu, NULL);
+	pthread_cond_init(&h.cv, NULL);
+	pthread_mutex_lock(&gs->mu);
+	gs->store_hook = hold_hook;
+	gs->store_hook_arg = &h;
+	pthread_mutex_unlock(&gs->mu);
+
+	join_sync_one(&j, &s, member, sizeof(member), "a");
+	assert_int_equal(leave(f->c, 3, "race", member), PROTO_ERR_NONE);
+	pthread_mutex_lock(&h.mu);
+	until = now_mono_ms() + DEADLINE_MS;
+	while (!h.held) {
+		struct timespec ts;
+
+		assert_true(now_mono_ms() < until);
+		deadline_from_ms(CLOCK_REALTIME, 100, &ts);
+		pthread_cond_timedwait(&h.cv, &h.mu, &ts);
+	}
+	pthread_mutex_unlock(&h.mu);
+
+	/* A new member, its generation synced on another connection. */
+	c2 = brokerfx_connect(f);
+	assert_non_null(c2);
+	r->j = (struct join_args){
+		.c = c2, .v = 5, .group = "race", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	r->s = (struct sync_args){ .c = c2, .v = 3, .group = "race", .n = 1 };
+	assert_int_equal(pthread_create(&th, NULL, rejoin_thread, r), 0);
+	until = now_mono_ms() + DEADLINE_MS;
+	while (!atomic_load(&r->done) && store_waiting(gs, "race") == 0) {
+		assert_true(now_mono_ms() < until);
+		usleep(5000);
+	}
+	pthread_mutex_lock(&h.mu);
+	h.released = true;
+	pthread_cond_broadcast(&h.cv);
+	pthread_mutex_unlock(&h.mu);
+	pthread_join(th, NULL);
+	assert_int_equal(r->j.out.generation, 3);
+
+	val = meta_record(f, "race", &len);
+	assert_non_null(val);
+	assert_int_equal(group_meta_value_decode(val, len, &gm), 0);
+	assert_int_equal(gm.generation, 3);
+	assert_int_equal(gm.n_members, 1);
+	assert_true(kstr_eq(gm.members[0].member_id, r->member));
+	group_meta_free(&gm);
+	free(val); /* gm points into it */
+
+	pthread_mutex_lock(&gs->mu);
+	gs->store_hook = NULL;
+	pthread_mutex_unlock(&gs->mu);
+	net_client_close(c2);
+	reopen_logged(f, logged, sizeof(logged));
+	assert_non_null(strstr(logged, "Kafka group race: loaded Stable, generation 3"));
+	assert_int_equal(heartbeat(f->c, 3, "race", r->member, 3), PROTO_ERR_NONE);
+	free(r);
+	pthread_cond_destroy(&h.cv);
+	pthread_mutex_destroy(&h.mu);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1591,6 +1909,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_metadata_dissolved, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_session_afresh, setup,
 						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_empty_group_deleted, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_empty_group_cleanup, setup_cleanup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_order, setup, brokerfx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
