@@ -9,8 +9,9 @@
  * fetcher per leader broker; a leader change moves the fetchers; ISR
  * shrink by the tick and rejoin, written to the store; a write that finds
  * the version moved re-reads; StopReplica with delete closes and removes
- * the log once no one holds it; UpdateMetadata's topics and brokers. Waits
- * poll against deadlines.
+ * the log once no one holds it; UpdateMetadata's topics and brokers; the
+ * count of state changes the mount's reads rely on. Waits poll against
+ * deadlines.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -1308,6 +1309,63 @@ static void test_update_metadata(void **state)
 	stop_all();
 }
 
+/* The count of state changes (replica_mgr_states_gen) that lets a
+ * mount's reader of a replica skip asking whether the replica still
+ * serves reads: a follower that leaves the ISR (the leader's change, told
+ * by UpdateMetadata) moves it, and once it moved the replica is seen out
+ * of the ISR; back in by a LeaderAndIsr, and stopped, move it too;
+ * records replicated (hw moves) do not. */
+static void test_states_gen(void **state)
+{
+	const int32_t isr13[2] = { 1, 3 };
+	struct controller_stop_replica sr = { .topic = "orders", .partition = 0 };
+	struct controller_partition_state s;
+	struct partition *p;
+	uint64_t gen;
+	int err = 99;
+
+	(void)state;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	append_on(1, 2, "a");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	p = replica_mgr_get(bks[2].rm, "orders", 0);
+	assert_non_null(p);
+	assert_false(partition_out_of_isr(p, 2));
+	gen = replica_mgr_states_gen(bks[2].rm);
+	append_on(1, 2, "b");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	assert_true(replica_mgr_states_gen(bks[2].rm) == gen);
+
+	s = (struct controller_partition_state){
+		.topic = "orders",
+		.topic_id = "",
+		.partition = 0,
+		.controller_epoch = 1,
+		.leader = 1,
+		.leader_epoch = 0,
+		.isr = isr13,
+		.n_isr = 2,
+		.partition_epoch = info_of(2).partition_epoch + 1,
+		.replicas = all3,
+		.n_replicas = 3,
+	};
+	assert_int_equal(replica_mgr_update_metadata(bks[2].rm, 1, -1, all3, 3, &s, 1), 0);
+	assert_true(replica_mgr_states_gen(bks[2].rm) != gen);
+	assert_true(partition_out_of_isr(p, 2));
+
+	gen = replica_mgr_states_gen(bks[2].rm);
+	lisr(1, 1, 1, 3, all3);
+	assert_true(replica_mgr_states_gen(bks[2].rm) != gen);
+	assert_false(partition_out_of_isr(p, 2));
+	partition_unref(p);
+
+	gen = replica_mgr_states_gen(bks[2].rm);
+	assert_int_equal(replica_mgr_stop_replica(bks[2].rm, 1, -1, &sr, 1, &err), 0);
+	assert_true(replica_mgr_states_gen(bks[2].rm) != gen);
+	stop_all();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1330,6 +1388,7 @@ int main(void)
 		cmocka_unit_test(test_stop_delete),
 		cmocka_unit_test(test_topic_made_again),
 		cmocka_unit_test(test_update_metadata),
+		cmocka_unit_test(test_states_gen),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
