@@ -212,6 +212,19 @@ static struct observers *obs_start(struct leader *ld, int64_t idle_ms, int64_t t
 	return o;
 }
 
+/* A leader of orders-0 with n records "a-<i>" committed, and observers
+ * on a broker that holds a replica of it, in the ISR or not, with hw. */
+static struct observers *replica_obs_start(struct leader *ld, const char *name, int n, bool in_sync,
+					   int64_t hw)
+{
+	leader_start(ld, name);
+	leader_commit(ld, n, "a");
+	ld->replica_here = true;
+	ld->replica_in_sync = in_sync;
+	ld->replica_hw = hw;
+	return obs_start(ld, 1000000, DEADLINE_MS);
+}
+
 static int64_t log_hw(struct log *l)
 {
 	struct log_state ls;
@@ -531,12 +544,7 @@ static void test_lagging_replica_reads_copy(void **state)
 	struct log *l;
 
 	(void)state;
-	leader_start(&ld, "leader-lagging");
-	leader_commit(&ld, 3, "a");
-	ld.replica_here = true;
-	ld.replica_in_sync = false;
-	ld.replica_hw = 1;
-	o = obs_start(&ld, 1000000, DEADLINE_MS);
+	o = replica_obs_start(&ld, "leader-lagging", 3, false, 1);
 	assert_true(observer_reads_copy(o, "orders", 0));
 	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &l), 0);
 	assert_int_equal(log_hw(l), 3);
@@ -623,12 +631,7 @@ static void test_reads_gen_moves_readers_to_copy(void **state)
 	struct log *l;
 
 	(void)state;
-	leader_start(&ld, "leader-gen");
-	leader_commit(&ld, 3, "a");
-	ld.replica_here = true;
-	ld.replica_in_sync = true;
-	ld.replica_hw = 3;
-	o = obs_start(&ld, 1000000, DEADLINE_MS);
+	o = replica_obs_start(&ld, "leader-gen", 3, true, 3);
 	assert_false(reader_reads_copy(o, &r));
 	assert_int_equal(r.checks, 1);
 	/* The replica's hw moves, a record is committed: no check. */
