@@ -1388,6 +1388,11 @@ static bool obs_replica_reads(void *arg, const char *topic, int partition, int64
 	return cluster_repl_replica_reads(arg, topic, partition, hw);
 }
 
+static uint64_t obs_states_gen(void *arg)
+{
+	return replica_mgr_states_gen(cluster_repl_replicas(arg));
+}
+
 static int obs_endpoint(void *arg, int32_t id, char *host, int *port)
 {
 	return cluster_repl_endpoint(arg, id, host, port);
@@ -1418,6 +1423,7 @@ static int observers_start(struct cluster *c)
 		.retention_check_ms = c->cfg->retention_check_ms,
 		.state = obs_state,
 		.replica_reads = obs_replica_reads,
+		.states_gen = obs_states_gen,
 		.endpoint = obs_endpoint,
 		.arg = c->cr,
 		.hw_moved = obs_hw_moved,

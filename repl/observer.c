@@ -41,6 +41,10 @@ struct obs {
 	int opens;
 	int64_t last_used_ms;
 	int64_t last_retention_ms;
+	/* observer_reads_copy compared this copy's hw with a replica's that
+	 * serves reads: from then on each hw move of the copy moves
+	 * reads_gen (on_hw), as it may put the copy ahead. */
+	atomic_bool replica_compared;
 };
 
 struct observers {
@@ -60,6 +64,9 @@ struct observers {
 	pthread_cond_t wait_cv;
 	/* Counters for .metrics. */
 	int64_t started, dropped, idle_dropped, barrier_failures, leader_changes;
+	/* Our part of observer_reads_gen: copies made, and hw moves of
+	 * those compared with a replica (obs.replica_compared). */
+	_Atomic uint64_t reads_gen;
 };
 
 bool observer_idle(int opens, int64_t last_used_ms, int64_t now_ms, int64_t idle_ms)
@@ -139,12 +146,25 @@ static int obs_follow(struct observers *o, struct obs *ob, int rc,
 	return 0;
 }
 
+/* A change that can make observer_reads_copy answer true where it
+ * answered false: after it is visible (observer_reads_gen). */
+static void reads_changed(struct observers *o)
+{
+	atomic_fetch_add_explicit(&o->reads_gen, 1, memory_order_release);
+}
+
 static void on_hw(void *arg, struct log *l)
 {
 	struct obs *ob = arg;
 	struct observers *o = ob->o;
 
 	(void)l;
+	/* The copy's hw is stored (this listener runs after it): this fence
+	 * and observer_reads_copy's, each between a store and a load, make
+	 * either that call see the new hw or this load see its flag. */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&ob->replica_compared, memory_order_relaxed))
+		reads_changed(o);
 	pthread_mutex_lock(&o->wait_mu);
 	pthread_cond_broadcast(&o->wait_cv);
 	pthread_mutex_unlock(&o->wait_mu);
@@ -198,6 +218,8 @@ static int obs_new(struct observers *o, const char *topic, int partition,
 	partition_set_log_release(ob->p, log_release);
 	o->tab[o->n++] = ob;
 	o->started++;
+	/* A replica's reader that found no copy may find one ahead now. */
+	reads_changed(o);
 	mq_log(MQ_INFO, "observer %s-%d: made (a read copy from the leader)", topic, partition);
 	*out = ob;
 	return 0;
@@ -541,9 +563,22 @@ bool observer_reads_copy(struct observers *o, const char *topic, int partition)
 		return true;
 	pthread_mutex_lock(&o->mu);
 	ob = obs_find(o, topic, partition);
+	if (ob) {
+		/* Before the copy's hw is read: see on_hw. */
+		atomic_store_explicit(&ob->replica_compared, true, memory_order_relaxed);
+		atomic_thread_fence(memory_order_seq_cst);
+	}
 	copy = ob && copy_ahead(ob, hw);
 	pthread_mutex_unlock(&o->mu);
 	return copy;
+}
+
+uint64_t observer_reads_gen(struct observers *o)
+{
+	uint64_t gen = atomic_load_explicit(&o->reads_gen, memory_order_acquire);
+
+	/* A sum of two counts that only grow: it moves when either does. */
+	return o->cfg.states_gen ? gen + o->cfg.states_gen(o->cfg.arg) : gen;
 }
 
 void observer_drop(struct observers *o, const char *topic, int partition)

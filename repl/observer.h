@@ -90,6 +90,10 @@ struct observer_config {
 	 * its own hw only: a copy serves them meanwhile. *hw: the replica's
 	 * high watermark when it serves. NULL: a replica always serves. */
 	bool (*replica_reads)(void *arg, const char *topic, int partition, int64_t *hw);
+	/* A count that moves after every change that can turn replica_reads
+	 * from true to false (replica_mgr_states_gen), read with acquire:
+	 * part of observer_reads_gen. NULL: none moves it. */
+	uint64_t (*states_gen)(void *arg);
 	/* A broker's inter-broker endpoint: 0 or -ENOENT. */
 	int (*endpoint)(void *arg, int32_t id, char *host, int *port);
 	void *arg;
@@ -160,6 +164,20 @@ int observer_get(struct observers *o, const char *topic, int partition, struct l
  * never moves a reader or st_size back). Takes the replica's locks, then
  * o->mu: call it holding neither, nor the topic's lock. */
 bool observer_reads_copy(struct observers *o, const char *topic, int partition);
+/* The generation of observer_reads_copy's answers for replicas that
+ * serve reads: it moves after every change that can turn an answer
+ * false (the replica serves) into true (the copy must), once that change
+ * is visible: the replica's state (cfg.states_gen: role, leader, ISR, the
+ * replica made or stopped), a copy made, and a copy's hw moved past
+ * what observer_reads_copy compared with the replica's. So, the
+ * invariant a reader builds on (topic_read.c, reader_settle): a reader
+ * that takes the generation BEFORE a call of observer_reads_copy that
+ * answers false may take that answer as still true for as long as the
+ * generation has not moved; a change racing with the call moves it
+ * after the reader took it, and the reader looks again. Not for an
+ * answer true: a copy's hand-back waits for the replica's hw, which
+ * does not move it. Any thread, no lock. */
+uint64_t observer_reads_gen(struct observers *o);
 /* Deletes the observers of a topic (deleted; or a partition that has a
  * replica here now: partition -1 means all). */
 void observer_drop(struct observers *o, const char *topic, int partition);

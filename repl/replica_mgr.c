@@ -98,6 +98,8 @@ struct replica_mgr {
 	int64_t isr_writes, isr_stale;
 	int64_t isr_shrinks, isr_expands, leadership_changes;
 
+	_Atomic uint64_t states_gen; /* replica_mgr_states_gen */
+
 	_Atomic int log_dir_err; /* 0, or the failure that took the directory offline */
 	bool log_dir_marked;     /* apply_mu: step b done */
 	bool log_dir_told;       /* tick thread: the notice written */
@@ -108,6 +110,19 @@ struct replica_mgr {
 	pthread_t tick_th;
 	bool tick_running;
 };
+
+/* After a change to the local replicas (replica_mgr_states_gen): called
+ * once every lock that guards the change was released, so that a reader
+ * that loads the new count (acquire) sees the change. */
+static void states_changed(struct replica_mgr *rm)
+{
+	atomic_fetch_add_explicit(&rm->states_gen, 1, memory_order_release);
+}
+
+uint64_t replica_mgr_states_gen(struct replica_mgr *rm)
+{
+	return atomic_load_explicit(&rm->states_gen, memory_order_acquire);
+}
 
 /* ---- the tables (mu held) ---- */
 
@@ -240,6 +255,7 @@ static int isr_write(void *arg, struct partition *p, const struct partition_stat
 	    cur.partition_epoch != proposed->partition_epoch) {
 		int k = partition_make_leader(p, &cur, now_mono_ms());
 
+		states_changed(rm);
 		mq_log(MQ_INFO, "%s-%d: state moved to version %d meanwhile: %s", topic, (int)index,
 		       (int)cur.partition_epoch, k >= 0 ? "taken" : strerror(-k));
 	} else {
@@ -568,6 +584,7 @@ int replica_mgr_leader_and_isr(struct replica_mgr *rm, int32_t controller_epoch,
 			errors[i] = e;
 	}
 	pthread_mutex_unlock(&rm->apply_mu);
+	states_changed(rm);
 	return rc;
 }
 
@@ -657,6 +674,7 @@ int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch, i
 	if (rc == 0)
 		reap(rm, false);
 	pthread_mutex_unlock(&rm->apply_mu);
+	states_changed(rm);
 	/* Fetches parked for the stopped replicas: answered now. */
 	if (rc == 0 && n > 0)
 		log_changed(rm);
@@ -690,6 +708,7 @@ int replica_mgr_drop_topic(struct replica_mgr *rm, const char *topic)
 	pthread_mutex_unlock(&rm->mu);
 	reap(rm, false);
 	pthread_mutex_unlock(&rm->apply_mu);
+	states_changed(rm);
 	if (n > 0) {
 		mq_log(MQ_INFO, "topic %s: gone from the cluster: its %d local replica(s) stopped",
 		       topic, n);
@@ -774,6 +793,7 @@ out:
 		if (states[i].n_replicas <= PARTITION_MAX_REPLICAS &&
 		    states[i].n_isr <= states[i].n_replicas && states[i].n_isr >= 0)
 			followers_refresh(rm, &states[i]);
+	states_changed(rm);
 	return rc;
 }
 
@@ -947,6 +967,7 @@ int replica_mgr_storage_failed(struct replica_mgr *rm, const char *topic, int32_
 		       "the broker once the disk is repaired",
 		       rm->cfg.log_dir ? rm->cfg.log_dir : "", what, strerror(-err));
 		mark_all_offline(rm);
+		states_changed(rm);
 		tick_wake(rm);
 	}
 	return -ENXIO;
@@ -975,6 +996,8 @@ static void log_dir_handle(struct replica_mgr *rm)
 		rm->log_dir_marked = true;
 	}
 	pthread_mutex_unlock(&rm->apply_mu);
+	if (!marked)
+		states_changed(rm);
 	if (!marked)
 		log_changed(rm); /* the fetches parked on them: answered now */
 	if (rm->log_dir_told || !rm->cfg.log_dir_failed)

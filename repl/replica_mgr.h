@@ -188,6 +188,16 @@ struct partition *replica_mgr_get(struct replica_mgr *rm, const char *topic, int
 /* fetch_serve_lookup_fn over the manager (arg: the manager). */
 struct partition *replica_mgr_lookup(void *arg, struct kstr topic, int32_t partition);
 
+/* A count that moves after every change to the local replicas that can
+ * change whether one serves its mount's reads (cluster_repl_replica_reads:
+ * in the table or not, its role, leader and ISR): each LeaderAndIsr,
+ * UpdateMetadata (a follower learns its ISR there), StopReplica, topic
+ * dropped, log directory failed, and an ISR write that took a newer
+ * state. It moves only once the change is visible: a thread that reads
+ * the new count (acquire) and then looks at a replica sees the new state.
+ * Never on an hw move. Any thread, no lock. */
+uint64_t replica_mgr_states_gen(struct replica_mgr *rm);
+
 /* ---- the cluster's metadata (UpdateMetadata) ---- */
 
 /* The topics known, sorted (each malloc'd, then the array: free with

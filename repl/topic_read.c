@@ -452,6 +452,12 @@ struct topic_reader {
 	/* A copy that could not be opened for a lagging replica's reader
 	 * (logged by the observer): the replica's log until then. */
 	int64_t copy_retry_ms;
+	/* served: r reads the replica's log because the last full check
+	 * (reads_copy) found that the replica serves reads; gen: the
+	 * observers' generation (observer_reads_gen) taken before that
+	 * check. See reader_settle. */
+	bool served;
+	uint64_t gen;
 };
 
 /* r reads the copy: a new cursor over its log (opened: the barrier). */
@@ -510,13 +516,13 @@ static int reader_local(struct topic *t, int partition, struct topic_reader *r)
 	return 0;
 }
 
-/* Moves r to the log its partition is read from now (see struct
- * topic_reader). A copy that cannot be opened (the leader unreachable,
- * a full disk: logged) leaves r on the replica's log, behind but there,
- * and is not tried again for request.timeout.ms. */
-static int reader_settle(struct topic *t, int partition, struct topic_reader *r, bool has_log)
+/* Moves r to the log copy says (the copy or the replica's). A copy
+ * that cannot be opened (the leader unreachable, a full disk: logged)
+ * leaves r on the replica's log, behind but there, and is not tried
+ * again for request.timeout.ms. */
+static int reader_move(struct topic *t, int partition, struct topic_reader *r, bool has_log,
+		       bool copy)
 {
-	bool copy = !has_log || reads_copy(t, partition);
 	int rc;
 
 	if (copy == (r->obs_log != NULL) && r->c)
@@ -536,6 +542,42 @@ static int reader_settle(struct topic *t, int partition, struct topic_reader *r,
 		rc = r->c ? 0 : reader_local(t, partition, r);
 	}
 	return rc;
+}
+
+/* Moves r to the log its partition is read from now (see struct
+ * topic_reader), by the full check (reads_copy: the log manager's and
+ * the replica manager's tables, the partition's locks, the observers').
+ *
+ * The invariant that lets a read skip it (reader_checked): the
+ * generation is taken BEFORE the check, and every change that can make
+ * the check answer "the copy" where it answered "the replica" (the
+ * replica left the ISR or lost its leadership or its place, a copy made
+ * or its hw moved ahead: observer_reads_gen) moves the generation
+ * AFTER the change is visible. So while the generation is still the
+ * one the reader took, every such change was visible to its check (it
+ * moved the generation before the reader took it), and the answer "the
+ * replica" holds. A change that races with the check moves the
+ * generation past the one taken, and the next read checks again. Only
+ * the answer "the replica" is kept: a reader on the copy (or left on the
+ * replica because the copy could not be opened) checks at every read, as
+ * the hand-back waits for the replica's hw, which moves no generation. */
+static int reader_settle(struct topic *t, int partition, struct topic_reader *r, bool has_log)
+{
+	uint64_t gen = r->o ? observer_reads_gen(r->o) : 0;
+	bool copy = !has_log || reads_copy(t, partition);
+	int rc = reader_move(t, partition, r, has_log, copy);
+
+	r->served = rc == 0 && !copy && r->c && !r->obs_log;
+	r->gen = gen;
+	return rc;
+}
+
+/* Whether r reads the replica's log and nothing that can move it to the
+ * copy happened since its last full check (reader_settle): its read
+ * skips that check. */
+static bool reader_checked(const struct topic_reader *r)
+{
+	return r->served && observer_reads_gen(r->o) == r->gen;
 }
 
 int topic_reader_new(struct topic *t, int partition, struct topic_reader **out)
@@ -589,7 +631,8 @@ ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r
 
 	topic_read_own_writes(t, partition);
 	/* Only where a copy may serve a partition with a replica here. */
-	if (r->o && strncmp(t->name, "__", 2) && part_begin(t, partition, &pt) == 0) {
+	if (r->o && strncmp(t->name, "__", 2) && !reader_checked(r) &&
+	    part_begin(t, partition, &pt) == 0) {
 		has_log = pt->log != NULL;
 		pthread_rwlock_unlock(&t->lock);
 		if (has_log) {

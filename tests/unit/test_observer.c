@@ -8,7 +8,8 @@
  * end makes the copy start there, live copies too; a leader that cannot be reached gives
  * -ETIMEDOUT after request.timeout.ms, an unknown partition -ENOENT; an
  * idle copy is deleted, a dropped topic's too, a group's pinned one is
- * kept; and the pure rules.
+ * kept; the generation of the reads' answers moves on each change that
+ * must take a replica's reader to the copy; and the pure rules.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,6 +70,10 @@ struct leader {
 	bool replica_here;
 	bool replica_in_sync;
 	int64_t replica_hw;
+	/* The replica manager's count of state changes (states_gen): the
+	 * test moves it after it changed replica_in_sync, as the manager
+	 * does after a LeaderAndIsr or UpdateMetadata. */
+	uint64_t states_gen;
 	const struct io_ops *io; /* the observers' (NULL: POSIX) */
 };
 
@@ -178,6 +183,13 @@ static bool rr_fn(void *arg, const char *topic, int partition, int64_t *hw)
 	return true;
 }
 
+static uint64_t sg_fn(void *arg)
+{
+	struct leader *ld = arg;
+
+	return __atomic_load_n(&ld->states_gen, __ATOMIC_ACQUIRE);
+}
+
 static struct observers *obs_start(struct leader *ld, int64_t idle_ms, int64_t timeout_ms)
 {
 	struct observer_config oc = { .broker_id = 3,
@@ -187,6 +199,7 @@ static struct observers *obs_start(struct leader *ld, int64_t idle_ms, int64_t t
 				      .retention_check_ms = 1000000,
 				      .state = st_fn,
 				      .replica_reads = ld->replica_here ? rr_fn : NULL,
+				      .states_gen = ld->replica_here ? sg_fn : NULL,
 				      .endpoint = ep_fn,
 				      .io = ld->io,
 				      .arg = ld };
@@ -197,6 +210,19 @@ static struct observers *obs_start(struct leader *ld, int64_t idle_ms, int64_t t
 	oc.fetch.backoff_ms = 50;
 	assert_int_equal(observers_new(&oc, &o), 0);
 	return o;
+}
+
+/* A leader of orders-0 with n records "a-<i>" committed, and observers
+ * on a broker that holds a replica of it, in the ISR or not, with hw. */
+static struct observers *replica_obs_start(struct leader *ld, const char *name, int n, bool in_sync,
+					   int64_t hw)
+{
+	leader_start(ld, name);
+	leader_commit(ld, n, "a");
+	ld->replica_here = true;
+	ld->replica_in_sync = in_sync;
+	ld->replica_hw = hw;
+	return obs_start(ld, 1000000, DEADLINE_MS);
 }
 
 static int64_t log_hw(struct log *l)
@@ -518,12 +544,7 @@ static void test_lagging_replica_reads_copy(void **state)
 	struct log *l;
 
 	(void)state;
-	leader_start(&ld, "leader-lagging");
-	leader_commit(&ld, 3, "a");
-	ld.replica_here = true;
-	ld.replica_in_sync = false;
-	ld.replica_hw = 1;
-	o = obs_start(&ld, 1000000, DEADLINE_MS);
+	o = replica_obs_start(&ld, "leader-lagging", 3, false, 1);
 	assert_true(observer_reads_copy(o, "orders", 0));
 	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &l), 0);
 	assert_int_equal(log_hw(l), 3);
@@ -568,6 +589,82 @@ static void test_lagging_replica_reads_copy(void **state)
 	ld.replica_here = false;
 	o = obs_start(&ld, 1000000, DEADLINE_MS);
 	assert_false(observer_reads_copy(o, "orders", 0));
+	observers_free(o);
+	leader_stop(&ld);
+}
+
+/* A replica's reader as topic_read.c's reader_settle keeps one: the
+ * answer "the replica" of a full check is kept, with the generation
+ * taken before that check, for as long as the generation does not move. */
+struct gen_reader {
+	bool served;
+	uint64_t gen;
+	int checks;
+};
+
+static bool reader_reads_copy(struct observers *o, struct gen_reader *r)
+{
+	uint64_t gen;
+	bool copy;
+
+	if (r->served && observer_reads_gen(o) == r->gen)
+		return false;
+	gen = observer_reads_gen(o);
+	copy = observer_reads_copy(o, "orders", 0);
+	r->served = !copy;
+	r->gen = gen;
+	r->checks++;
+	return copy;
+}
+
+/* The generation moves on every change that must take a replica's
+ * reader to the copy, so that a reader that skips its check while the
+ * generation stays never stays on a replica that does not serve: the
+ * replica leaving the ISR (the replica manager's count), and a copy
+ * whose hw moved past the replica's once a check compared them. An hw
+ * move of the replica alone moves nothing: the reads skip the check. */
+static void test_reads_gen_moves_readers_to_copy(void **state)
+{
+	struct gen_reader r = { 0 };
+	struct leader ld;
+	struct observers *o;
+	struct log *l;
+
+	(void)state;
+	o = replica_obs_start(&ld, "leader-gen", 3, true, 3);
+	assert_false(reader_reads_copy(o, &r));
+	assert_int_equal(r.checks, 1);
+	/* The replica's hw moves, a record is committed: no check. */
+	ld.replica_hw = 4;
+	leader_commit(&ld, 1, "b");
+	assert_false(reader_reads_copy(o, &r));
+	assert_int_equal(r.checks, 1);
+
+	/* The follower leaves the ISR (an UpdateMetadata): the next read
+	 * checks and goes to the copy. */
+	ld.replica_in_sync = false;
+	__atomic_fetch_add(&ld.states_gen, 1, __ATOMIC_RELEASE);
+	assert_true(reader_reads_copy(o, &r));
+	assert_int_equal(r.checks, 2);
+	/* Back in the ISR, caught up: the replica again, kept. */
+	ld.replica_in_sync = true;
+	__atomic_fetch_add(&ld.states_gen, 1, __ATOMIC_RELEASE);
+	assert_false(reader_reads_copy(o, &r));
+	assert_false(reader_reads_copy(o, &r));
+	assert_int_equal(r.checks, 3);
+
+	/* A copy made (another file's open): the reader checks once, finds
+	 * it not ahead, and stays. */
+	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &l), 0);
+	assert_false(reader_reads_copy(o, &r));
+	assert_int_equal(r.checks, 4);
+	/* The copy's hw moves past the replica's (which stays at 4): the
+	 * next read checks and goes to the copy. */
+	leader_commit(&ld, 2, "c");
+	assert_int_equal(observer_wait(o, "orders", 0, 6, now_mono_ms() + DEADLINE_MS), 0);
+	assert_true(reader_reads_copy(o, &r));
+	log_unref(l);
+	observer_close(o, "orders", 0, l);
 	observers_free(o);
 	leader_stop(&ld);
 }
@@ -643,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_late_close_of_dropped_copy),
 		cmocka_unit_test(test_unreachable_and_unknown),
 		cmocka_unit_test(test_lagging_replica_reads_copy),
+		cmocka_unit_test(test_reads_gen_moves_readers_to_copy),
 		cmocka_unit_test(test_copy_that_cannot_append),
 		cmocka_unit_test(test_rules),
 	};

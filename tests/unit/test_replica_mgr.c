@@ -9,8 +9,9 @@
  * fetcher per leader broker; a leader change moves the fetchers; ISR
  * shrink by the tick and rejoin, written to the store; a write that finds
  * the version moved re-reads; StopReplica with delete closes and removes
- * the log once no one holds it; UpdateMetadata's topics and brokers. Waits
- * poll against deadlines.
+ * the log once no one holds it; UpdateMetadata's topics and brokers; the
+ * count of state changes the mount's reads rely on. Waits poll against
+ * deadlines.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -294,27 +295,36 @@ static void stop_all(void)
 
 static const int32_t all3[3] = { 1, 2, 3 };
 
-/* The state in the store, as the controller's LeaderAndIsr to broker id
- * carries it: that broker's answer for the partition. */
-static int lisr_to(int32_t id, int32_t cepoch)
+/* The controller's state of orders-0 (replicas 1, 2, 3) as its
+ * requests carry it. */
+static struct controller_partition_state orders_state(int32_t cepoch, int32_t leader, int32_t epoch,
+						      int n_isr, const int32_t *isr,
+						      int32_t partition_epoch)
 {
-	struct controller_partition_state s;
-	struct partition_state cur = store_get();
-	int err = 99;
-
-	s = (struct controller_partition_state){
+	return (struct controller_partition_state){
 		.topic = "orders",
 		.topic_id = "",
 		.partition = 0,
 		.controller_epoch = cepoch,
-		.leader = cur.leader,
-		.leader_epoch = cur.leader_epoch,
-		.isr = cur.isr,
-		.n_isr = cur.n_isr,
-		.partition_epoch = cur.partition_epoch,
+		.leader = leader,
+		.leader_epoch = epoch,
+		.isr = isr,
+		.n_isr = n_isr,
+		.partition_epoch = partition_epoch,
 		.replicas = all3,
 		.n_replicas = 3,
 	};
+}
+
+/* The state in the store, as the controller's LeaderAndIsr to broker id
+ * carries it: that broker's answer for the partition. */
+static int lisr_to(int32_t id, int32_t cepoch)
+{
+	struct partition_state cur = store_get();
+	struct controller_partition_state s = orders_state(cepoch, cur.leader, cur.leader_epoch,
+							   cur.n_isr, cur.isr, cur.partition_epoch);
+	int err = 99;
+
 	assert_int_equal(replica_mgr_leader_and_isr(bks[id].rm, cepoch, -1, &s, 1, &err), 0);
 	return err;
 }
@@ -324,28 +334,25 @@ static int lisr_to(int32_t id, int32_t cepoch)
 static void lisr(int32_t cepoch, int32_t leader, int32_t epoch, int n_isr, const int32_t *isr)
 {
 	struct controller_partition_state s;
-	struct partition_state cur;
 	int err = 99;
 
 	store_set(leader, epoch, n_isr, isr);
-	cur = store_get();
-	s = (struct controller_partition_state){
-		.topic = "orders",
-		.topic_id = "",
-		.partition = 0,
-		.controller_epoch = cepoch,
-		.leader = leader,
-		.leader_epoch = epoch,
-		.isr = isr,
-		.n_isr = n_isr,
-		.partition_epoch = cur.partition_epoch,
-		.replicas = all3,
-		.n_replicas = 3,
-	};
+	s = orders_state(cepoch, leader, epoch, n_isr, isr, store_get().partition_epoch);
 	for (int32_t i = 1; i <= NB; i++) {
 		assert_int_equal(replica_mgr_leader_and_isr(bks[i].rm, cepoch, -1, &s, 1, &err), 0);
 		assert_int_equal(err, 0);
 	}
+}
+
+/* The controller's UpdateMetadata to broker id, of orders-0 alone (the
+ * live brokers 1..3): how a follower learns its leader's ISR changes. */
+static void um_to(int32_t id, int32_t leader, int32_t epoch, int n_isr, const int32_t *isr,
+		  int32_t partition_epoch)
+{
+	struct controller_partition_state s =
+		orders_state(1, leader, epoch, n_isr, isr, partition_epoch);
+
+	assert_int_equal(replica_mgr_update_metadata(bks[id].rm, 1, -1, all3, 3, &s, 1), 0);
 }
 
 static struct partition_info info_of(int32_t id)
@@ -1065,20 +1072,7 @@ static void test_unclean_follower_eligible(void **state)
 	cur = store_get();
 	assert_int_equal(cur.n_isr, 3);
 	assert_false(info_of(2).leader_eligible);
-	s = (struct controller_partition_state){
-		.topic = "orders",
-		.topic_id = "",
-		.partition = 0,
-		.controller_epoch = 1,
-		.leader = 1,
-		.leader_epoch = 0,
-		.isr = cur.isr,
-		.n_isr = cur.n_isr,
-		.partition_epoch = cur.partition_epoch,
-		.replicas = all3,
-		.n_replicas = 3,
-	};
-	assert_int_equal(replica_mgr_update_metadata(bks[2].rm, 1, -1, all3, 3, &s, 1), 0);
+	um_to(2, 1, 0, cur.n_isr, cur.isr, cur.partition_epoch);
 	assert_int_equal(info_of(2).n_isr, 3);
 	append_on(1, 1, "b"); /* its next fetch response clears the flag */
 	{
@@ -1308,6 +1302,49 @@ static void test_update_metadata(void **state)
 	stop_all();
 }
 
+/* The count of state changes (replica_mgr_states_gen) that lets a
+ * mount's reader of a replica skip asking whether the replica still
+ * serves reads: a follower that leaves the ISR (the leader's change, told
+ * by UpdateMetadata) moves it, and once it moved the replica is seen out
+ * of the ISR; back in by a LeaderAndIsr, and stopped, move it too;
+ * records replicated (hw moves) do not. */
+static void test_states_gen(void **state)
+{
+	const int32_t isr13[2] = { 1, 3 };
+	struct controller_stop_replica sr = { .topic = "orders", .partition = 0 };
+	struct partition *p;
+	uint64_t gen;
+	int err = 99;
+
+	(void)state;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	append_on(1, 2, "a");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	p = replica_mgr_get(bks[2].rm, "orders", 0);
+	assert_non_null(p);
+	assert_false(partition_out_of_isr(p, 2));
+	gen = replica_mgr_states_gen(bks[2].rm);
+	append_on(1, 2, "b");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	assert_true(replica_mgr_states_gen(bks[2].rm) == gen);
+
+	um_to(2, 1, 0, 2, isr13, info_of(2).partition_epoch + 1);
+	assert_true(replica_mgr_states_gen(bks[2].rm) != gen);
+	assert_true(partition_out_of_isr(p, 2));
+
+	gen = replica_mgr_states_gen(bks[2].rm);
+	lisr(1, 1, 1, 3, all3);
+	assert_true(replica_mgr_states_gen(bks[2].rm) != gen);
+	assert_false(partition_out_of_isr(p, 2));
+	partition_unref(p);
+
+	gen = replica_mgr_states_gen(bks[2].rm);
+	assert_int_equal(replica_mgr_stop_replica(bks[2].rm, 1, -1, &sr, 1, &err), 0);
+	assert_true(replica_mgr_states_gen(bks[2].rm) != gen);
+	stop_all();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1330,6 +1367,7 @@ int main(void)
 		cmocka_unit_test(test_stop_delete),
 		cmocka_unit_test(test_topic_made_again),
 		cmocka_unit_test(test_update_metadata),
+		cmocka_unit_test(test_states_gen),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
