@@ -456,8 +456,22 @@ static int deliver(struct forwarder *f, struct topic *t, struct partition *pt, i
 
 void forward_read_floor(struct topic *t, struct partition *pt, int64_t end)
 {
-	int64_t until = now_mono_ms() + FWD_READ_FLOOR_MS;
-	int64_t was = atomic_load(&pt->read_floor);
+	int64_t until = now_mono_ms() + FWD_READ_FLOOR_MS, was;
+	struct log_state st;
+	struct log *l;
+
+	/* Only a replica that holds the records learns they are committed
+	 * at its next fetch (its hw is the leader's, capped at its own log
+	 * end). One that does not (out of the leader's ISR, its disk full
+	 * or offline) would make every read wait its second in vain: its
+	 * reads go on as they are. */
+	if (part_log(t, pt->index, &pt, &l) < 0)
+		return;
+	log_get_state(l, &st);
+	log_unref(l);
+	if (st.log_end_offset < end)
+		return;
+	was = atomic_load(&pt->read_floor);
 
 	/* The partition's floor before the topic's deadline: a reader that
 	 * sees the topic's deadline sees the floor. */

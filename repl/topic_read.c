@@ -109,12 +109,16 @@ void topic_read_own_writes(struct topic *t, int partition)
 	/* A replica out of the ISR is not read (the copy is, which the write
 	 * waited for: forward_records). */
 	if (floor > 0 && now_mono_ms() < until && !reads_copy(t, partition) &&
-	    !produce_hw_reach(t, pt, l, floor, until))
+	    !produce_hw_reach(t, pt, l, floor, until)) {
+		/* The next reads do not wait again for it (a later forwarded
+		 * write sets a new deadline). */
+		atomic_compare_exchange_strong(&pt->read_floor_until, &until, 0);
 		mq_log_limited(MQ_INFO,
 			       "topic %s partition %d: a read of this mount goes on without "
 			       "this broker's last write (offsets below %" PRId64 "): this "
 			       "replica has not learnt that it is committed",
 			       t->name, partition, floor);
+	}
 	log_unref(l);
 }
 
