@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "repl/group_int.h"
+#include "repl/proto.h"
 #include "tests/unit/brokerfx.h"
 
 int brokerfx_setup(void **state, const char *tag, const char *extra)
@@ -94,4 +95,17 @@ size_t brokerfx_offsets_text(struct broker *b, const char *group, char *buf, siz
 	topic_cursor_free(o, p, c);
 	buf[used] = '\0';
 	return used;
+}
+
+int16_t brokerfx_delete_groups_error(struct net_resp *raw)
+{
+	struct proto_delete_groups_resp r;
+	int16_t err;
+
+	assert_int_equal(proto_delete_groups_resp_decode(&raw->body, 2, &r), 0);
+	assert_int_equal(r.n_results, 1);
+	err = r.results[0].error_code;
+	proto_delete_groups_resp_free(&r);
+	net_resp_free(raw);
+	return err;
 }

@@ -42,6 +42,10 @@ struct net_client *brokerfx_connect(struct brokerfx *f);
 void brokerfx_call(struct net_client *c, int16_t api, int16_t v, struct kbuf_w *w,
 		   struct net_resp *raw);
 
+/* The error of a DeleteGroups v2 answer about one group (raw, freed).
+ * For any test that deletes groups, with this fixture or another. */
+int16_t brokerfx_delete_groups_error(struct net_resp *raw);
+
 /* The line view of group's partition of b's __consumer_offsets, as a
  * replay reads it, into buf (NUL-terminated, at most cap - 1 bytes): its
  * length. */

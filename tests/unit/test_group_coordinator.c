@@ -44,6 +44,7 @@
 #include "repl/partition.h"
 #include "repl/proto.h"
 #include "repl/repl.h"
+#include "tests/unit/brokerfx.h"
 #include "tests/unit/zksrv.h"
 #include "util/clock.h"
 
@@ -330,17 +331,10 @@ static int16_t delete_group(int i, const char *id)
 {
 	struct kstr k = kstr_of(id);
 	struct proto_delete_groups_req req = { .n_groups = 1, .groups_names = &k };
-	struct proto_delete_groups_resp r;
 	struct net_resp raw;
-	int16_t err;
 
 	rpc(i, PROTO_API_DELETE_GROUPS, 2, delete_enc, &req, &raw);
-	assert_int_equal(proto_delete_groups_resp_decode(&raw.body, 2, &r), 0);
-	assert_int_equal(r.n_results, 1);
-	err = r.results[0].error_code;
-	proto_delete_groups_resp_free(&r);
-	net_resp_free(&raw);
-	return err;
+	return brokerfx_delete_groups_error(&raw);
 }
 
 static int16_t alter(int i, const char *id, const char *key, const char *value, int8_t op,

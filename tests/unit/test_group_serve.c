@@ -376,20 +376,13 @@ static int16_t delete_group(struct brokerfx *f, const char *group)
 {
 	struct kstr k = kstr_of(group);
 	struct proto_delete_groups_req req = { .n_groups = 1, .groups_names = &k };
-	struct proto_delete_groups_resp r;
 	struct net_resp raw;
 	struct kbuf_w w;
-	int16_t err;
 
 	kbuf_w_init(&w, 256);
 	assert_int_equal(proto_delete_groups_req_encode(&w, 2, &req), 0);
 	brokerfx_call(f->c, PROTO_API_DELETE_GROUPS, 2, &w, &raw);
-	assert_int_equal(proto_delete_groups_resp_decode(&raw.body, 2, &r), 0);
-	assert_int_equal(r.n_results, 1);
-	err = r.results[0].error_code;
-	proto_delete_groups_resp_free(&r);
-	net_resp_free(&raw);
-	return err;
+	return brokerfx_delete_groups_error(&raw);
 }
 
 static void test_one_member(void **state)
