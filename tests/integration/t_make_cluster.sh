@@ -5,7 +5,8 @@
 # prints the ZooKeeper and the three brokers it started; each mount's root
 # .state lists three live brokers; README's --add-scram-user line works
 # against its ZooKeeper; a topic made on one mount is written through a
-# second and followed by tail -f on the third; a broker killed with -9 is
+# second and followed by tail -f on the third, every mount's st_mtime
+# moving with it; a broker killed with -9 is
 # started again and comes back while the others go on; then Ctrl-C (SIGINT to the
 # process group, as a terminal sends it) stops every broker cleanly
 # (clean-shutdown markers, nothing mounted) and then ZooKeeper, and
@@ -97,8 +98,18 @@ expect_ok "a write through mnt2" sh -c "echo hello >> '$CL/mnt2/orders/0'"
 mq_bg sh -c "exec timeout 60 tail -f '$CL/mnt3/orders/0' > '$MQ_TMP/tail.out'"
 TAILPID=$MQ_LAST_PID
 check "tail -f on mnt3 shows it" poll 30 grep -qx hello "$MQ_TMP/tail.out"
+# st_mtime is the latest append on every mount, the followers' too (whose
+# records come from the leader, not from a write): ls -lt, find -newer and
+# make see the file change wherever they look.
+now_ms() { python3 -c 'import time; print(time.time_ns() // 1000000)'; }
+mtime_ms() { python3 -c 'import os, sys; print(os.stat(sys.argv[1]).st_mtime_ns // 1000000)' "$1"; }
+newer() { [ "$(mtime_ms "$1")" -ge "$2" ]; }
+T0=$(now_ms)
 expect_ok "a later write through mnt1" sh -c "echo world >> '$CL/mnt1/orders/0'"
 check "tail -f on mnt3 follows it" poll 30 grep -qx world "$MQ_TMP/tail.out"
+for n in 1 2 3; do
+	check "mnt$n/orders/0: st_mtime moved to the write's time" poll 30 newer "$CL/mnt$n/orders/0" "$T0"
+done
 mq_stop "$TAILPID"
 
 PIDS=$(started_pids)
