@@ -72,6 +72,23 @@ expect_eq "a second run exits 1" 1 "$?"
 expect_ok "a second run names the pids still running" \
 	grep -q "an earlier make cluster in $CL is still running (pids [0-9 ]*): Ctrl-C it, or kill [0-9 ]*\$" "$MQ_TMP/second.out"
 
+# Started with SIGINT ignored (make cluster & in a script: a shell without
+# job control starts its background jobs so), Ctrl-C cannot stop it, and
+# it says so with what will; with SIGINT at its default it says nothing.
+run_sigint() {
+	python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, getattr(signal, sys.argv[1]))
+os.execvp("sh", ["sh", sys.argv[2], sys.argv[3]])' "$1" \
+		"$ROOT/contrib/cluster/run.sh" "$(dirname "$MQFS")" </dev/null 2>&1
+}
+run_sigint SIG_IGN >"$MQ_TMP/ign.out"
+expect_ok "started with SIGINT ignored: it says Ctrl-C will not stop it, and what will" \
+	grep -q "^make cluster: SIGINT is ignored in this process (.*), so Ctrl-C will not stop it: kill -TERM [0-9]* (or make's pid) will\$" "$MQ_TMP/ign.out"
+run_sigint SIG_DFL >"$MQ_TMP/dfl.out"
+expect_ok "started with SIGINT at its default: no such line" sh -c "! grep -q 'SIGINT is ignored' '$MQ_TMP/dfl.out'"
+expect_ok "the running line names the pid to kill from another shell" \
+	grep -q "^make cluster: running; Ctrl-C stops the brokers, then ZooKeeper (from another shell: kill $RUNPID)\$" "$OUT"
+
 for n in 1 2 3; do
 	expect_eq "mnt$n/.state lists three live brokers" 3 \
 		"$(mq_run grep -c '^broker\.[0-9]*=alive SASL_PLAINTEXT' "$CL/mnt$n/.state")"
