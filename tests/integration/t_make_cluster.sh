@@ -137,9 +137,23 @@ expect_eq "four processes started" 4 "$(echo "$PIDS" | wc -w)"
 # default) and mounts.
 P3=$(sed -n 's/^make cluster: broker 3 (pid \([0-9]*\)):.*/\1/p' "$OUT")
 kill -KILL "$P3"
+back() { grep -q "^make cluster: broker 3 (pid [0-9]*) is back, mounted on $CL/mnt3\$" "$OUT"; }
 restarted() { grep -q "^make cluster: broker 3 (pid $P3) exited 137 by itself; started again (pid [0-9]*)" "$OUT"; }
 check "kill -9 of broker 3: started again" poll 30 restarted
-back() { grep -q "^make cluster: broker 3 (pid [0-9]*) is back, mounted on $CL/mnt3\$" "$OUT"; }
+# While the new process waits out the dead one's session, the dead mount
+# still answers ENOTCONN: a bare directory in its place would take a mkdir
+# (or a file) that the new mount then hides, acknowledged and lost.
+check "broker 3 waits for its old registration to go" \
+	poll 30 grep -q '/brokers/ids/3 is held by ZooKeeper session' "$CL/b3/mqfs.log"
+if ! back; then
+	if mkdir "$CL/mnt3/stray" 2>"$MQ_TMP/stray.err"; then
+		back || fail "mnt3 refuses a mkdir while broker 3 restarts" \
+			"it made a directory under the mount point"
+	else
+		expect_ok "mnt3 answers ENOTCONN while broker 3 restarts" \
+			grep -q 'Transport endpoint is not connected' "$MQ_TMP/stray.err"
+	fi
+fi
 check "and back, mounted" poll 90 back
 expect_ok "the write through mnt2 goes on meanwhile" sh -c "echo again >> '$CL/mnt2/orders/0'"
 check "mnt3/.state lists three live brokers again" \
@@ -166,6 +180,7 @@ for n in 1 2 3; do
 $(tail -n 25 "$CL/b$n/mqfs.log" 2>/dev/null)"
 	fi
 done
+expect_ok "nothing was left under mnt3 while broker 3 restarted" test ! -e "$CL/mnt3/stray"
 expect_ok "ZooKeeper stopped last" sh -c "tail -n 1 '$OUT' | grep -qx 'make cluster: ZooKeeper stopped'"
 # With no server there, a SCRAM user command fails in one line of its own
 # (the ZooKeeper library's retries stay out of the terminal).
