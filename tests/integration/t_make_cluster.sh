@@ -127,6 +127,19 @@ check "tail -f on mnt3 follows it" poll 30 grep -qx world "$MQ_TMP/tail.out"
 for n in 1 2 3; do
 	check "mnt$n/orders/0: st_mtime moved to the write's time" poll 30 newer "$CL/mnt$n/orders/0" "$T0"
 done
+
+# A group's .state shows its settings as the coordinator has them on every
+# mount, also on one whose proxy of it never read .config (made by this
+# lookup, with the defaults): the strategy set through mnt1.
+expect_ok "mkdir a group on mnt1" mkdir "$CL/mnt1/orders/.groups/s"
+expect_ok "commit an offset through mnt1" sh -c "echo 1 > '$CL/mnt1/orders/.groups/s/0'"
+expect_ok "set its strategy through mnt1" \
+	sh -c "echo partition.assignment.strategy=sticky > '$CL/mnt1/orders/.groups/s/.config'"
+for n in 1 2 3; do
+	expect_eq "mnt$n/orders/.groups/s/.state shows the strategy" \
+		"partition.assignment.strategy sticky" \
+		"$(grep '^partition.assignment.strategy' "$CL/mnt$n/orders/.groups/s/.state")"
+done
 mq_stop "$TAILPID"
 
 PIDS=$(started_pids)
