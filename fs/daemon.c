@@ -25,7 +25,11 @@
  * never answers from a cache). When the mount point is such a dead FUSE
  * mount, mqfs detaches it (umount2 MNT_DETACH as root, else
  * `fusermount3 -u -z`, as the user who mounted it may) and mounts over the
- * freed directory; when that fails it refuses, printing the command.
+ * freed directory; when that fails it refuses, printing the command. It
+ * detaches only just before it mounts: until then (log recovery, a
+ * cluster broker's wait for its old registration to expire) the dead
+ * mount keeps answering ENOTCONN, where a bare directory would take a
+ * mkdir or a file that the new mount then hides.
  */
 #include <errno.h>
 #include <limits.h>
@@ -207,10 +211,9 @@ static int statfs_settled(const char *mountpoint)
 	return -ECONNABORTED;
 }
 
-int daemon_clear_dead_mount(const char *mountpoint)
+int daemon_dead_mount(const char *mountpoint, char *abs, size_t cap)
 {
-	char path[PATH_MAX], type[256];
-	struct stat st;
+	char type[256];
 	int rc, dead;
 
 	/* statfs, not stat: the kernel answers a stat of a FUSE mount's root
@@ -221,17 +224,32 @@ int daemon_clear_dead_mount(const char *mountpoint)
 	if (rc == 0 || !errno_dead_mount(-rc))
 		return 0;
 	dead = -rc;
-	rc = abs_name(mountpoint, path, sizeof(path));
+	rc = abs_name(mountpoint, abs, cap);
 	if (rc < 0)
 		return rc;
-	mount_type(path, type, sizeof(type));
+	mount_type(abs, type, sizeof(type));
 	if (strncmp(type, "fuse", 4) != 0) {
 		fprintf(stderr,
 			"mqfs: mount point %s: %s, and it is not a FUSE mount: "
 			"not touching it\n",
-			path, strerror(dead));
+			abs, strerror(dead));
 		return -dead;
 	}
+	return 1;
+}
+
+int daemon_detach_dead_mount(const char *path)
+{
+	char type[256];
+	struct stat st;
+	int rc;
+
+	/* Found dead at the start: gone since (unmounted by someone else)
+	 * leaves nothing to do. */
+	rc = statfs_settled(path);
+	if (rc == 0 || !errno_dead_mount(-rc))
+		return 0;
+	mount_type(path, type, sizeof(type));
 	rc = umount2(path, MNT_DETACH) == 0 ? 0 : -errno;
 	if (rc == -EPERM)
 		rc = fusermount_detach(path);

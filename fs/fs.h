@@ -91,10 +91,15 @@ int daemon_signals_reset(void);
 /* Raises the soft RLIMIT_NOFILE to the hard limit (fs.nr_open when that is
  * unlimited); *was and *now are the soft limit before and after. */
 int daemon_raise_nofile(rlim_t *was, rlim_t *now);
-/* When mountpoint is a dead FUSE mount (ENOTCONN: its daemon was killed),
- * detaches it and returns 1 (logged); 0 when it is not dead; -ENOTCONN
- * when it cannot be cleared (a message on stderr gives the command). */
-int daemon_clear_dead_mount(const char *mountpoint);
+/* Whether mountpoint is a dead FUSE mount (ENOTCONN: its daemon was
+ * killed): 1, its absolute name in abs (realpath cannot resolve it); 0
+ * when it is not dead; -errno when it is dead and not FUSE (a message on
+ * stderr). */
+int daemon_dead_mount(const char *mountpoint, char *abs, size_t cap);
+/* Detaches the dead FUSE mount on path (absolute), just before mounting
+ * there: 1 (logged), 0 when it is no longer dead, -ENOTCONN when it cannot
+ * be cleared (a message on stderr gives the command). */
+int daemon_detach_dead_mount(const char *path);
 
 /* Sets the mount's read-ahead (read_ahead_kb of its bdi) to kb; -errno
  * (-EACCES unless root, -ENOENT if the mount is not found). */

@@ -31,8 +31,11 @@
  * everything goes to stderr.
  *
  * Before the broker opens (daemon.c): the open-files limit is raised, a
- * dead mount left on MOUNTPOINT by a killed daemon is detached, and the
- * three stop signals get their default disposition back.
+ * dead mount left on MOUNTPOINT by a killed daemon is found, and the
+ * three stop signals get their default disposition back. The dead mount
+ * is detached only just before mounting, once the broker is open (logs
+ * recovered, a cluster broker registered): meanwhile it answers ENOTCONN
+ * rather than leaving a bare directory that would take writes.
  *
  * Shutdown: SIGINT, SIGTERM, SIGHUP (fuse_set_signal_handlers, whatever
  * the process inherited), `umount MNT` or `fusermount3 -u MNT` end the
@@ -65,6 +68,7 @@ struct mqfs_opts {
 	const char *source; /* SOURCE of `mqfs SOURCE MOUNTPOINT` */
 	const char *mountpoint;
 	char mnt[PATH_MAX]; /* mountpoint, absolute */
+	bool dead_mount;    /* mnt is a killed daemon's: detach before mounting */
 	bool root_uid_set, root_gid_set;
 	uid_t root_uid; /* -o uid=, gid=, mode= (as tmpfs) */
 	gid_t root_gid;
@@ -566,6 +570,10 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 		goto out;
 	}
 	signals = true;
+	if (o->dead_mount && daemon_detach_dead_mount(mnt) < 0) {
+		rc = -ENOTCONN; /* the message says what to run */
+		goto out;
+	}
 	if (fuse_session_mount(se, mnt) != 0) {
 		rc = -EIO; /* libfuse printed why */
 		goto out;
@@ -685,10 +693,15 @@ int main(int argc, char **argv)
 		rc = scram_user(&o);
 		goto out;
 	}
-	if (daemon_clear_dead_mount(o.mountpoint) < 0)
+	rc = daemon_dead_mount(o.mountpoint, o.mnt, sizeof(o.mnt));
+	if (rc < 0) {
+		rc = 1;
 		goto out;
+	}
+	o.dead_mount = rc == 1;
+	rc = 1;
 	o.nofile_rc = daemon_raise_nofile(&o.nofile_was, &o.nofile_now);
-	if (!realpath(o.mountpoint, o.mnt)) {
+	if (!o.dead_mount && !realpath(o.mountpoint, o.mnt)) {
 		fprintf(stderr, "mqfs: mount point %s: %s\n", o.mountpoint, strerror(errno));
 		goto out;
 	}

@@ -48,6 +48,13 @@ int group_state_text(struct group *g, char **out, size_t *len)
 	 * not answering, what this broker knows. */
 	int32_t node = group_kafka_coordinator(g);
 	int np = node >= 0 ? topic_partitions(g->t) : 0;
+
+	/* The settings too are the coordinator's, as .config shows them: a
+	 * proxy's own copy is only as new as its last .config read (a proxy
+	 * made by a lookup starts with the defaults). Not answering within
+	 * a second: the copy. */
+	if (node >= 0)
+		(void)group_admin_fetch_config(g, node);
 	int32_t *parts = np > 0 ? malloc(sizeof(*parts) * (size_t)np) : NULL;
 	int64_t *remote = parts ? malloc(sizeof(*remote) * (size_t)np) : NULL;
 

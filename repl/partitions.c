@@ -16,6 +16,7 @@
 
 #include "repl/broker_int.h"
 #include "repl/kafka_api.h"
+#include "util/clock.h"
 
 struct partition *broker_part_new(int index)
 {
@@ -77,6 +78,16 @@ static int become_leader(const char *name, int p, struct log *l)
 	return log_set_hw(l, st.log_end_offset);
 }
 
+/* pt's last append (its file's mtime) is at least ms: never moves back,
+ * whoever moves it meanwhile. */
+static void part_mtime_at_least(struct partition *pt, int64_t ms)
+{
+	int64_t cur = atomic_load(&pt->last_append_ms);
+
+	while (ms > cur && !atomic_compare_exchange_weak(&pt->last_append_ms, &cur, ms))
+		;
+}
+
 /* The hw listener of every log: wakes the partition's writers waiting for
  * their commit, and hands (topic, partition) to the broker's listener
  * (group_notify.c). What it may do: see broker_int.h. */
@@ -86,6 +97,12 @@ static void broker_hw_moved(void *arg, struct log *l)
 	struct broker *b = pt->b;
 
 	(void)l;
+	/* The partition file shows the records below the hw, so it changes
+	 * when the hw moves: on a follower, whose records come from the
+	 * fetcher and not the produce path, this is the only moment its
+	 * mtime learns of them (the leader's was set at the append, a
+	 * moment before). */
+	part_mtime_at_least(pt, now_real_ms());
 	produce_hw_moved(pt);
 	broker_hw_notify(b, pt->topic, pt->index);
 }
@@ -194,10 +211,7 @@ static int part_open_log(struct broker *b, const char *name, const struct log_co
 	if (rc >= 0) {
 		/* The partition file's mtime is its last append's: before any
 		 * since this start, the log's own (topic_mtime). */
-		int64_t m = log_modified_ms(pt->log);
-
-		if (m > atomic_load(&pt->last_append_ms))
-			atomic_store(&pt->last_append_ms, m);
+		part_mtime_at_least(pt, log_modified_ms(pt->log));
 		log_set_corrupt_listener(pt->log, broker_corrupt_found, pt);
 		log_set_start_listener(pt->log, broker_start_moved, b);
 		/* An already open log keeps the settings it was opened with:

@@ -44,6 +44,17 @@ die() {
 	say "no $MQFS: build it first (make)" >&2
 	exit 1
 }
+# A non-interactive shell starts its background jobs with SIGINT ignored,
+# and a shell cannot trap a signal ignored at its start: such a run (make
+# cluster & in a script) would take a SIGINT, or a Ctrl-C of the terminal,
+# without a word and go on running. Say so, and what stops it instead.
+sigint_ignored() {
+	_ign=$(sed -n 's/^SigIgn:[[:space:]]*//p' "/proc/$$/status" 2>/dev/null)
+	[ -n "$_ign" ] && [ $((0x$_ign & 2)) != 0 ]
+}
+if sigint_ignored; then
+	say "SIGINT is ignored in this process (started in the background by a shell without job control), so Ctrl-C will not stop it: kill -TERM $$ (or make's pid) will" >&2
+fi
 mkdir -p "$DIR" || exit 1
 DIR=$(cd "$DIR" && pwd -P)
 
@@ -181,7 +192,7 @@ for n in 1 2 3; do
 	eval "say \"broker $n (pid \$PID$n): SASL_PLAINTEXT://127.0.0.1:\$PORT$n, mounted on $DIR/mnt$n, log $DIR/b$n/mqfs.log\""
 done
 say "SCRAM user admin (password admin-secret); zookeeper.connect=$ZK"
-say "running; Ctrl-C stops the brokers, then ZooKeeper"
+say "running; Ctrl-C stops the brokers, then ZooKeeper (from another shell: kill $$)"
 
 # Wait for a signal. A broker that exits by itself (kill -9, a crash) is
 # started again, as systemd's Restart=on-failure does with the unit: the

@@ -5,7 +5,8 @@
 # prints the ZooKeeper and the three brokers it started; each mount's root
 # .state lists three live brokers; README's --add-scram-user line works
 # against its ZooKeeper; a topic made on one mount is written through a
-# second and followed by tail -f on the third; a broker killed with -9 is
+# second and followed by tail -f on the third, every mount's st_mtime
+# moving with it; a broker killed with -9 is
 # started again and comes back while the others go on; then Ctrl-C (SIGINT to the
 # process group, as a terminal sends it) stops every broker cleanly
 # (clean-shutdown markers, nothing mounted) and then ZooKeeper, and
@@ -71,6 +72,23 @@ expect_eq "a second run exits 1" 1 "$?"
 expect_ok "a second run names the pids still running" \
 	grep -q "an earlier make cluster in $CL is still running (pids [0-9 ]*): Ctrl-C it, or kill [0-9 ]*\$" "$MQ_TMP/second.out"
 
+# Started with SIGINT ignored (make cluster & in a script: a shell without
+# job control starts its background jobs so), Ctrl-C cannot stop it, and
+# it says so with what will; with SIGINT at its default it says nothing.
+run_sigint() {
+	python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, getattr(signal, sys.argv[1]))
+os.execvp("sh", ["sh", sys.argv[2], sys.argv[3]])' "$1" \
+		"$ROOT/contrib/cluster/run.sh" "$(dirname "$MQFS")" </dev/null 2>&1
+}
+run_sigint SIG_IGN >"$MQ_TMP/ign.out"
+expect_ok "started with SIGINT ignored: it says Ctrl-C will not stop it, and what will" \
+	grep -q "^make cluster: SIGINT is ignored in this process (.*), so Ctrl-C will not stop it: kill -TERM [0-9]* (or make's pid) will\$" "$MQ_TMP/ign.out"
+run_sigint SIG_DFL >"$MQ_TMP/dfl.out"
+expect_ok "started with SIGINT at its default: no such line" sh -c "! grep -q 'SIGINT is ignored' '$MQ_TMP/dfl.out'"
+expect_ok "the running line names the pid to kill from another shell" \
+	grep -q "^make cluster: running; Ctrl-C stops the brokers, then ZooKeeper (from another shell: kill $RUNPID)\$" "$OUT"
+
 for n in 1 2 3; do
 	expect_eq "mnt$n/.state lists three live brokers" 3 \
 		"$(mq_run grep -c '^broker\.[0-9]*=alive SASL_PLAINTEXT' "$CL/mnt$n/.state")"
@@ -97,8 +115,31 @@ expect_ok "a write through mnt2" sh -c "echo hello >> '$CL/mnt2/orders/0'"
 mq_bg sh -c "exec timeout 60 tail -f '$CL/mnt3/orders/0' > '$MQ_TMP/tail.out'"
 TAILPID=$MQ_LAST_PID
 check "tail -f on mnt3 shows it" poll 30 grep -qx hello "$MQ_TMP/tail.out"
+# st_mtime is the latest append on every mount, the followers' too (whose
+# records come from the leader, not from a write): ls -lt, find -newer and
+# make see the file change wherever they look.
+now_ms() { python3 -c 'import time; print(time.time_ns() // 1000000)'; }
+mtime_ms() { python3 -c 'import os, sys; print(os.stat(sys.argv[1]).st_mtime_ns // 1000000)' "$1"; }
+newer() { [ "$(mtime_ms "$1")" -ge "$2" ]; }
+T0=$(now_ms)
 expect_ok "a later write through mnt1" sh -c "echo world >> '$CL/mnt1/orders/0'"
 check "tail -f on mnt3 follows it" poll 30 grep -qx world "$MQ_TMP/tail.out"
+for n in 1 2 3; do
+	check "mnt$n/orders/0: st_mtime moved to the write's time" poll 30 newer "$CL/mnt$n/orders/0" "$T0"
+done
+
+# A group's .state shows its settings as the coordinator has them on every
+# mount, also on one whose proxy of it never read .config (made by this
+# lookup, with the defaults): the strategy set through mnt1.
+expect_ok "mkdir a group on mnt1" mkdir "$CL/mnt1/orders/.groups/s"
+expect_ok "commit an offset through mnt1" sh -c "echo 1 > '$CL/mnt1/orders/.groups/s/0'"
+expect_ok "set its strategy through mnt1" \
+	sh -c "echo partition.assignment.strategy=sticky > '$CL/mnt1/orders/.groups/s/.config'"
+for n in 1 2 3; do
+	expect_eq "mnt$n/orders/.groups/s/.state shows the strategy" \
+		"partition.assignment.strategy sticky" \
+		"$(grep '^partition.assignment.strategy' "$CL/mnt$n/orders/.groups/s/.state")"
+done
 mq_stop "$TAILPID"
 
 PIDS=$(started_pids)
@@ -109,9 +150,23 @@ expect_eq "four processes started" 4 "$(echo "$PIDS" | wc -w)"
 # default) and mounts.
 P3=$(sed -n 's/^make cluster: broker 3 (pid \([0-9]*\)):.*/\1/p' "$OUT")
 kill -KILL "$P3"
+back() { grep -q "^make cluster: broker 3 (pid [0-9]*) is back, mounted on $CL/mnt3\$" "$OUT"; }
 restarted() { grep -q "^make cluster: broker 3 (pid $P3) exited 137 by itself; started again (pid [0-9]*)" "$OUT"; }
 check "kill -9 of broker 3: started again" poll 30 restarted
-back() { grep -q "^make cluster: broker 3 (pid [0-9]*) is back, mounted on $CL/mnt3\$" "$OUT"; }
+# While the new process waits out the dead one's session, the dead mount
+# still answers ENOTCONN: a bare directory in its place would take a mkdir
+# (or a file) that the new mount then hides, acknowledged and lost.
+check "broker 3 waits for its old registration to go" \
+	poll 30 grep -q '/brokers/ids/3 is held by ZooKeeper session' "$CL/b3/mqfs.log"
+if ! back; then
+	if mkdir "$CL/mnt3/stray" 2>"$MQ_TMP/stray.err"; then
+		back || fail "mnt3 refuses a mkdir while broker 3 restarts" \
+			"it made a directory under the mount point"
+	else
+		expect_ok "mnt3 answers ENOTCONN while broker 3 restarts" \
+			grep -q 'Transport endpoint is not connected' "$MQ_TMP/stray.err"
+	fi
+fi
 check "and back, mounted" poll 90 back
 expect_ok "the write through mnt2 goes on meanwhile" sh -c "echo again >> '$CL/mnt2/orders/0'"
 check "mnt3/.state lists three live brokers again" \
@@ -138,6 +193,7 @@ for n in 1 2 3; do
 $(tail -n 25 "$CL/b$n/mqfs.log" 2>/dev/null)"
 	fi
 done
+expect_ok "nothing was left under mnt3 while broker 3 restarted" test ! -e "$CL/mnt3/stray"
 expect_ok "ZooKeeper stopped last" sh -c "tail -n 1 '$OUT' | grep -qx 'make cluster: ZooKeeper stopped'"
 # With no server there, a SCRAM user command fails in one line of its own
 # (the ZooKeeper library's retries stay out of the terminal).
