@@ -28,7 +28,7 @@
 # Settings (environment, optional):
 #   MQFS            the mqfs binary (run.sh exports it as an absolute path)
 #   MQ_TIMEOUT      seconds for commands run by expect_*/mq_run (default 30)
-#   MQ_MOUNT_WAIT   seconds to wait for a mount / a daemon exit (default 10)
+#   MQ_MOUNT_WAIT   seconds to wait for a mount / a daemon exit (default 30)
 #
 # Rules: call the harness functions in the script's own shell, not inside
 # $(...), a pipeline or ( ... ): counters, tracked pids and mounts live in
