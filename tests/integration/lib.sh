@@ -151,10 +151,13 @@ mq_setup() {
 # to MQ_MOUNT_WAIT s for MOUNTPOINT to appear in /proc/mounts. Sets MQ_PID.
 # On failure (daemon exits, or timeout) records a failure with the log and
 # ends the script (mq_done): nothing after a failed mount is meaningful.
+# On a dead mount point /proc/mounts lists it already: the caller waits for
+# the mount point to answer.
 mq_mount_cmd() {
 	_mq_mnt=$1
 	shift
-	mkdir -p "$_mq_mnt"
+	# On a dead mount (ENOTCONN) mkdir fails: mqfs detaches it itself.
+	mkdir -p "$_mq_mnt" 2>/dev/null || :
 	echo "# mount: $* (log $LOG)" >>"$LOG"
 	"$@" >>"$LOG" 2>&1 </dev/null &
 	MQ_PID=$!
