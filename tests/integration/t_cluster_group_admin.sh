@@ -120,7 +120,7 @@ check "the reader left" poll 20 no_member
 expect_ok "rmdir $G on mnt$O" rmdir "$(GD "$O")"
 expect_errno "gone from the coordinator's mount" ENOENT ls "$(GD "$C")"
 expect_errno "gone from mnt$O" ENOENT ls "$(GD "$O")"
-check "gone from mnt$T's listing" poll 10 no_group "$T"
+check "gone from mnt$T's listing" poll 30 no_group "$T"
 expect_errno "rmdir again on mnt$O: ENOENT" ENOENT rmdir "$(GD "$O")"
 expect_eq "kafkajs: Dead" "state=Dead protocol= members=0" "$(js describe-group "t/$G")"
 
@@ -128,8 +128,8 @@ expect_eq "kafkajs: Dead" "state=Dead protocol= members=0" "$(js describe-group 
 expect_ok "mkdir $G on mnt$T" mkdir "$(GD "$T")"
 expect_ok "mnt$O finds it" test -d "$(GD "$O")"
 expect_eq "kafkajs deletes it (DeleteGroups)" "ok" "$(js delete-group "$G")"
-check "gone from mnt$O's listing" poll 10 no_group "$O"
-check "gone from mnt$T's listing" poll 10 no_group "$T"
+check "gone from mnt$O's listing" poll 30 no_group "$O"
+check "gone from mnt$T's listing" poll 30 no_group "$T"
 expect_eq "kafkajs: deleting it again is GROUP_ID_NOT_FOUND" "error GROUP_ID_NOT_FOUND" \
 	"$(js delete-group "$G" | cut -d: -f1)"
 
@@ -160,7 +160,7 @@ lists_all() {
 	done
 }
 for n in 1 2 3; do
-	check "ls .groups on mnt$n lists $L1 $L2 $L3" poll 10 lists_all "$n"
+	check "ls .groups on mnt$n lists $L1 $L2 $L3" poll 30 lists_all "$n"
 	for g in "$L1" "$L2" "$L3"; do
 		expect_ok "mnt$n: $g listed opens (its .state)" \
 			timeout 5 grep -q '^group ' "$MQ_TMP/mnt$n/t/.groups/$g/.state"
@@ -187,9 +187,9 @@ unreached() {
 }
 for n in $O $T; do
 	expect_ok "ls .groups on mnt$n answers without broker $C" timeout 10 ls "$MQ_TMP/mnt$n/t/.groups"
-	check "mnt$n still lists $LO and $LT" poll 10 lists_live "$n"
+	check "mnt$n still lists $LO and $LT" poll 30 lists_live "$n"
 done
-check "the log names broker $C as not reached" poll 10 unreached
+check "the log names broker $C as not reached" poll 30 unreached
 kill -CONT "$XPID"
 
 mq_done

@@ -99,13 +99,13 @@ expect_ok "its broker loaded __consumer_offsets-3, the partition of g" \
 	grep -q "__consumer_offsets-3: this broker coordinates its groups" "$LOG"
 
 expect_eq "kcat -G g from broker 1: every record once" "$(expected a 6)" "$(kgroup 1)"
-check "the coordinator's mount (mnt$C) shows the commits" poll 10 committed "$MQ_TMP/mnt$C" "3 3"
+check "the coordinator's mount (mnt$C) shows the commits" poll 30 committed "$MQ_TMP/mnt$C" "3 3"
 # Another broker's mount: a lookup finds the coordinator's group (kcat's
 # commits made it) and makes a proxy of it there, whose offsets are the
 # coordinator's; mkdir there is EEXIST.
 O=$((C % 3 + 1))
-check "mnt$O shows the coordinator's commits" poll 10 committed "$MQ_TMP/mnt$O" "3 3"
-check "and its .groups/g/.state the same" poll 10 state_committed "$MQ_TMP/mnt$O" "3 3"
+check "mnt$O shows the coordinator's commits" poll 30 committed "$MQ_TMP/mnt$O" "3 3"
+check "and its .groups/g/.state the same" poll 30 state_committed "$MQ_TMP/mnt$O" "3 3"
 expect_errno "mkdir c/.groups/g on mnt$O: EEXIST" EEXIST mkdir "$MQ_TMP/mnt$O/c/.groups/g"
 
 # ---- kill -9 of the coordinator ---------------------------------------------
@@ -123,11 +123,11 @@ echo "# coordinator $C killed, $N coordinates g now" >>"$LOG"
 check "put b-1..b-4 through mnt$S1" put b 4 "$S1"
 expect_eq "kcat -G g from broker $S2: the new records, once each (resumed from the commits)" \
 	"$(expected b 4)" "$(kgroup "$S2")"
-check "the new coordinator's mount (mnt$N) shows the commits" poll 10 committed "$MQ_TMP/mnt$N" "5 5"
+check "the new coordinator's mount (mnt$N) shows the commits" poll 30 committed "$MQ_TMP/mnt$N" "5 5"
 # mnt$O's proxy: the group itself if its broker coordinates now, else
 # still a proxy, of the new coordinator's group.
-check "mnt$O shows the new coordinator's commits" poll 10 committed "$MQ_TMP/mnt$O" "5 5"
-check "and its .groups/g/.state the same" poll 10 state_committed "$MQ_TMP/mnt$O" "5 5"
+check "mnt$O shows the new coordinator's commits" poll 30 committed "$MQ_TMP/mnt$O" "5 5"
+check "and its .groups/g/.state the same" poll 30 state_committed "$MQ_TMP/mnt$O" "5 5"
 
 # ---- the dead broker comes back and follows ----------------------------------
 timeout 10 fusermount3 -u "$MQ_TMP/mnt$C" 2>/dev/null
@@ -136,7 +136,7 @@ check "mnt$C: three live brokers" poll 30 alive_on "$MQ_TMP/mnt$C" 3
 check "every broker, broker $C too, names the same coordinator" poll 40 agree "?" 1 2 3
 check "put c-1..c-2 through mnt$C" put c 2 "$C"
 expect_eq "kcat -G g from broker $C: the new records only" "$(expected c 2)" "$(kgroup "$C")"
-check "the coordinator's mount (mnt$AGREED) shows the commits" poll 10 committed \
+check "the coordinator's mount (mnt$AGREED) shows the commits" poll 30 committed \
 	"$MQ_TMP/mnt$AGREED" "6 6"
 expect_eq "only the coordinators wrote to __consumer_offsets (no proxy tried)" 0 \
 	"$(grep -c "not written to __consumer_offsets" "$LOG")"

@@ -137,11 +137,11 @@ same_files() {
 	done
 	return 0
 }
-check "the three replicas' segment files are byte-identical (.lines: one a prefix while running)" poll 10 same_files running
+check "the three replicas' segment files are byte-identical (.lines: one a prefix while running)" poll 30 same_files running
 LOGBYTES=$(field "$MQ_TMP/mnt$L" 9) # size_bytes: the batches, not the preallocated file
 for n in $F $G; do
 	check "mnt$n/.metrics: the follower fetched the leader's $LOGBYTES log bytes" \
-		poll 10 metric_is "$MQ_TMP/mnt$n" mqfs_replica_fetch_bytes_in_total "$LOGBYTES"
+		poll 30 metric_is "$MQ_TMP/mnt$n" mqfs_replica_fetch_bytes_in_total "$LOGBYTES"
 	check "mnt$n/.metrics: in Fetch requests it counted" \
 		metric_above "$MQ_TMP/mnt$n" mqfs_replica_fetch_requests_total 0
 done
@@ -193,7 +193,7 @@ check "a new leader within the session timeout and a margin" poll $((SESSION_MS 
 echo "# new leader after $(($(date +%s) - t0)) s" >>"$LOG"
 N=$(field "$MQ_TMP/mnt$F" 5)
 for n in $F $G; do
-	check "mnt$n still shows the five acknowledged records" poll 10 has5 "$MQ_TMP/mnt$n"
+	check "mnt$n still shows the five acknowledged records" poll 30 has5 "$MQ_TMP/mnt$n"
 done
 check "ISR of the survivors" poll 20 isr_is "$MQ_TMP/mnt$N" "$(echo "$F $G" | tr ' ' '\n' | sort -n | paste -sd, -)"
 printf 'rec-6\n' >>"$MQ_TMP/mnt$N/orders/0"
@@ -201,7 +201,7 @@ expect_eq "a write on the new leader (min.insync.replicas=2, two in sync)" "0" "
 elected() {
 	[ "$(elections "$F" "$G")" -gt "$E0" ]
 }
-check "the controller counted the election (mqfs_leader_elections_total)" poll 10 elected
+check "the controller counted the election (mqfs_leader_elections_total)" poll 30 elected
 check "mqfs_replica_leadership_changes_total on the new leader" \
 	metric_above "$MQ_TMP/mnt$N" mqfs_replica_leadership_changes_total 0
 size_past() {

@@ -123,7 +123,7 @@ for p in 0 1 2; do
 	expect_eq "mnt$O: a read through its read copy" "p$p" "$(timeout 5 cat "$MQ_TMP/mnt$O/spread/$p")"
 	printf 'q%s\n' "$p" >>"$MQ_TMP/mnt$O/spread/$p"
 	expect_eq "mnt$O: a write is forwarded to the replica, its leader" "0" "$?"
-	check "mnt$R shows it after the first" poll 10 shows_pq "$MQ_TMP/mnt$R/spread/$p" "$p"
+	check "mnt$R shows it after the first" poll 30 shows_pq "$MQ_TMP/mnt$R/spread/$p" "$p"
 	expect_eq "mnt$O/.state: no local offsets" "-" \
 		"$(timeout 5 awk -v p="$p" '$1 == p { print $3 }' "$MQ_TMP/mnt$O/spread/.state")"
 done

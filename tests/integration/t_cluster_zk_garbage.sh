@@ -63,7 +63,7 @@ for n in 2 3; do
 	check "u is listed on mnt$n" poll 20 listed "$MQ_TMP/mnt$n" u
 done
 check "u has a leader" poll 20 u_led 1
-check "the brokers log the bad topic znode" poll 10 \
+check "the brokers log the bad topic znode" poll 30 \
 	grep -q "topic aaa of the cluster: /brokers/topics/aaa: not JSON" "$LOG"
 
 # active_controllers: how many mounts say their broker is the controller.
@@ -81,7 +81,7 @@ one_controller() {
 }
 zk_cli "$ZKPORT" delete /mqfs/controller >/dev/null
 check "a broker takes the controller's office" poll 20 one_controller
-check "and logs the bad state znode" poll 10 \
+check "and logs the bad state znode" poll 30 \
 	grep -q "controller: /brokers/topics/t/partitions/0/state: not JSON" "$LOG"
 # One office, kept: a controller that resigns on each read would be
 # seen elected again and again.

@@ -125,11 +125,11 @@ expect_eq "no unknown member of tk in the brokers' log" 0 \
 left() {
 	after_kill | grep -q "Kafka group tk: member $MID removed (it left)"
 }
-check "its LeaveGroup at the new coordinator names member $MID" poll 10 left
+check "its LeaveGroup at the new coordinator names member $MID" poll 30 left
 committed() {
 	[ "$(cat "$MQ_TMP/mnt$A/c/.groups/tk/0" "$MQ_TMP/mnt$A/c/.groups/tk/1" 2>/dev/null |
 		tr '\n' ' ')" = "10 10 " ]
 }
-check "its commit at the new coordinator (mnt$A shows it)" poll 10 committed
+check "its commit at the new coordinator (mnt$A shows it)" poll 30 committed
 
 mq_done
