@@ -111,6 +111,11 @@ struct partition {
 	_Atomic int64_t bytes_out;   /* bytes of the line view returned */
 	/* The largest st_size shown (topic_file_size): it never decreases. */
 	_Atomic int64_t size_shown;
+	/* 1 + the observers' generation taken before the last full check
+	 * that found the replica here serving the mount's reads (0: none):
+	 * stat, page-cache opens and the groups' reads skip the check while
+	 * the generation has not moved (part_serves, topic_read.c). */
+	_Atomic uint64_t served_gen;
 	/* No replica here (log NULL), or one out of the ISR, and a consumer
 	 * group reads it: the read copy's log (observer_pin, observer.h), a
 	 * reference held until the partition is freed; set once

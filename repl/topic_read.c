@@ -88,6 +88,31 @@ static bool reads_copy(struct topic *t, int partition)
 	return o && strncmp(t->name, "__", 2) && observer_reads_copy(o, t->name, partition);
 }
 
+/* Whether the mount reads partition from its replica here (pt has a log):
+ * !reads_copy, by the full check unless the partition's last one found so
+ * and the observers' generation has not moved since: the invariant of
+ * reader_settle, kept for the partition instead of one reader (the
+ * generation taken before the check, stored only with the answer "the
+ * replica"; an answer "the copy" is checked again each time, as its
+ * hand-back waits for the replica's hw, which moves no generation). */
+static bool part_serves(struct topic *t, struct partition *pt, int partition)
+{
+	struct observers *o = part_observers(t);
+	uint64_t gen;
+
+	if (!o)
+		return true;
+	gen = observer_reads_gen(o);
+	if (atomic_load_explicit(&pt->served_gen, memory_order_acquire) == gen + 1)
+		return true;
+	if (reads_copy(t, partition))
+		return false;
+	/* A check that raced with a change stores a generation already
+	 * passed: nothing matches it any more. */
+	atomic_store_explicit(&pt->served_gen, gen + 1, memory_order_release);
+	return true;
+}
+
 void topic_read_own_writes(struct topic *t, int partition)
 {
 	int64_t until = atomic_load(&t->read_floor_until), floor;
@@ -108,7 +133,7 @@ void topic_read_own_writes(struct topic *t, int partition)
 	until = atomic_load(&pt->read_floor_until);
 	/* A replica out of the ISR is not read (the copy is, which the write
 	 * waited for: forward_records). */
-	if (floor > 0 && now_mono_ms() < until && !reads_copy(t, partition) &&
+	if (floor > 0 && now_mono_ms() < until && part_serves(t, pt, partition) &&
 	    !produce_hw_reach(t, pt, l, floor, until)) {
 		/* The next reads do not wait again for it (a later forwarded
 		 * write sets a new deadline). */
@@ -195,7 +220,7 @@ static int64_t line_size(struct topic *t, int partition, bool start)
 		log_get_hw(pt->log, NULL, &local);
 	cfg = t->cfg.log;
 	pthread_rwlock_unlock(&t->lock);
-	if (has_log && !reads_copy(t, partition))
+	if (has_log && part_serves(t, pt, partition))
 		return local;
 	st.line_hw = local;
 	/* With a replica here both logs hold committed records only: the
@@ -272,7 +297,7 @@ int topic_line_whole(struct topic *t, int partition)
 	/* Read through the copy, as a partition without a replica here: its
 	 * readers may move to the replica's log and back, each with a
 	 * cursor of its own, which pages shared by every open cannot. */
-	if (reads_copy(t, partition))
+	if (!part_serves(t, pt, partition))
 		return 0;
 	/* A log that starts above 0 lost the records before its start; one
 	 * that is compacted, or was (its cleaner checkpoint; a crash may lose
@@ -330,7 +355,7 @@ static struct log *group_log(struct topic *t, int partition, int *err)
 	l = group_log_now(t, partition, err);
 	if (*err < 0 || (has_log && !atomic_load(&pt->obs_log) && !part_observers(t)))
 		return l;
-	copy = !has_log || reads_copy(t, partition);
+	copy = !has_log || !part_serves(t, pt, partition);
 	if (copy == (l && l != pt->log))
 		return l; /* already there */
 	log_unref(l);
