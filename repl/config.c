@@ -16,7 +16,10 @@
  *   - no line continuation and no backslash escapes, except in the value of
  *     key.separator: \t (tab), \s (space), \\ (backslash);
  *   - a key given twice: the last line wins; a NUL byte anywhere in a
- *     setting line is an error.
+ *     setting line is an error;
+ *   - a topic's text only: a line  '-' key  (no value) removes the key's
+ *     override, the key then takes the broker's default (struct
+ *     topic_config, overrides; topic_config_apply_def).
  *
  * Values: integers are decimal digits only (no sign, no "0x", no suffix,
  * no junk), and must lie in the key's range, but for the limits where
@@ -28,7 +31,7 @@
  * equalsIgnoreCase); acks is all, -1, 0 or 1;
  * compression.type is none, gzip or lz4 ("producer" and "uncompressed",
  * Kafka's broker-side names, mean none; snappy and zstd are refused as
- * unsupported).
+ * unsupported); message.format.version a version Kafka knows (parse_mfv).
  *
  * Errors: the first bad line makes the whole text fail with -EINVAL and a
  * message in err, one of
@@ -37,6 +40,8 @@
  *   "line N: expected key=value: 'text'"
  *   "line N: missing key: 'text'"
  *   "line N: NUL byte"
+ *   "line N: expected -key (a setting to remove): 'text'"
+ *   "line N: cannot remove 'k' (why)"
  * and the config is left exactly as it was (parsing writes to a copy).
  *
  * Precedence (as in Kafka): within one text, log.roll.ms wins over
@@ -605,9 +610,8 @@ static int parse_mfv(const char *s, size_t n, struct cfg_val *v, char *why, size
 		{ "3.1", 1 },    { "3.2", 1 },    { "3.3", 4 },    { "3.4", 1 },   { "3.5", 3 },
 		{ "3.6", 3 },    { "3.7", 5 },    { "3.8", 1 },    { "3.9", 1 },
 	};
-	size_t parts = n >= 2 && !memcmp(s, "0.", 2) ? 3 : 2, k = 0, seen = 0;
-
 	const size_t max = sizeof(((struct log_config *)0)->message_format_version) - 1;
+	size_t parts = n >= 2 && !memcmp(s, "0.", 2) ? 3 : 2, k = 0, seen = 0;
 	bool known = false;
 
 	while (k < n && !(s[k] == '.' && ++seen == parts))
