@@ -140,6 +140,15 @@ struct log_config {
 	 * clock (log_ts_bounds gives the two that apply). */
 	int64_t ts_difference_max_ms, ts_before_max_ms, ts_after_max_ms;
 	bool preallocate; /* preallocate (false): a new segment's blocks reserved whole */
+	/* file.delete.delay.ms (60000): how long the files of a segment that
+	 * left the log stay on disk as <file>.deleted (log_delete_due). */
+	int64_t file_delete_delay_ms;
+	/* Kafka's settings of old message formats, accepted and shown but not
+	 * acted on: every batch is written as magic 2 and Fetch v4+ needs no
+	 * down-conversion. message.format.version ("3.0-IV1") as given;
+	 * message.downconversion.enable (true). */
+	char message_format_version[24];
+	bool message_downconversion;
 	/* Not a setting: read when the log opens. A replica of a replicated
 	 * partition, whose records above the hw may be uncommitted: a hw
 	 * missing from replication-offset-checkpoint (a log made since its
@@ -733,7 +742,8 @@ ssize_t log_segment_render(struct log *l, int64_t base, enum seg_file kind, int6
  * the records that stay are unchanged, reads skip the gaps. Neither ever
  * touches the active segment. A segment that leaves the log is renamed to
  * <file>.deleted and unlinked when its last reader lets go of it (cursors
- * hold references), so a reader finishes the bytes it was reading.
+ * hold references), so a reader finishes the bytes it was reading; the
+ * log itself holds it file.delete.delay.ms long (log_delete_due).
  *
  * Locking: each runs under the log's maintenance lock (one retention or
  * clean at a time per log) and takes the log's lock only to snapshot the
@@ -752,6 +762,11 @@ struct log_retention_result {
  * segments deleted (>= 0) or -errno (-EIO/-ENOENT from the file system;
  * what was deleted stays deleted). */
 int log_retention_run(struct log *l, int64_t now, struct log_retention_result *res);
+/* Lets go of the segments that left the log (retention, DeleteRecords) at
+ * least file.delete.delay.ms before now: their <file>.deleted files are
+ * unlinked, or by the last reader still on one when it lets go. Returns
+ * how many. Any thread; takes the log's lock. */
+int log_delete_due(struct log *l, int64_t now);
 /* Kafka's DeleteRecords on one log (UnifiedLog.maybeIncrementLogStartOffset
  * and the deletion of the segments it leaves behind): the log start offset
  * moves up to offset, the records below it are no longer read, and the

@@ -79,6 +79,12 @@ void log_unref(struct log *l)
 	for (int i = 0; i < l->nsegs; i++)
 		seg_unref(l->segs[i]);
 	free(l->segs);
+	/* Files waiting out file.delete.delay.ms go with the log (a clean
+	 * stop, the topic deleted); after a crash the next open removes
+	 * them (log_open.c). */
+	for (int i = 0; i < l->ndoomed; i++)
+		seg_unref(l->doomed[i].s);
+	free(l->doomed);
 	kept_free(&l->head);
 	kept_free(&l->cleaned);
 	free(l->epochs);

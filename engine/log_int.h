@@ -386,6 +386,16 @@ struct log {
 	 * those of the page that holds the end of the last range the cleaner
 	 * rewrote, below that end (valid while the log reaches past it). */
 	struct kept_bytes head, cleaned;
+	/* Segments that left the log whose files stay, as <file>.deleted,
+	 * until due_ms (file.delete.delay.ms; retention.c "Delayed
+	 * deletion"): the log holds a reference to each, dropped by
+	 * log_delete_due or when the log goes. */
+	struct doomed_seg {
+		struct seg *s;
+		int64_t due_ms;
+	} * doomed;
+	int ndoomed;
+	size_t doomed_cap;
 	int64_t hw;
 	int64_t line_hw;
 	int64_t recovery_point;

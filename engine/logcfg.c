@@ -2,6 +2,7 @@
  * logcfg.c — defaults of the per-log settings (Kafka's topic defaults).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -35,6 +36,9 @@ void log_config_defaults(struct log_config *cfg)
 	cfg->ts_before_max_ms = INT64_MAX;
 	cfg->ts_after_max_ms = INT64_MAX;
 	cfg->preallocate = false;
+	cfg->file_delete_delay_ms = 60000;
+	snprintf(cfg->message_format_version, sizeof(cfg->message_format_version), "3.0-IV1");
+	cfg->message_downconversion = true;
 }
 
 void log_ts_bounds(const struct log_config *cfg, int64_t *before, int64_t *after)

@@ -38,6 +38,17 @@
  * start stay removed. The bytes are kept in memory only: after a restart
  * every open is new and starts at the log start.
  *
+ * Delayed deletion (Kafka's file.delete.delay.ms): the renamed files
+ * stay for file.delete.delay.ms after the removal (default 60000), the
+ * log holding a reference to the segment (l->doomed), and the
+ * scheduler's log_delete_due drops it once due, so the last reference
+ * unlinks them as above. The segment is out of the list at once: reads,
+ * offsets, positions and the log start are as without the delay. A
+ * delay of 0 unlinks at the last reference as before. The log's end
+ * (a clean stop, the topic deleted) unlinks them at once; after a crash
+ * the open removes every .deleted file (log_open.c), as Kafka's
+ * LogLoader.
+ *
  * Crash safety: the log start offset is max(log-start-offset-checkpoint,
  * base of the first segment) at open, so a crash after any rename leaves a
  * consistent log; .deleted files and index files without their .log are
@@ -209,12 +220,32 @@ static int head_take(struct log *l, int n, struct seg ***gone)
 	return retention_remove_head_locked(l, n, *gone);
 }
 
+/* Keeps s's files until now + file.delete.delay.ms (lock held): the log
+ * takes over the caller's reference; false (no memory) leaves it with
+ * the caller. */
+static bool doomed_push(struct log *l, struct seg *s, int64_t now)
+{
+	struct doomed_seg *nd =
+		engine_grow(l->doomed, &l->doomed_cap, (size_t)l->ndoomed + 1, sizeof(*nd), 4);
+
+	if (!nd)
+		return false;
+	l->doomed = nd;
+	/* As Kafka's scheduled deletion: the delay as it was at the removal. */
+	int64_t delay = l->cfg.file_delete_delay_ms;
+
+	l->doomed[l->ndoomed++] =
+		(struct doomed_seg){ s, delay < INT64_MAX - now ? now + delay : INT64_MAX };
+	return true;
+}
+
 /* After head_take, with no lock: the removal made durable (an fsync
  * error goes to *rc unless it holds one), each file unlinked at its last
- * reference (a reader may still hold it); the .log bytes freed. */
+ * reference (a reader may still hold it), which the log keeps for
+ * file.delete.delay.ms; the .log bytes freed. */
 static int64_t head_release(struct log *l, struct seg **gone, int n, int *rc)
 {
-	int64_t freed = 0;
+	int64_t freed = 0, now = engine_now_ms();
 
 	if (n > 0) {
 		int r = l->io->fsync_dir(l->io->ctx, l->dir);
@@ -222,11 +253,41 @@ static int64_t head_release(struct log *l, struct seg **gone, int n, int *rc)
 			*rc = r;
 	}
 	for (int i = 0; i < n; i++) {
+		bool kept;
+
 		freed += atomic_load(&gone[i]->size);
-		seg_unref(gone[i]);
+		pthread_mutex_lock(&l->lock);
+		kept = l->cfg.file_delete_delay_ms > 0 && doomed_push(l, gone[i], now);
+		pthread_mutex_unlock(&l->lock);
+		if (!kept)
+			seg_unref(gone[i]);
 	}
 	free(gone);
 	return freed;
+}
+
+int log_delete_due(struct log *l, int64_t now)
+{
+	struct seg **due;
+	int n = 0, k = 0;
+
+	pthread_mutex_lock(&l->lock);
+	due = l->ndoomed > 0 ? malloc((size_t)l->ndoomed * sizeof(*due)) : NULL;
+	for (int i = 0; due && i < l->ndoomed; i++) {
+		struct doomed_seg *d = &l->doomed[i];
+
+		if (now >= d->due_ms)
+			due[n++] = d->s;
+		else
+			l->doomed[k++] = *d;
+	}
+	if (due)
+		l->ndoomed = k;
+	pthread_mutex_unlock(&l->lock);
+	for (int i = 0; i < n; i++)
+		seg_unref(due[i]);
+	free(due);
+	return n;
 }
 
 /* Rule 2: rolls a quiet active segment. Lock held. */

@@ -35,17 +35,17 @@
  *     brokers (too few: INVALID_REPLICATION_FACTOR);
  *   - DescribeConfigs: topics with every setting but `partitions` (the
  *     partition count is Metadata's), each with its source: TOPIC_CONFIG
- *     (1) when it differs from the broker's default, STATIC_BROKER_CONFIG
- *     (4) when the broker's config file changed the default, else
- *     DEFAULT_CONFIG (5) (an override equal to the default reads as the
- *     default); synonyms in that order when asked; key.separator and
+ *     (1) when it was set (an override, kept even when equal to the
+ *     broker's default) or differs from the broker's default,
+ *     STATIC_BROKER_CONFIG (4) when the broker's config file changed the
+ *     default, else DEFAULT_CONFIG (5); synonyms in that order when asked; key.separator and
  *     line.format read-only once the topic has records. The broker (its
  *     id or ""): every broker setting, STATIC_BROKER_CONFIG, read-only,
  *     the JAAS config sensitive (value null);
  *   - AlterConfigs: the topic's settings become exactly those given, the
- *     rest the broker's defaults (but key.separator and line.format, kept
- *     unless given); IncrementalAlterConfigs: SET, DELETE (back to the
- *     default); APPEND and SUBTRACT INVALID_CONFIG (no list setting takes
+ *     rest the broker's defaults, no longer overrides (but key.separator
+ *     and line.format, kept unless given); IncrementalAlterConfigs: SET,
+ *     DELETE (the override removed: back to the default); APPEND and SUBTRACT INVALID_CONFIG (no list setting takes
  *     them); a key twice INVALID_REQUEST; a broker resource INVALID_REQUEST
  *     (its settings are the --config file's);
  *   - validate_only: every check, nothing changed.
@@ -257,13 +257,14 @@ static int16_t config_line(FILE *f, const struct proto_config *c, struct verdict
 	return 0;
 }
 
-/* Checks text over base (a copy): INVALID_CONFIG with the parser's reason. */
-static int16_t config_check(struct topic_config *base, const char *text, size_t len,
-			    struct verdict *v)
+/* Checks text over base (a copy), def the defaults a "-key" line takes:
+ * INVALID_CONFIG with the parser's reason. */
+static int16_t config_check(struct topic_config *base, const struct topic_config *def,
+			    const char *text, size_t len, struct verdict *v)
 {
 	char err[200] = "";
 
-	if (topic_config_apply(base, text, len, err, sizeof(err)) < 0)
+	if (topic_config_apply_def(base, def, text, len, err, sizeof(err)) < 0)
 		return refuse(v, PROTO_ERR_INVALID_CONFIG, "%s", err);
 	return 0;
 }
@@ -358,7 +359,7 @@ static int16_t create_one(struct kafka_api *ka, const struct proto_creatable_top
 	/* config_check wrote the parser's reason into v->msg: only the code
 	 * changes (refusing with v->msg as its own argument would print it
 	 * over itself). */
-	if (config_check(&tc, pl, strlen(pl), v)) {
+	if (config_check(&tc, NULL, pl, strlen(pl), v)) {
 		v->code = PROTO_ERR_INVALID_PARTITIONS;
 		return v->code;
 	}
@@ -378,7 +379,7 @@ static int16_t create_one(struct kafka_api *ka, const struct proto_creatable_top
 		config_line(f, &ct->configs[i], v);
 	fclose(f);
 	if (!v->code)
-		config_check(&tc, text, len, v);
+		config_check(&tc, NULL, text, len, v);
 	free(text);
 	if (v->code)
 		return v->code;
@@ -520,7 +521,7 @@ static int16_t create_parts_one(struct kafka_api *ka, const struct proto_create_
 		refuse(v, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION, "no such topic");
 		goto out;
 	}
-	if (config_check(&tc, text, strlen(text), v)) {
+	if (config_check(&tc, NULL, text, strlen(text), v)) {
 		v->code = PROTO_ERR_INVALID_PARTITIONS;
 		goto out;
 	}
@@ -660,9 +661,11 @@ static int describe_topic(struct kafka_api *ka, const struct proto_describe_conf
 		e->name = k;
 		e->value = val;
 		e->read_only = fixed && (kstr_eq(k, "key.separator") || kstr_eq(k, "line.format"));
-		e->config_source = !kstr_same(val, dv)  ? SRC_TOPIC
-				   : !kstr_same(dv, bv) ? SRC_STATIC_BROKER
-							: SRC_DEFAULT;
+		e->config_source =
+			!kstr_same(val, dv) || topic_config_key_set(&cfgs[0], k.ptr, (size_t)k.len)
+				? SRC_TOPIC
+			: !kstr_same(dv, bv) ? SRC_STATIC_BROKER
+					     : SRC_DEFAULT;
 		e->is_default = e->config_source == SRC_DEFAULT;
 		e->config_type = config_type(k);
 		e->documentation = KSTR_NULL;
@@ -815,7 +818,7 @@ static int16_t alter_text(FILE *f, const struct proto_alter_configs_resource *re
 		if (topic_kv_find(defaults, dlen, key, &dv) < 0)
 			return refuse(v, PROTO_ERR_INVALID_CONFIG, "unknown topic config '%s'",
 				      key);
-		fprintf(f, "%s=%.*s\n", key, (int)dv.len, dv.ptr);
+		fprintf(f, "-%s\n", key); /* no override: the default */
 	}
 	if (incremental)
 		return 0;
@@ -833,7 +836,7 @@ static int16_t alter_text(FILE *f, const struct proto_alter_configs_resource *re
 		for (int32_t i = 0; i < res->n_configs && !given; i++)
 			given = kstr_same(k, res->configs[i].name);
 		if (!given)
-			fprintf(f, "%.*s=%.*s\n", (int)k.len, k.ptr, (int)dv.len, dv.ptr);
+			fprintf(f, "-%.*s\n", (int)k.len, k.ptr);
 	}
 	return 0;
 }
@@ -871,7 +874,7 @@ static int16_t alter_one(struct kafka_api *ka, const struct proto_alter_configs_
 	alter_text(f, res, incremental, defaults, dlen, v);
 	fclose(f);
 	cur = tc;
-	if (v->code || config_check(&tc, text, len, v))
+	if (v->code || config_check(&tc, &def, text, len, v))
 		goto out;
 	if ((cur.log.line_format != tc.log.line_format ||
 	     cur.log.key_sep_len != tc.log.key_sep_len ||

@@ -428,14 +428,16 @@ int topic_kv_next(const char **p, const char *end, struct kstr *key, struct kstr
 /* The value of key in such lines: 0, -ENOENT. */
 int topic_kv_find(const char *text, size_t len, const char *key, struct kstr *value);
 /* The overrides of tc against the defaults def (every topic setting but
- * partitions whose rendered value differs), plus keep's keys that are not
+ * partitions given explicitly or whose rendered value differs), plus
+ * keep's keys that are not
  * topic settings (keep may be NULL). *out cleared first; free it with
  * zk_config_clear. */
 int topic_overrides_diff(const struct topic_config *tc, const struct topic_config *def,
 			 const struct zk_config *keep, struct zk_config *out);
-/* The .config text giving a topic def's settings with zc's overrides
- * (partitions left out; key.separator and line.format only when zc
- * names them). *text malloc'ed. */
+/* The .config text giving a topic def's settings with zc's overrides:
+ * "key=value" for those, "-key" for the others (partitions left out;
+ * key.separator and line.format only when zc names them); apply it with
+ * def as the defaults. *text malloc'ed. */
 int topic_overrides_text(const struct zk_config *zc, const struct topic_config *def, char **text,
 			 size_t *len);
 int topics_load_one(struct broker *b, const struct catalog_entry *e, const char *file, void *arg);

@@ -14,8 +14,9 @@
  *     partitions=3                 always written
  *     key.separator=               always written (fixed after the first record)
  *     line.format=escape           always written (fixed after the first record)
- *     retention.ms=3600000         then every setting that differs from the
- *     ...                          broker's default for topics
+ *     retention.ms=3600000         then every override: a setting given
+ *     ...                          explicitly or that differs from the
+ *                                  broker's default for topics
  *
  * Only overrides are stored (besides partitions and key.separator), so a
  * changed server.properties default applies to every topic that did not
@@ -130,9 +131,12 @@ int catalog_write(struct broker *b, const struct topic *t, const struct topic_co
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
 
+		const char *eq = memchr(p, '=', l);
+
 		if (l > 0 &&
 		    (line_has_key(p, l, "partitions") || line_has_key(p, l, "key.separator") ||
-		     line_has_key(p, l, "line.format") || !text_has_line(defs, defs_len, p, l))) {
+		     line_has_key(p, l, "line.format") || !text_has_line(defs, defs_len, p, l) ||
+		     (eq && topic_config_key_set(tc, p, (size_t)(eq - p))))) {
 			fwrite(p, 1, l, f);
 			fputc('\n', f);
 		}

@@ -16,7 +16,10 @@
  *   - no line continuation and no backslash escapes, except in the value of
  *     key.separator: \t (tab), \s (space), \\ (backslash);
  *   - a key given twice: the last line wins; a NUL byte anywhere in a
- *     setting line is an error.
+ *     setting line is an error;
+ *   - a topic's text only: a line  '-' key  (no value) removes the key's
+ *     override, the key then takes the broker's default (struct
+ *     topic_config, overrides; topic_config_apply_def).
  *
  * Values: integers are decimal digits only (no sign, no "0x", no suffix,
  * no junk), and must lie in the key's range, but for the limits where
@@ -28,7 +31,7 @@
  * equalsIgnoreCase); acks is all, -1, 0 or 1;
  * compression.type is none, gzip or lz4 ("producer" and "uncompressed",
  * Kafka's broker-side names, mean none; snappy and zstd are refused as
- * unsupported).
+ * unsupported); message.format.version a version Kafka knows (parse_mfv).
  *
  * Errors: the first bad line makes the whole text fail with -EINVAL and a
  * message in err, one of
@@ -37,6 +40,8 @@
  *   "line N: expected key=value: 'text'"
  *   "line N: missing key: 'text'"
  *   "line N: NUL byte"
+ *   "line N: expected -key (a setting to remove): 'text'"
+ *   "line N: cannot remove 'k' (why)"
  * and the config is left exactly as it was (parsing writes to a copy).
  *
  * Precedence (as in Kafka): within one text, log.roll.ms wins over
@@ -78,7 +83,8 @@ enum cfg_kind {
 	KIND_BOOL,
 	KIND_STR,
 	KIND_LFMT,
-	KIND_TSTYPE
+	KIND_TSTYPE,
+	KIND_MFV
 };
 
 enum cfg_id {
@@ -132,6 +138,9 @@ enum cfg_id {
 	ID_TS_BEFORE_MS,
 	ID_TS_AFTER_MS,
 	ID_PREALLOCATE,
+	ID_FILE_DELETE_DELAY_MS,
+	ID_MESSAGE_FORMAT_VERSION,
+	ID_DOWNCONVERSION,
 	/* topic settings of replication */
 	ID_MIN_ISR,
 	ID_UNCLEAN,
@@ -225,6 +234,9 @@ static const struct cfg_spec cfg_specs[] = {
 	[ID_TS_BEFORE_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX },
 	[ID_TS_AFTER_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX },
 	[ID_PREALLOCATE] = { .kind = KIND_BOOL, .min = 0, .max = 0 },
+	[ID_FILE_DELETE_DELAY_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX },
+	[ID_MESSAGE_FORMAT_VERSION] = { .kind = KIND_MFV, .min = 0, .max = 0 },
+	[ID_DOWNCONVERSION] = { .kind = KIND_BOOL, .min = 0, .max = 0 },
 	[ID_PARTITIONS] = { .kind = KIND_INT, .min = 1, .max = CFG_MAX_PARTITIONS },
 	[ID_MIN_ISR] = { .kind = KIND_INT, .min = 1, .max = INT16_MAX },
 	[ID_UNCLEAN] = { .kind = KIND_BOOL, .min = 0, .max = 0 },
@@ -283,6 +295,9 @@ static const struct cfg_key broker_keys[] = {
 	{ "log.message.timestamp.before.max.ms", ID_TS_BEFORE_MS },
 	{ "log.message.timestamp.after.max.ms", ID_TS_AFTER_MS },
 	{ "log.preallocate", ID_PREALLOCATE },
+	{ "log.segment.delete.delay.ms", ID_FILE_DELETE_DELAY_MS },
+	{ "log.message.format.version", ID_MESSAGE_FORMAT_VERSION },
+	{ "log.message.downconversion.enable", ID_DOWNCONVERSION },
 };
 
 static const struct cfg_key topic_keys[] = {
@@ -315,9 +330,13 @@ static const struct cfg_key topic_keys[] = {
 	{ "preallocate", ID_PREALLOCATE },
 	{ "min.insync.replicas", ID_MIN_ISR },
 	{ "unclean.leader.election.enable", ID_UNCLEAN },
+	{ "file.delete.delay.ms", ID_FILE_DELETE_DELAY_MS },
+	{ "message.format.version", ID_MESSAGE_FORMAT_VERSION },
+	{ "message.downconversion.enable", ID_DOWNCONVERSION },
 };
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+_Static_assert(NKEYS(topic_keys) <= 64, "struct topic_config's overrides: a bit per setting");
 
 /* compression.type values. Kept here rather than in engine/compress.c so
  * that the broker refuses what the engine does not implement. */
@@ -571,6 +590,49 @@ static int parse_ratio(const char *s, size_t n, int64_t *out, char *why, size_t 
 	return 0;
 }
 
+/* message.format.version: a version Kafka 3.x knows (its
+ * MetadataVersion.fromVersionString): the string is cut after its third
+ * '.'-separated part when it starts with "0.", else after its second
+ * ("2.8.1" is 2.8, "0.10.0.1" is 0.10.0), and must then be a release or
+ * one of its inter-broker protocol steps ("3.0-IV1"). Kafka 3.x ignores
+ * the setting (every batch is magic 2) and so does mqfs. */
+static int parse_mfv(const char *s, size_t n, struct cfg_val *v, char *why, size_t whylen)
+{
+	/* Each release, with the number of its -IVn steps. */
+	static const struct {
+		const char *name;
+		int ivs;
+	} versions[] = {
+		{ "0.8.0", 0 },  { "0.8.1", 0 },  { "0.8.2", 0 },  { "0.9.0", 0 }, { "0.10.0", 2 },
+		{ "0.10.1", 3 }, { "0.10.2", 1 }, { "0.11.0", 3 }, { "1.0", 1 },   { "1.1", 1 },
+		{ "2.0", 2 },    { "2.1", 3 },    { "2.2", 2 },    { "2.3", 2 },   { "2.4", 2 },
+		{ "2.5", 1 },    { "2.6", 1 },    { "2.7", 3 },    { "2.8", 2 },   { "3.0", 2 },
+		{ "3.1", 1 },    { "3.2", 1 },    { "3.3", 4 },    { "3.4", 1 },   { "3.5", 3 },
+		{ "3.6", 3 },    { "3.7", 5 },    { "3.8", 1 },    { "3.9", 1 },
+	};
+	const size_t max = sizeof(((struct log_config *)0)->message_format_version) - 1;
+	size_t parts = n >= 2 && !memcmp(s, "0.", 2) ? 3 : 2, k = 0, seen = 0;
+	bool known = false;
+
+	while (k < n && !(s[k] == '.' && ++seen == parts))
+		k++;
+	for (size_t i = 0; !known && i < NKEYS(versions); i++) {
+		size_t vl = strlen(versions[i].name);
+
+		if (k < vl || memcmp(s, versions[i].name, vl) != 0)
+			continue;
+		known = k == vl || (k == vl + 4 && !memcmp(s + vl, "-IV", 3) && s[vl + 3] >= '0' &&
+				    s[vl + 3] < '0' + versions[i].ivs);
+	}
+	if (known && n <= max) {
+		memcpy(v->s, s, n);
+		v->len = n;
+		return 0;
+	}
+	snprintf(why, whylen, "expected a Kafka version such as 2.8, 3.0-IV1 or 0.10.0");
+	return -EINVAL;
+}
+
 /* A KIND_INT_M1 value with a minus sign, as Java's Long.parseLong reads
  * it: "-0" is 0, -1 and (where neg_any) every other negative integer
  * down to -2^63 mean no limit, kept as -1. */
@@ -629,6 +691,7 @@ static int parse_value(const struct cfg_key *k, const char *s, size_t n, bool br
 		snprintf(why, whylen, "expected CreateTime or LogAppendTime");
 		return -EINVAL;
 	case KIND_PATH: return parse_path(s, n, v, why, whylen);
+	case KIND_MFV: return parse_mfv(s, n, v, why, whylen);
 	case KIND_STR:
 		if (n >= sizeof(v->s)) {
 			snprintf(why, whylen, "longer than %zu bytes", sizeof(v->s) - 1);
@@ -670,6 +733,12 @@ static bool set_log_key(struct log_config *log, const struct cfg_key *k, const s
 	case ID_TS_BEFORE_MS: log->ts_before_max_ms = v->i; break;
 	case ID_TS_AFTER_MS: log->ts_after_max_ms = v->i; break;
 	case ID_PREALLOCATE: log->preallocate = v->i != 0; break;
+	case ID_FILE_DELETE_DELAY_MS: log->file_delete_delay_ms = v->i; break;
+	case ID_DOWNCONVERSION: log->message_downconversion = v->i != 0; break;
+	case ID_MESSAGE_FORMAT_VERSION:
+		memcpy(log->message_format_version, v->s, v->len);
+		log->message_format_version[v->len] = '\0';
+		break;
 	case ID_KEY_SEP:
 		memset(log->key_sep, 0, sizeof(log->key_sep));
 		memcpy(log->key_sep, v->s, v->len);
@@ -678,6 +747,30 @@ static bool set_log_key(struct log_config *log, const struct cfg_key *k, const s
 	default: return false;
 	}
 	return true;
+}
+
+/* A topic's "-key" line (s, n bytes, trimmed): set with no value, which
+ * removes the override. */
+static int cfg_remove_line(const char *s, size_t n, const char *at, const struct cfg_key *keys,
+			   size_t nkeys, cfg_set_fn set, void *arg, char *err, size_t errlen)
+{
+	const char *key = s + 1;
+	size_t klen = n - 1;
+	char why[160] = "";
+
+	trim(&key, &klen);
+	for (size_t i = 0; i < nkeys; i++) {
+		if (!is(key, klen, keys[i].name))
+			continue;
+		if (set(arg, &keys[i], NULL, why, sizeof(why)) < 0) {
+			set_err(err, errlen, "%s: cannot remove '%s' (%s)", at, keys[i].name, why);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	set_err(err, errlen, "%s: expected -key (a setting to remove): '%.*s'", at,
+		show(n, CFG_SHOW_VALUE), s);
+	return -EINVAL;
 }
 
 /* Runs every line of text through parse_value and set. Stops at the first
@@ -718,6 +811,12 @@ static int cfg_apply_text(const char *text, size_t len, const struct cfg_key *ke
 			set_err(err, errlen, "%s: NUL byte", at);
 			rc = -EINVAL;
 			goto out;
+		}
+		if (!cluster && s[0] == '-') {
+			rc = cfg_remove_line(s, n, at, keys, nkeys, set, arg, err, errlen);
+			if (rc < 0)
+				goto out;
+			continue;
 		}
 		for (size_t i = 0; i < n && !sep; i++)
 			if (s[i] == '=' || s[i] == ':')
@@ -1079,7 +1178,8 @@ static int render_close(FILE *f, char **bufp, char **out)
  *   log.message.timestamp.type, log.roll.jitter.ms,
  *   log.cleaner.max.compaction.lag.ms,
  *   log.message.timestamp.difference.max.ms, .before.max.ms, .after.max.ms,
- *   log.preallocate, log.segment.fd.cache,
+ *   log.preallocate, log.segment.fd.cache, log.segment.delete.delay.ms,
+ *   log.message.format.version, log.message.downconversion.enable,
  *   then, with zookeeper.connect or listeners set, cluster_config_render's */
 int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 {
@@ -1142,6 +1242,10 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 	fprintf(f, "log.message.timestamp.after.max.ms=%lld\n", (long long)c->log.ts_after_max_ms);
 	fprintf(f, "log.preallocate=%s\n", c->log.preallocate ? "true" : "false");
 	fprintf(f, "log.segment.fd.cache=%lld\n", (long long)c->segment_fd_cache);
+	fprintf(f, "log.segment.delete.delay.ms=%lld\n", (long long)c->log.file_delete_delay_ms);
+	fprintf(f, "log.message.format.version=%s\n", c->log.message_format_version);
+	fprintf(f, "log.message.downconversion.enable=%s\n",
+		c->log.message_downconversion ? "true" : "false");
 	/* A single node without a listener shows what it always showed. */
 	if (cluster_config_zk(&c->cluster) || c->cluster.listeners_set)
 		cluster_config_render(&c->cluster, f);
@@ -1151,15 +1255,73 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 /* ---- topic ---- */
 
 struct topic_parse {
-	struct topic_config tc;    /* the copy being changed */
-	int32_t partitions_before; /* partitions may only grow from this */
+	struct topic_config tc;         /* the copy being changed */
+	int32_t partitions_before;      /* partitions may only grow from this */
+	const struct topic_config *def; /* what a "-key" line goes back to */
 };
+
+static int topic_set(void *arg, const struct cfg_key *k, const struct cfg_val *v, char *why,
+		     size_t whylen);
+
+/* The bit of k in struct topic_config's overrides, 0 for the settings
+ * pinned to the topic. */
+static uint64_t override_bit(const struct cfg_key *k)
+{
+	if (k->id == ID_PARTITIONS || k->id == ID_KEY_SEP || k->id == ID_LINE_FORMAT)
+		return 0;
+	return UINT64_C(1) << (k - topic_keys);
+}
+
+/* A "-key" line: k takes def's value, and is no longer an override. */
+static int topic_unset(struct topic_parse *p, const struct cfg_key *k, char *why, size_t whylen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	const char *pos;
+	struct cfg_val *v = NULL;
+	int rc = -EINVAL;
+
+	if (k->id == ID_PARTITIONS) {
+		snprintf(why, whylen, "the partition count is no override");
+		return -EINVAL;
+	}
+	if (!p->def) {
+		snprintf(why, whylen, "no default to go back to here");
+		return -EINVAL;
+	}
+	v = malloc(sizeof(*v));
+	if (!v || topic_config_render(p->def, &text, &len) < 0) {
+		snprintf(why, whylen, "out of memory");
+		goto out;
+	}
+	for (pos = text; pos < text + len;) {
+		const char *nl = memchr(pos, '\n', (size_t)(text + len - pos));
+		size_t l = nl ? (size_t)(nl - pos) : (size_t)(text + len - pos);
+		size_t kl = strlen(k->name);
+
+		if (l > kl && pos[kl] == '=' && !memcmp(pos, k->name, kl)) {
+			rc = parse_value(k, pos + kl + 1, l - kl - 1, false, v, why, whylen);
+			if (rc == 0)
+				rc = topic_set(p, k, v, why, whylen);
+			break;
+		}
+		pos += l + 1;
+	}
+	p->tc.overrides &= ~override_bit(k);
+out:
+	free(v);
+	free(text);
+	return rc;
+}
 
 static int topic_set(void *arg, const struct cfg_key *k, const struct cfg_val *v, char *why,
 		     size_t whylen)
 {
 	struct topic_parse *p = arg;
 
+	if (!v)
+		return topic_unset(p, k, why, whylen);
+	p->tc.overrides |= override_bit(k);
 	switch (k->id) {
 	case ID_PARTITIONS:
 		if (v->i < p->partitions_before) {
@@ -1181,17 +1343,25 @@ static int topic_set(void *arg, const struct cfg_key *k, const struct cfg_val *v
 int topic_config_apply(struct topic_config *tc, const char *text, size_t len, char *err,
 		       size_t errlen)
 {
-	return topic_config_apply_more(tc, NULL, 0, text, len, 0, err, errlen);
+	return topic_config_apply_more(tc, NULL, NULL, 0, text, len, 0, err, errlen);
 }
 
-int topic_config_apply_more(struct topic_config *tc, const char *pre, size_t plen, const char *text,
-			    size_t len, int line0, char *err, size_t errlen)
+int topic_config_apply_def(struct topic_config *tc, const struct topic_config *def,
+			   const char *text, size_t len, char *err, size_t errlen)
+{
+	return topic_config_apply_more(tc, def, NULL, 0, text, len, 0, err, errlen);
+}
+
+int topic_config_apply_more(struct topic_config *tc, const struct topic_config *def,
+			    const char *pre, size_t plen, const char *text, size_t len, int line0,
+			    char *err, size_t errlen)
 {
 	struct topic_parse p;
 	int rc;
 
 	p.tc = *tc;
 	p.partitions_before = tc->partitions;
+	p.def = def;
 	rc = cfg_apply_text(pre, plen, topic_keys, NKEYS(topic_keys), false, -1, topic_set, &p, err,
 			    errlen);
 	if (rc == 0)
@@ -1203,6 +1373,14 @@ int topic_config_apply_more(struct topic_config *tc, const char *pre, size_t ple
 	if (rc == 0)
 		*tc = p.tc;
 	return rc;
+}
+
+bool topic_config_key_set(const struct topic_config *tc, const char *key, size_t klen)
+{
+	for (size_t i = 0; i < NKEYS(topic_keys); i++)
+		if (is(key, klen, topic_keys[i].name))
+			return (tc->overrides & override_bit(&topic_keys[i])) != 0;
+	return false;
 }
 
 /* One setting line of a text: its key (trimmed, up to the first '=' or
@@ -1218,6 +1396,11 @@ static bool setting_key(const char *s, size_t n, const char **key, size_t *klen)
 		k++;
 	*key = s;
 	*klen = k;
+	/* "-key" removes what "key=..." sets: one setting, the last wins. */
+	if (*klen > 0 && s[0] == '-') {
+		(*key)++;
+		(*klen)--;
+	}
 	trim(key, klen);
 	return true;
 }
@@ -1321,7 +1504,8 @@ void topic_config_defaults_of(const struct broker_config *c, struct topic_config
  *   segment.jitter.ms, max.compaction.lag.ms,
  *   message.timestamp.difference.max.ms, .before.max.ms, .after.max.ms,
  *   preallocate, min.insync.replicas,
- *   unclean.leader.election.enable */
+ *   unclean.leader.election.enable, file.delete.delay.ms,
+ *   message.format.version, message.downconversion.enable */
 int topic_config_render(const struct topic_config *tc, char **out, size_t *len)
 {
 	char rb[32];
@@ -1365,5 +1549,9 @@ int topic_config_render(const struct topic_config *tc, char **out, size_t *len)
 	fprintf(f, "min.insync.replicas=%d\n", tc->min_insync_replicas);
 	fprintf(f, "unclean.leader.election.enable=%s\n",
 		tc->unclean_leader_election ? "true" : "false");
+	fprintf(f, "file.delete.delay.ms=%lld\n", (long long)tc->log.file_delete_delay_ms);
+	fprintf(f, "message.format.version=%s\n", tc->log.message_format_version);
+	fprintf(f, "message.downconversion.enable=%s\n",
+		tc->log.message_downconversion ? "true" : "false");
 	return render_close(f, &buf, out);
 }

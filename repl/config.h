@@ -72,19 +72,35 @@ struct topic_config {
 	int32_t min_insync_replicas;  /* min.insync.replicas (the broker's) */
 	bool unclean_leader_election; /* unclean.leader.election.enable (the broker's) */
 	struct log_config log;        /* segment.bytes, segment.ms, ... */
+	/* The settings given explicitly (a "key=value" line applied), one bit
+	 * per topic setting (topic_config_key_set): Kafka's topic overrides,
+	 * kept as such even when equal to the broker's default, so that a
+	 * later change of that default leaves them; a "-key" line clears the
+	 * bit and takes the default again. partitions, key.separator and
+	 * line.format have no bit: they are pinned to the topic whatever
+	 * the default. */
+	uint64_t overrides;
 };
 /* Applies "key=value" lines to *tc (a copy the caller owns). All or
  * nothing: on the first bad line returns -EINVAL with a message in err and
- * leaves *tc unchanged. Keys: see README.md "Topic settings". */
+ * leaves *tc unchanged. Keys: see README.md "Topic settings". A "-key"
+ * line (no value) removes the override: the key takes its value from def,
+ * the broker's defaults (def NULL: such a line is refused). */
 int topic_config_apply(struct topic_config *tc, const char *text, size_t len, char *err,
 		       size_t errlen);
-/* topic_config_apply of the lines pre (checked before, their errors
+int topic_config_apply_def(struct topic_config *tc, const struct topic_config *def,
+			   const char *text, size_t len, char *err, size_t errlen);
+/* topic_config_apply_def of the lines pre (checked before, their errors
  * reported as "an earlier line") then text, whose lines are numbered in
  * messages from line0 + 1: what the whole text from the open of a .config
  * applies, when pre is its earlier lines as topic_config_compact keeps
  * them. */
-int topic_config_apply_more(struct topic_config *tc, const char *pre, size_t plen, const char *text,
-			    size_t len, int line0, char *err, size_t errlen);
+int topic_config_apply_more(struct topic_config *tc, const struct topic_config *def,
+			    const char *pre, size_t plen, const char *text, size_t len, int line0,
+			    char *err, size_t errlen);
+/* Whether the setting key (klen bytes) was given explicitly (see
+ * struct topic_config, overrides). */
+bool topic_config_key_set(const struct topic_config *tc, const char *key, size_t klen);
 /* Renders every topic setting as key=value lines (malloc'ed). */
 int topic_config_render(const struct topic_config *tc, char **out, size_t *len);
 

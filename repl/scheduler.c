@@ -1,7 +1,8 @@
 /*
  * scheduler.c — the scheduler thread ("mqfs-sched"): wakes every
  * min(log.flush.scheduler.interval.ms, log.retention.check.interval.ms,
- * 1 s); flushes the closed segments of every log, and each log whose
+ * 1 s); unlinks the files of segments removed file.delete.delay.ms ago
+ * (log_delete_due); flushes the closed segments of every log, and each log whose
  * flush.ms has passed since its last flush and that has unflushed
  * records; every log.retention.check.interval.ms runs retention and
  * forgets the idempotent producers expired (producer.id.expiration.ms); every
@@ -37,6 +38,8 @@ static void sched_flush_topic(struct topic *t, int64_t now)
 
 		if (!r[p].log)
 			continue; /* no replica here */
+		/* Files of removed segments, once file.delete.delay.ms is out. */
+		(void)log_delete_due(r[p].log, now);
 		/* A copy the groups read while this replica lagged out of the
 		 * ISR is let go once the replica serves reads again, also when
 		 * no group reads the partition meanwhile. */

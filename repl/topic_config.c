@@ -11,7 +11,8 @@
  * (cluster_topic_config_set: /config/topics/<t> and a /config/changes
  * notification), and then it is applied here. Every broker, this one
  * included, applies the overrides it reads from ZooKeeper over its own
- * defaults (topics_cluster_config, on the cluster thread); a write that
+ * defaults (topics_cluster_config, on the cluster thread: a key there is
+ * an override, one not there a "-key" line); a write that
  * changes nothing rewrites nothing, so the notification of a change
  * already applied here is a no-op.
  */
@@ -112,13 +113,14 @@ bool topic_has_records(struct topic *t)
 	return r;
 }
 
-/* True when a and b render the same (no setting differs). */
+/* True when a and b render the same (no setting differs) with the same
+ * overrides. */
 static bool config_same(const struct topic_config *a, const struct topic_config *b)
 {
 	char *x = NULL, *y = NULL;
 	size_t xl = 0, yl = 0;
-	bool same = topic_config_render(a, &x, &xl) == 0 && topic_config_render(b, &y, &yl) == 0 &&
-		    xl == yl && !memcmp(x, y, xl);
+	bool same = a->overrides == b->overrides && topic_config_render(a, &x, &xl) == 0 &&
+		    topic_config_render(b, &y, &yl) == 0 && xl == yl && !memcmp(x, y, xl);
 
 	free(x);
 	free(y);
@@ -151,7 +153,7 @@ static int config_write_before(struct topic *t, const struct cfg_before *before,
 {
 	bool dry_run = how & CFG_DRY_RUN;
 	struct broker *b = t->b;
-	struct topic_config nc;
+	struct topic_config nc, def;
 	struct partition **parts = NULL;
 	char err[256];
 	int rc, old_n, new_n, p = 0;
@@ -167,11 +169,12 @@ static int config_write_before(struct topic *t, const struct cfg_before *before,
 	}
 	nc = t->cfg;
 	err[0] = '\0';
+	catalog_default_config(b, &def);
 	if (before)
-		rc = topic_config_apply_more(&nc, before->pre, before->plen, text, len,
+		rc = topic_config_apply_more(&nc, &def, before->pre, before->plen, text, len,
 					     before->line0, err, sizeof(err));
 	else
-		rc = topic_config_apply(&nc, text, len, err, sizeof(err));
+		rc = topic_config_apply_def(&nc, &def, text, len, err, sizeof(err));
 	if (rc < 0) {
 		mq_log_limited(MQ_WARN, "topic %s: .config refused: %s", t->name, err);
 		goto out;

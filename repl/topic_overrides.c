@@ -7,7 +7,10 @@
  *
  * Values are the rendered ones of topic_config_render (the form
  * topic_config_apply takes back), so an override read by another broker
- * means the same thing there. Invariants:
+ * means the same thing there. An override is a key given explicitly
+ * (struct topic_config, overrides) or one whose value differs from the
+ * default; a key that is no override becomes a "-key" line, which
+ * takes the default. Invariants:
  *   - `partitions` is never an override: the partition count lives in the
  *     topic's assignment (/brokers/topics/<t>);
  *   - keys that are not topic settings (mqfs.owner.uid, mqfs.mode, keys of
@@ -77,7 +80,8 @@ int topic_overrides_diff(const struct topic_config *tc, const struct topic_confi
 			continue;
 		memcpy(key, k.ptr, (size_t)k.len);
 		key[k.len] = '\0';
-		if (topic_kv_find(d, dlen, key, &dv) == 0 && dv.len == v.len &&
+		if (!topic_config_key_set(tc, k.ptr, (size_t)k.len) &&
+		    topic_kv_find(d, dlen, key, &dv) == 0 && dv.len == v.len &&
 		    !memcmp(dv.ptr, v.ptr, (size_t)v.len))
 			continue;
 		rc = zk_config_put(out, key, (size_t)k.len, v.ptr, (size_t)v.len);
@@ -121,7 +125,7 @@ int topic_overrides_text(const struct zk_config *zc, const struct topic_config *
 		if (zk_config_get(zc, key) && !strchr(zk_config_get(zc, key), '\n'))
 			fprintf(f, "%s=%s\n", key, zk_config_get(zc, key));
 		else if (strcmp(key, "key.separator") != 0 && strcmp(key, "line.format") != 0)
-			fprintf(f, "%s=%.*s\n", key, (int)v.len, v.ptr);
+			fprintf(f, "-%s\n", key);
 	}
 	free(d);
 	if (fclose(f) != 0) {
@@ -135,6 +139,7 @@ int topic_overrides_text(const struct zk_config *zc, const struct topic_config *
 int topic_config_of_overrides(const struct broker_config *c, const struct zk_config *zc,
 			      struct topic_config *tc, char *err, size_t errlen)
 {
+	struct topic_config def;
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
@@ -142,9 +147,10 @@ int topic_config_of_overrides(const struct broker_config *c, const struct zk_con
 	topic_config_defaults_of(c, tc);
 	if (!zc)
 		return 0;
-	rc = topic_overrides_text(zc, tc, &text, &len);
+	def = *tc;
+	rc = topic_overrides_text(zc, &def, &text, &len);
 	if (rc == 0)
-		rc = topic_config_apply(tc, text, len, err, errlen); /* all or nothing */
+		rc = topic_config_apply_def(tc, &def, text, len, err, errlen); /* all or nothing */
 	free(text);
 	return rc;
 }

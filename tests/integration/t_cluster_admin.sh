@@ -7,7 +7,9 @@
 # /config/changes notification, and every broker's .config shows it;
 # min.insync.replicas=4 written on mnt2 takes effect on the leaders of the
 # other brokers (acks=all: EAGAIN); AlterConfigs on broker 3 shows on
-# mnt1; DescribeConfigs on broker 2 gives the override's source;
+# mnt1; DescribeConfigs on broker 2 gives the override's source; a key
+# written at the default's value on mnt2 is an override on broker 1 too,
+# and `-key` on mnt3 removes it;
 # CreatePartitions on broker 2 and `partitions=` in .config on mnt3 grow
 # the topic on every mount, its new partition led and writable; a
 # replication factor above the live brokers is INVALID_REPLICATION_FACTOR
@@ -149,6 +151,23 @@ check "mnt3/ct/.config: min.insync.replicas=2" poll 20 cfg_is "$MQ_TMP/mnt3" ct 
 expect_eq "kafkajs AlterConfigs on broker 3" "ok" \
 	"$(admin 3 alter ct '{"retention.ms":"600000","min.insync.replicas":"2"}')"
 check "mnt1/ct/.config: retention.ms=600000" poll 20 cfg_is "$MQ_TMP/mnt1" ct retention.ms 600000
+
+# A key written at the broker default's value is an override all the same
+# (in /config/topics/ct, source 1 on every broker); "-key" removes it.
+source_is() { # source_is BROKER SOURCE: segment.bytes of ct described there
+	admin "$1" describe ct segment.bytes | grep -q "^segment.bytes=1073741824 source=$2 "
+}
+expect_ok "echo segment.bytes=1073741824 > mnt2/ct/.config" \
+	sh -c "echo segment.bytes=1073741824 > '$MQ_TMP/mnt2/ct/.config'"
+check "DescribeConfigs on broker 1: segment.bytes at the default's value, source 1" \
+	poll 20 source_is 1 1
+case $(zk_cli "$ZKPORT" get /mqfs/config/topics/ct) in
+*segment.bytes*1073741824*) ok "an override in /config/topics/ct" ;;
+*) fail "an override in /config/topics/ct" "$(zk_cli "$ZKPORT" get /mqfs/config/topics/ct)" ;;
+esac
+expect_ok "echo -segment.bytes > mnt3/ct/.config" \
+	sh -c "echo -segment.bytes > '$MQ_TMP/mnt3/ct/.config'"
+check "DescribeConfigs on broker 1: the default again, source 5" poll 20 source_is 1 5
 
 # Refusals.
 r=$(admin 1 create big 1 4)

@@ -4,6 +4,10 @@
 # .config on the mount), describes its settings with their sources and
 # synonyms, alters them (seen in .config), adds partitions (seen with ls),
 # deletes the topic (gone from the mount); kcat -L agrees after each step.
+# A key given at the broker default's value is an override (source 1)
+# until an AlterConfigs leaves it out; message.format.version,
+# message.downconversion.enable and file.delete.delay.ms are taken (a
+# bad message.format.version INVALID_CONFIG).
 # Refusals answer Kafka's codes, each with one log line: an existing topic,
 # an unknown setting, a bad value, fewer partitions, a replication factor
 # above the live brokers, an unknown topic. validate_only changes nothing.
@@ -172,6 +176,32 @@ expect_eq "delete again: UNKNOWN_TOPIC_OR_PARTITION" "error UNKNOWN_TOPIC_OR_PAR
 case $(timeout -k 5 "$MQ_TIMEOUT" kcat -L -b "$B" 2>&1) in
 *'topic "orders"'*) fail "kcat -L after delete" "orders still listed" ;;
 *) ok "kcat -L after delete: orders gone" ;;
+esac
+
+# A key set to the broker default's value stays an override (Kafka's);
+# Kafka 3.x's keys of old formats and of delayed deletion are taken.
+expect_eq "create with a key at the default's value" "ok" \
+	"$(admin create kept 1 1 '{"segment.bytes":"1073741824","message.format.version":"2.8","message.downconversion.enable":"false","file.delete.delay.ms":"1000"}')"
+d=$(admin describe kept segment.bytes message.format.version message.downconversion.enable \
+	file.delete.delay.ms)
+case $d in
+*"segment.bytes=1073741824 source=1 "*) ok "describe: a key at the default's value is an override" ;;
+*) fail "describe: a key at the default's value" "$d" ;;
+esac
+case $d in
+*"file.delete.delay.ms=1000 source=1 "*"message.format.version=2.8 source=1 "*"message.downconversion.enable=false source=1 "*)
+	ok "describe: message.format.version, message.downconversion.enable, file.delete.delay.ms" ;;
+*) fail "describe: the old-format keys" "$d" ;;
+esac
+expect_eq ".config keeps it" "1073741824" "$(cfg kept segment.bytes)"
+r=$(admin alter kept '{"message.format.version":"garbage"}')
+expect_eq "message.format.version garbage: INVALID_CONFIG" "error INVALID_CONFIG" "${r%%:*}"
+expect_eq "alter without it: no longer an override" "ok" "$(admin alter kept '{}')"
+d=$(admin describe kept segment.bytes message.format.version)
+case $d in
+*"segment.bytes=1073741824 source=5 "*"message.format.version=3.0-IV1 source=5 "*)
+	ok "describe after: defaults again" ;;
+*) fail "describe after: defaults again" "$d" ;;
 esac
 
 mq_umount

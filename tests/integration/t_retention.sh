@@ -2,7 +2,9 @@
 # t_retention.sh — retention and compaction on a real mount: segments
 # disappear, .state's log start advances, cat starts at the first retained
 # record, byte offsets (tail -c +N, dd skip=) are the same before and after,
-# a cat reading a deleted segment finishes with the bytes it had; a
+# a cat reading a deleted segment finishes with the bytes it had, the
+# files of removed segments stay file.delete.delay.ms (a clean stop
+# removes them); a
 # compacted topic keeps each key's newest value once, tombstones go after
 # delete.retention.ms, keyless writes are EINVAL; max.compaction.lag.ms is
 # never below min.compaction.lag.ms; kill -9 while the cleaner runs loses
@@ -26,7 +28,7 @@ col() {   # col TOPIC COLUMN-NAME: the value in partition 0's row of .state
 
 # ---- retention ----------------------------------------------------------
 mkdir "$MNT/r"
-printf 'segment.bytes=1024\nbatch.size=200\n' > "$MNT/r/.config"
+printf 'segment.bytes=1024\nbatch.size=200\nfile.delete.delay.ms=600000\n' > "$MNT/r/.config"
 awk 'BEGIN{for(i=1;i<=2000;i++)printf "rec-%05d\n", i}' > "$MQ_TMP/r.exp"
 expect_ok "write 2000 records" sh -c 'cat "$1" > "$2"' sh "$MQ_TMP/r.exp" "$MNT/r/0"
 nseg0=$(ls "$MNT/r/.segments/0" | grep -c '\.log$')
@@ -74,8 +76,8 @@ start=$(col r log_start_offset)
 { head -n "$seg1" "$MQ_TMP/r.exp"; tail -n +$((start + 1)) "$MQ_TMP/r.exp"; } > "$MQ_TMP/slow.exp"
 expect_same "a cat over a deleted segment finishes with the bytes it had" \
 	"$MQ_TMP/slow.exp" "$MQ_TMP/slow.out"
-expect_ok "its files go when it closes" \
-	sh -c "$WAIT" sh "[ ! -e '$DATA/r-0/00000000000000000000.log.deleted' ]"
+expect_ok "closed, its files stay for file.delete.delay.ms" \
+	test -e "$DATA/r-0/00000000000000000000.log.deleted"
 expect_ok "segments disappeared" test "$(ls "$MNT/r/.segments/0" | grep -c '\.log$')" -lt 6
 expect_ok "from the data directory too" test ! -e "$DATA/r-0/00000000000000000000.log"
 expect_eq "cat starts at the first retained record" "$(printf 'rec-%05d' $((start + 1)))" \
@@ -88,10 +90,18 @@ expect_eq "a read before the log start lands on the first record" \
 	"$(printf 'rec-%05d' $((start + 1)))" "$(mq_run tail -c +5 "$MNT/r/0" | head -n 1)"
 expect_ok "retention in .metrics" grep -q '^mqfs_retention_deleted_segments_total [1-9]' "$MNT/.metrics"
 mq_umount
+expect_ok "a clean stop removes the files of removed segments" \
+	test ! -e "$DATA/r-0/00000000000000000000.log.deleted"
 mq_mount --config "$MQ_TMP/server.properties"
 expect_eq "log start survives remount" "$start" "$(col r log_start_offset)"
 expect_eq "positions survive remount" "rec-01900" \
 	"$(mq_run tail -c +$((p + 1)) "$MNT/r/0" | head -n 1)"
+# A short delay: the scheduler unlinks the renamed files once it is out.
+printf 'file.delete.delay.ms=300\nretention.bytes=1500\n' > "$MNT/r/.config"
+expect_ok "retention again" \
+	sh -c "$WAIT" sh "[ \$(awk 'NR==2{print \$2}' '$MNT/r/.state') -gt $start ]"
+expect_ok "the .deleted files go after file.delete.delay.ms" \
+	sh -c "$WAIT" sh "[ -z \"\$(ls '$DATA/r-0' | grep '\\.deleted\$')\" ]"
 
 # ---- compaction ---------------------------------------------------------
 mkdir "$MNT/c"

@@ -525,6 +525,39 @@ static void test_reopen(void **state)
 	topic_put(t);
 }
 
+/* A setting written with the broker default's value is an override all
+ * the same (Kafka's): kept in the catalog, so a changed default at the
+ * next start leaves it; "-key" removes it and the topic follows the
+ * default again, also after a restart. */
+static void test_override_equal_to_default(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+	const char *set = "retention.ms=604800000\nsegment.bytes=1073741824\n";
+
+	assert_int_equal(f->cfg.log.retention_ms, 604800000);
+	assert_int_equal(broker_topic_create(f->b, "eq", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, set, strlen(set)), 0);
+	topic_put(t);
+	broker_close(f->b);
+	f->cfg.log.retention_ms = 1000;
+	f->cfg.log.segment_bytes = 2 * 1048576;
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	assert_int_equal(broker_topic_get(f->b, "eq", &t), 0);
+	assert_true(text_has(t, "retention.ms=604800000\n"));
+	assert_true(text_has(t, "segment.bytes=1073741824\n"));
+	assert_int_equal(topic_config_write(t, "-retention.ms\n", 14), 0);
+	assert_true(text_has(t, "retention.ms=1000\n"));
+	topic_put(t);
+	broker_close(f->b);
+	f->cfg.log.retention_ms = 2000;
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	assert_int_equal(broker_topic_get(f->b, "eq", &t), 0);
+	assert_true(text_has(t, "retention.ms=2000\n"));
+	assert_true(text_has(t, "segment.bytes=1073741824\n"));
+	topic_put(t);
+}
+
 static void test_delete(void **state)
 {
 	struct fx *f = *state;
@@ -1469,6 +1502,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_emsgsize, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keysep_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partitions_grow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_override_equal_to_default, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incarnation, setup, teardown),

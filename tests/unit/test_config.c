@@ -159,7 +159,10 @@ static const char default_render[] = "broker.id=0\n"
 				     "log.message.timestamp.before.max.ms=9223372036854775807\n"
 				     "log.message.timestamp.after.max.ms=9223372036854775807\n"
 				     "log.preallocate=false\n"
-				     "log.segment.fd.cache=0\n";
+				     "log.segment.fd.cache=0\n"
+				     "log.segment.delete.delay.ms=60000\n"
+				     "log.message.format.version=3.0-IV1\n"
+				     "log.message.downconversion.enable=true\n";
 
 static void test_defaults(void **state)
 {
@@ -758,13 +761,13 @@ static void test_topic_digest(void **state)
 			       "retention.bytes=77\n",
 			       err, sizeof(err)),
 			 0);
-	assert_int_equal(topic_config_apply_more(&more, d, dl, "retention.bytes=77\n", 19, 7, err,
-						 sizeof(err)),
+	assert_int_equal(topic_config_apply_more(&more, NULL, d, dl, "retention.bytes=77\n", 19, 7,
+						 err, sizeof(err)),
 			 0);
 	assert_memory_equal(&whole, &more, sizeof(whole));
 	/* A refusal names the line counted from the open. */
-	assert_int_equal(topic_config_apply_more(&more, d, dl, "acks=1\nsegment.ms=x\n", 20, 7, err,
-						 sizeof(err)),
+	assert_int_equal(topic_config_apply_more(&more, NULL, d, dl, "acks=1\nsegment.ms=x\n", 20,
+						 7, err, sizeof(err)),
 			 -EINVAL);
 	assert_string_equal(err, "line 9: bad value for 'segment.ms': 'x' "
 				 "(expected an integer from 1 to 9223372036854775807)");
@@ -772,12 +775,130 @@ static void test_topic_digest(void **state)
 	/* An earlier line that no longer passes (another writer grew the
 	 * partitions meanwhile) is named as such. */
 	more.partitions = 5;
-	assert_int_equal(topic_config_apply_more(&more, "partitions=3\n", 13, "acks=1\n", 7, 1, err,
-						 sizeof(err)),
+	assert_int_equal(topic_config_apply_more(&more, NULL, "partitions=3\n", 13, "acks=1\n", 7,
+						 1, err, sizeof(err)),
 			 -EINVAL);
 	assert_string_equal(err, "an earlier line: bad value for 'partitions': '3' "
 				 "(partitions may only grow: now 5)");
 	free(d);
+}
+
+/* Kafka 3.x's keys of old message formats and of delayed deletion:
+ * file.delete.delay.ms a number of ms; message.format.version a version
+ * Kafka knows (cut as Kafka cuts it), anything else refused;
+ * message.downconversion.enable a boolean. The broker's names set the
+ * topics' defaults. */
+static void test_old_format_keys(void **state)
+{
+	static const char *const versions_ok[] = {
+		"0.8.0", "0.10.0", "0.10.0-IV1", "0.10.0.1", "0.11.0-IV2", "1.0",
+		"2.8",   "2.8.1",  "2.8-IV1",    "3.0-IV1",  "3.3-IV3",    "3.9",
+	};
+	static const char *const versions_bad[] = {
+		"",        "garbage", "3",      "0.10",    "3.10", "4.0",      "2.8-IV2",
+		"1.0-IV1", "3.0-IV9", "3.0-IV", "3.0-iv1", "-3.0", "3.0-IV1x",
+	};
+	struct topic_config tc, before;
+	struct broker_config c;
+	char err[256], line[80];
+
+	(void)state;
+	topic_defaults(&tc);
+	assert_int_equal(tc.log.file_delete_delay_ms, 60000);
+	assert_string_equal(tc.log.message_format_version, "3.0-IV1");
+	assert_true(tc.log.message_downconversion);
+	assert_int_equal(apply(&tc,
+			       "file.delete.delay.ms=0\nmessage.format.version=0.10.0\n"
+			       "message.downconversion.enable=FALSE\n",
+			       err, sizeof(err)),
+			 0);
+	assert_int_equal(tc.log.file_delete_delay_ms, 0);
+	assert_string_equal(tc.log.message_format_version, "0.10.0");
+	assert_false(tc.log.message_downconversion);
+	for (size_t i = 0; i < sizeof(versions_ok) / sizeof(versions_ok[0]); i++) {
+		snprintf(line, sizeof(line), "message.format.version=%s\n", versions_ok[i]);
+		assert_int_equal(apply(&tc, line, err, sizeof(err)), 0);
+		assert_string_equal(tc.log.message_format_version, versions_ok[i]);
+	}
+	for (size_t i = 0; i < sizeof(versions_bad) / sizeof(versions_bad[0]); i++) {
+		snprintf(line, sizeof(line), "message.format.version=%s\n", versions_bad[i]);
+		memcpy(&before, &tc, sizeof(tc));
+		assert_int_equal(apply(&tc, line, err, sizeof(err)), -EINVAL);
+		assert_memory_equal(&tc, &before, sizeof(tc));
+	}
+	assert_int_equal(apply(&tc, "message.format.version=garbage\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 1: bad value for 'message.format.version': 'garbage' "
+				 "(expected a Kafka version such as 2.8, 3.0-IV1 or 0.10.0)");
+	assert_int_equal(apply(&tc, "file.delete.delay.ms=-1\n", err, sizeof(err)), -EINVAL);
+	assert_int_equal(apply(&tc, "message.downconversion.enable=1\n", err, sizeof(err)),
+			 -EINVAL);
+
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c,
+			       "log.segment.delete.delay.ms=5\nlog.message.format.version=2.8\n"
+			       "log.message.downconversion.enable=false\n",
+			       err, sizeof(err)),
+			 0);
+	topic_config_defaults_of(&c, &tc);
+	assert_int_equal(tc.log.file_delete_delay_ms, 5);
+	assert_string_equal(tc.log.message_format_version, "2.8");
+	assert_false(tc.log.message_downconversion);
+	assert_int_equal(parse(&c, "log.message.format.version=9.9\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(topic_config_broker_key("file.delete.delay.ms"),
+			    "log.segment.delete.delay.ms");
+	assert_string_equal(topic_config_broker_key("message.format.version"),
+			    "log.message.format.version");
+	assert_string_equal(topic_config_broker_key("message.downconversion.enable"),
+			    "log.message.downconversion.enable");
+}
+
+/* A key given is an override even at the default's value; "-key" removes
+ * it (the default's value again), needs defaults to go back to, and is
+ * one setting with "key=..." when lines are compacted. */
+static void test_overrides_kept(void **state)
+{
+	struct topic_config tc, def;
+	char err[256], *out = NULL;
+	size_t outlen = 0;
+
+	(void)state;
+	topic_defaults(&tc);
+	def = tc;
+	def.log.retention_ms = 5000;
+	assert_false(topic_config_key_set(&tc, "retention.ms", 12));
+	assert_int_equal(apply(&tc, "retention.ms=604800000\npartitions=1\nkey.separator=\n", err,
+			       sizeof(err)),
+			 0);
+	assert_true(topic_config_key_set(&tc, "retention.ms", 12));
+	/* Pinned to the topic anyway: no override bit. */
+	assert_false(topic_config_key_set(&tc, "partitions", 10));
+	assert_false(topic_config_key_set(&tc, "key.separator", 13));
+	assert_false(topic_config_key_set(&tc, "bogus", 5));
+	assert_int_equal(
+		topic_config_apply_def(&tc, &def, " -retention.ms \n", 16, err, sizeof(err)), 0);
+	assert_int_equal(tc.log.retention_ms, 5000);
+	assert_false(topic_config_key_set(&tc, "retention.ms", 12));
+	assert_int_equal(apply(&tc, "-retention.ms\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 1: cannot remove 'retention.ms' "
+				 "(no default to go back to here)");
+	assert_int_equal(topic_config_apply_def(&tc, &def, "-partitions\n", 12, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(topic_config_apply_def(&tc, &def, "-bogus\n", 7, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "line 1: expected -key (a setting to remove): '-bogus'");
+	assert_int_equal(
+		topic_config_apply_def(&tc, &def, "-retention.ms=1\n", 16, err, sizeof(err)),
+		-EINVAL);
+	assert_int_equal(topic_config_compact("retention.ms=5\n-retention.ms\n", 30,
+					      "retention.ms=6\n", 15, &out, &outlen),
+			 0);
+	assert_string_equal(out, "retention.ms=6\n");
+	free(out);
+	assert_int_equal(
+		topic_config_compact("retention.ms=5\n", 15, "-retention.ms\n", 14, &out, &outlen),
+		0);
+	assert_string_equal(out, "-retention.ms\n");
+	free(out);
 }
 
 /* Values Kafka takes that are no digits-only integer: a negative limit
@@ -1024,7 +1145,10 @@ static void test_topic_roundtrip(void **state)
 				  "message.timestamp.after.max.ms=9223372036854775807\n"
 				  "preallocate=false\n"
 				  "min.insync.replicas=1\n"
-				  "unclean.leader.election.enable=false\n");
+				  "unclean.leader.election.enable=false\n"
+				  "file.delete.delay.ms=60000\n"
+				  "message.format.version=3.0-IV1\n"
+				  "message.downconversion.enable=true\n");
 	free(text);
 
 	assert_int_equal(apply(&tc,
@@ -1478,6 +1602,8 @@ int main(void)
 		cmocka_unit_test(test_cluster_refusals),
 		cmocka_unit_test(test_jaas_escapes),
 		cmocka_unit_test(test_topic_replication_keys),
+		cmocka_unit_test(test_old_format_keys),
+		cmocka_unit_test(test_overrides_kept),
 		cmocka_unit_test(test_log_output),
 		cmocka_unit_test(test_ratelimit),
 		cmocka_unit_test(test_ratelimit_threads),

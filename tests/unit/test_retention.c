@@ -2,6 +2,7 @@
  * test_retention.c — retention (engine/retention.c): selection by time, by
  * size, both, never the active segment, only below the hw; the log start
  * offset and positions after deletion; a reader holding a deleted segment;
+ * file.delete.delay.ms;
  * the log start across reopen; crash points during deletion; DeleteRecords
  * (log_delete_records): a start inside a segment, its bounds, its listener
  * and its checkpoint, and lookups by time after it.
@@ -28,6 +29,7 @@ static void tune(struct log_config *cfg)
 {
 	cfg->segment_bytes = 2048;
 	cfg->retention_ms = 60000;
+	cfg->file_delete_delay_ms = 0; /* files go at the last reference */
 }
 
 static int setup(void **state)
@@ -276,6 +278,61 @@ static void test_reader_holds_segment(void **state)
 	/* The last reference is gone: so are the files. */
 	assert_false(exists(f, 0, ".log.deleted"));
 	assert_false(exists(f, 0, ".lines.deleted"));
+}
+
+/* file.delete.delay.ms: the segments leave the log at once (start, reads
+ * and positions as without the delay), their files stay as .deleted
+ * until the delay from the removal is out (log_delete_due), and a
+ * leftover .deleted file is removed when the log opens. */
+static void test_delete_delay(void **state)
+{
+	struct logfx *f = *state;
+	struct log_config cfg = f->l->cfg;
+	struct log_state st0, st;
+	char buf[64], want[64], p[512];
+	int64_t actual = -1, removed_at;
+
+	cfg.file_delete_delay_ms = 60000;
+	assert_int_equal(log_reconfigure(f->l, &cfg), 0);
+	put(f, 0, 300);
+	fake_now += 120000;
+	put(f, 300, 300);
+	log_get_state(f->l, &st0);
+	removed_at = fake_now;
+	assert_true(log_retention_run(f->l, fake_now, NULL) > 0);
+	log_get_state(f->l, &st);
+	assert_true(st.log_start_offset > 0);
+	assert_int_equal(st.line_hw, st0.line_hw);
+	assert_false(exists(f, 0, ".log"));
+	assert_true(exists(f, 0, ".log.deleted"));
+	assert_true(exists(f, 0, ".lines.deleted"));
+	/* Out of the log already: a read at 0 starts at the log start. */
+	struct log_cursor *c = log_cursor_new(f->l);
+	ssize_t got = log_read_lines(f->l, c, 0, buf, sizeof(buf), &actual);
+	assert_true(got > 0);
+	assert_int_equal(actual, pos_of((int)st.log_start_offset));
+	int wl = snprintf(want, sizeof(want), "value-%lld\n", (long long)st.log_start_offset);
+	assert_memory_equal(buf, want, (size_t)wl);
+	log_cursor_free(c);
+	/* A shorter delay set since does not hasten it. */
+	cfg.file_delete_delay_ms = 1;
+	assert_int_equal(log_reconfigure(f->l, &cfg), 0);
+	assert_int_equal(log_delete_due(f->l, removed_at + 59999), 0);
+	assert_true(exists(f, 0, ".log.deleted"));
+	assert_true(log_delete_due(f->l, removed_at + 60000) > 0);
+	assert_false(exists(f, 0, ".log.deleted"));
+	assert_false(exists(f, 0, ".lines.deleted"));
+	assert_int_equal(log_delete_due(f->l, removed_at + 60000), 0);
+	/* A crash's leftover goes at the next open. */
+	snprintf(p, sizeof(p), "%s/t-0/%020d.log.deleted", f->dir, 7);
+	FILE *o = fopen(p, "w");
+	assert_non_null(o);
+	fclose(o);
+	logmgr_abandon(f->m);
+	logfx_open(f);
+	assert_false(exists(f, 7, ".log.deleted"));
+	log_get_state(f->l, &st0);
+	assert_int_equal(st0.log_start_offset, st.log_start_offset);
 }
 
 /* kill -9 (or a power cut) at every mutating step of a retention run:
@@ -603,6 +660,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_both_and_policy, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_never_active_and_hw, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_holds_segment, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_delete_delay, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_start_page_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_records, setup, logfx_teardown),

@@ -1,8 +1,9 @@
 /*
  * test_topic_overrides.c — a topic's settings as the overrides a cluster
  * keeps in /config/topics/<t> (repl/topic_overrides.c), and the change
- * notification of /config/changes (zkdata.c): only settings that differ
- * from the broker's defaults are overrides, never `partitions`; keys
+ * notification of /config/changes (zkdata.c): settings given explicitly
+ * or that differ from the broker's defaults are overrides, never
+ * `partitions`; keys
  * that are not topic settings are kept; the text built from overrides
  * gives back the same settings; key.separator and line.format are named
  * only when overridden; a value spanning lines is not taken.
@@ -61,12 +62,52 @@ static void test_diff_and_back(void **state)
 	back = def;
 	const char *other = "retention.ms=7\nsegment.bytes=4096\n";
 	assert_int_equal(topic_config_apply(&back, other, strlen(other), err, sizeof(err)), 0);
-	assert_int_equal(topic_config_apply(&back, text, len, err, sizeof(err)), 0);
+	assert_non_null(strstr(text, "-segment.bytes\n"));
+	assert_int_equal(topic_config_apply_def(&back, &def, text, len, err, sizeof(err)), 0);
 	back.partitions = tc.partitions;
 	assert_memory_equal(&back, &tc, sizeof(tc));
 	free(text);
 	zk_config_clear(&over);
 	zk_config_clear(&keep);
+}
+
+/* A setting given with the default's value is an override all the same
+ * (Kafka keeps every key set): in the overrides, and back from them over
+ * a broker whose default changed since; "-key" makes it follow the
+ * default again. */
+static void test_override_equal_to_default(void **state)
+{
+	struct broker_config bc;
+	struct topic_config def, tc, back;
+	struct zk_config over;
+	char err[200];
+	const char *set = "retention.ms=604800000\n";
+
+	(void)state;
+	defaults(&def);
+	tc = def;
+	assert_int_equal(topic_config_apply(&tc, set, strlen(set), err, sizeof(err)), 0);
+	assert_true(topic_config_key_set(&tc, "retention.ms", 12));
+	assert_int_equal(topic_overrides_diff(&tc, &def, NULL, &over), 0);
+	assert_int_equal(over.n, 1);
+	assert_string_equal(zk_config_get(&over, "retention.ms"), "604800000");
+	/* Another broker, or this one restarted with log.retention.ms=1000. */
+	broker_config_defaults(&bc);
+	bc.log.retention_ms = 1000;
+	assert_int_equal(topic_config_of_overrides(&bc, &over, &back, err, sizeof(err)), 0);
+	assert_int_equal(back.log.retention_ms, 604800000);
+	assert_true(topic_config_key_set(&back, "retention.ms", 12));
+	assert_false(topic_config_key_set(&back, "segment.bytes", 13));
+	zk_config_clear(&over);
+	/* The override removed: the default again, and no override left. */
+	topic_config_defaults_of(&bc, &def);
+	assert_int_equal(
+		topic_config_apply_def(&back, &def, "-retention.ms\n", 14, err, sizeof(err)), 0);
+	assert_int_equal(back.log.retention_ms, 1000);
+	assert_false(topic_config_key_set(&back, "retention.ms", 12));
+	assert_int_equal(topic_overrides_diff(&back, &def, NULL, &over), 0);
+	assert_int_equal(over.n, 0);
+	zk_config_clear(&over);
 }
 
 static void test_multiline_value_ignored(void **state)
@@ -80,8 +121,8 @@ static void test_multiline_value_ignored(void **state)
 	defaults(&def);
 	assert_int_equal(zk_config_put(&zc, "retention.ms", 12, "1\nsegment.bytes=5", 17), 0);
 	assert_int_equal(topic_overrides_text(&zc, &def, &text, &len), 0);
-	assert_non_null(strstr(text, "retention.ms=604800000\n"));
-	assert_non_null(strstr(text, "segment.bytes=1073741824\n"));
+	assert_non_null(strstr(text, "\n-retention.ms\n"));
+	assert_non_null(strstr(text, "\n-segment.bytes\n"));
 	free(text);
 	zk_config_clear(&zc);
 }
@@ -124,6 +165,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_diff_and_back),
+		cmocka_unit_test(test_override_equal_to_default),
 		cmocka_unit_test(test_multiline_value_ignored),
 		cmocka_unit_test(test_change_notification),
 		cmocka_unit_test(test_broker_key),
