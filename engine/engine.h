@@ -829,19 +829,23 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 /* The pid written in DATA/.lock by the manager that locked it last (it
  * may have exited since), or -ENOENT / -EBADMSG. */
 int logmgr_lock_owner(const char *data_dir);
-/* Flushes all logs, writes the checkpoints and (with mark_clean) the
- * clean-shutdown marker, closes every log and unlocks the directory. The
- * marker is written only if everything before it succeeded: on a failure
- * (-EIO, -ENOSPC, ...) the manager is closed all the same, without the
- * marker, so the next open recovers; logmgr_shutdown then also puts in why
- * (if not NULL) what failed, naming the file, and the reason. Without
- * mark_clean (the owner saw the directory fail at run time: a storage
- * error) the flush and the checkpoints are done as far as they go but no
- * marker is written, whatever they returned: what such a directory holds
- * is not vouched for, and the next open recovers its logs. */
-int logmgr_shutdown(struct logmgr *m, bool mark_clean, char *why, size_t whylen);
-/* logmgr_shutdown(m, true, NULL, 0). */
+/* Flushes all logs, writes the checkpoints and the clean-shutdown marker,
+ * closes every log and unlocks the directory. The marker is written only
+ * if everything before it succeeded: on a failure (-EIO, -ENOSPC, ...)
+ * the manager is closed all the same, without the marker, so the next
+ * open recovers; logmgr_shutdown then also puts in why (if not NULL) what
+ * failed, naming the file, and the reason. */
+int logmgr_shutdown(struct logmgr *m, char *why, size_t whylen);
+/* logmgr_shutdown(m, NULL, 0). */
 int logmgr_close(struct logmgr *m);
+/* Closes a directory that its owner took offline after a storage error
+ * at run time (Kafka's offline log directory): nothing more is written
+ * into it, no flush, no checkpoint, no clean-shutdown marker, and the
+ * active segments' reserved blocks are not cut (seg_tail_forget), as a
+ * killed process leaves them. What the directory holds is not vouched
+ * for: the next open recovers its logs. No log of m may be in use (other
+ * than through references that are only freed). */
+void logmgr_close_offline(struct logmgr *m);
 /* Closes without flushing, checkpointing or writing the marker: what a
  * killed process leaves behind (tests; a fatal error). */
 void logmgr_abandon(struct logmgr *m);

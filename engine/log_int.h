@@ -301,6 +301,12 @@ int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len);
  * fsynced. 0 if there was nothing to cut; on error the cut is retried by
  * the next call. */
 int seg_tail_drop(struct seg *s);
+/* Ends the mapped tail without cutting anything: the blocks reserved past
+ * the log's size stay, and the pending .lines entries are not written, as
+ * a killed process leaves them (recovery at the next open deals with
+ * both). For a directory that must not be written any more
+ * (logmgr_close_offline); the segment is read no more either. */
+void seg_tail_forget(struct seg *s);
 /* preallocate=true: the new segment s's first bytes of its .log given
  * their blocks at once (fallocate, the size unchanged), cut back to the
  * log's size like the mapped tail's reservation. A failure (a full disk,

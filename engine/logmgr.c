@@ -673,7 +673,22 @@ void logmgr_close_refused(struct logmgr *m)
 	logmgr_abandon(m);
 }
 
-int logmgr_shutdown(struct logmgr *m, bool mark_clean, char *why, size_t whylen)
+void logmgr_close_offline(struct logmgr *m)
+{
+	if (!m)
+		return;
+	for (int i = 0; i < m->nlogs; i++) {
+		struct log *l = m->logs[i];
+
+		pthread_mutex_lock(&l->lock);
+		for (int k = 0; k < l->nsegs; k++)
+			seg_tail_forget(l->segs[k]);
+		pthread_mutex_unlock(&l->lock);
+	}
+	logmgr_free(m);
+}
+
+int logmgr_shutdown(struct logmgr *m, char *why, size_t whylen)
 {
 	char what[2 * PATH_MAX] = "";
 	const char *failed = NULL;
@@ -700,10 +715,8 @@ int logmgr_shutdown(struct logmgr *m, bool mark_clean, char *why, size_t whylen)
 	}
 	/* The marker promises that every log and checkpoint is durable: write
 	 * it only if all of that succeeded. Without it the next open recovers,
-	 * which is what a stop that could not make everything durable needs,
-	 * and a directory whose owner saw it fail (an fsync that returned EIO
-	 * once may return 0 later with the pages it dropped never written). */
-	if (rc == 0 && mark_clean) {
+	 * which is what a stop that could not make everything durable needs. */
+	if (rc == 0) {
 		char path[PATH_MAX + 64];
 		snprintf(path, sizeof(path), "%s/" CLEAN_MARKER, m->dir);
 		rc = io_write_file_atomic(m->io, path, "", 0);
@@ -718,7 +731,7 @@ int logmgr_shutdown(struct logmgr *m, bool mark_clean, char *why, size_t whylen)
 
 int logmgr_close(struct logmgr *m)
 {
-	return logmgr_shutdown(m, true, NULL, 0);
+	return logmgr_shutdown(m, NULL, 0);
 }
 
 int logmgr_found(struct logmgr *m, char ***topics, int **partitions, int *n)

@@ -1434,6 +1434,14 @@ int seg_tail_drop(struct seg *s)
 	PINNED(s, int, seg_tail_drop_pinned(s));
 }
 
+void seg_tail_forget(struct seg *s)
+{
+	seg_tail_unmap(s);
+	s->tail_ext = false;
+	s->idx_ext = false;
+	s->lines_ext = false;
+}
+
 /* Copies len bytes to position pos through the mapped tail, mapping a new
  * window when pos is past the current one. false: not done (no mapping
  * here, or it failed, e.g. a full disk: the caller writes instead and

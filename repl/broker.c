@@ -162,11 +162,41 @@ int broker_storage_failed(struct broker *b, const char *topic, int partition, in
 	return cluster_storage_failed(c, topic, partition, err);
 }
 
+bool broker_dir_offline(struct broker *b, enum broker_dir_user user)
+{
+	static const char *const who[] = {
+		[BROKER_DIR_SCHEDULER] = "scheduler",
+		[BROKER_DIR_CLEANER] = "log cleaner",
+		[BROKER_DIR_CHECKPOINTS] = "checkpoints",
+	};
+	static const char *const stopped[] = {
+		[BROKER_DIR_SCHEDULER] = "no flush, retention or checkpoint there",
+		[BROKER_DIR_CLEANER] = "its logs are not cleaned",
+		[BROKER_DIR_CHECKPOINTS] = "none written there",
+	};
+	struct cluster *c = __atomic_load_n(&b->cluster, __ATOMIC_ACQUIRE);
+	int err = cluster_log_dir_failure(c);
+
+	if (!err)
+		return false;
+	/* Once per user: the failure itself was logged where it happened. */
+	if (!(atomic_fetch_or(&b->dir_offline_said, (unsigned)user) & (unsigned)user))
+		mq_log(MQ_WARN, "%s: log dir %s is offline (%s): %s until a restart", who[user],
+		       logmgr_dir(b->m), strerror(-err), stopped[user]);
+	return true;
+}
+
 int broker_checkpoint(struct broker *b, const char *why)
 {
 	const char *file = NULL;
-	int rc = logmgr_write_checkpoints(b->m, &file);
+	int rc;
 
+	/* The replicas' storage errors are the controller's now (their
+	 * leaderships moved): KAFKA_STORAGE_ERROR, as broker_storage_failed
+	 * answers. */
+	if (broker_dir_offline(b, BROKER_DIR_CHECKPOINTS))
+		return -ENXIO;
+	rc = logmgr_write_checkpoints(b->m, &file);
 	if (rc < 0) {
 		if (!file)
 			file = "files";
@@ -411,23 +441,28 @@ static int broker_free(struct broker *b, bool abandon)
 	if (b->m && abandon) {
 		logmgr_close_refused(b->m);
 	} else if (b->m) {
-		/* A directory that failed at run time is not marked clean,
-		 * whatever this stop's flush and checkpoints return: its logs
-		 * may have lost writes the disk reported once (Kafka writes no
-		 * clean-shutdown file into a failed log directory either). */
+		/* A directory that failed at run time gets nothing more
+		 * written: no flush, no checkpoint, no clean-shutdown marker
+		 * (Kafka's shutdown leaves its offline log directories alone
+		 * too). Its logs may have lost writes the disk reported once
+		 * (an fsync that returned EIO may return 0 later with the pages
+		 * it dropped never written), so the next start recovers them. */
 		int dir_err = cluster_log_dir_failure(b->cluster);
 
-		if (dir_err)
+		if (dir_err) {
 			mq_log(MQ_WARN,
-			       "stop: log dir %s is offline (%s): no clean-shutdown marker "
-			       "written, the next start recovers the logs",
+			       "stop: log dir %s is offline (%s): nothing flushed or written "
+			       "there, no clean-shutdown marker; the next start recovers the logs",
 			       logmgr_dir(b->m), strerror(-dir_err));
-		rc = logmgr_shutdown(b->m, dir_err == 0, why, sizeof(why));
-		if (rc < 0)
-			mq_log(MQ_ERR,
-			       "clean stop failed: %s; no clean-shutdown marker written, "
-			       "the next start recovers the logs",
-			       why);
+			logmgr_close_offline(b->m);
+		} else {
+			rc = logmgr_shutdown(b->m, why, sizeof(why));
+			if (rc < 0)
+				mq_log(MQ_ERR,
+				       "clean stop failed: %s; no clean-shutdown marker written, "
+				       "the next start recovers the logs",
+				       why);
+		}
 	}
 	/* Leaving the cluster (the registration goes) after the local
 	 * shutdown, as Kafka does. */

@@ -254,6 +254,13 @@ struct broker {
 	_Atomic int64_t cleaner_records_removed;
 	_Atomic int64_t cleaner_ms; /* time spent cleaning */
 	_Atomic int64_t cleaner_errors;
+	/* Passes of each thread's loop done so far: a test's handshake that
+	 * a whole pass ran after something it did. */
+	_Atomic int64_t sched_passes;
+	_Atomic int64_t cleaner_passes;
+	/* Bits of enum broker_dir_user: the users that logged that they
+	 * stopped using the offline log directory (broker_dir_offline). */
+	atomic_uint dir_offline_said;
 
 	/* Consumer groups (group_*.c) and the broker's hw listener. */
 	struct group_coord *gc;
@@ -544,6 +551,23 @@ int broker_storage_failed(struct broker *b, const char *topic, int partition, in
  * says what the checkpoint was for) and goes to the directory's failure
  * as above. 0 or -errno (-ENXIO: the directory went offline). */
 int broker_checkpoint(struct broker *b, const char *why);
+/* The background users of the data directory, which stop writing there
+ * once it is offline. */
+enum broker_dir_user {
+	BROKER_DIR_SCHEDULER = 1,  /* flushes, retention, periodic checkpoints */
+	BROKER_DIR_CLEANER = 2,    /* the log cleaner */
+	BROKER_DIR_CHECKPOINTS = 4 /* broker_checkpoint, whoever calls it */
+};
+/* Whether the broker's log directory is offline: a cluster broker's
+ * storage failure took it offline (broker_storage_failed) until a
+ * restart. Then user writes nothing there any more, as Kafka's LogManager
+ * leaves an offline directory's logs out of its flushes, checkpoints and
+ * retention and its cleaner aborts and skips them
+ * (LogCleaner.handleLogDirFailure); the replicas' reads go on (the logs
+ * stay open). The first call of each user that finds the directory
+ * offline logs that it stopped using it. A single node's directory is
+ * never offline: its failures come back as errno. Any thread, no lock. */
+bool broker_dir_offline(struct broker *b, enum broker_dir_user user);
 
 /* ---- scheduler.c, cleaner_thread.c: started last by broker_open,
  * stopped first by broker_close (cleaner, then scheduler). */

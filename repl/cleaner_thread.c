@@ -22,7 +22,10 @@
  * delete meanwhile stops the clean (logmgr_drop_log). A clean or a
  * checkpoint that meets a storage failure is logged and counted
  * (mqfs_cleaner_errors_total) and, in a cluster, fails the log directory
- * (broker_storage_failed). */
+ * (broker_storage_failed). Once the directory is offline the cleaner
+ * skips every log there (broker_dir_offline, checked before each
+ * partition's checkpoint and clean), as Kafka's cleaner aborts and skips
+ * the logs of a failed directory (LogCleaner.handleLogDirFailure). */
 
 static int cleaner_topic(struct broker *b, struct topic *t)
 {
@@ -40,6 +43,8 @@ static int cleaner_topic(struct broker *b, struct topic *t)
 
 		if (!r[p].log)
 			continue; /* no replica here */
+		if (broker_dir_offline(b, BROKER_DIR_CLEANER))
+			break;
 		rc = broker_checkpoint(b, "log cleaner");
 		if (rc < 0) {
 			atomic_fetch_add(&b->cleaner_errors, 1);
@@ -108,6 +113,7 @@ static void *cleaner_main(void *arg)
 			broker_topics_release(topics, n);
 		}
 		wait = cleaned ? 0 : b->cfg.cleaner_backoff_ms;
+		atomic_fetch_add(&b->cleaner_passes, 1);
 		pthread_mutex_lock(&b->sched_mu);
 	}
 	pthread_mutex_unlock(&b->sched_mu);

@@ -11,7 +11,12 @@
  * references taken with parts_ref, without the topic's lock. A flush,
  * a retention or a checkpoint that fails is logged and, in a cluster,
  * fails the log directory when the disk failed (broker_storage_failed);
- * the thread goes on either way.
+ * the thread goes on either way. Once the directory is offline it writes
+ * nothing there any more (broker_dir_offline, checked before each
+ * partition and before the checkpoints): no flush, no retention, no
+ * checkpoint, as Kafka's LogManager leaves an offline directory's logs
+ * out of its scheduled work. What lives in memory goes on: the expiry of
+ * idempotent producers, and letting go of the groups' read copies.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,6 +50,8 @@ static void sched_flush_topic(struct topic *t, int64_t now)
 		 * no group reads the partition meanwhile. */
 		if (atomic_load(&pt->obs_log))
 			(void)topic_group_settle(t, p);
+		if (broker_dir_offline(t->b, BROKER_DIR_SCHEDULER))
+			continue;
 		/* Rolled segments are made durable here, not by the append. */
 		rc = log_flush_closed(r[p].log);
 		if (rc < 0 && rc != -ENOENT) {
@@ -104,7 +111,9 @@ static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
 		int rc;
 
 		sched_expire_producers(b, t, p, &r[p].pt->pstate, now);
-		rc = r[p].log ? log_retention_run(r[p].log, now, &res) : 0;
+		rc = r[p].log && !broker_dir_offline(b, BROKER_DIR_SCHEDULER)
+			     ? log_retention_run(r[p].log, now, &res)
+			     : 0;
 		if (rc < 0) {
 			/* -ENOENT: the topic was deleted meanwhile, no failure. */
 			mq_log_limited(MQ_ERR, "topic %s partition %d: retention: %s", t->name, p,
@@ -169,10 +178,12 @@ static void *sched_main(void *arg)
 			last_retention = now;
 		/* A new log start offset is checkpointed at once (Kafka does the
 		 * same after deleting segments). */
-		if (deleted > 0 || now - last_ckpt >= b->cfg.checkpoint_interval_ms) {
+		if ((deleted > 0 || now - last_ckpt >= b->cfg.checkpoint_interval_ms) &&
+		    !broker_dir_offline(b, BROKER_DIR_SCHEDULER)) {
 			(void)broker_checkpoint(b, "scheduler");
 			last_ckpt = now;
 		}
+		atomic_fetch_add(&b->sched_passes, 1);
 		pthread_mutex_lock(&b->sched_mu);
 	}
 	pthread_mutex_unlock(&b->sched_mu);

@@ -15,19 +15,22 @@
 #     and a raw Produce to the new leader; a raw Produce to the failed
 #     broker gets KAFKA_STORAGE_ERROR. Its root .state says
 #     log.dir=offline, every topic .state (on one line) and Metadata name
-#     its replica offline.
+#     its replica offline. Its scheduler says once that it stopped using
+#     the directory.
 #   - Every acknowledged record is read back once, in order, on the two
 #     survivors' mounts.
-#   - Room again and the broker restarted: its stop wrote no
-#     clean-shutdown marker (the directory failed), so it starts as after
-#     an unclean stop; its replica rejoins the ISR and its mount reads the
-#     same records.
+#   - Room again and the broker restarted: its stop wrote nothing into the
+#     failed directory, no clean-shutdown marker either, so it starts as
+#     after an unclean stop; its replica rejoins the ISR and its mount
+#     reads the same records.
 #   - A compacted topic c whose leader's disk fills up entirely while
 #     nothing is written: the first write there is the cleaner's (its
 #     records old enough for min.compaction.lag.ms only once the disk is
 #     full), whose ENOSPC takes that broker's log directory offline as a
-#     failed append would; the leadership of c moves, and the newest
-#     record of each key is read on the new leader's mount.
+#     failed append would; the cleaner says once that it stopped using
+#     the directory, and logs that failure once (it does not try again);
+#     the leadership of c moves, and the newest record of each key is
+#     read on the new leader's mount.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -70,6 +73,11 @@ done
 N=$(t_field "$MQ_TMP/mnt$F" 5)
 expect_eq "the notice is consumed (no child of /log_dir_event_notification)" "[]" \
 	"$(zk_cli "$ZKPORT" ls /mqfs/log_dir_event_notification | tail -1)"
+sched_stopped() {
+	grep -q "scheduler: log dir $SL is offline (No space left on device): no flush, retention or checkpoint there until a restart" "$LOG"
+}
+check "broker $L's scheduler stopped using the directory" poll 20 sched_stopped
+expect_eq "and says so once" 1 "$(grep -c "scheduler: log dir $SL is offline" "$LOG")"
 expect_ok "mnt$L/.state: log.dir=offline" grep -q \
 	"^log.dir=offline (No space left on device)" "$MQ_TMP/mnt$L/.state"
 # offline_dirs N: mqfs_offline_log_directories of broker N's .metrics.
@@ -112,8 +120,8 @@ done
 # 3. Room again, and the broker restarted: back in the ISR.
 rm -f "$SL/filler"
 check "broker $L stops cleanly" broker_stop "$L"
-expect_ok "its stop wrote no clean-shutdown marker (the directory failed)" grep -q \
-	"stop: log dir $SL is offline (No space left on device): no clean-shutdown marker" "$LOG"
+expect_ok "its stop wrote nothing there (the directory failed)" grep -q \
+	"stop: log dir $SL is offline (No space left on device): nothing flushed or written there, no clean-shutdown marker" "$LOG"
 expect_ok "and left none behind" test ! -e "$SL/.clean-shutdown"
 broker_start "$L"
 expect_ok "mnt$L/.state: last.shutdown=unclean (its logs recovered)" grep -q \
@@ -179,6 +187,12 @@ c_failed() {
 check "broker $C's cleaner takes its log directory offline" poll 40 c_failed
 expect_ok "the cleaner's own line names the partition or its checkpoint" grep -q -E \
 	"topic c partition 0: log cleaner: No space left on device|log cleaner: checkpoint [a-z-]*-checkpoint: No space left on device" "$LOG"
+cleaner_stopped() {
+	grep -q "log cleaner: log dir $SC is offline (No space left on device): its logs are not cleaned until a restart" "$LOG"
+}
+check "broker $C's cleaner stopped using the directory" poll 20 cleaner_stopped
+expect_eq "its clean or checkpoint failed once, not again" 1 \
+	"$(grep -c -E "topic c partition 0: log cleaner: No space left on device|log cleaner: checkpoint [a-z-]*-checkpoint: No space left on device" "$LOG")"
 CN=$(( C % 3 + 1 ))
 c_moved() {
 	_cl=$(c_field "$MQ_TMP/mnt$CN" 5)

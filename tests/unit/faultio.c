@@ -29,12 +29,19 @@ static int file_slot(struct faultio *f, const char *path, int64_t size_if_new)
 
 /* The crash-point injector (die_countdown): true when this mutating call
  * must not happen. */
-static bool fi_dies(struct faultio *f)
+static bool fi_dies(struct faultio *f, const char *path)
 {
-	f->mutations++;
+	if (!f->mutations_skip || !path || !strstr(path, f->mutations_skip))
+		__atomic_fetch_add(&f->mutations, 1, __ATOMIC_RELAXED);
 	if (!f->dead && f->die_countdown > 0 && --f->die_countdown == 0)
 		f->dead = true;
 	return f->dead;
+}
+
+/* The path fd was opened with (NULL if unknown). */
+static const char *fd_name(struct faultio *f, int fd)
+{
+	return fd >= 0 && fd < 4096 ? f->fd_path[fd] : NULL;
 }
 
 static int fi_open(void *ctx, const char *path, int flags, mode_t mode)
@@ -45,7 +52,7 @@ static int fi_open(void *ctx, const char *path, int flags, mode_t mode)
 		f->open_fails--;
 		return -f->open_errno;
 	}
-	if ((flags & (O_CREAT | O_TRUNC)) && fi_dies(f))
+	if ((flags & (O_CREAT | O_TRUNC)) && fi_dies(f, path))
 		return -EIO;
 	if ((flags & O_CREAT) && f->fail_path && strstr(path, f->fail_path))
 		return -EIO;
@@ -95,7 +102,7 @@ static ssize_t fi_pwritev(void *ctx, int fd, const struct iovec *iov, int n, off
 		f->foreign_writes++; /* the writer is waited for before it is read */
 	if (f->pwrite_delay_us > 0)
 		usleep((useconds_t)f->pwrite_delay_us);
-	if (fi_dies(f))
+	if (fi_dies(f, fd_name(f, fd)))
 		return -EIO;
 	if (f->pwrite_countdown > 0 && --f->pwrite_countdown == 0) {
 		if (f->pwrite_errno)
@@ -175,7 +182,7 @@ static void snap_cover(struct faultio *f, int s, int fd, int64_t off, size_t len
 static void *fi_map_tail(void *ctx, int fd, off_t off, size_t len)
 {
 	struct faultio *f = ctx;
-	if (fi_dies(f)) {
+	if (fi_dies(f, fd_name(f, fd))) {
 		errno = EIO;
 		return NULL;
 	}
@@ -190,7 +197,7 @@ static void *fi_map_tail(void *ctx, int fd, off_t off, size_t len)
 static int fi_reserve(void *ctx, int fd, off_t off, off_t len)
 {
 	struct faultio *f = ctx;
-	if (fi_dies(f))
+	if (fi_dies(f, fd_name(f, fd)))
 		return -EIO;
 	if (f->reserve_partial > 0) {
 		f->reserve_partial--;
@@ -209,7 +216,7 @@ static void fi_unmap(void *ctx, void *addr, size_t len)
 static int fi_fsync(void *ctx, int fd)
 {
 	struct faultio *f = ctx;
-	if (fi_dies(f))
+	if (fi_dies(f, fd_name(f, fd)))
 		return -EIO;
 	f->fsyncs++;
 	if (f->on_fsync) {
@@ -233,7 +240,7 @@ static int fi_fsync(void *ctx, int fd)
 static int fi_ftruncate(void *ctx, int fd, off_t len)
 {
 	struct faultio *f = ctx;
-	if (fi_dies(f))
+	if (fi_dies(f, fd_name(f, fd)))
 		return -EIO;
 	if (f->ftruncate_countdown > 0 && --f->ftruncate_countdown == 0)
 		return -EIO;
@@ -280,7 +287,7 @@ static int stash(struct faultio *f, const char *path, char *to)
 static int fi_unlink(void *ctx, const char *path)
 {
 	struct faultio *f = ctx;
-	if (fi_dies(f))
+	if (fi_dies(f, path))
 		return -EIO;
 	if (f->ndirops == FAULTIO_FILES)
 		return io_posix.unlink(NULL, path);
@@ -297,7 +304,7 @@ static int fi_unlink(void *ctx, const char *path)
 static int fi_rename(void *ctx, const char *from, const char *to)
 {
 	struct faultio *f = ctx;
-	if (fi_dies(f))
+	if (fi_dies(f, from))
 		return -EIO;
 	if (f->ndirops == FAULTIO_FILES) {
 		int rc = io_posix.rename(NULL, from, to);
@@ -349,7 +356,7 @@ static void stash_drop(struct faultio *f, const char *path)
 static int fi_fsync_dir(void *ctx, const char *path)
 {
 	struct faultio *f = ctx;
-	if (fi_dies(f))
+	if (fi_dies(f, path))
 		return -EIO;
 	if (f->dir_open_fails > 0) {
 		f->dir_open_fails--;

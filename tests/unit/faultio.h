@@ -37,8 +37,11 @@ struct faultio {
 	 * just before it. Reset dead (and call faultio_crash) to "restart". */
 	int die_countdown;
 	bool dead;
-	int mutations; /* mutating calls seen */
-	int renames;   /* renames done */
+	int mutations; /* mutating calls seen (atomic: any thread) */
+	/* Not NULL: mutating calls on a path containing it are left out of
+	 * mutations (a test that watches one part of a directory). */
+	const char *mutations_skip;
+	int renames; /* renames done */
 	/* Not NULL: a creating open or a mkdir of a path containing it fails
 	 * with EIO (one file or one log directory that cannot be made). */
 	const char *fail_path;

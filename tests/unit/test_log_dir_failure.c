@@ -11,7 +11,10 @@
  *   - a broker of a one-broker cluster over a real ZooKeeper (zksrv.h),
  *     leader of orders-0: the failure takes the log directory offline,
  *     which the produce path's check answers -ENXIO (KAFKA_STORAGE_ERROR:
- *     the write goes to the partition's next leader);
+ *     the write goes to the partition's next leader); from then on the
+ *     scheduler, the cleaner and the stop write nothing in the directory
+ *     (the table's mutating calls are counted: assert_left_alone), and
+ *     the replica is still read;
  *   - a single node: the errno comes back to the caller (logged), and the
  *     broker goes on taking writes, as it has no other replica to hand
  *     them to.
@@ -64,6 +67,7 @@ static struct fx *fx_open(bool cluster, const char *extra)
 	assert_non_null(mkdtemp(f->dir));
 	f->cluster = cluster;
 	faultio_init(&f->fio);
+	f->fio.mutations_skip = "/.observers";
 	broker_config_defaults(&f->cfg);
 	if (cluster)
 		snprintf(text, sizeof(text),
@@ -138,6 +142,72 @@ static bool wait_offline(struct fx *f)
 	return dir_offline(f);
 }
 
+/* Mutating calls of the broker's I/O table so far, by any thread: every
+ * write of the data directory (faultio.h; not the bytes copied into a
+ * mapped tail, but no append is taken once the directory is offline)
+ * other than the read copies' (DATA/.observers, fx_open), which are not
+ * replicas and go on serving the mount. */
+static int dir_writes(struct fx *f)
+{
+	return __atomic_load_n(&f->fio.mutations, __ATOMIC_ACQUIRE);
+}
+
+/* Waits until the loop counting *passes has ended n more passes. */
+static void wait_passes(_Atomic int64_t *passes, int64_t n)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS, want = atomic_load(passes) + n;
+
+	while (atomic_load(passes) < want && now_mono_ms() < end)
+		usleep(5 * 1000);
+	assert_true(atomic_load(passes) >= want);
+}
+
+/* From now on every write of the directory fails, as on a disk that is
+ * gone: whatever the failure left undone (a flush, a checkpoint, a
+ * clean, a deletion) stays to do, and its writer would try again. */
+static void disk_dies(struct fx *f)
+{
+	__atomic_store_n(&f->fio.dead, true, __ATOMIC_RELEASE);
+}
+
+/* Once the log directory is offline the scheduler (and, with cleaner,
+ * the cleaner, whose log.cleaner.backoff.ms the test made short) write
+ * nothing there, though the disk left them work (disk_dies). A pass
+ * begun before the failure may still have: two passes of each end first
+ * (the second began after the call), then three more must leave the
+ * count as it was. */
+static void assert_left_alone(struct fx *f, bool cleaner)
+{
+	int before;
+
+	disk_dies(f);
+	wait_passes(&f->b->sched_passes, 2);
+	if (cleaner)
+		wait_passes(&f->b->cleaner_passes, 2);
+	before = dir_writes(f);
+	wait_passes(&f->b->sched_passes, 3);
+	if (cleaner)
+		wait_passes(&f->b->cleaner_passes, 3);
+	assert_int_equal(dir_writes(f), before);
+}
+
+/* The mount still reads the offline replica: what it held at the
+ * failure, from position 0 (before disk_dies: a read may write the
+ * .lines entries the appender held back). */
+static void assert_reads(struct fx *f, const char *want)
+{
+	struct topic_reader *rd;
+	char buf[4096];
+	ssize_t n;
+
+	assert_int_equal(topic_reader_new(f->t, 0, &rd), 0);
+	n = topic_reader_read(f->t, 0, rd, 0, buf, sizeof(buf) - 1, NULL, NULL);
+	topic_reader_free(rd);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	assert_string_equal(buf, want);
+}
+
 /* After a failure a single node goes on: writes are taken and fsynced. */
 static void assert_goes_on(struct fx *f)
 {
@@ -195,14 +265,23 @@ static void test_not_storage_failures(void **state)
  * answers -ENXIO there and the errno on a single node. */
 static void run_checkpoint(bool cluster)
 {
-	struct fx *f = fx_open(cluster, "log.flush.offset.checkpoint.interval.ms=20\n");
+	struct fx *f = fx_open(cluster, "log.flush.offset.checkpoint.interval.ms=20\n"
+					"log.flush.scheduler.interval.ms=10\n");
 
 	/* A new hw: the file's text changes, so it is written. */
 	assert_int_equal(produce_str(f->t, "a\n"), 0);
 	f->fio.fail_path = "replication-offset-checkpoint";
 	if (cluster) {
+		int before;
+
 		assert_true(wait_offline(f));
+		assert_reads(f, "a\n");
+		/* The file not written stays due: every 20 ms but for the
+		 * offline directory. */
+		assert_left_alone(f, false);
+		before = dir_writes(f);
 		assert_int_equal(broker_checkpoint(f->b, "test"), -ENXIO);
+		assert_int_equal(dir_writes(f), before);
 	} else {
 		assert_int_equal(broker_checkpoint(f->b, "test"), -EIO);
 		f->fio.fail_path = NULL;
@@ -235,7 +314,10 @@ static void run_clean(bool cluster)
 		assert_int_equal(produce_str(f->t, line), 0);
 	}
 	if (cluster) {
+		/* The dirty segments stay dirty: the cleaner would try again
+		 * (and its checkpoint first) every 10 ms. */
 		assert_true(wait_offline(f));
+		assert_left_alone(f, true);
 	} else {
 		while (atomic_load(&f->b->cleaner_errors) == 0 && now_mono_ms() < end)
 			usleep(10 * 1000);
@@ -303,17 +385,76 @@ static void run_retention(bool cluster)
 
 BOTH(retention)
 
-/* A stop after an fsync failed once (the stop's own flush and checkpoints
- * then succeed): a cluster broker, whose log directory went offline,
- * writes no clean-shutdown marker, and the next start (a log manager
- * opened over the directory, as broker_open does) recovers the logs, as
- * Kafka recovers a failed log directory's; a single node, whose directory
- * stayed online, stops cleanly. */
+/* A cluster broker (settings extra) whose log directory went offline
+ * (another write failed there: broker_storage_failed, as from an append)
+ * over a log of 40 records in segments of 1 KiB, which are still read.
+ * Then the topic's setting gives the background work there, which it
+ * must leave alone (assert_left_alone). The log's state at the setting
+ * and after go to *at and *after. */
+static void run_offline(const char *extra, const char *setting, struct log_state *at,
+			struct log_state *after)
+{
+	struct fx *f = fx_open(true, extra);
+	char line[64], want[4096] = "";
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(line, sizeof(line), "value-%d-xxxxxxxxxxxxxxxxxxxxxxxx\n", i);
+		assert_int_equal(produce_str(f->t, line), 0);
+		strcat(want, line);
+	}
+	assert_int_equal(broker_storage_failed(f->b, "orders", 0, -EIO), -ENXIO);
+	assert_true(dir_offline(f));
+	assert_reads(f, want);
+	assert_int_equal(topic_config_write(f->t, setting, strlen(setting)), 0);
+	log_get_state(f->t->parts[0]->log, at);
+	assert_left_alone(f, false);
+	log_get_state(f->t->parts[0]->log, after);
+	fx_close(f);
+}
+
+/* The flushes have work only after the failure: the topic's flush.ms
+ * drops to 0 over records not flushed since their append, which the
+ * scheduler would flush at every tick (with the rolled segments not
+ * flushed yet). It flushes nothing: the recovery point stays. */
+static void test_offline_flush(void **state)
+{
+	struct log_state at, after;
+
+	(void)state;
+	run_offline("log.segment.bytes=1024\nlog.flush.scheduler.interval.ms=10\n", "flush.ms=0\n",
+		    &at, &after);
+	assert_true(at.log_end_offset > at.recovery_point);
+	assert_int_equal(after.recovery_point, at.recovery_point);
+}
+
+/* Retention has work only after the failure: the topic's retention.ms
+ * drops to 1 ms over segments of records. Retention would roll the
+ * quiet active segment and delete every closed one at its next check,
+ * every 10 ms; it leaves them alone: the log still starts at 0. */
+static void test_offline_retention(void **state)
+{
+	struct log_state at, after;
+
+	(void)state;
+	run_offline("log.segment.bytes=1024\nlog.retention.check.interval.ms=10\n"
+		    "log.flush.scheduler.interval.ms=10\n",
+		    "retention.ms=1\n", &at, &after);
+	assert_int_equal(after.log_start_offset, 0);
+}
+
+/* A stop after an fsync failed once: a cluster broker, whose log
+ * directory went offline, writes nothing more there (no flush, no
+ * checkpoint, no clean-shutdown marker, no cut of the active segment's
+ * reserved blocks), and the next start (a log manager opened over the
+ * directory, as broker_open does) recovers the logs, as Kafka recovers a
+ * failed log directory's; a single node, whose directory stayed online,
+ * stops cleanly (its stop's flush and checkpoints succeed). */
 static void run_stop(bool cluster)
 {
-	struct fx *f = fx_open(cluster, "");
+	struct fx *f = fx_open(cluster, "log.flush.scheduler.interval.ms=10\n");
 	char data[sizeof(f->dir) + 8];
 	struct logmgr *m;
+	int before;
 
 	assert_int_equal(produce_str(f->t, "a\n"), 0);
 	f->fio.fsync_countdown = 1;
@@ -321,8 +462,18 @@ static void run_stop(bool cluster)
 	assert_int_equal(dir_offline(f), cluster);
 	topic_put(f->t);
 	f->t = NULL;
+	/* The stop would have the flush left to do. No scheduler pass begun
+	 * before the failure is still going. */
+	if (cluster)
+		disk_dies(f);
+	wait_passes(&f->b->sched_passes, 2);
+	before = dir_writes(f);
 	assert_int_equal(broker_close(f->b), 0);
 	f->b = NULL;
+	if (cluster)
+		assert_int_equal(dir_writes(f), before);
+	else
+		assert_true(dir_writes(f) > before);
 	snprintf(data, sizeof(data), "%s/data", f->dir);
 	assert_int_equal(logmgr_open(data, &io_posix, &m), 0);
 	assert_int_equal(logmgr_was_clean(m), !cluster);
@@ -346,6 +497,8 @@ int main(void)
 		cmocka_unit_test(test_flush_ms_single),
 		cmocka_unit_test(test_retention_cluster),
 		cmocka_unit_test(test_retention_single),
+		cmocka_unit_test(test_offline_flush),
+		cmocka_unit_test(test_offline_retention),
 		cmocka_unit_test(test_stop_cluster),
 		cmocka_unit_test(test_stop_single),
 	};

@@ -85,7 +85,7 @@ static void test_close_enospc(void **state)
 	assert_int_equal(log_flush(f->l, -1), 0);
 	f->fio.pwrite_countdown = 1;
 	f->fio.pwrite_errno = ENOSPC;
-	assert_int_equal(logmgr_shutdown(f->m, true, why, sizeof(why)), -ENOSPC);
+	assert_int_equal(logmgr_shutdown(f->m, why, sizeof(why)), -ENOSPC);
 	f->m = NULL;
 	assert_non_null(strstr(why, "recovery-point-offset-checkpoint"));
 	assert_non_null(strstr(why, strerror(ENOSPC)));
@@ -113,7 +113,7 @@ static void test_close_marker_fails(void **state)
 	assert_int_equal(logmgr_checkpoint(f->m), 0);
 	assert_int_equal(f->fio.fsyncs, 0);
 	f->fio.fsync_countdown = 1;
-	assert_int_equal(logmgr_shutdown(f->m, true, why, sizeof(why)), -EIO);
+	assert_int_equal(logmgr_shutdown(f->m, why, sizeof(why)), -EIO);
 	f->m = NULL;
 	assert_non_null(strstr(why, ".clean-shutdown"));
 	assert_false(marker(f));
