@@ -14,7 +14,8 @@
  * the thread goes on either way. Once the directory is offline it writes
  * nothing there any more (broker_dir_offline, checked before each
  * partition and before the checkpoints): no flush, no retention, no
- * checkpoint, as Kafka's LogManager leaves an offline directory's logs
+ * delayed unlink, no checkpoint (the files waiting for their delay go at
+ * the stop, with the logs), as Kafka's LogManager leaves an offline directory's logs
  * out of its scheduled work. What lives in memory goes on: the expiry of
  * idempotent producers, and letting go of the groups' read copies.
  */
@@ -43,8 +44,6 @@ static void sched_flush_topic(struct topic *t, int64_t now)
 
 		if (!r[p].log)
 			continue; /* no replica here */
-		/* Files of removed segments, once file.delete.delay.ms is out. */
-		(void)log_delete_due(r[p].log, now);
 		/* A copy the groups read while this replica lagged out of the
 		 * ISR is let go once the replica serves reads again, also when
 		 * no group reads the partition meanwhile. */
@@ -52,6 +51,8 @@ static void sched_flush_topic(struct topic *t, int64_t now)
 			(void)topic_group_settle(t, p);
 		if (broker_dir_offline(t->b, BROKER_DIR_SCHEDULER))
 			continue;
+		/* Files of removed segments, once file.delete.delay.ms is out. */
+		(void)log_delete_due(r[p].log, now);
 		/* Rolled segments are made durable here, not by the append. */
 		rc = log_flush_closed(r[p].log);
 		if (rc < 0 && rc != -ENOENT) {
