@@ -580,6 +580,7 @@ struct batch_producer_info {
 	int16_t producer_epoch;
 	int32_t base_sequence;
 	int64_t max_timestamp; /* maxTimestamp: when the producer last wrote */
+	int64_t size;          /* the batch's bytes, its header included */
 };
 /* seq + n with Kafka's wrap past INT32_MAX to 0. */
 int32_t batch_seq_add(int32_t seq, int32_t n);

@@ -122,6 +122,7 @@ static void info_from_hdr(const struct batch_hdr *h, struct batch_producer_info 
 	bi->producer_epoch = h->producer_epoch;
 	bi->base_sequence = h->base_sequence;
 	bi->max_timestamp = h->max_timestamp;
+	bi->size = (int64_t)h->batch_length + BATCH_LOG_OVERHEAD;
 }
 
 int log_batches_producers(const uint8_t *buf, size_t len, struct batch_producer_info *out, int max)

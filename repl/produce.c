@@ -1794,12 +1794,14 @@ static int batches_headers(const uint8_t *batches, size_t len, struct batch_prod
 }
 
 /* The producer state's judgement of the batches, under pstate.mu (held
- * on return when 0: the caller appends and updates). 1: a duplicate,
+ * on return when 0 or 2: the caller appends and updates). 1: a duplicate,
  * res->base_offset, *last and *last_epoch (of the first append) set, the
- * lock let go. */
+ * lock let go. 2: the first *skip batches are duplicates (res->base_offset
+ * the first one's offset), the others are to be appended. */
 static int idempotence_check(const struct produce_ctx *ctx, struct produce_part *pp, int32_t epoch,
 			     const struct batch_producer_info *bi, int nb,
-			     struct produce_batches_result *res, int64_t *last, int32_t *last_epoch)
+			     struct produce_batches_result *res, int64_t *last, int32_t *last_epoch,
+			     int *skip)
 {
 	struct producer_state *ps = &pp->pt->pstate;
 	int64_t first = -1;
@@ -1820,6 +1822,18 @@ static int idempotence_check(const struct produce_ctx *ctx, struct produce_part 
 	rc = producer_state_check(ps, bi, nb, &first, last, last_epoch, &bad);
 	if (rc == 0)
 		return 0;
+	if (rc == 2) {
+		res->base_offset = first;
+		*skip = bad;
+		mq_log_limited(MQ_INFO,
+			       "topic %s partition %d: producer %lld epoch %d sequence %d: its "
+			       "first %d of %d batches sent again (answered from offset %lld), "
+			       "the rest appended",
+			       ctx->t->name, pp->pt->index, (long long)bi[0].producer_id,
+			       (int)bi[0].producer_epoch, (int)bi[0].base_sequence, bad, nb,
+			       (long long)first);
+		return 2;
+	}
 	pthread_mutex_unlock(&ps->mu);
 	if (rc == 1) {
 		res->base_offset = first;
@@ -1852,7 +1866,7 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	int64_t t0 = now_mono_ns(), last = -1;
 	int32_t epoch, last_epoch = -1;
 	bool idem = false;
-	int rc, nb;
+	int rc, nb, skip = 0;
 
 	res->bad_batch = -1;
 	res->why[0] = '\0';
@@ -1893,13 +1907,18 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 		idem = idem || bi[i].producer_id >= 0;
 	}
 	if (idem) {
-		rc = idempotence_check(&ctx, &pp, epoch, bi, nb, res, &last, &last_epoch);
+		rc = idempotence_check(&ctx, &pp, epoch, bi, nb, res, &last, &last_epoch, &skip);
 		if (rc == 1) {
 			rc = 0;
 			goto committed;
 		}
 		if (rc < 0)
 			goto out;
+		/* Rule 6: the batches after those sent again only. */
+		for (int i = 0; i < skip; i++) {
+			batches += bi[i].size;
+			len -= (size_t)bi[i].size;
+		}
 	}
 	/* message.timestamp.type=LogAppendTime: the batches carry the
 	 * append's time, which the answer gives back (Kafka's). */
@@ -1907,6 +1926,8 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 		res->log_append_time = engine_now_ms();
 	rc = log_append_client(pp.log, batches, len, epoch, res->log_append_time, &info,
 			       &res->bad_batch);
+	if (res->bad_batch >= 0)
+		res->bad_batch += skip; /* an index into the request's batches */
 	if (rc == -EBADMSG || rc == -EPROTO || rc == -ENOTSUP || rc == -EPERM || rc == -EINVAL ||
 	    rc == -ENOKEY || rc == -ERANGE) {
 		/* The client's bytes, not the log: no error of ours to log. */
@@ -1923,13 +1944,13 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 		if (rc == 0) {
 			int64_t off = info.first_offset;
 
-			for (int i = 0; i < nb; i++) {
+			for (int i = skip; i < nb; i++) {
 				bi[i].base_offset = off;
 				bi[i].last_offset = off + bi[i].records - 1;
 				bi[i].leader_epoch = epoch;
 				off += bi[i].records;
 			}
-			if (producer_state_update(&pp.pt->pstate, bi, nb) < 0)
+			if (producer_state_update(&pp.pt->pstate, bi + skip, nb - skip) < 0)
 				producer_state_clear(&pp.pt->pstate); /* loaded again */
 		} else {
 			producer_state_clear(&pp.pt->pstate);
@@ -1938,7 +1959,8 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	}
 	if (rc < 0)
 		goto out;
-	res->base_offset = info.first_offset;
+	if (skip == 0)
+		res->base_offset = info.first_offset;
 	last = info.last_offset;
 	last_epoch = epoch;
 committed:

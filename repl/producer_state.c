@@ -53,13 +53,49 @@ static int32_t last_seq_of(const struct batch_producer_info *bi)
 	return batch_seq_add(bi->base_sequence, bi->records - 1);
 }
 
-/* The kept batch with this sequence range, or NULL. */
-static const struct producer_batch *kept(const struct producer_entry *pe, int32_t first,
-					 int32_t last)
+#define RUN_MAX_SEQS ((int64_t)1 << 30) /* sequences a kept run spans at most */
+
+/* Sequences from `from` forward to `to`, past INT32_MAX's wrap to 0. */
+static int64_t seq_dist(int32_t from, int32_t to)
 {
-	for (int i = 0; i < pe->n; i++)
-		if (pe->b[i].first_seq == first && pe->b[i].last_seq == last)
-			return &pe->b[i];
+	int64_t d = (int64_t)to - from;
+
+	return d < 0 ? d + (int64_t)INT32_MAX + 1 : d;
+}
+
+/* Whether kept batch k holds one record per offset from first_offset to
+ * last_offset, sequence for sequence (a run of a producer's batches
+ * appended back to back; a compacted batch may have fewer). */
+static bool linear(const struct producer_batch *k)
+{
+	return k->last_offset - k->first_offset == seq_dist(k->first_seq, k->last_seq);
+}
+
+/* The kept batch holding the sequences first..last, with the offsets
+ * they were appended at (*at), or NULL. A kept batch may be a run of
+ * several (producer_state_update): a batch of the request is one when
+ * its sequences lie inside such a run, whose offsets follow its
+ * sequences one for one. */
+static const struct producer_batch *kept(const struct producer_entry *pe, int32_t first,
+					 int32_t last, struct producer_batch *at)
+{
+	for (int i = 0; i < pe->n; i++) {
+		const struct producer_batch *k = &pe->b[i];
+		int64_t d = seq_dist(k->first_seq, first);
+
+		if (first == k->first_seq && last == k->last_seq) {
+			*at = *k;
+			return k;
+		}
+		if (linear(k) && d + seq_dist(first, last) <= seq_dist(k->first_seq, k->last_seq)) {
+			*at = *k;
+			at->first_seq = first;
+			at->last_seq = last;
+			at->first_offset = k->first_offset + d;
+			at->last_offset = at->first_offset + seq_dist(first, last);
+			return k;
+		}
+	}
 	return NULL;
 }
 
@@ -107,21 +143,24 @@ static int judge_first(const struct producer_state *ps, const struct batch_produ
 	return b->base_sequence == batch_seq_add(newest(pe)->last_seq, 1) ? 0 : -EILSEQ;
 }
 
-/* Rule 2 for one batch: its kept copy, or NULL. */
+/* Rule 2 for one batch: its kept copy (*at: its own sequences and
+ * offsets), or NULL. */
 static const struct producer_batch *duplicate_of(const struct producer_state *ps,
-						 const struct batch_producer_info *b)
+						 const struct batch_producer_info *b,
+						 struct producer_batch *at)
 {
 	int i = find(ps, b->producer_id);
 
 	if (i < 0 || ps->e[i].epoch != b->producer_epoch)
 		return NULL;
-	return kept(&ps->e[i], b->base_sequence, last_seq_of(b));
+	return kept(&ps->e[i], b->base_sequence, last_seq_of(b), at);
 }
 
 int producer_state_check(const struct producer_state *ps, const struct batch_producer_info *bi,
 			 int n, int64_t *first, int64_t *last, int32_t *epoch, int *bad)
 {
 	int dups = 0, i, rc;
+	bool prefix = true; /* the duplicates are the request's first batches */
 
 	*bad = -1;
 	for (i = 0; i < n; i++)
@@ -130,22 +169,38 @@ int producer_state_check(const struct producer_state *ps, const struct batch_pro
 			return -EILSEQ;
 		}
 	for (i = 0; i < n; i++) {
+		struct producer_batch at;
 		const struct producer_batch *k =
-			bi[i].producer_id >= 0 ? duplicate_of(ps, &bi[i]) : NULL;
+			bi[i].producer_id >= 0 ? duplicate_of(ps, &bi[i], &at) : NULL;
 
 		if (!k)
 			continue;
+		if (dups != i)
+			prefix = false; /* a duplicate after a batch that is not */
 		if (dups == 0) {
-			*first = k->first_offset;
+			*first = at.first_offset;
 			*bad = i;
 		}
-		*last = k->last_offset;
-		*epoch = k->leader_epoch;
+		*last = at.last_offset;
+		*epoch = at.leader_epoch;
 		dups++;
 	}
 	if (dups == n) {
 		*bad = -1;
 		return 1;
+	}
+	/* Rule 6: the first batches of one producer's request sent again
+	 * (the leader that took the request before had passed only those on
+	 * to this one when it went), the rest following the last of them. */
+	if (dups > 0 && prefix && bi[0].producer_id >= 0 &&
+	    bi[n - 1].producer_id == bi[0].producer_id && judge_first(ps, &bi[dups]) == 0) {
+		for (i = 1; i < n; i++)
+			if (bi[i].producer_id != bi[0].producer_id)
+				break;
+		if (i == n) {
+			*bad = dups;
+			return 2;
+		}
 	}
 	if (dups > 0)
 		return -EILSEQ; /* some sent again, not all: *bad the first */
@@ -204,6 +259,27 @@ int producer_state_update(struct producer_state *ps, const struct batch_producer
 		}
 		if (bi[i].max_timestamp > pe->last_timestamp)
 			pe->last_timestamp = bi[i].max_timestamp;
+		/* A batch right after the newest one, in sequences and in
+		 * offsets, of the same leader epoch, extends it: the batches of
+		 * one write forwarded from a mount (one per batch.size bytes,
+		 * often more than PRODUCER_BATCHES) stay known as a whole, so
+		 * that all of them sent again is a duplicate however many. */
+		if (pe->n > 0) {
+			struct producer_batch *nw =
+				&pe->b[(pe->next + PRODUCER_BATCHES - 1) % PRODUCER_BATCHES];
+
+			/* Runs stay far below the 2^31 sequences after which a
+			 * producer's sequences come round again. */
+			if (linear(nw) && bi[i].base_sequence == batch_seq_add(nw->last_seq, 1) &&
+			    seq_dist(nw->first_seq, last_seq_of(&bi[i])) < RUN_MAX_SEQS &&
+			    bi[i].base_offset == nw->last_offset + 1 &&
+			    bi[i].last_offset - bi[i].base_offset == bi[i].records - 1 &&
+			    bi[i].leader_epoch == nw->leader_epoch) {
+				nw->last_seq = last_seq_of(&bi[i]);
+				nw->last_offset = bi[i].last_offset;
+				continue;
+			}
+		}
 		pe->b[pe->next] = (struct producer_batch){ .first_seq = bi[i].base_sequence,
 							   .last_seq = last_seq_of(&bi[i]),
 							   .first_offset = bi[i].base_offset,

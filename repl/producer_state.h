@@ -14,8 +14,9 @@
  *      follow each other: else -EILSEQ (checked first);
  *   2. every batch of the request (so each has a producer id) of the
  *      kept epoch and with (first, last) sequences equal to one of its
- *      producer's kept batches: a duplicate, answered with the kept
- *      offsets and not appended; only some of them: -EILSEQ;
+ *      producer's kept batches, or inside a kept run of them (below): a
+ *      duplicate, answered with the kept offsets and not appended; only
+ *      some of them: -EILSEQ, but for rule 6;
  *   3. each producer's first batch in the request: an epoch below the
  *      kept one: -ESTALE (INVALID_PRODUCER_EPOCH);
  *   4. a newer epoch: its first sequence must be 0; the same epoch: the
@@ -23,8 +24,22 @@
  *      INT32_MAX to 0); an unknown producer may start anywhere (its
  *      batches may have gone with retention): else -EILSEQ
  *      (OUT_OF_ORDER_SEQUENCE_NUMBER), not appended.
+ *   6. a request of one producer's batches whose first ones are
+ *      duplicates (rule 2) and whose next one follows the newest kept
+ *      batch (rule 4): the rest is appended. A broker that forwards a
+ *      write sends all its batches in one request; the leader that took
+ *      it may have passed only the first ones on to its followers (a
+ *      fetch ends at replica.fetch.max.bytes) before it went, and the
+ *      next leader holds those, not the others.
  * A refusal refuses the whole request (a partition's batches are appended
  * all or none) and names the batch that broke the rule.
+ *
+ * A batch that follows the producer's newest kept one in sequences and
+ * in offsets, appended in the same leader epoch, extends it into a run
+ * rather than taking a slot: one forwarded write is many batches (one per
+ * batch.size bytes), more than PRODUCER_BATCHES, and all of them sent
+ * again must still be a duplicate. A run's offsets follow its sequences
+ * one for one, so a batch inside it is found with its own offsets.
  *
  * Rebuilt from the log: the batch headers keep producer id, epoch and base
  * sequence, and followers keep the leader's batches unchanged, so a
@@ -85,9 +100,10 @@ void producer_state_clear(struct producer_state *ps);
 /* Judges a request's n batches (headers as log_batches_producers gives
  * them). 0: append them; 1: a duplicate, *first and *last the offsets
  * they were appended at, *epoch the leader epoch of that append (the
- * commit wait checks the record there is still that one); -ESTALE,
- * -EILSEQ as in the rules above, with *bad the index of the batch that
- * broke them (else -1). */
+ * commit wait checks the record there is still that one); 2: rule 6,
+ * append batches *bad.. only (*first the offset of the first duplicate);
+ * -ESTALE, -EILSEQ as in the rules above, with *bad the index of the
+ * batch that broke them (else -1). */
 int producer_state_check(const struct producer_state *ps, const struct batch_producer_info *bi,
 			 int n, int64_t *first, int64_t *last, int32_t *epoch, int *bad);
 /* Keeps appended batches (offsets and leader epoch filled in). Batches without a producer

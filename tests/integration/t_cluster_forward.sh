@@ -11,8 +11,10 @@
 # in flight while the leader is killed (-9): one follower is stopped
 # (SIGSTOP) so that the leader, which appended the write and whose other
 # follower copied it, cannot commit it and answers nothing; the leader is
-# killed, the stopped follower continued; the write is resent to the new
-# leader and returns success, and the record is in the log once. Last,
+# killed, the stopped follower continued; the write (6000 records, more
+# batches than a producer's state keeps one by one) is resent to the new
+# leader, the follower that copied it, which answers it as sent before:
+# it returns success, and its records are in the log once. Last,
 # a forwarded write to a leader that is frozen (SIGSTOP), not dead: once
 # the controller moved the leadership (the frozen broker's session
 # expired) the write goes to the new leader and returns success, long
@@ -114,21 +116,38 @@ npid=$(echo "$pids" | tr ' ' '\n' | grep -vc '^-1$')
 	fail "producer ids in .dump" "'$pids'"
 
 # ---- a forwarded write in flight while the leader is killed ----------------
+# G, which forwards, is the follower the controller elects next (the first
+# of the replicas after L, in their order); F is the other. The write is
+# 6000 records in one write() (dd bs=1M), 120 KB: about 8 batches of
+# batch.size, more than the 5 batches of a producer the leader keeps one
+# by one, so that the new leader G, which copied all of them, must know
+# the whole write as its producer's to answer it as sent before.
+G2=""
+for r in $(t_field "$MQ_TMP/mnt$L" 7 | tr -d '[]' | tr ',' ' '); do
+	[ "$r" = "$L" ] && continue
+	if [ -z "$G2" ]; then G2=$r; else F=$r; fi
+done
+G=$G2
+K=6000
+T=$((6 + K))
 eval "FPID=\$PID$F"
 eval "LPID=\$PID$L"
 leo_of() {
 	timeout 5 awk '$1 == "0" { print $4 }' "$1/t/.state" 2>/dev/null
 }
+awk -v k="$K" 'BEGIN { for (i = 0; i < k; i++) printf "rec-7-%04d in flight\n", i }' \
+	>"$MQ_TMP/rec7"
 check "follower $F frozen (SIGSTOP)" stop_broker "$FPID"
 # G forwards; L appends it, G copies it, F (stopped) holds the commit back.
-(echo "rec-7 in flight" >>"$MQ_TMP/mnt$G/t/0"; echo $? >"$MQ_TMP/rc7") &
+(dd if="$MQ_TMP/rec7" of="$MQ_TMP/mnt$G/t/0" bs=1M oflag=append conv=notrunc status=none
+	echo $? >"$MQ_TMP/rc7") &
 WPID=$!
-check "the leader appended the forwarded write" poll 20 sh -c "[ \"\$(timeout 5 awk '\$1 == \"0\" { print \$4 }' '$MQ_TMP/mnt$L/t/.state')\" = 7 ]"
+check "the leader appended the forwarded write" poll 20 sh -c "[ \"\$(timeout 5 awk '\$1 == \"0\" { print \$4 }' '$MQ_TMP/mnt$L/t/.state')\" = $T ]"
 # G's own replica has it too (its LEO in the leader's follower lines).
 g_has_it() {
-	timeout 5 grep -q "^replica 0 $G: leo 7 " "$MQ_TMP/mnt$L/t/.state"
+	timeout 5 grep -q "^replica 0 $G: leo $T " "$MQ_TMP/mnt$L/t/.state"
 }
-check "its follower $G copied it (leo 7)" poll 20 g_has_it
+check "its follower $G copied it (leo $T)" poll 20 g_has_it
 [ -s "$MQ_TMP/rc7" ] && fail "the write is not answered while uncommitted" "rc $(cat "$MQ_TMP/rc7")" ||
 	ok "the write is not answered while uncommitted (hw 6)"
 mq_kill9 "$MQ_TMP/mnt$L" "$LPID"
@@ -139,15 +158,16 @@ answered() {
 check "the forwarded write returns once a new leader takes it" poll 60 answered
 expect_eq "and succeeds" "0" "$(cat "$MQ_TMP/rc7" 2>/dev/null)"
 wait "$WPID" 2>/dev/null
-echo "rec-7 in flight" >>"$MQ_TMP/want"
+cat "$MQ_TMP/rec7" >>"$MQ_TMP/want"
 for n in $F $G; do
-	check "mnt$n shows rec-7 exactly once, after the six" poll 30 shows "$MQ_TMP/mnt$n" "$n" "$MQ_TMP/want"
+	check "mnt$n shows rec-7's records exactly once, after the six" poll 30 shows "$MQ_TMP/mnt$n" "$n" "$MQ_TMP/want"
 done
 N=$(t_field "$MQ_TMP/mnt$G" 5)
-# Which way it went: the new leader had it from the old one (answered as
-# a duplicate), or had not (appended once, the copy on $G cut by epoch).
-echo "# new leader $N; answered as a duplicate: $(grep -c 'sent again: answered' "$LOG")" >>"$LOG"
-expect_eq "the new leader's log ends at 7" "7" "$(leo_of "$MQ_TMP/mnt$N")"
+expect_eq "the new leader is $G, which copied the write" "$G" "$N"
+grep -q "sent again: answered with offset 6, not appended" "$LOG" &&
+	ok "$G answered the write as sent before (all its batches)" ||
+	fail "$G's log" "no line about the write sent again"
+expect_eq "the new leader's log ends at $T" "$T" "$(leo_of "$MQ_TMP/mnt$N")"
 
 # ---- a forwarded write to a frozen leader ---------------------------------
 if [ "$N" = "$F" ]; then O=$G; else O=$F; fi

@@ -817,6 +817,95 @@ static void test_ack_refused_after_leadership_lost(void **state)
 	free(all);
 }
 
+/* A write forwarded from another broker's mount is one Produce of many
+ * batches (one per batch.size bytes) from that broker's idempotent
+ * producer (repl/forward.c). Sent again after a failover it must land
+ * once, and be answered: whole (every batch already here, more batches
+ * than the 5 a producer's state keeps one by one) and in part (only its
+ * first batches reached this log from the leader that took it first, the
+ * rest is appended). */
+static void test_forwarded_batches_sent_again(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 200 };
+	static char vals[N][64];
+	struct rec_in recs[N];
+	struct log_config lc = { .batch_bytes = 1024, .max_message_bytes = 1048588 };
+	struct batch_producer pr = { 7001, 0, 0 };
+	struct batch_producer_info bi[64];
+	struct produce_batches_result res;
+	uint8_t *enc, *buf;
+	size_t len, head = 0;
+	int32_t nb;
+	char *all, *want;
+	size_t wn = 0;
+
+	for (int i = 0; i < N; i++) {
+		int n = snprintf(vals[i], sizeof(vals[i]), "forwarded record %03d of the write", i);
+
+		recs[i] = (struct rec_in){ .key = NULL,
+					   .key_len = -1,
+					   .value = vals[i],
+					   .value_len = n,
+					   .timestamp = 1000 };
+	}
+	assert_int_equal(log_encode_batches(&lc, recs, N, &pr, &enc, &len, &nb), 0);
+	assert_true(nb > 5); /* more than PRODUCER_BATCHES */
+	assert_int_equal(log_batches_producers(enc, len, bi, 64), nb);
+	buf = malloc(len);
+	assert_non_null(buf);
+
+	assert_int_equal(topic_produce(f->t, 0, "before\n", 7, 0), 0);
+	memcpy(buf, enc, len);
+	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res), 0);
+	assert_int_equal(res.base_offset, 1);
+	assert_int_equal(leo(f, 0), 1 + N);
+	/* The same request again, every batch of it here: a duplicate. */
+	memcpy(buf, enc, len);
+	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res), 0);
+	assert_int_equal(res.base_offset, 1);
+	assert_int_equal(leo(f, 0), 1 + N);
+
+	/* The next write of that producer: only its first three batches
+	 * reached this log (as a follower's fetch that ended there), then
+	 * the whole request came again. */
+	for (int i = 0; i < N; i++)
+		vals[i][0] = 'F';
+	pr.base_sequence = N;
+	free(enc);
+	assert_int_equal(log_encode_batches(&lc, recs, N, &pr, &enc, &len, &nb), 0);
+	assert_int_equal(log_batches_producers(enc, len, bi, 64), nb);
+	for (int i = 0; i < 3; i++)
+		head += (size_t)bi[i].size;
+	memcpy(buf, enc, len);
+	assert_int_equal(topic_produce_batches(f->t, 0, buf, head, -1, 10000, &res), 0);
+	assert_int_equal(res.base_offset, 1 + N);
+	memcpy(buf, enc, len);
+	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res), 0);
+	assert_int_equal(res.base_offset, 1 + N);
+	assert_int_equal(leo(f, 0), 1 + 2 * N);
+	/* and once more, whole: a duplicate of both appends */
+	memcpy(buf, enc, len);
+	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res), 0);
+	assert_int_equal(res.base_offset, 1 + N);
+	assert_int_equal(leo(f, 0), 1 + 2 * N);
+
+	/* Every record once, in order. */
+	want = malloc((size_t)N * 2 * 64 + 16);
+	assert_non_null(want);
+	wn += (size_t)sprintf(want, "before\n");
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < N; i++)
+			wn += (size_t)sprintf(want + wn, "%s record %03d of the write\n",
+					      round ? "Forwarded" : "forwarded", i);
+	all = read_all(f->t, 0);
+	assert_string_equal(all, want);
+	free(all);
+	free(want);
+	free(enc);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -836,6 +925,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_topic_ops_during_linger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_during_linger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_waits_for_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forwarded_batches_sent_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_refused_after_leadership_lost, setup,
 						teardown),
 	};

@@ -82,12 +82,13 @@ static void test_window_of_five(void **state)
 
 	(void)state;
 	producer_state_init(&ps);
+	/* other records between them: each batch is kept on its own */
 	for (int i = 0; i < 7; i++)
-		assert_int_equal(offer(&ps, bat(1, 0, i, 1, i), &f, &l), 0);
+		assert_int_equal(offer(&ps, bat(1, 0, i, 1, 2 * i), &f, &l), 0);
 	/* batches 2..6 are kept: duplicates; 0 and 1 fell out: out of order */
 	for (int i = 2; i < 7; i++) {
 		assert_int_equal(offer(&ps, bat(1, 0, i, 1, -1), &f, &l), 1);
-		assert_int_equal(f, i);
+		assert_int_equal(f, 2 * i);
 	}
 	assert_int_equal(offer(&ps, bat(1, 0, 0, 1, -1), &f, &l), -EILSEQ);
 	assert_int_equal(offer(&ps, bat(1, 0, 1, 1, -1), &f, &l), -EILSEQ);
@@ -207,6 +208,78 @@ static void test_two_producers_in_one_request(void **state)
 	producer_state_destroy(&ps);
 }
 
+/* One write forwarded from a mount is one request of many batches of one
+ * producer (repl/forward.c), more than PRODUCER_BATCHES: batches back to
+ * back in sequences and offsets, of one leader epoch, are kept as one run,
+ * so that the whole request sent again is a duplicate (rule 2), and one
+ * whose first batches only are here appends the rest (rule 6). */
+static void test_forwarded_request_runs(void **state)
+{
+	struct producer_state ps;
+	struct batch_producer_info r[12];
+	int64_t f = -1, l = -1;
+	int32_t e;
+	int bad;
+
+	(void)state;
+	producer_state_init(&ps);
+	for (int i = 0; i < 12; i++)
+		r[i] = bat(30, 0, 4 * i, 4, 100 + 4 * i);
+	assert_int_equal(producer_state_check(&ps, r, 12, &f, &l, &e, &bad), 0);
+	assert_int_equal(producer_state_update(&ps, r, 12), 0);
+	assert_int_equal(producer_state_check(&ps, r, 12, &f, &l, &e, &bad), 1);
+	assert_int_equal(f, 100);
+	assert_int_equal(l, 147);
+	/* any batch of it on its own, with its own offsets */
+	assert_int_equal(producer_state_check(&ps, &r[1], 1, &f, &l, &e, &bad), 1);
+	assert_int_equal(f, 104);
+	assert_int_equal(l, 107);
+	/* the next request: its first 3 batches here, then all 10 again */
+	for (int i = 0; i < 10; i++)
+		r[i] = bat(30, 0, 48 + 4 * i, 4, 148 + 4 * i);
+	assert_int_equal(producer_state_update(&ps, r, 3), 0);
+	assert_int_equal(producer_state_check(&ps, r, 10, &f, &l, &e, &bad), 2);
+	assert_int_equal(bad, 3);
+	assert_int_equal(f, 148);
+	assert_int_equal(producer_state_update(&ps, r + 3, 7), 0);
+	assert_int_equal(producer_state_check(&ps, r, 10, &f, &l, &e, &bad), 1);
+	assert_int_equal(f, 148);
+	assert_int_equal(l, 187);
+	/* the duplicates must come first, and the rest follow the newest */
+	r[0] = bat(30, 0, 88, 4, -1);
+	refused(&ps, r, 1, 0, -1);
+	r[0] = bat(30, 0, 80, 4, -1);
+	r[1] = bat(30, 0, 84, 4, -1);
+	r[2] = bat(30, 0, 88, 4, -1);
+	assert_int_equal(producer_state_check(&ps, r, 3, &f, &l, &e, &bad), 2);
+	r[0] = bat(30, 0, 76, 4, -1); /* all three here: a duplicate */
+	r[1] = bat(30, 0, 80, 4, -1);
+	r[2] = bat(30, 0, 84, 4, -1);
+	assert_int_equal(producer_state_check(&ps, r, 3, &f, &l, &e, &bad), 1);
+	/* another producer's batches after the duplicates: refused */
+	r[0] = bat(30, 0, 84, 4, -1);
+	r[1] = bat(31, 0, 0, 1, -1);
+	refused(&ps, r, 2, -EILSEQ, 0);
+	/* records between two batches (another producer's): two runs */
+	assert_int_equal(offer(&ps, bat(30, 0, 88, 4, 200), &f, &l), 0);
+	assert_int_equal(offer(&ps, bat(30, 0, 92, 4, 204), &f, &l), 0);
+	r[0] = bat(30, 0, 88, 4, -1);
+	r[1] = bat(30, 0, 92, 4, -1);
+	assert_int_equal(producer_state_check(&ps, r, 2, &f, &l, &e, &bad), 1);
+	assert_int_equal(f, 200);
+	assert_int_equal(l, 207);
+	/* a new leader epoch starts a new run */
+	r[0] = bat(30, 0, 96, 4, 208);
+	r[0].leader_epoch = 3;
+	assert_int_equal(producer_state_update(&ps, r, 1), 0);
+	assert_int_equal(producer_state_check(&ps, r, 1, &f, &l, &e, &bad), 1);
+	assert_int_equal(e, 3);
+	r[0] = bat(30, 0, 92, 4, -1);
+	assert_int_equal(producer_state_check(&ps, r, 1, &f, &l, &e, &bad), 1);
+	assert_int_equal(e, 0);
+	producer_state_destroy(&ps);
+}
+
 /* producer.id.expiration.ms: a producer whose newest batch is that old is
  * forgotten; the others keep their batches and their sequence. */
 static void test_expiry(void **state)
@@ -294,7 +367,8 @@ static void test_rebuild_from_log(void **state)
 	logfx_open(fx);
 	assert_int_equal(producer_state_load(&ps, fx->l, 4, 2000, 86400000), 0);
 	assert_int_equal(producer_state_count(&ps), 2);
-	/* the newest 5 of producer 11 are known with their offsets */
+	/* producer 11's batches are known with their offsets: the six back
+	 * to back in leader epoch 1 as one run, the last one apart */
 	b = bat(11, 0, 12, 2, -1);
 	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e, &bad), 1);
 	assert_int_equal(f, 15);
@@ -303,7 +377,11 @@ static void test_rebuild_from_log(void **state)
 	b = bat(11, 0, 4, 2, -1);
 	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e, &bad), 1);
 	assert_int_equal(f, 7);
-	b = bat(11, 0, 2, 2, -1); /* out of the window */
+	assert_int_equal(e, 1);
+	b = bat(11, 0, 0, 2, -1); /* the run's first batch */
+	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e, &bad), 1);
+	assert_int_equal(f, 3);
+	b = bat(11, 0, 10, 4, -1); /* across the two: neither holds it */
 	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e, &bad), -EILSEQ);
 	b = bat(11, 0, 14, 1, -1);
 	assert_int_equal(producer_state_check(&ps, &b, 1, &f, &l, &e, &bad), 0);
@@ -373,6 +451,7 @@ int main(void)
 		cmocka_unit_test(test_epoch_bump),
 		cmocka_unit_test(test_wrap_and_chain),
 		cmocka_unit_test(test_two_producers_in_one_request),
+		cmocka_unit_test(test_forwarded_request_runs),
 		cmocka_unit_test(test_expiry),
 		cmocka_unit_test_setup_teardown(test_rebuild_from_log, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_encode_fields, setup, logfx_teardown),
