@@ -10,7 +10,10 @@
  *   3. read the SCRAM users (/config/users/<user>) into the credential
  *      table the listener's lookup reads;
  *   4. start the listener, so that the advertised ports are bound ones
- *      (port 0 in `listeners` is a free port the kernel picks);
+ *      (port 0 in `listeners` is a free port the kernel picks); it
+ *      accepts connections only once the cluster thread has read the
+ *      topics after the registration (cluster_work), as Kafka's
+ *      startProcessingRequests;
  *   5. register /brokers/ids/<broker.id> (ephemeral) with the advertised
  *      endpoints. An id another session holds is waited for, up to
  *      zookeeper.session.timeout.ms and REGISTER_WAIT_EXTRA_MS: after a
@@ -155,6 +158,10 @@ struct cluster {
 	 * false): the topics' reads apply every topic's overrides. */
 	int64_t changes_seen;
 	bool changes_read;
+	/* The listener accepts connections (zookeeper mode: once the broker
+	 * is registered and has read the topics; cluster thread). */
+	bool accepting;
+	bool topics_read; /* a read_topics succeeded (cluster thread) */
 	/* The data of each /brokers/topics/<t>: its assignment grew. */
 	struct zkwatch_set topic_watches;
 	/* Topics read_topics has made here with their overrides in this
@@ -1038,8 +1045,24 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 		ev &= ~EV_CONTROLLER;
 	if ((ev & EV_USERS) && read_users(c) == 0)
 		ev &= ~EV_USERS;
-	if ((ev & EV_TOPICS) && read_topics(c) == 0)
+	if ((ev & EV_TOPICS) && read_topics(c) == 0) {
 		ev &= ~EV_TOPICS;
+		c->topics_read = true;
+	}
+	/* The first EV_TOPICS is posted after the registration (zk_start). */
+	if (!c->accepting && c->topics_read && !(ev & EV_REGISTER)) {
+		int rc = net_server_accept(c->srv);
+
+		if (rc == 0)
+			mq_log(MQ_INFO,
+			       "broker %d: registered, topics read: the listener accepts "
+			       "connections",
+			       c->cfg->broker_id);
+		else
+			mq_log(MQ_ERR, "broker %d: the listener cannot accept: %s",
+			       c->cfg->broker_id, strerror(-rc));
+		c->accepting = true;
+	}
 	return ev;
 }
 
@@ -1122,6 +1145,15 @@ static int listener_start(struct cluster *c)
 		group_connect_hook(c, true);
 	if (rc == 0 && c->ka.b && !cluster_zk_mode(c))
 		rc = local_replicas_start(&c->ka, c->srv, &c->lr);
+	/* In a cluster, requests are processed only once the broker is
+	 * registered and knows the topics (cluster_work), as Kafka's
+	 * startProcessingRequests: during the wait for a crashed
+	 * predecessor's registration to expire, clients still route that
+	 * predecessor's partitions here, and an answer from a broker that
+	 * knows no topic (UNKNOWN_TOPIC_OR_PARTITION) makes librdkafka drop
+	 * the topic's partitions and fail every queued record. */
+	if (rc == 0 && cluster_zk_mode(c))
+		net_server_hold_accepts(c->srv);
 	if (rc == 0)
 		rc = net_server_start(c->srv);
 	if (rc < 0) {

@@ -29,8 +29,9 @@
  *     error (as Kafka answers); else "Stable" with members, "Empty"
  *     without, protocol type "consumer", protocol data the assignor;
  *     a Kafka group of consumers alone: its own state and members; a
- *     Kafka group whose members left, without a topic's group: "Empty",
- *     its protocol type, no protocol, as Kafka describes it;
+ *     Kafka group whose members left, with topics' groups (its commits)
+ *     or without: "Empty", its protocol type, no protocol, as Kafka
+ *     describes it;
  *   - DeleteGroups: GROUP_ID_NOT_FOUND when no such group (neither a
  *     topic's group nor a Kafka group here: one whose members left is
  *     Empty, and here, until the cleanup of group_serve.c removes it),
@@ -388,6 +389,18 @@ static void describe_empty(struct group_serve *gs, const char *name, struct gdes
 	pthread_mutex_unlock(&gs->mu);
 }
 
+/* Whether the coordinator keeps a Kafka group of that name (with members
+ * or Empty). Takes gs->mu. */
+static bool kafka_group_known(struct group_serve *gs, const char *name)
+{
+	bool known;
+
+	pthread_mutex_lock(&gs->mu);
+	known = kg_find(gs, name) != NULL;
+	pthread_mutex_unlock(&gs->mu);
+	return known;
+}
+
 int group_admin_describe(struct group_serve *gs, const char *topic, const char *name,
 			 struct proto_described_group *d, struct gdesc_hold *h)
 {
@@ -432,6 +445,11 @@ int group_admin_describe(struct group_serve *gs, const char *topic, const char *
 	if (ngroups > 0) {
 		snprintf(h->state, sizeof(h->state), "%s", d->n_members ? "Stable" : "Empty");
 		snprintf(h->ptype, sizeof(h->ptype), "consumer");
+		/* A Kafka group whose members left (its commits made the
+		 * topics' groups): no protocol, as Kafka describes an Empty
+		 * group; the topics' assignor is not what its members chose. */
+		if (!d->n_members && !topic[0] && kafka_group_known(gs, name))
+			h->proto[0] = '\0';
 	} else {
 		h->proto[0] = '\0';
 		if (!topic[0])

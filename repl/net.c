@@ -193,6 +193,11 @@ struct net_server {
 	int stopping;       /* __atomic */
 	int memwaiters;     /* __atomic: connections in WAIT_MEM */
 	bool started, stopped;
+	/* net_server_hold_accepts: start binds and listens but accepts
+	 * nothing until net_server_accept (a cluster broker before it is
+	 * registered and knows its topics); accepting is __atomic, set once. */
+	bool hold_accepts;
+	int accepting;
 	struct net_stats st; /* __atomic fields */
 };
 
@@ -1656,6 +1661,34 @@ static int loop_init(struct net_server *srv, struct net_loop *loop, int idx)
 	return 0;
 }
 
+/* The listeners into loop 0's epoll, once: from then on connections are
+ * accepted (the kernel's backlog held them before). */
+static int listeners_add(struct net_server *srv)
+{
+	if (__atomic_exchange_n(&srv->accepting, 1, __ATOMIC_ACQ_REL))
+		return 0;
+	for (int i = 0; i < srv->cfg.n_listeners; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &srv->lst[i] };
+
+		if (epoll_ctl(srv->loops[0].epfd, EPOLL_CTL_ADD, srv->lst[i].fd, &ev))
+			return -errno;
+	}
+	return 0;
+}
+
+void net_server_hold_accepts(struct net_server *srv)
+{
+	if (!srv->started)
+		srv->hold_accepts = true;
+}
+
+int net_server_accept(struct net_server *srv)
+{
+	if (!srv->started || __atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE))
+		return -EINVAL;
+	return listeners_add(srv);
+}
+
 int net_server_start(struct net_server *srv)
 {
 	int rc = 0;
@@ -1676,15 +1709,14 @@ int net_server_start(struct net_server *srv)
 			goto fail;
 	}
 	for (int i = 0; i < srv->cfg.n_listeners; i++) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &srv->lst[i] };
-
 		rc = listener_open(srv, i);
 		if (rc)
 			goto fail;
-		if (epoll_ctl(srv->loops[0].epfd, EPOLL_CTL_ADD, srv->lst[i].fd, &ev)) {
-			rc = -errno;
+	}
+	if (!srv->hold_accepts) {
+		rc = listeners_add(srv);
+		if (rc)
 			goto fail;
-		}
 	}
 	srv->started = true;
 	for (int i = 0; i < srv->cfg.num_io_threads; i++) {

@@ -195,6 +195,15 @@ int net_server_handle_picked(struct net_server *srv, int16_t api_key, net_handle
  * (started already), -errno of socket/bind/listen/pthread_create. On
  * error nothing runs. */
 int net_server_start(struct net_server *srv);
+/* Before net_server_start: start binds and listens (so the ports are
+ * known) but accepts no connection until net_server_accept, as Kafka's
+ * broker opens its ports before registering and processes requests only
+ * after: connections wait in the kernel's backlog meanwhile, rather than
+ * being answered by a broker that does not know the cluster yet. */
+void net_server_hold_accepts(struct net_server *srv);
+/* Starts accepting (once; later calls do nothing): 0, -EINVAL when not
+ * started or stopping, -errno of epoll_ctl. Any thread. */
+int net_server_accept(struct net_server *srv);
 /* The port listener i is bound to (its configured port, or the one the
  * kernel chose for port 0); -ENOENT for no such listener or before start. */
 int net_server_port(const struct net_server *srv, int i);

@@ -6,7 +6,9 @@
 # through (kcat's debug output); a ZooKeeper crash and restart is
 # survived (registrations back); a broker killed with -9 leaves
 # /brokers/ids after the session timeout and the others show it gone; one
-# started again at once waits for its old registration to go. A
+# started again at once waits for its old registration to go, its
+# listener answering no client meanwhile (kcat -L is not told a topic has
+# no partitions). A
 # topic of three partitions with one replica each: every mount lists the
 # three, each broker keeps a log for its own replica only, and the mount
 # of a broker that holds no replica of a partition reads it through a
@@ -179,7 +181,31 @@ check "mnt1/.state: brokers=[1,2]" state_has "$MQ_TMP/mnt1" '^brokers=\[1,2\]$'
 # process waits for it rather than refuse the id (a restart by systemd or
 # make cluster comes within the session timeout).
 mq_kill9 "$MQ_TMP/mnt2" "$PID2"
+# Meanwhile its listener is bound but processes nothing, as Kafka's broker
+# before its registration: the clients still send the dead broker's
+# partitions there, and an answer from a broker that knows no topic yet
+# (UNKNOWN_TOPIC_OR_PARTITION) makes librdkafka drop the topic's
+# partitions and fail every record it holds for them.
+ask_while_waiting() {
+	poll 30 grep -q "broker.id 2: /brokers/ids/2 is held by ZooKeeper session" "$LOG" || return 1
+	# shellcheck disable=SC2086
+	timeout 20 kcat -b "127.0.0.1:$PORT2" $SASL -m 3 -L -t spread >"$MQ_TMP/waiting-md.out" 2>&1
+	return 0
+}
+if command -v kcat >/dev/null 2>&1; then
+	mq_bg ask_while_waiting
+	ASKER=$MQ_LAST_PID
+fi
 broker_start 2
+if [ -n "${ASKER:-}" ]; then
+	mq_wait "$ASKER" 40
+	expect_eq "kcat -L asked the restarted broker 2 while it waited" "0" "$MQ_RC"
+	if grep -qi -e 'unknown topic' -e 'with 0 partitions' "$MQ_TMP/waiting-md.out"; then
+		fail "and was not told that spread has no partitions" "$(cat "$MQ_TMP/waiting-md.out")"
+	else
+		ok "and was not told that spread has no partitions"
+	fi
+fi
 check "the restarted broker 2 waited for its old registration" \
 	grep -q "broker.id 2: /brokers/ids/2 is held by ZooKeeper session 0x[0-9a-f]*, not this broker's: waiting" "$LOG"
 check "and registered once it went" grep -q "broker.id 2: the earlier registration went after" "$LOG"

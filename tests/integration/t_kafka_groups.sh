@@ -49,6 +49,10 @@ expect_ok "echo through the mount" sh -c "printf 'a\nb\n' >> '$MNT/t/0'; echo c 
 
 expect_eq "kcat -G g1 gets every record" "$(printf '0 0 a\n0 1 b\n1 0 c')" "$(kgroup g1)"
 expect_eq "the mount shows the group" "g1" "$(ls "$MNT/t/.groups")"
+# kcat left: the Kafka group is Empty, described as Kafka describes it,
+# without a protocol (not the mount's assignor, which kcat did not use).
+expect_eq "DescribeGroups g1: Empty, no protocol" "state=Empty protocol= members=0" \
+	"$(timeout -k 5 "$MQ_TIMEOUT" node "$LIBDIR/kafkajs_admin.js" "$B" describe-group g1 2>&1)"
 expect_eq "the mount shows kcat's commits" "2 1" \
 	"$(echo $(cat "$MNT/t/.groups/g1/0" "$MNT/t/.groups/g1/1"))"
 

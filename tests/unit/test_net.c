@@ -1640,6 +1640,44 @@ static void test_never_reads(void **state)
 /* kcat (librdkafka 2.x) negotiates with our ApiVersions v3: its protocol
  * debug output shows the answer, and that it found no Metadata in our
  * table (so it never sends one). */
+/* A server held at start (net_server_hold_accepts, a cluster broker until
+ * it is registered and knows its topics) has its port bound: a client
+ * connects (the kernel's backlog) and sends, and nothing is accepted or
+ * answered until net_server_accept; then the request is answered. */
+static void test_hold_accepts(void **state)
+{
+	struct fx fx;
+	uint8_t frame[64], *resp;
+	size_t n, len;
+	int fd;
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	assert_int_equal(sasl_cred_from_password("s3cret", NULL, 0, 4096, &fx.cred), 0);
+	assert_int_equal(net_server_new(&fx.cfg, lookup, &fx, &fx.srv), 0);
+	assert_int_equal(net_server_accept(fx.srv), -EINVAL); /* not started */
+	net_server_hold_accepts(fx.srv);
+	assert_int_equal(net_server_start(fx.srv), 0);
+	fx.port = net_server_port(fx.srv, 0);
+	assert_true(fx.port > 0);
+
+	fd = raw_connect(fx.port);
+	n = build_req(frame, sizeof(frame), PROTO_API_API_VERSIONS, 0, 7, NULL, 0);
+	write_all(fd, frame, n);
+	expect_silence(&fd, 1);
+	assert_int_equal(fx_stats(&fx).accepted, 0);
+
+	assert_int_equal(net_server_accept(fx.srv), 0);
+	assert_int_equal(net_server_accept(fx.srv), 0); /* once; again is nothing */
+	resp = read_frame(fd, &len);
+	assert_true(len >= 4);
+	assert_int_equal((int32_t)ntohl(*(uint32_t *)resp), 7); /* the correlation id */
+	free(resp);
+	assert_int_equal(fx_stats(&fx).accepted, 1);
+	close(fd);
+	fx_stop(&fx);
+}
+
 static void test_kcat_api_versions(void **state)
 {
 	struct fx fx;
@@ -1693,6 +1731,7 @@ int main(void)
 		cmocka_unit_test(test_max_connections),
 		cmocka_unit_test(test_accept_out_of_descriptors),
 		cmocka_unit_test(test_never_reads),
+		cmocka_unit_test(test_hold_accepts),
 		cmocka_unit_test(test_kcat_api_versions),
 	};
 
