@@ -270,11 +270,14 @@ static int partial_reserve(struct fs_file *f, size_t need)
 	return 0;
 }
 
-/* Gives back a buffer of more than 64 KiB once nothing is held in it (a
- * long line written once does not pin its memory). */
+/* Gives back the buffer once nothing is held in it: it counts in
+ * buffer.memory, and a writer whose line is written holds no byte there
+ * (an idle descriptor that once held 5 bytes must not keep 4 KiB of the
+ * limit from other writers' unfinished lines, nor show in
+ * mqfs_buffer_memory_unfinished_bytes, until it is closed). */
 static void partial_shrink(struct fs_file *f)
 {
-	if (f->partial_len > 0 || f->partial_cap <= 65536)
+	if (f->partial_len > 0 || f->partial_cap == 0)
 		return;
 	topic_unfinished_give(f->topic, (int64_t)f->partial_cap);
 	free(f->partial);
