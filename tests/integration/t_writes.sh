@@ -30,6 +30,27 @@ expect_errno "python open/write/close: EMSGSIZE" EMSGSIZE python3 -c "
 f = open('$T/0', 'a'); f.write('y' * 1200000 + '\n'); f.close()"
 expect_same "nothing appended by the repeats" "$MQ_TMP/before" "$T/0"
 expect_ok "the repeat is logged" grep -q 'refused again: .* bytes that repeat a write refused' "$LOG"
+# A repeat cannot be told from a new write of the same bytes at the same
+# offset: an O_APPEND writer's empty line right after the refused newline
+# that ended an over-long line is refused too, until a write succeeds.
+mkdir "$MNT/rp"
+echo 'max.message.bytes=200' > "$MNT/rp/.config"
+expect_eq "an empty line after the refused newline: refused as its repeat" \
+	"EMSGSIZE EMSGSIZE EMSGSIZE 2 1" "$(mq_run python3 -c "
+import errno, os
+fd = os.open('$MNT/rp/0', os.O_WRONLY | os.O_APPEND)
+out = []
+for b in (b'q' * 300, b'\\n', b'\\n', b'x\\n', b'\\n'):
+    try:
+        out.append(str(os.write(fd, b)))
+    except OSError as e:
+        out.append(errno.errorcode[e.errno])
+print(' '.join(out))
+try:
+    os.close(fd)
+except OSError:
+    pass")"
+expect_eq "only the lines from the first success on are records" "x||" "$(tr '\n' '|' < "$MNT/rp/0")"
 { head -c 1100000 /dev/zero | tr '\0' z; printf '\nnext\n'; } > "$MQ_TMP/long"
 expect_errno "dd bs=1000 of a long line: EMSGSIZE" EMSGSIZE dd if="$MQ_TMP/long" of="$T/0" bs=1000 oflag=append conv=notrunc status=none
 expect_same "dd: nothing appended" "$MQ_TMP/before" "$T/0"
