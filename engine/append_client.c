@@ -33,6 +33,7 @@
  *      index: the offsets the log gives are then base .. base + count - 1
  *                                                                -EBADMSG;
  *   7. the batch's size within max.message.bytes               -EMSGSIZE;
+ *      (and again once recompressed, see below)
  *   8. in a compacted log (cleanup.policy has compact), every record has
  *      a key: the cleaner keeps the last record of each key, and Kafka
  *      refuses a keyless one there                              -ENOKEY;
@@ -41,6 +42,20 @@
  *      (none) within [now - before, now + after] (log_ts_bounds); and no
  *      batch with the LogAppendTime attribute (only the broker sets it)
  *                                                                -ERANGE.
+ *
+ * Recompression (Kafka's LogValidator.buildRecordsAndAssignOffsets): a
+ * topic whose compression.type is not producer stores every batch in its
+ * codec, so a client's batch in another (gzip sent to an lz4 topic, none
+ * to a gzip one, either to a none one) is written again: the same records
+ * (keys, values, headers, timestamps) in one batch of the topic's codec,
+ * its producer id, epoch and base sequence kept (the producer state judges
+ * resends by those, never by bytes), the CRC computed for the new bytes.
+ * Step 7 applies to the batch as sent and again to the one stored, as
+ * Kafka's Log.append checks a batch whose size changed. Its line view is
+ * the same (the same records), so are its line bytes. Transactional and
+ * control batches, which Kafka never recompresses, are refused here
+ * anyway (step 5). Followers copy the stored batch unchanged.
+ *
  * The check computes what the append needs of each batch (struct
  * batch_meta: its line bytes in the log's line.format, its max timestamp),
  * so the log's lock is taken only to give offsets and write.
@@ -54,6 +69,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/log_int.h"
 
@@ -111,7 +127,8 @@ static int ts_check(const struct log_config *cfg, const struct batch_hdr *h, con
  * offsets relative to 0; -EBADMSG and -ERANGE say why. */
 static int client_batch_check(const struct log_config *cfg, const struct line_fmt *lf,
 			      const uint8_t *b, size_t len, int64_t now, struct batch_iter *it,
-			      struct batch_meta *m, int64_t *payload, char *why, size_t whylen)
+			      struct batch_meta *m, int64_t *payload, size_t *rec_bytes, char *why,
+			      size_t whylen)
 {
 	struct batch_hdr h;
 	struct rec r;
@@ -143,8 +160,11 @@ static int client_batch_check(const struct log_config *cfg, const struct line_fm
 			      "recordsCount %d and lastOffsetDelta %d (a producer's batch holds "
 			      "records 0..recordsCount-1)",
 			      (int)h.records_count, (int)h.last_offset_delta);
-	if ((int64_t)len > cfg->max_message_bytes)
+	if ((int64_t)len > cfg->max_message_bytes) {
+		snprintf(why, whylen, "%zu bytes, over max.message.bytes %d", len,
+			 (int)cfg->max_message_bytes);
 		return -EMSGSIZE;
+	}
 	rc = batch_iter_init(it, b, len);
 	if (rc == -ENOMEM)
 		return rc;
@@ -157,6 +177,7 @@ static int client_batch_check(const struct log_config *cfg, const struct line_fm
 	m->line_bytes = 0;
 	m->max_ts = -1;
 	m->max_ts_offset = 0;
+	*rec_bytes = 0;
 	while ((rc = batch_iter_next(it, &r)) == 1) {
 		if (r.offset - h.base_offset != n)
 			return refuse(why, whylen, "record %d has offsetDelta %lld", (int)n,
@@ -169,6 +190,9 @@ static int client_batch_check(const struct log_config *cfg, const struct line_fm
 		m->line_bytes += line_len(lf, &r);
 		batch_meta_note_ts(m, r.timestamp, n);
 		*payload += (r.key_len > 0 ? r.key_len : 0) + (r.value_len > 0 ? r.value_len : 0);
+		/* + 4: batch_record_max_size counts a headersCount of one byte */
+		*rec_bytes += batch_record_max_size(r.key_len, r.value_len) + 4 +
+			      (size_t)(r.headers_end - r.headers);
 		n++;
 	}
 	if (rc < 0)
@@ -185,15 +209,104 @@ static int client_batch_check(const struct log_config *cfg, const struct line_fm
 	return 0;
 }
 
+/* Whether a batch of codec is written again under the topic's
+ * compression.type topic_codec (Kafka: not producer, and another codec). */
+static bool recompressed(int topic_codec, int codec)
+{
+	return topic_codec != LOG_CODEC_PRODUCER && topic_codec != codec;
+}
+
+/* The output of client_batches_check when a batch is recompressed: every
+ * batch of the input as it is stored, back to back (malloc'ed). */
+struct client_out {
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+/* Room for n more bytes at the end of o. */
+static int out_reserve(struct client_out *o, size_t n)
+{
+	if (n <= o->cap - o->len)
+		return 0;
+	size_t cap = o->cap ? o->cap : 4096;
+	while (cap - o->len < n)
+		cap *= 2;
+	uint8_t *nb = realloc(o->buf, cap);
+	if (!nb)
+		return -ENOMEM;
+	o->buf = nb;
+	o->cap = cap;
+	return 0;
+}
+
+/* The checked batch b (len bytes, its records rec_bytes at most when
+ * encoded by batch_builder) written again in codec at the end of o: the
+ * same records, producer id, epoch and base sequence; base offset 0 and
+ * leader epoch -1 until the append gives them. Its size within
+ * max.message.bytes (step 7 again, as Kafka's Log.append checks a batch
+ * whose size changed); the new size in *size. */
+static int client_batch_recompress(const struct log_config *cfg, const uint8_t *b, size_t len,
+				   size_t rec_bytes, int codec, struct batch_iter *it,
+				   struct client_out *o, int64_t *size, char *why, size_t whylen)
+{
+	struct batch_builder bb;
+	struct batch_hdr h;
+	struct rec r;
+	int rc;
+
+	/* Records that do not compress come out larger: zlib's deflateBound
+	 * adds n/4096 + n/16384 + n/2^25 + 13 and 18 bytes of gzip framing;
+	 * an LZ4 frame stores such a block as it is, 4 bytes per block of 64
+	 * KiB, with at most 19 of header and 4 of end mark. n/1024 + 64 is
+	 * more than either. */
+	size_t cap = BATCH_HDR_SIZE + rec_bytes + rec_bytes / 1024 + 64;
+
+	rc = out_reserve(o, cap);
+	if (rc < 0)
+		return rc;
+	(void)batch_hdr_decode(b, len, &h); /* checked: it decodes */
+	rc = batch_iter_init(it, b, len);
+	if (rc < 0)
+		return rc;
+	batch_builder_init(&bb, o->buf + o->len, cap, codec);
+	bb.producer_id = h.producer_id;
+	bb.producer_epoch = h.producer_epoch;
+	bb.base_sequence = h.base_sequence;
+	while ((rc = batch_iter_next(it, &r)) == 1) {
+		rc = batch_builder_add_headers(&bb, r.key, r.key_len, r.value, r.value_len,
+					       r.timestamp, r.headers_count, r.headers,
+					       (size_t)(r.headers_end - r.headers));
+		if (rc < 0)
+			return rc == -ENOSPC ? -EMSGSIZE : rc;
+	}
+	if (rc < 0)
+		return rc;
+	*size = batch_builder_finish(&bb, 0, -1);
+	if (*size < 0)
+		return (int)*size;
+	if (*size > cfg->max_message_bytes) {
+		snprintf(why, whylen,
+			 "%lld bytes once recompressed to %s (%zu as sent), over "
+			 "max.message.bytes %d",
+			 (long long)*size, codec_name(codec), len, (int)cfg->max_message_bytes);
+		return -EMSGSIZE;
+	}
+	o->len += (size_t)*size;
+	return 0;
+}
+
 /* Steps 1-9 over the whole input: the count of batches, *metas malloc'ed;
- * -EBADMSG and -ERANGE say why. */
+ * -EBADMSG and -ERANGE say why. When the topic's compression.type
+ * recompresses a batch, out->buf holds every batch as stored (the others
+ * copied as they are) and the metas give their stored sizes; out->buf
+ * NULL otherwise: the input is stored. */
 static int client_batches_check(struct log *l, const struct line_fmt *lf, const uint8_t *buf,
-				size_t len, struct batch_meta **metas, int64_t *payload, int *bad,
-				char *why, size_t whylen)
+				size_t len, struct batch_meta **metas, int64_t *payload,
+				struct client_out *out, int *bad, char *why, size_t whylen)
 {
 	struct batch_iter it = { 0 };
 	struct batch_meta *m = NULL;
-	size_t pos = 0, cap = 0;
+	size_t pos = 0, cap = 0, rec_bytes = 0;
 	int64_t now = engine_now_ms();
 	int nb = 0, rc = 0;
 
@@ -236,9 +349,29 @@ static int client_batches_check(struct log *l, const struct line_fmt *lf, const 
 			m = nm;
 		}
 		rc = client_batch_check(&l->cfg, lf, buf + pos, (size_t)total, now, &it, &m[nb],
-					payload, why, whylen);
+					payload, &rec_bytes, why, whylen);
 		if (rc < 0)
 			break;
+		int codec = buf[pos + BATCH_OFF_ATTRIBUTES + 1] & BATCH_CODEC_MASK;
+		if (recompressed(l->cfg.codec, codec)) {
+			/* The batches before it, as they are, first. */
+			if (!out->buf && (rc = out_reserve(out, pos)) == 0) {
+				memcpy(out->buf, buf, pos);
+				out->len = pos;
+			}
+			if (rc == 0)
+				rc = client_batch_recompress(&l->cfg, buf + pos, (size_t)total,
+							     rec_bytes, l->cfg.codec, &it, out,
+							     &m[nb].size, why, whylen);
+			if (rc < 0)
+				break;
+		} else if (out->buf) {
+			rc = out_reserve(out, (size_t)total);
+			if (rc < 0)
+				break;
+			memcpy(out->buf + out->len, buf + pos, (size_t)total);
+			out->len += (size_t)total;
+		}
 		pos += (size_t)total;
 		nb++;
 	}
@@ -249,6 +382,8 @@ static int client_batches_check(struct log *l, const struct line_fmt *lf, const 
 		if (bad)
 			*bad = nb;
 		free(m);
+		free(out->buf);
+		*out = (struct client_out){ 0 };
 		return rc;
 	}
 	*metas = m;
@@ -270,6 +405,7 @@ int log_append_client(struct log *l, uint8_t *batches, size_t len, int32_t leade
 		      int64_t log_append_time, struct log_append_info *info, int *bad)
 {
 	struct batch_meta *m = NULL;
+	struct client_out out = { 0 };
 	int64_t payload = 0;
 	char own_why[LOG_WHY_LEN];
 	char *why = info ? info->why : own_why; /* the reason goes to the caller's info */
@@ -280,14 +416,21 @@ int log_append_client(struct log *l, uint8_t *batches, size_t len, int32_t leade
 	why[0] = '\0';
 	if (!batches || len == 0)
 		return -EINVAL;
+	uint8_t *in = batches;
+	size_t in_len = len;
 again:
 	pthread_mutex_lock(&l->lock);
 	struct line_fmt lf = l->lf;
 	pthread_mutex_unlock(&l->lock);
 	payload = 0;
-	nb = client_batches_check(l, &lf, batches, len, &m, &payload, bad, why, LOG_WHY_LEN);
+	nb = client_batches_check(l, &lf, batches, len, &m, &payload, &out, bad, why, LOG_WHY_LEN);
 	if (nb < 0)
 		return nb;
+	if (out.buf) {
+		/* Recompressed: what is stored, from here on. */
+		batches = out.buf;
+		len = out.len;
+	}
 	if (log_append_time >= 0) {
 		size_t pos = 0;
 
@@ -305,6 +448,13 @@ again:
 		pthread_mutex_unlock(&l->lock);
 		free(m);
 		m = NULL;
+		if (out.buf) {
+			/* Checked again from the caller's bytes. */
+			batches = in;
+			len = in_len;
+			free(out.buf);
+			out = (struct client_out){ 0 };
+		}
 		goto again;
 	}
 	if (l->deleted || l->damaged) {
@@ -345,6 +495,7 @@ again:
 out:
 	pthread_mutex_unlock(&l->lock);
 	free(m);
+	free(out.buf);
 	/* As every append: the LEO listeners, outside the lock (a leader's
 	 * parked follower fetches wait for them). */
 	if (rc == 0)

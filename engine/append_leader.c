@@ -189,7 +189,7 @@ static void enc_part_run(void *arg)
 			return;
 		}
 		struct batch_builder bb;
-		batch_builder_init(&bb, eb->buf + used, cap, cfg->codec);
+		batch_builder_init(&bb, eb->buf + used, cap, log_codec_own(cfg->codec));
 		bb.log_append_time = cfg->log_append_time;
 		struct batch_meta *m = &eb->meta[nb];
 		m->base_offset = offset;

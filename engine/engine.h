@@ -118,7 +118,7 @@ struct log_config {
 	int64_t flush_messages;       /* flush.messages (INT64_MAX: never) */
 	int64_t flush_ms;             /* flush.ms       (INT64_MAX: never) */
 	int32_t batch_bytes;          /* batch.size: records per batch, bytes */
-	int codec;                    /* compression.type, BATCH_CODEC_* */
+	int codec;                    /* compression.type, BATCH_CODEC_* or LOG_CODEC_PRODUCER */
 	char key_sep[16];             /* key.separator, "" = none */
 	int key_sep_len;
 	int line_format; /* line.format, LINE_FORMAT_* (escape) */
@@ -164,6 +164,18 @@ struct log_config {
 #define BATCH_CODEC_SNAPPY 2
 #define BATCH_CODEC_LZ4    3
 #define BATCH_CODEC_ZSTD   4
+/* compression.type=producer (the default, as Kafka's): a Kafka client's
+ * batches keep the codec they were sent with; the mount's own batches are
+ * uncompressed. Not a batch codec (bits 0-2 cannot hold it). Any other
+ * compression.type is the codec of every batch stored: a client's batch
+ * in another is recompressed (append_client.c). */
+#define LOG_CODEC_PRODUCER 8
+/* The codec the mount's writes are encoded with under compression.type
+ * codec. */
+static inline int log_codec_own(int codec)
+{
+	return codec == LOG_CODEC_PRODUCER ? BATCH_CODEC_NONE : codec;
+}
 /* line.format: how the line view shows a record that a line cannot
  * carry (linefmt.c has the rules). Fixed, as key.separator, once the log
  * has a record: line positions are computed from the rendered lines. */
@@ -354,8 +366,9 @@ struct log_append_info {
 	int64_t bytes;    /* bytes written to .log */
 	int64_t payload;  /* key + value bytes of the records */
 	int64_t line_end; /* line position after the last record */
-	/* log_append_client's -EBADMSG: what was wrong with the batch
-	 * (a CRC, a length, a record), for the client; else empty. */
+	/* log_append_client's -EBADMSG, -ERANGE and -EMSGSIZE: what was
+	 * wrong with the batch (a CRC, a length, a record, its size as sent
+	 * or once recompressed), for the client; else empty. */
 	char why[LOG_WHY_LEN];
 };
 
@@ -382,7 +395,10 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
  * offset deltas 0..n-1), then each gets its base offset (from the log
  * end) and leader_epoch written in place (both outside the CRC), so the
  * bytes are kept as the client wrote them, headers and producer id,
- * epoch and sequence included. log_append_time >= 0 stamps
+ * epoch and sequence included; under a compression.type other than
+ * producer, a batch in another codec is written again in the topic's
+ * (the same records and producer fields, a new CRC), and -EMSGSIZE also
+ * applies to that batch. log_append_time >= 0 stamps
  * message.timestamp.type=LogAppendTime (attribute bit 3 and the max
  * timestamp, inside the CRC, which is then recomputed). Indexes and line
  * positions (in the log's line.format) are built as for any append; all
@@ -394,8 +410,8 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
  * -ERANGE a CreateTime timestamp outside the topic's bounds, or a batch
  * with the LogAppendTime attribute; -EINVAL no batch; -ENOSPC, -EIO,
  * -ENOMEM. *bad (if not NULL) gets the index of the batch refused, -1
- * otherwise; on -EBADMSG and -ERANGE info->why (if info is not NULL) says
- * what is wrong with it. */
+ * otherwise; on -EBADMSG, -ERANGE and -EMSGSIZE info->why (if info is not
+ * NULL) says what is wrong with it. */
 int log_append_client(struct log *l, uint8_t *batches, size_t len, int32_t leader_epoch,
 		      int64_t log_append_time, struct log_append_info *info, int *bad);
 

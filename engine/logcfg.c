@@ -19,7 +19,7 @@ void log_config_defaults(struct log_config *cfg)
 	cfg->flush_messages = INT64_MAX;
 	cfg->flush_ms = INT64_MAX;
 	cfg->batch_bytes = 16384;
-	cfg->codec = BATCH_CODEC_NONE;
+	cfg->codec = LOG_CODEC_PRODUCER;
 	cfg->key_sep[0] = '\0';
 	cfg->key_sep_len = 0;
 	cfg->line_format = LINE_FORMAT_ESCAPE;

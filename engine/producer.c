@@ -85,7 +85,7 @@ int log_encode_batches(const struct log_config *cfg, const struct rec_in *recs, 
 		/* A producer's batches are CreateTime whatever the topic's
 		 * type: the leader stamps LogAppendTime (and refuses a batch
 		 * that has it already, as Kafka does). */
-		batch_builder_init(&bb, buf + used, cap - used, cfg->codec);
+		batch_builder_init(&bb, buf + used, cap - used, log_codec_own(cfg->codec));
 		size = encode_one(&bb, recs + i, k, pr, seq);
 		if (size < 0) {
 			rc = (int)size;

@@ -357,7 +357,7 @@ struct produce_batches_result {
 	int64_t log_start_offset; /* after the append, -1 */
 	int64_t log_append_time;  /* LogAppendTime: the batches' time, else -1 */
 	int bad_batch;            /* index of the batch refused, -1 */
-	char why[LOG_WHY_LEN];    /* -EBADMSG, -EPERM: what is wrong with it, or "" */
+	char why[LOG_WHY_LEN]; /* -EBADMSG, -EPERM, -ERANGE, -EMSGSIZE: what is wrong with it, or "" */
 };
 int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size_t len, int acks,
 			  int64_t timeout_ms, struct produce_batches_result *res);

@@ -29,9 +29,10 @@
  * .minutes and .hours (Kafka's broker turns a negative retention into
  * -1), kept as -1; booleans are true or false in any case (Kafka's
  * equalsIgnoreCase); acks is all, -1, 0 or 1;
- * compression.type is none, gzip or lz4 ("producer" and "uncompressed",
- * Kafka's broker-side names, mean none; snappy and zstd are refused as
- * unsupported); message.format.version a version Kafka knows (parse_mfv).
+ * compression.type is producer, none, gzip or lz4 ("uncompressed", Kafka's
+ * broker-side name, means none; snappy and zstd are refused as
+ * unsupported: a client's batch is recompressed to the topic's codec, so
+ * the topic's must be one mqfs writes); message.format.version a version Kafka knows (parse_mfv).
  *
  * Errors: the first bad line makes the whole text fail with -EINVAL and a
  * message in err, one of
@@ -347,7 +348,7 @@ static const struct {
 } codec_names[] = {
 	{ "none", BATCH_CODEC_NONE, true },         { "gzip", BATCH_CODEC_GZIP, true },
 	{ "snappy", BATCH_CODEC_SNAPPY, false },    { "lz4", BATCH_CODEC_LZ4, true },
-	{ "zstd", BATCH_CODEC_ZSTD, false },        { "producer", BATCH_CODEC_NONE, true },
+	{ "zstd", BATCH_CODEC_ZSTD, false },        { "producer", LOG_CODEC_PRODUCER, true },
 	{ "uncompressed", BATCH_CODEC_NONE, true },
 };
 
@@ -455,7 +456,7 @@ static int parse_codec(const char *s, size_t n, int64_t *out, char *why, size_t 
 		*out = codec_names[i].codec;
 		return 0;
 	}
-	snprintf(why, whylen, "%sexpected none, gzip or lz4",
+	snprintf(why, whylen, "%sexpected producer, none, gzip or lz4",
 		 is(s, n, "snappy") || is(s, n, "zstd") ? "unsupported codec; " : "");
 	return -EINVAL;
 }

@@ -279,7 +279,8 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 		rt->n_partitions++;
 		rp->index = pd->index;
 		rp->error_code = kafka_produce_error(rc, &msg);
-		if ((rc == -EBADMSG || rc == -EPERM || rc == -ERANGE) && res.why[0]) {
+		if ((rc == -EBADMSG || rc == -EPERM || rc == -ERANGE || rc == -EMSGSIZE) &&
+		    res.why[0]) {
 			/* Its record error (bad_batch >= 0) is the next one:
 			 * the same index for its message. */
 			const char *why = produce_why(pb, (int32_t)(*errs - pb->rec_errs),

@@ -1937,6 +1937,8 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 			pthread_mutex_unlock(&pp.pt->pstate.mu);
 		goto out;
 	}
+	if (rc == -EMSGSIZE) /* its size, as sent or once recompressed */
+		snprintf(res->why, sizeof(res->why), "%s", info.why);
 	rc = appended(&ctx, &pp, rc, &info, engine_now_ms(), t0);
 	if (idem) {
 		/* Kept only once appended for good: a flush that failed took

@@ -5,7 +5,10 @@
 # `kcat -C` in order at the offsets the mount gave them; `-o -2` reads the
 # tail; a consumer waiting at the end gets a record appended later through
 # the mount (the fetch purgatory); `kcat -Q` and kafkajs's admin client
-# find offsets for times, the earliest and the latest (the hw).
+# find offsets for times, the earliest and the latest (the hw). A topic's
+# compression.type recompresses kcat's batches to its codec (gzip into
+# lz4, plain into gzip; producer keeps kcat's), the same records read
+# back, and max.message.bytes applies to the recompressed batch.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -75,5 +78,53 @@ esac
 expect_eq "kafkajs admin: low, high and an offset for a time" \
 	"$(printf 'low 0 high 7\nat 2')" \
 	"$(timeout -k 5 "$MQ_TIMEOUT" node "$LIBDIR/kafkajs_offsets.js" "$B" t "$t_mid" 2>&1)"
+
+# A topic's compression.type other than producer is the codec of every
+# batch stored (Kafka's recompression): kcat's gzip batch into an lz4
+# topic is stored lz4, its uncompressed one into a gzip topic gzip; the
+# default (producer) keeps kcat's gzip. The records, their line view and
+# what kcat reads back are the same whatever the codec.
+codec_of() {   # codec_of TOPIC: the codecs of its batches, each once
+	grep '^baseOffset: ' "$MNT/$1/.segments/0/00000000000000000000.dump" |
+		sed 's/.* codec: \([a-z0-9]*\) .*/\1/' | sort -u
+}
+expect_ok "mkdir zp z4 zg" mkdir "$MNT/zp" "$MNT/z4" "$MNT/zg"
+expect_ok "z4: compression.type=lz4" sh -c "echo compression.type=lz4 > '$MNT/z4/.config'"
+expect_ok "zg: compression.type=gzip" sh -c "echo compression.type=gzip > '$MNT/zg/.config'"
+expect_eq "zp: compression.type=producer by default" "compression.type=producer" \
+	"$(grep '^compression.type=' "$MNT/zp/.config")"
+# Values that compress (librdkafka sends a batch plain when its codec
+# would not make it smaller).
+pad=$(printf '%0200d' 0)
+recs=$(printf 'c0-%s\nc1-%s\nc2-%s' "$pad" "$pad" "$pad")
+printf '%s\n' "$recs" | mq_run kcat -P -b "$B" -t zp -p 0 -z gzip
+printf '%s\n' "$recs" | mq_run kcat -P -b "$B" -t z4 -p 0 -z gzip
+printf '%s\n' "$recs" | mq_run kcat -P -b "$B" -t zg -p 0
+expect_eq "producer topic: kcat's gzip batch stored gzip" "gzip" "$(codec_of zp)"
+expect_eq "lz4 topic: kcat's gzip batch recompressed to lz4" "lz4" "$(codec_of z4)"
+expect_eq "gzip topic: kcat's uncompressed batch compressed to gzip" "gzip" "$(codec_of zg)"
+for z in zp z4 zg; do
+	case $(cat "$MNT/$z/.segments/0/00000000000000000000.dump") in
+	*"valid: no"*) fail "$z .dump: a batch not valid" "$(cat "$MNT/$z/.segments/0/00000000000000000000.dump")" ;;
+	*"valid: yes"*"| offset: 2 "*"value: c2-000"*)
+		ok "$z .dump: valid batches, the three records" ;;
+	*) fail "$z .dump" "$(cat "$MNT/$z/.segments/0/00000000000000000000.dump")" ;;
+	esac
+	expect_eq "$z: the line view" "$recs" "$(cat "$MNT/$z/0")"
+	expect_eq "$z: kcat -C reads the records back" "$recs" \
+		"$(mq_run kcat -C -b "$B" -t "$z" -p 0 -e -q -f '%s\n' -o beginning)"
+done
+# max.message.bytes applies to the batch as stored: a gzip batch of 5000
+# zeros fits a topic of compression.type=none with max.message.bytes=2000
+# as sent, not once recompressed: MESSAGE_TOO_LARGE, nothing appended.
+expect_ok "mkdir zn; compression.type=none, max.message.bytes=2000" sh -c \
+	"mkdir '$MNT/zn' && printf 'compression.type=none\nmax.message.bytes=2000\n' > '$MNT/zn/.config'"
+printf '%05000d\n' 0 | mq_run kcat -P -b "$B" -t zn -p 0 -z gzip -X message.send.max.retries=0 \
+	>"$MQ_TMP/zn.out" 2>&1
+expect_ok "kcat told MESSAGE_TOO_LARGE" grep -qi "too large" "$MQ_TMP/zn.out"
+expect_ok "the refusal logged with the recompressed size" grep -q \
+	"to zn-0 refused: MESSAGE_TOO_LARGE: record batch 0 not valid: [0-9]* bytes once recompressed to none ([0-9]* as sent), over max.message.bytes 2000" \
+	"$LOG"
+expect_eq "zn: nothing appended" "" "$(cat "$MNT/zn/0")"
 
 mq_done

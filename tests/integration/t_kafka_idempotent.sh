@@ -8,7 +8,9 @@
 # once, also two producers' batches in one request; a sequence gap is OUT_OF_ORDER_SEQUENCE_NUMBER (45), nothing
 # appended; a producer id with a negative sequence is INVALID_RECORD (87),
 # as Kafka; kcat with enable.idempotence=true writes batches that carry
-# its producer id, as .dump shows, and so do kafkajs's (idempotent: true); after a restart the log's batch headers
+# its producer id, as .dump shows, and so do kafkajs's (idempotent: true);
+# into a gzip topic the recompressed batches keep their sequences and a
+# resend is still a duplicate; after a restart the log's batch headers
 # still mark producer 0's batches as sent.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
@@ -79,6 +81,20 @@ else
 	echo "# kafkajs not installed: its idempotent producer not run"
 	printf 'j1\nj2\n' >>"$MNT/t/0"
 fi
+
+# A topic with compression.type=gzip recompresses the producer's plain
+# batches: a resend is still a duplicate (the producer state goes by the
+# producer id, epoch and sequence, which the stored gzip batch keeps).
+expect_ok "mkdir tz; compression.type=gzip" sh -c \
+	"mkdir '$MNT/tz' && echo compression.type=gzip > '$MNT/tz/.config'"
+out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" tz 2>&1)
+echo "$out" | sed 's/^/# /'
+expect_eq "gzip topic: A, A again (its first offset), B, a gap, a negative sequence" \
+	"$(printf 'A 0 0\nA-again 0 0\nB 0 2\ngap 45 -1\nnegseq 87 -1')" "$(echo "$out" | sed -n 2,6p)"
+expect_eq "gzip topic: each record once" "$(printf 'idem-1\nidem-2\nidem-3')" "$(cat "$MNT/tz/0")"
+expect_eq ".dump: both batches stored gzip, with their producer's sequences" \
+	"$(printf 'baseSequence: 0 codec: gzip\nbaseSequence: 2 codec: gzip')" \
+	"$(grep -o 'baseSequence: [0-9-]* codec: [a-z0-9]*' "$MNT/tz/.segments/0/00000000000000000000.dump")"
 
 # A restart takes the next block: ids are never handed out twice.
 mq_umount

@@ -247,7 +247,7 @@ static void test_hand_built_kept(void **state)
 }
 
 /* Refused with err at batch bad_want, nothing appended; why_want (NULL:
- * none) starts the reason given for -EBADMSG. */
+ * none) starts the reason given for -EBADMSG or -EMSGSIZE. */
 static void refused_why(struct logfx *f, uint8_t *in, size_t n, int err, int bad_want,
 			const char *why_want)
 {
@@ -272,7 +272,7 @@ static void refused_why(struct logfx *f, uint8_t *in, size_t n, int err, int bad
 
 static void refused(struct logfx *f, uint8_t *in, size_t n, int err, int bad_want)
 {
-	refused_why(f, in, n, err, bad_want, err == -EBADMSG ? "" : NULL);
+	refused_why(f, in, n, err, bad_want, err == -EBADMSG || err == -EMSGSIZE ? "" : NULL);
 }
 
 /* Rewrites the attributes of the batch at b (size n) and its CRC. */
@@ -335,7 +335,7 @@ static void test_refusals(void **state)
 	/* Over max.message.bytes. */
 	f->cfg.max_message_bytes = (int32_t)n1 - 1;
 	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
-	refused(f, in, n1, -EMSGSIZE, 0);
+	refused_why(f, in, n1, -EMSGSIZE, 0, "77 bytes, over max.message.bytes 76");
 	f->cfg.max_message_bytes = 1048588;
 	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
 	/* Nothing at all. */
@@ -608,6 +608,271 @@ static void test_follower_same_lines(void **state)
 	assert_string_equal(lead, "\\x\\ny\n\\\\\\z\nw\nplain\n\\q\\x01\n");
 }
 
+/* One batch of an idempotent producer (id 4242, epoch 3, sequence 17)
+ * in codec: records with a key, a header and their own timestamps. */
+static size_t idem_batch(uint8_t *buf, size_t cap, int codec)
+{
+	static const uint8_t hdr[] = { 2, 'h', 2, 'x' }; /* "h"="x", zigzag lengths */
+	struct batch_builder bb;
+
+	batch_builder_init(&bb, buf, cap, codec);
+	bb.producer_id = 4242;
+	bb.producer_epoch = 3;
+	bb.base_sequence = 17;
+	assert_int_equal(batch_builder_add_headers(&bb, "k1", 2, "v\n1", 3, 1700000000500LL, 1, hdr,
+						   sizeof(hdr)),
+			 0);
+	assert_int_equal(batch_builder_add(&bb, NULL, -1, "two", 3, 1700000000100LL), 0);
+	assert_int_equal(batch_builder_add_headers(&bb, "k3", 2, NULL, -1, 1700000000900LL, 1, hdr,
+						   sizeof(hdr)),
+			 0);
+	int64_t size = batch_builder_finish(&bb, 0, -1);
+	assert_true(size > 0);
+	return (size_t)size;
+}
+
+/* Kafka's recompression: a client's batch in each codec against a topic
+ * of each compression.type. producer keeps the batch as sent; any other
+ * stores it in the topic's codec, the same records, headers, timestamps
+ * and producer fields, a valid CRC, the same line view, .dump and offsets;
+ * a follower copies the stored bytes and shows the same lines. */
+static void test_recompress(void **state)
+{
+	struct logfx *f = *state;
+	const int topic_codecs[] = { LOG_CODEC_PRODUCER, BATCH_CODEC_NONE, BATCH_CODEC_GZIP,
+				     BATCH_CODEC_LZ4 };
+	const int client_codecs[] = { BATCH_CODEC_NONE, BATCH_CODEC_GZIP, BATCH_CODEC_LZ4 };
+	char ref[256];
+	int64_t ref_pos = -1;
+	int part = 1;
+
+	for (size_t t = 0; t < sizeof(topic_codecs) / sizeof(topic_codecs[0]); t++) {
+		for (size_t c = 0; c < sizeof(client_codecs) / sizeof(client_codecs[0]); c++) {
+			struct log_config cfg = f->cfg;
+			struct log *l, *fl;
+			struct log_append_info info;
+			struct batch_hdr h, sh;
+			struct batch_iter it = { 0 };
+			struct rec r;
+			uint8_t in[1024], sent[1024], disk[2048];
+			char text[256], follow[256];
+			int64_t last;
+			int bad;
+
+			cfg.codec = topic_codecs[t];
+			assert_int_equal(logmgr_get_log(f->m, "t", part, &cfg, true, &l), 0);
+			size_t n = idem_batch(in, sizeof(in), client_codecs[c]);
+			memcpy(sent, in, n);
+			/* After a mount write, so the offsets are given from 1. */
+			assert_int_equal(log_append_lines(l, NULL, 0, "m\n", 2, 1, 0, NULL), 0);
+			assert_int_equal(log_append_client(l, in, n, 5, -1, &info, &bad), 0);
+			assert_int_equal(bad, -1);
+			assert_int_equal(info.first_offset, 1);
+			assert_int_equal(info.last_offset, 3);
+			size_t dn = raw_log(l, disk, sizeof(disk));
+			size_t first = (size_t)batch_total_size(disk);
+			uint8_t *b = disk + first;
+			size_t bn = dn - first;
+			assert_int_equal(info.bytes, (int64_t)bn);
+			assert_int_equal(batch_total_size(b), (int64_t)bn);
+			assert_int_equal(batch_validate(b, bn), 0); /* the CRC of what is stored */
+			assert_int_equal(batch_hdr_decode(b, bn, &h), 0);
+			assert_int_equal(batch_hdr_decode(sent, n, &sh), 0);
+			int want = topic_codecs[t] == LOG_CODEC_PRODUCER ? client_codecs[c]
+									 : topic_codecs[t];
+			assert_int_equal(h.attributes & BATCH_CODEC_MASK, want);
+			if (want == client_codecs[c]) /* as sent, from the magic on */
+				assert_memory_equal(b + BATCH_OFF_MAGIC, sent + BATCH_OFF_MAGIC,
+						    n - BATCH_OFF_MAGIC);
+			assert_int_equal(h.base_offset, 1);
+			assert_int_equal(h.partition_leader_epoch, 5);
+			assert_int_equal(h.producer_id, 4242);
+			assert_int_equal(h.producer_epoch, 3);
+			assert_int_equal(h.base_sequence, 17);
+			assert_int_equal(h.records_count, 3);
+			assert_int_equal(h.last_offset_delta, 2);
+			assert_int_equal(h.base_timestamp, sh.base_timestamp);
+			assert_int_equal(h.max_timestamp, sh.max_timestamp);
+			/* The records, field by field. */
+			assert_int_equal(batch_iter_init(&it, b, bn), 0);
+			assert_int_equal(batch_iter_next(&it, &r), 1);
+			assert_int_equal(r.offset, 1);
+			assert_int_equal(r.timestamp, 1700000000500LL);
+			assert_int_equal(r.key_len, 2);
+			assert_memory_equal(r.key, "k1", 2);
+			assert_int_equal(r.value_len, 3);
+			assert_memory_equal(r.value, "v\n1", 3);
+			assert_int_equal(r.headers_count, 1);
+			assert_int_equal(r.headers_end - r.headers, 4);
+			assert_memory_equal(r.headers, "\x02h\x02x", 4);
+			assert_int_equal(batch_iter_next(&it, &r), 1);
+			assert_int_equal(r.timestamp, 1700000000100LL);
+			assert_int_equal(r.key_len, -1);
+			assert_int_equal(r.headers_count, 0);
+			assert_int_equal(batch_iter_next(&it, &r), 1);
+			assert_int_equal(r.offset, 3);
+			assert_int_equal(r.value_len, -1);
+			assert_int_equal(r.headers_count, 1);
+			assert_int_equal(batch_iter_next(&it, &r), 0);
+			batch_iter_free(&it);
+			/* The line view and positions as the batch kept as sent
+			 * (the first one) gives them. */
+			view(l, text, sizeof(text));
+			int64_t p;
+			assert_int_equal(log_offset_to_pos(l, 3, &p), 0);
+			if (part == 1) {
+				memcpy(ref, text, sizeof(ref));
+				ref_pos = p;
+				assert_non_null(strstr(ref, "two\n"));
+			}
+			assert_string_equal(text, ref);
+			assert_int_equal(p, ref_pos);
+			char *dump = malloc(65536);
+			int64_t cursor = 0;
+			assert_non_null(dump);
+			ssize_t dlen = log_segment_render(l, 0, SEG_DUMP, &cursor, dump, 65535);
+			assert_true(dlen > 0);
+			dump[dlen] = '\0';
+			char codec_line[32];
+			snprintf(codec_line, sizeof(codec_line), "codec: %s ", codec_name(want));
+			assert_non_null(strstr(dump, codec_line));
+			assert_non_null(strstr(dump, "key: k1 value: v\\n1 headers: h=x\n"));
+			free(dump);
+			/* A follower keeps the leader's bytes and shows the same. */
+			assert_int_equal(logmgr_get_log(f->m, "t", part + 1, &cfg, true, &fl), 0);
+			assert_int_equal(log_append_batches(fl, disk, dn, &last), 2);
+			assert_int_equal(last, 3);
+			view(fl, follow, sizeof(follow));
+			assert_string_equal(follow, text);
+			uint8_t fdisk[2048];
+			assert_int_equal(raw_log(fl, fdisk, sizeof(fdisk)), dn);
+			assert_memory_equal(fdisk, disk, dn);
+			part += 2;
+		}
+	}
+}
+
+/* max.message.bytes applies to the batch as stored too: a gzip batch that
+ * fits, too large once recompressed to none, is MESSAGE_TOO_LARGE at its
+ * index with nothing appended (Kafka's RecordTooLargeException after
+ * recompression); the same under producer is stored. Several batches of
+ * one request: those already in the topic's codec kept as sent, the
+ * others rewritten, offsets following each other. */
+static void test_recompress_size(void **state)
+{
+	struct logfx *f = *state;
+	struct log_config cfg = f->cfg;
+	struct log_state st;
+	struct log *l;
+	struct log_append_info info;
+	char big[2000], text[8192];
+	uint8_t in[8192], disk[8192];
+	int bad;
+
+	memset(big, 'a', sizeof(big));
+	const struct kv a[] = { { NULL, big, (int32_t)sizeof(big) } };
+	const struct kv b[] = { { NULL, "small", -1 } };
+	size_t n0 = build(in, sizeof(in), BATCH_CODEC_NONE, b, 1);
+	size_t n1 = build(in + n0, sizeof(in) - n0, BATCH_CODEC_GZIP, a, 1);
+	assert_true(n1 < 500);
+	cfg.codec = BATCH_CODEC_NONE;
+	cfg.max_message_bytes = 1000;
+	assert_int_equal(logmgr_get_log(f->m, "t", 1, &cfg, true, &l), 0);
+	assert_int_equal(log_append_client(l, in, n0 + n1, 0, -1, &info, &bad), -EMSGSIZE);
+	assert_int_equal(bad, 1);
+	char want[128];
+	snprintf(want, sizeof(want),
+		 "%zu bytes once recompressed to none (%zu as sent), over max.message.bytes 1000",
+		 BATCH_HDR_SIZE + 2 + 7 + sizeof(big), n1); /* a 2000-byte value's varints */
+	assert_string_equal(info.why, want);
+	log_get_state(l, &st);
+	assert_int_equal(st.log_end_offset, 0);
+	cfg.codec = LOG_CODEC_PRODUCER;
+	assert_int_equal(log_reconfigure(l, &cfg), 0);
+	assert_int_equal(log_append_client(l, in, n0 + n1, 0, -1, &info, &bad), 0);
+	assert_int_equal(info.bytes, (int64_t)(n0 + n1));
+
+	/* gzip topic: the none batch rewritten in gzip, the gzip one kept. */
+	cfg.codec = BATCH_CODEC_GZIP;
+	cfg.max_message_bytes = 1048588;
+	n0 = build(in, sizeof(in), BATCH_CODEC_NONE, b, 1);
+	n1 = build(in + n0, sizeof(in) - n0, BATCH_CODEC_GZIP, a, 1);
+	uint8_t sent1[8192];
+	memcpy(sent1, in + n0, n1);
+	size_t n2 = build(in + n0 + n1, sizeof(in) - n0 - n1, BATCH_CODEC_LZ4, a, 1);
+	assert_int_equal(logmgr_get_log(f->m, "t", 2, &cfg, true, &l), 0);
+	assert_int_equal(log_append_client(l, in, n0 + n1 + n2, 0, 1800000000000LL, &info, &bad),
+			 0);
+	assert_int_equal(info.first_offset, 0);
+	assert_int_equal(info.last_offset, 2);
+	assert_int_equal(info.batches, 3);
+	size_t dn = raw_log(l, disk, sizeof(disk));
+	assert_int_equal(info.bytes, (int64_t)dn);
+	size_t pos = 0;
+	for (int i = 0; i < 3; i++) {
+		struct batch_hdr h;
+		size_t sz = (size_t)batch_total_size(disk + pos);
+
+		assert_int_equal(batch_validate(disk + pos, sz), 0);
+		assert_int_equal(batch_hdr_decode(disk + pos, sz, &h), 0);
+		assert_int_equal(h.base_offset, i);
+		assert_int_equal(h.attributes & BATCH_CODEC_MASK, BATCH_CODEC_GZIP);
+		/* LogAppendTime stamped on the stored batch. */
+		assert_true(h.attributes & BATCH_ATTR_LOG_APPEND_TIME);
+		assert_int_equal(h.max_timestamp, 1800000000000LL);
+		if (i == 1) {
+			assert_int_equal(sz, n1);
+			/* kept: all but what LogAppendTime stamps */
+			assert_memory_equal(disk + pos + BATCH_OFF_PRODUCER_ID,
+					    sent1 + BATCH_OFF_PRODUCER_ID,
+					    n1 - BATCH_OFF_PRODUCER_ID);
+		}
+		pos += sz;
+	}
+	assert_int_equal(pos, dn);
+	view(l, text, sizeof(text));
+	assert_int_equal(strlen(text), 6 + 2 * (sizeof(big) + 1));
+	assert_memory_equal(text, "small\naaa", 9);
+
+	/* Bytes that do not compress grow in either codec: still stored,
+	 * read back the same. */
+	enum { RND = 300000 };
+	uint8_t *rnd = malloc(RND), *rb = malloc(RND + 4096);
+	assert_non_null(rnd);
+	assert_non_null(rb);
+	srand(7);
+	for (int i = 0; i < RND; i++)
+		rnd[i] = (uint8_t)rand();
+	const int codecs[] = { BATCH_CODEC_GZIP, BATCH_CODEC_LZ4 };
+	for (int c = 0; c < 2; c++) {
+		struct batch_builder bb;
+		struct batch_iter it = { 0 };
+		struct rec r;
+
+		batch_builder_init(&bb, rb, RND + 4096, BATCH_CODEC_NONE);
+		assert_int_equal(batch_builder_add(&bb, "k", 1, rnd, RND, 1700000000000LL), 0);
+		int64_t rn = batch_builder_finish(&bb, 0, -1);
+		assert_true(rn > RND);
+		cfg.codec = codecs[c];
+		assert_int_equal(logmgr_get_log(f->m, "t", 3 + c, &cfg, true, &l), 0);
+		assert_int_equal(log_append_client(l, rb, (size_t)rn, 0, -1, &info, NULL), 0);
+		assert_true(info.bytes > rn); /* larger than sent */
+		uint8_t *sd = malloc((size_t)info.bytes);
+		assert_non_null(sd);
+		assert_int_equal(log_segment_read_raw(l, 0, (char *)sd, (size_t)info.bytes, 0),
+				 info.bytes);
+		assert_int_equal(be16_get(sd + BATCH_OFF_ATTRIBUTES) & BATCH_CODEC_MASK, codecs[c]);
+		assert_int_equal(batch_iter_init(&it, sd, (size_t)info.bytes), 0);
+		assert_int_equal(batch_iter_next(&it, &r), 1);
+		assert_int_equal(r.value_len, RND);
+		assert_memory_equal(r.value, rnd, RND);
+		batch_iter_free(&it);
+		free(sd);
+	}
+	free(rnd);
+	free(rb);
+}
+
 /* line.format is fixed once the log has a record, as key.separator. */
 static void test_format_fixed(void **state)
 {
@@ -642,6 +907,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_escaped_lines_in, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_format_fixed, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_follower_same_lines, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_recompress, setup_keyed, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_recompress_size, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,7 +129,7 @@ static const char default_render[] = "broker.id=0\n"
 				     "log.flush.interval.ms=9223372036854775807\n"
 				     "log.flush.scheduler.interval.ms=9223372036854775807\n"
 				     "log.flush.offset.checkpoint.interval.ms=60000\n"
-				     "compression.type=none\n"
+				     "compression.type=producer\n"
 				     "batch.size=16384\n"
 				     "linger.ms=0\n"
 				     "acks=all\n"
@@ -183,7 +183,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.log.flush_messages, INT64_MAX);
 	assert_int_equal(c.log.flush_ms, INT64_MAX);
 	assert_int_equal(c.log.batch_bytes, 16384);
-	assert_int_equal(c.log.codec, BATCH_CODEC_NONE);
+	assert_int_equal(c.log.codec, LOG_CODEC_PRODUCER);
 	assert_int_equal(c.log.key_sep_len, 0);
 	assert_int_equal(c.log.line_format, LINE_FORMAT_ESCAPE);
 	assert_true(c.auto_create_topics);
@@ -274,7 +274,7 @@ static void test_every_broker_key(void **state)
 	assert_int_equal(c.log.codec, BATCH_CODEC_GZIP);
 	assert_int_equal(parse(&c, "acks=0\ncompression.type=producer\n", err, sizeof(err)), 0);
 	assert_int_equal(c.acks, 0);
-	assert_int_equal(c.log.codec, BATCH_CODEC_NONE);
+	assert_int_equal(c.log.codec, LOG_CODEC_PRODUCER);
 	assert_int_equal(parse(&c, "acks=-1\ncompression.type=gzip\n", err, sizeof(err)), 0);
 	assert_int_equal(parse(&c, "compression.type=uncompressed\n", err, sizeof(err)), 0);
 	assert_int_equal(c.acks, -1);
@@ -379,12 +379,14 @@ static void test_bad_broker_input(void **state)
 				      "(expected one directory: mqfs uses a single log dir)" },
 		{ "log.dirs=\n",
 		  "line 1: bad value for 'log.dirs': '' (expected a directory path of 1 to 4095 bytes)" },
-		{ "compression.type=snappy\n", "line 1: bad value for 'compression.type': 'snappy' "
-					       "(unsupported codec; expected none, gzip or lz4)" },
-		{ "compression.type=zstd\n", "line 1: bad value for 'compression.type': 'zstd' "
-					     "(unsupported codec; expected none, gzip or lz4)" },
+		{ "compression.type=snappy\n",
+		  "line 1: bad value for 'compression.type': 'snappy' "
+		  "(unsupported codec; expected producer, none, gzip or lz4)" },
+		{ "compression.type=zstd\n",
+		  "line 1: bad value for 'compression.type': 'zstd' "
+		  "(unsupported codec; expected producer, none, gzip or lz4)" },
 		{ "compression.type=GZIP\n",
-		  "line 1: bad value for 'compression.type': 'GZIP' (expected none, gzip or lz4)" },
+		  "line 1: bad value for 'compression.type': 'GZIP' (expected producer, none, gzip or lz4)" },
 		{ "acks=2\n", "line 1: bad value for 'acks': '2' (expected all, -1, 0 or 1)" },
 		{ "acks=\n", "line 1: bad value for 'acks': '' (expected all, -1, 0 or 1)" },
 		{ "key.separator=a\\nb\n", "line 1: bad value for 'key.separator': 'a\\nb' "
@@ -726,7 +728,7 @@ static void test_topic_all_or_nothing(void **state)
 
 	assert_int_equal(apply(&tc, "compression.type=zstd\n", err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "line 1: bad value for 'compression.type': 'zstd' "
-				 "(unsupported codec; expected none, gzip or lz4)");
+				 "(unsupported codec; expected producer, none, gzip or lz4)");
 	assert_memory_equal(&tc, &before, sizeof(tc));
 }
 
@@ -1126,7 +1128,7 @@ static void test_topic_roundtrip(void **state)
 				  "max.message.bytes=1048588\n"
 				  "flush.messages=9223372036854775807\n"
 				  "flush.ms=9223372036854775807\n"
-				  "compression.type=none\n"
+				  "compression.type=producer\n"
 				  "batch.size=16384\n"
 				  "linger.ms=0\n"
 				  "key.separator=\n"
