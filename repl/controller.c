@@ -2460,6 +2460,10 @@ int controller_create_topic(struct zkc *zkc, const struct controller_config *cfg
 	t.partitions = calloc(n_partitions > 0 ? (size_t)n_partitions : 1, sizeof(*t.partitions));
 	if (!t.partitions)
 		goto out;
+	if (rf > n)
+		mq_log(MQ_WARN,
+		       "topic %s: replication factor %d larger than the live brokers (%d): not created",
+		       topic, rf, n);
 	rc = controller_assign_replicas(ids, n, 0, n_partitions, rf, -1, -1, replicas);
 	if (rc)
 		goto out;
@@ -2513,6 +2517,11 @@ int controller_add_partitions(struct zkc *zkc, const char *topic, int n_partitio
 	 * live broker from its id on), counted from the partition number, so
 	 * that their leaders continue the spread of the existing ones instead
 	 * of starting it again at a random broker. */
+	if (rf > n)
+		mq_log(MQ_WARN,
+		       "topic %s: replication factor %d (partition 0's) larger than the live brokers "
+		       "(%d): no partition added",
+		       topic, rf, n);
 	start = 0;
 	while (start < n && ids[start] < t.partitions[0].replicas[0])
 		start++;

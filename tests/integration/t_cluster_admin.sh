@@ -19,7 +19,9 @@
 # costs about as many ZooKeeper requests among 53 topics as among 13; a
 # key.separator written where there is no replica is refused by the
 # replica that has records, which applies the next setting all the same;
-# a broker started again on an empty data directory makes its replicas
+# with a broker stopped, mkdir and partitions= that need three live
+# brokers are refused with the reason logged; a broker started again on
+# an empty data directory makes its replicas
 # with the topic's key.separator before they take records; DeleteTopics
 # on broker 1 removes the topic from every mount.
 
@@ -272,6 +274,14 @@ check "mnt$kww reads kw as the leader does" poll 20 same_file "$MQ_TMP/mnt$kww/k
 	"$MQ_TMP/mnt$kwl/kw/0"
 eval "p=\$PID$kww"
 mq_umount "$MQ_TMP/mnt$kww" "$p" && ok "clean stop of broker $kww"
+# Two live brokers for a replication factor of 3: mkdir and partitions=
+# are refused, and the log says why (it said only "Invalid argument").
+expect_ok "mkdir wide with two live brokers: refused" sh -c "! mkdir '$MQ_TMP/mnt$kwl/wide' 2>/dev/null"
+check "logged: more replicas than live brokers" grep -q \
+	"topic wide: replication factor 3 larger than the live brokers (2): not created" "$LOG"
+expect_ok "partitions=2 for kw written on mnt$kwl" sh -c "echo partitions=2 > '$MQ_TMP/mnt$kwl/kw/.config'"
+check "logged: no partition added, more replicas than live brokers" grep -q \
+	"topic kw: replication factor 3 (partition 0's) larger than the live brokers (2): no partition added" "$LOG"
 rm -rf "$MQ_TMP/b$kww/data"
 broker_start "$kww"
 check "mnt$kww: three live brokers" poll 30 alive_on "$MQ_TMP/mnt$kww" 3
