@@ -6,7 +6,7 @@
 # mnt2 and mnt3; a .config write on mnt2 goes to /config/topics and a
 # /config/changes notification, and every broker's .config shows it;
 # min.insync.replicas=4 written on mnt2 takes effect on the leaders of the
-# other brokers (acks=all: EAGAIN); AlterConfigs on broker 3 shows on
+# other brokers (acks=all: EAGAIN, logged); AlterConfigs on broker 3 shows on
 # mnt1; DescribeConfigs on broker 2 gives the override's source; a key
 # written at the default's value on mnt2 is an override on broker 1 too,
 # and `-key` on mnt3 removes it;
@@ -142,6 +142,8 @@ for p in 0 1 2; do
 	case $l in 1 | 3) ;; *) continue ;; esac
 	expect_eq "partition $p led by broker $l: acks=all under min.insync.replicas=4: EAGAIN" \
 		"EAGAIN" "$(write_errno "$MQ_TMP/mnt$l/ct/$p")"
+	check "logged: partition $p's write refused under min.insync.replicas" grep -q \
+		"topic ct partition $p: write refused: fewer in-sync replicas than min.insync.replicas=4" "$LOG"
 	tested=$((tested + 1))
 done
 expect_ok "a partition led by broker 1 or 3 was tried" test "$tested" -gt 0
