@@ -383,6 +383,10 @@ int cat_find(struct broker *b, const char *name);
 /* Takes over the caller's reference; -EEXIST. Needs admin_mu (or the
  * broker not yet shared). */
 int cat_insert(struct broker *b, struct topic *t);
+/* Sets a topic's owner and mode here only (the catalog and the topic):
+ * a cluster's change, read from its config znode. 0, -ENOENT (deleted),
+ * the catalog's write error. */
+int topic_apply_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode);
 /* catalog_load's callback at broker_open. */
 /* True when the topic is replicated through ZooKeeper (zookeeper.connect
  * given, a name not starting with "__" but __consumer_offsets): the

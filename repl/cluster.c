@@ -571,6 +571,23 @@ static void topic_owner_of(const struct zk_config *zc, uid_t *uid, gid_t *gid, m
 		*mode = (mode_t)(strtoul(v, NULL, 8) & 07777);
 }
 
+/* mqfs's keys of a topic's owner and mode into zc (replacing them). */
+static int owner_put(struct zk_config *zc, uid_t uid, gid_t gid, mode_t mode)
+{
+	char vu[24], vg[24], vm[24];
+	int rc;
+
+	snprintf(vu, sizeof(vu), "%u", (unsigned)uid);
+	snprintf(vg, sizeof(vg), "%u", (unsigned)gid);
+	snprintf(vm, sizeof(vm), "%04o", (unsigned)(mode & 07777));
+	rc = zk_config_put(zc, "mqfs.owner.uid", 14, vu, strlen(vu));
+	if (rc == 0)
+		rc = zk_config_put(zc, "mqfs.owner.gid", 14, vg, strlen(vg));
+	if (rc == 0)
+		rc = zk_config_put(zc, "mqfs.mode", 9, vm, strlen(vm));
+	return rc;
+}
+
 /* Whether /brokers/topics/<topic> exists now (a failed check counts as
  * there: a topic is never removed here on a doubt). */
 static bool topic_still_there(void *arg, const char *topic)
@@ -721,22 +738,14 @@ int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
 			 int replication_factor, const struct zk_config *overrides, uid_t uid,
 			 gid_t gid, mode_t mode, int64_t timeout_ms)
 {
-	char vu[24], vg[24], vm[24];
 	struct zk_config zc = { 0 };
 	int rc = 0;
 
-	snprintf(vu, sizeof(vu), "%u", (unsigned)uid);
-	snprintf(vg, sizeof(vg), "%u", (unsigned)gid);
-	snprintf(vm, sizeof(vm), "%04o", (unsigned)(mode & 07777));
 	for (int i = 0; rc == 0 && overrides && i < overrides->n; i++)
 		rc = zk_config_put(&zc, overrides->keys[i], strlen(overrides->keys[i]),
 				   overrides->values[i], strlen(overrides->values[i]));
 	if (rc == 0)
-		rc = zk_config_put(&zc, "mqfs.owner.uid", 14, vu, strlen(vu));
-	if (rc == 0)
-		rc = zk_config_put(&zc, "mqfs.owner.gid", 14, vg, strlen(vg));
-	if (rc == 0)
-		rc = zk_config_put(&zc, "mqfs.mode", 9, vm, strlen(vm));
+		rc = owner_put(&zc, uid, gid, mode);
 	if (rc == 0)
 		rc = cluster_repl_create_topic(c->cr, topic, n_partitions, replication_factor, &zc,
 					       timeout_ms > 0 ? timeout_ms : 30000);
@@ -761,7 +770,26 @@ int cluster_topic_add_partitions(struct cluster *c, const char *topic, int n_par
 int cluster_topic_config_set(struct cluster *c, const char *topic,
 			     const struct zk_config *overrides)
 {
-	return cluster_repl_set_topic_config(c->cr, topic, overrides);
+	return cluster_repl_set_topic_config(c->cr, topic, overrides, false);
+}
+
+int cluster_topic_owner_set(struct cluster *c, const char *topic, uid_t uid, gid_t gid, mode_t mode)
+{
+	struct zk_config zc = { 0 };
+	int rc = owner_put(&zc, uid, gid, mode);
+
+	if (rc == 0)
+		rc = cluster_repl_set_topic_config(c->cr, topic, &zc, true);
+	zk_config_clear(&zc);
+	if (rc < 0)
+		mq_log(MQ_ERR, "topic %s: owner and mode not written to ZooKeeper: %s", topic,
+		       strerror(-rc));
+	return rc;
+}
+
+void cluster_topic_owner_of(const struct zk_config *zc, uid_t *uid, gid_t *gid, mode_t *mode)
+{
+	topic_owner_of(zc, uid, gid, mode);
 }
 
 void cluster_local_replicas(struct cluster *c, const char *topic, int n, bool *local)

@@ -146,6 +146,14 @@ int cluster_topic_add_partitions(struct cluster *c, const char *topic, int n_par
 /* Publishes a topic's overrides (cluster_repl_set_topic_config). */
 int cluster_topic_config_set(struct cluster *c, const char *topic,
 			     const struct zk_config *overrides);
+/* Publishes a topic's owner and mode (chmod, chown on a mount) under
+ * mqfs's keys of /config/topics/<t>, its settings kept, with a change
+ * notification: every broker applies them (logged on failure). */
+int cluster_topic_owner_set(struct cluster *c, const char *topic, uid_t uid, gid_t gid,
+			    mode_t mode);
+/* The owner and mode mqfs's keys of a config znode give (root, 0755 where
+ * absent: a topic made by Kafka's tools). */
+void cluster_topic_owner_of(const struct zk_config *zc, uid_t *uid, gid_t *gid, mode_t *mode);
 /* local[p] (n of them) true when this broker is a replica of topic's
  * partition p as its metadata (UpdateMetadata) says; true where it does
  * not know. */

@@ -1595,7 +1595,7 @@ int cluster_repl_add_partitions(struct cluster_repl *cr, const char *topic, int 
 }
 
 int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,
-				  const struct zk_config *overrides)
+				  const struct zk_config *overrides, bool keep_settings)
 {
 	char why[ZK_WHY_LEN] = "";
 	int rc = -ESTALE;
@@ -1620,12 +1620,14 @@ int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,
 		if (rc < 0)
 			break;
 		/* The new overrides, and whatever else the znode held (owner,
-		 * mode, keys of Kafka's mqfs does not know). */
+		 * mode, keys of Kafka's mqfs does not know; with keep_settings
+		 * the topic's settings too) that they do not name. */
 		for (int i = 0; rc == 0 && i < overrides->n; i++)
 			rc = zk_config_put(&merged, overrides->keys[i], strlen(overrides->keys[i]),
 					   overrides->values[i], strlen(overrides->values[i]));
 		for (int i = 0; rc == 0 && i < old.n; i++)
-			if (!topic_config_broker_key(old.keys[i]))
+			if ((keep_settings || !topic_config_broker_key(old.keys[i])) &&
+			    !zk_config_get(overrides, old.keys[i]))
 				rc = zk_config_put(&merged, old.keys[i], strlen(old.keys[i]),
 						   old.values[i], strlen(old.values[i]));
 		if (rc == 0)

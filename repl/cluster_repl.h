@@ -76,10 +76,11 @@ int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_
 int cluster_repl_add_partitions(struct cluster_repl *cr, const char *topic, int n_partitions,
 				int64_t timeout_ms);
 /* Replaces the topic settings among the overrides in /config/topics/<t>
- * with overrides (keeping its other keys) and writes the change
+ * with overrides (keeping its other keys), or with keep_settings only the
+ * keys overrides names (a topic's owner and mode), and writes the change
  * notification. -ENOTCONN, ZooKeeper's errors. */
 int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,
-				  const struct zk_config *overrides);
+				  const struct zk_config *overrides, bool keep_settings);
 /* Asks the controller to delete the topic (asked twice: 0). -ENOENT. */
 int cluster_repl_delete_topic(struct cluster_repl *cr, const char *topic);
 /* The topic is gone from /brokers/topics: its local replicas stop

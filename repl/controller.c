@@ -127,31 +127,31 @@ static int rand_below(int n)
 	return (int)(r % (uint32_t)n);
 }
 
-int controller_assign_replicas(const int32_t *brokers, int n_brokers, int n_partitions,
-			       int replication_factor, int start_index, int replica_shift,
-			       int32_t *replicas)
+int controller_assign_replicas(const int32_t *brokers, int n_brokers, int first_partition,
+			       int n_partitions, int replication_factor, int start_index,
+			       int replica_shift, int32_t *replicas)
 {
 	int n = n_brokers, rf = replication_factor, start, shift, p, j, i;
 
-	if (n_partitions <= 0 || rf <= 0 || rf > n)
+	if (first_partition < 0 || n_partitions <= 0 || rf <= 0 || rf > n)
 		return -EINVAL;
 	for (i = 1; i < n; i++)
 		if (brokers[i] <= brokers[i - 1])
 			return -EINVAL;
 	start = start_index >= 0 ? start_index % n : rand_below(n);
 	shift = replica_shift >= 0 ? replica_shift % n : rand_below(n);
-	for (p = 0; p < n_partitions; p++) {
+	for (p = first_partition; p < first_partition + n_partitions; p++) {
 		int first = (p + start) % n;
+		int32_t *out = replicas + (size_t)(p - first_partition) * rf;
 
 		/* Each lap around the brokers moves the followers one further,
 		 * so that a broker's partitions do not all follow the same
 		 * next broker. */
 		if (p > 0 && p % n == 0)
 			shift++;
-		replicas[(size_t)p * rf] = brokers[first];
+		out[0] = brokers[first];
 		for (j = 0; j < rf - 1; j++)
-			replicas[(size_t)p * rf + 1 + j] =
-				brokers[(first + 1 + (shift + j) % (n - 1)) % n];
+			out[1 + j] = brokers[(first + 1 + (shift + j) % (n - 1)) % n];
 	}
 	return 0;
 }
@@ -2460,7 +2460,11 @@ int controller_create_topic(struct zkc *zkc, const struct controller_config *cfg
 	t.partitions = calloc(n_partitions > 0 ? (size_t)n_partitions : 1, sizeof(*t.partitions));
 	if (!t.partitions)
 		goto out;
-	rc = controller_assign_replicas(ids, n, n_partitions, rf, -1, -1, replicas);
+	if (rf > n)
+		mq_log(MQ_WARN,
+		       "topic %s: replication factor %d larger than the live brokers (%d): not created",
+		       topic, rf, n);
+	rc = controller_assign_replicas(ids, n, 0, n_partitions, rf, -1, -1, replicas);
 	if (rc)
 		goto out;
 	for (p = 0; p < n_partitions; p++)
@@ -2484,7 +2488,7 @@ int controller_add_partitions(struct zkc *zkc, const char *topic, int n_partitio
 	char path[ZK_PATH_MAX], why[ZK_WHY_LEN], *data = NULL, *doc = NULL;
 	int32_t *ids = NULL, *replicas = NULL;
 	size_t len;
-	int n, rf, added, rc;
+	int n, rf, added, start, rc;
 
 	if ((rc = zk_path_topic(path, sizeof(path), topic)) < 0)
 		return rc;
@@ -2508,7 +2512,23 @@ int controller_add_partitions(struct zkc *zkc, const char *topic, int n_partitio
 	parts = calloc((size_t)n_partitions, sizeof(*parts));
 	if (!replicas || !parts)
 		goto out;
-	if ((rc = controller_assign_replicas(ids, n, added, rf, -1, -1, replicas)))
+	/* As Kafka's addPartitions: the new partitions go on with the
+	 * round-robin where partition 0's first replica started it (the first
+	 * live broker from its id on), counted from the partition number, so
+	 * that their leaders continue the spread of the existing ones instead
+	 * of starting it again at a random broker. */
+	if (rf > n)
+		mq_log(MQ_WARN,
+		       "topic %s: replication factor %d (partition 0's) larger than the live brokers "
+		       "(%d): no partition added",
+		       topic, rf, n);
+	start = 0;
+	while (start < n && ids[start] < t.partitions[0].replicas[0])
+		start++;
+	if (start == n)
+		start = 0;
+	if ((rc = controller_assign_replicas(ids, n, t.n_partitions, added, rf, start, start,
+					     replicas)))
 		goto out;
 	memcpy(parts, t.partitions, (size_t)t.n_partitions * sizeof(*parts));
 	for (int p = 0; p < added; p++)

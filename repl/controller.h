@@ -36,15 +36,18 @@
  * replica is brokers[(p + start_index) % n]; the others follow it at
  * distance 1 + (shift + j) % (n - 1), and the shift grows by one each time
  * p wraps around the brokers, so that followers spread as well as leaders.
+ * Partitions first_partition .. first_partition + n_partitions - 1 are
+ * assigned (Kafka's startPartitionId: a topic that grows goes on with its
+ * partition numbers; 0 for a new topic).
  * brokers: n_brokers ids, strictly increasing (sorted, no repeats).
  * start_index, replica_shift: < 0 for a random one each (as Kafka), else
  * the value (tests, reproducible layouts). replicas gets
  * n_partitions * replication_factor ids, partition after partition.
  * -EINVAL: n_partitions <= 0, replication_factor <= 0 or greater than
  * n_brokers (Kafka's INVALID_REPLICATION_FACTOR), brokers not sorted. */
-int controller_assign_replicas(const int32_t *brokers, int n_brokers, int n_partitions,
-			       int replication_factor, int start_index, int replica_shift,
-			       int32_t *replicas);
+int controller_assign_replicas(const int32_t *brokers, int n_brokers, int first_partition,
+			       int n_partitions, int replication_factor, int start_index,
+			       int replica_shift, int32_t *replicas);
 
 /* The brokers an election looks at: live ones (registered under
  * /brokers/ids) and, among them, those in controlled shutdown, and the
@@ -282,7 +285,9 @@ int controller_controlled_shutdown(struct controller *ctl, int32_t broker_id,
 
 /* Grows a topic to n_partitions as Kafka's AdminZkClient.addPartitions:
  * the new partitions' replicas assigned over the live brokers with the
- * replication factor of partition 0, the assignment rewritten at the
+ * replication factor of partition 0, the round-robin started at the
+ * first live broker from partition 0's first replica on, numbered from
+ * the first new partition, the assignment rewritten at the
  * version read (the controller, watching it, starts them). -ENOENT no
  * such topic, -EINVAL not more partitions than now or too few live
  * brokers, -ESTALE written meanwhile, ZooKeeper's errors. */

@@ -42,6 +42,23 @@ void broker_part_free(struct partition *pt)
 	free(pt);
 }
 
+/* One line per recovery action (the engine does not log), for a single
+ * node's logs and a cluster's replicas alike. */
+static void note_recovery(const char *name, int p, struct log *l)
+{
+	struct log_state st;
+
+	log_get_state(l, &st);
+	if (st.recovered_segments > 0 || st.recovery_truncated > 0)
+		mq_log(MQ_WARN,
+		       "log %s-%d: recovered (an unclean shutdown, or index files that "
+		       "did not match the log): %d segment%s "
+		       "checked, %" PRId64 " invalid byte%s cut from the tail, %" PRId64 " ms",
+		       name, p, st.recovered_segments, st.recovered_segments == 1 ? "" : "s",
+		       st.recovery_truncated, st.recovery_truncated == 1 ? "" : "s",
+		       st.recovery_ms);
+}
+
 /* This broker leads every partition, in epoch 0.
  *
  * On one node the ISR is this broker alone, so hw = min LEO over the ISR
@@ -54,15 +71,6 @@ static int become_leader(const char *name, int p, struct log *l)
 	int rc;
 
 	log_get_state(l, &st);
-	/* One line per recovery action (the engine does not log). */
-	if (st.recovered_segments > 0 || st.recovery_truncated > 0)
-		mq_log(MQ_WARN,
-		       "log %s-%d: recovered (an unclean shutdown, or index files that "
-		       "did not match the log): %d segment%s "
-		       "checked, %" PRId64 " invalid byte%s cut from the tail, %" PRId64 " ms",
-		       name, p, st.recovered_segments, st.recovered_segments == 1 ? "" : "s",
-		       st.recovery_truncated, st.recovery_truncated == 1 ? "" : "s",
-		       st.recovery_ms);
 	if (st.damaged)
 		mq_log(MQ_ERR,
 		       "topic %s partition %d: damaged on disk (see above): served up to "
@@ -217,6 +225,7 @@ static int part_open_log(struct broker *b, const char *name, const struct log_co
 		/* An already open log keeps the settings it was opened with:
 		 * make it take the topic's. */
 		rc = log_reconfigure(pt->log, lc);
+		note_recovery(name, p, pt->log);
 	}
 	/* A replicated topic's epochs and hw are the replica manager's
 	 * (LeaderAndIsr), not this broker's alone. */

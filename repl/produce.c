@@ -701,6 +701,23 @@ static int append_epoch(const struct produce_ctx *ctx, struct produce_part *pp, 
 				    ctx->cfg.min_insync_replicas, epoch);
 }
 
+/* append_epoch for a write through the mount: its -EAGAIN under
+ * min.insync.replicas is logged here (the listener logs a Kafka client's
+ * and a forwarded write's refusal, NOT_ENOUGH_REPLICAS), so that the
+ * writer's EAGAIN has its line as every refusal has. */
+static int mount_append_epoch(const struct produce_ctx *ctx, struct produce_part *pp,
+			      int32_t *epoch)
+{
+	int rc = append_epoch(ctx, pp, epoch);
+
+	if (rc == -EAGAIN)
+		mq_log_limited(MQ_WARN,
+			       "topic %s partition %d: write refused: fewer in-sync replicas than "
+			       "min.insync.replicas=%d (acks=all): nothing appended",
+			       ctx->t->name, pp->pt->index, (int)ctx->cfg.min_insync_replicas);
+	return rc;
+}
+
 /* The records of an append that append_epoch found led elsewhere: sent
  * to the leader (forward.c), which acknowledges them with the topic's
  * acks, so the writer has no commit of its own to wait for. -EREMOTE
@@ -808,7 +825,7 @@ static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	struct log_append_info info;
 	int64_t t0 = now_mono_ns();
 	int32_t epoch;
-	int rc = append_epoch(ctx, pp, &epoch);
+	int rc = mount_append_epoch(ctx, pp, &epoch);
 
 	if (rc == -EREMOTE || offline_forwards(ctx, &rc) || (rc == 0 && !pp->log)) {
 		last->forwarded = true;
@@ -857,7 +874,7 @@ static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	struct log_append_info info;
 	int64_t t0 = now_mono_ns();
 	int32_t epoch;
-	int rc = append_epoch(ctx, pp, &epoch);
+	int rc = mount_append_epoch(ctx, pp, &epoch);
 
 	if (rc == -EREMOTE || offline_forwards(ctx, &rc) || (rc == 0 && !pp->log)) {
 		last->forwarded = true;

@@ -380,6 +380,34 @@ static size_t strip_line_settings(char *text, size_t len)
 	return out;
 }
 
+/* The owner and mode in the topic's config znode, where it names them
+ * (a chmod or chown on any broker's mount), when they differ from this
+ * broker's. */
+static void apply_cluster_owner(struct topic *t, const struct zk_config *zc)
+{
+	uid_t uid, cuid;
+	gid_t gid, cgid;
+	mode_t mode, cmode;
+	int rc;
+
+	if (!zk_config_get(zc, "mqfs.mode") && !zk_config_get(zc, "mqfs.owner.uid") &&
+	    !zk_config_get(zc, "mqfs.owner.gid"))
+		return;
+	cluster_topic_owner_of(zc, &cuid, &cgid, &cmode);
+	topic_owner(t, &uid, &gid, &mode);
+	if (uid == cuid && gid == cgid && (mode & 07777) == cmode)
+		return;
+	rc = topic_apply_owner(t, cuid, cgid, cmode);
+	if (rc < 0)
+		mq_log_limited(MQ_WARN,
+			       "topic %s: the cluster's owner and mode not applied here: %s",
+			       t->name, strerror(-rc));
+	else
+		mq_log(MQ_INFO, "topic %s: owner %u:%u mode %04o (was %u:%u %04o)", t->name,
+		       (unsigned)cuid, (unsigned)cgid, (unsigned)cmode, (unsigned)uid,
+		       (unsigned)gid, (unsigned)(mode & 07777));
+}
+
 int topics_cluster_config(void *arg, const char *topic, const struct zk_config *zc)
 {
 	struct broker *b = arg;
@@ -391,6 +419,7 @@ int topics_cluster_config(void *arg, const char *topic, const struct zk_config *
 
 	if (broker_topic_get(b, topic, &t) < 0)
 		return -ENOENT;
+	apply_cluster_owner(t, zc);
 	catalog_default_config(b, &def);
 	rc = topic_overrides_text(zc, &def, &text, &len);
 	if (rc == 0)

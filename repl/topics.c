@@ -954,7 +954,7 @@ void topic_owner(struct topic *t, uid_t *uid, gid_t *gid, mode_t *mode)
 	pthread_rwlock_unlock(&t->lock);
 }
 
-int topic_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
+int topic_apply_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
 {
 	int rc;
 
@@ -972,6 +972,20 @@ int topic_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
 out:
 	pthread_rwlock_unlock(&t->lock);
 	return rc;
+}
+
+int topic_set_owner(struct topic *t, uid_t uid, gid_t gid, mode_t mode)
+{
+	/* A cluster's topic has one owner and mode, in its config znode:
+	 * published first (every broker applies it, this one too), so that
+	 * a mount never shows a mode the others do not enforce. */
+	if (broker_replicated(t->b, t->name)) {
+		int rc = cluster_topic_owner_set(t->b->cluster, t->name, uid, gid, mode);
+
+		if (rc < 0)
+			return rc;
+	}
+	return topic_apply_owner(t, uid, gid, mode);
 }
 
 int64_t topic_ctime(struct topic *t)

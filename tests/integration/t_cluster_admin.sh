@@ -6,7 +6,8 @@
 # mnt2 and mnt3; a .config write on mnt2 goes to /config/topics and a
 # /config/changes notification, and every broker's .config shows it;
 # min.insync.replicas=4 written on mnt2 takes effect on the leaders of the
-# other brokers (acks=all: EAGAIN); AlterConfigs on broker 3 shows on
+# other brokers (acks=all: EAGAIN, logged); chmod and chgrp on mnt1 show
+# on every mount and in /config/topics; AlterConfigs on broker 3 shows on
 # mnt1; DescribeConfigs on broker 2 gives the override's source; a key
 # written at the default's value on mnt2 is an override on broker 1 too,
 # and `-key` on mnt3 removes it;
@@ -19,7 +20,9 @@
 # costs about as many ZooKeeper requests among 53 topics as among 13; a
 # key.separator written where there is no replica is refused by the
 # replica that has records, which applies the next setting all the same;
-# a broker started again on an empty data directory makes its replicas
+# with a broker stopped, mkdir and partitions= that need three live
+# brokers are refused with the reason logged; a broker started again on
+# an empty data directory makes its replicas
 # with the topic's key.separator before they take records; DeleteTopics
 # on broker 1 removes the topic from every mount.
 
@@ -140,12 +143,36 @@ for p in 0 1 2; do
 	case $l in 1 | 3) ;; *) continue ;; esac
 	expect_eq "partition $p led by broker $l: acks=all under min.insync.replicas=4: EAGAIN" \
 		"EAGAIN" "$(write_errno "$MQ_TMP/mnt$l/ct/$p")"
+	check "logged: partition $p's write refused under min.insync.replicas" grep -q \
+		"topic ct partition $p: write refused: fewer in-sync replicas than min.insync.replicas=4" "$LOG"
 	tested=$((tested + 1))
 done
 expect_ok "a partition led by broker 1 or 3 was tried" test "$tested" -gt 0
 expect_ok "echo min.insync.replicas=2 > mnt2/ct/.config" \
 	sh -c "echo min.insync.replicas=2 > '$MQ_TMP/mnt2/ct/.config'"
 check "mnt3/ct/.config: min.insync.replicas=2" poll 20 cfg_is "$MQ_TMP/mnt3" ct min.insync.replicas 2
+
+# chmod and chgrp of the topic on one mount: the cluster's owner and mode,
+# in /config/topics/ct, on every mount (each kept its own before), the
+# topic's settings kept there.
+mode_is() { # mode_is N MODE:GID: stat of mntN/ct
+	[ "$(stat -c '%a:%g' "$MQ_TMP/mnt$1/ct" 2>/dev/null)" = "$2" ]
+}
+expect_ok "chmod 0750 mnt1/ct" chmod 0750 "$MQ_TMP/mnt1/ct"
+expect_ok "chgrp 100 mnt1/ct" chgrp 100 "$MQ_TMP/mnt1/ct"
+for n in 2 3; do
+	check "mnt$n/ct: mode 750, group 100" poll 20 mode_is "$n" 750:100
+done
+zct=$(zk_cli "$ZKPORT" get /mqfs/config/topics/ct)
+if printf '%s' "$zct" | grep -q '"mqfs.owner.gid":"100"' &&
+	printf '%s' "$zct" | grep -q '"mqfs.mode":"0750"' &&
+	printf '%s' "$zct" | grep -q '"min.insync.replicas":"2"'; then
+	ok "/config/topics/ct: the new group and mode, the settings kept"
+else
+	fail "/config/topics/ct: the new group and mode, the settings kept" "$zct"
+fi
+expect_ok "chmod 0755 mnt3/ct" chmod 0755 "$MQ_TMP/mnt3/ct"
+check "mnt1/ct: mode 755 again" poll 20 mode_is 1 755:100
 
 # AlterConfigs on broker 3.
 expect_eq "kafkajs AlterConfigs on broker 3" "ok" \
@@ -272,6 +299,14 @@ check "mnt$kww reads kw as the leader does" poll 20 same_file "$MQ_TMP/mnt$kww/k
 	"$MQ_TMP/mnt$kwl/kw/0"
 eval "p=\$PID$kww"
 mq_umount "$MQ_TMP/mnt$kww" "$p" && ok "clean stop of broker $kww"
+# Two live brokers for a replication factor of 3: mkdir and partitions=
+# are refused, and the log says why (it said only "Invalid argument").
+expect_ok "mkdir wide with two live brokers: refused" sh -c "! mkdir '$MQ_TMP/mnt$kwl/wide' 2>/dev/null"
+check "logged: more replicas than live brokers" grep -q \
+	"topic wide: replication factor 3 larger than the live brokers (2): not created" "$LOG"
+expect_ok "partitions=2 for kw written on mnt$kwl" sh -c "echo partitions=2 > '$MQ_TMP/mnt$kwl/kw/.config'"
+check "logged: no partition added, more replicas than live brokers" grep -q \
+	"topic kw: replication factor 3 (partition 0's) larger than the live brokers (2): no partition added" "$LOG"
 rm -rf "$MQ_TMP/b$kww/data"
 broker_start "$kww"
 check "mnt$kww: three live brokers" poll 30 alive_on "$MQ_TMP/mnt$kww" 3

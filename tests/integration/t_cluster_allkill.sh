@@ -5,7 +5,8 @@
 # leader (KIP-966) and none could catch up without a leader. The
 # controller elects one of the in-sync replicas anyway (logged, RECOVERING
 # in the state), the partition takes writes again, and every record
-# acknowledged before the kill is on every mount.
+# acknowledged before the kill is on every mount. Each broker logs the
+# recovery of its replica.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -45,6 +46,10 @@ done
 for n in 1 2 3; do
 	check "mnt$n: three live brokers again" poll 60 alive_on "$MQ_TMP/mnt$n" 3
 done
+# Each broker's replica of t-0 was recovered, and says so as a single
+# node's log does (a cluster's replicas used to be recovered silently).
+expect_eq "three 'log t-0: recovered' lines, one per broker" "3" \
+	"$(grep -c 'log t-0: recovered (an unclean shutdown' "$LOG")"
 # led N: mntN's .state of t names a leader.
 led() {
 	case $(t_field "$MQ_TMP/mnt$1" 5) in

@@ -61,9 +61,14 @@ static void test_assign_kafka_layout(void **state)
 	int p;
 
 	(void)state;
-	assert_int_equal(controller_assign_replicas(brokers, 5, 10, 3, 0, 0, out), 0);
+	assert_int_equal(controller_assign_replicas(brokers, 5, 0, 10, 3, 0, 0, out), 0);
 	for (p = 0; p < 10; p++)
 		assert_memory_equal(&out[p * 3], expected[p], sizeof(expected[p]));
+	/* Partitions 4..9 alone (a topic of 4 grown to 10, Kafka's
+	 * startPartitionId): the same rows as assigned with the first four. */
+	assert_int_equal(controller_assign_replicas(brokers, 5, 4, 6, 3, 0, 0, out), 0);
+	for (p = 4; p < 10; p++)
+		assert_memory_equal(&out[(p - 4) * 3], expected[p], sizeof(expected[p]));
 }
 
 static void test_assign_spread_and_errors(void **state)
@@ -79,8 +84,8 @@ static void test_assign_spread_and_errors(void **state)
 		start = round < 4 ? round : -1;
 		memset(lead, 0, sizeof(lead));
 		memset(replica, 0, sizeof(replica));
-		assert_int_equal(controller_assign_replicas(brokers, 4, 12, 3, start, start, out),
-				 0);
+		assert_int_equal(
+			controller_assign_replicas(brokers, 4, 0, 12, 3, start, start, out), 0);
 		for (p = 0; p < 12; p++)
 			for (i = 0; i < 3; i++) {
 				for (j = 0; j < i; j++)
@@ -97,19 +102,19 @@ static void test_assign_spread_and_errors(void **state)
 		}
 	}
 	/* Start index 1 moves the first leader to the second broker. */
-	assert_int_equal(controller_assign_replicas(brokers, 4, 1, 2, 1, 0, out), 0);
+	assert_int_equal(controller_assign_replicas(brokers, 4, 0, 1, 2, 1, 0, out), 0);
 	assert_int_equal(out[0], 5);
 	assert_int_equal(out[1], 9);
 	/* One broker, factor one. */
-	assert_int_equal(controller_assign_replicas(brokers, 1, 3, 1, -1, -1, out), 0);
+	assert_int_equal(controller_assign_replicas(brokers, 1, 0, 3, 1, -1, -1, out), 0);
 	assert_int_equal(out[2], 2);
 	/* Kafka's INVALID_REPLICATION_FACTOR and INVALID_PARTITIONS. */
-	assert_int_equal(controller_assign_replicas(brokers, 4, 1, 5, 0, 0, out), -EINVAL);
-	assert_int_equal(controller_assign_replicas(brokers, 4, 1, 0, 0, 0, out), -EINVAL);
-	assert_int_equal(controller_assign_replicas(brokers, 0, 1, 1, 0, 0, out), -EINVAL);
-	assert_int_equal(controller_assign_replicas(brokers, 4, 0, 1, 0, 0, out), -EINVAL);
-	assert_int_equal(controller_assign_replicas(unsorted, 3, 1, 1, 0, 0, out), -EINVAL);
-	assert_int_equal(controller_assign_replicas(twice, 2, 1, 1, 0, 0, out), -EINVAL);
+	assert_int_equal(controller_assign_replicas(brokers, 4, 0, 1, 5, 0, 0, out), -EINVAL);
+	assert_int_equal(controller_assign_replicas(brokers, 4, 0, 1, 0, 0, 0, out), -EINVAL);
+	assert_int_equal(controller_assign_replicas(brokers, 0, 0, 1, 1, 0, 0, out), -EINVAL);
+	assert_int_equal(controller_assign_replicas(brokers, 4, 0, 0, 1, 0, 0, out), -EINVAL);
+	assert_int_equal(controller_assign_replicas(unsorted, 3, 0, 1, 1, 0, 0, out), -EINVAL);
+	assert_int_equal(controller_assign_replicas(twice, 2, 0, 1, 1, 0, 0, out), -EINVAL);
 }
 
 /* A state with leader, leader epoch 7, controller epoch 3 and the ISR. */
@@ -944,7 +949,7 @@ static void test_topic_broker_loss_and_rebalance(void **state)
 	assert_int_equal(controller_controlled_shutdown(b->ctl, 3, NULL), -EAGAIN);
 
 	/* replicas: [1,2,3] [2,3,1] [3,1,2]. */
-	assert_int_equal(controller_assign_replicas(brokers, 3, 3, 3, 0, 0, replicas), 0);
+	assert_int_equal(controller_assign_replicas(brokers, 3, 0, 3, 3, 0, 0, replicas), 0);
 	create_topic(nodes[3].zkc, "orders", replicas, 3, 3);
 	for (p = 0; p < 3; p++) {
 		wait_state(nodes[3].zkc, "orders", p, 0, -2, &s, NULL);
@@ -1630,10 +1635,16 @@ static void test_add_partitions(void **state)
 	wait_created(nodes[2].zkc, "grow", 4);
 	assert_int_equal(zkmeta_read_topic(nodes[2].zkc, "grow", &t, why), 0);
 	assert_int_equal(t.assignment.n_partitions, 4);
+	/* As Kafka's addPartitions: the leaders go on round-robin from
+	 * partition 0's (brokers 1, 2, 3), partition p's first replica being
+	 * broker (first of partition 0 - 1 + p) % 3 + 1, so that the four
+	 * leaders are spread as a topic made with four partitions. */
+	int32_t lead0 = t.assignment.partitions[0].replicas[0];
 	for (int p = 2; p < 4; p++) {
 		const struct zk_assignment *as = &t.assignment.partitions[p];
 
 		assert_int_equal(as->n_replicas, 2);
+		assert_int_equal(as->replicas[0], (lead0 - 1 + p) % 3 + 1);
 		assert_int_not_equal(as->replicas[0], as->replicas[1]);
 		assert_int_equal(rec_wait(&a->rec, REC_LISR, as->replicas[0], "grow", p, -2, 0), 1);
 	}
@@ -1641,6 +1652,9 @@ static void test_add_partitions(void **state)
 	/* Again, once the watch has fired and was armed anew. */
 	assert_int_equal(controller_add_partitions(nodes[2].zkc, "grow", 5), 0);
 	wait_created(nodes[2].zkc, "grow", 5);
+	assert_int_equal(zkmeta_read_topic(nodes[2].zkc, "grow", &t, why), 0);
+	assert_int_equal(t.assignment.partitions[4].replicas[0], (lead0 - 1 + 4) % 3 + 1);
+	zkmeta_topic_clear(&t);
 	assert_int_equal(controller_add_partitions(nodes[2].zkc, "grow", 5), -EINVAL);
 	assert_int_equal(controller_add_partitions(nodes[2].zkc, "grow", 3), -EINVAL);
 	assert_int_equal(controller_add_partitions(nodes[2].zkc, "nosuch", 3), -ENOENT);
