@@ -7,6 +7,7 @@
  *   kafka_produce.c    Produce (0)   record batches appended as sent
  *   kafka_metadata.c   Metadata (3)  brokers, cluster id, controller,
  *                                    topics and partitions; auto-creation
+ *   kafka_elect.c      ElectLeaders (43) the controller's elections
  *   admin_serve.c      CreateTopics (19), DeleteTopics (20),
  *                      CreatePartitions (37), DescribeConfigs (32),
  *                      AlterConfigs (33), IncrementalAlterConfigs (44):
@@ -104,6 +105,9 @@ int admin_serve_register(struct kafka_api *ka, struct net_server *srv);
 int kafka_produce_register(struct kafka_api *ka, struct net_server *srv);
 /* Registers InitProducerId (kafka_producer_id.c). */
 int kafka_producer_id_register(struct kafka_api *ka, struct net_server *srv);
+
+/* Registers ElectLeaders (kafka_elect.c). */
+int kafka_elect_register(struct kafka_api *ka, struct net_server *srv);
 
 /* Kafka's error for our -errno in a Produce partition response, and the
  * message for its error_message (NULL: none). */

@@ -51,6 +51,7 @@
  *   AlterConfigs (33)          0-2,  2       admin clients
  *   SaslAuthenticate (36)      0-2,  2
  *   CreatePartitions (37)      0-3,  2       admin clients
+ *   ElectLeaders (43)          0-2,  2       admin clients
  *   IncrementalAlterConfigs (44) 0-1, 1      admin clients
  * An ApiVersions request of a version we do not know is answered with
  * UNSUPPORTED_VERSION and a v0 body listing our versions; any other
@@ -146,6 +147,7 @@ enum proto_api_key {
 	PROTO_API_SASL_AUTHENTICATE = 36,
 	PROTO_API_CREATE_PARTITIONS = 37,
 	PROTO_API_DELETE_GROUPS = 42,
+	PROTO_API_ELECT_LEADERS = 43,
 	PROTO_API_INCREMENTAL_ALTER_CONFIGS = 44,
 };
 
@@ -1810,6 +1812,48 @@ void proto_delete_records_resp_free(struct proto_delete_records_resp *resp);
 
 /* A whole request frame (without its size field), decoded: the header and
  * the body of whichever supported API it is. */
+/* ---- ElectLeaders (43), proto_elect.c ---- */
+
+enum proto_election_type {
+	PROTO_ELECTION_PREFERRED = 0,
+	PROTO_ELECTION_UNCLEAN = 1,
+};
+
+/* A topic's partitions, in the request (error_codes unused) and in the
+ * response's replica_election_results. */
+struct proto_elect_partition {
+	int32_t partition_id;
+	int16_t error_code;
+	struct kstr error_message; /* null */
+};
+
+struct proto_elect_topic {
+	struct kstr topic;
+	int32_t n_partitions;
+	struct proto_elect_partition *partitions;
+};
+
+struct proto_elect_req {
+	int8_t election_type; /* v1+; v0 is PREFERRED */
+	int32_t n_topics;     /* -1: null, every partition */
+	struct proto_elect_topic *topics;
+	int32_t timeout_ms;
+};
+
+struct proto_elect_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code; /* v1+ */
+	int32_t n_topics;
+	struct proto_elect_topic *topics;
+};
+
+int proto_elect_req_encode(struct kbuf_w *w, int16_t version, const struct proto_elect_req *req);
+int proto_elect_req_decode(struct kbuf_r *r, int16_t version, struct proto_elect_req *req);
+void proto_elect_req_free(struct proto_elect_req *req);
+int proto_elect_resp_encode(struct kbuf_w *w, int16_t version, const struct proto_elect_resp *resp);
+int proto_elect_resp_decode(struct kbuf_r *r, int16_t version, struct proto_elect_resp *resp);
+void proto_elect_resp_free(struct proto_elect_resp *resp);
+
 struct proto_req {
 	struct proto_req_hdr hdr;
 	union {
@@ -1842,6 +1886,7 @@ struct proto_req {
 		struct proto_create_parts_req create_parts;
 		struct proto_describe_configs_req describe_configs;
 		struct proto_alter_configs_req alter_configs; /* and incremental */
+		struct proto_elect_req elect;
 	} u;
 };
 

@@ -232,6 +232,7 @@ static const struct proto_api api_table[] = {
 	{ PROTO_API_SASL_AUTHENTICATE, 0, 2, 2, "SaslAuthenticate" },
 	{ PROTO_API_CREATE_PARTITIONS, 0, 3, 2, "CreatePartitions" },
 	{ PROTO_API_DELETE_GROUPS, 0, 2, 2, "DeleteGroups" },
+	{ PROTO_API_ELECT_LEADERS, 0, 2, 2, "ElectLeaders" },
 	{ PROTO_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, 1, "IncrementalAlterConfigs" },
 };
 
@@ -561,6 +562,7 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 		return proto_alter_configs_req_decode(&r, v, &req->u.alter_configs);
 	case PROTO_API_INCREMENTAL_ALTER_CONFIGS:
 		return proto_incr_alter_configs_req_decode(&r, v, &req->u.alter_configs);
+	case PROTO_API_ELECT_LEADERS: return proto_elect_req_decode(&r, v, &req->u.elect);
 	}
 	return -EOPNOTSUPP;
 }
@@ -593,6 +595,7 @@ void proto_req_free(struct proto_req *req)
 	case PROTO_API_CREATE_TOPICS: proto_create_topics_req_free(&req->u.create_topics); break;
 	case PROTO_API_DELETE_TOPICS: proto_delete_topics_req_free(&req->u.delete_topics); break;
 	case PROTO_API_CREATE_PARTITIONS: proto_create_parts_req_free(&req->u.create_parts); break;
+	case PROTO_API_ELECT_LEADERS: proto_elect_req_free(&req->u.elect); break;
 	case PROTO_API_DESCRIBE_CONFIGS:
 		proto_describe_configs_req_free(&req->u.describe_configs);
 		break;

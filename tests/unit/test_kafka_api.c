@@ -1,12 +1,13 @@
 /*
  * test_kafka_api.c — the client APIs on a single node's listener
- * (repl/kafka_produce.c, repl/kafka_metadata.c), over a real socket with
+ * (repl/kafka_produce.c, repl/kafka_metadata.c, repl/kafka_elect.c), over a real socket with
  * requests built by the codec: Metadata's brokers, cluster id, controller,
  * topics (internal ones only by name), auto-creation and its switch;
  * Produce's per-partition errors (unknown topic or partition, bad acks,
  * corrupt and refused batches with their record_errors, min.insync), base
  * offsets and log start offsets at v3 and v9, acks=0 answered by nothing
- * and, when it fails, by a closed connection.
+ * and, when it fails, by a closed connection; ElectLeaders on one node
+ * (nothing to elect) at v0-v2, by partition and for every partition.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -700,6 +701,68 @@ static void test_produce_acks0(void **state)
 	assert_true(got == 0 || (got < 0 && errno == ECONNRESET));
 }
 
+/* ---- ElectLeaders ---- */
+
+/* ElectLeaders at version v of type for topics (NULL: every partition). */
+static void elect(struct brokerfx *f, int16_t v, int8_t type, struct proto_elect_topic *topics,
+		  int n, struct proto_elect_resp *resp, struct net_resp *raw)
+{
+	struct proto_elect_req req = { .election_type = type,
+				       .n_topics = topics ? n : -1,
+				       .topics = topics,
+				       .timeout_ms = 1000 };
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_elect_req_encode(&w, v, &req), 0);
+	brokerfx_call(f->c, PROTO_API_ELECT_LEADERS, v, &w, raw);
+	assert_int_equal(proto_elect_resp_decode(&raw->body, v, resp), 0);
+}
+
+/* A single node leads every partition it has, alone: nothing is ever to
+ * elect, as Kafka's single broker answers; unknown partitions say so. */
+static void test_elect_leaders_single(void **state)
+{
+	struct brokerfx *f = *state;
+	struct proto_elect_partition op[2] = { { .partition_id = 0 }, { .partition_id = 5 } },
+				     np[1] = { { .partition_id = 0 } };
+	struct proto_elect_topic ts[2] = { { kstr_of("orders"), 2, op },
+					   { kstr_of("nope"), 1, np } };
+	struct proto_elect_resp r;
+	struct net_resp raw;
+
+	assert_int_equal(broker_topic_create(f->b, "orders", 0, 0, 0755, NULL), 0);
+	for (int16_t v = 0; v <= 2; v++) {
+		elect(f, v, v >= 1 ? PROTO_ELECTION_UNCLEAN : PROTO_ELECTION_PREFERRED, ts, 2, &r,
+		      &raw);
+		assert_int_equal(r.error_code, PROTO_ERR_NONE);
+		assert_int_equal(r.n_topics, 2);
+		assert_true(kstr_eq(r.topics[0].topic, "orders"));
+		assert_int_equal(r.topics[0].n_partitions, 2);
+		assert_int_equal(r.topics[0].partitions[0].partition_id, 0);
+		assert_int_equal(r.topics[0].partitions[0].error_code,
+				 PROTO_ERR_ELECTION_NOT_NEEDED);
+		assert_non_null(r.topics[0].partitions[0].error_message.ptr);
+		assert_int_equal(r.topics[0].partitions[1].partition_id, 5);
+		assert_int_equal(r.topics[0].partitions[1].error_code,
+				 PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		assert_true(kstr_eq(r.topics[1].topic, "nope"));
+		assert_int_equal(r.topics[1].n_partitions, 1);
+		assert_int_equal(r.topics[1].partitions[0].error_code,
+				 PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		proto_elect_resp_free(&r);
+		net_resp_free(&raw);
+	}
+	/* Null: every partition of every topic. */
+	elect(f, 2, PROTO_ELECTION_PREFERRED, NULL, 0, &r, &raw);
+	assert_int_equal(r.n_topics, 1);
+	assert_true(kstr_eq(r.topics[0].topic, "orders"));
+	assert_int_equal(r.topics[0].n_partitions, 1);
+	assert_int_equal(r.topics[0].partitions[0].error_code, PROTO_ERR_ELECTION_NOT_NEEDED);
+	proto_elect_resp_free(&r);
+	net_resp_free(&raw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -716,6 +779,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_produce_log_append_time, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_produce_timestamp_bounds, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_elect_leaders_single, setup,
 						brokerfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
