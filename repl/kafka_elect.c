@@ -96,7 +96,7 @@ static void elect_single(struct kafka_api *ka, struct elect_ask *a)
 			continue;
 		}
 		e->result = e->partition >= 0 && e->partition < topic_partitions(t) ? -EALREADY
-										     : -ENOENT;
+										    : -ENOENT;
 		topic_put(t);
 	}
 }
@@ -111,9 +111,7 @@ static int16_t elect_error(int result, bool unclean, const char **msg)
 			       : "the preferred replica is the leader";
 		return PROTO_ERR_ELECTION_NOT_NEEDED;
 	case -ENOENT: return PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-	case -EAGAIN:
-		*msg = "this broker is not the controller";
-		return PROTO_ERR_NOT_CONTROLLER;
+	case -EAGAIN: *msg = "this broker is not the controller"; return PROTO_ERR_NOT_CONTROLLER;
 	case -EHOSTUNREACH:
 		if (unclean) {
 			*msg = "no live replica";

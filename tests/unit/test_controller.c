@@ -1134,6 +1134,25 @@ static void elect(struct controller *ctl, bool unclean, const char *topic, int32
 		assert_int_equal(e.result, want_result);
 }
 
+/* A preferred election of topic-p, asked again until the controller has
+ * read the ISR change that makes it possible (the UpdateMetadata it then
+ * sends looks like the one before it: nothing else to wait for). */
+static void elect_once_known(struct controller *ctl, const char *topic, int32_t p)
+{
+	int64_t end = now_mono_ms() + WAIT_MS;
+	struct controller_election e = { .partition = p };
+
+	snprintf(e.topic, sizeof(e.topic), "%s", topic);
+	for (;;) {
+		assert_int_equal(controller_elect_leaders(ctl, false, &e, 1), 0);
+		if (e.result != -EHOSTUNREACH)
+			break;
+		assert_true(now_mono_ms() < end);
+		pause_ms(10);
+	}
+	assert_int_equal(e.result, 0);
+}
+
 static void test_elect_leaders(void **state)
 {
 	struct controller_election some[3] = { { "el", 0, 1 }, { "nope", 0, 1 }, { "el", 7, 1 } };
@@ -1193,8 +1212,7 @@ static void test_elect_leaders(void **state)
 	assert_true(rec_wait(&a->rec, REC_LISR, 3, "pair", 0, -2, 1));
 	elect(a->ctl, false, "pair", 0, 0, -EHOSTUNREACH);
 	leader_sets_isr(nodes[2].zkc, "pair", 0, (int32_t[]){ 2, 3 }, 2);
-	assert_true(rec_wait_isr(&a->rec, 2, "pair", 0, 2));
-	elect(a->ctl, false, "pair", 0, 0, 0);
+	elect_once_known(a->ctl, "pair", 0);
 	wait_state(nodes[1].zkc, "pair", 0, 2, 3, &s, NULL);
 	assert_int_equal(s.leader_epoch, 2);
 	expect_isr(&s, (int32_t[]){ 2, 3 }, 2);
