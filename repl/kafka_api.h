@@ -6,7 +6,8 @@
  *
  *   kafka_produce.c    Produce (0)   record batches appended as sent
  *   kafka_metadata.c   Metadata (3)  brokers, cluster id, controller,
- *                                    topics and partitions; auto-creation
+ *                                    topics and partitions; auto-creation;
+ *                      DescribeCluster (60) the same without topics
  *   kafka_elect.c      ElectLeaders (43) the controller's elections
  *   admin_serve.c      CreateTopics (19), DeleteTopics (20),
  *                      CreatePartitions (37), DescribeConfigs (32),

@@ -53,6 +53,7 @@
  *   CreatePartitions (37)      0-3,  2       admin clients
  *   ElectLeaders (43)          0-2,  2       admin clients
  *   IncrementalAlterConfigs (44) 0-1, 1      admin clients
+ *   DescribeCluster (60)       0-1,  0       admin clients
  * An ApiVersions request of a version we do not know is answered with
  * UNSUPPORTED_VERSION and a v0 body listing our versions; any other
  * unknown API or version is -EOPNOTSUPP to the caller, which answers or
@@ -149,6 +150,7 @@ enum proto_api_key {
 	PROTO_API_DELETE_GROUPS = 42,
 	PROTO_API_ELECT_LEADERS = 43,
 	PROTO_API_INCREMENTAL_ALTER_CONFIGS = 44,
+	PROTO_API_DESCRIBE_CLUSTER = 60,
 };
 
 /* Kafka's error codes (Errors.java), Kafka's names. */
@@ -262,6 +264,7 @@ enum proto_err {
 	PROTO_ERR_FETCH_SESSION_TOPIC_ID_ERROR = 106,
 	PROTO_ERR_INELIGIBLE_REPLICA = 107,
 	PROTO_ERR_NEW_LEADER_ELECTED = 108,
+	PROTO_ERR_MISMATCHED_ENDPOINT_TYPE = 114,
 };
 
 /* The error_message of a KAFKA_STORAGE_ERROR whose cause was a full disk
@@ -1854,6 +1857,40 @@ int proto_elect_resp_encode(struct kbuf_w *w, int16_t version, const struct prot
 int proto_elect_resp_decode(struct kbuf_r *r, int16_t version, struct proto_elect_resp *resp);
 void proto_elect_resp_free(struct proto_elect_resp *resp);
 
+/* ---- DescribeCluster (60), proto_cluster.c ---- */
+
+enum proto_endpoint_type {
+	PROTO_ENDPOINT_BROKER = 1,
+	PROTO_ENDPOINT_CONTROLLER = 2,
+};
+
+struct proto_describe_cluster_req {
+	bool include_cluster_authorized_operations;
+	int8_t endpoint_type; /* v1+; v0 is BROKER */
+};
+
+struct proto_describe_cluster_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	struct kstr error_message; /* null */
+	int8_t endpoint_type;      /* v1+ */
+	struct kstr cluster_id;
+	int32_t controller_id; /* -1: none */
+	int32_t n_brokers;
+	struct proto_meta_broker *brokers;     /* node_id is Kafka's broker_id */
+	int32_t cluster_authorized_operations; /* INT32_MIN: not asked */
+};
+
+int proto_describe_cluster_req_encode(struct kbuf_w *w, int16_t version,
+				      const struct proto_describe_cluster_req *req);
+int proto_describe_cluster_req_decode(struct kbuf_r *r, int16_t version,
+				      struct proto_describe_cluster_req *req);
+int proto_describe_cluster_resp_encode(struct kbuf_w *w, int16_t version,
+				       const struct proto_describe_cluster_resp *resp);
+int proto_describe_cluster_resp_decode(struct kbuf_r *r, int16_t version,
+				       struct proto_describe_cluster_resp *resp);
+void proto_describe_cluster_resp_free(struct proto_describe_cluster_resp *resp);
+
 struct proto_req {
 	struct proto_req_hdr hdr;
 	union {
@@ -1887,6 +1924,7 @@ struct proto_req {
 		struct proto_describe_configs_req describe_configs;
 		struct proto_alter_configs_req alter_configs; /* and incremental */
 		struct proto_elect_req elect;
+		struct proto_describe_cluster_req describe_cluster;
 	} u;
 };
 

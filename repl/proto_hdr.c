@@ -136,6 +136,7 @@ static const char *const err_names[] = {
 	[PROTO_ERR_FETCH_SESSION_TOPIC_ID_ERROR + 1] = "FETCH_SESSION_TOPIC_ID_ERROR",
 	[PROTO_ERR_INELIGIBLE_REPLICA + 1] = "INELIGIBLE_REPLICA",
 	[PROTO_ERR_NEW_LEADER_ELECTED + 1] = "NEW_LEADER_ELECTED",
+	[PROTO_ERR_MISMATCHED_ENDPOINT_TYPE + 1] = "MISMATCHED_ENDPOINT_TYPE",
 };
 
 const char *proto_err_name(int16_t code)
@@ -234,6 +235,7 @@ static const struct proto_api api_table[] = {
 	{ PROTO_API_DELETE_GROUPS, 0, 2, 2, "DeleteGroups" },
 	{ PROTO_API_ELECT_LEADERS, 0, 2, 2, "ElectLeaders" },
 	{ PROTO_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, 1, "IncrementalAlterConfigs" },
+	{ PROTO_API_DESCRIBE_CLUSTER, 0, 1, 0, "DescribeCluster" },
 };
 
 #define N_APIS (sizeof(api_table) / sizeof(api_table[0]))
@@ -563,6 +565,8 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 	case PROTO_API_INCREMENTAL_ALTER_CONFIGS:
 		return proto_incr_alter_configs_req_decode(&r, v, &req->u.alter_configs);
 	case PROTO_API_ELECT_LEADERS: return proto_elect_req_decode(&r, v, &req->u.elect);
+	case PROTO_API_DESCRIBE_CLUSTER:
+		return proto_describe_cluster_req_decode(&r, v, &req->u.describe_cluster);
 	}
 	return -EOPNOTSUPP;
 }

@@ -7,7 +7,8 @@
  * corrupt and refused batches with their record_errors, min.insync), base
  * offsets and log start offsets at v3 and v9, acks=0 answered by nothing
  * and, when it fails, by a closed connection; ElectLeaders on one node
- * (nothing to elect) at v0-v2, by partition and for every partition.
+ * (nothing to elect) at v0-v2, by partition and for every partition;
+ * DescribeCluster v0-v1 against Metadata's brokers, cluster id and controller.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -701,6 +702,59 @@ static void test_produce_acks0(void **state)
 	assert_true(got == 0 || (got < 0 && errno == ECONNRESET));
 }
 
+/* ---- DescribeCluster ---- */
+
+static void describe_cluster(struct brokerfx *f, int16_t v, bool ops, int8_t type,
+			     struct proto_describe_cluster_resp *resp, struct net_resp *raw)
+{
+	struct proto_describe_cluster_req req = { .include_cluster_authorized_operations = ops,
+						  .endpoint_type = type };
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 256);
+	assert_int_equal(proto_describe_cluster_req_encode(&w, v, &req), 0);
+	brokerfx_call(f->c, PROTO_API_DESCRIBE_CLUSTER, v, &w, raw);
+	assert_int_equal(proto_describe_cluster_resp_decode(&raw->body, v, resp), 0);
+}
+
+/* The brokers, cluster id and controller Metadata gives; no ACLs, so the
+ * authorized operations are Kafka's "not asked" value even when asked;
+ * a controller endpoint type is a KRaft controller's, not ours. */
+static void test_describe_cluster(void **state)
+{
+	struct brokerfx *f = *state;
+	struct proto_describe_cluster_resp r;
+	struct proto_meta_resp m;
+	struct net_resp raw, mraw;
+
+	metadata(f, 12, NULL, 0, false, &m, &mraw);
+	for (int16_t v = 0; v <= 1; v++) {
+		describe_cluster(f, v, v == 1, PROTO_ENDPOINT_BROKER, &r, &raw);
+		assert_int_equal(r.error_code, PROTO_ERR_NONE);
+		assert_null(r.error_message.ptr);
+		assert_int_equal(r.n_brokers, 1);
+		assert_int_equal(r.brokers[0].node_id, 0);
+		assert_true(kstr_eq(r.brokers[0].host, "127.0.0.1"));
+		assert_int_equal(r.brokers[0].port, f->port);
+		assert_null(r.brokers[0].rack.ptr);
+		assert_int_equal(r.controller_id, 0);
+		assert_int_equal(r.cluster_id.len, 22);
+		assert_memory_equal(r.cluster_id.ptr, m.cluster_id.ptr, 22);
+		assert_int_equal(r.cluster_authorized_operations, INT32_MIN);
+		if (v == 1)
+			assert_int_equal(r.endpoint_type, PROTO_ENDPOINT_BROKER);
+		proto_describe_cluster_resp_free(&r);
+		net_resp_free(&raw);
+	}
+	describe_cluster(f, 1, false, PROTO_ENDPOINT_CONTROLLER, &r, &raw);
+	assert_int_equal(r.error_code, PROTO_ERR_MISMATCHED_ENDPOINT_TYPE);
+	assert_int_equal(r.n_brokers, 0);
+	proto_describe_cluster_resp_free(&r);
+	net_resp_free(&raw);
+	proto_meta_resp_free(&m);
+	net_resp_free(&mraw);
+}
+
 /* ---- ElectLeaders ---- */
 
 /* ElectLeaders at version v of type for topics (NULL: every partition). */
@@ -782,6 +836,7 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_elect_leaders_single, setup,
 						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_describe_cluster, setup, brokerfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
