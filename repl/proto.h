@@ -49,6 +49,7 @@
  *   DeleteTopics (20)          0-6,  4       admin clients
  *   DescribeConfigs (32)       0-4,  4       admin clients
  *   AlterConfigs (33)          0-2,  2       admin clients
+ *   DescribeLogDirs (35)       0-4,  2       admin clients
  *   SaslAuthenticate (36)      0-2,  2
  *   CreatePartitions (37)      0-3,  2       admin clients
  *   ElectLeaders (43)          0-2,  2       admin clients
@@ -145,6 +146,7 @@ enum proto_api_key {
 	PROTO_API_OFFSET_FOR_LEADER_EPOCH = 23,
 	PROTO_API_DESCRIBE_CONFIGS = 32,
 	PROTO_API_ALTER_CONFIGS = 33,
+	PROTO_API_DESCRIBE_LOG_DIRS = 35,
 	PROTO_API_SASL_AUTHENTICATE = 36,
 	PROTO_API_CREATE_PARTITIONS = 37,
 	PROTO_API_DELETE_GROUPS = 42,
@@ -1850,6 +1852,16 @@ struct proto_elect_resp {
 	struct proto_elect_topic *topics;
 };
 
+/* A topics array of that shape (nullable: the request's, -1 for null;
+ * with_errors: the response's partitions with their errors), shared with
+ * DescribeLogDirs' request. */
+struct kmsg_dec;
+void proto_elect_topics_decode(struct kmsg_dec *d, bool nullable, bool with_errors, int32_t *n,
+			       struct proto_elect_topic **out);
+void proto_elect_topics_encode(struct kbuf_w *w, bool flex, bool with_errors, int32_t n,
+			       const struct proto_elect_topic *ts);
+void proto_elect_topics_free(int32_t *n, struct proto_elect_topic **ts);
+
 int proto_elect_req_encode(struct kbuf_w *w, int16_t version, const struct proto_elect_req *req);
 int proto_elect_req_decode(struct kbuf_r *r, int16_t version, struct proto_elect_req *req);
 void proto_elect_req_free(struct proto_elect_req *req);
@@ -1891,6 +1903,53 @@ int proto_describe_cluster_resp_decode(struct kbuf_r *r, int16_t version,
 				       struct proto_describe_cluster_resp *resp);
 void proto_describe_cluster_resp_free(struct proto_describe_cluster_resp *resp);
 
+/* ---- DescribeLogDirs (35), proto_cluster.c ---- */
+
+struct proto_describe_log_dirs_req {
+	int32_t n_topics;                 /* -1: null, every partition */
+	struct proto_elect_topic *topics; /* partition ids only */
+};
+
+struct proto_log_dir_partition {
+	int32_t partition_index;
+	int64_t partition_size;
+	int64_t offset_lag;
+	bool is_future_key;
+};
+
+struct proto_log_dir_topic {
+	struct kstr name;
+	int32_t n_partitions;
+	struct proto_log_dir_partition *partitions;
+};
+
+struct proto_log_dir_result {
+	int16_t error_code;
+	struct kstr log_dir;
+	int32_t n_topics;
+	struct proto_log_dir_topic *topics;
+	int64_t total_bytes;  /* v4+, -1 unknown */
+	int64_t usable_bytes; /* v4+, -1 unknown */
+};
+
+struct proto_describe_log_dirs_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code; /* v3+ */
+	int32_t n_results;
+	struct proto_log_dir_result *results;
+};
+
+int proto_describe_log_dirs_req_encode(struct kbuf_w *w, int16_t version,
+				       const struct proto_describe_log_dirs_req *req);
+int proto_describe_log_dirs_req_decode(struct kbuf_r *r, int16_t version,
+				       struct proto_describe_log_dirs_req *req);
+void proto_describe_log_dirs_req_free(struct proto_describe_log_dirs_req *req);
+int proto_describe_log_dirs_resp_encode(struct kbuf_w *w, int16_t version,
+					const struct proto_describe_log_dirs_resp *resp);
+int proto_describe_log_dirs_resp_decode(struct kbuf_r *r, int16_t version,
+					struct proto_describe_log_dirs_resp *resp);
+void proto_describe_log_dirs_resp_free(struct proto_describe_log_dirs_resp *resp);
+
 struct proto_req {
 	struct proto_req_hdr hdr;
 	union {
@@ -1925,6 +1984,7 @@ struct proto_req {
 		struct proto_alter_configs_req alter_configs; /* and incremental */
 		struct proto_elect_req elect;
 		struct proto_describe_cluster_req describe_cluster;
+		struct proto_describe_log_dirs_req describe_log_dirs;
 	} u;
 };
 

@@ -22,10 +22,11 @@
 #include "repl/kmsg.h"
 #include "repl/proto.h"
 
-/* The topics of a request (with_errors false: partition ids only) or a
- * response (each partition with its error). */
-static void topics_decode(struct kmsg_dec *d, bool nullable, bool with_errors, int32_t *n,
-			  struct proto_elect_topic **out)
+/* The topics of a request (with_errors false: partition ids only; also
+ * DescribeLogDirs' request, proto_cluster.c) or a response (each
+ * partition with its error). */
+void proto_elect_topics_decode(struct kmsg_dec *d, bool nullable, bool with_errors, int32_t *n,
+			       struct proto_elect_topic **out)
 {
 	struct kbuf_r *r = d->r;
 	size_t pmin = with_errors ? 6 + kmsg_str_min(d->flex) + d->flex : 4;
@@ -51,8 +52,8 @@ static void topics_decode(struct kmsg_dec *d, bool nullable, bool with_errors, i
 	}
 }
 
-static void topics_encode(struct kbuf_w *w, bool flex, bool with_errors, int32_t n,
-			  const struct proto_elect_topic *ts)
+void proto_elect_topics_encode(struct kbuf_w *w, bool flex, bool with_errors, int32_t n,
+			       const struct proto_elect_topic *ts)
 {
 	kmsg_write_len(w, flex, n);
 	for (int32_t i = 0; i < n; i++) {
@@ -72,7 +73,7 @@ static void topics_encode(struct kbuf_w *w, bool flex, bool with_errors, int32_t
 	}
 }
 
-static void topics_free(int32_t *n, struct proto_elect_topic **ts)
+void proto_elect_topics_free(int32_t *n, struct proto_elect_topic **ts)
 {
 	for (int32_t i = 0; *ts && i < *n; i++)
 		free((*ts)[i].partitions);
@@ -91,7 +92,7 @@ int proto_elect_req_decode(struct kbuf_r *r, int16_t v, struct proto_elect_req *
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, proto_is_flexible(PROTO_API_ELECT_LEADERS, v));
 	req->election_type = v >= 1 ? kbuf_read_i8(r) : PROTO_ELECTION_PREFERRED;
-	topics_decode(&d, true, false, &req->n_topics, &req->topics);
+	proto_elect_topics_decode(&d, true, false, &req->n_topics, &req->topics);
 	req->timeout_ms = kbuf_read_i32(r);
 	kmsg_tags(&d);
 	rc = kmsg_end(&d);
@@ -108,7 +109,7 @@ int proto_elect_req_encode(struct kbuf_w *w, int16_t v, const struct proto_elect
 		return -EOPNOTSUPP;
 	if (v >= 1)
 		kbuf_write_i8(w, req->election_type);
-	topics_encode(w, flex, false, req->n_topics, req->topics);
+	proto_elect_topics_encode(w, flex, false, req->n_topics, req->topics);
 	kbuf_write_i32(w, req->timeout_ms);
 	kmsg_write_tags(w, flex);
 	return kbuf_w_err(w);
@@ -117,7 +118,7 @@ int proto_elect_req_encode(struct kbuf_w *w, int16_t v, const struct proto_elect
 void proto_elect_req_free(struct proto_elect_req *req)
 {
 	if (req)
-		topics_free(&req->n_topics, &req->topics);
+		proto_elect_topics_free(&req->n_topics, &req->topics);
 }
 
 int proto_elect_resp_decode(struct kbuf_r *r, int16_t v, struct proto_elect_resp *resp)
@@ -132,7 +133,7 @@ int proto_elect_resp_decode(struct kbuf_r *r, int16_t v, struct proto_elect_resp
 	resp->throttle_time_ms = kbuf_read_i32(r);
 	if (v >= 1)
 		resp->error_code = kbuf_read_i16(r);
-	topics_decode(&d, false, true, &resp->n_topics, &resp->topics);
+	proto_elect_topics_decode(&d, false, true, &resp->n_topics, &resp->topics);
 	kmsg_tags(&d);
 	rc = kmsg_end(&d);
 	if (rc)
@@ -149,7 +150,7 @@ int proto_elect_resp_encode(struct kbuf_w *w, int16_t v, const struct proto_elec
 	kbuf_write_i32(w, resp->throttle_time_ms);
 	if (v >= 1)
 		kbuf_write_i16(w, resp->error_code);
-	topics_encode(w, flex, true, resp->n_topics, resp->topics);
+	proto_elect_topics_encode(w, flex, true, resp->n_topics, resp->topics);
 	kmsg_write_tags(w, flex);
 	return kbuf_w_err(w);
 }
@@ -157,5 +158,5 @@ int proto_elect_resp_encode(struct kbuf_w *w, int16_t v, const struct proto_elec
 void proto_elect_resp_free(struct proto_elect_resp *resp)
 {
 	if (resp)
-		topics_free(&resp->n_topics, &resp->topics);
+		proto_elect_topics_free(&resp->n_topics, &resp->topics);
 }

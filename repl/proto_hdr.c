@@ -230,6 +230,7 @@ static const struct proto_api api_table[] = {
 	{ PROTO_API_OFFSET_FOR_LEADER_EPOCH, 0, 4, 4, "OffsetForLeaderEpoch" },
 	{ PROTO_API_DESCRIBE_CONFIGS, 0, 4, 4, "DescribeConfigs" },
 	{ PROTO_API_ALTER_CONFIGS, 0, 2, 2, "AlterConfigs" },
+	{ PROTO_API_DESCRIBE_LOG_DIRS, 0, 4, 2, "DescribeLogDirs" },
 	{ PROTO_API_SASL_AUTHENTICATE, 0, 2, 2, "SaslAuthenticate" },
 	{ PROTO_API_CREATE_PARTITIONS, 0, 3, 2, "CreatePartitions" },
 	{ PROTO_API_DELETE_GROUPS, 0, 2, 2, "DeleteGroups" },
@@ -567,6 +568,8 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 	case PROTO_API_ELECT_LEADERS: return proto_elect_req_decode(&r, v, &req->u.elect);
 	case PROTO_API_DESCRIBE_CLUSTER:
 		return proto_describe_cluster_req_decode(&r, v, &req->u.describe_cluster);
+	case PROTO_API_DESCRIBE_LOG_DIRS:
+		return proto_describe_log_dirs_req_decode(&r, v, &req->u.describe_log_dirs);
 	}
 	return -EOPNOTSUPP;
 }
@@ -600,6 +603,9 @@ void proto_req_free(struct proto_req *req)
 	case PROTO_API_DELETE_TOPICS: proto_delete_topics_req_free(&req->u.delete_topics); break;
 	case PROTO_API_CREATE_PARTITIONS: proto_create_parts_req_free(&req->u.create_parts); break;
 	case PROTO_API_ELECT_LEADERS: proto_elect_req_free(&req->u.elect); break;
+	case PROTO_API_DESCRIBE_LOG_DIRS:
+		proto_describe_log_dirs_req_free(&req->u.describe_log_dirs);
+		break;
 	case PROTO_API_DESCRIBE_CONFIGS:
 		proto_describe_configs_req_free(&req->u.describe_configs);
 		break;
