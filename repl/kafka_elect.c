@@ -197,10 +197,16 @@ static int elect_handler(void *arg, struct net_req *req)
 		} else {
 			int erc = cluster_elect_leaders(ka->c, unclean, a.e, a.n);
 
-			/* The whole request failed (not the controller, the
-			 * office lost on the way): every partition says so. */
+			/* The whole request failed: not the controller, or it
+			 * lost the office on the way (a fenced or failed
+			 * ZooKeeper write makes it resign): either way the
+			 * client is to ask the controller Metadata names. */
+			if (erc < 0 && erc != -EAGAIN)
+				mq_log(MQ_WARN,
+				       "ElectLeaders from %s: not carried out (%s): answered NOT_CONTROLLER",
+				       net_req_peer(req), strerror(-erc));
 			for (int i = 0; erc < 0 && i < a.n; i++)
-				a.e[i].result = erc;
+				a.e[i].result = -EAGAIN;
 		}
 	}
 	if (rc == 0)
