@@ -848,6 +848,13 @@ bool cluster_leads(struct cluster *c, const char *topic, int partition)
 	return cluster_leader(c, topic, partition) == c->cfg->broker_id;
 }
 
+int cluster_elect_leaders(struct cluster *c, bool unclean, struct controller_election *parts, int n)
+{
+	struct cluster_repl *cr = __atomic_load_n(&c->cr, __ATOMIC_ACQUIRE);
+
+	return cr ? cluster_repl_elect_leaders(cr, unclean, parts, n) : -EAGAIN;
+}
+
 int cluster_partition_state(struct cluster *c, const char *topic, int partition,
 			    struct partition_state *st)
 {

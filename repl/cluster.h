@@ -181,6 +181,12 @@ int cluster_storage_failed(struct cluster *c, const char *topic, int partition, 
  * is still answered after cluster_stop), 0 while it is online or without
  * a cluster (c NULL). */
 int cluster_log_dir_failure(struct cluster *c);
+/* ElectLeaders (kafka_elect.c) in a cluster: the controller's elections
+ * (controller_elect_leaders). -EAGAIN: this broker is not the
+ * controller. */
+struct controller_election;
+int cluster_elect_leaders(struct cluster *c, bool unclean, struct controller_election *parts,
+			  int n);
 struct partition_state;
 int cluster_partition_state(struct cluster *c, const char *topic, int partition,
 			    struct partition_state *st);

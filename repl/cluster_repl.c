@@ -1258,6 +1258,27 @@ static int cs_send(struct cluster_repl *cr, int32_t id, const struct proto_cs_re
  * asks the controller to move its leaderships away, a few times while
  * it still leads some, then goes anyway. The controller's own broker is
  * handled by controller_stop. */
+int cluster_repl_elect_leaders(struct cluster_repl *cr, bool unclean,
+			       struct controller_election *parts, int n)
+{
+	struct controller *ctl = ctl_get(cr);
+	int rc = ctl ? controller_elect_leaders(ctl, unclean, parts, n) : -EAGAIN;
+
+	/* As the answer to a ControlledShutdown: the new leaders are told
+	 * before the asker hears of them, so that its next Metadata names
+	 * leaders that already lead. Under cq_mu: see cs_handler. */
+	if (rc == 0) {
+		pthread_mutex_lock(&cr->cq_mu);
+		if (ctrl_queue_flush(cr->cq, CS_FLUSH_MS) < 0)
+			mq_log(MQ_WARN,
+			       "controller: leader election answered before every broker was "
+			       "told (a request still in flight after %d ms)",
+			       CS_FLUSH_MS);
+		pthread_mutex_unlock(&cr->cq_mu);
+	}
+	return rc;
+}
+
 static void controlled_shutdown(struct cluster_repl *cr)
 {
 	struct proto_cs_req req = { .broker_id = cr->cfg->broker_id,

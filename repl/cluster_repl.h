@@ -159,6 +159,13 @@ int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int
 void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic, int partition,
 				      FILE *f);
 
+struct controller_election;
+/* ElectLeaders on this broker's controller (controller_elect_leaders),
+ * then waits (up to a few seconds) until the brokers were told.
+ * -EAGAIN: this broker is not the controller. */
+int cluster_repl_elect_leaders(struct cluster_repl *cr, bool unclean,
+			       struct controller_election *parts, int n);
+
 /* ---- for forwarding a write to the leader (forward.c) ---- */
 /* The leader of topic-partition as this broker knows it (-1: none).
  * -ENOENT an unknown partition. */

@@ -401,13 +401,16 @@ struct ctrl_offline {
 };
 
 /* Events a caller waits for (on its stack). */
-enum ctrl_call_type { CALL_RECONNECT, CALL_SHUTDOWN, CALL_STOP };
+enum ctrl_call_type { CALL_RECONNECT, CALL_SHUTDOWN, CALL_STOP, CALL_ELECT };
 
 struct ctrl_call {
 	enum ctrl_call_type type;
-	int32_t broker_id;                /* CALL_SHUTDOWN */
-	struct controller_tp **remaining; /* CALL_SHUTDOWN, may be NULL */
-	struct zkc *zkc;                  /* CALL_RECONNECT */
+	int32_t broker_id;                 /* CALL_SHUTDOWN */
+	struct controller_tp **remaining;  /* CALL_SHUTDOWN, may be NULL */
+	struct zkc *zkc;                   /* CALL_RECONNECT */
+	bool unclean;                      /* CALL_ELECT */
+	struct controller_election *elect; /* CALL_ELECT */
+	int n_elect;                       /* CALL_ELECT */
 	bool done;
 	int rc;
 	struct ctrl_call *next;
@@ -1035,7 +1038,9 @@ static bool ctrl_topic_unclean(struct controller *ctl, int t)
 enum ctrl_election {
 	ELECT_LIVE,      /* offline election, dead replicas leave ISRs */
 	ELECT_SHUTDOWN,  /* controlled shutdown */
-	ELECT_PREFERRED, /* preferred leader (rebalance) */
+	ELECT_PREFERRED, /* preferred leader (rebalance, ElectLeaders) */
+	ELECT_UNCLEAN,   /* ElectLeaders UNCLEAN: the offline election with
+			  * unclean.leader.election.enable whatever it says */
 };
 
 /* The pure decision of that kind for the cached state of (t, p). */
@@ -1073,7 +1078,8 @@ static int ctrl_decide(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 							     next);
 	case ELECT_PREFERRED:
 		return controller_decide_preferred(cur, a->replicas, a->n_replicas, &b, next);
-	case ELECT_LIVE: break;
+	case ELECT_LIVE:
+	case ELECT_UNCLEAN: break;
 	}
 	rc = controller_decide_live(cur, a->replicas, a->n_replicas, &b, false, next, &unclean,
 				    &recovery);
@@ -1082,7 +1088,7 @@ static int ctrl_decide(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 	 * outside (the topic's read only then: an offline partition is rare,
 	 * a ZooKeeper read per election is not). */
 	if (rc >= 0 && (rc == 1 ? next->leader : cur->leader) == ZK_LEADER_NONE &&
-	    ctrl_topic_unclean(ctl, t)) {
+	    (kind == ELECT_UNCLEAN || ctrl_topic_unclean(ctl, t))) {
 		if (rc == 1)
 			zk_partition_state_clear(next);
 		rc = controller_decide_live(cur, a->replicas, a->n_replicas, &b, true, next,
@@ -1894,6 +1900,51 @@ static int ctrl_on_controlled_shutdown(struct controller *ctl, int32_t broker_id
 	return n;
 }
 
+/* Kafka's processReplicaLeaderElection for the partitions of an
+ * ElectLeaders request: each gets its result (controller.h) from the same
+ * elections the rebalance and the offline election run. */
+static int ctrl_on_elect(struct controller *ctl, bool unclean, struct controller_election *e, int n,
+			 struct ctrl_batch *b)
+{
+	if (ctl->state != CTRL_ACTIVE)
+		return -EAGAIN;
+	for (int i = 0; i < n; i++) {
+		int t = find_topic(ctl, e[i].topic), rc;
+		const struct zkmeta_partition *part;
+		const struct zk_assignment *a;
+
+		if (t < 0 || e[i].partition < 0 ||
+		    e[i].partition >= ctl->topics[t].assignment.n_partitions ||
+		    !ctl->topics[t].partitions[e[i].partition].present ||
+		    ctl->topics[t].assignment.partitions[e[i].partition].n_replicas < 1) {
+			e[i].result = -ENOENT;
+			continue;
+		}
+		part = &ctl->topics[t].partitions[e[i].partition];
+		a = &ctl->topics[t].assignment.partitions[e[i].partition];
+		/* Kafka elects only where it is needed: the preferred replica
+		 * not leading (PREFERRED), no live leader (UNCLEAN). */
+		if (unclean ? part->state.leader != ZK_LEADER_NONE &&
+				      ctrl_is_live(ctl, part->state.leader)
+			    : part->state.leader == a->replicas[0]) {
+			e[i].result = -EALREADY;
+			continue;
+		}
+		rc = ctrl_change(ctl, t, e[i].partition, unclean ? ELECT_UNCLEAN : ELECT_PREFERRED,
+				 b);
+		if (rc < 0)
+			return rc;
+		e[i].result = part->state.leader != ZK_LEADER_NONE &&
+					      (unclean || part->state.leader == a->replicas[0])
+				      ? 0
+				      : -EHOSTUNREACH;
+		mq_log(MQ_INFO, "controller: %s election of %s-%d: %s (leader %d)",
+		       unclean ? "unclean" : "preferred", e[i].topic, e[i].partition,
+		       e[i].result ? "no eligible leader" : "done", part->state.leader);
+	}
+	return 0;
+}
+
 /* leader.imbalance.check: preferred elections for the partitions of every
  * broker above leader.imbalance.per.broker.percentage. */
 /* The answers queued so far, oldest first, taken off the queue. */
@@ -2136,6 +2187,14 @@ static void ctrl_do_call(struct controller *ctl, struct ctrl_call *call, struct 
 		}
 		if (rc < 0 && rc != -EAGAIN && rc != -ENOENT)
 			ctrl_abort(ctl, b, rc, "controlled shutdown");
+		call->rc = rc;
+		break;
+	case CALL_ELECT:
+		rc = ctrl_on_elect(ctl, call->unclean, call->elect, call->n_elect, b);
+		if (rc == 0)
+			rc = ctrl_flush(ctl, b);
+		if (rc < 0 && rc != -EAGAIN)
+			ctrl_abort(ctl, b, rc, "leader election");
 		call->rc = rc;
 		break;
 	case CALL_STOP:
@@ -2429,6 +2488,16 @@ int controller_controlled_shutdown(struct controller *ctl, int32_t broker_id,
 
 	if (remaining)
 		*remaining = NULL;
+	return ctrl_call(ctl, &call);
+}
+
+int controller_elect_leaders(struct controller *ctl, bool unclean,
+			     struct controller_election *parts, int n)
+{
+	struct ctrl_call call = {
+		.type = CALL_ELECT, .unclean = unclean, .elect = parts, .n_elect = n
+	};
+
 	return ctrl_call(ctl, &call);
 }
 

@@ -268,6 +268,27 @@ int controller_lisr_answer(struct controller *ctl, int32_t broker_id, int64_t br
 			   const struct controller_tp *failed, int n_failed,
 			   const struct controller_tp *ok, int n_ok);
 
+/* One partition of an ElectLeaders request and its result: 0 elected;
+ * -EALREADY no election needed (PREFERRED: replicas[0] leads already;
+ * UNCLEAN: a live broker leads); -ENOENT no such partition;
+ * -EHOSTUNREACH no eligible leader (PREFERRED: replicas[0] is not live,
+ * not in the ISR, shutting down or ineligible; UNCLEAN: no live replica). */
+struct controller_election {
+	char topic[ZK_TOPIC_MAX + 1];
+	int32_t partition;
+	int result;
+};
+
+/* Kafka's ZooKeeper-mode KafkaController.electLeaders: a preferred
+ * (unclean false) or unclean election for each of parts, through the
+ * same decisions as the rebalance and the offline election, each result
+ * in parts[i].result; the brokers are told before it returns (queued on
+ * the channel). -EAGAIN: this broker is not the controller (Kafka's
+ * NOT_CONTROLLER); -EPERM or a ZooKeeper error: the office was lost on
+ * the way. Waits for the event thread; not from a zkc callback. */
+int controller_elect_leaders(struct controller *ctl, bool unclean,
+			     struct controller_election *parts, int n);
+
 /* A broker asks to shut down (Kafka's ControlledShutdown request). Of
  * its partitions with more than one replica, the controller moves those
  * it leads to other in-sync replicas (which are told first), and stops

@@ -6,7 +6,11 @@
  *
  *   kafka_produce.c    Produce (0)   record batches appended as sent
  *   kafka_metadata.c   Metadata (3)  brokers, cluster id, controller,
- *                                    topics and partitions; auto-creation
+ *                                    topics and partitions; auto-creation;
+ *                      DescribeCluster (60) the same without topics
+ *   kafka_elect.c      ElectLeaders (43) the controller's elections
+ *   kafka_log_dirs.c   DescribeLogDirs (35) the data directory, its
+ *                                    partitions' sizes, its disk's space
  *   admin_serve.c      CreateTopics (19), DeleteTopics (20),
  *                      CreatePartitions (37), DescribeConfigs (32),
  *                      AlterConfigs (33), IncrementalAlterConfigs (44):
@@ -104,6 +108,11 @@ int admin_serve_register(struct kafka_api *ka, struct net_server *srv);
 int kafka_produce_register(struct kafka_api *ka, struct net_server *srv);
 /* Registers InitProducerId (kafka_producer_id.c). */
 int kafka_producer_id_register(struct kafka_api *ka, struct net_server *srv);
+
+/* Registers ElectLeaders (kafka_elect.c). */
+int kafka_elect_register(struct kafka_api *ka, struct net_server *srv);
+/* Registers DescribeLogDirs (kafka_log_dirs.c). */
+int kafka_log_dirs_register(struct kafka_api *ka, struct net_server *srv);
 
 /* Kafka's error for our -errno in a Produce partition response, and the
  * message for its error_message (NULL: none). */

@@ -375,6 +375,33 @@ out:
 	return rc;
 }
 
+/* What Metadata and DescribeCluster both tell: the brokers a client of
+ * listener reaches (*nodes holds their hosts; both arrays malloc'ed, the
+ * caller frees them), the cluster id ("" when none) and the controller.
+ * The count of brokers, or -ENOMEM. */
+static int cluster_view(struct kafka_api *ka, int listener, struct kafka_node **nodes,
+			struct proto_meta_broker **brokers, char id[64], int32_t *controller)
+{
+	int n = kafka_brokers(ka, listener, nodes);
+
+	*brokers = NULL;
+	if (n < 0)
+		return n;
+	if (!(*brokers = calloc((size_t)n + 1, sizeof(**brokers)))) {
+		free(*nodes);
+		*nodes = NULL;
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++)
+		(*brokers)[i] = (struct proto_meta_broker){ .node_id = (*nodes)[i].node_id,
+							    .host = kstr_of((*nodes)[i].host),
+							    .port = (*nodes)[i].port,
+							    .rack = KSTR_NULL };
+	cluster_id(ka->c, id, 64);
+	*controller = cluster_controller_id(ka->c);
+	return n;
+}
+
 static int metadata_handler(void *arg, struct net_req *req)
 {
 	struct kafka_api *ka = arg;
@@ -383,23 +410,12 @@ static int metadata_handler(void *arg, struct net_req *req)
 	struct meta_build mb = { 0 };
 	int n, rc;
 
-	n = kafka_brokers(ka, net_req_listener(req), &mb.nodes);
+	n = cluster_view(ka, net_req_listener(req), &mb.nodes, &mb.resp.brokers, mb.cluster_id,
+			 &mb.resp.controller_id);
 	if (n < 0)
 		return n;
-	mb.resp.brokers = calloc((size_t)n, sizeof(*mb.resp.brokers));
-	if (!mb.resp.brokers) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < n; i++)
-		mb.resp.brokers[i] = (struct proto_meta_broker){ .node_id = mb.nodes[i].node_id,
-								 .host = kstr_of(mb.nodes[i].host),
-								 .port = mb.nodes[i].port,
-								 .rack = KSTR_NULL };
 	mb.resp.n_brokers = n;
-	cluster_id(ka->c, mb.cluster_id, sizeof(mb.cluster_id));
 	mb.resp.cluster_id = mb.cluster_id[0] ? kstr_of(mb.cluster_id) : KSTR_NULL;
-	mb.resp.controller_id = cluster_controller_id(ka->c);
 	mb.resp.cluster_authorized_operations = INT32_MIN;
 	rc = meta_topics(ka, &pr->u.meta, v, &mb);
 	if (rc < 0)
@@ -413,13 +429,65 @@ out:
 	return rc;
 }
 
+/* DescribeCluster (60): Metadata's brokers, cluster id and controller,
+ * as Kafka's admin client (describeCluster, kafka-cluster.sh) asks for
+ * them; no topics. Only brokers' endpoints are served here (v1's
+ * endpoint_type CONTROLLER is a KRaft controller's). */
+static int describe_cluster_handler(void *arg, struct net_req *req)
+{
+	struct kafka_api *ka = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_describe_cluster_req *dc = &pr->u.describe_cluster;
+	struct proto_describe_cluster_resp resp = { .endpoint_type = dc->endpoint_type,
+						    .controller_id = -1,
+						    .cluster_authorized_operations = INT32_MIN };
+	struct kafka_node *nodes = NULL;
+	char id[64] = "";
+	size_t pos;
+	int n, rc;
+
+	if (dc->endpoint_type != PROTO_ENDPOINT_BROKER) {
+		mq_log_limited(MQ_WARN,
+			       "DescribeCluster from %s: endpoint type %d refused: a broker "
+			       "serves broker endpoints (1) only",
+			       net_req_peer(req), (int)dc->endpoint_type);
+		resp.error_code = PROTO_ERR_MISMATCHED_ENDPOINT_TYPE;
+		resp.error_message = kstr_of("The request was sent to an endpoint of type BROKER");
+		resp.cluster_id = kstr_of("");
+	} else {
+		n = cluster_view(ka, net_req_listener(req), &nodes, &resp.brokers, id,
+				 &resp.controller_id);
+		if (n < 0)
+			return n;
+		resp.n_brokers = n;
+		resp.cluster_id = kstr_of(id);
+	}
+	/* No ACLs: nothing to list when asked; Kafka's "not asked" value
+	 * either way (an admin client then reports the operations unknown). */
+	pos = net_req_begin(req);
+	rc = proto_describe_cluster_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
+	if (rc == 0)
+		rc = net_req_end(req, pos);
+	free(resp.brokers);
+	free(nodes);
+	return rc;
+}
+
 int kafka_api_register(struct kafka_api *ka, struct net_server *srv)
 {
 	int rc = net_server_handle(srv, PROTO_API_METADATA, metadata_handler, ka);
 
 	if (rc == 0)
+		rc = net_server_handle(srv, PROTO_API_DESCRIBE_CLUSTER, describe_cluster_handler,
+				       ka);
+
+	if (rc == 0)
 		rc = admin_serve_register(ka, srv);
 	if (rc == 0)
 		rc = kafka_producer_id_register(ka, srv);
+	if (rc == 0)
+		rc = kafka_elect_register(ka, srv);
+	if (rc == 0)
+		rc = kafka_log_dirs_register(ka, srv);
 	return rc ? rc : kafka_produce_register(ka, srv);
 }

@@ -49,9 +49,12 @@
  *   DeleteTopics (20)          0-6,  4       admin clients
  *   DescribeConfigs (32)       0-4,  4       admin clients
  *   AlterConfigs (33)          0-2,  2       admin clients
+ *   DescribeLogDirs (35)       0-4,  2       admin clients
  *   SaslAuthenticate (36)      0-2,  2
  *   CreatePartitions (37)      0-3,  2       admin clients
+ *   ElectLeaders (43)          0-2,  2       admin clients
  *   IncrementalAlterConfigs (44) 0-1, 1      admin clients
+ *   DescribeCluster (60)       0-1,  0       admin clients
  * An ApiVersions request of a version we do not know is answered with
  * UNSUPPORTED_VERSION and a v0 body listing our versions; any other
  * unknown API or version is -EOPNOTSUPP to the caller, which answers or
@@ -143,10 +146,13 @@ enum proto_api_key {
 	PROTO_API_OFFSET_FOR_LEADER_EPOCH = 23,
 	PROTO_API_DESCRIBE_CONFIGS = 32,
 	PROTO_API_ALTER_CONFIGS = 33,
+	PROTO_API_DESCRIBE_LOG_DIRS = 35,
 	PROTO_API_SASL_AUTHENTICATE = 36,
 	PROTO_API_CREATE_PARTITIONS = 37,
 	PROTO_API_DELETE_GROUPS = 42,
+	PROTO_API_ELECT_LEADERS = 43,
 	PROTO_API_INCREMENTAL_ALTER_CONFIGS = 44,
+	PROTO_API_DESCRIBE_CLUSTER = 60,
 };
 
 /* Kafka's error codes (Errors.java), Kafka's names. */
@@ -260,6 +266,7 @@ enum proto_err {
 	PROTO_ERR_FETCH_SESSION_TOPIC_ID_ERROR = 106,
 	PROTO_ERR_INELIGIBLE_REPLICA = 107,
 	PROTO_ERR_NEW_LEADER_ELECTED = 108,
+	PROTO_ERR_MISMATCHED_ENDPOINT_TYPE = 114,
 };
 
 /* The error_message of a KAFKA_STORAGE_ERROR whose cause was a full disk
@@ -1810,6 +1817,139 @@ void proto_delete_records_resp_free(struct proto_delete_records_resp *resp);
 
 /* A whole request frame (without its size field), decoded: the header and
  * the body of whichever supported API it is. */
+/* ---- ElectLeaders (43), proto_elect.c ---- */
+
+enum proto_election_type {
+	PROTO_ELECTION_PREFERRED = 0,
+	PROTO_ELECTION_UNCLEAN = 1,
+};
+
+/* A topic's partitions, in the request (error_codes unused) and in the
+ * response's replica_election_results. */
+struct proto_elect_partition {
+	int32_t partition_id;
+	int16_t error_code;
+	struct kstr error_message; /* null */
+};
+
+struct proto_elect_topic {
+	struct kstr topic;
+	int32_t n_partitions;
+	struct proto_elect_partition *partitions;
+};
+
+struct proto_elect_req {
+	int8_t election_type; /* v1+; v0 is PREFERRED */
+	int32_t n_topics;     /* -1: null, every partition */
+	struct proto_elect_topic *topics;
+	int32_t timeout_ms;
+};
+
+struct proto_elect_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code; /* v1+ */
+	int32_t n_topics;
+	struct proto_elect_topic *topics;
+};
+
+/* A topics array of that shape (nullable: the request's, -1 for null;
+ * with_errors: the response's partitions with their errors), shared with
+ * DescribeLogDirs' request. */
+struct kmsg_dec;
+void proto_elect_topics_decode(struct kmsg_dec *d, bool nullable, bool with_errors, int32_t *n,
+			       struct proto_elect_topic **out);
+void proto_elect_topics_encode(struct kbuf_w *w, bool flex, bool with_errors, int32_t n,
+			       const struct proto_elect_topic *ts);
+void proto_elect_topics_free(int32_t *n, struct proto_elect_topic **ts);
+
+int proto_elect_req_encode(struct kbuf_w *w, int16_t version, const struct proto_elect_req *req);
+int proto_elect_req_decode(struct kbuf_r *r, int16_t version, struct proto_elect_req *req);
+void proto_elect_req_free(struct proto_elect_req *req);
+int proto_elect_resp_encode(struct kbuf_w *w, int16_t version, const struct proto_elect_resp *resp);
+int proto_elect_resp_decode(struct kbuf_r *r, int16_t version, struct proto_elect_resp *resp);
+void proto_elect_resp_free(struct proto_elect_resp *resp);
+
+/* ---- DescribeCluster (60), proto_cluster.c ---- */
+
+enum proto_endpoint_type {
+	PROTO_ENDPOINT_BROKER = 1,
+	PROTO_ENDPOINT_CONTROLLER = 2,
+};
+
+struct proto_describe_cluster_req {
+	bool include_cluster_authorized_operations;
+	int8_t endpoint_type; /* v1+; v0 is BROKER */
+};
+
+struct proto_describe_cluster_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	struct kstr error_message; /* null */
+	int8_t endpoint_type;      /* v1+ */
+	struct kstr cluster_id;
+	int32_t controller_id; /* -1: none */
+	int32_t n_brokers;
+	struct proto_meta_broker *brokers;     /* node_id is Kafka's broker_id */
+	int32_t cluster_authorized_operations; /* INT32_MIN: not asked */
+};
+
+int proto_describe_cluster_req_encode(struct kbuf_w *w, int16_t version,
+				      const struct proto_describe_cluster_req *req);
+int proto_describe_cluster_req_decode(struct kbuf_r *r, int16_t version,
+				      struct proto_describe_cluster_req *req);
+int proto_describe_cluster_resp_encode(struct kbuf_w *w, int16_t version,
+				       const struct proto_describe_cluster_resp *resp);
+int proto_describe_cluster_resp_decode(struct kbuf_r *r, int16_t version,
+				       struct proto_describe_cluster_resp *resp);
+void proto_describe_cluster_resp_free(struct proto_describe_cluster_resp *resp);
+
+/* ---- DescribeLogDirs (35), proto_cluster.c ---- */
+
+struct proto_describe_log_dirs_req {
+	int32_t n_topics;                 /* -1: null, every partition */
+	struct proto_elect_topic *topics; /* partition ids only */
+};
+
+struct proto_log_dir_partition {
+	int32_t partition_index;
+	int64_t partition_size;
+	int64_t offset_lag;
+	bool is_future_key;
+};
+
+struct proto_log_dir_topic {
+	struct kstr name;
+	int32_t n_partitions;
+	struct proto_log_dir_partition *partitions;
+};
+
+struct proto_log_dir_result {
+	int16_t error_code;
+	struct kstr log_dir;
+	int32_t n_topics;
+	struct proto_log_dir_topic *topics;
+	int64_t total_bytes;  /* v4+, -1 unknown */
+	int64_t usable_bytes; /* v4+, -1 unknown */
+};
+
+struct proto_describe_log_dirs_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code; /* v3+ */
+	int32_t n_results;
+	struct proto_log_dir_result *results;
+};
+
+int proto_describe_log_dirs_req_encode(struct kbuf_w *w, int16_t version,
+				       const struct proto_describe_log_dirs_req *req);
+int proto_describe_log_dirs_req_decode(struct kbuf_r *r, int16_t version,
+				       struct proto_describe_log_dirs_req *req);
+void proto_describe_log_dirs_req_free(struct proto_describe_log_dirs_req *req);
+int proto_describe_log_dirs_resp_encode(struct kbuf_w *w, int16_t version,
+					const struct proto_describe_log_dirs_resp *resp);
+int proto_describe_log_dirs_resp_decode(struct kbuf_r *r, int16_t version,
+					struct proto_describe_log_dirs_resp *resp);
+void proto_describe_log_dirs_resp_free(struct proto_describe_log_dirs_resp *resp);
+
 struct proto_req {
 	struct proto_req_hdr hdr;
 	union {
@@ -1842,6 +1982,9 @@ struct proto_req {
 		struct proto_create_parts_req create_parts;
 		struct proto_describe_configs_req describe_configs;
 		struct proto_alter_configs_req alter_configs; /* and incremental */
+		struct proto_elect_req elect;
+		struct proto_describe_cluster_req describe_cluster;
+		struct proto_describe_log_dirs_req describe_log_dirs;
 	} u;
 };
 

@@ -136,6 +136,7 @@ static const char *const err_names[] = {
 	[PROTO_ERR_FETCH_SESSION_TOPIC_ID_ERROR + 1] = "FETCH_SESSION_TOPIC_ID_ERROR",
 	[PROTO_ERR_INELIGIBLE_REPLICA + 1] = "INELIGIBLE_REPLICA",
 	[PROTO_ERR_NEW_LEADER_ELECTED + 1] = "NEW_LEADER_ELECTED",
+	[PROTO_ERR_MISMATCHED_ENDPOINT_TYPE + 1] = "MISMATCHED_ENDPOINT_TYPE",
 };
 
 const char *proto_err_name(int16_t code)
@@ -229,10 +230,13 @@ static const struct proto_api api_table[] = {
 	{ PROTO_API_OFFSET_FOR_LEADER_EPOCH, 0, 4, 4, "OffsetForLeaderEpoch" },
 	{ PROTO_API_DESCRIBE_CONFIGS, 0, 4, 4, "DescribeConfigs" },
 	{ PROTO_API_ALTER_CONFIGS, 0, 2, 2, "AlterConfigs" },
+	{ PROTO_API_DESCRIBE_LOG_DIRS, 0, 4, 2, "DescribeLogDirs" },
 	{ PROTO_API_SASL_AUTHENTICATE, 0, 2, 2, "SaslAuthenticate" },
 	{ PROTO_API_CREATE_PARTITIONS, 0, 3, 2, "CreatePartitions" },
 	{ PROTO_API_DELETE_GROUPS, 0, 2, 2, "DeleteGroups" },
+	{ PROTO_API_ELECT_LEADERS, 0, 2, 2, "ElectLeaders" },
 	{ PROTO_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, 1, "IncrementalAlterConfigs" },
+	{ PROTO_API_DESCRIBE_CLUSTER, 0, 1, 0, "DescribeCluster" },
 };
 
 #define N_APIS (sizeof(api_table) / sizeof(api_table[0]))
@@ -561,6 +565,11 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 		return proto_alter_configs_req_decode(&r, v, &req->u.alter_configs);
 	case PROTO_API_INCREMENTAL_ALTER_CONFIGS:
 		return proto_incr_alter_configs_req_decode(&r, v, &req->u.alter_configs);
+	case PROTO_API_ELECT_LEADERS: return proto_elect_req_decode(&r, v, &req->u.elect);
+	case PROTO_API_DESCRIBE_CLUSTER:
+		return proto_describe_cluster_req_decode(&r, v, &req->u.describe_cluster);
+	case PROTO_API_DESCRIBE_LOG_DIRS:
+		return proto_describe_log_dirs_req_decode(&r, v, &req->u.describe_log_dirs);
 	}
 	return -EOPNOTSUPP;
 }
@@ -593,6 +602,10 @@ void proto_req_free(struct proto_req *req)
 	case PROTO_API_CREATE_TOPICS: proto_create_topics_req_free(&req->u.create_topics); break;
 	case PROTO_API_DELETE_TOPICS: proto_delete_topics_req_free(&req->u.delete_topics); break;
 	case PROTO_API_CREATE_PARTITIONS: proto_create_parts_req_free(&req->u.create_parts); break;
+	case PROTO_API_ELECT_LEADERS: proto_elect_req_free(&req->u.elect); break;
+	case PROTO_API_DESCRIBE_LOG_DIRS:
+		proto_describe_log_dirs_req_free(&req->u.describe_log_dirs);
+		break;
 	case PROTO_API_DESCRIBE_CONFIGS:
 		proto_describe_configs_req_free(&req->u.describe_configs);
 		break;

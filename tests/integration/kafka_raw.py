@@ -16,6 +16,14 @@
 #       Authenticates as above, sends Metadata v5 for TOPIC and prints one
 #       line per partition: "P error E leader L replicas R isr I offline O"
 #       (R, I, O comma-separated broker ids, "-" for none).
+#   python3 kafka_raw.py elect HOST PORT USER PASSWORD TYPE TOPIC PARTITION
+#       Authenticates as above, sends ElectLeaders v1 of election type TYPE
+#       (0 preferred, 1 unclean) for TOPIC-PARTITION and prints "error E"
+#       with the partition's error code (0: elected).
+#   python3 kafka_raw.py logdirs HOST PORT USER PASSWORD TOPIC PARTITION
+#       Authenticates as above, sends DescribeLogDirs v1 for TOPIC-PARTITION
+#       and prints "error E partitions N" with the error of the broker's
+#       log directory and how many partitions it lists (0 or 1).
 #   python3 kafka_raw.py commit HOST PORT GROUP TOPIC PARTITION OFFSET
 #       OffsetCommit v7 of OFFSET outside any generation; prints "error E".
 #   python3 kafka_raw.py initpid HOST PORT PRODUCER_ID EPOCH
@@ -219,6 +227,48 @@ def metadata(host, port, user, password, topic):
             print("%d error %d leader %d replicas %s isr %s offline %s" % (index, err, leader, *ids))
 
 
+def elect(host, port, user, password, etype, topic, partition):
+    c = Conn(host, int(port), timeout=60)
+    if user != "-":
+        sasl_scram(c, user, password)
+    # election_type, topic_partitions [topic, [partition]], timeout_ms
+    body = (struct.pack(">bi", int(etype), 1) + kstr(topic) + struct.pack(">ii", 1, int(partition)) +
+            struct.pack(">i", 30000))
+    r = c.call(43, 1, body)
+    throttle, top, nt = struct.unpack(">ihi", r[:10])
+    if top != 0 or nt != 1:
+        sys.exit("ElectLeaders: error %d, %d topics" % (top, nt))
+    (nl,) = struct.unpack(">h", r[10:12])
+    off = 12 + nl
+    n_parts, index, err = struct.unpack(">iih", r[off:off + 10])
+    if n_parts != 1 or index != int(partition):
+        sys.exit("ElectLeaders: %d partitions, partition %d" % (n_parts, index))
+    print("error %d" % err)
+
+
+def logdirs(host, port, user, password, topic, partition):
+    c = Conn(host, int(port))
+    if user != "-":
+        sasl_scram(c, user, password)
+    # topics [topic, [partition]]
+    r = c.call(35, 1, struct.pack(">i", 1) + kstr(topic) + struct.pack(">ii", 1, int(partition)))
+    throttle, nr = struct.unpack(">ii", r[:8])
+    if nr != 1:
+        sys.exit("DescribeLogDirs: %d log directories" % nr)
+    (err, dl) = struct.unpack(">hh", r[8:12])
+    off = 12 + dl
+    (nt,) = struct.unpack(">i", r[off:off + 4])
+    off += 4
+    parts = 0
+    for _ in range(nt):  # name, partitions of (index, size, lag, is_future)
+        (nl,) = struct.unpack(">h", r[off:off + 2])
+        off += 2 + nl
+        (n,) = struct.unpack(">i", r[off:off + 4])
+        off += 4 + n * 21
+        parts += n
+    print("error %d partitions %d" % (err, parts))
+
+
 def commit(host, port, group, topic, partition, offset):
     """OffsetCommit v7 of one offset, outside any generation (-1, as a
     client that assigns itself); prints "error E"."""
@@ -283,7 +333,8 @@ def silent(host, port):
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
-            "metadata": (7, metadata)}
+            "metadata": (7, metadata), "elect": (9, elect),
+            "logdirs": (8, logdirs)}
     optional = {"parked": 1, "produce": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
             not cmds[sys.argv[1]][0] <= len(sys.argv) <= cmds[sys.argv[1]][0] + optional.get(sys.argv[1], 0)):

@@ -15,7 +15,8 @@
 #     and a raw Produce to the new leader; a raw Produce to the failed
 #     broker gets KAFKA_STORAGE_ERROR. Its root .state says
 #     log.dir=offline, every topic .state (on one line) and Metadata name
-#     its replica offline. Its scheduler says once that it stopped using
+#     its replica offline; DescribeLogDirs lists its directory with
+#     KAFKA_STORAGE_ERROR, the new leader's online with the partition. Its scheduler says once that it stopped using
 #     the directory.
 #   - Every acknowledged record is read back once, in order, on the two
 #     survivors' mounts.
@@ -101,6 +102,11 @@ _pn=$(eval echo "\$PORT$N")
 expect_eq "Metadata names the replica on broker $L offline" "$L" \
 	"$(timeout 30 python3 "$LIBDIR/kafka_raw.py" metadata 127.0.0.1 "$_pf" admin admin-secret t |
 		sed -n 's/.* offline //p')"
+expect_eq "DescribeLogDirs of broker $L: its directory offline (KAFKA_STORAGE_ERROR)" \
+	"error 56 partitions 0" \
+	"$(timeout 30 python3 "$LIBDIR/kafka_raw.py" logdirs 127.0.0.1 "$_pl" admin admin-secret t 0)"
+expect_eq "DescribeLogDirs of the new leader $N: online, with t-0" "error 0 partitions 1" \
+	"$(timeout 30 python3 "$LIBDIR/kafka_raw.py" logdirs 127.0.0.1 "$_pn" admin admin-secret t 0)"
 
 # 2. Writes through the failed broker's own mount, kcat, raw Produce.
 expect_eq "50 writes through the failed broker's own mount (mnt$L)" 50 "$(t_put "mnt$L" c 50)"

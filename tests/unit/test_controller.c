@@ -16,7 +16,8 @@
  * write of the deposed controller, its return as a follower; a fenced
  * write that makes the controller resign and win again; topic deletion
  * and creation; a replica its broker's registration names ineligible
- * (an unclean restart) passed over until the registration is rewritten. The channel is implemented by recording every partition
+ * (an unclean restart) passed over until the registration is rewritten;
+ * ElectLeaders' preferred and unclean elections with each result. The channel is implemented by recording every partition
  * each broker was sent, and the tests assert what went to whom with which
  * leader, leader epoch and ISR. Nothing waits for a fixed time: each
  * expectation is polled with a deadline.
@@ -1122,6 +1123,110 @@ static void test_controlled_shutdown(void **state)
 	cluster_stop();
 }
 
+/* ElectLeaders as Kafka's ZooKeeper-mode controller runs it: only the
+ * controller elects; each partition's answer says whether an election
+ * was needed and possible; a preferred election brings leadership back to
+ * the first replica once it is live and in the ISR; an unclean one takes
+ * an offline partition's live replica from outside the ISR. */
+static void elect(struct controller *ctl, bool unclean, const char *topic, int32_t p, int want_rc,
+		  int want_result)
+{
+	struct controller_election e = { .partition = p };
+
+	snprintf(e.topic, sizeof(e.topic), "%s", topic);
+	assert_int_equal(controller_elect_leaders(ctl, unclean, &e, 1), want_rc);
+	if (want_rc == 0)
+		assert_int_equal(e.result, want_result);
+}
+
+/* A preferred election of topic-p, asked again until the controller has
+ * read the ISR change that makes it possible (the UpdateMetadata it then
+ * sends looks like the one before it: nothing else to wait for). */
+static void elect_once_known(struct controller *ctl, const char *topic, int32_t p)
+{
+	int64_t end = now_mono_ms() + WAIT_MS;
+	struct controller_election e = { .partition = p };
+
+	snprintf(e.topic, sizeof(e.topic), "%s", topic);
+	for (;;) {
+		assert_int_equal(controller_elect_leaders(ctl, false, &e, 1), 0);
+		if (e.result != -EHOSTUNREACH)
+			break;
+		assert_true(now_mono_ms() < end);
+		pause_ms(10);
+	}
+	assert_int_equal(e.result, 0);
+}
+
+static void test_elect_leaders(void **state)
+{
+	struct controller_election some[3] = { { "el", 0, 1 }, { "nope", 0, 1 }, { "el", 7, 1 } };
+	int32_t el[] = { 1, 2, 3 }, pair[] = { 3, 2 }, lone[] = { 3, 1 }, solo[] = { 3 };
+	struct zk_partition_state s;
+	struct controller_info info;
+	struct node *a, *b;
+
+	(void)state;
+	cluster_start("/t_elect", 2, false);
+	a = wait_active();
+	b = a == &nodes[1] ? &nodes[2] : &nodes[1];
+	wait_info(b->ctl, follows, a->id, &info);
+	create_topic(nodes[3].zkc, "el", el, 1, 3);
+	create_topic(nodes[3].zkc, "pair", pair, 1, 2);
+	create_topic(nodes[3].zkc, "lone", lone, 1, 2);
+	create_topic(nodes[3].zkc, "solo", solo, 1, 1);
+	wait_created(nodes[3].zkc, "el", 1);
+	wait_created(nodes[3].zkc, "pair", 1);
+	wait_created(nodes[3].zkc, "lone", 1);
+	wait_created(nodes[3].zkc, "solo", 1);
+
+	/* Not the controller: NOT_CONTROLLER for the whole request. */
+	elect(b->ctl, false, "el", 0, -EAGAIN, 0);
+	/* The preferred replica leads already; unknown partitions. */
+	assert_int_equal(controller_elect_leaders(a->ctl, false, some, 3), 0);
+	assert_int_equal(some[0].result, -EALREADY);
+	assert_int_equal(some[1].result, -ENOENT);
+	assert_int_equal(some[2].result, -ENOENT);
+
+	/* lone-0's leader drops 1 from its ISR; then broker 3 dies: pair-0
+	 * goes to 2, solo-0 and lone-0 go offline (unclean election off). */
+	leader_sets_isr(nodes[3].zkc, "lone", 0, (int32_t[]){ 3 }, 1);
+	assert_true(rec_wait_isr(&a->rec, 1, "lone", 0, 1));
+	node_kill(&nodes[3]);
+	wait_state(nodes[1].zkc, "pair", 0, 1, 2, &s, NULL);
+	zk_partition_state_clear(&s);
+	wait_state(nodes[1].zkc, "solo", 0, 1, ZK_LEADER_NONE, &s, NULL);
+	zk_partition_state_clear(&s);
+	wait_state(nodes[1].zkc, "lone", 0, 1, ZK_LEADER_NONE, &s, NULL);
+	zk_partition_state_clear(&s);
+
+	/* Unclean: no live replica; 1 from outside the ISR; a live leader. */
+	elect(a->ctl, true, "solo", 0, 0, -EHOSTUNREACH);
+	elect(a->ctl, true, "lone", 0, 0, 0);
+	wait_state(nodes[1].zkc, "lone", 0, 2, 1, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 1 }, 1);
+	zk_partition_state_clear(&s);
+	elect(a->ctl, true, "el", 0, 0, -EALREADY);
+	controller_get_info(a->ctl, &info);
+	assert_int_equal(info.unclean_elections, 1);
+
+	/* Preferred: 3 is dead, then live but outside the ISR, then back in
+	 * it: only then does it lead pair-0 again. */
+	elect(a->ctl, false, "pair", 0, 0, -EHOSTUNREACH);
+	node_register(&nodes[3]);
+	assert_true(rec_wait(&a->rec, REC_LISR, 3, "pair", 0, -2, 1));
+	elect(a->ctl, false, "pair", 0, 0, -EHOSTUNREACH);
+	leader_sets_isr(nodes[2].zkc, "pair", 0, (int32_t[]){ 2, 3 }, 2);
+	elect_once_known(a->ctl, "pair", 0);
+	wait_state(nodes[1].zkc, "pair", 0, 2, 3, &s, NULL);
+	assert_int_equal(s.leader_epoch, 2);
+	expect_isr(&s, (int32_t[]){ 2, 3 }, 2);
+	zk_partition_state_clear(&s);
+	assert_true(rec_wait(&a->rec, REC_LISR, 3, "pair", 0, 3, 2));
+	elect(a->ctl, false, "pair", 0, 0, -EALREADY);
+	cluster_stop();
+}
+
 /* KIP-966: a broker back from an unclean restart is in the ISR again but
  * has not yet said it caught up (its registration still names the
  * partition): while an eligible ISR member lives, the controller elects
@@ -1686,6 +1791,7 @@ int main(void)
 		cmocka_unit_test(test_topic_broker_loss_and_rebalance),
 		cmocka_unit_test(test_offline_and_back),
 		cmocka_unit_test(test_controlled_shutdown),
+		cmocka_unit_test(test_elect_leaders),
 		cmocka_unit_test(test_bounced_broker),
 		cmocka_unit_test(test_ineligible_not_elected),
 		cmocka_unit_test(test_storage_error_moves_leader),

@@ -1,12 +1,15 @@
 /*
  * test_kafka_api.c — the client APIs on a single node's listener
- * (repl/kafka_produce.c, repl/kafka_metadata.c), over a real socket with
+ * (repl/kafka_produce.c, repl/kafka_metadata.c, repl/kafka_elect.c), over a real socket with
  * requests built by the codec: Metadata's brokers, cluster id, controller,
  * topics (internal ones only by name), auto-creation and its switch;
  * Produce's per-partition errors (unknown topic or partition, bad acks,
  * corrupt and refused batches with their record_errors, min.insync), base
  * offsets and log start offsets at v3 and v9, acks=0 answered by nothing
- * and, when it fails, by a closed connection.
+ * and, when it fails, by a closed connection; ElectLeaders on one node
+ * (nothing to elect) at v0-v2, by partition and for every partition;
+ * DescribeCluster v0-v1 against Metadata's brokers, cluster id and controller;
+ * DescribeLogDirs v0-v4 against the batch appended and statvfs.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "engine/batch.h"
@@ -700,6 +705,195 @@ static void test_produce_acks0(void **state)
 	assert_true(got == 0 || (got < 0 && errno == ECONNRESET));
 }
 
+/* ---- DescribeCluster ---- */
+
+static void describe_cluster(struct brokerfx *f, int16_t v, bool ops, int8_t type,
+			     struct proto_describe_cluster_resp *resp, struct net_resp *raw)
+{
+	struct proto_describe_cluster_req req = { .include_cluster_authorized_operations = ops,
+						  .endpoint_type = type };
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 256);
+	assert_int_equal(proto_describe_cluster_req_encode(&w, v, &req), 0);
+	brokerfx_call(f->c, PROTO_API_DESCRIBE_CLUSTER, v, &w, raw);
+	assert_int_equal(proto_describe_cluster_resp_decode(&raw->body, v, resp), 0);
+}
+
+/* The brokers, cluster id and controller Metadata gives; no ACLs, so the
+ * authorized operations are Kafka's "not asked" value even when asked;
+ * a controller endpoint type is a KRaft controller's, not ours. */
+static void test_describe_cluster(void **state)
+{
+	struct brokerfx *f = *state;
+	struct proto_describe_cluster_resp r;
+	struct proto_meta_resp m;
+	struct net_resp raw, mraw;
+
+	metadata(f, 12, NULL, 0, false, &m, &mraw);
+	for (int16_t v = 0; v <= 1; v++) {
+		describe_cluster(f, v, v == 1, PROTO_ENDPOINT_BROKER, &r, &raw);
+		assert_int_equal(r.error_code, PROTO_ERR_NONE);
+		assert_null(r.error_message.ptr);
+		assert_int_equal(r.n_brokers, 1);
+		assert_int_equal(r.brokers[0].node_id, 0);
+		assert_true(kstr_eq(r.brokers[0].host, "127.0.0.1"));
+		assert_int_equal(r.brokers[0].port, f->port);
+		assert_null(r.brokers[0].rack.ptr);
+		assert_int_equal(r.controller_id, 0);
+		assert_int_equal(r.cluster_id.len, 22);
+		assert_memory_equal(r.cluster_id.ptr, m.cluster_id.ptr, 22);
+		assert_int_equal(r.cluster_authorized_operations, INT32_MIN);
+		if (v == 1)
+			assert_int_equal(r.endpoint_type, PROTO_ENDPOINT_BROKER);
+		proto_describe_cluster_resp_free(&r);
+		net_resp_free(&raw);
+	}
+	describe_cluster(f, 1, false, PROTO_ENDPOINT_CONTROLLER, &r, &raw);
+	assert_int_equal(r.error_code, PROTO_ERR_MISMATCHED_ENDPOINT_TYPE);
+	assert_int_equal(r.n_brokers, 0);
+	proto_describe_cluster_resp_free(&r);
+	net_resp_free(&raw);
+	proto_meta_resp_free(&m);
+	net_resp_free(&mraw);
+}
+
+/* ---- DescribeLogDirs ---- */
+
+static void log_dirs(struct brokerfx *f, int16_t v, struct proto_elect_topic *topics, int n,
+		     struct proto_describe_log_dirs_resp *resp, struct net_resp *raw)
+{
+	struct proto_describe_log_dirs_req req = { .n_topics = topics ? n : -1, .topics = topics };
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 1024);
+	assert_int_equal(proto_describe_log_dirs_req_encode(&w, v, &req), 0);
+	brokerfx_call(f->c, PROTO_API_DESCRIBE_LOG_DIRS, v, &w, raw);
+	assert_int_equal(proto_describe_log_dirs_resp_decode(&raw->body, v, resp), 0);
+}
+
+/* One log directory, the data directory by its absolute path, with the
+ * partitions asked for that are here and the bytes of their segments (the
+ * batch appended, byte for byte: not the active segment's file size, which
+ * may run ahead); v4 adds the filesystem's size and free bytes. */
+static void test_describe_log_dirs(void **state)
+{
+	struct brokerfx *f = *state;
+	struct proto_elect_partition op[2] = { { .partition_id = 0 }, { .partition_id = 7 } },
+				     np[1] = { { .partition_id = 0 } };
+	struct proto_elect_topic ts[2] = { { kstr_of("orders"), 2, op },
+					   { kstr_of("nope"), 1, np } };
+	struct proto_describe_log_dirs_resp r;
+	struct proto_produce_resp pr;
+	struct net_resp raw, praw;
+	char abs[PATH_MAX];
+	uint8_t b[512];
+	size_t n = batch(b, sizeof(b), 0, "r", 3);
+	struct statvfs sv;
+
+	assert_non_null(realpath(f->cfg.data_dir, abs));
+	assert_int_equal(broker_topic_create(f->b, "orders", 0, 0, 0755, NULL), 0);
+	assert_int_equal(produce_one(f, "orders", b, n, &pr, &praw)->error_code, 0);
+	proto_produce_resp_free(&pr);
+	net_resp_free(&praw);
+	for (int16_t v = 0; v <= 4; v++) {
+		log_dirs(f, v, ts, 2, &r, &raw);
+		assert_int_equal(r.error_code, PROTO_ERR_NONE);
+		assert_int_equal(r.n_results, 1);
+		assert_int_equal(r.results[0].error_code, PROTO_ERR_NONE);
+		assert_true(kstr_eq(r.results[0].log_dir, abs));
+		/* orders-7 and nope are not here: left out. */
+		assert_int_equal(r.results[0].n_topics, 1);
+		assert_true(kstr_eq(r.results[0].topics[0].name, "orders"));
+		assert_int_equal(r.results[0].topics[0].n_partitions, 1);
+		const struct proto_log_dir_partition *p = &r.results[0].topics[0].partitions[0];
+		assert_int_equal(p->partition_index, 0);
+		assert_int_equal(p->partition_size, (int64_t)n);
+		assert_int_equal(p->offset_lag, 0);
+		assert_false(p->is_future_key);
+		if (v >= 4) {
+			assert_int_equal(statvfs(abs, &sv), 0);
+			assert_int_equal(r.results[0].total_bytes,
+					 (int64_t)sv.f_blocks * (int64_t)sv.f_frsize);
+			assert_true(r.results[0].usable_bytes > 0);
+			assert_true(r.results[0].usable_bytes <= r.results[0].total_bytes);
+		} else {
+			assert_int_equal(r.results[0].total_bytes, -1);
+		}
+		proto_describe_log_dirs_resp_free(&r);
+		net_resp_free(&raw);
+	}
+	/* Null: every topic (not the internal ones), every partition. */
+	log_dirs(f, 4, NULL, 0, &r, &raw);
+	assert_int_equal(r.results[0].n_topics, 1);
+	assert_true(kstr_eq(r.results[0].topics[0].name, "orders"));
+	assert_int_equal(r.results[0].topics[0].n_partitions, 1);
+	proto_describe_log_dirs_resp_free(&r);
+	net_resp_free(&raw);
+}
+
+/* ---- ElectLeaders ---- */
+
+/* ElectLeaders at version v of type for topics (NULL: every partition). */
+static void elect(struct brokerfx *f, int16_t v, int8_t type, struct proto_elect_topic *topics,
+		  int n, struct proto_elect_resp *resp, struct net_resp *raw)
+{
+	struct proto_elect_req req = { .election_type = type,
+				       .n_topics = topics ? n : -1,
+				       .topics = topics,
+				       .timeout_ms = 1000 };
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_elect_req_encode(&w, v, &req), 0);
+	brokerfx_call(f->c, PROTO_API_ELECT_LEADERS, v, &w, raw);
+	assert_int_equal(proto_elect_resp_decode(&raw->body, v, resp), 0);
+}
+
+/* A single node leads every partition it has, alone: nothing is ever to
+ * elect, as Kafka's single broker answers; unknown partitions say so. */
+static void test_elect_leaders_single(void **state)
+{
+	struct brokerfx *f = *state;
+	struct proto_elect_partition op[2] = { { .partition_id = 0 }, { .partition_id = 5 } },
+				     np[1] = { { .partition_id = 0 } };
+	struct proto_elect_topic ts[2] = { { kstr_of("orders"), 2, op },
+					   { kstr_of("nope"), 1, np } };
+	struct proto_elect_resp r;
+	struct net_resp raw;
+
+	assert_int_equal(broker_topic_create(f->b, "orders", 0, 0, 0755, NULL), 0);
+	for (int16_t v = 0; v <= 2; v++) {
+		elect(f, v, v >= 1 ? PROTO_ELECTION_UNCLEAN : PROTO_ELECTION_PREFERRED, ts, 2, &r,
+		      &raw);
+		assert_int_equal(r.error_code, PROTO_ERR_NONE);
+		assert_int_equal(r.n_topics, 2);
+		assert_true(kstr_eq(r.topics[0].topic, "orders"));
+		assert_int_equal(r.topics[0].n_partitions, 2);
+		assert_int_equal(r.topics[0].partitions[0].partition_id, 0);
+		assert_int_equal(r.topics[0].partitions[0].error_code,
+				 PROTO_ERR_ELECTION_NOT_NEEDED);
+		assert_non_null(r.topics[0].partitions[0].error_message.ptr);
+		assert_int_equal(r.topics[0].partitions[1].partition_id, 5);
+		assert_int_equal(r.topics[0].partitions[1].error_code,
+				 PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		assert_true(kstr_eq(r.topics[1].topic, "nope"));
+		assert_int_equal(r.topics[1].n_partitions, 1);
+		assert_int_equal(r.topics[1].partitions[0].error_code,
+				 PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		proto_elect_resp_free(&r);
+		net_resp_free(&raw);
+	}
+	/* Null: every partition of every topic. */
+	elect(f, 2, PROTO_ELECTION_PREFERRED, NULL, 0, &r, &raw);
+	assert_int_equal(r.n_topics, 1);
+	assert_true(kstr_eq(r.topics[0].topic, "orders"));
+	assert_int_equal(r.topics[0].n_partitions, 1);
+	assert_int_equal(r.topics[0].partitions[0].error_code, PROTO_ERR_ELECTION_NOT_NEEDED);
+	proto_elect_resp_free(&r);
+	net_resp_free(&raw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -717,6 +911,10 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_produce_timestamp_bounds, setup,
 						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_elect_leaders_single, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_describe_cluster, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_describe_log_dirs, setup, brokerfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,64 @@
+#!/bin/sh
+# t_cluster_elect.sh — ElectLeaders (kafka-leader-election.sh's request)
+# in the three-broker cluster, with auto.leader.rebalance.enable=false so
+# that only the request moves leadership back: a topic of one partition
+# with three replicas, its preferred leader stopped cleanly (leadership
+# moves to another replica) and started again (back in the ISR, still a
+# follower). ElectLeaders PREFERRED sent to every broker: the two that are
+# not the controller answer NOT_CONTROLLER (41), the controller elects
+# (0), and the preferred replica leads again on every mount; asked again,
+# ELECTION_NOT_NEEDED (84).
+
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+
+# shellcheck source=tests/integration/cluster_lib.sh
+. "$LIBDIR/cluster_lib.sh"
+
+CLUSTER_CONF="num.partitions=1
+auto.leader.rebalance.enable=false"
+zk_cluster_start
+cluster_start3
+
+# t's first leader is its first replica: the preferred one.
+t_make3
+P=$L
+elect() {   # elect N: broker N's answer to ElectLeaders PREFERRED of t-0
+	eval "timeout -k 5 70 python3 \"\$LIBDIR/kafka_raw.py\" elect 127.0.0.1 \$PORT$1 admin admin-secret 0 t 0" 2>>"$LOG"
+}
+# answers: each broker's answer, sorted ("0 41 41": one elected).
+answers() {
+	for _n in 1 2 3; do
+		elect "$_n"
+	done | awk '{ print $2 }' | sort -n | paste -sd' ' -
+}
+leader_on() {   # leader_on N L: broker N's mount names L the leader of t-0
+	[ "$(t_field "$MQ_TMP/mnt$1" 5)" = "$2" ]
+}
+not_leader_on() {
+	_l=$(t_field "$MQ_TMP/mnt$1" 5)
+	[ -n "$_l" ] && [ "$_l" != "$2" ] && [ "$_l" != -1 ]
+}
+
+expect_eq "the preferred replica leads: ELECTION_NOT_NEEDED from the controller" \
+	"41 41 84" "$(answers)"
+
+broker_stop "$P"
+expect_eq "broker $P stopped" "0" "$?"
+check "leadership moved off broker $P" poll 30 not_leader_on "$F" "$P"
+broker_start "$P"
+check "broker $P back in the ISR" poll 60 t_isr_is "$MQ_TMP/mnt$F" "1,2,3"
+check "broker $P follows (no rebalance)" not_leader_on "$F" "$P"
+
+expect_eq "ElectLeaders PREFERRED: the controller elects, the others are not it" \
+	"0 41 41" "$(answers)"
+for n in 1 2 3; do
+	check "mnt$n: broker $P leads again" poll 20 leader_on "$n" "$P"
+done
+expect_eq "asked again: ELECTION_NOT_NEEDED" "41 41 84" "$(answers)"
+
+mq_done
