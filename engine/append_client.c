@@ -354,8 +354,9 @@ static int client_batches_check(struct log *l, const struct line_fmt *lf, const 
 			break;
 		int codec = buf[pos + BATCH_OFF_ATTRIBUTES + 1] & BATCH_CODEC_MASK;
 		if (recompressed(l->cfg.codec, codec)) {
-			/* The batches before it, as they are, first. */
-			if (!out->buf && (rc = out_reserve(out, pos)) == 0) {
+			/* The batches before it, as they are, first (room for
+			 * this one too: never an empty buffer, even at pos 0). */
+			if (!out->buf && (rc = out_reserve(out, pos + (size_t)total)) == 0) {
 				memcpy(out->buf, buf, pos);
 				out->len = pos;
 			}
