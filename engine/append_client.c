@@ -226,16 +226,14 @@ struct client_out {
 /* Room for n more bytes at the end of o. */
 static int out_reserve(struct client_out *o, size_t n)
 {
+	uint8_t *nb;
+
 	if (n <= o->cap - o->len)
 		return 0;
-	size_t cap = o->cap ? o->cap : 4096;
-	while (cap - o->len < n)
-		cap *= 2;
-	uint8_t *nb = realloc(o->buf, cap);
+	nb = engine_grow(o->buf, &o->cap, o->len + n, 1, 4096);
 	if (!nb)
 		return -ENOMEM;
 	o->buf = nb;
-	o->cap = cap;
 	return 0;
 }
 
