@@ -698,14 +698,12 @@ static int list_root(struct mqfs *fs, struct fs_dir *d, size_t *cap)
 	int n = 0, rc;
 	struct node_key key;
 
-	rc = broker_topic_list(fs->broker, &names, &n);
+	rc = broker_topic_list(fs->broker, false, &names, &n);
 	if (rc < 0)
 		return rc;
 	for (int i = 0; i < n && rc == 0; i++) {
 		struct topic *t;
 
-		if (names[i][0] == '_' && names[i][1] == '_')
-			continue;
 		key = fs_node_key(NODE_TOPIC, NULL, -1);
 		if (broker_topic_get(fs->broker, names[i], &t) == 0) {
 			key.topic_id = topic_id(t);

@@ -12,9 +12,11 @@
  * answers.
  *
  * A null topic list means every partition of every topic this broker
- * knows (internal ones left out, as broker_topic_list does). Each
- * partition's outcome other than an election done is logged with the
- * asker.
+ * knows, the internal ones too (Kafka's metadataCache.getAllPartitions),
+ * and its answer leaves out the partitions that needed no election, as
+ * Kafka's handleElectLeaders does: what is left is what was elected or
+ * failed. Each partition's outcome other than an election done is logged
+ * with the asker (a null list's left-out ones are not).
  *
  * Threads: a listener worker; the controller call waits for the
  * controller's event thread and then for the brokers to be told (a few
@@ -66,7 +68,7 @@ static int ask_push(struct elect_ask *a, struct kstr topic, int32_t partition)
 /* Every partition of every topic: Kafka's null topic_partitions. */
 static int ask_all(struct kafka_api *ka, struct elect_ask *a)
 {
-	int rc = broker_topic_list(ka->b, &a->names, &a->n_names);
+	int rc = broker_topic_list(ka->b, true, &a->names, &a->n_names);
 
 	for (int i = 0; rc == 0 && i < a->n_names; i++) {
 		struct topic *t = NULL;
@@ -124,14 +126,16 @@ static int16_t elect_error(int result, bool unclean, const char **msg)
 }
 
 /* The response: one result per partition asked, grouped by topic as the
- * request (or the topic list) gave them. */
-static int elect_answer(struct net_req *req, const struct elect_ask *a, bool unclean)
+ * request (or the topic list) gave them; for a null list (all) none of
+ * those that needed no election. */
+static int elect_answer(struct net_req *req, const struct elect_ask *a, bool unclean, bool all)
 {
 	const struct proto_req *pr = net_req_msg(req);
 	struct proto_elect_resp resp = { 0 };
 	struct proto_elect_partition *parts;
 	size_t pos;
-	int rc = 0;
+	const char *prev = NULL; /* the topic of the last entry answered */
+	int rc = 0, k = 0;
 
 	resp.topics = calloc((size_t)a->n + 1, sizeof(*resp.topics));
 	parts = calloc((size_t)a->n + 1, sizeof(*parts));
@@ -143,21 +147,25 @@ static int elect_answer(struct net_req *req, const struct elect_ask *a, bool unc
 		const struct controller_election *e = &a->e[i];
 		struct proto_elect_topic *t;
 		const char *msg;
+		int16_t err = elect_error(e->result, unclean, &msg);
 
-		if (i == 0 || strcmp(e->topic, a->e[i - 1].topic)) {
+		if (all && err == PROTO_ERR_ELECTION_NOT_NEEDED)
+			continue;
+		if (!prev || strcmp(e->topic, prev)) {
+			prev = e->topic;
 			resp.topics[resp.n_topics].topic = kstr_of(e->topic);
-			resp.topics[resp.n_topics++].partitions = &parts[i];
+			resp.topics[resp.n_topics++].partitions = &parts[k];
 		}
 		t = &resp.topics[resp.n_topics - 1];
-		parts[i].partition_id = e->partition;
-		parts[i].error_code = elect_error(e->result, unclean, &msg);
-		parts[i].error_message = msg ? kstr_of(msg) : KSTR_NULL;
+		parts[k].partition_id = e->partition;
+		parts[k].error_code = err;
+		parts[k].error_message = msg ? kstr_of(msg) : KSTR_NULL;
 		t->n_partitions++;
-		if (parts[i].error_code != PROTO_ERR_NONE)
+		k++;
+		if (err != PROTO_ERR_NONE)
 			mq_log_limited(MQ_INFO, "ElectLeaders from %s: %s-%d: %s%s%s",
 				       net_req_peer(req), e->topic, e->partition,
-				       proto_err_name(parts[i].error_code), msg ? ": " : "",
-				       msg ? msg : "");
+				       proto_err_name(err), msg ? ": " : "", msg ? msg : "");
 	}
 	pos = net_req_begin(req);
 	rc = proto_elect_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
@@ -210,7 +218,7 @@ static int elect_handler(void *arg, struct net_req *req)
 		}
 	}
 	if (rc == 0)
-		rc = elect_answer(req, &a, unclean);
+		rc = elect_answer(req, &a, unclean, er->n_topics < 0);
 	free(a.e);
 	if (a.names)
 		broker_names_free(a.names, a.n_names);

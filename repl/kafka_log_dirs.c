@@ -122,7 +122,7 @@ static int log_dirs_handler(void *arg, struct net_req *req)
 			res.usable_bytes = (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
 		}
 		if (dr->n_topics < 0)
-			rc = broker_topic_list(ka->b, &names, &n_names);
+			rc = broker_topic_list(ka->b, true, &names, &n_names);
 		if (rc == 0)
 			rc = dir_topics(ka, dr, names, n_names, &res);
 	}

@@ -318,7 +318,7 @@ static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int
 	}
 
 	if (all) {
-		rc = broker_topic_list(ka->b, &names, &n);
+		rc = broker_topic_list(ka->b, false, &names, &n);
 		if (rc < 0)
 			return rc;
 	} else {

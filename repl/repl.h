@@ -84,9 +84,10 @@ int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid
 int broker_topic_delete(struct broker *b, const char *name);
 /* A new reference, or -ENOENT. */
 int broker_topic_get(struct broker *b, const char *name, struct topic **out);
-/* Sorted names of the topics (internal ones, starting "__", left out);
- * *names and each name malloc'ed, free with broker_names_free. */
-int broker_topic_list(struct broker *b, char ***names, int *n);
+/* Sorted names of the topics (the internal ones, starting "__", only
+ * with internal); *names and each name malloc'ed, free with
+ * broker_names_free. */
+int broker_topic_list(struct broker *b, bool internal, char ***names, int *n);
 void broker_names_free(char **names, int n);
 /* Root views: MNT/.state, MNT/.config, MNT/.metrics (malloc'ed text). */
 int broker_state_text(struct broker *b, char **out, size_t *len);

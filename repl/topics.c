@@ -617,7 +617,7 @@ void topics_cluster_retain(void *arg, char **names, int n,
 	char **local = NULL;
 	int nl = 0;
 
-	if (broker_topic_list(b, &local, &nl) < 0)
+	if (broker_topic_list(b, false, &local, &nl) < 0)
 		return;
 	for (int i = 0; i < nl; i++) {
 		bool there = false;
@@ -878,7 +878,7 @@ int broker_topic_get(struct broker *b, const char *name, struct topic **out)
 	return rc;
 }
 
-int broker_topic_list(struct broker *b, char ***names, int *n)
+int broker_topic_list(struct broker *b, bool internal, char ***names, int *n)
 {
 	char **v;
 	int k = 0, rc = 0;
@@ -890,7 +890,7 @@ int broker_topic_list(struct broker *b, char ***names, int *n)
 		goto out;
 	}
 	for (int i = 0; i < b->ntopics; i++) {
-		if (strncmp(b->topics[i]->name, "__", 2) == 0)
+		if (!internal && strncmp(b->topics[i]->name, "__", 2) == 0)
 			continue;
 		v[k] = strdup(b->topics[i]->name);
 		if (!v[k]) {

@@ -17,6 +17,8 @@
 #       line per partition: "P error E leader L replicas R isr I offline O"
 #       (R, I, O comma-separated broker ids, "-" for none).
 #   python3 kafka_raw.py elect HOST PORT USER PASSWORD TYPE TOPIC PARTITION
+#       (TOPIC "-": a null list, every partition; one line "topic partition
+#       error" per partition answered, "none" for none)
 #       Authenticates as above, sends ElectLeaders v1 of election type TYPE
 #       (0 preferred, 1 unclean) for TOPIC-PARTITION and prints "error E"
 #       with the partition's error code (0: elected).
@@ -231,19 +233,36 @@ def elect(host, port, user, password, etype, topic, partition):
     c = Conn(host, int(port), timeout=60)
     if user != "-":
         sasl_scram(c, user, password)
-    # election_type, topic_partitions [topic, [partition]], timeout_ms
-    body = (struct.pack(">bi", int(etype), 1) + kstr(topic) + struct.pack(">ii", 1, int(partition)) +
-            struct.pack(">i", 30000))
-    r = c.call(43, 1, body)
+    # election_type, topic_partitions [topic, [partition]] (TOPIC "-":
+    # null, every partition), timeout_ms
+    if topic == "-":
+        parts = struct.pack(">i", -1)
+    else:
+        parts = struct.pack(">i", 1) + kstr(topic) + struct.pack(">ii", 1, int(partition))
+    r = c.call(43, 1, struct.pack(">b", int(etype)) + parts + struct.pack(">i", 30000))
     throttle, top, nt = struct.unpack(">ihi", r[:10])
-    if top != 0 or nt != 1:
+    if top != 0 or (topic != "-" and nt != 1):
         sys.exit("ElectLeaders: error %d, %d topics" % (top, nt))
-    (nl,) = struct.unpack(">h", r[10:12])
-    off = 12 + nl
-    n_parts, index, err = struct.unpack(">iih", r[off:off + 10])
-    if n_parts != 1 or index != int(partition):
-        sys.exit("ElectLeaders: %d partitions, partition %d" % (n_parts, index))
-    print("error %d" % err)
+    off, results = 10, []
+    for _ in range(nt):
+        (nl,) = struct.unpack(">h", r[off:off + 2])
+        name = r[off + 2:off + 2 + nl].decode()
+        (n_parts,) = struct.unpack(">i", r[off + 2 + nl:off + 6 + nl])
+        off += 6 + nl
+        for _ in range(n_parts):
+            index, err, ml = struct.unpack(">ihh", r[off:off + 8])
+            off += 8 + max(ml, 0)
+            results.append((name, index, err))
+    if topic != "-":
+        if len(results) != 1 or results[0][1] != int(partition):
+            sys.exit("ElectLeaders: %d partitions" % len(results))
+        print("error %d" % results[0][2])
+        return
+    # Null: one line per partition answered, "none" for none.
+    for name, index, err in results:
+        print("%s %d %d" % (name, index, err))
+    if not results:
+        print("none")
 
 
 def logdirs(host, port, user, password, topic, partition):

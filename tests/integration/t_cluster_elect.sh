@@ -7,7 +7,8 @@
 # follower). ElectLeaders PREFERRED sent to every broker: the two that are
 # not the controller answer NOT_CONTROLLER (41), the controller elects
 # (0), and the preferred replica leads again on every mount; asked again,
-# ELECTION_NOT_NEEDED (84).
+# ELECTION_NOT_NEEDED (84). The same with a null list (every partition),
+# whose answer leaves out the partitions that needed no election.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -60,5 +61,30 @@ for n in 1 2 3; do
 	check "mnt$n: broker $P leads again" poll 20 leader_on "$n" "$P"
 done
 expect_eq "asked again: ELECTION_NOT_NEEDED" "41 41 84" "$(answers)"
+
+# A null list (kafka-leader-election.sh --all-topic-partitions): every
+# partition; the controller's answer names only the partitions it
+# elected (Kafka leaves out those that needed none), the others answer
+# each partition NOT_CONTROLLER.
+elect_all() {   # elect_all N: broker N's answer to a null-list PREFERRED
+	eval "timeout -k 5 70 python3 \"\$LIBDIR/kafka_raw.py\" elect 127.0.0.1 \$PORT$1 admin admin-secret 0 - 0" 2>>"$LOG"
+}
+all_answers() {   # the three brokers' answers for t-0, sorted
+	for _n in 1 2 3; do
+		elect_all "$_n" | awk '$1 == "t" || $1 == "none" { print $NF }'
+	done | sort | paste -sd' ' -
+}
+expect_eq "null list, nothing to elect: the controller answers no partition" \
+	"41 41 none" "$(all_answers)"
+broker_stop "$P"
+expect_eq "broker $P stopped again" "0" "$?"
+check "leadership moved off broker $P again" poll 30 not_leader_on "$F" "$P"
+broker_start "$P"
+check "broker $P back in the ISR again" poll 60 t_isr_is "$MQ_TMP/mnt$F" "1,2,3"
+expect_eq "null list: the controller elects t-0 and answers it alone" \
+	"0 41 41" "$(all_answers)"
+for n in 1 2 3; do
+	check "mnt$n: broker $P leads again after the null-list election" poll 20 leader_on "$n" "$P"
+done
 
 mq_done

@@ -1152,11 +1152,16 @@ static void test_names(void **state)
 	topic_put(t);
 	assert_int_equal(broker_topic_get(f->b, "__consumer_offsets", &t), 0);
 	topic_put(t);
-	assert_int_equal(broker_topic_list(f->b, &names, &n), 0);
+	assert_int_equal(broker_topic_list(f->b, false, &names, &n), 0);
 	assert_int_equal(n, 3); /* internal topic left out */
 	assert_string_equal(names[0], "a");
 	assert_string_equal(names[1], "b");
 	assert_string_equal(names[2], name);
+	broker_names_free(names, n);
+	assert_int_equal(broker_topic_list(f->b, true, &names, &n), 0);
+	assert_int_equal(n, 4); /* "__" sorts first */
+	assert_string_equal(names[0], "__consumer_offsets");
+	assert_string_equal(names[1], "a");
 	broker_names_free(names, n);
 	assert_int_equal(broker_topic_delete(f->b, name), 0);
 	/* created again, it starts empty (or fails while its old log cannot
