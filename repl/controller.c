@@ -1043,6 +1043,17 @@ enum ctrl_election {
 			  * unclean.leader.election.enable whatever it says */
 };
 
+static const char *election_name(enum ctrl_election kind)
+{
+	switch (kind) {
+	case ELECT_LIVE: return "offline";
+	case ELECT_SHUTDOWN: return "controlled shutdown";
+	case ELECT_PREFERRED: return "preferred";
+	case ELECT_UNCLEAN: return "unclean";
+	}
+	return "?";
+}
+
 /* The pure decision of that kind for the cached state of (t, p). */
 static int ctrl_decide(struct controller *ctl, int t, int32_t p, enum ctrl_election kind,
 		       struct zk_partition_state *next)
@@ -1142,6 +1153,14 @@ static int ctrl_change(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 				ctl->info.unclean_elections += unclean;
 				pthread_mutex_unlock(&ctl->lock);
 			}
+			/* One line per leadership change, as Kafka's
+			 * state-change log: which election moved it where. */
+			if (next.leader != old_leader)
+				mq_log(MQ_INFO,
+				       "controller: %s-%d: leader %d -> %d (%s election, leader "
+				       "epoch %d, isr %d replica(s))",
+				       ctl->topics[t].name, p, old_leader, next.leader,
+				       election_name(kind), next.leader_epoch, next.n_isr);
 			zk_partition_state_clear(&part->state);
 			part->state = next;
 			part->zk_version = version;

@@ -61,6 +61,8 @@ for n in 1 2 3; do
 	check "mnt$n: broker $P leads again" poll 20 leader_on "$n" "$P"
 done
 expect_eq "asked again: ELECTION_NOT_NEEDED" "41 41 84" "$(answers)"
+check "the controller logged each leadership change with its election" \
+	grep -q "controller: t-0: leader [0-9]* -> $P (preferred election, leader epoch" "$LOG"
 
 # A null list (kafka-leader-election.sh --all-topic-partitions): every
 # partition; the controller's answer names only the partitions it
