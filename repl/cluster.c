@@ -755,6 +755,29 @@ int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
 	return rc;
 }
 
+int cluster_topic_grow_check(struct cluster *c, const char *topic)
+{
+	struct metadata_broker *mb = NULL;
+	struct partition_state st;
+	int n, live = 0;
+
+	if (cluster_partition_state(c, topic, 0, &st) < 0 || st.n_replicas <= 0)
+		return 0;
+	n = metadata_cache_brokers(cluster_metadata(c), &mb);
+	if (n < 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+		live += mb[i].alive;
+	free(mb);
+	if (st.n_replicas <= live)
+		return 0;
+	mq_log_limited(MQ_WARN,
+		       "topic %s: .config refused: more partitions need %d live brokers "
+		       "(the replication factor), %d are live",
+		       topic, st.n_replicas, live);
+	return -EINVAL;
+}
+
 int cluster_topic_add_partitions(struct cluster *c, const char *topic, int n_partitions,
 				 int64_t timeout_ms)
 {

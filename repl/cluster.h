@@ -139,6 +139,13 @@ void cluster_topics_recheck(struct cluster *c);
 int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
 			 int replication_factor, const struct zk_config *overrides, uid_t uid,
 			 gid_t gid, mode_t mode, int64_t timeout_ms);
+/* Whether topic can have partitions added now as this broker sees it:
+ * -EINVAL (logged) when its replication factor (partition 0's replicas)
+ * is larger than the live brokers, which the assignment in ZooKeeper
+ * would refuse; 0 otherwise, also when this broker does not know yet
+ * (the write to ZooKeeper decides). For a write's check, before its
+ * close. */
+int cluster_topic_grow_check(struct cluster *c, const char *topic);
 /* Grows a topic's assignment to n_partitions and waits up to timeout_ms
  * for their leaders (cluster_repl_add_partitions). */
 int cluster_topic_add_partitions(struct cluster *c, const char *topic, int n_partitions,

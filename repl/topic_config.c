@@ -344,10 +344,18 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 int topic_config_check_more(struct topic *t, const char *pre, size_t plen, const char *text,
 			    size_t len, int line0)
 {
-	int how = CFG_DRY_RUN | (broker_replicated(t->b, t->name) ? CFG_CLUSTER_PARTS : 0);
+	bool replicated = broker_replicated(t->b, t->name);
+	int how = CFG_DRY_RUN | (replicated ? CFG_CLUSTER_PARTS : 0);
 	struct cfg_before before = { pre, plen, line0 };
+	struct topic_config nc;
+	int rc = config_write_before(t, &before, text, len, how, NULL, &nc);
 
-	return config_write_before(t, &before, text, len, how, NULL, NULL);
+	/* More partitions of a replicated topic that the cluster would
+	 * refuse now: said at this write, which the shell reports, not at
+	 * the close, which it does not. Outside the topic's lock. */
+	if (rc == 0 && replicated && t->b->cluster && nc.partitions > topic_partitions(t))
+		rc = cluster_topic_grow_check(t->b->cluster, t->name);
+	return rc;
 }
 
 int topic_grow_local(struct topic *t, int n_partitions, const bool *local)

@@ -304,9 +304,17 @@ mq_umount "$MQ_TMP/mnt$kww" "$p" && ok "clean stop of broker $kww"
 expect_ok "mkdir wide with two live brokers: refused" sh -c "! mkdir '$MQ_TMP/mnt$kwl/wide' 2>/dev/null"
 check "logged: more replicas than live brokers" grep -q \
 	"topic wide: replication factor 3 larger than the live brokers (2): not created" "$LOG"
-expect_ok "partitions=2 for kw written on mnt$kwl" sh -c "echo partitions=2 > '$MQ_TMP/mnt$kwl/kw/.config'"
+# partitions= is refused at its write(), which the shell reports (it
+# does not report a close's error), once the mount counts two live
+# brokers.
+check "mnt$kwl: two live brokers" poll 30 alive_on "$MQ_TMP/mnt$kwl" 2
+sh -c "echo partitions=2 > '$MQ_TMP/mnt$kwl/kw/.config'" 2>/dev/null
+expect_eq "partitions=2 for kw on mnt$kwl: echo fails" "1" "$?"
+env printf 'partitions=2\n' >"$MQ_TMP/mnt$kwl/kw/.config" 2>"$MQ_TMP/grow.err"
+expect_eq "and printf, with EINVAL" "1 1" "$? $(grep -c 'write error: Invalid argument' "$MQ_TMP/grow.err")"
 check "logged: no partition added, more replicas than live brokers" grep -q \
-	"topic kw: replication factor 3 (partition 0's) larger than the live brokers (2): no partition added" "$LOG"
+	"topic kw: .config refused: more partitions need 3 live brokers (the replication factor), 2 are live" "$LOG"
+check "kw still has one partition on mnt$kwl" test "$(ls "$MQ_TMP/mnt$kwl/kw" | grep -c '^[0-9]')" = 1
 rm -rf "$MQ_TMP/b$kww/data"
 broker_start "$kww"
 check "mnt$kww: three live brokers" poll 30 alive_on "$MQ_TMP/mnt$kww" 3
