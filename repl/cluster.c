@@ -276,6 +276,42 @@ static void creds_replace(struct cluster *c, struct cred_entry *creds, int n)
 	free(old);
 }
 
+static int user_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cluster_scram_user *)a)->user,
+		      ((const struct cluster_scram_user *)b)->user);
+}
+
+int cluster_scram_users(struct cluster *c, struct cluster_scram_user **users)
+{
+	struct cluster_scram_user *v;
+	int n;
+
+	pthread_mutex_lock(&c->cred_mu);
+	n = c->ncreds;
+	v = calloc((size_t)n + 1, sizeof(*v));
+	for (int i = 0; v && i < n; i++) {
+		snprintf(v[i].user, sizeof(v[i].user), "%s", c->creds[i].user);
+		v[i].cred = c->creds[i].cred;
+	}
+	pthread_mutex_unlock(&c->cred_mu);
+	if (!v)
+		return -ENOMEM;
+	qsort(v, (size_t)n, sizeof(*v), user_cmp);
+	*users = v;
+	return n;
+}
+
+bool cluster_is_brokers_user(const struct cluster *c, const char *user)
+{
+	return c->cfg->cluster.jaas_user[0] && !strcmp(c->cfg->cluster.jaas_user, user);
+}
+
+int cluster_with_zk(struct cluster *c, int (*fn)(struct zkc *zk, void *arg), void *arg)
+{
+	return cluster_zk_mode(c) ? cluster_repl_with_zk(c->cr, fn, arg) : -EOPNOTSUPP;
+}
+
 /* A single node has no user store: its one SCRAM user is the broker's
  * own, from its JAAS setting. */
 static int creds_local(struct cluster *c)

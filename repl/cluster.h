@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "repl/sasl.h"
+
 struct broker;
 struct broker_config;
 struct cluster;
@@ -139,6 +141,22 @@ void cluster_topics_recheck(struct cluster *c);
 int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
 			 int replication_factor, const struct zk_config *overrides, uid_t uid,
 			 gid_t gid, mode_t mode, int64_t timeout_ms);
+/* Runs fn with the cluster's ZooKeeper handle (cluster_repl_with_zk):
+ * -EOPNOTSUPP on a single node, -ENOTCONN without a session. Any
+ * thread but the cluster's own. */
+struct zkc;
+int cluster_with_zk(struct cluster *c, int (*fn)(struct zkc *zk, void *arg), void *arg);
+/* The SCRAM users this broker authenticates now, sorted by name (a
+ * single node's one is its JAAS user): *users malloc'ed (free()), each
+ * a name and its credential. Returns the count or -ENOMEM. */
+struct cluster_scram_user {
+	char user[SASL_MAX_USER + 1];
+	struct sasl_cred cred;
+};
+int cluster_scram_users(struct cluster *c, struct cluster_scram_user **users);
+/* Whether user is the one the brokers authenticate as with each other
+ * (the JAAS setting's). */
+bool cluster_is_brokers_user(const struct cluster *c, const char *user);
 /* Whether topic can have partitions added now as this broker sees it:
  * -EINVAL (logged) when its replication factor (partition 0's replicas)
  * is larger than the live brokers, which the assignment in ZooKeeper

@@ -1615,6 +1615,16 @@ int cluster_repl_add_partitions(struct cluster_repl *cr, const char *topic, int 
 	return rc < 0 ? rc : topic_wait_ready(cr, topic, n_partitions, end);
 }
 
+int cluster_repl_with_zk(struct cluster_repl *cr, int (*fn)(struct zkc *zk, void *arg), void *arg)
+{
+	int rc;
+
+	pthread_mutex_lock(&cr->zk_mu);
+	rc = cr->zk ? fn(cr->zk, arg) : -ENOTCONN;
+	pthread_mutex_unlock(&cr->zk_mu);
+	return rc;
+}
+
 int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,
 				  const struct zk_config *overrides, bool keep_settings)
 {

@@ -70,6 +70,10 @@ int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_
 			      int replication_factor, const struct zk_config *config,
 			      int64_t timeout_ms);
 
+/* Runs fn with the ZooKeeper handle under the lock that every worker's
+ * ZooKeeper call takes (a reconnection replaces the handle); -ENOTCONN
+ * when there is none, else fn's return. */
+int cluster_repl_with_zk(struct cluster_repl *cr, int (*fn)(struct zkc *zk, void *arg), void *arg);
 /* Grows the topic to n_partitions (controller_add_partitions) and waits
  * up to timeout_ms until this broker's metadata has a leader for each.
  * -EINVAL, -ENOENT, -ETIMEDOUT, ZooKeeper's errors. */

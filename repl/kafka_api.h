@@ -113,6 +113,9 @@ int kafka_producer_id_register(struct kafka_api *ka, struct net_server *srv);
 int kafka_elect_register(struct kafka_api *ka, struct net_server *srv);
 /* Registers DescribeLogDirs (kafka_log_dirs.c). */
 int kafka_log_dirs_register(struct kafka_api *ka, struct net_server *srv);
+/* DescribeUserScramCredentials (50), AlterUserScramCredentials (51):
+ * kafka_scram.c. */
+int kafka_scram_register(struct kafka_api *ka, struct net_server *srv);
 
 /* Kafka's error for our -errno in a Produce partition response, and the
  * message for its error_message (NULL: none). */

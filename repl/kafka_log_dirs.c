@@ -5,8 +5,8 @@
  *
  * A broker has one log directory, its data directory (log.dirs, --data),
  * named by its absolute path. Online, it lists the partitions of the
- * topics asked for (null: every topic, internal ones only by name, as
- * Metadata) of which this broker holds a log: a cluster's replicas here,
+ * topics asked for (null: every topic, the internal ones too, as Kafka)
+ * of which this broker holds a log: a cluster's replicas here,
  * every partition on a single node; a partition asked for that is not
  * here is left out, as Kafka leaves it out. Each with Kafka's values:
  *   partition_size  the bytes of its segments (.log files);

@@ -152,6 +152,8 @@ enum proto_api_key {
 	PROTO_API_DELETE_GROUPS = 42,
 	PROTO_API_ELECT_LEADERS = 43,
 	PROTO_API_INCREMENTAL_ALTER_CONFIGS = 44,
+	PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS = 50,
+	PROTO_API_ALTER_USER_SCRAM_CREDENTIALS = 51,
 	PROTO_API_DESCRIBE_CLUSTER = 60,
 };
 
@@ -1903,6 +1905,92 @@ int proto_describe_cluster_resp_decode(struct kbuf_r *r, int16_t version,
 				       struct proto_describe_cluster_resp *resp);
 void proto_describe_cluster_resp_free(struct proto_describe_cluster_resp *resp);
 
+/* ---- DescribeUserScramCredentials (50), AlterUserScramCredentials (51),
+ * proto_scram.c ---- */
+
+enum proto_scram_mechanism {
+	PROTO_SCRAM_UNKNOWN = 0,
+	PROTO_SCRAM_SHA_256 = 1,
+	PROTO_SCRAM_SHA_512 = 2,
+};
+
+struct proto_describe_scram_req {
+	int32_t n_users; /* -1: null; null or 0: every user */
+	struct kstr *users;
+};
+
+struct proto_scram_user_result {
+	struct kstr user;
+	int16_t error_code;
+	struct kstr error_message; /* null */
+	int32_t n_infos;
+	struct {
+		int8_t mechanism;
+		int32_t iterations;
+	} infos[2];
+};
+
+struct proto_describe_scram_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	struct kstr error_message;
+	int32_t n_results;
+	struct proto_scram_user_result *results;
+};
+
+struct proto_scram_deletion {
+	struct kstr name;
+	int8_t mechanism;
+};
+
+struct proto_scram_upsertion {
+	struct kstr name;
+	int8_t mechanism;
+	int32_t iterations;
+	struct kstr salt;
+	struct kstr salted_password;
+};
+
+struct proto_alter_scram_req {
+	int32_t n_deletions;
+	struct proto_scram_deletion *deletions;
+	int32_t n_upsertions;
+	struct proto_scram_upsertion *upsertions;
+};
+
+struct proto_alter_scram_result {
+	struct kstr user;
+	int16_t error_code;
+	struct kstr error_message; /* null */
+};
+
+struct proto_alter_scram_resp {
+	int32_t throttle_time_ms;
+	int32_t n_results;
+	struct proto_alter_scram_result *results;
+};
+
+int proto_describe_scram_req_encode(struct kbuf_w *w, int16_t version,
+				    const struct proto_describe_scram_req *req);
+int proto_describe_scram_req_decode(struct kbuf_r *r, int16_t version,
+				    struct proto_describe_scram_req *req);
+void proto_describe_scram_req_free(struct proto_describe_scram_req *req);
+int proto_describe_scram_resp_encode(struct kbuf_w *w, int16_t version,
+				     const struct proto_describe_scram_resp *resp);
+int proto_describe_scram_resp_decode(struct kbuf_r *r, int16_t version,
+				     struct proto_describe_scram_resp *resp);
+void proto_describe_scram_resp_free(struct proto_describe_scram_resp *resp);
+int proto_alter_scram_req_encode(struct kbuf_w *w, int16_t version,
+				 const struct proto_alter_scram_req *req);
+int proto_alter_scram_req_decode(struct kbuf_r *r, int16_t version,
+				 struct proto_alter_scram_req *req);
+void proto_alter_scram_req_free(struct proto_alter_scram_req *req);
+int proto_alter_scram_resp_encode(struct kbuf_w *w, int16_t version,
+				  const struct proto_alter_scram_resp *resp);
+int proto_alter_scram_resp_decode(struct kbuf_r *r, int16_t version,
+				  struct proto_alter_scram_resp *resp);
+void proto_alter_scram_resp_free(struct proto_alter_scram_resp *resp);
+
 /* ---- DescribeLogDirs (35), proto_cluster.c ---- */
 
 struct proto_describe_log_dirs_req {
@@ -1985,6 +2073,8 @@ struct proto_req {
 		struct proto_elect_req elect;
 		struct proto_describe_cluster_req describe_cluster;
 		struct proto_describe_log_dirs_req describe_log_dirs;
+		struct proto_describe_scram_req describe_scram;
+		struct proto_alter_scram_req alter_scram;
 	} u;
 };
 

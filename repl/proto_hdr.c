@@ -236,6 +236,8 @@ static const struct proto_api api_table[] = {
 	{ PROTO_API_DELETE_GROUPS, 0, 2, 2, "DeleteGroups" },
 	{ PROTO_API_ELECT_LEADERS, 0, 2, 2, "ElectLeaders" },
 	{ PROTO_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, 1, "IncrementalAlterConfigs" },
+	{ PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS, 0, 0, 0, "DescribeUserScramCredentials" },
+	{ PROTO_API_ALTER_USER_SCRAM_CREDENTIALS, 0, 0, 0, "AlterUserScramCredentials" },
 	{ PROTO_API_DESCRIBE_CLUSTER, 0, 1, 0, "DescribeCluster" },
 };
 
@@ -570,6 +572,10 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 		return proto_describe_cluster_req_decode(&r, v, &req->u.describe_cluster);
 	case PROTO_API_DESCRIBE_LOG_DIRS:
 		return proto_describe_log_dirs_req_decode(&r, v, &req->u.describe_log_dirs);
+	case PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS:
+		return proto_describe_scram_req_decode(&r, v, &req->u.describe_scram);
+	case PROTO_API_ALTER_USER_SCRAM_CREDENTIALS:
+		return proto_alter_scram_req_decode(&r, v, &req->u.alter_scram);
 	}
 	return -EOPNOTSUPP;
 }
@@ -605,6 +611,12 @@ void proto_req_free(struct proto_req *req)
 	case PROTO_API_ELECT_LEADERS: proto_elect_req_free(&req->u.elect); break;
 	case PROTO_API_DESCRIBE_LOG_DIRS:
 		proto_describe_log_dirs_req_free(&req->u.describe_log_dirs);
+		break;
+	case PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS:
+		proto_describe_scram_req_free(&req->u.describe_scram);
+		break;
+	case PROTO_API_ALTER_USER_SCRAM_CREDENTIALS:
+		proto_alter_scram_req_free(&req->u.alter_scram);
 		break;
 	case PROTO_API_DESCRIBE_CONFIGS:
 		proto_describe_configs_req_free(&req->u.describe_configs);

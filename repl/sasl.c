@@ -104,6 +104,17 @@ static int hmac(const uint8_t *key, size_t key_len, const void *data, size_t n,
 }
 
 /* SaltedPassword, then ClientKey and ServerKey. */
+/* ClientKey and ServerKey of a salted password (RFC 5802). */
+static int keys_of(const uint8_t salted[SASL_KEY_LEN], uint8_t client_key[SASL_KEY_LEN],
+		   uint8_t server_key[SASL_KEY_LEN])
+{
+	return hmac(salted, SASL_KEY_LEN, "Client Key", 10, client_key) ||
+			       hmac(salted, SASL_KEY_LEN, "Server Key", 10, server_key)
+		       ? -EIO
+		       : 0;
+}
+
+/* SaltedPassword = Hi(password, salt, i), then its two keys. */
 static int derive(const char *password, const uint8_t *salt, size_t salt_len, int iterations,
 		  uint8_t client_key[SASL_KEY_LEN], uint8_t server_key[SASL_KEY_LEN])
 {
@@ -111,20 +122,28 @@ static int derive(const char *password, const uint8_t *salt, size_t salt_len, in
 	int rc = -EIO;
 
 	if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len, iterations,
-			      EVP_sha256(), SASL_KEY_LEN, salted) == 1 &&
-	    !hmac(salted, sizeof(salted), "Client Key", 10, client_key) &&
-	    !hmac(salted, sizeof(salted), "Server Key", 10, server_key))
-		rc = 0;
+			      EVP_sha256(), SASL_KEY_LEN, salted) == 1)
+		rc = keys_of(salted, client_key, server_key);
 	OPENSSL_cleanse(salted, sizeof(salted));
 	return rc;
 }
 
-int sasl_cred_from_password(const char *password, const uint8_t *salt, size_t salt_len,
-			    int iterations, struct sasl_cred *cred)
+/* StoredKey = H(ClientKey) and ServerKey of a salted password into cred. */
+static int keys_from_salted(const uint8_t salted[SASL_KEY_LEN], struct sasl_cred *cred)
 {
 	uint8_t client_key[SASL_KEY_LEN];
-	int rc;
+	int rc = keys_of(salted, client_key, cred->server_key);
 
+	if (!rc && !SHA256(client_key, sizeof(client_key), cred->stored_key))
+		rc = -EIO;
+	OPENSSL_cleanse(client_key, sizeof(client_key));
+	return rc;
+}
+
+/* The salt and iterations of a new credential into cred (salt NULL: 32
+ * random bytes). */
+static int cred_begin(const uint8_t *salt, size_t salt_len, int iterations, struct sasl_cred *cred)
+{
 	memset(cred, 0, sizeof(*cred));
 	if (iterations < SASL_MIN_ITERATIONS || iterations > SASL_MAX_ITERATIONS)
 		return -EINVAL;
@@ -139,11 +158,35 @@ int sasl_cred_from_password(const char *password, const uint8_t *salt, size_t sa
 	}
 	cred->salt_len = salt_len;
 	cred->iterations = iterations;
-	rc = derive(password, cred->salt, salt_len, iterations, client_key, cred->server_key);
+	return 0;
+}
+
+int sasl_cred_from_password(const char *password, const uint8_t *salt, size_t salt_len,
+			    int iterations, struct sasl_cred *cred)
+{
+	uint8_t client_key[SASL_KEY_LEN];
+	int rc = cred_begin(salt, salt_len, iterations, cred);
+
+	if (rc)
+		return rc;
+	rc = derive(password, cred->salt, cred->salt_len, iterations, client_key, cred->server_key);
 	if (!rc && !SHA256(client_key, sizeof(client_key), cred->stored_key))
 		rc = -EIO;
 	OPENSSL_cleanse(client_key, sizeof(client_key));
 	return rc;
+}
+
+int sasl_cred_from_salted(const uint8_t *salted, size_t salted_len, const uint8_t *salt,
+			  size_t salt_len, int iterations, struct sasl_cred *cred)
+{
+	int rc;
+
+	if (!salt || salted_len != SASL_KEY_LEN) {
+		memset(cred, 0, sizeof(*cred));
+		return -EINVAL;
+	}
+	rc = cred_begin(salt, salt_len, iterations, cred);
+	return rc ? rc : keys_from_salted(salted, cred);
 }
 
 /* The value of key=... in a credential text, up to ',' ']' or the end. */

@@ -89,6 +89,13 @@ struct sasl_cred {
  * more than SASL_MAX_SALT bytes. */
 int sasl_cred_from_password(const char *password, const uint8_t *salt, size_t salt_len,
 			    int iterations, struct sasl_cred *cred);
+/* The credential of a password a client salted itself (Kafka's
+ * AlterUserScramCredentials carries Hi(password, salt, iterations), 32
+ * bytes for SHA-256, never the password). -EINVAL for a salted password
+ * of another length, a salt of 0 or more than SASL_MAX_SALT bytes,
+ * iterations outside the limits. */
+int sasl_cred_from_salted(const uint8_t *salted, size_t salted_len, const uint8_t *salt,
+			  size_t salt_len, int iterations, struct sasl_cred *cred);
 /* Parses "salt=..,stored_key=..,server_key=..,iterations=N", bare or in
  * "SCRAM-SHA-256=[...]"; -EINVAL when malformed. */
 int sasl_cred_parse(const char *text, struct sasl_cred *cred);

@@ -40,6 +40,15 @@
 #       WAIT_MS and min_bytes MIN_BYTES (default 1), prints "ready" once the
 #       request is sent, then "error E after S s" with the partition's
 #       error code and the whole seconds the answer took.
+#   python3 kafka_raw.py scram-describe HOST PORT USER PASSWORD NAMES
+#       Authenticates as above, sends DescribeUserScramCredentials v0 for
+#       NAMES (comma-separated; "" an empty list, "-" null) and prints
+#       "error E" (the message's), then "name error mech:iterations" per
+#       user ("-" for no credential).
+#   python3 kafka_raw.py scram-alter HOST PORT USER PASSWORD set|delete NAME SECRET ITERATIONS
+#       Authenticates as above, sends AlterUserScramCredentials v0: an
+#       upsertion of SCRAM-SHA-256 for NAME with password SECRET salted
+#       here (ITERATIONS), or its deletion; prints "name error" per user.
 #   python3 kafka_raw.py silent HOST PORT
 #       Connects, sends nothing, prints "closed after S s" once the broker
 #       closes the connection (at most 60 s).
@@ -64,14 +73,17 @@ def crc32c(data):
     return crc ^ 0xFFFFFFFF
 
 
-def varint(n):
-    n = (n << 1) ^ (n >> 63)  # zigzag
+def uvarint(n):
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
         n >>= 7
     out.append(n)
     return bytes(out)
+
+
+def varint(n):
+    return uvarint((n << 1) ^ (n >> 63))  # zigzag
 
 
 def kstr(s):
@@ -337,6 +349,81 @@ def parked(host, port, topic, partition, offset, wait_ms, min_bytes=1):
     print("error %d after %d s" % (err, int(time.monotonic() - t0)))
 
 
+def cstr(b):
+    """COMPACT_STRING / COMPACT_BYTES of b (bytes)."""
+    return uvarint(len(b) + 1) + b
+
+
+def read_uvarint(r, off):
+    n, shift = 0, 0
+    while True:
+        b = r[off]
+        off += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return n, off
+
+
+def read_cstr(r, off):
+    n, off = read_uvarint(r, off)
+    if n == 0:
+        return None, off
+    return r[off:off + n - 1].decode(), off + n - 1
+
+
+def scram_describe(host, port, user, password, names):
+    c = Conn(host, int(port))
+    if user != "-":
+        sasl_scram(c, user, password)
+    # users COMPACT_NULLABLE_ARRAY (NAMES "-": null) of (name, tags), tags
+    if names == "-":
+        body = b"\x00"
+    else:
+        lst = names.split(",") if names else []
+        body = uvarint(len(lst) + 1) + b"".join(cstr(n.encode()) + b"\x00" for n in lst)
+    r = c.call(50, 0, body + b"\x00", flexible=True)
+    throttle, err = struct.unpack(">ih", r[:6])
+    msg, off = read_cstr(r, 6)
+    n, off = read_uvarint(r, off)
+    print("error %d" % err)
+    for _ in range(n - 1):
+        name, off = read_cstr(r, off)
+        (uerr,) = struct.unpack(">h", r[off:off + 2])
+        umsg, off = read_cstr(r, off + 2)
+        ni, off = read_uvarint(r, off)
+        infos = []
+        for _ in range(ni - 1):
+            mech, iters = struct.unpack(">bi", r[off:off + 5])
+            off += 6  # and its tags
+            infos.append("%d:%d" % (mech, iters))
+        off += 1  # the result's tags
+        print("%s %d %s" % (name, uerr, ",".join(infos) or "-"))
+
+
+def scram_alter(host, port, user, password, op, name, secret, iterations):
+    c = Conn(host, int(port))
+    if user != "-":
+        sasl_scram(c, user, password)
+    # deletions [(name, mechanism)], upsertions [(name, mechanism,
+    # iterations, salt, salted_password)]; mechanism 1 SCRAM-SHA-256
+    if op == "delete":
+        body = uvarint(2) + cstr(name.encode()) + struct.pack(">b", 1) + b"\x00" + uvarint(1)
+    else:
+        salt = os.urandom(16)
+        salted = hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, int(iterations))
+        body = (uvarint(1) + uvarint(2) + cstr(name.encode()) + struct.pack(">bi", 1, int(iterations)) +
+                cstr(salt) + cstr(salted) + b"\x00")
+    r = c.call(51, 0, body + b"\x00", flexible=True)
+    n, off = read_uvarint(r, 4)
+    for _ in range(n - 1):
+        uname, off = read_cstr(r, off)
+        (uerr,) = struct.unpack(">h", r[off:off + 2])
+        umsg, off = read_cstr(r, off + 2)
+        off += 1
+        print("%s %d" % (uname, uerr))
+
+
 def silent(host, port):
     s = socket.create_connection((host, int(port)), timeout=60)
     t0 = time.monotonic()
@@ -353,7 +440,8 @@ if __name__ == "__main__":
     cmds = {"produce": (9, produce), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
             "metadata": (7, metadata), "elect": (9, elect),
-            "logdirs": (8, logdirs)}
+            "logdirs": (8, logdirs), "scram-describe": (7, scram_describe),
+            "scram-alter": (10, scram_alter)}
     optional = {"parked": 1, "produce": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
             not cmds[sys.argv[1]][0] <= len(sys.argv) <= cmds[sys.argv[1]][0] + optional.get(sys.argv[1], 0)):

@@ -108,6 +108,31 @@ expect_ok "README's --delete-scram-user line" \
 	"$MQFS" --zookeeper "127.0.0.1:$ZKPORT/mqfs" --delete-scram-user alice
 not_alice() { ! kcat_alice; }
 check "alice is refused once deleted" poll 30 not_alice
+# The same through the listener (kafka-configs.sh --bootstrap-server's
+# AlterUserScramCredentials and DescribeUserScramCredentials): only the
+# brokers' user may change users; a user set so is let in by kcat.
+scram() { # scram describe|alter AS PASSWORD ARGS...
+	_c=$1 _u=$2 _pw=$3
+	shift 3
+	timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" "scram-$_c" 127.0.0.1 "$PORT1" "$_u" "$_pw" "$@" 2>&1
+}
+expect_eq "AlterUserScramCredentials as admin: alice set" "alice 0" \
+	"$(scram alter admin admin-secret set alice alice-secret 8192)"
+check "kcat -L as alice, set through the listener" poll 30 kcat_alice
+expect_eq "DescribeUserScramCredentials: every user, sorted, SCRAM-SHA-256 (1) with iterations" \
+	"error 0|admin 0 1:4096|alice 0 1:8192" "$(scram describe admin admin-secret - | paste -sd'|' -)"
+expect_eq "DescribeUserScramCredentials of alice, bob (none) and alice again" \
+	"error 0|alice 92 -|bob 91 -" "$(scram describe alice alice-secret alice,bob,alice | paste -sd'|' -)"
+expect_eq "alice may not change users: CLUSTER_AUTHORIZATION_FAILED" "bob 31" \
+	"$(scram alter alice alice-secret set bob bob-secret 4096)"
+check "logged" grep -q "AlterUserScramCredentials from 127.0.0.1:[0-9]* (user alice) refused: only the brokers' user may change SCRAM users" "$CL/b1/mqfs.log"
+expect_eq "too few iterations: UNACCEPTABLE_CREDENTIAL" "bob 93" \
+	"$(scram alter admin admin-secret set bob bob-secret 100)"
+expect_eq "alice deleted through the listener" "alice 0" \
+	"$(scram alter admin admin-secret delete alice - 0)"
+check "alice is refused once deleted through the listener" poll 30 not_alice
+expect_eq "deleting her again: RESOURCE_NOT_FOUND" "alice 91" \
+	"$(scram alter admin admin-secret delete alice - 0)"
 
 expect_ok "mkdir a topic on mnt1" mkdir "$CL/mnt1/orders"
 check "mnt3 lists it" poll 30 test -e "$CL/mnt3/orders/0"

@@ -896,6 +896,52 @@ static void test_elect_leaders_single(void **state)
 	net_resp_free(&raw);
 }
 
+/* ---- SCRAM users on a single node ---- */
+
+/* A single node's one SCRAM user is its JAAS setting: none here, so an
+ * empty list of every user; a name is RESOURCE_NOT_FOUND; a change is
+ * INVALID_REQUEST for each user named. */
+static void test_scram_single(void **state)
+{
+	struct brokerfx *f = *state;
+	struct kstr names[1] = { kstr_of("alice") };
+	struct proto_describe_scram_req dreq = { -1, NULL };
+	struct proto_describe_scram_resp dr;
+	struct proto_scram_deletion del[1] = { { kstr_of("bob"), PROTO_SCRAM_SHA_256 } };
+	struct proto_alter_scram_req areq = { 1, del, 0, NULL };
+	struct proto_alter_scram_resp ar;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	for (int named = 0; named <= 1; named++) {
+		if (named) {
+			dreq.n_users = 1;
+			dreq.users = names;
+		}
+		kbuf_w_init(&w, 4096);
+		assert_int_equal(proto_describe_scram_req_encode(&w, 0, &dreq), 0);
+		brokerfx_call(f->c, PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS, 0, &w, &raw);
+		assert_int_equal(proto_describe_scram_resp_decode(&raw.body, 0, &dr), 0);
+		assert_int_equal(dr.error_code, PROTO_ERR_NONE);
+		assert_int_equal(dr.n_results, named);
+		if (named) {
+			assert_true(kstr_eq(dr.results[0].user, "alice"));
+			assert_int_equal(dr.results[0].error_code, PROTO_ERR_RESOURCE_NOT_FOUND);
+		}
+		proto_describe_scram_resp_free(&dr);
+		net_resp_free(&raw);
+	}
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_alter_scram_req_encode(&w, 0, &areq), 0);
+	brokerfx_call(f->c, PROTO_API_ALTER_USER_SCRAM_CREDENTIALS, 0, &w, &raw);
+	assert_int_equal(proto_alter_scram_resp_decode(&raw.body, 0, &ar), 0);
+	assert_int_equal(ar.n_results, 1);
+	assert_true(kstr_eq(ar.results[0].user, "bob"));
+	assert_int_equal(ar.results[0].error_code, PROTO_ERR_INVALID_REQUEST);
+	proto_alter_scram_resp_free(&ar);
+	net_resp_free(&raw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -917,6 +963,7 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_cluster, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_log_dirs, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_scram_single, setup, brokerfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

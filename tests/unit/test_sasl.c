@@ -444,6 +444,26 @@ static void test_credentials(void **state)
 		     "salt=W22ZaJ0SNY7soEsUEjb6gQ==,stored_key=AAAA,"
 		     "server_key=AAAA,iterations=4096");
 	assert_int_equal(sasl_cred_parse(text, &b), -EINVAL);
+
+	/* From the salted password a client sends (AlterUserScramCredentials):
+	 * the same credential as from the password, Hi(password, salt, i) as
+	 * RFC 7677's example gives it. */
+	static const uint8_t rfc_salted[32] = {
+		0xc4, 0xa4, 0x95, 0x10, 0x32, 0x3a, 0xb4, 0xf9, 0x52, 0xca, 0xc1,
+		0xfa, 0x99, 0x44, 0x19, 0x39, 0xe7, 0x8e, 0xa7, 0x4d, 0x6b, 0xe8,
+		0x1d, 0xdf, 0x70, 0x96, 0xe8, 0x75, 0x13, 0xdc, 0x61, 0x5d,
+	};
+	assert_int_equal(sasl_cred_from_salted(rfc_salted, sizeof(rfc_salted), rfc_salt,
+					       sizeof(rfc_salt), 4096, &b),
+			 0);
+	assert_memory_equal(&a, &b, sizeof(a));
+	assert_int_equal(
+		sasl_cred_from_salted(rfc_salted, 31, rfc_salt, sizeof(rfc_salt), 4096, &b),
+		-EINVAL);
+	assert_int_equal(sasl_cred_from_salted(rfc_salted, 32, rfc_salt, 0, 4096, &b), -EINVAL);
+	assert_int_equal(
+		sasl_cred_from_salted(rfc_salted, 32, rfc_salt, sizeof(rfc_salt), 20000, &b),
+		-EINVAL);
 }
 
 int main(void)

@@ -1,0 +1,476 @@
+/*
+ * kafka_scram.c — DescribeUserScramCredentials (50) and
+ * AlterUserScramCredentials (51) on the broker listener: what
+ * `kafka-configs.sh --bootstrap-server ... --entity-type users` sends
+ * (KIP-554), answered as Kafka's ZooKeeper-mode broker answers them.
+ *
+ * The users are those of /config/users/<user> (zkdata.h), the same
+ * znodes `mqfs --add-scram-user` writes; every broker picks a change up
+ * from its /config/changes notice. Only SCRAM-SHA-256 is served here.
+ *
+ * Describe: null or no names, every user with a credential, sorted; named
+ * users in the order asked, each once: RESOURCE_NOT_FOUND for one without
+ * a credential (or an empty name), DUPLICATE_RESOURCE for one named twice.
+ * Each credential as its mechanism and iterations (never its salt or
+ * keys). In a cluster ZooKeeper is read, so a change is seen at once; a
+ * single node has one user, its JAAS setting's.
+ *
+ * Alter: the client sends the salted password (Hi(password, salt, i)),
+ * never the password; the broker derives StoredKey and ServerKey from it
+ * and writes the znode. One result per user named, Kafka's rules in
+ * Kafka's order:
+ *   - an empty name: UNACCEPTABLE_CREDENTIAL; an unknown mechanism:
+ *     UNSUPPORTED_SASL_MECHANISM, and so is SCRAM-SHA-512 (not served);
+ *     iterations outside 4096..16384: UNACCEPTABLE_CREDENTIAL; also a
+ *     name ZooKeeper's path cannot hold (zk_user_name_valid), a salt of 0
+ *     or over 64 bytes, a salted password that is not 32 bytes;
+ *   - a user whose (user, mechanism) is named twice: DUPLICATE_RESOURCE;
+ *   - the deletion of a credential that is not there: RESOURCE_NOT_FOUND;
+ *   - else written (or deleted): NONE.
+ * A user with any refused operation has none of its operations done.
+ * Who may alter: on a SASL connection only the brokers' own user (Kafka
+ * asks ALTER on the cluster of its authorizer; mqfs has no ACLs, and any
+ * user could otherwise change the brokers' password and lock them out of
+ * each other), else CLUSTER_AUTHORIZATION_FAILED for every user named;
+ * on PLAINTEXT anyone, as for the controller's requests. A single node,
+ * whose user is its sasl.jaas.config setting, answers INVALID_REQUEST.
+ * Each change and each refusal is logged with the asker.
+ *
+ * Threads: a listener worker; ZooKeeper calls under cluster_with_zk.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "repl/cluster.h"
+#include "repl/kafka_api.h"
+#include "repl/kmsg.h"
+#include "repl/proto.h"
+#include "repl/sasl.h"
+#include "repl/zkc.h"
+#include "repl/zkdata.h"
+#include "repl/zkmeta.h"
+#include "util/diaglog.h"
+
+/* The largest user name kept (longer: refused, never cut). */
+#define NAME_CAP (SASL_MAX_USER + 1)
+
+/* ---- Describe ---- */
+
+/* Reads user's credential from ZooKeeper (cluster_with_zk's fn). */
+struct user_read {
+	const char *user;
+	struct sasl_cred cred;
+	char why[ZK_WHY_LEN];
+};
+
+static int read_user(struct zkc *zk, void *arg)
+{
+	struct user_read *u = arg;
+
+	return zkmeta_scram_user(zk, u->user, &u->cred, NULL, NULL, u->why);
+}
+
+/* Every user's name under /config/users (cluster_with_zk's fn). */
+struct user_list {
+	char **names;
+	int n;
+};
+
+static int list_users(struct zkc *zk, void *arg)
+{
+	struct user_list *l = arg;
+	int n = zkc_children(zk, ZK_CONFIG_USERS_PATH, &l->names, NULL, NULL);
+
+	if (n >= 0)
+		l->n = n;
+	return n < 0 ? n : 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The credential of one user into res: the cluster's from ZooKeeper, a
+ * single node's from its one user. -ENOENT when there is none. */
+static int user_info(struct kafka_api *ka, const char *user, struct proto_scram_user_result *res,
+		     const char *peer)
+{
+	struct user_read u = { .user = user };
+	int rc;
+
+	if (cluster_zk_mode(ka->c)) {
+		rc = cluster_with_zk(ka->c, read_user, &u);
+		if (rc == -EINVAL)
+			rc = -ENOENT; /* a name no znode can have */
+		if (rc == -EBADMSG) {
+			mq_log_limited(MQ_WARN,
+				       "DescribeUserScramCredentials from %s: /config/users/%s "
+				       "does not decode (%s)",
+				       peer, user, u.why);
+			res->error_code = PROTO_ERR_UNKNOWN_SERVER_ERROR;
+			res->error_message = kstr_of("the stored credential does not decode");
+			return 0;
+		}
+	} else {
+		struct cluster_scram_user *v = NULL;
+		int n = cluster_scram_users(ka->c, &v);
+
+		rc = n < 0 ? n : -ENOENT;
+		for (int i = 0; i < n && rc == -ENOENT; i++)
+			if (!strcmp(v[i].user, user)) {
+				u.cred = v[i].cred;
+				rc = 0;
+			}
+		free(v);
+	}
+	if (rc < 0)
+		return rc;
+	res->n_infos = 1;
+	res->infos[0].mechanism = PROTO_SCRAM_SHA_256;
+	res->infos[0].iterations = u.cred.iterations;
+	return 0;
+}
+
+/* The names a null (or empty) list means, sorted, malloc'ed. */
+static int all_users(struct kafka_api *ka, struct user_list *l)
+{
+	int rc = 0;
+
+	if (cluster_zk_mode(ka->c)) {
+		rc = cluster_with_zk(ka->c, list_users, l);
+	} else {
+		struct cluster_scram_user *v = NULL;
+		int n = cluster_scram_users(ka->c, &v);
+
+		if (n < 0)
+			return n;
+		l->names = calloc((size_t)n + 1, sizeof(*l->names));
+		for (int i = 0; l->names && i < n; i++)
+			if ((l->names[l->n] = strdup(v[i].user)))
+				l->n++;
+		free(v);
+		if (!l->names || l->n < n)
+			rc = -ENOMEM;
+	}
+	if (rc == 0)
+		qsort(l->names, (size_t)l->n, sizeof(*l->names), name_cmp);
+	return rc;
+}
+
+static bool kstr_same(struct kstr a, struct kstr b)
+{
+	return a.len == b.len && (a.len <= 0 || !memcmp(a.ptr, b.ptr, (size_t)a.len));
+}
+
+static int describe_handler(void *arg, struct net_req *req)
+{
+	struct kafka_api *ka = arg;
+	const struct proto_req *pr = net_req_msg(req);
+	const struct proto_describe_scram_req *dr = &pr->u.describe_scram;
+	struct proto_describe_scram_resp resp = { 0 };
+	struct user_list all = { 0 };
+	char name[NAME_CAP];
+	int32_t n = dr->n_users > 0 ? dr->n_users : 0;
+	size_t pos;
+	int rc = 0;
+
+	if (n == 0) {
+		rc = all_users(ka, &all);
+		n = all.n;
+	}
+	resp.results = calloc((size_t)n + 1, sizeof(*resp.results));
+	if (!resp.results) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (rc < 0) {
+		/* ZooKeeper could not list them: the message's error. */
+		resp.error_code = proto_err_from_errno(rc);
+		resp.error_message = kstr_of(strerror(-rc));
+		mq_log_limited(MQ_WARN, "DescribeUserScramCredentials from %s: %s",
+			       net_req_peer(req), strerror(-rc));
+		rc = 0;
+	}
+	for (int32_t i = 0; rc == 0 && resp.error_code == 0 && i < n; i++) {
+		struct proto_scram_user_result *res = &resp.results[resp.n_results];
+		struct kstr user = all.names ? kstr_of(all.names[i]) : dr->users[i];
+		bool seen = false, twice = false;
+
+		for (int32_t j = 0; !all.names && j < dr->n_users; j++)
+			if (kstr_same(dr->users[j], user)) {
+				seen |= j < i;
+				twice |= j != i;
+			}
+		if (seen)
+			continue; /* answered once, at its first mention */
+		resp.n_results++;
+		res->user = user;
+		if (user.len <= 0) {
+			res->error_code = PROTO_ERR_RESOURCE_NOT_FOUND;
+			res->error_message = kstr_of("Username must not be empty");
+			continue;
+		}
+		if (twice) {
+			res->error_code = PROTO_ERR_DUPLICATE_RESOURCE;
+			res->error_message = kstr_of("Cannot describe SCRAM credentials for the "
+						     "same user twice in a single request");
+			continue;
+		}
+		if ((size_t)user.len >= sizeof(name) || memchr(user.ptr, '\0', (size_t)user.len)) {
+			rc = -ENOENT;
+		} else {
+			memcpy(name, user.ptr, (size_t)user.len);
+			name[user.len] = '\0';
+			rc = user_info(ka, name, res, net_req_peer(req));
+		}
+		if (rc == -ENOENT) {
+			res->error_code = PROTO_ERR_RESOURCE_NOT_FOUND;
+			res->error_message = kstr_of("Attempt to describe a user credential that "
+						     "does not exist");
+			rc = 0;
+		} else if (rc < 0 && rc != -ENOMEM) {
+			res->error_code = proto_err_from_errno(rc);
+			rc = 0;
+		}
+	}
+	if (rc == 0) {
+		pos = net_req_begin(req);
+		rc = proto_describe_scram_resp_encode(&net_req_out(req)->w, pr->hdr.api_version,
+						      &resp);
+		if (rc == 0)
+			rc = net_req_end(req, pos);
+	}
+out:
+	free(resp.results);
+	zkc_names_free(all.names, all.n);
+	return rc;
+}
+
+/* ---- Alter ---- */
+
+enum user_op { OP_NONE, OP_SET, OP_DELETE };
+
+/* One user named by the request: its outcome and what is to be done. */
+struct alter_user {
+	struct kstr user;
+	int16_t error_code;
+	const char *error_message;
+	enum user_op op;
+	int n_256; /* its operations on SCRAM-SHA-256 */
+	struct sasl_cred cred;
+	char name[NAME_CAP];
+};
+
+struct alter_ask {
+	struct alter_user *u;
+	int n;
+};
+
+static struct alter_user *user_of(struct alter_ask *a, struct kstr name)
+{
+	for (int i = 0; i < a->n; i++)
+		if (kstr_same(a->u[i].user, name))
+			return &a->u[i];
+	a->u[a->n].user = name;
+	return &a->u[a->n++];
+}
+
+static void refuse(struct alter_user *u, int16_t code, const char *msg)
+{
+	if (u->error_code == 0) {
+		u->error_code = code;
+		u->error_message = msg;
+	}
+}
+
+/* The checks of one operation that need nothing but the request. */
+static void check_op(struct alter_user *u, int8_t mechanism, bool upsert, int32_t iterations)
+{
+	if (u->user.len <= 0) {
+		refuse(u, PROTO_ERR_UNACCEPTABLE_CREDENTIAL, "Username must not be empty");
+		return;
+	}
+	if (mechanism != PROTO_SCRAM_SHA_256 && mechanism != PROTO_SCRAM_SHA_512) {
+		refuse(u, PROTO_ERR_UNSUPPORTED_SASL_MECHANISM, "Unknown SCRAM mechanism");
+		return;
+	}
+	if (upsert && iterations < SASL_MIN_ITERATIONS) {
+		refuse(u, PROTO_ERR_UNACCEPTABLE_CREDENTIAL, "Too few iterations");
+		return;
+	}
+	if (upsert && iterations > SASL_MAX_ITERATIONS) {
+		refuse(u, PROTO_ERR_UNACCEPTABLE_CREDENTIAL, "Too many iterations");
+		return;
+	}
+	if (mechanism == PROTO_SCRAM_SHA_512) {
+		refuse(u, PROTO_ERR_UNSUPPORTED_SASL_MECHANISM,
+		       "this broker serves SCRAM-SHA-256 only");
+		return;
+	}
+	if ((size_t)u->user.len >= sizeof(u->name) ||
+	    memchr(u->user.ptr, '\0', (size_t)u->user.len)) {
+		refuse(u, PROTO_ERR_UNACCEPTABLE_CREDENTIAL,
+		       "user name: 1 to 255 of A-Z a-z 0-9 . _ @ -");
+		return;
+	}
+	memcpy(u->name, u->user.ptr, (size_t)u->user.len);
+	u->name[u->user.len] = '\0';
+	if (!zk_user_name_valid(u->name))
+		refuse(u, PROTO_ERR_UNACCEPTABLE_CREDENTIAL,
+		       "user name: 1 to 255 of A-Z a-z 0-9 . _ @ -");
+	u->n_256++;
+	u->op = upsert ? OP_SET : OP_DELETE;
+}
+
+/* Writes or deletes one user's credential (cluster_with_zk's fn). */
+static int apply_user(struct zkc *zk, void *arg)
+{
+	struct alter_user *u = arg;
+	struct sasl_cred old;
+	char why[ZK_WHY_LEN];
+	int rc;
+
+	if (u->op == OP_SET)
+		return zkmeta_scram_user_set(zk, u->name, &u->cred);
+	rc = zkmeta_scram_user(zk, u->name, &old, NULL, NULL, why);
+	if (rc == 0 || rc == -EBADMSG)
+		rc = zkmeta_scram_user_delete(zk, u->name);
+	return rc;
+}
+
+static int alter_answer(struct net_req *req, const struct alter_ask *a)
+{
+	const struct proto_req *pr = net_req_msg(req);
+	struct proto_alter_scram_resp resp = { 0 };
+	size_t pos;
+	int rc;
+
+	resp.results = calloc((size_t)a->n + 1, sizeof(*resp.results));
+	if (!resp.results)
+		return -ENOMEM;
+	for (int i = 0; i < a->n; i++) {
+		resp.results[i].user = a->u[i].user;
+		resp.results[i].error_code = a->u[i].error_code;
+		resp.results[i].error_message =
+			a->u[i].error_message ? kstr_of(a->u[i].error_message) : KSTR_NULL;
+	}
+	resp.n_results = a->n;
+	pos = net_req_begin(req);
+	rc = proto_alter_scram_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
+	if (rc == 0)
+		rc = net_req_end(req, pos);
+	free(resp.results);
+	return rc;
+}
+
+/* Every user named gets code: the whole request is refused. */
+static void refuse_all(struct alter_ask *a, int16_t code, const char *msg)
+{
+	for (int i = 0; i < a->n; i++)
+		refuse(&a->u[i], code, msg);
+}
+
+static int alter_handler(void *arg, struct net_req *req)
+{
+	struct kafka_api *ka = arg;
+	const struct proto_alter_scram_req *ar = &net_req_msg(req)->u.alter_scram;
+	const char *asker = net_req_user(req), *peer = net_req_peer(req);
+	struct alter_ask a = { 0 };
+	int rc;
+
+	a.u = calloc((size_t)ar->n_deletions + (size_t)ar->n_upsertions + 1, sizeof(*a.u));
+	if (!a.u)
+		return -ENOMEM;
+	for (int32_t i = 0; i < ar->n_deletions; i++)
+		user_of(&a, ar->deletions[i].name);
+	for (int32_t i = 0; i < ar->n_upsertions; i++)
+		user_of(&a, ar->upsertions[i].name);
+
+	if (!cluster_zk_mode(ka->c)) {
+		mq_log_limited(MQ_WARN,
+			       "AlterUserScramCredentials from %s refused: a single node's SCRAM "
+			       "user is its sasl.jaas.config setting",
+			       peer);
+		refuse_all(&a, PROTO_ERR_INVALID_REQUEST,
+			   "a single node's SCRAM user is its sasl.jaas.config setting");
+		goto answer;
+	}
+	if (asker && !cluster_is_brokers_user(ka->c, asker)) {
+		mq_log_limited(MQ_WARN,
+			       "AlterUserScramCredentials from %s (user %s) refused: only the "
+			       "brokers' user may change SCRAM users",
+			       peer, asker);
+		refuse_all(&a, PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED,
+			   "only the brokers' user may change SCRAM users");
+		goto answer;
+	}
+
+	/* 1. what the request alone refuses, for every operation first */
+	for (int32_t i = 0; i < ar->n_deletions; i++)
+		check_op(user_of(&a, ar->deletions[i].name), ar->deletions[i].mechanism, false, 0);
+	for (int32_t i = 0; i < ar->n_upsertions; i++) {
+		const struct proto_scram_upsertion *up = &ar->upsertions[i];
+		struct alter_user *u = user_of(&a, up->name);
+
+		check_op(u, up->mechanism, true, up->iterations);
+		if (u->error_code == 0 &&
+		    sasl_cred_from_salted((const uint8_t *)up->salted_password.ptr,
+					  up->salted_password.len > 0 ? (size_t)up->salted_password.len
+								      : 0,
+					  (const uint8_t *)up->salt.ptr,
+					  up->salt.len > 0 ? (size_t)up->salt.len : 0,
+					  up->iterations, &u->cred) < 0)
+			refuse(u, PROTO_ERR_UNACCEPTABLE_CREDENTIAL,
+			       "a salt of 1 to 64 bytes and a salted password of 32 are expected");
+	}
+	/* 2. the same (user, mechanism) twice */
+	for (int i = 0; i < a.n; i++)
+		if (a.u[i].n_256 > 1)
+			refuse(&a.u[i], PROTO_ERR_DUPLICATE_RESOURCE,
+			       "A user credential cannot be altered twice in the same request");
+	/* 3. done, user by user */
+	for (int i = 0; i < a.n; i++) {
+		struct alter_user *u = &a.u[i];
+
+		if (u->error_code) {
+			mq_log_limited(MQ_WARN,
+				       "AlterUserScramCredentials from %s%s%s: user %.*s refused: %s",
+				       peer, asker ? " as " : "", asker ? asker : "",
+				       (int)(u->user.len > 0 ? u->user.len : 0),
+				       u->user.ptr ? u->user.ptr : "", u->error_message);
+			continue;
+		}
+		rc = cluster_with_zk(ka->c, apply_user, u);
+		if (rc == -ENOENT && u->op == OP_DELETE) {
+			refuse(u, PROTO_ERR_RESOURCE_NOT_FOUND,
+			       "Attempt to delete a user credential that does not exist");
+		} else if (rc < 0) {
+			refuse(u, proto_err_from_errno(rc), strerror(-rc));
+		}
+		if (u->error_code)
+			mq_log_limited(MQ_WARN,
+				       "AlterUserScramCredentials from %s: user %s: %s", peer,
+				       u->name, u->error_message);
+		else
+			mq_log(MQ_INFO, "SCRAM user %s: credential %s by %s%s%s (iterations %d)",
+			       u->name, u->op == OP_SET ? "set" : "deleted", peer,
+			       asker ? " as " : "", asker ? asker : "",
+			       u->op == OP_SET ? u->cred.iterations : 0);
+		explicit_bzero(&u->cred, sizeof(u->cred));
+	}
+answer:
+	rc = alter_answer(req, &a);
+	free(a.u);
+	return rc;
+}
+
+int kafka_scram_register(struct kafka_api *ka, struct net_server *srv)
+{
+	int rc = net_server_handle(srv, PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS,
+				   describe_handler, ka);
+
+	return rc ? rc : net_server_handle(srv, PROTO_API_ALTER_USER_SCRAM_CREDENTIALS,
+					   alter_handler, ka);
+}
