@@ -416,12 +416,12 @@ static int alter_handler(void *arg, struct net_req *req)
 
 		check_op(u, up->mechanism, true, up->iterations);
 		if (u->error_code == 0 &&
-		    sasl_cred_from_salted((const uint8_t *)up->salted_password.ptr,
-					  up->salted_password.len > 0 ? (size_t)up->salted_password.len
-								      : 0,
-					  (const uint8_t *)up->salt.ptr,
-					  up->salt.len > 0 ? (size_t)up->salt.len : 0,
-					  up->iterations, &u->cred) < 0)
+		    sasl_cred_from_salted(
+			    (const uint8_t *)up->salted_password.ptr,
+			    up->salted_password.len > 0 ? (size_t)up->salted_password.len : 0,
+			    (const uint8_t *)up->salt.ptr,
+			    up->salt.len > 0 ? (size_t)up->salt.len : 0, up->iterations,
+			    &u->cred) < 0)
 			refuse(u, PROTO_ERR_UNACCEPTABLE_CREDENTIAL,
 			       "a salt of 1 to 64 bytes and a salted password of 32 are expected");
 	}
@@ -435,11 +435,12 @@ static int alter_handler(void *arg, struct net_req *req)
 		struct alter_user *u = &a.u[i];
 
 		if (u->error_code) {
-			mq_log_limited(MQ_WARN,
-				       "AlterUserScramCredentials from %s%s%s: user %.*s refused: %s",
-				       peer, asker ? " as " : "", asker ? asker : "",
-				       (int)(u->user.len > 0 ? u->user.len : 0),
-				       u->user.ptr ? u->user.ptr : "", u->error_message);
+			mq_log_limited(
+				MQ_WARN,
+				"AlterUserScramCredentials from %s%s%s: user %.*s refused: %s",
+				peer, asker ? " as " : "", asker ? asker : "",
+				(int)(u->user.len > 0 ? u->user.len : 0),
+				u->user.ptr ? u->user.ptr : "", u->error_message);
 			continue;
 		}
 		rc = cluster_with_zk(ka->c, apply_user, u);
@@ -450,9 +451,8 @@ static int alter_handler(void *arg, struct net_req *req)
 			refuse(u, proto_err_from_errno(rc), strerror(-rc));
 		}
 		if (u->error_code)
-			mq_log_limited(MQ_WARN,
-				       "AlterUserScramCredentials from %s: user %s: %s", peer,
-				       u->name, u->error_message);
+			mq_log_limited(MQ_WARN, "AlterUserScramCredentials from %s: user %s: %s",
+				       peer, u->name, u->error_message);
 		else
 			mq_log(MQ_INFO, "SCRAM user %s: credential %s by %s%s%s (iterations %d)",
 			       u->name, u->op == OP_SET ? "set" : "deleted", peer,
@@ -468,9 +468,10 @@ answer:
 
 int kafka_scram_register(struct kafka_api *ka, struct net_server *srv)
 {
-	int rc = net_server_handle(srv, PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS,
-				   describe_handler, ka);
+	int rc = net_server_handle(srv, PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS, describe_handler,
+				   ka);
 
-	return rc ? rc : net_server_handle(srv, PROTO_API_ALTER_USER_SCRAM_CREDENTIALS,
-					   alter_handler, ka);
+	return rc ? rc
+		  : net_server_handle(srv, PROTO_API_ALTER_USER_SCRAM_CREDENTIALS, alter_handler,
+				      ka);
 }

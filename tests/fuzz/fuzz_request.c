@@ -94,6 +94,16 @@ static bool client_api_same(const struct proto_req *a, const struct proto_req *b
 	case PROTO_API_DELETE_RECORDS:
 		return a->u.delete_records.n_topics == b->u.delete_records.n_topics &&
 		       a->u.delete_records.timeout_ms == b->u.delete_records.timeout_ms;
+	case PROTO_API_ELECT_LEADERS:
+		return a->u.elect.n_topics == b->u.elect.n_topics &&
+		       a->u.elect.election_type == b->u.elect.election_type;
+	case PROTO_API_DESCRIBE_LOG_DIRS:
+		return a->u.describe_log_dirs.n_topics == b->u.describe_log_dirs.n_topics;
+	case PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS:
+		return a->u.describe_scram.n_users == b->u.describe_scram.n_users;
+	case PROTO_API_ALTER_USER_SCRAM_CREDENTIALS:
+		return a->u.alter_scram.n_deletions == b->u.alter_scram.n_deletions &&
+		       a->u.alter_scram.n_upsertions == b->u.alter_scram.n_upsertions;
 	case PROTO_API_INIT_PRODUCER_ID:
 		return a->u.init_pid.transaction_timeout_ms ==
 			       b->u.init_pid.transaction_timeout_ms &&
@@ -199,6 +209,19 @@ static void roundtrip(const struct proto_req *req)
 		break;
 	case PROTO_API_SASL_AUTHENTICATE:
 		rc = proto_sasl_auth_req_encode(&w, req->hdr.api_version, &req->u.sasl_auth);
+		break;
+	case PROTO_API_ELECT_LEADERS: rc = proto_elect_req_encode(&w, v, &req->u.elect); break;
+	case PROTO_API_DESCRIBE_CLUSTER:
+		rc = proto_describe_cluster_req_encode(&w, v, &req->u.describe_cluster);
+		break;
+	case PROTO_API_DESCRIBE_LOG_DIRS:
+		rc = proto_describe_log_dirs_req_encode(&w, v, &req->u.describe_log_dirs);
+		break;
+	case PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS:
+		rc = proto_describe_scram_req_encode(&w, v, &req->u.describe_scram);
+		break;
+	case PROTO_API_ALTER_USER_SCRAM_CREDENTIALS:
+		rc = proto_alter_scram_req_encode(&w, v, &req->u.alter_scram);
 		break;
 	default:
 		/* Every API the decoder takes has its case above: one added
