@@ -116,6 +116,8 @@ int kafka_log_dirs_register(struct kafka_api *ka, struct net_server *srv);
 /* DescribeUserScramCredentials (50), AlterUserScramCredentials (51):
  * kafka_scram.c. */
 int kafka_scram_register(struct kafka_api *ka, struct net_server *srv);
+/* DescribeAcls (29), CreateAcls (30), DeleteAcls (31): kafka_acls.c. */
+int kafka_acls_register(struct kafka_api *ka, struct net_server *srv);
 
 /* Kafka's error for our -errno in a Produce partition response, and the
  * message for its error_message (NULL: none). */

@@ -144,6 +144,9 @@ enum proto_api_key {
 	PROTO_API_DELETE_RECORDS = 21,
 	PROTO_API_INIT_PRODUCER_ID = 22,
 	PROTO_API_OFFSET_FOR_LEADER_EPOCH = 23,
+	PROTO_API_DESCRIBE_ACLS = 29,
+	PROTO_API_CREATE_ACLS = 30,
+	PROTO_API_DELETE_ACLS = 31,
 	PROTO_API_DESCRIBE_CONFIGS = 32,
 	PROTO_API_ALTER_CONFIGS = 33,
 	PROTO_API_DESCRIBE_LOG_DIRS = 35,
@@ -1905,6 +1908,79 @@ int proto_describe_cluster_resp_decode(struct kbuf_r *r, int16_t version,
 				       struct proto_describe_cluster_resp *resp);
 void proto_describe_cluster_resp_free(struct proto_describe_cluster_resp *resp);
 
+/* ---- DescribeAcls (29), CreateAcls (30), DeleteAcls (31), proto_acls.c ---- */
+
+#define PROTO_ACL_PATTERN_LITERAL 3
+
+/* An ACL binding (CreateAcls) or binding filter (DescribeAcls, DeleteAcls:
+ * its strings may be null). */
+struct proto_acl {
+	int8_t resource_type;
+	struct kstr resource_name;
+	int8_t pattern_type; /* v1+; v0 LITERAL */
+	struct kstr principal;
+	struct kstr host;
+	int8_t operation;
+	int8_t permission_type;
+};
+
+struct proto_describe_acls_req {
+	struct proto_acl filter;
+};
+
+/* No resources: mqfs names no ACL. */
+struct proto_describe_acls_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	struct kstr error_message;
+};
+
+struct proto_create_acls_req {
+	int32_t n_creations;
+	struct proto_acl *creations;
+};
+
+struct proto_delete_acls_req {
+	int32_t n_filters;
+	struct proto_acl *filters;
+};
+
+/* CreateAcls' results and DeleteAcls' filter results: n_results of the
+ * same code and message (DeleteAcls: no matching ACL). */
+struct proto_acls_result_resp {
+	int32_t throttle_time_ms;
+	int32_t n_results;
+	int16_t error_code;
+	struct kstr error_message;
+};
+
+int proto_describe_acls_req_encode(struct kbuf_w *w, int16_t version,
+				   const struct proto_describe_acls_req *req);
+int proto_describe_acls_req_decode(struct kbuf_r *r, int16_t version,
+				   struct proto_describe_acls_req *req);
+int proto_describe_acls_resp_encode(struct kbuf_w *w, int16_t version,
+				    const struct proto_describe_acls_resp *resp);
+int proto_describe_acls_resp_decode(struct kbuf_r *r, int16_t version,
+				    struct proto_describe_acls_resp *resp);
+int proto_create_acls_req_encode(struct kbuf_w *w, int16_t version,
+				 const struct proto_create_acls_req *req);
+int proto_create_acls_req_decode(struct kbuf_r *r, int16_t version,
+				 struct proto_create_acls_req *req);
+void proto_create_acls_req_free(struct proto_create_acls_req *req);
+int proto_create_acls_resp_encode(struct kbuf_w *w, int16_t version,
+				  const struct proto_acls_result_resp *resp);
+int proto_create_acls_resp_decode(struct kbuf_r *r, int16_t version,
+				  struct proto_acls_result_resp *resp);
+int proto_delete_acls_req_encode(struct kbuf_w *w, int16_t version,
+				 const struct proto_delete_acls_req *req);
+int proto_delete_acls_req_decode(struct kbuf_r *r, int16_t version,
+				 struct proto_delete_acls_req *req);
+void proto_delete_acls_req_free(struct proto_delete_acls_req *req);
+int proto_delete_acls_resp_encode(struct kbuf_w *w, int16_t version,
+				  const struct proto_acls_result_resp *resp);
+int proto_delete_acls_resp_decode(struct kbuf_r *r, int16_t version,
+				  struct proto_acls_result_resp *resp);
+
 /* ---- DescribeUserScramCredentials (50), AlterUserScramCredentials (51),
  * proto_scram.c ---- */
 
@@ -2075,6 +2151,9 @@ struct proto_req {
 		struct proto_describe_log_dirs_req describe_log_dirs;
 		struct proto_describe_scram_req describe_scram;
 		struct proto_alter_scram_req alter_scram;
+		struct proto_describe_acls_req describe_acls;
+		struct proto_create_acls_req create_acls;
+		struct proto_delete_acls_req delete_acls;
 	} u;
 };
 

@@ -228,6 +228,9 @@ static const struct proto_api api_table[] = {
 	{ PROTO_API_DELETE_RECORDS, 0, 2, 2, "DeleteRecords" },
 	{ PROTO_API_INIT_PRODUCER_ID, 0, 4, 2, "InitProducerId" },
 	{ PROTO_API_OFFSET_FOR_LEADER_EPOCH, 0, 4, 4, "OffsetForLeaderEpoch" },
+	{ PROTO_API_DESCRIBE_ACLS, 0, 3, 2, "DescribeAcls" },
+	{ PROTO_API_CREATE_ACLS, 0, 3, 2, "CreateAcls" },
+	{ PROTO_API_DELETE_ACLS, 0, 3, 2, "DeleteAcls" },
 	{ PROTO_API_DESCRIBE_CONFIGS, 0, 4, 4, "DescribeConfigs" },
 	{ PROTO_API_ALTER_CONFIGS, 0, 2, 2, "AlterConfigs" },
 	{ PROTO_API_DESCRIBE_LOG_DIRS, 0, 4, 2, "DescribeLogDirs" },
@@ -576,6 +579,10 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 		return proto_describe_scram_req_decode(&r, v, &req->u.describe_scram);
 	case PROTO_API_ALTER_USER_SCRAM_CREDENTIALS:
 		return proto_alter_scram_req_decode(&r, v, &req->u.alter_scram);
+	case PROTO_API_DESCRIBE_ACLS:
+		return proto_describe_acls_req_decode(&r, v, &req->u.describe_acls);
+	case PROTO_API_CREATE_ACLS: return proto_create_acls_req_decode(&r, v, &req->u.create_acls);
+	case PROTO_API_DELETE_ACLS: return proto_delete_acls_req_decode(&r, v, &req->u.delete_acls);
 	}
 	return -EOPNOTSUPP;
 }
@@ -618,6 +625,8 @@ void proto_req_free(struct proto_req *req)
 	case PROTO_API_ALTER_USER_SCRAM_CREDENTIALS:
 		proto_alter_scram_req_free(&req->u.alter_scram);
 		break;
+	case PROTO_API_CREATE_ACLS: proto_create_acls_req_free(&req->u.create_acls); break;
+	case PROTO_API_DELETE_ACLS: proto_delete_acls_req_free(&req->u.delete_acls); break;
 	case PROTO_API_DESCRIBE_CONFIGS:
 		proto_describe_configs_req_free(&req->u.describe_configs);
 		break;

@@ -104,6 +104,9 @@ static bool client_api_same(const struct proto_req *a, const struct proto_req *b
 	case PROTO_API_ALTER_USER_SCRAM_CREDENTIALS:
 		return a->u.alter_scram.n_deletions == b->u.alter_scram.n_deletions &&
 		       a->u.alter_scram.n_upsertions == b->u.alter_scram.n_upsertions;
+	case PROTO_API_CREATE_ACLS:
+		return a->u.create_acls.n_creations == b->u.create_acls.n_creations;
+	case PROTO_API_DELETE_ACLS: return a->u.delete_acls.n_filters == b->u.delete_acls.n_filters;
 	case PROTO_API_INIT_PRODUCER_ID:
 		return a->u.init_pid.transaction_timeout_ms ==
 			       b->u.init_pid.transaction_timeout_ms &&
@@ -222,6 +225,15 @@ static void roundtrip(const struct proto_req *req)
 		break;
 	case PROTO_API_ALTER_USER_SCRAM_CREDENTIALS:
 		rc = proto_alter_scram_req_encode(&w, v, &req->u.alter_scram);
+		break;
+	case PROTO_API_DESCRIBE_ACLS:
+		rc = proto_describe_acls_req_encode(&w, v, &req->u.describe_acls);
+		break;
+	case PROTO_API_CREATE_ACLS:
+		rc = proto_create_acls_req_encode(&w, v, &req->u.create_acls);
+		break;
+	case PROTO_API_DELETE_ACLS:
+		rc = proto_delete_acls_req_encode(&w, v, &req->u.delete_acls);
 		break;
 	default:
 		/* Every API the decoder takes has its case above: one added

@@ -15,6 +15,7 @@
 //   node kafkajs_admin.js BROKER set-offsets GROUP TOPIC OFFSET   (every partition)
 //   node kafkajs_admin.js BROKER list-groups
 //   node kafkajs_admin.js BROKER delete-records TOPIC PARTITION OFFSET
+//   node kafkajs_admin.js BROKER acls TOPIC   (describe, create, delete one ACL)
 //
 // Prints "ok" (create: "exists" for TOPIC_ALREADY_EXISTS, which kafkajs
 // does not throw), or for describe one
@@ -153,6 +154,27 @@ const entries = (json) =>
       const p = (await admin.fetchTopicOffsets(topic))
         .find((o) => o.partition === Number(partition));
       console.log(`ok low=${p.low} high=${p.high}`);
+    } else if (op === 'acls') {
+      // describeAcls, createAcls and deleteAcls of TOPIC, each answered
+      // on its own line: "describe ok N" or "describe error TYPE".
+      const { AclResourceTypes, AclOperationTypes, AclPermissionTypes,
+        ResourcePatternTypes } = require(path);
+      const binding = { resourceType: AclResourceTypes.TOPIC, resourceName: topic,
+        resourcePatternType: ResourcePatternTypes.LITERAL, principal: 'User:alice',
+        host: '*', operation: AclOperationTypes.READ, permissionType: AclPermissionTypes.ALLOW };
+      const calls = [['describe', () => admin.describeAcls(binding)],
+        ['create', () => admin.createAcls({ acl: [binding] })],
+        ['delete', () => admin.deleteAcls({ filters: [binding] })]];
+      for (const [name, call] of calls) {
+        try {
+          const r = await call();
+          console.log(`${name} ok ${JSON.stringify(r)}`);
+        } catch (e) {
+          let x = e;
+          while (!x.type && (x.originalError || x.cause)) x = x.originalError || x.cause;
+          console.log(`${name} error ${x.type || x.name}`);
+        }
+      }
     } else {
       throw new Error(`unknown op ${op}`);
     }

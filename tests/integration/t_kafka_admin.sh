@@ -164,6 +164,13 @@ expect_eq "after kill -9: the log still starts at 200" "200" \
 expect_eq "and reads the same" "line-200" "$(mq_run cat "$MNT/dr/0")"
 expect_eq "delete dr, cmp" "ok ok" "$(admin delete dr) $(admin delete cmp)"
 
+# kafka-acls.sh's requests: no authorizer, as a Kafka broker without one
+# answers them (kafkajs asks v0/v1).
+expect_eq "describe, create and delete ACLs: SECURITY_DISABLED" \
+	"describe error SECURITY_DISABLED|create error SECURITY_DISABLED|delete error SECURITY_DISABLED" \
+	"$(admin acls orders | paste -sd'|' -)"
+expect_ok "log: no authorizer" grep -q "DescribeAcls from .*: 1 ACL operation(s): no authorizer here" "$LOG"
+
 # Partitions grow; the topic goes.
 expect_eq "create partitions: 5" "ok" "$(admin partitions orders 5)"
 expect_eq "ls: partitions 0..4" "0 1 2 3 4" "$(ls "$MNT/orders" | tr '\n' ' ' | sed 's/ $//')"

@@ -56,9 +56,10 @@ size_t protofx_frame_of(const struct proto_req_hdr *hdr, protofx_req_enc_fn enc,
 void protofx_req_same_bytes(const uint8_t *frame, size_t len, protofx_req_enc_fn enc,
 			    protofx_body_fn body, struct proto_req *req);
 
-/* name_dec, name_renc and name_free over proto_<type>_resp_{decode,
- * encode,free}, in the shapes above. */
-#define PROTOFX_RESP_CODEC(name, type)                                          \
+/* name_dec, name_renc (PROTOFX_RESP_DEC_ENC) and name_free
+ * (PROTOFX_RESP_CODEC) over proto_<type>_resp_{decode,encode,free}, in
+ * the shapes above. */
+#define PROTOFX_RESP_DEC_ENC(name, type)                                        \
 	static int name##_dec(const uint8_t *b, size_t n, int16_t v, void *out) \
 	{                                                                       \
 		struct kbuf_r r;                                                \
@@ -68,10 +69,12 @@ void protofx_req_same_bytes(const uint8_t *frame, size_t len, protofx_req_enc_fn
 	static int name##_renc(struct kbuf_w *w, int16_t v, const void *in)     \
 	{                                                                       \
 		return proto_##type##_resp_encode(w, v, in);                    \
-	}                                                                       \
-	static void name##_free(void *p)                                        \
-	{                                                                       \
-		proto_##type##_resp_free(p);                                    \
+	}
+#define PROTOFX_RESP_CODEC(name, type)       \
+	PROTOFX_RESP_DEC_ENC(name, type)     \
+	static void name##_free(void *p)     \
+	{                                    \
+		proto_##type##_resp_free(p); \
 	}
 
 /* A request body of api at version v, framed (header "c"), through
