@@ -5,6 +5,8 @@
  *
  *   DescribeGroups (15)   the group's state, protocol and members
  *   DeleteGroups (42)     the group and its committed offsets (tombstones)
+ *   OffsetDelete (47)     some of its committed offsets: registered here,
+ *                         served by group_offset_delete.c
  *   IncrementalAlterConfigs (44) and DescribeConfigs (32) of a GROUP
  *                         resource (type 32): the mount's group settings
  *                         (admin_serve.c hands those resources here:
@@ -132,9 +134,8 @@ int16_t group_admin_coord_check(struct group_coord *gc, const char *name, const 
 	return PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
 }
 
-/* The name check and the coordinator check of one group id. */
-static int16_t id_check(struct group_coord *gc, struct kstr id, char *topic, char *name,
-			const char *api, const char *peer)
+int16_t group_admin_id_check(struct group_coord *gc, struct kstr id, char *topic, char *name,
+			     const char *api, const char *peer)
 {
 	const char *why;
 
@@ -147,8 +148,7 @@ static int16_t id_check(struct group_coord *gc, struct kstr id, char *topic, cha
 	return group_admin_coord_check(gc, name, api, peer);
 }
 
-/* Whether g is one of the groups id names (topic "" for every topic). */
-static bool named(const struct group *g, const char *topic, const char *name)
+bool group_admin_named(const struct group *g, const char *topic, const char *name)
 {
 	return !strcmp(g->name, name) && (!topic[0] || !strcmp(g->topic, topic)) && !g->proxy;
 }
@@ -179,7 +179,7 @@ int16_t group_admin_delete(struct group_serve *gs, const char *topic, const char
 	for (int i = 0; topics && i < gc->ngroups; i++) {
 		struct group *g = gc->groups[i];
 
-		if (!named(g, topic, name))
+		if (!group_admin_named(g, topic, name))
 			continue;
 		pthread_mutex_lock(&g->mu);
 		busy |= g->nmembers > 0;
@@ -251,8 +251,8 @@ static int delete_groups_handler(void *arg, struct net_req *req)
 		struct proto_deletable_group_result *res = &r.results[r.n_results++];
 
 		res->group_id = m->groups_names[i];
-		res->error_code = id_check(gs->gc, m->groups_names[i], topic, name, "DeleteGroups",
-					   net_req_peer(req));
+		res->error_code = group_admin_id_check(gs->gc, m->groups_names[i], topic, name,
+						       "DeleteGroups", net_req_peer(req));
 		if (!res->error_code)
 			res->error_code = group_admin_delete(gs, topic, name, net_req_peer(req));
 	}
@@ -418,7 +418,7 @@ int group_admin_describe(struct group_serve *gs, const char *topic, const char *
 	}
 	pthread_mutex_lock(&gc->mu);
 	for (int i = 0; i < gc->ngroups; i++) {
-		if (!named(gc->groups[i], topic, name))
+		if (!group_admin_named(gc->groups[i], topic, name))
 			continue;
 		pthread_mutex_lock(&gc->groups[i]->mu);
 		members += gc->groups[i]->nmembers;
@@ -428,7 +428,7 @@ int group_admin_describe(struct group_serve *gs, const char *topic, const char *
 	for (int i = 0; d->members && rc == 0 && i < gc->ngroups; i++) {
 		struct group *g = gc->groups[i];
 
-		if (!named(g, topic, name))
+		if (!group_admin_named(g, topic, name))
 			continue;
 		pthread_mutex_lock(&g->mu);
 		if (ngroups++ == 0)
@@ -485,8 +485,8 @@ static int describe_groups_handler(void *arg, struct net_req *req)
 		d->group_id = m->groups[i];
 		d->authorized_operations = INT32_MIN;
 		d->group_state = d->protocol_type = d->protocol_data = kstr_of("");
-		d->error_code = id_check(gs->gc, m->groups[i], topic, name, "DescribeGroups",
-					 net_req_peer(req));
+		d->error_code = group_admin_id_check(gs->gc, m->groups[i], topic, name,
+						     "DescribeGroups", net_req_peer(req));
 		if (!d->error_code)
 			rc = group_admin_describe(gs, topic, name, d, &holds[i]);
 	}
@@ -645,7 +645,7 @@ int16_t group_admin_alter(struct broker *b, const struct proto_alter_configs_res
 	pthread_mutex_lock(&gc->mu);
 	topics = calloc((size_t)gc->ngroups + 1, sizeof(*topics));
 	for (int i = 0; topics && i < gc->ngroups; i++)
-		if (named(gc->groups[i], "", name))
+		if (group_admin_named(gc->groups[i], "", name))
 			snprintf(topics[n++], TOPIC_NAME_MAX + 1, "%s", gc->groups[i]->topic);
 	pthread_mutex_unlock(&gc->mu);
 	if (n == 0) {
@@ -729,5 +729,6 @@ int group_admin_serve_register(struct group_serve *gs, struct net_server *srv)
 {
 	int rc = net_server_handle(srv, PROTO_API_DESCRIBE_GROUPS, describe_groups_handler, gs);
 
-	return rc ? rc : net_server_handle(srv, PROTO_API_DELETE_GROUPS, delete_groups_handler, gs);
+	rc = rc ? rc : net_server_handle(srv, PROTO_API_DELETE_GROUPS, delete_groups_handler, gs);
+	return rc ? rc : group_offset_delete_register(gs, srv);
 }

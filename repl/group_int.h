@@ -385,6 +385,11 @@ int group_store_commit(struct group *g, const int *parts, const int64_t *offs, i
 		       const char *metadata);
 /* Tombstones for g's committed offsets and for g itself. Needs g->mu. */
 int group_store_tombstones(struct group *g);
+/* Tombstones for g's committed offsets of partitions parts[0..n) (those
+ * it keeps: gpart.stored), then forgets them in g (committed -1, not
+ * stored), as a replay would after them: the count written, or the
+ * append's error (g unchanged). Needs g->mu. */
+int group_store_offsets_delete(struct group *g, const int *parts, int n);
 /* Applies "key=value" settings separated by sep ('\n' for .config, ' '
  * in a settings record) to the copies; -EINVAL with a reason in why. */
 int group_settings_apply(const char *text, size_t len, char sep, int *strategy, bool *latest,

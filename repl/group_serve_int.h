@@ -150,8 +150,21 @@ int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, ch
 int16_t kg_member_check(struct kgroup *g, struct kmember *mem, struct kstr instance,
 			int32_t generation, const char *api, const char *peer, const char *name);
 
-/* group_admin_serve.c: registers DescribeGroups and DeleteGroups. */
+/* group_admin_serve.c: registers DescribeGroups, DeleteGroups and
+ * OffsetDelete. */
 int group_admin_serve_register(struct group_serve *gs, struct net_server *srv);
+/* The name check (group_scoped_name: INVALID_GROUP_ID) and the
+ * coordinator check (group_admin_coord_check) of one group id of the
+ * admin APIs, into topic and name: NONE or Kafka's code, logged with api
+ * and peer. No lock held. */
+int16_t group_admin_id_check(struct group_coord *gc, struct kstr id, char *topic, char *name,
+			     const char *api, const char *peer);
+/* Whether g is one of the groups an admin id names (topic "": every
+ * topic's group name), a proxy never. Needs coord.mu. */
+bool group_admin_named(const struct group *g, const char *topic, const char *name);
+
+/* group_offset_delete.c: registers OffsetDelete. */
+int group_offset_delete_register(struct group_serve *gs, struct net_server *srv);
 /* DeleteGroups of one group (topic "": every topic's, and Kafka's group
  * of that name, Empty included): Kafka's code, logged. Takes coord.mu,
  * group.mu and gs->mu. */
@@ -223,5 +236,9 @@ void kg_meta_load(void *arg, const struct group_kmeta *recs, int n);
 
 /* group_serve_offsets.c: registers OffsetCommit and OffsetFetch. */
 int group_serve_offsets_register(struct group_serve *gs, struct net_server *srv);
+/* Kafka's error for a record __consumer_offsets did not take (rc of
+ * group_store_append): NOT_ENOUGH_REPLICAS, REQUEST_TIMED_OUT,
+ * NOT_COORDINATOR or KAFKA_STORAGE_ERROR. */
+int16_t kg_store_error(int rc);
 
 #endif

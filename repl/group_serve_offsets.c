@@ -60,9 +60,8 @@
 
 /* ---- OffsetCommit ---- */
 
-/* Kafka's error for a commit __consumer_offsets did not take (its append
- * is acks=all: answered once the hw covers it). */
-static int16_t commit_error(int rc)
+/* Its append is acks=all: answered once the hw covers it. */
+int16_t kg_store_error(int rc)
 {
 	switch (rc) {
 	case -EAGAIN: /* fewer in-sync replicas than min.insync.replicas */
@@ -167,7 +166,7 @@ static void commit_topic(struct group_serve *gs, const char *name, const char *m
 			       name, tname, strerror(-rc));
 		for (int32_t j = 0; j < td->n_partitions; j++)
 			if (!rp[j].error_code)
-				rp[j].error_code = commit_error(rc);
+				rp[j].error_code = kg_store_error(rc);
 	}
 	goto out;
 answer_all:

@@ -20,7 +20,9 @@
  *        the group exists, with its settings (Kafka's GroupMetadata key).
  *   either key with an empty value: a tombstone (group or offset deleted).
  *        Written by rmdir of a group, and for every group of a topic when
- *        the topic is deleted.
+ *        the topic is deleted; an offset's alone by OffsetDelete
+ *        (group_offset_delete.c), Kafka's removal of one partition's
+ *        offset: the group stays, that partition never committed.
  *   \<GroupMetadataKey> TAB <GroupMetadataValue>
  *        a Kafka consumer group's members, generation, protocol, leader
  *        and assignments, key and value in Kafka's binary layout (version
@@ -605,13 +607,53 @@ int group_store_commit(struct group *g, const int *parts, const int64_t *offs, i
 	return rc;
 }
 
+/* The tombstone of g's committed offset of partition p into text at
+ * *len (room for it: 600 bytes); p -1: of g itself. */
+static void tombstone_line(const struct group *g, int p, char *text, size_t *len)
+{
+	if (p >= 0)
+		*len += (size_t)sprintf(text + *len, "%s/%s/%d\t\n", g->name, g->topic, p);
+	else
+		*len += (size_t)sprintf(text + *len, "%s/%s\t\n", g->name, g->topic);
+}
+
+int group_store_offsets_delete(struct group *g, const int *parts, int n)
+{
+	char *text = malloc((size_t)n * 600 + 1);
+	size_t len = 0;
+	int rc = 0, k = 0;
+
+	if (!text)
+		return -ENOMEM;
+	/* A partition without a kept offset has no record to remove (Kafka's
+	 * removeOffsets skips it). */
+	for (int i = 0; i < n; i++)
+		if (parts[i] >= 0 && parts[i] < g->nparts && g->parts[parts[i]].stored) {
+			tombstone_line(g, parts[i], text, &len);
+			k++;
+		}
+	if (k > 0)
+		rc = group_store_append(g->gc, g->name, text, len);
+	free(text);
+	if (rc < 0)
+		return rc;
+	/* Memory changes once the tombstones are in: the partition reads as
+	 * one never committed (GROUP_OFFSET_NONE), as a replay finds it. */
+	for (int i = 0; i < n; i++)
+		if (parts[i] >= 0 && parts[i] < g->nparts) {
+			g->parts[parts[i]].committed = GROUP_OFFSET_NONE;
+			g->parts[parts[i]].stored = false;
+		}
+	return k;
+}
+
 /* Writes tombstones for g's committed offsets and for g itself into
  * __consumer_offsets (replay then forgets them; compaction removes them).
  * Needs g->mu. */
 int group_store_tombstones(struct group *g)
 {
-	size_t cap = (size_t)(g->nparts + 1) * 600, len = 0;
-	char *text = malloc(cap);
+	size_t len = 0;
+	char *text = malloc((size_t)(g->nparts + 1) * 600);
 	int rc;
 
 	if (!text)
@@ -622,9 +664,8 @@ int group_store_tombstones(struct group *g)
 	 * group again at replay. */
 	for (int p = 0; p < g->nparts; p++)
 		if (g->parts[p].stored)
-			len += (size_t)snprintf(text + len, cap - len, "%s/%s/%d\t\n", g->name,
-						g->topic, p);
-	len += (size_t)snprintf(text + len, cap - len, "%s/%s\t\n", g->name, g->topic);
+			tombstone_line(g, p, text, &len);
+	tombstone_line(g, -1, text, &len);
 	rc = group_store_append(g->gc, g->name, text, len);
 	free(text);
 	return rc;

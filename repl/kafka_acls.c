@@ -23,18 +23,18 @@
 
 static void log_refusal(struct net_req *req, int n)
 {
-	mq_log_limited(MQ_INFO, "%s from %s%s%s: %d ACL operation(s): no authorizer here "
-				"(SECURITY_DISABLED)",
+	mq_log_limited(MQ_INFO,
+		       "%s from %s%s%s: %d ACL operation(s): no authorizer here "
+		       "(SECURITY_DISABLED)",
 		       proto_api_find(net_req_msg(req)->hdr.api_key)->name, net_req_peer(req),
-		       net_req_user(req) ? " as " : "",
-		       net_req_user(req) ? net_req_user(req) : "", n);
+		       net_req_user(req) ? " as " : "", net_req_user(req) ? net_req_user(req) : "",
+		       n);
 }
 
 static int describe_handler(void *arg, struct net_req *req)
 {
 	const struct proto_req *pr = net_req_msg(req);
-	struct proto_describe_acls_resp resp = { 0, PROTO_ERR_SECURITY_DISABLED,
-						 KSTR_NULL };
+	struct proto_describe_acls_resp resp = { 0, PROTO_ERR_SECURITY_DISABLED, KSTR_NULL };
 	size_t pos;
 	int rc;
 

@@ -155,6 +155,7 @@ enum proto_api_key {
 	PROTO_API_DELETE_GROUPS = 42,
 	PROTO_API_ELECT_LEADERS = 43,
 	PROTO_API_INCREMENTAL_ALTER_CONFIGS = 44,
+	PROTO_API_OFFSET_DELETE = 47,
 	PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS = 50,
 	PROTO_API_ALTER_USER_SCRAM_CREDENTIALS = 51,
 	PROTO_API_DESCRIBE_CLUSTER = 60,
@@ -1739,6 +1740,40 @@ int proto_delete_groups_resp_decode(struct kbuf_r *r, int16_t version,
 				    struct proto_delete_groups_resp *resp);
 void proto_delete_groups_resp_free(struct proto_delete_groups_resp *resp);
 
+/* ---- OffsetDelete (47) v0, proto_group_admin.c ---- */
+
+struct proto_offset_delete_topic {
+	struct kstr name;
+	int32_t n_partitions;
+	int32_t *partitions; /* partition_index of each */
+};
+
+struct proto_offset_delete_req {
+	struct kstr group_id;
+	int32_t n_topics;
+	struct proto_offset_delete_topic *topics;
+};
+
+/* The answer's topics are OffsetCommit's: (name, (partition_index,
+ * error_code)...). With a top-level error, Kafka sends no topics. */
+struct proto_offset_delete_resp {
+	int16_t error_code;
+	int32_t throttle_time_ms;
+	int32_t n_topics;
+	struct proto_offset_commit_resp_topic *topics;
+};
+
+int proto_offset_delete_req_encode(struct kbuf_w *w, int16_t version,
+				   const struct proto_offset_delete_req *req);
+int proto_offset_delete_req_decode(struct kbuf_r *r, int16_t version,
+				   struct proto_offset_delete_req *req);
+void proto_offset_delete_req_free(struct proto_offset_delete_req *req);
+int proto_offset_delete_resp_encode(struct kbuf_w *w, int16_t version,
+				    const struct proto_offset_delete_resp *resp);
+int proto_offset_delete_resp_decode(struct kbuf_r *r, int16_t version,
+				    struct proto_offset_delete_resp *resp);
+void proto_offset_delete_resp_free(struct proto_offset_delete_resp *resp);
+
 /* ---- ListGroups (16), proto_group_list.c ---- */
 
 struct proto_list_groups_req {
@@ -2140,6 +2175,7 @@ struct proto_req {
 		struct proto_leave_req leave;
 		struct proto_describe_groups_req describe_groups;
 		struct proto_delete_groups_req delete_groups;
+		struct proto_offset_delete_req offset_delete;
 		struct proto_list_groups_req list_groups;
 		struct proto_create_topics_req create_topics;
 		struct proto_delete_topics_req delete_topics;

@@ -141,8 +141,8 @@ int proto_create_acls_req_decode(struct kbuf_r *r, int16_t v, struct proto_creat
 	if (!proto_api_supported(PROTO_API_CREATE_ACLS, v))
 		return -EOPNOTSUPP;
 	kmsg_dec_init(&d, r, flex);
-	req->n_creations =
-		kmsg_count(&d, false, 3 * kmsg_str_min(flex) + 3 + (v >= 1) + flex, PROTO_MAX_TOPICS);
+	req->n_creations = kmsg_count(&d, false, 3 * kmsg_str_min(flex) + 3 + (v >= 1) + flex,
+				      PROTO_MAX_TOPICS);
 	req->creations = kmsg_alloc(&d, req->n_creations, sizeof(*req->creations));
 	for (int32_t i = 0; i < req->n_creations && !r->err; i++) {
 		struct proto_acl *c = &req->creations[i];
@@ -163,7 +163,8 @@ int proto_create_acls_req_decode(struct kbuf_r *r, int16_t v, struct proto_creat
 	return rc;
 }
 
-int proto_create_acls_req_encode(struct kbuf_w *w, int16_t v, const struct proto_create_acls_req *req)
+int proto_create_acls_req_encode(struct kbuf_w *w, int16_t v,
+				 const struct proto_create_acls_req *req)
 {
 	bool flex = flex_of(PROTO_API_CREATE_ACLS, v);
 
@@ -221,7 +222,7 @@ static int results_read(struct kbuf_r *r, bool flex, struct proto_acls_result_re
 			return -EBADMSG;
 		resp->error_code = code;
 		resp->error_message = msg;
-		if (delete && kmsg_count(&d, false, 0, 0) != 0)
+		if (delete &&kmsg_count(&d, false, 0, 0) != 0)
 			return -EBADMSG;
 		kmsg_tags(&d);
 	}
@@ -270,7 +271,8 @@ int proto_delete_acls_req_decode(struct kbuf_r *r, int16_t v, struct proto_delet
 	return rc;
 }
 
-int proto_delete_acls_req_encode(struct kbuf_w *w, int16_t v, const struct proto_delete_acls_req *req)
+int proto_delete_acls_req_encode(struct kbuf_w *w, int16_t v,
+				 const struct proto_delete_acls_req *req)
 {
 	bool flex = flex_of(PROTO_API_DELETE_ACLS, v);
 

@@ -1,8 +1,9 @@
 /*
- * proto_group_admin.c — the group admin APIs: DescribeGroups (15) v0-v5
- * and DeleteGroups (42) v0-v2, requests and responses both ways; the
- * structs are in proto.h. Flexible versions (compact forms, TAGGED_FIELDS
- * ending every struct): DescribeGroups v5+, DeleteGroups v2+.
+ * proto_group_admin.c — the group admin APIs: DescribeGroups (15) v0-v5,
+ * DeleteGroups (42) v0-v2 and OffsetDelete (47) v0, requests and
+ * responses both ways; the structs are in proto.h. Flexible versions
+ * (compact forms, TAGGED_FIELDS ending every struct): DescribeGroups v5+,
+ * DeleteGroups v2+; OffsetDelete has none.
  *
  * DescribeGroups request
  *   groups ARRAY STRING, include_authorized_operations BOOLEAN (v3+)
@@ -20,8 +21,16 @@
  *   throttle_time_ms INT32, results ARRAY of (group_id STRING,
  *   error_code INT16)
  *
+ * OffsetDelete request
+ *   group_id STRING, topics ARRAY of (name STRING, partitions ARRAY of
+ *   (partition_index INT32))
+ * OffsetDelete response
+ *   error_code INT16, throttle_time_ms INT32, topics ARRAY of (name
+ *   STRING, partitions ARRAY of (partition_index INT32, error_code INT16))
+ *
  * Caps: PROTO_MAX_GROUPS names or results, PROTO_MAX_MEMBERS members of
- * one described group.
+ * one described group; PROTO_MAX_TOPICS topics and PROTO_MAX_PARTITIONS
+ * partitions of an OffsetDelete.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -257,4 +266,117 @@ void proto_delete_groups_resp_free(struct proto_delete_groups_resp *resp)
 	if (!resp)
 		return;
 	KMSG_FREE(resp->results, resp->n_results);
+}
+
+/* ---- OffsetDelete ---- */
+
+int proto_offset_delete_req_decode(struct kbuf_r *r, int16_t v, struct proto_offset_delete_req *req)
+{
+	struct kmsg_dec d;
+	int rc;
+
+	memset(req, 0, sizeof(*req));
+	if (!proto_api_supported(PROTO_API_OFFSET_DELETE, v))
+		return -EOPNOTSUPP;
+	kmsg_dec_init(&d, r, false);
+	req->group_id = kmsg_str(&d);
+	req->n_topics = kmsg_count(&d, false, kmsg_topic_min(false), PROTO_MAX_TOPICS);
+	req->topics = kmsg_alloc(&d, req->n_topics, sizeof(*req->topics));
+	for (int32_t i = 0; i < req->n_topics && !r->err; i++) {
+		struct proto_offset_delete_topic *t = &req->topics[i];
+
+		t->name = kmsg_str(&d);
+		t->n_partitions = kmsg_parts(&d, 4);
+		t->partitions = kmsg_alloc(&d, t->n_partitions, sizeof(*t->partitions));
+		for (int32_t j = 0; j < t->n_partitions && !r->err; j++)
+			t->partitions[j] = kbuf_read_i32(r);
+	}
+	rc = kmsg_end(&d);
+	if (rc)
+		proto_offset_delete_req_free(req);
+	return rc;
+}
+
+int proto_offset_delete_req_encode(struct kbuf_w *w, int16_t v,
+				   const struct proto_offset_delete_req *req)
+{
+	if (!proto_api_supported(PROTO_API_OFFSET_DELETE, v))
+		return -EOPNOTSUPP;
+	kmsg_write_str(w, false, req->group_id);
+	kmsg_write_len(w, false, req->n_topics);
+	for (int32_t i = 0; i < req->n_topics; i++) {
+		kmsg_write_str(w, false, req->topics[i].name);
+		kmsg_write_i32s(w, false, req->topics[i].n_partitions, req->topics[i].partitions);
+	}
+	return kbuf_w_err(w);
+}
+
+void proto_offset_delete_req_free(struct proto_offset_delete_req *req)
+{
+	if (!req)
+		return;
+	for (int32_t i = 0; req->topics && i < req->n_topics; i++)
+		free(req->topics[i].partitions);
+	KMSG_FREE(req->topics, req->n_topics);
+}
+
+int proto_offset_delete_resp_decode(struct kbuf_r *r, int16_t v,
+				    struct proto_offset_delete_resp *resp)
+{
+	struct kmsg_dec d;
+	int rc;
+
+	memset(resp, 0, sizeof(*resp));
+	if (!proto_api_supported(PROTO_API_OFFSET_DELETE, v))
+		return -EOPNOTSUPP;
+	kmsg_dec_init(&d, r, false);
+	resp->error_code = kbuf_read_i16(r);
+	resp->throttle_time_ms = kbuf_read_i32(r);
+	resp->n_topics = kmsg_count(&d, false, kmsg_topic_min(false), PROTO_MAX_TOPICS);
+	resp->topics = kmsg_alloc(&d, resp->n_topics, sizeof(*resp->topics));
+	for (int32_t i = 0; i < resp->n_topics && !r->err; i++) {
+		struct proto_offset_commit_resp_topic *t = &resp->topics[i];
+
+		t->name = kmsg_str(&d);
+		t->n_partitions = kmsg_parts(&d, 6);
+		t->partitions = kmsg_alloc(&d, t->n_partitions, sizeof(*t->partitions));
+		for (int32_t j = 0; j < t->n_partitions && !r->err; j++) {
+			t->partitions[j].partition_index = kbuf_read_i32(r);
+			t->partitions[j].error_code = kbuf_read_i16(r);
+		}
+	}
+	rc = kmsg_end(&d);
+	if (rc)
+		proto_offset_delete_resp_free(resp);
+	return rc;
+}
+
+int proto_offset_delete_resp_encode(struct kbuf_w *w, int16_t v,
+				    const struct proto_offset_delete_resp *resp)
+{
+	if (!proto_api_supported(PROTO_API_OFFSET_DELETE, v))
+		return -EOPNOTSUPP;
+	kbuf_write_i16(w, resp->error_code);
+	kbuf_write_i32(w, resp->throttle_time_ms);
+	kmsg_write_len(w, false, resp->n_topics);
+	for (int32_t i = 0; i < resp->n_topics; i++) {
+		const struct proto_offset_commit_resp_topic *t = &resp->topics[i];
+
+		kmsg_write_str(w, false, t->name);
+		kmsg_write_len(w, false, t->n_partitions);
+		for (int32_t j = 0; j < t->n_partitions; j++) {
+			kbuf_write_i32(w, t->partitions[j].partition_index);
+			kbuf_write_i16(w, t->partitions[j].error_code);
+		}
+	}
+	return kbuf_w_err(w);
+}
+
+void proto_offset_delete_resp_free(struct proto_offset_delete_resp *resp)
+{
+	if (!resp)
+		return;
+	for (int32_t i = 0; resp->topics && i < resp->n_topics; i++)
+		free(resp->topics[i].partitions);
+	KMSG_FREE(resp->topics, resp->n_topics);
 }

@@ -239,6 +239,7 @@ static const struct proto_api api_table[] = {
 	{ PROTO_API_DELETE_GROUPS, 0, 2, 2, "DeleteGroups" },
 	{ PROTO_API_ELECT_LEADERS, 0, 2, 2, "ElectLeaders" },
 	{ PROTO_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, 1, "IncrementalAlterConfigs" },
+	{ PROTO_API_OFFSET_DELETE, 0, 0, NOT_FLEXIBLE, "OffsetDelete" },
 	{ PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS, 0, 0, 0, "DescribeUserScramCredentials" },
 	{ PROTO_API_ALTER_USER_SCRAM_CREDENTIALS, 0, 0, 0, "AlterUserScramCredentials" },
 	{ PROTO_API_DESCRIBE_CLUSTER, 0, 1, 0, "DescribeCluster" },
@@ -557,6 +558,8 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 		return proto_describe_groups_req_decode(&r, v, &req->u.describe_groups);
 	case PROTO_API_DELETE_GROUPS:
 		return proto_delete_groups_req_decode(&r, v, &req->u.delete_groups);
+	case PROTO_API_OFFSET_DELETE:
+		return proto_offset_delete_req_decode(&r, v, &req->u.offset_delete);
 	case PROTO_API_LIST_GROUPS: return proto_list_groups_req_decode(&r, v, &req->u.list_groups);
 	case PROTO_API_CREATE_TOPICS:
 		return proto_create_topics_req_decode(&r, v, &req->u.create_topics);
@@ -611,6 +614,7 @@ void proto_req_free(struct proto_req *req)
 		proto_describe_groups_req_free(&req->u.describe_groups);
 		break;
 	case PROTO_API_DELETE_GROUPS: proto_delete_groups_req_free(&req->u.delete_groups); break;
+	case PROTO_API_OFFSET_DELETE: proto_offset_delete_req_free(&req->u.offset_delete); break;
 	case PROTO_API_LIST_GROUPS: proto_list_groups_req_free(&req->u.list_groups); break;
 	case PROTO_API_CREATE_TOPICS: proto_create_topics_req_free(&req->u.create_topics); break;
 	case PROTO_API_DELETE_TOPICS: proto_delete_topics_req_free(&req->u.delete_topics); break;

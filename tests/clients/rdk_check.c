@@ -40,6 +40,15 @@
  *       Records as produce makes them (no compression), one at a time,
  *       each delivered before the next, until STOP_FILE exists; checks
  *       each lands above the one before. Prints "streamed N FIRST LAST".
+ *   delete-offsets GROUP TOPIC PARTITION
+ *       rd_kafka_DeleteConsumerGroupOffsets (OffsetDelete) of one
+ *       partition's committed offset. Prints "TOPIC PARTITION ERROR"
+ *       (librdkafka's name of the partition's error, NO_ERROR when
+ *       deleted) or "group ERROR" for a group-level refusal.
+ *   committed GROUP TOPIC N
+ *       The group's committed offsets of partitions 0..N-1 (rd_kafka_
+ *       committed: OffsetFetch). Prints "PARTITION OFFSET" each, -1001
+ *       (RD_KAFKA_OFFSET_INVALID) for none.
  *
  * A new way to consume (a group subscription once the broker serves the
  * group APIs) is one more row of the command table and one function that
@@ -595,6 +604,96 @@ static int cmd_times(const struct ctx *c, char **argv)
 	return rc;
 }
 
+/* ---- group offsets (the admin API, OffsetFetch) ---- */
+
+static int cmd_delete_offsets(const struct ctx *c, char **argv)
+{
+	rd_kafka_conf_t *conf = conf_new(c);
+	rd_kafka_t *rk = conf ? handle_new(RD_KAFKA_PRODUCER, conf) : NULL;
+	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_DeleteConsumerGroupOffsets_t *del;
+	rd_kafka_queue_t *q;
+	rd_kafka_event_t *ev;
+	const rd_kafka_group_result_t **res;
+	size_t n = 0;
+	int rc = 1;
+
+	if (!rk) {
+		rd_kafka_topic_partition_list_destroy(parts);
+		return 1;
+	}
+	rd_kafka_topic_partition_list_add(parts, argv[1], atoi(argv[2]));
+	del = rd_kafka_DeleteConsumerGroupOffsets_new(argv[0], parts);
+	q = rd_kafka_queue_new(rk);
+	rd_kafka_DeleteConsumerGroupOffsets(rk, &del, 1, NULL, q);
+	ev = rd_kafka_queue_poll(q, TIMEOUT_MS);
+	if (!ev) {
+		fail("DeleteConsumerGroupOffsets: no result in %d ms", TIMEOUT_MS);
+	} else if (rd_kafka_event_error(ev)) {
+		/* A group-level error (GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP...). */
+		printf("group %s\n", rd_kafka_err2name(rd_kafka_event_error(ev)));
+		rc = 0;
+	} else {
+		res = rd_kafka_DeleteConsumerGroupOffsets_result_groups(
+			rd_kafka_event_DeleteConsumerGroupOffsets_result(ev), &n);
+		for (size_t i = 0; i < n; i++) {
+			const rd_kafka_error_t *gerr = rd_kafka_group_result_error(res[i]);
+			const rd_kafka_topic_partition_list_t *l =
+				rd_kafka_group_result_partitions(res[i]);
+
+			if (gerr) {
+				printf("group %s\n", rd_kafka_error_name(gerr));
+				continue;
+			}
+			for (int k = 0; l && k < l->cnt; k++)
+				printf("%s %d %s\n", l->elems[k].topic, (int)l->elems[k].partition,
+				       rd_kafka_err2name(l->elems[k].err));
+		}
+		rc = n == 1 ? 0 : fail("DeleteConsumerGroupOffsets: %d group results", (int)n);
+	}
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_DeleteConsumerGroupOffsets_destroy(del);
+	rd_kafka_topic_partition_list_destroy(parts);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
+static int cmd_committed(const struct ctx *c, char **argv)
+{
+	rd_kafka_conf_t *conf = conf_new(c);
+	rd_kafka_topic_partition_list_t *parts;
+	rd_kafka_resp_err_t err;
+	rd_kafka_t *rk;
+	int n = atoi(argv[2]), rc = 1;
+
+	if (!conf)
+		return 1;
+	if (set(conf, "group.id", argv[0]) || set(conf, "enable.auto.commit", "false")) {
+		rd_kafka_conf_destroy(conf);
+		return 1;
+	}
+	rk = handle_new(RD_KAFKA_CONSUMER, conf);
+	if (!rk)
+		return 1;
+	parts = rd_kafka_topic_partition_list_new(n);
+	for (int p = 0; p < n; p++)
+		rd_kafka_topic_partition_list_add(parts, argv[1], p);
+	err = rd_kafka_committed(rk, parts, TIMEOUT_MS);
+	if (err) {
+		fail("committed: %s", rd_kafka_err2str(err));
+	} else {
+		for (int k = 0; k < parts->cnt; k++)
+			printf("%d %" PRId64 "\n", (int)parts->elems[k].partition,
+			       parts->elems[k].offset);
+		rc = 0;
+	}
+	rd_kafka_topic_partition_list_destroy(parts);
+	consumer_free(rk);
+	return rc;
+}
+
 static const struct cmd {
 	const char *name;
 	int nargs;
@@ -607,6 +706,8 @@ static const struct cmd {
 	{ "watermarks", 2, cmd_watermarks, "TOPIC PARTITION" },
 	{ "times", 3, cmd_times, "TOPIC PARTITION MS" },
 	{ "stream", 4, cmd_stream, "TOPIC PARTITION TAG STOP_FILE" },
+	{ "delete-offsets", 3, cmd_delete_offsets, "GROUP TOPIC PARTITION" },
+	{ "committed", 3, cmd_committed, "GROUP TOPIC N" },
 };
 
 static int usage(void)

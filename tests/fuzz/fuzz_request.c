@@ -91,6 +91,9 @@ static bool client_api_same(const struct proto_req *a, const struct proto_req *b
 		       a->u.list_groups.n_types_filter == b->u.list_groups.n_types_filter;
 	case PROTO_API_DELETE_GROUPS:
 		return a->u.delete_groups.n_groups == b->u.delete_groups.n_groups;
+	case PROTO_API_OFFSET_DELETE:
+		return a->u.offset_delete.n_topics == b->u.offset_delete.n_topics &&
+		       kstr_same(a->u.offset_delete.group_id, b->u.offset_delete.group_id);
 	case PROTO_API_DELETE_RECORDS:
 		return a->u.delete_records.n_topics == b->u.delete_records.n_topics &&
 		       a->u.delete_records.timeout_ms == b->u.delete_records.timeout_ms;
@@ -203,6 +206,9 @@ static void roundtrip(const struct proto_req *req)
 		break;
 	case PROTO_API_DELETE_GROUPS:
 		rc = proto_delete_groups_req_encode(&w, v, &req->u.delete_groups);
+		break;
+	case PROTO_API_OFFSET_DELETE:
+		rc = proto_offset_delete_req_encode(&w, v, &req->u.offset_delete);
 		break;
 	case PROTO_API_DELETE_RECORDS:
 		rc = proto_delete_records_req_encode(&w, v, &req->u.delete_records);

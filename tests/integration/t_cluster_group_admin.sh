@@ -14,9 +14,11 @@
 # listing at its next look. Groups made on the mounts of their own
 # coordinators, one per broker, are listed by every mount's `ls .groups`
 # (which asks every broker with ListGroups) and open there, and kafkajs's
-# admin.listGroups shows them all. A broker frozen (SIGSTOP) does not
-# answer its ListGroups: the listings of the others still answer, with
-# their own groups, and the log names it.
+# admin.listGroups shows them all. librdkafka's DeleteConsumerGroupOffsets
+# (OffsetDelete) sent through a non-coordinator reaches the coordinator,
+# and every mount's .state shows the partition without a commit. A broker
+# frozen (SIGSTOP) does not answer its ListGroups: the listings of the
+# others still answer, with their own groups, and the log names it.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -115,6 +117,21 @@ check "the refusals are logged, naming broker $C and Kafka's error" poll 30 logg
 mq_stop "$READER"
 no_member() { ! timeout 5 grep -q '^member ' "$(GD "$C")/.state" 2>/dev/null; }
 check "the reader left" poll 20 no_member
+
+# ---- OffsetDelete (librdkafka) through a broker that does not coordinate ---
+RDK=${RDK_CHECK:-$(dirname "$MQFS")/tests/clients/rdk_check}
+rdk() {
+	# shellcheck disable=SC2086
+	eval "timeout -k 5 \"\$MQ_TIMEOUT\" \"\$RDK\" -b 127.0.0.1:\$PORT$O $SASL \"\$@\""
+}
+cur() { timeout 5 awk -v p="$2" '$1 == p { print $2 }' "$(GD "$1")/.state" 2>/dev/null; }
+expect_eq "rd_kafka_DeleteConsumerGroupOffsets of $G t/0, bootstrapped on broker $O" \
+	"t 0 NO_ERROR" "$(rdk delete-offsets "$G" t 0 2>&1)"
+for n in $C $O $T; do
+	expect_eq "mnt$n's .state: no commit of partition 0, partition 1's stays" "- 0" \
+		"$(echo $(cur "$n" 0) $(cur "$n" 1))"
+done
+expect_eq "kafkajs fetches none for partition 0" "0 -1 1 0" "$(echo $(js group-offsets "$G" t))"
 
 # ---- rmdir ------------------------------------------------------------------
 expect_ok "rmdir $G on mnt$O" rmdir "$(GD "$O")"

@@ -17,7 +17,13 @@
 #     while `consume` is open shares the partitions with it (each record
 #     to one of them), and when kcat leaves the file takes its partition;
 #     `consume` opened while kcat -G is a member of a group of its own
-#     ends that group, and kcat joins the file's.
+#     ends that group, and kcat joins the file's;
+#   - OffsetDelete through librdkafka (rd_kafka_DeleteConsumerGroupOffsets,
+#     rdk_check): refused GROUP_SUBSCRIBED_TO_TOPIC while a consume file is
+#     a member; once it left, one partition's offset goes: the mount reads
+#     it as never committed (auto.offset.reset; .state "-"), OffsetFetch
+#     answers none, the other partition keeps its own; an unknown group
+#     is GROUP_ID_NOT_FOUND.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -29,6 +35,9 @@ mq_setup
 ROOT=$(cd "$LIBDIR/../.." && pwd -P)
 KAFKAJS_PATH=${KAFKAJS_PATH:-$ROOT/build/npm/node_modules/kafkajs}
 export KAFKAJS_PATH
+
+RDK=${RDK_CHECK:-$(dirname "$MQFS")/tests/clients/rdk_check}
+[ -x "$RDK" ] || { fail "rdk_check" "not built at $RDK"; mq_done; }
 
 PORT=$(zk_free_port)
 B=127.0.0.1:$PORT
@@ -62,6 +71,36 @@ expect_eq "its commit in the mount" "3" "$(cat "$MNT/t/.groups/g1/0")"
 
 expect_ok "reset partition 1 through the mount" sh -c "echo earliest > '$MNT/t/.groups/g1/1'"
 expect_eq "kcat -G g1 starts where the mount reset it" "1 0 c" "$(kgroup g1)"
+
+# OffsetDelete (kafka-consumer-groups.sh --delete-offsets), as librdkafka
+# sends it.
+rdk() { mq_run "$RDK" -b "$B" "$@" 2>>"$MQ_TMP/rdk.err"; }
+gd_state() { cat "$MNT/t/.groups/gd/.state"; }
+gd_members() { gd_state | grep -q "^members $1\$"; }
+kgroup gd >/dev/null
+expect_eq "kcat -G gd commits both partitions" "3 1" \
+	"$(echo $(cat "$MNT/t/.groups/gd/0" "$MNT/t/.groups/gd/1"))"
+mq_bg sh -c "exec cat '$MNT/t/.groups/gd/consume' >/dev/null"
+reader=$MQ_LAST_PID
+poll 20 gd_members 1 || fail "consume reader of gd joined" "$(gd_state)"
+expect_eq "OffsetDelete while a consume file is a member: GROUP_SUBSCRIBED_TO_TOPIC" \
+	"t 0 GROUP_SUBSCRIBED_TO_TOPIC" "$(rdk delete-offsets gd t 0)"
+mq_stop "$reader"
+poll 20 gd_members 0 || fail "consume reader of gd left" "$(gd_state)"
+expect_eq "OffsetDelete of t/0 once the group is Empty" "t 0 NO_ERROR" \
+	"$(rdk delete-offsets gd t 0)"
+expect_eq "the mount: t/0 reads the log start (no commit), t/1 its commit" "0 1" \
+	"$(echo $(cat "$MNT/t/.groups/gd/0" "$MNT/t/.groups/gd/1"))"
+expect_eq ".state: no current offset for 0, 1 for 1" "- 1" \
+	"$(echo $(gd_state | awk '$1 == "0" || $1 == "1" { print $2 }'))"
+expect_eq "OffsetFetch (rd_kafka_committed): t/0 none, t/1 kept" "$(printf '0 -1001\n1 1')" \
+	"$(rdk committed gd t 2)"
+expect_ok "the deletion is logged" grep -q \
+	"OffsetDelete from .*: group gd: the committed offsets of 1 partitions of topic t deleted" \
+	"$LOG"
+expect_eq "OffsetDelete of an unknown group" "group GROUP_ID_NOT_FOUND" \
+	"$(rdk delete-offsets nosuch t 0)"
+[ -s "$MQ_TMP/rdk.err" ] && sed 's/^/# rdk_check: /' "$MQ_TMP/rdk.err"
 
 # A commit past the log end (Kafka clients may commit any offset): a
 # consume member reads from auto.offset.reset (earliest), as a Kafka

@@ -15,7 +15,8 @@
  * files' group as a follower and gets its share from the group's assignor,
  * commits only its partitions, rejoins after a file closes; a consumer
  * group of its own ends when a consume file opens, its members joining
- * the file's.
+ * the file's;
+ * OffsetDelete: Empty, subscribed, unknown, and a restart.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -1618,6 +1619,187 @@ static void list_line(struct brokerfx *f, const char *id, char *out, size_t cap)
 	net_resp_free(&raw);
 }
 
+/* ---- OffsetDelete ---- */
+
+/* OffsetDelete v0 of group: one topic entry per parts[i] (topic,
+ * partition); the top-level error, each partition's into errs. */
+static int16_t offset_delete(struct brokerfx *f, const char *group, const struct commit_part *parts,
+			     int n, int16_t *errs)
+{
+	struct proto_offset_delete_topic t[8];
+	int32_t p[8];
+	struct proto_offset_delete_req req = { .group_id = kstr_of(group),
+					       .n_topics = n,
+					       .topics = t };
+	struct proto_offset_delete_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+	int16_t err;
+
+	for (int i = 0; i < n; i++) {
+		p[i] = parts[i].partition;
+		t[i] = (struct proto_offset_delete_topic){ .name = kstr_of(parts[i].topic),
+							   .n_partitions = 1,
+							   .partitions = &p[i] };
+	}
+	kbuf_w_init(&w, 1024);
+	assert_int_equal(proto_offset_delete_req_encode(&w, 0, &req), 0);
+	brokerfx_call(f->c, PROTO_API_OFFSET_DELETE, 0, &w, &raw);
+	assert_int_equal(proto_offset_delete_resp_decode(&raw.body, 0, &r), 0);
+	err = r.error_code;
+	/* A group-level error is the whole answer, as Kafka's. */
+	assert_int_equal(r.n_topics, err ? 0 : n);
+	for (int i = 0; i < r.n_topics; i++) {
+		assert_true(kstr_eq(r.topics[i].name, parts[i].topic));
+		assert_int_equal(r.topics[i].n_partitions, 1);
+		assert_int_equal(r.topics[i].partitions[0].partition_index, parts[i].partition);
+		errs[i] = r.topics[i].partitions[0].error_code;
+	}
+	proto_offset_delete_resp_free(&r);
+	net_resp_free(&raw);
+	return err;
+}
+
+/* Whether the mount's group of topic keeps a committed offset of p. */
+static bool offset_kept(struct brokerfx *f, const char *topic, const char *group, int p)
+{
+	struct topic *t;
+	struct group *g;
+	bool kept;
+
+	assert_int_equal(broker_topic_get(f->b, topic, &t), 0);
+	assert_int_equal(group_open(t, group, 0, &g), 0);
+	pthread_mutex_lock(&g->mu);
+	kept = p < g->nparts && g->parts[p].stored;
+	pthread_mutex_unlock(&g->mu);
+	group_put(g);
+	topic_put(t);
+	return kept;
+}
+
+/* OffsetDelete as Kafka's handleDeleteOffsets: an unknown group is
+ * GROUP_ID_NOT_FOUND; an Empty group's offsets go (tombstones in
+ * __consumer_offsets, so a restart does not bring them back: OffsetFetch
+ * answers -1, the mount reads auto.offset.reset's start); unknown topics
+ * and partitions answer UNKNOWN_TOPIC_OR_PARTITION; while Kafka
+ * consumers subscribed to t are members, t's partitions are
+ * GROUP_SUBSCRIBED_TO_TOPIC and another topic's offsets go; consume files
+ * subscribe the group to their topic alike; Kafka members of another
+ * protocol type: NON_EMPTY_GROUP. */
+static void test_offset_delete(void **state)
+{
+	struct brokerfx *f = *state;
+	static const char lines[] = "1\n2\n3\n4\n5\n6\n7\n8\n";
+	struct commit_part cm[] = { { "t", 0, 5 }, { "t", 1, 7 }, { "u", 0, 3 } };
+	struct commit_part del[] = { { "t", 0, 0 }, { "t", 9, 0 }, { "nope", 0, 0 } };
+	struct commit_part t1[] = { { "t", 1, 0 }, { "u", 0, 0 } };
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "od", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "od", .n = 1 };
+	static char text[1 << 16];
+	char member[256];
+	int16_t errs[3];
+	int64_t offs[2];
+	struct topic *t;
+
+	assert_int_equal(broker_topic_create(f->b, "u", 0, 0, 0755, NULL), 0);
+	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	assert_int_equal(topic_produce(t, 0, lines, sizeof(lines) - 1, 0), 0);
+	topic_put(t);
+
+	assert_int_equal(offset_delete(f, "never", del, 1, errs), PROTO_ERR_GROUP_ID_NOT_FOUND);
+	assert_int_equal(offset_delete(f, "t/never", del, 1, errs), PROTO_ERR_GROUP_ID_NOT_FOUND);
+	assert_int_equal(offset_delete(f, "a/b/c", del, 1, errs), PROTO_ERR_INVALID_GROUP_ID);
+	assert_int_equal(offset_delete(f, "", del, 1, errs), PROTO_ERR_INVALID_GROUP_ID);
+
+	/* Empty: the partitions asked lose their offsets, the others keep
+	 * theirs. */
+	commit(f, 2, "od", -1, "", cm, 3, errs);
+	assert_int_equal(errs[0] | errs[1] | errs[2], PROTO_ERR_NONE);
+	assert_int_equal(mount_offset(f, "od", 0), 5);
+	assert_int_equal(offset_delete(f, "od", del, 3, errs), PROTO_ERR_NONE);
+	assert_int_equal(errs[0], PROTO_ERR_NONE);
+	assert_int_equal(errs[1], PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	assert_int_equal(errs[2], PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	fetch_offsets(f, 7, "od", false, offs);
+	assert_int_equal(offs[0], -1);
+	assert_int_equal(offs[1], 7);
+	/* The mount's group reads as one never committed: the log start
+	 * (auto.offset.reset=earliest). */
+	assert_int_equal(mount_offset(f, "od", 0), 0);
+	assert_false(offset_kept(f, "t", "od", 0));
+	/* Kafka's offset removal record: the commit's key, no value. */
+	brokerfx_offsets_text(f->b, "od", text, sizeof(text));
+	assert_non_null(strstr(text, "od/t/0\t\n"));
+	/* Again: nothing to remove, NONE (Kafka's removeOffsets). */
+	assert_int_equal(offset_delete(f, "od", del, 1, errs), PROTO_ERR_NONE);
+	assert_int_equal(errs[0], PROTO_ERR_NONE);
+
+	/* The tombstone holds across a restart (the replay). */
+	brokerfx_close(f);
+	brokerfx_open(f);
+	fetch_offsets(f, 7, "od", false, offs);
+	assert_int_equal(offs[0], -1);
+	assert_int_equal(offs[1], 7);
+	assert_int_equal(mount_offset(f, "od", 0), 0);
+	assert_false(offset_kept(f, "t", "od", 0));
+	assert_true(offset_kept(f, "t", "od", 1));
+	/* (u's group is left as the replay made it: not looked at since.) */
+
+	/* A Kafka consumer subscribed to t: t's partitions are refused, u's
+	 * offset goes. */
+	j.c = s.c = f->c; /* the reopened broker's connection */
+	join_sync_one(&j, &s, member, sizeof(member), "a");
+	assert_int_equal(offset_delete(f, "od", t1, 2, errs), PROTO_ERR_NONE);
+	assert_int_equal(errs[0], PROTO_ERR_GROUP_SUBSCRIBED_TO_TOPIC);
+	assert_int_equal(errs[1], PROTO_ERR_NONE);
+	assert_true(offset_kept(f, "t", "od", 1));
+	assert_false(offset_kept(f, "u", "od", 0));
+	assert_int_equal(offset_delete(f, "t/od", t1, 1, errs), PROTO_ERR_NONE);
+	assert_int_equal(errs[0], PROTO_ERR_GROUP_SUBSCRIBED_TO_TOPIC);
+	assert_int_equal(leave(f->c, 3, "od", member), PROTO_ERR_NONE);
+
+	/* A consume file of t's group: the same, through the scoped id too. */
+	{
+		struct group_member *m;
+		struct group *g;
+
+		assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+		assert_int_equal(group_open(t, "od", 0, &g), 0);
+		assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), 0);
+		assert_int_equal(offset_delete(f, "od", t1, 1, errs), PROTO_ERR_NONE);
+		assert_int_equal(errs[0], PROTO_ERR_GROUP_SUBSCRIBED_TO_TOPIC);
+		assert_int_equal(offset_delete(f, "t/od", t1, 1, errs), PROTO_ERR_NONE);
+		assert_int_equal(errs[0], PROTO_ERR_GROUP_SUBSCRIBED_TO_TOPIC);
+		assert_true(offset_kept(f, "t", "od", 1));
+		group_leave(m);
+		group_put(g);
+		topic_put(t);
+	}
+	/* Empty again: the scoped id deletes t's. */
+	assert_int_equal(offset_delete(f, "t/od", t1, 1, errs), PROTO_ERR_NONE);
+	assert_int_equal(errs[0], PROTO_ERR_NONE);
+	assert_false(offset_kept(f, "t", "od", 1));
+	fetch_offsets(f, 7, "od", false, offs);
+	assert_int_equal(offs[1], -1);
+
+	/* Members of another protocol type. */
+	{
+		struct join_args jc = { .c = f->c,
+					.v = 5,
+					.group = "cx",
+					.ptype = "connect",
+					.session_ms = 10000,
+					.rebalance_ms = 10000 };
+
+		join_call(&jc);
+		assert_int_equal(jc.out.error, PROTO_ERR_NONE);
+		assert_int_equal(offset_delete(f, "cx", del, 1, errs), PROTO_ERR_NON_EMPTY_GROUP);
+		assert_int_equal(leave(f->c, 3, "cx", jc.out.member), PROTO_ERR_NONE);
+	}
+}
+
 /* A group whose member left, without committed offsets, is Empty, not
  * gone (Kafka keeps it until its offsets cleanup): ListGroups lists it
  * and DescribeGroups describes it Empty, with its protocol type and no
@@ -1895,6 +2077,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_static_member_replaced, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_reset_commit, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_offset_delete, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_reload, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_bad_records, setup,
