@@ -1221,6 +1221,109 @@ void zk_isr_change_clear(struct zk_isr_change *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* ---- /admin/reassign_partitions ---- */
+
+char *zk_reassign_encode(const struct zk_reassign *r)
+{
+	json_t *root = json_object(), *arr = json_array();
+	int i;
+
+	for (i = 0; arr && i < r->n; i++) {
+		const struct zk_reassign_part *rp = &r->parts[i];
+		json_t *ids = ids_array(rp->replicas, rp->n_replicas);
+
+		if (!ids || json_array_append_new(
+				    arr, json_pack("{s:s,s:i,s:o}", "topic", rp->topic, "partition",
+						   (int)rp->partition, "replicas", ids)) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	root = put(root, "version", json_integer(1));
+	root = put(root, "partitions", arr);
+	return dump(root);
+}
+
+/* "replicas": any int32s, in order (see zkdata.h). */
+static int reassign_replicas(json_t *arr, struct zk_reassign_part *rp, char *why)
+{
+	size_t i, count;
+
+	if (!json_is_array(arr))
+		return bad(why, "\"replicas\" is not an array");
+	count = json_array_size(arr);
+	if (!(rp->replicas = malloc((count ? count : 1) * sizeof(*rp->replicas))))
+		return -ENOMEM;
+	for (i = 0; i < count; i++) {
+		json_t *v = json_array_get(arr, i);
+		json_int_t x;
+
+		if (!json_is_integer(v) || (x = json_integer_value(v)) < INT32_MIN || x > INT32_MAX)
+			return bad(why, "\"replicas\" holds a value that is not an integer");
+		rp->replicas[rp->n_replicas++] = (int32_t)x;
+	}
+	return 0;
+}
+
+int zk_reassign_decode(const char *buf, size_t len, struct zk_reassign *r, char *why)
+{
+	json_t *root = NULL, *arr;
+	size_t i;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = load_version(buf, len, 1, "reassignment", &root, why)))
+		return rc;
+	arr = json_object_get(root, "partitions");
+	if (!json_is_array(arr)) {
+		rc = bad(why, "\"partitions\" is not an array");
+		goto out;
+	}
+	r->parts = calloc(json_array_size(arr) + 1, sizeof(*r->parts));
+	if (!r->parts) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < json_array_size(arr); i++) {
+		json_t *e = json_array_get(arr, i), *topic;
+		struct zk_reassign_part *rp = &r->parts[r->n];
+
+		if (!json_is_object(e)) {
+			rc = bad(why, "a partition is not an object");
+			goto out;
+		}
+		topic = json_object_get(e, "topic");
+		if (!json_is_string(topic) || !zk_topic_name_valid(json_string_value(topic))) {
+			rc = bad(why, "\"topic\" is not a topic name");
+			goto out;
+		}
+		if ((rc = get_i32(e, "partition", 1, 0, &rp->partition, why)))
+			goto out;
+		if (!(rp->topic = strdup(json_string_value(topic)))) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		r->n++; /* owned from here: cleared on failure */
+		if ((rc = reassign_replicas(json_object_get(e, "replicas"), rp, why)))
+			goto out;
+	}
+out:
+	json_decref(root);
+	if (rc)
+		zk_reassign_clear(r);
+	return rc;
+}
+
+void zk_reassign_clear(struct zk_reassign *r)
+{
+	for (int i = 0; i < r->n; i++) {
+		free(r->parts[i].topic);
+		free(r->parts[i].replicas);
+	}
+	free(r->parts);
+	memset(r, 0, sizeof(*r));
+}
+
 /* ---- /log_dir_event_notification/log_dir_event_<seq> ---- */
 
 char *zk_log_dir_event_encode(int32_t broker_id, int32_t event)
