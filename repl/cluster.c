@@ -612,6 +612,28 @@ static bool makes_logs(struct cluster *c)
 	return !cluster_log_dir_failure(c);
 }
 
+/* Whether partition's log is open here without a replica of the replica
+ * manager over it (stopped and deleted, or never given one). */
+static bool replica_gone(struct cluster *c, const char *topic, int partition)
+{
+	struct partition *p;
+
+	if (!cluster_repl_hosts(c->cr, topic, partition))
+		return false;
+	p = replica_mgr_get(cluster_repl_replicas(c->cr), topic, partition);
+	if (p)
+		partition_unref(p);
+	return p == NULL;
+}
+
+void cluster_topic_reread(struct cluster *c, const char *topic)
+{
+	if (!c)
+		return;
+	zkwatch_fired(&c->topics_done, topic);
+	post(c, EV_TOPICS);
+}
+
 /* Every topic in /brokers/topics becomes (or stays) a local topic; local
  * replicated topics no longer there go (the controller deleted them). */
 static int read_topics(struct cluster *c)
@@ -694,6 +716,15 @@ static int read_topics(struct cluster *c)
 		}
 		r = h->appeared(h->arg, names[i], t.assignment.n_partitions, local, uid, gid, mode,
 				&zc);
+		/* A replica moved away (reassigned to other brokers): once the
+		 * replica manager let it go (StopReplica with delete), its log
+		 * goes too. Its StopReplica, when later, reads the topic again
+		 * (replica_deleted). */
+		for (int p = 0; (r >= 0 || r == -EEXIST) && h->moved_away && makes_logs(c) &&
+				p < t.assignment.n_partitions;
+		     p++)
+			if (!local[p] && replica_gone(c, names[i], p))
+				h->moved_away(h->arg, names[i], p);
 		free(local);
 		bool made = r >= 0 || r == -EEXIST;
 		/* -EMFILE: made, some replica's log still without room (the

@@ -365,6 +365,10 @@ static int logs_close(void *arg, const char *topic, int32_t partition, void *log
 		inel_drop(cr, topic, partition, "deleted");
 	log_unref(s->l);
 	free(s);
+	/* A replica moved to other brokers: its log goes now, with its
+	 * topic staying here (cluster.h's moved_away). */
+	if (del && cr->local.topics.replica_deleted)
+		cr->local.topics.replica_deleted(cr->local.topics.arg, topic, partition);
 	return rc;
 }
 

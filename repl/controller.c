@@ -392,10 +392,13 @@ int controller_plan_move(const struct zk_assignment *cur, const int32_t *target,
 	for (i = 0; i < cur->n_replicas; i++)
 		if (!has(out->replicas, out->n_replicas, cur->replicas[i]))
 			out->dropped[out->n_dropped++] = cur->replicas[i];
-	/* Kafka checks only the replicas to add: one already holding the
-	 * partition may be down for now. */
+	/* Only the replicas new to the partition must be registered: one
+	 * already holding it, or already being added by the move this one
+	 * repeats (a new controller reading the request again), may be down
+	 * for now. */
 	for (i = 0; i < out->n_adding; i++)
-		if (!has(live, n_live, out->adding[i])) {
+		if (!has(live, n_live, out->adding[i]) &&
+		    !has(cur->replicas, cur->n_replicas, out->adding[i])) {
 			free(v);
 			memset(out, 0, sizeof(*out));
 			return -EHOSTUNREACH;
@@ -2333,8 +2336,8 @@ static int ctrl_move_check(struct controller *ctl, int t, int32_t p, struct ctrl
 		batch_drop_replicas(ctl, b, t, p, rr, n_rr);
 		mq_log(MQ_INFO,
 		       "controller: %s-%d moved: replicas %s (were %s), leader %d in epoch %d",
-		       ctl->topics[t].name, p, ids_str(to, sizeof(to), trs, n), from,
-		       part->state.leader, part->state.leader_epoch);
+		       ctl->topics[t].name, p, ids_str(to, sizeof(to), a->replicas, a->n_replicas),
+		       from, part->state.leader, part->state.leader_epoch);
 		rc = ctrl_reassign_prune(ctl, NULL, 0);
 	}
 	free(rr);

@@ -132,7 +132,8 @@ struct controller_move {
 
 /* The move of partition `cur` to target (n_target ids), or with target
  * NULL the cancel of its move in progress (TRS = ORS). live: the
- * registered brokers, every adding replica must be one. -EINVAL: an empty
+ * registered brokers; every adding replica not in cur's replicas already
+ * must be one. -EINVAL: an empty
  * target, a broker id twice or < 0; -EHOSTUNREACH: an adding replica is
  * not registered (both Kafka's INVALID_REPLICA_ASSIGNMENT); -EALREADY:
  * cancel without a move in progress (NO_REASSIGNMENT_IN_PROGRESS);

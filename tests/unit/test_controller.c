@@ -958,8 +958,11 @@ static void test_plan_move(void **state)
 		expect_ids(m.dropped, m.n_dropped, (int32_t[]){ 3 }, 1);
 		controller_move_clear(&m);
 
-		/* The same target again: the same plan (nothing new). */
-		assert_int_equal(controller_plan_move(&moving, (int32_t[]){ 2, 3 }, 2, live, 4, &m),
+		/* The same target again: the same plan (nothing new), with
+		 * 3, being added, down meanwhile (a new controller reads the
+		 * request again). */
+		assert_int_equal(controller_plan_move(&moving, (int32_t[]){ 2, 3 }, 2,
+						      (int32_t[]){ 1, 2 }, 2, &m),
 				 0);
 		expect_ids(m.replicas, m.n_replicas, rs, 3);
 		expect_ids(m.adding, m.n_adding, ad, 1);
