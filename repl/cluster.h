@@ -202,6 +202,14 @@ int cluster_log_dir_failure(struct cluster *c);
 struct controller_election;
 int cluster_elect_leaders(struct cluster *c, bool unclean, struct controller_election *parts,
 			  int n);
+/* AlterPartitionReassignments and ListPartitionReassignments
+ * (kafka_reassign.c) in a cluster: the controller's moves
+ * (controller_alter_reassignments, controller_list_reassignments).
+ * -EAGAIN: this broker is not the controller. */
+struct controller_reassignment;
+struct controller_moving;
+int cluster_alter_reassignments(struct cluster *c, struct controller_reassignment *parts, int n);
+int cluster_list_reassignments(struct cluster *c, struct controller_moving **out);
 struct partition_state;
 int cluster_partition_state(struct cluster *c, const char *topic, int partition,
 			    struct partition_state *st);

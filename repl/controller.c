@@ -2103,15 +2103,10 @@ static int32_t *ids_dup(const int32_t *v, int n)
 	return d;
 }
 
-/* "[1,2]" of n ids into buf, for the log. */
+/* zk_ids_text, returning buf: for the log lines. */
 static const char *ids_str(char *buf, size_t size, const int32_t *v, int n)
 {
-	size_t at = (size_t)snprintf(buf, size, "[");
-
-	for (int i = 0; i < n && at < size; i++)
-		at += (size_t)snprintf(buf + at, size - at, "%s%d", i ? "," : "", (int)v[i]);
-	if (at < size)
-		snprintf(buf + at, size - at, "]");
+	zk_ids_text(buf, size, v, n);
 	return buf;
 }
 

@@ -338,7 +338,9 @@ int partitions_detach(struct broker *b, struct topic *t, int p)
 		}
 	}
 	pthread_rwlock_unlock(&t->lock);
-	if (!l)
+	/* A log a LeaderAndIsr opened that the topic never took (the move
+	 * cancelled before): the log manager's alone, dropped all the same. */
+	if (!l && !logmgr_is_open(b->m, t->name, p))
 		return 0;
 	/* Readers that checked the replica before it went look again: the
 	 * observers' generation moves after pt->log is gone (topic_read.c's

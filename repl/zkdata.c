@@ -204,6 +204,16 @@ static json_t *put(json_t *root, const char *key, json_t *v)
 	return root;
 }
 
+void zk_ids_text(char *buf, size_t size, const int32_t *ids, int n)
+{
+	size_t at = (size_t)snprintf(buf, size, "[");
+
+	for (int i = 0; i < n && at < size; i++)
+		at += (size_t)snprintf(buf + at, size - at, "%s%d", i ? "," : "", (int)ids[i]);
+	if (at < size)
+		snprintf(buf + at, size - at, "]");
+}
+
 /* ---- paths and names ---- */
 
 int zk_topic_name_valid(const char *topic)

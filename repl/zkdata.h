@@ -97,6 +97,10 @@
 #define ZK_CONFIG_USERS_PATH     "/config/users"
 #define ZK_CONFIG_CHANGE_PREFIX  "/config/changes/config_change_"
 
+/* "[1,2,3]": n broker ids as the JSON documents write them (.state, log
+ * lines), cut to size bytes (always terminated). */
+void zk_ids_text(char *buf, size_t size, const int32_t *ids, int n);
+
 /* Kafka's legal topic names: 1..249 of [a-zA-Z0-9._-], not "." or "..". */
 int zk_topic_name_valid(const char *topic);
 

@@ -13,6 +13,14 @@
 # mount (L's through its read copy) reads every record once, and a
 # tail -f started on L's mount while L was a replica goes on across the
 # move, nothing repeated or skipped.
+#
+# Then through the Kafka API (kafkajs's admin client): the refusals
+# (UNKNOWN_TOPIC_OR_PARTITION, INVALID_REPLICA_ASSIGNMENT), a move
+# [R,O] -> [O,L] that completes (R's log deleted, every record on L again,
+# nothing listed after), and on topic c (one replica, x) a move to [x,y]
+# with y frozen: listed in the middle with y adding, cancelled (back to
+# [x]; a second cancel is NO_REASSIGNMENT_IN_PROGRESS, a broker that is
+# not the controller answers NOT_CONTROLLER).
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -23,6 +31,11 @@ mq_setup
 
 # shellcheck source=tests/integration/cluster_lib.sh
 . "$LIBDIR/cluster_lib.sh"
+
+kafkajs_setup
+KAFKA_SASL_USER=admin
+KAFKA_SASL_PASSWORD=admin-secret
+export KAFKA_SASL_USER KAFKA_SASL_PASSWORD
 
 CLUSTER_SESSION_MS=6000
 CLUSTER_CONF="num.partitions=1
@@ -108,6 +121,7 @@ zk_cli "$ZKPORT" create /mqfs/admin/reassign_partitions \
 check "the topic znode: replicas [$R,$O,$L], adding $O, removing $L" poll 20 \
 	zhas /brokers/topics/t "\"partitions\":{\"0\":[$R,$O,$L]},\"adding_replicas\":{\"0\":[$O]},\"removing_replicas\":{\"0\":[$L]}"
 check "mnt$R: Metadata's replicas are RS during the move" poll 20 replicas_are "$R" t "[$R,$O,$L]"
+check "mnt$R: .state shows the move" poll 20 grep -qx "moving 0: adding \[$O\] removing \[$L\]" "$MQ_TMP/mnt$R/t/.state"
 check "records written during the move" put "$R" during 10
 
 # The controller dies in the middle and comes back.
@@ -133,6 +147,7 @@ case $lead in
 esac
 check "the topic znode: no move left" poll 20 zhas /brokers/topics/t "\"partitions\":{\"0\":[$R,$O]},\"adding_replicas\":{},\"removing_replicas\":{}"
 check "/admin/reassign_partitions deleted" poll 20 zgone /admin/reassign_partitions
+check "mnt$L: .state shows no move" poll 20 sh -c "! timeout 5 grep -q '^moving' '$MQ_TMP/mnt$L/t/.state'"
 check "broker $L's log of t-0 deleted" poll 20 no_log "$L" t
 check "records written after the move" put "$O" after 10
 for n in "$R" "$O" "$L"; do
@@ -142,5 +157,61 @@ check "tail -f on mnt$L goes on across the move" poll 20 grep -qx after-10 "$MQ_
 expect_ok "tail -f on mnt$L: every record once, in order" cmp -s "$MQ_TMP/tail.out" "$MQ_TMP/want"
 mq_stop "$TAILPID"
 expect_ok "the move logged" grep -q "controller: t-0 moved: replicas \[$R,$O\]" "$LOG"
+
+# ---- the Kafka API ------------------------------------------------------------
+admin() { # admin N ARGS...: kafkajs's admin client bootstrapped from broker N
+	_p=$(eval "echo \$PORT$1")
+	shift
+	timeout -k 5 60 node "$LIBDIR/kafkajs_admin.js" "127.0.0.1:$_p" "$@" 2>&1
+}
+raw_cancel() { # raw_cancel N TOPIC: AlterPartitionReassignments cancel to broker N
+	_p=$(eval "echo \$PORT$1")
+	timeout -k 5 60 python3 "$LIBDIR/kafka_raw.py" cancel 127.0.0.1 "$_p" admin admin-secret "$2" 0 2>&1
+}
+moving_none() { [ -z "$(admin "$1" reassignments "$2")" ]; }
+
+expect_eq "kafkajs: an unknown topic" "error UNKNOWN_TOPIC_OR_PARTITION" \
+	"$(admin "$R" reassign nosuch 0 "$R" | cut -d: -f1)"
+expect_eq "kafkajs: a broker twice" "error INVALID_REPLICA_ASSIGNMENT" \
+	"$(admin "$R" reassign t 0 "$O,$O" | cut -d: -f1)"
+expect_eq "kafkajs: a broker that is not registered" "error INVALID_REPLICA_ASSIGNMENT" \
+	"$(admin "$R" reassign t 0 "$O,9" | cut -d: -f1)"
+expect_ok "the refusals logged" grep -q "reassignment of t-0 to \[$O,9\] refused" "$LOG"
+expect_eq "kafkajs: t-0 to [$O,$L]" "ok" "$(admin "$R" reassign t 0 "$O,$L")"
+check "moved: mnt$O's replicas are [$O,$L]" poll 60 replicas_are "$O" t "[$O,$L]"
+check "broker $R's log of t-0 deleted" poll 20 no_log "$R" t
+check "nothing listed as moving" moving_none "$O" t
+for n in "$L" "$R"; do
+	check "mnt$n reads every record once, in order" poll 20 reads_all "$n"
+done
+
+# c: one replica x; y neither it nor the controller, frozen while added.
+expect_eq "kafkajs: topic c with one replica" "ok" "$(admin 1 create c 1 1)"
+check "c has a leader" poll 20 test -n "$(field "$MQ_TMP/mnt1" c 5)"
+check "a controller" poll 20 has_controller
+K=$(controller)
+X=$(field "$MQ_TMP/mnt1" c 7 | tr -d '[]')
+Y=""
+for n in 1 2 3; do
+	[ "$n" != "$X" ] && [ "$n" != "$K" ] && [ -z "$Y" ] && Y=$n
+done
+eval "PY=\$PID$Y"
+FROZE=$Y
+check "broker $Y frozen" stop_broker "$PY"
+expect_eq "kafkajs: c-0 to [$X,$Y]" "ok" "$(admin "$K" reassign c 0 "$X,$Y")"
+expect_eq "kafkajs: c-0 listed as moving" "0 replicas=$X,$Y adding=$Y removing=" \
+	"$(admin "$K" reassignments c)"
+check "mnt$X: .state shows the move" poll 20 grep -qx "moving 0: adding \[$Y\] removing \[\]" "$MQ_TMP/mnt$X/c/.state"
+for n in 1 2 3; do
+	[ "$n" = "$K" ] || [ "$n" = "$Y" ] || expect_eq "cancel sent to broker $n: NOT_CONTROLLER" \
+		"error 41 -" "$(raw_cancel "$n" c)"
+done
+expect_eq "cancel of c-0's move" "error 0 0" "$(raw_cancel "$K" c)"
+expect_eq "cancel again: NO_REASSIGNMENT_IN_PROGRESS" "error 0 85" "$(raw_cancel "$K" c)"
+thaw_pid "$PY"
+FROZE=""
+check "c-0 back on [$X]" poll 20 replicas_are "$X" c "[$X]"
+check "nothing listed as moving" moving_none "$K" c
+check "broker $Y holds no log of c-0" poll 20 no_log "$Y" c
 
 mq_done
