@@ -152,7 +152,8 @@ static int alter_handler(void *arg, struct net_req *req)
 	}
 	resp.n_topics = rr->n_topics;
 	pos = net_req_begin(req);
-	rc = proto_reassign_resp_encode(&net_req_out(req)->w, PROTO_API_ALTER_PARTITION_REASSIGNMENTS,
+	rc = proto_reassign_resp_encode(&net_req_out(req)->w,
+					PROTO_API_ALTER_PARTITION_REASSIGNMENTS,
 					pr->hdr.api_version, &resp);
 	if (rc == 0)
 		rc = net_req_end(req, pos);
@@ -205,7 +206,8 @@ static int list_handler(void *arg, struct net_req *req)
 
 		if (!list_asked(rr, v[i].topic, v[i].partition))
 			continue;
-		if (resp.n_topics == 0 || !kstr_eq(resp.topics[resp.n_topics - 1].name, v[i].topic)) {
+		if (resp.n_topics == 0 ||
+		    !kstr_eq(resp.topics[resp.n_topics - 1].name, v[i].topic)) {
 			resp.topics[resp.n_topics].name = kstr_of(v[i].topic);
 			resp.topics[resp.n_topics++].partitions = p;
 		}
@@ -220,8 +222,9 @@ static int list_handler(void *arg, struct net_req *req)
 		k++;
 	}
 	pos = net_req_begin(req);
-	rc = proto_reassign_resp_encode(&net_req_out(req)->w, PROTO_API_LIST_PARTITION_REASSIGNMENTS,
-					pr->hdr.api_version, &resp);
+	rc = proto_reassign_resp_encode(&net_req_out(req)->w,
+					PROTO_API_LIST_PARTITION_REASSIGNMENTS, pr->hdr.api_version,
+					&resp);
 	if (rc == 0)
 		rc = net_req_end(req, pos);
 out:
@@ -235,6 +238,7 @@ int kafka_reassign_register(struct kafka_api *ka, struct net_server *srv)
 {
 	int rc = net_server_handle(srv, PROTO_API_ALTER_PARTITION_REASSIGNMENTS, alter_handler, ka);
 
-	return rc ? rc : net_server_handle(srv, PROTO_API_LIST_PARTITION_REASSIGNMENTS, list_handler,
-					   ka);
+	return rc ? rc
+		  : net_server_handle(srv, PROTO_API_LIST_PARTITION_REASSIGNMENTS, list_handler,
+				      ka);
 }

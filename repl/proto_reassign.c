@@ -59,8 +59,8 @@ static void topics_decode(struct kmsg_dec *d, int16_t api, bool req, int32_t *n,
 			int32_t *ids = NULL;
 
 			ts[i].n_partitions = kmsg_i32s(d, false, PROTO_MAX_PARTITIONS, &ids);
-			ts[i].partitions = kmsg_alloc(d, ts[i].n_partitions,
-						      sizeof(*ts[i].partitions));
+			ts[i].partitions =
+				kmsg_alloc(d, ts[i].n_partitions, sizeof(*ts[i].partitions));
 			for (int32_t j = 0; ts[i].partitions && j < ts[i].n_partitions; j++)
 				ts[i].partitions[j].partition_index = ids[j];
 			free(ids);
