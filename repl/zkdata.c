@@ -1174,6 +1174,35 @@ char *zk_isr_change_encode(const struct zk_isr_change *c)
 	return dump(root);
 }
 
+/* A {"version":1,"partitions":[...]} document (an ISR change notice, a
+ * reassignment request): its root (the caller's to drop) and the array. */
+static int load_partitions(const char *buf, size_t len, const char *what, json_t **root,
+			   json_t **arr, char *why)
+{
+	int rc = load_version(buf, len, 1, what, root, why);
+
+	if (rc)
+		return rc;
+	*arr = json_object_get(*root, "partitions");
+	return json_is_array(*arr) ? 0 : bad(why, "\"partitions\" is not an array");
+}
+
+/* An entry's "topic" (a topic name, strdup'd into *topic) and
+ * "partition". */
+static int tp_decode(json_t *e, char **topic, int32_t *partition, char *why)
+{
+	json_t *t = json_object_get(e, "topic");
+	int rc;
+
+	if (!json_is_object(e))
+		return bad(why, "a partition is not an object");
+	if (!json_is_string(t) || !zk_topic_name_valid(json_string_value(t)))
+		return bad(why, "\"topic\" is not a topic name");
+	if ((rc = get_i32(e, "partition", 1, 0, partition, why)))
+		return rc;
+	return (*topic = strdup(json_string_value(t))) ? 0 : -ENOMEM;
+}
+
 int zk_isr_change_decode(const char *buf, size_t len, struct zk_isr_change *c, char *why)
 {
 	json_t *root = NULL, *arr;
@@ -1181,37 +1210,18 @@ int zk_isr_change_decode(const char *buf, size_t len, struct zk_isr_change *c, c
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if ((rc = load_version(buf, len, 1, "isr change", &root, why)))
-		return rc;
-	arr = json_object_get(root, "partitions");
-	if (!json_is_array(arr)) {
-		rc = bad(why, "\"partitions\" is not an array");
+	if ((rc = load_partitions(buf, len, "isr change", &root, &arr, why)))
 		goto out;
-	}
 	c->partitions = calloc(json_array_size(arr) + 1, sizeof(*c->partitions));
 	if (!c->partitions) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < json_array_size(arr); i++) {
-		json_t *e = json_array_get(arr, i), *topic;
 		struct zk_tp *tp = &c->partitions[c->n];
 
-		if (!json_is_object(e)) {
-			rc = bad(why, "a partition is not an object");
+		if ((rc = tp_decode(json_array_get(arr, i), &tp->topic, &tp->partition, why)))
 			goto out;
-		}
-		topic = json_object_get(e, "topic");
-		if (!json_is_string(topic) || !zk_topic_name_valid(json_string_value(topic))) {
-			rc = bad(why, "\"topic\" is not a topic name");
-			goto out;
-		}
-		if ((rc = get_i32(e, "partition", 1, 0, &tp->partition, why)))
-			goto out;
-		if (!(tp->topic = strdup(json_string_value(topic)))) {
-			rc = -ENOMEM;
-			goto out;
-		}
 		c->n++;
 	}
 out:
@@ -1282,37 +1292,19 @@ int zk_reassign_decode(const char *buf, size_t len, struct zk_reassign *r, char 
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	if ((rc = load_version(buf, len, 1, "reassignment", &root, why)))
-		return rc;
-	arr = json_object_get(root, "partitions");
-	if (!json_is_array(arr)) {
-		rc = bad(why, "\"partitions\" is not an array");
+	if ((rc = load_partitions(buf, len, "reassignment", &root, &arr, why)))
 		goto out;
-	}
 	r->parts = calloc(json_array_size(arr) + 1, sizeof(*r->parts));
 	if (!r->parts) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < json_array_size(arr); i++) {
-		json_t *e = json_array_get(arr, i), *topic;
+		json_t *e = json_array_get(arr, i);
 		struct zk_reassign_part *rp = &r->parts[r->n];
 
-		if (!json_is_object(e)) {
-			rc = bad(why, "a partition is not an object");
+		if ((rc = tp_decode(e, &rp->topic, &rp->partition, why)))
 			goto out;
-		}
-		topic = json_object_get(e, "topic");
-		if (!json_is_string(topic) || !zk_topic_name_valid(json_string_value(topic))) {
-			rc = bad(why, "\"topic\" is not a topic name");
-			goto out;
-		}
-		if ((rc = get_i32(e, "partition", 1, 0, &rp->partition, why)))
-			goto out;
-		if (!(rp->topic = strdup(json_string_value(topic)))) {
-			rc = -ENOMEM;
-			goto out;
-		}
 		r->n++; /* owned from here: cleared on failure */
 		if ((rc = reassign_replicas(json_object_get(e, "replicas"), rp, why)))
 			goto out;
