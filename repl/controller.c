@@ -1730,6 +1730,9 @@ static int ctrl_delete_topic(struct controller *ctl, const char *name, struct ct
 	return 0;
 }
 
+static int ctrl_reassign_prune(struct controller *ctl, const struct controller_tp *refused,
+			       int n_refused);
+
 static int ctrl_on_deletions(struct controller *ctl, struct ctrl_batch *b)
 {
 	char **names = NULL;
@@ -1747,7 +1750,9 @@ static int ctrl_on_deletions(struct controller *ctl, struct ctrl_batch *b)
 		rc = ctrl_delete_topic(ctl, names[i], b);
 	}
 	zkc_names_free(names, n);
-	return rc;
+	/* A deleted topic's moves asked for in /admin/reassign_partitions
+	 * are settled: they leave it (Kafka's). */
+	return rc == 0 && n > 0 ? ctrl_reassign_prune(ctl, NULL, 0) : rc;
 }
 
 /* The notices under parent (watched: a new one posts the event of that

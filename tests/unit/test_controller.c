@@ -1965,6 +1965,8 @@ static void test_reassign_znode_and_resume(void **state)
 				  "{\"topic\":\"mv\",\"partition\":0,\"replicas\":[3,1]},"
 				  "{\"topic\":\"nope\",\"partition\":0,\"replicas\":[1]},"
 				  "{\"topic\":\"mv\",\"partition\":7,\"replicas\":[1]}]}";
+	static const char gone_doc[] = "{\"version\":1,\"partitions\":[{\"topic\":\"gone\","
+				       "\"partition\":0,\"replicas\":[2,3]}]}";
 	struct controller_config cfg = config_of(3, false);
 	struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[3].rec };
 	struct zk_partition_state s;
@@ -2034,6 +2036,16 @@ static void test_reassign_znode_and_resume(void **state)
 	/* A document that does not decode is removed. */
 	assert_int_equal(
 		zkc_create(nodes[2].zkc, ZK_REASSIGN_PATH, "{\"version\":1}", 13, 0, NULL, 0), 0);
+	wait_gone(nodes[2].zkc, ZK_REASSIGN_PATH);
+	/* A topic deleted in the middle of its move leaves the request. */
+	create_topic(nodes[2].zkc, "gone", (int32_t[]){ 1, 3 }, 1, 2);
+	wait_created(nodes[2].zkc, "gone", 1);
+	assert_int_equal(
+		zkc_create(nodes[2].zkc, ZK_REASSIGN_PATH, gone_doc, strlen(gone_doc), 0, NULL, 0),
+		0);
+	wait_assignment(nodes[2].zkc, "gone", (int32_t[]){ 2, 3, 1 }, 3, (int32_t[]){ 2 }, 1,
+			(int32_t[]){ 1 }, 1);
+	assert_int_equal(zkmeta_request_delete_topic(nodes[2].zkc, "gone"), 0);
 	wait_gone(nodes[2].zkc, ZK_REASSIGN_PATH);
 	cluster_stop();
 }
