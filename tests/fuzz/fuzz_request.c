@@ -94,6 +94,10 @@ static bool client_api_same(const struct proto_req *a, const struct proto_req *b
 	case PROTO_API_DELETE_RECORDS:
 		return a->u.delete_records.n_topics == b->u.delete_records.n_topics &&
 		       a->u.delete_records.timeout_ms == b->u.delete_records.timeout_ms;
+	case PROTO_API_ALTER_PARTITION_REASSIGNMENTS:
+	case PROTO_API_LIST_PARTITION_REASSIGNMENTS:
+		return a->u.reassign.n_topics == b->u.reassign.n_topics &&
+		       a->u.reassign.timeout_ms == b->u.reassign.timeout_ms;
 	case PROTO_API_INIT_PRODUCER_ID:
 		return a->u.init_pid.transaction_timeout_ms ==
 			       b->u.init_pid.transaction_timeout_ms &&
@@ -199,6 +203,10 @@ static void roundtrip(const struct proto_req *req)
 		break;
 	case PROTO_API_SASL_AUTHENTICATE:
 		rc = proto_sasl_auth_req_encode(&w, req->hdr.api_version, &req->u.sasl_auth);
+		break;
+	case PROTO_API_ALTER_PARTITION_REASSIGNMENTS:
+	case PROTO_API_LIST_PARTITION_REASSIGNMENTS:
+		rc = proto_reassign_req_encode(&w, req->hdr.api_key, v, &req->u.reassign);
 		break;
 	default:
 		/* Every API the decoder takes has its case above: one added
