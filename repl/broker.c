@@ -374,6 +374,8 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 				    .fd_take = topics_cluster_fd_take,
 				    .fd_done = topics_cluster_fd_done,
 				    .hosted = topics_cluster_hosted,
+				    .replica_deleted = topics_cluster_replica_deleted,
+				    .moved_away = topics_cluster_moved_away,
 				    .arg = b },
 		};
 

@@ -404,6 +404,8 @@ int topics_cluster_incarnation(void *arg, const char *topic, int32_t partition,
 int topics_cluster_fd_take(void *arg, const char *topic, int n_partitions);
 void topics_cluster_fd_done(void *arg, int n_partitions);
 void topics_cluster_hosted(void *arg, const char *topic, int32_t partition);
+void topics_cluster_replica_deleted(void *arg, const char *topic, int32_t partition);
+void topics_cluster_moved_away(void *arg, const char *topic, int32_t partition);
 void topics_cluster_retain(void *arg, char **names, int n,
 			   bool (*still_there)(void *zarg, const char *topic), void *zarg);
 /* The cluster's overrides of topic (its /config/topics znode) applied to
@@ -487,6 +489,11 @@ int partitions_open(struct broker *b, const char *name, const struct log_config 
  * (this broker became, or always was, a replica: a start that found no
  * log). Takes t->lock for writing. */
 int partitions_attach(struct broker *b, struct topic *t, const bool *local);
+/* The replica of partition p moved to other brokers: t lets go of its
+ * log (pt->log NULL: read from the read copy, written through the
+ * leader) and the log's files are deleted. Readers that hold it keep
+ * their descriptors until they move. Takes t->lock for writing. */
+int partitions_detach(struct broker *b, struct topic *t, int p);
 /* Takes t->lock for reading and checks the topic and the partition; on
  * success the caller calls pthread_rwlock_unlock(&t->lock) when done. */
 int part_begin(struct topic *t, int partition, struct partition **out);

@@ -149,6 +149,12 @@ struct cluster {
 	struct cred_entry *creds;
 	int ncreds;
 
+	/* The partitions whose replicas move (their topic znode's adding and
+	 * removing replicas, as the cluster thread last read it), for .state.
+	 * Under mu. */
+	struct cluster_move *moves;
+	int n_moves;
+
 	atomic_int zk_state;
 	_Atomic int64_t broker_epoch;
 	_Atomic int64_t expirations;   /* sessions lost and replaced */
@@ -648,6 +654,73 @@ static bool makes_logs(struct cluster *c)
 	return !cluster_log_dir_failure(c);
 }
 
+/* A partition moving, as its topic znode says (.state's line). */
+struct cluster_move {
+	char topic[ZK_TOPIC_MAX + 1];
+	int32_t partition;
+	char adding[64], removing[64]; /* "[3]" */
+};
+
+/* Topic's moves as its assignment a says, replacing those known of it
+ * (none with a NULL a: the topic went). Out of memory the old ones stay
+ * (a .state line late). */
+static void moves_note(struct cluster *c, const char *topic, const struct zk_topic *a)
+{
+	struct cluster_move *v;
+	int n = 0, k = 0;
+
+	for (int p = 0; a && p < a->n_partitions; p++)
+		n += a->partitions[p].n_adding || a->partitions[p].n_removing;
+	pthread_mutex_lock(&c->mu);
+	for (int i = 0; i < c->n_moves; i++)
+		k += strcmp(c->moves[i].topic, topic) != 0;
+	v = malloc(((size_t)k + (size_t)n + 1) * sizeof(*v));
+	if (v) {
+		k = 0;
+		for (int i = 0; i < c->n_moves; i++)
+			if (strcmp(c->moves[i].topic, topic))
+				v[k++] = c->moves[i];
+		for (int p = 0; a && p < a->n_partitions; p++) {
+			const struct zk_assignment *pa = &a->partitions[p];
+
+			if (!pa->n_adding && !pa->n_removing)
+				continue;
+			snprintf(v[k].topic, sizeof(v[k].topic), "%s", topic);
+			v[k].partition = p;
+			zk_ids_text(v[k].adding, sizeof(v[k].adding), pa->adding, pa->n_adding);
+			zk_ids_text(v[k].removing, sizeof(v[k].removing), pa->removing,
+				    pa->n_removing);
+			k++;
+		}
+		free(c->moves);
+		c->moves = v;
+		c->n_moves = k;
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Whether partition's log is open here without a replica of the replica
+ * manager over it (stopped and deleted, or never given one). */
+static bool replica_gone(struct cluster *c, const char *topic, int partition)
+{
+	struct partition *p;
+
+	if (!cluster_repl_hosts(c->cr, topic, partition))
+		return false;
+	p = replica_mgr_get(cluster_repl_replicas(c->cr), topic, partition);
+	if (p)
+		partition_unref(p);
+	return p == NULL;
+}
+
+void cluster_topic_reread(struct cluster *c, const char *topic)
+{
+	if (!c)
+		return;
+	zkwatch_fired(&c->topics_done, topic);
+	post(c, EV_TOPICS);
+}
+
 /* Every topic in /brokers/topics becomes (or stays) a local topic; local
  * replicated topics no longer there go (the controller deleted them). */
 static int read_topics(struct cluster *c)
@@ -704,6 +777,7 @@ static int read_topics(struct cluster *c)
 			rc = r;
 			break;
 		}
+		moves_note(c, names[i], &t.assignment);
 		/* Its overrides first: the topic is made here with them. */
 		if ((r = topic_config_read_zk(c, names[i], &zc)) < 0) {
 			zkmeta_topic_clear(&t);
@@ -730,6 +804,21 @@ static int read_topics(struct cluster *c)
 		}
 		r = h->appeared(h->arg, names[i], t.assignment.n_partitions, local, uid, gid, mode,
 				&zc);
+		/* A replica moved away (reassigned to other brokers): once the
+		 * replica manager let it go (StopReplica with delete), its log
+		 * goes too. Its StopReplica, when later, reads the topic again
+		 * (replica_deleted). */
+		for (int p = 0; (r >= 0 || r == -EEXIST) && h->moved_away && makes_logs(c) &&
+				p < t.assignment.n_partitions;
+		     p++) {
+			if (local[p])
+				continue;
+			if (t.partitions[p].present)
+				(void)replica_mgr_drop_stray(cluster_repl_replicas(c->cr), names[i],
+							     p, t.partitions[p].state.leader_epoch);
+			if (replica_gone(c, names[i], p))
+				h->moved_away(h->arg, names[i], p);
+		}
 		free(local);
 		bool made = r >= 0 || r == -EEXIST;
 		/* -EMFILE: made, some replica's log still without room (the
@@ -914,6 +1003,21 @@ int cluster_elect_leaders(struct cluster *c, bool unclean, struct controller_ele
 	return cr ? cluster_repl_elect_leaders(cr, unclean, parts, n) : -EAGAIN;
 }
 
+int cluster_alter_reassignments(struct cluster *c, struct controller_reassignment *parts, int n)
+{
+	struct cluster_repl *cr = __atomic_load_n(&c->cr, __ATOMIC_ACQUIRE);
+
+	return cr ? cluster_repl_alter_reassignments(cr, parts, n) : -EAGAIN;
+}
+
+int cluster_list_reassignments(struct cluster *c, struct controller_moving **out)
+{
+	struct cluster_repl *cr = __atomic_load_n(&c->cr, __ATOMIC_ACQUIRE);
+
+	*out = NULL;
+	return cr ? cluster_repl_list_reassignments(cr, out) : -EAGAIN;
+}
+
 int cluster_partition_state(struct cluster *c, const char *topic, int partition,
 			    struct partition_state *st)
 {
@@ -929,6 +1033,14 @@ int cluster_partition_cells(struct cluster *c, const char *topic, int partition,
 void cluster_partition_followers(struct cluster *c, const char *topic, int partition, FILE *f)
 {
 	cluster_repl_partition_followers(c->cr, topic, partition, f);
+	/* A move in progress (Kafka's reassignment): the replicas column
+	 * holds them all meanwhile. */
+	pthread_mutex_lock(&c->mu);
+	for (int i = 0; i < c->n_moves; i++)
+		if (c->moves[i].partition == partition && !strcmp(c->moves[i].topic, topic))
+			fprintf(f, "moving %d: adding %s removing %s\n", partition,
+				c->moves[i].adding, c->moves[i].removing);
+	pthread_mutex_unlock(&c->mu);
 }
 
 /* ---- registration ---- */
@@ -1494,6 +1606,7 @@ void cluster_close(struct cluster *c)
 	cluster_repl_free(c->cr);
 	metadata_cache_free(c->mc);
 	free(c->creds);
+	free(c->moves);
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->cred_mu);

@@ -123,8 +123,23 @@ struct cluster_topic_hooks {
 	 * broker attaches it to its topic when it lacks it (a topic made
 	 * here without room for its replicas' logs). NULL: none. */
 	void (*hosted)(void *arg, const char *topic, int32_t partition);
+	/* A StopReplica with delete removed this replica (its topic deleted,
+	 * or its replicas moved to other brokers): the broker has the
+	 * cluster thread read its topic again (cluster_topic_reread), which
+	 * lets go of a moved replica's log (moved_away). NULL: none. */
+	void (*replica_deleted)(void *arg, const char *topic, int32_t partition);
+	/* The cluster thread: the topic's assignment no longer names this
+	 * broker for partition, whose log is still here and no replica of
+	 * the replica manager's: the broker's topic lets go of the log and
+	 * deletes it; the mount reads the partition from its read copy
+	 * (observer.h), as on any broker without a replica. NULL: none. */
+	void (*moved_away)(void *arg, const char *topic, int32_t partition);
 	void *arg;
 };
+
+/* Has the cluster thread read topic's assignment again (soon, not in
+ * this call), as if its znode had changed. Any thread. */
+void cluster_topic_reread(struct cluster *c, const char *topic);
 
 /* True when topic is replicated through ZooKeeper. */
 bool cluster_replicated(const struct cluster *c, const char *topic);
@@ -212,6 +227,14 @@ int cluster_log_dir_failure(struct cluster *c);
 struct controller_election;
 int cluster_elect_leaders(struct cluster *c, bool unclean, struct controller_election *parts,
 			  int n);
+/* AlterPartitionReassignments and ListPartitionReassignments
+ * (kafka_reassign.c) in a cluster: the controller's moves
+ * (controller_alter_reassignments, controller_list_reassignments).
+ * -EAGAIN: this broker is not the controller. */
+struct controller_reassignment;
+struct controller_moving;
+int cluster_alter_reassignments(struct cluster *c, struct controller_reassignment *parts, int n);
+int cluster_list_reassignments(struct cluster *c, struct controller_moving **out);
 struct partition_state;
 int cluster_partition_state(struct cluster *c, const char *topic, int partition,
 			    struct partition_state *st);

@@ -365,6 +365,10 @@ static int logs_close(void *arg, const char *topic, int32_t partition, void *log
 		inel_drop(cr, topic, partition, "deleted");
 	log_unref(s->l);
 	free(s);
+	/* A replica moved to other brokers: its log goes now, with its
+	 * topic staying here (cluster.h's moved_away). */
+	if (del && cr->local.topics.replica_deleted)
+		cr->local.topics.replica_deleted(cr->local.topics.arg, topic, partition);
 	return rc;
 }
 
@@ -1258,24 +1262,48 @@ static int cs_send(struct cluster_repl *cr, int32_t id, const struct proto_cs_re
  * asks the controller to move its leaderships away, a few times while
  * it still leads some, then goes anyway. The controller's own broker is
  * handled by controller_stop. */
+/* What the controller decided for a caller is told to the brokers before
+ * the caller hears of it, so that its next Metadata names leaders that
+ * already lead. Under cq_mu: see cs_handler. */
+static void tell_before_answer(struct cluster_repl *cr, const char *what)
+{
+	pthread_mutex_lock(&cr->cq_mu);
+	if (ctrl_queue_flush(cr->cq, CS_FLUSH_MS) < 0)
+		mq_log(MQ_WARN,
+		       "controller: %s answered before every broker was told (a request still in "
+		       "flight after %d ms)",
+		       what, CS_FLUSH_MS);
+	pthread_mutex_unlock(&cr->cq_mu);
+}
+
+int cluster_repl_alter_reassignments(struct cluster_repl *cr, struct controller_reassignment *parts,
+				     int n)
+{
+	struct controller *ctl = ctl_get(cr);
+	int rc = ctl ? controller_alter_reassignments(ctl, parts, n) : -EAGAIN;
+
+	if (rc == 0)
+		tell_before_answer(cr, "partition reassignment");
+	return rc;
+}
+
+int cluster_repl_list_reassignments(struct cluster_repl *cr, struct controller_moving **out)
+{
+	struct controller *ctl = ctl_get(cr);
+
+	*out = NULL;
+	return ctl ? controller_list_reassignments(ctl, out) : -EAGAIN;
+}
+
 int cluster_repl_elect_leaders(struct cluster_repl *cr, bool unclean,
 			       struct controller_election *parts, int n)
 {
 	struct controller *ctl = ctl_get(cr);
 	int rc = ctl ? controller_elect_leaders(ctl, unclean, parts, n) : -EAGAIN;
 
-	/* As the answer to a ControlledShutdown: the new leaders are told
-	 * before the asker hears of them, so that its next Metadata names
-	 * leaders that already lead. Under cq_mu: see cs_handler. */
-	if (rc == 0) {
-		pthread_mutex_lock(&cr->cq_mu);
-		if (ctrl_queue_flush(cr->cq, CS_FLUSH_MS) < 0)
-			mq_log(MQ_WARN,
-			       "controller: leader election answered before every broker was "
-			       "told (a request still in flight after %d ms)",
-			       CS_FLUSH_MS);
-		pthread_mutex_unlock(&cr->cq_mu);
-	}
+	/* As the answer to a ControlledShutdown. */
+	if (rc == 0)
+		tell_before_answer(cr, "leader election");
 	return rc;
 }
 
@@ -1834,17 +1862,6 @@ void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int parti
 		replica_mgr_kick_fetches(cr->rm);
 }
 
-static void ids_text(char *buf, size_t size, const int32_t *ids, int n)
-{
-	size_t at = 0;
-
-	at += (size_t)snprintf(buf, size, "[");
-	for (int i = 0; i < n && at < size; i++)
-		at += (size_t)snprintf(buf + at, size - at, "%s%d", i ? "," : "", (int)ids[i]);
-	if (at < size)
-		snprintf(buf + at, size - at, "]");
-}
-
 bool cluster_repl_hosts(struct cluster_repl *cr, const char *topic, int partition)
 {
 	return logmgr_is_open(cr->local.m, topic, partition);
@@ -1923,8 +1940,8 @@ int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int
 	}
 	snprintf(leader, 24, "%d", (int)st.leader);
 	snprintf(epoch, 24, "%d", (int)st.leader_epoch);
-	ids_text(replicas, 24, st.replicas, st.n_replicas);
-	ids_text(isr, 24, st.isr, st.n_isr);
+	zk_ids_text(replicas, 24, st.replicas, st.n_replicas);
+	zk_ids_text(isr, 24, st.isr, st.n_isr);
 	return 0;
 }
 

@@ -164,9 +164,17 @@ void cluster_repl_partition_followers(struct cluster_repl *cr, const char *topic
 				      FILE *f);
 
 struct controller_election;
+struct controller_reassignment;
+struct controller_moving;
 /* ElectLeaders on this broker's controller (controller_elect_leaders),
  * then waits (up to a few seconds) until the brokers were told.
  * -EAGAIN: this broker is not the controller. */
+/* The controller's replica moves (controller.h): -EAGAIN when this
+ * broker is not the controller. Alter returns once the brokers were told
+ * (as cluster_repl_elect_leaders). */
+int cluster_repl_alter_reassignments(struct cluster_repl *cr, struct controller_reassignment *parts,
+				     int n);
+int cluster_repl_list_reassignments(struct cluster_repl *cr, struct controller_moving **out);
 int cluster_repl_elect_leaders(struct cluster_repl *cr, bool unclean,
 			       struct controller_election *parts, int n);
 

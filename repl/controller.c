@@ -59,6 +59,20 @@
  *                                 following the rest and leaves their ISRs
  *   leader.imbalance timer        ctrl_on_rebalance: preferred elections
  *                                 for the brokers above the imbalance
+ *                                 (moving partitions left out)
+ *   /admin/reassign_partitions    ctrl_on_reassign: each partition moves
+ *   (and AlterPartitionReassign-  (ctrl_move, Kafka's onPartitionReassign-
+ *   ments: ctrl_on_alter)         ment): RS = TRS + ORS with adding and
+ *                                 removing written to the topic znode, a
+ *                                 new leader epoch told to RS; once TRS is
+ *                                 in the ISR (checked after ISR changes
+ *                                 and broker changes: ctrl_moves_check)
+ *                                 the leader is one of TRS, the ISR and
+ *                                 the assignment become TRS's, RR's
+ *                                 replicas get StopReplica with delete and
+ *                                 the partition leaves the admin znode.
+ *                                 A move lives in its topic znode only:
+ *                                 a new controller resumes it from there
  *   LeaderAndIsr answers          ctrl_on_answers: replicas a broker could
  *   (controller_lisr_answer)      not host (its log did not open, or its
  *                                 log directory failed) go offline there
@@ -320,6 +334,116 @@ int controller_decide_preferred(const struct zk_partition_state *cur, const int3
 	return next_state(cur, pref, cur->isr, cur->n_isr, next);
 }
 
+void controller_move_clear(struct controller_move *m)
+{
+	free(m->replicas);
+	memset(m, 0, sizeof(*m));
+}
+
+int controller_move_target(const struct zk_assignment *a, int32_t *out)
+{
+	int n = 0;
+
+	for (int i = 0; i < a->n_replicas; i++)
+		if (!has(a->removing, a->n_removing, a->replicas[i]))
+			out[n++] = a->replicas[i];
+	return n;
+}
+
+int controller_plan_move(const struct zk_assignment *cur, const int32_t *target, int n_target,
+			 const int32_t *live, int n_live, struct controller_move *out)
+{
+	int32_t *ors, *v;
+	int n_ors = 0, i, room = cur->n_replicas + (n_target > 0 ? n_target : 0) + 1;
+
+	memset(out, 0, sizeof(*out));
+	if (!target && cur->n_adding == 0 && cur->n_removing == 0)
+		return -EALREADY;
+	if (target && n_target <= 0)
+		return -EINVAL;
+	for (i = 0; target && i < n_target; i++)
+		if (target[i] < 0 || has(target, i, target[i]))
+			return -EINVAL;
+	/* ORS, then RS, AR, RR and the dropped ones, each at most room. */
+	if (!(v = malloc((size_t)room * 5 * sizeof(*v))))
+		return -ENOMEM;
+	ors = v;
+	out->replicas = v + room;
+	out->adding = v + 2 * room;
+	out->removing = v + 3 * room;
+	out->dropped = v + 4 * room;
+	for (i = 0; i < cur->n_replicas; i++)
+		if (!has(cur->adding, cur->n_adding, cur->replicas[i]))
+			ors[n_ors++] = cur->replicas[i];
+	if (!target) {
+		target = ors;
+		n_target = n_ors;
+	}
+	for (i = 0; i < n_target; i++)
+		out->replicas[out->n_replicas++] = target[i];
+	for (i = 0; i < n_ors; i++)
+		if (!has(target, n_target, ors[i])) {
+			out->replicas[out->n_replicas++] = ors[i];
+			out->removing[out->n_removing++] = ors[i];
+		}
+	for (i = 0; i < n_target; i++)
+		if (!has(ors, n_ors, target[i]))
+			out->adding[out->n_adding++] = target[i];
+	for (i = 0; i < cur->n_replicas; i++)
+		if (!has(out->replicas, out->n_replicas, cur->replicas[i]))
+			out->dropped[out->n_dropped++] = cur->replicas[i];
+	/* Only the replicas new to the partition must be registered: one
+	 * already holding it, or already being added by the move this one
+	 * repeats (a new controller reading the request again), may be down
+	 * for now. */
+	for (i = 0; i < out->n_adding; i++)
+		if (!has(live, n_live, out->adding[i]) &&
+		    !has(cur->replicas, cur->n_replicas, out->adding[i])) {
+			free(v);
+			memset(out, 0, sizeof(*out));
+			return -EHOSTUNREACH;
+		}
+	/* out->replicas is the block (controller_move_clear frees it). */
+	memmove(v, out->replicas, (size_t)out->n_replicas * sizeof(*v));
+	out->replicas = v;
+	return 0;
+}
+
+bool controller_move_caught_up(const struct zk_assignment *a, const struct zk_partition_state *cur)
+{
+	for (int i = 0; i < a->n_replicas; i++)
+		if (!has(a->removing, a->n_removing, a->replicas[i]) &&
+		    !has(cur->isr, cur->n_isr, a->replicas[i]))
+			return false;
+	return true;
+}
+
+int controller_decide_move(const struct zk_partition_state *cur, const int32_t *replicas,
+			   int n_replicas, const struct controller_brokers *b,
+			   struct zk_partition_state *next)
+{
+	int32_t leader = cur->leader, *isr;
+	int n = 0, rc;
+
+	memset(next, 0, sizeof(*next));
+	if (leader == ZK_LEADER_NONE || !has(replicas, n_replicas, leader) ||
+	    !has(b->live, b->n_live, leader) ||
+	    (b->ineligible && has(b->ineligible, b->n_ineligible, leader)))
+		leader = first_eligible(cur, replicas, n_replicas, b, false);
+	if (leader == ZK_LEADER_NONE)
+		return -EAGAIN;
+	if (!(isr = malloc(((size_t)cur->n_isr + 1) * sizeof(*isr))))
+		return -ENOMEM;
+	for (int i = 0; i < cur->n_isr; i++)
+		if (has(replicas, n_replicas, cur->isr[i]))
+			isr[n++] = cur->isr[i];
+	if (!has(isr, n, leader))
+		isr[n++] = leader; /* a live leader kept is in its own ISR */
+	rc = next_state_of(cur, leader, isr, n, true, next);
+	free(isr);
+	return rc;
+}
+
 struct pref_led {
 	int32_t preferred;
 	int led; /* 1: the preferred replica leads */
@@ -375,9 +499,10 @@ enum {
 	EV_DELETIONS = 1 << 3,
 	EV_ISR_CHANGE = 1 << 4,
 	EV_EXPIRED = 1 << 5,
-	EV_ANSWERS = 1 << 6, /* LeaderAndIsr answers queued (ctl->answers) */
-	EV_CONFIG = 1 << 7,  /* a topic's overrides changed */
-	EV_LOG_DIR = 1 << 8, /* /log_dir_event_notification children */
+	EV_ANSWERS = 1 << 6,  /* LeaderAndIsr answers queued (ctl->answers) */
+	EV_CONFIG = 1 << 7,   /* a topic's overrides changed */
+	EV_LOG_DIR = 1 << 8,  /* /log_dir_event_notification children */
+	EV_REASSIGN = 1 << 9, /* /admin/reassign_partitions made, changed or gone */
 };
 
 /* A broker's answer to a LeaderAndIsr (controller_lisr_answer), queued
@@ -401,16 +526,19 @@ struct ctrl_offline {
 };
 
 /* Events a caller waits for (on its stack). */
-enum ctrl_call_type { CALL_RECONNECT, CALL_SHUTDOWN, CALL_STOP, CALL_ELECT };
+enum ctrl_call_type { CALL_RECONNECT, CALL_SHUTDOWN, CALL_STOP, CALL_ELECT, CALL_ALTER, CALL_LIST };
 
 struct ctrl_call {
 	enum ctrl_call_type type;
-	int32_t broker_id;                 /* CALL_SHUTDOWN */
-	struct controller_tp **remaining;  /* CALL_SHUTDOWN, may be NULL */
-	struct zkc *zkc;                   /* CALL_RECONNECT */
-	bool unclean;                      /* CALL_ELECT */
-	struct controller_election *elect; /* CALL_ELECT */
-	int n_elect;                       /* CALL_ELECT */
+	int32_t broker_id;                     /* CALL_SHUTDOWN */
+	struct controller_tp **remaining;      /* CALL_SHUTDOWN, may be NULL */
+	struct zkc *zkc;                       /* CALL_RECONNECT */
+	bool unclean;                          /* CALL_ELECT */
+	struct controller_election *elect;     /* CALL_ELECT */
+	int n_elect;                           /* CALL_ELECT */
+	struct controller_reassignment *alter; /* CALL_ALTER */
+	int n_alter;                           /* CALL_ALTER */
+	struct controller_moving **moving;     /* CALL_LIST */
 	bool done;
 	int rc;
 	struct ctrl_call *next;
@@ -528,6 +656,8 @@ static void ctrl_watch(void *arg, enum zkc_watch ev, const char *path)
 		ctrl_post(ctl, EV_ISR_CHANGE);
 	else if (!strcmp(path, ZK_LOG_DIR_EVENT_PATH))
 		ctrl_post(ctl, EV_LOG_DIR);
+	else if (!strcmp(path, ZK_REASSIGN_PATH))
+		ctrl_post(ctl, EV_REASSIGN);
 }
 
 void controller_topic_config_changed(struct controller *ctl)
@@ -1041,6 +1171,8 @@ enum ctrl_election {
 	ELECT_PREFERRED, /* preferred leader (rebalance, ElectLeaders) */
 	ELECT_UNCLEAN,   /* ElectLeaders UNCLEAN: the offline election with
 			  * unclean.leader.election.enable whatever it says */
+	ELECT_MOVE,      /* a replica move starts or completes: a new leader
+			  * epoch, the leader among the cached replicas */
 };
 
 static const char *election_name(enum ctrl_election kind)
@@ -1050,6 +1182,7 @@ static const char *election_name(enum ctrl_election kind)
 	case ELECT_SHUTDOWN: return "controlled shutdown";
 	case ELECT_PREFERRED: return "preferred";
 	case ELECT_UNCLEAN: return "unclean";
+	case ELECT_MOVE: return "reassignment";
 	}
 	return "?";
 }
@@ -1089,6 +1222,10 @@ static int ctrl_decide(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 							     next);
 	case ELECT_PREFERRED:
 		return controller_decide_preferred(cur, a->replicas, a->n_replicas, &b, next);
+	case ELECT_MOVE:
+		/* No replica of the set can lead yet: nothing is written. */
+		rc = controller_decide_move(cur, a->replicas, a->n_replicas, &b, next);
+		return rc == -EAGAIN ? 0 : rc;
 	case ELECT_LIVE:
 	case ELECT_UNCLEAN: break;
 	}
@@ -1613,6 +1750,9 @@ static int ctrl_delete_topic(struct controller *ctl, const char *name, struct ct
 	return 0;
 }
 
+static int ctrl_reassign_prune(struct controller *ctl, const struct controller_tp *refused,
+			       int n_refused);
+
 static int ctrl_on_deletions(struct controller *ctl, struct ctrl_batch *b)
 {
 	char **names = NULL;
@@ -1630,7 +1770,9 @@ static int ctrl_on_deletions(struct controller *ctl, struct ctrl_batch *b)
 		rc = ctrl_delete_topic(ctl, names[i], b);
 	}
 	zkc_names_free(names, n);
-	return rc;
+	/* A deleted topic's moves asked for in /admin/reassign_partitions
+	 * are settled: they leave it (Kafka's). */
+	return rc == 0 && n > 0 ? ctrl_reassign_prune(ctl, NULL, 0) : rc;
 }
 
 /* The notices under parent (watched: a new one posts the event of that
@@ -1698,9 +1840,14 @@ static int isr_notice(struct controller *ctl, const char *path, const char *data
 
 /* A leader changed an ISR and said so: re-read those states and tell
  * every broker (the leader's own write is the decision). */
+static int ctrl_moves_check(struct controller *ctl, struct ctrl_batch *b);
+
+/* A move waiting for its new replicas to join the ISR learns it here. */
 static int ctrl_on_isr_change(struct controller *ctl, struct ctrl_batch *b)
 {
-	return ctrl_each_notice(ctl, ZK_ISR_CHANGE_PATH, isr_notice, b);
+	int rc = ctrl_each_notice(ctl, ZK_ISR_CHANGE_PATH, isr_notice, b);
+
+	return rc ? rc : ctrl_moves_check(ctl, b);
 }
 
 /* The brokers named by the log dir event notices read so far. */
@@ -1964,6 +2111,459 @@ static int ctrl_on_elect(struct controller *ctl, bool unclean, struct controller
 	return 0;
 }
 
+/* ---- replica moves (Kafka's onPartitionReassignment) ---- */
+
+static bool ids_same(const int32_t *a, int na, const int32_t *b, int nb)
+{
+	return na == nb && (na == 0 || !memcmp(a, b, (size_t)na * sizeof(*a)));
+}
+
+/* A malloc'd copy of n ids (never NULL unless out of memory). */
+static int32_t *ids_dup(const int32_t *v, int n)
+{
+	int32_t *d = malloc(((size_t)n + 1) * sizeof(*d));
+
+	if (d && n)
+		memcpy(d, v, (size_t)n * sizeof(*d));
+	return d;
+}
+
+/* zk_ids_text, returning buf: for the log lines. */
+static const char *ids_str(char *buf, size_t size, const int32_t *v, int n)
+{
+	zk_ids_text(buf, size, v, n);
+	return buf;
+}
+
+/* Puts (rs, ar, rr) into the cached assignment of (t, p). */
+static int ctrl_cache_assignment(struct controller *ctl, int t, int32_t p, const int32_t *rs,
+				 int n_rs, const int32_t *ar, int n_ar, const int32_t *rr, int n_rr)
+{
+	struct zk_assignment *a = &ctl->topics[t].assignment.partitions[p];
+	int32_t *r = ids_dup(rs, n_rs), *ad = n_ar ? ids_dup(ar, n_ar) : NULL,
+		*rm = n_rr ? ids_dup(rr, n_rr) : NULL;
+
+	if (!r || (n_ar && !ad) || (n_rr && !rm)) {
+		free(r);
+		free(ad);
+		free(rm);
+		return -ENOMEM;
+	}
+	free(a->replicas);
+	free(a->adding);
+	free(a->removing);
+	*a = (struct zk_assignment){ r, n_rs, ad, n_ar, rm, n_rr };
+	return 0;
+}
+
+/* Writes partition p of topic t's assignment as (rs, ar, rr): the znode
+ * read, that partition replaced, written back at the version read and
+ * while the office holds (invariant 2: -ESTALE re-reads, -EPERM fenced),
+ * then the cache. Kafka's updateReplicaAssignmentForPartition. */
+static int ctrl_write_assignment(struct controller *ctl, int t, int32_t p, const int32_t *rs,
+				 int n_rs, const int32_t *ar, int n_ar, const int32_t *rr, int n_rr)
+{
+	char path[ZK_PATH_MAX], why[ZK_WHY_LEN] = "";
+	int rc, tries;
+
+	if ((rc = zk_path_topic(path, sizeof(path), ctl->topics[t].name)) < 0)
+		return rc;
+	for (tries = 0; tries < CTRL_WRITE_TRIES; tries++) {
+		struct zk_topic zt;
+		struct zk_assignment saved;
+		struct zkc_stat st;
+		struct zkc_op ops[2];
+		char *data = NULL, *doc;
+		size_t len;
+		int failed = -1;
+
+		if ((rc = zkc_get(ctl->zkc, path, &data, &len, &st, NULL, NULL)) < 0)
+			return rc;
+		rc = zk_topic_decode(data, len, &zt, why);
+		free(data);
+		if (rc == -EBADMSG)
+			mq_log(MQ_ERR, "controller: %s: %s; the move is not written", path, why);
+		if (rc)
+			return rc;
+		if (p >= zt.n_partitions) {
+			zk_topic_clear(&zt);
+			return -ENOENT;
+		}
+		/* Ours for the encoding only: zk_topic_clear frees the saved. */
+		saved = zt.partitions[p];
+		zt.partitions[p] = (struct zk_assignment){ (int32_t *)rs, n_rs, (int32_t *)ar, n_ar,
+							   (int32_t *)rr, n_rr };
+		doc = zk_topic_encode(&zt);
+		zt.partitions[p] = saved;
+		zk_topic_clear(&zt);
+		if (!doc)
+			return -ENOMEM;
+		ops[0] = (struct zkc_op){ .type = ZKC_OP_CHECK,
+					  .path = ZK_CONTROLLER_EPOCH_PATH,
+					  .version = ctl->epoch_zk_version };
+		ops[1] = (struct zkc_op){ .type = ZKC_OP_SET,
+					  .path = path,
+					  .data = doc,
+					  .len = strlen(doc),
+					  .version = st.version };
+		rc = zkc_multi(ctl->zkc, ops, 2, &failed);
+		free(doc);
+		if (rc && failed == 0)
+			return -EPERM;
+		if (rc == 0)
+			return ctrl_cache_assignment(ctl, t, p, rs, n_rs, ar, n_ar, rr, n_rr);
+		if (rc != -ESTALE)
+			return rc;
+	}
+	return -ESTALE;
+}
+
+/* Whether entry e of /admin/reassign_partitions is settled: refused (in
+ * refused[]), or its partition no longer moving with the entry's target
+ * as its replicas (moved), or gone. */
+static bool reassign_settled(const struct controller *ctl, const struct zk_reassign_part *e,
+			     const struct controller_tp *refused, int n_refused)
+{
+	int t = find_topic(ctl, e->topic);
+	const struct zk_assignment *a;
+
+	for (int i = 0; i < n_refused; i++)
+		if (refused[i].partition == e->partition && !strcmp(refused[i].topic, e->topic))
+			return true;
+	if (t < 0 || e->partition >= ctl->topics[t].assignment.n_partitions)
+		return true;
+	a = &ctl->topics[t].assignment.partitions[e->partition];
+	return !a->n_adding && !a->n_removing &&
+	       ids_same(a->replicas, a->n_replicas, e->replicas, e->n_replicas);
+}
+
+/* Kafka's removePartitionsFromZkReassignment: the settled entries leave
+ * /admin/reassign_partitions, which goes once empty; written at the
+ * version read while the office holds. A change meanwhile (-ESTALE)
+ * fires its watch, which runs this again. */
+static int ctrl_reassign_prune(struct controller *ctl, const struct controller_tp *refused,
+			       int n_refused)
+{
+	struct zk_reassign r;
+	struct zkc_stat st;
+	struct zkc_op ops[2];
+	char why[ZK_WHY_LEN] = "", *data = NULL, *doc = NULL;
+	size_t len;
+	int rc, i, k = 0, failed = -1;
+
+	rc = zkc_get(ctl->zkc, ZK_REASSIGN_PATH, &data, &len, &st, NULL, NULL);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	rc = zk_reassign_decode(data, len, &r, why);
+	free(data);
+	if (rc == -EBADMSG)
+		return 0; /* its own handler logs and removes it */
+	if (rc)
+		return rc;
+	for (i = 0; i < r.n; i++) {
+		if (reassign_settled(ctl, &r.parts[i], refused, n_refused)) {
+			free(r.parts[i].topic);
+			free(r.parts[i].replicas);
+			continue;
+		}
+		r.parts[k++] = r.parts[i];
+	}
+	if (k == r.n) {
+		zk_reassign_clear(&r);
+		return 0;
+	}
+	r.n = k;
+	ops[0] = (struct zkc_op){ .type = ZKC_OP_CHECK,
+				  .path = ZK_CONTROLLER_EPOCH_PATH,
+				  .version = ctl->epoch_zk_version };
+	if (k == 0) {
+		ops[1] = (struct zkc_op){ .type = ZKC_OP_DELETE,
+					  .path = ZK_REASSIGN_PATH,
+					  .version = st.version };
+	} else {
+		if (!(doc = zk_reassign_encode(&r))) {
+			zk_reassign_clear(&r);
+			return -ENOMEM;
+		}
+		ops[1] = (struct zkc_op){ .type = ZKC_OP_SET,
+					  .path = ZK_REASSIGN_PATH,
+					  .data = doc,
+					  .len = strlen(doc),
+					  .version = st.version };
+	}
+	zk_reassign_clear(&r);
+	rc = zkc_multi(ctl->zkc, ops, 2, &failed);
+	free(doc);
+	if (rc && failed == 0)
+		return -EPERM;
+	if (k == 0 && rc == 0)
+		mq_log(MQ_INFO, "controller: %s done: removed", ZK_REASSIGN_PATH);
+	return rc == -ESTALE || rc == -ENOENT ? 0 : rc;
+}
+
+/* StopReplica with delete to the live ones of v: their replica of (t, p)
+ * goes, log and all (as a deleted topic's). */
+static void batch_drop_replicas(struct controller *ctl, struct ctrl_batch *b, int t, int32_t p,
+				const int32_t *v, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (ctrl_is_live(ctl, v[i]))
+			sends_push(b, &b->stop, (struct ctrl_send){ v[i], t, p, false, true });
+}
+
+/* Kafka's onPartitionReassignment, second half: once every replica of
+ * TRS is in the ISR, the leader is one of TRS (kept, in a new epoch, or
+ * elected from TRS), the ISR loses RR, the assignment becomes TRS, RR's
+ * replicas are deleted and the partition leaves the admin znode. 1 done,
+ * 0 not yet (not caught up, or no replica of TRS can lead), -errno. */
+static int ctrl_move_check(struct controller *ctl, int t, int32_t p, struct ctrl_batch *b)
+{
+	struct zk_assignment *a = &ctl->topics[t].assignment.partitions[p], saved = *a;
+	const struct zkmeta_partition *part = &ctl->topics[t].partitions[p];
+	char from[96], to[96];
+	int32_t *trs, *rr;
+	int n, n_rr = saved.n_removing, rc;
+
+	if ((!a->n_adding && !a->n_removing) || !part->present ||
+	    !controller_move_caught_up(a, &part->state))
+		return 0;
+	trs = malloc(((size_t)a->n_replicas + 1) * sizeof(*trs));
+	rr = ids_dup(a->removing, a->n_removing);
+	if (!trs || !rr) {
+		free(trs);
+		free(rr);
+		return -ENOMEM;
+	}
+	n = controller_move_target(a, trs);
+	/* The election and the LeaderAndIsr it queues see TRS only: the
+	 * replicas of RR hear StopReplica instead (Kafka's B2-B3). */
+	*a = (struct zk_assignment){ trs, n, NULL, 0, NULL, 0 };
+	rc = ctrl_change(ctl, t, p, ELECT_MOVE, b);
+	if (rc <= 0) {
+		*a = saved;
+		free(trs);
+		free(rr);
+		return rc;
+	}
+	ids_str(from, sizeof(from), saved.replicas, saved.n_replicas);
+	free(saved.replicas);
+	free(saved.adding);
+	free(saved.removing);
+	rc = ctrl_write_assignment(ctl, t, p, trs, n, NULL, 0, NULL, 0);
+	if (rc == 0) {
+		batch_drop_replicas(ctl, b, t, p, rr, n_rr);
+		mq_log(MQ_INFO,
+		       "controller: %s-%d moved: replicas %s (were %s), leader %d in epoch %d",
+		       ctl->topics[t].name, p, ids_str(to, sizeof(to), a->replicas, a->n_replicas),
+		       from, part->state.leader, part->state.leader_epoch);
+		rc = ctrl_reassign_prune(ctl, NULL, 0);
+	}
+	free(rr);
+	return rc < 0 ? rc : 1;
+}
+
+/* Every partition being moved, checked (after ISR changes, broker
+ * changes, and on taking over: the moves an earlier controller started
+ * resume from their topic znodes). */
+static int ctrl_moves_check(struct controller *ctl, struct ctrl_batch *b)
+{
+	for (int t = 0; t < ctl->n_topics; t++)
+		for (int32_t p = 0; p < ctl->topics[t].assignment.n_partitions; p++) {
+			int rc = ctrl_move_check(ctl, t, p, b);
+
+			if (rc < 0)
+				return rc;
+		}
+	return 0;
+}
+
+/* Kafka's onPartitionReassignment, first half, for (t, p) towards
+ * target (NULL: cancel): RS, AR and RR written to the topic znode, the
+ * replicas a replaced move added and no longer needs deleted, a new
+ * leader epoch with RS told to every replica of RS (the new ones open
+ * their log and fetch from the leader), and the move completed at once
+ * when TRS is in the ISR already. *result: 0 or the refusal
+ * (controller_plan_move, -ENOENT no such partition), logged. Returns 0
+ * or the -errno that ends the office's step. */
+static int ctrl_move(struct controller *ctl, const char *topic, int32_t p, const int32_t *target,
+		     int n_target, struct ctrl_batch *b, int *result)
+{
+	int t = find_topic(ctl, topic), rc;
+	struct controller_move m;
+	struct zk_assignment *a;
+	char buf[96], buf2[96], buf3[96];
+
+	*result = 0;
+	if (t < 0 || p < 0 || p >= ctl->topics[t].assignment.n_partitions ||
+	    !ctl->topics[t].partitions[p].present)
+		rc = -ENOENT;
+	else
+		rc = controller_plan_move(&ctl->topics[t].assignment.partitions[p], target,
+					  n_target, ctl->live, ctl->n_live, &m);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc) {
+		*result = rc;
+		mq_log(MQ_WARN, "controller: %s of %s-%d to %s refused: %s",
+		       target ? "reassignment" : "cancel of the reassignment", topic, p,
+		       target ? ids_str(buf, sizeof(buf), target, n_target) : "its replicas",
+		       rc == -ENOENT         ? "no such partition (UNKNOWN_TOPIC_OR_PARTITION)"
+		       : rc == -EALREADY     ? "no reassignment in progress"
+		       : rc == -EHOSTUNREACH ? "a broker to add is not registered "
+					       "(INVALID_REPLICA_ASSIGNMENT)"
+					     : "empty, or a broker id repeated or negative "
+					       "(INVALID_REPLICA_ASSIGNMENT)");
+		return 0;
+	}
+	a = &ctl->topics[t].assignment.partitions[p];
+	if (ids_same(a->replicas, a->n_replicas, m.replicas, m.n_replicas) &&
+	    ids_same(a->adding, a->n_adding, m.adding, m.n_adding) &&
+	    ids_same(a->removing, a->n_removing, m.removing, m.n_removing)) {
+		controller_move_clear(&m); /* under way already (or nothing to move) */
+		rc = ctrl_move_check(ctl, t, p, b);
+		return rc < 0 ? rc : 0;
+	}
+	rc = ctrl_write_assignment(ctl, t, p, m.replicas, m.n_replicas, m.adding, m.n_adding,
+				   m.removing, m.n_removing);
+	if (rc == 0) {
+		mq_log(MQ_INFO, "controller: %s-%d: %s: replicas %s, adding %s, removing %s", topic,
+		       p, target ? "moving" : "cancelling its move",
+		       ids_str(buf, sizeof(buf), m.replicas, m.n_replicas),
+		       ids_str(buf2, sizeof(buf2), m.adding, m.n_adding),
+		       ids_str(buf3, sizeof(buf3), m.removing, m.n_removing));
+		batch_drop_replicas(ctl, b, t, p, m.dropped, m.n_dropped);
+		rc = ctrl_change(ctl, t, p, ELECT_MOVE, b);
+		/* No replica can lead for now: the new ones hear the state
+		 * as it is, and the move waits. */
+		if (rc == 0)
+			batch_partition(ctl, b, t, p, false, ZK_LEADER_NONE);
+	}
+	controller_move_clear(&m);
+	if (rc >= 0)
+		rc = ctrl_move_check(ctl, t, p, b);
+	return rc < 0 ? rc : 0;
+}
+
+/* Kafka's PartitionReassignment event: /admin/reassign_partitions read
+ * (and watched: made, changed or deleted runs this again), each entry
+ * started, the refused ones logged and removed, the settled ones too. A
+ * document that does not decode is logged and deleted: nothing of it can
+ * be acted on, and left there it would block the next request. */
+static int ctrl_on_reassign(struct controller *ctl, struct ctrl_batch *b)
+{
+	struct controller_tp *refused = NULL;
+	struct zk_reassign r;
+	struct zkc_stat st;
+	char why[ZK_WHY_LEN] = "", *data = NULL;
+	size_t len;
+	int rc, i, n_refused = 0;
+
+	rc = zkc_get(ctl->zkc, ZK_REASSIGN_PATH, &data, &len, &st, ctrl_watch, ctl);
+	if (rc == -ENOENT) {
+		/* Watch its making; made meanwhile, run again. */
+		rc = zkc_exists(ctl->zkc, ZK_REASSIGN_PATH, NULL, ctrl_watch, ctl);
+		if (rc == 0)
+			ctrl_post(ctl, EV_REASSIGN);
+		return rc == -ENOENT ? 0 : rc;
+	}
+	if (rc)
+		return rc;
+	rc = zk_reassign_decode(data, len, &r, why);
+	free(data);
+	if (rc == -EBADMSG) {
+		mq_log(MQ_ERR, "controller: %s: %s; removed (no partition of it moved)",
+		       ZK_REASSIGN_PATH, why);
+		rc = zkc_delete(ctl->zkc, ZK_REASSIGN_PATH, st.version);
+		return rc == -ENOENT || rc == -ESTALE ? 0 : rc;
+	}
+	if (rc)
+		return rc;
+	if (!(refused = malloc(((size_t)r.n + 1) * sizeof(*refused)))) {
+		zk_reassign_clear(&r);
+		return -ENOMEM;
+	}
+	for (i = 0; i < r.n && rc == 0; i++) {
+		int result = 0;
+
+		rc = ctrl_move(ctl, r.parts[i].topic, r.parts[i].partition, r.parts[i].replicas,
+			       r.parts[i].n_replicas, b, &result);
+		if (rc == 0 && result) {
+			snprintf(refused[n_refused].topic, sizeof(refused[n_refused].topic), "%s",
+				 r.parts[i].topic);
+			refused[n_refused++].partition = r.parts[i].partition;
+		}
+	}
+	zk_reassign_clear(&r);
+	if (rc == 0)
+		rc = ctrl_reassign_prune(ctl, refused, n_refused);
+	free(refused);
+	return rc;
+}
+
+/* Kafka's ApiPartitionReassignment event (AlterPartitionReassignments). */
+static int ctrl_on_alter(struct controller *ctl, struct controller_reassignment *v, int n,
+			 struct ctrl_batch *b)
+{
+	int rc = 0;
+
+	if (ctl->state != CTRL_ACTIVE)
+		return -EAGAIN;
+	for (int i = 0; i < n && rc == 0; i++)
+		rc = ctrl_move(ctl, v[i].topic, v[i].partition, v[i].replicas, v[i].n_replicas, b,
+			       &v[i].result);
+	return rc;
+}
+
+void controller_moving_free(struct controller_moving *v, int n)
+{
+	for (int i = 0; v && i < n; i++) {
+		free(v[i].a.replicas);
+		free(v[i].a.adding);
+		free(v[i].a.removing);
+	}
+	free(v);
+}
+
+static int ctrl_on_list(struct controller *ctl, struct controller_moving **out)
+{
+	struct controller_moving *v;
+	int t, p, n = 0;
+
+	if (ctl->state != CTRL_ACTIVE)
+		return -EAGAIN;
+	for (t = 0; t < ctl->n_topics; t++)
+		for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++)
+			n += ctl->topics[t].assignment.partitions[p].n_adding ||
+			     ctl->topics[t].assignment.partitions[p].n_removing;
+	if (!(v = calloc((size_t)n + 1, sizeof(*v))))
+		return -ENOMEM;
+	n = 0;
+	for (t = 0; t < ctl->n_topics; t++)
+		for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++) {
+			const struct zk_assignment *a = &ctl->topics[t].assignment.partitions[p];
+			struct controller_moving *m = &v[n];
+
+			if (!a->n_adding && !a->n_removing)
+				continue;
+			snprintf(m->topic, sizeof(m->topic), "%s", ctl->topics[t].name);
+			m->partition = p;
+			m->a = (struct zk_assignment){
+				ids_dup(a->replicas, a->n_replicas), a->n_replicas,
+				ids_dup(a->adding, a->n_adding),     a->n_adding,
+				ids_dup(a->removing, a->n_removing), a->n_removing
+			};
+			n++;
+			if (!m->a.replicas || !m->a.adding || !m->a.removing) {
+				controller_moving_free(v, n);
+				return -ENOMEM;
+			}
+		}
+	*out = v;
+	return n;
+}
+
 /* leader.imbalance.check: preferred elections for the partitions of every
  * broker above leader.imbalance.per.broker.percentage. */
 /* The answers queued so far, oldest first, taken off the queue. */
@@ -2079,7 +2679,10 @@ static int ctrl_on_rebalance(struct controller *ctl, struct ctrl_batch *b)
 		for (p = 0; rc >= 0 && p < ctl->topics[t].assignment.n_partitions; p++) {
 			const struct zk_assignment *a = &ctl->topics[t].assignment.partitions[p];
 
-			if (a->n_replicas > 0 && has(over, k, a->replicas[0]))
+			/* A moving partition's leader is the move's to choose
+			 * (Kafka leaves it out too). */
+			if (a->n_replicas > 0 && has(over, k, a->replicas[0]) && !a->n_adding &&
+			    !a->n_removing)
 				rc = ctrl_change(ctl, t, p, ELECT_PREFERRED, b);
 		}
 	rc = rc < 0 ? rc : 0;
@@ -2109,7 +2712,8 @@ static int ctrl_become_active(struct controller *ctl, const struct zkmeta_contro
 	    (rc = ctrl_on_brokers(ctl, b, true)) || (rc = ctrl_flush(ctl, b)) ||
 	    (rc = ctrl_on_isr_change(ctl, b)) || (rc = ctrl_flush(ctl, b)) ||
 	    (rc = ctrl_on_log_dir_events(ctl, b)) || (rc = ctrl_flush(ctl, b)) ||
-	    (rc = ctrl_on_deletions(ctl, b)))
+	    (rc = ctrl_on_deletions(ctl, b)) || (rc = ctrl_flush(ctl, b)) ||
+	    (rc = ctrl_on_reassign(ctl, b)))
 		return rc;
 	if (ctl->cfg.auto_leader_rebalance_enable)
 		ctl->rebalance_at_ms =
@@ -2172,9 +2776,12 @@ static void ctrl_run(struct controller *ctl, struct ctrl_batch *b,
 		ctrl_abort(ctl, b, rc, what);
 }
 
+/* A move whose leader left, or whose new leader came, may complete. */
 static int ctrl_on_brokers_changed(struct controller *ctl, struct ctrl_batch *b)
 {
-	return ctrl_on_brokers(ctl, b, false);
+	int rc = ctrl_on_brokers(ctl, b, false);
+
+	return rc ? rc : ctrl_moves_check(ctl, b);
 }
 
 /* A call a caller waits for. */
@@ -2216,6 +2823,15 @@ static void ctrl_do_call(struct controller *ctl, struct ctrl_call *call, struct 
 			ctrl_abort(ctl, b, rc, "leader election");
 		call->rc = rc;
 		break;
+	case CALL_ALTER:
+		rc = ctrl_on_alter(ctl, call->alter, call->n_alter, b);
+		if (rc == 0)
+			rc = ctrl_flush(ctl, b);
+		if (rc < 0 && rc != -EAGAIN)
+			ctrl_abort(ctl, b, rc, "partition reassignment");
+		call->rc = rc;
+		break;
+	case CALL_LIST: call->rc = ctrl_on_list(ctl, call->moving); break;
 	case CALL_STOP:
 		if (ctl->state == CTRL_ACTIVE && ctl->cfg.controlled_shutdown_enable) {
 			rc = ctrl_on_controlled_shutdown(ctl, ctl->cfg.broker_id, b, NULL);
@@ -2349,6 +2965,8 @@ static void *ctrl_thread(void *arg)
 			ctrl_run(ctl, &b, ctrl_on_isr_change, "ISR change");
 		if (bits & EV_LOG_DIR)
 			ctrl_run(ctl, &b, ctrl_on_log_dir_events, "log dir event");
+		if (bits & EV_REASSIGN)
+			ctrl_run(ctl, &b, ctrl_on_reassign, "partition reassignment");
 		/* unclean.leader.election.enable may now elect a leader
 		 * where there was none (Kafka's TopicUncleanLeaderElectionEnable). */
 		if (bits & EV_CONFIG)
@@ -2517,6 +3135,22 @@ int controller_elect_leaders(struct controller *ctl, bool unclean,
 		.type = CALL_ELECT, .unclean = unclean, .elect = parts, .n_elect = n
 	};
 
+	return ctrl_call(ctl, &call);
+}
+
+int controller_alter_reassignments(struct controller *ctl, struct controller_reassignment *parts,
+				   int n)
+{
+	struct ctrl_call call = { .type = CALL_ALTER, .alter = parts, .n_alter = n };
+
+	return ctrl_call(ctl, &call);
+}
+
+int controller_list_reassignments(struct controller *ctl, struct controller_moving **out)
+{
+	struct ctrl_call call = { .type = CALL_LIST, .moving = out };
+
+	*out = NULL;
 	return ctrl_call(ctl, &call);
 }
 

@@ -111,6 +111,55 @@ int controller_decide_preferred(const struct zk_partition_state *cur, const int3
 				int n_replicas, const struct controller_brokers *b,
 				struct zk_partition_state *next);
 
+/* A partition's replicas while they move (Kafka's
+ * ReplicaAssignment.reassignTo), with TRS the target, ORS the original
+ * replicas (the current ones less those a move in progress is adding):
+ * replicas RS = TRS then the ORS members not in it, adding AR = TRS -
+ * ORS, removing RR = ORS - TRS, and dropped: replicas of the current
+ * assignment not in RS (a move replaced or cancelled: its adding replicas
+ * that the new target does not keep), stopped and deleted at once. One
+ * allocation (controller_move_clear). */
+struct controller_move {
+	int32_t *replicas;
+	int n_replicas;
+	int32_t *adding;
+	int n_adding;
+	int32_t *removing;
+	int n_removing;
+	int32_t *dropped;
+	int n_dropped;
+};
+
+/* The move of partition `cur` to target (n_target ids), or with target
+ * NULL the cancel of its move in progress (TRS = ORS). live: the
+ * registered brokers; every adding replica not in cur's replicas already
+ * must be one. -EINVAL: an empty
+ * target, a broker id twice or < 0; -EHOSTUNREACH: an adding replica is
+ * not registered (both Kafka's INVALID_REPLICA_ASSIGNMENT); -EALREADY:
+ * cancel without a move in progress (NO_REASSIGNMENT_IN_PROGRESS);
+ * -ENOMEM. */
+int controller_plan_move(const struct zk_assignment *cur, const int32_t *target, int n_target,
+			 const int32_t *live, int n_live, struct controller_move *out);
+void controller_move_clear(struct controller_move *m);
+
+/* TRS of an assignment (its replicas less those being removed), into out
+ * (room for a->n_replicas): their count. */
+int controller_move_target(const struct zk_assignment *a, int32_t *out);
+
+/* Whether a move may complete: every replica of TRS is in the ISR. */
+bool controller_move_caught_up(const struct zk_assignment *a, const struct zk_partition_state *cur);
+
+/* The state of a moving partition for its replicas `replicas` (RS when a
+ * move starts, TRS when it completes): the leader stays when it is one of
+ * them, live and eligible, else the first of them in that order that is
+ * live, not shutting down, eligible and in the ISR (Kafka's
+ * ReassignPartitionLeaderElectionStrategy); ISR = cur's members among
+ * replicas; always a new leader epoch. 1 (next filled), -EAGAIN no leader
+ * qualifies (next zeroed), -ENOMEM. */
+int controller_decide_move(const struct zk_partition_state *cur, const int32_t *replicas,
+			   int n_replicas, const struct controller_brokers *b,
+			   struct zk_partition_state *next);
+
 /* Kafka's auto-rebalance test (leader.imbalance.per.broker.percentage):
  * for each broker that is the preferred leader (preferred[i]) of some
  * partitions, the share of those it does not lead (leader[i] !=
@@ -288,6 +337,45 @@ struct controller_election {
  * the way. Waits for the event thread; not from a zkc callback. */
 int controller_elect_leaders(struct controller *ctl, bool unclean,
 			     struct controller_election *parts, int n);
+
+/* One partition of an AlterPartitionReassignments request and its
+ * result: 0 the move started (or completed, or was cancelled); -ENOENT
+ * no such partition (UNKNOWN_TOPIC_OR_PARTITION); -EINVAL an empty
+ * target, a broker twice or < 0, -EHOSTUNREACH a broker to add that is
+ * not registered (INVALID_REPLICA_ASSIGNMENT); -EALREADY a cancel without
+ * a move in progress (NO_REASSIGNMENT_IN_PROGRESS). */
+struct controller_reassignment {
+	char topic[ZK_TOPIC_MAX + 1];
+	int32_t partition;
+	const int32_t *replicas; /* the target; NULL: cancel the move */
+	int n_replicas;
+	int result;
+};
+
+/* Kafka's ZooKeeper-mode KafkaController.alterPartitionReassignments:
+ * each partition moved towards its target (controller_plan_move), each
+ * refusal logged. Returns once every move is started and the brokers are
+ * told; the moves complete later, as their new replicas join the ISR.
+ * -EAGAIN: not the controller (NOT_CONTROLLER); -EPERM or a ZooKeeper
+ * error: the office was lost on the way. Waits for the event thread; not
+ * from a zkc callback. */
+int controller_alter_reassignments(struct controller *ctl, struct controller_reassignment *parts,
+				   int n);
+
+/* A partition whose replicas are moving: its assignment (replicas RS,
+ * adding, removing) copied. */
+struct controller_moving {
+	char topic[ZK_TOPIC_MAX + 1];
+	int32_t partition;
+	struct zk_assignment a;
+};
+
+/* Kafka's listPartitionReassignments: every partition being moved, in
+ * topic then partition order, into *out (malloc'd; release with
+ * controller_moving_free). The count, -EAGAIN (not the controller),
+ * -ENOMEM. Waits for the event thread. */
+int controller_list_reassignments(struct controller *ctl, struct controller_moving **out);
+void controller_moving_free(struct controller_moving *v, int n);
 
 /* A broker asks to shut down (Kafka's ControlledShutdown request). Of
  * its partitions with more than one replica, the controller moves those

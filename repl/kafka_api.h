@@ -9,6 +9,9 @@
  *                                    topics and partitions; auto-creation;
  *                      DescribeCluster (60) the same without topics
  *   kafka_elect.c      ElectLeaders (43) the controller's elections
+ *   kafka_reassign.c   AlterPartitionReassignments (45),
+ *                      ListPartitionReassignments (46) the controller's
+ *                                    replica moves
  *   kafka_log_dirs.c   DescribeLogDirs (35) the data directory, its
  *                                    partitions' sizes, its disk's space
  *   admin_serve.c      CreateTopics (19), DeleteTopics (20),
@@ -111,6 +114,9 @@ int kafka_producer_id_register(struct kafka_api *ka, struct net_server *srv);
 
 /* Registers ElectLeaders (kafka_elect.c). */
 int kafka_elect_register(struct kafka_api *ka, struct net_server *srv);
+/* Registers AlterPartitionReassignments and ListPartitionReassignments
+ * (kafka_reassign.c). */
+int kafka_reassign_register(struct kafka_api *ka, struct net_server *srv);
 /* Registers DescribeLogDirs (kafka_log_dirs.c). */
 int kafka_log_dirs_register(struct kafka_api *ka, struct net_server *srv);
 /* DescribeUserScramCredentials (50), AlterUserScramCredentials (51):

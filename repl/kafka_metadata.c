@@ -488,6 +488,8 @@ int kafka_api_register(struct kafka_api *ka, struct net_server *srv)
 	if (rc == 0)
 		rc = kafka_elect_register(ka, srv);
 	if (rc == 0)
+		rc = kafka_reassign_register(ka, srv);
+	if (rc == 0)
 		rc = kafka_log_dirs_register(ka, srv);
 	if (rc == 0)
 		rc = kafka_scram_register(ka, srv);

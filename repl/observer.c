@@ -581,6 +581,12 @@ uint64_t observer_reads_gen(struct observers *o)
 	return o->cfg.states_gen ? gen + o->cfg.states_gen(o->cfg.arg) : gen;
 }
 
+void observer_reads_moved(struct observers *o)
+{
+	if (o)
+		reads_changed(o);
+}
+
 void observer_drop(struct observers *o, const char *topic, int partition)
 {
 	if (!o)

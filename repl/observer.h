@@ -178,6 +178,10 @@ bool observer_reads_copy(struct observers *o, const char *topic, int partition);
  * answer true: a copy's hand-back waits for the replica's hw, which
  * does not move it. Any thread, no lock. */
 uint64_t observer_reads_gen(struct observers *o);
+/* Moves the generation: a change the owner made (a replica's log taken
+ * away) may make observer_reads_copy answer true where it answered
+ * false. After the change is visible. NULL is fine. */
+void observer_reads_moved(struct observers *o);
 /* Deletes the observers of a topic (deleted; or a partition that has a
  * replica here now: partition -1 means all). */
 void observer_drop(struct observers *o, const char *topic, int partition);

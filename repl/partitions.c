@@ -16,6 +16,7 @@
 
 #include "repl/broker_int.h"
 #include "repl/kafka_api.h"
+#include "repl/observer.h"
 #include "util/clock.h"
 
 struct partition *broker_part_new(int index)
@@ -319,6 +320,43 @@ int partitions_attach(struct broker *b, struct topic *t, const bool *local)
 	if (lacking > 0)
 		broker_fd_room_done(b, lacking);
 	return rc;
+}
+
+int partitions_detach(struct broker *b, struct topic *t, int p)
+{
+	struct partition *pt;
+	struct log *l = NULL;
+	int rc;
+
+	pthread_rwlock_wrlock(&t->lock);
+	if (!atomic_load(&t->deleted) && p >= 0 && p < t->nparts) {
+		pt = t->parts[p];
+		l = pt->log;
+		if (l) {
+			log_remove_hw_listener(l, broker_hw_moved, pt);
+			pt->log = NULL;
+		}
+	}
+	pthread_rwlock_unlock(&t->lock);
+	/* A log a LeaderAndIsr opened that the topic never took (the move
+	 * cancelled before): the log manager's alone, dropped all the same. */
+	if (!l && !logmgr_is_open(b->m, t->name, p))
+		return 0;
+	/* Readers that checked the replica before it went look again: the
+	 * observers' generation moves after pt->log is gone (topic_read.c's
+	 * reader_settle). */
+	if (b->cluster)
+		observer_reads_moved(cluster_observers(b->cluster));
+	rc = logmgr_drop_log(b->m, t->name, p);
+	if (rc < 0 && rc != -ENOENT)
+		mq_log(MQ_ERR, "topic %s partition %d: deleting the moved replica's log: %s",
+		       t->name, p, strerror(-rc));
+	else
+		mq_log(MQ_INFO,
+		       "topic %s partition %d: its replicas moved to other brokers: the log here "
+		       "is deleted, the mount reads the partition from its read copy",
+		       t->name, p);
+	return rc == -ENOENT ? 0 : rc;
 }
 
 /* Takes t->lock for reading and checks the topic and the partition; on

@@ -155,6 +155,8 @@ enum proto_api_key {
 	PROTO_API_DELETE_GROUPS = 42,
 	PROTO_API_ELECT_LEADERS = 43,
 	PROTO_API_INCREMENTAL_ALTER_CONFIGS = 44,
+	PROTO_API_ALTER_PARTITION_REASSIGNMENTS = 45,
+	PROTO_API_LIST_PARTITION_REASSIGNMENTS = 46,
 	PROTO_API_OFFSET_DELETE = 47,
 	PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS = 50,
 	PROTO_API_ALTER_USER_SCRAM_CREDENTIALS = 51,
@@ -1853,6 +1855,62 @@ int proto_delete_records_resp_decode(struct kbuf_r *r, int16_t version,
 				     struct proto_delete_records_resp *resp);
 void proto_delete_records_resp_free(struct proto_delete_records_resp *resp);
 
+/* ---- AlterPartitionReassignments (45), ListPartitionReassignments (46):
+ * proto_reassign.c ---- */
+
+/* One partition: the request's target (n_replicas -1: null, cancel),
+ * the Alter response's error, the List response's assignment. */
+struct proto_reassign_partition {
+	int32_t partition_index;
+	int32_t n_replicas; /* Alter request: -1 null */
+	int32_t *replicas;
+	int16_t error_code;        /* Alter response */
+	struct kstr error_message; /* Alter response, nullable */
+	int32_t n_adding;          /* List response */
+	int32_t *adding;
+	int32_t n_removing; /* List response */
+	int32_t *removing;
+};
+
+struct proto_reassign_topic {
+	struct kstr name;
+	int32_t n_partitions;
+	struct proto_reassign_partition *partitions;
+};
+
+/* Alter: timeout_ms, topics with each partition's target replicas.
+ * List: timeout_ms, topics (n_topics -1: null, every partition) with
+ * partition indexes only. */
+struct proto_reassign_req {
+	int32_t timeout_ms;
+	int32_t n_topics;
+	struct proto_reassign_topic *topics;
+};
+
+/* Both responses: the top-level error, then the topics (Alter: each
+ * partition's error; List: each moving partition's replicas, adding and
+ * removing). */
+struct proto_reassign_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	struct kstr error_message; /* nullable */
+	int32_t n_topics;
+	struct proto_reassign_topic *topics;
+};
+
+/* api: PROTO_API_ALTER_PARTITION_REASSIGNMENTS or
+ * PROTO_API_LIST_PARTITION_REASSIGNMENTS. */
+int proto_reassign_req_encode(struct kbuf_w *w, int16_t api, int16_t version,
+			      const struct proto_reassign_req *req);
+int proto_reassign_req_decode(struct kbuf_r *r, int16_t api, int16_t version,
+			      struct proto_reassign_req *req);
+void proto_reassign_req_free(struct proto_reassign_req *req);
+int proto_reassign_resp_encode(struct kbuf_w *w, int16_t api, int16_t version,
+			       const struct proto_reassign_resp *resp);
+int proto_reassign_resp_decode(struct kbuf_r *r, int16_t api, int16_t version,
+			       struct proto_reassign_resp *resp);
+void proto_reassign_resp_free(struct proto_reassign_resp *resp);
+
 /* ---- any request (proto_hdr.c) ---- */
 
 /* A whole request frame (without its size field), decoded: the header and
@@ -2183,6 +2241,7 @@ struct proto_req {
 		struct proto_describe_configs_req describe_configs;
 		struct proto_alter_configs_req alter_configs; /* and incremental */
 		struct proto_elect_req elect;
+		struct proto_reassign_req reassign; /* Alter and List */
 		struct proto_describe_cluster_req describe_cluster;
 		struct proto_describe_log_dirs_req describe_log_dirs;
 		struct proto_describe_scram_req describe_scram;

@@ -239,6 +239,8 @@ static const struct proto_api api_table[] = {
 	{ PROTO_API_DELETE_GROUPS, 0, 2, 2, "DeleteGroups" },
 	{ PROTO_API_ELECT_LEADERS, 0, 2, 2, "ElectLeaders" },
 	{ PROTO_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, 1, "IncrementalAlterConfigs" },
+	{ PROTO_API_ALTER_PARTITION_REASSIGNMENTS, 0, 0, 0, "AlterPartitionReassignments" },
+	{ PROTO_API_LIST_PARTITION_REASSIGNMENTS, 0, 0, 0, "ListPartitionReassignments" },
 	{ PROTO_API_OFFSET_DELETE, 0, 0, NOT_FLEXIBLE, "OffsetDelete" },
 	{ PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS, 0, 0, 0, "DescribeUserScramCredentials" },
 	{ PROTO_API_ALTER_USER_SCRAM_CREDENTIALS, 0, 0, 0, "AlterUserScramCredentials" },
@@ -574,6 +576,9 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 	case PROTO_API_INCREMENTAL_ALTER_CONFIGS:
 		return proto_incr_alter_configs_req_decode(&r, v, &req->u.alter_configs);
 	case PROTO_API_ELECT_LEADERS: return proto_elect_req_decode(&r, v, &req->u.elect);
+	case PROTO_API_ALTER_PARTITION_REASSIGNMENTS:
+	case PROTO_API_LIST_PARTITION_REASSIGNMENTS:
+		return proto_reassign_req_decode(&r, req->hdr.api_key, v, &req->u.reassign);
 	case PROTO_API_DESCRIBE_CLUSTER:
 		return proto_describe_cluster_req_decode(&r, v, &req->u.describe_cluster);
 	case PROTO_API_DESCRIBE_LOG_DIRS:
@@ -620,6 +625,10 @@ void proto_req_free(struct proto_req *req)
 	case PROTO_API_DELETE_TOPICS: proto_delete_topics_req_free(&req->u.delete_topics); break;
 	case PROTO_API_CREATE_PARTITIONS: proto_create_parts_req_free(&req->u.create_parts); break;
 	case PROTO_API_ELECT_LEADERS: proto_elect_req_free(&req->u.elect); break;
+	case PROTO_API_ALTER_PARTITION_REASSIGNMENTS:
+	case PROTO_API_LIST_PARTITION_REASSIGNMENTS:
+		proto_reassign_req_free(&req->u.reassign);
+		break;
 	case PROTO_API_DESCRIBE_LOG_DIRS:
 		proto_describe_log_dirs_req_free(&req->u.describe_log_dirs);
 		break;

@@ -439,7 +439,7 @@ static int state_of(const struct controller_partition_state *s, struct partition
 }
 
 static int stop_one(struct replica_mgr *rm, const struct controller_stop_replica *s,
-		    bool delete_log);
+		    bool delete_log, bool forget_meta);
 
 /* Rule 6: the local replica of an earlier topic of the name goes. */
 static void retire_if_stale(struct replica_mgr *rm, const struct controller_partition_state *s)
@@ -465,7 +465,7 @@ static void retire_if_stale(struct replica_mgr *rm, const struct controller_part
 	       s->topic, (int)s->partition, had, s->topic_id);
 	/* Its log's owner (the broker's topic) finds it stale and drops it
 	 * when the partition opens again (logs.open): not deleted here. */
-	if (stop_one(rm, &stop, false) == 0)
+	if (stop_one(rm, &stop, false, false) == 0)
 		log_changed(rm); /* its parked fetches answered now */
 }
 
@@ -626,7 +626,7 @@ static void reap(struct replica_mgr *rm, bool all)
 }
 
 static int stop_one(struct replica_mgr *rm, const struct controller_stop_replica *s,
-		    bool delete_log)
+		    bool delete_log, bool forget_meta)
 {
 	struct rm_part *rp = NULL, **ns;
 	int i;
@@ -644,7 +644,7 @@ static int stop_one(struct replica_mgr *rm, const struct controller_stop_replica
 	}
 	/* A retired replica (rule 6) keeps the metadata: it is the new
 	 * topic's. */
-	if (s->delete_partition && delete_log)
+	if (s->delete_partition && delete_log && forget_meta)
 		meta_remove(rm, s->topic, s->partition);
 	if (i >= 0 && !rp)
 		rp = rm->parts[i];
@@ -666,7 +666,7 @@ int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch, i
 	int rc = begin_request(rm, controller_epoch, broker_epoch);
 
 	for (int i = 0; rc == 0 && i < n; i++) {
-		int e = stop_one(rm, &parts[i], true);
+		int e = stop_one(rm, &parts[i], true, true);
 
 		if (errors)
 			errors[i] = e;
@@ -678,6 +678,41 @@ int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch, i
 	/* Fetches parked for the stopped replicas: answered now. */
 	if (rc == 0 && n > 0)
 		log_changed(rm);
+	return rc;
+}
+
+int replica_mgr_drop_stray(struct replica_mgr *rm, const char *topic, int32_t partition,
+			   int32_t leader_epoch)
+{
+	struct controller_stop_replica stop = { .topic = topic,
+						.partition = partition,
+						.delete_partition = true };
+	struct partition_info info;
+	struct partition *p;
+	int rc = 0;
+
+	pthread_mutex_lock(&rm->apply_mu);
+	p = replica_mgr_get(rm, topic, partition);
+	if (p) {
+		partition_get_info(p, &info);
+		partition_unref(p);
+	}
+	/* The partition's metadata stays: the topic does, and the mount
+	 * reads the partition through it (observer.h). */
+	if (p && info.leader_epoch < leader_epoch && stop_one(rm, &stop, true, false) == 0) {
+		rc = 1;
+		reap(rm, false);
+	}
+	pthread_mutex_unlock(&rm->apply_mu);
+	if (rc) {
+		mq_log(MQ_WARN,
+		       "%s-%d: the assignment no longer names this broker, its replica here is of "
+		       "leader epoch %d (the partition's is %d): its StopReplica never came (this "
+		       "broker's session ended meanwhile); stopped, its log deleted",
+		       topic, (int)partition, (int)info.leader_epoch, (int)leader_epoch);
+		states_changed(rm);
+		log_changed(rm); /* fetches parked on it: answered now */
+	}
 	return rc;
 }
 
@@ -696,7 +731,7 @@ int replica_mgr_drop_topic(struct replica_mgr *rm, const char *topic)
 				index = rm->parts[i]->index;
 		pthread_mutex_unlock(&rm->mu);
 		stop.partition = index;
-		if (index < 0 || stop_one(rm, &stop, true) < 0)
+		if (index < 0 || stop_one(rm, &stop, true, true) < 0)
 			break;
 		n++;
 	}

@@ -175,6 +175,16 @@ int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch, i
  * delete would stop it, and its metadata goes. Returns the replicas
  * stopped. Any thread but the controller channel's. */
 int replica_mgr_drop_topic(struct replica_mgr *rm, const char *topic);
+/* A replica of (topic, partition) here that the topic's assignment no
+ * longer names, in a leader epoch below leader_epoch (the partition's
+ * state in ZooKeeper): the StopReplica of its move never reached it
+ * (Kafka's stray partition: this broker's session ended meanwhile). It
+ * stops as a StopReplica with delete would stop it; its metadata stays.
+ * A replica of the current epoch is left alone (the assignment read may
+ * be older than the LeaderAndIsr that made it). 1 stopped, 0 not. Any
+ * thread but the controller channel's. */
+int replica_mgr_drop_stray(struct replica_mgr *rm, const char *topic, int32_t partition,
+			   int32_t leader_epoch);
 /* UpdateMetadata: the live brokers and partition states replace or join
  * what is known. 0, -ESTALE (rule 1), -ENOMEM. */
 int replica_mgr_update_metadata(struct replica_mgr *rm, int32_t controller_epoch,

@@ -664,8 +664,11 @@ ssize_t topic_reader_read(struct topic *t, int partition, struct topic_reader *r
 	    part_begin(t, partition, &pt) == 0) {
 		has_log = pt->log != NULL;
 		pthread_rwlock_unlock(&t->lock);
-		if (has_log) {
-			int rc = reader_settle(t, partition, r, true);
+		/* Without a log here a reader is on the copy: one that read
+		 * the replica here until it moved away goes there now, at
+		 * the same position (line positions are the leader's). */
+		if (has_log || !r->obs_log) {
+			int rc = reader_settle(t, partition, r, has_log);
 
 			if (rc < 0)
 				return rc;

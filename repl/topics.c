@@ -539,6 +539,28 @@ static bool topic_lacks_room(struct topic *t)
 	return lacks;
 }
 
+void topics_cluster_replica_deleted(void *arg, const char *topic, int32_t partition)
+{
+	struct broker *b = arg;
+
+	(void)partition;
+	/* Not here, under the replica manager's call: the cluster thread
+	 * reads the topic's assignment and lets go of the log when this
+	 * broker is no longer a replica (topics_cluster_moved_away). */
+	cluster_topic_reread(__atomic_load_n(&b->cluster, __ATOMIC_ACQUIRE), topic);
+}
+
+void topics_cluster_moved_away(void *arg, const char *topic, int32_t partition)
+{
+	struct broker *b = arg;
+	struct topic *t;
+
+	if (broker_topic_get(b, topic, &t) < 0)
+		return;
+	(void)partitions_detach(b, t, partition);
+	topic_put(t);
+}
+
 void topics_cluster_hosted(void *arg, const char *topic, int32_t partition)
 {
 	struct broker *b = arg;

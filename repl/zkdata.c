@@ -204,6 +204,16 @@ static json_t *put(json_t *root, const char *key, json_t *v)
 	return root;
 }
 
+void zk_ids_text(char *buf, size_t size, const int32_t *ids, int n)
+{
+	size_t at = (size_t)snprintf(buf, size, "[");
+
+	for (int i = 0; i < n && at < size; i++)
+		at += (size_t)snprintf(buf + at, size - at, "%s%d", i ? "," : "", (int)ids[i]);
+	if (at < size)
+		snprintf(buf + at, size - at, "]");
+}
+
 /* ---- paths and names ---- */
 
 int zk_topic_name_valid(const char *topic)
@@ -1164,6 +1174,35 @@ char *zk_isr_change_encode(const struct zk_isr_change *c)
 	return dump(root);
 }
 
+/* A {"version":1,"partitions":[...]} document (an ISR change notice, a
+ * reassignment request): its root (the caller's to drop) and the array. */
+static int load_partitions(const char *buf, size_t len, const char *what, json_t **root,
+			   json_t **arr, char *why)
+{
+	int rc = load_version(buf, len, 1, what, root, why);
+
+	if (rc)
+		return rc;
+	*arr = json_object_get(*root, "partitions");
+	return json_is_array(*arr) ? 0 : bad(why, "\"partitions\" is not an array");
+}
+
+/* An entry's "topic" (a topic name, strdup'd into *topic) and
+ * "partition". */
+static int tp_decode(json_t *e, char **topic, int32_t *partition, char *why)
+{
+	json_t *t = json_object_get(e, "topic");
+	int rc;
+
+	if (!json_is_object(e))
+		return bad(why, "a partition is not an object");
+	if (!json_is_string(t) || !zk_topic_name_valid(json_string_value(t)))
+		return bad(why, "\"topic\" is not a topic name");
+	if ((rc = get_i32(e, "partition", 1, 0, partition, why)))
+		return rc;
+	return (*topic = strdup(json_string_value(t))) ? 0 : -ENOMEM;
+}
+
 int zk_isr_change_decode(const char *buf, size_t len, struct zk_isr_change *c, char *why)
 {
 	json_t *root = NULL, *arr;
@@ -1171,37 +1210,18 @@ int zk_isr_change_decode(const char *buf, size_t len, struct zk_isr_change *c, c
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if ((rc = load_version(buf, len, 1, "isr change", &root, why)))
-		return rc;
-	arr = json_object_get(root, "partitions");
-	if (!json_is_array(arr)) {
-		rc = bad(why, "\"partitions\" is not an array");
+	if ((rc = load_partitions(buf, len, "isr change", &root, &arr, why)))
 		goto out;
-	}
 	c->partitions = calloc(json_array_size(arr) + 1, sizeof(*c->partitions));
 	if (!c->partitions) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	for (i = 0; i < json_array_size(arr); i++) {
-		json_t *e = json_array_get(arr, i), *topic;
 		struct zk_tp *tp = &c->partitions[c->n];
 
-		if (!json_is_object(e)) {
-			rc = bad(why, "a partition is not an object");
+		if ((rc = tp_decode(json_array_get(arr, i), &tp->topic, &tp->partition, why)))
 			goto out;
-		}
-		topic = json_object_get(e, "topic");
-		if (!json_is_string(topic) || !zk_topic_name_valid(json_string_value(topic))) {
-			rc = bad(why, "\"topic\" is not a topic name");
-			goto out;
-		}
-		if ((rc = get_i32(e, "partition", 1, 0, &tp->partition, why)))
-			goto out;
-		if (!(tp->topic = strdup(json_string_value(topic)))) {
-			rc = -ENOMEM;
-			goto out;
-		}
 		c->n++;
 	}
 out:
@@ -1219,6 +1239,91 @@ void zk_isr_change_clear(struct zk_isr_change *c)
 		free(c->partitions[i].topic);
 	free(c->partitions);
 	memset(c, 0, sizeof(*c));
+}
+
+/* ---- /admin/reassign_partitions ---- */
+
+char *zk_reassign_encode(const struct zk_reassign *r)
+{
+	json_t *root = json_object(), *arr = json_array();
+	int i;
+
+	for (i = 0; arr && i < r->n; i++) {
+		const struct zk_reassign_part *rp = &r->parts[i];
+		json_t *ids = ids_array(rp->replicas, rp->n_replicas);
+
+		if (!ids || json_array_append_new(
+				    arr, json_pack("{s:s,s:i,s:o}", "topic", rp->topic, "partition",
+						   (int)rp->partition, "replicas", ids)) < 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
+	}
+	root = put(root, "version", json_integer(1));
+	root = put(root, "partitions", arr);
+	return dump(root);
+}
+
+/* "replicas": any int32s, in order (see zkdata.h). */
+static int reassign_replicas(json_t *arr, struct zk_reassign_part *rp, char *why)
+{
+	size_t i, count;
+
+	if (!json_is_array(arr))
+		return bad(why, "\"replicas\" is not an array");
+	count = json_array_size(arr);
+	if (!(rp->replicas = malloc((count ? count : 1) * sizeof(*rp->replicas))))
+		return -ENOMEM;
+	for (i = 0; i < count; i++) {
+		json_t *v = json_array_get(arr, i);
+		json_int_t x;
+
+		if (!json_is_integer(v) || (x = json_integer_value(v)) < INT32_MIN || x > INT32_MAX)
+			return bad(why, "\"replicas\" holds a value that is not an integer");
+		rp->replicas[rp->n_replicas++] = (int32_t)x;
+	}
+	return 0;
+}
+
+int zk_reassign_decode(const char *buf, size_t len, struct zk_reassign *r, char *why)
+{
+	json_t *root = NULL, *arr;
+	size_t i;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = load_partitions(buf, len, "reassignment", &root, &arr, why)))
+		goto out;
+	r->parts = calloc(json_array_size(arr) + 1, sizeof(*r->parts));
+	if (!r->parts) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < json_array_size(arr); i++) {
+		json_t *e = json_array_get(arr, i);
+		struct zk_reassign_part *rp = &r->parts[r->n];
+
+		if ((rc = tp_decode(e, &rp->topic, &rp->partition, why)))
+			goto out;
+		r->n++; /* owned from here: cleared on failure */
+		if ((rc = reassign_replicas(json_object_get(e, "replicas"), rp, why)))
+			goto out;
+	}
+out:
+	json_decref(root);
+	if (rc)
+		zk_reassign_clear(r);
+	return rc;
+}
+
+void zk_reassign_clear(struct zk_reassign *r)
+{
+	for (int i = 0; i < r->n; i++) {
+		free(r->parts[i].topic);
+		free(r->parts[i].replicas);
+	}
+	free(r->parts);
+	memset(r, 0, sizeof(*r));
 }
 
 /* ---- /log_dir_event_notification/log_dir_event_<seq> ---- */

@@ -28,6 +28,11 @@
  *   /config/topics/<t>         persistent, topic overrides:
  *       {"version":1,"config":{"retention.ms":"1000"}}
  *   /admin/delete_topics/<t>   persistent, no data: a deletion request
+ *   /admin/reassign_partitions persistent, replicas to move (Kafka's
+ *       kafka-reassign-partitions.sh writes it; the controller removes
+ *       each partition once moved, the znode once empty):
+ *       {"version":1,"partitions":[{"topic":"t","partition":0,
+ *        "replicas":[2,3]}]}
  *   /isr_change_notification/isr_change_<10-digit seq>  persistent sequential:
  *       {"version":1,"partitions":[{"topic":"t","partition":0}]}
  *   /log_dir_event_notification/log_dir_event_<10-digit seq>  persistent
@@ -83,6 +88,7 @@
 #define ZK_CONFIG_TOPICS_PATH    "/config/topics"
 #define ZK_CONFIG_CHANGES_PATH   "/config/changes"
 #define ZK_DELETE_TOPICS_PATH    "/admin/delete_topics"
+#define ZK_REASSIGN_PATH         "/admin/reassign_partitions"
 #define ZK_ISR_CHANGE_PATH       "/isr_change_notification"
 #define ZK_ISR_CHANGE_PREFIX     "/isr_change_notification/isr_change_"
 #define ZK_LOG_DIR_EVENT_PATH    "/log_dir_event_notification"
@@ -90,6 +96,10 @@
 #define ZK_CLUSTER_ID_PATH       "/cluster/id"
 #define ZK_CONFIG_USERS_PATH     "/config/users"
 #define ZK_CONFIG_CHANGE_PREFIX  "/config/changes/config_change_"
+
+/* "[1,2,3]": n broker ids as the JSON documents write them (.state, log
+ * lines), cut to size bytes (always terminated). */
+void zk_ids_text(char *buf, size_t size, const int32_t *ids, int n);
 
 /* Kafka's legal topic names: 1..249 of [a-zA-Z0-9._-], not "." or "..". */
 int zk_topic_name_valid(const char *topic);
@@ -259,6 +269,31 @@ struct zk_isr_change {
 char *zk_isr_change_encode(const struct zk_isr_change *c);
 int zk_isr_change_decode(const char *buf, size_t len, struct zk_isr_change *c, char *why);
 void zk_isr_change_clear(struct zk_isr_change *c);
+
+/* ---- /admin/reassign_partitions ---- */
+
+/* One partition to move to `replicas` (the target, in the order the
+ * operator gave: the first is the preferred leader). */
+struct zk_reassign_part {
+	char *topic;
+	int32_t partition;
+	int32_t *replicas;
+	int n_replicas;
+};
+
+struct zk_reassign {
+	struct zk_reassign_part *parts;
+	int n;
+};
+
+/* Kafka's ReassignPartitionsZNode. The decoder checks the document's
+ * shape only (version 1, topic names, partitions >= 0, replicas an array
+ * of int32): an empty list, a repeated or negative broker id is the
+ * controller's to refuse for that partition (Kafka's
+ * INVALID_REPLICA_ASSIGNMENT), not a reason to drop the others. */
+char *zk_reassign_encode(const struct zk_reassign *r);
+int zk_reassign_decode(const char *buf, size_t len, struct zk_reassign *r, char *why);
+void zk_reassign_clear(struct zk_reassign *r);
 
 /* ---- /log_dir_event_notification/log_dir_event_<seq> ---- */
 

@@ -110,6 +110,10 @@ static bool client_api_same(const struct proto_req *a, const struct proto_req *b
 	case PROTO_API_CREATE_ACLS:
 		return a->u.create_acls.n_creations == b->u.create_acls.n_creations;
 	case PROTO_API_DELETE_ACLS: return a->u.delete_acls.n_filters == b->u.delete_acls.n_filters;
+	case PROTO_API_ALTER_PARTITION_REASSIGNMENTS:
+	case PROTO_API_LIST_PARTITION_REASSIGNMENTS:
+		return a->u.reassign.n_topics == b->u.reassign.n_topics &&
+		       a->u.reassign.timeout_ms == b->u.reassign.timeout_ms;
 	case PROTO_API_INIT_PRODUCER_ID:
 		return a->u.init_pid.transaction_timeout_ms ==
 			       b->u.init_pid.transaction_timeout_ms &&
@@ -240,6 +244,10 @@ static void roundtrip(const struct proto_req *req)
 		break;
 	case PROTO_API_DELETE_ACLS:
 		rc = proto_delete_acls_req_encode(&w, v, &req->u.delete_acls);
+		break;
+	case PROTO_API_ALTER_PARTITION_REASSIGNMENTS:
+	case PROTO_API_LIST_PARTITION_REASSIGNMENTS:
+		rc = proto_reassign_req_encode(&w, req->hdr.api_key, v, &req->u.reassign);
 		break;
 	default:
 		/* Every API the decoder takes has its case above: one added

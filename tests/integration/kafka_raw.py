@@ -49,6 +49,11 @@
 #       Authenticates as above, sends AlterUserScramCredentials v0: an
 #       upsertion of SCRAM-SHA-256 for NAME with password SECRET salted
 #       here (ITERATIONS), or its deletion; prints "name error" per user.
+#   python3 kafka_raw.py cancel HOST PORT USER PASSWORD TOPIC PARTITION
+#       Authenticates as above, sends AlterPartitionReassignments v0 for
+#       TOPIC-PARTITION with null replicas (cancel its move: kafkajs cannot
+#       send null) and prints "error T P" with the top-level and the
+#       partition's error codes (P "-" when the answer names none).
 #   python3 kafka_raw.py silent HOST PORT
 #       Connects, sends nothing, prints "closed after S s" once the broker
 #       closes the connection (at most 60 s).
@@ -277,6 +282,51 @@ def elect(host, port, user, password, etype, topic, partition):
         print("none")
 
 
+def uvarint(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([(n & 0x7F) | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def read_uvarint(buf, off):
+    n = shift = 0
+    while True:
+        b = buf[off]
+        off += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return n, off
+
+
+def cancel(host, port, user, password, topic, partition):
+    c = Conn(host, int(port), timeout=60)
+    if user != "-":
+        sasl_scram(c, user, password)
+    name = topic.encode()
+    # timeout_ms, topics [name, partitions [partition_index, replicas null,
+    # tags], tags], tags: compact forms (flexible v0)
+    body = (struct.pack(">i", 30000) + uvarint(2) + uvarint(len(name) + 1) + name + uvarint(2) +
+            struct.pack(">i", int(partition)) + uvarint(0) + b"\x00" + b"\x00" + b"\x00")
+    r = c.call(45, 0, body, flexible=True)
+    throttle, top = struct.unpack(">ih", r[:6])
+    n, off = read_uvarint(r, 6)  # error_message, compact nullable
+    off += max(n - 1, 0)
+    nt, off = read_uvarint(r, off)
+    if nt - 1 < 1:
+        print("error %d -" % top)
+        return
+    n, off = read_uvarint(r, off)
+    off += n - 1
+    n_parts, off = read_uvarint(r, off)
+    index, err = struct.unpack(">ih", r[off:off + 6])
+    if n_parts - 1 != 1 or index != int(partition):
+        sys.exit("AlterPartitionReassignments: %d partitions, partition %d" % (n_parts - 1, index))
+    print("error %d %d" % (top, err))
+
+
 def logdirs(host, port, user, password, topic, partition):
     c = Conn(host, int(port))
     if user != "-":
@@ -439,7 +489,7 @@ def silent(host, port):
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
-            "metadata": (7, metadata), "elect": (9, elect),
+            "metadata": (7, metadata), "elect": (9, elect), "cancel": (8, cancel),
             "logdirs": (8, logdirs), "scram-describe": (7, scram_describe),
             "scram-alter": (10, scram_alter)}
     optional = {"parked": 1, "produce": 1}  # trailing arguments that may be left out

@@ -16,6 +16,8 @@
 //   node kafkajs_admin.js BROKER list-groups
 //   node kafkajs_admin.js BROKER delete-records TOPIC PARTITION OFFSET
 //   node kafkajs_admin.js BROKER acls TOPIC   (describe, create, delete one ACL)
+//   node kafkajs_admin.js BROKER reassign TOPIC PARTITION R1,R2,...
+//   node kafkajs_admin.js BROKER reassignments TOPIC   (its partition 0)
 //
 // Prints "ok" (create: "exists" for TOPIC_ALREADY_EXISTS, which kafkajs
 // does not throw), or for describe one
@@ -28,7 +30,10 @@
 // admin.setOffsets does, list-groups one
 // "group protocolType" line per group of every broker (ListGroups);
 // delete-records (DeleteRecords, OFFSET -1: the high watermark) "ok low=N
-// high=M", the partition's offsets as ListOffsets gives them after.
+// high=M", the partition's offsets as ListOffsets gives them after;
+// reassign (AlterPartitionReassignments, through the controller) "ok";
+// reassignments (ListPartitionReassignments) one "P replicas=a,b
+// adding=c removing=d" line per partition moving, nothing when none is.
 // A refusal prints "error <Kafka's error type>: <message>" and exits 1.
 // With KAFKA_SASL_USER and KAFKA_SASL_PASSWORD set it authenticates with
 // SCRAM-SHA-256 (a cluster's SASL_PLAINTEXT listener).
@@ -175,6 +180,18 @@ const entries = (json) =>
           console.log(`${name} error ${x.type || x.name}`);
         }
       }
+    } else if (op === 'reassign') {
+      const [partition, replicas] = rest;
+      await admin.alterPartitionReassignments({ timeout: 20000, topics: [{ topic,
+        partitionAssignment: [{ partition: Number(partition),
+          replicas: replicas.split(',').map(Number) }] }] });
+      console.log('ok');
+    } else if (op === 'reassignments') {
+      const r = await admin.listPartitionReassignments({ topics: [{ topic, partitions: [0] }] });
+      for (const t of r.topics)
+        for (const p of t.partitions)
+          console.log(`${p.partition} replicas=${p.replicas.join(',')} ` +
+            `adding=${p.addingReplicas.join(',')} removing=${p.removingReplicas.join(',')}`);
     } else {
       throw new Error(`unknown op ${op}`);
     }

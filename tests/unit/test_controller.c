@@ -909,6 +909,154 @@ static void expect_isr(const struct zk_partition_state *s, const int32_t *isr, i
 	assert_memory_equal(s->isr, isr, (size_t)n * sizeof(*isr));
 }
 
+static void expect_ids(const int32_t *got, int n_got, const int32_t *want, int n_want)
+{
+	assert_int_equal(n_got, n_want);
+	if (n_want)
+		assert_memory_equal(got, want, (size_t)n_want * sizeof(*want));
+}
+
+/* Kafka's ReplicaAssignment.reassignTo: RS = TRS then ORS, AR, RR; a
+ * move replaced or cancelled drops the replicas it added and no longer
+ * needs; the refusals. */
+static void test_plan_move(void **state)
+{
+	int32_t r12[] = { 1, 2 }, live[] = { 1, 2, 3, 4 };
+	struct zk_assignment cur = { r12, 2, NULL, 0, NULL, 0 };
+	struct controller_move m;
+
+	(void)state;
+	/* [1,2] -> [2,3]: RS [2,3,1], adding [3], removing [1]. */
+	assert_int_equal(controller_plan_move(&cur, (int32_t[]){ 2, 3 }, 2, live, 4, &m), 0);
+	expect_ids(m.replicas, m.n_replicas, (int32_t[]){ 2, 3, 1 }, 3);
+	expect_ids(m.adding, m.n_adding, (int32_t[]){ 3 }, 1);
+	expect_ids(m.removing, m.n_removing, (int32_t[]){ 1 }, 1);
+	assert_int_equal(m.n_dropped, 0);
+	controller_move_clear(&m);
+
+	/* In progress ([2,3,1] adding 3 removing 1), replaced by [4,1]: ORS
+	 * is [2,1]; RS [4,1,2], adding [4], removing [2]; 3, added by the
+	 * first move and not wanted, is dropped at once. */
+	{
+		int32_t rs[] = { 2, 3, 1 }, ad[] = { 3 }, rm[] = { 1 };
+		struct zk_assignment moving = { rs, 3, ad, 1, rm, 1 };
+
+		assert_int_equal(controller_plan_move(&moving, (int32_t[]){ 4, 1 }, 2, live, 4, &m),
+				 0);
+		expect_ids(m.replicas, m.n_replicas, (int32_t[]){ 4, 1, 2 }, 3);
+		expect_ids(m.adding, m.n_adding, (int32_t[]){ 4 }, 1);
+		expect_ids(m.removing, m.n_removing, (int32_t[]){ 2 }, 1);
+		expect_ids(m.dropped, m.n_dropped, (int32_t[]){ 3 }, 1);
+		controller_move_clear(&m);
+
+		/* Cancel: back to ORS [2,1], nothing adding or removing, 3
+		 * dropped. */
+		assert_int_equal(controller_plan_move(&moving, NULL, 0, live, 4, &m), 0);
+		expect_ids(m.replicas, m.n_replicas, (int32_t[]){ 2, 1 }, 2);
+		assert_int_equal(m.n_adding, 0);
+		assert_int_equal(m.n_removing, 0);
+		expect_ids(m.dropped, m.n_dropped, (int32_t[]){ 3 }, 1);
+		controller_move_clear(&m);
+
+		/* The same target again: the same plan (nothing new), with
+		 * 3, being added, down meanwhile (a new controller reads the
+		 * request again). */
+		assert_int_equal(controller_plan_move(&moving, (int32_t[]){ 2, 3 }, 2,
+						      (int32_t[]){ 1, 2 }, 2, &m),
+				 0);
+		expect_ids(m.replicas, m.n_replicas, rs, 3);
+		expect_ids(m.adding, m.n_adding, ad, 1);
+		expect_ids(m.removing, m.n_removing, rm, 1);
+		assert_int_equal(m.n_dropped, 0);
+		controller_move_clear(&m);
+	}
+
+	/* A new order only: nothing to add or remove. */
+	assert_int_equal(controller_plan_move(&cur, (int32_t[]){ 2, 1 }, 2, live, 4, &m), 0);
+	expect_ids(m.replicas, m.n_replicas, (int32_t[]){ 2, 1 }, 2);
+	assert_int_equal(m.n_adding + m.n_removing + m.n_dropped, 0);
+	controller_move_clear(&m);
+
+	/* Refusals: Kafka's INVALID_REPLICA_ASSIGNMENT (empty, twice,
+	 * negative, a broker to add not registered; one already a replica
+	 * may be down) and NO_REASSIGNMENT_IN_PROGRESS. */
+	assert_int_equal(controller_plan_move(&cur, (int32_t[]){ 1 }, 0, live, 4, &m), -EINVAL);
+	assert_int_equal(controller_plan_move(&cur, (int32_t[]){ 3, 3 }, 2, live, 4, &m), -EINVAL);
+	assert_int_equal(controller_plan_move(&cur, (int32_t[]){ 2, -1 }, 2, live, 4, &m), -EINVAL);
+	assert_int_equal(controller_plan_move(&cur, (int32_t[]){ 2, 5 }, 2, live, 4, &m),
+			 -EHOSTUNREACH);
+	assert_int_equal(
+		controller_plan_move(&cur, (int32_t[]){ 1, 3 }, 2, (int32_t[]){ 3 }, 1, &m), 0);
+	controller_move_clear(&m);
+	assert_int_equal(controller_plan_move(&cur, NULL, 0, live, 4, &m), -EALREADY);
+}
+
+/* When a move may complete, and the leader it leaves. */
+static void test_move_completion_and_leader(void **state)
+{
+	int32_t rs[] = { 2, 3, 1 }, ad[] = { 3 }, rm[] = { 1 }, trs[3];
+	struct zk_assignment a = { rs, 3, ad, 1, rm, 1 };
+	int32_t isr12[] = { 1, 2 }, isr123[] = { 1, 2, 3 }, isr31[] = { 3, 1 };
+	struct zk_partition_state cur = { .controller_epoch = 1, .leader = 1, .leader_epoch = 4 };
+	struct zk_partition_state next;
+	int32_t live[] = { 1, 2, 3 };
+	struct controller_brokers b = { live, 3, NULL, 0, NULL, 0 };
+
+	(void)state;
+	assert_int_equal(controller_move_target(&a, trs), 2);
+	expect_ids(trs, 2, (int32_t[]){ 2, 3 }, 2);
+	/* Not before 3 is in the ISR; then at once. */
+	cur.isr = isr12;
+	cur.n_isr = 2;
+	assert_false(controller_move_caught_up(&a, &cur));
+	cur.isr = isr123;
+	cur.n_isr = 3;
+	assert_true(controller_move_caught_up(&a, &cur));
+
+	/* The start: leader 1 is one of RS, kept in a new epoch, ISR as is. */
+	assert_int_equal(controller_decide_move(&cur, rs, 3, &b, &next), 1);
+	assert_int_equal(next.leader, 1);
+	assert_int_equal(next.leader_epoch, 5);
+	expect_isr(&next, isr123, 3);
+	zk_partition_state_clear(&next);
+
+	/* The end: 1 is not of TRS: the first of TRS in the ISR and live
+	 * leads (2), and the ISR loses 1. */
+	assert_int_equal(controller_decide_move(&cur, trs, 2, &b, &next), 1);
+	assert_int_equal(next.leader, 2);
+	assert_int_equal(next.leader_epoch, 5);
+	expect_isr(&next, (int32_t[]){ 2, 3 }, 2);
+	zk_partition_state_clear(&next);
+
+	/* 2 dead: 3 (TRS order, live, in the ISR). */
+	b.n_live = 2;
+	live[1] = 3;
+	assert_int_equal(controller_decide_move(&cur, trs, 2, &b, &next), 1);
+	assert_int_equal(next.leader, 3);
+	expect_isr(&next, (int32_t[]){ 2, 3 }, 2);
+	zk_partition_state_clear(&next);
+
+	/* A leader of TRS that is live stays, in a new epoch (Kafka bumps it
+	 * so that the replicas hear the new replica set). */
+	cur.leader = 3;
+	cur.isr = isr31;
+	cur.n_isr = 2;
+	assert_int_equal(controller_decide_move(&cur, (int32_t[]){ 3, 1 }, 2, &b, &next), 1);
+	assert_int_equal(next.leader, 3);
+	assert_int_equal(next.leader_epoch, 5);
+	expect_isr(&next, isr31, 2);
+	zk_partition_state_clear(&next);
+
+	/* No replica of the set live and in the ISR: nothing (wait). */
+	cur.leader = 1;
+	cur.isr = isr12;
+	cur.n_isr = 2;
+	live[0] = 3;
+	b.n_live = 1;
+	assert_int_equal(controller_decide_move(&cur, trs, 2, &b, &next), -EAGAIN);
+	assert_null(next.isr);
+}
+
 /* The leader's half of an ISR change (Kafka's Partition.expandIsr in the
  * ZooKeeper era): a guarded write of its own, then the notification. */
 static void leader_sets_isr(struct zkc *zkc, const char *topic, int32_t p, const int32_t *isr,
@@ -1769,6 +1917,217 @@ static void test_add_partitions(void **state)
 	cluster_stop();
 }
 
+/* Polls until topic-0's assignment is replicas rs (adding ad, removing
+ * rm). */
+static void wait_assignment(struct zkc *zkc, const char *topic, const int32_t *rs, int n_rs,
+			    const int32_t *ad, int n_ad, const int32_t *rm, int n_rm)
+{
+	int64_t end = now_mono_ms() + WAIT_MS;
+	char why[ZK_WHY_LEN];
+
+	for (;;) {
+		struct zkmeta_topic t;
+		const struct zk_assignment *a;
+		bool same;
+
+		assert_int_equal(zkmeta_read_topic(zkc, topic, &t, why), 0);
+		a = &t.assignment.partitions[0];
+		same = a->n_replicas == n_rs && a->n_adding == n_ad && a->n_removing == n_rm &&
+		       !memcmp(a->replicas, rs, (size_t)n_rs * sizeof(*rs)) &&
+		       (!n_ad || !memcmp(a->adding, ad, (size_t)n_ad * sizeof(*ad))) &&
+		       (!n_rm || !memcmp(a->removing, rm, (size_t)n_rm * sizeof(*rm)));
+		zkmeta_topic_clear(&t);
+		if (same)
+			return;
+		assert_true(now_mono_ms() < end);
+		pause_ms(10);
+	}
+}
+
+static int stop_deletes(struct recorder *r, int32_t broker_id, const char *topic)
+{
+	int hits = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (int k = 0; k < r->n; k++)
+		hits += r->v[k].kind == REC_STOP && r->v[k].broker_id == broker_id &&
+			!strcmp(r->v[k].topic, topic) && r->v[k].delete_partition;
+	pthread_mutex_unlock(&r->lock);
+	return hits;
+}
+
+/* kafka-reassign-partitions.sh's znode: mv-0 [2,3] -> [3,1] (the leader
+ * leaves), with a bad entry; the controller that started the move dies
+ * in the middle and the next one finishes it from the topic znode. */
+static void test_reassign_znode_and_resume(void **state)
+{
+	static const char doc[] = "{\"version\":1,\"partitions\":["
+				  "{\"topic\":\"mv\",\"partition\":0,\"replicas\":[3,1]},"
+				  "{\"topic\":\"nope\",\"partition\":0,\"replicas\":[1]},"
+				  "{\"topic\":\"mv\",\"partition\":7,\"replicas\":[1]}]}";
+	static const char gone_doc[] = "{\"version\":1,\"partitions\":[{\"topic\":\"gone\","
+				       "\"partition\":0,\"replicas\":[2,3]}]}";
+	struct controller_config cfg = config_of(3, false);
+	struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[3].rec };
+	struct zk_partition_state s;
+	struct controller *ctl;
+	char *data = NULL, why[ZK_WHY_LEN];
+	struct zk_reassign r;
+	size_t len;
+	struct node *a;
+
+	(void)state;
+	cluster_start("/t_move", 1, false);
+	a = wait_active();
+	assert_ptr_equal(a, &nodes[1]);
+	create_topic(nodes[2].zkc, "mv", (int32_t[]){ 2, 3 }, 1, 2);
+	wait_state(nodes[2].zkc, "mv", 0, 0, 2, &s, NULL);
+	zk_partition_state_clear(&s);
+	assert_int_equal(zkc_create(nodes[2].zkc, ZK_REASSIGN_PATH, doc, strlen(doc), 0, NULL, 0),
+			 0);
+	/* Started: RS [3,1,2], a new leader epoch told to the new replica. */
+	wait_assignment(nodes[2].zkc, "mv", (int32_t[]){ 3, 1, 2 }, 3, (int32_t[]){ 1 }, 1,
+			(int32_t[]){ 2 }, 1);
+	assert_true(rec_wait(&a->rec, REC_LISR, 1, "mv", 0, 2, 1));
+	wait_state(nodes[2].zkc, "mv", 0, 1, 2, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 2, 3 }, 2);
+	zk_partition_state_clear(&s);
+	/* The refused entries left the znode; the move stays in it. */
+	for (int64_t end = now_mono_ms() + WAIT_MS;; pause_ms(10)) {
+		assert_int_equal(
+			zkc_get(nodes[2].zkc, ZK_REASSIGN_PATH, &data, &len, NULL, NULL, NULL), 0);
+		assert_int_equal(zk_reassign_decode(data, len, &r, why), 0);
+		free(data);
+		if (r.n == 1)
+			break;
+		zk_reassign_clear(&r);
+		assert_true(now_mono_ms() < end);
+	}
+	assert_string_equal(r.parts[0].topic, "mv");
+	zk_reassign_clear(&r);
+
+	/* The controller (broker 1, the replica being added) dies; broker 3
+	 * takes over and resumes from the topic znode. */
+	node_kill(&nodes[1]);
+	assert_int_equal(controller_start(nodes[3].zkc, &cfg, &ch, &ctl), 0);
+	__atomic_store_n(&nodes[3].ctl, ctl, __ATOMIC_RELEASE);
+	a = wait_active();
+	assert_ptr_equal(a, &nodes[3]);
+	node_register(&nodes[1]);
+	assert_true(rec_wait(&a->rec, REC_LISR, 1, "mv", 0, 2, -1));
+	/* Not done until 1 is in the ISR. */
+	wait_assignment(nodes[2].zkc, "mv", (int32_t[]){ 3, 1, 2 }, 3, (int32_t[]){ 1 }, 1,
+			(int32_t[]){ 2 }, 1);
+	assert_int_equal(stop_deletes(&a->rec, 2, "mv"), 0);
+
+	/* The leader takes 1 into its ISR: the move completes. 2 is not of
+	 * TRS: 3 leads; the ISR loses 2; 2's replica is deleted. */
+	leader_sets_isr(nodes[2].zkc, "mv", 0, (int32_t[]){ 2, 3, 1 }, 3);
+	wait_assignment(nodes[2].zkc, "mv", (int32_t[]){ 3, 1 }, 2, NULL, 0, NULL, 0);
+	wait_state(nodes[2].zkc, "mv", 0, 2, 3, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 3, 1 }, 2);
+	zk_partition_state_clear(&s);
+	for (int64_t end = now_mono_ms() + WAIT_MS; !stop_deletes(&a->rec, 2, "mv"); pause_ms(10))
+		assert_true(now_mono_ms() < end);
+	assert_true(rec_wait(&a->rec, REC_LISR, 1, "mv", 0, 3, -1));
+	assert_int_equal(rec_count(&a->rec, REC_LISR, 2, "mv", 0, 3, -1), 0);
+	wait_gone(nodes[2].zkc, ZK_REASSIGN_PATH);
+
+	/* A document that does not decode is removed. */
+	assert_int_equal(
+		zkc_create(nodes[2].zkc, ZK_REASSIGN_PATH, "{\"version\":1}", 13, 0, NULL, 0), 0);
+	wait_gone(nodes[2].zkc, ZK_REASSIGN_PATH);
+	/* A topic deleted in the middle of its move leaves the request. */
+	create_topic(nodes[2].zkc, "gone", (int32_t[]){ 1, 3 }, 1, 2);
+	wait_created(nodes[2].zkc, "gone", 1);
+	assert_int_equal(
+		zkc_create(nodes[2].zkc, ZK_REASSIGN_PATH, gone_doc, strlen(gone_doc), 0, NULL, 0),
+		0);
+	wait_assignment(nodes[2].zkc, "gone", (int32_t[]){ 2, 3, 1 }, 3, (int32_t[]){ 2 }, 1,
+			(int32_t[]){ 1 }, 1);
+	assert_int_equal(zkmeta_request_delete_topic(nodes[2].zkc, "gone"), 0);
+	wait_gone(nodes[2].zkc, ZK_REASSIGN_PATH);
+	cluster_stop();
+}
+
+static void alter(struct controller *ctl, const char *topic, int32_t p, const int32_t *replicas,
+		  int n, int want)
+{
+	struct controller_reassignment r = { .partition = p,
+					     .replicas = replicas,
+					     .n_replicas = n };
+
+	snprintf(r.topic, sizeof(r.topic), "%s", topic);
+	assert_int_equal(controller_alter_reassignments(ctl, &r, 1), 0);
+	assert_int_equal(r.result, want);
+}
+
+/* AlterPartitionReassignments' and ListPartitionReassignments' calls:
+ * the refusals, a move listed, its cancel, a move that completes at
+ * once. */
+static void test_reassign_api_and_cancel(void **state)
+{
+	struct controller_moving *v;
+	struct zk_partition_state s;
+	struct node *a;
+	int n;
+
+	(void)state;
+	cluster_start("/t_alter", 1, false);
+	a = wait_active();
+	create_topic(nodes[2].zkc, "al", (int32_t[]){ 1, 2 }, 1, 2);
+	wait_created(nodes[2].zkc, "al", 1);
+	alter(a->ctl, "none", 0, (int32_t[]){ 1 }, 1, -ENOENT);
+	alter(a->ctl, "al", 3, (int32_t[]){ 1 }, 1, -ENOENT);
+	alter(a->ctl, "al", 0, (int32_t[]){ 1 }, 0, -EINVAL);
+	alter(a->ctl, "al", 0, (int32_t[]){ 2, 2 }, 2, -EINVAL);
+	alter(a->ctl, "al", 0, (int32_t[]){ 1, 9 }, 2, -EHOSTUNREACH);
+	alter(a->ctl, "al", 0, NULL, 0, -EALREADY);
+	assert_int_equal(controller_list_reassignments(a->ctl, &v), 0);
+	controller_moving_free(v, 0);
+
+	alter(a->ctl, "al", 0, (int32_t[]){ 2, 3 }, 2, 0);
+	n = controller_list_reassignments(a->ctl, &v);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].topic, "al");
+	expect_ids(v[0].a.replicas, v[0].a.n_replicas, (int32_t[]){ 2, 3, 1 }, 3);
+	expect_ids(v[0].a.adding, v[0].a.n_adding, (int32_t[]){ 3 }, 1);
+	expect_ids(v[0].a.removing, v[0].a.n_removing, (int32_t[]){ 1 }, 1);
+	controller_moving_free(v, n);
+	assert_true(rec_wait(&a->rec, REC_LISR, 3, "al", 0, 1, 1));
+
+	/* Cancel: back to ORS, RS less adding ([2,1]: Kafka's
+	 * originReplicas, in RS order); 3's new replica deleted. */
+	alter(a->ctl, "al", 0, NULL, 0, 0);
+	wait_assignment(nodes[2].zkc, "al", (int32_t[]){ 2, 1 }, 2, NULL, 0, NULL, 0);
+	assert_int_equal(stop_deletes(&a->rec, 3, "al"), 1);
+	assert_int_equal(controller_list_reassignments(a->ctl, &v), 0);
+	controller_moving_free(v, 0);
+
+	/* A new order of the same replicas completes at once: 1 leads on
+	 * (of TRS, live) in a new epoch. */
+	alter(a->ctl, "al", 0, (int32_t[]){ 1, 2 }, 2, 0);
+	wait_assignment(nodes[2].zkc, "al", (int32_t[]){ 1, 2 }, 2, NULL, 0, NULL, 0);
+	wait_state(nodes[2].zkc, "al", 0, 3, 1, &s, NULL);
+	zk_partition_state_clear(&s);
+	/* Only the controller moves replicas. */
+	{
+		struct controller_config cfg = config_of(2, false);
+		struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[2].rec };
+		struct controller *other;
+		struct controller_info info;
+
+		assert_int_equal(controller_start(nodes[2].zkc, &cfg, &ch, &other), 0);
+		__atomic_store_n(&nodes[2].ctl, other, __ATOMIC_RELEASE);
+		wait_info(other, follows, 1, &info);
+		struct controller_reassignment r = { "al", 0, (int32_t[]){ 1, 2 }, 2, 0 };
+
+		assert_int_equal(controller_alter_reassignments(other, &r, 1), -EAGAIN);
+		assert_int_equal(controller_list_reassignments(other, &v), -EAGAIN);
+	}
+	cluster_stop();
+}
+
 static int group_setup(void **state)
 {
 	for (int i = 0; i < N(nodes); i++) {
@@ -1784,6 +2143,8 @@ int main(void)
 		cmocka_unit_test(test_assign_kafka_layout),
 		cmocka_unit_test(test_add_partitions),
 		cmocka_unit_test(test_assign_spread_and_errors),
+		cmocka_unit_test(test_plan_move),
+		cmocka_unit_test(test_move_completion_and_leader),
 		cmocka_unit_test(test_decide_live),
 		cmocka_unit_test(test_decide_controlled_shutdown),
 		cmocka_unit_test(test_decide_preferred),
@@ -1800,6 +2161,8 @@ int main(void)
 		cmocka_unit_test(test_failover),
 		cmocka_unit_test(test_fenced_write_resigns),
 		cmocka_unit_test(test_topic_deletion),
+		cmocka_unit_test(test_reassign_znode_and_resume),
+		cmocka_unit_test(test_reassign_api_and_cancel),
 		cmocka_unit_test(test_unreadable_znodes_left_as_they_are),
 	};
 

@@ -562,6 +562,72 @@ static void test_isr_change(void **state)
 			 -EBADMSG);
 }
 
+/* Kafka's ReassignPartitionsZNode: what kafka-reassign-partitions.sh
+ * writes, read; our encoding of what is left, read back; what does not
+ * decode. A target the controller refuses (empty, a broker twice or
+ * negative) still decodes: it refuses that partition only. */
+static void test_reassign(void **state)
+{
+	struct zk_reassign r;
+	char why[ZK_WHY_LEN] = "";
+	char *s;
+
+	(void)state;
+	assert_int_equal(DEC(zk_reassign_decode,
+			     "{\"version\":1,\"partitions\":[{\"topic\":\"t\",\"partition\":0,"
+			     "\"replicas\":[1,2],\"log_dirs\":[\"any\",\"any\"]},"
+			     "{\"topic\":\"u\",\"partition\":3,\"replicas\":[]},"
+			     "{\"topic\":\"u\",\"partition\":4,\"replicas\":[2,2,-1]}]}",
+			     &r, why),
+			 0);
+	assert_int_equal(r.n, 3);
+	assert_string_equal(r.parts[0].topic, "t");
+	assert_int_equal(r.parts[0].partition, 0);
+	assert_int_equal(r.parts[0].n_replicas, 2);
+	assert_int_equal(r.parts[0].replicas[0], 1);
+	assert_int_equal(r.parts[0].replicas[1], 2);
+	assert_int_equal(r.parts[1].n_replicas, 0);
+	assert_int_equal(r.parts[2].n_replicas, 3);
+	assert_int_equal(r.parts[2].replicas[2], -1);
+	r.n = 1; /* the first only, as a prune leaves it */
+	free(r.parts[1].topic);
+	free(r.parts[1].replicas);
+	free(r.parts[2].topic);
+	free(r.parts[2].replicas);
+	s = zk_reassign_encode(&r);
+	assert_string_equal(s, "{\"version\":1,\"partitions\":[{\"topic\":\"t\",\"partition\":0,"
+			       "\"replicas\":[1,2]}]}");
+	zk_reassign_clear(&r);
+	assert_int_equal(DEC(zk_reassign_decode, s, &r, why), 0);
+	assert_int_equal(r.n, 1);
+	zk_reassign_clear(&r);
+	free(s);
+
+	assert_int_equal(DEC(zk_reassign_decode, "{\"version\":2,\"partitions\":[]}", &r, why),
+			 -EBADMSG);
+	assert_int_equal(DEC(zk_reassign_decode, "{\"version\":1}", &r, why), -EBADMSG);
+	assert_int_equal(DEC(zk_reassign_decode,
+			     "{\"version\":1,\"partitions\":[{\"topic\":\"t\",\"partition\":0}]}",
+			     &r, why),
+			 -EBADMSG);
+	assert_int_equal(DEC(zk_reassign_decode,
+			     "{\"version\":1,\"partitions\":[{\"topic\":\"t\",\"partition\":-1,"
+			     "\"replicas\":[1]}]}",
+			     &r, why),
+			 -EBADMSG);
+	assert_int_equal(DEC(zk_reassign_decode,
+			     "{\"version\":1,\"partitions\":[{\"topic\":\"t\",\"partition\":0,"
+			     "\"replicas\":[\"1\"]}]}",
+			     &r, why),
+			 -EBADMSG);
+	assert_int_equal(DEC(zk_reassign_decode,
+			     "{\"version\":1,\"partitions\":[{\"topic\":\"a/b\",\"partition\":0,"
+			     "\"replicas\":[1]}]}",
+			     &r, why),
+			 -EBADMSG);
+	assert_int_equal(DEC(zk_reassign_decode, "not json", &r, why), -EBADMSG);
+}
+
 /* Kafka's LogDirEventNotificationSequenceZNode: what its encode writes,
  * read back; a document without "event" is a failure (Kafka's decode
  * reads only "broker"); a broker that is no id is refused. */
@@ -744,6 +810,7 @@ int main(void)
 		cmocka_unit_test(test_partition_state_malformed),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_isr_change),
+		cmocka_unit_test(test_reassign),
 		cmocka_unit_test(test_log_dir_event),
 		cmocka_unit_test(test_cluster_id),
 		cmocka_unit_test(test_paths),
