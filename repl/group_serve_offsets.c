@@ -338,12 +338,42 @@ static int64_t committed_of(struct group *g, int32_t p)
 	return p >= 0 && p < g->nparts ? g->parts[p].committed : -1;
 }
 
+/* A group the replay of __consumer_offsets made at open is bound to its
+ * topic by its first lookup (group_open), not live until then: a broker
+ * restarted with no reader of it yet would list none of its offsets.
+ * Binds g (unbound, not deleted), keeping the references for the end of
+ * the request; the bound group locked, or NULL. */
+static struct group *fetch_bind(struct group_serve *gs, struct fetch_build *fb, struct group *g,
+				const char *name)
+{
+	struct group *bound;
+	struct topic *t;
+	bool unbound;
+
+	pthread_mutex_lock(&g->mu);
+	unbound = !g->t && !g->deleted && !g->moved;
+	pthread_mutex_unlock(&g->mu);
+	if (!unbound || broker_topic_get(gs->ka->b, g->topic, &t) < 0)
+		return NULL;
+	if (fetch_keep_topic(fb, t) < 0) {
+		topic_put(t);
+		return NULL;
+	}
+	if (group_open(t, name, GROUP_LOOKUP, &bound) < 0)
+		return NULL;
+	if (fetch_keep_group(fb, bound) < 0) {
+		group_put(bound);
+		return NULL;
+	}
+	return group_lock_live(bound) == 0 ? bound : NULL;
+}
+
 /* Every committed partition of every topic's group name, with the offset
  * stored, -1 too (Kafka's fetchAllOffsets lists its whole offsets map). */
 static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char *name)
 {
 	struct group_coord *gc = gs->gc;
-	int first = fb->nrefs, rc = 0;
+	int first = fb->nrefs, last, rc = 0;
 
 	pthread_mutex_lock(&gc->mu);
 	for (int i = 0; i < gc->ngroups && rc == 0; i++) {
@@ -354,10 +384,11 @@ static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char 
 			atomic_fetch_add(&gc->groups[i]->refs, 1);
 	}
 	pthread_mutex_unlock(&gc->mu);
-	for (int i = first; i < fb->nrefs && rc == 0; i++) {
+	last = fb->nrefs; /* fetch_bind keeps more: not visited again */
+	for (int i = first; i < last && rc == 0; i++) {
 		struct group *g = fb->refs[i];
 
-		if (group_lock_live(g) < 0)
+		if (group_lock_live(g) < 0 && !(g = fetch_bind(gs, fb, g, name)))
 			continue;
 		rc = fetch_add_topic(fb, kstr_of(g->topic));
 		for (int p = 0; p < g->nparts && rc == 0; p++)

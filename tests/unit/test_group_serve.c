@@ -1686,6 +1686,29 @@ static bool offset_kept(struct brokerfx *f, const char *topic, const char *group
  * GROUP_SUBSCRIBED_TO_TOPIC and another topic's offsets go; consume files
  * subscribe the group to their topic alike; Kafka members of another
  * protocol type: NON_EMPTY_GROUP. */
+/* OffsetFetch of every topic (null topics) right after a restart lists
+ * the offsets the replay brought back, before anything opened the group
+ * (the replay's groups are bound to their topic at their first lookup). */
+static void test_fetch_all_after_restart(void **state)
+{
+	struct brokerfx *f = *state;
+	struct commit_part cm[] = { { "t", 0, 5 }, { "t", 1, 7 } };
+	int16_t errs[2];
+	int64_t offs[2];
+
+	commit(f, 2, "rs", -1, "", cm, 2, errs);
+	assert_int_equal(errs[0] | errs[1], PROTO_ERR_NONE);
+	brokerfx_close(f);
+	brokerfx_open(f);
+	fetch_offsets(f, 7, "rs", true, offs);
+	assert_int_equal(offs[0], 5);
+	assert_int_equal(offs[1], 7);
+	/* and again, the group bound now */
+	fetch_offsets(f, 2, "rs", true, offs);
+	assert_int_equal(offs[0], 5);
+	assert_int_equal(offs[1], 7);
+}
+
 static void test_offset_delete(void **state)
 {
 	struct brokerfx *f = *state;
@@ -2077,6 +2100,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_static_member_replaced, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_reset_commit, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_all_after_restart, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offset_delete, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_reload, setup, brokerfx_teardown),
