@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "repl/fetcher.h"
+#include "repl/throttle.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
 
@@ -49,6 +50,10 @@ struct fpart {
 	struct partition *p;
 	int64_t backoff_until_ms;
 	int64_t settle_ms; /* the waits so far while settling, 0 none */
+	/* The leader's hw minus our next fetch offset after the last
+	 * response that brought records (or the first): -1 not known yet.
+	 * 0 is Kafka's isReplicaInSync, which the follower's throttle spares. */
+	int64_t lag;
 };
 
 struct fetcher {
@@ -368,6 +373,38 @@ static void reset_start(struct fetcher *f, struct fpart *fp, const struct partit
 	fp->backoff_until_ms = now + f->cfg.backoff_ms;
 }
 
+/* After an append of len bytes: the lag (Kafka updates it only when
+ * records came, or the first time), and the bytes of a throttled
+ * partition against the follower quota, in sync or not. */
+static void follower_throttle_note(struct fetcher *f, struct fpart *fp, size_t len,
+				   int64_t leader_hw)
+{
+	const char *topic = partition_topic(fp->p);
+	struct partition_follow nfw;
+
+	if (!f->cfg.throttle)
+		return;
+	if ((len > 0 || fp->lag < 0) && partition_follow_state(fp->p, &nfw) == 0)
+		fp->lag = leader_hw > nfw.fetch_offset ? leader_hw - nfw.fetch_offset : 0;
+	if (len > 0 && throttle_quota_is_throttled(f->cfg.throttle, topic, strlen(topic),
+						   partition_index(fp->p)))
+		throttle_quota_record(f->cfg.throttle, (int64_t)len, now_mono_ms());
+}
+
+/* Whether the follower's throttle leaves fp out of this round's Fetch
+ * (Kafka's shouldFollowerThrottle): throttled here, not in sync, the
+ * follower quota exceeded. */
+static bool follower_held(struct fetcher *f, const struct fpart *fp)
+{
+	const char *topic;
+
+	if (!f->cfg.throttle)
+		return false;
+	topic = partition_topic(fp->p);
+	return throttle_quota_holds(f->cfg.throttle, topic, strlen(topic), partition_index(fp->p),
+				    fp->lag == 0, now_mono_ms());
+}
+
 /* Applies one partition of a Fetch response. */
 static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partition_follow *fw,
 			const struct proto_fetch_resp_part *a, int64_t now)
@@ -398,8 +435,10 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 		rc = partition_follower_append(p, fw->generation, a->records, len,
 					       a->high_watermark, a->log_start_offset);
 		apply_end(f);
-		if (!rc)
+		if (!rc) {
 			stat_add(f, &f->stats.bytes, (int64_t)len);
+			follower_throttle_note(f, fp, len, a->high_watermark);
+		}
 	}
 	if (rc && rc != -ESTALE) {
 		mq_log_limited(3, "fetcher: %s-%d: %s", partition_topic(p), partition_index(p),
@@ -558,6 +597,7 @@ static void snapshot_release(struct fetcher *f)
 		if (j < f->n) {
 			f->parts[j].backoff_until_ms = f->snap[i].backoff_until_ms;
 			f->parts[j].settle_ms = f->snap[i].settle_ms;
+			f->parts[j].lag = f->snap[i].lag;
 		}
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -614,7 +654,7 @@ static int round_parts(struct fetcher *f)
 	for (int i = 0; i < n; i++) {
 		if (ready[i]->backoff_until_ms > now ||
 		    partition_follow_state(ready[i]->p, &fws[m]) ||
-		    fws[m].state != PARTITION_FETCHING)
+		    fws[m].state != PARTITION_FETCHING || follower_held(f, ready[i]))
 			continue;
 		ready[m++] = ready[i];
 	}
@@ -740,7 +780,7 @@ int fetcher_add(struct fetcher *f, struct partition *p)
 		rc = -ENOSPC;
 	if (!rc) {
 		partition_ref(p);
-		f->parts[f->n++] = (struct fpart){ .p = p };
+		f->parts[f->n++] = (struct fpart){ .p = p, .lag = -1 };
 		pthread_cond_signal(&f->cond);
 		/* Under the lock, against snapshot_take: a poke for a round
 		 * that already holds p would drop its connection, and leave

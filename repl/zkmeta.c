@@ -25,9 +25,10 @@
 int zkmeta_ensure_paths(struct zkc *zkc)
 {
 	static const char *const paths[] = {
-		ZK_BROKER_IDS_PATH,    ZK_BROKER_TOPICS_PATH,  ZK_BROKER_SEQID_PATH,
-		ZK_CONFIG_TOPICS_PATH, ZK_CONFIG_CHANGES_PATH, ZK_DELETE_TOPICS_PATH,
-		ZK_ISR_CHANGE_PATH,    ZK_CONFIG_USERS_PATH,   ZK_LOG_DIR_EVENT_PATH,
+		ZK_BROKER_IDS_PATH,     ZK_BROKER_TOPICS_PATH,  ZK_BROKER_SEQID_PATH,
+		ZK_CONFIG_TOPICS_PATH,  ZK_CONFIG_CHANGES_PATH, ZK_DELETE_TOPICS_PATH,
+		ZK_ISR_CHANGE_PATH,     ZK_CONFIG_USERS_PATH,   ZK_LOG_DIR_EVENT_PATH,
+		ZK_CONFIG_BROKERS_PATH,
 	};
 	size_t i;
 	int rc;
@@ -612,17 +613,16 @@ int zkmeta_scram_user(struct zkc *zkc, const char *user, struct sasl_cred *cred,
 	return rc;
 }
 
-int zkmeta_topic_config(struct zkc *zkc, const char *topic, struct zk_config *c, int32_t *version,
-			char *why)
+/* An entity's config znode at path into *c, with its version. */
+static int entity_config(struct zkc *zkc, const char *path, struct zk_config *c, int32_t *version,
+			 char *why)
 {
-	char path[ZK_PATH_MAX], *data = NULL;
+	char *data = NULL;
 	struct zkc_stat st;
 	size_t len;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if ((rc = zk_path_topic_config(path, sizeof(path), topic)) < 0)
-		return rc;
 	rc = zkc_get(zkc, path, &data, &len, &st, NULL, NULL);
 	if (rc == 0)
 		rc = zk_config_decode(data, len, c, why);
@@ -632,15 +632,14 @@ int zkmeta_topic_config(struct zkc *zkc, const char *topic, struct zk_config *c,
 	return rc;
 }
 
-int zkmeta_set_topic_config(struct zkc *zkc, const char *topic, const struct zk_config *c,
-			    int32_t version)
+/* Writes an entity's config znode at path (at version, or created when
+ * missing with ZKC_ANY_VERSION), then the notification naming ent. */
+static int set_entity_config(struct zkc *zkc, const char *path, const char *ent,
+			     const struct zk_config *c, int32_t version)
 {
-	char path[ZK_PATH_MAX], ent[ZK_PATH_MAX], *doc;
+	char *doc;
 	int rc;
 
-	if ((rc = zk_path_topic_config(path, sizeof(path), topic)) < 0)
-		return rc;
-	snprintf(ent, sizeof(ent), "topics/%s", topic);
 	if (!(doc = zk_config_encode(c)))
 		return -ENOMEM;
 	if (version == ZKC_ANY_VERSION) {
@@ -652,4 +651,52 @@ int zkmeta_set_topic_config(struct zkc *zkc, const char *topic, const struct zk_
 	}
 	free(doc);
 	return rc ? rc : notify_change(zkc, zk_config_change_encode(ent));
+}
+
+int zkmeta_topic_config(struct zkc *zkc, const char *topic, struct zk_config *c, int32_t *version,
+			char *why)
+{
+	char path[ZK_PATH_MAX];
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if ((rc = zk_path_topic_config(path, sizeof(path), topic)) < 0)
+		return rc;
+	return entity_config(zkc, path, c, version, why);
+}
+
+int zkmeta_set_topic_config(struct zkc *zkc, const char *topic, const struct zk_config *c,
+			    int32_t version)
+{
+	char path[ZK_PATH_MAX], ent[ZK_PATH_MAX];
+	int rc;
+
+	if ((rc = zk_path_topic_config(path, sizeof(path), topic)) < 0)
+		return rc;
+	snprintf(ent, sizeof(ent), "topics/%s", topic);
+	return set_entity_config(zkc, path, ent, c, version);
+}
+
+int zkmeta_broker_config(struct zkc *zkc, const char *name, struct zk_config *c, int32_t *version,
+			 char *why)
+{
+	char path[ZK_PATH_MAX];
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if ((rc = zk_path_broker_config(path, sizeof(path), name)) < 0)
+		return rc;
+	return entity_config(zkc, path, c, version, why);
+}
+
+int zkmeta_set_broker_config(struct zkc *zkc, const char *name, const struct zk_config *c,
+			     int32_t version)
+{
+	char path[ZK_PATH_MAX], ent[ZK_PATH_MAX];
+	int rc;
+
+	if ((rc = zk_path_broker_config(path, sizeof(path), name)) < 0)
+		return rc;
+	snprintf(ent, sizeof(ent), "brokers/%s", name);
+	return set_entity_config(zkc, path, ent, c, version);
 }
