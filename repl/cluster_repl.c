@@ -1759,6 +1759,16 @@ struct repl_metric {
 	int64_t v;
 };
 
+/* A replication throttle's measured rate, bytes/s (0: none). */
+static int64_t throttled_rate(struct cluster_repl *cr, bool leader)
+{
+	struct repl_throttle *t = cr->local.throttle;
+
+	if (!t)
+		return 0;
+	return (int64_t)throttle_quota_rate(leader ? &t->leader : &t->follower, now_mono_ms());
+}
+
 void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 {
 	struct controller_info ci = { 0 };
@@ -1815,6 +1825,16 @@ void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 		{ "mqfs_replica_fetch_bytes_out_total", "counter",
 		  "Record batch bytes this broker served as leader to followers' fetches.",
 		  fetch_serve_replica_bytes_out(cr->fs) },
+		{ "mqfs_leader_replication_throttled_byte_rate", "gauge",
+		  "Bytes/s of the throttled replicas' records this broker sent as leader, as "
+		  "its leader replication throttle measures them (Kafka's LeaderReplication "
+		  "byte-rate).",
+		  throttled_rate(cr, true) },
+		{ "mqfs_follower_replication_throttled_byte_rate", "gauge",
+		  "Bytes/s of the throttled replicas' records this broker's followers "
+		  "fetched, as its follower replication throttle measures them (Kafka's "
+		  "FollowerReplication byte-rate).",
+		  throttled_rate(cr, false) },
 		{ "mqfs_replica_max_lag_messages", "gauge",
 		  "The largest lag in records (leader's LEO - follower's LEO) over the "
 		  "followers of the partitions this broker leads.",

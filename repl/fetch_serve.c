@@ -160,7 +160,7 @@ void fetch_serve_set_throttle(struct fetch_serve *fs, struct throttle_quota *quo
 
 /* Whether the leader's throttle holds back fp's records from this
  * follower now (Kafka's shouldLeaderThrottle): fp throttled here, the
- * follower out of the ISR, the leader quota exceeded (the quota's clock
+ * follower out of the (maximal) ISR, the leader quota exceeded (the quota's clock
  * is the monotonic one, whatever clock a test gives the purgatory). */
 static bool part_held(const struct fs_fetch *f, const struct fs_part *fp)
 {
@@ -169,8 +169,14 @@ static bool part_held(const struct fs_fetch *f, const struct fs_part *fp)
 	if (!f->fs->quota || f->msg->replica_id < 0 || !fp->p)
 		return false;
 	topic = partition_topic(fp->p);
+	/* The throttled partitions first: the ISR needs the partition's
+	 * lock, and most fetches throttle nothing. */
+	if (!throttle_quota_is_throttled(f->fs->quota, topic, strlen(topic),
+					 partition_index(fp->p)))
+		return false;
 	return throttle_quota_holds(f->fs->quota, topic, strlen(topic), partition_index(fp->p),
-				    partition_isr_has(fp->p, f->msg->replica_id), now_mono_ms());
+				    partition_maximal_isr_has(fp->p, f->msg->replica_id),
+				    now_mono_ms());
 }
 
 /* Record bytes of a throttled partition sent to a follower count against
