@@ -26,14 +26,14 @@
 #include "repl/throttle.h"
 #include "util/diaglog.h"
 
-#define LIST_MSG                                                                          \
-	"must be the literal '*' or a list of replicas in the following format: "          \
+#define LIST_MSG                                                                  \
+	"must be the literal '*' or a list of replicas in the following format: " \
 	"[partitionId]:[brokerId],[partitionId]:[brokerId],..."
 
 struct throttle_topic {
 	char *name;
-	bool all;        /* "*" */
-	int n;           /* partitions of this broker in the list */
+	bool all; /* "*" */
+	int n;    /* partitions of this broker in the list */
 	int32_t *parts;
 };
 
@@ -179,7 +179,9 @@ static void sample_reset(struct throttle_sample *s, int64_t now_ms)
 void throttle_rate_init(struct throttle_rate *r, int samples, int64_t window_ms)
 {
 	memset(r, 0, sizeof(*r));
-	r->samples = samples < 1 ? 1 : samples > THROTTLE_MAX_SAMPLES ? THROTTLE_MAX_SAMPLES : samples;
+	r->samples = samples < 1                      ? 1
+		     : samples > THROTTLE_MAX_SAMPLES ? THROTTLE_MAX_SAMPLES
+						      : samples;
 	r->window_ms = window_ms < 1 ? 1 : window_ms;
 }
 
@@ -368,7 +370,8 @@ static int quota_mark(struct throttle_quota *q, const char *topic, const char *l
 		*e = q->topics[--q->n_topics];
 	}
 	if (ne.all || ne.n > 0) {
-		struct throttle_topic *nt = realloc(q->topics, (size_t)(q->n_topics + 1) * sizeof(*nt));
+		struct throttle_topic *nt =
+			realloc(q->topics, (size_t)(q->n_topics + 1) * sizeof(*nt));
 
 		if (nt) {
 			q->topics = nt;

@@ -92,7 +92,7 @@ double throttle_rate_measure(struct throttle_rate *r, int64_t now_ms);
 struct throttle_topic; /* a topic's throttled partitions on this broker */
 
 struct throttle_quota {
-	const char *what; /* "leader", "follower": log lines */
+	const char *what;   /* "leader", "follower": log lines */
 	pthread_mutex_t mu; /* bound, rate */
 	int64_t bound;      /* bytes/s; THROTTLE_UNBOUNDED: none */
 	struct throttle_rate rate;

@@ -11,6 +11,7 @@
  * else reports the error and the caller re-reads.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -653,50 +654,56 @@ static int set_entity_config(struct zkc *zkc, const char *path, const char *ent,
 	return rc ? rc : notify_change(zkc, zk_config_change_encode(ent));
 }
 
+/* The config znode of a topic (broker false) or a broker into path, and
+ * the entity path its notifications name into ent (ZK_PATH_MAX each). */
+static int entity_paths(bool broker, const char *name, char *path, char *ent)
+{
+	int rc = broker ? zk_path_broker_config(path, ZK_PATH_MAX, name)
+			: zk_path_topic_config(path, ZK_PATH_MAX, name);
+
+	snprintf(ent, ZK_PATH_MAX, "%s/%s", broker ? "brokers" : "topics", name);
+	return rc;
+}
+
+static int config_of(struct zkc *zkc, bool broker, const char *name, struct zk_config *c,
+		     int32_t *version, char *why)
+{
+	char path[ZK_PATH_MAX], ent[ZK_PATH_MAX];
+	int rc = entity_paths(broker, name, path, ent);
+
+	memset(c, 0, sizeof(*c));
+	return rc < 0 ? rc : entity_config(zkc, path, c, version, why);
+}
+
+static int set_config_of(struct zkc *zkc, bool broker, const char *name, const struct zk_config *c,
+			 int32_t version)
+{
+	char path[ZK_PATH_MAX], ent[ZK_PATH_MAX];
+	int rc = entity_paths(broker, name, path, ent);
+
+	return rc < 0 ? rc : set_entity_config(zkc, path, ent, c, version);
+}
+
 int zkmeta_topic_config(struct zkc *zkc, const char *topic, struct zk_config *c, int32_t *version,
 			char *why)
 {
-	char path[ZK_PATH_MAX];
-	int rc;
-
-	memset(c, 0, sizeof(*c));
-	if ((rc = zk_path_topic_config(path, sizeof(path), topic)) < 0)
-		return rc;
-	return entity_config(zkc, path, c, version, why);
+	return config_of(zkc, false, topic, c, version, why);
 }
 
 int zkmeta_set_topic_config(struct zkc *zkc, const char *topic, const struct zk_config *c,
 			    int32_t version)
 {
-	char path[ZK_PATH_MAX], ent[ZK_PATH_MAX];
-	int rc;
-
-	if ((rc = zk_path_topic_config(path, sizeof(path), topic)) < 0)
-		return rc;
-	snprintf(ent, sizeof(ent), "topics/%s", topic);
-	return set_entity_config(zkc, path, ent, c, version);
+	return set_config_of(zkc, false, topic, c, version);
 }
 
 int zkmeta_broker_config(struct zkc *zkc, const char *name, struct zk_config *c, int32_t *version,
 			 char *why)
 {
-	char path[ZK_PATH_MAX];
-	int rc;
-
-	memset(c, 0, sizeof(*c));
-	if ((rc = zk_path_broker_config(path, sizeof(path), name)) < 0)
-		return rc;
-	return entity_config(zkc, path, c, version, why);
+	return config_of(zkc, true, name, c, version, why);
 }
 
 int zkmeta_set_broker_config(struct zkc *zkc, const char *name, const struct zk_config *c,
 			     int32_t version)
 {
-	char path[ZK_PATH_MAX], ent[ZK_PATH_MAX];
-	int rc;
-
-	if ((rc = zk_path_broker_config(path, sizeof(path), name)) < 0)
-		return rc;
-	snprintf(ent, sizeof(ent), "brokers/%s", name);
-	return set_entity_config(zkc, path, ent, c, version);
+	return set_config_of(zkc, true, name, c, version);
 }

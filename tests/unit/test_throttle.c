@@ -32,12 +32,13 @@ static int check(const char *s)
 static void test_list_check(void **state)
 {
 	static const char *const good[] = {
-		"*", " * ", "", " ", "0:1", "0:1,1:2", " 0:1 , 1:2 ", "0:1,,1:2", "12:1001",
-		"2147483647:0",
+		"*",       " * ",         "",         " ",       "0:1",
+		"0:1,1:2", " 0:1 , 1:2 ", "0:1,,1:2", "12:1001", "2147483647:0",
 	};
 	static const char *const bad[] = {
-		"*,0:1", "**", "a:1", "0:", ":1", "0:1:2", "-1:2", "0:-2", "0;1", "0:1,x",
-		"2147483648:1", "0:99999999999", "0 :1", "*,*",
+		"*,0:1", "**",   "a:1", "0:",    ":1",           "0:1:2",
+		"-1:2",  "0:-2", "0;1", "0:1,x", "2147483648:1", "0:99999999999",
+		"0 :1",  "*,*",
 	};
 
 	(void)state;
@@ -73,8 +74,9 @@ static void test_list_canon_has(void **state)
 
 static void test_rate_parse(void **state)
 {
-	static const char *const bad[] = { "", "-1", "1.5", "abc", "12k", " 1",
-					   "9223372036854775808", "99999999999999999999" };
+	static const char *const bad[] = {
+		"", "-1", "1.5", "abc", "12k", " 1", "9223372036854775808", "99999999999999999999"
+	};
 	char why[128];
 	int64_t r;
 
@@ -225,8 +227,8 @@ static void test_topic_keys(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_list_check),    cmocka_unit_test(test_list_canon_has),
-		cmocka_unit_test(test_rate_parse),    cmocka_unit_test(test_rate_window),
+		cmocka_unit_test(test_list_check),     cmocka_unit_test(test_list_canon_has),
+		cmocka_unit_test(test_rate_parse),     cmocka_unit_test(test_rate_window),
 		cmocka_unit_test(test_quota_decision), cmocka_unit_test(test_topic_keys),
 	};
 
