@@ -606,7 +606,8 @@ static void snapshot_release(struct fetcher *f)
 	f->n_snap = 0;
 }
 
-/* One round over the snapshot; 0, 1 (nothing to do), or -errno. */
+/* One round over the snapshot; 0, 1 (nothing to do now), 2 (nothing but
+ * partitions the follower's throttle holds), or -errno. */
 static int round_parts(struct fetcher *f)
 {
 	struct fpart *ready[FETCHER_MAX_PARTS];
@@ -646,19 +647,30 @@ static int round_parts(struct fetcher *f)
 	 * with nothing to fetch, and with it the first acks=all write into
 	 * a new topic. */
 	int64_t wait = f->cfg.max_wait_ms;
+	bool backing = false, held = false;
 
-	for (int i = 0; i < f->n_snap; i++)
+	for (int i = 0; i < f->n_snap; i++) {
+		backing = backing || f->snap[i].backoff_until_ms > now;
 		if (f->snap[i].backoff_until_ms > now && f->snap[i].backoff_until_ms - now < wait)
 			wait = f->snap[i].backoff_until_ms - now;
+	}
 
 	for (int i = 0; i < n; i++) {
 		if (ready[i]->backoff_until_ms > now ||
 		    partition_follow_state(ready[i]->p, &fws[m]) ||
-		    fws[m].state != PARTITION_FETCHING || follower_held(f, ready[i]))
+		    fws[m].state != PARTITION_FETCHING)
 			continue;
+		if (follower_held(f, ready[i])) {
+			held = true;
+			continue;
+		}
 		ready[m++] = ready[i];
 	}
-	return m ? fetch_once(f, ready, fws, m, now, (int32_t)wait) : 1;
+	if (m)
+		return fetch_once(f, ready, fws, m, now, (int32_t)wait);
+	/* Only throttled partitions: Kafka's fetcher, with nothing to fetch,
+	 * waits replica.fetch.backoff.ms before it looks again. */
+	return held && !backing ? 2 : 1;
 }
 
 static int round_once(struct fetcher *f)
@@ -701,9 +713,9 @@ static void *fetcher_main(void *arg)
 			net_client_close(f->conn);
 			f->conn = NULL;
 		}
-		/* Nothing ready (all backing off) or an error: wait before
-		 * the next round instead of spinning. */
-		if (rc != 0 && pause_ms(f, rc < 0 ? f->cfg.backoff_ms : 10))
+		/* Nothing ready (all backing off or throttled) or an error:
+		 * wait before the next round instead of spinning. */
+		if (rc != 0 && pause_ms(f, rc < 0 || rc == 2 ? f->cfg.backoff_ms : 10))
 			break;
 	}
 	net_client_close(f->conn);
