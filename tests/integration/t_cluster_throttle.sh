@@ -13,7 +13,9 @@
 # the two is behind. The rate removed (AlterConfigs without it), t
 # catches up and F is back in its ISR. Bad values: a malformed list is
 # EINVAL on the mount with a line in the daemon's log; a negative rate or
-# a static broker key is INVALID_CONFIG. The leader's .metrics shows the
+# a static broker key is INVALID_CONFIG. IncrementalAlterConfigs (raw)
+# of every broker's default and of one broker's own rate: both shown by
+# DescribeConfigs with their sources. The leader's .metrics shows the
 # throttled byte rate (the in-sync follower's traffic counts too).
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
@@ -170,6 +172,38 @@ expect_eq "a static broker key: INVALID_CONFIG" "error INVALID_CONFIG" \
 	"$(admin "$LT" alter-broker "$LT" '{"num.io.threads":"4"}' | cut -d: -f1)"
 
 unthrottled leader "$LT"
+
+# Every broker's default (/config/brokers/<default>) through
+# IncrementalAlterConfigs of the broker resource "": shown by every broker
+# as DYNAMIC_DEFAULT_BROKER_CONFIG, a broker's own value above it; DELETE
+# removes it.
+incalter() { # incalter N NAME OP KEY [VALUE]: to broker N
+	_p=$(eval "echo \$PORT$1")
+	shift
+	timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" incalter 127.0.0.1 "$_p" admin admin-secret "$@" 2>&1
+}
+expect_eq "IncrementalAlterConfigs <default>: SET the leader rate" "error 0" \
+	"$(incalter "$F" "" 0 leader.replication.throttled.rate 5000000)"
+for b in 1 2 3; do
+	check "DescribeConfigs broker $b: DYNAMIC_DEFAULT_BROKER_CONFIG" poll 20 eval \
+		'admin "$b" describe-broker "$b" leader.replication.throttled.rate |
+		grep -qx "leader.replication.throttled.rate=5000000 source=3 readonly=false"'
+done
+expect_eq "IncrementalAlterConfigs broker $F: its own leader rate" "error 0" \
+	"$(incalter "$F" "$F" 0 leader.replication.throttled.rate 7000000)"
+check "DescribeConfigs broker $F: its own, DYNAMIC_BROKER_CONFIG" poll 20 eval \
+	'admin "$F" describe-broker "$F" leader.replication.throttled.rate |
+	grep -qx "leader.replication.throttled.rate=7000000 source=2 readonly=false"'
+expect_eq "IncrementalAlterConfigs another broker's id: INVALID_REQUEST (42)" "error 42" \
+	"$(incalter "$F" "$LT" 0 leader.replication.throttled.rate 1)"
+expect_eq "IncrementalAlterConfigs a bad rate: INVALID_CONFIG (40)" "error 40" \
+	"$(incalter "$F" "$F" 0 leader.replication.throttled.rate 1k)"
+expect_eq "IncrementalAlterConfigs broker $F: DELETE" "error 0" \
+	"$(incalter "$F" "$F" 1 leader.replication.throttled.rate)"
+expect_eq "IncrementalAlterConfigs <default>: DELETE" "error 0" \
+	"$(incalter "$F" "" 1 leader.replication.throttled.rate)"
+check "DescribeConfigs broker $F: no dynamic rate" poll 20 eval \
+	'! admin "$F" describe-broker "$F" | grep -q "^leader.replication.throttled.rate="'
 
 # The follower's throttle, on F itself (kafkajs sends a broker's
 # resource to that broker); the leader's list stays, its rate is gone.
