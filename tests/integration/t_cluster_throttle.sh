@@ -1,22 +1,24 @@
 #!/bin/sh
 # t_cluster_throttle.sh — replication throttles as Kafka's: three brokers
 # and ZooKeeper; topics t and u, one partition each on all three; a
-# follower F of both (leading neither) is stopped (SIGSTOP) until it has
-# left both ISRs, records are written to both, then t is throttled:
-# leader.replication.throttled.rate=1024 on t's leader through kafkajs's
-# admin.alterConfigs on the broker resource (stored in ZooKeeper, shown
-# by DescribeConfigs as DYNAMIC_BROKER_CONFIG) and t's
-# leader.replication.throttled.replicas through a mount's .config. F
-# continued: u, unthrottled, catches up fully while t, with at most one
-# fetch's worth of records (64 KiB) per quota window let through, is
-# still behind by most of its 2 MiB — no clock is read, only which of
-# the two is behind. The rate removed (AlterConfigs without it), t
-# catches up and F is back in its ISR. Bad values: a malformed list is
-# EINVAL on the mount with a line in the daemon's log; a negative rate or
-# a static broker key is INVALID_CONFIG. IncrementalAlterConfigs (raw)
-# of every broker's default and of one broker's own rate: both shown by
-# DescribeConfigs with their sources. The leader's .metrics shows the
-# throttled byte rate (the in-sync follower's traffic counts too).
+# follower F of both (leading neither). Twice, once for the leader's
+# throttle and once for the follower's: the rate (1024 bytes/s) set
+# through kafkajs's admin.alterConfigs on the broker resource (t's leader,
+# then F itself; stored in ZooKeeper, shown by DescribeConfigs as
+# DYNAMIC_BROKER_CONFIG) and t's leader. (resp. follower.)
+# replication.throttled.replicas through a mount's .config; F stopped
+# (SIGSTOP) until it has left both ISRs, 2 MiB written to t and 200 KiB
+# to u; F continued: u, unthrottled, catches up fully while t, with at
+# most one fetch's worth of records (64 KiB) per quota window let
+# through, is still behind by most of its 2 MiB — no clock is read, only
+# which of the two is behind. The rate removed (AlterConfigs without
+# it), t catches up and F is back in its ISR. Bad values: a malformed
+# list is EINVAL on the mount with a line in the daemon's log; a negative
+# rate or a static broker key is INVALID_CONFIG. IncrementalAlterConfigs
+# (kafka_raw.py) of every broker's default and of one broker's own rate:
+# both shown by DescribeConfigs with their sources, another broker's id
+# INVALID_REQUEST. The leader's .metrics shows the throttled byte rate
+# (the in-sync follower's traffic counts too).
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
