@@ -22,7 +22,10 @@
  *      LEO for a follower, below the hw for anyone else (nothing above the
  *      hw reaches a consumer), partition_max_bytes each and max_bytes in
  *      all (the first partition with data gets at least one batch, limits
- *      of 0 included, as Kafka's minOneMessage).
+ *      of 0 included, as Kafka's minOneMessage); none for a follower
+ *      while the leader's replication throttle holds the partition back
+ *      (part_held, throttle.h), and then its records do not make the
+ *      fetch ready either: it waits out max_wait_ms as in Kafka.
  * A follower's fetch first updates its state on the leader (LEO, caught
  * up times), which may expand the ISR and move the hw.
  *

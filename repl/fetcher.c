@@ -20,6 +20,11 @@
  * a network call or a wait for the backoff. Partition calls take only the
  * partition's lock.
  *
+ * The follower's replication throttle (throttle.h) leaves a throttled
+ * partition that is not in sync out of a round's Fetch while its quota is
+ * exceeded; a round with nothing else to fetch waits
+ * replica.fetch.backoff.ms, as Kafka's fetcher does.
+ *
  * A partition added (or the stop) pokes the thread through an eventfd
  * that the connection's waits also watch: the request in flight, which
  * may be a Fetch parked at the leader for replica.fetch.wait.max.ms
