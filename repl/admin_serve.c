@@ -41,13 +41,19 @@
  *     default, else DEFAULT_CONFIG (5); synonyms in that order when asked; key.separator and
  *     line.format read-only once the topic has records. The broker (its
  *     id or ""): every broker setting, STATIC_BROKER_CONFIG, read-only,
- *     the JAAS config sensitive (value null);
+ *     the JAAS config sensitive (value null), then the dynamic ones set
+ *     (the replication throttle rates), DYNAMIC_BROKER_CONFIG (2) or
+ *     DYNAMIC_DEFAULT_BROKER_CONFIG (3);
  *   - AlterConfigs: the topic's settings become exactly those given, the
  *     rest the broker's defaults, no longer overrides (but key.separator
  *     and line.format, kept unless given); IncrementalAlterConfigs: SET,
- *     DELETE (the override removed: back to the default); APPEND and SUBTRACT INVALID_CONFIG (no list setting takes
- *     them); a key twice INVALID_REQUEST; a broker resource INVALID_REQUEST
- *     (its settings are the --config file's);
+ *     DELETE (the override removed: back to the default); APPEND and SUBTRACT INVALID_CONFIG (not
+ *     even for the throttled-replicas lists: SET the whole list); a key twice INVALID_REQUEST; a broker resource on a single
+ *     node INVALID_REQUEST (its settings are the --config file's); in a
+ *     cluster (alter_broker) its id or "" (the default), another id
+ *     INVALID_REQUEST, the two throttle rates only (another key, a rate
+ *     outside 0..2^63-1: INVALID_CONFIG), into /config/brokers/<id> or
+ *     <default>;
  *   - validate_only: every check, nothing changed.
  * timeout_ms bounds the wait of a creation for its leaders in a cluster
  * (<= 0: request.timeout.ms); past it REQUEST_TIMED_OUT (the topic is
@@ -73,6 +79,7 @@
 #include "repl/group_serve.h"
 #include "repl/kafka_api.h"
 #include "repl/metadata_cache.h"
+#include "repl/throttle.h"
 #include "repl/zkdata.h"
 #include "util/diaglog.h"
 
@@ -80,6 +87,8 @@
 
 enum {
 	SRC_TOPIC = 1,
+	SRC_DYNAMIC_BROKER = 2,
+	SRC_DYNAMIC_DEFAULT = 3,
 	SRC_STATIC_BROKER = 4,
 	SRC_DEFAULT = 5,
 };
@@ -573,7 +582,8 @@ static int8_t config_type(struct kstr k)
 
 	if (kstr_eq(k, "unclean.leader.election.enable"))
 		return TYPE_BOOLEAN;
-	if (kstr_eq(k, "cleanup.policy"))
+	if (kstr_eq(k, "cleanup.policy") || kstr_eq(k, THROTTLE_LEADER_REPLICAS) ||
+	    kstr_eq(k, THROTTLE_FOLLOWER_REPLICAS))
 		return TYPE_LIST;
 	if (kstr_eq(k, "min.cleanable.dirty.ratio"))
 		return TYPE_DOUBLE;
@@ -694,16 +704,44 @@ out:
 	return rc;
 }
 
-/* The broker's own settings: its id or "" names it. */
+/* The dynamic settings in effect on this broker, as "key=value" lines
+ * into *text, each line's source in src (DYNAMIC_BROKER_CONFIG: its
+ * own, DYNAMIC_DEFAULT_BROKER_CONFIG: every broker's); as Kafka, only
+ * those set. */
+static int broker_dynamic_text(struct kafka_api *ka, char **text, size_t *len, int8_t src[2])
+{
+	static const char *const keys[] = { THROTTLE_LEADER_RATE, THROTTLE_FOLLOWER_RATE };
+	FILE *f = open_memstream(text, len);
+	int n = 0;
+
+	if (!f)
+		return -ENOMEM;
+	for (int i = 0; i < 2; i++) {
+		char value[64];
+		bool is_default;
+
+		if (cluster_broker_dynamic(ka->b->cluster, keys[i], value, sizeof(value),
+					   &is_default) != 1)
+			continue;
+		fprintf(f, "%s=%s\n", keys[i], value);
+		src[n++] = is_default ? SRC_DYNAMIC_DEFAULT : SRC_DYNAMIC_BROKER;
+	}
+	return fclose(f) ? -ENOMEM : n;
+}
+
+/* The broker's own settings: its id or "" names it. The static ones
+ * (the --config file), read-only, then the dynamic ones set in
+ * ZooKeeper. */
 static int describe_broker(struct kafka_api *ka, const struct proto_describe_configs_resource *res,
 			   struct proto_describe_configs_result *out, struct described *d,
 			   struct verdict *v)
 {
 	char id[16];
-	size_t len = 0;
+	size_t len = 0, dlen = 0;
 	const char *p;
 	struct kstr k, val;
-	int n = 0, cap = 0, rc;
+	int8_t dsrc[2];
+	int n = 0, cap = 0, nd, rc;
 
 	snprintf(id, sizeof(id), "%d", (int)kafka_broker_id(ka));
 	if (res->resource_name.len > 0 && !kstr_eq(res->resource_name, id)) {
@@ -713,9 +751,12 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 	rc = broker_config_render(broker_cfg(ka->b), &d->texts[0], &len);
 	if (rc < 0)
 		return rc;
+	nd = broker_dynamic_text(ka, &d->texts[1], &dlen, dsrc);
+	if (nd < 0)
+		return nd;
 	for (p = d->texts[0]; topic_kv_next(&p, d->texts[0] + len, &k, &val);)
 		cap++;
-	out->configs = calloc((size_t)cap + 1, sizeof(*out->configs));
+	out->configs = calloc((size_t)cap + (size_t)nd + 1, sizeof(*out->configs));
 	if (!out->configs)
 		return -ENOMEM;
 	for (p = d->texts[0]; topic_kv_next(&p, d->texts[0] + len, &k, &val);) {
@@ -730,6 +771,19 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 		e->read_only = true;
 		e->config_source = SRC_STATIC_BROKER;
 		e->config_type = TYPE_STRING;
+		e->documentation = KSTR_NULL;
+		n++;
+	}
+	p = d->texts[1];
+	for (int i = 0; i < nd && topic_kv_next(&p, d->texts[1] + dlen, &k, &val); i++) {
+		struct proto_describe_configs_entry *e = &out->configs[n];
+
+		if (!key_asked(res, k))
+			continue;
+		e->name = k;
+		e->value = val;
+		e->config_source = dsrc[i];
+		e->config_type = TYPE_LONG;
 		e->documentation = KSTR_NULL;
 		n++;
 	}
@@ -802,9 +856,10 @@ static int16_t alter_text(FILE *f, const struct proto_alter_configs_resource *re
 		}
 		if (c->config_operation == PROTO_CONFIG_APPEND ||
 		    c->config_operation == PROTO_CONFIG_SUBTRACT)
-			return refuse(v, PROTO_ERR_INVALID_CONFIG,
-				      "'%.*s' is not a list: APPEND and SUBTRACT do not apply",
-				      (int)c->name.len, c->name.ptr);
+			return refuse(
+				v, PROTO_ERR_INVALID_CONFIG,
+				"'%.*s': APPEND and SUBTRACT are not supported (SET the whole value)",
+				(int)c->name.len, c->name.ptr);
 		if (c->config_operation != PROTO_CONFIG_DELETE)
 			return refuse(v, PROTO_ERR_INVALID_REQUEST, "unknown config operation %d",
 				      (int)c->config_operation);
@@ -841,6 +896,113 @@ static int16_t alter_text(FILE *f, const struct proto_alter_configs_resource *re
 	return 0;
 }
 
+/* Whether name is a dynamic broker setting (the replication throttle
+ * rates, the only ones this broker changes without a restart). */
+static bool broker_key_dynamic(struct kstr name)
+{
+	return kstr_eq(name, THROTTLE_LEADER_RATE) || kstr_eq(name, THROTTLE_FOLLOWER_RATE);
+}
+
+/* The znode name of a broker resource: "" the default of every broker,
+ * else this broker's id (Kafka's ZkAdminManager.getBrokerId). */
+static int16_t broker_entity(struct kafka_api *ka, struct kstr rname, char *name, size_t size,
+			     struct verdict *v)
+{
+	int32_t self = kafka_broker_id(ka);
+	int64_t id = 0;
+
+	if (rname.len <= 0) {
+		snprintf(name, size, "%s", ZK_BROKER_DEFAULT);
+		return 0;
+	}
+	for (int32_t i = 0; i < rname.len && id <= INT32_MAX; i++) {
+		if (rname.ptr[i] < '0' || rname.ptr[i] > '9')
+			return refuse(v, PROTO_ERR_INVALID_REQUEST,
+				      "Broker id must be an integer, but it is: %.*s",
+				      (int)(rname.len < 40 ? rname.len : 40), rname.ptr);
+		id = id * 10 + (rname.ptr[i] - '0');
+	}
+	if (id != self)
+		return refuse(v, PROTO_ERR_INVALID_REQUEST,
+			      "Unexpected broker id, expected %d, but received %.*s", (int)self,
+			      (int)(rname.len < 40 ? rname.len : 40), rname.ptr);
+	snprintf(name, size, "%d", (int)self);
+	return 0;
+}
+
+/* AlterConfigs / IncrementalAlterConfigs of a broker: the dynamic
+ * settings into /config/brokers/<id> or <default> (Kafka's
+ * alterBrokerConfigs), every broker applying them from the notification. */
+static int16_t alter_broker(struct kafka_api *ka, const struct proto_alter_configs_resource *res,
+			    bool incremental, bool validate_only, struct verdict *v)
+{
+	struct broker *b = ka->b;
+	struct zk_config set = { 0 };
+	const char *del[2];
+	char name[24], key[64], value[32], why[128];
+	int n_del = 0, rc;
+
+	if (!b->cluster || !cluster_config_zk(&broker_cfg(b)->cluster))
+		return refuse(v, PROTO_ERR_INVALID_REQUEST,
+			      "broker settings are read-only here: they come from the --config "
+			      "file (dynamic broker settings need zookeeper.connect)");
+	if (broker_entity(ka, res->resource_name, name, sizeof(name), v))
+		return v->code;
+	for (int32_t i = 0; i < res->n_configs; i++) {
+		const struct proto_config *c = &res->configs[i];
+		int64_t rate;
+
+		for (int32_t j = 0; j < i; j++)
+			if (kstr_same(c->name, res->configs[j].name))
+				return refuse(v, PROTO_ERR_INVALID_REQUEST,
+					      "config '%.*s' given twice", (int)c->name.len,
+					      c->name.ptr);
+		if (!c->name.ptr || !broker_key_dynamic(c->name))
+			return refuse(v, PROTO_ERR_INVALID_CONFIG,
+				      "Cannot update these configs dynamically: Set(%.*s)",
+				      c->name.ptr ? (int)(c->name.len < 100 ? c->name.len : 100)
+						  : 0,
+				      c->name.ptr ? c->name.ptr : "");
+		snprintf(key, sizeof(key), "%.*s", (int)c->name.len, c->name.ptr);
+		if (incremental && c->config_operation == PROTO_CONFIG_DELETE) {
+			/* At most the two keys: each once. */
+			del[n_del++] = kstr_eq(c->name, THROTTLE_LEADER_RATE)
+					       ? THROTTLE_LEADER_RATE
+					       : THROTTLE_FOLLOWER_RATE;
+			continue;
+		}
+		if (incremental && c->config_operation != PROTO_CONFIG_SET)
+			return refuse(v, PROTO_ERR_INVALID_CONFIG,
+				      "'%s' is not a list: APPEND and SUBTRACT do not apply", key);
+		if (!c->value.ptr)
+			return refuse(v, PROTO_ERR_INVALID_REQUEST, "null value for '%s'", key);
+		snprintf(value, sizeof(value), "%.*s", (int)(c->value.len < 31 ? c->value.len : 31),
+			 c->value.ptr);
+		if (c->value.len >= (int32_t)sizeof(value) ||
+		    throttle_rate_parse(value, &rate, why, sizeof(why)) < 0)
+			return refuse(v, PROTO_ERR_INVALID_CONFIG,
+				      "Invalid value %.*s for configuration %s: %s",
+				      (int)(c->value.len < 40 ? c->value.len : 40), c->value.ptr,
+				      key, why);
+		if (zk_config_put(&set, key, strlen(key), value, strlen(value)) < 0) {
+			zk_config_clear(&set);
+			return refuse(v, PROTO_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
+		}
+	}
+	if (!validate_only) {
+		rc = cluster_broker_config_alter(b->cluster, name, &set, del, n_del, !incremental);
+		if (rc < 0)
+			refuse(v, PROTO_ERR_UNKNOWN_SERVER_ERROR,
+			       "%s/%s not written to ZooKeeper: %s", ZK_CONFIG_BROKERS_PATH, name,
+			       strerror(-rc));
+		else
+			mq_log(MQ_INFO, "%s/%s: dynamic broker settings changed",
+			       ZK_CONFIG_BROKERS_PATH, name);
+	}
+	zk_config_clear(&set);
+	return v->code;
+}
+
 static int16_t alter_one(struct kafka_api *ka, const struct proto_alter_configs_resource *res,
 			 bool incremental, bool validate_only, struct verdict *v)
 {
@@ -852,9 +1014,7 @@ static int16_t alter_one(struct kafka_api *ka, const struct proto_alter_configs_
 	int rc;
 
 	if (res->resource_type == PROTO_RESOURCE_BROKER)
-		return refuse(v, PROTO_ERR_INVALID_REQUEST,
-			      "broker settings are read-only here: they come from the --config "
-			      "file");
+		return alter_broker(ka, res, incremental, validate_only, v);
 	if (res->resource_type != PROTO_RESOURCE_TOPIC)
 		return refuse(v, PROTO_ERR_INVALID_REQUEST, "unsupported resource type %d",
 			      (int)res->resource_type);

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "repl/broker_int.h"
+#include "repl/throttle.h"
 #include "repl/cluster_repl.h"
 #include "util/pause.h"
 
@@ -295,6 +296,10 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	pthread_mutex_init(&b->removed_mu, NULL);
 
 	produce_broker_init(b);
+	rc = repl_throttle_new(cfg->broker_id, cfg->cluster.replication_quota_window_num,
+			       cfg->cluster.replication_quota_window_s, &b->throttle);
+	if (rc < 0)
+		goto fail;
 	/* What the engine finds on disk goes to the daemon's log. */
 	engine_log = mq_log;
 	rc = logmgr_open(cfg->data_dir, cfg->io ? cfg->io : &io_posix, &b->m);
@@ -377,6 +382,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 				    .replica_deleted = topics_cluster_replica_deleted,
 				    .moved_away = topics_cluster_moved_away,
 				    .arg = b },
+			.throttle = b->throttle,
 		};
 
 		/* Published whole: the offsets loader, started above, reads
@@ -469,6 +475,7 @@ static int broker_free(struct broker *b, bool abandon)
 	/* Leaving the cluster (the registration goes) after the local
 	 * shutdown, as Kafka does. */
 	cluster_close(b->cluster);
+	repl_throttle_free(b->throttle);
 	for (int i = 0; i < b->norphans; i++)
 		free(b->orphans[i].topic);
 	free(b->orphans);

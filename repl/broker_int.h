@@ -204,6 +204,9 @@ struct orphan {
 struct broker {
 	struct broker_config cfg;
 	struct logmgr *m;
+	/* The replication throttles (throttle.h): their throttled
+	 * partitions follow every topic's settings (topic_throttle_note). */
+	struct repl_throttle *throttle;
 	char meta_dir[4200]; /* DATA/meta/topics */
 	int64_t open_ms;
 	bool fresh; /* the data directory was new */
@@ -428,6 +431,9 @@ int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t
  * (this broker holds a replica, as the assignment says): 0, or
  * topic_config_write's errors. */
 int topic_grow_local(struct topic *t, int n_partitions, const bool *local);
+/* The replication throttles learn a topic's lists (tc NULL: the topic
+ * is gone); a failure is logged. */
+void topic_throttle_note(struct broker *b, const char *name, const struct topic_config *tc);
 /* A copy of the topic's settings: 0, -ENOENT deleted. */
 int topic_config_get(struct topic *t, struct topic_config *out);
 /* Whether any partition of t ever had a record (key.separator and

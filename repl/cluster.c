@@ -46,8 +46,10 @@
  *                EV_REGISTER);
  *   EV_CONTROLLER /controller changed: re-read it;
  *   EV_USERS     /config/users or /config/changes changed: re-read the
- *                users, and apply the overrides of every topic a new
- *                change notification names;
+ *                users, apply the overrides of every topic a new
+ *                change notification names, and re-read the dynamic
+ *                broker settings (/config/brokers/<id> and <default>:
+ *                the replication throttle rates);
  *   EV_TOPICS    /brokers/topics changed, or a topic's assignment (its
  *                data, watched per topic): every topic made or grown
  *                here, with its overrides; topics gone are removed;
@@ -93,6 +95,7 @@
 #include "repl/metadata_cache.h"
 #include "repl/net.h"
 #include "repl/replica_mgr.h"
+#include "repl/throttle.h"
 #include "repl/zkmeta.h"
 #include "repl/zkwatch.h"
 #include "util/clock.h"
@@ -175,6 +178,12 @@ struct cluster {
 	 * fired, nothing of it changed but its settings, which
 	 * /config/changes brings (EV_USERS). */
 	struct zkwatch_set topics_done;
+	/* The dynamic broker settings last read (read_broker_configs):
+	 * /config/brokers/<broker.id> and /config/brokers/<default>. dyn_mu
+	 * (a leaf) guards them: the cluster thread writes, DescribeConfigs
+	 * reads. */
+	pthread_mutex_t dyn_mu;
+	struct zk_config dyn_self, dyn_default;
 };
 
 static void post(struct cluster *c, unsigned ev)
@@ -341,16 +350,18 @@ static int creds_local(struct cluster *c)
 	return 0;
 }
 
-/* A topic's /config/topics/<t> into *zc (empty when there is none, or
- * when it does not decode: logged, the defaults apply). */
-static int topic_config_read_zk(struct cluster *c, const char *topic, struct zk_config *zc)
+/* A topic's /config/topics/<t> (broker false) or /config/brokers/<name>
+ * into *zc: empty when there is none, or when it does not decode (logged:
+ * the defaults apply). */
+static int config_read_zk(struct cluster *c, bool broker, const char *name, struct zk_config *zc)
 {
 	char why[ZK_WHY_LEN] = "";
-	int rc = zkmeta_topic_config(c->zk, topic, zc, NULL, why);
+	int rc = broker ? zkmeta_broker_config(c->zk, name, zc, NULL, why)
+			: zkmeta_topic_config(c->zk, name, zc, NULL, why);
 
 	if (rc == -EBADMSG)
-		mq_log_limited(MQ_WARN, "topic %s: /config/topics/%s does not decode (%s): ignored",
-			       topic, topic, why);
+		mq_log_limited(MQ_WARN, "%s/%s does not decode (%s): ignored",
+			       broker ? ZK_CONFIG_BROKERS_PATH : ZK_CONFIG_TOPICS_PATH, name, why);
 	if (rc == -EBADMSG || rc == -ENOENT) { /* none: every setting is the default */
 		*zc = (struct zk_config){ 0 };
 		rc = 0;
@@ -368,7 +379,7 @@ static int topic_config_apply_zk(struct cluster *c, const char *topic)
 
 	if (!h->config || !cluster_replicated(c, topic))
 		return 0;
-	rc = topic_config_read_zk(c, topic, &zc);
+	rc = config_read_zk(c, false, topic, &zc);
 	if (rc < 0)
 		return rc;
 	h->config(h->arg, topic, &zc);
@@ -425,6 +436,85 @@ static int config_changes(struct cluster *c, char **names, int n)
 	return 0;
 }
 
+/* A throttle rate: this broker's dynamic setting, else the dynamic
+ * default, else unbounded (Kafka's BrokerConfigHandler). A value that is
+ * not a rate (written by another tool) is logged and taken as unbounded. */
+static int64_t dyn_rate(const struct zk_config *self, const struct zk_config *def, const char *key)
+{
+	const char *v = zk_config_get(self, key);
+	char why[128];
+	int64_t rate;
+
+	if (!v)
+		v = zk_config_get(def, key);
+	if (!v)
+		return THROTTLE_UNBOUNDED;
+	if (throttle_rate_parse(v, &rate, why, sizeof(why)) == 0)
+		return rate;
+	mq_log_limited(MQ_WARN, "dynamic broker setting %s='%s' ignored: %s", key, v, why);
+	return THROTTLE_UNBOUNDED;
+}
+
+/* Reads this broker's and the default dynamic settings and applies the
+ * replication throttle rates, without a restart (Kafka's
+ * DynamicConfigManager with the brokers' entity). */
+static int read_broker_configs(struct cluster *c)
+{
+	struct zk_config self, def, old_self, old_def;
+	char id[16];
+	int rc;
+
+	snprintf(id, sizeof(id), "%d", (int)c->cfg->broker_id);
+	rc = config_read_zk(c, true, id, &self);
+	if (rc < 0)
+		return rc;
+	rc = config_read_zk(c, true, ZK_BROKER_DEFAULT, &def);
+	if (rc < 0) {
+		zk_config_clear(&self);
+		return rc;
+	}
+	repl_throttle_set_rates(c->local.throttle, dyn_rate(&self, &def, THROTTLE_LEADER_RATE),
+				dyn_rate(&self, &def, THROTTLE_FOLLOWER_RATE));
+	pthread_mutex_lock(&c->dyn_mu);
+	old_self = c->dyn_self;
+	old_def = c->dyn_default;
+	c->dyn_self = self;
+	c->dyn_default = def;
+	pthread_mutex_unlock(&c->dyn_mu);
+	zk_config_clear(&old_self);
+	zk_config_clear(&old_def);
+	return 0;
+}
+
+int cluster_broker_dynamic(struct cluster *c, const char *key, char *value, size_t size,
+			   bool *is_default)
+{
+	const char *v;
+	int rc = 0;
+
+	if (!c)
+		return 0;
+	pthread_mutex_lock(&c->dyn_mu);
+	v = zk_config_get(&c->dyn_self, key);
+	*is_default = !v;
+	if (!v)
+		v = zk_config_get(&c->dyn_default, key);
+	if (v) {
+		snprintf(value, size, "%s", v);
+		rc = 1;
+	}
+	pthread_mutex_unlock(&c->dyn_mu);
+	return rc;
+}
+
+int cluster_broker_config_alter(struct cluster *c, const char *name, const struct zk_config *set,
+				const char *const *del, int n_del, bool replace)
+{
+	if (!c || !c->cr || !cluster_config_zk(&c->cfg->cluster))
+		return -EOPNOTSUPP;
+	return cluster_repl_set_broker_config(c->cr, name, set, del, n_del, replace);
+}
+
 /* Re-reads every SCRAM user. Watches /config/users (users added or
  * removed) and /config/changes (Kafka's notice of a changed user). */
 static int read_users(struct cluster *c)
@@ -438,6 +528,10 @@ static int read_users(struct cluster *c)
 		return nc;
 	rc = config_changes(c, changes, nc);
 	zkc_names_free(changes, nc);
+	/* Any notification may be a broker's ("brokers/<id>", "brokers/
+	 * <default>"): two reads, rather than tracking which. */
+	if (rc == 0)
+		rc = read_broker_configs(c);
 	if (rc < 0)
 		return rc;
 	n = zkc_children(c->zk, ZK_CONFIG_USERS_PATH, &names, on_users, c);
@@ -779,7 +873,7 @@ static int read_topics(struct cluster *c)
 		}
 		moves_note(c, names[i], &t.assignment);
 		/* Its overrides first: the topic is made here with them. */
-		if ((r = topic_config_read_zk(c, names[i], &zc)) < 0) {
+		if ((r = config_read_zk(c, false, names[i], &zc)) < 0) {
 			zkmeta_topic_clear(&t);
 			rc = r;
 			break;
@@ -1517,6 +1611,7 @@ int cluster_open(const struct broker_config *cfg, struct broker *b,
 	c->ka.c = c;
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_mutex_init(&c->cred_mu, NULL);
+	pthread_mutex_init(&c->dyn_mu, NULL);
 	zkwatch_init(&c->topic_watches);
 	zkwatch_init(&c->topics_done);
 	pthread_condattr_init(&ca);
@@ -1610,6 +1705,9 @@ void cluster_close(struct cluster *c)
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	pthread_mutex_destroy(&c->cred_mu);
+	pthread_mutex_destroy(&c->dyn_mu);
+	zk_config_clear(&c->dyn_self);
+	zk_config_clear(&c->dyn_default);
 	zkwatch_destroy(&c->topic_watches);
 	zkwatch_destroy(&c->topics_done);
 	free(c);

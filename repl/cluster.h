@@ -184,6 +184,18 @@ int cluster_topic_grow_check(struct cluster *c, const char *topic);
 int cluster_topic_add_partitions(struct cluster *c, const char *topic, int n_partitions,
 				 int64_t timeout_ms);
 /* Publishes a topic's overrides (cluster_repl_set_topic_config). */
+/* A dynamic broker setting as last read from ZooKeeper: 1 with its value
+ * (*is_default: from /config/brokers/<default>, not this broker's own),
+ * 0 none (c NULL: a single node). */
+int cluster_broker_dynamic(struct cluster *c, const char *key, char *value, size_t size,
+			   bool *is_default);
+/* Changes /config/brokers/<name> (a broker id or ZK_BROKER_DEFAULT): with
+ * replace, its settings become set; else set's keys are set and del's
+ * removed, the rest kept. Then the notification: every broker applies it.
+ * -EOPNOTSUPP without ZooKeeper, -ESTALE after concurrent writes, zkc's
+ * errors. Any thread. */
+int cluster_broker_config_alter(struct cluster *c, const char *name, const struct zk_config *set,
+				const char *const *del, int n_del, bool replace);
 int cluster_topic_config_set(struct cluster *c, const char *topic,
 			     const struct zk_config *overrides);
 /* Publishes a topic's owner and mode (chmod, chown on a mount) under

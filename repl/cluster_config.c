@@ -63,6 +63,8 @@ static const struct ckey ckeys[] = {
 	  INT32_MAX },
 	{ "config.change.expiration.ms", C_MS, F(config_change_expiration_ms), 1, INT32_MAX },
 	{ "observer.idle.ms", C_MS, F(observer_idle_ms), 0, INT32_MAX },
+	{ "replication.quota.window.num", C_INT, F(replication_quota_window_num), 1, 1000 },
+	{ "replication.quota.window.size.seconds", C_INT, F(replication_quota_window_s), 1, 86400 },
 	/* net_config_set's keys, handed through. */
 	{ "listeners", C_NET, 0, 0, 0 },
 	{ "advertised.listeners", C_NET, 0, 0, 0 },
@@ -107,6 +109,8 @@ void cluster_config_defaults(struct cluster_config *cc)
 	cc->leader_imbalance_check_s = 300;
 	cc->config_change_expiration_ms = 15 * 60 * 1000; /* Kafka's changeExpirationMs */
 	cc->observer_idle_ms = 300000;
+	cc->replication_quota_window_num = 11;
+	cc->replication_quota_window_s = 1;
 }
 
 static const struct ckey *ckey_find(const char *key, size_t klen)
@@ -477,4 +481,6 @@ void cluster_config_render(const struct cluster_config *cc, FILE *f)
 		cc->leader_imbalance_check_s);
 	fprintf(f, "config.change.expiration.ms=%" PRId64 "\n", cc->config_change_expiration_ms);
 	fprintf(f, "observer.idle.ms=%" PRId64 "\n", cc->observer_idle_ms);
+	fprintf(f, "replication.quota.window.num=%d\n", cc->replication_quota_window_num);
+	fprintf(f, "replication.quota.window.size.seconds=%d\n", cc->replication_quota_window_s);
 }

@@ -82,6 +82,10 @@ struct cluster_config {
 	 * replica here (observer.h) is deleted after this long with no open
 	 * file. */
 	int64_t observer_idle_ms;
+	/* replication.quota.window.num (11), replication.quota.window.size.seconds
+	 * (1): the samples of the replication throttles' rates (throttle.h). */
+	int32_t replication_quota_window_num;
+	int32_t replication_quota_window_s;
 };
 
 void cluster_config_defaults(struct cluster_config *cc);

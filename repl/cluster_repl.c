@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include "repl/cluster_repl.h"
+#include "repl/throttle.h"
 #include "repl/config.h"
 #include "repl/controller.h"
 #include "repl/ctrl_queue.h"
@@ -1393,6 +1394,7 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 	rc_cfg.fetch.partition_max_bytes = cc->replica_fetch_max_bytes;
 	rc_cfg.fetch.sasl_user = cr->user;
 	rc_cfg.fetch.sasl_password = cr->password;
+	rc_cfg.fetch.throttle = local->throttle ? &local->throttle->follower : NULL;
 	rc = ineligible_new(&cr->inel);
 	if (rc == 0 && local->unclean && local->m)
 		rc = inel_fill(cr);
@@ -1406,6 +1408,8 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 	}
 	replica_mgr_set_fetch_serve(cr->rm, cr->fs);
 	fetch_serve_set_replica_user(cr->fs, cc->jaas_user);
+	if (local->throttle)
+		fetch_serve_set_throttle(cr->fs, &local->throttle->leader);
 	cr->ctl_cfg = (struct controller_config){
 		.broker_id = cfg->broker_id,
 		.default_replication_factor = cc->default_replication_factor,
@@ -1653,15 +1657,21 @@ int cluster_repl_with_zk(struct cluster_repl *cr, int (*fn)(struct zkc *zk, void
 	return rc;
 }
 
-int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,
-				  const struct zk_config *overrides, bool keep_settings)
+/* Which keys of an entity's old config a merge keeps (those the new set
+ * does not name): keep(arg, key). */
+typedef bool (*config_keep_fn)(const void *arg, const char *key);
+
+/* Read, merge, write at the version read, of a topic's (broker false) or
+ * a broker's config znode: set's keys, then the old keys not in set that
+ * keep keeps. A concurrent writer's change is never lost, only retried
+ * over (5 tries). */
+static int config_merge_write(struct cluster_repl *cr, bool broker, const char *name,
+			      const struct zk_config *set, config_keep_fn keep, const void *arg)
 {
 	char why[ZK_WHY_LEN] = "";
 	int rc = -ESTALE;
 
 	pthread_mutex_lock(&cr->zk_mu);
-	/* Read, merge, write at the version read: a concurrent writer's
-	 * change is never lost, only retried over. */
 	for (int tries = 0; rc == -ESTALE && tries < 5; tries++) {
 		struct zk_config old, merged = { 0 };
 		int32_t version = ZKC_ANY_VERSION;
@@ -1670,7 +1680,8 @@ int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,
 			rc = -ENOTCONN;
 			break;
 		}
-		rc = zkmeta_topic_config(cr->zk, topic, &old, &version, why);
+		rc = broker ? zkmeta_broker_config(cr->zk, name, &old, &version, why)
+			    : zkmeta_topic_config(cr->zk, name, &old, &version, why);
 		if (rc == -ENOENT || rc == -EBADMSG) {
 			/* none yet, or one we cannot read: replaced whole */
 			version = ZKC_ANY_VERSION;
@@ -1678,24 +1689,62 @@ int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,
 		}
 		if (rc < 0)
 			break;
-		/* The new overrides, and whatever else the znode held (owner,
-		 * mode, keys of Kafka's mqfs does not know; with keep_settings
-		 * the topic's settings too) that they do not name. */
-		for (int i = 0; rc == 0 && i < overrides->n; i++)
-			rc = zk_config_put(&merged, overrides->keys[i], strlen(overrides->keys[i]),
-					   overrides->values[i], strlen(overrides->values[i]));
+		for (int i = 0; rc == 0 && i < set->n; i++)
+			rc = zk_config_put(&merged, set->keys[i], strlen(set->keys[i]),
+					   set->values[i], strlen(set->values[i]));
 		for (int i = 0; rc == 0 && i < old.n; i++)
-			if ((keep_settings || !topic_config_broker_key(old.keys[i])) &&
-			    !zk_config_get(overrides, old.keys[i]))
+			if (!zk_config_get(set, old.keys[i]) && keep(arg, old.keys[i]))
 				rc = zk_config_put(&merged, old.keys[i], strlen(old.keys[i]),
 						   old.values[i], strlen(old.values[i]));
 		if (rc == 0)
-			rc = zkmeta_set_topic_config(cr->zk, topic, &merged, version);
+			rc = broker ? zkmeta_set_broker_config(cr->zk, name, &merged, version)
+				    : zkmeta_set_topic_config(cr->zk, name, &merged, version);
 		zk_config_clear(&old);
 		zk_config_clear(&merged);
 	}
 	pthread_mutex_unlock(&cr->zk_mu);
 	return rc;
+}
+
+/* A topic's znode keeps what the new overrides do not name of: owner,
+ * mode, keys of Kafka's mqfs does not know; with keep_settings (arg
+ * non-NULL) the topic's settings too. */
+static bool topic_keep(const void *arg, const char *key)
+{
+	return arg || !topic_config_broker_key(key);
+}
+
+int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,
+				  const struct zk_config *overrides, bool keep_settings)
+{
+	return config_merge_write(cr, false, topic, overrides, topic_keep,
+				  keep_settings ? cr : NULL);
+}
+
+struct broker_keep {
+	const char *const *del;
+	int n_del;
+	bool replace;
+};
+
+/* A broker's znode keeps, unless replaced whole, the keys not deleted. */
+static bool broker_keep(const void *arg, const char *key)
+{
+	const struct broker_keep *k = arg;
+
+	for (int j = 0; j < k->n_del; j++)
+		if (!strcmp(k->del[j], key))
+			return false;
+	return !k->replace;
+}
+
+int cluster_repl_set_broker_config(struct cluster_repl *cr, const char *name,
+				   const struct zk_config *set, const char *const *del, int n_del,
+				   bool replace)
+{
+	struct broker_keep k = { del, n_del, replace };
+
+	return config_merge_write(cr, true, name, set, broker_keep, &k);
 }
 
 void cluster_repl_topic_gone(struct cluster_repl *cr, const char *topic)
@@ -1747,6 +1796,16 @@ struct repl_metric {
 	const char *name, *type, *help;
 	int64_t v;
 };
+
+/* A replication throttle's measured rate, bytes/s (0: none). */
+static int64_t throttled_rate(struct cluster_repl *cr, bool leader)
+{
+	struct repl_throttle *t = cr->local.throttle;
+
+	if (!t)
+		return 0;
+	return (int64_t)throttle_quota_rate(leader ? &t->leader : &t->follower, now_mono_ms());
+}
 
 void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 {
@@ -1804,6 +1863,16 @@ void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 		{ "mqfs_replica_fetch_bytes_out_total", "counter",
 		  "Record batch bytes this broker served as leader to followers' fetches.",
 		  fetch_serve_replica_bytes_out(cr->fs) },
+		{ "mqfs_leader_replication_throttled_byte_rate", "gauge",
+		  "Bytes/s of the throttled replicas' records this broker sent as leader, as "
+		  "its leader replication throttle measures them (Kafka's LeaderReplication "
+		  "byte-rate).",
+		  throttled_rate(cr, true) },
+		{ "mqfs_follower_replication_throttled_byte_rate", "gauge",
+		  "Bytes/s of the throttled replicas' records this broker's followers "
+		  "fetched, as its follower replication throttle measures them (Kafka's "
+		  "FollowerReplication byte-rate).",
+		  throttled_rate(cr, false) },
 		{ "mqfs_replica_max_lag_messages", "gauge",
 		  "The largest lag in records (leader's LEO - follower's LEO) over the "
 		  "followers of the partitions this broker leads.",

@@ -36,6 +36,10 @@ struct cluster_local {
 	struct logmgr *m; /* the broker's: outlives the cluster */
 	bool unclean;     /* opened without the clean-shutdown marker */
 	struct cluster_topic_hooks topics;
+	/* The broker's replication throttles (throttle.h; outlive the
+	 * cluster): the leader's on Fetch, the follower's in the fetchers,
+	 * their rates from the dynamic broker config. NULL: none. */
+	struct repl_throttle *throttle;
 };
 
 int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local *local,
@@ -51,6 +55,12 @@ void cluster_repl_session_event(struct cluster_repl *cr, enum zkc_session ev);
  * (controller_topic_config_changed). Any thread. */
 void cluster_repl_topic_config_changed(struct cluster_repl *cr);
 void cluster_repl_set_broker_epoch(struct cluster_repl *cr, int64_t epoch);
+/* cluster_broker_config_alter's write (cluster.h), on the session's
+ * handle: read, merge, write at the version read (5 tries). */
+struct zk_config;
+int cluster_repl_set_broker_config(struct cluster_repl *cr, const char *name,
+				   const struct zk_config *set, const char *const *del, int n_del,
+				   bool replace);
 int cluster_repl_start_controller(struct cluster_repl *cr);
 /* Stops the controller (moving this broker's leaderships away first when
  * it is the controller and controlled.shutdown.enable) and the purgatory. */

@@ -32,7 +32,9 @@
  * compression.type is producer, none, gzip or lz4 ("uncompressed", Kafka's
  * broker-side name, means none; snappy and zstd are refused as
  * unsupported: a client's batch is recompressed to the topic's codec, so
- * the topic's must be one mqfs writes); message.format.version a version Kafka knows (parse_mfv).
+ * the topic's must be one mqfs writes); message.format.version a version Kafka knows (parse_mfv);
+ * leader/follower.replication.throttled.replicas "*" or partition:broker
+ * pairs as Kafka validates them (throttle_list_check), kept canonical.
  *
  * Errors: the first bad line makes the whole text fail with -EINVAL and a
  * message in err, one of
@@ -65,6 +67,7 @@
 #include <unistd.h>
 
 #include "repl/config.h"
+#include "repl/throttle.h"
 
 #define CFG_MAX_PARTITIONS 10000
 #define CFG_MAX_FILE       (16 * 1024 * 1024)
@@ -85,7 +88,8 @@ enum cfg_kind {
 	KIND_STR,
 	KIND_LFMT,
 	KIND_TSTYPE,
-	KIND_MFV
+	KIND_MFV,
+	KIND_THROTTLE
 };
 
 enum cfg_id {
@@ -145,6 +149,8 @@ enum cfg_id {
 	/* topic settings of replication */
 	ID_MIN_ISR,
 	ID_UNCLEAN,
+	ID_LEADER_THROTTLED,
+	ID_FOLLOWER_THROTTLED,
 	/* a cluster setting, handed to cluster_config_set */
 	ID_CLUSTER,
 };
@@ -241,6 +247,8 @@ static const struct cfg_spec cfg_specs[] = {
 	[ID_PARTITIONS] = { .kind = KIND_INT, .min = 1, .max = CFG_MAX_PARTITIONS },
 	[ID_MIN_ISR] = { .kind = KIND_INT, .min = 1, .max = INT16_MAX },
 	[ID_UNCLEAN] = { .kind = KIND_BOOL, .min = 0, .max = 0 },
+	[ID_LEADER_THROTTLED] = { .kind = KIND_THROTTLE, .min = 0, .max = 0 },
+	[ID_FOLLOWER_THROTTLED] = { .kind = KIND_THROTTLE, .min = 0, .max = 0 },
 	[ID_CLUSTER] = { .kind = KIND_STR, .min = 0, .max = 0 },
 };
 _Static_assert(sizeof(cfg_specs) / sizeof(cfg_specs[0]) == ID_CLUSTER + 1,
@@ -334,6 +342,8 @@ static const struct cfg_key topic_keys[] = {
 	{ "file.delete.delay.ms", ID_FILE_DELETE_DELAY_MS },
 	{ "message.format.version", ID_MESSAGE_FORMAT_VERSION },
 	{ "message.downconversion.enable", ID_DOWNCONVERSION },
+	{ THROTTLE_LEADER_REPLICAS, ID_LEADER_THROTTLED },
+	{ THROTTLE_FOLLOWER_REPLICAS, ID_FOLLOWER_THROTTLED },
 };
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
@@ -693,6 +703,15 @@ static int parse_value(const struct cfg_key *k, const char *s, size_t n, bool br
 		return -EINVAL;
 	case KIND_PATH: return parse_path(s, n, v, why, whylen);
 	case KIND_MFV: return parse_mfv(s, n, v, why, whylen);
+	case KIND_THROTTLE:
+		if (throttle_list_check(s, n, why, whylen) < 0)
+			return -EINVAL;
+		if (throttle_list_canon(s, n, v->s, TOPIC_THROTTLE_LIST_MAX) < 0) {
+			snprintf(why, whylen, "longer than %d bytes", TOPIC_THROTTLE_LIST_MAX - 1);
+			return -EINVAL;
+		}
+		v->len = strlen(v->s);
+		return 0;
 	case KIND_STR:
 		if (n >= sizeof(v->s)) {
 			snprintf(why, whylen, "longer than %zu bytes", sizeof(v->s) - 1);
@@ -1336,6 +1355,8 @@ static int topic_set(void *arg, const struct cfg_key *k, const struct cfg_val *v
 	case ID_LINGER_MS: p->tc.linger_ms = v->i; break;
 	case ID_MIN_ISR: p->tc.min_insync_replicas = (int32_t)v->i; break;
 	case ID_UNCLEAN: p->tc.unclean_leader_election = v->i != 0; break;
+	case ID_LEADER_THROTTLED: memcpy(p->tc.leader_throttled, v->s, v->len + 1); break;
+	case ID_FOLLOWER_THROTTLED: memcpy(p->tc.follower_throttled, v->s, v->len + 1); break;
 	default: set_log_key(&p->tc.log, k, v); break;
 	}
 	return 0;
@@ -1506,7 +1527,9 @@ void topic_config_defaults_of(const struct broker_config *c, struct topic_config
  *   message.timestamp.difference.max.ms, .before.max.ms, .after.max.ms,
  *   preallocate, min.insync.replicas,
  *   unclean.leader.election.enable, file.delete.delay.ms,
- *   message.format.version, message.downconversion.enable */
+ *   message.format.version, message.downconversion.enable,
+ *   leader.replication.throttled.replicas,
+ *   follower.replication.throttled.replicas */
 int topic_config_render(const struct topic_config *tc, char **out, size_t *len)
 {
 	char rb[32];
@@ -1554,5 +1577,7 @@ int topic_config_render(const struct topic_config *tc, char **out, size_t *len)
 	fprintf(f, "message.format.version=%s\n", tc->log.message_format_version);
 	fprintf(f, "message.downconversion.enable=%s\n",
 		tc->log.message_downconversion ? "true" : "false");
+	fprintf(f, THROTTLE_LEADER_REPLICAS "=%s\n", tc->leader_throttled);
+	fprintf(f, THROTTLE_FOLLOWER_REPLICAS "=%s\n", tc->follower_throttled);
 	return render_close(f, &buf, out);
 }

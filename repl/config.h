@@ -64,6 +64,9 @@ int broker_config_parse(struct broker_config *c, const char *text, size_t len, c
  * the cluster settings only when zookeeper.connect or listeners is set. */
 int broker_config_render(const struct broker_config *c, char **out, size_t *len);
 
+/* The longest throttled-replicas list a topic keeps, with its NUL. */
+#define TOPIC_THROTTLE_LIST_MAX 2048
+
 /* Topic-level settings: Kafka topic config names. */
 struct topic_config {
 	int32_t partitions;           /* partitions (num.partitions) */
@@ -72,6 +75,12 @@ struct topic_config {
 	int32_t min_insync_replicas;  /* min.insync.replicas (the broker's) */
 	bool unclean_leader_election; /* unclean.leader.election.enable (the broker's) */
 	struct log_config log;        /* segment.bytes, segment.ms, ... */
+	/* leader.replication.throttled.replicas and
+	 * follower.replication.throttled.replicas: "*" or partition:broker
+	 * pairs in canonical form (throttle_list_canon), "" none (the
+	 * default). Applied by the replication throttles (throttle.h). */
+	char leader_throttled[TOPIC_THROTTLE_LIST_MAX];
+	char follower_throttled[TOPIC_THROTTLE_LIST_MAX];
 	/* The settings given explicitly (a "key=value" line applied), one bit
 	 * per topic setting (topic_config_key_set): Kafka's topic overrides,
 	 * kept as such even when equal to the broker's default, so that a

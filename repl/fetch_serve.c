@@ -22,7 +22,10 @@
  *      LEO for a follower, below the hw for anyone else (nothing above the
  *      hw reaches a consumer), partition_max_bytes each and max_bytes in
  *      all (the first partition with data gets at least one batch, limits
- *      of 0 included, as Kafka's minOneMessage).
+ *      of 0 included, as Kafka's minOneMessage); none for a follower
+ *      while the leader's replication throttle holds the partition back
+ *      (part_held, throttle.h), and then its records do not make the
+ *      fetch ready either: it waits out max_wait_ms as in Kafka.
  * A follower's fetch first updates its state on the leader (LEO, caught
  * up times), which may expand the ISR and move the hw.
  *
@@ -98,6 +101,7 @@
 #include <string.h>
 
 #include "repl/fetch_serve.h"
+#include "repl/throttle.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
 
@@ -149,7 +153,47 @@ struct fetch_serve {
 	struct fs_fetch *parked;
 	_Atomic int64_t replica_bytes_out; /* record bytes sent to followers */
 	const char *replica_user;          /* fetch_serve_set_replica_user */
+	struct throttle_quota *quota;      /* fetch_serve_set_throttle, or NULL */
 };
+
+void fetch_serve_set_throttle(struct fetch_serve *fs, struct throttle_quota *quota)
+{
+	fs->quota = quota;
+}
+
+/* Whether the leader's throttle holds back fp's records from this
+ * follower now (Kafka's shouldLeaderThrottle): fp throttled here, the
+ * follower out of the (maximal) ISR, the leader quota exceeded (the quota's clock
+ * is the monotonic one, whatever clock a test gives the purgatory). */
+static bool part_held(const struct fs_fetch *f, const struct fs_part *fp)
+{
+	const char *topic;
+
+	if (!f->fs->quota || f->msg->replica_id < 0 || !fp->p)
+		return false;
+	topic = partition_topic(fp->p);
+	/* The throttled partitions first: the ISR needs the partition's
+	 * lock, and most fetches throttle nothing. */
+	if (!throttle_quota_is_throttled(f->fs->quota, topic, strlen(topic),
+					 partition_index(fp->p)))
+		return false;
+	return throttle_quota_holds(f->fs->quota, topic, strlen(topic), partition_index(fp->p),
+				    partition_maximal_isr_has(fp->p, f->msg->replica_id),
+				    now_mono_ms());
+}
+
+/* Record bytes of a throttled partition sent to a follower count against
+ * the leader quota, in sync or not (Kafka's sizeOfThrottledPartitions). */
+static void part_sent(const struct fs_fetch *f, const struct fs_part *fp, int64_t bytes)
+{
+	const char *topic;
+
+	if (!f->fs->quota || f->msg->replica_id < 0 || bytes <= 0)
+		return;
+	topic = partition_topic(fp->p);
+	if (throttle_quota_is_throttled(f->fs->quota, topic, strlen(topic), partition_index(fp->p)))
+		throttle_quota_record(f->fs->quota, bytes, now_mono_ms());
+}
 
 void fetch_serve_set_replica_user(struct fetch_serve *fs, const char *user)
 {
@@ -300,7 +344,7 @@ static bool fetch_ready(struct fs_fetch *f, int64_t now)
 	for (int i = 0; i < f->n; i++) {
 		const struct fs_part *fp = &f->parts[i];
 		struct partition_offsets o;
-		int64_t bytes_sent = 0;
+		int64_t bytes_sent = 0, upper;
 		int32_t epoch;
 
 		if (fp->error || fp->diverging)
@@ -308,7 +352,12 @@ static bool fetch_ready(struct fs_fetch *f, int64_t now)
 		/* Lost leadership while parked (its topic deleted too). */
 		if (partition_leader_epoch(fp->p, &epoch))
 			return true;
-		if (part_upper(f, fp, &o) > fp->req->fetch_offset || o.dropped)
+		upper = part_upper(f, fp, &o);
+		if (o.dropped)
+			return true;
+		/* A held partition's records do not make the fetch ready (Kafka's
+		 * DelayedFetch does not count them): it waits out max_wait_ms. */
+		if (upper > fp->req->fetch_offset && !part_held(f, fp))
 			return true;
 		if (f->msg->replica_id >= 0 &&
 		    partition_follower_hw_behind(fp->p, f->msg->replica_id, &bytes_sent) &&
@@ -410,7 +459,7 @@ static int fetch_respond(struct fs_fetch *f)
 			 * included), or a fetch could never progress. */
 			if (max == 0 && !taken)
 				max = 1;
-			if (upper <= fp->req->fetch_offset || max == 0) {
+			if (upper <= fp->req->fetch_offset || max == 0 || part_held(f, fp)) {
 				note_sent(f, fp, rp, 0);
 				continue;
 			}
@@ -422,6 +471,7 @@ static int fetch_respond(struct fs_fetch *f)
 				continue;
 			}
 			if (fp->raw.len) {
+				part_sent(f, fp, (int64_t)fp->raw.len);
 				taken = true;
 				rp->records_fd = fp->raw.fd;
 				rp->records_offset = fp->raw.offset;

@@ -42,6 +42,12 @@ int fetch_serve_new(fetch_serve_lookup_fn lookup, void *arg, int64_t (*now_ms)(v
  * its fetch positions move the high watermark. NULL or "": any user. Set
  * before the listener starts; user must outlive fs. */
 void fetch_serve_set_replica_user(struct fetch_serve *fs, const char *user);
+/* The leader's replication throttle (throttle.h; NULL: none): a
+ * follower's fetch gets no records of a partition it holds back, and the
+ * records of throttled partitions sent count against it. Set before the
+ * listener starts; quota must outlive fs. */
+struct throttle_quota;
+void fetch_serve_set_throttle(struct fetch_serve *fs, struct throttle_quota *quota);
 /* Registers both handlers with srv. */
 int fetch_serve_register(struct fetch_serve *fs, struct net_server *srv);
 void fetch_serve_wake(struct fetch_serve *fs);

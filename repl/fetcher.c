@@ -20,6 +20,11 @@
  * a network call or a wait for the backoff. Partition calls take only the
  * partition's lock.
  *
+ * The follower's replication throttle (throttle.h) leaves a throttled
+ * partition that is not in sync out of a round's Fetch while its quota is
+ * exceeded; a round with nothing else to fetch waits
+ * replica.fetch.backoff.ms, as Kafka's fetcher does.
+ *
  * A partition added (or the stop) pokes the thread through an eventfd
  * that the connection's waits also watch: the request in flight, which
  * may be a Fetch parked at the leader for replica.fetch.wait.max.ms
@@ -37,6 +42,7 @@
 #include <unistd.h>
 
 #include "repl/fetcher.h"
+#include "repl/throttle.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
 
@@ -49,6 +55,10 @@ struct fpart {
 	struct partition *p;
 	int64_t backoff_until_ms;
 	int64_t settle_ms; /* the waits so far while settling, 0 none */
+	/* The leader's hw minus our next fetch offset after the last
+	 * response that brought records (or the first): -1 not known yet.
+	 * 0 is Kafka's isReplicaInSync, which the follower's throttle spares. */
+	int64_t lag;
 };
 
 struct fetcher {
@@ -368,6 +378,38 @@ static void reset_start(struct fetcher *f, struct fpart *fp, const struct partit
 	fp->backoff_until_ms = now + f->cfg.backoff_ms;
 }
 
+/* After an append of len bytes: the lag (Kafka updates it only when
+ * records came, or the first time), and the bytes of a throttled
+ * partition against the follower quota, in sync or not. */
+static void follower_throttle_note(struct fetcher *f, struct fpart *fp, size_t len,
+				   int64_t leader_hw)
+{
+	const char *topic = partition_topic(fp->p);
+	struct partition_follow nfw;
+
+	if (!f->cfg.throttle)
+		return;
+	if ((len > 0 || fp->lag < 0) && partition_follow_state(fp->p, &nfw) == 0)
+		fp->lag = leader_hw > nfw.fetch_offset ? leader_hw - nfw.fetch_offset : 0;
+	if (len > 0 && throttle_quota_is_throttled(f->cfg.throttle, topic, strlen(topic),
+						   partition_index(fp->p)))
+		throttle_quota_record(f->cfg.throttle, (int64_t)len, now_mono_ms());
+}
+
+/* Whether the follower's throttle leaves fp out of this round's Fetch
+ * (Kafka's shouldFollowerThrottle): throttled here, not in sync, the
+ * follower quota exceeded. */
+static bool follower_held(struct fetcher *f, const struct fpart *fp)
+{
+	const char *topic;
+
+	if (!f->cfg.throttle)
+		return false;
+	topic = partition_topic(fp->p);
+	return throttle_quota_holds(f->cfg.throttle, topic, strlen(topic), partition_index(fp->p),
+				    fp->lag == 0, now_mono_ms());
+}
+
 /* Applies one partition of a Fetch response. */
 static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partition_follow *fw,
 			const struct proto_fetch_resp_part *a, int64_t now)
@@ -398,8 +440,10 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 		rc = partition_follower_append(p, fw->generation, a->records, len,
 					       a->high_watermark, a->log_start_offset);
 		apply_end(f);
-		if (!rc)
+		if (!rc) {
 			stat_add(f, &f->stats.bytes, (int64_t)len);
+			follower_throttle_note(f, fp, len, a->high_watermark);
+		}
 	}
 	if (rc && rc != -ESTALE) {
 		mq_log_limited(3, "fetcher: %s-%d: %s", partition_topic(p), partition_index(p),
@@ -558,6 +602,7 @@ static void snapshot_release(struct fetcher *f)
 		if (j < f->n) {
 			f->parts[j].backoff_until_ms = f->snap[i].backoff_until_ms;
 			f->parts[j].settle_ms = f->snap[i].settle_ms;
+			f->parts[j].lag = f->snap[i].lag;
 		}
 	}
 	pthread_mutex_unlock(&f->lock);
@@ -566,7 +611,8 @@ static void snapshot_release(struct fetcher *f)
 	f->n_snap = 0;
 }
 
-/* One round over the snapshot; 0, 1 (nothing to do), or -errno. */
+/* One round over the snapshot; 0, 1 (nothing to do now), 2 (nothing but
+ * partitions the follower's throttle holds), or -errno. */
 static int round_parts(struct fetcher *f)
 {
 	struct fpart *ready[FETCHER_MAX_PARTS];
@@ -606,19 +652,30 @@ static int round_parts(struct fetcher *f)
 	 * with nothing to fetch, and with it the first acks=all write into
 	 * a new topic. */
 	int64_t wait = f->cfg.max_wait_ms;
+	bool backing = false, held = false;
 
-	for (int i = 0; i < f->n_snap; i++)
+	for (int i = 0; i < f->n_snap; i++) {
+		backing = backing || f->snap[i].backoff_until_ms > now;
 		if (f->snap[i].backoff_until_ms > now && f->snap[i].backoff_until_ms - now < wait)
 			wait = f->snap[i].backoff_until_ms - now;
+	}
 
 	for (int i = 0; i < n; i++) {
 		if (ready[i]->backoff_until_ms > now ||
 		    partition_follow_state(ready[i]->p, &fws[m]) ||
 		    fws[m].state != PARTITION_FETCHING)
 			continue;
+		if (follower_held(f, ready[i])) {
+			held = true;
+			continue;
+		}
 		ready[m++] = ready[i];
 	}
-	return m ? fetch_once(f, ready, fws, m, now, (int32_t)wait) : 1;
+	if (m)
+		return fetch_once(f, ready, fws, m, now, (int32_t)wait);
+	/* Only throttled partitions: Kafka's fetcher, with nothing to fetch,
+	 * waits replica.fetch.backoff.ms before it looks again. */
+	return held && !backing ? 2 : 1;
 }
 
 static int round_once(struct fetcher *f)
@@ -661,9 +718,9 @@ static void *fetcher_main(void *arg)
 			net_client_close(f->conn);
 			f->conn = NULL;
 		}
-		/* Nothing ready (all backing off) or an error: wait before
-		 * the next round instead of spinning. */
-		if (rc != 0 && pause_ms(f, rc < 0 ? f->cfg.backoff_ms : 10))
+		/* Nothing ready (all backing off or throttled) or an error:
+		 * wait before the next round instead of spinning. */
+		if (rc != 0 && pause_ms(f, rc < 0 || rc == 2 ? f->cfg.backoff_ms : 10))
 			break;
 	}
 	net_client_close(f->conn);
@@ -740,7 +797,7 @@ int fetcher_add(struct fetcher *f, struct partition *p)
 		rc = -ENOSPC;
 	if (!rc) {
 		partition_ref(p);
-		f->parts[f->n++] = (struct fpart){ .p = p };
+		f->parts[f->n++] = (struct fpart){ .p = p, .lag = -1 };
 		pthread_cond_signal(&f->cond);
 		/* Under the lock, against snapshot_take: a poke for a round
 		 * that already holds p would drop its connection, and leave

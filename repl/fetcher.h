@@ -57,6 +57,11 @@ struct fetcher_config {
 	 * sends records below its hw only and keeps no follower state for
 	 * us. An observer's fetcher (observer.h). */
 	bool observer;
+	/* The follower's replication throttle (throttle.h), NULL none: a
+	 * throttled partition not in sync is left out of the Fetch while
+	 * the quota is exceeded; the records of throttled partitions count
+	 * against it. Outlives the fetcher. */
+	struct throttle_quota *throttle;
 };
 
 void fetcher_config_default(struct fetcher_config *cfg);

@@ -484,7 +484,7 @@ void forward_read_floor(struct topic *t, struct partition *pt, int64_t end)
 }
 
 int forward_records(struct forwarder *f, struct topic *t, struct partition *pt,
-		    const struct topic_config *cfg, const struct rec_in *recs, int n)
+		    const struct log_config *lc, int acks, const struct rec_in *recs, int n)
 {
 	int64_t start = now_mono_ms(), timeout = t->b->cfg.request_timeout_ms;
 	struct batch_producer pr;
@@ -503,18 +503,17 @@ int forward_records(struct forwarder *f, struct topic *t, struct partition *pt,
 		pt->fwd_seq = 0;
 	}
 	pr = (struct batch_producer){ pt->fwd_pid, pt->fwd_epoch, pt->fwd_seq };
-	rc = log_encode_batches(&cfg->log, recs, n, &pr, &buf, &len, NULL);
+	rc = log_encode_batches(lc, recs, n, &pr, &buf, &len, NULL);
 	if (rc < 0)
 		return rc;
-	rc = deliver(f, t, pt, cfg->acks == 0 ? 1 : (int16_t)cfg->acks, buf, len, start + timeout,
-		     &base);
+	rc = deliver(f, t, pt, acks == 0 ? 1 : (int16_t)acks, buf, len, start + timeout, &base);
 	free(buf);
 	if (rc == 0) {
 		pt->fwd_seq = batch_seq_add(pt->fwd_seq, n);
 		/* Committed: a reader of this mount's read copy (observer.h)
 		 * sees the records once write() returns. A copy that cannot
 		 * catch up in time is logged; the write itself succeeded. */
-		if (cfg->acks == -1 && base >= 0) {
+		if (acks == -1 && base >= 0) {
 			observer_wait(cluster_observers(t->b->cluster), t->name, pt->index,
 				      base + n, start + timeout);
 			forward_read_floor(t, pt, base + n);

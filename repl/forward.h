@@ -32,7 +32,8 @@ void forwarder_free(struct forwarder *f);
 void forwarder_leaders_moved(void *arg);
 
 /* Appends recs[0..n) to partition pt of t on its leader, elsewhere (or
- * here, once this broker leads it), with the acknowledgement of cfg->acks
+ * here, once this broker leads it), encoded as lc says, with the
+ * acknowledgement of acks
  * (acks=0 is sent as 1, so that errors come back); called by the
  * partition's appender only (it owns pt's forwarding sequence). Returns
  * what the leader acknowledged: 0 (for acks=all: committed); -EAGAIN
@@ -42,7 +43,7 @@ void forwarder_leaders_moved(void *arg);
  * NOT_LEADER_OR_FOLLOWER or a lost connection are the same batches (same
  * producer id, epoch and sequences), which the leader appends once. */
 int forward_records(struct forwarder *f, struct topic *t, struct partition *pt,
-		    const struct topic_config *cfg, const struct rec_in *recs, int n);
+		    const struct log_config *lc, int acks, const struct rec_in *recs, int n);
 
 /* Read your own writes: a write forwarded from this broker returns once
  * the leader committed it, and this broker's replica, in the ISR, learns

@@ -869,6 +869,16 @@ bool partition_isr_has(struct partition *p, int32_t broker)
 	return in;
 }
 
+bool partition_maximal_isr_has(struct partition *p, int32_t broker)
+{
+	bool in;
+
+	pthread_mutex_lock(&p->lock);
+	in = p->role == PARTITION_LEADER && in_maximal_isr(p, broker);
+	pthread_mutex_unlock(&p->lock);
+	return in;
+}
+
 bool partition_out_of_isr(struct partition *p, int32_t broker)
 {
 	bool out = false;

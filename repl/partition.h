@@ -408,6 +408,9 @@ void partition_get_info(struct partition *p, struct partition_info *info);
 bool partition_leader_eligible(struct partition *p);
 /* Leader only: broker is in the ISR in force (no ISR change in flight). */
 bool partition_isr_has(struct partition *p, int32_t broker);
+/* Leader only: broker is in the ISR or in an ISR change in flight
+ * (Kafka's maximal ISR, which its replication throttle spares). */
+bool partition_maximal_isr_has(struct partition *p, int32_t broker);
 /* A follower with a leader that is not broker, whose ISR (as the
  * leader and the controller last told it) leaves broker out: its
  * broker's replica lags, and that broker's mount reads the partition

@@ -577,8 +577,16 @@ static void latency_observe(struct broker *b, int64_t ns)
  * ends at once (produce_partition_wake). */
 struct produce_ctx {
 	struct topic *t;
-	struct topic_config cfg; /* as when the call began */
-	int nparts;              /* partitions then (they only grow) */
+	/* The settings a write uses, as when the call began: these only,
+	 * not the whole struct topic_config, whose throttled-replicas lists
+	 * (4 KiB) every write would copy for nothing. */
+	struct {
+		int acks;
+		int64_t linger_ms;
+		int32_t min_insync_replicas;
+		struct log_config log;
+	} cfg;
+	int nparts; /* partitions then (they only grow) */
 };
 
 struct produce_part {
@@ -729,7 +737,7 @@ static int forward_append(const struct produce_ctx *ctx, struct produce_part *pp
 
 	if (!f)
 		return -EREMOTE;
-	return forward_records(f, ctx->t, pp->pt, &ctx->cfg, recs, n);
+	return forward_records(f, ctx->t, pp->pt, &ctx->cfg.log, ctx->cfg.acks, recs, n);
 }
 
 /* A replicated partition's append or flush failed with rc: a storage
@@ -1625,7 +1633,10 @@ static int produce_begin(struct topic *t, int partition, struct produce_ctx *ctx
 		rc = -ENOENT;
 		goto out;
 	}
-	ctx->cfg = t->cfg;
+	ctx->cfg.acks = t->cfg.acks;
+	ctx->cfg.linger_ms = t->cfg.linger_ms;
+	ctx->cfg.min_insync_replicas = t->cfg.min_insync_replicas;
+	ctx->cfg.log = t->cfg.log;
 	ctx->nparts = t->nparts;
 	if (partition >= 0)
 		rc = part_ref(t, partition, pp);

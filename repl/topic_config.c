@@ -257,6 +257,7 @@ static int config_write_before(struct topic *t, const struct cfg_before *before,
 		goto undo;
 	config_log_changes(t, &t->cfg, &nc);
 	t->cfg = nc;
+	topic_throttle_note(b, t->name, &nc);
 	free(t->parts);
 	t->parts = parts;
 	t->nparts = new_n;

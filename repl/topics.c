@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 
 #include "repl/broker_int.h"
+#include "repl/throttle.h"
 #include "repl/observer.h"
 #include "util/bsearch.h"
 
@@ -81,6 +82,16 @@ void rwlock_init_wpref(pthread_rwlock_t *l)
 	pthread_rwlockattr_destroy(&a);
 }
 
+void topic_throttle_note(struct broker *b, const char *name, const struct topic_config *tc)
+{
+	int rc = repl_throttle_topic(b->throttle, name, tc ? tc->leader_throttled : NULL,
+				     tc ? tc->follower_throttled : NULL);
+
+	if (rc < 0)
+		mq_log_limited(MQ_ERR, "topic %s: replication throttle lists not applied: %s", name,
+			       strerror(-rc));
+}
+
 static struct topic *topic_new(struct broker *b, const char *name, const struct topic_config *tc,
 			       uid_t uid, gid_t gid, mode_t mode, int64_t ctime_ms)
 {
@@ -106,6 +117,7 @@ static struct topic *topic_new(struct broker *b, const char *name, const struct 
 	t->ctime_ms = ctime_ms;
 	rwlock_init_wpref(&t->lock);
 	t->cfg = *tc;
+	topic_throttle_note(b, name, tc);
 	t->uid = uid;
 	t->gid = gid;
 	t->mode = mode & 07777;
@@ -709,6 +721,7 @@ static int topic_delete_locked(struct broker *b, const char *name)
 	}
 	atomic_store(&t->deleted, true);
 	cat_remove(b, i);
+	topic_throttle_note(b, name, NULL);
 	for (int p = 0; p < t->nparts; p++) {
 		produce_partition_wake(t->parts[p]);
 		t->parts[p]->log = NULL;

@@ -313,6 +313,17 @@ int zk_path_topic_config(char *buf, size_t size, const char *topic)
 	return path_fmt(buf, size, ZK_CONFIG_TOPICS_PATH "/%s", topic);
 }
 
+int zk_path_broker_config(char *buf, size_t size, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strcmp(name, ZK_BROKER_DEFAULT) != 0) {
+		if (n == 0 || n > 10 || strspn(name, "0123456789") != n)
+			return -EINVAL;
+	}
+	return path_fmt(buf, size, ZK_CONFIG_BROKERS_PATH "/%s", name);
+}
+
 int zk_path_delete_topic(char *buf, size_t size, const char *topic)
 {
 	if (!zk_topic_name_valid(topic))

@@ -45,10 +45,16 @@
  *   /config/users/<user>       persistent, a SCRAM user's credential:
  *       {"version":1,"config":{"SCRAM-SHA-256":
  *        "salt=<b64>,stored_key=<b64>,server_key=<b64>,iterations=4096"}}
+ *   /config/brokers/<id>, /config/brokers/<default>  persistent, a
+ *       broker's dynamic settings and every broker's default ones (Kafka's
+ *       ConfigEntityZNode): {"version":1,"config":
+ *       {"leader.replication.throttled.rate":"262144"}}
  *   /config/changes/config_change_<10-digit seq>  persistent sequential:
  *       {"version":2,"entity_path":"users/<user>"}  tells Kafka's brokers
  *       that a user's config changed; "topics/<t>" that a topic's
- *       overrides in /config/topics/<t> changed (every broker applies them)
+ *       overrides in /config/topics/<t> changed (every broker applies them);
+ *       "brokers/<id>" or "brokers/<default>" that a broker's dynamic
+ *       settings changed
  *
  * Invariants the decoders enforce (anything else is -EBADMSG with a reason):
  *   - every required field is present with its JSON type (integers are
@@ -96,6 +102,8 @@
 #define ZK_CLUSTER_ID_PATH       "/cluster/id"
 #define ZK_CONFIG_USERS_PATH     "/config/users"
 #define ZK_CONFIG_CHANGE_PREFIX  "/config/changes/config_change_"
+#define ZK_CONFIG_BROKERS_PATH   "/config/brokers"
+#define ZK_BROKER_DEFAULT        "<default>" /* /config/brokers/<default>: every broker's */
 
 /* "[1,2,3]": n broker ids as the JSON documents write them (.state, log
  * lines), cut to size bytes (always terminated). */
@@ -114,6 +122,9 @@ int zk_path_partition(char *buf, size_t size, const char *topic, int32_t partiti
 int zk_path_partition_state(char *buf, size_t size, const char *topic, int32_t partition);
 int zk_path_topic_config(char *buf, size_t size, const char *topic);
 int zk_path_delete_topic(char *buf, size_t size, const char *topic);
+/* /config/brokers/<name>: name a broker id (decimal) or ZK_BROKER_DEFAULT,
+ * else -EINVAL. */
+int zk_path_broker_config(char *buf, size_t size, const char *name);
 /* /config/users/<user>: -EINVAL unless zk_user_name_valid. */
 int zk_path_user(char *buf, size_t size, const char *user);
 

@@ -11,6 +11,7 @@
  * else reports the error and the caller re-reads.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,10 @@
 int zkmeta_ensure_paths(struct zkc *zkc)
 {
 	static const char *const paths[] = {
-		ZK_BROKER_IDS_PATH,    ZK_BROKER_TOPICS_PATH,  ZK_BROKER_SEQID_PATH,
-		ZK_CONFIG_TOPICS_PATH, ZK_CONFIG_CHANGES_PATH, ZK_DELETE_TOPICS_PATH,
-		ZK_ISR_CHANGE_PATH,    ZK_CONFIG_USERS_PATH,   ZK_LOG_DIR_EVENT_PATH,
+		ZK_BROKER_IDS_PATH,     ZK_BROKER_TOPICS_PATH,  ZK_BROKER_SEQID_PATH,
+		ZK_CONFIG_TOPICS_PATH,  ZK_CONFIG_CHANGES_PATH, ZK_DELETE_TOPICS_PATH,
+		ZK_ISR_CHANGE_PATH,     ZK_CONFIG_USERS_PATH,   ZK_LOG_DIR_EVENT_PATH,
+		ZK_CONFIG_BROKERS_PATH,
 	};
 	size_t i;
 	int rc;
@@ -612,17 +614,16 @@ int zkmeta_scram_user(struct zkc *zkc, const char *user, struct sasl_cred *cred,
 	return rc;
 }
 
-int zkmeta_topic_config(struct zkc *zkc, const char *topic, struct zk_config *c, int32_t *version,
-			char *why)
+/* An entity's config znode at path into *c, with its version. */
+static int entity_config(struct zkc *zkc, const char *path, struct zk_config *c, int32_t *version,
+			 char *why)
 {
-	char path[ZK_PATH_MAX], *data = NULL;
+	char *data = NULL;
 	struct zkc_stat st;
 	size_t len;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if ((rc = zk_path_topic_config(path, sizeof(path), topic)) < 0)
-		return rc;
 	rc = zkc_get(zkc, path, &data, &len, &st, NULL, NULL);
 	if (rc == 0)
 		rc = zk_config_decode(data, len, c, why);
@@ -632,15 +633,14 @@ int zkmeta_topic_config(struct zkc *zkc, const char *topic, struct zk_config *c,
 	return rc;
 }
 
-int zkmeta_set_topic_config(struct zkc *zkc, const char *topic, const struct zk_config *c,
-			    int32_t version)
+/* Writes an entity's config znode at path (at version, or created when
+ * missing with ZKC_ANY_VERSION), then the notification naming ent. */
+static int set_entity_config(struct zkc *zkc, const char *path, const char *ent,
+			     const struct zk_config *c, int32_t version)
 {
-	char path[ZK_PATH_MAX], ent[ZK_PATH_MAX], *doc;
+	char *doc;
 	int rc;
 
-	if ((rc = zk_path_topic_config(path, sizeof(path), topic)) < 0)
-		return rc;
-	snprintf(ent, sizeof(ent), "topics/%s", topic);
 	if (!(doc = zk_config_encode(c)))
 		return -ENOMEM;
 	if (version == ZKC_ANY_VERSION) {
@@ -652,4 +652,58 @@ int zkmeta_set_topic_config(struct zkc *zkc, const char *topic, const struct zk_
 	}
 	free(doc);
 	return rc ? rc : notify_change(zkc, zk_config_change_encode(ent));
+}
+
+/* The config znode of a topic (broker false) or a broker into path, and
+ * the entity path its notifications name into ent (ZK_PATH_MAX each). */
+static int entity_paths(bool broker, const char *name, char *path, char *ent)
+{
+	int rc = broker ? zk_path_broker_config(path, ZK_PATH_MAX, name)
+			: zk_path_topic_config(path, ZK_PATH_MAX, name);
+
+	snprintf(ent, ZK_PATH_MAX, "%s/%s", broker ? "brokers" : "topics", name);
+	return rc;
+}
+
+static int config_of(struct zkc *zkc, bool broker, const char *name, struct zk_config *c,
+		     int32_t *version, char *why)
+{
+	char path[ZK_PATH_MAX], ent[ZK_PATH_MAX];
+	int rc = entity_paths(broker, name, path, ent);
+
+	memset(c, 0, sizeof(*c));
+	return rc < 0 ? rc : entity_config(zkc, path, c, version, why);
+}
+
+static int set_config_of(struct zkc *zkc, bool broker, const char *name, const struct zk_config *c,
+			 int32_t version)
+{
+	char path[ZK_PATH_MAX], ent[ZK_PATH_MAX];
+	int rc = entity_paths(broker, name, path, ent);
+
+	return rc < 0 ? rc : set_entity_config(zkc, path, ent, c, version);
+}
+
+int zkmeta_topic_config(struct zkc *zkc, const char *topic, struct zk_config *c, int32_t *version,
+			char *why)
+{
+	return config_of(zkc, false, topic, c, version, why);
+}
+
+int zkmeta_set_topic_config(struct zkc *zkc, const char *topic, const struct zk_config *c,
+			    int32_t version)
+{
+	return set_config_of(zkc, false, topic, c, version);
+}
+
+int zkmeta_broker_config(struct zkc *zkc, const char *name, struct zk_config *c, int32_t *version,
+			 char *why)
+{
+	return config_of(zkc, true, name, c, version, why);
+}
+
+int zkmeta_set_broker_config(struct zkc *zkc, const char *name, const struct zk_config *c,
+			     int32_t version)
+{
+	return set_config_of(zkc, true, name, c, version);
 }

@@ -154,6 +154,16 @@ int zkmeta_topic_config(struct zkc *zkc, const char *topic, struct zk_config *c,
 int zkmeta_set_topic_config(struct zkc *zkc, const char *topic, const struct zk_config *c,
 			    int32_t version);
 
+/* A broker's dynamic config (/config/brokers/<name>, name a broker id
+ * or ZK_BROKER_DEFAULT) and its version: as zkmeta_topic_config. */
+int zkmeta_broker_config(struct zkc *zkc, const char *name, struct zk_config *c, int32_t *version,
+			 char *why);
+/* Writes it (as zkmeta_set_topic_config), then the notification
+ * {"version":2,"entity_path":"brokers/<name>"}, as kafka-configs.sh
+ * --entity-type brokers does. */
+int zkmeta_set_broker_config(struct zkc *zkc, const char *name, const struct zk_config *c,
+			     int32_t version);
+
 /* Deletes the notifications among names (children of /config/changes, as
  * listed) created more than max_age_ms before now_ms (the server's ctime
  * against this broker's clock, as Kafka's brokers purge them after

@@ -170,6 +170,14 @@ group_coordinator() {
 	echo "${_gc#error 0 node }"
 }
 
+# admin N ARGS...: kafkajs's admin client (kafkajs_admin.js) on broker N
+# (kafkajs_setup first; KAFKA_SASL_USER and KAFKA_SASL_PASSWORD for its
+# SCRAM login).
+admin() {
+	_p=$(eval "echo \$PORT$1")
+	shift
+	timeout -k 5 60 node "$LIBDIR/kafkajs_admin.js" "127.0.0.1:$_p" "$@" 2>&1
+}
 # kc BROKER_N ARGS...: kcat bootstrapped from broker N.
 kc() {
 	_b=$1

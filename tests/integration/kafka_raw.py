@@ -26,6 +26,11 @@
 #       Authenticates as above, sends DescribeLogDirs v1 for TOPIC-PARTITION
 #       and prints "error E partitions N" with the error of the broker's
 #       log directory and how many partitions it lists (0 or 1).
+#   python3 kafka_raw.py incalter HOST PORT USER PASSWORD BROKER OP KEY [VALUE]
+#       Authenticates as above, sends IncrementalAlterConfigs v0 of the
+#       broker resource BROKER ("" for every broker's default) with one
+#       config KEY, operation OP (0 SET, 1 DELETE), and prints "error E"
+#       with the resource's error code (0: changed).
 #   python3 kafka_raw.py commit HOST PORT GROUP TOPIC PARTITION OFFSET
 #       OffsetCommit v7 of OFFSET outside any generation; prints "error E".
 #   python3 kafka_raw.py initpid HOST PORT PRODUCER_ID EPOCH
@@ -327,6 +332,23 @@ def cancel(host, port, user, password, topic, partition):
     print("error %d %d" % (top, err))
 
 
+def incalter(host, port, user, password, broker, op, key, value=None):
+    c = Conn(host, int(port))
+    if user != "-":
+        sasl_scram(c, user, password)
+    # resources [resource_type 4 (broker), name, configs [name, op, value]],
+    # validate_only
+    body = (struct.pack(">ib", 1, 4) + kstr(broker) + struct.pack(">i", 1) + kstr(key) +
+            struct.pack(">b", int(op)) + kstr(value) + struct.pack(">b", 0))
+    r = c.call(44, 0, body)
+    # throttle_time_ms, responses [error_code, error_message, type, name]
+    (n,) = struct.unpack(">i", r[4:8])
+    if n != 1:
+        sys.exit("IncrementalAlterConfigs: %d responses" % n)
+    (err,) = struct.unpack(">h", r[8:10])
+    print("error %d" % err)
+
+
 def logdirs(host, port, user, password, topic, partition):
     c = Conn(host, int(port))
     if user != "-":
@@ -491,8 +513,8 @@ if __name__ == "__main__":
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
             "metadata": (7, metadata), "elect": (9, elect), "cancel": (8, cancel),
             "logdirs": (8, logdirs), "scram-describe": (7, scram_describe),
-            "scram-alter": (10, scram_alter)}
-    optional = {"parked": 1, "produce": 1}  # trailing arguments that may be left out
+            "scram-alter": (10, scram_alter), "incalter": (9, incalter)}
+    optional = {"parked": 1, "produce": 1, "incalter": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
             not cmds[sys.argv[1]][0] <= len(sys.argv) <= cmds[sys.argv[1]][0] + optional.get(sys.argv[1], 0)):
         sys.exit("usage: see the top of kafka_raw.py")

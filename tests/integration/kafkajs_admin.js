@@ -7,6 +7,8 @@
 //   node kafkajs_admin.js BROKER partitions TOPIC COUNT
 //   node kafkajs_admin.js BROKER describe TOPIC [NAME...]
 //   node kafkajs_admin.js BROKER alter TOPIC CONFIG_JSON
+//   node kafkajs_admin.js BROKER describe-broker ID [NAME...]
+//   node kafkajs_admin.js BROKER alter-broker ID CONFIG_JSON   (the broker's dynamic settings)
 //   node kafkajs_admin.js BROKER describe-group GROUP
 //   node kafkajs_admin.js BROKER delete-group GROUP
 //   node kafkajs_admin.js BROKER group-offsets GROUP TOPIC
@@ -91,6 +93,22 @@ const entries = (json) =>
           const syn = (e.configSynonyms || []).map((s) => `${s.configName}:${s.configSource}`);
           console.log(`${e.configName}=${e.configValue} source=${e.configSource} ` +
             `readonly=${e.readOnly} synonyms=${syn.join(',')}`);
+        }
+      }
+    } else if (op === 'describe-broker' || op === 'alter-broker') {
+      const resource = { type: ConfigResourceTypes.BROKER, name: topic };
+      if (op === 'alter-broker') {
+        await admin.alterConfigs({ validateOnly: false,
+          resources: [{ ...resource, configEntries: entries(rest[0]) }] });
+        console.log('ok');
+      } else {
+        const res = await admin.describeConfigs({ includeSynonyms: false,
+          resources: [{ ...resource, configNames: rest.length ? rest : undefined }] });
+        for (const r of res.resources) {
+          if (r.errorCode) throw Object.assign(new Error(r.errorMessage), { type: r.errorCode });
+          for (const e of r.configEntries)
+            console.log(`${e.configName}=${e.configValue} source=${e.configSource} ` +
+              `readonly=${e.readOnly}`);
         }
       }
     } else if (op === 'alter') {

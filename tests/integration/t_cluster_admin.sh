@@ -48,11 +48,6 @@ config.change.expiration.ms=1000"
 zk_cluster_start
 cluster_start3
 
-admin() { # admin N ARGS...: kafkajs's admin client on broker N
-	_p=$(eval "echo \$PORT$1")
-	shift
-	timeout -k 5 60 node "$LIBDIR/kafkajs_admin.js" "127.0.0.1:$_p" "$@" 2>&1
-}
 cfg_is() { # cfg_is MNT TOPIC KEY VALUE
 	[ "$(timeout 5 sed -n "s/^$3=//p" "$1/$2/.config" 2>/dev/null)" = "$4" ]
 }

@@ -1150,7 +1150,9 @@ static void test_topic_roundtrip(void **state)
 				  "unclean.leader.election.enable=false\n"
 				  "file.delete.delay.ms=60000\n"
 				  "message.format.version=3.0-IV1\n"
-				  "message.downconversion.enable=true\n");
+				  "message.downconversion.enable=true\n"
+				  "leader.replication.throttled.replicas=\n"
+				  "follower.replication.throttled.replicas=\n");
 	free(text);
 
 	assert_int_equal(apply(&tc,
