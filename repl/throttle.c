@@ -281,6 +281,8 @@ bool throttle_quota_is_throttled(struct throttle_quota *q, const char *topic, si
 	const struct throttle_topic *e;
 	bool r = false;
 
+	if (!atomic_load_explicit(&q->any_topics, memory_order_relaxed))
+		return false;
 	pthread_rwlock_rdlock(&q->topics_lock);
 	e = topic_find(q, topic, tlen);
 	if (e)
@@ -381,6 +383,7 @@ static int quota_mark(struct throttle_quota *q, const char *topic, const char *l
 			rc = -ENOMEM;
 		}
 	}
+	atomic_store_explicit(&q->any_topics, q->n_topics, memory_order_relaxed);
 	pthread_rwlock_unlock(&q->topics_lock);
 	topic_entry_free(&ne);
 	return rc;

@@ -36,6 +36,7 @@
 #define MQFS_REPL_THROTTLE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -99,6 +100,10 @@ struct throttle_quota {
 	pthread_rwlock_t topics_lock;
 	struct throttle_topic *topics;
 	int n_topics;
+	/* n_topics as last written under topics_lock: 0 lets every fetch's
+	 * question about every partition skip the lock (no throttle set, the
+	 * usual case). A throttle set meanwhile applies from the next fetch. */
+	atomic_int any_topics;
 };
 
 /* Whether (topic, partition) is throttled by q on this broker. */
