@@ -123,7 +123,8 @@ static int16_t refuse(struct verdict *v, int16_t code, const char *fmt, ...)
 	return code;
 }
 
-static bool kstr_same(struct kstr a, struct kstr b)
+/* Both non-null and the same bytes (kstr_same counts two nulls the same). */
+static bool kstr_set_same(struct kstr a, struct kstr b)
 {
 	return a.ptr && b.ptr && a.len == b.len && !memcmp(a.ptr, b.ptr, (size_t)a.len);
 }
@@ -160,7 +161,7 @@ static bool named_twice(const void *entries, size_t size, size_t name_off, int32
 	for (int32_t j = 0; j < n; j++) {
 		const struct kstr *b = (const void *)(base + (size_t)j * size + name_off);
 
-		if (j != i && kstr_same(*a, *b)) {
+		if (j != i && kstr_set_same(*a, *b)) {
 			refuse(v, PROTO_ERR_INVALID_REQUEST, "named more than once in the request");
 			return true;
 		}
@@ -617,7 +618,7 @@ static bool key_asked(const struct proto_describe_configs_resource *res, struct 
 	if (res->n_configuration_keys < 0)
 		return true;
 	for (int32_t i = 0; i < res->n_configuration_keys; i++)
-		if (kstr_same(res->configuration_keys[i], key))
+		if (kstr_set_same(res->configuration_keys[i], key))
 			return true;
 	return false;
 }
@@ -671,11 +672,11 @@ static int describe_topic(struct kafka_api *ka, const struct proto_describe_conf
 		e->name = k;
 		e->value = val;
 		e->read_only = fixed && (kstr_eq(k, "key.separator") || kstr_eq(k, "line.format"));
-		e->config_source =
-			!kstr_same(val, dv) || topic_config_key_set(&cfgs[0], k.ptr, (size_t)k.len)
-				? SRC_TOPIC
-			: !kstr_same(dv, bv) ? SRC_STATIC_BROKER
-					     : SRC_DEFAULT;
+		e->config_source = !kstr_set_same(val, dv) || topic_config_key_set(&cfgs[0], k.ptr,
+										   (size_t)k.len)
+					   ? SRC_TOPIC
+				   : !kstr_set_same(dv, bv) ? SRC_STATIC_BROKER
+							    : SRC_DEFAULT;
 		e->is_default = e->config_source == SRC_DEFAULT;
 		e->config_type = config_type(k);
 		e->documentation = KSTR_NULL;
@@ -688,7 +689,7 @@ static int describe_topic(struct kafka_api *ka, const struct proto_describe_conf
 			if (e->config_source == SRC_TOPIC)
 				s[e->n_synonyms++] =
 					(struct proto_config_synonym){ k, val, SRC_TOPIC };
-			if (!kstr_same(dv, bv))
+			if (!kstr_set_same(dv, bv))
 				s[e->n_synonyms++] =
 					(struct proto_config_synonym){ kstr_of(d->names[n]), dv,
 								       SRC_STATIC_BROKER };
@@ -845,7 +846,7 @@ static int16_t alter_text(FILE *f, const struct proto_alter_configs_resource *re
 		char key[96];
 
 		for (int32_t j = 0; j < i; j++)
-			if (kstr_same(c->name, res->configs[j].name))
+			if (kstr_set_same(c->name, res->configs[j].name))
 				return refuse(v, PROTO_ERR_INVALID_REQUEST,
 					      "config '%.*s' given twice", (int)c->name.len,
 					      c->name.ptr);
@@ -889,7 +890,7 @@ static int16_t alter_text(FILE *f, const struct proto_alter_configs_resource *re
 		    kstr_eq(k, "line.format"))
 			continue;
 		for (int32_t i = 0; i < res->n_configs && !given; i++)
-			given = kstr_same(k, res->configs[i].name);
+			given = kstr_set_same(k, res->configs[i].name);
 		if (!given)
 			fprintf(f, "-%.*s\n", (int)k.len, k.ptr);
 	}
@@ -953,7 +954,7 @@ static int16_t alter_broker(struct kafka_api *ka, const struct proto_alter_confi
 		int64_t rate;
 
 		for (int32_t j = 0; j < i; j++)
-			if (kstr_same(c->name, res->configs[j].name))
+			if (kstr_set_same(c->name, res->configs[j].name))
 				return refuse(v, PROTO_ERR_INVALID_REQUEST,
 					      "config '%.*s' given twice", (int)c->name.len,
 					      c->name.ptr);

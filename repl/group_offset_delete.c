@@ -74,11 +74,6 @@ struct od_group {
 	bool *kafka_sub;                   /* per request topic: a Kafka member subscribes to it */
 };
 
-static bool kstr_same(struct kstr a, struct kstr b)
-{
-	return a.len == b.len && a.len >= 0 && (a.len == 0 || !memcmp(a.ptr, b.ptr, (size_t)a.len));
-}
-
 /* Marks the request's topics the Kafka consumers of kg subscribe to, with
  * the protocol the group chose. Needs gs->mu. */
 static void kafka_subscribed(const struct kgroup *kg, const struct proto_offset_delete_req *m,

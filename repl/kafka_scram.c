@@ -159,11 +159,6 @@ static int all_users(struct kafka_api *ka, struct user_list *l)
 	return rc;
 }
 
-static bool kstr_same(struct kstr a, struct kstr b)
-{
-	return a.len == b.len && (a.len <= 0 || !memcmp(a.ptr, b.ptr, (size_t)a.len));
-}
-
 static int describe_handler(void *arg, struct net_req *req)
 {
 	struct kafka_api *ka = arg;

@@ -31,6 +31,11 @@ bool kstr_eq(struct kstr s, const char *c)
 	       memcmp(s.ptr, c, (size_t)s.len) == 0;
 }
 
+bool kstr_same(struct kstr a, struct kstr b)
+{
+	return a.len == b.len && (a.len <= 0 || !memcmp(a.ptr, b.ptr, (size_t)a.len));
+}
+
 /* ---- reader ---- */
 
 void kbuf_r_init(struct kbuf_r *r, const void *data, size_t len)

@@ -61,6 +61,8 @@ struct kstr {
 struct kstr kstr_of(const char *s);
 /* True when s equals the C string c (a null kstr equals nothing). */
 bool kstr_eq(struct kstr s, const char *c);
+/* True when a and b hold the same bytes, or are both null. */
+bool kstr_same(struct kstr a, struct kstr b);
 
 struct kbuf_r {
 	const uint8_t *p;   /* next byte */

@@ -174,11 +174,6 @@ static void state_free(struct proto_part_state *ps)
 	free(ps->offline_replicas);
 }
 
-static bool kstr_same(struct kstr a, struct kstr b)
-{
-	return a.len == b.len && (a.len <= 0 || !memcmp(a.ptr, b.ptr, (size_t)a.len));
-}
-
 /* Runs of consecutive equal names in names[0..n): the topics an old
  * version's flat list groups into; over PROTO_MAX_TOPICS fails. */
 static int32_t name_runs(struct kmsg_dec *d, const struct kstr *names, int32_t n)

@@ -53,12 +53,6 @@ static void produce_roundtrip(const struct proto_req *req)
 	proto_out_free(&out);
 }
 
-/* Both null, or the same bytes. */
-static bool kstr_same(struct kstr a, struct kstr b)
-{
-	return a.len == b.len && (a.len <= 0 || !memcmp(a.ptr, b.ptr, (size_t)a.len));
-}
-
 /* The counts a re-encoded client API request must keep. */
 static bool client_api_same(const struct proto_req *a, const struct proto_req *b)
 {
