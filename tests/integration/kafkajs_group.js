@@ -10,7 +10,8 @@
 // partition in one); then writes "ready" to READY_FILE (the
 // test then appends RECORDS records through the mount) and prints, once
 // RECORDS records have arrived, one line per record "member<i> <partition>
-// <offset> <value>", sorted. Both members then leave (LeaveGroup).
+// <offset> <value>", sorted. Both members then leave (LeaveGroup). The
+// members' events, with the ms since the start, go to READY_FILE.events.
 const fs = require('fs');
 const path = process.env.KAFKAJS_PATH || 'kafkajs';
 const { Kafka, logLevel } = require(path);
@@ -39,7 +40,22 @@ const sasl = cred ? { mechanism: 'scram-sha-256', username: cred.split(':')[0],
     if (a.length + b.length !== Number(nparts)) return;
     readyDone();
   };
+  // The members' timeline (joins, rebalances, fetches and their
+  // durations, crashes), for a test that fails to see where time went.
+  const timeline = fs.createWriteStream(`${readyFile}.events`);
+  const t0 = Date.now();
   members.forEach((c, i) => {
+    for (const ev of ['GROUP_JOIN', 'REBALANCING', 'FETCH', 'CRASH', 'REQUEST_TIMEOUT',
+      'CONNECT', 'STOP']) {
+      c.on(c.events[ev], (e) => {
+        const p = e.payload || {};
+        const what = ev === 'GROUP_JOIN'
+          ? `${p.memberId} leader ${p.isLeader} ${JSON.stringify(p.memberAssignment)} in ${p.duration} ms`
+          : ev === 'FETCH' ? `${p.numberOfBatches} batches in ${p.duration} ms`
+            : ev === 'CRASH' ? String(p.error) : '';
+        timeline.write(`${Date.now() - t0} ms member${i} ${ev} ${what}\n`);
+      });
+    }
     c.on(c.events.GROUP_JOIN, (e) => {
       joined[i] = { parts: (e.payload.memberAssignment[topic] || []).slice().sort() };
       check();

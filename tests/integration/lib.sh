@@ -116,7 +116,16 @@ _mq_cleanup() {
 		grep -E -A 12 "$_mq_san" "$LOG" | head -n 200 | sed 's/^/    | /'
 		[ "$_mq_rc" -eq 0 ] && _mq_rc=1
 	fi
-	# 5. the temp dir — never while something is still mounted inside it
+	# 5. the temp dir — never while something is still mounted inside it.
+	# With MQ_KEEP_LOGS=DIR a failed script's logs and outputs (the
+	# files directly in the temp dir, no data) are copied there first.
+	if [ -n "$MQ_KEEP_LOGS" ] && [ "$_mq_rc" -ne 0 ] && [ -n "$MQ_TMP" ]; then
+		_mq_keep=$MQ_KEEP_LOGS/$(basename "$0" .sh).$$
+		mkdir -p "$_mq_keep" &&
+			find "$MQ_TMP" -maxdepth 2 -type f \( -name '*.log' -o -name '*.out' \) \
+				-exec cp {} "$_mq_keep/" \; 2>/dev/null
+		echo "# harness: logs kept in $_mq_keep"
+	fi
 	if [ -n "$MQ_TMP" ] && [ -d "$MQ_TMP" ]; then
 		if proc_mounts_under "$MQ_TMP"; then
 			echo "# harness: mounts left under $MQ_TMP, not removing it"

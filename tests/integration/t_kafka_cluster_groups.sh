@@ -167,7 +167,7 @@ mktopic d
 # jsrun TAG BASE RUN: a run of the kafkajs group; TAG's records are written
 # once it is ready; checks each arrives once, split over two members.
 jsrun() {
-	rm -f "$MQ_TMP/ready"
+	rm -f "$MQ_TMP/ready" "$MQ_TMP/ready.events"
 	mq_bg sh -c "exec timeout -k 5 $MQ_TIMEOUT node '$LIBDIR/kafkajs_group.js' 127.0.0.1:$PORT2 d jsg 3 12 \
 		'$MQ_TMP/ready' admin:admin-secret >'$MQ_TMP/kafkajs.out' 2>&1"
 	_js=$MQ_LAST_PID
@@ -176,7 +176,11 @@ jsrun() {
 		ok "kafkajs $3: both members hold a share of the partitions"
 		write_all d "$1"
 	else
-		fail "kafkajs $3: members split the partitions" "$(cat "$MQ_TMP/kafkajs.out")"
+		fail "kafkajs $3: members split the partitions" "$(cat "$MQ_TMP/kafkajs.out")
+--- the members' events:
+$(cat "$MQ_TMP/ready.events")
+--- the coordinator's lines on jsg:
+$(grep 'group jsg' "$LOG" | tail -n 40)"
 	fi
 	mq_wait "$_js"
 	expect_eq "kafkajs $3 exits 0" "0" "$MQ_RC"
