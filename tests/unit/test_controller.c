@@ -1319,17 +1319,18 @@ static void elect(struct controller *ctl, bool unclean, const char *topic, int32
 		assert_int_equal(e.result, want_result);
 }
 
-/* A preferred election of topic-p, asked again until the controller has
- * read the ISR change that makes it possible (the UpdateMetadata it then
- * sends looks like the one before it: nothing else to wait for). */
-static void elect_once_known(struct controller *ctl, const char *topic, int32_t p)
+/* A preferred (or unclean) election of topic-p, asked again until the
+ * controller has read the ISR change (or the registration) that makes it
+ * possible (the UpdateMetadata it then sends looks like the one before
+ * it: nothing else to wait for). */
+static void elect_once_known(struct controller *ctl, bool unclean, const char *topic, int32_t p)
 {
 	int64_t end = now_mono_ms() + WAIT_MS;
 	struct controller_election e = { .partition = p };
 
 	snprintf(e.topic, sizeof(e.topic), "%s", topic);
 	for (;;) {
-		assert_int_equal(controller_elect_leaders(ctl, false, &e, 1), 0);
+		assert_int_equal(controller_elect_leaders(ctl, unclean, &e, 1), 0);
 		if (e.result != -EHOSTUNREACH)
 			break;
 		assert_true(now_mono_ms() < end);
@@ -1397,7 +1398,7 @@ static void test_elect_leaders(void **state)
 	assert_true(rec_wait(&a->rec, REC_LISR, 3, "pair", 0, -2, 1));
 	elect(a->ctl, false, "pair", 0, 0, -EHOSTUNREACH);
 	leader_sets_isr(nodes[2].zkc, "pair", 0, (int32_t[]){ 2, 3 }, 2);
-	elect_once_known(a->ctl, "pair", 0);
+	elect_once_known(a->ctl, false, "pair", 0);
 	wait_state(nodes[1].zkc, "pair", 0, 2, 3, &s, NULL);
 	assert_int_equal(s.leader_epoch, 2);
 	expect_isr(&s, (int32_t[]){ 2, 3 }, 2);
@@ -2160,22 +2161,20 @@ static void test_reassign_api_and_cancel(void **state)
 	cluster_stop();
 }
 
-/* An unclean election of topic-p, asked again until the controller has
- * seen a live replica (a broker's registration read). */
-static void elect_unclean_once_live(struct controller *ctl, const char *topic, int32_t p)
+/* topic-0 made on [3] and moved to [2,1] (RS [2,1,3], 3 leading in
+ * epoch 1), 2 caught up (ISR [3,2]), 1 not: the move in the middle. */
+static void move_half_done(struct zkc *zkc, struct controller *ctl, const char *topic)
 {
-	int64_t end = now_mono_ms() + WAIT_MS;
-	struct controller_election e = { .partition = p };
+	struct zk_partition_state s;
 
-	snprintf(e.topic, sizeof(e.topic), "%s", topic);
-	for (;;) {
-		assert_int_equal(controller_elect_leaders(ctl, true, &e, 1), 0);
-		if (e.result != -EHOSTUNREACH)
-			break;
-		assert_true(now_mono_ms() < end);
-		pause_ms(10);
-	}
-	assert_int_equal(e.result, 0);
+	create_topic(zkc, topic, (int32_t[]){ 3 }, 1, 1);
+	wait_created(zkc, topic, 1);
+	alter(ctl, topic, 0, (int32_t[]){ 2, 1 }, 2, 0);
+	wait_assignment(zkc, topic, (int32_t[]){ 2, 1, 3 }, 3, (int32_t[]){ 2, 1 }, 2,
+			(int32_t[]){ 3 }, 1);
+	wait_state(zkc, topic, 0, 1, 3, &s, NULL);
+	zk_partition_state_clear(&s);
+	leader_sets_isr(zkc, topic, 0, (int32_t[]){ 3, 2 }, 2);
 }
 
 /* A cancel while an added replica leads (Kafka's cancel: TRS = ORS, the
@@ -2199,15 +2198,8 @@ static void test_reassign_cancel_added_leader(void **state)
 	zkc = nodes[2].zkc;
 
 	/* ck: 3 stays live and in the ISR. */
-	create_topic(zkc, "ck", (int32_t[]){ 3 }, 1, 1);
-	wait_created(zkc, "ck", 1);
-	alter(a->ctl, "ck", 0, (int32_t[]){ 2, 1 }, 2, 0);
-	wait_assignment(zkc, "ck", (int32_t[]){ 2, 1, 3 }, 3, (int32_t[]){ 2, 1 }, 2,
-			(int32_t[]){ 3 }, 1);
-	wait_state(zkc, "ck", 0, 1, 3, &s, NULL);
-	zk_partition_state_clear(&s);
-	leader_sets_isr(zkc, "ck", 0, (int32_t[]){ 3, 2 }, 2);
-	elect_once_known(a->ctl, "ck", 0); /* 2, the first of RS, leads */
+	move_half_done(zkc, a->ctl, "ck");
+	elect_once_known(a->ctl, false, "ck", 0); /* 2, the first of RS, leads */
 	wait_state(zkc, "ck", 0, 2, 2, &s, NULL);
 	epoch = s.leader_epoch;
 	zk_partition_state_clear(&s);
@@ -2219,14 +2211,7 @@ static void test_reassign_cancel_added_leader(void **state)
 	assert_true(stop_deletes(&a->rec, 2, "ck") >= 1);
 
 	/* cx: 3 dies while 2, added, is in the ISR: 2 leads. */
-	create_topic(zkc, "cx", (int32_t[]){ 3 }, 1, 1);
-	wait_created(zkc, "cx", 1);
-	alter(a->ctl, "cx", 0, (int32_t[]){ 2, 1 }, 2, 0);
-	wait_assignment(zkc, "cx", (int32_t[]){ 2, 1, 3 }, 3, (int32_t[]){ 2, 1 }, 2,
-			(int32_t[]){ 3 }, 1);
-	wait_state(zkc, "cx", 0, 1, 3, &s, NULL);
-	zk_partition_state_clear(&s);
-	leader_sets_isr(zkc, "cx", 0, (int32_t[]){ 3, 2 }, 2);
+	move_half_done(zkc, a->ctl, "cx");
 	node_kill(&nodes[3]);
 	wait_state(zkc, "cx", 0, 2, 2, &s, NULL);
 	expect_isr(&s, (int32_t[]){ 2 }, 1);
@@ -2245,7 +2230,7 @@ static void test_reassign_cancel_added_leader(void **state)
 	/* 3 is back, outside the ISR: only an unclean election makes it
 	 * lead, from its own log. */
 	node_register(&nodes[3]);
-	elect_unclean_once_live(a->ctl, "cx", 0);
+	elect_once_known(a->ctl, true, "cx", 0);
 	wait_state(zkc, "cx", 0, epoch + 2, 3, &s, NULL);
 	expect_isr(&s, (int32_t[]){ 3 }, 1);
 	zk_partition_state_clear(&s);
