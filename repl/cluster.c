@@ -793,6 +793,27 @@ static void moves_note(struct cluster *c, const char *topic, const struct zk_top
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* The moves of the topics no longer in /brokers/topics (keep[0..n), the
+ * listing read) are forgotten: a topic deleted in the middle of its move
+ * takes it along, and one made again under its name shows only its own
+ * from its first read. */
+static void moves_keep(struct cluster *c, char **keep, int n)
+{
+	int k = 0;
+
+	pthread_mutex_lock(&c->mu);
+	for (int i = 0; i < c->n_moves; i++) {
+		bool listed = false;
+
+		for (int j = 0; j < n && !listed; j++)
+			listed = !strcmp(c->moves[i].topic, keep[j]);
+		if (listed)
+			c->moves[k++] = c->moves[i];
+	}
+	c->n_moves = k;
+	pthread_mutex_unlock(&c->mu);
+}
+
 /* Whether partition's log is open here without a replica of the replica
  * manager over it (stopped and deleted, or never given one). */
 static bool replica_gone(struct cluster *c, const char *topic, int partition)
@@ -852,8 +873,10 @@ static int read_topics(struct cluster *c)
 			break;
 		}
 		r = zkmeta_read_topic(c->zk, names[i], &t, why);
-		if (r == -ENOENT)
-			continue; /* deleted meanwhile */
+		if (r == -ENOENT) {
+			moves_note(c, names[i], NULL); /* deleted meanwhile */
+			continue;
+		}
 		if (r == -EBADMSG) {
 			/* Written by another client of the ensemble (an
 			 * operator's zkCli): it must not keep the topics after
@@ -934,8 +957,10 @@ static int read_topics(struct cluster *c)
 	}
 	/* Names that left the listing go (a topic made again under the same
 	 * name is read afresh). */
-	if (rc == 0)
+	if (rc == 0) {
 		zkwatch_keep(&c->topics_done, names, n);
+		moves_keep(c, names, n);
+	}
 	if (rc == 0 && h->retain)
 		h->retain(h->arg, names, n, topic_still_there, c);
 	zkc_names_free(names, n);

@@ -71,6 +71,10 @@
  *                                 the assignment become TRS's, RR's
  *                                 replicas get StopReplica with delete and
  *                                 the partition leaves the admin znode.
+ *                                 A cancel or a new target that drops
+ *                                 the leader's replica elects among the
+ *                                 new RS, offline (leader -1) when none
+ *                                 of it can lead (Kafka's outcome).
  *                                 A move lives in its topic znode only:
  *                                 a new controller resumes it from there
  *   LeaderAndIsr answers          ctrl_on_answers: replicas a broker could
@@ -440,6 +444,35 @@ int controller_decide_move(const struct zk_partition_state *cur, const int32_t *
 	if (!has(isr, n, leader))
 		isr[n++] = leader; /* a live leader kept is in its own ISR */
 	rc = next_state_of(cur, leader, isr, n, true, next);
+	free(isr);
+	return rc;
+}
+
+int controller_decide_move_start(const struct zk_partition_state *cur, const int32_t *replicas,
+				 int n_replicas, const struct controller_brokers *b,
+				 struct zk_partition_state *next)
+{
+	int32_t leader = cur->leader, *isr;
+	int n = 0, rc = controller_decide_move(cur, replicas, n_replicas, b, next);
+
+	if (rc != -EAGAIN)
+		return rc;
+	/* No replica of RS can lead. The replicas no longer in RS are
+	 * stopped (Kafka's OfflineReplica): each leaves the ISR unless it is
+	 * its last member (the ISR is never emptied), and a leader among
+	 * them takes the leadership with it (leader -1), since its broker
+	 * deletes the partition. A leader of RS (dead, or ineligible) stays:
+	 * Kafka's reassignment election, failing, writes nothing more. */
+	if (!(isr = malloc(((size_t)cur->n_isr + 1) * sizeof(*isr))))
+		return -ENOMEM;
+	for (int i = 0; i < cur->n_isr; i++)
+		if (has(replicas, n_replicas, cur->isr[i]))
+			isr[n++] = cur->isr[i];
+	if (n == 0 && cur->n_isr > 0)
+		isr[n++] = cur->isr[cur->n_isr - 1];
+	if (leader != ZK_LEADER_NONE && !has(replicas, n_replicas, leader))
+		leader = ZK_LEADER_NONE;
+	rc = next_state(cur, leader, isr, n, next);
 	free(isr);
 	return rc;
 }
@@ -1166,14 +1199,24 @@ static bool ctrl_topic_unclean(struct controller *ctl, int t)
 
 /* The elections of Kafka's PartitionStateMachine the controller runs. */
 enum ctrl_election {
-	ELECT_LIVE,      /* offline election, dead replicas leave ISRs */
-	ELECT_SHUTDOWN,  /* controlled shutdown */
-	ELECT_PREFERRED, /* preferred leader (rebalance, ElectLeaders) */
-	ELECT_UNCLEAN,   /* ElectLeaders UNCLEAN: the offline election with
-			  * unclean.leader.election.enable whatever it says */
-	ELECT_MOVE,      /* a replica move starts or completes: a new leader
-			  * epoch, the leader among the cached replicas */
+	ELECT_LIVE,       /* offline election, dead replicas leave ISRs */
+	ELECT_SHUTDOWN,   /* controlled shutdown */
+	ELECT_PREFERRED,  /* preferred leader (rebalance, ElectLeaders) */
+	ELECT_UNCLEAN,    /* ElectLeaders UNCLEAN: the offline election with
+			   * unclean.leader.election.enable whatever it says */
+	ELECT_MOVE,       /* a replica move completes: a new leader epoch,
+			   * the leader among the cached replicas (TRS) */
+	ELECT_MOVE_START, /* a move starts, is replaced or is cancelled: as
+			   * ELECT_MOVE among the cached replicas (the new
+			   * RS), the replicas dropped from it stopped */
 };
+
+/* zk_ids_text, returning buf: for the log lines. */
+static const char *ids_str(char *buf, size_t size, const int32_t *v, int n)
+{
+	zk_ids_text(buf, size, v, n);
+	return buf;
+}
 
 static const char *election_name(enum ctrl_election kind)
 {
@@ -1182,7 +1225,8 @@ static const char *election_name(enum ctrl_election kind)
 	case ELECT_SHUTDOWN: return "controlled shutdown";
 	case ELECT_PREFERRED: return "preferred";
 	case ELECT_UNCLEAN: return "unclean";
-	case ELECT_MOVE: return "reassignment";
+	case ELECT_MOVE:
+	case ELECT_MOVE_START: return "reassignment";
 	}
 	return "?";
 }
@@ -1226,6 +1270,21 @@ static int ctrl_decide(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 		/* No replica of the set can lead yet: nothing is written. */
 		rc = controller_decide_move(cur, a->replicas, a->n_replicas, &b, next);
 		return rc == -EAGAIN ? 0 : rc;
+	case ELECT_MOVE_START:
+		rc = controller_decide_move_start(cur, a->replicas, a->n_replicas, &b, next);
+		if (rc == 1 && next->leader == ZK_LEADER_NONE && cur->leader != ZK_LEADER_NONE) {
+			char rs[96], isr[96];
+
+			mq_log(MQ_WARN,
+			       "controller: %s-%d: offline: its leader %d is no longer one of its "
+			       "replicas %s and none of them is live and in the ISR %s; it waits "
+			       "for one (an unclean election, unclean.leader.election.enable or "
+			       "ElectLeaders UNCLEAN, can take one from outside the ISR)",
+			       ctl->topics[t].name, p, cur->leader,
+			       ids_str(rs, sizeof(rs), a->replicas, a->n_replicas),
+			       ids_str(isr, sizeof(isr), next->isr, next->n_isr));
+		}
+		return rc;
 	case ELECT_LIVE:
 	case ELECT_UNCLEAN: break;
 	}
@@ -2128,13 +2187,6 @@ static int32_t *ids_dup(const int32_t *v, int n)
 	return d;
 }
 
-/* zk_ids_text, returning buf: for the log lines. */
-static const char *ids_str(char *buf, size_t size, const int32_t *v, int n)
-{
-	zk_ids_text(buf, size, v, n);
-	return buf;
-}
-
 /* Puts (rs, ar, rr) into the cached assignment of (t, p). */
 static int ctrl_cache_assignment(struct controller *ctl, int t, int32_t p, const int32_t *rs,
 				 int n_rs, const int32_t *ar, int n_ar, const int32_t *rr, int n_rr)
@@ -2434,9 +2486,10 @@ static int ctrl_move(struct controller *ctl, const char *topic, int32_t p, const
 		       ids_str(buf2, sizeof(buf2), m.adding, m.n_adding),
 		       ids_str(buf3, sizeof(buf3), m.removing, m.n_removing));
 		batch_drop_replicas(ctl, b, t, p, m.dropped, m.n_dropped);
-		rc = ctrl_change(ctl, t, p, ELECT_MOVE, b);
-		/* No replica can lead for now: the new ones hear the state
-		 * as it is, and the move waits. */
+		rc = ctrl_change(ctl, t, p, ELECT_MOVE_START, b);
+		/* Nothing to write (the leader is of RS and stays, though
+		 * none can lead for now): the new ones hear the state as it
+		 * is, and the move waits. */
 		if (rc == 0)
 			batch_partition(ctl, b, t, p, false, ZK_LEADER_NONE);
 	}

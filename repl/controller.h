@@ -160,6 +160,18 @@ int controller_decide_move(const struct zk_partition_state *cur, const int32_t *
 			   int n_replicas, const struct controller_brokers *b,
 			   struct zk_partition_state *next);
 
+/* controller_decide_move for the new RS `replicas` of a move that
+ * starts, is replaced or is cancelled, whose replicas no longer in RS are
+ * stopped (Kafka's updateCurrentReassignment: OfflineReplica, then the
+ * reassignment election). When no replica of RS can lead: the ISR loses
+ * the replicas not in RS (its last member stays when none of RS is in
+ * it), and a leader not in RS leaves with its replica: leader -1 in a
+ * new epoch, the partition offline (as Kafka: its election finds none);
+ * a leader of RS stays. 1 (next filled), 0 nothing to write, -ENOMEM. */
+int controller_decide_move_start(const struct zk_partition_state *cur, const int32_t *replicas,
+				 int n_replicas, const struct controller_brokers *b,
+				 struct zk_partition_state *next);
+
 /* Kafka's auto-rebalance test (leader.imbalance.per.broker.percentage):
  * for each broker that is the preferred leader (preferred[i]) of some
  * partitions, the share of those it does not lead (leader[i] !=

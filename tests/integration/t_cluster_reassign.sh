@@ -21,6 +21,11 @@
 # with y frozen: listed in the middle with y adding, cancelled (back to
 # [x]; a second cancel is NO_REASSIGNMENT_IN_PROGRESS, a broker that is
 # not the controller answers NOT_CONTROLLER).
+#
+# Last, topic d (one replica, u) is deleted (rmdir) in the middle of a
+# move [u] -> [u,v] with v frozen: the move leaves the request znode
+# (deleted, being empty) and every mount, and a topic d made again shows
+# no move anywhere (each broker forgets a deleted topic's move with it).
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -185,19 +190,27 @@ for n in "$L" "$R"; do
 	check "mnt$n reads every record once, in order" poll 20 reads_all "$n"
 done
 
+led() { _l=$(field "$MQ_TMP/mnt$1" "$2" 5) && [ -n "$_l" ] && [ "$_l" != "-1" ]; }
+# one_replica_frozen TOPIC: TOPIC made with one replica, on HOLD; K the
+# controller; ADD (pid PADD) neither of them, frozen, to be added.
+one_replica_frozen() {
+	expect_eq "kafkajs: topic $1 with one replica" "ok" "$(admin 1 create "$1" 1 1)"
+	check "$1 has a leader" poll 20 led 1 "$1"
+	check "a controller" poll 20 has_controller
+	K=$(controller)
+	HOLD=$(field "$MQ_TMP/mnt1" "$1" 7 | tr -d '[]')
+	ADD=""
+	for _n in 1 2 3; do
+		[ "$_n" != "$HOLD" ] && [ "$_n" != "$K" ] && [ -z "$ADD" ] && ADD=$_n
+	done
+	eval "PADD=\$PID$ADD"
+	FROZE=$ADD
+	check "broker $ADD frozen" stop_broker "$PADD"
+}
+
 # c: one replica x; y neither it nor the controller, frozen while added.
-expect_eq "kafkajs: topic c with one replica" "ok" "$(admin 1 create c 1 1)"
-check "c has a leader" poll 20 test -n "$(field "$MQ_TMP/mnt1" c 5)"
-check "a controller" poll 20 has_controller
-K=$(controller)
-X=$(field "$MQ_TMP/mnt1" c 7 | tr -d '[]')
-Y=""
-for n in 1 2 3; do
-	[ "$n" != "$X" ] && [ "$n" != "$K" ] && [ -z "$Y" ] && Y=$n
-done
-eval "PY=\$PID$Y"
-FROZE=$Y
-check "broker $Y frozen" stop_broker "$PY"
+one_replica_frozen c
+X=$HOLD Y=$ADD PY=$PADD
 expect_eq "kafkajs: c-0 to [$X,$Y]" "ok" "$(admin "$K" reassign c 0 "$X,$Y")"
 expect_eq "kafkajs: c-0 listed as moving" "0 replicas=$X,$Y adding=$Y removing=" \
 	"$(admin "$K" reassignments c)"
@@ -213,5 +226,38 @@ FROZE=""
 check "c-0 back on [$X]" poll 20 replicas_are "$X" c "[$X]"
 check "nothing listed as moving" moving_none "$K" c
 check "broker $Y holds no log of c-0" poll 20 no_log "$Y" c
+
+# ---- a topic deleted in the middle of its move --------------------------------
+unlisted() { ! listed "$@"; }
+no_move() { ! timeout 5 grep -q '^moving' "$MQ_TMP/mnt$1/$2/.state"; }
+one_replica_frozen d
+U=$HOLD V=$ADD PV=$PADD
+zk_cli "$ZKPORT" create /mqfs/admin/reassign_partitions \
+	"{\"version\":1,\"partitions\":[{\"topic\":\"d\",\"partition\":0,\"replicas\":[$U,$V]}]}" \
+	>>"$LOG" 2>&1
+check "d's topic znode: replicas [$U,$V], adding $V" poll 20 \
+	zhas /brokers/topics/d "\"partitions\":{\"0\":[$U,$V]},\"adding_replicas\":{\"0\":[$V]}"
+for n in 1 2 3; do
+	[ "$n" = "$V" ] || check "mnt$n: .state shows d's move" poll 20 \
+		grep -qx "moving 0: adding \[$V\] removing \[\]" "$MQ_TMP/mnt$n/d/.state"
+done
+expect_ok "rmdir mnt$U/d in the middle of its move" rmdir "$MQ_TMP/mnt$U/d"
+check "/brokers/topics/d deleted" poll 20 zgone /brokers/topics/d
+check "d's move left /admin/reassign_partitions (deleted, empty)" poll 20 \
+	zgone /admin/reassign_partitions
+thaw_pid "$PV"
+FROZE=""
+for n in 1 2 3; do
+	check "d is gone from mnt$n" poll 30 unlisted "$MQ_TMP/mnt$n" d
+done
+# Made again: nothing of the old move on any mount.
+expect_ok "mkdir mnt$K/d (a new topic d)" mkdir "$MQ_TMP/mnt$K/d"
+check "mnt$K: the new d's .state shows no move, right after mkdir" no_move "$K" d
+for n in 1 2 3; do
+	check "mnt$n: the new d has a leader" poll 30 led "$n" d
+	check "mnt$n: the new d's .state shows no move" no_move "$n" d
+done
+check "the new d's topic znode: no move" \
+	zhas /brokers/topics/d '"adding_replicas":{},"removing_replicas":{}'
 
 mq_done

@@ -1055,6 +1055,38 @@ static void test_move_completion_and_leader(void **state)
 	b.n_live = 1;
 	assert_int_equal(controller_decide_move(&cur, trs, 2, &b, &next), -EAGAIN);
 	assert_null(next.isr);
+
+	/* A move started, replaced or cancelled with RS [2,3] then (1
+	 * dropped): its replica stopped, leader 1 leaves the ISR and the
+	 * leadership, in a new epoch (Kafka's OfflineReplica); none of RS
+	 * can lead: offline. */
+	assert_int_equal(controller_decide_move_start(&cur, trs, 2, &b, &next), 1);
+	assert_int_equal(next.leader, ZK_LEADER_NONE);
+	assert_int_equal(next.leader_epoch, 5);
+	expect_isr(&next, (int32_t[]){ 2 }, 1);
+	zk_partition_state_clear(&next);
+	/* RS [2]: the ISR keeps its last member (never emptied). */
+	cur.isr = isr31;
+	assert_int_equal(controller_decide_move_start(&cur, (int32_t[]){ 2 }, 1, &b, &next), 1);
+	assert_int_equal(next.leader, ZK_LEADER_NONE);
+	expect_isr(&next, (int32_t[]){ 1 }, 1);
+	zk_partition_state_clear(&next);
+	/* A dead leader of RS stays (the election writes nothing); the ISR
+	 * still loses the dropped replica. */
+	assert_int_equal(controller_decide_move_start(&cur, (int32_t[]){ 1, 2 }, 2, &b, &next), 1);
+	assert_int_equal(next.leader, 1);
+	expect_isr(&next, (int32_t[]){ 1 }, 1);
+	zk_partition_state_clear(&next);
+	cur.isr = isr12;
+	cur.n_isr = 1; /* [1] */
+	assert_int_equal(controller_decide_move_start(&cur, (int32_t[]){ 1, 2 }, 2, &b, &next), 0);
+	/* One of RS can lead: as controller_decide_move. */
+	live[0] = 2;
+	cur.n_isr = 2;
+	assert_int_equal(controller_decide_move_start(&cur, trs, 2, &b, &next), 1);
+	assert_int_equal(next.leader, 2);
+	expect_isr(&next, (int32_t[]){ 2 }, 1);
+	zk_partition_state_clear(&next);
 }
 
 /* The leader's half of an ISR change (Kafka's Partition.expandIsr in the
@@ -1287,17 +1319,18 @@ static void elect(struct controller *ctl, bool unclean, const char *topic, int32
 		assert_int_equal(e.result, want_result);
 }
 
-/* A preferred election of topic-p, asked again until the controller has
- * read the ISR change that makes it possible (the UpdateMetadata it then
- * sends looks like the one before it: nothing else to wait for). */
-static void elect_once_known(struct controller *ctl, const char *topic, int32_t p)
+/* A preferred (or unclean) election of topic-p, asked again until the
+ * controller has read the ISR change (or the registration) that makes it
+ * possible (the UpdateMetadata it then sends looks like the one before
+ * it: nothing else to wait for). */
+static void elect_once_known(struct controller *ctl, bool unclean, const char *topic, int32_t p)
 {
 	int64_t end = now_mono_ms() + WAIT_MS;
 	struct controller_election e = { .partition = p };
 
 	snprintf(e.topic, sizeof(e.topic), "%s", topic);
 	for (;;) {
-		assert_int_equal(controller_elect_leaders(ctl, false, &e, 1), 0);
+		assert_int_equal(controller_elect_leaders(ctl, unclean, &e, 1), 0);
 		if (e.result != -EHOSTUNREACH)
 			break;
 		assert_true(now_mono_ms() < end);
@@ -1365,7 +1398,7 @@ static void test_elect_leaders(void **state)
 	assert_true(rec_wait(&a->rec, REC_LISR, 3, "pair", 0, -2, 1));
 	elect(a->ctl, false, "pair", 0, 0, -EHOSTUNREACH);
 	leader_sets_isr(nodes[2].zkc, "pair", 0, (int32_t[]){ 2, 3 }, 2);
-	elect_once_known(a->ctl, "pair", 0);
+	elect_once_known(a->ctl, false, "pair", 0);
 	wait_state(nodes[1].zkc, "pair", 0, 2, 3, &s, NULL);
 	assert_int_equal(s.leader_epoch, 2);
 	expect_isr(&s, (int32_t[]){ 2, 3 }, 2);
@@ -2128,6 +2161,82 @@ static void test_reassign_api_and_cancel(void **state)
 	cluster_stop();
 }
 
+/* topic-0 made on [3] and moved to [2,1] (RS [2,1,3], 3 leading in
+ * epoch 1), 2 caught up (ISR [3,2]), 1 not: the move in the middle. */
+static void move_half_done(struct zkc *zkc, struct controller *ctl, const char *topic)
+{
+	struct zk_partition_state s;
+
+	create_topic(zkc, topic, (int32_t[]){ 3 }, 1, 1);
+	wait_created(zkc, topic, 1);
+	alter(ctl, topic, 0, (int32_t[]){ 2, 1 }, 2, 0);
+	wait_assignment(zkc, topic, (int32_t[]){ 2, 1, 3 }, 3, (int32_t[]){ 2, 1 }, 2,
+			(int32_t[]){ 3 }, 1);
+	wait_state(zkc, topic, 0, 1, 3, &s, NULL);
+	zk_partition_state_clear(&s);
+	leader_sets_isr(zkc, topic, 0, (int32_t[]){ 3, 2 }, 2);
+}
+
+/* A cancel while an added replica leads (Kafka's cancel: TRS = ORS, the
+ * added replicas stopped, then the reassignment election among ORS).
+ * ORS [3], TRS [2,1]; 2 catches up and leads. With 3 live and in the
+ * ISR, 3 leads again. With 3 dead (2 took over), no replica of ORS can
+ * lead: as Kafka, the stopped leader takes the leadership with it
+ * (leader -1 in a new epoch, the ISR keeping its last member), rather
+ * than a leader that no longer holds the partition; an unclean election
+ * brings 3 back as leader. */
+static void test_reassign_cancel_added_leader(void **state)
+{
+	struct zkc *zkc;
+	struct zk_partition_state s;
+	struct node *a;
+	int32_t epoch;
+
+	(void)state;
+	cluster_start("/t_cancel", 1, false);
+	a = wait_active();
+	zkc = nodes[2].zkc;
+
+	/* ck: 3 stays live and in the ISR. */
+	move_half_done(zkc, a->ctl, "ck");
+	elect_once_known(a->ctl, false, "ck", 0); /* 2, the first of RS, leads */
+	wait_state(zkc, "ck", 0, 2, 2, &s, NULL);
+	epoch = s.leader_epoch;
+	zk_partition_state_clear(&s);
+	alter(a->ctl, "ck", 0, NULL, 0, 0);
+	wait_assignment(zkc, "ck", (int32_t[]){ 3 }, 1, NULL, 0, NULL, 0);
+	wait_state(zkc, "ck", 0, epoch + 1, 3, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 3 }, 1);
+	zk_partition_state_clear(&s);
+	assert_true(stop_deletes(&a->rec, 2, "ck") >= 1);
+
+	/* cx: 3 dies while 2, added, is in the ISR: 2 leads. */
+	move_half_done(zkc, a->ctl, "cx");
+	node_kill(&nodes[3]);
+	wait_state(zkc, "cx", 0, 2, 2, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 2 }, 1);
+	epoch = s.leader_epoch;
+	zk_partition_state_clear(&s);
+	/* The cancel: back to [3]; 2's replica is deleted, and with it the
+	 * leadership: offline, not led by a broker without the partition. */
+	alter(a->ctl, "cx", 0, NULL, 0, 0);
+	wait_assignment(zkc, "cx", (int32_t[]){ 3 }, 1, NULL, 0, NULL, 0);
+	assert_true(stop_deletes(&a->rec, 2, "cx") >= 1);
+	wait_state(zkc, "cx", 0, epoch + 1, -2, &s, NULL);
+	assert_int_equal(s.leader, ZK_LEADER_NONE);
+	assert_int_equal(s.leader_epoch, epoch + 1);
+	expect_isr(&s, (int32_t[]){ 2 }, 1);
+	zk_partition_state_clear(&s);
+	/* 3 is back, outside the ISR: only an unclean election makes it
+	 * lead, from its own log. */
+	node_register(&nodes[3]);
+	elect_once_known(a->ctl, true, "cx", 0);
+	wait_state(zkc, "cx", 0, epoch + 2, 3, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 3 }, 1);
+	zk_partition_state_clear(&s);
+	cluster_stop();
+}
+
 static int group_setup(void **state)
 {
 	for (int i = 0; i < N(nodes); i++) {
@@ -2163,6 +2272,7 @@ int main(void)
 		cmocka_unit_test(test_topic_deletion),
 		cmocka_unit_test(test_reassign_znode_and_resume),
 		cmocka_unit_test(test_reassign_api_and_cancel),
+		cmocka_unit_test(test_reassign_cancel_added_leader),
 		cmocka_unit_test(test_unreadable_znodes_left_as_they_are),
 	};
 
