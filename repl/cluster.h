@@ -205,6 +205,11 @@ int cluster_broker_config_alter(struct cluster *c, const char *name, const struc
 int cluster_topic_config_set(struct cluster *c, const char *topic,
 			     const struct zk_config *overrides, const struct zk_config *lines,
 			     bool lines_change);
+/* The key of /config/topics/<t> that says its key.separator and
+ * line.format are fixed: some replica of the topic is about to take, or
+ * took, records under them (cluster_repl_topic_lines_fix). Written once,
+ * never removed while the topic lives. */
+#define ZK_LINES_FIXED "mqfs.lines.fixed"
 /* Fixes the topic's key.separator and line.format in ZooKeeper before a
  * replica here takes its first records (cluster_repl_topic_lines_fix). */
 int cluster_topic_lines_fix(struct cluster *c, const char *topic, const struct zk_config *ours,

@@ -89,12 +89,6 @@ int cluster_repl_with_zk(struct cluster_repl *cr, int (*fn)(struct zkc *zk, void
  * -EINVAL, -ENOENT, -ETIMEDOUT, ZooKeeper's errors. */
 int cluster_repl_add_partitions(struct cluster_repl *cr, const char *topic, int n_partitions,
 				int64_t timeout_ms);
-/* The key of /config/topics/<t> that says its key.separator and
- * line.format are fixed: some replica of the topic is about to take, or
- * took, records under them (cluster_repl_topic_lines_fix). Written once,
- * never removed while the topic lives. */
-#define ZK_LINES_FIXED "mqfs.lines.fixed"
-
 /* Replaces the topic settings among the overrides in /config/topics/<t>
  * with overrides (keeping its other keys) and writes the change
  * notification. lines: the writer's key.separator and line.format (both,

@@ -504,6 +504,12 @@ int topics_cluster_config(void *arg, const char *topic, const struct zk_config *
 		len = strip_line_settings(text, len);
 	if (rc == 0)
 		rc = config_write_local(t, text, len, 0, NULL, NULL);
+	/* A znode fixed already (by any broker) whose values this broker
+	 * took: its first records need no ZooKeeper (topic_lines_fix), also
+	 * after a restart, once the cluster thread has read the topic. */
+	if (rc == 0 && zk_config_get(zc, ZK_LINES_FIXED) && zk_config_get(zc, "key.separator") &&
+	    zk_config_get(zc, "line.format"))
+		atomic_store(&t->lines_fixed, true);
 	/* key.separator and line.format are fixed here once this replica has
 	 * records (EBUSY): the other settings apply all the same, or one
 	 * refused line would keep every later change of the topic from this

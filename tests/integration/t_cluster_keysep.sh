@@ -16,7 +16,10 @@
 #   3. the setting written on the leader (acks=1) and a record with it
 #      while the follower is frozen: once it runs again it has the
 #      fetched record and the notification at once, and takes the
-#      setting before the record.
+#      setting before the record;
+#   4. that follower restarted takes the next record with ZooKeeper
+#      frozen: it read the settings fixed, and needs ZooKeeper for them
+#      only before a topic's first records.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -132,6 +135,30 @@ expect_ok "a record through the leader's mount" sh -c 'echo "u:v" >>"$1"' sh "$M
 thaw_pid "$(eval "echo \$PID$FL")"
 check "every mount shows key.separator=: and one line view" poll 20 agree k3 ":"
 check "line.format=raw on every mount" grep -qx "line.format=raw" "$MQ_TMP/set$FL"
+views k3
+
+# ---- 4. a restarted broker needs no ZooKeeper to take records again ---------
+# The follower restarted reads k3's znode, fixed: with ZooKeeper frozen
+# it takes the next record at once, and the leader's hw covers it, long
+# before replica.lag.time.max.ms (20 s) would have dropped it from the
+# ISR had it waited for ZooKeeper.
+eval "p=\$PID$FL"
+mq_umount "$MQ_TMP/mnt$FL" "$p" && ok "clean stop of broker $FL"
+broker_start "$FL"
+check "mnt$FL: three live brokers" poll 30 alive_on "$MQ_TMP/mnt$FL" 3
+check "k3: broker $FL back in the ISR" poll 40 in_sync2 k3
+check "mnt$FL lists k3" poll 20 listed "$MQ_TMP/mnt$FL" k3
+ZKP=$(cat "$ZKDIR/zk.pid")
+freeze_pid "$ZKP"
+check "ZooKeeper frozen" poll 20 all_stopped "$ZKP"
+expect_ok "ZooKeeper frozen: a record through the leader's mount" \
+	timeout 10 sh -c 'echo "w:z" >>"$1"' sh "$MQ_TMP/mnt$LD/k3/0"
+hw2() {
+	[ "$(timeout 5 awk '$1 == "0" { print $3 }' "$MQ_TMP/mnt$LD/k3/.state" 2>/dev/null)" = 2 ]
+}
+check "ZooKeeper frozen: the restarted follower took it (hw 2)" poll 10 hw2
+thaw_pid "$ZKP"
+check "every mount shows both records" poll 20 agree k3 ":"
 views k3
 
 mq_done
