@@ -637,6 +637,8 @@ void log_set_corrupt_listener(struct log *l, log_corrupt_fn *fn, void *arg);
  * must outlive the log. */
 typedef void log_start_fn(void *arg, const char *topic, int partition, int64_t start);
 void log_set_start_listener(struct log *l, log_start_fn *fn, void *arg);
+/* A copy of the log's settings now. */
+void log_get_config(struct log *l, struct log_config *out);
 /* Changes settings that can change at run time (segment_*, flush_*,
  * batch_bytes, codec, max_message_bytes). key_sep may only change while the
  * log has never had a record (-EBUSY otherwise). */

@@ -468,6 +468,13 @@ void log_get_offsets(struct log *l, struct log_offsets *o)
 	pthread_mutex_unlock(&l->lock);
 }
 
+void log_get_config(struct log *l, struct log_config *out)
+{
+	pthread_mutex_lock(&l->lock);
+	*out = l->cfg;
+	pthread_mutex_unlock(&l->lock);
+}
+
 int log_reconfigure(struct log *l, const struct log_config *cfg)
 {
 	pthread_mutex_lock(&l->lock);

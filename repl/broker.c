@@ -381,6 +381,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 				    .hosted = topics_cluster_hosted,
 				    .replica_deleted = topics_cluster_replica_deleted,
 				    .moved_away = topics_cluster_moved_away,
+				    .lines_fix = topics_cluster_lines_fix,
 				    .arg = b },
 			.throttle = b->throttle,
 		};

@@ -148,6 +148,12 @@ struct partition {
 	 * (CLOCK_MONOTONIC ms). Only grows; read without a lock. */
 	_Atomic int64_t read_floor;
 	_Atomic int64_t read_floor_until;
+	/* A replicated topic: its key.separator and line.format are the
+	 * ones /config/topics/<t> fixed (topic_lines_fix), set once under
+	 * lines_mu, which orders the fix and the appliance of a change
+	 * notification (topics_cluster_config). */
+	pthread_mutex_t lines_mu;
+	atomic_bool lines_fixed;
 };
 
 struct topic {
@@ -174,6 +180,12 @@ struct topic {
 	/* The latest read_floor_until of its partitions, 0 once it has
 	 * passed: a read's one look when no write was forwarded lately. */
 	_Atomic int64_t read_floor_until;
+	/* A replicated topic: its key.separator and line.format are the
+	 * ones /config/topics/<t> fixed (topic_lines_fix), set once under
+	 * lines_mu, which orders the fix and the appliance of a change
+	 * notification (topics_cluster_config). */
+	pthread_mutex_t lines_mu;
+	atomic_bool lines_fixed;
 };
 
 /* A reusable array of records for one produce call (see produce.c). */
@@ -415,6 +427,18 @@ void topics_cluster_retain(void *arg, char **names, int n,
  * the local topic over the broker's defaults (topic_config.c); -ENOENT
  * no such local topic. */
 int topics_cluster_config(void *arg, const char *topic, const struct zk_config *zc);
+/* Before this broker's first records of a replicated topic (a leader's
+ * append, a fetch into a replica or an observer's copy: log, or NULL for
+ * the topic's own logs): fixes its key.separator and line.format in
+ * ZooKeeper (cluster_topic_lines_fix), once, and takes the fixed ones
+ * here, and on log while it has no records; so every replica, every
+ * mount, takes records under the same ones. -EAGAIN when ZooKeeper
+ * cannot say (logged): nothing is to be appended. Internal topics
+ * ("__...", whose settings mqfs sets) are left as they are. */
+int topic_lines_fix(struct topic *t, struct log *log);
+/* The hook of cluster_topic_hooks: topic_lines_fix of the topic named;
+ * -EAGAIN while it is not made here yet. */
+int topics_cluster_lines_fix(void *arg, const char *topic, void *log);
 /* A topic other than name whose name equals name's with '.' and '_' taken
  * as one (Kafka refuses such a topic): true, its name in other. */
 bool broker_topic_collides(struct broker *b, const char *name, char *other, size_t cap);

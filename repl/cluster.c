@@ -1035,9 +1035,16 @@ int cluster_topic_add_partitions(struct cluster *c, const char *topic, int n_par
 }
 
 int cluster_topic_config_set(struct cluster *c, const char *topic,
-			     const struct zk_config *overrides)
+			     const struct zk_config *overrides, const struct zk_config *lines,
+			     bool lines_change)
 {
-	return cluster_repl_set_topic_config(c->cr, topic, overrides, false);
+	return cluster_repl_set_topic_config(c->cr, topic, overrides, lines, lines_change);
+}
+
+int cluster_topic_lines_fix(struct cluster *c, const char *topic, const struct zk_config *ours,
+			    bool ours_win, struct zk_config *out)
+{
+	return cluster_repl_topic_lines_fix(c->cr, topic, ours, ours_win, out);
 }
 
 int cluster_topic_owner_set(struct cluster *c, const char *topic, uid_t uid, gid_t gid, mode_t mode)
@@ -1046,7 +1053,7 @@ int cluster_topic_owner_set(struct cluster *c, const char *topic, uid_t uid, gid
 	int rc = owner_put(&zc, uid, gid, mode);
 
 	if (rc == 0)
-		rc = cluster_repl_set_topic_config(c->cr, topic, &zc, true);
+		rc = cluster_repl_set_topic_owner(c->cr, topic, &zc);
 	zk_config_clear(&zc);
 	if (rc < 0)
 		mq_log(MQ_ERR, "topic %s: owner and mode not written to ZooKeeper: %s", topic,
@@ -1773,6 +1780,16 @@ static void on_replica_state(void *arg, const char *topic, int32_t partition)
 	broker_hw_notify(arg, topic, partition);
 }
 
+/* The observers' fetchers' before_append: the broker's lines_fix, as a
+ * replica's (an observer's copy shows the line view too). */
+static int obs_lines_fix(void *arg, const char *topic, void *log)
+{
+	struct cluster *c = arg;
+	const struct cluster_topic_hooks *h = &c->local.topics;
+
+	return h->lines_fix ? h->lines_fix(h->arg, topic, log) : 0;
+}
+
 static int observers_start(struct cluster *c)
 {
 	const struct cluster_config *cc = &c->cfg->cluster;
@@ -1795,6 +1812,8 @@ static int observers_start(struct cluster *c)
 	fetcher_config_default(&oc.fetch);
 	oc.fetch.max_wait_ms = cc->replica_fetch_wait_max_ms;
 	oc.fetch.partition_max_bytes = cc->replica_fetch_max_bytes;
+	oc.fetch.before_append = obs_lines_fix;
+	oc.fetch.before_append_arg = c;
 	cluster_repl_credentials(c->cr, &oc.fetch.sasl_user, &oc.fetch.sasl_password);
 	return observers_new(&oc, &c->obs);
 }

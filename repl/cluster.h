@@ -134,6 +134,12 @@ struct cluster_topic_hooks {
 	 * deletes it; the mount reads the partition from its read copy
 	 * (observer.h), as on any broker without a replica. NULL: none. */
 	void (*moved_away)(void *arg, const char *topic, int32_t partition);
+	/* Before a local log of topic (a replica's, or an observer's copy)
+	 * appends fetched records: the broker fixes the topic's key.separator
+	 * and line.format (cluster_topic_lines_fix) and gives them to the log
+	 * while it has no records. -errno: not now (the fetch is tried
+	 * again). NULL: none. */
+	int (*lines_fix)(void *arg, const char *topic, void *log);
 	void *arg;
 };
 
@@ -197,7 +203,17 @@ int cluster_broker_dynamic(struct cluster *c, const char *key, char *value, size
 int cluster_broker_config_alter(struct cluster *c, const char *name, const struct zk_config *set,
 				const char *const *del, int n_del, bool replace);
 int cluster_topic_config_set(struct cluster *c, const char *topic,
-			     const struct zk_config *overrides);
+			     const struct zk_config *overrides, const struct zk_config *lines,
+			     bool lines_change);
+/* The key of /config/topics/<t> that says its key.separator and
+ * line.format are fixed: some replica of the topic is about to take, or
+ * took, records under them (cluster_repl_topic_lines_fix). Written once,
+ * never removed while the topic lives. */
+#define ZK_LINES_FIXED "mqfs.lines.fixed"
+/* Fixes the topic's key.separator and line.format in ZooKeeper before a
+ * replica here takes its first records (cluster_repl_topic_lines_fix). */
+int cluster_topic_lines_fix(struct cluster *c, const char *topic, const struct zk_config *ours,
+			    bool ours_win, struct zk_config *out);
 /* Publishes a topic's owner and mode (chmod, chown on a mount) under
  * mqfs's keys of /config/topics/<t>, its settings kept, with a change
  * notification: every broker applies them (logged on failure). */

@@ -242,6 +242,15 @@ static void new_log_config(struct cluster_repl *cr, const char *topic, struct lo
 	*lc = tc.log;
 }
 
+/* The fetchers' before_append: the broker's lines_fix. */
+static int fetch_lines_fix(void *arg, const char *topic, void *log)
+{
+	struct cluster_repl *cr = arg;
+	const struct cluster_topic_hooks *h = &cr->local.topics;
+
+	return h->lines_fix ? h->lines_fix(h->arg, topic, log) : 0;
+}
+
 /* The topic id beside a replica's log (partition.metadata), written at
  * its first LeaderAndIsr with one. A log of another id here means the
  * broker's removal of an earlier topic failed: the replica is refused
@@ -1395,6 +1404,8 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 	rc_cfg.fetch.sasl_user = cr->user;
 	rc_cfg.fetch.sasl_password = cr->password;
 	rc_cfg.fetch.throttle = local->throttle ? &local->throttle->follower : NULL;
+	rc_cfg.fetch.before_append = fetch_lines_fix;
+	rc_cfg.fetch.before_append_arg = cr;
 	rc = ineligible_new(&cr->inel);
 	if (rc == 0 && local->unclean && local->m)
 		rc = inel_fill(cr);
@@ -1657,23 +1668,25 @@ int cluster_repl_with_zk(struct cluster_repl *cr, int (*fn)(struct zkc *zk, void
 	return rc;
 }
 
-/* Which keys of an entity's old config a merge keeps (those the new set
- * does not name): keep(arg, key). */
-typedef bool (*config_keep_fn)(const void *arg, const char *key);
+/* Builds a config znode's new content from its old one (empty when there
+ * is none, or one that does not decode: replaced whole) into merged: 0 to
+ * write it, 1 to write nothing, or -errno (nothing written). */
+typedef int (*config_merge_fn)(const void *arg, const struct zk_config *old,
+			       struct zk_config *merged);
 
 /* Read, merge, write at the version read, of a topic's (broker false) or
- * a broker's config znode: set's keys, then the old keys not in set that
- * keep keeps. A concurrent writer's change is never lost, only retried
- * over (5 tries). */
+ * a broker's config znode. A concurrent writer's change is never lost,
+ * only merged over again (5 tries): the merge decides against the
+ * znode's content as it is when the write succeeds. */
 static int config_merge_write(struct cluster_repl *cr, bool broker, const char *name,
-			      const struct zk_config *set, config_keep_fn keep, const void *arg)
+			      config_merge_fn merge, const void *arg)
 {
 	char why[ZK_WHY_LEN] = "";
 	int rc = -ESTALE;
 
 	pthread_mutex_lock(&cr->zk_mu);
 	for (int tries = 0; rc == -ESTALE && tries < 5; tries++) {
-		struct zk_config old, merged = { 0 };
+		struct zk_config old = { 0 }, merged = { 0 };
 		int32_t version = ZKC_ANY_VERSION;
 
 		if (!cr->zk) {
@@ -1684,18 +1697,12 @@ static int config_merge_write(struct cluster_repl *cr, bool broker, const char *
 			    : zkmeta_topic_config(cr->zk, name, &old, &version, why);
 		if (rc == -ENOENT || rc == -EBADMSG) {
 			/* none yet, or one we cannot read: replaced whole */
+			zk_config_clear(&old);
 			version = ZKC_ANY_VERSION;
 			rc = 0;
 		}
-		if (rc < 0)
-			break;
-		for (int i = 0; rc == 0 && i < set->n; i++)
-			rc = zk_config_put(&merged, set->keys[i], strlen(set->keys[i]),
-					   set->values[i], strlen(set->values[i]));
-		for (int i = 0; rc == 0 && i < old.n; i++)
-			if (!zk_config_get(set, old.keys[i]) && keep(arg, old.keys[i]))
-				rc = zk_config_put(&merged, old.keys[i], strlen(old.keys[i]),
-						   old.values[i], strlen(old.values[i]));
+		if (rc == 0)
+			rc = merge(arg, &old, &merged);
 		if (rc == 0)
 			rc = broker ? zkmeta_set_broker_config(cr->zk, name, &merged, version)
 				    : zkmeta_set_topic_config(cr->zk, name, &merged, version);
@@ -1703,22 +1710,157 @@ static int config_merge_write(struct cluster_repl *cr, bool broker, const char *
 		zk_config_clear(&merged);
 	}
 	pthread_mutex_unlock(&cr->zk_mu);
+	return rc > 0 ? 0 : rc;
+}
+
+/* Which keys of an entity's old config a merge keeps (those the new set
+ * does not name): keep(arg, key). */
+typedef bool (*config_keep_fn)(const void *arg, const char *key);
+
+/* The usual merge: set's keys, then the old keys not in set that keep
+ * keeps. */
+struct merge_keep {
+	const struct zk_config *set;
+	config_keep_fn keep;
+	const void *arg;
+};
+
+static int merge_keep(const void *arg, const struct zk_config *old, struct zk_config *merged)
+{
+	const struct merge_keep *m = arg;
+	const struct zk_config *set = m->set;
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < set->n; i++)
+		rc = zk_config_put(merged, set->keys[i], strlen(set->keys[i]), set->values[i],
+				   strlen(set->values[i]));
+	for (int i = 0; rc == 0 && i < old->n; i++)
+		if (!zk_config_get(set, old->keys[i]) && m->keep(m->arg, old->keys[i]))
+			rc = zk_config_put(merged, old->keys[i], strlen(old->keys[i]),
+					   old->values[i], strlen(old->values[i]));
 	return rc;
 }
 
 /* A topic's znode keeps what the new overrides do not name of: owner,
- * mode, keys of Kafka's mqfs does not know; with keep_settings (arg
- * non-NULL) the topic's settings too. */
+ * mode, mqfs.lines.fixed, keys of Kafka's mqfs does not know; with
+ * keep_settings (arg non-NULL) the topic's settings too. */
 static bool topic_keep(const void *arg, const char *key)
 {
 	return arg || !topic_config_broker_key(key);
 }
 
-int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,
-				  const struct zk_config *overrides, bool keep_settings)
+/* The line settings of a topic's znode. */
+static const char *const line_keys[] = { "key.separator", "line.format" };
+
+/* Whether old and lines differ in a line setting that old names. */
+static bool lines_differ(const struct zk_config *old, const struct zk_config *lines)
 {
-	return config_merge_write(cr, false, topic, overrides, topic_keep,
-				  keep_settings ? cr : NULL);
+	for (int i = 0; i < 2; i++) {
+		const char *o = zk_config_get(old, line_keys[i]),
+			   *l = zk_config_get(lines, line_keys[i]);
+
+		if (o && l && strcmp(o, l) != 0)
+			return true;
+	}
+	return false;
+}
+
+/* Puts the line settings into merged: those of from where it names them,
+ * else those of lines. */
+static int lines_put(struct zk_config *merged, const struct zk_config *from,
+		     const struct zk_config *lines)
+{
+	int rc = 0;
+
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		const char *v = zk_config_get(from, line_keys[i]);
+
+		if (!v)
+			v = zk_config_get(lines, line_keys[i]);
+		if (v)
+			rc = zk_config_put(merged, line_keys[i], strlen(line_keys[i]), v,
+					   strlen(v));
+	}
+	return rc;
+}
+
+/* A .config write's merge: its overrides, the owner and other keys kept,
+ * and the line settings by the rule of cluster_repl_set_topic_config. */
+struct merge_settings {
+	struct merge_keep keep;
+	const struct zk_config *lines;
+	bool lines_change;
+};
+
+static int merge_settings(const void *arg, const struct zk_config *old, struct zk_config *merged)
+{
+	const struct merge_settings *m = arg;
+	bool fixed = zk_config_get(old, ZK_LINES_FIXED) != NULL;
+	int rc;
+
+	if (m->lines_change && fixed && lines_differ(old, m->lines))
+		return -EBUSY;
+	rc = merge_keep(&m->keep, old, merged);
+	if (rc == 0 && m->lines)
+		rc = lines_put(merged, m->lines_change ? m->lines : old, m->lines);
+	return rc;
+}
+
+int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,
+				  const struct zk_config *overrides, const struct zk_config *lines,
+				  bool lines_change)
+{
+	struct merge_settings m = { { overrides, topic_keep, NULL }, lines, lines_change };
+
+	return config_merge_write(cr, false, topic, merge_settings, &m);
+}
+
+int cluster_repl_set_topic_owner(struct cluster_repl *cr, const char *topic,
+				 const struct zk_config *owner)
+{
+	struct merge_keep m = { owner, topic_keep, cr };
+
+	return config_merge_write(cr, false, topic, merge_keep, &m);
+}
+
+/* The merge of cluster_repl_topic_lines_fix: nothing when old is fixed,
+ * else old with the line settings (ours, or old's where it names them
+ * and ours do not win) and ZK_LINES_FIXED. *out: the settings the znode
+ * holds after the write. */
+struct merge_fix {
+	const struct zk_config *ours;
+	bool ours_win;
+	struct zk_config *out;
+};
+
+static int merge_fix(const void *arg, const struct zk_config *old, struct zk_config *merged)
+{
+	const struct merge_fix *m = arg;
+	bool fixed = zk_config_get(old, ZK_LINES_FIXED) != NULL;
+	int rc = 0;
+
+	zk_config_clear(m->out);
+	for (int i = 0; rc == 0 && i < old->n; i++)
+		rc = zk_config_put(merged, old->keys[i], strlen(old->keys[i]), old->values[i],
+				   strlen(old->values[i]));
+	if (rc == 0)
+		rc = lines_put(merged, m->ours_win && !fixed ? m->ours : old, m->ours);
+	if (rc == 0)
+		rc = lines_put(m->out, merged, m->ours);
+	if (rc == 0 && !fixed)
+		rc = zk_config_put(merged, ZK_LINES_FIXED, strlen(ZK_LINES_FIXED), "true", 4);
+	return rc < 0 ? rc : fixed ? 1 : 0;
+}
+
+int cluster_repl_topic_lines_fix(struct cluster_repl *cr, const char *topic,
+				 const struct zk_config *ours, bool ours_win, struct zk_config *out)
+{
+	struct merge_fix m = { ours, ours_win, out };
+	int rc = config_merge_write(cr, false, topic, merge_fix, &m);
+
+	if (rc < 0)
+		zk_config_clear(out);
+	return rc;
 }
 
 struct broker_keep {
@@ -1743,8 +1885,9 @@ int cluster_repl_set_broker_config(struct cluster_repl *cr, const char *name,
 				   bool replace)
 {
 	struct broker_keep k = { del, n_del, replace };
+	struct merge_keep m = { set, broker_keep, &k };
 
-	return config_merge_write(cr, true, name, set, broker_keep, &k);
+	return config_merge_write(cr, true, name, merge_keep, &m);
 }
 
 void cluster_repl_topic_gone(struct cluster_repl *cr, const char *topic)

@@ -90,11 +90,33 @@ int cluster_repl_with_zk(struct cluster_repl *cr, int (*fn)(struct zkc *zk, void
 int cluster_repl_add_partitions(struct cluster_repl *cr, const char *topic, int n_partitions,
 				int64_t timeout_ms);
 /* Replaces the topic settings among the overrides in /config/topics/<t>
- * with overrides (keeping its other keys), or with keep_settings only the
- * keys overrides names (a topic's owner and mode), and writes the change
- * notification. -ENOTCONN, ZooKeeper's errors. */
+ * with overrides (keeping its other keys) and writes the change
+ * notification. lines: the writer's key.separator and line.format (both,
+ * rendered). With lines_change (the write changes them) they replace the
+ * znode's, unless the znode is ZK_LINES_FIXED with others: -EBUSY,
+ * nothing written. Without, the znode keeps its own (a writer that has
+ * not seen the latest change yet never undoes it), or takes the writer's
+ * where it names none. -ENOTCONN, ZooKeeper's errors. */
 int cluster_repl_set_topic_config(struct cluster_repl *cr, const char *topic,
-				  const struct zk_config *overrides, bool keep_settings);
+				  const struct zk_config *overrides, const struct zk_config *lines,
+				  bool lines_change);
+/* Sets only owner's keys (a topic's owner and mode), the rest kept, and
+ * writes the notification. As above. */
+int cluster_repl_set_topic_owner(struct cluster_repl *cr, const char *topic,
+				 const struct zk_config *owner);
+/* Fixes the topic's line settings in /config/topics/<t> before a
+ * replica's first records: when the znode is ZK_LINES_FIXED already,
+ * *out takes its settings and nothing is written; else it is written
+ * (a conditional write, merged again over a concurrent change) with
+ * ZK_LINES_FIXED and the line settings it names, or ours (both
+ * rendered) where it names none or where ours_win (this broker's replica
+ * holds records under them already), and *out takes those. The decision
+ * is the znode's: a .config change of them (cluster_repl_set_topic_config)
+ * and this fix are ordered by the znode's version. *out cleared first;
+ * the caller frees it. -ENOTCONN, ZooKeeper's errors. */
+int cluster_repl_topic_lines_fix(struct cluster_repl *cr, const char *topic,
+				 const struct zk_config *ours, bool ours_win,
+				 struct zk_config *out);
 /* Asks the controller to delete the topic (asked twice: 0). -ENOENT. */
 int cluster_repl_delete_topic(struct cluster_repl *cr, const char *topic);
 /* The topic is gone from /brokers/topics: its local replicas stop

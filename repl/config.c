@@ -1427,6 +1427,19 @@ static bool setting_key(const char *s, size_t n, const char **key, size_t *klen)
 	return true;
 }
 
+bool topic_config_text_names(const char *text, size_t len, const char *key)
+{
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *k;
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p), klen;
+
+		if (setting_key(p, l, &k, &klen) && is(k, klen, key))
+			return true;
+		p += l + 1;
+	}
+	return false;
+}
+
 int topic_config_compact(const char *a, size_t alen, const char *b, size_t blen, char **out,
 			 size_t *outlen)
 {

@@ -110,6 +110,9 @@ int topic_config_apply_more(struct topic_config *tc, const struct topic_config *
 /* Whether the setting key (klen bytes) was given explicitly (see
  * struct topic_config, overrides). */
 bool topic_config_key_set(const struct topic_config *tc, const char *key, size_t klen);
+/* Whether a .config text has a setting line of key ("key=...", or
+ * "-key"), as the parser reads its lines. */
+bool topic_config_text_names(const char *text, size_t len, const char *key);
 /* Renders every topic setting as key=value lines (malloc'ed). */
 int topic_config_render(const struct topic_config *tc, char **out, size_t *len);
 

@@ -437,8 +437,12 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 		size_t len =
 			a->records_len > 0 ? whole_batches(a->records, (size_t)a->records_len) : 0;
 
-		rc = partition_follower_append(p, fw->generation, a->records, len,
-					       a->high_watermark, a->log_start_offset);
+		if (len > 0 && f->cfg.before_append)
+			rc = f->cfg.before_append(f->cfg.before_append_arg, partition_topic(p),
+						  partition_log(p));
+		if (rc == 0)
+			rc = partition_follower_append(p, fw->generation, a->records, len,
+						       a->high_watermark, a->log_start_offset);
 		apply_end(f);
 		if (!rc) {
 			stat_add(f, &f->stats.bytes, (int64_t)len);

@@ -62,6 +62,13 @@ struct fetcher_config {
 	 * the quota is exceeded; the records of throttled partitions count
 	 * against it. Outlives the fetcher. */
 	struct throttle_quota *throttle;
+	/* Called before a partition's fetched records are appended, with
+	 * its topic and its log (the partition's, partition_log): -errno
+	 * keeps them out this time, tried again after backoff_ms. NULL:
+	 * none. The broker fixes the topic's line settings there before a
+	 * replica's first records (cluster_repl_topic_lines_fix). */
+	int (*before_append)(void *arg, const char *topic, void *log);
+	void *before_append_arg;
 };
 
 void fetcher_config_default(struct fetcher_config *cfg);

@@ -712,7 +712,8 @@ static int append_epoch(const struct produce_ctx *ctx, struct produce_part *pp, 
 /* append_epoch for a write through the mount: its -EAGAIN under
  * min.insync.replicas is logged here (the listener logs a Kafka client's
  * and a forwarded write's refusal, NOT_ENOUGH_REPLICAS), so that the
- * writer's EAGAIN has its line as every refusal has. */
+ * writer's EAGAIN has its line as every refusal has. Then, on the
+ * leader, topic_lines_fix (its -EAGAIN logged there). */
 static int mount_append_epoch(const struct produce_ctx *ctx, struct produce_part *pp,
 			      int32_t *epoch)
 {
@@ -723,6 +724,10 @@ static int mount_append_epoch(const struct produce_ctx *ctx, struct produce_part
 			       "topic %s partition %d: write refused: fewer in-sync replicas than "
 			       "min.insync.replicas=%d (acks=all): nothing appended",
 			       ctx->t->name, pp->pt->index, (int)ctx->cfg.min_insync_replicas);
+	/* The leader's first records: under the line settings the cluster
+	 * fixed (a .config change may be on its way here). */
+	if (rc == 0)
+		rc = topic_lines_fix(ctx->t, NULL);
 	return rc;
 }
 
@@ -1912,6 +1917,8 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	}
 	ctx.cfg.acks = acks;
 	rc = append_epoch(&ctx, &pp, &epoch);
+	if (rc == 0)
+		rc = topic_lines_fix(t, NULL); /* as mount_append_epoch */
 	if (rc < 0)
 		goto out;
 	nb = batches_headers(batches, len, stack, &bi);

@@ -15,6 +15,22 @@
  * an override, one not there a "-key" line); a write that
  * changes nothing rewrites nothing, so the notification of a change
  * already applied here is a no-op.
+ *
+ * key.separator and line.format (a record's line position depends on
+ * them) are fixed once the topic has records; in a cluster the topic's
+ * znode decides it for every broker, in one order of conditional writes:
+ *   1. before a broker's first records of the topic (a leader's append,
+ *      a fetch into a replica or an observer's copy) topic_lines_fix
+ *      marks the znode fixed (ZK_LINES_FIXED) with the values it names
+ *      and takes those here, before the records, also when their change
+ *      notification has not come yet;
+ *   2. a .config write that changes them is refused (EBUSY, logged) once
+ *      the znode is fixed with others, on whichever broker it is written
+ *      (one without a replica has no records to look at);
+ *   3. a change notification never changes them once they are fixed here
+ *      (a notification read before the fix is stale), under lines_mu.
+ * So no two brokers take records under different ones, and none shows a
+ * topic's lines differently from another.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -127,6 +143,37 @@ static bool config_same(const struct topic_config *a, const struct topic_config 
 	return same;
 }
 
+/* Whether a and b have the same key.separator and line.format. */
+static bool lines_same(const struct log_config *a, const struct log_config *b)
+{
+	return a->key_sep_len == b->key_sep_len &&
+	       !memcmp(a->key_sep, b->key_sep, (size_t)a->key_sep_len) &&
+	       a->line_format == b->line_format;
+}
+
+/* tc's key.separator and line.format, rendered, into *out (cleared
+ * first): the form a topic's znode keeps them in. */
+static int lines_of(const struct topic_config *tc, struct zk_config *out)
+{
+	static const char *const keys[] = { "key.separator", "line.format" };
+	char *text = NULL;
+	size_t len = 0;
+	struct kstr v;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = topic_config_render(tc, &text, &len);
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		rc = topic_kv_find(text, len, keys[i], &v);
+		if (rc == 0)
+			rc = zk_config_put(out, keys[i], strlen(keys[i]), v.ptr, (size_t)v.len);
+	}
+	free(text);
+	if (rc < 0)
+		zk_config_clear(out);
+	return rc;
+}
+
 /* How config_write_local runs. */
 enum {
 	CFG_DRY_RUN = 1,       /* the checks only (the new settings in *nc_out) */
@@ -190,9 +237,7 @@ static int config_write_before(struct topic *t, const struct cfg_before *before,
 		rc = -EINVAL;
 		goto out;
 	}
-	if (nc.log.key_sep_len != t->cfg.log.key_sep_len ||
-	    memcmp(nc.log.key_sep, t->cfg.log.key_sep, (size_t)nc.log.key_sep_len) != 0 ||
-	    nc.log.line_format != t->cfg.log.line_format) {
+	if (!lines_same(&nc.log, &t->cfg.log)) {
 		if (topic_has_records_locked(t)) {
 			mq_log_limited(MQ_WARN,
 				       "topic %s: .config refused: %s is fixed "
@@ -286,8 +331,8 @@ static int config_write_local(struct topic *t, const char *text, size_t len, int
 int topic_config_write(struct topic *t, const char *text, size_t len)
 {
 	struct broker *b = t->b;
-	struct topic_config nc, def;
-	struct zk_config over;
+	struct topic_config nc, def, cur;
+	struct zk_config over, lines = { 0 };
 	int rc;
 
 	if (!broker_replicated(b, t->name)) {
@@ -329,11 +374,31 @@ int topic_config_write(struct topic *t, const char *text, size_t len)
 			return rc;
 	}
 	catalog_default_config(b, &def);
-	rc = topic_overrides_diff(&nc, &def, NULL, &over);
+	rc = topic_config_get(t, &cur);
+	if (rc == 0)
+		rc = topic_overrides_diff(&nc, &def, NULL, &over);
 	if (rc < 0)
 		return rc;
-	rc = cluster_topic_config_set(b->cluster, t->name, &over);
+	rc = lines_of(&nc, &lines);
+	if (rc == 0)
+		rc = cluster_topic_config_set(
+			b->cluster, t->name, &over, &lines,
+			topic_config_text_names(text, len, "key.separator") ||
+				topic_config_text_names(text, len, "line.format") ||
+				!lines_same(&nc.log, &cur.log));
 	zk_config_clear(&over);
+	zk_config_clear(&lines);
+	if (rc == -EBUSY) {
+		/* The znode decides (cluster_repl_set_topic_config): a
+		 * replica of the topic, on this broker or another, fixed
+		 * them before its first records. */
+		mq_log_limited(MQ_WARN,
+			       "topic %s: .config refused: key.separator and line.format are fixed "
+			       "once the topic has records (a replica of it took records: "
+			       "%s/%s says so)",
+			       t->name, ZK_CONFIG_TOPICS_PATH, t->name);
+		return rc;
+	}
 	if (rc < 0) {
 		mq_log_limited(MQ_ERR, "topic %s: .config not written to ZooKeeper: %s", t->name,
 			       strerror(-rc));
@@ -431,8 +496,20 @@ int topics_cluster_config(void *arg, const char *topic, const struct zk_config *
 	apply_cluster_owner(t, zc);
 	catalog_default_config(b, &def);
 	rc = topic_overrides_text(zc, &def, &text, &len);
+	/* Under lines_mu: a fix (topic_lines_fix) is not undone by a
+	 * notification read before it; once fixed here they are the
+	 * znode's for good, and a notification's are not looked at. */
+	pthread_mutex_lock(&t->lines_mu);
+	if (rc == 0 && atomic_load(&t->lines_fixed))
+		len = strip_line_settings(text, len);
 	if (rc == 0)
 		rc = config_write_local(t, text, len, 0, NULL, NULL);
+	/* A znode fixed already (by any broker) whose values this broker
+	 * took: its first records need no ZooKeeper (topic_lines_fix), also
+	 * after a restart, once the cluster thread has read the topic. */
+	if (rc == 0 && zk_config_get(zc, ZK_LINES_FIXED) && zk_config_get(zc, "key.separator") &&
+	    zk_config_get(zc, "line.format"))
+		atomic_store(&t->lines_fixed, true);
 	/* key.separator and line.format are fixed here once this replica has
 	 * records (EBUSY): the other settings apply all the same, or one
 	 * refused line would keep every later change of the topic from this
@@ -447,10 +524,124 @@ int topics_cluster_config(void *arg, const char *topic, const struct zk_config *
 			       topic, r == 0 ? "; its other settings applied" : "");
 		rc = r;
 	}
+	pthread_mutex_unlock(&t->lines_mu);
 	if (rc < 0)
 		mq_log_limited(MQ_WARN, "topic %s: the cluster's settings not applied here: %s",
 			       topic, strerror(-rc));
 	free(text);
+	topic_put(t);
+	return rc;
+}
+
+/* topic_lines_fix's part under t->lines_mu, once: the fix in ZooKeeper,
+ * then the fixed settings here. */
+static int lines_fix_locked(struct topic *t)
+{
+	struct broker *b = t->b;
+	struct zk_config ours = { 0 }, fixed = { 0 };
+	struct topic_config cur;
+	const char *sep, *fmt;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc = topic_config_get(t, &cur);
+
+	if (rc == 0)
+		rc = lines_of(&cur, &ours);
+	/* Records here under ours already (written before the cluster
+	 * fixed them): ours win, unless the znode is fixed already. */
+	if (rc == 0)
+		rc = cluster_topic_lines_fix(b->cluster, t->name, &ours, topic_has_records(t),
+					     &fixed);
+	zk_config_clear(&ours);
+	if (rc < 0) {
+		mq_log_limited(MQ_WARN,
+			       "topic %s: key.separator and line.format not fixed in ZooKeeper "
+			       "(%s): its first records here wait",
+			       t->name, strerror(-rc));
+		return rc == -ENOMEM ? rc : -EAGAIN;
+	}
+	sep = zk_config_get(&fixed, "key.separator");
+	fmt = zk_config_get(&fixed, "line.format");
+	f = open_memstream(&text, &len);
+	if (!f) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (sep)
+		fprintf(f, "key.separator=%s\n", sep);
+	if (fmt)
+		fprintf(f, "line.format=%s\n", fmt);
+	if (fclose(f) != 0) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = config_write_local(t, text, len, 0, NULL, NULL);
+	if (rc == -EBUSY) {
+		/* Only records written here before the cluster fixed its
+		 * settings, under others: they stay readable as they are. */
+		mq_log_limited(MQ_ERR,
+			       "topic %s: this broker's replicas hold records under another "
+			       "key.separator or line.format than the cluster fixed "
+			       "(key.separator=%s, line.format=%s): they keep theirs here",
+			       t->name, sep ? sep : "", fmt ? fmt : "");
+		rc = 0;
+	}
+	if (rc == 0)
+		atomic_store(&t->lines_fixed, true);
+out:
+	free(text);
+	zk_config_clear(&fixed);
+	return rc;
+}
+
+/* Gives log (no records yet) the topic's line settings. */
+static int log_lines_take(struct topic *t, struct log *log)
+{
+	struct log_config lc;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	log_get_config(log, &lc);
+	if (!lines_same(&lc, &t->cfg.log)) {
+		memcpy(lc.key_sep, t->cfg.log.key_sep, sizeof(lc.key_sep));
+		lc.key_sep_len = t->cfg.log.key_sep_len;
+		lc.line_format = t->cfg.log.line_format;
+		rc = log_reconfigure(log, &lc);
+	}
+	pthread_rwlock_unlock(&t->lock);
+	if (rc == -EBUSY) /* records of its own: kept as they are */
+		rc = 0;
+	return rc;
+}
+
+int topic_lines_fix(struct topic *t, struct log *log)
+{
+	int rc = 0;
+
+	if (!t->b->cluster || !broker_replicated(t->b, t->name) || !strncmp(t->name, "__", 2))
+		return 0;
+	if (!atomic_load(&t->lines_fixed)) {
+		pthread_mutex_lock(&t->lines_mu);
+		if (!atomic_load(&t->lines_fixed))
+			rc = lines_fix_locked(t);
+		pthread_mutex_unlock(&t->lines_mu);
+	}
+	/* A log with records keeps its own (the engine refuses others). */
+	if (rc == 0 && log && !log_ever_written(log))
+		rc = log_lines_take(t, log);
+	return rc;
+}
+
+int topics_cluster_lines_fix(void *arg, const char *topic, void *log)
+{
+	struct broker *b = arg;
+	struct topic *t;
+	int rc;
+
+	if (broker_topic_get(b, topic, &t) < 0)
+		return strncmp(topic, "__", 2) ? -EAGAIN : 0;
+	rc = topic_lines_fix(t, log);
 	topic_put(t);
 	return rc;
 }

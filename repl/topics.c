@@ -116,6 +116,7 @@ static struct topic *topic_new(struct broker *b, const char *name, const struct 
 	}
 	t->ctime_ms = ctime_ms;
 	rwlock_init_wpref(&t->lock);
+	pthread_mutex_init(&t->lines_mu, NULL);
 	t->cfg = *tc;
 	topic_throttle_note(b, name, tc);
 	t->uid = uid;
@@ -130,6 +131,7 @@ static void topic_free(struct topic *t)
 		broker_part_free(t->parts[p]);
 	free(t->parts);
 	pthread_rwlock_destroy(&t->lock);
+	pthread_mutex_destroy(&t->lines_mu);
 	free(t);
 }
 

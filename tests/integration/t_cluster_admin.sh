@@ -18,8 +18,8 @@
 # on every replica before it answers (.state and cat on every mount);
 # ten topics made in one CreateTopics each take acks=all writes; a mkdir
 # costs about as many ZooKeeper requests among 53 topics as among 13; a
-# key.separator written where there is no replica is refused by the
-# replica that has records, which applies the next setting all the same;
+# key.separator written where there is no replica, once the topic has
+# records, is refused there (EBUSY), and the next setting applies;
 # with a broker stopped, mkdir and partitions= that need three live
 # brokers are refused with the reason logged; a broker started again on
 # an empty data directory makes its replicas
@@ -245,11 +245,10 @@ for n in 1 2 3; do
 	expect_eq "mnt$n: cat ct/1 starts at line-40" "line-40" "$(mq_run head -n 1 "$MQ_TMP/mnt$n/ct/1")"
 done
 
-# A replica that holds records refuses a key.separator the cluster sets
-# (fixed once there are records), and applies the topic's other settings
-# all the same: one refused line never keeps later changes from it. The
-# change comes from the broker without a replica (replication factor 2 of
-# three brokers), which cannot see the records.
+# key.separator is fixed once the topic has records, in ZooKeeper for the
+# whole cluster: written on the broker without a replica (replication
+# factor 2 of three brokers), which cannot see the records, it is refused
+# there (EBUSY, logged), and the topic's other settings go on applying.
 expect_eq "kafkajs CreateTopics: ks, 1 partition, 2 replicas" "ok" "$(admin 1 create ks 1 2)"
 check "ks has a leader" poll 20 has_leader ks
 ksl=$(leader_of ks)
@@ -262,10 +261,11 @@ expect_ok "broker $kso holds no replica of ks (replicas $ksr)" test -n "$kso"
 expect_eq "a record into ks on its leader (broker $ksl)" "written" \
 	"$(write_errno "$MQ_TMP/mnt$ksl/ks/0")"
 check "mnt$kso lists ks" poll 20 listed "$MQ_TMP/mnt$kso" ks
-expect_ok "key.separator=: written on mnt$kso" \
-	sh -c "echo key.separator=: > '$MQ_TMP/mnt$kso/ks/.config'"
-check "the leader logs the refused key.separator" poll 20 grep -q \
-	"topic ks: the cluster's key.separator or line.format not applied here" "$LOG"
+expect_errno "key.separator=: written on mnt$kso: EBUSY" EBUSY \
+	sh -c "/bin/echo key.separator=: > '$MQ_TMP/mnt$kso/ks/.config'"
+check "broker $kso logs the refused key.separator" grep -q \
+	"topic ks: .config refused: key.separator and line.format are fixed" "$LOG"
+check "mnt$kso/ks/.config: no key.separator" cfg_is "$MQ_TMP/mnt$kso" ks key.separator ""
 expect_ok "retention.ms=12345 written on mnt$kso" \
 	sh -c "echo retention.ms=12345 > '$MQ_TMP/mnt$kso/ks/.config'"
 check "the leader (mnt$ksl) applies retention.ms=12345 all the same" \

@@ -7,7 +7,9 @@
  * delete); a stale controller epoch and a user other than the brokers'
  * are answered with Kafka's errors and change nothing; a replica made
  * before its topic is made here opens its log with the topic's overrides
- * from a real ZooKeeper. The ISR writes are not exercised here
+ * from a real ZooKeeper; key.separator and line.format are decided in
+ * the topic's znode (a change, the fix of a replica's first records, a
+ * change refused after it). The ISR writes are not exercised here
  * (test_replica_mgr.c, t_cluster_replication.sh).
  */
 #include <errno.h>
@@ -346,6 +348,98 @@ static void test_new_replica_takes_zk_settings(void **state)
 	zksrv_stop(&srv);
 }
 
+/* Two line settings, as a broker renders them. */
+static void lines_set(struct zk_config *zc, const char *sep, const char *fmt)
+{
+	*zc = (struct zk_config){ 0 };
+	assert_int_equal(zk_config_put(zc, "key.separator", 13, sep, strlen(sep)), 0);
+	assert_int_equal(zk_config_put(zc, "line.format", 11, fmt, strlen(fmt)), 0);
+}
+
+/* The znode's value of key (NULL: none) and its version. */
+static int32_t znode_has(struct zkc *zk, const char *key, const char *want)
+{
+	struct zk_config zc = { 0 };
+	char why[ZK_WHY_LEN];
+	int32_t version = -1;
+
+	assert_int_equal(zkmeta_topic_config(zk, "orders", &zc, &version, why), 0);
+	if (want)
+		assert_string_equal(zk_config_get(&zc, key) ? zk_config_get(&zc, key) : "(none)",
+				    want);
+	else
+		assert_null(zk_config_get(&zc, key));
+	zk_config_clear(&zc);
+	return version;
+}
+
+/* key.separator and line.format are decided in the topic's znode: a
+ * change is written while no replica fixed them; the fix (a replica's
+ * first records) takes the znode's and marks it; a change after it is
+ * refused (EBUSY) and writes nothing; a write that does not change them
+ * (from a broker that has not heard of the change yet) keeps the
+ * znode's; the owner's write keeps the mark. */
+static void test_line_settings_fixed_in_zk(void **state)
+{
+	struct fx *f = *state;
+	struct zksrv srv;
+	struct zkc *zk = NULL;
+	struct zk_config over = { 0 }, colon, none, semi, out = { 0 };
+	int32_t v;
+
+	assert_int_equal(zksrv_start(&srv), 0);
+	assert_int_equal(zkc_open(srv.connect, 6000, 20000, NULL, NULL, &zk), 0);
+	assert_int_equal(zkmeta_ensure_paths(zk), 0);
+	cluster_repl_set_zk(f->cr, zk);
+	lines_set(&colon, ":", "escape");
+	lines_set(&none, "", "escape");
+	lines_set(&semi, ";", "raw");
+
+	/* Not fixed yet: the change is written. */
+	assert_int_equal(cluster_repl_set_topic_config(f->cr, "orders", &over, &colon, true), 0);
+	znode_has(zk, "key.separator", ":");
+	znode_has(zk, ZK_LINES_FIXED, NULL);
+	/* A replica's first records, on a broker that has not heard of it:
+	 * the znode's win, and are fixed. */
+	assert_int_equal(cluster_repl_topic_lines_fix(f->cr, "orders", &none, false, &out), 0);
+	assert_string_equal(zk_config_get(&out, "key.separator"), ":");
+	assert_string_equal(zk_config_get(&out, "line.format"), "escape");
+	v = znode_has(zk, ZK_LINES_FIXED, "true");
+	/* Fixed: another replica's fix writes nothing and gets the same,
+	 * even with records of its own. */
+	assert_int_equal(cluster_repl_topic_lines_fix(f->cr, "orders", &semi, true, &out), 0);
+	assert_string_equal(zk_config_get(&out, "key.separator"), ":");
+	assert_int_equal(znode_has(zk, "key.separator", ":"), v);
+	/* A change now: refused, nothing written. */
+	assert_int_equal(cluster_repl_set_topic_config(f->cr, "orders", &over, &semi, true),
+			 -EBUSY);
+	assert_int_equal(znode_has(zk, "line.format", "escape"), v);
+	/* The same values are no change. */
+	assert_int_equal(cluster_repl_set_topic_config(f->cr, "orders", &over, &colon, true), 0);
+	/* Another setting from a broker with stale line settings: the
+	 * znode keeps its own. */
+	assert_int_equal(zk_config_put(&over, "retention.ms", 12, "1000", 4), 0);
+	assert_int_equal(cluster_repl_set_topic_config(f->cr, "orders", &over, &none, false), 0);
+	znode_has(zk, "retention.ms", "1000");
+	znode_has(zk, "key.separator", ":");
+	znode_has(zk, ZK_LINES_FIXED, "true");
+	/* An owner's write keeps them. */
+	zk_config_clear(&over);
+	assert_int_equal(zk_config_put(&over, "mqfs.mode", 9, "0750", 4), 0);
+	assert_int_equal(cluster_repl_set_topic_owner(f->cr, "orders", &over), 0);
+	znode_has(zk, ZK_LINES_FIXED, "true");
+	znode_has(zk, "retention.ms", "1000");
+
+	zk_config_clear(&over);
+	zk_config_clear(&out);
+	zk_config_clear(&colon);
+	zk_config_clear(&none);
+	zk_config_clear(&semi);
+	cluster_repl_set_zk(f->cr, NULL);
+	zkc_close(zk);
+	zksrv_stop(&srv);
+}
+
 /* A client authenticated as another user may not act as the controller. */
 static void test_only_the_brokers_user(void **state)
 {
@@ -498,6 +592,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_offline_replicas_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_replica_takes_zk_settings, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_line_settings_fixed_in_zk, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1492,6 +1492,24 @@ static void test_log_output(void **state)
 	mq_log_init(MQ_INFO, false);
 }
 
+/* Which settings a .config text names, as its parser reads the lines:
+ * "key=...", " key : ..." and "-key" name it; a comment, another key
+ * that starts alike, a value that holds it, do not. */
+#define NAMES(text, key) topic_config_text_names(text, sizeof(text) - 1, key)
+static void test_text_names(void **state)
+{
+	static const char text[] = "retention.ms=1000\n# key.separator=:\n"
+				   "key.separator.x=1\nfoo=line.format\n";
+
+	(void)state;
+	assert_false(topic_config_text_names(text, sizeof(text) - 1, "key.separator"));
+	assert_false(topic_config_text_names(text, sizeof(text) - 1, "line.format"));
+	assert_true(topic_config_text_names(text, sizeof(text) - 1, "retention.ms"));
+	assert_true(NAMES("a=1\n key.separator : \\t\n", "key.separator"));
+	assert_true(NAMES("-line.format\n", "line.format"));
+	assert_true(NAMES("line.format=raw", "line.format"));
+}
+
 static void test_ratelimit(void **state)
 {
 	struct mq_ratelimit rl = { 0 };
@@ -1610,6 +1628,7 @@ int main(void)
 		cmocka_unit_test(test_overrides_kept),
 		cmocka_unit_test(test_log_output),
 		cmocka_unit_test(test_ratelimit),
+		cmocka_unit_test(test_text_names),
 		cmocka_unit_test(test_ratelimit_threads),
 	};
 
