@@ -1,0 +1,97 @@
+#!/bin/sh
+# t_cluster_delete.sh — rmdir of a topic returns once the cluster has
+# deleted it, as Kafka's DeleteTopics answers once its controller is done:
+# ZooKeeper and three brokers on loopback with SASL and mounts. An rmdir
+# followed at once by a mkdir of the same name, on the same mount and on
+# another broker's, makes the topic again (never EEXIST: the topic's
+# znodes are gone when rmdir returns), and the new topic takes a write
+# read back on every mount; kafkajs's deleteTopics followed at once by
+# createTopics makes it again too. With the controller frozen, an rmdir
+# on another broker's mount removes the topic there and fails with
+# ETIMEDOUT after request.timeout.ms (logged: the deletion goes on); once
+# the controller is thawed it finishes, and the name can be made again.
+
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+
+# shellcheck source=tests/integration/cluster_lib.sh
+. "$LIBDIR/cluster_lib.sh"
+
+# A session far longer than request.timeout.ms: the frozen controller
+# keeps its office (no other broker takes the deletion over) for longer
+# than an rmdir waits.
+CLUSTER_SESSION_MS=30000
+CLUSTER_CONF="num.partitions=1
+request.timeout.ms=3000"
+zk_cluster_start
+cluster_start3
+kafkajs_setup
+KAFKA_SASL_USER=admin
+KAFKA_SASL_PASSWORD=admin-secret
+export KAFKA_SASL_USER KAFKA_SASL_PASSWORD
+
+# reads MNT FILE: MNT/d/0 reads as FILE.
+reads() {
+	timeout 10 cat "$1/d/0" >"$MQ_TMP/got" 2>/dev/null && cmp -s "$MQ_TMP/got" "$2"
+}
+
+cluster_mkdir d
+
+# ---- rmdir, then mkdir at once ---------------------------------------------
+# Round r: rmdir on mnt A, mkdir on mnt B (the same mount in the odd
+# rounds), then one record r-N written through B and read on all three.
+r=0
+while [ "$r" -lt 8 ]; do
+	r=$((r + 1))
+	A=$((r % 3 + 1))
+	if [ $((r % 2)) = 1 ]; then B=$A; else B=$((A % 3 + 1)); fi
+	expect_ok "round $r: rmdir mnt$A/d" rmdir "$MQ_TMP/mnt$A/d"
+	expect_ok "round $r: mkdir mnt$B/d at once" mkdir "$MQ_TMP/mnt$B/d"
+	echo "r-$r" >"$MQ_TMP/want"
+	expect_ok "round $r: a record through mnt$B" sh -c 'echo "r-$1" >> "$2"' sh "$r" \
+		"$MQ_TMP/mnt$B/d/0"
+	for n in 1 2 3; do
+		check "round $r: mnt$n reads the new d's one record" poll 20 reads \
+			"$MQ_TMP/mnt$n" "$MQ_TMP/want"
+	done
+done
+
+# ---- DeleteTopics, then CreateTopics at once (kafkajs) ---------------------
+for n in 1 2 3; do
+	expect_eq "kafkajs through broker $n: deleteTopics then createTopics d" "ok" \
+		"$(admin "$n" recreate d)"
+done
+check "d is listed on mnt1 after the last CreateTopics" poll 20 listed "$MQ_TMP/mnt1" d
+
+# ---- the controller frozen: ETIMEDOUT, and the deletion goes on ------------
+C=$(timeout 5 awk -F= '$1 == "controller" { print $2 }' "$MQ_TMP/mnt1/.state" 2>/dev/null)
+case $C in
+1 | 2 | 3) ok "root .state: controller $C" ;;
+*) fail "root .state: controller" "'$C'"; mq_done ;;
+esac
+A=$((C % 3 + 1))
+eval "CPID=\$PID$C"
+check "controller (broker $C) frozen" stop_broker "$CPID"
+expect_errno "rmdir mnt$A/d with the controller frozen: ETIMEDOUT" ETIMEDOUT \
+	rmdir "$MQ_TMP/mnt$A/d"
+check "mnt$A no longer lists d" sh -c '! ls "$1" | grep -qx d' sh "$MQ_TMP/mnt$A"
+check "logged: the deletion goes on" grep -q \
+	"topic d: deleted here; the controller has not deleted it in the cluster" "$LOG"
+thaw_pid "$CPID"
+# try_mkdir: mkdir d on mnt A (EEXIST until the thawed controller has
+# deleted the old one).
+try_mkdir() {
+	timeout 20 mkdir "$MQ_TMP/mnt$A/d" 2>/dev/null
+}
+check "mkdir mnt$A/d once the controller is thawed" poll 30 try_mkdir
+echo "after-thaw" >"$MQ_TMP/want"
+expect_ok "a record through mnt$A" sh -c 'echo after-thaw >> "$1"' sh "$MQ_TMP/mnt$A/d/0"
+for n in 1 2 3; do
+	check "mnt$n reads the new d's one record" poll 30 reads "$MQ_TMP/mnt$n" "$MQ_TMP/want"
+done
+
+mq_done
