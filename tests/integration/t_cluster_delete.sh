@@ -6,7 +6,10 @@
 # another broker's, makes the topic again (never EEXIST: the topic's
 # znodes are gone when rmdir returns), and the new topic takes a write
 # read back on every mount; kafkajs's deleteTopics followed at once by
-# createTopics makes it again too. With the controller frozen, an rmdir
+# createTopics makes it again too. A mount whose kernel still holds the
+# deleted topic's directory under the name (looked up within the last
+# second) finds the new topic's files at once (the lookup and open there
+# answer ESTALE, and the kernel walks the path again). With the controller frozen, an rmdir
 # on another broker's mount removes the topic there and fails with
 # ETIMEDOUT after request.timeout.ms (logged: the deletion goes on); once
 # the controller is thawed it finishes, and the name can be made again.
@@ -58,6 +61,31 @@ while [ "$r" -lt 8 ]; do
 		check "round $r: mnt$n reads the new d's one record" poll 20 reads \
 			"$MQ_TMP/mnt$n" "$MQ_TMP/want"
 	done
+done
+
+# ---- a mount that looked the old topic up reaches the new one at once ------
+# The kernel keeps a name up to a second: mount C, which read d just
+# before the rmdir on A, still holds the deleted topic's directory under
+# "d" when B has made the new one; its files are found all the same.
+# made_everywhere N: the brokers have logged N creations of d in all.
+made_everywhere() {
+	[ "$(grep -c "topic d: created" "$LOG")" -ge "$1" ]
+}
+made=$(grep -c "topic d: created" "$LOG")
+r=0
+while [ "$r" -lt 5 ]; do
+	r=$((r + 1))
+	A=$((r % 3 + 1))
+	B=$((A % 3 + 1))
+	C=$((B % 3 + 1))
+	expect_ok "stale round $r: mnt$C reads d/0" cat "$MQ_TMP/mnt$C/d/0"
+	expect_ok "stale round $r: mnt$C reads d/.state" cat "$MQ_TMP/mnt$C/d/.state"
+	expect_ok "stale round $r: rmdir mnt$A/d" rmdir "$MQ_TMP/mnt$A/d"
+	expect_ok "stale round $r: mkdir mnt$B/d" mkdir "$MQ_TMP/mnt$B/d"
+	made=$((made + 3))
+	check "stale round $r: every broker made the new d" poll 20 made_everywhere "$made"
+	expect_ok "stale round $r: mnt$C: stat d/0 at once" stat "$MQ_TMP/mnt$C/d/0"
+	expect_ok "stale round $r: mnt$C: cat d/.state at once" cat "$MQ_TMP/mnt$C/d/.state"
 done
 
 # ---- DeleteTopics, then CreateTopics at once (kafkajs) ---------------------
