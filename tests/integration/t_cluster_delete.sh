@@ -2,11 +2,12 @@
 # t_cluster_delete.sh — rmdir of a topic returns once the cluster has
 # deleted it, as Kafka's DeleteTopics answers once its controller is done:
 # ZooKeeper and three brokers on loopback with SASL and mounts. An rmdir
-# followed at once by a mkdir of the same name, on the same mount and on
-# another broker's, makes the topic again (never EEXIST: the topic's
-# znodes are gone when rmdir returns), and the new topic takes a write
-# read back on every mount; kafkajs's deleteTopics followed at once by
-# createTopics makes it again too. A mount whose kernel still holds the
+# followed at once by a mkdir of the same name on the same mount makes
+# the topic again (never EEXIST: the topic's znodes are gone when rmdir
+# returns), and so does one on another broker's mount once that broker
+# has taken the deletion (polled); the new topic takes a write read back
+# on every mount; kafkajs's deleteTopics followed at once by createTopics
+# through the same broker makes it again too. A mount whose kernel still holds the
 # deleted topic's directory under the name (looked up within the last
 # second) finds the new topic's files at once (the lookup and open there
 # answer ESTALE, and the kernel walks the path again). With the controller frozen, an rmdir
@@ -44,16 +45,29 @@ reads() {
 
 cluster_mkdir d
 
+# try_mkdir N: mkdir d on mnt N (EEXIST on another broker's mount until
+# that broker has taken the deletion from ZooKeeper).
+try_mkdir() {
+	timeout 20 mkdir "$MQ_TMP/mnt$1/d" 2>/dev/null
+}
+
 # ---- rmdir, then mkdir at once ---------------------------------------------
-# Round r: rmdir on mnt A, mkdir on mnt B (the same mount in the odd
-# rounds), then one record r-N written through B and read on all three.
+# Round r: rmdir on mnt A, mkdir on mnt B (the same mount, at once, in
+# the odd rounds; another broker's, polled, in the even ones), then one
+# record r-N written through B and read on all three.
 r=0
 while [ "$r" -lt 8 ]; do
 	r=$((r + 1))
 	A=$((r % 3 + 1))
-	if [ $((r % 2)) = 1 ]; then B=$A; else B=$((A % 3 + 1)); fi
 	expect_ok "round $r: rmdir mnt$A/d" rmdir "$MQ_TMP/mnt$A/d"
-	expect_ok "round $r: mkdir mnt$B/d at once" mkdir "$MQ_TMP/mnt$B/d"
+	if [ $((r % 2)) = 1 ]; then
+		B=$A
+		expect_ok "round $r: mkdir mnt$B/d at once" mkdir "$MQ_TMP/mnt$B/d"
+	else
+		B=$((A % 3 + 1))
+		check "round $r: mkdir mnt$B/d once broker $B has taken the deletion" \
+			poll 20 try_mkdir "$B"
+	fi
 	echo "r-$r" >"$MQ_TMP/want"
 	expect_ok "round $r: a record through mnt$B" sh -c 'echo "r-$1" >> "$2"' sh "$r" \
 		"$MQ_TMP/mnt$B/d/0"
@@ -81,7 +95,7 @@ while [ "$r" -lt 5 ]; do
 	expect_ok "stale round $r: mnt$C reads d/0" cat "$MQ_TMP/mnt$C/d/0"
 	expect_ok "stale round $r: mnt$C reads d/.state" cat "$MQ_TMP/mnt$C/d/.state"
 	expect_ok "stale round $r: rmdir mnt$A/d" rmdir "$MQ_TMP/mnt$A/d"
-	expect_ok "stale round $r: mkdir mnt$B/d" mkdir "$MQ_TMP/mnt$B/d"
+	check "stale round $r: mkdir mnt$B/d" poll 20 try_mkdir "$B"
 	made=$((made + 3))
 	check "stale round $r: every broker made the new d" poll 20 made_everywhere "$made"
 	expect_ok "stale round $r: mnt$C: stat d/0 at once" stat "$MQ_TMP/mnt$C/d/0"
@@ -110,12 +124,8 @@ check "mnt$A no longer lists d" sh -c '! ls "$1" | grep -qx d' sh "$MQ_TMP/mnt$A
 check "logged: the deletion goes on" grep -q \
 	"topic d: deleted here; the controller has not deleted it in the cluster" "$LOG"
 thaw_pid "$CPID"
-# try_mkdir: mkdir d on mnt A (EEXIST until the thawed controller has
-# deleted the old one).
-try_mkdir() {
-	timeout 20 mkdir "$MQ_TMP/mnt$A/d" 2>/dev/null
-}
-check "mkdir mnt$A/d once the controller is thawed" poll 30 try_mkdir
+# EEXIST until the thawed controller has deleted the old one.
+check "mkdir mnt$A/d once the controller is thawed" poll 30 try_mkdir "$A"
 echo "after-thaw" >"$MQ_TMP/want"
 expect_ok "a record through mnt$A" sh -c 'echo after-thaw >> "$1"' sh "$MQ_TMP/mnt$A/d/0"
 for n in 1 2 3; do
