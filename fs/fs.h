@@ -136,6 +136,10 @@ int fs_node_alive(struct fs_node *n);
 /* inode_get, then fs_node_alive: a node reference to inode_put, or -errno
  * (the reference already dropped). */
 int fs_node_get(struct mqfs *fs, fuse_ino_t ino, struct fs_node **out);
+/* fs_node_get for a lookup or an open, which the kernel sends as it walks
+ * a path: -ESTALE for a node of a deleted topic whose name a topic has
+ * again, so that the kernel walks the path again asking for every name. */
+int fs_node_get_walked(struct mqfs *fs, fuse_ino_t ino, struct fs_node **out);
 /* Attributes of a node, fresh (st_size of partitions and text views is
  * computed now). -ENOENT when its topic, partition or segment is gone. */
 int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st);

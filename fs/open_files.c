@@ -156,7 +156,7 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, uint32_t pid, struc
 	int acc = flags & O_ACCMODE;
 	int rc;
 
-	rc = fs_node_get(fs, ino, &n);
+	rc = fs_node_get_walked(fs, ino, &n);
 	if (rc < 0)
 		return rc;
 	if (n->key.kind == NODE_ROOT || n->key.kind == NODE_TOPIC || n->key.kind == NODE_SEGMENTS ||

@@ -188,6 +188,38 @@ int fs_node_get(struct mqfs *fs, fuse_ino_t ino, struct fs_node **out)
 	return 0;
 }
 
+/* A node of a topic deleted since the kernel looked it up, whose name a
+ * topic has again (made on another mount, or deleted and made again in
+ * the cluster): the kernel keeps the old topic's names up to
+ * FS_ENTRY_TIMEOUT, and on -ESTALE from a lookup or an open it walks the
+ * path again asking for every name (LOOKUP_REVAL), so that `cat MNT/t/0`
+ * reaches the new topic at once rather than failing with -ENOENT. A
+ * topic gone for good stays -ENOENT. */
+int fs_node_get_walked(struct mqfs *fs, fuse_ino_t ino, struct fs_node **out)
+{
+	struct fs_node *n;
+	struct topic *t;
+	int rc;
+
+	*out = NULL;
+	rc = inode_get(fs->inodes, ino, &n);
+	if (rc < 0)
+		return rc;
+	rc = fs_node_alive(n);
+	if (rc == 0) {
+		*out = n;
+		return 0;
+	}
+	if (n->topic && topic_deleted(n->topic) &&
+	    broker_topic_get(fs->broker, topic_name(n->topic), &t) == 0) {
+		if (t != n->topic)
+			rc = -ESTALE;
+		topic_put(t);
+	}
+	inode_put(fs->inodes, n);
+	return rc;
+}
+
 static bool node_is_dir(int kind)
 {
 	return kind == NODE_ROOT || kind == NODE_TOPIC || kind == NODE_SEGMENTS ||
@@ -403,7 +435,7 @@ int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name, uint32_t pid
 	struct topic *t;
 	int rc;
 
-	rc = fs_node_get(fs, parent, &dir);
+	rc = fs_node_get_walked(fs, parent, &dir);
 	if (rc < 0)
 		return rc;
 	rc = child_key(fs, dir, name, &key, &t);

@@ -1087,6 +1087,11 @@ int cluster_topic_delete(struct cluster *c, const char *topic)
 	return cluster_repl_delete_topic(c->cr, topic);
 }
 
+int cluster_topic_delete_wait(struct cluster *c, const char *topic, int64_t timeout_ms)
+{
+	return cluster_repl_delete_topic_wait(c->cr, topic, timeout_ms);
+}
+
 int cluster_append_check(struct cluster *c, const char *topic, int partition, int acks,
 			 int32_t min_insync_replicas, int32_t *epoch)
 {

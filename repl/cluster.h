@@ -239,6 +239,8 @@ bool cluster_leads(struct cluster *c, const char *topic, int partition);
 void cluster_topic_gone(struct cluster *c, const char *topic);
 /* Asks the controller to delete the topic (/admin/delete_topics). */
 int cluster_topic_delete(struct cluster *c, const char *topic);
+/* Waits until the controller has deleted it (cluster_repl.h). */
+int cluster_topic_delete_wait(struct cluster *c, const char *topic, int64_t timeout_ms);
 /* See cluster_repl.h. */
 int cluster_append_check(struct cluster *c, const char *topic, int partition, int acks,
 			 int32_t min_insync_replicas, int32_t *epoch);

@@ -1906,6 +1906,30 @@ int cluster_repl_delete_topic(struct cluster_repl *cr, const char *topic)
 	return rc == -EEXIST ? 0 : rc;
 }
 
+/* Kafka's DeleteTopics answers once the controller has deleted the topic
+ * (its DelayedDeleteTopics); until then /brokers/topics/<t> is there, and
+ * a mkdir of the name, here or on any mount, would be EEXIST right after
+ * an rmdir that succeeded. The controller removes the request's znode in
+ * the transaction that removes the topic's, so its going is the end. A
+ * ZooKeeper error is polled through like a pending request: the deletion
+ * was asked for and goes on whatever this wait sees. */
+int cluster_repl_delete_topic_wait(struct cluster_repl *cr, const char *topic, int64_t timeout_ms)
+{
+	int64_t end = now_mono_ms() + timeout_ms;
+	int rc;
+
+	for (;;) {
+		pthread_mutex_lock(&cr->zk_mu);
+		rc = cr->zk ? zkmeta_delete_topic_pending(cr->zk, topic) : -ENOTCONN;
+		pthread_mutex_unlock(&cr->zk_mu);
+		if (rc == 0)
+			return 0;
+		if (now_mono_ms() >= end)
+			return -ETIMEDOUT;
+		pause_ms(CREATE_POLL_MS);
+	}
+}
+
 /* ---- views ---- */
 
 void cluster_repl_state_text(struct cluster_repl *cr, FILE *f)

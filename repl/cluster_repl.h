@@ -119,6 +119,9 @@ int cluster_repl_topic_lines_fix(struct cluster_repl *cr, const char *topic,
 				 struct zk_config *out);
 /* Asks the controller to delete the topic (asked twice: 0). -ENOENT. */
 int cluster_repl_delete_topic(struct cluster_repl *cr, const char *topic);
+/* Waits, up to timeout_ms, until the controller has deleted the topic
+ * asked for (its znodes gone): 0, or -ETIMEDOUT. */
+int cluster_repl_delete_topic_wait(struct cluster_repl *cr, const char *topic, int64_t timeout_ms);
 /* The topic is gone from /brokers/topics: its local replicas stop
  * (replica_mgr_drop_topic). */
 void cluster_repl_topic_gone(struct cluster_repl *cr, const char *topic);

@@ -676,6 +676,7 @@ void topics_cluster_retain(void *arg, char **names, int n,
 
 int broker_topic_delete(struct broker *b, const char *name)
 {
+	bool asked = false;
 	int rc;
 
 	if (broker_replicated(b, name)) {
@@ -688,8 +689,19 @@ int broker_topic_delete(struct broker *b, const char *name)
 			rc = cluster_topic_delete(b->cluster, name);
 		if (rc < 0 && rc != -ENOENT)
 			return rc;
+		asked = rc == 0;
 	}
-	return topic_delete_local(b, name);
+	rc = topic_delete_local(b, name);
+	/* Removed here first, then answered once the controller is done:
+	 * the name can be made again as soon as this returns 0. */
+	if (rc == 0 && asked &&
+	    (rc = cluster_topic_delete_wait(b->cluster, name, b->cfg.request_timeout_ms)) < 0)
+		mq_log(MQ_WARN,
+		       "topic %s: deleted here; the controller has not deleted it in the cluster "
+		       "within request.timeout.ms (%lld ms): it goes on, and the name cannot "
+		       "be made again until it is done",
+		       name, (long long)b->cfg.request_timeout_ms);
+	return rc;
 }
 
 static int topic_delete_locked(struct broker *b, const char *name);

@@ -479,6 +479,17 @@ int zkmeta_request_delete_topic(struct zkc *zkc, const char *topic)
 	return zkc_create(zkc, dpath, NULL, 0, ZKC_PARENTS, NULL, 0);
 }
 
+int zkmeta_delete_topic_pending(struct zkc *zkc, const char *topic)
+{
+	char dpath[ZK_PATH_MAX];
+	int rc;
+
+	if ((rc = zk_path_delete_topic(dpath, sizeof(dpath), topic)) < 0)
+		return rc;
+	rc = zkc_exists(zkc, dpath, NULL, NULL, NULL);
+	return rc == 0 ? 1 : rc == -ENOENT ? 0 : rc;
+}
+
 /* A notice for the controller or the brokers: doc (malloc'd, taken
  * over; NULL: out of memory) in a sequential znode under prefix. */
 static int notify(struct zkc *zkc, const char *prefix, char *doc)

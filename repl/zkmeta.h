@@ -120,6 +120,10 @@ int zkmeta_update_partition_state(struct zkc *zkc, const char *topic, int32_t pa
 /* Asks the controller to delete a topic (/admin/delete_topics/<t>).
  * -ENOENT when no such topic, -EEXIST when already asked. */
 int zkmeta_request_delete_topic(struct zkc *zkc, const char *topic);
+/* Whether the deletion of topic is still asked for: 1 while
+ * /admin/delete_topics/<t> is there (the controller removes it in the
+ * transaction that removes the topic's znodes), 0 once it is gone. */
+int zkmeta_delete_topic_pending(struct zkc *zkc, const char *topic);
 
 /* Tells the controller that the ISR of these partitions changed (a
  * sequential /isr_change_notification/isr_change_ znode). */

@@ -4,6 +4,7 @@
 //   node kafkajs_admin.js BROKER create TOPIC PARTITIONS [RF [CONFIG_JSON [validate]]]
 //   node kafkajs_admin.js BROKER create-many PREFIX N RF   (PREFIX0..N-1, one request)
 //   node kafkajs_admin.js BROKER delete TOPIC
+//   node kafkajs_admin.js BROKER recreate TOPIC   (delete, then create at once: one partition)
 //   node kafkajs_admin.js BROKER partitions TOPIC COUNT
 //   node kafkajs_admin.js BROKER describe TOPIC [NAME...]
 //   node kafkajs_admin.js BROKER alter TOPIC CONFIG_JSON
@@ -80,6 +81,13 @@ const entries = (json) =>
     } else if (op === 'delete') {
       await admin.deleteTopics({ topics: [topic], timeout: 20000 });
       console.log('ok');
+    } else if (op === 'recreate') {
+      // DeleteTopics, then at once CreateTopics of the same name: the
+      // answer to the first comes once the topic is gone.
+      await admin.deleteTopics({ topics: [topic], timeout: 20000 });
+      const created = await admin.createTopics({ waitForLeaders: true, timeout: 20000,
+        topics: [{ topic, numPartitions: 1, replicationFactor: -1 }] });
+      console.log(created ? 'ok' : 'exists');
     } else if (op === 'partitions') {
       await admin.createPartitions({ topicPartitions: [{ topic, count: Number(rest[0]) }] });
       console.log('ok');

@@ -1,0 +1,135 @@
+#!/bin/sh
+# t_cluster_delete.sh — rmdir of a topic returns once the cluster has
+# deleted it, as Kafka's DeleteTopics answers once its controller is done:
+# ZooKeeper and three brokers on loopback with SASL and mounts. An rmdir
+# followed at once by a mkdir of the same name on the same mount makes
+# the topic again (never EEXIST: the topic's znodes are gone when rmdir
+# returns), and so does one on another broker's mount once that broker
+# has taken the deletion (polled); the new topic takes a write read back
+# on every mount; kafkajs's deleteTopics followed at once by createTopics
+# through the same broker makes it again too. A mount whose kernel still holds the
+# deleted topic's directory under the name (looked up within the last
+# second) finds the new topic's files at once (the lookup and open there
+# answer ESTALE, and the kernel walks the path again). With the controller frozen, an rmdir
+# on another broker's mount removes the topic there and fails with
+# ETIMEDOUT after request.timeout.ms (logged: the deletion goes on); once
+# the controller is thawed it finishes, and the name can be made again.
+
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+
+# shellcheck source=tests/integration/cluster_lib.sh
+. "$LIBDIR/cluster_lib.sh"
+
+# A session far longer than request.timeout.ms: the frozen controller
+# keeps its office (no other broker takes the deletion over) for longer
+# than an rmdir waits.
+CLUSTER_SESSION_MS=30000
+CLUSTER_CONF="num.partitions=1
+request.timeout.ms=3000"
+zk_cluster_start
+cluster_start3
+kafkajs_setup
+KAFKA_SASL_USER=admin
+KAFKA_SASL_PASSWORD=admin-secret
+export KAFKA_SASL_USER KAFKA_SASL_PASSWORD
+
+# reads MNT FILE: MNT/d/0 reads as FILE.
+reads() {
+	timeout 10 cat "$1/d/0" >"$MQ_TMP/got" 2>/dev/null && cmp -s "$MQ_TMP/got" "$2"
+}
+
+cluster_mkdir d
+
+# try_mkdir N: mkdir d on mnt N (EEXIST on another broker's mount until
+# that broker has taken the deletion from ZooKeeper).
+try_mkdir() {
+	timeout 20 mkdir "$MQ_TMP/mnt$1/d" 2>/dev/null
+}
+
+# ---- rmdir, then mkdir at once ---------------------------------------------
+# Round r: rmdir on mnt A, mkdir on mnt B (the same mount, at once, in
+# the odd rounds; another broker's, polled, in the even ones), then one
+# record r-N written through B and read on all three.
+r=0
+while [ "$r" -lt 8 ]; do
+	r=$((r + 1))
+	A=$((r % 3 + 1))
+	expect_ok "round $r: rmdir mnt$A/d" rmdir "$MQ_TMP/mnt$A/d"
+	if [ $((r % 2)) = 1 ]; then
+		B=$A
+		expect_ok "round $r: mkdir mnt$B/d at once" mkdir "$MQ_TMP/mnt$B/d"
+	else
+		B=$((A % 3 + 1))
+		check "round $r: mkdir mnt$B/d once broker $B has taken the deletion" \
+			poll 20 try_mkdir "$B"
+	fi
+	echo "r-$r" >"$MQ_TMP/want"
+	expect_ok "round $r: a record through mnt$B" sh -c 'echo "r-$1" >> "$2"' sh "$r" \
+		"$MQ_TMP/mnt$B/d/0"
+	for n in 1 2 3; do
+		check "round $r: mnt$n reads the new d's one record" poll 20 reads \
+			"$MQ_TMP/mnt$n" "$MQ_TMP/want"
+	done
+done
+
+# ---- a mount that looked the old topic up reaches the new one at once ------
+# The kernel keeps a name up to a second: mount C, which read d just
+# before the rmdir on A, still holds the deleted topic's directory under
+# "d" when B has made the new one; its files are found all the same.
+# made_everywhere N: the brokers have logged N creations of d in all.
+made_everywhere() {
+	[ "$(grep -c "topic d: created" "$LOG")" -ge "$1" ]
+}
+made=$(grep -c "topic d: created" "$LOG")
+r=0
+while [ "$r" -lt 5 ]; do
+	r=$((r + 1))
+	A=$((r % 3 + 1))
+	B=$((A % 3 + 1))
+	C=$((B % 3 + 1))
+	expect_ok "stale round $r: mnt$C reads d/0" cat "$MQ_TMP/mnt$C/d/0"
+	expect_ok "stale round $r: mnt$C reads d/.state" cat "$MQ_TMP/mnt$C/d/.state"
+	expect_ok "stale round $r: rmdir mnt$A/d" rmdir "$MQ_TMP/mnt$A/d"
+	check "stale round $r: mkdir mnt$B/d" poll 20 try_mkdir "$B"
+	made=$((made + 3))
+	check "stale round $r: every broker made the new d" poll 20 made_everywhere "$made"
+	expect_ok "stale round $r: mnt$C: stat d/0 at once" stat "$MQ_TMP/mnt$C/d/0"
+	expect_ok "stale round $r: mnt$C: cat d/.state at once" cat "$MQ_TMP/mnt$C/d/.state"
+done
+
+# ---- DeleteTopics, then CreateTopics at once (kafkajs) ---------------------
+for n in 1 2 3; do
+	expect_eq "kafkajs through broker $n: deleteTopics then createTopics d" "ok" \
+		"$(admin "$n" recreate d)"
+done
+check "d is listed on mnt1 after the last CreateTopics" poll 20 listed "$MQ_TMP/mnt1" d
+
+# ---- the controller frozen: ETIMEDOUT, and the deletion goes on ------------
+C=$(timeout 5 awk -F= '$1 == "controller" { print $2 }' "$MQ_TMP/mnt1/.state" 2>/dev/null)
+case $C in
+1 | 2 | 3) ok "root .state: controller $C" ;;
+*) fail "root .state: controller" "'$C'"; mq_done ;;
+esac
+A=$((C % 3 + 1))
+eval "CPID=\$PID$C"
+check "controller (broker $C) frozen" stop_broker "$CPID"
+expect_errno "rmdir mnt$A/d with the controller frozen: ETIMEDOUT" ETIMEDOUT \
+	rmdir "$MQ_TMP/mnt$A/d"
+check "mnt$A no longer lists d" sh -c '! ls "$1" | grep -qx d' sh "$MQ_TMP/mnt$A"
+check "logged: the deletion goes on" grep -q \
+	"topic d: deleted here; the controller has not deleted it in the cluster" "$LOG"
+thaw_pid "$CPID"
+# EEXIST until the thawed controller has deleted the old one.
+check "mkdir mnt$A/d once the controller is thawed" poll 30 try_mkdir "$A"
+echo "after-thaw" >"$MQ_TMP/want"
+expect_ok "a record through mnt$A" sh -c 'echo after-thaw >> "$1"' sh "$MQ_TMP/mnt$A/d/0"
+for n in 1 2 3; do
+	check "mnt$n reads the new d's one record" poll 30 reads "$MQ_TMP/mnt$n" "$MQ_TMP/want"
+done
+
+mq_done
