@@ -12,8 +12,9 @@
 # writes nothing. The quotas sit beside SCRAM credentials in
 # /config/users/<u>: bob's credential set, a quota for bob, the
 # credential deleted: the quota stays; carol's quota set, then her
-# credential: the quota stays; admin still authenticates after its own
-# quota. On q's leader, a producer with client id c1 gets
+# credential: the quota stays; DescribeUserScramCredentials of every
+# user lists admin and carol only; admin still authenticates after its
+# own quota. On q's leader, a producer with client id c1 gets
 # a throttle_time_ms above 0 once past 1024 bytes/s (20 KB records),
 # one with another client id none; the quota removed, c1 is not
 # throttled any more; the throttle is logged. A consumer (client id c4)
@@ -101,6 +102,9 @@ expect_eq "carol's quota first" "error 0 -" "$(alter user=carol consumer_byte_ra
 expect_eq "then carol's credential" "carol 0" "$(raw 1 scram-alter set carol c-secret 4096)"
 expect_eq "carol's quota kept" "error 0
 user=carol consumer_byte_rate=512" "$(describe user=carol)"
+expect_eq "every SCRAM user: not bob (quotas only) nor <default>" "error 0
+admin 0 1:4096
+carol 0 1:4096" "$(raw 2 scram-describe -)"
 expect_eq "admin's credential beside its quota" "error 0
 admin 0 1:4096" "$(raw 2 scram-describe admin)"
 
