@@ -40,7 +40,15 @@ struct client_quotas {
 	int n_ents;
 	struct sensor *sensors[MAX_SENSORS];
 	int n_sensors;
+	bool exempt_set;
+	char exempt_user[CLIENT_QUOTA_MAX_NAME + 1]; /* client_quotas_exempt */
 };
+
+void client_quotas_exempt(struct client_quotas *q, const char *user)
+{
+	snprintf(q->exempt_user, sizeof(q->exempt_user), "%s", user ? user : "");
+	q->exempt_set = true;
+}
 
 int client_quotas_new(int samples, int64_t window_ms, struct client_quotas **out)
 {
@@ -267,6 +275,9 @@ int32_t client_quotas_record_req(struct client_quotas *q, struct net_req *req,
 
 	if (!q)
 		return 0;
+	if (q->exempt_set && kstr_eq(id, NET_CLIENT_ID) &&
+	    !strcmp(net_req_user(req) ? net_req_user(req) : "", q->exempt_user))
+		return 0; /* a broker's own request */
 	/* A client id too long to keep is no name any quota can hold. */
 	if (id.len > CLIENT_QUOTA_MAX_NAME)
 		return 0;
@@ -274,6 +285,9 @@ int32_t client_quotas_record_req(struct client_quotas *q, struct net_req *req,
 		 id.ptr ? id.ptr : "");
 	t = client_quotas_record(q, kind, net_req_user(req), client, bytes, take_back,
 				 now_mono_ms());
+	/* Kafka's KIP-219: the response carries the time, and the
+	 * connection is not read again before it has passed. */
+	net_req_mute(req, t);
 	if (t > 0)
 		mq_log_limited(
 			MQ_INFO,

@@ -81,10 +81,18 @@ int32_t client_quotas_record(struct client_quotas *q, enum client_quota_kind kin
 			     const char *client_id, int64_t bytes, bool take_back, int64_t now_ms);
 /* client_quotas_record for a request on the listener: its connection's
  * user and its header's client id, now on the monotonic clock. A
- * throttled request is logged (rate-limited) with the peer. q NULL: 0. */
+ * throttled request's connection is muted for the throttle time once
+ * its response is out (net_req_mute), and it is logged (rate-limited)
+ * with the peer. q NULL: 0. From whoever owns req (net.h). */
 struct net_req;
 int32_t client_quotas_record_req(struct client_quotas *q, struct net_req *req,
 				 enum client_quota_kind kind, int64_t bytes, bool take_back);
+/* The brokers' own requests to each other (client id NET_CLIENT_ID from
+ * user, the brokers' SASL user; "" on a PLAINTEXT cluster): forwarded
+ * mount writes, read copies' fetches. They are never client-quota'd, as
+ * Kafka's inter-broker traffic is not: a quota on every user or client
+ * would otherwise hold back the mounts' own writers and readers. */
+void client_quotas_exempt(struct client_quotas *q, const char *user);
 /* The bound that applies to (user, client_id) for kind, -1: none; which
  * (may be NULL) gets the resolution step 1..8 that set it. */
 int64_t client_quotas_bound(struct client_quotas *q, enum client_quota_kind kind, const char *user,

@@ -1675,6 +1675,8 @@ int cluster_open(const struct broker_config *cfg, struct broker *b,
 	if (rc == 0)
 		rc = client_quotas_new(cfg->cluster.quota_window_num,
 				       (int64_t)cfg->cluster.quota_window_s * 1000, &c->quotas);
+	if (rc == 0)
+		client_quotas_exempt(c->quotas, cfg->cluster.jaas_user);
 	if (rc < 0)
 		goto fail;
 	if (!cluster_config_zk(&cfg->cluster)) {

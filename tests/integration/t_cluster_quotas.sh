@@ -134,6 +134,15 @@ check "logged: the throttle" grep -q \
 expect_eq "c1's quota removed" "error 0 -" "$(alter client-id=c1 producer_byte_rate=-)"
 check "c1 is not throttled any more" poll 30 not_throttled c1
 check "logged: the change" grep -q "client quota clients/c1: -producer_byte_rate by" "$LOG"
+# The brokers' own requests (client id mqfs as their user: forwarded
+# mount writes, read copies' fetches) are never client-quota'd.
+# The leader has the quota once a client id set after it (canary) is
+# throttled: each notice makes it read every quota again.
+expect_eq "a quota on client id mqfs" "error 0 -" "$(alter client-id=mqfs producer_byte_rate=1)"
+expect_eq "and on canary" "error 0 -" "$(alter client-id=canary producer_byte_rate=1)"
+check "canary is throttled" poll 30 throttled canary
+check "the brokers' own client id is not throttled" not_throttled mqfs
+expect_eq "mqfs's quota removed" "error 0 -" "$(alter client-id=mqfs producer_byte_rate=-)"
 
 # Fetch: consumer_byte_rate for client c4. q holds more than 20 records
 # of 20 KB: each Fetch reads up to 1 MiB from offset 0. Once past 2048
