@@ -49,7 +49,8 @@
  *                users, apply the overrides of every topic a new
  *                change notification names, and re-read the dynamic
  *                broker settings (/config/brokers/<id> and <default>:
- *                the replication throttle rates);
+ *                the replication throttle rates) and the client quotas
+ *                (/config/clients, /config/users);
  *   EV_TOPICS    /brokers/topics changed, or a topic's assignment (its
  *                data, watched per topic): every topic made or grown
  *                here, with its overrides; topics gone are removed;
@@ -87,6 +88,8 @@
 #include "repl/observer.h"
 #include "repl/producer_ids.h"
 #include "repl/config.h"
+#include "repl/client_quota.h"
+#include "repl/client_quota_zk.h"
 #include "repl/group_int.h"
 #include "repl/group_serve.h"
 #include "repl/ineligible.h"
@@ -184,6 +187,9 @@ struct cluster {
 	 * reads. */
 	pthread_mutex_t dyn_mu;
 	struct zk_config dyn_self, dyn_default;
+	/* The client quotas (client_quota.h): the cluster thread replaces
+	 * their table from ZooKeeper; a single node's stays empty. */
+	struct client_quotas *quotas;
 };
 
 static void post(struct cluster *c, unsigned ev)
@@ -515,6 +521,22 @@ int cluster_broker_config_alter(struct cluster *c, const char *name, const struc
 	return cluster_repl_set_broker_config(c->cr, name, set, del, n_del, replace);
 }
 
+/* The client quota entities, the table Produce and Fetch consult. */
+static int read_client_quotas(struct cluster *c)
+{
+	struct client_quota_entity *ents;
+	int n, rc = client_quota_zk_read(c->zk, &ents, &n);
+
+	if (rc == 0)
+		client_quotas_replace(c->quotas, ents, n);
+	return rc;
+}
+
+struct client_quotas *cluster_client_quotas(struct cluster *c)
+{
+	return c ? c->quotas : NULL;
+}
+
 /* Re-reads every SCRAM user. Watches /config/users (users added or
  * removed) and /config/changes (Kafka's notice of a changed user). */
 static int read_users(struct cluster *c)
@@ -529,9 +551,13 @@ static int read_users(struct cluster *c)
 	rc = config_changes(c, changes, nc);
 	zkc_names_free(changes, nc);
 	/* Any notification may be a broker's ("brokers/<id>", "brokers/
-	 * <default>"): two reads, rather than tracking which. */
+	 * <default>") or a quota entity's ("clients/<c>", "users/<u>",
+	 * "users/<u>/clients/<c>"): all of them read again, rather than
+	 * tracking which. */
 	if (rc == 0)
 		rc = read_broker_configs(c);
+	if (rc == 0)
+		rc = read_client_quotas(c);
 	if (rc < 0)
 		return rc;
 	n = zkc_children(c->zk, ZK_CONFIG_USERS_PATH, &names, on_users, c);
@@ -1471,6 +1497,8 @@ static int listener_start(struct cluster *c)
 
 	rc = net_server_new(nc, cred_lookup, c, &c->srv);
 	if (rc == 0 && c->cr)
+		cluster_repl_set_client_quotas(c->cr, c->quotas);
+	if (rc == 0 && c->cr)
 		rc = cluster_repl_register(c->cr, c->srv);
 	if (rc == 0 && c->ka.b)
 		rc = kafka_api_register(&c->ka, c->srv);
@@ -1656,6 +1684,11 @@ int cluster_open(const struct broker_config *cfg, struct broker *b,
 	pthread_cond_init(&c->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	rc = metadata_cache_new(&c->mc);
+	if (rc == 0)
+		rc = client_quotas_new(cfg->cluster.quota_window_num,
+				       (int64_t)cfg->cluster.quota_window_s * 1000, &c->quotas);
+	if (rc == 0)
+		client_quotas_exempt(c->quotas, cfg->cluster.jaas_user);
 	if (rc < 0)
 		goto fail;
 	if (!cluster_config_zk(&cfg->cluster)) {
@@ -1737,6 +1770,7 @@ void cluster_close(struct cluster *c)
 	producer_ids_free(c->pids);
 	cluster_repl_free(c->cr);
 	metadata_cache_free(c->mc);
+	client_quotas_free(c->quotas);
 	free(c->creds);
 	free(c->moves);
 	pthread_cond_destroy(&c->cv);

@@ -58,6 +58,10 @@ struct observers *cluster_observers(struct cluster *c);
  * forwarder's. */
 struct producer_ids;
 struct producer_ids *cluster_producer_ids(struct cluster *c);
+/* The client quotas (client_quota.h) Produce and Fetch record into; on
+ * a single node an empty table (no quota applies). NULL for c NULL. */
+struct client_quotas;
+struct client_quotas *cluster_client_quotas(struct cluster *c);
 
 /* The cluster id (ZooKeeper's /cluster/id; one node: DATA/meta/cluster.id)
  * into buf, at least ZK_UUID_LEN + 1 bytes. */

@@ -65,6 +65,8 @@ static const struct ckey ckeys[] = {
 	{ "observer.idle.ms", C_MS, F(observer_idle_ms), 0, INT32_MAX },
 	{ "replication.quota.window.num", C_INT, F(replication_quota_window_num), 1, 1000 },
 	{ "replication.quota.window.size.seconds", C_INT, F(replication_quota_window_s), 1, 86400 },
+	{ "quota.window.num", C_INT, F(quota_window_num), 1, 1000 },
+	{ "quota.window.size.seconds", C_INT, F(quota_window_s), 1, 86400 },
 	/* net_config_set's keys, handed through. */
 	{ "listeners", C_NET, 0, 0, 0 },
 	{ "advertised.listeners", C_NET, 0, 0, 0 },
@@ -111,6 +113,8 @@ void cluster_config_defaults(struct cluster_config *cc)
 	cc->observer_idle_ms = 300000;
 	cc->replication_quota_window_num = 11;
 	cc->replication_quota_window_s = 1;
+	cc->quota_window_num = 11;
+	cc->quota_window_s = 1;
 }
 
 static const struct ckey *ckey_find(const char *key, size_t klen)
@@ -483,4 +487,6 @@ void cluster_config_render(const struct cluster_config *cc, FILE *f)
 	fprintf(f, "observer.idle.ms=%" PRId64 "\n", cc->observer_idle_ms);
 	fprintf(f, "replication.quota.window.num=%d\n", cc->replication_quota_window_num);
 	fprintf(f, "replication.quota.window.size.seconds=%d\n", cc->replication_quota_window_s);
+	fprintf(f, "quota.window.num=%d\n", cc->quota_window_num);
+	fprintf(f, "quota.window.size.seconds=%d\n", cc->quota_window_s);
 }

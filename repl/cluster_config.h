@@ -86,6 +86,10 @@ struct cluster_config {
 	 * (1): the samples of the replication throttles' rates (throttle.h). */
 	int32_t replication_quota_window_num;
 	int32_t replication_quota_window_s;
+	/* quota.window.num (11), quota.window.size.seconds (1): the client
+	 * quotas' rates (client_quota.h), Kafka's names and defaults. */
+	int32_t quota_window_num;
+	int32_t quota_window_s;
 };
 
 void cluster_config_defaults(struct cluster_config *cc);

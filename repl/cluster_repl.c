@@ -1434,6 +1434,11 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 	return 0;
 }
 
+void cluster_repl_set_client_quotas(struct cluster_repl *cr, struct client_quotas *q)
+{
+	fetch_serve_set_client_quotas(cr->fs, q);
+}
+
 int cluster_repl_register(struct cluster_repl *cr, struct net_server *srv)
 {
 	int rc = fetch_serve_register(cr->fs, srv);

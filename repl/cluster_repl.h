@@ -45,6 +45,10 @@ struct cluster_local {
 int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local *local,
 		     struct metadata_cache *mc, struct cluster_repl **out);
 int cluster_repl_register(struct cluster_repl *cr, struct net_server *srv);
+/* The client quotas consumers' Fetches record into (fetch_serve.h),
+ * before cluster_repl_register. */
+struct client_quotas;
+void cluster_repl_set_client_quotas(struct cluster_repl *cr, struct client_quotas *q);
 /* The session's handle (NULL before closing it): the ISR writes use it,
  * and a started controller moves to it. Waits for the calls on the old
  * handle to end. Not from a zkc callback. */

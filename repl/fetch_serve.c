@@ -100,6 +100,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "repl/client_quota.h"
 #include "repl/fetch_serve.h"
 #include "repl/throttle.h"
 #include "util/clock.h"
@@ -151,10 +152,16 @@ struct fetch_serve {
 	int64_t scans;       /* times the thread looked at its list (lock) */
 	int n_parked;
 	struct fs_fetch *parked;
-	_Atomic int64_t replica_bytes_out; /* record bytes sent to followers */
-	const char *replica_user;          /* fetch_serve_set_replica_user */
-	struct throttle_quota *quota;      /* fetch_serve_set_throttle, or NULL */
+	_Atomic int64_t replica_bytes_out;   /* record bytes sent to followers */
+	const char *replica_user;            /* fetch_serve_set_replica_user */
+	struct throttle_quota *quota;        /* fetch_serve_set_throttle, or NULL */
+	struct client_quotas *client_quotas; /* fetch_serve_set_client_quotas */
 };
+
+void fetch_serve_set_client_quotas(struct fetch_serve *fs, struct client_quotas *q)
+{
+	fs->client_quotas = q;
+}
 
 void fetch_serve_set_throttle(struct fetch_serve *fs, struct throttle_quota *quota)
 {
@@ -381,6 +388,31 @@ static void note_sent(const struct fs_fetch *f, struct fs_part *fp,
 		partition_note_hw_sent(fp->p, f->msg->replica_id, rp->high_watermark, bytes);
 }
 
+/* A consumer's consumer_byte_rate (client_quota.h): the response's
+ * record bytes recorded; when that throttles, they are taken back and
+ * the n partitions answered without records, with the throttle time
+ * (Kafka's handleFetchRequest: an empty response when throttled). A
+ * follower's fetch is never client-quota'd. */
+static void fetch_client_quota(struct fs_fetch *f, struct proto_fetch_resp *resp,
+			       struct proto_fetch_resp_part *parts, int n)
+{
+	int64_t bytes = 0;
+
+	if (!f->fs->client_quotas || f->msg->replica_id >= 0)
+		return;
+	for (int i = 0; i < n; i++)
+		bytes += parts[i].records_len > 0 ? parts[i].records_len : 0;
+	resp->throttle_time_ms = client_quotas_record_req(f->fs->client_quotas, f->req,
+							  CLIENT_QUOTA_FETCH, bytes, true);
+	if (resp->throttle_time_ms <= 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		parts[i].records_fd = -1;
+		parts[i].records = (const uint8_t *)"";
+		parts[i].records_len = 0;
+	}
+}
+
 /* Rule 6 and the response frame into the request's output. */
 static int fetch_respond(struct fs_fetch *f)
 {
@@ -486,6 +518,7 @@ static int fetch_respond(struct fs_fetch *f)
 			}
 		}
 	}
+	fetch_client_quota(f, &resp, parts, k);
 	rc = proto_fetch_resp_encode(net_req_out(f->req), pr->hdr.api_version,
 				     pr->hdr.correlation_id, &resp);
 out:

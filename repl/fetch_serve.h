@@ -48,6 +48,12 @@ void fetch_serve_set_replica_user(struct fetch_serve *fs, const char *user);
  * listener starts; quota must outlive fs. */
 struct throttle_quota;
 void fetch_serve_set_throttle(struct fetch_serve *fs, struct throttle_quota *quota);
+/* The client quotas (client_quota.h) a consumer's Fetch records its
+ * response's bytes into, never a follower's: over consumer_byte_rate
+ * the response goes without records, with the throttle time (Kafka's
+ * KIP-219 fetch). Before the listener starts; NULL: none. */
+struct client_quotas;
+void fetch_serve_set_client_quotas(struct fetch_serve *fs, struct client_quotas *q);
 /* Registers both handlers with srv. */
 int fetch_serve_register(struct fetch_serve *fs, struct net_server *srv);
 void fetch_serve_wake(struct fetch_serve *fs);

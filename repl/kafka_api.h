@@ -14,6 +14,8 @@
  *                                    replica moves
  *   kafka_log_dirs.c   DescribeLogDirs (35) the data directory, its
  *                                    partitions' sizes, its disk's space
+ *   kafka_quotas.c     DescribeClientQuotas (48), AlterClientQuotas (49)
+ *                                    the client quotas in ZooKeeper
  *   admin_serve.c      CreateTopics (19), DeleteTopics (20),
  *                      CreatePartitions (37), DescribeConfigs (32),
  *                      AlterConfigs (33), IncrementalAlterConfigs (44):
@@ -124,6 +126,8 @@ int kafka_log_dirs_register(struct kafka_api *ka, struct net_server *srv);
 int kafka_scram_register(struct kafka_api *ka, struct net_server *srv);
 /* DescribeAcls (29), CreateAcls (30), DeleteAcls (31): kafka_acls.c. */
 int kafka_acls_register(struct kafka_api *ka, struct net_server *srv);
+/* DescribeClientQuotas (48), AlterClientQuotas (49): kafka_quotas.c. */
+int kafka_quotas_register(struct kafka_api *ka, struct net_server *srv);
 
 /* Kafka's error for our -errno in a Produce partition response, and the
  * message for its error_message (NULL: none). */

@@ -495,5 +495,7 @@ int kafka_api_register(struct kafka_api *ka, struct net_server *srv)
 		rc = kafka_scram_register(ka, srv);
 	if (rc == 0)
 		rc = kafka_acls_register(ka, srv);
+	if (rc == 0)
+		rc = kafka_quotas_register(ka, srv);
 	return rc ? rc : kafka_produce_register(ka, srv);
 }

@@ -8,7 +8,8 @@
  * znodes `mqfs --add-scram-user` writes; every broker picks a change up
  * from its /config/changes notice. Only SCRAM-SHA-256 is served here.
  *
- * Describe: null or no names, every user with a credential, sorted; named
+ * Describe: null or no names, every user with a credential, sorted (a
+ * /config/users/<u> holding client quotas only is not one); named
  * users in the order asked, each once: RESOURCE_NOT_FOUND for one without
  * a credential (or an empty name), DUPLICATE_RESOURCE for one named twice.
  * Each credential as its mechanism and iterations (never its salt or
@@ -220,7 +221,13 @@ static int describe_handler(void *arg, struct net_req *req)
 			name[user.len] = '\0';
 			rc = user_info(ka, name, res, net_req_peer(req));
 		}
-		if (rc == -ENOENT) {
+		if (rc == -ENOENT && all.names) {
+			/* Listed in /config/users for its client quotas
+			 * only (or the quotas' <default>): not a SCRAM user. */
+			memset(res, 0, sizeof(*res));
+			resp.n_results--;
+			rc = 0;
+		} else if (rc == -ENOENT) {
 			res->error_code = PROTO_ERR_RESOURCE_NOT_FOUND;
 			res->error_message = kstr_of("Attempt to describe a user credential that "
 						     "does not exist");

@@ -115,6 +115,14 @@ int64_t kbuf_read_i64(struct kbuf_r *r)
 {
 	return (int64_t)get_be(r, 8);
 }
+double kbuf_read_f64(struct kbuf_r *r)
+{
+	uint64_t bits = get_be(r, 8);
+	double v;
+
+	memcpy(&v, &bits, sizeof(v));
+	return v;
+}
 uint32_t kbuf_read_u32(struct kbuf_r *r)
 {
 	return (uint32_t)get_be(r, 4);
@@ -388,6 +396,13 @@ void kbuf_write_i32(struct kbuf_w *w, int32_t v)
 void kbuf_write_i64(struct kbuf_w *w, int64_t v)
 {
 	put_be(w, (uint64_t)v, 8);
+}
+void kbuf_write_f64(struct kbuf_w *w, double v)
+{
+	uint64_t bits;
+
+	memcpy(&bits, &v, sizeof(bits));
+	put_be(w, bits, 8);
 }
 void kbuf_write_u32(struct kbuf_w *w, uint32_t v)
 {

@@ -92,6 +92,8 @@ int8_t kbuf_read_i8(struct kbuf_r *r);
 int16_t kbuf_read_i16(struct kbuf_r *r);
 int32_t kbuf_read_i32(struct kbuf_r *r);
 int64_t kbuf_read_i64(struct kbuf_r *r);
+/* Kafka's FLOAT64: an IEEE 754 double, big-endian. */
+double kbuf_read_f64(struct kbuf_r *r);
 uint32_t kbuf_read_u32(struct kbuf_r *r);
 bool kbuf_read_bool(struct kbuf_r *r);
 void kbuf_read_uuid(struct kbuf_r *r, uint8_t uuid[16]);
@@ -146,6 +148,7 @@ void kbuf_write_i8(struct kbuf_w *w, int8_t v);
 void kbuf_write_i16(struct kbuf_w *w, int16_t v);
 void kbuf_write_i32(struct kbuf_w *w, int32_t v);
 void kbuf_write_i64(struct kbuf_w *w, int64_t v);
+void kbuf_write_f64(struct kbuf_w *w, double v);
 void kbuf_write_u32(struct kbuf_w *w, uint32_t v);
 void kbuf_write_bool(struct kbuf_w *w, bool v);
 void kbuf_write_uuid(struct kbuf_w *w, const uint8_t uuid[16]);

@@ -20,9 +20,11 @@
  *   1. A connection has at most one request (c->req), so responses leave
  *      in request order and an unread response stops reading.
  *   2. A connection's epoll interest is EPOLLIN only in READ_SIZE and
- *      READ_FRAME, EPOLLOUT only while a response is blocked on a full
- *      socket, EPOLLRDHUP from a request's arrival until the client's end
- *      is seen once or the response is blocked, nothing otherwise.
+ *      READ_FRAME, and not while muted (muted_until: after a response
+ *      whose handler asked for it, net_req_mute), EPOLLOUT only while a
+ *      response is blocked on a full socket, EPOLLRDHUP from a request's
+ *      arrival until the client's end is seen once or the response is
+ *      blocked, nothing otherwise.
  *   3. frame_bytes is the sum of the frames held; a frame is reserved only
  *      while frame_bytes < queued.max.request.bytes (so the total exceeds
  *      the limit by less than one frame, and a frame larger than the limit
@@ -109,6 +111,7 @@ struct net_conn {
 	enum auth_state auth;
 	struct sasl_server *sasl;
 	char user[SASL_MAX_USER + 1];
+	int64_t muted_until; /* not read before (monotonic ms); 0: not muted */
 };
 
 struct net_req {
@@ -126,6 +129,7 @@ struct net_req {
 	net_cancel_fn cancel_fn; /* __atomic: net_req_on_cancel */
 	void *cancel_arg;
 	bool no_response;     /* net_req_no_response: nothing to send */
+	int32_t mute_ms;      /* net_req_mute: not read for this long after */
 	struct net_req *next; /* queue, backlog or done list */
 };
 
@@ -161,6 +165,8 @@ struct net_loop {
 	struct net_conn *grave;
 	int64_t outstanding; /* requests at workers or parked */
 	bool shut;           /* connections closed for stop */
+	int n_muted;         /* connections muted (on the LRU list) */
+	int64_t next_unmute; /* the earliest muted_until of them */
 };
 
 struct ip_count {
@@ -388,6 +394,11 @@ void net_req_no_response(struct net_req *req)
 	req->no_response = true;
 }
 
+void net_req_mute(struct net_req *req, int32_t ms)
+{
+	req->mute_ms = ms > 0 ? ms : 0;
+}
+
 void net_req_on_done(struct net_req *req, net_done_fn fn, void *arg)
 {
 	req->done_fn = fn;
@@ -543,6 +554,10 @@ static void conn_close(struct net_conn *c, int level, const char *why)
 	if (why && level <= MQ_INFO)
 		mq_log_limited(level, "net: %s: %s; closing the connection", c->peer, why);
 	c->closed = true;
+	if (c->muted_until) {
+		c->muted_until = 0;
+		loop->n_muted--;
+	}
 	epoll_ctl(loop->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	c->fd = -1;
@@ -652,8 +667,54 @@ static int conn_send(struct net_conn *c)
 /* Sends as much as the socket takes; when done, frees the request and
  * listens again (or closes when the response was the last word). The
  * caller reads on: conn_read's own loop, or the event that got here. */
+/* Back to reading requests once a response is out; after a throttled
+ * one (mute_ms, Kafka's KIP-219) not before its throttle time: the
+ * connection is not read till then, so a client that ignores the
+ * throttle time waits anyway. */
+static void conn_read_next(struct net_conn *c, int32_t mute_ms)
+{
+	struct net_loop *loop = c->loop;
+
+	c->state = READ_SIZE;
+	if (mute_ms <= 0) {
+		conn_set_events(c, EPOLLIN);
+		return;
+	}
+	c->muted_until = now_mono_ms() + mute_ms;
+	if (!loop->n_muted++ || c->muted_until < loop->next_unmute)
+		loop->next_unmute = c->muted_until;
+	STAT_ADD(loop->srv, muted, 1);
+	conn_set_events(c, 0);
+}
+
+/* The muted connections whose time has come are read again (loop
+ * thread); next_unmute becomes the earliest of those left. */
+static void loop_unmute(struct net_loop *loop)
+{
+	int64_t now = now_mono_ms(), next = INT64_MAX;
+
+	if (!loop->n_muted || now < loop->next_unmute)
+		return;
+	for (struct net_conn *c = loop->lru.head; c; c = c->next) {
+		if (!c->muted_until)
+			continue;
+		if (c->muted_until > now) {
+			if (c->muted_until < next)
+				next = c->muted_until;
+			continue;
+		}
+		/* Its muted time counts as idle (connections.max.idle.ms): it
+		 * stays where it is on the LRU list. */
+		c->muted_until = 0;
+		loop->n_muted--;
+		conn_set_events(c, EPOLLIN);
+	}
+	loop->next_unmute = next;
+}
+
 static void conn_flush(struct net_conn *c)
 {
+	int32_t mute;
 	int rc = conn_send(c);
 
 	if (rc < 0) {
@@ -665,14 +726,14 @@ static void conn_flush(struct net_conn *c)
 		conn_set_events(c, EPOLLOUT);
 		return;
 	}
+	mute = c->req->mute_ms;
 	req_free(c->req, 0);
 	c->req = NULL;
 	if (c->close_after_write) {
 		conn_close(c, 0, NULL);
 		return;
 	}
-	c->state = READ_SIZE;
-	conn_set_events(c, EPOLLIN);
+	conn_read_next(c, mute);
 }
 
 /* Starts sending c->req's finished response. */
@@ -681,10 +742,11 @@ static void conn_reply(struct net_conn *c)
 	struct net_req *req = c->req;
 
 	if (req->no_response) {
+		int32_t mute = req->mute_ms;
+
 		req_free(c->req, 0);
 		c->req = NULL;
-		c->state = READ_SIZE;
-		conn_set_events(c, EPOLLIN);
+		conn_read_next(c, mute);
 		return;
 	}
 	if (req->out.total < 4 || !req->out.n_pieces) {
@@ -1040,7 +1102,7 @@ static void conn_read(struct net_conn *c)
 	size_t len;
 	int rc;
 
-	while (!c->closed && (c->state == READ_SIZE || c->state == READ_FRAME) &&
+	while (!c->closed && !c->muted_until && (c->state == READ_SIZE || c->state == READ_FRAME) &&
 	       frames < FRAMES_PER_READ) {
 		if (c->state == READ_SIZE)
 			n = recv(c->fd, c->size_buf + c->size_got, 4 - c->size_got, MSG_DONTWAIT);
@@ -1369,6 +1431,8 @@ static int loop_timeout(struct net_loop *loop)
 	int64_t idle = srv->cfg.connections_max_idle_ms, now = now_mono_ms();
 	int64_t left = loop->lru.head ? loop->lru.head->last_active + idle - now : INT64_MAX;
 
+	if (loop->n_muted && loop->next_unmute - now < left)
+		left = loop->next_unmute - now;
 	if (loop->idx == 0) /* the listeners' loop: a paused one's resumption */
 		for (int i = 0; i < srv->cfg.n_listeners; i++)
 			if (srv->lst[i].paused_until && srv->lst[i].paused_until - now < left)
@@ -1486,6 +1550,7 @@ static void *loop_main(void *arg)
 			loop->self_done = false;
 			loop_take_done(loop);
 		}
+		loop_unmute(loop);
 		loop_expire(loop);
 		if (loop->idx == 0)
 			loop_resume_accepts(loop);
@@ -1822,4 +1887,5 @@ void net_server_stats(struct net_server *srv, struct net_stats *st)
 	st->auth_failures = __atomic_load_n(&srv->st.auth_failures, __ATOMIC_RELAXED);
 	st->accept_failures = __atomic_load_n(&srv->st.accept_failures, __ATOMIC_RELAXED);
 	st->accept_pauses = __atomic_load_n(&srv->st.accept_pauses, __ATOMIC_RELAXED);
+	st->muted = __atomic_load_n(&srv->st.muted, __ATOMIC_RELAXED);
 }

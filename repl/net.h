@@ -98,6 +98,8 @@
 #define NET_MAX_HOST      255
 #define NET_MAX_NAME      64
 #define NET_MAX_THREADS   64
+/* The client id of the brokers' own requests to each other. */
+#define NET_CLIENT_ID     "mqfs"
 
 enum net_security {
 	NET_PLAINTEXT,
@@ -228,6 +230,8 @@ struct net_stats {
 	int64_t accept_failures; /* accept(2) errors other than "nothing there" */
 	int64_t accept_pauses;   /* of them, out of descriptors or memory: the
 				  * listener paused (one each: no spin) */
+	int64_t muted;           /* responses after which the connection was
+				  * muted (net_req_mute) */
 };
 void net_server_stats(struct net_server *srv, struct net_stats *st);
 
@@ -260,6 +264,10 @@ bool net_req_cancelled(const struct net_req *req);
  * handler returns 0 without building one, and the connection reads its
  * next request. From the handler's thread. */
 void net_req_no_response(struct net_req *req);
+/* Once the response is sent (or, without one, at once), the connection
+ * is not read for ms (Kafka's KIP-219: a throttled client's channel is
+ * muted for its throttle time). From the handler's thread. */
+void net_req_mute(struct net_req *req, int32_t ms);
 /* Sets the done callback (see net_done_fn); from the handler's thread. */
 void net_req_on_done(struct net_req *req, net_done_fn fn, void *arg);
 /* Sets the cancel hook (see net_cancel_fn), from the handler's thread

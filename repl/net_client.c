@@ -26,7 +26,7 @@
 #include "repl/net.h"
 #include "util/clock.h"
 
-#define CLIENT_ID        "mqfs"
+#define CLIENT_ID        NET_CLIENT_ID
 #define DEFAULT_MAX_RESP (100u << 20)
 
 struct net_client {

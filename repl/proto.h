@@ -158,6 +158,8 @@ enum proto_api_key {
 	PROTO_API_ALTER_PARTITION_REASSIGNMENTS = 45,
 	PROTO_API_LIST_PARTITION_REASSIGNMENTS = 46,
 	PROTO_API_OFFSET_DELETE = 47,
+	PROTO_API_DESCRIBE_CLIENT_QUOTAS = 48,
+	PROTO_API_ALTER_CLIENT_QUOTAS = 49,
 	PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS = 50,
 	PROTO_API_ALTER_USER_SCRAM_CREDENTIALS = 51,
 	PROTO_API_DESCRIBE_CLUSTER = 60,
@@ -2207,6 +2209,108 @@ int proto_describe_log_dirs_resp_decode(struct kbuf_r *r, int16_t version,
 					struct proto_describe_log_dirs_resp *resp);
 void proto_describe_log_dirs_resp_free(struct proto_describe_log_dirs_resp *resp);
 
+/* ---- DescribeClientQuotas (48), AlterClientQuotas (49): proto_quotas.c ---- */
+
+#define PROTO_QUOTA_MAX_COMPONENTS 8  /* entity parts or filter components in one entry */
+#define PROTO_QUOTA_MAX_VALUES     64 /* ops or values of one entity */
+
+enum proto_quota_match {
+	PROTO_QUOTA_MATCH_EXACT = 0,   /* match names the entity */
+	PROTO_QUOTA_MATCH_DEFAULT = 1, /* the default entity (match null) */
+	PROTO_QUOTA_MATCH_ANY = 2,     /* any entity but the default */
+};
+
+/* One component of a quota entity: ("user", "alice"), ("client-id",
+ * null: the default). */
+struct proto_quota_part {
+	struct kstr entity_type;
+	struct kstr entity_name; /* null: the default entity */
+};
+
+struct proto_quota_component {
+	struct kstr entity_type;
+	int8_t match_type;
+	struct kstr match; /* null unless exact */
+};
+
+struct proto_describe_quotas_req {
+	int32_t n_components;
+	struct proto_quota_component components[PROTO_QUOTA_MAX_COMPONENTS];
+	bool strict;
+};
+
+struct proto_quota_value {
+	struct kstr key;
+	double value;
+};
+
+struct proto_quota_entry {
+	int32_t n_parts;
+	struct proto_quota_part parts[PROTO_QUOTA_MAX_COMPONENTS];
+	int32_t n_values;
+	struct proto_quota_value *values;
+};
+
+struct proto_describe_quotas_resp {
+	int32_t throttle_time_ms;
+	int16_t error_code;
+	struct kstr error_message;
+	int32_t n_entries; /* -1: null (sent with an error) */
+	struct proto_quota_entry *entries;
+};
+
+struct proto_quota_op {
+	struct kstr key;
+	double value;
+	bool remove;
+};
+
+struct proto_alter_quotas_entry {
+	int32_t n_parts;
+	struct proto_quota_part parts[PROTO_QUOTA_MAX_COMPONENTS];
+	int32_t n_ops;
+	struct proto_quota_op *ops;
+};
+
+struct proto_alter_quotas_req {
+	int32_t n_entries;
+	struct proto_alter_quotas_entry *entries;
+	bool validate_only;
+};
+
+struct proto_alter_quotas_result {
+	int16_t error_code;
+	struct kstr error_message; /* null */
+	int32_t n_parts;
+	struct proto_quota_part parts[PROTO_QUOTA_MAX_COMPONENTS];
+};
+
+struct proto_alter_quotas_resp {
+	int32_t throttle_time_ms;
+	int32_t n_results;
+	struct proto_alter_quotas_result *results;
+};
+
+int proto_describe_quotas_req_encode(struct kbuf_w *w, int16_t version,
+				     const struct proto_describe_quotas_req *req);
+int proto_describe_quotas_req_decode(struct kbuf_r *r, int16_t version,
+				     struct proto_describe_quotas_req *req);
+int proto_describe_quotas_resp_encode(struct kbuf_w *w, int16_t version,
+				      const struct proto_describe_quotas_resp *resp);
+int proto_describe_quotas_resp_decode(struct kbuf_r *r, int16_t version,
+				      struct proto_describe_quotas_resp *resp);
+void proto_describe_quotas_resp_free(struct proto_describe_quotas_resp *resp);
+int proto_alter_quotas_req_encode(struct kbuf_w *w, int16_t version,
+				  const struct proto_alter_quotas_req *req);
+int proto_alter_quotas_req_decode(struct kbuf_r *r, int16_t version,
+				  struct proto_alter_quotas_req *req);
+void proto_alter_quotas_req_free(struct proto_alter_quotas_req *req);
+int proto_alter_quotas_resp_encode(struct kbuf_w *w, int16_t version,
+				   const struct proto_alter_quotas_resp *resp);
+int proto_alter_quotas_resp_decode(struct kbuf_r *r, int16_t version,
+				   struct proto_alter_quotas_resp *resp);
+void proto_alter_quotas_resp_free(struct proto_alter_quotas_resp *resp);
+
 struct proto_req {
 	struct proto_req_hdr hdr;
 	union {
@@ -2246,6 +2350,8 @@ struct proto_req {
 		struct proto_describe_log_dirs_req describe_log_dirs;
 		struct proto_describe_scram_req describe_scram;
 		struct proto_alter_scram_req alter_scram;
+		struct proto_describe_quotas_req describe_quotas;
+		struct proto_alter_quotas_req alter_quotas;
 		struct proto_describe_acls_req describe_acls;
 		struct proto_create_acls_req create_acls;
 		struct proto_delete_acls_req delete_acls;

@@ -242,6 +242,8 @@ static const struct proto_api api_table[] = {
 	{ PROTO_API_ALTER_PARTITION_REASSIGNMENTS, 0, 0, 0, "AlterPartitionReassignments" },
 	{ PROTO_API_LIST_PARTITION_REASSIGNMENTS, 0, 0, 0, "ListPartitionReassignments" },
 	{ PROTO_API_OFFSET_DELETE, 0, 0, NOT_FLEXIBLE, "OffsetDelete" },
+	{ PROTO_API_DESCRIBE_CLIENT_QUOTAS, 0, 1, 1, "DescribeClientQuotas" },
+	{ PROTO_API_ALTER_CLIENT_QUOTAS, 0, 1, 1, "AlterClientQuotas" },
 	{ PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS, 0, 0, 0, "DescribeUserScramCredentials" },
 	{ PROTO_API_ALTER_USER_SCRAM_CREDENTIALS, 0, 0, 0, "AlterUserScramCredentials" },
 	{ PROTO_API_DESCRIBE_CLUSTER, 0, 1, 0, "DescribeCluster" },
@@ -583,6 +585,10 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 		return proto_describe_cluster_req_decode(&r, v, &req->u.describe_cluster);
 	case PROTO_API_DESCRIBE_LOG_DIRS:
 		return proto_describe_log_dirs_req_decode(&r, v, &req->u.describe_log_dirs);
+	case PROTO_API_DESCRIBE_CLIENT_QUOTAS:
+		return proto_describe_quotas_req_decode(&r, v, &req->u.describe_quotas);
+	case PROTO_API_ALTER_CLIENT_QUOTAS:
+		return proto_alter_quotas_req_decode(&r, v, &req->u.alter_quotas);
 	case PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS:
 		return proto_describe_scram_req_decode(&r, v, &req->u.describe_scram);
 	case PROTO_API_ALTER_USER_SCRAM_CREDENTIALS:
@@ -637,6 +643,9 @@ void proto_req_free(struct proto_req *req)
 		break;
 	case PROTO_API_ALTER_USER_SCRAM_CREDENTIALS:
 		proto_alter_scram_req_free(&req->u.alter_scram);
+		break;
+	case PROTO_API_ALTER_CLIENT_QUOTAS:
+		proto_alter_quotas_req_free(&req->u.alter_quotas);
 		break;
 	case PROTO_API_CREATE_ACLS: proto_create_acls_req_free(&req->u.create_acls); break;
 	case PROTO_API_DELETE_ACLS: proto_delete_acls_req_free(&req->u.delete_acls); break;

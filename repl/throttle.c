@@ -183,6 +183,7 @@ void throttle_rate_init(struct throttle_rate *r, int samples, int64_t window_ms)
 		     : samples > THROTTLE_MAX_SAMPLES ? THROTTLE_MAX_SAMPLES
 						      : samples;
 	r->window_ms = window_ms < 1 ? 1 : window_ms;
+	r->min_windows = 1;
 }
 
 static struct throttle_sample *rate_current(struct throttle_rate *r, int64_t now_ms)
@@ -212,7 +213,7 @@ void throttle_rate_record(struct throttle_rate *r, double value, int64_t now_ms)
 
 double throttle_rate_measure(struct throttle_rate *r, int64_t now_ms)
 {
-	int64_t expire = (int64_t)r->samples * r->window_ms, oldest, elapsed;
+	int64_t expire = (int64_t)r->samples * r->window_ms;
 	double total = 0;
 
 	rate_current(r, now_ms);
@@ -224,14 +225,23 @@ double throttle_rate_measure(struct throttle_rate *r, int64_t now_ms)
 		total += s->value;
 	}
 	/* After the resets: a reset sample starts now. */
-	oldest = r->s[0].start_ms;
+	return total * 1000.0 / (double)throttle_rate_span_ms(r, now_ms);
+}
+
+int64_t throttle_rate_span_ms(const struct throttle_rate *r, int64_t now_ms)
+{
+	int64_t oldest = r->n ? r->s[0].start_ms : now_ms, elapsed, full;
+
 	for (int i = 1; i < r->n; i++)
 		if (r->s[i].start_ms < oldest)
 			oldest = r->s[i].start_ms;
 	elapsed = now_ms - oldest;
-	if (elapsed < r->window_ms)
-		elapsed = r->window_ms;
-	return total * 1000.0 / (double)elapsed;
+	if (r->min_windows <= 1)
+		return elapsed < r->window_ms ? r->window_ms : elapsed;
+	full = elapsed / r->window_ms;
+	if (full < r->min_windows)
+		elapsed += (r->min_windows - full) * r->window_ms;
+	return elapsed > 0 ? elapsed : r->window_ms;
 }
 
 /* ---- a quota ---- */

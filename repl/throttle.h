@@ -76,6 +76,10 @@ struct throttle_sample {
 struct throttle_rate {
 	int samples;
 	int64_t window_ms;
+	/* The fewest whole windows the rate divides by: 1 for SimpleRate
+	 * (replication), samples - 1 for Kafka's Rate (client quotas), so
+	 * a client's first burst is spread over the whole span. */
+	int min_windows;
 	int n, current;
 	struct throttle_sample s[THROTTLE_MAX_SAMPLES + 1];
 };
@@ -87,6 +91,11 @@ void throttle_rate_record(struct throttle_rate *r, double value, int64_t now_ms)
  * an enormous rate); samples without an event for samples * window_ms are
  * emptied first. */
 double throttle_rate_measure(struct throttle_rate *r, int64_t now_ms);
+/* The span (ms) throttle_rate_measure divides by now: with min_windows
+ * 1, the time since the oldest sample started, at least one window;
+ * above, Kafka's Rate.windowSize: that time plus the windows missing to
+ * min_windows whole ones. */
+int64_t throttle_rate_span_ms(const struct throttle_rate *r, int64_t now_ms);
 
 /* ---- a quota ---- */
 

@@ -1134,6 +1134,21 @@ void zk_config_clear(struct zk_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
+int zk_config_del(struct zk_config *c, const char *key)
+{
+	for (int i = 0; i < c->n; i++) {
+		if (strcmp(c->keys[i], key))
+			continue;
+		free(c->keys[i]);
+		free(c->values[i]);
+		c->keys[i] = c->keys[c->n - 1];
+		c->values[i] = c->values[c->n - 1];
+		c->n--;
+		return 1;
+	}
+	return 0;
+}
+
 int zk_config_put(struct zk_config *c, const char *key, size_t klen, const char *value, size_t vlen)
 {
 	char *k = strndup(key, klen), *v = strndup(value, vlen), **nk, **nv;

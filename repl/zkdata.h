@@ -45,6 +45,15 @@
  *   /config/users/<user>       persistent, a SCRAM user's credential:
  *       {"version":1,"config":{"SCRAM-SHA-256":
  *        "salt=<b64>,stored_key=<b64>,server_key=<b64>,iterations=4096"}}
+ *       Client quotas share the same config map:
+ *       {"version":1,"config":{"SCRAM-SHA-256":"...",
+ *        "producer_byte_rate":"1024"}}; /config/users/<default> holds
+ *       every user's default quotas
+ *   /config/users/<user>/clients/<client-id>, /config/clients/<client-id>
+ *       persistent, the quotas of a (user, client id) pair and of a
+ *       client id: {"version":1,"config":{"consumer_byte_rate":"2048"}};
+ *       names sanitized as Kafka's Sanitizer (URL-encoded), <default>
+ *       for the default entity
  *   /config/brokers/<id>, /config/brokers/<default>  persistent, a
  *       broker's dynamic settings and every broker's default ones (Kafka's
  *       ConfigEntityZNode): {"version":1,"config":
@@ -101,6 +110,7 @@
 #define ZK_LOG_DIR_EVENT_PREFIX  "/log_dir_event_notification/log_dir_event_"
 #define ZK_CLUSTER_ID_PATH       "/cluster/id"
 #define ZK_CONFIG_USERS_PATH     "/config/users"
+#define ZK_CONFIG_CLIENTS_PATH   "/config/clients"
 #define ZK_CONFIG_CHANGE_PREFIX  "/config/changes/config_change_"
 #define ZK_CONFIG_BROKERS_PATH   "/config/brokers"
 #define ZK_BROKER_DEFAULT        "<default>" /* /config/brokers/<default>: every broker's */
@@ -269,6 +279,8 @@ const char *zk_config_get(const struct zk_config *c, const char *key);
 int zk_config_put(struct zk_config *c, const char *key, size_t klen, const char *value,
 		  size_t vlen);
 void zk_config_clear(struct zk_config *c);
+/* Removes key from c: 1 when it was there, else 0. */
+int zk_config_del(struct zk_config *c, const char *key);
 
 /* ---- /isr_change_notification/isr_change_<seq> ---- */
 

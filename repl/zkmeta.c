@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "repl/sasl.h"
 #include "repl/zkmeta.h"
 
 /* Rounds of the election when /controller vanishes between our failed
@@ -582,33 +583,6 @@ int zkmeta_purge_config_changes(struct zkc *zkc, char *const *names, int n, int6
 	return deleted;
 }
 
-int zkmeta_scram_user_set(struct zkc *zkc, const char *user, const struct sasl_cred *cred)
-{
-	char path[ZK_PATH_MAX], *doc;
-	int rc;
-
-	if ((rc = zk_path_user(path, sizeof(path), user)) < 0)
-		return rc;
-	if (!(doc = zk_user_scram_encode(cred)))
-		return -ENOMEM;
-	rc = zkc_create(zkc, path, doc, strlen(doc), ZKC_PARENTS, NULL, 0);
-	if (rc == -EEXIST)
-		rc = zkc_set(zkc, path, doc, strlen(doc), ZKC_ANY_VERSION, NULL);
-	free(doc);
-	return rc ? rc : notify_change(zkc, zk_config_change_user_encode(user));
-}
-
-int zkmeta_scram_user_delete(struct zkc *zkc, const char *user)
-{
-	char path[ZK_PATH_MAX];
-	int rc;
-
-	if ((rc = zk_path_user(path, sizeof(path), user)) < 0)
-		return rc;
-	rc = zkc_delete(zkc, path, ZKC_ANY_VERSION);
-	return rc ? rc : notify_change(zkc, zk_config_change_user_encode(user));
-}
-
 int zkmeta_scram_user(struct zkc *zkc, const char *user, struct sasl_cred *cred,
 		      zkc_watch_fn *watch, void *arg, char *why)
 {
@@ -693,6 +667,103 @@ static int set_config_of(struct zkc *zkc, bool broker, const char *name, const s
 	int rc = entity_paths(broker, name, path, ent);
 
 	return rc < 0 ? rc : set_entity_config(zkc, path, ent, c, version);
+}
+
+static int entity_path(const char *entity, char *path)
+{
+	int n = snprintf(path, ZK_PATH_MAX, "/config/%s", entity);
+
+	return n < 0 || n >= ZK_PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+int zkmeta_entity_config(struct zkc *zkc, const char *entity, struct zk_config *c, int32_t *version,
+			 char *why)
+{
+	char path[ZK_PATH_MAX];
+	int rc = entity_path(entity, path);
+
+	memset(c, 0, sizeof(*c));
+	return rc < 0 ? rc : entity_config(zkc, path, c, version, why);
+}
+
+int zkmeta_edit_entity_config(struct zkc *zkc, const char *entity, zkmeta_edit_fn *edit, void *arg,
+			      char *why)
+{
+	char path[ZK_PATH_MAX];
+	int rc = entity_path(entity, path), tries = 0;
+
+	if (rc < 0)
+		return rc;
+	do {
+		struct zk_config c;
+		int32_t version;
+
+		rc = entity_config(zkc, path, &c, &version, why);
+		if (rc == -ENOENT) {
+			version = ZKC_ANY_VERSION; /* made by the write */
+			rc = 0;
+		}
+		if (rc == 0)
+			rc = edit(&c, arg);
+		if (rc == ZKMETA_EDIT_DROP && c.n == 0 && version != ZKC_ANY_VERSION) {
+			/* Nothing left: the znode goes; one with entities
+			 * under it (a user's clients) stays, empty. */
+			rc = zkc_delete(zkc, path, version);
+			if (rc == 0)
+				rc = notify_change(zkc, zk_config_change_encode(entity));
+			else if (rc == -ENOTEMPTY)
+				rc = set_entity_config(zkc, path, entity, &c, version);
+		} else if (rc == 0 || rc == ZKMETA_EDIT_DROP) {
+			rc = set_entity_config(zkc, path, entity, &c, version);
+		}
+		zk_config_clear(&c);
+	} while (rc == -ESTALE && ++tries < 5);
+	return rc;
+}
+
+/* The SCRAM-SHA-256 key of a user's config set (arg: its document) or
+ * deleted (arg NULL: -ENOENT when it is not there). */
+static int scram_edit(struct zk_config *c, void *arg)
+{
+	const char *doc = arg;
+	char why[ZK_WHY_LEN];
+	struct zk_config one;
+	int rc;
+
+	if (!doc)
+		return zk_config_del(c, SASL_SCRAM_SHA_256) ? ZKMETA_EDIT_DROP : -ENOENT;
+	/* The credential's value as its own document holds it. */
+	rc = zk_config_decode(doc, strlen(doc), &one, why);
+	if (rc == 0)
+		rc = zk_config_put(c, one.keys[0], strlen(one.keys[0]), one.values[0],
+				   strlen(one.values[0]));
+	zk_config_clear(&one);
+	return rc;
+}
+
+static int scram_user_change(struct zkc *zkc, const char *user, const struct sasl_cred *cred)
+{
+	char path[ZK_PATH_MAX], ent[ZK_PATH_MAX], why[ZK_WHY_LEN], *doc = NULL;
+	int rc;
+
+	if ((rc = zk_path_user(path, sizeof(path), user)) < 0)
+		return rc;
+	snprintf(ent, sizeof(ent), "users/%s", user);
+	if (cred && !(doc = zk_user_scram_encode(cred)))
+		return -ENOMEM;
+	rc = zkmeta_edit_entity_config(zkc, ent, scram_edit, doc, why);
+	free(doc);
+	return rc;
+}
+
+int zkmeta_scram_user_set(struct zkc *zkc, const char *user, const struct sasl_cred *cred)
+{
+	return scram_user_change(zkc, user, cred);
+}
+
+int zkmeta_scram_user_delete(struct zkc *zkc, const char *user)
+{
+	return scram_user_change(zkc, user, NULL);
 }
 
 int zkmeta_topic_config(struct zkc *zkc, const char *topic, struct zk_config *c, int32_t *version,

@@ -135,9 +135,11 @@ int zkmeta_notify_isr_change(struct zkc *zkc, const struct zk_isr_change *c);
 int zkmeta_notify_log_dir_failure(struct zkc *zkc, int32_t broker_id);
 
 /* SCRAM users, as kafka-configs.sh --entity-type users writes them: the
- * credential in /config/users/<user> (created or replaced), and a change
- * notification for Kafka's brokers. -EINVAL for a user name that is not
- * zk_user_name_valid; delete: -ENOENT when no such user. */
+ * credential in /config/users/<user> (created, or put beside the
+ * znode's other settings: client quotas), and a change notification for
+ * Kafka's brokers. -EINVAL for a user name that is not
+ * zk_user_name_valid; delete: -ENOENT when no such credential (the
+ * znode goes once nothing else is left in it). */
 int zkmeta_scram_user_set(struct zkc *zkc, const char *user, const struct sasl_cred *cred);
 int zkmeta_scram_user_delete(struct zkc *zkc, const char *user);
 /* Reads a user's credential; watch (may be NULL) fires when the znode
@@ -145,6 +147,25 @@ int zkmeta_scram_user_delete(struct zkc *zkc, const char *user);
  * -EBADMSG. */
 int zkmeta_scram_user(struct zkc *zkc, const char *user, struct sasl_cred *cred,
 		      zkc_watch_fn *watch, void *arg, char *why);
+
+/* A client quota entity's config, entity "users/<u>", "clients/<c>" or
+ * "users/<u>/clients/<c>" (sanitized names or <default>): as
+ * zkmeta_topic_config for /config/<entity>. */
+int zkmeta_entity_config(struct zkc *zkc, const char *entity, struct zk_config *c, int32_t *version,
+			 char *why);
+/* Changes an entity's config (entity as above) in place: reads it (empty
+ * when the znode is missing), lets edit change it, and writes it at the
+ * version read (made when it was missing), with the notice; all again
+ * when another writer came between (up to 5 times). The keys edit does
+ * not touch stay as they were (a user's SCRAM credential beside its
+ * quotas). edit returns 0 to write, -errno to write nothing (returned),
+ * or ZKMETA_EDIT_DROP: the znode is deleted if nothing is left in it
+ * and nothing under it, else written. why: a document that does not
+ * decode (-EBADMSG). */
+#define ZKMETA_EDIT_DROP 1
+typedef int zkmeta_edit_fn(struct zk_config *c, void *arg);
+int zkmeta_edit_entity_config(struct zkc *zkc, const char *entity, zkmeta_edit_fn *edit, void *arg,
+			      char *why);
 
 /* A topic's overrides (/config/topics/<t>) and the znode's version
  * (version may be NULL). -ENOENT, -EBADMSG (why says what). */

@@ -96,6 +96,12 @@ static bool client_api_same(const struct proto_req *a, const struct proto_req *b
 		       a->u.elect.election_type == b->u.elect.election_type;
 	case PROTO_API_DESCRIBE_LOG_DIRS:
 		return a->u.describe_log_dirs.n_topics == b->u.describe_log_dirs.n_topics;
+	case PROTO_API_DESCRIBE_CLIENT_QUOTAS:
+		return a->u.describe_quotas.n_components == b->u.describe_quotas.n_components &&
+		       a->u.describe_quotas.strict == b->u.describe_quotas.strict;
+	case PROTO_API_ALTER_CLIENT_QUOTAS:
+		return a->u.alter_quotas.n_entries == b->u.alter_quotas.n_entries &&
+		       a->u.alter_quotas.validate_only == b->u.alter_quotas.validate_only;
 	case PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS:
 		return a->u.describe_scram.n_users == b->u.describe_scram.n_users;
 	case PROTO_API_ALTER_USER_SCRAM_CREDENTIALS:
@@ -223,6 +229,12 @@ static void roundtrip(const struct proto_req *req)
 		break;
 	case PROTO_API_DESCRIBE_LOG_DIRS:
 		rc = proto_describe_log_dirs_req_encode(&w, v, &req->u.describe_log_dirs);
+		break;
+	case PROTO_API_DESCRIBE_CLIENT_QUOTAS:
+		rc = proto_describe_quotas_req_encode(&w, v, &req->u.describe_quotas);
+		break;
+	case PROTO_API_ALTER_CLIENT_QUOTAS:
+		rc = proto_alter_quotas_req_encode(&w, v, &req->u.alter_quotas);
 		break;
 	case PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS:
 		rc = proto_describe_scram_req_encode(&w, v, &req->u.describe_scram);

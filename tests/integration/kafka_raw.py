@@ -59,6 +59,28 @@
 #       TOPIC-PARTITION with null replicas (cancel its move: kafkajs cannot
 #       send null) and prints "error T P" with the top-level and the
 #       partition's error codes (P "-" when the answer names none).
+#   python3 kafka_raw.py quota-alter HOST PORT USER PASSWORD ENTITY OPS [validate]
+#       Authenticates as above, sends AlterClientQuotas v1 of one entry:
+#       ENTITY "type=name,..." ("user=alice,client-id=c1"; a name
+#       "<default>" is sent null; "" an empty entity), OPS "key=value,..."
+#       ("key=-" removes key); "validate" sets validate_only. Prints
+#       "error E MESSAGE" ("-" for no message).
+#   python3 kafka_raw.py quota-describe HOST PORT USER PASSWORD FILTER [strict]
+#       Authenticates as above, sends DescribeClientQuotas v1 with FILTER
+#       "type=name,..." (name "<default>": match the default, "*": any
+#       name, else exact); prints "error E", then one line per entity,
+#       sorted: "type=name,... key=value,..." (the default as <default>).
+#   python3 kafka_raw.py produce-throttle HOST PORT USER PASSWORD CLIENT_ID TOPIC PARTITION BYTES N
+#       Authenticates as above, then sends Produce v3 (acks 1) of one
+#       record of BYTES bytes as client CLIENT_ID, up to N times, until a
+#       response carries a throttle_time_ms above 0; prints "throttle T
+#       after K" (T 0 when none was).
+#   python3 kafka_raw.py fetch-throttle HOST PORT USER PASSWORD CLIENT_ID TOPIC PARTITION N
+#       Authenticates as above, then sends Fetch v4 of TOPIC-PARTITION from
+#       offset 0 (1 MiB at most) as client CLIENT_ID, up to N times, until a
+#       response carries a throttle_time_ms above 0; prints "throttle T
+#       after K records B" with the record bytes of that response (T 0 when
+#       none was throttled, B the last response's).
 #   python3 kafka_raw.py silent HOST PORT
 #       Connects, sends nothing, prints "closed after S s" once the broker
 #       closes the connection (at most 60 s).
@@ -104,15 +126,16 @@ def kstr(s):
 
 
 class Conn:
-    def __init__(self, host, port, timeout=20):
+    def __init__(self, host, port, timeout=20, client_id="kafka_raw"):
         self.s = socket.create_connection((host, port), timeout=timeout)
         self.corr = 0
+        self.client_id = client_id
 
     def call(self, api_key, version, body, flexible=False):
         """flexible: request header v2 and response header v1 (their
         tagged fields, none sent, any skipped as one empty section)."""
         self.corr += 1
-        hdr = struct.pack(">hhi", api_key, version, self.corr) + kstr("kafka_raw")
+        hdr = struct.pack(">hhi", api_key, version, self.corr) + kstr(self.client_id)
         if flexible:
             hdr += b"\x00"
         frame = hdr + body
@@ -496,6 +519,132 @@ def scram_alter(host, port, user, password, op, name, secret, iterations):
         print("%s %d" % (uname, uerr))
 
 
+def quota_entity(text):
+    """type=name,... as the compact (entity_type, entity_name, tags) array."""
+    parts = [p.split("=", 1) for p in text.split(",")] if text else []
+    out = uvarint(len(parts) + 1)
+    for t, n in parts:
+        out += cstr(t.encode()) + (b"\x00" if n == "<default>" else cstr(n.encode())) + b"\x00"
+    return out
+
+
+def read_quota_entity(r, off):
+    n, off = read_uvarint(r, off)
+    parts = []
+    for _ in range(n - 1):
+        t, off = read_cstr(r, off)
+        name, off = read_cstr(r, off)
+        off += 1  # tags
+        parts.append("%s=%s" % (t, "<default>" if name is None else name))
+    return ",".join(parts), off
+
+
+def quota_alter(host, port, user, password, entity, ops, validate=""):
+    c = Conn(host, int(port))
+    if user != "-":
+        sasl_scram(c, user, password)
+    oplist = [o.split("=", 1) for o in ops.split(",")] if ops else []
+    body = uvarint(2) + quota_entity(entity) + uvarint(len(oplist) + 1)
+    for k, v in oplist:
+        rm = v == "-"
+        body += cstr(k.encode()) + struct.pack(">d?", 0.0 if rm else float(v), rm) + b"\x00"
+    body += b"\x00" + struct.pack(">?", validate == "validate") + b"\x00"
+    r = c.call(49, 1, body, flexible=True)
+    n, off = read_uvarint(r, 4)
+    for _ in range(n - 1):
+        (err,) = struct.unpack(">h", r[off:off + 2])
+        msg, off = read_cstr(r, off + 2)
+        _, off = read_quota_entity(r, off)
+        off += 1
+        print("error %d %s" % (err, msg if msg is not None else "-"))
+
+
+def quota_describe(host, port, user, password, filt, strict=""):
+    c = Conn(host, int(port))
+    if user != "-":
+        sasl_scram(c, user, password)
+    comps = [p.split("=", 1) for p in filt.split(",")] if filt else []
+    body = uvarint(len(comps) + 1)
+    for t, n in comps:
+        if n == "<default>":
+            body += cstr(t.encode()) + b"\x01\x00\x00"
+        elif n == "*":
+            body += cstr(t.encode()) + b"\x02\x00\x00"
+        else:
+            body += cstr(t.encode()) + b"\x00" + cstr(n.encode()) + b"\x00"
+    body += struct.pack(">?", strict == "strict") + b"\x00"
+    r = c.call(48, 1, body, flexible=True)
+    _, err = struct.unpack(">ih", r[:6])
+    _, off = read_cstr(r, 6)
+    n, off = read_uvarint(r, off)
+    print("error %d" % err)
+    lines = []
+    for _ in range(max(n - 1, 0)):
+        ent, off = read_quota_entity(r, off)
+        nv, off = read_uvarint(r, off)
+        vals = []
+        for _ in range(nv - 1):
+            k, off = read_cstr(r, off)
+            (v,) = struct.unpack(">d", r[off:off + 8])
+            off += 9  # and its tags
+            vals.append("%s=%g" % (k, v))
+        off += 1
+        lines.append("%s %s" % (ent, ",".join(sorted(vals))))
+    for line in sorted(lines):
+        print(line)
+
+
+def produce_throttle(host, port, user, password, client_id, topic, partition, nbytes, n):
+    c = Conn(host, int(port), client_id=client_id)
+    if user != "-":
+        sasl_scram(c, user, password)
+    value = b"x" * int(nbytes)
+    for k in range(1, int(n) + 1):
+        body = (kstr(None) + struct.pack(">hi", 1, 10000) + struct.pack(">i", 1) + kstr(topic) +
+                struct.pack(">ii", 1, int(partition)) + (lambda b: struct.pack(">i", len(b)) + b)(batch([value])))
+        r = c.call(0, 3, body)
+        # responses [name, [index, error_code, base_offset, log_append_time]], throttle_time_ms
+        off = 4
+        nlen = struct.unpack(">h", r[off:off + 2])[0]
+        off += 2 + nlen + 4
+        _, err = struct.unpack(">ih", r[off:off + 6])
+        if err:
+            sys.exit("Produce: error %d" % err)
+        (throttle,) = struct.unpack(">i", r[-4:])
+        if throttle > 0:
+            print("throttle %d after %d" % (throttle, k))
+            return
+    print("throttle 0 after %s" % n)
+
+
+def fetch_throttle(host, port, user, password, client_id, topic, partition, n):
+    c = Conn(host, int(port), client_id=client_id)
+    if user != "-":
+        sasl_scram(c, user, password)
+    body = struct.pack(">iiiib", -1, 0, 0, 1 << 20, 0)
+    body += struct.pack(">i", 1) + kstr(topic) + struct.pack(">i", 1)
+    body += struct.pack(">iqi", int(partition), 0, 1 << 20)
+    throttle, nbytes = 0, 0
+    for k in range(1, int(n) + 1):
+        r = c.call(1, 4, body)
+        # throttle_time_ms, [topic, [partition, error_code, high_watermark,
+        # last_stable_offset, aborted_transactions, records]]
+        (throttle,) = struct.unpack(">i", r[:4])
+        tlen = struct.unpack(">h", r[8:10])[0]
+        off = 10 + tlen + 4
+        _, err = struct.unpack(">ih", r[off:off + 6])
+        if err:
+            sys.exit("Fetch: error %d" % err)
+        off += 22
+        (naborted,) = struct.unpack(">i", r[off:off + 4])
+        off += 4 + 16 * max(naborted, 0)
+        (nbytes,) = struct.unpack(">i", r[off:off + 4])
+        if throttle > 0:
+            print("throttle %d after %d records %d" % (throttle, k, max(nbytes, 0)))
+            return
+    print("throttle 0 after %s records %d" % (n, max(nbytes, 0)))
+
+
 def silent(host, port):
     s = socket.create_connection((host, int(port)), timeout=60)
     t0 = time.monotonic()
@@ -513,8 +662,10 @@ if __name__ == "__main__":
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
             "metadata": (7, metadata), "elect": (9, elect), "cancel": (8, cancel),
             "logdirs": (8, logdirs), "scram-describe": (7, scram_describe),
-            "scram-alter": (10, scram_alter), "incalter": (9, incalter)}
-    optional = {"parked": 1, "produce": 1, "incalter": 1}  # trailing arguments that may be left out
+            "scram-alter": (10, scram_alter), "incalter": (9, incalter),
+            "quota-alter": (8, quota_alter), "quota-describe": (7, quota_describe),
+            "produce-throttle": (11, produce_throttle), "fetch-throttle": (10, fetch_throttle)}
+    optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
             not cmds[sys.argv[1]][0] <= len(sys.argv) <= cmds[sys.argv[1]][0] + optional.get(sys.argv[1], 0)):
         sys.exit("usage: see the top of kafka_raw.py")

@@ -5,8 +5,9 @@
  * range (sendfile) byte for byte, a parked request completed from another
  * thread, SCRAM-SHA-256 (success, wrong password, requests before
  * authentication, the v0 bare-token exchange), truncated and oversized
- * frames, idle expiry, 1000 idle connections, max.connections, and a
- * client that never reads. No sleeps decide anything: every wait polls a
+ * frames, idle expiry, 1000 idle connections, max.connections, a
+ * client that never reads, and a connection muted after a throttled
+ * response. No sleeps decide anything: every wait polls a
  * condition against a deadline.
  */
 #include <stdarg.h>
@@ -553,6 +554,76 @@ static void test_pipelined_in_order(void **state)
 		check_versions(&r, (int16_t)(i % 3), PROTO_ERR_NONE);
 		free(resp);
 	}
+	close(fd);
+	fx_stop(&fx);
+}
+
+/* A handler that answers DescribeClientQuotas with no entries and
+ * mutes the connection for MUTE_MS (a throttled client, KIP-219). */
+#define MUTE_MS 300
+static int mute_handler(void *arg, struct net_req *req)
+{
+	struct proto_describe_quotas_resp resp = { 0 };
+	size_t pos = net_req_begin(req);
+	int rc = proto_describe_quotas_resp_encode(&net_req_out(req)->w,
+						   net_req_msg(req)->hdr.api_version, &resp);
+
+	(void)arg;
+	net_req_mute(req, MUTE_MS);
+	return rc ? rc : net_req_end(req, pos);
+}
+
+static bool muted_once(void *arg)
+{
+	return fx_stats(arg).muted == 1;
+}
+
+/* After a response whose handler muted the connection, the request the
+ * client had already sent behind it is not read before MUTE_MS have
+ * passed (a lower bound, which no load can break), then it is answered:
+ * a client that ignores throttle_time_ms waits anyway. */
+static void test_muted_after_throttle(void **state)
+{
+	static const uint8_t body[] = { 0, 0, 0, 0, 0 }; /* no components, not strict */
+	struct proto_api_versions_resp av;
+	uint8_t buf[256], *resp;
+	size_t at, len;
+	struct kbuf_r r;
+	struct fx fx;
+	int32_t corr;
+	int64_t t0;
+	int fd;
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	assert_int_equal(sasl_cred_from_password("s3cret", NULL, 0, 4096, &fx.cred), 0);
+	assert_int_equal(net_server_new(&fx.cfg, lookup, &fx, &fx.srv), 0);
+	assert_int_equal(
+		net_server_handle(fx.srv, PROTO_API_DESCRIBE_CLIENT_QUOTAS, mute_handler, NULL), 0);
+	assert_int_equal(net_server_start(fx.srv), 0);
+	fx.port = net_server_port(fx.srv, 0);
+	at = build_req(buf, sizeof(buf), PROTO_API_DESCRIBE_CLIENT_QUOTAS, 0, 1, body,
+		       sizeof(body));
+	at += build_req(buf + at, sizeof(buf) - at, PROTO_API_API_VERSIONS, 0, 2, NULL, 0);
+	fd = raw_connect(fx.port);
+	t0 = now_mono_ms();
+	write_all(fd, buf, at);
+	resp = read_frame(fd, &len);
+	kbuf_r_init(&r, resp, len);
+	assert_int_equal(proto_resp_hdr_decode(&r, PROTO_API_DESCRIBE_CLIENT_QUOTAS, 0, &corr), 0);
+	assert_int_equal(corr, 1);
+	free(resp);
+	assert_true(eventually(muted_once, &fx));
+	resp = read_frame(fd, &len);
+	assert_true(now_mono_ms() - t0 >= MUTE_MS);
+	kbuf_r_init(&r, resp, len);
+	assert_int_equal(proto_resp_hdr_decode(&r, PROTO_API_API_VERSIONS, 0, &corr), 0);
+	assert_int_equal(corr, 2);
+	assert_int_equal(proto_api_versions_resp_decode(&r, 0, &av), 0);
+	assert_int_equal(av.error_code, PROTO_ERR_NONE);
+	proto_api_versions_resp_free(&av);
+	free(resp);
+	assert_int_equal(fx_stats(&fx).muted, 1);
 	close(fd);
 	fx_stop(&fx);
 }
@@ -1714,6 +1785,7 @@ int main(void)
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_api_versions),
 		cmocka_unit_test(test_pipelined_in_order),
+		cmocka_unit_test(test_muted_after_throttle),
 		cmocka_unit_test_teardown(test_unsupported_closes, log_restore),
 		cmocka_unit_test(test_fetch_sendfile),
 		cmocka_unit_test(test_picked_runs_on_loop),
