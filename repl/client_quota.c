@@ -266,23 +266,56 @@ out:
 	return (int32_t)(t + 0.5);
 }
 
+/* Who req is for the quotas: false when no quota can apply to it (no
+ * table, a broker's own request, a client id too long for any quota to
+ * name), else its client id into client (the user is net_req_user). */
+static bool req_quotaed(const struct client_quotas *q, struct net_req *req,
+			char client[CLIENT_QUOTA_MAX_NAME + 1])
+{
+	struct kstr id = net_req_msg(req)->hdr.client_id;
+
+	if (!q)
+		return false;
+	if (q->exempt_set && kstr_eq(id, NET_CLIENT_ID) &&
+	    !strcmp(net_req_user(req) ? net_req_user(req) : "", q->exempt_user))
+		return false; /* a broker's own request */
+	if (id.len > CLIENT_QUOTA_MAX_NAME)
+		return false;
+	snprintf(client, CLIENT_QUOTA_MAX_NAME + 1, "%.*s", id.len > 0 ? (int)id.len : 0,
+		 id.ptr ? id.ptr : "");
+	return true;
+}
+
+int64_t client_quotas_window_max(struct client_quotas *q, enum client_quota_kind kind,
+				 const char *user, const char *client_id)
+{
+	int64_t bound = client_quotas_bound(q, kind, user, client_id, NULL);
+	int64_t windows = q->samples > 1 ? q->samples - 1 : 1;
+
+	if (bound < 0 || bound > INT64_MAX / windows / q->window_ms)
+		return INT64_MAX;
+	/* Kafka's getMaxValueInQuotaWindow: bound * (samples - 1) windows. */
+	return bound * windows * q->window_ms / 1000;
+}
+
+int64_t client_quotas_window_max_req(struct client_quotas *q, struct net_req *req,
+				     enum client_quota_kind kind)
+{
+	char client[CLIENT_QUOTA_MAX_NAME + 1];
+
+	if (!req_quotaed(q, req, client))
+		return INT64_MAX;
+	return client_quotas_window_max(q, kind, net_req_user(req), client);
+}
+
 int32_t client_quotas_record_req(struct client_quotas *q, struct net_req *req,
 				 enum client_quota_kind kind, int64_t bytes, bool take_back)
 {
-	struct kstr id = net_req_msg(req)->hdr.client_id;
 	char client[CLIENT_QUOTA_MAX_NAME + 1];
 	int32_t t;
 
-	if (!q)
+	if (!req_quotaed(q, req, client))
 		return 0;
-	if (q->exempt_set && kstr_eq(id, NET_CLIENT_ID) &&
-	    !strcmp(net_req_user(req) ? net_req_user(req) : "", q->exempt_user))
-		return 0; /* a broker's own request */
-	/* A client id too long to keep is no name any quota can hold. */
-	if (id.len > CLIENT_QUOTA_MAX_NAME)
-		return 0;
-	snprintf(client, sizeof(client), "%.*s", id.len > 0 ? (int)id.len : 0,
-		 id.ptr ? id.ptr : "");
 	t = client_quotas_record(q, kind, net_req_user(req), client, bytes, take_back,
 				 now_mono_ms());
 	/* Kafka's KIP-219: the response carries the time, and the

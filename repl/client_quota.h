@@ -87,6 +87,18 @@ int32_t client_quotas_record(struct client_quotas *q, enum client_quota_kind kin
 struct net_req;
 int32_t client_quotas_record_req(struct client_quotas *q, struct net_req *req,
 				 enum client_quota_kind kind, int64_t bytes, bool take_back);
+/* The most bytes of kind that (user, client_id) can take in one response
+ * without being throttled for them alone (Kafka's
+ * getMaxValueInQuotaWindow: the bound over quota.window.num - 1 windows);
+ * INT64_MAX when no quota applies. A consumer's Fetch is capped to it,
+ * or a backlog bigger than that would be read, throttled, taken back
+ * and answered empty at every fetch, and the consumer would never move. */
+int64_t client_quotas_window_max(struct client_quotas *q, enum client_quota_kind kind,
+				 const char *user, const char *client_id);
+/* client_quotas_window_max of req's user and client id (INT64_MAX for a
+ * broker's own request, as client_quotas_record_req). */
+int64_t client_quotas_window_max_req(struct client_quotas *q, struct net_req *req,
+				     enum client_quota_kind kind);
 /* The brokers' own requests to each other (client id NET_CLIENT_ID from
  * user, the brokers' SASL user; "" on a PLAINTEXT cluster): forwarded
  * mount writes, read copies' fetches. They are never client-quota'd, as

@@ -427,6 +427,16 @@ static int fetch_respond(struct fs_fetch *f)
 	bool taken = false; /* a partition of this response has records */
 	int k = 0, rc;
 
+	/* A consumer's response stays within what its consumer_byte_rate
+	 * takes in one quota window (fetch_client_quota). */
+	if (f->fs->client_quotas && m->replica_id < 0) {
+		int64_t cap = client_quotas_window_max_req(f->fs->client_quotas, f->req,
+							   CLIENT_QUOTA_FETCH);
+
+		if (cap < budget)
+			budget = cap;
+	}
+
 	/* From here on the request's done callback frees f, whatever
 	 * happens (a failed handler gets it with -ECONNRESET). */
 	net_req_on_done(f->req, fetch_done, f);

@@ -18,7 +18,8 @@
 # a throttle_time_ms above 0 once past 1024 bytes/s (20 KB records),
 # one with another client id none; the quota removed, c1 is not
 # throttled any more; the throttle is logged. A consumer (client id c4)
-# past its consumer_byte_rate gets a throttle time and no records.
+# past its consumer_byte_rate gets a throttle time and no records; one
+# (c6) with a backlog past its quota window gets records, capped to it.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -170,5 +171,24 @@ fetch_free() { # c5 reads records, not throttled (its entities set no consumer r
 check "another client reads unthrottled" poll 30 fetch_free
 check "logged: the fetch throttle" grep -q \
 	"client quota: Fetch from .* (user admin, client-id 'c4') over its consumer_byte_rate" "$LOG"
+
+# A consumer with 10240 bytes/s and more than 400 KB to read: its Fetch
+# of up to 1 MiB is capped to what the quota takes in its window (10
+# windows of 1 s: 102400 bytes; Kafka's getMaxValueInQuotaWindow), so
+# its first answer has records, about five of 20 KB, and no throttle.
+# Uncapped it would read all, be throttled and get none, every time.
+expect_eq "consumer_byte_rate for client c6" "error 0 -" \
+	"$(alter client-id=c6 consumer_byte_rate=10240)"
+fetch_capped() {
+	_t=$(raw "$LEADER" fetch-throttle c6 q 0 1)
+	echo "# $(date +%T.%N) c6: $_t" >>"$LOG"
+	case $_t in
+	"throttle 0 after 1 records "*)
+		[ "${_t##* }" -gt 0 ] && [ "${_t##* }" -le $((102400 + 21000)) ] ;;
+	*) return 1 ;;
+	esac
+}
+check "client c6: its first Fetch gets records within its quota window, unthrottled" \
+	poll 30 fetch_capped
 
 mq_done

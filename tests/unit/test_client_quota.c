@@ -131,6 +131,36 @@ static void test_throttle_time(void **state)
 	client_quotas_free(q);
 }
 
+/* Kafka's getMaxValueInQuotaWindow, and that what it allows is never
+ * throttled on a fresh rate: a Fetch capped to it always moves. */
+static void test_window_max(void **state)
+{
+	const struct client_quota_entity ents[2] = { { NULL, "c", -1, 2048 },
+						     { NULL, "big", -1, INT64_MAX / 2 } };
+	struct client_quotas *q;
+	int64_t max;
+
+	(void)state;
+	assert_int_equal(client_quotas_new(11, 1000, &q), 0);
+	table(q, ents, 2);
+	/* 10 windows of 1 s at 2048 B/s. */
+	max = client_quotas_window_max(q, CLIENT_QUOTA_FETCH, "u", "c");
+	assert_int_equal(max, 20480);
+	assert_int_equal(client_quotas_record(q, CLIENT_QUOTA_FETCH, "u", "c", max, true, 0), 0);
+	/* More on the same span: throttled. */
+	assert_true(client_quotas_record(q, CLIENT_QUOTA_FETCH, "u", "c", 1000, true, 0) > 0);
+	/* No quota: no cap; a bound too big to multiply: none either. */
+	assert_true(client_quotas_window_max(q, CLIENT_QUOTA_FETCH, "u", "d") == INT64_MAX);
+	assert_true(client_quotas_window_max(q, CLIENT_QUOTA_PRODUCE, "u", "c") == INT64_MAX);
+	assert_true(client_quotas_window_max(q, CLIENT_QUOTA_FETCH, "u", "big") == INT64_MAX);
+	client_quotas_free(q);
+	/* 3 windows of 500 ms: 2 of them. */
+	assert_int_equal(client_quotas_new(3, 500, &q), 0);
+	table(q, ents, 1);
+	assert_int_equal(client_quotas_window_max(q, CLIENT_QUOTA_FETCH, "u", "c"), 2048);
+	client_quotas_free(q);
+}
+
 static void test_rate_span(void **state)
 {
 	struct throttle_rate r;
@@ -201,11 +231,9 @@ static void test_values(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_resolution_order),
-		cmocka_unit_test(test_keys_apart),
-		cmocka_unit_test(test_throttle_time),
-		cmocka_unit_test(test_rate_span),
-		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_resolution_order), cmocka_unit_test(test_keys_apart),
+		cmocka_unit_test(test_throttle_time),    cmocka_unit_test(test_window_max),
+		cmocka_unit_test(test_rate_span),        cmocka_unit_test(test_names),
 		cmocka_unit_test(test_values),
 	};
 
