@@ -633,8 +633,11 @@ static void test_log_dir_failure_follower(void **state)
 	assert_int_equal(replica_mgr_log_dir_failure(bks[3].rm), 0);
 	tlog_fail_appends(bks[3].t, -EIO);
 	append_on(1, 2, "b");
+	/* Step a sets the failure, then marks the replicas offline, on the
+	 * fetcher's thread: both are waited for. */
 	end = now_mono_ms() + DEADLINE_MS;
-	while (replica_mgr_log_dir_failure(bks[3].rm) == 0 && now_mono_ms() < end)
+	while ((replica_mgr_log_dir_failure(bks[3].rm) == 0 || !info_of(3).offline) &&
+	       now_mono_ms() < end)
 		usleep(2000);
 	assert_int_equal(replica_mgr_log_dir_failure(bks[3].rm), -EIO);
 	assert_replica_offline(3);
