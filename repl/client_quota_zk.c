@@ -150,8 +150,8 @@ int client_quota_zk_read(struct zkc *zk, struct client_quota_entity **out, int *
 			rc = n;
 		for (int i = 0; i < n && rc == 0; i++)
 			rc = add_user(zk, &l, names[i]);
-		if (n > 0)
-			zkc_names_free(names, n);
+		/* An empty listing is an array too (names NULL on an error). */
+		zkc_names_free(names, n > 0 ? n : 0);
 	}
 	if (rc < 0) {
 		client_quota_entities_free(l.v, l.n);
