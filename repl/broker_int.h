@@ -148,12 +148,6 @@ struct partition {
 	 * (CLOCK_MONOTONIC ms). Only grows; read without a lock. */
 	_Atomic int64_t read_floor;
 	_Atomic int64_t read_floor_until;
-	/* A replicated topic: its key.separator and line.format are the
-	 * ones /config/topics/<t> fixed (topic_lines_fix), set once under
-	 * lines_mu, which orders the fix and the appliance of a change
-	 * notification (topics_cluster_config). */
-	pthread_mutex_t lines_mu;
-	atomic_bool lines_fixed;
 };
 
 struct topic {
