@@ -19,7 +19,10 @@
  *   zstd  one zstd frame (libzstd at its default level 3, Kafka's default),
  *         with its content size. Any sequence of frames libzstd reads is
  *         accepted (skippable frames, checksums, no content size), read
- *         as a stream: a frame's claimed content size allocates nothing.
+ *         as a stream into our buffer, which grows only as output comes
+ *         (a frame's claimed content size does not size it); libzstd's
+ *         own window is limited to 2^27 bytes (its default), reserved but
+ *         touched only as far as the frame decodes.
  *   none  a plain copy (so callers need not special-case it).
  *
  * The payload of a batch comes from disk or the network and is not trusted:
@@ -49,7 +52,7 @@
 #include "engine/batch.h"
 #include "engine/compress_int.h"
 
-/* Grows by doubling from there. */
+/* Four times the input, at least 4 KiB, at most COMPRESS_MAX_OUT. */
 size_t compress_first_cap(size_t n)
 {
 	size_t c = n > COMPRESS_MAX_OUT / 4 ? COMPRESS_MAX_OUT : 4 * n;

@@ -32,10 +32,12 @@
  *            recompresses: a 16-byte header, the magic 0x82 'S' 'N' 'A' 'P'
  *            'P' 'Y' 0 then version and compatible version (big-endian
  *            int32, both 1), then blocks, each [length: big-endian int32]
- *            [a raw snappy block of that many bytes] of at most 32 KiB of
- *            input. A header met where a block length should be starts
- *            another stream (concatenated streams, as snappy-java reads
- *            them); the version fields are not checked (as librdkafka).
+ *            [a raw snappy block of that many bytes], each block decoding
+ *            alone (snappy-java writes 32 KiB of input a block, as we
+ *            do; any size is read). A header met where a block length
+ *            should be starts another stream (concatenated streams, as
+ *            snappy-java reads them); the version fields are not checked
+ *            (as librdkafka).
  *   raw      one raw snappy block, what librdkafka writes.
  * A payload that starts with the 8 magic bytes is xerial (as both
  * snappy-java and librdkafka decide), else raw. We write xerial.
