@@ -7,7 +7,7 @@
 set -e
 # Building and running: FUSE, the codecs, libcrypto (repl/sasl.c's SCRAM),
 # jansson and libzookeeper-mt (repl/zkdata.c, repl/zkc.c).
-build="libfuse3-dev fuse3 liblz4-dev lz4 zlib1g-dev pkg-config libssl-dev"
+build="libfuse3-dev fuse3 liblz4-dev lz4 zlib1g-dev libzstd-dev pkg-config libssl-dev"
 build="$build libjansson-dev libzookeeper-mt-dev"
 tests=yes
 case $1 in
@@ -33,6 +33,8 @@ need="$need zookeeper"
 need="$need vim-tiny rsync"
 # make format-check: clang-format, against .clang-format.
 need="$need clang-format"
+# test_batch.c: our zstd payloads read by the zstd tool, and its ours.
+need="$need zstd"
 # kcat: t_cluster_start.sh checks the SASL listener with a real Kafka client.
 # librdkafka-dev: tests/clients/rdk_check (t_kafka_rdkafka.sh and the
 # cluster's client tests) and contrib/bench/rdk_perf link with librdkafka.

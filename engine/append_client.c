@@ -24,8 +24,7 @@
  *      input; the input is batches back to back, nothing after the last
  *                                                                -EBADMSG;
  *   3. the CRC-32C over attributes..end                          -EBADMSG;
- *   4. codec none, gzip or lz4; snappy, zstd                     -ENOTSUP;
- *      another number                                            -EBADMSG;
+ *   4. codec none, gzip, snappy, lz4 or zstd; another number   -EBADMSG;
  *   5. neither transactional nor control (no transaction
  *      coordinator here, and clients never write control batches) -EPERM;
  *   6. recordsCount >= 1, lastOffsetDelta = recordsCount - 1, every record
@@ -149,8 +148,6 @@ static int client_batch_check(const struct log_config *cfg, const struct line_fm
 			      "from its attributes",
 			      h.crc, crc, len - BATCH_OFF_ATTRIBUTES);
 	int codec = h.attributes & BATCH_CODEC_MASK;
-	if (codec == BATCH_CODEC_SNAPPY || codec == BATCH_CODEC_ZSTD)
-		return -ENOTSUP;
 	if (codec > BATCH_CODEC_ZSTD)
 		return refuse(why, whylen, "compression codec %d does not exist", codec);
 	if (h.attributes & (BATCH_ATTR_TRANSACTIONAL | BATCH_ATTR_CONTROL))

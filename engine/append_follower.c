@@ -57,7 +57,7 @@
 
 /* Checks the batch at b (avail bytes); fills *m but for the placement
  * (first_line_pos). Returns its size, 0 when it is cut short, -EBADMSG,
- * -ENOTSUP, -ENOMEM. */
+ * -ENOMEM. */
 static int64_t batch_check(const uint8_t *b, size_t avail, const struct line_fmt *lf,
 			   struct batch_meta *m, int32_t *epoch)
 {

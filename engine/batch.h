@@ -287,8 +287,8 @@ struct batch_iter {
 	uint8_t *owned; /* decompressed payload, or NULL */
 	size_t owned_cap;
 };
-/* 0, or -EBADMSG (the CRC-32C does not match, corrupt compressed payload),
- * -ENOMEM, -ENOTSUP (codec we do not support: snappy, zstd). */
+/* 0, or -EBADMSG (the CRC-32C does not match, corrupt compressed payload,
+ * a codec number that names none), -ENOMEM. */
 int batch_iter_init(struct batch_iter *it, const uint8_t *batch, size_t len);
 /* The same without the CRC check: only for a batch whose bytes are looked
  * at for their shape, never served (seg_load_tail: a flipped byte there is
@@ -335,9 +335,11 @@ void batch_explain(const uint8_t *buf, size_t len, char *out, size_t cap);
 void batch_iter_free(struct batch_iter *it);
 
 /* ---- compression (compress.c) ----
- * Kafka's framing: gzip = a gzip stream (RFC 1952); lz4 = an LZ4 frame.
- * compress: *out malloc'ed; decompress: into *out (realloc'ed, *cap updated).
- * Return the output length or -EBADMSG / -ENOMEM / -ENOTSUP; a payload
+ * Kafka's framing: gzip = a gzip stream (RFC 1952); snappy = snappy-java's
+ * xerial framing (reading also a raw snappy block); lz4 = an LZ4 frame;
+ * zstd = a zstd frame. compress: *out malloc'ed; decompress: into *out
+ * (realloc'ed, *cap updated).
+ * Return the output length or -EBADMSG / -ENOMEM; a payload
  * that decompresses to more than COMPRESS_MAX_OUT bytes is -EBADMSG. */
 #define COMPRESS_MAX_OUT (64u << 20)
 int64_t compress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out);

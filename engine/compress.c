@@ -13,7 +13,16 @@
  *         Kafka's KafkaLZ4BlockOutputStream writes, readable by `lz4 -d`.
  *         Any frame liblz4 reads is accepted (dependent blocks, checksums,
  *         several frames back to back).
- *   snappy, zstd  not supported: -ENOTSUP.
+ *   snappy  snappy-java's "xerial" framing of raw snappy blocks, what
+ *         Kafka's Java client and broker write; reading also takes one raw
+ *         block, what librdkafka writes (snappy.c, our own codec).
+ *   zstd  one zstd frame (libzstd at its default level 3, Kafka's default),
+ *         with its content size. Any sequence of frames libzstd reads is
+ *         accepted (skippable frames, checksums, no content size), read
+ *         as a stream into our buffer, which grows only as output comes
+ *         (a frame's claimed content size does not size it); libzstd's
+ *         own window is limited to 2^27 bytes (its default), reserved but
+ *         touched only as far as the frame decodes.
  *   none  a plain copy (so callers need not special-case it).
  *
  * The payload of a batch comes from disk or the network and is not trusted:
@@ -23,8 +32,8 @@
  * limit on a batch is message.max.bytes, about 1 MB by default.) An output
  * of exactly COMPRESS_MAX_OUT bytes is accepted.
  *
- * Errors: -EBADMSG corrupt or oversized input, -ENOMEM, -ENOTSUP (snappy,
- * zstd), -EINVAL (compress_buf with a codec number that does not exist),
+ * Errors: -EBADMSG corrupt or oversized input, -ENOMEM, -EINVAL
+ * (compress_buf with a codec number that does not exist),
  * -EIO (the compression library failed on valid input; should not happen).
  *
  * Stateless apart from the caller's buffers; callable from any thread.
@@ -37,21 +46,21 @@
 
 #include <lz4frame.h>
 #include <zlib.h>
+#include <zstd.h>
+#include <zstd_errors.h>
 
 #include "engine/batch.h"
+#include "engine/compress_int.h"
 
-/* First guess for the output of decompressing n bytes; grows by doubling. */
-static size_t decomp_first_cap(size_t n)
+/* Four times the input, at least 4 KiB, at most COMPRESS_MAX_OUT. */
+size_t compress_first_cap(size_t n)
 {
 	size_t c = n > COMPRESS_MAX_OUT / 4 ? COMPRESS_MAX_OUT : 4 * n;
 
 	return c < 4096 ? 4096 : c;
 }
 
-/* Makes room in *out for more output: at least doubles *cap, up to
- * COMPRESS_MAX_OUT. 0, -EBADMSG when already at the limit, -ENOMEM. On
- * failure *out and *cap are unchanged and still valid. */
-static int decomp_grow(uint8_t **out, size_t *cap, size_t want)
+int compress_grow(uint8_t **out, size_t *cap, size_t want)
 {
 	size_t ncap;
 	uint8_t *n;
@@ -126,7 +135,7 @@ static int64_t gzip_decompress(const uint8_t *in, size_t len, uint8_t **out, siz
 	zret = inflateInit2(&zs, 15 + 32);
 	if (zret != Z_OK)
 		return zret == Z_MEM_ERROR ? -ENOMEM : -EIO;
-	if (*cap == 0 && (err = decomp_grow(out, cap, decomp_first_cap(len))) < 0) {
+	if (*cap == 0 && (err = compress_grow(out, cap, compress_first_cap(len))) < 0) {
 		ret = err;
 		goto out;
 	}
@@ -138,7 +147,7 @@ static int64_t gzip_decompress(const uint8_t *in, size_t len, uint8_t **out, siz
 		/* At the limit, go on with no output room: what is left may be
 		 * just the gzip trailer. If it needs room instead, inflate
 		 * makes no progress and says Z_BUF_ERROR. */
-		if (done == *cap && (err = decomp_grow(out, cap, 0)) == -ENOMEM) {
+		if (done == *cap && (err = compress_grow(out, cap, 0)) == -ENOMEM) {
 			ret = err;
 			goto out;
 		}
@@ -219,7 +228,7 @@ static int64_t lz4_decompress(const uint8_t *in, size_t len, uint8_t **out, size
 
 	if (LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION)))
 		return -ENOMEM;
-	if (*cap == 0 && (err = decomp_grow(out, cap, decomp_first_cap(len))) < 0) {
+	if (*cap == 0 && (err = compress_grow(out, cap, compress_first_cap(len))) < 0) {
 		ret = err;
 		goto out;
 	}
@@ -229,7 +238,7 @@ static int64_t lz4_decompress(const uint8_t *in, size_t len, uint8_t **out, size
 		/* At the limit, go on with no output room: the frame may only
 		 * have its end mark left. If it needs room instead, no
 		 * progress is made and it is refused below. */
-		if (done == *cap && (err = decomp_grow(out, cap, 0)) == -ENOMEM) {
+		if (done == *cap && (err = compress_grow(out, cap, 0)) == -ENOMEM) {
 			ret = err;
 			goto out;
 		}
@@ -260,6 +269,84 @@ out:
 	return ret;
 }
 
+/* ---- zstd ---- */
+
+static int64_t zstd_compress(const uint8_t *in, size_t len, uint8_t **out)
+{
+	size_t bound = ZSTD_compressBound(len), n;
+	uint8_t *buf;
+
+	buf = malloc(bound);
+	if (!buf)
+		return -ENOMEM;
+	n = ZSTD_compress(buf, bound, in, len, ZSTD_CLEVEL_DEFAULT);
+	if (ZSTD_isError(n)) {
+		free(buf);
+		return ZSTD_getErrorCode(n) == ZSTD_error_memory_allocation ? -ENOMEM : -EIO;
+	}
+	*out = buf;
+	return (int64_t)n;
+}
+
+static int64_t zstd_decompress(const uint8_t *in, size_t len, uint8_t **out, size_t *cap)
+{
+	ZSTD_DStream *ds;
+	ZSTD_inBuffer ib = { in, len, 0 };
+	size_t done = 0;
+	int64_t ret;
+	int err;
+
+	ds = ZSTD_createDStream();
+	if (!ds)
+		return -ENOMEM;
+	/* The window a frame may ask for: the library's default limit,
+	 * written down. The buffer is reserved, not touched, beyond what
+	 * the frame decodes, and we stop at COMPRESS_MAX_OUT. */
+	if (ZSTD_isError(ZSTD_DCtx_setParameter(ds, ZSTD_d_windowLogMax, 27))) {
+		ret = -EIO;
+		goto out;
+	}
+	if (*cap == 0 && (err = compress_grow(out, cap, compress_first_cap(len))) < 0) {
+		ret = err;
+		goto out;
+	}
+	for (;;) {
+		size_t in_before = ib.pos, hint;
+		ZSTD_outBuffer ob;
+
+		/* At the limit, go on with no output room: what is left may
+		 * be a frame's end or a skippable frame. If it needs room
+		 * instead, no progress is made and it is refused below. */
+		if (done == *cap && (err = compress_grow(out, cap, 0)) == -ENOMEM) {
+			ret = err;
+			goto out;
+		}
+		ob = (ZSTD_outBuffer){ *out + done, *cap - done, 0 };
+		hint = ZSTD_decompressStream(ds, &ob, &ib);
+		if (ZSTD_isError(hint)) {
+			ret = ZSTD_getErrorCode(hint) == ZSTD_error_memory_allocation ? -ENOMEM
+										      : -EBADMSG;
+			goto out;
+		}
+		done += ob.pos;
+		/* hint 0: a frame ended and all of it is out; the stream
+		 * starts another frame if any input is left. */
+		if (hint == 0 && ib.pos == ib.size)
+			break;
+		if (ob.pos == 0 && ib.pos == in_before) {
+			/* No progress: the input ended mid-frame (an empty
+			 * input is no frame), or the output would pass the
+			 * limit. */
+			ret = -EBADMSG;
+			goto out;
+		}
+	}
+	ret = (int64_t)done;
+out:
+	ZSTD_freeDStream(ds);
+	return ret;
+}
+
 /* ---- public ---- */
 
 int64_t compress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out)
@@ -277,8 +364,8 @@ int64_t compress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out)
 	}
 	case BATCH_CODEC_GZIP: return gzip_compress(in, len, out);
 	case BATCH_CODEC_LZ4: return lz4_compress(in, len, out);
-	case BATCH_CODEC_SNAPPY:
-	case BATCH_CODEC_ZSTD: return -ENOTSUP;
+	case BATCH_CODEC_SNAPPY: return snappy_compress(in, len, out);
+	case BATCH_CODEC_ZSTD: return zstd_compress(in, len, out);
 	default: return -EINVAL;
 	}
 }
@@ -291,15 +378,15 @@ int64_t decompress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out, 
 	case BATCH_CODEC_NONE:
 		if (len > COMPRESS_MAX_OUT)
 			return -EBADMSG;
-		if (*cap < len && (err = decomp_grow(out, cap, len)) < 0)
+		if (*cap < len && (err = compress_grow(out, cap, len)) < 0)
 			return err;
 		if (len)
 			memcpy(*out, in, len);
 		return (int64_t)len;
 	case BATCH_CODEC_GZIP: return gzip_decompress(in, len, out, cap);
 	case BATCH_CODEC_LZ4: return lz4_decompress(in, len, out, cap);
-	case BATCH_CODEC_SNAPPY:
-	case BATCH_CODEC_ZSTD: return -ENOTSUP;
+	case BATCH_CODEC_SNAPPY: return snappy_decompress(in, len, out, cap);
+	case BATCH_CODEC_ZSTD: return zstd_decompress(in, len, out, cap);
 	default: return -EBADMSG; /* codec bits 5..7: not a codec at all */
 	}
 }

@@ -158,7 +158,7 @@ struct log_config {
 	bool replica;
 };
 /* compression.type: the codec numbers of Kafka's batch attributes (bits
- * 0-2). snappy and zstd are known but not supported (-ENOTSUP). */
+ * 0-2); 5..7 name no codec. */
 #define BATCH_CODEC_NONE   0
 #define BATCH_CODEC_GZIP   1
 #define BATCH_CODEC_SNAPPY 2
@@ -404,7 +404,7 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
  * positions (in the log's line.format) are built as for any append; all
  * or nothing; the high watermark is the caller's. Errors, nothing
  * appended: -EBADMSG a batch that is not whole or not valid; -EPROTO
- * magic other than 2; -ENOTSUP snappy or zstd; -EPERM a transactional or
+ * magic other than 2; -EPERM a transactional or
  * control batch (no transaction coordinator here); -EMSGSIZE a batch over
  * max.message.bytes; -ENOKEY a record without a key in a compacted log;
  * -ERANGE a CreateTime timestamp outside the topic's bounds, or a batch
@@ -574,8 +574,8 @@ void log_raw_release(struct log_raw *raw);
  * the batches appended (0: none whole in buf) with *last_offset (may be
  * NULL) the last offset appended or -1; -EBADMSG (nothing appended) for
  * a batch that is not valid, offsets that do not start at the LEO or do
- * not follow each other, an epoch that goes back; -ENOTSUP a codec we
- * cannot read; -EIO, -ENOSPC (nothing appended). max.message.bytes is not
+ * not follow each other, an epoch that goes back; -EIO, -ENOSPC
+ * (nothing appended). max.message.bytes is not
  * applied: a replica takes every batch its leader took. */
 int log_append_batches(struct log *l, const uint8_t *buf, size_t len, int64_t *last_offset);
 /* ---- the idempotent producer's fields (producer.c) ----
@@ -719,7 +719,7 @@ int log_pos_to_offset(struct log *l, int64_t pos, int64_t *offset);
  * group's commit): a read stops before a batch that does not decode, and
  * its first byte (or a gap's byte before it) answers that batch's base
  * offset, from its .lines entry, where log_pos_to_offset fails with
- * -EBADMSG (-ENOTSUP). A position inside such a batch fails as there.
+ * -EBADMSG. A position inside such a batch fails as there.
  * Reports nothing: the reader that stopped there did (log_corrupt). */
 int log_pos_to_offset_bound(struct log *l, int64_t pos, int64_t *offset);
 int log_time_to_offset(struct log *l, int64_t ts_ms, int64_t *offset);

@@ -6,7 +6,7 @@
  * search to one batch, which is then decoded and walked).
  *
  * A batch that does not decode is reported (log_corrupt) and the lookup
- * fails with -EBADMSG (-ENOTSUP for a codec mqfs does not read); an
+ * fails with -EBADMSG; an
  * offset, position or time past the end is -ERANGE. The one exception is
  * the line position of a bound the log takes at open (its checkpointed hw
  * or log start: log_offset_to_pos_bound_locked), which is the start of
@@ -147,7 +147,7 @@ static int find_from(struct log *l, int si, int64_t ei, struct find_arg *f)
 		int64_t n = atomic_load(&s->lines_entries);
 		for (int64_t i = ei < 0 ? 0 : ei; i < n; i++) {
 			int rc = batch_walk(l, s, i, !f->bound, find_cb, f);
-			if ((rc == -EBADMSG || rc == -ENOTSUP) && f->bound) {
+			if (rc == -EBADMSG && f->bound) {
 				struct lines_ent e;
 				int rc2 = seg_read_lines_ent(s, i, &e);
 				if (rc2 < 0)

@@ -737,7 +737,7 @@ static int64_t batch_line_bytes(const uint8_t *b, size_t len, const struct line_
  * for the end of the log, even in a segment written since the last fsync:
  * its offsets are in its header, the batches after it are as good as any,
  * and cutting it would lose them for nothing. Readers fail at it
- * (-EBADMSG, reported once by log_corrupt; -ENOTSUP for a codec) and read
+ * (-EBADMSG, reported once by log_corrupt) and read
  * the batches after it from their own positions; writes go on.
  *
  * In the line view it takes one byte per record it says it holds (every
@@ -756,7 +756,7 @@ static int64_t batch_line_bytes(const uint8_t *b, size_t len, const struct line_
  * changed or were torn (CRC mismatch) or of the reader (-ENOMEM). */
 static bool batch_undecodable(int64_t rc, const uint8_t *b, size_t len)
 {
-	return (rc == -EBADMSG || rc == -ENOTSUP) && batch_validate(b, len) == 0;
+	return rc == -EBADMSG && batch_validate(b, len) == 0;
 }
 
 /* The line bytes an undecodable batch takes (see above). */
@@ -824,7 +824,7 @@ static int seg_index_state_load(struct seg *s, const struct line_fmt *lf, int64_
 			continue;
 		}
 		if (lb < 0) {
-			rc = lb == -EBADMSG || lb == -ENOTSUP ? 0 : (int)lb;
+			rc = lb == -EBADMSG ? 0 : (int)lb;
 			break;
 		}
 		if (m.max_ts > s->max_ts) {
@@ -1108,20 +1108,18 @@ static int64_t nonzero_end(struct seg *s, int64_t from, int64_t to)
 }
 
 /* Says that recovery keeps the undecodable batch of len bytes at b, at
- * position pos of s (rc: batch_line_bytes's failure), and what readers
- * get there. */
+ * position pos of s, and what readers get there. */
 static void report_undecodable(struct seg *s, int64_t pos, const struct batch_hdr *bh,
-			       const uint8_t *b, size_t len, int64_t rc)
+			       const uint8_t *b, size_t len)
 {
 	char why[160];
 	batch_explain(b, len, why, sizeof(why));
 	ENGINE_REPORT(ENGINE_LOG_ERR,
 		      "%s.log: batch at position %" PRId64 " (offsets %" PRId64 "..%" PRId64
 		      "): %s, under a matching CRC-32C: written so, not a torn tail; kept with "
-		      "what follows it, reads that reach it fail with %s",
+		      "what follows it, reads that reach it fail with EBADMSG",
 		      s->path, pos, bh->base_offset, bh->base_offset + bh->last_offset_delta,
-		      why[0] ? why : "its records do not decode",
-		      rc == -ENOTSUP ? "ENOTSUP" : "EBADMSG");
+		      why[0] ? why : "its records do not decode");
 }
 
 static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct line_fmt *lf,
@@ -1205,7 +1203,7 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 		bool undecodable = lb < 0 && batch_undecodable(lb, buf, (size_t)total);
 		if (undecodable) {
 			if (nundec++ < SEG_BAD_SLOTS)
-				report_undecodable(s, pos, &bh, buf, (size_t)total, lb);
+				report_undecodable(s, pos, &bh, buf, (size_t)total);
 			lb = undecodable_line_bytes(&bh);
 			m.max_ts = -1;
 			m.max_ts_offset = m.base_offset;

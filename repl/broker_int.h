@@ -352,7 +352,7 @@ int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l, in
  * (log_append_client: checked whole, offsets assigned, kept as sent),
  * moves the hw as any append does, and with acks -1 waits for the commit
  * up to timeout_ms. 0, or the engine's errors (nothing appended: -EBADMSG,
- * -EPROTO, -ENOTSUP, -EPERM, -EMSGSIZE, -EINVAL; -ENOSPC, -EIO), -EPERM
+ * -EPROTO, -EPERM, -EMSGSIZE, -EINVAL; -ENOSPC, -EIO), -EPERM
  * also for a batch with a producer id and a negative base sequence (why
  * says so), -ENOENT
  * (no such partition, or the topic deleted), -ETIMEDOUT (appended, not

@@ -29,10 +29,8 @@
  * .minutes and .hours (Kafka's broker turns a negative retention into
  * -1), kept as -1; booleans are true or false in any case (Kafka's
  * equalsIgnoreCase); acks is all, -1, 0 or 1;
- * compression.type is producer, none, gzip or lz4 ("uncompressed", Kafka's
- * broker-side name, means none; snappy and zstd are refused as
- * unsupported: a client's batch is recompressed to the topic's codec, so
- * the topic's must be one mqfs writes); message.format.version a version Kafka knows (parse_mfv);
+ * compression.type is producer, none, gzip, snappy, lz4 or zstd
+ * ("uncompressed", Kafka's broker-side name, means none); message.format.version a version Kafka knows (parse_mfv);
  * leader/follower.replication.throttled.replicas "*" or partition:broker
  * pairs as Kafka validates them (throttle_list_check), kept canonical.
  *
@@ -349,17 +347,16 @@ static const struct cfg_key topic_keys[] = {
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 _Static_assert(NKEYS(topic_keys) <= 64, "struct topic_config's overrides: a bit per setting");
 
-/* compression.type values. Kept here rather than in engine/compress.c so
- * that the broker refuses what the engine does not implement. */
+/* compression.type values: the batch codecs and the broker's two names
+ * that are not one (producer, and uncompressed for none). */
 static const struct {
 	const char *name;
 	int codec;
-	bool supported;
 } codec_names[] = {
-	{ "none", BATCH_CODEC_NONE, true },         { "gzip", BATCH_CODEC_GZIP, true },
-	{ "snappy", BATCH_CODEC_SNAPPY, false },    { "lz4", BATCH_CODEC_LZ4, true },
-	{ "zstd", BATCH_CODEC_ZSTD, false },        { "producer", LOG_CODEC_PRODUCER, true },
-	{ "uncompressed", BATCH_CODEC_NONE, true },
+	{ "none", BATCH_CODEC_NONE },         { "gzip", BATCH_CODEC_GZIP },
+	{ "snappy", BATCH_CODEC_SNAPPY },     { "lz4", BATCH_CODEC_LZ4 },
+	{ "zstd", BATCH_CODEC_ZSTD },         { "producer", LOG_CODEC_PRODUCER },
+	{ "uncompressed", BATCH_CODEC_NONE },
 };
 
 /* A parsed value: an integer (KIND_INT, KIND_ACKS, KIND_CODEC) or bytes
@@ -461,13 +458,10 @@ static int parse_codec(const char *s, size_t n, int64_t *out, char *why, size_t 
 	for (size_t i = 0; i < NKEYS(codec_names); i++) {
 		if (!is(s, n, codec_names[i].name))
 			continue;
-		if (!codec_names[i].supported)
-			break;
 		*out = codec_names[i].codec;
 		return 0;
 	}
-	snprintf(why, whylen, "%sexpected producer, none, gzip or lz4",
-		 is(s, n, "snappy") || is(s, n, "zstd") ? "unsupported codec; " : "");
+	snprintf(why, whylen, "expected producer, none, gzip, snappy, lz4 or zstd");
 	return -EINVAL;
 }
 

@@ -19,7 +19,8 @@
  *   magic 0 or 1 (old message sets), transactional or control
  *   batches, a producer id with a negative base sequence, no batch
  *                                            INVALID_RECORD
- *   snappy or zstd                           UNSUPPORTED_COMPRESSION_TYPE
+ *   zstd in a Produce below v7 (Kafka's KIP-110: clients that old
+ *   could not be told of the codec)          UNSUPPORTED_COMPRESSION_TYPE
  *   a batch over max.message.bytes           MESSAGE_TOO_LARGE
  *   a CreateTime timestamp outside message.timestamp.before.max.ms /
  *   .after.max.ms, or a batch with the LogAppendTime attribute
@@ -86,7 +87,7 @@ int16_t kafka_produce_error(int err, const char **message)
 		*message = "one or more records have been rejected due to invalid timestamp";
 		return PROTO_ERR_INVALID_TIMESTAMP;
 	case -ENOTSUP:
-		*message = "compression codecs stored: none, gzip, lz4";
+		*message = "Produce requests below version 7 may not use ZStandard compression";
 		return PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE;
 	case -EMSGSIZE: return PROTO_ERR_MESSAGE_TOO_LARGE;
 	case -EACCES:
@@ -114,9 +115,32 @@ int16_t kafka_produce_error(int err, const char **message)
 	}
 }
 
-/* One partition of the request into its response entry. */
+/* Whether a magic-2 batch among the records (batches back to back, the
+ * client's bytes: the append checks them whole later) says zstd. */
+static bool records_hold_zstd(const uint8_t *b, int32_t len)
+{
+	int64_t at = 0;
+
+	/* baseOffset 8, batchLength 4, partitionLeaderEpoch 4, magic 1,
+	 * crc 4, attributes 2: 23 bytes to see the codec. */
+	while (len - at >= 23) {
+		const uint8_t *h = b + at;
+		int32_t blen = (int32_t)((uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 |
+					 (uint32_t)h[10] << 8 | h[11]);
+
+		if (h[16] == 2 && (h[22] & 7) == BATCH_CODEC_ZSTD)
+			return true;
+		if (blen <= 0)
+			break;
+		at += 12 + (int64_t)blen;
+	}
+	return false;
+}
+
+/* One partition of the request (of the given Produce version) into its
+ * response entry. */
 static int produce_partition(struct kafka_api *ka, const struct proto_produce_req *m,
-			     struct topic *t, const struct proto_produce_part *pd,
+			     int16_t version, struct topic *t, const struct proto_produce_part *pd,
 			     struct produce_batches_result *res)
 {
 	struct kafka_part_state st;
@@ -132,6 +156,9 @@ static int produce_partition(struct kafka_api *ka, const struct proto_produce_re
 	rc = kafka_partition_state(ka, t, pd->index, &st);
 	if (rc < 0)
 		return rc;
+	/* As Kafka's ProduceRequest.validateRecords, before leadership. */
+	if (version < 7 && pd->records_len > 0 && records_hold_zstd(pd->records, pd->records_len))
+		return -ENOTSUP;
 	/* In a ZooKeeper cluster the append checks the partition's own
 	 * leadership and ISR (topic_produce_batches); here, those of a single
 	 * node. */
@@ -239,7 +266,7 @@ static int produce_replaced(const struct proto_produce_req *m, int32_t nparts, b
 	return n;
 }
 
-static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m,
+static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m, int16_t version,
 			 const struct proto_produce_topic *td, struct proto_produce_resp_topic *rt,
 			 struct proto_record_error **errs, struct produce_build *pb,
 			 const bool *replaced, const char *peer)
@@ -276,7 +303,7 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 				td->name.ptr ? td->name.ptr : "", pd->index);
 			continue;
 		}
-		rc = internal ? -EACCES : produce_partition(ka, m, t, pd, &res);
+		rc = internal ? -EACCES : produce_partition(ka, m, version, t, pd, &res);
 		rt->n_partitions++;
 		rp->index = pd->index;
 		rp->error_code = kafka_produce_error(rc, &msg);
@@ -341,8 +368,8 @@ static int produce_handler(void *arg, struct net_req *req)
 	for (int32_t i = 0; i < m->n_topics; i++) {
 		struct proto_produce_resp_topic *rt = &pb.resp.responses[pb.resp.n_topics];
 
-		rc = produce_topic(ka, m, &m->topic_data[i], rt, &errs, &pb, replaced + at,
-				   net_req_peer(req));
+		rc = produce_topic(ka, m, pr->hdr.api_version, &m->topic_data[i], rt, &errs, &pb,
+				   replaced + at, net_req_peer(req));
 		at += m->topic_data[i].n_partitions;
 		pb.resp.n_topics++;
 		if (rc < 0)

@@ -1963,8 +1963,8 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 			       &res->bad_batch);
 	if (res->bad_batch >= 0)
 		res->bad_batch += skip; /* an index into the request's batches */
-	if (rc == -EBADMSG || rc == -EPROTO || rc == -ENOTSUP || rc == -EPERM || rc == -EINVAL ||
-	    rc == -ENOKEY || rc == -ERANGE) {
+	if (rc == -EBADMSG || rc == -EPROTO || rc == -EPERM || rc == -EINVAL || rc == -ENOKEY ||
+	    rc == -ERANGE) {
 		/* The client's bytes, not the log: no error of ours to log. */
 		if (rc == -EBADMSG || rc == -ERANGE)
 			snprintf(res->why, sizeof(res->why), "%s", info.why);

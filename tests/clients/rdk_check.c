@@ -18,7 +18,7 @@
  *       N records, record i with key "TAG-k<i>", value "TAG-v<i>" and the
  *       headers tag=TAG, i=<i>, in one batch; acks=all, idempotence off
  *       (so the batches carry producer id -1), compression.codec CODEC
- *       (none, gzip, lz4),
+ *       (none, gzip, snappy, lz4, zstd),
  *       one request in flight so that retries (on NOT_LEADER_OR_FOLLOWER)
  *       keep the order. Checks every delivery report: no error, offsets
  *       consecutive in the order sent. Prints "produced N FIRST LAST".

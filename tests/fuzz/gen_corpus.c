@@ -98,7 +98,9 @@ static void fix_crc(uint8_t *b, size_t len)
 int main(int argc, char **argv)
 {
 	static uint8_t b[1 << 20], seg[1 << 21];
-	const int codecs[] = { BATCH_CODEC_NONE, BATCH_CODEC_GZIP, BATCH_CODEC_LZ4 };
+	const int codecs[] = { BATCH_CODEC_NONE, BATCH_CODEC_GZIP, BATCH_CODEC_SNAPPY,
+			       BATCH_CODEC_LZ4, BATCH_CODEC_ZSTD };
+	const int ncodecs = (int)(sizeof(codecs) / sizeof(codecs[0]));
 	char name[64];
 	size_t len, sl;
 
@@ -109,7 +111,7 @@ int main(int argc, char **argv)
 	out_dir = argv[1];
 
 	/* ---- batch ---- */
-	for (int c = 0; c < 3; c++) {
+	for (int c = 0; c < ncodecs; c++) {
 		const char *cn = codec_name(codecs[c]);
 		const int ns[] = { 1, 5, 40 }, vm[] = { 8, 60, 600 };
 		for (int i = 0; i < 3; i++) {
@@ -154,6 +156,14 @@ int main(int argc, char **argv)
 	len = batch(b, sizeof(b), BATCH_CODEC_GZIP, 3, 10, 0);
 	memcpy(b + len, b, len);
 	put("fuzz_batch", "two-batches", b, 2 * len);
+	/* snappy as librdkafka writes it: one raw block, no xerial framing
+	 * (the 16-byte header and the block's 4-byte length taken out) */
+	len = batch(b, sizeof(b), BATCH_CODEC_SNAPPY, 5, 60, 0);
+	memmove(b + BATCH_HDR_SIZE, b + BATCH_HDR_SIZE + 20, len - BATCH_HDR_SIZE - 20);
+	len -= 20;
+	be32_put(b + BATCH_OFF_LENGTH, (uint32_t)(len - BATCH_LOG_OVERHEAD));
+	fix_crc(b, len);
+	put("fuzz_batch", "valid-snappy-raw", b, len);
 
 	/* ---- client ---- */
 	static const struct {
@@ -171,7 +181,7 @@ int main(int argc, char **argv)
 		{ NULL, "tab\tend \xc3\xa9", -1 },
 		{ "", "v", -1 },
 	};
-	for (int c = 0; c < 3; c++) {
+	for (int c = 0; c < ncodecs; c++) {
 		struct batch_builder bb;
 
 		batch_builder_init(&bb, b, sizeof(b), codecs[c]);
@@ -203,7 +213,7 @@ int main(int argc, char **argv)
 
 	/* ---- recovery ---- */
 	put("fuzz_recovery", "empty", seg, 0);
-	for (int c = 0; c < 3; c++) {
+	for (int c = 0; c < ncodecs; c++) {
 		const char *cn = codec_name(codecs[c]);
 		int64_t off = 0;
 		sl = 0;

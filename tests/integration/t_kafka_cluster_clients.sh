@@ -4,9 +4,11 @@
 # SCRAM-SHA-256): a topic of three partitions whose leaders the controller
 # spreads over the brokers; per partition, a mount write on the leader's
 # mount, then the librdkafka program (tests/clients/rdk_check) bootstrapped
-# from broker 1 only, kcat -P from broker 2 and kafkajs from broker 3, then
-# the mount again: each client follows the leader that Metadata names, and
-# every mount (leader and followers) shows the records at the same offsets;
+# from broker 1 only (gzip, snappy and zstd batches, one codec a
+# partition), kcat -P from broker 2 and kafkajs from broker 3, then the
+# mount again: each client follows the leader that Metadata names, and
+# every mount (leader and followers) shows the records at the same offsets
+# and stores rdk_check's batch in its codec;
 # rdk_check and kcat -C read them back, keys and headers included; kcat -L
 # from any broker names the leaders .state shows; a Produce sent straight
 # to a follower gets NOT_LEADER_OR_FOLLOWER, nothing appended; Metadata
@@ -93,9 +95,10 @@ file_is() {
 }
 for p in 0 1 2; do
 	eval "L=\$L$p"
+	codec=$(echo gzip snappy zstd | cut -d' ' -f$((p + 1)))
 	expect_ok "c/$p: echo >> on the leader's mount (mnt$L)" sh -c "echo m$p-a >> '$MQ_TMP/mnt$L/c/$p'"
-	expect_eq "c/$p: rdk_check from broker 1, gzip, acks=all: verified" "verified 3 1 3" \
-		"$(rdk 1 verify c "$p" gzip 3 "r$p" 2>>"$MQ_TMP/rdk.err")"
+	expect_eq "c/$p: rdk_check from broker 1, $codec, acks=all: verified" "verified 3 1 3" \
+		"$(rdk 1 verify c "$p" "$codec" 3 "r$p" 2>>"$MQ_TMP/rdk.err")"
 	printf 'kk:kc%s\n' "$p" | kc 2 -P -t c -p "$p" -K: -H hk=hv
 	expect_eq "c/$p: kafkajs from broker 3 with a key and a header: offset 5" "5" \
 		"$(js 3 c "{\"partition\":$p,\"sasl\":{\"username\":\"admin\",\"password\":\"admin-secret\"},\"messages\":[{\"key\":\"j\",\"value\":\"js$p\",\"headers\":{\"h\":\"x\"}}]}" 2>&1)"
@@ -107,6 +110,8 @@ for p in 0 1 2; do
 		else
 			fail "c/$p on mnt$n" "expected '$want', got '$(timeout 5 cat "$MQ_TMP/mnt$n/c/$p" 2>&1)'"
 		fi
+		expect_ok "c/$p on mnt$n: rdk_check's batch stored $codec" grep -q \
+			"^baseOffset: 1 .* codec: $codec " "$MQ_TMP/mnt$n/c/.segments/$p/00000000000000000000.dump"
 	done
 	want=$(printf '%s\n' "0 - m$p-a -" "1 r$p-k0 r$p-v0 tag=r$p,i=0" "2 r$p-k1 r$p-v1 tag=r$p,i=1" \
 		"3 r$p-k2 r$p-v2 tag=r$p,i=2" "4 kk kc$p hk=hv" "5 j js$p h=x" "6 - m$p-b -")

@@ -469,10 +469,10 @@ static int headers_at(struct logfx *f, int64_t offset, uint8_t *out, size_t cap,
 /* A Kafka client's batch that loses a record to a later one of its key is
  * re-encoded: its survivors keep their headers, as Kafka's cleaner keeps
  * every survivor's record whole, and the batch its timestamp type
- * (LogAppendTime here: appended with the broker's time). */
-static void test_headers_kept(void **state)
+ * (LogAppendTime here: appended with the broker's time) and its codec
+ * (codec: the client's batch's, which the cleaner compresses again). */
+static void headers_kept_in(struct logfx *f, int codec)
 {
-	struct logfx *f = *state;
 	/* One header, "trace" = "abc": keyLength, key, valueLength, value
 	 * (zigzag varints). */
 	static const uint8_t hdr[] = { 10, 't', 'r', 'a', 'c', 'e', 6, 'a', 'b', 'c' };
@@ -487,7 +487,7 @@ static void test_headers_kept(void **state)
 	char vb[10][32];
 	int64_t size;
 
-	batch_builder_init(&bb, buf, sizeof(buf), BATCH_CODEC_NONE);
+	batch_builder_init(&bb, buf, sizeof(buf), codec);
 	assert_int_equal(
 		batch_builder_add_headers(&bb, "a", 1, "old", 3, fake_now, 1, hdr, sizeof(hdr)), 0);
 	assert_int_equal(
@@ -516,6 +516,22 @@ static void test_headers_kept(void **state)
 	assert_int_equal(len, sizeof(hdr));
 	assert_memory_equal(got, hdr, sizeof(hdr));
 	assert_int_not_equal(found_attributes & BATCH_ATTR_LOG_APPEND_TIME, 0);
+	assert_int_equal(found_attributes & BATCH_CODEC_MASK, codec);
+}
+
+static void test_headers_kept(void **state)
+{
+	headers_kept_in(*state, BATCH_CODEC_NONE);
+}
+
+static void test_headers_kept_snappy(void **state)
+{
+	headers_kept_in(*state, BATCH_CODEC_SNAPPY);
+}
+
+static void test_headers_kept_zstd(void **state)
+{
+	headers_kept_in(*state, BATCH_CODEC_ZSTD);
 }
 
 static void test_ratio_and_lag(void **state)
@@ -837,6 +853,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_max_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_value_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_headers_kept, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_headers_kept_snappy, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_headers_kept_zstd, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_clean_only_checkpointed, setup,
 						logfx_teardown),

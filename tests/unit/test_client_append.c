@@ -313,11 +313,12 @@ static void test_refusals(void **state)
 	in[n1 + BATCH_OFF_MAGIC] = 0xff;
 	refused_why(f, in, n1 + n2, -EBADMSG, 1, "magic -1 does not exist");
 	in[n1 + BATCH_OFF_MAGIC] = 2;
-	/* Codecs we do not store, and an unknown one. */
+	/* Uncompressed records under snappy's and zstd's bits, and a codec
+	 * that does not exist. */
 	set_attr(in, n1, BATCH_CODEC_SNAPPY);
-	refused(f, in, n1, -ENOTSUP, 0);
+	refused_why(f, in, n1, -EBADMSG, 0, "its snappy payload does not decompress");
 	set_attr(in, n1, BATCH_CODEC_ZSTD);
-	refused(f, in, n1, -ENOTSUP, 0);
+	refused_why(f, in, n1, -EBADMSG, 0, "its zstd payload does not decompress");
 	set_attr(in, n1, 6);
 	refused_why(f, in, n1, -EBADMSG, 0, "compression codec 6 does not exist");
 	/* Transactional and control batches. */
@@ -352,11 +353,16 @@ static void test_compressed(void **state)
 	uint8_t in[8192];
 	char text[256];
 
+	const struct kv c[] = { { NULL, "sn one", -1 } };
+	const struct kv d[] = { { "k", "zs one", -1 }, { NULL, "zs two", -1 } };
+
 	size_t n1 = build(in, 4096, BATCH_CODEC_GZIP, a, 2);
 	size_t n2 = build(in + n1, 4096, BATCH_CODEC_LZ4, b, 2);
-	assert_int_equal(log_append_client(f->l, in, n1 + n2, 0, -1, NULL, NULL), 0);
+	size_t n4 = build(in + n1 + n2, 2048, BATCH_CODEC_SNAPPY, c, 1);
+	size_t n5 = build(in + n1 + n2 + n4, 2048, BATCH_CODEC_ZSTD, d, 2);
+	assert_int_equal(log_append_client(f->l, in, n1 + n2 + n4 + n5, 0, -1, NULL, NULL), 0);
 	view(f->l, text, sizeof(text));
-	assert_string_equal(text, "gz one\ngz two\nlz one\n\\lz\\ntwo\n");
+	assert_string_equal(text, "gz one\ngz two\nlz one\n\\lz\\ntwo\nsn one\nzs one\nzs two\n");
 	/* A corrupt compressed payload under a correct CRC. */
 	size_t n3 = build(in, 4096, BATCH_CODEC_GZIP, a, 2);
 	in[n3 - 6] ^= 0xff; /* the gzip trailer's CRC-32 */
@@ -640,8 +646,9 @@ static void test_recompress(void **state)
 {
 	struct logfx *f = *state;
 	const int topic_codecs[] = { LOG_CODEC_PRODUCER, BATCH_CODEC_NONE, BATCH_CODEC_GZIP,
-				     BATCH_CODEC_LZ4 };
-	const int client_codecs[] = { BATCH_CODEC_NONE, BATCH_CODEC_GZIP, BATCH_CODEC_LZ4 };
+				     BATCH_CODEC_SNAPPY, BATCH_CODEC_LZ4,  BATCH_CODEC_ZSTD };
+	const int client_codecs[] = { BATCH_CODEC_NONE, BATCH_CODEC_GZIP, BATCH_CODEC_SNAPPY,
+				      BATCH_CODEC_LZ4, BATCH_CODEC_ZSTD };
 	char ref[256];
 	int64_t ref_pos = -1;
 	int part = 1;
@@ -843,8 +850,9 @@ static void test_recompress_size(void **state)
 	srand(7);
 	for (int i = 0; i < RND; i++)
 		rnd[i] = (uint8_t)rand();
-	const int codecs[] = { BATCH_CODEC_GZIP, BATCH_CODEC_LZ4 };
-	for (int c = 0; c < 2; c++) {
+	const int codecs[] = { BATCH_CODEC_GZIP, BATCH_CODEC_SNAPPY, BATCH_CODEC_LZ4,
+			       BATCH_CODEC_ZSTD };
+	for (int c = 0; c < 4; c++) {
 		struct batch_builder bb;
 		struct batch_iter it = { 0 };
 		struct rec r;

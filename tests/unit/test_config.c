@@ -276,6 +276,10 @@ static void test_every_broker_key(void **state)
 	assert_int_equal(c.acks, 0);
 	assert_int_equal(c.log.codec, LOG_CODEC_PRODUCER);
 	assert_int_equal(parse(&c, "acks=-1\ncompression.type=gzip\n", err, sizeof(err)), 0);
+	assert_int_equal(parse(&c, "compression.type=snappy\n", err, sizeof(err)), 0);
+	assert_int_equal(c.log.codec, BATCH_CODEC_SNAPPY);
+	assert_int_equal(parse(&c, "compression.type=zstd\n", err, sizeof(err)), 0);
+	assert_int_equal(c.log.codec, BATCH_CODEC_ZSTD);
 	assert_int_equal(parse(&c, "compression.type=uncompressed\n", err, sizeof(err)), 0);
 	assert_int_equal(c.acks, -1);
 	assert_int_equal(c.log.codec, BATCH_CODEC_NONE);
@@ -379,14 +383,12 @@ static void test_bad_broker_input(void **state)
 				      "(expected one directory: mqfs uses a single log dir)" },
 		{ "log.dirs=\n",
 		  "line 1: bad value for 'log.dirs': '' (expected a directory path of 1 to 4095 bytes)" },
-		{ "compression.type=snappy\n",
-		  "line 1: bad value for 'compression.type': 'snappy' "
-		  "(unsupported codec; expected producer, none, gzip or lz4)" },
-		{ "compression.type=zstd\n",
-		  "line 1: bad value for 'compression.type': 'zstd' "
-		  "(unsupported codec; expected producer, none, gzip or lz4)" },
 		{ "compression.type=GZIP\n",
-		  "line 1: bad value for 'compression.type': 'GZIP' (expected producer, none, gzip or lz4)" },
+		  "line 1: bad value for 'compression.type': 'GZIP' "
+		  "(expected producer, none, gzip, snappy, lz4 or zstd)" },
+		{ "compression.type=brotli\n",
+		  "line 1: bad value for 'compression.type': 'brotli' "
+		  "(expected producer, none, gzip, snappy, lz4 or zstd)" },
 		{ "acks=2\n", "line 1: bad value for 'acks': '2' (expected all, -1, 0 or 1)" },
 		{ "acks=\n", "line 1: bad value for 'acks': '' (expected all, -1, 0 or 1)" },
 		{ "key.separator=a\\nb\n", "line 1: bad value for 'key.separator': 'a\\nb' "
@@ -726,9 +728,9 @@ static void test_topic_all_or_nothing(void **state)
 	assert_string_equal(err, "line 1: expected key=value: 'acks 0'");
 	assert_memory_equal(&tc, &before, sizeof(tc));
 
-	assert_int_equal(apply(&tc, "compression.type=zstd\n", err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "line 1: bad value for 'compression.type': 'zstd' "
-				 "(unsupported codec; expected producer, none, gzip or lz4)");
+	assert_int_equal(apply(&tc, "compression.type=zlib\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 1: bad value for 'compression.type': 'zlib' "
+				 "(expected producer, none, gzip, snappy, lz4 or zstd)");
 	assert_memory_equal(&tc, &before, sizeof(tc));
 }
 

@@ -327,7 +327,7 @@ static struct proto_produce_part part(int32_t index, const uint8_t *b, size_t n)
 static void produce_versions(void **state, int16_t v)
 {
 	struct brokerfx *f = *state;
-	uint8_t good[1024], bad[1024], snappy[1024];
+	uint8_t good[1024], bad[1024], zstd[1024], snappy[1024];
 	struct proto_produce_resp r;
 	struct net_resp raw;
 
@@ -335,10 +335,8 @@ static void produce_versions(void **state, int16_t v)
 	size_t ng = batch(good, sizeof(good), BATCH_CODEC_GZIP, "o", 3);
 	size_t nb = batch(bad, sizeof(bad), BATCH_CODEC_NONE, "b", 2);
 	bad[nb - 1] ^= 1;
-	size_t ns = batch(snappy, sizeof(snappy), BATCH_CODEC_NONE, "s", 1);
-	be16_put(snappy + BATCH_OFF_ATTRIBUTES, BATCH_CODEC_SNAPPY);
-	be32_put(snappy + BATCH_OFF_CRC,
-		 crc32c(0, snappy + BATCH_OFF_ATTRIBUTES, ns - BATCH_OFF_ATTRIBUTES));
+	size_t nz = batch(zstd, sizeof(zstd), BATCH_CODEC_ZSTD, "z", 2);
+	size_t ns = batch(snappy, sizeof(snappy), BATCH_CODEC_SNAPPY, "s", 1);
 
 	struct proto_produce_part p1[] = { part(0, good, ng), part(7, good, ng) };
 	struct proto_produce_part p2[] = { part(0, good, ng) };
@@ -367,9 +365,9 @@ static void produce_versions(void **state, int16_t v)
 
 	/* Each refusal on its own partition; the good one next to them goes in. */
 	assert_int_equal(topic_config_write_text(f, "orders", "partitions=4\n"), 0);
-	struct proto_produce_part p3[] = { part(0, bad, nb), part(1, snappy, ns),
-					   part(2, good, ng) };
-	struct proto_produce_topic t3[] = { { kstr_of("orders"), 3, p3 } };
+	struct proto_produce_part p3[] = { part(0, bad, nb), part(1, zstd, nz), part(2, good, ng),
+					   part(3, snappy, ns) };
+	struct proto_produce_topic t3[] = { { kstr_of("orders"), 4, p3 } };
 	req.acks = 1;
 	req.n_topics = 1;
 	req.topic_data = t3;
@@ -377,9 +375,14 @@ static void produce_versions(void **state, int16_t v)
 	const struct proto_produce_resp_part *rp = r.responses[0].partition_responses;
 	assert_int_equal(rp[0].error_code, PROTO_ERR_CORRUPT_MESSAGE);
 	assert_int_equal(rp[0].base_offset, -1);
-	assert_int_equal(rp[1].error_code, PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE);
+	/* zstd only from v7 on, as Kafka (clients older than that could not
+	 * read it back); snappy from any version. */
+	assert_int_equal(rp[1].error_code, v < 7 ? PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE : 0);
+	assert_int_equal(rp[1].base_offset, v < 7 ? -1 : 0);
 	assert_int_equal(rp[2].error_code, 0);
 	assert_int_equal(rp[2].base_offset, 0);
+	assert_int_equal(rp[3].error_code, 0);
+	assert_int_equal(rp[3].base_offset, 0);
 	if (v >= 8) {
 		assert_int_equal(rp[0].n_record_errors, 1);
 		assert_int_equal(rp[0].record_errors[0].batch_index, 0);
