@@ -14,6 +14,8 @@
  *      partition's tag log_start_line, proto_fetch.c) and log_start_offset
  *      as always: a follower or read copy starts its log there
  *      (fetcher.c)
+ *   4b. a consumer's Fetch below v10 of a topic whose compression.type is
+ *      zstd (zstd_refused):                   UNSUPPORTED_COMPRESSION_TYPE
  *   5. a follower (replica_id >= 0) whose last_fetched_epoch (v12) we end
  *      earlier than it thinks, or than its fetch_offset: diverging_epoch =
  *      our (largest epoch <= it, its end offset), no records, its state
@@ -100,6 +102,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine.h"
 #include "repl/client_quota.h"
 #include "repl/fetch_serve.h"
 #include "repl/throttle.h"
@@ -276,6 +279,27 @@ static bool part_gone(const struct fs_part *fp, const struct partition_offsets *
 	return o->dropped || partition_deleted(fp->p);
 }
 
+/* Rule 4b: a consumer's Fetch below v10 (a client before Kafka 2.1,
+ * which cannot read zstd batches) of a topic whose compression.type is
+ * zstd, as Kafka's KafkaApis refuses it; logged. A topic that keeps its
+ * producers' codecs may hold zstd batches too and is served, as Kafka
+ * serves it. */
+static bool zstd_refused(const struct fs_fetch *f, const struct fs_part *fp)
+{
+	const struct partition_log_ops *ops = partition_log_ops(fp->p);
+
+	if (net_req_msg(f->req)->hdr.api_version >= 10 || !ops->codec ||
+	    ops->codec(partition_log(fp->p)) != BATCH_CODEC_ZSTD)
+		return false;
+	mq_log_limited(MQ_WARN,
+		       "Fetch v%d from %s of %s-%d refused (UNSUPPORTED_COMPRESSION_TYPE): "
+		       "the topic's compression.type is zstd, which a Fetch below v10 "
+		       "cannot carry",
+		       (int)net_req_msg(f->req)->hdr.api_version, net_req_peer(f->req),
+		       partition_topic(fp->p), (int)partition_index(fp->p));
+	return true;
+}
+
 /* Rules 1-5 for one partition, at the fetch's arrival. */
 static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 {
@@ -299,8 +323,11 @@ static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 		fp->error = PROTO_ERR_OFFSET_OUT_OF_RANGE;
 		return;
 	}
-	if (f->msg->replica_id < 0)
+	if (f->msg->replica_id < 0) {
+		if (zstd_refused(f, fp))
+			fp->error = PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE;
 		return;
+	}
 	if (rq->last_fetched_epoch >= 0) {
 		int32_t e;
 		int64_t end;
@@ -469,7 +496,8 @@ static int fetch_respond(struct fs_fetch *f)
 			    fetch_serve_epoch_check(fp->p, fp->req->current_leader_epoch))
 				rp->error_code = fetch_serve_epoch_check(
 					fp->p, fp->req->current_leader_epoch);
-			if (rp->error_code == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
+			if (rp->error_code == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION ||
+			    rp->error_code == PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE)
 				o = (struct partition_offsets){ -1, -1, -1, -1, false };
 			rp->high_watermark = o.hw;
 			rp->last_stable_offset = o.hw;

@@ -156,6 +156,9 @@ struct partition_log_ops {
 	 * delete policy, -EBUSY (busy_ok) the log is being cleaned. NULL: not
 	 * supported. */
 	int (*delete_records)(void *log, int64_t offset, bool busy_ok, int64_t *start);
+	/* The topic's compression.type: a BATCH_CODEC_* or
+	 * LOG_CODEC_PRODUCER (engine.h). NULL: not kept by this log. */
+	int (*codec)(void *log);
 };
 
 /* The engine's log (struct log *) behind the table (partition_log.c). */

@@ -117,6 +117,14 @@ static int pl_delete_records(void *log, int64_t offset, bool busy_ok, int64_t *s
 	return log_delete_records(log, offset, busy_ok, start);
 }
 
+static int pl_codec(void *log)
+{
+	struct log_config lc;
+
+	log_get_config(log, &lc);
+	return lc.codec;
+}
+
 const struct partition_log_ops partition_engine_ops = {
 	.offsets = pl_offsets,
 	.set_hw = pl_set_hw,
@@ -131,4 +139,5 @@ const struct partition_log_ops partition_engine_ops = {
 	.offset_for_time = pl_offset_for_time,
 	.offset_for_max_time = pl_offset_for_max_time,
 	.delete_records = pl_delete_records,
+	.codec = pl_codec,
 };

@@ -303,6 +303,11 @@ static int op_delete_records(void *log, int64_t offset, bool busy_ok, int64_t *s
 	return partition_engine_ops.delete_records(((struct elog *)log)->l, offset, busy_ok, start);
 }
 
+static int op_codec(void *log)
+{
+	return partition_engine_ops.codec(((struct elog *)log)->l);
+}
+
 const struct partition_log_ops elog_ops = {
 	.offsets = op_offsets,
 	.set_hw = op_set_hw,
@@ -317,6 +322,7 @@ const struct partition_log_ops elog_ops = {
 	.offset_for_time = op_offset_for_time,
 	.offset_for_max_time = op_offset_for_max_time,
 	.delete_records = op_delete_records,
+	.codec = op_codec,
 };
 
 int elog_dirs_identical(const char *a, const char *b, char *why, size_t whylen)

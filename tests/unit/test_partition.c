@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "engine/engine.h"
 #include "repl/fetch_serve.h"
 #include "repl/fetcher.h"
 #include "repl/offsets_serve.h"
@@ -1120,10 +1121,10 @@ static void test_e2e_empty_epochs_diverging_epoch_engine(void **state)
 
 /* ---- the Fetch handler seen from a raw client ---- */
 
-/* Sends f (Fetch v12) on c: the one partition's answer in *out (without
- * its records' bytes), its error returned. */
-static int16_t fetch_with(struct net_client *c, struct protofx_fetch *f,
-			  struct proto_fetch_resp_part *out, int64_t *elapsed_ms)
+/* Sends f (Fetch version v) on c: the one partition's answer in *out
+ * (without its records' bytes), its error returned. */
+static int16_t fetch_with_v(struct net_client *c, struct protofx_fetch *f, int16_t v,
+			    struct proto_fetch_resp_part *out, int64_t *elapsed_ms)
 {
 	struct proto_fetch_resp fr;
 	struct net_resp resp;
@@ -1132,11 +1133,11 @@ static int16_t fetch_with(struct net_client *c, struct protofx_fetch *f,
 	int16_t err;
 
 	kbuf_w_init(&w, 4096);
-	assert_int_equal(proto_fetch_req_encode(&w, 12, &f->req), 0);
+	assert_int_equal(proto_fetch_req_encode(&w, v, &f->req), 0);
 	assert_int_equal(
-		net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS, &resp), 0);
+		net_client_call(c, PROTO_API_FETCH, v, w.buf, w.len, 0, DEADLINE_MS, &resp), 0);
 	kbuf_w_free(&w);
-	assert_int_equal(proto_fetch_resp_decode(&resp.body, 12, &fr), 0);
+	assert_int_equal(proto_fetch_resp_decode(&resp.body, v, &fr), 0);
 	assert_int_equal(fr.n_topics, 1);
 	assert_int_equal(fr.topics[0].n_partitions, 1);
 	*out = fr.topics[0].partitions[0];
@@ -1148,6 +1149,12 @@ static int16_t fetch_with(struct net_client *c, struct protofx_fetch *f,
 	if (elapsed_ms)
 		*elapsed_ms = now_mono_ms() - t0;
 	return err;
+}
+
+static int16_t fetch_with(struct net_client *c, struct protofx_fetch *f,
+			  struct proto_fetch_resp_part *out, int64_t *elapsed_ms)
+{
+	return fetch_with_v(c, f, 12, out, elapsed_ms);
 }
 
 static int16_t fetch_one(struct net_client *c, int32_t replica_id, int32_t cur_epoch,
@@ -1376,6 +1383,44 @@ static void test_fetch_zero_limits(void **state)
 	a.ops->raw_release(a.log, &raw);
 	net_client_close(c);
 	bk_stop(&a);
+}
+
+/* A consumer's Fetch below v10 of a topic whose compression.type is zstd
+ * is UNSUPPORTED_COMPRESSION_TYPE (without offsets), as Kafka answers it;
+ * v10 and later get the records, and so do old fetches of a topic that
+ * keeps its producers' codecs. */
+static void test_fetch_old_version_of_zstd_topic(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct protofx_fetch f;
+	struct proto_fetch_resp_part rp;
+	struct net_client *c;
+	struct log_config lc;
+
+	(void)state;
+	use_engine = true;
+	bk_start(&a, 1, "zstd-old-fetch");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 3, 1, "a");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	protofx_fetch_init(&f, "orders", -1, -1, 0, -1, 0);
+	assert_int_equal(fetch_with_v(c, &f, 9, &rp, NULL), 0); /* compression.type=producer */
+	assert_true(rp.records_len > 0);
+
+	log_get_config(elog_log(a.e), &lc);
+	lc.codec = BATCH_CODEC_ZSTD;
+	assert_int_equal(log_reconfigure(elog_log(a.e), &lc), 0);
+	assert_int_equal(fetch_with_v(c, &f, 9, &rp, NULL), PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE);
+	assert_int_equal(rp.records_len, 0);
+	assert_int_equal(rp.high_watermark, -1);
+	assert_int_equal(fetch_with_v(c, &f, 4, &rp, NULL), PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE);
+	assert_int_equal(fetch_with_v(c, &f, 10, &rp, NULL), 0);
+	assert_true(rp.records_len > 0);
+	assert_int_equal(rp.high_watermark, 3);
+	net_client_close(c);
+	bk_stop(&a);
+	use_engine = false;
 }
 
 static void test_fetch_handler_rules(void **state)
@@ -2094,6 +2139,7 @@ int main(void)
 		cmocka_unit_test(test_fetcher_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetcher_ofle_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetch_handler_rules),
+		cmocka_unit_test(test_fetch_old_version_of_zstd_topic),
 		cmocka_unit_test(test_list_offsets_handler),
 		cmocka_unit_test(test_delete_records_handler),
 		cmocka_unit_test(test_fetch_zero_limits),
