@@ -1556,7 +1556,8 @@ static void test_zstd_frames(void **state)
 		-EBADMSG);
 	assert_int_equal(decompress_buf(BATCH_CODEC_ZSTD, lying_fcs, sizeof(lying_fcs), &out, &cap),
 			 -EBADMSG);
-	assert_true(cap <= 4096);
+	/* The claims did not size the output: a block's room at most. */
+	assert_true(cap <= 128 << 10);
 	free(out);
 	free(a);
 	free(b);
