@@ -6,8 +6,12 @@
 # acknowledged.
 #   1. ZooKeeper killed (-9) and started again on its data directory: the
 #      data path needs no ZooKeeper, so writes are acknowledged through
-#      the outage; the server keeps the sessions, the brokers rejoin them
-#      and the topic keeps its leader.
+#      the outage; the partition's leader killed (-9) meanwhile, when no
+#      election can be held: the writes forwarded to it wait. ZooKeeper
+#      back, it keeps the sessions of the live brokers, the dead one's
+#      expires, the controller (a new one if it was the dead broker)
+#      elects another leader from the ISR and the writes are acknowledged
+#      there; the dead broker started again rejoins the ISR.
 #   2. ZooKeeper killed, its data wiped and started again empty (a lost
 #      disk, a server rebuilt): its empty /brokers/topics would read as
 #      every topic deleted. A broker started again against it is refused
@@ -43,7 +47,7 @@ t_make3
 # goes to MQ_TMP/tried before its write, to MQ_TMP/acked once it
 # returned (sequential: acked is the order the log must have).
 cat >"$MQ_TMP/writer.py" <<'EOP'
-import errno, os, sys
+import errno, os, sys, time
 tmp, tag, mounts = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
 stop = os.path.join(tmp, "stop." + tag)
 i = 0
@@ -63,7 +67,7 @@ with open(os.path.join(tmp, "acked"), "a") as a, open(os.path.join(tmp, "tried")
             a.write(rec)
             a.flush()
         except OSError as x:
-            sys.stderr.write("%s: %s\n" % (rec.strip(), errno.errorcode.get(x.errno, x.errno)))
+            sys.stderr.write("%s: %s %s\n" % (rec.strip(), errno.errorcode.get(x.errno, x.errno), time.strftime("%H:%M:%S")))
 EOP
 # The check of a partition read through a mount: every acknowledged line
 # once and in their order, no line twice, none that was never written.
@@ -89,9 +93,11 @@ EOP
 
 nacked() { wc -l <"$MQ_TMP/acked"; }
 acked_past() { [ "$(nacked)" -ge "$1" ]; }
+# writer_start TAG MOUNTS: the writer in the background (WPID), through
+# the mounts listed (1,2,3); its failed writes in MQ_TMP/writer.TAG.out.
 writer_start() {
 	rm -f "$MQ_TMP/stop.$1"
-	mq_bg sh -c "exec python3 '$MQ_TMP/writer.py' '$MQ_TMP' '$1' 1,2,3 2>>'$MQ_TMP/writer.$1.out'"
+	mq_bg sh -c "exec python3 '$MQ_TMP/writer.py' '$MQ_TMP' '$1' '$2' 2>>'$MQ_TMP/writer.$1.out'"
 	WPID=$MQ_LAST_PID
 }
 writer_stop() {
@@ -127,6 +133,15 @@ session_is() {
 all_disconnected() {
 	session_is 1 disconnected && session_is 2 disconnected && session_is 3 disconnected
 }
+# pid_of N: broker N's pid.
+pid_of() {
+	eval "echo \$PID$1"
+}
+# led_by_another N: mnt$F's .state names a leader of t-0, not broker N.
+led_by_another() {
+	_lb=$(t_field "$MQ_TMP/mnt$F" 5)
+	[ -n "$_lb" ] && [ "$_lb" != "$1" ] && [ "$_lb" != -1 ]
+}
 # zk_zxid: the last transaction id the server has (srvr's Zxid), decimal.
 zk_zxid() {
 	echo $(($(zk_srvr "$ZKPORT" Zxid)))
@@ -142,26 +157,37 @@ zk_creates() {
 		org.apache.zookeeper.ZooKeeperMain -server "127.0.0.1:$ZKPORT" >/dev/null 2>&1
 }
 
-# ---- 1. ZooKeeper killed and started again on its data ----
-writer_start a
+# ---- 1. ZooKeeper killed and started again on its data, the leader
+# killed while it was away ----
+writer_start a "$F,$G"
 check "writer a: writes acknowledged" poll 30 acked_past 20
 zk_stop "$ZKDIR"
 N=$(nacked)
 check "ZooKeeper down: every broker sees it" poll 30 all_disconnected
 check "ZooKeeper down: writes still acknowledged" poll 30 acked_past $((N + 100))
+# No election can happen until ZooKeeper is back: the writes forwarded
+# to the dead leader wait, and are sent again to the next one.
+kill -9 "$(pid_of $L)"
+mq_wait "$(pid_of $L)" 10
+timeout 10 fusermount3 -u -z "$MQ_TMP/mnt$L"
 check "ZooKeeper started again on its data" zk_start "$ZKDIR" "$ZKPORT"
-for n in 1 2 3; do
+for n in $F $G; do
 	check "broker $n: back in its session" poll 30 session_is $n connected
 done
-check "three live brokers on mnt1" poll 30 alive_on "$MQ_TMP/mnt1" 3
-expect_eq "the same leader" "$L" "$(t_field "$MQ_TMP/mnt1" 5)"
+check "once the dead leader's session expired, a new leader" poll 60 led_by_another "$L"
 N=$(nacked)
-check "ZooKeeper back: writes acknowledged" poll 30 acked_past $((N + 20))
+check "writes acknowledged by the new leader" poll 30 acked_past $((N + 50))
+broker_start "$L"
+check "broker $L started again: back in the ISR" poll 60 t_isr_is "$MQ_TMP/mnt$F" 1,2,3
 writer_stop a
+echo "# writer a's failed writes, by errno: $(awk '{ print $2 }' "$MQ_TMP/writer.a.out" | sort | uniq -c | tr '\n' ' ')"
 all_have_acked "ZooKeeper restarted"
+for n in 1 2 3; do
+	check "broker $n: in its session" poll 30 session_is $n connected
+done
 
 # ---- 2. ZooKeeper's data wiped ----
-writer_start b
+writer_start b 1,2,3
 N=$(nacked)
 check "writer b: writes acknowledged" poll 30 acked_past $((N + 20))
 ZXID=$(zk_zxid)
@@ -200,6 +226,7 @@ for n in 1 2; do
 done
 check "the three .log files agree" poll 30 logs_agree
 expect_ok "no topic deleted" sh -c "! grep -q 'deleted in the cluster' '$LOG'"
+echo "# writer b's failed writes, by errno: $(awk '{ print $2 }' "$MQ_TMP/writer.b.out" | sort | uniq -c | tr '\n' ' ')"
 echo "# acknowledged $(nacked) of $(wc -l <"$MQ_TMP/tried") writes; zxid before the wipe $ZXID"
 
 mq_done
