@@ -548,6 +548,13 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 			broker_config_data_dir(cfg));
 		goto out;
 	}
+	if (rc == -ESTALE) { /* cluster.c logged both cluster ids */
+		fprintf(stderr,
+			"mqfs: %s belongs to another cluster than ZooKeeper's (see "
+			"above)\n",
+			broker_config_data_dir(cfg));
+		goto out;
+	}
 	if (rc == -ENOTUNIQ) { /* cluster.c logged the registration's owner */
 		fprintf(stderr, "mqfs: this broker.id is registered in ZooKeeper by another "
 				"live broker (see above)\n");

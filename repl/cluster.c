@@ -164,6 +164,7 @@ struct cluster {
 	atomic_int zk_state;
 	_Atomic int64_t broker_epoch;
 	_Atomic int64_t expirations;   /* sessions lost and replaced */
+	bool session_retry;            /* a new session failed: tried again (cluster thread) */
 	_Atomic int64_t registrations; /* registrations made */
 	/* The newest /config/changes notification handled (-1: none), on
 	 * the cluster thread. The first read handles none (changes_read
@@ -1359,6 +1360,133 @@ static int zk_connect(struct cluster *c)
 	return zkmeta_ensure_paths(c->zk);
 }
 
+/* ---- the cluster this data directory belongs to ----
+ *
+ * A broker's data directory belongs to the cluster it first joined, whose
+ * id it keeps in DATA/meta/zk-cluster.id (Kafka keeps it in
+ * meta.properties and refuses to start against another cluster). An
+ * ensemble whose /cluster/id is missing or another is not that cluster:
+ * its data was lost (wiped, a new server on the old address) or
+ * zookeeper.connect names another ensemble or chroot. Its empty
+ * /brokers/topics would read as every topic deleted, and the broker would
+ * remove its logs, acknowledged records and all (read_topics); so a
+ * broker neither starts against it nor, on a new session, registers or
+ * reads anything there. A data directory without the file (its first
+ * start, or made before the file was kept) takes the ensemble's id, made
+ * if there is none. A single node's id, DATA/meta/cluster.id, is another
+ * file: a single node's data directory may join a cluster. */
+#define JOINED_CLUSTER_FILE "zk-cluster.id"
+
+/* An id file DATA/meta/<name>: 0 with id, -ENOENT (none), -EBADMSG (not
+ * an id), or the read's -errno. */
+static int id_file_read(struct cluster *c, const char *name, char id[ZK_UUID_LEN + 1])
+{
+	char path[PATH_MAX];
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (snprintf(path, sizeof(path), "%s/meta/%s", broker_config_data_dir(c->cfg), name) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	rc = io_read_file(&io_posix, path, &text, &len);
+	if (rc < 0)
+		return rc;
+	rc = -EBADMSG;
+	if (len >= ZK_UUID_LEN) {
+		memcpy(id, text, ZK_UUID_LEN);
+		id[ZK_UUID_LEN] = '\0';
+		if (zk_uuid_valid(id))
+			rc = 0;
+	}
+	free(text);
+	return rc;
+}
+
+/* Replaces DATA/meta/<name> by id and a newline, durably. */
+static int id_file_write(struct cluster *c, const char *name, const char *id)
+{
+	char path[PATH_MAX], line[ZK_UUID_LEN + 2];
+
+	if (snprintf(path, sizeof(path), "%s/meta/%s", broker_config_data_dir(c->cfg), name) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	snprintf(line, sizeof(line), "%s\n", id);
+	return io_write_file_atomic(&io_posix, path, line, strlen(line));
+}
+
+/* Whether c->zk's ensemble is cluster joined. 0: it is; -ESTALE: it is
+ * not (logged: at the start as the refusal, after a new session limited,
+ * as the broker tries again); another -errno: /cluster/id could not be
+ * read (connection lost meanwhile). */
+static int cluster_id_verify(struct cluster *c, const char *joined, bool at_start)
+{
+	const char *zk = c->cfg->cluster.zk_connect;
+	char id[ZK_UUID_LEN + 1] = "", why[ZK_WHY_LEN] = "", holds[ZK_WHY_LEN + 64];
+	int rc;
+
+	rc = zkmeta_cluster_id_read(c->zk, id, why);
+	if (rc == 0 && !strcmp(id, joined))
+		return 0;
+	if (rc < 0 && rc != -ENOENT && rc != -EBADMSG)
+		return rc;
+	if (rc == -ENOENT)
+		snprintf(holds, sizeof(holds), "holds no cluster id");
+	else if (rc == -EBADMSG)
+		snprintf(holds, sizeof(holds), "holds a /cluster/id that does not decode (%s)",
+			 why);
+	else
+		snprintf(holds, sizeof(holds), "holds cluster %s", id);
+	if (at_start)
+		mq_log(MQ_ERR,
+		       "ZooKeeper %s %s, but this broker's data directory belongs to cluster %s "
+		       "(%s/meta/" JOINED_CLUSTER_FILE "): the ensemble lost its data or "
+		       "zookeeper.connect names another one; refusing to start (its topics "
+		       "would be taken as deleted and their logs removed)",
+		       zk, holds, joined, broker_config_data_dir(c->cfg));
+	else
+		mq_log_limited(MQ_ERR,
+			       "ZooKeeper %s %s since this broker's session expired, but this "
+			       "broker belongs to cluster %s: the ensemble lost its data or was "
+			       "replaced; not registering nor reading its topics (they would be "
+			       "taken as deleted and their logs removed) until it holds cluster "
+			       "%s; the replicas here keep their logs and mounts read them",
+			       zk, holds, joined, joined);
+	return -ESTALE;
+}
+
+/* At the start: the cluster id, the one this data directory joined
+ * (checked against ZooKeeper's) or, at its first start, ZooKeeper's
+ * (made if none), then kept. */
+static int cluster_id_at_start(struct cluster *c, char id[ZK_UUID_LEN + 1])
+{
+	const char *zk = c->cfg->cluster.zk_connect;
+	char why[ZK_WHY_LEN] = "";
+	int rc;
+
+	rc = id_file_read(c, JOINED_CLUSTER_FILE, id);
+	if (rc == 0)
+		return cluster_id_verify(c, id, true);
+	if (rc != -ENOENT) {
+		mq_log(MQ_ERR,
+		       "%s/meta/" JOINED_CLUSTER_FILE ": %s; refusing to start (repair or "
+		       "remove the file: it names the cluster this data directory joined)",
+		       broker_config_data_dir(c->cfg),
+		       rc == -EBADMSG ? "not a cluster id" : strerror(-rc));
+		return rc;
+	}
+	rc = zkmeta_cluster_id(c->zk, id, why);
+	if (rc < 0) {
+		mq_log(MQ_ERR, "ZooKeeper %s: cluster id: %s %s", zk, strerror(-rc), why);
+		return rc;
+	}
+	rc = id_file_write(c, JOINED_CLUSTER_FILE, id);
+	if (rc < 0)
+		mq_log(MQ_ERR, "%s/meta/" JOINED_CLUSTER_FILE ": %s",
+		       broker_config_data_dir(c->cfg), strerror(-rc));
+	return rc;
+}
+
 /* ---- the cluster thread ---- */
 
 /* Runs the work of the bits in ev; returns the bits still to do. */
@@ -1366,18 +1494,26 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 {
 	if (ev & EV_SESSION) {
 		struct zkc *old = c->zk;
+		char joined[ZK_UUID_LEN + 1];
 
-		atomic_fetch_add(&c->expirations, 1);
-		mq_log(MQ_WARN, "ZooKeeper session expired: its registration and watches are "
-				"gone; opening a new session");
+		/* Said once per expiry, not at each try again. */
+		if (!c->session_retry) {
+			atomic_fetch_add(&c->expirations, 1);
+			mq_log(MQ_WARN, "ZooKeeper session expired: its registration and watches "
+					"are gone; opening a new session");
+		}
 		/* The old handle stays until the controller has moved to the
 		 * new one (controller_reconnect). */
 		c->zk = NULL;
-		if (zk_connect(c) < 0) {
+		metadata_cache_cluster_id(c->mc, joined, sizeof(joined));
+		if (zk_connect(c) < 0 || cluster_id_verify(c, joined, false) < 0) {
 			zkc_close(c->zk);
 			c->zk = old;
+			atomic_store(&c->zk_state, ZK_STATE_EXPIRED);
+			c->session_retry = true;
 			return ev;
 		}
+		c->session_retry = false;
 		cluster_repl_set_zk(c->cr, c->zk);
 		zkc_close(old);
 		mq_log(MQ_INFO, "ZooKeeper: new session 0x%" PRIx64,
@@ -1560,7 +1696,7 @@ struct producer_ids *cluster_producer_ids(struct cluster *c)
 static int zk_start(struct cluster *c)
 {
 	const struct cluster_config *cc = &c->cfg->cluster;
-	char id[ZK_UUID_LEN + 1], why[ZK_WHY_LEN] = "";
+	char id[ZK_UUID_LEN + 1];
 	struct cluster_repl *cr;
 	int rc;
 
@@ -1571,12 +1707,9 @@ static int zk_start(struct cluster *c)
 					: "");
 		return rc;
 	}
-	rc = zkmeta_cluster_id(c->zk, id, why);
-	if (rc < 0) {
-		mq_log(MQ_ERR, "ZooKeeper %s: cluster id: %s %s", cc->zk_connect, strerror(-rc),
-		       why);
+	rc = cluster_id_at_start(c, id);
+	if (rc < 0)
 		return rc;
-	}
 	metadata_cache_set_cluster_id(c->mc, id);
 	rc = cluster_repl_new(c->cfg, &c->local, c->mc, &cr);
 	/* Published whole: the session watcher (on_session) runs already. */
@@ -1623,37 +1756,19 @@ static int zk_start(struct cluster *c)
  * start with a listener (Kafka keeps it in meta.properties). */
 static int local_cluster_id(struct cluster *c)
 {
-	char path[PATH_MAX], id[ZK_UUID_LEN + 2];
-	char *text = NULL;
-	size_t len = 0;
+	char id[ZK_UUID_LEN + 1];
 	int rc;
 
-	if (snprintf(path, sizeof(path), "%s/meta/cluster.id", broker_config_data_dir(c->cfg)) >=
-	    (int)sizeof(path))
-		return -ENAMETOOLONG;
-	rc = io_read_file(&io_posix, path, &text, &len);
-	if (rc == 0 && len >= ZK_UUID_LEN) {
-		memcpy(id, text, ZK_UUID_LEN);
-		id[ZK_UUID_LEN] = '\0';
-		free(text);
-		if (zk_uuid_valid(id)) {
-			metadata_cache_set_cluster_id(c->mc, id);
-			return 0;
-		}
-		mq_log(MQ_WARN, "%s: not a cluster id: a new one is made", path);
-	} else if (rc == 0) {
-		free(text);
-	} else if (rc != -ENOENT) {
+	rc = id_file_read(c, "cluster.id", id);
+	if (rc == -EBADMSG)
+		mq_log(MQ_WARN, "%s/meta/cluster.id: not a cluster id: a new one is made",
+		       broker_config_data_dir(c->cfg));
+	else if (rc != 0 && rc != -ENOENT)
 		return rc;
+	if (rc != 0) {
+		if ((rc = zk_uuid_new(id)) < 0 || (rc = id_file_write(c, "cluster.id", id)) < 0)
+			return rc;
 	}
-	rc = zk_uuid_new(id);
-	if (rc < 0)
-		return rc;
-	id[ZK_UUID_LEN] = '\n';
-	rc = io_write_file_atomic(&io_posix, path, id, ZK_UUID_LEN + 1);
-	if (rc < 0)
-		return rc;
-	id[ZK_UUID_LEN] = '\0';
 	metadata_cache_set_cluster_id(c->mc, id);
 	return 0;
 }

@@ -515,19 +515,27 @@ int zkmeta_notify_log_dir_failure(struct zkc *zkc, int32_t broker_id)
 		      zk_log_dir_event_encode(broker_id, ZK_LOG_DIR_FAILURE));
 }
 
+int zkmeta_cluster_id_read(struct zkc *zkc, char id[ZK_UUID_LEN + 1], char *why)
+{
+	char *data = NULL;
+	size_t len;
+	int rc;
+
+	rc = zkc_get(zkc, ZK_CLUSTER_ID_PATH, &data, &len, NULL, NULL, NULL);
+	if (rc < 0)
+		return rc;
+	rc = zk_cluster_id_decode(data, len, id, why);
+	free(data);
+	return rc;
+}
+
 int zkmeta_cluster_id(struct zkc *zkc, char id[ZK_UUID_LEN + 1], char *why)
 {
-	char *data = NULL, *doc;
-	size_t len;
+	char *doc;
 	int rc, tries;
 
 	for (tries = 0; tries < 2; tries++) {
-		rc = zkc_get(zkc, ZK_CLUSTER_ID_PATH, &data, &len, NULL, NULL, NULL);
-		if (rc == 0) {
-			rc = zk_cluster_id_decode(data, len, id, why);
-			free(data);
-			return rc;
-		}
+		rc = zkmeta_cluster_id_read(zkc, id, why);
 		if (rc != -ENOENT)
 			return rc;
 		/* First broker of the cluster: make one. If another broker

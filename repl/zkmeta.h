@@ -200,4 +200,9 @@ int zkmeta_purge_config_changes(struct zkc *zkc, char *const *names, int n, int6
 /* The cluster id, created on first use by whichever broker comes first. */
 int zkmeta_cluster_id(struct zkc *zkc, char id[ZK_UUID_LEN + 1], char *why);
 
+/* The cluster id as /cluster/id holds it, never created: -ENOENT when the
+ * ensemble has none (new, or its data lost), -EBADMSG (why says) when it
+ * does not decode. */
+int zkmeta_cluster_id_read(struct zkc *zkc, char id[ZK_UUID_LEN + 1], char *why);
+
 #endif

@@ -81,18 +81,24 @@ except OSError:
 sys.exit(0 if ok else 1)' "$1" "${ZK_ADDRESS:-127.0.0.1}"
 }
 
-# zk_received PORT: the requests the server has received so far (the
-# "Received" line of "srvr").
-zk_received() {
+# zk_srvr PORT FIELD: a field of the server's "srvr" answer as it prints
+# it ("Received", "Zxid", ...).
+zk_srvr() {
 	python3 -c 'import re, socket, sys
-s = socket.create_connection((sys.argv[2], int(sys.argv[1])), 5)
+s = socket.create_connection((sys.argv[3], int(sys.argv[1])), 5)
 s.sendall(b"srvr"); d = b""
 while True:
     c = s.recv(4096)
     if not c:
         break
     d += c
-print(re.search(rb"Received: (\d+)", d).group(1).decode())' "$1" "${ZK_ADDRESS:-127.0.0.1}"
+print(re.search(rb"\n" + sys.argv[2].encode() + rb": (\S+)", d).group(1).decode())' "$1" "$2" "${ZK_ADDRESS:-127.0.0.1}"
+}
+
+# zk_received PORT: the requests the server has received so far (the
+# "Received" line of "srvr").
+zk_received() {
+	zk_srvr "$1" Received
 }
 
 # zk_start DIR PORT: starts the server in the background (pid in DIR/zk.pid)

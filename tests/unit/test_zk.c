@@ -631,10 +631,16 @@ static void test_topics(void **state)
 	assert_int_equal(zkmeta_request_delete_topic(leader, "orders"), 0);
 	assert_int_equal(zkmeta_request_delete_topic(leader, "orders"), -EEXIST);
 	assert_int_equal(zkmeta_request_delete_topic(leader, "nosuch"), -ENOENT);
+	/* An ensemble without an id (new, or its data lost) is told apart
+	 * from one with it: reading never makes one. */
+	assert_int_equal(zkmeta_cluster_id_read(ctl, id1, why), -ENOENT);
+	assert_int_equal(zkc_exists(ctl, ZK_CLUSTER_ID_PATH, NULL, NULL, NULL), -ENOENT);
 	assert_int_equal(zkmeta_cluster_id(ctl, id1, why), 0);
 	assert_int_equal(zkmeta_cluster_id(leader, id2, why), 0);
 	assert_string_equal(id1, id2);
 	assert_true(zk_uuid_valid(id1));
+	assert_int_equal(zkmeta_cluster_id_read(leader, id2, why), 0);
+	assert_string_equal(id1, id2);
 	zkc_close(ctl);
 	zkc_close(leader);
 }
@@ -669,6 +675,7 @@ static void test_malformed_znodes(void **state)
 	put(zkc, "/controller_epoch", "4");
 	put(zkc, "/cluster/id", "{\"version\":\"1\"}");
 	assert_int_equal(zkmeta_cluster_id(zkc, id, why), -EBADMSG);
+	assert_int_equal(zkmeta_cluster_id_read(zkc, id, why), -EBADMSG);
 	zkc_close(zkc);
 }
 
