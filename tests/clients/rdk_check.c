@@ -40,6 +40,21 @@
  *       Records as produce makes them (no compression), one at a time,
  *       each delivered before the next, until STOP_FILE exists; checks
  *       each lands above the one before. Prints "streamed N FIRST LAST".
+ *   idem TOPIC PARTITION TAG STOP_FILE
+ *       An idempotent producer (enable.idempotence=true, acks=all, up to
+ *       5 requests in flight, small batches): records TAG-v<i> queued
+ *       without waiting, up to 100 outstanding, until STOP_FILE exists,
+ *       then every one waited for (message.timeout.ms 120 s, so that
+ *       retries outlast a failover). Checks that every record was
+ *       delivered, at consecutive offsets in the order sent, and that
+ *       the producer met no fatal error. Prints "idem N FIRST LAST".
+ *   follow TOPIC PARTITION STOP_FILE
+ *       Assigns the partition at its beginning with auto.offset.reset
+ *       "error" (a reset is reported, never done silently) and consumes
+ *       while the test moves the leadership; once STOP_FILE exists, reads
+ *       on up to the high watermark it then has. Checks that the offsets
+ *       go up by one from 0, no record skipped or read twice, and that no
+ *       error reached the consumer. Prints "followed N".
  *   delete-offsets GROUP TOPIC PARTITION
  *       rd_kafka_DeleteConsumerGroupOffsets (OffsetDelete) of one
  *       partition's committed offset. Prints "TOPIC PARTITION ERROR"
@@ -268,6 +283,18 @@ static int warm_up(rd_kafka_t *rk, const char *topic)
 	return 0;
 }
 
+/* Whether the n records' delivery reports put them at consecutive
+ * offsets in the order sent (none appended twice, none between). */
+static int consecutive(const struct sent *s, int n)
+{
+	for (int i = 1; i < n; i++)
+		if (s->offsets[i] != s->offsets[0] + i)
+			return fail("record %d at offset %" PRId64 ", record 0 at %" PRId64
+				    ": not consecutive in the order sent",
+				    i, s->offsets[i], s->offsets[0]);
+	return 0;
+}
+
 static int produce(const struct ctx *c, const char *topic, int32_t partition, const char *codec,
 		   int n, const char *tag, int64_t *first)
 {
@@ -282,13 +309,8 @@ static int produce(const struct ctx *c, const char *topic, int32_t partition, co
 			goto out;
 	if (delivered_all(rk, &s, n))
 		goto out;
-	for (int i = 1; i < n; i++)
-		if (s.offsets[i] != s.offsets[0] + i) {
-			fail("record %d at offset %" PRId64 ", record 0 at %" PRId64
-			     ": not consecutive in the order sent",
-			     i, s.offsets[i], s.offsets[0]);
-			goto out;
-		}
+	if (consecutive(&s, n))
+		goto out;
 	*first = s.offsets[0];
 	rc = 0;
 out:
@@ -328,6 +350,82 @@ static int cmd_stream(const struct ctx *c, char **argv)
 		goto out;
 	}
 	printf("streamed %d %" PRId64 " %" PRId64 "\n", n, s.offsets[0], s.offsets[n - 1]);
+	rc = 0;
+out:
+	producer_free(rk, &s);
+	return rc;
+}
+
+/* idem: librdkafka's errors, shown (a fatal one, raised when the broker's
+ * answers break the idempotence guarantee, is checked at the end). */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	(void)rk;
+	(void)opaque;
+	fprintf(stderr, "rdk_check: idem: %s: %s\n", rd_kafka_err2name((rd_kafka_resp_err_t)err),
+		reason);
+}
+
+static rd_kafka_t *idem_producer_new(const struct ctx *c, struct sent *s)
+{
+	rd_kafka_conf_t *conf = conf_new(c);
+
+	if (!conf)
+		return NULL;
+	if (set(conf, "acks", "all") || set(conf, "enable.idempotence", "true") ||
+	    set(conf, "max.in.flight.requests.per.connection", "5") ||
+	    set(conf, "batch.num.messages", "10") || set(conf, "linger.ms", "5") ||
+	    set(conf, "message.timeout.ms", "120000")) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rd_kafka_conf_set_opaque(conf, s);
+	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	return handle_new(RD_KAFKA_PRODUCER, conf);
+}
+
+/* idem: records queued while the test kills or stops the partition's
+ * leader; the retries of requests whose answers were lost must each be
+ * appended once (the new leader knows the producer's sequences from its
+ * replicated log), so the delivered offsets follow the order sent one
+ * for one. */
+static int cmd_idem(const struct ctx *c, char **argv)
+{
+	const char *topic = argv[0], *tag = argv[2], *stop_file = argv[3];
+	int32_t partition = atoi(argv[1]);
+	struct sent s = { .n = 1 << 20 };
+	char fatal[256];
+	rd_kafka_t *rk = NULL;
+	int n = 0, rc = 1;
+
+	s.offsets = calloc((size_t)s.n, sizeof(int64_t));
+	rk = s.offsets ? idem_producer_new(c, &s) : NULL;
+	if (!rk || warm_up(rk, topic))
+		goto out;
+	while (access(stop_file, F_OK) != 0 && n < s.n) {
+		if (n - s.delivered < 100) {
+			if (send_one(rk, topic, partition, tag, n))
+				goto out;
+			n++;
+		}
+		rd_kafka_poll(rk, n - s.delivered < 100 ? 2 : 50);
+	}
+	if (rd_kafka_flush(rk, 180000)) {
+		fail("flush: %d records not delivered", rd_kafka_outq_len(rk));
+		goto out;
+	}
+	if (rd_kafka_fatal_error(rk, fatal, sizeof(fatal))) {
+		fail("fatal error: %s", fatal);
+		goto out;
+	}
+	if (s.errors || s.delivered != n || n == 0) {
+		fail("%d of %d delivered, %d errors", s.delivered, n, s.errors);
+		goto out;
+	}
+	if (consecutive(&s, n))
+		goto out;
+	printf("idem %d %" PRId64 " %" PRId64 "\n", n, s.offsets[0], s.offsets[n - 1]);
 	rc = 0;
 out:
 	producer_free(rk, &s);
@@ -477,6 +575,82 @@ static int consume_assigned(rd_kafka_t *rk, const char *topic, int32_t partition
 out:
 	rd_kafka_assign(rk, NULL);
 	rd_kafka_topic_partition_list_destroy(l);
+	return rc;
+}
+
+/* follow: a consumer kept reading while the partition's leader fails;
+ * its position must move one record at a time whatever the brokers
+ * answer during the leader change (NOT_LEADER_OR_FOLLOWER,
+ * FENCED_LEADER_EPOCH, OFFSET_OUT_OF_RANGE would make it reset). */
+static int cmd_follow(const struct ctx *c, char **argv)
+{
+	const char *topic = argv[0], *stop_file = argv[2];
+	int32_t partition = atoi(argv[1]);
+	struct ctx cc = *c;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_t *rk = NULL;
+	int64_t next = 0, end = -1, deadline = -1;
+	int rc = 1;
+
+	if (cc.n_xs < 32)
+		cc.xs[cc.n_xs++] = "auto.offset.reset=error";
+	rk = consumer_new(&cc);
+	if (!rk)
+		goto out;
+	rd_kafka_topic_partition_list_add(l, topic, partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	if (rd_kafka_assign(rk, l)) {
+		fail("assign %s [%d]", topic, partition);
+		goto out;
+	}
+	while (end < 0 || next < end) {
+		rd_kafka_message_t *m;
+
+		if (end < 0 && access(stop_file, F_OK) == 0) {
+			int64_t low;
+			rd_kafka_resp_err_t err;
+
+			/* The leadership may be moving still (the preferred
+			 * leader taking its partition back): ListOffsets then
+			 * meets NOT_LEADER_OR_FOLLOWER, which this call does not
+			 * retry itself. */
+			if (deadline < 0)
+				deadline = now_ms() + TIMEOUT_MS;
+			err = rd_kafka_query_watermark_offsets(rk, topic, partition, &low, &end,
+							       TIMEOUT_MS);
+			if (err) {
+				end = -1;
+				fprintf(stderr, "rdk_check: watermarks of %s [%d]: %s\n", topic,
+					partition, rd_kafka_err2str(err));
+			}
+		}
+		if (deadline >= 0 && now_ms() > deadline) {
+			fail("at offset %" PRId64 " of %" PRId64 " after %d ms", next, end,
+			     TIMEOUT_MS);
+			goto out;
+		}
+		m = rd_kafka_consumer_poll(rk, 200);
+		if (!m)
+			continue;
+		if (m->err) {
+			fail("at offset %" PRId64 ": %s", next, rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			goto out;
+		}
+		if (m->offset != next) {
+			fail("offset %" PRId64 " where %" PRId64 " was next", m->offset, next);
+			rd_kafka_message_destroy(m);
+			goto out;
+		}
+		rd_kafka_message_destroy(m);
+		next++;
+	}
+	printf("followed %" PRId64 "\n", next);
+	rc = 0;
+out:
+	if (rk)
+		rd_kafka_assign(rk, NULL);
+	rd_kafka_topic_partition_list_destroy(l);
+	consumer_free(rk);
 	return rc;
 }
 
@@ -706,6 +880,8 @@ static const struct cmd {
 	{ "watermarks", 2, cmd_watermarks, "TOPIC PARTITION" },
 	{ "times", 3, cmd_times, "TOPIC PARTITION MS" },
 	{ "stream", 4, cmd_stream, "TOPIC PARTITION TAG STOP_FILE" },
+	{ "idem", 4, cmd_idem, "TOPIC PARTITION TAG STOP_FILE" },
+	{ "follow", 3, cmd_follow, "TOPIC PARTITION STOP_FILE" },
 	{ "delete-offsets", 3, cmd_delete_offsets, "GROUP TOPIC PARTITION" },
 	{ "committed", 3, cmd_committed, "GROUP TOPIC N" },
 };

@@ -1,0 +1,58 @@
+// kafkajs_idem.js — kafkajs's idempotent producer (idempotent: true,
+// maxInFlightRequests 1) kept sending while a test kills or stops the
+// partition's leader, for t_kafka_cluster_failover.sh.
+//
+//   node kafkajs_idem.js BROKER TOPIC PARTITION TAG STOP_FILE
+//
+// Sends TAG-v0, TAG-v1, ... five records a send, one send after the
+// other, until STOP_FILE exists; kafkajs retries a send across the leader
+// change with the same sequence, which the new leader must answer from
+// the producer state it rebuilt from its log, not append twice. SASL as
+// the cluster's brokers (admin). Checks that the sends' base offsets
+// follow one another record for record; prints "idem N FIRST LAST" and
+// exits 0, or the error on stderr and exits 1.
+const path = process.env.KAFKAJS_PATH || 'kafkajs';
+const fs = require('fs');
+const { Kafka, logLevel } = require(path);
+
+const [broker, topic, partText, tag, stopFile] = process.argv.slice(2);
+const partition = Number(partText);
+const PER_SEND = 5;
+
+(async () => {
+  const kafka = new Kafka({
+    clientId: 'mqfs-idem',
+    brokers: broker.split(','),
+    logLevel: logLevel.NOTHING,
+    sasl: { mechanism: 'scram-sha-256', username: 'admin', password: 'admin-secret' },
+    retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    retry: { retries: 30, initialRetryTime: 100, maxRetryTime: 1000 },
+  });
+  await producer.connect();
+  let n = 0;
+  let first = -1;
+  let next = -1;
+  try {
+    while (!fs.existsSync(stopFile)) {
+      const messages = [];
+      for (let i = 0; i < PER_SEND; i++) messages.push({ value: `${tag}-v${n + i}`, partition });
+      const res = await producer.send({ topic, acks: -1, messages });
+      const base = Number(res[0].baseOffset);
+      if (first < 0) first = base;
+      else if (base !== next) throw new Error(`records ${n}.. at offset ${base}, expected ${next}`);
+      next = base + PER_SEND;
+      n += PER_SEND;
+    }
+    if (n === 0) throw new Error('stopped before the first send');
+    console.log(`idem ${n} ${first} ${next - 1}`);
+  } finally {
+    await producer.disconnect();
+  }
+})().catch((e) => {
+  console.error(`${e.type || e.name}: ${e.message}`);
+  process.exit(1);
+});
