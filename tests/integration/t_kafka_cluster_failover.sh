@@ -35,6 +35,11 @@ RDK=${RDK_CHECK:-$(dirname "$MQFS")/tests/clients/rdk_check}
 
 CLUSTER_CONF="num.partitions=1
 leader.imbalance.check.interval.seconds=1"
+# The frozen follower keeps its session from its freeze to the leader's
+# death (seconds under a sanitizer on a loaded machine): were it to
+# expire, the controller would take it out of the ISR and the hw would
+# answer the requests the test needs unanswered at the kill.
+CLUSTER_SESSION_MS=10000
 zk_cluster_start
 cluster_start3
 ALL=127.0.0.1:$PORT1,127.0.0.1:$PORT2,127.0.0.1:$PORT3
