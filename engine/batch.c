@@ -306,6 +306,25 @@ int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset, int3
 	return (int64_t)len;
 }
 
+bool batches_hold_codec(const uint8_t *b, size_t len, int codec)
+{
+	size_t at = 0;
+
+	/* The header up to its attributes shows the codec. */
+	while (len - at >= BATCH_OFF_ATTRIBUTES + 2) {
+		const uint8_t *h = b + at;
+		int64_t total = batch_total_size(h);
+
+		if (h[BATCH_OFF_MAGIC] == 2 &&
+		    (be16_get(h + BATCH_OFF_ATTRIBUTES) & BATCH_CODEC_MASK) == codec)
+			return true;
+		if (total <= BATCH_LOG_OVERHEAD || (uint64_t)total > len - at)
+			break;
+		at += (size_t)total;
+	}
+	return false;
+}
+
 /* ---- iterator ---- */
 
 /* The iterator must start zeroed (or be one that was used before): owned

@@ -36,7 +36,9 @@
  * (compress_buf with a codec number that does not exist),
  * -EIO (the compression library failed on valid input; should not happen).
  *
- * Stateless apart from the caller's buffers; callable from any thread.
+ * Callable from any thread. Apart from the caller's buffers, the only state
+ * is each thread's lz4 and zstd decoding contexts (dec_ctx), reset before
+ * every use.
  */
 #include <errno.h>
 #include <limits.h>

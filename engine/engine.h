@@ -176,6 +176,10 @@ static inline int log_codec_own(int codec)
 {
 	return codec == LOG_CODEC_PRODUCER ? BATCH_CODEC_NONE : codec;
 }
+/* Whether a magic-2 batch among batches back to back (a client's bytes,
+ * not checked otherwise: the append checks them whole) has that codec
+ * in its attributes (batch.c). */
+bool batches_hold_codec(const uint8_t *b, size_t len, int codec);
 /* line.format: how the line view shows a record that a line cannot
  * carry (linefmt.c has the rules). Fixed, as key.separator, once the log
  * has a record: line positions are computed from the rendered lines. */

@@ -115,28 +115,6 @@ int16_t kafka_produce_error(int err, const char **message)
 	}
 }
 
-/* Whether a magic-2 batch among the records (batches back to back, the
- * client's bytes: the append checks them whole later) says zstd. */
-static bool records_hold_zstd(const uint8_t *b, int32_t len)
-{
-	int64_t at = 0;
-
-	/* baseOffset 8, batchLength 4, partitionLeaderEpoch 4, magic 1,
-	 * crc 4, attributes 2: 23 bytes to see the codec. */
-	while (len - at >= 23) {
-		const uint8_t *h = b + at;
-		int32_t blen = (int32_t)((uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 |
-					 (uint32_t)h[10] << 8 | h[11]);
-
-		if (h[16] == 2 && (h[22] & 7) == BATCH_CODEC_ZSTD)
-			return true;
-		if (blen <= 0)
-			break;
-		at += 12 + (int64_t)blen;
-	}
-	return false;
-}
-
 /* One partition of the request (of the given Produce version) into its
  * response entry. */
 static int produce_partition(struct kafka_api *ka, const struct proto_produce_req *m,
@@ -157,7 +135,8 @@ static int produce_partition(struct kafka_api *ka, const struct proto_produce_re
 	if (rc < 0)
 		return rc;
 	/* As Kafka's ProduceRequest.validateRecords, before leadership. */
-	if (version < 7 && pd->records_len > 0 && records_hold_zstd(pd->records, pd->records_len))
+	if (version < 7 && pd->records_len > 0 &&
+	    batches_hold_codec(pd->records, (size_t)pd->records_len, BATCH_CODEC_ZSTD))
 		return -ENOTSUP;
 	/* In a ZooKeeper cluster the append checks the partition's own
 	 * leadership and ISR (topic_produce_batches); here, those of a single

@@ -394,6 +394,34 @@ static const uint8_t tiny_batch[] = {
 	0x00,           /* headersCount 0 */
 };
 
+/* batches_hold_codec finds a codec in any batch of several back to back,
+ * and stops at a header cut short or a length that runs past the bytes. */
+static void test_batches_hold_codec(void **state)
+{
+	const struct trec recs[] = { { NULL, -1, (const uint8_t *)"hi", 2, 1010 } };
+	size_t alen, blen;
+	uint8_t *a = build(BATCH_CODEC_GZIP, recs, 1, 4096, 0, 0, &alen);
+	uint8_t *b = build(BATCH_CODEC_ZSTD, recs, 1, 4096, 1, 0, &blen);
+	uint8_t *both = malloc(alen + blen);
+
+	(void)state;
+	memcpy(both, a, alen);
+	memcpy(both + alen, b, blen);
+	assert_true(batches_hold_codec(both, alen + blen, BATCH_CODEC_ZSTD));
+	assert_true(batches_hold_codec(both, alen + blen, BATCH_CODEC_GZIP));
+	assert_false(batches_hold_codec(both, alen + blen, BATCH_CODEC_LZ4));
+	assert_false(batches_hold_codec(a, alen, BATCH_CODEC_ZSTD));
+	/* the second header cut before its attributes */
+	assert_false(batches_hold_codec(both, alen + BATCH_OFF_ATTRIBUTES + 1, BATCH_CODEC_ZSTD));
+	assert_true(batches_hold_codec(both, alen + BATCH_OFF_ATTRIBUTES + 2, BATCH_CODEC_ZSTD));
+	/* the first batch's length past the bytes: nothing after it is read */
+	be32_put(both + BATCH_OFF_LENGTH, (uint32_t)(alen + blen));
+	assert_false(batches_hold_codec(both, alen + blen, BATCH_CODEC_ZSTD));
+	free(both);
+	free(a);
+	free(b);
+}
+
 static void test_tiny_batch_layout(void **state)
 {
 	const struct trec recs[] = {
@@ -1878,6 +1906,7 @@ int main(void)
 		cmocka_unit_test(test_compress_roundtrip),
 		cmocka_unit_test(test_decompress_limit),
 		cmocka_unit_test(test_zstd_frames),
+		cmocka_unit_test(test_batches_hold_codec),
 		cmocka_unit_test(test_system_tools),
 		cmocka_unit_test(test_corrupt_payloads),
 		cmocka_unit_test(test_fuzz),
