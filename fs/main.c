@@ -376,6 +376,35 @@ static int data_dir_prepare(struct broker_config *cfg)
 	return broker_config_set_data_dir(cfg, abs);
 }
 
+/* The mount point against the data directory, both absolute (realpath):
+ * 0 or -ENOTDIR, -EINVAL, said on stderr. A FUSE mount over a file
+ * succeeds, but the kernel then answers every access with EIO (our root
+ * is a directory): a daemon that starts and serves nothing. A data
+ * directory at or under the mount point is hidden by the mount, and
+ * every file the daemon opens there is a request to its own mount: the
+ * first mkdir hangs the daemon and the caller, unkillable. */
+static int mount_point_check(const char *mnt, const char *data_dir)
+{
+	size_t n = strlen(mnt);
+	struct stat st;
+
+	if (stat(mnt, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "mqfs: mount point %s: %s (mqfs mounts a directory tree)\n", mnt,
+			strerror(ENOTDIR));
+		return -ENOTDIR;
+	}
+	if (!strncmp(data_dir, mnt, n) &&
+	    (data_dir[n] == '\0' || data_dir[n] == '/' || (n == 1 && mnt[0] == '/'))) {
+		fprintf(stderr,
+			"mqfs: data directory %s %s the mount point %s: the mount would hide "
+			"it and the daemon would reach its own files through its own mount, "
+			"and hang; put the data directory elsewhere\n",
+			data_dir, data_dir[n] == '\0' ? "is" : "is inside", mnt);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* The arguments for fuse_session_new(): our fsname (the data directory, as
  * mount(8) and df show it) and subtype first, so the user's -o may
  * override them, then the user's libfuse options. */
@@ -730,6 +759,8 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fs.cache_mu, NULL);
 	clock_gettime(CLOCK_REALTIME, &fs.start_time);
 	if (session_new(&o, &fs, &se) < 0 || data_dir_prepare(cfg) < 0)
+		goto out;
+	if (!o.dead_mount && mount_point_check(o.mnt, broker_config_data_dir(cfg)) < 0)
 		goto out;
 	snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", broker_config_data_dir(cfg));
 	if (!o.foreground) {
