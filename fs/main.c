@@ -584,6 +584,13 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 			broker_config_data_dir(cfg));
 		goto out;
 	}
+	if (rc == -EMEDIUMTYPE) { /* cluster.c logged which mode made it */
+		fprintf(stderr,
+			"mqfs: %s is a single node's and this start a cluster broker's, or "
+			"the other way round (see above)\n",
+			broker_config_data_dir(cfg));
+		goto out;
+	}
 	if (rc == -ENOTUNIQ) { /* cluster.c logged the registration's owner */
 		fprintf(stderr, "mqfs: this broker.id is registered in ZooKeeper by another "
 				"live broker (see above)\n");

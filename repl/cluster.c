@@ -1373,21 +1373,22 @@ static int zk_connect(struct cluster *c)
  * broker neither starts against it nor, on a new session, registers or
  * reads anything there. A data directory without the file (its first
  * start, or made before the file was kept) takes the ensemble's id, made
- * if there is none. A single node's id, DATA/meta/cluster.id, is another
- * file: a single node's data directory may join a cluster. */
+ * if there is none, unless it holds a single node's logs
+ * (cluster_data_dir_check: their topics are not in ZooKeeper and would
+ * be removed the same way). A single node's id, DATA/meta/cluster.id, is
+ * another file. */
 #define JOINED_CLUSTER_FILE "zk-cluster.id"
 
 /* An id file DATA/meta/<name>: 0 with id, -ENOENT (none), -EBADMSG (not
  * an id), or the read's -errno. */
-static int id_file_read(struct cluster *c, const char *name, char id[ZK_UUID_LEN + 1])
+static int id_file_read(const char *data_dir, const char *name, char id[ZK_UUID_LEN + 1])
 {
 	char path[PATH_MAX];
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
 
-	if (snprintf(path, sizeof(path), "%s/meta/%s", broker_config_data_dir(c->cfg), name) >=
-	    (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/meta/%s", data_dir, name) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	rc = io_read_file(&io_posix, path, &text, &len);
 	if (rc < 0)
@@ -1401,6 +1402,74 @@ static int id_file_read(struct cluster *c, const char *name, char id[ZK_UUID_LEN
 	}
 	free(text);
 	return rc;
+}
+
+/* A log found in the data directory of a topic a cluster replicates but
+ * without the topic id every replica's log keeps (partition.metadata): a
+ * single node's, which keeps none. 1 with its name in name, 0 none,
+ * -errno. __consumer_offsets is left out: without topics of its own a
+ * single node's holds nothing a cluster would miss. */
+static int single_node_log(struct logmgr *m, char *name, size_t cap)
+{
+	char **topics = NULL, id[64];
+	int *parts = NULL, n = 0, rc, found = 0;
+
+	rc = logmgr_found(m, &topics, &parts, &n);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < n; i++) {
+		if (!found && !cluster_topic_local_only(topics[i]) &&
+		    strcmp(topics[i], GROUP_OFFSETS_TOPIC) != 0 &&
+		    (rc = logmgr_topic_id(m, topics[i], parts[i], id, sizeof(id))) <= 0) {
+			/* A file that does not parse is a replica's too. */
+			found = rc == 0 ? 1 : rc == -EBADMSG ? 0 : rc;
+			if (found == 1)
+				snprintf(name, cap, "%s-%d", topics[i], parts[i]);
+		}
+		free(topics[i]);
+	}
+	free(topics);
+	free(parts);
+	return found;
+}
+
+int cluster_data_dir_check(const struct broker_config *cfg, struct logmgr *m)
+{
+	const char *dir = broker_config_data_dir(cfg);
+	char id[ZK_UUID_LEN + 1], log[NAME_MAX + 16] = "";
+	int rc;
+
+	rc = id_file_read(dir, JOINED_CLUSTER_FILE, id);
+	if (!cluster_config_zk(&cfg->cluster)) {
+		if (rc == -ENOENT)
+			return 0;
+		mq_log(MQ_ERR,
+		       "%s/meta/" JOINED_CLUSTER_FILE " is there: this data directory is a "
+		       "cluster broker's (%s); a single node would take writes on its "
+		       "replicas that the other brokers never see, and the replicas would "
+		       "differ when it goes back to the cluster; refusing to start without "
+		       "zookeeper.connect (start it with its cluster's config)",
+		       dir, rc == 0 ? id : "a cluster id that does not read");
+		return -EMEDIUMTYPE;
+	}
+	if (rc != -ENOENT)
+		return 0; /* checked against ZooKeeper's once connected */
+	rc = single_node_log(m, log, sizeof(log));
+	if (rc < 0) {
+		mq_log(MQ_ERR, "%s: cannot read its logs' topic ids: %s", dir, strerror(-rc));
+		return rc;
+	}
+	if (rc == 0)
+		return 0;
+	mq_log(MQ_ERR,
+	       "%s: the log %s has no topic id (partition.metadata) and the directory "
+	       "no meta/" JOINED_CLUSTER_FILE ": this data directory is a single node's "
+	       "(mqfs without zookeeper.connect); as a cluster broker it would take its "
+	       "topics, which ZooKeeper does not list, as deleted and remove their logs; "
+	       "refusing to start (start it as a single node, or give this broker an "
+	       "empty data directory)",
+	       dir, log);
+	return -EMEDIUMTYPE;
 }
 
 /* Replaces DATA/meta/<name> by id and a newline, durably. */
@@ -1464,7 +1533,7 @@ static int cluster_id_at_start(struct cluster *c, char id[ZK_UUID_LEN + 1])
 	char why[ZK_WHY_LEN] = "";
 	int rc;
 
-	rc = id_file_read(c, JOINED_CLUSTER_FILE, id);
+	rc = id_file_read(broker_config_data_dir(c->cfg), JOINED_CLUSTER_FILE, id);
 	if (rc == 0)
 		return cluster_id_verify(c, id, true);
 	if (rc != -ENOENT) {
@@ -1759,7 +1828,7 @@ static int local_cluster_id(struct cluster *c)
 	char id[ZK_UUID_LEN + 1];
 	int rc;
 
-	rc = id_file_read(c, "cluster.id", id);
+	rc = id_file_read(broker_config_data_dir(c->cfg), "cluster.id", id);
 	if (rc == -EBADMSG)
 		mq_log(MQ_WARN, "%s/meta/cluster.id: not a cluster id: a new one is made",
 		       broker_config_data_dir(c->cfg));
