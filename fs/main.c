@@ -584,10 +584,10 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 			broker_config_data_dir(cfg));
 		goto out;
 	}
-	if (rc == -EMEDIUMTYPE) { /* cluster.c logged which mode made it */
+	if (rc == -EMEDIUMTYPE) { /* cluster.c logged whose it is */
 		fprintf(stderr,
-			"mqfs: %s is a single node's and this start a cluster broker's, or "
-			"the other way round (see above)\n",
+			"mqfs: %s is another broker's data directory, or a single node's and "
+			"this a cluster broker, or the other way round (see above)\n",
 			broker_config_data_dir(cfg));
 		goto out;
 	}

@@ -1378,6 +1378,7 @@ static int zk_connect(struct cluster *c)
  * be removed the same way). A single node's id, DATA/meta/cluster.id, is
  * another file. */
 #define JOINED_CLUSTER_FILE "zk-cluster.id"
+#define BROKER_ID_FILE      "broker.id"
 
 /* An id file DATA/meta/<name>: 0 with id, -ENOENT (none), -EBADMSG (not
  * an id), or the read's -errno. */
@@ -1433,6 +1434,57 @@ static int single_node_log(struct logmgr *m, char *name, size_t cap)
 	return found;
 }
 
+/* The broker.id of the cluster broker this data directory is, kept in
+ * DATA/meta/broker.id at its first start in a cluster (Kafka keeps it in
+ * meta.properties and refuses another): another broker started on it
+ * would hold its replicas' logs as its own, in its own ISRs, with
+ * records it never had and without records it acknowledged, and could
+ * be elected on them. A directory without the file takes id. 0,
+ * -EMEDIUMTYPE (another broker's), -EBADMSG (not an id), -errno; each
+ * logged. */
+static int broker_id_check(const char *dir, int32_t id)
+{
+	char path[PATH_MAX], line[16], *text = NULL, *end;
+	size_t len = 0;
+	long kept;
+	int rc;
+
+	if (snprintf(path, sizeof(path), "%s/meta/" BROKER_ID_FILE, dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	rc = io_read_file(&io_posix, path, &text, &len);
+	if (rc == -ENOENT) {
+		snprintf(line, sizeof(line), "%d\n", (int)id);
+		rc = io_write_file_atomic(&io_posix, path, line, strlen(line));
+		if (rc < 0)
+			mq_log(MQ_ERR, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (rc < 0) {
+		mq_log(MQ_ERR, "%s: %s; refusing to start", path, strerror(-rc));
+		return rc;
+	}
+	errno = 0;
+	kept = strtol(text, &end, 10);
+	if (end == text || (*end != '\n' && *end != '\0') || errno || kept < 0 ||
+	    kept > INT32_MAX) {
+		mq_log(MQ_ERR,
+		       "%s: not a broker id; refusing to start (repair or remove the file: it "
+		       "names the broker this data directory belongs to)",
+		       path);
+		rc = -EBADMSG;
+	} else if (kept != id) {
+		mq_log(MQ_ERR,
+		       "%s: this data directory is broker %ld's, and this broker is %d "
+		       "(broker.id): its replicas' logs would count as broker %d's, with "
+		       "records it never had and without records it acknowledged; refusing "
+		       "to start (give each broker its own data directory)",
+		       path, kept, (int)id, (int)id);
+		rc = -EMEDIUMTYPE;
+	}
+	free(text);
+	return rc;
+}
+
 int cluster_data_dir_check(const struct broker_config *cfg, struct logmgr *m)
 {
 	const char *dir = broker_config_data_dir(cfg);
@@ -1452,15 +1504,17 @@ int cluster_data_dir_check(const struct broker_config *cfg, struct logmgr *m)
 		       dir, rc == 0 ? id : "a cluster id that does not read");
 		return -EMEDIUMTYPE;
 	}
+	/* The cluster id, when there is one, is checked against ZooKeeper's
+	 * once connected (cluster_id_at_start). */
 	if (rc != -ENOENT)
-		return 0; /* checked against ZooKeeper's once connected */
+		return broker_id_check(dir, cfg->broker_id);
 	rc = single_node_log(m, log, sizeof(log));
 	if (rc < 0) {
 		mq_log(MQ_ERR, "%s: cannot read its logs' topic ids: %s", dir, strerror(-rc));
 		return rc;
 	}
 	if (rc == 0)
-		return 0;
+		return broker_id_check(dir, cfg->broker_id);
 	mq_log(MQ_ERR,
 	       "%s: the log %s has no topic id (partition.metadata) and the directory "
 	       "no meta/" JOINED_CLUSTER_FILE ": this data directory is a single node's "

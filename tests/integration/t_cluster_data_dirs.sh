@@ -11,6 +11,9 @@
 #     log names DATA/meta/zk-cluster.id), where the single node used to
 #     take writes the cluster's replicas never see; the broker started
 #     again on it serves every record and takes writes;
+#   - broker 2's data directory given to broker 4 (its config's log.dirs):
+#     refused (exit 1, the log names DATA/meta/broker.id and both ids),
+#     where broker 4 used to hold broker 2's replicas as its own;
 #   - a fresh single node's data directory (no topic but
 #     __consumer_offsets) may become a broker's.
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
@@ -99,6 +102,25 @@ expect_same "broker 2 again: every record of c" "$MQ_TMP/want-c" "$MQ_TMP/mnt2/c
 expect_ok "broker 2 again: a write" sh -c 'echo 201 >> "$1"' sh "$MQ_TMP/mnt2/c/0"
 seq 1 201 >"$MQ_TMP/want-c"
 expect_same "read back" "$MQ_TMP/want-c" "$MQ_TMP/mnt2/c/0"
+
+# ---- broker 2's data directory to broker 4 -------------------------------------
+check "broker 2 stops cleanly again" broker_stop 2
+_mq_del MQ_MOUNTS "$MQ_TMP/mnt2"
+_mq_del MQ_DAEMONS "$PID2"
+_mq_del MQ_PIDS "$PID2"
+expect_eq "broker 2's data directory names it" 2 "$(cat "$D2/meta/broker.id")"
+PORT4=$(zk_free_port)
+CLUSTER_CONF="$CLUSTER_CONF
+log.dirs=$D2" conf 4 "$PORT4"
+cp -r "$D2/c-0" "$MQ_TMP/c-0.before2"
+start_refused "broker 2's data directory as broker 4's" "$MQ_TMP/mnt4" \
+	"$MQFS" -f --config "$MQ_TMP/b4/server.properties" "$MQ_TMP/mnt4"
+expect_ok "the log names both brokers" \
+	grep -q "$D2/meta/broker.id: this data directory is broker 2's, and this broker is 4" "$LOG"
+expect_ok "c-0 is as it was" diff -r "$MQ_TMP/c-0.before2" "$D2/c-0"
+broker_start 2
+check "broker 2 is back again" poll 30 alive_on "$MQ_TMP/mnt2" 1
+expect_same "broker 2: every record of c" "$MQ_TMP/want-c" "$MQ_TMP/mnt2/c/0"
 
 # ---- a fresh single node's data directory may join ----------------------------
 mkdir -p "$MQ_TMP/b3"
