@@ -767,7 +767,8 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_REALTIME, &fs.start_time);
 	if (session_new(&o, &fs, &se) < 0 || data_dir_prepare(cfg) < 0)
 		goto out;
-	if (!o.dead_mount && mount_point_check(o.mnt, broker_config_data_dir(cfg)) < 0)
+	if (!o.dead_mount && (mount_point_check(o.mnt, broker_config_data_dir(cfg)) < 0 ||
+			      daemon_live_mount(o.mnt) < 0))
 		goto out;
 	snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", broker_config_data_dir(cfg));
 	if (!o.foreground) {

@@ -2,11 +2,13 @@
 # t_data_dirs.sh — the data directory and the mount point as users name
 # them: relative paths, spaces and non-ASCII, a symlink, a mount point
 # that is not empty serve and restart with every record; a mount point
-# that is a file, and a data directory at or inside the mount point, are
-# refused at the start (exit 1, the reason on stderr, nothing mounted),
-# where they used to start and then answer EIO to everything (a file) or
-# hang the daemon and its caller at the first mkdir (the daemon reached
-# its own files through its own mount).
+# that is a file, a data directory at or inside the mount point, and a
+# mount point a running mqfs has mounted are refused at the start (exit
+# 1, the reason on stderr, nothing mounted), where they used to start and
+# then answer EIO to everything (a file), hang the daemon and its caller
+# at the first mkdir (the daemon reached its own files through its own
+# mount), or hide the first daemon's mount. The read-ahead of a mount
+# point with a space is raised as any other's.
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
@@ -53,6 +55,12 @@ expect_same "after a restart by the real path: every record" "$MQ_TMP/exp" "$M/t
 expect_ok "a write after the restart" sh -c 'echo 501 >> "$1"' sh "$M/t/0"
 seq 1 501 >"$MQ_TMP/exp"
 expect_same "read back" "$MQ_TMP/exp" "$M/t/0"
+# The first read through the page cache raises the mount's read-ahead,
+# found in /proc/self/mountinfo, where the space is written \040.
+expect_ok "the read-ahead of the mount point with a space is raised" \
+	grep -q "read-ahead of $M: 1024 KiB" "$LOG"
+expect_eq "the kernel's read-ahead of the mount" 1024 \
+	"$(cat "/sys/class/bdi/$(mountpoint -d "$M")/read_ahead_kb")"
 mq_umount "$M"
 
 # ---- refused at the start ---------------------------------------------------
@@ -72,6 +80,19 @@ refused "the data directory as the mount point" "$MQ_TMP/out3" --data "$MQ_TMP/m
 expect_ok "it says so" grep -q \
 	"data directory $MQ_TMP/m2 is the mount point $MQ_TMP/m2" "$MQ_TMP/out3"
 check "nothing mounted" not_mounted "$MQ_TMP/m2"
+
+# A mount point that a running mqfs has mounted already: a second one
+# would hide it (its topics gone from view, the daemon still running).
+mkdir -p "$MQ_TMP/m3"
+mq_mount_cmd "$MQ_TMP/m3" "$MQFS" -f -o no_uring --data "$MQ_TMP/d3" "$MQ_TMP/m3"
+P3=$MQ_PID
+expect_ok "first daemon: mkdir" mkdir "$MQ_TMP/m3/first"
+refused "a second mqfs on a live mqfs mount" "$MQ_TMP/out4" --data "$MQ_TMP/d4" "$MQ_TMP/m3"
+expect_ok "it says so" grep -q "mount point $MQ_TMP/m3 is mounted by a running mqfs already" \
+	"$MQ_TMP/out4"
+expect_eq "one mount on it" 1 "$(grep -c " $MQ_TMP/m3 " /proc/mounts)"
+expect_ok "the first daemon's topic is in view" test -d "$MQ_TMP/m3/first"
+mq_umount "$MQ_TMP/m3" "$P3"
 
 # A symlink inside the mount point that leads out of it is not inside.
 mkdir -p "$MQ_TMP/out-d"
