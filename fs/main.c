@@ -405,6 +405,30 @@ static int mount_point_check(const char *mnt, const char *data_dir)
 	return 0;
 }
 
+/* A broker_open refusal whose reason the log has given: true, and one
+ * line on stderr naming the data directory; false for another rc. */
+static bool open_refused(int rc, const char *data_dir)
+{
+	static const struct {
+		int rc;
+		const char *before, *after;
+	} refusals[] = {
+		{ -EWOULDBLOCK, "cannot open ", ": in use by another mqfs" },
+		{ -ESTALE, "", " belongs to another cluster than ZooKeeper's" },
+		{ -EMEDIUMTYPE, "",
+		  " is another broker's data directory, or a single node's and this a "
+		  "cluster broker, or the other way round" },
+	};
+
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+		if (refusals[i].rc == rc) {
+			fprintf(stderr, "mqfs: %s%s%s (see above)\n", refusals[i].before, data_dir,
+				refusals[i].after);
+			return true;
+		}
+	return false;
+}
+
 /* The arguments for fuse_session_new(): our fsname (the data directory, as
  * mount(8) and df show it) and subtype first, so the user's -o may
  * override them, then the user's libfuse options. */
@@ -572,25 +596,8 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 	int rc;
 
 	rc = broker_open(cfg, &fs->broker);
-	if (rc == -EWOULDBLOCK) {
-		fprintf(stderr, "mqfs: cannot open %s: in use by another mqfs (see above)\n",
-			broker_config_data_dir(cfg));
+	if (open_refused(rc, broker_config_data_dir(cfg)))
 		goto out;
-	}
-	if (rc == -ESTALE) { /* cluster.c logged both cluster ids */
-		fprintf(stderr,
-			"mqfs: %s belongs to another cluster than ZooKeeper's (see "
-			"above)\n",
-			broker_config_data_dir(cfg));
-		goto out;
-	}
-	if (rc == -EMEDIUMTYPE) { /* cluster.c logged whose it is */
-		fprintf(stderr,
-			"mqfs: %s is another broker's data directory, or a single node's and "
-			"this a cluster broker, or the other way round (see above)\n",
-			broker_config_data_dir(cfg));
-		goto out;
-	}
 	if (rc == -ENOTUNIQ) { /* cluster.c logged the registration's owner */
 		fprintf(stderr, "mqfs: this broker.id is registered in ZooKeeper by another "
 				"live broker (see above)\n");

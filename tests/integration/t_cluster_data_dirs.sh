@@ -34,15 +34,11 @@ start_refused() {
 	shift 2
 	mkdir -p "$_sm"
 	echo "# start expected to be refused: $* (log $LOG)" >>"$LOG"
-	"$@" >>"$LOG" 2>&1 </dev/null &
-	_sp=$!
-	_mq_add MQ_PIDS "$_sp"
-	_mq_add MQ_DAEMONS "$_sp"
-	_mq_add MQ_MOUNTS "$_sm"
+	mq_bg sh -c 'log=$1; shift; exec "$@" >>"$log" 2>&1 </dev/null' sh "$LOG" "$@"
+	_sp=$MQ_LAST_PID
 	proc_wait_mounted "$_sm" "$_sp" 60
 	if [ $? = 1 ]; then
 		_mq_wait_exit "$_sp" 5
-		_mq_del MQ_MOUNTS "$_sm"
 		expect_eq "$_sn: exit 1 before mounting" 1 "$MQ_RC"
 	else
 		fail "$_sn" "it mounted (or is still starting after 60 s)"
