@@ -415,6 +415,7 @@ static bool open_refused(int rc, const char *data_dir)
 	} refusals[] = {
 		{ -EWOULDBLOCK, "cannot open ", ": in use by another mqfs" },
 		{ -ESTALE, "", " belongs to another cluster than ZooKeeper's" },
+		{ -ENOTEMPTY, "", " holds directories named like logs, but no mqfs data" },
 		{ -EMEDIUMTYPE, "",
 		  " is another broker's data directory, or a single node's and this a "
 		  "cluster broker, or the other way round" },

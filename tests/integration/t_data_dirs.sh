@@ -7,8 +7,10 @@
 # 1, the reason on stderr, nothing mounted), where they used to start and
 # then answer EIO to everything (a file), hang the daemon and its caller
 # at the first mkdir (the daemon reached its own files through its own
-# mount), or hide the first daemon's mount. The read-ahead of a mount
-# point with a space is raised as any other's.
+# mount), or hide the first daemon's mount. A data directory that is not
+# mqfs's and holds a directory named like a log is refused too (a mkdir
+# of that topic deleted it). The read-ahead of a mount point with a space
+# is raised as any other's.
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
@@ -93,6 +95,26 @@ expect_ok "it says so" grep -q "mount point $MQ_TMP/m3 is mounted by a running m
 expect_eq "one mount on it" 1 "$(grep -c " $MQ_TMP/m3 " /proc/mounts)"
 expect_ok "the first daemon's topic is in view" test -d "$MQ_TMP/m3/first"
 mq_umount "$MQ_TMP/m3" "$P3"
+
+# A directory that is not mqfs's as the data directory: other files are
+# left alone, but a directory named like a log ("photos-1") would be
+# taken for an orphan log and deleted, with what it holds, by a mkdir of
+# a topic of that name: refused while meta/ has never been made.
+mkdir -p "$MQ_TMP/home/photos-1" "$MQ_TMP/home2"
+echo picture >"$MQ_TMP/home/photos-1/a.jpg"
+echo notes >"$MQ_TMP/home2/notes.txt"
+refused "a data directory with a directory named like a log" "$MQ_TMP/out5" \
+	--data "$MQ_TMP/home" "$MQ_TMP/m2"
+expect_ok "it says so" grep -q \
+	"data directory $MQ_TMP/home holds photos-1 but no meta/: it is not an mqfs data directory" \
+	"$MQ_TMP/out5"
+expect_eq "photos-1 keeps its file" picture "$(cat "$MQ_TMP/home/photos-1/a.jpg")"
+expect_fail "no meta/ was made" test -e "$MQ_TMP/home/meta"
+refused "again: still refused" "$MQ_TMP/out6" --data "$MQ_TMP/home" "$MQ_TMP/m2"
+mq_mount_cmd "$MQ_TMP/m2" "$MQFS" -f -o no_uring --data "$MQ_TMP/home2" "$MQ_TMP/m2"
+expect_ok "a data directory holding other files: mkdir" mkdir "$MQ_TMP/m2/notes"
+mq_umount "$MQ_TMP/m2"
+expect_eq "the other file is left alone" notes "$(cat "$MQ_TMP/home2/notes.txt")"
 
 # A symlink inside the mount point that leads out of it is not inside.
 mkdir -p "$MQ_TMP/out-d"
