@@ -1492,6 +1492,11 @@ int cluster_data_dir_check(const struct broker_config *cfg, struct logmgr *m)
 	int rc;
 
 	rc = id_file_read(dir, JOINED_CLUSTER_FILE, id);
+	if (rc < 0 && rc != -ENOENT && rc != -EBADMSG) {
+		mq_log(MQ_ERR, "%s/meta/" JOINED_CLUSTER_FILE ": %s; refusing to start", dir,
+		       strerror(-rc));
+		return rc;
+	}
 	if (!cluster_config_zk(&cfg->cluster)) {
 		if (rc == -ENOENT)
 			return 0;
