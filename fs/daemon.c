@@ -238,6 +238,20 @@ int daemon_dead_mount(const char *mountpoint, char *abs, size_t cap)
 	return 1;
 }
 
+int daemon_live_mount(const char *path)
+{
+	char type[256];
+
+	mount_type(path, type, sizeof(type));
+	if (strcmp(type, "fuse.mqfs") != 0)
+		return 0;
+	fprintf(stderr,
+		"mqfs: mount point %s is mounted by a running mqfs already: a second one "
+		"would hide it; unmount it first (fusermount3 -u %s)\n",
+		path, path);
+	return -EBUSY;
+}
+
 int daemon_detach_dead_mount(const char *path)
 {
 	char type[256];
@@ -282,13 +296,22 @@ int daemon_readahead(const char *mountpoint, unsigned kb)
 	f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
 		return -errno;
-	/* "36 35 0:51 / /mnt/point rw,... - fuse.mqfs ...": the fifth field */
-	while (!found && fgets(line, sizeof(line), f)) {
+	/* "36 35 0:51 / /mnt/point rw,... - fuse.mqfs ...": the fifth field,
+	 * octal-escaped (a space is \040); the last FUSE mount on it is this
+	 * daemon's, mounted just now. */
+	while (fgets(line, sizeof(line), f)) {
+		unsigned maj, min;
 		char root[8], mnt[PATH_MAX];
 
-		if (sscanf(line, "%*u %*u %u:%u %7s %4095s", &major, &minor, root, mnt) == 4 &&
-		    strcmp(mnt, mountpoint) == 0 && strstr(line, " - fuse"))
+		if (sscanf(line, "%*u %*u %u:%u %7s %4095s", &maj, &min, root, mnt) != 4 ||
+		    !strstr(line, " - fuse"))
+			continue;
+		unescape(mnt);
+		if (strcmp(mnt, mountpoint) == 0) {
+			major = maj;
+			minor = min;
 			found = true;
+		}
 	}
 	fclose(f);
 	if (!found)

@@ -96,6 +96,10 @@ int daemon_raise_nofile(rlim_t *was, rlim_t *now);
  * when it is not dead; -errno when it is dead and not FUSE (a message on
  * stderr). */
 int daemon_dead_mount(const char *mountpoint, char *abs, size_t cap);
+/* Whether path (absolute, not a dead mount) is mounted by a live mqfs
+ * (fuse.mqfs): -EBUSY, a message on stderr; else 0. Mounting over it
+ * would hide that daemon's mount, still running, from every new open. */
+int daemon_live_mount(const char *path);
 /* Detaches the dead FUSE mount on path (absolute), just before mounting
  * there: 1 (logged), 0 when it is no longer dead, -ENOTCONN when it cannot
  * be cleared (a message on stderr gives the command). */

@@ -376,6 +376,60 @@ static int data_dir_prepare(struct broker_config *cfg)
 	return broker_config_set_data_dir(cfg, abs);
 }
 
+/* The mount point against the data directory, both absolute (realpath):
+ * 0 or -ENOTDIR, -EINVAL, said on stderr. A FUSE mount over a file
+ * succeeds, but the kernel then answers every access with EIO (our root
+ * is a directory): a daemon that starts and serves nothing. A data
+ * directory at or under the mount point is hidden by the mount, and
+ * every file the daemon opens there is a request to its own mount: the
+ * first mkdir hangs the daemon and the caller, unkillable. */
+static int mount_point_check(const char *mnt, const char *data_dir)
+{
+	size_t n = strlen(mnt);
+	struct stat st;
+
+	if (stat(mnt, &st) == 0 && !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "mqfs: mount point %s: %s (mqfs mounts a directory tree)\n", mnt,
+			strerror(ENOTDIR));
+		return -ENOTDIR;
+	}
+	if (!strncmp(data_dir, mnt, n) &&
+	    (data_dir[n] == '\0' || data_dir[n] == '/' || (n == 1 && mnt[0] == '/'))) {
+		fprintf(stderr,
+			"mqfs: data directory %s %s the mount point %s: the mount would hide "
+			"it and the daemon would reach its own files through its own mount, "
+			"and hang; put the data directory elsewhere\n",
+			data_dir, data_dir[n] == '\0' ? "is" : "is inside", mnt);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A broker_open refusal whose reason the log has given: true, and one
+ * line on stderr naming the data directory; false for another rc. */
+static bool open_refused(int rc, const char *data_dir)
+{
+	static const struct {
+		int rc;
+		const char *before, *after;
+	} refusals[] = {
+		{ -EWOULDBLOCK, "cannot open ", ": in use by another mqfs" },
+		{ -ESTALE, "", " belongs to another cluster than ZooKeeper's" },
+		{ -ENOTEMPTY, "", " holds directories named like logs, but no mqfs data" },
+		{ -EMEDIUMTYPE, "",
+		  " is another broker's data directory, or a single node's and this a "
+		  "cluster broker, or the other way round" },
+	};
+
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++)
+		if (refusals[i].rc == rc) {
+			fprintf(stderr, "mqfs: %s%s%s (see above)\n", refusals[i].before, data_dir,
+				refusals[i].after);
+			return true;
+		}
+	return false;
+}
+
 /* The arguments for fuse_session_new(): our fsname (the data directory, as
  * mount(8) and df show it) and subtype first, so the user's -o may
  * override them, then the user's libfuse options. */
@@ -543,18 +597,8 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 	int rc;
 
 	rc = broker_open(cfg, &fs->broker);
-	if (rc == -EWOULDBLOCK) {
-		fprintf(stderr, "mqfs: cannot open %s: in use by another mqfs (see above)\n",
-			broker_config_data_dir(cfg));
+	if (open_refused(rc, broker_config_data_dir(cfg)))
 		goto out;
-	}
-	if (rc == -ESTALE) { /* cluster.c logged both cluster ids */
-		fprintf(stderr,
-			"mqfs: %s belongs to another cluster than ZooKeeper's (see "
-			"above)\n",
-			broker_config_data_dir(cfg));
-		goto out;
-	}
 	if (rc == -ENOTUNIQ) { /* cluster.c logged the registration's owner */
 		fprintf(stderr, "mqfs: this broker.id is registered in ZooKeeper by another "
 				"live broker (see above)\n");
@@ -730,6 +774,9 @@ int main(int argc, char **argv)
 	pthread_mutex_init(&fs.cache_mu, NULL);
 	clock_gettime(CLOCK_REALTIME, &fs.start_time);
 	if (session_new(&o, &fs, &se) < 0 || data_dir_prepare(cfg) < 0)
+		goto out;
+	if (!o.dead_mount && (mount_point_check(o.mnt, broker_config_data_dir(cfg)) < 0 ||
+			      daemon_live_mount(o.mnt) < 0))
 		goto out;
 	snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", broker_config_data_dir(cfg));
 	if (!o.foreground) {

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "repl/broker_int.h"
@@ -147,6 +148,40 @@ static int find_orphans(struct broker *b)
 	free(parts);
 	orphans_report(b);
 	return 0;
+}
+
+/* A data directory without meta/ has never been mqfs's (meta/ is made at
+ * the first start, before any log): a directory in it named like a log
+ * ("photos-1") is someone else's, which mqfs would keep as an orphan and
+ * delete with everything in it once a topic of that name is made. So such
+ * a start is refused, before meta/ is made (which would make the
+ * directory look like mqfs's at the next start): -ENOTEMPTY, logged;
+ * else 0. meta is DATA/meta. */
+static int foreign_logs(struct broker *b, const char *meta)
+{
+	char **topics = NULL;
+	int *parts = NULL, n = 0, rc;
+	struct stat st;
+
+	if (stat(meta, &st) == 0 || errno != ENOENT)
+		return 0; /* mqfs's; or meta/'s own error comes at its mkdir */
+	rc = logmgr_found(b->m, &topics, &parts, &n);
+	if (rc < 0)
+		return rc;
+	if (n > 0)
+		mq_log(MQ_ERR,
+		       "data directory %s holds %s-%d%s but no meta/: it is not an mqfs "
+		       "data directory (or its meta/ was removed); "
+		       "mqfs would take them for logs of no topic and delete them when a "
+		       "topic of their name is made; refusing to start (name an empty or "
+		       "new directory)",
+		       logmgr_dir(b->m), topics[0], parts[0],
+		       n > 1 ? " and more directories named like logs" : "");
+	for (int i = 0; i < n; i++)
+		free(topics[i]);
+	free(topics);
+	free(parts);
+	return n > 0 ? -ENOTEMPTY : 0;
 }
 
 /* The failure goes to the cluster's replica manager only when another
@@ -343,6 +378,9 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 		rc = -ENAMETOOLONG;
 		goto fail;
 	}
+	rc = foreign_logs(b, dir);
+	if (rc < 0)
+		goto fail;
 	rc = mkdir_p2(io, logmgr_dir(b->m), dir);
 	/* No meta/ yet: a new data directory, not an unclean shutdown. */
 	b->fresh = rc == 1;
@@ -352,6 +390,9 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 		mq_log(MQ_ERR, "cannot create %s: %s", b->meta_dir, strerror(-rc));
 		goto fail;
 	}
+	rc = cluster_data_dir_check(&b->cfg, b->m);
+	if (rc < 0)
+		goto fail;
 	rc = catalog_load(b, topics_load_one, NULL);
 	if (rc < 0)
 		goto fail;

@@ -1373,21 +1373,23 @@ static int zk_connect(struct cluster *c)
  * broker neither starts against it nor, on a new session, registers or
  * reads anything there. A data directory without the file (its first
  * start, or made before the file was kept) takes the ensemble's id, made
- * if there is none. A single node's id, DATA/meta/cluster.id, is another
- * file: a single node's data directory may join a cluster. */
+ * if there is none, unless it holds a single node's logs
+ * (cluster_data_dir_check: their topics are not in ZooKeeper and would
+ * be removed the same way). A single node's id, DATA/meta/cluster.id, is
+ * another file. */
 #define JOINED_CLUSTER_FILE "zk-cluster.id"
+#define BROKER_ID_FILE      "broker.id"
 
 /* An id file DATA/meta/<name>: 0 with id, -ENOENT (none), -EBADMSG (not
  * an id), or the read's -errno. */
-static int id_file_read(struct cluster *c, const char *name, char id[ZK_UUID_LEN + 1])
+static int id_file_read(const char *data_dir, const char *name, char id[ZK_UUID_LEN + 1])
 {
 	char path[PATH_MAX];
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
 
-	if (snprintf(path, sizeof(path), "%s/meta/%s", broker_config_data_dir(c->cfg), name) >=
-	    (int)sizeof(path))
+	if (snprintf(path, sizeof(path), "%s/meta/%s", data_dir, name) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
 	rc = io_read_file(&io_posix, path, &text, &len);
 	if (rc < 0)
@@ -1401,6 +1403,132 @@ static int id_file_read(struct cluster *c, const char *name, char id[ZK_UUID_LEN
 	}
 	free(text);
 	return rc;
+}
+
+/* A log found in the data directory of a topic a cluster replicates but
+ * without the topic id every replica's log keeps (partition.metadata): a
+ * single node's, which keeps none. 1 with its name in name, 0 none,
+ * -errno. __consumer_offsets is left out: without topics of its own a
+ * single node's holds nothing a cluster would miss. */
+static int single_node_log(struct logmgr *m, char *name, size_t cap)
+{
+	char **topics = NULL, id[64];
+	int *parts = NULL, n = 0, rc, found = 0;
+
+	rc = logmgr_found(m, &topics, &parts, &n);
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < n; i++) {
+		if (!found && !cluster_topic_local_only(topics[i]) &&
+		    strcmp(topics[i], GROUP_OFFSETS_TOPIC) != 0 &&
+		    (rc = logmgr_topic_id(m, topics[i], parts[i], id, sizeof(id))) <= 0) {
+			/* A file that does not parse is a replica's too. */
+			found = rc == 0 ? 1 : rc == -EBADMSG ? 0 : rc;
+			if (found == 1)
+				snprintf(name, cap, "%s-%d", topics[i], parts[i]);
+		}
+		free(topics[i]);
+	}
+	free(topics);
+	free(parts);
+	return found;
+}
+
+/* The broker.id of the cluster broker this data directory is, kept in
+ * DATA/meta/broker.id at its first start in a cluster (Kafka keeps it in
+ * meta.properties and refuses another): another broker started on it
+ * would hold its replicas' logs as its own, in its own ISRs, with
+ * records it never had and without records it acknowledged, and could
+ * be elected on them. A directory without the file takes id. 0,
+ * -EMEDIUMTYPE (another broker's), -EBADMSG (not an id), -errno; each
+ * logged. */
+static int broker_id_check(const char *dir, int32_t id)
+{
+	char path[PATH_MAX], line[16], *text = NULL, *end;
+	size_t len = 0;
+	long kept;
+	int rc;
+
+	if (snprintf(path, sizeof(path), "%s/meta/" BROKER_ID_FILE, dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	rc = io_read_file(&io_posix, path, &text, &len);
+	if (rc == -ENOENT) {
+		snprintf(line, sizeof(line), "%d\n", (int)id);
+		rc = io_write_file_atomic(&io_posix, path, line, strlen(line));
+		if (rc < 0)
+			mq_log(MQ_ERR, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (rc < 0) {
+		mq_log(MQ_ERR, "%s: %s; refusing to start", path, strerror(-rc));
+		return rc;
+	}
+	errno = 0;
+	kept = strtol(text, &end, 10);
+	if (end == text || (*end != '\n' && *end != '\0') || errno || kept < 0 ||
+	    kept > INT32_MAX) {
+		mq_log(MQ_ERR,
+		       "%s: not a broker id; refusing to start (repair or remove the file: it "
+		       "names the broker this data directory belongs to)",
+		       path);
+		rc = -EBADMSG;
+	} else if (kept != id) {
+		mq_log(MQ_ERR,
+		       "%s: this data directory is broker %ld's, and this broker is %d "
+		       "(broker.id): its replicas' logs would count as broker %d's, with "
+		       "records it never had and without records it acknowledged; refusing "
+		       "to start (give each broker its own data directory)",
+		       path, kept, (int)id, (int)id);
+		rc = -EMEDIUMTYPE;
+	}
+	free(text);
+	return rc;
+}
+
+int cluster_data_dir_check(const struct broker_config *cfg, struct logmgr *m)
+{
+	const char *dir = broker_config_data_dir(cfg);
+	char id[ZK_UUID_LEN + 1], log[NAME_MAX + 16] = "";
+	int rc;
+
+	rc = id_file_read(dir, JOINED_CLUSTER_FILE, id);
+	if (rc < 0 && rc != -ENOENT && rc != -EBADMSG) {
+		mq_log(MQ_ERR, "%s/meta/" JOINED_CLUSTER_FILE ": %s; refusing to start", dir,
+		       strerror(-rc));
+		return rc;
+	}
+	if (!cluster_config_zk(&cfg->cluster)) {
+		if (rc == -ENOENT)
+			return 0;
+		mq_log(MQ_ERR,
+		       "%s/meta/" JOINED_CLUSTER_FILE " is there: this data directory is a "
+		       "cluster broker's (%s); a single node would take writes on its "
+		       "replicas that the other brokers never see, and the replicas would "
+		       "differ when it goes back to the cluster; refusing to start without "
+		       "zookeeper.connect (start it with its cluster's config)",
+		       dir, rc == 0 ? id : "a cluster id that does not read");
+		return -EMEDIUMTYPE;
+	}
+	/* The cluster id, when there is one, is checked against ZooKeeper's
+	 * once connected (cluster_id_at_start). */
+	if (rc != -ENOENT)
+		return broker_id_check(dir, cfg->broker_id);
+	rc = single_node_log(m, log, sizeof(log));
+	if (rc < 0) {
+		mq_log(MQ_ERR, "%s: cannot read its logs' topic ids: %s", dir, strerror(-rc));
+		return rc;
+	}
+	if (rc == 0)
+		return broker_id_check(dir, cfg->broker_id);
+	mq_log(MQ_ERR,
+	       "%s: the log %s has no topic id (partition.metadata) and the directory "
+	       "no meta/" JOINED_CLUSTER_FILE ": this data directory is a single node's "
+	       "(mqfs without zookeeper.connect); as a cluster broker it would take its "
+	       "topics, which ZooKeeper does not list, as deleted and remove their logs; "
+	       "refusing to start (start it as a single node, or give this broker an "
+	       "empty data directory)",
+	       dir, log);
+	return -EMEDIUMTYPE;
 }
 
 /* Replaces DATA/meta/<name> by id and a newline, durably. */
@@ -1464,7 +1592,7 @@ static int cluster_id_at_start(struct cluster *c, char id[ZK_UUID_LEN + 1])
 	char why[ZK_WHY_LEN] = "";
 	int rc;
 
-	rc = id_file_read(c, JOINED_CLUSTER_FILE, id);
+	rc = id_file_read(broker_config_data_dir(c->cfg), JOINED_CLUSTER_FILE, id);
 	if (rc == 0)
 		return cluster_id_verify(c, id, true);
 	if (rc != -ENOENT) {
@@ -1759,7 +1887,7 @@ static int local_cluster_id(struct cluster *c)
 	char id[ZK_UUID_LEN + 1];
 	int rc;
 
-	rc = id_file_read(c, "cluster.id", id);
+	rc = id_file_read(broker_config_data_dir(c->cfg), "cluster.id", id);
 	if (rc == -EBADMSG)
 		mq_log(MQ_WARN, "%s/meta/cluster.id: not a cluster id: a new one is made",
 		       broker_config_data_dir(c->cfg));

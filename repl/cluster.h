@@ -20,6 +20,17 @@ struct broker;
 struct broker_config;
 struct cluster;
 
+/* The data directory against the broker started on it, before anything
+ * in it is changed: one that joined a cluster (DATA/meta/zk-cluster.id)
+ * started without zookeeper.connect, a single node's (a log of a
+ * replicated topic without partition.metadata, and no zk-cluster.id)
+ * started with it, or another cluster broker's (DATA/meta/broker.id,
+ * written at a broker's first start): -EMEDIUMTYPE, logged with the
+ * reason; -EBADMSG a broker.id file that does not parse; a read's or
+ * write's -errno; else 0. */
+struct logmgr;
+int cluster_data_dir_check(const struct broker_config *cfg, struct logmgr *m);
+
 /* With zookeeper.connect: connects, ensures Kafka's paths, reads (or
  * creates) the cluster id, starts the listener, registers
  * /brokers/ids/<broker.id> with the advertised endpoints, reads the

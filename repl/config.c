@@ -1070,7 +1070,7 @@ int broker_config_load(struct broker_config *c, const char *path, char *err, siz
 {
 	char msg[512];
 	char *text = NULL;
-	size_t len = 0;
+	size_t len = 0, off;
 	int rc;
 
 	rc = read_small_file(path, &text, &len);
@@ -1079,7 +1079,11 @@ int broker_config_load(struct broker_config *c, const char *path, char *err, siz
 			rc == -EFBIG ? "larger than 16 MiB" : strerror(-rc));
 		return rc;
 	}
-	rc = broker_config_parse(c, text, len, msg, sizeof(msg));
+	/* A UTF-8 byte order mark, which some editors write first, is no
+	 * part of the first key: taken as one, the refusal would name a key
+	 * that looks right ("unknown key 'broker.id'"). */
+	off = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+	rc = broker_config_parse(c, text + off, len - off, msg, sizeof(msg));
 	if (rc < 0)
 		set_err(err, errlen, "%s: %s", path, msg);
 	free(text);

@@ -57,8 +57,12 @@ proc_wait_exit() {
 	return 0
 }
 
+# /proc/mounts writes a space, tab, newline and backslash in a path as
+# octal escapes (\040, \011, \012, \134): undone before comparing.
 proc_is_mounted() {
-	awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' /proc/mounts
+	awk -v m="$1" '{ p = $2; gsub(/\\040/, " ", p); gsub(/\\011/, "\t", p)
+		gsub(/\\012/, "\n", p); gsub(/\\134/, "\\", p) }
+		p == m { found = 1 } END { exit !found }' /proc/mounts
 }
 
 proc_unmount() {

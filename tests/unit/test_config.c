@@ -542,6 +542,20 @@ static void test_load(void **state)
 	}
 	assert_memory_equal(&c, &before, sizeof(c));
 
+	/* A UTF-8 byte order mark before the first key, as some editors
+	 * write it, with CRLF line ends: the keys are read as written. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd,
+			       "\xEF\xBB\xBF"
+			       "broker.id=4\r\nnum.partitions=3\r\n",
+			       34),
+			 34);
+	close(fd);
+	assert_int_equal(broker_config_load(&c, path, err, sizeof(err)), 0);
+	assert_int_equal(c.broker_id, 4);
+	assert_int_equal(c.num_partitions, 3);
+
 	/* A directory is not a file. */
 	assert_int_equal(broker_config_load(&c, dir, err, sizeof(err)), -EISDIR);
 

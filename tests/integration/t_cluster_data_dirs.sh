@@ -1,0 +1,132 @@
+#!/bin/sh
+# t_cluster_data_dirs.sh — a data directory started in the other mode:
+# ZooKeeper on loopback and one SASL broker (replication factor 1).
+#   - a single node's data directory (topic a, 300 records) given to a
+#     cluster broker: refused at the start (exit 1, the log names the log
+#     without a topic id), where the broker used to take a, which
+#     ZooKeeper does not list, as deleted and remove its log with every
+#     record; started as a single node again, a holds every record;
+#   - a cluster broker's data directory (topic c, 200 records written
+#     through its mount) started as a single node: refused (exit 1, the
+#     log names DATA/meta/zk-cluster.id), where the single node used to
+#     take writes the cluster's replicas never see; the broker started
+#     again on it serves every record and takes writes;
+#   - broker 2's data directory given to broker 4 (its config's log.dirs):
+#     refused (exit 1, the log names DATA/meta/broker.id and both ids),
+#     where broker 4 used to hold broker 2's replicas as its own;
+#   - a fresh single node's data directory (no topic but
+#     __consumer_offsets) may become a broker's.
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+
+# shellcheck source=tests/integration/cluster_lib.sh
+. "$LIBDIR/cluster_lib.sh"
+
+# start_refused NAME MNT CMD...: CMD (a daemon that would mount MNT) exits
+# 1 before mounting; one that mounts after all is a failure, unmounted.
+start_refused() {
+	_sn=$1
+	_sm=$2
+	shift 2
+	mkdir -p "$_sm"
+	echo "# start expected to be refused: $* (log $LOG)" >>"$LOG"
+	mq_bg sh -c 'log=$1; shift; exec "$@" >>"$log" 2>&1 </dev/null' sh "$LOG" "$@"
+	_sp=$MQ_LAST_PID
+	proc_wait_mounted "$_sm" "$_sp" 60
+	if [ $? = 1 ]; then
+		_mq_wait_exit "$_sp" 5
+		expect_eq "$_sn: exit 1 before mounting" 1 "$MQ_RC"
+	else
+		fail "$_sn" "it mounted (or is still starting after 60 s)"
+		mq_umount "$_sm" "$_sp"
+	fi
+}
+
+CLUSTER_CONF="default.replication.factor=1
+min.insync.replicas=1
+num.partitions=1"
+zk_cluster_start
+
+# ---- a single node's data directory to a cluster broker -----------------------
+mkdir -p "$MQ_TMP/b1"
+D1=$MQ_TMP/b1/data
+mq_mount_cmd "$MQ_TMP/mnt1" "$MQFS" -f --data "$D1" "$MQ_TMP/mnt1"
+expect_ok "single node: mkdir a" mkdir "$MQ_TMP/mnt1/a"
+seq 1 300 >"$MQ_TMP/want-a"
+expect_ok "single node: 300 records" sh -c 'seq 1 300 > "$1"' sh "$MQ_TMP/mnt1/a/0"
+mq_umount "$MQ_TMP/mnt1"
+
+PORT1=$(zk_free_port)
+conf 1 "$PORT1"
+start_refused "a single node's data directory as broker 1's" "$MQ_TMP/mnt1" \
+	"$MQFS" -f --config "$MQ_TMP/b1/server.properties" "$MQ_TMP/mnt1"
+expect_ok "the log names the log without a topic id" \
+	grep -q "$D1: the log a-0 has no topic id (partition.metadata) and the directory no meta/zk-cluster.id" "$LOG"
+expect_ok "a-0 is still there" test -d "$D1/a-0"
+expect_fail "no zk-cluster.id was written" test -e "$D1/meta/zk-cluster.id"
+mq_mount_cmd "$MQ_TMP/mnt1" "$MQFS" -f --data "$D1" "$MQ_TMP/mnt1"
+expect_same "as a single node again: every record of a" "$MQ_TMP/want-a" "$MQ_TMP/mnt1/a/0"
+mq_umount "$MQ_TMP/mnt1"
+
+# ---- a cluster broker's data directory to a single node -----------------------
+PORT2=$(zk_free_port)
+conf 2 "$PORT2"
+D2=$MQ_TMP/b2/data
+broker_start 2
+check "broker 2 is alive" poll 30 alive_on "$MQ_TMP/mnt2" 1
+expect_ok "broker 2: mkdir c" mkdir "$MQ_TMP/mnt2/c"
+seq 1 200 >"$MQ_TMP/want-c"
+expect_ok "broker 2: 200 records" sh -c 'seq 1 200 > "$1"' sh "$MQ_TMP/mnt2/c/0"
+check "broker 2 stops cleanly" broker_stop 2
+_mq_del MQ_MOUNTS "$MQ_TMP/mnt2"
+_mq_del MQ_DAEMONS "$PID2"
+_mq_del MQ_PIDS "$PID2"
+expect_ok "broker 2 kept its cluster's id" test -s "$D2/meta/zk-cluster.id"
+cp -r "$D2/c-0" "$MQ_TMP/c-0.before"
+start_refused "broker 2's data directory as a single node's" "$MQ_TMP/mnt2" \
+	"$MQFS" -f --data "$D2" "$MQ_TMP/mnt2"
+expect_ok "the log names zk-cluster.id" \
+	grep -q "$D2/meta/zk-cluster.id is there: this data directory is a cluster broker's" "$LOG"
+expect_ok "c-0 is as it was" diff -r "$MQ_TMP/c-0.before" "$D2/c-0"
+broker_start 2
+check "broker 2 is back" poll 30 alive_on "$MQ_TMP/mnt2" 1
+expect_same "broker 2 again: every record of c" "$MQ_TMP/want-c" "$MQ_TMP/mnt2/c/0"
+expect_ok "broker 2 again: a write" sh -c 'echo 201 >> "$1"' sh "$MQ_TMP/mnt2/c/0"
+seq 1 201 >"$MQ_TMP/want-c"
+expect_same "read back" "$MQ_TMP/want-c" "$MQ_TMP/mnt2/c/0"
+
+# ---- broker 2's data directory to broker 4 -------------------------------------
+check "broker 2 stops cleanly again" broker_stop 2
+_mq_del MQ_MOUNTS "$MQ_TMP/mnt2"
+_mq_del MQ_DAEMONS "$PID2"
+_mq_del MQ_PIDS "$PID2"
+expect_eq "broker 2's data directory names it" 2 "$(cat "$D2/meta/broker.id")"
+PORT4=$(zk_free_port)
+CLUSTER_CONF="$CLUSTER_CONF
+log.dirs=$D2" conf 4 "$PORT4"
+cp -r "$D2/c-0" "$MQ_TMP/c-0.before2"
+start_refused "broker 2's data directory as broker 4's" "$MQ_TMP/mnt4" \
+	"$MQFS" -f --config "$MQ_TMP/b4/server.properties" "$MQ_TMP/mnt4"
+expect_ok "the log names both brokers" \
+	grep -q "$D2/meta/broker.id: this data directory is broker 2's, and this broker is 4" "$LOG"
+expect_ok "c-0 is as it was" diff -r "$MQ_TMP/c-0.before2" "$D2/c-0"
+broker_start 2
+check "broker 2 is back again" poll 30 alive_on "$MQ_TMP/mnt2" 1
+expect_same "broker 2: every record of c" "$MQ_TMP/want-c" "$MQ_TMP/mnt2/c/0"
+
+# ---- a fresh single node's data directory may join ----------------------------
+mkdir -p "$MQ_TMP/b3"
+D3=$MQ_TMP/b3/data
+mq_mount_cmd "$MQ_TMP/mnt3" "$MQFS" -f --data "$D3" "$MQ_TMP/mnt3"
+mq_umount "$MQ_TMP/mnt3"
+PORT3=$(zk_free_port)
+conf 3 "$PORT3"
+broker_start 3
+check "a fresh single node's data directory joins as broker 3" poll 30 alive_on "$MQ_TMP/mnt3" 2
+check "broker 3 lists c" poll 20 listed "$MQ_TMP/mnt3" c
+
+mq_done
