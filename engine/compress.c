@@ -102,11 +102,22 @@ static int decomp_room(uint8_t **out, size_t *cap, size_t done, size_t want)
  * touches their pages, which costs several times the decoding of a
  * small batch. Reset before each use, so nothing a failed input left in
  * one carries over; freed when the thread ends (the key's destructor).
- * Without a key (its creation failed) each call has contexts of its own. */
+ * Without a key (its creation failed) each call has contexts of its own.
+ *
+ * A zstd context keeps the buffers of the largest window it has met, and
+ * the pages a frame touched stay resident: one frame asking for a 128 MiB
+ * window (windowLog 27, our limit) that decodes to 64 MiB would leave
+ * 64 MiB held by each listener thread that met one, long after the batch
+ * was refused. So a context over DEC_KEEP_MAX (16 MiB: room for the 8 MiB
+ * window of zstd's level 19 and its blocks, more than a producer's batch
+ * usually asks) is freed after the call instead of kept (dec_zstd_done);
+ * the next frame on that thread starts a fresh one. */
 struct dec_ctx {
 	LZ4F_dctx *lz4;
 	ZSTD_DStream *zstd;
 };
+
+#define DEC_KEEP_MAX (16u << 20)
 
 static pthread_key_t dec_key;
 static pthread_once_t dec_once = PTHREAD_ONCE_INIT;
@@ -140,6 +151,27 @@ static struct dec_ctx *dec_ctx_get(void)
 		d = NULL;
 	}
 	return d;
+}
+
+/* The end of a zstd decoding with the thread's context d (NULL: ds was
+ * the call's own): frees ds unless d keeps it, and d keeps it only when
+ * it is within DEC_KEEP_MAX. */
+static void dec_zstd_done(struct dec_ctx *d, ZSTD_DStream *ds)
+{
+	if (d && ZSTD_sizeof_DStream(ds) <= DEC_KEEP_MAX)
+		return;
+	if (d)
+		d->zstd = NULL;
+	ZSTD_freeDStream(ds);
+}
+
+size_t compress_kept_bytes(void)
+{
+	struct dec_ctx *d;
+
+	pthread_once(&dec_once, dec_key_make);
+	d = dec_key_ok ? pthread_getspecific(dec_key) : NULL;
+	return d && d->zstd ? ZSTD_sizeof_DStream(d->zstd) : 0;
 }
 
 #define LZ4_BLOCK_ROOM (64u << 10)
@@ -426,8 +458,7 @@ static int64_t zstd_decompress(const uint8_t *in, size_t len, uint8_t **out, siz
 	}
 	ret = (int64_t)done;
 out:
-	if (!d)
-		ZSTD_freeDStream(ds);
+	dec_zstd_done(d, ds);
 	return ret;
 }
 

@@ -21,6 +21,10 @@ size_t compress_first_cap(size_t n);
  * failure *out and *cap are unchanged and still valid. */
 int compress_grow(uint8_t **out, size_t *cap, size_t want);
 
+/* Bytes the calling thread's zstd decoding context keeps between calls
+ * (0: none kept); at most 16 MiB after any call (compress.c). For tests. */
+size_t compress_kept_bytes(void);
+
 /* Kafka's snappy payload as snappy-java's SnappyOutputStream writes it
  * (the "xerial" framing, snappy.c's top comment). Output length,
  * -ENOMEM. */

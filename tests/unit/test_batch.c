@@ -17,8 +17,10 @@
 #include <string.h>
 #include <cmocka.h>
 #include <sys/wait.h>
+#include <zstd.h>
 
 #include "engine/batch.h"
+#include "engine/compress_int.h"
 
 static char tmpdir[64];
 
@@ -1591,6 +1593,57 @@ static void test_zstd_frames(void **state)
 	free(b);
 }
 
+/* n zero bytes as one zstd frame with a window of 2^window_log bytes and
+ * no content size (as a streaming producer writes it); malloc'ed. */
+static uint8_t *zstd_window_frame(size_t n, int window_log, size_t *zn)
+{
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	uint8_t *zeros = calloc(1, n), *z = malloc(ZSTD_compressBound(n));
+	ZSTD_inBuffer ib = { zeros, n, 0 };
+	ZSTD_outBuffer ob = { z, ZSTD_compressBound(n), 0 };
+
+	assert_non_null(cc);
+	assert_non_null(zeros);
+	assert_non_null(z);
+	assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, window_log)));
+	/* Fed as a stream: given whole, zstd would know the size and
+	 * shrink the window to it. */
+	assert_false(ZSTD_isError(ZSTD_compressStream2(cc, &ob, &ib, ZSTD_e_continue)));
+	assert_int_equal(ib.pos, n);
+	assert_int_equal(ZSTD_compressStream2(cc, &ob, &ib, ZSTD_e_end), 0);
+	assert_int_equal(ZSTD_getFrameContentSize(z, ob.pos), ZSTD_CONTENTSIZE_UNKNOWN);
+	ZSTD_freeCCtx(cc);
+	free(zeros);
+	*zn = ob.pos;
+	return z;
+}
+
+/* A frame with a large window, decoded or refused (a bomb of 64 MiB + 1),
+ * leaves no large context behind on the thread: its touched window would
+ * stay resident in every listener thread that met one. A small frame's
+ * context is kept. */
+static void test_zstd_window_not_kept(void **state)
+{
+	const size_t sizes[] = { 20u << 20, (64u << 20) + 1 };
+	uint8_t *out = NULL, *z;
+	size_t cap = 0, zn;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		z = zstd_window_frame(sizes[i], 27, &zn);
+		assert_int_equal(decompress_buf(BATCH_CODEC_ZSTD, z, zn, &out, &cap),
+				 sizes[i] <= COMPRESS_MAX_OUT ? (int64_t)sizes[i] : -EBADMSG);
+		assert_true(compress_kept_bytes() <= 16u << 20);
+		free(z);
+	}
+	z = zstd_window_frame(100000, 20, &zn);
+	assert_int_equal(decompress_buf(BATCH_CODEC_ZSTD, z, zn, &out, &cap), 100000);
+	assert_true(compress_kept_bytes() > 0);
+	assert_true(compress_kept_bytes() <= 16u << 20);
+	free(z);
+	free(out);
+}
+
 /* Builds a batch with codec, returns it and the raw records (from the same
  * records built without a codec) in raw and raw_len. */
 static uint8_t *build_with_raw(int codec, const struct trec *recs, int n, size_t *len,
@@ -1906,6 +1959,7 @@ int main(void)
 		cmocka_unit_test(test_compress_roundtrip),
 		cmocka_unit_test(test_decompress_limit),
 		cmocka_unit_test(test_zstd_frames),
+		cmocka_unit_test(test_zstd_window_not_kept),
 		cmocka_unit_test(test_batches_hold_codec),
 		cmocka_unit_test(test_system_tools),
 		cmocka_unit_test(test_corrupt_payloads),
