@@ -103,6 +103,8 @@ static int decomp_room(uint8_t **out, size_t *cap, size_t done, size_t want)
  * small batch. Reset before each use, so nothing a failed input left in
  * one carries over; freed when the thread ends (the key's destructor).
  * Without a key (its creation failed) each call has contexts of its own.
+ * An lz4 context that failed on a frame is freed, not reset (liblz4's
+ * reset does not clear all of a frame's state: lz4_decompress).
  *
  * A zstd context keeps the buffers of the largest window it has met, and
  * the pages a frame touched stay resident: one frame asking for a 128 MiB
@@ -365,7 +367,14 @@ static int64_t lz4_decompress(const uint8_t *in, size_t len, uint8_t **out, size
 	}
 	ret = (int64_t)done;
 out:
-	if (!d)
+	/* A failed frame's context is not kept: liblz4's reset leaves the
+	 * count of content still due from a frame that declared its size,
+	 * and every later frame without one (Kafka's) would then fail its
+	 * end check; one hostile batch would make every lz4 batch this
+	 * thread decodes afterwards corrupt. */
+	if (d && ret < 0)
+		d->lz4 = NULL;
+	if (!d || ret < 0)
 		LZ4F_freeDecompressionContext(dctx);
 	return ret;
 }

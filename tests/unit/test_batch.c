@@ -17,6 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <sys/wait.h>
+#include <lz4frame.h>
 #include <zstd.h>
 
 #include "engine/batch.h"
@@ -1593,6 +1594,35 @@ static void test_zstd_frames(void **state)
 	free(b);
 }
 
+/* A refused lz4 frame leaves nothing behind on the thread: after a frame
+ * that declares its content size and is cut short, or holds less than it
+ * declares, Kafka's frames (no content size) still decode. */
+static void test_lz4_after_refusal(void **state)
+{
+	static const char text[] = "mqfs lz4 mqfs lz4 mqfs lz4 mqfs lz4 mqfs lz4";
+	LZ4F_preferences_t prefs = { 0 };
+	uint8_t *good = NULL, *out = NULL, sized[256];
+	size_t cap = 0, sn;
+	int64_t gn;
+
+	(void)state;
+	gn = compress_buf(BATCH_CODEC_LZ4, (const uint8_t *)text, sizeof(text), &good);
+	assert_true(gn > 0);
+	prefs.frameInfo.contentSize = sizeof(text);
+	sn = LZ4F_compressFrame(sized, sizeof(sized), text, sizeof(text), &prefs);
+	assert_false(LZ4F_isError(sn));
+	assert_int_equal(decompress_buf(BATCH_CODEC_LZ4, sized, sn, &out, &cap), sizeof(text));
+	for (size_t cut = 4; cut <= sn - 7; cut += 3) { /* the header stays whole */
+		assert_int_equal(decompress_buf(BATCH_CODEC_LZ4, sized, sn - cut, &out, &cap),
+				 -EBADMSG);
+		assert_int_equal(decompress_buf(BATCH_CODEC_LZ4, good, (size_t)gn, &out, &cap),
+				 sizeof(text));
+		assert_memory_equal(out, text, sizeof(text));
+	}
+	free(good);
+	free(out);
+}
+
 /* n zero bytes as one zstd frame with a window of 2^window_log bytes and
  * no content size (as a streaming producer writes it); malloc'ed. */
 static uint8_t *zstd_window_frame(size_t n, int window_log, size_t *zn)
@@ -1960,6 +1990,7 @@ int main(void)
 		cmocka_unit_test(test_decompress_limit),
 		cmocka_unit_test(test_zstd_frames),
 		cmocka_unit_test(test_zstd_window_not_kept),
+		cmocka_unit_test(test_lz4_after_refusal),
 		cmocka_unit_test(test_batches_hold_codec),
 		cmocka_unit_test(test_system_tools),
 		cmocka_unit_test(test_corrupt_payloads),
