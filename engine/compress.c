@@ -4,10 +4,12 @@
  *
  * Framing, as Kafka writes it:
  *   gzip  a gzip stream (RFC 1952) from zlib's deflate at the default level,
- *         like Java's GZIPOutputStream. Reading uses zlib's automatic header
- *         detection (gzip or zlib), and accepts several concatenated gzip
- *         members as `gzip -d` does. Anything after the last member that is
- *         not another member is an error.
+ *         like Java's GZIPOutputStream. Reading takes gzip members only
+ *         (a zlib stream, RFC 1950, is an error: Java's GZIPInputStream and
+ *         kafkajs refuse it, so a batch of one would be acknowledged and
+ *         then fail their consumers), and several concatenated members as
+ *         `gzip -d` does. Anything after the last member that is not
+ *         another member is an error.
  *   lz4   one LZ4 frame (lz4frame.h) with independent 64 KiB blocks, no
  *         block checksums, no content size and no content checksum: what
  *         Kafka's KafkaLZ4BlockOutputStream writes, readable by `lz4 -d`.
@@ -232,7 +234,7 @@ static int64_t gzip_decompress(const uint8_t *in, size_t len, uint8_t **out, siz
 	int zret, err;
 
 	memset(&zs, 0, sizeof(zs));
-	zret = inflateInit2(&zs, 15 + 32);
+	zret = inflateInit2(&zs, 15 + 16); /* gzip only, see the top */
 	if (zret != Z_OK)
 		return zret == Z_MEM_ERROR ? -ENOMEM : -EIO;
 	if (*cap == 0 && (err = compress_grow(out, cap, compress_first_cap(len))) < 0) {

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <sys/wait.h>
 #include <lz4frame.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #include "engine/batch.h"
@@ -1594,6 +1595,39 @@ static void test_zstd_frames(void **state)
 	free(b);
 }
 
+/* gzip payloads: members back to back are read as one (gzip -d does);
+ * a zlib stream (RFC 1950, what zlib's compress() writes), alone or as a
+ * second member, is not gzip and is refused, as Java's GZIPInputStream
+ * and kafkajs refuse it; so are bytes after the last member. */
+static void test_gzip_members(void **state)
+{
+	uint8_t *a = NULL, *b = NULL, *out = NULL, buf[512], z[256];
+	uLongf zn = sizeof(z);
+	size_t cap = 0, n;
+	int64_t an, bn;
+
+	(void)state;
+	an = compress_buf(BATCH_CODEC_GZIP, (const uint8_t *)"abc", 3, &a);
+	bn = compress_buf(BATCH_CODEC_GZIP, (const uint8_t *)"defgh", 5, &b);
+	assert_true(an > 0 && bn > 0 && (size_t)(an + bn) + sizeof(z) < sizeof(buf));
+	memcpy(buf, a, (size_t)an);
+	memcpy(buf + an, b, (size_t)bn);
+	n = (size_t)(an + bn);
+	assert_int_equal(decompress_buf(BATCH_CODEC_GZIP, buf, n, &out, &cap), 8);
+	assert_memory_equal(out, "abcdefgh", 8);
+	assert_int_equal(compress2(z, &zn, (const Bytef *)"abc", 3, Z_DEFAULT_COMPRESSION), Z_OK);
+	assert_int_equal(decompress_buf(BATCH_CODEC_GZIP, z, zn, &out, &cap), -EBADMSG);
+	memcpy(buf + an, z, zn);
+	assert_int_equal(decompress_buf(BATCH_CODEC_GZIP, buf, (size_t)an + zn, &out, &cap),
+			 -EBADMSG);
+	memcpy(buf + an, "\0\0\0\0", 4);
+	assert_int_equal(decompress_buf(BATCH_CODEC_GZIP, buf, (size_t)an + 4, &out, &cap),
+			 -EBADMSG);
+	free(a);
+	free(b);
+	free(out);
+}
+
 /* A refused lz4 frame leaves nothing behind on the thread: after a frame
  * that declares its content size and is cut short, or holds less than it
  * declares, Kafka's frames (no content size) still decode. */
@@ -1991,6 +2025,7 @@ int main(void)
 		cmocka_unit_test(test_zstd_frames),
 		cmocka_unit_test(test_zstd_window_not_kept),
 		cmocka_unit_test(test_lz4_after_refusal),
+		cmocka_unit_test(test_gzip_members),
 		cmocka_unit_test(test_batches_hold_codec),
 		cmocka_unit_test(test_system_tools),
 		cmocka_unit_test(test_corrupt_payloads),
