@@ -4,17 +4,19 @@
  *
  * Framing, as Kafka writes it:
  *   gzip  a gzip stream (RFC 1952) from zlib's deflate at the default level,
- *         like Java's GZIPOutputStream. Reading takes gzip members only
- *         (a zlib stream, RFC 1950, is an error: Java's GZIPInputStream and
- *         kafkajs refuse it, so a batch of one would be acknowledged and
- *         then fail their consumers), and several concatenated members as
- *         `gzip -d` does. Anything after the last member that is not
- *         another member is an error.
+ *         like Java's GZIPOutputStream. Reading takes exactly one gzip
+ *         member: a zlib stream (RFC 1950) is an error, as Java's
+ *         GZIPInputStream and kafkajs refuse it, and so is anything after
+ *         the member, even another member (librdkafka reads the first
+ *         member only: the records of the others would be acknowledged,
+ *         then silently missing for its consumers).
  *   lz4   one LZ4 frame (lz4frame.h) with independent 64 KiB blocks, no
  *         block checksums, no content size and no content checksum: what
  *         Kafka's KafkaLZ4BlockOutputStream writes, readable by `lz4 -d`.
- *         Any frame liblz4 reads is accepted (dependent blocks, checksums,
- *         several frames back to back).
+ *         Any one frame liblz4 reads is accepted (dependent blocks,
+ *         checksums, a content size that matches); bytes after its end,
+ *         another frame too, are an error: librdkafka's consumers read one
+ *         frame and fail on the rest, stuck at that batch for good.
  *   snappy  snappy-java's "xerial" framing of raw snappy blocks, what
  *         Kafka's Java client and broker write; reading also takes one raw
  *         block, what librdkafka writes (snappy.c, our own codec).
@@ -108,20 +110,22 @@ static int decomp_room(uint8_t **out, size_t *cap, size_t done, size_t want)
  * An lz4 context that failed on a frame is freed, not reset (liblz4's
  * reset does not clear all of a frame's state: lz4_decompress).
  *
- * A zstd context keeps the buffers of the largest window it has met, and
- * the pages a frame touched stay resident: one frame asking for a 128 MiB
- * window (windowLog 27, our limit) that decodes to 64 MiB would leave
+ * A context keeps the buffers of the largest frame it has met, and the
+ * pages a frame touched stay resident: one zstd frame asking for a 128
+ * MiB window (windowLog 27, our limit) that decodes to 64 MiB would leave
  * 64 MiB held by each listener thread that met one, long after the batch
- * was refused. So a context over DEC_KEEP_MAX (16 MiB: room for the 8 MiB
- * window of zstd's level 19 and its blocks, more than a producer's batch
- * usually asks) is freed after the call instead of kept (dec_zstd_done);
- * the next frame on that thread starts a fresh one. */
+ * was refused; an lz4 frame of 4 MiB blocks, 8 MiB. So a zstd context
+ * over DEC_KEEP_MAX (a 4 MiB window and its blocks: zstd's levels up to
+ * 15, more than producers use) and an lz4 context that met blocks over
+ * Kafka's 64 KiB are freed after the call instead of kept; the next
+ * frame on that thread starts a fresh one. */
 struct dec_ctx {
 	LZ4F_dctx *lz4;
 	ZSTD_DStream *zstd;
 };
 
-#define DEC_KEEP_MAX (16u << 20)
+#define LZ4_BLOCK_ROOM (64u << 10) /* Kafka's lz4 block size */
+#define DEC_KEEP_MAX   ((4u << 20) + (512u << 10))
 
 static pthread_key_t dec_key;
 static pthread_once_t dec_once = PTHREAD_ONCE_INIT;
@@ -172,13 +176,17 @@ static void dec_zstd_done(struct dec_ctx *d, ZSTD_DStream *ds)
 size_t compress_kept_bytes(void)
 {
 	struct dec_ctx *d;
+	size_t n = 0;
 
 	pthread_once(&dec_once, dec_key_make);
 	d = dec_key_ok ? pthread_getspecific(dec_key) : NULL;
-	return d && d->zstd ? ZSTD_sizeof_DStream(d->zstd) : 0;
+	if (d && d->zstd)
+		n += ZSTD_sizeof_DStream(d->zstd);
+	if (d && d->lz4)
+		n += 2 * LZ4_BLOCK_ROOM; /* its buffers, for 64 KiB blocks at most */
+	return n;
 }
 
-#define LZ4_BLOCK_ROOM (64u << 10)
 
 /* ---- gzip ---- */
 
@@ -265,13 +273,8 @@ static int64_t gzip_decompress(const uint8_t *in, size_t len, uint8_t **out, siz
 		if (zret == Z_STREAM_END) {
 			if (in_left == 0)
 				break;
-			/* Another gzip member follows (or junk, which the
-			 * header check of the next round rejects). */
-			if (inflateReset(&zs) != Z_OK) {
-				ret = -EIO;
-				goto out;
-			}
-			continue;
+			ret = -EBADMSG; /* bytes after the member: see the top */
+			goto out;
 		}
 		if (zret == Z_OK)
 			continue; /* progress made */
@@ -328,6 +331,9 @@ static int64_t lz4_decompress(const uint8_t *in, size_t len, uint8_t **out, size
 	size_t done = 0, in_left = len;
 	int64_t ret;
 	int err;
+	/* The frame's block size (BD byte, bits 4-6: 4 is 64 KiB, 7 is 4
+	 * MiB) sizes the context's buffers: over Kafka's, not kept. */
+	bool big = len > 5 && !memcmp(in, "\x04\x22\x4d\x18", 4) && ((in[5] >> 4) & 7) > 4;
 
 	if (dctx)
 		LZ4F_resetDecompressionContext(dctx);
@@ -356,10 +362,14 @@ static int64_t lz4_decompress(const uint8_t *in, size_t len, uint8_t **out, size
 		}
 		in_left -= src_n;
 		done += dst_n;
-		/* hint 0: a frame ended; the context is ready for another
-		 * frame if any input is left. */
+		/* hint 0: the frame ended, and with it the input must (see
+		 * the top). */
 		if (hint == 0 && in_left == 0)
 			break;
+		if (hint == 0) {
+			ret = -EBADMSG;
+			goto out;
+		}
 		if (src_n == 0 && dst_n == 0) {
 			/* No progress: the input ended mid-frame, or the
 			 * output would pass the limit. */
@@ -374,9 +384,9 @@ out:
 	 * and every later frame without one (Kafka's) would then fail its
 	 * end check; one hostile batch would make every lz4 batch this
 	 * thread decodes afterwards corrupt. */
-	if (d && ret < 0)
+	if (d && (ret < 0 || big))
 		d->lz4 = NULL;
-	if (!d || ret < 0)
+	if (!d || ret < 0 || big)
 		LZ4F_freeDecompressionContext(dctx);
 	return ret;
 }
