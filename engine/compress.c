@@ -4,19 +4,23 @@
  *
  * Framing, as Kafka writes it:
  *   gzip  a gzip stream (RFC 1952) from zlib's deflate at the default level,
- *         like Java's GZIPOutputStream. Reading takes exactly one gzip
- *         member: a zlib stream (RFC 1950) is an error, as Java's
- *         GZIPInputStream and kafkajs refuse it, and so is anything after
- *         the member, even another member (librdkafka reads the first
- *         member only: the records of the others would be acknowledged,
- *         then silently missing for its consumers).
+ *         like Java's GZIPOutputStream. A client's payload
+ *         (decompress_client) must be exactly one gzip member: a zlib
+ *         stream (RFC 1950) is an error, as Java's GZIPInputStream and
+ *         kafkajs refuse it, and so is anything after the member, even
+ *         another member (librdkafka reads the first member only: the
+ *         records of the others would be acknowledged, then silently
+ *         missing for its consumers). What is stored (decompress_buf) is
+ *         read as it always was: gzip or zlib, members back to back.
  *   lz4   one LZ4 frame (lz4frame.h) with independent 64 KiB blocks, no
  *         block checksums, no content size and no content checksum: what
  *         Kafka's KafkaLZ4BlockOutputStream writes, readable by `lz4 -d`.
  *         Any one frame liblz4 reads is accepted (dependent blocks,
- *         checksums, a content size that matches); bytes after its end,
- *         another frame too, are an error: librdkafka's consumers read one
- *         frame and fail on the rest, stuck at that batch for good.
+ *         checksums, a content size that matches); after its end, a
+ *         client's payload has nothing, another frame neither:
+ *         librdkafka's consumers read one frame and fail on the rest,
+ *         stuck at that batch for good. What is stored is read with every
+ *         frame back to back, as it always was.
  *   snappy  snappy-java's "xerial" framing of raw snappy blocks, what
  *         Kafka's Java client and broker write; reading also takes one raw
  *         block, what librdkafka writes (snappy.c, our own codec).
@@ -234,7 +238,9 @@ out:
 	return ret;
 }
 
-static int64_t gzip_decompress(const uint8_t *in, size_t len, uint8_t **out, size_t *cap)
+/* client: Kafka's framing only (see the top). */
+static int64_t gzip_decompress(const uint8_t *in, size_t len, uint8_t **out, size_t *cap,
+			       bool client)
 {
 	z_stream zs;
 	size_t done = 0, in_left = len;
@@ -242,7 +248,7 @@ static int64_t gzip_decompress(const uint8_t *in, size_t len, uint8_t **out, siz
 	int zret, err;
 
 	memset(&zs, 0, sizeof(zs));
-	zret = inflateInit2(&zs, 15 + 16); /* gzip only, see the top */
+	zret = inflateInit2(&zs, client ? 15 + 16 : 15 + 32); /* gzip only, or gzip or zlib */
 	if (zret != Z_OK)
 		return zret == Z_MEM_ERROR ? -ENOMEM : -EIO;
 	if (*cap == 0 && (err = compress_grow(out, cap, compress_first_cap(len))) < 0) {
@@ -273,8 +279,17 @@ static int64_t gzip_decompress(const uint8_t *in, size_t len, uint8_t **out, siz
 		if (zret == Z_STREAM_END) {
 			if (in_left == 0)
 				break;
-			ret = -EBADMSG; /* bytes after the member: see the top */
-			goto out;
+			if (client) {
+				ret = -EBADMSG; /* bytes after the member */
+				goto out;
+			}
+			/* Another member follows (or junk, which the header
+			 * check of the next round rejects). */
+			if (inflateReset(&zs) != Z_OK) {
+				ret = -EIO;
+				goto out;
+			}
+			continue;
 		}
 		if (zret == Z_OK)
 			continue; /* progress made */
@@ -324,7 +339,8 @@ static int64_t lz4_compress(const uint8_t *in, size_t len, uint8_t **out)
 	return (int64_t)n;
 }
 
-static int64_t lz4_decompress(const uint8_t *in, size_t len, uint8_t **out, size_t *cap)
+static int64_t lz4_decompress(const uint8_t *in, size_t len, uint8_t **out, size_t *cap,
+			      bool client)
 {
 	struct dec_ctx *d = dec_ctx_get();
 	LZ4F_dctx *dctx = d ? d->lz4 : NULL;
@@ -362,11 +378,11 @@ static int64_t lz4_decompress(const uint8_t *in, size_t len, uint8_t **out, size
 		}
 		in_left -= src_n;
 		done += dst_n;
-		/* hint 0: the frame ended, and with it the input must (see
-		 * the top). */
+		/* hint 0: a frame ended; the context is ready for another
+		 * frame if any input is left, which a client's may not have. */
 		if (hint == 0 && in_left == 0)
 			break;
-		if (hint == 0) {
+		if (hint == 0 && client) {
 			ret = -EBADMSG;
 			goto out;
 		}
@@ -506,7 +522,8 @@ int64_t compress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out)
 	}
 }
 
-int64_t decompress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out, size_t *cap)
+static int64_t decompress(int codec, const uint8_t *in, size_t len, uint8_t **out, size_t *cap,
+			  bool client)
 {
 	int err;
 
@@ -519,12 +536,22 @@ int64_t decompress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out, 
 		if (len)
 			memcpy(*out, in, len);
 		return (int64_t)len;
-	case BATCH_CODEC_GZIP: return gzip_decompress(in, len, out, cap);
-	case BATCH_CODEC_LZ4: return lz4_decompress(in, len, out, cap);
+	case BATCH_CODEC_GZIP: return gzip_decompress(in, len, out, cap, client);
+	case BATCH_CODEC_LZ4: return lz4_decompress(in, len, out, cap, client);
 	case BATCH_CODEC_SNAPPY: return snappy_decompress(in, len, out, cap);
 	case BATCH_CODEC_ZSTD: return zstd_decompress(in, len, out, cap);
 	default: return -EBADMSG; /* codec bits 5..7: not a codec at all */
 	}
+}
+
+int64_t decompress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out, size_t *cap)
+{
+	return decompress(codec, in, len, out, cap, false);
+}
+
+int64_t decompress_client(int codec, const uint8_t *in, size_t len, uint8_t **out, size_t *cap)
+{
+	return decompress(codec, in, len, out, cap, true);
 }
 
 static const char *const codec_names[] = {

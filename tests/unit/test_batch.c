@@ -1595,12 +1595,13 @@ static void test_zstd_frames(void **state)
 	free(b);
 }
 
-/* gzip payloads are one gzip member: a second member after it (which
- * librdkafka's consumers would never read), a zlib stream (RFC 1950,
- * what zlib's compress() writes, which Java's GZIPInputStream and
+/* A client's gzip payload is one gzip member: a second member after it
+ * (which librdkafka's consumers would never read), a zlib stream (RFC
+ * 1950, what zlib's compress() writes, which Java's GZIPInputStream and
  * kafkajs refuse) alone or after a member, and other bytes after it are
- * refused. lz4 payloads alike are one frame. */
-static void test_one_member_one_frame(void **state)
+ * refused; its lz4 payload alike is one frame. A stored payload is read
+ * as earlier versions stored it: members and frames back to back, zlib. */
+static void test_client_framing(void **state)
 {
 	uint8_t *a = NULL, *b = NULL, *out = NULL, buf[512], z[256];
 	uLongf zn = sizeof(z);
@@ -1614,15 +1615,20 @@ static void test_one_member_one_frame(void **state)
 	memcpy(buf, a, (size_t)an);
 	memcpy(buf + an, b, (size_t)bn);
 	n = (size_t)(an + bn);
-	assert_int_equal(decompress_buf(BATCH_CODEC_GZIP, buf, (size_t)an, &out, &cap), 3);
+	assert_int_equal(decompress_client(BATCH_CODEC_GZIP, buf, (size_t)an, &out, &cap), 3);
 	assert_memory_equal(out, "abc", 3);
-	assert_int_equal(decompress_buf(BATCH_CODEC_GZIP, buf, n, &out, &cap), -EBADMSG);
+	assert_int_equal(decompress_client(BATCH_CODEC_GZIP, buf, n, &out, &cap), -EBADMSG);
+	assert_int_equal(decompress_buf(BATCH_CODEC_GZIP, buf, n, &out, &cap), 8);
+	assert_memory_equal(out, "abcdefgh", 8);
 	assert_int_equal(compress2(z, &zn, (const Bytef *)"abc", 3, Z_DEFAULT_COMPRESSION), Z_OK);
-	assert_int_equal(decompress_buf(BATCH_CODEC_GZIP, z, zn, &out, &cap), -EBADMSG);
+	assert_int_equal(decompress_client(BATCH_CODEC_GZIP, z, zn, &out, &cap), -EBADMSG);
+	assert_int_equal(decompress_buf(BATCH_CODEC_GZIP, z, zn, &out, &cap), 3);
 	memcpy(buf + an, z, zn);
-	assert_int_equal(decompress_buf(BATCH_CODEC_GZIP, buf, (size_t)an + zn, &out, &cap),
+	assert_int_equal(decompress_client(BATCH_CODEC_GZIP, buf, (size_t)an + zn, &out, &cap),
 			 -EBADMSG);
 	memcpy(buf + an, "\0\0\0\0", 4);
+	assert_int_equal(decompress_client(BATCH_CODEC_GZIP, buf, (size_t)an + 4, &out, &cap),
+			 -EBADMSG);
 	assert_int_equal(decompress_buf(BATCH_CODEC_GZIP, buf, (size_t)an + 4, &out, &cap),
 			 -EBADMSG);
 	free(a);
@@ -1633,11 +1639,13 @@ static void test_one_member_one_frame(void **state)
 	assert_true(an > 0 && bn > 0 && (size_t)(an + bn) < sizeof(buf));
 	memcpy(buf, a, (size_t)an);
 	memcpy(buf + an, b, (size_t)bn);
-	assert_int_equal(decompress_buf(BATCH_CODEC_LZ4, buf, (size_t)an, &out, &cap), 3);
-	assert_int_equal(decompress_buf(BATCH_CODEC_LZ4, buf, (size_t)(an + bn), &out, &cap),
+	assert_int_equal(decompress_client(BATCH_CODEC_LZ4, buf, (size_t)an, &out, &cap), 3);
+	assert_int_equal(decompress_client(BATCH_CODEC_LZ4, buf, (size_t)(an + bn), &out, &cap),
 			 -EBADMSG);
-	assert_int_equal(decompress_buf(BATCH_CODEC_LZ4, buf, (size_t)an + 1, &out, &cap),
+	assert_int_equal(decompress_client(BATCH_CODEC_LZ4, buf, (size_t)an + 1, &out, &cap),
 			 -EBADMSG);
+	assert_int_equal(decompress_buf(BATCH_CODEC_LZ4, buf, (size_t)(an + bn), &out, &cap), 8);
+	assert_memory_equal(out, "abcdefgh", 8);
 	free(a);
 	free(b);
 	free(out);
@@ -2073,7 +2081,7 @@ int main(void)
 		cmocka_unit_test(test_zstd_window_not_kept),
 		cmocka_unit_test(test_lz4_big_blocks_not_kept),
 		cmocka_unit_test(test_lz4_after_refusal),
-		cmocka_unit_test(test_one_member_one_frame),
+		cmocka_unit_test(test_client_framing),
 		cmocka_unit_test(test_batches_hold_codec),
 		cmocka_unit_test(test_system_tools),
 		cmocka_unit_test(test_corrupt_payloads),
