@@ -28,7 +28,8 @@
  *   5. neither transactional nor control (no transaction
  *      coordinator here, and clients never write control batches) -EPERM;
  *   6. recordsCount >= 1, lastOffsetDelta = recordsCount - 1, every record
- *      decodes (decompressed when compressed) with offsetDelta = its
+ *      decodes (decompressed when compressed, in Kafka's framing: one gzip
+ *      member, one lz4 frame; decompress_client) with offsetDelta = its
  *      index: the offsets the log gives are then base .. base + count - 1
  *                                                                -EBADMSG;
  *   7. the batch's size within max.message.bytes               -EMSGSIZE;
@@ -162,7 +163,7 @@ static int client_batch_check(const struct log_config *cfg, const struct line_fm
 			 (int)cfg->max_message_bytes);
 		return -EMSGSIZE;
 	}
-	rc = batch_iter_init(it, b, len);
+	rc = batch_iter_init_client(it, b, len);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc < 0 && codec == BATCH_CODEC_NONE)

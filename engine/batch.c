@@ -329,7 +329,8 @@ bool batches_hold_codec(const uint8_t *b, size_t len, int codec)
 
 /* The iterator must start zeroed (or be one that was used before): owned
  * and owned_cap carry over between batches. */
-static int iter_init(struct batch_iter *it, const uint8_t *batch, size_t len, bool check_crc)
+static int iter_init(struct batch_iter *it, const uint8_t *batch, size_t len, bool check_crc,
+		     bool client)
 {
 	int64_t total, n;
 	int codec;
@@ -353,8 +354,9 @@ static int iter_init(struct batch_iter *it, const uint8_t *batch, size_t len, bo
 		it->p = batch + BATCH_HDR_SIZE;
 		it->end = batch + total;
 	} else {
-		n = decompress_buf(codec, batch + BATCH_HDR_SIZE, (size_t)total - BATCH_HDR_SIZE,
-				   &it->owned, &it->owned_cap);
+		n = (client ? decompress_client : decompress_buf)(codec, batch + BATCH_HDR_SIZE,
+								  (size_t)total - BATCH_HDR_SIZE,
+								  &it->owned, &it->owned_cap);
 		if (n < 0)
 			return (int)n;
 		it->p = it->owned;
@@ -370,12 +372,17 @@ static int iter_init(struct batch_iter *it, const uint8_t *batch, size_t len, bo
 
 int batch_iter_init(struct batch_iter *it, const uint8_t *batch, size_t len)
 {
-	return iter_init(it, batch, len, true);
+	return iter_init(it, batch, len, true, false);
+}
+
+int batch_iter_init_client(struct batch_iter *it, const uint8_t *batch, size_t len)
+{
+	return iter_init(it, batch, len, true, true);
 }
 
 int batch_iter_init_nocrc(struct batch_iter *it, const uint8_t *batch, size_t len)
 {
-	return iter_init(it, batch, len, false);
+	return iter_init(it, batch, len, false, false);
 }
 
 /* The record at it->p into *r, checked as the file header's rule 4 says,
@@ -699,7 +706,7 @@ void batch_explain(const uint8_t *buf, size_t len, char *out, size_t cap)
 			snprintf(out, cap,
 				 "CRC-32C mismatch: stored 0x%08" PRIx32 ", computed 0x%08" PRIx32,
 				 h.crc, crc);
-		} else if ((rc = iter_init(&it, buf, (size_t)total, false)) < 0) {
+		} else if ((rc = iter_init(&it, buf, (size_t)total, false, false)) < 0) {
 			snprintf(out, cap, "%s payload does not decode: %s",
 				 codec_name(h.attributes & BATCH_CODEC_MASK), strerror(-rc));
 		} else {

@@ -290,6 +290,9 @@ struct batch_iter {
 /* 0, or -EBADMSG (the CRC-32C does not match, corrupt compressed payload,
  * a codec number that names none), -ENOMEM. */
 int batch_iter_init(struct batch_iter *it, const uint8_t *batch, size_t len);
+/* The same for a batch a Kafka client sent: its payload decompressed with
+ * decompress_client (Kafka's framing only). */
+int batch_iter_init_client(struct batch_iter *it, const uint8_t *batch, size_t len);
 /* The same without the CRC check: only for a batch whose bytes are looked
  * at for their shape, never served (seg_load_tail: a flipped byte there is
  * for readers to report, not a reason to cut the log at open). */
@@ -344,6 +347,11 @@ void batch_iter_free(struct batch_iter *it);
 #define COMPRESS_MAX_OUT (64u << 20)
 int64_t compress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out);
 int64_t decompress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out, size_t *cap);
+/* The same for a payload a Kafka client sent, held to Kafka's framing:
+ * one gzip member (not zlib), one lz4 frame, nothing after it (what the
+ * clients' consumers can read whole; compress.c). Stored batches are read
+ * with decompress_buf, which takes what earlier versions stored. */
+int64_t decompress_client(int codec, const uint8_t *in, size_t len, uint8_t **out, size_t *cap);
 const char *codec_name(int codec); /* "none", "gzip", "snappy", "lz4", "zstd" */
 int codec_parse(const char *s);    /* codec number or -EINVAL */
 

@@ -4,15 +4,23 @@
  *
  * Framing, as Kafka writes it:
  *   gzip  a gzip stream (RFC 1952) from zlib's deflate at the default level,
- *         like Java's GZIPOutputStream. Reading uses zlib's automatic header
- *         detection (gzip or zlib), and accepts several concatenated gzip
- *         members as `gzip -d` does. Anything after the last member that is
- *         not another member is an error.
+ *         like Java's GZIPOutputStream. A client's payload
+ *         (decompress_client) must be exactly one gzip member: a zlib
+ *         stream (RFC 1950) is an error, as Java's GZIPInputStream and
+ *         kafkajs refuse it, and so is anything after the member, even
+ *         another member (librdkafka reads the first member only: the
+ *         records of the others would be acknowledged, then silently
+ *         missing for its consumers). What is stored (decompress_buf) is
+ *         read as it always was: gzip or zlib, members back to back.
  *   lz4   one LZ4 frame (lz4frame.h) with independent 64 KiB blocks, no
  *         block checksums, no content size and no content checksum: what
  *         Kafka's KafkaLZ4BlockOutputStream writes, readable by `lz4 -d`.
- *         Any frame liblz4 reads is accepted (dependent blocks, checksums,
- *         several frames back to back).
+ *         Any one frame liblz4 reads is accepted (dependent blocks,
+ *         checksums, a content size that matches); after its end, a
+ *         client's payload has nothing, another frame neither:
+ *         librdkafka's consumers read one frame and fail on the rest,
+ *         stuck at that batch for good. What is stored is read with every
+ *         frame back to back, as it always was.
  *   snappy  snappy-java's "xerial" framing of raw snappy blocks, what
  *         Kafka's Java client and broker write; reading also takes one raw
  *         block, what librdkafka writes (snappy.c, our own codec).
@@ -102,11 +110,26 @@ static int decomp_room(uint8_t **out, size_t *cap, size_t done, size_t want)
  * touches their pages, which costs several times the decoding of a
  * small batch. Reset before each use, so nothing a failed input left in
  * one carries over; freed when the thread ends (the key's destructor).
- * Without a key (its creation failed) each call has contexts of its own. */
+ * Without a key (its creation failed) each call has contexts of its own.
+ * An lz4 context that failed on a frame is freed, not reset (liblz4's
+ * reset does not clear all of a frame's state: lz4_decompress).
+ *
+ * A context keeps the buffers of the largest frame it has met, and the
+ * pages a frame touched stay resident: one zstd frame asking for a 128
+ * MiB window (windowLog 27, our limit) that decodes to 64 MiB would leave
+ * 64 MiB held by each listener thread that met one, long after the batch
+ * was refused; an lz4 frame of 4 MiB blocks, 8 MiB. So a zstd context
+ * over DEC_KEEP_MAX (a 4 MiB window and its blocks: zstd's levels up to
+ * 15, more than producers use) and an lz4 context that met blocks over
+ * Kafka's 64 KiB are freed after the call instead of kept; the next
+ * frame on that thread starts a fresh one. */
 struct dec_ctx {
 	LZ4F_dctx *lz4;
 	ZSTD_DStream *zstd;
 };
+
+#define LZ4_BLOCK_ROOM (64u << 10) /* Kafka's lz4 block size */
+#define DEC_KEEP_MAX   ((4u << 20) + (512u << 10))
 
 static pthread_key_t dec_key;
 static pthread_once_t dec_once = PTHREAD_ONCE_INIT;
@@ -142,7 +165,32 @@ static struct dec_ctx *dec_ctx_get(void)
 	return d;
 }
 
-#define LZ4_BLOCK_ROOM (64u << 10)
+/* The end of a zstd decoding with the thread's context d (NULL: ds was
+ * the call's own): frees ds unless d keeps it, and d keeps it only when
+ * it is within DEC_KEEP_MAX. */
+static void dec_zstd_done(struct dec_ctx *d, ZSTD_DStream *ds)
+{
+	if (d && ZSTD_sizeof_DStream(ds) <= DEC_KEEP_MAX)
+		return;
+	if (d)
+		d->zstd = NULL;
+	ZSTD_freeDStream(ds);
+}
+
+size_t compress_kept_bytes(void)
+{
+	struct dec_ctx *d;
+	size_t n = 0;
+
+	pthread_once(&dec_once, dec_key_make);
+	d = dec_key_ok ? pthread_getspecific(dec_key) : NULL;
+	if (d && d->zstd)
+		n += ZSTD_sizeof_DStream(d->zstd);
+	if (d && d->lz4)
+		n += 2 * LZ4_BLOCK_ROOM; /* its buffers, for 64 KiB blocks at most */
+	return n;
+}
+
 
 /* ---- gzip ---- */
 
@@ -190,7 +238,9 @@ out:
 	return ret;
 }
 
-static int64_t gzip_decompress(const uint8_t *in, size_t len, uint8_t **out, size_t *cap)
+/* client: Kafka's framing only (see the top). */
+static int64_t gzip_decompress(const uint8_t *in, size_t len, uint8_t **out, size_t *cap,
+			       bool client)
 {
 	z_stream zs;
 	size_t done = 0, in_left = len;
@@ -198,7 +248,7 @@ static int64_t gzip_decompress(const uint8_t *in, size_t len, uint8_t **out, siz
 	int zret, err;
 
 	memset(&zs, 0, sizeof(zs));
-	zret = inflateInit2(&zs, 15 + 32);
+	zret = inflateInit2(&zs, client ? 15 + 16 : 15 + 32); /* gzip only, or gzip or zlib */
 	if (zret != Z_OK)
 		return zret == Z_MEM_ERROR ? -ENOMEM : -EIO;
 	if (*cap == 0 && (err = compress_grow(out, cap, compress_first_cap(len))) < 0) {
@@ -229,8 +279,12 @@ static int64_t gzip_decompress(const uint8_t *in, size_t len, uint8_t **out, siz
 		if (zret == Z_STREAM_END) {
 			if (in_left == 0)
 				break;
-			/* Another gzip member follows (or junk, which the
-			 * header check of the next round rejects). */
+			if (client) {
+				ret = -EBADMSG; /* bytes after the member */
+				goto out;
+			}
+			/* Another member follows (or junk, which the header
+			 * check of the next round rejects). */
 			if (inflateReset(&zs) != Z_OK) {
 				ret = -EIO;
 				goto out;
@@ -285,13 +339,17 @@ static int64_t lz4_compress(const uint8_t *in, size_t len, uint8_t **out)
 	return (int64_t)n;
 }
 
-static int64_t lz4_decompress(const uint8_t *in, size_t len, uint8_t **out, size_t *cap)
+static int64_t lz4_decompress(const uint8_t *in, size_t len, uint8_t **out, size_t *cap,
+			      bool client)
 {
 	struct dec_ctx *d = dec_ctx_get();
 	LZ4F_dctx *dctx = d ? d->lz4 : NULL;
 	size_t done = 0, in_left = len;
 	int64_t ret;
 	int err;
+	/* The frame's block size (BD byte, bits 4-6: 4 is 64 KiB, 7 is 4
+	 * MiB) sizes the context's buffers: over Kafka's, not kept. */
+	bool big = len > 5 && !memcmp(in, "\x04\x22\x4d\x18", 4) && ((in[5] >> 4) & 7) > 4;
 
 	if (dctx)
 		LZ4F_resetDecompressionContext(dctx);
@@ -321,9 +379,13 @@ static int64_t lz4_decompress(const uint8_t *in, size_t len, uint8_t **out, size
 		in_left -= src_n;
 		done += dst_n;
 		/* hint 0: a frame ended; the context is ready for another
-		 * frame if any input is left. */
+		 * frame if any input is left, which a client's may not have. */
 		if (hint == 0 && in_left == 0)
 			break;
+		if (hint == 0 && client) {
+			ret = -EBADMSG;
+			goto out;
+		}
 		if (src_n == 0 && dst_n == 0) {
 			/* No progress: the input ended mid-frame, or the
 			 * output would pass the limit. */
@@ -333,7 +395,14 @@ static int64_t lz4_decompress(const uint8_t *in, size_t len, uint8_t **out, size
 	}
 	ret = (int64_t)done;
 out:
-	if (!d)
+	/* A failed frame's context is not kept: liblz4's reset leaves the
+	 * count of content still due from a frame that declared its size,
+	 * and every later frame without one (Kafka's) would then fail its
+	 * end check; one hostile batch would make every lz4 batch this
+	 * thread decodes afterwards corrupt. */
+	if (d && (ret < 0 || big))
+		d->lz4 = NULL;
+	if (!d || ret < 0 || big)
 		LZ4F_freeDecompressionContext(dctx);
 	return ret;
 }
@@ -426,8 +495,7 @@ static int64_t zstd_decompress(const uint8_t *in, size_t len, uint8_t **out, siz
 	}
 	ret = (int64_t)done;
 out:
-	if (!d)
-		ZSTD_freeDStream(ds);
+	dec_zstd_done(d, ds);
 	return ret;
 }
 
@@ -454,7 +522,8 @@ int64_t compress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out)
 	}
 }
 
-int64_t decompress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out, size_t *cap)
+static int64_t decompress(int codec, const uint8_t *in, size_t len, uint8_t **out, size_t *cap,
+			  bool client)
 {
 	int err;
 
@@ -467,12 +536,22 @@ int64_t decompress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out, 
 		if (len)
 			memcpy(*out, in, len);
 		return (int64_t)len;
-	case BATCH_CODEC_GZIP: return gzip_decompress(in, len, out, cap);
-	case BATCH_CODEC_LZ4: return lz4_decompress(in, len, out, cap);
+	case BATCH_CODEC_GZIP: return gzip_decompress(in, len, out, cap, client);
+	case BATCH_CODEC_LZ4: return lz4_decompress(in, len, out, cap, client);
 	case BATCH_CODEC_SNAPPY: return snappy_decompress(in, len, out, cap);
 	case BATCH_CODEC_ZSTD: return zstd_decompress(in, len, out, cap);
 	default: return -EBADMSG; /* codec bits 5..7: not a codec at all */
 	}
+}
+
+int64_t decompress_buf(int codec, const uint8_t *in, size_t len, uint8_t **out, size_t *cap)
+{
+	return decompress(codec, in, len, out, cap, false);
+}
+
+int64_t decompress_client(int codec, const uint8_t *in, size_t len, uint8_t **out, size_t *cap)
+{
+	return decompress(codec, in, len, out, cap, true);
 }
 
 static const char *const codec_names[] = {

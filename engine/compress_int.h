@@ -21,6 +21,11 @@ size_t compress_first_cap(size_t n);
  * failure *out and *cap are unchanged and still valid. */
 int compress_grow(uint8_t **out, size_t *cap, size_t want);
 
+/* Bytes the calling thread's decoding contexts keep between calls (0:
+ * none kept; lz4's counted as its buffers for Kafka's 64 KiB blocks): at
+ * most 4.5 MiB + 128 KiB after any call (compress.c). For tests. */
+size_t compress_kept_bytes(void);
+
 /* Kafka's snappy payload as snappy-java's SnappyOutputStream writes it
  * (the "xerial" framing, snappy.c's top comment). Output length,
  * -ENOMEM. */

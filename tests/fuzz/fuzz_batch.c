@@ -14,7 +14,10 @@
  *   - no more records than recordsCount, offsets strictly increasing and
  *     within base .. base + lastOffsetDelta;
  *   - batch_explain says "" exactly when the batch is valid for a reader
- *     (iter_init with CRC succeeds and every record decodes).
+ *     (iter_init with CRC succeeds and every record decodes);
+ *   - nothing an input did stays behind in the thread's decoders: after
+ *     each input, a valid batch of each codec still decodes whole (an
+ *     lz4 frame cut short once made every later lz4 batch fail).
  *
  * Built by `make fuzz` with clang -fsanitize=fuzzer,address, and by `make
  * test` with the corpus replay driver (replay.c) and the normal compiler.
@@ -62,6 +65,29 @@ static int decode(struct batch_iter *it, const uint8_t *data, size_t size, int c
 	return rc == 0;
 }
 
+/* A valid batch of each codec (built once): after any input, each must
+ * still decode whole. */
+static void check_codecs_clean(struct batch_iter *it)
+{
+	static uint8_t refs[BATCH_CODEC_ZSTD + 1][256];
+	static size_t ref_len[BATCH_CODEC_ZSTD + 1];
+
+	for (int c = BATCH_CODEC_NONE; c <= BATCH_CODEC_ZSTD; c++) {
+		if (!ref_len[c]) {
+			struct batch_builder bb;
+			int64_t n;
+
+			batch_builder_init(&bb, refs[c], sizeof(refs[c]), c);
+			if (batch_builder_add(&bb, "k", 1, "value", 5, 0) < 0 ||
+			    (n = batch_builder_finish(&bb, 0, 0)) < 0)
+				abort();
+			ref_len[c] = (size_t)n;
+		}
+		if (!decode(it, refs[c], ref_len[c], 1))
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct batch_iter it = { 0 };
@@ -71,6 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	decode(&it, data, size, 0);
 	valid = decode(&it, data, size, 1);
+	check_codecs_clean(&it);
 	batch_iter_free(&it);
 	batch_explain(data, size, why, sizeof(why));
 	if (valid != (why[0] == '\0'))

@@ -25,6 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lz4frame.h>
+#include <zlib.h>
+#include <zstd.h>
+
 #include "engine/batch.h"
 
 static const char *out_dir;
@@ -93,6 +97,20 @@ static void fix_crc(uint8_t *b, size_t len)
 {
 	be32_put(b + BATCH_OFF_CRC,
 		 crc32c(0, b + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES));
+}
+
+/* A batch of one record whose payload (codec) is the len bytes at p, its
+ * length and CRC made to match; its size. */
+static size_t wrap(uint8_t *b, int codec, const uint8_t *p, size_t len)
+{
+	size_t n = BATCH_HDR_SIZE + len;
+
+	batch(b, 1 << 16, BATCH_CODEC_NONE, 1, 4, 0); /* the header */
+	memcpy(b + BATCH_HDR_SIZE, p, len);
+	be16_put(b + BATCH_OFF_ATTRIBUTES, (uint16_t)codec);
+	be32_put(b + BATCH_OFF_LENGTH, (uint32_t)(n - BATCH_LOG_OVERHEAD));
+	fix_crc(b, n);
+	return n;
 }
 
 int main(int argc, char **argv)
@@ -164,6 +182,48 @@ int main(int argc, char **argv)
 	be32_put(b + BATCH_OFF_LENGTH, (uint32_t)(len - BATCH_LOG_OVERHEAD));
 	fix_crc(b, len);
 	put("fuzz_batch", "valid-snappy-raw", b, len);
+
+	/* Payloads of codec framings a hostile client sends, with a CRC that
+	 * matches: an lz4 frame that declares its content size (whole and
+	 * cut short: a decoder must not carry the count still due into the
+	 * next batch), two lz4 frames, two gzip members, a zlib stream
+	 * labelled gzip, two zstd frames, a snappy xerial chunk length far
+	 * past the end. */
+	{
+		/* one record, key "k0", value "v0" */
+		static const char txt[] = "\x14\x00\x00\x00\x04k0\x04v0\x00";
+		uint8_t p[512], *z = NULL;
+		LZ4F_preferences_t prefs = { 0 };
+		size_t pl, n;
+		uLongf zl = sizeof(p);
+		int64_t zn;
+
+		prefs.frameInfo.contentSize = sizeof(txt) - 1;
+		pl = LZ4F_compressFrame(p, sizeof(p), txt, sizeof(txt) - 1, &prefs);
+		len = wrap(b, BATCH_CODEC_LZ4, p, pl);
+		put("fuzz_batch", "lz4-content-size", b, len);
+		len = wrap(b, BATCH_CODEC_LZ4, p, pl - 6);
+		put("fuzz_batch", "lz4-content-size-cut", b, len);
+		for (int c = BATCH_CODEC_GZIP; c <= BATCH_CODEC_ZSTD; c++) {
+			if (c == BATCH_CODEC_SNAPPY)
+				continue;
+			zn = compress_buf(c, (const uint8_t *)txt, sizeof(txt) - 1, &z);
+			n = (size_t)zn;
+			memcpy(p, z, n);
+			memcpy(p + n, z, n);
+			free(z);
+			len = wrap(b, c, p, 2 * n);
+			snprintf(name, sizeof(name), "%s-twice", codec_name(c));
+			put("fuzz_batch", name, b, len);
+		}
+		if (compress2(p, &zl, (const Bytef *)txt, sizeof(txt) - 1, 6) == Z_OK) {
+			len = wrap(b, BATCH_CODEC_GZIP, p, zl);
+			put("fuzz_batch", "gzip-zlib", b, len);
+		}
+		memcpy(p, "\x82SNAPPY\0\0\0\0\1\0\0\0\1\x7f\xff\xff\xff\x0e\x34", 22);
+		len = wrap(b, BATCH_CODEC_SNAPPY, p, 22);
+		put("fuzz_batch", "snappy-xerial-huge-chunk", b, len);
+	}
 
 	/* ---- client ---- */
 	static const struct {

@@ -202,12 +202,13 @@ def batch(values, producer_id=-1, producer_epoch=-1, base_sequence=-1):
     return struct.pack(">qi", 0, len(body)) + body
 
 
-def produce_v3(c, topic, partition, records, acks, timeout_ms=10000):
-    """Produce v3 of the batch bytes records to topic-partition; returns the
-    partition's (error_code, base_offset)."""
+def produce_v3(c, topic, partition, records, acks, timeout_ms=10000, version=3):
+    """Produce v3 (or version, 3..8: the same request, and a response that
+    starts alike) of the batch bytes records to topic-partition; returns
+    the partition's (error_code, base_offset)."""
     body = (kstr(None) + struct.pack(">hi", acks, timeout_ms) + struct.pack(">i", 1) + kstr(topic) +
             struct.pack(">ii", 1, partition) + struct.pack(">i", len(records)) + records)
-    r = c.call(0, 3, body)
+    r = c.call(0, version, body)
     # responses: [name, [index, error_code, base_offset, log_append_time]]
     off = 4
     nlen = struct.unpack(">h", r[off:off + 2])[0]

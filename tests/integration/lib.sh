@@ -412,6 +412,25 @@ expect_same() {
 	fi
 }
 
+# mq_dump_codecs DIR — the codecs of the batches of partition 0 of the
+# topic whose directory (on a mount) is DIR, each once, each followed by a
+# space ("none gzip "), from its segments' .dump.
+mq_dump_codecs() {
+	cat "$1/.segments/0/"*.dump | grep '^baseOffset: ' |
+		sed 's/.* codec: \([a-z0-9]*\) .*/\1/' | sort -u | tr '\n' ' '
+}
+
+# mq_dump_valid NAME DIR — ok when every batch of partition 0 of the
+# topic directory DIR is valid (its segments' .dump), fail otherwise.
+mq_dump_valid() {
+	_mq_d=$(cat "$2/.segments/0/"*.dump)
+	case $_mq_d in
+	*"valid: no"*) fail "$1 .dump: a batch not valid" "$_mq_d" ;;
+	*"valid: yes"*) ok "$1 .dump: every batch valid" ;;
+	*) fail "$1 .dump" "$_mq_d" ;;
+	esac
+}
+
 # mq_done — print "<script>: N passed, M failed" and exit (1 if any failed);
 # the EXIT trap then cleans up.
 mq_done() {

@@ -23,20 +23,8 @@ B=127.0.0.1:$PORT
 printf 'listeners=PLAINTEXT://127.0.0.1:%s\n' "$PORT" >"$MQ_TMP/server.properties"
 mq_mount --config "$MQ_TMP/server.properties"
 
-codec_of() {   # codec_of TOPIC: the codecs of its batches, each once
-	grep '^baseOffset: ' "$MNT/$1/.segments/0/00000000000000000000.dump" |
-		sed 's/.* codec: \([a-z0-9]*\) .*/\1/' | sort -u | tr '\n' ' '
-}
 consume() {    # consume TOPIC: kcat -C from the beginning, the values
 	mq_run kcat -C -b "$B" -t "$1" -p 0 -e -q -f '%s\n' -o beginning
-}
-dump_valid() { # dump_valid TOPIC: every batch of its .dump is valid
-	_d=$(cat "$MNT/$1/.segments/0/00000000000000000000.dump")
-	case $_d in
-	*"valid: no"*) fail "$1 .dump: a batch not valid" "$_d" ;;
-	*"valid: yes"*) ok "$1 .dump: every batch valid" ;;
-	*) fail "$1 .dump" "$_d" ;;
-	esac
 }
 
 # Values that compress (librdkafka sends a batch plain when its codec
@@ -54,8 +42,8 @@ for c in snappy zstd; do
 	recs "$c" | mq_run kcat -P -b "$B" -t "$c" -p 0 -X compression.codec="$c"
 	expect_ok "echo m4 >> $c/0" sh -c "echo m4 >> '$MNT/$c/0'"
 	expect_eq "$c: the batches' codecs (the mount's none, kcat's $c)" \
-		"none $c " "$(codec_of "$c")"
-	dump_valid "$c"
+		"none $c " "$(mq_dump_codecs "$MNT/$c")"
+	mq_dump_valid "$c" "$MNT/$c"
 	want=$(printf 'm0\n%s\nm4' "$(recs "$c")")
 	expect_eq "$c: cat shows every record" "$want" "$(cat "$MNT/$c/0")"
 	expect_eq "$c: kcat -C reads every record" "$want" "$(consume "$c")"
@@ -71,8 +59,8 @@ for c in zstd snappy; do
 		"$(grep '^compression.type=' "$MNT/$t/.config")"
 	expect_ok "echo lines >> $t/0" sh -c "printf 'e0-%s\ne1-%s\n' '$pad' '$pad' >> '$MNT/$t/0'"
 	recs g | mq_run kcat -P -b "$B" -t "$t" -p 0 -z gzip
-	expect_eq "$t: every batch stored $c" "$c " "$(codec_of "$t")"
-	dump_valid "$t"
+	expect_eq "$t: every batch stored $c" "$c " "$(mq_dump_codecs "$MNT/$t")"
+	mq_dump_valid "$t" "$MNT/$t"
 	want=$(printf 'e0-%s\ne1-%s\n%s' "$pad" "$pad" "$(recs g)")
 	expect_eq "$t: cat shows every record" "$want" "$(cat "$MNT/$t/0")"
 	expect_eq "$t: kcat -C reads every record" "$want" "$(consume "$t")"

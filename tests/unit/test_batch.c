@@ -17,8 +17,12 @@
 #include <string.h>
 #include <cmocka.h>
 #include <sys/wait.h>
+#include <lz4frame.h>
+#include <zlib.h>
+#include <zstd.h>
 
 #include "engine/batch.h"
+#include "engine/compress_int.h"
 
 static char tmpdir[64];
 
@@ -1591,6 +1595,174 @@ static void test_zstd_frames(void **state)
 	free(b);
 }
 
+/* A client's gzip payload is one gzip member: a second member after it
+ * (which librdkafka's consumers would never read), a zlib stream (RFC
+ * 1950, what zlib's compress() writes, which Java's GZIPInputStream and
+ * kafkajs refuse) alone or after a member, and other bytes after it are
+ * refused; its lz4 payload alike is one frame. A stored payload is read
+ * as earlier versions stored it: members and frames back to back, zlib. */
+static void test_client_framing(void **state)
+{
+	uint8_t *a = NULL, *b = NULL, *out = NULL, buf[512], z[256];
+	uLongf zn = sizeof(z);
+	size_t cap = 0, n;
+	int64_t an, bn;
+
+	(void)state;
+	an = compress_buf(BATCH_CODEC_GZIP, (const uint8_t *)"abc", 3, &a);
+	bn = compress_buf(BATCH_CODEC_GZIP, (const uint8_t *)"defgh", 5, &b);
+	assert_true(an > 0 && bn > 0 && (size_t)(an + bn) + sizeof(z) < sizeof(buf));
+	memcpy(buf, a, (size_t)an);
+	memcpy(buf + an, b, (size_t)bn);
+	n = (size_t)(an + bn);
+	assert_int_equal(decompress_client(BATCH_CODEC_GZIP, buf, (size_t)an, &out, &cap), 3);
+	assert_memory_equal(out, "abc", 3);
+	assert_int_equal(decompress_client(BATCH_CODEC_GZIP, buf, n, &out, &cap), -EBADMSG);
+	assert_int_equal(decompress_buf(BATCH_CODEC_GZIP, buf, n, &out, &cap), 8);
+	assert_memory_equal(out, "abcdefgh", 8);
+	assert_int_equal(compress2(z, &zn, (const Bytef *)"abc", 3, Z_DEFAULT_COMPRESSION), Z_OK);
+	assert_int_equal(decompress_client(BATCH_CODEC_GZIP, z, zn, &out, &cap), -EBADMSG);
+	assert_int_equal(decompress_buf(BATCH_CODEC_GZIP, z, zn, &out, &cap), 3);
+	memcpy(buf + an, z, zn);
+	assert_int_equal(decompress_client(BATCH_CODEC_GZIP, buf, (size_t)an + zn, &out, &cap),
+			 -EBADMSG);
+	memcpy(buf + an, "\0\0\0\0", 4);
+	assert_int_equal(decompress_client(BATCH_CODEC_GZIP, buf, (size_t)an + 4, &out, &cap),
+			 -EBADMSG);
+	assert_int_equal(decompress_buf(BATCH_CODEC_GZIP, buf, (size_t)an + 4, &out, &cap),
+			 -EBADMSG);
+	free(a);
+	free(b);
+	a = b = NULL;
+	an = compress_buf(BATCH_CODEC_LZ4, (const uint8_t *)"abc", 3, &a);
+	bn = compress_buf(BATCH_CODEC_LZ4, (const uint8_t *)"defgh", 5, &b);
+	assert_true(an > 0 && bn > 0 && (size_t)(an + bn) < sizeof(buf));
+	memcpy(buf, a, (size_t)an);
+	memcpy(buf + an, b, (size_t)bn);
+	assert_int_equal(decompress_client(BATCH_CODEC_LZ4, buf, (size_t)an, &out, &cap), 3);
+	assert_int_equal(decompress_client(BATCH_CODEC_LZ4, buf, (size_t)(an + bn), &out, &cap),
+			 -EBADMSG);
+	assert_int_equal(decompress_client(BATCH_CODEC_LZ4, buf, (size_t)an + 1, &out, &cap),
+			 -EBADMSG);
+	assert_int_equal(decompress_buf(BATCH_CODEC_LZ4, buf, (size_t)(an + bn), &out, &cap), 8);
+	assert_memory_equal(out, "abcdefgh", 8);
+	free(a);
+	free(b);
+	free(out);
+}
+
+/* A refused lz4 frame leaves nothing behind on the thread: after a frame
+ * that declares its content size and is cut short, or holds less than it
+ * declares, Kafka's frames (no content size) still decode. */
+static void test_lz4_after_refusal(void **state)
+{
+	static const char text[] = "mqfs lz4 mqfs lz4 mqfs lz4 mqfs lz4 mqfs lz4";
+	LZ4F_preferences_t prefs = { 0 };
+	uint8_t *good = NULL, *out = NULL, sized[256];
+	size_t cap = 0, sn;
+	int64_t gn;
+
+	(void)state;
+	gn = compress_buf(BATCH_CODEC_LZ4, (const uint8_t *)text, sizeof(text), &good);
+	assert_true(gn > 0);
+	prefs.frameInfo.contentSize = sizeof(text);
+	sn = LZ4F_compressFrame(sized, sizeof(sized), text, sizeof(text), &prefs);
+	assert_false(LZ4F_isError(sn));
+	assert_int_equal(decompress_buf(BATCH_CODEC_LZ4, sized, sn, &out, &cap), sizeof(text));
+	for (size_t cut = 4; cut <= sn - 7; cut += 3) { /* the header stays whole */
+		assert_int_equal(decompress_buf(BATCH_CODEC_LZ4, sized, sn - cut, &out, &cap),
+				 -EBADMSG);
+		assert_int_equal(decompress_buf(BATCH_CODEC_LZ4, good, (size_t)gn, &out, &cap),
+				 sizeof(text));
+		assert_memory_equal(out, text, sizeof(text));
+	}
+	free(good);
+	free(out);
+}
+
+/* n zero bytes as one zstd frame with a window of 2^window_log bytes and
+ * no content size (as a streaming producer writes it); malloc'ed. */
+static uint8_t *zstd_window_frame(size_t n, int window_log, size_t *zn)
+{
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	uint8_t *zeros = calloc(1, n), *z = malloc(ZSTD_compressBound(n));
+	ZSTD_inBuffer ib = { zeros, n, 0 };
+	ZSTD_outBuffer ob = { z, ZSTD_compressBound(n), 0 };
+
+	assert_non_null(cc);
+	assert_non_null(zeros);
+	assert_non_null(z);
+	assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, window_log)));
+	/* Fed as a stream: given whole, zstd would know the size and
+	 * shrink the window to it. */
+	assert_false(ZSTD_isError(ZSTD_compressStream2(cc, &ob, &ib, ZSTD_e_continue)));
+	assert_int_equal(ib.pos, n);
+	assert_int_equal(ZSTD_compressStream2(cc, &ob, &ib, ZSTD_e_end), 0);
+	assert_int_equal(ZSTD_getFrameContentSize(z, ob.pos), ZSTD_CONTENTSIZE_UNKNOWN);
+	ZSTD_freeCCtx(cc);
+	free(zeros);
+	*zn = ob.pos;
+	return z;
+}
+
+/* A frame with a large window, decoded or refused (a bomb of 64 MiB + 1),
+ * leaves no large context behind on the thread: its touched window would
+ * stay resident in every listener thread that met one. A small frame's
+ * context is kept. */
+static void test_zstd_window_not_kept(void **state)
+{
+	const size_t sizes[] = { 20u << 20, (64u << 20) + 1 };
+	uint8_t *out = NULL, *z;
+	size_t cap = 0, zn;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		z = zstd_window_frame(sizes[i], 27, &zn);
+		assert_int_equal(decompress_buf(BATCH_CODEC_ZSTD, z, zn, &out, &cap),
+				 sizes[i] <= COMPRESS_MAX_OUT ? (int64_t)sizes[i] : -EBADMSG);
+		assert_true(compress_kept_bytes() <= 5u << 20);
+		free(z);
+	}
+	/* zstd's level 3 window for a batch of unknown size: kept */
+	z = zstd_window_frame(100000, 21, &zn);
+	assert_int_equal(decompress_buf(BATCH_CODEC_ZSTD, z, zn, &out, &cap), 100000);
+	assert_true(compress_kept_bytes() > 2u << 20);
+	assert_true(compress_kept_bytes() <= 5u << 20);
+	free(z);
+	free(out);
+}
+
+/* An lz4 frame of 4 MiB blocks leaves no context behind on the thread
+ * (its buffers take 8 MiB); Kafka's 64 KiB blocks leave theirs. */
+static void test_lz4_big_blocks_not_kept(void **state)
+{
+	LZ4F_preferences_t prefs = { 0 };
+	size_t n = 5u << 20, zn, kept;
+	uint8_t *in = calloc(1, n), *z = malloc(LZ4F_compressFrameBound(n, NULL) + 4096);
+	uint8_t *out = NULL, *good = NULL;
+	size_t cap = 0;
+	int64_t gn;
+
+	(void)state;
+	assert_non_null(in);
+	assert_non_null(z);
+	prefs.frameInfo.blockSizeID = LZ4F_max4MB;
+	zn = LZ4F_compressFrame(z, LZ4F_compressFrameBound(n, &prefs), in, n, &prefs);
+	assert_false(LZ4F_isError(zn));
+	gn = compress_buf(BATCH_CODEC_LZ4, in, 1000, &good);
+	assert_true(gn > 0);
+	assert_int_equal(decompress_buf(BATCH_CODEC_LZ4, z, zn, &out, &cap), (int64_t)n);
+	kept = compress_kept_bytes(); /* no lz4 context; the zstd one's, if any */
+	assert_int_equal(decompress_buf(BATCH_CODEC_LZ4, good, (size_t)gn, &out, &cap), 1000);
+	assert_true(compress_kept_bytes() > kept); /* kept */
+	assert_int_equal(decompress_buf(BATCH_CODEC_LZ4, z, zn, &out, &cap), (int64_t)n);
+	assert_int_equal(compress_kept_bytes(), kept); /* freed */
+	free(good);
+	free(out);
+	free(z);
+	free(in);
+}
+
 /* Builds a batch with codec, returns it and the raw records (from the same
  * records built without a codec) in raw and raw_len. */
 static uint8_t *build_with_raw(int codec, const struct trec *recs, int n, size_t *len,
@@ -1906,6 +2078,10 @@ int main(void)
 		cmocka_unit_test(test_compress_roundtrip),
 		cmocka_unit_test(test_decompress_limit),
 		cmocka_unit_test(test_zstd_frames),
+		cmocka_unit_test(test_zstd_window_not_kept),
+		cmocka_unit_test(test_lz4_big_blocks_not_kept),
+		cmocka_unit_test(test_lz4_after_refusal),
+		cmocka_unit_test(test_client_framing),
 		cmocka_unit_test(test_batches_hold_codec),
 		cmocka_unit_test(test_system_tools),
 		cmocka_unit_test(test_corrupt_payloads),
