@@ -472,14 +472,13 @@ static void retire_if_stale(struct replica_mgr *rm, const struct controller_part
 /* Rule 7: s would have this broker lead (or wait with no leader) from a
  * log it lost. The ISR naming it says it held every committed record of
  * an epoch past the first; with no log from before its start, it holds
- * none. A
- * partition's first epoch (0) is a new topic's or a new topic id's, whose
- * replicas start empty everywhere. */
+ * none. A new partition's first state (is_new) and first epoch (0), a new
+ * topic's or a new topic id's, find every replica empty. */
 static bool lost_log(struct replica_mgr *rm, const struct controller_partition_state *s)
 {
 	bool open;
 
-	if (!rm->cfg.logs.has || s->leader_epoch <= 0 ||
+	if (!rm->cfg.logs.has || s->is_new || s->leader_epoch <= 0 ||
 	    (s->leader >= 0 && s->leader != rm->cfg.broker_id) ||
 	    !has(s->isr, s->n_isr, rm->cfg.broker_id))
 		return false;

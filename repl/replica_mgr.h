@@ -44,7 +44,7 @@
  *      topic's, lower than the old replica's: rule 2 would refuse them.
  *   7. A LeaderAndIsr that would make this broker lead a partition, or
  *      leave it without a leader, in a leader epoch past 0 with this
- *      broker in its ISR, while this broker has no local log of it from
+ *      broker in its ISR, not the first of a new partition (is_new), while this broker has no local log of it from
  *      before (none open in the manager, none found in the data
  *      directory at the broker's start: the directory was wiped or
  *      replaced), is refused (-EIO: KAFKA_STORAGE_ERROR) and opens

@@ -1130,8 +1130,8 @@ static void test_unclean_new_partition_eligible(void **state)
  * directory. A state that makes it lead in an epoch past 0, or leaves it
  * without a leader, is refused KAFKA_STORAGE_ERROR (-EIO) and opens
  * nothing; a state that makes it another leader's follower opens its
- * replica, which follows. A new topic's first state (epoch 0) is taken
- * on an empty log as ever. */
+ * replica, which follows. A new partition's first state (epoch 0, or
+ * is_new) is taken on an empty log as ever. */
 static void test_lost_log_refused(void **state)
 {
 	const int32_t isr1[1] = { 1 }, isr23[2] = { 2, 3 };
@@ -1164,11 +1164,20 @@ static void test_lost_log_refused(void **state)
 	assert_int_equal(info_of(1).offsets.log_end_offset, 4);
 	stop_all();
 
-	/* A new topic's first state leads from the empty log. */
+	/* A new partition's first state (epoch 0, or is_new) leads from the
+	 * empty log. */
 	wiped[1] = true;
 	start_all();
-	wiped[1] = false;
 	lisr(1, 1, 0, 3, all3);
+	assert_int_equal(info_of(1).role, PARTITION_LEADER);
+	stop_all();
+	start_all();
+	wiped[1] = false;
+	store_set(1, 2, 1, isr1);
+	s = orders_state(1, 1, 2, 1, isr1, store_get().partition_epoch);
+	s.is_new = true;
+	assert_int_equal(replica_mgr_leader_and_isr(bks[1].rm, 1, -1, &s, 1, &err), 0);
+	assert_int_equal(err, 0);
 	assert_int_equal(info_of(1).role, PARTITION_LEADER);
 	stop_all();
 }
