@@ -1338,12 +1338,13 @@ static int ctrl_change(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 						   &version);
 		if (rc == 0) {
 			int32_t old_leader = part->state.leader;
+			/* Unclean: the new leader was not in the ISR read (an
+			 * offline election that the topic's or the broker's
+			 * unclean.leader.election.enable let go outside it too). */
+			bool unclean = next.leader != ZK_LEADER_NONE &&
+				       !has(part->state.isr, part->state.n_isr, next.leader);
 
 			if (next.leader != old_leader && next.leader != ZK_LEADER_NONE) {
-				/* Unclean: the new leader was not in the ISR read. */
-				bool unclean =
-					!has(part->state.isr, part->state.n_isr, next.leader);
-
 				pthread_mutex_lock(&ctl->lock);
 				ctl->info.leader_elections++;
 				ctl->info.unclean_elections += unclean;
@@ -1356,7 +1357,8 @@ static int ctrl_change(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 				       "controller: %s-%d: leader %d -> %d (%s election, leader "
 				       "epoch %d, isr %d replica(s))",
 				       ctl->topics[t].name, p, old_leader, next.leader,
-				       election_name(kind), next.leader_epoch, next.n_isr);
+				       unclean ? "unclean" : election_name(kind), next.leader_epoch,
+				       next.n_isr);
 			zk_partition_state_clear(&part->state);
 			part->state = next;
 			part->zk_version = version;

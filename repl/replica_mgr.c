@@ -469,6 +469,25 @@ static void retire_if_stale(struct replica_mgr *rm, const struct controller_part
 		log_changed(rm); /* its parked fetches answered now */
 }
 
+/* Rule 7: s would have this broker lead (or wait with no leader) from a
+ * log it lost. The ISR naming it says it held every committed record of
+ * an epoch past the first; with no log from before its start, it holds
+ * none. A new partition's first state (is_new) and first epoch (0), a new
+ * topic's or a new topic id's, find every replica empty. */
+static bool lost_log(struct replica_mgr *rm, const struct controller_partition_state *s)
+{
+	bool open;
+
+	if (!rm->cfg.logs.has || s->is_new || s->leader_epoch <= 0 ||
+	    (s->leader >= 0 && s->leader != rm->cfg.broker_id) ||
+	    !has(s->isr, s->n_isr, rm->cfg.broker_id))
+		return false;
+	pthread_mutex_lock(&rm->mu);
+	open = part_find(rm, s->topic, s->partition) >= 0;
+	pthread_mutex_unlock(&rm->mu);
+	return !open && !rm->cfg.logs.has(rm->cfg.logs.arg, s->topic, s->partition);
+}
+
 static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
 		       const struct controller_partition_state *s)
 {
@@ -497,6 +516,17 @@ static int apply_state(struct replica_mgr *rm, int32_t controller_epoch,
 			       s->topic, (int)s->partition, (int)s->leader, (int)s->leader_epoch,
 			       st.n_isr);
 	retire_if_stale(rm, s);
+	if (lost_log(rm, s)) {
+		mq_log_limited(MQ_ERR,
+			       "%s-%d: LeaderAndIsr (leader %d, epoch %d) refused: the ISR names "
+			       "this broker, but its log of the partition is gone (its data "
+			       "directory was wiped or replaced); leading from an empty log would "
+			       "truncate the other replicas (KAFKA_STORAGE_ERROR: the partition "
+			       "elects without it, an unclean election can take a replica that "
+			       "holds the records)",
+			       s->topic, (int)s->partition, (int)s->leader, (int)s->leader_epoch);
+		return -EIO;
+	}
 	rc = part_open(rm, s->topic, s->partition, s->topic_id, &rp);
 	if (rc < 0)
 		return rc;

@@ -42,6 +42,18 @@
  *      log left to its owner) and the partition opened again, under the
  *      new id (Kafka's topic ids, KIP-516). Its epochs are the new
  *      topic's, lower than the old replica's: rule 2 would refuse them.
+ *   7. A LeaderAndIsr that would make this broker lead a partition, or
+ *      leave it without a leader, in a leader epoch past 0 with this
+ *      broker in its ISR, not the first of a new partition (is_new), while this broker has no local log of it from
+ *      before (none open in the manager, none found in the data
+ *      directory at the broker's start: the directory was wiped or
+ *      replaced), is refused (-EIO: KAFKA_STORAGE_ERROR) and opens
+ *      nothing. ZooKeeper counts that replica in sync, but it holds no
+ *      record: leading from an empty log would truncate every other
+ *      replica to nothing. The controller then counts it offline for the
+ *      partition (a replica its broker cannot host) and elects without
+ *      it; a state that makes another broker lead opens it as any new
+ *      follower, which fetches everything.
  *
  * Threads and locks: replica_mgr_leader_and_isr, _stop_replica and
  * _update_metadata may come from any thread; the first two are serialised
@@ -76,6 +88,10 @@ struct replica_log_provider {
 	 * changed is not called once it returns. */
 	int (*close)(void *arg, const char *topic, int32_t partition, void *log, bool delete_log);
 	void *arg;
+	/* Whether the data directory held a log of topic-partition at the
+	 * broker's start (rule 7; one made since, by a topic's read, holds
+	 * nothing the ISR counts on). NULL: always. */
+	bool (*has)(void *arg, const char *topic, int32_t partition);
 };
 
 struct replica_isr_store {

@@ -103,6 +103,8 @@ led_by_follower() {
 }
 check "a follower leads (an unclean election, logged)" poll 30 led_by_follower
 expect_ok "the controller logged it" grep -q "controller: t-0: unclean leader election: broker [$F$G] leads" "$LOG"
+expect_ok "its state-change line names the election unclean" \
+	grep -q "controller: t-0: leader -1 -> [$F$G] (unclean election, leader epoch" "$LOG"
 write_ok() {
 	sh -c "echo r-201 >> '$MQ_TMP/mnt$F/t/0'" 2>/dev/null
 }

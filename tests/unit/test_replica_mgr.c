@@ -132,6 +132,7 @@ struct bk {
 	struct tlog *t; /* the log last opened (orders-0), or NULL */
 	int opens, closes, deletes;
 	char topic_id[32]; /* of the last open */
+	bool wiped;        /* started with wiped[id]: no log at its start */
 };
 
 static struct bk bks[NB + 1]; /* by broker id 1..3 */
@@ -196,6 +197,18 @@ static bool unclean[NB + 1];
  * got. */
 static bool orders_was_there = true;
 static int eligible_calls[NB + 1];
+/* Brokers started on a wiped data directory: no log of orders-0 there at
+ * the start (the log provider's has, rule 7). */
+static bool wiped[NB + 1];
+
+static bool bk_has(void *arg, const char *topic, int32_t partition)
+{
+	struct bk *b = arg;
+
+	(void)topic;
+	(void)partition;
+	return !b->wiped;
+}
 
 static bool bk_ineligible(void *arg, const char *topic, int32_t partition)
 {
@@ -236,7 +249,7 @@ static void bk_start(int32_t id)
 		.replica_lag_time_max_ms = 10000,
 		.min_insync_replicas = 2,
 		.unclean_restart = unclean[id],
-		.logs = { bk_open, bk_close, b },
+		.logs = { bk_open, bk_close, b, bk_has },
 		.isr = { store_write, store_read, &store },
 		.endpoint = bk_endpoint,
 		.eligible = bk_eligible,
@@ -248,6 +261,7 @@ static void bk_start(int32_t id)
 	};
 	memset(b, 0, sizeof(*b));
 	b->id = id;
+	b->wiped = wiped[id];
 	eligible_calls[id] = 0;
 	told[id] = tell_fails[id] = 0;
 	fetcher_config_default(&cfg.fetch);
@@ -1112,6 +1126,62 @@ static void test_unclean_new_partition_eligible(void **state)
 	stop_all();
 }
 
+/* Rule 7: broker 1, the ISR's last member, comes back on a wiped data
+ * directory. A state that makes it lead in an epoch past 0, or leaves it
+ * without a leader, is refused KAFKA_STORAGE_ERROR (-EIO) and opens
+ * nothing; a state that makes it another leader's follower opens its
+ * replica, which follows. A new partition's first state (epoch 0, or
+ * is_new) is taken on an empty log as ever. */
+static void test_lost_log_refused(void **state)
+{
+	const int32_t isr1[1] = { 1 }, isr23[2] = { 2, 3 };
+	struct controller_partition_state s;
+	int err = 99;
+
+	(void)state;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	append_on(1, 4, "a");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	bk_stop(1);
+	wiped[1] = true;
+	bk_start(1);
+	wiped[1] = false;
+	store_set(1, 2, 1, isr1);
+	s = orders_state(1, 1, 2, 1, isr1, store_get().partition_epoch);
+	assert_int_equal(replica_mgr_leader_and_isr(bks[1].rm, 1, -1, &s, 1, &err), 0);
+	assert_int_equal(err, -EIO);
+	assert_int_equal(bks[1].opens, 0);
+	s = orders_state(1, -1, 3, 1, isr1, store_get().partition_epoch);
+	assert_int_equal(replica_mgr_leader_and_isr(bks[1].rm, 1, -1, &s, 1, &err), 0);
+	assert_int_equal(err, -EIO);
+	assert_int_equal(bks[1].opens, 0);
+	/* An unclean election: broker 2, which holds the records, leads. */
+	lisr(1, 2, 4, 2, isr23);
+	assert_int_equal(bks[1].opens, 1);
+	assert_int_equal(info_of(2).role, PARTITION_LEADER);
+	assert_true(leader_sees(2, 1));
+	assert_int_equal(info_of(1).offsets.log_end_offset, 4);
+	stop_all();
+
+	/* A new partition's first state (epoch 0, or is_new) leads from the
+	 * empty log. */
+	wiped[1] = true;
+	start_all();
+	lisr(1, 1, 0, 3, all3);
+	assert_int_equal(info_of(1).role, PARTITION_LEADER);
+	stop_all();
+	start_all();
+	wiped[1] = false;
+	store_set(1, 2, 1, isr1);
+	s = orders_state(1, 1, 2, 1, isr1, store_get().partition_epoch);
+	s.is_new = true;
+	assert_int_equal(replica_mgr_leader_and_isr(bks[1].rm, 1, -1, &s, 1, &err), 0);
+	assert_int_equal(err, 0);
+	assert_int_equal(info_of(1).role, PARTITION_LEADER);
+	stop_all();
+}
+
 /* StopReplica with delete: out of the table and the metadata, the log
  * closed and deleted once no one holds the partition. */
 static void test_stop_delete(void **state)
@@ -1367,6 +1437,7 @@ int main(void)
 		cmocka_unit_test(test_isr_write_stale),
 		cmocka_unit_test(test_unclean_follower_eligible),
 		cmocka_unit_test(test_unclean_new_partition_eligible),
+		cmocka_unit_test(test_lost_log_refused),
 		cmocka_unit_test(test_stop_delete),
 		cmocka_unit_test(test_topic_made_again),
 		cmocka_unit_test(test_update_metadata),
