@@ -39,6 +39,9 @@ struct elect_ask {
 	int n, cap;
 	char **names; /* the topics of a null list (broker_topic_list) */
 	int n_names;
+	/* The request named no election type Kafka knows: every partition
+	 * asked, and the answer itself, UNKNOWN_SERVER_ERROR. */
+	bool bad_type;
 };
 
 static int ask_push(struct elect_ask *a, struct kstr topic, int32_t partition)
@@ -137,6 +140,7 @@ static int elect_answer(struct net_req *req, const struct elect_ask *a, bool unc
 	const char *prev = NULL; /* the topic of the last entry answered */
 	int rc = 0, k = 0;
 
+	resp.error_code = a->bad_type ? PROTO_ERR_UNKNOWN_SERVER_ERROR : PROTO_ERR_NONE;
 	resp.topics = calloc((size_t)a->n + 1, sizeof(*resp.topics));
 	parts = calloc((size_t)a->n + 1, sizeof(*parts));
 	if (!resp.topics || !parts) {
@@ -146,8 +150,9 @@ static int elect_answer(struct net_req *req, const struct elect_ask *a, bool unc
 	for (int i = 0; i < a->n; i++) {
 		const struct controller_election *e = &a->e[i];
 		struct proto_elect_topic *t;
-		const char *msg;
-		int16_t err = elect_error(e->result, unclean, &msg);
+		const char *msg = NULL;
+		int16_t err = a->bad_type ? PROTO_ERR_UNKNOWN_SERVER_ERROR
+					  : elect_error(e->result, unclean, &msg);
 
 		if (all && err == PROTO_ERR_ELECTION_NOT_NEEDED)
 			continue;
@@ -162,7 +167,7 @@ static int elect_answer(struct net_req *req, const struct elect_ask *a, bool unc
 		parts[k].error_message = msg ? kstr_of(msg) : KSTR_NULL;
 		t->n_partitions++;
 		k++;
-		if (err != PROTO_ERR_NONE)
+		if (err != PROTO_ERR_NONE && !a->bad_type)
 			mq_log_limited(MQ_INFO, "ElectLeaders from %s: %s-%d: %s%s%s",
 				       net_req_peer(req), e->topic, e->partition,
 				       proto_err_name(err), msg ? ": " : "", msg ? msg : "");
@@ -186,18 +191,22 @@ static int elect_handler(void *arg, struct net_req *req)
 	int rc = 0;
 
 	if (er->election_type != PROTO_ELECTION_PREFERRED && !unclean) {
-		/* Kafka's ElectionType.valueOf refuses it: the request is bad. */
-		mq_log_limited(MQ_WARN, "ElectLeaders from %s: unknown election type %d",
+		/* Kafka's ElectionType.valueOf throws, and its error response
+		 * answers the request and each partition it names
+		 * UNKNOWN_SERVER_ERROR (no message): the connection stays. */
+		mq_log_limited(MQ_WARN,
+			       "ElectLeaders from %s: unknown election type %d: answered "
+			       "UNKNOWN_SERVER_ERROR",
 			       net_req_peer(req), (int)er->election_type);
-		return -EBADMSG;
+		a.bad_type = true;
 	}
-	if (er->n_topics < 0)
+	if (er->n_topics < 0 && !a.bad_type)
 		rc = ask_all(ka, &a);
 	for (int32_t i = 0; rc == 0 && i < er->n_topics; i++)
 		for (int32_t j = 0; rc == 0 && j < er->topics[i].n_partitions; j++)
 			rc = ask_push(&a, er->topics[i].topic,
 				      er->topics[i].partitions[j].partition_id);
-	if (rc == 0 && a.n > 0) {
+	if (rc == 0 && a.n > 0 && !a.bad_type) {
 		mq_log(MQ_INFO, "ElectLeaders from %s: %s election of %d partition(s)",
 		       net_req_peer(req), unclean ? "unclean" : "preferred", a.n);
 		if (!cluster_zk_mode(ka->c)) {

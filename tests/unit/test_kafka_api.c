@@ -897,6 +897,34 @@ static void test_elect_leaders_single(void **state)
 	assert_int_equal(r.n_topics, 0);
 	proto_elect_resp_free(&r);
 	net_resp_free(&raw);
+	/* An election type Kafka does not define: the request and each
+	 * partition it names UNKNOWN_SERVER_ERROR without a message, as
+	 * Kafka's error response; the connection stays (the next request on
+	 * it is answered). */
+	for (int16_t v = 1; v <= 2; v++) {
+		elect(f, v, 5, ts, 2, &r, &raw);
+		assert_int_equal(r.error_code, PROTO_ERR_UNKNOWN_SERVER_ERROR);
+		assert_int_equal(r.n_topics, 2);
+		assert_int_equal(r.topics[0].n_partitions, 2);
+		for (int p = 0; p < 2; p++) {
+			assert_int_equal(r.topics[0].partitions[p].error_code,
+					 PROTO_ERR_UNKNOWN_SERVER_ERROR);
+			assert_null(r.topics[0].partitions[p].error_message.ptr);
+		}
+		assert_int_equal(r.topics[1].partitions[0].error_code,
+				 PROTO_ERR_UNKNOWN_SERVER_ERROR);
+		proto_elect_resp_free(&r);
+		net_resp_free(&raw);
+	}
+	elect(f, 2, -1, NULL, 0, &r, &raw);
+	assert_int_equal(r.error_code, PROTO_ERR_UNKNOWN_SERVER_ERROR);
+	assert_int_equal(r.n_topics, 0);
+	proto_elect_resp_free(&r);
+	net_resp_free(&raw);
+	elect(f, 2, PROTO_ELECTION_PREFERRED, NULL, 0, &r, &raw);
+	assert_int_equal(r.error_code, PROTO_ERR_NONE);
+	proto_elect_resp_free(&r);
+	net_resp_free(&raw);
 }
 
 /* ---- SCRAM users on a single node ---- */
