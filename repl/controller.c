@@ -100,8 +100,9 @@
  *      unclean.leader.election.enable (the topic's override, else the
  *      broker's; then logged as possible data loss).
  *      A replica its broker answered it cannot host (KAFKA_STORAGE_ERROR
- *      to a LeaderAndIsr: its log did not open, or the broker's log
- *      directory failed since) counts as dead for its
+ *      to a LeaderAndIsr: its log did not open, the broker's log
+ *      directory failed since, or its log is gone while the ISR names it:
+ *      replica_mgr.h, rule 7) counts as dead for its
  *      partition until that broker takes it or its life ends (Kafka's
  *      replicasOnOfflineDirs, KIP-112): it neither leads nor stays in
  *      the ISR.
@@ -2673,7 +2674,7 @@ static int answer_apply(struct controller *ctl, const struct ctrl_answer *a, str
 		};
 		mq_log(MQ_WARN,
 		       "controller: broker %d cannot host %s-%d (KAFKA_STORAGE_ERROR: its log did "
-		       "not open, or its log directory failed); its replica is offline until it "
+		       "not open, its log directory failed, or its log is gone: see its own log); its replica is offline until it "
 		       "takes it or restarts, and the partition elects without it",
 		       a->broker_id, failed[i].topic, failed[i].partition);
 		rc = ctrl_change(ctl, t, failed[i].partition, ELECT_LIVE, b);

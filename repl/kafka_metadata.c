@@ -27,7 +27,7 @@
  *                LEADER_NOT_AVAILABLE, as Kafka), and (v5+) the offline
  *                replicas: those the controller's UpdateMetadata names
  *                (a broker that cannot host its replica: its log did not
- *                open, or its log directory failed) and those whose
+ *                open, its log directory failed, or its log is gone) and those whose
  *                broker is not registered alive (Kafka's controller
  *                sends every broker the replicas that are not online, a
  *                dead broker's among them, and kafka-topics.sh
