@@ -626,7 +626,12 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 		goto out;
 	}
 	if (fuse_session_mount(se, mnt) != 0) {
-		rc = -EIO; /* libfuse printed why */
+		/* libfuse or fusermount3 printed why on stderr; the log,
+		 * which may be a file, says that the mount failed and where. */
+		mq_log(MQ_ERR,
+		       "mounting %s failed (the reason is on stderr: libfuse's or fusermount3's)",
+		       mnt);
+		rc = -EIO;
 		goto out;
 	}
 	if (chdir("/") < 0)
