@@ -784,6 +784,8 @@ static int clean_segment(struct log *l, struct clean_ctx *c, struct seg *s, stru
 		rc = seg_load_tail(ns, &c->lf, -1);
 	if (rc < 0)
 		goto out;
+	/* Retention ages records without timestamps by it, as before. */
+	ns->last_append_ms = s->last_append_ms;
 	*out = ns;
 	ns = NULL;
 out:

@@ -175,6 +175,10 @@ struct seg {
 	int64_t bytes_since_index;
 	int64_t last_tidx_ts;
 	int64_t first_append_ms; /* for segment.ms; 0 = empty */
+	/* Kafka's LogSegment.lastModified: the clock at the last append, the
+	 * .log's mtime when opened from disk, kept across a clean. Retention
+	 * ages a segment by it when no record has a timestamp (max_ts -1). */
+	int64_t last_append_ms;
 	int64_t max_ts, max_ts_offset;
 	int64_t next_offset; /* offset after the last record */
 	int64_t line_end;    /* line position after the last record */

@@ -11,8 +11,11 @@
  *   3. A segment goes only when all its records are below the high
  *      watermark (the next segment's base offset <= hw).
  *   4. By time: now - largest timestamp of the segment > retention.ms
- *      (-1: never). A segment with no record (emptied by compaction)
- *      counts as expired.
+ *      (-1: never). A segment whose records carry no timestamp (-1, a
+ *      Kafka client may send it) is aged by its last append instead
+ *      (Kafka's LogSegment.largestTimestamp falls back to the file's
+ *      lastModified), so such records stay retention.ms as any. A segment
+ *      with no record (emptied by compaction) counts as expired.
  *   5. By size: while the log minus the segment is still >= retention.bytes
  *      (-1: never).
  *
@@ -315,8 +318,9 @@ static int expired_segments(struct log *l, int64_t now)
 		int64_t size = atomic_load(&s->size);
 		if (l->segs[n + 1]->base_offset > l->hw)
 			break;
-		bool by_time = cfg->retention_ms >= 0 &&
-			       (s->max_ts < 0 || now - s->max_ts > cfg->retention_ms);
+		int64_t ts = s->max_ts >= 0 ? s->max_ts : s->last_append_ms;
+		bool by_time =
+			cfg->retention_ms >= 0 && (size == 0 || now - ts > cfg->retention_ms);
 		bool by_size = cfg->retention_bytes >= 0 && total - size >= cfg->retention_bytes;
 		if (!by_time && !by_size)
 			break;

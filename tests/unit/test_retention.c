@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -130,6 +131,69 @@ static void test_by_time(void **state)
 	log_get_state(f->l, &st2);
 	assert_int_equal(st2.log_start_offset, st.log_start_offset);
 	assert_int_equal(st2.line_start, st.line_start);
+}
+
+/* Records without a timestamp (-1: a Kafka client may send it) age from
+ * their segment's last append, as Kafka's lastModified, not at once: a
+ * segment of them stays retention.ms like any other; after a reopen the
+ * .log's mtime stands for the last append. */
+static void test_no_timestamp(void **state)
+{
+	struct logfx *f = *state;
+	char vals[10][32];
+	struct rec_in r[10];
+	struct log_state st0, st;
+
+	for (int i = 0; i < 300;) {
+		int k = 0;
+
+		for (; k < 10; k++, i++)
+			r[k] = (struct rec_in){ NULL, -1, vals[k],
+						snprintf(vals[k], sizeof(vals[k]), "value-%d", i),
+						-1 };
+		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
+	}
+	log_get_state(f->l, &st0);
+	assert_int_equal(log_set_hw(f->l, st0.log_end_offset), 0);
+	assert_true(st0.segments > 3);
+	/* Younger than retention.ms (60 s): nothing goes. */
+	assert_int_equal(log_retention_run(f->l, fake_now + 1000, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, 0);
+	assert_int_equal(st.segments, st0.segments);
+	/* Reopened, the files' mtime (the real clock) ages them: kept at the
+	 * fake clock, which is years behind, and gone once the real clock is
+	 * past it by retention.ms. */
+	logmgr_close(f->m);
+	logfx_open(f);
+	assert_int_equal(log_retention_run(f->l, fake_now + 120000, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, 0);
+	int64_t real = (int64_t)time(NULL) * 1000;
+
+	assert_int_equal(log_retention_run(f->l, real + 120000, NULL), st0.segments - 1);
+	logmgr_close(f->m);
+	logfx_open(f);
+	/* In memory, the last append's clock ages them. */
+	for (int i = 300; i < 600;) {
+		int k = 0;
+
+		for (; k < 10; k++, i++)
+			r[k] = (struct rec_in){ NULL, -1, vals[k],
+						snprintf(vals[k], sizeof(vals[k]), "value-%d", i),
+						-1 };
+		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
+	}
+	log_get_state(f->l, &st0);
+	assert_int_equal(log_set_hw(f->l, st0.log_end_offset), 0);
+	int64_t start = st0.log_start_offset;
+
+	assert_int_equal(log_retention_run(f->l, fake_now + 1000, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, start);
+	assert_true(log_retention_run(f->l, fake_now + 120000, NULL) > 0);
+	log_get_state(f->l, &st);
+	assert_true(st.log_start_offset > start);
 }
 
 static void test_by_size(void **state)
@@ -656,6 +720,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_by_time, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_by_size, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_both_and_policy, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_never_active_and_hw, setup, logfx_teardown),
