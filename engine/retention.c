@@ -297,7 +297,11 @@ int log_delete_due(struct log *l, int64_t now)
 static int roll_quiet_active(struct log *l, int64_t now)
 {
 	struct seg *a = log_active(l);
-	int64_t first = a->first_append_ms ? a->first_append_ms : a->max_ts;
+	/* Opened from disk, first_append_ms is 0: the largest timestamp, or
+	 * with none (-1) the last append (the .log's mtime, rule 4). */
+	int64_t first = a->first_append_ms ? a->first_append_ms
+			: a->max_ts >= 0   ? a->max_ts
+					   : a->last_append_ms;
 	if (atomic_load(&a->size) == 0 || first <= 0 ||
 	    now - first <= log_roll_age_ms(&l->cfg, l->dir, a->base_offset) || log_leo(l) != l->hw)
 		return 0;

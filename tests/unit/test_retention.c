@@ -196,6 +196,31 @@ static void test_no_timestamp(void **state)
 	assert_true(st.log_start_offset > start);
 }
 
+/* The same for segment.ms: an active segment of such records opened from
+ * disk rolls once its .log's mtime is older, then ages out. */
+static void test_no_timestamp_roll(void **state)
+{
+	struct logfx *f = *state;
+	struct rec_in r = { NULL, -1, "x", 1, -1 };
+	struct log_state st;
+
+	f->cfg.segment_ms = 1000;
+	log_reconfigure(f->l, &f->cfg);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	assert_int_equal(st.segments, 1);
+	logmgr_close(f->m);
+	logfx_open(f);
+	int64_t real = (int64_t)time(NULL) * 1000;
+
+	assert_int_equal(log_retention_run(f->l, real + 120000, NULL), 1);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, 5);
+	assert_int_equal(st.log_end_offset, 5);
+}
+
 static void test_by_size(void **state)
 {
 	struct logfx *f = *state;
@@ -721,6 +746,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_by_time, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_timestamp, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_no_timestamp_roll, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_by_size, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_both_and_policy, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_never_active_and_hw, setup, logfx_teardown),
