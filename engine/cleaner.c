@@ -309,8 +309,10 @@ static int cleanable_count(struct log *l, int64_t now)
 		 * prefix rule); the broker checkpoints before cleaning. */
 		if (l->segs[k + 1]->base_offset > l->recovery_point_ckpt)
 			break;
-		if (l->cfg.min_compaction_lag_ms > 0 && s->max_ts >= 0 &&
-		    now - s->max_ts < l->cfg.min_compaction_lag_ms)
+		/* Records without a timestamp wait from their last append
+		 * (seg_largest_ts), not none at all. */
+		if (l->cfg.min_compaction_lag_ms > 0 &&
+		    now - seg_largest_ts(s) < l->cfg.min_compaction_lag_ms)
 			break;
 	}
 	return k;

@@ -297,11 +297,8 @@ int log_delete_due(struct log *l, int64_t now)
 static int roll_quiet_active(struct log *l, int64_t now)
 {
 	struct seg *a = log_active(l);
-	/* Opened from disk, first_append_ms is 0: the largest timestamp, or
-	 * with none (-1) the last append (the .log's mtime, rule 4). */
-	int64_t first = a->first_append_ms ? a->first_append_ms
-			: a->max_ts >= 0   ? a->max_ts
-					   : a->last_append_ms;
+	/* Opened from disk, first_append_ms is 0: rule 4's age instead. */
+	int64_t first = a->first_append_ms ? a->first_append_ms : seg_largest_ts(a);
 	if (atomic_load(&a->size) == 0 || first <= 0 ||
 	    now - first <= log_roll_age_ms(&l->cfg, l->dir, a->base_offset) || log_leo(l) != l->hw)
 		return 0;
@@ -322,9 +319,8 @@ static int expired_segments(struct log *l, int64_t now)
 		int64_t size = atomic_load(&s->size);
 		if (l->segs[n + 1]->base_offset > l->hw)
 			break;
-		int64_t ts = s->max_ts >= 0 ? s->max_ts : s->last_append_ms;
-		bool by_time =
-			cfg->retention_ms >= 0 && (size == 0 || now - ts > cfg->retention_ms);
+		bool by_time = cfg->retention_ms >= 0 &&
+			       (size == 0 || now - seg_largest_ts(s) > cfg->retention_ms);
 		bool by_size = cfg->retention_bytes >= 0 && total - size >= cfg->retention_bytes;
 		if (!by_time && !by_size)
 			break;

@@ -600,6 +600,11 @@ fail:
 	return rc;
 }
 
+int64_t seg_largest_ts(const struct seg *s)
+{
+	return s->max_ts >= 0 ? s->max_ts : s->last_append_ms;
+}
+
 void seg_ref(struct seg *s)
 {
 	atomic_fetch_add(&s->refs, 1);

@@ -581,6 +581,45 @@ static void test_ratio_and_lag(void **state)
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 0);
 }
 
+/* min.compaction.lag.ms for records without a timestamp (-1, as a Kafka
+ * client may send): they wait from their segment's last append, as Kafka's
+ * lastModified, rather than being cleanable at once. */
+static void test_lag_no_timestamp(void **state)
+{
+	struct logfx *f = *state;
+	struct rec_in r[10];
+	char kb[10][16], vb[10][16];
+	struct log_state st;
+
+	f->cfg.min_cleanable_dirty_ratio = 0;
+	f->cfg.min_compaction_lag_ms = 60000;
+	log_reconfigure(f->l, &f->cfg);
+	for (int i = 0; i < 300;) {
+		int k = 0;
+
+		for (; k < 10; k++, i++)
+			r[k] = (struct rec_in){ kb[k], snprintf(kb[k], sizeof(kb[k]), "k%d", i % 5),
+						vb[k], snprintf(vb[k], sizeof(vb[k]), "v%d", i),
+						-1 };
+		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
+	}
+	log_get_state(f->l, &st);
+	assert_true(st.segments > 3);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	assert_int_equal(log_flush_closed(f->l), 0);
+	assert_int_equal(logmgr_checkpoint(f->m), 0);
+	/* Appended just now: inside the lag, nothing is cleanable. */
+	assert_int_equal(log_clean(f->l, fake_now + 1000, 1 << 20, true, NULL), 0);
+	int64_t p;
+
+	assert_int_equal(log_offset_to_pos(f->l, 0, &p), 0);
+	assert_int_equal(p, 0);
+	/* Past it, the closed segments are cleaned. */
+	assert_int_equal(log_clean(f->l, fake_now + 61000, 1 << 20, true, NULL), 1);
+	log_get_state(f->l, &st);
+	assert_true(st.first_dirty_offset > 0);
+}
+
 /* max.compaction.lag.ms: a log below min.cleanable.dirty.ratio is cleaned
  * once its oldest dirty record (the first batch of its first dirty
  * segment) has waited longer than the lag, and not before. */
@@ -850,6 +889,7 @@ int main(void)
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_map_too_small, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_lag_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_value_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_headers_kept, setup, logfx_teardown),
