@@ -487,7 +487,8 @@ struct clean_ctx {
 	struct cleaner_producers prods; /* the batches kept whole */
 };
 
-static bool keep_rec(struct clean_ctx *c, const struct rec *r)
+/* r, of segment s: whether the clean keeps it. */
+static bool keep_rec(struct clean_ctx *c, const struct seg *s, const struct rec *r)
 {
 	if (r->key_len < 0)
 		return true;
@@ -503,8 +504,13 @@ static bool keep_rec(struct clean_ctx *c, const struct rec *r)
 	 * Past the horizon: timestamp + delete.retention.ms <= now, written
 	 * as a subtraction because delete.retention.ms may be as large as
 	 * 2^63-1 (Kafka's "keep tombstones for ever"), where the sum would
-	 * overflow and wrap below now, removing every tombstone at once. */
-	if (r->value_len < 0 && r->timestamp <= c->now - c->delete_retention_ms)
+	 * overflow and wrap below now, removing every tombstone at once.
+	 * A tombstone without a timestamp (-1, a Kafka client may send it)
+	 * counts from its segment's last append (as Kafka's lastModified),
+	 * else it would go at the first clean. */
+	int64_t ts = r->timestamp >= 0 ? r->timestamp : s->last_append_ms;
+
+	if (r->value_len < 0 && ts <= c->now - c->delete_retention_ms)
 		return false;
 	return true;
 }
@@ -532,7 +538,7 @@ static int classify(struct clean_ctx *c, struct seg_reader *r, int *kept)
 			c->recs_cap = nc;
 		}
 		c->recs[n] = rec;
-		c->keep[n] = whole || keep_rec(c, &rec);
+		c->keep[n] = whole || keep_rec(c, r->s, &rec);
 		*kept += c->keep[n];
 		n++;
 	}

@@ -620,6 +620,59 @@ static void test_lag_no_timestamp(void **state)
 	assert_true(st.first_dirty_offset > 0);
 }
 
+/* A tombstone without a timestamp (-1) stays delete.retention.ms from its
+ * segment's last append, not gone at the first clean. */
+static void test_tombstone_no_timestamp(void **state)
+{
+	struct logfx *f = *state;
+	struct rec_in r[10];
+	char kb[10][16], vb[10][16];
+	struct log_state st;
+	int64_t p;
+
+	f->cfg.min_cleanable_dirty_ratio = 0;
+	log_reconfigure(f->l, &f->cfg);
+	/* k0..k4 with values, then a tombstone of k0 at offset 100 in a
+	 * closed segment, then more of k1..k4. */
+	for (int i = 0; i < 300;) {
+		int k = 0;
+
+		for (; k < 10; k++, i++) {
+			int key = i == 100 ? 0 : i < 100 ? i % 5 : 1 + i % 4;
+
+			r[k] = (struct rec_in){ kb[k], snprintf(kb[k], sizeof(kb[k]), "k%d", key),
+						i == 100 ? NULL : vb[k],
+						i == 100 ? -1
+							 : snprintf(vb[k], sizeof(vb[k]), "v%d", i),
+						-1 };
+		}
+		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
+	}
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	assert_int_equal(log_flush_closed(f->l), 0);
+	assert_int_equal(logmgr_checkpoint(f->m), 0);
+	assert_true(log_offset_to_pos(f->l, 100, &p) == 0);
+	int64_t pos100 = p;
+
+	/* Within delete.retention.ms (10 s) of the append: kept. */
+	assert_int_equal(log_clean(f->l, fake_now + 1000, 1 << 20, true, NULL), 1);
+	assert_int_equal(log_offset_to_pos(f->l, 100, &p), 0);
+	assert_int_equal(p, pos100);
+	/* Past it, at the next clean: gone. */
+	fake_now += 20000;
+	for (int i = 0; i < 10; i++)
+		r[i] = (struct rec_in){ "k7", 2, "x", 1, fake_now };
+	assert_int_equal(log_append(f->l, r, 10, 0, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	assert_int_equal(log_flush_closed(f->l), 0);
+	assert_int_equal(logmgr_checkpoint(f->m), 0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	assert_int_equal(log_offset_to_pos(f->l, 100, &p), 0);
+	assert_true(p > pos100);
+}
+
 /* max.compaction.lag.ms: a log below min.cleanable.dirty.ratio is cleaned
  * once its oldest dirty record (the first batch of its first dirty
  * segment) has waited longer than the lag, and not before. */
@@ -890,6 +943,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_map_too_small, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_lag_no_timestamp, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_tombstone_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_value_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_headers_kept, setup, logfx_teardown),
