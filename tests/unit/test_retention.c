@@ -40,8 +40,8 @@ static int setup(void **state)
 }
 
 /* Appends records "value-<i>" for i in [from, from+n), ten per call,
- * stamped with the fake clock, and commits them. */
-static void put(struct logfx *f, int from, int n)
+ * stamped ts (-1: none), and commits them. */
+static void put_ts(struct logfx *f, int from, int n, int64_t ts)
 {
 	char vals[10][32];
 	struct rec_in r[10];
@@ -49,13 +49,19 @@ static void put(struct logfx *f, int from, int n)
 		int k = 0;
 		for (; k < 10 && i < n; k++, i++) {
 			int len = snprintf(vals[k], sizeof(vals[k]), "value-%d", from + i);
-			r[k] = (struct rec_in){ NULL, -1, vals[k], len, fake_now };
+			r[k] = (struct rec_in){ NULL, -1, vals[k], len, ts };
 		}
 		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
 	}
 	struct log_state st;
 	log_get_state(f->l, &st);
 	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+}
+
+/* The same stamped with the fake clock. */
+static void put(struct logfx *f, int from, int n)
+{
+	put_ts(f, from, n, fake_now);
 }
 
 /* Line position of record i when every record 0..i-1 is "value-<j>\n". */
@@ -140,21 +146,10 @@ static void test_by_time(void **state)
 static void test_no_timestamp(void **state)
 {
 	struct logfx *f = *state;
-	char vals[10][32];
-	struct rec_in r[10];
 	struct log_state st0, st;
 
-	for (int i = 0; i < 300;) {
-		int k = 0;
-
-		for (; k < 10; k++, i++)
-			r[k] = (struct rec_in){ NULL, -1, vals[k],
-						snprintf(vals[k], sizeof(vals[k]), "value-%d", i),
-						-1 };
-		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
-	}
+	put_ts(f, 0, 300, -1);
 	log_get_state(f->l, &st0);
-	assert_int_equal(log_set_hw(f->l, st0.log_end_offset), 0);
 	assert_true(st0.segments > 3);
 	/* Younger than retention.ms (60 s): nothing goes. */
 	assert_int_equal(log_retention_run(f->l, fake_now + 1000, NULL), 0);
@@ -175,17 +170,8 @@ static void test_no_timestamp(void **state)
 	logmgr_close(f->m);
 	logfx_open(f);
 	/* In memory, the last append's clock ages them. */
-	for (int i = 300; i < 600;) {
-		int k = 0;
-
-		for (; k < 10; k++, i++)
-			r[k] = (struct rec_in){ NULL, -1, vals[k],
-						snprintf(vals[k], sizeof(vals[k]), "value-%d", i),
-						-1 };
-		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
-	}
+	put_ts(f, 300, 300, -1);
 	log_get_state(f->l, &st0);
-	assert_int_equal(log_set_hw(f->l, st0.log_end_offset), 0);
 	int64_t start = st0.log_start_offset;
 
 	assert_int_equal(log_retention_run(f->l, fake_now + 1000, NULL), 0);
