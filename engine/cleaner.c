@@ -75,10 +75,12 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "engine/log_int.h"
@@ -792,8 +794,19 @@ static int clean_segment(struct log *l, struct clean_ctx *c, struct seg *s, stru
 		rc = seg_load_tail(ns, &c->lf, -1);
 	if (rc < 0)
 		goto out;
-	/* Retention ages records without timestamps by it, as before. */
+	/* Retention ages records without timestamps by it, as before; the
+	 * new .log takes the old one's mtime so that a restart reads the same
+	 * (Kafka's cleaner sets lastModified alike). Best effort: a failure
+	 * leaves the clean's time, which only keeps such records longer. */
 	ns->last_append_ms = s->last_append_ms;
+	if (s->last_append_ms > 0) {
+		char p[PATH_MAX + 32];
+		struct timespec t = { s->last_append_ms / 1000,
+				      s->last_append_ms % 1000 * 1000000 };
+
+		seg_name(s, ".log", "", p, sizeof(p));
+		(void)utimensat(AT_FDCWD, p, (struct timespec[]){ t, t }, 0);
+	}
 	*out = ns;
 	ns = NULL;
 out:

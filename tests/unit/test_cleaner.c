@@ -673,6 +673,47 @@ static void test_tombstone_no_timestamp(void **state)
 	assert_true(p > pos100);
 }
 
+/* A cleaned segment of records without a timestamp keeps the age of the
+ * one it replaced across a restart: its .log takes the old mtime, so
+ * retention (compact,delete) removes it when it would have. */
+static void test_clean_keeps_age(void **state)
+{
+	struct logfx *f = *state;
+	struct rec_in r[10];
+	char kb[10][16], vb[10][16];
+	struct log_state st;
+
+	f->cfg.cleanup_policy = LOG_CLEANUP_COMPACT | LOG_CLEANUP_DELETE;
+	f->cfg.retention_ms = 60000;
+	f->cfg.min_cleanable_dirty_ratio = 0;
+	log_reconfigure(f->l, &f->cfg);
+	for (int i = 0; i < 300;) {
+		int k = 0;
+
+		for (; k < 10; k++, i++)
+			r[k] = (struct rec_in){
+				kb[k],
+				snprintf(kb[k], sizeof(kb[k]), "k%d", i % 2 ? 1000 + i % 50 : i),
+				vb[k], snprintf(vb[k], sizeof(vb[k]), "v%d", i), -1
+			};
+		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
+	}
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	assert_int_equal(log_flush_closed(f->l), 0);
+	assert_int_equal(logmgr_checkpoint(f->m), 0);
+	/* Odd records are superseded but the last 100: the segments are
+	 * rewritten, none emptied. */
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	logmgr_close(f->m);
+	logfx_open(f);
+	/* The appends were at the fake clock, years before the real one that
+	 * stamps the files a clean writes. */
+	assert_true(log_retention_run(f->l, fake_now + 120000, NULL) > 0);
+	log_get_state(f->l, &st);
+	assert_true(st.log_start_offset > 0);
+}
+
 /* max.compaction.lag.ms: a log below min.cleanable.dirty.ratio is cleaned
  * once its oldest dirty record (the first batch of its first dirty
  * segment) has waited longer than the lag, and not before. */
@@ -943,6 +984,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_map_too_small, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_lag_no_timestamp, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_clean_keeps_age, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_tombstone_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_value_kept, setup, logfx_teardown),
