@@ -581,33 +581,44 @@ static void test_ratio_and_lag(void **state)
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 0);
 }
 
+/* Appends 300 records without a timestamp (-1, as a Kafka client may
+ * send), key "k<keys[i]>" and value "v<i>" for record i, ten a batch, and
+ * makes them cleanable as put() does. */
+static void put_untimed(struct logfx *f, const int *keys)
+{
+	struct rec_in r[10];
+	char kb[10][16], vb[10][16];
+
+	for (int i = 0; i < 300;) {
+		int k = 0;
+
+		for (; k < 10; k++, i++)
+			r[k] = (struct rec_in){ kb[k],
+						snprintf(kb[k], sizeof(kb[k]), "k%d", keys[i]),
+						vb[k], snprintf(vb[k], sizeof(vb[k]), "v%d", i),
+						-1 };
+		put_recs(f, r, k);
+	}
+}
+
 /* min.compaction.lag.ms for records without a timestamp (-1, as a Kafka
  * client may send): they wait from their segment's last append, as Kafka's
  * lastModified, rather than being cleanable at once. */
 static void test_lag_no_timestamp(void **state)
 {
 	struct logfx *f = *state;
-	struct rec_in r[10];
-	char kb[10][16], vb[10][16];
 	struct log_state st;
 
 	f->cfg.min_cleanable_dirty_ratio = 0;
 	f->cfg.min_compaction_lag_ms = 60000;
 	log_reconfigure(f->l, &f->cfg);
-	for (int i = 0; i < 300;) {
-		int k = 0;
+	int keys[300];
 
-		for (; k < 10; k++, i++)
-			r[k] = (struct rec_in){ kb[k], snprintf(kb[k], sizeof(kb[k]), "k%d", i % 5),
-						vb[k], snprintf(vb[k], sizeof(vb[k]), "v%d", i),
-						-1 };
-		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
-	}
+	for (int i = 0; i < 300; i++)
+		keys[i] = i % 5;
+	put_untimed(f, keys);
 	log_get_state(f->l, &st);
 	assert_true(st.segments > 3);
-	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
-	assert_int_equal(log_flush_closed(f->l), 0);
-	assert_int_equal(logmgr_checkpoint(f->m), 0);
 	/* Appended just now: inside the lag, nothing is cleanable. */
 	assert_int_equal(log_clean(f->l, fake_now + 1000, 1 << 20, true, NULL), 0);
 	int64_t p;
@@ -627,7 +638,6 @@ static void test_tombstone_no_timestamp(void **state)
 	struct logfx *f = *state;
 	struct rec_in r[10];
 	char kb[10][16], vb[10][16];
-	struct log_state st;
 	int64_t p;
 
 	f->cfg.min_cleanable_dirty_ratio = 0;
@@ -646,12 +656,8 @@ static void test_tombstone_no_timestamp(void **state)
 							 : snprintf(vb[k], sizeof(vb[k]), "v%d", i),
 						-1 };
 		}
-		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
+		put_recs(f, r, k);
 	}
-	log_get_state(f->l, &st);
-	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
-	assert_int_equal(log_flush_closed(f->l), 0);
-	assert_int_equal(logmgr_checkpoint(f->m), 0);
 	assert_true(log_offset_to_pos(f->l, 100, &p) == 0);
 	int64_t pos100 = p;
 
@@ -663,11 +669,7 @@ static void test_tombstone_no_timestamp(void **state)
 	fake_now += 20000;
 	for (int i = 0; i < 10; i++)
 		r[i] = (struct rec_in){ "k7", 2, "x", 1, fake_now };
-	assert_int_equal(log_append(f->l, r, 10, 0, NULL), 0);
-	log_get_state(f->l, &st);
-	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
-	assert_int_equal(log_flush_closed(f->l), 0);
-	assert_int_equal(logmgr_checkpoint(f->m), 0);
+	put_recs(f, r, 10);
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
 	assert_int_equal(log_offset_to_pos(f->l, 100, &p), 0);
 	assert_true(p > pos100);
@@ -679,29 +681,17 @@ static void test_tombstone_no_timestamp(void **state)
 static void test_clean_keeps_age(void **state)
 {
 	struct logfx *f = *state;
-	struct rec_in r[10];
-	char kb[10][16], vb[10][16];
 	struct log_state st;
 
 	f->cfg.cleanup_policy = LOG_CLEANUP_COMPACT | LOG_CLEANUP_DELETE;
 	f->cfg.retention_ms = 60000;
 	f->cfg.min_cleanable_dirty_ratio = 0;
 	log_reconfigure(f->l, &f->cfg);
-	for (int i = 0; i < 300;) {
-		int k = 0;
+	int keys[300];
 
-		for (; k < 10; k++, i++)
-			r[k] = (struct rec_in){
-				kb[k],
-				snprintf(kb[k], sizeof(kb[k]), "k%d", i % 2 ? 1000 + i % 50 : i),
-				vb[k], snprintf(vb[k], sizeof(vb[k]), "v%d", i), -1
-			};
-		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
-	}
-	log_get_state(f->l, &st);
-	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
-	assert_int_equal(log_flush_closed(f->l), 0);
-	assert_int_equal(logmgr_checkpoint(f->m), 0);
+	for (int i = 0; i < 300; i++)
+		keys[i] = i % 2 ? 1000 + i % 50 : i;
+	put_untimed(f, keys);
 	/* Odd records are superseded but the last 100: the segments are
 	 * rewritten, none emptied. */
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
