@@ -137,6 +137,7 @@ int log_write_batchesv(struct log *l, const struct iovec *iov, int niov,
 			 meta[j].last_offset - s->base_offset <= INT32_MAX);
 		if (!s->first_append_ms)
 			s->first_append_ms = now;
+		s->last_append_ms = now;
 		struct iovec v[IO_IOV_MAX];
 		int nv = iov_slice(iov, niov, off, (size_t)run, v);
 		int rc = seg_appendv(s, v, nv, &meta[i], j - i, l->cfg.index_interval_bytes);

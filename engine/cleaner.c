@@ -75,10 +75,12 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "engine/log_int.h"
@@ -309,8 +311,10 @@ static int cleanable_count(struct log *l, int64_t now)
 		 * prefix rule); the broker checkpoints before cleaning. */
 		if (l->segs[k + 1]->base_offset > l->recovery_point_ckpt)
 			break;
-		if (l->cfg.min_compaction_lag_ms > 0 && s->max_ts >= 0 &&
-		    now - s->max_ts < l->cfg.min_compaction_lag_ms)
+		/* Records without a timestamp wait from their last append
+		 * (seg_largest_ts), not none at all. */
+		if (l->cfg.min_compaction_lag_ms > 0 &&
+		    now - seg_largest_ts(s) < l->cfg.min_compaction_lag_ms)
 			break;
 	}
 	return k;
@@ -485,7 +489,8 @@ struct clean_ctx {
 	struct cleaner_producers prods; /* the batches kept whole */
 };
 
-static bool keep_rec(struct clean_ctx *c, const struct rec *r)
+/* r, of segment s: whether the clean keeps it. */
+static bool keep_rec(struct clean_ctx *c, const struct seg *s, const struct rec *r)
 {
 	if (r->key_len < 0)
 		return true;
@@ -501,8 +506,13 @@ static bool keep_rec(struct clean_ctx *c, const struct rec *r)
 	 * Past the horizon: timestamp + delete.retention.ms <= now, written
 	 * as a subtraction because delete.retention.ms may be as large as
 	 * 2^63-1 (Kafka's "keep tombstones for ever"), where the sum would
-	 * overflow and wrap below now, removing every tombstone at once. */
-	if (r->value_len < 0 && r->timestamp <= c->now - c->delete_retention_ms)
+	 * overflow and wrap below now, removing every tombstone at once.
+	 * A tombstone without a timestamp (-1, a Kafka client may send it)
+	 * counts from its segment's last append (as Kafka's lastModified),
+	 * else it would go at the first clean. */
+	int64_t ts = r->timestamp >= 0 ? r->timestamp : s->last_append_ms;
+
+	if (r->value_len < 0 && ts <= c->now - c->delete_retention_ms)
 		return false;
 	return true;
 }
@@ -530,7 +540,7 @@ static int classify(struct clean_ctx *c, struct seg_reader *r, int *kept)
 			c->recs_cap = nc;
 		}
 		c->recs[n] = rec;
-		c->keep[n] = whole || keep_rec(c, &rec);
+		c->keep[n] = whole || keep_rec(c, r->s, &rec);
 		*kept += c->keep[n];
 		n++;
 	}
@@ -784,6 +794,19 @@ static int clean_segment(struct log *l, struct clean_ctx *c, struct seg *s, stru
 		rc = seg_load_tail(ns, &c->lf, -1);
 	if (rc < 0)
 		goto out;
+	/* Retention ages records without timestamps by it, as before; the
+	 * new .log takes the old one's mtime so that a restart reads the same
+	 * (Kafka's cleaner sets lastModified alike). Best effort: a failure
+	 * leaves the clean's time, which only keeps such records longer. */
+	ns->last_append_ms = s->last_append_ms;
+	if (s->last_append_ms > 0) {
+		char p[PATH_MAX + 32];
+		struct timespec t = { s->last_append_ms / 1000,
+				      s->last_append_ms % 1000 * 1000000 };
+
+		seg_name(s, ".log", "", p, sizeof(p));
+		(void)utimensat(AT_FDCWD, p, (struct timespec[]){ t, t }, 0);
+	}
 	*out = ns;
 	ns = NULL;
 out:

@@ -175,6 +175,10 @@ struct seg {
 	int64_t bytes_since_index;
 	int64_t last_tidx_ts;
 	int64_t first_append_ms; /* for segment.ms; 0 = empty */
+	/* Kafka's LogSegment.lastModified: the clock at the last append, the
+	 * .log's mtime when opened from disk, kept across a clean. Retention
+	 * ages a segment by it when no record has a timestamp (max_ts -1). */
+	int64_t last_append_ms;
 	int64_t max_ts, max_ts_offset;
 	int64_t next_offset; /* offset after the last record */
 	int64_t line_end;    /* line position after the last record */
@@ -247,6 +251,10 @@ int seg_create_sfx(const struct io_ops *io, struct seg_cache *fdc, const char *d
 		   int64_t line_base, const char *sfx, struct seg **out);
 void seg_ref(struct seg *s);
 void seg_unref(struct seg *s);
+/* Kafka's LogSegment.largestTimestamp, which retention and
+ * min.compaction.lag.ms age a segment by: its largest record timestamp,
+ * or last_append_ms when no record has one (-1). Log lock held. */
+int64_t seg_largest_ts(const struct seg *s);
 /* Keeps the descriptors open until seg_unpin, reopening them if the cache
  * closed them: -EMFILE/-ENFILE (after the cache gave back what it could),
  * -ENOENT when the files are gone. Any thread, any lock (fdc->mu is taken

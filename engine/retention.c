@@ -11,8 +11,11 @@
  *   3. A segment goes only when all its records are below the high
  *      watermark (the next segment's base offset <= hw).
  *   4. By time: now - largest timestamp of the segment > retention.ms
- *      (-1: never). A segment with no record (emptied by compaction)
- *      counts as expired.
+ *      (-1: never). A segment whose records carry no timestamp (-1, a
+ *      Kafka client may send it) is aged by its last append instead
+ *      (Kafka's LogSegment.largestTimestamp falls back to the file's
+ *      lastModified), so such records stay retention.ms as any. A segment
+ *      with no record (emptied by compaction) counts as expired.
  *   5. By size: while the log minus the segment is still >= retention.bytes
  *      (-1: never).
  *
@@ -294,7 +297,8 @@ int log_delete_due(struct log *l, int64_t now)
 static int roll_quiet_active(struct log *l, int64_t now)
 {
 	struct seg *a = log_active(l);
-	int64_t first = a->first_append_ms ? a->first_append_ms : a->max_ts;
+	/* Opened from disk, first_append_ms is 0: rule 4's age instead. */
+	int64_t first = a->first_append_ms ? a->first_append_ms : seg_largest_ts(a);
 	if (atomic_load(&a->size) == 0 || first <= 0 ||
 	    now - first <= log_roll_age_ms(&l->cfg, l->dir, a->base_offset) || log_leo(l) != l->hw)
 		return 0;
@@ -316,7 +320,7 @@ static int expired_segments(struct log *l, int64_t now)
 		if (l->segs[n + 1]->base_offset > l->hw)
 			break;
 		bool by_time = cfg->retention_ms >= 0 &&
-			       (s->max_ts < 0 || now - s->max_ts > cfg->retention_ms);
+			       (size == 0 || now - seg_largest_ts(s) > cfg->retention_ms);
 		bool by_size = cfg->retention_bytes >= 0 && total - size >= cfg->retention_bytes;
 		if (!by_time && !by_size)
 			break;

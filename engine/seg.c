@@ -585,6 +585,12 @@ int seg_open(const struct io_ops *io, struct seg_cache *fdc, const char *dir, in
 		goto fail;
 	}
 	atomic_store(&s->size, sz);
+	struct stat st;
+	if (fstat(s->log_fd, &st) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	s->last_append_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 	seg_cache_join(s);
 	*out = s;
 	return 0;
@@ -592,6 +598,11 @@ fail:
 	seg_close_fds(s);
 	free(s);
 	return rc;
+}
+
+int64_t seg_largest_ts(const struct seg *s)
+{
+	return s->max_ts >= 0 ? s->max_ts : s->last_append_ms;
 }
 
 void seg_ref(struct seg *s)

@@ -9,6 +9,10 @@
 #       (acks ACKS, default 1; timeout_ms 60000 for acks=-1) with one record
 #       batch v2 of one record and prints "error N" with the partition's
 #       error code (0: appended).
+#   python3 kafka_raw.py produce-ts HOST PORT TOPIC PARTITION TIMESTAMP COUNT
+#       Without SASL, COUNT Produce v3 (acks 1) of one batch each of one
+#       100-byte record stamped TIMESTAMP (-1: none, which Kafka clients
+#       may send); prints "appended COUNT" or the first "error E".
 #   python3 kafka_raw.py coordinator HOST PORT USER PASSWORD GROUP
 #       Authenticates as above, sends FindCoordinator v1 for GROUP and
 #       prints "error E node N" (the coordinator's broker id).
@@ -186,15 +190,16 @@ def sasl_scram(c, user, password):
     auth((no_proof + ",p=" + base64.b64encode(proof).decode()).encode())
 
 
-def batch(values, producer_id=-1, producer_epoch=-1, base_sequence=-1):
+def batch(values, producer_id=-1, producer_epoch=-1, base_sequence=-1, timestamp=None):
     """One record batch v2 (uncompressed) of values (bytes), the records at
     offset deltas 0.., stamped with the producer's id, epoch and first
-    sequence (-1: not an idempotent producer's)."""
+    sequence (-1: not an idempotent producer's), and with timestamp (None:
+    the clock's now; -1: none)."""
     recs = b""
     for i, v in enumerate(values):
         rec = b"\x00" + varint(0) + varint(i) + varint(-1) + varint(len(v)) + v + varint(0)
         recs += varint(len(rec)) + rec
-    now = int(time.time() * 1000)
+    now = int(time.time() * 1000) if timestamp is None else timestamp
     tail = struct.pack(">hiqqqhii", 0, len(values) - 1, now, now, producer_id, producer_epoch,
                        base_sequence, len(values)) + recs
     crc = crc32c(tail)
@@ -225,6 +230,20 @@ def produce(host, port, user, password, topic, partition, value, acks="1"):
     err, _ = produce_v3(c, topic, int(partition), batch([value.encode()]), acks,
                         60000 if acks == -1 else 10000)
     print("error %d" % err)
+
+
+def produce_ts(host, port, topic, partition, timestamp, count):
+    """count batches of one 100-byte record ("rec-<i>" padded with dots),
+    each stamped timestamp, acks=1, no SASL; prints "appended N" or the
+    first "error E"."""
+    c = Conn(host, int(port))
+    for i in range(int(count)):
+        v = ("rec-%06d" % i).ljust(100, ".").encode()
+        err, _ = produce_v3(c, topic, int(partition), batch([v], timestamp=int(timestamp)), 1)
+        if err:
+            print("error %d" % err)
+            return
+    print("appended %d" % int(count))
 
 
 def coordinator(host, port, user, password, group):
@@ -659,7 +678,7 @@ def silent(host, port):
 
 
 if __name__ == "__main__":
-    cmds = {"produce": (9, produce), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
+    cmds = {"produce": (9, produce), "produce-ts": (8, produce_ts), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
             "metadata": (7, metadata), "elect": (9, elect), "cancel": (8, cancel),
             "logdirs": (8, logdirs), "scram-describe": (7, scram_describe),

@@ -581,6 +581,129 @@ static void test_ratio_and_lag(void **state)
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 0);
 }
 
+/* Appends 300 records without a timestamp (-1, as a Kafka client may
+ * send), key "k<keys[i]>" and value "v<i>" for record i, ten a batch, and
+ * makes them cleanable as put() does. */
+static void put_untimed(struct logfx *f, const int *keys)
+{
+	struct rec_in r[10];
+	char kb[10][16], vb[10][16];
+
+	for (int i = 0; i < 300;) {
+		int k = 0;
+
+		for (; k < 10; k++, i++)
+			r[k] = (struct rec_in){ kb[k],
+						snprintf(kb[k], sizeof(kb[k]), "k%d", keys[i]),
+						vb[k], snprintf(vb[k], sizeof(vb[k]), "v%d", i),
+						-1 };
+		put_recs(f, r, k);
+	}
+}
+
+/* min.compaction.lag.ms for records without a timestamp (-1, as a Kafka
+ * client may send): they wait from their segment's last append, as Kafka's
+ * lastModified, rather than being cleanable at once. */
+static void test_lag_no_timestamp(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+
+	f->cfg.min_cleanable_dirty_ratio = 0;
+	f->cfg.min_compaction_lag_ms = 60000;
+	log_reconfigure(f->l, &f->cfg);
+	int keys[300];
+
+	for (int i = 0; i < 300; i++)
+		keys[i] = i % 5;
+	put_untimed(f, keys);
+	log_get_state(f->l, &st);
+	assert_true(st.segments > 3);
+	/* Appended just now: inside the lag, nothing is cleanable. */
+	assert_int_equal(log_clean(f->l, fake_now + 1000, 1 << 20, true, NULL), 0);
+	int64_t p;
+
+	assert_int_equal(log_offset_to_pos(f->l, 0, &p), 0);
+	assert_int_equal(p, 0);
+	/* Past it, the closed segments are cleaned. */
+	assert_int_equal(log_clean(f->l, fake_now + 61000, 1 << 20, true, NULL), 1);
+	log_get_state(f->l, &st);
+	assert_true(st.first_dirty_offset > 0);
+}
+
+/* A tombstone without a timestamp (-1) stays delete.retention.ms from its
+ * segment's last append, not gone at the first clean. */
+static void test_tombstone_no_timestamp(void **state)
+{
+	struct logfx *f = *state;
+	struct rec_in r[10];
+	char kb[10][16], vb[10][16];
+	int64_t p;
+
+	f->cfg.min_cleanable_dirty_ratio = 0;
+	log_reconfigure(f->l, &f->cfg);
+	/* k0..k4 with values, then a tombstone of k0 at offset 100 in a
+	 * closed segment, then more of k1..k4. */
+	for (int i = 0; i < 300;) {
+		int k = 0;
+
+		for (; k < 10; k++, i++) {
+			int key = i == 100 ? 0 : i < 100 ? i % 5 : 1 + i % 4;
+
+			r[k] = (struct rec_in){ kb[k], snprintf(kb[k], sizeof(kb[k]), "k%d", key),
+						i == 100 ? NULL : vb[k],
+						i == 100 ? -1
+							 : snprintf(vb[k], sizeof(vb[k]), "v%d", i),
+						-1 };
+		}
+		put_recs(f, r, k);
+	}
+	assert_true(log_offset_to_pos(f->l, 100, &p) == 0);
+	int64_t pos100 = p;
+
+	/* Within delete.retention.ms (10 s) of the append: kept. */
+	assert_int_equal(log_clean(f->l, fake_now + 1000, 1 << 20, true, NULL), 1);
+	assert_int_equal(log_offset_to_pos(f->l, 100, &p), 0);
+	assert_int_equal(p, pos100);
+	/* Past it, at the next clean: gone. */
+	fake_now += 20000;
+	for (int i = 0; i < 10; i++)
+		r[i] = (struct rec_in){ "k7", 2, "x", 1, fake_now };
+	put_recs(f, r, 10);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	assert_int_equal(log_offset_to_pos(f->l, 100, &p), 0);
+	assert_true(p > pos100);
+}
+
+/* A cleaned segment of records without a timestamp keeps the age of the
+ * one it replaced across a restart: its .log takes the old mtime, so
+ * retention (compact,delete) removes it when it would have. */
+static void test_clean_keeps_age(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+
+	f->cfg.cleanup_policy = LOG_CLEANUP_COMPACT | LOG_CLEANUP_DELETE;
+	f->cfg.retention_ms = 60000;
+	f->cfg.min_cleanable_dirty_ratio = 0;
+	log_reconfigure(f->l, &f->cfg);
+	int keys[300];
+
+	for (int i = 0; i < 300; i++)
+		keys[i] = i % 2 ? 1000 + i % 50 : i;
+	put_untimed(f, keys);
+	/* Odd records are superseded but the last 100: the segments are
+	 * rewritten, none emptied. */
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	logmgr_close(f->m);
+	logfx_open(f);
+	/* The appends were at the fake clock, years before the real one that
+	 * stamps the files a clean writes. */
+	assert_true(log_retention_run(f->l, fake_now + 120000, NULL) > 0);
+	log_get_state(f->l, &st);
+	assert_true(st.log_start_offset > 0);
+}
+
 /* max.compaction.lag.ms: a log below min.cleanable.dirty.ratio is cleaned
  * once its oldest dirty record (the first batch of its first dirty
  * segment) has waited longer than the lag, and not before. */
@@ -850,6 +973,9 @@ int main(void)
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_map_too_small, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_lag_no_timestamp, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_clean_keeps_age, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_tombstone_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_value_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_headers_kept, setup, logfx_teardown),

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -39,8 +40,8 @@ static int setup(void **state)
 }
 
 /* Appends records "value-<i>" for i in [from, from+n), ten per call,
- * stamped with the fake clock, and commits them. */
-static void put(struct logfx *f, int from, int n)
+ * stamped ts (-1: none), and commits them. */
+static void put_ts(struct logfx *f, int from, int n, int64_t ts)
 {
 	char vals[10][32];
 	struct rec_in r[10];
@@ -48,13 +49,19 @@ static void put(struct logfx *f, int from, int n)
 		int k = 0;
 		for (; k < 10 && i < n; k++, i++) {
 			int len = snprintf(vals[k], sizeof(vals[k]), "value-%d", from + i);
-			r[k] = (struct rec_in){ NULL, -1, vals[k], len, fake_now };
+			r[k] = (struct rec_in){ NULL, -1, vals[k], len, ts };
 		}
 		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
 	}
 	struct log_state st;
 	log_get_state(f->l, &st);
 	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+}
+
+/* The same stamped with the fake clock. */
+static void put(struct logfx *f, int from, int n)
+{
+	put_ts(f, from, n, fake_now);
 }
 
 /* Line position of record i when every record 0..i-1 is "value-<j>\n". */
@@ -130,6 +137,74 @@ static void test_by_time(void **state)
 	log_get_state(f->l, &st2);
 	assert_int_equal(st2.log_start_offset, st.log_start_offset);
 	assert_int_equal(st2.line_start, st.line_start);
+}
+
+/* Records without a timestamp (-1: a Kafka client may send it) age from
+ * their segment's last append, as Kafka's lastModified, not at once: a
+ * segment of them stays retention.ms like any other; after a reopen the
+ * .log's mtime stands for the last append. */
+static void test_no_timestamp(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st0, st;
+
+	put_ts(f, 0, 300, -1);
+	log_get_state(f->l, &st0);
+	assert_true(st0.segments > 3);
+	/* Younger than retention.ms (60 s): nothing goes. */
+	assert_int_equal(log_retention_run(f->l, fake_now + 1000, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, 0);
+	assert_int_equal(st.segments, st0.segments);
+	/* Reopened, the files' mtime (the real clock) ages them: kept at the
+	 * fake clock, which is years behind, and gone once the real clock is
+	 * past it by retention.ms. */
+	logmgr_close(f->m);
+	logfx_open(f);
+	assert_int_equal(log_retention_run(f->l, fake_now + 120000, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, 0);
+	int64_t real = (int64_t)time(NULL) * 1000;
+
+	assert_int_equal(log_retention_run(f->l, real + 120000, NULL), st0.segments - 1);
+	logmgr_close(f->m);
+	logfx_open(f);
+	/* In memory, the last append's clock ages them. */
+	put_ts(f, 300, 300, -1);
+	log_get_state(f->l, &st0);
+	int64_t start = st0.log_start_offset;
+
+	assert_int_equal(log_retention_run(f->l, fake_now + 1000, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, start);
+	assert_true(log_retention_run(f->l, fake_now + 120000, NULL) > 0);
+	log_get_state(f->l, &st);
+	assert_true(st.log_start_offset > start);
+}
+
+/* The same for segment.ms: an active segment of such records opened from
+ * disk rolls once its .log's mtime is older, then ages out. */
+static void test_no_timestamp_roll(void **state)
+{
+	struct logfx *f = *state;
+	struct rec_in r = { NULL, -1, "x", 1, -1 };
+	struct log_state st;
+
+	f->cfg.segment_ms = 1000;
+	log_reconfigure(f->l, &f->cfg);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	assert_int_equal(st.segments, 1);
+	logmgr_close(f->m);
+	logfx_open(f);
+	int64_t real = (int64_t)time(NULL) * 1000;
+
+	assert_int_equal(log_retention_run(f->l, real + 120000, NULL), 1);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, 5);
+	assert_int_equal(st.log_end_offset, 5);
 }
 
 static void test_by_size(void **state)
@@ -656,6 +731,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_by_time, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_no_timestamp, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_no_timestamp_roll, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_by_size, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_both_and_policy, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_never_active_and_hw, setup, logfx_teardown),
