@@ -214,10 +214,6 @@ struct fs_file {
 	char *partial;
 	size_t partial_len, partial_cap;
 	uint64_t partial_owner; /* lock owner of the last write into it, 0: unknown */
-	/* The last write request was as long as a piece the kernel cuts
-	 * from a longer write() (FS_MAX_WRITE, less the part of a page its
-	 * buffer starts into): the write() may go on in pieces never sent */
-	bool partial_cut;
 	size_t cfg_lines_len;
 	int cfg_refused; /* the -errno of the first refused write since, 0: none */
 	/* Those checked lines as topic_config_compact keeps them (at most one

@@ -39,9 +39,8 @@
  *   flush   (every close of an fd) and fsync produce the partial line with
  *           PRODUCE_FINAL and wait for the file's acks=0 writes still
  *           queued (f->tracker), returning their first error (but the
- *           close at the exit of a writer killed inside a write() the
- *           kernel was cutting into pieces drops that line, the front of
- *           one never written whole: part_cut_by_kill); fsync then
+ *           close at the exit of a writer killed by a signal drops that
+ *           line, which it never ended: part_killed_writer); fsync then
  *           makes this file's records durable: up to sync_upto, the
  *           offset after its last write's last record (the whole
  *           partition when that write was queued, acks=0, or forwarded
@@ -826,10 +825,8 @@ ssize_t fs_file_write(struct fs_file *f, const char *buf, size_t size, off_t off
 		}
 		if (n == 0)
 			n = part_write_once(f, buf, size, off, flags);
-		if (n > 0) {
+		if (n > 0)
 			f->wnext = (int64_t)off + n; /* where the kernel's offset now is */
-			f->partial_cut = size + (size_t)sysconf(_SC_PAGESIZE) > FS_MAX_WRITE;
-		}
 		return n;
 	}
 	if (f->kind == FILE_TEXT && f->node_kind == NODE_TOPIC_CONFIG)
@@ -980,22 +977,21 @@ static bool killed_by_signal(uint32_t pid)
 	return (flags & 0x4) && (flags & 0x400); /* PF_EXITING, PF_SIGNALED */
 }
 
-/* A writer killed inside a write() that the kernel was sending in pieces
- * (one over FS_MAX_WRITE): its pieces sent before the kill were taken,
- * its unfinished line is the cut-off front of a line the writer never
- * wrote whole. Made a record by the close of its exit, it would be half a
- * line for every reader: it goes instead, logged. A writer killed after a
- * short write() ended without newline keeps the README's rule (its line
- * is a record at its close). */
-static bool part_cut_by_kill(struct fs_file *f, uint32_t pid)
+/* A writer killed by a signal never ended its unfinished line: it may
+ * be the front of a line cut off anywhere, inside one write() the kernel
+ * was sending in pieces (one over FS_MAX_WRITE, whose pieces sent before
+ * the kill were taken) as well as between two writes of a copy. Made a
+ * record by the close of its exit, it would be half a line for every
+ * reader: it goes instead, logged. A writer that exits (or closes) ends
+ * its line, as before. */
+static bool part_killed_writer(struct fs_file *f, uint32_t pid)
 {
-	if (f->kind != FILE_PART || !f->partial_cut || !killed_by_signal(pid))
+	if (f->kind != FILE_PART || !killed_by_signal(pid))
 		return false;
 	mq_log_limited(MQ_WARN,
-		       "close %s: its writer (pid %u) was killed by a signal in the middle "
-		       "of a write over %d bytes: the unfinished line it left (%zu bytes) "
-		       "is dropped, not a record",
-		       f->path, pid, FS_MAX_WRITE, f->partial_len);
+		       "close %s: its writer (pid %u) was killed by a signal: the "
+		       "unfinished line it left (%zu bytes) is dropped, not a record",
+		       f->path, pid, f->partial_len);
 	f->partial_len = 0;
 	partial_shrink(f);
 	return true;
@@ -1016,7 +1012,7 @@ int fs_file_flush(struct fs_file *f, uint64_t owner, uint32_t pid)
 	if (owner && f->partial_len && f->partial_owner &&
 	    (owner != f->partial_owner || still_open_by(pid, f->path)))
 		return 0;
-	if (owner && f->partial_len && part_cut_by_kill(f, pid))
+	if (owner && f->partial_len && part_killed_writer(f, pid))
 		return produce_tracker_wait(&f->tracker);
 	if (f->kind == FILE_PART)
 		return part_flush(f);

@@ -1,11 +1,12 @@
 #!/bin/sh
-# t_killed_writer.sh — a writer killed by a signal in the middle of one big
-# write(): the kernel sends a write over 1 MiB to mqfs in pieces, and the
-# pieces sent before the kill are taken, but the line the last of them cut
-# off was never written whole. The close of the writer's exit drops it
-# (logged) instead of making half a line a record; every record a reader
-# sees is a whole line. A writer killed after a write() of its own that
-# ended without newline still has that line made a record at its close.
+# t_killed_writer.sh — a writer killed by a signal never ended its
+# unfinished line, so the close of its exit drops it (logged) instead of
+# making half a line a record. In the middle of one big write(): the
+# kernel sends a write over 1 MiB to mqfs in pieces, the pieces sent
+# before the kill are taken, and the line the last of them cut off was
+# never written whole; every record a reader sees is a whole line. A
+# short write() without newline, then killed: dropped too. The same
+# write, then a normal exit: a record at its close.
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
 mq_setup
@@ -47,7 +48,7 @@ if [ "$how" = killed ]; then
 	bad=$(awk -v want="$(printf '%099d' 0 | tr 0 x)" '$0 != want' "$MNT/t/0" | wc -l)
 	expect_eq "every record is a whole line of the killed write" 0 "$bad"
 	check "the dropped unfinished line is logged" grep -q \
-		"close t/0: its writer (pid [0-9]*) was killed by a signal in the middle of a write" \
+		"close t/0: its writer (pid [0-9]*) was killed by a signal: the unfinished line" \
 		"$LOG"
 else
 	skip "killed inside its write()" "the 64 MiB write returned before the kill ($how)"
@@ -55,15 +56,23 @@ fi
 expect_ok "the file takes writes after" sh -c 'echo after >> "$1"' sh "$MNT/t/0"
 expect_eq "and its last record is that line" after "$(tail -n 1 "$MNT/t/0")"
 
-# A short write() without newline, then killed: its line is a record.
+# A short write() without newline, then killed (its line dropped), or
+# then exiting (its line a record).
 mkdir "$MNT/u"
-mq_run python3 -c '
+cat > "$MQ_TMP/short.py" << 'PY'
 import os, signal, sys
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
-os.write(fd, b"abc")
-os.kill(os.getpid(), signal.SIGKILL)' "$MNT/u/0"
-has_abc() { [ "$(cat "$MNT/u/0")" = abc ]; }
-check "a killed writer's own unfinished line is a record at its close" poll 10 has_abc
+os.write(fd, sys.argv[2].encode())
+if sys.argv[3] == 'kill':
+    os.kill(os.getpid(), signal.SIGKILL)
+PY
+mq_run python3 "$MQ_TMP/short.py" "$MNT/u/0" abc kill
+mq_run python3 "$MQ_TMP/short.py" "$MNT/u/0" def exit
+expect_eq "the killed writer's line dropped, the exiting one's a record" def \
+	"$(cat "$MNT/u/0")"
+check "the drop is logged" grep -q \
+	"close u/0: its writer (pid [0-9]*) was killed by a signal: the unfinished line it left (3 bytes) is dropped" \
+	"$LOG"
 
 mq_umount
 mq_done
