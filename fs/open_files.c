@@ -38,7 +38,9 @@
  *           that took the refusal for a short write.
  *   flush   (every close of an fd) and fsync produce the partial line with
  *           PRODUCE_FINAL and wait for the file's acks=0 writes still
- *           queued (f->tracker), returning their first error; fsync then
+ *           queued (f->tracker), returning their first error (but the
+ *           close at the exit of a writer killed by a signal drops that
+ *           line, which it never ended: part_killed_writer); fsync then
  *           makes this file's records durable: up to sync_upto, the
  *           offset after its last write's last record (the whole
  *           partition when that write was queued, acks=0, or forwarded
@@ -950,6 +952,51 @@ static bool still_open_by(uint32_t pid, const char *path)
 	return held;
 }
 
+/* Whether process pid is exiting on a signal (kill -9, a fatal SIGTERM):
+ * PF_EXITING and PF_SIGNALED in the flags of its /proc stat, the ninth
+ * field, the sixth after the command name's ')'. An error is a no. */
+static bool killed_by_signal(uint32_t pid)
+{
+	unsigned long flags = 0;
+	char path[32], buf[512];
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	if (pid == 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return false;
+	return (flags & 0x4) && (flags & 0x400); /* PF_EXITING, PF_SIGNALED */
+}
+
+/* A writer killed by a signal never ended its unfinished line: it may
+ * be the front of a line cut off anywhere, inside one write() the kernel
+ * was sending in pieces (one over FS_MAX_WRITE, whose pieces sent before
+ * the kill were taken) as well as between two writes of a copy. Made a
+ * record by the close of its exit, it would be half a line for every
+ * reader: it goes instead, logged. A writer that exits (or closes) ends
+ * its line, as before. */
+static bool part_killed_writer(struct fs_file *f, uint32_t pid)
+{
+	if (f->kind != FILE_PART || !killed_by_signal(pid))
+		return false;
+	mq_log_limited(MQ_WARN,
+		       "close %s: its writer (pid %u) was killed by a signal: the "
+		       "unfinished line it left (%zu bytes) is dropped, not a record",
+		       f->path, pid, f->partial_len);
+	f->partial_len = 0;
+	partial_shrink(f);
+	return true;
+}
+
 int fs_file_flush(struct fs_file *f, uint64_t owner, uint32_t pid)
 {
 	/* The kernel sends a flush for every close() of a descriptor of the
@@ -965,6 +1012,8 @@ int fs_file_flush(struct fs_file *f, uint64_t owner, uint32_t pid)
 	if (owner && f->partial_len && f->partial_owner &&
 	    (owner != f->partial_owner || still_open_by(pid, f->path)))
 		return 0;
+	if (owner && f->partial_len && part_killed_writer(f, pid))
+		return produce_tracker_wait(&f->tracker);
 	if (f->kind == FILE_PART)
 		return part_flush(f);
 	if (f->kind == FILE_TEXT && f->node_kind == NODE_TOPIC_CONFIG)

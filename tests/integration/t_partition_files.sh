@@ -92,5 +92,33 @@ expect_same "the view shows each as written" "$MQ_TMP/bs" "$MNT/bs/0"
 expect_eq "the records: a backslash and new; a newline and ew" \
 	"$(printf '%s\n' 'value: \\new' 'value: \new')" \
 	"$(mq_run grep -o 'value: .*' "$MNT/bs/.segments/0/00000000000000000000.dump")"
+# sendfile, splice and copy_file_range into a partition file: Linux
+# refuses them on an O_APPEND descriptor (EINVAL, EBADF), so through one
+# opened without it, at the end; copy_file_range between two partition
+# files of the mount, and out of one, copy the lines.
+mkdir "$MNT/sf" "$MNT/cf"
+printf 's1\ns2\n' > "$MQ_TMP/sf"
+cat > "$MQ_TMP/sf.py" << 'PY'
+import os, sys
+src, dst, other = sys.argv[1:4]
+s = os.open(src, os.O_RDONLY)
+d = os.open(dst, os.O_WRONLY)
+os.lseek(d, 0, os.SEEK_END)
+n = os.sendfile(d, s, 0, 6)
+r, w = os.pipe()
+os.write(w, b'p1\np2\n')
+n += os.splice(r, d, 6)
+os.close(d)
+s = os.open(dst, os.O_RDONLY)
+d = os.open(other, os.O_WRONLY | os.O_TRUNC)
+while os.copy_file_range(s, d, 1 << 20) > 0:
+    pass
+os.close(d)
+print(n)
+PY
+expect_eq "sendfile and splice take 12 bytes" 12 \
+	"$(mq_run python3 "$MQ_TMP/sf.py" "$MQ_TMP/sf" "$MNT/sf/0" "$MNT/cf/0")"
+expect_eq "as four records" "$(printf 's1\ns2\np1\np2')" "$(cat "$MNT/sf/0")"
+expect_same "copy_file_range to another topic's partition" "$MNT/sf/0" "$MNT/cf/0"
 mq_umount
 mq_done
