@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -776,6 +777,41 @@ static void test_commit_past_end(void **state)
 	group_put(g);
 }
 
+/* The lag of a commit past the log end counts from where the next owner
+ * starts (auto.offset.reset: the log start here), in .state and in
+ * .metrics alike: not a negative lag, not 0 while a member would read
+ * every record again. */
+static void test_lag_past_end(void **state)
+{
+	struct fx *f = *state;
+	int parts[1] = { 0 };
+	int64_t offs[1] = { INT64_MAX };
+	struct group *g;
+	char *text;
+	size_t len;
+
+	produce(f, 0, "a\nb\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_lock_live(g), 0);
+	assert_int_equal(group_store_commit(g, parts, offs, 1, "consumer-1"), 0);
+	pthread_mutex_unlock(&g->mu);
+	assert_int_equal(group_state_text(g, &text, &len), 0);
+	assert_non_null(
+		strstr(text, "\n0         9223372036854775807 2              2        -\n"));
+	free(text);
+	assert_int_equal(broker_metrics_text(f->b, &text, &len), 0);
+	assert_non_null(strstr(text, "mqfs_consumer_group_lag{topic=\"orders\",group=\"g\","
+				     "partition=\"0\"} 2\n"));
+	free(text);
+	/* auto.offset.reset=latest starts at the hw: nothing to read */
+	assert_int_equal(group_config_write(g, "auto.offset.reset=latest\n", 25), 0);
+	assert_int_equal(group_state_text(g, &text, &len), 0);
+	assert_non_null(
+		strstr(text, "\n0         9223372036854775807 2              0        -\n"));
+	free(text);
+	group_put(g);
+}
+
 /* Records of groups whose topic is gone (a delete cut short before its
  * tombstones) are dropped at start, so a topic made later starts clean. */
 static void test_sweep_at_start(void **state)
@@ -1070,6 +1106,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_at_hw_needs_no_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topic_delete_tombstones, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_past_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lag_past_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_negative_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
