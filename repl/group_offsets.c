@@ -402,6 +402,15 @@ int group_offset_reset(struct group *g, int partition, const char *value, size_t
 			       g->name, g->topic, partition, sizeof(v) - 1);
 		return -EINVAL;
 	}
+	/* The value is read as a C string: a NUL would cut it short, and
+	 * "latest\0junk" would pass as latest. */
+	if (memchr(value, '\0', len)) {
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: partition %d: reset refused: the "
+			       "value holds a NUL byte",
+			       g->name, g->topic, partition);
+		return -EINVAL;
+	}
 	memcpy(v, value, len);
 	v[len] = '\0';
 again:

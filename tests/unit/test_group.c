@@ -377,6 +377,10 @@ static void test_reset(void **state)
 	assert_int_equal(group_offset_reset(g, 0, "-1", 2), -EINVAL);
 	assert_int_equal(group_offset_reset(g, 0, "x", 1), -EINVAL);
 	assert_int_equal(group_offset_reset(g, 0, "@", 1), -EINVAL);
+	/* a NUL byte in the value: garbage, not the value before it */
+	assert_int_equal(group_offset_reset(g, 0, "latest\0junk", 11), -EINVAL);
+	assert_int_equal(group_offset_reset(g, 0, "earliest\0\n", 10), -EINVAL);
+	assert_int_equal(group_offset_reset(g, 0, "@2001-01-01\0zz", 14), -EINVAL);
 	assert_int_equal(offset_of(g, 0), 1);
 	{
 		char v[40];
