@@ -342,6 +342,11 @@ static void test_cooperative_keeps_position(void **state)
 	assert_int_equal(
 		group_config_write(g, "partition.assignment.strategy=cooperative-sticky\n", 49), 0);
 	assert_int_equal(group_config_write(g, "partition.assignment.strategy=x\n", 32), -EINVAL);
+	/* a NUL byte in a line: garbage, not the value before it */
+	assert_int_equal(group_config_write(g, "session.timeout.ms=6000\0x\n", 26), -EINVAL);
+	assert_int_equal(group_config_write(g, "auto.offset.reset=latest\0junk\n", 30), -EINVAL);
+	assert_int_equal(g->session_timeout_ms, 45000);
+	assert_false(g->reset_latest);
 	assert_int_equal(group_join(g, 1, on_wake, NULL, &m1), 0);
 	produce(f, 0, "a\n");
 	produce(f, 1, "b\n");
