@@ -330,6 +330,42 @@ static void test_growth_rebalances(void **state)
 	group_put(g);
 }
 
+/* Group g of f's topic with one member *m that found nothing and is
+ * armed: parked as a consume read at the end; no wake counted yet. */
+static void join_parked(struct fx *f, struct group **g, struct group_member **m)
+{
+	char buf[64];
+
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, g), 0);
+	assert_int_equal(group_join(*g, 1, on_wake, NULL, m), 0);
+	assert_int_equal(consume(*m, buf, sizeof(buf)), 0);
+	group_notify_settle((*g)->gc); /* the join's own wake-up is done */
+	assert_int_equal(group_member_arm(*m), 0);
+	atomic_store(&wakes, 0);
+}
+
+/* A member parked at the end is woken by a record in a partition the
+ * topic grew (nothing else looked at the group meanwhile): its read gives
+ * the partition out and returns the record. */
+static void test_growth_wakes(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m;
+	char buf[64];
+
+	join_parked(f, &g, &m);
+	assert_int_equal(topic_config_write(f->t, "partitions=4\n", 13), 0);
+	produce(f, 3, "p3a\n");
+	group_notify_settle(g->gc);
+	assert_int_equal(atomic_load(&wakes), 1);
+	assert_int_equal(drain(m, buf, sizeof(buf)), 4);
+	assert_string_equal(buf, "p3a\n");
+	group_member_disarm(m);
+	group_leave(m);
+	group_put(g);
+}
+
 /* cooperative-sticky: a member keeps reading the partitions it keeps. */
 static void test_cooperative_keeps_position(void **state)
 {
@@ -553,12 +589,7 @@ static void test_wake(void **state)
 	struct group_member *m;
 	char buf[64];
 
-	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
-	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
-	assert_int_equal(consume(m, buf, sizeof(buf)), 0);
-	group_notify_settle(g->gc); /* the join's own wake-up is done */
-	assert_int_equal(group_member_arm(m), 0);
-	atomic_store(&wakes, 0);
+	join_parked(f, &g, &m);
 	produce(f, 1, "x\n");
 	/* Woken by the appender itself, before its produce returned: no hop
 	 * through the notifier thread. */
@@ -1124,6 +1155,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_redeliver_after_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_growth_rebalances, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_growth_wakes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
