@@ -654,6 +654,14 @@ int group_pos_to_off(struct topic *t, int p, int64_t pos, int64_t *off);
  * GROUP_OFFSET_NONE) is read from, given its log's state and the group's
  * auto.offset.reset. */
 int64_t group_start_offset(int64_t committed, bool reset_latest, const struct log_state *st);
+/* The lag of partition p of topic (st its log's state) for a group that
+ * committed committed: the records from where the group's next owner of p
+ * starts to the high watermark, never below 0. A commit past the log end
+ * counts from auto.offset.reset where this broker reads the partition's
+ * own log (one node, its leader), as the owner starts there (past_end); a
+ * follower's copy may only lag behind such a commit, so there it is 0. */
+int64_t group_lag(struct broker *b, const char *topic, int p, int64_t committed, bool reset_latest,
+		  const struct log_state *st);
 /* Sets the position (and commit position) of p's owner from the committed
  * offset; on failure the position is -1 (unknown), and also while a
  * follower asks the partition's leader about a commit past its copy's end

@@ -64,7 +64,12 @@ static bool member_owns(struct group_member *m, int partition)
 
 	if (partition < 0)
 		return true;
-	return partition < g->nparts && g->parts[partition].owner == m;
+	/* A partition the group has not seen: the topic grew. Nobody owns
+	 * it until a call notices the growth (group_lock_live) and
+	 * rebalances, so every member is woken: its read does. */
+	if (partition >= g->nparts)
+		return true;
+	return g->parts[partition].owner == m;
 }
 
 /* Calls the armed members of the groups matching ev (all when ev NULL).

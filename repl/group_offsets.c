@@ -129,6 +129,17 @@ int64_t group_start_offset(int64_t committed, bool reset_latest, const struct lo
 	return st->hw;
 }
 
+int64_t group_lag(struct broker *b, const char *topic, int p, int64_t committed, bool reset_latest,
+		  const struct log_state *st)
+{
+	int64_t from = group_start_offset(committed, reset_latest, st);
+
+	if (from > st->log_end_offset &&
+	    (!broker_replicated(b, topic) || cluster_leads(b->cluster, topic, p)))
+		from = group_start_offset(GROUP_OFFSET_NONE, reset_latest, st);
+	return st->hw > from ? st->hw - from : 0;
+}
+
 /* The offset partition p of g is read from when committed at committed
  * (its own, or its coordinator's). Needs g->mu. */
 static int resolved_offset(struct group *g, int p, int64_t committed, int64_t *off)
@@ -389,6 +400,15 @@ int group_offset_reset(struct group *g, int partition, const char *value, size_t
 			       "group %s of topic %s: partition %d: reset refused: the "
 			       "value is empty, over %zu bytes or several lines",
 			       g->name, g->topic, partition, sizeof(v) - 1);
+		return -EINVAL;
+	}
+	/* The value is read as a C string: a NUL would cut it short, and
+	 * "latest\0junk" would pass as latest. */
+	if (memchr(value, '\0', len)) {
+		mq_log_limited(MQ_WARN,
+			       "group %s of topic %s: partition %d: reset refused: the "
+			       "value holds a NUL byte",
+			       g->name, g->topic, partition);
 		return -EINVAL;
 	}
 	memcpy(v, value, len);

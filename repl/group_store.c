@@ -200,6 +200,12 @@ int group_settings_each(const char *text, size_t len, char sep,
 		p = e + 1;
 		if (k == v || *k == '#')
 			continue;
+		/* Values are compared and parsed as C strings: a NUL would cut
+		 * "6000\0x" to 6000 and pass the garbage after it. */
+		if (memchr(k, '\0', (size_t)(v - k))) {
+			snprintf(why, whylen, "'%s...': the line holds a NUL byte", k);
+			return -EINVAL;
+		}
 		eq = memchr(k, '=', (size_t)(v - k));
 		if (!eq) {
 			snprintf(why, whylen, "'%.*s': expected key=value", (int)(v - k), k);

@@ -111,7 +111,7 @@ int group_state_text(struct group *g, char **out, size_t *len)
 		else
 			snprintf(cur, sizeof(cur), "-");
 		fprintf(f, "%-9d %-14s %-14" PRId64 " %-8" PRId64 " %s\n", p, cur, st.hw,
-			st.hw - group_start_offset(committed, g->reset_latest, &st),
+			group_lag(g->gc->b, g->topic, p, committed, g->reset_latest, &st),
 			g->parts[p].owner ? g->parts[p].owner->id : "-");
 	}
 	pthread_mutex_unlock(&g->mu);
@@ -288,14 +288,13 @@ void group_metrics_text(struct broker *b, FILE *f)
 			gs[i].n = topic_partitions(t);
 		for (int p = 0; p < gs[i].n; p++) {
 			struct log_state st;
-			int64_t from = gs[i].committed[p];
 
 			if (topic_log_state(t, p, &st) < 0) {
 				gs[i].lag[p] = -1;
 				continue;
 			}
-			from = group_start_offset(from, gs[i].latest, &st);
-			gs[i].lag[p] = st.hw > from ? st.hw - from : 0;
+			gs[i].lag[p] =
+				group_lag(b, gs[i].topic, p, gs[i].committed[p], gs[i].latest, &st);
 		}
 		topic_put(t);
 	}

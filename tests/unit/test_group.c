@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,6 +330,42 @@ static void test_growth_rebalances(void **state)
 	group_put(g);
 }
 
+/* Group g of f's topic with one member *m that found nothing and is
+ * armed: parked as a consume read at the end; no wake counted yet. */
+static void join_parked(struct fx *f, struct group **g, struct group_member **m)
+{
+	char buf[64];
+
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, g), 0);
+	assert_int_equal(group_join(*g, 1, on_wake, NULL, m), 0);
+	assert_int_equal(consume(*m, buf, sizeof(buf)), 0);
+	group_notify_settle((*g)->gc); /* the join's own wake-up is done */
+	assert_int_equal(group_member_arm(*m), 0);
+	atomic_store(&wakes, 0);
+}
+
+/* A member parked at the end is woken by a record in a partition the
+ * topic grew (nothing else looked at the group meanwhile): its read gives
+ * the partition out and returns the record. */
+static void test_growth_wakes(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m;
+	char buf[64];
+
+	join_parked(f, &g, &m);
+	assert_int_equal(topic_config_write(f->t, "partitions=4\n", 13), 0);
+	produce(f, 3, "p3a\n");
+	group_notify_settle(g->gc);
+	assert_int_equal(atomic_load(&wakes), 1);
+	assert_int_equal(drain(m, buf, sizeof(buf)), 4);
+	assert_string_equal(buf, "p3a\n");
+	group_member_disarm(m);
+	group_leave(m);
+	group_put(g);
+}
+
 /* cooperative-sticky: a member keeps reading the partitions it keeps. */
 static void test_cooperative_keeps_position(void **state)
 {
@@ -341,6 +378,11 @@ static void test_cooperative_keeps_position(void **state)
 	assert_int_equal(
 		group_config_write(g, "partition.assignment.strategy=cooperative-sticky\n", 49), 0);
 	assert_int_equal(group_config_write(g, "partition.assignment.strategy=x\n", 32), -EINVAL);
+	/* a NUL byte in a line: garbage, not the value before it */
+	assert_int_equal(group_config_write(g, "session.timeout.ms=6000\0x\n", 26), -EINVAL);
+	assert_int_equal(group_config_write(g, "auto.offset.reset=latest\0junk\n", 30), -EINVAL);
+	assert_int_equal(g->session_timeout_ms, 45000);
+	assert_false(g->reset_latest);
 	assert_int_equal(group_join(g, 1, on_wake, NULL, &m1), 0);
 	produce(f, 0, "a\n");
 	produce(f, 1, "b\n");
@@ -376,6 +418,10 @@ static void test_reset(void **state)
 	assert_int_equal(group_offset_reset(g, 0, "-1", 2), -EINVAL);
 	assert_int_equal(group_offset_reset(g, 0, "x", 1), -EINVAL);
 	assert_int_equal(group_offset_reset(g, 0, "@", 1), -EINVAL);
+	/* a NUL byte in the value: garbage, not the value before it */
+	assert_int_equal(group_offset_reset(g, 0, "latest\0junk", 11), -EINVAL);
+	assert_int_equal(group_offset_reset(g, 0, "earliest\0\n", 10), -EINVAL);
+	assert_int_equal(group_offset_reset(g, 0, "@2001-01-01\0zz", 14), -EINVAL);
 	assert_int_equal(offset_of(g, 0), 1);
 	{
 		char v[40];
@@ -543,12 +589,7 @@ static void test_wake(void **state)
 	struct group_member *m;
 	char buf[64];
 
-	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
-	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
-	assert_int_equal(consume(m, buf, sizeof(buf)), 0);
-	group_notify_settle(g->gc); /* the join's own wake-up is done */
-	assert_int_equal(group_member_arm(m), 0);
-	atomic_store(&wakes, 0);
+	join_parked(f, &g, &m);
 	produce(f, 1, "x\n");
 	/* Woken by the appender itself, before its produce returned: no hop
 	 * through the notifier thread. */
@@ -773,6 +814,41 @@ static void test_commit_past_end(void **state)
 	assert_string_equal(buf, "a\nb\n");
 	group_leave(m);
 	assert_int_equal(offset_of(g, 0), 2);
+	group_put(g);
+}
+
+/* The lag of a commit past the log end counts from where the next owner
+ * starts (auto.offset.reset: the log start here), in .state and in
+ * .metrics alike: not a negative lag, not 0 while a member would read
+ * every record again. */
+static void test_lag_past_end(void **state)
+{
+	struct fx *f = *state;
+	int parts[1] = { 0 };
+	int64_t offs[1] = { INT64_MAX };
+	struct group *g;
+	char *text;
+	size_t len;
+
+	produce(f, 0, "a\nb\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_lock_live(g), 0);
+	assert_int_equal(group_store_commit(g, parts, offs, 1, "consumer-1"), 0);
+	pthread_mutex_unlock(&g->mu);
+	assert_int_equal(group_state_text(g, &text, &len), 0);
+	assert_non_null(
+		strstr(text, "\n0         9223372036854775807 2              2        -\n"));
+	free(text);
+	assert_int_equal(broker_metrics_text(f->b, &text, &len), 0);
+	assert_non_null(strstr(text, "mqfs_consumer_group_lag{topic=\"orders\",group=\"g\","
+				     "partition=\"0\"} 2\n"));
+	free(text);
+	/* auto.offset.reset=latest starts at the hw: nothing to read */
+	assert_int_equal(group_config_write(g, "auto.offset.reset=latest\n", 25), 0);
+	assert_int_equal(group_state_text(g, &text, &len), 0);
+	assert_non_null(
+		strstr(text, "\n0         9223372036854775807 2              0        -\n"));
+	free(text);
 	group_put(g);
 }
 
@@ -1070,6 +1146,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_commit_at_hw_needs_no_lookup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topic_delete_tombstones, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_past_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lag_past_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_negative_commits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_at_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
@@ -1078,6 +1155,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_redeliver_after_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_growth_rebalances, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_growth_wakes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
