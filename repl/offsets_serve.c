@@ -23,6 +23,13 @@
  *                             batch run), with its timestamp; none: offset
  *                             and timestamp -1 without error, as Kafka
  *        other negatives      INVALID_REQUEST
+ *      For a consumer (v1+), a leader whose hw is still below the offset
+ *      its leader epoch began at (a new leader learns the hw from its
+ *      followers' next fetches; until then its hw may be lower than what
+ *      the old leader had acknowledged and answered) answers -1, and a
+ *      time whose record is not below that hw, OFFSET_NOT_AVAILABLE, a
+ *      retriable error, as Kafka's Partition.fetchOffsetForTimestamp: a
+ *      client's end offset never goes back across a failover.
  *      -3 and t count the records from the log start on only (the engine's
  *      lookups skip what DeleteRecords left below it in its segment).
  *      v0 answers old_style_offsets: the offset alone (max_num_offsets 0:
@@ -74,16 +81,22 @@
 #define DELETE_RECORDS_MAX_WAIT_MS 60000
 
 /* Rule 4 for one partition whose replica passed rules 1-3. */
-static int16_t part_offset(struct partition *p, int32_t replica_id, int64_t timestamp,
-			   int64_t *offset, int64_t *found_ts)
+static int16_t part_offset(struct partition *p, int16_t version, int32_t replica_id,
+			   int64_t timestamp, int64_t *offset, int64_t *found_ts)
 {
 	const struct partition_log_ops *ops = partition_log_ops(p);
 	struct partition_offsets o;
+	struct partition_info info;
 	int64_t bound;
+	bool lagging;
 	int rc = 0;
 
 	ops->offsets(partition_log(p), &o);
+	partition_get_info(p, &info);
 	bound = replica_id >= 0 ? o.log_end_offset : o.hw;
+	/* Kafka asks it of client requests of v1+ (those with an isolation
+	 * level); v0 and replicas are answered as they are. */
+	lagging = replica_id < 0 && version >= 1 && info.leader_epoch_start_offset > o.hw;
 	*offset = -1;
 	*found_ts = -1;
 	if (timestamp == PROTO_LIST_OFFSETS_EARLIEST) {
@@ -91,6 +104,8 @@ static int16_t part_offset(struct partition *p, int32_t replica_id, int64_t time
 		return 0;
 	}
 	if (timestamp == PROTO_LIST_OFFSETS_LATEST) {
+		if (lagging)
+			return PROTO_ERR_OFFSET_NOT_AVAILABLE;
 		*offset = bound;
 		return 0;
 	}
@@ -108,6 +123,8 @@ static int16_t part_offset(struct partition *p, int32_t replica_id, int64_t time
 	if (rc == -ERANGE || (rc == 0 && *offset >= bound)) {
 		*offset = -1;
 		*found_ts = -1;
+		if (lagging)
+			return PROTO_ERR_OFFSET_NOT_AVAILABLE;
 		rc = 0;
 	}
 	return rc ? proto_err_from_errno(rc) : 0;
@@ -152,8 +169,9 @@ static int list_offsets_handler(void *arg, struct net_req *req)
 			if (!rp->error_code && partition_leader_epoch(p, &epoch))
 				rp->error_code = PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
 			if (!rp->error_code)
-				rp->error_code = part_offset(p, m->replica_id, rq->timestamp,
-							     &rp->offset, &rp->timestamp);
+				rp->error_code =
+					part_offset(p, pr->hdr.api_version, m->replica_id,
+						    rq->timestamp, &rp->offset, &rp->timestamp);
 			partition_unref(p);
 			if (rp->error_code) {
 				rp->offset = -1;

@@ -142,11 +142,12 @@ failover() {
 }
 
 # follow TOPIC: a librdkafka consumer of TOPIC/0 from its beginning,
-# running through the failovers (FPID).
+# running through the failovers (FPID), until TOPIC.fstop is there and
+# it has read up to the high watermark it then asks for.
 follow() {
 	# shellcheck disable=SC2086 # SASL is a list of arguments
 	mq_bg sh -c "exec \"\$0\" \"\$@\" >'$MQ_TMP/$1.fol' 2>'$MQ_TMP/$1.folerr'" "$RDK" -b "$ALL" \
-		$SASL follow "$1" 0 "$MQ_TMP/$1.stop"
+		$SASL follow "$1" 0 "$MQ_TMP/$1.fstop"
 	FPID=$MQ_LAST_PID
 }
 
@@ -156,6 +157,9 @@ finish() {
 	: >"$MQ_TMP/$1.stop"
 	mq_wait "$2" 200
 	expect_eq "$1: the producer exits 0" "0" "$MQ_RC"
+	# The consumer's end is the hw once every record is delivered: asked
+	# before the producer's last acknowledgements, it would stop short.
+	: >"$MQ_TMP/$1.fstop"
 	mq_wait "$4" 60
 	expect_eq "$1: the consumer exits 0" "0" "$MQ_RC"
 	_out=$(cat "$MQ_TMP/$1.out")

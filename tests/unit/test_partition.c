@@ -1258,6 +1258,50 @@ static void test_list_offsets_handler(void **state)
 	use_engine = false;
 }
 
+/* A new leader whose hw is still below its epoch's start offset (it took
+ * the records as a follower, the old leader's hw had not reached it) may
+ * not answer a consumer's latest offset: that hw is lower than what the
+ * old leader acknowledged. OFFSET_NOT_AVAILABLE (retriable) as Kafka,
+ * until the hw reaches the epoch's start; the earliest offset is
+ * answered all along. */
+static void test_list_offsets_new_leader_lagging(void **state)
+{
+	struct tlog *src = log_new("lso-src");
+	struct bk a;
+	struct partition_state fst = state2(2, 1, 2, 1), lst = state2(1, 2, 2, 2),
+			       alone = state2(1, 3, 1, 0);
+	struct partition_follow f;
+	struct net_client *c;
+	uint8_t buf[8192];
+	int64_t off, ts;
+	size_t len;
+
+	(void)state;
+	bk_start(&a, 1, "lso-lag");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	tlog_append(src, 5, 1, "a");
+	assert_int_equal(partition_make_follower(a.p, &fst), 1);
+	assert_int_equal(partition_follow_state(a.p, &f), 0);
+	assert_int_equal(partition_follower_truncate(a.p, f.generation, 0, true), 0);
+	len = leader_batches(src, 0, 5, buf, sizeof(buf));
+	/* The old leader's hw was 2 when these 5 records came. */
+	assert_int_equal(partition_follower_append(a.p, f.generation, buf, len, 2, -1), 0);
+	assert_int_equal(partition_make_leader(a.p, &lst, now_mono_ms()), 1);
+	assert_int_equal(hw_of(a.p), 2);
+	assert_int_equal(list_offset(c, -1, &off, &ts), PROTO_ERR_OFFSET_NOT_AVAILABLE);
+	assert_int_equal(off, -1);
+	assert_int_equal(list_offset(c, -2, &off, &ts), 0);
+	assert_int_equal(off, 0);
+	/* Alone in the ISR, its hw is its LEO, the epoch's start: answered. */
+	assert_int_equal(partition_make_leader(a.p, &alone, now_mono_ms()), 1);
+	assert_int_equal(hw_of(a.p), 5);
+	assert_int_equal(list_offset(c, -1, &off, &ts), 0);
+	assert_int_equal(off, 5);
+	net_client_close(c);
+	bk_stop(&a);
+	tlog_close(src);
+}
+
 /* DeleteRecords through a raw client: one partition of name below
  * offset (timeout_ms), its error and low watermark. */
 static int16_t delete_records_of(struct net_client *c, const char *name, int32_t partition,
@@ -2141,6 +2185,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_handler_rules),
 		cmocka_unit_test(test_fetch_old_version_of_zstd_topic),
 		cmocka_unit_test(test_list_offsets_handler),
+		cmocka_unit_test(test_list_offsets_new_leader_lagging),
 		cmocka_unit_test(test_delete_records_handler),
 		cmocka_unit_test(test_fetch_zero_limits),
 		cmocka_unit_test(test_ofle_handler),
