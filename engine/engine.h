@@ -948,8 +948,18 @@ bool log_dropped(struct log *l);
 int logmgr_write_checkpoints(struct logmgr *m, const char **failed);
 /* logmgr_write_checkpoints without the name. */
 int logmgr_checkpoint(struct logmgr *m);
-/* Names of the logs found in the data directory at open ("topic", p). */
-int logmgr_found(struct logmgr *m, char ***topics, int **partitions, int *n);
+/* A log directory of the data directory, "topic-partition". */
+struct log_name {
+	char *topic;
+	int32_t partition;
+};
+/* Orders log names by topic, then partition (qsort, bsearch). */
+int log_name_cmp(const void *a, const void *b);
+/* The logs the data directory held at open (one listing, taken while
+ * logmgr_open finished interrupted deletions), sorted by log_name_cmp:
+ * *n of them, owned by m and unchanged for its life (logs made or dropped
+ * since are not in it). */
+const struct log_name *logmgr_found(struct logmgr *m, int *n);
 const char *logmgr_dir(struct logmgr *m);
 const struct io_ops *logmgr_io(struct logmgr *m);
 

@@ -86,7 +86,19 @@ struct logmgr {
 	struct ra_budget *rab; /* the logs' cursors' read-ahead buffers */
 	struct seg_cache *fdc; /* the logs' closed segments' descriptors */
 	int lock_fd;           /* .lock, flocked for the manager's life */
+	/* The logs in the directory at open, sorted (log_name_cmp). */
+	struct log_name *found;
+	int nfound;
 };
+
+static void found_free(struct logmgr *m)
+{
+	for (int i = 0; i < m->nfound; i++)
+		free(m->found[i].topic);
+	free(m->found);
+	m->found = NULL;
+	m->nfound = 0;
+}
 
 static void ckpt_free(struct ckpt *c)
 {
@@ -228,6 +240,60 @@ int logmgr_lock_owner(const char *data_dir)
 	return (int)pid;
 }
 
+/* The partition of a log directory's name ("topic-N", N of at most six
+ * digits), -1 for any other name. */
+static int log_dir_partition(const char *name)
+{
+	const char *dash = strrchr(name, '-');
+
+	if (!dash || dash == name || !dash[1] || strlen(dash + 1) > 6 ||
+	    strspn(dash + 1, "0123456789") != strlen(dash + 1))
+		return -1;
+	return atoi(dash + 1);
+}
+
+/* Removes what a crash left of deleted logs ("...-delete") and takes the
+ * names of the logs into m->found, sorted. */
+static int dir_scan(struct logmgr *m)
+{
+	DIR *d = opendir(m->dir);
+	struct dirent *de;
+	size_t cap = 0;
+	int rc = 0;
+
+	if (!d)
+		return -errno;
+	while (rc == 0 && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		int partition = log_dir_partition(de->d_name);
+		struct log_name *grown;
+
+		if (len > 7 && strcmp(de->d_name + len - 7, "-delete") == 0) {
+			char path[PATH_MAX + 300];
+
+			snprintf(path, sizeof(path), "%s/%s", m->dir, de->d_name);
+			rm_dir(path);
+			continue;
+		}
+		if (partition < 0)
+			continue;
+		grown = engine_grow(m->found, &cap, (size_t)m->nfound + 1, sizeof(*grown), 16);
+		if (grown)
+			m->found = grown;
+		char *topic =
+			grown ? strndup(de->d_name, (size_t)(strrchr(de->d_name, '-') - de->d_name))
+			      : NULL;
+		if (!topic)
+			rc = -ENOMEM;
+		else
+			m->found[m->nfound++] = (struct log_name){ topic, partition };
+	}
+	closedir(d);
+	if (rc == 0 && m->nfound > 1)
+		qsort(m->found, (size_t)m->nfound, sizeof(*m->found), log_name_cmp);
+	return rc;
+}
+
 int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **out)
 {
 	struct logmgr *m = calloc(1, sizeof(*m));
@@ -277,19 +343,11 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 		if (rc < 0)
 			goto fail;
 	}
-	/* Finish deletions a crash interrupted. */
-	DIR *d = opendir(data_dir);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d))) {
-			size_t len = strlen(de->d_name);
-			if (len > 7 && strcmp(de->d_name + len - 7, "-delete") == 0) {
-				snprintf(path, sizeof(path), "%s/%s", data_dir, de->d_name);
-				rm_dir(path);
-			}
-		}
-		closedir(d);
-	}
+	/* One pass: finish the deletions a crash interrupted, take the names
+	 * of the logs left. */
+	rc = dir_scan(m);
+	if (rc < 0)
+		goto fail;
 	/* Without helpers appends are encoded by their own thread only. */
 	if (pool_create(engine_helper_threads >= 0 ? engine_helper_threads : pool_default_threads(),
 			&m->pool) < 0)
@@ -297,6 +355,7 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 	*out = m;
 	return 0;
 fail:
+	found_free(m);
 	ckpt_free(&m->rp);
 	ckpt_free(&m->hw);
 	ckpt_free(&m->ls);
@@ -647,6 +706,7 @@ static void logmgr_free(struct logmgr *m)
 	ckpt_free(&m->hw);
 	ckpt_free(&m->ls);
 	ckpt_free(&m->co);
+	found_free(m);
 	pthread_mutex_destroy(&m->lock);
 	/* Last: the directory is free once everything above is done. */
 	close(m->lock_fd);
@@ -734,47 +794,16 @@ int logmgr_close(struct logmgr *m)
 	return logmgr_shutdown(m, NULL, 0);
 }
 
-int logmgr_found(struct logmgr *m, char ***topics, int **partitions, int *n)
+int log_name_cmp(const void *a, const void *b)
 {
-	DIR *d = opendir(m->dir);
-	if (!d)
-		return -errno;
-	char **t = NULL;
-	int *p = NULL, cnt = 0, rc = 0;
-	size_t tcap = 0, pcap = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		char *dash = strrchr(de->d_name, '-');
-		if (!dash || dash == de->d_name || !dash[1] ||
-		    strspn(dash + 1, "0123456789") != strlen(dash + 1) || strlen(dash + 1) > 6)
-			continue;
-		char **nt = engine_grow(t, &tcap, (size_t)cnt + 1, sizeof(*nt), 16);
-		if (nt)
-			t = nt;
-		int *np = nt ? engine_grow(p, &pcap, (size_t)cnt + 1, sizeof(*np), 16) : NULL;
-		if (np)
-			p = np;
-		if (!nt || !np) {
-			rc = -ENOMEM;
-			break;
-		}
-		t[cnt] = strndup(de->d_name, (size_t)(dash - de->d_name));
-		if (!t[cnt]) {
-			rc = -ENOMEM;
-			break;
-		}
-		p[cnt++] = atoi(dash + 1);
-	}
-	closedir(d);
-	if (rc < 0) {
-		for (int i = 0; i < cnt; i++)
-			free(t[i]);
-		free(t);
-		free(p);
-		return rc;
-	}
-	*topics = t;
-	*partitions = p;
-	*n = cnt;
-	return 0;
+	const struct log_name *x = a, *y = b;
+	int c = strcmp(x->topic, y->topic);
+
+	return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+const struct log_name *logmgr_found(struct logmgr *m, int *n)
+{
+	*n = m->nfound;
+	return m->found;
 }

@@ -129,25 +129,18 @@ static void orphans_report(struct broker *b)
 	pthread_mutex_unlock(&b->orphan_mu);
 }
 
-static int find_orphans(struct broker *b)
+static void find_orphans(struct broker *b)
 {
-	char **topics = NULL;
-	int *parts = NULL, n = 0, rc;
+	int n;
+	const struct log_name *found = logmgr_found(b->m, &n);
 
-	rc = logmgr_found(b->m, &topics, &parts, &n);
-	if (rc < 0)
-		return rc;
 	for (int i = 0; i < n; i++) {
-		int ti = cat_find(b, topics[i]);
+		int ti = cat_find(b, found[i].topic);
 
-		if (!(ti >= 0 && parts[i] < b->topics[ti]->nparts))
-			orphan_add(b, topics[i], parts[i]);
-		free(topics[i]);
+		if (!(ti >= 0 && found[i].partition < b->topics[ti]->nparts))
+			orphan_add(b, found[i].topic, found[i].partition);
 	}
-	free(topics);
-	free(parts);
 	orphans_report(b);
-	return 0;
 }
 
 /* A data directory without meta/ has never been mqfs's (meta/ is made at
@@ -159,15 +152,12 @@ static int find_orphans(struct broker *b)
  * else 0. meta is DATA/meta. */
 static int foreign_logs(struct broker *b, const char *meta)
 {
-	char **topics = NULL;
-	int *parts = NULL, n = 0, rc;
+	int n;
+	const struct log_name *found = logmgr_found(b->m, &n);
 	struct stat st;
 
 	if (stat(meta, &st) == 0 || errno != ENOENT)
 		return 0; /* mqfs's; or meta/'s own error comes at its mkdir */
-	rc = logmgr_found(b->m, &topics, &parts, &n);
-	if (rc < 0)
-		return rc;
 	if (n > 0)
 		mq_log(MQ_ERR,
 		       "data directory %s holds %s-%d%s but no meta/: it is not an mqfs "
@@ -175,12 +165,8 @@ static int foreign_logs(struct broker *b, const char *meta)
 		       "mqfs would take them for logs of no topic and delete them when a "
 		       "topic of their name is made; refusing to start (name an empty or "
 		       "new directory)",
-		       logmgr_dir(b->m), topics[0], parts[0],
+		       logmgr_dir(b->m), found[0].topic, (int)found[0].partition,
 		       n > 1 ? " and more directories named like logs" : "");
-	for (int i = 0; i < n; i++)
-		free(topics[i]);
-	free(topics);
-	free(parts);
 	return n > 0 ? -ENOTEMPTY : 0;
 }
 
@@ -396,9 +382,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	rc = catalog_load(b, topics_load_one, NULL);
 	if (rc < 0)
 		goto fail;
-	rc = find_orphans(b);
-	if (rc < 0)
-		goto fail;
+	find_orphans(b);
 	rc = group_coord_open(b);
 	if (rc < 0)
 		goto fail;

@@ -1412,26 +1412,23 @@ static int id_file_read(const char *data_dir, const char *name, char id[ZK_UUID_
  * single node's holds nothing a cluster would miss. */
 static int single_node_log(struct logmgr *m, char *name, size_t cap)
 {
-	char **topics = NULL, id[64];
-	int *parts = NULL, n = 0, rc, found = 0;
+	int n, rc;
+	const struct log_name *found = logmgr_found(m, &n);
+	char id[64];
 
-	rc = logmgr_found(m, &topics, &parts, &n);
-	if (rc < 0)
-		return rc;
 	for (int i = 0; i < n; i++) {
-		if (!found && !cluster_topic_local_only(topics[i]) &&
-		    strcmp(topics[i], GROUP_OFFSETS_TOPIC) != 0 &&
-		    (rc = logmgr_topic_id(m, topics[i], parts[i], id, sizeof(id))) <= 0) {
-			/* A file that does not parse is a replica's too. */
-			found = rc == 0 ? 1 : rc == -EBADMSG ? 0 : rc;
-			if (found == 1)
-				snprintf(name, cap, "%s-%d", topics[i], parts[i]);
-		}
-		free(topics[i]);
+		if (cluster_topic_local_only(found[i].topic) ||
+		    strcmp(found[i].topic, GROUP_OFFSETS_TOPIC) == 0)
+			continue;
+		rc = logmgr_topic_id(m, found[i].topic, found[i].partition, id, sizeof(id));
+		/* A file that does not parse is a replica's too. */
+		if (rc == -EBADMSG || rc > 0)
+			continue;
+		if (rc == 0)
+			snprintf(name, cap, "%s-%d", found[i].topic, (int)found[i].partition);
+		return rc == 0 ? 1 : rc;
 	}
-	free(topics);
-	free(parts);
-	return found;
+	return 0;
 }
 
 /* The broker.id of the cluster broker this data directory is, kept in

@@ -131,22 +131,12 @@ struct cluster_repl {
 	/* The partitions this broker registers as not eligible as leader
 	 * (ineligible.h), and who rewrites the registration when they change. */
 	struct ineligible *inel;
-	/* The logs found in the data directory at the start, sorted by
-	 * (topic, partition): a replica that is none of them and not open
-	 * lost its log (replica_mgr.h, rule 7). */
-	struct found_log *found;
-	int n_found;
 	void (*inel_changed)(void *arg);
 	void *inel_arg;
 	void (*leaders_changed)(void *arg);
 	void *leaders_arg;
 	void (*replica_state)(void *arg, const char *topic, int32_t partition);
 	void *replica_state_arg;
-};
-
-struct found_log {
-	char *topic;
-	int32_t partition;
 };
 
 /* The controller, NULL before it started: from a thread that may run
@@ -194,14 +184,16 @@ static bool is_ineligible(void *arg, const char *topic, int32_t partition)
 }
 
 /* After an unclean start, every local log of a replicated topic may lack
- * records it acknowledged: all of them (found_fill's) start ineligible. */
+ * records it acknowledged: all of them (those of the data directory at
+ * its open) start ineligible. */
 static int inel_fill(struct cluster_repl *cr)
 {
-	int rc = 0;
+	int n, rc = 0;
+	const struct log_name *found = logmgr_found(cr->local.m, &n);
 
-	for (int i = 0; rc == 0 && i < cr->n_found; i++)
-		if (!cluster_topic_local_only(cr->found[i].topic))
-			rc = ineligible_add(cr->inel, cr->found[i].topic, cr->found[i].partition);
+	for (int i = 0; rc == 0 && i < n; i++)
+		if (!cluster_topic_local_only(found[i].topic))
+			rc = ineligible_add(cr->inel, found[i].topic, found[i].partition);
 	return rc;
 }
 
@@ -351,40 +343,6 @@ static int logs_open(void *arg, const char *topic, int32_t partition, const char
 	return 0;
 }
 
-static int found_cmp(const void *a, const void *b)
-{
-	const struct found_log *x = a, *y = b;
-	int c = strcmp(x->topic, y->topic);
-
-	return c ? c : (x->partition > y->partition) - (x->partition < y->partition);
-}
-
-/* Takes the logs of the data directory now, at the start, before any
- * replica or topic of this run made one. */
-static int found_fill(struct cluster_repl *cr)
-{
-	char **topics = NULL;
-	int *parts = NULL, n = 0, rc;
-
-	rc = logmgr_found(cr->local.m, &topics, &parts, &n);
-	if (rc < 0)
-		return rc;
-	cr->found = calloc(n > 0 ? (size_t)n : 1, sizeof(*cr->found));
-	for (int i = 0; i < n; i++) {
-		if (cr->found)
-			cr->found[cr->n_found++] =
-				(struct found_log){ .topic = topics[i], .partition = parts[i] };
-		else
-			free(topics[i]);
-	}
-	free(topics);
-	free(parts);
-	if (!cr->found)
-		return -ENOMEM;
-	qsort(cr->found, (size_t)cr->n_found, sizeof(*cr->found), found_cmp);
-	return 0;
-}
-
 /* Whether this broker had a log of topic-partition at its start
  * (replica_mgr.h, rule 7; the replica manager looks at its open replicas
  * first). A log made since, by the topic's read or an empty replica,
@@ -392,10 +350,14 @@ static int found_fill(struct cluster_repl *cr)
 static bool logs_has(void *arg, const char *topic, int32_t partition)
 {
 	struct cluster_repl *cr = arg;
-	struct found_log key = { .topic = (char *)topic, .partition = partition };
+	struct log_name key = { .topic = (char *)topic, .partition = partition };
+	const struct log_name *found;
+	int n;
 
-	return !cr->local.m ||
-	       bsearch(&key, cr->found, (size_t)cr->n_found, sizeof(key), found_cmp) != NULL;
+	if (!cr->local.m)
+		return true;
+	found = logmgr_found(cr->local.m, &n);
+	return n > 0 && bsearch(&key, found, (size_t)n, sizeof(key), log_name_cmp) != NULL;
 }
 
 static int logs_close(void *arg, const char *topic, int32_t partition, void *log, bool del)
@@ -1456,8 +1418,6 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 	rc_cfg.fetch.before_append = fetch_lines_fix;
 	rc_cfg.fetch.before_append_arg = cr;
 	rc = ineligible_new(&cr->inel);
-	if (rc == 0 && local->m)
-		rc = found_fill(cr);
 	if (rc == 0 && local->unclean && local->m)
 		rc = inel_fill(cr);
 	if (rc == 0)
@@ -1621,9 +1581,6 @@ void cluster_repl_free(struct cluster_repl *cr)
 	pthread_mutex_destroy(&cr->conns_mu);
 	pthread_mutex_destroy(&cr->cq_mu);
 	ineligible_free(cr->inel);
-	for (int i = 0; i < cr->n_found; i++)
-		free(cr->found[i].topic);
-	free(cr->found);
 	pthread_mutex_destroy(&cr->zk_mu);
 	pthread_mutex_destroy(&cr->slots_mu);
 	free(cr);

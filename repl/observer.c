@@ -721,19 +721,13 @@ static void *observer_main(void *arg)
  * the leader may have moved on in any way meanwhile). */
 static void clear_old(struct observers *o)
 {
-	char **topics = NULL;
-	int *parts = NULL, n = 0;
+	int n;
+	const struct log_name *found = logmgr_found(o->m, &n);
 
-	if (logmgr_found(o->m, &topics, &parts, &n) < 0)
-		return;
-	for (int i = 0; i < n; i++) {
-		logmgr_drop_log(o->m, topics[i], parts[i]);
-		free(topics[i]);
-	}
+	for (int i = 0; i < n; i++)
+		logmgr_drop_log(o->m, found[i].topic, found[i].partition);
 	if (n)
 		mq_log(MQ_INFO, "observer: deleted %d read copies left by the last run", n);
-	free(topics);
-	free(parts);
 }
 
 int observers_new(const struct observer_config *cfg, struct observers **out)

@@ -4,7 +4,8 @@
  * checkpoints durable (a full disk) says so, writes no clean-shutdown
  * marker, and the next open recovers; the read-ahead buffers of all the
  * readers together stay within the manager's budget, and readers beyond it
- * still read everything; a log dropped and made again starts afresh.
+ * still read everything; a log dropped and made again starts afresh; the
+ * logs found at open are listed once, sorted.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -173,6 +174,49 @@ static void test_get_without_create(void **state)
 	assert_int_equal(stat(path, &st), 0);
 }
 
+/* The logs of the data directory at open, listed once, sorted by topic
+ * then partition (partition 10 after 9, not after 1); names that are no
+ * log ("x-", "-3", "a-1234567", files of the directory) left out, and what
+ * an interrupted deletion left ("...-delete") removed, not listed. Logs
+ * made after the open are not in the list. */
+static void test_found_at_open(void **state)
+{
+	static const char *const dirs[] = { "b-10",      "b-9", "a-0",   "x-",           "-3",
+					    "a-1234567", "b-1", "c.d-2", "a-0.1x-delete" };
+	struct logfx *f = *state;
+	const struct log_name *found;
+	char path[PATH_MAX];
+	struct log *l = NULL;
+	struct stat st;
+	int n;
+
+	assert_int_equal(logmgr_close(f->m), 0);
+	f->m = NULL;
+	f->l = NULL;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", f->dir, dirs[i]);
+		assert_int_equal(mkdir(path, 0755), 0);
+	}
+	logfx_open(f);
+	found = logmgr_found(f->m, &n);
+	assert_int_equal(n, 6);
+	assert_string_equal(found[0].topic, "a");
+	assert_int_equal(found[0].partition, 0);
+	assert_string_equal(found[1].topic, "b");
+	assert_int_equal(found[1].partition, 1);
+	assert_string_equal(found[2].topic, "b");
+	assert_int_equal(found[2].partition, 9);
+	assert_int_equal(found[3].partition, 10);
+	assert_string_equal(found[4].topic, "c.d");
+	assert_int_equal(found[4].partition, 2);
+	assert_string_equal(found[5].topic, "t");
+	snprintf(path, sizeof(path), "%s/a-0.1x-delete", f->dir);
+	assert_int_equal(stat(path, &st), -1);
+	assert_int_equal(logmgr_get_log(f->m, "new", 0, &f->cfg, true, &l), 0);
+	logmgr_found(f->m, &n);
+	assert_int_equal(n, 6);
+}
+
 /* partition.metadata: none, then the id set, read back in Kafka's format;
  * a damaged file is -EBADMSG; a log dropped and made again has none. */
 static void test_topic_id_file(void **state)
@@ -278,6 +322,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dropped_log_forgotten, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_topic_id_file, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_get_without_create, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_found_at_open, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
