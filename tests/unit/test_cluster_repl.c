@@ -470,13 +470,19 @@ static void test_stale_broker_epoch(void **state)
 static void test_only_the_brokers_user(void **state)
 {
 	struct fx *f = *state;
-	struct net_client *c = connect_as(f, "eve", "eve-secret");
+	struct net_client *c = connect_as(f, "eve", "eve-secret"), *admin;
 	int16_t perr;
 
 	assert_int_equal(send_lisr(c, 1, 2, 1, &perr), PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED);
 	assert_null(replica_mgr_get(cluster_repl_replicas(f->cr), "orders", 2));
 	assert_int_equal(send_um(c, 1), PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED);
 	assert_int_equal(replica_mgr_partitions(cluster_repl_replicas(f->cr), "payments"), 0);
+	/* Nor stop (and delete) a replica the controller made. */
+	admin = connect_as(f, "admin", "admin-secret");
+	assert_int_equal(send_lisr(admin, 1, 0, 3, &perr), PROTO_ERR_NONE);
+	net_client_close(admin);
+	assert_int_equal(send_stop(c, 1, true), PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED);
+	assert_non_null(replica_mgr_get(cluster_repl_replicas(f->cr), "orders", 0));
 	net_client_close(c);
 }
 
