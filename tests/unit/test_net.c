@@ -1555,6 +1555,22 @@ static bool pauses_reached(void *arg)
 	return st.accept_pauses >= w->pauses && st.accepted >= w->accepted;
 }
 
+/* Lowers the soft open-files limit to spare above the highest descriptor
+ * open now (old: the limits to restore); returns the new limit. */
+static int64_t limit_nofile_above(int spare, struct rlimit *old)
+{
+	struct rlimit low;
+	int c = dup(0);
+
+	assert_true(c >= 0);
+	close(c);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, old), 0);
+	low = *old;
+	low.rlim_cur = (rlim_t)c + (rlim_t)spare;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	return (int64_t)low.rlim_cur;
+}
+
 /* Out of descriptors, a connection waits in the backlog and the listener
  * stays readable: each failed accept pauses the listener (100 ms) instead
  * of trying again at once, and the connection is taken once descriptors
@@ -1563,7 +1579,7 @@ static void test_accept_out_of_descriptors(void **state)
 {
 	enum { SPARE = 64 };
 	struct fx fx;
-	struct rlimit old, low;
+	struct rlimit old;
 	/* More pauses than the log's rate limit lets lines through (20 a
 	 * call site per window): a pause must not depend on its line. */
 	struct want_pauses w = { &fx, 25, 0 };
@@ -1572,14 +1588,7 @@ static void test_accept_out_of_descriptors(void **state)
 	(void)state;
 	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
 	fx_start(&fx);
-	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
-	low = old;
-	/* The highest descriptor now, plus room for the fill. */
-	c = dup(0);
-	assert_true(c >= 0);
-	close(c);
-	low.rlim_cur = (rlim_t)c + SPARE;
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	limit_nofile_above(SPARE, &old);
 	while (n < (int)(sizeof(fds) / sizeof(fds[0])) && (fds[n] = dup(0)) >= 0)
 		n++;
 	assert_int_equal(errno, EMFILE);
@@ -1622,9 +1631,9 @@ static void test_descriptors_kept(void **state)
 {
 	enum { SPARE = 200 };
 	struct fx fx;
-	struct rlimit old, low;
+	struct rlimit old;
 	struct want_taken w = { &fx, 0 };
-	int fds[SPARE], spare[SPARE], n = 0, nfree = 0, c;
+	int fds[SPARE], spare[SPARE], n = 0, nfree = 0;
 	int64_t keep;
 	const char *want[] = { "refused: descriptor", "of the open-files limit", NULL };
 
@@ -1632,14 +1641,7 @@ static void test_descriptors_kept(void **state)
 	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
 	fx_start(&fx);
 	log_capture();
-	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
-	low = old;
-	c = dup(0);
-	assert_true(c >= 0);
-	close(c);
-	low.rlim_cur = (rlim_t)c + SPARE;
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
-	keep = fd_room_reserve((int64_t)low.rlim_cur) / 2;
+	keep = fd_room_reserve(limit_nofile_above(SPARE, &old)) / 2;
 	/* Each client takes two descriptors here: its end and the server's.
 	 * Without the bound the clients' socket() runs out first. */
 	while (n < SPARE && !fx_stats(&fx).refused) {
