@@ -981,9 +981,10 @@ static int states_of(const struct proto_topic_state *t, int nt,
 
 static int16_t err_of(int rc)
 {
-	return rc == -ESTALE   ? PROTO_ERR_STALE_CONTROLLER_EPOCH
-	       : rc == -ENOENT ? PROTO_ERR_NONE
-			       : proto_err_from_errno(rc);
+	return rc == -ESTALE    ? PROTO_ERR_STALE_CONTROLLER_EPOCH
+	       : rc == -EREMCHG ? PROTO_ERR_STALE_BROKER_EPOCH
+	       : rc == -ENOENT  ? PROTO_ERR_NONE
+				: proto_err_from_errno(rc);
 }
 
 /* After a LeaderAndIsr or UpdateMetadata applied: each state that names

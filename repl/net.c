@@ -56,6 +56,7 @@
 #include "repl/net.h"
 #include "repl/repl.h"
 #include "util/clock.h"
+#include "util/fdroom.h"
 
 #define N_API_KEYS        128
 #define IP_BUCKETS        256
@@ -1350,6 +1351,20 @@ static void loop_resume_accepts(struct net_loop *loop)
 	}
 }
 
+/* Descriptors a client's connection may not take under a limit lim: half
+ * the reserve that topic creation keeps (fdroom.h), so connections alone
+ * cannot starve the segment files, checkpoints, ZooKeeper's session, the
+ * connections this broker opens to others and the mount's reads.
+ *
+ * The kernel hands out the lowest free descriptor, so an accepted
+ * descriptor N means 0..N-1 are all open: N counts open descriptors at
+ * the cost of a getrlimit, and never overstates them (a connection that
+ * fills a hole a closed one left takes only what was freed). */
+static int64_t conn_fd_keep(int64_t lim)
+{
+	return lim > 0 && lim != INT64_MAX ? fd_room_reserve(lim) / 2 : 0;
+}
+
 static void loop_accept(struct net_loop *loop, struct net_listener *l)
 {
 	struct net_server *srv = loop->srv;
@@ -1360,7 +1375,7 @@ static void loop_accept(struct net_loop *loop, struct net_listener *l)
 		uint8_t ip[16];
 		char peer[64];
 		struct net_loop *to;
-		int64_t n;
+		int64_t n, lim;
 		int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -1378,6 +1393,17 @@ static void loop_accept(struct net_loop *loop, struct net_listener *l)
 			return;
 		}
 		addr_key(&ss, ip, peer, sizeof(peer));
+		lim = fd_limit();
+		if (conn_fd_keep(lim) && fd >= lim - conn_fd_keep(lim)) {
+			STAT_ADD(srv, refused, 1);
+			close(fd);
+			mq_log_limited(MQ_WARN,
+				       "net: %s: refused: descriptor %d is within the last %lld "
+				       "of the open-files limit, kept for the logs, ZooKeeper, "
+				       "other brokers and the mount",
+				       peer, fd, (long long)conn_fd_keep(lim));
+			continue;
+		}
 		n = STAT_ADD(srv, connections, 1);
 		if (n > srv->cfg.max_connections) {
 			STAT_ADD(srv, connections, -1);

@@ -71,6 +71,11 @@
  *   - max.connections in all, max.connections.per.ip from one address:
  *     above them a new connection is accepted and closed at once (logged,
  *     rate limited);
+ *   - the last fd_room_reserve(limit) / 2 descriptors below the open-files
+ *     limit (fdroom.h) are not for clients: a connection accepted as one
+ *     of them is closed at once (logged, rate limited, counted refused),
+ *     so connections cannot starve the files, ZooKeeper and the
+ *     connections the broker opens itself;
  *   - connections.max.idle.ms without a byte read or written, with no
  *     request in progress: closed.
  *
@@ -221,7 +226,7 @@ void net_server_free(struct net_server *srv);
 struct net_stats {
 	int64_t connections;     /* open connections */
 	int64_t accepted;        /* connections accepted since start */
-	int64_t refused;         /* closed at accept: max.connections(.per.ip) */
+	int64_t refused;         /* closed at accept: max.connections(.per.ip), descriptors kept */
 	int64_t closed_idle;     /* closed by connections.max.idle.ms */
 	int64_t frame_bytes;     /* request frames held, all connections */
 	int64_t response_bytes;  /* memory parts of responses held */

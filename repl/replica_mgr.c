@@ -152,8 +152,8 @@ static int meta_find(struct replica_mgr *rm, const char *topic, int32_t index)
 	return tpindex_find(&rm->meta_ix, rm->n_meta, topic, index);
 }
 
-/* Rule 1, with mu held: refuses an older controller epoch, else keeps
- * the newest. */
+/* Rule 1, with mu held: refuses an older controller epoch (-ESTALE) or
+ * broker epoch (-EREMCHG), else keeps the newest controller epoch. */
 static int check_epochs(struct replica_mgr *rm, int32_t controller_epoch, int64_t broker_epoch)
 {
 	int64_t mine = atomic_load(&rm->broker_epoch);
@@ -165,12 +165,15 @@ static int check_epochs(struct replica_mgr *rm, int32_t controller_epoch, int64_
 		       (int)controller_epoch, (int)rm->controller_epoch);
 		return -ESTALE;
 	}
-	if (broker_epoch >= 0 && mine >= 0 && broker_epoch != mine) {
+	/* Only an older one: the controller may learn our new registration
+	 * (its znode's czxid) and send for it before our own read of the
+	 * znode tells us (Kafka's isBrokerEpochStale). */
+	if (broker_epoch >= 0 && mine >= 0 && broker_epoch < mine) {
 		mq_log(MQ_WARN,
 		       "replica manager: request for broker epoch %" PRId64 " refused, "
 		       "ours is %" PRId64 " (STALE_BROKER_EPOCH)",
 		       broker_epoch, mine);
-		return -ESTALE;
+		return -EREMCHG;
 	}
 	rm->controller_epoch = controller_epoch;
 	return 0;

@@ -20,9 +20,9 @@
  *
  * Rules (Kafka's, numbered; the tests check each):
  *   1. A request of a controller epoch older than the newest seen is
- *      refused whole (-ESTALE: STALE_CONTROLLER_EPOCH); one naming another
- *      broker epoch than ours (when both are known) too (-ESTALE:
- *      STALE_BROKER_EPOCH).
+ *      refused whole (-ESTALE: STALE_CONTROLLER_EPOCH); one naming an
+ *      older broker epoch than ours (when both are known) too (-EREMCHG:
+ *      STALE_BROKER_EPOCH; a newer one is ours before we read it).
  *   2. LeaderAndIsr looks only at partitions whose replicas include this
  *      broker; a partition state with an older leader epoch than ours
  *      changes nothing (that partition's error is -ESTALE).
@@ -168,7 +168,7 @@ void replica_mgr_set_broker_epoch(struct replica_mgr *rm, int64_t broker_epoch);
  * result: 0, -ESTALE (older leader epoch), -EPERM (not eligible as
  * leader), -ENOENT (this broker is not a replica: ignored), -ENXIO (the
  * log directory failed: KAFKA_STORAGE_ERROR), a log error. Returns 0
- * or -ESTALE for the whole request (rule 1). */
+ * or -ESTALE or -EREMCHG for the whole request (rule 1). */
 int replica_mgr_leader_and_isr(struct replica_mgr *rm, int32_t controller_epoch,
 			       int64_t broker_epoch,
 			       const struct controller_partition_state *states, int n, int *errors);
@@ -182,7 +182,7 @@ int replica_mgr_leader_and_isr(struct replica_mgr *rm, int32_t controller_epoch,
 void replica_mgr_stop_following(struct replica_mgr *rm);
 /* StopReplica: stops following; a partition with delete_partition loses
  * its log and its metadata. errors as above (-ENOENT: no replica here,
- * not an error for a delete). 0 or -ESTALE (rule 1). */
+ * not an error for a delete). 0, -ESTALE or -EREMCHG (rule 1). */
 int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch, int64_t broker_epoch,
 			     const struct controller_stop_replica *parts, int n, int *errors);
 /* The topic left /brokers/topics without this broker's StopReplica
@@ -202,7 +202,7 @@ int replica_mgr_drop_topic(struct replica_mgr *rm, const char *topic);
 int replica_mgr_drop_stray(struct replica_mgr *rm, const char *topic, int32_t partition,
 			   int32_t leader_epoch);
 /* UpdateMetadata: the live brokers and partition states replace or join
- * what is known. 0, -ESTALE (rule 1), -ENOMEM. */
+ * what is known. 0, -ESTALE or -EREMCHG (rule 1), -ENOMEM. */
 int replica_mgr_update_metadata(struct replica_mgr *rm, int32_t controller_epoch,
 				int64_t broker_epoch, const int32_t *live, int n_live,
 				const struct controller_partition_state *states, int n);

@@ -96,7 +96,7 @@ int fd_room_take(struct fd_room *r, int64_t need, int64_t cached, int64_t reclai
 		 int64_t *open, int64_t *limit)
 {
 	int64_t lim = fd_limit(), now = now_mono_ms(), reserve, in_use, other;
-	bool fresh = false;
+	bool fresh = false, refused = false;
 	int rc = 0;
 
 	if (need < 0)
@@ -134,9 +134,21 @@ int fd_room_take(struct fd_room *r, int64_t need, int64_t cached, int64_t reclai
 		if (in_use + need > lim - reserve) {
 			*open = other + cached + r->inflight;
 			*limit = lim;
-			rc = -EMFILE;
+			refused = true;
 		}
 		break;
+	}
+	if (refused) {
+		rc = -EMFILE;
+	} else if (rc == -EMFILE || rc == -ENFILE) {
+		/* No descriptor left to count with: the process (or the
+		 * system) is at its limit, far within the reserve. Refused,
+		 * and the caller's line says so instead of "0 of the limit of
+		 * 0"; the process's own limit means all of it is open. */
+		other = r->counted > r->cached ? r->counted - r->cached : 0;
+		*open = rc == -EMFILE ? lim : other + cached + r->granted + r->inflight;
+		*limit = lim;
+		rc = -EMFILE;
 	}
 out:
 	/* Held until fd_room_done, also when the count failed (the step

@@ -62,7 +62,9 @@ void fd_room_closed(struct fd_room *r);
  * count as free. 0 and the need held as in flight until
  * fd_room_done (a count meanwhile may not see its files yet: concurrent
  * takes must not spend them twice); -EMFILE with *open and *limit set
- * (for the caller's log line); -errno when the count fails (then the step
+ * (for the caller's log line), also when the count itself finds no
+ * descriptor free (EMFILE, ENFILE: *open is then the limit, or for ENFILE
+ * the estimate); -errno when the count fails otherwise (then the step
  * goes ahead, its own opens find out, and the need is held all the same):
  * fd_room_done follows every return but -EMFILE. */
 int fd_room_take(struct fd_room *r, int64_t need, int64_t cached, int64_t reclaimable,

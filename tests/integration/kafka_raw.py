@@ -44,6 +44,16 @@
 #       Sends the bytes HEX as they are and prints "closed" when the broker
 #       closes the connection, "answered N" when N bytes come back first
 #       (within 20 s).
+#   python3 kafka_raw.py flood HOST PORT STOPFILE
+#       Opens connections one at a time, each asking ApiVersions v0, until
+#       the broker closes one unanswered: prints "refused after N" (N
+#       answered and held), or "stuck after N" when one is neither
+#       answered nor closed within 5 s, or "open N" after 5000; then holds
+#       the connections until STOPFILE exists (60 s at most) and closes them.
+#   python3 kafka_raw.py offsets-many HOST PORT TOPIC N
+#       ListOffsets v1 (latest) of partitions 0..N-1 of TOPIC on one
+#       connection; prints "answered N" with the partitions answered, or
+#       "closed".
 #   python3 kafka_raw.py parked HOST PORT TOPIC PARTITION OFFSET WAIT_MS [MIN_BYTES]
 #       Fetch v4 (no SASL) of TOPIC-PARTITION at OFFSET with max_wait_ms
 #       WAIT_MS and min_bytes MIN_BYTES (default 1), prints "ready" once the
@@ -450,6 +460,45 @@ def frame(host, port, hexbytes):
     print("answered %d" % len(got) if got else "closed")
 
 
+def flood(host, port, stopfile):
+    held, n, why = [], 0, None
+    while n < 5000 and why is None:
+        s = socket.create_connection((host, int(port)), timeout=5)
+        s.sendall(struct.pack(">ihhih", 10, 18, 0, n, -1))
+        try:
+            got = s.recv(4)
+        except socket.timeout:
+            why = "stuck"
+        except ConnectionResetError:
+            got = b""
+        if why is None and not got:
+            why = "refused"
+        elif why is None:
+            size = struct.unpack(">i", got)[0]
+            while size > 0:
+                size -= len(s.recv(size))
+            held.append(s)
+            n += 1
+    print("%s after %d" % (why, n) if why else "open %d" % n, flush=True)
+    end = time.monotonic() + 60
+    while not os.path.exists(stopfile) and time.monotonic() < end:
+        time.sleep(0.05)
+    for s in held:
+        s.close()
+
+
+def offsets_many(host, port, topic, n):
+    c = Conn(host, int(port))
+    body = struct.pack(">i", -1) + struct.pack(">i", 1) + kstr(topic) + struct.pack(">i", int(n))
+    body += b"".join(struct.pack(">iq", p, -1) for p in range(int(n)))
+    try:
+        r = c.call(2, 1, body)
+    except (SystemExit, ConnectionResetError):
+        print("closed")
+        return
+    print("answered %d" % struct.unpack(">i", r[struct.calcsize(">i") + 2 + len(topic):][:4])[0])
+
+
 def parked(host, port, topic, partition, offset, wait_ms, min_bytes=1):
     c = Conn(host, int(port), timeout=int(wait_ms) // 1000 + 30)
     body = struct.pack(">iiiib", -1, int(wait_ms), int(min_bytes), 1 << 20, 0)
@@ -684,7 +733,8 @@ if __name__ == "__main__":
             "logdirs": (8, logdirs), "scram-describe": (7, scram_describe),
             "scram-alter": (10, scram_alter), "incalter": (9, incalter),
             "quota-alter": (8, quota_alter), "quota-describe": (7, quota_describe),
-            "produce-throttle": (11, produce_throttle), "fetch-throttle": (10, fetch_throttle)}
+            "produce-throttle": (11, produce_throttle), "fetch-throttle": (10, fetch_throttle),
+            "flood": (5, flood), "offsets-many": (6, offsets_many)}
     optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
             not cmds[sys.argv[1]][0] <= len(sys.argv) <= cmds[sys.argv[1]][0] + optional.get(sys.argv[1], 0)):

@@ -155,6 +155,10 @@ static void rpc(struct net_client *c, int16_t api, enc_fn enc, const void *req, 
 
 /* One LeaderAndIsr of ps (a partition of orders); returns the
  * response's error code and the partition's in *perr. */
+/* The broker epoch the controller's requests below name (-1: unknown,
+ * which every broker takes). */
+static int64_t req_broker_epoch = -1;
+
 static int16_t send_lisr_of(struct net_client *c, int32_t cepoch, struct proto_part_state *ps,
 			    int16_t *perr)
 {
@@ -163,7 +167,7 @@ static int16_t send_lisr_of(struct net_client *c, int32_t cepoch, struct proto_p
 					.partition_states = ps };
 	struct proto_lisr_req req = { .controller_id = 2,
 				      .controller_epoch = cepoch,
-				      .broker_epoch = -1,
+				      .broker_epoch = req_broker_epoch,
 				      .n_topics = 1,
 				      .topic_states = &ts };
 	struct proto_lisr_resp resp = { 0 };
@@ -216,7 +220,7 @@ static int16_t send_um_of(struct net_client *c, int32_t cepoch, const char *topi
 					   { .id = 2, .rack = KSTR_NULL } };
 	struct proto_um_req req = { .controller_id = 2,
 				    .controller_epoch = cepoch,
-				    .broker_epoch = -1,
+				    .broker_epoch = req_broker_epoch,
 				    .n_topics = 1,
 				    .topic_states = &ts,
 				    .n_live_brokers = 2,
@@ -440,17 +444,45 @@ static void test_line_settings_fixed_in_zk(void **state)
 	zksrv_stop(&srv);
 }
 
+/* A request for an older registration of this broker is answered
+ * STALE_BROKER_EPOCH (not the controller's STALE_CONTROLLER_EPOCH), one
+ * for a newer one is taken (the controller saw it before we did). */
+static void test_stale_broker_epoch(void **state)
+{
+	struct fx *f = *state;
+	struct net_client *c = connect_as(f, "admin", "admin-secret");
+	int16_t perr;
+
+	cluster_repl_set_broker_epoch(f->cr, 100);
+	req_broker_epoch = 99;
+	assert_int_equal(send_lisr(c, 1, 2, 1, &perr), PROTO_ERR_STALE_BROKER_EPOCH);
+	assert_null(replica_mgr_get(cluster_repl_replicas(f->cr), "orders", 2));
+	assert_int_equal(send_um(c, 1), PROTO_ERR_STALE_BROKER_EPOCH);
+	assert_int_equal(replica_mgr_partitions(cluster_repl_replicas(f->cr), "payments"), 0);
+	req_broker_epoch = 101;
+	assert_int_equal(send_lisr(c, 1, 2, 1, &perr), PROTO_ERR_NONE);
+	assert_non_null(replica_mgr_get(cluster_repl_replicas(f->cr), "orders", 2));
+	req_broker_epoch = -1;
+	net_client_close(c);
+}
+
 /* A client authenticated as another user may not act as the controller. */
 static void test_only_the_brokers_user(void **state)
 {
 	struct fx *f = *state;
-	struct net_client *c = connect_as(f, "eve", "eve-secret");
+	struct net_client *c = connect_as(f, "eve", "eve-secret"), *admin;
 	int16_t perr;
 
 	assert_int_equal(send_lisr(c, 1, 2, 1, &perr), PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED);
 	assert_null(replica_mgr_get(cluster_repl_replicas(f->cr), "orders", 2));
 	assert_int_equal(send_um(c, 1), PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED);
 	assert_int_equal(replica_mgr_partitions(cluster_repl_replicas(f->cr), "payments"), 0);
+	/* Nor stop (and delete) a replica the controller made. */
+	admin = connect_as(f, "admin", "admin-secret");
+	assert_int_equal(send_lisr(admin, 1, 0, 3, &perr), PROTO_ERR_NONE);
+	net_client_close(admin);
+	assert_int_equal(send_stop(c, 1, true), PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED);
+	assert_non_null(replica_mgr_get(cluster_repl_replicas(f->cr), "orders", 0));
 	net_client_close(c);
 }
 
@@ -587,6 +619,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_leader_and_isr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_only_the_brokers_user, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_broker_epoch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_metadata, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_replica_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offline_replicas_once, setup, teardown),

@@ -32,6 +32,7 @@
 #include "repl/net.h"
 #include "repl/repl.h"
 #include "util/clock.h"
+#include "util/fdroom.h"
 #include "tests/unit/protofx.h"
 
 #define DEADLINE_MS 20000
@@ -1502,7 +1503,7 @@ static void test_thousand_idle(void **state)
 	struct want_stat w = { &fx, N, 0 };
 
 	(void)state;
-	raise_nofile(2 * N + 100);
+	raise_nofile(2 * N + 400); /* above the descriptors kept (net.h) */
 	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
 	fx.cfg.max_connections = N + 1;
 	fx.cfg.queued_max_request_bytes = 1 << 20;
@@ -1554,6 +1555,22 @@ static bool pauses_reached(void *arg)
 	return st.accept_pauses >= w->pauses && st.accepted >= w->accepted;
 }
 
+/* Lowers the soft open-files limit to spare above the highest descriptor
+ * open now (old: the limits to restore); returns the new limit. */
+static int64_t limit_nofile_above(int spare, struct rlimit *old)
+{
+	struct rlimit low;
+	int c = dup(0);
+
+	assert_true(c >= 0);
+	close(c);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, old), 0);
+	low = *old;
+	low.rlim_cur = (rlim_t)c + (rlim_t)spare;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	return (int64_t)low.rlim_cur;
+}
+
 /* Out of descriptors, a connection waits in the backlog and the listener
  * stays readable: each failed accept pauses the listener (100 ms) instead
  * of trying again at once, and the connection is taken once descriptors
@@ -1562,7 +1579,7 @@ static void test_accept_out_of_descriptors(void **state)
 {
 	enum { SPARE = 64 };
 	struct fx fx;
-	struct rlimit old, low;
+	struct rlimit old;
 	/* More pauses than the log's rate limit lets lines through (20 a
 	 * call site per window): a pause must not depend on its line. */
 	struct want_pauses w = { &fx, 25, 0 };
@@ -1571,14 +1588,7 @@ static void test_accept_out_of_descriptors(void **state)
 	(void)state;
 	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
 	fx_start(&fx);
-	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
-	low = old;
-	/* The highest descriptor now, plus room for the fill. */
-	c = dup(0);
-	assert_true(c >= 0);
-	close(c);
-	low.rlim_cur = (rlim_t)c + SPARE;
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	limit_nofile_above(SPARE, &old);
 	while (n < (int)(sizeof(fds) / sizeof(fds[0])) && (fds[n] = dup(0)) >= 0)
 		n++;
 	assert_int_equal(errno, EMFILE);
@@ -1596,6 +1606,63 @@ static void test_accept_out_of_descriptors(void **state)
 	w.accepted = 1;
 	assert_true(eventually(pauses_reached, &w));
 	close(c);
+	fx_stop(&fx);
+}
+
+struct want_taken {
+	struct fx *fx;
+	int64_t n;
+};
+
+static bool taken_or_refused(void *arg)
+{
+	struct want_taken *w = arg;
+	struct net_stats st = fx_stats(w->fx);
+
+	return st.accepted + st.refused >= w->n;
+}
+
+/* Clients alone cannot take the descriptors the rest of the daemon needs
+ * (segment files, checkpoints, ZooKeeper, the mount's reads): a
+ * connection whose descriptor falls within half of fdroom's reserve of
+ * the limit is accepted and closed, logged and counted as refused, and
+ * that half stays free for files. */
+static void test_descriptors_kept(void **state)
+{
+	enum { SPARE = 200 };
+	struct fx fx;
+	struct rlimit old;
+	struct want_taken w = { &fx, 0 };
+	int fds[SPARE], spare[SPARE], n = 0, nfree = 0;
+	int64_t keep;
+	const char *want[] = { "refused: descriptor", "of the open-files limit", NULL };
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	log_capture();
+	keep = fd_room_reserve(limit_nofile_above(SPARE, &old)) / 2;
+	/* Each client takes two descriptors here: its end and the server's.
+	 * Without the bound the clients' socket() runs out first. */
+	while (n < SPARE && !fx_stats(&fx).refused) {
+		fds[n++] = raw_connect(fx.port);
+		w.n = n;
+		assert_true(eventually(taken_or_refused, &w));
+	}
+	assert_int_equal(fx_stats(&fx).refused, 1);
+	assert_int_equal(fx_stats(&fx).connections, n - 1);
+	assert_true(closed_by_server(fds[n - 1]));
+	/* The refused client's own end is still open: one less. */
+	while (nfree < SPARE && (spare[nfree] = dup(0)) >= 0)
+		nfree++;
+	assert_true(nfree >= keep - 1);
+	while (nfree > 0)
+		close(spare[--nfree]);
+	while (n > 0)
+		close(fds[--n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_true(eventually(log_has, want));
+	free(log_release());
 	fx_stop(&fx);
 }
 
@@ -1802,6 +1869,7 @@ int main(void)
 		cmocka_unit_test(test_thousand_idle),
 		cmocka_unit_test(test_max_connections),
 		cmocka_unit_test(test_accept_out_of_descriptors),
+		cmocka_unit_test_teardown(test_descriptors_kept, log_restore),
 		cmocka_unit_test(test_never_reads),
 		cmocka_unit_test(test_hold_accepts),
 		cmocka_unit_test(test_kcat_api_versions),

@@ -330,6 +330,41 @@ static void test_fd_room(void **state)
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
 }
 
+/* With every descriptor taken, /proc/self/fd cannot be opened to count:
+ * the take is refused with the limit as the count, not with the count's
+ * own error and nothing set (a log line read "0 of the limit of 0"). */
+static void test_fd_room_no_descriptor_to_count(void **state)
+{
+	struct rlimit was, rl;
+	struct fd_room r;
+	int64_t nopen = 0, limit = 0;
+	int fds[64], n = 0, c;
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+	c = dup(0);
+	assert_true(c >= 0);
+	close(c);
+	rl = was;
+	rl.rlim_cur = (rlim_t)c + 32;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	while (n < 64 && (fds[n] = dup(0)) >= 0)
+		n++;
+	assert_int_equal(errno, EMFILE);
+	fd_room_init(&r);
+	assert_int_equal(fd_room_take(&r, 4, 0, 0, &nopen, &limit), -EMFILE);
+	assert_int_equal(limit, (int64_t)c + 32);
+	assert_int_equal(nopen, limit);
+	/* Free again: counted, and room. */
+	while (n > 0)
+		close(fds[--n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+	fd_room_closed(&r);
+	assert_int_equal(fd_room_take(&r, 4, 0, 0, &nopen, &limit), 0);
+	fd_room_done(&r, 4);
+	fd_room_destroy(&r);
+}
+
 /* The caller's cache of descriptors (idle segment files) closes and
  * reopens sets between counts: a take right after a count sees the cache
  * as it is now, not as counted. (A count a reader's trim made stale
@@ -429,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_tpindex),
 		cmocka_unit_test(test_fd_room),
 		cmocka_unit_test(test_fd_room_cache_moves),
+		cmocka_unit_test(test_fd_room_no_descriptor_to_count),
 		cmocka_unit_test(test_poll_wait_deadline),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
