@@ -6,9 +6,11 @@
  * A Fetch, per partition, in this order (the first that applies answers):
  *   1. no local replica, or its log dropped (topic deleted, also while
  *      the fetch is parked):                  UNKNOWN_TOPIC_OR_PARTITION
- *   2. not the leader:                        NOT_LEADER_OR_FOLLOWER
- *   3. current_leader_epoch (not -1) below ours: FENCED_LEADER_EPOCH,
+ *   2. current_leader_epoch (not -1) below ours: FENCED_LEADER_EPOCH,
  *      above ours:                            UNKNOWN_LEADER_EPOCH
+ *      ("ours": the epoch a follower follows too, as Kafka checks it
+ *      before the leadership)
+ *   3. not the leader:                        NOT_LEADER_OR_FOLLOWER
  *   4. fetch_offset outside [log start, LEO]: OFFSET_OUT_OF_RANGE; below
  *      the log start, with the log start's line position (the response
  *      partition's tag log_start_line, proto_fetch.c) and log_start_offset
@@ -260,14 +262,19 @@ int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoc
 	/* An offline replica (its log directory failed) is Kafka's
 	 * KAFKA_STORAGE_ERROR: the follower or consumer waits for the
 	 * controller to move the leadership. */
-	if ((rc = partition_leader_epoch(p, &epoch)))
-		return rc == -ENXIO ? PROTO_ERR_KAFKA_STORAGE_ERROR
-				    : PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
-	if (current_leader_epoch >= 0 && current_leader_epoch < epoch)
+	rc = partition_leader_epoch(p, &epoch);
+	if (rc == -ENXIO)
+		return PROTO_ERR_KAFKA_STORAGE_ERROR;
+	/* The epoch before the leadership, as Kafka's Partition.getLocalLog:
+	 * a follower asked in an epoch older than the one it follows (a
+	 * client that missed a leader change) answers FENCED_LEADER_EPOCH,
+	 * in a newer one (the new leader not told yet) UNKNOWN_LEADER_EPOCH,
+	 * which the client retries there without a metadata refresh. */
+	if (epoch >= 0 && current_leader_epoch >= 0 && current_leader_epoch < epoch)
 		return PROTO_ERR_FENCED_LEADER_EPOCH;
-	if (current_leader_epoch > epoch)
+	if (epoch >= 0 && current_leader_epoch > epoch)
 		return PROTO_ERR_UNKNOWN_LEADER_EPOCH;
-	return 0;
+	return rc ? PROTO_ERR_NOT_LEADER_OR_FOLLOWER : 0;
 }
 
 /* The partition's topic was deleted since the lookup (StopReplica with

@@ -3,8 +3,9 @@
  * Partition.fetchOffsetForTimestamp) over the local replicas.
  *
  * Per partition, the first that applies answers:
- *   1-3. as a Fetch (fetch_serve_epoch_check): no local replica, not the
- *      leader, a fenced or unknown current_leader_epoch (v4+)
+ *   1-3. as a Fetch (fetch_serve_epoch_check): no local replica, a fenced
+ *      or unknown current_leader_epoch (v4+; a follower's too), not the
+ *      leader
  *   4. the offset, bounded by what the asker may fetch: the hw for a
  *      consumer (replica_id < 0; both isolation levels, since there are no
  *      transactions the last stable offset is the hw), the LEO for a

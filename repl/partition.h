@@ -424,8 +424,10 @@ bool partition_out_of_isr(struct partition *p, int32_t broker);
  * failed (-ENOSPC: a full disk), 0 once one has succeeded since. Any
  * thread, no lock. */
 int partition_follower_append_error(struct partition *p);
-/* Leader only: (leader epoch, its start offset), for the Fetch handler's
- * validation; -ENXIO offline, -EREMOTE otherwise. */
+/* The leader epoch, for the Fetch handler's validation: 0 on the leader;
+ * -ENXIO offline, -EREMOTE otherwise, *epoch then the epoch a follower
+ * follows (Kafka checks a client's current_leader_epoch against it
+ * before it asks whether it leads), -1 for a replica with no role. */
 int partition_leader_epoch(struct partition *p, int32_t *epoch);
 
 #endif

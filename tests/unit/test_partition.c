@@ -1522,6 +1522,34 @@ static void test_fetch_handler_rules(void **state)
 	bk_stop(&a);
 }
 
+/* A follower checks a client's current_leader_epoch against the epoch it
+ * follows before it says it does not lead, as Kafka's Partition.getLocalLog:
+ * a client that missed a leader change is fenced, one ahead of the
+ * broker's news told to retry here (UNKNOWN_LEADER_EPOCH); only in the
+ * same epoch, or with none, NOT_LEADER_OR_FOLLOWER. */
+static void test_fetch_follower_epoch_checked_first(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(2, 5, 2, 1);
+	struct net_client *c;
+	struct proto_fetch_resp_part r;
+
+	(void)state;
+	bk_start(&a, 1, "follower-epoch");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	/* No role yet: no epoch to compare. */
+	assert_int_equal(fetch_one(c, -1, 4, 0, -1, 0, &r, NULL), PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_int_equal(partition_make_follower(a.p, &st), 1);
+	assert_int_equal(fetch_one(c, -1, 4, 0, -1, 0, &r, NULL), PROTO_ERR_FENCED_LEADER_EPOCH);
+	assert_int_equal(fetch_one(c, -1, 6, 0, -1, 0, &r, NULL), PROTO_ERR_UNKNOWN_LEADER_EPOCH);
+	assert_int_equal(fetch_one(c, -1, 5, 0, -1, 0, &r, NULL), PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_int_equal(fetch_one(c, -1, -1, 0, -1, 0, &r, NULL),
+			 PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_int_equal(fetch_one(c, 3, 4, 0, -1, 0, &r, NULL), PROTO_ERR_FENCED_LEADER_EPOCH);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
 /* A follower's fetch parked at the LEO. */
 struct parked_fetch {
 	struct bk *b;
@@ -2183,6 +2211,7 @@ int main(void)
 		cmocka_unit_test(test_fetcher_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetcher_ofle_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetch_handler_rules),
+		cmocka_unit_test(test_fetch_follower_epoch_checked_first),
 		cmocka_unit_test(test_fetch_old_version_of_zstd_topic),
 		cmocka_unit_test(test_list_offsets_handler),
 		cmocka_unit_test(test_list_offsets_new_leader_lagging),
