@@ -107,6 +107,7 @@
 #include "engine/engine.h"
 #include "repl/client_quota.h"
 #include "repl/fetch_serve.h"
+#include "repl/named_parts.h"
 #include "repl/throttle.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
@@ -123,6 +124,7 @@
 struct fs_part {
 	struct partition *p; /* referenced, or NULL */
 	const struct proto_fetch_part *req;
+	bool replaced; /* a later entry of the request names it: not served */
 	int16_t error;
 	bool diverging;
 	int32_t diverging_epoch;
@@ -388,6 +390,8 @@ static bool fetch_ready(struct fs_fetch *f, int64_t now)
 		int64_t bytes_sent = 0, upper;
 		int32_t epoch;
 
+		if (fp->replaced)
+			continue;
 		if (fp->error || fp->diverging)
 			return true;
 		/* Lost leadership while parked (its topic deleted too). */
@@ -459,7 +463,7 @@ static int fetch_respond(struct fs_fetch *f)
 					 .session_id = 0 };
 	int64_t budget = m->max_bytes > 0 ? m->max_bytes : 0;
 	bool taken = false; /* a partition of this response has records */
-	int k = 0, rc;
+	int k = 0, kout = 0, rc;
 
 	/* A consumer's response stays within what its consumer_byte_rate
 	 * takes in one quota window (fetch_client_quota). */
@@ -478,17 +482,23 @@ static int fetch_respond(struct fs_fetch *f)
 		rc = -ENOMEM;
 		goto out;
 	}
+	resp.n_topics = 0;
 	for (int32_t t = 0; t < m->n_topics; t++) {
-		topics[t].topic = m->topics[t].topic;
-		topics[t].n_partitions = m->topics[t].n_partitions;
-		topics[t].partitions = &parts[k];
+		struct proto_fetch_resp_topic *rt = &topics[resp.n_topics];
+
+		rt->topic = m->topics[t].topic;
+		rt->partitions = &parts[kout];
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			struct fs_part *fp = &f->parts[k];
-			struct proto_fetch_resp_part *rp = &parts[k];
+			struct proto_fetch_resp_part *rp;
 			struct partition_offsets o = { -1, -1, -1, -1, false };
 			int64_t upper;
 			size_t max;
 
+			if (fp->replaced)
+				continue;
+			rp = &parts[kout++];
+			rt->n_partitions++;
 			rp->partition_index = fp->req->partition;
 			rp->n_aborted = -1;
 			rp->preferred_read_replica = -1;
@@ -562,13 +572,63 @@ static int fetch_respond(struct fs_fetch *f)
 					budget = 0;
 			}
 		}
+		/* A topic entry whose partitions later entries all name
+		 * again is not answered either (as Produce's). */
+		if (rt->n_partitions > 0 || m->topics[t].n_partitions == 0)
+			resp.n_topics++;
 	}
-	fetch_client_quota(f, &resp, parts, k);
+	fetch_client_quota(f, &resp, parts, kout);
 	rc = proto_fetch_resp_encode(net_req_out(f->req), pr->hdr.api_version,
 				     pr->hdr.correlation_id, &resp);
 out:
 	free(topics);
 	free(parts);
+	return rc;
+}
+
+/* Marks the entries that a later entry of the request names again: Kafka
+ * keeps a Fetch's partitions in a map, so a partition is read and
+ * answered once, as its last entry asks; logged. -ENOMEM. */
+static int fetch_mark_replaced(struct fs_fetch *f)
+{
+	const struct proto_fetch_req *m = f->msg;
+	struct named_part *refs;
+	uint8_t *mark;
+	int32_t k = 0;
+	int rc = 0;
+
+	if (f->n < 2)
+		return 0;
+	refs = malloc((size_t)f->n * sizeof(*refs));
+	mark = malloc((size_t)f->n);
+	if (!refs || !mark) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int32_t t = 0; t < m->n_topics; t++)
+		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++)
+			refs[k] = (struct named_part){ m->topics[t].topic,
+						       m->topics[t].partitions[j].partition, k };
+	if (named_parts_mark(refs, f->n, mark) == 0)
+		goto out;
+	k = 0;
+	for (int32_t t = 0; t < m->n_topics; t++)
+		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
+			struct kstr topic = m->topics[t].topic;
+
+			if (mark[k] != NAMED_AGAIN)
+				continue;
+			f->parts[k].replaced = true;
+			mq_log_limited(MQ_INFO,
+				       "Fetch from %s names %.*s-%d more than once: only its "
+				       "last entry is read and answered",
+				       net_req_peer(f->req), topic.len > 0 ? (int)topic.len : 0,
+				       topic.ptr ? topic.ptr : "",
+				       (int)m->topics[t].partitions[j].partition);
+		}
+out:
+	free(refs);
+	free(mark);
 	return rc;
 }
 
@@ -597,7 +657,8 @@ static int fetch_handler(void *arg, struct net_req *req)
 	f->msg = m;
 	f->n = n;
 	f->parts = calloc((size_t)n + 1, sizeof(*f->parts));
-	if (!f->parts) {
+	if (!f->parts || fetch_mark_replaced(f) < 0) {
+		free(f->parts);
 		free(f);
 		return -ENOMEM;
 	}
@@ -608,6 +669,8 @@ static int fetch_handler(void *arg, struct net_req *req)
 
 			fp->req = &m->topics[t].partitions[j];
 			fp->raw.fd = -1;
+			if (fp->replaced)
+				continue;
 			if (refused) { /* nothing of the partition looked at */
 				fp->error = PROTO_ERR_TOPIC_AUTHORIZATION_FAILED;
 				continue;

@@ -3,6 +3,9 @@
  * Partition.fetchOffsetForTimestamp) over the local replicas.
  *
  * Per partition, the first that applies answers:
+ *   0. v1+: a partition the request names more than once, every entry
+ *      of it:                                  INVALID_REQUEST (Kafka's
+ *      duplicatePartitions), logged
  *   1-3. as a Fetch (fetch_serve_epoch_check): no local replica, a fenced
  *      or unknown current_leader_epoch (v4+; a follower's too), not the
  *      leader
@@ -69,6 +72,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "repl/named_parts.h"
 #include "repl/offsets_serve.h"
 #include "repl/proto.h"
 #include "util/clock.h"
@@ -131,6 +135,26 @@ static int16_t part_offset(struct partition *p, int16_t version, int32_t replica
 	return rc ? proto_err_from_errno(rc) : 0;
 }
 
+/* Rule 0: marks (named_parts.h) the entries of partitions m names more
+ * than once; 1 when there are any, 0 none, -ENOMEM. */
+static int list_offsets_named_again(const struct proto_list_offsets_req *m, int32_t n,
+				    uint8_t *mark)
+{
+	struct named_part *refs = malloc((size_t)n * sizeof(*refs) + 1);
+	int32_t k = 0, again;
+
+	if (!refs)
+		return -ENOMEM;
+	for (int32_t t = 0; t < m->n_topics; t++)
+		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++)
+			refs[k] = (struct named_part){ m->topics[t].name,
+						       m->topics[t].partitions[j].partition_index,
+						       k };
+	again = named_parts_mark(refs, n, mark);
+	free(refs);
+	return again > 0;
+}
+
 static int list_offsets_handler(void *arg, struct net_req *req)
 {
 	struct offsets_serve *os = arg;
@@ -139,7 +163,8 @@ static int list_offsets_handler(void *arg, struct net_req *req)
 	struct proto_list_offsets_resp resp = { .n_topics = m->n_topics };
 	struct proto_list_offsets_resp_part *parts;
 	int64_t *old;
-	int n = 0, k = 0, rc;
+	uint8_t *mark;
+	int n = 0, k = 0, rc, again = 0;
 	size_t pos;
 
 	for (int32_t t = 0; t < m->n_topics; t++)
@@ -147,7 +172,9 @@ static int list_offsets_handler(void *arg, struct net_req *req)
 	resp.topics = calloc((size_t)m->n_topics + 1, sizeof(*resp.topics));
 	parts = calloc((size_t)n + 1, sizeof(*parts));
 	old = calloc((size_t)n + 1, sizeof(*old));
-	if (!resp.topics || !parts || !old) {
+	mark = calloc((size_t)n + 1, 1);
+	if (!resp.topics || !parts || !old || !mark ||
+	    (pr->hdr.api_version >= 1 && (again = list_offsets_named_again(m, n, mark)) < 0)) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -166,6 +193,22 @@ static int list_offsets_handler(void *arg, struct net_req *req)
 			rp->timestamp = -1;
 			rp->offset = -1;
 			rp->leader_epoch = -1;
+			if (again && mark[k] != NAMED_ONCE) {
+				rp->error_code = PROTO_ERR_INVALID_REQUEST;
+				if (mark[k] == NAMED_LAST)
+					mq_log_limited(
+						MQ_WARN,
+						"ListOffsets from %s names %.*s-%d more than "
+						"once: INVALID_REQUEST for each entry, as Kafka",
+						net_req_peer(req),
+						m->topics[t].name.len > 0
+							? (int)m->topics[t].name.len
+							: 0,
+						m->topics[t].name.ptr ? m->topics[t].name.ptr : "",
+						(int)rq->partition_index);
+				partition_unref(p);
+				continue;
+			}
 			rp->error_code = fetch_serve_epoch_check(p, rq->current_leader_epoch);
 			if (!rp->error_code && partition_leader_epoch(p, &epoch))
 				rp->error_code = PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
@@ -195,6 +238,7 @@ out:
 	free(resp.topics);
 	free(parts);
 	free(old);
+	free(mark);
 	return rc;
 }
 

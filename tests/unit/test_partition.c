@@ -1222,6 +1222,58 @@ static int16_t list_offset(struct net_client *c, int64_t ts, int64_t *offset, in
 	return err;
 }
 
+/* A partition named twice in one ListOffsets v1+ is INVALID_REQUEST for
+ * each of its entries, as Kafka's duplicatePartitions; v0 answers each. */
+static void test_list_offsets_named_twice(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct proto_list_offsets_part parts[2] = {
+		{ .partition_index = 0,
+		  .current_leader_epoch = -1,
+		  .timestamp = -1,
+		  .max_num_offsets = 1 },
+		{ .partition_index = 0,
+		  .current_leader_epoch = -1,
+		  .timestamp = -2,
+		  .max_num_offsets = 1 },
+	};
+	struct proto_list_offsets_topic topic = { kstr_of("orders"), 2, parts };
+	struct proto_list_offsets_req req = { .replica_id = -1, .n_topics = 1, .topics = &topic };
+	struct net_client *c;
+	const int16_t versions[] = { 7, 1, 0 };
+
+	(void)state;
+	use_engine = true;
+	bk_start(&a, 1, "listoffsets-twice");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 3, 1, "r");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+		int16_t v = versions[i];
+		struct proto_list_offsets_resp lr;
+		struct net_resp resp;
+		struct kbuf_w w;
+
+		kbuf_w_init(&w, 512);
+		assert_int_equal(proto_list_offsets_req_encode(&w, v, &req), 0);
+		assert_int_equal(net_client_call(c, PROTO_API_LIST_OFFSETS, v, w.buf, w.len, 0,
+						 DEADLINE_MS, &resp),
+				 0);
+		kbuf_w_free(&w);
+		assert_int_equal(proto_list_offsets_resp_decode(&resp.body, v, &lr), 0);
+		assert_int_equal(lr.topics[0].n_partitions, 2);
+		for (int j = 0; j < 2; j++)
+			assert_int_equal(lr.topics[0].partitions[j].error_code,
+					 v >= 1 ? PROTO_ERR_INVALID_REQUEST : 0);
+		proto_list_offsets_resp_free(&lr);
+		net_resp_free(&resp);
+	}
+	net_client_close(c);
+	bk_stop(&a);
+	use_engine = false;
+}
+
 static void test_list_offsets_handler(void **state)
 {
 	struct bk a;
@@ -1546,6 +1598,57 @@ static void test_fetch_follower_epoch_checked_first(void **state)
 	assert_int_equal(fetch_one(c, -1, -1, 0, -1, 0, &r, NULL),
 			 PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
 	assert_int_equal(fetch_one(c, 3, 4, 0, -1, 0, &r, NULL), PROTO_ERR_FENCED_LEADER_EPOCH);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
+/* A partition named more than once in one Fetch is read and answered
+ * once, as its last entry asks (Kafka keeps a Fetch's partitions in a
+ * map): here two entries in one topic entry and a third in another entry
+ * of the same topic, whose fetch_offset is the one served. */
+static void test_fetch_partition_named_twice(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct proto_fetch_part parts[3];
+	struct proto_fetch_topic topics[2];
+	struct protofx_fetch f;
+	struct proto_fetch_resp fr;
+	struct net_client *c;
+	struct net_resp resp;
+	struct kbuf_w w;
+	uint64_t base = 0;
+
+	(void)state;
+	bk_start(&a, 1, "named-twice");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	for (int i = 0; i < 3; i++)
+		leader_append(&a, 2, 1, "r"); /* batches at 0, 2 and 4 */
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	protofx_fetch_init(&f, "orders", -1, -1, 0, -1, 0);
+	for (int i = 0; i < 3; i++) {
+		parts[i] = f.part;
+		parts[i].fetch_offset = 2 * i;
+	}
+	topics[0] = (struct proto_fetch_topic){ kstr_of("orders"), 2, &parts[0] };
+	topics[1] = (struct proto_fetch_topic){ kstr_of("orders"), 1, &parts[2] };
+	f.req.n_topics = 2;
+	f.req.topics = topics;
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_fetch_req_encode(&w, 12, &f.req), 0);
+	assert_int_equal(
+		net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS, &resp), 0);
+	kbuf_w_free(&w);
+	assert_int_equal(proto_fetch_resp_decode(&resp.body, 12, &fr), 0);
+	assert_int_equal(fr.n_topics, 1);
+	assert_int_equal(fr.topics[0].n_partitions, 1);
+	assert_int_equal(fr.topics[0].partitions[0].error_code, 0);
+	assert_true(fr.topics[0].partitions[0].records_len >= 8);
+	for (int i = 0; i < 8; i++)
+		base = base << 8 | fr.topics[0].partitions[0].records[i];
+	assert_int_equal(base, 4);
+	proto_fetch_resp_free(&fr);
+	net_resp_free(&resp);
 	net_client_close(c);
 	bk_stop(&a);
 }
@@ -2212,6 +2315,8 @@ int main(void)
 		cmocka_unit_test(test_fetcher_ofle_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetch_handler_rules),
 		cmocka_unit_test(test_fetch_follower_epoch_checked_first),
+		cmocka_unit_test(test_fetch_partition_named_twice),
+		cmocka_unit_test(test_list_offsets_named_twice),
 		cmocka_unit_test(test_fetch_old_version_of_zstd_topic),
 		cmocka_unit_test(test_list_offsets_handler),
 		cmocka_unit_test(test_list_offsets_new_leader_lagging),
