@@ -38,7 +38,10 @@
  *      lookups skip what DeleteRecords left below it in its segment).
  *      v0 answers old_style_offsets: the offset alone (max_num_offsets 0:
  *      none), -1 for none found. v1+ answer timestamp (-1 for -1/-2) and
- *      offset; v4+ the leader epoch (the partition's).
+ *      offset; v4+ the leader epoch, as Kafka's: the partition's for
+ *      -1, for the others the epoch the offset found was written in
+ *      (the epoch cache's epochForOffset: for -2 the log start's), -1
+ *      when none was found.
  *
  * DeleteRecords (Kafka's ReplicaManager.deleteRecords and
  * DelayedDeleteRecords). Per partition, the first that applies answers:
@@ -85,9 +88,22 @@
  * client asking for days must not keep one. */
 #define DELETE_RECORDS_MAX_WAIT_MS 60000
 
-/* Rule 4 for one partition whose replica passed rules 1-3. */
+/* The leader epoch an answer names for offset (v4+), as Kafka's: the
+ * epoch its record was written in (the epoch cache's epochForOffset; the
+ * partition's epoch when the log keeps none). */
+static int32_t offset_epoch(struct partition *p, int64_t offset, int32_t leader_epoch)
+{
+	const struct partition_log_ops *ops = partition_log_ops(p);
+
+	return ops->epoch_for_offset ? ops->epoch_for_offset(partition_log(p), offset)
+				     : leader_epoch;
+}
+
+/* Rule 4 for one partition whose replica passed rules 1-3 and leads in
+ * leader_epoch; *found_epoch the answer's leader epoch. */
 static int16_t part_offset(struct partition *p, int16_t version, int32_t replica_id,
-			   int64_t timestamp, int64_t *offset, int64_t *found_ts)
+			   int64_t timestamp, int32_t leader_epoch, int64_t *offset,
+			   int64_t *found_ts, int32_t *found_epoch)
 {
 	const struct partition_log_ops *ops = partition_log_ops(p);
 	struct partition_offsets o;
@@ -104,14 +120,17 @@ static int16_t part_offset(struct partition *p, int16_t version, int32_t replica
 	lagging = replica_id < 0 && version >= 1 && info.leader_epoch_start_offset > o.hw;
 	*offset = -1;
 	*found_ts = -1;
+	*found_epoch = -1;
 	if (timestamp == PROTO_LIST_OFFSETS_EARLIEST) {
 		*offset = o.log_start_offset;
+		*found_epoch = offset_epoch(p, *offset, leader_epoch);
 		return 0;
 	}
 	if (timestamp == PROTO_LIST_OFFSETS_LATEST) {
 		if (lagging)
 			return PROTO_ERR_OFFSET_NOT_AVAILABLE;
 		*offset = bound;
+		*found_epoch = leader_epoch;
 		return 0;
 	}
 	if (timestamp == PROTO_LIST_OFFSETS_MAX_TIMESTAMP) {
@@ -130,8 +149,10 @@ static int16_t part_offset(struct partition *p, int16_t version, int32_t replica
 		*found_ts = -1;
 		if (lagging)
 			return PROTO_ERR_OFFSET_NOT_AVAILABLE;
-		rc = 0;
+		return 0;
 	}
+	if (rc == 0 && *offset >= 0)
+		*found_epoch = offset_epoch(p, *offset, leader_epoch);
 	return rc ? proto_err_from_errno(rc) : 0;
 }
 
@@ -213,16 +234,16 @@ static int list_offsets_handler(void *arg, struct net_req *req)
 			if (!rp->error_code && partition_leader_epoch(p, &epoch))
 				rp->error_code = PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
 			if (!rp->error_code)
-				rp->error_code =
-					part_offset(p, pr->hdr.api_version, m->replica_id,
-						    rq->timestamp, &rp->offset, &rp->timestamp);
+				rp->error_code = part_offset(p, pr->hdr.api_version, m->replica_id,
+							     rq->timestamp, epoch, &rp->offset,
+							     &rp->timestamp, &rp->leader_epoch);
 			partition_unref(p);
 			if (rp->error_code) {
 				rp->offset = -1;
 				rp->timestamp = -1;
+				rp->leader_epoch = -1;
 				continue;
 			}
-			rp->leader_epoch = epoch;
 			if (rp->offset >= 0 && rq->max_num_offsets > 0) {
 				old[k] = rp->offset;
 				rp->n_old_style_offsets = 1;

@@ -127,6 +127,10 @@ struct partition_log_ops {
 	 * (-1, -1) when the cache is empty or epoch is -1. */
 	void (*end_offset_for_epoch)(void *log, int32_t epoch, int32_t *found_epoch,
 				     int64_t *end_offset);
+	/* Kafka's LeaderEpochFileCache.epochForOffset: the epoch of the
+	 * latest entry starting at or below offset, -1 when none does. NULL:
+	 * not kept by this log (ListOffsets names the partition's epoch). */
+	int32_t (*epoch_for_offset)(void *log, int64_t offset);
 	/* Whole batches from the batch holding offset, below max_offset
 	 * (exclusive), at most max_bytes but at least one batch when any
 	 * is there. -ERANGE: offset outside [log_start, LEO]. */

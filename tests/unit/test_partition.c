@@ -1192,7 +1192,19 @@ static void *append_when_parked(void *arg)
  * an engine log. elog_append stamps record i of a batch 1700000000000 + i,
  * so the largest timestamp is in the middle of the log and shared by two
  * records: -3 names the earlier one. Nothing at or above the hw counts. */
+static int16_t list_offset_epoch(struct net_client *c, int64_t ts, int64_t *offset,
+				 int64_t *found_ts, int32_t *found_epoch);
+
 static int16_t list_offset(struct net_client *c, int64_t ts, int64_t *offset, int64_t *found_ts)
+{
+	int32_t epoch;
+
+	return list_offset_epoch(c, ts, offset, found_ts, &epoch);
+}
+
+/* list_offset, and the answer's leader epoch. */
+static int16_t list_offset_epoch(struct net_client *c, int64_t ts, int64_t *offset,
+				 int64_t *found_ts, int32_t *found_epoch)
 {
 	struct proto_list_offsets_part part = { .partition_index = 0,
 						.current_leader_epoch = -1,
@@ -1217,6 +1229,7 @@ static int16_t list_offset(struct net_client *c, int64_t ts, int64_t *offset, in
 	err = lr.topics[0].partitions[0].error_code;
 	*offset = lr.topics[0].partitions[0].offset;
 	*found_ts = lr.topics[0].partitions[0].timestamp;
+	*found_epoch = lr.topics[0].partitions[0].leader_epoch;
 	proto_list_offsets_resp_free(&lr);
 	net_resp_free(&resp);
 	return err;
@@ -1269,6 +1282,45 @@ static void test_list_offsets_named_twice(void **state)
 		proto_list_offsets_resp_free(&lr);
 		net_resp_free(&resp);
 	}
+	net_client_close(c);
+	bk_stop(&a);
+	use_engine = false;
+}
+
+/* ListOffsets v4+ names the leader epoch of the offset it finds, as
+ * Kafka: the epoch its record was written in (for -2 the log start's),
+ * the partition's for -1, -1 when nothing was found. */
+static void test_list_offsets_epoch_of_offset(void **state)
+{
+	struct bk a;
+	struct partition_state st1 = state2(1, 1, 1, 2), st3 = state2(1, 3, 1, 2);
+	struct net_client *c;
+	int64_t off, ts;
+	int32_t epoch;
+
+	(void)state;
+	use_engine = true;
+	bk_start(&a, 1, "listoffsets-epoch");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	assert_int_equal(partition_make_leader(a.p, &st1, now_mono_ms()), 1);
+	leader_append(&a, 3, 1, "e1"); /* 0-2, stamped TS0..TS0+2 */
+	assert_int_equal(partition_make_leader(a.p, &st3, now_mono_ms()), 1);
+	leader_append(&a, 2, 3, "e3"); /* 3-4, stamped TS0, TS0+1 */
+	assert_int_equal(list_offset_epoch(c, -2, &off, &ts, &epoch), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(epoch, 1);
+	assert_int_equal(list_offset_epoch(c, -1, &off, &ts, &epoch), 0);
+	assert_int_equal(off, 5);
+	assert_int_equal(epoch, 3);
+	assert_int_equal(list_offset_epoch(c, REPLFX_TS0 + 1, &off, &ts, &epoch), 0);
+	assert_int_equal(off, 1);
+	assert_int_equal(epoch, 1);
+	assert_int_equal(list_offset_epoch(c, -3, &off, &ts, &epoch), 0);
+	assert_int_equal(off, 2);
+	assert_int_equal(epoch, 1);
+	assert_int_equal(list_offset_epoch(c, REPLFX_TS0 + 9, &off, &ts, &epoch), 0);
+	assert_int_equal(off, -1);
+	assert_int_equal(epoch, -1);
 	net_client_close(c);
 	bk_stop(&a);
 	use_engine = false;
@@ -2317,6 +2369,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_follower_epoch_checked_first),
 		cmocka_unit_test(test_fetch_partition_named_twice),
 		cmocka_unit_test(test_list_offsets_named_twice),
+		cmocka_unit_test(test_list_offsets_epoch_of_offset),
 		cmocka_unit_test(test_fetch_old_version_of_zstd_topic),
 		cmocka_unit_test(test_list_offsets_handler),
 		cmocka_unit_test(test_list_offsets_new_leader_lagging),
