@@ -44,8 +44,11 @@
  * its mutex (so a listener called under a partition's lock never waits
  * for it), answers those with data, an error, a passed deadline or a gone
  * connection (whose end wakes it too), and puts the others back.
- * min_bytes counts as 1: a fetch with any record is answered (followers
- * send min_bytes 1); one with min_bytes 0 or below is never parked (an
+ * It is ready once its partitions hold min_bytes of records it may read,
+ * each partition's counted up to its partition_max_bytes (Kafka's
+ * DelayedFetch: a consumer's fetch.min.bytes waits for that much, or
+ * max_wait_ms); followers send min_bytes 1, so any record answers them,
+ * without measuring. One with min_bytes 0 or below is never parked (an
  * empty answer meets it, as in Kafka).
  *
  * The thread wakes only for news: a wake-up, or the earliest deadline of
@@ -377,12 +380,36 @@ static bool hw_news_due(struct fs_fetch *f, int64_t bytes_sent, int64_t now)
 	return now >= f->hw_due_ms;
 }
 
-/* True when the fetch should be answered now (rule: any data, any error,
- * news of the hw for a follower). Called by one thread at a time: the
- * handler before parking f, then the purgatory. */
+/* The record bytes fp may read now below upper, counted up to want (at
+ * most its partition_max_bytes); 0 when the read fails (the response will
+ * say why). A read stops at a batch over want or at its segment's end:
+ * with records left below upper, there is want (Kafka's DelayedFetch
+ * counts a partition whose hw is in a later segment as its max bytes). */
+static int64_t part_bytes(const struct fs_part *fp, int64_t upper, int64_t want)
+{
+	const struct partition_log_ops *ops = partition_log_ops(fp->p);
+	struct partition_raw raw = { .fd = -1 };
+	int64_t bytes = 0;
+
+	if (want > fp->req->partition_max_bytes)
+		want = fp->req->partition_max_bytes;
+	if (want <= 0)
+		return 0;
+	if (ops->read_raw(partition_log(fp->p), fp->req->fetch_offset, upper, (size_t)want, &raw) ==
+	    0)
+		bytes = raw.len > 0 && raw.last_offset + 1 < upper ? want : (int64_t)raw.len;
+	if (raw.ref)
+		ops->raw_release(partition_log(fp->p), &raw);
+	return bytes < want ? bytes : want;
+}
+
+/* True when the fetch should be answered now (rule: min_bytes of records,
+ * any error, news of the hw for a follower). Called by one thread at a
+ * time: the handler before parking f, then the purgatory. */
 static bool fetch_ready(struct fs_fetch *f, int64_t now)
 {
 	bool hw_news = false;
+	int64_t min_bytes = f->msg->min_bytes, bytes = 0;
 
 	for (int i = 0; i < f->n; i++) {
 		const struct fs_part *fp = &f->parts[i];
@@ -402,8 +429,13 @@ static bool fetch_ready(struct fs_fetch *f, int64_t now)
 			return true;
 		/* A held partition's records do not make the fetch ready (Kafka's
 		 * DelayedFetch does not count them): it waits out max_wait_ms. */
-		if (upper > fp->req->fetch_offset && !part_held(f, fp))
-			return true;
+		if (upper > fp->req->fetch_offset && !part_held(f, fp)) {
+			if (min_bytes <= 1)
+				return true;
+			bytes += part_bytes(fp, upper, min_bytes - bytes);
+			if (bytes >= min_bytes)
+				return true;
+		}
 		if (f->msg->replica_id >= 0 &&
 		    partition_follower_hw_behind(fp->p, f->msg->replica_id, &bytes_sent) &&
 		    hw_news_due(f, bytes_sent, now))

@@ -109,8 +109,9 @@ struct partition_raw {
 	int fd; /* -1: no bytes (len 0) */
 	off_t offset;
 	size_t len;
-	int32_t last_epoch; /* partition leader epoch of the last batch, -1 none */
-	void *ref;          /* released by raw_release */
+	int32_t last_epoch;  /* partition leader epoch of the last batch, -1 none */
+	int64_t last_offset; /* the last batch's last offset, -1 none */
+	void *ref;           /* released by raw_release */
 };
 
 struct partition_log_ops {

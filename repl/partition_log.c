@@ -64,6 +64,7 @@ static int pl_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max
 	raw->offset = 0;
 	raw->len = 0;
 	raw->last_epoch = -1;
+	raw->last_offset = -1;
 	raw->ref = NULL;
 	if (!r)
 		return -ENOMEM;
@@ -76,6 +77,7 @@ static int pl_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max
 	raw->offset = (off_t)r->pos;
 	raw->len = (size_t)r->len;
 	raw->last_epoch = r->last_epoch;
+	raw->last_offset = r->last_offset;
 	raw->ref = r;
 	return 0;
 }

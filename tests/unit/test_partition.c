@@ -1725,6 +1725,52 @@ static void *fetch_parked(void *arg)
 	return NULL;
 }
 
+/* A consumer's fetch waits for min_bytes of records (Kafka's DelayedFetch):
+ * one small record there at its arrival does not answer it (it parks), the
+ * records that bring the total to min_bytes do, and all of them come. */
+struct min_bytes_fetch {
+	struct bk *b;
+	struct proto_fetch_resp_part r;
+	int16_t err;
+};
+
+static void *fetch_min_bytes(void *arg)
+{
+	struct min_bytes_fetch *mf = arg;
+	struct net_client *c;
+	struct protofx_fetch f;
+
+	assert_int_equal(net_client_connect("127.0.0.1", mf->b->port, DEADLINE_MS, &c), 0);
+	protofx_fetch_init(&f, "orders", -1, -1, 0, -1, 60000);
+	f.req.min_bytes = 1000;
+	mf->err = fetch_with(c, &f, &mf->r, NULL);
+	net_client_close(c);
+	return NULL;
+}
+
+static void test_fetch_waits_for_min_bytes(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct min_bytes_fetch mf = { .b = &a };
+	pthread_t th;
+
+	(void)state;
+	bk_start(&a, 1, "min-bytes");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 1, 1, "small");
+	assert_true(tlog_pos_of(a.t, 1) < 1000);
+	assert_int_equal(pthread_create(&th, NULL, fetch_min_bytes, &mf), 0);
+	wait_parked(a.fs, 1);
+	leader_append(&a, 200, 1, "many");
+	assert_true(tlog_pos_of(a.t, 201) >= 1000);
+	pthread_join(th, NULL);
+	assert_int_equal(mf.err, 0);
+	assert_int_equal(mf.r.records_len, tlog_pos_of(a.t, 201));
+	assert_int_equal(fetch_serve_parked(a.fs), 0);
+	bk_stop(&a);
+}
+
 /* The purgatory's rule for followers: a parked fetch is answered when the
  * hw moves above the one its follower was last told, records or not. Two
  * followers fetch a record; the first one back parks at the LEO (the hw
@@ -2370,6 +2416,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_partition_named_twice),
 		cmocka_unit_test(test_list_offsets_named_twice),
 		cmocka_unit_test(test_list_offsets_epoch_of_offset),
+		cmocka_unit_test(test_fetch_waits_for_min_bytes),
 		cmocka_unit_test(test_fetch_old_version_of_zstd_topic),
 		cmocka_unit_test(test_list_offsets_handler),
 		cmocka_unit_test(test_list_offsets_new_leader_lagging),
