@@ -22,6 +22,8 @@
  *      earlier than it thinks, or than its fetch_offset: diverging_epoch =
  *      our (largest epoch <= it, its end offset), no records, its state
  *      untouched (it will truncate and fetch again)
+ *   5b. a negative partition_max_bytes with records to read (Kafka's
+ *      LogSegment.read refuses it):            UNKNOWN_SERVER_ERROR
  *   6. records: whole batches from the one holding fetch_offset, below the
  *      LEO for a follower, below the hw for anyone else (nothing above the
  *      hw reaches a consumer), partition_max_bytes each and max_bytes in
@@ -391,6 +393,8 @@ static int64_t part_bytes(const struct fs_part *fp, int64_t upper, int64_t want)
 	struct partition_raw raw = { .fd = -1 };
 	int64_t bytes = 0;
 
+	if (fp->req->partition_max_bytes < 0)
+		return want; /* answered at once: refused (part_max_refused) */
 	if (want > fp->req->partition_max_bytes)
 		want = fp->req->partition_max_bytes;
 	if (want <= 0)
@@ -483,6 +487,22 @@ static void fetch_client_quota(struct fs_fetch *f, struct proto_fetch_resp *resp
 	}
 }
 
+/* A negative partition_max_bytes with records to read below upper: it
+ * would bound nothing (a whole segment's range sent), and Kafka's
+ * LogSegment.read refuses it, the partition answered UNKNOWN_SERVER_ERROR
+ * (none at the end, where nothing is read); logged. */
+static bool part_max_refused(const struct fs_fetch *f, const struct fs_part *fp, int64_t upper)
+{
+	if (fp->req->partition_max_bytes >= 0 || upper <= fp->req->fetch_offset)
+		return false;
+	mq_log_limited(MQ_WARN,
+		       "Fetch from %s of %s-%d at offset %lld refused (UNKNOWN_SERVER_ERROR): "
+		       "partition_max_bytes %d is negative",
+		       net_req_peer(f->req), partition_topic(fp->p), (int)partition_index(fp->p),
+		       (long long)fp->req->fetch_offset, (int)fp->req->partition_max_bytes);
+	return true;
+}
+
 /* Rule 6 and the response frame into the request's output. */
 static int fetch_respond(struct fs_fetch *f)
 {
@@ -570,6 +590,11 @@ static int fetch_respond(struct fs_fetch *f)
 				continue;
 			}
 			upper = part_upper(f, fp, &o);
+			if (part_max_refused(f, fp, upper)) {
+				rp->error_code = PROTO_ERR_UNKNOWN_SERVER_ERROR;
+				note_sent(f, fp, rp, 0);
+				continue;
+			}
 			max = (size_t)(fp->req->partition_max_bytes < budget
 					       ? fp->req->partition_max_bytes
 					       : budget);

@@ -1725,6 +1725,34 @@ static void *fetch_parked(void *arg)
 	return NULL;
 }
 
+/* A negative partition_max_bytes bounds nothing: refused where there are
+ * records to read (Kafka's LogSegment.read throws, UNKNOWN_SERVER_ERROR),
+ * not a whole segment's range sent; at the end, nothing to read, no error. */
+static void test_fetch_negative_partition_max_bytes(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct protofx_fetch f;
+	struct proto_fetch_resp_part r;
+	struct net_client *c;
+
+	(void)state;
+	bk_start(&a, 1, "negative-max");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 3, 1, "r");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	protofx_fetch_init(&f, "orders", -1, -1, 0, -1, 0);
+	f.part.partition_max_bytes = -1;
+	assert_int_equal(fetch_with(c, &f, &r, NULL), PROTO_ERR_UNKNOWN_SERVER_ERROR);
+	assert_int_equal(r.records_len, 0);
+	assert_int_equal(r.high_watermark, 3);
+	f.part.fetch_offset = 3;
+	assert_int_equal(fetch_with(c, &f, &r, NULL), 0);
+	assert_int_equal(r.records_len, 0);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
 /* A consumer's fetch waits for min_bytes of records (Kafka's DelayedFetch):
  * one small record there at its arrival does not answer it (it parks), the
  * records that bring the total to min_bytes do, and all of them come. */
@@ -2417,6 +2445,7 @@ int main(void)
 		cmocka_unit_test(test_list_offsets_named_twice),
 		cmocka_unit_test(test_list_offsets_epoch_of_offset),
 		cmocka_unit_test(test_fetch_waits_for_min_bytes),
+		cmocka_unit_test(test_fetch_negative_partition_max_bytes),
 		cmocka_unit_test(test_fetch_old_version_of_zstd_topic),
 		cmocka_unit_test(test_list_offsets_handler),
 		cmocka_unit_test(test_list_offsets_new_leader_lagging),
