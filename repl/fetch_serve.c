@@ -539,6 +539,7 @@ static int fetch_respond(struct fs_fetch *f)
 		struct proto_fetch_resp_topic *rt = &topics[resp.n_topics];
 
 		rt->topic = m->topics[t].topic;
+		rt->n_partitions = 0; /* a slot an unanswered entry left */
 		rt->partitions = &parts[kout];
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			struct fs_part *fp = &f->parts[k];
