@@ -507,6 +507,10 @@ int log_end_offset_for_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, i
  * taking of the log's lock: an acknowledgement's look whether its records
  * are committed, and still the ones its leader epoch appended. */
 int64_t log_get_hw_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end);
+/* Kafka's LeaderEpochFileCache.epochForOffset, for ListOffsets' leader
+ * epoch of the offset it finds: the epoch of the latest entry starting
+ * at or below offset, -1 when none does. */
+int32_t log_epoch_for_offset(struct log *l, int64_t offset);
 
 /* ---- listeners ----
  * Called with no engine lock held, on the thread that moved the hw

@@ -177,6 +177,17 @@ int log_end_offset_for_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, i
 	return 0;
 }
 
+int32_t log_epoch_for_offset(struct log *l, int64_t offset)
+{
+	int32_t epoch = -1;
+
+	pthread_mutex_lock(&l->lock);
+	for (int i = 0; i < l->nepochs && l->epochs[i].start_offset <= offset; i++)
+		epoch = l->epochs[i].epoch;
+	pthread_mutex_unlock(&l->lock);
+	return epoch;
+}
+
 int64_t log_get_hw_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end)
 {
 	pthread_mutex_lock(&l->lock);

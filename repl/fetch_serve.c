@@ -6,9 +6,11 @@
  * A Fetch, per partition, in this order (the first that applies answers):
  *   1. no local replica, or its log dropped (topic deleted, also while
  *      the fetch is parked):                  UNKNOWN_TOPIC_OR_PARTITION
- *   2. not the leader:                        NOT_LEADER_OR_FOLLOWER
- *   3. current_leader_epoch (not -1) below ours: FENCED_LEADER_EPOCH,
+ *   2. current_leader_epoch (not -1) below ours: FENCED_LEADER_EPOCH,
  *      above ours:                            UNKNOWN_LEADER_EPOCH
+ *      ("ours": the epoch a follower follows too, as Kafka checks it
+ *      before the leadership)
+ *   3. not the leader:                        NOT_LEADER_OR_FOLLOWER
  *   4. fetch_offset outside [log start, LEO]: OFFSET_OUT_OF_RANGE; below
  *      the log start, with the log start's line position (the response
  *      partition's tag log_start_line, proto_fetch.c) and log_start_offset
@@ -20,6 +22,8 @@
  *      earlier than it thinks, or than its fetch_offset: diverging_epoch =
  *      our (largest epoch <= it, its end offset), no records, its state
  *      untouched (it will truncate and fetch again)
+ *   5b. a negative partition_max_bytes with records to read (Kafka's
+ *      LogSegment.read refuses it):            UNKNOWN_SERVER_ERROR
  *   6. records: whole batches from the one holding fetch_offset, below the
  *      LEO for a follower, below the hw for anyone else (nothing above the
  *      hw reaches a consumer), partition_max_bytes each and max_bytes in
@@ -42,8 +46,11 @@
  * its mutex (so a listener called under a partition's lock never waits
  * for it), answers those with data, an error, a passed deadline or a gone
  * connection (whose end wakes it too), and puts the others back.
- * min_bytes counts as 1: a fetch with any record is answered (followers
- * send min_bytes 1); one with min_bytes 0 or below is never parked (an
+ * It is ready once its partitions hold min_bytes of records it may read,
+ * each partition's counted up to its partition_max_bytes (Kafka's
+ * DelayedFetch: a consumer's fetch.min.bytes waits for that much, or
+ * max_wait_ms); followers send min_bytes 1, so any record answers them,
+ * without measuring. One with min_bytes 0 or below is never parked (an
  * empty answer meets it, as in Kafka).
  *
  * The thread wakes only for news: a wake-up, or the earliest deadline of
@@ -105,6 +112,7 @@
 #include "engine/engine.h"
 #include "repl/client_quota.h"
 #include "repl/fetch_serve.h"
+#include "repl/named_parts.h"
 #include "repl/throttle.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
@@ -121,6 +129,7 @@
 struct fs_part {
 	struct partition *p; /* referenced, or NULL */
 	const struct proto_fetch_part *req;
+	bool replaced; /* a later entry of the request names it: not served */
 	int16_t error;
 	bool diverging;
 	int32_t diverging_epoch;
@@ -260,14 +269,19 @@ int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoc
 	/* An offline replica (its log directory failed) is Kafka's
 	 * KAFKA_STORAGE_ERROR: the follower or consumer waits for the
 	 * controller to move the leadership. */
-	if ((rc = partition_leader_epoch(p, &epoch)))
-		return rc == -ENXIO ? PROTO_ERR_KAFKA_STORAGE_ERROR
-				    : PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
-	if (current_leader_epoch >= 0 && current_leader_epoch < epoch)
+	rc = partition_leader_epoch(p, &epoch);
+	if (rc == -ENXIO)
+		return PROTO_ERR_KAFKA_STORAGE_ERROR;
+	/* The epoch before the leadership, as Kafka's Partition.getLocalLog:
+	 * a follower asked in an epoch older than the one it follows (a
+	 * client that missed a leader change) answers FENCED_LEADER_EPOCH,
+	 * in a newer one (the new leader not told yet) UNKNOWN_LEADER_EPOCH,
+	 * which the client retries there without a metadata refresh. */
+	if (epoch >= 0 && current_leader_epoch >= 0 && current_leader_epoch < epoch)
 		return PROTO_ERR_FENCED_LEADER_EPOCH;
-	if (current_leader_epoch > epoch)
+	if (epoch >= 0 && current_leader_epoch > epoch)
 		return PROTO_ERR_UNKNOWN_LEADER_EPOCH;
-	return 0;
+	return rc ? PROTO_ERR_NOT_LEADER_OR_FOLLOWER : 0;
 }
 
 /* The partition's topic was deleted since the lookup (StopReplica with
@@ -368,12 +382,38 @@ static bool hw_news_due(struct fs_fetch *f, int64_t bytes_sent, int64_t now)
 	return now >= f->hw_due_ms;
 }
 
-/* True when the fetch should be answered now (rule: any data, any error,
- * news of the hw for a follower). Called by one thread at a time: the
- * handler before parking f, then the purgatory. */
+/* The record bytes fp may read now below upper, counted up to want (at
+ * most its partition_max_bytes); 0 when the read fails (the response will
+ * say why). A read stops at a batch over want or at its segment's end:
+ * with records left below upper, there is want (Kafka's DelayedFetch
+ * counts a partition whose hw is in a later segment as its max bytes). */
+static int64_t part_bytes(const struct fs_part *fp, int64_t upper, int64_t want)
+{
+	const struct partition_log_ops *ops = partition_log_ops(fp->p);
+	struct partition_raw raw = { .fd = -1 };
+	int64_t bytes = 0;
+
+	if (fp->req->partition_max_bytes < 0)
+		return want; /* answered at once: refused (part_max_refused) */
+	if (want > fp->req->partition_max_bytes)
+		want = fp->req->partition_max_bytes;
+	if (want <= 0)
+		return 0;
+	if (ops->read_raw(partition_log(fp->p), fp->req->fetch_offset, upper, (size_t)want, &raw) ==
+	    0)
+		bytes = raw.len > 0 && raw.last_offset + 1 < upper ? want : (int64_t)raw.len;
+	if (raw.ref)
+		ops->raw_release(partition_log(fp->p), &raw);
+	return bytes < want ? bytes : want;
+}
+
+/* True when the fetch should be answered now (rule: min_bytes of records,
+ * any error, news of the hw for a follower). Called by one thread at a
+ * time: the handler before parking f, then the purgatory. */
 static bool fetch_ready(struct fs_fetch *f, int64_t now)
 {
 	bool hw_news = false;
+	int64_t min_bytes = f->msg->min_bytes, bytes = 0;
 
 	for (int i = 0; i < f->n; i++) {
 		const struct fs_part *fp = &f->parts[i];
@@ -381,6 +421,8 @@ static bool fetch_ready(struct fs_fetch *f, int64_t now)
 		int64_t bytes_sent = 0, upper;
 		int32_t epoch;
 
+		if (fp->replaced)
+			continue;
 		if (fp->error || fp->diverging)
 			return true;
 		/* Lost leadership while parked (its topic deleted too). */
@@ -391,8 +433,13 @@ static bool fetch_ready(struct fs_fetch *f, int64_t now)
 			return true;
 		/* A held partition's records do not make the fetch ready (Kafka's
 		 * DelayedFetch does not count them): it waits out max_wait_ms. */
-		if (upper > fp->req->fetch_offset && !part_held(f, fp))
-			return true;
+		if (upper > fp->req->fetch_offset && !part_held(f, fp)) {
+			if (min_bytes <= 1)
+				return true;
+			bytes += part_bytes(fp, upper, min_bytes - bytes);
+			if (bytes >= min_bytes)
+				return true;
+		}
 		if (f->msg->replica_id >= 0 &&
 		    partition_follower_hw_behind(fp->p, f->msg->replica_id, &bytes_sent) &&
 		    hw_news_due(f, bytes_sent, now))
@@ -440,6 +487,22 @@ static void fetch_client_quota(struct fs_fetch *f, struct proto_fetch_resp *resp
 	}
 }
 
+/* A negative partition_max_bytes with records to read below upper: it
+ * would bound nothing (a whole segment's range sent), and Kafka's
+ * LogSegment.read refuses it, the partition answered UNKNOWN_SERVER_ERROR
+ * (none at the end, where nothing is read); logged. */
+static bool part_max_refused(const struct fs_fetch *f, const struct fs_part *fp, int64_t upper)
+{
+	if (fp->req->partition_max_bytes >= 0 || upper <= fp->req->fetch_offset)
+		return false;
+	mq_log_limited(MQ_WARN,
+		       "Fetch from %s of %s-%d at offset %lld refused (UNKNOWN_SERVER_ERROR): "
+		       "partition_max_bytes %d is negative",
+		       net_req_peer(f->req), partition_topic(fp->p), (int)partition_index(fp->p),
+		       (long long)fp->req->fetch_offset, (int)fp->req->partition_max_bytes);
+	return true;
+}
+
 /* Rule 6 and the response frame into the request's output. */
 static int fetch_respond(struct fs_fetch *f)
 {
@@ -452,7 +515,7 @@ static int fetch_respond(struct fs_fetch *f)
 					 .session_id = 0 };
 	int64_t budget = m->max_bytes > 0 ? m->max_bytes : 0;
 	bool taken = false; /* a partition of this response has records */
-	int k = 0, rc;
+	int k = 0, kout = 0, rc;
 
 	/* A consumer's response stays within what its consumer_byte_rate
 	 * takes in one quota window (fetch_client_quota). */
@@ -471,17 +534,24 @@ static int fetch_respond(struct fs_fetch *f)
 		rc = -ENOMEM;
 		goto out;
 	}
+	resp.n_topics = 0;
 	for (int32_t t = 0; t < m->n_topics; t++) {
-		topics[t].topic = m->topics[t].topic;
-		topics[t].n_partitions = m->topics[t].n_partitions;
-		topics[t].partitions = &parts[k];
+		struct proto_fetch_resp_topic *rt = &topics[resp.n_topics];
+
+		rt->topic = m->topics[t].topic;
+		rt->n_partitions = 0; /* a slot an unanswered entry left */
+		rt->partitions = &parts[kout];
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			struct fs_part *fp = &f->parts[k];
-			struct proto_fetch_resp_part *rp = &parts[k];
+			struct proto_fetch_resp_part *rp;
 			struct partition_offsets o = { -1, -1, -1, -1, false };
 			int64_t upper;
 			size_t max;
 
+			if (fp->replaced)
+				continue;
+			rp = &parts[kout++];
+			rt->n_partitions++;
 			rp->partition_index = fp->req->partition;
 			rp->n_aborted = -1;
 			rp->preferred_read_replica = -1;
@@ -521,6 +591,11 @@ static int fetch_respond(struct fs_fetch *f)
 				continue;
 			}
 			upper = part_upper(f, fp, &o);
+			if (part_max_refused(f, fp, upper)) {
+				rp->error_code = PROTO_ERR_UNKNOWN_SERVER_ERROR;
+				note_sent(f, fp, rp, 0);
+				continue;
+			}
 			max = (size_t)(fp->req->partition_max_bytes < budget
 					       ? fp->req->partition_max_bytes
 					       : budget);
@@ -555,13 +630,63 @@ static int fetch_respond(struct fs_fetch *f)
 					budget = 0;
 			}
 		}
+		/* A topic entry whose partitions later entries all name
+		 * again is not answered either (as Produce's). */
+		if (rt->n_partitions > 0 || m->topics[t].n_partitions == 0)
+			resp.n_topics++;
 	}
-	fetch_client_quota(f, &resp, parts, k);
+	fetch_client_quota(f, &resp, parts, kout);
 	rc = proto_fetch_resp_encode(net_req_out(f->req), pr->hdr.api_version,
 				     pr->hdr.correlation_id, &resp);
 out:
 	free(topics);
 	free(parts);
+	return rc;
+}
+
+/* Marks the entries that a later entry of the request names again: Kafka
+ * keeps a Fetch's partitions in a map, so a partition is read and
+ * answered once, as its last entry asks; logged. -ENOMEM. */
+static int fetch_mark_replaced(struct fs_fetch *f)
+{
+	const struct proto_fetch_req *m = f->msg;
+	struct named_part *refs;
+	uint8_t *mark;
+	int32_t k = 0;
+	int rc = 0;
+
+	if (f->n < 2)
+		return 0;
+	refs = malloc((size_t)f->n * sizeof(*refs));
+	mark = malloc((size_t)f->n);
+	if (!refs || !mark) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int32_t t = 0; t < m->n_topics; t++)
+		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++)
+			refs[k] = (struct named_part){ m->topics[t].topic,
+						       m->topics[t].partitions[j].partition, k };
+	if (named_parts_mark(refs, f->n, mark) == 0)
+		goto out;
+	k = 0;
+	for (int32_t t = 0; t < m->n_topics; t++)
+		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
+			struct kstr topic = m->topics[t].topic;
+
+			if (mark[k] != NAMED_AGAIN)
+				continue;
+			f->parts[k].replaced = true;
+			mq_log_limited(MQ_INFO,
+				       "Fetch from %s names %.*s-%d more than once: only its "
+				       "last entry is read and answered",
+				       net_req_peer(f->req), topic.len > 0 ? (int)topic.len : 0,
+				       topic.ptr ? topic.ptr : "",
+				       (int)m->topics[t].partitions[j].partition);
+		}
+out:
+	free(refs);
+	free(mark);
 	return rc;
 }
 
@@ -590,7 +715,8 @@ static int fetch_handler(void *arg, struct net_req *req)
 	f->msg = m;
 	f->n = n;
 	f->parts = calloc((size_t)n + 1, sizeof(*f->parts));
-	if (!f->parts) {
+	if (!f->parts || fetch_mark_replaced(f) < 0) {
+		free(f->parts);
 		free(f);
 		return -ENOMEM;
 	}
@@ -601,6 +727,8 @@ static int fetch_handler(void *arg, struct net_req *req)
 
 			fp->req = &m->topics[t].partitions[j];
 			fp->raw.fd = -1;
+			if (fp->replaced)
+				continue;
 			if (refused) { /* nothing of the partition looked at */
 				fp->error = PROTO_ERR_TOPIC_AUTHORIZATION_FAILED;
 				continue;

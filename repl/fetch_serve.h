@@ -65,9 +65,10 @@ void fetch_serve_wake(struct fetch_serve *fs);
 void fetch_serve_kick(struct fetch_serve *fs);
 /* Rules 1-3 of a Fetch (fetch_serve.c), shared by OffsetForLeaderEpoch and
  * ListOffsets: 0, or UNKNOWN_TOPIC_OR_PARTITION (p NULL),
- * NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR (the replica is offline:
- * partition_mark_offline), FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH
- * (current_leader_epoch -1: not checked). */
+ * KAFKA_STORAGE_ERROR (the replica is offline: partition_mark_offline),
+ * FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH (current_leader_epoch -1:
+ * not checked; a follower's epoch is checked too, before the leadership,
+ * as Kafka's), NOT_LEADER_OR_FOLLOWER. */
 int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoch);
 /* Record bytes sent to followers (replica_id >= 0) since the start: the
  * leader's side of replication (metrics). NULL: 0. */

@@ -65,6 +65,7 @@
 #include "repl/cluster.h"
 #include "repl/config.h"
 #include "repl/kafka_api.h"
+#include "repl/named_parts.h"
 #include "util/diaglog.h"
 
 int16_t kafka_produce_error(int err, const char **message)
@@ -192,39 +193,13 @@ static void produce_build_free(struct produce_build *pb)
 
 /* ---- a partition named twice ---- */
 
-struct named_part {
-	struct kstr name;
-	int32_t index;
-	int32_t pos; /* in the request, topic after topic */
-};
-
-static int named_part_cmp(const void *a, const void *b)
-{
-	const struct named_part *x = a, *y = b;
-	int c;
-
-	if (x->name.len != y->name.len)
-		return x->name.len < y->name.len ? -1 : 1;
-	c = x->name.len > 0 ? memcmp(x->name.ptr, y->name.ptr, (size_t)x->name.len) : 0;
-	if (c)
-		return c;
-	if (x->index != y->index)
-		return x->index < y->index ? -1 : 1;
-	return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
-/* Marks in replaced[pos] each partition entry that a later entry of the
- * request names again; the number marked, or -ENOMEM. Sorting keeps it
- * O(n log n) for the 200000 partitions a request may hold. */
-static int produce_replaced(const struct proto_produce_req *m, int32_t nparts, bool *replaced)
+/* Sets mark[pos] (named_parts.h) for each partition entry of m; -ENOMEM. */
+static int produce_replaced(const struct proto_produce_req *m, int32_t nparts, uint8_t *mark)
 {
 	struct named_part *refs;
 	int32_t k = 0;
-	int n = 0;
 
-	if (nparts < 2)
-		return 0;
-	refs = malloc((size_t)nparts * sizeof(*refs));
+	refs = malloc((size_t)nparts * sizeof(*refs) + 1);
 	if (!refs)
 		return -ENOMEM;
 	for (int32_t i = 0; i < m->n_topics; i++)
@@ -232,23 +207,15 @@ static int produce_replaced(const struct proto_produce_req *m, int32_t nparts, b
 			refs[k] =
 				(struct named_part){ m->topic_data[i].name,
 						     m->topic_data[i].partition_data[j].index, k };
-	qsort(refs, (size_t)nparts, sizeof(*refs), named_part_cmp);
-	for (int32_t i = 0; i + 1 < nparts; i++)
-		if (refs[i].index == refs[i + 1].index &&
-		    refs[i].name.len == refs[i + 1].name.len &&
-		    (refs[i].name.len <= 0 ||
-		     !memcmp(refs[i].name.ptr, refs[i + 1].name.ptr, (size_t)refs[i].name.len))) {
-			replaced[refs[i].pos] = true;
-			n++;
-		}
+	named_parts_mark(refs, nparts, mark);
 	free(refs);
-	return n;
+	return 0;
 }
 
 static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m, int16_t version,
 			 const struct proto_produce_topic *td, struct proto_produce_resp_topic *rt,
 			 struct proto_record_error **errs, struct produce_build *pb,
-			 const bool *replaced, const char *peer)
+			 const uint8_t *replaced, const char *peer)
 {
 	struct topic *t = NULL;
 	int failed = 0;
@@ -273,7 +240,7 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 		const char *msg;
 		int rc;
 
-		if (replaced[j]) {
+		if (replaced[j] == NAMED_AGAIN) {
 			mq_log_limited(
 				MQ_INFO,
 				"Produce from %s names %.*s-%d more than once: only its last "
@@ -328,7 +295,7 @@ static int produce_handler(void *arg, struct net_req *req)
 	const struct proto_produce_req *m = &pr->u.produce;
 	struct produce_build pb = { 0 };
 	struct proto_record_error *errs;
-	bool *replaced;
+	uint8_t *replaced;
 	int32_t nparts = 0, at = 0;
 	int rc = 0;
 

@@ -3,8 +3,12 @@
  * Partition.fetchOffsetForTimestamp) over the local replicas.
  *
  * Per partition, the first that applies answers:
- *   1-3. as a Fetch (fetch_serve_epoch_check): no local replica, not the
- *      leader, a fenced or unknown current_leader_epoch (v4+)
+ *   0. v1+: a partition the request names more than once, every entry
+ *      of it:                                  INVALID_REQUEST (Kafka's
+ *      duplicatePartitions), logged
+ *   1-3. as a Fetch (fetch_serve_epoch_check): no local replica, a fenced
+ *      or unknown current_leader_epoch (v4+; a follower's too), not the
+ *      leader
  *   4. the offset, bounded by what the asker may fetch: the hw for a
  *      consumer (replica_id < 0; both isolation levels, since there are no
  *      transactions the last stable offset is the hw), the LEO for a
@@ -34,7 +38,10 @@
  *      lookups skip what DeleteRecords left below it in its segment).
  *      v0 answers old_style_offsets: the offset alone (max_num_offsets 0:
  *      none), -1 for none found. v1+ answer timestamp (-1 for -1/-2) and
- *      offset; v4+ the leader epoch (the partition's).
+ *      offset; v4+ the leader epoch, as Kafka's: the partition's for
+ *      -1, for the others the epoch the offset found was written in
+ *      (the epoch cache's epochForOffset: for -2 the log start's), -1
+ *      when none was found.
  *
  * DeleteRecords (Kafka's ReplicaManager.deleteRecords and
  * DelayedDeleteRecords). Per partition, the first that applies answers:
@@ -68,6 +75,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "repl/named_parts.h"
 #include "repl/offsets_serve.h"
 #include "repl/proto.h"
 #include "util/clock.h"
@@ -80,9 +88,22 @@
  * client asking for days must not keep one. */
 #define DELETE_RECORDS_MAX_WAIT_MS 60000
 
-/* Rule 4 for one partition whose replica passed rules 1-3. */
+/* The leader epoch an answer names for offset (v4+), as Kafka's: the
+ * epoch its record was written in (the epoch cache's epochForOffset; the
+ * partition's epoch when the log keeps none). */
+static int32_t offset_epoch(struct partition *p, int64_t offset, int32_t leader_epoch)
+{
+	const struct partition_log_ops *ops = partition_log_ops(p);
+
+	return ops->epoch_for_offset ? ops->epoch_for_offset(partition_log(p), offset)
+				     : leader_epoch;
+}
+
+/* Rule 4 for one partition whose replica passed rules 1-3 and leads in
+ * leader_epoch; *found_epoch the answer's leader epoch. */
 static int16_t part_offset(struct partition *p, int16_t version, int32_t replica_id,
-			   int64_t timestamp, int64_t *offset, int64_t *found_ts)
+			   int64_t timestamp, int32_t leader_epoch, int64_t *offset,
+			   int64_t *found_ts, int32_t *found_epoch)
 {
 	const struct partition_log_ops *ops = partition_log_ops(p);
 	struct partition_offsets o;
@@ -99,14 +120,17 @@ static int16_t part_offset(struct partition *p, int16_t version, int32_t replica
 	lagging = replica_id < 0 && version >= 1 && info.leader_epoch_start_offset > o.hw;
 	*offset = -1;
 	*found_ts = -1;
+	*found_epoch = -1;
 	if (timestamp == PROTO_LIST_OFFSETS_EARLIEST) {
 		*offset = o.log_start_offset;
+		*found_epoch = offset_epoch(p, *offset, leader_epoch);
 		return 0;
 	}
 	if (timestamp == PROTO_LIST_OFFSETS_LATEST) {
 		if (lagging)
 			return PROTO_ERR_OFFSET_NOT_AVAILABLE;
 		*offset = bound;
+		*found_epoch = leader_epoch;
 		return 0;
 	}
 	if (timestamp == PROTO_LIST_OFFSETS_MAX_TIMESTAMP) {
@@ -125,9 +149,31 @@ static int16_t part_offset(struct partition *p, int16_t version, int32_t replica
 		*found_ts = -1;
 		if (lagging)
 			return PROTO_ERR_OFFSET_NOT_AVAILABLE;
-		rc = 0;
+		return 0;
 	}
+	if (rc == 0 && *offset >= 0)
+		*found_epoch = offset_epoch(p, *offset, leader_epoch);
 	return rc ? proto_err_from_errno(rc) : 0;
+}
+
+/* Rule 0: marks (named_parts.h) the entries of partitions m names more
+ * than once; 1 when there are any, 0 none, -ENOMEM. */
+static int list_offsets_named_again(const struct proto_list_offsets_req *m, int32_t n,
+				    uint8_t *mark)
+{
+	struct named_part *refs = malloc((size_t)n * sizeof(*refs) + 1);
+	int32_t k = 0, again;
+
+	if (!refs)
+		return -ENOMEM;
+	for (int32_t t = 0; t < m->n_topics; t++)
+		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++)
+			refs[k] = (struct named_part){ m->topics[t].name,
+						       m->topics[t].partitions[j].partition_index,
+						       k };
+	again = named_parts_mark(refs, n, mark);
+	free(refs);
+	return again > 0;
 }
 
 static int list_offsets_handler(void *arg, struct net_req *req)
@@ -138,7 +184,8 @@ static int list_offsets_handler(void *arg, struct net_req *req)
 	struct proto_list_offsets_resp resp = { .n_topics = m->n_topics };
 	struct proto_list_offsets_resp_part *parts;
 	int64_t *old;
-	int n = 0, k = 0, rc;
+	uint8_t *mark;
+	int n = 0, k = 0, rc, again = 0;
 	size_t pos;
 
 	for (int32_t t = 0; t < m->n_topics; t++)
@@ -146,7 +193,9 @@ static int list_offsets_handler(void *arg, struct net_req *req)
 	resp.topics = calloc((size_t)m->n_topics + 1, sizeof(*resp.topics));
 	parts = calloc((size_t)n + 1, sizeof(*parts));
 	old = calloc((size_t)n + 1, sizeof(*old));
-	if (!resp.topics || !parts || !old) {
+	mark = calloc((size_t)n + 1, 1);
+	if (!resp.topics || !parts || !old || !mark ||
+	    (pr->hdr.api_version >= 1 && (again = list_offsets_named_again(m, n, mark)) < 0)) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -165,20 +214,36 @@ static int list_offsets_handler(void *arg, struct net_req *req)
 			rp->timestamp = -1;
 			rp->offset = -1;
 			rp->leader_epoch = -1;
+			if (again && mark[k] != NAMED_ONCE) {
+				rp->error_code = PROTO_ERR_INVALID_REQUEST;
+				if (mark[k] == NAMED_LAST)
+					mq_log_limited(
+						MQ_WARN,
+						"ListOffsets from %s names %.*s-%d more than "
+						"once: INVALID_REQUEST for each entry, as Kafka",
+						net_req_peer(req),
+						m->topics[t].name.len > 0
+							? (int)m->topics[t].name.len
+							: 0,
+						m->topics[t].name.ptr ? m->topics[t].name.ptr : "",
+						(int)rq->partition_index);
+				partition_unref(p);
+				continue;
+			}
 			rp->error_code = fetch_serve_epoch_check(p, rq->current_leader_epoch);
 			if (!rp->error_code && partition_leader_epoch(p, &epoch))
 				rp->error_code = PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
 			if (!rp->error_code)
-				rp->error_code =
-					part_offset(p, pr->hdr.api_version, m->replica_id,
-						    rq->timestamp, &rp->offset, &rp->timestamp);
+				rp->error_code = part_offset(p, pr->hdr.api_version, m->replica_id,
+							     rq->timestamp, epoch, &rp->offset,
+							     &rp->timestamp, &rp->leader_epoch);
 			partition_unref(p);
 			if (rp->error_code) {
 				rp->offset = -1;
 				rp->timestamp = -1;
+				rp->leader_epoch = -1;
 				continue;
 			}
-			rp->leader_epoch = epoch;
 			if (rp->offset >= 0 && rq->max_num_offsets > 0) {
 				old[k] = rp->offset;
 				rp->n_old_style_offsets = 1;
@@ -194,6 +259,7 @@ out:
 	free(resp.topics);
 	free(parts);
 	free(old);
+	free(mark);
 	return rc;
 }
 

@@ -910,9 +910,8 @@ int partition_leader_epoch(struct partition *p, int32_t *epoch)
 	int rc = 0;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->role == PARTITION_LEADER)
-		*epoch = p->st.leader_epoch;
-	else
+	*epoch = p->role == PARTITION_NONE ? -1 : p->st.leader_epoch;
+	if (p->role != PARTITION_LEADER)
 		rc = p->offline ? -ENXIO : -EREMOTE;
 	pthread_mutex_unlock(&p->lock);
 	return rc;

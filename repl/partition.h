@@ -109,8 +109,9 @@ struct partition_raw {
 	int fd; /* -1: no bytes (len 0) */
 	off_t offset;
 	size_t len;
-	int32_t last_epoch; /* partition leader epoch of the last batch, -1 none */
-	void *ref;          /* released by raw_release */
+	int32_t last_epoch;  /* partition leader epoch of the last batch, -1 none */
+	int64_t last_offset; /* the last batch's last offset, -1 none */
+	void *ref;           /* released by raw_release */
 };
 
 struct partition_log_ops {
@@ -127,6 +128,10 @@ struct partition_log_ops {
 	 * (-1, -1) when the cache is empty or epoch is -1. */
 	void (*end_offset_for_epoch)(void *log, int32_t epoch, int32_t *found_epoch,
 				     int64_t *end_offset);
+	/* Kafka's LeaderEpochFileCache.epochForOffset: the epoch of the
+	 * latest entry starting at or below offset, -1 when none does. NULL:
+	 * not kept by this log (ListOffsets names the partition's epoch). */
+	int32_t (*epoch_for_offset)(void *log, int64_t offset);
 	/* Whole batches from the batch holding offset, below max_offset
 	 * (exclusive), at most max_bytes but at least one batch when any
 	 * is there. -ERANGE: offset outside [log_start, LEO]. */
@@ -424,8 +429,10 @@ bool partition_out_of_isr(struct partition *p, int32_t broker);
  * failed (-ENOSPC: a full disk), 0 once one has succeeded since. Any
  * thread, no lock. */
 int partition_follower_append_error(struct partition *p);
-/* Leader only: (leader epoch, its start offset), for the Fetch handler's
- * validation; -ENXIO offline, -EREMOTE otherwise. */
+/* The leader epoch, for the Fetch handler's validation: 0 on the leader;
+ * -ENXIO offline, -EREMOTE otherwise, *epoch then the epoch a follower
+ * follows (Kafka checks a client's current_leader_epoch against it
+ * before it asks whether it leads), -1 for a replica with no role. */
 int partition_leader_epoch(struct partition *p, int32_t *epoch);
 
 #endif

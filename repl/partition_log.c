@@ -49,6 +49,11 @@ static void pl_end_offset_for_epoch(void *log, int32_t epoch, int32_t *found_epo
 	(void)log_end_offset_for_epoch(log, epoch, found_epoch, end_offset);
 }
 
+static int32_t pl_epoch_for_offset(void *log, int64_t offset)
+{
+	return log_epoch_for_offset(log, offset);
+}
+
 static int pl_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max_bytes,
 		       struct partition_raw *raw)
 {
@@ -59,6 +64,7 @@ static int pl_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max
 	raw->offset = 0;
 	raw->len = 0;
 	raw->last_epoch = -1;
+	raw->last_offset = -1;
 	raw->ref = NULL;
 	if (!r)
 		return -ENOMEM;
@@ -71,6 +77,7 @@ static int pl_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max
 	raw->offset = (off_t)r->pos;
 	raw->len = (size_t)r->len;
 	raw->last_epoch = r->last_epoch;
+	raw->last_offset = r->last_offset;
 	raw->ref = r;
 	return 0;
 }
@@ -131,6 +138,7 @@ const struct partition_log_ops partition_engine_ops = {
 	.assign_epoch = pl_assign_epoch,
 	.latest_epoch = pl_latest_epoch,
 	.end_offset_for_epoch = pl_end_offset_for_epoch,
+	.epoch_for_offset = pl_epoch_for_offset,
 	.read_raw = pl_read_raw,
 	.raw_release = pl_raw_release,
 	.append_batches = pl_append_batches,

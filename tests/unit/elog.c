@@ -303,6 +303,11 @@ static int op_delete_records(void *log, int64_t offset, bool busy_ok, int64_t *s
 	return partition_engine_ops.delete_records(((struct elog *)log)->l, offset, busy_ok, start);
 }
 
+static int32_t op_epoch_for_offset(void *log, int64_t offset)
+{
+	return partition_engine_ops.epoch_for_offset(((struct elog *)log)->l, offset);
+}
+
 static int op_codec(void *log)
 {
 	return partition_engine_ops.codec(((struct elog *)log)->l);
@@ -314,6 +319,7 @@ const struct partition_log_ops elog_ops = {
 	.assign_epoch = op_assign_epoch,
 	.latest_epoch = op_latest_epoch,
 	.end_offset_for_epoch = op_end_offset_for_epoch,
+	.epoch_for_offset = op_epoch_for_offset,
 	.read_raw = op_read_raw,
 	.raw_release = op_raw_release,
 	.append_batches = op_append_batches,

@@ -1192,7 +1192,19 @@ static void *append_when_parked(void *arg)
  * an engine log. elog_append stamps record i of a batch 1700000000000 + i,
  * so the largest timestamp is in the middle of the log and shared by two
  * records: -3 names the earlier one. Nothing at or above the hw counts. */
+static int16_t list_offset_epoch(struct net_client *c, int64_t ts, int64_t *offset,
+				 int64_t *found_ts, int32_t *found_epoch);
+
 static int16_t list_offset(struct net_client *c, int64_t ts, int64_t *offset, int64_t *found_ts)
+{
+	int32_t epoch;
+
+	return list_offset_epoch(c, ts, offset, found_ts, &epoch);
+}
+
+/* list_offset, and the answer's leader epoch. */
+static int16_t list_offset_epoch(struct net_client *c, int64_t ts, int64_t *offset,
+				 int64_t *found_ts, int32_t *found_epoch)
 {
 	struct proto_list_offsets_part part = { .partition_index = 0,
 						.current_leader_epoch = -1,
@@ -1217,9 +1229,101 @@ static int16_t list_offset(struct net_client *c, int64_t ts, int64_t *offset, in
 	err = lr.topics[0].partitions[0].error_code;
 	*offset = lr.topics[0].partitions[0].offset;
 	*found_ts = lr.topics[0].partitions[0].timestamp;
+	*found_epoch = lr.topics[0].partitions[0].leader_epoch;
 	proto_list_offsets_resp_free(&lr);
 	net_resp_free(&resp);
 	return err;
+}
+
+/* A partition named twice in one ListOffsets v1+ is INVALID_REQUEST for
+ * each of its entries, as Kafka's duplicatePartitions; v0 answers each. */
+static void test_list_offsets_named_twice(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct proto_list_offsets_part parts[2] = {
+		{ .partition_index = 0,
+		  .current_leader_epoch = -1,
+		  .timestamp = -1,
+		  .max_num_offsets = 1 },
+		{ .partition_index = 0,
+		  .current_leader_epoch = -1,
+		  .timestamp = -2,
+		  .max_num_offsets = 1 },
+	};
+	struct proto_list_offsets_topic topic = { kstr_of("orders"), 2, parts };
+	struct proto_list_offsets_req req = { .replica_id = -1, .n_topics = 1, .topics = &topic };
+	struct net_client *c;
+	const int16_t versions[] = { 7, 1, 0 };
+
+	(void)state;
+	use_engine = true;
+	bk_start(&a, 1, "listoffsets-twice");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 3, 1, "r");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+		int16_t v = versions[i];
+		struct proto_list_offsets_resp lr;
+		struct net_resp resp;
+		struct kbuf_w w;
+
+		kbuf_w_init(&w, 512);
+		assert_int_equal(proto_list_offsets_req_encode(&w, v, &req), 0);
+		assert_int_equal(net_client_call(c, PROTO_API_LIST_OFFSETS, v, w.buf, w.len, 0,
+						 DEADLINE_MS, &resp),
+				 0);
+		kbuf_w_free(&w);
+		assert_int_equal(proto_list_offsets_resp_decode(&resp.body, v, &lr), 0);
+		assert_int_equal(lr.topics[0].n_partitions, 2);
+		for (int j = 0; j < 2; j++)
+			assert_int_equal(lr.topics[0].partitions[j].error_code,
+					 v >= 1 ? PROTO_ERR_INVALID_REQUEST : 0);
+		proto_list_offsets_resp_free(&lr);
+		net_resp_free(&resp);
+	}
+	net_client_close(c);
+	bk_stop(&a);
+	use_engine = false;
+}
+
+/* ListOffsets v4+ names the leader epoch of the offset it finds, as
+ * Kafka: the epoch its record was written in (for -2 the log start's),
+ * the partition's for -1, -1 when nothing was found. */
+static void test_list_offsets_epoch_of_offset(void **state)
+{
+	struct bk a;
+	struct partition_state st1 = state2(1, 1, 1, 2), st3 = state2(1, 3, 1, 2);
+	struct net_client *c;
+	int64_t off, ts;
+	int32_t epoch;
+
+	(void)state;
+	use_engine = true;
+	bk_start(&a, 1, "listoffsets-epoch");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	assert_int_equal(partition_make_leader(a.p, &st1, now_mono_ms()), 1);
+	leader_append(&a, 3, 1, "e1"); /* 0-2, stamped TS0..TS0+2 */
+	assert_int_equal(partition_make_leader(a.p, &st3, now_mono_ms()), 1);
+	leader_append(&a, 2, 3, "e3"); /* 3-4, stamped TS0, TS0+1 */
+	assert_int_equal(list_offset_epoch(c, -2, &off, &ts, &epoch), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(epoch, 1);
+	assert_int_equal(list_offset_epoch(c, -1, &off, &ts, &epoch), 0);
+	assert_int_equal(off, 5);
+	assert_int_equal(epoch, 3);
+	assert_int_equal(list_offset_epoch(c, REPLFX_TS0 + 1, &off, &ts, &epoch), 0);
+	assert_int_equal(off, 1);
+	assert_int_equal(epoch, 1);
+	assert_int_equal(list_offset_epoch(c, -3, &off, &ts, &epoch), 0);
+	assert_int_equal(off, 2);
+	assert_int_equal(epoch, 1);
+	assert_int_equal(list_offset_epoch(c, REPLFX_TS0 + 9, &off, &ts, &epoch), 0);
+	assert_int_equal(off, -1);
+	assert_int_equal(epoch, -1);
+	net_client_close(c);
+	bk_stop(&a);
+	use_engine = false;
 }
 
 static void test_list_offsets_handler(void **state)
@@ -1522,6 +1626,85 @@ static void test_fetch_handler_rules(void **state)
 	bk_stop(&a);
 }
 
+/* A follower checks a client's current_leader_epoch against the epoch it
+ * follows before it says it does not lead, as Kafka's Partition.getLocalLog:
+ * a client that missed a leader change is fenced, one ahead of the
+ * broker's news told to retry here (UNKNOWN_LEADER_EPOCH); only in the
+ * same epoch, or with none, NOT_LEADER_OR_FOLLOWER. */
+static void test_fetch_follower_epoch_checked_first(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(2, 5, 2, 1);
+	struct net_client *c;
+	struct proto_fetch_resp_part r;
+
+	(void)state;
+	bk_start(&a, 1, "follower-epoch");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	/* No role yet: no epoch to compare. */
+	assert_int_equal(fetch_one(c, -1, 4, 0, -1, 0, &r, NULL), PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_int_equal(partition_make_follower(a.p, &st), 1);
+	assert_int_equal(fetch_one(c, -1, 4, 0, -1, 0, &r, NULL), PROTO_ERR_FENCED_LEADER_EPOCH);
+	assert_int_equal(fetch_one(c, -1, 6, 0, -1, 0, &r, NULL), PROTO_ERR_UNKNOWN_LEADER_EPOCH);
+	assert_int_equal(fetch_one(c, -1, 5, 0, -1, 0, &r, NULL), PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_int_equal(fetch_one(c, -1, -1, 0, -1, 0, &r, NULL),
+			 PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_int_equal(fetch_one(c, 3, 4, 0, -1, 0, &r, NULL), PROTO_ERR_FENCED_LEADER_EPOCH);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
+/* A partition named more than once in one Fetch is read and answered
+ * once, as its last entry asks (Kafka keeps a Fetch's partitions in a
+ * map): here two entries in one topic entry and a third in another entry
+ * of the same topic, whose fetch_offset is the one served. */
+static void test_fetch_partition_named_twice(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct proto_fetch_part parts[3];
+	struct proto_fetch_topic topics[2];
+	struct protofx_fetch f;
+	struct proto_fetch_resp fr;
+	struct net_client *c;
+	struct net_resp resp;
+	struct kbuf_w w;
+	uint64_t base = 0;
+
+	(void)state;
+	bk_start(&a, 1, "named-twice");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	for (int i = 0; i < 3; i++)
+		leader_append(&a, 2, 1, "r"); /* batches at 0, 2 and 4 */
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	protofx_fetch_init(&f, "orders", -1, -1, 0, -1, 0);
+	for (int i = 0; i < 3; i++) {
+		parts[i] = f.part;
+		parts[i].fetch_offset = 2 * i;
+	}
+	topics[0] = (struct proto_fetch_topic){ kstr_of("orders"), 2, &parts[0] };
+	topics[1] = (struct proto_fetch_topic){ kstr_of("orders"), 1, &parts[2] };
+	f.req.n_topics = 2;
+	f.req.topics = topics;
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_fetch_req_encode(&w, 12, &f.req), 0);
+	assert_int_equal(
+		net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS, &resp), 0);
+	kbuf_w_free(&w);
+	assert_int_equal(proto_fetch_resp_decode(&resp.body, 12, &fr), 0);
+	assert_int_equal(fr.n_topics, 1);
+	assert_int_equal(fr.topics[0].n_partitions, 1);
+	assert_int_equal(fr.topics[0].partitions[0].error_code, 0);
+	assert_true(fr.topics[0].partitions[0].records_len >= 8);
+	for (int i = 0; i < 8; i++)
+		base = base << 8 | fr.topics[0].partitions[0].records[i];
+	assert_int_equal(base, 4);
+	proto_fetch_resp_free(&fr);
+	net_resp_free(&resp);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
 /* A follower's fetch parked at the LEO. */
 struct parked_fetch {
 	struct bk *b;
@@ -1540,6 +1723,80 @@ static void *fetch_parked(void *arg)
 	assert_int_equal(fetch_one(c, pf->replica, 3, pf->offset, 3, 20000, &pf->r, &pf->took), 0);
 	net_client_close(c);
 	return NULL;
+}
+
+/* A negative partition_max_bytes bounds nothing: refused where there are
+ * records to read (Kafka's LogSegment.read throws, UNKNOWN_SERVER_ERROR),
+ * not a whole segment's range sent; at the end, nothing to read, no error. */
+static void test_fetch_negative_partition_max_bytes(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct protofx_fetch f;
+	struct proto_fetch_resp_part r;
+	struct net_client *c;
+
+	(void)state;
+	bk_start(&a, 1, "negative-max");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 3, 1, "r");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	protofx_fetch_init(&f, "orders", -1, -1, 0, -1, 0);
+	f.part.partition_max_bytes = -1;
+	assert_int_equal(fetch_with(c, &f, &r, NULL), PROTO_ERR_UNKNOWN_SERVER_ERROR);
+	assert_int_equal(r.records_len, 0);
+	assert_int_equal(r.high_watermark, 3);
+	f.part.fetch_offset = 3;
+	assert_int_equal(fetch_with(c, &f, &r, NULL), 0);
+	assert_int_equal(r.records_len, 0);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
+/* A consumer's fetch waits for min_bytes of records (Kafka's DelayedFetch):
+ * one small record there at its arrival does not answer it (it parks), the
+ * records that bring the total to min_bytes do, and all of them come. */
+struct min_bytes_fetch {
+	struct bk *b;
+	struct proto_fetch_resp_part r;
+	int16_t err;
+};
+
+static void *fetch_min_bytes(void *arg)
+{
+	struct min_bytes_fetch *mf = arg;
+	struct net_client *c;
+	struct protofx_fetch f;
+
+	assert_int_equal(net_client_connect("127.0.0.1", mf->b->port, DEADLINE_MS, &c), 0);
+	protofx_fetch_init(&f, "orders", -1, -1, 0, -1, 60000);
+	f.req.min_bytes = 1000;
+	mf->err = fetch_with(c, &f, &mf->r, NULL);
+	net_client_close(c);
+	return NULL;
+}
+
+static void test_fetch_waits_for_min_bytes(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct min_bytes_fetch mf = { .b = &a };
+	pthread_t th;
+
+	(void)state;
+	bk_start(&a, 1, "min-bytes");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 1, 1, "small");
+	assert_true(tlog_pos_of(a.t, 1) < 1000);
+	assert_int_equal(pthread_create(&th, NULL, fetch_min_bytes, &mf), 0);
+	wait_parked(a.fs, 1);
+	leader_append(&a, 200, 1, "many");
+	assert_true(tlog_pos_of(a.t, 201) >= 1000);
+	pthread_join(th, NULL);
+	assert_int_equal(mf.err, 0);
+	assert_int_equal(mf.r.records_len, tlog_pos_of(a.t, 201));
+	assert_int_equal(fetch_serve_parked(a.fs), 0);
+	bk_stop(&a);
 }
 
 /* The purgatory's rule for followers: a parked fetch is answered when the
@@ -2183,6 +2440,12 @@ int main(void)
 		cmocka_unit_test(test_fetcher_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetcher_ofle_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetch_handler_rules),
+		cmocka_unit_test(test_fetch_follower_epoch_checked_first),
+		cmocka_unit_test(test_fetch_partition_named_twice),
+		cmocka_unit_test(test_list_offsets_named_twice),
+		cmocka_unit_test(test_list_offsets_epoch_of_offset),
+		cmocka_unit_test(test_fetch_waits_for_min_bytes),
+		cmocka_unit_test(test_fetch_negative_partition_max_bytes),
 		cmocka_unit_test(test_fetch_old_version_of_zstd_topic),
 		cmocka_unit_test(test_list_offsets_handler),
 		cmocka_unit_test(test_list_offsets_new_leader_lagging),

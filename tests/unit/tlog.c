@@ -253,6 +253,7 @@ static int op_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max
 	memset(raw, 0, sizeof(*raw));
 	raw->fd = -1;
 	raw->last_epoch = -1;
+	raw->last_offset = -1;
 	pthread_mutex_lock(&t->lock);
 	if (offset < 0 || offset > leo_locked(t)) {
 		pthread_mutex_unlock(&t->lock);
@@ -271,6 +272,7 @@ static int op_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max
 		raw->offset = t->b[i].pos;
 		raw->len = (size_t)(t->b[j - 1].pos + t->b[j - 1].len - t->b[i].pos);
 		raw->last_epoch = t->b[j - 1].epoch;
+		raw->last_offset = t->b[j - 1].last;
 		raw->ref = t;
 		t->refs++;
 	}
