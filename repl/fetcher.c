@@ -738,8 +738,12 @@ int fetcher_new(const struct fetcher_config *cfg, struct fetcher **out)
 	pthread_condattr_t ca;
 	int rc;
 
+	/* A partition_max_bytes of 0 is replica.fetch.max.bytes=0, which
+	 * Kafka takes and the config accepts: the leader still sends each
+	 * partition's first batch (its minOneMessage), so the follower
+	 * fetches a batch at a time and keeps up. */
 	if (cfg->port <= 0 || cfg->port > 65535 || cfg->broker_id < 0 || cfg->source_id < 0 ||
-	    cfg->backoff_ms < 0 || cfg->max_wait_ms < 0 || cfg->partition_max_bytes <= 0 ||
+	    cfg->backoff_ms < 0 || cfg->max_wait_ms < 0 || cfg->partition_max_bytes < 0 ||
 	    cfg->max_bytes <= 0 || (cfg->sasl_user && !cfg->sasl_password))
 		return -EINVAL;
 	f = calloc(1, sizeof(*f));

@@ -710,6 +710,7 @@ struct bk {
 	struct sasl_cred cred;
 	const char *user; /* set: the listener is SASL_PLAINTEXT */
 	bool mute;        /* the log's changes wake no purgatory */
+	bool fetch_zero;  /* its fetchers ask replica.fetch.max.bytes=0 */
 	struct tlog *t1;  /* orders-1, when a test makes it (test log only) */
 	struct partition *p1;
 };
@@ -802,6 +803,8 @@ static void bk_follow_wait(struct bk *b, struct bk *source, bool truncate_on_fet
 	cfg.backoff_ms = backoff_ms;
 	cfg.max_wait_ms = max_wait_ms;
 	cfg.truncate_on_fetch = truncate_on_fetch;
+	if (b->fetch_zero)
+		cfg.partition_max_bytes = 0;
 	cfg.sasl_user = source->user;
 	cfg.sasl_password = source->user ? "s3cret" : NULL;
 	if (b->fetcher)
@@ -988,6 +991,35 @@ static void test_e2e_catch_up_and_kip101(void **state)
 	assert_string_equal(v, "n-0");
 	assert_int_equal(a.ops->latest_epoch(a.log), 2);
 	assert_identical_below_hw(&b, &a);
+	bk_stop(&a);
+	bk_stop(&b);
+	bk_assert_same_files(&a, &b);
+}
+
+/* replica.fetch.max.bytes=0, a value Kafka takes (atLeast(0)): the
+ * follower still fetches, one batch a Fetch (the leader's minOneMessage),
+ * catches up and joins the ISR, its log the leader's. A follower that
+ * could not make its fetcher would leave the partition under-replicated
+ * for as long as it ran. */
+static void test_e2e_zero_fetch_max_bytes(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 1, 2);
+
+	(void)state;
+	bk_start(&a, 1, "zero-max-a");
+	bk_start(&b, 2, "zero-max-b");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	for (int i = 0; i < 4; i++)
+		leader_append(&a, 3, 1, "z");
+	b.fetch_zero = true;
+	bk_follow(&b, &a, false);
+	assert_true(synced(&a, &b, 2));
+	assert_int_equal(leo_of(&b), 12);
+	leader_append(&a, 2, 1, "y");
+	assert_true(synced(&a, &b, 2));
+	assert_identical_below_hw(&a, &b);
 	bk_stop(&a);
 	bk_stop(&b);
 	bk_assert_same_files(&a, &b);
@@ -2166,6 +2198,7 @@ int main(void)
 		cmocka_unit_test(test_unclean_restart_recovery_election),
 		cmocka_unit_test(test_end_offset_for_epoch),
 		cmocka_unit_test(test_e2e_catch_up_and_kip101),
+		cmocka_unit_test(test_e2e_zero_fetch_max_bytes),
 		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch),
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch),
 		cmocka_unit_test(test_e2e_catch_up_and_kip101_engine),
