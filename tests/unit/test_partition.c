@@ -1025,6 +1025,63 @@ static void test_e2e_zero_fetch_max_bytes(void **state)
 	bk_assert_same_files(&a, &b);
 }
 
+/* Where broker 1 listens now: the port a points at (a bk's). */
+static int moved_endpoint(void *arg, int32_t broker_id, char *host, int *port)
+{
+	const struct bk *a = arg;
+
+	if (broker_id != a->id)
+		return -ENOENT;
+	snprintf(host, NET_MAX_HOST + 1, "127.0.0.1");
+	*port = a->port;
+	return 0;
+}
+
+/* The leader started again on another port (its listeners changed): the
+ * follower's fetcher, made with the old address, where nothing listens
+ * now, asks where the leader is once that connection failed and catches
+ * up from there, instead of knocking at the old port for as long as it
+ * runs (the follower out of the ISR for good). */
+static void test_e2e_source_moved(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct fetcher_config cfg;
+	int old;
+
+	(void)state;
+	bk_start(&a, 1, "moved-a");
+	bk_start(&b, 2, "moved-b");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	leader_append(&a, 5, 1, "m");
+	/* The old address: a port bound without a listener (refused). */
+	old = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(old >= 0);
+	assert_int_equal(bind(old, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(old, (struct sockaddr *)&sa, &sl), 0);
+	fetcher_config_default(&cfg);
+	cfg.broker_id = 2;
+	cfg.source_id = 1;
+	strcpy(cfg.host, "127.0.0.1");
+	cfg.port = ntohs(sa.sin_port);
+	cfg.backoff_ms = 50;
+	cfg.max_wait_ms = 200;
+	cfg.endpoint = moved_endpoint;
+	cfg.endpoint_arg = &a;
+	assert_int_equal(fetcher_new(&cfg, &b.fetcher), 0);
+	assert_int_equal(fetcher_add(b.fetcher, b.p), 0);
+	assert_true(synced(&a, &b, 2));
+	assert_int_equal(leo_of(&b), 5);
+	assert_identical_below_hw(&a, &b);
+	close(old);
+	bk_stop(&a);
+	bk_stop(&b);
+}
+
 /* KIP-279: the follower's log went through epochs the leader never had;
  * one question is not enough, each round steps back an epoch.
  *   follower a: epoch 1 [0,1], epoch 2 [2,3], epoch 4 [4,5]
@@ -2199,6 +2256,7 @@ int main(void)
 		cmocka_unit_test(test_end_offset_for_epoch),
 		cmocka_unit_test(test_e2e_catch_up_and_kip101),
 		cmocka_unit_test(test_e2e_zero_fetch_max_bytes),
+		cmocka_unit_test(test_e2e_source_moved),
 		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch),
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch),
 		cmocka_unit_test(test_e2e_catch_up_and_kip101_engine),
