@@ -1025,6 +1025,34 @@ static void test_e2e_zero_fetch_max_bytes(void **state)
 	bk_assert_same_files(&a, &b);
 }
 
+/* A socket bound to a free loopback port, listening when listens: its
+ * fd, its port in *port. */
+static int loopback_socket(bool listens, int *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	if (listens)
+		assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* The config of broker 2's fetcher from broker 1 at 127.0.0.1:port. */
+static void follower_cfg(struct fetcher_config *cfg, int port)
+{
+	fetcher_config_default(cfg);
+	cfg->broker_id = 2;
+	cfg->source_id = 1;
+	strcpy(cfg->host, "127.0.0.1");
+	cfg->port = port;
+}
+
 /* Where broker 1 listens now: the port a points at (a bk's). */
 static int moved_endpoint(void *arg, int32_t broker_id, char *host, int *port)
 {
@@ -1044,13 +1072,10 @@ static int moved_endpoint(void *arg, int32_t broker_id, char *host, int *port)
  * runs (the follower out of the ISR for good). */
 static void test_e2e_source_moved(void **state)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t sl = sizeof(sa);
 	struct bk a, b;
 	struct partition_state st = state2(1, 1, 1, 2);
 	struct fetcher_config cfg;
-	int old;
+	int old, old_port;
 
 	(void)state;
 	bk_start(&a, 1, "moved-a");
@@ -1059,15 +1084,8 @@ static void test_e2e_source_moved(void **state)
 	assert_int_equal(partition_make_follower(b.p, &st), 1);
 	leader_append(&a, 5, 1, "m");
 	/* The old address: a port bound without a listener (refused). */
-	old = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(old >= 0);
-	assert_int_equal(bind(old, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(old, (struct sockaddr *)&sa, &sl), 0);
-	fetcher_config_default(&cfg);
-	cfg.broker_id = 2;
-	cfg.source_id = 1;
-	strcpy(cfg.host, "127.0.0.1");
-	cfg.port = ntohs(sa.sin_port);
+	old = loopback_socket(false, &old_port);
+	follower_cfg(&cfg, old_port);
 	cfg.backoff_ms = 50;
 	cfg.max_wait_ms = 200;
 	cfg.endpoint = moved_endpoint;
@@ -2180,28 +2198,17 @@ static void test_remove_while_leader_silent(void **state)
 	struct bk b;
 	struct partition_state st = state2(1, 1, 1, 2);
 	struct fetcher_config cfg;
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t sl = sizeof(sa);
 	struct remove_call call = { .done = false };
 	struct timespec ts;
 	pthread_t t;
-	int lfd, cfd;
+	int lfd, cfd, port;
 	char req[64];
 
 	(void)state;
 	bk_start(&b, 2, "silent-b");
 	assert_int_equal(partition_make_follower(b.p, &st), 1);
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(lfd >= 0);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(lfd, 4), 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
-	fetcher_config_default(&cfg);
-	cfg.broker_id = 2;
-	cfg.source_id = 1;
-	strcpy(cfg.host, "127.0.0.1");
-	cfg.port = ntohs(sa.sin_port);
+	lfd = loopback_socket(true, &port);
+	follower_cfg(&cfg, port);
 	cfg.request_timeout_ms = 120000;
 	assert_int_equal(fetcher_new(&cfg, &b.fetcher), 0);
 	assert_int_equal(fetcher_add(b.fetcher, b.p), 0);
