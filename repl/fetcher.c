@@ -80,6 +80,9 @@ struct fetcher {
 	 * now is not in its request, so fetcher_add pokes it. Under lock. */
 	bool in_round;
 	struct net_client *conn;
+	/* The last connection failed: ask where the source is before the
+	 * next (the thread's own). */
+	bool relookup;
 	int wake; /* eventfd: a partition added, or stopping (fetcher_poke) */
 	struct fetcher_stats stats;
 };
@@ -123,10 +126,34 @@ static bool pause_ms(struct fetcher *f, int64_t ms)
 	return stop;
 }
 
+/* Where the source listens now. A broker started again with other
+ * listeners (a changed port) registers them anew; a fetcher that kept the
+ * address it was made with would knock at the old one for as long as it
+ * ran, its partitions out of the ISR for good and the leader's acks=all
+ * writes refused once the ISR is below min.insync.replicas. */
+static void source_relookup(struct fetcher *f)
+{
+	char host[NET_MAX_HOST + 1];
+	int port;
+
+	if (!f->relookup || !f->cfg.endpoint)
+		return;
+	f->relookup = false;
+	if (f->cfg.endpoint(f->cfg.endpoint_arg, f->cfg.source_id, host, &port) < 0 ||
+	    (port == f->cfg.port && !strcmp(host, f->cfg.host)))
+		return;
+	mq_log(MQ_INFO, "fetcher: broker %d now listens at %s:%d (was %s:%d)", f->cfg.source_id,
+	       host, port, f->cfg.host, f->cfg.port);
+	snprintf(f->cfg.host, sizeof(f->cfg.host), "%s", host);
+	f->cfg.port = port;
+}
+
 static int connect_source(struct fetcher *f)
 {
-	int rc = net_client_connect(f->cfg.host, f->cfg.port, f->cfg.request_timeout_ms, &f->conn);
+	int rc;
 
+	source_relookup(f);
+	rc = net_client_connect(f->cfg.host, f->cfg.port, f->cfg.request_timeout_ms, &f->conn);
 	if (!rc && f->user)
 		rc = net_client_sasl(f->conn, f->user, f->password, f->cfg.request_timeout_ms);
 	if (rc) {
@@ -134,6 +161,7 @@ static int connect_source(struct fetcher *f)
 			       f->cfg.port, strerror(-rc));
 		net_client_close(f->conn);
 		f->conn = NULL;
+		f->relookup = true;
 		return rc;
 	}
 	stat_add(f, &f->stats.connects, 1);
@@ -738,8 +766,12 @@ int fetcher_new(const struct fetcher_config *cfg, struct fetcher **out)
 	pthread_condattr_t ca;
 	int rc;
 
+	/* A partition_max_bytes of 0 is replica.fetch.max.bytes=0, which
+	 * Kafka takes and the config accepts: the leader still sends each
+	 * partition's first batch (its minOneMessage), so the follower
+	 * fetches a batch at a time and keeps up. */
 	if (cfg->port <= 0 || cfg->port > 65535 || cfg->broker_id < 0 || cfg->source_id < 0 ||
-	    cfg->backoff_ms < 0 || cfg->max_wait_ms < 0 || cfg->partition_max_bytes <= 0 ||
+	    cfg->backoff_ms < 0 || cfg->max_wait_ms < 0 || cfg->partition_max_bytes < 0 ||
 	    cfg->max_bytes <= 0 || (cfg->sasl_user && !cfg->sasl_password))
 		return -EINVAL;
 	f = calloc(1, sizeof(*f));
@@ -896,6 +928,8 @@ struct fetcher *fetcher_set_get(struct fetcher_set *s, int32_t id)
 		if (s->v[i].id == id)
 			return s->v[i].f;
 	fc.source_id = id;
+	fc.endpoint = s->endpoint;
+	fc.endpoint_arg = s->endpoint_arg;
 	rc = s->endpoint(s->endpoint_arg, id, fc.host, &fc.port);
 	if (rc < 0) {
 		mq_log_limited(MQ_WARN,

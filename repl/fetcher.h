@@ -24,7 +24,10 @@
  * of the same rule. Every truncation is durable before the next fetch.
  *
  * Errors: a failed connection or request closes the connection and waits
- * replica.fetch.backoff.ms before connecting again; a partition error
+ * replica.fetch.backoff.ms before connecting again; after a connection
+ * that failed, the source's address is asked for again (cfg.endpoint): a
+ * broker started again with other listeners is found where it is now. A
+ * partition error
  * holds that partition back while the others go on: for the same time,
  * or, for the errors of a leader and a follower that have not both
  * applied the controller's latest LeaderAndIsr yet (FENCED_LEADER_EPOCH,
@@ -50,7 +53,7 @@ struct fetcher_config {
 	int32_t max_wait_ms;         /* replica.fetch.wait.max.ms (500) */
 	int32_t min_bytes;           /* replica.fetch.min.bytes (1) */
 	int32_t max_bytes;           /* replica.fetch.response.max.bytes (10 MiB) */
-	int32_t partition_max_bytes; /* replica.fetch.max.bytes (4 MiB) */
+	int32_t partition_max_bytes; /* replica.fetch.max.bytes (4 MiB; 0: a batch a fetch) */
 	int64_t request_timeout_ms;  /* replica.socket.timeout.ms (30000) */
 	bool truncate_on_fetch;      /* diverging epochs instead of OffsetForLeaderEpoch */
 	/* Fetch as a consumer (replica_id -1, read_committed): the leader
@@ -69,6 +72,12 @@ struct fetcher_config {
 	 * replica's first records (cluster_repl_topic_lines_fix). */
 	int (*before_append)(void *arg, const char *topic, void *log);
 	void *before_append_arg;
+	/* Where source_id listens now, asked from the fetcher's thread
+	 * before it connects again after a connection to host:port failed:
+	 * 0 with the new host and port, or -errno (host:port kept). NULL:
+	 * host:port fixed. A fetcher_set's fetchers get the set's. */
+	int (*endpoint)(void *arg, int32_t broker_id, char *host, int *port);
+	void *endpoint_arg;
 };
 
 void fetcher_config_default(struct fetcher_config *cfg);

@@ -8,7 +8,9 @@
 # not the controller answer NOT_CONTROLLER (41), the controller elects
 # (0), and the preferred replica leads again on every mount; asked again,
 # ELECTION_NOT_NEEDED (84). The same with a null list (every partition),
-# whose answer leaves out the partitions that needed no election.
+# whose answer leaves out the partitions that needed no election; the
+# preferred replica, started again on another port before it, leads and
+# its followers fetch from its new port.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -81,6 +83,13 @@ expect_eq "null list, nothing to elect: the controller answers no partition" \
 broker_stop "$P"
 expect_eq "broker $P stopped again" "0" "$?"
 check "leadership moved off broker $P again" poll 30 not_leader_on "$F" "$P"
+# Started again on another port (its listeners changed, as in a rolling
+# restart with a changed setting): once it leads, the followers must
+# fetch from where it listens now, not from the port they knew.
+eval "OLD_PORT=\$PORT$P"
+NEW_PORT=$(zk_free_port)
+eval "PORT$P=$NEW_PORT"
+conf "$P" "$NEW_PORT"
 broker_start "$P"
 check "broker $P back in the ISR again" poll 60 t_isr_is "$MQ_TMP/mnt$F" "1,2,3"
 expect_eq "null list: the controller elects t-0 and answers it alone" \
@@ -88,5 +97,12 @@ expect_eq "null list: the controller elects t-0 and answers it alone" \
 for n in 1 2 3; do
 	check "mnt$n: broker $P leads again after the null-list election" poll 20 leader_on "$n" "$P"
 done
+expect_ok "a record through the new leader's mount" sh -c "echo moved-1 >> '$MQ_TMP/mnt$P/t/0'"
+for n in $F $G; do
+	check "mnt$n shows it: broker $n fetches from broker $P at its new port" \
+		poll 20 grep -qx moved-1 "$MQ_TMP/mnt$n/t/0"
+done
+check "a follower found broker $P's new port" \
+	grep -q "fetcher: broker $P now listens at 127.0.0.1:$NEW_PORT (was 127.0.0.1:$OLD_PORT)" "$LOG"
 
 mq_done

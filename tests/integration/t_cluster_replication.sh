@@ -22,7 +22,9 @@
 # through it: the new leader leads, and both followers (the stopping
 # broker one of them) are told, before the stopping broker closes its
 # session; no acks=all write is held until request.timeout.ms; every
-# write acknowledged through the stop is on the new leader once.
+# write acknowledged through the stop is on the new leader once; the
+# stopped broker, started again with replica.fetch.max.bytes=0, rejoins
+# the ISR.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -377,7 +379,17 @@ once_each() {
 }
 L3=$(field "$MQ_TMP/mnt$F" 5)
 check "every write acknowledged through the stop is on mnt$L3 once" poll 20 once_each "$L3"
-for n in $F $G; do
+# The stopped broker started again with a changed setting, as in a
+# rolling restart: replica.fetch.max.bytes=0, Kafka's lowest. The leader
+# still sends a batch a Fetch (minOneMessage), so it catches up, rejoins
+# the ISR and its mount reads what the leader's does.
+echo "replica.fetch.max.bytes=0" >>"$MQ_TMP/b$N/server.properties"
+broker_start "$N"
+check "broker $N, back with replica.fetch.max.bytes=0, in the ISR again" \
+	poll 60 isr_is "$MQ_TMP/mnt$L3" "1,2,3"
+check "mnt$N reads orders/0 as the leader's mount" \
+	poll 20 same_file "$MQ_TMP/mnt$N/orders/0" "$MQ_TMP/mnt$L3/orders/0"
+for n in $N $F $G; do
 	eval "p=\$PID$n"
 	mq_umount "$MQ_TMP/mnt$n" "$p" && ok "clean stop of broker $n"
 done

@@ -710,6 +710,7 @@ struct bk {
 	struct sasl_cred cred;
 	const char *user; /* set: the listener is SASL_PLAINTEXT */
 	bool mute;        /* the log's changes wake no purgatory */
+	bool fetch_zero;  /* its fetchers ask replica.fetch.max.bytes=0 */
 	struct tlog *t1;  /* orders-1, when a test makes it (test log only) */
 	struct partition *p1;
 };
@@ -802,6 +803,8 @@ static void bk_follow_wait(struct bk *b, struct bk *source, bool truncate_on_fet
 	cfg.backoff_ms = backoff_ms;
 	cfg.max_wait_ms = max_wait_ms;
 	cfg.truncate_on_fetch = truncate_on_fetch;
+	if (b->fetch_zero)
+		cfg.partition_max_bytes = 0;
 	cfg.sasl_user = source->user;
 	cfg.sasl_password = source->user ? "s3cret" : NULL;
 	if (b->fetcher)
@@ -991,6 +994,110 @@ static void test_e2e_catch_up_and_kip101(void **state)
 	bk_stop(&a);
 	bk_stop(&b);
 	bk_assert_same_files(&a, &b);
+}
+
+/* replica.fetch.max.bytes=0, a value Kafka takes (atLeast(0)): the
+ * follower still fetches, one batch a Fetch (the leader's minOneMessage),
+ * catches up and joins the ISR, its log the leader's. A follower that
+ * could not make its fetcher would leave the partition under-replicated
+ * for as long as it ran. */
+static void test_e2e_zero_fetch_max_bytes(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 1, 2);
+
+	(void)state;
+	bk_start(&a, 1, "zero-max-a");
+	bk_start(&b, 2, "zero-max-b");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	for (int i = 0; i < 4; i++)
+		leader_append(&a, 3, 1, "z");
+	b.fetch_zero = true;
+	bk_follow(&b, &a, false);
+	assert_true(synced(&a, &b, 2));
+	assert_int_equal(leo_of(&b), 12);
+	leader_append(&a, 2, 1, "y");
+	assert_true(synced(&a, &b, 2));
+	assert_identical_below_hw(&a, &b);
+	bk_stop(&a);
+	bk_stop(&b);
+	bk_assert_same_files(&a, &b);
+}
+
+/* A socket bound to a free loopback port, listening when listens: its
+ * fd, its port in *port. */
+static int loopback_socket(bool listens, int *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	if (listens)
+		assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* The config of broker 2's fetcher from broker 1 at 127.0.0.1:port. */
+static void follower_cfg(struct fetcher_config *cfg, int port)
+{
+	fetcher_config_default(cfg);
+	cfg->broker_id = 2;
+	cfg->source_id = 1;
+	strcpy(cfg->host, "127.0.0.1");
+	cfg->port = port;
+}
+
+/* Where broker 1 listens now: the port a points at (a bk's). */
+static int moved_endpoint(void *arg, int32_t broker_id, char *host, int *port)
+{
+	const struct bk *a = arg;
+
+	if (broker_id != a->id)
+		return -ENOENT;
+	snprintf(host, NET_MAX_HOST + 1, "127.0.0.1");
+	*port = a->port;
+	return 0;
+}
+
+/* The leader started again on another port (its listeners changed): the
+ * follower's fetcher, made with the old address, where nothing listens
+ * now, asks where the leader is once that connection failed and catches
+ * up from there, instead of knocking at the old port for as long as it
+ * runs (the follower out of the ISR for good). */
+static void test_e2e_source_moved(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct fetcher_config cfg;
+	int old, old_port;
+
+	(void)state;
+	bk_start(&a, 1, "moved-a");
+	bk_start(&b, 2, "moved-b");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	leader_append(&a, 5, 1, "m");
+	/* The old address: a port bound without a listener (refused). */
+	old = loopback_socket(false, &old_port);
+	follower_cfg(&cfg, old_port);
+	cfg.backoff_ms = 50;
+	cfg.max_wait_ms = 200;
+	cfg.endpoint = moved_endpoint;
+	cfg.endpoint_arg = &a;
+	assert_int_equal(fetcher_new(&cfg, &b.fetcher), 0);
+	assert_int_equal(fetcher_add(b.fetcher, b.p), 0);
+	assert_true(synced(&a, &b, 2));
+	assert_int_equal(leo_of(&b), 5);
+	assert_identical_below_hw(&a, &b);
+	close(old);
+	bk_stop(&a);
+	bk_stop(&b);
 }
 
 /* KIP-279: the follower's log went through epochs the leader never had;
@@ -2348,28 +2455,17 @@ static void test_remove_while_leader_silent(void **state)
 	struct bk b;
 	struct partition_state st = state2(1, 1, 1, 2);
 	struct fetcher_config cfg;
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t sl = sizeof(sa);
 	struct remove_call call = { .done = false };
 	struct timespec ts;
 	pthread_t t;
-	int lfd, cfd;
+	int lfd, cfd, port;
 	char req[64];
 
 	(void)state;
 	bk_start(&b, 2, "silent-b");
 	assert_int_equal(partition_make_follower(b.p, &st), 1);
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(lfd >= 0);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(lfd, 4), 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
-	fetcher_config_default(&cfg);
-	cfg.broker_id = 2;
-	cfg.source_id = 1;
-	strcpy(cfg.host, "127.0.0.1");
-	cfg.port = ntohs(sa.sin_port);
+	lfd = loopback_socket(true, &port);
+	follower_cfg(&cfg, port);
 	cfg.request_timeout_ms = 120000;
 	assert_int_equal(fetcher_new(&cfg, &b.fetcher), 0);
 	assert_int_equal(fetcher_add(b.fetcher, b.p), 0);
@@ -2423,6 +2519,8 @@ int main(void)
 		cmocka_unit_test(test_unclean_restart_recovery_election),
 		cmocka_unit_test(test_end_offset_for_epoch),
 		cmocka_unit_test(test_e2e_catch_up_and_kip101),
+		cmocka_unit_test(test_e2e_zero_fetch_max_bytes),
+		cmocka_unit_test(test_e2e_source_moved),
 		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch),
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch),
 		cmocka_unit_test(test_e2e_catch_up_and_kip101_engine),
