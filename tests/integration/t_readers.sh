@@ -2,7 +2,9 @@
 # t_readers.sh — readers of partition files kept open while the log moves
 # under them. A reader opened through the page cache reads ESTALE at the
 # positions every later removal takes, not only the first (the pages it
-# cached between two retention runs are dropped by the second).
+# cached between two retention runs are dropped by the second); a reader
+# of a topic deleted meanwhile reads ENOENT, at positions it had read
+# (cached) as much as elsewhere, never the deleted records.
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
@@ -93,6 +95,25 @@ expect_eq "the reader is done" 0 "$MQ_RC"
 mq_run cat "$MNT/r/0" > "$MQ_TMP/r.cat"
 tail -n +"$(($(log_start r) + 1))" "$MQ_TMP/r.exp" > "$MQ_TMP/r.kept"
 expect_same "cat after both: the records kept" "$MQ_TMP/r.kept" "$MQ_TMP/r.cat"
+
+# ---- a topic deleted under its readers -----------------------------------
+mkdir "$MNT/d"
+awk 'BEGIN { for (r = 1; r <= 2000; r++) printf "del-%05d\n", r }' > "$MNT/d/0"
+: > "$MQ_TMP/pr.out"
+mq_bg python3 "$MQ_TMP/preader.py" "$MNT/d/0" "$MQ_TMP/pr.fifo" "$MQ_TMP/pr.out"
+reader=$MQ_LAST_PID
+exec 8> "$MQ_TMP/pr.fifo"
+expect_eq "the reader reads position 0" "0 del-00001" "$(ask 1 0 9)"
+expect_eq "and position 100" "100 del-00011" "$(ask 2 100 9)"
+expect_ok "rmdir d" rmdir "$MNT/d"
+expect_eq "deleted: ENOENT at a position it had read" "0 errno ENOENT" "$(ask 3 0 9)"
+expect_eq "deleted: ENOENT at another it had read" "100 errno ENOENT" "$(ask 4 100 9)"
+expect_eq "deleted: ENOENT at the end" "19990 errno ENOENT" "$(ask 5 19990 9)"
+echo quit >&8
+exec 8>&-
+mq_wait "$reader"
+expect_eq "the reader is done" 0 "$MQ_RC"
+expect_ok "the refusals are logged" grep -q 'd/0: refused: the topic was deleted' "$LOG"
 
 mq_umount
 mq_done
