@@ -769,7 +769,6 @@ static int topic_delete_locked(struct broker *b, const char *name, struct topic 
 	 * be made again. */
 	if (b->cluster)
 		observer_drop(cluster_observers(b->cluster), name, -1);
-	mq_log(MQ_INFO, "topic %s: deleted", name);
 	*gone = t;
 	return 0;
 }
@@ -777,8 +776,9 @@ static int topic_delete_locked(struct broker *b, const char *name, struct topic 
 /* Every record of a deleted topic t is gone: the removal listener hears
  * it for each partition, so that a mount drops the pages it cached of
  * them (an open file of t would otherwise go on reading its records from
- * there, where every read must be -ENOENT). With no repl lock held, as
- * the listener wants (broker_int.h). Drops the reference; t NULL: none. */
+ * there, where every read must be -ENOENT); the deletion is logged after
+ * that. With no repl lock held, as the listener wants (broker_int.h).
+ * Drops the reference; t NULL: none. */
 static void topic_gone(struct broker *b, struct topic *t)
 {
 	int nparts;
@@ -790,6 +790,7 @@ static void topic_gone(struct broker *b, struct topic *t)
 	pthread_rwlock_unlock(&t->lock);
 	for (int p = 0; p < nparts; p++)
 		broker_records_removed(b, t, p);
+	mq_log(MQ_INFO, "topic %s: deleted", t->name);
 	topic_put(t);
 }
 

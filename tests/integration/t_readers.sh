@@ -1,13 +1,19 @@
 #!/bin/sh
-# t_readers.sh — readers of partition files kept open while the log moves
-# under them. A reader opened through the page cache reads ESTALE at the
-# positions every later removal takes, not only the first (the pages it
-# cached between two retention runs are dropped by the second); a reader
-# of a topic deleted meanwhile reads ENOENT, at positions it had read
-# (cached) as much as elsewhere, never the deleted records.
+# t_readers.sh — a reader of a partition file kept open while the log
+# moves under it, on a single node and on a cluster follower's mount
+# (ZooKeeper and three brokers). Opened through
+# the page cache, it reads ESTALE at the positions every later removal
+# takes, not only the first (the pages it cached between two retention
+# runs are dropped by the second), and the positions still there as
+# before; once the topic is deleted (on the follower: through the
+# leader's mount) it reads ENOENT, at positions it had read (cached) as
+# much as elsewhere, never the deleted records. After retention st_size
+# stays the end position, and cat returns the records kept.
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
 mq_setup
 cat > "$MQ_TMP/server.properties" <<EOF
 log.retention.check.interval.ms=200
@@ -15,15 +21,11 @@ log.segment.delete.delay.ms=0
 EOF
 mq_mount --config "$MQ_TMP/server.properties"
 
-WAIT='i=0; while [ $i -lt 150 ]; do if eval "$1"; then exit 0; fi; sleep 0.1; i=$((i + 1)); done; exit 1'
-# log_start T: the log start offset of T's partition 0.
-log_start() {
-	mq_run awk 'NR==2{print $2}' "$MNT/$1/.state"
-}
+WAIT='i=0; while [ $i -lt 200 ]; do if eval "$1"; then exit 0; fi; sleep 0.1; i=$((i + 1)); done; exit 1'
 
-# preader FILE FIFO OUT: a python reader of FILE, opened read-only (through
-# the page cache) before anything else; it reads the positions given one a
-# line on FIFO ("OFF LEN"), writing "OFF data" or "OFF errno NAME" to OUT,
+# preader FILE FIFO OUT: a reader of FILE, opened read-only (through the
+# page cache) before anything else; it reads the positions given one a
+# line on FIFO ("OFF LEN"), writing "OFF data" or "OFF errno NAME" to OUT
 # and "done N" after the N-th request, until "quit".
 cat > "$MQ_TMP/preader.py" <<'EOF'
 import errno, os, sys
@@ -42,78 +44,122 @@ with open(sys.argv[2]) as cmds:
         n += 1
         out.write("done %d\n" % n)
 EOF
-# ask N OFF LEN: the reader reads LEN bytes at OFF, its N-th request; the
-# line it wrote for it is printed.
+mkfifo "$MQ_TMP/pr.fifo"
+# reader_start FILE: the reader of FILE, its requests counted from 1.
+reader_start() {
+	: > "$MQ_TMP/pr.out"
+	ASKED=0
+	mq_bg python3 "$MQ_TMP/preader.py" "$1" "$MQ_TMP/pr.fifo" "$MQ_TMP/pr.out"
+	READER=$MQ_LAST_PID
+	exec 8> "$MQ_TMP/pr.fifo"
+}
+reader_stop() {
+	echo quit >&8
+	exec 8>&-
+	mq_wait "$READER"
+	expect_eq "the reader is done" 0 "$MQ_RC"
+}
+# ask OFF LEN: the reader reads LEN bytes at OFF; what it wrote for it is
+# printed.
 ask() {
-	echo "$2 $3" >&8
-	mq_run sh -c "$WAIT" sh "grep -qx 'done $1' '$MQ_TMP/pr.out'" || echo "no answer"
-	awk -v off="$2" '$1 == off { l = $0 } END { print l }' "$MQ_TMP/pr.out"
+	ASKED=$((ASKED + 1))
+	echo "$1 $2" >&8
+	mq_run sh -c "$WAIT" sh "grep -qx 'done $ASKED' '$MQ_TMP/pr.out'" || echo "no answer"
+	awk -v off="$1" '$1 == off { l = $0 } END { print l }' "$MQ_TMP/pr.out"
+}
+# removed MNT T N K: T's log start on MNT is above N, and K retention
+# runs deleted segments of T (each broker logs its own, after its mount
+# dropped the pages: the log start shows before).
+removed() {
+	[ "$(timeout 5 awk 'NR == 2 { print $2 }' "$1/$2/.state" 2>/dev/null)" -gt "$3" ] \
+		2>/dev/null &&
+		[ "$(grep -c "topic $2 partition 0: retention deleted" "$LOG")" -ge "$4" ]
+}
+# deleted_on T K: K brokers logged the deletion of T.
+deleted_on() {
+	[ "$(grep -c "INFO topic $1: deleted\$" "$LOG")" -ge "$2" ]
 }
 
-# ---- two retention runs -------------------------------------------------
-# 40 writes of 100 records, each write a batch, 1024-byte segments: every
-# batch a segment of 1000 bytes of lines ("rN-MMMM\n" is 8 bytes, 9 from r10).
+# put40 MNT T: 40 writes of 100 records to T's partition 0 through MNT;
+# with 1024-byte segments every write a segment of its own, of some 1575
+# bytes on disk. The records are in $MQ_TMP/T.exp.
+put40() {
+	: > "$MQ_TMP/$2.exp"
+	_w=1
+	while [ $_w -le 40 ]; do
+		awk -v w=$_w 'BEGIN { for (r = 1; r <= 100; r++) printf "r%d-%04d\n", w, r }' \
+			> "$MQ_TMP/chunk"
+		cat "$MQ_TMP/chunk" >> "$MQ_TMP/$2.exp"
+		mq_run sh -c 'cat "$1" >> "$2"' sh "$MQ_TMP/chunk" "$1/$2/0"
+		_w=$((_w + 1))
+	done
+}
+
+# removals WMNT RMNT T K: a reader of T on RMNT, opened through the page
+# cache while every record is there, across two retention runs set
+# through WMNT on the K replicas of T, then the topic's deletion through
+# WMNT.
+removals() {
+	pos=$(head -n 2000 "$MQ_TMP/$3.exp" | wc -c)       # r21-0001
+	end=$(head -n 3990 "$MQ_TMP/$3.exp" | wc -c)       # r40-0091
+	size=$(wc -c < "$MQ_TMP/$3.exp")
+	reader_start "$2/$3/0"
+	expect_eq "$3: the reader reads position 0" "0 r1-0001" "$(ask 0 8)"
+	# Some 20 segments of 40 stay: the log start goes to about 1900.
+	echo 'retention.bytes=33000' > "$1/$3/.config"
+	check "$3: retention deletes segments" poll 20 removed "$2" "$3" 0 "$4"
+	expect_eq "$3: the first removal: ESTALE at a removed position" "0 errno ESTALE" \
+		"$(ask 0 8)"
+	expect_eq "$3: a position still there is read (and cached)" "$pos r21-0001" \
+		"$(ask "$pos" 8)"
+	echo 'retention.bytes=5000' > "$1/$3/.config"
+	check "$3: retention deletes more segments" poll 20 removed "$2" "$3" 2000 $(($4 * 2))
+	expect_eq "$3: the second removal: ESTALE where the reader had cached the removed records" \
+		"$pos errno ESTALE" "$(ask "$pos" 8)"
+	expect_eq "$3: a position still there is read after both" "$end r40-0091" \
+		"$(ask "$end" 9)"
+	expect_eq "$3: st_size stays the end position" "$size" \
+		"$(mq_run stat -c %s "$2/$3/0")"
+	_start=$(timeout 5 awk 'NR == 2 { print $2 }' "$2/$3/.state")
+	tail -n +"$((_start + 1))" "$MQ_TMP/$3.exp" > "$MQ_TMP/$3.kept"
+	mq_run cat "$2/$3/0" > "$MQ_TMP/$3.cat"
+	expect_same "$3: cat returns the records kept" "$MQ_TMP/$3.kept" "$MQ_TMP/$3.cat"
+	# That open dropped the pages the kernel had of the file (no
+	# keep_cache once records are removed): read into them again.
+	expect_eq "$3: the reader reads on" "$end r40-0091" "$(ask "$end" 9)"
+	expect_ok "$3: rmdir" rmdir "$1/$3"
+	# Each broker logs the deletion once its mount dropped the pages.
+	check "$3: deleted on the reader's broker" poll 30 deleted_on "$3" "$4"
+	expect_eq "$3: deleted: ENOENT at a position the reader had read" "$end errno ENOENT" \
+		"$(ask "$end" 9)"
+	expect_eq "$3: deleted: ENOENT at another" "$((pos + 10)) errno ENOENT" \
+		"$(ask $((pos + 10)) 8)"
+	reader_stop
+	expect_ok "$3: the refusals are logged" grep -q "$3/0: refused: the topic was deleted" "$LOG"
+}
+
+# ---- a single node ------------------------------------------------------
 mkdir "$MNT/r"
 printf 'segment.bytes=1024\n' > "$MNT/r/.config"
-: > "$MQ_TMP/r.exp"
-i=1
-while [ $i -le 40 ]; do
-	awk -v w=$i 'BEGIN { for (r = 1; r <= 100; r++) printf "r%d-%04d\n", w, r }' \
-		>> "$MQ_TMP/r.exp"
-	awk -v w=$i 'BEGIN { for (r = 1; r <= 100; r++) printf "r%d-%04d\n", w, r }' \
-		> "$MNT/r/0"
-	i=$((i + 1))
-done
-expect_same "40 batches written" "$MQ_TMP/r.exp" "$MNT/r/0"
-mkfifo "$MQ_TMP/pr.fifo"
-: > "$MQ_TMP/pr.out"
-mq_bg python3 "$MQ_TMP/preader.py" "$MNT/r/0" "$MQ_TMP/pr.fifo" "$MQ_TMP/pr.out"
-reader=$MQ_LAST_PID
-exec 8> "$MQ_TMP/pr.fifo"
-expect_eq "the reader opened through the cache reads position 0" "0 r1-0001" \
-	"$(ask 1 0 8)"
-# About 1575 bytes on disk a segment: some 20 segments stay.
-echo 'retention.bytes=33000' > "$MNT/r/.config"
-# The daemon logs the deletion after the mount has dropped the pages.
-expect_ok "retention deletes segments of r" sh -c "$WAIT" sh \
-	"[ \$(grep -c 'topic r partition 0: retention deleted' '$LOG') -ge 1 ]"
-expect_eq "the first removal: ESTALE at a removed position" "0 errno ESTALE" "$(ask 2 0 8)"
-# Position 20000 (r21-...) is still there: read, cached.
-pos=$(head -n 2000 "$MQ_TMP/r.exp" | wc -c)
-expect_eq "a position still there is read" "$pos r21-0001" "$(ask 3 "$pos" 8)"
-echo 'retention.bytes=5000' > "$MNT/r/.config"
-expect_ok "retention deletes more segments of r" sh -c "$WAIT" sh \
-	"[ \$(grep -c 'topic r partition 0: retention deleted' '$LOG') -ge 2 ]"
-expect_eq "the second removal: ESTALE where the reader had cached the removed records" \
-	"$pos errno ESTALE" "$(ask 4 "$pos" 8)"
-end=$(head -n 3990 "$MQ_TMP/r.exp" | wc -c)
-expect_eq "a position still there is read after both" "$end r40-0091" "$(ask 5 "$end" 9)"
-echo quit >&8
-exec 8>&-
-mq_wait "$reader"
-expect_eq "the reader is done" 0 "$MQ_RC"
-mq_run cat "$MNT/r/0" > "$MQ_TMP/r.cat"
-tail -n +"$(($(log_start r) + 1))" "$MQ_TMP/r.exp" > "$MQ_TMP/r.kept"
-expect_same "cat after both: the records kept" "$MQ_TMP/r.kept" "$MQ_TMP/r.cat"
-
-# ---- a topic deleted under its readers -----------------------------------
-mkdir "$MNT/d"
-awk 'BEGIN { for (r = 1; r <= 2000; r++) printf "del-%05d\n", r }' > "$MNT/d/0"
-: > "$MQ_TMP/pr.out"
-mq_bg python3 "$MQ_TMP/preader.py" "$MNT/d/0" "$MQ_TMP/pr.fifo" "$MQ_TMP/pr.out"
-reader=$MQ_LAST_PID
-exec 8> "$MQ_TMP/pr.fifo"
-expect_eq "the reader reads position 0" "0 del-00001" "$(ask 1 0 9)"
-expect_eq "and position 100" "100 del-00011" "$(ask 2 100 9)"
-expect_ok "rmdir d" rmdir "$MNT/d"
-expect_eq "deleted: ENOENT at a position it had read" "0 errno ENOENT" "$(ask 3 0 9)"
-expect_eq "deleted: ENOENT at another it had read" "100 errno ENOENT" "$(ask 4 100 9)"
-expect_eq "deleted: ENOENT at the end" "19990 errno ENOENT" "$(ask 5 19990 9)"
-echo quit >&8
-exec 8>&-
-mq_wait "$reader"
-expect_eq "the reader is done" 0 "$MQ_RC"
-expect_ok "the refusals are logged" grep -q 'd/0: refused: the topic was deleted' "$LOG"
-
+put40 "$MNT" r
+expect_same "r: 40 batches written" "$MQ_TMP/r.exp" "$MNT/r/0"
+removals "$MNT" "$MNT" r 1
 mq_umount
+
+# ---- a cluster follower's mount -----------------------------------------
+# shellcheck source=tests/integration/cluster_lib.sh
+. "$LIBDIR/cluster_lib.sh"
+CLUSTER_CONF="num.partitions=1
+log.segment.bytes=1024
+log.retention.check.interval.ms=200
+log.segment.delete.delay.ms=0"
+zk_cluster_start
+cluster_start3
+t_make3
+put40 "$MQ_TMP/mnt$L" t
+reads_exp() {
+	timeout 10 cat "$1/t/0" 2>/dev/null | cmp -s - "$MQ_TMP/t.exp"
+}
+check "the follower's mount (mnt$F) reads them" poll 20 reads_exp "$MQ_TMP/mnt$F"
+removals "$MQ_TMP/mnt$L" "$MQ_TMP/mnt$F" t 3
 mq_done
