@@ -7,8 +7,9 @@
 # runs are dropped by the second), and the positions still there as
 # before; once the topic is deleted (on the follower: through the
 # leader's mount) it reads ENOENT, at positions it had read (cached) as
-# much as elsewhere, never the deleted records. After retention st_size
-# stays the end position, and cat returns the records kept.
+# much as elsewhere, never the deleted records (a mapping of it gets
+# SIGBUS). After retention st_size stays the end position, and cat
+# returns the records kept.
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
@@ -140,6 +141,27 @@ printf 'segment.bytes=1024\n' > "$MNT/r/.config"
 put40 "$MNT" r
 expect_same "r: 40 batches written" "$MQ_TMP/r.exp" "$MNT/r/0"
 removals "$MNT" "$MNT" r
+
+# A mapping of a file of a topic deleted since: its pages went with the
+# topic, so its next access is SIGBUS (the read is ENOENT), never the
+# deleted records.
+mkdir "$MNT/m"
+awk 'BEGIN { for (r = 1; r <= 2000; r++) printf "m-%05d\n", r }' > "$MNT/m/0"
+cat > "$MQ_TMP/mapped.py" <<'EOF'
+import mmap, os, signal, subprocess, sys
+fd = os.open(sys.argv[1] + "/m/0", os.O_RDONLY)
+m = mmap.mmap(fd, 0, mmap.MAP_SHARED, mmap.PROT_READ)
+print(m[:7].decode(), flush=True)
+subprocess.run(["rmdir", sys.argv[1] + "/m"], check=True)
+pid = os.fork()
+if pid == 0:
+    print(m[:7].decode(), flush=True)
+    os._exit(0)
+_, st = os.waitpid(pid, 0)
+print(signal.Signals(os.WTERMSIG(st)).name if os.WIFSIGNALED(st) else "no signal")
+EOF
+expect_eq "a mapping of a deleted topic's file: SIGBUS" "m-00001 SIGBUS" \
+	"$(mq_run python3 "$MQ_TMP/mapped.py" "$MNT" | paste -sd' ' -)"
 mq_umount
 
 # ---- a cluster follower's mount -----------------------------------------
