@@ -71,9 +71,11 @@
  *      mark the inode's attributes stale: the stat(2) that asked gets the new
  *      size from its reply all the same, and the kernel asks again at its
  *      next getattr.
- *   3. Removal. Retention and the cleaner call fs_cache_removed (the
+ *   3. Removal. Retention, the cleaner, a log start moved
+ *      (DeleteRecords) and the topic's deletion call fs_cache_removed (the
  *      broker's removal listener): the node's cache is no longer valid and
- *      all its pages are invalidated; later opens use direct I/O. A file
+ *      all its pages are invalidated, at every removal, whoever cached
+ *      them; later opens use direct I/O (a deleted topic's, -ENOENT). A file
  *      opened through the cache before goes on reading the positions
  *      still there; a read of it at a removed position is -ESTALE (its
  *      reader reopens), since the kernel fills whatever a read leaves
@@ -275,16 +277,20 @@ void fs_cache_removed(void *arg, struct topic *t, int partition)
 	struct node_key key = fs_node_key(NODE_PART, t, partition);
 	uint64_t after = 0;
 	struct fs_node *n;
-	int valid;
+	int used;
 
-	/* Every alias: each kernel inode has pages of its own. */
+	/* Every alias: each kernel inode has pages of its own. Every node
+	 * ever read through the cache, not only one still valid: files
+	 * opened through it before an earlier removal read on through it
+	 * (rule 3) and cache the positions still there, which this removal
+	 * may take too; kept, those pages would serve them again. */
 	while (inode_next_alias(fs->inodes, &key, after, &n) == 0) {
 		after = n->ino;
 		pthread_mutex_lock(&fs->cache_mu);
-		valid = n->cache_valid;
+		used = n->cache_used;
 		n->cache_valid = 0;
 		pthread_mutex_unlock(&fs->cache_mu);
-		if (valid)
+		if (used)
 			cache_invalidate(cache_session(fs), n, 0);
 		inode_put(fs->inodes, n);
 	}

@@ -704,20 +704,24 @@ int broker_topic_delete(struct broker *b, const char *name)
 	return rc;
 }
 
-static int topic_delete_locked(struct broker *b, const char *name);
+static int topic_delete_locked(struct broker *b, const char *name, struct topic **gone);
+static void topic_gone(struct broker *b, struct topic *t);
 
 static int topic_delete_local(struct broker *b, const char *name)
 {
+	struct topic *gone = NULL;
 	int rc;
 
 	pthread_mutex_lock(&b->admin_mu);
-	rc = topic_delete_locked(b, name);
+	rc = topic_delete_locked(b, name, &gone);
 	pthread_mutex_unlock(&b->admin_mu);
+	topic_gone(b, gone);
 	return rc;
 }
 
-/* (admin_mu held) */
-static int topic_delete_locked(struct broker *b, const char *name)
+/* (admin_mu held) On success *gone takes over the catalog's reference
+ * to the deleted topic, for topic_gone once admin_mu is released. */
+static int topic_delete_locked(struct broker *b, const char *name, struct topic **gone)
 {
 	struct topic *t;
 	int i, rc, nparts;
@@ -765,9 +769,29 @@ static int topic_delete_locked(struct broker *b, const char *name)
 	 * be made again. */
 	if (b->cluster)
 		observer_drop(cluster_observers(b->cluster), name, -1);
-	mq_log(MQ_INFO, "topic %s: deleted", name);
-	topic_put(t);
+	*gone = t;
 	return 0;
+}
+
+/* Every record of a deleted topic t is gone: the removal listener hears
+ * it for each partition, so that a mount drops the pages it cached of
+ * them (an open file of t would otherwise go on reading its records from
+ * there, where every read must be -ENOENT); the deletion is logged after
+ * that. With no repl lock held, as the listener wants (broker_int.h).
+ * Drops the reference; t NULL: none. */
+static void topic_gone(struct broker *b, struct topic *t)
+{
+	int nparts;
+
+	if (!t)
+		return;
+	pthread_rwlock_rdlock(&t->lock);
+	nparts = t->nparts;
+	pthread_rwlock_unlock(&t->lock);
+	for (int p = 0; p < nparts; p++)
+		broker_records_removed(b, t, p);
+	mq_log(MQ_INFO, "topic %s: deleted", t->name);
+	topic_put(t);
 }
 
 /* Whether the log of topic-partition here belongs to another topic id
@@ -810,7 +834,7 @@ int topics_cluster_incarnation(void *arg, const char *topic, int32_t partition,
 {
 	struct broker *b = arg;
 	char had[64] = "";
-	struct topic *t = NULL;
+	struct topic *t = NULL, *gone = NULL;
 	bool stale = false, held = false;
 	int i, removed = 0;
 
@@ -845,7 +869,7 @@ int topics_cluster_incarnation(void *arg, const char *topic, int32_t partition,
 		       "topic %s: the local copy is of an earlier topic of that name (topic id %s, "
 		       "the cluster's %s): removed here, made again empty",
 		       topic, had, topic_id);
-		if (topic_delete_locked(b, topic) == 0)
+		if (topic_delete_locked(b, topic, &gone) == 0)
 			removed = 1;
 		held = false;
 	} else if (t) {
@@ -869,6 +893,7 @@ int topics_cluster_incarnation(void *arg, const char *topic, int32_t partition,
 			removed = 1;
 	}
 	pthread_mutex_unlock(&b->admin_mu);
+	topic_gone(b, gone);
 	return removed;
 }
 
