@@ -441,8 +441,9 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 			rc = f->cfg.before_append(f->cfg.before_append_arg, partition_topic(p),
 						  partition_log(p));
 		if (rc == 0)
-			rc = partition_follower_append(p, fw->generation, a->records, len,
-						       a->high_watermark, a->log_start_offset);
+			rc = partition_follower_append_at(p, fw->generation, a->records, len,
+							  a->has_first_line ? a->first_line : -1,
+							  a->high_watermark, a->log_start_offset);
 		apply_end(f);
 		if (!rc) {
 			stat_add(f, &f->stats.bytes, (int64_t)len);

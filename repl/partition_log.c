@@ -60,6 +60,8 @@ static int pl_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max
 	raw->len = 0;
 	raw->last_epoch = -1;
 	raw->ref = NULL;
+	raw->base_offset = -1;
+	raw->first_line_pos = -1;
 	if (!r)
 		return -ENOMEM;
 	rc = log_read_raw(log, offset, max_offset, max_bytes, r);
@@ -71,6 +73,8 @@ static int pl_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max
 	raw->offset = (off_t)r->pos;
 	raw->len = (size_t)r->len;
 	raw->last_epoch = r->last_epoch;
+	raw->base_offset = r->base_offset;
+	raw->first_line_pos = r->first_line_pos;
 	raw->ref = r;
 	return 0;
 }
@@ -85,9 +89,9 @@ static void pl_raw_release(void *log, struct partition_raw *raw)
 	raw->ref = NULL;
 }
 
-static int pl_append_batches(void *log, const uint8_t *buf, size_t len)
+static int pl_append_batches(void *log, const uint8_t *buf, size_t len, int64_t first_line_pos)
 {
-	int rc = log_append_batches(log, buf, len, NULL);
+	int rc = log_append_batches(log, buf, len, first_line_pos, NULL);
 
 	return rc < 0 ? rc : 0;
 }

@@ -477,6 +477,12 @@ struct proto_fetch_resp_part {
 	 * the log start, so that a follower or read copy can start there. */
 	bool has_log_start_line;
 	int64_t log_start_line;
+	/* v12+ tag PROTO_FETCH_TAG_FIRST_LINE (mqfs's own): the line
+	 * position of the records' first batch, sent when that batch starts
+	 * past fetch_offset (compaction removed the records in between), so
+	 * that a follower or read copy places it where the leader has it. */
+	bool has_first_line;
+	int64_t first_line;
 	/* v4+: -1 null, else the count (we write null or empty: mqfs has no
 	 * transactions; decoding allocates them, owned). */
 	int32_t n_aborted;
@@ -494,6 +500,8 @@ struct proto_fetch_resp_part {
 /* The Fetch response partition's tag for log_start_line: far above
  * Kafka's own (0-2), which Kafka clients skip as an unknown tag. */
 #define PROTO_FETCH_TAG_LOG_START_LINE 1000
+/* ... and for first_line. */
+#define PROTO_FETCH_TAG_FIRST_LINE     1001
 
 struct proto_fetch_resp_topic {
 	struct kstr topic;

@@ -36,6 +36,12 @@
  *                   (truncateFullyAndStartAt): line positions are not
  *                   in the batches, and a copy's must be the leader's.
  *                   Kafka clients skip the unknown tag.
+ *                 1001 first_line INT64 (mqfs's own): the line position
+ *                   of the records' first batch, written only when that
+ *                   batch starts past fetch_offset (the leader's
+ *                   compaction removed the records in between); a
+ *                   follower or read copy puts the batch there, leaving
+ *                   the leader's gap in its line view.
  *
  * OffsetForLeaderEpoch (flexible from v4):
  *   request  replica_id INT32 (v3+), topics ARRAY of topic STRING,
@@ -382,7 +388,7 @@ static void fetch_part_encode(struct proto_out *out, int16_t v,
 	if (!flex)
 		return;
 	kbuf_write_uvarint(w, (uint32_t)(p->has_diverging_epoch + p->has_current_leader +
-					 p->has_log_start_line));
+					 p->has_log_start_line + p->has_first_line));
 	if (p->has_diverging_epoch) {
 		kbuf_write_tag_hdr(w, 0, 4 + 8 + 1);
 		kbuf_write_i32(w, p->diverging_epoch);
@@ -398,6 +404,10 @@ static void fetch_part_encode(struct proto_out *out, int16_t v,
 	if (p->has_log_start_line) {
 		kbuf_write_tag_hdr(w, PROTO_FETCH_TAG_LOG_START_LINE, 8);
 		kbuf_write_i64(w, p->log_start_line);
+	}
+	if (p->has_first_line) {
+		kbuf_write_tag_hdr(w, PROTO_FETCH_TAG_FIRST_LINE, 8);
+		kbuf_write_i64(w, p->first_line);
 	}
 }
 
@@ -447,6 +457,10 @@ static int fetch_part_tag(void *arg, uint32_t tag, struct kbuf_r *f)
 		p->log_start_line = kbuf_read_i64(f);
 		/* A position is never negative: a bad one is no position. */
 		p->has_log_start_line = p->log_start_line >= 0;
+		return 1;
+	} else if (tag == PROTO_FETCH_TAG_FIRST_LINE) {
+		p->first_line = kbuf_read_i64(f);
+		p->has_first_line = p->first_line >= 0;
 		return 1;
 	} else {
 		return 0;
