@@ -67,14 +67,22 @@ kept() {
 		sort >"$MQ_TMP/kept.newest"
 	[ -z "$(sort "$1" | comm -13 - "$MQ_TMP/kept.newest")" ]
 }
-# at_positions N: on mnt N, dd skip= at the position where each key's
-# newest line was written reads that line (positions never move).
+# at_positions N: on mnt N, a read at the position where each key's
+# newest line was written gives that line (positions never move); one
+# open, a pread each.
 at_positions() {
-	while IFS= read -r _ln; do
-		_p=$(grep -bxF "$_ln" "$MQ_TMP/orig/c/0" | tail -n 1 | cut -d: -f1)
-		[ "$(timeout 10 dd if="$MQ_TMP/mnt$1/c/0" bs=1 skip="$_p" count=${#_ln} 2>/dev/null)" = "$_ln" ] ||
-			return 1
-	done <"$MQ_TMP/kept.newest"
+	timeout 20 python3 - "$MQ_TMP/mnt$1/c/0" "$MQ_TMP/orig/c/0" "$MQ_TMP/kept.newest" <<'EOP'
+import os, sys
+orig = open(sys.argv[2], "rb").read()
+fd = os.open(sys.argv[1], os.O_RDONLY)
+for ln in open(sys.argv[3], "rb").read().split(b"\n"):
+    if ln:
+        # the last time it was written (never the first line: each key
+        # is written again later)
+        p = orig.rfind(b"\n" + ln + b"\n")
+        if p < 0 or os.pread(fd, len(ln) + 1, p + 1) != ln + b"\n":
+            sys.exit(1)
+EOP
 }
 # mount_kept N: MQ_TMP/mntN/c/0 holds that, each line at its position.
 mount_kept() {
@@ -128,7 +136,7 @@ expect_ok "records removed (.metrics)" grep -q '^mqfs_cleaner_removed_records_to
 P=$(grep -b '^z050:x$' "$MQ_TMP/orig/c/0" | cut -d: -f1)
 check "mnt$L: lines at their positions, each key's newest" mount_kept "$L"
 same_at() { # same_at MNT: MNT reads z050 at the leader's position
-	[ "$(timeout 10 dd if="$1/c/0" bs=1 skip="$P" count=6 2>/dev/null)" = "z050:x" ]
+	[ "$(timeout 10 dd if="$1/c/0" iflag=skip_bytes,count_bytes bs=64k skip="$P" count=6 2>/dev/null)" = "z050:x" ]
 }
 
 # ---- the mount without a replica: its read copy from offset 0 ----------------
