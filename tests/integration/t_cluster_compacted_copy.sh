@@ -33,13 +33,8 @@ observer.idle.ms=600000"
 zk_cluster_start
 cluster_start3
 
-# field MNT N: field N of partition 0's row of MNT/c/.state (partition,
-# log start, hw, leo, leader, leader epoch, replicas, isr).
-field() {
-	timeout 5 awk -v f="$2" '$1 == "0" { print $f }' "$1/c/.state" 2>/dev/null
-}
 isr_is() {
-	[ "$(field "$1" 8 | tr -d '[]' | tr ',' '\n' | sort -n | paste -sd, -)" = "$2" ]
+	p0_isr_is "$1" c "$2"
 }
 # writes FROM TO MNT: one write (one batch) a number, of three records
 # with keys k<n % 4>, a<n % 3> and z<n>.
@@ -91,20 +86,7 @@ mount_kept() {
 }
 
 cluster_mkdir c
-L=$(field "$MQ_TMP/mnt1" 5)
-reps=$(field "$MQ_TMP/mnt1" 7 | tr -d '[]' | tr ',' ' ')
-O=""
-R=""
-for n in 1 2 3; do
-	case " $reps " in
-	*" $n "*) [ "$n" != "$L" ] && R=$n ;;
-	*) O=$n ;;
-	esac
-done
-case "$L:$R:$O" in
-[123]:[123]:[123]) ok "c: leader $L, follower $R, no replica on $O" ;;
-*) fail "c: two replicas and a broker without one" "leader '$L' replicas '$reps'"; mq_done ;;
-esac
+roles2 c
 LR=$(echo "$L $R" | tr ' ' '\n' | sort -n | paste -sd, -)
 check "both replicas in the ISR" poll 20 isr_is "$MQ_TMP/mnt$L" "$LR"
 ML=$MQ_TMP/mnt$L
@@ -158,7 +140,7 @@ SIZE=$(stat -c %s "$ML/c/0")
 eval "LPID=\$PID$L"
 mq_kill9 "$ML" "$LPID"
 leads() {
-	[ "$(field "$MR" 5)" = "$R" ]
+	[ "$(p0_field "$MR" c 5)" = "$R" ]
 }
 check "broker $R leads c" poll 30 leads
 check "mnt$R: lines at their positions, each key's newest" mount_kept "$R"
