@@ -616,7 +616,9 @@ static void test_fetch_response_pieces(void **state)
 			  .records_offset = 50,
 			  .has_diverging_epoch = true,
 			  .diverging_epoch = 3,
-			  .diverging_end_offset = 77 },
+			  .diverging_end_offset = 77,
+			  .has_first_line = true,
+			  .first_line = 9000 },
 			{ .partition_index = 1,
 			  .error_code = PROTO_ERR_FENCED_LEADER_EPOCH,
 			  .high_watermark = -1,
@@ -670,7 +672,11 @@ static void test_fetch_response_pieces(void **state)
 		assert_memory_equal(p[0].records, seg + 50, 100);
 		assert_int_equal(p[0].n_aborted, -1);
 		assert_int_equal(p[0].has_diverging_epoch, v >= 12);
+		/* mqfs's tag 1001, after Kafka's 0: flexible versions only. */
+		assert_int_equal(p[0].has_first_line, v >= 12);
+		assert_int_equal(p[2].has_first_line, false);
 		if (v >= 12) {
+			assert_int_equal(p[0].first_line, 9000);
 			assert_int_equal(p[0].diverging_epoch, 3);
 			assert_int_equal(p[0].diverging_end_offset, 77);
 			assert_true(p[1].has_current_leader);
