@@ -552,18 +552,21 @@ struct log_raw {
  * through .lines, O(log n)), in one segment, each wholly below upto (the
  * leader serves followers up to the LEO, everyone else up to the hw: pass
  * it; it is clamped to the LEO), as many as fit max_bytes but at least one
- * (a fetch always makes progress, whatever the batch's size). In a log
- * that may hold the gaps compaction leaves (a compacted topic's, or one
- * cleaned before), the range also ends before a batch whose base offset
- * does not follow the batch before it: a follower places a range's first
- * batch at out->first_line_pos and the others right after it, so a range
- * must hold no gap in line positions. 0 with *out
+ * (a fetch always makes progress, whatever the batch's size). 0 with *out
  * filled (maybe empty), or -ERANGE (OFFSET_OUT_OF_RANGE) when fetch_offset
  * is below the log start offset or above the LEO, -EBADMSG a batch header
  * that does not decode (reported through the corrupt listener), -EIO,
  * -EMFILE. Any thread; takes the log's lock for the lookup only. */
 int log_read_raw(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_bytes,
 		 struct log_raw *out);
+/* The same for a follower or read copy, which keeps this log's line
+ * positions: in a log that may hold the gaps compaction leaves (a
+ * compacted topic's, or one cleaned before), the range also ends before
+ * a batch whose base offset does not follow the batch before it. The
+ * copy places a range's first batch at out->first_line_pos and the others
+ * right after it, so a range must hold no gap in line positions. */
+int log_read_raw_copy(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_bytes,
+		      struct log_raw *out);
 /* Drops the reference of a log_read_raw result; an empty one is fine. */
 void log_raw_release(struct log_raw *raw);
 /* The follower's append: the leader's batches appended as they are

@@ -15,8 +15,9 @@
  *      a fetch that could not take one batch would never progress;
  *   5. one segment at a time (Kafka's LogSegment.read): the range is one
  *      file;
- *   6. in a log that may hold compaction's gaps (log_may_have_gaps), no
- *      gap inside the range: it ends before a batch whose base offset is
+ *   6. for a follower or read copy (log_read_raw_copy), in a log that
+ *      may hold compaction's gaps (log_may_have_gaps), no gap inside the
+ *      range (a consumer takes them, as from Kafka): it ends before a batch whose base offset is
  *      not the last offset of the batch before plus one. The follower
  *      places the range's first batch at first_line_pos (the .lines
  *      entry's, which the response carries when that batch starts past
@@ -266,8 +267,8 @@ static int raw_scan(struct log *l, struct seg *s, int64_t fetch_offset, int64_t 
 	return out->batches > 0 ? SCAN_FOUND : i < n ? SCAN_STOP : SCAN_NEXT;
 }
 
-int log_read_raw(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_bytes,
-		 struct log_raw *out)
+static int read_raw(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_bytes, bool copy,
+		    struct log_raw *out)
 {
 	raw_clear(out);
 	pthread_mutex_lock(&l->lock);
@@ -285,7 +286,7 @@ int log_read_raw(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_b
 	rc = seg_lines_sync(log_active(l));
 	if (rc < 0)
 		goto out;
-	bool gaps = log_may_have_gaps(l);
+	bool gaps = copy && log_may_have_gaps(l);
 	int si = log_seg_index_by_offset(l, fetch_offset);
 	for (si = si < 0 ? 0 : si; si < l->nsegs; si++) {
 		struct seg *s = l->segs[si];
@@ -315,6 +316,18 @@ int log_read_raw(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_b
 out:
 	pthread_mutex_unlock(&l->lock);
 	return rc;
+}
+
+int log_read_raw(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_bytes,
+		 struct log_raw *out)
+{
+	return read_raw(l, fetch_offset, upto, max_bytes, false, out);
+}
+
+int log_read_raw_copy(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_bytes,
+		      struct log_raw *out)
+{
+	return read_raw(l, fetch_offset, upto, max_bytes, true, out);
 }
 
 void log_raw_release(struct log_raw *raw)

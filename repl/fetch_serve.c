@@ -533,7 +533,10 @@ static int fetch_respond(struct fs_fetch *f)
 				note_sent(f, fp, rp, 0);
 				continue;
 			}
-			rc = partition_log_ops(fp->p)->read_raw(
+			const struct partition_log_ops *ops = partition_log_ops(fp->p);
+			/* A follower or read copy keeps our line positions. */
+			rc = (f->msg->line_copy && ops->read_raw_copy ? ops->read_raw_copy
+								      : ops->read_raw)(
 				partition_log(fp->p), fp->req->fetch_offset, upper, max, &fp->raw);
 			note_sent(f, fp, rp, rc ? 0 : (int64_t)fp->raw.len);
 			if (rc) {

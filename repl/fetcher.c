@@ -481,7 +481,10 @@ static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_
 				      .max_bytes = f->cfg.max_bytes,
 				      .session_epoch = -1,
 				      .topics = rts,
-				      .rack_id = kstr_of("") };
+				      .rack_id = kstr_of(""),
+				      /* Follower or read copy: the leader's
+				       * line positions are kept. */
+				      .line_copy = true };
 	struct proto_fetch_resp resp = { 0 };
 	struct net_resp nr = { 0 };
 	struct kbuf_w w;

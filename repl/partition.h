@@ -137,6 +137,11 @@ struct partition_log_ops {
 	 * is there. -ERANGE: offset outside [log_start, LEO]. */
 	int (*read_raw)(void *log, int64_t offset, int64_t max_offset, size_t max_bytes,
 			struct partition_raw *raw);
+	/* The same for a follower or read copy (NULL: read_raw): the records
+	 * of a compacted log end at a gap compaction left, since the copy
+	 * places them after the first at the leader's line positions. */
+	int (*read_raw_copy)(void *log, int64_t offset, int64_t max_offset, size_t max_bytes,
+			     struct partition_raw *raw);
 	void (*raw_release)(void *log, struct partition_raw *raw);
 	/* Appends batches as they are (offsets, epochs, CRCs kept) at the LEO,
 	 * or past it at line position first_line_pos (-1: not known) across

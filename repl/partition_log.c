@@ -49,8 +49,10 @@ static void pl_end_offset_for_epoch(void *log, int32_t epoch, int32_t *found_epo
 	(void)log_end_offset_for_epoch(log, epoch, found_epoch, end_offset);
 }
 
-static int pl_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max_bytes,
-		       struct partition_raw *raw)
+/* read_raw and read_raw_copy: fn is log_read_raw or log_read_raw_copy. */
+static int pl_read(void *log, int64_t offset, int64_t max_offset, size_t max_bytes,
+		   struct partition_raw *raw,
+		   int (*fn)(struct log *, int64_t, int64_t, size_t, struct log_raw *))
 {
 	struct log_raw *r = malloc(sizeof(*r));
 	int rc;
@@ -64,7 +66,7 @@ static int pl_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max
 	raw->first_line_pos = -1;
 	if (!r)
 		return -ENOMEM;
-	rc = log_read_raw(log, offset, max_offset, max_bytes, r);
+	rc = fn(log, offset, max_offset, max_bytes, r);
 	if (rc < 0 || r->len == 0) {
 		free(r);
 		return rc;
@@ -77,6 +79,18 @@ static int pl_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max
 	raw->first_line_pos = r->first_line_pos;
 	raw->ref = r;
 	return 0;
+}
+
+static int pl_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max_bytes,
+		       struct partition_raw *raw)
+{
+	return pl_read(log, offset, max_offset, max_bytes, raw, log_read_raw);
+}
+
+static int pl_read_raw_copy(void *log, int64_t offset, int64_t max_offset, size_t max_bytes,
+			    struct partition_raw *raw)
+{
+	return pl_read(log, offset, max_offset, max_bytes, raw, log_read_raw_copy);
 }
 
 static void pl_raw_release(void *log, struct partition_raw *raw)
@@ -136,6 +150,7 @@ const struct partition_log_ops partition_engine_ops = {
 	.latest_epoch = pl_latest_epoch,
 	.end_offset_for_epoch = pl_end_offset_for_epoch,
 	.read_raw = pl_read_raw,
+	.read_raw_copy = pl_read_raw_copy,
 	.raw_release = pl_raw_release,
 	.append_batches = pl_append_batches,
 	.truncate_to = pl_truncate_to,

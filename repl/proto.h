@@ -447,7 +447,14 @@ struct proto_fetch_req {
 	int32_t n_forgotten; /* v7+ */
 	struct proto_forgotten_topic *forgotten;
 	struct kstr rack_id; /* v11+, "" */
+	/* v12+ tag PROTO_FETCH_TAG_LINE_COPY (mqfs's own, no data): the asker
+	 * is a follower or read copy, which keeps the leader's line
+	 * positions: a compacted log's records end at each gap (raw.c). */
+	bool line_copy;
 };
+
+/* The Fetch request's tag for line_copy, which Kafka brokers skip. */
+#define PROTO_FETCH_TAG_LINE_COPY 1000
 
 /* Decoding allocates the topic arrays (owned, freed by _free); at most
  * PROTO_MAX_TOPICS topics and PROTO_MAX_PARTITIONS partitions in all. */

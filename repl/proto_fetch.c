@@ -71,6 +71,10 @@ static int fetch_req_tag(void *arg, uint32_t tag, struct kbuf_r *field)
 {
 	struct proto_fetch_req *req = arg;
 
+	if (tag == PROTO_FETCH_TAG_LINE_COPY) {
+		req->line_copy = true;
+		return 1;
+	}
 	if (tag != 0)
 		return 0;
 	req->cluster_id = kbuf_read_cnstr(field);
@@ -231,12 +235,11 @@ int proto_fetch_req_encode(struct kbuf_w *w, int16_t v, const struct proto_fetch
 	if (v >= 11)
 		kmsg_write_str(w, flex, req->rack_id.ptr ? req->rack_id : (struct kstr){ "", 0 });
 	if (flex) {
-		if (req->cluster_id.ptr) {
-			kbuf_write_uvarint(w, 1);
+		kbuf_write_uvarint(w, (uint32_t)((req->cluster_id.ptr != NULL) + req->line_copy));
+		if (req->cluster_id.ptr)
 			write_str_tag(w, 0, req->cluster_id);
-		} else {
-			kbuf_write_tags_empty(w);
-		}
+		if (req->line_copy)
+			kbuf_write_tag_hdr(w, PROTO_FETCH_TAG_LINE_COPY, 0);
 	}
 	return kbuf_w_err(w);
 }

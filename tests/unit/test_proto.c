@@ -503,6 +503,7 @@ static void test_fetch_request(void **state)
 			.n_forgotten = 1,
 			.forgotten = &fg,
 			.rack_id = kstr_of(""),
+			.line_copy = true,
 		};
 		struct proto_fetch_req out;
 		struct kbuf_r r;
@@ -516,6 +517,8 @@ static void test_fetch_request(void **state)
 		assert_int_equal(out.topics[0].partitions[1].last_fetched_epoch, v >= 12 ? 8 : -1);
 		assert_int_equal(out.topics[0].partitions[1].log_start_offset, v >= 5 ? 60 : -1);
 		assert_int_equal(out.n_forgotten, v >= 7 ? 1 : 0);
+		/* mqfs's tag 1000, no data: flexible versions only. */
+		assert_int_equal(out.line_copy, v >= 12);
 		proto_fetch_req_free(&out);
 		kbuf_w_free(&w);
 	}
