@@ -17,8 +17,9 @@
  *      file;
  *   6. for a follower or read copy (log_read_raw_copy), in a log that
  *      may hold compaction's gaps (log_may_have_gaps), no gap inside the
- *      range (a consumer takes them, as from Kafka): it ends before a batch whose base offset is
- *      not the last offset of the batch before plus one. The follower
+ *      range (a consumer takes them, as from Kafka): it ends before a
+ *      batch whose base offset is not the last offset of the batch
+ *      before plus one. The follower
  *      places the range's first batch at first_line_pos (the .lines
  *      entry's, which the response carries when that batch starts past
  *      the fetch offset) and each next one right after the one before:
