@@ -16,7 +16,16 @@
  *   3. the first base offset is the LEO, each next one the last offset of
  *      the batch before plus one, so offsets strictly increase with no
  *      gap, and every record's offset strictly increases within
- *      [baseOffset, baseOffset + lastOffsetDelta];
+ *      [baseOffset, baseOffset + lastOffsetDelta]. Compaction's gaps are
+ *      the exception: the leader's cleaner removed records, and their
+ *      offsets and line positions stay unused. The first batch may start
+ *      above the LEO when the leader gave its line position
+ *      (first_line_pos, at or past this log's line end: it is placed
+ *      there, so every line keeps the leader's position); a batch that
+ *      starts above the one before's last offset + 1 ends the input (it
+ *      and what follows are not appended, nor checked: the next fetch
+ *      asks from inside that gap, and its answer brings that batch's
+ *      line position);
  *   4. its partition leader epoch is >= the latest of the epoch cache and
  *      >= the batch before's (epochs never go back in a log).
  * max.message.bytes is not applied: it limits what producers may write,
@@ -50,6 +59,7 @@
  * latest epoch, which are checked again under the lock.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -148,10 +158,12 @@ static int batches_check(const uint8_t *buf, size_t len, const struct line_fmt *
 			rc = (int)size;
 			break;
 		}
-		if (k > 0 && (m[k].base_offset != m[k - 1].last_offset + 1 || e[k] < e[k - 1])) {
+		if (k > 0 && (m[k].base_offset <= m[k - 1].last_offset || e[k] < e[k - 1])) {
 			rc = -EBADMSG;
 			break;
 		}
+		if (k > 0 && m[k].base_offset != m[k - 1].last_offset + 1)
+			break; /* a gap: rule 3 */
 		at += (size_t)size;
 		k++;
 	}
@@ -167,16 +179,29 @@ static int batches_check(const uint8_t *buf, size_t len, const struct line_fmt *
 	return 0;
 }
 
-/* Writes the checked batches at the LEO (lock held); all or nothing. */
+/* Writes the checked batches at the LEO, the first at first_line_pos
+ * when it starts past the LEO (rule 3; lock held); all or nothing. */
 static int append_checked(struct log *l, const uint8_t *buf, struct batch_meta *m, const int32_t *e,
-			  int n)
+			  int n, int64_t first_line_pos)
 {
 	int rc = l->fence >= 0 ? log_fence_clear(l) : 0;
 	if (rc < 0)
 		return rc;
 	int64_t start = log_leo(l), line = log_line_end(l);
-	if (m[0].base_offset != start || e[0] < epoch_cache_latest(l))
+	if (m[0].base_offset < start || e[0] < epoch_cache_latest(l))
 		return -EBADMSG;
+	if (m[0].base_offset > start) {
+		if (first_line_pos < line) {
+			ENGINE_REPORT(ENGINE_LOG_ERR,
+				      "%s: the leader's batch at offset %" PRId64
+				      " starts past this log's end %" PRId64
+				      " without a line position at or past %" PRId64 " (%" PRId64
+				      "): refused",
+				      l->dir, m[0].base_offset, start, line, first_line_pos);
+			return -EBADMSG;
+		}
+		line = first_line_pos;
+	}
 	for (int i = 0; i < n; i++) {
 		m[i].first_line_pos = line;
 		line += m[i].line_bytes;
@@ -195,7 +220,8 @@ static int append_checked(struct log *l, const uint8_t *buf, struct batch_meta *
 	return rc;
 }
 
-int log_append_batches(struct log *l, const uint8_t *buf, size_t len, int64_t *last_offset)
+int log_append_batches(struct log *l, const uint8_t *buf, size_t len, int64_t first_line_pos,
+		       int64_t *last_offset)
 {
 	struct batch_meta *m = NULL;
 	int32_t *e = NULL;
@@ -221,7 +247,7 @@ again:
 	else if (l->deleted || l->damaged)
 		rc = l->deleted ? -ENOENT : -EIO;
 	else
-		rc = append_checked(l, buf, m, e, n);
+		rc = append_checked(l, buf, m, e, n, first_line_pos);
 	pthread_mutex_unlock(&l->lock);
 	if (sep_changed) {
 		free(m);

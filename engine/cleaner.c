@@ -920,6 +920,15 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 		rc = -ENOBUFS;
 		goto out;
 	}
+	/* Some fit: this pass cleans up to the first that did not, the next
+	 * goes on from there; said, as the map's size is what to raise. */
+	if (end < k)
+		ENGINE_REPORT(ENGINE_LOG_WARN,
+			      "%s: the cleaner's offset map (%" PRId64
+			      " bytes: log.cleaner.dedupe.buffer.size) holds the keys of %d of "
+			      "%d dirty segment(s): cleaned below offset %" PRId64
+			      ", the rest at the next pass",
+			      l->dir, map_bytes, end - d, k - d, segs[end]->base_offset);
 	/* The bytes of the page that holds the range's end, below it, as they
 	 * are before the clean (retention.c, "Pages kept"). */
 	kept_capture(l, line_start, end < k ? segs[end]->line_base : uncleanable_line, &kept);

@@ -550,6 +550,7 @@ struct log_raw {
 	int64_t last_offset; /* of the last batch */
 	int32_t last_epoch;  /* partition leader epoch of the last batch; -1 */
 	int32_t batches;
+	int64_t first_line_pos; /* line position of the first batch; -1 */
 };
 /* Kafka's fetch read: the batches from the one holding fetch_offset (found
  * through .lines, O(log n)), in one segment, each wholly below upto (the
@@ -562,12 +563,27 @@ struct log_raw {
  * -EMFILE. Any thread; takes the log's lock for the lookup only. */
 int log_read_raw(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_bytes,
 		 struct log_raw *out);
+/* The same for a follower or read copy, which keeps this log's line
+ * positions: in a log that may hold the gaps compaction leaves (a
+ * compacted topic's, or one cleaned before), the range also ends before
+ * a batch whose base offset does not follow the batch before it. The
+ * copy places a range's first batch at out->first_line_pos and the others
+ * right after it, so a range must hold no gap in line positions. */
+int log_read_raw_copy(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_bytes,
+		      struct log_raw *out);
 /* Drops the reference of a log_read_raw result; an empty one is fine. */
 void log_raw_release(struct log_raw *raw);
 /* The follower's append: the leader's batches appended as they are
  * (offsets, leader epochs, CRCs, compression kept). Every batch is
  * checked first: magic 2, its length, its CRC-32C, the first base offset
- * = the LEO and each next one = the previous last offset + 1, offsets
+ * = the LEO, or above it when first_line_pos (the leader's line position
+ * of that batch, from its log_read_raw) is at or past this log's line
+ * end: the leader's compaction removed the records in between, and the
+ * batch takes the leader's position, leaving the same gap in the line
+ * view (-1: not known, no gap allowed). Each next one = the previous last
+ * offset + 1; at the first that starts higher (a gap the leader did not
+ * end its range at) the batches before it are appended and the rest are
+ * left for the next fetch, which starts in that gap. Offsets
  * inside a batch increasing, records that decode (a compressed payload
  * is decompressed to count its lines), its partition leader epoch >= the
  * latest in the epoch cache and >= the batch before. A batch cut short
@@ -581,11 +597,13 @@ void log_raw_release(struct log_raw *raw);
  * its base offset. Does not move the hw (log_set_follower_hw). Returns
  * the batches appended (0: none whole in buf) with *last_offset (may be
  * NULL) the last offset appended or -1; -EBADMSG (nothing appended) for
- * a batch that is not valid, offsets that do not start at the LEO or do
- * not follow each other, an epoch that goes back; -EIO, -ENOSPC
+ * a batch that is not valid, a first base offset below the LEO or above
+ * it without a line position for it, offsets that go back, an epoch that
+ * goes back; -EIO, -ENOSPC
  * (nothing appended). max.message.bytes is not
  * applied: a replica takes every batch its leader took. */
-int log_append_batches(struct log *l, const uint8_t *buf, size_t len, int64_t *last_offset);
+int log_append_batches(struct log *l, const uint8_t *buf, size_t len, int64_t first_line_pos,
+		       int64_t *last_offset);
 /* ---- the idempotent producer's fields (producer.c) ----
  * producerId, producerEpoch and baseSequence of record batch v2, which
  * Kafka's idempotent producers set and the log keeps as written (the

@@ -518,6 +518,17 @@ static inline int64_t log_line_end(struct log *l)
 {
 	return log_active(l)->line_end;
 }
+/* Whether the log may hold gaps between batches, offsets and line
+ * positions that compaction removed (lock held): a compacted topic's, or
+ * one cleaned before its policy changed, whose cleaned part is still
+ * there. A follower takes the gaps of its leader's log with its policy.
+ * Only a cost decides on it (raw.c reads each header of such a log): a
+ * follower also stops at a gap the leader's range did not end at. */
+static inline bool log_may_have_gaps(const struct log *l)
+{
+	return (l->cfg.cleanup_policy & LOG_CLEANUP_COMPACT) ||
+	       l->first_dirty_offset > l->log_start_offset;
+}
 
 /* log.c: calls the hw / LEO listeners (no engine lock held). */
 void log_notify_hw(struct log *l);

@@ -53,15 +53,17 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Whether the cleaner may have rewritten segments that end before
- * end_base, leaving gaps in offsets and line positions: below its
- * checkpoint, or, as that may lag, below the checkpointed recovery point of
- * a compacted log (it rewrites nothing above). */
+/* Whether segments that end before end_base may hold gaps in offsets and
+ * line positions that compaction left: below the cleaner's checkpoint,
+ * or anywhere in a compacted topic's log. Its own cleaner rewrites
+ * nothing above the checkpointed recovery point, but a follower (or read
+ * copy) appends its leader's compacted batches with their gaps
+ * (append_follower.c, rule 3) wherever its own recovery point is: such a
+ * segment, or a segment after it that starts past a gap, is as it was
+ * appended, and recovery keeps its gaps. */
 static bool may_be_compacted(struct log *l, const struct log_open_args *a, int64_t end_base)
 {
-	return end_base <= a->cleaner_offset ||
-	       ((l->cfg.cleanup_policy & LOG_CLEANUP_COMPACT) &&
-		(a->recovery_point < 0 || end_base <= a->recovery_point));
+	return end_base <= a->cleaner_offset || (l->cfg.cleanup_policy & LOG_CLEANUP_COMPACT);
 }
 
 /* Removes the four files of the segment at base (recovery), saying so. */
@@ -228,9 +230,10 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 		/* Records missing before the next segment. An unsynced segment
 		 * may have lost them at a crash (the kernel may write a later file
 		 * back before an earlier one): the log is cut there. Compaction
-		 * leaves such gaps too (may_be_compacted). Anything else is a
+		 * leaves such gaps too (may_be_compacted), unsynced or not: a
+		 * follower's segments hold its leader's. Anything else is a
 		 * segment missing or shortened: damage. */
-		if (unsynced && a->recovery_point >= 0) {
+		if (unsynced && a->recovery_point >= 0 && contiguous) {
 			cut = true;
 			*recovered = true;
 			ENGINE_REPORT(ENGINE_LOG_WARN,

@@ -14,7 +14,19 @@
  *   4. at most max_bytes, but the first batch always, whatever its size:
  *      a fetch that could not take one batch would never progress;
  *   5. one segment at a time (Kafka's LogSegment.read): the range is one
- *      file.
+ *      file;
+ *   6. for a follower or read copy (log_read_raw_copy), in a log that
+ *      may hold compaction's gaps (log_may_have_gaps), no gap inside the
+ *      range (a consumer takes them, as from Kafka): it ends before a
+ *      batch whose base offset is not the last offset of the batch
+ *      before plus one. The follower
+ *      places the range's first batch at first_line_pos (the .lines
+ *      entry's, which the response carries when that batch starts past
+ *      the fetch offset) and each next one right after the one before:
+ *      line positions are not in the batches, and a gap in offsets is
+ *      one in line positions too, which the follower could not place.
+ *      Such a log's headers are read batch by batch (below), as the
+ *      entries alone cannot tell where a batch ends.
  * The batch is found through the segment's .lines (one entry per batch,
  * base offset and position: a binary search, O(log n), one pread per
  * step). Followers fetch where the last fetch of the segment began (the
@@ -60,7 +72,8 @@ enum { SCAN_NEXT = 0, SCAN_FOUND = 1, SCAN_STOP = 2, SCAN_SLOW = 3 };
  * over max_bytes, else RAW_TAKEN, added to out. */
 enum { RAW_SKIP, RAW_STOP, RAW_TAKEN };
 static int raw_take(struct log_raw *out, int64_t fetch_offset, int64_t upto, size_t max_bytes,
-		    int64_t pos, int64_t base, int64_t total, int64_t last, int32_t epoch)
+		    bool gaps, int64_t pos, int64_t line_pos, int64_t base, int64_t total,
+		    int64_t last, int32_t epoch)
 {
 	if (last < fetch_offset)
 		return RAW_SKIP;
@@ -68,9 +81,13 @@ static int raw_take(struct log_raw *out, int64_t fetch_offset, int64_t upto, siz
 		return RAW_STOP;
 	if (out->batches > 0 && out->len + total > (int64_t)max_bytes)
 		return RAW_STOP;
+	/* Rule 6: out->last_offset is exact here (every header read). */
+	if (gaps && out->batches > 0 && base != out->last_offset + 1)
+		return RAW_STOP;
 	if (out->batches == 0) {
 		out->pos = pos;
 		out->base_offset = base;
+		out->first_line_pos = line_pos;
 	}
 	out->len += total;
 	out->last_offset = last;
@@ -84,7 +101,7 @@ static int raw_take(struct log_raw *out, int64_t fetch_offset, int64_t upto, siz
  * take is not wholly below upto, SCAN_NEXT when every batch of s is below
  * fetch_offset, or -errno. Lock held. */
 static int raw_scan_each(struct log *l, struct seg *s, int64_t fetch_offset, int64_t upto,
-			 size_t max_bytes, struct log_raw *out)
+			 size_t max_bytes, bool gaps, struct log_raw *out)
 {
 	int64_t n = atomic_load(&s->lines_entries), size = atomic_load(&s->size);
 	int64_t i = seg_find_offset(s, fetch_offset);
@@ -111,9 +128,10 @@ static int raw_scan_each(struct log *l, struct seg *s, int64_t fetch_offset, int
 			log_corrupt(l, s, e.position, NULL, (size_t)(total > 0 ? total : got));
 			return out->batches > 0 ? SCAN_FOUND : -EBADMSG;
 		}
-		int take = raw_take(out, fetch_offset, upto, max_bytes, e.position, bh.base_offset,
-				    total, bh.base_offset + bh.last_offset_delta,
-				    bh.partition_leader_epoch);
+		int take =
+			raw_take(out, fetch_offset, upto, max_bytes, gaps, e.position, e.line_pos,
+				 bh.base_offset, total, bh.base_offset + bh.last_offset_delta,
+				 bh.partition_leader_epoch);
 		if (take == RAW_STOP)
 			break;
 	}
@@ -127,6 +145,7 @@ static void raw_clear(struct log_raw *out)
 	out->base_offset = -1;
 	out->last_offset = -1;
 	out->last_epoch = -1;
+	out->first_line_pos = -1;
 }
 
 /* The header of the batch at pos, which .lines says has base offset base
@@ -179,7 +198,7 @@ static int64_t raw_find(struct seg *s, int64_t fetch_offset, int64_t n, struct l
  * comment); SCAN_SLOW when an entry or a header does not agree, or a read
  * fails: the caller clears out and asks raw_scan_each. Lock held. */
 static int raw_scan(struct log *l, struct seg *s, int64_t fetch_offset, int64_t upto,
-		    size_t max_bytes, struct log_raw *out)
+		    size_t max_bytes, bool gaps, struct log_raw *out)
 {
 	int64_t n = atomic_load(&s->lines_entries), size = atomic_load(&s->size);
 	struct lines_ent ents[RAW_ENTS];
@@ -212,7 +231,7 @@ static int raw_scan(struct log *l, struct seg *s, int64_t fetch_offset, int64_t 
 		int64_t next_base = has_next ? s->base_offset + ents[i + 1 - bi].rel_offset : -1;
 		int64_t total = end - (int64_t)e->position, last;
 		int32_t epoch = -1;
-		bool hdr = out->batches == 0 || !has_next || next_base > upto;
+		bool hdr = gaps || out->batches == 0 || !has_next || next_base > upto;
 
 		if (total < BATCH_HDR_SIZE || end > size || (has_next && next_base <= base))
 			return SCAN_SLOW;
@@ -222,8 +241,8 @@ static int raw_scan(struct log *l, struct seg *s, int64_t fetch_offset, int64_t 
 		} else {
 			last = next_base - 1; /* an upper bound, below upto */
 		}
-		int take = raw_take(out, fetch_offset, upto, max_bytes, e->position, base, total,
-				    last, epoch);
+		int take = raw_take(out, fetch_offset, upto, max_bytes, gaps, e->position,
+				    e->line_pos, base, total, last, epoch);
 		if (take == RAW_STOP)
 			break;
 		if (take == RAW_SKIP)
@@ -249,8 +268,8 @@ static int raw_scan(struct log *l, struct seg *s, int64_t fetch_offset, int64_t 
 	return out->batches > 0 ? SCAN_FOUND : i < n ? SCAN_STOP : SCAN_NEXT;
 }
 
-int log_read_raw(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_bytes,
-		 struct log_raw *out)
+static int read_raw(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_bytes, bool copy,
+		    struct log_raw *out)
 {
 	raw_clear(out);
 	pthread_mutex_lock(&l->lock);
@@ -268,16 +287,17 @@ int log_read_raw(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_b
 	rc = seg_lines_sync(log_active(l));
 	if (rc < 0)
 		goto out;
+	bool gaps = copy && log_may_have_gaps(l);
 	int si = log_seg_index_by_offset(l, fetch_offset);
 	for (si = si < 0 ? 0 : si; si < l->nsegs; si++) {
 		struct seg *s = l->segs[si];
 		rc = seg_pin(s);
 		if (rc < 0)
 			break;
-		rc = raw_scan(l, s, fetch_offset, upto, max_bytes, out);
+		rc = raw_scan(l, s, fetch_offset, upto, max_bytes, gaps, out);
 		if (rc == SCAN_SLOW) {
 			raw_clear(out);
-			rc = raw_scan_each(l, s, fetch_offset, upto, max_bytes, out);
+			rc = raw_scan_each(l, s, fetch_offset, upto, max_bytes, gaps, out);
 		}
 		if (rc == SCAN_FOUND) {
 			seg_ref(s);
@@ -297,6 +317,18 @@ int log_read_raw(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_b
 out:
 	pthread_mutex_unlock(&l->lock);
 	return rc;
+}
+
+int log_read_raw(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_bytes,
+		 struct log_raw *out)
+{
+	return read_raw(l, fetch_offset, upto, max_bytes, false, out);
+}
+
+int log_read_raw_copy(struct log *l, int64_t fetch_offset, int64_t upto, size_t max_bytes,
+		      struct log_raw *out)
+{
+	return read_raw(l, fetch_offset, upto, max_bytes, true, out);
 }
 
 void log_raw_release(struct log_raw *raw)

@@ -608,7 +608,10 @@ static int fetch_respond(struct fs_fetch *f)
 				note_sent(f, fp, rp, 0);
 				continue;
 			}
-			rc = partition_log_ops(fp->p)->read_raw(
+			const struct partition_log_ops *ops = partition_log_ops(fp->p);
+			/* A follower or read copy keeps our line positions. */
+			rc = (f->msg->line_copy && ops->read_raw_copy ? ops->read_raw_copy
+								      : ops->read_raw)(
 				partition_log(fp->p), fp->req->fetch_offset, upper, max, &fp->raw);
 			note_sent(f, fp, rp, rc ? 0 : (int64_t)fp->raw.len);
 			if (rc) {
@@ -621,6 +624,13 @@ static int fetch_respond(struct fs_fetch *f)
 				rp->records_fd = fp->raw.fd;
 				rp->records_offset = fp->raw.offset;
 				rp->records_len = (int32_t)fp->raw.len;
+				/* Past the offset asked for: compaction's gap,
+				 * which a follower leaves in its line view too. */
+				if (fp->raw.base_offset > fp->req->fetch_offset &&
+				    fp->raw.first_line_pos >= 0) {
+					rp->has_first_line = true;
+					rp->first_line = fp->raw.first_line_pos;
+				}
 				if (f->msg->replica_id >= 0)
 					atomic_fetch_add_explicit(&f->fs->replica_bytes_out,
 								  (int64_t)fp->raw.len,

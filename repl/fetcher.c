@@ -469,8 +469,9 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 			rc = f->cfg.before_append(f->cfg.before_append_arg, partition_topic(p),
 						  partition_log(p));
 		if (rc == 0)
-			rc = partition_follower_append(p, fw->generation, a->records, len,
-						       a->high_watermark, a->log_start_offset);
+			rc = partition_follower_append_at(p, fw->generation, a->records, len,
+							  a->has_first_line ? a->first_line : -1,
+							  a->high_watermark, a->log_start_offset);
 		apply_end(f);
 		if (!rc) {
 			stat_add(f, &f->stats.bytes, (int64_t)len);
@@ -508,7 +509,10 @@ static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_
 				      .max_bytes = f->cfg.max_bytes,
 				      .session_epoch = -1,
 				      .topics = rts,
-				      .rack_id = kstr_of("") };
+				      .rack_id = kstr_of(""),
+				      /* Follower or read copy: the leader's
+				       * line positions are kept. */
+				      .line_copy = true };
 	struct proto_fetch_resp resp = { 0 };
 	struct net_resp nr = { 0 };
 	struct kbuf_w w;

@@ -757,6 +757,14 @@ out:
 int partition_follower_append(struct partition *p, uint64_t generation, const uint8_t *records,
 			      size_t len, int64_t leader_hw, int64_t leader_start)
 {
+	return partition_follower_append_at(p, generation, records, len, -1, leader_hw,
+					    leader_start);
+}
+
+int partition_follower_append_at(struct partition *p, uint64_t generation, const uint8_t *records,
+				 size_t len, int64_t first_line_pos, int64_t leader_hw,
+				 int64_t leader_start)
+{
 	struct partition_offsets o;
 	bool eligible_now = false;
 	int64_t start_to = -1;
@@ -768,7 +776,7 @@ int partition_follower_append(struct partition *p, uint64_t generation, const ui
 		goto out;
 	}
 	if (len > 0) {
-		rc = p->ops->append_batches(p->log, records, len);
+		rc = p->ops->append_batches(p->log, records, len, first_line_pos);
 		atomic_store(&p->append_error, rc < 0 ? rc : 0);
 		if (rc)
 			goto out;

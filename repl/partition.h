@@ -112,6 +112,11 @@ struct partition_raw {
 	int32_t last_epoch;  /* partition leader epoch of the last batch, -1 none */
 	int64_t last_offset; /* the last batch's last offset, -1 none */
 	void *ref;           /* released by raw_release */
+	/* The first batch's base offset and line position (-1: not known),
+	 * for a follower when it starts past the offset asked for (the
+	 * leader's compaction removed the records in between). */
+	int64_t base_offset;
+	int64_t first_line_pos;
 };
 
 struct partition_log_ops {
@@ -137,11 +142,18 @@ struct partition_log_ops {
 	 * is there. -ERANGE: offset outside [log_start, LEO]. */
 	int (*read_raw)(void *log, int64_t offset, int64_t max_offset, size_t max_bytes,
 			struct partition_raw *raw);
+	/* The same for a follower or read copy (NULL: read_raw): the records
+	 * of a compacted log end at a gap compaction left, since the copy
+	 * places them after the first at the leader's line positions. */
+	int (*read_raw_copy)(void *log, int64_t offset, int64_t max_offset, size_t max_bytes,
+			     struct partition_raw *raw);
 	void (*raw_release)(void *log, struct partition_raw *raw);
-	/* Appends batches as they are (offsets, epochs, CRCs kept) at the LEO;
-	 * each batch's epoch enters the epoch cache. -EBADMSG: not whole valid
-	 * batches, or offsets not starting at the LEO. */
-	int (*append_batches)(void *log, const uint8_t *buf, size_t len);
+	/* Appends batches as they are (offsets, epochs, CRCs kept) at the LEO,
+	 * or past it at line position first_line_pos (-1: not known) across
+	 * a gap the leader's compaction left; each batch's epoch enters the
+	 * epoch cache. -EBADMSG: not whole valid batches, or offsets not
+	 * starting at the LEO (above it: without a line position). */
+	int (*append_batches)(void *log, const uint8_t *buf, size_t len, int64_t first_line_pos);
 	/* Truncates to end at offset, durably (fsync of the log and its
 	 * directory, epoch cache included) before it returns. */
 	int (*truncate_to)(void *log, int64_t offset);
@@ -381,6 +393,12 @@ int partition_follower_truncate(struct partition *p, uint64_t generation, int64_
  * LEO, log errors. */
 int partition_follower_append(struct partition *p, uint64_t generation, const uint8_t *records,
 			      size_t len, int64_t leader_hw, int64_t leader_start);
+/* The same, the first batch at the leader's line position first_line_pos
+ * (-1: not known) when it starts past our LEO: the leader's compaction
+ * removed the records in between (a Fetch response's first_line). */
+int partition_follower_append_at(struct partition *p, uint64_t generation, const uint8_t *records,
+				 size_t len, int64_t first_line_pos, int64_t leader_hw,
+				 int64_t leader_start);
 /* The leader's log starts at offset (line position line_pos), above our
  * LEO (its retention removed records we never had): our log is emptied
  * and starts there (Kafka's truncateFullyAndStartAt on

@@ -54,8 +54,10 @@ static int32_t pl_epoch_for_offset(void *log, int64_t offset)
 	return log_epoch_for_offset(log, offset);
 }
 
-static int pl_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max_bytes,
-		       struct partition_raw *raw)
+/* read_raw and read_raw_copy: fn is log_read_raw or log_read_raw_copy. */
+static int pl_read(void *log, int64_t offset, int64_t max_offset, size_t max_bytes,
+		   struct partition_raw *raw,
+		   int (*fn)(struct log *, int64_t, int64_t, size_t, struct log_raw *))
 {
 	struct log_raw *r = malloc(sizeof(*r));
 	int rc;
@@ -66,9 +68,11 @@ static int pl_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max
 	raw->last_epoch = -1;
 	raw->last_offset = -1;
 	raw->ref = NULL;
+	raw->base_offset = -1;
+	raw->first_line_pos = -1;
 	if (!r)
 		return -ENOMEM;
-	rc = log_read_raw(log, offset, max_offset, max_bytes, r);
+	rc = fn(log, offset, max_offset, max_bytes, r);
 	if (rc < 0 || r->len == 0) {
 		free(r);
 		return rc;
@@ -78,8 +82,22 @@ static int pl_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max
 	raw->len = (size_t)r->len;
 	raw->last_epoch = r->last_epoch;
 	raw->last_offset = r->last_offset;
+	raw->base_offset = r->base_offset;
+	raw->first_line_pos = r->first_line_pos;
 	raw->ref = r;
 	return 0;
+}
+
+static int pl_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max_bytes,
+		       struct partition_raw *raw)
+{
+	return pl_read(log, offset, max_offset, max_bytes, raw, log_read_raw);
+}
+
+static int pl_read_raw_copy(void *log, int64_t offset, int64_t max_offset, size_t max_bytes,
+			    struct partition_raw *raw)
+{
+	return pl_read(log, offset, max_offset, max_bytes, raw, log_read_raw_copy);
 }
 
 static void pl_raw_release(void *log, struct partition_raw *raw)
@@ -92,9 +110,9 @@ static void pl_raw_release(void *log, struct partition_raw *raw)
 	raw->ref = NULL;
 }
 
-static int pl_append_batches(void *log, const uint8_t *buf, size_t len)
+static int pl_append_batches(void *log, const uint8_t *buf, size_t len, int64_t first_line_pos)
 {
-	int rc = log_append_batches(log, buf, len, NULL);
+	int rc = log_append_batches(log, buf, len, first_line_pos, NULL);
 
 	return rc < 0 ? rc : 0;
 }
@@ -140,6 +158,7 @@ const struct partition_log_ops partition_engine_ops = {
 	.end_offset_for_epoch = pl_end_offset_for_epoch,
 	.epoch_for_offset = pl_epoch_for_offset,
 	.read_raw = pl_read_raw,
+	.read_raw_copy = pl_read_raw_copy,
 	.raw_release = pl_raw_release,
 	.append_batches = pl_append_batches,
 	.truncate_to = pl_truncate_to,

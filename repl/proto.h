@@ -447,7 +447,14 @@ struct proto_fetch_req {
 	int32_t n_forgotten; /* v7+ */
 	struct proto_forgotten_topic *forgotten;
 	struct kstr rack_id; /* v11+, "" */
+	/* v12+ tag PROTO_FETCH_TAG_LINE_COPY (mqfs's own, no data): the asker
+	 * is a follower or read copy, which keeps the leader's line
+	 * positions: a compacted log's records end at each gap (raw.c). */
+	bool line_copy;
 };
+
+/* The Fetch request's tag for line_copy, which Kafka brokers skip. */
+#define PROTO_FETCH_TAG_LINE_COPY 1000
 
 /* Decoding allocates the topic arrays (owned, freed by _free); at most
  * PROTO_MAX_TOPICS topics and PROTO_MAX_PARTITIONS partitions in all. */
@@ -477,6 +484,12 @@ struct proto_fetch_resp_part {
 	 * the log start, so that a follower or read copy can start there. */
 	bool has_log_start_line;
 	int64_t log_start_line;
+	/* v12+ tag PROTO_FETCH_TAG_FIRST_LINE (mqfs's own): the line
+	 * position of the records' first batch, sent when that batch starts
+	 * past fetch_offset (compaction removed the records in between), so
+	 * that a follower or read copy places it where the leader has it. */
+	bool has_first_line;
+	int64_t first_line;
 	/* v4+: -1 null, else the count (we write null or empty: mqfs has no
 	 * transactions; decoding allocates them, owned). */
 	int32_t n_aborted;
@@ -494,6 +507,8 @@ struct proto_fetch_resp_part {
 /* The Fetch response partition's tag for log_start_line: far above
  * Kafka's own (0-2), which Kafka clients skip as an unknown tag. */
 #define PROTO_FETCH_TAG_LOG_START_LINE 1000
+/* ... and for first_line. */
+#define PROTO_FETCH_TAG_FIRST_LINE     1001
 
 struct proto_fetch_resp_topic {
 	struct kstr topic;

@@ -36,6 +36,12 @@
  *                   (truncateFullyAndStartAt): line positions are not
  *                   in the batches, and a copy's must be the leader's.
  *                   Kafka clients skip the unknown tag.
+ *                 1001 first_line INT64 (mqfs's own): the line position
+ *                   of the records' first batch, written only when that
+ *                   batch starts past fetch_offset (the leader's
+ *                   compaction removed the records in between); a
+ *                   follower or read copy puts the batch there, leaving
+ *                   the leader's gap in its line view.
  *
  * OffsetForLeaderEpoch (flexible from v4):
  *   request  replica_id INT32 (v3+), topics ARRAY of topic STRING,
@@ -65,6 +71,10 @@ static int fetch_req_tag(void *arg, uint32_t tag, struct kbuf_r *field)
 {
 	struct proto_fetch_req *req = arg;
 
+	if (tag == PROTO_FETCH_TAG_LINE_COPY) {
+		req->line_copy = true;
+		return 1;
+	}
 	if (tag != 0)
 		return 0;
 	req->cluster_id = kbuf_read_cnstr(field);
@@ -225,12 +235,11 @@ int proto_fetch_req_encode(struct kbuf_w *w, int16_t v, const struct proto_fetch
 	if (v >= 11)
 		kmsg_write_str(w, flex, req->rack_id.ptr ? req->rack_id : (struct kstr){ "", 0 });
 	if (flex) {
-		if (req->cluster_id.ptr) {
-			kbuf_write_uvarint(w, 1);
+		kbuf_write_uvarint(w, (uint32_t)((req->cluster_id.ptr != NULL) + req->line_copy));
+		if (req->cluster_id.ptr)
 			write_str_tag(w, 0, req->cluster_id);
-		} else {
-			kbuf_write_tags_empty(w);
-		}
+		if (req->line_copy)
+			kbuf_write_tag_hdr(w, PROTO_FETCH_TAG_LINE_COPY, 0);
 	}
 	return kbuf_w_err(w);
 }
@@ -382,7 +391,7 @@ static void fetch_part_encode(struct proto_out *out, int16_t v,
 	if (!flex)
 		return;
 	kbuf_write_uvarint(w, (uint32_t)(p->has_diverging_epoch + p->has_current_leader +
-					 p->has_log_start_line));
+					 p->has_log_start_line + p->has_first_line));
 	if (p->has_diverging_epoch) {
 		kbuf_write_tag_hdr(w, 0, 4 + 8 + 1);
 		kbuf_write_i32(w, p->diverging_epoch);
@@ -398,6 +407,10 @@ static void fetch_part_encode(struct proto_out *out, int16_t v,
 	if (p->has_log_start_line) {
 		kbuf_write_tag_hdr(w, PROTO_FETCH_TAG_LOG_START_LINE, 8);
 		kbuf_write_i64(w, p->log_start_line);
+	}
+	if (p->has_first_line) {
+		kbuf_write_tag_hdr(w, PROTO_FETCH_TAG_FIRST_LINE, 8);
+		kbuf_write_i64(w, p->first_line);
 	}
 }
 
@@ -447,6 +460,10 @@ static int fetch_part_tag(void *arg, uint32_t tag, struct kbuf_r *f)
 		p->log_start_line = kbuf_read_i64(f);
 		/* A position is never negative: a bad one is no position. */
 		p->has_log_start_line = p->log_start_line >= 0;
+		return 1;
+	} else if (tag == PROTO_FETCH_TAG_FIRST_LINE) {
+		p->first_line = kbuf_read_i64(f);
+		p->has_first_line = p->first_line >= 0;
 		return 1;
 	} else {
 		return 0;

@@ -200,6 +200,35 @@ t_isr_is() {
 	[ "$(set_of "$(t_field "$1" 8)")" = "$2" ]
 }
 
+# p0_field MNT TOPIC N: field N of partition 0's row of MNT/TOPIC/.state;
+# p0_isr_is MNT TOPIC SET: its ISR is SET ("1,3").
+p0_field() {
+	timeout 5 awk -v f="$3" '$1 == "0" { print $f }' "$1/$2/.state" 2>/dev/null
+}
+p0_isr_is() {
+	[ "$(set_of "$(p0_field "$1" "$2" 8)")" = "$3" ]
+}
+
+# roles2 TOPIC: partition 0 of TOPIC (two replicas, made before) as seen
+# on mnt1: L its leader, R the other replica, O the broker without one;
+# the script ends when it is not so.
+roles2() {
+	L=$(p0_field "$MQ_TMP/mnt1" "$1" 5)
+	_rs=$(p0_field "$MQ_TMP/mnt1" "$1" 7 | tr -d '[]' | tr ',' ' ')
+	O=""
+	R=""
+	for _rn in 1 2 3; do
+		case " $_rs " in
+		*" $_rn "*) [ "$_rn" != "$L" ] && R=$_rn ;;
+		*) O=$_rn ;;
+		esac
+	done
+	case "$L:$R:$O" in
+	[123]:[123]:[123]) ok "$1: leader $L, follower $R, no replica on $O" ;;
+	*) fail "$1: two replicas and a broker without one" "leader '$L' replicas '$_rs'"; mq_done ;;
+	esac
+}
+
 # t_make3: topic t made through mnt1 (num.partitions=1 in CLUSTER_CONF:
 # one partition), listed on every mount with three replicas in its ISR;
 # L its leader, F and G the other two brokers.

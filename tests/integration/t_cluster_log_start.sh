@@ -35,7 +35,7 @@ cluster_start3
 # field MNT N: field N of partition 0's row of MNT/r/.state (partition,
 # log start, hw, leo, leader, leader epoch, replicas, isr).
 field() {
-	timeout 5 awk -v f="$2" '$1 == "0" { print $f }' "$1/r/.state" 2>/dev/null
+	p0_field "$1" r "$2"
 }
 same_out() { # same_out NAME CMD_L CMD_O: the two commands print the same
 	_a=$(eval "$2" 2>&1)
@@ -50,7 +50,7 @@ same_segments() {
 	[ -n "$_a" ] && [ "$_a" = "$(seg_logs "$2")" ]
 }
 isr_is() {
-	[ "$(field "$1" 8 | tr -d '[]' | tr ',' '\n' | sort -n | paste -sd, -)" = "$2" ]
+	p0_isr_is "$1" r "$2"
 }
 # batches FROM TO MNT: one write (one batch) of two records per number.
 batches() {
@@ -62,20 +62,7 @@ batches() {
 }
 
 cluster_mkdir r
-L=$(field "$MQ_TMP/mnt1" 5)
-reps=$(field "$MQ_TMP/mnt1" 7 | tr -d '[]' | tr ',' ' ')
-O=""
-R=""
-for n in 1 2 3; do
-	case " $reps " in
-	*" $n "*) [ "$n" != "$L" ] && R=$n ;;
-	*) O=$n ;;
-	esac
-done
-case "$L:$R:$O" in
-[123]:[123]:[123]) ok "r: leader $L, follower $R, no replica on $O" ;;
-*) fail "r: two replicas and a broker without one" "leader '$L' replicas '$reps'"; mq_done ;;
-esac
+roles2 r
 check "both replicas in the ISR" poll 20 isr_is "$MQ_TMP/mnt$L" "$(echo "$L $R" | tr ' ' '\n' | sort -n | paste -sd, -)"
 ML=$MQ_TMP/mnt$L
 MO=$MQ_TMP/mnt$O

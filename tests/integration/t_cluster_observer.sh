@@ -55,20 +55,7 @@ mk() {
 	for n in 2 3; do
 		check "$1 is listed on mnt$n" poll 20 listed "$MQ_TMP/mnt$n" "$1"
 	done
-	L=$(field "$MQ_TMP/mnt1" "$1" 5)
-	reps=$(field "$MQ_TMP/mnt1" "$1" 7 | tr -d '[]' | tr ',' ' ')
-	O=""
-	R=""
-	for n in 1 2 3; do
-		case " $reps " in
-		*" $n "*) [ "$n" != "$L" ] && R=$n ;;
-		*) O=$n ;;
-		esac
-	done
-	case "$L:$R:$O" in
-	[123]:[123]:[123]) ok "$1: leader $L, replica $R, no replica on $O" ;;
-	*) fail "$1: two replicas and a broker without one" "leader '$L' replicas '$reps'"; mq_done ;;
-	esac
+	roles2 "$1"
 	for n in 1 2 3; do
 		check "mnt$n knows $1's leader $L" poll 20 leader_is "$MQ_TMP/mnt$n" "$1" "$L"
 	done

@@ -267,9 +267,10 @@ static void op_raw_release(void *log, struct partition_raw *raw)
 	partition_engine_ops.raw_release(e->l, raw);
 }
 
-static int op_append_batches(void *log, const uint8_t *buf, size_t len)
+static int op_append_batches(void *log, const uint8_t *buf, size_t len, int64_t first_line_pos)
 {
-	return partition_engine_ops.append_batches(((struct elog *)log)->l, buf, len);
+	return partition_engine_ops.append_batches(((struct elog *)log)->l, buf, len,
+						   first_line_pos);
 }
 
 static int op_truncate_to(void *log, int64_t offset)

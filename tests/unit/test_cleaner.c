@@ -369,6 +369,40 @@ static void test_map_too_small(void **state)
 	assert_int_equal(st.first_dirty_offset, st0.first_dirty_offset);
 }
 
+/* A map that holds some dirty segments' keys but not all: the clean goes
+ * up to the first that does not fit, says so, and the next pass goes on
+ * from there until all is clean. */
+static void test_map_partly_full(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	int passes = 0;
+
+	/* Some 350 keys a segment: the smallest map (921 keys) holds a few
+	 * of the 11 closed segments, not all. */
+	f->cfg.segment_bytes = 8 << 10;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	put_rounds(f, 1800, 2, 0);
+	int64_t *bases;
+	int nb;
+	assert_int_equal(log_segments(f->l, &bases, &nb), 0);
+	int64_t active = bases[nb - 1];
+	free(bases);
+	assert_true(nb >= 5);
+	logfx_reports[0] = '\0';
+	assert_int_equal(log_clean(f->l, fake_now, 48, true, NULL), 1);
+	assert_non_null(strstr(logfx_reports, "the cleaner's offset map (48 bytes"));
+	assert_non_null(strstr(logfx_reports, "log.cleaner.dedupe.buffer.size"));
+	log_get_state(f->l, &st);
+	assert_true(st.first_dirty_offset > 0 && st.first_dirty_offset < active);
+	while (st.first_dirty_offset < active && passes++ < 20) {
+		assert_int_equal(log_clean(f->l, fake_now, 48, true, NULL), 1);
+		log_get_state(f->l, &st);
+	}
+	assert_true(passes < 20);
+	check_view(f, active, false);
+}
+
 /* Appends r[0..n-1] and makes them cleanable as put() does. */
 static void put_recs(struct logfx *f, struct rec_in *r, int n)
 {
@@ -972,6 +1006,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tombstones_kept_forever, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_map_too_small, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_map_partly_full, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_lag_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_clean_keeps_age, setup, logfx_teardown),

@@ -603,7 +603,7 @@ static void test_follower_same_lines(void **state)
 	assert_int_equal(log_append_lines(f->l, NULL, 0, "plain\n\\q\\x01\n", 13, 1, 0, NULL), 0);
 	size_t dn = raw_log(f->l, disk, sizeof(disk));
 	assert_int_equal(logmgr_get_log(f->m, "t", 1, &f->cfg, true, &fl), 0);
-	assert_int_equal(log_append_batches(fl, disk, dn, &last), 2);
+	assert_int_equal(log_append_batches(fl, disk, dn, -1, &last), 2);
 	assert_int_equal(last, 4);
 	log_get_state(f->l, &ls);
 	log_get_state(fl, &fs);
@@ -747,7 +747,7 @@ static void test_recompress(void **state)
 			free(dump);
 			/* A follower keeps the leader's bytes and shows the same. */
 			assert_int_equal(logmgr_get_log(f->m, "t", part + 1, &cfg, true, &fl), 0);
-			assert_int_equal(log_append_batches(fl, disk, dn, &last), 2);
+			assert_int_equal(log_append_batches(fl, disk, dn, -1, &last), 2);
 			assert_int_equal(last, 3);
 			view(fl, follow, sizeof(follow));
 			assert_string_equal(follow, text);

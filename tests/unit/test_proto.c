@@ -503,6 +503,7 @@ static void test_fetch_request(void **state)
 			.n_forgotten = 1,
 			.forgotten = &fg,
 			.rack_id = kstr_of(""),
+			.line_copy = true,
 		};
 		struct proto_fetch_req out;
 		struct kbuf_r r;
@@ -516,6 +517,8 @@ static void test_fetch_request(void **state)
 		assert_int_equal(out.topics[0].partitions[1].last_fetched_epoch, v >= 12 ? 8 : -1);
 		assert_int_equal(out.topics[0].partitions[1].log_start_offset, v >= 5 ? 60 : -1);
 		assert_int_equal(out.n_forgotten, v >= 7 ? 1 : 0);
+		/* mqfs's tag 1000, no data: flexible versions only. */
+		assert_int_equal(out.line_copy, v >= 12);
 		proto_fetch_req_free(&out);
 		kbuf_w_free(&w);
 	}
@@ -616,7 +619,9 @@ static void test_fetch_response_pieces(void **state)
 			  .records_offset = 50,
 			  .has_diverging_epoch = true,
 			  .diverging_epoch = 3,
-			  .diverging_end_offset = 77 },
+			  .diverging_end_offset = 77,
+			  .has_first_line = true,
+			  .first_line = 9000 },
 			{ .partition_index = 1,
 			  .error_code = PROTO_ERR_FENCED_LEADER_EPOCH,
 			  .high_watermark = -1,
@@ -670,7 +675,11 @@ static void test_fetch_response_pieces(void **state)
 		assert_memory_equal(p[0].records, seg + 50, 100);
 		assert_int_equal(p[0].n_aborted, -1);
 		assert_int_equal(p[0].has_diverging_epoch, v >= 12);
+		/* mqfs's tag 1001, after Kafka's 0: flexible versions only. */
+		assert_int_equal(p[0].has_first_line, v >= 12);
+		assert_int_equal(p[2].has_first_line, false);
 		if (v >= 12) {
+			assert_int_equal(p[0].first_line, 9000);
 			assert_int_equal(p[0].diverging_epoch, 3);
 			assert_int_equal(p[0].diverging_end_offset, 77);
 			assert_true(p[1].has_current_leader);

@@ -119,12 +119,14 @@ static int replicate_once(struct log *leader, struct log *follower, size_t max_b
 	struct log_raw r;
 	int n = 0;
 
-	assert_int_equal(log_read_raw(leader, leo(follower), -1, max_bytes, &r), 0);
+	assert_int_equal(log_read_raw_copy(leader, leo(follower), -1, max_bytes, &r), 0);
 	if (r.len > 0) {
 		uint8_t *b = raw_bytes(&r);
 		int64_t last;
 
-		n = log_append_batches(follower, b, (size_t)r.len, &last);
+		n = log_append_batches(follower, b, (size_t)r.len,
+				       r.base_offset > leo(follower) ? r.first_line_pos : -1,
+				       &last);
 		assert_int_equal(n, r.batches);
 		assert_int_equal(last, r.last_offset);
 		free(b);
@@ -614,40 +616,41 @@ static void test_append_batches_validation(void **state)
 	size_t b = mkbatch(buf + a, sizeof(buf) - a, 3, 1, 2);
 
 	/* Only part of a batch: nothing, no error. */
-	assert_int_equal(log_append_batches(f, buf, a - 1, &last), 0);
+	assert_int_equal(log_append_batches(f, buf, a - 1, -1, &last), 0);
 	assert_int_equal(last, -1);
-	assert_int_equal(log_append_batches(f, buf, 30, NULL), 0);
+	assert_int_equal(log_append_batches(f, buf, 30, -1, NULL), 0);
 	/* Not at the LEO. */
-	assert_int_equal(log_append_batches(f, buf + a, b, NULL), -EBADMSG);
+	assert_int_equal(log_append_batches(f, buf + a, b, -1, NULL), -EBADMSG);
 	/* A bad CRC anywhere refuses the whole buffer. */
 	buf[a + b - 1] ^= 1;
-	assert_int_equal(log_append_batches(f, buf, a + b, NULL), -EBADMSG);
+	assert_int_equal(log_append_batches(f, buf, a + b, -1, NULL), -EBADMSG);
 	buf[a + b - 1] ^= 1;
 	/* Bad magic. */
 	buf[a + 16] = 1;
-	assert_int_equal(log_append_batches(f, buf, a + b, NULL), -EBADMSG);
+	assert_int_equal(log_append_batches(f, buf, a + b, -1, NULL), -EBADMSG);
 	buf[a + 16] = 2;
-	/* A gap between batches. */
-	batch_set_base(buf + a, 4, 1);
-	assert_int_equal(log_append_batches(f, buf, a + b, NULL), -EBADMSG);
+	/* Offsets going back between batches (a gap, compaction's, ends the
+	 * input instead: test_follower_copies_compacted). */
+	batch_set_base(buf + a, 2, 1);
+	assert_int_equal(log_append_batches(f, buf, a + b, -1, NULL), -EBADMSG);
 	batch_set_base(buf + a, 3, 1);
 	/* An epoch going back within the buffer. */
 	batch_set_base(buf + a, 3, 0);
-	assert_int_equal(log_append_batches(f, buf, a + b, NULL), -EBADMSG);
+	assert_int_equal(log_append_batches(f, buf, a + b, -1, NULL), -EBADMSG);
 	batch_set_base(buf + a, 3, 1);
 	assert_int_equal(leo(f), 0);
 	/* Whole batches and a partial one: the whole ones. */
-	assert_int_equal(log_append_batches(f, buf, a + b - 5, &last), 1);
+	assert_int_equal(log_append_batches(f, buf, a + b - 5, -1, &last), 1);
 	assert_int_equal(last, 2);
-	assert_int_equal(log_append_batches(f, buf + a, b, &last), 1);
+	assert_int_equal(log_append_batches(f, buf + a, b, -1, &last), 1);
 	assert_int_equal(last, 4);
 	assert_int_equal(leo(f), 5);
 	assert_int_equal(hw(f), 0); /* the append does not commit */
 	/* An epoch below the cache's latest (1). */
 	size_t c = mkbatch(buf, sizeof(buf), 5, 0, 1);
-	assert_int_equal(log_append_batches(f, buf, c, NULL), -EBADMSG);
+	assert_int_equal(log_append_batches(f, buf, c, -1, NULL), -EBADMSG);
 	c = mkbatch(buf, sizeof(buf), 5, 6, 1);
-	assert_int_equal(log_append_batches(f, buf, c, NULL), 1);
+	assert_int_equal(log_append_batches(f, buf, c, -1, NULL), 1);
 	int32_t e;
 	int64_t end;
 	log_end_offset_for_epoch(f, 1, &e, &end);
@@ -669,12 +672,12 @@ static void test_append_batches_io_error(void **state)
 	faultio_no_map(&p->f->fio);
 	p->f->fio.pwrite_countdown = 1;
 	p->f->fio.pwrite_errno = ENOSPC;
-	assert_int_equal(log_append_batches(f, buf, a, NULL), -ENOSPC);
+	assert_int_equal(log_append_batches(f, buf, a, -1, NULL), -ENOSPC);
 	assert_int_equal(leo(f), 0);
 	struct log_state st;
 	log_get_state(f, &st);
 	assert_int_equal(st.leader_epoch, -1);
-	assert_int_equal(log_append_batches(f, buf, a, NULL), 1);
+	assert_int_equal(log_append_batches(f, buf, a, -1, NULL), 1);
 	log_get_state(f, &st);
 	assert_int_equal(st.leader_epoch, 2);
 }
@@ -908,7 +911,7 @@ static void test_listeners(void **state)
 	/* The follower's append calls the LEO listeners too. */
 	assert_int_equal(log_add_leo_listener(f, count_cb, &leo1), 0);
 	size_t a = mkbatch(buf, sizeof(buf), 0, 0, 2);
-	assert_int_equal(log_append_batches(f, buf, a, NULL), 1);
+	assert_int_equal(log_append_batches(f, buf, a, -1, NULL), 1);
 	assert_int_equal(leo1.calls, 3);
 	log_remove_leo_listener(f, count_cb, &leo1);
 	/* And a Kafka client's batches on the leader: a follower's parked
@@ -932,16 +935,118 @@ static void test_follower_hw(void **state)
 	uint8_t buf[1024];
 	size_t a = mkbatch(buf, sizeof(buf), 0, 0, 4);
 
-	assert_int_equal(log_append_batches(f, buf, a, NULL), 1);
+	assert_int_equal(log_append_batches(f, buf, a, -1, NULL), 1);
 	/* The leader's hw is ahead of what we hold: ours stops at our LEO. */
 	assert_int_equal(log_set_follower_hw(f, 10), 0);
 	assert_int_equal(hw(f), 4);
 	a = mkbatch(buf, sizeof(buf), 4, 0, 4);
-	assert_int_equal(log_append_batches(f, buf, a, NULL), 1);
+	assert_int_equal(log_append_batches(f, buf, a, -1, NULL), 1);
 	assert_int_equal(log_set_follower_hw(f, 6), 0);
 	assert_int_equal(hw(f), 6);
 	assert_int_equal(log_set_follower_hw(f, 5), 0); /* never back */
 	assert_int_equal(hw(f), 6);
+}
+
+/* The whole line view of l as "@<position>:<bytes>" runs, read in small
+ * chunks from position 0 (a read at a removed position goes on at the
+ * next record: each run starts where a read landed). */
+static size_t line_view(struct log *l, char *out, size_t cap)
+{
+	struct log_cursor *c = log_cursor_new(l);
+	char buf[300];
+	int64_t pos = 0, actual;
+	size_t used = 0;
+	ssize_t g;
+
+	while ((g = log_read_lines(l, c, pos, buf, sizeof(buf), &actual)) > 0) {
+		int h = snprintf(out + used, cap - used, "@%lld:", (long long)actual);
+		assert_true(used + (size_t)h + (size_t)g < cap);
+		used += (size_t)h;
+		memcpy(out + used, buf, (size_t)g);
+		used += (size_t)g;
+		pos = actual + g;
+	}
+	assert_int_equal(g, 0);
+	log_cursor_free(c);
+	return used;
+}
+
+/* A follower (or read copy) that copies a compacted leader's log from
+ * before its cleaned part: a new replica, one that was away while the
+ * leader cleaned, a broker's read copy. The leader's ranges end at each
+ * gap compaction left and name their first batch's line position; the
+ * follower puts the batch there, so its line view, positions and offsets
+ * are the leader's, also after a kill and restart. Without a line
+ * position, a batch past the LEO is refused, logged. */
+static void test_follower_copies_compacted(void **state)
+{
+	struct pair *p = *state;
+	struct log *l = p->l->l, *f = p->f->l;
+	struct log_clean_stats cs;
+	struct log_raw r;
+	static char vl[1 << 17], vf[1 << 17];
+
+	/* The topic's config, the same on both replicas. */
+	p->l->cfg.cleanup_policy = LOG_CLEANUP_COMPACT;
+	p->f->cfg.cleanup_policy = LOG_CLEANUP_COMPACT;
+	assert_int_equal(log_reconfigure(l, &p->l->cfg), 0);
+	assert_int_equal(log_reconfigure(f, &p->f->cfg), 0);
+	log_assign_epoch(l, 1, 0);
+	for (int i = 0; i < 40; i++)
+		put(l, 6, 1, "c");
+	assert_int_equal(log_set_hw(l, leo(l)), 0);
+	assert_int_equal(log_flush_closed(l), 0);
+	assert_int_equal(logmgr_checkpoint(p->l->m), 0);
+	assert_int_equal(log_clean(l, fake_now, 1 << 20, true, &cs), 1);
+	assert_true(cs.records_removed > 0);
+	/* A copy's range holds no gap: offset 0's batch lost its keyed
+	 * record 0, and record 3 is gone too. A consumer's goes on. */
+	assert_int_equal(log_read_raw_copy(l, 0, -1, 1 << 20, &r), 0);
+	assert_int_equal(r.base_offset, 1);
+	assert_int_equal(r.first_line_pos, 6); /* "k=c-0\n" removed */
+	assert_int_equal(r.last_offset, 2);
+	log_raw_release(&r);
+	assert_int_equal(log_read_raw(l, 0, -1, 1 << 20, &r), 0);
+	assert_int_equal(r.base_offset, 1);
+	assert_true(r.last_offset > 6);
+	log_raw_release(&r);
+	/* No line position for a batch past the LEO: refused, logged. */
+	assert_int_equal(log_read_raw_copy(l, 0, -1, 1 << 20, &r), 0);
+	uint8_t *b = raw_bytes(&r);
+	assert_int_equal(log_append_batches(f, b, (size_t)r.len, -1, NULL), -EBADMSG);
+	assert_non_null(strstr(logfx_reports, "without a line position"));
+	free(b);
+	log_raw_release(&r);
+	/* Part of it flushed and checkpointed: the follower's recovery point
+	 * is inside the copy, and its segments above it hold gaps too. */
+	for (int i = 0; i < 20; i++)
+		assert_true(replicate_once(l, f, 1 << 20) > 0);
+	assert_int_equal(log_flush_closed(f), 0);
+	assert_int_equal(logmgr_checkpoint(p->f->m), 0);
+	replicate_all(l, f, 1 << 20);
+	assert_int_equal(leo(f), leo(l));
+	assert_int_equal(log_set_follower_hw(f, leo(l)), 0);
+	for (int round = 0; round < 2; round++) {
+		struct log_state sl, sf;
+
+		log_get_state(l, &sl);
+		log_get_state(f, &sf);
+		assert_int_equal(sf.line_end, sl.line_end);
+		for (int64_t o = 0; o < leo(l); o++) {
+			int64_t pl, pf;
+
+			assert_int_equal(log_offset_to_pos(l, o, &pl), 0);
+			assert_int_equal(log_offset_to_pos(f, o, &pf), 0);
+			assert_int_equal(pf, pl);
+		}
+		size_t nl = line_view(l, vl, sizeof(vl)), nf = line_view(f, vf, sizeof(vf));
+		assert_true(nl > 0);
+		assert_int_equal(nf, nl);
+		assert_memory_equal(vl, vf, nl);
+		reopen(p->f, true); /* kill -9 and restart: the same */
+		f = p->f->l;
+		assert_int_equal(log_set_follower_hw(f, leo(l)), 0);
+	}
 }
 
 int main(void)
@@ -965,6 +1070,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncate_durable_mid_segment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listeners, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follower_hw, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_follower_copies_compacted, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,7 +55,7 @@ static void fetch_all(struct log *leader, struct log *fl)
 		assert_true(raw.len > 0);
 		uint8_t *b = malloc((size_t)raw.len);
 		assert_int_equal(pread(raw.fd, b, (size_t)raw.len, raw.pos), raw.len);
-		assert_true(log_append_batches(fl, b, (size_t)raw.len, NULL) > 0);
+		assert_true(log_append_batches(fl, b, (size_t)raw.len, -1, NULL) > 0);
 		free(b);
 		log_raw_release(&raw);
 	}

@@ -254,6 +254,8 @@ static int op_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max
 	raw->fd = -1;
 	raw->last_epoch = -1;
 	raw->last_offset = -1;
+	raw->base_offset = -1;
+	raw->first_line_pos = -1;
 	pthread_mutex_lock(&t->lock);
 	if (offset < 0 || offset > leo_locked(t)) {
 		pthread_mutex_unlock(&t->lock);
@@ -292,11 +294,12 @@ static void op_raw_release(void *log, struct partition_raw *raw)
 	raw->ref = NULL;
 }
 
-static int op_append_batches(void *log, const uint8_t *buf, size_t len)
+static int op_append_batches(void *log, const uint8_t *buf, size_t len, int64_t first_line_pos)
 {
 	struct tlog *t = log;
 	int rc;
 
+	(void)first_line_pos; /* no line view, no compaction */
 	pthread_mutex_lock(&t->lock);
 	rc = t->append_err ? t->append_err : append_locked(t, buf, len);
 	pthread_mutex_unlock(&t->lock);
