@@ -52,6 +52,16 @@ static int log_roll(struct log *l, int64_t base)
 	 * must be durable now (only its size changed: a cheap fsync). */
 	if (rc == 0 && old->next_offset <= l->recovery_point)
 		rc = seg_flush(old);
+	/* A compacted log's recovery keeps gaps between segments (a
+	 * follower appends its leader's compacted batches, gaps and all,
+	 * anywhere: append_follower.c, rule 3), so it cannot tell a rolled
+	 * segment's tail lost at a power cut from compaction's gap and would
+	 * keep the later segments past a hole of records that were there.
+	 * Such a segment is made durable before the next one takes a record:
+	 * whatever survives a power cut is a prefix. One fsync per segment,
+	 * in logs whose volume compaction keeps small. */
+	else if (rc == 0 && (l->cfg.cleanup_policy & LOG_CLEANUP_COMPACT))
+		rc = seg_flush(old);
 	if (rc == 0)
 		rc = seg_create(l->io, l->fdc, l->dir, base, old->line_end, &s);
 	if (rc < 0)
