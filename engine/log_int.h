@@ -301,6 +301,9 @@ int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batc
  * after the other: one write of the .log for all of them. */
 int seg_appendv(struct seg *s, const struct iovec *iov, int niov, const struct batch_meta *m, int n,
 		int32_t index_interval);
+/* Cuts the .log at the segment's size in memory and fsyncs it: the cut
+ * seg_recover left to its caller (cut_from INT64_MAX). */
+int seg_cut_tail(struct seg *s);
 /* Cuts the segment so it ends before the first batch whose last offset is
  * >= offset. */
 int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len);
