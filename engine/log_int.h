@@ -533,6 +533,10 @@ struct log_open_args {
 	int64_t log_start_offset; /* -1 unknown */
 	int64_t cleaner_offset;   /* -1 unknown (cleaner-offset-checkpoint) */
 	bool clean;
+	/* No recovery point, the log being newer than the manager's last
+	 * recovery-point-offset-checkpoint (not an entry lost): nothing of
+	 * it was checkpointed as fsynced. */
+	bool made_since_ckpt;
 	struct seg_cache *fdc; /* the manager's descriptor cache; NULL: none */
 };
 int log_open(const struct io_ops *io, const char *dir, const char *topic, int partition,

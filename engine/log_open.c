@@ -255,10 +255,13 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 			continue;
 		/* Records missing before the next segment. An unsynced segment
 		 * may have lost them at a crash (the kernel may write a later file
-		 * back before an earlier one): the log is cut there. Compaction
+		 * back before an earlier one): the log is cut there, when the
+		 * recovery point says so or the log was made since the last
+		 * checkpoint (none lost: everything unsynced, nothing cleaned,
+		 * but a compacted log's gaps are left as below). Compaction
 		 * leaves such gaps too (may_be_compacted). Anything else is a
 		 * segment missing or shortened: damage. */
-		if (unsynced && a->recovery_point >= 0) {
+		if (unsynced && (a->recovery_point >= 0 || (a->made_since_ckpt && contiguous))) {
 			cut = true;
 			*recovered = true;
 			ENGINE_REPORT(ENGINE_LOG_WARN,

@@ -87,8 +87,9 @@ struct cp_op {
 	/* The operation, its I/O dying at some point: narrows x->p by what it
 	 * is told (a call that returned success before the death). */
 	void (*run)(struct cpx *x);
-	/* The kept state: 0 closed cleanly, 1 killed (kill -9), 2 killed
-	 * and a torn power cut (what the recovery starts from). */
+	/* The kept state: 0 closed cleanly; else killed (kill -9) and then
+	 * (what the recovery starts from) 1 nothing more, 2 a power cut, 3 a
+	 * torn one. */
 	int abandon;
 	/* Not NULL: more to check once "t" was (another log). */
 	void (*after)(struct cpx *x, const char *what);
@@ -322,7 +323,7 @@ static void crash_points(struct logfx *f, const struct cp_op *op)
 	before = x.p;
 	int64_t acked0 = x.acked;
 	if (op->abandon)
-		die(f, op->abandon, 7);
+		die(f, op->abandon - 1, 7);
 	else {
 		assert_int_equal(logmgr_close(f->m), 0);
 		f->m = NULL;
@@ -575,8 +576,18 @@ static void run_nothing(struct cpx *x)
 	(void)x;
 }
 
-static const struct cp_op op_recovery = {
-	"recovery", small_segments, prepare_unclean, run_nothing, 2, NULL, false
+static const struct cp_op op_recovery = { "recovery after a torn power cut",
+					  small_segments,
+					  prepare_unclean,
+					  run_nothing,
+					  3,
+					  NULL,
+					  false };
+static const struct cp_op op_recovery_cut = {
+	"recovery after a power cut", small_segments, prepare_unclean, run_nothing, 2, NULL, false
+};
+static const struct cp_op op_recovery_kill = {
+	"recovery after kill -9", small_segments, prepare_unclean, run_nothing, 1, NULL, false
 };
 
 /* The log "u" after a crash: gone (gone_ok), or holding [0, end) with
@@ -676,6 +687,8 @@ CP_TEST(truncate_epoch)
 CP_TEST(reset)
 CP_TEST(epoch)
 CP_TEST(recovery)
+CP_TEST(recovery_cut)
+CP_TEST(recovery_kill)
 CP_TEST(create)
 CP_TEST(drop)
 
@@ -718,8 +731,8 @@ int main(void)
 		CP_CASE(append_sync),    CP_CASE(append_flush),   CP_CASE(roll_time),
 		CP_CASE(retention_size), CP_CASE(retention_time), CP_CASE(delete_records),
 		CP_CASE(truncate),       CP_CASE(truncate_epoch), CP_CASE(reset),
-		CP_CASE(epoch),          CP_CASE(recovery),       CP_CASE(create),
-		CP_CASE(drop),
+		CP_CASE(epoch),          CP_CASE(recovery),       CP_CASE(recovery_cut),
+		CP_CASE(recovery_kill),  CP_CASE(create),         CP_CASE(drop),
 	};
 	/* CP_ONLY=name runs one (as cmocka's filter: test_ + pattern). */
 	if (getenv("CP_ONLY"))
