@@ -301,6 +301,9 @@ int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batc
  * after the other: one write of the .log for all of them. */
 int seg_appendv(struct seg *s, const struct iovec *iov, int niov, const struct batch_meta *m, int n,
 		int32_t index_interval);
+/* Cuts the .log at the segment's size in memory and fsyncs it: the cut
+ * seg_recover left to its caller (cut_from INT64_MAX). */
+int seg_cut_tail(struct seg *s);
 /* Cuts the segment so it ends before the first batch whose last offset is
  * >= offset. */
 int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len);
@@ -541,6 +544,10 @@ struct log_open_args {
 	int64_t log_start_offset; /* -1 unknown */
 	int64_t cleaner_offset;   /* -1 unknown (cleaner-offset-checkpoint) */
 	bool clean;
+	/* No recovery point, the log being newer than the manager's last
+	 * recovery-point-offset-checkpoint (not an entry lost): nothing of
+	 * it was checkpointed as fsynced. */
+	bool made_since_ckpt;
 	struct seg_cache *fdc; /* the manager's descriptor cache; NULL: none */
 };
 int log_open(const struct io_ops *io, const char *dir, const char *topic, int partition,

@@ -85,6 +85,16 @@ static void log_drop_files(struct log *l, int64_t base, const char *why)
 	}
 }
 
+/* Recovery's deletion of the segments bases[from..nb) after a torn one:
+ * newest first, then the directory fsynced, so that a crash at any point
+ * leaves the log a prefix of what it was. */
+static int drop_later(struct log *l, const int64_t *bases, int from, int nb)
+{
+	for (int j = nb - 1; j >= from; j--)
+		log_drop_files(l, bases[j], "after a torn segment");
+	return l->io->fsync_dir(l->io->ctx, l->dir);
+}
+
 static int log_load_segments(struct log *l, const struct log_open_args *a, bool *recovered)
 {
 	/* An interrupted compaction swap is finished or rolled back first, so
@@ -168,9 +178,15 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 			int64_t cut_from = !unsynced                      ? INT64_MAX
 					   : a->recovery_point > bases[i] ? a->recovery_point
 									  : INT64_MIN;
+			/* Before later segments, the cut of a torn tail waits until
+			 * they are gone, durably (below): cut first, a crash before
+			 * they went would leave this segment ending before the next
+			 * begins, which the next open takes for damage when it has
+			 * no recovery point (a log made since the last checkpoint). */
+			bool later = i + 1 < nb;
 			rc = seg_recover(s, prev_line_end, &l->lf, l->cfg.index_interval_bytes,
-					 cut_from, contiguous,
-					 i + 1 < nb ? bases[i + 1] : INT64_MAX, &bad);
+					 later ? INT64_MAX : cut_from, contiguous,
+					 later ? bases[i + 1] : INT64_MAX, &bad);
 			bool torn = unsynced && s->next_offset >= cut_from;
 			if (rc < 0) {
 				seg_unref(s);
@@ -206,6 +222,18 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 					      "last batch (position %" PRId64 ") cut",
 					      path, size0 - end, end);
 			}
+			if (later && torn && end < size0) {
+				if (cut) {
+					rc = drop_later(l, bases, i + 1, nb);
+					nb = i + 1;
+				}
+				if (rc == 0)
+					rc = seg_cut_tail(s);
+				if (rc < 0) {
+					seg_unref(s);
+					goto out;
+				}
+			}
 		}
 		if (prev_end >= 0 && s->base_offset < prev_end) {
 			ENGINE_REPORT(ENGINE_LOG_ERR,
@@ -229,11 +257,15 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 			continue;
 		/* Records missing before the next segment. An unsynced segment
 		 * may have lost them at a crash (the kernel may write a later file
-		 * back before an earlier one): the log is cut there. Compaction
-		 * leaves such gaps too (may_be_compacted), unsynced or not: a
-		 * follower's segments hold its leader's. Anything else is a
-		 * segment missing or shortened: damage. */
-		if (unsynced && a->recovery_point >= 0 && contiguous) {
+		 * back before an earlier one): the log is cut there, when the
+		 * recovery point says so or the log was made since the last
+		 * checkpoint (none lost: everything unsynced, nothing cleaned).
+		 * Compaction leaves such gaps too (may_be_compacted), unsynced
+		 * or not: a follower's segments hold its leader's (a compacted
+		 * log's rolled segments are synced at their roll, append.c, so
+		 * its gaps are never a lost tail). Anything else is a segment
+		 * missing or shortened: damage. */
+		if (unsynced && contiguous && (a->recovery_point >= 0 || a->made_since_ckpt)) {
 			cut = true;
 			*recovered = true;
 			ENGINE_REPORT(ENGINE_LOG_WARN,

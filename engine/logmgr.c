@@ -76,6 +76,10 @@ struct logmgr {
 	int nlogs;
 	size_t cap;
 	struct ckpt rp, hw, ls, co; /* as read at open */
+	/* recovery-point-offset-checkpoint was there at open: a log it does
+	 * not name was made since (log_open_args). Absent, the open writes
+	 * it (empty) for the next one, but cannot tell a lost file. */
+	bool rp_file;
 	/* The text each checkpoint file holds since this manager last wrote
 	 * it (under lock); NULL: not written yet, or its last write failed. */
 	char *ckpt_text[4];
@@ -240,6 +244,8 @@ int logmgr_lock_owner(const char *data_dir)
 	return (int)pid;
 }
 
+static int ckpt_write(struct logmgr *m, const char *name, int which);
+
 /* The partition of a log directory's name ("topic-N", N of at most six
  * digits), -1 for any other name. */
 static int log_dir_partition(const char *name)
@@ -317,11 +323,15 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 	rc = io->mkdir(io->ctx, data_dir, 0755);
 	if (rc < 0 && rc != -EEXIST)
 		goto fail;
+	char path[PATH_MAX + 64];
 	m->lock_fd = dir_lock(data_dir);
 	if (m->lock_fd < 0) {
 		rc = m->lock_fd;
 		goto fail;
 	}
+	snprintf(path, sizeof(path), "%s/recovery-point-offset-checkpoint", data_dir);
+	struct stat rst;
+	m->rp_file = stat(path, &rst) == 0;
 	rc = ckpt_load(m, "recovery-point-offset-checkpoint", &m->rp);
 	if (rc == 0)
 		rc = ckpt_load(m, "replication-offset-checkpoint", &m->hw);
@@ -331,7 +341,6 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 		rc = ckpt_load(m, "cleaner-offset-checkpoint", &m->co);
 	if (rc < 0)
 		goto fail;
-	char path[PATH_MAX + 64];
 	snprintf(path, sizeof(path), "%s/" CLEAN_MARKER, data_dir);
 	int fd = io->open(io->ctx, path, O_RDONLY, 0);
 	m->clean = fd >= 0;
@@ -342,6 +351,21 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 			rc = io->fsync_dir(io->ctx, data_dir);
 		if (rc < 0)
 			goto fail;
+	}
+	/* A data directory never checkpointed gets its (empty) recovery
+	 * points now, so that the next open tells a log made since then,
+	 * whose every segment is unsynced, from one whose entry was lost. */
+	if (!m->rp_file) {
+		/* Not fatal: the next open is only as careful as this one. */
+		rc = ckpt_write(m, "recovery-point-offset-checkpoint", 0);
+		if (rc < 0)
+			ENGINE_REPORT(
+				ENGINE_LOG_WARN,
+				"%s/recovery-point-offset-checkpoint: cannot be written (%s): "
+				"after a crash, a gap between the segments of a log made now "
+				"will be taken for damage",
+				data_dir, strerror(-rc));
+		rc = 0;
 	}
 	/* One pass: finish the deletions a crash interrupted, take the names
 	 * of the logs left. */
@@ -461,6 +485,7 @@ int logmgr_get_log(struct logmgr *m, const char *topic, int partition, const str
 		.clean = m->clean,
 		.fdc = m->fdc,
 	};
+	a.made_since_ckpt = a.recovery_point < 0 && m->rp_file;
 	struct log *l;
 	struct stat st;
 	bool existed = stat(dir, &st) == 0;

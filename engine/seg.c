@@ -1766,6 +1766,20 @@ int seg_flush(struct seg *s)
 	PINNED(s, int, seg_flush_pinned(s));
 }
 
+static int seg_cut_tail_pinned(struct seg *s)
+{
+	int rc = s->io->ftruncate(s->io->ctx, s->log_fd, atomic_load(&s->size));
+
+	if (rc == 0)
+		rc = s->io->fsync(s->io->ctx, s->log_fd);
+	return rc;
+}
+
+int seg_cut_tail(struct seg *s)
+{
+	PINNED(s, int, seg_cut_tail_pinned(s));
+}
+
 int seg_sync_log(struct seg *s)
 {
 	PINNED(s, int, s->io->fsync(s->io->ctx, s->log_fd));

@@ -24,6 +24,8 @@ static int file_slot(struct faultio *f, const char *path, int64_t size_if_new)
 	f->files[i].snap = NULL;
 	f->files[i].snap_off = 0;
 	f->files[i].snap_len = 0;
+	f->files[i].cut = NULL;
+	f->files[i].cut_off = 0;
 	return i;
 }
 
@@ -65,8 +67,11 @@ static int fi_open(void *ctx, const char *path, int flags, mode_t mode)
 		free(f->fd_path[fd]);
 		f->fd_path[fd] = strdup(path);
 		int s = file_slot(f, path, (flags & O_TRUNC) ? 0 : existing);
-		if (s >= 0 && (flags & O_TRUNC))
+		if (s >= 0 && (flags & O_TRUNC)) {
 			f->files[s].durable = 0;
+			free(f->files[s].cut);
+			f->files[s].cut = NULL;
+		}
 	}
 	return fd;
 }
@@ -226,15 +231,40 @@ static int fi_fsync(void *ctx, int fd)
 	}
 	if (f->fsync_countdown > 0 && --f->fsync_countdown == 0)
 		return -EIO;
-	int rc = io_posix.fsync(NULL, fd);
+	int rc = f->no_sync ? 0 : io_posix.fsync(NULL, fd);
 	if (rc == 0 && fd >= 0 && fd < 4096 && f->fd_path[fd]) {
 		int s = file_slot(f, f->fd_path[fd], 0);
 		if (s >= 0) {
 			f->files[s].durable = io_posix.size(NULL, fd);
 			snap_fill(f, s, fd, f->files[s].snap_off, f->files[s].snap_len);
+			free(f->files[s].cut);
+			f->files[s].cut = NULL;
 		}
 	}
 	return rc;
+}
+
+/* Before a cut of slot s's file (open as fd) to len: keeps the bytes it
+ * takes below the durable size, [len, durable), with those earlier cuts
+ * took ([cut_off, durable)). */
+static void cut_save(struct faultio *f, int s, int fd, int64_t len)
+{
+	if (s < 0)
+		return;
+	int64_t dur = f->files[s].durable;
+	int64_t old = f->files[s].cut ? f->files[s].cut_off : dur;
+	if (len >= old)
+		return;
+	uint8_t *n = calloc(1, (size_t)(dur - len));
+	if (!n)
+		return;
+	ssize_t r = io_posix.pread(NULL, fd, n, (size_t)(old - len), len);
+	(void)r;
+	if (f->files[s].cut)
+		memcpy(n + (old - len), f->files[s].cut, (size_t)(dur - old));
+	free(f->files[s].cut);
+	f->files[s].cut = n;
+	f->files[s].cut_off = len;
 }
 
 static int fi_ftruncate(void *ctx, int fd, off_t len)
@@ -245,7 +275,10 @@ static int fi_ftruncate(void *ctx, int fd, off_t len)
 	if (f->ftruncate_countdown > 0 && --f->ftruncate_countdown == 0)
 		return -EIO;
 	/* A cut is as volatile as a write: until the file's next fsync its
-	 * durable size stays what it was, and faultio_crash grows it back. */
+	 * durable size stays what it was, and faultio_crash grows it back
+	 * with the bytes the cut took. */
+	if (fd >= 0 && fd < 4096 && f->fd_path[fd])
+		cut_save(f, file_slot(f, f->fd_path[fd], 0), fd, len);
 	return io_posix.ftruncate(NULL, fd, len);
 }
 
@@ -347,6 +380,7 @@ static void stash_drop(struct faultio *f, const char *path)
 	for (int i = 0; i < f->nfiles; i++)
 		if (strcmp(f->files[i].path, path) == 0) {
 			free(f->files[i].snap);
+			free(f->files[i].cut);
 			f->files[i] = f->files[--f->nfiles];
 			i--;
 		}
@@ -362,7 +396,7 @@ static int fi_fsync_dir(void *ctx, const char *path)
 		f->dir_open_fails--;
 		return -f->open_errno;
 	}
-	int rc = io_posix.fsync_dir(NULL, path);
+	int rc = f->no_sync ? 0 : io_posix.fsync_dir(NULL, path);
 	if (rc < 0)
 		return rc;
 	/* The operations in this directory are durable now. */
@@ -423,6 +457,8 @@ void faultio_free(struct faultio *f)
 	for (int i = 0; i < f->nfiles; i++) {
 		free(f->files[i].snap);
 		f->files[i].snap = NULL;
+		free(f->files[i].cut);
+		f->files[i].cut = NULL;
 	}
 }
 
@@ -447,9 +483,8 @@ void faultio_crash(struct faultio *f, int torn, unsigned seed)
 		int64_t keep = f->files[i].durable;
 		if (st.st_size < keep) {
 			/* A cut not fsynced since: the file regains its durable
-			 * size, the bytes past the cut as zeros (what a
-			 * reservation left there; or what the snapshot of a
-			 * mapped tail holds, restored below). */
+			 * size and, below, the bytes the cut took (zeros when
+			 * they were what a reservation left there). */
 			if (truncate(f->files[i].path, keep) < 0)
 				continue;
 			st.st_size = keep;
@@ -484,6 +519,20 @@ void faultio_crash(struct faultio *f, int torn, unsigned seed)
 			free(f->files[i].snap);
 			f->files[i].snap = NULL;
 			f->files[i].snap_len = 0;
+		}
+		if (f->files[i].cut) {
+			/* The bytes the cuts took come back with the size (after
+			 * the mapped tail's: its snapshot of the cut range holds
+			 * what the file had once cut, zeros). */
+			int64_t off = f->files[i].cut_off;
+			int fd = off < keep ? open(f->files[i].path, O_WRONLY) : -1;
+			if (fd >= 0) {
+				ssize_t w = pwrite(fd, f->files[i].cut, (size_t)(keep - off), off);
+				(void)w;
+				close(fd);
+			}
+			free(f->files[i].cut);
+			f->files[i].cut = NULL;
 		}
 		if (st.st_size <= keep)
 			continue;

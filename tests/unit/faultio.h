@@ -24,6 +24,10 @@ struct faultio {
 	int fsync_countdown;     /* >0: the Nth fsync from now fails with EIO */
 	int fsyncs;              /* fsync calls seen */
 	int ftruncate_countdown; /* >0: the Nth ftruncate from now fails with EIO */
+	/* true: fsync and fsync_dir only record what they make durable and
+	 * leave the disk alone (the crash simulator alone decides what a
+	 * power cut keeps): crash-point loops run thousands of them. */
+	bool no_sync;
 	/* >0: the next reserve_partial reservations allocate half of what
 	 * they ask, then fail with ENOSPC (a disk that fills meanwhile). */
 	int reserve_partial;
@@ -71,6 +75,12 @@ struct faultio {
 		uint8_t *snap;
 		int64_t snap_off;
 		size_t snap_len;
+		/* A file cut below its durable size since its last fsync:
+		 * the bytes the cuts took, [cut_off, durable), which a power
+		 * cut brings back (a shrink not yet on disk leaves the old
+		 * blocks, as ext4's journal does). */
+		uint8_t *cut;
+		int64_t cut_off;
 	} files[FAULTIO_FILES];
 	int nfiles;
 	/* Renames and unlinks not yet made durable by an fsync of their
@@ -91,9 +101,8 @@ void faultio_no_map(struct faultio *f);
 /* Simulates a power cut: every tracked file loses what was written after
  * its last fsync, through pwrite or its mapped tail (torn: keeps a random
  * part of it instead), a file cut shorter (ftruncate) since its last fsync
- * regains its durable size (zeros past the cut, or the mapped tail's
- * bytes as of the last fsync), and every rename or unlink whose directory
- * was not fsynced since is undone. */
+ * regains its durable size and the bytes the cut took, and every rename
+ * or unlink whose directory was not fsynced since is undone. */
 void faultio_crash(struct faultio *f, int torn, unsigned seed);
 
 #endif
