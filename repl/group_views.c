@@ -312,9 +312,9 @@ void group_metrics_text(struct broker *b, FILE *f)
 		topic_put(t);
 	}
 	gauge_per_partition(f, gs, n, true, "mqfs_consumer_group_lag",
-			    "Records of the "
-			    "partition between the group's committed offset (its "
-			    "auto.offset.reset position when it has none) and the high watermark.");
+			    "Records of the partition from where the group's next reader "
+			    "starts (its committed offset; auto.offset.reset without one or "
+			    "past the log end; the log start below it) to the high watermark.");
 	gauge_per_partition(f, gs, n, false, "mqfs_consumer_group_committed_offset",
 			    "The "
 			    "group's committed offset (the next record to consume); partitions "
