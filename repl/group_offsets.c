@@ -137,6 +137,11 @@ int64_t group_lag(struct broker *b, const char *topic, int p, int64_t committed,
 	if (from > st->log_end_offset &&
 	    (!broker_replicated(b, topic) || cluster_leads(b->cluster, topic, p)))
 		from = group_start_offset(GROUP_OFFSET_NONE, reset_latest, st);
+	/* A commit below the log start (retention or DeleteRecords moved it
+	 * past the group): the records in between are gone and the next
+	 * owner's reads start at the log start, so they are no lag. */
+	if (from < st->log_start_offset)
+		from = st->log_start_offset;
 	return st->hw > from ? st->hw - from : 0;
 }
 

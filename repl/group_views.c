@@ -246,7 +246,12 @@ static void gauge_per_partition(FILE *f, const struct gsnap *gs, int n, bool lag
 
 /* Copies the groups' offsets under the locks, then reads the logs' states
  * without them. Group and topic names are [A-Za-z0-9._-]: no label value
- * needs escaping. */
+ * needs escaping. Only the groups this broker coordinates: a proxy's
+ * offsets are the coordinator's as it last asked them (a .state or an
+ * offset file read), which a commit elsewhere leaves behind and which
+ * outlive the group's deletion at the coordinator, and its members are
+ * counted at the coordinator too (as guests); so each group has its
+ * samples once in the cluster, on its coordinator's .metrics. */
 void group_metrics_text(struct broker *b, FILE *f)
 {
 	struct group_coord *gc = b->gc;
@@ -261,7 +266,15 @@ void group_metrics_text(struct broker *b, FILE *f)
 		struct group *g = gc->groups[i];
 		struct gsnap *s = &gs[n];
 
+		/* group_remote_node: -1 when this broker coordinates it (or
+		 * there is no cluster); it takes no group lock. */
+		if (group_remote_node(g) != -1)
+			continue;
 		pthread_mutex_lock(&g->mu);
+		if (g->proxy || g->moved || g->deleted) {
+			pthread_mutex_unlock(&g->mu);
+			continue;
+		}
 		snprintf(s->topic, sizeof(s->topic), "%s", g->topic);
 		snprintf(s->name, sizeof(s->name), "%s", g->name);
 		s->latest = g->reset_latest;
@@ -299,9 +312,9 @@ void group_metrics_text(struct broker *b, FILE *f)
 		topic_put(t);
 	}
 	gauge_per_partition(f, gs, n, true, "mqfs_consumer_group_lag",
-			    "Records of the "
-			    "partition between the group's committed offset (its "
-			    "auto.offset.reset position when it has none) and the high watermark.");
+			    "Records of the partition from where the group's next reader "
+			    "starts (its committed offset; auto.offset.reset without one or "
+			    "past the log end; the log start below it) to the high watermark.");
 	gauge_per_partition(f, gs, n, false, "mqfs_consumer_group_committed_offset",
 			    "The "
 			    "group's committed offset (the next record to consume); partitions "

@@ -1085,6 +1085,38 @@ static void remove_below(struct fx *f, struct group *g, int p, int64_t off)
 	}
 }
 
+/* A commit that retention (here DeleteRecords) left below the log start:
+ * the lag in .metrics and .state counts the records still there from the
+ * log start, where the next owner reads, not the removed ones. */
+static void test_lag_below_log_start(void **state)
+{
+	struct fx *f = *state;
+	struct group *g;
+	struct group_member *m;
+	char buf[64], *text;
+	size_t len;
+
+	produce(f, 0, "aa\nbb\ncc\ndd\nee\n");
+	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_offset_reset(g, 0, "1", 1), 0);
+	remove_below(f, g, 0, 3);
+	assert_int_equal(broker_metrics_text(f->b, &text, &len), 0);
+	assert_non_null(strstr(text, "mqfs_consumer_group_lag{topic=\"orders\",group=\"g\","
+				     "partition=\"0\"} 2\n"));
+	assert_non_null(strstr(text, "mqfs_consumer_group_committed_offset{topic=\"orders\","
+				     "group=\"g\",partition=\"0\"} 1\n"));
+	free(text);
+	assert_int_equal(group_state_text(g, &text, &len), 0);
+	assert_non_null(strstr(text, "\n0         1              5              2 "));
+	free(text);
+	/* what a member reads: the two records from the log start */
+	assert_int_equal(group_join(g, 1, on_wake, NULL, &m), 0);
+	assert_int_equal(consume(m, buf, sizeof(buf)), 6);
+	assert_memory_equal(buf, "dd\nee\n", 6);
+	group_leave(m);
+	group_put(g);
+}
+
 /* A record returned in part, then removed (retention, DeleteRecords)
  * before the rest was read: the next read fails (ENODATA) rather than glue
  * the next record to the first part, whether the partition stayed with
@@ -1135,6 +1167,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_long_record_continues_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_record_moved, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_record_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lag_below_log_start, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rebalance_takeover, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cooperative_keeps_position, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),

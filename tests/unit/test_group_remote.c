@@ -553,6 +553,59 @@ static size_t drain(struct group_member *m, char *out, size_t cap)
 	return used;
 }
 
+/* The value of the sample that starts with head in broker b's .metrics,
+ * or -1 when there is none. */
+static int64_t metric_of(struct broker *b, const char *head)
+{
+	char *text, *at;
+	size_t len;
+	int64_t v = -1;
+
+	assert_int_equal(broker_metrics_text(b, &text, &len), 0);
+	at = strstr(text, head);
+	if (at)
+		v = strtoll(at + strlen(head), NULL, 10);
+	free(text);
+	return v;
+}
+
+/* A group's metrics are its coordinator's: B's proxy of A's group, whose
+ * offsets are what B last asked A, has no samples in B's .metrics (a
+ * commit at A would leave them behind, and its member is A's guest, so
+ * counted there); A's follow the commits and count B's member. */
+static void test_proxy_metrics_at_coordinator(void **state)
+{
+	struct fx *f = *state;
+	static const char committed[] =
+		"mqfs_consumer_group_committed_offset{topic=\"t\",group=\"g\",partition=\"0\"} ";
+	static const char lag[] =
+		"mqfs_consumer_group_lag{topic=\"t\",group=\"g\",partition=\"0\"} ";
+	static const char members_of[] = "mqfs_consumer_group_members{topic=\"t\",group=\"g\"} ";
+	struct net_client *c = f->a.x->c;
+	struct group *ga, *gb;
+	struct group_member *mb;
+	int64_t off;
+
+	assert_int_equal(group_open(f->a.t, "g", GROUP_CREATE, &ga), 0);
+	assert_int_equal(group_open(f->b.t, "g", GROUP_CREATE, &gb), 0);
+	assert_int_equal(topic_produce(f->a.t, 0, "a\nb\nc\nd\ne\n", 10, 0), 0);
+	assert_int_equal(commit_as(c, "", -1, 0, 3), PROTO_ERR_NONE);
+	assert_int_equal(group_offset(gb, 0, &off), 0); /* B learns 3 */
+	assert_int_equal(off, 3);
+	assert_int_equal(commit_as(c, "", -1, 0, 4), PROTO_ERR_NONE);
+	assert_int_equal(metric_of(f->a.x->b, committed), 4);
+	assert_int_equal(metric_of(f->a.x->b, lag), 1);
+	assert_int_equal(metric_of(f->b.x->b, committed), -1);
+	assert_int_equal(metric_of(f->b.x->b, lag), -1);
+
+	assert_int_equal(group_join(gb, 22, no_wake, NULL, &mb), 0);
+	assert_int_equal(metric_of(f->a.x->b, members_of), 1);
+	assert_int_equal(metric_of(f->b.x->b, members_of), -1);
+	group_leave(mb);
+	group_put(ga);
+	group_put(gb);
+}
+
 /* What A answers for a partition is what B's proxy shows and where a
  * member joining on B starts, -1 (none, or a Kafka client's -1) read as
  * on A's own mount: A's auto.offset.reset (latest here, which B learns
@@ -780,6 +833,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remote_join_while_coord_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_rules, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_proxy_reads_coordinator_none, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_proxy_metrics_at_coordinator, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_waits_for_killed_coordinator, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_open_follows_frozen_coordinator, setup,
