@@ -165,8 +165,12 @@ static int64_t enc_plain_lines(struct enc_part *p, struct batch_builder *bb, str
 	return vbytes;
 }
 
-/* Encodes the part into eb as batches of at most batch.size (a record
- * bigger than that gets a batch of its own) and fills eb->meta. */
+/* Encodes the part into eb as batches of at most batch.size, and never
+ * over max.message.bytes, Kafka's limit on a stored batch, which a batch of
+ * many lines would pass when batch.size is the larger (a record bigger than
+ * that gets a batch of its own: its line was checked against
+ * log_max_record_payload, so that batch fits the limit too), and fills
+ * eb->meta. */
 static void enc_part_run(void *arg)
 {
 	struct enc_part *p = arg;
@@ -182,7 +186,7 @@ static void enc_part_run(void *arg)
 	bool have = part_next(p, &i, &r, &clean);
 	while (have) {
 		size_t first = batch_record_max_size(r.key_len, r.value_len) + BATCH_HDR_SIZE;
-		size_t cap = (size_t)cfg->batch_bytes > first ? (size_t)cfg->batch_bytes : first;
+		size_t cap = log_batch_cap(cfg) > first ? log_batch_cap(cfg) : first;
 		int rc = encbuf_reserve(eb, used + cap, nb + 1);
 		if (rc < 0) {
 			p->nb = rc;

@@ -275,16 +275,19 @@ int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset, int3
 		if (zlen < 0)
 			return zlen;
 		/* add() only made sure the uncompressed records fit. The
-		 * records in buf stay intact when the compressed ones do not. */
-		if ((uint64_t)zlen > bb->cap - BATCH_HDR_SIZE ||
-		    (uint64_t)zlen + BATCH_HDR_SIZE - BATCH_LOG_OVERHEAD > INT32_MAX) {
-			free(z);
-			return -EMSGSIZE;
+		 * records in buf stay intact when the compressed ones do not,
+		 * and are kept as they are: a batch over the caller's cap
+		 * would pass the bound it stands for (see batch.h). */
+		if ((uint64_t)zlen > bb->cap - BATCH_HDR_SIZE) {
+			bb->codec = BATCH_CODEC_NONE;
+		} else {
+			memcpy(buf + BATCH_HDR_SIZE, z, (size_t)zlen);
+			len = BATCH_HDR_SIZE + (size_t)zlen;
 		}
-		memcpy(buf + BATCH_HDR_SIZE, z, (size_t)zlen);
 		free(z);
-		len = BATCH_HDR_SIZE + (size_t)zlen;
 	}
+	if (len - BATCH_LOG_OVERHEAD > INT32_MAX)
+		return -EMSGSIZE;
 
 	be64_put(buf + BATCH_OFF_BASE_OFFSET, (uint64_t)base_offset);
 	be32_put(buf + BATCH_OFF_LENGTH, (uint32_t)(len - BATCH_LOG_OVERHEAD));

@@ -227,7 +227,11 @@ void batch_set_base(uint8_t *buf, int64_t base_offset, int32_t leader_epoch);
  * follower's check decompress at most that much, and a batch none of
  * them could read would be acknowledged and then never served (kept on
  * disk, failing every read that reaches it: seg.c, "Undecodable
- * batches"). */
+ * batches"). Records whose compressed form would not fit in cap (data
+ * that does not compress grows by the codec's framing: snappy's xerial
+ * header and block lengths, an LZ4 frame's) stay uncompressed too: the
+ * caller's cap is its bound on the batch (max.message.bytes for the
+ * mount's lines), and the records as added fit it. */
 struct batch_builder {
 	uint8_t *buf;
 	size_t cap;

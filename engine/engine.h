@@ -205,6 +205,12 @@ int64_t log_roll_age_ms(const struct log_config *cfg, const char *dir, int64_t b
  * batch holding only that record (header and worst-case record framing
  * included) must not exceed max.message.bytes, Kafka's limit on a batch. */
 int64_t log_max_record_payload(const struct log_config *cfg);
+/* Bytes of one batch of several records, header included, as the mount's
+ * lines and forwarded writes are cut: batch.size, but never more than
+ * max.message.bytes, which Kafka enforces on every batch (a leader refuses
+ * a larger one from a client, a consumer sizes its fetch by it). A single
+ * record larger than this gets a batch of its own. */
+size_t log_batch_cap(const struct log_config *cfg);
 
 /* One record to append. key_len -1: null key; value_len -1: null value. */
 struct rec_in {

@@ -72,3 +72,11 @@ int64_t log_max_record_payload(const struct log_config *cfg)
 	return (int64_t)cfg->max_message_bytes - BATCH_HDR_SIZE -
 	       (int64_t)batch_record_max_size(0, 0);
 }
+
+size_t log_batch_cap(const struct log_config *cfg)
+{
+	int32_t cap = cfg->batch_bytes < cfg->max_message_bytes ? cfg->batch_bytes
+								: cfg->max_message_bytes;
+
+	return cap > 0 ? (size_t)cap : 1;
+}

@@ -65,8 +65,9 @@ int log_encode_batches(const struct log_config *cfg, const struct rec_in *recs, 
 	buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
-	/* Batches of at most batch.size bytes of records (at least one record
-	 * each), as log_append cuts them. */
+	/* Batches of at most log_batch_cap bytes (at least one record each),
+	 * as log_append cuts them: a forwarded write of many records must not
+	 * make a batch over max.message.bytes, which the leader refuses. */
 	while (i < n) {
 		size_t bytes = batch_record_max_size(recs[i].key_len, recs[i].value_len);
 		int j = i + 1, k;
@@ -76,7 +77,7 @@ int log_encode_batches(const struct log_config *cfg, const struct rec_in *recs, 
 		while (j < n) {
 			size_t r = batch_record_max_size(recs[j].key_len, recs[j].value_len);
 
-			if (bytes + r > (size_t)(cfg->batch_bytes > 0 ? cfg->batch_bytes : 1))
+			if (BATCH_HDR_SIZE + bytes + r > log_batch_cap(cfg))
 				break;
 			bytes += r;
 			j++;
@@ -84,8 +85,13 @@ int log_encode_batches(const struct log_config *cfg, const struct rec_in *recs, 
 		k = j - i;
 		/* A producer's batches are CreateTime whatever the topic's
 		 * type: the leader stamps LogAppendTime (and refuses a batch
-		 * that has it already, as Kafka does). */
-		batch_builder_init(&bb, buf + used, cap - used, log_codec_own(cfg->codec));
+		 * that has it already, as Kafka does). The builder's cap is
+		 * what these records take at most uncompressed (within
+		 * log_batch_cap, or one record's batch, which its size check
+		 * kept within max.message.bytes), so records that grow when
+		 * compressed are kept uncompressed within it. */
+		batch_builder_init(&bb, buf + used, BATCH_HDR_SIZE + bytes,
+				   log_codec_own(cfg->codec));
 		size = encode_one(&bb, recs + i, k, pr, seq);
 		if (size < 0) {
 			rc = (int)size;

@@ -106,6 +106,25 @@ expect_eq "mnt$W (leader $RL): stat and tail show each write through it once it 
 echo "after-big" >>"$MQ_TMP/mnt$W/rw/0"
 expect_eq "and a small one at once" "after-big" "$(tail -n 1 "$MQ_TMP/mnt$W/rw/0")"
 
+# max.message.bytes below batch.size: ten lines of 500 bytes in one write
+# through a mount that does not lead are cut into batches within the limit
+# (one record each here), which the leader takes, as the leader's own
+# mount cuts them: not one batch of 5 KiB, refused EMSGSIZE.
+cluster_mkdir mb
+expect_ok "mb: max.message.bytes=1000" sh -c "echo 'max.message.bytes=1000' > '$MQ_TMP/mnt1/mb/.config'"
+for n in 1 2 3; do
+	check "mnt$n: mb has max.message.bytes=1000" poll 20 \
+		grep -q '^max.message.bytes=1000$' "$MQ_TMP/mnt$n/mb/.config"
+done
+check "mb: a leader" poll 20 sh -c "timeout 5 awk '\$1 == \"0\" { exit !(\$5 >= 1) }' '$MQ_TMP/mnt1/mb/.state'"
+ML=$(timeout 5 awk '$1 == "0" { print $5 }' "$MQ_TMP/mnt1/mb/.state")
+MW=$((ML % 3 + 1))
+awk 'BEGIN { for (i = 0; i < 10; i++) { printf "%d-", i; for (j = 0; j < 498; j++) printf "m"; printf "\n" } }' \
+	>"$MQ_TMP/ten"
+expect_ok "mb: ten lines of 500 bytes in one write on mnt$MW (leader $ML)" \
+	dd if="$MQ_TMP/ten" of="$MQ_TMP/mnt$MW/mb/0" bs=1M oflag=append conv=notrunc status=none
+check "mb: mnt$MW reads them back" poll 20 sh -c "timeout 5 cat '$MQ_TMP/mnt$MW/mb/0' | cmp -s - '$MQ_TMP/ten'"
+
 # The forwarded batches carry their broker's producer id and consecutive
 # sequences from 0; the leader's own write has none.
 timeout 5 cat "$MQ_TMP/mnt$L/t/.segments/0/00000000000000000000.dump" >"$MQ_TMP/dump" 2>/dev/null

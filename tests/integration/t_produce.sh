@@ -93,6 +93,32 @@ expect_errno "EMSGSIZE through .produce too" EMSGSIZE dd if="$MQ_TMP/big" of="$M
 expect_errno "EMSGSIZE from the shell's own write" EMSGSIZE bash -c 'printf "%05000d\n" 1 > "$1"' sh "$M/0"
 expect_eq "nothing of it appended" "small" "$(mq_run cat "$M/0")"
 
+# max.message.bytes bounds every stored batch, as Kafka's leader does, also
+# below batch.size (16384): ten lines of 500 bytes in one write make ten
+# batches, not one of 5 KiB; and a line of the longest size taken (93 bytes
+# under the limit) that grows when compressed (base64 does, for snappy's and
+# LZ4's framing) is stored uncompressed rather than over the limit.
+B=$MNT/mb
+mkdir "$B"
+echo 'max.message.bytes=1000' > "$B/.config"
+awk 'BEGIN { for (i = 0; i < 10; i++) { printf "%d-", i; for (j = 0; j < 498; j++) printf "x"; printf "\n" } }' \
+	> "$MQ_TMP/ten"
+expect_ok "ten lines of 500 bytes in one write" dd if="$MQ_TMP/ten" of="$B/0" bs=1M status=none
+expect_same "read back as written" "$MQ_TMP/ten" "$B/0"
+batch_max() { awk '/^baseOffset/ { for (i = 1; i < NF; i++) if ($i == "size:" && $(i + 1) > m) m = $(i + 1) } END { print m + 0 }' "$1"; }
+expect_ok "every batch within max.message.bytes ($(batch_max "$B/.segments/0/00000000000000000000.dump") bytes at most)" \
+	test "$(batch_max "$B/.segments/0/00000000000000000000.dump")" -le 1000
+head -c 2000 /dev/urandom | base64 -w0 | head -c 907 > "$MQ_TMP/longest"
+echo >> "$MQ_TMP/longest"
+for c in snappy lz4 gzip zstd; do
+	mkdir "$MNT/mb$c"
+	printf 'max.message.bytes=1000\ncompression.type=%s\n' "$c" > "$MNT/mb$c/.config"
+	expect_ok "$c: the longest line is taken" dd if="$MQ_TMP/longest" of="$MNT/mb$c/0" bs=1M status=none
+	expect_same "$c: read back as written" "$MQ_TMP/longest" "$MNT/mb$c/0"
+	expect_ok "$c: its batch within max.message.bytes ($(batch_max "$MNT/mb$c/.segments/0/00000000000000000000.dump") bytes)" \
+		test "$(batch_max "$MNT/mb$c/.segments/0/00000000000000000000.dump")" -le 1000
+done
+
 # ---- fsync ----
 expect_ok "fsync of a partition file" dd if="$MQ_TMP/seq" of="$MNT/plain/0" bs=4k conv=fsync status=none
 expect_ok "fsync of .produce" dd if="$MQ_TMP/seq" of="$MNT/rr/.produce" bs=4k conv=fsync status=none

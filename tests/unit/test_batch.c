@@ -22,6 +22,7 @@
 #include <zstd.h>
 
 #include "engine/batch.h"
+#include "engine/engine.h"
 #include "engine/compress_int.h"
 
 static char tmpdir[64];
@@ -823,7 +824,9 @@ static void test_builder_errors(void **state)
 }
 
 /* Incompressible records that exactly fill the buffer: the compressed form
- * is larger, so finish says -EMSGSIZE and leaves the records in place. */
+ * is larger, so finish keeps them uncompressed (codec none) within the cap,
+ * the bound a caller sets on its batch (max.message.bytes for the mount's
+ * lines), instead of failing a record that fits it. */
 static void test_compressed_too_big(void **state)
 {
 	const int codecs[] = { BATCH_CODEC_GZIP, BATCH_CODEC_SNAPPY, BATCH_CODEC_LZ4,
@@ -836,25 +839,97 @@ static void test_compressed_too_big(void **state)
 		rnd[i] = (uint8_t)rng();
 	for (size_t c = 0; c < sizeof(codecs) / sizeof(codecs[0]); c++) {
 		struct batch_builder bb;
-		uint8_t *buf = malloc(8192), *copy = malloc(8192);
+		struct batch_iter it = { 0 };
+		struct batch_hdr h;
+		struct rec r;
+		uint8_t *buf = malloc(8192);
+		int64_t total;
 
 		assert_non_null(buf);
-		assert_non_null(copy);
 		batch_builder_init(&bb, buf, 8192, codecs[c]);
 		assert_int_equal(batch_builder_add(&bb, NULL, -1, rnd, 4000, 1), 0);
 		bb.cap = bb.len; /* the uncompressed form fits exactly */
-		memcpy(copy, buf, bb.len);
-		assert_int_equal(batch_builder_finish(&bb, 0, 0), -EMSGSIZE);
-		assert_memory_equal(buf + BATCH_HDR_SIZE, copy + BATCH_HDR_SIZE,
-				    bb.len - BATCH_HDR_SIZE);
-		/* with room to spare it works */
-		bb.cap = 8192;
-		int64_t total = batch_builder_finish(&bb, 0, 0);
+		total = batch_builder_finish(&bb, 0, 0);
+		assert_int_equal(total, (int64_t)bb.cap);
+		assert_int_equal(batch_validate(buf, (size_t)total), 0);
+		assert_int_equal(batch_hdr_decode(buf, (size_t)total, &h), 0);
+		assert_int_equal(h.attributes & BATCH_CODEC_MASK, BATCH_CODEC_NONE);
+		assert_int_equal(batch_iter_init(&it, buf, (size_t)total), 0);
+		assert_int_equal(batch_iter_next(&it, &r), 1);
+		assert_int_equal(r.value_len, 4000);
+		assert_memory_equal(r.value, rnd, 4000);
+		batch_iter_free(&it);
+		/* with room to spare it is compressed */
+		batch_builder_init(&bb, buf, 8192, codecs[c]);
+		assert_int_equal(batch_builder_add(&bb, NULL, -1, rnd, 4000, 1), 0);
+		total = batch_builder_finish(&bb, 0, 0);
 		assert_true(total > BATCH_HDR_SIZE + 4000);
 		assert_int_equal(batch_validate(buf, (size_t)total), 0);
+		assert_int_equal(batch_hdr_decode(buf, (size_t)total, &h), 0);
+		assert_int_equal(h.attributes & BATCH_CODEC_MASK, codecs[c]);
 		free(buf);
-		free(copy);
 	}
+}
+
+/* log_encode_batches (a forwarded write's records) under a max.message.bytes
+ * below batch.size: many records are cut into batches each within the
+ * limit, which the leader enforces on every batch, and one record at the
+ * longest line's size whose compressed form is larger than the record is
+ * kept uncompressed rather than refused. */
+static void test_encode_batches_within_max_message(void **state)
+{
+	struct log_config lc;
+	struct batch_producer pr = { -1, -1, -1 };
+	struct batch_producer_info bi[16];
+	struct rec_in recs[10];
+	char vals[10][500], *rnd;
+	uint8_t *out = NULL;
+	size_t len = 0;
+	int32_t nb = 0, recs_seen = 0;
+	int64_t max;
+
+	(void)state;
+	log_config_defaults(&lc);
+	lc.max_message_bytes = 1000;
+	for (int i = 0; i < 10; i++) {
+		memset(vals[i], 'a' + i, sizeof(vals[i]));
+		recs[i] = (struct rec_in){ .key = NULL,
+					   .key_len = -1,
+					   .value = vals[i],
+					   .value_len = (int32_t)sizeof(vals[i]),
+					   .timestamp = 1000 };
+	}
+	assert_int_equal(log_encode_batches(&lc, recs, 10, &pr, &out, &len, &nb), 0);
+	assert_int_equal(log_batches_producers(out, len, bi, 16), nb);
+	for (int i = 0; i < nb; i++) {
+		assert_true(bi[i].size <= lc.max_message_bytes);
+		recs_seen += bi[i].records;
+	}
+	assert_int_equal(recs_seen, 10);
+	free(out);
+
+	const int codecs[] = { BATCH_CODEC_GZIP, BATCH_CODEC_SNAPPY, BATCH_CODEC_LZ4,
+			       BATCH_CODEC_ZSTD };
+	max = log_max_record_payload(&lc);
+	rnd = malloc((size_t)max);
+	assert_non_null(rnd);
+	rng_seed(9);
+	for (int64_t i = 0; i < max; i++)
+		rnd[i] = (char)rng();
+	for (size_t c = 0; c < sizeof(codecs) / sizeof(codecs[0]); c++) {
+		struct rec_in r = { .key = NULL,
+				    .key_len = -1,
+				    .value = rnd,
+				    .value_len = (int32_t)max,
+				    .timestamp = 1000 };
+		lc.codec = codecs[c];
+		assert_int_equal(log_encode_batches(&lc, &r, 1, &pr, &out, &len, &nb), 0);
+		assert_int_equal(nb, 1);
+		assert_true(len <= (size_t)lc.max_message_bytes);
+		assert_int_equal(batch_validate(out, len), 0);
+		free(out);
+	}
+	free(rnd);
 }
 
 /* A record over COMPRESS_MAX_OUT in a compressed topic: its batch is kept
@@ -2086,6 +2161,7 @@ int main(void)
 		cmocka_unit_test(test_system_tools),
 		cmocka_unit_test(test_corrupt_payloads),
 		cmocka_unit_test(test_fuzz),
+		cmocka_unit_test(test_encode_batches_within_max_message),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

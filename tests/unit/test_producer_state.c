@@ -410,7 +410,7 @@ static void test_encode_fields(void **state)
 	struct logfx *fx = *state;
 	struct rec_in recs[40];
 	struct batch_producer pr = { 77, 3, INT32_MAX - 5 };
-	struct batch_producer_info bi[8];
+	struct batch_producer_info bi[8], big[40];
 	uint8_t *buf;
 	size_t len;
 	int32_t nb;
@@ -438,8 +438,18 @@ static void test_encode_fields(void **state)
 	assert_int_equal(total, 40);
 	assert_int_equal(log_batches_producers(buf, len, bi, 1), -E2BIG);
 	assert_int_equal(log_batches_producers(buf, len - 1, bi, 8), -EBADMSG);
+	/* max.message.bytes below batch.size cuts the batches by it: one
+	 * record each here, none over the limit the leader enforces. */
 	fx->cfg.max_message_bytes = 1000;
 	free(buf);
+	assert_int_equal(log_encode_batches(&fx->cfg, recs, 40, &pr, &buf, &len, &nb), 0);
+	assert_int_equal(nb, 40);
+	assert_int_equal(log_batches_producers(buf, len, big, 40), 40);
+	for (int i = 0; i < nb; i++)
+		assert_true(big[i].size <= 1000);
+	free(buf);
+	/* A record that alone passes the limit is refused. */
+	fx->cfg.max_message_bytes = 600;
 	assert_int_equal(log_encode_batches(&fx->cfg, recs, 40, &pr, &buf, &len, &nb), -EMSGSIZE);
 }
 
