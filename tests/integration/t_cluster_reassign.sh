@@ -42,7 +42,10 @@ KAFKA_SASL_USER=admin
 KAFKA_SASL_PASSWORD=admin-secret
 export KAFKA_SASL_USER KAFKA_SASL_PASSWORD
 
-CLUSTER_SESSION_MS=6000
+# A frozen broker keeps its registration while frozen: the controller
+# refuses a move to a broker that is gone (INVALID_REPLICA_ASSIGNMENT, as
+# Kafka's), and the freeze lasts a ZooKeeper CLI's start under load.
+CLUSTER_SESSION_MS=30000
 CLUSTER_CONF="num.partitions=1
 default.replication.factor=2
 min.insync.replicas=1
@@ -51,13 +54,11 @@ request.timeout.ms=5000"
 zk_cluster_start
 cluster_start3
 
-# field MNT TOPIC N: field N of partition 0's row of TOPIC/.state
-# (partition, log start, hw, leo, leader, leader epoch, replicas, isr).
-field() {
-	timeout 5 awk -v f="$3" '$1 == "0" { print $f }' "$1/$2/.state" 2>/dev/null
+led() { # led N TOPIC: mntN names a leader of TOPIC's partition 0
+	_l=$(p0_field "$MQ_TMP/mnt$1" "$2" 5) && [ -n "$_l" ] && [ "$_l" != "-1" ]
 }
 replicas_are() { # replicas_are N TOPIC "[a,b]": mntN's .state, in order
-	[ "$(field "$MQ_TMP/mnt$1" "$2" 7)" = "$3" ]
+	[ "$(p0_field "$MQ_TMP/mnt$1" "$2" 7)" = "$3" ]
 }
 controller() { # the broker whose mount says it is the active controller
 	for _n in 1 2 3; do
@@ -87,20 +88,8 @@ put() { # put N TAG COUNT: COUNT records TAG-i through mntN, into want
 
 # ---- t: leader L, replica R, O without one --------------------------------
 cluster_mkdir t
-check "t has a leader" poll 20 test -n "$(field "$MQ_TMP/mnt1" t 5)"
-L=$(field "$MQ_TMP/mnt1" t 5)
-reps=$(field "$MQ_TMP/mnt1" t 7 | tr -d '[]' | tr ',' ' ')
-R="" O=""
-for n in 1 2 3; do
-	case " $reps " in
-	*" $n "*) [ "$n" != "$L" ] && R=$n ;;
-	*) O=$n ;;
-	esac
-done
-case "$L:$R:$O" in
-[123]:[123]:[123]) ok "t: leader $L, replica $R, no replica on $O" ;;
-*) fail "t: two replicas and a broker without one" "leader '$L' replicas '$reps'"; mq_done ;;
-esac
+check "t has a leader" poll 20 led 1 t
+roles2 t
 : >"$MQ_TMP/want"
 check "records written through mnt$L" put "$L" before 20
 
@@ -134,7 +123,7 @@ eval "PK=\$PID$K"
 mq_kill9 "$MQ_TMP/mnt$K" "$PK"
 expect_eq "kill -9 of the controller, broker $K" "137" "$MQ_RC"
 broker_start "$K"
-check "mnt$K: a controller again" poll 40 has_controller
+check "mnt$K: a controller again" poll 90 has_controller
 check "the move is still in the request znode" zhas /admin/reassign_partitions "\"replicas\":[$R,$O]"
 mq_bg sh -c 'exec tail -s 0.2 -n +1 -f "$1" >"$2" 2>&1' sh "$MQ_TMP/mnt$L/t/0" "$MQ_TMP/tail.out"
 TAILPID=$MQ_LAST_PID
@@ -145,7 +134,7 @@ FROZE=""
 check "moved: mnt$R's replicas are [$R,$O]" poll 60 replicas_are "$R" t "[$R,$O]"
 check "mnt$O's replicas are [$R,$O]" poll 30 replicas_are "$O" t "[$R,$O]"
 check "mnt$L's replicas are [$R,$O]" poll 30 replicas_are "$L" t "[$R,$O]"
-lead=$(field "$MQ_TMP/mnt$R" t 5)
+lead=$(p0_field "$MQ_TMP/mnt$R" t 5)
 case $lead in
 "$R" | "$O") ok "the leader moved off broker $L: broker $lead" ;;
 *) fail "the leader moved off broker $L" "leader '$lead'" ;;
@@ -190,7 +179,6 @@ for n in "$L" "$R"; do
 	check "mnt$n reads every record once, in order" poll 20 reads_all "$n"
 done
 
-led() { _l=$(field "$MQ_TMP/mnt$1" "$2" 5) && [ -n "$_l" ] && [ "$_l" != "-1" ]; }
 # one_replica_frozen TOPIC: TOPIC made with one replica, on HOLD; K the
 # controller; ADD (pid PADD) neither of them, frozen, to be added.
 one_replica_frozen() {
@@ -198,7 +186,7 @@ one_replica_frozen() {
 	check "$1 has a leader" poll 20 led 1 "$1"
 	check "a controller" poll 20 has_controller
 	K=$(controller)
-	HOLD=$(field "$MQ_TMP/mnt1" "$1" 7 | tr -d '[]')
+	HOLD=$(p0_field "$MQ_TMP/mnt1" "$1" 7 | tr -d '[]')
 	ADD=""
 	for _n in 1 2 3; do
 		[ "$_n" != "$HOLD" ] && [ "$_n" != "$K" ] && [ -z "$ADD" ] && ADD=$_n
