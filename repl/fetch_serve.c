@@ -135,6 +135,11 @@ struct fs_part {
 	int32_t diverging_epoch;
 	int64_t diverging_end;
 	struct partition_raw raw;
+	/* part_bytes' measure while parked: the record bytes counted below
+	 * counted_next (the offset after the last batch counted; 0 before the
+	 * first measure), so each wake-up reads only what came since. */
+	int64_t counted_next;
+	int64_t counted_bytes;
 };
 
 struct fs_fetch {
@@ -383,15 +388,22 @@ static bool hw_news_due(struct fs_fetch *f, int64_t bytes_sent, int64_t now)
 }
 
 /* The record bytes fp may read now below upper, counted up to want (at
- * most its partition_max_bytes); 0 when the read fails (the response will
- * say why). A read stops at a batch over want or at its segment's end:
- * with records left below upper, there is want (Kafka's DelayedFetch
- * counts a partition whose hw is in a later segment as its max bytes). */
-static int64_t part_bytes(const struct fs_part *fp, int64_t upper, int64_t want)
+ * most its partition_max_bytes); what a read fails on adds nothing (the
+ * response will say why). A read stops at a batch over want or at its
+ * segment's end: with records left below upper, there is want (Kafka's
+ * DelayedFetch counts a partition whose hw is in a later segment as its
+ * max bytes). The count goes on from the last measure's end (committed
+ * records below the hw do not change while the fetch is parked; a
+ * removal or a lost leadership answers it anyway), so a fetch parked
+ * while records come one by one reads each batch's index entry once,
+ * not the whole range again at every wake-up. */
+static int64_t part_bytes(struct fs_part *fp, int64_t upper, int64_t want)
 {
 	const struct partition_log_ops *ops = partition_log_ops(fp->p);
 	struct partition_raw raw = { .fd = -1 };
-	int64_t bytes = 0;
+	int64_t from =
+		fp->counted_next > fp->req->fetch_offset ? fp->counted_next : fp->req->fetch_offset;
+	int64_t bytes = fp->counted_bytes;
 
 	if (fp->req->partition_max_bytes < 0)
 		return want; /* answered at once: refused (part_max_refused) */
@@ -399,9 +411,16 @@ static int64_t part_bytes(const struct fs_part *fp, int64_t upper, int64_t want)
 		want = fp->req->partition_max_bytes;
 	if (want <= 0)
 		return 0;
-	if (ops->read_raw(partition_log(fp->p), fp->req->fetch_offset, upper, (size_t)want, &raw) ==
-	    0)
-		bytes = raw.len > 0 && raw.last_offset + 1 < upper ? want : (int64_t)raw.len;
+	if (bytes < want && from < upper &&
+	    ops->read_raw(partition_log(fp->p), from, upper, (size_t)(want - bytes), &raw) == 0) {
+		if (raw.len > 0 && raw.last_offset + 1 < upper) {
+			bytes = want;
+		} else if (raw.len > 0) {
+			fp->counted_next = raw.last_offset + 1;
+			fp->counted_bytes += (int64_t)raw.len;
+			bytes = fp->counted_bytes;
+		}
+	}
 	if (raw.ref)
 		ops->raw_release(partition_log(fp->p), &raw);
 	return bytes < want ? bytes : want;
@@ -416,7 +435,7 @@ static bool fetch_ready(struct fs_fetch *f, int64_t now)
 	int64_t min_bytes = f->msg->min_bytes, bytes = 0;
 
 	for (int i = 0; i < f->n; i++) {
-		const struct fs_part *fp = &f->parts[i];
+		struct fs_part *fp = &f->parts[i];
 		struct partition_offsets o;
 		int64_t bytes_sent = 0, upper;
 		int32_t epoch;

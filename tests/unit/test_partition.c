@@ -1867,6 +1867,7 @@ struct min_bytes_fetch {
 	struct bk *b;
 	struct proto_fetch_resp_part r;
 	int16_t err;
+	int32_t min_bytes; /* 0: 1000 */
 };
 
 static void *fetch_min_bytes(void *arg)
@@ -1877,7 +1878,7 @@ static void *fetch_min_bytes(void *arg)
 
 	assert_int_equal(net_client_connect("127.0.0.1", mf->b->port, DEADLINE_MS, &c), 0);
 	protofx_fetch_init(&f, "orders", -1, -1, 0, -1, 60000);
-	f.req.min_bytes = 1000;
+	f.req.min_bytes = mf->min_bytes ? mf->min_bytes : 1000;
 	mf->err = fetch_with(c, &f, &mf->r, NULL);
 	net_client_close(c);
 	return NULL;
@@ -1903,6 +1904,45 @@ static void test_fetch_waits_for_min_bytes(void **state)
 	assert_int_equal(mf.err, 0);
 	assert_int_equal(mf.r.records_len, tlog_pos_of(a.t, 201));
 	assert_int_equal(fetch_serve_parked(a.fs), 0);
+	bk_stop(&a);
+}
+
+/* A fetch parked for min_bytes measures only what came since its last
+ * measure: thirty one-record appends, each seen by a scan of the
+ * purgatory, make it read each batch about once (counting from its fetch
+ * offset at every wake-up read 1 + 2 + ... + 30 = 465), and the records
+ * that reach min_bytes still answer it with all of them. */
+static void test_fetch_min_bytes_counts_once(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct min_bytes_fetch mf = { .b = &a, .min_bytes = 8000 };
+	pthread_t th;
+	int64_t read0;
+
+	(void)state;
+	bk_start(&a, 1, "min-bytes-once");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 1, 1, "first");
+	assert_int_equal(pthread_create(&th, NULL, fetch_min_bytes, &mf), 0);
+	wait_parked(a.fs, 1);
+	read0 = tlog_batches_read(a.t);
+	for (int i = 0; i < 30; i++) {
+		int64_t scans = fetch_serve_scans(a.fs), end = now_mono_ms() + DEADLINE_MS;
+
+		leader_append(&a, 1, 1, "one");
+		while (fetch_serve_scans(a.fs) == scans && now_mono_ms() < end)
+			usleep(1000);
+		assert_true(fetch_serve_scans(a.fs) > scans);
+	}
+	assert_true(tlog_pos_of(a.t, 31) < 8000);
+	assert_int_equal(fetch_serve_parked(a.fs), 1);
+	assert_true(tlog_batches_read(a.t) - read0 <= 2 * 30);
+	leader_append(&a, 1000, 1, "many");
+	assert_true(tlog_pos_of(a.t, 1031) >= 8000);
+	pthread_join(th, NULL);
+	assert_int_equal(mf.err, 0);
+	assert_int_equal(mf.r.records_len, tlog_pos_of(a.t, 1031));
 	bk_stop(&a);
 }
 
@@ -2543,6 +2583,7 @@ int main(void)
 		cmocka_unit_test(test_list_offsets_named_twice),
 		cmocka_unit_test(test_list_offsets_epoch_of_offset),
 		cmocka_unit_test(test_fetch_waits_for_min_bytes),
+		cmocka_unit_test(test_fetch_min_bytes_counts_once),
 		cmocka_unit_test(test_fetch_negative_partition_max_bytes),
 		cmocka_unit_test(test_fetch_old_version_of_zstd_topic),
 		cmocka_unit_test(test_list_offsets_handler),

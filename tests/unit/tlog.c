@@ -42,6 +42,7 @@ struct tlog {
 	struct tlog_epoch e[TLOG_MAX_EPOCHS];
 	int64_t hw;
 	int refs;
+	int64_t batches_read; /* batches in the ranges read_raw handed out */
 	int truncations;
 	int append_err; /* tlog_fail_appends */
 	struct replfx_notify notify;
@@ -277,6 +278,7 @@ static int op_read_raw(void *log, int64_t offset, int64_t max_offset, size_t max
 		raw->last_offset = t->b[j - 1].last;
 		raw->ref = t;
 		t->refs++;
+		t->batches_read += j - i;
 	}
 	pthread_mutex_unlock(&t->lock);
 	return 0;
@@ -351,6 +353,16 @@ const struct partition_log_ops tlog_ops = {
 	.append_batches = op_append_batches,
 	.truncate_to = op_truncate_to,
 };
+
+int64_t tlog_batches_read(struct tlog *t)
+{
+	int64_t n;
+
+	pthread_mutex_lock(&t->lock);
+	n = t->batches_read;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
 
 int tlog_refs(struct tlog *t)
 {

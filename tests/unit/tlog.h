@@ -32,6 +32,8 @@ void tlog_set_listener(struct tlog *t, void (*fn)(void *arg), void *arg);
 void tlog_fail_appends(struct tlog *t, int err);
 /* File ranges handed out by read_raw and not released. */
 int tlog_refs(struct tlog *t);
+/* Batches in the file ranges read_raw handed out so far. */
+int64_t tlog_batches_read(struct tlog *t);
 /* Truncations done (each fsynced). */
 int tlog_truncations(struct tlog *t);
 /* The byte position of offset in the file (the end for the LEO). */
