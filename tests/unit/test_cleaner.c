@@ -553,6 +553,84 @@ static void headers_kept_in(struct logfx *f, int codec)
 	assert_int_equal(found_attributes & BATCH_CODEC_MASK, codec);
 }
 
+/* A survivor whose records the codec cannot shrink is kept uncompressed:
+ * the cleaner sizes a rewritten batch by its records as they are, and
+ * gzip's framing around 600 KB of random bytes (stored blocks) is larger
+ * than that. Its value comes back byte for byte from the cleaned log,
+ * its batch marked without a codec (readers decode by that mark). */
+static void test_incompressible_kept_uncompressed(void **state)
+{
+	struct logfx *f = *state;
+	enum { BIG = 600 << 10 };
+	uint8_t *big = malloc(BIG), *buf = malloc(BIG + 4096), *seg = NULL;
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	struct batch_builder bb;
+	struct log_append_info info;
+	struct rec_in again = { "a", 1, "new", 3, fake_now };
+	struct rec_in fill[10];
+	char vb[10][32], path[400];
+	int64_t size;
+	size_t got = 0, pos = 0;
+	int found = 0;
+	FILE *fp;
+
+	assert_non_null(big);
+	assert_non_null(buf);
+	for (size_t i = 0; i < BIG; i++) { /* xorshift64: no pattern to find */
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		big[i] = (uint8_t)x;
+	}
+	batch_builder_init(&bb, buf, BIG + 4096, BATCH_CODEC_GZIP);
+	assert_int_equal(batch_builder_add(&bb, "a", 1, "old", 3, fake_now), 0);
+	assert_int_equal(batch_builder_add(&bb, "b", 1, (const char *)big, BIG, fake_now), 0);
+	size = batch_builder_finish(&bb, 0, 0);
+	assert_true(size > 0);
+	assert_int_equal(BATCH_CODEC_GZIP, buf[BATCH_OFF_ATTRIBUTES + 1] & BATCH_CODEC_MASK);
+	assert_int_equal(log_append_client(f->l, buf, (size_t)size, 0, fake_now, &info, NULL), 0);
+	put_recs(f, &again, 1); /* offset 0 superseded: its batch is rewritten */
+	for (int k = 0; k < 20; k++) {
+		for (int i = 0; i < 10; i++) {
+			int vl = snprintf(vb[i], sizeof(vb[i]), "filler-%d-%d-xxxxxxxx", k, i);
+
+			fill[i] = (struct rec_in){ "f", 1, vb[i], vl, fake_now };
+		}
+		put_recs(f, fill, 10);
+	}
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	snprintf(path, sizeof(path), "%s/t-0/00000000000000000000.log", f->dir);
+	fp = fopen(path, "rb");
+	assert_non_null(fp);
+	seg = malloc(2 * BIG);
+	assert_non_null(seg);
+	got = fread(seg, 1, 2 * BIG, fp);
+	fclose(fp);
+	while (pos + BATCH_HDR_SIZE <= got) {
+		int64_t bsize = batch_total_size(seg + pos);
+		struct batch_iter it = { 0 };
+		struct rec r;
+
+		assert_true(bsize > 0 && pos + (size_t)bsize <= got);
+		assert_int_equal(batch_iter_init(&it, seg + pos, (size_t)bsize), 0);
+		while (batch_iter_next(&it, &r) == 1) {
+			assert_int_not_equal(r.offset, 0); /* superseded: gone */
+			if (r.offset != 1)
+				continue;
+			found = 1;
+			assert_int_equal(it.hdr.attributes & BATCH_CODEC_MASK, BATCH_CODEC_NONE);
+			assert_int_equal(r.value_len, BIG);
+			assert_memory_equal(r.value, big, BIG);
+		}
+		batch_iter_free(&it);
+		pos += (size_t)bsize;
+	}
+	assert_int_equal(found, 1);
+	free(seg);
+	free(buf);
+	free(big);
+}
+
 static void test_headers_kept(void **state)
 {
 	headers_kept_in(*state, BATCH_CODEC_NONE);
@@ -1002,6 +1080,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_compact_sequence, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_incompressible_kept_uncompressed, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_end_page_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_tombstones_kept_forever, setup,
 						logfx_teardown),
