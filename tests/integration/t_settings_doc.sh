@@ -52,19 +52,20 @@ for k in $(cat "$MQ_TMP/readme.keys"); do
 done
 expect_eq "contrib/mqfs.conf has every broker setting" "" "$nodoc"
 
-# The defaults agree. README's broker table gives one default a key, or a
-# comma-separated list for a row of several keys; a default that is a
-# word or a number (2^63-1 spelled out, a trailing "(...)" dropped) must
-# be the value of the key's `#key=` line in contrib/mqfs.conf. The
-# cluster's connection and login lines there are examples, not defaults.
+# The defaults agree. README's broker table gives one default a key, one
+# for every key of its row, or a comma-separated list of them; a default
+# that is a word or a number (2^63-1 spelled out, a trailing "(...)"
+# dropped) must be the value of the key's `#key=` line in
+# contrib/mqfs.conf. The cluster's connection and login lines there are
+# examples, not defaults.
 sed -n '/^### Broker (`--config FILE`)/,/^### Topic/p' "$ROOT/README.md" | grep '^| `' |
 	awk -F'|' '{
 		keys = $2; gsub(/\([^)]*\)/, "", keys); gsub(/[` ]/, "", keys)
 		defs = $3; gsub(/`/, "", defs); sub(/^ +/, "", defs); sub(/ +$/, "", defs)
 		nk = split(keys, k, ","); nd = split(defs, d, ", ")
-		if (nd != nk) { if (nk == 1) d[1] = defs; else next }
+		if (nd != nk && nk > 1 && nd > 1) next
 		for (i = 1; i <= nk; i++) {
-			v = d[i]; sub(/ \([^)]*\)$/, "", v)
+			v = (nd == nk) ? d[i] : defs; sub(/ \([^)]*\)$/, "", v)
 			if (v == "2^63-1") v = "9223372036854775807"
 			if (v ~ /^[A-Za-z0-9.-]+$/) print k[i] "=" v
 		}
