@@ -1,16 +1,23 @@
 # mqfs — one plain Makefile. Objects under build/, dependency files by -MMD -MP.
 #
-#   make            build build/mqfs
+#   make            build build/mqfs (make all the same)
 #   make run        install missing packages, build, mount ./mnt (data ./mqfs-data)
 #   make cluster    install missing packages, build, run ZooKeeper and three
 #                   brokers on loopback, mounts ./cluster/mnt1..3 (Ctrl-C stops)
 #   make test       install missing packages, check the layers, build, run unit +
 #                   integration tests
+#   make unit       build and run the unit tests only; make integration the
+#                   integration scripts only (tests/integration/run.sh)
+#   make deps       install every missing package the tests use
+#   make test-bins  build every test binary without running it
 #   make asan       the same suite under AddressSanitizer/UBSan (build-asan/)
 #   make tsan       the unit tests under ThreadSanitizer (build-tsan/): a data
 #                   race or a lock-order inversion fails its test binary
 #   make fuzz       each fuzz target under libFuzzer for FUZZ_SECONDS (clang,
-#                   build-fuzz/); make test replays their corpus (fuzz-replay)
+#                   build-fuzz/, through make fuzz-run); make test replays
+#                   their corpus (make fuzz-replay); make fuzz-corpus
+#                   regenerates the seeds of the batch, recovery and client
+#                   targets
 #   make bench      install missing packages (with redis-server, redis-tools),
 #                   build, run the benchmarks under contrib/bench
 #   make install    PREFIX=/usr/local DESTDIR=; make uninstall the same

@@ -3,7 +3,9 @@
 # second mqfs on a data directory in use is refused and the first one's
 # records stay intact; a dead mount left by kill -9 is cleared by the next
 # start on the same mount point; SIGINT stops mqfs even when it was
-# started with SIGINT ignored (a background job of a script).
+# started with SIGINT ignored (a background job of a script); daemonized,
+# the start's lines go to the terminal and the rest to DATA/mqfs.log on a
+# machine without syslog.
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
@@ -111,5 +113,40 @@ if mq_wait "$MQ_PID" "$MQ_MOUNT_WAIT"; then
 	_mq_del MQ_MOUNTS "$MNT"
 else
 	fail "SIGINT stops a daemon started with SIGINT ignored" "still running"
+fi
+
+# Daemonized (no -f): the lines of the start, until the mount is ready, go
+# to the terminal; the rest to syslog or, on a machine without /dev/log,
+# to DATA/mqfs.log, which the terminal is told.
+DBG=$MQ_TMP/data-bg
+MBG=$MQ_TMP/mnt-bg
+mkdir -p "$MBG"
+if mq_run "$MQFS" --data "$DBG" "$MBG" >"$MQ_TMP/bg.out" 2>&1 </dev/null; then
+	ok "a daemonized start exits 0 once mounted"
+	_mq_add MQ_MOUNTS "$MBG"
+	bgpid=$(cat "$DBG/.lock")
+	_mq_add MQ_DAEMONS "$bgpid"
+	if mq_is_mounted "$MBG"; then
+		ok "mounted when it exits"
+	else
+		fail "mounted when it exits" "not in /proc/mounts"
+	fi
+	expect_ok "the start's lines on the terminal" grep -q "broker 0: $DBG opened" "$MQ_TMP/bg.out"
+	mkdir "$MBG/.x" 2>/dev/null
+	mq_umount "$MBG" "$bgpid"
+	expect_ok "stopped cleanly" test -e "$DBG/.clean-shutdown"
+	if [ -S /dev/log ]; then
+		skip "DATA/mqfs.log" "this machine has a syslog socket"
+	else
+		expect_ok "the terminal is told of DATA/mqfs.log" \
+			grep -q "no syslog (/dev/log): the daemon logs to $DBG/mqfs.log" "$MQ_TMP/bg.out"
+		expect_ok "mqfs.log has the mount's lines" grep -q "mounted on $MBG" "$DBG/mqfs.log"
+		expect_ok "and its refusals" grep -q "mkdir .x: refused" "$DBG/mqfs.log"
+		expect_ok "and the stop" grep -q "stopped cleanly" "$DBG/mqfs.log"
+		expect_ok "not the start's lines, which the terminal had" \
+			sh -c '! grep -q "broker 0: .* opened" "$1"' sh "$DBG/mqfs.log"
+	fi
+else
+	fail "a daemonized start exits 0 once mounted" "$(cat "$MQ_TMP/bg.out")"
 fi
 mq_done

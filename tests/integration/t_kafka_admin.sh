@@ -3,7 +3,9 @@
 # npm) creates a topic with 3 partitions and settings (seen with ls and in
 # .config on the mount), describes its settings with their sources and
 # synonyms, alters them (seen in .config), adds partitions (seen with ls),
-# deletes the topic (gone from the mount); kcat -L agrees after each step.
+# deletes the topic (gone from the mount; a shell in its directory gets
+# ESTALE there once it is made again, ENOENT after an rmdir); kcat -L
+# agrees after each step.
 # A key given at the broker default's value is an override (source 1)
 # until an AlterConfigs leaves it out; message.format.version,
 # message.downconversion.enable and file.delete.delay.ms are taken (a
@@ -176,6 +178,23 @@ expect_eq "create partitions: 5" "ok" "$(admin partitions orders 5)"
 expect_eq "ls: partitions 0..4" "0 1 2 3 4" "$(ls "$MNT/orders" | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "kcat -L: 5 partitions" "5" "$(kcat_parts orders)"
 expect_ok "echo into the new partition 4" sh -c "echo hello >> '$MNT/orders/4'"
+# cwd_in T: a shell whose working directory is topic T waits (on a fifo)
+# to cat its partition 0 there; cwd_cat: lets it, and prints what cat
+# said on stderr.
+mkfifo "$MQ_TMP/cwd.go"
+cwd_in() {
+	rm -f "$MQ_TMP/cwd.in"
+	mq_bg sh -c 'cd "$1" && : >"$2" && read -r _ <"$3" && cat 0 2>"$4"' sh \
+		"$MNT/$1" "$MQ_TMP/cwd.in" "$MQ_TMP/cwd.go" "$MQ_TMP/cwd.err"
+	cwd_pid=$MQ_LAST_PID
+	poll "$MQ_TIMEOUT" test -e "$MQ_TMP/cwd.in"
+}
+cwd_cat() {
+	echo go >"$MQ_TMP/cwd.go"
+	mq_wait "$cwd_pid"
+	sed 's/.*: //' "$MQ_TMP/cwd.err"
+}
+cwd_in orders
 expect_eq "delete orders" "ok" "$(admin delete orders)"
 expect_eq "gone from the mount" "" "$(ls "$MNT")"
 r=$(admin delete orders)
@@ -184,6 +203,17 @@ case $(timeout -k 5 "$MQ_TIMEOUT" kcat -L -b "$B" 2>&1) in
 *'topic "orders"'*) fail "kcat -L after delete" "orders still listed" ;;
 *) ok "kcat -L after delete: orders gone" ;;
 esac
+# The kernel did not see that deletion: a name looked up in the deleted
+# topic's directory, once the topic is made again, is ESTALE (README's
+# errors); after an rmdir through the mount the kernel answers ENOENT
+# itself.
+expect_ok "orders made again" mkdir "$MNT/orders"
+expect_eq "cat 0 in the deleted topic's directory: ESTALE" "$(mq_strerror ESTALE)" "$(cwd_cat)"
+cwd_in orders
+expect_ok "rmdir orders" rmdir "$MNT/orders"
+expect_ok "orders made again" mkdir "$MNT/orders"
+expect_eq "cat 0 in the directory rmdir removed: ENOENT" "$(mq_strerror ENOENT)" "$(cwd_cat)"
+expect_ok "rmdir orders" rmdir "$MNT/orders"
 
 # A key set to the broker default's value stays an override (Kafka's);
 # Kafka 3.x's keys of old formats and of delayed deletion are taken.

@@ -1,7 +1,8 @@
 #!/bin/sh
 # t_quickstart.sh — README.md's quick start, verbatim, on a real mount: the
 # commands between "In a second terminal" and "To run the whole test suite"
-# are extracted from README.md and run in a directory holding ./mnt.
+# are extracted from README.md and run in a directory holding ./mnt; and
+# the columns of .state that README's table of the mount names.
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
@@ -29,6 +30,12 @@ expect_ok "wc -l counts 4 records" grep -q '^4 mnt/orders/0$' "$MQ_TMP/out"
 expect_ok "tail -f printed the later record" grep -qx world "$MQ_TMP/out"
 expect_ok ".state has a header" grep -q 'high_watermark' "$MQ_TMP/out"
 expect_ok ".dump shows a batch" grep -q 'baseOffset: 0' "$MQ_TMP/out"
+# README's table of the mount names the columns of a topic's .state: as
+# many as its header has (the partition's own number aside).
+cols=$(grep '^| `MNT/<topic>/.state` |' "$ROOT/README.md" | cut -d'|' -f3 |
+	sed 's/.*one row per partition://; s/([^)]*)//g' | tr ',' '\n' | grep -c '[a-zA-Z]')
+expect_eq "README names every .state column" \
+	"$(($(mq_run head -n1 "$MNT/orders/.state" | wc -w) - 1))" "$cols"
 expect_eq "records on disk" "hello
 one
 two

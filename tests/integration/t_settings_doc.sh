@@ -5,8 +5,10 @@
 # `prefix.*` row), every key its broker table names is one the code
 # knows, and contrib/mqfs.conf has each broker setting of that table
 # (aliases in brackets aside) as a commented `#key=default` line that the
-# daemon accepts once uncommented. And every `make TARGET` README names is
-# a target of the Makefile, listed by `make help`.
+# daemon accepts once uncommented, its default being the one README gives
+# and the daemon shows. And every `make TARGET` README names is
+# a target of the Makefile, listed by `make help`, which lists every
+# target the Makefile has.
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
 . "$LIBDIR/lib.sh"
@@ -51,6 +53,48 @@ for k in $(cat "$MQ_TMP/readme.keys"); do
 done
 expect_eq "contrib/mqfs.conf has every broker setting" "" "$nodoc"
 
+# The defaults agree. README's broker table gives one default a key, one
+# for every key of its row, or a comma-separated list of them; a default
+# that is a word or a number (2^63-1 spelled out, a trailing "(...)"
+# dropped) must be the value of the key's `#key=` line in
+# contrib/mqfs.conf. The cluster's connection and login lines there are
+# examples, not defaults.
+sed -n '/^### Broker (`--config FILE`)/,/^### Topic/p' "$ROOT/README.md" | grep '^| `' |
+	awk -F'|' '{
+		keys = $2; gsub(/\([^)]*\)/, "", keys); gsub(/[` ]/, "", keys)
+		defs = $3; gsub(/`/, "", defs); sub(/^ +/, "", defs); sub(/ +$/, "", defs)
+		nk = split(keys, k, ","); nd = split(defs, d, ", ")
+		if (nd != nk && nk > 1 && nd > 1) next
+		for (i = 1; i <= nk; i++) {
+			v = (nd == nk) ? d[i] : defs; sub(/ \([^)]*\)$/, "", v)
+			if (v == "2^63-1") v = "9223372036854775807"
+			if (v ~ /^[A-Za-z0-9.-]+$/) print k[i] "=" v
+		}
+	}' >"$MQ_TMP/readme.defaults"
+expect_ok "README's broker table gives defaults" test "$(wc -l <"$MQ_TMP/readme.defaults")" -gt 40
+differ=""
+while IFS='=' read -r k v; do
+	case $k in zookeeper.* | listeners | advertised.listeners | security.inter.* | *.jaas.config) continue ;; esac
+	c=$(sed -n "s/^#$k=//p" "$ROOT/contrib/mqfs.conf")
+	[ "$c" = "$v" ] || differ="$differ $k(README $v, mqfs.conf $c)"
+done <"$MQ_TMP/readme.defaults"
+expect_eq "contrib/mqfs.conf's defaults are README's" "" "$differ"
+
+# And the daemon's own: a broker started without a config file shows its
+# effective settings in MNT/.config (a single node's: the cluster's keys
+# are not there); each is the value mqfs.conf gives it.
+mq_mount
+expect_ok "mounted without a config file" test -e "$MNT/.config"
+differ=""
+while IFS='=' read -r k v; do
+	[ "$k" = log.dirs ] && continue
+	c=$(sed -n "s/^#$k=//p" "$ROOT/contrib/mqfs.conf")
+	[ "$c" = "$v" ] || differ="$differ $k(daemon $v, mqfs.conf $c)"
+done <"$MNT/.config"
+expect_eq "contrib/mqfs.conf's defaults are the daemon's" "" "$differ"
+mq_umount
+expect_eq "clean unmount exits 0" 0 "$MQ_RC"
+
 # Uncommented, the example's single-node lines start a broker (the cluster
 # ones would need a ZooKeeper).
 sed -n 's/^#\([a-z][a-z0-9._-]*=.*\)/\1/p' "$ROOT/contrib/mqfs.conf" |
@@ -72,4 +116,11 @@ for t in $(grep -o '`make [a-z][a-z-]*' "$ROOT/README.md" | sed 's/`make //' | s
 done
 expect_eq "every make target README names exists" "" "$notarget"
 expect_eq "make help lists each of them" "" "$nohelp"
+# README's quick start says make help lists every target: each one the
+# Makefile has.
+unlisted=""
+for t in $(sed -n 's/^\([a-z][a-z-]*\):.*/\1/p' "$ROOT/Makefile" | sort -u); do
+	grep -Eq "make $t( |,|\)|$)" "$MQ_TMP/help" || unlisted="$unlisted $t"
+done
+expect_eq "make help lists every target of the Makefile" "" "$unlisted"
 mq_done

@@ -145,6 +145,20 @@ try:
 except OSError as e:
     sys.exit('posix_fallocate: ' + os.strerror(e.errno))"
 expect_same "posix_fallocate at the end: nothing appended" "$MQ_TMP/before" "$T/0"
+# Inside the data glibc reads each block's byte first and leaves a block
+# whose byte is not NUL: through O_RDWR the range is left as it is; an
+# O_WRONLY descriptor fails that read (EBADF) before mqfs sees anything.
+cat > "$MQ_TMP/pfalloc_in.py" <<'EOF'
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR if sys.argv[2] == 'rw' else os.O_WRONLY)
+try:
+    os.posix_fallocate(fd, 0, 2)
+except OSError as e:
+    sys.exit('posix_fallocate: ' + os.strerror(e.errno))
+EOF
+expect_ok "posix_fallocate inside the data, O_RDWR: success" python3 "$MQ_TMP/pfalloc_in.py" "$T/0" rw
+expect_errno "posix_fallocate inside the data, O_WRONLY: EBADF" EBADF python3 "$MQ_TMP/pfalloc_in.py" "$T/0" w
+expect_same "posix_fallocate inside the data: nothing appended" "$MQ_TMP/before" "$T/0"
 # A record of one NUL byte is still written: with its newline, or appended.
 expect_ok "a NUL line through O_WRONLY" python3 -c "
 import os; fd = os.open('$MNT/e/0', os.O_WRONLY); os.write(fd, b'\\0\\n'); os.close(fd)"
