@@ -101,7 +101,7 @@ stop() {
 		zk_stop "$DIR/zk"
 		say "ZooKeeper stopped"
 	fi
-	[ "$rc" != 0 ] || rm -f "$DIR/pids"
+	[ "$rc" != 0 ] || rm -f "$DIR/pids" "$DIR/run.pid"
 	return $rc
 }
 
@@ -115,9 +115,17 @@ for p in $(cat "$DIR/pids" 2>/dev/null); do
 	grep -q "$DIR" "/proc/$p/cmdline" 2>/dev/null && left="$left $p"
 done
 if [ -n "$left" ]; then
-	say "an earlier make cluster in $DIR is still running (pids$left): Ctrl-C it, or kill$left" >&2
+	# Ctrl-C stops them only while the run that started them lives
+	# (DIR/run.pid); after a kill -9 of it they are on their own.
+	runpid=$(cat "$DIR/run.pid" 2>/dev/null)
+	if [ -n "$runpid" ] && grep -q "cluster/run.sh" "/proc/$runpid/cmdline" 2>/dev/null; then
+		say "an earlier make cluster in $DIR is still running (pids$left): Ctrl-C it, or kill$left" >&2
+	else
+		say "the brokers and ZooKeeper of an earlier make cluster in $DIR outlived it (pids$left): kill$left" >&2
+	fi
 	exit 1
 fi
+echo $$ >"$DIR/run.pid"
 if zk_ruok "$ZKPORT"; then
 	say "a ZooKeeper already answers on 127.0.0.1:$ZKPORT: stop it, or set CLUSTER_ZK_PORT" >&2
 	exit 1

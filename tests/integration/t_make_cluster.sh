@@ -10,7 +10,9 @@
 # started again and comes back while the others go on; then Ctrl-C (SIGINT to the
 # process group, as a terminal sends it) stops every broker cleanly
 # (clean-shutdown markers, nothing mounted) and then ZooKeeper, and
-# nothing it started is left running.
+# nothing it started is left running. A second run beside a live one
+# says to Ctrl-C it; one beside the processes of a run killed with -9
+# says they outlived it.
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
 . "$LIBDIR/lib.sh"
@@ -232,4 +234,24 @@ for p in $PIDS; do
 	[ -d "/proc/$p" ] && left="$left $p"
 done
 expect_eq "nothing left running" "" "$left"
+expect_ok "a clean stop leaves no run.pid" test ! -e "$CL/run.pid"
+
+# A run killed with -9 leaves its processes with no one to Ctrl-C: the
+# next run says so. (A stand-in names the cluster directory as a broker
+# does; the killed run's pid is one that has exited.)
+mq_bg python3 -c 'import time; time.sleep(600)' "$CL"
+STANDIN=$MQ_LAST_PID
+sh -c 'exit 0' &
+DEAD=$!
+wait "$DEAD"
+echo "$STANDIN" >"$CL/pids"
+echo "$DEAD" >"$CL/run.pid"
+check "the stand-in names the cluster directory" poll 10 grep -q "$CL" "/proc/$STANDIN/cmdline"
+sh "$ROOT/contrib/cluster/run.sh" "$(dirname "$MQFS")" >"$MQ_TMP/third.out" 2>&1 </dev/null
+expect_eq "after a kill -9 of the run: exits 1" 1 "$?"
+expect_eq "it names what outlived the killed run" \
+	"make cluster: the brokers and ZooKeeper of an earlier make cluster in $CL outlived it (pids $STANDIN): kill $STANDIN" \
+	"$(cat "$MQ_TMP/third.out")"
+mq_stop "$STANDIN"
+rm -f "$CL/pids" "$CL/run.pid"
 mq_done
