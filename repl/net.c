@@ -287,6 +287,13 @@ static int ip_take(struct net_server *srv, const uint8_t ip[16], int max)
 	pthread_mutex_lock(&srv->iplock);
 	for (e = *pp; e && memcmp(e->ip, ip, 16); e = e->next)
 		;
+	if (!e && max <= 0) {
+		/* Refused with nothing to count: an entry holds a count of
+		 * one or more (ip_give frees it at zero), else every address
+		 * ever refused would keep one. */
+		rc = -EMFILE;
+		goto out;
+	}
 	if (!e) {
 		e = calloc(1, sizeof(*e));
 		if (!e) {
@@ -1914,4 +1921,10 @@ void net_server_stats(struct net_server *srv, struct net_stats *st)
 	st->accept_failures = __atomic_load_n(&srv->st.accept_failures, __ATOMIC_RELAXED);
 	st->accept_pauses = __atomic_load_n(&srv->st.accept_pauses, __ATOMIC_RELAXED);
 	st->muted = __atomic_load_n(&srv->st.muted, __ATOMIC_RELAXED);
+	st->peer_addresses = 0;
+	pthread_mutex_lock(&srv->iplock);
+	for (int i = 0; i < IP_BUCKETS; i++)
+		for (const struct ip_count *e = srv->ips[i]; e; e = e->next)
+			st->peer_addresses++;
+	pthread_mutex_unlock(&srv->iplock);
 }

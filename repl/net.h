@@ -237,6 +237,8 @@ struct net_stats {
 				  * listener paused (one each: no spin) */
 	int64_t muted;           /* responses after which the connection was
 				  * muted (net_req_mute) */
+	int64_t peer_addresses;  /* addresses counted for max.connections.per.ip:
+				  * those with a connection open */
 };
 void net_server_stats(struct net_server *srv, struct net_stats *st);
 

@@ -4,14 +4,27 @@
  * watches, errors) is in zkc.h.
  *
  * How a watch is kept: each armed watch is a small context (owner's
- * function and argument) handed to the library with the call. The library
- * calls watch_fired() once with the node event, and then the context is
- * freed; it may also call it with session events (the library copies them
- * to every watcher), which are ignored here because the session callback
- * already tells the owner. A watch the library did not register (the call
- * failed) is freed at once; one that never fires is freed by zkc_close
- * after the library's threads are gone. All contexts sit on one list under
- * zkc->lock so that close finds them.
+ * function and argument, the kind of call and the path) handed to the
+ * library with the call. The library calls watch_fired() once with the
+ * node event, and then the context is freed; it may also call it with
+ * session events (the library copies them to every watcher), which are
+ * ignored here because the session callback already tells the owner. A
+ * watch the library did not register (the call failed) is freed at once;
+ * one that never fires is freed by zkc_close after the library's threads
+ * are gone. All contexts sit on one list under zkc->lock so that close
+ * finds them.
+ *
+ * One watch per (kind, path, function, argument). An owner reads a znode
+ * again whenever anything of its own changed, not only when that znode's
+ * watch fired (the broker reads /config/users on every notification in
+ * /config/changes); a new context each time would pile up, in this list
+ * and in the library's watcher table, until the znode changed, which for
+ * some never happens: a broker up for months kept thousands. So a call
+ * whose watch is armed already (registered: the library answered, and it
+ * has not fired) reads without one. No change is missed: the context is
+ * unlisted before the owner's function runs, so a read that found it
+ * armed came before the function, whose event makes the owner read (and
+ * arm) again.
  *
  * The session state is mirrored under zkc->lock so that zkc_open can wait
  * for the first connection with a deadline (the library offers no wait).
@@ -20,6 +33,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -34,11 +48,18 @@
 #define ZKC_GET_TRIES    5
 #define ZKC_EXPIRE_TRIES 5
 
+/* The call a watch was armed by: each kind is its own watch. */
+enum wkind { WK_GET, WK_EXISTS, WK_CHILDREN };
+
 struct zkc_wctx {
 	struct zkc *zkc;
 	zkc_watch_fn *fn;
 	void *arg;
 	struct zkc_wctx *prev, *next;
+	enum wkind kind;
+	bool armed;  /* the library registered it (its call succeeded) */
+	bool fired;  /* before its call returned: that caller frees it */
+	char path[]; /* as the owner gave it */
 };
 
 struct zkc {
@@ -427,6 +448,9 @@ static void watch_fired(zhandle_t *zh, int type, int state, const char *path, vo
 	struct zkc_wctx *w = ctx;
 	struct zkc *zkc = w->zkc;
 	enum zkc_watch ev;
+	zkc_watch_fn *fn;
+	void *fn_arg;
+	bool mine;
 
 	(void)zh;
 	(void)state;
@@ -440,33 +464,85 @@ static void watch_fired(zhandle_t *zh, int type, int state, const char *path, vo
 		ev = ZKC_WATCH_CHILDREN;
 	else
 		return; /* session events: the session callback has them */
-	w->fn(w->arg, ev, path);
+	/* Unlisted first: a read from now on arms a new watch (see the
+	 * top of the file). A watch can fire before the call that armed it
+	 * has returned (a change right after the answer): that call frees
+	 * the context then (watch_registered). */
+	fn = w->fn;
+	fn_arg = w->arg;
 	pthread_mutex_lock(&zkc->lock);
 	w->prev->next = w->next;
 	w->next->prev = w->prev;
+	w->fired = true;
+	mine = w->armed;
 	pthread_mutex_unlock(&zkc->lock);
-	free(w);
+	fn(fn_arg, ev, path);
+	if (mine)
+		free(w);
 }
 
-static struct zkc_wctx *watch_new(struct zkc *zkc, zkc_watch_fn *fn, void *arg)
+/* Whether a watch of (kind, path, fn, arg) is registered and has not
+ * fired. Under zkc->lock. */
+static bool watch_armed(struct zkc *zkc, enum wkind kind, const char *path, zkc_watch_fn *fn,
+			void *arg)
 {
+	for (struct zkc_wctx *w = zkc->watches.next; w != &zkc->watches; w = w->next)
+		if (w->armed && w->kind == kind && w->fn == fn && w->arg == arg &&
+		    !strcmp(w->path, path))
+			return true;
+	return false;
+}
+
+/* The context of a watch to arm with a call of kind on path, listed; NULL
+ * when fn is NULL, when that watch is armed already (*armed set: the call
+ * is made without one) or out of memory (*armed clear). */
+static struct zkc_wctx *watch_new(struct zkc *zkc, enum wkind kind, const char *path,
+				  zkc_watch_fn *fn, void *arg, bool *armed)
+{
+	size_t len = strlen(path) + 1;
 	struct zkc_wctx *w;
 
+	*armed = false;
 	if (!fn)
 		return NULL;
-	w = calloc(1, sizeof(*w));
+	w = calloc(1, sizeof(*w) + len);
 	if (!w)
 		return NULL;
 	w->zkc = zkc;
 	w->fn = fn;
 	w->arg = arg;
+	w->kind = kind;
+	memcpy(w->path, path, len);
 	pthread_mutex_lock(&zkc->lock);
-	w->next = zkc->watches.next;
-	w->prev = &zkc->watches;
-	w->next->prev = w;
-	zkc->watches.next = w;
+	*armed = watch_armed(zkc, kind, path, fn, arg);
+	if (!*armed) {
+		w->next = zkc->watches.next;
+		w->prev = &zkc->watches;
+		w->next->prev = w;
+		zkc->watches.next = w;
+	}
 	pthread_mutex_unlock(&zkc->lock);
+	if (*armed) {
+		free(w);
+		return NULL;
+	}
 	return w;
+}
+
+/* The library registered w (its call answered ZOK or, for exists,
+ * ZNONODE): from now on a read of the same watch needs none. */
+static void watch_registered(struct zkc *zkc, struct zkc_wctx *w)
+{
+	bool fired;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&zkc->lock);
+	w->armed = true;
+	fired = w->fired;
+	pthread_mutex_unlock(&zkc->lock);
+	if (fired)
+		free(w); /* unlisted by watch_fired, which left it to us */
 }
 
 int zkc_watches_armed(struct zkc *zkc)
@@ -501,12 +577,13 @@ int zkc_get(struct zkc *zkc, const char *path, char **data, size_t *len, struct 
 	char *buf = NULL;
 
 	for (tries = 0; tries < ZKC_GET_TRIES; tries++) {
-		struct zkc_wctx *w = watch_new(zkc, watch, arg);
+		bool armed;
+		struct zkc_wctx *w = watch_new(zkc, WK_GET, path, watch, arg, &armed);
 		struct Stat s;
 		int n = cap, zrc;
 		char *nb;
 
-		if (watch && !w) {
+		if (watch && !w && !armed) {
 			rc = -ENOMEM;
 			break;
 		}
@@ -524,6 +601,7 @@ int zkc_get(struct zkc *zkc, const char *path, char **data, size_t *len, struct 
 			rc = zkc_errno(zrc);
 			break;
 		}
+		watch_registered(zkc, w);
 		if (s.dataLength <= cap) {
 			if (n < 0)
 				n = 0; /* a znode without data */
@@ -535,8 +613,7 @@ int zkc_get(struct zkc *zkc, const char *path, char **data, size_t *len, struct 
 			return 0;
 		}
 		/* Grew past our buffer: read again with room for it. The
-		 * armed watch stays; a second one on the same path is
-		 * harmless (both fire, each once). */
+		 * armed watch stays: the read again arms none. */
 		cap = s.dataLength;
 		rc = -EIO;
 	}
@@ -547,16 +624,19 @@ int zkc_get(struct zkc *zkc, const char *path, char **data, size_t *len, struct 
 int zkc_exists(struct zkc *zkc, const char *path, struct zkc_stat *st, zkc_watch_fn *watch,
 	       void *arg)
 {
-	struct zkc_wctx *w = watch_new(zkc, watch, arg);
+	bool armed;
+	struct zkc_wctx *w = watch_new(zkc, WK_EXISTS, path, watch, arg, &armed);
 	struct Stat s;
 	int zrc;
 
-	if (watch && !w)
+	if (watch && !w && !armed)
 		return -ENOMEM;
 	zrc = w ? zoo_wexists(zkc->zh, path, watch_fired, w, &s) : zoo_exists(zkc->zh, path, 0, &s);
 	/* A missing znode still arms the watch (it fires on creation). */
 	if (zrc != ZOK && zrc != ZNONODE)
 		watch_drop(zkc, w);
+	else
+		watch_registered(zkc, w);
 	if (zrc == ZOK)
 		stat_copy(st, &s);
 	return zkc_errno(zrc);
@@ -645,12 +725,13 @@ void zkc_names_free(char **names, int n)
 
 int zkc_children(struct zkc *zkc, const char *path, char ***names, zkc_watch_fn *watch, void *arg)
 {
-	struct zkc_wctx *w = watch_new(zkc, watch, arg);
+	bool armed;
+	struct zkc_wctx *w = watch_new(zkc, WK_CHILDREN, path, watch, arg, &armed);
 	struct String_vector v = { 0, NULL };
 	char **out;
 	int zrc, i;
 
-	if (watch && !w)
+	if (watch && !w && !armed)
 		return -ENOMEM;
 	zrc = w ? zoo_wget_children(zkc->zh, path, watch_fired, w, &v)
 		: zoo_get_children(zkc->zh, path, 0, &v);
@@ -658,6 +739,7 @@ int zkc_children(struct zkc *zkc, const char *path, char ***names, zkc_watch_fn 
 		watch_drop(zkc, w);
 		return zkc_errno(zrc);
 	}
+	watch_registered(zkc, w);
 	out = calloc((size_t)v.count + 1, sizeof(*out));
 	for (i = 0; out && i < v.count; i++)
 		if (!(out[i] = strdup(v.data[i]))) {

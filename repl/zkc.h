@@ -38,7 +38,11 @@
  * zkc_exists() arms a watch even when the znode does not exist (it then
  * fires on creation); zkc_get() and zkc_children() arm one only when they
  * succeed. A watch that never fires (session expired, handle closed) is
- * freed by zkc_close.
+ * freed by zkc_close. A call whose watch (same kind of call, path,
+ * function and argument) is armed already and has not fired arms no
+ * second one: the armed one fires once for the next change, so reading
+ * a znode again and again between its changes holds one watch, not one
+ * per read.
  *
  * Errors: 0 (or a count) on success, else one of
  *   -ENOENT      no such znode (or parent, for create)
@@ -113,9 +117,8 @@ int zkc_open(const char *connect, int session_timeout_ms, int connect_timeout_ms
 void zkc_close(struct zkc *zkc);
 
 int64_t zkc_session_id(const struct zkc *zkc);
-/* Watches armed through this handle that have not fired yet (each call
- * with a watch arms one more, whether or not one is armed on that path).
- * Any thread. */
+/* Watches armed through this handle that have not fired yet (one per
+ * kind of call, path, function and argument). Any thread. */
 int zkc_watches_armed(struct zkc *zkc);
 int zkc_session_timeout(const struct zkc *zkc);
 

@@ -1474,6 +1474,29 @@ static bool stat_reached(void *arg)
 	return st.connections == w->connections && st.refused == w->refused;
 }
 
+static bool no_peer_addresses(void *arg)
+{
+	return fx_stats(arg).peer_addresses == 0;
+}
+
+/* A connection to port from 127.0.0.<host> (the whole of 127/8 is the
+ * loopback), another address for the listener's per-address count. */
+static int connect_from(int host, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct sockaddr_in from = { .sin_family = AF_INET };
+	char ip[32];
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	snprintf(ip, sizeof(ip), "127.0.0.%d", host);
+	inet_pton(AF_INET, ip, &from.sin_addr);
+	assert_int_equal(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
 static void raise_nofile(int need)
 {
 	struct rlimit rl;
@@ -1707,7 +1730,26 @@ static void test_max_connections(void **state)
 	w.refused = 1;
 	assert_true(eventually(stat_reached, &w));
 	assert_true(closed_by_server(fds[3]));
+	assert_int_equal(fx_stats(&fx).peer_addresses, 1);
 	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	w.connections = 0;
+	assert_true(eventually(stat_reached, &w));
+	assert_true(eventually(no_peer_addresses, &fx));
+
+	/* None per address: each address refused leaves nothing behind
+	 * (before, one count of zero each, kept for good). */
+	fx_stop(&fx);
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx.cfg.max_connections_per_ip = 0;
+	fx_start(&fx);
+	for (int i = 0; i < 8; i++)
+		fds[i] = connect_from(i + 2, fx.port);
+	w.connections = 0;
+	w.refused = 8;
+	assert_true(eventually(stat_reached, &w));
+	assert_int_equal(fx_stats(&fx).peer_addresses, 0);
+	for (int i = 0; i < 8; i++)
 		close(fds[i]);
 	fx_stop(&fx);
 }

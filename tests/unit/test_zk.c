@@ -5,7 +5,8 @@
  * under a chroot of its own, so tests do not see each other's znodes.
  *
  * Covered: the connect string and chroot creation; create/get/set/delete
- * with versions and their errnos; transactions; watches of every kind;
+ * with versions and their errnos; transactions; watches of every kind,
+ * one per owner and znode however often it is read;
  * broker registration (a taken id is refused); controller election with
  * two brokers and failover when the winner's session closes, and the epoch
  * guard that stops the deposed one; topics, partition states and their
@@ -56,6 +57,9 @@ static struct seen watch_seen = {
 	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, { 0 }, { { 0 } }
 };
 static struct seen session_seen = {
+	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, { 0 }, { { 0 } }
+};
+static struct seen other_seen = {
 	PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, { 0 }, { { 0 } }
 };
 
@@ -379,6 +383,67 @@ static void test_watches(void **state)
 	 * the count is unchanged; a sync round trip orders the events. */
 	assert_int_equal(zkc_exists(a, "/w", NULL, NULL, NULL), 0);
 	assert_int_equal(seen_count(&watch_seen), 4);
+	zkc_close(a);
+}
+
+/* An owner reads the same znodes again and again between their changes
+ * (a broker reads /config/users on every notification in /config/changes,
+ * and that znode may never change): each (kind, path, function, argument)
+ * holds one watch, which fires once at the next change; before, every read
+ * armed one more and they piled up for as long as the znode stayed as it
+ * was. Another argument is another owner, with a watch of its own. */
+static void test_watch_reread(void **state)
+{
+	struct zkc *a = open_at("/t_reread"), *b = open_at("/t_reread");
+	char *data, **names;
+	size_t len;
+	int n, base;
+
+	(void)state;
+	seen_reset(&watch_seen);
+	seen_reset(&other_seen);
+	put(a, "/r/data", "0");
+	base = zkc_watches_armed(a);
+	for (int i = 0; i < 10; i++) {
+		n = zkc_children(a, "/r", &names, on_watch, &watch_seen);
+		assert_int_equal(n, 1);
+		zkc_names_free(names, n);
+		assert_int_equal(zkc_get(a, "/r/data", &data, &len, NULL, on_watch, &watch_seen),
+				 0);
+		free(data);
+		assert_int_equal(zkc_exists(a, "/r/later", NULL, on_watch, &watch_seen), -ENOENT);
+	}
+	assert_int_equal(zkc_watches_armed(a), base + 3);
+	n = zkc_children(a, "/r", &names, on_watch, &other_seen);
+	assert_int_equal(n, 1);
+	zkc_names_free(names, n);
+	assert_int_equal(zkc_watches_armed(a), base + 4);
+
+	/* Each fires once, for each owner. */
+	assert_int_equal(zkc_set(b, "/r/data", "1", 1, ZKC_ANY_VERSION, NULL), 0);
+	assert_int_equal(zkc_create(b, "/r/later", "", 0, 0, NULL, 0), 0);
+	assert_true(seen_wait(&watch_seen, ZKC_WATCH_CHANGED, "/r/data"));
+	assert_true(seen_wait(&watch_seen, ZKC_WATCH_CREATED, "/r/later"));
+	assert_true(seen_wait(&watch_seen, ZKC_WATCH_CHILDREN, "/r"));
+	assert_true(seen_wait(&other_seen, ZKC_WATCH_CHILDREN, "/r"));
+	/* a sync round trip orders the events */
+	assert_int_equal(zkc_exists(a, "/r", NULL, NULL, NULL), 0);
+	assert_int_equal(seen_count(&watch_seen), 3);
+	assert_int_equal(seen_count(&other_seen), 1);
+	assert_int_equal(zkc_watches_armed(a), base);
+
+	/* Fired: the next read arms again. */
+	n = zkc_children(a, "/r", &names, on_watch, &watch_seen);
+	assert_int_equal(n, 2);
+	zkc_names_free(names, n);
+	assert_int_equal(zkc_watches_armed(a), base + 1);
+	seen_reset(&watch_seen);
+	assert_int_equal(zkc_delete(b, "/r/later", ZKC_ANY_VERSION), 0);
+	assert_true(seen_wait(&watch_seen, ZKC_WATCH_CHILDREN, "/r"));
+	assert_int_equal(zkc_exists(a, "/r", NULL, NULL, NULL), 0);
+	assert_int_equal(seen_count(&watch_seen), 1);
+	assert_int_equal(zkc_watches_armed(a), base);
+	zkc_close(b);
 	zkc_close(a);
 }
 
@@ -908,6 +973,7 @@ int main(void)
 		cmocka_unit_test(test_versions_and_errnos),
 		cmocka_unit_test(test_multi),
 		cmocka_unit_test(test_watches),
+		cmocka_unit_test(test_watch_reread),
 		cmocka_unit_test(test_session_expiry),
 		cmocka_unit_test(test_register_broker),
 		cmocka_unit_test(test_controller_failover),
