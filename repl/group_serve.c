@@ -1411,7 +1411,12 @@ static int heartbeat_handler(void *arg, struct net_req *req)
 		r.error_code =
 			kg_member_check(g, kg_member(g, m->member_id), m->group_instance_id,
 					m->generation_id, "Heartbeat", net_req_peer(req), name);
-		if (!r.error_code && g->state != KG_STABLE)
+		/* Kafka's handleHeartbeat: only PreparingRebalance asks the
+		 * member to rejoin. In CompletingRebalance the member has
+		 * this generation's JoinGroup answer and is syncing (Java's
+		 * consumer heartbeats meanwhile): NONE, else it would rejoin
+		 * and restart the rebalance it is completing. */
+		if (!r.error_code && g->state == KG_PREPARING)
 			r.error_code = PROTO_ERR_REBALANCE_IN_PROGRESS;
 		pthread_mutex_unlock(&gs->mu);
 	}
