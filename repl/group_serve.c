@@ -1094,7 +1094,8 @@ static int join_handler(void *arg, struct net_req *req)
 	mem = kg_member(g, m->member_id);
 	/* A static member's old member, which a new member id of its
 	 * instance replaces (static_replace). */
-	struct kmember *stale = mem ? NULL : kg_instance(g, m->group_instance_id);
+	struct kmember *owner = kg_instance(g, m->group_instance_id);
+	struct kmember *stale = mem ? NULL : owner;
 	if (gs->stop) {
 		err = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
 	} else if (mount && !mem && kg_kstr_is(m->protocol_type, "consumer")) {
@@ -1107,6 +1108,18 @@ static int join_handler(void *arg, struct net_req *req)
 			       "JoinGroup from %s for group %s refused: consume files are its "
 			       "members, and only a consumer (protocol type consumer) joins them",
 			       net_req_peer(req), name);
+	} else if (m->member_id.len > 0 && owner && owner != mem) {
+		/* Kafka's isStaticMemberFenced: a member id of the instance
+		 * that another member holds now (this client was replaced).
+		 * UNKNOWN_MEMBER_ID would send it back without a member id,
+		 * to replace the new one in turn, and the two would take the
+		 * instance's partitions from each other forever. */
+		err = PROTO_ERR_FENCED_INSTANCE_ID;
+		mq_log_limited(MQ_INFO,
+			       "JoinGroup from %s for group %s: member %.*s of group.instance.id "
+			       "%.*s, which member %s is now (FENCED_INSTANCE_ID)",
+			       net_req_peer(req), name, (int)m->member_id.len, m->member_id.ptr,
+			       (int)m->group_instance_id.len, m->group_instance_id.ptr, owner->id);
 	} else if (m->member_id.len > 0 && !mem) {
 		err = PROTO_ERR_UNKNOWN_MEMBER_ID;
 		mq_log_limited(MQ_INFO, "JoinGroup from %s for group %s: unknown member %.*s",

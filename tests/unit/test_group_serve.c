@@ -721,6 +721,19 @@ static void test_static_member_replaced(void **state)
 			 PROTO_ERR_FENCED_INSTANCE_ID);
 	assert_int_equal(heartbeat_static(f->c, 4, "st", j.out.member, "inst-1", j.out.generation),
 			 PROTO_ERR_NONE);
+	/* So is its JoinGroup with its old member id (it rejoins after a
+	 * REBALANCE_IN_PROGRESS it got before it was replaced): were it told
+	 * UNKNOWN_MEMBER_ID, it would join without one and replace the new
+	 * member, which would do the same in turn. */
+	{
+		struct join_args o = j;
+
+		o.member = old;
+		join_call(&o);
+		assert_int_equal(o.out.error, PROTO_ERR_FENCED_INSTANCE_ID);
+	}
+	assert_int_equal(heartbeat_static(f->c, 4, "st", j.out.member, "inst-1", j.out.generation),
+			 PROTO_ERR_NONE);
 	s.member = j.out.member;
 	s.n = 0;
 	sync_call(&s);
