@@ -1471,26 +1471,43 @@ static int leave_handler(void *arg, struct net_req *req)
 		pthread_mutex_lock(&gs->mu);
 		g = kg_find(gs, name);
 		for (int32_t i = 0; i < m->n_members; i++) {
-			struct kmember *mem = kg_member(g, m->members[i].member_id);
+			struct kstr id = m->members[i].member_id;
+			struct kmember *owner = kg_instance(g, m->members[i].group_instance_id);
+			struct kmember *mem = id.len > 0 ? kg_member(g, id) : owner;
 
 			r.members[i].member_id = m->members[i].member_id;
 			r.members[i].group_instance_id = m->members[i].group_instance_id;
 			r.members[i].reason = KSTR_NULL;
-			if (group_guest_id(m->members[i].member_id.ptr,
-					   m->members[i].member_id.len))
+			if (group_guest_id(id.ptr, id.len))
 				continue;
+			/* Kafka's handleLeaveGroup (v3+): no member id removes
+			 * the static member of the instance id (an admin's
+			 * removeMembersFromConsumerGroup, so that the group
+			 * need not wait its session timeout); a member id
+			 * with an instance id another member holds now is a
+			 * replaced client: FENCED_INSTANCE_ID, nothing
+			 * removed. */
+			if (id.len > 0 && owner && owner != mem) {
+				r.members[i].error_code = PROTO_ERR_FENCED_INSTANCE_ID;
+				mq_log_limited(MQ_INFO,
+					       "LeaveGroup from %s for group %s: member %.*s of "
+					       "group.instance.id %s, which member %s is now "
+					       "(FENCED_INSTANCE_ID)",
+					       net_req_peer(req), name, (int)id.len, id.ptr,
+					       owner->instance_id, owner->id);
+				continue;
+			}
 			if (!mem) {
 				r.members[i].error_code = PROTO_ERR_UNKNOWN_MEMBER_ID;
+				struct kstr inst = m->members[i].group_instance_id;
+
 				mq_log_limited(MQ_INFO,
 					       "LeaveGroup from %s for group %s: unknown "
-					       "member %.*s",
+					       "member %.*s (group.instance.id %.*s)",
 					       net_req_peer(req), name,
-					       (int)(m->members[i].member_id.len > 0
-							     ? m->members[i].member_id.len
-							     : 0),
-					       m->members[i].member_id.ptr
-						       ? m->members[i].member_id.ptr
-						       : "");
+					       id.len > 0 ? (int)id.len : 0, id.ptr ? id.ptr : "",
+					       inst.len > 0 ? (int)inst.len : 1,
+					       inst.len > 0 ? inst.ptr : "-");
 				continue;
 			}
 			kg_remove(g, mem, PROTO_ERR_UNKNOWN_MEMBER_ID, "it left");
