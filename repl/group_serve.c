@@ -189,6 +189,23 @@ static bool protos_compatible(const struct kgroup *g, const struct kmember *skip
 	return false;
 }
 
+/* Kafka's MemberMetadata.matches: req offers the member's protocols, in
+ * its order, with the same metadata. */
+static bool member_protos_match(const struct kmember *m, const struct proto_join_req *req)
+{
+	if (req->n_protocols != m->nprotos)
+		return false;
+	for (int i = 0; i < m->nprotos; i++) {
+		const struct proto_join_protocol *p = &req->protocols[i];
+		int32_t len = p->metadata.len > 0 ? p->metadata.len : 0;
+
+		if (!kg_kstr_is(p->name, m->protos[i].name) || len != m->protos[i].len ||
+		    (len && memcmp(p->metadata.ptr, m->protos[i].meta, (size_t)len)))
+			return false;
+	}
+	return true;
+}
+
 /* The member's protocols from its JoinGroup, copied (the frame goes with
  * the request). */
 static int member_set_protos(struct kmember *m, const struct proto_join_req *req)
@@ -1187,6 +1204,28 @@ static int join_handler(void *arg, struct net_req *req)
 		gs->members++;
 		mq_log(MQ_INFO, "Kafka group %s: member %s joins from %s", name, mem->id,
 		       net_req_peer(req));
+	} else if (member_protos_match(mem, m) &&
+		   (g->state == KG_AWAIT_SYNC ||
+		    (g->state == KG_STABLE && strcmp(g->leader, mem->id)))) {
+		/* Kafka's doCurrentMemberJoinGroup: a member that joins
+		 * again with the same protocols (it lost the answer of its
+		 * JoinGroup, or a follower whose subscription did not
+		 * change) gets this generation as it is, and syncs; only
+		 * the leader's JoinGroup in a Stable group, or changed
+		 * protocols, rebalance it (the leader sees the topic
+		 * changes the members' metadata do not show). A rebalance
+		 * here would send every member back to JoinGroup, and a
+		 * client that retries its JoinGroup keep the group from
+		 * settling. */
+		mem->session_ms = m->session_timeout_ms;
+		mem->rebalance_ms = rebalance_ms;
+		mem->last_heard = now_mono_ms();
+		if (mem->join)
+			join_answer(g, mem, PROTO_ERR_REBALANCE_IN_PROGRESS);
+		mem->join = req;
+		join_answer(g, mem, PROTO_ERR_NONE);
+		pthread_mutex_unlock(&gs->mu);
+		return NET_PARKED;
 	} else if (member_set_protos_counted(g, mem, m) < 0) {
 		goto nomem;
 	}

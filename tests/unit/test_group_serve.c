@@ -539,6 +539,19 @@ static void test_rebalance(void **state)
 	assert_int_equal(heartbeat(f->c, 3, "g", a.out.member, 2), PROTO_ERR_NONE);
 	assert_int_equal(heartbeat(c2, 0, "g", b.out.member, 2), PROTO_ERR_NONE);
 	assert_int_equal(heartbeat(f->c, 3, "g", a.out.member, 1), PROTO_ERR_ILLEGAL_GENERATION);
+	/* A JoinGroup again with the same protocols (a lost answer) gets
+	 * this generation as it is, the leader its members too, as Kafka
+	 * answers in CompletingRebalance: no new rebalance. */
+	b.member = b.out.member;
+	join_call(&b);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.generation, 2);
+	assert_int_equal(b.out.n_members, 0);
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 2);
+	assert_int_equal(a.out.n_members, 2);
+	assert_int_equal(heartbeat(c2, 0, "g", b.out.member, 2), PROTO_ERR_NONE);
 	/* B's SyncGroup waits for the leader's. */
 	sb.member = b.out.member;
 	sb.generation = 2;
@@ -552,6 +565,16 @@ static void test_rebalance(void **state)
 	sync_call(&sa);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_string_equal(sa.got, "p0");
+	assert_int_equal(sb.error, PROTO_ERR_NONE);
+	assert_string_equal(sb.got, "p1");
+	assert_int_equal(heartbeat(f->c, 3, "g", a.out.member, 2), PROTO_ERR_NONE);
+	/* Stable: a follower's JoinGroup with the same protocols gets the
+	 * generation, and its SyncGroup its assignment, without a
+	 * rebalance; the leader's would rebalance (below, B's leave). */
+	join_call(&b);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.generation, 2);
+	sync_call(&sb);
 	assert_int_equal(sb.error, PROTO_ERR_NONE);
 	assert_string_equal(sb.got, "p1");
 	assert_int_equal(heartbeat(f->c, 3, "g", a.out.member, 2), PROTO_ERR_NONE);
