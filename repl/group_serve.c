@@ -189,6 +189,23 @@ static bool protos_compatible(const struct kgroup *g, const struct kmember *skip
 	return false;
 }
 
+/* Kafka's MemberMetadata.matches: req offers the member's protocols, in
+ * its order, with the same metadata. */
+static bool member_protos_match(const struct kmember *m, const struct proto_join_req *req)
+{
+	if (req->n_protocols != m->nprotos)
+		return false;
+	for (int i = 0; i < m->nprotos; i++) {
+		const struct proto_join_protocol *p = &req->protocols[i];
+		int32_t len = p->metadata.len > 0 ? p->metadata.len : 0;
+
+		if (!kg_kstr_is(p->name, m->protos[i].name) || len != m->protos[i].len ||
+		    (len && memcmp(p->metadata.ptr, m->protos[i].meta, (size_t)len)))
+			return false;
+	}
+	return true;
+}
+
 /* The member's protocols from its JoinGroup, copied (the frame goes with
  * the request). */
 static int member_set_protos(struct kmember *m, const struct proto_join_req *req)
@@ -1094,7 +1111,8 @@ static int join_handler(void *arg, struct net_req *req)
 	mem = kg_member(g, m->member_id);
 	/* A static member's old member, which a new member id of its
 	 * instance replaces (static_replace). */
-	struct kmember *stale = mem ? NULL : kg_instance(g, m->group_instance_id);
+	struct kmember *owner = kg_instance(g, m->group_instance_id);
+	struct kmember *stale = mem ? NULL : owner;
 	if (gs->stop) {
 		err = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
 	} else if (mount && !mem && kg_kstr_is(m->protocol_type, "consumer")) {
@@ -1107,6 +1125,18 @@ static int join_handler(void *arg, struct net_req *req)
 			       "JoinGroup from %s for group %s refused: consume files are its "
 			       "members, and only a consumer (protocol type consumer) joins them",
 			       net_req_peer(req), name);
+	} else if (m->member_id.len > 0 && owner && owner != mem) {
+		/* Kafka's isStaticMemberFenced: a member id of the instance
+		 * that another member holds now (this client was replaced).
+		 * UNKNOWN_MEMBER_ID would send it back without a member id,
+		 * to replace the new one in turn, and the two would take the
+		 * instance's partitions from each other forever. */
+		err = PROTO_ERR_FENCED_INSTANCE_ID;
+		mq_log_limited(MQ_INFO,
+			       "JoinGroup from %s for group %s: member %.*s of group.instance.id "
+			       "%.*s, which member %s is now (FENCED_INSTANCE_ID)",
+			       net_req_peer(req), name, (int)m->member_id.len, m->member_id.ptr,
+			       (int)m->group_instance_id.len, m->group_instance_id.ptr, owner->id);
 	} else if (m->member_id.len > 0 && !mem) {
 		err = PROTO_ERR_UNKNOWN_MEMBER_ID;
 		mq_log_limited(MQ_INFO, "JoinGroup from %s for group %s: unknown member %.*s",
@@ -1174,6 +1204,28 @@ static int join_handler(void *arg, struct net_req *req)
 		gs->members++;
 		mq_log(MQ_INFO, "Kafka group %s: member %s joins from %s", name, mem->id,
 		       net_req_peer(req));
+	} else if (member_protos_match(mem, m) &&
+		   (g->state == KG_AWAIT_SYNC ||
+		    (g->state == KG_STABLE && strcmp(g->leader, mem->id)))) {
+		/* Kafka's doCurrentMemberJoinGroup: a member that joins
+		 * again with the same protocols (it lost the answer of its
+		 * JoinGroup, or a follower whose subscription did not
+		 * change) gets this generation as it is, and syncs; only
+		 * the leader's JoinGroup in a Stable group, or changed
+		 * protocols, rebalance it (the leader sees the topic
+		 * changes the members' metadata do not show). A rebalance
+		 * here would send every member back to JoinGroup, and a
+		 * client that retries its JoinGroup keep the group from
+		 * settling. */
+		mem->session_ms = m->session_timeout_ms;
+		mem->rebalance_ms = rebalance_ms;
+		mem->last_heard = now_mono_ms();
+		if (mem->join)
+			join_answer(g, mem, PROTO_ERR_REBALANCE_IN_PROGRESS);
+		mem->join = req;
+		join_answer(g, mem, PROTO_ERR_NONE);
+		pthread_mutex_unlock(&gs->mu);
+		return NET_PARKED;
 	} else if (member_set_protos_counted(g, mem, m) < 0) {
 		goto nomem;
 	}
@@ -1411,7 +1463,12 @@ static int heartbeat_handler(void *arg, struct net_req *req)
 		r.error_code =
 			kg_member_check(g, kg_member(g, m->member_id), m->group_instance_id,
 					m->generation_id, "Heartbeat", net_req_peer(req), name);
-		if (!r.error_code && g->state != KG_STABLE)
+		/* Kafka's handleHeartbeat: only PreparingRebalance asks the
+		 * member to rejoin. In CompletingRebalance the member has
+		 * this generation's JoinGroup answer and is syncing (Java's
+		 * consumer heartbeats meanwhile): NONE, else it would rejoin
+		 * and restart the rebalance it is completing. */
+		if (!r.error_code && g->state == KG_PREPARING)
 			r.error_code = PROTO_ERR_REBALANCE_IN_PROGRESS;
 		pthread_mutex_unlock(&gs->mu);
 	}
@@ -1453,26 +1510,43 @@ static int leave_handler(void *arg, struct net_req *req)
 		pthread_mutex_lock(&gs->mu);
 		g = kg_find(gs, name);
 		for (int32_t i = 0; i < m->n_members; i++) {
-			struct kmember *mem = kg_member(g, m->members[i].member_id);
+			struct kstr id = m->members[i].member_id;
+			struct kmember *owner = kg_instance(g, m->members[i].group_instance_id);
+			struct kmember *mem = id.len > 0 ? kg_member(g, id) : owner;
 
 			r.members[i].member_id = m->members[i].member_id;
 			r.members[i].group_instance_id = m->members[i].group_instance_id;
 			r.members[i].reason = KSTR_NULL;
-			if (group_guest_id(m->members[i].member_id.ptr,
-					   m->members[i].member_id.len))
+			if (group_guest_id(id.ptr, id.len))
 				continue;
+			/* Kafka's handleLeaveGroup (v3+): no member id removes
+			 * the static member of the instance id (an admin's
+			 * removeMembersFromConsumerGroup, so that the group
+			 * need not wait its session timeout); a member id
+			 * with an instance id another member holds now is a
+			 * replaced client: FENCED_INSTANCE_ID, nothing
+			 * removed. */
+			if (id.len > 0 && owner && owner != mem) {
+				r.members[i].error_code = PROTO_ERR_FENCED_INSTANCE_ID;
+				mq_log_limited(MQ_INFO,
+					       "LeaveGroup from %s for group %s: member %.*s of "
+					       "group.instance.id %s, which member %s is now "
+					       "(FENCED_INSTANCE_ID)",
+					       net_req_peer(req), name, (int)id.len, id.ptr,
+					       owner->instance_id, owner->id);
+				continue;
+			}
 			if (!mem) {
 				r.members[i].error_code = PROTO_ERR_UNKNOWN_MEMBER_ID;
+				struct kstr inst = m->members[i].group_instance_id;
+
 				mq_log_limited(MQ_INFO,
 					       "LeaveGroup from %s for group %s: unknown "
-					       "member %.*s",
+					       "member %.*s (group.instance.id %.*s)",
 					       net_req_peer(req), name,
-					       (int)(m->members[i].member_id.len > 0
-							     ? m->members[i].member_id.len
-							     : 0),
-					       m->members[i].member_id.ptr
-						       ? m->members[i].member_id.ptr
-						       : "");
+					       id.len > 0 ? (int)id.len : 0, id.ptr ? id.ptr : "",
+					       inst.len > 0 ? (int)inst.len : 1,
+					       inst.len > 0 ? inst.ptr : "-");
 				continue;
 			}
 			kg_remove(g, mem, PROTO_ERR_UNKNOWN_MEMBER_ID, "it left");

@@ -64,6 +64,18 @@
  *       The group's committed offsets of partitions 0..N-1 (rd_kafka_
  *       committed: OffsetFetch). Prints "PARTITION OFFSET" each, -1001
  *       (RD_KAFKA_OFFSET_INVALID) for none.
+ *   member GROUP TOPIC NAME STOP_FILE
+ *       A member of GROUP subscribed to TOPIC (rd_kafka_subscribe), with
+ *       a rebalance callback for either protocol (eager: assign/unassign;
+ *       partition.assignment.strategy=cooperative-sticky: incremental
+ *       assign/unassign), -X settings as given (group.instance.id,
+ *       enable.auto.commit...). With enable.auto.commit=false it commits
+ *       each record synchronously once printed. Prints "NAME PARTITION
+ *       OFFSET KEY" per record and "NAME assigned|revoked P,P..." per
+ *       rebalance, flushed at once, until STOP_FILE exists or a fatal
+ *       error ("NAME fatal: REASON", e.g. a static member fenced; exits
+ *       1); then closes (LeaveGroup, unless static). Prints "NAME closed
+ *       N".
  *
  * A new way to consume (a group subscription once the broker serves the
  * group APIs) is one more row of the command table and one function that
@@ -868,6 +880,93 @@ static int cmd_committed(const struct ctx *c, char **argv)
 	return rc;
 }
 
+/* The member's rebalance callback (cmd_member): the partitions it gets
+ * or loses, printed, then taken as the group's protocol says. */
+static void member_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			     rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	const char *name = opaque;
+	bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+	bool gets = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+
+	printf("%s %s ", name, gets ? "assigned" : "revoked");
+	for (int k = 0; k < parts->cnt; k++)
+		printf("%s%d", k ? "," : "", (int)parts->elems[k].partition);
+	printf("%s\n", parts->cnt ? "" : "-");
+	fflush(stdout);
+	if (coop && gets)
+		rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+	else if (coop)
+		rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+	else
+		rd_kafka_assign(rk, gets ? parts : NULL);
+}
+
+static int cmd_member(const struct ctx *c, char **argv)
+{
+	rd_kafka_conf_t *conf = conf_new(c);
+	rd_kafka_topic_partition_list_t *sub;
+	char manual[8] = "true";
+	size_t len = sizeof(manual);
+	rd_kafka_t *rk;
+	long n = 0;
+	int rc = 0;
+
+	if (!conf)
+		return 1;
+	rd_kafka_conf_set_log_cb(conf, consumer_log);
+	rd_kafka_conf_set_rebalance_cb(conf, member_rebalance);
+	rd_kafka_conf_set_opaque(conf, argv[2]);
+	if (set(conf, "group.id", argv[0]) || set(conf, "enable.partition.eof", "false")) {
+		rd_kafka_conf_destroy(conf);
+		return 1;
+	}
+	rd_kafka_conf_get(conf, "enable.auto.commit", manual, &len);
+	rk = handle_new(RD_KAFKA_CONSUMER, conf);
+	if (!rk)
+		return 1;
+	rd_kafka_poll_set_consumer(rk);
+	sub = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(sub, argv[1], RD_KAFKA_PARTITION_UA);
+	if (rd_kafka_subscribe(rk, sub))
+		rc = fail("subscribe %s", argv[1]);
+	rd_kafka_topic_partition_list_destroy(sub);
+	while (!rc && access(argv[3], F_OK) != 0) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+
+		if (!m)
+			continue;
+		if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+			char why[256];
+
+			rd_kafka_fatal_error(rk, why, sizeof(why));
+			printf("%s fatal: %s\n", argv[2], why);
+			rc = 1;
+		} else if (m->err) {
+			fprintf(stderr, "%s: %s\n", argv[2], rd_kafka_message_errstr(m));
+		} else {
+			char key[FIELD_MAX];
+
+			text(key, m->key, m->key_len);
+			printf("%s %d %" PRId64 " %s\n", argv[2], (int)m->partition, m->offset,
+			       key);
+			fflush(stdout);
+			n++;
+			if (!strcmp(manual, "false")) {
+				rd_kafka_resp_err_t e = rd_kafka_commit_message(rk, m, 0);
+
+				if (e)
+					fprintf(stderr, "%s: commit %d %" PRId64 ": %s\n", argv[2],
+						(int)m->partition, m->offset, rd_kafka_err2str(e));
+			}
+		}
+		rd_kafka_message_destroy(m);
+	}
+	consumer_free(rk);
+	printf("%s closed %ld\n", argv[2], n);
+	return rc;
+}
+
 static const struct cmd {
 	const char *name;
 	int nargs;
@@ -884,6 +983,7 @@ static const struct cmd {
 	{ "follow", 3, cmd_follow, "TOPIC PARTITION STOP_FILE" },
 	{ "delete-offsets", 3, cmd_delete_offsets, "GROUP TOPIC PARTITION" },
 	{ "committed", 3, cmd_committed, "GROUP TOPIC N" },
+	{ "member", 4, cmd_member, "GROUP TOPIC NAME STOP_FILE" },
 };
 
 static int usage(void)

@@ -291,10 +291,14 @@ static int16_t heartbeat(struct net_client *c, int16_t v, const char *group, con
 	return heartbeat_static(c, v, group, member, NULL, generation);
 }
 
-static int16_t leave(struct net_client *c, int16_t v, const char *group, const char *member)
+/* LeaveGroup of one member: its id ("": none) and instance id (NULL:
+ * none); its error. */
+static int16_t leave_static(struct net_client *c, int16_t v, const char *group, const char *member,
+			    const char *instance)
 {
 	struct proto_leave_member m = { .member_id = kstr_of(member),
-					.group_instance_id = KSTR_NULL,
+					.group_instance_id =
+						instance ? kstr_of(instance) : KSTR_NULL,
 					.reason = KSTR_NULL };
 	struct proto_leave_req req = { .group_id = kstr_of(group), .n_members = 1, .members = &m };
 	struct proto_leave_resp r;
@@ -310,6 +314,11 @@ static int16_t leave(struct net_client *c, int16_t v, const char *group, const c
 	proto_leave_resp_free(&r);
 	net_resp_free(&raw);
 	return err;
+}
+
+static int16_t leave(struct net_client *c, int16_t v, const char *group, const char *member)
+{
+	return leave_static(c, v, group, member, NULL);
 }
 
 static bool kafka_active(struct brokerfx *f, const char *group)
@@ -524,8 +533,25 @@ static void test_rebalance(void **state)
 	assert_int_equal(b.out.n_members, 0);
 	assert_string_not_equal(a.out.member, b.out.member);
 
-	/* Heartbeats during CompletingRebalance: REBALANCE_IN_PROGRESS. */
-	assert_int_equal(heartbeat(f->c, 3, "g", a.out.member, 2), PROTO_ERR_REBALANCE_IN_PROGRESS);
+	/* Heartbeats during CompletingRebalance: NONE, as Kafka answers a
+	 * member syncing this generation (no rejoin asked); an older
+	 * generation's is ILLEGAL_GENERATION. */
+	assert_int_equal(heartbeat(f->c, 3, "g", a.out.member, 2), PROTO_ERR_NONE);
+	assert_int_equal(heartbeat(c2, 0, "g", b.out.member, 2), PROTO_ERR_NONE);
+	assert_int_equal(heartbeat(f->c, 3, "g", a.out.member, 1), PROTO_ERR_ILLEGAL_GENERATION);
+	/* A JoinGroup again with the same protocols (a lost answer) gets
+	 * this generation as it is, the leader its members too, as Kafka
+	 * answers in CompletingRebalance: no new rebalance. */
+	b.member = b.out.member;
+	join_call(&b);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.generation, 2);
+	assert_int_equal(b.out.n_members, 0);
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 2);
+	assert_int_equal(a.out.n_members, 2);
+	assert_int_equal(heartbeat(c2, 0, "g", b.out.member, 2), PROTO_ERR_NONE);
 	/* B's SyncGroup waits for the leader's. */
 	sb.member = b.out.member;
 	sb.generation = 2;
@@ -539,6 +565,16 @@ static void test_rebalance(void **state)
 	sync_call(&sa);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_string_equal(sa.got, "p0");
+	assert_int_equal(sb.error, PROTO_ERR_NONE);
+	assert_string_equal(sb.got, "p1");
+	assert_int_equal(heartbeat(f->c, 3, "g", a.out.member, 2), PROTO_ERR_NONE);
+	/* Stable: a follower's JoinGroup with the same protocols gets the
+	 * generation, and its SyncGroup its assignment, without a
+	 * rebalance; the leader's would rebalance (below, B's leave). */
+	join_call(&b);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.generation, 2);
+	sync_call(&sb);
 	assert_int_equal(sb.error, PROTO_ERR_NONE);
 	assert_string_equal(sb.got, "p1");
 	assert_int_equal(heartbeat(f->c, 3, "g", a.out.member, 2), PROTO_ERR_NONE);
@@ -717,11 +753,49 @@ static void test_static_member_replaced(void **state)
 			 PROTO_ERR_FENCED_INSTANCE_ID);
 	assert_int_equal(heartbeat_static(f->c, 4, "st", j.out.member, "inst-1", j.out.generation),
 			 PROTO_ERR_NONE);
+	/* So is its JoinGroup with its old member id (it rejoins after a
+	 * REBALANCE_IN_PROGRESS it got before it was replaced): were it told
+	 * UNKNOWN_MEMBER_ID, it would join without one and replace the new
+	 * member, which would do the same in turn. */
+	{
+		struct join_args o = j;
+
+		o.member = old;
+		join_call(&o);
+		assert_int_equal(o.out.error, PROTO_ERR_FENCED_INSTANCE_ID);
+	}
+	assert_int_equal(heartbeat_static(f->c, 4, "st", j.out.member, "inst-1", j.out.generation),
+			 PROTO_ERR_NONE);
 	s.member = j.out.member;
 	s.n = 0;
 	sync_call(&s);
 	assert_int_equal(s.error, PROTO_ERR_NONE);
 	assert_string_equal(s.got, "a");
+
+	/* LeaveGroup (v3+) as Kafka's: the replaced client's, naming its
+	 * old member id and the instance, is fenced and removes nothing;
+	 * an admin's, naming the instance alone, removes its member now
+	 * (no wait for the session timeout), and a second one finds none. */
+	assert_int_equal(leave_static(f->c, 4, "st", old, "inst-1"), PROTO_ERR_FENCED_INSTANCE_ID);
+	assert_int_equal(heartbeat_static(f->c, 4, "st", j.out.member, "inst-1", j.out.generation),
+			 PROTO_ERR_NONE);
+	{
+		struct join_args k = { .c = f->c,
+				       .v = 5,
+				       .group = "st2",
+				       .instance = "inst-2",
+				       .session_ms = 30000,
+				       .rebalance_ms = 60000 };
+
+		join_call(&k);
+		assert_int_equal(k.out.error, PROTO_ERR_NONE);
+		assert_int_equal(leave_static(f->c, 3, "st2", "", "inst-2"), PROTO_ERR_NONE);
+		assert_int_equal(
+			heartbeat_static(f->c, 4, "st2", k.out.member, "inst-2", k.out.generation),
+			PROTO_ERR_UNKNOWN_MEMBER_ID);
+		assert_int_equal(leave_static(f->c, 3, "st2", "", "inst-2"),
+				 PROTO_ERR_UNKNOWN_MEMBER_ID);
+	}
 
 	/* Its protocol changes the group's choice: a rebalance, the next
 	 * generation. */

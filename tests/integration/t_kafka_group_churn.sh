@@ -1,0 +1,118 @@
+#!/bin/sh
+# t_kafka_group_churn.sh — librdkafka consumer groups (rdk_check member:
+# rd_kafka_subscribe) on a single node while members come and go, with
+# the cooperative-sticky assignor (incremental rebalances, KIP-429) and
+# static membership (group.instance.id, KIP-345):
+#   - two members split four partitions; a third joins: the group
+#     settles with three, every partition owned;
+#   - a static member stops (no LeaveGroup, as librdkafka's static
+#     members do) and its instance comes back: it takes its old
+#     assignment without a rebalance (the generation stays);
+#   - a second client of the same instance replaces it: the first is
+#     fenced (FENCED_INSTANCE_ID, a fatal error for librdkafka), the group
+#     does not rebalance;
+#   - every record, written before, between and after, is consumed at
+#     least once: per partition every offset up to the end, none skipped;
+#     once all stopped, each partition's committed offset (auto commits
+#     and one member's manual commits alike) is its end.
+
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+
+RDK=${RDK_CHECK:-$(dirname "$MQFS")/tests/clients/rdk_check}
+[ -x "$RDK" ] || { fail "rdk_check" "not built at $RDK"; mq_done; }
+
+PORT=$(zk_free_port)
+B=127.0.0.1:$PORT
+printf 'listeners=PLAINTEXT://127.0.0.1:%s\nnum.partitions=4\n' "$PORT" \
+	>"$MQ_TMP/server.properties"
+mq_mount --config "$MQ_TMP/server.properties"
+expect_ok "mkdir t (4 partitions)" mkdir "$MNT/t"
+
+# member NAME [-X k=v]...: a member of group cg, its output in NAME.out,
+# until NAME.stop exists (at most 240 s); MQ_LAST_PID is its pid.
+member() {
+	_n=$1
+	shift
+	mq_bg sh -c 'n=$1; d=$2; shift 2; exec timeout -k 5 240 "$@" member cg t "$n" \
+		"$d/$n.stop" >>"$d/$n.out" 2>>"$d/$n.err"' sh "$_n" "$MQ_TMP" "$RDK" -b "$B" \
+		-X session.timeout.ms=10000 -X auto.offset.reset=earliest \
+		-X partition.assignment.strategy=cooperative-sticky "$@"
+}
+# produce FIRST LAST: keyed records kFIRST..kLAST, spread by key.
+produce() {
+	seq "$1" "$2" | awk '{ print "k" $1 ":v" $1 }' |
+		mq_run kcat -b "$B" -P -t t -K: -z none
+}
+records() { cat "$MQ_TMP"/*.out 2>/dev/null | awk 'NF == 4'; }
+keys() { [ "$(records | awk '{ print $4 }' | sort -u | wc -l)" -eq "$1" ]; }
+last_state() { grep "Kafka group cg: " "$LOG" | tail -n 1; }
+settled() { # N members, Stable: the last group line is a generation's
+	last_state | grep -q "generation [0-9]*, protocol cooperative-sticky, .*, $1 members"
+}
+# The partitions the members own now: each member's assigned minus revoked.
+owned() {
+	for f in "$MQ_TMP"/*.out; do
+		awk '$2 == "assigned" || $2 == "revoked" {
+			n = split($3, p, ",")
+			for (i = 1; i <= n; i++) if (p[i] != "-") own[p[i]] = ($2 == "assigned")
+		}
+		END { for (q in own) if (own[q]) print q }' "$f"
+	done | sort -n | tr '\n' ' '
+}
+stopped() { ! kill -0 "$1" 2>/dev/null; }
+
+produce 1 200
+member A -X group.instance.id=i1
+A=$MQ_LAST_PID
+member B2 -X enable.auto.commit=false
+B2=$MQ_LAST_PID
+poll 60 keys 200 || fail "two members consume the first 200" "$(records | wc -l) records"
+poll 60 settled 2 || fail "the group settles with 2" "$(last_state)"
+member C
+C=$MQ_LAST_PID
+poll 60 settled 3 || fail "the group settles with 3" "$(last_state)"
+poll 60 sh -c "grep -q 'assigned [0-9]' '$MQ_TMP/C.out'" || fail "C gets partitions" "$(cat "$MQ_TMP/C.out")"
+expect_eq "every partition owned once" "0 1 2 3 " "$(owned)"
+produce 201 400
+poll 60 keys 400 || fail "three members consume 400" "$(records | wc -l) records"
+
+# A static member stops without leaving and its instance comes back.
+gen=$(last_state | sed -n 's/.*generation \([0-9]*\),.*/\1/p')
+rebalances=$(grep -c "Kafka group cg: .*-> PreparingRebalance" "$LOG")
+touch "$MQ_TMP/A.stop"
+poll 60 stopped "$A" || fail "A stops" "still running"
+member A2 -X group.instance.id=i1
+A2=$MQ_LAST_PID
+poll 60 grep -q "keeps its instance's assignment in generation $gen (no rebalance)" "$LOG" ||
+	fail "A2 takes i1's place without a rebalance" "$(last_state)"
+produce 401 600
+poll 60 keys 600 || fail "A2 with B2 and C consume 600" "$(records | wc -l) records"
+
+# A second client of instance i1: the first is fenced, no rebalance.
+member A3 -X group.instance.id=i1
+poll 60 sh -c "[ \$(grep -c \"keeps its instance's assignment in generation $gen\" '$LOG') -eq 2 ]" ||
+	fail "A3 replaces A2 without a rebalance" "$(last_state)"
+poll 60 stopped "$A2" || fail "A2 ends, fenced" "still running"
+expect_ok "A2 was told FENCED_INSTANCE_ID" grep -q "^A2 fatal: .*fenced" "$MQ_TMP/A2.out"
+produce 601 800
+poll 60 keys 800 || fail "A3 with B2 and C consume 800" "$(records | wc -l) records"
+expect_eq "the group did not rebalance since" "$rebalances" \
+	"$(grep -c "Kafka group cg: .*-> PreparingRebalance" "$LOG")"
+
+touch "$MQ_TMP/A3.stop" "$MQ_TMP/B2.stop" "$MQ_TMP/C.stop"
+for p in $MQ_LAST_PID $B2 $C; do
+	poll 60 stopped "$p" || fail "member $p stops" "still running"
+done
+for p in 0 1 2 3; do
+	end=$(mq_run "$RDK" -b "$B" watermarks t "$p" | awk '{ print $2 }')
+	expect_eq "partition $p: offsets 0..$end-1 consumed, none skipped" "$end $((end - 1))" \
+		"$(records | awk -v p="$p" '$2 == p { print $3 }' | sort -un |
+			awk '{ n++; m = $1 } END { print n, m }')"
+	expect_eq "partition $p: committed at its end" "$end" "$(cat "$MNT/t/.groups/cg/$p")"
+done
+mq_done
