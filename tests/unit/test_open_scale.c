@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,9 @@
 #include "engine/log_int.h"
 #include "tests/unit/faultio.h"
 
-static bool counting;
-static long compared;
+/* Atomic: the manager's helper threads may compare names too. */
+static atomic_bool counting;
+static atomic_long compared;
 
 int strcmp(const char *a, const char *b)
 {
