@@ -60,8 +60,12 @@ int engine_helper_threads = -1;
 struct ckpt_ent {
 	char *topic;
 	int partition;
+	int seq; /* line in the file: of two entries of a log the first counts */
 	int64_t value;
 };
+/* Entries sorted by (topic, partition, seq) once loaded (ckpt_load), so a
+ * log open finds its own in O(log n): a linear search made the open of
+ * every log of a broker quadratic in its partitions. */
 struct ckpt {
 	struct ckpt_ent *e;
 	int n;
@@ -137,8 +141,18 @@ static int ckpt_entry(void *arg, const char *p, int *used, const char **why)
 	e.topic = strdup(topic);
 	if (!e.topic)
 		return -ENOMEM;
+	e.seq = c->n;
 	c->e[c->n++] = e;
 	return 0;
+}
+
+static int ckpt_ent_cmp(const void *a, const void *b)
+{
+	const struct ckpt_ent *x = a, *y = b;
+	int c = log_name_cmp(&(struct log_name){ x->topic, x->partition },
+			     &(struct log_name){ y->topic, y->partition });
+
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 static int ckpt_load(struct logmgr *m, const char *name, struct ckpt *c)
@@ -156,15 +170,36 @@ static int ckpt_load(struct logmgr *m, const char *name, struct ckpt *c)
 			      "lines); fix the file or move it away (then the segments alone tell "
 			      "what the logs hold)",
 			      path, line, why);
+	if (rc == 0 && c->n > 1)
+		qsort(c->e, (size_t)c->n, sizeof(*c->e), ckpt_ent_cmp);
 	return rc;
+}
+
+/* The index of the first entry of (topic, partition), or -1. */
+static int ckpt_find(const struct ckpt *c, const char *topic, int partition)
+{
+	struct log_name want = { (char *)topic, partition };
+	int lo = 0, hi = c->n;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (log_name_cmp(&(struct log_name){ c->e[mid].topic, c->e[mid].partition },
+				 &want) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->n && c->e[lo].partition == partition && strcmp(c->e[lo].topic, topic) == 0
+		       ? lo
+		       : -1;
 }
 
 static int64_t ckpt_get(const struct ckpt *c, const char *topic, int partition)
 {
-	for (int i = 0; i < c->n; i++)
-		if (c->e[i].partition == partition && strcmp(c->e[i].topic, topic) == 0)
-			return c->e[i].value;
-	return -1;
+	int i = ckpt_find(c, topic, partition);
+
+	return i >= 0 ? c->e[i].value : -1;
 }
 
 /* The entry of a log that is dropped: the checkpoints read at open are
@@ -173,12 +208,13 @@ static int64_t ckpt_get(const struct ckpt *c, const char *topic, int partition)
  * its checkpoints too). Under m->lock. */
 static void ckpt_forget(struct ckpt *c, const char *topic, int partition)
 {
-	for (int i = 0; i < c->n; i++)
-		if (c->e[i].partition == partition && strcmp(c->e[i].topic, topic) == 0) {
-			free(c->e[i].topic);
-			c->e[i] = c->e[--c->n];
-			return;
-		}
+	int i = ckpt_find(c, topic, partition);
+
+	if (i < 0)
+		return;
+	free(c->e[i].topic);
+	c->n--;
+	memmove(&c->e[i], &c->e[i + 1], (size_t)(c->n - i) * sizeof(*c->e));
 }
 
 /* Removes a directory and its files (no subdirectories in a log dir). */
@@ -440,12 +476,34 @@ const struct io_ops *logmgr_io(struct logmgr *m)
 	return m->io;
 }
 
+/* Where (topic, partition) is or would go in m->logs, which is sorted by
+ * log_name_cmp so that the logs of a broker with thousands of partitions
+ * open in O(n log n) lookups, not O(n^2). Under m->lock. */
+static int log_slot(struct logmgr *m, const char *topic, int partition)
+{
+	struct log_name want = { (char *)topic, partition };
+	int lo = 0, hi = m->nlogs;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		struct log *l = m->logs[mid];
+
+		if (log_name_cmp(&(struct log_name){ l->topic, l->partition }, &want) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 static int find_log(struct logmgr *m, const char *topic, int partition)
 {
-	for (int i = 0; i < m->nlogs; i++)
-		if (m->logs[i]->partition == partition && strcmp(m->logs[i]->topic, topic) == 0)
-			return i;
-	return -1;
+	int i = log_slot(m, topic, partition);
+
+	return i < m->nlogs && m->logs[i]->partition == partition &&
+			       strcmp(m->logs[i]->topic, topic) == 0
+		       ? i
+		       : -1;
 }
 
 bool logmgr_is_open(struct logmgr *m, const char *topic, int partition)
@@ -502,7 +560,10 @@ int logmgr_get_log(struct logmgr *m, const char *topic, int partition, const str
 	l->encs = &m->encs;
 	ra_budget_ref(m->rab);
 	l->rab = m->rab;
-	m->logs[m->nlogs++] = l;
+	int at = log_slot(m, topic, partition);
+	memmove(&m->logs[at + 1], &m->logs[at], (size_t)(m->nlogs - at) * sizeof(*m->logs));
+	m->logs[at] = l;
+	m->nlogs++;
 	*out = l;
 out:
 	pthread_mutex_unlock(&m->lock);
@@ -583,7 +644,8 @@ int logmgr_drop_log(struct logmgr *m, const char *topic, int partition)
 		goto out;
 	}
 	struct log *l = m->logs[i];
-	m->logs[i] = m->logs[--m->nlogs];
+	m->nlogs--;
+	memmove(&m->logs[i], &m->logs[i + 1], (size_t)(m->nlogs - i) * sizeof(*m->logs));
 	ckpt_forget(&m->rp, topic, partition);
 	ckpt_forget(&m->hw, topic, partition);
 	ckpt_forget(&m->ls, topic, partition);
