@@ -229,8 +229,12 @@ struct fs_file {
 	 * refused so since the last flush; refused = a copy of the last write
 	 * refused with -EMSGSIZE, at refused_off, to know it when it is sent
 	 * again; wnext = the offset that continues this file's writes (-1
-	 * before its first write) */
+	 * before its first write); partial_failed = the errno of the last
+	 * write that would have continued the unfinished line and failed,
+	 * nothing of it kept (0 once a later write succeeds): a close or
+	 * fsync then drops the line rather than make its front a record */
 	bool dropping, refused_long;
+	int partial_failed;
 	char *refused;
 	size_t refused_len;
 	int64_t refused_off;

@@ -669,7 +669,13 @@ static ssize_t part_write_once(struct fs_file *f, const char *buf, size_t size, 
 			       f->path, (long long)off, size);
 		return -EMSGSIZE;
 	}
+	bool continues = f->partial_len > 0;
+
 	n = part_write(f, buf, size, off, flags);
+	if (n < 0 && continues && f->partial_len > 0)
+		f->partial_failed = (int)-n; /* see part_flush_line */
+	else if (n > 0)
+		f->partial_failed = 0; /* made again, or the writer moved on */
 	if (n == -EMSGSIZE) {
 		f->refused_long = true;
 		part_refused_forget(f);
@@ -856,6 +862,22 @@ static int part_flush_line(struct fs_file *f)
 
 	if (f->partial_len == 0)
 		return produce_tracker_wait(&f->tracker);
+	if (f->partial_failed) {
+		/* The write that went on with the line failed and was not
+		 * made again: the line's front alone is not what was written
+		 * (a record cut short). It goes, and the error is said once
+		 * more, as for a line refused over max.message.bytes. */
+		rc = -f->partial_failed;
+		mq_log_limited(MQ_WARN,
+			       "close/fsync %s: its unfinished line (%zu bytes) is dropped, not a "
+			       "record: the write that went on with it failed (%s)",
+			       f->path, f->partial_len, strerror(-rc));
+		f->partial_failed = 0;
+		f->partial_len = 0;
+		partial_shrink(f);
+		rc2 = produce_tracker_wait(&f->tracker);
+		return rc2 < 0 ? rc2 : rc;
+	}
 	in.lines = f->partial;
 	in.len = f->partial_len;
 	rc = topic_produce_file(f->topic, f->partition, &in,

@@ -28,6 +28,8 @@ struct fx {
 	struct mqfs fs;
 };
 
+static int64_t setup_buffer_memory; /* 0: the default */
+
 static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
@@ -38,6 +40,8 @@ static int setup(void **state)
 	if (!mkdtemp(f->dir))
 		return -1;
 	broker_config_defaults(&f->cfg);
+	if (setup_buffer_memory)
+		f->cfg.buffer_memory = setup_buffer_memory;
 	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/data", f->dir);
 	if (broker_open(&f->cfg, &f->fs.broker) != 0)
 		return -1;
@@ -146,12 +150,68 @@ static void test_partial_line_kept_at_others_close(void **state)
 	topic_put(t);
 }
 
+/* buffer.memory of 64 KiB: two unfinished lines of 20,000 bytes hold it
+ * all (each buffer a power of two: 32 KiB). */
+static int setup_small_buffer(void **state)
+{
+	setup_buffer_memory = 64 << 10;
+	int rc = setup(state);
+
+	setup_buffer_memory = 0;
+	return rc;
+}
+
+/* A write that goes on with an unfinished line and fails (ENOBUFS here:
+ * buffer.memory full) keeps nothing of itself; the writer that closes
+ * then has not written that line's front alone, so the close drops it
+ * (and says the error again) rather than append a record cut short.
+ * Made again once there is room, the write is taken and the line is
+ * whole. */
+static void test_failed_continuation_drops_line(void **state)
+{
+	struct fx *f = *state;
+	static char a[20000], b[20000];
+	struct topic *t;
+	struct fs_file *w1, *w2;
+	const int fl = O_WRONLY | O_APPEND;
+
+	memset(a, 'a', sizeof(a));
+	memset(b, 'b', sizeof(b));
+	assert_int_equal(broker_topic_create(f->fs.broker, "big", 0, 0, 0755, &t), 0);
+	w1 = open_part(f, "big", "0", fl);
+	w2 = open_part(f, "big", "0", fl);
+	assert_int_equal(fs_file_write(w1, a, sizeof(a), 0, fl, 7), (ssize_t)sizeof(a));
+	assert_int_equal(fs_file_write(w2, b, sizeof(b), 0, fl, 8), (ssize_t)sizeof(b));
+	/* w1's line would need 64 KiB: refused. */
+	assert_int_equal(fs_file_write(w1, a, sizeof(a), sizeof(a), fl, 7), -ENOBUFS);
+	assert_int_equal(fs_file_flush(w1, 7, 0), -ENOBUFS); /* its close */
+	assert_int_equal(topic_line_size(t, 0), 0);
+	fs_file_release(&f->fs, w1);
+	assert_int_equal(topic_line_size(t, 0), 0);
+
+	/* The same refusal, then the write made again once w2's line has
+	 * ended: one record of both writes. */
+	w1 = open_part(f, "big", "0", fl);
+	assert_int_equal(fs_file_write(w1, a, sizeof(a), 0, fl, 7), (ssize_t)sizeof(a));
+	assert_int_equal(fs_file_write(w1, a, sizeof(a), sizeof(a), fl, 7), -ENOBUFS);
+	assert_int_equal(fs_file_write(w2, "\n", 1, 0, fl, 8), 1); /* frees its 32 KiB */
+	assert_int_equal(topic_line_size(t, 0), sizeof(b) + 1);
+	assert_int_equal(fs_file_write(w1, a, sizeof(a), sizeof(a), fl, 7), (ssize_t)sizeof(a));
+	assert_int_equal(fs_file_flush(w1, 7, 0), 0);
+	assert_int_equal(topic_line_size(t, 0), sizeof(b) + 1 + 2 * sizeof(a) + 1);
+	fs_file_release(&f->fs, w1);
+	fs_file_release(&f->fs, w2);
+	topic_put(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_first_write_at_shown_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_line_kept_at_others_close, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_failed_continuation_drops_line,
+						setup_small_buffer, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
