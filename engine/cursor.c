@@ -582,7 +582,10 @@ static int cur_seek(struct log_cursor *c, int64_t pos)
 static size_t emit(struct log_cursor *c, char *out, size_t room)
 {
 	const struct rec *r = &c->rec;
-	int seplen = c->l->cfg.key_sep_len;
+	/* The log's lf, not its cfg: a reconfigure rewrites cfg under the
+	 * log's lock while this cursor reads without it; lf is never
+	 * written once the log has a line (log_reconfigure). */
+	int seplen = c->l->lf.sep_len;
 	size_t n = 0;
 	int64_t done = c->rec_done;
 	if (c->rec_esc) {
@@ -609,7 +612,7 @@ static size_t emit(struct log_cursor *c, char *out, size_t room)
 	if (seplen > 0 && r->key_len >= 0) {
 		parts[np] = r->key;
 		lens[np++] = r->key_len;
-		parts[np] = c->l->cfg.key_sep;
+		parts[np] = c->l->lf.sep;
 		lens[np++] = seplen;
 	}
 	parts[np] = r->value;

@@ -479,14 +479,19 @@ int log_reconfigure(struct log *l, const struct log_config *cfg)
 {
 	pthread_mutex_lock(&l->lock);
 	int rc = 0;
-	if ((cfg->key_sep_len != l->cfg.key_sep_len ||
-	     memcmp(cfg->key_sep, l->cfg.key_sep, (size_t)cfg->key_sep_len) != 0 ||
-	     cfg->line_format != l->cfg.line_format) &&
-	    log_line_end(l) > 0)
+	bool lf_changed = cfg->key_sep_len != l->cfg.key_sep_len ||
+			  memcmp(cfg->key_sep, l->cfg.key_sep, (size_t)cfg->key_sep_len) != 0 ||
+			  cfg->line_format != l->cfg.line_format;
+	if (lf_changed && log_line_end(l) > 0) {
 		rc = -EBUSY;
-	else {
+	} else {
 		l->cfg = *cfg;
-		line_fmt_of(cfg, &l->lf);
+		/* Cursors read lf without the lock while they render lines:
+		 * it is written only while the log has no line to render
+		 * (a store of the same bytes under a reader is a data race
+		 * too, and any setting comes through here). */
+		if (lf_changed)
+			line_fmt_of(cfg, &l->lf);
 	}
 	pthread_mutex_unlock(&l->lock);
 	return rc;

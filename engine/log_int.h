@@ -389,8 +389,11 @@ struct log {
 	int partition;
 	const struct io_ops *io;
 	struct log_config cfg;
-	struct line_fmt lf; /* of cfg: line_fmt_of at open and reconfigure */
-	struct seg **segs;  /* sorted by base offset; last = active */
+	/* Of cfg: line_fmt_of at open, and at a reconfigure that changes it
+	 * (only while the log has no line). Cursors read it without the lock;
+	 * lock-free readers never read cfg, which any reconfigure rewrites. */
+	struct line_fmt lf;
+	struct seg **segs; /* sorted by base offset; last = active */
 	int nsegs;
 	size_t segs_cap;
 	int64_t log_start_offset;

@@ -498,6 +498,56 @@ static void test_keys_line_view(void **state)
 	assert_int_equal(log_reconfigure(f->l, &f->cfg), -EBUSY);
 }
 
+/* A setting changed while a cursor renders keyed lines (the cleaner's
+ * read of the records it keeps, a reader of the partition file): the
+ * reconfigure rewrote the key separator and line format the cursor reads
+ * without the log's lock. Under make tsan a race fails the binary. */
+static _Atomic int reconf_reads_left;
+
+static void *read_keyed_lines(void *arg)
+{
+	struct logfx *f = arg;
+
+	while (atomic_load_explicit(&reconf_reads_left, memory_order_relaxed) > 0) {
+		size_t gl;
+		char *g = read_all(f->l, &gl, 5); /* short reads: key, sep, value apart */
+		assert_int_equal(gl, 64 * strlen("kNN:vNN\n"));
+		assert_memory_equal(g, "k00:v00\n", 8);
+		free(g);
+		atomic_fetch_sub_explicit(&reconf_reads_left, 1, memory_order_relaxed);
+	}
+	return NULL;
+}
+
+static void test_reconfigure_under_reader(void **state)
+{
+	struct logfx *f = *state;
+	struct rec_in r[64];
+	char keys[64][4], values[64][4];
+	pthread_t t;
+
+	strcpy(f->cfg.key_sep, ":");
+	f->cfg.key_sep_len = 1;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	for (int i = 0; i < 64; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%02d", i);
+		snprintf(values[i], sizeof(values[i]), "v%02d", i);
+		r[i] = (struct rec_in){ keys[i], 3, values[i], 3, fake_now };
+	}
+	assert_int_equal(log_append(f->l, r, 64, 0, NULL), 0);
+	assert_int_equal(log_set_hw(f->l, 64), 0);
+	atomic_store(&reconf_reads_left, 20);
+	assert_int_equal(pthread_create(&t, NULL, read_keyed_lines, f), 0);
+	/* Relaxed: the flag must not order the reconfigures before the
+	 * reader's loads, or the sanitizer could not see them race. */
+	for (int64_t ms = 1000; atomic_load_explicit(&reconf_reads_left, memory_order_relaxed) > 0;
+	     ms++) {
+		f->cfg.retention_ms = ms;
+		assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	}
+	assert_int_equal(pthread_join(t, NULL), 0);
+}
+
 static void test_msgsize(void **state)
 {
 	struct logfx *f = *state;
@@ -2275,6 +2325,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tail_read_while_entries_written, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_keys_line_view, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_reconfigure_under_reader, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_msgsize, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_recover_cut_every_byte, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_recover_garbage_and_indexes, setup,
