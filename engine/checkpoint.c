@@ -15,10 +15,39 @@
  * built.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "engine/log_int.h"
+
+static int ckpt_space(char c)
+{
+	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+int ckpt_num(const char **p, int64_t min, int64_t max, int64_t *out)
+{
+	const char *s = *p;
+	char *end;
+	long long v;
+
+	while (ckpt_space(*s))
+		s++;
+	/* strtoll alone would take leading blanks again, and "0x" or
+	 * nothing at all as 0. */
+	if (!(*s >= '0' && *s <= '9') && !((*s == '-' || *s == '+') && s[1] >= '0' && s[1] <= '9'))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || (*end && !ckpt_space(*end)) || v < min || v > max)
+		return -1;
+	while (ckpt_space(*end))
+		end++;
+	*out = v;
+	*p = end;
+	return 0;
+}
 
 int ckpt_read(const struct io_ops *io, const char *path, int max,
 	      int (*begin)(void *arg, int count),
@@ -26,7 +55,8 @@ int ckpt_read(const struct io_ops *io, const char *path, int max,
 	      const char **why, int *line)
 {
 	char *text = NULL;
-	int version = -1, count = -1, used = 0;
+	int64_t version = -1, count = -1;
+	int used = 0;
 	const char *p;
 	int rc = io_read_file(io, path, &text, NULL);
 
@@ -37,7 +67,8 @@ int ckpt_read(const struct io_ops *io, const char *path, int max,
 	if (rc < 0)
 		return rc;
 	p = text;
-	if (sscanf(p, "%d\n%d\n%n", &version, &count, &used) < 2) {
+	if (ckpt_num(&p, INT64_MIN, INT64_MAX, &version) < 0 ||
+	    ckpt_num(&p, INT64_MIN, INT64_MAX, &count) < 0) {
 		*why = "no version and count lines";
 	} else if (version != 0) {
 		*why = "unknown version (not 0)";
@@ -49,8 +80,7 @@ int ckpt_read(const struct io_ops *io, const char *path, int max,
 		rc = -EBADMSG;
 		goto out;
 	}
-	p += used;
-	rc = begin(arg, count);
+	rc = begin(arg, (int)count);
 	for (int i = 0; i < count && rc == 0; i++) {
 		*line = 3 + i;
 		used = 0;
@@ -64,7 +94,7 @@ int ckpt_read(const struct io_ops *io, const char *path, int max,
 	while (rc == 0 && (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r'))
 		p++;
 	if (rc == 0 && *p) {
-		*line = 3 + count;
+		*line = 3 + (int)count;
 		*why = "more entries than the count (line 2) says";
 		rc = -EBADMSG;
 	}

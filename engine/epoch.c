@@ -58,17 +58,22 @@ static int epochs_begin(void *arg, int count)
 static int epochs_entry(void *arg, const char *p, int *used, const char **why)
 {
 	struct log *l = arg;
+	const char *s = p;
 	struct epoch_ent e;
+	int64_t epoch;
 
-	if (sscanf(p, "%" SCNd32 " %" SCNd64 "\n%n", &e.epoch, &e.start_offset, used) < 2)
+	if (ckpt_num(&s, INT32_MIN, INT32_MAX, &epoch) < 0 ||
+	    ckpt_num(&s, INT64_MIN, INT64_MAX, &e.start_offset) < 0)
 		*why = "not \"epoch start_offset\"";
-	else if (e.epoch < 0 || e.start_offset < 0)
+	else if (epoch < 0 || e.start_offset < 0)
 		*why = "negative epoch or offset";
-	else if (l->nepochs > 0 && (e.epoch <= l->epochs[l->nepochs - 1].epoch ||
+	else if (l->nepochs > 0 && (epoch <= l->epochs[l->nepochs - 1].epoch ||
 				    e.start_offset < l->epochs[l->nepochs - 1].start_offset))
 		*why = "epochs and start offsets must increase";
 	if (*why)
 		return -EBADMSG;
+	e.epoch = (int32_t)epoch;
+	*used = (int)(s - p);
 	l->epochs[l->nepochs++] = e;
 	return 0;
 }

@@ -45,6 +45,13 @@ int ckpt_read(const struct io_ops *io, const char *path, int max,
 	      int (*begin)(void *arg, int count),
 	      int (*entry)(void *arg, const char *p, int *used, const char **why), void *arg,
 	      const char **why, int *line);
+/* The next field of a checkpoint entry at *p (after any whitespace; a
+ * field ends at whitespace or the end of the text) as a decimal in
+ * [min, max]: 0 with *p past it and the whitespace after it (its line's
+ * '\n' included), or -1 when it is missing, not a decimal or out of
+ * range, a number that would wrap included (an epoch 4294967297 is not
+ * epoch 1: the file is damaged). */
+int ckpt_num(const char **p, int64_t min, int64_t max, int64_t *out);
 
 #define LINES_MAGIC        "MQLINES1"
 #define LINES_HDR_SIZE     16

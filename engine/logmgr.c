@@ -126,18 +126,30 @@ static int ckpt_begin(void *arg, int count)
 }
 
 /* "topic partition value" */
-static int ckpt_entry(void *arg, const char *p, int *used, const char **why)
+static int ckpt_entry(void *arg, const char *start, int *used, const char **why)
 {
+	const char *p = start;
 	struct ckpt *c = arg;
 	char topic[256];
 	struct ckpt_ent e;
+	int64_t partition;
+	int n = 0;
 
-	if (sscanf(p, "%255s %d %" SCNd64 "\n%n", topic, &e.partition, &e.value, used) < 3)
+	/* A topic longer than 255 bytes is no topic (Kafka's are at most
+	 * 249): %255s would cut it and read its tail as the partition. */
+	if (sscanf(p, "%255s%n", topic, &n) == 1 && (!p[n] || isspace((unsigned char)p[n])))
+		p += n;
+	else
+		n = 0;
+	if (n == 0 || ckpt_num(&p, INT32_MIN, INT32_MAX, &partition) < 0 ||
+	    ckpt_num(&p, INT64_MIN, INT64_MAX, &e.value) < 0)
 		*why = "not \"topic partition offset\"";
-	else if (e.partition < 0 || e.value < 0)
+	else if (partition < 0 || e.value < 0)
 		*why = "negative partition or offset";
 	if (*why)
 		return -EBADMSG;
+	e.partition = (int)partition;
+	*used = (int)(p - start);
 	e.topic = strdup(topic);
 	if (!e.topic)
 		return -ENOMEM;

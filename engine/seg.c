@@ -1196,7 +1196,11 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 		if (batch_validate(buf, (size_t)total) < 0 ||
 		    batch_hdr_decode(buf, (size_t)total, &bh) < 0 ||
 		    bh.base_offset < s->next_offset ||
-		    bh.base_offset + bh.last_offset_delta >= limit ||
+		    /* base + delta >= limit, without wrapping: the base offset
+		     * is outside the CRC, a damaged one near INT64_MAX would
+		     * wrap the next offset negative and let every batch after
+		     * it in, whatever its offsets (delta >= 0, base >= 0). */
+		    bh.last_offset_delta >= limit - bh.base_offset ||
 		    bh.base_offset + bh.last_offset_delta - s->base_offset > UINT32_MAX ||
 		    pos > UINT32_MAX)
 			break;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "repl/cluster_config.h"
 #include "repl/zkc.h"
@@ -360,6 +361,20 @@ int cluster_config_check(const struct cluster_config *cc, char *err, size_t errl
 		any_sasl |= nc->listeners[i].security == NET_SASL_PLAINTEXT;
 		inter_found |= nc->listeners[i].security == cc->inter_broker;
 	}
+	/* Without advertised.listeners the listeners are advertised (to
+	 * peers, and to clients in Metadata), an empty host as this
+	 * machine's name (cluster.c, kafka_metadata.c): 0.0.0.0 is still no
+	 * host to connect to, as Kafka says of it. */
+	for (int i = 0; !nc->n_advertised && (zk || cc->listeners_set) && i < nc->n_listeners;
+	     i++) {
+		if (!strcmp(nc->listeners[i].host, "0.0.0.0")) {
+			snprintf(err, errlen,
+				 "listeners: %s on 0.0.0.0 needs advertised.listeners: "
+				 "peers could not connect to it",
+				 nc->listeners[i].name);
+			return -EINVAL;
+		}
+	}
 	for (int i = 0; i < nc->n_advertised; i++) {
 		bool named = false;
 
@@ -439,10 +454,21 @@ void cluster_config_render(const struct cluster_config *cc, FILE *f)
 	fprintf(f, "zookeeper.connection.timeout.ms=%" PRId64 "\n",
 		cluster_config_connect_timeout(cc));
 	put_listeners(f, "listeners", nc->listeners, nc->n_listeners);
-	if (nc->n_advertised)
+	if (nc->n_advertised) {
 		put_listeners(f, "advertised.listeners", nc->advertised, nc->n_advertised);
-	else
-		put_listeners(f, "advertised.listeners", nc->listeners, nc->n_listeners);
+	} else {
+		/* What is advertised (cluster.c): the listeners, an empty
+		 * host as this machine's name. Written as is, the empty host
+		 * would be refused when the text is read back ("advertises no
+		 * host"). */
+		struct net_endpoint adv[NET_MAX_LISTENERS];
+
+		memcpy(adv, nc->listeners, sizeof(adv));
+		for (int i = 0; i < nc->n_listeners; i++)
+			if (!adv[i].host[0] && gethostname(adv[i].host, NET_MAX_HOST) < 0)
+				adv[i].host[0] = '\0';
+		put_listeners(f, "advertised.listeners", adv, nc->n_listeners);
+	}
 	fprintf(f, "sasl.enabled.mechanisms=%s\n",
 		nc->sasl_scram_sha_256 ? SASL_SCRAM_SHA_256 : "");
 	fprintf(f, "security.inter.broker.protocol=%s\n", security_name(cc->inter_broker));

@@ -150,6 +150,10 @@ int net_config_set(struct net_config *cfg, const char *key, const char *value);
  * count, or -EINVAL (syntax, unknown protocol, a port outside 0..65535,
  * the same name twice, more than max). */
 int net_listeners_parse(const char *text, struct net_endpoint *eps, int max);
+/* Whether host (n bytes, without IPv6 brackets) is one Kafka's endpoint
+ * parser takes (its regex's [0-9a-zA-Z\-%._:]*): a name, an IPv4 or IPv6
+ * address (with a zone after '%'), or "" (every interface). */
+bool net_host_valid(const char *host, size_t n);
 /* Writes eps as a listener list ("A://h:1,B://h:2"): the length, or
  * -ENOSPC. */
 int net_listeners_format(const struct net_endpoint *eps, int n, char *buf, size_t cap);

@@ -81,7 +81,7 @@ static int parse_endpoint(const char *s, size_t len, struct net_endpoint *ep)
 	} else if (memchr(host, ':', hl) || memchr(host, '[', hl) || memchr(host, ']', hl)) {
 		return -EINVAL; /* a v6 address must be bracketed */
 	}
-	if (hl > NET_MAX_HOST)
+	if (hl > NET_MAX_HOST || !net_host_valid(host, hl))
 		return -EINVAL;
 	memcpy(ep->host, host, hl);
 	pl = (size_t)(end - colon - 1);
@@ -97,6 +97,14 @@ static int parse_endpoint(const char *s, size_t len, struct net_endpoint *ep)
 		return -EINVAL;
 	ep->port = (int)v;
 	return 0;
+}
+
+bool net_host_valid(const char *host, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)host[i]) && !strchr("-%._:", host[i]))
+			return false;
+	return true;
 }
 
 int net_listeners_parse(const char *text, struct net_endpoint *eps, int max)

@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "repl/net.h"
 #include "repl/sasl.h"
 #include "repl/zkdata.h"
 
@@ -474,6 +475,11 @@ static int endpoint_parse(const char *s, struct zk_endpoint *ep, char *why)
 	port = strtol(colon + 1, &end, 10);
 	if (!colon[1] || *end || errno || port < 0 || port > 65535)
 		return bad(why, "endpoint \"%.60s\" has a bad port", s);
+	/* As Kafka's parser: anything else ('/', '[', ']', a blank) could
+	 * not be written back as an endpoint that reads the same ("h]:1:2"
+	 * would become "[h]:1]:2"). */
+	if (!net_host_valid(h, (size_t)(hend - h)))
+		return bad(why, "endpoint \"%.60s\" has a bad host", s);
 	ep->listener = strndup(s, (size_t)(sep - s));
 	ep->host = strndup(h, (size_t)(hend - h));
 	ep->port = (int32_t)port;
@@ -713,6 +719,12 @@ int zk_broker_decode(const char *buf, size_t len, struct zk_broker *b, char *why
 		/* Only host and port: one PLAINTEXT endpoint. */
 		if (!b->host) {
 			rc = bad(why, "\"host\" missing");
+			goto out;
+		}
+		/* What its endpoint would be refused for (see endpoint_parse). */
+		if (!net_host_valid(b->host, strlen(b->host)) || b->port < 0 || b->port > 65535) {
+			rc = bad(why, "\"host\" %.60s or \"port\" %d is not an endpoint's", b->host,
+				 (int)b->port);
 			goto out;
 		}
 		b->endpoints = calloc(1, sizeof(*b->endpoints));

@@ -11,7 +11,8 @@
  * count). recovery: segment files: empty, one batch, many batches of each
  * codec with consecutive offsets, a torn tail, garbage in the middle, a
  * tail of zeros (the mapped tail), offsets that go backwards, a batch in
- * the middle whose CRC matches but whose records do not decode. client: what
+ * the middle whose CRC matches but whose records do not decode, a base
+ * offset whose last offset would pass INT64_MAX. client: what
  * a Kafka client sends, records a line cannot carry among them: newlines,
  * control bytes, a leading backslash, the separator ":" in a key and in a
  * key-less value, a tombstone; several batches back to back; an old
@@ -312,5 +313,11 @@ int main(int argc, char **argv)
 		sl += len;
 	}
 	put("fuzz_recovery", "undecodable-middle", seg, sl);
+	/* A base offset (outside the CRC) damaged to near INT64_MAX: its
+	 * last offset would wrap, and let the batch after it in. */
+	sl = batch(seg, sizeof(seg), BATCH_CODEC_NONE, 3, 10, 0);
+	sl += batch(seg + sl, sizeof(seg) - sl, BATCH_CODEC_NONE, 3, 10, INT64_MAX - 1);
+	sl += batch(seg + sl, sizeof(seg) - sl, BATCH_CODEC_NONE, 3, 10, 3);
+	put("fuzz_recovery", "offset-wraps", seg, sl);
 	return 0;
 }

@@ -373,6 +373,11 @@ static void test_config(void **state)
 		"PLAINTEXT://h:1,",
 		"PLAINTEXT://h:1,PLAINTEXT://h:2",
 		"PLAINTEXT://h:9x",
+		/* hosts Kafka's endpoint parser refuses: the broker's
+		 * registration would not read back */
+		"PLAINTEXT://my/host:9092",
+		"PLAINTEXT://[h]:1]:2",
+		"PLAINTEXT://a b:1",
 		NULL,
 	};
 	for (int i = 0; bad[i]; i++) {

@@ -235,6 +235,15 @@ static void test_broker_malformed(void **state)
 		"\"ineligible_partitions\":{\"orders\":[0,\"1\"]}}",
 		"{\"version\":5,\"jmx_port\":-1,\"endpoints\":[\"PLAINTEXT://h:1\"],"
 		"\"ineligible_partitions\":{\"bad/name\":[0]}}",
+		/* A host Kafka's endpoint parser refuses, which written back
+		 * ("[h]:1]:2") would not read the same. */
+		"{\"version\":5,\"jmx_port\":-1,\"endpoints\":[\"PLAINTEXT://h]:1:2\"]}",
+		"{\"version\":5,\"jmx_port\":-1,\"endpoints\":[\"PLAINTEXT://h:9LIENT://[::1]:9093\"]}",
+		"{\"version\":5,\"jmx_port\":-1,\"endpoints\":[\"PLAINTEXT://a b:1\"]}",
+		/* v1: a port no endpoint has, a host no endpoint has */
+		"{\"version\":1,\"host\":\"h\",\"port\":70000,\"jmx_port\":-1}",
+		"{\"version\":1,\"host\":\"h\",\"port\":-1,\"jmx_port\":-1}",
+		"{\"version\":1,\"host\":\"a]:b\",\"port\":9,\"jmx_port\":-1}",
 	};
 	size_t i;
 
