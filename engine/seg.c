@@ -894,7 +894,11 @@ static int seg_load_tail_pinned(struct seg *s, const struct line_fmt *lf, int64_
 	rc = batch_hdr_decode(buf, (size_t)total, &hd);
 	if (rc < 0)
 		goto out;
-	if (hd.base_offset != s->base_offset + e.rel_offset) {
+	/* The next offset must not wrap either (see seg_recover's rule):
+	 * the base offset is outside the CRC, and a segment named near
+	 * INT64_MAX puts it there. */
+	if (hd.base_offset != s->base_offset + e.rel_offset || hd.last_offset_delta < 0 ||
+	    hd.last_offset_delta >= INT64_MAX - hd.base_offset) {
 		rc = -EBADMSG;
 		goto out;
 	}

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1534,6 +1535,43 @@ static void test_close_cut_durable(void **state)
 	check_all(f, 100);
 }
 
+/* A segment whose name, and so its first batch's base offset (outside
+ * the CRC), is near INT64_MAX: the trusted open of a clean stop must not
+ * take base + last delta + 1, which wraps, for its next offset (every
+ * offset of the log would be wrong, the end negative). It goes to
+ * recovery, which refuses the batch: the segment ends where it begins. */
+static void test_clean_open_offset_wraps(void **state)
+{
+	struct logfx *f = *state;
+	const int64_t base = INT64_MAX - 1;
+	static const char *ext[] = { "log", "index", "timeindex", "lines" };
+	char from[512], to[512];
+	uint8_t be[8];
+	int fd;
+
+	logfx_put(f, 0, 3, 3); /* one batch: offsets 0..2, last delta 2 */
+	assert_int_equal(log_flush(f->l, -1), 0);
+	logmgr_close(f->m);
+	f->m = NULL;
+	for (int k = 0; k < 4; k++) {
+		snprintf(from, sizeof(from), "%s/t-0/%020d.%s", f->dir, 0, ext[k]);
+		snprintf(to, sizeof(to), "%s/t-0/%020" PRId64 ".%s", f->dir, base, ext[k]);
+		assert_int_equal(rename(from, to), 0);
+	}
+	for (int i = 0; i < 8; i++)
+		be[i] = (uint8_t)((uint64_t)base >> (56 - 8 * i));
+	snprintf(to, sizeof(to), "%s/t-0/%020" PRId64 ".log", f->dir, base);
+	fd = open(to, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, be, 8, 0), 8);
+	close(fd);
+	logfx_open(f);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_true(st.log_end_offset >= 0);
+	assert_true(st.log_end_offset <= base);
+}
+
 /* A power cut after retention: its renames to .deleted were made durable
  * (it fsyncs the log's directory), the unlinks that followed were not, so
  * the .deleted files come back; open removes them, and the log starts
@@ -2343,6 +2381,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hw_never_back, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_cut_durable, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_close_cut_durable, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_clean_open_offset_wraps, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_power_cut_after_retention, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_lines_checked, setup, logfx_teardown),
