@@ -37,9 +37,15 @@ struct broker_config {
 	int32_t group_min_session_ms;
 	int32_t group_max_session_ms;
 	/* offsets.retention.check.interval.ms (600000): how often the group
-	 * coordinator removes its Empty Kafka groups without committed offsets
+	 * coordinator expires committed offsets (offsets.retention.minutes)
+	 * and removes its Empty Kafka groups without committed offsets
 	 * (group_serve.c, as Kafka's offsets cleanup does). */
 	int64_t offsets_retention_check_ms;
+	/* offsets.retention.minutes (10080, 1..2^31-1 as Kafka's): how long
+	 * a committed offset of a group without members is kept, counted from
+	 * its commit or from when the group's last member left, whichever is
+	 * later (group_serve.c). */
+	int32_t offsets_retention_minutes;
 	/* producer.id.expiration.ms (86400000): an idempotent producer whose
 	 * last batch is older than this is forgotten by a leader's producer
 	 * state (checked every log.retention.check.interval.ms and when the

@@ -221,6 +221,10 @@ struct group {
 	bool reset_latest; /* auto.offset.reset=latest */
 	int32_t session_timeout_ms;
 	int32_t generation;
+	/* Wall ms (engine_now_ms) when its last member left here; 0: none
+	 * did since it was made or loaded. Its offsets' retention counts from
+	 * this or their commit, whichever is later (group_serve.c). */
+	int64_t idle_since;
 	uint64_t next_member;
 	struct group_member *members; /* join order */
 	int nmembers;

@@ -204,6 +204,8 @@ void group_member_remove(struct group_member *m)
 		}
 	}
 	g->nmembers--;
+	if (g->nmembers == 0)
+		g->idle_since = engine_now_ms();
 	if (group_remote_active(m) && g->nremote > 0)
 		g->nremote--;
 	m->active = false;

@@ -47,8 +47,12 @@
  *   An Empty group stays, as in Kafka's GroupMetadataManager: listed,
  *     described Empty, and deleted by DeleteGroups (Dead, its tombstone
  *     written: kg_delete); every offsets.retention.check.interval.ms the
- *     cleanup (kg_cleanup) removes those without committed offsets, with
- *     their tombstones, so no coordinator loads them again.
+ *     cleanup (kg_cleanup) first expires the committed offsets of groups
+ *     without members (offsets.retention.minutes after the later of
+ *     their commit and the group's last member leaving:
+ *     kg_remove_expired_offsets), then removes the Empty groups without
+ *     committed offsets, with their tombstones, so no coordinator loads
+ *     them again.
  *
  * Errors (Kafka's): NOT_COORDINATOR for a group another broker
  * coordinates; INVALID_GROUP_ID for a name the mount cannot hold ([A-Za-z0-9._-],
@@ -377,6 +381,7 @@ static int32_t kg_rebalance_ms(const struct kgroup *g)
 static void kg_empty(struct kgroup *g)
 {
 	g->state = KG_EMPTY;
+	g->empty_since = engine_now_ms();
 	g->generation++;
 	g->proto[0] = '\0';
 	g->leader[0] = '\0';
@@ -1643,18 +1648,177 @@ static void kg_unlink(struct group_serve *gs, struct kgroup *g)
 	free(g);
 }
 
+/* Since when group name's offsets may age (wall ms, 0: only their
+ * commit times count), or -1 while its Kafka group has members (no
+ * offset expires then). A Kafka group with a protocol type (consumers
+ * joined it) counts from when it became Empty; one without (standalone
+ * commits) has only its commit times. Needs coord.mu (a join takes it:
+ * the answer holds while it is held); takes gs->mu. */
+static int64_t kg_idle_since(struct group_serve *gs, const char *name)
+{
+	struct kgroup *kg;
+	int64_t since = 0;
+
+	pthread_mutex_lock(&gs->mu);
+	kg = kg_find(gs, name);
+	if (kg && (kg->nmembers > 0 || kg->state != KG_EMPTY || kg->storing))
+		since = -1;
+	else if (kg && kg->ptype[0])
+		since = kg->empty_since;
+	pthread_mutex_unlock(&gs->mu);
+	return since;
+}
+
+/* Expires g's committed offsets whose retention (ret ms) counted from
+ * since or their commit, whichever is later, has passed at now: their
+ * tombstones are written before memory forgets them, so that no replay
+ * or new coordinator brings them back. The count expired (*left: whether
+ * g keeps any), or the append's error (logged; tried again at the next
+ * check). Needs g->mu. */
+static int expire_offsets(struct group *g, int64_t since, int64_t now, int64_t ret, bool *left)
+{
+	int *parts = malloc((size_t)g->nparts * sizeof(*parts) + 1);
+	int n = 0, rc;
+
+	*left = false;
+	if (!parts) {
+		mq_log(MQ_ERR, "group %s of topic %s: its offsets not expired: %s", g->name,
+		       g->topic, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	for (int p = 0; p < g->nparts; p++) {
+		const struct gpart *gp = &g->parts[p];
+		int64_t base = gp->commit_ts > since ? gp->commit_ts : since;
+
+		if (!gp->stored)
+			continue;
+		if (now - base >= ret)
+			parts[n++] = p;
+		else
+			*left = true;
+	}
+	rc = n > 0 ? group_store_offsets_delete(g, parts, n) : 0;
+	free(parts);
+	if (rc < 0)
+		mq_log(MQ_ERR,
+		       "group %s of topic %s: %d expired offsets not removed (%s): tried again "
+		       "at the next check",
+		       g->name, g->topic, n, strerror(-rc));
+	return rc < 0 ? rc : n;
+}
+
+/* Removes g, whose offsets all expired, with its tombstone (as rmdir
+ * writes it), as Kafka's cleanup removes the Empty group its expiry left
+ * without offsets; unless a member came or a commit made since (it then
+ * stays). 0 removed, -EBUSY, or the append's error. Takes coord.mu, gs->mu
+ * (briefly), then g->mu. */
+static int remove_emptied(struct group_serve *gs, struct group *g)
+{
+	struct group_coord *gc = gs->gc;
+	int i, rc = -EBUSY;
+
+	pthread_mutex_lock(&gc->mu);
+	for (i = 0; i < gc->ngroups && gc->groups[i] != g; i++)
+		;
+	if (i == gc->ngroups || kg_idle_since(gs, g->name) < 0) {
+		pthread_mutex_unlock(&gc->mu);
+		return -EBUSY;
+	}
+	pthread_mutex_lock(&g->mu);
+	if (!g->deleted && !g->moved && g->nmembers == 0) {
+		rc = 0;
+		for (int p = 0; p < g->nparts && rc == 0; p++)
+			if (g->parts[p].stored)
+				rc = -EBUSY;
+	}
+	rc = rc == 0 ? group_store_tombstones(g) : rc;
+	if (rc == 0) {
+		g->deleted = true;
+		group_coord_remove(gc, i);
+	}
+	pthread_mutex_unlock(&g->mu);
+	pthread_mutex_unlock(&gc->mu);
+	if (rc == 0)
+		group_put(g); /* the coordinator's reference */
+	return rc;
+}
+
+/* Kafka's expiry of committed offsets (GroupMetadata.removeExpiredOffsets,
+ * KIP-211), every offsets.retention.check.interval.ms: of each group this
+ * broker coordinates that has no members, neither consume files nor Kafka
+ * consumers, the offsets older than offsets.retention.minutes, counted
+ * from their commit (the timestamp of its record, kept across a restart
+ * or a move) or from when the group last lost its last member, whichever
+ * is later: a consumer that stays away that long starts again at
+ * auto.offset.reset, as in Kafka. A group left without offsets goes. One
+ * log line per group that lost any. The groups are listed under coord.mu,
+ * then each is expired under its own lock only, so that the appends (they
+ * wait for the replicas) do not hold up every group's lookups; a member
+ * that joins meanwhile finds the offsets there or not, as it would a
+ * moment earlier or later. Takes coord.mu, gs->mu, each group's lock;
+ * none held on entry. */
+static void kg_remove_expired_offsets(struct group_serve *gs)
+{
+	struct group_coord *gc = gs->gc;
+	int64_t now = engine_now_ms();
+	int64_t ret = (int64_t)broker_cfg(gs->ka->b)->offsets_retention_minutes * 60000;
+	struct group **cand;
+	int64_t *since;
+	int n = 0;
+
+	pthread_mutex_lock(&gc->mu);
+	cand = malloc((size_t)gc->ngroups * sizeof(*cand) + 1);
+	since = malloc((size_t)gc->ngroups * sizeof(*since) + 1);
+	for (int i = 0; cand && since && i < gc->ngroups; i++) {
+		struct group *g = gc->groups[i];
+
+		if (g->proxy || (since[n] = kg_idle_since(gs, g->name)) < 0)
+			continue;
+		atomic_fetch_add(&g->refs, 1);
+		cand[n++] = g;
+	}
+	pthread_mutex_unlock(&gc->mu);
+	if (!cand || !since)
+		mq_log(MQ_ERR, "committed offsets not expired: %s", strerror(ENOMEM));
+	for (int k = 0; k < n; k++) {
+		struct group *g = cand[k];
+		bool left = true;
+		int x = 0, rc = 0;
+
+		pthread_mutex_lock(&g->mu);
+		if (!g->deleted && !g->moved && g->nmembers == 0)
+			x = expire_offsets(g, g->idle_since > since[k] ? g->idle_since : since[k],
+					   now, ret, &left);
+		pthread_mutex_unlock(&g->mu);
+		if (x > 0 && !left && (rc = remove_emptied(gs, g)) == 0)
+			mq_log(MQ_INFO,
+			       "group %s of topic %s: %d committed offsets expired "
+			       "(offsets.retention.minutes): removed with its tombstones",
+			       g->name, g->topic, x);
+		else if (x > 0)
+			mq_log(MQ_INFO,
+			       "group %s of topic %s: %d committed offsets expired "
+			       "(offsets.retention.minutes), their tombstones written%s%s",
+			       g->name, g->topic, x,
+			       left ? "" : "; the group stays: ", left ? "" : strerror(-rc));
+		group_put(g);
+	}
+	free(cand);
+	free(since);
+}
+
 /* Kafka's offsets cleanup (GroupMetadataManager.cleanupGroupMetadata,
- * every offsets.retention.check.interval.ms): a group Empty now and
- * without committed offsets goes Dead and is removed, its tombstone
- * written (queued, in order after its Empty record), so that no
- * coordinator loads it again. Until then it stays, as in Kafka: listed,
- * described, deleted (DeleteGroups answers NONE). A group with offsets
- * stays as long as they do (offsets do not expire here). Takes coord.mu,
- * then gs->mu. */
+ * every offsets.retention.check.interval.ms): the offsets expire first
+ * (kg_remove_expired_offsets); then a group Empty now and without committed
+ * offsets goes Dead and is removed, its tombstone written (queued, in
+ * order after its Empty record), so that no coordinator loads it again.
+ * Until then it stays, as in Kafka: listed, described, deleted
+ * (DeleteGroups answers NONE). Takes coord.mu, then gs->mu. */
 static void kg_cleanup(struct group_serve *gs)
 {
 	struct group_coord *gc = gs->gc;
 
+	kg_remove_expired_offsets(gs);
 	pthread_mutex_lock(&gc->mu);
 	pthread_mutex_lock(&gs->mu);
 	for (struct kgroup *g = gs->groups, *nx; g; g = nx) {
@@ -1715,6 +1879,7 @@ static void *timer_main(void *arg)
 		now = now_mono_ms();
 		if (now >= gs->cleanup_at) {
 			kg_cleanup(gs);
+			atomic_fetch_add(&gs->cleanups, 1);
 			gs->cleanup_at = now + every;
 		}
 		if (gs->cleanup_at - now < next)

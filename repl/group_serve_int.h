@@ -69,6 +69,11 @@ struct kgroup {
 	int nmembers;
 	int64_t meta_bytes; /* members' protocol metadata */
 	int64_t deadline;   /* of the rebalance (Preparing, AwaitSync) */
+	/* Wall ms (engine_now_ms) when it last became Empty, kept in its
+	 * Empty record (current_state_timestamp) and loaded from it; 0: not
+	 * known (it never was Empty here, or an old record): its offsets
+	 * then expire by their commit times (kg_expire_offsets). */
+	int64_t empty_since;
 	/* The leader's SyncGroup is writing the generation's metadata
 	 * record (gs->mu released meanwhile): the rebalance timeout waits
 	 * for it. */
@@ -122,6 +127,9 @@ struct group_serve {
 	 * (offsets.retention.check.interval.ms apart); the timer thread's
 	 * own. */
 	int64_t cleanup_at;
+	/* Cleanups (offsets expiry included) done: tests wait for the next
+	 * one instead of sleeping. */
+	atomic_uint cleanups;
 	/* Tests only: called with no lock held right before each
 	 * GroupMetadata append of kg_write (value NULL: a tombstone). */
 	void (*store_hook)(void *arg, const char *name, const uint8_t *value, size_t len);

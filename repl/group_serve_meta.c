@@ -78,7 +78,9 @@ int kg_meta_value(const struct kgroup *g, const struct proto_sync_req *req, stru
 				 .generation = g->generation,
 				 .protocol = g->nmembers ? kstr_of(g->proto) : KSTR_NULL,
 				 .leader = g->nmembers ? kstr_of(g->leader) : KSTR_NULL,
-				 .current_state_timestamp = engine_now_ms(),
+				 .current_state_timestamp = g->nmembers == 0 && g->empty_since > 0
+								    ? g->empty_since
+								    : engine_now_ms(),
 				 .n_members = g->nmembers };
 	int i = 0;
 
@@ -351,6 +353,12 @@ static int group_load(struct group_serve *gs, const char *name, const struct gro
 	snprintf(g->name, sizeof(g->name), "%s", name);
 	g->gs = gs;
 	g->state = gm->n_members > 0 ? KG_STABLE : KG_EMPTY;
+	/* When it became Empty, as its coordinator wrote it: its offsets'
+	 * retention counts from then here too (-1, a record before version
+	 * 2: not known, they expire by their commit times). */
+	g->empty_since = gm->n_members == 0 && gm->current_state_timestamp > 0
+				 ? gm->current_state_timestamp
+				 : 0;
 	g->generation = gm->generation;
 	copy_kstr(g->ptype, sizeof(g->ptype), gm->protocol_type);
 	copy_kstr(g->proto, sizeof(g->proto), gm->protocol);

@@ -14,7 +14,11 @@
  *        next record to consume, or a negative one a Kafka client
  *        committed, kept as given (GROUP_OFFSET_NONE), -1 too: a
  *        partition with a record is "stored" (gpart), whatever its
- *        offset. Metadata is the committing member id, or "reset".
+ *        offset. Metadata is the committing member id, or "reset". The
+ *        timestamp (engine_now_ms at the commit) is what the offset's
+ *        retention counts from (offsets.retention.minutes,
+ *        group_serve.c), on this broker after a restart and on a new
+ *        coordinator alike.
  *   <group>/<topic> TAB partition.assignment.strategy=S SP
  *        auto.offset.reset=R SP session.timeout.ms=N
  *        the group exists, with its settings (Kafka's GroupMetadata key).

@@ -141,6 +141,7 @@ static const char default_render[] = "broker.id=0\n"
 				     "group.min.session.timeout.ms=6000\n"
 				     "group.max.session.timeout.ms=1800000\n"
 				     "offsets.retention.check.interval.ms=600000\n"
+				     "offsets.retention.minutes=10080\n"
 				     "producer.id.expiration.ms=86400000\n"
 				     "log.retention.ms=604800000\n"
 				     "log.retention.bytes=-1\n"
@@ -189,6 +190,7 @@ static void test_defaults(void **state)
 	assert_true(c.auto_create_topics);
 	assert_int_equal(c.group_min_session_ms, 6000);
 	assert_int_equal(c.group_max_session_ms, 1800000);
+	assert_int_equal(c.offsets_retention_minutes, 10080);
 	assert_int_equal(c.acks, -1);
 	assert_int_equal(c.buffer_memory, 33554432);
 	assert_int_equal(c.request_timeout_ms, 30000);
@@ -234,10 +236,12 @@ static void test_every_broker_key(void **state)
 			       "key.separator=|\n"
 			       "group.min.session.timeout.ms=100\n"
 			       "group.max.session.timeout.ms=60000\n"
-			       "producer.id.expiration.ms=3600000\n",
+			       "producer.id.expiration.ms=3600000\n"
+			       "offsets.retention.minutes=2147483647\n",
 			       err, sizeof(err)),
 			 0);
 	assert_string_equal(err, "");
+	assert_int_equal(c.offsets_retention_minutes, INT32_MAX);
 	assert_int_equal(c.group_min_session_ms, 100);
 	assert_int_equal(c.group_max_session_ms, 60000);
 	assert_int_equal(c.producer_id_expiration_ms, 3600000);
@@ -348,6 +352,12 @@ static void test_bad_broker_input(void **state)
 					    "(expected an integer from 0 to 2147483647)" },
 		{ "broker.id=-1\n",
 		  "line 1: bad value for 'broker.id': '-1' (expected an integer from 0 to 2147483647)" },
+		{ "offsets.retention.minutes=0\n",
+		  "line 1: bad value for 'offsets.retention.minutes': '0' "
+		  "(expected an integer from 1 to 2147483647)" },
+		{ "offsets.retention.minutes=2147483648\n",
+		  "line 1: bad value for 'offsets.retention.minutes': '2147483648' "
+		  "(expected an integer from 1 to 2147483647)" },
 		{ "buffer.memory=+4096\n",
 		  "line 1: bad value for 'buffer.memory': '+4096' "
 		  "(expected an integer from 1024 to 9223372036854775807)" },

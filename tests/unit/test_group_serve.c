@@ -16,7 +16,10 @@
  * commits only its partitions, rejoins after a file closes; a consumer
  * group of its own ends when a consume file opens, its members joining
  * the file's;
- * OffsetDelete: Empty, subscribed, unknown, and a restart.
+ * OffsetDelete: Empty, subscribed, unknown, and a restart;
+ * the expiry of committed offsets (offsets.retention.minutes) on a fake
+ * wall clock: from Empty, per commit, none while members are there, the
+ * tombstones a reopen does not undo.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -2015,6 +2018,236 @@ static void test_empty_group_cleanup(void **state)
 	assert_int_equal(len, 0);
 }
 
+/* ---- Expiry of committed offsets (offsets.retention.minutes) ---- */
+
+/* The wall clock the broker reads (engine_now_ms: commit times, the
+ * Empty record's time, the expiry's now), moved by the tests only. */
+#define EXPIRY_EPOCH 1700000000000LL
+#define MINUTE_MS    60000
+static _Atomic int64_t fake_wall;
+static int64_t (*real_wall)(void);
+
+static int64_t fake_wall_ms(void)
+{
+	return atomic_load(&fake_wall);
+}
+
+static void advance(int64_t ms)
+{
+	atomic_fetch_add(&fake_wall, ms);
+}
+
+static int setup_expiry(void **state)
+{
+	struct brokerfx *f;
+
+	real_wall = engine_now_ms;
+	atomic_store(&fake_wall, EXPIRY_EPOCH);
+	engine_now_ms = fake_wall_ms;
+	brokerfx_setup(state, "gserve",
+		       "num.partitions=2\ngroup.min.session.timeout.ms=100\n"
+		       "offsets.retention.check.interval.ms=20\noffsets.retention.minutes=1\n");
+	f = *state;
+	assert_int_equal(broker_topic_create(f->b, "t", 0, 0, 0755, NULL), 0);
+	return 0;
+}
+
+static int teardown_expiry(void **state)
+{
+	int rc = brokerfx_teardown(state);
+
+	engine_now_ms = real_wall;
+	return rc;
+}
+
+/* Returns once a whole cleanup (the expiry first) ran after the call:
+ * two more ended. Polls, DEADLINE_MS. */
+static void wait_cleanup(struct brokerfx *f)
+{
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	unsigned seen = atomic_load(&gs->cleanups);
+	int64_t until = now_mono_ms() + DEADLINE_MS;
+
+	while (atomic_load(&gs->cleanups) - seen < 2) {
+		assert_true(now_mono_ms() < until);
+		usleep(5000);
+	}
+}
+
+/* Whether topic t has the mount's group name. */
+static bool group_there(struct brokerfx *f, const char *name)
+{
+	struct topic *t;
+	struct group *g;
+	int rc;
+
+	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	rc = group_open(t, name, GROUP_LOOKUP, &g);
+	if (rc == 0)
+		group_put(g);
+	topic_put(t);
+	assert_true(rc == 0 || rc == -ENOENT);
+	return rc == 0;
+}
+
+/* A Kafka group with consumers (a protocol type): no offset expires
+ * while it has members, however old its commits; once Empty, its offsets
+ * expire offsets.retention.minutes after it became Empty (not after
+ * their commits), that time kept in its Empty record across a reopen;
+ * then their tombstones and the group's are written: a reopen brings
+ * neither back. */
+static void test_expiry_from_empty(void **state)
+{
+	struct brokerfx *f = *state;
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "eg", .session_ms = 30000, .rebalance_ms = 30000
+	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "eg", .n = 1 };
+	struct commit_part cp[] = { { "t", 0, 4 }, { "t", 1, 6 } };
+	char member[256], line[300], logged[1 << 16];
+	struct group_meta gm;
+	int64_t offs[2], until, empty_at;
+	int16_t errs[2];
+	size_t len = 1;
+	uint8_t *val;
+
+	join_sync_one(&j, &s, member, sizeof(member), "a");
+	commit(f, 2, "eg", j.out.generation, member, cp, 2, errs);
+	assert_int_equal(errs[0] | errs[1], PROTO_ERR_NONE);
+	advance(10 * MINUTE_MS);
+	wait_cleanup(f);
+	fetch_offsets(f, 2, "eg", true, offs);
+	assert_int_equal(offs[0], 4);
+	assert_int_equal(offs[1], 6);
+
+	assert_int_equal(leave(f->c, 3, "eg", member), PROTO_ERR_NONE);
+	empty_at = fake_wall_ms();
+	wait_empty_record(f, "eg", &gm);
+	assert_int_equal(gm.current_state_timestamp, empty_at);
+	group_meta_free(&gm);
+	advance(MINUTE_MS - 1);
+	wait_cleanup(f);
+	fetch_offsets(f, 2, "eg", true, offs);
+	assert_int_equal(offs[0], 4);
+	assert_int_equal(offs[1], 6);
+	reopen_logged(f, logged, sizeof(logged));
+	assert_non_null(strstr(logged, "Kafka group eg: loaded Empty"));
+	wait_cleanup(f);
+	fetch_offsets(f, 2, "eg", true, offs);
+	assert_int_equal(offs[0], 4);
+
+	advance(1);
+	until = now_mono_ms() + DEADLINE_MS;
+	for (;;) {
+		val = meta_record(f, "eg", &len);
+		if (!val && len == 0)
+			break;
+		free(val);
+		assert_true(now_mono_ms() < until);
+		usleep(5000);
+	}
+	fetch_offsets(f, 2, "eg", true, offs);
+	assert_int_equal(offs[0], NOT_LISTED);
+	assert_int_equal(offs[1], NOT_LISTED);
+	assert_false(group_there(f, "eg"));
+	describe_line(f, "eg", line, sizeof(line));
+	assert_string_equal(line, "Dead '' '' 0");
+	reopen_logged(f, logged, sizeof(logged));
+	assert_null(strstr(logged, "Kafka group eg: loaded"));
+	fetch_offsets(f, 2, "eg", true, offs);
+	assert_int_equal(offs[0], NOT_LISTED);
+	assert_int_equal(offs[1], NOT_LISTED);
+	assert_false(group_there(f, "eg"));
+}
+
+/* Commits outside any generation (no protocol type): each offset
+ * expires offsets.retention.minutes after its own commit, that time kept
+ * in its record across a reopen; the group goes with its last one. */
+static void test_expiry_standalone(void **state)
+{
+	struct brokerfx *f = *state;
+	struct commit_part c0 = { "t", 0, 5 }, c1 = { "t", 1, 7 };
+	char logged[1 << 16];
+	int64_t offs[2], until;
+	int16_t err;
+
+	commit(f, 2, "sa", -1, "", &c0, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+	advance(MINUTE_MS / 2);
+	commit(f, 2, "sa", -1, "", &c1, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+	reopen_logged(f, logged, sizeof(logged));
+	advance(MINUTE_MS / 2 - 1);
+	wait_cleanup(f);
+	assert_true(offset_kept(f, "t", "sa", 0));
+
+	advance(1);
+	until = now_mono_ms() + DEADLINE_MS;
+	while (offset_kept(f, "t", "sa", 0)) {
+		assert_true(now_mono_ms() < until);
+		usleep(5000);
+	}
+	fetch_offsets(f, 2, "sa", true, offs);
+	assert_int_equal(offs[0], NOT_LISTED);
+	assert_int_equal(offs[1], 7);
+	reopen_logged(f, logged, sizeof(logged));
+	fetch_offsets(f, 2, "sa", true, offs);
+	assert_int_equal(offs[0], NOT_LISTED);
+	assert_int_equal(offs[1], 7);
+
+	advance(MINUTE_MS / 2);
+	until = now_mono_ms() + DEADLINE_MS;
+	while (group_there(f, "sa")) {
+		assert_true(now_mono_ms() < until);
+		usleep(5000);
+	}
+	fetch_offsets(f, 2, "sa", true, offs);
+	assert_int_equal(offs[1], NOT_LISTED);
+	reopen_logged(f, logged, sizeof(logged));
+	assert_false(group_there(f, "sa"));
+	fetch_offsets(f, 2, "sa", true, offs);
+	assert_int_equal(offs[0], NOT_LISTED);
+	assert_int_equal(offs[1], NOT_LISTED);
+}
+
+/* The mount's groups: nothing expires while a consume file is a member;
+ * once the last leaves, the retention counts from then; a group mkdir
+ * made that holds no offset stays. */
+static void test_expiry_mount_group(void **state)
+{
+	struct brokerfx *f = *state;
+	struct commit_part c0 = { "t", 0, 3 };
+	struct group_member *m;
+	struct group *g, *made;
+	struct topic *t;
+	int64_t until;
+	int16_t err;
+
+	commit(f, 2, "mg", -1, "", &c0, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	assert_int_equal(group_open(t, "mk", GROUP_CREATE_EXCL, &made), 0);
+	group_put(made);
+	assert_int_equal(group_open(t, "mg", GROUP_LOOKUP, &g), 0);
+	assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), 0);
+	advance(10 * MINUTE_MS);
+	wait_cleanup(f);
+	assert_true(offset_kept(f, "t", "mg", 0));
+	group_leave(m);
+	group_put(g);
+	advance(MINUTE_MS - 1);
+	wait_cleanup(f);
+	assert_true(offset_kept(f, "t", "mg", 0));
+	advance(1);
+	until = now_mono_ms() + DEADLINE_MS;
+	while (group_there(f, "mg")) {
+		assert_true(now_mono_ms() < until);
+		usleep(5000);
+	}
+	assert_true(group_there(f, "mk"));
+	topic_put(t);
+}
+
 /* ---- The order of a group's records ---- */
 
 /* Holds the Empty record of group "race" in its append until released. */
@@ -2191,6 +2424,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_empty_group_cleanup, setup_cleanup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_order, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_from_empty, setup_expiry,
+						teardown_expiry),
+		cmocka_unit_test_setup_teardown(test_expiry_standalone, setup_expiry,
+						teardown_expiry),
+		cmocka_unit_test_setup_teardown(test_expiry_mount_group, setup_expiry,
+						teardown_expiry),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
