@@ -804,7 +804,7 @@ static int appended(const struct produce_ctx *ctx, struct produce_part *pp, int 
 					       rc2 < 0 ? " (held back: the cut failed too)" : "");
 				return append_failed(ctx, pp, rc);
 			}
-			atomic_store(&pt->last_flush_ms, ts);
+			atomic_store(&pt->last_flush_ms, now_mono_ms());
 		}
 	}
 	rc = leader_hw_update(ctx, pp, info->last_offset);
