@@ -5,7 +5,8 @@
  * back through the line view, keyed lines, max.message.bytes,
  * key.separator fixed after the first record, growing partitions, reopen,
  * delete with references held, names, the partitioner, the text views,
- * concurrent writers.
+ * concurrent writers, the wall clock stepping under the scheduler and a
+ * lingering write.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,7 @@
 #include <dirent.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,6 +80,24 @@ static _Atomic int64_t clock_back_ms;
 static int64_t stepped_clock(void)
 {
 	return now_real_ms() - atomic_load(&clock_back_ms);
+}
+
+/* CLOCK_REALTIME as this binary's code reads it (libmqfs.a is linked in,
+ * so clock_gettime here is the one the daemon's code calls):
+ * realtime_ahead_ms ahead of the kernel's (0 but in the test that sets
+ * it). A deadline the code takes on the wall clock then lies that far
+ * ahead of the clock the kernel waits on, as when the wall clock steps
+ * back right after the deadline is taken. */
+static _Atomic int64_t realtime_ahead_ms;
+
+int clock_gettime(clockid_t clk, struct timespec *ts)
+{
+	int rc = (int)syscall(SYS_clock_gettime, clk, ts);
+	int64_t ahead = atomic_load(&realtime_ahead_ms);
+
+	if (rc == 0 && clk == CLOCK_REALTIME && ahead != 0)
+		ts->tv_sec += (time_t)(ahead / 1000);
+	return rc;
 }
 
 /* setup with the scheduler's retention check every 50 ms. */
@@ -1387,6 +1407,46 @@ static void test_wall_clock_step_back(void **state)
 	topic_put(t);
 }
 
+struct lingered {
+	struct topic *t;
+	_Atomic int rc; /* 1 until the write returns */
+};
+
+static void *lingered_write(void *arg)
+{
+	struct lingered *w = arg;
+
+	atomic_store(&w->rc, produce_str(w->t, 0, "late\n"));
+	return NULL;
+}
+
+/* linger.ms waits on the monotonic clock: with the wall clock stepping
+ * back a day as the write begins to linger, the write still returns
+ * after its 50 ms (on the wall clock it would linger a day). */
+static void test_linger_wall_clock_step(void **state)
+{
+	static const char conf[] = "linger.ms=50\n";
+	struct fx *f = *state;
+	struct lingered w = { .rc = 1 };
+	pthread_t th;
+	int64_t end;
+
+	assert_int_equal(broker_topic_create(f->b, "lingered", 0, 0, 0755, &w.t), 0);
+	assert_int_equal(topic_config_write(w.t, conf, strlen(conf)), 0);
+	atomic_store(&realtime_ahead_ms, 86400000);
+	assert_int_equal(pthread_create(&th, NULL, lingered_write, &w), 0);
+	end = now_mono_ms() + 20000;
+	while (atomic_load(&w.rc) == 1 && now_mono_ms() < end)
+		usleep(10 * 1000);
+	atomic_store(&realtime_ahead_ms, 0);
+	if (atomic_load(&w.rc) == 1) /* still lingering: the deletion ends it */
+		assert_int_equal(broker_topic_delete(f->b, "lingered"), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(atomic_load(&w.rc), 0);
+	assert_reads(w.t, 0, "late\n");
+	topic_put(w.t);
+}
+
 struct writer {
 	struct topic *t;
 	int id;
@@ -1585,6 +1645,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flush_ms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wall_clock_step_back, setup_quick_retention,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_linger_wall_clock_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_under_load, setup, teardown),
