@@ -849,6 +849,30 @@ static int seg_index_state_load(struct seg *s, const struct line_fmt *lf, int64_
 	return rc;
 }
 
+/* Without it, segment.ms would count from the first append after each
+ * open: a log written on and restarted more often than segment.ms would
+ * never roll by time. The mtime (last_append_ms) caps it, so that a first
+ * timestamp in the future does not hold the roll off; one the files do
+ * not give (-1: none, a batch that does not decode) is the mtime. */
+void seg_first_append_load(struct seg *s, const struct line_fmt *lf)
+{
+	int64_t size = atomic_load(&s->size), first = s->last_append_ms, total;
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	struct batch_iter it = { 0 };
+	struct batch_meta m;
+
+	if (size == 0 || s->first_append_ms)
+		return;
+	total = seg_read_batch(s, 0, size, &buf, &cap);
+	if (total > 0 && batch_line_bytes(buf, (size_t)total, lf, false, &it, &m) >= 0 &&
+	    m.max_ts >= 0 && m.max_ts < first)
+		first = m.max_ts;
+	batch_iter_free(&it);
+	free(buf);
+	s->first_append_ms = first > 0 ? first : 0; /* 0: not known, as empty */
+}
+
 static int seg_load_tail_pinned(struct seg *s, const struct line_fmt *lf, int64_t prev_line_end)
 {
 	const struct io_ops *io = s->io;

@@ -7,7 +7,7 @@
  *   1. whole segments at or past the offset go, newest first, their four
  *      files unlinked (the first segment never goes, it is cut instead);
  *   2. the now active segment is cut (seg_truncate_to) and its tail state
- *      reloaded from its files;
+ *      reloaded from its files, with the start of its segment.ms age;
  *   3. everything that pointed past the new log end follows it: the hw
  *      (the only way it moves back) and its line position, the fence, the
  *      recovery point and its checkpointed value;
@@ -59,6 +59,13 @@ int log_truncate_locked(struct log *l, int64_t offset)
 	rc = seg_load_tail(s, &l->lf, prev_line_end);
 	if (rc < 0)
 		return rc;
+	/* segment.ms counts from the first batch left: with none, from the
+	 * next append (the cut batches do not age it); a segment that becomes
+	 * active here unaged (opened from disk), from its first batch. */
+	if (atomic_load(&s->size) == 0)
+		s->first_append_ms = 0;
+	else
+		seg_first_append_load(s, &l->lf);
 	int64_t leo = s->next_offset;
 	if (l->hw > leo) {
 		l->hw = leo;

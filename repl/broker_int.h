@@ -103,8 +103,8 @@ struct partition {
 	_Atomic int64_t bytes_in;       /* record payload bytes (key + value) */
 	_Atomic int64_t batches_in;     /* batches written to the log */
 	_Atomic int64_t last_append_ms; /* 0: none since open */
-	_Atomic int64_t last_flush_ms;
-	_Atomic int64_t payload_in; /* key + value bytes of the records */
+	_Atomic int64_t last_flush_ms;  /* monotonic (flush.ms is an interval) */
+	_Atomic int64_t payload_in;     /* key + value bytes of the records */
 	/* Delivered to readers (partition files, consume files); relaxed
 	 * atomics added by the readers' threads. */
 	_Atomic int64_t records_out; /* lines ended by a returned '\n' */

@@ -28,7 +28,7 @@ struct partition *broker_part_new(int index)
 	pt->index = index;
 	pthread_mutex_init(&pt->produce_mu, NULL);
 	produce_partition_init(pt);
-	atomic_store(&pt->last_flush_ms, engine_now_ms());
+	atomic_store(&pt->last_flush_ms, now_mono_ms());
 	return pt;
 }
 

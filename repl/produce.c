@@ -408,10 +408,12 @@ void produce_partition_init(struct partition *pt)
 {
 	pthread_condattr_t ca;
 
-	pthread_cond_init(&pt->produce_cv, NULL);
-	pthread_mutex_init(&pt->commit_mu, NULL);
+	/* Both wait with deadlines on the monotonic clock (linger.ms, the
+	 * commit's timeout): a step of the wall clock moves neither. */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&pt->produce_cv, &ca);
+	pthread_mutex_init(&pt->commit_mu, NULL);
 	pthread_cond_init(&pt->commit_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	atomic_init(&pt->commit_waiters, 0);
@@ -804,7 +806,7 @@ static int appended(const struct produce_ctx *ctx, struct produce_part *pp, int 
 					       rc2 < 0 ? " (held back: the cut failed too)" : "");
 				return append_failed(ctx, pp, rc);
 			}
-			atomic_store(&pt->last_flush_ms, ts);
+			atomic_store(&pt->last_flush_ms, now_mono_ms());
 		}
 	}
 	rc = leader_hw_update(ctx, pp, info->last_offset);
@@ -958,7 +960,7 @@ static void linger_wait(const struct produce_ctx *ctx, struct partition *pt)
 {
 	struct timespec dl;
 
-	deadline_from_ms(CLOCK_REALTIME, ctx->cfg.linger_ms, &dl);
+	deadline_from_ms(CLOCK_MONOTONIC, ctx->cfg.linger_ms, &dl);
 	pt->lingering = true;
 	while (pt->q_bytes < ctx->cfg.log.batch_bytes && !pt->q_head->more && !pt->q_head->lines &&
 	       !atomic_load(&ctx->t->deleted))

@@ -29,7 +29,9 @@
 #include "repl/broker_int.h"
 #include "util/clock.h"
 
-static void sched_flush_topic(struct topic *t, int64_t now)
+/* now: the wall clock (log_delete_due compares it with the times the
+ * engine kept); mono: the monotonic clock, which last_flush_ms is on. */
+static void sched_flush_topic(struct topic *t, int64_t now, int64_t mono)
 {
 	struct topic_config cfg;
 	struct part_ref *r;
@@ -62,7 +64,7 @@ static void sched_flush_topic(struct topic *t, int64_t now)
 			(void)broker_storage_failed(t->b, t->name, p, rc);
 		}
 		if (cfg.log.flush_ms == INT64_MAX ||
-		    now - atomic_load(&pt->last_flush_ms) < cfg.log.flush_ms)
+		    mono - atomic_load(&pt->last_flush_ms) < cfg.log.flush_ms)
 			continue;
 		log_get_state(r[p].log, &st);
 		if (st.log_end_offset > st.recovery_point) {
@@ -74,7 +76,7 @@ static void sched_flush_topic(struct topic *t, int64_t now)
 				continue;
 			}
 		}
-		atomic_store(&pt->last_flush_ms, now);
+		atomic_store(&pt->last_flush_ms, mono);
 	}
 	parts_unref(r, n);
 }
@@ -143,7 +145,12 @@ static void *sched_main(void *arg)
 	int64_t tick = b->cfg.flush_scheduler_ms > 0 && b->cfg.flush_scheduler_ms < 1000
 			       ? b->cfg.flush_scheduler_ms
 			       : 1000;
-	int64_t last_ckpt = engine_now_ms();
+	/* The intervals (retention check, checkpoint, flush.ms) are measured
+	 * on the monotonic clock: on the wall clock a step back would hold
+	 * them all off for as long as the step, a step forward would run them
+	 * at once. The wall clock (now) is only what retention and the file
+	 * deletion delay compare with the times they keep. */
+	int64_t last_ckpt = now_mono_ms();
 	int64_t last_retention = last_ckpt;
 	struct timespec ts;
 
@@ -154,7 +161,7 @@ static void *sched_main(void *arg)
 	pthread_mutex_lock(&b->sched_mu);
 	while (!b->sched_stop) {
 		struct topic **topics;
-		int64_t now;
+		int64_t now, mono;
 		int n;
 
 		deadline_from_ms(CLOCK_MONOTONIC, tick, &ts);
@@ -166,23 +173,24 @@ static void *sched_main(void *arg)
 		pthread_mutex_unlock(&b->sched_mu);
 
 		now = engine_now_ms();
-		bool retention = now - last_retention >= b->cfg.retention_check_ms;
+		mono = now_mono_ms();
+		bool retention = mono - last_retention >= b->cfg.retention_check_ms;
 		int deleted = 0;
 		if (broker_topics_snapshot(b, &topics, &n) == 0) {
 			for (int i = 0; i < n; i++)
-				sched_flush_topic(topics[i], now);
+				sched_flush_topic(topics[i], now, mono);
 			for (int i = 0; i < n && retention; i++)
 				deleted += sched_retention_topic(b, topics[i], now);
 			broker_topics_release(topics, n);
 		}
 		if (retention)
-			last_retention = now;
+			last_retention = mono;
 		/* A new log start offset is checkpointed at once (Kafka does the
 		 * same after deleting segments). */
-		if ((deleted > 0 || now - last_ckpt >= b->cfg.checkpoint_interval_ms) &&
+		if ((deleted > 0 || mono - last_ckpt >= b->cfg.checkpoint_interval_ms) &&
 		    !broker_dir_offline(b, BROKER_DIR_SCHEDULER)) {
 			(void)broker_checkpoint(b, "scheduler");
-			last_ckpt = now;
+			last_ckpt = mono;
 		}
 		atomic_fetch_add(&b->sched_passes, 1);
 		pthread_mutex_lock(&b->sched_mu);

@@ -40,7 +40,7 @@ int topic_fsync_upto(struct topic *t, int partition, int64_t upto)
 		return rc;
 	rc = log_sync(l, upto);
 	if (rc == 0)
-		atomic_store(&pt->last_flush_ms, engine_now_ms());
+		atomic_store(&pt->last_flush_ms, now_mono_ms());
 	else if (rc != -ENOENT) { /* the topic went meanwhile */
 		mq_log_limited(MQ_ERR,
 			       "topic %s partition %d: fsync: %s (the records written "

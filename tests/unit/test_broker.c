@@ -5,7 +5,8 @@
  * back through the line view, keyed lines, max.message.bytes,
  * key.separator fixed after the first record, growing partitions, reopen,
  * delete with references held, names, the partitioner, the text views,
- * concurrent writers.
+ * concurrent writers, the wall clock stepping under the scheduler and a
+ * lingering write.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@
 #include <dirent.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +33,7 @@
 #include "repl/broker_int.h"
 #include "engine/log_int.h"
 #include "tests/unit/faultio.h"
+#include "util/clock.h"
 
 struct fx {
 	char dir[64];
@@ -45,7 +49,9 @@ static int rm_rf(const char *path)
 	return system(cmd);
 }
 
-static int setup(void **state)
+/* A broker over a new directory; retention_check_ms < 0: the default
+ * log.retention.check.interval.ms. */
+static int setup_check(void **state, int64_t retention_check_ms)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
@@ -53,11 +59,51 @@ static int setup(void **state)
 	if (!f || !mkdtemp(f->dir))
 		return -1;
 	broker_config_defaults(&f->cfg);
+	if (retention_check_ms >= 0)
+		f->cfg.retention_check_ms = retention_check_ms;
 	snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/data", f->dir);
 	if (broker_open(&f->cfg, &f->b) != 0)
 		return -1;
 	*state = f;
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_check(state, -1);
+}
+
+/* The engine's wall clock in these tests: the machine's, stepped back by
+ * clock_back_ms (0 but in the test that steps it). */
+static _Atomic int64_t clock_back_ms;
+
+static int64_t stepped_clock(void)
+{
+	return now_real_ms() - atomic_load(&clock_back_ms);
+}
+
+/* CLOCK_REALTIME as this binary's code reads it (libmqfs.a is linked in,
+ * so clock_gettime here is the one the daemon's code calls):
+ * realtime_ahead_ms ahead of the kernel's (0 but in the test that sets
+ * it). A deadline the code takes on the wall clock then lies that far
+ * ahead of the clock the kernel waits on, as when the wall clock steps
+ * back right after the deadline is taken. */
+static _Atomic int64_t realtime_ahead_ms;
+
+int clock_gettime(clockid_t clk, struct timespec *ts)
+{
+	int rc = (int)syscall(SYS_clock_gettime, clk, ts);
+	int64_t ahead = atomic_load(&realtime_ahead_ms);
+
+	if (rc == 0 && clk == CLOCK_REALTIME && ahead != 0)
+		ts->tv_sec += (time_t)(ahead / 1000);
+	return rc;
+}
+
+/* setup with the scheduler's retention check every 50 ms. */
+static int setup_quick_retention(void **state)
+{
+	return setup_check(state, 50);
 }
 
 static void hold_release(void);
@@ -1328,6 +1374,79 @@ static void test_flush_ms(void **state)
 	topic_put(t);
 }
 
+/* The wall clock steps back a day (an NTP correction, a date set by hand)
+ * after the broker opened and the partition was made: the scheduler's
+ * intervals are measured on the monotonic clock, so flush.ms still
+ * flushes and retention (here by retention.bytes, which no clock moves)
+ * still runs every log.retention.check.interval.ms. On the wall clock
+ * both would wait a day. */
+static void test_wall_clock_step_back(void **state)
+{
+	static const char conf[] = "segment.bytes=1024\nretention.bytes=1024\nflush.ms=100\n";
+	struct fx *f = *state;
+	struct topic *t;
+	struct log_state st;
+	char line[64];
+	int64_t end;
+
+	assert_int_equal(broker_topic_create(f->b, "stepped", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, conf, strlen(conf)), 0);
+	atomic_store(&clock_back_ms, 86400000);
+	for (int i = 0; i < 40; i++) {
+		snprintf(line, sizeof(line), "value-%d-xxxxxxxxxxxxxxxxxxxxxxxx\n", i);
+		assert_int_equal(produce_str(t, 0, line), 0);
+	}
+	end = now_mono_ms() + 20000;
+	do {
+		usleep(20 * 1000);
+		assert_int_equal(topic_log_state(t, 0, &st), 0);
+	} while ((st.recovery_point < 40 || st.log_start_offset == 0) && now_mono_ms() < end);
+	atomic_store(&clock_back_ms, 0);
+	assert_int_equal(st.recovery_point, 40);
+	assert_true(st.log_start_offset > 0);
+	topic_put(t);
+}
+
+struct lingered {
+	struct topic *t;
+	_Atomic int rc; /* 1 until the write returns */
+};
+
+static void *lingered_write(void *arg)
+{
+	struct lingered *w = arg;
+
+	atomic_store(&w->rc, produce_str(w->t, 0, "late\n"));
+	return NULL;
+}
+
+/* linger.ms waits on the monotonic clock: with the wall clock stepping
+ * back a day as the write begins to linger, the write still returns
+ * after its 50 ms (on the wall clock it would linger a day). */
+static void test_linger_wall_clock_step(void **state)
+{
+	static const char conf[] = "linger.ms=50\n";
+	struct fx *f = *state;
+	struct lingered w = { .rc = 1 };
+	pthread_t th;
+	int64_t end;
+
+	assert_int_equal(broker_topic_create(f->b, "lingered", 0, 0, 0755, &w.t), 0);
+	assert_int_equal(topic_config_write(w.t, conf, strlen(conf)), 0);
+	atomic_store(&realtime_ahead_ms, 86400000);
+	assert_int_equal(pthread_create(&th, NULL, lingered_write, &w), 0);
+	end = now_mono_ms() + 20000;
+	while (atomic_load(&w.rc) == 1 && now_mono_ms() < end)
+		usleep(10 * 1000);
+	atomic_store(&realtime_ahead_ms, 0);
+	if (atomic_load(&w.rc) == 1) /* still lingering: the deletion ends it */
+		assert_int_equal(broker_topic_delete(f->b, "lingered"), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(atomic_load(&w.rc), 0);
+	assert_reads(w.t, 0, "late\n");
+	topic_put(w.t);
+}
+
 struct writer {
 	struct topic *t;
 	int id;
@@ -1524,11 +1643,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_views, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_ms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wall_clock_step_back, setup_quick_retention,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_linger_wall_clock_step, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_recovery, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_under_load, setup, teardown),
 	};
 
 	mq_log_init(MQ_ERR, false);
+	engine_now_ms = stepped_clock;
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

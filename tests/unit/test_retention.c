@@ -207,6 +207,49 @@ static void test_no_timestamp_roll(void **state)
 	assert_int_equal(st.log_end_offset, 5);
 }
 
+/* segment.ms counts from the active segment's first batch, also across
+ * a restart: appends that go on after the open roll once the first
+ * batch is older than segment.ms, as Kafka's LogSegment (its
+ * rollingBasedTimestamp, loaded from the first batch). */
+static void test_roll_age_across_restart(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+
+	f->cfg.segment_ms = 1000;
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 0, 5);
+	logmgr_close(f->m);
+	logfx_open(f);
+	fake_now += 600;
+	put(f, 5, 5);
+	fake_now += 600;
+	put(f, 10, 1);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, 2);
+}
+
+/* A truncation that empties the active segment (a follower's, to its
+ * base) starts its segment.ms age again at the next append: the batches
+ * that were cut do not age the ones that follow. */
+static void test_roll_age_after_truncation(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+
+	f->cfg.segment_ms = 1000;
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 0, 5);
+	assert_int_equal(log_truncate_to(f->l, 0), 0);
+	fake_now += 2000;
+	put(f, 0, 5);
+	fake_now += 500;
+	put(f, 5, 1);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, 1);
+	assert_int_equal(st.log_end_offset, 6);
+}
+
 static void test_by_size(void **state)
 {
 	struct logfx *f = *state;
@@ -733,6 +776,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_by_time, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_timestamp_roll, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_roll_age_across_restart, setup,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_roll_age_after_truncation, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_by_size, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_both_and_policy, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_never_active_and_hw, setup, logfx_teardown),
