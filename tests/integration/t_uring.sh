@@ -33,7 +33,13 @@ ncpu=$(awk -F- '{ print $NF + 1 }' /sys/devices/system/cpu/possible)
 
 echo Y > "$PARAM"
 mq_mount
-expect_ok "the log names the transport" grep -q "fuse: io_uring transport: $ncpu queues" "$LOG"
+# The mount is visible before the daemon opens its ring, and the kernel
+# takes the ring once every queue's thread has registered an entry, after
+# FUSE_INIT: both are waited for, not assumed (a slow daemon, under
+# ThreadSanitizer, was still on /dev/fuse at the first checks).
+check "the log names the transport" poll 30 grep -q "fuse: io_uring transport: $ncpu queues" "$LOG"
+ring_serves() { [ "$(metric mqfs_fuse_ring_requests_total)" -gt 0 ] 2>/dev/null; }
+check "the ring serves" poll 30 ring_serves
 expect_eq "one queue per possible CPU" "$ncpu" "$(metric mqfs_fuse_ring_queues)"
 mkdir "$MNT/t"
 before=$(metric mqfs_fuse_ring_requests_total)
