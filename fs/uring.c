@@ -623,8 +623,22 @@ static bool cqe_handle(struct uring_thread *t, const struct io_uring_cqe *cqe, i
 		if (read(t->efd, &t->efd_val, sizeof(t->efd_val)) < 0 && errno != EAGAIN)
 			mq_log(MQ_ERR, "fuse: ring wake-up: %s", strerror(errno));
 		commits_submit(t);
-		if (atomic_load(&u->stopping))
+		if (atomic_load(&u->stopping)) {
+			/* The replies made before the stop (fs_groups_shutdown's
+			 * and fs_locks_shutdown's EINTR) go to the kernel before
+			 * the ring closes: left queued, their callers would get
+			 * the kernel's ECONNABORTED instead of the answer. Taken
+			 * again: one handed over after the take above happened
+			 * before the stop was seen. */
+			int rc;
+
+			commits_submit(t);
+			rc = ring_enter(t, false);
+			if (rc < 0)
+				mq_log(MQ_ERR, "fuse: io_uring_enter for the replies at stop: %s",
+				       strerror(-rc));
 			return false;
+		}
 		if (!t->registered && atomic_load(&u->init_done)) {
 			t->registered = true;
 			if (ring_cmd(t, t->ents[0], URING_CMD_REGISTER, 0) < 0)
