@@ -500,6 +500,27 @@ static int headers_at(struct logfx *f, int64_t offset, uint8_t *out, size_t cap,
 	return found;
 }
 
+/* Key a written again ("new"), then 20 batches of fillers so that the
+ * segments holding the first batch close, and one clean: the cleaner
+ * rewrites the batch that held a's older record. */
+static void supersede_a_and_clean(struct logfx *f)
+{
+	struct rec_in again = { "a", 1, "new", 3, fake_now };
+	struct rec_in fill[10];
+	char vb[10][32];
+
+	put_recs(f, &again, 1);
+	for (int k = 0; k < 20; k++) {
+		for (int i = 0; i < 10; i++) {
+			int vl = snprintf(vb[i], sizeof(vb[i]), "filler-%d-%d-xxxxxxxx", k, i);
+
+			fill[i] = (struct rec_in){ "f", 1, vb[i], vl, fake_now };
+		}
+		put_recs(f, fill, 10);
+	}
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+}
+
 /* A Kafka client's batch that loses a record to a later one of its key is
  * re-encoded: its survivors keep their headers, as Kafka's cleaner keeps
  * every survivor's record whole, and the batch its timestamp type
@@ -516,9 +537,6 @@ static void headers_kept_in(struct logfx *f, int codec)
 	int32_t n;
 	struct batch_builder bb;
 	struct log_append_info info;
-	struct rec_in again = { "a", 1, "new", 3, fake_now };
-	struct rec_in fill[10];
-	char vb[10][32];
 	int64_t size;
 
 	batch_builder_init(&bb, buf, sizeof(buf), codec);
@@ -534,16 +552,7 @@ static void headers_kept_in(struct logfx *f, int codec)
 	assert_int_equal(headers_at(f, 1, got, sizeof(got), &len, &n), 1);
 	assert_int_equal(n, 1);
 	assert_int_not_equal(found_attributes & BATCH_ATTR_LOG_APPEND_TIME, 0);
-	put_recs(f, &again, 1); /* offset 0 superseded */
-	for (int k = 0; k < 20; k++) {
-		for (int i = 0; i < 10; i++) {
-			int vl = snprintf(vb[i], sizeof(vb[i]), "filler-%d-%d-xxxxxxxx", k, i);
-
-			fill[i] = (struct rec_in){ "f", 1, vb[i], vl, fake_now };
-		}
-		put_recs(f, fill, 10);
-	}
-	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	supersede_a_and_clean(f);                                          /* offset 0 superseded */
 	assert_int_equal(headers_at(f, 0, got, sizeof(got), &len, &n), 0); /* rewritten */
 	assert_int_equal(headers_at(f, 1, got, sizeof(got), &len, &n), 1);
 	assert_int_equal(n, 1);
@@ -566,9 +575,7 @@ static void test_incompressible_kept_uncompressed(void **state)
 	uint64_t x = 0x9e3779b97f4a7c15ull;
 	struct batch_builder bb;
 	struct log_append_info info;
-	struct rec_in again = { "a", 1, "new", 3, fake_now };
-	struct rec_in fill[10];
-	char vb[10][32], path[400];
+	char path[400];
 	int64_t size;
 	size_t got = 0, pos = 0;
 	int found = 0;
@@ -589,16 +596,7 @@ static void test_incompressible_kept_uncompressed(void **state)
 	assert_true(size > 0);
 	assert_int_equal(BATCH_CODEC_GZIP, buf[BATCH_OFF_ATTRIBUTES + 1] & BATCH_CODEC_MASK);
 	assert_int_equal(log_append_client(f->l, buf, (size_t)size, 0, fake_now, &info, NULL), 0);
-	put_recs(f, &again, 1); /* offset 0 superseded: its batch is rewritten */
-	for (int k = 0; k < 20; k++) {
-		for (int i = 0; i < 10; i++) {
-			int vl = snprintf(vb[i], sizeof(vb[i]), "filler-%d-%d-xxxxxxxx", k, i);
-
-			fill[i] = (struct rec_in){ "f", 1, vb[i], vl, fake_now };
-		}
-		put_recs(f, fill, 10);
-	}
-	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	supersede_a_and_clean(f); /* offset 0 superseded: its batch is rewritten */
 	snprintf(path, sizeof(path), "%s/t-0/00000000000000000000.log", f->dir);
 	fp = fopen(path, "rb");
 	assert_non_null(fp);
