@@ -166,15 +166,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mkdir(path, 0755) < 0)
 		abort();
 	switch (data[0] % 3) {
-	case 0:
-		check_topic_id(data + 1, size - 1);
-		break;
-	case 1:
-		check_cluster_id(data + 1, size - 1);
-		break;
-	default:
-		check_broker_id(data + 1, size - 1);
-		break;
+	case 0: check_topic_id(data + 1, size - 1); break;
+	case 1: check_cluster_id(data + 1, size - 1); break;
+	default: check_broker_id(data + 1, size - 1); break;
 	}
 	return 0;
 }

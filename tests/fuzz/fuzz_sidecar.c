@@ -152,7 +152,8 @@ static void init(void)
 		abort();
 	for (int i = 0; i < LINES; i++) {
 		char line[64];
-		int n = snprintf(line, sizeof(line), "line %d of the segment sidecar fuzz target\n", i);
+		int n = snprintf(line, sizeof(line), "line %d of the segment sidecar fuzz target\n",
+				 i);
 
 		if (log_append_lines(l, NULL, 0, line, (size_t)n, 1000 + 10 * (int64_t)i, 0, NULL) <
 		    0)
@@ -209,8 +210,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	refusals = 0;
 	/* Byte 0: see the head comment. */
 	which = (data[0] >> 4) & 3;
-	snprintf(sidecar, sizeof(sidecar), "t-0/%020lld%s", (long long)bases[(data[0] & 15) % nbases],
-		 ext[which % 3]);
+	snprintf(sidecar, sizeof(sidecar), "t-0/%020lld%s",
+		 (long long)bases[(data[0] & 15) % nbases], ext[which % 3]);
 	clean = !(data[0] & 64);
 	snprintf(path, sizeof(path), "%s/t-0", dir);
 	if (mkdir(path, 0755) < 0)
