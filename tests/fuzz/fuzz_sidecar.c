@@ -45,7 +45,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define LINES     60 /* lines written, one append (one batch) each */
+#define LINES     30 /* lines written, one append (one batch) each */
 #define MAX_FILES 48
 
 static char dir[64];
@@ -75,7 +75,7 @@ static void note(int level, const char *fmt, ...)
 static void config(struct log_config *cfg)
 {
 	log_config_defaults(cfg);
-	cfg->segment_bytes = 1024;
+	cfg->segment_bytes = 512;
 	cfg->index_interval_bytes = 100;
 }
 
@@ -259,7 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	log_get_state(l, &st);
 	if (st.log_end_offset != leo || st.hw != leo)
 		abort();
-	if (read_all(l, 7, got, sizeof(got)) != view_len || memcmp(got, view, (size_t)view_len))
+	if (read_all(l, 97, got, sizeof(got)) != view_len || memcmp(got, view, (size_t)view_len))
 		abort();
 	if (read_all(l, sizeof(got), got, sizeof(got)) != view_len ||
 	    memcmp(got, view, (size_t)view_len))
