@@ -67,18 +67,6 @@ static void init(void)
 	cfg->broker_id = 7;
 }
 
-static void write_file(const char *rel, const uint8_t *data, size_t size)
-{
-	char path[128];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || write(fd, data, size) != (ssize_t)size)
-		abort();
-	close(fd);
-}
-
 /* Whether b[0..n) is s and then maybe a newline, nothing else. */
 static bool exactly(const uint8_t *b, size_t n, const char *s)
 {
@@ -94,7 +82,7 @@ static void check_topic_id(const uint8_t *b, size_t n)
 	char id[64], want[96];
 	int rc;
 
-	write_file("t-0/partition.metadata", b, n);
+	fuzzdir_put(dir, "t-0/partition.metadata", b, n);
 	if (logmgr_open(dir, &io, &m) < 0)
 		abort();
 	warnings = 0;
@@ -115,7 +103,7 @@ static void check_cluster_id(const uint8_t *b, size_t n)
 	char id[ZK_UUID_LEN + 1];
 	int rc;
 
-	write_file("meta/zk-cluster.id", b, n);
+	fuzzdir_put(dir, "meta/zk-cluster.id", b, n);
 	rc = cluster_id_file_read(dir, "zk-cluster.id", id);
 	if (rc == -EBADMSG)
 		return;
@@ -130,8 +118,8 @@ static void check_broker_id(const uint8_t *b, size_t n)
 	size_t digits;
 	int rc;
 
-	write_file("meta/zk-cluster.id", joined, sizeof(joined) - 1);
-	write_file("meta/broker.id", b, n);
+	fuzzdir_put(dir, "meta/zk-cluster.id", joined, sizeof(joined) - 1);
+	fuzzdir_put(dir, "meta/broker.id", b, n);
 	rc = cluster_data_dir_check(cfg, NULL);
 	if (rc == -EBADMSG)
 		return;

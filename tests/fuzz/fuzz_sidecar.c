@@ -178,18 +178,6 @@ static void init(void)
 	nftw(dir, keep_file, 16, FTW_PHYS);
 }
 
-static void write_file(const char *rel, const uint8_t *data, size_t size)
-{
-	char path[128];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, rel);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd < 0 || write(fd, data, size) != (ssize_t)size)
-		abort();
-	close(fd);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const ext[] = { ".lines", ".index", ".timeindex" };
@@ -200,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct logmgr *m;
 	struct log *l;
 	bool clean;
-	int which, rc;
+	int which;
 
 	if (size < 1)
 		return 0;
@@ -220,7 +208,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!clean && strcmp(files[i].path, ".clean-shutdown") == 0)
 			continue;
 		if (strcmp(files[i].path, sidecar) != 0) {
-			write_file(files[i].path, files[i].bytes, files[i].len);
+			fuzzdir_put(dir, files[i].path, files[i].bytes, files[i].len);
 			continue;
 		}
 		if (which == 3 || !(data[0] & 128))
@@ -235,24 +223,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(b, files[i].bytes, files[i].len);
 		for (size_t k = 0; k + 1 < size; k++)
 			b[k] ^= data[k + 1];
-		write_file(sidecar, b, len);
+		fuzzdir_put(dir, sidecar, b, len);
 		free(b);
 	}
 	if (which != 3 && !(data[0] & 128))
-		write_file(sidecar, data + 1, size - 1);
+		fuzzdir_put(dir, sidecar, data + 1, size - 1);
 
 	config(&cfg);
-	rc = logmgr_open(dir, &io, &m);
-	if (rc == 0) {
-		rc = logmgr_get_log(m, "t", 0, &cfg, false, &l);
-		if (rc < 0)
-			logmgr_abandon(m);
-	}
-	if (rc == -EBADMSG && !refusals)
-		abort();
-	if (rc && rc != -EBADMSG && rc != -ENOMEM)
-		abort();
-	if (rc)
+	if (fuzzdir_open_t0(dir, &io, &cfg, &refusals, &m, &l))
 		return 0;
 
 	/* Taken: it reads what was written. */
