@@ -855,9 +855,9 @@ static int lines_offset_at(const void *arg, int64_t i, int64_t *k);
  * that holds off (found among the nent .lines entries) has its largest
  * timestamp ts there, as index_entries_for wrote it (the largest so far,
  * where it is held). The entries of a segment opened after a clean stop
- * (or below the recovery point) are not rebuilt, and only the last is
- * checked at open (seg_load_tail): each is checked when a time lookup
- * uses it (seg_find_time). 0, -EBADMSG, or the read's -errno. */
+ * (or below the recovery point) are not rebuilt, and seg_load_tail
+ * checks only where the last one points: each is checked when a time
+ * lookup uses it (seg_find_time). 0, -EBADMSG, or the read's -errno. */
 static int tidx_entry_check(struct seg *s, const struct line_fmt *lf, int64_t nent, int64_t ts,
 			    int64_t off, int64_t size)
 {
@@ -968,15 +968,6 @@ static int seg_load_tail_pinned(struct seg *s, const struct line_fmt *lf, int64_
 			rc = -EBADMSG;
 			goto out;
 		}
-		/* seg_index_state_load takes the last entry for the
-		 * segment's max timestamp as of the last .index entry, and a
-		 * time lookup skips a segment whose max is below the time
-		 * asked: one damaged to a lower timestamp would hide its
-		 * records from ListOffsets. Rebuilt then. */
-		rc = tidx_entry_check(s, lf, nent, (int64_t)be64_get(b),
-				      s->base_offset + be32_get(b + 8), size);
-		if (rc < 0)
-			goto out;
 	}
 	rc = seg_index_state_load(s, lf, size);
 	if (rc < 0)
