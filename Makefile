@@ -90,7 +90,7 @@ $(BUILD)/rdk_perf: contrib/bench/rdk_perf.c
 # Fuzz targets (tests/fuzz/fuzz_<t>.c). make test and make asan run each
 # over its checked-in corpus (tests/fuzz/corpus/fuzz_<t>/) through replay.c,
 # built with the normal compiler; make fuzz builds them with libFuzzer.
-FUZZ_TARGETS := batch recovery request client groupmeta ckpt zkdata config
+FUZZ_TARGETS := batch recovery request client groupmeta ckpt zkdata config sidecar ident groupctl
 FUZZ_REPLAY  := $(patsubst %,$(BUILD)/fuzz/replay-%,$(FUZZ_TARGETS))
 FUZZ_SECONDS ?= 60
 

@@ -181,6 +181,9 @@ struct seg {
 	int64_t idx_entries, tidx_entries;
 	int64_t bytes_since_index;
 	int64_t last_tidx_ts;
+	/* A time lookup found a .timeindex entry that its batch belies
+	 * (seg_find_time, said once): lookups walk the segment whole. */
+	bool tidx_bad;
 	int64_t first_append_ms; /* for segment.ms; 0 = empty */
 	/* Kafka's LogSegment.lastModified: the clock at the last append, the
 	 * .log's mtime when opened from disk, kept across a clean. Retention
@@ -353,7 +356,9 @@ int seg_read_lines_ents(struct seg *s, int64_t i, int n, struct lines_ent *e);
  * line_pos <= pos); -1 if before the first; -ENOENT if empty. */
 int64_t seg_find_offset(struct seg *s, int64_t offset);
 int64_t seg_find_pos(struct seg *s, int64_t pos);
-int64_t seg_find_time(struct seg *s, int64_t ts); /* offset from .timeindex or base */
+/* Offset from .timeindex (each entry used checked against its batch) or
+ * base. Caller holds the log's lock. */
+int64_t seg_find_time(struct seg *s, const struct line_fmt *lf, int64_t ts);
 /* Line length of one record in the line view. */
 void line_fmt_of(const struct log_config *cfg, struct line_fmt *lf);
 /* True when the record is shown escaped. */

@@ -612,6 +612,16 @@ int logmgr_topic_id(struct logmgr *m, const char *topic, int partition, char *ou
 	id = strncmp(text, "version: 0\ntopic_id: ", 21) == 0 ? text + 21 : NULL;
 	end = id ? strchr(id, '\n') : NULL;
 	if (!end || !topic_id_valid(id, (size_t)(end - id)) || (size_t)(end - id) >= cap) {
+		/* Each caller decides what a file that does not read means
+		 * (replaced, or the log taken for a replica's); the reason is
+		 * said here, once for all of them. An id too long for out is
+		 * the caller's to say. */
+		if (!end || !topic_id_valid(id, (size_t)(end - id)))
+			ENGINE_REPORT(
+				ENGINE_LOG_WARN,
+				"%s: not a topic id (Kafka's \"version: 0\", then \"topic_id: "
+				"<id>\" of 1 to 63 letters, digits, '_' or '-'): not taken",
+				path);
 		free(text);
 		return -EBADMSG;
 	}

@@ -285,7 +285,7 @@ static int time_lookup_locked(struct log *l, int64_t ts, int64_t *offset, int64_
 		struct seg *s = l->segs[si];
 		if (s->max_ts < ts)
 			continue;
-		int64_t from = seg_find_time(s, ts);
+		int64_t from = seg_find_time(s, &l->lf, ts);
 		if (from < 0)
 			return (int)from;
 		int64_t ei = seg_find_offset(s, from > start ? from : start);

@@ -873,6 +873,42 @@ void seg_first_append_load(struct seg *s, const struct line_fmt *lf)
 	s->first_append_ms = first > 0 ? first : 0; /* 0: not known, as empty */
 }
 
+static int lines_offset_at(const void *arg, int64_t i, int64_t *k);
+
+/* Whether a .timeindex entry, ts at offset off, is the log's: the batch
+ * that holds off (found among the nent .lines entries) has its largest
+ * timestamp ts there, as index_entries_for wrote it (the largest so far,
+ * where it is held). The entries of a segment opened after a clean stop
+ * (or below the recovery point) are not rebuilt, and seg_load_tail
+ * checks only where the last one points: each is checked when a time
+ * lookup uses it (seg_find_time). 0, -EBADMSG, or the read's -errno. */
+static int tidx_entry_check(struct seg *s, const struct line_fmt *lf, int64_t nent, int64_t ts,
+			    int64_t off, int64_t size)
+{
+	struct lines_ent e;
+	struct batch_iter it = { 0 };
+	struct batch_meta m;
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	int64_t i = bsearch_last_le(nent, off, lines_offset_at, s), total;
+	int rc;
+
+	if (i < 0)
+		return i == -1 ? -EBADMSG : (int)i;
+	rc = seg_read_lines_ent(s, i, &e);
+	if (rc < 0)
+		return rc;
+	total = seg_read_batch(s, e.position, size, &buf, &cap);
+	if (total < 0 && total != -EBADMSG)
+		rc = (int)total;
+	else if (total <= 0 || batch_line_bytes(buf, (size_t)total, lf, false, &it, &m) < 0 ||
+		 m.max_ts != ts || m.max_ts_offset != off)
+		rc = -EBADMSG;
+	batch_iter_free(&it);
+	free(buf);
+	return rc;
+}
+
 static int seg_load_tail_pinned(struct seg *s, const struct line_fmt *lf, int64_t prev_line_end)
 {
 	const struct io_ops *io = s->io;
@@ -1887,20 +1923,39 @@ static int tidx_time_at(const void *arg, int64_t i, int64_t *k)
 	return tidx_read(arg, i, k, &offset);
 }
 
-static int64_t seg_find_time_pinned(struct seg *s, int64_t ts)
+static int64_t seg_find_time_pinned(struct seg *s, const struct line_fmt *lf, int64_t ts)
 {
 	/* Last entry with timestamp < ts: records from there on may match. */
 	int64_t i, t, off = s->base_offset;
+	int rc;
 
-	if (ts == INT64_MIN)
+	if (ts == INT64_MIN || s->tidx_bad)
 		return off;
 	i = bsearch_last_le(s->tidx_entries, ts - 1, tidx_time_at, s);
-	if (i >= 0 && tidx_read(s, i, &t, &off) < 0)
+	if (i < -1)
+		return i;
+	if (i < 0)
+		return off;
+	if (tidx_read(s, i, &t, &off) < 0)
 		return -EIO;
-	return i < -1 ? i : off;
+	/* The entry says no record before off reaches ts: one damaged to a
+	 * lower timestamp or a later offset would skip records that do.
+	 * Belied by its batch, the segment is walked whole from now on. */
+	rc = tidx_entry_check(s, lf, atomic_load(&s->lines_entries), t, off, atomic_load(&s->size));
+	if (rc == -EBADMSG) {
+		ENGINE_REPORT(ENGINE_LOG_WARN,
+			      "%s.timeindex: entry %" PRId64 " (timestamp %" PRId64
+			      ", offset %" PRId64 ") is not the log's: lookups by time "
+			      "read the segment from its start (it is rebuilt at the next "
+			      "start without its clean-shutdown marker)",
+			      s->path, i, t, off);
+		s->tidx_bad = true;
+		return s->base_offset;
+	}
+	return rc < 0 ? rc : off;
 }
 
-int64_t seg_find_time(struct seg *s, int64_t ts)
+int64_t seg_find_time(struct seg *s, const struct line_fmt *lf, int64_t ts)
 {
-	PINNED(s, int64_t, seg_find_time_pinned(s, ts));
+	PINNED(s, int64_t, seg_find_time_pinned(s, lf, ts));
 }

@@ -72,6 +72,7 @@
  * which deletes the registration at once (Kafka's controlled shutdown
  * would move leadership away before: the controller's part).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -1380,9 +1381,8 @@ static int zk_connect(struct cluster *c)
 #define JOINED_CLUSTER_FILE "zk-cluster.id"
 #define BROKER_ID_FILE      "broker.id"
 
-/* An id file DATA/meta/<name>: 0 with id, -ENOENT (none), -EBADMSG (not
- * an id), or the read's -errno. */
-static int id_file_read(const char *data_dir, const char *name, char id[ZK_UUID_LEN + 1])
+/* (cluster.h) */
+int cluster_id_file_read(const char *data_dir, const char *name, char *id)
 {
 	char path[PATH_MAX];
 	char *text = NULL;
@@ -1394,8 +1394,10 @@ static int id_file_read(const char *data_dir, const char *name, char id[ZK_UUID_
 	rc = io_read_file(&io_posix, path, &text, &len);
 	if (rc < 0)
 		return rc;
+	/* The id and its newline (id_file_write), nothing else: a longer
+	 * text whose first 22 bytes read as an id is another id, or none. */
 	rc = -EBADMSG;
-	if (len >= ZK_UUID_LEN) {
+	if (len == ZK_UUID_LEN || (len == ZK_UUID_LEN + 1 && text[ZK_UUID_LEN] == '\n')) {
 		memcpy(id, text, ZK_UUID_LEN);
 		id[ZK_UUID_LEN] = '\0';
 		if (zk_uuid_valid(id))
@@ -1460,10 +1462,13 @@ static int broker_id_check(const char *dir, int32_t id)
 		mq_log(MQ_ERR, "%s: %s; refusing to start", path, strerror(-rc));
 		return rc;
 	}
+	/* Decimal digits and the newline this function writes, nothing
+	 * else: strtol alone would also take a sign, leading blanks and
+	 * whatever follows a first line ("7\n8" as 7). */
 	errno = 0;
 	kept = strtol(text, &end, 10);
-	if (end == text || (*end != '\n' && *end != '\0') || errno || kept < 0 ||
-	    kept > INT32_MAX) {
+	if (!isdigit((unsigned char)text[0]) || end == text ||
+	    (size_t)(end - text) + (*end == '\n') != len || errno || kept > INT32_MAX) {
 		mq_log(MQ_ERR,
 		       "%s: not a broker id; refusing to start (repair or remove the file: it "
 		       "names the broker this data directory belongs to)",
@@ -1488,7 +1493,7 @@ int cluster_data_dir_check(const struct broker_config *cfg, struct logmgr *m)
 	char id[ZK_UUID_LEN + 1], log[NAME_MAX + 16] = "";
 	int rc;
 
-	rc = id_file_read(dir, JOINED_CLUSTER_FILE, id);
+	rc = cluster_id_file_read(dir, JOINED_CLUSTER_FILE, id);
 	if (rc < 0 && rc != -ENOENT && rc != -EBADMSG) {
 		mq_log(MQ_ERR, "%s/meta/" JOINED_CLUSTER_FILE ": %s; refusing to start", dir,
 		       strerror(-rc));
@@ -1589,7 +1594,7 @@ static int cluster_id_at_start(struct cluster *c, char id[ZK_UUID_LEN + 1])
 	char why[ZK_WHY_LEN] = "";
 	int rc;
 
-	rc = id_file_read(broker_config_data_dir(c->cfg), JOINED_CLUSTER_FILE, id);
+	rc = cluster_id_file_read(broker_config_data_dir(c->cfg), JOINED_CLUSTER_FILE, id);
 	if (rc == 0)
 		return cluster_id_verify(c, id, true);
 	if (rc != -ENOENT) {
@@ -1884,7 +1889,7 @@ static int local_cluster_id(struct cluster *c)
 	char id[ZK_UUID_LEN + 1];
 	int rc;
 
-	rc = id_file_read(broker_config_data_dir(c->cfg), "cluster.id", id);
+	rc = cluster_id_file_read(broker_config_data_dir(c->cfg), "cluster.id", id);
 	if (rc == -EBADMSG)
 		mq_log(MQ_WARN, "%s/meta/cluster.id: not a cluster id: a new one is made",
 		       broker_config_data_dir(c->cfg));

@@ -30,6 +30,10 @@ struct cluster;
  * write's -errno; else 0. */
 struct logmgr;
 int cluster_data_dir_check(const struct broker_config *cfg, struct logmgr *m);
+/* An id file DATA/meta/<name> (zk-cluster.id, cluster.id): the id and a
+ * newline. 0 with id, -ENOENT (none), -EBADMSG (not exactly an id, maybe
+ * with its newline), or the read's -errno. id: ZK_UUID_LEN + 1 bytes. */
+int cluster_id_file_read(const char *data_dir, const char *name, char *id);
 
 /* With zookeeper.connect: connects, ensures Kafka's paths, reads (or
  * creates) the cluster id, starts the listener, registers

@@ -70,11 +70,14 @@ struct zkc {
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int state;               /* library's state constant, as last seen */
-	struct zkc_wctx watches; /* list head of armed watches */
+	int state; /* library's state constant, as last seen */
 
 	zkc_session_fn *session_fn;
 	void *session_arg;
+	/* List head of armed watches. Last: struct zkc_wctx ends in a
+	 * flexible array, and such a struct may only end another (clang, as
+	 * make fuzz builds, refuses it anywhere else). */
+	struct zkc_wctx watches;
 };
 
 static const struct {

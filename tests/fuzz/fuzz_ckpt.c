@@ -128,22 +128,13 @@ static void check_taken(const char *text, bool epochs)
 		abort();
 }
 
-static void write_file(const char *path, const uint8_t *data, size_t size)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	if (fd < 0 || write(fd, data, size) != (ssize_t)size)
-		abort();
-	close(fd);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char path[128], *text;
 	struct log_config cfg;
 	struct logmgr *m;
 	struct log *l;
-	int which, rc;
+	int which;
 
 	if (size < 1)
 		return 0;
@@ -155,23 +146,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(path, sizeof(path), "%s/t-0", dir);
 	if (mkdir(path, 0755) < 0)
 		abort();
-	snprintf(path, sizeof(path), "%s/t-0/00000000000000000000.log", dir);
-	write_file(path, NULL, 0);
-	snprintf(path, sizeof(path), "%s/%s", dir, files[which]);
-	write_file(path, data + 1, size - 1);
+	fuzzdir_put(dir, "t-0/00000000000000000000.log", NULL, 0);
+	fuzzdir_put(dir, files[which], data + 1, size - 1);
 
-	rc = logmgr_open(dir, &io, &m);
-	if (rc == 0) {
-		log_config_defaults(&cfg);
-		rc = logmgr_get_log(m, "t", 0, &cfg, false, &l);
-		logmgr_abandon(m);
-	}
-	if (rc == -EBADMSG && !refusals)
-		abort();
-	if (rc && rc != -EBADMSG && rc != -ENOMEM)
-		abort();
-	if (rc)
+	log_config_defaults(&cfg);
+	if (fuzzdir_open_t0(dir, &io, &cfg, &refusals, &m, &l))
 		return 0;
+	logmgr_abandon(m);
 	/* Taken: as the reader saw it, up to a NUL. */
 	text = malloc(size);
 	if (!text)
