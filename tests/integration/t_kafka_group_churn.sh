@@ -13,8 +13,9 @@
 #     does not rebalance;
 #   - every record, written before, between and after, is consumed at
 #     least once: per partition every offset up to the end, none skipped;
-#     once all stopped, each partition's committed offset (auto commits
-#     and one member's manual commits alike) is its end.
+#     once all stopped (one after the other, each after the group
+#     settled), each partition's committed offset (auto commits and one
+#     member's manual commits alike) is its end.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -95,6 +96,7 @@ poll 60 keys 600 || fail "A2 with B2 and C consume 600" "$(records | wc -l) reco
 
 # A second client of instance i1: the first is fenced, no rebalance.
 member A3 -X group.instance.id=i1
+A3=$MQ_LAST_PID
 poll 60 sh -c "[ \$(grep -c \"keeps its instance's assignment in generation $gen\" '$LOG') -eq 2 ]" ||
 	fail "A3 replaces A2 without a rebalance" "$(last_state)"
 poll 60 stopped "$A2" || fail "A2 ends, fenced" "still running"
@@ -104,10 +106,18 @@ poll 60 keys 800 || fail "A3 with B2 and C consume 800" "$(records | wc -l) reco
 expect_eq "the group did not rebalance since" "$rebalances" \
 	"$(grep -c "Kafka group cg: .*-> PreparingRebalance" "$LOG")"
 
-touch "$MQ_TMP/A3.stop" "$MQ_TMP/B2.stop" "$MQ_TMP/C.stop"
-for p in $MQ_LAST_PID $B2 $C; do
-	poll 60 stopped "$p" || fail "member $p stops" "still running"
-done
+# One at a time, each after the group settled: a member's last commit
+# (at its close) made while the group completes a rebalance another's
+# leaving started is refused REBALANCE_IN_PROGRESS, as by Kafka, and
+# would leave its partitions' commits behind their ends.
+touch "$MQ_TMP/C.stop"
+poll 60 stopped "$C" || fail "C stops" "still running"
+poll 60 settled 2 || fail "the group settles with 2" "$(last_state)"
+touch "$MQ_TMP/B2.stop"
+poll 60 stopped "$B2" || fail "B2 stops" "still running"
+poll 60 settled 1 || fail "the group settles with 1" "$(last_state)"
+touch "$MQ_TMP/A3.stop"
+poll 60 stopped "$A3" || fail "A3 stops" "still running"
 for p in 0 1 2 3; do
 	end=$(mq_run "$RDK" -b "$B" watermarks t "$p" | awk '{ print $2 }')
 	expect_eq "partition $p: offsets 0..$end-1 consumed, none skipped" "$end $((end - 1))" \
