@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "repl/broker_int.h"
+#include "util/clock.h"
 #include "repl/throttle.h"
 #include "repl/cluster_repl.h"
 #include "util/pause.h"
@@ -305,7 +306,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	if (!b)
 		return -ENOMEM;
 	b->cfg = *cfg;
-	b->open_ms = engine_now_ms();
+	b->open_mono_ms = now_mono_ms();
 	atomic_init(&b->next_topic_id, 1);
 	pthread_mutex_init(&b->admin_mu, NULL);
 	fd_room_init(&b->fd_room);

@@ -213,9 +213,9 @@ struct broker {
 	/* The replication throttles (throttle.h): their throttled
 	 * partitions follow every topic's settings (topic_throttle_note). */
 	struct repl_throttle *throttle;
-	char meta_dir[4200]; /* DATA/meta/topics */
-	int64_t open_ms;
-	bool fresh; /* the data directory was new */
+	char meta_dir[4200];  /* DATA/meta/topics */
+	int64_t open_mono_ms; /* now_mono_ms() at the open: .state's uptime */
+	bool fresh;           /* the data directory was new */
 
 	pthread_mutex_t admin_mu;
 	/* Descriptors a topic creation or grow may take (util/fdroom.h);

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "repl/broker_int.h"
+#include "util/clock.h"
 
 #ifndef MQFS_VERSION
 #define MQFS_VERSION "unknown"
@@ -184,26 +185,21 @@ int broker_state_text(struct broker *b, char **out, size_t *len)
 	if (cluster_zk_mode(b->cluster)) {
 		fprintf(f, "broker.id=%d\n", id);
 		cluster_state_text(b->cluster, f);
-		fprintf(f,
-			"metadata.store=zookeeper\ndata.dir=%s\ntopics=%d\n"
-			"internal.topics=%d\npartitions=%d\nlast.shutdown=%s\n"
-			"uptime.ms=%" PRId64 "\nversion=%s\n",
-			logmgr_dir(b->m), user, n - user, parts,
-			b->fresh                 ? "none"
-			: logmgr_was_clean(b->m) ? "clean"
-						 : "unclean",
-			engine_now_ms() - b->open_ms, MQFS_VERSION);
-		return memstream_done(f, &buf, &blen, out, len);
+		fprintf(f, "metadata.store=zookeeper\n");
+	} else {
+		fprintf(f, "broker.id=%d\ncontroller=%d\nbrokers=[%d]\nmetadata.store=local\n", id,
+			id, id);
 	}
+	/* uptime on the monotonic clock: a step of the wall clock neither
+	 * makes it negative nor adds a day to it. */
 	fprintf(f,
-		"broker.id=%d\ncontroller=%d\nbrokers=[%d]\nmetadata.store=local\n"
 		"data.dir=%s\ntopics=%d\ninternal.topics=%d\npartitions=%d\n"
 		"last.shutdown=%s\nuptime.ms=%" PRId64 "\nversion=%s\n",
-		id, id, id, logmgr_dir(b->m), user, n - user, parts,
+		logmgr_dir(b->m), user, n - user, parts,
 		b->fresh                 ? "none"
 		: logmgr_was_clean(b->m) ? "clean"
 					 : "unclean",
-		engine_now_ms() - b->open_ms, MQFS_VERSION);
+		now_mono_ms() - b->open_mono_ms, MQFS_VERSION);
 	return memstream_done(f, &buf, &blen, out, len);
 }
 

@@ -1401,6 +1401,19 @@ static void test_wall_clock_step_back(void **state)
 		usleep(20 * 1000);
 		assert_int_equal(topic_log_state(t, 0, &st), 0);
 	} while ((st.recovery_point < 40 || st.log_start_offset == 0) && now_mono_ms() < end);
+	/* .state's uptime: on the wall clock it read minus a day here. */
+	{
+		char *text, *up;
+		size_t len;
+		long long ms;
+
+		assert_int_equal(broker_state_text(f->b, &text, &len), 0);
+		up = strstr(text, "\nuptime.ms=");
+		assert_non_null(up);
+		assert_int_equal(sscanf(up, "\nuptime.ms=%lld", &ms), 1);
+		assert_true(ms >= 0 && ms < 86400000);
+		free(text);
+	}
 	atomic_store(&clock_back_ms, 0);
 	assert_int_equal(st.recovery_point, 40);
 	assert_true(st.log_start_offset > 0);
