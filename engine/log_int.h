@@ -287,9 +287,10 @@ int64_t seg_fsize(struct seg *s, enum seg_fd f);
 int seg_load_tail(struct seg *s, const struct line_fmt *lf, int64_t prev_line_end);
 /* Sets first_append_ms (segment.ms's start) of a segment opened from
  * disk to the time its first batch went in as far as its files tell: the
- * batch's max timestamp (Kafka's rollingBasedTimestamp), no later than the
- * .log's mtime. Nothing for an empty segment or one whose start is set. */
-void seg_first_append_load(struct seg *s, const struct line_fmt *lf);
+ * maxTimestamp of its header (Kafka's rollingBasedTimestamp; the records
+ * are not read), no later than the .log's mtime. Nothing for an empty
+ * segment or one whose start is set. */
+void seg_first_append_load(struct seg *s);
 /* Checks the .lines entries of a segment seg_load_tail loaded: strictly
  * increasing, the first at the segment's start, and about one batch in 64
  * decoded against its entry and the next (with contiguous, line positions

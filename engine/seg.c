@@ -853,23 +853,28 @@ static int seg_index_state_load(struct seg *s, const struct line_fmt *lf, int64_
  * open: a log written on and restarted more often than segment.ms would
  * never roll by time. The mtime (last_append_ms) caps it, so that a first
  * timestamp in the future does not hold the roll off; one the files do
- * not give (-1: none, a batch that does not decode) is the mtime. */
-void seg_first_append_load(struct seg *s, const struct line_fmt *lf)
+ * not give (-1: none, a header that does not decode, a batch that does
+ * not end inside the .log) is the mtime.
+ *
+ * Only the first batch's header is read (61 bytes), as Kafka's
+ * rollingBasedTimestamp reads its maxTimestamp: its records are never
+ * decoded nor decompressed, so a large compressed first batch costs the
+ * open nothing. The CRC is not checked (nor was it when the records were
+ * decoded here): a changed byte in the field gives another start, never
+ * one past the mtime, as a changed record timestamp did; the batch itself
+ * is the readers' to report (EBADMSG at its position). */
+void seg_first_append_load(struct seg *s)
 {
-	int64_t size = atomic_load(&s->size), first = s->last_append_ms, total;
-	uint8_t *buf = NULL;
-	size_t cap = 0;
-	struct batch_iter it = { 0 };
-	struct batch_meta m;
+	int64_t size = atomic_load(&s->size), first = s->last_append_ms;
+	uint8_t h[BATCH_HDR_SIZE];
+	struct batch_hdr hd;
 
 	if (size == 0 || s->first_append_ms)
 		return;
-	total = seg_read_batch(s, 0, size, &buf, &cap);
-	if (total > 0 && batch_line_bytes(buf, (size_t)total, lf, false, &it, &m) >= 0 &&
-	    m.max_ts >= 0 && m.max_ts < first)
-		first = m.max_ts;
-	batch_iter_free(&it);
-	free(buf);
+	if (seg_pread(s, SEG_FD_LOG, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	    batch_hdr_decode(h, sizeof(h), &hd) == 0 && batch_total_size(h) <= size &&
+	    hd.max_timestamp >= 0 && hd.max_timestamp < first)
+		first = hd.max_timestamp;
 	s->first_append_ms = first > 0 ? first : 0; /* 0: not known, as empty */
 }
 
