@@ -626,6 +626,7 @@ void seg_unref(struct seg *s)
 		pthread_mutex_unlock(&c->mu);
 	seg_cache_unref(c);
 	free(s->lines_pend);
+	free(s->tidx_ok);
 	if (atomic_load(&s->deleted)) {
 		/* The last reader of a segment that left the log (retention.c). */
 		static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
@@ -880,13 +881,50 @@ void seg_first_append_load(struct seg *s)
 
 static int lines_offset_at(const void *arg, int64_t i, int64_t *k);
 
+/* Forgets the checks of .timeindex entries n and after (struct seg's
+ * tidx_ok): their bytes may change. */
+static void tidx_ok_forget(struct seg *s, int64_t n)
+{
+	size_t w = (size_t)n / 64;
+
+	if (w >= s->tidx_ok_words)
+		return;
+	s->tidx_ok[w] &= (UINT64_C(1) << (n % 64)) - 1;
+	memset(s->tidx_ok + w + 1, 0, (s->tidx_ok_words - w - 1) * sizeof(*s->tidx_ok));
+}
+
+static bool tidx_ok_has(const struct seg *s, int64_t i)
+{
+	size_t w = (size_t)i / 64;
+
+	return w < s->tidx_ok_words && (s->tidx_ok[w] >> (i % 64) & 1);
+}
+
+/* Without the memory the entry is only checked again at its next use. */
+static void tidx_ok_note(struct seg *s, int64_t i)
+{
+	size_t w = (size_t)i / 64, cap = s->tidx_ok_words;
+
+	if (w >= cap) {
+		uint64_t *nb = engine_grow(s->tidx_ok, &cap, w + 1, sizeof(*nb), 4);
+		if (!nb)
+			return;
+		memset(nb + s->tidx_ok_words, 0, (cap - s->tidx_ok_words) * sizeof(*nb));
+		s->tidx_ok = nb;
+		s->tidx_ok_words = cap;
+	}
+	s->tidx_ok[w] |= UINT64_C(1) << (i % 64);
+}
+
 /* Whether a .timeindex entry, ts at offset off, is the log's: the batch
  * that holds off (found among the nent .lines entries) has its largest
  * timestamp ts there, as index_entries_for wrote it (the largest so far,
  * where it is held). The entries of a segment opened after a clean stop
  * (or below the recovery point) are not rebuilt, and seg_load_tail
  * checks only where the last one points: each is checked when a time
- * lookup uses it (seg_find_time). 0, -EBADMSG, or the read's -errno. */
+ * lookup first uses it (seg_find_time; tidx_ok keeps the answer, so
+ * repeated lookups by time read no batch). 0, -EBADMSG, or the read's
+ * -errno. */
 static int tidx_entry_check(struct seg *s, const struct line_fmt *lf, int64_t nent, int64_t ts,
 			    int64_t off, int64_t size)
 {
@@ -934,6 +972,7 @@ static int seg_load_tail_pinned(struct seg *s, const struct line_fmt *lf, int64_
 	int64_t nent = (lsz - LINES_HDR_SIZE) / LINES_ENT_SIZE;
 	s->idx_entries = isz / INDEX_ENT_SIZE;
 	s->tidx_entries = tsz / TIMEINDEX_ENT_SIZE;
+	tidx_ok_forget(s, s->tidx_entries);
 	s->next_offset = s->base_offset;
 	s->line_end = s->line_base;
 	s->bytes_since_index = 0;
@@ -1227,6 +1266,7 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 	s->max_ts = s->max_ts_offset = s->last_tidx_ts = -1;
 	s->bytes_since_index = 0;
 	s->idx_entries = s->tidx_entries = 0;
+	tidx_ok_forget(s, 0);
 
 	struct gbuf lines = { 0 }, idx = { 0 }, tidx = { 0 };
 	uint8_t *buf = NULL;
@@ -1786,6 +1826,7 @@ static int seg_truncate_to_pinned(struct seg *s, int64_t offset, int key_sep_len
 	 * was, since shorter indexes are still valid (sparser) ones. */
 	s->idx_entries = ni;
 	s->tidx_entries = nt;
+	tidx_ok_forget(s, nt);
 	int rc = seg_idx_cut(s);
 	if (rc == 0)
 		rc = io->ftruncate(io->ctx, s->lines_fd, LINES_HDR_SIZE + keep * LINES_ENT_SIZE);
@@ -1946,7 +1987,11 @@ static int64_t seg_find_time_pinned(struct seg *s, const struct line_fmt *lf, in
 	/* The entry says no record before off reaches ts: one damaged to a
 	 * lower timestamp or a later offset would skip records that do.
 	 * Belied by its batch, the segment is walked whole from now on. */
+	if (tidx_ok_has(s, i))
+		return off;
 	rc = tidx_entry_check(s, lf, atomic_load(&s->lines_entries), t, off, atomic_load(&s->size));
+	if (rc == 0)
+		tidx_ok_note(s, i);
 	if (rc == -EBADMSG) {
 		ENGINE_REPORT(ENGINE_LOG_WARN,
 			      "%s.timeindex: entry %" PRId64 " (timestamp %" PRId64
