@@ -860,10 +860,10 @@ static int seg_index_state_load(struct seg *s, const struct line_fmt *lf, int64_
  * Only the first batch's header is read (61 bytes), as Kafka's
  * rollingBasedTimestamp reads its maxTimestamp: its records are never
  * decoded nor decompressed, so a large compressed first batch costs the
- * open nothing. The CRC is not checked (nor was it when the records were
- * decoded here): a changed byte in the field gives another start, never
- * one past the mtime, as a changed record timestamp did; the batch itself
- * is the readers' to report (EBADMSG at its position). */
+ * open no more than a small one. The CRC is not checked (it would take
+ * the whole batch): a changed byte in the field gives another start, but
+ * never one past the mtime; the batch itself is the readers' to report
+ * (EBADMSG at its position). */
 void seg_first_append_load(struct seg *s)
 {
 	int64_t size = atomic_load(&s->size), first = s->last_append_ms;
