@@ -184,6 +184,14 @@ struct seg {
 	/* A time lookup found a .timeindex entry that its batch belies
 	 * (seg_find_time, said once): lookups walk the segment whole. */
 	bool tidx_bad;
+	/* The .timeindex entries a time lookup found true to their batches
+	 * (bit i % 64 of word i / 64: entry i), so that each entry's batch is
+	 * read once, not at every lookup that starts there. Forgotten from
+	 * an entry on wherever the entries there may change (a cut, a
+	 * rebuild, a reload: tidx_ok_forget); a new segment (a roll, the
+	 * cleaner's swap) starts with none. Log lock. */
+	uint64_t *tidx_ok;
+	size_t tidx_ok_words;
 	int64_t first_append_ms; /* for segment.ms; 0 = empty */
 	/* Kafka's LogSegment.lastModified: the clock at the last append, the
 	 * .log's mtime when opened from disk, kept across a clean. Retention
@@ -287,9 +295,10 @@ int64_t seg_fsize(struct seg *s, enum seg_fd f);
 int seg_load_tail(struct seg *s, const struct line_fmt *lf, int64_t prev_line_end);
 /* Sets first_append_ms (segment.ms's start) of a segment opened from
  * disk to the time its first batch went in as far as its files tell: the
- * batch's max timestamp (Kafka's rollingBasedTimestamp), no later than the
- * .log's mtime. Nothing for an empty segment or one whose start is set. */
-void seg_first_append_load(struct seg *s, const struct line_fmt *lf);
+ * maxTimestamp of its header (Kafka's rollingBasedTimestamp; the records
+ * are not read), no later than the .log's mtime. Nothing for an empty
+ * segment or one whose start is set. */
+void seg_first_append_load(struct seg *s);
 /* Checks the .lines entries of a segment seg_load_tail loaded: strictly
  * increasing, the first at the segment's start, and about one batch in 64
  * decoded against its entry and the next (with contiguous, line positions
@@ -356,8 +365,8 @@ int seg_read_lines_ents(struct seg *s, int64_t i, int n, struct lines_ent *e);
  * line_pos <= pos); -1 if before the first; -ENOENT if empty. */
 int64_t seg_find_offset(struct seg *s, int64_t offset);
 int64_t seg_find_pos(struct seg *s, int64_t pos);
-/* Offset from .timeindex (each entry used checked against its batch) or
- * base. Caller holds the log's lock. */
+/* Offset from .timeindex (each entry used checked against its batch, once:
+ * struct seg's tidx_ok) or base. Caller holds the log's lock. */
 int64_t seg_find_time(struct seg *s, const struct line_fmt *lf, int64_t ts);
 /* Line length of one record in the line view. */
 void line_fmt_of(const struct log_config *cfg, struct line_fmt *lf);

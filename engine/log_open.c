@@ -472,7 +472,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 		     leo > l->log_start_offset ? l->segs[0]->line_base : log_line_end(l));
 	atomic_store(&l->line_open_end, log_line_end(l));
 	log_active(l)->tail_ok = !l->damaged;
-	seg_first_append_load(log_active(l), &l->lf);
+	seg_first_append_load(log_active(l));
 	seg_set_active(log_active(l), true);
 	*out = l;
 	return recovered ? 1 : 0;

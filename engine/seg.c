@@ -626,6 +626,7 @@ void seg_unref(struct seg *s)
 		pthread_mutex_unlock(&c->mu);
 	seg_cache_unref(c);
 	free(s->lines_pend);
+	free(s->tidx_ok);
 	if (atomic_load(&s->deleted)) {
 		/* The last reader of a segment that left the log (retention.c). */
 		static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
@@ -853,27 +854,67 @@ static int seg_index_state_load(struct seg *s, const struct line_fmt *lf, int64_
  * open: a log written on and restarted more often than segment.ms would
  * never roll by time. The mtime (last_append_ms) caps it, so that a first
  * timestamp in the future does not hold the roll off; one the files do
- * not give (-1: none, a batch that does not decode) is the mtime. */
-void seg_first_append_load(struct seg *s, const struct line_fmt *lf)
+ * not give (-1: none, a header that does not decode, a batch that does
+ * not end inside the .log) is the mtime.
+ *
+ * Only the first batch's header is read (61 bytes), as Kafka's
+ * rollingBasedTimestamp reads its maxTimestamp: its records are never
+ * decoded nor decompressed, so a large compressed first batch costs the
+ * open no more than a small one. The CRC is not checked (it would take
+ * the whole batch): a changed byte in the field gives another start, but
+ * never one past the mtime; the batch itself is the readers' to report
+ * (EBADMSG at its position). */
+void seg_first_append_load(struct seg *s)
 {
-	int64_t size = atomic_load(&s->size), first = s->last_append_ms, total;
-	uint8_t *buf = NULL;
-	size_t cap = 0;
-	struct batch_iter it = { 0 };
-	struct batch_meta m;
+	int64_t size = atomic_load(&s->size), first = s->last_append_ms;
+	uint8_t h[BATCH_HDR_SIZE];
+	struct batch_hdr hd;
 
 	if (size == 0 || s->first_append_ms)
 		return;
-	total = seg_read_batch(s, 0, size, &buf, &cap);
-	if (total > 0 && batch_line_bytes(buf, (size_t)total, lf, false, &it, &m) >= 0 &&
-	    m.max_ts >= 0 && m.max_ts < first)
-		first = m.max_ts;
-	batch_iter_free(&it);
-	free(buf);
+	if (seg_pread(s, SEG_FD_LOG, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	    batch_hdr_decode(h, sizeof(h), &hd) == 0 && batch_total_size(h) <= size &&
+	    hd.max_timestamp >= 0 && hd.max_timestamp < first)
+		first = hd.max_timestamp;
 	s->first_append_ms = first > 0 ? first : 0; /* 0: not known, as empty */
 }
 
 static int lines_offset_at(const void *arg, int64_t i, int64_t *k);
+
+/* Forgets the checks of .timeindex entries n and after (struct seg's
+ * tidx_ok): their bytes may change. */
+static void tidx_ok_forget(struct seg *s, int64_t n)
+{
+	size_t w = (size_t)n / 64;
+
+	if (w >= s->tidx_ok_words)
+		return;
+	s->tidx_ok[w] &= (UINT64_C(1) << (n % 64)) - 1;
+	memset(s->tidx_ok + w + 1, 0, (s->tidx_ok_words - w - 1) * sizeof(*s->tidx_ok));
+}
+
+static bool tidx_ok_has(const struct seg *s, int64_t i)
+{
+	size_t w = (size_t)i / 64;
+
+	return w < s->tidx_ok_words && (s->tidx_ok[w] >> (i % 64) & 1);
+}
+
+/* Without the memory the entry is only checked again at its next use. */
+static void tidx_ok_note(struct seg *s, int64_t i)
+{
+	size_t w = (size_t)i / 64, cap = s->tidx_ok_words;
+
+	if (w >= cap) {
+		uint64_t *nb = engine_grow(s->tidx_ok, &cap, w + 1, sizeof(*nb), 4);
+		if (!nb)
+			return;
+		memset(nb + s->tidx_ok_words, 0, (cap - s->tidx_ok_words) * sizeof(*nb));
+		s->tidx_ok = nb;
+		s->tidx_ok_words = cap;
+	}
+	s->tidx_ok[w] |= UINT64_C(1) << (i % 64);
+}
 
 /* Whether a .timeindex entry, ts at offset off, is the log's: the batch
  * that holds off (found among the nent .lines entries) has its largest
@@ -881,7 +922,9 @@ static int lines_offset_at(const void *arg, int64_t i, int64_t *k);
  * where it is held). The entries of a segment opened after a clean stop
  * (or below the recovery point) are not rebuilt, and seg_load_tail
  * checks only where the last one points: each is checked when a time
- * lookup uses it (seg_find_time). 0, -EBADMSG, or the read's -errno. */
+ * lookup first uses it (seg_find_time; tidx_ok keeps the answer, so
+ * repeated lookups by time read no batch). 0, -EBADMSG, or the read's
+ * -errno. */
 static int tidx_entry_check(struct seg *s, const struct line_fmt *lf, int64_t nent, int64_t ts,
 			    int64_t off, int64_t size)
 {
@@ -929,6 +972,7 @@ static int seg_load_tail_pinned(struct seg *s, const struct line_fmt *lf, int64_
 	int64_t nent = (lsz - LINES_HDR_SIZE) / LINES_ENT_SIZE;
 	s->idx_entries = isz / INDEX_ENT_SIZE;
 	s->tidx_entries = tsz / TIMEINDEX_ENT_SIZE;
+	tidx_ok_forget(s, s->tidx_entries);
 	s->next_offset = s->base_offset;
 	s->line_end = s->line_base;
 	s->bytes_since_index = 0;
@@ -1222,6 +1266,7 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 	s->max_ts = s->max_ts_offset = s->last_tidx_ts = -1;
 	s->bytes_since_index = 0;
 	s->idx_entries = s->tidx_entries = 0;
+	tidx_ok_forget(s, 0);
 
 	struct gbuf lines = { 0 }, idx = { 0 }, tidx = { 0 };
 	uint8_t *buf = NULL;
@@ -1781,6 +1826,7 @@ static int seg_truncate_to_pinned(struct seg *s, int64_t offset, int key_sep_len
 	 * was, since shorter indexes are still valid (sparser) ones. */
 	s->idx_entries = ni;
 	s->tidx_entries = nt;
+	tidx_ok_forget(s, nt);
 	int rc = seg_idx_cut(s);
 	if (rc == 0)
 		rc = io->ftruncate(io->ctx, s->lines_fd, LINES_HDR_SIZE + keep * LINES_ENT_SIZE);
@@ -1941,7 +1987,11 @@ static int64_t seg_find_time_pinned(struct seg *s, const struct line_fmt *lf, in
 	/* The entry says no record before off reaches ts: one damaged to a
 	 * lower timestamp or a later offset would skip records that do.
 	 * Belied by its batch, the segment is walked whole from now on. */
+	if (tidx_ok_has(s, i))
+		return off;
 	rc = tidx_entry_check(s, lf, atomic_load(&s->lines_entries), t, off, atomic_load(&s->size));
+	if (rc == 0)
+		tidx_ok_note(s, i);
 	if (rc == -EBADMSG) {
 		ENGINE_REPORT(ENGINE_LOG_WARN,
 			      "%s.timeindex: entry %" PRId64 " (timestamp %" PRId64

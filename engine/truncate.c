@@ -65,7 +65,7 @@ int log_truncate_locked(struct log *l, int64_t offset)
 	if (atomic_load(&s->size) == 0)
 		s->first_append_ms = 0;
 	else
-		seg_first_append_load(s, &l->lf);
+		seg_first_append_load(s);
 	int64_t leo = s->next_offset;
 	if (l->hw > leo) {
 		l->hw = leo;

@@ -1535,6 +1535,110 @@ static void test_close_cut_durable(void **state)
 	check_all(f, 100);
 }
 
+/* Appends records from..from+n-1, per records an append, each a value
+ * of 1000 bytes stamped fake_now + i, and commits them: batches of about
+ * per KB, each with its .index and .timeindex entry. */
+static void put_kb(struct logfx *f, int from, int n, int per)
+{
+	static char v[1000];
+	struct rec_in r[16];
+	struct log_state st;
+
+	assert_true(per <= 16);
+	memset(v, 'v', sizeof(v));
+	for (int i = 0; i < n;) {
+		int k = 0;
+		for (; k < per && i < n; k++, i++)
+			r[k] = (struct rec_in){ NULL, -1, v, sizeof(v), fake_now + from + i };
+		assert_int_equal(log_append(f->l, r, k, 0, NULL), 0);
+	}
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+}
+
+/* seg_find_time of ts in s under the log's lock, with the bytes it read,
+ * after the .lines entries still pending are written (as a lookup does). */
+static int64_t find_time_read(struct logfx *f, struct seg *s, int64_t ts, int64_t *bytes)
+{
+	pthread_mutex_lock(&f->l->lock);
+	assert_int_equal(seg_lines_sync(log_active(f->l)), 0);
+	f->fio.pread_bytes = 0;
+	int64_t from = seg_find_time(s, &f->l->lf, ts);
+	pthread_mutex_unlock(&f->l->lock);
+	*bytes = f->fio.pread_bytes;
+	return from;
+}
+
+/* A lookup by time checks the .timeindex entry it starts from against its
+ * batch (10 KB here) once: later lookups from that entry read only the
+ * .timeindex. A truncation below the entry forgets the check: the entry
+ * written there again by the appends that follow is checked anew. */
+static void test_time_lookup_checks_entry_once(void **state)
+{
+	struct logfx *f = *state;
+	int64_t from, bytes, o;
+
+	put_kb(f, 0, 200, 10);
+	logmgr_close(f->m); /* clean: the entries are read, not rebuilt */
+	f->m = NULL;
+	logfx_open(f);
+	struct seg *s = f->l->segs[0];
+	assert_true(s->tidx_entries > 10);
+	/* Entry 8 (the first batch has none): timestamp fake_now + 99 at
+	 * offset 99, the last of its batch. */
+	from = find_time_read(f, s, fake_now + 105, &bytes);
+	assert_int_equal(from, 99);
+	assert_true(bytes > 10000); /* its batch, read to check it */
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(find_time_read(f, s, fake_now + 105, &bytes), from);
+		assert_true(bytes < 1000); /* the .timeindex's bisection only */
+		assert_int_equal(log_time_to_offset(f->l, fake_now + 105, &o), 0);
+		assert_int_equal(o, 105);
+	}
+	/* Entry 8 again, for the same offsets with timestamps 7 ms later. */
+	assert_int_equal(log_truncate_to(f->l, 90), 0);
+	fake_now += 7;
+	put_kb(f, 90, 110, 10);
+	assert_int_equal(find_time_read(f, s, fake_now + 105, &bytes), 99);
+	assert_true(bytes > 10000);
+	assert_int_equal(log_time_to_offset(f->l, fake_now + 105, &o), 0);
+	assert_int_equal(o, 105);
+}
+
+/* A .timeindex entry damaged after a clean stop (its offset moved 15
+ * records on, past the next batch's start) would make a lookup by time
+ * that starts there skip the records of that batch: its batch belies it,
+ * the lookup walks the segment from its start instead, and so do the
+ * later ones, which answer right too (no check keeps a damaged entry). */
+static void test_time_lookup_damaged_entry(void **state)
+{
+	struct logfx *f = *state;
+	char p[512];
+	uint8_t e[12];
+	int64_t o;
+
+	put_kb(f, 0, 200, 10);
+	logmgr_close(f->m);
+	f->m = NULL;
+	snprintf(p, sizeof(p), "%s/t-0/%020d.timeindex", f->dir, 0);
+	int fd = open(p, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, e, sizeof(e), 3 * 12), 12);
+	int64_t ts = (int64_t)be64_get(e);
+	be32_put(e + 8, be32_get(e + 8) + 15);
+	assert_int_equal(pwrite(fd, e, sizeof(e), 3 * 12), 12);
+	close(fd);
+	logfx_open(f);
+	logfx_reports[0] = '\0';
+	for (int k = 0; k < 3; k++) {
+		assert_int_equal(log_time_to_offset(f->l, ts + 1, &o), 0);
+		assert_int_equal(o, ts + 1 - fake_now);
+	}
+	const char *w = strstr(logfx_reports, "is not the log's");
+	assert_non_null(w);
+	assert_null(strstr(w + 1, "is not the log's")); /* said once */
+}
+
 /* A segment whose name, and so its first batch's base offset (outside
  * the CRC), is near INT64_MAX: the trusted open of a clean stop must not
  * take base + last delta + 1, which wraps, for its next offset (every
@@ -2381,6 +2485,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hw_never_back, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_cut_durable, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_close_cut_durable, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_time_lookup_checks_entry_once, setup,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_time_lookup_damaged_entry, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_clean_open_offset_wraps, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_power_cut_after_retention, setup,

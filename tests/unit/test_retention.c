@@ -250,6 +250,42 @@ static void test_roll_age_after_truncation(void **state)
 	assert_int_equal(st.log_end_offset, 6);
 }
 
+/* A segment opened from disk takes its segment.ms start from its first
+ * batch's header alone: a truncation that makes such a segment active
+ * again (its start not loaded at the open, it was not the active one)
+ * reads 61 bytes of that batch, not its 14 KiB of records, and the start
+ * is the batch's max timestamp. */
+static void test_roll_age_from_first_header(void **state)
+{
+	struct logfx *f = *state;
+	static char big[4][3500];
+	struct rec_in r[4];
+	int64_t t0 = fake_now - 5000;
+
+	f->cfg.segment_bytes = 64 << 10;
+	log_reconfigure(f->l, &f->cfg);
+	for (int i = 0; i < 4; i++) {
+		memset(big[i], 'a' + i, sizeof(big[i]));
+		r[i] = (struct rec_in){ NULL, -1, big[i], sizeof(big[i]), t0 + i };
+	}
+	assert_int_equal(log_append(f->l, r, 4, 0, NULL), 0);
+	put(f, 4, 10);
+	f->cfg.segment_bytes = 2048; /* the next append rolls */
+	log_reconfigure(f->l, &f->cfg);
+	put(f, 14, 10);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, 2);
+	logmgr_close(f->m);
+	logfx_open(f);
+	f->fio.pread_bytes = 0;
+	assert_int_equal(log_truncate_to(f->l, 14), 0);
+	assert_int_equal(log_active(f->l)->base_offset, 0);
+	/* The first batch's records are about 14 KiB: not one of them read. */
+	assert_true(f->fio.pread_bytes < 4 << 10);
+	assert_int_equal(log_active(f->l)->first_append_ms, t0 + 3); /* one batch: 0..3 */
+}
+
 static void test_by_size(void **state)
 {
 	struct logfx *f = *state;
@@ -779,6 +815,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roll_age_across_restart, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_age_after_truncation, setup,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_roll_age_from_first_header, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_by_size, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_both_and_policy, setup, logfx_teardown),
