@@ -8,10 +8,11 @@
  *   baseOffset (0..7)             the log end offset at the append
  *   partitionLeaderEpoch (12..15) the leader's epoch
  *
- * and, with message.timestamp.type=LogAppendTime, attribute bit 3 and
- * maxTimestamp, which are inside it: the CRC is computed again, as Kafka
- * does. Headers, producer id, producer epoch and base sequence stay as the
- * client sent them.
+ * and maxTimestamp, inside it, when the client's is not the largest of
+ * its records' timestamps (with message.timestamp.type=LogAppendTime:
+ * attribute bit 3 and the append time): the CRC is computed again, as
+ * Kafka's LogValidator does (setMaxTimestamp). Headers, producer id,
+ * producer epoch and base sequence stay as the client sent them.
  *
  * What is checked, every batch, before anything is written (the input is
  * from the network: validated, never trusted):
@@ -387,13 +388,22 @@ static int client_batches_check(struct log *l, const struct line_fmt *lf, const 
 	return nb;
 }
 
-/* LogAppendTime: bit 3 set and maxTimestamp = now, then the CRC again. */
-static void stamp_append_time(uint8_t *b, size_t len, int64_t now)
+/* Kafka's DefaultRecordBatch.setMaxTimestamp, as its LogValidator calls
+ * it on every batch appended in place: maxTimestamp = ts (with
+ * LogAppendTime, bit 3 set too), then the CRC again; nothing when the
+ * batch says so already. With CreateTime ts is the largest of the
+ * records' timestamps (-1: none has one): the header's field is the
+ * client's word, which the segment's roll age (seg_first_append_load),
+ * followers and consumers read, so a wrong one is not kept. */
+static void set_max_timestamp(uint8_t *b, size_t len, bool append_time, int64_t ts)
 {
-	uint16_t attr = be16_get(b + BATCH_OFF_ATTRIBUTES) | BATCH_ATTR_LOG_APPEND_TIME;
+	uint16_t attr = be16_get(b + BATCH_OFF_ATTRIBUTES);
+	uint16_t want = append_time ? attr | BATCH_ATTR_LOG_APPEND_TIME : attr;
 
-	be16_put(b + BATCH_OFF_ATTRIBUTES, attr);
-	be64_put(b + BATCH_OFF_MAX_TS, (uint64_t)now);
+	if (want == attr && (int64_t)be64_get(b + BATCH_OFF_MAX_TS) == ts)
+		return;
+	be16_put(b + BATCH_OFF_ATTRIBUTES, want);
+	be64_put(b + BATCH_OFF_MAX_TS, (uint64_t)ts);
 	be32_put(b + BATCH_OFF_CRC,
 		 crc32c(0, b + BATCH_OFF_ATTRIBUTES, len - BATCH_OFF_ATTRIBUTES));
 }
@@ -428,13 +438,17 @@ again:
 		batches = out.buf;
 		len = out.len;
 	}
-	if (log_append_time >= 0) {
+	{
 		size_t pos = 0;
 
 		for (int i = 0; i < nb; i++) {
-			stamp_append_time(batches + pos, (size_t)m[i].size, log_append_time);
-			m[i].max_ts = log_append_time; /* on every record: the first holds it */
-			m[i].max_ts_offset = 0;
+			if (log_append_time >= 0) {
+				m[i].max_ts =
+					log_append_time; /* on every record: the first holds it */
+				m[i].max_ts_offset = 0;
+			}
+			set_max_timestamp(batches + pos, (size_t)m[i].size, log_append_time >= 0,
+					  m[i].max_ts);
 			pos += (size_t)m[i].size;
 		}
 	}

@@ -246,6 +246,30 @@ static void test_hand_built_kept(void **state)
 	free(dump);
 }
 
+/* A header whose maxTimestamp is not its records' largest is stored with
+ * theirs and its CRC computed again (Kafka's LogValidator sets it on every
+ * batch): the rest stays the client's. */
+static void test_max_timestamp_set(void **state)
+{
+	struct logfx *f = *state;
+	uint8_t in[256], sent[256], disk[512];
+
+	size_t n = hand_batch(in);
+	be64_put(in + BATCH_OFF_MAX_TS, 4102444800000ULL); /* 2100, no record's */
+	be32_put(in + BATCH_OFF_CRC,
+		 crc32c(0, in + BATCH_OFF_ATTRIBUTES, n - BATCH_OFF_ATTRIBUTES));
+	memcpy(sent, in, n);
+	assert_int_equal(log_append_client(f->l, in, n, 2, -1, NULL, NULL), 0);
+	assert_int_equal(raw_log(f->l, disk, sizeof(disk)), n);
+	assert_int_equal(be64_get(disk + BATCH_OFF_MAX_TS), 1700000000000ULL);
+	assert_int_equal(be32_get(disk + BATCH_OFF_CRC),
+			 crc32c(0, disk + BATCH_OFF_ATTRIBUTES, n - BATCH_OFF_ATTRIBUTES));
+	assert_memory_equal(disk + BATCH_OFF_ATTRIBUTES, sent + BATCH_OFF_ATTRIBUTES,
+			    BATCH_OFF_MAX_TS - BATCH_OFF_ATTRIBUTES);
+	assert_memory_equal(disk + BATCH_OFF_MAX_TS + 8, sent + BATCH_OFF_MAX_TS + 8,
+			    n - BATCH_OFF_MAX_TS - 8);
+}
+
 /* Refused with err at batch bad_want, nothing appended; why_want (NULL:
  * none) starts the reason given for -EBADMSG or -EMSGSIZE. */
 static void refused_why(struct logfx *f, uint8_t *in, size_t n, int err, int bad_want,
@@ -903,6 +927,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_builder_batches, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_hand_built_kept, setup_keyed, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_max_timestamp_set, setup_keyed,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_compressed, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_log_append_time, setup, logfx_teardown),
