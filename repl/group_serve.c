@@ -1947,6 +1947,7 @@ static void *timer_main(void *arg)
 		next = group_guests_expire(gs->gc, KG_TICK_MAX_MS);
 		group_remote_adopt(gs->gc);
 		group_past_end_check(gs->gc);
+		group_store_idle_flush(gs->gc);
 		now = now_mono_ms();
 		if (now >= gs->cleanup_at) {
 			kg_cleanup(gs);

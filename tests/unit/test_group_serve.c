@@ -2256,6 +2256,83 @@ static void test_expiry_mount_group(void **state)
 	topic_put(t);
 }
 
+/* The time a mount group lost its last member is kept in its settings
+ * record (idle.since.ms): after a reopen its offset, committed ten
+ * minutes before the member left, still expires offsets.retention.minutes
+ * after the leaving, not after the commit. */
+static void test_expiry_mount_idle_reopen(void **state)
+{
+	struct brokerfx *f = *state;
+	struct commit_part c0 = { "t", 0, 3 };
+	struct group_member *m;
+	char logged[1 << 16];
+	struct group *g;
+	struct topic *t;
+	int64_t until;
+	int16_t err;
+	bool unsaved = true;
+
+	commit(f, 2, "ri", -1, "", &c0, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	assert_int_equal(group_open(t, "ri", GROUP_LOOKUP, &g), 0);
+	assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), 0);
+	advance(10 * MINUTE_MS);
+	group_leave(m);
+	until = now_mono_ms() + DEADLINE_MS;
+	while (unsaved) {
+		assert_true(now_mono_ms() < until);
+		usleep(5000);
+		pthread_mutex_lock(&g->mu);
+		unsaved = g->idle_unsaved;
+		pthread_mutex_unlock(&g->mu);
+	}
+	group_put(g);
+	topic_put(t);
+	reopen_logged(f, logged, sizeof(logged));
+	advance(MINUTE_MS - 1);
+	wait_cleanup(f);
+	assert_true(offset_kept(f, "t", "ri", 0));
+	advance(1);
+	until = now_mono_ms() + DEADLINE_MS;
+	while (group_there(f, "ri")) {
+		assert_true(now_mono_ms() < until);
+		usleep(5000);
+	}
+}
+
+/* A settings record written while the group had members
+ * (idle.since.ms=-1): they left with the broker, so a reopen counts the
+ * group idle from the load, as Kafka's loaded group becomes Empty once
+ * its members' sessions expire there; not from the commit, made ten
+ * minutes before. */
+static void test_expiry_members_at_reopen(void **state)
+{
+	static const char rec[] = "hm/t\tpartition.assignment.strategy=range "
+				  "auto.offset.reset=earliest session.timeout.ms=45000 "
+				  "idle.since.ms=-1\n";
+	struct brokerfx *f = *state;
+	struct commit_part c0 = { "t", 0, 3 };
+	char logged[1 << 16];
+	int64_t until;
+	int16_t err;
+
+	commit(f, 2, "hm", -1, "", &c0, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+	assert_int_equal(group_store_append(f->b->gc, "hm", rec, sizeof(rec) - 1), 0);
+	advance(10 * MINUTE_MS);
+	reopen_logged(f, logged, sizeof(logged));
+	advance(MINUTE_MS - 1);
+	wait_cleanup(f);
+	assert_true(offset_kept(f, "t", "hm", 0));
+	advance(1);
+	until = now_mono_ms() + DEADLINE_MS;
+	while (group_there(f, "hm")) {
+		assert_true(now_mono_ms() < until);
+		usleep(5000);
+	}
+}
+
 /* KIP-496: while a "consumer" group is Stable, the offsets of a topic
  * none of its members subscribes to (u; they subscribe to t) expire
  * offsets.retention.minutes after their commit, their tombstones written
@@ -2508,6 +2585,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expiry_standalone, setup_expiry,
 						teardown_expiry),
 		cmocka_unit_test_setup_teardown(test_expiry_mount_group, setup_expiry,
+						teardown_expiry),
+		cmocka_unit_test_setup_teardown(test_expiry_mount_idle_reopen, setup_expiry,
+						teardown_expiry),
+		cmocka_unit_test_setup_teardown(test_expiry_members_at_reopen, setup_expiry,
 						teardown_expiry),
 		cmocka_unit_test_setup_teardown(test_expiry_unsubscribed, setup_expiry,
 						teardown_expiry),
