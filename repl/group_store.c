@@ -20,8 +20,15 @@
  *        group_serve.c), on this broker after a restart and on a new
  *        coordinator alike.
  *   <group>/<topic> TAB partition.assignment.strategy=S SP
- *        auto.offset.reset=R SP session.timeout.ms=N
- *        the group exists, with its settings (Kafka's GroupMetadata key).
+ *        auto.offset.reset=R SP session.timeout.ms=N [SP idle.since.ms=T]
+ *        the group exists, with its settings (Kafka's GroupMetadata key),
+ *        and, as Kafka's Empty record keeps when the group became Empty,
+ *        T: the wall ms it lost its last member (its offsets' retention
+ *        counts from it), or -1 when it had members as written (a load
+ *        counts from the load: they left with that broker); absent: not
+ *        known (never had a member; an older record). Written again
+ *        when it gains its first member or loses its last (the timer
+ *        thread, group_store_idle_flush); a .config write cannot set it.
  *   either key with an empty value: a tombstone (group or offset deleted).
  *        Written by rmdir of a group, and for every group of a topic when
  *        the topic is deleted; an offset's alone by OffsetDelete
