@@ -2256,6 +2256,26 @@ static void test_expiry_mount_group(void **state)
 	topic_put(t);
 }
 
+/* Reopens the broker; then group name's offset of t/0 is kept for
+ * offsets.retention.minutes less 1 ms of the fake clock, and the group
+ * goes at the minute (polled, DEADLINE_MS). */
+static void reopen_expires_in_a_minute(struct brokerfx *f, const char *name)
+{
+	char logged[1 << 16];
+	int64_t until;
+
+	reopen_logged(f, logged, sizeof(logged));
+	advance(MINUTE_MS - 1);
+	wait_cleanup(f);
+	assert_true(offset_kept(f, "t", name, 0));
+	advance(1);
+	until = now_mono_ms() + DEADLINE_MS;
+	while (group_there(f, name)) {
+		assert_true(now_mono_ms() < until);
+		usleep(5000);
+	}
+}
+
 /* The time a mount group lost its last member is kept in its settings
  * record (idle.since.ms): after a reopen its offset, committed ten
  * minutes before the member left, still expires offsets.retention.minutes
@@ -2265,7 +2285,6 @@ static void test_expiry_mount_idle_reopen(void **state)
 	struct brokerfx *f = *state;
 	struct commit_part c0 = { "t", 0, 3 };
 	struct group_member *m;
-	char logged[1 << 16];
 	struct group *g;
 	struct topic *t;
 	int64_t until;
@@ -2289,16 +2308,7 @@ static void test_expiry_mount_idle_reopen(void **state)
 	}
 	group_put(g);
 	topic_put(t);
-	reopen_logged(f, logged, sizeof(logged));
-	advance(MINUTE_MS - 1);
-	wait_cleanup(f);
-	assert_true(offset_kept(f, "t", "ri", 0));
-	advance(1);
-	until = now_mono_ms() + DEADLINE_MS;
-	while (group_there(f, "ri")) {
-		assert_true(now_mono_ms() < until);
-		usleep(5000);
-	}
+	reopen_expires_in_a_minute(f, "ri");
 }
 
 /* A settings record written while the group had members
@@ -2313,24 +2323,13 @@ static void test_expiry_members_at_reopen(void **state)
 				  "idle.since.ms=-1\n";
 	struct brokerfx *f = *state;
 	struct commit_part c0 = { "t", 0, 3 };
-	char logged[1 << 16];
-	int64_t until;
 	int16_t err;
 
 	commit(f, 2, "hm", -1, "", &c0, 1, &err);
 	assert_int_equal(err, PROTO_ERR_NONE);
 	assert_int_equal(group_store_append(f->b->gc, "hm", rec, sizeof(rec) - 1), 0);
 	advance(10 * MINUTE_MS);
-	reopen_logged(f, logged, sizeof(logged));
-	advance(MINUTE_MS - 1);
-	wait_cleanup(f);
-	assert_true(offset_kept(f, "t", "hm", 0));
-	advance(1);
-	until = now_mono_ms() + DEADLINE_MS;
-	while (group_there(f, "hm")) {
-		assert_true(now_mono_ms() < until);
-		usleep(5000);
-	}
+	reopen_expires_in_a_minute(f, "hm");
 }
 
 /* KIP-496: while a "consumer" group is Stable, the offsets of a topic
