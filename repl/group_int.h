@@ -221,10 +221,15 @@ struct group {
 	bool reset_latest; /* auto.offset.reset=latest */
 	int32_t session_timeout_ms;
 	int32_t generation;
-	/* Wall ms (engine_now_ms) when its last member left here; 0: none
-	 * did since it was made or loaded. Its offsets' retention counts from
-	 * this or their commit, whichever is later (group_serve.c). */
+	/* Wall ms (engine_now_ms) when its last member left; 0: not known
+	 * (none did since it was made, or its record is older than the
+	 * field). Its offsets' retention counts from this or their commit,
+	 * whichever is later (group_serve.c). Kept in its settings record
+	 * (idle.since.ms, group_store.c) as Kafka keeps a group's Empty time
+	 * in its Empty record: idle_unsaved while the record does not say
+	 * yet whether the group has members and since when it has none. */
 	int64_t idle_since;
+	bool idle_unsaved;
 	uint64_t next_member;
 	struct group_member *members; /* join order */
 	int nmembers;
@@ -272,6 +277,9 @@ struct group_coord {
 	atomic_int armed;    /* armed members: the listener's fast path */
 	atomic_int deferred; /* appenders between group_notify_defer and
 			      * _flush: the queue is theirs to run */
+	/* Groups whose idle_unsaved was set since the last
+	 * group_store_idle_flush: it skips the walk while 0. */
+	atomic_int idle_unsaved;
 	/* Set (under mu) by group_serve.c while the listener serves Kafka's
 	 * group APIs: true when the Kafka consumer group of that name has
 	 * members. Called with mu held. */
@@ -381,8 +389,17 @@ int group_store_topic_config(struct broker *b, struct topic_config *tc);
  * __consumer_offsets; a failure is logged. */
 int group_store_append(struct group_coord *gc, const char *group, const char *lines, size_t len);
 /* The group's settings record (name, topic, strategy, reset_latest and
- * session_timeout_ms of g). */
+ * session_timeout_ms of g, and whether it has members or since when it
+ * has none: nmembers, idle_since). */
 int group_store_meta(const struct group *g);
+/* Marks g's membership changed: it gained its first member or lost its
+ * last (group_store_idle_flush records that). Needs g->mu. */
+void group_idle_mark(struct group *g);
+/* Writes the settings record of each group marked (group_idle_mark) since
+ * the last call, with what its members are now; one not written (the
+ * append failed) stays marked. Takes coord.mu, then each group's mu;
+ * none held on entry. The group coordinator's timer thread calls it. */
+void group_store_idle_flush(struct group_coord *gc);
 /* Commits offs[i] for partitions parts[i] (n of them) with metadata (the
  * member id, or "reset"), then sets them in g. Needs g->mu. */
 int group_store_commit(struct group *g, const int *parts, const int64_t *offs, int n,

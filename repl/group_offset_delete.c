@@ -74,31 +74,13 @@ struct od_group {
 	bool *kafka_sub;                   /* per request topic: a Kafka member subscribes to it */
 };
 
-/* Marks the request's topics the Kafka consumers of kg subscribe to, with
- * the protocol the group chose. Needs gs->mu. */
+/* Marks the request's topics the Kafka consumers of kg subscribe to, as
+ * Kafka's isSubscribedToTopic (kg_subscribes). Needs gs->mu. */
 static void kafka_subscribed(const struct kgroup *kg, const struct proto_offset_delete_req *m,
 			     bool *sub)
 {
-	bool all = !kg->proto[0];
-
-	for (const struct kmember *km = kg->members; km && !all; km = km->next) {
-		const struct kproto *kp = NULL;
-		struct proto_consumer_sub cs;
-
-		for (int i = 0; i < km->nprotos; i++)
-			if (!strcmp(km->protos[i].name, kg->proto))
-				kp = &km->protos[i];
-		if (!kp || proto_consumer_sub_decode(kp->meta, (size_t)kp->len, &cs) < 0) {
-			all = true;
-			break;
-		}
-		for (int32_t t = 0; t < m->n_topics; t++)
-			for (int32_t k = 0; k < cs.n_topics && !sub[t]; k++)
-				sub[t] = kstr_same(cs.topics[k], m->topics[t].name);
-		proto_consumer_sub_free(&cs);
-	}
-	for (int32_t t = 0; all && t < m->n_topics; t++)
-		sub[t] = true;
+	for (int32_t t = 0; t < m->n_topics; t++)
+		sub[t] = kg_subscribes(kg, m->topics[t].name);
 }
 
 /* Fills og: how many topics' groups the id names, and what the Kafka

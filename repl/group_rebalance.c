@@ -103,7 +103,8 @@ int group_member_add(struct group *g, struct group_member *m)
 	for (tail = &g->members; *tail; tail = &(*tail)->next)
 		;
 	*tail = m;
-	g->nmembers++;
+	if (g->nmembers++ == 0)
+		group_idle_mark(g);
 	if (m->rm)
 		g->nremote++;
 	rc = group_rebalance(g);
@@ -204,8 +205,10 @@ void group_member_remove(struct group_member *m)
 		}
 	}
 	g->nmembers--;
-	if (g->nmembers == 0)
+	if (g->nmembers == 0) {
 		g->idle_since = engine_now_ms();
+		group_idle_mark(g);
+	}
 	if (group_remote_active(m) && g->nremote > 0)
 		g->nremote--;
 	m->active = false;

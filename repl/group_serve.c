@@ -50,7 +50,9 @@
  *     cleanup (kg_cleanup) first expires the committed offsets of groups
  *     without members (offsets.retention.minutes after the later of
  *     their commit and the group's last member leaving:
- *     kg_remove_expired_offsets), then removes the Empty groups without
+ *     kg_remove_expired_offsets), and of a Stable "consumer" group those
+ *     of the topics its members no longer subscribe to (after their
+ *     commit: KIP-496), then removes the Empty groups without
  *     committed offsets, with their tombstones, so no coordinator loads
  *     them again.
  *
@@ -170,6 +172,54 @@ static const struct kproto *member_proto(const struct kmember *m, const char *na
 		if (!strcmp(m->protos[i].name, name))
 			return &m->protos[i];
 	return NULL;
+}
+
+/* Whether the version 0 ConsumerProtocolSubscription in [meta, meta +
+ * len) names topic: 1, 0, or -1 when it does not parse. Kafka reads
+ * every member's metadata so (computeSubscribedTopics: every later
+ * version starts with version 0's fields, so the header's version is
+ * skipped, not checked, and what follows user_data is ignored). */
+static int sub_v0_names(const uint8_t *meta, int32_t len, struct kstr topic)
+{
+	struct kbuf_r r;
+	int32_t n, ud;
+	int has = 0;
+
+	kbuf_r_init(&r, meta, len > 0 ? (size_t)len : 0);
+	kbuf_read_i16(&r);
+	n = kbuf_read_i32(&r);
+	if (n < 0)
+		return -1;
+	for (int32_t i = 0; i < n && !kbuf_r_err(&r); i++) {
+		int16_t l = kbuf_read_i16(&r);
+
+		if (l < 0 || (size_t)l > kbuf_r_left(&r))
+			return -1;
+		if (l == topic.len && !memcmp(r.p, topic.ptr, (size_t)l))
+			has = 1;
+		kbuf_r_skip(&r, (size_t)l);
+	}
+	ud = kbuf_read_i32(&r); /* user_data: nullable, any negative is null */
+	if (ud > 0)
+		kbuf_r_skip(&r, (size_t)ud);
+	return kbuf_r_err(&r) ? -1 : has;
+}
+
+bool kg_subscribes(const struct kgroup *g, struct kstr topic)
+{
+	if (strcmp(g->ptype, "consumer"))
+		return true;
+	if (g->nmembers == 0)
+		return false;
+	if (!g->proto[0])
+		return true;
+	for (const struct kmember *m = g->members; m; m = m->next) {
+		const struct kproto *kp = member_proto(m, g->proto);
+
+		if (!kp || sub_v0_names(kp->meta, kp->len, topic) != 0)
+			return true; /* named, or not known: as if named */
+	}
+	return false;
 }
 
 /* True when every member other than skip offers a protocol of req. */
@@ -1648,20 +1698,26 @@ static void kg_unlink(struct group_serve *gs, struct kgroup *g)
 	free(g);
 }
 
-/* Since when group name's offsets may age (wall ms, 0: only their
- * commit times count), or -1 while its Kafka group has members (no
- * offset expires then). A Kafka group with a protocol type (consumers
- * joined it) counts from when it became Empty; one without (standalone
- * commits) has only its commit times. Needs coord.mu (a join takes it:
- * the answer holds while it is held); takes gs->mu. */
-static int64_t kg_idle_since(struct group_serve *gs, const char *name)
+/* Since when the offsets of g (a topic's group) may age (wall ms, 0:
+ * only their commit times count), or -1 when none expires now. As
+ * Kafka's removeExpiredOffsets: while its Kafka group has members, only
+ * when it is a Stable "consumer" group none of whose members subscribes
+ * to g's topic (KIP-496; *unsubscribed set), by their commit times alone;
+ * an Empty one with a protocol type (consumers joined it) from when it
+ * became Empty; one without (standalone commits) by the commit times.
+ * Needs coord.mu (a join takes it: the answer holds while it is held);
+ * takes gs->mu. */
+static int64_t kg_idle_since(struct group_serve *gs, const struct group *g, bool *unsubscribed)
 {
 	struct kgroup *kg;
 	int64_t since = 0;
 
+	*unsubscribed = false;
 	pthread_mutex_lock(&gs->mu);
-	kg = kg_find(gs, name);
-	if (kg && (kg->nmembers > 0 || kg->state != KG_EMPTY || kg->storing))
+	kg = kg_find(gs, g->name);
+	if (kg && kg->state == KG_STABLE && !kg->storing && !kg_subscribes(kg, kstr_of(g->topic)))
+		*unsubscribed = true;
+	else if (kg && (kg->nmembers > 0 || kg->state != KG_EMPTY || kg->storing))
 		since = -1;
 	else if (kg && kg->ptype[0])
 		since = kg->empty_since;
@@ -1715,12 +1771,13 @@ static int expire_offsets(struct group *g, int64_t since, int64_t now, int64_t r
 static int remove_emptied(struct group_serve *gs, struct group *g)
 {
 	struct group_coord *gc = gs->gc;
+	bool unsubscribed;
 	int i, rc = -EBUSY;
 
 	pthread_mutex_lock(&gc->mu);
 	for (i = 0; i < gc->ngroups && gc->groups[i] != g; i++)
 		;
-	if (i == gc->ngroups || kg_idle_since(gs, g->name) < 0) {
+	if (i == gc->ngroups || kg_idle_since(gs, g, &unsubscribed) < 0) {
 		pthread_mutex_unlock(&gc->mu);
 		return -EBUSY;
 	}
@@ -1750,7 +1807,11 @@ static int remove_emptied(struct group_serve *gs, struct group *g)
  * from their commit (the timestamp of its record, kept across a restart
  * or a move) or from when the group last lost its last member, whichever
  * is later: a consumer that stays away that long starts again at
- * auto.offset.reset, as in Kafka. A group left without offsets goes. One
+ * auto.offset.reset, as in Kafka. And (KIP-496) of a Stable "consumer"
+ * group, the offsets of each topic none of its members subscribes to,
+ * by their commit times alone (kg_idle_since); nothing of a group whose
+ * subscriptions cannot be read. A topic's group left without offsets
+ * goes (its Kafka group, Stable, stays). One
  * log line per group that lost any. The groups are listed under coord.mu,
  * then each is expired under its own lock only, so that the appends (they
  * wait for the replicas) do not hold up every group's lookups; a member
@@ -1762,49 +1823,59 @@ static void kg_remove_expired_offsets(struct group_serve *gs)
 	struct group_coord *gc = gs->gc;
 	int64_t now = engine_now_ms();
 	int64_t ret = (int64_t)broker_cfg(gs->ka->b)->offsets_retention_minutes * 60000;
-	struct group **cand;
-	int64_t *since;
+	struct expiring {
+		struct group *g;
+		int64_t since;
+		bool unsubscribed;
+	} * cand;
 	int n = 0;
 
 	pthread_mutex_lock(&gc->mu);
 	cand = malloc((size_t)gc->ngroups * sizeof(*cand) + 1);
-	since = malloc((size_t)gc->ngroups * sizeof(*since) + 1);
-	for (int i = 0; cand && since && i < gc->ngroups; i++) {
+	for (int i = 0; cand && i < gc->ngroups; i++) {
 		struct group *g = gc->groups[i];
 
-		if (g->proxy || (since[n] = kg_idle_since(gs, g->name)) < 0)
+		if (g->proxy || (cand[n].since = kg_idle_since(gs, g, &cand[n].unsubscribed)) < 0)
 			continue;
 		atomic_fetch_add(&g->refs, 1);
-		cand[n++] = g;
+		cand[n++].g = g;
 	}
 	pthread_mutex_unlock(&gc->mu);
-	if (!cand || !since)
+	if (!cand)
 		mq_log(MQ_ERR, "committed offsets not expired: %s", strerror(ENOMEM));
 	for (int k = 0; k < n; k++) {
-		struct group *g = cand[k];
+		struct group *g = cand[k].g;
+		int64_t since = cand[k].since;
+		const char *why = cand[k].unsubscribed
+					  ? "; no member of its Kafka group subscribes "
+					    "to the topic"
+					  : "";
 		bool left = true;
 		int x = 0, rc = 0;
 
 		pthread_mutex_lock(&g->mu);
+		/* A Stable group's offsets of a topic it no longer reads count
+		 * from their commits alone (Kafka's commitTimestamp): the
+		 * mount's members leaving was not the group becoming Empty. */
+		if (!cand[k].unsubscribed && g->idle_since > since)
+			since = g->idle_since;
 		if (!g->deleted && !g->moved && g->nmembers == 0)
-			x = expire_offsets(g, g->idle_since > since[k] ? g->idle_since : since[k],
-					   now, ret, &left);
+			x = expire_offsets(g, since, now, ret, &left);
 		pthread_mutex_unlock(&g->mu);
 		if (x > 0 && !left && (rc = remove_emptied(gs, g)) == 0)
 			mq_log(MQ_INFO,
 			       "group %s of topic %s: %d committed offsets expired "
-			       "(offsets.retention.minutes): removed with its tombstones",
-			       g->name, g->topic, x);
+			       "(offsets.retention.minutes%s): removed with its tombstones",
+			       g->name, g->topic, x, why);
 		else if (x > 0)
 			mq_log(MQ_INFO,
 			       "group %s of topic %s: %d committed offsets expired "
-			       "(offsets.retention.minutes), their tombstones written%s%s",
-			       g->name, g->topic, x,
+			       "(offsets.retention.minutes%s), their tombstones written%s%s",
+			       g->name, g->topic, x, why,
 			       left ? "" : "; the group stays: ", left ? "" : strerror(-rc));
 		group_put(g);
 	}
 	free(cand);
-	free(since);
 }
 
 /* Kafka's offsets cleanup (GroupMetadataManager.cleanupGroupMetadata,
@@ -1876,6 +1947,7 @@ static void *timer_main(void *arg)
 		next = group_guests_expire(gs->gc, KG_TICK_MAX_MS);
 		group_remote_adopt(gs->gc);
 		group_past_end_check(gs->gc);
+		group_store_idle_flush(gs->gc);
 		now = now_mono_ms();
 		if (now >= gs->cleanup_at) {
 			kg_cleanup(gs);

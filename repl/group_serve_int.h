@@ -144,6 +144,13 @@ struct group_serve {
 struct kgroup *kg_find(struct group_serve *gs, const char *name);
 /* Its member of that id, or NULL (g may be NULL). Needs gs->mu. */
 struct kmember *kg_member(struct kgroup *g, struct kstr id);
+/* Kafka's GroupMetadata.isSubscribedToTopic: whether a member of g
+ * subscribes to topic, read from the version 0 prefix of each member's
+ * metadata of the protocol the group chose (computeSubscribedTopics);
+ * true whenever that cannot be known: a protocol type other than
+ * "consumer", no protocol chosen yet, metadata that does not parse. A
+ * "consumer" group without members subscribes to nothing. Needs gs->mu. */
+bool kg_subscribes(const struct kgroup *g, struct kstr topic);
 /* True when s equals the C string c. */
 bool kg_kstr_is(struct kstr s, const char *c);
 /* Kafka's checks before any group request: the id can be the mount's

@@ -20,8 +20,15 @@
  *        group_serve.c), on this broker after a restart and on a new
  *        coordinator alike.
  *   <group>/<topic> TAB partition.assignment.strategy=S SP
- *        auto.offset.reset=R SP session.timeout.ms=N
- *        the group exists, with its settings (Kafka's GroupMetadata key).
+ *        auto.offset.reset=R SP session.timeout.ms=N [SP idle.since.ms=T]
+ *        the group exists, with its settings (Kafka's GroupMetadata key),
+ *        and, as Kafka's Empty record keeps when the group became Empty,
+ *        T: the wall ms it lost its last member (its offsets' retention
+ *        counts from it), or -1 when it had members as written (a load
+ *        counts from the load: they left with that broker); absent: not
+ *        known (never had a member; an older record). Written again
+ *        when it gains its first member or loses its last (the timer
+ *        thread, group_store_idle_flush); a .config write cannot set it.
  *   either key with an empty value: a tombstone (group or offset deleted).
  *        Written by rmdir of a group, and for every group of a topic when
  *        the topic is deleted; an offset's alone by OffsetDelete
@@ -166,11 +173,17 @@ int group_store_append(struct group_coord *gc, const char *group, const char *li
 
 static int meta_line(const struct group *g, char *buf, size_t len)
 {
+	char idle[48] = "";
+
+	if (g->nmembers > 0)
+		snprintf(idle, sizeof(idle), " idle.since.ms=-1");
+	else if (g->idle_since > 0)
+		snprintf(idle, sizeof(idle), " idle.since.ms=%lld", (long long)g->idle_since);
 	return snprintf(buf, len,
 			"%s/%s\tpartition.assignment.strategy=%s "
-			"auto.offset.reset=%s session.timeout.ms=%d\n",
+			"auto.offset.reset=%s session.timeout.ms=%d%s\n",
 			g->name, g->topic, assign_strategy_name(g->strategy),
-			g->reset_latest ? "latest" : "earliest", (int)g->session_timeout_ms);
+			g->reset_latest ? "latest" : "earliest", (int)g->session_timeout_ms, idle);
 }
 
 int group_store_meta(const struct group *g)
@@ -179,6 +192,56 @@ int group_store_meta(const struct group *g)
 	int n = meta_line(g, line, sizeof(line));
 
 	return group_store_append(g->gc, g->name, line, (size_t)n);
+}
+
+void group_idle_mark(struct group *g)
+{
+	if (!g->idle_unsaved) {
+		g->idle_unsaved = true;
+		atomic_fetch_add(&g->gc->idle_unsaved, 1);
+	}
+}
+
+void group_store_idle_flush(struct group_coord *gc)
+{
+	struct group **cand;
+	int n = 0;
+
+	if (atomic_exchange(&gc->idle_unsaved, 0) == 0)
+		return;
+	pthread_mutex_lock(&gc->mu);
+	cand = malloc((size_t)gc->ngroups * sizeof(*cand) + 1);
+	for (int i = 0; cand && i < gc->ngroups; i++) {
+		struct group *g = gc->groups[i];
+
+		pthread_mutex_lock(&g->mu);
+		if (g->idle_unsaved) {
+			atomic_fetch_add(&g->refs, 1);
+			cand[n++] = g;
+		}
+		pthread_mutex_unlock(&g->mu);
+	}
+	pthread_mutex_unlock(&gc->mu);
+	if (!cand) {
+		atomic_fetch_add(&gc->idle_unsaved, 1); /* tried again at the next call */
+		return;
+	}
+	/* Each record is made under the group's lock from what it is then,
+	 * so records written in any order end with its present state. A
+	 * proxy writes nothing (its coordinator records its members). */
+	for (int k = 0; k < n; k++) {
+		struct group *g = cand[k];
+
+		pthread_mutex_lock(&g->mu);
+		if (g->idle_unsaved && !g->deleted && !g->moved && !g->proxy &&
+		    group_store_meta(g) < 0)
+			atomic_fetch_add(&gc->idle_unsaved, 1);
+		else
+			g->idle_unsaved = false;
+		pthread_mutex_unlock(&g->mu);
+		group_put(g);
+	}
+	free(cand);
 }
 
 int group_settings_each(const char *text, size_t len, char sep,
@@ -295,6 +358,36 @@ int group_settings_apply(const char *text, size_t len, char sep, int *strategy, 
 	return group_settings_each(text, len, sep, setting_apply, &st, why, whylen);
 }
 
+struct replayed_settings {
+	struct settings st; /* first: setting_apply takes it */
+	int64_t *idle_since;
+};
+
+/* A settings record's key: the settings, and idle.since.ms, which only
+ * the record carries (a .config write refuses it): the wall ms the group
+ * lost its last member, or -1 when it had members as the record was
+ * written; they left with the broker that held them, so the group is
+ * idle from the load on, as a Kafka group loaded with members becomes
+ * Empty once their sessions expire there. */
+static int replay_setting(const char *k, size_t kl, const char *eq, size_t vl, void *arg, char *why,
+			  size_t whylen)
+{
+	struct replayed_settings *rs = arg;
+	char num[24], *ep;
+	long long x;
+
+	if (kl != 13 || memcmp(k, "idle.since.ms", kl))
+		return setting_apply(k, kl, eq, vl, &rs->st, why, whylen);
+	snprintf(num, sizeof(num), "%.*s", (int)(vl < sizeof(num) ? vl : sizeof(num) - 1), eq);
+	x = strtoll(num, &ep, 10);
+	if (vl == 0 || vl >= sizeof(num) || *ep || (x < 1 && x != -1)) {
+		snprintf(why, whylen, "idle.since.ms: '%s' is not a time", num);
+		return -EINVAL;
+	}
+	*rs->idle_since = x == -1 ? engine_now_ms() : (int64_t)x;
+	return 0;
+}
+
 /* One replayed record: key [klen], value [vlen]. Last one per key wins. */
 static int replay_record(struct group_coord *gc, const char *key, size_t klen, const char *val,
 			 size_t vlen)
@@ -355,8 +448,14 @@ static int replay_record(struct group_coord *gc, const char *key, size_t klen, c
 	if (part < 0) {
 		char why[200];
 
-		rc = group_settings_apply(val, vlen, ' ', &g->strategy, &g->reset_latest,
-					  &g->session_timeout_ms, why, sizeof(why));
+		struct replayed_settings rs = {
+			{ &g->strategy, &g->reset_latest, &g->session_timeout_ms }, &g->idle_since
+		};
+
+		/* The last record holds the group's state: one without the
+		 * field (older) leaves the time not known. */
+		g->idle_since = 0;
+		rc = group_settings_each(val, vlen, ' ', replay_setting, &rs, why, sizeof(why));
 		return rc < 0 ? -EBADMSG : 0;
 	}
 	rc = group_parts_grow(g, part + 1);

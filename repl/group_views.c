@@ -198,6 +198,8 @@ again:
 		tmp.strategy = strategy;
 		tmp.reset_latest = latest;
 		tmp.session_timeout_ms = session;
+		tmp.nmembers = g->nmembers;
+		tmp.idle_since = g->idle_since;
 		rc = group_store_meta(&tmp);
 	}
 	if (rc < 0)

@@ -157,17 +157,19 @@ struct join_args {
 	const char *group, *member, *ptype;
 	const char *instance;  /* group.instance.id, NULL: none */
 	const char *protos[2]; /* NULL: range, roundrobin */
+	const uint8_t *meta;   /* each protocol's metadata; NULL: sub_t */
+	int meta_len;
 	int32_t session_ms, rebalance_ms;
 	struct join_out out;
 };
 
 static void join_call(struct join_args *a)
 {
+	struct kstr meta = { (const char *)(a->meta ? a->meta : sub_t),
+			     a->meta ? a->meta_len : (int32_t)sizeof(sub_t) };
 	struct proto_join_protocol protos[2] = {
-		{ kstr_of(a->protos[0] ? a->protos[0] : "range"),
-		  { (const char *)sub_t, sizeof(sub_t) } },
-		{ kstr_of(a->protos[0] ? a->protos[1] : "roundrobin"),
-		  { (const char *)sub_t, sizeof(sub_t) } },
+		{ kstr_of(a->protos[0] ? a->protos[0] : "range"), meta },
+		{ kstr_of(a->protos[0] ? a->protos[1] : "roundrobin"), meta },
 	};
 	struct proto_join_req req = { .group_id = kstr_of(a->group),
 				      .session_timeout_ms = a->session_ms,
@@ -2074,20 +2076,26 @@ static void wait_cleanup(struct brokerfx *f)
 	}
 }
 
-/* Whether topic t has the mount's group name. */
-static bool group_there(struct brokerfx *f, const char *name)
+/* Whether topic has the mount's group name. */
+static bool group_in(struct brokerfx *f, const char *topic, const char *name)
 {
 	struct topic *t;
 	struct group *g;
 	int rc;
 
-	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	assert_int_equal(broker_topic_get(f->b, topic, &t), 0);
 	rc = group_open(t, name, GROUP_LOOKUP, &g);
 	if (rc == 0)
 		group_put(g);
 	topic_put(t);
 	assert_true(rc == 0 || rc == -ENOENT);
 	return rc == 0;
+}
+
+/* Whether topic t has the mount's group name. */
+static bool group_there(struct brokerfx *f, const char *name)
+{
+	return group_in(f, "t", name);
 }
 
 /* A Kafka group with consumers (a protocol type): no offset expires
@@ -2246,6 +2254,154 @@ static void test_expiry_mount_group(void **state)
 	}
 	assert_true(group_there(f, "mk"));
 	topic_put(t);
+}
+
+/* Closes the broker, moves the fake clock by away ms while it is down
+ * (no cleanup runs then) and opens it again; then group name's offset of
+ * t/0 is kept for offsets.retention.minutes less 1 ms, and the group
+ * goes at the minute (polled, DEADLINE_MS). */
+static void reopen_expires_in_a_minute(struct brokerfx *f, const char *name, int64_t away)
+{
+	int64_t until;
+
+	brokerfx_close(f);
+	advance(away);
+	brokerfx_open(f);
+	advance(MINUTE_MS - 1);
+	wait_cleanup(f);
+	assert_true(offset_kept(f, "t", name, 0));
+	advance(1);
+	until = now_mono_ms() + DEADLINE_MS;
+	while (group_there(f, name)) {
+		assert_true(now_mono_ms() < until);
+		usleep(5000);
+	}
+}
+
+/* The time a mount group lost its last member is kept in its settings
+ * record (idle.since.ms): after a reopen its offset, committed ten
+ * minutes before the member left, still expires offsets.retention.minutes
+ * after the leaving, not after the commit. */
+static void test_expiry_mount_idle_reopen(void **state)
+{
+	struct brokerfx *f = *state;
+	struct commit_part c0 = { "t", 0, 3 };
+	struct group_member *m;
+	struct group *g;
+	struct topic *t;
+	int64_t until;
+	int16_t err;
+	bool unsaved = true;
+
+	commit(f, 2, "ri", -1, "", &c0, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	assert_int_equal(group_open(t, "ri", GROUP_LOOKUP, &g), 0);
+	assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), 0);
+	advance(10 * MINUTE_MS);
+	group_leave(m);
+	until = now_mono_ms() + DEADLINE_MS;
+	while (unsaved) {
+		assert_true(now_mono_ms() < until);
+		usleep(5000);
+		pthread_mutex_lock(&g->mu);
+		unsaved = g->idle_unsaved;
+		pthread_mutex_unlock(&g->mu);
+	}
+	group_put(g);
+	topic_put(t);
+	reopen_expires_in_a_minute(f, "ri", 0);
+}
+
+/* A settings record written while the group had members
+ * (idle.since.ms=-1): they left with the broker, so a reopen counts the
+ * group idle from the load, as Kafka's loaded group becomes Empty once
+ * its members' sessions expire there; not from the commit, made ten
+ * minutes before. */
+static void test_expiry_members_at_reopen(void **state)
+{
+	static const char rec[] = "hm/t\tpartition.assignment.strategy=range "
+				  "auto.offset.reset=earliest session.timeout.ms=45000 "
+				  "idle.since.ms=-1\n";
+	struct brokerfx *f = *state;
+	struct commit_part c0 = { "t", 0, 3 };
+	int16_t err;
+
+	commit(f, 2, "hm", -1, "", &c0, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+	assert_int_equal(group_store_append(f->b->gc, "hm", rec, sizeof(rec) - 1), 0);
+	reopen_expires_in_a_minute(f, "hm", 10 * MINUTE_MS);
+}
+
+/* KIP-496: while a "consumer" group is Stable, the offsets of a topic
+ * none of its members subscribes to (u; they subscribe to t) expire
+ * offsets.retention.minutes after their commit, their tombstones written
+ * (a reopen brings none back) and u's group with them; the offsets of
+ * the topic they read stay, and so does the Stable group. */
+static void test_expiry_unsubscribed(void **state)
+{
+	struct brokerfx *f = *state;
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "ug", .session_ms = 30000, .rebalance_ms = 30000
+	};
+	struct sync_args s = { .c = f->c, .v = 3, .group = "ug", .n = 1 };
+	struct commit_part cp[] = { { "t", 0, 4 }, { "u", 0, 6 }, { "u", 1, 8 } };
+	char member[256], line[300], logged[1 << 16];
+	int64_t until;
+	int16_t errs[3];
+
+	assert_int_equal(broker_topic_create(f->b, "u", 0, 0, 0755, NULL), 0);
+	join_sync_one(&j, &s, member, sizeof(member), "a");
+	commit(f, 2, "ug", j.out.generation, member, cp, 3, errs);
+	assert_int_equal(errs[0] | errs[1] | errs[2], PROTO_ERR_NONE);
+	advance(MINUTE_MS - 1);
+	wait_cleanup(f);
+	assert_true(offset_kept(f, "u", "ug", 0));
+	assert_true(offset_kept(f, "u", "ug", 1));
+
+	advance(1);
+	until = now_mono_ms() + DEADLINE_MS;
+	while (group_in(f, "u", "ug")) {
+		assert_true(now_mono_ms() < until);
+		usleep(5000);
+	}
+	assert_true(offset_kept(f, "t", "ug", 0));
+	describe_line(f, "ug", line, sizeof(line));
+	assert_string_equal(line, "Stable 'consumer' 'range' 1");
+	assert_int_equal(heartbeat(f->c, 4, "ug", member, j.out.generation), PROTO_ERR_NONE);
+	reopen_logged(f, logged, sizeof(logged));
+	assert_false(group_in(f, "u", "ug"));
+	assert_true(offset_kept(f, "t", "ug", 0));
+}
+
+/* A Stable "consumer" group whose member's subscription does not parse
+ * (five topics announced, none there): its subscribed topics are not
+ * known, so none of its offsets expires, as Kafka's (subscribedTopics
+ * None); once Empty, they count from then. */
+static void test_expiry_unparsable_sub(void **state)
+{
+	static const uint8_t bad[] = { 0, 0, 0, 0, 0, 5, 0, 1 };
+	struct brokerfx *f = *state;
+	struct join_args j = { .c = f->c,
+			       .v = 5,
+			       .group = "bg",
+			       .meta = bad,
+			       .meta_len = sizeof(bad),
+			       .session_ms = 30000,
+			       .rebalance_ms = 30000 };
+	struct sync_args s = { .c = f->c, .v = 3, .group = "bg", .n = 1 };
+	struct commit_part cp = { "u", 0, 6 };
+	char member[256];
+	int16_t err;
+
+	assert_int_equal(broker_topic_create(f->b, "u", 0, 0, 0755, NULL), 0);
+	join_sync_one(&j, &s, member, sizeof(member), "a");
+	commit(f, 2, "bg", j.out.generation, member, &cp, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+	advance(10 * MINUTE_MS);
+	wait_cleanup(f);
+	assert_true(offset_kept(f, "u", "bg", 0));
+	assert_int_equal(heartbeat(f->c, 4, "bg", member, j.out.generation), PROTO_ERR_NONE);
 }
 
 /* ---- The order of a group's records ---- */
@@ -2429,6 +2585,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expiry_standalone, setup_expiry,
 						teardown_expiry),
 		cmocka_unit_test_setup_teardown(test_expiry_mount_group, setup_expiry,
+						teardown_expiry),
+		cmocka_unit_test_setup_teardown(test_expiry_mount_idle_reopen, setup_expiry,
+						teardown_expiry),
+		cmocka_unit_test_setup_teardown(test_expiry_members_at_reopen, setup_expiry,
+						teardown_expiry),
+		cmocka_unit_test_setup_teardown(test_expiry_unsubscribed, setup_expiry,
+						teardown_expiry),
+		cmocka_unit_test_setup_teardown(test_expiry_unparsable_sub, setup_expiry,
 						teardown_expiry),
 	};
 
