@@ -11,6 +11,14 @@
  *      ("ours": the epoch a follower follows too, as Kafka checks it
  *      before the leadership)
  *   3. not the leader:                        NOT_LEADER_OR_FOLLOWER
+ *   3b. a follower (replica_id >= 0) with a last_fetched_epoch (v12),
+ *      before the offset, as Kafka's Partition.readRecords: an epoch we
+ *      cannot end (above our latest: undefined) or a fetch_offset below
+ *      the log start:                          OFFSET_OUT_OF_RANGE;
+ *      one we end earlier than it thinks, or than its fetch_offset (past
+ *      our LEO too): diverging_epoch = our (largest epoch <= it, its end
+ *      offset), no records, its state untouched (it will truncate and
+ *      fetch again)
  *   4. fetch_offset outside [log start, LEO]: OFFSET_OUT_OF_RANGE; below
  *      the log start, with the log start's line position (the response
  *      partition's tag log_start_line, proto_fetch.c) and log_start_offset
@@ -18,11 +26,7 @@
  *      (fetcher.c)
  *   4b. a consumer's Fetch below v10 of a topic whose compression.type is
  *      zstd (zstd_refused):                   UNSUPPORTED_COMPRESSION_TYPE
- *   5. a follower (replica_id >= 0) whose last_fetched_epoch (v12) we end
- *      earlier than it thinks, or than its fetch_offset: diverging_epoch =
- *      our (largest epoch <= it, its end offset), no records, its state
- *      untouched (it will truncate and fetch again)
- *   5b. a negative partition_max_bytes with records to read (Kafka's
+ *   5. a negative partition_max_bytes with records to read (Kafka's
  *      LogSegment.read refuses it):            UNKNOWN_SERVER_ERROR
  *   6. records: whole batches from the one holding fetch_offset, below the
  *      LEO for a follower, below the hw for anyone else (nothing above the
@@ -319,7 +323,7 @@ static bool zstd_refused(const struct fs_fetch *f, const struct fs_part *fp)
 	return true;
 }
 
-/* Rules 1-5 for one partition, at the fetch's arrival. */
+/* Rules 1-5 for one partition, at the fetch's arrival (3b included). */
 static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 {
 	const struct proto_fetch_part *rq = fp->req;
@@ -338,6 +342,27 @@ static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 		fp->error = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 	if (fp->error)
 		return;
+	/* A follower's divergence first, as Kafka's Partition.readRecords:
+	 * an epoch this log cannot end (above its latest: undefined) is
+	 * OFFSET_OUT_OF_RANGE, and so is an offset below the log start; a
+	 * follower past this log's end in an epoch that ended before it is
+	 * told where (diverging), not refused. */
+	if (f->msg->replica_id >= 0 && rq->last_fetched_epoch >= 0) {
+		int32_t e;
+		int64_t end;
+
+		ops->end_offset_for_epoch(log, rq->last_fetched_epoch, &e, &end);
+		if (e < 0 || end < 0 || rq->fetch_offset < o.log_start_offset) {
+			fp->error = PROTO_ERR_OFFSET_OUT_OF_RANGE;
+			return;
+		}
+		if (e < rq->last_fetched_epoch || end < rq->fetch_offset) {
+			fp->diverging = true;
+			fp->diverging_epoch = e;
+			fp->diverging_end = end;
+			return;
+		}
+	}
 	if (rq->fetch_offset < o.log_start_offset || rq->fetch_offset > o.log_end_offset) {
 		fp->error = PROTO_ERR_OFFSET_OUT_OF_RANGE;
 		return;
@@ -346,18 +371,6 @@ static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 		if (zstd_refused(f, fp))
 			fp->error = PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE;
 		return;
-	}
-	if (rq->last_fetched_epoch >= 0) {
-		int32_t e;
-		int64_t end;
-
-		ops->end_offset_for_epoch(log, rq->last_fetched_epoch, &e, &end);
-		if (e < rq->last_fetched_epoch || end < rq->fetch_offset) {
-			fp->diverging = true;
-			fp->diverging_epoch = e;
-			fp->diverging_end = end;
-			return;
-		}
 	}
 	rc = partition_update_follower_fetch_state(fp->p, f->msg->replica_id, rq->fetch_offset,
 						   rq->log_start_offset, now);
