@@ -6,7 +6,7 @@
  * A Fetch, per partition, in this order (the first that applies answers):
  *   1. no local replica, or its log dropped (topic deleted, also while
  *      the fetch is parked):                  UNKNOWN_TOPIC_OR_PARTITION
- *   2. current_leader_epoch (not -1) below ours: FENCED_LEADER_EPOCH,
+ *   2. current_leader_epoch (>= 0) below ours: FENCED_LEADER_EPOCH,
  *      above ours:                            UNKNOWN_LEADER_EPOCH
  *      ("ours": the epoch a follower follows too, as Kafka checks it
  *      before the leadership)
@@ -285,12 +285,23 @@ int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoc
 	 * a follower asked in an epoch older than the one it follows (a
 	 * client that missed a leader change) answers FENCED_LEADER_EPOCH,
 	 * in a newer one (the new leader not told yet) UNKNOWN_LEADER_EPOCH,
-	 * which the client retries there without a metadata refresh. */
-	if (epoch >= 0 && current_leader_epoch >= 0 && current_leader_epoch < epoch)
+	 * which the client retries there without a metadata refresh. Only
+	 * -1 is no epoch (Kafka's NO_PARTITION_LEADER_EPOCH, as its
+	 * OffsetForLeaderEpoch and ListOffsets read it): -2 is older than
+	 * any, fenced. */
+	if (epoch >= 0 && current_leader_epoch != -1 && current_leader_epoch < epoch)
 		return PROTO_ERR_FENCED_LEADER_EPOCH;
 	if (epoch >= 0 && current_leader_epoch > epoch)
 		return PROTO_ERR_UNKNOWN_LEADER_EPOCH;
 	return rc ? PROTO_ERR_NOT_LEADER_OR_FOLLOWER : 0;
+}
+
+/* A Fetch's current_leader_epoch for fetch_serve_epoch_check: any
+ * negative one is none, as Kafka's FetchRequest reads it (optionalEpoch),
+ * where OffsetForLeaderEpoch and ListOffsets fence all but -1. */
+static int32_t fetch_epoch(const struct proto_fetch_part *rq)
+{
+	return rq->current_leader_epoch < 0 ? -1 : rq->current_leader_epoch;
 }
 
 /* The partition's topic was deleted since the lookup (StopReplica with
@@ -332,7 +343,7 @@ static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 	const struct partition_log_ops *ops;
 	int rc;
 
-	fp->error = fetch_serve_epoch_check(fp->p, rq->current_leader_epoch);
+	fp->error = fetch_serve_epoch_check(fp->p, fetch_epoch(rq));
 	if (fp->error == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
 		return;
 	log = partition_log(fp->p);
@@ -594,10 +605,9 @@ static int fetch_respond(struct fs_fetch *f)
 				partition_log_ops(fp->p)->offsets(partition_log(fp->p), &o);
 			if (!rp->error_code && fp->p && part_gone(fp, &o))
 				rp->error_code = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-			if (!rp->error_code &&
-			    fetch_serve_epoch_check(fp->p, fp->req->current_leader_epoch))
-				rp->error_code = fetch_serve_epoch_check(
-					fp->p, fp->req->current_leader_epoch);
+			if (!rp->error_code && fetch_serve_epoch_check(fp->p, fetch_epoch(fp->req)))
+				rp->error_code =
+					fetch_serve_epoch_check(fp->p, fetch_epoch(fp->req));
 			if (rp->error_code == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION ||
 			    rp->error_code == PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE)
 				o = (struct partition_offsets){ -1, -1, -1, -1, false };

@@ -67,8 +67,9 @@ void fetch_serve_kick(struct fetch_serve *fs);
  * ListOffsets: 0, or UNKNOWN_TOPIC_OR_PARTITION (p NULL),
  * KAFKA_STORAGE_ERROR (the replica is offline: partition_mark_offline),
  * FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH (current_leader_epoch -1:
- * not checked; a follower's epoch is checked too, before the leadership,
- * as Kafka's), NOT_LEADER_OR_FOLLOWER. */
+ * not checked, another negative one is fenced; a follower's epoch is
+ * checked too, before the leadership, as Kafka's; a Fetch passes its
+ * negative ones as -1), NOT_LEADER_OR_FOLLOWER. */
 int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoch);
 /* Record bytes sent to followers (replica_id >= 0) since the start: the
  * leader's side of replication (metrics). NULL: 0. */

@@ -1460,6 +1460,58 @@ static void test_list_offsets_named_twice(void **state)
 	use_engine = false;
 }
 
+/* ListOffsets v4+ checks current_leader_epoch as Kafka's
+ * ReplicaManager.fetchOffset reads it: -1 is none, any other epoch is
+ * compared (-2 is older than any: FENCED_LEADER_EPOCH). */
+static void test_list_offsets_current_epoch(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct proto_list_offsets_part part = { .partition_index = 0,
+						.timestamp = -1,
+						.max_num_offsets = 1 };
+	struct proto_list_offsets_topic topic = { kstr_of("orders"), 1, &part };
+	struct proto_list_offsets_req req = { .replica_id = -1, .n_topics = 1, .topics = &topic };
+	struct net_client *c;
+	static const struct {
+		int32_t current;
+		int16_t err;
+	} cases[] = {
+		{ -1, 0 },
+		{ 1, 0 },
+		{ -2, PROTO_ERR_FENCED_LEADER_EPOCH },
+		{ 0, PROTO_ERR_FENCED_LEADER_EPOCH },
+		{ 2, PROTO_ERR_UNKNOWN_LEADER_EPOCH },
+	};
+
+	(void)state;
+	bk_start(&a, 1, "listoffsets-current");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 3, 1, "r");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct proto_list_offsets_resp lr;
+		struct net_resp resp;
+		struct kbuf_w w;
+
+		part.current_leader_epoch = cases[i].current;
+		kbuf_w_init(&w, 512);
+		assert_int_equal(proto_list_offsets_req_encode(&w, 4, &req), 0);
+		assert_int_equal(net_client_call(c, PROTO_API_LIST_OFFSETS, 4, w.buf, w.len, 0,
+						 DEADLINE_MS, &resp),
+				 0);
+		kbuf_w_free(&w);
+		assert_int_equal(proto_list_offsets_resp_decode(&resp.body, 4, &lr), 0);
+		assert_int_equal(lr.topics[0].partitions[0].error_code, cases[i].err);
+		if (!cases[i].err)
+			assert_int_equal(lr.topics[0].partitions[0].offset, 3);
+		proto_list_offsets_resp_free(&lr);
+		net_resp_free(&resp);
+	}
+	net_client_close(c);
+	bk_stop(&a);
+}
+
 /* ListOffsets v4+ names the leader epoch of the offset it finds, as
  * Kafka: the epoch its record was written in (for -2 the log start's),
  * the partition's for -1, -1 when nothing was found. */
@@ -1781,6 +1833,9 @@ static void test_fetch_handler_rules(void **state)
 	 * OFFSET_OUT_OF_RANGE as Kafka, not a divergence at our LEO. */
 	assert_int_equal(fetch_one(c, 2, 3, 5, 4, 0, &r, NULL), PROTO_ERR_OFFSET_OUT_OF_RANGE);
 	assert_false(r.has_diverging_epoch);
+	/* A consumer's negative current_leader_epoch is none (Kafka's
+	 * FetchRequest), where OffsetForLeaderEpoch fences -2. */
+	assert_int_equal(fetch_one(c, -1, -2, 0, -1, 0, &r, NULL), 0);
 	/* The hw is 6 (alone in the ISR); a consumer sees up to it, a
 	 * follower fetch records all of it. */
 	assert_int_equal(fetch_one(c, -1, 3, 0, -1, 0, &r, NULL), 0);
@@ -2451,7 +2506,8 @@ static void ofle_ask(struct net_client *c, int16_t v, int32_t current, int32_t e
  * endOffsetFor, Partition.lastOffsetForLeaderEpoch): the leader's cache
  * [1@0, 3@2, 5@5], LEO 6, leading in epoch 5. An epoch above the latest
  * is UNDEFINED (-1, -1), not the latest's end; a current_leader_epoch
- * other than -1 is checked before the leadership: a follower answers FENCED_LEADER_EPOCH
+ * other than -1 is checked (-2 is fenced, as Kafka reads only -1 as
+ * none), before the leadership: a follower answers FENCED_LEADER_EPOCH
  * or UNKNOWN_LEADER_EPOCH to a wrong one, NOT_LEADER_OR_FOLLOWER to the
  * right one or none. */
 static void ofle_handler(void)
@@ -2478,6 +2534,7 @@ static void ofle_handler(void)
 		{ 4, 5, -2, 0, -2, 0 },
 		{ 4, -1, 6, 0, -1, -1 }, /* -1: no fencing */
 		{ 4, 4, 1, PROTO_ERR_FENCED_LEADER_EPOCH, -1, -1 },
+		{ 4, -2, 1, PROTO_ERR_FENCED_LEADER_EPOCH, -1, -1 },
 		{ 4, 6, 1, PROTO_ERR_UNKNOWN_LEADER_EPOCH, -1, -1 },
 		{ 2, 5, 6, 0, -1, -1 },
 		{ 1, 4, 6, 0, -1, -1 }, /* no current_leader_epoch below v2 */
@@ -2502,6 +2559,8 @@ static void ofle_handler(void)
 		assert_int_equal(r.end_offset, cases[i].end);
 	}
 	ofle_ask(cb, 4, 4, 5, &r);
+	assert_int_equal(r.error_code, PROTO_ERR_FENCED_LEADER_EPOCH);
+	ofle_ask(cb, 4, -2, 5, &r);
 	assert_int_equal(r.error_code, PROTO_ERR_FENCED_LEADER_EPOCH);
 	ofle_ask(cb, 4, 6, 5, &r);
 	assert_int_equal(r.error_code, PROTO_ERR_UNKNOWN_LEADER_EPOCH);
@@ -2723,6 +2782,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_follower_epoch_checked_first),
 		cmocka_unit_test(test_fetch_partition_named_twice),
 		cmocka_unit_test(test_list_offsets_named_twice),
+		cmocka_unit_test(test_list_offsets_current_epoch),
 		cmocka_unit_test(test_list_offsets_epoch_of_offset),
 		cmocka_unit_test(test_fetch_waits_for_min_bytes),
 		cmocka_unit_test(test_fetch_min_bytes_counts_once),
