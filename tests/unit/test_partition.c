@@ -1108,6 +1108,41 @@ static void test_e2e_source_moved(void **state)
 	bk_stop(&b);
 }
 
+/* follower follows leader (truncate_on_fetch or OffsetForLeaderEpoch
+ * rounds) until both agree with it in the ISR: rounds truncation rounds
+ * (the fetcher's count), truncations of its log, its LEO then leo. */
+static void truncated_and_synced(struct bk *follower, struct bk *leader, bool truncate_on_fetch,
+				 int rounds, int truncations, int64_t leo)
+{
+	struct fetcher_stats fst;
+
+	bk_follow(follower, leader, truncate_on_fetch);
+	assert_true(synced(leader, follower, 2));
+	fetcher_get_stats(follower->fetcher, &fst);
+	assert_int_equal(fst.truncations, rounds);
+	assert_int_equal(bk_truncations(follower), truncations);
+	assert_int_equal(leo_of(follower), leo);
+}
+
+/* The record at offset of b holds want. */
+static void assert_value_at(struct bk *b, int64_t offset, const char *want)
+{
+	char v[64];
+
+	assert_int_equal(bk_value_at(b, offset, v, sizeof(v)), 0);
+	assert_string_equal(v, want);
+}
+
+/* Stops both, the follower's log the leader's below the hw, its files
+ * the same bytes. */
+static void stop_identical(struct bk *leader, struct bk *follower)
+{
+	assert_identical_below_hw(leader, follower);
+	bk_stop(follower);
+	bk_stop(leader);
+	bk_assert_same_files(follower, leader);
+}
+
 /* KIP-279: the follower's log went through epochs the leader never had;
  * one question is not enough, each round steps back an epoch.
  *   follower a: epoch 1 [0,1], epoch 2 [2,3], epoch 4 [4,5]
@@ -1118,8 +1153,6 @@ static void kip279(bool truncate_on_fetch)
 {
 	struct bk a, b;
 	struct partition_state st = state2(2, 5, 1, 1);
-	struct fetcher_stats fst;
-	char v[64];
 
 	bk_start(&a, 1, truncate_on_fetch ? "k279f-a" : "k279-a");
 	bk_start(&b, 2, truncate_on_fetch ? "k279f-b" : "k279-b");
@@ -1131,20 +1164,10 @@ static void kip279(bool truncate_on_fetch)
 	assert_int_equal(partition_make_leader(b.p, &st, now_mono_ms()), 1);
 	leader_append(&b, 1, 5, "b5");
 	assert_int_equal(partition_make_follower(a.p, &st), 1);
-	bk_follow(&a, &b, truncate_on_fetch);
-	assert_true(synced(&b, &a, 2));
-	fetcher_get_stats(a.fetcher, &fst);
-	assert_int_equal(fst.truncations, 2);
-	assert_int_equal(bk_truncations(&a), 2);
-	assert_int_equal(leo_of(&a), 8);
-	assert_int_equal(bk_value_at(&a, 2, v, sizeof(v)), 0);
-	assert_string_equal(v, "b3-0");
-	assert_int_equal(bk_value_at(&a, 7, v, sizeof(v)), 0);
-	assert_string_equal(v, "b5-0");
-	assert_identical_below_hw(&b, &a);
-	bk_stop(&a);
-	bk_stop(&b);
-	bk_assert_same_files(&a, &b);
+	truncated_and_synced(&a, &b, truncate_on_fetch, 2, 2, 8);
+	assert_value_at(&a, 2, "b3-0");
+	assert_value_at(&a, 7, "b5-0");
+	stop_identical(&b, &a);
 }
 
 /* The leader answers UNDEFINED_EPOCH_OFFSET (-1, -1): the follower's
@@ -1161,8 +1184,6 @@ static void undefined_epoch_to_hw(void)
 {
 	struct bk a, b;
 	struct partition_state st = state2(2, 5, 1, 1);
-	struct fetcher_stats fst;
-	char v[64];
 
 	bk_start(&a, 1, "undef-a");
 	bk_start(&b, 2, "undef-b");
@@ -1175,20 +1196,19 @@ static void undefined_epoch_to_hw(void)
 	assert_int_equal(partition_make_leader(b.p, &st, now_mono_ms()), 1);
 	leader_append(&b, 2, 5, "b5");
 	assert_int_equal(partition_make_follower(a.p, &st), 1);
-	bk_follow(&a, &b, false);
-	assert_true(synced(&b, &a, 2));
-	fetcher_get_stats(a.fetcher, &fst);
-	assert_int_equal(fst.truncations, 1);
-	assert_int_equal(bk_truncations(&a), 1);
-	assert_int_equal(leo_of(&a), 6);
-	assert_int_equal(bk_value_at(&a, 3, v, sizeof(v)), 0);
-	assert_string_equal(v, "y-1");
-	assert_int_equal(bk_value_at(&a, 4, v, sizeof(v)), 0);
-	assert_string_equal(v, "b5-0");
-	assert_identical_below_hw(&b, &a);
-	bk_stop(&a);
-	bk_stop(&b);
-	bk_assert_same_files(&a, &b);
+	truncated_and_synced(&a, &b, false, 1, 1, 6);
+	assert_value_at(&a, 3, "y-1");
+	assert_value_at(&a, 4, "b5-0");
+	stop_identical(&b, &a);
+}
+
+/* fn on engine logs: its brokers made while use_engine is set (the
+ * engine half of a test that runs on the test log too). */
+static void on_engine(void (*fn)(void))
+{
+	use_engine = true;
+	fn();
+	use_engine = false;
 }
 
 static void test_e2e_undefined_epoch_truncates_to_hw(void **state)
@@ -1200,9 +1220,7 @@ static void test_e2e_undefined_epoch_truncates_to_hw(void **state)
 static void test_e2e_undefined_epoch_truncates_to_hw_engine(void **state)
 {
 	(void)state;
-	use_engine = true;
-	undefined_epoch_to_hw();
-	use_engine = false;
+	on_engine(undefined_epoch_to_hw);
 }
 
 static void test_e2e_kip279_offset_for_leader_epoch(void **state)
@@ -1375,12 +1393,12 @@ static int16_t list_offset(struct net_client *c, int64_t ts, int64_t *offset, in
 	return list_offset_epoch(c, ts, offset, found_ts, &epoch);
 }
 
-/* list_offset, and the answer's leader epoch. */
-static int16_t list_offset_epoch(struct net_client *c, int64_t ts, int64_t *offset,
-				 int64_t *found_ts, int32_t *found_epoch)
+/* list_offset_epoch with the current_leader_epoch current (-1: none). */
+static int16_t list_offset_in(struct net_client *c, int32_t current, int64_t ts, int64_t *offset,
+			      int64_t *found_ts, int32_t *found_epoch)
 {
 	struct proto_list_offsets_part part = { .partition_index = 0,
-						.current_leader_epoch = -1,
+						.current_leader_epoch = current,
 						.timestamp = ts,
 						.max_num_offsets = 1 };
 	struct proto_list_offsets_topic topic = { kstr_of("orders"), 1, &part };
@@ -1406,6 +1424,13 @@ static int16_t list_offset_epoch(struct net_client *c, int64_t ts, int64_t *offs
 	proto_list_offsets_resp_free(&lr);
 	net_resp_free(&resp);
 	return err;
+}
+
+/* list_offset, and the answer's leader epoch. */
+static int16_t list_offset_epoch(struct net_client *c, int64_t ts, int64_t *offset,
+				 int64_t *found_ts, int32_t *found_epoch)
+{
+	return list_offset_in(c, -1, ts, offset, found_ts, found_epoch);
 }
 
 /* A partition named twice in one ListOffsets v1+ is INVALID_REQUEST for
@@ -1467,11 +1492,6 @@ static void test_list_offsets_current_epoch(void **state)
 {
 	struct bk a;
 	struct partition_state st = state2(1, 1, 1, 2);
-	struct proto_list_offsets_part part = { .partition_index = 0,
-						.timestamp = -1,
-						.max_num_offsets = 1 };
-	struct proto_list_offsets_topic topic = { kstr_of("orders"), 1, &part };
-	struct proto_list_offsets_req req = { .replica_id = -1, .n_topics = 1, .topics = &topic };
 	struct net_client *c;
 	static const struct {
 		int32_t current;
@@ -1490,23 +1510,12 @@ static void test_list_offsets_current_epoch(void **state)
 	leader_append(&a, 3, 1, "r");
 	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct proto_list_offsets_resp lr;
-		struct net_resp resp;
-		struct kbuf_w w;
+		int64_t off, ts;
+		int32_t epoch;
 
-		part.current_leader_epoch = cases[i].current;
-		kbuf_w_init(&w, 512);
-		assert_int_equal(proto_list_offsets_req_encode(&w, 4, &req), 0);
-		assert_int_equal(net_client_call(c, PROTO_API_LIST_OFFSETS, 4, w.buf, w.len, 0,
-						 DEADLINE_MS, &resp),
-				 0);
-		kbuf_w_free(&w);
-		assert_int_equal(proto_list_offsets_resp_decode(&resp.body, 4, &lr), 0);
-		assert_int_equal(lr.topics[0].partitions[0].error_code, cases[i].err);
-		if (!cases[i].err)
-			assert_int_equal(lr.topics[0].partitions[0].offset, 3);
-		proto_list_offsets_resp_free(&lr);
-		net_resp_free(&resp);
+		assert_int_equal(list_offset_in(c, cases[i].current, -1, &off, &ts, &epoch),
+				 cases[i].err);
+		assert_int_equal(off, cases[i].err ? -1 : 3);
 	}
 	net_client_close(c);
 	bk_stop(&a);
@@ -2585,9 +2594,7 @@ static void test_ofle_handler(void **state)
 static void test_ofle_handler_engine(void **state)
 {
 	(void)state;
-	use_engine = true;
-	ofle_handler();
-	use_engine = false;
+	on_engine(ofle_handler);
 }
 
 /* The fetcher authenticates with SCRAM-SHA-256 on a SASL listener; when
