@@ -5,7 +5,9 @@
  *
  * A Fetch, per partition, in this order (the first that applies answers):
  *   1. no local replica, or its log dropped (topic deleted, also while
- *      the fetch is parked):                  UNKNOWN_TOPIC_OR_PARTITION
+ *      the fetch is parked):                  UNKNOWN_TOPIC_OR_PARTITION;
+ *      no local replica of a partition the cluster's metadata names
+ *      (fetch_serve_set_known), as Kafka:     NOT_LEADER_OR_FOLLOWER
  *   2. current_leader_epoch (>= 0) below ours: FENCED_LEADER_EPOCH,
  *      above ours:                            UNKNOWN_LEADER_EPOCH
  *      ("ours": the epoch a follower follows too, as Kafka checks it
@@ -160,6 +162,8 @@ struct fs_fetch {
 struct fetch_serve {
 	fetch_serve_lookup_fn lookup;
 	void *lookup_arg;
+	fetch_serve_known_fn known; /* NULL: a single node */
+	void *known_arg;
 	int64_t (*now_ms)(void);
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -226,6 +230,19 @@ static void part_sent(const struct fs_fetch *f, const struct fs_part *fp, int64_
 void fetch_serve_set_replica_user(struct fetch_serve *fs, const char *user)
 {
 	fs->replica_user = user && user[0] ? user : NULL;
+}
+
+void fetch_serve_set_known(struct fetch_serve *fs, fetch_serve_known_fn known, void *arg)
+{
+	fs->known = known;
+	fs->known_arg = arg;
+}
+
+int16_t fetch_serve_no_replica(fetch_serve_known_fn known, void *arg, struct kstr topic,
+			       int32_t index)
+{
+	return known && known(arg, topic, index) ? PROTO_ERR_NOT_LEADER_OR_FOLLOWER
+						 : PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 }
 
 /* Whether req may fetch as a follower (see fetch_serve.h); logged if not. */
@@ -787,6 +804,10 @@ static int fetch_handler(void *arg, struct net_req *req)
 			}
 			fp->p = fs->lookup(fs->lookup_arg, m->topics[t].topic, fp->req->partition);
 			part_validate(f, fp, now);
+			if (!fp->p)
+				fp->error = fetch_serve_no_replica(fs->known, fs->known_arg,
+								   m->topics[t].topic,
+								   fp->req->partition);
 		}
 	f->deadline_ms = now + (m->max_wait_ms > 0 ? m->max_wait_ms : 0);
 	f->hw_due_ms = INT64_MAX;
@@ -984,7 +1005,10 @@ static int ofle_handler(void *arg, struct net_req *req)
 			rp->partition = rq->partition;
 			rp->leader_epoch = -1;
 			rp->end_offset = -1;
-			rp->error_code = fetch_serve_epoch_check(p, rq->current_leader_epoch);
+			rp->error_code =
+				p ? fetch_serve_epoch_check(p, rq->current_leader_epoch)
+				  : fetch_serve_no_replica(fs->known, fs->known_arg,
+							   m->topics[t].topic, rq->partition);
 			if (!rp->error_code)
 				partition_log_ops(p)->end_offset_for_epoch(
 					partition_log(p), rq->leader_epoch, &rp->leader_epoch,

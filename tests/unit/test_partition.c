@@ -740,7 +740,7 @@ static void bk_listen(struct bk *b, int port)
 {
 	replfx_listener_new(b->user != NULL, port, bk_cred, b, &b->srv);
 	assert_int_equal(fetch_serve_register(b->fs, b->srv), 0);
-	b->os = (struct offsets_serve){ bk_lookup, b };
+	b->os = (struct offsets_serve){ .lookup = bk_lookup, .arg = b };
 	assert_int_equal(offsets_serve_register(&b->os, b->srv), 0);
 	b->port = replfx_listener_start(b->srv);
 }
