@@ -501,18 +501,22 @@ struct log_offsets {
 };
 void log_get_offsets(struct log *l, struct log_offsets *o);
 /* Kafka's LeaderEpochFileCache.endOffsetFor, for OffsetForLeaderEpoch and
- * the follower's truncation (KIP-101, KIP-279): *out_epoch = the largest
- * epoch <= epoch in the cache and *out_end = the start offset of the next
- * larger one, or the LEO when it is the latest. An epoch below all of
- * them: (epoch, start of the first), as Kafka answers (the records of
- * older epochs are gone from this log anyway). (-1, -1), Kafka's
- * UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET, when epoch is -1 or the
- * cache is empty. Always 0. */
+ * the follower's truncation (KIP-101, KIP-279): the latest epoch in the
+ * cache answers (epoch, LEO); another: *out_epoch = the largest epoch <=
+ * epoch in the cache and *out_end = the start offset of the next larger
+ * one. An epoch below all of them: (epoch, start of the first), as Kafka
+ * answers (the records of older epochs are gone from this log anyway).
+ * (-1, -1), Kafka's UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET, when
+ * epoch is -1, above the latest (no entry here ends it), or the cache is
+ * empty. Always 0. */
 int log_end_offset_for_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end);
-/* The hw and log_end_offset_for_epoch's answer for epoch, under one
- * taking of the log's lock: an acknowledgement's look whether its records
- * are committed, and still the ones its leader epoch appended. */
-int64_t log_get_hw_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end);
+/* The hw, log_end_offset_for_epoch's answer for epoch and the cache's
+ * latest epoch (-1: empty), under one taking of the log's lock: an
+ * acknowledgement's look whether its records are committed, and still
+ * the ones its leader epoch appended (an empty cache is a log that
+ * stamps no epochs; an epoch above the latest is one truncated away). */
+int64_t log_get_hw_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end,
+			 int32_t *out_latest);
 /* Kafka's LeaderEpochFileCache.epochForOffset, for ListOffsets' leader
  * epoch of the offset it finds: the epoch of the latest entry starting
  * at or below offset, -1 when none does. */

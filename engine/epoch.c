@@ -147,31 +147,41 @@ int epoch_cache_truncate_above(struct log *l, int32_t epoch)
  * [0@0, 1@10, 3@20] and the LEO 25:
  *
  *   epoch asked   answer    why
- *   -1            (-1, -1)  undefined
+ *   -1            (-1, -1)  UNDEFINED_EPOCH: undefined
  *   0             (0, 10)   epoch 1 starts at 10
  *   1             (1, 20)
  *   2             (1, 20)   no epoch 2 here: the largest below, 1, ends at 20
- *   3, 7          (3, 25)   the latest runs to the LEO
+ *   3             (3, 25)   the latest runs to the LEO
+ *   4, 7          (-1, -1)  above the latest: no epoch here ends it
  *
- * and with [2@5, ...] asked for 1: (1, 5), the start of the first.
+ * and with [2@5, ...] asked for 1 (or -2): (1, 5) ((-2, 5)), the start of
+ * the first; an empty cache answers (-1, -1) to every epoch. Above the
+ * latest is not the latest's end: a follower or consumer that holds an
+ * epoch this log never had learns that nothing here ends it (Kafka's
+ * UNDEFINED_EPOCH_OFFSET; the follower then truncates to its high
+ * watermark), where (latest, LEO) would have it keep records of that
+ * epoch up to this log's end.
  */
 /* log_end_offset_for_epoch's answer; the log's lock held. */
 static void epoch_end_locked(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end)
 {
+	int i = 0; /* the first entry above epoch (the cache is short) */
+
 	*out_epoch = -1;
 	*out_end = -1;
-	if (epoch >= 0 && l->nepochs > 0) {
-		int i = 0; /* the first entry above epoch (the cache is short) */
-		while (i < l->nepochs && l->epochs[i].epoch <= epoch)
-			i++;
-		if (i == l->nepochs) {
-			*out_epoch = l->epochs[i - 1].epoch;
-			*out_end = log_leo(l);
-		} else {
-			*out_epoch = i == 0 ? epoch : l->epochs[i - 1].epoch;
-			*out_end = l->epochs[i].start_offset;
-		}
+	if (epoch == -1 || l->nepochs == 0)
+		return;
+	if (l->epochs[l->nepochs - 1].epoch == epoch) {
+		*out_epoch = epoch;
+		*out_end = log_leo(l);
+		return;
 	}
+	while (i < l->nepochs && l->epochs[i].epoch <= epoch)
+		i++;
+	if (i == l->nepochs)
+		return;
+	*out_epoch = i == 0 ? epoch : l->epochs[i - 1].epoch;
+	*out_end = l->epochs[i].start_offset;
 }
 
 int log_end_offset_for_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end)
@@ -193,11 +203,13 @@ int32_t log_epoch_for_offset(struct log *l, int64_t offset)
 	return epoch;
 }
 
-int64_t log_get_hw_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end)
+int64_t log_get_hw_epoch(struct log *l, int32_t epoch, int32_t *out_epoch, int64_t *out_end,
+			 int32_t *out_latest)
 {
 	pthread_mutex_lock(&l->lock);
 	int64_t hw = l->hw;
 	epoch_end_locked(l, epoch, out_epoch, out_end);
+	*out_latest = l->nepochs > 0 ? l->epochs[l->nepochs - 1].epoch : -1;
 	pthread_mutex_unlock(&l->lock);
 	return hw;
 }

@@ -1431,6 +1431,7 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 	}
 	replica_mgr_set_fetch_serve(cr->rm, cr->fs);
 	fetch_serve_set_replica_user(cr->fs, cc->jaas_user);
+	fetch_serve_set_known(cr->fs, replica_mgr_known, cr->rm);
 	if (local->throttle)
 		fetch_serve_set_throttle(cr->fs, &local->throttle->leader);
 	cr->ctl_cfg = (struct controller_config){
@@ -1455,7 +1456,7 @@ int cluster_repl_register(struct cluster_repl *cr, struct net_server *srv)
 {
 	int rc = fetch_serve_register(cr->fs, srv);
 
-	cr->os = (struct offsets_serve){ replica_mgr_lookup, cr->rm };
+	cr->os = (struct offsets_serve){ replica_mgr_lookup, cr->rm, replica_mgr_known, cr->rm };
 	if (rc == 0)
 		rc = offsets_serve_register(&cr->os, srv);
 	if (rc == 0)

@@ -5,12 +5,22 @@
  *
  * A Fetch, per partition, in this order (the first that applies answers):
  *   1. no local replica, or its log dropped (topic deleted, also while
- *      the fetch is parked):                  UNKNOWN_TOPIC_OR_PARTITION
- *   2. current_leader_epoch (not -1) below ours: FENCED_LEADER_EPOCH,
+ *      the fetch is parked):                  UNKNOWN_TOPIC_OR_PARTITION;
+ *      no local replica of a partition the cluster's metadata names
+ *      (fetch_serve_set_known), as Kafka:     NOT_LEADER_OR_FOLLOWER
+ *   2. current_leader_epoch (>= 0) below ours: FENCED_LEADER_EPOCH,
  *      above ours:                            UNKNOWN_LEADER_EPOCH
  *      ("ours": the epoch a follower follows too, as Kafka checks it
  *      before the leadership)
  *   3. not the leader:                        NOT_LEADER_OR_FOLLOWER
+ *   3b. a follower (replica_id >= 0) with a last_fetched_epoch (v12),
+ *      before the offset, as Kafka's Partition.readRecords: an epoch we
+ *      cannot end (above our latest: undefined) or a fetch_offset below
+ *      the log start:                          OFFSET_OUT_OF_RANGE;
+ *      one we end earlier than it thinks, or than its fetch_offset (past
+ *      our LEO too): diverging_epoch = our (largest epoch <= it, its end
+ *      offset), no records, its state untouched (it will truncate and
+ *      fetch again)
  *   4. fetch_offset outside [log start, LEO]: OFFSET_OUT_OF_RANGE; below
  *      the log start, with the log start's line position (the response
  *      partition's tag log_start_line, proto_fetch.c) and log_start_offset
@@ -18,11 +28,7 @@
  *      (fetcher.c)
  *   4b. a consumer's Fetch below v10 of a topic whose compression.type is
  *      zstd (zstd_refused):                   UNSUPPORTED_COMPRESSION_TYPE
- *   5. a follower (replica_id >= 0) whose last_fetched_epoch (v12) we end
- *      earlier than it thinks, or than its fetch_offset: diverging_epoch =
- *      our (largest epoch <= it, its end offset), no records, its state
- *      untouched (it will truncate and fetch again)
- *   5b. a negative partition_max_bytes with records to read (Kafka's
+ *   5. a negative partition_max_bytes with records to read (Kafka's
  *      LogSegment.read refuses it):            UNKNOWN_SERVER_ERROR
  *   6. records: whole batches from the one holding fetch_offset, below the
  *      LEO for a follower, below the hw for anyone else (nothing above the
@@ -156,6 +162,8 @@ struct fs_fetch {
 struct fetch_serve {
 	fetch_serve_lookup_fn lookup;
 	void *lookup_arg;
+	fetch_serve_known_fn known; /* NULL: a single node */
+	void *known_arg;
 	int64_t (*now_ms)(void);
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -224,6 +232,19 @@ void fetch_serve_set_replica_user(struct fetch_serve *fs, const char *user)
 	fs->replica_user = user && user[0] ? user : NULL;
 }
 
+void fetch_serve_set_known(struct fetch_serve *fs, fetch_serve_known_fn known, void *arg)
+{
+	fs->known = known;
+	fs->known_arg = arg;
+}
+
+int16_t fetch_serve_no_replica(fetch_serve_known_fn known, void *arg, struct kstr topic,
+			       int32_t index)
+{
+	return known && known(arg, topic, index) ? PROTO_ERR_NOT_LEADER_OR_FOLLOWER
+						 : PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+}
+
 /* Whether req may fetch as a follower (see fetch_serve.h); logged if not. */
 static bool replica_allowed(const struct fetch_serve *fs, struct net_req *req)
 {
@@ -281,12 +302,23 @@ int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoc
 	 * a follower asked in an epoch older than the one it follows (a
 	 * client that missed a leader change) answers FENCED_LEADER_EPOCH,
 	 * in a newer one (the new leader not told yet) UNKNOWN_LEADER_EPOCH,
-	 * which the client retries there without a metadata refresh. */
-	if (epoch >= 0 && current_leader_epoch >= 0 && current_leader_epoch < epoch)
+	 * which the client retries there without a metadata refresh. Only
+	 * -1 is no epoch (Kafka's NO_PARTITION_LEADER_EPOCH, as its
+	 * OffsetForLeaderEpoch and ListOffsets read it): -2 is older than
+	 * any, fenced. */
+	if (epoch >= 0 && current_leader_epoch != -1 && current_leader_epoch < epoch)
 		return PROTO_ERR_FENCED_LEADER_EPOCH;
 	if (epoch >= 0 && current_leader_epoch > epoch)
 		return PROTO_ERR_UNKNOWN_LEADER_EPOCH;
 	return rc ? PROTO_ERR_NOT_LEADER_OR_FOLLOWER : 0;
+}
+
+/* A Fetch's current_leader_epoch for fetch_serve_epoch_check: any
+ * negative one is none, as Kafka's FetchRequest reads it (optionalEpoch),
+ * where OffsetForLeaderEpoch and ListOffsets fence all but -1. */
+static int32_t fetch_epoch(const struct proto_fetch_part *rq)
+{
+	return rq->current_leader_epoch < 0 ? -1 : rq->current_leader_epoch;
 }
 
 /* The partition's topic was deleted since the lookup (StopReplica with
@@ -319,7 +351,7 @@ static bool zstd_refused(const struct fs_fetch *f, const struct fs_part *fp)
 	return true;
 }
 
-/* Rules 1-5 for one partition, at the fetch's arrival. */
+/* Rules 1-5 for one partition, at the fetch's arrival (3b included). */
 static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 {
 	const struct proto_fetch_part *rq = fp->req;
@@ -328,7 +360,7 @@ static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 	const struct partition_log_ops *ops;
 	int rc;
 
-	fp->error = fetch_serve_epoch_check(fp->p, rq->current_leader_epoch);
+	fp->error = fetch_serve_epoch_check(fp->p, fetch_epoch(rq));
 	if (fp->error == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
 		return;
 	log = partition_log(fp->p);
@@ -338,6 +370,27 @@ static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 		fp->error = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 	if (fp->error)
 		return;
+	/* A follower's divergence first, as Kafka's Partition.readRecords:
+	 * an epoch this log cannot end (above its latest: undefined) is
+	 * OFFSET_OUT_OF_RANGE, and so is an offset below the log start; a
+	 * follower past this log's end in an epoch that ended before it is
+	 * told where (diverging), not refused. */
+	if (f->msg->replica_id >= 0 && rq->last_fetched_epoch >= 0) {
+		int32_t e;
+		int64_t end;
+
+		ops->end_offset_for_epoch(log, rq->last_fetched_epoch, &e, &end);
+		if (e < 0 || end < 0 || rq->fetch_offset < o.log_start_offset) {
+			fp->error = PROTO_ERR_OFFSET_OUT_OF_RANGE;
+			return;
+		}
+		if (e < rq->last_fetched_epoch || end < rq->fetch_offset) {
+			fp->diverging = true;
+			fp->diverging_epoch = e;
+			fp->diverging_end = end;
+			return;
+		}
+	}
 	if (rq->fetch_offset < o.log_start_offset || rq->fetch_offset > o.log_end_offset) {
 		fp->error = PROTO_ERR_OFFSET_OUT_OF_RANGE;
 		return;
@@ -346,18 +399,6 @@ static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 		if (zstd_refused(f, fp))
 			fp->error = PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE;
 		return;
-	}
-	if (rq->last_fetched_epoch >= 0) {
-		int32_t e;
-		int64_t end;
-
-		ops->end_offset_for_epoch(log, rq->last_fetched_epoch, &e, &end);
-		if (e < rq->last_fetched_epoch || end < rq->fetch_offset) {
-			fp->diverging = true;
-			fp->diverging_epoch = e;
-			fp->diverging_end = end;
-			return;
-		}
 	}
 	rc = partition_update_follower_fetch_state(fp->p, f->msg->replica_id, rq->fetch_offset,
 						   rq->log_start_offset, now);
@@ -581,10 +622,9 @@ static int fetch_respond(struct fs_fetch *f)
 				partition_log_ops(fp->p)->offsets(partition_log(fp->p), &o);
 			if (!rp->error_code && fp->p && part_gone(fp, &o))
 				rp->error_code = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-			if (!rp->error_code &&
-			    fetch_serve_epoch_check(fp->p, fp->req->current_leader_epoch))
-				rp->error_code = fetch_serve_epoch_check(
-					fp->p, fp->req->current_leader_epoch);
+			if (!rp->error_code && fetch_serve_epoch_check(fp->p, fetch_epoch(fp->req)))
+				rp->error_code =
+					fetch_serve_epoch_check(fp->p, fetch_epoch(fp->req));
 			if (rp->error_code == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION ||
 			    rp->error_code == PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE)
 				o = (struct partition_offsets){ -1, -1, -1, -1, false };
@@ -764,6 +804,10 @@ static int fetch_handler(void *arg, struct net_req *req)
 			}
 			fp->p = fs->lookup(fs->lookup_arg, m->topics[t].topic, fp->req->partition);
 			part_validate(f, fp, now);
+			if (!fp->p)
+				fp->error = fetch_serve_no_replica(fs->known, fs->known_arg,
+								   m->topics[t].topic,
+								   fp->req->partition);
 		}
 	f->deadline_ms = now + (m->max_wait_ms > 0 ? m->max_wait_ms : 0);
 	f->hw_due_ms = INT64_MAX;
@@ -961,7 +1005,10 @@ static int ofle_handler(void *arg, struct net_req *req)
 			rp->partition = rq->partition;
 			rp->leader_epoch = -1;
 			rp->end_offset = -1;
-			rp->error_code = fetch_serve_epoch_check(p, rq->current_leader_epoch);
+			rp->error_code =
+				p ? fetch_serve_epoch_check(p, rq->current_leader_epoch)
+				  : fetch_serve_no_replica(fs->known, fs->known_arg,
+							   m->topics[t].topic, rq->partition);
 			if (!rp->error_code)
 				partition_log_ops(p)->end_offset_for_epoch(
 					partition_log(p), rq->leader_epoch, &rp->leader_epoch,

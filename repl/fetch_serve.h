@@ -42,6 +42,22 @@ int fetch_serve_new(fetch_serve_lookup_fn lookup, void *arg, int64_t (*now_ms)(v
  * its fetch positions move the high watermark. NULL or "": any user. Set
  * before the listener starts; user must outlive fs. */
 void fetch_serve_set_replica_user(struct fetch_serve *fs, const char *user);
+/* Whether the cluster's metadata names the partition (topic, index): for
+ * one with no replica here, Kafka's metadataCache.contains. */
+typedef bool (*fetch_serve_known_fn)(void *arg, struct kstr topic, int32_t index);
+/* A broker that knows partitions it holds no replica of (a cluster's
+ * UpdateMetadata): its Fetch and OffsetForLeaderEpoch answer such a one
+ * NOT_LEADER_OR_FOLLOWER, as Kafka's ReplicaManager (HostedPartition.None
+ * of a partition in the metadata), not UNKNOWN_TOPIC_OR_PARTITION, which
+ * stays for one the metadata does not name. NULL (a single node): every
+ * partition without a replica is unknown. Set before the listener
+ * starts. */
+void fetch_serve_set_known(struct fetch_serve *fs, fetch_serve_known_fn known, void *arg);
+/* The error for a partition with no replica here, by known (NULL: none
+ * is known): NOT_LEADER_OR_FOLLOWER or UNKNOWN_TOPIC_OR_PARTITION. Shared
+ * with ListOffsets. */
+int16_t fetch_serve_no_replica(fetch_serve_known_fn known, void *arg, struct kstr topic,
+			       int32_t index);
 /* The leader's replication throttle (throttle.h; NULL: none): a
  * follower's fetch gets no records of a partition it holds back, and the
  * records of throttled partitions sent count against it. Set before the
@@ -67,8 +83,9 @@ void fetch_serve_kick(struct fetch_serve *fs);
  * ListOffsets: 0, or UNKNOWN_TOPIC_OR_PARTITION (p NULL),
  * KAFKA_STORAGE_ERROR (the replica is offline: partition_mark_offline),
  * FENCED_LEADER_EPOCH or UNKNOWN_LEADER_EPOCH (current_leader_epoch -1:
- * not checked; a follower's epoch is checked too, before the leadership,
- * as Kafka's), NOT_LEADER_OR_FOLLOWER. */
+ * not checked, another negative one is fenced; a follower's epoch is
+ * checked too, before the leadership, as Kafka's; a Fetch passes its
+ * negative ones as -1), NOT_LEADER_OR_FOLLOWER. */
 int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoch);
 /* Record bytes sent to followers (replica_id >= 0) since the start: the
  * leader's side of replication (metrics). NULL: 0. */

@@ -250,13 +250,17 @@ static int truncate_step(struct fetcher *f, struct partition *p, const struct pa
 	rc = partition_follower_truncate(p, fw->generation, target, done);
 	apply_end(f);
 	/* Records above a leader's epoch end were never committed: an
-	 * operator sees where a replica that led on its own cut its log. */
+	 * operator sees where a replica that led on its own cut its log.
+	 * The leader's UNDEFINED_EPOCH_OFFSET (end -1: our latest epoch is
+	 * above all of its, or it has none) is Kafka's rule too: the hw. */
 	if (!rc && target < o.log_end_offset)
 		mq_log(MQ_INFO,
 		       "%s-%d: truncated to offset %" PRId64 " (log end was %" PRId64 "): %s",
 		       partition_topic(p), (int)partition_index(p), target, o.log_end_offset,
-		       end < 0 ? "the high watermark, no epoch to ask about"
-			       : "where the leader's epoch ends");
+		       end >= 0                     ? "where the leader's epoch ends"
+		       : fw->last_fetched_epoch < 0 ? "the high watermark, no epoch to ask about"
+						    : "the high watermark, the leader has no "
+						      "epoch as late as this log's latest");
 	return rc ? rc : done;
 }
 

@@ -17,7 +17,10 @@
  *   F == E': truncate to min(end, fend), done;
  *   else:    truncate to min(fend, LEO) and ask again with our new latest
  *            epoch (the logs diverged before E').
- *   The leader has no epoch at all (end -1): truncate to our hw.
+ *   The leader answers UNDEFINED_EPOCH_OFFSET (end -1: E is above all
+ *   its epochs, or it has none), or we have no epoch to ask about:
+ *   truncate to our hw, done (Kafka's AbstractFetcherThread: its initial
+ *   fetch offset, the hw).
  * With truncate_on_fetch (Fetch v12 on both sides) the question is not
  * asked: the fetch carries last_fetched_epoch and the leader answers a
  * divergence in the fetch response (diverging_epoch), taken as one round

@@ -6,7 +6,9 @@
  *   0. v1+: a partition the request names more than once, every entry
  *      of it:                                  INVALID_REQUEST (Kafka's
  *      duplicatePartitions), logged
- *   1-3. as a Fetch (fetch_serve_epoch_check): no local replica, a fenced
+ *   1-3. as a Fetch (fetch_serve_epoch_check, fetch_serve_no_replica): no
+ *      local replica (NOT_LEADER_OR_FOLLOWER for one the cluster's
+ *      metadata names, os->known), a fenced
  *      or unknown current_leader_epoch (v4+; a follower's too), not the
  *      leader
  *   4. the offset, bounded by what the asker may fetch: the hw for a
@@ -230,7 +232,10 @@ static int list_offsets_handler(void *arg, struct net_req *req)
 				partition_unref(p);
 				continue;
 			}
-			rp->error_code = fetch_serve_epoch_check(p, rq->current_leader_epoch);
+			rp->error_code =
+				p ? fetch_serve_epoch_check(p, rq->current_leader_epoch)
+				  : fetch_serve_no_replica(os->known, os->known_arg,
+							   m->topics[t].name, rq->partition_index);
 			if (!rp->error_code && partition_leader_epoch(p, &epoch))
 				rp->error_code = PROTO_ERR_NOT_LEADER_OR_FOLLOWER;
 			if (!rp->error_code)

@@ -17,6 +17,8 @@
 struct offsets_serve {
 	fetch_serve_lookup_fn lookup;
 	void *arg;
+	fetch_serve_known_fn known; /* fetch_serve_set_known's; NULL: none */
+	void *known_arg;
 };
 
 int offsets_serve_register(struct offsets_serve *os, struct net_server *srv);

@@ -1183,23 +1183,25 @@ static int64_t log_hw(struct log *l)
 
 /* The record at offset is still in epoch's range of the epoch cache
  * (epoch -1: not known, as for a single node's appends, not checked),
- * given the cache's answer for epoch (found, end: log_end_offset_for_epoch). */
-static bool in_epoch(int64_t offset, int32_t epoch, int32_t found, int64_t end)
+ * given the cache's answer for epoch and its latest epoch (found, end,
+ * latest: log_get_hw_epoch). */
+static bool in_epoch(int64_t offset, int32_t epoch, int32_t found, int64_t end, int32_t latest)
 {
-	/* An empty cache (found -1) is a log that stamps no epochs. */
-	return epoch < 0 || found < 0 || (found == epoch && end > offset);
+	/* An empty cache (latest -1) is a log that stamps no epochs; an
+	 * epoch above the latest (found -1 too) was truncated away. */
+	return epoch < 0 || latest < 0 || (found == epoch && end > offset);
 }
 
 /* in_epoch, the cache asked now. */
 static bool appended_in_epoch(struct log *l, int64_t offset, int32_t epoch)
 {
-	int32_t found;
+	int32_t found, latest;
 	int64_t end;
 
 	if (epoch < 0)
 		return true;
-	log_end_offset_for_epoch(l, epoch, &found, &end);
-	return in_epoch(offset, epoch, found, end);
+	(void)log_get_hw_epoch(l, epoch, &found, &end, &latest);
+	return in_epoch(offset, epoch, found, end, latest);
 }
 
 void produce_hw_moved(struct partition *pt)
@@ -1302,14 +1304,14 @@ static int commit_wait(struct topic *t, struct partition *pt, struct log *l, int
 	bool leader_check = lead_epoch >= 0 && replicated;
 	bool mount_check = lead_epoch < 0 && epoch >= 0 && replicated;
 	bool lost = false, waited = false;
-	int32_t found;
+	int32_t found, latest;
 	int64_t end;
 	int rc = 0;
 
 	/* Most writes are committed by the time they ask (a single node's
 	 * appender moves the hw itself): one look at the hw and the epoch. */
-	if (log_get_hw_epoch(l, epoch, &found, &end) > last_offset) {
-		if (in_epoch(last_offset, epoch, found, end))
+	if (log_get_hw_epoch(l, epoch, &found, &end, &latest) > last_offset) {
+		if (in_epoch(last_offset, epoch, found, end, latest))
 			return 0;
 		goto covered;
 	}

@@ -882,17 +882,30 @@ struct partition *replica_mgr_get(struct replica_mgr *rm, const char *topic, int
 	return p;
 }
 
+/* The wire's topic name as a string in name, false when it cannot be
+ * one (too long, or a NUL inside it). */
+static bool wire_name(struct kstr topic, char name[PARTITION_MAX_TOPIC + 1])
+{
+	if (topic.len < 0 || topic.len > PARTITION_MAX_TOPIC || !topic.ptr)
+		return false;
+	memcpy(name, topic.ptr, (size_t)topic.len);
+	name[topic.len] = '\0';
+	return strlen(name) == (size_t)topic.len;
+}
+
 struct partition *replica_mgr_lookup(void *arg, struct kstr topic, int32_t partition)
 {
 	char name[PARTITION_MAX_TOPIC + 1];
 
-	if (topic.len < 0 || topic.len > PARTITION_MAX_TOPIC || !topic.ptr)
-		return NULL;
-	memcpy(name, topic.ptr, (size_t)topic.len);
-	name[topic.len] = '\0';
-	if (strlen(name) != (size_t)topic.len)
-		return NULL; /* a NUL inside the name from the wire */
-	return replica_mgr_get(arg, name, partition);
+	return wire_name(topic, name) ? replica_mgr_get(arg, name, partition) : NULL;
+}
+
+bool replica_mgr_known(void *arg, struct kstr topic, int32_t partition)
+{
+	char name[PARTITION_MAX_TOPIC + 1];
+	struct partition_state st;
+
+	return wire_name(topic, name) && replica_mgr_partition_meta(arg, name, partition, &st) == 0;
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -213,6 +213,9 @@ int replica_mgr_update_metadata(struct replica_mgr *rm, int32_t controller_epoch
 struct partition *replica_mgr_get(struct replica_mgr *rm, const char *topic, int32_t partition);
 /* fetch_serve_lookup_fn over the manager (arg: the manager). */
 struct partition *replica_mgr_lookup(void *arg, struct kstr topic, int32_t partition);
+/* fetch_serve_known_fn over rm (arg): whether the controller's metadata
+ * (UpdateMetadata, LeaderAndIsr) names the partition, hosted here or not. */
+bool replica_mgr_known(void *arg, struct kstr topic, int32_t partition);
 
 /* A count that moves after every change to the local replicas that can
  * change whether one serves its mount's reads (cluster_repl_replica_reads:

@@ -32,6 +32,7 @@
 #include "repl/zkc.h"
 #include "repl/zkmeta.h"
 #include "engine/log_int.h"
+#include "tests/unit/protofx.h"
 #include "tests/unit/replfx.h"
 #include "tests/unit/zksrv.h"
 
@@ -523,6 +524,80 @@ static void test_update_metadata(void **state)
 	net_client_close(c);
 }
 
+static int enc_fetch(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_fetch_req_encode(w, v, req);
+}
+
+static int enc_list_offsets(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_list_offsets_req_encode(w, v, req);
+}
+
+static int enc_ofle(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_ofle_req_encode(w, v, req);
+}
+
+/* A consumer's Fetch, ListOffsets (latest) and OffsetForLeaderEpoch of
+ * topic-0 are each answered want. */
+static void no_replica_answers(struct net_client *c, const char *topic, int16_t want)
+{
+	struct protofx_fetch fr;
+	struct proto_fetch_resp fresp;
+	struct proto_list_offsets_part lp = { .partition_index = 0,
+					      .current_leader_epoch = -1,
+					      .timestamp = -1,
+					      .max_num_offsets = 1 };
+	struct proto_list_offsets_topic lt = { kstr_of(topic), 1, &lp };
+	struct proto_list_offsets_req lreq = { .replica_id = -1, .n_topics = 1, .topics = &lt };
+	struct proto_list_offsets_resp lresp;
+	struct proto_ofle_part op = { .partition = 0,
+				      .current_leader_epoch = -1,
+				      .leader_epoch = 0 };
+	struct proto_ofle_topic ot = { kstr_of(topic), 1, &op };
+	struct proto_ofle_req oreq = { .replica_id = -1, .n_topics = 1, .topics = &ot };
+	struct proto_ofle_resp oresp;
+	struct net_resp nr;
+	int16_t v;
+
+	protofx_fetch_init(&fr, topic, -1, -1, 0, -1, 0);
+	rpc(c, PROTO_API_FETCH, enc_fetch, &fr.req, &nr, &v);
+	assert_int_equal(proto_fetch_resp_decode(&nr.body, v, &fresp), 0);
+	assert_int_equal(fresp.topics[0].partitions[0].error_code, want);
+	proto_fetch_resp_free(&fresp);
+	net_resp_free(&nr);
+	rpc(c, PROTO_API_LIST_OFFSETS, enc_list_offsets, &lreq, &nr, &v);
+	assert_int_equal(proto_list_offsets_resp_decode(&nr.body, v, &lresp), 0);
+	assert_int_equal(lresp.topics[0].partitions[0].error_code, want);
+	proto_list_offsets_resp_free(&lresp);
+	net_resp_free(&nr);
+	rpc(c, PROTO_API_OFFSET_FOR_LEADER_EPOCH, enc_ofle, &oreq, &nr, &v);
+	assert_int_equal(proto_ofle_resp_decode(&nr.body, v, &oresp), 0);
+	assert_int_equal(oresp.topics[0].partitions[0].error_code, want);
+	assert_int_equal(oresp.topics[0].partitions[0].end_offset, -1);
+	proto_ofle_resp_free(&oresp);
+	net_resp_free(&nr);
+}
+
+/* A partition the controller's metadata names and this broker holds no
+ * replica of (an UpdateMetadata, no LeaderAndIsr) is
+ * NOT_LEADER_OR_FOLLOWER to Fetch, ListOffsets and OffsetForLeaderEpoch,
+ * as Kafka's ReplicaManager answers one its metadata cache contains; one
+ * the metadata does not name stays UNKNOWN_TOPIC_OR_PARTITION. */
+static void test_no_replica_here(void **state)
+{
+	struct fx *f = *state;
+	struct net_client *c = connect_as(f, "admin", "admin-secret");
+
+	no_replica_answers(c, "payments", PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	assert_int_equal(send_um(c, 1), PROTO_ERR_NONE);
+	assert_null(replica_mgr_get(cluster_repl_replicas(f->cr), "payments", 0));
+	no_replica_answers(c, "payments", PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	no_replica_answers(c, "nope", PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	net_client_close(c);
+}
+
 /* How many lines of the text of orders-p's .state, below its table
  * (cluster_repl_partition_followers), start with prefix. */
 static int followers_lines(struct fx *f, int p, const char *prefix)
@@ -631,6 +706,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_only_the_brokers_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_broker_epoch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_metadata, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_no_replica_here, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_replica_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offline_replicas_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_replica_takes_zk_settings, setup,

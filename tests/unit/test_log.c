@@ -283,15 +283,17 @@ static void test_light_state(void **state)
 	log_get_state(f->l, &st);
 	assert_true(st.segments > 10);
 	assert_int_equal(log_get_end(f->l), 3000);
-	/* The hw with the epoch's end, as log_end_offset_for_epoch answers. */
+	/* The hw with the epoch's end, as log_end_offset_for_epoch answers,
+	 * and the latest epoch, as log_get_offsets has it. */
 	for (int32_t e = -1; e <= 1; e++) {
-		int32_t want_e, got_e = -2;
+		int32_t want_e, got_e = -2, got_latest = -2;
 		int64_t want_end, got_end = -2;
 
 		log_end_offset_for_epoch(f->l, e, &want_e, &want_end);
-		assert_int_equal(log_get_hw_epoch(f->l, e, &got_e, &got_end), st.hw);
+		assert_int_equal(log_get_hw_epoch(f->l, e, &got_e, &got_end, &got_latest), st.hw);
 		assert_int_equal(got_e, want_e);
 		assert_int_equal(got_end, want_end);
+		assert_int_equal(got_latest, st.leader_epoch);
 	}
 }
 
@@ -810,9 +812,12 @@ static void test_epochs_past_end_dropped(void **state)
 	logfx_reports[0] = '\0';
 	logfx_open(f);
 	assert_non_null(strstr(logfx_reports, "2 epoch(s) from epoch 5 start past the log end"));
-	assert_int_equal(log_end_offset_for_epoch(f->l, 9, &e, &end), 0);
+	assert_int_equal(log_end_offset_for_epoch(f->l, 2, &e, &end), 0);
 	assert_int_equal(e, 2);
 	assert_int_equal(end, 10);
+	assert_int_equal(log_end_offset_for_epoch(f->l, 9, &e, &end), 0);
+	assert_int_equal(e, -1); /* gone: above the latest, undefined */
+	assert_int_equal(end, -1);
 	assert_int_equal(log_end_offset_for_epoch(f->l, 1, &e, &end), 0);
 	assert_int_equal(e, 0);
 	assert_int_equal(end, 10);

@@ -123,7 +123,7 @@ static void leader_start(struct leader *ld, const char *name)
 	nc.num_io_threads = 2;
 	assert_int_equal(net_server_new(&nc, NULL, NULL, &ld->srv), 0);
 	assert_int_equal(fetch_serve_register(ld->fs, ld->srv), 0);
-	ld->os = (struct offsets_serve){ lookup, ld };
+	ld->os = (struct offsets_serve){ .lookup = lookup, .arg = ld };
 	assert_int_equal(offsets_serve_register(&ld->os, ld->srv), 0);
 	assert_int_equal(net_server_start(ld->srv), 0);
 	ld->port = net_server_port(ld->srv, 0);

@@ -668,9 +668,17 @@ static void test_end_offset_for_epoch(void **state)
 	tlog_ops.end_offset_for_epoch(t, 4, &e, &end);
 	assert_int_equal(e, 3);
 	assert_int_equal(end, 5);
-	tlog_ops.end_offset_for_epoch(t, 9, &e, &end);
+	tlog_ops.end_offset_for_epoch(t, 5, &e, &end);
 	assert_int_equal(e, 5);
 	assert_int_equal(end, 6);
+	/* Above the latest: undefined, as Kafka answers it. */
+	tlog_ops.end_offset_for_epoch(t, 9, &e, &end);
+	assert_int_equal(e, -1);
+	assert_int_equal(end, -1);
+	/* Below -1, below the first: (epoch, start of the first). */
+	tlog_ops.end_offset_for_epoch(t, -2, &e, &end);
+	assert_int_equal(e, -2);
+	assert_int_equal(end, 0);
 	tlog_close(t);
 }
 
@@ -732,7 +740,7 @@ static void bk_listen(struct bk *b, int port)
 {
 	replfx_listener_new(b->user != NULL, port, bk_cred, b, &b->srv);
 	assert_int_equal(fetch_serve_register(b->fs, b->srv), 0);
-	b->os = (struct offsets_serve){ bk_lookup, b };
+	b->os = (struct offsets_serve){ .lookup = bk_lookup, .arg = b };
 	assert_int_equal(offsets_serve_register(&b->os, b->srv), 0);
 	b->port = replfx_listener_start(b->srv);
 }
@@ -1100,6 +1108,41 @@ static void test_e2e_source_moved(void **state)
 	bk_stop(&b);
 }
 
+/* follower follows leader (truncate_on_fetch or OffsetForLeaderEpoch
+ * rounds) until both agree with it in the ISR: rounds truncation rounds
+ * (the fetcher's count), truncations of its log, its LEO then leo. */
+static void truncated_and_synced(struct bk *follower, struct bk *leader, bool truncate_on_fetch,
+				 int rounds, int truncations, int64_t leo)
+{
+	struct fetcher_stats fst;
+
+	bk_follow(follower, leader, truncate_on_fetch);
+	assert_true(synced(leader, follower, 2));
+	fetcher_get_stats(follower->fetcher, &fst);
+	assert_int_equal(fst.truncations, rounds);
+	assert_int_equal(bk_truncations(follower), truncations);
+	assert_int_equal(leo_of(follower), leo);
+}
+
+/* The record at offset of b holds want. */
+static void assert_value_at(struct bk *b, int64_t offset, const char *want)
+{
+	char v[64];
+
+	assert_int_equal(bk_value_at(b, offset, v, sizeof(v)), 0);
+	assert_string_equal(v, want);
+}
+
+/* Stops both, the follower's log the leader's below the hw, its files
+ * the same bytes. */
+static void stop_identical(struct bk *leader, struct bk *follower)
+{
+	assert_identical_below_hw(leader, follower);
+	bk_stop(follower);
+	bk_stop(leader);
+	bk_assert_same_files(follower, leader);
+}
+
 /* KIP-279: the follower's log went through epochs the leader never had;
  * one question is not enough, each round steps back an epoch.
  *   follower a: epoch 1 [0,1], epoch 2 [2,3], epoch 4 [4,5]
@@ -1110,8 +1153,6 @@ static void kip279(bool truncate_on_fetch)
 {
 	struct bk a, b;
 	struct partition_state st = state2(2, 5, 1, 1);
-	struct fetcher_stats fst;
-	char v[64];
 
 	bk_start(&a, 1, truncate_on_fetch ? "k279f-a" : "k279-a");
 	bk_start(&b, 2, truncate_on_fetch ? "k279f-b" : "k279-b");
@@ -1123,20 +1164,63 @@ static void kip279(bool truncate_on_fetch)
 	assert_int_equal(partition_make_leader(b.p, &st, now_mono_ms()), 1);
 	leader_append(&b, 1, 5, "b5");
 	assert_int_equal(partition_make_follower(a.p, &st), 1);
-	bk_follow(&a, &b, truncate_on_fetch);
-	assert_true(synced(&b, &a, 2));
-	fetcher_get_stats(a.fetcher, &fst);
-	assert_int_equal(fst.truncations, 2);
-	assert_int_equal(bk_truncations(&a), 2);
-	assert_int_equal(leo_of(&a), 8);
-	assert_int_equal(bk_value_at(&a, 2, v, sizeof(v)), 0);
-	assert_string_equal(v, "b3-0");
-	assert_int_equal(bk_value_at(&a, 7, v, sizeof(v)), 0);
-	assert_string_equal(v, "b5-0");
-	assert_identical_below_hw(&b, &a);
-	bk_stop(&a);
-	bk_stop(&b);
-	bk_assert_same_files(&a, &b);
+	truncated_and_synced(&a, &b, truncate_on_fetch, 2, 2, 8);
+	assert_value_at(&a, 2, "b3-0");
+	assert_value_at(&a, 7, "b5-0");
+	stop_identical(&b, &a);
+}
+
+/* The leader answers UNDEFINED_EPOCH_OFFSET (-1, -1): the follower's
+ * latest epoch, 7, is above every epoch of the leader's (a follower that
+ * led in an epoch the leader never heard of). As Kafka's
+ * AbstractFetcherThread, the follower truncates to its high watermark,
+ * in one round, and fetches from there:
+ *   follower a: epoch 1 [0..3], epoch 7 [4,5], hw 2
+ *   leader b:   epoch 1 [0..3], epoch 5 [4,5] (it leads in 5)
+ * Kafka's leader answers (-1, -1) to 7, which used to be answered with
+ * its latest epoch's end (5, 6), a second round asking about epoch 1 and
+ * a truncation to 4. Every record of b's ends up on a, a's epoch 7 gone. */
+static void undefined_epoch_to_hw(void)
+{
+	struct bk a, b;
+	struct partition_state st = state2(2, 5, 1, 1);
+
+	bk_start(&a, 1, "undef-a");
+	bk_start(&b, 2, "undef-b");
+	bk_append(&a, 2, 1, "x"); /* the hw at a batch's start */
+	bk_append(&a, 2, 1, "y");
+	bk_append(&b, 2, 1, "x");
+	bk_append(&b, 2, 1, "y");
+	bk_append(&a, 2, 7, "a7");
+	assert_int_equal(a.ops->set_hw(a.log, 2), 0);
+	assert_int_equal(partition_make_leader(b.p, &st, now_mono_ms()), 1);
+	leader_append(&b, 2, 5, "b5");
+	assert_int_equal(partition_make_follower(a.p, &st), 1);
+	truncated_and_synced(&a, &b, false, 1, 1, 6);
+	assert_value_at(&a, 3, "y-1");
+	assert_value_at(&a, 4, "b5-0");
+	stop_identical(&b, &a);
+}
+
+/* fn on engine logs: its brokers made while use_engine is set (the
+ * engine half of a test that runs on the test log too). */
+static void on_engine(void (*fn)(void))
+{
+	use_engine = true;
+	fn();
+	use_engine = false;
+}
+
+static void test_e2e_undefined_epoch_truncates_to_hw(void **state)
+{
+	(void)state;
+	undefined_epoch_to_hw();
+}
+
+static void test_e2e_undefined_epoch_truncates_to_hw_engine(void **state)
+{
+	(void)state;
+	on_engine(undefined_epoch_to_hw);
 }
 
 static void test_e2e_kip279_offset_for_leader_epoch(void **state)
@@ -1309,12 +1393,12 @@ static int16_t list_offset(struct net_client *c, int64_t ts, int64_t *offset, in
 	return list_offset_epoch(c, ts, offset, found_ts, &epoch);
 }
 
-/* list_offset, and the answer's leader epoch. */
-static int16_t list_offset_epoch(struct net_client *c, int64_t ts, int64_t *offset,
-				 int64_t *found_ts, int32_t *found_epoch)
+/* list_offset_epoch with the current_leader_epoch current (-1: none). */
+static int16_t list_offset_in(struct net_client *c, int32_t current, int64_t ts, int64_t *offset,
+			      int64_t *found_ts, int32_t *found_epoch)
 {
 	struct proto_list_offsets_part part = { .partition_index = 0,
-						.current_leader_epoch = -1,
+						.current_leader_epoch = current,
 						.timestamp = ts,
 						.max_num_offsets = 1 };
 	struct proto_list_offsets_topic topic = { kstr_of("orders"), 1, &part };
@@ -1340,6 +1424,13 @@ static int16_t list_offset_epoch(struct net_client *c, int64_t ts, int64_t *offs
 	proto_list_offsets_resp_free(&lr);
 	net_resp_free(&resp);
 	return err;
+}
+
+/* list_offset, and the answer's leader epoch. */
+static int16_t list_offset_epoch(struct net_client *c, int64_t ts, int64_t *offset,
+				 int64_t *found_ts, int32_t *found_epoch)
+{
+	return list_offset_in(c, -1, ts, offset, found_ts, found_epoch);
 }
 
 /* A partition named twice in one ListOffsets v1+ is INVALID_REQUEST for
@@ -1392,6 +1483,42 @@ static void test_list_offsets_named_twice(void **state)
 	net_client_close(c);
 	bk_stop(&a);
 	use_engine = false;
+}
+
+/* ListOffsets v4+ checks current_leader_epoch as Kafka's
+ * ReplicaManager.fetchOffset reads it: -1 is none, any other epoch is
+ * compared (-2 is older than any: FENCED_LEADER_EPOCH). */
+static void test_list_offsets_current_epoch(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct net_client *c;
+	static const struct {
+		int32_t current;
+		int16_t err;
+	} cases[] = {
+		{ -1, 0 },
+		{ 1, 0 },
+		{ -2, PROTO_ERR_FENCED_LEADER_EPOCH },
+		{ 0, PROTO_ERR_FENCED_LEADER_EPOCH },
+		{ 2, PROTO_ERR_UNKNOWN_LEADER_EPOCH },
+	};
+
+	(void)state;
+	bk_start(&a, 1, "listoffsets-current");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 3, 1, "r");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int64_t off, ts;
+		int32_t epoch;
+
+		assert_int_equal(list_offset_in(c, cases[i].current, -1, &off, &ts, &epoch),
+				 cases[i].err);
+		assert_int_equal(off, cases[i].err ? -1 : 3);
+	}
+	net_client_close(c);
+	bk_stop(&a);
 }
 
 /* ListOffsets v4+ names the leader epoch of the offset it finds, as
@@ -1705,6 +1832,19 @@ static void test_fetch_handler_rules(void **state)
 	assert_int_equal(r.diverging_epoch, 2);
 	assert_int_equal(r.diverging_end_offset, 4);
 	assert_int_equal(r.records_len, 0);
+	/* Past our LEO in epoch 2: diverging too, the epoch looked at before
+	 * the offset, as Kafka's Partition.readRecords. */
+	assert_int_equal(fetch_one(c, 2, 3, 7, 2, 0, &r, NULL), 0);
+	assert_true(r.has_diverging_epoch);
+	assert_int_equal(r.diverging_epoch, 2);
+	assert_int_equal(r.diverging_end_offset, 4);
+	/* An epoch above our latest, 3: nothing here ends it (undefined),
+	 * OFFSET_OUT_OF_RANGE as Kafka, not a divergence at our LEO. */
+	assert_int_equal(fetch_one(c, 2, 3, 5, 4, 0, &r, NULL), PROTO_ERR_OFFSET_OUT_OF_RANGE);
+	assert_false(r.has_diverging_epoch);
+	/* A consumer's negative current_leader_epoch is none (Kafka's
+	 * FetchRequest), where OffsetForLeaderEpoch fences -2. */
+	assert_int_equal(fetch_one(c, -1, -2, 0, -1, 0, &r, NULL), 0);
 	/* The hw is 6 (alone in the ISR); a consumer sees up to it, a
 	 * follower fetch records all of it. */
 	assert_int_equal(fetch_one(c, -1, 3, 0, -1, 0, &r, NULL), 0);
@@ -2343,52 +2483,118 @@ static void test_fetcher_ofle_retries_settling_leader_soon(void **state)
 	settling_leader(2, "ofle-settle-a", "ofle-settle-b");
 }
 
-static void test_ofle_handler(void **state)
+/* One OffsetForLeaderEpoch v of orders-0 to c, as replica 2: its one
+ * partition's answer in *out. */
+static void ofle_ask(struct net_client *c, int16_t v, int32_t current, int32_t epoch,
+		     struct proto_ofle_resp_part *out)
 {
-	struct bk a;
-	struct partition_state st = state2(1, 5, 1, 2);
-	struct net_client *c;
-	struct proto_ofle_part rp = { .partition = 0, .current_leader_epoch = 5 };
+	struct proto_ofle_part rp = { .partition = 0,
+				      .current_leader_epoch = current,
+				      .leader_epoch = epoch };
 	struct proto_ofle_topic rt = { kstr_of("orders"), 1, &rp };
 	struct proto_ofle_req rq = { .replica_id = 2, .n_topics = 1, .topics = &rt };
-	int32_t want_epoch[] = { 1, 1, 3, 5, -1 };
-	int64_t want_end[] = { 2, 2, 5, 6, -1 };
-	int32_t ask[] = { 1, 2, 4, 5, -1 };
+	struct proto_ofle_resp resp;
+	struct net_resp nr;
+	struct kbuf_w w;
 
-	(void)state;
-	bk_start(&a, 1, "ofle");
-	tlog_append(a.t, 2, 1, "a");
-	tlog_append(a.t, 3, 3, "b");
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_ofle_req_encode(&w, v, &rq), 0);
+	assert_int_equal(net_client_call(c, PROTO_API_OFFSET_FOR_LEADER_EPOCH, v, w.buf, w.len, 0,
+					 DEADLINE_MS, &nr),
+			 0);
+	kbuf_w_free(&w);
+	assert_int_equal(proto_ofle_resp_decode(&nr.body, v, &resp), 0);
+	assert_int_equal(resp.n_topics, 1);
+	assert_int_equal(resp.topics[0].n_partitions, 1);
+	*out = resp.topics[0].partitions[0];
+	proto_ofle_resp_free(&resp);
+	net_resp_free(&nr);
+}
+
+/* OffsetForLeaderEpoch as Kafka answers it (LeaderEpochFileCache.
+ * endOffsetFor, Partition.lastOffsetForLeaderEpoch): the leader's cache
+ * [1@0, 3@2, 5@5], LEO 6, leading in epoch 5. An epoch above the latest
+ * is UNDEFINED (-1, -1), not the latest's end; a current_leader_epoch
+ * other than -1 is checked (-2 is fenced, as Kafka reads only -1 as
+ * none), before the leadership: a follower answers FENCED_LEADER_EPOCH
+ * or UNKNOWN_LEADER_EPOCH to a wrong one, NOT_LEADER_OR_FOLLOWER to the
+ * right one or none. */
+static void ofle_handler(void)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 5, 1, 2);
+	struct net_client *c, *cb;
+	struct proto_ofle_resp_part r;
+	static const struct {
+		int16_t v;
+		int32_t current, ask;
+		int16_t err;
+		int32_t epoch;
+		int64_t end;
+	} cases[] = {
+		{ 4, 5, 1, 0, 1, 2 },   /* epoch 3 starts at 2 */
+		{ 4, 5, 2, 0, 1, 2 },   /* no 2 here: 1's end */
+		{ 4, 5, 4, 0, 3, 5 },   /* no 4 here: 3's end */
+		{ 4, 5, 5, 0, 5, 6 },   /* the latest: the LEO */
+		{ 4, 5, 6, 0, -1, -1 }, /* above the latest: undefined */
+		{ 4, 5, 99, 0, -1, -1 },
+		{ 4, 5, -1, 0, -1, -1 }, /* UNDEFINED_EPOCH */
+		{ 4, 5, 0, 0, 0, 0 },    /* below the first: its start */
+		{ 4, 5, -2, 0, -2, 0 },
+		{ 4, -1, 6, 0, -1, -1 }, /* -1: no fencing */
+		{ 4, 4, 1, PROTO_ERR_FENCED_LEADER_EPOCH, -1, -1 },
+		{ 4, -2, 1, PROTO_ERR_FENCED_LEADER_EPOCH, -1, -1 },
+		{ 4, 6, 1, PROTO_ERR_UNKNOWN_LEADER_EPOCH, -1, -1 },
+		{ 2, 5, 6, 0, -1, -1 },
+		{ 1, 4, 6, 0, -1, -1 }, /* no current_leader_epoch below v2 */
+		{ 0, 4, 3, 0, -1, 5 },  /* v0 has no leader_epoch */
+		{ 0, 4, 7, 0, -1, -1 },
+	};
+
+	bk_start(&a, 1, "ofle-a");
+	bk_start(&b, 2, "ofle-b");
+	bk_append(&a, 2, 1, "a");
+	bk_append(&a, 3, 3, "b");
 	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
 	leader_append(&a, 1, 5, "c");
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
 	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
-	for (int i = 0; i < 6; i++) {
-		struct proto_ofle_resp resp;
-		struct net_resp nr;
-		struct kbuf_w w;
-
-		rp.leader_epoch = i < 5 ? ask[i] : 1;
-		rp.current_leader_epoch = i < 5 ? 5 : 4;
-		kbuf_w_init(&w, 4096);
-		assert_int_equal(proto_ofle_req_encode(&w, 4, &rq), 0);
-		assert_int_equal(net_client_call(c, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, w.buf,
-						 w.len, 0, DEADLINE_MS, &nr),
-				 0);
-		kbuf_w_free(&w);
-		assert_int_equal(proto_ofle_resp_decode(&nr.body, 4, &resp), 0);
-		if (i < 5) {
-			assert_int_equal(resp.topics[0].partitions[0].error_code, 0);
-			assert_int_equal(resp.topics[0].partitions[0].leader_epoch, want_epoch[i]);
-			assert_int_equal(resp.topics[0].partitions[0].end_offset, want_end[i]);
-		} else {
-			assert_int_equal(resp.topics[0].partitions[0].error_code,
-					 PROTO_ERR_FENCED_LEADER_EPOCH);
-		}
-		proto_ofle_resp_free(&resp);
-		net_resp_free(&nr);
+	assert_int_equal(net_client_connect("127.0.0.1", b.port, DEADLINE_MS, &cb), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ofle_ask(c, cases[i].v, cases[i].current, cases[i].ask, &r);
+		assert_int_equal(r.partition, 0);
+		assert_int_equal(r.error_code, cases[i].err);
+		assert_int_equal(r.leader_epoch, cases[i].epoch);
+		assert_int_equal(r.end_offset, cases[i].end);
 	}
+	ofle_ask(cb, 4, 4, 5, &r);
+	assert_int_equal(r.error_code, PROTO_ERR_FENCED_LEADER_EPOCH);
+	ofle_ask(cb, 4, -2, 5, &r);
+	assert_int_equal(r.error_code, PROTO_ERR_FENCED_LEADER_EPOCH);
+	ofle_ask(cb, 4, 6, 5, &r);
+	assert_int_equal(r.error_code, PROTO_ERR_UNKNOWN_LEADER_EPOCH);
+	ofle_ask(cb, 4, 5, 5, &r);
+	assert_int_equal(r.error_code, PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_int_equal(r.leader_epoch, -1);
+	assert_int_equal(r.end_offset, -1);
+	ofle_ask(cb, 1, 5, 5, &r);
+	assert_int_equal(r.error_code, PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	net_client_close(cb);
 	net_client_close(c);
+	bk_stop(&b);
 	bk_stop(&a);
+}
+
+static void test_ofle_handler(void **state)
+{
+	(void)state;
+	ofle_handler();
+}
+
+static void test_ofle_handler_engine(void **state)
+{
+	(void)state;
+	on_engine(ofle_handler);
 }
 
 /* The fetcher authenticates with SCRAM-SHA-256 on a SASL listener; when
@@ -2563,6 +2769,8 @@ int main(void)
 		cmocka_unit_test(test_e2e_source_moved),
 		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch),
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch),
+		cmocka_unit_test(test_e2e_undefined_epoch_truncates_to_hw),
+		cmocka_unit_test(test_e2e_undefined_epoch_truncates_to_hw_engine),
 		cmocka_unit_test(test_e2e_catch_up_and_kip101_engine),
 		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch_engine),
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch_engine),
@@ -2581,6 +2789,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_follower_epoch_checked_first),
 		cmocka_unit_test(test_fetch_partition_named_twice),
 		cmocka_unit_test(test_list_offsets_named_twice),
+		cmocka_unit_test(test_list_offsets_current_epoch),
 		cmocka_unit_test(test_list_offsets_epoch_of_offset),
 		cmocka_unit_test(test_fetch_waits_for_min_bytes),
 		cmocka_unit_test(test_fetch_min_bytes_counts_once),
@@ -2591,6 +2800,7 @@ int main(void)
 		cmocka_unit_test(test_delete_records_handler),
 		cmocka_unit_test(test_fetch_zero_limits),
 		cmocka_unit_test(test_ofle_handler),
+		cmocka_unit_test(test_ofle_handler_engine),
 		cmocka_unit_test(test_e2e_sasl_and_reconnect),
 		cmocka_unit_test(test_follower_fetch_needs_brokers_user),
 		cmocka_unit_test(test_remove_while_leader_silent),

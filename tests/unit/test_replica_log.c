@@ -694,8 +694,8 @@ static void test_end_offset_for_epoch_kip101(void **state)
 		int32_t ask, epoch;
 		int64_t end;
 	} want[] = {
-		{ -1, -1, -1 }, { 0, 0, 10 }, { 1, 1, 20 },
-		{ 2, 1, 20 },   { 3, 3, 25 }, { 7, 3, 25 },
+		{ -1, -1, -1 }, { 0, 0, 10 },  { 1, 1, 20 },  { 2, 1, 20 },
+		{ 3, 3, 25 },   { 4, -1, -1 }, { 7, -1, -1 }, { -2, -2, 0 },
 	};
 
 	log_end_offset_for_epoch(l, 0, &e, &end);
@@ -714,12 +714,17 @@ static void test_end_offset_for_epoch_kip101(void **state)
 		assert_int_equal(end, want[i].end);
 	}
 	/* A follower that asks for 2 (a leader it followed that never wrote)
-	 * gets (1, 20): it keeps everything below 20 of epoch 1. */
+	 * gets (1, 20): it keeps everything below 20 of epoch 1. One that
+	 * asks for 4 or 7, epochs this log never had, gets (-1, -1), Kafka's
+	 * UNDEFINED_EPOCH_OFFSET (not epoch 3's end, 25), and truncates to
+	 * its hw; -2 is below the first epoch, as Kafka answers it. */
 }
 
 /* KIP-279 on two engine logs, the follower's rounds done by hand:
  *   follower: epoch 1 [0,1], epoch 2 [2,3], epoch 4 [4,5]
- *   leader:   epoch 1 [0,1], epoch 3 [2..6]
+ *   leader:   epoch 1 [0,1], epoch 3 [2..6], epoch 5 [7] (it leads in 5,
+ *             above every epoch of its followers, as Kafka's makeLeader
+ *             starts its epoch in the cache)
  * round 1: ask 4 -> (3, 7); the follower's own answer for 3 is (2, 4):
  *          epochs differ, truncate to min(7, 4) = 4, ask again;
  * round 2: ask 2 -> (1, 2); own answer for 1: (1, 2): truncate to 2, done. */
@@ -735,6 +740,8 @@ static void test_kip279_rounds(void **state)
 	replicate_all(l, f, 1 << 20);
 	assert_int_equal(log_assign_epoch(l, 3, 2), 0);
 	put(l, 5, 3, "l3");
+	assert_int_equal(log_assign_epoch(l, 5, 7), 0);
+	put(l, 1, 5, "l5");
 	assert_int_equal(log_assign_epoch(f, 2, 2), 0);
 	put(f, 2, 2, "f2");
 	assert_int_equal(log_assign_epoch(f, 4, 4), 0);
@@ -762,8 +769,8 @@ static void test_kip279_rounds(void **state)
 	assert_int_equal(st.leader_epoch, 1);
 	replicate_all(l, f, 100);
 	log_get_state(f, &st);
-	assert_int_equal(st.leader_epoch, 3);
-	assert_int_equal(st.log_end_offset, 7);
+	assert_int_equal(st.leader_epoch, 5);
+	assert_int_equal(st.log_end_offset, 8);
 	log_end_offset_for_epoch(f, 1, &fe, &fend);
 	assert_int_equal(fend, 2);
 	char da[400], db[400];

@@ -226,21 +226,20 @@ static void op_end_offset_for_epoch(void *log, int32_t epoch, int32_t *found, in
 	pthread_mutex_lock(&t->lock);
 	*found = -1;
 	*end = -1;
-	if (epoch < 0 || !t->n_epochs)
+	if (epoch == -1 || !t->n_epochs)
 		goto out;
+	if (t->e[t->n_epochs - 1].epoch == epoch) {
+		*found = epoch;
+		*end = leo_locked(t);
+		goto out;
+	}
 	for (i = 0; i < t->n_epochs && t->e[i].epoch <= epoch; i++)
 		;
-	/* i: the first entry above epoch */
-	if (i == t->n_epochs) {
-		*found = t->e[i - 1].epoch;
-		*end = leo_locked(t);
-	} else if (i == 0) {
-		*found = epoch;
-		*end = t->e[0].start;
-	} else {
-		*found = t->e[i - 1].epoch;
-		*end = t->e[i].start;
-	}
+	/* i: the first entry above epoch; none: above the latest, undefined */
+	if (i == t->n_epochs)
+		goto out;
+	*found = i == 0 ? epoch : t->e[i - 1].epoch;
+	*end = t->e[i].start;
 out:
 	pthread_mutex_unlock(&t->lock);
 }
