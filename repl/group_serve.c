@@ -69,7 +69,8 @@
  * (offsets_coordinator, offsets_topic.c), which the first FindCoordinator
  * makes: every broker answers FindCoordinator alike, the others answer
  * NOT_COORDINATOR, and the leader answers COORDINATOR_LOAD_IN_PROGRESS
- * until it has loaded the partition's groups. When another broker takes
+ * until it has loaded the partition's groups (but, as Kafka, a Heartbeat
+ * NONE and a SyncGroup REBALANCE_IN_PROGRESS). When another broker takes
  * the partition over, the kafka_drop hook removes its groups' members here
  * (parked requests answered NOT_COORDINATOR). The mount's members of G
  * follow the same broker (the kafka_coordinator hook names it): on the
@@ -583,8 +584,10 @@ int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, ch
 	if (rc == -1)
 		return PROTO_ERR_NONE;
 	if (rc == -EINPROGRESS) {
-		mq_log_limited(MQ_INFO, "%s from %s for group %s: COORDINATOR_LOAD_IN_PROGRESS",
-			       api, net_req_peer(req), name);
+		/* Heartbeat and SyncGroup answer it their own way (their
+		 * handlers), so the line names the state, not the error. */
+		mq_log_limited(MQ_INFO, "%s from %s for group %s: its %s partition is loading here",
+			       api, net_req_peer(req), name, GROUP_OFFSETS_TOPIC);
 		return PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS;
 	}
 	if (rc < 0) {
@@ -1383,6 +1386,13 @@ static int sync_handler(void *arg, struct net_req *req)
 	int16_t err;
 
 	err = kg_check(gs, req, m->group_id, name, "SyncGroup");
+	/* Kafka's handleSyncGroup: a coordinator loading the group lost the
+	 * rebalance this SyncGroup completes; REBALANCE_IN_PROGRESS sends
+	 * the member back to JoinGroup here. Java's consumer takes
+	 * COORDINATOR_LOAD_IN_PROGRESS from SyncGroup for a fatal error, its
+	 * poll() throws. */
+	if (err == PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS)
+		err = PROTO_ERR_REBALANCE_IN_PROGRESS;
 	if (err)
 		return sync_error(req, err);
 	if (group_guest_id(m->member_id.ptr, m->member_id.len))
@@ -1454,7 +1464,14 @@ static int heartbeat_handler(void *arg, struct net_req *req)
 	int rc;
 
 	r.error_code = kg_check(gs, req, m->group_id, name, "Heartbeat");
-	if (!r.error_code && group_guest_id(m->member_id.ptr, m->member_id.len)) {
+	/* Kafka's handleHeartbeat: while the coordinator loads the group the
+	 * member is answered NONE and keeps its session and generation; its
+	 * next heartbeat, once loaded, hears whether it is still a member
+	 * (a loaded Stable group keeps it). Java's consumer has no case for
+	 * COORDINATOR_LOAD_IN_PROGRESS in a heartbeat. */
+	if (r.error_code == PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS)
+		r.error_code = PROTO_ERR_NONE;
+	else if (!r.error_code && group_guest_id(m->member_id.ptr, m->member_id.len)) {
 		char member[KG_ID_MAX + 1];
 
 		snprintf(member, sizeof(member), "%.*s", (int)m->member_id.len, m->member_id.ptr);
