@@ -70,7 +70,9 @@
  *       partition.assignment.strategy=cooperative-sticky: incremental
  *       assign/unassign), -X settings as given (group.instance.id,
  *       enable.auto.commit...). With enable.auto.commit=false it commits
- *       each record synchronously once printed. Prints "NAME PARTITION
+ *       each record synchronously once printed, and prints "NAME
+ *       committed PARTITION OFFSET" on stderr once the coordinator took
+ *       it (OFFSET the next record's). Prints "NAME PARTITION
  *       OFFSET KEY" per record and "NAME assigned|revoked P,P..." per
  *       rebalance, flushed at once, until STOP_FILE exists or a fatal
  *       error ("NAME fatal: REASON", e.g. a static member fenced; exits
@@ -958,6 +960,9 @@ static int cmd_member(const struct ctx *c, char **argv)
 				if (e)
 					fprintf(stderr, "%s: commit %d %" PRId64 ": %s\n", argv[2],
 						(int)m->partition, m->offset, rd_kafka_err2str(e));
+				else
+					fprintf(stderr, "%s committed %d %" PRId64 "\n", argv[2],
+						(int)m->partition, m->offset + 1);
 			}
 		}
 		rd_kafka_message_destroy(m);

@@ -1,0 +1,122 @@
+#!/bin/sh
+# t_kafka_group_stall.sh — kafkajs consumer groups (eager protocol,
+# kafkajs_member.js) on a single node:
+#   - a member stalls in its processing (no heartbeat, no poll) while
+#     another joins: the rebalance ends at the rebalance timeout (5 s,
+#     well inside the 30 s session timeout) without it, as Kafka's
+#     GroupCoordinator ends it (members that did not rejoin are
+#     removed), and the other member takes every partition;
+#   - back, the stalled member learns UNKNOWN_MEMBER_ID (kafkajs's
+#     heartbeat hears it first; its commit is refused the same) and joins
+#     again: the group settles with both;
+#   - members join and leave while records are written (churn);
+#   - every record is consumed at least once: per partition every offset
+#     up to the end, none skipped; once all stopped (one after the other,
+#     each after the group settled), each partition's committed offset
+#     is its end.
+
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+kafkajs_setup
+
+PORT=$(zk_free_port)
+B=127.0.0.1:$PORT
+printf 'listeners=PLAINTEXT://127.0.0.1:%s\nnum.partitions=4\n' "$PORT" \
+	>"$MQ_TMP/server.properties"
+mq_mount --config "$MQ_TMP/server.properties"
+expect_ok "mkdir t (4 partitions)" mkdir "$MNT/t"
+
+# member NAME: a member of group cg (rebalance timeout 5 s), its output in
+# NAME.out, until NAME.stop exists (at most 240 s); MQ_LAST_PID its pid.
+member() {
+	mq_bg sh -c 'exec timeout -k 5 240 node "$1/kafkajs_member.js" "$2" t cg "$3" "$4" 5000 \
+		>>"$4/$3.out" 2>>"$4/$3.err"' sh "$LIBDIR" "$B" "$1" "$MQ_TMP"
+}
+# produce FIRST LAST: keyed records kFIRST..kLAST, spread by key.
+produce() {
+	seq "$1" "$2" | awk '{ print "k" $1 ":v" $1 }' |
+		mq_run kcat -b "$B" -P -t t -K: -z none
+}
+records() { cat "$MQ_TMP"/*.out 2>/dev/null | awk 'NF == 4 && $2 ~ /^[0-9]+$/'; }
+keys() { [ "$(records | awk '{ print $4 }' | sort -u | wc -l)" -ge "$1" ]; }
+last_state() { grep "Kafka group cg: " "$LOG" | tail -n 1; }
+settled() { # N members: the last group line is a generation's
+	last_state | grep -q "generation [0-9]*, protocol [^ ]*, leader [^ ]*, $1 members"
+}
+stopped() { ! kill -0 "$1" 2>/dev/null; }
+# stop NAME PID N: NAME closes (LeaveGroup) and the group settles with N.
+stop() {
+	touch "$MQ_TMP/$1.stop"
+	poll 60 stopped "$2" || fail "$1 stops" "still running"
+	if [ "$3" -gt 0 ]; then
+		poll 60 settled "$3" || fail "the group settles with $3 after $1 left" "$(last_state)"
+	fi
+}
+
+produce 1 200
+member S
+S=$MQ_LAST_PID
+poll 60 keys 200 || fail "S consumes the first 200" "$(records | wc -l) records"
+poll 60 settled 1 || fail "the group settles with S" "$(last_state)"
+SID=$(sed -n 's/.*Kafka group cg: member \([^ ]*\) joins from.*/\1/p' "$LOG" | tail -n 1)
+
+# S stalls on its next record; A joins meanwhile.
+touch "$MQ_TMP/S.stall"
+produce 201 300
+poll 60 grep -q "^S stalled" "$MQ_TMP/S.out" || fail "S stalls" "$(tail -n 3 "$MQ_TMP/S.out")"
+member A
+A=$MQ_LAST_PID
+poll 60 grep -q "member $SID removed (did not rejoin within the rebalance timeout)" "$LOG" ||
+	fail "S is removed at the rebalance timeout" "$(last_state)"
+expect_eq "S was not removed by its session timeout" 0 \
+	"$(grep -c "member $SID removed (session timeout" "$LOG")"
+poll 60 settled 1 || fail "the group settles with A alone" "$(last_state)"
+poll 60 grep -q "^A assigned 0,1,2,3" "$MQ_TMP/A.out" ||
+	fail "A gets every partition" "$(grep assigned "$MQ_TMP/A.out")"
+poll 60 keys 300 || fail "A consumes 300" "$(records | wc -l) records"
+
+# S comes back, hears it is no member (its heartbeat or its commit), and
+# joins again.
+rm "$MQ_TMP/S.stall"
+poll 60 grep -q "^S resumed" "$MQ_TMP/S.out" || fail "S resumes" "$(tail -n 3 "$MQ_TMP/S.out")"
+poll 60 grep -q "from .* for group cg: unknown member" "$LOG" ||
+	fail "S is told UNKNOWN_MEMBER_ID" "$(cat "$MQ_TMP/S.err")"
+poll 60 sh -c "[ \$(grep -c 'Kafka group cg: member .* joins from' '$LOG') -ge 3 ]" ||
+	fail "S joins again" "$(last_state)"
+poll 60 settled 2 || fail "the group settles with S and A" "$(last_state)"
+
+# Churn while records are written: B joins, A leaves, C joins, S leaves.
+mq_bg sh -c 'i=301; while [ ! -e "$1/produce.stop" ] && [ $i -lt 1200 ]; do
+	seq $i $((i + 49)) | awk "{ print \"k\" \$1 \":v\" \$1 }" |
+		timeout 30 kcat -b "$2" -P -t t -K: -z none || exit 1
+	echo $((i + 49)) >"$1/produced"; i=$((i + 50)); done' sh "$MQ_TMP" "$B"
+P=$MQ_LAST_PID
+member B2
+B2=$MQ_LAST_PID
+poll 60 settled 3 || fail "the group settles with 3" "$(last_state)"
+stop A "$A" 2
+member C
+C=$MQ_LAST_PID
+poll 60 settled 3 || fail "the group settles with 3 again" "$(last_state)"
+stop S "$S" 2
+touch "$MQ_TMP/produce.stop"
+poll 60 stopped "$P" || fail "the producer stops" "still running"
+mq_wait "$P" 5
+expect_eq "the producer exits 0" 0 "$MQ_RC"
+N=$(cat "$MQ_TMP/produced")
+poll 60 keys "$N" || fail "every one of the $N records consumed" "$(records | wc -l) records"
+stop C "$C" 1
+stop B2 "$B2" 0
+for p in 0 1 2 3; do
+	end=$(mq_run "$(dirname "$MQFS")/tests/clients/rdk_check" -b "$B" watermarks t "$p" |
+		awk '{ print $2 }')
+	expect_eq "partition $p: offsets 0..$end-1 consumed, none skipped" "$end $((end - 1))" \
+		"$(records | awk -v p="$p" '$2 == p { print $3 }' | sort -un |
+			awk '{ n++; m = $1 } END { print n, m }')"
+	expect_eq "partition $p: committed at its end" "$end" "$(cat "$MNT/t/.groups/cg/$p")"
+done
+mq_done
