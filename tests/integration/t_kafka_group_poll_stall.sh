@@ -1,0 +1,105 @@
+#!/bin/sh
+# t_kafka_group_poll_stall.sh — a librdkafka member (rdk_check member,
+# eager range assignor, a commit per record) stops polling (an
+# application busy past max.poll.interval.ms, 8 s here) while another
+# member joins, on a single node:
+#   - the rebalance ends at the rebalance timeout (librdkafka's is its
+#     max.poll.interval.ms) without it, as Kafka's GroupCoordinator ends
+#     it, and the two others share every partition;
+#   - its LeaveGroup (librdkafka's own, once max.poll.interval.ms passed)
+#     is refused UNKNOWN_MEMBER_ID: it is no member any more;
+#   - back, it joins again and the group settles with three;
+#   - every record is consumed at least once (per partition every offset
+#     up to the end, none skipped) and, once all stopped (one after the
+#     other, each after the group settled), each partition's committed
+#     offset is its end.
+
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+
+RDK=${RDK_CHECK:-$(dirname "$MQFS")/tests/clients/rdk_check}
+[ -x "$RDK" ] || { fail "rdk_check" "not built at $RDK"; mq_done; }
+
+PORT=$(zk_free_port)
+B=127.0.0.1:$PORT
+printf 'listeners=PLAINTEXT://127.0.0.1:%s\nnum.partitions=4\n' "$PORT" \
+	>"$MQ_TMP/server.properties"
+mq_mount --config "$MQ_TMP/server.properties"
+expect_ok "mkdir t (4 partitions)" mkdir "$MNT/t"
+
+# member NAME [-X k=v]...: a member of group cg, its output in NAME.out,
+# until NAME.stop exists (at most 240 s); MQ_LAST_PID is its pid.
+member() {
+	_n=$1
+	shift
+	mq_bg sh -c 'n=$1; d=$2; shift 2; exec timeout -k 5 240 "$@" member cg t "$n" \
+		"$d/$n.stop" >>"$d/$n.out" 2>>"$d/$n.err"' sh "$_n" "$MQ_TMP" "$RDK" -b "$B" \
+		-X session.timeout.ms=6000 -X max.poll.interval.ms=8000 \
+		-X auto.offset.reset=earliest "$@"
+}
+produce() {
+	seq "$1" "$2" | awk '{ print "k" $1 ":v" $1 }' |
+		mq_run kcat -b "$B" -P -t t -K: -z none
+}
+records() { cat "$MQ_TMP"/*.out 2>/dev/null | awk 'NF == 4 && $2 ~ /^[0-9]+$/'; }
+keys() { [ "$(records | awk '{ print $4 }' | sort -u | wc -l)" -ge "$1" ]; }
+last_state() { grep "Kafka group cg: " "$LOG" | tail -n 1; }
+settled() { # N members: the last group line is a generation's
+	last_state | grep -q "generation [0-9]*, protocol range, leader [^ ]*, $1 members"
+}
+stopped() { ! kill -0 "$1" 2>/dev/null; }
+# stop NAME PID N: NAME closes (LeaveGroup) and the group settles with N.
+stop() {
+	touch "$MQ_TMP/$1.stop"
+	poll 60 stopped "$2" || fail "$1 stops" "still running"
+	if [ "$3" -gt 0 ]; then
+		poll 60 settled "$3" || fail "the group settles with $3 after $1 left" "$(last_state)"
+	fi
+}
+
+produce 1 200
+member A -X enable.auto.commit=false
+A=$MQ_LAST_PID
+poll 60 settled 1 || fail "the group settles with A" "$(last_state)"
+AID=$(sed -n 's/.*Kafka group cg: member \([^ ]*\) joins from.*/\1/p' "$LOG" | tail -n 1)
+member B2
+B2=$MQ_LAST_PID
+poll 60 keys 200 || fail "A and B2 consume the first 200" "$(records | wc -l) records"
+poll 60 settled 2 || fail "the group settles with 2" "$(last_state)"
+
+# A stops polling; C joins meanwhile.
+touch "$MQ_TMP/A.stall"
+poll 30 grep -q "^A stalled" "$MQ_TMP/A.out" || fail "A stalls" "$(tail -n 2 "$MQ_TMP/A.out")"
+member C
+C=$MQ_LAST_PID
+poll 60 grep -q "member $AID removed (did not rejoin within the rebalance timeout)" "$LOG" ||
+	fail "A is removed at the rebalance timeout" "$(last_state)"
+poll 60 settled 2 || fail "the group settles with B2 and C" "$(last_state)"
+poll 60 grep -q "LeaveGroup from .* for group cg: unknown member $AID" "$LOG" ||
+	fail "A's own LeaveGroup is refused UNKNOWN_MEMBER_ID" "$(last_state)"
+produce 201 400
+poll 60 keys 400 || fail "B2 and C consume 400" "$(records | wc -l) records"
+
+# A is back: it joins again.
+rm "$MQ_TMP/A.stall"
+poll 60 sh -c "[ \$(grep -c 'Kafka group cg: member .* joins from' '$LOG') -ge 4 ]" ||
+	fail "A joins again" "$(last_state)"
+poll 60 settled 3 || fail "the group settles with 3" "$(last_state)"
+produce 401 600
+poll 60 keys 600 || fail "the three consume 600" "$(records | wc -l) records"
+
+stop C "$C" 2
+stop B2 "$B2" 1
+stop A "$A" 0
+for p in 0 1 2 3; do
+	end=$(mq_run "$RDK" -b "$B" watermarks t "$p" | awk '{ print $2 }')
+	expect_eq "partition $p: offsets 0..$end-1 consumed, none skipped" "$end $((end - 1))" \
+		"$(records | awk -v p="$p" '$2 == p { print $3 }' | sort -un |
+			awk '{ n++; m = $1 } END { print n, m }')"
+	expect_eq "partition $p: committed at its end" "$end" "$(cat "$MNT/t/.groups/cg/$p")"
+done
+mq_done
