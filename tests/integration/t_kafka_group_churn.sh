@@ -22,6 +22,8 @@ LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
 # shellcheck source=tests/zk.sh
 . "$LIBDIR/../zk.sh"
+# shellcheck source=tests/integration/group_lib.sh
+. "$LIBDIR/group_lib.sh"
 mq_setup
 
 RDK=${RDK_CHECK:-$(dirname "$MQFS")/tests/clients/rdk_check}
@@ -44,17 +46,6 @@ member() {
 		-X session.timeout.ms=10000 -X auto.offset.reset=earliest \
 		-X partition.assignment.strategy=cooperative-sticky "$@"
 }
-# produce FIRST LAST: keyed records kFIRST..kLAST, spread by key.
-produce() {
-	seq "$1" "$2" | awk '{ print "k" $1 ":v" $1 }' |
-		mq_run kcat -b "$B" -P -t t -K: -z none
-}
-records() { cat "$MQ_TMP"/*.out 2>/dev/null | awk 'NF == 4'; }
-keys() { [ "$(records | awk '{ print $4 }' | sort -u | wc -l)" -eq "$1" ]; }
-last_state() { grep "Kafka group cg: " "$LOG" | tail -n 1; }
-settled() { # N members, Stable: the last group line is a generation's
-	last_state | grep -q "generation [0-9]*, protocol cooperative-sticky, .*, $1 members"
-}
 # The partitions the members own now: each member's assigned minus revoked.
 owned() {
 	for f in "$MQ_TMP"/*.out; do
@@ -65,7 +56,6 @@ owned() {
 		END { for (q in own) if (own[q]) print q }' "$f"
 	done | sort -n | tr '\n' ' '
 }
-stopped() { ! kill -0 "$1" 2>/dev/null; }
 
 produce 1 200
 member A -X group.instance.id=i1
@@ -118,11 +108,5 @@ poll 60 stopped "$B2" || fail "B2 stops" "still running"
 poll 60 settled 1 || fail "the group settles with 1" "$(last_state)"
 touch "$MQ_TMP/A3.stop"
 poll 60 stopped "$A3" || fail "A3 stops" "still running"
-for p in 0 1 2 3; do
-	end=$(mq_run "$RDK" -b "$B" watermarks t "$p" | awk '{ print $2 }')
-	expect_eq "partition $p: offsets 0..$end-1 consumed, none skipped" "$end $((end - 1))" \
-		"$(records | awk -v p="$p" '$2 == p { print $3 }' | sort -un |
-			awk '{ n++; m = $1 } END { print n, m }')"
-	expect_eq "partition $p: committed at its end" "$end" "$(cat "$MNT/t/.groups/cg/$p")"
-done
+ends_consumed_and_committed "$RDK"
 mq_done

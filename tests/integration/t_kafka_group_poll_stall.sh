@@ -19,6 +19,8 @@ LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
 # shellcheck source=tests/zk.sh
 . "$LIBDIR/../zk.sh"
+# shellcheck source=tests/integration/group_lib.sh
+. "$LIBDIR/group_lib.sh"
 mq_setup
 
 RDK=${RDK_CHECK:-$(dirname "$MQFS")/tests/clients/rdk_check}
@@ -40,25 +42,6 @@ member() {
 		"$d/$n.stop" >>"$d/$n.out" 2>>"$d/$n.err"' sh "$_n" "$MQ_TMP" "$RDK" -b "$B" \
 		-X session.timeout.ms=6000 -X max.poll.interval.ms=8000 \
 		-X auto.offset.reset=earliest "$@"
-}
-produce() {
-	seq "$1" "$2" | awk '{ print "k" $1 ":v" $1 }' |
-		mq_run kcat -b "$B" -P -t t -K: -z none
-}
-records() { cat "$MQ_TMP"/*.out 2>/dev/null | awk 'NF == 4 && $2 ~ /^[0-9]+$/'; }
-keys() { [ "$(records | awk '{ print $4 }' | sort -u | wc -l)" -ge "$1" ]; }
-last_state() { grep "Kafka group cg: " "$LOG" | tail -n 1; }
-settled() { # N members: the last group line is a generation's
-	last_state | grep -q "generation [0-9]*, protocol range, leader [^ ]*, $1 members"
-}
-stopped() { ! kill -0 "$1" 2>/dev/null; }
-# stop NAME PID N: NAME closes (LeaveGroup) and the group settles with N.
-stop() {
-	touch "$MQ_TMP/$1.stop"
-	poll 60 stopped "$2" || fail "$1 stops" "still running"
-	if [ "$3" -gt 0 ]; then
-		poll 60 settled "$3" || fail "the group settles with $3 after $1 left" "$(last_state)"
-	fi
 }
 
 produce 1 200
@@ -92,14 +75,8 @@ poll 60 settled 3 || fail "the group settles with 3" "$(last_state)"
 produce 401 600
 poll 60 keys 600 || fail "the three consume 600" "$(records | wc -l) records"
 
-stop C "$C" 2
-stop B2 "$B2" 1
-stop A "$A" 0
-for p in 0 1 2 3; do
-	end=$(mq_run "$RDK" -b "$B" watermarks t "$p" | awk '{ print $2 }')
-	expect_eq "partition $p: offsets 0..$end-1 consumed, none skipped" "$end $((end - 1))" \
-		"$(records | awk -v p="$p" '$2 == p { print $3 }' | sort -un |
-			awk '{ n++; m = $1 } END { print n, m }')"
-	expect_eq "partition $p: committed at its end" "$end" "$(cat "$MNT/t/.groups/cg/$p")"
-done
+stop_member C "$C" 2
+stop_member B2 "$B2" 1
+stop_member A "$A" 0
+ends_consumed_and_committed "$RDK"
 mq_done

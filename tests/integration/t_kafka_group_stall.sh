@@ -20,6 +20,8 @@ LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
 # shellcheck source=tests/zk.sh
 . "$LIBDIR/../zk.sh"
+# shellcheck source=tests/integration/group_lib.sh
+. "$LIBDIR/group_lib.sh"
 mq_setup
 kafkajs_setup
 
@@ -35,26 +37,6 @@ expect_ok "mkdir t (4 partitions)" mkdir "$MNT/t"
 member() {
 	mq_bg sh -c 'exec timeout -k 5 240 node "$1/kafkajs_member.js" "$2" t cg "$3" "$4" 5000 \
 		>>"$4/$3.out" 2>>"$4/$3.err"' sh "$LIBDIR" "$B" "$1" "$MQ_TMP"
-}
-# produce FIRST LAST: keyed records kFIRST..kLAST, spread by key.
-produce() {
-	seq "$1" "$2" | awk '{ print "k" $1 ":v" $1 }' |
-		mq_run kcat -b "$B" -P -t t -K: -z none
-}
-records() { cat "$MQ_TMP"/*.out 2>/dev/null | awk 'NF == 4 && $2 ~ /^[0-9]+$/'; }
-keys() { [ "$(records | awk '{ print $4 }' | sort -u | wc -l)" -ge "$1" ]; }
-last_state() { grep "Kafka group cg: " "$LOG" | tail -n 1; }
-settled() { # N members: the last group line is a generation's
-	last_state | grep -q "generation [0-9]*, protocol [^ ]*, leader [^ ]*, $1 members"
-}
-stopped() { ! kill -0 "$1" 2>/dev/null; }
-# stop NAME PID N: NAME closes (LeaveGroup) and the group settles with N.
-stop() {
-	touch "$MQ_TMP/$1.stop"
-	poll 60 stopped "$2" || fail "$1 stops" "still running"
-	if [ "$3" -gt 0 ]; then
-		poll 60 settled "$3" || fail "the group settles with $3 after $1 left" "$(last_state)"
-	fi
 }
 
 produce 1 200
@@ -98,25 +80,18 @@ P=$MQ_LAST_PID
 member B2
 B2=$MQ_LAST_PID
 poll 60 settled 3 || fail "the group settles with 3" "$(last_state)"
-stop A "$A" 2
+stop_member A "$A" 2
 member C
 C=$MQ_LAST_PID
 poll 60 settled 3 || fail "the group settles with 3 again" "$(last_state)"
-stop S "$S" 2
+stop_member S "$S" 2
 touch "$MQ_TMP/produce.stop"
 poll 60 stopped "$P" || fail "the producer stops" "still running"
 mq_wait "$P" 5
 expect_eq "the producer exits 0" 0 "$MQ_RC"
 N=$(cat "$MQ_TMP/produced")
 poll 60 keys "$N" || fail "every one of the $N records consumed" "$(records | wc -l) records"
-stop C "$C" 1
-stop B2 "$B2" 0
-for p in 0 1 2 3; do
-	end=$(mq_run "$(dirname "$MQFS")/tests/clients/rdk_check" -b "$B" watermarks t "$p" |
-		awk '{ print $2 }')
-	expect_eq "partition $p: offsets 0..$end-1 consumed, none skipped" "$end $((end - 1))" \
-		"$(records | awk -v p="$p" '$2 == p { print $3 }' | sort -un |
-			awk '{ n++; m = $1 } END { print n, m }')"
-	expect_eq "partition $p: committed at its end" "$end" "$(cat "$MNT/t/.groups/cg/$p")"
-done
+stop_member C "$C" 1
+stop_member B2 "$B2" 0
+ends_consumed_and_committed "$(dirname "$MQFS")/tests/clients/rdk_check"
 mq_done

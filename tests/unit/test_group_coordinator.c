@@ -163,33 +163,6 @@ static int16_t heartbeat(int i, const char *group)
 	return r.error_code;
 }
 
-/* SyncGroup v3 of group on broker i (member "someone", generation 1):
- * its error. */
-static int16_t sync_group(int i, const char *group)
-{
-	struct proto_sync_req req = { .group_id = kstr_of(group),
-				      .generation_id = 1,
-				      .member_id = kstr_of("someone"),
-				      .group_instance_id = KSTR_NULL,
-				      .protocol_type = KSTR_NULL,
-				      .protocol_name = KSTR_NULL };
-	struct proto_sync_resp r;
-	struct net_client *c;
-	struct net_resp raw;
-	struct kbuf_w w;
-
-	assert_int_equal(net_client_connect("127.0.0.1", port[i], 5000, &c), 0);
-	kbuf_w_init(&w, 256);
-	assert_int_equal(proto_sync_req_encode(&w, 3, &req), 0);
-	assert_int_equal(net_client_call(c, PROTO_API_SYNC_GROUP, 3, w.buf, w.len, 0, 5000, &raw),
-			 0);
-	kbuf_w_free(&w);
-	assert_int_equal(proto_sync_resp_decode(&raw.body, 3, &r), 0);
-	net_resp_free(&raw);
-	net_client_close(c);
-	return r.error_code;
-}
-
 /* Java's String.hashCode of each name and Kafka's partitionFor over 50
  * and 10 partitions, as a JVM computed them ("polygenelubricants" hashes
  * to Integer.MIN_VALUE, which Utils.abs maps to 0). */
@@ -329,6 +302,30 @@ static int describe_enc(struct kbuf_w *w, int16_t v, const void *req)
 static int delete_enc(struct kbuf_w *w, int16_t v, const void *req)
 {
 	return proto_delete_groups_req_encode(w, v, req);
+}
+
+static int sync_enc(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_sync_req_encode(w, v, req);
+}
+
+/* SyncGroup v3 of group on broker i (member "someone", generation 1):
+ * its error. */
+static int16_t sync_group(int i, const char *group)
+{
+	struct proto_sync_req req = { .group_id = kstr_of(group),
+				      .generation_id = 1,
+				      .member_id = kstr_of("someone"),
+				      .group_instance_id = KSTR_NULL,
+				      .protocol_type = KSTR_NULL,
+				      .protocol_name = KSTR_NULL };
+	struct proto_sync_resp r;
+	struct net_resp raw;
+
+	rpc(i, PROTO_API_SYNC_GROUP, 3, sync_enc, &req, &raw);
+	assert_int_equal(proto_sync_resp_decode(&raw.body, 3, &r), 0);
+	net_resp_free(&raw);
+	return r.error_code;
 }
 
 /* DescribeGroups (v5) of id at broker i: the error, the state in state. */
