@@ -5,6 +5,25 @@
 # (rdk_check member, kafkajs_member.js) and stops once MQ_TMP/NAME.stop
 # exists; the group is cg, the topic t; B is the listener's address.
 
+# group_node: mounts one node, its listener at B, and makes topic t of
+# four partitions.
+group_node() {
+	PORT=$(zk_free_port)
+	B=127.0.0.1:$PORT
+	printf 'listeners=PLAINTEXT://127.0.0.1:%s\nnum.partitions=4\n' "$PORT" \
+		>"$MQ_TMP/server.properties"
+	mq_mount --config "$MQ_TMP/server.properties"
+	expect_ok "mkdir t (4 partitions)" mkdir "$MNT/t"
+}
+# rdk_member NAME [-X k=v]...: rdk_check (RDK) member NAME of cg on t, its
+# records in NAME.out, until NAME.stop exists (at most 240 s);
+# MQ_LAST_PID is its pid.
+rdk_member() {
+	_n=$1
+	shift
+	mq_bg sh -c 'n=$1; d=$2; shift 2; exec timeout -k 5 240 "$@" member cg t "$n" \
+		"$d/$n.stop" >>"$d/$n.out" 2>>"$d/$n.err"' sh "$_n" "$MQ_TMP" "$RDK" -b "$B" "$@"
+}
 # produce FIRST LAST: keyed records kFIRST..kLAST, spread by key.
 produce() {
 	seq "$1" "$2" | awk '{ print "k" $1 ":v" $1 }' |

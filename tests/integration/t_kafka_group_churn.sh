@@ -29,21 +29,13 @@ mq_setup
 RDK=${RDK_CHECK:-$(dirname "$MQFS")/tests/clients/rdk_check}
 [ -x "$RDK" ] || { fail "rdk_check" "not built at $RDK"; mq_done; }
 
-PORT=$(zk_free_port)
-B=127.0.0.1:$PORT
-printf 'listeners=PLAINTEXT://127.0.0.1:%s\nnum.partitions=4\n' "$PORT" \
-	>"$MQ_TMP/server.properties"
-mq_mount --config "$MQ_TMP/server.properties"
-expect_ok "mkdir t (4 partitions)" mkdir "$MNT/t"
+group_node
 
-# member NAME [-X k=v]...: a member of group cg, its output in NAME.out,
-# until NAME.stop exists (at most 240 s); MQ_LAST_PID is its pid.
+# member NAME [-X k=v]...: rdk_member with the cooperative-sticky assignor.
 member() {
 	_n=$1
 	shift
-	mq_bg sh -c 'n=$1; d=$2; shift 2; exec timeout -k 5 240 "$@" member cg t "$n" \
-		"$d/$n.stop" >>"$d/$n.out" 2>>"$d/$n.err"' sh "$_n" "$MQ_TMP" "$RDK" -b "$B" \
-		-X session.timeout.ms=10000 -X auto.offset.reset=earliest \
+	rdk_member "$_n" -X session.timeout.ms=10000 -X auto.offset.reset=earliest \
 		-X partition.assignment.strategy=cooperative-sticky "$@"
 }
 # The partitions the members own now: each member's assigned minus revoked.

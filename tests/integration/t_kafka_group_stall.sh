@@ -25,12 +25,7 @@ LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 mq_setup
 kafkajs_setup
 
-PORT=$(zk_free_port)
-B=127.0.0.1:$PORT
-printf 'listeners=PLAINTEXT://127.0.0.1:%s\nnum.partitions=4\n' "$PORT" \
-	>"$MQ_TMP/server.properties"
-mq_mount --config "$MQ_TMP/server.properties"
-expect_ok "mkdir t (4 partitions)" mkdir "$MNT/t"
+group_node
 
 # member NAME: a member of group cg (rebalance timeout 5 s), its output in
 # NAME.out, until NAME.stop exists (at most 240 s); MQ_LAST_PID its pid.
