@@ -32,18 +32,19 @@
  *        |                                                   |
  *        +--last member gone--  Stable  <--------------------+
  *
- *   join_complete: members that did not rejoin are dropped; generation
+ *   join_complete: dynamic members that did not rejoin are dropped (a
+ *     static one stays, with its protocols, as in Kafka); generation
  *     + 1; the protocol is the one every member offers with the most
- *     first-choice votes; the leader (kept if still a member, else the
- *     first) gets every member's metadata, the others none.
+ *     first-choice votes; the leader (kept if still a member that rejoined,
+ *     else the first that did) gets every member's metadata, the others none.
  *   sync_complete: the leader's assignments are kept per member and every
  *     parked SyncGroup is answered with its own (empty if none).
  *   A member's session expires session_timeout_ms after it was last heard
  *     (any of its requests), except while its JoinGroup or SyncGroup is
  *     parked; the timer thread drops it and the group rebalances. A
  *     rebalance not complete within the largest rebalance_timeout_ms drops
- *     the members that did not rejoin (PreparingRebalance) or sync
- *     (CompletingRebalance).
+ *     the dynamic members that did not rejoin (PreparingRebalance) or any
+ *     that did not sync (CompletingRebalance).
  *   An Empty group stays, as in Kafka's GroupMetadataManager: listed,
  *     described Empty, and deleted by DeleteGroups (Dead, its tombstone
  *     written: kg_delete); every offsets.retention.check.interval.ms the
@@ -71,7 +72,8 @@
  * (offsets_coordinator, offsets_topic.c), which the first FindCoordinator
  * makes: every broker answers FindCoordinator alike, the others answer
  * NOT_COORDINATOR, and the leader answers COORDINATOR_LOAD_IN_PROGRESS
- * until it has loaded the partition's groups. When another broker takes
+ * until it has loaded the partition's groups (but, as Kafka, a Heartbeat
+ * NONE and a SyncGroup REBALANCE_IN_PROGRESS). When another broker takes
  * the partition over, the kafka_drop hook removes its groups' members here
  * (parked requests answered NOT_COORDINATOR). The mount's members of G
  * follow the same broker (the kafka_coordinator hook names it): on the
@@ -474,15 +476,25 @@ static const char *kg_choose(const struct kgroup *g)
 	return best >= 0 ? first->protos[best].name : NULL;
 }
 
-/* PreparingRebalance is over: members that did not rejoin go, the next
- * generation starts and every JoinGroup is answered. */
+/* PreparingRebalance is over: dynamic members that did not rejoin go, the
+ * next generation starts and every JoinGroup is answered. A static member
+ * (group.instance.id, KIP-345) that did not rejoin stays, as Kafka's
+ * onCompleteJoin keeps it: in the new generation with its protocols as
+ * they were, so the leader assigns it its share again, and a member that
+ * was slow (a consumer busy past its rebalance timeout) takes it back
+ * without another rebalance when it comes back (its heartbeat hears
+ * ILLEGAL_GENERATION, its JoinGroup gets this generation); its session
+ * timeout, or the sync timeout, still remove it. The leader is a member
+ * that rejoined (Kafka's maybeElectNewJoinedLeader); none rejoined: the
+ * rebalance waits another rebalance timeout. */
 static void join_complete(struct kgroup *g)
 {
+	struct kmember *joined = NULL, *leader;
 	const char *proto;
 
 	for (struct kmember *m = g->members, *next; m; m = next) {
 		next = m->next;
-		if (!m->join)
+		if (!m->join && !m->instance_id[0])
 			kg_remove(g, m, PROTO_ERR_UNKNOWN_MEMBER_ID,
 				  "did not rejoin within the rebalance timeout");
 	}
@@ -490,10 +502,22 @@ static void join_complete(struct kgroup *g)
 		kg_empty(g);
 		return;
 	}
+	for (struct kmember *m = g->members; m && !joined; m = m->next)
+		if (m->join)
+			joined = m;
+	if (!joined) {
+		g->deadline = now_mono_ms() + kg_rebalance_ms(g);
+		mq_log(MQ_INFO,
+		       "Kafka group %s: no member rejoined within the rebalance timeout (%d static "
+		       "members wait): the rebalance waits on",
+		       g->name, g->nmembers);
+		return;
+	}
 	proto = kg_choose(g);
 	snprintf(g->proto, sizeof(g->proto), "%s", proto ? proto : "");
-	if (!g->leader[0])
-		snprintf(g->leader, sizeof(g->leader), "%s", g->members->id);
+	leader = kg_member(g, kstr_of(g->leader));
+	if (!leader || !leader->join)
+		snprintf(g->leader, sizeof(g->leader), "%s", joined->id);
 	g->generation++;
 	g->state = KG_AWAIT_SYNC;
 	g->deadline = now_mono_ms() + kg_rebalance_ms(g);
@@ -633,8 +657,10 @@ int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, ch
 	if (rc == -1)
 		return PROTO_ERR_NONE;
 	if (rc == -EINPROGRESS) {
-		mq_log_limited(MQ_INFO, "%s from %s for group %s: COORDINATOR_LOAD_IN_PROGRESS",
-			       api, net_req_peer(req), name);
+		/* Heartbeat and SyncGroup answer it their own way (their
+		 * handlers), so the line names the state, not the error. */
+		mq_log_limited(MQ_INFO, "%s from %s for group %s: its %s partition is loading here",
+			       api, net_req_peer(req), name, GROUP_OFFSETS_TOPIC);
 		return PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS;
 	}
 	if (rc < 0) {
@@ -1433,6 +1459,13 @@ static int sync_handler(void *arg, struct net_req *req)
 	int16_t err;
 
 	err = kg_check(gs, req, m->group_id, name, "SyncGroup");
+	/* Kafka's handleSyncGroup: a coordinator loading the group lost the
+	 * rebalance this SyncGroup completes; REBALANCE_IN_PROGRESS sends
+	 * the member back to JoinGroup here. Java's consumer takes
+	 * COORDINATOR_LOAD_IN_PROGRESS from SyncGroup for a fatal error, its
+	 * poll() throws. */
+	if (err == PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS)
+		err = PROTO_ERR_REBALANCE_IN_PROGRESS;
 	if (err)
 		return sync_error(req, err);
 	if (group_guest_id(m->member_id.ptr, m->member_id.len))
@@ -1504,7 +1537,14 @@ static int heartbeat_handler(void *arg, struct net_req *req)
 	int rc;
 
 	r.error_code = kg_check(gs, req, m->group_id, name, "Heartbeat");
-	if (!r.error_code && group_guest_id(m->member_id.ptr, m->member_id.len)) {
+	/* Kafka's handleHeartbeat: while the coordinator loads the group the
+	 * member is answered NONE and keeps its session and generation; its
+	 * next heartbeat, once loaded, hears whether it is still a member
+	 * (a loaded Stable group keeps it). Java's consumer has no case for
+	 * COORDINATOR_LOAD_IN_PROGRESS in a heartbeat. */
+	if (r.error_code == PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS)
+		r.error_code = PROTO_ERR_NONE;
+	else if (!r.error_code && group_guest_id(m->member_id.ptr, m->member_id.len)) {
 		char member[KG_ID_MAX + 1];
 
 		snprintf(member, sizeof(member), "%.*s", (int)m->member_id.len, m->member_id.ptr);

@@ -70,12 +70,16 @@
  *       partition.assignment.strategy=cooperative-sticky: incremental
  *       assign/unassign), -X settings as given (group.instance.id,
  *       enable.auto.commit...). With enable.auto.commit=false it commits
- *       each record synchronously once printed. Prints "NAME PARTITION
+ *       each record synchronously once printed, and prints "NAME
+ *       committed PARTITION OFFSET" on stderr once the coordinator took
+ *       it (OFFSET the next record's). Prints "NAME PARTITION
  *       OFFSET KEY" per record and "NAME assigned|revoked P,P..." per
  *       rebalance, flushed at once, until STOP_FILE exists or a fatal
  *       error ("NAME fatal: REASON", e.g. a static member fenced; exits
  *       1); then closes (LeaveGroup, unless static). Prints "NAME closed
- *       N".
+ *       N". While NAME.stall exists next to STOP_FILE it does not poll
+ *       (an application busy past max.poll.interval.ms) and prints "NAME
+ *       stalled", then "NAME resumed".
  *
  * A new way to consume (a group subscription once the broker serves the
  * group APIs) is one more row of the command table and one function that
@@ -83,6 +87,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -909,6 +914,9 @@ static int cmd_member(const struct ctx *c, char **argv)
 	char manual[8] = "true";
 	size_t len = sizeof(manual);
 	rd_kafka_t *rk;
+	char stall[PATH_MAX + 64];
+	const char *slash;
+	bool stalled = false;
 	long n = 0;
 	int rc = 0;
 
@@ -931,8 +939,24 @@ static int cmd_member(const struct ctx *c, char **argv)
 	if (rd_kafka_subscribe(rk, sub))
 		rc = fail("subscribe %s", argv[1]);
 	rd_kafka_topic_partition_list_destroy(sub);
+	slash = strrchr(argv[3], '/');
+	snprintf(stall, sizeof(stall), "%.*s%s.stall", slash ? (int)(slash - argv[3] + 1) : 0,
+		 argv[3], argv[2]);
 	while (!rc && access(argv[3], F_OK) != 0) {
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+		rd_kafka_message_t *m;
+
+		if (access(stall, F_OK) == 0) {
+			if (!stalled)
+				printf("%s stalled\n", argv[2]);
+			fflush(stdout);
+			stalled = true;
+			usleep(100000);
+			continue;
+		}
+		if (stalled)
+			printf("%s resumed\n", argv[2]);
+		stalled = false;
+		m = rd_kafka_consumer_poll(rk, 100);
 
 		if (!m)
 			continue;
@@ -958,6 +982,9 @@ static int cmd_member(const struct ctx *c, char **argv)
 				if (e)
 					fprintf(stderr, "%s: commit %d %" PRId64 ": %s\n", argv[2],
 						(int)m->partition, m->offset, rd_kafka_err2str(e));
+				else
+					fprintf(stderr, "%s committed %d %" PRId64 "\n", argv[2],
+						(int)m->partition, m->offset + 1);
 			}
 		}
 		rd_kafka_message_destroy(m);

@@ -22,38 +22,21 @@ LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
 # shellcheck source=tests/zk.sh
 . "$LIBDIR/../zk.sh"
+# shellcheck source=tests/integration/group_lib.sh
+. "$LIBDIR/group_lib.sh"
 mq_setup
 
 RDK=${RDK_CHECK:-$(dirname "$MQFS")/tests/clients/rdk_check}
 [ -x "$RDK" ] || { fail "rdk_check" "not built at $RDK"; mq_done; }
 
-PORT=$(zk_free_port)
-B=127.0.0.1:$PORT
-printf 'listeners=PLAINTEXT://127.0.0.1:%s\nnum.partitions=4\n' "$PORT" \
-	>"$MQ_TMP/server.properties"
-mq_mount --config "$MQ_TMP/server.properties"
-expect_ok "mkdir t (4 partitions)" mkdir "$MNT/t"
+group_node
 
-# member NAME [-X k=v]...: a member of group cg, its output in NAME.out,
-# until NAME.stop exists (at most 240 s); MQ_LAST_PID is its pid.
+# member NAME [-X k=v]...: rdk_member with the cooperative-sticky assignor.
 member() {
 	_n=$1
 	shift
-	mq_bg sh -c 'n=$1; d=$2; shift 2; exec timeout -k 5 240 "$@" member cg t "$n" \
-		"$d/$n.stop" >>"$d/$n.out" 2>>"$d/$n.err"' sh "$_n" "$MQ_TMP" "$RDK" -b "$B" \
-		-X session.timeout.ms=10000 -X auto.offset.reset=earliest \
+	rdk_member "$_n" -X session.timeout.ms=10000 -X auto.offset.reset=earliest \
 		-X partition.assignment.strategy=cooperative-sticky "$@"
-}
-# produce FIRST LAST: keyed records kFIRST..kLAST, spread by key.
-produce() {
-	seq "$1" "$2" | awk '{ print "k" $1 ":v" $1 }' |
-		mq_run kcat -b "$B" -P -t t -K: -z none
-}
-records() { cat "$MQ_TMP"/*.out 2>/dev/null | awk 'NF == 4'; }
-keys() { [ "$(records | awk '{ print $4 }' | sort -u | wc -l)" -eq "$1" ]; }
-last_state() { grep "Kafka group cg: " "$LOG" | tail -n 1; }
-settled() { # N members, Stable: the last group line is a generation's
-	last_state | grep -q "generation [0-9]*, protocol cooperative-sticky, .*, $1 members"
 }
 # The partitions the members own now: each member's assigned minus revoked.
 owned() {
@@ -65,7 +48,6 @@ owned() {
 		END { for (q in own) if (own[q]) print q }' "$f"
 	done | sort -n | tr '\n' ' '
 }
-stopped() { ! kill -0 "$1" 2>/dev/null; }
 
 produce 1 200
 member A -X group.instance.id=i1
@@ -118,11 +100,5 @@ poll 60 stopped "$B2" || fail "B2 stops" "still running"
 poll 60 settled 1 || fail "the group settles with 1" "$(last_state)"
 touch "$MQ_TMP/A3.stop"
 poll 60 stopped "$A3" || fail "A3 stops" "still running"
-for p in 0 1 2 3; do
-	end=$(mq_run "$RDK" -b "$B" watermarks t "$p" | awk '{ print $2 }')
-	expect_eq "partition $p: offsets 0..$end-1 consumed, none skipped" "$end $((end - 1))" \
-		"$(records | awk -v p="$p" '$2 == p { print $3 }' | sort -un |
-			awk '{ n++; m = $1 } END { print n, m }')"
-	expect_eq "partition $p: committed at its end" "$end" "$(cat "$MNT/t/.groups/cg/$p")"
-done
+ends_consumed_and_committed "$RDK"
 mq_done

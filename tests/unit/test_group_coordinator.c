@@ -304,6 +304,30 @@ static int delete_enc(struct kbuf_w *w, int16_t v, const void *req)
 	return proto_delete_groups_req_encode(w, v, req);
 }
 
+static int sync_enc(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_sync_req_encode(w, v, req);
+}
+
+/* SyncGroup v3 of group on broker i (member "someone", generation 1):
+ * its error. */
+static int16_t sync_group(int i, const char *group)
+{
+	struct proto_sync_req req = { .group_id = kstr_of(group),
+				      .generation_id = 1,
+				      .member_id = kstr_of("someone"),
+				      .group_instance_id = KSTR_NULL,
+				      .protocol_type = KSTR_NULL,
+				      .protocol_name = KSTR_NULL };
+	struct proto_sync_resp r;
+	struct net_resp raw;
+
+	rpc(i, PROTO_API_SYNC_GROUP, 3, sync_enc, &req, &raw);
+	assert_int_equal(proto_sync_resp_decode(&raw.body, 3, &r), 0);
+	net_resp_free(&raw);
+	return r.error_code;
+}
+
 /* DescribeGroups (v5) of id at broker i: the error, the state in state. */
 static int16_t describe(int i, const char *id, char *state, size_t cap, int32_t *members)
 {
@@ -801,6 +825,59 @@ static void test_offsets_follow_leader(void **state)
 			topic_put(t[i]);
 }
 
+/* A broker that has just become the leader of a group's partition of
+ * __consumer_offsets and is loading it answers as Kafka's
+ * GroupCoordinator does meanwhile: DescribeGroups (and JoinGroup,
+ * OffsetCommit...) COORDINATOR_LOAD_IN_PROGRESS; a Heartbeat NONE (the
+ * member keeps its session; once loaded it hears whether it is still a
+ * member); a SyncGroup REBALANCE_IN_PROGRESS (the rebalance it completes
+ * is lost, the member joins again), where Java's consumer would take
+ * COORDINATOR_LOAD_IN_PROGRESS for a fatal error. The survivors' loading
+ * is held by holding their coord.mu, which the loader's replay takes. */
+static void test_loading_answers(void **state)
+{
+	const char *name = "ledger";
+	int32_t was, now = -1;
+	int64_t end;
+	char st[32];
+	int other;
+
+	(void)state;
+	was = offsets_leader(0, name);
+	assert_true(was > 0);
+	other = was % NB;
+	for (int i = 0; i < NB; i++)
+		if (i != was - 1)
+			pthread_mutex_lock(&b[i]->gc->mu);
+	broker_close(b[was - 1]);
+	b[was - 1] = NULL;
+	end = now_mono_ms() + DEADLINE_MS;
+	do {
+		now = offsets_leader(other, name);
+		if (now > 0 && now != was && b[now - 1] &&
+		    describe(now - 1, name, st, sizeof(st), NULL) ==
+			    PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS)
+			break;
+		usleep(50000);
+	} while (now_mono_ms() < end);
+	assert_true(now > 0 && now != was);
+	assert_int_equal(describe(now - 1, name, st, sizeof(st), NULL),
+			 PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS);
+	assert_int_equal(heartbeat(now - 1, name), PROTO_ERR_NONE);
+	assert_int_equal(sync_group(now - 1, name), PROTO_ERR_REBALANCE_IN_PROGRESS);
+	for (int i = 0; i < NB; i++)
+		if (i != was - 1)
+			pthread_mutex_unlock(&b[i]->gc->mu);
+
+	/* Loaded: the member is unknown there. */
+	end = now_mono_ms() + DEADLINE_MS;
+	while (heartbeat(now - 1, name) != PROTO_ERR_UNKNOWN_MEMBER_ID && now_mono_ms() < end)
+		usleep(50000);
+	assert_int_equal(heartbeat(now - 1, name), PROTO_ERR_UNKNOWN_MEMBER_ID);
+	assert_int_equal(sync_group(now - 1, name), PROTO_ERR_UNKNOWN_MEMBER_ID);
+	assert_int_equal(open_broker(was - 1), 0);
+}
+
 /* The bytes a consume member m on a follower reads first (from stream
  * offset 0, so nothing is committed), waiting up to ms for them. */
 static ssize_t first_read(struct group_member *m, char *buf, size_t cap, int64_t ms)
@@ -881,6 +958,7 @@ int main(void)
 		cmocka_unit_test(test_list_groups),
 		cmocka_unit_test(test_follower_past_end),
 		cmocka_unit_test(test_offsets_follow_leader),
+		cmocka_unit_test(test_loading_answers),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

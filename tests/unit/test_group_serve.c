@@ -680,6 +680,71 @@ static void test_timeouts(void **state)
 	net_client_close(c2);
 }
 
+/* A static member (group.instance.id) that does not rejoin within the
+ * rebalance timeout (a consumer busy past it) stays in the group, as
+ * Kafka's onCompleteJoin keeps it: the new generation has it, with its
+ * protocols, so the leader (a member that rejoined) assigns it its share;
+ * back, its heartbeat hears ILLEGAL_GENERATION and its JoinGroup gets the
+ * generation as it is, without another rebalance. A dynamic member in its
+ * place is removed (test_timeouts). */
+static void test_static_member_slow(void **state)
+{
+	struct brokerfx *f = *state;
+	struct net_client *c2 = brokerfx_connect(f);
+	struct join_args a = { .c = f->c,
+			       .v = 5,
+			       .group = "slow",
+			       .instance = "inst-s",
+			       .session_ms = 30000,
+			       .rebalance_ms = 2000 };
+	struct join_args b = {
+		.c = c2, .v = 5, .group = "slow", .session_ms = 30000, .rebalance_ms = 2000
+	};
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "slow", .n = 0 };
+	struct sync_args sb = { .c = c2, .v = 3, .group = "slow", .n = 2 };
+	char am[256];
+
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	snprintf(am, sizeof(am), "%s", a.out.member);
+	sa.member = am;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+
+	/* b joins; a does not rejoin: the rebalance ends at its timeout with
+	 * both, b leading. */
+	join_call(&b); /* returns once the rebalance timeout has passed */
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_string_equal(b.out.leader, b.out.member);
+	assert_int_equal(b.out.n_members, 2);
+	assert_int_equal(b.out.generation, a.out.generation + 1);
+	sb.member = sb.ids[0] = b.out.member;
+	sb.ids[1] = am;
+	sb.asg[0] = "b";
+	sb.asg[1] = "a";
+	sb.generation = b.out.generation;
+	sync_call(&sb);
+	assert_int_equal(sb.error, PROTO_ERR_NONE);
+	assert_string_equal(sb.got, "b");
+
+	/* a is back: still a member, of an older generation. */
+	assert_int_equal(heartbeat_static(f->c, 4, "slow", am, "inst-s", a.out.generation),
+			 PROTO_ERR_ILLEGAL_GENERATION);
+	a.member = am;
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_string_equal(a.out.member, am);
+	assert_int_equal(a.out.generation, b.out.generation);
+	assert_string_equal(a.out.leader, b.out.member);
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	assert_string_equal(sa.got, "a");
+	assert_int_equal(heartbeat(c2, 3, "slow", b.out.member, b.out.generation), PROTO_ERR_NONE);
+	net_client_close(c2);
+}
+
 /* What the coordinator holds is bounded: a member whose protocol metadata
  * would take the group past 512 KiB is refused GROUP_MAX_SIZE_REACHED. */
 static void test_limits(void **state)
@@ -2557,6 +2622,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_one_member, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_rebalance, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_protocol_choice, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_static_member_slow, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offsets, setup, brokerfx_teardown),
