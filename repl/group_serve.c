@@ -604,13 +604,15 @@ int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, ch
 	const char *why = NULL;
 	int rc;
 
-	if (!strcmp(api, "FindCoordinator") && id.ptr && id.len > 0 &&
-	    memchr(id.ptr, '/', (size_t)id.len)) {
+	if ((!strcmp(api, "FindCoordinator") || !strcmp(api, "OffsetFetch")) && id.ptr &&
+	    id.len > 0 && memchr(id.ptr, '/', (size_t)id.len)) {
 		char topic[TOPIC_NAME_MAX + 1];
 
 		/* "<topic>/<group>", the mount group of one topic that the
-		 * admin APIs take (group_admin_serve.c): <group>'s
-		 * coordinator. */
+		 * admin APIs take (group_admin_serve.c) and ListGroups lists:
+		 * <group>'s coordinator, and OffsetFetch of it (what
+		 * `kafka-consumer-groups.sh --describe` asks of a listed
+		 * group) answers that topic's offsets. */
 		if (group_scoped_name(id, topic, name, &why) < 0 && !why)
 			why = "not <topic>/<group>";
 	} else if (id.len <= 0 || id.len > TOPIC_NAME_MAX) {

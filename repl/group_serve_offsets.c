@@ -44,7 +44,9 @@
  * Kafka); with null topics (v2+) every committed partition of every
  * topic's group G, a committed -1 too, as Kafka lists every offset it
  * keeps (a partition never committed, or whose offset was deleted, is not
- * listed).
+ * listed). A group id "<topic>/G" (the mount group G of that topic alone,
+ * as ListGroups lists it) answers that topic's offsets of G: its
+ * committed partitions for null topics, -1 for any other topic asked.
  *
  * Threads: listener workers; no lock is held across another group's.
  */
@@ -368,16 +370,19 @@ static struct group *fetch_bind(struct group_serve *gs, struct fetch_build *fb, 
 	return group_lock_live(bound) == 0 ? bound : NULL;
 }
 
-/* Every committed partition of every topic's group name, with the offset
- * stored, -1 too (Kafka's fetchAllOffsets lists its whole offsets map). */
-static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char *name)
+/* Every committed partition of every topic's group name (only: of that
+ * topic's, when set), with the offset stored, -1 too (Kafka's
+ * fetchAllOffsets lists its whole offsets map). */
+static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char *name,
+		     const char *only)
 {
 	struct group_coord *gc = gs->gc;
 	int first = fb->nrefs, last, rc = 0;
 
 	pthread_mutex_lock(&gc->mu);
 	for (int i = 0; i < gc->ngroups && rc == 0; i++) {
-		if (strcmp(gc->groups[i]->name, name))
+		if (strcmp(gc->groups[i]->name, name) ||
+		    (only && strcmp(gc->groups[i]->topic, only)))
 			continue;
 		rc = fetch_keep_group(fb, gc->groups[i]);
 		if (rc == 0)
@@ -402,8 +407,10 @@ static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char 
 	return rc;
 }
 
+/* The partitions of topic tq asked, of group name (only: the group of
+ * that topic alone; any other topic has no offsets of it, -1). */
 static int fetch_topic(struct group_serve *gs, struct fetch_build *fb, const char *name,
-		       const struct proto_offset_fetch_topic *tq)
+		       const char *only, const struct proto_offset_fetch_topic *tq)
 {
 	char tname[TOPIC_NAME_MAX + 1];
 	struct topic *t = NULL;
@@ -416,7 +423,8 @@ static int fetch_topic(struct group_serve *gs, struct fetch_build *fb, const cha
 		return rc;
 	if (tq->name.len > 0 && tq->name.len <= TOPIC_NAME_MAX) {
 		snprintf(tname, sizeof(tname), "%.*s", (int)tq->name.len, tq->name.ptr);
-		if (topic_name_valid(tname) && broker_topic_get(gs->ka->b, tname, &t) == 0) {
+		if (topic_name_valid(tname) && (!only || !strcmp(tname, only)) &&
+		    broker_topic_get(gs->ka->b, tname, &t) == 0) {
 			rc = fetch_keep_topic(fb, t);
 			if (rc < 0) {
 				topic_put(t);
@@ -462,17 +470,23 @@ static int fetch_handler(void *arg, struct net_req *req)
 	}
 	for (int32_t i = 0; i < m->n_groups && rc == 0; i++) {
 		const struct proto_offset_fetch_group *gq = &m->groups[i];
-		char name[TOPIC_NAME_MAX + 1];
+		char name[TOPIC_NAME_MAX + 1], topic[TOPIC_NAME_MAX + 1];
+		const char *only = NULL, *why;
 
 		r.groups[i].group_id = gq->group_id;
 		tfirst[i] = fb.ntopics;
 		r.groups[i].error_code = kg_check(gs, req, gq->group_id, name, "OffsetFetch");
 		if (r.groups[i].error_code)
 			continue;
+		/* kg_check took "<topic>/<group>" (name its group): the
+		 * mount group of that topic alone. */
+		if (memchr(gq->group_id.ptr, '/', (size_t)gq->group_id.len) &&
+		    group_scoped_name(gq->group_id, topic, name, &why) == 0)
+			only = topic;
 		if (gq->n_topics < 0)
-			rc = fetch_all(gs, &fb, name);
+			rc = fetch_all(gs, &fb, name, only);
 		for (int32_t t = 0; t < gq->n_topics && rc == 0; t++)
-			rc = fetch_topic(gs, &fb, name, &gq->topics[t]);
+			rc = fetch_topic(gs, &fb, name, only, &gq->topics[t]);
 	}
 	if (rc < 0)
 		goto out;

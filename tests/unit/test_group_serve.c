@@ -1788,6 +1788,99 @@ static void test_fetch_all_after_restart(void **state)
 	assert_int_equal(offs[1], 7);
 }
 
+/* OffsetFetch of group (topics "t" and "u", partitions 0 and 1: asked,
+ * the topic named by ask; every committed one when ask is NULL) into
+ * offs[topic][partition] (t 0, u 1; NOT_LISTED for one not in the
+ * answer); the group's error code. */
+static int16_t fetch_of(struct brokerfx *f, int16_t v, const char *group, const char *ask,
+			int64_t offs[2][2])
+{
+	int32_t idx[2] = { 0, 1 };
+	struct proto_offset_fetch_topic t = { .name = kstr_of(ask ? ask : ""),
+					      .n_partition_indexes = 2,
+					      .partition_indexes = idx };
+	struct proto_offset_fetch_group g = { .group_id = kstr_of(group),
+					      .n_topics = ask ? 1 : -1,
+					      .topics = ask ? &t : NULL };
+	struct proto_offset_fetch_req req = { .n_groups = 1, .groups = &g };
+	struct proto_offset_fetch_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+	int16_t err;
+
+	for (int i = 0; i < 4; i++)
+		offs[i / 2][i % 2] = NOT_LISTED;
+	kbuf_w_init(&w, 512);
+	assert_int_equal(proto_offset_fetch_req_encode(&w, v, &req), 0);
+	brokerfx_call(f->c, PROTO_API_OFFSET_FETCH, v, &w, &raw);
+	assert_int_equal(proto_offset_fetch_resp_decode(&raw.body, v, &r), 0);
+	assert_int_equal(r.n_groups, 1);
+	err = r.groups[0].error_code;
+	for (int32_t i = 0; i < r.groups[0].n_topics; i++) {
+		const struct proto_offset_fetch_resp_topic *rt = &r.groups[0].topics[i];
+		int ti = kstr_eq(rt->name, "u");
+
+		assert_true(ti || kstr_eq(rt->name, "t"));
+		for (int32_t k = 0; k < rt->n_partitions; k++) {
+			assert_int_equal(rt->partitions[k].error_code, PROTO_ERR_NONE);
+			assert_in_range(rt->partitions[k].partition_index, 0, 1);
+			offs[ti][rt->partitions[k].partition_index] =
+				rt->partitions[k].committed_offset;
+		}
+	}
+	proto_offset_fetch_resp_free(&r);
+	net_resp_free(&raw);
+	return err;
+}
+
+/* ListGroups lists the mount group G of topic T as "T/G" (beside Kafka's
+ * "G"), and the admin APIs take that id; so does OffsetFetch, what
+ * kafka-consumer-groups.sh --describe and kafka-python's
+ * list_consumer_group_offsets ask of a listed group: T's offsets of G
+ * alone, none of G's other topics. */
+static void test_fetch_scoped(void **state)
+{
+	struct brokerfx *f = *state;
+	struct commit_part cm[] = { { "t", 0, 5 }, { "t", 1, 7 }, { "u", 0, 3 } };
+	int16_t errs[3];
+	int64_t offs[2][2];
+
+	assert_int_equal(broker_topic_create(f->b, "u", 0, 0, 0755, NULL), 0);
+	commit(f, 2, "sc", -1, "", cm, 3, errs);
+	assert_int_equal(errs[0] | errs[1] | errs[2], PROTO_ERR_NONE);
+
+	/* Kafka's "sc": both topics. */
+	assert_int_equal(fetch_of(f, 7, "sc", NULL, offs), PROTO_ERR_NONE);
+	assert_int_equal(offs[0][0], 5);
+	assert_int_equal(offs[0][1], 7);
+	assert_int_equal(offs[1][0], 3);
+	/* "t/sc": every committed partition of t's group, u's not listed. */
+	for (int16_t v = 2; v <= 8; v++) {
+		assert_int_equal(fetch_of(f, v, "t/sc", NULL, offs), PROTO_ERR_NONE);
+		assert_int_equal(offs[0][0], 5);
+		assert_int_equal(offs[0][1], 7);
+		assert_int_equal(offs[1][0], NOT_LISTED);
+		assert_int_equal(offs[1][1], NOT_LISTED);
+	}
+	assert_int_equal(fetch_of(f, 3, "u/sc", NULL, offs), PROTO_ERR_NONE);
+	assert_int_equal(offs[0][0], NOT_LISTED);
+	assert_int_equal(offs[1][0], 3);
+	assert_int_equal(offs[1][1], NOT_LISTED);
+	/* Partitions asked: the group's topic as committed, another none. */
+	for (int16_t v = 1; v <= 8; v++) {
+		assert_int_equal(fetch_of(f, v, "t/sc", "t", offs), PROTO_ERR_NONE);
+		assert_int_equal(offs[0][0], 5);
+		assert_int_equal(offs[0][1], 7);
+		assert_int_equal(fetch_of(f, v, "u/sc", "t", offs), PROTO_ERR_NONE);
+		assert_int_equal(offs[0][0], -1);
+		assert_int_equal(offs[0][1], -1);
+	}
+	/* Neither form: refused as before. */
+	assert_int_equal(fetch_of(f, 7, "t/", NULL, offs), PROTO_ERR_INVALID_GROUP_ID);
+	assert_int_equal(fetch_of(f, 7, "no pe/sc", NULL, offs), PROTO_ERR_INVALID_GROUP_ID);
+	assert_int_equal(fetch_of(f, 7, "t/sc/x", NULL, offs), PROTO_ERR_INVALID_GROUP_ID);
+}
+
 static void test_offset_delete(void **state)
 {
 	struct brokerfx *f = *state;
@@ -2567,6 +2660,7 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offset_delete, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_scoped, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_reload, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_bad_records, setup,
