@@ -47,6 +47,8 @@
  * listed). A group id "<topic>/G" (the mount group G of that topic alone,
  * as ListGroups lists it) answers that topic's offsets of G: its
  * committed partitions for null topics, -1 for any other topic asked.
+ * A group's error (kg_check) is its error code from v2 on; v0 and v1,
+ * which have none, carry it on each partition asked, as Kafka.
  *
  * Threads: listener workers; no lock is held across another group's.
  */
@@ -299,7 +301,7 @@ struct fetch_build {
 
 /* Part indexes are kept as offsets into fb->parts (it may move) and fixed
  * up at the end. */
-static int fetch_add_part(struct fetch_build *fb, int32_t index, int64_t off)
+static int fetch_add_part_err(struct fetch_build *fb, int32_t index, int64_t off, int16_t err)
 {
 	GROW(fb->parts, fb->nparts, fb->capparts);
 	fb->parts[fb->nparts++] =
@@ -307,8 +309,13 @@ static int fetch_add_part(struct fetch_build *fb, int32_t index, int64_t off)
 						       .committed_offset = off,
 						       .committed_leader_epoch = -1,
 						       .metadata = kstr_of(""),
-						       .error_code = PROTO_ERR_NONE };
+						       .error_code = err };
 	return 0;
+}
+
+static int fetch_add_part(struct fetch_build *fb, int32_t index, int64_t off)
+{
+	return fetch_add_part_err(fb, index, off, PROTO_ERR_NONE);
 }
 
 static int fetch_add_topic(struct fetch_build *fb, struct kstr name)
@@ -452,6 +459,29 @@ static int fetch_topic(struct group_serve *gs, struct fetch_build *fb, const cha
 	return rc;
 }
 
+/* A group-level error in v0/v1, which have no group error code: on every
+ * partition asked, offset -1, as Kafka's getErrorResponse puts it. An
+ * empty answer would read as "nothing committed", and a client would
+ * reset its position on NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS
+ * instead of finding the coordinator again and retrying. */
+static int fetch_group_error(struct fetch_build *fb, const struct proto_offset_fetch_group *gq,
+			     int16_t err)
+{
+	int rc = 0;
+
+	for (int32_t t = 0; t < gq->n_topics && rc == 0; t++) {
+		const struct proto_offset_fetch_topic *tq = &gq->topics[t];
+
+		rc = fetch_add_topic(fb, tq->name);
+		for (int32_t j = 0; j < tq->n_partition_indexes && rc == 0; j++)
+			rc = fetch_add_part_err(fb, tq->partition_indexes[j], -1, err);
+		if (rc == 0)
+			fb->topics[fb->ntopics - 1].n_partitions =
+				fb->nparts - (int)(intptr_t)fb->topics[fb->ntopics - 1].partitions;
+	}
+	return rc;
+}
+
 static int fetch_handler(void *arg, struct net_req *req)
 {
 	struct group_serve *gs = arg;
@@ -476,8 +506,11 @@ static int fetch_handler(void *arg, struct net_req *req)
 		r.groups[i].group_id = gq->group_id;
 		tfirst[i] = fb.ntopics;
 		r.groups[i].error_code = kg_check(gs, req, gq->group_id, name, "OffsetFetch");
-		if (r.groups[i].error_code)
+		if (r.groups[i].error_code) {
+			if (pr->hdr.api_version < 2)
+				rc = fetch_group_error(&fb, gq, r.groups[i].error_code);
 			continue;
+		}
 		/* kg_check took "<topic>/<group>" (name its group): the
 		 * mount group of that topic alone. */
 		if (memchr(gq->group_id.ptr, '/', (size_t)gq->group_id.len) &&
