@@ -4,7 +4,10 @@
  * mount's groups named G (MNT/<topic>/.groups/G/, group_store.c), one
  * truth for both kinds of member (group_serve.c).
  *
- * OffsetCommit: the group-level checks first (kg_check; then, under
+ * OffsetCommit: the group-level checks first (kg_check, which takes
+ * "<topic>/G" too: an admin's commit outside any generation to that
+ * topic's group G, any other topic UNKNOWN_TOPIC_OR_PARTITION, a
+ * generation or member id INVALID_GROUP_ID; then, under
  * gs->mu, a member of this generation not awaiting its assignment, or a
  * commit outside any generation (generation -1, no member id) only while
  * the Kafka group has no members; a generation >= 0 for a group this
@@ -193,6 +196,8 @@ static int commit_handler(void *arg, struct net_req *req)
 	struct proto_offset_commit_resp r = { .n_topics = m->n_topics };
 	struct proto_offset_commit_resp_part *parts;
 	char name[TOPIC_NAME_MAX + 1], member[KG_ID_MAX + 1] = "kafka";
+	char scope[TOPIC_NAME_MAX + 1];
+	const char *only = NULL;
 	bool simple = m->generation_id < 0 && m->member_id.len <= 0, guest = false;
 	int16_t err;
 	int n = 0, k = 0, rc;
@@ -207,6 +212,22 @@ static int commit_handler(void *arg, struct net_req *req)
 		goto out;
 	}
 	err = kg_check(gs, req, m->group_id, name, "OffsetCommit");
+	/* "<topic>/<group>" (kg_check took it, name its group): an admin's
+	 * commit outside any generation to that topic's group alone; a
+	 * member commits under its group's own id. */
+	if (!err && memchr(m->group_id.ptr, '/', (size_t)m->group_id.len)) {
+		const char *why;
+
+		if (group_scoped_name(m->group_id, scope, name, &why) < 0 || !simple) {
+			err = PROTO_ERR_INVALID_GROUP_ID;
+			mq_log_limited(MQ_INFO,
+				       "OffsetCommit from %s for group %.*s refused: a generation "
+				       "or member id with a <topic>/<group> id",
+				       net_req_peer(req), (int)m->group_id.len, m->group_id.ptr);
+		} else {
+			only = scope;
+		}
+	}
 	if (!err) {
 		struct kgroup *g;
 		struct kmember *mem;
@@ -248,14 +269,18 @@ static int commit_handler(void *arg, struct net_req *req)
 	}
 	for (int32_t t = 0; t < m->n_topics; t++) {
 		const struct proto_offset_commit_topic *td = &m->topics[t];
+		int16_t terr = err;
 
 		r.topics[t].name = td->name;
 		r.topics[t].n_partitions = td->n_partitions;
 		r.topics[t].partitions = &parts[k];
-		if (err) {
+		/* the group of one topic holds no other topic's offsets */
+		if (!terr && only && !kstr_eq(td->name, only))
+			terr = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+		if (terr) {
 			for (int32_t j = 0; j < td->n_partitions; j++) {
 				parts[k + j].partition_index = td->partitions[j].partition_index;
-				parts[k + j].error_code = err;
+				parts[k + j].error_code = terr;
 			}
 		} else {
 			commit_topic(gs, name, member, simple, guest, td, &parts[k],

@@ -1841,11 +1841,12 @@ static int16_t fetch_of(struct brokerfx *f, int16_t v, const char *group, const 
 }
 
 /* ListGroups lists the mount group G of topic T as "T/G" (beside Kafka's
- * "G"), and the admin APIs take that id; so does OffsetFetch, what
+ * "G"), and the admin APIs take that id; so do OffsetFetch, what
  * kafka-consumer-groups.sh --describe and kafka-python's
- * list_consumer_group_offsets ask of a listed group: T's offsets of G
- * alone, none of G's other topics. */
-static void test_fetch_scoped(void **state)
+ * list_consumer_group_offsets ask of a listed group (T's offsets of G
+ * alone, none of G's other topics), and OffsetCommit, what --reset-offsets
+ * sends. */
+static void test_scoped_group_offsets(void **state)
 {
 	struct brokerfx *f = *state;
 	struct commit_part cm[] = { { "t", 0, 5 }, { "t", 1, 7 }, { "u", 0, 3 } };
@@ -1881,6 +1882,29 @@ static void test_fetch_scoped(void **state)
 		assert_int_equal(fetch_of(f, v, "u/sc", "t", offs), PROTO_ERR_NONE);
 		assert_int_equal(offs[0][0], -1);
 		assert_int_equal(offs[0][1], -1);
+	}
+	/* OffsetCommit of "t/sc", as an admin's reset of a listed group
+	 * sends it (no generation, no member id): t's group alone, u not
+	 * its topic. A member's commit goes under the group's own id. */
+	{
+		struct commit_part reset[] = { { "t", 0, 2 }, { "u", 0, 9 } };
+		int16_t e2[2];
+
+		commit(f, 7, "t/sc", -1, "", reset, 2, e2);
+		assert_int_equal(e2[0], PROTO_ERR_NONE);
+		assert_int_equal(e2[1], PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		assert_int_equal(fetch_of(f, 7, "sc", NULL, offs), PROTO_ERR_NONE);
+		assert_int_equal(offs[0][0], 2);
+		assert_int_equal(offs[0][1], 7);
+		assert_int_equal(offs[1][0], 3);
+		assert_int_equal(mount_offset(f, "sc", 0), 2);
+		commit(f, 7, "t/sc", 0, "", reset, 1, e2);
+		assert_int_equal(e2[0], PROTO_ERR_INVALID_GROUP_ID);
+		commit(f, 7, "t/sc", -1, "someone", reset, 1, e2);
+		assert_int_equal(e2[0], PROTO_ERR_INVALID_GROUP_ID);
+		commit(f, 2, "t/", -1, "", reset, 1, e2);
+		assert_int_equal(e2[0], PROTO_ERR_INVALID_GROUP_ID);
+		assert_int_equal(mount_offset(f, "sc", 0), 2);
 	}
 	/* Neither form: refused as before. */
 	assert_int_equal(fetch_of(f, 7, "t/", NULL, offs), PROTO_ERR_INVALID_GROUP_ID);
@@ -2691,7 +2715,8 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offset_delete, setup, brokerfx_teardown),
-		cmocka_unit_test_setup_teardown(test_fetch_scoped, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_scoped_group_offsets, setup,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_group_error_v0, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
