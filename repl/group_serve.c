@@ -617,6 +617,10 @@ int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, ch
 		 * that topic's offsets (group_serve_offsets.c). */
 		if (group_scoped_name(id, topic, name, &why) < 0 && !why)
 			why = "not <topic>/<group>";
+		/* A commit may make the group: mkdir's name rules (a group
+		 * made before them is still read and deleted). */
+		if (!why && !strcmp(api, "OffsetCommit"))
+			why = group_name_refusal(name);
 	} else if (id.len <= 0 || id.len > TOPIC_NAME_MAX) {
 		why = "empty or over 249 bytes";
 	} else {

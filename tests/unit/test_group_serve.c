@@ -1904,6 +1904,11 @@ static void test_scoped_group_offsets(void **state)
 		assert_int_equal(e2[0], PROTO_ERR_INVALID_GROUP_ID);
 		commit(f, 2, "t/", -1, "", reset, 1, e2);
 		assert_int_equal(e2[0], PROTO_ERR_INVALID_GROUP_ID);
+		/* it may make the group: mkdir's name rules */
+		commit(f, 2, "t/.dot", -1, "", reset, 1, e2);
+		assert_int_equal(e2[0], PROTO_ERR_INVALID_GROUP_ID);
+		commit(f, 2, "t/__x", -1, "", reset, 1, e2);
+		assert_int_equal(e2[0], PROTO_ERR_INVALID_GROUP_ID);
 		assert_int_equal(mount_offset(f, "sc", 0), 2);
 	}
 	/* Neither form: refused as before. */
