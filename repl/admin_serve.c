@@ -751,10 +751,11 @@ static int builtin_broker_text(char **text, size_t *len)
  * (the --config file), read-only, STATIC_BROKER_CONFIG where the value is
  * not the built-in default, DEFAULT_CONFIG where it is (as Kafka sources a
  * setting the file leaves out; is_default in v0), then the dynamic ones
- * set in ZooKeeper. */
+ * set in ZooKeeper; synonyms, when asked, the file's value and the
+ * built-in default (a dynamic one: itself). */
 static int describe_broker(struct kafka_api *ka, const struct proto_describe_configs_resource *res,
-			   struct proto_describe_configs_result *out, struct described *d,
-			   struct verdict *v)
+			   bool synonyms, struct proto_describe_configs_result *out,
+			   struct described *d, struct verdict *v)
 {
 	char id[16];
 	size_t len = 0, dlen = 0, blen = 0;
@@ -780,7 +781,8 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 	for (p = d->texts[0]; topic_kv_next(&p, d->texts[0] + len, &k, &val);)
 		cap++;
 	out->configs = calloc((size_t)cap + (size_t)nd + 1, sizeof(*out->configs));
-	if (!out->configs)
+	d->syn = calloc(((size_t)cap + (size_t)nd) * 2 + 1, sizeof(*d->syn));
+	if (!out->configs || !d->syn)
 		return -ENOMEM;
 	for (p = d->texts[0]; topic_kv_next(&p, d->texts[0] + len, &k, &val);) {
 		struct proto_describe_configs_entry *e = &out->configs[n];
@@ -803,6 +805,19 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 		e->is_default = e->config_source == SRC_DEFAULT;
 		e->config_type = TYPE_STRING;
 		e->documentation = KSTR_NULL;
+		if (synonyms) {
+			/* as Kafka's: the file's value, then the built-in
+			 * default (a secret's neither) */
+			e->synonyms = &d->syn[n * 2];
+			if (e->config_source == SRC_STATIC_BROKER)
+				e->synonyms[e->n_synonyms++] =
+					(struct proto_config_synonym){ k, e->value,
+								       SRC_STATIC_BROKER };
+			if (bv.ptr)
+				e->synonyms[e->n_synonyms++] =
+					(struct proto_config_synonym){ k, secret ? KSTR_NULL : bv,
+								       SRC_DEFAULT };
+		}
 		n++;
 	}
 	p = d->texts[1];
@@ -816,6 +831,11 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 		e->config_source = dsrc[i];
 		e->config_type = TYPE_LONG;
 		e->documentation = KSTR_NULL;
+		if (synonyms) {
+			e->synonyms = &d->syn[n * 2];
+			e->synonyms[e->n_synonyms++] =
+				(struct proto_config_synonym){ k, val, dsrc[i] };
+		}
 		n++;
 	}
 	out->n_configs = n;
@@ -837,7 +857,7 @@ static int describe_configs_fill(const struct admin_req *ar, const struct admin_
 	if (res->resource_type == PROTO_RESOURCE_TOPIC)
 		rc = describe_topic(ar->ka, res, m->include_synonyms, r, d, v);
 	else if (res->resource_type == PROTO_RESOURCE_BROKER)
-		rc = describe_broker(ar->ka, res, r, d, v);
+		rc = describe_broker(ar->ka, res, m->include_synonyms, r, d, v);
 	else if (res->resource_type == PROTO_RESOURCE_GROUP)
 		v->code = group_admin_describe_configs(ar->ka->b, res->resource_name, ar->peer, r,
 						       v->msg, sizeof(v->msg));

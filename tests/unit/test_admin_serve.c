@@ -466,7 +466,7 @@ static void test_describe_broker(void **state)
 /* A broker setting's source, as Kafka's: STATIC_BROKER_CONFIG (4) where
  * the config file gives it another value than the built-in default,
  * DEFAULT_CONFIG (5) where it does not (v0: is_default), the cluster's
- * settings (listeners) alike. */
+ * settings (listeners) alike; synonyms the two values. */
 static void test_describe_broker_sources(void **state)
 {
 	static const struct {
@@ -495,6 +495,21 @@ static void test_describe_broker_sources(void **state)
 		proto_describe_configs_resp_free(&r);
 		net_resp_free(&raw);
 	}
+	/* Synonyms, as Kafka's: the file's value, then the built-in default. */
+	describe(f, 1, PROTO_RESOURCE_BROKER, "0", NULL, 0, true, &r, &raw);
+	assert_non_null(e = entry(&r, "log.retention.ms"));
+	assert_int_equal(e->n_synonyms, 2);
+	assert_true(kstr_eq(e->synonyms[0].value, "86400000"));
+	assert_int_equal(e->synonyms[0].source, 4);
+	assert_true(kstr_eq(e->synonyms[1].name, "log.retention.ms"));
+	assert_true(kstr_eq(e->synonyms[1].value, "604800000"));
+	assert_int_equal(e->synonyms[1].source, 5);
+	assert_non_null(e = entry(&r, "num.partitions"));
+	assert_int_equal(e->n_synonyms, 1);
+	assert_true(kstr_eq(e->synonyms[0].value, "1"));
+	assert_int_equal(e->synonyms[0].source, 5);
+	proto_describe_configs_resp_free(&r);
+	net_resp_free(&raw);
 }
 
 /* ---- AlterConfigs, IncrementalAlterConfigs ---- */
