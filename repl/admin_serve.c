@@ -40,7 +40,8 @@
  *     STATIC_BROKER_CONFIG (4) when the broker's config file changed the
  *     default, else DEFAULT_CONFIG (5); synonyms in that order when asked; key.separator and
  *     line.format read-only once the topic has records. The broker (its
- *     id or ""): every broker setting, STATIC_BROKER_CONFIG, read-only,
+ *     id or ""): every broker setting, read-only, STATIC_BROKER_CONFIG
+ *     where it is not the built-in default, else DEFAULT_CONFIG,
  *     the JAAS config sensitive (value null), then the dynamic ones set
  *     (the replication throttle rates), DYNAMIC_BROKER_CONFIG (2) or
  *     DYNAMIC_DEFAULT_BROKER_CONFIG (3);
@@ -730,15 +731,34 @@ static int broker_dynamic_text(struct kafka_api *ka, char **text, size_t *len, i
 	return fclose(f) ? -ENOMEM : n;
 }
 
+/* The built-in defaults of every broker setting, as broker_config_render
+ * writes them, the cluster's too (rendered as for a broker with a
+ * listener), into *text: what DEFAULT_CONFIG means. */
+static int builtin_broker_text(char **text, size_t *len)
+{
+	struct broker_config *builtin = NULL;
+	int rc = broker_config_new(&builtin);
+
+	if (rc < 0)
+		return rc;
+	builtin->cluster.listeners_set = true;
+	rc = broker_config_render(builtin, text, len);
+	broker_config_free(builtin);
+	return rc;
+}
+
 /* The broker's own settings: its id or "" names it. The static ones
- * (the --config file), read-only, then the dynamic ones set in
- * ZooKeeper. */
+ * (the --config file), read-only, STATIC_BROKER_CONFIG where the value is
+ * not the built-in default, DEFAULT_CONFIG where it is (as Kafka sources a
+ * setting the file leaves out; is_default in v0), then the dynamic ones
+ * set in ZooKeeper; synonyms, when asked, the file's value and the
+ * built-in default (a dynamic one: itself). */
 static int describe_broker(struct kafka_api *ka, const struct proto_describe_configs_resource *res,
-			   struct proto_describe_configs_result *out, struct described *d,
-			   struct verdict *v)
+			   bool synonyms, struct proto_describe_configs_result *out,
+			   struct described *d, struct verdict *v)
 {
 	char id[16];
-	size_t len = 0, dlen = 0;
+	size_t len = 0, dlen = 0, blen = 0;
 	const char *p;
 	struct kstr k, val;
 	int8_t dsrc[2];
@@ -755,24 +775,49 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 	nd = broker_dynamic_text(ka, &d->texts[1], &dlen, dsrc);
 	if (nd < 0)
 		return nd;
+	rc = builtin_broker_text(&d->texts[2], &blen);
+	if (rc < 0)
+		return rc;
 	for (p = d->texts[0]; topic_kv_next(&p, d->texts[0] + len, &k, &val);)
 		cap++;
 	out->configs = calloc((size_t)cap + (size_t)nd + 1, sizeof(*out->configs));
-	if (!out->configs)
+	d->syn = calloc(((size_t)cap + (size_t)nd) * 2 + 1, sizeof(*d->syn));
+	if (!out->configs || !d->syn)
 		return -ENOMEM;
 	for (p = d->texts[0]; topic_kv_next(&p, d->texts[0] + len, &k, &val);) {
 		struct proto_describe_configs_entry *e = &out->configs[n];
 		bool secret = k.len >= 11 && !memcmp(k.ptr + k.len - 11, "jaas.config", 11);
+		struct kstr bv = KSTR_NULL;
+		char key[96];
 
 		if (!key_asked(res, k))
 			continue;
+		if ((size_t)k.len < sizeof(key)) {
+			memcpy(key, k.ptr, (size_t)k.len);
+			key[k.len] = '\0';
+			topic_kv_find(d->texts[2], blen, key, &bv);
+		}
 		e->name = k;
 		e->value = secret ? KSTR_NULL : val;
 		e->is_sensitive = secret;
 		e->read_only = true;
-		e->config_source = SRC_STATIC_BROKER;
+		e->config_source = kstr_set_same(val, bv) ? SRC_DEFAULT : SRC_STATIC_BROKER;
+		e->is_default = e->config_source == SRC_DEFAULT;
 		e->config_type = TYPE_STRING;
 		e->documentation = KSTR_NULL;
+		if (synonyms) {
+			/* as Kafka's: the file's value, then the built-in
+			 * default (a secret's neither) */
+			e->synonyms = &d->syn[n * 2];
+			if (e->config_source == SRC_STATIC_BROKER)
+				e->synonyms[e->n_synonyms++] =
+					(struct proto_config_synonym){ k, e->value,
+								       SRC_STATIC_BROKER };
+			if (bv.ptr)
+				e->synonyms[e->n_synonyms++] =
+					(struct proto_config_synonym){ k, secret ? KSTR_NULL : bv,
+								       SRC_DEFAULT };
+		}
 		n++;
 	}
 	p = d->texts[1];
@@ -786,6 +831,11 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 		e->config_source = dsrc[i];
 		e->config_type = TYPE_LONG;
 		e->documentation = KSTR_NULL;
+		if (synonyms) {
+			e->synonyms = &d->syn[n * 2];
+			e->synonyms[e->n_synonyms++] =
+				(struct proto_config_synonym){ k, val, dsrc[i] };
+		}
 		n++;
 	}
 	out->n_configs = n;
@@ -807,7 +857,7 @@ static int describe_configs_fill(const struct admin_req *ar, const struct admin_
 	if (res->resource_type == PROTO_RESOURCE_TOPIC)
 		rc = describe_topic(ar->ka, res, m->include_synonyms, r, d, v);
 	else if (res->resource_type == PROTO_RESOURCE_BROKER)
-		rc = describe_broker(ar->ka, res, r, d, v);
+		rc = describe_broker(ar->ka, res, m->include_synonyms, r, d, v);
 	else if (res->resource_type == PROTO_RESOURCE_GROUP)
 		v->code = group_admin_describe_configs(ar->ka->b, res->resource_name, ar->peer, r,
 						       v->msg, sizeof(v->msg));

@@ -628,15 +628,23 @@ int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, ch
 	const char *why = NULL;
 	int rc;
 
-	if (!strcmp(api, "FindCoordinator") && id.ptr && id.len > 0 &&
-	    memchr(id.ptr, '/', (size_t)id.len)) {
+	if ((!strcmp(api, "FindCoordinator") || !strcmp(api, "OffsetFetch") ||
+	     !strcmp(api, "OffsetCommit")) &&
+	    id.ptr && id.len > 0 && memchr(id.ptr, '/', (size_t)id.len)) {
 		char topic[TOPIC_NAME_MAX + 1];
 
 		/* "<topic>/<group>", the mount group of one topic that the
-		 * admin APIs take (group_admin_serve.c): <group>'s
-		 * coordinator. */
+		 * admin APIs take (group_admin_serve.c) and ListGroups lists:
+		 * <group>'s coordinator; OffsetFetch and OffsetCommit of it
+		 * (what `kafka-consumer-groups.sh --describe` and
+		 * `--reset-offsets` send for a listed group) read and set
+		 * that topic's offsets (group_serve_offsets.c). */
 		if (group_scoped_name(id, topic, name, &why) < 0 && !why)
 			why = "not <topic>/<group>";
+		/* A commit may make the group: mkdir's name rules (a group
+		 * made before them is still read and deleted). */
+		if (!why && !strcmp(api, "OffsetCommit"))
+			why = group_name_refusal(name);
 	} else if (id.len <= 0 || id.len > TOPIC_NAME_MAX) {
 		why = "empty or over 249 bytes";
 	} else {

@@ -154,8 +154,10 @@ bool kg_subscribes(const struct kgroup *g, struct kstr topic);
 /* True when s equals the C string c. */
 bool kg_kstr_is(struct kstr s, const char *c);
 /* Kafka's checks before any group request: the id can be the mount's
- * group name (copied into name, TOPIC_NAME_MAX + 1 bytes), the server is
- * not stopping, this broker coordinates it. NONE or the error (logged). */
+ * group name (copied into name, TOPIC_NAME_MAX + 1 bytes; for
+ * FindCoordinator, OffsetFetch and OffsetCommit also "<topic>/<group>",
+ * name its group part), the server is not stopping, this broker coordinates it. NONE or
+ * the error (logged). */
 int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, char *name,
 		 const char *api);
 /* The member is known (then heard from now), of this generation, and

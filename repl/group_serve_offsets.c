@@ -4,7 +4,10 @@
  * mount's groups named G (MNT/<topic>/.groups/G/, group_store.c), one
  * truth for both kinds of member (group_serve.c).
  *
- * OffsetCommit: the group-level checks first (kg_check; then, under
+ * OffsetCommit: the group-level checks first (kg_check, which takes
+ * "<topic>/G" too: an admin's commit outside any generation to that
+ * topic's group G, any other topic UNKNOWN_TOPIC_OR_PARTITION, a
+ * generation or member id INVALID_GROUP_ID; then, under
  * gs->mu, a member of this generation not awaiting its assignment, or a
  * commit outside any generation (generation -1, no member id) only while
  * the Kafka group has no members; a generation >= 0 for a group this
@@ -44,7 +47,11 @@
  * Kafka); with null topics (v2+) every committed partition of every
  * topic's group G, a committed -1 too, as Kafka lists every offset it
  * keeps (a partition never committed, or whose offset was deleted, is not
- * listed).
+ * listed). A group id "<topic>/G" (the mount group G of that topic alone,
+ * as ListGroups lists it) answers that topic's offsets of G: its
+ * committed partitions for null topics, -1 for any other topic asked.
+ * A group's error (kg_check) is its error code from v2 on; v0 and v1,
+ * which have none, carry it on each partition asked, as Kafka.
  *
  * Threads: listener workers; no lock is held across another group's.
  */
@@ -189,6 +196,8 @@ static int commit_handler(void *arg, struct net_req *req)
 	struct proto_offset_commit_resp r = { .n_topics = m->n_topics };
 	struct proto_offset_commit_resp_part *parts;
 	char name[TOPIC_NAME_MAX + 1], member[KG_ID_MAX + 1] = "kafka";
+	char scope[TOPIC_NAME_MAX + 1];
+	const char *only = NULL;
 	bool simple = m->generation_id < 0 && m->member_id.len <= 0, guest = false;
 	int16_t err;
 	int n = 0, k = 0, rc;
@@ -203,6 +212,22 @@ static int commit_handler(void *arg, struct net_req *req)
 		goto out;
 	}
 	err = kg_check(gs, req, m->group_id, name, "OffsetCommit");
+	/* "<topic>/<group>" (kg_check took it, name its group): an admin's
+	 * commit outside any generation to that topic's group alone; a
+	 * member commits under its group's own id. */
+	if (!err && memchr(m->group_id.ptr, '/', (size_t)m->group_id.len)) {
+		const char *why;
+
+		if (group_scoped_name(m->group_id, scope, name, &why) < 0 || !simple) {
+			err = PROTO_ERR_INVALID_GROUP_ID;
+			mq_log_limited(MQ_INFO,
+				       "OffsetCommit from %s for group %.*s refused: a generation "
+				       "or member id with a <topic>/<group> id",
+				       net_req_peer(req), (int)m->group_id.len, m->group_id.ptr);
+		} else {
+			only = scope;
+		}
+	}
 	if (!err) {
 		struct kgroup *g;
 		struct kmember *mem;
@@ -244,14 +269,18 @@ static int commit_handler(void *arg, struct net_req *req)
 	}
 	for (int32_t t = 0; t < m->n_topics; t++) {
 		const struct proto_offset_commit_topic *td = &m->topics[t];
+		int16_t terr = err;
 
 		r.topics[t].name = td->name;
 		r.topics[t].n_partitions = td->n_partitions;
 		r.topics[t].partitions = &parts[k];
-		if (err) {
+		/* the group of one topic holds no other topic's offsets */
+		if (!terr && only && !kstr_eq(td->name, only))
+			terr = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+		if (terr) {
 			for (int32_t j = 0; j < td->n_partitions; j++) {
 				parts[k + j].partition_index = td->partitions[j].partition_index;
-				parts[k + j].error_code = err;
+				parts[k + j].error_code = terr;
 			}
 		} else {
 			commit_topic(gs, name, member, simple, guest, td, &parts[k],
@@ -297,7 +326,7 @@ struct fetch_build {
 
 /* Part indexes are kept as offsets into fb->parts (it may move) and fixed
  * up at the end. */
-static int fetch_add_part(struct fetch_build *fb, int32_t index, int64_t off)
+static int fetch_add_part_err(struct fetch_build *fb, int32_t index, int64_t off, int16_t err)
 {
 	GROW(fb->parts, fb->nparts, fb->capparts);
 	fb->parts[fb->nparts++] =
@@ -305,8 +334,13 @@ static int fetch_add_part(struct fetch_build *fb, int32_t index, int64_t off)
 						       .committed_offset = off,
 						       .committed_leader_epoch = -1,
 						       .metadata = kstr_of(""),
-						       .error_code = PROTO_ERR_NONE };
+						       .error_code = err };
 	return 0;
+}
+
+static int fetch_add_part(struct fetch_build *fb, int32_t index, int64_t off)
+{
+	return fetch_add_part_err(fb, index, off, PROTO_ERR_NONE);
 }
 
 static int fetch_add_topic(struct fetch_build *fb, struct kstr name)
@@ -368,16 +402,19 @@ static struct group *fetch_bind(struct group_serve *gs, struct fetch_build *fb, 
 	return group_lock_live(bound) == 0 ? bound : NULL;
 }
 
-/* Every committed partition of every topic's group name, with the offset
- * stored, -1 too (Kafka's fetchAllOffsets lists its whole offsets map). */
-static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char *name)
+/* Every committed partition of every topic's group name (only: of that
+ * topic's, when set), with the offset stored, -1 too (Kafka's
+ * fetchAllOffsets lists its whole offsets map). */
+static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char *name,
+		     const char *only)
 {
 	struct group_coord *gc = gs->gc;
 	int first = fb->nrefs, last, rc = 0;
 
 	pthread_mutex_lock(&gc->mu);
 	for (int i = 0; i < gc->ngroups && rc == 0; i++) {
-		if (strcmp(gc->groups[i]->name, name))
+		if (strcmp(gc->groups[i]->name, name) ||
+		    (only && strcmp(gc->groups[i]->topic, only)))
 			continue;
 		rc = fetch_keep_group(fb, gc->groups[i]);
 		if (rc == 0)
@@ -402,8 +439,10 @@ static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char 
 	return rc;
 }
 
+/* The partitions of topic tq asked, of group name (only: the group of
+ * that topic alone; any other topic has no offsets of it, -1). */
 static int fetch_topic(struct group_serve *gs, struct fetch_build *fb, const char *name,
-		       const struct proto_offset_fetch_topic *tq)
+		       const char *only, const struct proto_offset_fetch_topic *tq)
 {
 	char tname[TOPIC_NAME_MAX + 1];
 	struct topic *t = NULL;
@@ -416,7 +455,8 @@ static int fetch_topic(struct group_serve *gs, struct fetch_build *fb, const cha
 		return rc;
 	if (tq->name.len > 0 && tq->name.len <= TOPIC_NAME_MAX) {
 		snprintf(tname, sizeof(tname), "%.*s", (int)tq->name.len, tq->name.ptr);
-		if (topic_name_valid(tname) && broker_topic_get(gs->ka->b, tname, &t) == 0) {
+		if (topic_name_valid(tname) && (!only || !strcmp(tname, only)) &&
+		    broker_topic_get(gs->ka->b, tname, &t) == 0) {
 			rc = fetch_keep_topic(fb, t);
 			if (rc < 0) {
 				topic_put(t);
@@ -444,6 +484,29 @@ static int fetch_topic(struct group_serve *gs, struct fetch_build *fb, const cha
 	return rc;
 }
 
+/* A group-level error in v0/v1, which have no group error code: on every
+ * partition asked, offset -1, as Kafka's getErrorResponse puts it. An
+ * empty answer would read as "nothing committed", and a client would
+ * reset its position on NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS
+ * instead of finding the coordinator again and retrying. */
+static int fetch_group_error(struct fetch_build *fb, const struct proto_offset_fetch_group *gq,
+			     int16_t err)
+{
+	int rc = 0;
+
+	for (int32_t t = 0; t < gq->n_topics && rc == 0; t++) {
+		const struct proto_offset_fetch_topic *tq = &gq->topics[t];
+
+		rc = fetch_add_topic(fb, tq->name);
+		for (int32_t j = 0; j < tq->n_partition_indexes && rc == 0; j++)
+			rc = fetch_add_part_err(fb, tq->partition_indexes[j], -1, err);
+		if (rc == 0)
+			fb->topics[fb->ntopics - 1].n_partitions =
+				fb->nparts - (int)(intptr_t)fb->topics[fb->ntopics - 1].partitions;
+	}
+	return rc;
+}
+
 static int fetch_handler(void *arg, struct net_req *req)
 {
 	struct group_serve *gs = arg;
@@ -462,17 +525,26 @@ static int fetch_handler(void *arg, struct net_req *req)
 	}
 	for (int32_t i = 0; i < m->n_groups && rc == 0; i++) {
 		const struct proto_offset_fetch_group *gq = &m->groups[i];
-		char name[TOPIC_NAME_MAX + 1];
+		char name[TOPIC_NAME_MAX + 1], topic[TOPIC_NAME_MAX + 1];
+		const char *only = NULL, *why;
 
 		r.groups[i].group_id = gq->group_id;
 		tfirst[i] = fb.ntopics;
 		r.groups[i].error_code = kg_check(gs, req, gq->group_id, name, "OffsetFetch");
-		if (r.groups[i].error_code)
+		if (r.groups[i].error_code) {
+			if (pr->hdr.api_version < 2)
+				rc = fetch_group_error(&fb, gq, r.groups[i].error_code);
 			continue;
+		}
+		/* kg_check took "<topic>/<group>" (name its group): the
+		 * mount group of that topic alone. */
+		if (memchr(gq->group_id.ptr, '/', (size_t)gq->group_id.len) &&
+		    group_scoped_name(gq->group_id, topic, name, &why) == 0)
+			only = topic;
 		if (gq->n_topics < 0)
-			rc = fetch_all(gs, &fb, name);
+			rc = fetch_all(gs, &fb, name, only);
 		for (int32_t t = 0; t < gq->n_topics && rc == 0; t++)
-			rc = fetch_topic(gs, &fb, name, &gq->topics[t]);
+			rc = fetch_topic(gs, &fb, name, only, &gq->topics[t]);
 	}
 	if (rc < 0)
 		goto out;

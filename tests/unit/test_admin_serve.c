@@ -450,7 +450,7 @@ static void test_describe_broker(void **state)
 	assert_non_null(e = entry(&r, "broker.id"));
 	assert_true(kstr_eq(e->value, "0"));
 	assert_true(e->read_only);
-	assert_int_equal(e->config_source, 4);
+	assert_int_equal(e->config_source, 5); /* 0, the built-in default */
 	proto_describe_configs_resp_free(&r);
 	net_resp_free(&raw);
 	describe(f, 2, PROTO_RESOURCE_BROKER, "9", NULL, 0, false, &r, &raw);
@@ -459,6 +459,55 @@ static void test_describe_broker(void **state)
 	net_resp_free(&raw);
 	describe(f, 2, PROTO_RESOURCE_BROKER_LOGGER, "0", NULL, 0, false, &r, &raw);
 	assert_int_equal(r.results[0].error_code, PROTO_ERR_INVALID_REQUEST);
+	proto_describe_configs_resp_free(&r);
+	net_resp_free(&raw);
+}
+
+/* A broker setting's source, as Kafka's: STATIC_BROKER_CONFIG (4) where
+ * the config file gives it another value than the built-in default,
+ * DEFAULT_CONFIG (5) where it does not (v0: is_default), the cluster's
+ * settings (listeners) alike; synonyms the two values. */
+static void test_describe_broker_sources(void **state)
+{
+	static const struct {
+		const char *key;
+		bool dflt;
+	} want[] = { { "log.retention.ms", false }, /* the file's 86400000 */
+		     { "listeners", false },
+		     { "num.partitions", true },
+		     { "socket.request.max.bytes", true } };
+	struct brokerfx *f = *state;
+	struct proto_describe_configs_resp r;
+	const struct proto_describe_configs_entry *e;
+	struct net_resp raw;
+
+	for (int16_t v = 0; v <= 2; v++) {
+		describe(f, v, PROTO_RESOURCE_BROKER, "0", NULL, 0, false, &r, &raw);
+		assert_int_equal(r.results[0].error_code, PROTO_ERR_NONE);
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+			assert_non_null(e = entry(&r, want[i].key));
+			assert_true(e->read_only);
+			if (v == 0)
+				assert_int_equal(e->is_default, want[i].dflt);
+			else
+				assert_int_equal(e->config_source, want[i].dflt ? 5 : 4);
+		}
+		proto_describe_configs_resp_free(&r);
+		net_resp_free(&raw);
+	}
+	/* Synonyms, as Kafka's: the file's value, then the built-in default. */
+	describe(f, 1, PROTO_RESOURCE_BROKER, "0", NULL, 0, true, &r, &raw);
+	assert_non_null(e = entry(&r, "log.retention.ms"));
+	assert_int_equal(e->n_synonyms, 2);
+	assert_true(kstr_eq(e->synonyms[0].value, "86400000"));
+	assert_int_equal(e->synonyms[0].source, 4);
+	assert_true(kstr_eq(e->synonyms[1].name, "log.retention.ms"));
+	assert_true(kstr_eq(e->synonyms[1].value, "604800000"));
+	assert_int_equal(e->synonyms[1].source, 5);
+	assert_non_null(e = entry(&r, "num.partitions"));
+	assert_int_equal(e->n_synonyms, 1);
+	assert_true(kstr_eq(e->synonyms[0].value, "1"));
+	assert_int_equal(e->synonyms[0].source, 5);
 	proto_describe_configs_resp_free(&r);
 	net_resp_free(&raw);
 }
@@ -577,6 +626,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_describe_topic, setup_static,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_broker, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_describe_broker_sources, setup_static,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_alter, setup, brokerfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

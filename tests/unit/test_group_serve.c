@@ -927,46 +927,74 @@ static void commit(struct brokerfx *f, int16_t v, const char *group, int32_t gen
 	net_resp_free(&raw);
 }
 
-/* OffsetFetch of group: topic t's partitions 0 and 1, or every committed
- * one (all); offsets into offs[partition], NOT_LISTED for one not in the
- * answer. */
+/* An offset not in an OffsetFetch answer. */
 #define NOT_LISTED INT64_MIN
 
-static void fetch_offsets(struct brokerfx *f, int16_t v, const char *group, bool all,
-			  int64_t offs[2])
+/* OffsetFetch of group (topics "t" and "u", partitions 0 and 1: asked,
+ * the topic named by ask; every committed one when ask is NULL) into
+ * offs[topic][partition] (t 0, u 1; NOT_LISTED for one not in the
+ * answer); the group's error code (v0/v1: its partitions'). */
+static int16_t fetch_of(struct brokerfx *f, int16_t v, const char *group, const char *ask,
+			int64_t offs[2][2])
 {
 	int32_t idx[2] = { 0, 1 };
-	struct proto_offset_fetch_topic t = { .name = kstr_of("t"),
+	struct proto_offset_fetch_topic t = { .name = kstr_of(ask ? ask : ""),
 					      .n_partition_indexes = 2,
 					      .partition_indexes = idx };
 	struct proto_offset_fetch_group g = { .group_id = kstr_of(group),
-					      .n_topics = all ? -1 : 1,
-					      .topics = all ? NULL : &t };
+					      .n_topics = ask ? 1 : -1,
+					      .topics = ask ? &t : NULL };
 	struct proto_offset_fetch_req req = { .n_groups = 1, .groups = &g };
 	struct proto_offset_fetch_resp r;
 	struct net_resp raw;
 	struct kbuf_w w;
+	int16_t err;
 
-	offs[0] = offs[1] = NOT_LISTED;
+	for (int i = 0; i < 4; i++)
+		offs[i / 2][i % 2] = NOT_LISTED;
 	kbuf_w_init(&w, 512);
 	assert_int_equal(proto_offset_fetch_req_encode(&w, v, &req), 0);
 	brokerfx_call(f->c, PROTO_API_OFFSET_FETCH, v, &w, &raw);
 	assert_int_equal(proto_offset_fetch_resp_decode(&raw.body, v, &r), 0);
 	assert_int_equal(r.n_groups, 1);
-	assert_int_equal(r.groups[0].error_code, PROTO_ERR_NONE);
+	err = r.groups[0].error_code;
 	for (int32_t i = 0; i < r.groups[0].n_topics; i++) {
 		const struct proto_offset_fetch_resp_topic *rt = &r.groups[0].topics[i];
+		int ti = kstr_eq(rt->name, "u");
 
-		assert_true(kstr_eq(rt->name, "t"));
+		assert_true(ti || kstr_eq(rt->name, "t"));
 		for (int32_t k = 0; k < rt->n_partitions; k++) {
-			assert_int_equal(rt->partitions[k].error_code, PROTO_ERR_NONE);
+			int16_t pe = rt->partitions[k].error_code;
+
+			/* v0/v1: a group's error on each partition */
+			if (pe != PROTO_ERR_NONE) {
+				assert_true(v < 2);
+				assert_true(err == PROTO_ERR_NONE || err == pe);
+				err = pe;
+			}
 			assert_in_range(rt->partitions[k].partition_index, 0, 1);
-			offs[rt->partitions[k].partition_index] =
+			offs[ti][rt->partitions[k].partition_index] =
 				rt->partitions[k].committed_offset;
 		}
 	}
 	proto_offset_fetch_resp_free(&r);
 	net_resp_free(&raw);
+	return err;
+}
+
+/* OffsetFetch of group: topic t's partitions 0 and 1, or every committed
+ * one (all; t's alone); offsets into offs[partition], NOT_LISTED for one
+ * not in the answer. */
+static void fetch_offsets(struct brokerfx *f, int16_t v, const char *group, bool all,
+			  int64_t offs[2])
+{
+	int64_t o[2][2];
+
+	assert_int_equal(fetch_of(f, v, group, all ? NULL : "t", o), PROTO_ERR_NONE);
+	assert_int_equal(o[1][0], NOT_LISTED); /* topic t's alone */
+	assert_int_equal(o[1][1], NOT_LISTED);
+	offs[0] = o[0][0];
+	offs[1] = o[0][1];
 }
 
 static int64_t mount_offset(struct brokerfx *f, const char *group, int p)
@@ -1853,6 +1881,107 @@ static void test_fetch_all_after_restart(void **state)
 	assert_int_equal(offs[1], 7);
 }
 
+/* ListGroups lists the mount group G of topic T as "T/G" (beside Kafka's
+ * "G"), and the admin APIs take that id; so do OffsetFetch, what
+ * kafka-consumer-groups.sh --describe and kafka-python's
+ * list_consumer_group_offsets ask of a listed group (T's offsets of G
+ * alone, none of G's other topics), and OffsetCommit, what --reset-offsets
+ * sends. */
+static void test_scoped_group_offsets(void **state)
+{
+	struct brokerfx *f = *state;
+	struct commit_part cm[] = { { "t", 0, 5 }, { "t", 1, 7 }, { "u", 0, 3 } };
+	int16_t errs[3];
+	int64_t offs[2][2];
+
+	assert_int_equal(broker_topic_create(f->b, "u", 0, 0, 0755, NULL), 0);
+	commit(f, 2, "sc", -1, "", cm, 3, errs);
+	assert_int_equal(errs[0] | errs[1] | errs[2], PROTO_ERR_NONE);
+
+	/* Kafka's "sc": both topics. */
+	assert_int_equal(fetch_of(f, 7, "sc", NULL, offs), PROTO_ERR_NONE);
+	assert_int_equal(offs[0][0], 5);
+	assert_int_equal(offs[0][1], 7);
+	assert_int_equal(offs[1][0], 3);
+	/* "t/sc": every committed partition of t's group, u's not listed. */
+	for (int16_t v = 2; v <= 8; v++) {
+		assert_int_equal(fetch_of(f, v, "t/sc", NULL, offs), PROTO_ERR_NONE);
+		assert_int_equal(offs[0][0], 5);
+		assert_int_equal(offs[0][1], 7);
+		assert_int_equal(offs[1][0], NOT_LISTED);
+		assert_int_equal(offs[1][1], NOT_LISTED);
+	}
+	assert_int_equal(fetch_of(f, 3, "u/sc", NULL, offs), PROTO_ERR_NONE);
+	assert_int_equal(offs[0][0], NOT_LISTED);
+	assert_int_equal(offs[1][0], 3);
+	assert_int_equal(offs[1][1], NOT_LISTED);
+	/* Partitions asked: the group's topic as committed, another none. */
+	for (int16_t v = 1; v <= 8; v++) {
+		assert_int_equal(fetch_of(f, v, "t/sc", "t", offs), PROTO_ERR_NONE);
+		assert_int_equal(offs[0][0], 5);
+		assert_int_equal(offs[0][1], 7);
+		assert_int_equal(fetch_of(f, v, "u/sc", "t", offs), PROTO_ERR_NONE);
+		assert_int_equal(offs[0][0], -1);
+		assert_int_equal(offs[0][1], -1);
+	}
+	/* OffsetCommit of "t/sc", as an admin's reset of a listed group
+	 * sends it (no generation, no member id): t's group alone, u not
+	 * its topic. A member's commit goes under the group's own id. */
+	{
+		struct commit_part reset[] = { { "t", 0, 2 }, { "u", 0, 9 } };
+		int16_t e2[2];
+
+		commit(f, 7, "t/sc", -1, "", reset, 2, e2);
+		assert_int_equal(e2[0], PROTO_ERR_NONE);
+		assert_int_equal(e2[1], PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		assert_int_equal(fetch_of(f, 7, "sc", NULL, offs), PROTO_ERR_NONE);
+		assert_int_equal(offs[0][0], 2);
+		assert_int_equal(offs[0][1], 7);
+		assert_int_equal(offs[1][0], 3);
+		assert_int_equal(mount_offset(f, "sc", 0), 2);
+		commit(f, 7, "t/sc", 0, "", reset, 1, e2);
+		assert_int_equal(e2[0], PROTO_ERR_INVALID_GROUP_ID);
+		commit(f, 7, "t/sc", -1, "someone", reset, 1, e2);
+		assert_int_equal(e2[0], PROTO_ERR_INVALID_GROUP_ID);
+		commit(f, 2, "t/", -1, "", reset, 1, e2);
+		assert_int_equal(e2[0], PROTO_ERR_INVALID_GROUP_ID);
+		/* it may make the group: mkdir's name rules */
+		commit(f, 2, "t/.dot", -1, "", reset, 1, e2);
+		assert_int_equal(e2[0], PROTO_ERR_INVALID_GROUP_ID);
+		commit(f, 2, "t/__x", -1, "", reset, 1, e2);
+		assert_int_equal(e2[0], PROTO_ERR_INVALID_GROUP_ID);
+		assert_int_equal(mount_offset(f, "sc", 0), 2);
+	}
+	/* Neither form: refused as before. */
+	assert_int_equal(fetch_of(f, 7, "t/", NULL, offs), PROTO_ERR_INVALID_GROUP_ID);
+	assert_int_equal(fetch_of(f, 7, "no pe/sc", NULL, offs), PROTO_ERR_INVALID_GROUP_ID);
+	assert_int_equal(fetch_of(f, 7, "t/sc/x", NULL, offs), PROTO_ERR_INVALID_GROUP_ID);
+}
+
+/* OffsetFetch v0 and v1 have no group error code: Kafka puts a group's
+ * error on every partition asked, offset -1. Left out, the answer reads
+ * as "nothing committed" and an old client (kafka-python with an
+ * api_version below 0.10.2) resets its position where it should find the
+ * coordinator again and retry. */
+static void test_fetch_group_error_v0(void **state)
+{
+	struct brokerfx *f = *state;
+	int64_t offs[2][2];
+
+	for (int16_t v = 0; v <= 8; v++) {
+		assert_int_equal(fetch_of(f, v, "a b", "t", offs), PROTO_ERR_INVALID_GROUP_ID);
+		if (v < 2) {
+			assert_int_equal(offs[0][0], -1);
+			assert_int_equal(offs[0][1], -1);
+		}
+	}
+	assert_int_equal(fetch_of(f, 1, "", "t", offs), PROTO_ERR_INVALID_GROUP_ID);
+	assert_int_equal(offs[0][1], -1);
+	/* a well-named group: no error, -1 for none committed */
+	assert_int_equal(fetch_of(f, 0, "fresh", "t", offs), PROTO_ERR_NONE);
+	assert_int_equal(offs[0][0], -1);
+}
+
 static void test_offset_delete(void **state)
 {
 	struct brokerfx *f = *state;
@@ -2633,6 +2762,10 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offset_delete, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_scoped_group_offsets, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_group_error_v0, setup,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_reload, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_bad_records, setup,
