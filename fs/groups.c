@@ -340,15 +340,29 @@ int fs_consume_join(struct fs_file *f, pid_t pid)
 }
 
 /* Reads the member's stream at off into f->rbuf. Past the end of what
- * the file returned (a seek forward, or the later part of a read the
- * kernel split in two) is an end of file: -ERANGE becomes 0 bytes.
- * Needs f->lock. */
+ * the file returned (a seek forward) is an end of file: -ERANGE becomes
+ * 0 bytes. Needs f->lock.
+ *
+ * A large request is never filled: the kernel cuts a read(2) into
+ * requests of at most FS_MAX_WRITE bytes (the pages of one request: from
+ * a buffer that does not start on a page boundary, up to a page less),
+ * and sends the next only after one answered in full, at the offset where
+ * it ended. At the end of the stream that next one finds nothing and
+ * would wait for new records, holding up the bytes the read already has
+ * (and having committed them: an interrupted reader would lose them).
+ * One byte short, the reply ends the read(2) there. A request of at most
+ * half that size is a whole read(2) (or the last piece of one) and is
+ * filled exactly, so that dd bs=7 reads 7 bytes of a long record; only a
+ * readv(2) of many buffers each on pages of its own, which the kernel
+ * cuts at its page count, could still be followed by another request. */
 static ssize_t consume_fill(struct fs_file *f, off_t off, size_t size, bool *eof)
 {
 	ssize_t n;
 
 	if (size > FS_MAX_WRITE)
 		size = FS_MAX_WRITE;
+	if (size > FS_MAX_WRITE / 2)
+		size--;
 	n = fs_rbuf_reserve(f, size);
 	if (n < 0)
 		return n;

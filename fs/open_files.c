@@ -949,7 +949,15 @@ static int config_flush(struct fs_file *f)
 /* Whether process pid still has a descriptor whose path ends in
  * "/<path>" (its /proc links: read without a request to this mount). A
  * false yes (another open of the same file) only leaves a line to the
- * release of the open file; an error is a no. */
+ * release of the open file; an error is a no. The link of a descriptor
+ * of a partition file can end in " (deleted)" while the file is there:
+ * names of aliased kinds have an entry timeout of 0, and when another
+ * process's lookup (a stat) is answered with another alias than the
+ * dentry's, the kernel unhashes that dentry, open descriptors and all
+ * (inode.h). So that suffix is ignored: a deleted topic's file of the
+ * same name is the false yes above at worst. */
+#define DELETED     " (deleted)"
+#define DELETED_LEN ((ssize_t)sizeof(DELETED) - 1)
 static bool still_open_by(uint32_t pid, const char *path)
 {
 	char dir[48], link[64 + sizeof(((struct fs_file *)0)->path)], to[PATH_MAX];
@@ -966,6 +974,9 @@ static bool still_open_by(uint32_t pid, const char *path)
 			continue;
 		snprintf(link, sizeof(link), "%s/%s", dir, d->d_name);
 		ssize_t n = readlink(link, to, sizeof(to));
+		if (n > DELETED_LEN && (size_t)n < sizeof(to) &&
+		    !memcmp(to + n - DELETED_LEN, DELETED, DELETED_LEN))
+			n -= DELETED_LEN;
 		held = n > (ssize_t)plen && (size_t)n < sizeof(to) &&
 		       to[n - (ssize_t)plen - 1] == '/' &&
 		       !memcmp(to + n - (ssize_t)plen, path, plen);

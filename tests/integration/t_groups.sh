@@ -2,7 +2,8 @@
 # t_groups.sh — consumer groups through files on a real mount: .groups/,
 # offset files, consume streams (one and two members, takeover after
 # kill -9), resets (earliest, N, @time), offsets across kill -9 and
-# remount, parked reads (timeout, SIGINT, O_NONBLOCK, poll), the read
+# remount, parked reads (timeout, SIGINT, O_NONBLOCK, poll, a read over
+# 1 MiB that the kernel splits), the read
 # offset as the commit position (bash's while read, { head; head; }, a
 # one-shot head, a read before an earlier one), .state lag,
 # refusals, and __consumer_offsets hidden and unwritable; group metrics and
@@ -226,6 +227,33 @@ print(len(before), len(after), data.decode().strip())
 PY
 expect_eq "poll: readable when a record arrives" "0 1 polled" \
 	"$(mq_run python3 "$MQ_TMP/poll.py" "$MNT/empty/.groups/e/consume" "$MNT/empty/0")"
+# A read into a page-aligned buffer over 1 MiB: the kernel asks in
+# requests of 1 MiB and sends the next only after one answered in full.
+# Lines of 1 KiB fill a request exactly: a daemon that answers so would
+# get the next at the end of the stream, where it waits for records that
+# never come, holding up the 1 MiB read. Each read returns at once.
+expect_ok "mkdir topic al, group a" sh -c "mkdir '$MNT/al' && mkdir '$MNT/al/.groups/a'"
+expect_ok "2048 records of 1 KiB" python3 -c "
+import sys
+open(sys.argv[1], 'w').write(('x' * 1023 + '\\n') * 2048)" "$MNT/al/0"
+cat > "$MQ_TMP/bigread.py" <<'PY'
+import mmap, os, signal, sys
+def blocked(sig, frame):
+    print("blocked"); sys.exit(0)
+signal.signal(signal.SIGALRM, blocked)
+signal.alarm(20)
+fd = os.open(sys.argv[1], os.O_RDONLY)
+buf = mmap.mmap(-1, 64 << 20) # page-aligned
+got = 0
+while got < 2048 * 1024:
+    n = os.readv(fd, [buf])
+    if n % 1024 or buf[:n].count(b"\n") != n // 1024:
+        print("not whole lines", n); sys.exit(0)
+    got += n
+print(got)
+PY
+expect_eq "a 64 MiB read of consume returns what is there" "$((2048 * 1024))" \
+	"$(mq_run python3 "$MQ_TMP/bigread.py" "$MNT/al/.groups/a/consume")"
 
 # ---- the file position is the commit position: readers that seek back ----
 L=$MNT/lines
