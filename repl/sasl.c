@@ -235,9 +235,12 @@ int sasl_cred_parse(const char *text, struct sasl_cred *cred)
 		return -EINVAL;
 	memcpy(num, v, n);
 	num[n] = 0;
-	cred->iterations = atoi(num);
-	if (cred->iterations < SASL_MIN_ITERATIONS || cred->iterations > SASL_MAX_ITERATIONS)
+	/* At most 15 digits: no overflow in 64 bits, where atoi's int would
+	 * wrap 4294971392 (2^32 + 4096) into the range. */
+	long long it = strtoll(num, NULL, 10);
+	if (it < SASL_MIN_ITERATIONS || it > SASL_MAX_ITERATIONS)
 		return -EINVAL;
+	cred->iterations = (int)it;
 	return 0;
 }
 

@@ -434,6 +434,15 @@ static void test_credentials(void **state)
 		 (int)(strchr(sk, ',') - sk), sk, (int)(strchr(vk, ',') - vk), vk);
 	assert_int_equal(sasl_cred_parse(bare, &b), 0);
 	assert_memory_equal(&a, &b, sizeof(a));
+	/* An iteration count that only wraps into the range in 32 bits. */
+	char wrapped[512];
+	snprintf(wrapped, sizeof(wrapped), "%.*s4294971392]",
+		 (int)(strstr(text, "iterations=") + 11 - text), text);
+	assert_int_equal(sasl_cred_parse(wrapped, &b), -EINVAL);
+	snprintf(wrapped, sizeof(wrapped), "%.*s004096]",
+		 (int)(strstr(text, "iterations=") + 11 - text), text);
+	assert_int_equal(sasl_cred_parse(wrapped, &b), 0);
+	assert_int_equal(b.iterations, 4096);
 	assert_int_equal(sasl_cred_format(&a, text, 20), -ENOSPC);
 	assert_int_equal(sasl_cred_parse("salt=W22ZaJ0SNY7soEsUEjb6gQ==", &b), -EINVAL);
 	assert_int_equal(sasl_cred_parse("SCRAM-SHA-256=[salt=W22Z]", &b), -EINVAL);
