@@ -10,6 +10,7 @@
  * Secrets (salted password, client key) are wiped after use.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,6 +355,34 @@ static int random_nonce(char *out)
 
 /* ---- server ---- */
 
+/* A made-up credential for a user the lookup does not know: the server
+ * answers client-first as for a real user and refuses at client-final,
+ * where a wrong password is refused, so what an unauthenticated peer sees
+ * does not tell which users exist. The salt is HMAC(secret of this
+ * process, user): the same on every attempt, as a real user's is (a
+ * random one each time would tell). The keys stay zero: the exchange is
+ * refused before they are compared. */
+static uint8_t mock_secret[SASL_KEY_LEN];
+static bool mock_secret_ok;
+static pthread_once_t mock_once = PTHREAD_ONCE_INIT;
+
+static void mock_secret_init(void)
+{
+	mock_secret_ok = RAND_bytes(mock_secret, sizeof(mock_secret)) == 1;
+}
+
+static int mock_cred(const char *user, struct sasl_cred *cred)
+{
+	pthread_once(&mock_once, mock_secret_init);
+	memset(cred, 0, sizeof(*cred));
+	if (!mock_secret_ok ||
+	    hmac(mock_secret, sizeof(mock_secret), user, strlen(user), cred->salt))
+		return -EIO;
+	cred->salt_len = SASL_KEY_LEN; /* as sasl_cred_from_password's random salt */
+	cred->iterations = SASL_MIN_ITERATIONS;
+	return 0;
+}
+
 enum srv_state { SRV_START, SRV_WAIT_FINAL, SRV_DONE, SRV_FAILED };
 
 struct sasl_server {
@@ -369,6 +398,7 @@ struct sasl_server {
 	char snonce[64];                   /* s-nonce, set or random */
 	char out[SASL_MAX_MSG + 1];        /* server-first / server-final */
 	const char *reason;
+	const char *mock; /* why cred is made up (unknown user), or NULL */
 };
 
 int sasl_server_new(sasl_lookup_fn lookup, void *arg, struct sasl_server **out)
@@ -468,11 +498,16 @@ static int srv_first(struct sasl_server *s, const char *in, size_t n)
 			return srv_refuse(s, -EOPNOTSUPP, "authzid differs from the user");
 	}
 	rc = s->lookup(s->arg, user, &s->cred);
+	if (rc && rc != -ENOENT)
+		return srv_refuse(s, rc, "credential lookup failed");
 	if (rc)
-		return srv_refuse(s, rc == -ENOENT ? -ENOENT : rc, "unknown user");
-	if (s->cred.iterations < SASL_MIN_ITERATIONS || s->cred.iterations > SASL_MAX_ITERATIONS ||
-	    !s->cred.salt_len || s->cred.salt_len > SASL_MAX_SALT)
-		return srv_refuse(s, -ENOENT, "unusable credential");
+		s->mock = "unknown user";
+	else if (s->cred.iterations < SASL_MIN_ITERATIONS ||
+		 s->cred.iterations > SASL_MAX_ITERATIONS || !s->cred.salt_len ||
+		 s->cred.salt_len > SASL_MAX_SALT)
+		s->mock = "unusable credential";
+	if (s->mock && mock_cred(user, &s->cred))
+		return srv_refuse(s, -EIO, "hmac failed");
 	if (!s->snonce[0] && random_nonce(s->snonce))
 		return srv_refuse(s, -EIO, "no random bytes");
 
@@ -565,6 +600,9 @@ static int srv_final(struct sasl_server *s, const char *in, size_t n)
 	if (!SHA256(ck, sizeof(ck), h))
 		return srv_refuse(s, -EIO, "sha-256 failed");
 	OPENSSL_cleanse(ck, sizeof(ck));
+	/* Refused here, after the same work as a real user's proof. */
+	if (s->mock)
+		return srv_refuse(s, -ENOENT, s->mock);
 	if (CRYPTO_memcmp(h, s->cred.stored_key, SASL_KEY_LEN))
 		return srv_refuse(s, -EACCES, "invalid proof (wrong password)");
 	memcpy(s->out, "v=", 2);

@@ -48,7 +48,9 @@
  *               empty or over SASL_MAX_USER bytes
  *   -EOPNOTSUPP channel binding asked ("p="), mandatory extension ("m="),
  *               an authzid other than the user
- *   -ENOENT     no credentials for the user
+ *   -ENOENT     no credentials for the user (or unusable ones): refused
+ *               at client-final, after a server-first with a made-up
+ *               salt, so the answers do not tell which users exist
  *   -EPROTO     nonce mismatch (client-final of another exchange: replay)
  *   -EBADE      channel binding data is not the gs2 header
  *   -EACCES     wrong proof (wrong password)

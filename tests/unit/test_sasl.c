@@ -23,13 +23,13 @@
 #include "repl/sasl.h"
 
 /* RFC 7677 section 3. */
-#define RFC_CNONCE "rOprNGfwEbeRWgbNEkqO"
-#define RFC_SNONCE "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
-#define RFC_FIRST  "n,,n=user,r=" RFC_CNONCE
-#define RFC_SFIRST "r=" RFC_CNONCE RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
-#define RFC_FINAL \
-	"c=biws,r=" RFC_CNONCE RFC_SNONCE ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
-#define RFC_SFINAL "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+#define RFC_CNONCE      "rOprNGfwEbeRWgbNEkqO"
+#define RFC_SNONCE      "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
+#define RFC_FIRST       "n,,n=user,r=" RFC_CNONCE
+#define RFC_SFIRST      "r=" RFC_CNONCE RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+#define RFC_FINAL_PROOF "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+#define RFC_FINAL       "c=biws,r=" RFC_CNONCE RFC_SNONCE ",p=" RFC_FINAL_PROOF
+#define RFC_SFINAL      "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
 static const uint8_t rfc_salt[] = {
 	0x5b, 0x6d, 0x99, 0x68, 0x9d, 0x12, 0x35, 0x8e,
@@ -208,6 +208,56 @@ static void test_random_nonces_and_passwords(void **state)
 	assert_int_equal(exchange(&db, "broker-1", "s3cret", &srv), 1);
 }
 
+/* An unknown user's client-first is answered as a known one's, with a
+ * salt that is the same on every attempt, and the exchange is refused at
+ * client-final with the error a wrong password gets: the answers do not
+ * tell which users exist. */
+static void test_unknown_user(void **state)
+{
+	struct db db;
+	struct sasl_server *s;
+	const char *out;
+	char first[256];
+	int srv;
+
+	(void)state;
+	db_init(&db, "user", "pencil");
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody,r=abc", &out), 0);
+	assert_string_equal(db.seen, "nobody");
+	snprintf(first, sizeof(first), "%s", out);
+	/* r=, s= of 32 bytes (44 base64), i= as a user --add-scram-user made. */
+	assert_int_equal(strncmp(first, "r=abc" RFC_SNONCE ",s=", 5 + strlen(RFC_SNONCE) + 3), 0);
+	assert_int_equal(strlen(first), 5 + strlen(RFC_SNONCE) + 3 + 44 + 7);
+	assert_string_equal(first + strlen(first) - 7, ",i=4096");
+	sasl_server_free(s);
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody,r=abc", &out), 0);
+	assert_string_equal(out, first);
+	sasl_server_free(s);
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody2,r=abc", &out), 0);
+	assert_string_not_equal(out, first);
+	sasl_server_free(s);
+
+	/* Whatever the password: refused at client-final, as a wrong one. */
+	assert_int_equal(exchange(&db, "nobody", "pencil", &srv), -ENOENT);
+	assert_int_equal(exchange(&db, "user", "pencil2", &srv), -EACCES);
+	assert_int_equal(sasl_kafka_error(-ENOENT), sasl_kafka_error(-EACCES));
+	/* A malformed client-final is still refused as malformed. */
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody,r=abc", &out), 0);
+	assert_int_equal(sstep(s, "c=biws,r=abc" RFC_SNONCE, &out), -EBADMSG);
+	sasl_server_free(s);
+	/* The refusal says why, for the log. */
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody,r=abc", &out), 0);
+	assert_int_equal(sstep(s, "c=biws,r=abc" RFC_SNONCE ",p=" RFC_FINAL_PROOF, &out), -ENOENT);
+	assert_string_equal(sasl_server_reason(s), "unknown user");
+	assert_null(sasl_server_user(s));
+	sasl_server_free(s);
+}
+
 static void test_escaped_user(void **state)
 {
 	struct db db;
@@ -261,7 +311,6 @@ static void test_malformed_client_first(void **state)
 		{ "p=tls-unique,,n=user,r=abc", -EOPNOTSUPP },
 		{ "n,,m=ext,n=user,r=abc", -EOPNOTSUPP },
 		{ "n,a=other,n=user,r=abc", -EOPNOTSUPP },
-		{ "n,,n=nobody,r=abc", -ENOENT },
 	};
 	struct db db;
 	const char *out;
@@ -482,6 +531,7 @@ int main(void)
 		cmocka_unit_test(test_rfc7677_client),
 		cmocka_unit_test(test_random_nonces_and_passwords),
 		cmocka_unit_test(test_librdkafka_final_nonce),
+		cmocka_unit_test(test_unknown_user),
 		cmocka_unit_test(test_escaped_user),
 		cmocka_unit_test(test_malformed_client_first),
 		cmocka_unit_test(test_malformed_client_final),
