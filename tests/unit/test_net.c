@@ -1122,6 +1122,12 @@ static void test_sasl(void **state)
 	size_t blen, n;
 	int fd;
 	const char *want_pw[] = { "SaslAuthenticate refused", "invalid proof", "127.0.0.1:", NULL };
+	/* The client's side of it: who, where, the server's words. */
+	char want_cli_peer[64];
+	const char *want_cli[] = { "SASL SCRAM-SHA-256 authentication as broker to ", want_cli_peer,
+				   "refused: error 58: Authentication failed during "
+				   "authentication due to invalid credentials",
+				   NULL };
 	const char *want_fetch[] = {
 		"Fetch request refused on SASL_PLAINTEXT before authentication", NULL
 	};
@@ -1153,6 +1159,8 @@ static void test_sasl(void **state)
 	assert_true(closed_by_server(net_client_fd(c)));
 	net_client_close(c);
 	assert_true(eventually(log_has, want_pw));
+	snprintf(want_cli_peer, sizeof(want_cli_peer), " to 127.0.0.1:%d refused", fx.port);
+	assert_true(log_has(want_cli));
 
 	/* Fetch before authentication, after ApiVersions: closed, logged. */
 	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
@@ -1194,7 +1202,11 @@ static void test_sasl(void **state)
 		}
 		close(fd);
 	}
-	free(log_release());
+	/* No password in any line, the right one's or the wrong one's. */
+	char *text = log_release();
+	assert_null(strstr(text, "s3cret"));
+	assert_null(strstr(text, "guess"));
+	free(text);
 	assert_true(eventually(done_once, &fx));
 	assert_int_equal(__atomic_load_n(&fx.done_calls, __ATOMIC_SEQ_CST), 1);
 	assert_true(fx_stats(&fx).auth_failures >= 3);
