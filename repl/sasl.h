@@ -12,7 +12,9 @@
  *                 gs2-header = "n,," or "y,," (no channel binding), or with
  *                 "a=<authzid>" between the commas (must be the user)
  *                 client-first-bare = "n=" saslname ",r=" c-nonce
- *                 [",ext=value"...] (Kafka's extensions; ignored here)
+ *                 [",ext=value"...] (Kafka's extensions; ignored here
+ *                 but for tokenauth=true, a delegation token's: there
+ *                 are none, so refused as an unknown user)
  *   server-first  "r=" c-nonce s-nonce ",s=" base64(salt) ",i=" iterations
  *   client-final  "c=" base64(gs2-header) ",r=" c-nonce s-nonce ",p=" base64(proof)
  *   server-final  "v=" base64(ServerSignature)

@@ -127,23 +127,17 @@ static void test_rfc7677_client(void **state)
  * whole nonce ("c=biws,r=" cnonce + cnonce snonce); Kafka's server accepts
  * a final nonce that ends with the exchange's. The proof here is computed
  * with OpenSSL from RFC 5802's definitions, over that message as sent. */
-static void test_librdkafka_final_nonce(void **state)
+/* client-final for password "pencil" (RFC salt, 4096 iterations): wo
+ * and its proof over bare, server-first and wo, computed with OpenSSL from
+ * RFC 5802's definitions, not with sasl.c. */
+static void final_with_proof(const char *bare, const char *sfirst, const char *wo, char *final,
+			     size_t cap)
 {
-	struct db db;
-	struct sasl_server *s;
-	const char *out;
 	uint8_t sp[32], ck[32], sk[32], sig[32], proof[32];
 	unsigned int len;
-	char am[1024], wo[256], final[512], b64[64];
-	const char *bare = RFC_FIRST + 3;
+	char am[1024], b64[64];
 
-	(void)state;
-	db_init(&db, "user", "pencil");
-	s = server(&db);
-	assert_int_equal(sstep(s, RFC_FIRST, &out), 0);
-	assert_string_equal(out, RFC_SFIRST);
-	snprintf(wo, sizeof(wo), "c=biws,r=%s%s%s", RFC_CNONCE, RFC_CNONCE, RFC_SNONCE);
-	snprintf(am, sizeof(am), "%s,%s,%s", bare, RFC_SFIRST, wo);
+	snprintf(am, sizeof(am), "%s,%s,%s", bare, sfirst, wo);
 	assert_int_equal(PKCS5_PBKDF2_HMAC("pencil", 6, rfc_salt, sizeof(rfc_salt), 4096,
 					   EVP_sha256(), sizeof(sp), sp),
 			 1);
@@ -155,14 +149,32 @@ static void test_librdkafka_final_nonce(void **state)
 	for (int i = 0; i < 32; i++)
 		proof[i] = ck[i] ^ sig[i];
 	assert_int_equal(EVP_EncodeBlock((uint8_t *)b64, proof, sizeof(proof)), 44);
-	snprintf(final, sizeof(final), "%s,p=%s", wo, b64);
+	snprintf(final, cap, "%s,p=%s", wo, b64);
+}
+
+static void test_librdkafka_final_nonce(void **state)
+{
+	struct db db;
+	struct sasl_server *s;
+	const char *out;
+	char wo[256], final[512];
+	const char *bare = RFC_FIRST + 3;
+
+	(void)state;
+	db_init(&db, "user", "pencil");
+	s = server(&db);
+	assert_int_equal(sstep(s, RFC_FIRST, &out), 0);
+	assert_string_equal(out, RFC_SFIRST);
+	snprintf(wo, sizeof(wo), "c=biws,r=%s%s%s", RFC_CNONCE, RFC_CNONCE, RFC_SNONCE);
+	final_with_proof(bare, RFC_SFIRST, wo, final, sizeof(final));
 	assert_int_equal(sstep(s, final, &out), 1);
 	sasl_server_free(s);
 
 	/* Still refused: a final nonce that does not end with the exchange's. */
 	s = server(&db);
 	assert_int_equal(sstep(s, RFC_FIRST, &out), 0);
-	snprintf(final, sizeof(final), "c=biws,r=%s%sX,p=%s", RFC_CNONCE, RFC_SNONCE, b64);
+	snprintf(final, sizeof(final), "c=biws,r=%s%sX,p=%s", RFC_CNONCE, RFC_SNONCE,
+		 RFC_FINAL_PROOF);
 	assert_int_equal(sstep(s, final, &out), -EPROTO);
 	sasl_server_free(s);
 }
@@ -255,6 +267,42 @@ static void test_unknown_user(void **state)
 	assert_int_equal(sstep(s, "c=biws,r=abc" RFC_SNONCE ",p=" RFC_FINAL_PROOF, &out), -ENOENT);
 	assert_string_equal(sasl_server_reason(s), "unknown user");
 	assert_null(sasl_server_user(s));
+	sasl_server_free(s);
+}
+
+/* Kafka's tokenauth=true extension asks for a delegation token (its id
+ * as the name, its HMAC as the password); there are none here, so even
+ * a user's right password is refused, as an unknown user is. */
+static void test_tokenauth(void **state)
+{
+	static const char *const ext[] = { "tokenauth=true", "tokenauth=TRUE" };
+	struct db db;
+	struct sasl_server *s;
+	const char *out;
+	char first[256], sfirst[256], wo[256], final[512];
+
+	(void)state;
+	db_init(&db, "user", "pencil");
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		snprintf(first, sizeof(first), "%s,%s", RFC_FIRST, ext[i]);
+		s = server(&db);
+		assert_int_equal(sstep(s, first, &out), 0);
+		snprintf(sfirst, sizeof(sfirst), "%s", out);
+		snprintf(wo, sizeof(wo), "c=biws,r=%s%s", RFC_CNONCE, RFC_SNONCE);
+		final_with_proof(first + 3, sfirst, wo, final, sizeof(final));
+		assert_int_equal(sstep(s, final, &out), -ENOENT);
+		assert_null(sasl_server_user(s));
+		sasl_server_free(s);
+	}
+	/* Other values, and other extensions, change nothing. */
+	snprintf(first, sizeof(first), "%s,tokenauth=false,foo=bar", RFC_FIRST);
+	s = server(&db);
+	assert_int_equal(sstep(s, first, &out), 0);
+	assert_string_equal(out, RFC_SFIRST);
+	snprintf(wo, sizeof(wo), "c=biws,r=%s%s", RFC_CNONCE, RFC_SNONCE);
+	final_with_proof(first + 3, RFC_SFIRST, wo, final, sizeof(final));
+	assert_int_equal(sstep(s, final, &out), 1);
+	assert_string_equal(sasl_server_user(s), "user");
 	sasl_server_free(s);
 }
 
@@ -532,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_random_nonces_and_passwords),
 		cmocka_unit_test(test_librdkafka_final_nonce),
 		cmocka_unit_test(test_unknown_user),
+		cmocka_unit_test(test_tokenauth),
 		cmocka_unit_test(test_escaped_user),
 		cmocka_unit_test(test_malformed_client_first),
 		cmocka_unit_test(test_malformed_client_final),
