@@ -359,29 +359,49 @@ static int random_nonce(char *out)
 /* A made-up credential for a user the lookup does not know: the server
  * answers client-first as for a real user and refuses at client-final,
  * where a wrong password is refused, so what an unauthenticated peer sees
- * does not tell which users exist. The salt is HMAC(secret of this
- * process, user): the same on every attempt, as a real user's is (a
- * random one each time would tell). The keys stay zero: the exchange is
- * refused before they are compared. */
-static uint8_t mock_secret[SASL_KEY_LEN];
-static bool mock_secret_ok;
-static pthread_once_t mock_once = PTHREAD_ONCE_INIT;
+ * does not tell which users exist. The salt is HMAC(mock key, user): the
+ * same on every attempt, as a real user's is (a random one each time
+ * would tell), and on every broker that set the same key (see
+ * sasl_mock_secret_set). The keys stay zero: the exchange is refused
+ * before they are compared. */
+static pthread_mutex_t mock_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t mock_key[SASL_KEY_LEN];
+static bool mock_key_set;
 
-static void mock_secret_init(void)
+int sasl_mock_secret_set(const char *secret)
 {
-	mock_secret_ok = RAND_bytes(mock_secret, sizeof(mock_secret)) == 1;
+	uint8_t key[SASL_KEY_LEN];
+
+	if (hmac((const uint8_t *)secret, strlen(secret), "mqfs SCRAM unknown-user salt", 28, key))
+		return -EIO;
+	pthread_mutex_lock(&mock_mu);
+	memcpy(mock_key, key, sizeof(key));
+	mock_key_set = true;
+	pthread_mutex_unlock(&mock_mu);
+	OPENSSL_cleanse(key, sizeof(key));
+	return 0;
 }
 
 static int mock_cred(const char *user, struct sasl_cred *cred)
 {
-	pthread_once(&mock_once, mock_secret_init);
+	uint8_t key[SASL_KEY_LEN];
+	int rc = 0;
+
 	memset(cred, 0, sizeof(*cred));
-	if (!mock_secret_ok ||
-	    hmac(mock_secret, sizeof(mock_secret), user, strlen(user), cred->salt))
-		return -EIO;
+	pthread_mutex_lock(&mock_mu);
+	if (!mock_key_set)
+		mock_key_set = RAND_bytes(mock_key, sizeof(mock_key)) == 1;
+	if (mock_key_set)
+		memcpy(key, mock_key, sizeof(key));
+	else
+		rc = -EIO;
+	pthread_mutex_unlock(&mock_mu);
+	if (!rc)
+		rc = hmac(key, sizeof(key), user, strlen(user), cred->salt);
+	OPENSSL_cleanse(key, sizeof(key));
 	cred->salt_len = SASL_KEY_LEN; /* as sasl_cred_from_password's random salt */
 	cred->iterations = SASL_MIN_ITERATIONS;
-	return 0;
+	return rc;
 }
 
 enum srv_state { SRV_START, SRV_WAIT_FINAL, SRV_DONE, SRV_FAILED };

@@ -107,6 +107,14 @@ int sasl_cred_parse(const char *text, struct sasl_cred *cred);
  * iterations=N]"; the length, or -ENOSPC. */
 int sasl_cred_format(const struct sasl_cred *cred, char *buf, size_t cap);
 
+/* The key of the made-up salts answered to unknown users (-ENOENT above)
+ * becomes HMAC-SHA-256(secret, a constant). The brokers of a cluster set
+ * their shared inter-broker password, so that they answer an unknown user
+ * with the same salt, as they answer a real one (a salt that differs
+ * between brokers would tell). Unset: a random key of this process. 0 or
+ * -EIO. */
+int sasl_mock_secret_set(const char *secret);
+
 /* Finds user's credential: 0, or -ENOENT. */
 typedef int (*sasl_lookup_fn)(void *arg, const char *user, struct sasl_cred *cred);
 

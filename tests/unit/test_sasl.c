@@ -251,6 +251,25 @@ static void test_unknown_user(void **state)
 	assert_int_equal(sstep(s, "n,,n=nobody2,r=abc", &out), 0);
 	assert_string_not_equal(out, first);
 	sasl_server_free(s);
+	/* The key comes from a secret the brokers share: the same secret,
+	 * the same salt (on every broker); another, another salt. */
+	char with_k1[256];
+	assert_int_equal(sasl_mock_secret_set("k1"), 0);
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody,r=abc", &out), 0);
+	snprintf(with_k1, sizeof(with_k1), "%s", out);
+	assert_string_not_equal(with_k1, first);
+	sasl_server_free(s);
+	assert_int_equal(sasl_mock_secret_set("k2"), 0);
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody,r=abc", &out), 0);
+	assert_string_not_equal(out, with_k1);
+	sasl_server_free(s);
+	assert_int_equal(sasl_mock_secret_set("k1"), 0);
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody,r=abc", &out), 0);
+	assert_string_equal(out, with_k1);
+	sasl_server_free(s);
 
 	/* Whatever the password: refused at client-final, as a wrong one. */
 	assert_int_equal(exchange(&db, "nobody", "pencil", &srv), -ENOENT);
