@@ -419,7 +419,8 @@ struct sasl_server {
 	char snonce[64];                   /* s-nonce, set or random */
 	char out[SASL_MAX_MSG + 1];        /* server-first / server-final */
 	const char *reason;
-	const char *mock; /* why cred is made up (unknown user), or NULL */
+	const char *client_msg; /* Kafka's words to the client, or NULL */
+	const char *mock;       /* why cred is made up (unknown user), or NULL */
 };
 
 int sasl_server_new(sasl_lookup_fn lookup, void *arg, struct sasl_server **out)
@@ -459,6 +460,11 @@ const char *sasl_server_user(const struct sasl_server *s)
 const char *sasl_server_reason(const struct sasl_server *s)
 {
 	return s->reason;
+}
+
+const char *sasl_server_client_message(const struct sasl_server *s)
+{
+	return s->client_msg;
 }
 
 /* Refuses: the state becomes FAILED, reason is kept for the log. */
@@ -523,8 +529,16 @@ static int srv_first(struct sasl_server *s, const char *in, size_t n)
 	if (authzid) {
 		char az[SASL_MAX_USER + 1];
 
-		if (unescape_user(authzid, authzid_len, az) || strcmp(az, user))
+		if (unescape_user(authzid, authzid_len, az))
+			return srv_refuse(s, -EILSEQ, "malformed authzid");
+		if (strcmp(az, user)) {
+			/* Kafka's SaslAuthenticationException: its own message,
+			 * which tells nothing of the user (a function of the
+			 * client's message alone). */
+			s->client_msg = "Authentication failed: Client requested an authorization "
+					"id that is different from username";
 			return srv_refuse(s, -EOPNOTSUPP, "authzid differs from the user");
+		}
 	}
 	rc = s->lookup(s->arg, user, &s->cred);
 	if (rc && rc != -ENOENT)

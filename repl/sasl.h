@@ -46,8 +46,8 @@
  *   -EMSGSIZE   message over SASL_MAX_MSG bytes
  *   -EBADMSG    malformed message: attribute order or syntax, base64,
  *               nonce characters, NUL bytes
- *   -EILSEQ     user name badly escaped ('=' not followed by 2C or 3D),
- *               empty or over SASL_MAX_USER bytes
+ *   -EILSEQ     user name or authzid badly escaped ('=' not followed by
+ *               2C or 3D), empty or over SASL_MAX_USER bytes
  *   -EOPNOTSUPP channel binding asked ("p="), mandatory extension ("m="),
  *               an authzid other than the user
  *   -ENOENT     no credentials for the user (or unusable ones): refused
@@ -135,6 +135,11 @@ int sasl_server_step(struct sasl_server *s, const uint8_t *in, size_t in_len, co
 const char *sasl_server_user(const struct sasl_server *s);
 /* Why the last step was refused ("" when it was not). */
 const char *sasl_server_reason(const struct sasl_server *s);
+/* What Kafka tells the client of that refusal in SaslAuthenticate's
+ * error_message when it is not its standard "Authentication failed during
+ * authentication due to invalid credentials with SASL mechanism ...":
+ * only an authzid other than the user. NULL for the standard one. */
+const char *sasl_server_client_message(const struct sasl_server *s);
 
 struct sasl_client;
 

@@ -1317,6 +1317,65 @@ static void test_sasl_v0_tokens(void **state)
 	fx_stop(&fx);
 }
 
+/* A refusal's error_message on the wire: Kafka's standard words for a
+ * wrong password or an unknown user alike, its own for an authzid other
+ * than the user (SaslAuthenticate v1). */
+static void test_sasl_error_messages(void **state)
+{
+	static const struct {
+		const char *first;
+		const char *msg;
+	} cases[] = {
+		{ "n,a=other,n=broker,r=abc",
+		  "Authentication failed: Client requested an authorization id that is "
+		  "different from username" },
+		{ "p=tls-unique,,n=broker,r=abc",
+		  "Authentication failed during authentication due to invalid credentials "
+		  "with SASL mechanism SCRAM-SHA-256" },
+	};
+	struct proto_sasl_handshake_req hreq = { kstr_of(SASL_SCRAM_SHA_256) };
+	struct fx fx;
+
+	(void)state;
+	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct proto_sasl_auth_req areq = { { cases[i].first,
+						      (int32_t)strlen(cases[i].first) } };
+		struct proto_sasl_auth_resp aresp;
+		struct kbuf_w w;
+		struct kbuf_r r;
+		uint8_t buf[1024], *frame;
+		size_t n, len;
+		int32_t corr;
+		int fd = raw_connect(fx.port);
+
+		kbuf_w_init(&w, 256);
+		assert_int_equal(proto_sasl_handshake_req_encode(&w, 1, &hreq), 0);
+		n = build_req(buf, sizeof(buf), PROTO_API_SASL_HANDSHAKE, 1, 1, w.buf, w.len);
+		kbuf_w_free(&w);
+		write_all(fd, buf, n);
+		free(read_frame(fd, &len));
+		kbuf_w_init(&w, 256);
+		assert_int_equal(proto_sasl_auth_req_encode(&w, 1, &areq), 0);
+		n = build_req(buf, sizeof(buf), PROTO_API_SASL_AUTHENTICATE, 1, 2, w.buf, w.len);
+		kbuf_w_free(&w);
+		write_all(fd, buf, n);
+		frame = read_frame(fd, &len);
+		kbuf_r_init(&r, frame, len);
+		assert_int_equal(proto_resp_hdr_decode(&r, PROTO_API_SASL_AUTHENTICATE, 1, &corr),
+				 0);
+		assert_int_equal(proto_sasl_auth_resp_decode(&r, 1, &aresp), 0);
+		assert_int_equal(aresp.error_code, PROTO_ERR_SASL_AUTHENTICATION_FAILED);
+		assert_int_equal(aresp.error_message.len, strlen(cases[i].msg));
+		assert_memory_equal(aresp.error_message.ptr, cases[i].msg, strlen(cases[i].msg));
+		free(frame);
+		assert_true(closed_by_server(fd));
+		close(fd);
+	}
+	fx_stop(&fx);
+}
+
 /* ---- bad frames and idle clients ---- */
 
 static bool no_connections(void *arg)
@@ -1919,6 +1978,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_handler_error_and_stop, log_restore),
 		cmocka_unit_test_teardown(test_sasl, log_restore),
 		cmocka_unit_test(test_sasl_v0_tokens),
+		cmocka_unit_test(test_sasl_error_messages),
 		cmocka_unit_test_teardown(test_sasl_max_receive, log_restore),
 		cmocka_unit_test_teardown(test_bad_frames, log_restore),
 		cmocka_unit_test(test_client_end_cancels_parked),

@@ -378,6 +378,7 @@ static void test_malformed_client_first(void **state)
 		{ "p=tls-unique,,n=user,r=abc", -EOPNOTSUPP },
 		{ "n,,m=ext,n=user,r=abc", -EOPNOTSUPP },
 		{ "n,a=other,n=user,r=abc", -EOPNOTSUPP },
+		{ "n,a=us=2Xer,n=user,r=abc", -EILSEQ }, /* authzid badly escaped */
 	};
 	struct db db;
 	const char *out;
@@ -389,6 +390,14 @@ static void test_malformed_client_first(void **state)
 
 		assert_int_equal(sstep(s, cases[i].msg, &out), cases[i].err);
 		assert_null(out);
+		/* Kafka's own words to the client for an authzid of another
+		 * user only; the standard ones (NULL) for the rest. */
+		if (!strncmp(cases[i].msg, "n,a=other,", 10))
+			assert_string_equal(sasl_server_client_message(s),
+					    "Authentication failed: Client requested an "
+					    "authorization id that is different from username");
+		else
+			assert_null(sasl_server_client_message(s));
 		sasl_server_free(s);
 	}
 	/* Accepted: "y" flag, authzid equal to the user, Kafka's extensions. */
