@@ -1259,29 +1259,40 @@ static void test_sasl_max_receive(void **state)
 	fx_stop(&fx);
 }
 
+/* A new connection after a SaslHandshake vN for SCRAM-SHA-256 (its
+ * answer read). */
+static int raw_sasl_handshake(int port, int16_t v)
+{
+	struct proto_sasl_handshake_req hreq = { kstr_of(SASL_SCRAM_SHA_256) };
+	struct kbuf_w w;
+	uint8_t buf[256];
+	size_t n, len;
+	int fd = raw_connect(port);
+
+	kbuf_w_init(&w, 256);
+	assert_int_equal(proto_sasl_handshake_req_encode(&w, v, &hreq), 0);
+	n = build_req(buf, sizeof(buf), PROTO_API_SASL_HANDSHAKE, v, 1, w.buf, w.len);
+	kbuf_w_free(&w);
+	write_all(fd, buf, n);
+	free(read_frame(fd, &len));
+	return fd;
+}
+
 /* The v0 handshake: SCRAM messages as bare size-prefixed tokens. */
 static void test_sasl_v0_tokens(void **state)
 {
 	struct fx fx;
 	struct sasl_client *sc;
-	struct kbuf_w w;
 	uint8_t buf[4096], *tok;
 	size_t n, len;
 	const char *out;
 	size_t out_len;
-	struct proto_sasl_handshake_req hreq = { kstr_of(SASL_SCRAM_SHA_256) };
 	int fd, rc = 0;
 
 	(void)state;
 	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
 	fx_start(&fx);
-	fd = raw_connect(fx.port);
-	kbuf_w_init(&w, 256);
-	assert_int_equal(proto_sasl_handshake_req_encode(&w, 0, &hreq), 0);
-	n = build_req(buf, sizeof(buf), PROTO_API_SASL_HANDSHAKE, 0, 5, w.buf, w.len);
-	kbuf_w_free(&w);
-	write_all(fd, buf, n);
-	free(read_frame(fd, &len));
+	fd = raw_sasl_handshake(fx.port, 0);
 	assert_int_equal(sasl_client_new("broker", "s3cret", &sc), 0);
 	tok = NULL;
 	len = 0;
@@ -1333,7 +1344,6 @@ static void test_sasl_error_messages(void **state)
 		  "Authentication failed during authentication due to invalid credentials "
 		  "with SASL mechanism SCRAM-SHA-256" },
 	};
-	struct proto_sasl_handshake_req hreq = { kstr_of(SASL_SCRAM_SHA_256) };
 	struct fx fx;
 
 	(void)state;
@@ -1348,14 +1358,8 @@ static void test_sasl_error_messages(void **state)
 		uint8_t buf[1024], *frame;
 		size_t n, len;
 		int32_t corr;
-		int fd = raw_connect(fx.port);
+		int fd = raw_sasl_handshake(fx.port, 1);
 
-		kbuf_w_init(&w, 256);
-		assert_int_equal(proto_sasl_handshake_req_encode(&w, 1, &hreq), 0);
-		n = build_req(buf, sizeof(buf), PROTO_API_SASL_HANDSHAKE, 1, 1, w.buf, w.len);
-		kbuf_w_free(&w);
-		write_all(fd, buf, n);
-		free(read_frame(fd, &len));
 		kbuf_w_init(&w, 256);
 		assert_int_equal(proto_sasl_auth_req_encode(&w, 1, &areq), 0);
 		n = build_req(buf, sizeof(buf), PROTO_API_SASL_AUTHENTICATE, 1, 2, w.buf, w.len);
