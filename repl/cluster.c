@@ -1761,7 +1761,12 @@ static int listener_start(struct cluster *c)
 	char text[NET_MAX_LISTENERS * (NET_MAX_HOST + NET_MAX_NAME + 16)];
 	int rc;
 
-	rc = net_server_new(nc, cred_lookup, c, &c->srv);
+	/* Every broker of the cluster has this password: they agree on an
+	 * unknown user's made-up salt (sasl.h). */
+	rc = c->cfg->cluster.jaas_password[0] ? sasl_mock_secret_set(c->cfg->cluster.jaas_password)
+					      : 0;
+	if (rc == 0)
+		rc = net_server_new(nc, cred_lookup, c, &c->srv);
 	if (rc == 0 && c->cr)
 		cluster_repl_set_client_quotas(c->cr, c->quotas);
 	if (rc == 0 && c->cr)

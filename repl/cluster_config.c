@@ -133,6 +133,13 @@ const char *cluster_config_key(const char *key, size_t klen)
 	return k ? k->name : NULL;
 }
 
+bool cluster_config_secret(const char *name)
+{
+	const struct ckey *k = ckey_find(name, strlen(name));
+
+	return k && k->kind == C_JAAS;
+}
+
 static int parse_num(const char *s, int64_t lo, int64_t hi, int64_t *out)
 {
 	int64_t v = 0;

@@ -96,6 +96,10 @@ void cluster_config_defaults(struct cluster_config *cc);
 /* The known key named by key[0..klen), as a NUL-terminated static string,
  * or NULL. */
 const char *cluster_config_key(const char *key, size_t klen);
+/* Whether the value of key name holds a password (the JAAS lines): a
+ * message about it never quotes the value, as Kafka prints a PASSWORD
+ * setting as [hidden], since refusals reach stderr and the log. */
+bool cluster_config_secret(const char *name);
 /* Sets key (one cluster_config_key returned) from its text. 0, or -EINVAL
  * with what was expected in why; cc is unchanged on error. */
 int cluster_config_set(struct cluster_config *cc, const char *key, const char *value, char *why,

@@ -37,7 +37,8 @@
  * Errors: the first bad line makes the whole text fail with -EINVAL and a
  * message in err, one of
  *   "line N: unknown key 'k'"
- *   "line N: bad value for 'k': 'v' (expected ...)"
+ *   "line N: bad value for 'k': 'v' (expected ...)" ('[hidden]' for v when
+ *     it may hold a password: cluster_config_secret)
  *   "line N: expected key=value: 'text'"
  *   "line N: missing key: 'text'"
  *   "line N: NUL byte"
@@ -870,8 +871,11 @@ static int cfg_apply_text(const char *text, size_t len, const struct cfg_key *ke
 		why[0] = '\0';
 		if (parse_value(k, val, vlen, cluster, v, why, sizeof(why)) < 0 ||
 		    set(arg, k, v, why, sizeof(why)) < 0) {
+			bool secret = cluster && cluster_config_secret(k->name);
+
 			set_err(err, errlen, "%s: bad value for '%s': '%.*s' (%s)", at, k->name,
-				show(vlen, CFG_SHOW_VALUE), val, why);
+				secret ? 8 : show(vlen, CFG_SHOW_VALUE), secret ? "[hidden]" : val,
+				why);
 			rc = -EINVAL;
 			goto out;
 		}

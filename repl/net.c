@@ -853,7 +853,7 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 			  bool raw)
 {
 	struct net_server *srv = c->loop->srv;
-	const char *out = NULL;
+	const char *out = NULL, *msg;
 	size_t out_len = 0, pos;
 	int rc = sasl_server_step(c->sasl, in, in_len, &out, &out_len);
 
@@ -864,10 +864,13 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 		c->close_after_write = true;
 		if (raw)
 			return -EACCES; /* the v0 exchange has no error message */
-		return answer_auth(req, sasl_kafka_error(rc),
-				   "Authentication failed during authentication due to invalid "
-				   "credentials with SASL mechanism " SASL_SCRAM_SHA_256,
-				   NULL, 0);
+		msg = sasl_server_client_message(c->sasl);
+		return answer_auth(
+			req, sasl_kafka_error(rc),
+			msg ? msg
+			    : "Authentication failed during authentication due to "
+			      "invalid credentials with SASL mechanism " SASL_SCRAM_SHA_256,
+			NULL, 0);
 	}
 	if (rc == 1) {
 		snprintf(c->user, sizeof(c->user), "%s", sasl_server_user(c->sasl));

@@ -331,7 +331,9 @@ int net_client_version(const struct net_client *c, int16_t api_key);
  * server proves itself. 0; -EACCES refused (wrong user or password),
  * -EKEYREJECTED the server does not know the password, -EOPNOTSUPP the
  * server does not offer SCRAM-SHA-256, -EPROTO another handshake error
- * (ILLEGAL_SASL_STATE: already authenticated), other sasl.h errors. */
+ * (ILLEGAL_SASL_STATE: already authenticated), other sasl.h errors. A
+ * refusal by either side is logged with the user, the peer and the reason
+ * (the password never); transport errors are left to the caller. */
 int net_client_sasl(struct net_client *c, const char *user, const char *password,
 		    int64_t timeout_ms);
 /* A response read by net_client_call: the whole frame (after its size)

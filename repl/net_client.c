@@ -25,6 +25,7 @@
 
 #include "repl/net.h"
 #include "util/clock.h"
+#include "util/diaglog.h"
 
 #define CLIENT_ID        NET_CLIENT_ID
 #define DEFAULT_MAX_RESP (100u << 20)
@@ -355,9 +356,10 @@ int net_client_version(const struct net_client *c, int16_t api_key)
 }
 
 /* One SaslAuthenticate round: sends in, returns the server's bytes in
- * resp (their kstr in *bytes). */
+ * resp (their kstr in *bytes); a refusal's error message into why. */
 static int client_auth_round(struct net_client *c, int16_t v, const char *in, size_t in_len,
-			     int64_t deadline, struct net_resp *resp, struct kstr *bytes)
+			     int64_t deadline, struct net_resp *resp, struct kstr *bytes, char *why,
+			     size_t whylen)
 {
 	struct proto_sasl_auth_req req = { .auth_bytes = { in, (int32_t)in_len } };
 	struct proto_sasl_auth_resp ar;
@@ -375,15 +377,35 @@ static int client_auth_round(struct net_client *c, int16_t v, const char *in, si
 	rc = proto_sasl_auth_resp_decode(&resp->body, v, &ar);
 	if (rc)
 		return rc;
-	if (ar.error_code != PROTO_ERR_NONE)
+	if (ar.error_code != PROTO_ERR_NONE) {
+		snprintf(why, whylen, "error %d: %.*s", ar.error_code,
+			 ar.error_message.len > 0 ? (int)ar.error_message.len : 0,
+			 ar.error_message.len > 0 ? ar.error_message.ptr : "");
 		return ar.error_code == PROTO_ERR_ILLEGAL_SASL_STATE ? -EALREADY : -EACCES;
+	}
 	*bytes = ar.auth_bytes;
 	return 0;
+}
+
+/* "host:port" of the broker c is connected to, for a log line. */
+static void client_peer(const struct net_client *c, char *out, size_t cap)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &len) ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV))
+		snprintf(out, cap, "?");
+	else
+		snprintf(out, cap, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
 }
 
 int net_client_sasl(struct net_client *c, const char *user, const char *password,
 		    int64_t timeout_ms)
 {
+	char why[256] = "", peer[NI_MAXHOST + NI_MAXSERV + 4];
 	int64_t deadline = now_mono_ms() + timeout_ms;
 	struct proto_sasl_handshake_req hreq = { .mechanism = kstr_of(SASL_SCRAM_SHA_256) };
 	struct proto_sasl_handshake_resp hresp;
@@ -406,9 +428,12 @@ int net_client_sasl(struct net_client *c, const char *user, const char *password
 	kbuf_w_free(&w);
 	if (!rc)
 		rc = proto_sasl_handshake_resp_decode(&resp.body, 1, &hresp);
-	if (!rc && hresp.error_code != PROTO_ERR_NONE)
+	if (!rc && hresp.error_code != PROTO_ERR_NONE) {
 		rc = hresp.error_code == PROTO_ERR_UNSUPPORTED_SASL_MECHANISM ? -EOPNOTSUPP
 									      : -EPROTO;
+		snprintf(why, sizeof(why), "SaslHandshake %s: error %d", SASL_SCRAM_SHA_256,
+			 hresp.error_code);
+	}
 	net_resp_free(&resp);
 	if (!rc)
 		rc = sasl_client_new(user, password, &sc);
@@ -420,10 +445,13 @@ int net_client_sasl(struct net_client *c, const char *user, const char *password
 			rc = 0;
 			goto out;
 		}
-		if (rc)
+		if (rc) {
+			snprintf(why, sizeof(why), "%s", sasl_client_reason(sc));
 			break;
+		}
 		net_resp_free(&resp);
-		rc = client_auth_round(c, (int16_t)v, out, out_len, deadline, &resp, &in);
+		rc = client_auth_round(c, (int16_t)v, out, out_len, deadline, &resp, &in, why,
+				       sizeof(why));
 		if (in.len < 0)
 			rc = rc ? rc : -EBADMSG;
 	}
@@ -432,6 +460,14 @@ int net_client_sasl(struct net_client *c, const char *user, const char *password
 out:
 	if (rc)
 		c->broken = true;
+	/* A refusal, by either side, says who and why here: the callers only
+	 * have the errno ("cannot reach broker 2: Permission denied"). Not
+	 * a transport failure (why empty): the callers log those. */
+	if (rc && why[0]) {
+		client_peer(c, peer, sizeof(peer));
+		mq_log_limited(MQ_WARN, "net: SASL %s authentication as %s to %s refused: %s",
+			       SASL_SCRAM_SHA_256, user, peer, why);
+	}
 	net_resp_free(&resp);
 	sasl_client_free(sc);
 	return rc;

@@ -10,10 +10,12 @@
  * Secrets (salted password, client key) are wiped after use.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -235,9 +237,12 @@ int sasl_cred_parse(const char *text, struct sasl_cred *cred)
 		return -EINVAL;
 	memcpy(num, v, n);
 	num[n] = 0;
-	cred->iterations = atoi(num);
-	if (cred->iterations < SASL_MIN_ITERATIONS || cred->iterations > SASL_MAX_ITERATIONS)
+	/* At most 15 digits: no overflow in 64 bits, where atoi's int would
+	 * wrap 4294971392 (2^32 + 4096) into the range. */
+	long long it = strtoll(num, NULL, 10);
+	if (it < SASL_MIN_ITERATIONS || it > SASL_MAX_ITERATIONS)
 		return -EINVAL;
+	cred->iterations = (int)it;
 	return 0;
 }
 
@@ -351,6 +356,54 @@ static int random_nonce(char *out)
 
 /* ---- server ---- */
 
+/* A made-up credential for a user the lookup does not know: the server
+ * answers client-first as for a real user and refuses at client-final,
+ * where a wrong password is refused, so what an unauthenticated peer sees
+ * does not tell which users exist. The salt is HMAC(mock key, user): the
+ * same on every attempt, as a real user's is (a random one each time
+ * would tell), and on every broker that set the same key (see
+ * sasl_mock_secret_set). The keys stay zero: the exchange is refused
+ * before they are compared. */
+static pthread_mutex_t mock_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t mock_key[SASL_KEY_LEN];
+static bool mock_key_set;
+
+int sasl_mock_secret_set(const char *secret)
+{
+	uint8_t key[SASL_KEY_LEN];
+
+	if (hmac((const uint8_t *)secret, strlen(secret), "mqfs SCRAM unknown-user salt", 28, key))
+		return -EIO;
+	pthread_mutex_lock(&mock_mu);
+	memcpy(mock_key, key, sizeof(key));
+	mock_key_set = true;
+	pthread_mutex_unlock(&mock_mu);
+	OPENSSL_cleanse(key, sizeof(key));
+	return 0;
+}
+
+static int mock_cred(const char *user, struct sasl_cred *cred)
+{
+	uint8_t key[SASL_KEY_LEN];
+	int rc = 0;
+
+	memset(cred, 0, sizeof(*cred));
+	pthread_mutex_lock(&mock_mu);
+	if (!mock_key_set)
+		mock_key_set = RAND_bytes(mock_key, sizeof(mock_key)) == 1;
+	if (mock_key_set)
+		memcpy(key, mock_key, sizeof(key));
+	else
+		rc = -EIO;
+	pthread_mutex_unlock(&mock_mu);
+	if (!rc)
+		rc = hmac(key, sizeof(key), user, strlen(user), cred->salt);
+	OPENSSL_cleanse(key, sizeof(key));
+	cred->salt_len = SASL_KEY_LEN; /* as sasl_cred_from_password's random salt */
+	cred->iterations = SASL_MIN_ITERATIONS;
+	return rc;
+}
+
 enum srv_state { SRV_START, SRV_WAIT_FINAL, SRV_DONE, SRV_FAILED };
 
 struct sasl_server {
@@ -366,6 +419,8 @@ struct sasl_server {
 	char snonce[64];                   /* s-nonce, set or random */
 	char out[SASL_MAX_MSG + 1];        /* server-first / server-final */
 	const char *reason;
+	const char *client_msg; /* Kafka's words to the client, or NULL */
+	const char *mock;       /* why cred is made up (unknown user), or NULL */
 };
 
 int sasl_server_new(sasl_lookup_fn lookup, void *arg, struct sasl_server **out)
@@ -405,6 +460,11 @@ const char *sasl_server_user(const struct sasl_server *s)
 const char *sasl_server_reason(const struct sasl_server *s)
 {
 	return s->reason;
+}
+
+const char *sasl_server_client_message(const struct sasl_server *s)
+{
+	return s->client_msg;
 }
 
 /* Refuses: the state becomes FAILED, reason is kept for the log. */
@@ -448,7 +508,12 @@ static int srv_first(struct sasl_server *s, const char *in, size_t n)
 		return srv_refuse(s, -EBADMSG, "malformed client nonce");
 	if (m.end[-1] == ',')
 		return srv_refuse(s, -EBADMSG, "trailing comma");
-	/* Extensions: "key=value" each; unknown ones are ignored. */
+	/* Extensions: "key=value" each; unknown ones are ignored, but for
+	 * Kafka's tokenauth=true (any case, Boolean.parseBoolean): the name
+	 * is then a delegation token's id and the password its HMAC, which
+	 * Kafka checks against its tokens, never its users. There are no
+	 * tokens here: refused as an unknown user is, not authenticated as a
+	 * user of that name. */
 	while (m.p < m.end) {
 		const char *comma = memchr(m.p, ',', (size_t)(m.end - m.p));
 		const char *e = comma ? comma : m.end;
@@ -456,20 +521,37 @@ static int srv_first(struct sasl_server *s, const char *in, size_t n)
 
 		if (!eq || eq == m.p)
 			return srv_refuse(s, -EBADMSG, "malformed extension");
+		if (eq - m.p == 9 && !memcmp(m.p, "tokenauth", 9) && e - eq - 1 == 4 &&
+		    !strncasecmp(eq + 1, "true", 4))
+			s->mock = "delegation token (none here)";
 		m.p = comma ? comma + 1 : m.end;
 	}
 	if (authzid) {
 		char az[SASL_MAX_USER + 1];
 
-		if (unescape_user(authzid, authzid_len, az) || strcmp(az, user))
+		if (unescape_user(authzid, authzid_len, az))
+			return srv_refuse(s, -EILSEQ, "malformed authzid");
+		if (strcmp(az, user)) {
+			/* Kafka's SaslAuthenticationException: its own message,
+			 * which tells nothing of the user (a function of the
+			 * client's message alone). */
+			s->client_msg = "Authentication failed: Client requested an authorization "
+					"id that is different from username";
 			return srv_refuse(s, -EOPNOTSUPP, "authzid differs from the user");
+		}
 	}
 	rc = s->lookup(s->arg, user, &s->cred);
-	if (rc)
-		return srv_refuse(s, rc == -ENOENT ? -ENOENT : rc, "unknown user");
-	if (s->cred.iterations < SASL_MIN_ITERATIONS || s->cred.iterations > SASL_MAX_ITERATIONS ||
-	    !s->cred.salt_len || s->cred.salt_len > SASL_MAX_SALT)
-		return srv_refuse(s, -ENOENT, "unusable credential");
+	if (rc && rc != -ENOENT)
+		return srv_refuse(s, rc, "credential lookup failed");
+	/* tokenauth (s->mock already): whether the user exists does not matter. */
+	if (!s->mock && rc)
+		s->mock = "unknown user";
+	if (!s->mock &&
+	    (s->cred.iterations < SASL_MIN_ITERATIONS || s->cred.iterations > SASL_MAX_ITERATIONS ||
+	     !s->cred.salt_len || s->cred.salt_len > SASL_MAX_SALT))
+		s->mock = "unusable credential";
+	if (s->mock && mock_cred(user, &s->cred))
+		return srv_refuse(s, -EIO, "hmac failed");
 	if (!s->snonce[0] && random_nonce(s->snonce))
 		return srv_refuse(s, -EIO, "no random bytes");
 
@@ -562,6 +644,9 @@ static int srv_final(struct sasl_server *s, const char *in, size_t n)
 	if (!SHA256(ck, sizeof(ck), h))
 		return srv_refuse(s, -EIO, "sha-256 failed");
 	OPENSSL_cleanse(ck, sizeof(ck));
+	/* Refused here, after the same work as a real user's proof. */
+	if (s->mock)
+		return srv_refuse(s, -ENOENT, s->mock);
 	if (CRYPTO_memcmp(h, s->cred.stored_key, SASL_KEY_LEN))
 		return srv_refuse(s, -EACCES, "invalid proof (wrong password)");
 	memcpy(s->out, "v=", 2);

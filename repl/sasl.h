@@ -12,7 +12,9 @@
  *                 gs2-header = "n,," or "y,," (no channel binding), or with
  *                 "a=<authzid>" between the commas (must be the user)
  *                 client-first-bare = "n=" saslname ",r=" c-nonce
- *                 [",ext=value"...] (Kafka's extensions; ignored here)
+ *                 [",ext=value"...] (Kafka's extensions; ignored here
+ *                 but for tokenauth=true, a delegation token's: there
+ *                 are none, so refused as an unknown user)
  *   server-first  "r=" c-nonce s-nonce ",s=" base64(salt) ",i=" iterations
  *   client-final  "c=" base64(gs2-header) ",r=" c-nonce s-nonce ",p=" base64(proof)
  *   server-final  "v=" base64(ServerSignature)
@@ -44,11 +46,13 @@
  *   -EMSGSIZE   message over SASL_MAX_MSG bytes
  *   -EBADMSG    malformed message: attribute order or syntax, base64,
  *               nonce characters, NUL bytes
- *   -EILSEQ     user name badly escaped ('=' not followed by 2C or 3D),
- *               empty or over SASL_MAX_USER bytes
+ *   -EILSEQ     user name or authzid badly escaped ('=' not followed by
+ *               2C or 3D), empty or over SASL_MAX_USER bytes
  *   -EOPNOTSUPP channel binding asked ("p="), mandatory extension ("m="),
  *               an authzid other than the user
- *   -ENOENT     no credentials for the user
+ *   -ENOENT     no credentials for the user (or unusable ones): refused
+ *               at client-final, after a server-first with a made-up
+ *               salt, so the answers do not tell which users exist
  *   -EPROTO     nonce mismatch (client-final of another exchange: replay)
  *   -EBADE      channel binding data is not the gs2 header
  *   -EACCES     wrong proof (wrong password)
@@ -103,6 +107,14 @@ int sasl_cred_parse(const char *text, struct sasl_cred *cred);
  * iterations=N]"; the length, or -ENOSPC. */
 int sasl_cred_format(const struct sasl_cred *cred, char *buf, size_t cap);
 
+/* The key of the made-up salts answered to unknown users (-ENOENT above)
+ * becomes HMAC-SHA-256(secret, a constant). The brokers of a cluster set
+ * their shared inter-broker password, so that they answer an unknown user
+ * with the same salt, as they answer a real one (a salt that differs
+ * between brokers would tell). Unset: a random key of this process. 0 or
+ * -EIO. */
+int sasl_mock_secret_set(const char *secret);
+
 /* Finds user's credential: 0, or -ENOENT. */
 typedef int (*sasl_lookup_fn)(void *arg, const char *user, struct sasl_cred *cred);
 
@@ -123,6 +135,11 @@ int sasl_server_step(struct sasl_server *s, const uint8_t *in, size_t in_len, co
 const char *sasl_server_user(const struct sasl_server *s);
 /* Why the last step was refused ("" when it was not). */
 const char *sasl_server_reason(const struct sasl_server *s);
+/* What Kafka tells the client of that refusal in SaslAuthenticate's
+ * error_message when it is not its standard "Authentication failed during
+ * authentication due to invalid credentials with SASL mechanism ...":
+ * only an authzid other than the user. NULL for the standard one. */
+const char *sasl_server_client_message(const struct sasl_server *s);
 
 struct sasl_client;
 

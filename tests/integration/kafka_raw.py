@@ -95,6 +95,10 @@
 #       response carries a throttle_time_ms above 0; prints "throttle T
 #       after K records B" with the record bytes of that response (T 0 when
 #       none was throttled, B the last response's).
+#   python3 kafka_raw.py scram-first HOST PORT USER
+#       SaslHandshake v1, then only SCRAM-SHA-256's client-first for USER
+#       in SaslAuthenticate v0; prints "salt S iterations I" from the
+#       server-first, or "error E" when the broker refuses at once.
 #   python3 kafka_raw.py silent HOST PORT
 #       Connects, sends nothing, prints "closed after S s" once the broker
 #       closes the connection (at most 60 s).
@@ -714,6 +718,23 @@ def fetch_throttle(host, port, user, password, client_id, topic, partition, n):
     print("throttle 0 after %s records %d" % (n, max(nbytes, 0)))
 
 
+def scram_first(host, port, user):
+    c = Conn(host, int(port))
+    resp = c.call(17, 1, kstr("SCRAM-SHA-256"))
+    if struct.unpack(">h", resp[:2])[0] != 0:
+        sys.exit("SaslHandshake refused")
+    data = ("n,,n=%s,r=%s" % (user, base64.b64encode(os.urandom(18)).decode())).encode()
+    r = c.call(36, 0, struct.pack(">i", len(data)) + data)
+    err = struct.unpack(">h", r[:2])[0]
+    if err:
+        print("error %d" % err)
+        return
+    off = 4 + max(struct.unpack(">h", r[2:4])[0], 0)
+    blen = struct.unpack(">i", r[off:off + 4])[0]
+    fields = dict(kv.split("=", 1) for kv in r[off + 4:off + 4 + blen].decode().split(","))
+    print("salt %s iterations %s" % (fields["s"], fields["i"]))
+
+
 def silent(host, port):
     s = socket.create_connection((host, int(port)), timeout=60)
     t0 = time.monotonic()
@@ -734,7 +755,8 @@ if __name__ == "__main__":
             "scram-alter": (10, scram_alter), "incalter": (9, incalter),
             "quota-alter": (8, quota_alter), "quota-describe": (7, quota_describe),
             "produce-throttle": (11, produce_throttle), "fetch-throttle": (10, fetch_throttle),
-            "flood": (5, flood), "offsets-many": (6, offsets_many)}
+            "flood": (5, flood), "offsets-many": (6, offsets_many),
+            "scram-first": (5, scram_first)}
     optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
             not cmds[sys.argv[1]][0] <= len(sys.argv) <= cmds[sys.argv[1]][0] + optional.get(sys.argv[1], 0)):

@@ -1407,6 +1407,22 @@ static void test_cluster_refusals(void **state)
 	expect_cluster_refusal("sasl.jaas.config=org.apache.kafka.common.security.scram."
 			       "ScramLoginModule required username=\"a\" password=\"b\"\n",
 			       "';'");
+	/* A refused JAAS line is not quoted: it holds the password, and the
+	 * message goes to stderr and the log (Kafka: "[hidden]"). */
+	for (int i = 0; i < 2; i++) {
+		struct broker_config c;
+		char text[256], err[512] = "";
+
+		snprintf(text, sizeof(text),
+			 "%s=org.apache.kafka.common.security.scram.ScramLoginModule required "
+			 "username=\"a\" password=\"hunter2-secret\"\n",
+			 i ? "sasl.jaas.config"
+			   : "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config");
+		broker_config_defaults(&c);
+		assert_int_equal(parse(&c, text, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "': '[hidden]' (expected ';' at the end)"));
+		assert_null(strstr(err, "hunter2"));
+	}
 	/* Checks across keys name the key. */
 	expect_cluster_refusal("zookeeper.connect=h:1\nlisteners=PLAINTEXT://:9092\n"
 			       "security.inter.broker.protocol=SASL_PLAINTEXT\n"

@@ -1122,6 +1122,12 @@ static void test_sasl(void **state)
 	size_t blen, n;
 	int fd;
 	const char *want_pw[] = { "SaslAuthenticate refused", "invalid proof", "127.0.0.1:", NULL };
+	/* The client's side of it: who, where, the server's words. */
+	char want_cli_peer[64];
+	const char *want_cli[] = { "SASL SCRAM-SHA-256 authentication as broker to ", want_cli_peer,
+				   "refused: error 58: Authentication failed during "
+				   "authentication due to invalid credentials",
+				   NULL };
 	const char *want_fetch[] = {
 		"Fetch request refused on SASL_PLAINTEXT before authentication", NULL
 	};
@@ -1153,6 +1159,8 @@ static void test_sasl(void **state)
 	assert_true(closed_by_server(net_client_fd(c)));
 	net_client_close(c);
 	assert_true(eventually(log_has, want_pw));
+	snprintf(want_cli_peer, sizeof(want_cli_peer), " to 127.0.0.1:%d refused", fx.port);
+	assert_true(log_has(want_cli));
 
 	/* Fetch before authentication, after ApiVersions: closed, logged. */
 	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
@@ -1194,7 +1202,11 @@ static void test_sasl(void **state)
 		}
 		close(fd);
 	}
-	free(log_release());
+	/* No password in any line, the right one's or the wrong one's. */
+	char *text = log_release();
+	assert_null(strstr(text, "s3cret"));
+	assert_null(strstr(text, "guess"));
+	free(text);
 	assert_true(eventually(done_once, &fx));
 	assert_int_equal(__atomic_load_n(&fx.done_calls, __ATOMIC_SEQ_CST), 1);
 	assert_true(fx_stats(&fx).auth_failures >= 3);
@@ -1247,29 +1259,40 @@ static void test_sasl_max_receive(void **state)
 	fx_stop(&fx);
 }
 
+/* A new connection after a SaslHandshake vN for SCRAM-SHA-256 (its
+ * answer read). */
+static int raw_sasl_handshake(int port, int16_t v)
+{
+	struct proto_sasl_handshake_req hreq = { kstr_of(SASL_SCRAM_SHA_256) };
+	struct kbuf_w w;
+	uint8_t buf[256];
+	size_t n, len;
+	int fd = raw_connect(port);
+
+	kbuf_w_init(&w, 256);
+	assert_int_equal(proto_sasl_handshake_req_encode(&w, v, &hreq), 0);
+	n = build_req(buf, sizeof(buf), PROTO_API_SASL_HANDSHAKE, v, 1, w.buf, w.len);
+	kbuf_w_free(&w);
+	write_all(fd, buf, n);
+	free(read_frame(fd, &len));
+	return fd;
+}
+
 /* The v0 handshake: SCRAM messages as bare size-prefixed tokens. */
 static void test_sasl_v0_tokens(void **state)
 {
 	struct fx fx;
 	struct sasl_client *sc;
-	struct kbuf_w w;
 	uint8_t buf[4096], *tok;
 	size_t n, len;
 	const char *out;
 	size_t out_len;
-	struct proto_sasl_handshake_req hreq = { kstr_of(SASL_SCRAM_SHA_256) };
 	int fd, rc = 0;
 
 	(void)state;
 	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
 	fx_start(&fx);
-	fd = raw_connect(fx.port);
-	kbuf_w_init(&w, 256);
-	assert_int_equal(proto_sasl_handshake_req_encode(&w, 0, &hreq), 0);
-	n = build_req(buf, sizeof(buf), PROTO_API_SASL_HANDSHAKE, 0, 5, w.buf, w.len);
-	kbuf_w_free(&w);
-	write_all(fd, buf, n);
-	free(read_frame(fd, &len));
+	fd = raw_sasl_handshake(fx.port, 0);
 	assert_int_equal(sasl_client_new("broker", "s3cret", &sc), 0);
 	tok = NULL;
 	len = 0;
@@ -1302,6 +1325,58 @@ static void test_sasl_v0_tokens(void **state)
 	check_versions(&r, 0, PROTO_ERR_NONE);
 	free(tok);
 	close(fd);
+	fx_stop(&fx);
+}
+
+/* A refusal's error_message on the wire: Kafka's standard words for a
+ * wrong password or an unknown user alike, its own for an authzid other
+ * than the user (SaslAuthenticate v1). */
+static void test_sasl_error_messages(void **state)
+{
+	static const struct {
+		const char *first;
+		const char *msg;
+	} cases[] = {
+		{ "n,a=other,n=broker,r=abc",
+		  "Authentication failed: Client requested an authorization id that is "
+		  "different from username" },
+		{ "p=tls-unique,,n=broker,r=abc",
+		  "Authentication failed during authentication due to invalid credentials "
+		  "with SASL mechanism SCRAM-SHA-256" },
+	};
+	struct fx fx;
+
+	(void)state;
+	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct proto_sasl_auth_req areq = { { cases[i].first,
+						      (int32_t)strlen(cases[i].first) } };
+		struct proto_sasl_auth_resp aresp;
+		struct kbuf_w w;
+		struct kbuf_r r;
+		uint8_t buf[1024], *frame;
+		size_t n, len;
+		int32_t corr;
+		int fd = raw_sasl_handshake(fx.port, 1);
+
+		kbuf_w_init(&w, 256);
+		assert_int_equal(proto_sasl_auth_req_encode(&w, 1, &areq), 0);
+		n = build_req(buf, sizeof(buf), PROTO_API_SASL_AUTHENTICATE, 1, 2, w.buf, w.len);
+		kbuf_w_free(&w);
+		write_all(fd, buf, n);
+		frame = read_frame(fd, &len);
+		kbuf_r_init(&r, frame, len);
+		assert_int_equal(proto_resp_hdr_decode(&r, PROTO_API_SASL_AUTHENTICATE, 1, &corr),
+				 0);
+		assert_int_equal(proto_sasl_auth_resp_decode(&r, 1, &aresp), 0);
+		assert_int_equal(aresp.error_code, PROTO_ERR_SASL_AUTHENTICATION_FAILED);
+		assert_int_equal(aresp.error_message.len, strlen(cases[i].msg));
+		assert_memory_equal(aresp.error_message.ptr, cases[i].msg, strlen(cases[i].msg));
+		free(frame);
+		assert_true(closed_by_server(fd));
+		close(fd);
+	}
 	fx_stop(&fx);
 }
 
@@ -1907,6 +1982,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_handler_error_and_stop, log_restore),
 		cmocka_unit_test_teardown(test_sasl, log_restore),
 		cmocka_unit_test(test_sasl_v0_tokens),
+		cmocka_unit_test(test_sasl_error_messages),
 		cmocka_unit_test_teardown(test_sasl_max_receive, log_restore),
 		cmocka_unit_test_teardown(test_bad_frames, log_restore),
 		cmocka_unit_test(test_client_end_cancels_parked),

@@ -23,13 +23,13 @@
 #include "repl/sasl.h"
 
 /* RFC 7677 section 3. */
-#define RFC_CNONCE "rOprNGfwEbeRWgbNEkqO"
-#define RFC_SNONCE "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
-#define RFC_FIRST  "n,,n=user,r=" RFC_CNONCE
-#define RFC_SFIRST "r=" RFC_CNONCE RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
-#define RFC_FINAL \
-	"c=biws,r=" RFC_CNONCE RFC_SNONCE ",p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
-#define RFC_SFINAL "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
+#define RFC_CNONCE      "rOprNGfwEbeRWgbNEkqO"
+#define RFC_SNONCE      "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
+#define RFC_FIRST       "n,,n=user,r=" RFC_CNONCE
+#define RFC_SFIRST      "r=" RFC_CNONCE RFC_SNONCE ",s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096"
+#define RFC_FINAL_PROOF "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+#define RFC_FINAL       "c=biws,r=" RFC_CNONCE RFC_SNONCE ",p=" RFC_FINAL_PROOF
+#define RFC_SFINAL      "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
 static const uint8_t rfc_salt[] = {
 	0x5b, 0x6d, 0x99, 0x68, 0x9d, 0x12, 0x35, 0x8e,
@@ -127,23 +127,17 @@ static void test_rfc7677_client(void **state)
  * whole nonce ("c=biws,r=" cnonce + cnonce snonce); Kafka's server accepts
  * a final nonce that ends with the exchange's. The proof here is computed
  * with OpenSSL from RFC 5802's definitions, over that message as sent. */
-static void test_librdkafka_final_nonce(void **state)
+/* client-final for password "pencil" (RFC salt, 4096 iterations): wo
+ * and its proof over bare, server-first and wo, computed with OpenSSL from
+ * RFC 5802's definitions, not with sasl.c. */
+static void final_with_proof(const char *bare, const char *sfirst, const char *wo, char *final,
+			     size_t cap)
 {
-	struct db db;
-	struct sasl_server *s;
-	const char *out;
 	uint8_t sp[32], ck[32], sk[32], sig[32], proof[32];
 	unsigned int len;
-	char am[1024], wo[256], final[512], b64[64];
-	const char *bare = RFC_FIRST + 3;
+	char am[1024], b64[64];
 
-	(void)state;
-	db_init(&db, "user", "pencil");
-	s = server(&db);
-	assert_int_equal(sstep(s, RFC_FIRST, &out), 0);
-	assert_string_equal(out, RFC_SFIRST);
-	snprintf(wo, sizeof(wo), "c=biws,r=%s%s%s", RFC_CNONCE, RFC_CNONCE, RFC_SNONCE);
-	snprintf(am, sizeof(am), "%s,%s,%s", bare, RFC_SFIRST, wo);
+	snprintf(am, sizeof(am), "%s,%s,%s", bare, sfirst, wo);
 	assert_int_equal(PKCS5_PBKDF2_HMAC("pencil", 6, rfc_salt, sizeof(rfc_salt), 4096,
 					   EVP_sha256(), sizeof(sp), sp),
 			 1);
@@ -155,14 +149,32 @@ static void test_librdkafka_final_nonce(void **state)
 	for (int i = 0; i < 32; i++)
 		proof[i] = ck[i] ^ sig[i];
 	assert_int_equal(EVP_EncodeBlock((uint8_t *)b64, proof, sizeof(proof)), 44);
-	snprintf(final, sizeof(final), "%s,p=%s", wo, b64);
+	snprintf(final, cap, "%s,p=%s", wo, b64);
+}
+
+static void test_librdkafka_final_nonce(void **state)
+{
+	struct db db;
+	struct sasl_server *s;
+	const char *out;
+	char wo[256], final[512];
+	const char *bare = RFC_FIRST + 3;
+
+	(void)state;
+	db_init(&db, "user", "pencil");
+	s = server(&db);
+	assert_int_equal(sstep(s, RFC_FIRST, &out), 0);
+	assert_string_equal(out, RFC_SFIRST);
+	snprintf(wo, sizeof(wo), "c=biws,r=%s%s%s", RFC_CNONCE, RFC_CNONCE, RFC_SNONCE);
+	final_with_proof(bare, RFC_SFIRST, wo, final, sizeof(final));
 	assert_int_equal(sstep(s, final, &out), 1);
 	sasl_server_free(s);
 
 	/* Still refused: a final nonce that does not end with the exchange's. */
 	s = server(&db);
 	assert_int_equal(sstep(s, RFC_FIRST, &out), 0);
-	snprintf(final, sizeof(final), "c=biws,r=%s%sX,p=%s", RFC_CNONCE, RFC_SNONCE, b64);
+	snprintf(final, sizeof(final), "c=biws,r=%s%sX,p=%s", RFC_CNONCE, RFC_SNONCE,
+		 RFC_FINAL_PROOF);
 	assert_int_equal(sstep(s, final, &out), -EPROTO);
 	sasl_server_free(s);
 }
@@ -206,6 +218,111 @@ static void test_random_nonces_and_passwords(void **state)
 	assert_int_equal(sasl_cred_from_password("s3cret", NULL, 0, 4096, &db.cred), 0);
 	assert_int_equal(db.cred.salt_len, 32);
 	assert_int_equal(exchange(&db, "broker-1", "s3cret", &srv), 1);
+}
+
+/* An unknown user's client-first is answered as a known one's, with a
+ * salt that is the same on every attempt, and the exchange is refused at
+ * client-final with the error a wrong password gets: the answers do not
+ * tell which users exist. */
+static void test_unknown_user(void **state)
+{
+	struct db db;
+	struct sasl_server *s;
+	const char *out;
+	char first[256];
+	int srv;
+
+	(void)state;
+	db_init(&db, "user", "pencil");
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody,r=abc", &out), 0);
+	assert_string_equal(db.seen, "nobody");
+	snprintf(first, sizeof(first), "%s", out);
+	/* r=, s= of 32 bytes (44 base64), i= as a user --add-scram-user made. */
+	assert_int_equal(strncmp(first, "r=abc" RFC_SNONCE ",s=", 5 + strlen(RFC_SNONCE) + 3), 0);
+	assert_int_equal(strlen(first), 5 + strlen(RFC_SNONCE) + 3 + 44 + 7);
+	assert_string_equal(first + strlen(first) - 7, ",i=4096");
+	sasl_server_free(s);
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody,r=abc", &out), 0);
+	assert_string_equal(out, first);
+	sasl_server_free(s);
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody2,r=abc", &out), 0);
+	assert_string_not_equal(out, first);
+	sasl_server_free(s);
+	/* The key comes from a secret the brokers share: the same secret,
+	 * the same salt (on every broker); another, another salt. */
+	char with_k1[256];
+	assert_int_equal(sasl_mock_secret_set("k1"), 0);
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody,r=abc", &out), 0);
+	snprintf(with_k1, sizeof(with_k1), "%s", out);
+	assert_string_not_equal(with_k1, first);
+	sasl_server_free(s);
+	assert_int_equal(sasl_mock_secret_set("k2"), 0);
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody,r=abc", &out), 0);
+	assert_string_not_equal(out, with_k1);
+	sasl_server_free(s);
+	assert_int_equal(sasl_mock_secret_set("k1"), 0);
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody,r=abc", &out), 0);
+	assert_string_equal(out, with_k1);
+	sasl_server_free(s);
+
+	/* Whatever the password: refused at client-final, as a wrong one. */
+	assert_int_equal(exchange(&db, "nobody", "pencil", &srv), -ENOENT);
+	assert_int_equal(exchange(&db, "user", "pencil2", &srv), -EACCES);
+	assert_int_equal(sasl_kafka_error(-ENOENT), sasl_kafka_error(-EACCES));
+	/* A malformed client-final is still refused as malformed. */
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody,r=abc", &out), 0);
+	assert_int_equal(sstep(s, "c=biws,r=abc" RFC_SNONCE, &out), -EBADMSG);
+	sasl_server_free(s);
+	/* The refusal says why, for the log. */
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody,r=abc", &out), 0);
+	assert_int_equal(sstep(s, "c=biws,r=abc" RFC_SNONCE ",p=" RFC_FINAL_PROOF, &out), -ENOENT);
+	assert_string_equal(sasl_server_reason(s), "unknown user");
+	assert_null(sasl_server_user(s));
+	sasl_server_free(s);
+}
+
+/* Kafka's tokenauth=true extension asks for a delegation token (its id
+ * as the name, its HMAC as the password); there are none here, so even
+ * a user's right password is refused, as an unknown user is. */
+static void test_tokenauth(void **state)
+{
+	static const char *const ext[] = { "tokenauth=true", "tokenauth=TRUE" };
+	struct db db;
+	struct sasl_server *s;
+	const char *out;
+	char first[256], sfirst[256], wo[256], final[512];
+
+	(void)state;
+	db_init(&db, "user", "pencil");
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		snprintf(first, sizeof(first), "%s,%s", RFC_FIRST, ext[i]);
+		s = server(&db);
+		assert_int_equal(sstep(s, first, &out), 0);
+		snprintf(sfirst, sizeof(sfirst), "%s", out);
+		snprintf(wo, sizeof(wo), "c=biws,r=%s%s", RFC_CNONCE, RFC_SNONCE);
+		final_with_proof(first + 3, sfirst, wo, final, sizeof(final));
+		assert_int_equal(sstep(s, final, &out), -ENOENT);
+		assert_null(sasl_server_user(s));
+		sasl_server_free(s);
+	}
+	/* Other values, and other extensions, change nothing. */
+	snprintf(first, sizeof(first), "%s,tokenauth=false,foo=bar", RFC_FIRST);
+	s = server(&db);
+	assert_int_equal(sstep(s, first, &out), 0);
+	assert_string_equal(out, RFC_SFIRST);
+	snprintf(wo, sizeof(wo), "c=biws,r=%s%s", RFC_CNONCE, RFC_SNONCE);
+	final_with_proof(first + 3, RFC_SFIRST, wo, final, sizeof(final));
+	assert_int_equal(sstep(s, final, &out), 1);
+	assert_string_equal(sasl_server_user(s), "user");
+	sasl_server_free(s);
 }
 
 static void test_escaped_user(void **state)
@@ -261,7 +378,7 @@ static void test_malformed_client_first(void **state)
 		{ "p=tls-unique,,n=user,r=abc", -EOPNOTSUPP },
 		{ "n,,m=ext,n=user,r=abc", -EOPNOTSUPP },
 		{ "n,a=other,n=user,r=abc", -EOPNOTSUPP },
-		{ "n,,n=nobody,r=abc", -ENOENT },
+		{ "n,a=us=2Xer,n=user,r=abc", -EILSEQ }, /* authzid badly escaped */
 	};
 	struct db db;
 	const char *out;
@@ -273,6 +390,14 @@ static void test_malformed_client_first(void **state)
 
 		assert_int_equal(sstep(s, cases[i].msg, &out), cases[i].err);
 		assert_null(out);
+		/* Kafka's own words to the client for an authzid of another
+		 * user only; the standard ones (NULL) for the rest. */
+		if (!strncmp(cases[i].msg, "n,a=other,", 10))
+			assert_string_equal(sasl_server_client_message(s),
+					    "Authentication failed: Client requested an "
+					    "authorization id that is different from username");
+		else
+			assert_null(sasl_server_client_message(s));
 		sasl_server_free(s);
 	}
 	/* Accepted: "y" flag, authzid equal to the user, Kafka's extensions. */
@@ -434,6 +559,15 @@ static void test_credentials(void **state)
 		 (int)(strchr(sk, ',') - sk), sk, (int)(strchr(vk, ',') - vk), vk);
 	assert_int_equal(sasl_cred_parse(bare, &b), 0);
 	assert_memory_equal(&a, &b, sizeof(a));
+	/* An iteration count that only wraps into the range in 32 bits. */
+	char wrapped[512];
+	snprintf(wrapped, sizeof(wrapped), "%.*s4294971392]",
+		 (int)(strstr(text, "iterations=") + 11 - text), text);
+	assert_int_equal(sasl_cred_parse(wrapped, &b), -EINVAL);
+	snprintf(wrapped, sizeof(wrapped), "%.*s004096]",
+		 (int)(strstr(text, "iterations=") + 11 - text), text);
+	assert_int_equal(sasl_cred_parse(wrapped, &b), 0);
+	assert_int_equal(b.iterations, 4096);
 	assert_int_equal(sasl_cred_format(&a, text, 20), -ENOSPC);
 	assert_int_equal(sasl_cred_parse("salt=W22ZaJ0SNY7soEsUEjb6gQ==", &b), -EINVAL);
 	assert_int_equal(sasl_cred_parse("SCRAM-SHA-256=[salt=W22Z]", &b), -EINVAL);
@@ -473,6 +607,8 @@ int main(void)
 		cmocka_unit_test(test_rfc7677_client),
 		cmocka_unit_test(test_random_nonces_and_passwords),
 		cmocka_unit_test(test_librdkafka_final_nonce),
+		cmocka_unit_test(test_unknown_user),
+		cmocka_unit_test(test_tokenauth),
 		cmocka_unit_test(test_escaped_user),
 		cmocka_unit_test(test_malformed_client_first),
 		cmocka_unit_test(test_malformed_client_final),
