@@ -1,0 +1,741 @@
+/*
+ * test_allocfail.c — the engine under allocation failure. This binary is
+ * linked with --wrap for malloc, calloc, realloc, strdup, strndup and
+ * posix_memalign (Makefile), so every allocation the engine (and this
+ * file) makes goes through a countdown: armed with N, the Nth allocation
+ * from then on returns NULL (ENOMEM). Each sweep runs one operation with
+ * N = 1, 2, ... on a fresh log until the operation no longer reaches its
+ * Nth allocation, and after each run checks what must hold whatever the
+ * operation answered: the log still appends (no lock left held), it
+ * closes and opens again, and every record acknowledged (an append that
+ * returned 0) is there, in order, and nothing else. LeakSanitizer (make
+ * asan) finds what an unwinding path forgot to free.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <execinfo.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "engine/engine.h"
+#include "tests/unit/logfx.h"
+
+/* >0: the countdown; the allocation that takes it to 0 fails. */
+static atomic_int af_countdown;
+static atomic_int af_failed; /* failures injected since the last arm */
+
+static void af_arm(int n)
+{
+	atomic_store(&af_failed, 0);
+	atomic_store(&af_countdown, n);
+}
+
+/* Disarms; true when the armed failure happened. */
+static bool af_disarm(void)
+{
+	atomic_store(&af_countdown, 0);
+	return atomic_load(&af_failed) > 0;
+}
+
+static bool af_fail(void)
+{
+	int c = atomic_load(&af_countdown);
+	while (c > 0) {
+		if (atomic_compare_exchange_weak(&af_countdown, &c, c - 1)) {
+			if (c == 1) {
+				atomic_fetch_add(&af_failed, 1);
+				if (getenv("ALLOCFAIL_BT")) {
+					void *bt[16];
+					backtrace_symbols_fd(bt, backtrace(bt, 16), 2);
+				}
+				errno = ENOMEM;
+				return true;
+			}
+			return false;
+		}
+	}
+	return false;
+}
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t a, size_t b);
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+char *__real_strndup(const char *s, size_t n);
+int __real_posix_memalign(void **out, size_t align, size_t n);
+
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t a, size_t b);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+char *__wrap_strndup(const char *s, size_t n);
+int __wrap_posix_memalign(void **out, size_t align, size_t n);
+
+void *__wrap_malloc(size_t n)
+{
+	return af_fail() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t a, size_t b)
+{
+	return af_fail() ? NULL : __real_calloc(a, b);
+}
+
+void *__wrap_realloc(void *p, size_t n)
+{
+	return af_fail() ? NULL : __real_realloc(p, n);
+}
+
+char *__wrap_strdup(const char *s)
+{
+	return af_fail() ? NULL : __real_strdup(s);
+}
+
+char *__wrap_strndup(const char *s, size_t n)
+{
+	return af_fail() ? NULL : __real_strndup(s, n);
+}
+
+int __wrap_posix_memalign(void **out, size_t align, size_t n)
+{
+	return af_fail() ? ENOMEM : __real_posix_memalign(out, align, n);
+}
+
+/* ------------------------------------------------------------------ */
+
+#define PREP 40 /* records every sweep's log starts with */
+#define MAXREC 20000
+
+/* Record i is acknowledged for i < acked: "value-<i>" without a key, or
+ * in a log of nkeys keys "k<key[i]>=v<i>". */
+struct sweep {
+	struct logfx *f;
+	int acked;
+	int nkeys;
+	int key[MAXREC];
+};
+
+static int rec_line(const struct sweep *s, int i, char *out, size_t cap)
+{
+	if (s->nkeys)
+		return snprintf(out, cap, "k%d=v%d\n", s->key[i], i);
+	return snprintf(out, cap, "value-%d\n", i);
+}
+
+/* Compaction may remove record i: a later acked one has its key. */
+static bool superseded(const struct sweep *s, int i)
+{
+	for (int j = i + 1; s->nkeys && j < s->acked; j++)
+		if (s->key[j] == s->key[i])
+			return true;
+	return false;
+}
+
+static void tune_small(struct log_config *cfg)
+{
+	cfg->segment_bytes = 1024; /* a roll every few appends */
+	cfg->index_interval_bytes = 100;
+}
+
+static void tune_compact(struct log_config *cfg)
+{
+	tune_small(cfg);
+	cfg->cleanup_policy = LOG_CLEANUP_COMPACT;
+	cfg->retention_ms = -1;
+	cfg->key_sep[0] = '=';
+	cfg->key_sep_len = 1;
+}
+
+static void tune_retain(struct log_config *cfg)
+{
+	tune_small(cfg);
+	cfg->retention_ms = -1;
+	cfg->retention_bytes = 512;
+}
+
+static void tune_lz4(struct log_config *cfg)
+{
+	tune_small(cfg);
+	cfg->codec = BATCH_CODEC_LZ4;
+}
+
+static void tune_zstd(struct log_config *cfg)
+{
+	tune_small(cfg);
+	cfg->codec = BATCH_CODEC_ZSTD;
+}
+
+/* n records value-from .. value-(from+n-1), per an append; the return of
+ * the first append that fails (its records and the rest not acked). */
+static int put(struct sweep *s, int n, int per)
+{
+	char vals[64][32], keys[64][16];
+	struct rec_in r[64];
+	assert_true(s->acked + n <= MAXREC);
+	for (int i = 0; i < n;) {
+		int k = 0;
+		for (; k < per && i < n; k++, i++) {
+			int o = s->acked + k;
+			int len = snprintf(vals[k], sizeof(vals[k]), s->nkeys ? "v%d" : "value-%d", o);
+			r[k] = (struct rec_in){ NULL, -1, vals[k], len, fake_now + o };
+			if (s->nkeys) {
+				s->key[o] = o % s->nkeys;
+				r[k].key = keys[k];
+				r[k].key_len = snprintf(keys[k], sizeof(keys[k]), "k%d", s->key[o]);
+			}
+		}
+		int rc = log_append(s->f->l, r, k, 0, NULL);
+		if (rc)
+			return rc;
+		s->acked += k;
+		struct log_state st;
+		log_get_state(s->f->l, &st);
+		assert_int_equal(st.log_end_offset, s->acked);
+		rc = log_set_hw(s->f->l, st.log_end_offset);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* The line view from the log start: every acked record from there on,
+ * in order, but for those compaction may have removed. */
+static void expect_all(struct sweep *s)
+{
+	size_t cap = (size_t)s->acked * 16 + 64, got = 0;
+	char *buf = __real_malloc(cap);
+	assert_non_null(buf);
+	struct log_cursor *c = log_cursor_new(s->f->l);
+	assert_non_null(c);
+	int64_t pos = 0;
+	for (;;) {
+		int64_t at = pos;
+		ssize_t n = log_read_lines(s->f->l, c, pos, buf + got, cap - got, &at);
+		assert_true(n >= 0);
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		pos = at + n;
+		assert_true(got < cap);
+	}
+	log_cursor_free(c);
+	size_t at = 0;
+	int64_t start = log_get_start(s->f->l);
+	for (int i = (int)start; i < s->acked; i++) {
+		char line[48];
+		int len = rec_line(s, i, line, sizeof(line));
+		if (at + (size_t)len <= got && !memcmp(buf + at, line, (size_t)len)) {
+			at += (size_t)len;
+			continue;
+		}
+		if (superseded(s, i))
+			continue;
+		fprintf(stderr, "record %d of %d (start %" PRId64 ") missing or different at line byte %zu\n",
+			i, s->acked, start, at);
+		fail();
+	}
+	assert_int_equal(at, got);
+	free(buf);
+}
+
+/* What must hold after any run, failed or not: the log appends, closes
+ * cleanly, opens again (recovering nothing lost) with every acked record. */
+static void check_after(struct sweep *s)
+{
+	if (!s->f->m)
+		logfx_open(s->f);
+	assert_int_equal(put(s, 3, 2), 0);
+	expect_all(s);
+	assert_int_equal(logmgr_close(s->f->m), 0);
+	s->f->m = NULL;
+	logfx_open(s->f);
+	expect_all(s);
+}
+
+typedef int sweep_op(struct sweep *s);
+
+/* The nkeys of the next sweeps' logs (0: records without keys). */
+static int sweep_keys;
+
+/* Runs op on a fresh log of PREP records (tune's config) with the Nth
+ * allocation failing, for N = 1, 2, ... until a run no longer reaches it,
+ * and checks each. Returns how many runs had a failure injected. */
+static int sweep_prep(const char *tag, void (*tune)(struct log_config *cfg), sweep_op *prep,
+		      sweep_op *op)
+{
+	int runs = 0;
+	for (int nth = 1;; nth++) {
+		void *state;
+		assert_int_equal(logfx_setup(&state, tag, tune), 0);
+		struct sweep *sp = __real_calloc(1, sizeof(*sp));
+		assert_non_null(sp);
+		struct sweep s_ = { .f = state, .acked = 0 };
+		*sp = s_;
+		struct sweep *s = sp;
+		s->nkeys = sweep_keys;
+		assert_int_equal(put(s, PREP, 3), 0);
+		if (prep)
+			assert_int_equal(prep(s), 0);
+		af_arm(nth);
+		int rc = op(s);
+		bool hit = af_disarm();
+		if (getenv("ALLOCFAIL_VERBOSE"))
+			fprintf(stderr, "%s: allocation %d failed: %d\n", tag, nth, rc);
+		if (!hit)
+			assert_int_equal(rc, 0);
+		check_after(s);
+		free(s);
+		assert_int_equal(logfx_teardown(&state), 0);
+		if (!hit)
+			return runs;
+		runs++;
+	}
+}
+
+static int sweep(const char *tag, void (*tune)(struct log_config *cfg), sweep_op *op)
+{
+	return sweep_prep(tag, tune, NULL, op);
+}
+
+/* ---- operations ---- */
+
+static int op_append(struct sweep *s)
+{
+	return put(s, 30, 4);
+}
+
+static int op_append_lines(struct sweep *s)
+{
+	char buf[2048];
+	size_t len = 0;
+	int n = 40;
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "value-%d\n", s->acked + i);
+	int rc = log_append_lines(s->f->l, NULL, 0, buf, len, fake_now, 0, NULL);
+	if (rc)
+		return rc;
+	s->acked += n;
+	return log_set_hw(s->f->l, s->acked);
+}
+
+/* Over 2 * 64 KiB: encoded in parts, with the helper thread writing. */
+static int op_append_big(struct sweep *s)
+{
+	int n = 16000;
+	size_t cap = (size_t)n * 16, len = 0;
+	char *buf = __real_malloc(cap);
+	assert_non_null(buf);
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(buf + len, cap - len, "value-%d\n", s->acked + i);
+	int rc = log_append_lines(s->f->l, NULL, 0, buf, len, fake_now, 0, NULL);
+	free(buf);
+	if (rc)
+		return rc;
+	s->acked += n;
+	return log_set_hw(s->f->l, s->acked);
+}
+
+/* Encodes records value-acked .. value-(acked+n-1) as a client would
+ * (uncompressed batches of about 200 bytes, no producer): *out malloc'ed. */
+static int encode(struct sweep *s, int n, uint8_t **out, size_t *len)
+{
+	char vals[20][32];
+	struct rec_in r[20];
+	assert_true(n <= 20);
+	for (int i = 0; i < n; i++) {
+		int l = snprintf(vals[i], sizeof(vals[i]), "value-%d", s->acked + i);
+		r[i] = (struct rec_in){ NULL, -1, vals[i], l, fake_now };
+	}
+	struct log_config cfg = s->f->cfg;
+	cfg.codec = BATCH_CODEC_NONE;
+	cfg.batch_bytes = 200;
+	struct batch_producer pr = { -1, -1, -1 };
+	return log_encode_batches(&cfg, r, n, &pr, out, len, NULL);
+}
+
+/* Batches as a client sends them (uncompressed, the topic's codec lz4:
+ * written again), through log_append_client. */
+static int op_append_client(struct sweep *s)
+{
+	uint8_t *b = NULL;
+	size_t len = 0;
+	int rc = encode(s, 20, &b, &len);
+	if (rc)
+		return rc;
+	rc = log_append_client(s->f->l, b, len, 0, -1, NULL, NULL);
+	free(b);
+	if (rc)
+		return rc;
+	s->acked += 20;
+	return log_set_hw(s->f->l, s->acked);
+}
+
+static void put_be(uint8_t *p, uint64_t v, int bytes)
+{
+	for (int k = 0; k < bytes; k++)
+		p[k] = (uint8_t)(v >> (8 * (bytes - 1 - k)));
+}
+
+static int64_t get_be(const uint8_t *p, int bytes)
+{
+	uint64_t v = 0;
+	for (int k = 0; k < bytes; k++)
+		v = v << 8 | p[k];
+	return (int64_t)v;
+}
+
+/* A follower's append: the batches as its leader has them, base offsets
+ * from the log end and leader epoch 0 (both outside the CRC). */
+static int op_append_follower(struct sweep *s)
+{
+	uint8_t *b = NULL;
+	size_t len = 0;
+	int n = 20;
+	/* The leader's encoding is not what this sweeps: out of the count. */
+	int countdown = atomic_exchange(&af_countdown, 0);
+	assert_int_equal(encode(s, n, &b, &len), 0);
+	atomic_store(&af_countdown, countdown);
+	int64_t off = s->acked, line = 0, last = -1;
+	for (size_t pos = 0; pos < len;) {
+		put_be(b + pos, (uint64_t)off, 8);
+		put_be(b + pos + 12, 0, 4);
+		off += get_be(b + pos + 57, 4);
+		pos += 12 + (size_t)get_be(b + pos + 8, 4);
+	}
+	log_get_hw(s->f->l, NULL, &line);
+	int rc = log_append_batches(s->f->l, b, len, line, &last);
+	free(b);
+	if (rc < 0)
+		return rc;
+	assert_int_equal(last, off - 1);
+	s->acked += n;
+	return log_set_hw(s->f->l, s->acked);
+}
+
+static int op_sync(struct sweep *s)
+{
+	int rc = put(s, 6, 3);
+	if (rc)
+		return rc;
+	rc = log_sync(s->f->l, -1);
+	if (rc)
+		return rc;
+	rc = log_flush_closed(s->f->l);
+	if (rc)
+		return rc;
+	return log_flush(s->f->l, -1);
+}
+
+/* Opening after an unclean stop: recovery of every segment after the
+ * recovery point. */
+static int op_recover(struct sweep *s)
+{
+	logmgr_abandon(s->f->m);
+	s->f->m = NULL;
+	int rc = logmgr_open(s->f->dir, &s->f->fio.ops, &s->f->m);
+	if (rc) {
+		s->f->m = NULL;
+		return rc;
+	}
+	rc = logmgr_get_log(s->f->m, "t", 0, &s->f->cfg, true, &s->f->l);
+	if (rc) {
+		/* The manager opened: close it as the daemon would. */
+		logmgr_close(s->f->m);
+		s->f->m = NULL;
+	}
+	return rc;
+}
+
+/* A clean close, then every .index and .timeindex removed. */
+static int prep_noindex(struct sweep *s)
+{
+	assert_int_equal(logmgr_close(s->f->m), 0);
+	s->f->m = NULL;
+	char dir[600];
+	snprintf(dir, sizeof(dir), "%s/t-0", s->f->dir);
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if ((l > 6 && !strcmp(de->d_name + l - 6, ".index")) ||
+		    (l > 10 && !strcmp(de->d_name + l - 10, ".timeindex"))) {
+			char p[1200];
+			snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+			unlink(p);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+/* The open that rebuilds them. */
+static int op_reindex(struct sweep *s)
+{
+	int rc = logmgr_open(s->f->dir, &s->f->fio.ops, &s->f->m);
+	if (rc) {
+		s->f->m = NULL;
+		return rc;
+	}
+	rc = logmgr_get_log(s->f->m, "t", 0, &s->f->cfg, true, &s->f->l);
+	if (rc) {
+		logmgr_close(s->f->m);
+		s->f->m = NULL;
+	}
+	return rc;
+}
+
+static int op_read(struct sweep *s)
+{
+	char buf[256];
+	struct log_cursor *c = log_cursor_new(s->f->l);
+	if (!c)
+		return -ENOMEM;
+	int64_t pos = 0;
+	ssize_t n;
+	while ((n = log_read_lines(s->f->l, c, pos, buf, sizeof(buf), NULL)) > 0)
+		pos += n;
+	log_cursor_free(c);
+	return n < 0 ? (int)n : 0;
+}
+
+static int op_lookup(struct sweep *s)
+{
+	int64_t off, pos, ts;
+	int rc = log_offset_to_pos(s->f->l, 17, &pos);
+	if (!rc)
+		rc = log_pos_to_offset(s->f->l, pos, &off);
+	if (!rc)
+		rc = log_time_lookup(s->f->l, fake_now + 20, &off, &ts);
+	return rc;
+}
+
+static int op_raw(struct sweep *s)
+{
+	struct log_raw raw;
+	int rc = log_read_raw(s->f->l, 5, -1, 4096, &raw);
+	if (rc)
+		return rc;
+	log_raw_release(&raw);
+	return 0;
+}
+
+/* What the broker's scheduler does before a clean: the closed segments
+ * durable and checkpointed (only those below the recovery point are
+ * cleanable); then more records, each key written again. */
+static int prep_clean(struct sweep *s)
+{
+	assert_int_equal(put(s, 30, 3), 0);
+	assert_int_equal(log_flush_closed(s->f->l), 0);
+	return logmgr_checkpoint(s->f->m);
+}
+
+static int op_clean(struct sweep *s)
+{
+	struct log_clean_stats cs;
+	int rc = log_clean(s->f->l, fake_now + 1000, 1 << 20, false, &cs);
+	return rc < 0 ? rc : 0;
+}
+
+/* Some segments for retention to delete. */
+static int prep_more(struct sweep *s)
+{
+	return put(s, 200, 3);
+}
+
+static int op_retention(struct sweep *s)
+{
+	struct log_retention_result res;
+	int rc = log_retention_run(s->f->l, fake_now, &res);
+	if (rc < 0)
+		return rc;
+	assert_true(res.segments > 0);
+	return log_delete_due(s->f->l, fake_now + 3600 * 1000) < 0 ? -EIO : 0;
+}
+
+static int op_delete_records(struct sweep *s)
+{
+	int64_t start;
+	return log_delete_records(s->f->l, 25, false, &start);
+}
+
+/* A follower's truncation: the records from acked - 10 on go, now or,
+ * when the cut fails, at the next append (the log is fenced there). */
+static int op_truncate(struct sweep *s)
+{
+	int rc = log_truncate_durable(s->f->l, s->acked - 10);
+	s->acked -= 10;
+	return rc;
+}
+
+/* A clean close (checkpoints, the clean-shutdown marker). */
+static int op_close(struct sweep *s)
+{
+	int rc = logmgr_close(s->f->m);
+	s->f->m = NULL;
+	return rc;
+}
+
+static int op_checkpoint(struct sweep *s)
+{
+	return logmgr_checkpoint(s->f->m);
+}
+
+static void test_append(void **state)
+{
+	(void)state;
+	assert_true(sweep("afappend", tune_small, op_append) > 0);
+}
+
+static void test_append_lz4(void **state)
+{
+	(void)state;
+	assert_true(sweep("afappendlz4", tune_lz4, op_append) > 0);
+}
+
+static void test_append_zstd(void **state)
+{
+	(void)state;
+	assert_true(sweep("afappendzstd", tune_zstd, op_append) > 0);
+}
+
+static void test_append_lines(void **state)
+{
+	(void)state;
+	assert_true(sweep("aflines", tune_small, op_append_lines) > 0);
+}
+
+static void test_sync(void **state)
+{
+	(void)state;
+	sweep("afsync", tune_small, op_sync);
+}
+
+static void test_recover(void **state)
+{
+	(void)state;
+	assert_true(sweep("afrecover", tune_small, op_recover) > 0);
+}
+
+static void test_recover_lz4(void **state)
+{
+	(void)state;
+	assert_true(sweep("afrecoverlz4", tune_lz4, op_recover) > 0);
+}
+
+static void test_reindex(void **state)
+{
+	(void)state;
+	assert_true(sweep_prep("afreindex", tune_small, prep_noindex, op_reindex) > 0);
+}
+
+static void test_read(void **state)
+{
+	(void)state;
+	assert_true(sweep("afread", tune_lz4, op_read) > 0);
+}
+
+static void test_lookup(void **state)
+{
+	(void)state;
+	sweep("aflookup", tune_small, op_lookup);
+}
+
+static void test_raw(void **state)
+{
+	(void)state;
+	sweep("afraw", tune_small, op_raw);
+}
+
+static void test_checkpoint(void **state)
+{
+	(void)state;
+	sweep("afckpt", tune_small, op_checkpoint);
+}
+
+static void test_append_big(void **state)
+{
+	(void)state;
+	engine_helper_threads = 1;
+	int runs = sweep("afbig", tune_lz4, op_append_big);
+	engine_helper_threads = -1;
+	assert_true(runs > 0);
+}
+
+static void test_append_client(void **state)
+{
+	(void)state;
+	assert_true(sweep("afclient", tune_lz4, op_append_client) > 0);
+}
+
+static void test_append_follower(void **state)
+{
+	(void)state;
+	assert_true(sweep("affollower", tune_small, op_append_follower) > 0);
+}
+
+static void test_clean(void **state)
+{
+	(void)state;
+	sweep_keys = 7;
+	int runs = sweep_prep("afclean", tune_compact, prep_clean, op_clean);
+	sweep_keys = 0;
+	assert_true(runs > 0);
+}
+
+static void test_retention(void **state)
+{
+	(void)state;
+	assert_true(sweep_prep("afretain", tune_retain, prep_more, op_retention) > 0);
+}
+
+static void test_delete_records(void **state)
+{
+	(void)state;
+	sweep("afdelrec", tune_small, op_delete_records);
+}
+
+static void test_truncate(void **state)
+{
+	(void)state;
+	sweep("aftrunc", tune_small, op_truncate);
+}
+
+static void test_close(void **state)
+{
+	(void)state;
+	sweep("afclose", tune_small, op_close);
+}
+
+/* A failed assertion leaves a sweep armed: the next test starts clean. */
+static int disarm(void **state)
+{
+	(void)state;
+	af_disarm();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_append, disarm),	      cmocka_unit_test_teardown(test_append_lz4, disarm),
+		cmocka_unit_test_teardown(test_append_zstd, disarm),   cmocka_unit_test_teardown(test_append_lines, disarm),
+		cmocka_unit_test_teardown(test_sync, disarm),	      cmocka_unit_test_teardown(test_recover, disarm),
+		cmocka_unit_test_teardown(test_recover_lz4, disarm),   cmocka_unit_test_teardown(test_reindex, disarm),
+		cmocka_unit_test_teardown(test_read, disarm),	      cmocka_unit_test_teardown(test_lookup, disarm),
+		cmocka_unit_test_teardown(test_raw, disarm),	      cmocka_unit_test_teardown(test_checkpoint, disarm),
+		cmocka_unit_test_teardown(test_close, disarm),	      cmocka_unit_test_teardown(test_append_big, disarm),
+		cmocka_unit_test_teardown(test_append_client, disarm), cmocka_unit_test_teardown(test_append_follower, disarm),
+		cmocka_unit_test_teardown(test_clean, disarm),	      cmocka_unit_test_teardown(test_retention, disarm),
+		cmocka_unit_test_teardown(test_delete_records, disarm), cmocka_unit_test_teardown(test_truncate, disarm),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
